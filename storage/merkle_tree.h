@@ -1,0 +1,82 @@
+// The storage-independent half of the log's Merkle tree: which nodes a log
+// stores, how appends create them, and how roots and proofs are assembled from
+// them. A log backend only has to store nodes by NodeId and read them back.
+//
+// Stored nodes are the roots of perfect subtrees: node (level L, index i) is
+// the RFC 6962 hash of leaves [i * 2^L, (i+1) * 2^L). Once created a node never
+// changes. The root at any size n is the hash of the O(log n) perfect subtrees
+// that n's binary representation splits the leaves into; a proof needs O(log n)
+// such nodes. Nothing here ever rehashes entries.
+//
+// Thread-safety: CompactRange is a value type with no internal locking.
+// The free functions are thread-safe if the NodeReader they are given is.
+
+#ifndef CHEMLEDGER_STORAGE_MERKLE_TREE_H_
+#define CHEMLEDGER_STORAGE_MERKLE_TREE_H_
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "crypto/sha256.h"
+
+namespace chemledger::storage {
+
+using crypto::Sha256Digest;
+
+struct NodeId {
+  uint8_t level = 0;   // 0 = leaf
+  uint64_t index = 0;  // position among the nodes of this level
+
+  friend bool operator==(const NodeId& a, const NodeId& b) {
+    return a.level == b.level && a.index == b.index;
+  }
+};
+
+// Reads one stored node. Must fail (not return garbage) for a missing node.
+using NodeReader = std::function<absl::StatusOr<Sha256Digest>(NodeId)>;
+
+// The perfect-subtree roots that cover the first Size() leaves, largest first:
+// the right edge of the tree, enough to append and to give the current root.
+class CompactRange {
+ public:
+  CompactRange() = default;
+
+  // Rebuilds the range of a tree of `size` by reading its O(log n) nodes.
+  static absl::StatusOr<CompactRange> Load(uint64_t size, const NodeReader& read);
+
+  uint64_t size() const { return size_; }
+
+  // Appends one leaf; calls `emit` for every node that becomes complete: the
+  // leaf itself first, then each parent it completes, bottom-up.
+  void Append(const Sha256Digest& leaf_hash,
+              const std::function<void(NodeId, const Sha256Digest&)>& emit);
+
+  // Root of the tree of size(); the empty-tree hash when size() == 0.
+  Sha256Digest Root() const;
+
+ private:
+  uint64_t size_ = 0;
+  std::vector<Sha256Digest> hashes_;  // one per set bit of size_, largest first
+};
+
+// The nodes whose hashes make up the root of a tree of `size`, largest first.
+std::vector<NodeId> PerfectSubtreesOf(uint64_t begin, uint64_t end);
+
+// Number of stored nodes in a tree of `size` (all levels, leaves included).
+uint64_t StoredNodeCount(uint64_t size);
+
+// Root at `size`, inclusion proof and consistency proof, assembled from stored
+// nodes. The caller checks the arguments against the log's size; these only
+// require index < size and size1 <= size2.
+absl::StatusOr<Sha256Digest> RootAt(uint64_t size, const NodeReader& read);
+absl::StatusOr<std::vector<Sha256Digest>> InclusionProofAt(
+    uint64_t index, uint64_t size, const NodeReader& read);
+absl::StatusOr<std::vector<Sha256Digest>> ConsistencyProofAt(
+    uint64_t size1, uint64_t size2, const NodeReader& read);
+
+}  // namespace chemledger::storage
+
+#endif  // CHEMLEDGER_STORAGE_MERKLE_TREE_H_
