@@ -1,26 +1,24 @@
 #include "crypto/merkle.h"
 
+#include <cstring>
+
 #include "absl/numeric/bits.h"
 #include "absl/strings/str_cat.h"
 
 namespace chemledger::crypto {
-namespace {
-
-absl::string_view View(const Sha256Digest& d) {
-  return absl::string_view(reinterpret_cast<const char*>(d.bytes().data()),
-                           Sha256Digest::kSize);
-}
-
-}  // namespace
-
 Sha256Digest HashLeaf(absl::string_view entry) {
   static constexpr char kLeafPrefix[1] = {0x00};
   return Sha256Concat({absl::string_view(kLeafPrefix, 1), entry});
 }
 
 Sha256Digest HashChildren(const Sha256Digest& left, const Sha256Digest& right) {
-  static constexpr char kNodePrefix[1] = {0x01};
-  return Sha256Concat({absl::string_view(kNodePrefix, 1), View(left), View(right)});
+  // One contiguous buffer: a single SHA-256 call is measurably faster than an
+  // incremental one for 65 bytes, and appends hash about one node per entry.
+  char buf[1 + 2 * Sha256Digest::kSize];
+  buf[0] = 0x01;
+  std::memcpy(buf + 1, left.bytes().data(), Sha256Digest::kSize);
+  std::memcpy(buf + 1 + Sha256Digest::kSize, right.bytes().data(), Sha256Digest::kSize);
+  return Sha256(absl::string_view(buf, sizeof(buf)));
 }
 
 Sha256Digest EmptyTreeRoot() { return Sha256(""); }

@@ -4,7 +4,10 @@
 #include <deque>
 #include <utility>
 
+#include <thread>
+
 #include "absl/base/thread_annotations.h"
+#include "absl/numeric/bits.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -22,7 +25,8 @@ constexpr char kFormat[] = "chemledger-log-v1";
 constexpr char kFormatKey[] = "mformat";
 constexpr char kSizeKey[] = "msize";
 constexpr char kEntryPrefix = 'e';
-constexpr char kNodePrefix = 'n';
+constexpr char kMetaPrefix = 'm';
+constexpr size_t kHashSize = Sha256Digest::kSize;
 
 void PutBigEndian64(std::string* out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) {
@@ -42,26 +46,47 @@ std::string EntryKey(uint64_t index) {
   return key;
 }
 
-std::string NodeKey(NodeId id) {
-  std::string key(1, kNodePrefix);
-  key.push_back(static_cast<char>(id.level));
-  PutBigEndian64(&key, id.index);
-  return key;
-}
-
 std::string SizeValue(uint64_t size) {
   std::string v;
   PutBigEndian64(&v, size);
   return v;
 }
 
-leveldb::Slice HashSlice(const Sha256Digest& d) {
-  return leveldb::Slice(reinterpret_cast<const char*>(d.bytes().data()),
-                        Sha256Digest::kSize);
-}
+// Hashes stored with entry `index`: its leaf hash, then one per tree node the
+// entry completes (node (L, index >> L) for each trailing one bit of index).
+int HashesStoredWith(uint64_t index) { return 1 + absl::countr_one(index); }
+
+// The entry whose record stores node `id`: the last leaf under it.
+uint64_t RecordHolding(NodeId id) { return ((id.index + 1) << id.level) - 1; }
 
 std::string Describe(NodeId id) {
   return absl::StrCat("tree node (level ", id.level, ", index ", id.index, ")");
+}
+
+// A parsed entry record (see leveldb_log.h).
+struct Record {
+  int hash_count = 0;
+  absl::string_view hashes;  // hash_count * 32 bytes
+  absl::string_view entry;
+
+  Sha256Digest Hash(int level) const {
+    return *Sha256Digest::FromBytes(hashes.substr(level * kHashSize, kHashSize));
+  }
+};
+
+absl::StatusOr<Record> ParseRecord(uint64_t index, absl::string_view value) {
+  Record r;
+  r.hash_count = HashesStoredWith(index);
+  const size_t header = 1 + r.hash_count * kHashSize;
+  if (value.empty() || static_cast<uint8_t>(value[0]) != r.hash_count ||
+      value.size() < header) {
+    return absl::DataLossError(absl::StrCat(
+        "record of entry ", index, " is malformed (", value.size(),
+        " bytes; it must start with ", r.hash_count, " hashes)"));
+  }
+  r.hashes = value.substr(1, header - 1);
+  r.entry = value.substr(header);
+  return r;
 }
 
 absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
@@ -73,6 +98,41 @@ absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
         what, ": ", s.ToString(), " (is another process using this log?)"));
   }
   return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
+}
+
+// Reads node `id` from `db` (optionally at `snapshot`). A node the size says
+// exists but that is not there is damage: DataLoss.
+absl::StatusOr<Sha256Digest> ReadNodeFrom(leveldb::DB* db, NodeId id,
+                                          const leveldb::Snapshot* snapshot = nullptr) {
+  const uint64_t holder = RecordHolding(id);
+  leveldb::ReadOptions read;
+  read.snapshot = snapshot;
+  std::string value;
+  absl::Status s = FromLevelDb(db->Get(read, EntryKey(holder), &value),
+                               absl::StrCat(Describe(id), " (stored with entry ", holder, ")"));
+  if (absl::IsNotFound(s)) return absl::DataLossError(s.message());
+  if (!s.ok()) return s;
+  absl::StatusOr<Record> record = ParseRecord(holder, value);
+  if (!record.ok()) return record.status();
+  return record->Hash(id.level);
+}
+
+// Leaf hashes of `entries`, on two threads when there are enough to pay off.
+std::vector<Sha256Digest> HashLeaves(absl::Span<const std::string> entries) {
+  std::vector<Sha256Digest> hashes(entries.size());
+  const auto hash_range = [&](size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) hashes[i] = crypto::HashLeaf(entries[i]);
+  };
+  constexpr size_t kParallelFrom = 256;
+  if (entries.size() < kParallelFrom || std::thread::hardware_concurrency() < 2) {
+    hash_range(0, entries.size());
+  } else {
+    const size_t half = entries.size() / 2;
+    std::thread helper(hash_range, 0, half);
+    hash_range(half, entries.size());
+    helper.join();
+  }
+  return hashes;
 }
 
 class LevelDbLog final : public Log {
@@ -101,8 +161,10 @@ class LevelDbLog final : public Log {
  private:
   // One caller of Append waiting in the group-commit queue.
   struct Writer {
-    explicit Writer(absl::Span<const std::string> e) : entries(e) {}
+    Writer(absl::Span<const std::string> e, std::vector<Sha256Digest> h)
+        : entries(e), leaf_hashes(std::move(h)) {}
     absl::Span<const std::string> entries;
+    std::vector<Sha256Digest> leaf_hashes;  // computed by the caller, unlocked
     absl::Status status;
     uint64_t first_index = 0;
     bool done = false;
@@ -110,10 +172,8 @@ class LevelDbLog final : public Log {
   };
 
   absl::Status CheckSize(uint64_t tree_size) const;
-  absl::StatusOr<Sha256Digest> ReadNode(NodeId id,
-                                        const leveldb::Snapshot* snapshot = nullptr) const;
   NodeReader Reader() const {
-    return [this](NodeId id) { return ReadNode(id); };
+    return [db = db_.get()](NodeId id) { return ReadNodeFrom(db, id); };
   }
 
   // Destruction order matters: db_ uses cache_ and filter_.
@@ -127,6 +187,11 @@ class LevelDbLog final : public Log {
 
   mutable absl::Mutex mu_;
   std::deque<Writer*> writers_ ABSL_GUARDED_BY(mu_);
+  // Callers inside Append: queued, hashing their entries, or just woken.
+  // Incremented without mu_ (so the count is never too low for long: the
+  // incrementing caller takes mu_ next, which re-evaluates the leader's wait);
+  // decremented under mu_.
+  std::atomic<int> appenders_{0};
   // Right edge of the tree at size_. Written only by the group leader.
   CompactRange range_ ABSL_GUARDED_BY(mu_);
   // Set when a write failed: its outcome on disk is unknown until reopen.
@@ -145,8 +210,13 @@ absl::StatusOr<uint64_t> LevelDbLog::Append(absl::Span<const std::string> entrie
     }
   }
 
-  Writer self(entries);
+  appenders_.fetch_add(1, std::memory_order_relaxed);
+  Writer self(entries, HashLeaves(entries));
   absl::MutexLock lock(&mu_);
+  struct Leave {  // however this call returns, it stops counting as an appender
+    std::atomic<int>& appenders;
+    ~Leave() { appenders.fetch_sub(1, std::memory_order_relaxed); }
+  } leave{appenders_};
   writers_.push_back(&self);
   while (!self.done && writers_.front() != &self) self.cv.Wait(&mu_);
   if (self.done) {
@@ -155,7 +225,19 @@ absl::StatusOr<uint64_t> LevelDbLog::Append(absl::Span<const std::string> entrie
   }
 
   // This caller leads a group: it takes the writers queued behind it (up to a
-  // byte budget) and commits them all in one synced batch.
+  // byte budget) and commits them all in one synced batch. When other callers
+  // are inside Append but not queued yet (typically the previous group's,
+  // just woken, coming back with their next entries), it first waits a
+  // little for them: without that, concurrent callers split into two groups
+  // that alternate, each sync carrying half of them.
+  mu_.AwaitWithTimeout(
+      absl::Condition(
+          +[](LevelDbLog* log) ABSL_EXCLUSIVE_LOCKS_REQUIRED(log->mu_) {
+            return log->writers_.size() >=
+                   static_cast<size_t>(log->appenders_.load(std::memory_order_relaxed));
+          },
+          this),
+      options_.max_group_wait);
   std::vector<Writer*> group;
   size_t group_bytes = 0;
   for (Writer* w : writers_) {
@@ -171,14 +253,18 @@ absl::StatusOr<uint64_t> LevelDbLog::Append(absl::Span<const std::string> entrie
     CompactRange next = range_;
     mu_.Unlock();  // Others may queue (not lead) while this one writes.
     leveldb::WriteBatch batch;
-    const auto put_node = [&batch](NodeId id, const Sha256Digest& hash) {
-      batch.Put(NodeKey(id), HashSlice(hash));
+    std::string record;
+    const auto add_hash = [&record](NodeId, const Sha256Digest& hash) {
+      record.append(reinterpret_cast<const char*>(hash.bytes().data()), kHashSize);
     };
     for (Writer* w : group) {
       w->first_index = next.size();
-      for (const std::string& entry : w->entries) {
-        batch.Put(EntryKey(next.size()), entry);
-        next.Append(crypto::HashLeaf(entry), put_node);
+      for (size_t i = 0; i < w->entries.size(); ++i) {
+        const uint64_t index = next.size();
+        record.assign(1, static_cast<char>(HashesStoredWith(index)));
+        next.Append(w->leaf_hashes[i], add_hash);
+        record.append(w->entries[i]);
+        batch.Put(EntryKey(index), record);
       }
     }
     batch.Put(kSizeKey, SizeValue(next.size()));
@@ -227,24 +313,9 @@ absl::StatusOr<std::string> LevelDbLog::Entry(uint64_t index) const {
                                absl::StrCat("entry ", index));
   if (absl::IsNotFound(s)) return absl::DataLossError(s.message());
   if (!s.ok()) return s;
-  return value;
-}
-
-absl::StatusOr<Sha256Digest> LevelDbLog::ReadNode(NodeId id,
-                                                  const leveldb::Snapshot* snapshot) const {
-  leveldb::ReadOptions read;
-  read.snapshot = snapshot;
-  std::string value;
-  absl::Status s = FromLevelDb(db_->Get(read, NodeKey(id), &value), Describe(id));
-  // A node the size says exists but is gone is damage, not a bad request.
-  if (absl::IsNotFound(s)) return absl::DataLossError(s.message());
-  if (!s.ok()) return s;
-  absl::StatusOr<Sha256Digest> hash = Sha256Digest::FromBytes(value);
-  if (!hash.ok()) {
-    return absl::DataLossError(absl::StrCat(Describe(id), " is ", value.size(),
-                                            " bytes, not 32"));
-  }
-  return hash;
+  absl::StatusOr<Record> record = ParseRecord(index, value);
+  if (!record.ok()) return record.status();
+  return std::string(record->entry);
 }
 
 absl::StatusOr<Sha256Digest> LevelDbLog::LeafHash(uint64_t index) const {
@@ -253,7 +324,7 @@ absl::StatusOr<Sha256Digest> LevelDbLog::LeafHash(uint64_t index) const {
     return absl::OutOfRangeError(
         absl::StrCat("entry index ", index, " is not below the log size ", size));
   }
-  return ReadNode(NodeId{0, index});
+  return ReadNodeFrom(db_.get(), NodeId{0, index});
 }
 
 absl::StatusOr<Sha256Digest> LevelDbLog::Root(uint64_t tree_size) const {
@@ -299,30 +370,17 @@ absl::StatusOr<IntegrityReport> LevelDbLog::CheckIntegrity() const {
   IntegrityReport report;
   report.tree_size = GetBigEndian64(size_value.data());
 
-  // 1. Every entry in [0, size), none beyond; every node re-derived from them.
+  // Every entry in [0, size), none beyond, and every hash stored with each
+  // entry equal to what the entries give.
   CompactRange range;
-  absl::Status mismatch;
-  const auto check_node = [&](NodeId id, const Sha256Digest& derived) {
-    if (!mismatch.ok()) return;
-    absl::StatusOr<Sha256Digest> stored = ReadNode(id, snapshot);
-    ++report.nodes_checked;
-    if (!stored.ok()) {
-      mismatch = absl::DataLossError(absl::StrCat(
-          "integrity: ", stored.status().message()));
-    } else if (*stored != derived) {
-      mismatch = absl::DataLossError(absl::StrCat(
-          "integrity: ", Describe(id), " is ", stored->ToHex(),
-          " but the entries give ", derived.ToHex(),
-          id.level == 0 ? " (the entry or its leaf hash was altered)" : ""));
-    }
-  };
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read));
-  const std::string entry_start(1, kEntryPrefix);
-  for (it->Seek(entry_start); it->Valid() && it->key()[0] == kEntryPrefix; it->Next()) {
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const leveldb::Slice key = it->key();
-    if (key.size() != 9) {
+    if (key[0] == kMetaPrefix) continue;
+    if (key[0] != kEntryPrefix || key.size() != 9) {
       return absl::DataLossError(absl::StrCat(
-          "integrity: malformed entry key of ", key.size(), " bytes"));
+          "integrity: unexpected key '", crypto::HexEncode(key.ToString()),
+          "' in the log"));
     }
     const uint64_t index = GetBigEndian64(key.data() + 1);
     if (index != range.size()) {
@@ -335,12 +393,26 @@ absl::StatusOr<IntegrityReport> LevelDbLog::CheckIntegrity() const {
           "integrity: entry ", index, " is stored beyond the log size ",
           report.tree_size));
     }
-    const leveldb::Slice value = it->value();
-    range.Append(crypto::HashLeaf(absl::string_view(value.data(), value.size())),
-                 check_node);
-    if (!mismatch.ok()) {
-      return absl::DataLossError(absl::StrCat(mismatch.message(), " at entry ", index));
-    }
+    absl::StatusOr<Record> record =
+        ParseRecord(index, absl::string_view(it->value().data(), it->value().size()));
+    if (!record.ok()) return absl::DataLossError(absl::StrCat("integrity: ", record.status().message()));
+    absl::Status mismatch;
+    range.Append(crypto::HashLeaf(record->entry), [&](NodeId id, const Sha256Digest& derived) {
+      ++report.nodes_checked;
+      const Sha256Digest stored = record->Hash(id.level);
+      if (stored == derived || !mismatch.ok()) return;
+      if (id.level == 0) {
+        mismatch = absl::DataLossError(absl::StrCat(
+            "integrity: entry ", index, " hashes to ", derived.ToHex(),
+            " but its stored leaf hash is ", stored.ToHex(),
+            " (the entry or its leaf hash was altered)"));
+      } else {
+        mismatch = absl::DataLossError(absl::StrCat(
+            "integrity: ", Describe(id), " (stored with entry ", index, ") is ",
+            stored.ToHex(), " but the entries give ", derived.ToHex()));
+      }
+    });
+    if (!mismatch.ok()) return mismatch;
     ++report.entries_checked;
   }
   if (!it->status().ok()) return FromLevelDb(it->status(), "integrity: reading entries");
@@ -348,30 +420,6 @@ absl::StatusOr<IntegrityReport> LevelDbLog::CheckIntegrity() const {
     return absl::DataLossError(absl::StrCat(
         "integrity: log size is ", report.tree_size, " but only ", range.size(),
         " entries are stored"));
-  }
-
-  // 2. No stored node outside the tree of this size.
-  uint64_t nodes_stored = 0;
-  const std::string node_start(1, kNodePrefix);
-  for (it->Seek(node_start); it->Valid() && it->key()[0] == kNodePrefix; it->Next()) {
-    const leveldb::Slice key = it->key();
-    if (key.size() != 10) {
-      return absl::DataLossError(absl::StrCat(
-          "integrity: malformed node key of ", key.size(), " bytes"));
-    }
-    const NodeId id{static_cast<uint8_t>(key[1]), GetBigEndian64(key.data() + 2)};
-    if (id.level >= 64 || id.index >= (report.tree_size >> id.level)) {
-      return absl::DataLossError(absl::StrCat(
-          "integrity: ", Describe(id), " is stored but is not part of the tree of size ",
-          report.tree_size));
-    }
-    ++nodes_stored;
-  }
-  if (!it->status().ok()) return FromLevelDb(it->status(), "integrity: reading nodes");
-  if (nodes_stored != StoredNodeCount(report.tree_size)) {
-    return absl::DataLossError(absl::StrCat(
-        "integrity: ", nodes_stored, " tree nodes stored, the tree of size ",
-        report.tree_size, " has ", StoredNodeCount(report.tree_size)));
   }
   report.root = range.Root();
   return report;
@@ -392,6 +440,7 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLevelDbLog(const std::string& directory
   db_options.filter_policy = filter.get();
   db_options.write_buffer_size = 32 << 20;
   db_options.max_file_size = 32 << 20;
+  db_options.compression = leveldb::kNoCompression;
 
   leveldb::DB* raw = nullptr;
   leveldb::Status opened = leveldb::DB::Open(db_options, directory, &raw);
@@ -436,13 +485,8 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLevelDbLog(const std::string& directory
   const uint64_t size = GetBigEndian64(size_value.data());
 
   leveldb::DB* db_ptr = db.get();
-  absl::StatusOr<CompactRange> range =
-      CompactRange::Load(size, [db_ptr](NodeId id) -> absl::StatusOr<Sha256Digest> {
-        std::string value;
-        leveldb::Status st = db_ptr->Get(leveldb::ReadOptions(), NodeKey(id), &value);
-        if (!st.ok()) return FromLevelDb(st, Describe(id));
-        return Sha256Digest::FromBytes(value);
-      });
+  absl::StatusOr<CompactRange> range = CompactRange::Load(
+      size, [db_ptr](NodeId id) { return ReadNodeFrom(db_ptr, id); });
   if (!range.ok()) return range.status();
   return std::unique_ptr<Log>(new LevelDbLog(std::move(db), std::move(cache),
                                              std::move(filter), options,

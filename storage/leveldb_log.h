@@ -1,14 +1,22 @@
 // The embedded log backend: a Log (storage/log.h) in a LevelDB directory.
 //
-// Layout (all integers big-endian, so keys sort by index):
-//   "m" "format"            -> "chemledger-log-v1"
-//   "m" "size"              -> 8-byte tree size: entries [0, size) are in the log
-//   "e" index(8)            -> entry bytes
-//   "n" level(1) index(8)   -> 32-byte hash of perfect subtree (level, index)
-// One append is one synced WriteBatch holding its entries, every tree node they
-// complete and the new size, so after a crash the log is at the old size or
-// the new one, never in between. Opening reads only the size and the O(log n)
-// nodes of the tree's right edge; it never rescans the entries.
+// Layout (integers big-endian, so keys sort by index):
+//   "m" "format"   -> "chemledger-log-v1"
+//   "m" "size"     -> 8-byte tree size: entries [0, size) are in the log
+//   "e" index(8)   -> record of entry `index`:
+//                       count(1) || count 32-byte hashes || entry bytes
+// The hashes stored with entry i are its RFC 6962 leaf hash and then the hash
+// of every perfect subtree that entry i completes: node (L, i >> L) for
+// L = 1 .. number of trailing one bits of i (so count = 1 + that number, two on
+// average). Node (L, j) therefore lives in the record of the last leaf under
+// it, entry ((j+1) << L) - 1. Keeping the tree inside the entry records means
+// one LevelDB record per entry, which halves the cost of an append compared
+// with separate node records.
+//
+// One append is one synced WriteBatch holding its records and the new size, so
+// after a crash the log is at the old size or the new one, never in between.
+// Opening reads only the size and the O(log n) nodes of the tree's right edge;
+// it never rescans the entries.
 //
 // Only one process may open a directory at a time (LevelDB's LOCK file).
 
@@ -19,6 +27,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "storage/log.h"
 
 namespace chemledger::storage {
@@ -29,6 +38,10 @@ struct LevelDbLogOptions {
   bool create_if_missing = true;
   // Upper bound on the bytes of entries one group commit writes at once.
   size_t max_group_bytes = 8 << 20;
+  // How long a group's leader waits for callers that are inside Append but
+  // not yet queued, so that they share its sync. Never waited for when only
+  // one caller is appending.
+  absl::Duration max_group_wait = absl::Microseconds(500);
   // LevelDB block cache, bytes.
   size_t block_cache_bytes = 64 << 20;
 };

@@ -73,11 +73,18 @@ class LevelDbLogTest : public ::testing::Test {
     for (int s = 56; s >= 0; s -= 8) k.push_back(static_cast<char>(index >> s));
     return k;
   }
-  static std::string NodeKey(int level, uint64_t index) {
-    std::string k = "n";
-    k.push_back(static_cast<char>(level));
-    for (int s = 56; s >= 0; s -= 8) k.push_back(static_cast<char>(index >> s));
-    return k;
+  // Byte offset of node (level, index) in the record of the entry holding it.
+  static std::pair<uint64_t, size_t> NodeLocation(int level, uint64_t index) {
+    return {((index + 1) << level) - 1, 1 + 32 * level};
+  }
+  // Byte offset of the entry bytes in the record of entry `index`.
+  static size_t EntryOffset(uint64_t index) {
+    int ones = 0;
+    while (index & 1) {
+      ++ones;
+      index >>= 1;
+    }
+    return 1 + 32 * (1 + ones);
   }
 
   void ExpectIntegrityFailure(const std::string& expected_fragment) {
@@ -274,24 +281,25 @@ TEST_F(LevelDbLogTest, ForeignDatabaseAndMissingLogAreRefused) {
 TEST_F(LevelDbLogTest, FlippedByteInAnEntryIsReported) {
   AppendRange(0, 40);
   ASSERT_TRUE(log_->CheckIntegrity().ok());
-  Tamper(EntryKey(23), [](std::string* v) { (*v)[2] ^= 0x01; });
+  Tamper(EntryKey(23), [](std::string* v) { (*v)[EntryOffset(23) + 2] ^= 0x01; });
   // Opening does not rescan the log, so it still opens...
   EXPECT_EQ(log_->Size(), 40u);
   // ...and the integrity check finds the exact entry.
-  ExpectIntegrityFailure("tree node (level 0, index 23)");
-  ExpectIntegrityFailure("at entry 23");
+  ExpectIntegrityFailure("entry 23 hashes to");
+  ExpectIntegrityFailure("the entry or its leaf hash was altered");
 }
 
 TEST_F(LevelDbLogTest, FlippedByteInAStoredNodeIsReported) {
   AppendRange(0, 40);
-  Tamper(NodeKey(2, 5), [](std::string* v) { (*v)[31] ^= 0x80; });
-  ExpectIntegrityFailure("tree node (level 2, index 5)");
+  const auto [holder, offset] = NodeLocation(2, 5);
+  Tamper(EntryKey(holder), [offset = offset](std::string* v) { (*v)[offset + 31] ^= 0x80; });
+  ExpectIntegrityFailure("tree node (level 2, index 5) (stored with entry 23)");
 }
 
 TEST_F(LevelDbLogTest, FlippedLeafHashIsReported) {
   AppendRange(0, 9);
-  Tamper(NodeKey(0, 8), [](std::string* v) { (*v)[0] ^= 0x01; });
-  ExpectIntegrityFailure("tree node (level 0, index 8)");
+  Tamper(EntryKey(8), [](std::string* v) { (*v)[1] ^= 0x01; });
+  ExpectIntegrityFailure("entry 8 hashes to");
 }
 
 TEST_F(LevelDbLogTest, MissingOrExtraDataIsReported) {
@@ -302,14 +310,21 @@ TEST_F(LevelDbLogTest, MissingOrExtraDataIsReported) {
 
 TEST_F(LevelDbLogTest, EntryBeyondTheSizeIsReported) {
   AppendRange(0, 10);
-  Tamper(EntryKey(10), [](std::string* v) { *v = "smuggled"; });
+  Tamper(EntryKey(10), [](std::string* v) { *v = std::string("\x02", 1) + std::string(64, 'h') + "smuggled"; });
   ExpectIntegrityFailure("beyond the log size 10");
 }
 
-TEST_F(LevelDbLogTest, NodeOutsideTheTreeIsReported) {
+TEST_F(LevelDbLogTest, ForeignKeyIsReported) {
   AppendRange(0, 10);
-  Tamper(NodeKey(3, 1), [](std::string* v) { *v = std::string(32, 'x'); });
-  ExpectIntegrityFailure("not part of the tree of size 10");
+  Tamper("x-extra", [](std::string* v) { *v = "?"; });
+  ExpectIntegrityFailure("unexpected key");
+}
+
+TEST_F(LevelDbLogTest, MalformedRecordIsReported) {
+  AppendRange(0, 10);
+  Tamper(EntryKey(5), [](std::string* v) { v->resize(40); });
+  ExpectIntegrityFailure("record of entry 5 is malformed");
+  EXPECT_EQ(log_->Entry(5).status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST_F(LevelDbLogTest, TruncatedSizeIsReported) {

@@ -1,0 +1,61 @@
+// chembench: ChemLedger's benchmark programs. Benchmarks are programs, never
+// timed tests; their figures go into BENCHMARKS.md with the command line.
+//
+//   chembench log [--dir DIR] [--seconds S] [--proof-entries N] [--keep]
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "tools/chembench/log_bench.h"
+#include "tools/cli/args.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: chembench log [--dir DIR] [--seconds S] [--proof-entries N] [--keep]\n\n"
+    "Append throughput of the log core against bare LevelDB (batch sizes 1, 100,\n"
+    "1000; synced), group commit with 1/8/32 concurrent single-entry appenders,\n"
+    "and inclusion/consistency proof latency at N entries (default 1000000).\n\n"
+    "  --dir DIR            scratch directory on the disk to measure\n"
+    "                       (default /var/tmp/chembench; it is deleted afterwards)\n"
+    "  --seconds S          seconds per throughput figure (default 3)\n"
+    "  --proof-entries N    log size for the proof latencies (default 1000000)\n"
+    "  --keep               keep the scratch directory\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] != "log") {
+    std::cerr << "chembench: unknown benchmark '" << args[0] << "' (see --help)\n";
+    return 2;
+  }
+  auto parsed = chemledger::cli::Args::Parse(
+      std::vector<std::string>(args.begin() + 1, args.end()),
+      {{"dir", "seconds", "proof-entries"}, {"keep"}});
+  if (!parsed.ok()) {
+    std::cerr << "chembench log: " << parsed.status().message() << "\n";
+    return 2;
+  }
+  if (parsed->help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  chemledger::chembench::LogBenchOptions options;
+  options.directory = parsed->Get("dir", "/var/tmp/chembench");
+  options.keep = parsed->Bool("keep");
+  auto seconds = parsed->Uint("seconds", 3);
+  auto entries = parsed->Uint("proof-entries", options.proof_entries);
+  if (!seconds.ok() || !entries.ok() || *seconds == 0 || *entries < 2) {
+    std::cerr << "chembench log: --seconds must be >= 1 and --proof-entries >= 2\n";
+    return 2;
+  }
+  options.seconds = static_cast<double>(*seconds);
+  options.proof_entries = *entries;
+  return chemledger::chembench::RunLogBench(options);
+}
