@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# End-to-end test of the chemctl binary: real process, real LevelDB on disk.
+set -euo pipefail
+
+CHEMCTL="${TEST_SRCDIR}/${TEST_WORKSPACE}/tools/chemctl/chemctl"
+WORK="${TEST_TMPDIR}/chemctl"
+rm -rf "$WORK" && mkdir -p "$WORK"
+cd "$WORK"
+failures=0
+
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+expect_eq() { [[ "$1" == "$2" ]] || fail "$3: got '$1', want '$2'"; }
+# expect_error WANT_SUBSTRING CMD...: non-zero exit, exactly one stderr line containing it.
+expect_error() {
+  local want="$1"; shift
+  if "$@" >out.txt 2>err.txt; then fail "'$*' succeeded"; return; fi
+  [[ "$(wc -l <err.txt)" -eq 1 ]] || fail "'$*' printed $(wc -l <err.txt) error lines"
+  grep -qF -- "$want" err.txt || fail "'$*' error '$(cat err.txt)' lacks '$want'"
+}
+
+# --- merkle root: RFC 6962 vectors ---------------------------------------
+expect_eq "$("$CHEMCTL" merkle root)" \
+  e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 "empty tree"
+expect_eq "$("$CHEMCTL" merkle root "")" \
+  6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d "one empty leaf"
+CT_LEAVES=("" 00 10 2021 3031 40414243 5051525354555657 606162636465666768696a6b6c6d6e6f)
+expect_eq "$("$CHEMCTL" merkle root "${CT_LEAVES[@]}")" \
+  5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328 "eight CT leaves"
+expect_eq "$("$CHEMCTL" merkle root "${CT_LEAVES[@]:0:3}")" \
+  aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77 "three CT leaves"
+expect_error "leaf 1 ('0g')" "$CHEMCTL" merkle root 00 0g
+expect_error "odd length" "$CHEMCTL" merkle root abc
+
+# --- log: append, root, proofs, verify ------------------------------------
+"$CHEMCTL" log append --db db --hex "${CT_LEAVES[@]:0:5}" >out.txt
+grep -q "appended 5 entries at indexes 0..4; log size 5" out.txt || fail "append output: $(cat out.txt)"
+printf '%s\n' 40414243 5051525354555657 | "$CHEMCTL" log append --db db --hex >/dev/null
+expect_eq "$("$CHEMCTL" log root --db db)" \
+  "size 7
+root ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c" "root at 7"
+"$CHEMCTL" log append --db db --hex 606162636465666768696a6b6c6d6e6f >/dev/null
+expect_eq "$("$CHEMCTL" log root --db db | tail -1)" \
+  "root 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328" "root at 8"
+expect_eq "$("$CHEMCTL" log root --db db --size 3 | tail -1)" \
+  "root aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77" "root at 3"
+expect_eq "$("$CHEMCTL" log entry --db db --index 3 --hex)" 2021 "entry 3"
+
+"$CHEMCTL" log proof --db db --index 5 >out.txt
+grep -q "^proof bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b$" out.txt \
+  || fail "inclusion proof of 5 in 8: $(cat out.txt)"
+grep -q "^verified inclusion proof of entry 5 in tree size 8$" out.txt || fail "proof not verified"
+"$CHEMCTL" log consistency --db db --from 6 --to 8 >out.txt
+grep -q "^proof 0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a$" out.txt \
+  || fail "consistency proof 6->8: $(cat out.txt)"
+grep -q "^verified consistency proof from size 6 to 8$" out.txt || fail "consistency not verified"
+"$CHEMCTL" log verify --db db >out.txt
+grep -q "^ok: log size 8, 8 entries re-hashed" out.txt || fail "verify: $(cat out.txt)"
+
+expect_error "leaf index 8 is not below tree size 8" "$CHEMCTL" log proof --db db --index 8
+expect_error "tree size 9 is beyond the log size 8" "$CHEMCTL" log root --db db --size 9
+expect_error "--index must be an unsigned integer" "$CHEMCTL" log proof --db db --index x
+expect_error "--db is required" "$CHEMCTL" log root
+expect_error "no log in" "$CHEMCTL" log root --db nonexistent
+expect_error "entry 0: invalid hex digit" "$CHEMCTL" log append --db db --hex zz
+expect_eq "$("$CHEMCTL" log root --db db | head -1)" "size 8" "rejected append wrote nothing"
+
+# --- keys and checkpoints --------------------------------------------------
+"$CHEMCTL" keygen --out log.key --note-name chemledger.test/log >keygen.txt
+expect_eq "$(stat -c %a log.key)" 600 "private key mode"
+[[ -f log.key.pub ]] || fail "no public key file"
+vkey="$(sed -n 's/^note-verifier-key //p' keygen.txt)"
+[[ "$vkey" == chemledger.test/log+* ]] || fail "verifier key: '$vkey'"
+expect_error "refusing to overwrite existing key file log.key" "$CHEMCTL" keygen --out log.key
+expect_eq "$("$CHEMCTL" key show log.key.pub | head -1)" "$(head -3 keygen.txt | sed -n 's/^key-id/key-id/p')" "key show"
+
+"$CHEMCTL" log checkpoint --db db --key log.key --origin chemledger.test/log >cp.txt
+expect_eq "$(sed -n 2,3p cp.txt)" "8
+XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=" "checkpoint body"
+"$CHEMCTL" checkpoint verify --origin chemledger.test/log --verifier-key "$vkey" cp.txt >out.txt
+grep -q "^size 8$" out.txt || fail "checkpoint verify: $(cat out.txt)"
+sed '2s/8/7/' cp.txt >cp-tampered.txt
+expect_error "" "$CHEMCTL" checkpoint verify --origin chemledger.test/log --verifier-key "$vkey" cp-tampered.txt
+expect_error "origin" "$CHEMCTL" checkpoint verify --origin other.test/log --verifier-key "$vkey" cp.txt
+
+printf 'correct horse battery staple\n' >pass.txt
+"$CHEMCTL" keygen --out sealed.key --passphrase-file pass.txt >/dev/null
+grep -q "^sealed-seed " sealed.key || fail "sealed key has no sealed-seed line"
+"$CHEMCTL" log checkpoint --db db --key sealed.key --passphrase-file pass.txt \
+  --origin chemledger.test/log >/dev/null || fail "sealed key did not sign"
+printf 'wrong\n' >wrong.txt
+expect_error "wrong passphrase" "$CHEMCTL" log checkpoint --db db --key sealed.key \
+  --passphrase-file wrong.txt --origin chemledger.test/log
+
+# --- help and usage -------------------------------------------------------
+for cmd in "log append" "log root" "log entry" "log proof" "log consistency" "log verify" \
+           "log checkpoint" "merkle root" "keygen" "key show" "checkpoint verify"; do
+  # shellcheck disable=SC2086
+  "$CHEMCTL" $cmd --help >out.txt || fail "'$cmd --help' failed"
+  grep -q "^usage: chemctl $cmd" out.txt || fail "'$cmd --help' has no usage line"
+done
+"$CHEMCTL" --help >/dev/null || fail "--help failed"
+expect_error "unknown command 'frobnicate'" "$CHEMCTL" frobnicate
+expect_error "unknown option --bogus" "$CHEMCTL" log root --db db --bogus
+
+if [[ $failures -ne 0 ]]; then echo "$failures failure(s)"; exit 1; fi
+echo "all chemctl checks passed"

@@ -1,0 +1,175 @@
+// chemctl keygen / key show, and signed checkpoints: chemctl log checkpoint,
+// chemctl checkpoint verify.
+
+#include <iostream>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "crypto/checkpoint.h"
+#include "crypto/keys.h"
+#include "storage/leveldb_log.h"
+#include "tools/chemctl/command.h"
+
+namespace chemledger::chemctl {
+namespace {
+
+absl::StatusOr<absl::optional<crypto::Passphrase>> PassphraseArg(const cli::Args& args) {
+  if (!args.Has("passphrase-file")) return absl::optional<crypto::Passphrase>();
+  absl::StatusOr<crypto::Passphrase> p =
+      crypto::Passphrase::ReadFromFile(args.Get("passphrase-file"));
+  if (!p.ok()) return p.status();
+  return absl::optional<crypto::Passphrase>(*std::move(p));
+}
+
+void PrintKey(const crypto::VerifyingKey& key, const cli::Args& args) {
+  std::cout << "key-id " << key.key_id().ToString() << "\npublic-key " << key.ToBase64()
+            << "\n";
+  if (args.Has("note-name")) {
+    absl::StatusOr<crypto::NoteVerifier> v =
+        crypto::NoteVerifier::Create(args.Get("note-name"), key);
+    if (v.ok()) std::cout << "note-verifier-key " << v->VerifierKeyString() << "\n";
+  }
+}
+
+absl::Status Keygen(const cli::Args& args) {
+  absl::StatusOr<std::string> out = args.Required("out");
+  if (!out.ok()) return out.status();
+  if (args.Has("note-name")) {
+    // Fail before writing anything if the name cannot name a note key.
+    absl::StatusOr<crypto::NoteVerifier> check = crypto::NoteVerifier::Create(
+        args.Get("note-name"), crypto::SigningKey::Generate().verifying_key());
+    if (!check.ok()) return check.status();
+  }
+  auto passphrase = PassphraseArg(args);
+  if (!passphrase.ok()) return passphrase.status();
+  crypto::SigningKey key = crypto::SigningKey::Generate();
+  crypto::KeyFileOptions options;
+  options.overwrite = args.Bool("force");
+  options.passphrase = *std::move(passphrase);
+  const std::string pub = *out + ".pub";
+  if (absl::Status s = crypto::SaveSigningKey(key, *out, options); !s.ok()) return s;
+  crypto::KeyFileOptions pub_options;
+  pub_options.overwrite = args.Bool("force");
+  if (absl::Status s = crypto::SaveVerifyingKey(key.verifying_key(), pub, pub_options);
+      !s.ok()) {
+    return s;
+  }
+  std::cout << "wrote " << *out << " (private, mode 0600"
+            << (options.passphrase ? ", sealed with the passphrase" : "") << ") and " << pub
+            << "\n";
+  PrintKey(key.verifying_key(), args);
+  return absl::OkStatus();
+}
+
+absl::Status KeyShow(const cli::Args& args) {
+  if (args.positional().size() != 1) {
+    return absl::InvalidArgumentError("give exactly one key file");
+  }
+  absl::StatusOr<crypto::VerifyingKey> key = crypto::LoadVerifyingKey(args.positional()[0]);
+  if (!key.ok()) return key.status();
+  PrintKey(*key, args);
+  return absl::OkStatus();
+}
+
+absl::Status LogCheckpoint(const cli::Args& args) {
+  absl::StatusOr<std::string> db = args.Required("db");
+  if (!db.ok()) return db.status();
+  absl::StatusOr<std::string> key_file = args.Required("key");
+  if (!key_file.ok()) return key_file.status();
+  absl::StatusOr<std::string> origin = args.Required("origin");
+  if (!origin.ok()) return origin.status();
+  auto passphrase = PassphraseArg(args);
+  if (!passphrase.ok()) return passphrase.status();
+  absl::StatusOr<crypto::SigningKey> key =
+      crypto::LoadSigningKey(*key_file, *std::move(passphrase));
+  if (!key.ok()) return key.status();
+  absl::StatusOr<crypto::NoteSigner> signer =
+      crypto::NoteSigner::Create(args.Get("key-name", *origin), *std::move(key));
+  if (!signer.ok()) return signer.status();
+
+  storage::LevelDbLogOptions options;
+  options.create_if_missing = false;
+  auto log = storage::OpenLevelDbLog(*db, options);
+  if (!log.ok()) return log.status();
+  absl::StatusOr<uint64_t> size = args.Uint("size", (*log)->Size());
+  if (!size.ok()) return size.status();
+  absl::StatusOr<crypto::Sha256Digest> root = (*log)->Root(*size);
+  if (!root.ok()) return root.status();
+  crypto::Checkpoint checkpoint;
+  checkpoint.origin = *origin;
+  checkpoint.size = *size;
+  checkpoint.root_hash = *root;
+  absl::StatusOr<std::string> note = signer->SignCheckpoint(checkpoint);
+  if (!note.ok()) return note.status();
+  std::cout << *note;
+  return absl::OkStatus();
+}
+
+absl::Status CheckpointVerify(const cli::Args& args) {
+  absl::StatusOr<std::string> origin = args.Required("origin");
+  if (!origin.ok()) return origin.status();
+  absl::StatusOr<std::string> vkey = args.Required("verifier-key");
+  if (!vkey.ok()) return vkey.status();
+  if (args.positional().size() != 1) {
+    return absl::InvalidArgumentError("give exactly one checkpoint file (or - for stdin)");
+  }
+  absl::StatusOr<crypto::NoteVerifier> verifier = crypto::NoteVerifier::FromVerifierKey(*vkey);
+  if (!verifier.ok()) return verifier.status();
+  absl::StatusOr<std::string> note = cli::ReadFileOrStdin(args.positional()[0]);
+  if (!note.ok()) return note.status();
+  absl::StatusOr<crypto::Checkpoint> checkpoint =
+      crypto::OpenCheckpoint(*note, *origin, *verifier);
+  if (!checkpoint.ok()) return checkpoint.status();
+  std::cout << "ok: checkpoint of " << checkpoint->origin << " signed by "
+            << verifier->name() << "\nsize " << checkpoint->size << "\nroot "
+            << checkpoint->root_hash.ToHex() << "\n";
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<Command> KeyCommands() {
+  return {
+      {"keygen", "generate an Ed25519 key pair",
+       "usage: chemctl keygen --out FILE [--passphrase-file F] [--force] [--note-name NAME]\n\n"
+       "Writes a new Ed25519 private key to FILE (mode 0600) and its public key to\n"
+       "FILE.pub, then prints the key id and public key.\n\n"
+       "  --out FILE              private key file to create\n"
+       "  --passphrase-file F     seal the private key with the first line of F\n"
+       "                          (Argon2id + XSalsa20-Poly1305)\n"
+       "  --force                 replace existing files\n"
+       "  --note-name NAME        also print the C2SP note verifier key for NAME\n"
+       "                          (for a log key, NAME is the log's origin)\n",
+       {{"out", "passphrase-file", "note-name"}, {"force"}}, Keygen},
+      {"key show", "print a key file's key id and public key",
+       "usage: chemctl key show FILE [--note-name NAME]\n\n"
+       "FILE is a public or private key file (a private one is not decrypted).\n\n"
+       "  --note-name NAME        also print the C2SP note verifier key for NAME\n",
+       {{"note-name"}, {}}, KeyShow},
+  };
+}
+
+std::vector<Command> CheckpointCommands() {
+  return {
+      {"log checkpoint", "print a signed checkpoint (C2SP tlog-checkpoint)",
+       "usage: chemctl log checkpoint --db DIR --key FILE --origin ORIGIN\n"
+       "                              [--key-name NAME] [--size N] [--passphrase-file F]\n\n"
+       "Signs the log's size and root hash as a C2SP tlog-checkpoint signed note.\n\n"
+       "  --db DIR                the log's LevelDB directory\n"
+       "  --key FILE              the log's private key file\n"
+       "  --origin ORIGIN         the log's origin line, e.g. chemledger.example/log\n"
+       "  --key-name NAME         signature key name (default: the origin)\n"
+       "  --size N                checkpoint of the first N entries (default: all)\n"
+       "  --passphrase-file F     passphrase of a sealed key file\n",
+       {{"db", "key", "origin", "key-name", "size", "passphrase-file"}, {}}, LogCheckpoint},
+      {"checkpoint verify", "verify a signed checkpoint",
+       "usage: chemctl checkpoint verify --origin ORIGIN --verifier-key VKEY FILE|-\n\n"
+       "Checks the note's origin and its signature by VKEY (a verifier key string\n"
+       "NAME+HASH+KEY, as printed by 'chemctl keygen --note-name'). Prints size and root.\n",
+       {{"origin", "verifier-key"}, {}}, CheckpointVerify},
+  };
+}
+
+}  // namespace chemledger::chemctl
