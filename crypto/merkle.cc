@@ -120,6 +120,7 @@ absl::Status VerifyConsistency(uint64_t size1, uint64_t size2,
   }
   if (size1 == 0) {
     if (!proof.empty()) return fail("proof from the empty tree must be empty");
+    if (root1 != EmptyTreeRoot()) return fail("first root is not the empty tree's root");
     return absl::OkStatus();
   }
   if (proof.empty()) return fail("proof is empty");

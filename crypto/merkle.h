@@ -53,7 +53,7 @@ absl::Status VerifyInclusion(uint64_t index, uint64_t size,
 // OK when `proof` shows that the tree of `size1` with `root1` is a prefix of
 // the tree of `size2` with `root2` (RFC 9162 2.1.4.2); InvalidArgument saying
 // why not otherwise. Equal sizes need an empty proof and equal roots; size1 = 0
-// needs an empty proof.
+// needs an empty proof and root1 = EmptyTreeRoot().
 absl::Status VerifyConsistency(uint64_t size1, uint64_t size2,
                                const Sha256Digest& root1,
                                const Sha256Digest& root2,

@@ -184,6 +184,8 @@ TEST(MerkleTest, ErrorsSayWhy) {
   absl::Status s = VerifyInclusion(3, 3, HashLeaf(""), {}, EmptyTreeRoot());
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("not below tree size 3"), std::string::npos) << s;
+  s = VerifyConsistency(0, 5, HashLeaf("not empty"), HashLeaf("b"), {});
+  EXPECT_NE(s.message().find("not the empty tree's root"), std::string::npos) << s;
   s = VerifyConsistency(2, 2, HashLeaf("a"), HashLeaf("b"), {});
   EXPECT_NE(s.message().find("roots of equal sizes differ"), std::string::npos) << s;
 }

@@ -4,11 +4,13 @@
 #include <deque>
 #include <utility>
 
+#include <system_error>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/numeric/bits.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "crypto/merkle.h"
@@ -25,7 +27,6 @@ constexpr char kFormat[] = "chemledger-log-v1";
 constexpr char kFormatKey[] = "mformat";
 constexpr char kSizeKey[] = "msize";
 constexpr char kEntryPrefix = 'e';
-constexpr char kMetaPrefix = 'm';
 constexpr size_t kHashSize = Sha256Digest::kSize;
 
 void PutBigEndian64(std::string* out, uint64_t v) {
@@ -93,10 +94,6 @@ absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
   if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat(what, ": not found"));
   if (s.IsCorruption()) return absl::DataLossError(absl::StrCat(what, ": ", s.ToString()));
-  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        what, ": ", s.ToString(), " (is another process using this log?)"));
-  }
   return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
 }
 
@@ -128,9 +125,14 @@ std::vector<Sha256Digest> HashLeaves(absl::Span<const std::string> entries) {
     hash_range(0, entries.size());
   } else {
     const size_t half = entries.size() / 2;
-    std::thread helper(hash_range, 0, half);
+    std::thread helper;
+    try {
+      helper = std::thread(hash_range, 0, half);
+    } catch (const std::system_error&) {
+      hash_range(0, half);  // no thread to be had: hash it all here
+    }
     hash_range(half, entries.size());
-    helper.join();
+    if (helper.joinable()) helper.join();
   }
   return hashes;
 }
@@ -156,7 +158,8 @@ class LevelDbLog final : public Log {
       uint64_t index, uint64_t tree_size) const override;
   absl::StatusOr<std::vector<Sha256Digest>> ConsistencyProof(
       uint64_t old_size, uint64_t new_size) const override;
-  absl::StatusOr<IntegrityReport> CheckIntegrity() const override;
+  absl::StatusOr<IntegrityReport> CheckIntegrity(
+      const absl::optional<TreeHead>& trusted) const override;
 
  private:
   // One caller of Append waiting in the group-commit queue.
@@ -202,12 +205,20 @@ absl::StatusOr<uint64_t> LevelDbLog::Append(absl::Span<const std::string> entrie
   if (entries.empty()) {
     return absl::InvalidArgumentError("append: no entries given");
   }
+  size_t total_bytes = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
     if (entries[i].size() > kMaxEntryBytes) {
       return absl::InvalidArgumentError(absl::StrCat(
           "append: entry ", i, " is ", entries[i].size(),
           " bytes, more than the limit of ", kMaxEntryBytes));
     }
+    total_bytes += entries[i].size();
+  }
+  if (total_bytes > kMaxAppendBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "append: ", entries.size(), " entries of ", total_bytes,
+        " bytes in all, more than the limit of ", kMaxAppendBytes,
+        " for one append; split them"));
   }
 
   appenders_.fetch_add(1, std::memory_order_relaxed);
@@ -230,14 +241,16 @@ absl::StatusOr<uint64_t> LevelDbLog::Append(absl::Span<const std::string> entrie
   // just woken, coming back with their next entries), it first waits a
   // little for them: without that, concurrent callers split into two groups
   // that alternate, each sync carrying half of them.
-  mu_.AwaitWithTimeout(
-      absl::Condition(
-          +[](LevelDbLog* log) ABSL_EXCLUSIVE_LOCKS_REQUIRED(log->mu_) {
-            return log->writers_.size() >=
-                   static_cast<size_t>(log->appenders_.load(std::memory_order_relaxed));
-          },
-          this),
-      options_.max_group_wait);
+  if (write_error_.ok()) {
+    mu_.AwaitWithTimeout(
+        absl::Condition(
+            +[](LevelDbLog* log) ABSL_EXCLUSIVE_LOCKS_REQUIRED(log->mu_) {
+              return log->writers_.size() >=
+                     static_cast<size_t>(log->appenders_.load(std::memory_order_relaxed));
+            },
+            this),
+        options_.max_group_wait);
+  }
   std::vector<Writer*> group;
   size_t group_bytes = 0;
   for (Writer* w : writers_) {
@@ -348,7 +361,8 @@ absl::StatusOr<std::vector<Sha256Digest>> LevelDbLog::ConsistencyProof(
   return ConsistencyProofAt(old_size, new_size, Reader());
 }
 
-absl::StatusOr<IntegrityReport> LevelDbLog::CheckIntegrity() const {
+absl::StatusOr<IntegrityReport> LevelDbLog::CheckIntegrity(
+    const absl::optional<TreeHead>& trusted) const {
   // A snapshot pins one consistent state even while appends go on.
   const leveldb::Snapshot* snapshot = db_->GetSnapshot();
   struct Release {
@@ -361,8 +375,15 @@ absl::StatusOr<IntegrityReport> LevelDbLog::CheckIntegrity() const {
   read.fill_cache = false;
   read.verify_checksums = true;
 
+  std::string format;
+  absl::Status s = FromLevelDb(db_->Get(read, kFormatKey, &format), "log format record");
+  if (!s.ok()) return absl::DataLossError(absl::StrCat("integrity: ", s.message()));
+  if (format != kFormat) {
+    return absl::DataLossError(absl::StrCat("integrity: log format record is '", format,
+                                            "', expected '", kFormat, "'"));
+  }
   std::string size_value;
-  absl::Status s = FromLevelDb(db_->Get(read, kSizeKey, &size_value), "log size record");
+  s = FromLevelDb(db_->Get(read, kSizeKey, &size_value), "log size record");
   if (!s.ok()) return absl::DataLossError(s.message());
   if (size_value.size() != 8) {
     return absl::DataLossError("log size record is not 8 bytes");
@@ -376,22 +397,22 @@ absl::StatusOr<IntegrityReport> LevelDbLog::CheckIntegrity() const {
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const leveldb::Slice key = it->key();
-    if (key[0] == kMetaPrefix) continue;
-    if (key[0] != kEntryPrefix || key.size() != 9) {
+    if (key == leveldb::Slice(kFormatKey) || key == leveldb::Slice(kSizeKey)) continue;
+    if (key.size() != 9 || key[0] != kEntryPrefix) {
       return absl::DataLossError(absl::StrCat(
           "integrity: unexpected key '", crypto::HexEncode(key.ToString()),
           "' in the log"));
     }
     const uint64_t index = GetBigEndian64(key.data() + 1);
-    if (index != range.size()) {
-      return absl::DataLossError(absl::StrCat(
-          "integrity: entry ", range.size(), " is missing (next stored entry is ",
-          index, ")"));
-    }
     if (index >= report.tree_size) {
       return absl::DataLossError(absl::StrCat(
           "integrity: entry ", index, " is stored beyond the log size ",
           report.tree_size));
+    }
+    if (index != range.size()) {
+      return absl::DataLossError(absl::StrCat(
+          "integrity: entry ", range.size(), " is missing (next stored entry is ",
+          index, ")"));
     }
     absl::StatusOr<Record> record =
         ParseRecord(index, absl::string_view(it->value().data(), it->value().size()));
@@ -414,12 +435,27 @@ absl::StatusOr<IntegrityReport> LevelDbLog::CheckIntegrity() const {
     });
     if (!mismatch.ok()) return mismatch;
     ++report.entries_checked;
+    if (trusted && range.size() == trusted->size && range.Root() != trusted->root) {
+      return absl::DataLossError(absl::StrCat(
+          "integrity: the root at size ", trusted->size, " is ", range.Root().ToHex(),
+          " but the trusted checkpoint says ", trusted->root.ToHex(),
+          " (the log was rewritten)"));
+    }
   }
   if (!it->status().ok()) return FromLevelDb(it->status(), "integrity: reading entries");
   if (range.size() != report.tree_size) {
     return absl::DataLossError(absl::StrCat(
         "integrity: log size is ", report.tree_size, " but only ", range.size(),
         " entries are stored"));
+  }
+  if (trusted && trusted->size > report.tree_size) {
+    return absl::DataLossError(absl::StrCat(
+        "integrity: the log has ", report.tree_size,
+        " entries but the trusted checkpoint covers ", trusted->size,
+        " (the log was truncated)"));
+  }
+  if (trusted && trusted->size == 0 && trusted->root != crypto::EmptyTreeRoot()) {
+    return absl::DataLossError("integrity: trusted checkpoint of size 0 has a non-empty root");
   }
   report.root = range.Root();
   return report;
@@ -440,13 +476,23 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLevelDbLog(const std::string& directory
   db_options.filter_policy = filter.get();
   db_options.write_buffer_size = 32 << 20;
   db_options.max_file_size = 32 << 20;
-  db_options.compression = leveldb::kNoCompression;
+  db_options.compression = leveldb::kNoCompression;  // hashes do not compress
+  if (options.env != nullptr) db_options.env = options.env;
 
   leveldb::DB* raw = nullptr;
   leveldb::Status opened = leveldb::DB::Open(db_options, directory, &raw);
   if (!opened.ok()) {
     if (opened.IsInvalidArgument() && !options.create_if_missing) {
       return absl::NotFoundError(absl::StrCat("no log in ", directory));
+    }
+    // LevelDB reports a held LOCK file as IOError("lock <dir>/LOCK", ...).
+    const std::string text = opened.ToString();
+    if (opened.IsIOError() && absl::StartsWith(text, "IO error: lock ") &&
+        (absl::StrContains(text, "already held by process") ||
+         absl::StrContains(text, "Resource temporarily unavailable"))) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "open log ", directory, ": another process (or another open in this one) "
+          "is using it: ", text));
     }
     return FromLevelDb(opened, absl::StrCat("open log ", directory));
   }
@@ -458,8 +504,16 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLevelDbLog(const std::string& directory
     std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
     it->SeekToFirst();
     if (it->Valid()) {
+      std::string size_value;
+      if (db->Get(leveldb::ReadOptions(), kSizeKey, &size_value).ok()) {
+        return absl::DataLossError(absl::StrCat(
+            directory, " holds a ChemLedger log whose format record is missing"));
+      }
       return absl::FailedPreconditionError(
           absl::StrCat(directory, " holds a LevelDB database that is not a ChemLedger log"));
+    }
+    if (!options.create_if_missing) {
+      return absl::NotFoundError(absl::StrCat("no log in ", directory));
     }
     leveldb::WriteBatch init;
     init.Put(kFormatKey, kFormat);

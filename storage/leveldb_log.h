@@ -30,6 +30,10 @@
 #include "absl/time/time.h"
 #include "storage/log.h"
 
+namespace leveldb {
+class Env;
+}  // namespace leveldb
+
 namespace chemledger::storage {
 
 struct LevelDbLogOptions {
@@ -42,6 +46,9 @@ struct LevelDbLogOptions {
   // not yet queued, so that they share its sync. Never waited for when only
   // one caller is appending.
   absl::Duration max_group_wait = absl::Microseconds(500);
+  // The file system LevelDB uses; nullptr for the real one. Not owned; must
+  // outlive the log. Tests pass a fault-injecting Env here.
+  leveldb::Env* env = nullptr;
   // LevelDB block cache, bytes.
   size_t block_cache_bytes = 64 << 20;
 };

@@ -320,6 +320,80 @@ TEST_F(LevelDbLogTest, ForeignKeyIsReported) {
   ExpectIntegrityFailure("unexpected key");
 }
 
+TEST_F(LevelDbLogTest, ForeignMetaKeyIsReported) {
+  AppendRange(0, 10);
+  Tamper("mjunk", [](std::string* v) { *v = "?"; });
+  ExpectIntegrityFailure("unexpected key '6d6a756e6b'");
+}
+
+// Rewrites the hashes don't reveal need a trusted tree head (a checkpoint).
+TEST_F(LevelDbLogTest, ForgedLastEntryIsCaughtOnlyAgainstATrustedCheckpoint) {
+  AppendRange(0, 9);
+  const TreeHead trusted{9, *log_->Root(9)};
+  const std::string forged = "FORGED";
+  Tamper(EntryKey(8), [&](std::string* v) {
+    *v = std::string("\x01", 1) + crypto::HashLeaf(forged).ToBytes() + forged;
+  });
+  EXPECT_TRUE(log_->CheckIntegrity().ok());  // self-consistent, as documented
+  absl::StatusOr<IntegrityReport> report = log_->CheckIntegrity(trusted);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(report.status().message().find("the log was rewritten"), std::string::npos)
+      << report.status();
+}
+
+TEST_F(LevelDbLogTest, TruncationIsCaughtAgainstATrustedCheckpoint) {
+  AppendRange(0, 10);
+  const TreeHead trusted{10, *log_->Root(10)};
+  const TreeHead older{4, *log_->Root(4)};
+  Tamper("msize", [](std::string* v) { (*v)[7] = 6; });
+  for (uint64_t i = 6; i < 10; ++i) Tamper(EntryKey(i), nullptr, /*erase=*/true);
+  EXPECT_TRUE(log_->CheckIntegrity().ok());
+  EXPECT_TRUE(log_->CheckIntegrity(older).ok());  // what survives still matches
+  absl::StatusOr<IntegrityReport> report = log_->CheckIntegrity(trusted);
+  ASSERT_FALSE(report.ok());
+  EXPECT_NE(report.status().message().find("the log was truncated"), std::string::npos)
+      << report.status();
+}
+
+TEST_F(LevelDbLogTest, LostFormatRecordIsDataLoss) {
+  AppendRange(0, 3);
+  log_.reset();
+  {
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), dir_, &raw).ok());
+    raw->Delete(leveldb::WriteOptions(), "mformat");
+    delete raw;
+  }
+  absl::StatusOr<std::unique_ptr<Log>> log = OpenLevelDbLog(dir_);
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss) << log.status();
+}
+
+TEST_F(LevelDbLogTest, EmptyDatabaseIsNotALogWithoutCreateIfMissing) {
+  log_.reset();
+  const std::string empty = dir_ + "_empty_db";
+  {
+    leveldb::Options o;
+    o.create_if_missing = true;
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(o, empty, &raw).ok());
+    delete raw;
+  }
+  LevelDbLogOptions no_create;
+  no_create.create_if_missing = false;
+  absl::StatusOr<std::unique_ptr<Log>> log = OpenLevelDbLog(empty, no_create);
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kNotFound) << log.status();
+}
+
+TEST_F(LevelDbLogTest, OversizedAppendIsRefused) {
+  std::vector<std::string> many(17, std::string(Log::kMaxEntryBytes, 'x'));
+  absl::StatusOr<uint64_t> r = log_->Append(many);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("split them"), std::string::npos) << r.status();
+  EXPECT_EQ(log_->Size(), 0u);
+}
+
 TEST_F(LevelDbLogTest, MalformedRecordIsReported) {
   AppendRange(0, 10);
   Tamper(EntryKey(5), [](std::string* v) { v->resize(40); });

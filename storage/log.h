@@ -24,12 +24,19 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/optional.h"
 #include "absl/types/span.h"
 #include "crypto/sha256.h"
 
 namespace chemledger::storage {
 
 using crypto::Sha256Digest;
+
+// A tree size and the root hash at that size, as a signed checkpoint states.
+struct TreeHead {
+  uint64_t size = 0;
+  Sha256Digest root;
+};
 
 // What a full integrity check covered.
 struct IntegrityReport {
@@ -41,16 +48,17 @@ struct IntegrityReport {
 
 class Log {
  public:
-  // Largest entry the log accepts, in bytes.
+  // Largest entry the log accepts, and largest total of one Append, in bytes.
   static constexpr size_t kMaxEntryBytes = 4 << 20;
+  static constexpr size_t kMaxAppendBytes = 64 << 20;
 
   virtual ~Log() = default;
 
   // Appends `entries` as one atomic unit: after a crash, either all of them are
   // in the log or none is. Returns the index of the first one; they occupy
   // consecutive indexes. On OK the entries are durable (synced to disk).
-  // InvalidArgument (and nothing written) when `entries` is empty or an entry is
-  // larger than kMaxEntryBytes. Any other error means the write may or may not
+  // InvalidArgument (and nothing written) when `entries` is empty, an entry is
+  // larger than kMaxEntryBytes or all of them than kMaxAppendBytes. Any other error means the write may or may not
   // have reached the disk; the log refuses further appends until reopened.
   virtual absl::StatusOr<uint64_t> Append(absl::Span<const std::string> entries) = 0;
 
@@ -77,11 +85,24 @@ class Log {
   virtual absl::StatusOr<std::vector<Sha256Digest>> ConsistencyProof(
       uint64_t old_size, uint64_t new_size) const = 0;
 
-  // Re-derives every leaf hash and tree node from the stored entries (at the
-  // size the log has when the check starts) and compares them with what is
-  // stored. DataLoss naming the first mismatch (which entry or node, and how it
-  // differs) when anything was altered, missing or added. Reads the whole log.
-  virtual absl::StatusOr<IntegrityReport> CheckIntegrity() const = 0;
+  // Re-derives every leaf hash and tree node from the stored entries (on a
+  // consistent snapshot, at the size stored in it, which a concurrent append
+  // may have made larger than Size() for a moment) and compares them with what
+  // is stored. DataLoss naming the first mismatch (which entry or node, and
+  // how it differs) when an entry or a stored hash was altered, an entry is
+  // missing or stored beyond the size, or the store holds foreign keys.
+  // Reads the whole log.
+  //
+  // On its own the check cannot see a rewrite that recomputed every hash, a
+  // forged last entry with a matching leaf hash, or a truncation that also
+  // lowered the size: only a tree head the caller trusts (the size and root
+  // of a signed checkpoint it verified) can. With `trusted`, the check also
+  // requires the log to reach trusted->size and to have trusted->root there.
+  virtual absl::StatusOr<IntegrityReport> CheckIntegrity(
+      const absl::optional<TreeHead>& trusted) const = 0;
+  absl::StatusOr<IntegrityReport> CheckIntegrity() const {
+    return CheckIntegrity(absl::nullopt);
+  }
 };
 
 }  // namespace chemledger::storage

@@ -62,7 +62,11 @@ class CompactRange {
   std::vector<Sha256Digest> hashes_;  // one per set bit of size_, largest first
 };
 
-// The nodes whose hashes make up the root of a tree of `size`, largest first.
+// The stored nodes whose hashes fold into the RFC 6962 hash of leaves
+// [begin, end), largest first. Requires a range that is a subtree of some RFC
+// 6962 tree: begin = 0, or begin a multiple of the largest power of two below
+// or equal to end - begin. PerfectSubtreesOf(0, n) gives the right edge of a
+// tree of size n.
 std::vector<NodeId> PerfectSubtreesOf(uint64_t begin, uint64_t end);
 
 // Number of stored nodes in a tree of `size` (all levels, leaves included).

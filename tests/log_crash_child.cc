@@ -1,7 +1,8 @@
 // Child process for log_crash_test: appends to a log from several threads
 // until it is killed, printing "ack <first_index> <count> <tag>" on stdout
 // after each Append has returned OK (that is, after the entries are durable).
-// Entry j of an acknowledged batch holds "<tag>/<j>".
+// Entry j of a batch of `count` holds "<tag>/<j>/<count>/<padding>", so the
+// test can tell that every batch in the log is whole, acknowledged or not.
 //
 // Usage: log_crash_child DB_DIR ROUND THREADS
 
@@ -38,7 +39,7 @@ int main(int argc, char** argv) {
         const int count = 1 + rng() % (t == 0 ? 200 : 8);
         std::vector<std::string> batch;
         for (int j = 0; j < count; ++j) {
-          batch.push_back(absl::StrCat(tag, "/", j, std::string(rng() % 300, 'p')));
+          batch.push_back(absl::StrCat(tag, "/", j, "/", count, "/", std::string(rng() % 300, 'p')));
         }
         auto first = (*log)->Append(batch);
         if (!first.ok()) {

@@ -82,6 +82,22 @@ sed '2s/8/7/' cp.txt >cp-tampered.txt
 expect_error "" "$CHEMCTL" checkpoint verify --origin chemledger.test/log --verifier-key "$vkey" cp-tampered.txt
 expect_error "origin" "$CHEMCTL" checkpoint verify --origin other.test/log --verifier-key "$vkey" cp.txt
 
+"$CHEMCTL" log verify --db db --checkpoint cp.txt --origin chemledger.test/log \
+  --verifier-key "$vkey" >out.txt || fail "verify against checkpoint failed"
+grep -q "^matches the signed checkpoint at size 8$" out.txt || fail "verify vs checkpoint: $(cat out.txt)"
+expect_error "does not verify" "$CHEMCTL" log verify --db db --checkpoint cp-tampered.txt \
+  --origin chemledger.test/log --verifier-key "$vkey"
+# A log holding only the first 5 of those entries is self-consistent, but not
+# the log the checkpoint signed: a truncation.
+"$CHEMCTL" log append --db short --hex "${CT_LEAVES[@]:0:5}" >/dev/null
+"$CHEMCTL" log verify --db short >/dev/null || fail "short log should be self-consistent"
+expect_error "the log was truncated" "$CHEMCTL" log verify --db short --checkpoint cp.txt \
+  --origin chemledger.test/log --verifier-key "$vkey"
+# A log with the same size but one different entry: a rewrite.
+"$CHEMCTL" log append --db forged --hex "${CT_LEAVES[@]:0:7}" ff >/dev/null
+expect_error "the log was rewritten" "$CHEMCTL" log verify --db forged --checkpoint cp.txt \
+  --origin chemledger.test/log --verifier-key "$vkey"
+
 printf 'correct horse battery staple\n' >pass.txt
 "$CHEMCTL" keygen --out sealed.key --passphrase-file pass.txt >/dev/null
 grep -q "^sealed-seed " sealed.key || fail "sealed key has no sealed-seed line"

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "crypto/checkpoint.h"
 #include "crypto/merkle.h"
 #include "crypto/sha256.h"
 #include "storage/leveldb_log.h"
@@ -133,10 +134,29 @@ absl::Status Consistency(const cli::Args& args) {
 }
 
 absl::Status Verify(const cli::Args& args) {
+  // Optionally against a signed checkpoint: the only way to catch a rewrite
+  // that recomputed every hash, or a truncation.
+  absl::optional<storage::TreeHead> trusted;
+  if (args.Has("checkpoint")) {
+    absl::StatusOr<std::string> origin = args.Required("origin");
+    if (!origin.ok()) return origin.status();
+    absl::StatusOr<std::string> vkey = args.Required("verifier-key");
+    if (!vkey.ok()) return vkey.status();
+    auto verifier = crypto::NoteVerifier::FromVerifierKey(*vkey);
+    if (!verifier.ok()) return verifier.status();
+    auto note = cli::ReadFileOrStdin(args.Get("checkpoint"));
+    if (!note.ok()) return note.status();
+    auto checkpoint = crypto::OpenCheckpoint(*note, *origin, *verifier);
+    if (!checkpoint.ok()) return checkpoint.status();
+    trusted = storage::TreeHead{checkpoint->size, checkpoint->root_hash};
+  }
   auto log = OpenLog(args, false);
   if (!log.ok()) return log.status();
-  absl::StatusOr<storage::IntegrityReport> report = (*log)->CheckIntegrity();
+  absl::StatusOr<storage::IntegrityReport> report = (*log)->CheckIntegrity(trusted);
   if (!report.ok()) return report.status();
+  if (trusted) {
+    std::cout << "matches the signed checkpoint at size " << trusted->size << "\n";
+  }
   std::cout << "ok: log size " << report->tree_size << ", " << report->entries_checked
             << " entries re-hashed, " << report->nodes_checked
             << " tree nodes re-derived and matched\nroot " << report->root.ToHex() << "\n";
@@ -194,11 +214,17 @@ std::vector<Command> LogCommands() {
                     "  --to M        newer tree size (default: the log's size)\n"),
        {{"db", "from", "to"}, {}}, Consistency},
       {"log verify", "re-derive every hash from the entries (tamper check)",
-       absl::StrCat("usage: chemctl log verify --db DIR\n\n"
+       absl::StrCat("usage: chemctl log verify --db DIR\n"
+                    "                          [--checkpoint FILE --origin O --verifier-key VKEY]\n\n"
                     "Re-hashes every entry, re-derives every stored tree node and reports\n"
-                    "the first mismatch. Exit status 1 when the log was altered.\n\n",
-                    kDbHelp),
-       {{"db"}, {}}, Verify},
+                    "the first mismatch. Exit status 1 when the log was altered. With a\n"
+                    "signed checkpoint, also requires the log to reach its size and to have\n"
+                    "its root there (catches rewrites and truncation).\n\n",
+                    kDbHelp,
+                    "  --checkpoint FILE       a signed checkpoint you trust (- for stdin)\n"
+                    "  --origin O              the log's origin\n"
+                    "  --verifier-key VKEY     the log's note verifier key\n"),
+       {{"db", "checkpoint", "origin", "verifier-key"}, {}}, Verify},
   };
 }
 
