@@ -1,6 +1,8 @@
 #include "storage/leveldb_log.h"
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <deque>
 #include <utility>
 
@@ -25,7 +27,6 @@ namespace {
 
 constexpr char kFormat[] = "chemledger-log-v1";
 constexpr char kFormatKey[] = "mformat";
-constexpr char kSizeKey[] = "msize";
 constexpr char kEntryPrefix = 'e';
 constexpr size_t kHashSize = Sha256Digest::kSize;
 
@@ -45,12 +46,6 @@ std::string EntryKey(uint64_t index) {
   std::string key(1, kEntryPrefix);
   PutBigEndian64(&key, index);
   return key;
-}
-
-std::string SizeValue(uint64_t size) {
-  std::string v;
-  PutBigEndian64(&v, size);
-  return v;
 }
 
 // Hashes stored with entry `index`: its leaf hash, then one per tree node the
@@ -114,27 +109,70 @@ absl::StatusOr<Sha256Digest> ReadNodeFrom(leveldb::DB* db, NodeId id,
   return record->Hash(id.level);
 }
 
-// Leaf hashes of `entries`, on two threads when there are enough to pay off.
-std::vector<Sha256Digest> HashLeaves(absl::Span<const std::string> entries) {
-  std::vector<Sha256Digest> hashes(entries.size());
-  const auto hash_range = [&](size_t from, size_t to) {
-    for (size_t i = from; i < to; ++i) hashes[i] = crypto::HashLeaf(entries[i]);
-  };
-  constexpr size_t kParallelFrom = 256;
-  if (entries.size() < kParallelFrom || std::thread::hardware_concurrency() < 2) {
-    hash_range(0, entries.size());
+// The log's size: one past the last entry's index. There is no size record:
+// a key rewritten by every append would sit in every LevelDB file and make
+// them all overlap, turning LevelDB's cheap moves of sequential files into
+// full compactions. An append's batch is atomic, so its last entry is there
+// exactly when all of it is.
+absl::StatusOr<uint64_t> StoredSize(leveldb::DB* db) {
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+  it->Seek(std::string(1, kEntryPrefix + 1));
+  if (it->Valid()) {
+    it->Prev();
   } else {
-    const size_t half = entries.size() / 2;
-    std::thread helper;
-    try {
-      helper = std::thread(hash_range, 0, half);
-    } catch (const std::system_error&) {
-      hash_range(0, half);  // no thread to be had: hash it all here
-    }
-    hash_range(half, entries.size());
-    if (helper.joinable()) helper.join();
+    it->SeekToLast();
   }
-  return hashes;
+  if (!it->status().ok()) return FromLevelDb(it->status(), "find the last entry");
+  if (!it->Valid() || it->key().size() == 0 || it->key()[0] != kEntryPrefix) return 0;
+  if (it->key().size() != 9) {
+    return absl::DataLossError("the last entry's key is malformed");
+  }
+  return GetBigEndian64(it->key().data() + 1) + 1;
+}
+
+// Computes the leaf hash of each of `entries` and hands them to `consume` in
+// order. A large group is hashed by two threads in chunks while `consume`
+// runs on this one, so leaf hashing overlaps the tree and record work.
+void HashLeavesInOrder(const std::vector<const std::string*>& entries,
+                       const std::function<void(size_t, const Sha256Digest&)>& consume) {
+  constexpr size_t kChunk = 64;
+  constexpr size_t kParallelFromChunks = 4;
+  const size_t n = entries.size();
+  const size_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<Sha256Digest> hashes(n);
+  std::unique_ptr<std::atomic<bool>[]> ready(new std::atomic<bool>[chunks]);
+  for (size_t c = 0; c < chunks; ++c) ready[c].store(false, std::memory_order_relaxed);
+  std::atomic<size_t> next_chunk{0};
+  // Claims the next unhashed chunk and hashes it; false when none is left.
+  const auto hash_next_chunk = [&]() -> bool {
+    const size_t c = next_chunk.fetch_add(1, std::memory_order_relaxed);
+    if (c >= chunks) return false;
+    for (size_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i) {
+      hashes[i] = crypto::HashLeaf(*entries[i]);
+    }
+    ready[c].store(true, std::memory_order_release);
+    return true;
+  };
+  std::thread helper;
+  if (chunks >= kParallelFromChunks) {
+    try {
+      helper = std::thread([&] {
+        while (hash_next_chunk()) {
+        }
+      });
+    } catch (const std::system_error&) {
+      // No thread to be had: this thread hashes everything below.
+    }
+  }
+  for (size_t c = 0; c < chunks; ++c) {
+    while (!ready[c].load(std::memory_order_acquire)) {
+      if (!hash_next_chunk()) std::this_thread::yield();  // the helper has it
+    }
+    for (size_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i) {
+      consume(i, hashes[i]);
+    }
+  }
+  if (helper.joinable()) helper.join();
 }
 
 class LevelDbLog final : public Log {
@@ -164,10 +202,8 @@ class LevelDbLog final : public Log {
  private:
   // One caller of Append waiting in the group-commit queue.
   struct Writer {
-    Writer(absl::Span<const std::string> e, std::vector<Sha256Digest> h)
-        : entries(e), leaf_hashes(std::move(h)) {}
+    explicit Writer(absl::Span<const std::string> e) : entries(e) {}
     absl::Span<const std::string> entries;
-    std::vector<Sha256Digest> leaf_hashes;  // computed by the caller, unlocked
     absl::Status status;
     uint64_t first_index = 0;
     bool done = false;
@@ -191,9 +227,8 @@ class LevelDbLog final : public Log {
   mutable absl::Mutex mu_;
   std::deque<Writer*> writers_ ABSL_GUARDED_BY(mu_);
   // Callers inside Append: queued, hashing their entries, or just woken.
-  // Incremented without mu_ (so the count is never too low for long: the
-  // incrementing caller takes mu_ next, which re-evaluates the leader's wait);
-  // decremented under mu_.
+  // Incremented without mu_ (the incrementing caller takes mu_ right after,
+  // which re-evaluates the leader's wait); decremented under mu_.
   std::atomic<int> appenders_{0};
   // Right edge of the tree at size_. Written only by the group leader.
   CompactRange range_ ABSL_GUARDED_BY(mu_);
@@ -222,7 +257,7 @@ absl::StatusOr<uint64_t> LevelDbLog::Append(absl::Span<const std::string> entrie
   }
 
   appenders_.fetch_add(1, std::memory_order_relaxed);
-  Writer self(entries, HashLeaves(entries));
+  Writer self(entries);
   absl::MutexLock lock(&mu_);
   struct Leave {  // however this call returns, it stops counting as an appender
     std::atomic<int>& appenders;
@@ -265,22 +300,23 @@ absl::StatusOr<uint64_t> LevelDbLog::Append(absl::Span<const std::string> entrie
   if (status.ok()) {
     CompactRange next = range_;
     mu_.Unlock();  // Others may queue (not lead) while this one writes.
+    std::vector<const std::string*> flat;
+    for (Writer* w : group) {
+      w->first_index = next.size() + flat.size();
+      for (const std::string& e : w->entries) flat.push_back(&e);
+    }
     leveldb::WriteBatch batch;
     std::string record;
     const auto add_hash = [&record](NodeId, const Sha256Digest& hash) {
       record.append(reinterpret_cast<const char*>(hash.bytes().data()), kHashSize);
     };
-    for (Writer* w : group) {
-      w->first_index = next.size();
-      for (size_t i = 0; i < w->entries.size(); ++i) {
-        const uint64_t index = next.size();
-        record.assign(1, static_cast<char>(HashesStoredWith(index)));
-        next.Append(w->leaf_hashes[i], add_hash);
-        record.append(w->entries[i]);
-        batch.Put(EntryKey(index), record);
-      }
-    }
-    batch.Put(kSizeKey, SizeValue(next.size()));
+    HashLeavesInOrder(flat, [&](size_t i, const Sha256Digest& leaf_hash) {
+      const uint64_t index = next.size();
+      record.assign(1, static_cast<char>(HashesStoredWith(index)));
+      next.Append(leaf_hash, add_hash);
+      record.append(*flat[i]);
+      batch.Put(EntryKey(index), record);
+    });
     leveldb::WriteOptions sync;
     sync.sync = true;
     status = FromLevelDb(db_->Write(sync, &batch), "append");
@@ -382,33 +418,20 @@ absl::StatusOr<IntegrityReport> LevelDbLog::CheckIntegrity(
     return absl::DataLossError(absl::StrCat("integrity: log format record is '", format,
                                             "', expected '", kFormat, "'"));
   }
-  std::string size_value;
-  s = FromLevelDb(db_->Get(read, kSizeKey, &size_value), "log size record");
-  if (!s.ok()) return absl::DataLossError(s.message());
-  if (size_value.size() != 8) {
-    return absl::DataLossError("log size record is not 8 bytes");
-  }
+  // Entries 0, 1, 2, ... with no gap, and every hash stored with each entry
+  // equal to what the entries give.
   IntegrityReport report;
-  report.tree_size = GetBigEndian64(size_value.data());
-
-  // Every entry in [0, size), none beyond, and every hash stored with each
-  // entry equal to what the entries give.
   CompactRange range;
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const leveldb::Slice key = it->key();
-    if (key == leveldb::Slice(kFormatKey) || key == leveldb::Slice(kSizeKey)) continue;
+    if (key == leveldb::Slice(kFormatKey)) continue;
     if (key.size() != 9 || key[0] != kEntryPrefix) {
       return absl::DataLossError(absl::StrCat(
           "integrity: unexpected key '", crypto::HexEncode(key.ToString()),
           "' in the log"));
     }
     const uint64_t index = GetBigEndian64(key.data() + 1);
-    if (index >= report.tree_size) {
-      return absl::DataLossError(absl::StrCat(
-          "integrity: entry ", index, " is stored beyond the log size ",
-          report.tree_size));
-    }
     if (index != range.size()) {
       return absl::DataLossError(absl::StrCat(
           "integrity: entry ", range.size(), " is missing (next stored entry is ",
@@ -443,11 +466,7 @@ absl::StatusOr<IntegrityReport> LevelDbLog::CheckIntegrity(
     }
   }
   if (!it->status().ok()) return FromLevelDb(it->status(), "integrity: reading entries");
-  if (range.size() != report.tree_size) {
-    return absl::DataLossError(absl::StrCat(
-        "integrity: log size is ", report.tree_size, " but only ", range.size(),
-        " entries are stored"));
-  }
+  report.tree_size = range.size();
   if (trusted && trusted->size > report.tree_size) {
     return absl::DataLossError(absl::StrCat(
         "integrity: the log has ", report.tree_size,
@@ -504,8 +523,7 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLevelDbLog(const std::string& directory
     std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
     it->SeekToFirst();
     if (it->Valid()) {
-      std::string size_value;
-      if (db->Get(leveldb::ReadOptions(), kSizeKey, &size_value).ok()) {
+      if (it->key().starts_with(leveldb::Slice(&kEntryPrefix, 1)) && it->key().size() == 9) {
         return absl::DataLossError(absl::StrCat(
             directory, " holds a ChemLedger log whose format record is missing"));
       }
@@ -517,7 +535,6 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLevelDbLog(const std::string& directory
     }
     leveldb::WriteBatch init;
     init.Put(kFormatKey, kFormat);
-    init.Put(kSizeKey, SizeValue(0));
     leveldb::WriteOptions sync;
     sync.sync = true;
     absl::Status s = FromLevelDb(db->Write(sync, &init), "create log");
@@ -531,16 +548,12 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLevelDbLog(const std::string& directory
         directory, " holds log format '", format, "', this build reads '", kFormat, "'"));
   }
 
-  std::string size_value;
-  absl::Status s = FromLevelDb(db->Get(leveldb::ReadOptions(), kSizeKey, &size_value),
-                               "read log size");
-  if (!s.ok()) return absl::DataLossError(s.message());
-  if (size_value.size() != 8) return absl::DataLossError("log size record is not 8 bytes");
-  const uint64_t size = GetBigEndian64(size_value.data());
+  absl::StatusOr<uint64_t> size = StoredSize(db.get());
+  if (!size.ok()) return size.status();
 
   leveldb::DB* db_ptr = db.get();
   absl::StatusOr<CompactRange> range = CompactRange::Load(
-      size, [db_ptr](NodeId id) { return ReadNodeFrom(db_ptr, id); });
+      *size, [db_ptr](NodeId id) { return ReadNodeFrom(db_ptr, id); });
   if (!range.ok()) return range.status();
   return std::unique_ptr<Log>(new LevelDbLog(std::move(db), std::move(cache),
                                              std::move(filter), options,

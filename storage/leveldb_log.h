@@ -2,7 +2,6 @@
 //
 // Layout (integers big-endian, so keys sort by index):
 //   "m" "format"   -> "chemledger-log-v1"
-//   "m" "size"     -> 8-byte tree size: entries [0, size) are in the log
 //   "e" index(8)   -> record of entry `index`:
 //                       count(1) || count 32-byte hashes || entry bytes
 // The hashes stored with entry i are its RFC 6962 leaf hash and then the hash
@@ -10,13 +9,17 @@
 // L = 1 .. number of trailing one bits of i (so count = 1 + that number, two on
 // average). Node (L, j) therefore lives in the record of the last leaf under
 // it, entry ((j+1) << L) - 1. Keeping the tree inside the entry records means
-// one LevelDB record per entry, which halves the cost of an append compared
-// with separate node records.
+// one LevelDB record per entry.
 //
-// One append is one synced WriteBatch holding its records and the new size, so
-// after a crash the log is at the old size or the new one, never in between.
-// Opening reads only the size and the O(log n) nodes of the tree's right edge;
-// it never rescans the entries.
+// The size is one past the last entry's index; there is no size record, which
+// every append would rewrite, and which would then sit in every LevelDB file
+// and make them all overlap (LevelDB moves non-overlapping sequential files
+// down its levels without rewriting them).
+//
+// One append is one synced WriteBatch holding all its records, so after a
+// crash the log is at the old size or the new one, never in between. Opening
+// seeks to the last entry and reads the O(log n) nodes of the tree's right
+// edge; it never rescans the entries.
 //
 // Only one process may open a directory at a time (LevelDB's LOCK file).
 

@@ -86,12 +86,11 @@ class Log {
       uint64_t old_size, uint64_t new_size) const = 0;
 
   // Re-derives every leaf hash and tree node from the stored entries (on a
-  // consistent snapshot, at the size stored in it, which a concurrent append
-  // may have made larger than Size() for a moment) and compares them with what
-  // is stored. DataLoss naming the first mismatch (which entry or node, and
-  // how it differs) when an entry or a stored hash was altered, an entry is
-  // missing or stored beyond the size, or the store holds foreign keys.
-  // Reads the whole log.
+  // consistent snapshot, at the size in it, which a concurrent append may have
+  // made larger than Size() for a moment) and compares them with what is
+  // stored. DataLoss naming the first mismatch (which entry or node, and how
+  // it differs) when an entry or a stored hash was altered, an entry is
+  // missing, or the store holds foreign keys. Reads the whole log.
   //
   // On its own the check cannot see a rewrite that recomputed every hash, a
   // forged last entry with a matching leaf hash, or a truncation that also
