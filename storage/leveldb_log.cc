@@ -26,7 +26,10 @@ namespace chemledger::storage {
 namespace {
 
 constexpr char kFormat[] = "chemledger-log-v1";
-constexpr char kFormatKey[] = "mformat";
+// Sorts before every entry key ('#' < 'e'). A key after them would make the
+// LevelDB file holding it span every later entry key, so that every new file
+// overlapped it and had to be merged with it instead of simply moved down.
+constexpr char kFormatKey[] = "#format";
 constexpr char kEntryPrefix = 'e';
 constexpr size_t kHashSize = Sha256Digest::kSize;
 
@@ -130,47 +133,110 @@ absl::StatusOr<uint64_t> StoredSize(leveldb::DB* db) {
   return GetBigEndian64(it->key().data() + 1) + 1;
 }
 
-// Computes the leaf hash of each of `entries` and hands them to `consume` in
-// order. A large group is hashed by two threads in chunks while `consume`
-// runs on this one, so leaf hashing overlaps the tree and record work.
-void HashLeavesInOrder(const std::vector<const std::string*>& entries,
-                       const std::function<void(size_t, const Sha256Digest&)>& consume) {
-  constexpr size_t kChunk = 64;
+// Builds the records of `entries`, which become entries range->size(),
+// range->size() + 1, ..., into `batch`, and advances `range` over them.
+//
+// The work is split into chunks of kChunk entries aligned to multiples of
+// kChunk in the log. A chunk is hashed on its own (leaf hashes and every node
+// inside it, with HashRun) by whichever thread claims it: this one, or for a
+// large group a helper thread as well. This thread then takes the chunks in
+// log order and adds the few nodes that span chunks (AppendSubtree), which
+// completes the records still waiting for them.
+void BuildRecords(const std::vector<const std::string*>& entries, CompactRange* range,
+                  leveldb::WriteBatch* batch) {
+  constexpr uint64_t kChunk = 64;
   constexpr size_t kParallelFromChunks = 4;
-  const size_t n = entries.size();
-  const size_t chunks = (n + kChunk - 1) / kChunk;
-  std::vector<Sha256Digest> hashes(n);
-  std::unique_ptr<std::atomic<bool>[]> ready(new std::atomic<bool>[chunks]);
-  for (size_t c = 0; c < chunks; ++c) ready[c].store(false, std::memory_order_relaxed);
-  std::atomic<size_t> next_chunk{0};
-  // Claims the next unhashed chunk and hashes it; false when none is left.
-  const auto hash_next_chunk = [&]() -> bool {
-    const size_t c = next_chunk.fetch_add(1, std::memory_order_relaxed);
-    if (c >= chunks) return false;
-    for (size_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i) {
-      hashes[i] = crypto::HashLeaf(*entries[i]);
+  struct Chunk {
+    uint64_t begin = 0;  // log index of its first entry
+    size_t offset = 0;   // position of its first entry in `entries`
+    size_t count = 0;
+    leveldb::WriteBatch records;  // the chunk's complete records
+    // Records still missing nodes that span chunks: (entry index, record so far).
+    std::vector<std::pair<uint64_t, std::string>> pending;
+    std::vector<std::pair<uint8_t, Sha256Digest>> subtrees;
+    std::atomic<bool> ready{false};
+  };
+  const uint64_t first = range->size();
+  std::vector<Chunk> chunks;
+  {
+    size_t chunk_count = 0;
+    for (uint64_t b = first; b < first + entries.size(); b = (b / kChunk + 1) * kChunk) {
+      ++chunk_count;
     }
-    ready[c].store(true, std::memory_order_release);
+    chunks = std::vector<Chunk>(chunk_count);
+    uint64_t b = first;
+    for (Chunk& c : chunks) {
+      const uint64_t e = std::min<uint64_t>(first + entries.size(), (b / kChunk + 1) * kChunk);
+      c.begin = b;
+      c.offset = b - first;
+      c.count = e - b;
+      b = e;
+    }
+  }
+
+  const auto hash_chunk = [&entries](Chunk& c) {
+    std::vector<Sha256Digest> leaves(c.count);
+    for (size_t i = 0; i < c.count; ++i) leaves[i] = crypto::HashLeaf(*entries[c.offset + i]);
+    std::string record;
+    uint64_t holder = 0;
+    const auto finish = [&] {
+      const size_t have = (record.size() - 1) / kHashSize;
+      if (have == static_cast<size_t>(HashesStoredWith(holder))) {
+        record.append(*entries[c.offset + (holder - c.begin)]);
+        c.records.Put(EntryKey(holder), record);
+      } else {
+        c.pending.emplace_back(holder, record);
+      }
+    };
+    c.subtrees = HashRun(c.begin, leaves, [&](NodeId id, const Sha256Digest& hash) {
+      if (id.level == 0) {
+        if (id.index != c.begin) finish();
+        holder = id.index;
+        record.assign(1, static_cast<char>(HashesStoredWith(holder)));
+      }
+      record.append(reinterpret_cast<const char*>(hash.bytes().data()), kHashSize);
+    });
+    if (c.count > 0) finish();
+    c.ready.store(true, std::memory_order_release);
+  };
+  std::atomic<size_t> next_chunk{0};
+  const auto hash_next_chunk = [&]() -> bool {
+    const size_t i = next_chunk.fetch_add(1, std::memory_order_relaxed);
+    if (i >= chunks.size()) return false;
+    hash_chunk(chunks[i]);
     return true;
   };
   std::thread helper;
-  if (chunks >= kParallelFromChunks) {
+  if (chunks.size() >= kParallelFromChunks) {
     try {
       helper = std::thread([&] {
         while (hash_next_chunk()) {
         }
       });
     } catch (const std::system_error&) {
-      // No thread to be had: this thread hashes everything below.
+      // No thread to be had: this thread hashes every chunk below.
     }
   }
-  for (size_t c = 0; c < chunks; ++c) {
-    while (!ready[c].load(std::memory_order_acquire)) {
+  for (Chunk& c : chunks) {
+    while (!c.ready.load(std::memory_order_acquire)) {
       if (!hash_next_chunk()) std::this_thread::yield();  // the helper has it
     }
-    for (size_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i) {
-      consume(i, hashes[i]);
+    for (const auto& [level, hash] : c.subtrees) {
+      range->AppendSubtree(level, hash, [&c](NodeId id, const Sha256Digest& node) {
+        const uint64_t holder = RecordHolding(id);
+        for (auto& [index, record] : c.pending) {
+          if (index == holder) {
+            record.append(reinterpret_cast<const char*>(node.bytes().data()), kHashSize);
+            return;
+          }
+        }
+      });
     }
+    for (auto& [index, record] : c.pending) {
+      record.append(*entries[c.offset + (index - c.begin)]);
+      batch->Put(EntryKey(index), record);
+    }
+    batch->Append(c.records);
   }
   if (helper.joinable()) helper.join();
 }
@@ -306,17 +372,7 @@ absl::StatusOr<uint64_t> LevelDbLog::Append(absl::Span<const std::string> entrie
       for (const std::string& e : w->entries) flat.push_back(&e);
     }
     leveldb::WriteBatch batch;
-    std::string record;
-    const auto add_hash = [&record](NodeId, const Sha256Digest& hash) {
-      record.append(reinterpret_cast<const char*>(hash.bytes().data()), kHashSize);
-    };
-    HashLeavesInOrder(flat, [&](size_t i, const Sha256Digest& leaf_hash) {
-      const uint64_t index = next.size();
-      record.assign(1, static_cast<char>(HashesStoredWith(index)));
-      next.Append(leaf_hash, add_hash);
-      record.append(*flat[i]);
-      batch.Put(EntryKey(index), record);
-    });
+    BuildRecords(flat, &next, &batch);
     leveldb::WriteOptions sync;
     sync.sync = true;
     status = FromLevelDb(db_->Write(sync, &batch), "append");

@@ -1,7 +1,7 @@
 // The embedded log backend: a Log (storage/log.h) in a LevelDB directory.
 //
 // Layout (integers big-endian, so keys sort by index):
-//   "m" "format"   -> "chemledger-log-v1"
+//   "#format"      -> "chemledger-log-v1" (sorts before every entry key)
 //   "e" index(8)   -> record of entry `index`:
 //                       count(1) || count 32-byte hashes || entry bytes
 // The hashes stored with entry i are its RFC 6962 leaf hash and then the hash

@@ -316,8 +316,8 @@ TEST_F(LevelDbLogTest, ForeignKeyIsReported) {
 
 TEST_F(LevelDbLogTest, ForeignMetaKeyIsReported) {
   AppendRange(0, 10);
-  Tamper("mjunk", [](std::string* v) { *v = "?"; });
-  ExpectIntegrityFailure("unexpected key '6d6a756e6b'");
+  Tamper("#junk", [](std::string* v) { *v = "?"; });
+  ExpectIntegrityFailure("unexpected key '236a756e6b'");
 }
 
 // Rewrites the hashes don't reveal need a trusted tree head (a checkpoint).
@@ -355,7 +355,7 @@ TEST_F(LevelDbLogTest, LostFormatRecordIsDataLoss) {
   {
     leveldb::DB* raw = nullptr;
     ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), dir_, &raw).ok());
-    raw->Delete(leveldb::WriteOptions(), "mformat");
+    raw->Delete(leveldb::WriteOptions(), "#format");
     delete raw;
   }
   absl::StatusOr<std::unique_ptr<Log>> log = OpenLevelDbLog(dir_);

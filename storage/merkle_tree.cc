@@ -116,6 +116,41 @@ void CompactRange::Append(
   ++size_;
 }
 
+void CompactRange::AppendSubtree(
+    uint8_t level, const Sha256Digest& subtree_hash,
+    const std::function<void(NodeId, const Sha256Digest&)>& emit) {
+  NodeId id{level, size_ >> level};
+  Sha256Digest hash = subtree_hash;
+  while (id.index & 1) {
+    hash = HashChildren(hashes_.back(), hash);
+    hashes_.pop_back();
+    id = NodeId{static_cast<uint8_t>(id.level + 1), id.index >> 1};
+    emit(id, hash);
+  }
+  hashes_.push_back(hash);
+  size_ += uint64_t{1} << level;
+}
+
+std::vector<std::pair<uint8_t, Sha256Digest>> HashRun(
+    uint64_t begin, absl::Span<const Sha256Digest> leaf_hashes,
+    const std::function<void(NodeId, const Sha256Digest&)>& emit) {
+  // A compact range local to the run: it merges only siblings both inside it.
+  std::vector<std::pair<uint8_t, Sha256Digest>> stack;
+  for (uint64_t i = 0; i < leaf_hashes.size(); ++i) {
+    NodeId id{0, begin + i};
+    Sha256Digest hash = leaf_hashes[i];
+    emit(id, hash);
+    while ((id.index & 1) && !stack.empty() && stack.back().first == id.level) {
+      hash = HashChildren(stack.back().second, hash);
+      stack.pop_back();
+      id = NodeId{static_cast<uint8_t>(id.level + 1), id.index >> 1};
+      emit(id, hash);
+    }
+    stack.emplace_back(id.level, hash);
+  }
+  return stack;
+}
+
 Sha256Digest CompactRange::Root() const {
   if (hashes_.empty()) return crypto::EmptyTreeRoot();
   Sha256Digest root = hashes_.back();

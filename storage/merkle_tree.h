@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -54,6 +55,14 @@ class CompactRange {
   void Append(const Sha256Digest& leaf_hash,
               const std::function<void(NodeId, const Sha256Digest&)>& emit);
 
+  // Appends a whole perfect subtree whose leaves start at size(): node `level`
+  // levels up with hash `hash` (size() must be a multiple of 2^level). Calls
+  // `emit` only for the nodes above it that it completes, bottom-up. The same
+  // nodes, in the same order, as appending its leaves one by one would emit
+  // above it.
+  void AppendSubtree(uint8_t level, const Sha256Digest& hash,
+                     const std::function<void(NodeId, const Sha256Digest&)>& emit);
+
   // Root of the tree of size(); the empty-tree hash when size() == 0.
   Sha256Digest Root() const;
 
@@ -61,6 +70,17 @@ class CompactRange {
   uint64_t size_ = 0;
   std::vector<Sha256Digest> hashes_;  // one per set bit of size_, largest first
 };
+
+// The part of appending the leaves [begin, begin + leaf_hashes.size()) that
+// needs nothing outside them: calls `emit` for each leaf and each perfect
+// subtree lying wholly inside the run (per leaf: the leaf, then the nodes it
+// completes, bottom-up), and returns the run's own perfect subtrees, left to
+// right, as (level, hash). Appending those with CompactRange::AppendSubtree to
+// a range of size `begin` emits the remaining nodes. Lets several threads hash
+// disjoint runs of one batch; thread-safe (no shared state).
+std::vector<std::pair<uint8_t, Sha256Digest>> HashRun(
+    uint64_t begin, absl::Span<const Sha256Digest> leaf_hashes,
+    const std::function<void(NodeId, const Sha256Digest&)>& emit);
 
 // The stored nodes whose hashes fold into the RFC 6962 hash of leaves
 // [begin, end), largest first. Requires a range that is a subtree of some RFC

@@ -1,5 +1,6 @@
 #include "storage/merkle_tree.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <utility>
@@ -60,6 +61,48 @@ TEST(MerkleTreeTest, CompactRangeRootMatchesReferenceAndNodeCount) {
     absl::StatusOr<CompactRange> loaded = CompactRange::Load(n, t.nodes.Reader());
     ASSERT_TRUE(loaded.ok()) << loaded.status();
     EXPECT_EQ(loaded->Root(), t.range.Root());
+  }
+}
+
+// Hashing a batch as runs (in any split, as several threads would) and then
+// appending each run's subtrees emits exactly what leaf-by-leaf appends emit.
+TEST(MerkleTreeTest, RunsThenSubtreesEmitTheSameNodesAsLeafByLeaf) {
+  std::vector<Sha256Digest> leaves;
+  for (int i = 0; i < 700; ++i) leaves.push_back(crypto::HashLeaf(absl::StrCat("l", i)));
+  using Emitted = std::vector<std::pair<std::pair<int, uint64_t>, Sha256Digest>>;
+  for (uint64_t start : {0, 1, 5, 64, 100, 127, 128, 333}) {
+    for (uint64_t run : {1, 3, 64, 100, 256}) {
+      CompactRange one_by_one, by_runs;
+      Emitted expected, got;
+      const auto recorder = [](Emitted* out) {
+        return [out](NodeId id, const Sha256Digest& h) {
+          out->push_back({{id.level, id.index}, h});
+        };
+      };
+      for (uint64_t i = 0; i < start; ++i) {
+        one_by_one.Append(leaves[i], [](NodeId, const Sha256Digest&) {});
+        by_runs.Append(leaves[i], [](NodeId, const Sha256Digest&) {});
+      }
+      for (uint64_t i = start; i < leaves.size(); ++i) {
+        one_by_one.Append(leaves[i], recorder(&expected));
+      }
+      // Runs aligned like the log's chunks: boundaries at multiples of `run`.
+      for (uint64_t b = start; b < leaves.size();) {
+        const uint64_t e = std::min<uint64_t>(leaves.size(), (b / run + 1) * run);
+        auto subtrees = HashRun(b, absl::MakeConstSpan(leaves).subspan(b, e - b),
+                                recorder(&got));
+        for (const auto& [level, hash] : subtrees) {
+          by_runs.AppendSubtree(level, hash, recorder(&got));
+        }
+        b = e;
+      }
+      auto key = [](const auto& a, const auto& b) { return a.first < b.first; };
+      std::sort(expected.begin(), expected.end(), key);
+      std::sort(got.begin(), got.end(), key);
+      ASSERT_EQ(got, expected) << "start " << start << " run " << run;
+      EXPECT_EQ(by_runs.Root(), one_by_one.Root());
+      EXPECT_EQ(by_runs.size(), one_by_one.size());
+    }
   }
 }
 
