@@ -15,7 +15,8 @@ namespace {
 constexpr char kUsage[] =
     "usage: chembench log [--dir DIR] [--seconds S] [--proof-entries N] [--keep]\n\n"
     "Append throughput of the log core against bare LevelDB (batch sizes 1, 100,\n"
-    "1000; synced), group commit with 1/8/32 concurrent single-entry appenders,\n"
+    "1000; synced), group commit with 1/8/32 concurrent single-entry appenders\n"
+    "(next to LevelDB's own group commit),\n"
     "and inclusion/consistency proof latency at N entries (default 1000000).\n\n"
     "  --dir DIR            scratch directory on the disk to measure\n"
     "                       (default /var/tmp/chembench; it is deleted afterwards)\n"
