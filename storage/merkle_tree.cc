@@ -101,19 +101,8 @@ absl::StatusOr<CompactRange> CompactRange::Load(uint64_t size,
 void CompactRange::Append(
     const Sha256Digest& leaf_hash,
     const std::function<void(NodeId, const Sha256Digest&)>& emit) {
-  NodeId id{0, size_};
-  Sha256Digest hash = leaf_hash;
-  emit(id, hash);
-  // Each trailing one bit of the old size is a left sibling waiting for this
-  // node: merge and move up.
-  while (id.index & 1) {
-    hash = HashChildren(hashes_.back(), hash);
-    hashes_.pop_back();
-    id = NodeId{static_cast<uint8_t>(id.level + 1), id.index >> 1};
-    emit(id, hash);
-  }
-  hashes_.push_back(hash);
-  ++size_;
+  emit(NodeId{0, size_}, leaf_hash);
+  AppendSubtree(0, leaf_hash, emit);
 }
 
 void CompactRange::AppendSubtree(
@@ -121,6 +110,8 @@ void CompactRange::AppendSubtree(
     const std::function<void(NodeId, const Sha256Digest&)>& emit) {
   NodeId id{level, size_ >> level};
   Sha256Digest hash = subtree_hash;
+  // Each trailing one bit of size_ >> level is a left sibling waiting for
+  // this node: merge and move up.
   while (id.index & 1) {
     hash = HashChildren(hashes_.back(), hash);
     hashes_.pop_back();

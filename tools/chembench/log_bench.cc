@@ -68,7 +68,8 @@ double Rate(double seconds, uint64_t per_call, Body body) {
   return static_cast<double>(calls * per_call) / absl::ToDoubleSeconds(absl::Now() - start);
 }
 
-double BareLevelDb(const std::string& dir, uint64_t batch_size, double seconds) {
+// A fresh LevelDB with the buffer sizes the log uses.
+std::unique_ptr<leveldb::DB> FreshBareLevelDb(const std::string& dir) {
   std::filesystem::remove_all(dir);
   leveldb::Options o;
   o.create_if_missing = true;
@@ -76,7 +77,33 @@ double BareLevelDb(const std::string& dir, uint64_t batch_size, double seconds) 
   o.max_file_size = 32 << 20;
   leveldb::DB* raw = nullptr;
   if (!leveldb::DB::Open(o, dir, &raw).ok()) std::abort();
-  std::unique_ptr<leveldb::DB> db(raw);
+  return std::unique_ptr<leveldb::DB>(raw);
+}
+
+// Entries per second of `threads` threads each calling `append_one(rng, n)`
+// (which writes one entry) until `seconds` have passed.
+template <typename AppendOne>
+double ConcurrentRate(int threads, double seconds, AppendOne append_one) {
+  std::atomic<uint64_t> total{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> workers;
+  const absl::Time start = absl::Now();
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      std::mt19937_64 rng(t);
+      uint64_t n = 0;
+      while (!stop.load(std::memory_order_relaxed)) append_one(rng, (uint64_t{t} << 40) + n++);
+      total += n;
+    });
+  }
+  absl::SleepFor(absl::Seconds(seconds));
+  stop = true;
+  for (auto& w : workers) w.join();
+  return static_cast<double>(total) / absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+double BareLevelDb(const std::string& dir, uint64_t batch_size, double seconds) {
+  std::unique_ptr<leveldb::DB> db = FreshBareLevelDb(dir);
   std::mt19937_64 rng(1);
   uint64_t next = 0;
   leveldb::WriteOptions sync;
@@ -114,55 +141,20 @@ double LogAppend(const std::string& dir, uint64_t batch_size, double seconds) {
 
 double ConcurrentSingleAppends(const std::string& dir, int threads, double seconds) {
   auto log = FreshLog(dir);
-  std::atomic<uint64_t> total{0};
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> workers;
-  const absl::Time start = absl::Now();
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      std::mt19937_64 rng(t);
-      uint64_t n = 0;
-      while (!stop.load(std::memory_order_relaxed)) {
-        const std::vector<std::string> one = {MakeEntry(rng, n++)};
-        if (!log->Append(one).ok()) std::abort();
-      }
-      total += n;
-    });
-  }
-  absl::SleepFor(absl::Seconds(seconds));
-  stop = true;
-  for (auto& w : workers) w.join();
-  return static_cast<double>(total) / absl::ToDoubleSeconds(absl::Now() - start);
+  return ConcurrentRate(threads, seconds, [&](std::mt19937_64& rng, uint64_t n) {
+    const std::vector<std::string> one = {MakeEntry(rng, n)};
+    if (!log->Append(one).ok()) std::abort();
+  });
 }
 
-// Entries per second of `threads` threads each doing synced single-entry
-// LevelDB writes: LevelDB's own group commit, for comparison.
+// LevelDB's own group commit of the same synced single-entry writes.
 double BareConcurrentSingleWrites(const std::string& dir, int threads, double seconds) {
-  std::filesystem::remove_all(dir);
-  leveldb::Options o;
-  o.create_if_missing = true;
-  leveldb::DB* raw = nullptr;
-  if (!leveldb::DB::Open(o, dir, &raw).ok()) std::abort();
-  std::unique_ptr<leveldb::DB> db(raw);
-  std::atomic<uint64_t> next{0};
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> workers;
-  const absl::Time start = absl::Now();
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      std::mt19937_64 rng(t);
-      leveldb::WriteOptions sync;
-      sync.sync = true;
-      while (!stop.load(std::memory_order_relaxed)) {
-        const uint64_t i = next.fetch_add(1);
-        if (!db->Put(sync, BigEndianKey('e', i), MakeEntry(rng, i)).ok()) std::abort();
-      }
-    });
-  }
-  absl::SleepFor(absl::Seconds(seconds));
-  stop = true;
-  for (auto& w : workers) w.join();
-  return static_cast<double>(next.load()) / absl::ToDoubleSeconds(absl::Now() - start);
+  std::unique_ptr<leveldb::DB> db = FreshBareLevelDb(dir);
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  return ConcurrentRate(threads, seconds, [&](std::mt19937_64& rng, uint64_t n) {
+    if (!db->Put(sync, BigEndianKey('e', n), MakeEntry(rng, n)).ok()) std::abort();
+  });
 }
 
 struct Latency {
