@@ -57,6 +57,19 @@ TEST(LabelTest, RoundTripAndSignature) {
   EXPECT_FALSE(parsed->VerifySignature(KeyFromHexSeed(kOtherSeed).verifying_key()).ok());
 }
 
+// Computed independently with Python (hashlib, base64, `cryptography`) from
+// docs/label-format.md: the worked example there.
+TEST(LabelTest, WorkedExampleFromTheSpec) {
+  const std::string expected =
+      "HTTPS://CL.EXAMPLE.CN/91350100M000100Y43.AN01/B2026112301.17/"
+      "AEKHJOTCUHR3H5YHSYAAAYXSFIAAAYNIJNDU2JS7DIBRJ3AXP7V5OTCNA5UD5VQGGUK6FNB4OOJYIHUGIU7U6RFJ"
+      "AN6L55ZOYVEOQZT66DWGRSRRUJEBFYAHQI2W6HXNEKPDRF45ARWIKBIM";
+  EXPECT_EQ(*MakeLabelUrl(AmmoniumNitrate(), KeyFromHexSeed(kLabelSeed)), expected);
+  const ParsedLabel parsed = *ParseLabelUrl(expected);
+  EXPECT_EQ(HexEncode(parsed.signed_message.substr(parsed.signed_message.size() - 26)),
+            "011474ba62a1e3b3f70796000062f22a000061a84b474d265f1a");
+}
+
 TEST(LabelTest, DeterministicAndWithoutCas) {
   const SigningKey key = KeyFromHexSeed(kLabelSeed);
   LabelClaims c = AmmoniumNitrate();
