@@ -323,6 +323,36 @@ absl::StatusOr<std::string> CheckpointText(const Checkpoint& cp) {
 
 }  // namespace
 
+namespace {
+
+// Checks the signature line by `verifier` in `parsed`; lines by other keys
+// are ignored. `what` starts the error messages ("checkpoint", ...).
+absl::Status VerifyNoteSignature(const ParsedNote& parsed, const NoteVerifier& verifier,
+                                 absl::string_view what) {
+  const std::string label = KeyLabel(verifier.name(), verifier.key_hash());
+  std::vector<std::string> others;
+  for (const NoteSignatureLine& sig : parsed.signatures) {
+    if (sig.name != verifier.name() || sig.key_hash != verifier.key_hash()) {
+      // Unknown key (even if it shares the name or the hash): ignored.
+      if (others.size() < 5) others.push_back(KeyLabel(sig.name, sig.key_hash));
+      continue;
+    }
+    // The first line by the verifier's key decides, as in Go's note.Open.
+    absl::StatusOr<Signature> signature = Signature::FromBytes(sig.signature);
+    if (!signature.ok() ||
+        !internal::RawEd25519::Verify(verifier.key(), parsed.text, *signature)) {
+      return absl::UnauthenticatedError(
+          absl::StrCat(what, ": signature by key ", label, " does not verify"));
+    }
+    return absl::OkStatus();
+  }
+  return absl::UnauthenticatedError(absl::StrCat(
+      what, ": no signature by key ", label, " (signed by: ", absl::StrJoin(others, ", "),
+      parsed.signatures.size() > others.size() ? ", ..." : "", ")"));
+}
+
+}  // namespace
+
 // ---- NoteVerifier -----------------------------------------------------------
 
 absl::StatusOr<NoteVerifier> NoteVerifier::Create(absl::string_view name,
@@ -403,8 +433,9 @@ absl::StatusOr<NoteSigner> NoteSigner::Create(absl::string_view name,
 }
 
 std::string NoteSigner::SignatureLine(absl::string_view text) const {
-  // The one place raw note signatures are made. `text` is checkpoint note
-  // text, whose origin never begins with "DSSEv1" (see the header).
+  // The one place raw note signatures are made. `text` is note text whose
+  // first line never begins with "DSSEv1" (checked by the callers; see the
+  // header).
   const Signature sig = internal::RawEd25519::Sign(key_, text);
   return absl::StrCat(
       kEmDashSpace, verifier_.name(), " ",
@@ -471,28 +502,50 @@ absl::StatusOr<Checkpoint> OpenCheckpoint(absl::string_view signed_note,
         absl::StrCat("checkpoint: origin ", Quote(cp->origin),
                      " is not the expected ", Quote(expected_origin)));
   }
-  const std::string label = KeyLabel(verifier.name(), verifier.key_hash());
-  std::vector<std::string> others;
-  for (const NoteSignatureLine& sig : parsed->signatures) {
-    if (sig.name != verifier.name() || sig.key_hash != verifier.key_hash()) {
-      // Unknown key (even if it shares the name or the hash): ignored.
-      if (others.size() < 5) others.push_back(KeyLabel(sig.name, sig.key_hash));
-      continue;
-    }
-    // The first line by the verifier's key decides, as in Go's note.Open.
-    absl::StatusOr<Signature> signature = Signature::FromBytes(sig.signature);
-    if (!signature.ok() ||
-        !internal::RawEd25519::Verify(verifier.key(), parsed->text,
-                                      *signature)) {
-      return absl::UnauthenticatedError(absl::StrCat(
-          "checkpoint: signature by key ", label, " does not verify"));
-    }
-    return cp;
+  absl::Status verified = VerifyNoteSignature(*parsed, verifier, "checkpoint");
+  if (!verified.ok()) return verified;
+  return cp;
+}
+
+// ---- Other signed notes -------------------------------------------------------
+
+absl::StatusOr<std::string> NoteSigner::SignNote(absl::string_view text) const {
+  if (text.empty() || text.back() != '\n') {
+    return absl::InvalidArgumentError("signed note: the text must end in a newline");
   }
-  return absl::UnauthenticatedError(absl::StrCat(
-      "checkpoint: no signature by key ", label, " (signed by: ",
-      absl::StrJoin(others, ", "),
-      parsed->signatures.size() > others.size() ? ", ..." : "", ")"));
+  const std::vector<absl::string_view> lines =
+      absl::StrSplit(text.substr(0, text.size() - 1), '\n');
+  for (size_t i = 0; i < lines.size(); ++i) {
+    absl::Status s = ValidateTextLine(lines[i], absl::StrCat("line ", i + 1));
+    if (!s.ok()) return s;
+    if (lines[i].empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("signed note: line ", i + 1, " is empty"));
+    }
+  }
+  if (absl::StartsWith(lines[0], "DSSEv1")) {
+    return absl::InvalidArgumentError(
+        "signed note: the first line must not begin with \"DSSEv1\"");
+  }
+  std::string note = absl::StrCat(text, "\n", SignatureLine(text));
+  if (note.size() > kMaxSignedNoteSize) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "signed note: would be ", note.size(), " bytes; the limit is ", kMaxSignedNoteSize));
+  }
+  return note;
+}
+
+absl::StatusOr<std::string> OpenNote(absl::string_view signed_note,
+                                     const NoteVerifier& verifier) {
+  absl::StatusOr<ParsedNote> parsed = ParseSignedNote(signed_note);
+  if (!parsed.ok()) return parsed.status();
+  if (absl::StartsWith(parsed->text, "DSSEv1")) {
+    return absl::InvalidArgumentError(
+        "signed note: the first line must not begin with \"DSSEv1\"");
+  }
+  absl::Status verified = VerifyNoteSignature(*parsed, verifier, "signed note");
+  if (!verified.ok()) return verified;
+  return std::string(parsed->text);
 }
 
 }  // namespace chemledger::crypto

@@ -99,7 +99,7 @@ class NoteVerifier {
   uint32_t key_hash_;
 };
 
-// Signs checkpoints as one signed-note key. Owns its SigningKey; move-only.
+// Signs checkpoints (and other signed notes) as one signed-note key. Owns its SigningKey; move-only.
 // This is the only code that makes raw (non-PAE) note signatures.
 class NoteSigner {
  public:
@@ -127,6 +127,12 @@ class NoteSigner {
   // already has a signature line by this key.
   absl::StatusOr<std::string> Cosign(absl::string_view signed_note) const;
 
+  // Signs any other ChemLedger document kept as a signed note (for example
+  // the label trust list). `text` is one or more non-empty lines, each ending
+  // in "\n", valid UTF-8 without control characters; its first line names the
+  // document type and must not begin with "DSSEv1". InvalidArgument otherwise.
+  absl::StatusOr<std::string> SignNote(absl::string_view text) const;
+
  private:
   NoteSigner(SigningKey key, NoteVerifier verifier)
       : key_(std::move(key)), verifier_(std::move(verifier)) {}
@@ -146,6 +152,13 @@ class NoteSigner {
 //   FailedPrecondition  well-formed, but the origin is not expected_origin;
 //   Unauthenticated     no signature by the verifier's key, or its signature
 //                       does not verify.
+// Verifies a signed note made with NoteSigner::SignNote: parses it strictly
+// and checks the signature line by `verifier` (other keys' lines are
+// ignored). Returns the note text (with its final newline). Errors as for
+// OpenCheckpoint, without the origin check: the caller checks the text.
+absl::StatusOr<std::string> OpenNote(absl::string_view signed_note,
+                                     const NoteVerifier& verifier);
+
 absl::StatusOr<Checkpoint> OpenCheckpoint(absl::string_view signed_note,
                                           absl::string_view expected_origin,
                                           const NoteVerifier& verifier);

@@ -604,5 +604,34 @@ TEST_F(CheckpointTest, NoteSignatureNeverVerifiesAsDsse) {
   EXPECT_FALSE(internal::RawEd25519::Verify(key.verifying_key(), text, dsse_sig));
 }
 
+TEST(SignedNoteTest, SignAndOpenOtherDocuments) {
+  const NoteSigner signer = MakeSigner("CL.EXAMPLE.CN/trust", kLogSeed);
+  const std::string text = "chemledger-label-trust-list v1\nresolver CL.EXAMPLE.CN\n";
+  absl::StatusOr<std::string> note = signer.SignNote(text);
+  ASSERT_TRUE(note.ok()) << note.status();
+  absl::StatusOr<std::string> opened = OpenNote(*note, signer.verifier());
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(*opened, text);
+
+  std::string tampered = *note;
+  tampered.replace(tampered.find("CL.EXAMPLE.CN\n"), 13, "CL.EXAMPLE.CO");
+  EXPECT_EQ(OpenNote(tampered, signer.verifier()).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  const NoteSigner other = MakeSigner("CL.EXAMPLE.CN/trust", kWitnessSeed);
+  EXPECT_EQ(OpenNote(*note, other.verifier()).status().code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
+TEST(SignedNoteTest, TextRules) {
+  const NoteSigner signer = MakeSigner("k", kLogSeed);
+  EXPECT_FALSE(signer.SignNote("").ok());
+  EXPECT_FALSE(signer.SignNote("no newline").ok());
+  EXPECT_FALSE(signer.SignNote("a\n\nb\n").ok());  // empty line
+  EXPECT_FALSE(signer.SignNote("a\tb\n").ok());     // control character
+  absl::StatusOr<std::string> dsse = signer.SignNote("DSSEv1 3 a/b 0 \n");
+  ASSERT_FALSE(dsse.ok());
+  EXPECT_NE(dsse.status().message().find("DSSEv1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace chemledger::crypto
