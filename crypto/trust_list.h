@@ -1,0 +1,88 @@
+// The label trust list: which label keys an offline verifier accepts, for
+// which resolver, and which are revoked. The platform signs it with its
+// trust-list key as a C2SP signed note (crypto/checkpoint.h), so it can be
+// copied anywhere and checked against one pinned verifier key. Labels are then
+// verified offline with VerifyLabel. docs/label-format.md describes both.
+//
+//   chemledger-label-trust-list v1
+//   resolver CL.EXAMPLE.CN
+//   issued 2026-11-23
+//   key 1474ba62a1e3b3f7 11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo= valid 2026-01-01 2027-12-31
+//   key f332fdd2d1f23bcf PUAXw+hDiVqStwqnTRtvvJyYLM8uxJaMwM1V8Sr0ZgzA= valid 2025-01-01 2026-12-31 revoked 2026-06-01
+//
+// The validity dates say when the platform may sign with a key; a label does
+// not record when it was signed, so verification does not use them. A revoked
+// key's labels all fail ("keys rotate; old labels keep verifying with their
+// key id until that key is revoked").
+//
+// Thread-safety: value types and pure functions.
+
+#ifndef CHEMLEDGER_CRYPTO_TRUST_LIST_H_
+#define CHEMLEDGER_CRYPTO_TRUST_LIST_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
+#include "absl/types/optional.h"
+#include "crypto/checkpoint.h"
+#include "crypto/keys.h"
+#include "crypto/label.h"
+
+namespace chemledger::crypto {
+
+struct TrustedLabelKey {
+  VerifyingKey key;
+  absl::CivilDay valid_from;
+  absl::CivilDay valid_until;
+  absl::optional<absl::CivilDay> revoked_on;
+};
+
+struct TrustList {
+  std::string resolver;  // the resolver labels must name
+  absl::CivilDay issued;
+  std::vector<TrustedLabelKey> keys;
+
+  // The entry for `id`, or nullptr.
+  const TrustedLabelKey* Find(const KeyId& id) const;
+};
+
+// The signed note for `list` (InvalidArgument for an empty or malformed
+// resolver, a key listed twice, or valid_until before valid_from).
+absl::StatusOr<std::string> SignTrustList(const TrustList& list, const NoteSigner& signer);
+
+// Verifies the note's signature by `root`, then parses the list strictly.
+// Unauthenticated for a bad or missing signature, InvalidArgument (naming the
+// line) for a malformed list.
+absl::StatusOr<TrustList> OpenTrustList(absl::string_view signed_note,
+                                        const NoteVerifier& root);
+
+enum class LabelVerdict {
+  kAuthentic,
+  kMalformed,
+  kUnsupportedVersion,
+  kWrongResolver,
+  kUnknownKey,
+  kRevokedKey,
+  kBadSignature,
+};
+
+// "authentic", "malformed", "unsupported-version", "wrong-resolver",
+// "unknown-key", "revoked-key", "bad-signature".
+absl::string_view LabelVerdictName(LabelVerdict verdict);
+
+struct LabelCheck {
+  LabelVerdict verdict;
+  std::string detail;                // why, for people; empty when authentic
+  absl::optional<ParsedLabel> label;  // set whenever the URL parsed
+};
+
+// Verifies one label URL offline against a trust list already opened with
+// OpenTrustList.
+LabelCheck VerifyLabel(absl::string_view url, const TrustList& trust);
+
+}  // namespace chemledger::crypto
+
+#endif  // CHEMLEDGER_CRYPTO_TRUST_LIST_H_
