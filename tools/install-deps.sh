@@ -10,7 +10,9 @@ PACKAGES=(
   g++ pkg-config
   # Libraries.
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libabsl-dev
-  libleveldb-dev libsodium-dev libzxing-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libleveldb-dev libsodium-dev libzxing-dev libstb-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # An independent QR reader for tests.
+  zbar-tools
   # Python clients and tests (run with /usr/bin/python3).
   python3-grpcio python3-protobuf
 )

@@ -33,6 +33,13 @@ cc_library(
     linkopts = ["-lZXing"],
 )
 
+# stb_image (PNG/JPEG reading) and stb_image_write (PNG writing), Debian libstb.
+# Include as <stb/stb_image.h>.
+cc_library(
+    name = "stb",
+    linkopts = ["-lstb"],
+)
+
 cc_library(
     name = "gtest",
     linkopts = ["-lgmock", "-lgtest", "-pthread"],

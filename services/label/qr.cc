@@ -1,0 +1,137 @@
+#include "services/label/qr.h"
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+
+#define ZX_USE_UTF8 1
+#include <ZXing/BarcodeFormat.h>
+#include <ZXing/BitMatrix.h>
+#include <ZXing/DecodeHints.h>
+#include <ZXing/MultiFormatWriter.h>
+#include <ZXing/ReadBarcode.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "stb/stb_image.h"
+#include "stb/stb_image_write.h"
+
+namespace chemledger::label {
+namespace {
+
+// ZXing-cpp 1.4 maps MultiFormatWriter::setEccLevel 0-8 onto L/M/Q/H in
+// pairs: 0-2 L, 3-4 M, 5-6 Q, 7-8 H.
+int ZxingEccLevel(QrErrorCorrection ecc) {
+  switch (ecc) {
+    case QrErrorCorrection::kL: return 1;
+    case QrErrorCorrection::kM: return 4;
+    case QrErrorCorrection::kQ: return 6;
+    case QrErrorCorrection::kH: return 8;
+  }
+  return 4;
+}
+
+// Greyscale pixels of a symbol with its quiet zone.
+std::vector<uint8_t> Pixels(const QrSymbol& qr, int module_px, int quiet_zone, int* side) {
+  *side = (qr.size + 2 * quiet_zone) * module_px;
+  std::vector<uint8_t> pixels(static_cast<size_t>(*side) * *side, 0xff);
+  for (int y = 0; y < qr.size; ++y) {
+    for (int x = 0; x < qr.size; ++x) {
+      if (!qr.dark(x, y)) continue;
+      for (int dy = 0; dy < module_px; ++dy) {
+        uint8_t* row = &pixels[static_cast<size_t>((quiet_zone + y) * module_px + dy) * *side];
+        std::fill_n(row + (quiet_zone + x) * module_px, module_px, 0);
+      }
+    }
+  }
+  return pixels;
+}
+
+void AppendToString(void* context, void* data, int size) {
+  static_cast<std::string*>(context)->append(static_cast<const char*>(data), size);
+}
+
+}  // namespace
+
+absl::StatusOr<QrSymbol> EncodeQr(absl::string_view text, QrErrorCorrection ecc) {
+  if (text.empty()) return absl::InvalidArgumentError("qr: nothing to encode");
+  ZXing::BitMatrix matrix;
+  try {
+    ZXing::MultiFormatWriter writer(ZXing::BarcodeFormat::QRCode);
+    writer.setMargin(0).setEccLevel(ZxingEccLevel(ecc));
+    matrix = writer.encode(std::string(text), 0, 0);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("qr: cannot encode ", text.size(), " characters: ", e.what()));
+  }
+  QrSymbol qr;
+  qr.size = matrix.width();
+  qr.modules.resize(static_cast<size_t>(qr.size) * qr.size);
+  for (int y = 0; y < qr.size; ++y) {
+    for (int x = 0; x < qr.size; ++x) qr.modules[static_cast<size_t>(y) * qr.size + x] = matrix.get(x, y);
+  }
+  return qr;
+}
+
+std::string QrToSvg(const QrSymbol& qr, int module_px, int quiet_zone) {
+  const int side = (qr.size + 2 * quiet_zone) * module_px;
+  std::string path;
+  for (int y = 0; y < qr.size; ++y) {
+    for (int x = 0; x < qr.size;) {
+      if (!qr.dark(x, y)) {
+        ++x;
+        continue;
+      }
+      int run = 1;
+      while (x + run < qr.size && qr.dark(x + run, y)) ++run;
+      absl::StrAppend(&path, "M", (quiet_zone + x) * module_px, " ",
+                      (quiet_zone + y) * module_px, "h", run * module_px, "v", module_px, "h-",
+                      run * module_px, "z");
+      x += run;
+    }
+  }
+  return absl::StrCat(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 ", side, " ", side,
+      "\" width=\"", side, "\" height=\"", side, "\" shape-rendering=\"crispEdges\">",
+      "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><path fill=\"#000\" d=\"", path,
+      "\"/></svg>\n");
+}
+
+absl::StatusOr<std::string> QrToPng(const QrSymbol& qr, int module_px, int quiet_zone) {
+  if (module_px < 1 || quiet_zone < 0) {
+    return absl::InvalidArgumentError("qr: module size must be at least 1 pixel");
+  }
+  int side = 0;
+  const std::vector<uint8_t> pixels = Pixels(qr, module_px, quiet_zone, &side);
+  std::string png;
+  if (stbi_write_png_to_func(&AppendToString, &png, side, side, 1, pixels.data(), side) == 0) {
+    return absl::InternalError("qr: PNG encoding failed");
+  }
+  return png;
+}
+
+absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_bytes) {
+  int width = 0, height = 0, channels = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
+      stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(image_bytes.data()),
+                            static_cast<int>(image_bytes.size()), &width, &height, &channels,
+                            1),
+      &stbi_image_free);
+  if (pixels == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("image: not a PNG or JPEG image we can read (", stbi_failure_reason(), ")"));
+  }
+  ZXing::DecodeHints hints;
+  hints.setFormats(ZXing::BarcodeFormat::QRCode);
+  hints.setTryHarder(true);
+  hints.setTryRotate(true);
+  hints.setMaxNumberOfSymbols(255);
+  const ZXing::ImageView view(pixels.get(), width, height, ZXing::ImageFormat::Lum);
+  std::vector<std::string> texts;
+  for (const ZXing::Result& r : ZXing::ReadBarcodes(view, hints)) {
+    if (r.isValid()) texts.push_back(r.text());
+  }
+  return texts;
+}
+
+}  // namespace chemledger::label

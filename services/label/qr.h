@@ -1,0 +1,47 @@
+// QR codes for labels: encode a label URL to a QR symbol (ZXing-cpp), write it
+// as SVG or PNG, and read QR codes back from PNG or JPEG images (several per
+// image). Label URLs are upper case, so ZXing encodes them in alphanumeric
+// mode; at error correction M a label of up to 244 characters needs QR version
+// 9, within the version 10 limit docs/label-format.md promises.
+//
+// Thread-safety: pure functions; safe from any thread.
+
+#ifndef CHEMLEDGER_SERVICES_LABEL_QR_H_
+#define CHEMLEDGER_SERVICES_LABEL_QR_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace chemledger::label {
+
+// A QR symbol: size x size modules, true = dark. Without quiet zone.
+struct QrSymbol {
+  int size = 0;
+  std::vector<bool> modules;  // row-major
+  bool dark(int x, int y) const { return modules[static_cast<size_t>(y) * size + x]; }
+  int version() const { return (size - 17) / 4; }
+};
+
+enum class QrErrorCorrection { kL, kM, kQ, kH };
+
+// Encodes `text` (InvalidArgument if empty or too long for any QR version).
+absl::StatusOr<QrSymbol> EncodeQr(absl::string_view text,
+                                  QrErrorCorrection ecc = QrErrorCorrection::kM);
+
+// The symbol as an SVG document: one path of dark modules, `quiet_zone`
+// modules of white around it (4 is the standard), `module_px` units per module.
+std::string QrToSvg(const QrSymbol& qr, int module_px = 4, int quiet_zone = 4);
+
+// The symbol as an 8-bit greyscale PNG file, `module_px` pixels per module.
+absl::StatusOr<std::string> QrToPng(const QrSymbol& qr, int module_px = 4, int quiet_zone = 4);
+
+// Every QR code found in a PNG or JPEG image (file bytes), in reading order.
+// InvalidArgument when the bytes are not a PNG or JPEG image.
+absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_bytes);
+
+}  // namespace chemledger::label
+
+#endif  // CHEMLEDGER_SERVICES_LABEL_QR_H_
