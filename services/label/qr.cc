@@ -1,6 +1,7 @@
 #include "services/label/qr.h"
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 
@@ -14,7 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "stb/stb_image.h"
-#include "stb/stb_image_write.h"
+#include "zlib.h"
 
 namespace chemledger::label {
 namespace {
@@ -31,24 +32,18 @@ int ZxingEccLevel(QrErrorCorrection ecc) {
   return 4;
 }
 
-// Greyscale pixels of a symbol with its quiet zone.
-std::vector<uint8_t> Pixels(const QrSymbol& qr, int module_px, int quiet_zone, int* side) {
-  *side = (qr.size + 2 * quiet_zone) * module_px;
-  std::vector<uint8_t> pixels(static_cast<size_t>(*side) * *side, 0xff);
-  for (int y = 0; y < qr.size; ++y) {
-    for (int x = 0; x < qr.size; ++x) {
-      if (!qr.dark(x, y)) continue;
-      for (int dy = 0; dy < module_px; ++dy) {
-        uint8_t* row = &pixels[static_cast<size_t>((quiet_zone + y) * module_px + dy) * *side];
-        std::fill_n(row + (quiet_zone + x) * module_px, module_px, 0);
-      }
-    }
-  }
-  return pixels;
+void PutBigEndian32(std::string* out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
 }
 
-void AppendToString(void* context, void* data, int size) {
-  static_cast<std::string*>(context)->append(static_cast<const char*>(data), size);
+void AppendPngChunk(std::string* png, const char type[4], const std::string& data) {
+  PutBigEndian32(png, static_cast<uint32_t>(data.size()));
+  const size_t start = png->size();
+  png->append(type, 4);
+  png->append(data);
+  const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(png->data() + start),
+                          static_cast<uInt>(png->size() - start));
+  PutBigEndian32(png, static_cast<uint32_t>(crc));
 }
 
 }  // namespace
@@ -97,16 +92,47 @@ std::string QrToSvg(const QrSymbol& qr, int module_px, int quiet_zone) {
       "\"/></svg>\n");
 }
 
+// A 1-bit greyscale PNG written directly (PNG spec, ISO/IEC 15948): eight
+// times fewer bytes to deflate than 8-bit pixels, which makes rendering about
+// as fast as encoding the symbol.
 absl::StatusOr<std::string> QrToPng(const QrSymbol& qr, int module_px, int quiet_zone) {
-  if (module_px < 1 || quiet_zone < 0) {
-    return absl::InvalidArgumentError("qr: module size must be at least 1 pixel");
+  if (module_px < 1 || module_px > 64 || quiet_zone < 0 || quiet_zone > 64) {
+    return absl::InvalidArgumentError("qr: module size must be 1-64 pixels, quiet zone 0-64");
   }
-  int side = 0;
-  const std::vector<uint8_t> pixels = Pixels(qr, module_px, quiet_zone, &side);
-  std::string png;
-  if (stbi_write_png_to_func(&AppendToString, &png, side, side, 1, pixels.data(), side) == 0) {
-    return absl::InternalError("qr: PNG encoding failed");
+  const int side = (qr.size + 2 * quiet_zone) * module_px;
+  const size_t row_bytes = 1 + (static_cast<size_t>(side) + 7) / 8;  // filter byte + bits
+  std::string raw(row_bytes * side, '\0');
+  // Each module row is packed once and repeated module_px times.
+  for (int my = -quiet_zone; my < qr.size + quiet_zone; ++my) {
+    const int first_py = (my + quiet_zone) * module_px;
+    uint8_t* row = reinterpret_cast<uint8_t*>(&raw[row_bytes * first_py]) + 1;  // filter 0
+    for (int mx = -quiet_zone; mx < qr.size + quiet_zone; ++mx) {
+      const bool dark = my >= 0 && my < qr.size && mx >= 0 && mx < qr.size && qr.dark(mx, my);
+      if (dark) continue;
+      for (int px = (mx + quiet_zone) * module_px, end = px + module_px; px < end; ++px) {
+        row[px / 8] |= static_cast<uint8_t>(0x80 >> (px % 8));  // 1 = white
+      }
+    }
+    for (int copy = 1; copy < module_px; ++copy) {
+      std::memcpy(&raw[row_bytes * (first_py + copy)], &raw[row_bytes * first_py], row_bytes);
+    }
   }
+  uLongf deflated_size = compressBound(static_cast<uLong>(raw.size()));
+  std::string deflated(deflated_size, '\0');
+  if (compress2(reinterpret_cast<Bytef*>(&deflated[0]), &deflated_size,
+                reinterpret_cast<const Bytef*>(raw.data()), static_cast<uLong>(raw.size()),
+                Z_BEST_SPEED) != Z_OK) {
+    return absl::InternalError("qr: PNG compression failed");
+  }
+  deflated.resize(deflated_size);
+  std::string header;
+  PutBigEndian32(&header, static_cast<uint32_t>(side));
+  PutBigEndian32(&header, static_cast<uint32_t>(side));
+  header += std::string("\x01\x00\x00\x00\x00", 5);  // 1 bit, greyscale, deflate, no filter, no interlace
+  std::string png("\x89PNG\r\n\x1a\n", 8);
+  AppendPngChunk(&png, "IHDR", header);
+  AppendPngChunk(&png, "IDAT", deflated);
+  AppendPngChunk(&png, "IEND", "");
   return png;
 }
 

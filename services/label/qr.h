@@ -35,7 +35,8 @@ absl::StatusOr<QrSymbol> EncodeQr(absl::string_view text,
 // modules of white around it (4 is the standard), `module_px` units per module.
 std::string QrToSvg(const QrSymbol& qr, int module_px = 4, int quiet_zone = 4);
 
-// The symbol as an 8-bit greyscale PNG file, `module_px` pixels per module.
+// The symbol as a 1-bit greyscale PNG file, `module_px` pixels per module
+// (1-64), `quiet_zone` modules of white around it (0-64).
 absl::StatusOr<std::string> QrToPng(const QrSymbol& qr, int module_px = 4, int quiet_zone = 4);
 
 // Every QR code found in a PNG or JPEG image (file bytes), in reading order.

@@ -29,11 +29,16 @@ cc_library(
 )
 
 cc_library(
+    name = "zlib",
+    linkopts = ["-lz"],
+)
+
+cc_library(
     name = "zxing",
     linkopts = ["-lZXing"],
 )
 
-# stb_image (PNG/JPEG reading) and stb_image_write (PNG writing), Debian libstb.
+# stb_image (PNG/JPEG reading), Debian libstb.
 # Include as <stb/stb_image.h>.
 cc_library(
     name = "stb",

@@ -2,18 +2,21 @@
 // timed tests; their figures go into BENCHMARKS.md with the command line.
 //
 //   chembench log [--dir DIR] [--seconds S] [--proof-entries N] [--keep]
+//   chembench labels [--seconds S] [--threads N]
 
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "tools/chembench/label_bench.h"
 #include "tools/chembench/log_bench.h"
 #include "tools/cli/args.h"
 
 namespace {
 
 constexpr char kUsage[] =
-    "usage: chembench log [--dir DIR] [--seconds S] [--proof-entries N] [--keep]\n\n"
+    "usage: chembench labels [--seconds S] [--threads N]\n"
+    "       chembench log [--dir DIR] [--seconds S] [--proof-entries N] [--keep]\n\n"
     "Append throughput of the log core against bare LevelDB (batch sizes 1, 100,\n"
     "1000; synced), group commit with 1/8/32 concurrent single-entry appenders\n"
     "(next to LevelDB's own group commit),\n"
@@ -22,7 +25,9 @@ constexpr char kUsage[] =
     "                       (default /var/tmp/chembench; it is deleted afterwards)\n"
     "  --seconds S          seconds per throughput figure (default 3)\n"
     "  --proof-entries N    log size for the proof latencies (default 1000000)\n"
-    "  --keep               keep the scratch directory\n";
+    "  --keep               keep the scratch directory\n\n"
+    "chembench labels: signed label URLs/s and PNG renders/s next to their limits\n"
+    "(bare Ed25519 signing, bare ZXing-cpp QR encoding) on all cores, and decodes/s.\n";
 
 }  // namespace
 
@@ -31,6 +36,28 @@ int main(int argc, char** argv) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << kUsage;
     return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "labels") {
+    auto parsed = chemledger::cli::Args::Parse(
+        std::vector<std::string>(args.begin() + 1, args.end()), {{"seconds", "threads"}, {}});
+    if (!parsed.ok()) {
+      std::cerr << "chembench labels: " << parsed.status().message() << "\n";
+      return 2;
+    }
+    if (parsed->help()) {
+      std::cout << kUsage;
+      return 0;
+    }
+    auto seconds = parsed->Uint("seconds", 3);
+    auto threads = parsed->Uint("threads", 0);
+    if (!seconds.ok() || !threads.ok() || *seconds == 0) {
+      std::cerr << "chembench labels: --seconds must be >= 1, --threads a number\n";
+      return 2;
+    }
+    chemledger::chembench::LabelBenchOptions options;
+    options.seconds = static_cast<double>(*seconds);
+    options.threads = static_cast<int>(*threads);
+    return chemledger::chembench::RunLabelBench(options);
   }
   if (args[0] != "log") {
     std::cerr << "chembench: unknown benchmark '" << args[0] << "' (see --help)\n";
