@@ -29,6 +29,7 @@ std::vector<Command> LogCommands();
 std::vector<Command> MerkleCommands();
 std::vector<Command> KeyCommands();
 std::vector<Command> CheckpointCommands();
+std::vector<Command> LabelCommands();
 
 // Exit statuses.
 inline constexpr int kExitOk = 0;

@@ -15,7 +15,8 @@ namespace {
 
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
-  for (auto group : {LogCommands(), MerkleCommands(), KeyCommands(), CheckpointCommands()}) {
+  for (auto group : {LogCommands(), MerkleCommands(), KeyCommands(), CheckpointCommands(),
+                     LabelCommands()}) {
     all.insert(all.end(), group.begin(), group.end());
   }
   return all;

@@ -1,0 +1,196 @@
+// chemscan: what a warehouse worker, an inspector or a customs officer runs to
+// check package labels, offline.
+//
+//   chemscan verify --trust-list FILE --trust-root VKEY [--json] INPUT...
+//
+// INPUT is a PNG or JPEG image (every QR code in it is checked), a label URL,
+// or "-" for label URLs on standard input, one per line. One verdict line per
+// code: authentic, or the precise reason not (malformed, unsupported-version,
+// wrong-resolver, unknown-key, revoked-key, bad-signature). Exit status 0 only
+// when every code is authentic; 1 otherwise; 2 for a usage error.
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "crypto/checkpoint.h"
+#include "crypto/trust_list.h"
+#include "services/label/qr.h"
+#include "tools/cli/args.h"
+
+namespace chemledger::chemscan {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: chemscan verify --trust-list FILE --trust-root VKEY [--json] INPUT...\n\n"
+    "Verifies package labels offline against a signed label trust list.\n\n"
+    "  --trust-list FILE   the platform's signed label trust list\n"
+    "  --trust-root VKEY   the trust-list key you trust (note verifier key\n"
+    "                      NAME+HASH+KEY, published by the platform)\n"
+    "  --json              one JSON object per line instead of text\n"
+    "  INPUT               a PNG or JPEG image, a label URL, or - for label URLs\n"
+    "                      on standard input (one per line)\n\n"
+    "One verdict per code: authentic, malformed, unsupported-version,\n"
+    "wrong-resolver, unknown-key, revoked-key or bad-signature. Exit status 0\n"
+    "only when every code is authentic.\n";
+
+std::string JsonString(absl::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out += "0123456789abcdef"[(c >> 4) & 0xf];
+          out += "0123456789abcdef"[c & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+struct Reporter {
+  bool json = false;
+  int checked = 0;
+  int failed = 0;
+
+  void Report(absl::string_view source, absl::string_view verdict, absl::string_view code,
+              absl::string_view detail) {
+    ++checked;
+    if (verdict != "authentic") ++failed;
+    if (json) {
+      std::cout << "{\"input\":" << JsonString(source) << ",\"verdict\":" << JsonString(verdict)
+                << ",\"code\":" << JsonString(code) << ",\"detail\":" << JsonString(detail)
+                << "}\n";
+    } else {
+      std::cout << verdict << "\t" << (code.empty() ? "-" : code) << "\t" << source;
+      if (!detail.empty()) std::cout << "\t" << absl::StrReplaceAll(detail, {{"\n", " "}});
+      std::cout << "\n";
+    }
+  }
+
+  void Check(absl::string_view source, absl::string_view url, const crypto::TrustList& trust) {
+    const crypto::LabelCheck check = crypto::VerifyLabel(url, trust);
+    Report(source, crypto::LabelVerdictName(check.verdict),
+           check.label ? check.label->claims.Code() : "", check.detail);
+  }
+};
+
+bool LooksLikeImage(const std::string& bytes) {
+  return absl::StartsWith(bytes, "\x89PNG") || absl::StartsWith(bytes, "\xFF\xD8\xFF");
+}
+
+int Verify(const std::vector<std::string>& argv) {
+  absl::StatusOr<cli::Args> args =
+      cli::Args::Parse(argv, {{"trust-list", "trust-root"}, {"json"}});
+  if (!args.ok()) {
+    std::cerr << "chemscan verify: " << args.status().message() << " (see --help)\n";
+    return 2;
+  }
+  if (args->help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  absl::StatusOr<std::string> list_path = args->Required("trust-list");
+  absl::StatusOr<std::string> root_text = args->Required("trust-root");
+  if (!list_path.ok() || !root_text.ok()) {
+    std::cerr << "chemscan verify: "
+              << (list_path.ok() ? root_text.status() : list_path.status()).message()
+              << " (see --help)\n";
+    return 2;
+  }
+  if (args->positional().empty()) {
+    std::cerr << "chemscan verify: no INPUT given (see --help)\n";
+    return 2;
+  }
+  absl::StatusOr<crypto::NoteVerifier> root = crypto::NoteVerifier::FromVerifierKey(*root_text);
+  if (!root.ok()) {
+    std::cerr << "chemscan verify: --trust-root: " << root.status().message() << "\n";
+    return 2;
+  }
+  absl::StatusOr<std::string> list_note = cli::ReadFileOrStdin(*list_path);
+  if (!list_note.ok()) {
+    std::cerr << "chemscan verify: " << list_note.status().message() << "\n";
+    return 1;
+  }
+  absl::StatusOr<crypto::TrustList> trust = crypto::OpenTrustList(*list_note, *root);
+  if (!trust.ok()) {
+    std::cerr << "chemscan verify: trust list " << *list_path << ": "
+              << trust.status().message() << "\n";
+    return 1;
+  }
+
+  Reporter reporter;
+  reporter.json = args->Bool("json");
+  for (const std::string& input : args->positional()) {
+    if (input == "-") {
+      std::string line;
+      for (int n = 1; std::getline(std::cin, line); ++n) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) continue;
+        reporter.Check(absl::StrCat("stdin:", n), line, *trust);
+      }
+      continue;
+    }
+    if (absl::StartsWith(input, "HTTPS://") || absl::StartsWith(input, "https://")) {
+      reporter.Check("argument", input, *trust);
+      continue;
+    }
+    std::ifstream in(input, std::ios::binary);
+    if (!in) {
+      reporter.Report(input, "malformed", "", "cannot read this file (and it is not a label URL)");
+      continue;
+    }
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    if (!LooksLikeImage(bytes.str())) {
+      reporter.Report(input, "malformed", "", "not a PNG or JPEG image");
+      continue;
+    }
+    absl::StatusOr<std::vector<std::string>> codes = label::ReadQrCodes(bytes.str());
+    if (!codes.ok()) {
+      reporter.Report(input, "malformed", "", codes.status().message());
+      continue;
+    }
+    if (codes->empty()) {
+      reporter.Report(input, "malformed", "", "no QR code found in the image");
+      continue;
+    }
+    for (size_t i = 0; i < codes->size(); ++i) {
+      reporter.Check(codes->size() == 1 ? input : absl::StrCat(input, "#", i + 1), (*codes)[i],
+                     *trust);
+    }
+  }
+  if (reporter.checked == 0) {
+    std::cerr << "chemscan verify: no label found in the input\n";
+    return 1;
+  }
+  return reporter.failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace chemledger::chemscan
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    (args.empty() ? std::cerr : std::cout) << chemledger::chemscan::kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "verify") {
+    return chemledger::chemscan::Verify(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  std::cerr << "chemscan: unknown command '" << args[0] << "' (see chemscan --help)\n";
+  return 2;
+}
