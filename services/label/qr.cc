@@ -117,14 +117,28 @@ absl::StatusOr<std::string> QrToPng(const QrSymbol& qr, int module_px, int quiet
       std::memcpy(&raw[row_bytes * (first_py + copy)], &raw[row_bytes * first_py], row_bytes);
     }
   }
-  uLongf deflated_size = compressBound(static_cast<uLong>(raw.size()));
-  std::string deflated(deflated_size, '\0');
-  if (compress2(reinterpret_cast<Bytef*>(&deflated[0]), &deflated_size,
-                reinterpret_cast<const Bytef*>(raw.data()), static_cast<uLong>(raw.size()),
-                Z_BEST_SPEED) != Z_OK) {
+  // One deflate stream per thread, reset between images: setting a stream up
+  // costs more than compressing a QR code.
+  struct Deflater {
+    z_stream stream{};
+    bool ready = deflateInit(&stream, Z_BEST_SPEED) == Z_OK;
+    ~Deflater() {
+      if (ready) deflateEnd(&stream);
+    }
+  };
+  thread_local Deflater deflater;
+  if (!deflater.ready || deflateReset(&deflater.stream) != Z_OK) {
+    return absl::InternalError("qr: cannot set up PNG compression");
+  }
+  std::string deflated(deflateBound(&deflater.stream, static_cast<uLong>(raw.size())), '\0');
+  deflater.stream.next_in = reinterpret_cast<Bytef*>(&raw[0]);
+  deflater.stream.avail_in = static_cast<uInt>(raw.size());
+  deflater.stream.next_out = reinterpret_cast<Bytef*>(&deflated[0]);
+  deflater.stream.avail_out = static_cast<uInt>(deflated.size());
+  if (deflate(&deflater.stream, Z_FINISH) != Z_STREAM_END) {
     return absl::InternalError("qr: PNG compression failed");
   }
-  deflated.resize(deflated_size);
+  deflated.resize(deflated.size() - deflater.stream.avail_out);
   std::string header;
   PutBigEndian32(&header, static_cast<uint32_t>(side));
   PutBigEndian32(&header, static_cast<uint32_t>(side));
