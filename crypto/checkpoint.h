@@ -142,6 +142,13 @@ class NoteSigner {
   NoteVerifier verifier_;
 };
 
+// Verifies a signed note made with NoteSigner::SignNote: parses it strictly
+// and checks the signature line by `verifier` (other keys' lines are
+// ignored). Returns the note text (with its final newline). Errors as for
+// OpenCheckpoint, without the origin check: the caller checks the text.
+absl::StatusOr<std::string> OpenNote(absl::string_view signed_note,
+                                     const NoteVerifier& verifier);
+
 // Parses `signed_note` strictly, checks that its origin is `expected_origin`,
 // and verifies the signature line by `verifier` (matched by key name and key
 // hash). Signature lines by other keys are ignored, but must be well-formed.
@@ -152,13 +159,6 @@ class NoteSigner {
 //   FailedPrecondition  well-formed, but the origin is not expected_origin;
 //   Unauthenticated     no signature by the verifier's key, or its signature
 //                       does not verify.
-// Verifies a signed note made with NoteSigner::SignNote: parses it strictly
-// and checks the signature line by `verifier` (other keys' lines are
-// ignored). Returns the note text (with its final newline). Errors as for
-// OpenCheckpoint, without the origin check: the caller checks the text.
-absl::StatusOr<std::string> OpenNote(absl::string_view signed_note,
-                                     const NoteVerifier& verifier);
-
 absl::StatusOr<Checkpoint> OpenCheckpoint(absl::string_view signed_note,
                                           absl::string_view expected_origin,
                                           const NoteVerifier& verifier);

@@ -163,6 +163,7 @@ absl::Status DeriveSealingKey(absl::string_view passphrase,
 struct FileContents {
   SecretString text;
   mode_t mode = 0;
+  uid_t owner = 0;
 };
 
 absl::StatusOr<FileContents> ReadSmallFile(const std::string& path,
@@ -188,6 +189,7 @@ absl::StatusOr<FileContents> ReadSmallFile(const std::string& path,
                      " bytes; the limit is ", kMaxKeyFileSize, ")"));
   }
   out.mode = st.st_mode;
+  out.owner = st.st_uid;
   std::string& text = out.text.str();
   text.resize(kMaxKeyFileSize + 1);  // One spare byte detects growth.
   size_t used = 0;
@@ -457,7 +459,12 @@ absl::StatusOr<ParsedKeyFile> ParseKeyFile(absl::string_view text,
   return out;
 }
 
-absl::Status CheckPrivateFileMode(const std::string& path, mode_t mode) {
+absl::Status CheckPrivateFileMode(const std::string& path, mode_t mode, uid_t owner) {
+  if (owner != geteuid()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "private key file ", path, " belongs to user ", owner,
+        ", not to this user (", geteuid(), "); a private key must be its user's own"));
+  }
   if ((mode & 077) != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "private key file ", path, " has mode ", OctalMode(mode),
@@ -708,6 +715,7 @@ absl::StatusOr<Passphrase> Passphrase::ReadFromFile(const std::string& path) {
   absl::string_view text = file->text.str();
   const size_t newline = text.find('\n');
   if (newline != absl::string_view::npos) text = text.substr(0, newline);
+  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);  // CRLF files
   if (text.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "passphrase file ", path, ": the first line is empty"));
@@ -795,7 +803,7 @@ absl::StatusOr<SigningKey> LoadSigningKey(
         "key file ", path,
         " is a public key file; signing needs a private key file"));
   }
-  absl::Status mode = CheckPrivateFileMode(path, file->mode);
+  absl::Status mode = CheckPrivateFileMode(path, file->mode, file->owner);
   if (!mode.ok()) return mode;
 
   SecretBytes<SecretSeed::kSize> seed_bytes;
@@ -849,7 +857,7 @@ absl::StatusOr<VerifyingKey> LoadVerifyingKey(const std::string& path) {
   absl::StatusOr<ParsedKeyFile> parsed = ParseKeyFile(file->text.str(), path);
   if (!parsed.ok()) return parsed.status();
   if (parsed->is_private) {
-    absl::Status mode = CheckPrivateFileMode(path, file->mode);
+    absl::Status mode = CheckPrivateFileMode(path, file->mode, file->owner);
     if (!mode.ok()) return mode;
     if (!parsed->sealed) {
       absl::StatusOr<SecretSeed> seed = SecretSeed::FromBytes(parsed->seed->str());

@@ -662,6 +662,17 @@ TEST_F(KeyFileTest, SaveRejectsOutOfRangeKdfCosts) {
   EXPECT_TRUE(DirEntries().empty());
 }
 
+TEST_F(KeyFileTest, RefusesAPrivateKeyOwnedByAnotherUser) {
+  const std::string path = Path("theirs.key");
+  ASSERT_TRUE(SaveSigningKey(SigningKey::Generate(), path, KeyFileOptions{}).ok());
+  if (chown(path.c_str(), geteuid() + 1, static_cast<gid_t>(-1)) != 0) {
+    GTEST_SKIP() << "cannot chown here (not root)";
+  }
+  absl::StatusOr<SigningKey> loaded = LoadSigningKey(path, absl::nullopt);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("not to this user"));
+}
+
 TEST_F(KeyFileTest, PassphraseFromFile) {
   const std::string pw_path = Path("pw.txt");
   WriteFile(pw_path, "s3cret phrase\nsecond line ignored\n");
@@ -677,6 +688,9 @@ TEST_F(KeyFileTest, PassphraseFromFile) {
 
   WriteFile(pw_path, "no newline at end");
   EXPECT_TRUE(Passphrase::ReadFromFile(pw_path).ok());
+  // A file written on Windows: the CR is not part of the passphrase.
+  WriteFile(pw_path, "s3cret phrase\r\n");
+  EXPECT_TRUE(LoadSigningKey(path, *Passphrase::ReadFromFile(pw_path)).ok());
   WriteFile(pw_path, "\nsecond");
   EXPECT_THAT(std::string(Passphrase::ReadFromFile(pw_path).status().message()),
               HasSubstr("first line is empty"));

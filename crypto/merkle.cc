@@ -52,7 +52,7 @@ int InclusionProofLength(uint64_t index, uint64_t size) {
   // Levels where the path to `index` and the path to the last leaf diverge,
   // plus the right-border nodes above that point.
   const int inner = 64 - absl::countl_zero(index ^ (size - 1));
-  const int border = absl::popcount(index >> inner);
+  const int border = inner == 64 ? 0 : absl::popcount(index >> inner);  // no shift by 64
   return inner + border;
 }
 

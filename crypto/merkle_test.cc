@@ -180,6 +180,13 @@ TEST(MerkleTest, AllConsistencyProofsUpTo70VerifyAndTamperedOnesFail) {
   EXPECT_FALSE(VerifyConsistency(5, 4, roots[5], roots[4], {}).ok());
 }
 
+TEST(MerkleTest, ProofLengthAtHugeSizes) {
+  // index ^ (size - 1) with its top bit set: every level is an inner one.
+  EXPECT_EQ(InclusionProofLength(5, (uint64_t{1} << 63) + 1), 64);
+  EXPECT_EQ(InclusionProofLength(0, uint64_t{1} << 63), 63);
+  EXPECT_EQ(InclusionProofLength((uint64_t{1} << 63) - 1, uint64_t{1} << 63), 63);
+}
+
 TEST(MerkleTest, ErrorsSayWhy) {
   absl::Status s = VerifyInclusion(3, 3, HashLeaf(""), {}, EmptyTreeRoot());
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);

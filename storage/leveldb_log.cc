@@ -1,6 +1,7 @@
 #include "storage/leveldb_log.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <atomic>
 #include <functional>
 #include <deque>
@@ -554,6 +555,17 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLevelDbLog(const std::string& directory
   db_options.compression = leveldb::kNoCompression;  // hashes do not compress
   if (options.env != nullptr) db_options.env = options.env;
 
+  if (directory.empty()) {
+    return absl::InvalidArgumentError("open log: the directory name is empty");
+  }
+  if (!options.create_if_missing) {
+    // LevelDB would create the directory, LOCK and LOG before saying the
+    // database is missing; a read-only open must leave no trace.
+    std::error_code ec;
+    if (!std::filesystem::exists(std::filesystem::path(directory) / "CURRENT", ec)) {
+      return absl::NotFoundError(absl::StrCat("no log in ", directory));
+    }
+  }
   leveldb::DB* raw = nullptr;
   leveldb::Status opened = leveldb::DB::Open(db_options, directory, &raw);
   if (!opened.ok()) {

@@ -276,6 +276,8 @@ TEST_F(LevelDbLogTest, ForeignDatabaseAndMissingLogAreRefused) {
   no_create.create_if_missing = false;
   log = OpenLevelDbLog(dir_ + "_absent", no_create);
   EXPECT_EQ(log.status().code(), absl::StatusCode::kNotFound) << log.status();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "_absent")) << "a read-only open left a trace";
+  EXPECT_EQ(OpenLevelDbLog("").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(LevelDbLogTest, FlippedByteInAnEntryIsReported) {

@@ -10,7 +10,8 @@ PACKAGES=(
   g++ pkg-config
   # Libraries.
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libabsl-dev
-  libleveldb-dev libsodium-dev libzxing-dev libstb-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libleveldb-dev libsodium-dev libzxing-dev libstb-dev zlib1g-dev libgtest-dev libgmock-dev
+  libbenchmark-dev
   # An independent QR reader for tests.
   zbar-tools
   # Python clients and tests (run with /usr/bin/python3).
@@ -34,7 +35,8 @@ if [[ $(id -u) -ne 0 ]]; then
   SUDO=sudo
 fi
 echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# env, not export: sudo resets the environment, and a debconf prompt must never wait.
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  "${missing[@]}" >/dev/null
 echo "install-deps: done"

@@ -92,7 +92,7 @@ double ConcurrentRate(int threads, double seconds, AppendOne append_one) {
     workers.emplace_back([&, t] {
       std::mt19937_64 rng(t);
       uint64_t n = 0;
-      while (!stop.load(std::memory_order_relaxed)) append_one(rng, (uint64_t{t} << 40) + n++);
+      while (!stop.load(std::memory_order_relaxed)) append_one(rng, (static_cast<uint64_t>(t) << 40) + n++);
       total += n;
     });
   }
@@ -186,8 +186,17 @@ bool DropPageCache() {
 }  // namespace
 
 int RunLogBench(const LogBenchOptions& options) {
-  const std::string& base = options.directory;
-  std::filesystem::create_directories(base);
+  // Work in a fresh directory of our own under the one given, and delete only
+  // that: the given directory may hold anything.
+  std::error_code ec;
+  std::filesystem::create_directories(options.directory, ec);
+  std::string templ = options.directory + "/chembench-log.XXXXXX";
+  if (ec || ::mkdtemp(templ.data()) == nullptr) {
+    std::cerr << "chembench log: cannot create a scratch directory under "
+              << options.directory << "\n";
+    return 2;
+  }
+  const std::string base = templ;
   std::cout << "# chembench log\n\nentry size " << kEntryBytes << " bytes; "
             << options.seconds << " s per figure; directory " << base << "\n\n";
 
@@ -268,7 +277,7 @@ int RunLogBench(const LogBenchOptions& options) {
   }
   std::cout << "\n" << (kSamples / 100) << " sampled proofs checked with the client verifier: "
             << (bad == 0 ? "all verified" : absl::StrCat(bad, " FAILED")) << "\n";
-  if (!options.keep) std::filesystem::remove_all(base);
+  if (!options.keep) std::filesystem::remove_all(base, ec);
   return bad == 0 ? 0 : 1;
 }
 

@@ -9,7 +9,7 @@
 namespace chemledger::chembench {
 
 struct LogBenchOptions {
-  std::string directory;            // scratch space on the disk under test
+  std::string directory;            // a scratch directory is made (and removed) in it
   double seconds = 3;               // per throughput figure
   uint64_t proof_entries = 1000000; // log size for the proof latencies
   bool keep = false;                // keep the scratch directory

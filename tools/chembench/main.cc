@@ -21,8 +21,8 @@ constexpr char kUsage[] =
     "1000; synced), group commit with 1/8/32 concurrent single-entry appenders\n"
     "(next to LevelDB's own group commit),\n"
     "and inclusion/consistency proof latency at N entries (default 1000000).\n\n"
-    "  --dir DIR            scratch directory on the disk to measure\n"
-    "                       (default /var/tmp/chembench; it is deleted afterwards)\n"
+    "  --dir DIR            where to make a scratch directory, on the disk to measure\n"
+    "                       (default /var/tmp; only the scratch directory is deleted)\n"
     "  --seconds S          seconds per throughput figure (default 3)\n"
     "  --proof-entries N    log size for the proof latencies (default 1000000)\n"
     "  --keep               keep the scratch directory\n\n"
@@ -75,8 +75,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   chemledger::chembench::LogBenchOptions options;
-  options.directory = parsed->Get("dir", "/var/tmp/chembench");
+  options.directory = parsed->Get("dir", "/var/tmp");
   options.keep = parsed->Bool("keep");
+  if (options.directory.empty()) {
+    std::cerr << "chembench log: --dir must not be empty\n";
+    return 2;
+  }
   auto seconds = parsed->Uint("seconds", 3);
   auto entries = parsed->Uint("proof-entries", options.proof_entries);
   if (!seconds.ok() || !entries.ok() || *seconds == 0 || *entries < 2) {

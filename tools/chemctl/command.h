@@ -2,8 +2,8 @@
 // usage text and a function from its arguments to an exit status.
 //
 // Conventions every command follows: --help prints the usage and exits 0;
-// on error a single line "chemctl: <reason>" goes to stderr and the exit
-// status is 1 (2 for a usage error).
+// on error a single line "chemctl <command>: <reason>" goes to stderr and the
+// exit status is 1 (2 when the command line itself cannot be parsed).
 
 #ifndef CHEMLEDGER_TOOLS_CHEMCTL_COMMAND_H_
 #define CHEMLEDGER_TOOLS_CHEMCTL_COMMAND_H_

@@ -1,6 +1,7 @@
 // chemctl keygen / key show, and signed checkpoints: chemctl log checkpoint,
 // chemctl checkpoint verify.
 
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <utility>
@@ -49,11 +50,18 @@ absl::Status Keygen(const cli::Args& args) {
   options.overwrite = args.Bool("force");
   options.passphrase = *std::move(passphrase);
   const std::string pub = *out + ".pub";
+  // Both files or neither: check the public path first, and take the private
+  // key back if the public one cannot be written.
+  if (!options.overwrite && std::filesystem::exists(pub)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("refusing to overwrite existing key file ", pub, " (use --force)"));
+  }
   if (absl::Status s = crypto::SaveSigningKey(key, *out, options); !s.ok()) return s;
   crypto::KeyFileOptions pub_options;
   pub_options.overwrite = args.Bool("force");
   if (absl::Status s = crypto::SaveVerifyingKey(key.verifying_key(), pub, pub_options);
       !s.ok()) {
+    std::filesystem::remove(*out);
     return s;
   }
   std::cout << "wrote " << *out << " (private, mode 0600"

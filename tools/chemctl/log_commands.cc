@@ -23,6 +23,7 @@ absl::StatusOr<std::unique_ptr<storage::Log>> OpenLog(const cli::Args& args,
                                                       bool create) {
   absl::StatusOr<std::string> db = args.Required("db");
   if (!db.ok()) return db.status();
+  if (db->empty()) return absl::InvalidArgumentError("--db must not be empty");
   storage::LevelDbLogOptions options;
   options.create_if_missing = create;
   return storage::OpenLevelDbLog(*db, options);
@@ -137,6 +138,9 @@ absl::Status Verify(const cli::Args& args) {
   // Optionally against a signed checkpoint: the only way to catch a rewrite
   // that recomputed every hash, or a truncation.
   absl::optional<storage::TreeHead> trusted;
+  if (!args.Has("checkpoint") && (args.Has("origin") || args.Has("verifier-key"))) {
+    return absl::InvalidArgumentError("--origin and --verifier-key need --checkpoint");
+  }
   if (args.Has("checkpoint")) {
     absl::StatusOr<std::string> origin = args.Required("origin");
     if (!origin.ok()) return origin.status();

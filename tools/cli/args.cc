@@ -1,5 +1,6 @@
 #include "tools/cli/args.h"
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -78,7 +79,8 @@ absl::StatusOr<uint64_t> Args::Uint(const std::string& flag) const {
   absl::StatusOr<std::string> text = Required(flag);
   if (!text.ok()) return text.status();
   uint64_t v;
-  if (text->empty() || (*text)[0] == '+' || !absl::SimpleAtoi(*text, &v)) {
+  if (text->empty() || text->find_first_not_of("0123456789") != std::string::npos ||
+      !absl::SimpleAtoi(*text, &v)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--", flag, " must be an unsigned integer, got '", *text, "'"));
   }
@@ -90,15 +92,30 @@ absl::StatusOr<uint64_t> Args::Uint(const std::string& flag, uint64_t fallback) 
   return Uint(flag);
 }
 
-absl::StatusOr<std::string> ReadFileOrStdin(const std::string& path) {
-  if (path == "-") {
-    return std::string(std::istreambuf_iterator<char>(std::cin), {});
+absl::StatusOr<std::string> ReadFileOrStdin(const std::string& path, size_t max_bytes) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      return absl::NotFoundError(absl::StrCat(path, " is not a readable regular file"));
+    }
+    file.open(path, std::ios::binary);
+    if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+    in = &file;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  std::string out;
+  char buf[65536];
+  while (*in) {
+    in->read(buf, sizeof(buf));
+    out.append(buf, static_cast<size_t>(in->gcount()));
+    if (out.size() > max_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path == "-" ? "standard input" : path, " is larger than ", max_bytes, " bytes"));
+    }
+  }
+  if (in->bad()) return absl::DataLossError(absl::StrCat("error reading ", path));
+  return out;
 }
 
 }  // namespace chemledger::cli

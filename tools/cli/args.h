@@ -53,8 +53,11 @@ class Args {
   std::vector<std::string> positional_;
 };
 
-// Reads a whole file, or standard input when `path` is "-".
-absl::StatusOr<std::string> ReadFileOrStdin(const std::string& path);
+// Reads a whole regular file, or standard input when `path` is "-", of at most
+// `max_bytes` (InvalidArgument beyond; NotFound for a missing file or a
+// directory).
+absl::StatusOr<std::string> ReadFileOrStdin(const std::string& path,
+                                            size_t max_bytes = 16 << 20);
 
 }  // namespace chemledger::cli
 

@@ -30,6 +30,11 @@ TEST(ArgsTest, ErrorsNameTheFlag) {
   EXPECT_EQ(args->Uint("size").status().message(),
             "--size must be an unsigned integer, got '-3'");
   EXPECT_EQ(args->Required("db").status().message(), "--db is required");
+  for (const char* bad : {" 2", "2 ", "+2", "0x2", ""}) {
+    auto a = Args::Parse({"--size", bad}, kSpec);
+    ASSERT_TRUE(a.ok());
+    EXPECT_FALSE(a->Uint("size").ok()) << "'" << bad << "' accepted";
+  }
   EXPECT_EQ(*args->Uint("missing", 5), 5u);
 }
 
