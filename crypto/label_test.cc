@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "crypto/base32.h"
+#include "crypto/label_testing.h"
 #include "crypto/sha256.h"
 #include "gtest/gtest.h"
 
@@ -18,21 +19,7 @@ SigningKey KeyFromHexSeed(absl::string_view hex) {
 const char kLabelSeed[] = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 const char kOtherSeed[] = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
 
-LabelClaims AmmoniumNitrate() {
-  LabelClaims c;
-  c.resolver = "CL.EXAMPLE.CN";
-  c.enterprise = "91350100M000100Y43";
-  c.product = "AN01";
-  c.batch = "B2026112301";
-  c.serial = 17;
-  c.production_date = absl::CivilDay(2026, 11, 23);
-  c.quantity_milli = 25000;  // 25 KGM
-  c.unit = "KGM";
-  c.un_number = "1942";
-  c.cas = "6484-52-2";
-  c.control_flags = kExplosivesPrecursor | kKeySupervised | kHighHazard;
-  return c;
-}
+LabelClaims AmmoniumNitrate() { return testing::ExampleLabelClaims(); }
 
 TEST(LabelTest, RoundTripAndSignature) {
   const SigningKey key = KeyFromHexSeed(kLabelSeed);

@@ -5,40 +5,25 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "crypto/base32.h"
+#include "crypto/label_testing.h"
 #include "crypto/sha256.h"
 #include "gtest/gtest.h"
 
 namespace chemledger::crypto {
 namespace {
 
-SigningKey Key(uint8_t seed_byte) {
-  return SigningKey::FromSeed(*SecretSeed::FromBytes(std::string(32, static_cast<char>(seed_byte))));
-}
+using testing::TestKey;
 
-LabelClaims Claims() {
-  LabelClaims c;
-  c.resolver = "CL.EXAMPLE.CN";
-  c.enterprise = "91350100M000100Y43";
-  c.product = "AN01";
-  c.batch = "B2026112301";
-  c.serial = 1;
-  c.production_date = absl::CivilDay(2026, 11, 23);
-  c.quantity_milli = 25000;
-  c.unit = "KGM";
-  c.un_number = "1942";
-  c.cas = "6484-52-2";
-  c.control_flags = kExplosivesPrecursor;
-  return c;
-}
+LabelClaims Claims() { return testing::ExampleLabelClaims(1); }
 
 class TrustListTest : public ::testing::Test {
  protected:
   TrustListTest()
-      : root_(*NoteSigner::Create("CL.EXAMPLE.CN/label-trust", Key(1))),
-        current_(Key(2)),
-        previous_(Key(3)),
-        revoked_(Key(4)),
-        stranger_(Key(5)) {
+      : root_(*NoteSigner::Create("CL.EXAMPLE.CN/label-trust", TestKey(1))),
+        current_(TestKey(2)),
+        previous_(TestKey(3)),
+        revoked_(TestKey(4)),
+        stranger_(TestKey(5)) {
     list_.resolver = "CL.EXAMPLE.CN";
     list_.issued = absl::CivilDay(2026, 11, 23);
     list_.keys.push_back({current_.verifying_key(), absl::CivilDay(2026, 1, 1),
@@ -85,7 +70,7 @@ TEST_F(TrustListTest, TamperedOrForeignListIsRefused) {
   const std::string unrevoked = absl::StrReplaceAll(note, {{" revoked 2026-06-01", ""}});
   EXPECT_EQ(OpenTrustList(unrevoked, root_.verifier()).status().code(),
             absl::StatusCode::kUnauthenticated);
-  const NoteSigner impostor = *NoteSigner::Create("CL.EXAMPLE.CN/label-trust", Key(9));
+  const NoteSigner impostor = *NoteSigner::Create("CL.EXAMPLE.CN/label-trust", TestKey(9));
   EXPECT_EQ(OpenTrustList(*SignTrustList(list_, impostor), root_.verifier()).status().code(),
             absl::StatusCode::kUnauthenticated);
 }

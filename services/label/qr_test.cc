@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "crypto/label.h"
+#include "crypto/label_testing.h"
 #include "crypto/sha256.h"
 #include "gtest/gtest.h"
 #include "tests/subprocess.h"
@@ -14,21 +15,9 @@
 namespace chemledger::label {
 namespace {
 
-std::string LabelUrl(uint64_t serial, const std::string& resolver = "CL.EXAMPLE.CN") {
-  crypto::LabelClaims c;
-  c.resolver = resolver;
-  c.enterprise = "91350100M000100Y43";
-  c.product = "AN01";
-  c.batch = "B2026112301";
-  c.serial = serial;
-  c.production_date = absl::CivilDay(2026, 11, 23);
-  c.quantity_milli = 25000;
-  c.unit = "KGM";
-  c.un_number = "1942";
-  c.cas = "6484-52-2";
-  const crypto::SigningKey key = crypto::SigningKey::FromSeed(
-      *crypto::SecretSeed::FromBytes(std::string(32, '\x07')));
-  return *crypto::MakeLabelUrl(c, key);
+std::string LabelUrl(uint64_t serial) {
+  return *crypto::MakeLabelUrl(crypto::testing::ExampleLabelClaims(serial),
+                               crypto::testing::TestKey(7));
 }
 
 TEST(QrTest, LabelFitsVersion10AtM) {
