@@ -39,6 +39,8 @@ absl::Status LineError(size_t line, absl::string_view what) {
 
 }  // namespace
 
+bool IsHazardClass(absl::string_view c) { return HazardClasses().count(std::string(c)) > 0; }
+
 bool ClassHasNoPackingGroup(absl::string_view c) {
   return absl::StartsWith(c, "1") || absl::StartsWith(c, "2") || c == "5.2" || c == "6.2" ||
          c == "7";
@@ -104,7 +106,7 @@ absl::StatusOr<Catalogue> Catalogue::Parse(absl::string_view tsv) {
       return LineError(n, s.message());
     }
     e.un_number = f[4];
-    if (!HazardClasses().count(f[5])) {
+    if (!IsHazardClass(f[5])) {
       return LineError(n, absl::StrCat("hazard class '", f[5], "' is not a GB 6944 class"));
     }
     e.hazard_class = f[5];

@@ -39,6 +39,11 @@ struct CatalogueEntry {
   uint8_t flags = 0;          // ControlFlag bits
 };
 
+// Whether `hazard_class` is a class or division of GB 6944 / the UN Model
+// Regulations ("1.1" .. "1.6", "2.1" .. "2.3", "3", "4.1" .. "4.3", "5.1",
+// "5.2", "6.1", "6.2", "7", "8", "9").
+bool IsHazardClass(absl::string_view hazard_class);
+
 // Whether `hazard_class` (e.g. "2.1") is one that has no packing group:
 // classes 1 and 2, divisions 5.2 and 6.2, class 7.
 bool ClassHasNoPackingGroup(absl::string_view hazard_class);

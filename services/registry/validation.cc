@@ -1,0 +1,206 @@
+#include "services/registry/validation.h"
+
+#include <set>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/civil_time.h"
+#include "services/common/identifiers.h"
+
+namespace chemledger::registry {
+namespace {
+
+absl::Status Invalid(absl::string_view field, absl::string_view rule) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", rule));
+}
+
+bool IsUpperAlnum(absl::string_view s) {
+  for (char c : s) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c)) && !(c >= 'A' && c <= 'Z')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool ValidDate(const v1::Date& d) {
+  if (d.year() < 1900 || d.year() > 9999 || d.month() < 1 || d.month() > 12 || d.day() < 1) {
+    return false;
+  }
+  const absl::CivilDay day(d.year(), d.month(), d.day());
+  return day.month() == d.month() && day.day() == d.day();  // no 02-30
+}
+
+absl::CivilDay ToDay(const v1::Date& d) { return absl::CivilDay(d.year(), d.month(), d.day()); }
+
+v1::LicenceType LicenceFor(v1::EnterpriseRole role) {
+  switch (role) {
+    case v1::PRODUCER: return v1::SAFETY_PRODUCTION;
+    case v1::IMPORTER:
+    case v1::WAREHOUSE: return v1::HAZARDOUS_CHEMICALS_TRADE;
+    case v1::CARRIER: return v1::ROAD_TRANSPORT;
+    case v1::DISPOSER: return v1::HAZARDOUS_WASTE;
+    default: return v1::LICENCE_TYPE_UNSPECIFIED;
+  }
+}
+
+}  // namespace
+
+absl::Status ValidateEnterprise(const v1::Enterprise& e) {
+  if (absl::Status s = ids::ValidateUscc("enterprise.uscc", e.uscc()); !s.ok()) return s;
+  if (e.name().empty()) return Invalid("enterprise.name", "is required");
+  if (absl::Status s = ids::ValidateRegionCode("enterprise.region_code", e.region_code()); !s.ok()) {
+    return s;
+  }
+  if (e.address().empty()) return Invalid("enterprise.address", "is required");
+  if (e.roles().empty()) return Invalid("enterprise.roles", "at least one role is required");
+  std::set<int> roles;
+  for (int i = 0; i < e.roles_size(); ++i) {
+    const auto role = e.roles(i);
+    if (role == v1::ENTERPRISE_ROLE_UNSPECIFIED || !v1::EnterpriseRole_IsValid(role)) {
+      return Invalid(absl::StrCat("enterprise.roles[", i, "]"), "is not a known role");
+    }
+    if (!roles.insert(role).second) {
+      return Invalid(absl::StrCat("enterprise.roles[", i, "]"), "is listed twice");
+    }
+  }
+  std::set<int> licences;
+  for (int i = 0; i < e.licences_size(); ++i) {
+    const v1::Licence& l = e.licences(i);
+    const std::string field = absl::StrCat("enterprise.licences[", i, "]");
+    if (l.type() == v1::LICENCE_TYPE_UNSPECIFIED || !v1::LicenceType_IsValid(l.type())) {
+      return Invalid(absl::StrCat(field, ".type"), "is not a known licence type");
+    }
+    if (l.number().empty()) return Invalid(absl::StrCat(field, ".number"), "is required");
+    if (!ValidDate(l.valid_from())) {
+      return Invalid(absl::StrCat(field, ".valid_from"), "is not a valid date");
+    }
+    if (!ValidDate(l.valid_until())) {
+      return Invalid(absl::StrCat(field, ".valid_until"), "is not a valid date");
+    }
+    if (ToDay(l.valid_until()) < ToDay(l.valid_from())) {
+      return Invalid(absl::StrCat(field, ".valid_until"), "is before valid_from");
+    }
+    licences.insert(l.type());
+  }
+  for (int role : roles) {
+    const v1::LicenceType needed = LicenceFor(static_cast<v1::EnterpriseRole>(role));
+    if (needed != v1::LICENCE_TYPE_UNSPECIFIED && !licences.count(needed)) {
+      return Invalid("enterprise.licences",
+                     absl::StrCat("role ", v1::EnterpriseRole_Name(role), " needs a ",
+                                  v1::LicenceType_Name(needed), " licence"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateProduct(const v1::Product& p, const Catalogue& catalogue) {
+  if (absl::Status s = ids::ValidateUscc("product.enterprise_uscc", p.enterprise_uscc()); !s.ok()) {
+    return s;
+  }
+  if (p.product_number().empty() || p.product_number().size() > 16 ||
+      !IsUpperAlnum(p.product_number())) {
+    return Invalid("product.product_number",
+                   absl::StrCat("'", p.product_number(), "' must be 1 to 16 of A-Z, 0-9"));
+  }
+  if (p.name_zh().empty()) return Invalid("product.name_zh", "is required");
+  if (p.name_en().empty()) return Invalid("product.name_en", "is required");
+  if (!p.cas().empty()) {
+    if (absl::Status s = ids::ValidateCas("product.cas", p.cas()); !s.ok()) return s;
+  }
+  if (absl::Status s = ids::ValidateUnNumber("product.un_number", p.un_number()); !s.ok()) {
+    return s;
+  }
+  if (!IsHazardClass(p.hazard_class())) {
+    return Invalid("product.hazard_class",
+                   absl::StrCat("'", p.hazard_class(), "' is not a GB 6944 class or division"));
+  }
+  if (ClassHasNoPackingGroup(p.hazard_class())) {
+    if (!p.packing_group().empty()) {
+      return Invalid("product.packing_group",
+                     absl::StrCat("must be empty: class ", p.hazard_class(),
+                                  " has no packing group"));
+    }
+  } else if (p.packing_group() != "I" && p.packing_group() != "II" &&
+             p.packing_group() != "III") {
+    return Invalid("product.packing_group",
+                   absl::StrCat("class ", p.hazard_class(), " needs packing group I, II or III",
+                                p.packing_group().empty() ? "" : absl::StrCat(", not '", p.packing_group(), "'")));
+  }
+  if (absl::Status s = ids::ValidateCatalogueNumber("product.catalogue_number",
+                                                    p.catalogue_number());
+      !s.ok()) {
+    return s;
+  }
+  std::set<std::string> pictograms;
+  for (int i = 0; i < p.ghs_pictograms_size(); ++i) {
+    const std::string& g = p.ghs_pictograms(i);
+    if (g.size() != 5 || !absl::StartsWith(g, "GHS0") || g[4] < '1' || g[4] > '9') {
+      return Invalid(absl::StrCat("product.ghs_pictograms[", i, "]"),
+                     absl::StrCat("'", g, "' must be GHS01 to GHS09"));
+    }
+    if (!pictograms.insert(g).second) {
+      return Invalid(absl::StrCat("product.ghs_pictograms[", i, "]"), "is listed twice");
+    }
+  }
+  if (p.signal_word() != v1::DANGER && p.signal_word() != v1::WARNING) {
+    return Invalid("product.signal_word", "must be DANGER (危险) or WARNING (警告)");
+  }
+  for (int i = 0; i < p.hazard_statements_size(); ++i) {
+    const std::string& h = p.hazard_statements(i);
+    const bool ok = h.size() >= 4 && h.size() <= 8 && h[0] == 'H' &&
+                    absl::ascii_isdigit(static_cast<unsigned char>(h[1])) &&
+                    absl::ascii_isdigit(static_cast<unsigned char>(h[2])) &&
+                    absl::ascii_isdigit(static_cast<unsigned char>(h[3]));
+    if (!ok) {
+      return Invalid(absl::StrCat("product.hazard_statements[", i, "]"),
+                     absl::StrCat("'", h, "' must be a GHS hazard statement code such as H225"));
+    }
+  }
+  absl::StatusOr<uint8_t> flags = ParseControlFlags(absl::StrJoin(p.control_flags(), ","));
+  if (!flags.ok()) return Invalid("product.control_flags", flags.status().message());
+  if (!p.sds_sha256().empty() && p.sds_sha256().size() != 32) {
+    return Invalid("product.sds_sha256", "must be 32 bytes (SHA-256)");
+  }
+  if (!p.sds_uri().empty() && !absl::StartsWith(p.sds_uri(), "https://") &&
+      !absl::StartsWith(p.sds_uri(), "http://")) {
+    return Invalid("product.sds_uri", "must be an http(s) URL");
+  }
+  const std::string& phone = p.emergency_phone();
+  if (phone.size() < 5 || phone.size() > 20 ||
+      phone.find_first_not_of("0123456789+- ") != std::string::npos) {
+    return Invalid("product.emergency_phone",
+                   "is required: 5 to 20 digits, '+', '-' or spaces (24-hour line)");
+  }
+
+  if (const CatalogueEntry* entry = catalogue.FindByCas(p.cas()); entry != nullptr) {
+    const std::string ref =
+        absl::StrCat(" (危险化学品目录 entry ", entry->catalogue_number, ", ", entry->name_zh, ")");
+    if (p.un_number() != entry->un_number) {
+      return Invalid("product.un_number",
+                     absl::StrCat(p.un_number(), " does not match CAS ", p.cas(), ": the catalogue says UN ",
+                                  entry->un_number, ref));
+    }
+    if (p.hazard_class() != entry->hazard_class) {
+      return Invalid("product.hazard_class",
+                     absl::StrCat(p.hazard_class(), " does not match CAS ", p.cas(),
+                                  ": the catalogue says class ", entry->hazard_class, ref));
+    }
+    if (p.catalogue_number() != entry->catalogue_number) {
+      return Invalid("product.catalogue_number",
+                     absl::StrCat(p.catalogue_number(), " does not match CAS ", p.cas(),
+                                  ": the catalogue says ", entry->catalogue_number, ref));
+    }
+    if ((*flags & entry->flags) != entry->flags) {
+      return Invalid("product.control_flags",
+                     absl::StrCat("must include ", ControlFlagsText(entry->flags), " for CAS ",
+                                  p.cas(), ref));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace chemledger::registry

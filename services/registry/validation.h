@@ -1,0 +1,31 @@
+// Field rules for registry records (proto/chemledger/v1/registry.proto):
+// what an enterprise and a product must satisfy before the registry writes
+// them. Each function returns OK or InvalidArgument whose message starts with
+// the field ("product.un_number: ...") and states the rule, so a client can
+// point at the exact field. Pure functions; thread-safe.
+
+#ifndef CHEMLEDGER_SERVICES_REGISTRY_VALIDATION_H_
+#define CHEMLEDGER_SERVICES_REGISTRY_VALIDATION_H_
+
+#include "absl/status/status.h"
+#include "chemledger/v1/registry.pb.h"
+#include "services/registry/catalogue.h"
+
+namespace chemledger::registry {
+
+// USCC, name, region code, at least one role, and for each role the licence
+// it needs (producer: 安全生产许可证; importer and warehouse:
+// 危险化学品经营许可证; carrier: 道路运输经营许可证; disposer:
+// 危险废物经营许可证), each with a number and a valid date range.
+absl::Status ValidateEnterprise(const v1::Enterprise& enterprise);
+
+// Every field's own rule (USCC, product number, names, CAS, UN number,
+// class, packing group, catalogue number, GHS pictograms, signal word, hazard
+// statements, control flags, SDS hash and URI, emergency phone); and when the
+// CAS number is in `catalogue`, its UN number, class, catalogue number and
+// control flags must be the catalogue's.
+absl::Status ValidateProduct(const v1::Product& product, const Catalogue& catalogue);
+
+}  // namespace chemledger::registry
+
+#endif  // CHEMLEDGER_SERVICES_REGISTRY_VALIDATION_H_
