@@ -1,0 +1,61 @@
+#include "services/common/envelope.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace chemledger::envelope {
+
+absl::StatusOr<v1::SignedEnvelope> Sign(const crypto::SignatureContext& context,
+                                        std::string payload, const crypto::SigningKey& key) {
+  absl::StatusOr<crypto::Signature> sig = key.Sign(context, payload);
+  if (!sig.ok()) return sig.status();
+  v1::SignedEnvelope env;
+  env.set_payload_type(std::string(context.payload_type()));
+  env.set_payload(std::move(payload));
+  v1::Signature* s = env.add_signatures();
+  s->set_key_id(key.key_id().ToString());
+  s->set_sig(sig->ToBytes());
+  return env;
+}
+
+absl::StatusOr<crypto::KeyId> Verify(const v1::SignedEnvelope& envelope,
+                                     const crypto::SignatureContext& expected,
+                                     const KeyLookup& lookup) {
+  if (envelope.payload_type() != expected.payload_type()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "envelope.payload_type: '", envelope.payload_type(), "' is not the expected '",
+        expected.payload_type(), "'"));
+  }
+  if (envelope.signatures_size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "envelope.signatures: exactly one signature is required, got ",
+        envelope.signatures_size(), envelope.signatures_size() == 0 ? " (unsigned request)" : ""));
+  }
+  const v1::Signature& s = envelope.signatures(0);
+  absl::StatusOr<crypto::KeyId> key_id = crypto::KeyId::Parse(s.key_id());
+  if (!key_id.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("envelope.signatures[0].key_id: ", key_id.status().message()));
+  }
+  absl::StatusOr<crypto::Signature> sig = crypto::Signature::FromBytes(s.sig());
+  if (!sig.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("envelope.signatures[0].sig: ", sig.status().message()));
+  }
+  absl::StatusOr<crypto::VerifyingKey> key = lookup(*key_id);
+  if (!key.ok()) {
+    if (absl::IsNotFound(key.status())) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          "envelope.signatures[0].key_id: key ", key_id->ToString(), " is not registered"));
+    }
+    return key.status();
+  }
+  if (absl::Status v = key->Verify(expected, envelope.payload(), *sig); !v.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("envelope.signatures[0].sig: ", v.message()));
+  }
+  return *key_id;
+}
+
+}  // namespace chemledger::envelope
