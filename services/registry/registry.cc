@@ -1,0 +1,355 @@
+#include "services/registry/registry.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "services/common/envelope.h"
+#include "services/registry/validation.h"
+
+namespace chemledger::registry {
+namespace {
+
+v1::LogEntry MakeEntry(const v1::SignedEnvelope& envelope) {
+  v1::LogEntry entry;
+  const absl::Time now = absl::Now();
+  entry.mutable_record_time()->set_seconds(absl::ToUnixSeconds(now));
+  entry.mutable_record_time()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(now - absl::FromUnixSeconds(absl::ToUnixSeconds(now)))));
+  *entry.mutable_envelope() = envelope;
+  return entry;
+}
+
+absl::StatusOr<crypto::VerifyingKey> ActorKey(const v1::Actor& actor, absl::string_view field) {
+  absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(actor.public_key());
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".public_key: ", key.status().message()));
+  }
+  return key;
+}
+
+bool IsEnterpriseRole(v1::ActorRole role) {
+  return role == v1::ENTERPRISE_ADMIN || role == v1::ENTERPRISE_OPERATOR;
+}
+
+}  // namespace
+
+absl::Status Registry::Bootstrap(storage::Log* log, const std::string& deployment,
+                                 const std::string& admin_name,
+                                 const crypto::SigningKey& admin_key) {
+  if (log->Size() != 0) {
+    return absl::FailedPreconditionError(
+        "bootstrap: the log is not empty; a deployment is bootstrapped once");
+  }
+  if (deployment.empty() || admin_name.empty()) {
+    return absl::InvalidArgumentError("bootstrap: deployment and administrator names are required");
+  }
+  v1::Genesis genesis;
+  genesis.set_deployment(deployment);
+  v1::Actor* admin = genesis.mutable_first_admin();
+  admin->set_name(admin_name);
+  admin->set_role(v1::PLATFORM_ADMIN);
+  admin->set_public_key(admin_key.verifying_key().ToBytes());
+  absl::StatusOr<v1::SignedEnvelope> envelope =
+      envelope::Sign(kGenesisContext, genesis.SerializeAsString(), admin_key);
+  if (!envelope.ok()) return envelope.status();
+  const std::vector<std::string> entries = {MakeEntry(*envelope).SerializeAsString()};
+  return log->Append(entries).status();
+}
+
+absl::Status Registry::AddGenesis(const v1::SignedEnvelope& envelope) {
+  v1::Genesis genesis;
+  if (envelope.payload_type() != kGenesisContext.payload_type() ||
+      !genesis.ParseFromString(envelope.payload()) || genesis.first_admin().role() != v1::PLATFORM_ADMIN) {
+    return absl::FailedPreconditionError("log entry 0 is not a genesis entry");
+  }
+  absl::StatusOr<crypto::VerifyingKey> key = ActorKey(genesis.first_admin(), "genesis.first_admin");
+  if (!key.ok()) return key.status();
+  // Signed by the key it introduces: proof that its holder wrote it.
+  absl::StatusOr<crypto::KeyId> signer = envelope::Verify(
+      envelope, kGenesisContext,
+      [&](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
+        if (id == key->key_id()) return *key;
+        return absl::NotFoundError("not the genesis key");
+      });
+  if (!signer.ok()) return signer.status();
+  actors_.emplace(key->key_id(), ActorState{genesis.first_admin(), *key, std::nullopt});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(storage::Log* log,
+                                                         const Catalogue* catalogue) {
+  std::unique_ptr<Registry> registry(new Registry(log, catalogue));
+  absl::MutexLock lock(&registry->mu_);
+  const uint64_t size = log->Size();
+  if (size == 0) {
+    return absl::FailedPreconditionError(
+        "the log has no genesis entry: bootstrap the deployment first (chemledgerd init)");
+  }
+  for (uint64_t i = 0; i < size; ++i) {
+    absl::StatusOr<std::string> bytes = log->Entry(i);
+    if (!bytes.ok()) return bytes.status();
+    v1::LogEntry entry;
+    if (!entry.ParseFromString(*bytes)) {
+      return absl::DataLossError(absl::StrCat("log entry ", i, " is not a LogEntry"));
+    }
+    if (i == 0) {
+      if (absl::Status s = registry->AddGenesis(entry.envelope()); !s.ok()) {
+        return absl::FailedPreconditionError(absl::StrCat("log entry 0: ", s.message()));
+      }
+      continue;
+    }
+    if (entry.envelope().payload_type() != kRegistryContext.payload_type()) continue;
+    absl::StatusOr<v1::RegistryRequest> request = registry->Check(entry.envelope());
+    if (!request.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "log entry ", i, " does not replay (the log was altered?): ", request.status().message()));
+    }
+    registry->Commit(*request, entry.envelope(), i);
+  }
+  return registry;
+}
+
+absl::StatusOr<Receipt> Registry::Apply(const v1::SignedEnvelope& envelope) {
+  absl::MutexLock lock(&mu_);
+  // A retry of an accepted request (same id, same bytes) returns its receipt.
+  v1::RegistryRequest peek;
+  if (envelope.payload_type() == kRegistryContext.payload_type() &&
+      peek.ParseFromString(envelope.payload()) && !peek.request_id().empty()) {
+    auto it = requests_.find(peek.request_id());
+    if (it != requests_.end()) {
+      if (it->second.second == envelope.payload()) return Receipt{it->second.first, true};
+      return absl::AlreadyExistsError(absl::StrCat(
+          "request.request_id: '", peek.request_id(), "' was already used for another request"));
+    }
+  }
+  absl::StatusOr<v1::RegistryRequest> request = Check(envelope);
+  if (!request.ok()) return request.status();
+  const std::vector<std::string> entries = {MakeEntry(envelope).SerializeAsString()};
+  absl::StatusOr<uint64_t> index = log_->Append(entries);
+  if (!index.ok()) return index.status();
+  Commit(*request, envelope, *index);
+  return Receipt{*index, false};
+}
+
+absl::StatusOr<v1::RegistryRequest> Registry::Check(const v1::SignedEnvelope& envelope) const {
+  absl::StatusOr<crypto::KeyId> signer = envelope::Verify(
+      envelope, kRegistryContext,
+      [this](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
+        mu_.AssertHeld();
+        auto it = actors_.find(id);
+        if (it == actors_.end()) return absl::NotFoundError("unknown key");
+        if (it->second.revoked_reason) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              "key ", id.ToString(), " was revoked: ", *it->second.revoked_reason));
+        }
+        return it->second.key;
+      });
+  if (!signer.ok()) return signer.status();
+  v1::RegistryRequest request;
+  if (!request.ParseFromString(envelope.payload())) {
+    return absl::InvalidArgumentError("envelope.payload: not a RegistryRequest");
+  }
+  if (request.request_id().empty() || request.request_id().size() > 128) {
+    return absl::InvalidArgumentError("request.request_id: 1 to 128 characters are required");
+  }
+  const v1::Actor& actor = actors_.at(*signer).actor;
+  const bool platform_admin = actor.role() == v1::PLATFORM_ADMIN;
+  if (!actor.enterprise_uscc().empty()) {
+    auto e = enterprises_.find(actor.enterprise_uscc());
+    if (e != enterprises_.end() && e->second.blacklist_reason) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "enterprise ", actor.enterprise_uscc(), " is blacklisted (",
+          *e->second.blacklist_reason, "): its actors can write nothing"));
+    }
+  }
+  const auto admin_of = [&](const std::string& uscc) {
+    return platform_admin ||
+           (actor.role() == v1::ENTERPRISE_ADMIN && actor.enterprise_uscc() == uscc);
+  };
+  const auto denied = [&](absl::string_view what) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "actor '", actor.name(), "' (", v1::ActorRole_Name(actor.role()), ") may not ", what));
+  };
+
+  switch (request.change_case()) {
+    case v1::RegistryRequest::kRegisterEnterprise: {
+      const v1::Enterprise& e = request.register_enterprise();
+      if (!platform_admin) return denied("register enterprises");
+      if (absl::Status s = ValidateEnterprise(e); !s.ok()) return s;
+      if (enterprises_.count(e.uscc())) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("enterprise.uscc: ", e.uscc(), " is already registered"));
+      }
+      break;
+    }
+    case v1::RegistryRequest::kRegisterProduct: {
+      const v1::Product& p = request.register_product();
+      if (absl::Status s = ValidateProduct(p, *catalogue_); !s.ok()) return s;
+      auto e = enterprises_.find(p.enterprise_uscc());
+      if (e == enterprises_.end()) {
+        return absl::NotFoundError(absl::StrCat("product.enterprise_uscc: enterprise ",
+                                                p.enterprise_uscc(), " is not registered"));
+      }
+      if (e->second.blacklist_reason) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "product.enterprise_uscc: enterprise ", p.enterprise_uscc(), " is blacklisted (",
+            *e->second.blacklist_reason, ")"));
+      }
+      if (!admin_of(p.enterprise_uscc())) {
+        return denied(absl::StrCat("register products of enterprise ", p.enterprise_uscc()));
+      }
+      bool makes = false;
+      for (int role : e->second.enterprise.roles()) {
+        makes |= role == v1::PRODUCER || role == v1::IMPORTER;
+      }
+      if (!makes) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "product.enterprise_uscc: enterprise ", p.enterprise_uscc(),
+            " is neither a producer nor an importer"));
+      }
+      if (products_.count({p.enterprise_uscc(), p.product_number()})) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "product.product_number: ", p.product_number(), " is already registered for ",
+            p.enterprise_uscc()));
+      }
+      break;
+    }
+    case v1::RegistryRequest::kAddActor: {
+      const v1::Actor& a = request.add_actor();
+      if (a.name().empty()) return absl::InvalidArgumentError("actor.name: is required");
+      if (a.role() == v1::ACTOR_ROLE_UNSPECIFIED || !v1::ActorRole_IsValid(a.role())) {
+        return absl::InvalidArgumentError("actor.role: is not a known role");
+      }
+      absl::StatusOr<crypto::VerifyingKey> key = ActorKey(a, "actor");
+      if (!key.ok()) return key.status();
+      if (actors_.count(key->key_id())) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("actor.public_key: key ", key->key_id().ToString(), " is already registered"));
+      }
+      if (IsEnterpriseRole(a.role())) {
+        auto e = enterprises_.find(a.enterprise_uscc());
+        if (e == enterprises_.end()) {
+          return absl::NotFoundError(absl::StrCat("actor.enterprise_uscc: enterprise '",
+                                                  a.enterprise_uscc(), "' is not registered"));
+        }
+        if (e->second.blacklist_reason) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              "actor.enterprise_uscc: enterprise ", a.enterprise_uscc(), " is blacklisted"));
+        }
+        if (!admin_of(a.enterprise_uscc())) {
+          return denied(absl::StrCat("add actors to enterprise ", a.enterprise_uscc()));
+        }
+      } else {
+        if (!a.enterprise_uscc().empty()) {
+          return absl::InvalidArgumentError(
+              "actor.enterprise_uscc: must be empty for platform administrators and regulators");
+        }
+        if (!platform_admin) return denied("add platform administrators or regulators");
+      }
+      break;
+    }
+    case v1::RegistryRequest::kRevokeKey: {
+      absl::StatusOr<crypto::KeyId> id = crypto::KeyId::Parse(request.revoke_key().key_id());
+      if (!id.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("revoke_key.key_id: ", id.status().message()));
+      }
+      auto target = actors_.find(*id);
+      if (target == actors_.end()) {
+        return absl::NotFoundError(absl::StrCat("revoke_key.key_id: key ", id->ToString(),
+                                                " is not registered"));
+      }
+      if (target->second.revoked_reason) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("revoke_key.key_id: key ", id->ToString(), " is already revoked"));
+      }
+      if (request.revoke_key().reason().empty()) {
+        return absl::InvalidArgumentError("revoke_key.reason: is required");
+      }
+      const v1::Actor& t = target->second.actor;
+      if (!(platform_admin || (IsEnterpriseRole(t.role()) && admin_of(t.enterprise_uscc())))) {
+        return denied(absl::StrCat("revoke key ", id->ToString()));
+      }
+      break;
+    }
+    case v1::RegistryRequest::kBlacklist: {
+      const v1::BlacklistChange& b = request.blacklist();
+      if (!(platform_admin || actor.role() == v1::REGULATOR)) return denied("change the blacklist");
+      if (!enterprises_.count(b.enterprise_uscc())) {
+        return absl::NotFoundError(absl::StrCat("blacklist.enterprise_uscc: enterprise '",
+                                                b.enterprise_uscc(), "' is not registered"));
+      }
+      if (b.reason().empty()) return absl::InvalidArgumentError("blacklist.reason: is required");
+      break;
+    }
+    case v1::RegistryRequest::CHANGE_NOT_SET:
+      return absl::InvalidArgumentError("request.change: no change given");
+  }
+  return request;
+}
+
+void Registry::Commit(const v1::RegistryRequest& request, const v1::SignedEnvelope& envelope,
+                      uint64_t log_index) {
+  requests_[request.request_id()] = {log_index, envelope.payload()};
+  switch (request.change_case()) {
+    case v1::RegistryRequest::kRegisterEnterprise:
+      enterprises_[request.register_enterprise().uscc()] =
+          EnterpriseState{request.register_enterprise(), std::nullopt};
+      break;
+    case v1::RegistryRequest::kRegisterProduct: {
+      const v1::Product& p = request.register_product();
+      products_[{p.enterprise_uscc(), p.product_number()}] = p;
+      break;
+    }
+    case v1::RegistryRequest::kAddActor: {
+      const crypto::VerifyingKey key = *crypto::VerifyingKey::FromBytes(request.add_actor().public_key());
+      actors_.emplace(key.key_id(), ActorState{request.add_actor(), key, std::nullopt});
+      break;
+    }
+    case v1::RegistryRequest::kRevokeKey:
+      actors_.at(*crypto::KeyId::Parse(request.revoke_key().key_id())).revoked_reason =
+          request.revoke_key().reason();
+      break;
+    case v1::RegistryRequest::kBlacklist: {
+      EnterpriseState& e = enterprises_.at(request.blacklist().enterprise_uscc());
+      if (request.blacklist().blacklisted()) {
+        e.blacklist_reason = request.blacklist().reason();
+      } else {
+        e.blacklist_reason.reset();
+      }
+      break;
+    }
+    case v1::RegistryRequest::CHANGE_NOT_SET:
+      break;
+  }
+}
+
+std::optional<v1::Enterprise> Registry::FindEnterprise(const std::string& uscc) const {
+  absl::MutexLock lock(&mu_);
+  auto it = enterprises_.find(uscc);
+  if (it == enterprises_.end()) return std::nullopt;
+  return it->second.enterprise;
+}
+
+std::optional<v1::Product> Registry::FindProduct(const std::string& uscc,
+                                                 const std::string& product_number) const {
+  absl::MutexLock lock(&mu_);
+  auto it = products_.find({uscc, product_number});
+  if (it == products_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool Registry::IsBlacklisted(const std::string& uscc) const {
+  absl::MutexLock lock(&mu_);
+  auto it = enterprises_.find(uscc);
+  return it != enterprises_.end() && it->second.blacklist_reason.has_value();
+}
+
+std::optional<v1::Actor> Registry::ActiveActor(const crypto::KeyId& key_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = actors_.find(key_id);
+  if (it == actors_.end() || it->second.revoked_reason) return std::nullopt;
+  return it->second.actor;
+}
+
+}  // namespace chemledger::registry
