@@ -12,10 +12,9 @@ namespace {
 
 v1::LogEntry MakeEntry(const v1::SignedEnvelope& envelope) {
   v1::LogEntry entry;
-  const absl::Time now = absl::Now();
-  entry.mutable_record_time()->set_seconds(absl::ToUnixSeconds(now));
-  entry.mutable_record_time()->set_nanos(
-      static_cast<int32_t>(absl::ToInt64Nanoseconds(now - absl::FromUnixSeconds(absl::ToUnixSeconds(now)))));
+  const int64_t now_ns = absl::ToUnixNanos(absl::Now());
+  entry.mutable_record_time()->set_seconds(now_ns / 1000000000);
+  entry.mutable_record_time()->set_nanos(static_cast<int32_t>(now_ns % 1000000000));
   *entry.mutable_envelope() = envelope;
   return entry;
 }

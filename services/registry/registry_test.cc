@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "services/common/envelope.h"
 #include "storage/leveldb_log.h"
+#include "services/registry/registry_testing.h"
 #include "tests/subprocess.h"
 
 namespace chemledger::registry {
@@ -15,28 +16,7 @@ crypto::SigningKey TestKey(char seed) {
   return crypto::SigningKey::FromSeed(*crypto::SecretSeed::FromBytes(std::string(32, seed)));
 }
 
-v1::Date D(int y, int m, int d) {
-  v1::Date out;
-  out.set_year(y);
-  out.set_month(m);
-  out.set_day(d);
-  return out;
-}
-
-v1::Enterprise Producer(const std::string& uscc) {
-  v1::Enterprise e;
-  e.set_uscc(uscc);
-  e.set_name("示例化工");
-  e.set_region_code(uscc.substr(2, 6));
-  e.set_address("示例路1号");
-  e.add_roles(v1::PRODUCER);
-  v1::Licence* l = e.add_licences();
-  l->set_type(v1::SAFETY_PRODUCTION);
-  l->set_number("WH-2024-1");
-  *l->mutable_valid_from() = D(2024, 1, 1);
-  *l->mutable_valid_until() = D(2027, 1, 1);
-  return e;
-}
+v1::Enterprise Producer(const std::string& uscc) { return testing::ExampleProducer(uscc); }
 
 v1::Product Methanol(const std::string& uscc, const std::string& number) {
   v1::Product p;
@@ -65,10 +45,9 @@ class RegistryTest : public ::testing::Test {
                    regulator_(TestKey(4)), stranger_(TestKey(5)) {}
 
   void SetUp() override {
-    dir_ = testing::FreshTempDir("registry");
+    dir_ = chemledger::testing::FreshTempDir("registry");
     log_ = *storage::OpenLevelDbLog(dir_);
-    catalogue_ = std::make_unique<Catalogue>(
-        *Catalogue::Load(testing::RunfilePath("services/registry/data/catalogue.tsv")));
+    catalogue_ = std::make_unique<Catalogue>(testing::ShippedCatalogue());
     ASSERT_TRUE(Registry::Bootstrap(log_.get(), "test", "root admin", admin_).ok());
     registry_ = *Registry::Open(log_.get(), catalogue_.get());
     Ok(admin_, Enterprise(kAcme));
@@ -226,7 +205,7 @@ TEST_F(RegistryTest, RevokedKeysAndBlacklistedEnterprisesWriteNothing) {
 TEST_F(RegistryTest, BootstrapOnlyOnceAndOnlyWithGenesis) {
   EXPECT_EQ(Registry::Bootstrap(log_.get(), "again", "x", stranger_).code(),
             absl::StatusCode::kFailedPrecondition);
-  const std::string other_dir = testing::FreshTempDir("registry_empty");
+  const std::string other_dir = chemledger::testing::FreshTempDir("registry_empty");
   std::unique_ptr<storage::Log> empty = *storage::OpenLevelDbLog(other_dir);
   EXPECT_EQ(Registry::Open(empty.get(), catalogue_.get()).status().code(),
             absl::StatusCode::kFailedPrecondition);

@@ -3,39 +3,16 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "tests/subprocess.h"
+#include "services/registry/registry_testing.h"
 
 namespace chemledger::registry {
 namespace {
 
-const Catalogue& Shipped() {
-  static const Catalogue* c = new Catalogue(
-      *Catalogue::Load(testing::RunfilePath("services/registry/data/catalogue.tsv")));
-  return *c;
-}
+using testing::Date;
 
-v1::Date D(int y, int m, int d) {
-  v1::Date out;
-  out.set_year(y);
-  out.set_month(m);
-  out.set_day(d);
-  return out;
-}
+const Catalogue& Shipped() { return testing::ShippedCatalogue(); }
 
-v1::Enterprise Producer() {
-  v1::Enterprise e;
-  e.set_uscc("91350100M000100Y43");
-  e.set_name("福州示例化工有限公司");
-  e.set_region_code("350100");
-  e.set_address("福建省福州市示例路1号");
-  e.add_roles(v1::PRODUCER);
-  v1::Licence* l = e.add_licences();
-  l->set_type(v1::SAFETY_PRODUCTION);
-  l->set_number("(闽)WH安许证字[2024]000001");
-  *l->mutable_valid_from() = D(2024, 1, 1);
-  *l->mutable_valid_until() = D(2027, 1, 1);
-  return e;
-}
+v1::Enterprise Producer() { return testing::ExampleProducer("91350100M000100Y43"); }
 
 v1::Product AmmoniumNitrate() {
   v1::Product p;
@@ -86,10 +63,10 @@ TEST(ValidationTest, EnterpriseRules) {
   e.add_roles(v1::DISPOSER);
   ExpectInvalid(ValidateEnterprise(e), "role DISPOSER needs a HAZARDOUS_WASTE licence");
   e = Producer();
-  *e.mutable_licences(0)->mutable_valid_until() = D(2023, 2, 30);
+  *e.mutable_licences(0)->mutable_valid_until() = Date(2023, 2, 30);
   ExpectInvalid(ValidateEnterprise(e), "enterprise.licences[0].valid_until: is not a valid date");
   e = Producer();
-  *e.mutable_licences(0)->mutable_valid_until() = D(2023, 1, 1);
+  *e.mutable_licences(0)->mutable_valid_until() = Date(2023, 1, 1);
   ExpectInvalid(ValidateEnterprise(e), "is before valid_from");
   e = Producer();
   e.clear_roles();

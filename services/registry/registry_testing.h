@@ -1,0 +1,50 @@
+// Test-only: the shipped catalogue and example registry records shared by the
+// registry tests.
+
+#ifndef CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_TESTING_H_
+#define CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_TESTING_H_
+
+#include <string>
+
+#include "chemledger/v1/registry.pb.h"
+#include "services/registry/catalogue.h"
+#include "tests/subprocess.h"
+
+namespace chemledger::registry::testing {
+
+// services/registry/data/catalogue.tsv from the test's runfiles (the test
+// needs it in `data`). Aborts the test binary if it does not load.
+inline const Catalogue& ShippedCatalogue() {
+  static const Catalogue* catalogue = new Catalogue(*Catalogue::Load(
+      chemledger::testing::RunfilePath("services/registry/data/catalogue.tsv")));
+  return *catalogue;
+}
+
+inline v1::Date Date(int year, int month, int day) {
+  v1::Date d;
+  d.set_year(year);
+  d.set_month(month);
+  d.set_day(day);
+  return d;
+}
+
+// A producer with its 安全生产许可证, valid 2024-01-01 to 2027-01-01; its region
+// is the one in its code.
+inline v1::Enterprise ExampleProducer(const std::string& uscc) {
+  v1::Enterprise e;
+  e.set_uscc(uscc);
+  e.set_name("示例化工有限公司");
+  e.set_region_code(uscc.substr(2, 6));
+  e.set_address("示例路1号");
+  e.add_roles(v1::PRODUCER);
+  v1::Licence* l = e.add_licences();
+  l->set_type(v1::SAFETY_PRODUCTION);
+  l->set_number("(闽)WH安许证字[2024]000001");
+  *l->mutable_valid_from() = Date(2024, 1, 1);
+  *l->mutable_valid_until() = Date(2027, 1, 1);
+  return e;
+}
+
+}  // namespace chemledger::registry::testing
+
+#endif  // CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_TESTING_H_
