@@ -162,6 +162,8 @@ bool operator==(const LabelClaims& a, const LabelClaims& b) {
          a.un_number == b.un_number && a.cas == b.cas && a.control_flags == b.control_flags;
 }
 
+absl::Status ValidateLabelResolver(absl::string_view resolver) { return CheckResolver(resolver); }
+
 absl::StatusOr<std::string> MakeLabelUrl(const LabelClaims& claims,
                                          const SigningKey& label_key) {
   if (absl::Status s = CheckClaims(claims); !s.ok()) return s;

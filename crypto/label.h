@@ -68,6 +68,13 @@ struct LabelClaims {
   friend bool operator!=(const LabelClaims& a, const LabelClaims& b) { return !(a == b); }
 };
 
+// Checks a resolver host ("CL.EXAMPLE.CN", optionally ":port"): 1 to 63 of
+// A-Z, 0-9, '.', '-', ':', not starting or ending with '.' or '-'.
+// InvalidArgument naming the field "resolver" otherwise. A deployment keeps it
+// to 24 characters so that its labels fit QR version 10 at error correction M.
+absl::Status ValidateLabelResolver(absl::string_view resolver);
+inline constexpr size_t kMaxQrFriendlyResolverLength = 24;
+
 // Checks `claims` (InvalidArgument naming the field and the rule) and returns
 // the label URL signed with `label_key`.
 absl::StatusOr<std::string> MakeLabelUrl(const LabelClaims& claims,

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <utility>
 
 #define ZX_USE_UTF8 1
 #include <ZXing/BarcodeFormat.h>
@@ -14,8 +15,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "services/label/png.h"
 #include "stb/stb_image.h"
-#include "zlib.h"
 
 namespace chemledger::label {
 namespace {
@@ -30,20 +31,6 @@ int ZxingEccLevel(QrErrorCorrection ecc) {
     case QrErrorCorrection::kH: return 8;
   }
   return 4;
-}
-
-void PutBigEndian32(std::string* out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
-}
-
-void AppendPngChunk(std::string* png, const char type[4], const std::string& data) {
-  PutBigEndian32(png, static_cast<uint32_t>(data.size()));
-  const size_t start = png->size();
-  png->append(type, 4);
-  png->append(data);
-  const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(png->data() + start),
-                          static_cast<uInt>(png->size() - start));
-  PutBigEndian32(png, static_cast<uint32_t>(crc));
 }
 
 }  // namespace
@@ -100,7 +87,7 @@ absl::StatusOr<std::string> QrToPng(const QrSymbol& qr, int module_px, int quiet
     return absl::InvalidArgumentError("qr: module size must be 1-64 pixels, quiet zone 0-64");
   }
   const int side = (qr.size + 2 * quiet_zone) * module_px;
-  const size_t row_bytes = 1 + (static_cast<size_t>(side) + 7) / 8;  // filter byte + bits
+  const size_t row_bytes = 1 + internal::PngRowBytes(side, internal::PngPixels::kGrey1);
   std::string raw(row_bytes * side, '\0');
   // Each module row is packed once and repeated module_px times.
   for (int my = -quiet_zone; my < qr.size + quiet_zone; ++my) {
@@ -117,37 +104,7 @@ absl::StatusOr<std::string> QrToPng(const QrSymbol& qr, int module_px, int quiet
       std::memcpy(&raw[row_bytes * (first_py + copy)], &raw[row_bytes * first_py], row_bytes);
     }
   }
-  // One deflate stream per thread, reset between images: setting a stream up
-  // costs more than compressing a QR code.
-  struct Deflater {
-    z_stream stream{};
-    bool ready = deflateInit(&stream, Z_BEST_SPEED) == Z_OK;
-    ~Deflater() {
-      if (ready) deflateEnd(&stream);
-    }
-  };
-  thread_local Deflater deflater;
-  if (!deflater.ready || deflateReset(&deflater.stream) != Z_OK) {
-    return absl::InternalError("qr: cannot set up PNG compression");
-  }
-  std::string deflated(deflateBound(&deflater.stream, static_cast<uLong>(raw.size())), '\0');
-  deflater.stream.next_in = reinterpret_cast<Bytef*>(&raw[0]);
-  deflater.stream.avail_in = static_cast<uInt>(raw.size());
-  deflater.stream.next_out = reinterpret_cast<Bytef*>(&deflated[0]);
-  deflater.stream.avail_out = static_cast<uInt>(deflated.size());
-  if (deflate(&deflater.stream, Z_FINISH) != Z_STREAM_END) {
-    return absl::InternalError("qr: PNG compression failed");
-  }
-  deflated.resize(deflated.size() - deflater.stream.avail_out);
-  std::string header;
-  PutBigEndian32(&header, static_cast<uint32_t>(side));
-  PutBigEndian32(&header, static_cast<uint32_t>(side));
-  header += std::string("\x01\x00\x00\x00\x00", 5);  // 1 bit, greyscale, deflate, no filter, no interlace
-  std::string png("\x89PNG\r\n\x1a\n", 8);
-  AppendPngChunk(&png, "IHDR", header);
-  AppendPngChunk(&png, "IDAT", deflated);
-  AppendPngChunk(&png, "IEND", "");
-  return png;
+  return internal::WritePng(side, side, internal::PngPixels::kGrey1, std::move(raw));
 }
 
 absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_bytes) {

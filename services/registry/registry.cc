@@ -4,19 +4,22 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "crypto/label.h"
 #include "services/common/envelope.h"
 #include "services/registry/validation.h"
 
 namespace chemledger::registry {
 namespace {
 
-v1::LogEntry MakeEntry(const v1::SignedEnvelope& envelope) {
-  v1::LogEntry entry;
-  const int64_t now_ns = absl::ToUnixNanos(absl::Now());
-  entry.mutable_record_time()->set_seconds(now_ns / 1000000000);
-  entry.mutable_record_time()->set_nanos(static_cast<int32_t>(now_ns % 1000000000));
-  *entry.mutable_envelope() = envelope;
-  return entry;
+absl::StatusOr<absl::CivilDay> ToCivilDay(const v1::Date& d, absl::string_view field) {
+  const absl::CivilDay day(d.year(), d.month(), d.day());
+  if (d.year() < 2000 || d.year() > 2179 || day.year() != d.year() || day.month() != d.month() ||
+      day.day() != d.day()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", d.year(), "-", d.month(), "-", d.day(),
+                     " is not a date from 2000-01-01 to 2179-12-31"));
+  }
+  return day;
 }
 
 absl::StatusOr<crypto::VerifyingKey> ActorKey(const v1::Actor& actor, absl::string_view field) {
@@ -33,8 +36,24 @@ bool IsEnterpriseRole(v1::ActorRole role) {
 
 }  // namespace
 
+v1::LogEntry MakeLogEntry(const v1::SignedEnvelope& envelope, std::string assignment) {
+  v1::LogEntry entry;
+  const int64_t now_ns = absl::ToUnixNanos(absl::Now());
+  entry.mutable_record_time()->set_seconds(now_ns / 1000000000);
+  entry.mutable_record_time()->set_nanos(static_cast<int32_t>(now_ns % 1000000000));
+  *entry.mutable_envelope() = envelope;
+  if (!assignment.empty()) entry.set_assignment(std::move(assignment));
+  return entry;
+}
+
+absl::CivilDay RecordDay(const v1::LogEntry& entry) {
+  static const absl::TimeZone kChinaStandardTime = absl::FixedTimeZone(8 * 3600);
+  return absl::ToCivilDay(absl::FromUnixSeconds(entry.record_time().seconds()),
+                          kChinaStandardTime);
+}
+
 absl::Status Registry::Bootstrap(storage::Log* log, const std::string& deployment,
-                                 const std::string& admin_name,
+                                 const std::string& resolver, const std::string& admin_name,
                                  const crypto::SigningKey& admin_key) {
   if (log->Size() != 0) {
     return absl::FailedPreconditionError(
@@ -43,8 +62,17 @@ absl::Status Registry::Bootstrap(storage::Log* log, const std::string& deploymen
   if (deployment.empty() || admin_name.empty()) {
     return absl::InvalidArgumentError("bootstrap: deployment and administrator names are required");
   }
+  if (absl::Status s = crypto::ValidateLabelResolver(resolver); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("bootstrap: ", s.message()));
+  }
+  if (resolver.size() > crypto::kMaxQrFriendlyResolverLength) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bootstrap: resolver: '", resolver, "' is longer than ",
+        crypto::kMaxQrFriendlyResolverLength, " characters (labels would not fit QR version 10)"));
+  }
   v1::Genesis genesis;
   genesis.set_deployment(deployment);
+  genesis.set_resolver(resolver);
   v1::Actor* admin = genesis.mutable_first_admin();
   admin->set_name(admin_name);
   admin->set_role(v1::PLATFORM_ADMIN);
@@ -52,7 +80,7 @@ absl::Status Registry::Bootstrap(storage::Log* log, const std::string& deploymen
   absl::StatusOr<v1::SignedEnvelope> envelope =
       envelope::Sign(kGenesisContext, genesis.SerializeAsString(), admin_key);
   if (!envelope.ok()) return envelope.status();
-  const std::vector<std::string> entries = {MakeEntry(*envelope).SerializeAsString()};
+  const std::vector<std::string> entries = {MakeLogEntry(*envelope).SerializeAsString()};
   return log->Append(entries).status();
 }
 
@@ -72,6 +100,11 @@ absl::Status Registry::AddGenesis(const v1::SignedEnvelope& envelope) {
         return absl::NotFoundError("not the genesis key");
       });
   if (!signer.ok()) return signer.status();
+  if (absl::Status s = crypto::ValidateLabelResolver(genesis.resolver()); !s.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("genesis: ", s.message()));
+  }
+  deployment_ = genesis.deployment();
+  resolver_ = genesis.resolver();
   actors_.emplace(key->key_id(), ActorState{genesis.first_admin(), *key, std::nullopt});
   return absl::OkStatus();
 }
@@ -104,7 +137,7 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(storage::Log* log,
       return absl::DataLossError(absl::StrCat(
           "log entry ", i, " does not replay (the log was altered?): ", request.status().message()));
     }
-    registry->Commit(*request, entry.envelope(), i);
+    registry->Commit(*request, entry.envelope(), i, RecordDay(entry));
   }
   return registry;
 }
@@ -124,11 +157,31 @@ absl::StatusOr<Receipt> Registry::Apply(const v1::SignedEnvelope& envelope) {
   }
   absl::StatusOr<v1::RegistryRequest> request = Check(envelope);
   if (!request.ok()) return request.status();
-  const std::vector<std::string> entries = {MakeEntry(envelope).SerializeAsString()};
+  const v1::LogEntry entry = MakeLogEntry(envelope);
+  const std::vector<std::string> entries = {entry.SerializeAsString()};
   absl::StatusOr<uint64_t> index = log_->Append(entries);
   if (!index.ok()) return index.status();
-  Commit(*request, envelope, *index);
+  Commit(*request, envelope, *index, RecordDay(entry));
   return Receipt{*index, false};
+}
+
+absl::StatusOr<uint64_t> Registry::AppendChecked(
+    const std::function<absl::StatusOr<std::string>(const View&)>& make_entry) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::string> entry = make_entry(View(this));
+  if (!entry.ok()) return entry.status();
+  const std::vector<std::string> entries = {*std::move(entry)};
+  return log_->Append(entries);
+}
+
+absl::StatusOr<crypto::VerifyingKey> Registry::LookupActorKey(const crypto::KeyId& id) const {
+  auto it = actors_.find(id);
+  if (it == actors_.end()) return absl::NotFoundError("unknown key");
+  if (it->second.revoked_reason) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("key ", id.ToString(), " was revoked: ", *it->second.revoked_reason));
+  }
+  return it->second.key;
 }
 
 absl::StatusOr<v1::RegistryRequest> Registry::Check(const v1::SignedEnvelope& envelope) const {
@@ -136,13 +189,7 @@ absl::StatusOr<v1::RegistryRequest> Registry::Check(const v1::SignedEnvelope& en
       envelope, kRegistryContext,
       [this](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
         mu_.AssertHeld();
-        auto it = actors_.find(id);
-        if (it == actors_.end()) return absl::NotFoundError("unknown key");
-        if (it->second.revoked_reason) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "key ", id.ToString(), " was revoked: ", *it->second.revoked_reason));
-        }
-        return it->second.key;
+        return LookupActorKey(id);
       });
   if (!signer.ok()) return signer.status();
   v1::RegistryRequest request;
@@ -253,6 +300,17 @@ absl::StatusOr<v1::RegistryRequest> Registry::Check(const v1::SignedEnvelope& en
       if (!id.ok()) {
         return absl::InvalidArgumentError(absl::StrCat("revoke_key.key_id: ", id.status().message()));
       }
+      if (request.revoke_key().reason().empty()) {
+        return absl::InvalidArgumentError("revoke_key.reason: is required");
+      }
+      if (auto label_key = label_keys_.find(*id); label_key != label_keys_.end()) {
+        if (!platform_admin) return denied("revoke label keys");
+        if (label_key->second.revoked_on) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("revoke_key.key_id: label key ", id->ToString(), " is already revoked"));
+        }
+        break;
+      }
       auto target = actors_.find(*id);
       if (target == actors_.end()) {
         return absl::NotFoundError(absl::StrCat("revoke_key.key_id: key ", id->ToString(),
@@ -261,9 +319,6 @@ absl::StatusOr<v1::RegistryRequest> Registry::Check(const v1::SignedEnvelope& en
       if (target->second.revoked_reason) {
         return absl::FailedPreconditionError(
             absl::StrCat("revoke_key.key_id: key ", id->ToString(), " is already revoked"));
-      }
-      if (request.revoke_key().reason().empty()) {
-        return absl::InvalidArgumentError("revoke_key.reason: is required");
       }
       const v1::Actor& t = target->second.actor;
       if (!(platform_admin || (IsEnterpriseRole(t.role()) && admin_of(t.enterprise_uscc())))) {
@@ -281,6 +336,29 @@ absl::StatusOr<v1::RegistryRequest> Registry::Check(const v1::SignedEnvelope& en
       if (b.reason().empty()) return absl::InvalidArgumentError("blacklist.reason: is required");
       break;
     }
+    case v1::RegistryRequest::kAddLabelKey: {
+      const v1::LabelKey& k = request.add_label_key();
+      if (!platform_admin) return denied("add label keys");
+      absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(k.public_key());
+      if (!key.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("add_label_key.public_key: ", key.status().message()));
+      }
+      absl::StatusOr<absl::CivilDay> from = ToCivilDay(k.valid_from(), "add_label_key.valid_from");
+      if (!from.ok()) return from.status();
+      absl::StatusOr<absl::CivilDay> until = ToCivilDay(k.valid_until(), "add_label_key.valid_until");
+      if (!until.ok()) return until.status();
+      if (*until < *from) {
+        return absl::InvalidArgumentError(
+            "add_label_key.valid_until: must not be before valid_from");
+      }
+      if (label_keys_.count(key->key_id()) || actors_.count(key->key_id())) {
+        return absl::AlreadyExistsError(absl::StrCat("add_label_key.public_key: key ",
+                                                     key->key_id().ToString(),
+                                                     " is already registered"));
+      }
+      break;
+    }
     case v1::RegistryRequest::CHANGE_NOT_SET:
       return absl::InvalidArgumentError("request.change: no change given");
   }
@@ -288,12 +366,12 @@ absl::StatusOr<v1::RegistryRequest> Registry::Check(const v1::SignedEnvelope& en
 }
 
 void Registry::Commit(const v1::RegistryRequest& request, const v1::SignedEnvelope& envelope,
-                      uint64_t log_index) {
+                      uint64_t log_index, absl::CivilDay record_day) {
   requests_[request.request_id()] = {log_index, envelope.payload()};
   switch (request.change_case()) {
     case v1::RegistryRequest::kRegisterEnterprise:
       enterprises_[request.register_enterprise().uscc()] =
-          EnterpriseState{request.register_enterprise(), std::nullopt};
+          EnterpriseRecord{request.register_enterprise(), std::nullopt};
       break;
     case v1::RegistryRequest::kRegisterProduct: {
       const v1::Product& p = request.register_product();
@@ -305,12 +383,26 @@ void Registry::Commit(const v1::RegistryRequest& request, const v1::SignedEnvelo
       actors_.emplace(key.key_id(), ActorState{request.add_actor(), key, std::nullopt});
       break;
     }
-    case v1::RegistryRequest::kRevokeKey:
-      actors_.at(*crypto::KeyId::Parse(request.revoke_key().key_id())).revoked_reason =
-          request.revoke_key().reason();
+    case v1::RegistryRequest::kRevokeKey: {
+      const crypto::KeyId id = *crypto::KeyId::Parse(request.revoke_key().key_id());
+      if (auto label_key = label_keys_.find(id); label_key != label_keys_.end()) {
+        label_key->second.revoked_on = record_day;
+      } else {
+        actors_.at(id).revoked_reason = request.revoke_key().reason();
+      }
       break;
+    }
+    case v1::RegistryRequest::kAddLabelKey: {
+      const v1::LabelKey& k = request.add_label_key();
+      const crypto::VerifyingKey key = *crypto::VerifyingKey::FromBytes(k.public_key());
+      label_keys_.emplace(
+          key.key_id(),
+          LabelKeyState{key, *ToCivilDay(k.valid_from(), ""), *ToCivilDay(k.valid_until(), ""),
+                        std::nullopt});
+      break;
+    }
     case v1::RegistryRequest::kBlacklist: {
-      EnterpriseState& e = enterprises_.at(request.blacklist().enterprise_uscc());
+      EnterpriseRecord& e = enterprises_.at(request.blacklist().enterprise_uscc());
       if (request.blacklist().blacklisted()) {
         e.blacklist_reason = request.blacklist().reason();
       } else {
@@ -321,6 +413,75 @@ void Registry::Commit(const v1::RegistryRequest& request, const v1::SignedEnvelo
     case v1::RegistryRequest::CHANGE_NOT_SET:
       break;
   }
+}
+
+const EnterpriseRecord* Registry::View::FindEnterprise(const std::string& uscc) const {
+  registry_->mu_.AssertHeld();
+  auto it = registry_->enterprises_.find(uscc);
+  return it == registry_->enterprises_.end() ? nullptr : &it->second;
+}
+
+const v1::Product* Registry::View::FindProduct(const std::string& uscc,
+                                               const std::string& product_number) const {
+  registry_->mu_.AssertHeld();
+  auto it = registry_->products_.find({uscc, product_number});
+  return it == registry_->products_.end() ? nullptr : &it->second;
+}
+
+const v1::Actor* Registry::View::ActiveActor(const crypto::KeyId& key_id) const {
+  registry_->mu_.AssertHeld();
+  auto it = registry_->actors_.find(key_id);
+  if (it == registry_->actors_.end() || it->second.revoked_reason) return nullptr;
+  return &it->second.actor;
+}
+
+const LabelKeyState* Registry::View::FindLabelKey(const crypto::KeyId& key_id) const {
+  registry_->mu_.AssertHeld();
+  auto it = registry_->label_keys_.find(key_id);
+  return it == registry_->label_keys_.end() ? nullptr : &it->second;
+}
+
+std::vector<const LabelKeyState*> Registry::View::LabelKeys() const {
+  registry_->mu_.AssertHeld();
+  std::vector<const LabelKeyState*> keys;
+  for (const auto& [id, state] : registry_->label_keys_) keys.push_back(&state);
+  return keys;
+}
+
+absl::StatusOr<v1::Actor> Registry::View::VerifySigner(
+    const v1::SignedEnvelope& envelope, const crypto::SignatureContext& context) const {
+  registry_->mu_.AssertHeld();
+  absl::StatusOr<crypto::KeyId> signer = envelope::Verify(
+      envelope, context, [this](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
+        registry_->mu_.AssertHeld();
+        return registry_->LookupActorKey(id);
+      });
+  if (!signer.ok()) return signer.status();
+  return registry_->actors_.at(*signer).actor;
+}
+
+std::optional<EnterpriseRecord> Registry::FindEnterpriseRecord(const std::string& uscc) const {
+  absl::MutexLock lock(&mu_);
+  auto it = enterprises_.find(uscc);
+  if (it == enterprises_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<v1::Product> Registry::ListProducts(const std::string& uscc) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::Product> products;
+  for (auto it = products_.lower_bound({uscc, ""});
+       it != products_.end() && it->first.first == uscc; ++it) {
+    products.push_back(it->second);
+  }
+  return products;
+}
+
+std::vector<LabelKeyState> Registry::LabelKeys() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<LabelKeyState> keys;
+  for (const auto& [id, state] : label_keys_) keys.push_back(state);
+  return keys;
 }
 
 std::optional<v1::Enterprise> Registry::FindEnterprise(const std::string& uscc) const {

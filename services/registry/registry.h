@@ -13,20 +13,27 @@
 // written once by Bootstrap, by whoever holds the data directory. There is no
 // default account and no unauthenticated path to add one.
 //
-// Thread-safety: all methods may be called concurrently; Apply calls are
-// serialised. The Log must outlive the Registry.
+// Label keys: the platform's label signing keys are registered here (public
+// half, validity dates) by a platform administrator and revoked with
+// revoke_key; the label trust list is made from them.
+//
+// Thread-safety: all methods may be called concurrently; Apply and
+// AppendChecked calls are serialised. The Log must outlive the Registry.
 
 #ifndef CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_H_
 #define CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/civil_time.h"
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/registry.pb.h"
 #include "crypto/keys.h"
@@ -46,12 +53,29 @@ struct Receipt {
   bool replayed = false;  // true when this was a retry of an accepted request
 };
 
+// A platform label key as the registry knows it (public half only).
+struct LabelKeyState {
+  crypto::VerifyingKey key;
+  absl::CivilDay valid_from;
+  absl::CivilDay valid_until;
+  std::optional<absl::CivilDay> revoked_on;  // the day its revocation was recorded
+};
+
+// An enterprise with its blacklist state.
+struct EnterpriseRecord {
+  v1::Enterprise enterprise;
+  std::optional<std::string> blacklist_reason;  // set while blacklisted
+};
+
 class Registry {
  public:
-  // Writes the genesis entry to an empty log. FailedPrecondition if the log
-  // is not empty.
+  // Writes the genesis entry to an empty log: the deployment's name, its
+  // label resolver host (crypto::ValidateLabelResolver, at most
+  // crypto::kMaxQrFriendlyResolverLength characters) and its first platform
+  // administrator, signed by that administrator's key. FailedPrecondition if
+  // the log is not empty; InvalidArgument for a bad name or resolver.
   static absl::Status Bootstrap(storage::Log* log, const std::string& deployment,
-                                const std::string& admin_name,
+                                const std::string& resolver, const std::string& admin_name,
                                 const crypto::SigningKey& admin_key);
 
   // Rebuilds the registry from `log` (which must start with a genesis entry;
@@ -67,23 +91,60 @@ class Registry {
   // enterprise, product or key). Nothing is written on any error.
   absl::StatusOr<Receipt> Apply(const v1::SignedEnvelope& request);
 
+  // A consistent read-only view of the registry, valid only inside the
+  // callback that receives it (the registry's lock is held).
+  class View {
+   public:
+    const EnterpriseRecord* FindEnterprise(const std::string& uscc) const;
+    const v1::Product* FindProduct(const std::string& uscc,
+                                   const std::string& product_number) const;
+    // The actor holding `key_id`, if registered and not revoked.
+    const v1::Actor* ActiveActor(const crypto::KeyId& key_id) const;
+    const LabelKeyState* FindLabelKey(const crypto::KeyId& key_id) const;
+    // Every label key ever added, revoked ones included, by key id.
+    std::vector<const LabelKeyState*> LabelKeys() const;
+    // Verifies `envelope` as envelope::Verify does, against the registered,
+    // unrevoked actor keys; returns the signer.
+    absl::StatusOr<v1::Actor> VerifySigner(const v1::SignedEnvelope& envelope,
+                                           const crypto::SignatureContext& context) const;
+
+   private:
+    friend class Registry;
+    explicit View(const Registry* registry) : registry_(registry) {}
+    const Registry* registry_;
+  };
+
+  // For the other parts of the ledger (label issuance, events): runs
+  // `make_entry` on the current registry and, if it returns an entry (a
+  // serialized LogEntry), appends it to the log, with no registry change
+  // ordered between the check and the append, so that e.g. an issuance can
+  // never land after the blacklisting that should have refused it. Returns
+  // the entry's index; make_entry's error (and nothing written) otherwise.
+  absl::StatusOr<uint64_t> AppendChecked(
+      const std::function<absl::StatusOr<std::string>(const View&)>& make_entry);
+
   // Lookups (copies; empty optional when absent).
   std::optional<v1::Enterprise> FindEnterprise(const std::string& uscc) const;
+  std::optional<EnterpriseRecord> FindEnterpriseRecord(const std::string& uscc) const;
   std::optional<v1::Product> FindProduct(const std::string& uscc,
                                          const std::string& product_number) const;
+  // The products of `uscc`, by product number.
+  std::vector<v1::Product> ListProducts(const std::string& uscc) const;
   bool IsBlacklisted(const std::string& uscc) const;
   // The actor holding `key_id`, if registered and not revoked.
   std::optional<v1::Actor> ActiveActor(const crypto::KeyId& key_id) const;
+  // Every label key ever added, revoked ones included, by key id.
+  std::vector<LabelKeyState> LabelKeys() const;
+
+  // From the genesis entry.
+  const std::string& deployment() const { return deployment_; }
+  const std::string& resolver() const { return resolver_; }
 
  private:
   struct ActorState {
     v1::Actor actor;
     crypto::VerifyingKey key;
     std::optional<std::string> revoked_reason;
-  };
-  struct EnterpriseState {
-    v1::Enterprise enterprise;
-    std::optional<std::string> blacklist_reason;
   };
 
   Registry(storage::Log* log, const Catalogue* catalogue) : log_(log), catalogue_(catalogue) {}
@@ -92,20 +153,33 @@ class Registry {
   // changes nothing. Returns the parsed request for Commit.
   absl::StatusOr<v1::RegistryRequest> Check(const v1::SignedEnvelope& envelope) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Applies a checked request to the state (not to the log).
+  // Applies a checked request, recorded on `record_day`, to the state (not
+  // to the log).
   void Commit(const v1::RegistryRequest& request, const v1::SignedEnvelope& envelope,
-              uint64_t log_index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+              uint64_t log_index, absl::CivilDay record_day) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AddGenesis(const v1::SignedEnvelope& envelope) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<crypto::VerifyingKey> LookupActorKey(const crypto::KeyId& id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   storage::Log* const log_;
   const Catalogue* const catalogue_;
+  std::string deployment_;  // set once by Open
+  std::string resolver_;    // set once by Open
   mutable absl::Mutex mu_;
-  std::map<std::string, EnterpriseState> enterprises_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, EnterpriseRecord> enterprises_ ABSL_GUARDED_BY(mu_);
   std::map<std::pair<std::string, std::string>, v1::Product> products_ ABSL_GUARDED_BY(mu_);
   std::map<crypto::KeyId, ActorState> actors_ ABSL_GUARDED_BY(mu_);
+  std::map<crypto::KeyId, LabelKeyState> label_keys_ ABSL_GUARDED_BY(mu_);
   // request_id -> (log index, envelope payload) for idempotent retries.
   std::map<std::string, std::pair<uint64_t, std::string>> requests_ ABSL_GUARDED_BY(mu_);
 };
+
+// The LogEntry that records `envelope` now (record_time = now), with the
+// server's `assignment` if any.
+v1::LogEntry MakeLogEntry(const v1::SignedEnvelope& envelope, std::string assignment = "");
+
+// The civil day (UTC+8, China Standard Time) of an entry's record time.
+absl::CivilDay RecordDay(const v1::LogEntry& entry);
 
 }  // namespace chemledger::registry
 

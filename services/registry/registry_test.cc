@@ -19,21 +19,7 @@ crypto::SigningKey TestKey(char seed) {
 v1::Enterprise Producer(const std::string& uscc) { return testing::ExampleProducer(uscc); }
 
 v1::Product Methanol(const std::string& uscc, const std::string& number) {
-  v1::Product p;
-  p.set_enterprise_uscc(uscc);
-  p.set_product_number(number);
-  p.set_name_zh("甲醇");
-  p.set_name_en("Methanol");
-  p.set_cas("67-56-1");
-  p.set_un_number("1230");
-  p.set_hazard_class("3");
-  p.set_packing_group("II");
-  p.set_catalogue_number(1022);
-  p.set_signal_word(v1::DANGER);
-  p.add_control_flags("重点监管");
-  p.add_control_flags("高危");
-  p.set_emergency_phone("0591-12345678");
-  return p;
+  return testing::ExampleMethanol(uscc, number);
 }
 
 constexpr char kAcme[] = "91350100M000100Y43";
@@ -48,7 +34,7 @@ class RegistryTest : public ::testing::Test {
     dir_ = chemledger::testing::FreshTempDir("registry");
     log_ = *storage::OpenLevelDbLog(dir_);
     catalogue_ = std::make_unique<Catalogue>(testing::ShippedCatalogue());
-    ASSERT_TRUE(Registry::Bootstrap(log_.get(), "test", "root admin", admin_).ok());
+    ASSERT_TRUE(Registry::Bootstrap(log_.get(), "test", "CL.EXAMPLE.CN", "root admin", admin_).ok());
     registry_ = *Registry::Open(log_.get(), catalogue_.get());
     Ok(admin_, Enterprise(kAcme));
     Ok(admin_, Enterprise(kOther));
@@ -203,7 +189,7 @@ TEST_F(RegistryTest, RevokedKeysAndBlacklistedEnterprisesWriteNothing) {
 }
 
 TEST_F(RegistryTest, BootstrapOnlyOnceAndOnlyWithGenesis) {
-  EXPECT_EQ(Registry::Bootstrap(log_.get(), "again", "x", stranger_).code(),
+  EXPECT_EQ(Registry::Bootstrap(log_.get(), "again", "CL.EXAMPLE.CN", "x", stranger_).code(),
             absl::StatusCode::kFailedPrecondition);
   const std::string other_dir = chemledger::testing::FreshTempDir("registry_empty");
   std::unique_ptr<storage::Log> empty = *storage::OpenLevelDbLog(other_dir);

@@ -45,6 +45,34 @@ inline v1::Enterprise ExampleProducer(const std::string& uscc) {
   return e;
 }
 
+// Methanol (甲醇, CAS 67-56-1, UN 1230, class 3, PG II, catalogue 1022,
+// 重点监管 and 高危) as product `number` of `uscc`.
+inline v1::Product ExampleMethanol(const std::string& uscc, const std::string& number) {
+  v1::Product p;
+  p.set_enterprise_uscc(uscc);
+  p.set_product_number(number);
+  p.set_name_zh("甲醇");
+  p.set_name_en("Methanol");
+  p.set_cas("67-56-1");
+  p.set_un_number("1230");
+  p.set_hazard_class("3");
+  p.set_packing_group("II");
+  p.set_catalogue_number(1022);
+  p.add_ghs_pictograms("GHS02");
+  p.add_ghs_pictograms("GHS06");
+  p.add_ghs_pictograms("GHS08");
+  p.set_signal_word(v1::DANGER);
+  p.add_hazard_statements("H225");
+  p.add_hazard_statements("H301");
+  p.add_hazard_statements("H311");
+  p.add_hazard_statements("H331");
+  p.add_hazard_statements("H370");
+  p.add_control_flags("重点监管");
+  p.add_control_flags("高危");
+  p.set_emergency_phone("0591-12345678");
+  return p;
+}
+
 }  // namespace chemledger::registry::testing
 
 #endif  // CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_TESTING_H_
