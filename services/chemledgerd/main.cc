@@ -1,0 +1,282 @@
+// chemledgerd: the all-in-one ChemLedger server. One process, one port, the
+// embedded LevelDB log, and the gRPC services RegistryService and
+// LabelService (plus gRPC health checking and server reflection).
+//
+//   chemledgerd init --data DIR --deployment NAME --resolver HOST
+//                    --admin-key FILE [--admin-name NAME] [--passphrase-file F]
+//   chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file F]
+//                     [--tls-cert F --tls-key F]
+//   chemledgerd label-key new --data DIR
+//
+// Errors print one line "chemledgerd <command>: <reason>" and exit 1 (2 for a
+// bad command line).
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "services/chemledgerd/deployment.h"
+#include "services/label/label_service.h"
+#include "services/registry/registry_service.h"
+#include "tools/cli/args.h"
+
+namespace chemledger::server {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: chemledgerd <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  init            create a deployment's data directory (once)\n"
+    "  serve           run the server on an initialised data directory\n"
+    "  label-key new   make a new label signing key (register it with chemctl)\n"
+    "\n"
+    "Run 'chemledgerd <command> --help' for a command's options.\n";
+
+constexpr char kInitUsage[] =
+    "usage: chemledgerd init --data DIR --deployment NAME --resolver HOST --admin-key FILE\n"
+    "                        [--admin-name NAME] [--passphrase-file FILE] [--label-key-days N]\n"
+    "\n"
+    "Creates the deployment in DIR (which must not exist or be empty): the log with\n"
+    "its genesis entry naming the first platform administrator, the platform note\n"
+    "key (signs trust lists and checkpoints) and a first label key, registered for\n"
+    "--label-key-days days (default 730).\n"
+    "\n"
+    "  --admin-key FILE   the first administrator's private key file (chemctl\n"
+    "                     keygen); it signs the genesis entry and is not stored.\n"
+    "  --deployment NAME  the deployment's name, e.g. chemledger.example.cn\n"
+    "  --resolver HOST    the label resolver host labels name, upper case, at most\n"
+    "                     24 characters, e.g. CL.EXAMPLE.CN\n"
+    "\n"
+    "Prints the note verifier key (also in DIR/note.vkey): offline verifiers pin it.\n";
+
+constexpr char kServeUsage[] =
+    "usage: chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file FILE]\n"
+    "                         [--tls-cert FILE --tls-key FILE]\n"
+    "\n"
+    "Serves RegistryService and LabelService on one port (default 127.0.0.1:7443;\n"
+    "port 0 picks a free one). Without TLS it refuses to listen beyond loopback.\n"
+    "--port-file writes the bound port once the server accepts calls. SIGINT or\n"
+    "SIGTERM stop it gracefully; every acknowledged write is already durable.\n";
+
+constexpr char kLabelKeyUsage[] =
+    "usage: chemledgerd label-key new --data DIR\n"
+    "\n"
+    "Makes a new label signing key in DIR/keys and prints its key id and public key.\n"
+    "A platform administrator then registers it (chemctl registry add-label-key);\n"
+    "the server uses the newest registered key that is valid on the day.\n";
+
+std::string OneLine(absl::string_view s) {
+  std::string out(s);
+  std::replace(out.begin(), out.end(), '\n', ' ');
+  return out;
+}
+
+absl::Status Init(const cli::Args& args) {
+  absl::StatusOr<std::string> data = args.Required("data");
+  if (!data.ok()) return data.status();
+  absl::StatusOr<std::string> key_path = args.Required("admin-key");
+  if (!key_path.ok()) return key_path.status();
+  InitOptions options;
+  absl::StatusOr<std::string> deployment = args.Required("deployment");
+  if (!deployment.ok()) return deployment.status();
+  absl::StatusOr<std::string> resolver = args.Required("resolver");
+  if (!resolver.ok()) return resolver.status();
+  options.deployment = *deployment;
+  options.resolver = *resolver;
+  options.admin_name = args.Get("admin-name", "platform administrator");
+  absl::StatusOr<uint64_t> days = args.Uint("label-key-days", 730);
+  if (!days.ok()) return days.status();
+  if (*days < 1 || *days > 3650) {
+    return absl::InvalidArgumentError("--label-key-days: must be 1 to 3650");
+  }
+  options.label_key_valid_days = static_cast<int>(*days);
+  absl::optional<crypto::Passphrase> passphrase;
+  if (args.Has("passphrase-file")) {
+    absl::StatusOr<crypto::Passphrase> p =
+        crypto::Passphrase::ReadFromFile(args.Get("passphrase-file"));
+    if (!p.ok()) return p.status();
+    passphrase = *std::move(p);
+  }
+  absl::StatusOr<crypto::SigningKey> admin_key =
+      crypto::LoadSigningKey(*key_path, std::move(passphrase));
+  if (!admin_key.ok()) return admin_key.status();
+  absl::StatusOr<InitResult> result = InitDeployment(*data, options, *admin_key);
+  if (!result.ok()) return result.status();
+  std::cout << "initialised deployment " << options.deployment << " in " << *data << "\n"
+            << "first administrator: " << options.admin_name << " (key "
+            << admin_key->key_id().ToString() << ")\n"
+            << "label resolver: " << options.resolver << "\n"
+            << "label key: " << result->label_key_id.ToString() << "\n"
+            << "note verifier key (pin this in offline verifiers; also in " << *data
+            << "/note.vkey):\n"
+            << result->note_verifier_key << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status NewLabelKey(const cli::Args& args) {
+  absl::StatusOr<std::string> data = args.Required("data");
+  if (!data.ok()) return data.status();
+  absl::StatusOr<crypto::VerifyingKey> key = CreateLabelKey(*data);
+  if (!key.ok()) return key.status();
+  std::cout << "label key " << key->key_id().ToString() << "\n"
+            << "public key " << key->ToBase64() << "\n"
+            << "register it: chemctl registry add-label-key --public-key " << key->ToBase64()
+            << " --valid-from YYYY-MM-DD --valid-until YYYY-MM-DD ...\n";
+  return absl::OkStatus();
+}
+
+bool IsLoopback(absl::string_view listen) {
+  return absl::StartsWith(listen, "127.") || absl::StartsWith(listen, "localhost:") ||
+         absl::StartsWith(listen, "[::1]:") || absl::StartsWith(listen, "unix:");
+}
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+absl::Status Serve(const cli::Args& args) {
+  absl::StatusOr<std::string> data = args.Required("data");
+  if (!data.ok()) return data.status();
+  const std::string listen = args.Get("listen", "127.0.0.1:7443");
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (args.Has("tls-cert") || args.Has("tls-key")) {
+    absl::StatusOr<std::string> cert_path = args.Required("tls-cert");
+    if (!cert_path.ok()) return cert_path.status();
+    absl::StatusOr<std::string> key_path = args.Required("tls-key");
+    if (!key_path.ok()) return key_path.status();
+    absl::StatusOr<std::string> cert = ReadSmallFile(*cert_path);
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key = ReadSmallFile(*key_path);
+    if (!key.ok()) return key.status();
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({*key, *cert});
+    credentials = grpc::SslServerCredentials(ssl);
+  } else {
+    if (!IsLoopback(listen)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--listen: ", listen, " is not a loopback address; serving beyond this machine "
+          "needs --tls-cert and --tls-key"));
+    }
+    credentials = grpc::InsecureServerCredentials();
+  }
+
+  // Block the stop signals in every thread; this one waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<Deployment>> deployment = Deployment::Open(*data);
+  if (!deployment.ok()) return deployment.status();
+  Deployment& d = **deployment;
+  registry::RegistryServiceImpl registry_service(d.registry(), d.log());
+  label::LabelServiceImpl label_service(d.issuer(), d.registry(), &d.note_signer());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, credentials, &port);
+  builder.RegisterService(&registry_service);
+  builder.RegisterService(&label_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
+  }
+  if (args.Has("port-file")) {
+    const std::string path = args.Get("port-file");
+    const std::string tmp = path + ".tmp";
+    {
+      std::ofstream out(tmp);
+      out << port << "\n";
+      if (!out.flush()) return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));
+    }
+    if (rename(tmp.c_str(), path.c_str()) != 0) {
+      return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
+    }
+  }
+  std::cout << "chemledgerd: serving deployment " << d.registry()->deployment() << " (resolver "
+            << d.registry()->resolver() << ", log size " << d.log()->Size() << ") on port "
+            << port << std::endl;
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::cout << "chemledgerd: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
+            << ", stopping" << std::endl;
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  server->Wait();
+  return absl::OkStatus();
+}
+
+struct Command {
+  std::vector<std::string> path;
+  const char* usage;
+  cli::FlagSpec flags;
+  absl::Status (*run)(const cli::Args&);
+};
+
+int Main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const std::vector<Command> commands = {
+      {{"init"},
+       kInitUsage,
+       {{"data", "deployment", "resolver", "admin-key", "admin-name", "passphrase-file",
+         "label-key-days"},
+        {}},
+       Init},
+      {{"serve"}, kServeUsage, {{"data", "listen", "port-file", "tls-cert", "tls-key"}, {}}, Serve},
+      {{"label-key", "new"}, kLabelKeyUsage, {{"data"}, {}}, NewLabelKey},
+  };
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    (args.empty() ? std::cerr : std::cout) << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  for (const Command& c : commands) {
+    if (args.size() < c.path.size() || !std::equal(c.path.begin(), c.path.end(), args.begin())) {
+      continue;
+    }
+    const std::string name = absl::StrJoin(c.path, " ");
+    absl::StatusOr<cli::Args> parsed = cli::Args::Parse(
+        std::vector<std::string>(args.begin() + c.path.size(), args.end()), c.flags);
+    if (!parsed.ok()) {
+      std::cerr << "chemledgerd " << name << ": " << OneLine(parsed.status().message())
+                << " (see --help)\n";
+      return 2;
+    }
+    if (parsed->help()) {
+      std::cout << c.usage;
+      return 0;
+    }
+    if (absl::Status s = c.run(*parsed); !s.ok()) {
+      std::cerr << "chemledgerd " << name << ": " << OneLine(s.message()) << "\n";
+      return 1;
+    }
+    return 0;
+  }
+  std::cerr << "chemledgerd: unknown command '" << OneLine(args[0]) << "' (see chemledgerd --help)\n";
+  return 2;
+}
+
+}  // namespace
+}  // namespace chemledger::server
+
+int main(int argc, char** argv) { return chemledger::server::Main(argc, argv); }

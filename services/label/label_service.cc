@@ -1,0 +1,103 @@
+#include "services/label/label_service.h"
+
+#include <future>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "crypto/trust_list.h"
+#include "services/common/grpc_status.h"
+
+namespace chemledger::label {
+
+absl::CivilDay TodayInChina() {
+  return absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
+}
+
+grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
+                                           const v1::SignedEnvelope* request,
+                                           grpc::ServerWriter<v1::IssueLabelsResponse>* writer) {
+  absl::StatusOr<Issuance> issuance = issuer_->Issue(*request);
+  if (!issuance.ok()) return ToGrpcStatus(issuance.status());
+  v1::IssueLabelsResponse header;
+  header.set_log_index(issuance->log_index);
+  header.set_replayed(issuance->replayed);
+  header.mutable_assignment()->set_first_serial(issuance->claims.serial);
+  header.mutable_assignment()->set_count(issuance->count);
+  header.mutable_assignment()->set_label_key_id(issuance->label_key_id.ToString());
+
+  // Sign the next chunk on another thread while this one is written.
+  const auto sign = [&](uint32_t offset) {
+    return std::async(std::launch::async, [this, &issuance, offset] {
+      return issuer_->SignLabels(*issuance, offset, kLabelsPerMessage);
+    });
+  };
+  std::future<absl::StatusOr<std::vector<IssuedLabel>>> next = sign(0);
+  for (uint32_t offset = 0; offset < issuance->count; offset += kLabelsPerMessage) {
+    absl::StatusOr<std::vector<IssuedLabel>> labels = next.get();
+    if (!labels.ok()) return ToGrpcStatus(labels.status());
+    if (offset + kLabelsPerMessage < issuance->count) next = sign(offset + kLabelsPerMessage);
+    v1::IssueLabelsResponse message = header;
+    message.mutable_labels()->Reserve(static_cast<int>(labels->size()));
+    for (IssuedLabel& label : *labels) {
+      v1::IssuedLabel* out = message.add_labels();
+      out->set_serial(label.serial);
+      out->set_code(std::move(label.code));
+      out->set_url(std::move(label.url));
+    }
+    if (context->IsCancelled() || !writer->Write(message)) {
+      if (next.valid()) next.wait();
+      return grpc::Status(grpc::StatusCode::CANCELLED,
+                          absl::StrCat("the client went away after ", offset,
+                                       " labels; the issuance is recorded at log index ",
+                                       issuance->log_index,
+                                       ": send the same signed request again to get them all"));
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status LabelServiceImpl::GetTrustList(grpc::ServerContext*, const v1::GetTrustListRequest*,
+                                            v1::TrustListResponse* response) {
+  absl::StatusOr<std::string> note =
+      crypto::SignTrustList(issuer_->MakeTrustList(TodayInChina()), *signer_);
+  if (!note.ok()) return ToGrpcStatus(note.status());
+  response->set_signed_note(*std::move(note));
+  response->set_verifier_key(signer_->verifier().VerifierKeyString());
+  return grpc::Status::OK;
+}
+
+grpc::Status LabelServiceImpl::ResolveLabel(grpc::ServerContext*,
+                                            const v1::ResolveLabelRequest* request,
+                                            v1::ResolveLabelResponse* response) {
+  const crypto::TrustList trust = issuer_->MakeTrustList(TodayInChina());
+  crypto::LabelCheck check = crypto::VerifyLabel(request->url(), trust);
+  response->set_verdict(std::string(crypto::LabelVerdictName(check.verdict)));
+  response->set_detail(check.detail);
+  if (!check.label) return grpc::Status::OK;
+  const crypto::LabelClaims& claims = check.label->claims;
+  response->set_code(claims.Code());
+  if (check.verdict == crypto::LabelVerdict::kAuthentic) {
+    std::optional<IssuanceRecord> record =
+        issuer_->FindIssuance(claims.enterprise, claims.product, claims.batch, claims.serial);
+    if (record) {
+      response->set_issuance_log_index(record->log_index);
+    } else {
+      // Correctly signed but never issued: the label key signed something the
+      // log does not account for.
+      response->set_verdict("not-issued");
+      response->set_detail(absl::StrCat("code ", claims.Code(), " is not in the issuance log"));
+    }
+  }
+  if (std::optional<v1::Product> product = registry_->FindProduct(claims.enterprise, claims.product)) {
+    *response->mutable_product() = *std::move(product);
+  }
+  if (std::optional<registry::EnterpriseRecord> e = registry_->FindEnterpriseRecord(claims.enterprise)) {
+    *response->mutable_enterprise()->mutable_enterprise() = e->enterprise;
+    response->mutable_enterprise()->set_blacklisted(e->blacklist_reason.has_value());
+    if (e->blacklist_reason) response->mutable_enterprise()->set_blacklist_reason(*e->blacklist_reason);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace chemledger::label

@@ -1,0 +1,49 @@
+// LabelService (proto/chemledger/v1/label_service.proto): the gRPC adapter
+// over label issuance (issuance.h) and the trust list (crypto/trust_list.h).
+//
+// IssueLabels records the issuance first (durable before any response), then
+// signs and streams the labels in messages of up to kLabelsPerMessage. If the
+// client goes away mid-stream, nothing is lost: a retry of the same signed
+// request streams the same labels again.
+//
+// Thread-safety: safe for gRPC's concurrent handlers. Everything passed to
+// the constructor must outlive the service.
+
+#ifndef CHEMLEDGER_SERVICES_LABEL_LABEL_SERVICE_H_
+#define CHEMLEDGER_SERVICES_LABEL_LABEL_SERVICE_H_
+
+#include "chemledger/v1/label_service.grpc.pb.h"
+#include "crypto/checkpoint.h"
+#include "services/label/issuance.h"
+#include "services/registry/registry.h"
+
+namespace chemledger::label {
+
+inline constexpr uint32_t kLabelsPerMessage = 1000;
+
+class LabelServiceImpl final : public v1::LabelService::Service {
+ public:
+  // `trust_list_signer` signs the exported trust list (the platform's note key).
+  LabelServiceImpl(LabelIssuer* issuer, const registry::Registry* registry,
+                   const crypto::NoteSigner* trust_list_signer)
+      : issuer_(issuer), registry_(registry), signer_(trust_list_signer) {}
+
+  grpc::Status IssueLabels(grpc::ServerContext* context, const v1::SignedEnvelope* request,
+                           grpc::ServerWriter<v1::IssueLabelsResponse>* writer) override;
+  grpc::Status GetTrustList(grpc::ServerContext* context, const v1::GetTrustListRequest* request,
+                            v1::TrustListResponse* response) override;
+  grpc::Status ResolveLabel(grpc::ServerContext* context, const v1::ResolveLabelRequest* request,
+                            v1::ResolveLabelResponse* response) override;
+
+ private:
+  LabelIssuer* const issuer_;
+  const registry::Registry* const registry_;
+  const crypto::NoteSigner* const signer_;
+};
+
+// Today in China Standard Time (UTC+8), the day trust lists are issued on.
+absl::CivilDay TodayInChina();
+
+}  // namespace chemledger::label
+
+#endif  // CHEMLEDGER_SERVICES_LABEL_LABEL_SERVICE_H_
