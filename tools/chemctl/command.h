@@ -30,6 +30,7 @@ std::vector<Command> MerkleCommands();
 std::vector<Command> KeyCommands();
 std::vector<Command> CheckpointCommands();
 std::vector<Command> LabelCommands();
+std::vector<Command> ServerCommands();  // registry ..., label issue|fetch-trust-list|resolve
 
 // Exit statuses.
 inline constexpr int kExitOk = 0;

@@ -18,52 +18,12 @@
 #include "crypto/trust_list.h"
 #include "services/label/qr.h"
 #include "services/registry/catalogue.h"
+#include "services/label/issuance.h"
 #include "tools/chemctl/command.h"
+#include "tools/chemctl/common.h"
 
 namespace chemledger::chemctl {
 namespace {
-
-absl::StatusOr<absl::CivilDay> DayArg(absl::string_view flag, absl::string_view text) {
-  absl::CivilDay day;
-  if (!absl::ParseCivilTime(text, &day) || absl::FormatCivilTime(day) != text) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " '", text, "' must be a date YYYY-MM-DD"));
-  }
-  return day;
-}
-
-absl::StatusOr<crypto::SigningKey> KeyArg(const cli::Args& args, const std::string& flag) {
-  absl::StatusOr<std::string> path = args.Required(flag);
-  if (!path.ok()) return path.status();
-  absl::optional<crypto::Passphrase> passphrase;
-  if (args.Has("passphrase-file")) {
-    absl::StatusOr<crypto::Passphrase> p =
-        crypto::Passphrase::ReadFromFile(args.Get("passphrase-file"));
-    if (!p.ok()) return p.status();
-    passphrase = *std::move(p);
-  }
-  return crypto::LoadSigningKey(*path, std::move(passphrase));
-}
-
-// "25" -> 25000, "0.5" -> 500: thousandths, at most 3 decimals.
-absl::StatusOr<uint32_t> QuantityMilli(absl::string_view text) {
-  const std::vector<absl::string_view> parts = absl::StrSplit(text, '.');
-  uint64_t whole = 0, frac = 0;
-  if (parts.size() > 2 || !absl::SimpleAtoi(parts[0], &whole) ||
-      (parts.size() == 2 && (parts[1].empty() || parts[1].size() > 3 ||
-                             !absl::SimpleAtoi(parts[1], &frac)))) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--quantity '", text, "' must be a decimal with at most 3 decimals"));
-  }
-  if (parts.size() == 2) {
-    for (size_t i = parts[1].size(); i < 3; ++i) frac *= 10;
-  }
-  const uint64_t milli = whole * 1000 + frac;
-  if (milli == 0 || milli > 0xffffffffu) {
-    return absl::InvalidArgumentError(absl::StrCat("--quantity '", text, "' is out of range"));
-  }
-  return static_cast<uint32_t>(milli);
-}
 
 absl::Status Make(const cli::Args& args) {
   absl::StatusOr<crypto::SigningKey> key = KeyArg(args, "key");
@@ -87,7 +47,7 @@ absl::Status Make(const cli::Args& args) {
   c.production_date = *day;
   absl::StatusOr<std::string> quantity = args.Required("quantity");
   if (!quantity.ok()) return quantity.status();
-  absl::StatusOr<uint32_t> milli = QuantityMilli(*quantity);
+  absl::StatusOr<uint32_t> milli = label::ParseNetQuantity("--quantity", *quantity);
   if (!milli.ok()) return milli.status();
   c.quantity_milli = *milli;
   absl::StatusOr<uint8_t> flags = registry::ParseControlFlags(args.Get("flags", "-"));
@@ -96,14 +56,6 @@ absl::Status Make(const cli::Args& args) {
   absl::StatusOr<std::string> url = crypto::MakeLabelUrl(c, *key);
   if (!url.ok()) return url.status();
   std::cout << *url << "\n";
-  return absl::OkStatus();
-}
-
-absl::Status WriteFile(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-  out.close();
-  if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
   return absl::OkStatus();
 }
 

@@ -1,0 +1,72 @@
+#include "tools/chemctl/common.h"
+
+#include <sodium.h>
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace chemledger::chemctl {
+
+absl::StatusOr<absl::CivilDay> DayArg(absl::string_view flag, absl::string_view text) {
+  absl::CivilDay day;
+  if (!absl::ParseCivilTime(text, &day) || absl::FormatCivilTime(day) != text) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " '", text, "' must be a date YYYY-MM-DD"));
+  }
+  return day;
+}
+
+absl::StatusOr<crypto::SigningKey> KeyArg(const cli::Args& args, const std::string& flag) {
+  absl::StatusOr<std::string> path = args.Required(flag);
+  if (!path.ok()) return path.status();
+  absl::optional<crypto::Passphrase> passphrase;
+  if (args.Has("passphrase-file")) {
+    absl::StatusOr<crypto::Passphrase> p =
+        crypto::Passphrase::ReadFromFile(args.Get("passphrase-file"));
+    if (!p.ok()) return p.status();
+    passphrase = *std::move(p);
+  }
+  return crypto::LoadSigningKey(*path, std::move(passphrase));
+}
+
+absl::Status WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+  out.close();
+  if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> ServerChannel(const cli::Args& args) {
+  const std::string server = args.Get("server", "127.0.0.1:7443");
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (args.Has("tls-ca")) {
+    absl::StatusOr<std::string> ca = cli::ReadFileOrStdin(args.Get("tls-ca"), 1 << 20);
+    if (!ca.ok()) return ca.status();
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = *ca;
+    credentials = grpc::SslCredentials(ssl);
+  } else {
+    credentials = grpc::InsecureChannelCredentials();
+  }
+  grpc::ChannelArguments channel_args;
+  channel_args.SetMaxReceiveMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(server, credentials, channel_args);
+}
+
+std::string RequestId(const cli::Args& args) {
+  if (args.Has("request-id")) return args.Get("request-id");
+  unsigned char random[16];
+  randombytes_buf(random, sizeof random);
+  return absl::StrCat("chemctl-",
+                      absl::BytesToHexString(absl::string_view(
+                          reinterpret_cast<const char*>(random), sizeof random)));
+}
+
+}  // namespace chemledger::chemctl

@@ -1,0 +1,489 @@
+// chemctl registry ... and chemctl label issue|fetch-trust-list|resolve: the
+// commands that talk to a chemledgerd server over gRPC. Writes are signed on
+// this machine with the actor's key (--key); the server only ever sees the
+// signature.
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "chemledger/v1/label_service.grpc.pb.h"
+#include "chemledger/v1/registry_service.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/client_context.h"
+#include "services/common/envelope.h"
+#include "services/common/grpc_status.h"
+#include "services/label/issuance.h"
+#include "services/label/qr.h"
+#include "services/registry/registry.h"
+#include "tools/chemctl/command.h"
+#include "tools/chemctl/common.h"
+
+namespace chemledger::chemctl {
+namespace {
+
+// Flags of every command here, plus `extra`.
+cli::FlagSpec ServerFlags(std::set<std::string> with_value, std::set<std::string> boolean = {}) {
+  for (const char* f : kServerFlags) with_value.insert(f);
+  return {with_value, boolean};
+}
+cli::FlagSpec WriteFlags(std::set<std::string> with_value, std::set<std::string> boolean = {}) {
+  for (const char* f : {"key", "passphrase-file", "request-id"}) with_value.insert(f);
+  return ServerFlags(std::move(with_value), std::move(boolean));
+}
+
+constexpr char kServerHelp[] =
+    "  --server HOST:PORT     chemledgerd to talk to (default 127.0.0.1:7443)\n"
+    "  --tls-ca FILE          use TLS, trusting this CA certificate (PEM)\n";
+constexpr char kWriteHelp[] =
+    "  --key FILE             your actor key (signs the request here)\n"
+    "  --passphrase-file F    passphrase of a sealed --key\n"
+    "  --request-id ID        idempotency id (default: random); resending the same\n"
+    "                         signed request with it is safe\n";
+
+std::string PrintJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
+  return out;
+}
+
+template <typename M>
+absl::StatusOr<M> ReadJson(const std::string& path, absl::string_view what) {
+  absl::StatusOr<std::string> text = cli::ReadFileOrStdin(path, 1 << 20);
+  if (!text.ok()) return text.status();
+  M message;
+  google::protobuf::util::JsonParseOptions options;
+  if (auto s = google::protobuf::util::JsonStringToMessage(*text, &message, options); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a ", what, " in JSON: ", s.message().as_string()));
+  }
+  return message;
+}
+
+absl::StatusOr<std::unique_ptr<v1::RegistryService::Stub>> RegistryStub(const cli::Args& args) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ServerChannel(args);
+  if (!channel.ok()) return channel.status();
+  return v1::RegistryService::NewStub(*channel);
+}
+
+absl::StatusOr<std::unique_ptr<v1::LabelService::Stub>> LabelStub(const cli::Args& args) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ServerChannel(args);
+  if (!channel.ok()) return channel.status();
+  return v1::LabelService::NewStub(*channel);
+}
+
+std::unique_ptr<grpc::ClientContext> Context(int seconds = 30) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  return context;
+}
+
+absl::Status ServerError(const grpc::Status& status) {
+  absl::Status s = FromGrpcStatus(status);
+  return absl::Status(s.code(), absl::StrCat("server: ", s.message()));
+}
+
+// Signs `request` (its request_id set here) and submits it.
+absl::Status Submit(const cli::Args& args, v1::RegistryRequest request) {
+  absl::StatusOr<crypto::SigningKey> key = KeyArg(args, "key");
+  if (!key.ok()) return key.status();
+  request.set_request_id(RequestId(args));
+  absl::StatusOr<v1::SignedEnvelope> envelope =
+      envelope::Sign(registry::kRegistryContext, request.SerializeAsString(), *key);
+  if (!envelope.ok()) return envelope.status();
+  absl::StatusOr<std::unique_ptr<v1::RegistryService::Stub>> stub = RegistryStub(args);
+  if (!stub.ok()) return stub.status();
+  v1::SubmitResponse response;
+  grpc::Status status = (*stub)->Submit(Context().get(), *envelope, &response);
+  if (!status.ok()) return ServerError(status);
+  std::cout << (response.replayed() ? "already recorded" : "recorded") << " at log index "
+            << response.log_index() << " (request " << request.request_id() << ")\n";
+  return absl::OkStatus();
+}
+
+v1::Date ToDate(absl::CivilDay d) {
+  v1::Date out;
+  out.set_year(static_cast<int32_t>(d.year()));
+  out.set_month(d.month());
+  out.set_day(d.day());
+  return out;
+}
+
+absl::Status RequireNoPositional(const cli::Args& args) {
+  if (!args.positional().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unexpected argument '", args.positional()[0], "'"));
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- registry
+
+absl::Status AddEnterprise(const cli::Args& args) {
+  absl::StatusOr<std::string> path = args.Required("json");
+  if (!path.ok()) return path.status();
+  absl::StatusOr<v1::Enterprise> e = ReadJson<v1::Enterprise>(*path, "chemledger.v1.Enterprise");
+  if (!e.ok()) return e.status();
+  v1::RegistryRequest r;
+  *r.mutable_register_enterprise() = *std::move(e);
+  return Submit(args, std::move(r));
+}
+
+absl::Status AddProduct(const cli::Args& args) {
+  absl::StatusOr<std::string> path = args.Required("json");
+  if (!path.ok()) return path.status();
+  absl::StatusOr<v1::Product> p = ReadJson<v1::Product>(*path, "chemledger.v1.Product");
+  if (!p.ok()) return p.status();
+  v1::RegistryRequest r;
+  *r.mutable_register_product() = *std::move(p);
+  return Submit(args, std::move(r));
+}
+
+absl::StatusOr<crypto::VerifyingKey> PublicKeyArg(const cli::Args& args) {
+  if (args.Has("public-key") == args.Has("public-key-file")) {
+    return absl::InvalidArgumentError("give one of --public-key BASE64 or --public-key-file FILE");
+  }
+  if (args.Has("public-key")) {
+    absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBase64(args.Get("public-key"));
+    if (!key.ok()) return absl::InvalidArgumentError(absl::StrCat("--public-key: ", key.status().message()));
+    return key;
+  }
+  return crypto::LoadVerifyingKey(args.Get("public-key-file"));
+}
+
+absl::Status AddActor(const cli::Args& args) {
+  v1::RegistryRequest r;
+  v1::Actor* a = r.mutable_add_actor();
+  absl::StatusOr<std::string> name = args.Required("name");
+  if (!name.ok()) return name.status();
+  a->set_name(*name);
+  absl::StatusOr<std::string> role = args.Required("role");
+  if (!role.ok()) return role.status();
+  v1::ActorRole parsed_role;
+  if (!v1::ActorRole_Parse(absl::AsciiStrToUpper(*role), &parsed_role) ||
+      parsed_role == v1::ACTOR_ROLE_UNSPECIFIED) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--role '", *role, "' must be platform_admin, regulator, enterprise_admin or "
+        "enterprise_operator"));
+  }
+  a->set_role(parsed_role);
+  a->set_enterprise_uscc(args.Get("enterprise"));
+  absl::StatusOr<crypto::VerifyingKey> key = PublicKeyArg(args);
+  if (!key.ok()) return key.status();
+  a->set_public_key(key->ToBytes());
+  return Submit(args, std::move(r));
+}
+
+absl::Status RevokeKey(const cli::Args& args) {
+  v1::RegistryRequest r;
+  absl::StatusOr<std::string> id = args.Required("key-id");
+  if (!id.ok()) return id.status();
+  absl::StatusOr<std::string> reason = args.Required("reason");
+  if (!reason.ok()) return reason.status();
+  r.mutable_revoke_key()->set_key_id(*id);
+  r.mutable_revoke_key()->set_reason(*reason);
+  return Submit(args, std::move(r));
+}
+
+absl::Status Blacklist(const cli::Args& args) {
+  v1::RegistryRequest r;
+  absl::StatusOr<std::string> uscc = args.Required("enterprise");
+  if (!uscc.ok()) return uscc.status();
+  absl::StatusOr<std::string> reason = args.Required("reason");
+  if (!reason.ok()) return reason.status();
+  v1::BlacklistChange* b = r.mutable_blacklist();
+  b->set_enterprise_uscc(*uscc);
+  b->set_blacklisted(!args.Bool("lift"));
+  b->set_reason(*reason);
+  absl::StatusOr<absl::CivilDay> day = DayArg(
+      "--date", args.Get("date", absl::FormatCivilTime(absl::ToCivilDay(
+                                     absl::Now(), absl::FixedTimeZone(8 * 3600)))));
+  if (!day.ok()) return day.status();
+  *b->mutable_date() = ToDate(*day);
+  return Submit(args, std::move(r));
+}
+
+absl::Status AddLabelKey(const cli::Args& args) {
+  v1::RegistryRequest r;
+  absl::StatusOr<crypto::VerifyingKey> key = PublicKeyArg(args);
+  if (!key.ok()) return key.status();
+  r.mutable_add_label_key()->set_public_key(key->ToBytes());
+  for (auto [flag, date] : {std::make_pair("valid-from", r.mutable_add_label_key()->mutable_valid_from()),
+                            std::make_pair("valid-until", r.mutable_add_label_key()->mutable_valid_until())}) {
+    absl::StatusOr<std::string> text = args.Required(flag);
+    if (!text.ok()) return text.status();
+    absl::StatusOr<absl::CivilDay> day = DayArg(absl::StrCat("--", flag), *text);
+    if (!day.ok()) return day.status();
+    *date = ToDate(*day);
+  }
+  return Submit(args, std::move(r));
+}
+
+absl::Status ShowDeployment(const cli::Args& args) {
+  absl::StatusOr<std::unique_ptr<v1::RegistryService::Stub>> stub = RegistryStub(args);
+  if (!stub.ok()) return stub.status();
+  v1::Deployment response;
+  grpc::Status status = (*stub)->GetDeployment(Context().get(), {}, &response);
+  if (!status.ok()) return ServerError(status);
+  std::cout << PrintJson(response);
+  return absl::OkStatus();
+}
+
+absl::Status ShowEnterprise(const cli::Args& args) {
+  if (args.positional().size() != 1) return absl::InvalidArgumentError("give one USCC");
+  absl::StatusOr<std::unique_ptr<v1::RegistryService::Stub>> stub = RegistryStub(args);
+  if (!stub.ok()) return stub.status();
+  v1::GetEnterpriseRequest request;
+  request.set_uscc(args.positional()[0]);
+  v1::EnterpriseRecord response;
+  grpc::Status status = (*stub)->GetEnterprise(Context().get(), request, &response);
+  if (!status.ok()) return ServerError(status);
+  std::cout << PrintJson(response);
+  return absl::OkStatus();
+}
+
+absl::Status ShowProducts(const cli::Args& args) {
+  if (args.positional().empty() || args.positional().size() > 2) {
+    return absl::InvalidArgumentError("give a USCC and optionally a product number");
+  }
+  absl::StatusOr<std::unique_ptr<v1::RegistryService::Stub>> stub = RegistryStub(args);
+  if (!stub.ok()) return stub.status();
+  if (args.positional().size() == 2) {
+    v1::GetProductRequest request;
+    request.set_enterprise_uscc(args.positional()[0]);
+    request.set_product_number(args.positional()[1]);
+    v1::Product response;
+    grpc::Status status = (*stub)->GetProduct(Context().get(), request, &response);
+    if (!status.ok()) return ServerError(status);
+    std::cout << PrintJson(response);
+    return absl::OkStatus();
+  }
+  v1::ListProductsRequest request;
+  request.set_enterprise_uscc(args.positional()[0]);
+  v1::ListProductsResponse response;
+  grpc::Status status = (*stub)->ListProducts(Context().get(), request, &response);
+  if (!status.ok()) return ServerError(status);
+  std::cout << PrintJson(response);
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- labels
+
+absl::Status Issue(const cli::Args& args) {
+  if (absl::Status s = RequireNoPositional(args); !s.ok()) return s;
+  absl::StatusOr<crypto::SigningKey> key = KeyArg(args, "key");
+  if (!key.ok()) return key.status();
+  v1::IssueLabelsRequest r;
+  r.set_request_id(RequestId(args));
+  for (auto [flag, setter] : std::vector<std::pair<const char*, void (v1::IssueLabelsRequest::*)(const std::string&)>>{
+           {"enterprise", &v1::IssueLabelsRequest::set_enterprise_uscc},
+           {"product", &v1::IssueLabelsRequest::set_product_number},
+           {"batch", &v1::IssueLabelsRequest::set_batch},
+           {"quantity", &v1::IssueLabelsRequest::set_net_quantity},
+           {"unit", &v1::IssueLabelsRequest::set_unit}}) {
+    absl::StatusOr<std::string> v = args.Required(flag);
+    if (!v.ok()) return v.status();
+    (r.*setter)(*v);
+  }
+  absl::StatusOr<std::string> date = args.Required("production-date");
+  if (!date.ok()) return date.status();
+  absl::StatusOr<absl::CivilDay> day = DayArg("--production-date", *date);
+  if (!day.ok()) return day.status();
+  *r.mutable_production_date() = ToDate(*day);
+  absl::StatusOr<uint64_t> count = args.Uint("count");
+  if (!count.ok()) return count.status();
+  if (*count < 1 || *count > label::kMaxPackagesPerRequest) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--count must be 1 to ", label::kMaxPackagesPerRequest));
+  }
+  r.set_package_count(static_cast<uint32_t>(*count));
+  absl::StatusOr<uint64_t> render_limit = args.Uint("render-limit", *count);
+  if (!render_limit.ok()) return render_limit.status();
+
+  absl::StatusOr<v1::SignedEnvelope> envelope =
+      envelope::Sign(label::kIssueLabelsContext, r.SerializeAsString(), *key);
+  if (!envelope.ok()) return envelope.status();
+  absl::StatusOr<std::unique_ptr<v1::LabelService::Stub>> stub = LabelStub(args);
+  if (!stub.ok()) return stub.status();
+
+  std::ofstream urls;
+  if (args.Has("out")) {
+    urls.open(args.Get("out"), std::ios::trunc);
+    if (!urls) return absl::PermissionDeniedError(absl::StrCat("cannot write ", args.Get("out")));
+  }
+  const std::string render_dir = args.Get("png-dir");
+  if (!render_dir.empty() && mkdir(render_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot create ", render_dir));
+  }
+  std::unique_ptr<grpc::ClientContext> context = Context(600);
+  std::unique_ptr<grpc::ClientReader<v1::IssueLabelsResponse>> reader =
+      (*stub)->IssueLabels(context.get(), *envelope);
+  v1::IssueLabelsResponse message;
+  uint64_t received = 0, rendered = 0, log_index = 0;
+  bool replayed = false;
+  while (reader->Read(&message)) {
+    log_index = message.log_index();
+    replayed = message.replayed();
+    for (const v1::IssuedLabel& label : message.labels()) {
+      ++received;
+      if (urls.is_open()) urls << label.url() << "\n";
+      if (!render_dir.empty() && rendered < *render_limit) {
+        absl::StatusOr<label::QrSymbol> qr = label::EncodeQr(label.url());
+        if (!qr.ok()) return qr.status();
+        absl::StatusOr<std::string> png = label::QrToPng(*qr);
+        if (!png.ok()) return png.status();
+        if (absl::Status s = WriteFile(absl::StrCat(render_dir, "/", label.code(), ".png"), *png);
+            !s.ok()) {
+          return s;
+        }
+        ++rendered;
+      }
+    }
+    if (!urls.is_open() && render_dir.empty()) {
+      for (const v1::IssuedLabel& label : message.labels()) std::cout << label.url() << "\n";
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return ServerError(status);
+  if (received != r.package_count()) {
+    return absl::DataLossError(absl::StrCat("the server sent ", received, " labels, not ",
+                                            r.package_count(), "; resend with --request-id ",
+                                            r.request_id()));
+  }
+  if (urls.is_open()) {
+    urls.close();
+    if (!urls) return absl::DataLossError(absl::StrCat("cannot write ", args.Get("out")));
+  }
+  std::cerr << (replayed ? "re-delivered " : "issued ") << received << " labels, log index "
+            << log_index << " (request " << r.request_id() << ")"
+            << (args.Has("out") ? absl::StrCat(", URLs in ", args.Get("out")) : "")
+            << (rendered ? absl::StrCat(", ", rendered, " PNGs in ", render_dir) : "") << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status FetchTrustList(const cli::Args& args) {
+  if (absl::Status s = RequireNoPositional(args); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<v1::LabelService::Stub>> stub = LabelStub(args);
+  if (!stub.ok()) return stub.status();
+  v1::TrustListResponse response;
+  grpc::Status status = (*stub)->GetTrustList(Context().get(), {}, &response);
+  if (!status.ok()) return ServerError(status);
+  // The note is only as good as the key that checks it: verify against the
+  // pinned key when one is given.
+  if (args.Has("trust-root")) {
+    absl::StatusOr<crypto::NoteVerifier> root =
+        crypto::NoteVerifier::FromVerifierKey(args.Get("trust-root"));
+    if (!root.ok()) return absl::InvalidArgumentError(absl::StrCat("--trust-root: ", root.status().message()));
+    absl::StatusOr<crypto::TrustList> list = crypto::OpenTrustList(response.signed_note(), *root);
+    if (!list.ok()) return list.status();
+  }
+  if (args.Has("out")) {
+    if (absl::Status s = WriteFile(args.Get("out"), response.signed_note()); !s.ok()) return s;
+    std::cerr << "trust list written to " << args.Get("out") << "; signed by "
+              << response.verifier_key() << "\n";
+  } else {
+    std::cout << response.signed_note();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Resolve(const cli::Args& args) {
+  if (args.positional().size() != 1) return absl::InvalidArgumentError("give one label URL");
+  absl::StatusOr<std::unique_ptr<v1::LabelService::Stub>> stub = LabelStub(args);
+  if (!stub.ok()) return stub.status();
+  v1::ResolveLabelRequest request;
+  request.set_url(args.positional()[0]);
+  v1::ResolveLabelResponse response;
+  grpc::Status status = (*stub)->ResolveLabel(Context().get(), request, &response);
+  if (!status.ok()) return ServerError(status);
+  std::cout << PrintJson(response);
+  if (response.verdict() != "authentic") {
+    return absl::FailedPreconditionError(absl::StrCat("label is ", response.verdict(),
+                                                      response.detail().empty() ? "" : ": ",
+                                                      response.detail()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<Command> ServerCommands() {
+  const std::string server_help = kServerHelp;
+  const std::string write_help = std::string(kWriteHelp) + kServerHelp;
+  return {
+      {"registry deployment", "show the server's deployment, resolver and log size",
+       "usage: chemctl registry deployment [--server HOST:PORT]\n\n" + server_help,
+       ServerFlags({}), ShowDeployment},
+      {"registry enterprise add", "register an enterprise (platform admin)",
+       "usage: chemctl registry enterprise add --json FILE --key FILE [options]\n\n"
+       "FILE (or - for stdin) is a chemledger.v1.Enterprise in JSON, e.g.\n"
+       "  {\"uscc\": \"91350100M000100Y43\", \"name\": \"...\", \"region_code\": \"350100\",\n"
+       "   \"address\": \"...\", \"roles\": [\"PRODUCER\"], \"licences\": [{\"type\":\n"
+       "   \"SAFETY_PRODUCTION\", \"number\": \"...\", \"valid_from\": {\"year\": 2024,\n"
+       "   \"month\": 1, \"day\": 1}, \"valid_until\": {...}}]}\n\n" + write_help,
+       WriteFlags({"json"}), AddEnterprise},
+      {"registry enterprise show", "show an enterprise and its blacklist state",
+       "usage: chemctl registry enterprise show USCC [--server HOST:PORT]\n\n" + server_help,
+       ServerFlags({}), ShowEnterprise},
+      {"registry product add", "register a product (enterprise admin)",
+       "usage: chemctl registry product add --json FILE --key FILE [options]\n\n"
+       "FILE (or -) is a chemledger.v1.Product in JSON (proto/chemledger/v1/registry.proto).\n\n" +
+           write_help,
+       WriteFlags({"json"}), AddProduct},
+      {"registry product show", "show one product, or list an enterprise's products",
+       "usage: chemctl registry product show USCC [PRODUCT] [--server HOST:PORT]\n\n" + server_help,
+       ServerFlags({}), ShowProducts},
+      {"registry actor add", "add an actor with its public key",
+       "usage: chemctl registry actor add --name NAME --role ROLE [--enterprise USCC]\n"
+       "                                  (--public-key BASE64 | --public-key-file FILE)\n"
+       "                                  --key FILE [options]\n\n"
+       "ROLE: platform_admin, regulator (by a platform admin), enterprise_admin,\n"
+       "enterprise_operator (by a platform admin or the enterprise's admin).\n\n" + write_help,
+       WriteFlags({"name", "role", "enterprise", "public-key", "public-key-file"}), AddActor},
+      {"registry revoke-key", "revoke an actor key or a label key",
+       "usage: chemctl registry revoke-key --key-id ID --reason TEXT --key FILE [options]\n\n" +
+           write_help,
+       WriteFlags({"key-id", "reason"}), RevokeKey},
+      {"registry blacklist", "put an enterprise on the blacklist, or --lift it",
+       "usage: chemctl registry blacklist --enterprise USCC --reason TEXT [--date YYYY-MM-DD]\n"
+       "                                  [--lift] --key FILE [options]\n\n" + write_help,
+       WriteFlags({"enterprise", "reason", "date"}, {"lift"}), Blacklist},
+      {"registry add-label-key", "register a label key made by chemledgerd label-key new",
+       "usage: chemctl registry add-label-key (--public-key BASE64 | --public-key-file FILE)\n"
+       "                                      --valid-from YYYY-MM-DD --valid-until YYYY-MM-DD\n"
+       "                                      --key FILE [options]\n\n" + write_help,
+       WriteFlags({"public-key", "public-key-file", "valid-from", "valid-until"}), AddLabelKey},
+      {"label issue", "issue signed labels for a product batch (up to 100000)",
+       "usage: chemctl label issue --enterprise USCC --product NUMBER --batch BATCH\n"
+       "                           --production-date YYYY-MM-DD --count N\n"
+       "                           --quantity DECIMAL --unit KGM|GRM|TNE|LTR|MLT|MTQ\n"
+       "                           --key FILE [--out FILE] [--png-dir DIR [--render-limit N]]\n\n"
+       "Writes the label URLs one per line to --out (or stdout), and with --png-dir a\n"
+       "QR code PNG per label named by its code.\n\n" + write_help,
+       WriteFlags({"enterprise", "product", "batch", "production-date", "count", "quantity",
+                   "unit", "out", "png-dir", "render-limit"}),
+       Issue},
+      {"label fetch-trust-list", "download the signed label trust list",
+       "usage: chemctl label fetch-trust-list [--out FILE] [--trust-root VKEY] [--server ...]\n\n"
+       "With --trust-root (the note verifier key chemledgerd init printed) the list\n"
+       "is verified before it is written.\n\n" + server_help,
+       ServerFlags({"out", "trust-root"}), FetchTrustList},
+      {"label resolve", "check a label online: signature, issuance, product",
+       "usage: chemctl label resolve URL [--server HOST:PORT]\n\n"
+       "Exits 0 only for an authentic label whose code the log holds.\n\n" + server_help,
+       ServerFlags({}), Resolve},
+  };
+}
+
+}  // namespace chemledger::chemctl
