@@ -73,6 +73,27 @@ std::vector<std::string> Subprocess::ReadLines(absl::Time deadline, bool* eof) {
   return lines;
 }
 
+absl::StatusOr<std::string> Subprocess::ReadLine(absl::Time deadline) {
+  char buf[4096];
+  while (true) {
+    if (size_t nl = pending_.find('\n'); nl != std::string::npos) {
+      std::string line = pending_.substr(0, nl);
+      pending_.erase(0, nl + 1);
+      return line;
+    }
+    if (stdout_fd_ < 0) return absl::OutOfRangeError("no more output");
+    const int64_t wait_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+    if (wait_ms < 0) return absl::DeadlineExceededError("no line from the child in time");
+    pollfd p{stdout_fd_, POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(wait_ms, 1000)));
+    if (ready <= 0) continue;
+    const ssize_t n = ::read(stdout_fd_, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return absl::OutOfRangeError("the child closed its output");
+    pending_.append(buf, n);
+  }
+}
+
 absl::Status Subprocess::Kill(int signal) {
   if (pid_ <= 0) return absl::FailedPreconditionError("no child");
   if (::kill(pid_, signal) != 0) {

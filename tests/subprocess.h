@@ -35,6 +35,10 @@ class Subprocess {
   // next call. Sets *eof when the child closed its stdout.
   std::vector<std::string> ReadLines(absl::Time deadline, bool* eof = nullptr);
 
+  // The next whole line of the child's stdout (without '\n'), as soon as it
+  // is there. DeadlineExceeded at `deadline`, OutOfRange at end of file.
+  absl::StatusOr<std::string> ReadLine(absl::Time deadline);
+
   // Sends `signal` to the child.
   absl::Status Kill(int signal);
 

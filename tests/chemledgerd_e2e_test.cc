@@ -1,0 +1,444 @@
+// End to end: a real chemledgerd process (init, then serve on loopback), real
+// gRPC calls, real LevelDB on disk. Registers an enterprise and products,
+// issues a 100,000-code batch, renders labels to PNG, reads them back (ZXing
+// and the independent zbarimg) and verifies them offline against the trust
+// list; checks that every refusal names its field and leaves the log as it
+// was; kills the server with SIGKILL and checks nothing acknowledged is lost.
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "chemledger/v1/label_service.grpc.pb.h"
+#include "chemledger/v1/registry_service.grpc.pb.h"
+#include "crypto/checkpoint.h"
+#include "crypto/keys.h"
+#include "crypto/trust_list.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "services/common/envelope.h"
+#include "services/common/identifiers.h"
+#include "services/label/issuance.h"
+#include "services/label/qr.h"
+#include "services/registry/registry.h"
+#include "services/registry/registry_testing.h"
+#include "tests/subprocess.h"
+
+namespace chemledger {
+namespace {
+
+using registry::testing::Date;
+using testing::RunfilePath;
+using testing::Subprocess;
+
+constexpr char kAcme[] = "91350100M000100Y43";
+constexpr char kOther[] = "91110105771583283D";
+
+v1::Date Today() {
+  const absl::CivilDay d = absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
+  return Date(static_cast<int>(d.year()), d.month(), d.day());
+}
+
+// One server for the whole suite: starting it, and issuing 100,000 labels,
+// are the expensive parts.
+class ChemledgerdTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(testing::FreshTempDir("chemledgerd_e2e"));
+    admin_ = new crypto::SigningKey(crypto::SigningKey::Generate());
+    acme_admin_ = new crypto::SigningKey(crypto::SigningKey::Generate());
+    acme_operator_ = new crypto::SigningKey(crypto::SigningKey::Generate());
+    other_admin_ = new crypto::SigningKey(crypto::SigningKey::Generate());
+    regulator_ = new crypto::SigningKey(crypto::SigningKey::Generate());
+    ASSERT_TRUE(crypto::SaveSigningKey(*admin_, *dir_ + "/admin.key", {}).ok());
+
+    Subprocess init;
+    ASSERT_TRUE(init.Start({Binary(), "init", "--data", *dir_ + "/data", "--deployment",
+                            "chemledger.test", "--resolver", "CL.EXAMPLE.CN", "--admin-key",
+                            *dir_ + "/admin.key", "--admin-name", "root"})
+                    .ok());
+    bool eof = false;
+    std::vector<std::string> lines;
+    while (!eof) {
+      for (std::string& l : init.ReadLines(absl::Now() + absl::Seconds(30), &eof)) {
+        lines.push_back(l);
+      }
+    }
+    absl::StatusOr<int> status = init.Wait();
+    ASSERT_TRUE(status.ok() && WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+    ASSERT_FALSE(lines.empty());
+    note_verifier_key_ = new std::string(lines.back());  // the last line printed
+    StartServer();
+  }
+
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+
+  static std::string Binary() { return RunfilePath("services/chemledgerd/chemledgerd"); }
+
+  static void StartServer() {
+    delete server_;
+    server_ = new Subprocess();
+    ASSERT_TRUE(server_->Start({Binary(), "serve", "--data", *dir_ + "/data", "--listen",
+                                "127.0.0.1:0"})
+                    .ok());
+    int port = 0;
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (port == 0) {
+      absl::StatusOr<std::string> line = server_->ReadLine(deadline);
+      ASSERT_TRUE(line.ok()) << "chemledgerd did not start serving: " << line.status();
+      if (absl::StartsWith(*line, "chemledgerd: serving")) {
+        ASSERT_TRUE(absl::SimpleAtoi(line->substr(line->rfind(' ') + 1), &port)) << *line;
+      }
+    }
+    ASSERT_NE(port, 0);
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                       grpc::InsecureChannelCredentials());
+    registry_.reset(v1::RegistryService::NewStub(channel).release());
+    labels_.reset(v1::LabelService::NewStub(channel).release());
+  }
+
+  static uint64_t LogSize() {
+    grpc::ClientContext context;
+    v1::Deployment deployment;
+    EXPECT_TRUE(registry_->GetDeployment(&context, {}, &deployment).ok());
+    return deployment.log_size();
+  }
+
+  static v1::SignedEnvelope Signed(const crypto::SigningKey& key, v1::RegistryRequest r) {
+    if (r.request_id().empty()) r.set_request_id(absl::StrCat("e2e-", ++next_id_));
+    return *envelope::Sign(registry::kRegistryContext, r.SerializeAsString(), key);
+  }
+
+  static grpc::Status Submit(const v1::SignedEnvelope& envelope, v1::SubmitResponse* response) {
+    grpc::ClientContext context;
+    return registry_->Submit(&context, envelope, response);
+  }
+
+  static void SubmitOk(const crypto::SigningKey& key, const v1::RegistryRequest& r) {
+    v1::SubmitResponse response;
+    grpc::Status status = Submit(Signed(key, r), &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+
+  // Refused with `code`, a message naming `field`, and the log unchanged.
+  static void Refused(const v1::SignedEnvelope& envelope, grpc::StatusCode code,
+                      const std::string& field) {
+    const uint64_t before = LogSize();
+    v1::SubmitResponse response;
+    grpc::Status status = Submit(envelope, &response);
+    EXPECT_EQ(status.error_code(), code) << field << ": " << status.error_message();
+    EXPECT_NE(status.error_message().find(field), std::string::npos)
+        << "message does not name " << field << ": " << status.error_message();
+    EXPECT_EQ(LogSize(), before) << "refused request changed the log: " << field;
+  }
+
+  static v1::RegistryRequest Enterprise(const std::string& uscc) {
+    v1::RegistryRequest r;
+    *r.mutable_register_enterprise() = registry::testing::ExampleProducer(uscc);
+    return r;
+  }
+  static v1::RegistryRequest Product(const v1::Product& p) {
+    v1::RegistryRequest r;
+    *r.mutable_register_product() = p;
+    return r;
+  }
+  static v1::RegistryRequest Actor(const std::string& name, v1::ActorRole role,
+                                   const std::string& uscc, const crypto::SigningKey& key) {
+    v1::RegistryRequest r;
+    v1::Actor* a = r.mutable_add_actor();
+    a->set_name(name);
+    a->set_role(role);
+    a->set_enterprise_uscc(uscc);
+    a->set_public_key(key.verifying_key().ToBytes());
+    return r;
+  }
+
+  // Registers Acme (with an admin and an operator) and Other once.
+  static void EnsureEnterprises() {
+    if (enterprises_ready_) return;
+    SubmitOk(*admin_, Enterprise(kAcme));
+    SubmitOk(*admin_, Enterprise(kOther));
+    SubmitOk(*admin_, Actor("acme admin", v1::ENTERPRISE_ADMIN, kAcme, *acme_admin_));
+    SubmitOk(*acme_admin_, Actor("acme line", v1::ENTERPRISE_OPERATOR, kAcme, *acme_operator_));
+    SubmitOk(*admin_, Actor("other admin", v1::ENTERPRISE_ADMIN, kOther, *other_admin_));
+    SubmitOk(*admin_, Actor("inspector", v1::REGULATOR, "", *regulator_));
+    SubmitOk(*acme_admin_, Product(registry::testing::ExampleMethanol(kAcme, "M01")));
+    enterprises_ready_ = true;
+  }
+
+  static v1::SignedEnvelope IssueRequest(const std::string& batch, uint32_t count,
+                                         const crypto::SigningKey& key) {
+    v1::IssueLabelsRequest r;
+    r.set_request_id(absl::StrCat("issue-", ++next_id_));
+    r.set_enterprise_uscc(kAcme);
+    r.set_product_number("M01");
+    r.set_batch(batch);
+    *r.mutable_production_date() = Today();
+    r.set_package_count(count);
+    r.set_net_quantity("25");
+    r.set_unit("KGM");
+    return *envelope::Sign(label::kIssueLabelsContext, r.SerializeAsString(), key);
+  }
+
+  struct Issued {
+    grpc::Status status;
+    std::vector<v1::IssuedLabel> labels;
+    uint64_t log_index = 0;
+    bool replayed = false;
+  };
+  static Issued Issue(const v1::SignedEnvelope& envelope) {
+    grpc::ClientContext context;
+    auto reader = labels_->IssueLabels(&context, envelope);
+    Issued out;
+    v1::IssueLabelsResponse message;
+    while (reader->Read(&message)) {
+      out.log_index = message.log_index();
+      out.replayed = message.replayed();
+      for (const v1::IssuedLabel& l : message.labels()) out.labels.push_back(l);
+    }
+    out.status = reader->Finish();
+    return out;
+  }
+
+  static crypto::TrustList FetchTrustList() {
+    grpc::ClientContext context;
+    v1::TrustListResponse response;
+    grpc::Status status = labels_->GetTrustList(&context, {}, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    // Verified against the key pinned at init, not the one the server sends.
+    absl::StatusOr<crypto::NoteVerifier> root =
+        crypto::NoteVerifier::FromVerifierKey(*note_verifier_key_);
+    EXPECT_TRUE(root.ok()) << root.status();
+    absl::StatusOr<crypto::TrustList> list = crypto::OpenTrustList(response.signed_note(), *root);
+    EXPECT_TRUE(list.ok()) << list.status();
+    return list.ok() ? *list : crypto::TrustList{};
+  }
+
+  static inline std::string* dir_ = nullptr;
+  static inline std::string* note_verifier_key_ = nullptr;
+  static inline crypto::SigningKey *admin_, *acme_admin_, *acme_operator_, *other_admin_,
+      *regulator_;
+  static inline Subprocess* server_ = nullptr;
+  static inline std::unique_ptr<v1::RegistryService::Stub> registry_;
+  static inline std::unique_ptr<v1::LabelService::Stub> labels_;
+  static inline int next_id_ = 0;
+  static inline bool enterprises_ready_ = false;
+};
+
+TEST_F(ChemledgerdTest, IssuesA100000CodeBatchThatRendersReadsBackAndVerifiesOffline) {
+  EnsureEnterprises();
+  Issued issued = Issue(IssueRequest("B20261123", 100000, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  ASSERT_EQ(issued.labels.size(), 100000u);
+
+  const crypto::TrustList trust = FetchTrustList();
+  EXPECT_EQ(trust.resolver, "CL.EXAMPLE.CN");
+  std::set<std::string> codes;
+  for (size_t i = 0; i < issued.labels.size(); ++i) {
+    const v1::IssuedLabel& label = issued.labels[i];
+    ASSERT_EQ(label.serial(), i + 1);
+    codes.insert(label.code());
+    crypto::LabelCheck check = crypto::VerifyLabel(label.url(), trust);
+    ASSERT_EQ(check.verdict, crypto::LabelVerdict::kAuthentic) << label.url() << ": " << check.detail;
+    ASSERT_EQ(check.label->claims.Code(), label.code());
+  }
+  EXPECT_EQ(codes.size(), 100000u) << "codes are not unique";
+
+  // Render a few, read them back with ZXing and with zbarimg.
+  for (size_t i : {size_t{0}, size_t{4999}, size_t{99999}}) {
+    const std::string& url = issued.labels[i].url();
+    absl::StatusOr<label::QrSymbol> qr = label::EncodeQr(url);
+    ASSERT_TRUE(qr.ok());
+    EXPECT_LE(qr->version(), 10);
+    absl::StatusOr<std::string> png = label::QrToPng(*qr);
+    ASSERT_TRUE(png.ok());
+    absl::StatusOr<std::vector<std::string>> read = label::ReadQrCodes(*png);
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_EQ(*read, std::vector<std::string>{url});
+    EXPECT_EQ(crypto::VerifyLabel((*read)[0], trust).verdict, crypto::LabelVerdict::kAuthentic);
+
+    const std::string path = absl::StrCat(*dir_, "/label-", i, ".png");
+    std::ofstream(path, std::ios::binary) << *png;
+    Subprocess zbar;
+    ASSERT_TRUE(zbar.Start({"/usr/bin/zbarimg", "--quiet", "--raw", path}).ok());
+    bool eof = false;
+    std::vector<std::string> out;
+    while (!eof) {
+      for (std::string& l : zbar.ReadLines(absl::Now() + absl::Seconds(30), &eof)) out.push_back(l);
+    }
+    ASSERT_TRUE(zbar.Wait().ok());
+    EXPECT_EQ(out, std::vector<std::string>{url}) << "zbarimg read " << path;
+  }
+
+  // Online resolution agrees, and a code that was never issued is caught.
+  grpc::ClientContext context;
+  v1::ResolveLabelRequest resolve;
+  resolve.set_url(issued.labels[123].url());
+  v1::ResolveLabelResponse resolved;
+  ASSERT_TRUE(labels_->ResolveLabel(&context, resolve, &resolved).ok());
+  EXPECT_EQ(resolved.verdict(), "authentic") << resolved.detail();
+  EXPECT_EQ(resolved.issuance_log_index(), issued.log_index);
+  EXPECT_EQ(resolved.product().name_zh(), "甲醇");
+  EXPECT_EQ(resolved.enterprise().enterprise().uscc(), kAcme);
+}
+
+TEST_F(ChemledgerdTest, RetryRedeliversTheSameCodesAndSerialsContinue) {
+  EnsureEnterprises();
+  const v1::SignedEnvelope request = IssueRequest("RETRY1", 30, *acme_operator_);
+  Issued first = Issue(request);
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  const uint64_t size = LogSize();
+  Issued again = Issue(request);
+  ASSERT_TRUE(again.status.ok());
+  EXPECT_TRUE(again.replayed);
+  EXPECT_EQ(again.log_index, first.log_index);
+  EXPECT_EQ(LogSize(), size);
+  ASSERT_EQ(again.labels.size(), 30u);
+  EXPECT_EQ(again.labels[29].url(), first.labels[29].url());
+
+  Issued more = Issue(IssueRequest("RETRY1", 5, *acme_operator_));
+  ASSERT_TRUE(more.status.ok());
+  EXPECT_EQ(more.labels[0].serial(), 31u);
+}
+
+TEST_F(ChemledgerdTest, RefusalsNameTheFieldAndLeaveTheLogUnchanged) {
+  EnsureEnterprises();
+  using grpc::StatusCode;
+  v1::RegistryRequest bad = Enterprise("91350100M000100Y44");
+  Refused(Signed(*admin_, bad), StatusCode::INVALID_ARGUMENT, "enterprise.uscc");
+
+  auto product = [](const std::function<void(v1::Product*)>& change) {
+    v1::Product p = registry::testing::ExampleMethanol(kAcme, "P1");
+    change(&p);
+    return Product(p);
+  };
+  Refused(Signed(*acme_admin_, product([](v1::Product* p) { p->set_cas("67-56-2"); })),
+          StatusCode::INVALID_ARGUMENT, "product.cas");
+  Refused(Signed(*acme_admin_, product([](v1::Product* p) { p->set_un_number("123"); })),
+          StatusCode::INVALID_ARGUMENT, "product.un_number");
+  Refused(Signed(*acme_admin_, product([](v1::Product* p) { p->set_un_number("1203"); })),
+          StatusCode::INVALID_ARGUMENT, "product.un_number");  // catalogue says 1230
+  Refused(Signed(*acme_admin_, product([](v1::Product* p) { p->set_catalogue_number(2829); })),
+          StatusCode::INVALID_ARGUMENT, "product.catalogue_number");
+  // Chlorine is class 2.3: no packing group.
+  Refused(Signed(*acme_admin_, product([](v1::Product* p) {
+            p->set_name_zh("氯");
+            p->set_name_en("Chlorine");
+            p->set_cas("7782-50-5");
+            p->set_un_number("1017");
+            p->set_hazard_class("2.3");
+            p->set_packing_group("II");
+            p->set_catalogue_number(1381);
+            p->clear_control_flags();
+            p->add_control_flags("剧毒");
+            p->add_control_flags("重点监管");
+          })),
+          StatusCode::INVALID_ARGUMENT, "product.packing_group");
+  Refused(Signed(*acme_admin_, product([](v1::Product* p) { p->clear_packing_group(); })),
+          StatusCode::INVALID_ARGUMENT, "product.packing_group");
+  Refused(Signed(*acme_admin_, Product(registry::testing::ExampleMethanol(kAcme, "M01"))),
+          StatusCode::ALREADY_EXISTS, "product.product_number");
+  Refused(Signed(*admin_, Product(registry::testing::ExampleMethanol("91440300MA5ABCDE1X", "M01"))),
+          StatusCode::INVALID_ARGUMENT, "enterprise_uscc");
+  const std::string unknown_first17 = "91330200M000100Y4";
+  // A valid code nobody registered.
+  const std::string unknown = unknown_first17 + ids::UsccCheckCharacter(unknown_first17);
+  Refused(Signed(*admin_, Product(registry::testing::ExampleMethanol(unknown, "M01"))),
+          StatusCode::NOT_FOUND, "product.enterprise_uscc");
+  // Unsigned, and signed by one actor with another's key id.
+  v1::SignedEnvelope unsigned_envelope =
+      Signed(*acme_admin_, Product(registry::testing::ExampleMethanol(kAcme, "P2")));
+  unsigned_envelope.clear_signatures();
+  Refused(unsigned_envelope, StatusCode::INVALID_ARGUMENT, "signatures");
+  v1::SignedEnvelope impostor =
+      Signed(*other_admin_, Product(registry::testing::ExampleMethanol(kAcme, "P2")));
+  impostor.mutable_signatures(0)->set_key_id(acme_admin_->key_id().ToString());
+  Refused(impostor, StatusCode::UNAUTHENTICATED, "signature");
+  // Another enterprise's admin may not register Acme's products.
+  Refused(Signed(*other_admin_, Product(registry::testing::ExampleMethanol(kAcme, "P3"))),
+          StatusCode::PERMISSION_DENIED, "may not");
+}
+
+TEST_F(ChemledgerdTest, RevokedKeysAndBlacklistedEnterprisesAreRefused) {
+  EnsureEnterprises();
+  using grpc::StatusCode;
+  // A revoked operator can no longer issue.
+  crypto::SigningKey temp = crypto::SigningKey::Generate();
+  SubmitOk(*acme_admin_, Actor("temp", v1::ENTERPRISE_ADMIN, kAcme, temp));
+  v1::RegistryRequest revoke;
+  revoke.mutable_revoke_key()->set_key_id(temp.key_id().ToString());
+  revoke.mutable_revoke_key()->set_reason("lost laptop");
+  SubmitOk(*acme_admin_, revoke);
+  Refused(Signed(temp, Product(registry::testing::ExampleMethanol(kAcme, "P9"))),
+          StatusCode::PERMISSION_DENIED, "revoked");
+  const uint64_t before = LogSize();
+  Issued refused = Issue(IssueRequest("B9", 1, temp));
+  EXPECT_EQ(refused.status.error_code(), StatusCode::PERMISSION_DENIED)
+      << refused.status.error_message();
+  EXPECT_TRUE(refused.labels.empty());
+  EXPECT_EQ(LogSize(), before);
+
+  // Blacklist Other: its products and labels are refused; lift it again.
+  SubmitOk(*other_admin_, Product(registry::testing::ExampleMethanol(kOther, "M01")));
+  v1::RegistryRequest blacklist;
+  blacklist.mutable_blacklist()->set_enterprise_uscc(kOther);
+  blacklist.mutable_blacklist()->set_blacklisted(true);
+  blacklist.mutable_blacklist()->set_reason("unlicensed storage");
+  *blacklist.mutable_blacklist()->mutable_date() = Today();
+  SubmitOk(*regulator_, blacklist);
+  Refused(Signed(*admin_, Product(registry::testing::ExampleMethanol(kOther, "M02"))),
+          StatusCode::PERMISSION_DENIED, "blacklisted");
+  v1::IssueLabelsRequest r;
+  r.set_request_id("blacklisted-issue");
+  r.set_enterprise_uscc(kOther);
+  r.set_product_number("M01");
+  r.set_batch("B1");
+  *r.mutable_production_date() = Today();
+  r.set_package_count(1);
+  r.set_net_quantity("1");
+  r.set_unit("LTR");
+  const uint64_t size = LogSize();
+  Issued blocked =
+      Issue(*envelope::Sign(label::kIssueLabelsContext, r.SerializeAsString(), *other_admin_));
+  EXPECT_EQ(blocked.status.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(blocked.status.error_message().find("blacklisted"), std::string::npos);
+  EXPECT_EQ(LogSize(), size);
+}
+
+TEST_F(ChemledgerdTest, NothingAcknowledgedIsLostToSigkill) {
+  EnsureEnterprises();
+  Issued issued = Issue(IssueRequest("KILL1", 10, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok());
+  const uint64_t size = LogSize();
+  ASSERT_TRUE(server_->Kill(SIGKILL).ok());
+  ASSERT_TRUE(server_->Wait().ok());
+  StartServer();
+  EXPECT_EQ(LogSize(), size);
+  grpc::ClientContext context;
+  v1::ResolveLabelRequest resolve;
+  resolve.set_url(issued.labels[9].url());
+  v1::ResolveLabelResponse resolved;
+  ASSERT_TRUE(labels_->ResolveLabel(&context, resolve, &resolved).ok());
+  EXPECT_EQ(resolved.verdict(), "authentic") << resolved.detail();
+  Issued more = Issue(IssueRequest("KILL1", 1, *acme_operator_));
+  ASSERT_TRUE(more.status.ok());
+  EXPECT_EQ(more.labels[0].serial(), 11u) << "a serial was reissued after the restart";
+}
+
+}  // namespace
+}  // namespace chemledger
