@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the main job: today a walk through
-# the tamper-evident log and a signed, offline-verifiable label (the all-in-one
-# server replaces it once the services land). See README.md.
+# The README's run command: installs what is missing, builds, and runs the
+# main job: chemledgerd (the all-in-one server, embedded LevelDB) on a fresh
+# deployment in demo/, with a walk through one product's labels (register,
+# issue, render, verify offline, resolve online). The server keeps serving
+# afterwards until Ctrl-C; pass --walk-only to stop after the walk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
-bazel build //tools/chemctl //tools/chemscan
-exec bash tools/demo-log.sh "$(pwd)/bazel-bin/tools/chemctl/chemctl" \
-  "$(pwd)/bazel-bin/tools/chemscan/chemscan" "$(pwd)/demo-labels"
+bazel build //services/chemledgerd //tools/chemctl //tools/chemscan
+BIN="$(pwd)/demo/bin"
+mkdir -p "$BIN"
+cp -f bazel-bin/services/chemledgerd/chemledgerd bazel-bin/tools/chemctl/chemctl \
+  bazel-bin/tools/chemscan/chemscan "$BIN/"
+exec bash tools/demo/server-walk.sh "$BIN" "$(pwd)/demo/deployment" "${1:-}"

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The README's main job: a fresh ChemLedger deployment served by chemledgerd
+# (embedded LevelDB), walked through one product's labels with chemctl over
+# gRPC, and the labels verified offline with chemscan.
+#
+# Usage: tools/demo/server-walk.sh BIN_DIR OUT_DIR [--walk-only]
+#   BIN_DIR holds chemledgerd, chemctl and chemscan; OUT_DIR (recreated) gets
+#   the deployment's data directory, keys and label images. Without
+#   --walk-only the server keeps serving after the walk until Ctrl-C.
+set -euo pipefail
+BIN="${1:?usage: server-walk.sh BIN_DIR OUT_DIR [--walk-only]}"
+OUT="${2:?usage: server-walk.sh BIN_DIR OUT_DIR [--walk-only]}"
+WALK_ONLY="${3:-}"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+USCC=91350100M000100Y43
+step() { printf '\n== %s\n' "$*"; }
+run() { printf '$ %s\n' "$(basename "$1") ${*:2}" >&2; "$@"; }
+
+rm -rf "$OUT"
+mkdir -p "$OUT/keys" "$OUT/labels"
+SERVER_PID=""
+stop_server() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true; }
+trap stop_server EXIT
+
+step "1. Keys: the first platform administrator, and the producer's administrator"
+run "$BIN/chemctl" keygen --out "$OUT/keys/admin.key"
+run "$BIN/chemctl" keygen --out "$OUT/keys/producer-admin.key"
+
+step "2. A new deployment: genesis entry signed by the administrator, note key, first label key"
+run "$BIN/chemledgerd" init --data "$OUT/data" --deployment chemledger.demo \
+  --resolver CL.EXAMPLE.CN --admin-key "$OUT/keys/admin.key" --admin-name "demo administrator"
+TRUST_ROOT="$(cat "$OUT/data/note.vkey")"
+
+step "3. chemledgerd serves RegistryService and LabelService on one port"
+"$BIN/chemledgerd" serve --data "$OUT/data" --listen 127.0.0.1:0 --port-file "$OUT/port" &
+SERVER_PID=$!
+for _ in $(seq 1 100); do [[ -s "$OUT/port" ]] && break; sleep 0.1; done
+[[ -s "$OUT/port" ]] || { echo "chemledgerd did not start" >&2; exit 1; }
+SERVER="127.0.0.1:$(cat "$OUT/port")"
+run "$BIN/chemctl" registry deployment --server "$SERVER"
+
+step "4. Register the producer (一企), its administrator, and its product (一品)"
+run "$BIN/chemctl" registry enterprise add --server "$SERVER" --key "$OUT/keys/admin.key" \
+  --json "$HERE/enterprise.json"
+run "$BIN/chemctl" registry actor add --server "$SERVER" --key "$OUT/keys/admin.key" \
+  --name "producer administrator" --role enterprise_admin --enterprise "$USCC" \
+  --public-key-file "$OUT/keys/producer-admin.key.pub"
+run "$BIN/chemctl" registry product add --server "$SERVER" --key "$OUT/keys/producer-admin.key" \
+  --json "$HERE/product.json"
+
+step "5. A refused registration: UN number 1203 does not match methanol's CAS in the catalogue"
+sed 's/"1230"/"1203"/; s/"M01"/"M02"/' "$HERE/product.json" >"$OUT/bad-product.json"
+run "$BIN/chemctl" registry product add --server "$SERVER" --key "$OUT/keys/producer-admin.key" \
+  --json "$OUT/bad-product.json" || true
+
+step "6. Issue 1000 signed labels (一码) for batch B20261123; the issuance is one log entry"
+TODAY="$(TZ=Asia/Shanghai date +%F)"
+run "$BIN/chemctl" label issue --server "$SERVER" --key "$OUT/keys/producer-admin.key" \
+  --enterprise "$USCC" --product M01 --batch B20261123 --production-date "$TODAY" \
+  --count 1000 --quantity 25 --unit KGM --out "$OUT/labels/urls.txt" \
+  --png-dir "$OUT/labels" --render-limit 5
+head -3 "$OUT/labels/urls.txt"
+
+step "7. The signed trust list, checked against the note key pinned at init"
+run "$BIN/chemctl" label fetch-trust-list --server "$SERVER" --trust-root "$TRUST_ROOT" \
+  --out "$OUT/trust-list.txt"
+cat "$OUT/trust-list.txt"
+
+step "8. Offline: read the label images and verify every code (no server involved)"
+run "$BIN/chemscan" verify --trust-list "$OUT/trust-list.txt" --trust-root "$TRUST_ROOT" \
+  "$OUT"/labels/*.png
+printf '%s\n' "all 1000 URLs:" >&2
+"$BIN/chemscan" verify --trust-list "$OUT/trust-list.txt" --trust-root "$TRUST_ROOT" - \
+  <"$OUT/labels/urls.txt" | cut -f1 | sort | uniq -c
+if command -v zbarimg >/dev/null; then
+  FIRST="$(ls "$OUT"/labels/*.png | head -1)"
+  printf '$ zbarimg --raw %s   (an independent reader)\n' "$FIRST" >&2
+  zbarimg --quiet --raw "$FIRST" 2>/dev/null
+fi
+
+step "9. A forged label: the first URL with one signature character changed"
+FIRST_URL="$(head -1 "$OUT/labels/urls.txt")"
+LAST="${FIRST_URL: -1}"; [[ "$LAST" == "A" ]] && SWAP=B || SWAP=A
+run "$BIN/chemscan" verify --trust-list "$OUT/trust-list.txt" --trust-root "$TRUST_ROOT" \
+  "${FIRST_URL:0:${#FIRST_URL}-1}$SWAP" || true
+
+step "10. Online: the server resolves a label to its issuance and product"
+run "$BIN/chemctl" label resolve --server "$SERVER" "$FIRST_URL" | sed -n 1,12p
+
+printf '\nLabel images and URLs: %s\nDeployment data: %s/data\n' "$OUT/labels" "$OUT"
+if [[ "$WALK_ONLY" == "--walk-only" ]]; then
+  exit 0
+fi
+printf '\nchemledgerd keeps serving on %s (Ctrl-C stops it). Try:\n' "$SERVER"
+printf '  %s/chemctl registry product show --server %s %s\n' "$BIN" "$SERVER" "$USCC"
+trap - EXIT
+trap 'kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; exit 0' INT TERM
+wait "$SERVER_PID"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the README walk (tools/demo/server-walk.sh --walk-only) against the
+# built binaries and checks what it must show.
+set -euo pipefail
+BIN="$TEST_TMPDIR/bin"
+mkdir -p "$BIN"
+cp services/chemledgerd/chemledgerd tools/chemctl/chemctl tools/chemscan/chemscan "$BIN/"
+OUT="$TEST_TMPDIR/walk"
+bash tools/demo/server-walk.sh "$BIN" "$OUT" --walk-only >"$TEST_TMPDIR/stdout" 2>"$TEST_TMPDIR/stderr" || {
+  cat "$TEST_TMPDIR/stdout" "$TEST_TMPDIR/stderr"; echo "FAIL: the walk failed"; exit 1; }
+fail() { cat "$TEST_TMPDIR/stdout" "$TEST_TMPDIR/stderr"; echo "FAIL: $*"; exit 1; }
+grep -q '1000 authentic' "$TEST_TMPDIR/stdout" || fail "not all 1000 labels verified offline"
+[[ "$(wc -l <"$OUT/labels/urls.txt")" == 1000 ]] || fail "urls.txt does not hold 1000 URLs"
+[[ "$(ls "$OUT"/labels/*.png | wc -l)" == 5 ]] || fail "expected 5 label PNGs"
+grep -q '^bad-signature' "$TEST_TMPDIR/stdout" || fail "the forged label was not caught"
+grep -q 'product.un_number: 1203 does not match' "$TEST_TMPDIR/stderr" || fail "the bad product was not refused"
+grep -q '"verdict": "authentic"' "$TEST_TMPDIR/stdout" || fail "online resolution failed"
+echo PASS
