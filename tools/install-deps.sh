@@ -11,7 +11,9 @@ PACKAGES=(
   # Libraries.
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libabsl-dev
   libleveldb-dev libsodium-dev libzxing-dev libstb-dev zlib1g-dev libgtest-dev libgmock-dev
-  libbenchmark-dev
+  libbenchmark-dev libfreetype-dev
+  # A CJK font for PNG label rendering (services/label/printable_label.h).
+  fonts-wqy-microhei
   # An independent QR reader for tests.
   zbar-tools
   # Python clients and tests (run with /usr/bin/python3).

@@ -53,8 +53,9 @@ inline constexpr double kPrintableLabelHeightMm = 148;
 
 // The label as an SVG document in millimetre units. InvalidArgument naming
 // the field ("product.name_zh: is required", "product.ghs_pictograms[2]:
-// 'GHS10' ...", "product.hazard_statements: ... too many to fit") when
-// something is missing, malformed or does not fit.
+// unknown pictogram code 'GHS10' ...", "product.hazard_statements: 14
+// statements do not fit ...") when something is missing, malformed or does
+// not fit.
 absl::StatusOr<std::string> RenderLabelSvg(const PrintableLabel& label);
 
 // The label as an 8-bit RGB PNG of 105 x 148 mm at `dpi` (100-1200; a pHYs
@@ -64,7 +65,7 @@ absl::StatusOr<std::string> RenderLabelSvg(const PrintableLabel& label);
 absl::StatusOr<std::string> RenderLabelPng(const PrintableLabel& label, int dpi = 200);
 
 // As above with the font files to try, in order (TrueType/OpenType, .ttc
-// collections too); the first that opens is used.
+// collections too); the first that opens and has Chinese glyphs is used.
 absl::StatusOr<std::string> RenderLabelPng(const PrintableLabel& label, int dpi,
                                            const std::vector<std::string>& font_files);
 

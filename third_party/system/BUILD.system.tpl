@@ -33,6 +33,15 @@ cc_library(
     linkopts = ["-lz"],
 )
 
+# FreeType 2 (libfreetype-dev), for text in printable labels. Its headers are
+# in /usr/include/freetype2, which is not on the default include path and
+# which Bazel will not take as an absolute `includes`: a target that includes
+# <ft2build.h> adds copts = ["-isystem/usr/include/freetype2"] itself.
+cc_library(
+    name = "freetype",
+    linkopts = ["-lfreetype"],
+)
+
 cc_library(
     name = "zxing",
     linkopts = ["-lZXing"],
