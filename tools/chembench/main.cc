@@ -3,11 +3,13 @@
 //
 //   chembench log [--dir DIR] [--seconds S] [--proof-entries N] [--keep]
 //   chembench labels [--seconds S] [--threads N]
+//   chembench issuance [--dir DIR] [--rounds N]
 
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "tools/chembench/issuance_bench.h"
 #include "tools/chembench/label_bench.h"
 #include "tools/chembench/log_bench.h"
 #include "tools/cli/args.h"
@@ -27,7 +29,10 @@ constexpr char kUsage[] =
     "  --proof-entries N    log size for the proof latencies (default 1000000)\n"
     "  --keep               keep the scratch directory\n\n"
     "chembench labels: signed label URLs/s and PNG renders/s next to their limits\n"
-    "(bare Ed25519 signing, bare ZXing-cpp QR encoding) on all cores, and decodes/s.\n";
+    "(bare Ed25519 signing, bare ZXing-cpp QR encoding) on all cores, and decodes/s.\n\n"
+    "chembench issuance [--dir DIR] [--rounds N]: labels issued per second through\n"
+    "LabelService over loopback gRPC (requests of 100,000), next to bare Ed25519\n"
+    "signing on all cores.\n";
 
 }  // namespace
 
@@ -58,6 +63,27 @@ int main(int argc, char** argv) {
     options.seconds = static_cast<double>(*seconds);
     options.threads = static_cast<int>(*threads);
     return chemledger::chembench::RunLabelBench(options);
+  }
+  if (args[0] == "issuance") {
+    auto parsed = chemledger::cli::Args::Parse(
+        std::vector<std::string>(args.begin() + 1, args.end()), {{"dir", "rounds"}, {}});
+    if (!parsed.ok()) {
+      std::cerr << "chembench issuance: " << parsed.status().message() << "\n";
+      return 2;
+    }
+    if (parsed->help()) {
+      std::cout << kUsage;
+      return 0;
+    }
+    auto rounds = parsed->Uint("rounds", 5);
+    if (!rounds.ok() || *rounds == 0 || *rounds > 100) {
+      std::cerr << "chembench issuance: --rounds must be 1 to 100\n";
+      return 2;
+    }
+    chemledger::chembench::IssuanceBenchOptions options;
+    options.directory = parsed->Get("dir", "/var/tmp");
+    options.rounds = static_cast<int>(*rounds);
+    return chemledger::chembench::RunIssuanceBench(options);
   }
   if (args[0] != "log") {
     std::cerr << "chembench: unknown benchmark '" << args[0] << "' (see --help)\n";
