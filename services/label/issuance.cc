@@ -110,6 +110,17 @@ std::string FormatNetQuantity(uint32_t milli) {
   return out;
 }
 
+std::string NetQuantityText(uint32_t milli, absl::string_view unit) {
+  absl::string_view symbol = unit;
+  if (unit == "KGM") symbol = "kg";
+  if (unit == "GRM") symbol = "g";
+  if (unit == "TNE") symbol = "t";
+  if (unit == "LTR") symbol = "L";
+  if (unit == "MLT") symbol = "mL";
+  if (unit == "MTQ") symbol = "m³";
+  return absl::StrCat(FormatNetQuantity(milli), " ", symbol);
+}
+
 bool IsNetQuantityUnit(absl::string_view unit) {
   for (absl::string_view u : {"KGM", "GRM", "TNE", "LTR", "MLT", "MTQ"}) {
     if (unit == u) return true;

@@ -172,6 +172,9 @@ absl::StatusOr<uint32_t> ParseNetQuantity(absl::string_view field, absl::string_
 // The inverse: 25000 -> "25", 500 -> "0.5".
 std::string FormatNetQuantity(uint32_t milli);
 
+// The quantity as people read it on a label: (25000, "KGM") -> "25 kg".
+std::string NetQuantityText(uint32_t milli, absl::string_view unit);
+
 // UNECE Recommendation 20 units accepted for a package's net quantity: KGM
 // (kg), GRM (g), TNE (t), LTR (L), MLT (mL), MTQ (m³).
 bool IsNetQuantityUnit(absl::string_view unit);

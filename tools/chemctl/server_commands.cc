@@ -21,7 +21,9 @@
 #include "grpcpp/client_context.h"
 #include "services/common/envelope.h"
 #include "services/common/grpc_status.h"
+#include "crypto/label.h"
 #include "services/label/issuance.h"
+#include "services/label/printable_label.h"
 #include "services/label/qr.h"
 #include "services/registry/registry.h"
 #include "tools/chemctl/command.h"
@@ -280,6 +282,71 @@ absl::Status ShowProducts(const cli::Args& args) {
 
 // ---------------------------------------------------------------- labels
 
+// The printable label (SVG and PNG at 200 dpi) of one label URL.
+absl::Status WritePrintable(const std::string& url, const v1::Product& product,
+                            const v1::Enterprise& supplier, const std::string& png_path,
+                            const std::string& svg_path) {
+  absl::StatusOr<crypto::ParsedLabel> parsed = crypto::ParseLabelUrl(url);
+  if (!parsed.ok()) return parsed.status();
+  label::PrintableLabel printable;
+  printable.product = product;
+  printable.supplier = supplier;
+  printable.url = url;
+  printable.code = parsed->claims.Code();
+  printable.batch = parsed->claims.batch;
+  printable.production_date = parsed->claims.production_date;
+  printable.quantity = label::NetQuantityText(parsed->claims.quantity_milli, parsed->claims.unit);
+  if (!png_path.empty()) {
+    absl::StatusOr<std::string> png = label::RenderLabelPng(printable);
+    if (!png.ok()) return png.status();
+    if (absl::Status s = WriteFile(png_path, *png); !s.ok()) return s;
+  }
+  if (!svg_path.empty()) {
+    absl::StatusOr<std::string> svg = label::RenderLabelSvg(printable);
+    if (!svg.ok()) return svg.status();
+    if (absl::Status s = WriteFile(svg_path, *svg); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// The registered product and enterprise a label's URL names.
+absl::Status FetchProductAndSupplier(const cli::Args& args, const std::string& uscc,
+                                     const std::string& product_number, v1::Product* product,
+                                     v1::Enterprise* supplier) {
+  absl::StatusOr<std::unique_ptr<v1::RegistryService::Stub>> stub = RegistryStub(args);
+  if (!stub.ok()) return stub.status();
+  v1::GetProductRequest p;
+  p.set_enterprise_uscc(uscc);
+  p.set_product_number(product_number);
+  grpc::Status status = (*stub)->GetProduct(Context().get(), p, product);
+  if (!status.ok()) return ServerError(status);
+  v1::GetEnterpriseRequest e;
+  e.set_uscc(uscc);
+  v1::EnterpriseRecord record;
+  status = (*stub)->GetEnterprise(Context().get(), e, &record);
+  if (!status.ok()) return ServerError(status);
+  *supplier = record.enterprise();
+  return absl::OkStatus();
+}
+
+absl::Status Print(const cli::Args& args) {
+  if (args.positional().size() != 1) return absl::InvalidArgumentError("give one label URL");
+  if (!args.Has("png") && !args.Has("svg")) {
+    return absl::InvalidArgumentError("give --png FILE and/or --svg FILE");
+  }
+  const std::string& url = args.positional()[0];
+  absl::StatusOr<crypto::ParsedLabel> parsed = crypto::ParseLabelUrl(url);
+  if (!parsed.ok()) return parsed.status();
+  v1::Product product;
+  v1::Enterprise supplier;
+  if (absl::Status s = FetchProductAndSupplier(args, parsed->claims.enterprise,
+                                               parsed->claims.product, &product, &supplier);
+      !s.ok()) {
+    return s;
+  }
+  return WritePrintable(url, product, supplier, args.Get("png"), args.Get("svg"));
+}
+
 absl::Status Issue(const cli::Args& args) {
   if (absl::Status s = RequireNoPositional(args); !s.ok()) return s;
   absl::StatusOr<crypto::SigningKey> key = KeyArg(args, "key");
@@ -323,14 +390,26 @@ absl::Status Issue(const cli::Args& args) {
     if (!urls) return absl::PermissionDeniedError(absl::StrCat("cannot write ", args.Get("out")));
   }
   const std::string render_dir = args.Get("png-dir");
-  if (!render_dir.empty() && mkdir(render_dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot create ", render_dir));
+  const std::string print_dir = args.Get("print-dir");
+  for (const std::string& dir : {render_dir, print_dir}) {
+    if (!dir.empty() && mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      return absl::PermissionDeniedError(absl::StrCat("cannot create ", dir));
+    }
+  }
+  v1::Product product;
+  v1::Enterprise supplier;
+  if (!print_dir.empty()) {
+    if (absl::Status s = FetchProductAndSupplier(args, r.enterprise_uscc(), r.product_number(),
+                                                 &product, &supplier);
+        !s.ok()) {
+      return s;
+    }
   }
   std::unique_ptr<grpc::ClientContext> context = Context(600);
   std::unique_ptr<grpc::ClientReader<v1::IssueLabelsResponse>> reader =
       (*stub)->IssueLabels(context.get(), *envelope);
   v1::IssueLabelsResponse message;
-  uint64_t received = 0, rendered = 0, log_index = 0;
+  uint64_t received = 0, rendered = 0, printed = 0, log_index = 0;
   bool replayed = false;
   while (reader->Read(&message)) {
     log_index = message.log_index();
@@ -349,8 +428,17 @@ absl::Status Issue(const cli::Args& args) {
         }
         ++rendered;
       }
+      if (!print_dir.empty() && printed < *render_limit) {
+        const std::string base = absl::StrCat(print_dir, "/", label.code());
+        if (absl::Status s = WritePrintable(label.url(), product, supplier, base + ".png",
+                                            base + ".svg");
+            !s.ok()) {
+          return s;
+        }
+        ++printed;
+      }
     }
-    if (!urls.is_open() && render_dir.empty()) {
+    if (!urls.is_open() && render_dir.empty() && print_dir.empty()) {
       for (const v1::IssuedLabel& label : message.labels()) std::cout << label.url() << "\n";
     }
   }
@@ -368,7 +456,9 @@ absl::Status Issue(const cli::Args& args) {
   std::cerr << (replayed ? "re-delivered " : "issued ") << received << " labels, log index "
             << log_index << " (request " << r.request_id() << ")"
             << (args.Has("out") ? absl::StrCat(", URLs in ", args.Get("out")) : "")
-            << (rendered ? absl::StrCat(", ", rendered, " PNGs in ", render_dir) : "") << "\n";
+            << (rendered ? absl::StrCat(", ", rendered, " QR PNGs in ", render_dir) : "")
+            << (printed ? absl::StrCat(", ", printed, " printable labels in ", print_dir) : "")
+            << "\n";
   return absl::OkStatus();
 }
 
@@ -468,12 +558,20 @@ std::vector<Command> ServerCommands() {
        "usage: chemctl label issue --enterprise USCC --product NUMBER --batch BATCH\n"
        "                           --production-date YYYY-MM-DD --count N\n"
        "                           --quantity DECIMAL --unit KGM|GRM|TNE|LTR|MLT|MTQ\n"
-       "                           --key FILE [--out FILE] [--png-dir DIR [--render-limit N]]\n\n"
-       "Writes the label URLs one per line to --out (or stdout), and with --png-dir a\n"
-       "QR code PNG per label named by its code.\n\n" + write_help,
+       "                           --key FILE [--out FILE] [--png-dir DIR] [--print-dir DIR]\n"
+       "                           [--render-limit N]\n\n"
+       "Writes the label URLs one per line to --out (or stdout); with --png-dir a QR\n"
+       "code PNG per label, with --print-dir a printable GB 15258-style label (PNG at\n"
+       "200 dpi and SVG) per label, each named by its code, for the first\n"
+       "--render-limit labels (default all).\n\n" + write_help,
        WriteFlags({"enterprise", "product", "batch", "production-date", "count", "quantity",
-                   "unit", "out", "png-dir", "render-limit"}),
+                   "unit", "out", "png-dir", "print-dir", "render-limit"}),
        Issue},
+      {"label print", "render a label URL as a printable GB 15258-style label",
+       "usage: chemctl label print URL (--png FILE | --svg FILE)... [--server HOST:PORT]\n\n"
+       "Fetches the product and supplier the URL names from the registry and writes\n"
+       "the printable label (A6; PNG at 200 dpi, SVG in millimetres).\n\n" + server_help,
+       ServerFlags({"png", "svg"}), Print},
       {"label fetch-trust-list", "download the signed label trust list",
        "usage: chemctl label fetch-trust-list [--out FILE] [--trust-root VKEY] [--server ...]\n\n"
        "With --trust-root (the note verifier key chemledgerd init printed) the list\n"

@@ -58,8 +58,9 @@ TODAY="$(TZ=Asia/Shanghai date +%F)"
 run "$BIN/chemctl" label issue --server "$SERVER" --key "$OUT/keys/producer-admin.key" \
   --enterprise "$USCC" --product M01 --batch B20261123 --production-date "$TODAY" \
   --count 1000 --quantity 25 --unit KGM --out "$OUT/labels/urls.txt" \
-  --png-dir "$OUT/labels" --render-limit 5
+  --png-dir "$OUT/labels" --print-dir "$OUT/labels/printable" --render-limit 5
 head -3 "$OUT/labels/urls.txt"
+printf 'QR codes: %s/labels/*.png; printable GB 15258-style labels (A6, PNG and SVG): %s/labels/printable/\n' "$OUT" "$OUT"
 
 step "7. The signed trust list, checked against the note key pinned at init"
 run "$BIN/chemctl" label fetch-trust-list --server "$SERVER" --trust-root "$TRUST_ROOT" \
@@ -68,7 +69,7 @@ cat "$OUT/trust-list.txt"
 
 step "8. Offline: read the label images and verify every code (no server involved)"
 run "$BIN/chemscan" verify --trust-list "$OUT/trust-list.txt" --trust-root "$TRUST_ROOT" \
-  "$OUT"/labels/*.png
+  "$OUT"/labels/*.png "$OUT"/labels/printable/*.png
 printf '%s\n' "all 1000 URLs:" >&2
 "$BIN/chemscan" verify --trust-list "$OUT/trust-list.txt" --trust-root "$TRUST_ROOT" - \
   <"$OUT/labels/urls.txt" | cut -f1 | sort | uniq -c
@@ -87,7 +88,8 @@ run "$BIN/chemscan" verify --trust-list "$OUT/trust-list.txt" --trust-root "$TRU
 step "10. Online: the server resolves a label to its issuance and product"
 run "$BIN/chemctl" label resolve --server "$SERVER" "$FIRST_URL" | sed -n 1,12p
 
-printf '\nLabel images and URLs: %s\nDeployment data: %s/data\n' "$OUT/labels" "$OUT"
+printf '\nLabel images and URLs: %s (printable labels in %s/printable)\nDeployment data: %s/data\n' \
+  "$OUT/labels" "$OUT/labels" "$OUT"
 if [[ "$WALK_ONLY" == "--walk-only" ]]; then
   exit 0
 fi
