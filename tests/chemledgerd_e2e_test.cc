@@ -31,6 +31,7 @@
 #include "services/common/envelope.h"
 #include "services/common/identifiers.h"
 #include "services/label/issuance.h"
+#include "services/label/printable_label.h"
 #include "services/label/qr.h"
 #include "services/registry/registry.h"
 #include "services/registry/registry_testing.h"
@@ -283,6 +284,35 @@ TEST_F(ChemledgerdTest, IssuesA100000CodeBatchThatRendersReadsBackAndVerifiesOff
     }
     ASSERT_TRUE(zbar.Wait().ok());
     EXPECT_EQ(out, std::vector<std::string>{url}) << "zbarimg read " << path;
+  }
+
+  // The printable label (GB 15258 style, A6 at 200 dpi) of one package,
+  // from the product and supplier the registry serves, reads back too.
+  {
+    grpc::ClientContext product_context, enterprise_context;
+    v1::GetProductRequest product_request;
+    product_request.set_enterprise_uscc(kAcme);
+    product_request.set_product_number("M01");
+    label::PrintableLabel printable;
+    ASSERT_TRUE(registry_->GetProduct(&product_context, product_request, &printable.product).ok());
+    v1::GetEnterpriseRequest enterprise_request;
+    enterprise_request.set_uscc(kAcme);
+    v1::EnterpriseRecord enterprise;
+    ASSERT_TRUE(
+        registry_->GetEnterprise(&enterprise_context, enterprise_request, &enterprise).ok());
+    printable.supplier = enterprise.enterprise();
+    const v1::IssuedLabel& issued_label = issued.labels[77];
+    const crypto::LabelClaims claims = crypto::VerifyLabel(issued_label.url(), trust).label->claims;
+    printable.url = issued_label.url();
+    printable.code = issued_label.code();
+    printable.batch = claims.batch;
+    printable.production_date = claims.production_date;
+    printable.quantity = label::NetQuantityText(claims.quantity_milli, claims.unit);
+    absl::StatusOr<std::string> png = label::RenderLabelPng(printable);
+    ASSERT_TRUE(png.ok()) << png.status();
+    absl::StatusOr<std::vector<std::string>> read = label::ReadQrCodes(*png);
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(*read, std::vector<std::string>{issued_label.url()});
   }
 
   // Online resolution agrees, and a code that was never issued is caught.
