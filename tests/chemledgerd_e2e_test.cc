@@ -398,10 +398,10 @@ TEST_F(ChemledgerdTest, RefusalsNameTheFieldAndLeaveTheLogUnchanged) {
   v1::SignedEnvelope impostor =
       Signed(*other_admin_, Product(registry::testing::ExampleMethanol(kAcme, "P2")));
   impostor.mutable_signatures(0)->set_key_id(acme_admin_->key_id().ToString());
-  Refused(impostor, StatusCode::UNAUTHENTICATED, "signature");
+  Refused(impostor, StatusCode::UNAUTHENTICATED, "envelope.signatures[0].sig");
   // Another enterprise's admin may not register Acme's products.
   Refused(Signed(*other_admin_, Product(registry::testing::ExampleMethanol(kAcme, "P3"))),
-          StatusCode::PERMISSION_DENIED, "may not");
+          StatusCode::PERMISSION_DENIED, "envelope.signatures[0].key_id: actor 'other admin'");
 }
 
 TEST_F(ChemledgerdTest, RevokedKeysAndBlacklistedEnterprisesAreRefused) {
@@ -415,7 +415,8 @@ TEST_F(ChemledgerdTest, RevokedKeysAndBlacklistedEnterprisesAreRefused) {
   revoke.mutable_revoke_key()->set_reason("lost laptop");
   SubmitOk(*acme_admin_, revoke);
   Refused(Signed(temp, Product(registry::testing::ExampleMethanol(kAcme, "P9"))),
-          StatusCode::PERMISSION_DENIED, "revoked");
+          StatusCode::PERMISSION_DENIED,
+          "envelope.signatures[0].key_id: key " + temp.key_id().ToString() + " was revoked");
   const uint64_t before = LogSize();
   Issued refused = Issue(IssueRequest("B9", 1, temp));
   EXPECT_EQ(refused.status.error_code(), StatusCode::PERMISSION_DENIED)
@@ -432,7 +433,12 @@ TEST_F(ChemledgerdTest, RevokedKeysAndBlacklistedEnterprisesAreRefused) {
   *blacklist.mutable_blacklist()->mutable_date() = Today();
   SubmitOk(*regulator_, blacklist);
   Refused(Signed(*admin_, Product(registry::testing::ExampleMethanol(kOther, "M02"))),
-          StatusCode::PERMISSION_DENIED, "blacklisted");
+          StatusCode::PERMISSION_DENIED, "product.enterprise_uscc: enterprise " + std::string(kOther) +
+                                             " is blacklisted");
+  Refused(Signed(*other_admin_, Product(registry::testing::ExampleMethanol(kOther, "M03"))),
+          StatusCode::PERMISSION_DENIED,
+          "envelope.signatures[0].key_id: the signer's enterprise " + std::string(kOther) +
+              " is blacklisted");
   v1::IssueLabelsRequest r;
   r.set_request_id("blacklisted-issue");
   r.set_enterprise_uscc(kOther);
@@ -446,8 +452,18 @@ TEST_F(ChemledgerdTest, RevokedKeysAndBlacklistedEnterprisesAreRefused) {
   Issued blocked =
       Issue(*envelope::Sign(label::kIssueLabelsContext, r.SerializeAsString(), *other_admin_));
   EXPECT_EQ(blocked.status.error_code(), StatusCode::PERMISSION_DENIED);
-  EXPECT_NE(blocked.status.error_message().find("blacklisted"), std::string::npos);
+  EXPECT_NE(blocked.status.error_message().find("envelope.signatures[0].key_id: the signer's "
+                                                "enterprise " + std::string(kOther) +
+                                                " is blacklisted"),
+            std::string::npos)
+      << blocked.status.error_message();
   EXPECT_EQ(LogSize(), size);
+
+  // Lifted, Other may register products again (and other tests see it clean).
+  blacklist.mutable_blacklist()->set_blacklisted(false);
+  blacklist.mutable_blacklist()->set_reason("storage brought into compliance");
+  SubmitOk(*regulator_, blacklist);
+  SubmitOk(*other_admin_, Product(registry::testing::ExampleMethanol(kOther, "M04")));
 }
 
 TEST_F(ChemledgerdTest, NothingAcknowledgedIsLostToSigkill) {

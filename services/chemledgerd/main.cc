@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -23,6 +24,8 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -139,9 +142,21 @@ absl::Status NewLabelKey(const cli::Args& args) {
   return absl::OkStatus();
 }
 
+// Whether `listen` (HOST:PORT) is on this machine only: 127.x.y.z, [::1],
+// localhost, or a Unix socket.
 bool IsLoopback(absl::string_view listen) {
-  return absl::StartsWith(listen, "127.") || absl::StartsWith(listen, "localhost:") ||
-         absl::StartsWith(listen, "[::1]:") || absl::StartsWith(listen, "unix:");
+  if (absl::StartsWith(listen, "unix:")) return true;
+  const size_t colon = listen.rfind(':');
+  if (colon == absl::string_view::npos) return false;
+  const absl::string_view host = listen.substr(0, colon);
+  if (host == "localhost" || host == "[::1]") return true;
+  std::vector<absl::string_view> octets = absl::StrSplit(host, '.');
+  if (octets.size() != 4 || octets[0] != "127") return false;
+  for (absl::string_view o : octets) {
+    int v = 0;
+    if (o.empty() || o.size() > 3 || !absl::SimpleAtoi(o, &v) || v > 255) return false;
+  }
+  return true;
 }
 
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
@@ -194,6 +209,11 @@ absl::Status Serve(const cli::Args& args) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // Bound the threads gRPC may start for calls, so a flood of requests
+  // queues instead of exhausting the machine.
+  grpc::ResourceQuota quota("chemledgerd");
+  quota.SetMaxThreads(64);
+  builder.SetResourceQuota(quota);
   int port = 0;
   builder.AddListeningPort(listen, credentials, &port);
   builder.RegisterService(&registry_service);

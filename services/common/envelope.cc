@@ -49,7 +49,8 @@ absl::StatusOr<crypto::KeyId> Verify(const v1::SignedEnvelope& envelope,
       return absl::UnauthenticatedError(absl::StrCat(
           "envelope.signatures[0].key_id: key ", key_id->ToString(), " is not registered"));
     }
-    return key.status();
+    return absl::Status(key.status().code(),
+                        absl::StrCat("envelope.signatures[0].key_id: ", key.status().message()));
   }
   if (absl::Status v = key->Verify(expected, envelope.payload(), *sig); !v.ok()) {
     return absl::UnauthenticatedError(

@@ -71,6 +71,31 @@ absl::StatusOr<uint8_t> ControlFlagBits(const v1::Product& p) {
   return registry::ParseControlFlags(absl::StrJoin(p.control_flags(), ","));
 }
 
+// Verifies `envelope` (signature, registered and unrevoked key, signer's
+// enterprise not blacklisted), only then parses it, and checks that the signer
+// is an admin or operator of the enterprise it issues for.
+absl::StatusOr<v1::IssueLabelsRequest> VerifiedIssueRequest(const registry::Registry::View& view,
+                                                            const v1::SignedEnvelope& envelope) {
+  absl::StatusOr<v1::Actor> actor = view.VerifySigner(envelope, kIssueLabelsContext);
+  if (!actor.ok()) return actor.status();
+  v1::IssueLabelsRequest request;
+  if (!request.ParseFromString(envelope.payload())) {
+    return absl::InvalidArgumentError("envelope.payload: not an IssueLabelsRequest");
+  }
+  if (absl::Status s = ids::ValidateUscc("request.enterprise_uscc", request.enterprise_uscc());
+      !s.ok()) {
+    return s;
+  }
+  if ((actor->role() != v1::ENTERPRISE_ADMIN && actor->role() != v1::ENTERPRISE_OPERATOR) ||
+      actor->enterprise_uscc() != request.enterprise_uscc()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "envelope.signatures[0].key_id: actor '", actor->name(), "' (",
+        v1::ActorRole_Name(actor->role()), ") may not issue labels for enterprise '",
+        request.enterprise_uscc(), "': only its own admins and operators may"));
+  }
+  return request;
+}
+
 }  // namespace
 
 absl::StatusOr<uint32_t> ParseNetQuantity(absl::string_view field, absl::string_view text) {
@@ -157,12 +182,19 @@ absl::Status LabelKeyring::Scan() {
     absl::StatusOr<crypto::KeyId> id = crypto::KeyId::Parse(hex);
     if (!id.ok() || keys_.count(*id)) continue;
     const std::string path = absl::StrCat(dir_, "/", name);
+    // One bad file must not hide the others: it is remembered, and only that
+    // key is unusable.
     absl::StatusOr<crypto::SigningKey> key = crypto::LoadSigningKey(path, absl::nullopt);
-    if (!key.ok()) return key.status();
-    if (key->key_id() != *id) {
-      return absl::DataLossError(absl::StrCat(path, " holds key ", key->key_id().ToString(),
-                                              ", not the key its name says"));
+    if (!key.ok()) {
+      broken_[*id] = key.status();
+      continue;
     }
+    if (key->key_id() != *id) {
+      broken_[*id] = absl::DataLossError(absl::StrCat(
+          path, " holds key ", key->key_id().ToString(), ", not the key its name says"));
+      continue;
+    }
+    broken_.erase(*id);
     keys_.emplace(*id, std::make_unique<crypto::SigningKey>(*std::move(key)));
   }
   return absl::OkStatus();
@@ -185,6 +217,10 @@ absl::StatusOr<const crypto::SigningKey*> LabelKeyring::Find(const crypto::KeyId
     it = keys_.find(id);
   }
   if (it == keys_.end()) {
+    if (auto broken = broken_.find(id); broken != broken_.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "label key ", id.ToString(), ": its file is unusable: ", broken->second.message()));
+    }
     return absl::NotFoundError(absl::StrCat("label key ", id.ToString(), " has no key file ",
                                             LabelKeyFileName(id), " in ", dir_));
   }
@@ -214,8 +250,27 @@ absl::StatusOr<std::unique_ptr<LabelIssuer>> LabelIssuer::Open(storage::Log* log
       return absl::DataLossError(absl::StrCat("log entry ", i, " is not a label issuance"));
     }
     absl::StatusOr<Issuance> issuance = issuer->Reconstruct(request, assignment, i);
+    // Serials of a batch are assigned in order without gaps or overlaps; a
+    // logged issuance that does not continue its batch means the log is not
+    // what this server wrote.
+    if (issuance.ok()) {
+      uint64_t next = 1;
+      auto batch = issuer->batches_.find(
+          {request.enterprise_uscc(), request.product_number(), request.batch()});
+      if (batch != issuer->batches_.end() && !batch->second.empty()) {
+        next = batch->second.back().first_serial + batch->second.back().count;
+      }
+      if (assignment.first_serial() != next || assignment.count() < 1 ||
+          assignment.count() > kMaxPackagesPerRequest ||
+          next + assignment.count() - 1 > kMaxSerial || issuer->requests_.count(request.request_id())) {
+        issuance = absl::DataLossError(absl::StrCat(
+            "serials ", assignment.first_serial(), " + ", assignment.count(),
+            " do not continue batch ", request.batch(), " at ", next,
+            " (or its request id was used before)"));
+      }
+    }
     if (!issuance.ok()) {
-      return absl::DataLossError(absl::StrCat("log entry ", i, " does not replay (the log was altered?): ",
+      return absl::DataLossError(absl::StrCat("log entry ", i, " is not a valid label issuance: ",
                                               issuance.status().message()));
     }
     issuer->Commit(request, *issuance, entry.envelope().payload());
@@ -257,12 +312,21 @@ absl::StatusOr<Issuance> LabelIssuer::Reconstruct(const v1::IssueLabelsRequest& 
 
 absl::StatusOr<Issuance> LabelIssuer::Issue(const v1::SignedEnvelope& envelope) {
   absl::MutexLock lock(&mu_);
-  // A retry of an accepted request (same id, same bytes) gets its issuance.
+  // A retry of an accepted request (same id, same bytes) gets its issuance,
+  // once its signer is verified again: a revoked or blacklisted signer gets
+  // nothing, and neither does anyone replaying bytes copied from the log
+  // without a valid signature.
   v1::IssueLabelsRequest peek;
   if (envelope.payload_type() == kIssueLabelsContext.payload_type() &&
       peek.ParseFromString(envelope.payload()) && !peek.request_id().empty()) {
     auto it = requests_.find(peek.request_id());
     if (it != requests_.end()) {
+      if (absl::Status s = registry_->WithView([&](const registry::Registry::View& view) {
+            return VerifiedIssueRequest(view, envelope).status();
+          });
+          !s.ok()) {
+        return s;
+      }
       if (it->second.first != envelope.payload()) {
         return absl::AlreadyExistsError(absl::StrCat(
             "request.request_id: '", peek.request_id(), "' was already used for another request"));
@@ -273,16 +337,15 @@ absl::StatusOr<Issuance> LabelIssuer::Issue(const v1::SignedEnvelope& envelope) 
     }
   }
 
-  v1::LogEntry entry = registry::MakeLogEntry(envelope);
-  const absl::CivilDay today = registry::RecordDay(entry);
   v1::IssueLabelsRequest request;
   std::optional<Issuance> issuance;
-  // The assignment is part of the entry, so the entry is completed under the
-  // registry's lock, after the check.
+  // The assignment is part of the entry, so the entry is made under the
+  // registry's lock, after the check (and so record times never go back).
   absl::StatusOr<uint64_t> index = registry_->AppendChecked(
       [&](const registry::Registry::View& view) -> absl::StatusOr<std::string> {
         mu_.AssertHeld();
-        absl::StatusOr<Issuance> checked = Check(view, envelope, today, &request);
+        v1::LogEntry entry = registry::MakeLogEntry(envelope);
+        absl::StatusOr<Issuance> checked = Check(view, envelope, registry::RecordDay(entry), &request);
         if (!checked.ok()) return checked.status();
         issuance = *std::move(checked);
         v1::LabelAssignment assignment;
@@ -302,24 +365,12 @@ absl::StatusOr<Issuance> LabelIssuer::Check(const registry::Registry::View& view
                                             const v1::SignedEnvelope& envelope,
                                             absl::CivilDay today,
                                             v1::IssueLabelsRequest* request) {
-  absl::StatusOr<v1::Actor> actor = view.VerifySigner(envelope, kIssueLabelsContext);
-  if (!actor.ok()) return actor.status();
+  absl::StatusOr<v1::IssueLabelsRequest> verified = VerifiedIssueRequest(view, envelope);
+  if (!verified.ok()) return verified.status();
   v1::IssueLabelsRequest& r = *request;
-  if (!r.ParseFromString(envelope.payload())) {
-    return absl::InvalidArgumentError("envelope.payload: not an IssueLabelsRequest");
-  }
+  r = *std::move(verified);
   if (r.request_id().empty() || r.request_id().size() > 128) {
     return Invalid("request_id", "1 to 128 characters are required");
-  }
-  if (absl::Status s = ids::ValidateUscc("request.enterprise_uscc", r.enterprise_uscc()); !s.ok()) {
-    return s;
-  }
-  if ((actor->role() != v1::ENTERPRISE_ADMIN && actor->role() != v1::ENTERPRISE_OPERATOR) ||
-      actor->enterprise_uscc() != r.enterprise_uscc()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "actor '", actor->name(), "' (", v1::ActorRole_Name(actor->role()),
-        ") may not issue labels for enterprise ", r.enterprise_uscc(),
-        ": only its own admins and operators may"));
   }
   const registry::EnterpriseRecord* enterprise = view.FindEnterprise(r.enterprise_uscc());
   if (enterprise == nullptr) {
@@ -456,6 +507,23 @@ std::optional<IssuanceRecord> LabelIssuer::FindIssuance(const std::string& uscc,
   return r;
 }
 
+absl::StatusOr<IssuanceRecord> LabelIssuer::MatchIssuance(const crypto::ParsedLabel& label) const {
+  const crypto::LabelClaims& claims = label.claims;
+  std::optional<IssuanceRecord> record =
+      FindIssuance(claims.enterprise, claims.product, claims.batch, claims.serial);
+  if (!record) {
+    return absl::NotFoundError(absl::StrCat("code ", claims.Code(), " is not in the issuance log"));
+  }
+  crypto::LabelClaims issued = record->claims;
+  issued.serial = claims.serial;
+  if (issued != claims || record->label_key_id != label.key_id) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("code ", claims.Code(), " was issued at log index ", record->log_index,
+                     " with other claims or by another key than this label's"));
+  }
+  return *record;
+}
+
 crypto::TrustList LabelIssuer::MakeTrustList(absl::CivilDay today) const {
   crypto::TrustList list;
   list.resolver = registry_->resolver();
@@ -472,7 +540,8 @@ crypto::TrustList LabelIssuer::MakeTrustList(absl::CivilDay today) const {
 void LabelIssuer::Commit(const v1::IssueLabelsRequest& request, const Issuance& issuance,
                          const std::string& payload) {
   batches_[{request.enterprise_uscc(), request.product_number(), request.batch()}].push_back(
-      IssuanceRecord{issuance.log_index, issuance.claims.serial, issuance.count});
+      IssuanceRecord{issuance.log_index, issuance.claims.serial, issuance.count, issuance.claims,
+                     issuance.label_key_id});
   requests_.insert_or_assign(request.request_id(), std::make_pair(payload, issuance));
 }
 

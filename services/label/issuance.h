@@ -17,9 +17,10 @@
 // of issue, and not blacklisted.
 //
 // Thread-safety: LabelIssuer and LabelKeyring are safe for concurrent use.
-// Issue calls are serialised (briefly: the labels are signed afterwards, by
-// SignLabels, outside any lock). The Log, Registry and LabelKeyring must
-// outlive the issuer.
+// Issue calls are serialised, and hold the registry's lock across their one
+// synced log write (so registry changes wait for it); the labels themselves
+// are signed afterwards, by SignLabels, outside any lock. The Log, Registry
+// and LabelKeyring must outlive the issuer.
 
 #ifndef CHEMLEDGER_SERVICES_LABEL_ISSUANCE_H_
 #define CHEMLEDGER_SERVICES_LABEL_ISSUANCE_H_
@@ -58,7 +59,8 @@ inline constexpr uint32_t kMaxPackagesPerRequest = 100000;
 // half (RegistryRequest.add_label_key).
 class LabelKeyring {
  public:
-  // Loads every label key file in `dir` (which must exist).
+  // Loads every label key file in `dir` (which must exist). A file that does
+  // not load makes only its own key unusable (Find says why).
   static absl::StatusOr<std::unique_ptr<LabelKeyring>> Open(const std::string& dir);
 
   // Generates a new label key and writes its file into `dir`; returns the
@@ -78,6 +80,8 @@ class LabelKeyring {
   absl::Mutex mu_;
   // Never erased, so returned pointers stay valid for the keyring's life.
   std::map<crypto::KeyId, std::unique_ptr<crypto::SigningKey>> keys_ ABSL_GUARDED_BY(mu_);
+  // Key files that did not load (wrong mode, sealed, corrupt), and why.
+  std::map<crypto::KeyId, absl::Status> broken_ ABSL_GUARDED_BY(mu_);
 };
 
 // One accepted issuance: serials first_serial .. first_serial + count - 1 of
@@ -98,11 +102,13 @@ struct IssuedLabel {
   std::string url;   // the signed label URL
 };
 
-// Where a code was issued.
+// Where a code was issued, and what its labels state.
 struct IssuanceRecord {
   uint64_t log_index = 0;
   uint64_t first_serial = 0;
   uint32_t count = 0;
+  crypto::LabelClaims claims;  // the batch's claims; claims.serial == first_serial
+  crypto::KeyId label_key_id;
 };
 
 class LabelIssuer {
@@ -131,6 +137,12 @@ class LabelIssuer {
   // The issuance that covers the package, if its code was issued.
   std::optional<IssuanceRecord> FindIssuance(const std::string& uscc, const std::string& product,
                                              const std::string& batch, uint64_t serial) const;
+
+  // The issuance a label (already verified against the trust list) belongs
+  // to: its code was issued, with exactly these claims, by this key.
+  // NotFound when the code was never issued; FailedPrecondition when it was,
+  // but with other claims or another key (a label made with a leaked key).
+  absl::StatusOr<IssuanceRecord> MatchIssuance(const crypto::ParsedLabel& label) const;
 
   // The label trust list as of `today`: the deployment's resolver and every
   // registered label key with its validity and revocation.

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -279,7 +280,8 @@ TEST_F(IssuanceTest, RefusesBadRequestsNamingTheFieldAndWritesNothing) {
 
 TEST_F(IssuanceTest, OnlyTheEnterprisesOwnActorsMayIssue) {
   using absl::StatusCode;
-  Refused(Signed(other_admin_, Batch("B1", 1)), StatusCode::kPermissionDenied, "may not issue");
+  Refused(Signed(other_admin_, Batch("B1", 1)), StatusCode::kPermissionDenied,
+          "envelope.signatures[0].key_id: actor 'other admin' (ENTERPRISE_ADMIN) may not issue");
   Refused(Signed(regulator_, Batch("B1", 1)), StatusCode::kPermissionDenied, "may not issue");
   Refused(Signed(admin_, Batch("B1", 1)), StatusCode::kPermissionDenied, "may not issue");
   Refused(Signed(TestKey(42), Batch("B1", 1)), StatusCode::kUnauthenticated, "");
@@ -300,7 +302,9 @@ TEST_F(IssuanceTest, OnlyTheEnterprisesOwnActorsMayIssue) {
   revoke.mutable_revoke_key()->set_key_id(acme_operator_.key_id().ToString());
   revoke.mutable_revoke_key()->set_reason("left the company");
   RegistryOk(acme_admin_, revoke);
-  Refused(Signed(acme_operator_, Batch("B1", 1)), StatusCode::kPermissionDenied, "revoked");
+  Refused(Signed(acme_operator_, Batch("B1", 1)), StatusCode::kPermissionDenied,
+          "envelope.signatures[0].key_id: key " + acme_operator_.key_id().ToString() +
+              " was revoked");
 }
 
 TEST_F(IssuanceTest, BlacklistedEnterpriseMayNotIssue) {
@@ -312,7 +316,7 @@ TEST_F(IssuanceTest, BlacklistedEnterpriseMayNotIssue) {
   *r.mutable_blacklist()->mutable_date() = ToDate(Today());
   RegistryOk(regulator_, r);
   Refused(Signed(acme_operator_, Batch("B1", 1)), absl::StatusCode::kPermissionDenied,
-          "blacklisted");
+          "envelope.signatures[0].key_id: the signer's enterprise 91350100M000100Y43 is blacklisted");
 }
 
 TEST_F(IssuanceTest, RefusesWithoutAValidLicence) {
@@ -390,6 +394,112 @@ TEST_F(IssuanceTest, OnlyPlatformAdminsManageLabelKeys) {
       *envelope::Sign(registry::kRegistryContext, revoke.SerializeAsString(), acme_admin_));
   ASSERT_FALSE(receipt.ok());
   EXPECT_EQ(receipt.status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(IssuanceTest, RetriesAreVerifiedAgain) {
+  const v1::IssueLabelsRequest request = Batch("B1", 5);
+  IssueOk(acme_operator_, request);
+  const uint64_t size = log_->Size();
+  // The same bytes without a valid signature get nothing.
+  v1::SignedEnvelope stripped = Signed(acme_operator_, request);
+  stripped.clear_signatures();
+  Refused(stripped, absl::StatusCode::kInvalidArgument, "envelope.signatures");
+  v1::SignedEnvelope junk = Signed(acme_operator_, request);
+  junk.mutable_signatures(0)->set_sig(std::string(64, 'x'));
+  Refused(junk, absl::StatusCode::kUnauthenticated, "envelope.signatures[0].sig");
+  // Once the operator's key is revoked, not even a correct retry.
+  v1::RegistryRequest revoke = Request();
+  revoke.mutable_revoke_key()->set_key_id(acme_operator_.key_id().ToString());
+  revoke.mutable_revoke_key()->set_reason("left");
+  RegistryOk(acme_admin_, revoke);
+  Refused(Signed(acme_operator_, request), absl::StatusCode::kPermissionDenied,
+          "envelope.signatures[0].key_id");
+  EXPECT_EQ(log_->Size(), size + 1);  // only the revocation
+}
+
+TEST_F(IssuanceTest, MatchIssuanceCatchesLabelsTheLogDoesNotAccountFor) {
+  Issuance issuance = IssueOk(acme_operator_, Batch("B1", 10));
+  const std::string url = (*issuer_->SignLabels(issuance, 3, 1))[0].url;
+  absl::StatusOr<IssuanceRecord> match = issuer_->MatchIssuance(*crypto::ParseLabelUrl(url));
+  ASSERT_TRUE(match.ok()) << match.status();
+  EXPECT_EQ(match->log_index, issuance.log_index);
+
+  // Someone with the label key's file signs a label for a real serial with
+  // another quantity, and one for a serial never issued.
+  crypto::SigningKey leaked = *crypto::LoadSigningKey(
+      absl::StrCat(keys_dir_, "/label-", first_label_key_.ToString(), ".key"), absl::nullopt);
+  crypto::LabelClaims forged = issuance.claims;
+  forged.serial = 4;
+  forged.quantity_milli = 50000;
+  EXPECT_EQ(crypto::VerifyLabel(*crypto::MakeLabelUrl(forged, leaked), Trust()).verdict,
+            crypto::LabelVerdict::kAuthentic);
+  EXPECT_EQ(issuer_->MatchIssuance(*crypto::ParseLabelUrl(*crypto::MakeLabelUrl(forged, leaked)))
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  forged = issuance.claims;
+  forged.serial = 11;
+  EXPECT_EQ(issuer_->MatchIssuance(*crypto::ParseLabelUrl(*crypto::MakeLabelUrl(forged, leaked)))
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(IssuanceTest, ReplayRefusesALogWhoseSerialsDoNotContinue) {
+  Issuance issuance = IssueOk(acme_operator_, Batch("B1", 10));
+  v1::LogEntry entry;
+  ASSERT_TRUE(entry.ParseFromString(*log_->Entry(issuance.log_index)));
+  // The same issuance again under a new request id, claiming serials 5..14:
+  // overlapping what was issued.
+  v1::IssueLabelsRequest again = Batch("B1", 10);
+  entry.mutable_envelope()->CopyFrom(Signed(acme_operator_, again));
+  v1::LabelAssignment assignment;
+  assignment.set_first_serial(5);
+  assignment.set_count(10);
+  assignment.set_label_key_id(first_label_key_.ToString());
+  entry.set_assignment(assignment.SerializeAsString());
+  const std::vector<std::string> forged = {entry.SerializeAsString()};
+  ASSERT_TRUE(log_->Append(forged).ok());
+  absl::StatusOr<std::unique_ptr<LabelIssuer>> reopened =
+      LabelIssuer::Open(log_.get(), registry_.get(), keyring_.get());
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(reopened.status().message().find("do not continue batch B1 at 11"), std::string::npos)
+      << reopened.status();
+}
+
+TEST_F(IssuanceTest, ABrokenKeyFileDisablesOnlyItsKey) {
+  const crypto::KeyId broken_id = TestKey(77).key_id();
+  const std::string path = absl::StrCat(keys_dir_, "/label-", broken_id.ToString(), ".key");
+  {
+    std::ofstream out(path);
+    out << "not a key\n";
+  }
+  chmod(path.c_str(), 0600);
+  absl::StatusOr<std::unique_ptr<LabelKeyring>> keyring = LabelKeyring::Open(keys_dir_);
+  ASSERT_TRUE(keyring.ok()) << keyring.status();
+  EXPECT_TRUE((*keyring)->Find(first_label_key_).ok());
+  absl::StatusOr<const crypto::SigningKey*> broken = (*keyring)->Find(broken_id);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(broken.status().code(), absl::StatusCode::kFailedPrecondition) << broken.status();
+}
+
+TEST_F(IssuanceTest, AnActorMayNotHoldALabelKey) {
+  crypto::VerifyingKey label_public =
+      crypto::LoadSigningKey(absl::StrCat(keys_dir_, "/label-", first_label_key_.ToString(), ".key"),
+                             absl::nullopt)
+          ->verifying_key();
+  v1::RegistryRequest r = Request();
+  v1::Actor* a = r.mutable_add_actor();
+  a->set_name("rogue");
+  a->set_role(v1::ENTERPRISE_OPERATOR);
+  a->set_enterprise_uscc(kAcme);
+  a->set_public_key(label_public.ToBytes());
+  absl::StatusOr<registry::Receipt> receipt = registry_->Apply(
+      *envelope::Sign(registry::kRegistryContext, r.SerializeAsString(), acme_admin_));
+  ASSERT_FALSE(receipt.ok());
+  EXPECT_EQ(receipt.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(receipt.status().message().find("actor.public_key"), std::string::npos);
 }
 
 TEST(NetQuantityTest, ParsesAndFormatsThousandths) {

@@ -19,6 +19,22 @@ absl::CivilDay TodayInChina() {
 grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
                                            const v1::SignedEnvelope* request,
                                            grpc::ServerWriter<v1::IssueLabelsResponse>* writer) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (issuing_ >= kMaxConcurrentIssuances) {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat(kMaxConcurrentIssuances,
+                                       " issuances are streaming; send the request again shortly"));
+    }
+    ++issuing_;
+  }
+  struct Release {
+    LabelServiceImpl* service;
+    ~Release() {
+      absl::MutexLock lock(&service->mu_);
+      --service->issuing_;
+    }
+  } release{this};
   absl::StatusOr<Issuance> issuance = issuer_->Issue(*request);
   if (!issuance.ok()) return ToGrpcStatus(issuance.status());
   v1::IssueLabelsResponse header;
@@ -93,15 +109,14 @@ grpc::Status LabelServiceImpl::ResolveLabel(grpc::ServerContext*,
   const crypto::LabelClaims& claims = check.label->claims;
   response->set_code(claims.Code());
   if (check.verdict == crypto::LabelVerdict::kAuthentic) {
-    std::optional<IssuanceRecord> record =
-        issuer_->FindIssuance(claims.enterprise, claims.product, claims.batch, claims.serial);
-    if (record) {
+    absl::StatusOr<IssuanceRecord> record = issuer_->MatchIssuance(*check.label);
+    if (record.ok()) {
       response->set_issuance_log_index(record->log_index);
     } else {
-      // Correctly signed but never issued: the label key signed something the
-      // log does not account for.
+      // Correctly signed but not what was issued: the label key signed
+      // something the log does not account for (a leaked key?).
       response->set_verdict("not-issued");
-      response->set_detail(absl::StrCat("code ", claims.Code(), " is not in the issuance log"));
+      response->set_detail(std::string(record.status().message()));
     }
   }
   if (std::optional<v1::Product> product = registry_->FindProduct(claims.enterprise, claims.product)) {

@@ -12,6 +12,8 @@
 #ifndef CHEMLEDGER_SERVICES_LABEL_LABEL_SERVICE_H_
 #define CHEMLEDGER_SERVICES_LABEL_LABEL_SERVICE_H_
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "chemledger/v1/label_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
 #include "services/label/issuance.h"
@@ -20,6 +22,9 @@
 namespace chemledger::label {
 
 inline constexpr uint32_t kLabelsPerMessage = 1000;
+// IssueLabels calls streaming at once; more are refused with
+// RESOURCE_EXHAUSTED (the client retries the same signed request later).
+inline constexpr int kMaxConcurrentIssuances = 4;
 
 class LabelServiceImpl final : public v1::LabelService::Service {
  public:
@@ -39,6 +44,8 @@ class LabelServiceImpl final : public v1::LabelService::Service {
   LabelIssuer* const issuer_;
   const registry::Registry* const registry_;
   const crypto::NoteSigner* const signer_;
+  absl::Mutex mu_;
+  int issuing_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Today in China Standard Time (UTC+8), the day trust lists are issued on.

@@ -144,6 +144,11 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(storage::Log* log,
 
 absl::StatusOr<Receipt> Registry::Apply(const v1::SignedEnvelope& envelope) {
   absl::MutexLock lock(&mu_);
+  // Verify before anything else, retries included.
+  if (absl::StatusOr<const v1::Actor*> signer = VerifiedSigner(envelope, kRegistryContext);
+      !signer.ok()) {
+    return signer.status();
+  }
   // A retry of an accepted request (same id, same bytes) returns its receipt.
   v1::RegistryRequest peek;
   if (envelope.payload_type() == kRegistryContext.payload_type() &&
@@ -184,13 +189,28 @@ absl::StatusOr<crypto::VerifyingKey> Registry::LookupActorKey(const crypto::KeyI
   return it->second.key;
 }
 
-absl::StatusOr<v1::RegistryRequest> Registry::Check(const v1::SignedEnvelope& envelope) const {
+absl::StatusOr<const v1::Actor*> Registry::VerifiedSigner(
+    const v1::SignedEnvelope& envelope, const crypto::SignatureContext& context) const {
   absl::StatusOr<crypto::KeyId> signer = envelope::Verify(
-      envelope, kRegistryContext,
-      [this](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
+      envelope, context, [this](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
         mu_.AssertHeld();
         return LookupActorKey(id);
       });
+  if (!signer.ok()) return signer.status();
+  const v1::Actor& actor = actors_.at(*signer).actor;
+  if (!actor.enterprise_uscc().empty()) {
+    auto e = enterprises_.find(actor.enterprise_uscc());
+    if (e != enterprises_.end() && e->second.blacklist_reason) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "envelope.signatures[0].key_id: the signer's enterprise ", actor.enterprise_uscc(),
+          " is blacklisted (", *e->second.blacklist_reason, "): its actors can write nothing"));
+    }
+  }
+  return &actor;
+}
+
+absl::StatusOr<v1::RegistryRequest> Registry::Check(const v1::SignedEnvelope& envelope) const {
+  absl::StatusOr<const v1::Actor*> signer = VerifiedSigner(envelope, kRegistryContext);
   if (!signer.ok()) return signer.status();
   v1::RegistryRequest request;
   if (!request.ParseFromString(envelope.payload())) {
@@ -199,23 +219,16 @@ absl::StatusOr<v1::RegistryRequest> Registry::Check(const v1::SignedEnvelope& en
   if (request.request_id().empty() || request.request_id().size() > 128) {
     return absl::InvalidArgumentError("request.request_id: 1 to 128 characters are required");
   }
-  const v1::Actor& actor = actors_.at(*signer).actor;
+  const v1::Actor& actor = **signer;
   const bool platform_admin = actor.role() == v1::PLATFORM_ADMIN;
-  if (!actor.enterprise_uscc().empty()) {
-    auto e = enterprises_.find(actor.enterprise_uscc());
-    if (e != enterprises_.end() && e->second.blacklist_reason) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "enterprise ", actor.enterprise_uscc(), " is blacklisted (",
-          *e->second.blacklist_reason, "): its actors can write nothing"));
-    }
-  }
   const auto admin_of = [&](const std::string& uscc) {
     return platform_admin ||
            (actor.role() == v1::ENTERPRISE_ADMIN && actor.enterprise_uscc() == uscc);
   };
   const auto denied = [&](absl::string_view what) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "actor '", actor.name(), "' (", v1::ActorRole_Name(actor.role()), ") may not ", what));
+    return absl::PermissionDeniedError(
+        absl::StrCat("envelope.signatures[0].key_id: actor '", actor.name(), "' (",
+                     v1::ActorRole_Name(actor.role()), ") may not ", what));
   };
 
   switch (request.change_case()) {
@@ -269,7 +282,7 @@ absl::StatusOr<v1::RegistryRequest> Registry::Check(const v1::SignedEnvelope& en
       }
       absl::StatusOr<crypto::VerifyingKey> key = ActorKey(a, "actor");
       if (!key.ok()) return key.status();
-      if (actors_.count(key->key_id())) {
+      if (actors_.count(key->key_id()) || label_keys_.count(key->key_id())) {
         return absl::AlreadyExistsError(
             absl::StrCat("actor.public_key: key ", key->key_id().ToString(), " is already registered"));
       }
@@ -451,13 +464,14 @@ std::vector<const LabelKeyState*> Registry::View::LabelKeys() const {
 absl::StatusOr<v1::Actor> Registry::View::VerifySigner(
     const v1::SignedEnvelope& envelope, const crypto::SignatureContext& context) const {
   registry_->mu_.AssertHeld();
-  absl::StatusOr<crypto::KeyId> signer = envelope::Verify(
-      envelope, context, [this](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
-        registry_->mu_.AssertHeld();
-        return registry_->LookupActorKey(id);
-      });
+  absl::StatusOr<const v1::Actor*> signer = registry_->VerifiedSigner(envelope, context);
   if (!signer.ok()) return signer.status();
-  return registry_->actors_.at(*signer).actor;
+  return **signer;
+}
+
+absl::Status Registry::WithView(const std::function<absl::Status(const View&)>& read) const {
+  absl::MutexLock lock(&mu_);
+  return read(View(this));
 }
 
 std::optional<EnterpriseRecord> Registry::FindEnterpriseRecord(const std::string& uscc) const {

@@ -104,7 +104,8 @@ class Registry {
     // Every label key ever added, revoked ones included, by key id.
     std::vector<const LabelKeyState*> LabelKeys() const;
     // Verifies `envelope` as envelope::Verify does, against the registered,
-    // unrevoked actor keys; returns the signer.
+    // unrevoked actor keys, and refuses a signer whose enterprise is
+    // blacklisted; returns the signer.
     absl::StatusOr<v1::Actor> VerifySigner(const v1::SignedEnvelope& envelope,
                                            const crypto::SignatureContext& context) const;
 
@@ -122,6 +123,10 @@ class Registry {
   // the entry's index; make_entry's error (and nothing written) otherwise.
   absl::StatusOr<uint64_t> AppendChecked(
       const std::function<absl::StatusOr<std::string>(const View&)>& make_entry);
+
+  // Runs `read` on a consistent view of the registry (its lock held: `read`
+  // must not call back into the registry).
+  absl::Status WithView(const std::function<absl::Status(const View&)>& read) const;
 
   // Lookups (copies; empty optional when absent).
   std::optional<v1::Enterprise> FindEnterprise(const std::string& uscc) const;
@@ -159,6 +164,11 @@ class Registry {
               uint64_t log_index, absl::CivilDay record_day) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AddGenesis(const v1::SignedEnvelope& envelope) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<crypto::VerifyingKey> LookupActorKey(const crypto::KeyId& id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Verifies `envelope` (envelope::Verify against the registered, unrevoked
+  // actor keys) and refuses a signer whose enterprise is blacklisted.
+  absl::StatusOr<const v1::Actor*> VerifiedSigner(const v1::SignedEnvelope& envelope,
+                                                  const crypto::SignatureContext& context) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   storage::Log* const log_;

@@ -6,6 +6,9 @@
 
 #include <string>
 
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "chemledger/v1/registry.pb.h"
 #include "services/registry/catalogue.h"
 #include "tests/subprocess.h"
@@ -28,8 +31,8 @@ inline v1::Date Date(int year, int month, int day) {
   return d;
 }
 
-// A producer with its 安全生产许可证, valid 2024-01-01 to 2027-01-01; its region
-// is the one in its code.
+// A producer with its 安全生产许可证, valid from two years before today to two
+// years after (so tests do not expire); its region is the one in its code.
 inline v1::Enterprise ExampleProducer(const std::string& uscc) {
   v1::Enterprise e;
   e.set_uscc(uscc);
@@ -40,8 +43,9 @@ inline v1::Enterprise ExampleProducer(const std::string& uscc) {
   v1::Licence* l = e.add_licences();
   l->set_type(v1::SAFETY_PRODUCTION);
   l->set_number("(闽)WH安许证字[2024]000001");
-  *l->mutable_valid_from() = Date(2024, 1, 1);
-  *l->mutable_valid_until() = Date(2027, 1, 1);
+  const int year = static_cast<int>(absl::ToCivilYear(absl::Now(), absl::UTCTimeZone()).year());
+  *l->mutable_valid_from() = Date(year - 2, 1, 1);
+  *l->mutable_valid_until() = Date(year + 2, 12, 31);
   return e;
 }
 

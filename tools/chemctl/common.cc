@@ -53,6 +53,15 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> ServerChannel(const cli::Args& ar
     ssl.pem_root_certs = *ca;
     credentials = grpc::SslCredentials(ssl);
   } else {
+    // Plaintext only to this machine: requests are signed, but labels and
+    // registry answers would travel unprotected.
+    const size_t colon = server.rfind(':');
+    const std::string host = colon == std::string::npos ? server : server.substr(0, colon);
+    if (host != "localhost" && host != "[::1]" && host.rfind("127.", 0) != 0 &&
+        server.rfind("unix:", 0) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--server ", server, " is not on this machine: give --tls-ca FILE to talk TLS"));
+    }
     credentials = grpc::InsecureChannelCredentials();
   }
   grpc::ChannelArguments channel_args;

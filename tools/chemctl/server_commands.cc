@@ -416,6 +416,13 @@ absl::Status Issue(const cli::Args& args) {
     replayed = message.replayed();
     for (const v1::IssuedLabel& label : message.labels()) {
       ++received;
+      // File names come from the URL as parsed here, never from the server's
+      // word: a label whose code is not its URL's is refused.
+      absl::StatusOr<crypto::ParsedLabel> parsed = crypto::ParseLabelUrl(label.url());
+      if (!parsed.ok() || parsed->claims.Code() != label.code()) {
+        return absl::DataLossError(absl::StrCat("the server sent a malformed label for code '",
+                                                label.code(), "'"));
+      }
       if (urls.is_open()) urls << label.url() << "\n";
       if (!render_dir.empty() && rendered < *render_limit) {
         absl::StatusOr<label::QrSymbol> qr = label::EncodeQr(label.url());

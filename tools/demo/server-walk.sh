@@ -40,8 +40,12 @@ SERVER="127.0.0.1:$(cat "$OUT/port")"
 run "$BIN/chemctl" registry deployment --server "$SERVER"
 
 step "4. Register the producer (一企), its administrator, and its product (一品)"
+# Licences valid from last year to two years ahead, whenever the walk runs.
+YEAR="$(date +%Y)"
+sed "s/@FROM_YEAR@/$((YEAR - 1))/g; s/@UNTIL_YEAR@/$((YEAR + 2))/g" \
+  "$HERE/enterprise.template.json" >"$OUT/enterprise.json"
 run "$BIN/chemctl" registry enterprise add --server "$SERVER" --key "$OUT/keys/admin.key" \
-  --json "$HERE/enterprise.json"
+  --json "$OUT/enterprise.json"
 run "$BIN/chemctl" registry actor add --server "$SERVER" --key "$OUT/keys/admin.key" \
   --name "producer administrator" --role enterprise_admin --enterprise "$USCC" \
   --public-key-file "$OUT/keys/producer-admin.key.pub"
