@@ -486,5 +486,35 @@ TEST_F(ChemledgerdTest, NothingAcknowledgedIsLostToSigkill) {
   EXPECT_EQ(more.labels[0].serial(), 11u) << "a serial was reissued after the restart";
 }
 
+TEST_F(ChemledgerdTest, AnIssuanceKilledMidStreamIsRedeliveredWhole) {
+  EnsureEnterprises();
+  const v1::SignedEnvelope request = IssueRequest("MIDKILL", 100000, *acme_operator_);
+  uint64_t log_index = 0;
+  {
+    grpc::ClientContext context;
+    auto reader = labels_->IssueLabels(&context, request);
+    v1::IssueLabelsResponse first;
+    // The first message comes only after the issuance is durable.
+    ASSERT_TRUE(reader->Read(&first));
+    log_index = first.log_index();
+    EXPECT_FALSE(first.replayed());
+    ASSERT_TRUE(server_->Kill(SIGKILL).ok());
+    ASSERT_TRUE(server_->Wait().ok());
+    context.TryCancel();
+  }
+  StartServer();
+  Issued again = Issue(request);
+  ASSERT_TRUE(again.status.ok()) << again.status.error_message();
+  EXPECT_TRUE(again.replayed);
+  EXPECT_EQ(again.log_index, log_index);
+  ASSERT_EQ(again.labels.size(), 100000u);
+  EXPECT_EQ(again.labels.front().serial(), 1u);
+  EXPECT_EQ(again.labels.back().serial(), 100000u);
+  // And the batch goes on after them, never reissuing one.
+  Issued more = Issue(IssueRequest("MIDKILL", 1, *acme_operator_));
+  ASSERT_TRUE(more.status.ok());
+  EXPECT_EQ(more.labels[0].serial(), 100001u);
+}
+
 }  // namespace
 }  // namespace chemledger
