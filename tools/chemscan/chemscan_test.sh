@@ -67,8 +67,16 @@ fi
 grep -q "does not verify" err.txt || fail "forged trust list error: $(cat err.txt)"
 printf 'not an image' >junk.png
 expect_verdict malformed junk.png
-if "$CHEMSCAN" verify --trust-list trust.txt "$GOOD" 2>err.txt; then fail "missing --trust-root accepted"; fi
-grep -q -- "--trust-root is required" err.txt || fail "usage error: $(cat err.txt)"
+# Without --trust-root, the pinned root comes from the environment or the
+# user's config file; with none of them the verifier refuses to guess.
+if env -u CHEMLEDGER_TRUST_ROOT HOME="$WORK/home" XDG_CONFIG_HOME= "$CHEMSCAN" verify \
+    --trust-list trust.txt "$GOOD" 2>err.txt; then fail "no pinned root accepted"; fi
+grep -q -- "no pinned trust root" err.txt || fail "usage error: $(cat err.txt)"
+CHEMLEDGER_TRUST_ROOT="$ROOT" "$CHEMSCAN" verify --trust-list trust.txt "$GOOD" >out.txt ||
+  fail "root from CHEMLEDGER_TRUST_ROOT refused: $(cat out.txt)"
+mkdir -p "$WORK/home/.config/chemledger" && echo "$ROOT" >"$WORK/home/.config/chemledger/trust-root"
+env -u CHEMLEDGER_TRUST_ROOT HOME="$WORK/home" XDG_CONFIG_HOME= "$CHEMSCAN" verify \
+  --trust-list trust.txt "$GOOD" >out.txt || fail "root from the config file refused: $(cat out.txt)"
 
 if [[ $failures -ne 0 ]]; then echo "$failures failure(s)"; exit 1; fi
 echo "all chemscan checks passed"

@@ -1,7 +1,7 @@
 // chemscan: what a warehouse worker, an inspector or a customs officer runs to
 // check package labels, offline.
 //
-//   chemscan verify --trust-list FILE --trust-root VKEY [--json] INPUT...
+//   chemscan verify --trust-list FILE [--trust-root VKEY] [--json] INPUT...
 //
 // INPUT is a PNG or JPEG image (every QR code in it is checked), a label URL,
 // or "-" for label URLs on standard input, one per line. One verdict line per
@@ -27,11 +27,13 @@ namespace chemledger::chemscan {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: chemscan verify --trust-list FILE --trust-root VKEY [--json] INPUT...\n\n"
+    "usage: chemscan verify --trust-list FILE [--trust-root VKEY] [--json] INPUT...\n\n"
     "Verifies package labels offline against a signed label trust list.\n\n"
     "  --trust-list FILE   the platform's signed label trust list\n"
     "  --trust-root VKEY   the trust-list key you trust (note verifier key\n"
-    "                      NAME+HASH+KEY, published by the platform)\n"
+    "                      NAME+HASH+KEY, published by the platform); default:\n"
+    "                      $CHEMLEDGER_TRUST_ROOT, else the first line of\n"
+    "                      ~/.config/chemledger/trust-root\n"
     "  --json              one JSON object per line instead of text\n"
     "  INPUT               a PNG or JPEG image, a label URL, or - for label URLs\n"
     "                      on standard input (one per line)\n\n"
@@ -91,6 +93,30 @@ bool LooksLikeImage(const std::string& bytes) {
   return absl::StartsWith(bytes, "\x89PNG") || absl::StartsWith(bytes, "\xFF\xD8\xFF");
 }
 
+// The trust-list key this verifier pins: --trust-root, else the environment
+// variable CHEMLEDGER_TRUST_ROOT, else the first line of
+// $XDG_CONFIG_HOME/chemledger/trust-root (~/.config/... by default).
+absl::StatusOr<std::string> PinnedTrustRoot(const cli::Args& args) {
+  if (args.Has("trust-root")) return args.Get("trust-root");
+  if (const char* env = std::getenv("CHEMLEDGER_TRUST_ROOT"); env != nullptr && *env != '\0') {
+    return std::string(env);
+  }
+  std::string config;
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg != '\0') {
+    config = xdg;
+  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    config = std::string(home) + "/.config";
+  }
+  if (!config.empty()) {
+    std::ifstream in(config + "/chemledger/trust-root");
+    std::string line;
+    if (in && std::getline(in, line) && !line.empty()) return line;
+  }
+  return absl::FailedPreconditionError(
+      "no pinned trust root: give --trust-root VKEY, set CHEMLEDGER_TRUST_ROOT, or put the key "
+      "(chemledgerd init prints it) in ~/.config/chemledger/trust-root");
+}
+
 int Verify(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args =
       cli::Args::Parse(argv, {{"trust-list", "trust-root"}, {"json"}});
@@ -103,11 +129,13 @@ int Verify(const std::vector<std::string>& argv) {
     return 0;
   }
   absl::StatusOr<std::string> list_path = args->Required("trust-list");
-  absl::StatusOr<std::string> root_text = args->Required("trust-root");
-  if (!list_path.ok() || !root_text.ok()) {
-    std::cerr << "chemscan verify: "
-              << (list_path.ok() ? root_text.status() : list_path.status()).message()
-              << " (see --help)\n";
+  if (!list_path.ok()) {
+    std::cerr << "chemscan verify: " << list_path.status().message() << " (see --help)\n";
+    return 2;
+  }
+  absl::StatusOr<std::string> root_text = PinnedTrustRoot(*args);
+  if (!root_text.ok()) {
+    std::cerr << "chemscan verify: " << root_text.status().message() << "\n";
     return 2;
   }
   if (args->positional().empty()) {
