@@ -29,11 +29,14 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "services/common/envelope.h"
+#include "services/common/grpc_read_auth.h"
 #include "services/common/identifiers.h"
 #include "services/label/issuance.h"
+#include "services/label/label_service.h"
 #include "services/label/printable_label.h"
 #include "services/label/qr.h"
 #include "services/registry/registry.h"
+#include "services/registry/registry_service.h"
 #include "services/registry/registry_testing.h"
 #include "tests/subprocess.h"
 
@@ -290,6 +293,10 @@ TEST_F(ChemledgerdTest, IssuesA100000CodeBatchThatRendersReadsBackAndVerifiesOff
   // from the product and supplier the registry serves, reads back too.
   {
     grpc::ClientContext product_context, enterprise_context;
+    read_auth::AttachReadCredentials(&product_context, registry::kGetProductMethod,
+                                     *acme_operator_);
+    read_auth::AttachReadCredentials(&enterprise_context, registry::kGetEnterpriseMethod,
+                                     *acme_operator_);
     v1::GetProductRequest product_request;
     product_request.set_enterprise_uscc(kAcme);
     product_request.set_product_number("M01");
@@ -514,6 +521,70 @@ TEST_F(ChemledgerdTest, AnIssuanceKilledMidStreamIsRedeliveredWhole) {
   Issued more = Issue(IssueRequest("MIDKILL", 1, *acme_operator_));
   ASSERT_TRUE(more.status.ok());
   EXPECT_EQ(more.labels[0].serial(), 100001u);
+}
+
+TEST_F(ChemledgerdTest, RegistryReadsNeedAnActorsSignatureAndTheScanShowsLess) {
+  EnsureEnterprises();
+  v1::GetEnterpriseRequest request;
+  request.set_uscc(kAcme);
+  v1::EnterpriseRecord record;
+  {
+    grpc::ClientContext anonymous;
+    grpc::Status status = registry_->GetEnterprise(&anonymous, request, &record);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
+    EXPECT_NE(status.error_message().find("chemledger-key-id"), std::string::npos);
+  }
+  {
+    // Signed for another method: refused.
+    grpc::ClientContext wrong_method;
+    read_auth::AttachReadCredentials(&wrong_method, registry::kGetProductMethod, *regulator_);
+    grpc::Status status = registry_->GetEnterprise(&wrong_method, request, &record);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
+  }
+  {
+    // Signed an hour ago: refused.
+    grpc::ClientContext stale;
+    read_auth::ReadCredentials c = read_auth::SignRead(registry::kGetEnterpriseMethod,
+                                                       *regulator_, absl::Now() - absl::Hours(1));
+    stale.AddMetadata(read_auth::kKeyIdHeader, c.key_id);
+    stale.AddMetadata(read_auth::kTimeHeader, c.time);
+    stale.AddMetadata(read_auth::kSignatureHeader, c.signature);
+    grpc::Status status = registry_->GetEnterprise(&stale, request, &record);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
+    EXPECT_NE(status.error_message().find("chemledger-time"), std::string::npos);
+  }
+  {
+    // A stranger's key is not registered.
+    grpc::ClientContext stranger;
+    read_auth::AttachReadCredentials(&stranger, registry::kGetEnterpriseMethod,
+                                     crypto::SigningKey::Generate());
+    EXPECT_EQ(registry_->GetEnterprise(&stranger, request, &record).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext regulator;
+    read_auth::AttachReadCredentials(&regulator, registry::kGetEnterpriseMethod, *regulator_);
+    grpc::Status status = registry_->GetEnterprise(&regulator, request, &record);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(record.enterprise().uscc(), kAcme);
+    EXPECT_GT(record.enterprise().licences_size(), 0);
+  }
+
+  // The public scan: product and supplier name, not the supplier's licences.
+  Issued issued = Issue(IssueRequest("SCAN1", 1, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok());
+  v1::ResolveLabelRequest resolve;
+  resolve.set_url(issued.labels[0].url());
+  v1::ResolveLabelResponse anonymous_view, actor_view;
+  grpc::ClientContext anonymous, signed_context;
+  ASSERT_TRUE(labels_->ResolveLabel(&anonymous, resolve, &anonymous_view).ok());
+  EXPECT_EQ(anonymous_view.verdict(), "authentic");
+  EXPECT_EQ(anonymous_view.product().un_number(), "1230");
+  EXPECT_FALSE(anonymous_view.enterprise().enterprise().name().empty());
+  EXPECT_EQ(anonymous_view.enterprise().enterprise().licences_size(), 0);
+  read_auth::AttachReadCredentials(&signed_context, label::kResolveLabelMethod, *regulator_);
+  ASSERT_TRUE(labels_->ResolveLabel(&signed_context, resolve, &actor_view).ok());
+  EXPECT_GT(actor_view.enterprise().enterprise().licences_size(), 0);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "crypto/trust_list.h"
 #include "services/common/grpc_status.h"
+#include "services/registry/read_access.h"
 
 namespace chemledger::label {
 
@@ -98,9 +99,13 @@ grpc::Status LabelServiceImpl::GetTrustList(grpc::ServerContext*, const v1::GetT
   return grpc::Status::OK;
 }
 
-grpc::Status LabelServiceImpl::ResolveLabel(grpc::ServerContext*,
+grpc::Status LabelServiceImpl::ResolveLabel(grpc::ServerContext* context,
                                             const v1::ResolveLabelRequest* request,
                                             v1::ResolveLabelResponse* response) {
+  // Anyone holding a package may scan it; registered actors see more.
+  const bool authenticated =
+      context->client_metadata().count(read_auth::kKeyIdHeader) > 0 &&
+      registry::AuthenticateRead(*registry_, *context, kResolveLabelMethod).ok();
   const crypto::TrustList trust = issuer_->MakeTrustList(TodayInChina());
   crypto::LabelCheck check = crypto::VerifyLabel(request->url(), trust);
   response->set_verdict(std::string(crypto::LabelVerdictName(check.verdict)));
@@ -123,9 +128,18 @@ grpc::Status LabelServiceImpl::ResolveLabel(grpc::ServerContext*,
     *response->mutable_product() = *std::move(product);
   }
   if (std::optional<registry::EnterpriseRecord> e = registry_->FindEnterpriseRecord(claims.enterprise)) {
-    *response->mutable_enterprise()->mutable_enterprise() = e->enterprise;
+    v1::Enterprise* out = response->mutable_enterprise()->mutable_enterprise();
     response->mutable_enterprise()->set_blacklisted(e->blacklist_reason.has_value());
-    if (e->blacklist_reason) response->mutable_enterprise()->set_blacklist_reason(*e->blacklist_reason);
+    if (authenticated) {
+      *out = e->enterprise;
+      if (e->blacklist_reason) response->mutable_enterprise()->set_blacklist_reason(*e->blacklist_reason);
+    } else {
+      // The public scan: who supplied it and where, not their licences.
+      out->set_uscc(e->enterprise.uscc());
+      out->set_name(e->enterprise.name());
+      out->set_region_code(e->enterprise.region_code());
+      out->set_address(e->enterprise.address());
+    }
   }
   return grpc::Status::OK;
 }

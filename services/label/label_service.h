@@ -6,6 +6,11 @@
 // client goes away mid-stream, nothing is lost: a retry of the same signed
 // request streams the same labels again.
 //
+// GetTrustList and ResolveLabel are open: anyone holding a package may check
+// it. ResolveLabel shows an anonymous caller the product and the supplier's
+// name and address; a caller with read credentials (read_access.h) gets the
+// full enterprise record (licences, blacklist reason).
+//
 // Thread-safety: safe for gRPC's concurrent handlers. Everything passed to
 // the constructor must outlive the service.
 
@@ -22,6 +27,7 @@
 namespace chemledger::label {
 
 inline constexpr uint32_t kLabelsPerMessage = 1000;
+inline constexpr char kResolveLabelMethod[] = "/chemledger.v1.LabelService/ResolveLabel";
 // IssueLabels calls streaming at once; more are refused with
 // RESOURCE_EXHAUSTED (the client retries the same signed request later).
 inline constexpr int kMaxConcurrentIssuances = 4;

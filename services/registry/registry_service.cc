@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/grpc_status.h"
+#include "services/registry/read_access.h"
 
 namespace chemledger::registry {
 
@@ -23,9 +24,12 @@ grpc::Status RegistryServiceImpl::GetDeployment(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::GetEnterprise(grpc::ServerContext*,
+grpc::Status RegistryServiceImpl::GetEnterprise(grpc::ServerContext* context,
                                                 const v1::GetEnterpriseRequest* request,
                                                 v1::EnterpriseRecord* response) {
+  if (auto reader = AuthenticateRead(*registry_, *context, kGetEnterpriseMethod); !reader.ok()) {
+    return ToGrpcStatus(reader.status());
+  }
   std::optional<EnterpriseRecord> record = registry_->FindEnterpriseRecord(request->uscc());
   if (!record) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
@@ -37,9 +41,12 @@ grpc::Status RegistryServiceImpl::GetEnterprise(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::GetProduct(grpc::ServerContext*,
+grpc::Status RegistryServiceImpl::GetProduct(grpc::ServerContext* context,
                                              const v1::GetProductRequest* request,
                                              v1::Product* response) {
+  if (auto reader = AuthenticateRead(*registry_, *context, kGetProductMethod); !reader.ok()) {
+    return ToGrpcStatus(reader.status());
+  }
   std::optional<v1::Product> product =
       registry_->FindProduct(request->enterprise_uscc(), request->product_number());
   if (!product) {
@@ -52,18 +59,24 @@ grpc::Status RegistryServiceImpl::GetProduct(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::ListProducts(grpc::ServerContext*,
+grpc::Status RegistryServiceImpl::ListProducts(grpc::ServerContext* context,
                                                const v1::ListProductsRequest* request,
                                                v1::ListProductsResponse* response) {
+  if (auto reader = AuthenticateRead(*registry_, *context, kListProductsMethod); !reader.ok()) {
+    return ToGrpcStatus(reader.status());
+  }
   for (v1::Product& p : registry_->ListProducts(request->enterprise_uscc())) {
     *response->add_products() = std::move(p);
   }
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::GetActor(grpc::ServerContext*,
+grpc::Status RegistryServiceImpl::GetActor(grpc::ServerContext* context,
                                            const v1::GetActorRequest* request,
                                            v1::Actor* response) {
+  if (auto reader = AuthenticateRead(*registry_, *context, kGetActorMethod); !reader.ok()) {
+    return ToGrpcStatus(reader.status());
+  }
   absl::StatusOr<crypto::KeyId> id = crypto::KeyId::Parse(request->key_id());
   if (!id.ok()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,

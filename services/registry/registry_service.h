@@ -14,6 +14,14 @@
 
 namespace chemledger::registry {
 
+// Full method names, as read credentials sign them.
+inline constexpr char kGetEnterpriseMethod[] = "/chemledger.v1.RegistryService/GetEnterprise";
+inline constexpr char kGetProductMethod[] = "/chemledger.v1.RegistryService/GetProduct";
+inline constexpr char kListProductsMethod[] = "/chemledger.v1.RegistryService/ListProducts";
+inline constexpr char kGetActorMethod[] = "/chemledger.v1.RegistryService/GetActor";
+
+// Submit carries its own signature; GetEnterprise, GetProduct, ListProducts
+// and GetActor need read credentials (read_access.h); GetDeployment is open.
 class RegistryServiceImpl final : public v1::RegistryService::Service {
  public:
   RegistryServiceImpl(Registry* registry, const storage::Log* log)

@@ -20,12 +20,15 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 #include "services/common/envelope.h"
+#include "services/common/grpc_read_auth.h"
 #include "services/common/grpc_status.h"
 #include "crypto/label.h"
 #include "services/label/issuance.h"
 #include "services/label/printable_label.h"
 #include "services/label/qr.h"
+#include "services/label/label_service.h"
 #include "services/registry/registry.h"
+#include "services/registry/registry_service.h"
 #include "tools/chemctl/command.h"
 #include "tools/chemctl/common.h"
 
@@ -89,6 +92,23 @@ std::unique_ptr<grpc::ClientContext> Context(int seconds = 30) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
   return context;
+}
+
+// A context carrying read credentials for `method`, signed with --key.
+absl::StatusOr<std::unique_ptr<grpc::ClientContext>> ReadContext(const cli::Args& args,
+                                                                 const char* method) {
+  absl::StatusOr<crypto::SigningKey> key = KeyArg(args, "key");
+  if (!key.ok()) return key.status();
+  std::unique_ptr<grpc::ClientContext> context = Context();
+  read_auth::AttachReadCredentials(context.get(), method, *key);
+  return context;
+}
+
+// Read flags: the server's, and the actor key that signs the read.
+cli::FlagSpec ReadFlags(std::set<std::string> with_value = {}) {
+  with_value.insert("key");
+  with_value.insert("passphrase-file");
+  return ServerFlags(std::move(with_value));
 }
 
 absl::Status ServerError(const grpc::Status& status) {
@@ -249,7 +269,9 @@ absl::Status ShowEnterprise(const cli::Args& args) {
   v1::GetEnterpriseRequest request;
   request.set_uscc(args.positional()[0]);
   v1::EnterpriseRecord response;
-  grpc::Status status = (*stub)->GetEnterprise(Context().get(), request, &response);
+  auto context = ReadContext(args, registry::kGetEnterpriseMethod);
+  if (!context.ok()) return context.status();
+  grpc::Status status = (*stub)->GetEnterprise(context->get(), request, &response);
   if (!status.ok()) return ServerError(status);
   std::cout << PrintJson(response);
   return absl::OkStatus();
@@ -266,7 +288,9 @@ absl::Status ShowProducts(const cli::Args& args) {
     request.set_enterprise_uscc(args.positional()[0]);
     request.set_product_number(args.positional()[1]);
     v1::Product response;
-    grpc::Status status = (*stub)->GetProduct(Context().get(), request, &response);
+    auto context = ReadContext(args, registry::kGetProductMethod);
+    if (!context.ok()) return context.status();
+    grpc::Status status = (*stub)->GetProduct(context->get(), request, &response);
     if (!status.ok()) return ServerError(status);
     std::cout << PrintJson(response);
     return absl::OkStatus();
@@ -274,7 +298,9 @@ absl::Status ShowProducts(const cli::Args& args) {
   v1::ListProductsRequest request;
   request.set_enterprise_uscc(args.positional()[0]);
   v1::ListProductsResponse response;
-  grpc::Status status = (*stub)->ListProducts(Context().get(), request, &response);
+  auto context = ReadContext(args, registry::kListProductsMethod);
+  if (!context.ok()) return context.status();
+  grpc::Status status = (*stub)->ListProducts(context->get(), request, &response);
   if (!status.ok()) return ServerError(status);
   std::cout << PrintJson(response);
   return absl::OkStatus();
@@ -318,12 +344,16 @@ absl::Status FetchProductAndSupplier(const cli::Args& args, const std::string& u
   v1::GetProductRequest p;
   p.set_enterprise_uscc(uscc);
   p.set_product_number(product_number);
-  grpc::Status status = (*stub)->GetProduct(Context().get(), p, product);
+  auto product_context = ReadContext(args, registry::kGetProductMethod);
+  if (!product_context.ok()) return product_context.status();
+  grpc::Status status = (*stub)->GetProduct(product_context->get(), p, product);
   if (!status.ok()) return ServerError(status);
   v1::GetEnterpriseRequest e;
   e.set_uscc(uscc);
   v1::EnterpriseRecord record;
-  status = (*stub)->GetEnterprise(Context().get(), e, &record);
+  auto enterprise_context = ReadContext(args, registry::kGetEnterpriseMethod);
+  if (!enterprise_context.ok()) return enterprise_context.status();
+  status = (*stub)->GetEnterprise(enterprise_context->get(), e, &record);
   if (!status.ok()) return ServerError(status);
   *supplier = record.enterprise();
   return absl::OkStatus();
@@ -502,7 +532,14 @@ absl::Status Resolve(const cli::Args& args) {
   v1::ResolveLabelRequest request;
   request.set_url(args.positional()[0]);
   v1::ResolveLabelResponse response;
-  grpc::Status status = (*stub)->ResolveLabel(Context().get(), request, &response);
+  std::unique_ptr<grpc::ClientContext> context = Context();
+  if (args.Has("key")) {
+    absl::StatusOr<std::unique_ptr<grpc::ClientContext>> signed_context =
+        ReadContext(args, label::kResolveLabelMethod);
+    if (!signed_context.ok()) return signed_context.status();
+    context = *std::move(signed_context);
+  }
+  grpc::Status status = (*stub)->ResolveLabel(context.get(), request, &response);
   if (!status.ok()) return ServerError(status);
   std::cout << PrintJson(response);
   if (response.verdict() != "authentic") {
@@ -517,6 +554,10 @@ absl::Status Resolve(const cli::Args& args) {
 
 std::vector<Command> ServerCommands() {
   const std::string server_help = kServerHelp;
+  const std::string read_help =
+      std::string("  --key FILE             your actor key (signs the read)\n"
+                  "  --passphrase-file F    passphrase of a sealed --key\n") +
+      kServerHelp;
   const std::string write_help = std::string(kWriteHelp) + kServerHelp;
   return {
       {"registry deployment", "show the server's deployment, resolver and log size",
@@ -531,16 +572,18 @@ std::vector<Command> ServerCommands() {
        "   \"month\": 1, \"day\": 1}, \"valid_until\": {...}}]}\n\n" + write_help,
        WriteFlags({"json"}), AddEnterprise},
       {"registry enterprise show", "show an enterprise and its blacklist state",
-       "usage: chemctl registry enterprise show USCC [--server HOST:PORT]\n\n" + server_help,
-       ServerFlags({}), ShowEnterprise},
+       "usage: chemctl registry enterprise show USCC --key FILE [--server HOST:PORT]\n\n" +
+           read_help,
+       ReadFlags(), ShowEnterprise},
       {"registry product add", "register a product (enterprise admin)",
        "usage: chemctl registry product add --json FILE --key FILE [options]\n\n"
        "FILE (or -) is a chemledger.v1.Product in JSON (proto/chemledger/v1/registry.proto).\n\n" +
            write_help,
        WriteFlags({"json"}), AddProduct},
       {"registry product show", "show one product, or list an enterprise's products",
-       "usage: chemctl registry product show USCC [PRODUCT] [--server HOST:PORT]\n\n" + server_help,
-       ServerFlags({}), ShowProducts},
+       "usage: chemctl registry product show USCC [PRODUCT] --key FILE [--server HOST:PORT]\n\n" +
+           read_help,
+       ReadFlags(), ShowProducts},
       {"registry actor add", "add an actor with its public key",
        "usage: chemctl registry actor add --name NAME --role ROLE [--enterprise USCC]\n"
        "                                  (--public-key BASE64 | --public-key-file FILE)\n"
@@ -575,19 +618,24 @@ std::vector<Command> ServerCommands() {
                    "unit", "out", "png-dir", "print-dir", "render-limit"}),
        Issue},
       {"label print", "render a label URL as a printable GB 15258-style label",
-       "usage: chemctl label print URL (--png FILE | --svg FILE)... [--server HOST:PORT]\n\n"
-       "Fetches the product and supplier the URL names from the registry and writes\n"
-       "the printable label (A6; PNG at 200 dpi, SVG in millimetres).\n\n" + server_help,
-       ServerFlags({"png", "svg"}), Print},
+       "usage: chemctl label print URL (--png FILE | --svg FILE)... --key FILE\n"
+       "                           [--server HOST:PORT]\n\n"
+       "Fetches the product and supplier the URL names from the registry (a read\n"
+       "signed with --key) and writes the printable label (A6; PNG at 200 dpi, SVG\n"
+       "in millimetres).\n\n" + read_help,
+       ReadFlags({"png", "svg"}), Print},
       {"label fetch-trust-list", "download the signed label trust list",
        "usage: chemctl label fetch-trust-list [--out FILE] [--trust-root VKEY] [--server ...]\n\n"
        "With --trust-root (the note verifier key chemledgerd init printed) the list\n"
        "is verified before it is written.\n\n" + server_help,
        ServerFlags({"out", "trust-root"}), FetchTrustList},
       {"label resolve", "check a label online: signature, issuance, product",
-       "usage: chemctl label resolve URL [--server HOST:PORT]\n\n"
-       "Exits 0 only for an authentic label whose code the log holds.\n\n" + server_help,
-       ServerFlags({}), Resolve},
+       "usage: chemctl label resolve URL [--key FILE] [--server HOST:PORT]\n\n"
+       "Exits 0 only for an authentic label whose code the log holds with exactly\n"
+       "its claims. Anyone may resolve (the public scan shows the product and the\n"
+       "supplier's name and address); with --key, a registered actor sees the whole\n"
+       "enterprise record.\n\n" + read_help,
+       ReadFlags(), Resolve},
   };
 }
 
