@@ -254,6 +254,7 @@ absl::StatusOr<std::unique_ptr<LabelIssuer>> LabelIssuer::Open(storage::Log* log
     // logged issuance that does not continue its batch means the log is not
     // what this server wrote.
     if (issuance.ok()) {
+      absl::ReaderMutexLock records(&issuer->records_mu_);
       uint64_t next = 1;
       auto batch = issuer->batches_.find(
           {request.enterprise_uscc(), request.product_number(), request.batch()});
@@ -417,6 +418,7 @@ absl::StatusOr<Issuance> LabelIssuer::Check(const registry::Registry::View& view
   }
 
   // The next serials of the batch.
+  absl::ReaderMutexLock records(&records_mu_);
   uint64_t first = 1;
   auto batch = batches_.find({r.enterprise_uscc(), r.product_number(), r.batch()});
   if (batch != batches_.end() && !batch->second.empty()) {
@@ -493,7 +495,7 @@ std::optional<IssuanceRecord> LabelIssuer::FindIssuance(const std::string& uscc,
                                                         const std::string& product,
                                                         const std::string& batch,
                                                         uint64_t serial) const {
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&records_mu_);
   auto it = batches_.find({uscc, product, batch});
   if (it == batches_.end()) return std::nullopt;
   const std::vector<IssuanceRecord>& records = it->second;
@@ -539,6 +541,7 @@ crypto::TrustList LabelIssuer::MakeTrustList(absl::CivilDay today) const {
 
 void LabelIssuer::Commit(const v1::IssueLabelsRequest& request, const Issuance& issuance,
                          const std::string& payload) {
+  absl::MutexLock records(&records_mu_);
   batches_[{request.enterprise_uscc(), request.product_number(), request.batch()}].push_back(
       IssuanceRecord{issuance.log_index, issuance.claims.serial, issuance.count, issuance.claims,
                      issuance.label_key_id});

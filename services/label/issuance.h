@@ -134,7 +134,8 @@ class LabelIssuer {
   absl::StatusOr<std::vector<IssuedLabel>> SignLabels(const Issuance& issuance, uint32_t offset,
                                                       uint32_t n) const;
 
-  // The issuance that covers the package, if its code was issued.
+  // The issuance that covers the package, if its code was issued. Takes only
+  // the issuance records' lock: safe to call under the registry's lock.
   std::optional<IssuanceRecord> FindIssuance(const std::string& uscc, const std::string& product,
                                              const std::string& batch, uint64_t serial) const;
 
@@ -169,10 +170,15 @@ class LabelIssuer {
   storage::Log* const log_;
   registry::Registry* const registry_;
   LabelKeyring* const keyring_;
+  // Serialises Issue (and replay). Lock order: mu_, then the registry's lock,
+  // then records_mu_.
   mutable absl::Mutex mu_;
+  // Guards only the issuance records, so that FindIssuance may be called
+  // under the registry's lock (the ledger does) without a lock cycle.
+  mutable absl::Mutex records_mu_ ABSL_ACQUIRED_AFTER(mu_);
   // Per batch: its issuances in serial order (the last one ends at the
   // highest serial issued).
-  std::map<BatchKey, std::vector<IssuanceRecord>> batches_ ABSL_GUARDED_BY(mu_);
+  std::map<BatchKey, std::vector<IssuanceRecord>> batches_ ABSL_GUARDED_BY(records_mu_);
   // request_id -> (payload, issuance) for idempotent retries.
   std::map<std::string, std::pair<std::string, Issuance>> requests_ ABSL_GUARDED_BY(mu_);
 };
