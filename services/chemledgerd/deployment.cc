@@ -173,6 +173,10 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
       label::LabelIssuer::Open(d->log_.get(), d->registry_.get(), d->keyring_.get());
   if (!issuer.ok()) return issuer.status();
   d->issuer_ = *std::move(issuer);
+  absl::StatusOr<std::unique_ptr<ledger::Ledger>> ledger =
+      ledger::Ledger::Open(d->log_.get(), d->registry_.get(), d->issuer_.get());
+  if (!ledger.ok()) return ledger.status();
+  d->ledger_ = *std::move(ledger);
   absl::StatusOr<crypto::SigningKey> note_key =
       crypto::LoadSigningKey(NoteKeyPath(data_dir), absl::nullopt);
   if (!note_key.ok()) return note_key.status();

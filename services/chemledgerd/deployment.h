@@ -28,6 +28,7 @@
 #include "crypto/checkpoint.h"
 #include "crypto/keys.h"
 #include "services/label/issuance.h"
+#include "services/ledger/ledger.h"
 #include "services/registry/catalogue.h"
 #include "services/registry/registry.h"
 #include "storage/log.h"
@@ -68,6 +69,7 @@ class Deployment {
   storage::Log* log() const { return log_.get(); }
   registry::Registry* registry() const { return registry_.get(); }
   label::LabelIssuer* issuer() const { return issuer_.get(); }
+  ledger::Ledger* ledger() const { return ledger_.get(); }
   const crypto::NoteSigner& note_signer() const { return *note_signer_; }
 
  private:
@@ -78,6 +80,7 @@ class Deployment {
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<label::LabelKeyring> keyring_;
   std::unique_ptr<label::LabelIssuer> issuer_;
+  std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<crypto::NoteSigner> note_signer_;
 };
 

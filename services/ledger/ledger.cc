@@ -675,7 +675,17 @@ void Ledger::Commit(const PendingChange& change, const v1::Event& event, uint64_
     s.last_event_time = when;
     s.last_event_hash = event_hash;
     s.history.push_back(log_index);
+    s.custodians.insert(s.custodian);
+    if (!s.aggregate) s.custodians.insert(s.enterprise);
   }
+}
+
+bool Ledger::MayRead(const v1::Actor& reader, const std::string& code) const {
+  if (reader.role() == v1::REGULATOR || reader.role() == v1::PLATFORM_ADMIN) return true;
+  absl::MutexLock lock(&mu_);
+  auto it = codes_.find(code);
+  return it != codes_.end() && !reader.enterprise_uscc().empty() &&
+         it->second.custodians.count(reader.enterprise_uscc()) > 0;
 }
 
 std::optional<CodeState> Ledger::Find(const std::string& code) const {

@@ -103,6 +103,7 @@ struct CodeState {
   absl::Time last_event_time = absl::InfinitePast();
   std::optional<crypto::Sha256Digest> last_event_hash;
   std::vector<uint64_t> history;  // log indexes of its events, in order
+  std::set<std::string> custodians;  // every enterprise that has held it (issuer included)
 };
 
 class Ledger {
@@ -125,6 +126,11 @@ class Ledger {
   std::optional<CodeState> Find(const std::string& code) const;
   // The log index of event `event_id`.
   std::optional<uint64_t> FindEvent(const std::string& event_id) const;
+
+  // Whether `reader` may read `code`'s history: regulators and platform
+  // administrators always; an enterprise's actors when the code is or was in
+  // their enterprise's custody. False for a code the ledger has not seen.
+  bool MayRead(const v1::Actor& reader, const std::string& code) const;
 
  private:
   struct PendingChange;

@@ -1,0 +1,58 @@
+// LedgerService (proto/chemledger/v1/ledger_service.proto): the gRPC adapter
+// over the ledger core (ledger.h) and the log's checkpoints and proofs.
+//
+// Thread-safety: safe for gRPC's concurrent handlers. Everything passed to
+// the constructor must outlive the service.
+
+#ifndef CHEMLEDGER_SERVICES_LEDGER_LEDGER_SERVICE_H_
+#define CHEMLEDGER_SERVICES_LEDGER_LEDGER_SERVICE_H_
+
+#include "chemledger/v1/ledger_service.grpc.pb.h"
+#include "crypto/checkpoint.h"
+#include "services/ledger/ledger.h"
+#include "services/registry/registry.h"
+#include "storage/log.h"
+
+namespace chemledger::ledger {
+
+inline constexpr char kGetEventMethod[] = "/chemledger.v1.LedgerService/GetEvent";
+inline constexpr char kGetHistoryMethod[] = "/chemledger.v1.LedgerService/GetHistory";
+
+class LedgerServiceImpl final : public v1::LedgerService::Service {
+ public:
+  // `checkpoint_signer` signs checkpoints; its name is the log's origin.
+  LedgerServiceImpl(Ledger* ledger, const registry::Registry* registry, const storage::Log* log,
+                    const crypto::NoteSigner* checkpoint_signer)
+      : ledger_(ledger), registry_(registry), log_(log), signer_(checkpoint_signer) {}
+
+  grpc::Status Append(grpc::ServerContext* context, const v1::SignedEnvelope* request,
+                      v1::AppendResponse* response) override;
+  grpc::Status AppendStream(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::AppendResult, v1::SignedEnvelope>* stream) override;
+  grpc::Status GetEvent(grpc::ServerContext* context, const v1::GetEventRequest* request,
+                        v1::EventRecord* response) override;
+  grpc::Status GetHistory(grpc::ServerContext* context, const v1::GetHistoryRequest* request,
+                          v1::History* response) override;
+  grpc::Status GetCheckpoint(grpc::ServerContext* context, const v1::GetCheckpointRequest* request,
+                             v1::Checkpoint* response) override;
+  grpc::Status GetInclusionProof(grpc::ServerContext* context,
+                                 const v1::GetInclusionProofRequest* request,
+                                 v1::InclusionProof* response) override;
+  grpc::Status GetConsistencyProof(grpc::ServerContext* context,
+                                   const v1::GetConsistencyProofRequest* request,
+                                   v1::ConsistencyProof* response) override;
+
+ private:
+  // The log entry at `index` as an EventRecord.
+  absl::Status Record(uint64_t index, v1::EventRecord* out) const;
+
+  Ledger* const ledger_;
+  const registry::Registry* const registry_;
+  const storage::Log* const log_;
+  const crypto::NoteSigner* const signer_;
+};
+
+}  // namespace chemledger::ledger
+
+#endif  // CHEMLEDGER_SERVICES_LEDGER_LEDGER_SERVICE_H_
