@@ -30,7 +30,8 @@ std::vector<Command> MerkleCommands();
 std::vector<Command> KeyCommands();
 std::vector<Command> CheckpointCommands();
 std::vector<Command> LabelCommands();
-std::vector<Command> ServerCommands();  // registry ..., label issue|fetch-trust-list|resolve
+std::vector<Command> ServerCommands();
+std::vector<Command> EventCommands();  // event record|history  // registry ..., label issue|fetch-trust-list|resolve
 
 // Exit statuses.
 inline constexpr int kExitOk = 0;

@@ -92,6 +92,26 @@ run "$BIN/chemscan" verify --trust-list "$OUT/trust-list.txt" --trust-root "$TRU
 step "10. Online: the server resolves a label to its issuance and product"
 run "$BIN/chemctl" label resolve --server "$SERVER" "$FIRST_URL" | sed -n 1,12p
 
+step "11. A package's life in the ledger: each step a signed event, chained per code"
+C="$USCC.M01.B20261123"
+EV=("$BIN/chemctl" event record --server "$SERVER" --key "$OUT/keys/producer-admin.key" --enterprise "$USCC")
+T0=$(( $(date +%s) - 600 )); t() { TZ=Asia/Shanghai date -d "@$(( T0 + $1 ))" +%Y-%m-%dT%H:%M:%S+08:00; }
+run "${EV[@]}" --step commissioning --time "$(t 1)" "$C.1" "$C.2" "$C.3" "$C.4"
+run "${EV[@]}" --step storing --site "tank farm, bay 2" --time "$(t 2)" "$C.1" "$C.2" "$C.3" "$C.4"
+run "${EV[@]}" --step consuming --quantity 10 --time "$(t 3)" "$C.1"
+run "${EV[@]}" --step repackaging --quantity 25 --outputs "$C.5=12,$C.6=12.5" --loss 0.5 --time "$(t 4)" "$C.2"
+run "${EV[@]}" --step packing --parent "$USCC.LU.PALLET7" --time "$(t 5)" "$C.3" "$C.5"
+run "${EV[@]}" --step unpacking --parent "$USCC.LU.PALLET7" --time "$(t 6)" "$C.3" "$C.5"
+run "${EV[@]}" --step destroying --manifest 3501002026000042 --time "$(t 7)" "$C.3"
+printf 'A refused step (consuming more than is left in %s.1):\n' "$C" >&2
+run "${EV[@]}" --step consuming --quantity 20 --time "$(t 8)" "$C.1" || true
+
+step "12. The regulator's check: histories, hash chains, and inclusion proofs against the signed checkpoint"
+run "$BIN/chemctl" event history --server "$SERVER" --key "$OUT/keys/admin.key" --verify \
+  --trust-root "$TRUST_ROOT" "$C.1"
+run "$BIN/chemctl" event history --server "$SERVER" --key "$OUT/keys/admin.key" --verify \
+  --trust-root "$TRUST_ROOT" "$C.3"
+
 printf '\nLabel images and URLs: %s (printable labels in %s/printable)\nDeployment data: %s/data\n' \
   "$OUT/labels" "$OUT/labels" "$OUT"
 if [[ "$WALK_ONLY" == "--walk-only" ]]; then
