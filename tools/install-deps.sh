@@ -17,7 +17,7 @@ PACKAGES=(
   # An independent QR reader for tests.
   zbar-tools
   # Python clients and tests (run with /usr/bin/python3).
-  python3-grpcio python3-protobuf
+  python3-grpcio python3-protobuf python3-nacl
 )
 
 missing=()

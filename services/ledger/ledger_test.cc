@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "crypto/merkle.h"
@@ -603,6 +604,30 @@ TEST_F(LedgerTest, ConcurrentWritersLoseAndDuplicateNothing) {
   EXPECT_EQ(events, static_cast<size_t>(kThreads * kPerThread));
   OpenLedger();
   for (int serial = 1; serial <= 8; ++serial) ExpectChainIntact(Code(serial));
+}
+
+// docs/events.md's worked example, computed with ChemLedger's own code.
+TEST(EventSigningTest, WorkedExampleFromTheDocs) {
+  const crypto::SigningKey key = TestKey(1);
+  v1::Event e;
+  e.set_event_id("ev-2026-11-23-0001");
+  e.set_step(v1::STORING);
+  e.add_codes("91350100M000100Y43.M01.B20261123.1");
+  e.mutable_event_time()->set_seconds(1795395600);
+  e.set_event_time_offset_minutes(480);
+  e.mutable_location()->set_enterprise_uscc("91350100M000100Y43");
+  e.mutable_location()->set_site("tank farm, bay 2");
+  const std::string payload = e.SerializeAsString();
+  EXPECT_EQ(absl::BytesToHexString(payload),
+            "0a1265762d323032362d31312d32332d3030303110021a2239313335303130304d303030313030593433"
+            "2e4d30312e4232303236313132332e3122060890a08ed80628e00332260a1239313335303130304d3030"
+            "30313030593433121074616e6b206661726d2c206261792032");
+  EXPECT_EQ(key.verifying_key().ToBase64(), "iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w=");
+  EXPECT_EQ(key.key_id().ToString(), "beca62982f5d94c3");
+  v1::SignedEnvelope envelope = *envelope::Sign(kEventContext, payload, key);
+  EXPECT_EQ(absl::Base64Escape(envelope.signatures(0).sig()),
+            "VZfkE70yyVIi282FShSTKW2EvePEybTFkUaSu752PbBlPqBIpGxJadp9ou0c3nRlNz7XlSG4EzvVSKuFqyBCAg==");
+  EXPECT_EQ(envelope.signatures(0).key_id(), "beca62982f5d94c3");
 }
 
 }  // namespace
