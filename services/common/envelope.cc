@@ -19,9 +19,9 @@ absl::StatusOr<v1::SignedEnvelope> Sign(const crypto::SignatureContext& context,
   return env;
 }
 
-absl::StatusOr<crypto::KeyId> Verify(const v1::SignedEnvelope& envelope,
-                                     const crypto::SignatureContext& expected,
-                                     const KeyLookup& lookup) {
+absl::StatusOr<ResolvedSignature> Resolve(const v1::SignedEnvelope& envelope,
+                                          const crypto::SignatureContext& expected,
+                                          const KeyLookup& lookup) {
   if (envelope.payload_type() != expected.payload_type()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "envelope.payload_type: '", envelope.payload_type(), "' is not the expected '",
@@ -52,11 +52,26 @@ absl::StatusOr<crypto::KeyId> Verify(const v1::SignedEnvelope& envelope,
     return absl::Status(key.status().code(),
                         absl::StrCat("envelope.signatures[0].key_id: ", key.status().message()));
   }
-  if (absl::Status v = key->Verify(expected, envelope.payload(), *sig); !v.ok()) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("envelope.signatures[0].sig: ", v.message()));
+  return ResolvedSignature{*key_id, *key, *sig};
+}
+
+absl::Status CheckSignature(const v1::SignedEnvelope& envelope,
+                            const crypto::SignatureContext& expected,
+                            const ResolvedSignature& resolved) {
+  if (absl::Status v = resolved.key.Verify(expected, envelope.payload(), resolved.signature);
+      !v.ok()) {
+    return absl::UnauthenticatedError(absl::StrCat("envelope.signatures[0].sig: ", v.message()));
   }
-  return *key_id;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<crypto::KeyId> Verify(const v1::SignedEnvelope& envelope,
+                                     const crypto::SignatureContext& expected,
+                                     const KeyLookup& lookup) {
+  absl::StatusOr<ResolvedSignature> resolved = Resolve(envelope, expected, lookup);
+  if (!resolved.ok()) return resolved.status();
+  if (absl::Status s = CheckSignature(envelope, expected, *resolved); !s.ok()) return s;
+  return resolved->key_id;
 }
 
 }  // namespace chemledger::envelope

@@ -40,6 +40,22 @@ absl::StatusOr<crypto::KeyId> Verify(const v1::SignedEnvelope& envelope,
                                      const crypto::SignatureContext& expected,
                                      const KeyLookup& lookup);
 
+// Verify in two steps, for callers that check many envelopes and want the
+// signature checks (the expensive part) outside their locks or in parallel:
+// Resolve checks the form and finds the key (the errors of Verify, but
+// never a bad signature); CheckSignature then verifies the signature.
+struct ResolvedSignature {
+  crypto::KeyId key_id;
+  crypto::VerifyingKey key;
+  crypto::Signature signature;
+};
+absl::StatusOr<ResolvedSignature> Resolve(const v1::SignedEnvelope& envelope,
+                                          const crypto::SignatureContext& expected,
+                                          const KeyLookup& lookup);
+absl::Status CheckSignature(const v1::SignedEnvelope& envelope,
+                            const crypto::SignatureContext& expected,
+                            const ResolvedSignature& resolved);
+
 }  // namespace chemledger::envelope
 
 #endif  // CHEMLEDGER_SERVICES_COMMON_ENVELOPE_H_

@@ -1,6 +1,7 @@
 #include "services/ledger/ledger.h"
 
 #include <algorithm>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -139,7 +140,8 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(storage::Log* log,
     }
     // Replay applies the state rules again (they held when it was accepted)
     // but not the ones that depend on who could sign then or on the clock.
-    absl::StatusOr<PendingChange> change = ledger->Check(nullptr, event, absl::InfiniteFuture());
+    absl::StatusOr<PendingChange> change =
+        ledger->Check(nullptr, event, absl::InfiniteFuture(), nullptr);
     if (!change.ok() || change->links.SerializeAsString() != links.SerializeAsString()) {
       return absl::DataLossError(absl::StrCat(
           "log entry ", i, " (event '", event.event_id(), "') does not replay: ",
@@ -152,61 +154,211 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(storage::Log* log,
   return ledger;
 }
 
-absl::StatusOr<EventReceipt> Ledger::Append(const v1::SignedEnvelope& envelope) {
-  absl::MutexLock lock(&mu_);
-  std::optional<EventReceipt> receipt;
-  std::optional<PendingChange> pending;
-  v1::Event event;
-  absl::StatusOr<uint64_t> index = registry_->AppendChecked(
-      [&](const registry::Registry::View& view) -> absl::StatusOr<std::string> {
-        mu_.AssertHeld();
-        // Verify before parse, retries included.
-        absl::StatusOr<v1::Actor> actor = view.VerifySigner(envelope, kEventContext);
-        if (!actor.ok()) return actor.status();
-        if (!event.ParseFromString(envelope.payload())) {
-          return absl::InvalidArgumentError("envelope.payload: not an Event");
-        }
-        if (event.event_id().empty() || event.event_id().size() > 128) {
-          return Invalid("event_id", "1 to 128 characters are required");
-        }
-        if (auto it = events_.find(event.event_id()); it != events_.end()) {
-          if (it->second.payload != envelope.payload()) {
-            return absl::AlreadyExistsError(absl::StrCat(
-                "event.event_id: '", event.event_id(), "' was already used for another event"));
-          }
-          receipt = EventReceipt{it->second.log_index, true, it->second.hash};
-          return absl::AbortedError("replayed");  // nothing to append
-        }
-        const v1::Location& where = event.location();
-        if ((actor->role() != v1::ENTERPRISE_ADMIN && actor->role() != v1::ENTERPRISE_OPERATOR) ||
-            actor->enterprise_uscc() != where.enterprise_uscc()) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "envelope.signatures[0].key_id: actor '", actor->name(), "' (",
-              v1::ActorRole_Name(actor->role()), ") may not record events for enterprise '",
-              where.enterprise_uscc(), "' (event.location.enterprise_uscc)"));
-        }
-        v1::LogEntry entry = registry::MakeLogEntry(envelope);
-        const absl::Time record_time = absl::FromUnixSeconds(entry.record_time().seconds());
-        absl::StatusOr<PendingChange> change = Check(&view, event, record_time);
-        if (!change.ok()) return change.status();
-        entry.set_assignment(change->links.SerializeAsString());
-        std::string bytes = entry.SerializeAsString();
-        receipt = EventReceipt{0, false, crypto::HashLeaf(bytes)};
-        pending = *std::move(change);
-        return bytes;
-      });
-  if (receipt && receipt->replayed) return *receipt;
-  if (!index.ok()) return index.status();
-  receipt->log_index = *index;
-  Commit(*pending, event, *index, receipt->event_hash);
-  events_[event.event_id()] = {*index, envelope.payload(), receipt->event_hash,
-                               event.location().enterprise_uscc()};
-  return *receipt;
+const CodeState* Ledger::Known(const std::string& code,
+                               const std::map<std::string, CodeState>* batch) const {
+  if (batch != nullptr) {
+    if (auto it = batch->find(code); it != batch->end()) return &it->second;
+  }
+  auto it = codes_.find(code);
+  return it == codes_.end() ? nullptr : &it->second;
 }
 
-absl::StatusOr<Ledger::PendingChange> Ledger::Check(const registry::Registry::View* view,
-                                                    const v1::Event& e,
-                                                    absl::Time record_time) const {
+// Concurrent Append calls are grouped, as LevelDB groups writers: each caller
+// queues; the one at the front appends everything queued (up to
+// kMaxGroupEvents) as one batch and hands each caller its result.
+struct Ledger::Writer {
+  const v1::SignedEnvelope* envelope;
+  std::optional<absl::StatusOr<EventReceipt>> result;
+};
+
+absl::StatusOr<EventReceipt> Ledger::Append(const v1::SignedEnvelope& envelope) {
+  Writer me{&envelope, std::nullopt};
+  absl::MutexLock lock(&writers_mu_);
+  writers_.push_back(&me);
+  while (!me.result && writers_.front() != &me) writers_cv_.Wait(&writers_mu_);
+  if (me.result) return *std::move(me.result);
+  // The leader: take the group, append it without the queue's lock.
+  std::vector<Writer*> group(writers_.begin(),
+                             writers_.begin() + std::min(writers_.size(), kMaxGroupEvents));
+  std::vector<const v1::SignedEnvelope*> envelopes;
+  for (Writer* w : group) envelopes.push_back(w->envelope);
+  writers_mu_.Unlock();
+  std::vector<absl::StatusOr<EventReceipt>> results = AppendAll(envelopes);
+  writers_mu_.Lock();
+  for (size_t i = 0; i < group.size(); ++i) {
+    group[i]->result = std::move(results[i]);
+    writers_.pop_front();
+  }
+  writers_cv_.SignalAll();
+  return *std::move(me.result);
+}
+
+std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendBatch(
+    absl::Span<const v1::SignedEnvelope> events) {
+  std::vector<const v1::SignedEnvelope*> pointers;
+  pointers.reserve(events.size());
+  for (const v1::SignedEnvelope& e : events) pointers.push_back(&e);
+  return AppendAll(pointers);
+}
+
+std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
+    const std::vector<const v1::SignedEnvelope*>& pointers) {
+  struct Envelopes {
+    const std::vector<const v1::SignedEnvelope*>& p;
+    const v1::SignedEnvelope& operator[](size_t i) const { return *p[i]; }
+  } envelopes{pointers};
+  const size_t n = pointers.size();
+  std::vector<absl::StatusOr<EventReceipt>> results(n, absl::UnknownError("not processed"));
+  // 1. Find each signer's key (under the registry's lock, briefly), then
+  //    check the signatures outside any lock, on all cores.
+  std::vector<std::optional<envelope::ResolvedSignature>> signers(n);
+  (void)registry_->WithView([&](const registry::Registry::View& view) {
+    for (size_t i = 0; i < n; ++i) {
+      auto resolved = view.ResolveSigner(envelopes[i], kEventContext);
+      if (resolved.ok()) {
+        signers[i] = std::move(resolved->second);
+      } else {
+        results[i] = resolved.status();
+      }
+    }
+    return absl::OkStatus();
+  });
+  const auto check_range = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      if (!signers[i]) continue;
+      if (absl::Status s = envelope::CheckSignature(envelopes[i], kEventContext, *signers[i]);
+          !s.ok()) {
+        results[i] = s;
+        signers[i].reset();
+      }
+    }
+  };
+  const size_t threads = n < 16 ? 1 : std::min<size_t>(options_.verify_threads, n / 8);
+  if (threads <= 1) {
+    check_range(0, n);
+  } else {
+    std::vector<std::thread> workers;
+    const size_t per = (n + threads - 1) / threads;
+    for (size_t t = 1; t < threads; ++t) {
+      workers.emplace_back(check_range, std::min(n, t * per), std::min(n, (t + 1) * per));
+    }
+    check_range(0, std::min(n, per));
+    for (std::thread& w : workers) w.join();
+  }
+
+  // 2. Check the verified events in order against the state (and the
+  //    batch's earlier events), and append the accepted ones as one write.
+  absl::MutexLock lock(&mu_);
+  struct Accepted {
+    size_t i;
+    v1::Event event;
+    PendingChange change;
+    crypto::Sha256Digest hash;
+  };
+  std::vector<Accepted> accepted;
+  std::map<std::string, size_t> batch_ids;  // event id -> position in `accepted`
+  std::vector<std::pair<size_t, size_t>> repeats;  // (i, position in `accepted`)
+  absl::StatusOr<uint64_t> first = registry_->AppendCheckedMany(
+      [&](const registry::Registry::View& view) -> absl::StatusOr<std::vector<std::string>> {
+        mu_.AssertHeld();
+        std::map<std::string, CodeState> overlay;
+        std::vector<std::string> entries;
+        for (size_t i = 0; i < n; ++i) {
+          if (!signers[i]) continue;
+          const v1::SignedEnvelope& envelope = envelopes[i];
+          // The key may have been revoked since step 1.
+          absl::StatusOr<v1::Actor> actor = view.ActiveSigner(signers[i]->key_id);
+          if (!actor.ok()) {
+            results[i] = actor.status();
+            continue;
+          }
+          v1::Event event;
+          if (!event.ParseFromString(envelope.payload())) {
+            results[i] = absl::InvalidArgumentError("envelope.payload: not an Event");
+            continue;
+          }
+          if (event.event_id().empty() || event.event_id().size() > 128) {
+            results[i] = Invalid("event_id", "1 to 128 characters are required");
+            continue;
+          }
+          if (auto it = events_.find(event.event_id()); it != events_.end()) {
+            results[i] = it->second.payload == envelope.payload()
+                             ? absl::StatusOr<EventReceipt>(
+                                   EventReceipt{it->second.log_index, true, it->second.hash})
+                             : absl::AlreadyExistsError(absl::StrCat(
+                                   "event.event_id: '", event.event_id(),
+                                   "' was already used for another event"));
+            continue;
+          }
+          if (auto it = batch_ids.find(event.event_id()); it != batch_ids.end()) {
+            if (envelopes[accepted[it->second].i].payload() == envelope.payload()) {
+              repeats.emplace_back(i, it->second);
+            } else {
+              results[i] = absl::AlreadyExistsError(absl::StrCat(
+                  "event.event_id: '", event.event_id(), "' was already used for another event"));
+            }
+            continue;
+          }
+          const v1::Location& where = event.location();
+          if ((actor->role() != v1::ENTERPRISE_ADMIN &&
+               actor->role() != v1::ENTERPRISE_OPERATOR) ||
+              actor->enterprise_uscc() != where.enterprise_uscc()) {
+            results[i] = absl::PermissionDeniedError(absl::StrCat(
+                "envelope.signatures[0].key_id: actor '", actor->name(), "' (",
+                v1::ActorRole_Name(actor->role()), ") may not record events for enterprise '",
+                where.enterprise_uscc(), "' (event.location.enterprise_uscc)"));
+            continue;
+          }
+          v1::LogEntry entry = registry::MakeLogEntry(envelope);
+          const absl::Time record_time = absl::FromUnixSeconds(entry.record_time().seconds());
+          absl::StatusOr<PendingChange> change = Check(&view, event, record_time, &overlay);
+          if (!change.ok()) {
+            results[i] = change.status();
+            continue;
+          }
+          entry.set_assignment(change->links.SerializeAsString());
+          std::string bytes = entry.SerializeAsString();
+          const crypto::Sha256Digest hash = crypto::HashLeaf(bytes);
+          const absl::Time when = EventTime(event);
+          for (const auto& [code, state] : change->states) {
+            CodeState& s = overlay[code];
+            s = state;
+            s.last_event_time = when;
+            s.last_event_hash = hash;
+          }
+          batch_ids[event.event_id()] = accepted.size();
+          accepted.push_back(Accepted{i, std::move(event), *std::move(change), hash});
+          entries.push_back(std::move(bytes));
+        }
+        return entries;
+      });
+  for (size_t j = 0; j < accepted.size(); ++j) {
+    Accepted& a = accepted[j];
+    if (!first.ok()) {
+      results[a.i] = first.status();
+      continue;
+    }
+    const uint64_t index = *first + j;
+    Commit(a.change, a.event, index, a.hash);
+    events_[a.event.event_id()] = {index, envelopes[a.i].payload(), a.hash,
+                                   a.event.location().enterprise_uscc()};
+    results[a.i] = EventReceipt{index, false, a.hash};
+  }
+  for (const auto& [i, j] : repeats) {
+    if (results[accepted[j].i].ok()) {
+      EventReceipt receipt = *results[accepted[j].i];
+      receipt.replayed = true;
+      results[i] = receipt;
+    } else {
+      results[i] = results[accepted[j].i].status();
+    }
+  }
+  return results;
+}
+
+absl::StatusOr<Ledger::PendingChange> Ledger::Check(
+    const registry::Registry::View* view, const v1::Event& e, absl::Time record_time,
+    const std::map<std::string, CodeState>* batch) const {
   PendingChange change;
   const std::string& who = e.location().enterprise_uscc();
   if (e.step() == v1::BUSINESS_STEP_UNSPECIFIED || !v1::BusinessStep_IsValid(e.step())) {
@@ -273,9 +425,9 @@ absl::StatusOr<Ledger::PendingChange> Ledger::Check(const registry::Registry::Vi
   const auto state_of = [&](const std::string& code) -> CodeState* {
     mu_.AssertHeld();
     if (auto it = change.states.find(code); it != change.states.end()) return &it->second;
-    auto it = codes_.find(code);
-    if (it == codes_.end()) return nullptr;
-    return &change.states.emplace(code, it->second).first->second;
+    const CodeState* known = Known(code, batch);
+    if (known == nullptr) return nullptr;
+    return &change.states.emplace(code, *known).first->second;
   };
   // A named code the enterprise holds, that may move: known, not terminal,
   // not packed on an aggregate, in its custody.
@@ -336,7 +488,7 @@ absl::StatusOr<Ledger::PendingChange> Ledger::Check(const registry::Registry::Vi
           return absl::PermissionDeniedError(absl::StrCat(
               "event.", field, ": ", e.codes(i), " was issued to ", p->uscc, ", not to ", who));
         }
-        if (codes_.count(e.codes(i))) {
+        if (Known(e.codes(i), batch) != nullptr) {
           return Precondition(field, absl::StrCat(e.codes(i), " was already commissioned"));
         }
         std::optional<label::IssuanceRecord> issued =
@@ -450,7 +602,7 @@ absl::StatusOr<Ledger::PendingChange> Ledger::Check(const registry::Registry::Vi
             return Invalid(field, absl::StrCat(out.code(), " is not a code of the same product as ",
                                                input->code));
           }
-          if (codes_.count(out.code()) || change.states.count(out.code())) {
+          if (Known(out.code(), batch) != nullptr || change.states.count(out.code())) {
             return Precondition(field, absl::StrCat(out.code(), " is already in use"));
           }
           if (!issuer_->FindIssuance(p->uscc, p->product, p->batch, p->serial)) {
@@ -671,7 +823,13 @@ void Ledger::Commit(const PendingChange& change, const v1::Event& event, uint64_
   const absl::Time when = EventTime(event);
   for (const auto& [code, state] : change.states) {
     CodeState& s = codes_[code];
+    // History and past custodians are the ledger's own: a change computed
+    // within a batch may not have seen the batch's earlier indexes.
+    std::vector<uint64_t> history = std::move(s.history);
+    std::set<std::string> custodians = std::move(s.custodians);
     s = state;
+    s.history = std::move(history);
+    s.custodians.insert(custodians.begin(), custodians.end());
     s.last_event_time = when;
     s.last_event_hash = event_hash;
     s.history.push_back(log_index);

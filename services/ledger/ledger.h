@@ -29,13 +29,16 @@
 //  - the same event id with the same bytes returns the original receipt;
 //    with other bytes, ALREADY_EXISTS.
 //
-// Thread-safety: all methods may be called concurrently; Append calls are
-// serialised. The Log, Registry and LabelIssuer must outlive the Ledger.
+// Thread-safety: all methods may be called concurrently; the rule checks and
+// log writes of Append and AppendBatch calls are serialised (signatures are
+// checked before, in parallel), and concurrent Append calls are grouped into
+// one durable write (group commit). The Log, Registry and LabelIssuer must outlive the Ledger.
 
 #ifndef CHEMLEDGER_SERVICES_LEDGER_LEDGER_H_
 #define CHEMLEDGER_SERVICES_LEDGER_LEDGER_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -47,6 +50,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "absl/time/time.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/log.pb.h"
@@ -76,6 +80,7 @@ WaybillCheck NoWaybillsYet();
 struct LedgerOptions {
   absl::Duration clock_skew = absl::Minutes(5);  // how far in the future an event time may be
   WaybillCheck waybills = NoWaybillsYet();
+  size_t verify_threads = 2;  // for a batch's signature checks
 };
 
 struct EventReceipt {
@@ -122,6 +127,18 @@ class Ledger {
   // code or event), AlreadyExists (event id reused with other bytes).
   absl::StatusOr<EventReceipt> Append(const v1::SignedEnvelope& event);
 
+  // Appends several events with one durable write: their signatures are
+  // checked in parallel (LedgerOptions::verify_threads) outside the lock,
+  // then each is checked in order, on the state the batch's earlier events
+  // leave, and the accepted ones are appended together. One result per
+  // event, in order, exactly as Append would give it; a refused event does
+  // not stop the others.
+  std::vector<absl::StatusOr<EventReceipt>> AppendBatch(
+      absl::Span<const v1::SignedEnvelope> events);
+
+  // Most events one group of concurrent Append calls writes at once.
+  static constexpr size_t kMaxGroupEvents = 256;
+
   // The state of `code`, if the ledger has seen it.
   std::optional<CodeState> Find(const std::string& code) const;
   // The log index of event `event_id`.
@@ -134,6 +151,10 @@ class Ledger {
 
  private:
   struct PendingChange;
+  struct Writer;
+
+  std::vector<absl::StatusOr<EventReceipt>> AppendAll(
+      const std::vector<const v1::SignedEnvelope*>& envelopes);
 
   Ledger(storage::Log* log, registry::Registry* registry, const label::LabelIssuer* issuer,
          LedgerOptions options)
@@ -144,7 +165,13 @@ class Ledger {
   // replay) the checks that depend on the registry and the clock are skipped;
   // the state rules are not.
   absl::StatusOr<PendingChange> Check(const registry::Registry::View* view,
-                                      const v1::Event& event, absl::Time record_time) const
+                                      const v1::Event& event, absl::Time record_time,
+                                      const std::map<std::string, CodeState>* batch) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The state of `code` as the batch's earlier events left it, else as the
+  // ledger has it; null if unknown.
+  const CodeState* Known(const std::string& code,
+                         const std::map<std::string, CodeState>* batch) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Commit(const PendingChange& change, const v1::Event& event, uint64_t log_index,
               const crypto::Sha256Digest& event_hash) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -153,6 +180,11 @@ class Ledger {
   registry::Registry* const registry_;
   const label::LabelIssuer* const issuer_;
   const LedgerOptions options_;
+  // Append's queue of waiting callers (group commit).
+  absl::Mutex writers_mu_;
+  absl::CondVar writers_cv_;
+  std::deque<Writer*> writers_ ABSL_GUARDED_BY(writers_mu_);
+
   mutable absl::Mutex mu_;
   std::map<std::string, CodeState> codes_ ABSL_GUARDED_BY(mu_);
   // event_id -> (log index, payload, event hash)

@@ -1,6 +1,12 @@
 #include "services/ledger/ledger_service.h"
 
+#include <deque>
+#include <thread>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "crypto/merkle.h"
 #include "services/common/grpc_status.h"
 #include "services/registry/read_access.h"
@@ -31,19 +37,66 @@ grpc::Status LedgerServiceImpl::Append(grpc::ServerContext*, const v1::SignedEnv
 }
 
 grpc::Status LedgerServiceImpl::AppendStream(
-    grpc::ServerContext*, grpc::ServerReaderWriter<v1::AppendResult, v1::SignedEnvelope>* stream) {
-  v1::SignedEnvelope envelope;
-  while (stream->Read(&envelope)) {
-    v1::AppendResult result;
-    absl::StatusOr<EventReceipt> receipt = ledger_->Append(envelope);
-    if (receipt.ok()) {
-      FillReceipt(*receipt, result.mutable_receipt());
-    } else {
-      result.set_code(static_cast<int>(receipt.status().code()));
-      result.set_message(std::string(receipt.status().message()));
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::AppendResult, v1::SignedEnvelope>* stream) {
+  // A reader thread queues what the client sends; this thread appends what
+  // has queued up as one batch (one durable write), answers it in order, and
+  // goes on. A client that sends ahead gets large batches; one that waits
+  // for each answer gets batches of one.
+  absl::Mutex mu;
+  absl::CondVar changed;
+  std::deque<v1::SignedEnvelope> queue;  // guarded by mu
+  bool done = false;                     // guarded by mu
+  bool stop = false;                     // guarded by mu
+  std::thread reader([&] {
+    v1::SignedEnvelope envelope;
+    while (stream->Read(&envelope)) {
+      absl::MutexLock lock(&mu);
+      while (queue.size() >= kMaxQueuedEvents && !stop) changed.Wait(&mu);
+      if (stop) break;
+      queue.push_back(std::move(envelope));
+      changed.SignalAll();
     }
-    if (!stream->Write(result)) break;
+    absl::MutexLock lock(&mu);
+    done = true;
+    changed.SignalAll();
+  });
+  bool client_gone = false;
+  while (!client_gone) {
+    std::vector<v1::SignedEnvelope> batch;
+    {
+      absl::MutexLock lock(&mu);
+      while (queue.empty() && !done) changed.Wait(&mu);
+      if (queue.empty()) break;  // the client closed its side
+      while (!queue.empty() && batch.size() < kMaxBatchEvents) {
+        batch.push_back(std::move(queue.front()));
+        queue.pop_front();
+      }
+      changed.SignalAll();
+    }
+    std::vector<absl::StatusOr<EventReceipt>> receipts = ledger_->AppendBatch(batch);
+    for (absl::StatusOr<EventReceipt>& receipt : receipts) {
+      v1::AppendResult result;
+      if (receipt.ok()) {
+        FillReceipt(*receipt, result.mutable_receipt());
+      } else {
+        result.set_code(static_cast<int>(receipt.status().code()));
+        result.set_message(std::string(receipt.status().message()));
+      }
+      if (!stream->Write(result)) {
+        client_gone = true;
+        break;
+      }
+    }
   }
+  if (client_gone) {
+    context->TryCancel();
+    absl::MutexLock lock(&mu);
+    stop = true;
+    queue.clear();
+    changed.SignalAll();
+  }
+  reader.join();
   return grpc::Status::OK;
 }
 

@@ -15,6 +15,11 @@
 
 namespace chemledger::ledger {
 
+// AppendStream appends at most this many queued events as one batch, and
+// stops reading ahead at kMaxQueuedEvents.
+inline constexpr size_t kMaxBatchEvents = 512;
+inline constexpr size_t kMaxQueuedEvents = 4096;
+
 inline constexpr char kGetEventMethod[] = "/chemledger.v1.LedgerService/GetEvent";
 inline constexpr char kGetHistoryMethod[] = "/chemledger.v1.LedgerService/GetHistory";
 

@@ -606,6 +606,44 @@ TEST_F(LedgerTest, ConcurrentWritersLoseAndDuplicateNothing) {
   for (int serial = 1; serial <= 8; ++serial) ExpectChainIntact(Code(serial));
 }
 
+TEST_F(LedgerTest, ABatchIsCheckedInOrderAndWrittenAtOnce) {
+  Commission({1, 2});
+  std::vector<v1::SignedEnvelope> batch;
+  batch.push_back(Signed(producer_, Event(v1::STORING, kProducer, {Code(1)})));
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
+  use.set_quantity_milli(20000);
+  batch.push_back(Signed(producer_, use));
+  v1::Event too_much = Event(v1::CONSUMING, kProducer, {Code(1)});
+  too_much.set_quantity_milli(6000);  // 5000 left after the one before
+  batch.push_back(Signed(producer_, too_much));
+  v1::SignedEnvelope forged = Signed(producer_, Event(v1::STORING, kProducer, {Code(2)}));
+  forged.mutable_signatures(0)->set_sig(std::string(64, '\1'));
+  batch.push_back(forged);
+  batch.push_back(batch[0]);  // the same event twice in one batch
+  v1::Event rest = Event(v1::CONSUMING, kProducer, {Code(1)});
+  rest.set_quantity_milli(5000);
+  batch.push_back(Signed(producer_, rest));
+  const uint64_t before = log_->Size();
+  std::vector<absl::StatusOr<EventReceipt>> results = ledger_->AppendBatch(batch);
+  ASSERT_EQ(results.size(), batch.size());
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  ASSERT_TRUE(results[1].ok()) << results[1].status();
+  EXPECT_EQ(results[2].status().code(), absl::StatusCode::kFailedPrecondition) << results[2].status();
+  EXPECT_EQ(results[3].status().code(), absl::StatusCode::kUnauthenticated) << results[3].status();
+  ASSERT_TRUE(results[4].ok()) << results[4].status();
+  EXPECT_TRUE(results[4]->replayed);
+  EXPECT_EQ(results[4]->log_index, results[0]->log_index);
+  ASSERT_TRUE(results[5].ok()) << results[5].status();
+  EXPECT_EQ(results[1]->log_index, results[0]->log_index + 1);
+  EXPECT_EQ(results[5]->log_index, results[0]->log_index + 2);
+  EXPECT_EQ(log_->Size(), before + 3);
+  EXPECT_EQ(ledger_->Find(Code(1))->status, CodeStatus::kConsumed);
+  ExpectChainIntact(Code(1));
+  OpenLedger();
+  ExpectChainIntact(Code(1));
+  EXPECT_EQ(ledger_->Find(Code(1))->history.size(), 4u);
+}
+
 // docs/events.md's worked example, computed with ChemLedger's own code.
 TEST(EventSigningTest, WorkedExampleFromTheDocs) {
   const crypto::SigningKey key = TestKey(1);

@@ -189,15 +189,7 @@ absl::StatusOr<crypto::VerifyingKey> Registry::LookupActorKey(const crypto::KeyI
   return it->second.key;
 }
 
-absl::StatusOr<const v1::Actor*> Registry::VerifiedSigner(
-    const v1::SignedEnvelope& envelope, const crypto::SignatureContext& context) const {
-  absl::StatusOr<crypto::KeyId> signer = envelope::Verify(
-      envelope, context, [this](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
-        mu_.AssertHeld();
-        return LookupActorKey(id);
-      });
-  if (!signer.ok()) return signer.status();
-  const v1::Actor& actor = actors_.at(*signer).actor;
+absl::Status Registry::CheckNotBlacklisted(const v1::Actor& actor) const {
   if (!actor.enterprise_uscc().empty()) {
     auto e = enterprises_.find(actor.enterprise_uscc());
     if (e != enterprises_.end() && e->second.blacklist_reason) {
@@ -206,7 +198,30 @@ absl::StatusOr<const v1::Actor*> Registry::VerifiedSigner(
           " is blacklisted (", *e->second.blacklist_reason, "): its actors can write nothing"));
     }
   }
-  return &actor;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::pair<const v1::Actor*, envelope::ResolvedSignature>> Registry::ResolvedSigner(
+    const v1::SignedEnvelope& envelope, const crypto::SignatureContext& context) const {
+  absl::StatusOr<envelope::ResolvedSignature> resolved = envelope::Resolve(
+      envelope, context, [this](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
+        mu_.AssertHeld();
+        return LookupActorKey(id);
+      });
+  if (!resolved.ok()) return resolved.status();
+  const v1::Actor& actor = actors_.at(resolved->key_id).actor;
+  if (absl::Status s = CheckNotBlacklisted(actor); !s.ok()) return s;
+  return std::make_pair(&actor, *std::move(resolved));
+}
+
+absl::StatusOr<const v1::Actor*> Registry::VerifiedSigner(
+    const v1::SignedEnvelope& envelope, const crypto::SignatureContext& context) const {
+  auto resolved = ResolvedSigner(envelope, context);
+  if (!resolved.ok()) return resolved.status();
+  if (absl::Status s = envelope::CheckSignature(envelope, context, resolved->second); !s.ok()) {
+    return s;
+  }
+  return resolved->first;
 }
 
 absl::StatusOr<v1::RegistryRequest> Registry::Check(const v1::SignedEnvelope& envelope) const {
@@ -467,6 +482,36 @@ absl::StatusOr<v1::Actor> Registry::View::VerifySigner(
   absl::StatusOr<const v1::Actor*> signer = registry_->VerifiedSigner(envelope, context);
   if (!signer.ok()) return signer.status();
   return **signer;
+}
+
+absl::StatusOr<std::pair<v1::Actor, envelope::ResolvedSignature>> Registry::View::ResolveSigner(
+    const v1::SignedEnvelope& envelope, const crypto::SignatureContext& context) const {
+  registry_->mu_.AssertHeld();
+  auto resolved = registry_->ResolvedSigner(envelope, context);
+  if (!resolved.ok()) return resolved.status();
+  return std::make_pair(*resolved->first, resolved->second);
+}
+
+absl::StatusOr<v1::Actor> Registry::View::ActiveSigner(const crypto::KeyId& key_id) const {
+  registry_->mu_.AssertHeld();
+  absl::StatusOr<crypto::VerifyingKey> key = registry_->LookupActorKey(key_id);
+  if (!key.ok()) {
+    return absl::Status(absl::IsNotFound(key.status()) ? absl::StatusCode::kUnauthenticated
+                                                       : key.status().code(),
+                        absl::StrCat("envelope.signatures[0].key_id: ", key.status().message()));
+  }
+  const v1::Actor& actor = registry_->actors_.at(key_id).actor;
+  if (absl::Status s = registry_->CheckNotBlacklisted(actor); !s.ok()) return s;
+  return actor;
+}
+
+absl::StatusOr<uint64_t> Registry::AppendCheckedMany(
+    const std::function<absl::StatusOr<std::vector<std::string>>(const View&)>& make_entries) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::vector<std::string>> entries = make_entries(View(this));
+  if (!entries.ok()) return entries.status();
+  if (entries->empty()) return log_->Size();
+  return log_->Append(*entries);
 }
 
 absl::Status Registry::WithView(const std::function<absl::Status(const View&)>& read) const {

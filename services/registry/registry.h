@@ -37,6 +37,7 @@
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/registry.pb.h"
 #include "crypto/keys.h"
+#include "services/common/envelope.h"
 #include "services/registry/catalogue.h"
 #include "storage/log.h"
 
@@ -108,6 +109,13 @@ class Registry {
     // blacklisted; returns the signer.
     absl::StatusOr<v1::Actor> VerifySigner(const v1::SignedEnvelope& envelope,
                                            const crypto::SignatureContext& context) const;
+    // VerifySigner without the signature check itself, for callers that check
+    // many signatures outside the lock (envelope::CheckSignature).
+    absl::StatusOr<std::pair<v1::Actor, envelope::ResolvedSignature>> ResolveSigner(
+        const v1::SignedEnvelope& envelope, const crypto::SignatureContext& context) const;
+    // The actor holding `key_id` if it may still write: registered, not
+    // revoked, its enterprise not blacklisted (errors as VerifySigner's).
+    absl::StatusOr<v1::Actor> ActiveSigner(const crypto::KeyId& key_id) const;
 
    private:
     friend class Registry;
@@ -123,6 +131,12 @@ class Registry {
   // the entry's index; make_entry's error (and nothing written) otherwise.
   absl::StatusOr<uint64_t> AppendChecked(
       const std::function<absl::StatusOr<std::string>(const View&)>& make_entry);
+
+  // As AppendChecked, for several entries written as one atomic, durable
+  // append. Returns the index of the first (the log's size when
+  // `make_entries` returns none, and nothing is written).
+  absl::StatusOr<uint64_t> AppendCheckedMany(
+      const std::function<absl::StatusOr<std::vector<std::string>>(const View&)>& make_entries);
 
   // Runs `read` on a consistent view of the registry (its lock held: `read`
   // must not call back into the registry).
@@ -170,6 +184,12 @@ class Registry {
   absl::StatusOr<const v1::Actor*> VerifiedSigner(const v1::SignedEnvelope& envelope,
                                                   const crypto::SignatureContext& context) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The signer's actor and key, without the signature check.
+  absl::StatusOr<std::pair<const v1::Actor*, envelope::ResolvedSignature>> ResolvedSigner(
+      const v1::SignedEnvelope& envelope, const crypto::SignatureContext& context) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The blacklist check of a signer.
+  absl::Status CheckNotBlacklisted(const v1::Actor& actor) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   storage::Log* const log_;
   const Catalogue* const catalogue_;

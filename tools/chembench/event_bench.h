@@ -1,0 +1,25 @@
+// chembench's event benchmark (see event_bench.cc for what it measures).
+
+#ifndef CHEMLEDGER_TOOLS_CHEMBENCH_EVENT_BENCH_H_
+#define CHEMLEDGER_TOOLS_CHEMBENCH_EVENT_BENCH_H_
+
+#include <string>
+
+namespace chemledger::chembench {
+
+struct EventBenchOptions {
+  std::string chemledgerd;             // path of the server binary to start
+  std::string directory = "/var/tmp";  // where its scratch data directory goes
+  int codes = 20000;                   // packages issued and commissioned
+  int clients = 8;                     // unary client threads
+  int unary_events = 20000;
+  int streams = 2;
+  int stream_events = 100000;
+};
+
+// Prints a Markdown table to stdout; returns a process exit status.
+int RunEventBench(const EventBenchOptions& options);
+
+}  // namespace chemledger::chembench
+
+#endif  // CHEMLEDGER_TOOLS_CHEMBENCH_EVENT_BENCH_H_
