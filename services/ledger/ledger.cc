@@ -148,7 +148,8 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(storage::Log* log,
           change.ok() ? "its chain links differ" : change.status().message()));
     }
     ledger->Commit(*change, event, i, crypto::HashLeaf(*bytes));
-    ledger->events_[event.event_id()] = {i, entry.envelope().payload(), crypto::HashLeaf(*bytes),
+    ledger->events_[event.event_id()] = {i, crypto::Sha256(entry.envelope().payload()),
+                                         crypto::HashLeaf(*bytes),
                                          event.location().enterprise_uscc()};
   }
   return ledger;
@@ -249,19 +250,24 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
   // 2. Check the verified events in order against the state (and the
   //    batch's earlier events), and append the accepted ones as one write.
   absl::MutexLock lock(&mu_);
+  // What an accepted event leaves to do once the batch is durable.
+  struct Touched {
+    std::string code, custodian, owner;  // owner: the issuer of a package, "" for an aggregate
+  };
   struct Accepted {
     size_t i;
-    v1::Event event;
-    PendingChange change;
+    std::string event_id, enterprise;
     crypto::Sha256Digest hash;
+    std::vector<Touched> touched;
   };
+  // The states the batch leaves, moved into the ledger once it is durable.
+  std::map<std::string, CodeState> overlay;
   std::vector<Accepted> accepted;
   std::map<std::string, size_t> batch_ids;  // event id -> position in `accepted`
   std::vector<std::pair<size_t, size_t>> repeats;  // (i, position in `accepted`)
   absl::StatusOr<uint64_t> first = registry_->AppendCheckedMany(
       [&](const registry::Registry::View& view) -> absl::StatusOr<std::vector<std::string>> {
         mu_.AssertHeld();
-        std::map<std::string, CodeState> overlay;
         std::vector<std::string> entries;
         for (size_t i = 0; i < n; ++i) {
           if (!signers[i]) continue;
@@ -282,7 +288,7 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
             continue;
           }
           if (auto it = events_.find(event.event_id()); it != events_.end()) {
-            results[i] = it->second.payload == envelope.payload()
+            results[i] = it->second.payload_hash == crypto::Sha256(envelope.payload())
                              ? absl::StatusOr<EventReceipt>(
                                    EventReceipt{it->second.log_index, true, it->second.hash})
                              : absl::AlreadyExistsError(absl::StrCat(
@@ -320,14 +326,17 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
           std::string bytes = entry.SerializeAsString();
           const crypto::Sha256Digest hash = crypto::HashLeaf(bytes);
           const absl::Time when = EventTime(event);
-          for (const auto& [code, state] : change->states) {
+          Accepted a{i, event.event_id(), event.location().enterprise_uscc(), hash, {}};
+          a.touched.reserve(change->states.size());
+          for (auto& [code, state] : change->states) {
+            a.touched.push_back(Touched{code, state.custodian, state.aggregate ? "" : state.enterprise});
             CodeState& s = overlay[code];
-            s = state;
+            s = std::move(state);
             s.last_event_time = when;
             s.last_event_hash = hash;
           }
-          batch_ids[event.event_id()] = accepted.size();
-          accepted.push_back(Accepted{i, std::move(event), *std::move(change), hash});
+          batch_ids[a.event_id] = accepted.size();
+          accepted.push_back(std::move(a));
           entries.push_back(std::move(bytes));
         }
         return entries;
@@ -339,10 +348,18 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
       continue;
     }
     const uint64_t index = *first + j;
-    Commit(a.change, a.event, index, a.hash);
-    events_[a.event.event_id()] = {index, envelopes[a.i].payload(), a.hash,
-                                   a.event.location().enterprise_uscc()};
+    for (const Touched& t : a.touched) {
+      histories_[t.code].push_back(index);
+      std::set<std::string>& custodians = custodians_[t.code];
+      custodians.insert(t.custodian);
+      if (!t.owner.empty()) custodians.insert(t.owner);
+    }
+    events_[a.event_id] = {index, crypto::Sha256(envelopes[a.i].payload()), a.hash,
+                           std::move(a.enterprise)};
     results[a.i] = EventReceipt{index, false, a.hash};
+  }
+  if (first.ok()) {
+    for (auto& [code, state] : overlay) codes_[code] = std::move(state);
   }
   for (const auto& [i, j] : repeats) {
     if (results[accepted[j].i].ok()) {
@@ -823,34 +840,34 @@ void Ledger::Commit(const PendingChange& change, const v1::Event& event, uint64_
   const absl::Time when = EventTime(event);
   for (const auto& [code, state] : change.states) {
     CodeState& s = codes_[code];
-    // History and past custodians are the ledger's own: a change computed
-    // within a batch may not have seen the batch's earlier indexes.
-    std::vector<uint64_t> history = std::move(s.history);
-    std::set<std::string> custodians = std::move(s.custodians);
     s = state;
-    s.history = std::move(history);
-    s.custodians.insert(custodians.begin(), custodians.end());
     s.last_event_time = when;
     s.last_event_hash = event_hash;
-    s.history.push_back(log_index);
-    s.custodians.insert(s.custodian);
-    if (!s.aggregate) s.custodians.insert(s.enterprise);
+    // History and past custodians are kept apart from the state, which
+    // checks copy: they only grow.
+    histories_[code].push_back(log_index);
+    std::set<std::string>& custodians = custodians_[code];
+    custodians.insert(s.custodian);
+    if (!s.aggregate) custodians.insert(s.enterprise);
   }
 }
 
 bool Ledger::MayRead(const v1::Actor& reader, const std::string& code) const {
   if (reader.role() == v1::REGULATOR || reader.role() == v1::PLATFORM_ADMIN) return true;
   absl::MutexLock lock(&mu_);
-  auto it = codes_.find(code);
-  return it != codes_.end() && !reader.enterprise_uscc().empty() &&
-         it->second.custodians.count(reader.enterprise_uscc()) > 0;
+  auto it = custodians_.find(code);
+  return it != custodians_.end() && !reader.enterprise_uscc().empty() &&
+         it->second.count(reader.enterprise_uscc()) > 0;
 }
 
 std::optional<CodeState> Ledger::Find(const std::string& code) const {
   absl::MutexLock lock(&mu_);
   auto it = codes_.find(code);
   if (it == codes_.end()) return std::nullopt;
-  return it->second;
+  CodeState state = it->second;
+  if (auto h = histories_.find(code); h != histories_.end()) state.history = h->second;
+  if (auto c = custodians_.find(code); c != custodians_.end()) state.custodians = c->second;
+  return state;
 }
 
 std::optional<uint64_t> Ledger::FindEvent(const std::string& event_id) const {

@@ -186,11 +186,14 @@ class Ledger {
   std::deque<Writer*> writers_ ABSL_GUARDED_BY(writers_mu_);
 
   mutable absl::Mutex mu_;
+  // Each code's state, without its history and custodians (kept apart).
   std::map<std::string, CodeState> codes_ ABSL_GUARDED_BY(mu_);
-  // event_id -> (log index, payload, event hash)
+  std::map<std::string, std::vector<uint64_t>> histories_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::set<std::string>> custodians_ ABSL_GUARDED_BY(mu_);
+  // event_id -> where it is, and what it was
   struct EventRecord {
     uint64_t log_index;
-    std::string payload;
+    crypto::Sha256Digest payload_hash;  // to tell a retry from a reused id
     crypto::Sha256Digest hash;
     std::string enterprise;  // the event's location enterprise
   };
