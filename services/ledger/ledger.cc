@@ -148,11 +148,17 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(storage::Log* log,
           change.ok() ? "its chain links differ" : change.status().message()));
     }
     ledger->Commit(*change, event, i, crypto::HashLeaf(*bytes));
-    ledger->events_[event.event_id()] = {i, crypto::Sha256(entry.envelope().payload()),
-                                         crypto::HashLeaf(*bytes),
+    ledger->events_[event.event_id()] = {i, crypto::HashLeaf(*bytes),
                                          event.location().enterprise_uscc()};
   }
   return ledger;
+}
+
+bool Ledger::SamePayload(uint64_t log_index, const v1::SignedEnvelope& envelope) const {
+  absl::StatusOr<std::string> bytes = log_->Entry(log_index);
+  v1::LogEntry entry;
+  return bytes.ok() && entry.ParseFromString(*bytes) &&
+         entry.envelope().payload() == envelope.payload();
 }
 
 const CodeState* Ledger::Known(const std::string& code,
@@ -288,7 +294,7 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
             continue;
           }
           if (auto it = events_.find(event.event_id()); it != events_.end()) {
-            results[i] = it->second.payload_hash == crypto::Sha256(envelope.payload())
+            results[i] = SamePayload(it->second.log_index, envelope)
                              ? absl::StatusOr<EventReceipt>(
                                    EventReceipt{it->second.log_index, true, it->second.hash})
                              : absl::AlreadyExistsError(absl::StrCat(
@@ -354,8 +360,7 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
       custodians.insert(t.custodian);
       if (!t.owner.empty()) custodians.insert(t.owner);
     }
-    events_[a.event_id] = {index, crypto::Sha256(envelopes[a.i].payload()), a.hash,
-                           std::move(a.enterprise)};
+    events_[a.event_id] = {index, a.hash, std::move(a.enterprise)};
     results[a.i] = EventReceipt{index, false, a.hash};
   }
   if (first.ok()) {

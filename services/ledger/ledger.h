@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
@@ -168,6 +169,10 @@ class Ledger {
                                       const v1::Event& event, absl::Time record_time,
                                       const std::map<std::string, CodeState>* batch) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the event logged at `log_index` has `envelope`'s payload (a
+  // retry) or not (an event id reused for other bytes).
+  bool SamePayload(uint64_t log_index, const v1::SignedEnvelope& envelope) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The state of `code` as the batch's earlier events left it, else as the
   // ledger has it; null if unknown.
   const CodeState* Known(const std::string& code,
@@ -187,17 +192,16 @@ class Ledger {
 
   mutable absl::Mutex mu_;
   // Each code's state, without its history and custodians (kept apart).
-  std::map<std::string, CodeState> codes_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::vector<uint64_t>> histories_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::set<std::string>> custodians_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, CodeState> codes_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::vector<uint64_t>> histories_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::set<std::string>> custodians_ ABSL_GUARDED_BY(mu_);
   // event_id -> where it is, and what it was
   struct EventRecord {
-    uint64_t log_index;
-    crypto::Sha256Digest payload_hash;  // to tell a retry from a reused id
+    uint64_t log_index;  // a retry's bytes are compared with the logged entry's
     crypto::Sha256Digest hash;
     std::string enterprise;  // the event's location enterprise
   };
-  std::map<std::string, EventRecord> events_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, EventRecord> events_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace chemledger::ledger

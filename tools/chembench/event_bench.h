@@ -13,7 +13,8 @@ struct EventBenchOptions {
   int codes = 20000;                   // packages issued and commissioned
   int clients = 8;                     // unary client threads
   int unary_events = 20000;
-  int streams = 2;
+  int streams = 4;
+  int window = 1024;  // events in flight per stream
   int stream_events = 100000;
 };
 

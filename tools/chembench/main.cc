@@ -5,7 +5,7 @@
 //   chembench labels [--seconds S] [--threads N]
 //   chembench issuance [--dir DIR] [--rounds N]
 //   chembench events --chemledgerd PATH [--dir DIR] [--clients N] [--streams N]
-//                    [--unary-events N] [--stream-events N] [--codes N]
+//                    [--unary-events N] [--stream-events N] [--codes N] [--window N]
 
 #include <iostream>
 #include <string>
@@ -37,7 +37,8 @@ constexpr char kUsage[] =
     "LabelService over loopback gRPC (requests of 100,000), next to bare Ed25519\n"
     "signing on all cores.\n\n"
     "chembench events --chemledgerd PATH [--dir DIR] [--clients N] [--streams N]\n"
-    "  [--unary-events N] [--stream-events N] [--codes N]: starts chemledgerd (a\n"
+    "  [--unary-events N] [--stream-events N] [--codes N] [--window N]: starts\n"
+    "chemledgerd (a\n"
     "separate process) on a scratch deployment and pushes signed events over gRPC,\n"
     "unary and streaming: durable events/s and p50/p99 latency, next to one core's\n"
     "Ed25519 verify rate.\n";
@@ -75,7 +76,8 @@ int main(int argc, char** argv) {
   if (args[0] == "events") {
     auto parsed = chemledger::cli::Args::Parse(
         std::vector<std::string>(args.begin() + 1, args.end()),
-        {{"chemledgerd", "dir", "clients", "streams", "unary-events", "stream-events", "codes"}, {}});
+        {{"chemledgerd", "dir", "clients", "streams", "unary-events", "stream-events", "codes",
+          "window"}, {}});
     if (!parsed.ok()) {
       std::cerr << "chembench events: " << parsed.status().message() << "\n";
       return 2;
@@ -95,7 +97,7 @@ int main(int argc, char** argv) {
     for (auto [flag, field] : std::vector<std::pair<const char*, int*>>{
              {"clients", &options.clients}, {"streams", &options.streams},
              {"unary-events", &options.unary_events}, {"stream-events", &options.stream_events},
-             {"codes", &options.codes}}) {
+             {"codes", &options.codes}, {"window", &options.window}}) {
       auto v = parsed->Uint(flag, static_cast<uint64_t>(*field));
       if (!v.ok() || *v == 0 || *v > 10000000) {
         std::cerr << "chembench events: --" << flag << " must be 1 to 10000000\n";
