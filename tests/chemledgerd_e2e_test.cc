@@ -759,6 +759,34 @@ TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
   EXPECT_EQ(ledger_->GetHistory(&other_context, request, &history).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
 
+  // A stream of batches: each batch one durable write, one result per event.
+  {
+    grpc::ClientContext context;
+    auto stream = ledger_->AppendBatches(&context);
+    v1::EventBatch batch;
+    *batch.add_events() = *envelope::Sign(ledger::kEventContext,
+                                          event(v1::STORING, {code(4)}).SerializeAsString(), plant_admin);
+    v1::Event over = event(v1::CONSUMING, {code(4)});
+    over.set_quantity_milli(200001);
+    *batch.add_events() = *envelope::Sign(ledger::kEventContext, over.SerializeAsString(), plant_admin);
+    v1::Event ok_use = event(v1::CONSUMING, {code(4)});
+    ok_use.set_quantity_milli(200000);
+    *batch.add_events() = *envelope::Sign(ledger::kEventContext, ok_use.SerializeAsString(), plant_admin);
+    const uint64_t before = LogSize();
+    ASSERT_TRUE(stream->Write(batch));
+    v1::EventBatchResult result;
+    ASSERT_TRUE(stream->Read(&result));
+    stream->WritesDone();
+    EXPECT_TRUE(stream->Finish().ok());
+    ASSERT_EQ(result.results_size(), 3);
+    EXPECT_EQ(result.results(0).code(), 0) << result.results(0).message();
+    EXPECT_EQ(result.results(1).code(), static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
+    EXPECT_NE(result.results(1).message().find("event.quantity_milli"), std::string::npos);
+    EXPECT_EQ(result.results(2).code(), 0) << result.results(2).message();
+    EXPECT_EQ(result.results(2).receipt().log_index(), result.results(0).receipt().log_index() + 1);
+    EXPECT_EQ(LogSize(), before + 2);
+  }
+
   // 8 concurrent clients, each storing its own package 25 times: nothing lost
   // or duplicated, chains intact.
   append(event(v1::COMMISSIONING, {code(13), code(14), code(15), code(16), code(17), code(18),

@@ -125,9 +125,9 @@ absl::StatusOr<uint32_t> ParseNetQuantity(absl::string_view field, absl::string_
   return static_cast<uint32_t>(milli);
 }
 
-std::string FormatNetQuantity(uint32_t milli) {
+std::string FormatNetQuantity(uint64_t milli) {
   std::string out = std::to_string(milli / 1000);
-  if (uint32_t f = milli % 1000; f != 0) {
+  if (uint64_t f = milli % 1000; f != 0) {
     std::string digits = std::to_string(1000 + f).substr(1);
     while (!digits.empty() && digits.back() == '0') digits.pop_back();
     absl::StrAppend(&out, ".", digits);

@@ -188,7 +188,7 @@ class LabelIssuer {
 // fraction digits, more than 0 and at most 4294967.295.
 absl::StatusOr<uint32_t> ParseNetQuantity(absl::string_view field, absl::string_view text);
 // The inverse: 25000 -> "25", 500 -> "0.5".
-std::string FormatNetQuantity(uint32_t milli);
+std::string FormatNetQuantity(uint64_t milli);
 
 // The quantity as people read it on a label: (25000, "KGM") -> "25 kg".
 std::string NetQuantityText(uint32_t milli, absl::string_view unit);

@@ -275,6 +275,7 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
       [&](const registry::Registry::View& view) -> absl::StatusOr<std::vector<std::string>> {
         mu_.AssertHeld();
         std::vector<std::string> entries;
+        size_t batch_bytes = 0;
         for (size_t i = 0; i < n; ++i) {
           if (!signers[i]) continue;
           const v1::SignedEnvelope& envelope = envelopes[i];
@@ -330,6 +331,18 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
           }
           entry.set_assignment(change->links.SerializeAsString());
           std::string bytes = entry.SerializeAsString();
+          if (bytes.size() > kMaxEventEntryBytes) {
+            results[i] = absl::InvalidArgumentError(absl::StrCat(
+                "envelope.payload: the event's log entry would be ", bytes.size(),
+                " bytes; at most ", kMaxEventEntryBytes));
+            continue;
+          }
+          if (batch_bytes + bytes.size() > storage::Log::kMaxAppendBytes) {
+            results[i] = absl::ResourceExhaustedError(
+                "envelope: the batch is full; send this event again");
+            continue;
+          }
+          batch_bytes += bytes.size();
           const crypto::Sha256Digest hash = crypto::HashLeaf(bytes);
           const absl::Time when = EventTime(event);
           Accepted a{i, event.event_id(), event.location().enterprise_uscc(), hash, {}};
@@ -435,7 +448,8 @@ absl::StatusOr<Ledger::PendingChange> Ledger::Check(
     }
     if (e.step() == v1::DESTROYING) {
       if (!HasRole(ent, v1::DISPOSER)) return refuse("only licensed disposers destroy packages");
-      const absl::CivilDay day = absl::ToCivilDay(when, local);
+      // Licences are dated in China Standard Time, whatever offset the event gives.
+      const absl::CivilDay day = absl::ToCivilDay(when, absl::FixedTimeZone(8 * 3600));
       if (!HoldsLicence(ent, v1::HAZARDOUS_WASTE, day)) {
         return refuse(absl::StrCat("it holds no 危险废物经营许可证 (HAZARDOUS_WASTE) valid on ",
                                    absl::FormatCivilTime(day)));
@@ -481,17 +495,36 @@ absl::StatusOr<Ledger::PendingChange> Ledger::Check(
     }
     return s;
   };
-  // Everything packed (directly or not) on `code`.
-  std::function<void(const std::string&, std::vector<CodeState*>*)> descendants =
-      [&](const std::string& code, std::vector<CodeState*>* out) {
-        CodeState* s = state_of(code);
-        if (s == nullptr) return;
-        const std::set<std::string> children = s->children;
-        for (const std::string& child : children) {
-          if (CodeState* c = state_of(child)) out->push_back(c);
-          descendants(child, out);
-        }
-      };
+  // Everything packed (directly or not) on `code`, walked without recursion
+  // (nesting is bounded by kMaxNesting, the event's size by kMaxTouchedCodes).
+  const auto descendants = [&](const std::string& code, std::vector<CodeState*>* out) {
+    std::vector<std::string> pending = {code};
+    while (!pending.empty()) {
+      CodeState* s = state_of(pending.back());
+      pending.pop_back();
+      if (s == nullptr) continue;
+      const std::set<std::string> children = s->children;
+      for (const std::string& child : children) {
+        if (CodeState* c = state_of(child)) out->push_back(c);
+        pending.push_back(child);
+      }
+    }
+  };
+  // How many levels are packed under `code` (0 for a package).
+  const auto height = [&](const std::string& code) {
+    int levels = 0;
+    std::vector<std::pair<std::string, int>> pending = {{code, 0}};
+    while (!pending.empty()) {
+      auto [c, depth] = pending.back();
+      pending.pop_back();
+      levels = std::max(levels, depth);
+      const CodeState* s = Known(c, batch);
+      if (auto it = change.states.find(c); it != change.states.end()) s = &it->second;
+      if (s == nullptr) continue;
+      for (const std::string& child : s->children) pending.emplace_back(child, depth + 1);
+    }
+    return levels;
+  };
   const auto require = [&](absl::string_view field, bool ok, absl::string_view rule) {
     return ok ? absl::OkStatus() : Invalid(field, rule);
   };
@@ -613,6 +646,11 @@ absl::StatusOr<Ledger::PendingChange> Ledger::Check(
       }
       if (e.step() == v1::REPACKAGING) {
         if (e.outputs_size() == 0) return Invalid("outputs", "at least one new code is required");
+        if (e.declared_loss_milli() > e.quantity_milli()) {
+          return Precondition("declared_loss_milli",
+                              absl::StrCat(e.declared_loss_milli(), " is more than the ",
+                                           e.quantity_milli(), " taken from ", input->code));
+        }
         uint64_t total = e.declared_loss_milli();
         for (int i = 0; i < e.outputs_size(); ++i) {
           const std::string field = absl::StrCat("outputs[", i, "].code");
@@ -627,12 +665,28 @@ absl::StatusOr<Ledger::PendingChange> Ledger::Check(
           if (Known(out.code(), batch) != nullptr || change.states.count(out.code())) {
             return Precondition(field, absl::StrCat(out.code(), " is already in use"));
           }
-          if (!issuer_->FindIssuance(p->uscc, p->product, p->batch, p->serial)) {
+          std::optional<label::IssuanceRecord> issued =
+              issuer_->FindIssuance(p->uscc, p->product, p->batch, p->serial);
+          if (!issued) {
             return absl::NotFoundError(absl::StrCat("event.", field, ": ", out.code(),
                                                     " was never issued (LabelService)"));
           }
-          if (out.quantity_milli() == 0) {
-            return Invalid(absl::StrCat("outputs[", i, "].quantity_milli"), "must be more than 0");
+          const std::string quantity_field = absl::StrCat("outputs[", i, "].quantity_milli");
+          if (out.quantity_milli() == 0) return Invalid(quantity_field, "must be more than 0");
+          if (issued->claims.unit != input->unit) {
+            return Invalid(field, absl::StrCat(out.code(), "'s label is in ", issued->claims.unit,
+                                               ", the input in ", input->unit));
+          }
+          if (out.quantity_milli() > issued->claims.quantity_milli) {
+            return Precondition(quantity_field,
+                                absl::StrCat(out.quantity_milli(), " is more than the ",
+                                             issued->claims.quantity_milli, " its label states"));
+          }
+          // Checked before adding, so the sum cannot wrap around.
+          if (out.quantity_milli() > e.quantity_milli() - total) {
+            return Precondition("outputs", absl::StrCat("the outputs and declared loss add up to "
+                                                        "more than the ", e.quantity_milli(),
+                                                        " taken from ", input->code));
           }
           total += out.quantity_milli();
           CodeState s;
@@ -695,6 +749,12 @@ absl::StatusOr<Ledger::PendingChange> Ledger::Check(
           if (ancestors.count(e.codes(i))) {
             return Precondition(field, absl::StrCat(e.codes(i), " cannot be packed on ", parent_code,
                                                     ": an aggregate cannot contain itself"));
+          }
+          // ancestors.size() levels above the child, height(child) below it.
+          if (static_cast<int>(ancestors.size()) + height(e.codes(i)) > kMaxNesting) {
+            return Precondition(field, absl::StrCat("packing ", e.codes(i), " on ", parent_code,
+                                                    " would nest aggregates more than ",
+                                                    kMaxNesting, " deep"));
           }
           absl::StatusOr<CodeState*> child = held(i);
           if (!child.ok()) return child.status();
@@ -815,17 +875,33 @@ absl::StatusOr<Ledger::PendingChange> Ledger::Check(
             "event.corrects_event_id: event '", e.corrects_event_id(), "' was recorded by ",
             original->second.enterprise, "; only it may declare it wrong"));
       }
-      for (int i = 0; i < e.codes_size(); ++i) {
-        if (state_of(e.codes(i)) == nullptr) {
-          return absl::NotFoundError(absl::StrCat("event.codes[", i, "]: ", e.codes(i), " is not in the ledger"));
-        }
+      // The declaration joins the chains of exactly the codes the wrong event
+      // touched, so it shows in their histories; it changes no state.
+      absl::StatusOr<std::string> bytes = log_->Entry(original->second.log_index);
+      v1::LogEntry logged;
+      v1::EventLinks links;
+      if (!bytes.ok() || !logged.ParseFromString(*bytes) ||
+          !links.ParseFromString(logged.assignment())) {
+        return absl::DataLossError(absl::StrCat("event '", e.corrects_event_id(),
+                                                "' cannot be read from the log"));
       }
+      std::set<std::string> touched;
+      for (const auto& link : links.links()) touched.insert(link.code());
+      if (e.codes_size() > 0 && std::set<std::string>(e.codes().begin(), e.codes().end()) != touched) {
+        return Invalid("codes", "must be empty or exactly the corrected event's codes");
+      }
+      for (const std::string& code : touched) state_of(code);
       break;
     }
     default:
       return Invalid("step", "is not a known business step");
   }
 
+  if (change.states.size() > static_cast<size_t>(kMaxTouchedCodes)) {
+    return Invalid("codes", absl::StrCat("the event would touch ", change.states.size(),
+                                         " codes (aggregates' contents included); at most ",
+                                         kMaxTouchedCodes));
+  }
   // Time order and chain links for every code the event touches.
   for (auto& [code, s] : change.states) {
     if (when < s.last_event_time) {
@@ -875,11 +951,11 @@ std::optional<CodeState> Ledger::Find(const std::string& code) const {
   return state;
 }
 
-std::optional<uint64_t> Ledger::FindEvent(const std::string& event_id) const {
+std::optional<Ledger::EventInfo> Ledger::FindEvent(const std::string& event_id) const {
   absl::MutexLock lock(&mu_);
   auto it = events_.find(event_id);
   if (it == events_.end()) return std::nullopt;
-  return it->second.log_index;
+  return EventInfo{it->second.log_index, it->second.enterprise};
 }
 
 }  // namespace chemledger::ledger

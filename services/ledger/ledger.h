@@ -68,6 +68,13 @@ inline constexpr crypto::SignatureContext kEventContext(
 
 // Most codes one event may name (children of one packing included).
 inline constexpr int kMaxCodesPerEvent = 1000;
+// Most codes one event may touch, the contents of the aggregates it moves and
+// a repackaging's outputs included.
+inline constexpr int kMaxTouchedCodes = 10000;
+// How deep aggregates may nest (a package on a pallet in a container: 2).
+inline constexpr int kMaxNesting = 8;
+// Largest log entry one event may make (its envelope and chain links).
+inline constexpr size_t kMaxEventEntryBytes = 1 << 20;
 
 // Whether a shipment of `code` under `waybill_id` is covered by an open
 // e-waybill. The e-waybill service provides the real check; until then the
@@ -136,14 +143,23 @@ class Ledger {
   // not stop the others.
   std::vector<absl::StatusOr<EventReceipt>> AppendBatch(
       absl::Span<const v1::SignedEnvelope> events);
+  // The same, for events held elsewhere (e.g. a message's repeated field).
+  std::vector<absl::StatusOr<EventReceipt>> AppendBatch(
+      const std::vector<const v1::SignedEnvelope*>& events) {
+    return AppendAll(events);
+  }
 
   // Most events one group of concurrent Append calls writes at once.
   static constexpr size_t kMaxGroupEvents = 256;
 
   // The state of `code`, if the ledger has seen it.
   std::optional<CodeState> Find(const std::string& code) const;
-  // The log index of event `event_id`.
-  std::optional<uint64_t> FindEvent(const std::string& event_id) const;
+  // Where event `event_id` is, and which enterprise recorded it.
+  struct EventInfo {
+    uint64_t log_index = 0;
+    std::string enterprise;
+  };
+  std::optional<EventInfo> FindEvent(const std::string& event_id) const;
 
   // Whether `reader` may read `code`'s history: regulators and platform
   // administrators always; an enterprise's actors when the code is or was in

@@ -28,6 +28,24 @@ grpc::Status Denied(absl::string_view what) {
 
 }  // namespace
 
+LedgerServiceImpl::StreamSlot::StreamSlot(LedgerServiceImpl* service) : service_(service) {
+  absl::MutexLock lock(&service_->streams_mu_);
+  ok_ = service_->streams_ < kMaxConcurrentStreams;
+  if (ok_) ++service_->streams_;
+}
+
+LedgerServiceImpl::StreamSlot::~StreamSlot() {
+  if (!ok_) return;
+  absl::MutexLock lock(&service_->streams_mu_);
+  --service_->streams_;
+}
+
+grpc::Status LedgerServiceImpl::StreamSlot::Refusal() const {
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                      absl::StrCat(kMaxConcurrentStreams,
+                                   " append streams are open; use unary Append or retry later"));
+}
+
 grpc::Status LedgerServiceImpl::Append(grpc::ServerContext*, const v1::SignedEnvelope* request,
                                        v1::AppendResponse* response) {
   absl::StatusOr<EventReceipt> receipt = ledger_->Append(*request);
@@ -43,17 +61,23 @@ grpc::Status LedgerServiceImpl::AppendStream(
   // has queued up as one batch (one durable write), answers it in order, and
   // goes on. A client that sends ahead gets large batches; one that waits
   // for each answer gets batches of one.
+  StreamSlot slot(this);
+  if (!slot.ok()) return slot.Refusal();
   absl::Mutex mu;
   absl::CondVar changed;
   std::deque<v1::SignedEnvelope> queue;  // guarded by mu
+  size_t queued_bytes = 0;               // guarded by mu
   bool done = false;                     // guarded by mu
   bool stop = false;                     // guarded by mu
   std::thread reader([&] {
     v1::SignedEnvelope envelope;
     while (stream->Read(&envelope)) {
       absl::MutexLock lock(&mu);
-      while (queue.size() >= kMaxQueuedEvents && !stop) changed.Wait(&mu);
+      while ((queue.size() >= kMaxQueuedEvents || queued_bytes >= kMaxQueuedBytes) && !stop) {
+        changed.Wait(&mu);
+      }
       if (stop) break;
+      queued_bytes += envelope.ByteSizeLong();
       queue.push_back(std::move(envelope));
       changed.SignalAll();
     }
@@ -69,6 +93,7 @@ grpc::Status LedgerServiceImpl::AppendStream(
       while (queue.empty() && !done) changed.Wait(&mu);
       if (queue.empty()) break;  // the client closed its side
       while (!queue.empty() && batch.size() < kMaxBatchEvents) {
+        queued_bytes -= queue.front().ByteSizeLong();
         batch.push_back(std::move(queue.front()));
         queue.pop_front();
       }
@@ -100,6 +125,36 @@ grpc::Status LedgerServiceImpl::AppendStream(
   return grpc::Status::OK;
 }
 
+grpc::Status LedgerServiceImpl::AppendBatches(
+    grpc::ServerContext*, grpc::ServerReaderWriter<v1::EventBatchResult, v1::EventBatch>* stream) {
+  StreamSlot slot(this);
+  if (!slot.ok()) return slot.Refusal();
+  v1::EventBatch batch;
+  while (stream->Read(&batch)) {
+    if (batch.events_size() > kMaxEventsPerBatchMessage) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("events: ", batch.events_size(), " events in one batch; at most ",
+                                       kMaxEventsPerBatchMessage));
+    }
+    std::vector<const v1::SignedEnvelope*> events;
+    events.reserve(batch.events_size());
+    for (const v1::SignedEnvelope& e : batch.events()) events.push_back(&e);
+    std::vector<absl::StatusOr<EventReceipt>> receipts = ledger_->AppendBatch(events);
+    v1::EventBatchResult out;
+    for (absl::StatusOr<EventReceipt>& receipt : receipts) {
+      v1::AppendResult* result = out.add_results();
+      if (receipt.ok()) {
+        FillReceipt(*receipt, result->mutable_receipt());
+      } else {
+        result->set_code(static_cast<int>(receipt.status().code()));
+        result->set_message(std::string(receipt.status().message()));
+      }
+    }
+    if (!stream->Write(out)) break;
+  }
+  return grpc::Status::OK;
+}
+
 absl::Status LedgerServiceImpl::Record(uint64_t index, v1::EventRecord* out) const {
   absl::StatusOr<std::string> bytes = log_->Entry(index);
   if (!bytes.ok()) return bytes.status();
@@ -116,19 +171,26 @@ grpc::Status LedgerServiceImpl::GetEvent(grpc::ServerContext* context,
                                          v1::EventRecord* response) {
   absl::StatusOr<v1::Actor> reader = registry::AuthenticateRead(*registry_, *context, kGetEventMethod);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
-  std::optional<uint64_t> index = ledger_->FindEvent(request->event_id());
-  if (!index) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        absl::StrCat("event_id: no event '", request->event_id(), "'"));
+  // Who may not read an event learns nothing about it, not even whether it
+  // exists.
+  const bool regulator =
+      reader->role() == v1::REGULATOR || reader->role() == v1::PLATFORM_ADMIN;
+  const grpc::Status denied = Denied(absl::StrCat("event '", request->event_id(), "'"));
+  std::optional<Ledger::EventInfo> info = ledger_->FindEvent(request->event_id());
+  if (!info) {
+    return regulator ? grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                    absl::StrCat("event_id: no event '", request->event_id(), "'"))
+                     : denied;
   }
-  if (absl::Status s = Record(*index, response); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = Record(info->log_index, response); !s.ok()) return ToGrpcStatus(s);
+  if (regulator || info->enterprise == reader->enterprise_uscc()) return grpc::Status::OK;
   v1::EventLinks links;
   links.ParseFromString(response->entry().assignment());
   for (const auto& link : links.links()) {
     if (ledger_->MayRead(*reader, link.code())) return grpc::Status::OK;
   }
   response->Clear();
-  return Denied(absl::StrCat("event '", request->event_id(), "'"));
+  return denied;
 }
 
 grpc::Status LedgerServiceImpl::GetHistory(grpc::ServerContext* context,
@@ -137,13 +199,15 @@ grpc::Status LedgerServiceImpl::GetHistory(grpc::ServerContext* context,
   absl::StatusOr<v1::Actor> reader =
       registry::AuthenticateRead(*registry_, *context, kGetHistoryMethod);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
+  // MayRead is false for unknown codes: who may not read a code learns
+  // nothing about it, not even whether it exists.
+  if (!ledger_->MayRead(*reader, request->code())) {
+    return Denied(absl::StrCat("the history of ", request->code()));
+  }
   std::optional<CodeState> state = ledger_->Find(request->code());
   if (!state) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
                         absl::StrCat("code: '", request->code(), "' is not in the ledger"));
-  }
-  if (!ledger_->MayRead(*reader, request->code())) {
-    return Denied(absl::StrCat("the history of ", request->code()));
   }
   response->set_code(state->code);
   response->set_status(std::string(CodeStatusName(state->status)));

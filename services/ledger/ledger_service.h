@@ -7,6 +7,8 @@
 #ifndef CHEMLEDGER_SERVICES_LEDGER_LEDGER_SERVICE_H_
 #define CHEMLEDGER_SERVICES_LEDGER_LEDGER_SERVICE_H_
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
 #include "services/ledger/ledger.h"
@@ -19,6 +21,12 @@ namespace chemledger::ledger {
 // stops reading ahead at kMaxQueuedEvents.
 inline constexpr size_t kMaxBatchEvents = 512;
 inline constexpr size_t kMaxQueuedEvents = 4096;
+inline constexpr size_t kMaxQueuedBytes = 16 << 20;
+// Append streams (AppendStream and AppendBatches) open at once; more are
+// refused with RESOURCE_EXHAUSTED, so streams cannot take every handler thread.
+inline constexpr int kMaxConcurrentStreams = 16;
+// Most events one EventBatch may carry.
+inline constexpr int kMaxEventsPerBatchMessage = 1000;
 
 inline constexpr char kGetEventMethod[] = "/chemledger.v1.LedgerService/GetEvent";
 inline constexpr char kGetHistoryMethod[] = "/chemledger.v1.LedgerService/GetHistory";
@@ -35,6 +43,9 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
   grpc::Status AppendStream(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::AppendResult, v1::SignedEnvelope>* stream) override;
+  grpc::Status AppendBatches(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::EventBatchResult, v1::EventBatch>* stream) override;
   grpc::Status GetEvent(grpc::ServerContext* context, const v1::GetEventRequest* request,
                         v1::EventRecord* response) override;
   grpc::Status GetHistory(grpc::ServerContext* context, const v1::GetHistoryRequest* request,
@@ -49,6 +60,19 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
                                    v1::ConsistencyProof* response) override;
 
  private:
+  // Holds one of kMaxConcurrentStreams for a stream's life.
+  class StreamSlot {
+   public:
+    explicit StreamSlot(LedgerServiceImpl* service);
+    ~StreamSlot();
+    bool ok() const { return ok_; }
+    grpc::Status Refusal() const;
+
+   private:
+    LedgerServiceImpl* service_;
+    bool ok_ = false;
+  };
+
   // The log entry at `index` as an EventRecord.
   absl::Status Record(uint64_t index, v1::EventRecord* out) const;
 
@@ -56,6 +80,8 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
   const registry::Registry* const registry_;
   const storage::Log* const log_;
   const crypto::NoteSigner* const signer_;
+  absl::Mutex streams_mu_;
+  int streams_ ABSL_GUARDED_BY(streams_mu_) = 0;
 };
 
 }  // namespace chemledger::ledger

@@ -549,8 +549,72 @@ TEST_F(LedgerTest, DisposalNeedsAHazardousWasteLicenceValidOnTheEventDate) {
   v1::Event destroy = Event(v1::DESTROYING, expired, {Code(1)});
   destroy.set_manifest_id("M-2");
   Refused(expired_key, destroy, absl::StatusCode::kPermissionDenied, "HAZARDOUS_WASTE");
-  destroy.clear_manifest_id();
+  // The licence day is China's, whatever offset the event claims: an event
+  // "now" written at UTC-14 still falls after the expiry.
+  destroy.set_event_time_offset_minutes(-840);
   Refused(expired_key, destroy, absl::StatusCode::kPermissionDenied, "HAZARDOUS_WASTE");
+}
+
+TEST_F(LedgerTest, DisposalNeedsAManifest) {
+  Commission({1});
+  Move(producer_, kProducer, disposer_, kDisposer, {Code(1)});
+  Refused(disposer_, Event(v1::DESTROYING, kDisposer, {Code(1)}), absl::StatusCode::kInvalidArgument,
+          "event.manifest_id");
+}
+
+TEST_F(LedgerTest, SplitsCannotMakeQuantityOutOfNothing) {
+  Commission({1});
+  v1::Event split = Event(v1::REPACKAGING, kProducer, {Code(1)});
+  split.set_quantity_milli(1000);
+  split.add_outputs()->set_code(Code(7));
+  split.mutable_outputs(0)->set_quantity_milli(5000000000ULL);
+  split.set_declared_loss_milli(UINT64_MAX - 5000000000ULL + 1001);  // wraps to 1000
+  Refused(producer_, split, absl::StatusCode::kFailedPrecondition, "event.declared_loss_milli");
+  split.set_declared_loss_milli(0);
+  Refused(producer_, split, absl::StatusCode::kFailedPrecondition, "its label states");
+  split.mutable_outputs(0)->set_quantity_milli(800);
+  split.add_outputs()->set_code(Code(8));
+  split.mutable_outputs(1)->set_quantity_milli(300);  // 1100 > 1000
+  Refused(producer_, split, absl::StatusCode::kFailedPrecondition, "event.outputs: the outputs");
+}
+
+TEST_F(LedgerTest, AggregatesNestAtMostEightDeep) {
+  Commission({1});
+  std::string inner = Code(1);
+  for (int level = 1; level <= kMaxNesting; ++level) {
+    const std::string outer = absl::StrCat(kProducer, ".LU.N", level);
+    v1::Event pack = Event(v1::PACKING, kProducer, {inner});
+    pack.set_parent_code(outer);
+    Ok(producer_, pack);
+    inner = outer;
+  }
+  v1::Event pack = Event(v1::PACKING, kProducer, {inner});
+  pack.set_parent_code(kProducer + ".LU.TOP");
+  Refused(producer_, pack, absl::StatusCode::kFailedPrecondition, "more than 8 deep");
+  // The whole stack still moves as one.
+  Move(producer_, kProducer, warehouse_, kWarehouse, {inner});
+  EXPECT_EQ(ledger_->Find(Code(1))->custodian, kWarehouse);
+}
+
+TEST_F(LedgerTest, AnErrorDeclarationJoinsExactlyTheCorrectedEventsChains) {
+  Commission({1, 2});
+  v1::Event store = Event(v1::STORING, kProducer, {Code(1)});
+  Ok(producer_, store);
+  v1::Event error = Event(v1::ERROR_DECLARATION, kProducer, {Code(2)});
+  error.set_corrects_event_id(store.event_id());
+  error.set_reason("wrong bay");
+  Refused(producer_, error, absl::StatusCode::kInvalidArgument, "event.codes");
+  error.clear_codes();
+  // Only the enterprise that recorded it may declare it wrong.
+  Move(producer_, kProducer, warehouse_, kWarehouse, {Code(2)});
+  v1::Event foreign = Event(v1::ERROR_DECLARATION, kWarehouse, {});
+  foreign.set_corrects_event_id(store.event_id());
+  foreign.set_reason("not mine");
+  Refused(warehouse_, foreign, absl::StatusCode::kPermissionDenied, "event.corrects_event_id");
+  Ok(producer_, error);
+  EXPECT_EQ(ledger_->Find(Code(1))->history.size(), 3u);  // commission, store, declaration
+  EXPECT_EQ(ledger_->Find(Code(2))->history.size(), 3u);  // commission, ship, receive
+  ExpectChainIntact(Code(1));
 }
 
 TEST_F(LedgerTest, SameEventIdSameBytesIsTheOriginalReceipt) {

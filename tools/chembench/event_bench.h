@@ -15,6 +15,7 @@ struct EventBenchOptions {
   int unary_events = 20000;
   int streams = 4;
   int window = 1024;  // events in flight per stream
+  int batch = 100;    // events per EventBatch message
   int stream_events = 100000;
 };
 

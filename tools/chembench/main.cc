@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
     auto parsed = chemledger::cli::Args::Parse(
         std::vector<std::string>(args.begin() + 1, args.end()),
         {{"chemledgerd", "dir", "clients", "streams", "unary-events", "stream-events", "codes",
-          "window"}, {}});
+          "window", "batch"}, {}});
     if (!parsed.ok()) {
       std::cerr << "chembench events: " << parsed.status().message() << "\n";
       return 2;
@@ -97,13 +97,18 @@ int main(int argc, char** argv) {
     for (auto [flag, field] : std::vector<std::pair<const char*, int*>>{
              {"clients", &options.clients}, {"streams", &options.streams},
              {"unary-events", &options.unary_events}, {"stream-events", &options.stream_events},
-             {"codes", &options.codes}, {"window", &options.window}}) {
+             {"codes", &options.codes}, {"window", &options.window},
+             {"batch", &options.batch}}) {
       auto v = parsed->Uint(flag, static_cast<uint64_t>(*field));
       if (!v.ok() || *v == 0 || *v > 10000000) {
         std::cerr << "chembench events: --" << flag << " must be 1 to 10000000\n";
         return 2;
       }
       *field = static_cast<int>(*v);
+    }
+    if (options.batch > 1000) {
+      std::cerr << "chembench events: --batch must be at most 1000\n";
+      return 2;
     }
     if (options.codes > 100000) {
       std::cerr << "chembench events: --codes must be at most 100000\n";

@@ -75,15 +75,27 @@ absl::Status Record(const cli::Args& args) {
   e.mutable_location()->set_enterprise_uscc(*enterprise);
   e.mutable_location()->set_site(args.Get("site", "main"));
   absl::Time when = absl::Now();
+  int offset_minutes = 480;  // China Standard Time unless --time says otherwise
   if (args.Has("time")) {
+    const std::string text = args.Get("time");
     std::string error;
-    if (!absl::ParseTime(absl::RFC3339_full, args.Get("time"), &when, &error)) {
+    if (!absl::ParseTime(absl::RFC3339_full, text, &when, &error)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--time '", args.Get("time"), "' must be RFC 3339, e.g. 2026-11-23T08:00:00+08:00"));
+          absl::StrCat("--time '", text, "' must be RFC 3339, e.g. 2026-11-23T08:00:00+08:00"));
+    }
+    // The offset the time was written with: "Z" or "+hh:mm" / "-hh:mm".
+    if (text.back() == 'Z' || text.back() == 'z') {
+      offset_minutes = 0;
+    } else if (text.size() >= 6 && (text[text.size() - 6] == '+' || text[text.size() - 6] == '-')) {
+      int hours = 0, minutes = 0;
+      if (absl::SimpleAtoi(text.substr(text.size() - 5, 2), &hours) &&
+          absl::SimpleAtoi(text.substr(text.size() - 2, 2), &minutes)) {
+        offset_minutes = (hours * 60 + minutes) * (text[text.size() - 6] == '-' ? -1 : 1);
+      }
     }
   }
   e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(when));
-  e.set_event_time_offset_minutes(480);
+  e.set_event_time_offset_minutes(offset_minutes);
   if (args.Has("quantity")) {
     absl::StatusOr<uint64_t> q = Milli("--quantity", args.Get("quantity"));
     if (!q.ok()) return q.status();
@@ -149,7 +161,7 @@ absl::Status History(const cli::Args& args) {
   }
   std::cout << history.code() << ": " << history.status() << ", custodian "
             << history.custodian() << ", remaining "
-            << label::FormatNetQuantity(static_cast<uint32_t>(history.remaining_milli())) << " "
+            << label::FormatNetQuantity(history.remaining_milli()) << " "
             << history.unit() << (history.parent().empty() ? "" : ", packed on " + history.parent())
             << "\n";
 

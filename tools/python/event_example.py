@@ -19,7 +19,7 @@ event = ledger_pb2.Event(
     event_id="ev-2026-11-23-0001",
     step=ledger_pb2.STORING,
     codes=["91350100M000100Y43.M01.B20261123.1"],
-    event_time={"seconds": 1795395600},  # 2026-11-23T08:20:00+08:00
+    event_time={"seconds": 1795395600},  # 2026-11-23T09:00:00+08:00
     event_time_offset_minutes=480,
     location=ledger_pb2.Location(enterprise_uscc="91350100M000100Y43", site="tank farm, bay 2"),
 )
