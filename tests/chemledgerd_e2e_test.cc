@@ -759,6 +759,30 @@ TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
   EXPECT_EQ(ledger_->GetHistory(&other_context, request, &history).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
 
+  // GetEvent: the recording enterprise and regulators read it; others learn
+  // nothing, not even whether an id exists.
+  {
+    const auto get_event = [&](const crypto::SigningKey& key, const std::string& id,
+                               v1::EventRecord* record) {
+      grpc::ClientContext context;
+      read_auth::AttachReadCredentials(&context, ledger::kGetEventMethod, key);
+      v1::GetEventRequest request;
+      request.set_event_id(id);
+      return ledger_->GetEvent(&context, request, record);
+    };
+    v1::EventRecord record;
+    grpc::Status status = get_event(plant_admin, destroy.event_id(), &record);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(record.entry().envelope().payload(), destroy.SerializeAsString());
+    EXPECT_TRUE(get_event(*regulator_, destroy.event_id(), &record).ok());
+    EXPECT_EQ(get_event(*other_admin_, destroy.event_id(), &record).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(get_event(*other_admin_, "no-such-event", &record).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(get_event(*regulator_, "no-such-event", &record).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+
   // A stream of batches: each batch one durable write, one result per event.
   {
     grpc::ClientContext context;
