@@ -73,7 +73,19 @@ def main():
     links = ledger_pb2.EventLinks.FromString(history.events[1].entry.assignment)
     link = [l for l in links.links if l.code == codes[0]][0]
     check(link.previous_event_hash == history.events[0].event_hash, "the chain links")
-    print("PASS: python client recorded and read", len(codes), "codes")
+    # Health checking and server reflection, as grpcurl and grpc_cli use them.
+    from health.v1 import health_pb2, health_pb2_grpc
+    from reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+    channel = grpc.insecure_channel(server)
+    health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+    check(health.status == health_pb2.HealthCheckResponse.SERVING, f"health: {health.status}")
+    replies = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+    services = {s.name for r in replies for s in r.list_services_response.service}
+    for name in ("chemledger.v1.RegistryService", "chemledger.v1.LabelService",
+                 "chemledger.v1.LedgerService"):
+        check(name in services, f"reflection does not list {name}: {sorted(services)}")
+    print("PASS: python client recorded and read", len(codes), "codes; health and reflection answer")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ USCC=91350100M000100Y43
 protoc -I"$ROOT/proto" -I/usr/include --python_out="$W/stubs" --grpc_python_out="$W/stubs" \
   --plugin=protoc-gen-grpc_python="$(command -v grpc_python_plugin)" "$ROOT"/proto/chemledger/v1/*.proto
 touch "$W/stubs/chemledger/__init__.py" "$W/stubs/chemledger/v1/__init__.py"
+protoc -I"$ROOT/tests/protos" --python_out="$W/stubs" --grpc_python_out="$W/stubs" \
+  --plugin=protoc-gen-grpc_python="$(command -v grpc_python_plugin)" \
+  "$ROOT/tests/protos/health/v1/health.proto" \
+  "$ROOT/tests/protos/reflection/v1alpha/reflection.proto"
 
 "$CHEMCTL" keygen --out "$W/admin.key" >/dev/null
 "$CHEMCTL" keygen --out "$W/producer.key" >/dev/null
