@@ -216,20 +216,35 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
   } envelopes{pointers};
   const size_t n = pointers.size();
   std::vector<absl::StatusOr<EventReceipt>> results(n, absl::UnknownError("not processed"));
-  // 1. Find each signer's key (under the registry's lock, briefly), then
-  //    check the signatures outside any lock, on all cores.
+  // 1. Find each signer's key in the registry's snapshot of active keys (no
+  //    lock that a write holds through its fsync), then check the signatures
+  //    outside any lock, on all cores. The signer is checked again under the
+  //    registry's lock in step 2.
   std::vector<std::optional<envelope::ResolvedSignature>> signers(n);
-  (void)registry_->WithView([&](const registry::Registry::View& view) {
+  {
+    const auto keys = registry_->ActiveActorKeys();
+    const envelope::KeyLookup lookup =
+        [&keys](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
+      auto it = keys->find(id);
+      if (it == keys->end()) return absl::NotFoundError("unknown key");
+      return it->second;
+    };
     for (size_t i = 0; i < n; ++i) {
-      auto resolved = view.ResolveSigner(envelopes[i], kEventContext);
+      absl::StatusOr<envelope::ResolvedSignature> resolved =
+          envelope::Resolve(envelopes[i], kEventContext, lookup);
       if (resolved.ok()) {
-        signers[i] = std::move(resolved->second);
+        signers[i] = *std::move(resolved);
+      } else if (absl::IsUnauthenticated(resolved.status())) {
+        // Perhaps revoked, perhaps never registered: the registry says which.
+        const absl::Status why = registry_->WithView([&](const registry::Registry::View& view) {
+          return view.ResolveSigner(envelopes[i], kEventContext).status();
+        });
+        results[i] = why.ok() ? resolved.status() : why;
       } else {
         results[i] = resolved.status();
       }
     }
-    return absl::OkStatus();
-  });
+  }
   const auto check_range = [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       if (!signers[i]) continue;

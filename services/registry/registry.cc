@@ -106,6 +106,7 @@ absl::Status Registry::AddGenesis(const v1::SignedEnvelope& envelope) {
   deployment_ = genesis.deployment();
   resolver_ = genesis.resolver();
   actors_.emplace(key->key_id(), ActorState{genesis.first_admin(), *key, std::nullopt});
+  PublishActorKeys();
   return absl::OkStatus();
 }
 
@@ -409,6 +410,7 @@ void Registry::Commit(const v1::RegistryRequest& request, const v1::SignedEnvelo
     case v1::RegistryRequest::kAddActor: {
       const crypto::VerifyingKey key = *crypto::VerifyingKey::FromBytes(request.add_actor().public_key());
       actors_.emplace(key.key_id(), ActorState{request.add_actor(), key, std::nullopt});
+      PublishActorKeys();
       break;
     }
     case v1::RegistryRequest::kRevokeKey: {
@@ -417,6 +419,7 @@ void Registry::Commit(const v1::RegistryRequest& request, const v1::SignedEnvelo
         label_key->second.revoked_on = record_day;
       } else {
         actors_.at(id).revoked_reason = request.revoke_key().reason();
+        PublishActorKeys();
       }
       break;
     }
@@ -512,6 +515,21 @@ absl::StatusOr<uint64_t> Registry::AppendCheckedMany(
   if (!entries.ok()) return entries.status();
   if (entries->empty()) return log_->Size();
   return log_->Append(*entries);
+}
+
+void Registry::PublishActorKeys() {
+  auto keys = std::make_shared<std::map<crypto::KeyId, crypto::VerifyingKey>>();
+  for (const auto& [id, state] : actors_) {
+    if (!state.revoked_reason) keys->emplace(id, state.key);
+  }
+  absl::MutexLock lock(&keys_mu_);
+  active_keys_ = std::move(keys);
+}
+
+std::shared_ptr<const std::map<crypto::KeyId, crypto::VerifyingKey>> Registry::ActiveActorKeys()
+    const {
+  absl::MutexLock lock(&keys_mu_);
+  return active_keys_;
 }
 
 absl::Status Registry::WithView(const std::function<absl::Status(const View&)>& read) const {

@@ -138,6 +138,13 @@ class Registry {
   absl::StatusOr<uint64_t> AppendCheckedMany(
       const std::function<absl::StatusOr<std::vector<std::string>>(const View&)>& make_entries);
 
+  // The unrevoked actor keys, as a snapshot that later changes do not touch
+  // (replaced, copy on write, whenever an actor key is added or revoked).
+  // Taking it never waits for a registry write: for finding the keys of many
+  // signatures to check before taking the lock, where the signer is checked
+  // again (View::ActiveSigner).
+  std::shared_ptr<const std::map<crypto::KeyId, crypto::VerifyingKey>> ActiveActorKeys() const;
+
   // Runs `read` on a consistent view of the registry (its lock held: `read`
   // must not call back into the registry).
   absl::Status WithView(const std::function<absl::Status(const View&)>& read) const;
@@ -191,8 +198,15 @@ class Registry {
   // The blacklist check of a signer.
   absl::Status CheckNotBlacklisted(const v1::Actor& actor) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Replaces the ActiveActorKeys snapshot from actors_.
+  void PublishActorKeys() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   storage::Log* const log_;
   const Catalogue* const catalogue_;
+  mutable absl::Mutex keys_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::shared_ptr<const std::map<crypto::KeyId, crypto::VerifyingKey>> active_keys_
+      ABSL_GUARDED_BY(keys_mu_) =
+          std::make_shared<const std::map<crypto::KeyId, crypto::VerifyingKey>>();
   std::string deployment_;  // set once by Open
   std::string resolver_;    // set once by Open
   mutable absl::Mutex mu_;
