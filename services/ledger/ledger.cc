@@ -161,13 +161,22 @@ bool Ledger::SamePayload(uint64_t log_index, const v1::SignedEnvelope& envelope)
          entry.envelope().payload() == envelope.payload();
 }
 
-const CodeState* Ledger::Known(const std::string& code,
-                               const std::map<std::string, CodeState>* batch) const {
+const CodeState* Ledger::Known(const std::string& code, const BatchState* batch) const {
   if (batch != nullptr) {
-    if (auto it = batch->find(code); it != batch->end()) return &it->second;
+    if (auto it = batch->overlay.find(code); it != batch->overlay.end()) return &it->second;
   }
   auto it = codes_.find(code);
   return it == codes_.end() ? nullptr : &it->second;
+}
+
+const CodeState* Ledger::BeforeLatest(const std::string& code, const BatchState* batch) const {
+  if (batch != nullptr) {
+    if (auto it = batch->before.find(code); it != batch->before.end()) {
+      return it->second ? &*it->second : nullptr;
+    }
+  }
+  auto it = before_latest_.find(code);
+  return it == before_latest_.end() ? nullptr : &it->second;
 }
 
 // Concurrent Append calls are grouped, as LevelDB groups writers: each caller
@@ -282,7 +291,7 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
     std::vector<Touched> touched;
   };
   // The states the batch leaves, moved into the ledger once it is durable.
-  std::map<std::string, CodeState> overlay;
+  BatchState batch;
   std::vector<Accepted> accepted;
   std::map<std::string, size_t> batch_ids;  // event id -> position in `accepted`
   std::vector<std::pair<size_t, size_t>> repeats;  // (i, position in `accepted`)
@@ -339,7 +348,7 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
           }
           v1::LogEntry entry = registry::MakeLogEntry(envelope);
           const absl::Time record_time = absl::FromUnixSeconds(entry.record_time().seconds());
-          absl::StatusOr<PendingChange> change = Check(&view, event, record_time, &overlay);
+          absl::StatusOr<PendingChange> change = Check(&view, event, record_time, &batch);
           if (!change.ok()) {
             results[i] = change.status();
             continue;
@@ -364,7 +373,10 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
           a.touched.reserve(change->states.size());
           for (auto& [code, state] : change->states) {
             a.touched.push_back(Touched{code, state.custodian, state.aggregate ? "" : state.enterprise});
-            CodeState& s = overlay[code];
+            const CodeState* previous = Known(code, &batch);
+            batch.before[code] =
+                previous ? std::optional<CodeState>(*previous) : std::optional<CodeState>();
+            CodeState& s = batch.overlay[code];
             s = std::move(state);
             s.last_event_time = when;
             s.last_event_hash = hash;
@@ -392,7 +404,14 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
     results[a.i] = EventReceipt{index, false, a.hash};
   }
   if (first.ok()) {
-    for (auto& [code, state] : overlay) codes_[code] = std::move(state);
+    for (auto& [code, before] : batch.before) {
+      if (before) {
+        before_latest_[code] = *std::move(before);
+      } else {
+        before_latest_.erase(code);
+      }
+    }
+    for (auto& [code, state] : batch.overlay) codes_[code] = std::move(state);
   }
   for (const auto& [i, j] : repeats) {
     if (results[accepted[j].i].ok()) {
@@ -408,7 +427,7 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
 
 absl::StatusOr<Ledger::PendingChange> Ledger::Check(
     const registry::Registry::View* view, const v1::Event& e, absl::Time record_time,
-    const std::map<std::string, CodeState>* batch) const {
+    const BatchState* batch) const {
   PendingChange change;
   const std::string& who = e.location().enterprise_uscc();
   if (e.step() == v1::BUSINESS_STEP_UNSPECIFIED || !v1::BusinessStep_IsValid(e.step())) {
@@ -905,7 +924,28 @@ absl::StatusOr<Ledger::PendingChange> Ledger::Check(
       if (e.codes_size() > 0 && std::set<std::string>(e.codes().begin(), e.codes().end()) != touched) {
         return Invalid("codes", "must be empty or exactly the corrected event's codes");
       }
-      for (const std::string& code : touched) state_of(code);
+      // The wrong event is undone: each code it touched goes back to the
+      // state before it. That needs it to be each code's latest event, and
+      // not the one that created the code (void that instead).
+      for (const std::string& code : touched) {
+        CodeState* now = state_of(code);
+        if (now == nullptr || now->last_event_hash != original->second.hash) {
+          return Precondition("corrects_event_id",
+                              absl::StrCat(code, " has had events since '", e.corrects_event_id(),
+                                           "': declare those wrong first"));
+        }
+        const CodeState* before = BeforeLatest(code, batch);
+        if (before == nullptr) {
+          return Precondition("corrects_event_id",
+                              absl::StrCat("'", e.corrects_event_id(), "' created ", code,
+                                           ": void the code instead"));
+        }
+        const absl::Time last_time = now->last_event_time;
+        const std::optional<crypto::Sha256Digest> last_hash = now->last_event_hash;
+        *now = *before;
+        now->last_event_time = last_time;  // the chain goes on from the wrong event
+        now->last_event_hash = last_hash;
+      }
       break;
     }
     default:
@@ -935,6 +975,11 @@ void Ledger::Commit(const PendingChange& change, const v1::Event& event, uint64_
                     const crypto::Sha256Digest& event_hash) {
   const absl::Time when = EventTime(event);
   for (const auto& [code, state] : change.states) {
+    if (auto old = codes_.find(code); old != codes_.end()) {
+      before_latest_[code] = old->second;
+    } else {
+      before_latest_.erase(code);
+    }
     CodeState& s = codes_[code];
     s = state;
     s.last_event_time = when;

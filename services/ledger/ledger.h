@@ -169,6 +169,12 @@ class Ledger {
  private:
   struct PendingChange;
   struct Writer;
+  // What a batch's earlier events left: the codes' states, and each touched
+  // code's state before its latest event (nullopt: that event created it).
+  struct BatchState {
+    std::map<std::string, CodeState> overlay;
+    std::map<std::string, std::optional<CodeState>> before;
+  };
 
   std::vector<absl::StatusOr<EventReceipt>> AppendAll(
       const std::vector<const v1::SignedEnvelope*>& envelopes);
@@ -183,7 +189,7 @@ class Ledger {
   // the state rules are not.
   absl::StatusOr<PendingChange> Check(const registry::Registry::View* view,
                                       const v1::Event& event, absl::Time record_time,
-                                      const std::map<std::string, CodeState>* batch) const
+                                      const BatchState* batch) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the event logged at `log_index` has `envelope`'s payload (a
   // retry) or not (an event id reused for other bytes).
@@ -191,8 +197,11 @@ class Ledger {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The state of `code` as the batch's earlier events left it, else as the
   // ledger has it; null if unknown.
-  const CodeState* Known(const std::string& code,
-                         const std::map<std::string, CodeState>* batch) const
+  const CodeState* Known(const std::string& code, const BatchState* batch) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The state of `code` before its latest event; null when that event
+  // created it (or the code is unknown).
+  const CodeState* BeforeLatest(const std::string& code, const BatchState* batch) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Commit(const PendingChange& change, const v1::Event& event, uint64_t log_index,
               const crypto::Sha256Digest& event_hash) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -211,6 +220,9 @@ class Ledger {
   absl::flat_hash_map<std::string, CodeState> codes_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::vector<uint64_t>> histories_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::set<std::string>> custodians_ ABSL_GUARDED_BY(mu_);
+  // Each code's state before its latest event, for an error declaration to
+  // restore; absent when the latest event created the code.
+  absl::flat_hash_map<std::string, CodeState> before_latest_ ABSL_GUARDED_BY(mu_);
   // event_id -> where it is, and what it was
   struct EventRecord {
     uint64_t log_index;  // a retry's bytes are compared with the logged entry's

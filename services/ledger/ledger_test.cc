@@ -327,10 +327,14 @@ TEST_F(LedgerTest, APackageLivesItsWholeLife) {
   EXPECT_EQ(ledger_->Find(Code(9))->status, CodeStatus::kVoided);
 
   // An error declaration corrects an earlier event without editing it.
+  v1::Event lost_again = Event(v1::LOSS_REPORT, kProducer, {Code(6)});
+  lost_again.set_reason("missing again");
+  Ok(producer_, lost_again);
   v1::Event error = Event(v1::ERROR_DECLARATION, kProducer, {});
-  error.set_corrects_event_id(lost.event_id());
+  error.set_corrects_event_id(lost_again.event_id());
   error.set_reason("it was never lost: miscounted");
   Ok(producer_, error);
+  EXPECT_EQ(ledger_->Find(Code(6))->status, CodeStatus::kActive);
 
   for (int serial : {1, 2, 3, 5, 6, 7, 8, 9}) ExpectChainIntact(Code(serial));
   EXPECT_EQ(ledger_->Find(Code(1))->history.size(), 13u);
@@ -614,6 +618,56 @@ TEST_F(LedgerTest, AnErrorDeclarationJoinsExactlyTheCorrectedEventsChains) {
   Ok(producer_, error);
   EXPECT_EQ(ledger_->Find(Code(1))->history.size(), 3u);  // commission, store, declaration
   EXPECT_EQ(ledger_->Find(Code(2))->history.size(), 3u);  // commission, ship, receive
+  ExpectChainIntact(Code(1));
+}
+
+TEST_F(LedgerTest, AnErrorDeclarationUndoesTheWrongEvent) {
+  Commission({1, 2});
+  Move(producer_, kProducer, user_, kUser, {Code(1)});
+  // A wrong consumption, declared wrong: the quantity comes back.
+  v1::Event use = Event(v1::CONSUMING, kUser, {Code(1)});
+  use.set_quantity_milli(10000);
+  Ok(user_, use);
+  EXPECT_EQ(ledger_->Find(Code(1))->remaining_milli, 15000u);
+  v1::Event error = Event(v1::ERROR_DECLARATION, kUser, {});
+  error.set_corrects_event_id(use.event_id());
+  error.set_reason("scanned the wrong drum");
+  Ok(user_, error);
+  EXPECT_EQ(ledger_->Find(Code(1))->remaining_milli, 25000u);
+  ExpectChainIntact(Code(1));
+
+  // A consumption to zero (terminal), declared wrong: active again.
+  use = Event(v1::CONSUMING, kUser, {Code(1)});
+  use.set_quantity_milli(25000);
+  Ok(user_, use);
+  EXPECT_EQ(ledger_->Find(Code(1))->status, CodeStatus::kConsumed);
+  error = Event(v1::ERROR_DECLARATION, kUser, {});
+  error.set_corrects_event_id(use.event_id());
+  error.set_reason("wrong code");
+  Ok(user_, error);
+  EXPECT_EQ(ledger_->Find(Code(1))->status, CodeStatus::kActive);
+
+  // Only a code's latest event can be undone.
+  v1::Event first = Event(v1::STORING, kUser, {Code(1)});
+  Ok(user_, first);
+  Ok(user_, Event(v1::STORING, kUser, {Code(1)}));
+  error = Event(v1::ERROR_DECLARATION, kUser, {});
+  error.set_corrects_event_id(first.event_id());
+  error.set_reason("late");
+  Refused(user_, error, absl::StatusCode::kFailedPrecondition, "has had events since");
+
+  // A commissioning is not undone: the code is voided instead.
+  v1::Event commission = Event(v1::COMMISSIONING, kProducer, {Code(3)});
+  Ok(producer_, commission);
+  error = Event(v1::ERROR_DECLARATION, kProducer, {});
+  error.set_corrects_event_id(commission.event_id());
+  error.set_reason("wrong label");
+  Refused(producer_, error, absl::StatusCode::kFailedPrecondition, "void the code instead");
+
+  // The same after a restart.
+  OpenLedger();
+  EXPECT_EQ(ledger_->Find(Code(1))->status, CodeStatus::kActive);
+  EXPECT_EQ(ledger_->Find(Code(1))->remaining_milli, 25000u);
   ExpectChainIntact(Code(1));
 }
 
