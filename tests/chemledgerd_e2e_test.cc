@@ -837,6 +837,30 @@ TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(LogSize(), before_threads + 200);
+
+  // The log only grew: the new checkpoint is consistent with the first one.
+  {
+    grpc::ClientContext context;
+    v1::Checkpoint later;
+    ASSERT_TRUE(ledger_->GetCheckpoint(&context, {}, &later).ok());
+    absl::StatusOr<crypto::Checkpoint> second =
+        crypto::OpenCheckpoint(later.signed_note(), "chemledger.test", *root_key);
+    ASSERT_TRUE(second.ok()) << second.status();
+    grpc::ClientContext proof_context;
+    v1::GetConsistencyProofRequest request;
+    request.set_first_size(opened->size);
+    request.set_second_size(second->size);
+    v1::ConsistencyProof proof;
+    ASSERT_TRUE(ledger_->GetConsistencyProof(&proof_context, request, &proof).ok());
+    std::vector<crypto::Sha256Digest> hashes;
+    for (const std::string& h : proof.hashes()) hashes.push_back(*crypto::Sha256Digest::FromBytes(h));
+    EXPECT_TRUE(crypto::VerifyConsistency(opened->size, second->size, opened->root_hash,
+                                          second->root_hash, hashes)
+                    .ok());
+    EXPECT_FALSE(crypto::VerifyConsistency(opened->size, second->size, second->root_hash,
+                                           second->root_hash, hashes)
+                     .ok());
+  }
   for (int t = 0; t < 8; ++t) {
     grpc::ClientContext context;
     read_auth::AttachReadCredentials(&context, ledger::kGetHistoryMethod, plant_admin);
