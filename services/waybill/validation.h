@@ -1,0 +1,39 @@
+// Field rules of an e-waybill (proto/chemledger/v1/waybill.proto), checked
+// before anything else looks at it: formats, presence, and the rules between
+// fields. Rules that need the registry or the ledger (the goods match the
+// registered products of the codes, the codes are in the consignor's
+// custody, permits for 剧毒 and 易制毒 goods) are the waybill service's.
+//
+// Errors are InvalidArgument naming the field ("waybill.vehicle.plate: ...").
+//
+// Pure functions; thread-safe.
+
+#ifndef CHEMLEDGER_SERVICES_WAYBILL_VALIDATION_H_
+#define CHEMLEDGER_SERVICES_WAYBILL_VALIDATION_H_
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "chemledger/v1/waybill.pb.h"
+
+namespace chemledger::waybill {
+
+// A Chinese motor vehicle plate (GA 36): a province abbreviation (京, 沪,
+// 闽, ...), a letter (not I or O), then 5 letters or digits (6 for a
+// new-energy plate). InvalidArgument naming `field` otherwise.
+absl::Status ValidatePlate(absl::string_view field, absl::string_view plate);
+
+// A trailer plate: province, letter, 4 letters or digits, then 挂.
+absl::Status ValidateTrailerPlate(absl::string_view field, absl::string_view plate);
+
+// A hazardous-waste code of 国家危险废物名录: 8 digits as NNN-NNN-NN.
+absl::Status ValidateWasteCode(absl::string_view field, absl::string_view code);
+
+// A phone number: 7 to 20 of digits, '-', ' ', leading '+'.
+absl::Status ValidatePhone(absl::string_view field, absl::string_view phone);
+
+// Every field rule of a waybill.
+absl::Status ValidateWaybill(const v1::Waybill& waybill);
+
+}  // namespace chemledger::waybill
+
+#endif  // CHEMLEDGER_SERVICES_WAYBILL_VALIDATION_H_
