@@ -65,14 +65,6 @@ absl::Status WritePublicFile(const std::string& path, const std::string& text) {
   return absl::OkStatus();
 }
 
-v1::Date ToDate(absl::CivilDay d) {
-  v1::Date out;
-  out.set_year(static_cast<int32_t>(d.year()));
-  out.set_month(d.month());
-  out.set_day(d.day());
-  return out;
-}
-
 }  // namespace
 
 absl::StatusOr<InitResult> InitDeployment(const std::string& data_dir, const InitOptions& options,
@@ -127,9 +119,9 @@ absl::StatusOr<InitResult> InitDeployment(const std::string& data_dir, const Ini
   v1::RegistryRequest add_key;
   add_key.set_request_id("init: first label key");
   add_key.mutable_add_label_key()->set_public_key(label_key->ToBytes());
-  *add_key.mutable_add_label_key()->mutable_valid_from() = ToDate(today);
+  *add_key.mutable_add_label_key()->mutable_valid_from() = registry::ToProtoDate(today);
   *add_key.mutable_add_label_key()->mutable_valid_until() =
-      ToDate(today + options.label_key_valid_days);
+      registry::ToProtoDate(today + options.label_key_valid_days);
   absl::StatusOr<v1::SignedEnvelope> envelope =
       envelope::Sign(registry::kRegistryContext, add_key.SerializeAsString(), admin_key);
   if (!envelope.ok()) return envelope.status();

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "services/common/identifiers.h"
+#include "services/common/log_replay.h"
 #include "services/registry/catalogue.h"
 
 namespace chemledger::label {
@@ -234,48 +235,44 @@ absl::StatusOr<std::unique_ptr<LabelIssuer>> LabelIssuer::Open(storage::Log* log
                                                                 LabelKeyring* keyring) {
   std::unique_ptr<LabelIssuer> issuer(new LabelIssuer(log, registry, keyring));
   absl::MutexLock lock(&issuer->mu_);
-  const uint64_t size = log->Size();
-  for (uint64_t i = 0; i < size; ++i) {
-    absl::StatusOr<std::string> bytes = log->Entry(i);
-    if (!bytes.ok()) return bytes.status();
-    v1::LogEntry entry;
-    if (!entry.ParseFromString(*bytes)) {
-      return absl::DataLossError(absl::StrCat("log entry ", i, " is not a LogEntry"));
-    }
-    if (entry.envelope().payload_type() != kIssueLabelsContext.payload_type()) continue;
-    v1::IssueLabelsRequest request;
-    v1::LabelAssignment assignment;
-    if (!request.ParseFromString(entry.envelope().payload()) ||
-        !assignment.ParseFromString(entry.assignment())) {
-      return absl::DataLossError(absl::StrCat("log entry ", i, " is not a label issuance"));
-    }
-    absl::StatusOr<Issuance> issuance = issuer->Reconstruct(request, assignment, i);
-    // Serials of a batch are assigned in order without gaps or overlaps; a
-    // logged issuance that does not continue its batch means the log is not
-    // what this server wrote.
-    if (issuance.ok()) {
-      absl::ReaderMutexLock records(&issuer->records_mu_);
-      uint64_t next = 1;
-      auto batch = issuer->batches_.find(
-          {request.enterprise_uscc(), request.product_number(), request.batch()});
-      if (batch != issuer->batches_.end() && !batch->second.empty()) {
-        next = batch->second.back().first_serial + batch->second.back().count;
-      }
-      if (assignment.first_serial() != next || assignment.count() < 1 ||
-          assignment.count() > kMaxPackagesPerRequest ||
-          next + assignment.count() - 1 > kMaxSerial || issuer->requests_.count(request.request_id())) {
-        issuance = absl::DataLossError(absl::StrCat(
-            "serials ", assignment.first_serial(), " + ", assignment.count(),
-            " do not continue batch ", request.batch(), " at ", next,
-            " (or its request id was used before)"));
-      }
-    }
-    if (!issuance.ok()) {
-      return absl::DataLossError(absl::StrCat("log entry ", i, " is not a valid label issuance: ",
-                                              issuance.status().message()));
-    }
-    issuer->Commit(request, *issuance, entry.envelope().payload());
-  }
+  absl::Status replayed = ReplayLog(
+      *log, [&](uint64_t i, const v1::LogEntry& entry, const std::string& bytes) -> absl::Status {
+        if (entry.envelope().payload_type() != kIssueLabelsContext.payload_type()) return absl::OkStatus();
+        v1::IssueLabelsRequest request;
+        v1::LabelAssignment assignment;
+        if (!request.ParseFromString(entry.envelope().payload()) ||
+            !assignment.ParseFromString(entry.assignment())) {
+          return absl::DataLossError(absl::StrCat("log entry ", i, " is not a label issuance"));
+        }
+        absl::StatusOr<Issuance> issuance = issuer->Reconstruct(request, assignment, i);
+        // Serials of a batch are assigned in order without gaps or overlaps; a
+        // logged issuance that does not continue its batch means the log is not
+        // what this server wrote.
+        if (issuance.ok()) {
+          absl::ReaderMutexLock records(&issuer->records_mu_);
+          uint64_t next = 1;
+          auto batch = issuer->batches_.find(
+              {request.enterprise_uscc(), request.product_number(), request.batch()});
+          if (batch != issuer->batches_.end() && !batch->second.empty()) {
+            next = batch->second.back().first_serial + batch->second.back().count;
+          }
+          if (assignment.first_serial() != next || assignment.count() < 1 ||
+              assignment.count() > kMaxPackagesPerRequest ||
+              next + assignment.count() - 1 > kMaxSerial || issuer->requests_.count(request.request_id())) {
+            issuance = absl::DataLossError(absl::StrCat(
+                "serials ", assignment.first_serial(), " + ", assignment.count(),
+                " do not continue batch ", request.batch(), " at ", next,
+                " (or its request id was used before)"));
+          }
+        }
+        if (!issuance.ok()) {
+          return absl::DataLossError(absl::StrCat("log entry ", i, " is not a valid label issuance: ",
+                                                  issuance.status().message()));
+        }
+        issuer->Commit(request, *issuance, entry.envelope().payload());
+        return absl::OkStatus();
+      });
+  if (!replayed.ok()) return replayed;
   return issuer;
 }
 

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "crypto/merkle.h"
 #include "services/common/envelope.h"
+#include "services/common/log_replay.h"
 #include "services/common/identifiers.h"
 
 namespace chemledger::ledger {
@@ -123,34 +124,30 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(storage::Log* log,
                                                      LedgerOptions options) {
   std::unique_ptr<Ledger> ledger(new Ledger(log, registry, issuer, std::move(options)));
   absl::MutexLock lock(&ledger->mu_);
-  const uint64_t size = log->Size();
-  for (uint64_t i = 0; i < size; ++i) {
-    absl::StatusOr<std::string> bytes = log->Entry(i);
-    if (!bytes.ok()) return bytes.status();
-    v1::LogEntry entry;
-    if (!entry.ParseFromString(*bytes)) {
-      return absl::DataLossError(absl::StrCat("log entry ", i, " is not a LogEntry"));
-    }
-    if (entry.envelope().payload_type() != kEventContext.payload_type()) continue;
-    v1::Event event;
-    v1::EventLinks links;
-    if (!event.ParseFromString(entry.envelope().payload()) ||
-        !links.ParseFromString(entry.assignment())) {
-      return absl::DataLossError(absl::StrCat("log entry ", i, " is not a ledger event"));
-    }
-    // Replay applies the state rules again (they held when it was accepted)
-    // but not the ones that depend on who could sign then or on the clock.
-    absl::StatusOr<PendingChange> change =
-        ledger->Check(nullptr, event, absl::InfiniteFuture(), nullptr);
-    if (!change.ok() || change->links.SerializeAsString() != links.SerializeAsString()) {
-      return absl::DataLossError(absl::StrCat(
-          "log entry ", i, " (event '", event.event_id(), "') does not replay: ",
-          change.ok() ? "its chain links differ" : change.status().message()));
-    }
-    ledger->Commit(*change, event, i, crypto::HashLeaf(*bytes));
-    ledger->events_[event.event_id()] = {i, crypto::HashLeaf(*bytes),
-                                         event.location().enterprise_uscc()};
-  }
+  absl::Status replayed = ReplayLog(
+      *log, [&](uint64_t i, const v1::LogEntry& entry, const std::string& bytes) -> absl::Status {
+        if (entry.envelope().payload_type() != kEventContext.payload_type()) return absl::OkStatus();
+        v1::Event event;
+        v1::EventLinks links;
+        if (!event.ParseFromString(entry.envelope().payload()) ||
+            !links.ParseFromString(entry.assignment())) {
+          return absl::DataLossError(absl::StrCat("log entry ", i, " is not a ledger event"));
+        }
+        // Replay applies the state rules again (they held when it was accepted)
+        // but not the ones that depend on who could sign then or on the clock.
+        absl::StatusOr<PendingChange> change =
+            ledger->Check(nullptr, event, absl::InfiniteFuture(), nullptr);
+        if (!change.ok() || change->links.SerializeAsString() != links.SerializeAsString()) {
+          return absl::DataLossError(absl::StrCat(
+              "log entry ", i, " (event '", event.event_id(), "') does not replay: ",
+              change.ok() ? "its chain links differ" : change.status().message()));
+        }
+        ledger->Commit(*change, event, i, crypto::HashLeaf(bytes));
+        ledger->events_[event.event_id()] = {i, crypto::HashLeaf(bytes),
+                                             event.location().enterprise_uscc()};
+        return absl::OkStatus();
+      });
+  if (!replayed.ok()) return replayed;
   return ledger;
 }
 

@@ -6,6 +6,7 @@
 #include "absl/time/clock.h"
 #include "crypto/label.h"
 #include "services/common/envelope.h"
+#include "services/common/log_replay.h"
 #include "services/registry/validation.h"
 
 namespace chemledger::registry {
@@ -44,6 +45,14 @@ v1::LogEntry MakeLogEntry(const v1::SignedEnvelope& envelope, std::string assign
   *entry.mutable_envelope() = envelope;
   if (!assignment.empty()) entry.set_assignment(std::move(assignment));
   return entry;
+}
+
+v1::Date ToProtoDate(absl::CivilDay day) {
+  v1::Date out;
+  out.set_year(static_cast<int32_t>(day.year()));
+  out.set_month(day.month());
+  out.set_day(day.day());
+  return out;
 }
 
 absl::CivilDay RecordDay(const v1::LogEntry& entry) {
@@ -119,27 +128,24 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(storage::Log* log,
     return absl::FailedPreconditionError(
         "the log has no genesis entry: bootstrap the deployment first (chemledgerd init)");
   }
-  for (uint64_t i = 0; i < size; ++i) {
-    absl::StatusOr<std::string> bytes = log->Entry(i);
-    if (!bytes.ok()) return bytes.status();
-    v1::LogEntry entry;
-    if (!entry.ParseFromString(*bytes)) {
-      return absl::DataLossError(absl::StrCat("log entry ", i, " is not a LogEntry"));
-    }
-    if (i == 0) {
-      if (absl::Status s = registry->AddGenesis(entry.envelope()); !s.ok()) {
-        return absl::FailedPreconditionError(absl::StrCat("log entry 0: ", s.message()));
-      }
-      continue;
-    }
-    if (entry.envelope().payload_type() != kRegistryContext.payload_type()) continue;
-    absl::StatusOr<v1::RegistryRequest> request = registry->Check(entry.envelope());
-    if (!request.ok()) {
-      return absl::DataLossError(absl::StrCat(
-          "log entry ", i, " does not replay (the log was altered?): ", request.status().message()));
-    }
-    registry->Commit(*request, entry.envelope(), i, RecordDay(entry));
-  }
+  absl::Status replayed = ReplayLog(
+      *log, [&](uint64_t i, const v1::LogEntry& entry, const std::string&) -> absl::Status {
+        if (i == 0) {
+          if (absl::Status s = registry->AddGenesis(entry.envelope()); !s.ok()) {
+            return absl::FailedPreconditionError(absl::StrCat("log entry 0: ", s.message()));
+          }
+          return absl::OkStatus();
+        }
+        if (entry.envelope().payload_type() != kRegistryContext.payload_type()) return absl::OkStatus();
+        absl::StatusOr<v1::RegistryRequest> request = registry->Check(entry.envelope());
+        if (!request.ok()) {
+          return absl::DataLossError(absl::StrCat(
+              "log entry ", i, " does not replay (the log was altered?): ", request.status().message()));
+        }
+        registry->Commit(*request, entry.envelope(), i, RecordDay(entry));
+        return absl::OkStatus();
+      });
+  if (!replayed.ok()) return replayed;
   return registry;
 }
 

@@ -222,6 +222,9 @@ class Registry {
 // server's `assignment` if any.
 v1::LogEntry MakeLogEntry(const v1::SignedEnvelope& envelope, std::string assignment = "");
 
+// A civil day as a chemledger.v1.Date.
+v1::Date ToProtoDate(absl::CivilDay day);
+
 // The civil day (UTC+8, China Standard Time) of an entry's record time.
 absl::CivilDay RecordDay(const v1::LogEntry& entry);
 

@@ -30,14 +30,6 @@ namespace {
 constexpr char kUscc[] = "91350100M000100Y43";
 constexpr uint32_t kBatchSize = 100000;
 
-v1::Date ToDate(absl::CivilDay d) {
-  v1::Date out;
-  out.set_year(static_cast<int32_t>(d.year()));
-  out.set_month(d.month());
-  out.set_day(d.day());
-  return out;
-}
-
 absl::Status Register(registry::Registry* registry, const crypto::SigningKey& admin,
                       const crypto::SigningKey& producer) {
   const auto apply = [&](const crypto::SigningKey& key, v1::RegistryRequest r, int id) {
@@ -57,8 +49,8 @@ absl::Status Register(registry::Registry* registry, const crypto::SigningKey& ad
   v1::Licence* l = e->add_licences();
   l->set_type(v1::SAFETY_PRODUCTION);
   l->set_number("BENCH-1");
-  *l->mutable_valid_from() = ToDate(absl::CivilDay(2020, 1, 1));
-  *l->mutable_valid_until() = ToDate(absl::CivilDay(2099, 12, 31));
+  *l->mutable_valid_from() = registry::ToProtoDate(absl::CivilDay(2020, 1, 1));
+  *l->mutable_valid_until() = registry::ToProtoDate(absl::CivilDay(2099, 12, 31));
   if (absl::Status s = apply(admin, r, 1); !s.ok()) return s;
   r.Clear();
   v1::Actor* a = r.mutable_add_actor();
@@ -158,7 +150,7 @@ int RunIssuanceBench(const IssuanceBenchOptions& options) {
     r.set_enterprise_uscc(kUscc);
     r.set_product_number("AN01");
     r.set_batch("B1");
-    *r.mutable_production_date() = ToDate(today);
+    *r.mutable_production_date() = registry::ToProtoDate(today);
     r.set_package_count(kBatchSize);
     r.set_net_quantity("25");
     r.set_unit("KGM");

@@ -134,14 +134,6 @@ absl::Status Submit(const cli::Args& args, v1::RegistryRequest request) {
   return absl::OkStatus();
 }
 
-v1::Date ToDate(absl::CivilDay d) {
-  v1::Date out;
-  out.set_year(static_cast<int32_t>(d.year()));
-  out.set_month(d.month());
-  out.set_day(d.day());
-  return out;
-}
-
 absl::Status RequireNoPositional(const cli::Args& args) {
   if (!args.positional().empty()) {
     return absl::InvalidArgumentError(
@@ -232,7 +224,7 @@ absl::Status Blacklist(const cli::Args& args) {
       "--date", args.Get("date", absl::FormatCivilTime(absl::ToCivilDay(
                                      absl::Now(), absl::FixedTimeZone(8 * 3600)))));
   if (!day.ok()) return day.status();
-  *b->mutable_date() = ToDate(*day);
+  *b->mutable_date() = registry::ToProtoDate(*day);
   return Submit(args, std::move(r));
 }
 
@@ -247,7 +239,7 @@ absl::Status AddLabelKey(const cli::Args& args) {
     if (!text.ok()) return text.status();
     absl::StatusOr<absl::CivilDay> day = DayArg(absl::StrCat("--", flag), *text);
     if (!day.ok()) return day.status();
-    *date = ToDate(*day);
+    *date = registry::ToProtoDate(*day);
   }
   return Submit(args, std::move(r));
 }
@@ -397,7 +389,7 @@ absl::Status Issue(const cli::Args& args) {
   if (!date.ok()) return date.status();
   absl::StatusOr<absl::CivilDay> day = DayArg("--production-date", *date);
   if (!day.ok()) return day.status();
-  *r.mutable_production_date() = ToDate(*day);
+  *r.mutable_production_date() = registry::ToProtoDate(*day);
   absl::StatusOr<uint64_t> count = args.Uint("count");
   if (!count.ok()) return count.status();
   if (*count < 1 || *count > label::kMaxPackagesPerRequest) {
