@@ -286,6 +286,7 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
     std::string event_id, enterprise;
     crypto::Sha256Digest hash;
     std::vector<Touched> touched;
+    v1::Event event;  // for LedgerOptions::on_event
   };
   // The states the batch leaves, moved into the ledger once it is durable.
   BatchState batch;
@@ -366,7 +367,7 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
           batch_bytes += bytes.size();
           const crypto::Sha256Digest hash = crypto::HashLeaf(bytes);
           const absl::Time when = EventTime(event);
-          Accepted a{i, event.event_id(), event.location().enterprise_uscc(), hash, {}};
+          Accepted a{i, event.event_id(), event.location().enterprise_uscc(), hash, {}, {}};
           a.touched.reserve(change->states.size());
           for (auto& [code, state] : change->states) {
             a.touched.push_back(Touched{code, state.custodian, state.aggregate ? "" : state.enterprise});
@@ -379,6 +380,7 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
             s.last_event_hash = hash;
           }
           batch_ids[a.event_id] = accepted.size();
+          if (options_.on_event) a.event = std::move(event);
           accepted.push_back(std::move(a));
           entries.push_back(std::move(bytes));
         }
@@ -399,6 +401,7 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
     }
     events_[a.event_id] = {index, a.hash, std::move(a.enterprise)};
     results[a.i] = EventReceipt{index, false, a.hash};
+    if (options_.on_event) options_.on_event(a.event);
   }
   if (first.ok()) {
     for (auto& [code, before] : batch.before) {
@@ -615,16 +618,18 @@ absl::StatusOr<Ledger::PendingChange> Ledger::Check(
       for (int i = 0; i < e.codes_size(); ++i) {
         absl::StatusOr<CodeState*> s = held(i);
         if (!s.ok()) return s.status();
+        // The waybill lists what is shipped: packages, or the pallets
+        // they are packed on.
+        if (shipping && view != nullptr) {
+          if (absl::Status w = options_.waybills(e.waybill_id(), who, e.consignee_uscc(), (*s)->code);
+              !w.ok()) {
+            return w;
+          }
+        }
         std::vector<CodeState*> moved = {*s};
         descendants((*s)->code, &moved);
         for (CodeState* m : moved) {
           if (shipping) {
-            if (view != nullptr) {
-              if (absl::Status w = options_.waybills(e.waybill_id(), who, e.consignee_uscc(), m->code);
-                  !w.ok()) {
-                return w;
-              }
-            }
             m->status = CodeStatus::kInTransit;
             m->consignee = e.consignee_uscc();
           }

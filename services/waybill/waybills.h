@@ -1,0 +1,115 @@
+// The e-waybill book: carriers' 电子运单 as signed log entries, and the rules
+// that tie the ledger's shipping and receipt to them. WaybillService is a thin
+// gRPC adapter over this.
+//
+// A carrier's actor submits a waybill (validation.h checks its fields); the
+// book checks it against the registry (the carrier holds a valid 道路运输经营
+// 许可证; consignor and consignee are registered; each goods line matches the
+// registered product of its package codes; 剧毒 goods carry their road
+// transport permit, 易制毒 goods their transport permit) and against the
+// ledger (each code in the consignor's custody and able to move, and on no
+// other open waybill), then appends it. Amend, cancel, depart and arrive
+// are new signed entries; the original stays in the log.
+//
+// The ledger asks the book, through ShippingCheck(), whether a shipment is
+// covered (an open waybill of that consignor and consignee listing the
+// code), and tells it of every accepted event (OnLedgerEvent) so receipts
+// close waybills: a waybill closes when every code on it is received.
+//
+// Thread-safety: all methods may be called concurrently. Lock order: the
+// book's write lock, the registry's lock, then the book's index lock (which
+// ShippingCheck and OnLedgerEvent take alone or under the ledger's and
+// registry's locks). The Log and Registry must outlive the book.
+
+#ifndef CHEMLEDGER_SERVICES_WAYBILL_WAYBILLS_H_
+#define CHEMLEDGER_SERVICES_WAYBILL_WAYBILLS_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "chemledger/v1/log.pb.h"
+#include "chemledger/v1/waybill.pb.h"
+#include "crypto/keys.h"
+#include "services/ledger/ledger.h"
+#include "services/registry/registry.h"
+#include "storage/log.h"
+
+namespace chemledger::waybill {
+
+inline constexpr crypto::SignatureContext kWaybillContext(
+    "application/vnd.chemledger.waybill.v1+protobuf");
+
+struct WaybillState {
+  v1::Waybill waybill;
+  v1::WaybillStatus status = v1::OPEN;
+  uint64_t log_index = 0;           // of its latest change
+  std::set<std::string> shipped;    // codes shipped under it
+  std::set<std::string> received;   // codes received under it
+};
+
+struct WaybillReceipt {
+  uint64_t log_index = 0;
+  bool replayed = false;
+};
+
+class WaybillBook {
+ public:
+  // Replays the waybill entries of `log`, and the ledger events that ship or
+  // receive under a waybill.
+  static absl::StatusOr<std::unique_ptr<WaybillBook>> Open(storage::Log* log,
+                                                           registry::Registry* registry);
+
+  // The ledger whose custody the book checks at submission. Set once, after
+  // the ledger is opened with ShippingCheck().
+  void AttachLedger(const ledger::Ledger* ledger);
+
+  // Verifies, checks and records one signed WaybillRequest. Errors name the
+  // field: InvalidArgument, Unauthenticated, PermissionDenied (not the
+  // carrier's actor, carrier without a valid licence, blacklisted),
+  // NotFound, AlreadyExists (waybill number taken; request id reused),
+  // FailedPrecondition (a code on another open waybill or not shippable,
+  // missing permit, a change the waybill's status does not allow).
+  absl::StatusOr<WaybillReceipt> Apply(const v1::SignedEnvelope& request);
+
+  std::optional<WaybillState> Find(const std::string& waybill_number) const;
+
+  // For LedgerOptions::waybills.
+  ledger::WaybillCheck ShippingCheck();
+  // For LedgerOptions::on_event: notes shipments and receipts.
+  void OnLedgerEvent(const v1::Event& event);
+
+ private:
+  WaybillBook(storage::Log* log, registry::Registry* registry) : log_(log), registry_(registry) {}
+
+  // Checks `request` (verified, signed by `actor`) against the book and the
+  // registry; changes nothing.
+  absl::Status Check(const registry::Registry::View& view, const v1::Actor& actor,
+                     const v1::WaybillRequest& request) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(index_mu_);
+  void Commit(const v1::WaybillRequest& request, uint64_t log_index)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(index_mu_);
+  void NoteEvent(const v1::Event& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(index_mu_);
+
+  storage::Log* const log_;
+  registry::Registry* const registry_;
+  absl::Mutex write_mu_;  // serialises Apply
+  mutable absl::Mutex index_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
+  const ledger::Ledger* ledger_ ABSL_GUARDED_BY(index_mu_) = nullptr;
+  std::map<std::string, WaybillState> waybills_ ABSL_GUARDED_BY(index_mu_);
+  // code -> the open (not closed, not cancelled) waybill listing it
+  std::map<std::string, std::string> open_by_code_ ABSL_GUARDED_BY(index_mu_);
+  // request_id -> (log index, payload)
+  std::map<std::string, std::pair<uint64_t, std::string>> requests_ ABSL_GUARDED_BY(index_mu_);
+};
+
+}  // namespace chemledger::waybill
+
+#endif  // CHEMLEDGER_SERVICES_WAYBILL_WAYBILLS_H_

@@ -1,0 +1,324 @@
+#include "services/waybill/waybills.h"
+
+#include <sys/stat.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "services/common/envelope.h"
+#include "services/common/identifiers.h"
+#include "services/registry/registry_testing.h"
+#include "storage/leveldb_log.h"
+#include "tests/subprocess.h"
+
+namespace chemledger::waybill {
+namespace {
+
+using registry::Registry;
+
+crypto::SigningKey TestKey(int seed) {
+  return crypto::SigningKey::FromSeed(
+      *crypto::SecretSeed::FromBytes(std::string(32, static_cast<char>(seed))));
+}
+
+std::string Uscc(const std::string& region) {
+  const std::string first17 = "91" + region + "M000100Y4";
+  return first17 + ids::UsccCheckCharacter(first17);
+}
+
+const std::string kProducer = Uscc("350100");
+const std::string kUser = Uscc("330200");
+const std::string kCarrier = Uscc("110105");
+const std::string kOther = Uscc("440300");
+
+absl::CivilDay Today() { return absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600)); }
+
+v1::Enterprise MakeEnterprise(const std::string& uscc, v1::EnterpriseRole role, v1::LicenceType licence) {
+  v1::Enterprise e;
+  e.set_uscc(uscc);
+  e.set_name(absl::StrCat("enterprise ", uscc.substr(2, 6)));
+  e.set_region_code(uscc.substr(2, 6));
+  e.set_address("示例路1号");
+  e.add_roles(role);
+  if (licence != v1::LICENCE_TYPE_UNSPECIFIED) {
+    v1::Licence* l = e.add_licences();
+    l->set_type(licence);
+    l->set_number("L-1");
+    *l->mutable_valid_from() = registry::ToProtoDate(Today() - 365);
+    *l->mutable_valid_until() = registry::ToProtoDate(Today() + 365);
+  }
+  return e;
+}
+
+class WaybillTest : public ::testing::Test {
+ protected:
+  WaybillTest()
+      : admin_(TestKey(1)), producer_(TestKey(2)), user_(TestKey(3)), carrier_(TestKey(4)),
+        other_(TestKey(5)) {}
+
+  void SetUp() override {
+    dir_ = chemledger::testing::FreshTempDir("waybills");
+    ASSERT_EQ(mkdir((dir_ + "/keys").c_str(), 0700), 0);
+    log_ = *storage::OpenLevelDbLog(dir_ + "/log");
+    ASSERT_TRUE(Registry::Bootstrap(log_.get(), "test", "CL.EXAMPLE.CN", "root", admin_).ok());
+    keyring_ = *label::LabelKeyring::Open(dir_ + "/keys");
+    registry_ = *Registry::Open(log_.get(), &registry::testing::ShippedCatalogue());
+    issuer_ = *label::LabelIssuer::Open(log_.get(), registry_.get(), keyring_.get());
+    Register(admin_, [&](v1::RegistryRequest* r) {
+      *r->mutable_register_enterprise() = registry::testing::ExampleProducer(kProducer);
+    });
+    Register(admin_, [&](v1::RegistryRequest* r) {
+      *r->mutable_register_enterprise() = MakeEnterprise(kUser, v1::USER, v1::LICENCE_TYPE_UNSPECIFIED);
+    });
+    Register(admin_, [&](v1::RegistryRequest* r) {
+      *r->mutable_register_enterprise() = MakeEnterprise(kCarrier, v1::CARRIER, v1::ROAD_TRANSPORT);
+    });
+    Register(admin_, [&](v1::RegistryRequest* r) {
+      *r->mutable_register_enterprise() = MakeEnterprise(kOther, v1::USER, v1::LICENCE_TYPE_UNSPECIFIED);
+    });
+    for (auto [uscc, key] : {std::make_pair(kProducer, &producer_), std::make_pair(kUser, &user_),
+                             std::make_pair(kCarrier, &carrier_), std::make_pair(kOther, &other_)}) {
+      Register(admin_, [&](v1::RegistryRequest* r) {
+        v1::Actor* a = r->mutable_add_actor();
+        a->set_name(absl::StrCat("operator of ", uscc));
+        a->set_role(v1::ENTERPRISE_ADMIN);
+        a->set_enterprise_uscc(uscc);
+        a->set_public_key(key->verifying_key().ToBytes());
+      });
+    }
+    Register(admin_, [&](v1::RegistryRequest* r) {
+      *r->mutable_register_product() = registry::testing::ExampleMethanol(kProducer, "M01");
+    });
+    crypto::VerifyingKey label_key = *label::LabelKeyring::CreateKey(dir_ + "/keys");
+    Register(admin_, [&](v1::RegistryRequest* r) {
+      r->mutable_add_label_key()->set_public_key(label_key.ToBytes());
+      *r->mutable_add_label_key()->mutable_valid_from() = registry::ToProtoDate(Today() - 1);
+      *r->mutable_add_label_key()->mutable_valid_until() = registry::ToProtoDate(Today() + 365);
+    });
+    v1::IssueLabelsRequest issue;
+    issue.set_request_id("issue-1");
+    issue.set_enterprise_uscc(kProducer);
+    issue.set_product_number("M01");
+    issue.set_batch("B1");
+    *issue.mutable_production_date() = registry::ToProtoDate(Today() - 1);
+    issue.set_package_count(10);
+    issue.set_net_quantity("200");
+    issue.set_unit("LTR");
+    ASSERT_TRUE(issuer_->Issue(*envelope::Sign(label::kIssueLabelsContext, issue.SerializeAsString(),
+                                               producer_)).ok());
+    OpenAll();
+    std::vector<std::string> codes;
+    for (int i = 1; i <= 6; ++i) codes.push_back(Code(i));
+    Event(producer_, v1::COMMISSIONING, kProducer, codes);
+  }
+
+  void OpenAll() {
+    ledger_.reset();
+    book_ = *WaybillBook::Open(log_.get(), registry_.get());
+    ledger::LedgerOptions options;
+    options.waybills = book_->ShippingCheck();
+    options.on_event = [this](const v1::Event& e) { book_->OnLedgerEvent(e); };
+    ledger_ = *ledger::Ledger::Open(log_.get(), registry_.get(), issuer_.get(), options);
+    book_->AttachLedger(ledger_.get());
+  }
+
+  template <typename F>
+  void Register(const crypto::SigningKey& key, F fill) {
+    v1::RegistryRequest r;
+    r.set_request_id(absl::StrCat("reg-", ++next_id_));
+    fill(&r);
+    absl::StatusOr<registry::Receipt> receipt =
+        registry_->Apply(*envelope::Sign(registry::kRegistryContext, r.SerializeAsString(), key));
+    ASSERT_TRUE(receipt.ok()) << receipt.status();
+  }
+
+  static std::string Code(int serial) { return absl::StrCat(kProducer, ".M01.B1.", serial); }
+
+  absl::Status Event(const crypto::SigningKey& key, v1::BusinessStep step, const std::string& uscc,
+                     const std::vector<std::string>& codes, const std::string& waybill = "",
+                     const std::string& consignee = "") {
+    v1::Event e;
+    e.set_event_id(absl::StrCat("ev-", ++next_id_));
+    e.set_step(step);
+    for (const std::string& c : codes) e.add_codes(c);
+    clock_ += absl::Seconds(1);
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(clock_));
+    e.set_event_time_offset_minutes(480);
+    e.mutable_location()->set_enterprise_uscc(uscc);
+    e.mutable_location()->set_site("main");
+    e.set_waybill_id(waybill);
+    e.set_consignee_uscc(consignee);
+    return ledger_->Append(*envelope::Sign(ledger::kEventContext, e.SerializeAsString(), key)).status();
+  }
+
+  v1::Waybill Waybill(const std::string& number, const std::vector<std::string>& codes) {
+    v1::Waybill w;
+    w.set_waybill_number(number);
+    w.set_carrier_uscc(kCarrier);
+    w.set_carrier_name("示例运输");
+    w.set_carrier_licence("京交运管许可京字110105000001号");
+    w.mutable_consignor()->set_uscc(kProducer);
+    w.mutable_consignor()->set_name("producer");
+    w.mutable_consignor()->set_phone("0591-87654321");
+    w.mutable_consignee()->set_uscc(kUser);
+    w.mutable_consignee()->set_name("user");
+    w.mutable_consignee()->set_phone("0574-12345678");
+    *w.mutable_loader() = w.consignor();
+    w.mutable_origin()->set_region_code("350100");
+    w.mutable_origin()->set_address("福州");
+    w.mutable_destination()->set_region_code("330200");
+    w.mutable_destination()->set_address("宁波");
+    w.mutable_planned_departure()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    w.mutable_planned_arrival()->set_seconds(absl::ToUnixSeconds(absl::Now()) + 8 * 3600);
+    w.mutable_vehicle()->set_plate("京A12345");
+    w.mutable_vehicle()->set_plate_colour(v1::YELLOW);
+    w.mutable_vehicle()->set_transport_certificate("京110105123456");
+    w.mutable_driver()->set_name("张三");
+    w.mutable_driver()->set_qualification_number("D-1");
+    w.mutable_driver()->set_phone("13800000001");
+    w.mutable_escort()->set_name("李四");
+    w.mutable_escort()->set_qualification_number("E-1");
+    w.mutable_escort()->set_phone("13800000002");
+    v1::GoodsLine* g = w.add_goods();
+    g->set_un_number("1230");
+    g->set_proper_shipping_name("甲醇");
+    g->set_hazard_class("3");
+    g->set_packing_group("II");
+    g->set_packaging("200 L drums");
+    g->set_quantity_milli(200000 * codes.size());
+    g->set_unit("LTR");
+    for (const std::string& c : codes) g->add_codes(c);
+    w.set_emergency_phone("0591-87654321");
+    return w;
+  }
+
+  absl::StatusOr<WaybillReceipt> Submit(const crypto::SigningKey& key, v1::WaybillRequest r) {
+    if (r.request_id().empty()) r.set_request_id(absl::StrCat("wb-", ++next_id_));
+    return book_->Apply(*envelope::Sign(kWaybillContext, r.SerializeAsString(), key));
+  }
+  absl::StatusOr<WaybillReceipt> Submit(const crypto::SigningKey& key, const v1::Waybill& w) {
+    v1::WaybillRequest r;
+    *r.mutable_submit() = w;
+    return Submit(key, r);
+  }
+  void Refused(absl::StatusOr<WaybillReceipt> (WaybillTest::*)(const crypto::SigningKey&,
+                                                              const v1::Waybill&),
+               const crypto::SigningKey& key, const v1::Waybill& w, absl::StatusCode code,
+               const std::string& fragment) {
+    const uint64_t before = log_->Size();
+    absl::StatusOr<WaybillReceipt> r = Submit(key, w);
+    ASSERT_FALSE(r.ok()) << "accepted; expected " << fragment;
+    EXPECT_EQ(r.status().code(), code) << r.status();
+    EXPECT_NE(r.status().message().find(fragment), std::string::npos) << r.status();
+    EXPECT_EQ(log_->Size(), before);
+  }
+  void RefusedEvent(absl::Status s, absl::StatusCode code, const std::string& fragment) {
+    EXPECT_EQ(s.code(), code) << s;
+    EXPECT_NE(s.message().find(fragment), std::string::npos) << s;
+  }
+
+  crypto::SigningKey admin_, producer_, user_, carrier_, other_;
+  std::string dir_;
+  std::unique_ptr<storage::Log> log_;
+  std::unique_ptr<label::LabelKeyring> keyring_;
+  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<label::LabelIssuer> issuer_;
+  std::unique_ptr<WaybillBook> book_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+  absl::Time clock_ = absl::Now() - absl::Hours(1);
+  int next_id_ = 0;
+};
+
+TEST_F(WaybillTest, ShippingFollowsTheWaybillAndReceiptClosesIt) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-1", {Code(1), Code(2)})).ok());
+  // Not listed, wrong consignee, no waybill: refused by the ledger.
+  RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(3)}, "WB-1", kUser),
+               absl::StatusCode::kFailedPrecondition, "does not list " + Code(3));
+  RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-1", kOther),
+               absl::StatusCode::kFailedPrecondition, "event.consignee_uscc");
+  RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-9", kUser),
+               absl::StatusCode::kFailedPrecondition, "no waybill 'WB-9'");
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-1", kUser).ok());
+  // The carrier departs and arrives.
+  v1::WaybillRequest depart;
+  depart.mutable_depart()->set_waybill_number("WB-1");
+  ASSERT_TRUE(Submit(carrier_, depart).ok());
+  v1::WaybillRequest arrive;
+  arrive.mutable_arrive()->set_waybill_number("WB-1");
+  ASSERT_TRUE(Submit(carrier_, arrive).ok());
+  // Receipt by the wrong enterprise is refused; by the consignee, accepted.
+  RefusedEvent(Event(other_, v1::RECEIVING, kOther, {Code(1)}),
+               absl::StatusCode::kPermissionDenied, "consigned to " + kUser);
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
+  EXPECT_EQ(book_->Find("WB-1")->status, v1::ARRIVED) << "partly received stays open";
+  EXPECT_EQ(book_->Find("WB-1")->received.size(), 1u);
+  // Arrived waybills accept no more shipping.
+  RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(2)}, "WB-1", kUser),
+               absl::StatusCode::kFailedPrecondition, "ARRIVED");
+}
+
+TEST_F(WaybillTest, ReceivingEverythingClosesTheWaybill) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-2", {Code(1), Code(2)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1), Code(2)}, "WB-2", kUser).ok());
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(2)}).ok());
+  EXPECT_EQ(book_->Find("WB-2")->status, v1::CLOSED);
+  // Closed: the codes are free for a new waybill (a new journey).
+  OpenAll();
+  EXPECT_EQ(book_->Find("WB-2")->status, v1::CLOSED) << "rebuilt from the log";
+}
+
+TEST_F(WaybillTest, APackageIsOnAtMostOneOpenWaybillAndCancelStopsShipping) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-3", {Code(3)})).ok());
+  Refused(&WaybillTest::Submit, carrier_, Waybill("WB-4", {Code(3)}),
+          absl::StatusCode::kFailedPrecondition, "is already on open waybill WB-3");
+  v1::WaybillRequest cancel;
+  cancel.mutable_cancel()->set_waybill_number("WB-3");
+  cancel.mutable_cancel()->set_reason("truck broke down");
+  ASSERT_TRUE(Submit(carrier_, cancel).ok());
+  RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(3)}, "WB-3", kUser),
+               absl::StatusCode::kFailedPrecondition, "CANCELLED");
+  // Cancelled, the code may go on another waybill.
+  EXPECT_TRUE(Submit(carrier_, Waybill("WB-4", {Code(3)})).ok());
+}
+
+TEST_F(WaybillTest, OnlyTheCarrierSubmitsAndGoodsMustMatchTheProducts) {
+  Refused(&WaybillTest::Submit, producer_, Waybill("WB-5", {Code(4)}),
+          absl::StatusCode::kPermissionDenied, "only the carrier's actors");
+  v1::Waybill wrong = Waybill("WB-5", {Code(4)});
+  wrong.mutable_goods(0)->set_un_number("1203");
+  Refused(&WaybillTest::Submit, carrier_, wrong, absl::StatusCode::kInvalidArgument,
+          "waybill.goods[0]: UN 1203");
+  v1::Waybill not_custody = Waybill("WB-5", {Code(4)});
+  not_custody.mutable_consignor()->set_uscc(kOther);
+  Refused(&WaybillTest::Submit, carrier_, not_custody, absl::StatusCode::kFailedPrecondition,
+          "not of the consignor");
+  v1::Waybill bad_plate = Waybill("WB-5", {Code(4)});
+  bad_plate.mutable_vehicle()->set_plate("ABC");
+  Refused(&WaybillTest::Submit, carrier_, bad_plate, absl::StatusCode::kInvalidArgument,
+          "waybill.vehicle.plate");
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-5", {Code(4)})).ok());
+  Refused(&WaybillTest::Submit, carrier_, Waybill("WB-5", {Code(5)}),
+          absl::StatusCode::kAlreadyExists, "waybill.waybill_number");
+}
+
+TEST_F(WaybillTest, RetriesReturnTheOriginalResult) {
+  v1::WaybillRequest r;
+  r.set_request_id("carrier-batch-1");
+  *r.mutable_submit() = Waybill("WB-6", {Code(6)});
+  absl::StatusOr<WaybillReceipt> first = Submit(carrier_, r);
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<WaybillReceipt> again = Submit(carrier_, r);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->log_index, first->log_index);
+  r.mutable_submit()->set_emergency_phone("0591-11111111");
+  EXPECT_EQ(Submit(carrier_, r).status().code(), absl::StatusCode::kAlreadyExists);
+}
+
+}  // namespace
+}  // namespace chemledger::waybill
