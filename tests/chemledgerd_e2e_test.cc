@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "chemledger/v1/label_service.grpc.pb.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
+#include "chemledger/v1/waybill_service.grpc.pb.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
 #include "crypto/keys.h"
@@ -40,6 +41,8 @@
 #include "services/label/qr.h"
 #include "services/ledger/ledger.h"
 #include "services/ledger/ledger_service.h"
+#include "services/waybill/waybill_service.h"
+#include "services/waybill/waybills.h"
 #include "crypto/merkle.h"
 #include "services/registry/registry.h"
 #include "services/registry/registry_service.h"
@@ -116,6 +119,7 @@ class ChemledgerdTest : public ::testing::Test {
       }
     }
     ASSERT_NE(port, 0);
+    port_ = port;
     auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
                                        grpc::InsecureChannelCredentials());
     registry_.reset(v1::RegistryService::NewStub(channel).release());
@@ -250,6 +254,7 @@ class ChemledgerdTest : public ::testing::Test {
   static inline std::unique_ptr<v1::LedgerService::Stub> ledger_;
   static inline int next_id_ = 0;
   static inline bool enterprises_ready_ = false;
+  static inline int port_ = 0;
 };
 
 TEST_F(ChemledgerdTest, IssuesA100000CodeBatchThatRendersReadsBackAndVerifiesOffline) {
@@ -883,6 +888,178 @@ TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
       previous = record.event_hash();
     }
   }
+}
+
+// E-waybills over gRPC: a carrier streams waybills (one refused for its
+// plate, one for a package already on another waybill); the consignor ships
+// under the accepted one; the consignee receives; the waybill closes. The
+// same stream sent again gets the same results.
+TEST_F(ChemledgerdTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
+  EnsureEnterprises();
+  const std::string first17 = "91110105M000100Y4";
+  const std::string carrier = first17 + ids::UsccCheckCharacter(first17);
+  const crypto::SigningKey carrier_key = crypto::SigningKey::Generate();
+  {
+    v1::Enterprise e;
+    e.set_uscc(carrier);
+    e.set_name("示例危险货物运输有限公司");
+    e.set_region_code("110105");
+    e.set_address("北京市朝阳区示例路2号");
+    e.add_roles(v1::CARRIER);
+    v1::Licence* l = e.add_licences();
+    *l = registry::testing::ExampleProducer(kAcme).licences(0);
+    l->set_type(v1::ROAD_TRANSPORT);
+    l->set_number("京交运管许可京字110105000001号");
+    v1::RegistryRequest r;
+    *r.mutable_register_enterprise() = e;
+    SubmitOk(*admin_, r);
+    SubmitOk(*admin_, Actor("dispatcher", v1::ENTERPRISE_ADMIN, carrier, carrier_key));
+  }
+  v1::IssueLabelsRequest issue;
+  issue.set_request_id("wb-issue");
+  issue.set_enterprise_uscc(kAcme);
+  issue.set_product_number("M01");
+  issue.set_batch("WB1");
+  *issue.mutable_production_date() = Today();
+  issue.set_package_count(3);
+  issue.set_net_quantity("25");
+  issue.set_unit("KGM");
+  Issued issued =
+      Issue(*envelope::Sign(label::kIssueLabelsContext, issue.SerializeAsString(), *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  const auto code = [&](int serial) { return issued.labels[serial - 1].code(); };
+  absl::Time clock = absl::Now() - absl::Minutes(10);
+  int next = 0;
+  const auto event = [&](const crypto::SigningKey& key, const std::string& who, v1::BusinessStep step,
+                         std::vector<std::string> codes, const std::string& waybill = "") {
+    v1::Event e;
+    e.set_event_id(absl::StrCat("wb-ev-", ++next));
+    e.set_step(step);
+    for (auto& c : codes) e.add_codes(c);
+    clock += absl::Seconds(1);
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(clock));
+    e.set_event_time_offset_minutes(480);
+    e.mutable_location()->set_enterprise_uscc(who);
+    e.mutable_location()->set_site("dock");
+    e.set_waybill_id(waybill);
+    if (!waybill.empty()) e.set_consignee_uscc(kOther);
+    grpc::ClientContext context;
+    v1::AppendResponse response;
+    return ledger_->Append(&context, *envelope::Sign(ledger::kEventContext, e.SerializeAsString(), key),
+                           &response);
+  };
+  ASSERT_TRUE(event(*acme_operator_, kAcme, v1::COMMISSIONING, {code(1), code(2), code(3)}).ok());
+
+  const auto waybill = [&](const std::string& number, std::vector<std::string> codes) {
+    v1::Waybill w;
+    w.set_waybill_number(number);
+    w.set_carrier_uscc(carrier);
+    w.set_carrier_name("示例危险货物运输有限公司");
+    w.set_carrier_licence("京交运管许可京字110105000001号");
+    w.mutable_consignor()->set_uscc(kAcme);
+    w.mutable_consignor()->set_name("acme");
+    w.mutable_consignor()->set_phone("0591-87654321");
+    w.mutable_consignee()->set_uscc(kOther);
+    w.mutable_consignee()->set_name("other");
+    w.mutable_consignee()->set_phone("010-12345678");
+    *w.mutable_loader() = w.consignor();
+    w.mutable_origin()->set_region_code("350100");
+    w.mutable_origin()->set_address("福州");
+    w.mutable_destination()->set_region_code("110105");
+    w.mutable_destination()->set_address("北京");
+    w.mutable_planned_departure()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    w.mutable_planned_arrival()->set_seconds(absl::ToUnixSeconds(absl::Now()) + 86400);
+    w.mutable_vehicle()->set_plate("京A12345");
+    w.mutable_vehicle()->set_plate_colour(v1::YELLOW);
+    w.mutable_vehicle()->set_transport_certificate("京110105123456");
+    w.mutable_driver()->set_name("张三");
+    w.mutable_driver()->set_qualification_number("D-1");
+    w.mutable_driver()->set_phone("13800000001");
+    w.mutable_escort()->set_name("李四");
+    w.mutable_escort()->set_qualification_number("E-1");
+    w.mutable_escort()->set_phone("13800000002");
+    v1::GoodsLine* g = w.add_goods();
+    g->set_un_number("1230");
+    g->set_proper_shipping_name("甲醇");
+    g->set_hazard_class("3");
+    g->set_packing_group("II");
+    g->set_packaging("25 kg drums");
+    g->set_quantity_milli(25000 * codes.size());
+    g->set_unit("KGM");
+    for (auto& c : codes) g->add_codes(c);
+    w.set_emergency_phone("0591-87654321");
+    v1::WaybillRequest r;
+    r.set_request_id("req-" + number);
+    *r.mutable_submit() = w;
+    return *envelope::Sign(waybill::kWaybillContext, r.SerializeAsString(), carrier_key);
+  };
+  std::vector<v1::SignedEnvelope> requests = {waybill("WB-E2E-1", {code(1), code(2)}),
+                                              waybill("WB-E2E-2", {code(3)}),
+                                              waybill("WB-E2E-3", {code(2)})};
+  {  // a bad plate on the second
+    v1::WaybillRequest r;
+    r.ParseFromString(requests[1].payload());
+    r.mutable_submit()->mutable_vehicle()->set_plate("BAD");
+    requests[1] = *envelope::Sign(waybill::kWaybillContext, r.SerializeAsString(), carrier_key);
+  }
+  auto waybills = v1::WaybillService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+  const auto stream_all = [&] {
+    grpc::ClientContext context;
+    auto stream = waybills->SubmitStream(&context);
+    for (const auto& r : requests) EXPECT_TRUE(stream->Write(r));
+    stream->WritesDone();
+    std::vector<v1::WaybillResult> results;
+    v1::WaybillResult result;
+    while (stream->Read(&result)) results.push_back(result);
+    EXPECT_TRUE(stream->Finish().ok());
+    return results;
+  };
+  const uint64_t before = LogSize();
+  std::vector<v1::WaybillResult> results = stream_all();
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].code(), 0) << results[0].message();
+  EXPECT_EQ(results[1].code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_NE(results[1].message().find("waybill.vehicle.plate"), std::string::npos) << results[1].message();
+  EXPECT_EQ(results[2].code(), static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
+  EXPECT_NE(results[2].message().find("already on open waybill WB-E2E-1"), std::string::npos)
+      << results[2].message();
+  EXPECT_EQ(LogSize(), before + 1) << "refused waybills wrote to the log";
+  std::vector<v1::WaybillResult> again = stream_all();
+  ASSERT_EQ(again.size(), 3u);
+  EXPECT_TRUE(again[0].replayed());
+  EXPECT_EQ(again[0].log_index(), results[0].log_index());
+  EXPECT_EQ(again[1].message(), results[1].message());
+  EXPECT_EQ(LogSize(), before + 1);
+
+  // Ship without a waybill: refused; under it: accepted; wrong receiver
+  // refused; the consignee receives and the waybill closes.
+  EXPECT_EQ(event(*acme_operator_, kAcme, v1::SHIPPING, {code(3)}, "WB-E2E-2").error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(event(*acme_operator_, kAcme, v1::SHIPPING, {code(1), code(2)}, "WB-E2E-1").ok());
+  EXPECT_EQ(event(*acme_admin_, kAcme, v1::RECEIVING, {code(1)}).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(event(*other_admin_, kOther, v1::RECEIVING, {code(1), code(2)}).ok());
+  grpc::ClientContext get_context;
+  read_auth::AttachReadCredentials(&get_context, waybill::kGetWaybillMethod, *regulator_);
+  v1::GetWaybillRequest get;
+  get.set_waybill_number("WB-E2E-1");
+  v1::WaybillRecord record;
+  ASSERT_TRUE(waybills->GetWaybill(&get_context, get, &record).ok());
+  EXPECT_EQ(record.status(), v1::CLOSED);
+  EXPECT_EQ(record.received_size(), 2);
+  // The package's history shows the shipment under the waybill.
+  grpc::ClientContext history_context;
+  read_auth::AttachReadCredentials(&history_context, ledger::kGetHistoryMethod, *other_admin_);
+  v1::GetHistoryRequest history_request;
+  history_request.set_code(code(1));
+  v1::History history;
+  ASSERT_TRUE(ledger_->GetHistory(&history_context, history_request, &history).ok());
+  ASSERT_EQ(history.events_size(), 3);
+  v1::Event shipped;
+  shipped.ParseFromString(history.events(1).entry().envelope().payload());
+  EXPECT_EQ(shipped.waybill_id(), "WB-E2E-1");
+  EXPECT_EQ(history.custodian(), kOther);
 }
 
 }  // namespace

@@ -165,10 +165,19 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
       label::LabelIssuer::Open(d->log_.get(), d->registry_.get(), d->keyring_.get());
   if (!issuer.ok()) return issuer.status();
   d->issuer_ = *std::move(issuer);
+  absl::StatusOr<std::unique_ptr<waybill::WaybillBook>> waybills =
+      waybill::WaybillBook::Open(d->log_.get(), d->registry_.get());
+  if (!waybills.ok()) return waybills.status();
+  d->waybills_ = *std::move(waybills);
+  ledger::LedgerOptions options;
+  options.waybills = d->waybills_->ShippingCheck();
+  waybill::WaybillBook* book = d->waybills_.get();
+  options.on_event = [book](const v1::Event& event) { book->OnLedgerEvent(event); };
   absl::StatusOr<std::unique_ptr<ledger::Ledger>> ledger =
-      ledger::Ledger::Open(d->log_.get(), d->registry_.get(), d->issuer_.get());
+      ledger::Ledger::Open(d->log_.get(), d->registry_.get(), d->issuer_.get(), options);
   if (!ledger.ok()) return ledger.status();
   d->ledger_ = *std::move(ledger);
+  d->waybills_->AttachLedger(d->ledger_.get());
   absl::StatusOr<crypto::SigningKey> note_key =
       crypto::LoadSigningKey(NoteKeyPath(data_dir), absl::nullopt);
   if (!note_key.ok()) return note_key.status();

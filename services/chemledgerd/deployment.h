@@ -29,6 +29,7 @@
 #include "crypto/keys.h"
 #include "services/label/issuance.h"
 #include "services/ledger/ledger.h"
+#include "services/waybill/waybills.h"
 #include "services/registry/catalogue.h"
 #include "services/registry/registry.h"
 #include "storage/log.h"
@@ -70,6 +71,7 @@ class Deployment {
   registry::Registry* registry() const { return registry_.get(); }
   label::LabelIssuer* issuer() const { return issuer_.get(); }
   ledger::Ledger* ledger() const { return ledger_.get(); }
+  waybill::WaybillBook* waybills() const { return waybills_.get(); }
   const crypto::NoteSigner& note_signer() const { return *note_signer_; }
 
  private:
@@ -80,6 +82,7 @@ class Deployment {
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<label::LabelKeyring> keyring_;
   std::unique_ptr<label::LabelIssuer> issuer_;
+  std::unique_ptr<waybill::WaybillBook> waybills_;  // before the ledger, which asks it
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<crypto::NoteSigner> note_signer_;
 };

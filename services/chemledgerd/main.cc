@@ -1,6 +1,7 @@
 // chemledgerd: the all-in-one ChemLedger server. One process, one port, the
-// embedded LevelDB log, and the gRPC services RegistryService, LabelService
-// and LedgerService (plus gRPC health checking and server reflection).
+// embedded LevelDB log, and the gRPC services RegistryService, LabelService,
+// LedgerService and WaybillService (plus gRPC health checking and server
+// reflection).
 //
 //   chemledgerd init --data DIR --deployment NAME --resolver HOST
 //                    --admin-key FILE [--admin-name NAME] [--passphrase-file F]
@@ -34,6 +35,7 @@
 #include "services/chemledgerd/deployment.h"
 #include "services/label/label_service.h"
 #include "services/ledger/ledger_service.h"
+#include "services/waybill/waybill_service.h"
 #include "services/registry/registry_service.h"
 #include "tools/cli/args.h"
 
@@ -71,7 +73,7 @@ constexpr char kServeUsage[] =
     "usage: chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file FILE]\n"
     "                         [--tls-cert FILE --tls-key FILE]\n"
     "\n"
-    "Serves RegistryService, LabelService and LedgerService on one port\n"
+    "Serves RegistryService, LabelService, LedgerService and WaybillService on one port\n"
     "(default 127.0.0.1:7443;\n"
     "port 0 picks a free one). Without TLS it refuses to listen beyond loopback.\n"
     "--port-file writes the bound port once the server accepts calls. SIGINT or\n"
@@ -208,6 +210,7 @@ absl::Status Serve(const cli::Args& args) {
   registry::RegistryServiceImpl registry_service(d.registry(), d.log());
   label::LabelServiceImpl label_service(d.issuer(), d.registry(), &d.note_signer());
   ledger::LedgerServiceImpl ledger_service(d.ledger(), d.registry(), d.log(), &d.note_signer());
+  waybill::WaybillServiceImpl waybill_service(d.waybills(), d.registry());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -222,6 +225,7 @@ absl::Status Serve(const cli::Args& args) {
   builder.RegisterService(&registry_service);
   builder.RegisterService(&label_service);
   builder.RegisterService(&ledger_service);
+  builder.RegisterService(&waybill_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));

@@ -1,0 +1,38 @@
+// WaybillService (proto/chemledger/v1/waybill_service.proto): the gRPC adapter
+// over the waybill book (waybills.h).
+//
+// Thread-safety: safe for gRPC's concurrent handlers. The book and registry
+// must outlive the service.
+
+#ifndef CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_SERVICE_H_
+#define CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_SERVICE_H_
+
+#include "chemledger/v1/waybill_service.grpc.pb.h"
+#include "services/registry/registry.h"
+#include "services/waybill/waybills.h"
+
+namespace chemledger::waybill {
+
+inline constexpr char kGetWaybillMethod[] = "/chemledger.v1.WaybillService/GetWaybill";
+
+class WaybillServiceImpl final : public v1::WaybillService::Service {
+ public:
+  WaybillServiceImpl(WaybillBook* book, const registry::Registry* registry)
+      : book_(book), registry_(registry) {}
+
+  grpc::Status Submit(grpc::ServerContext* context, const v1::SignedEnvelope* request,
+                      v1::WaybillResult* response) override;
+  grpc::Status SubmitStream(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::WaybillResult, v1::SignedEnvelope>* stream) override;
+  grpc::Status GetWaybill(grpc::ServerContext* context, const v1::GetWaybillRequest* request,
+                          v1::WaybillRecord* response) override;
+
+ private:
+  WaybillBook* const book_;
+  const registry::Registry* const registry_;
+};
+
+}  // namespace chemledger::waybill
+
+#endif  // CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_SERVICE_H_
