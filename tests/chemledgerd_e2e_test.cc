@@ -42,6 +42,7 @@
 #include "services/ledger/ledger.h"
 #include "services/ledger/ledger_service.h"
 #include "services/waybill/waybill_service.h"
+#include "services/waybill/waybill_testing.h"
 #include "services/waybill/waybills.h"
 #include "crypto/merkle.h"
 #include "services/registry/registry.h"
@@ -951,43 +952,8 @@ TEST_F(ChemledgerdTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
   ASSERT_TRUE(event(*acme_operator_, kAcme, v1::COMMISSIONING, {code(1), code(2), code(3)}).ok());
 
   const auto waybill = [&](const std::string& number, std::vector<std::string> codes) {
-    v1::Waybill w;
-    w.set_waybill_number(number);
-    w.set_carrier_uscc(carrier);
-    w.set_carrier_name("示例危险货物运输有限公司");
-    w.set_carrier_licence("京交运管许可京字110105000001号");
-    w.mutable_consignor()->set_uscc(kAcme);
-    w.mutable_consignor()->set_name("acme");
-    w.mutable_consignor()->set_phone("0591-87654321");
-    w.mutable_consignee()->set_uscc(kOther);
-    w.mutable_consignee()->set_name("other");
-    w.mutable_consignee()->set_phone("010-12345678");
-    *w.mutable_loader() = w.consignor();
-    w.mutable_origin()->set_region_code("350100");
-    w.mutable_origin()->set_address("福州");
-    w.mutable_destination()->set_region_code("110105");
-    w.mutable_destination()->set_address("北京");
-    w.mutable_planned_departure()->set_seconds(absl::ToUnixSeconds(absl::Now()));
-    w.mutable_planned_arrival()->set_seconds(absl::ToUnixSeconds(absl::Now()) + 86400);
-    w.mutable_vehicle()->set_plate("京A12345");
-    w.mutable_vehicle()->set_plate_colour(v1::YELLOW);
-    w.mutable_vehicle()->set_transport_certificate("京110105123456");
-    w.mutable_driver()->set_name("张三");
-    w.mutable_driver()->set_qualification_number("D-1");
-    w.mutable_driver()->set_phone("13800000001");
-    w.mutable_escort()->set_name("李四");
-    w.mutable_escort()->set_qualification_number("E-1");
-    w.mutable_escort()->set_phone("13800000002");
-    v1::GoodsLine* g = w.add_goods();
-    g->set_un_number("1230");
-    g->set_proper_shipping_name("甲醇");
-    g->set_hazard_class("3");
-    g->set_packing_group("II");
-    g->set_packaging("25 kg drums");
-    g->set_quantity_milli(25000 * codes.size());
-    g->set_unit("KGM");
-    for (auto& c : codes) g->add_codes(c);
-    w.set_emergency_phone("0591-87654321");
+    const v1::Waybill w =
+        waybill::testing::ExampleWaybill(number, carrier, kAcme, kOther, codes, 25000, "KGM");
     v1::WaybillRequest r;
     r.set_request_id("req-" + number);
     *r.mutable_submit() = w;

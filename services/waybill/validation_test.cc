@@ -4,52 +4,15 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "services/waybill/waybill_testing.h"
 
 namespace chemledger::waybill {
 namespace {
 
 v1::Waybill Example() {
-  v1::Waybill w;
-  w.set_waybill_number("YD-2026-000123");
-  w.set_carrier_uscc("91110105771583283D");
-  w.set_carrier_name("示例危险货物运输有限公司");
-  w.set_carrier_licence("京交运管许可京字110105000001号");
-  w.mutable_consignor()->set_uscc("91350100M000100Y43");
-  w.mutable_consignor()->set_name("福州示例化工有限公司");
-  w.mutable_consignor()->set_phone("0591-87654321");
-  w.mutable_consignee()->set_uscc("91330200M000100Y40");
-  w.mutable_consignee()->set_name("宁波示例材料有限公司");
-  w.mutable_consignee()->set_phone("0574-12345678");
-  *w.mutable_loader() = w.consignor();
-  w.mutable_origin()->set_region_code("350100");
-  w.mutable_origin()->set_address("福州市示例工业区化工路1号");
-  w.mutable_destination()->set_region_code("330200");
-  w.mutable_destination()->set_address("宁波市示例园区1号");
-  w.mutable_planned_departure()->set_seconds(1795395600);
-  w.mutable_planned_arrival()->set_seconds(1795395600 + 8 * 3600);
-  v1::Vehicle* v = w.mutable_vehicle();
-  v->set_plate("闽A12345");
-  v->set_plate_colour(v1::YELLOW);
-  v->set_transport_certificate("闽交运管榕字350100123456号");
-  v->set_trailer_plate("闽A1234挂");
-  v->set_trailer_transport_certificate("闽交运管榕字350100123457号");
-  w.mutable_driver()->set_name("张三");
-  w.mutable_driver()->set_qualification_number("350102198001011234");
-  w.mutable_driver()->set_phone("13800000001");
-  w.mutable_escort()->set_name("李四");
-  w.mutable_escort()->set_qualification_number("350102198502021234");
-  w.mutable_escort()->set_phone("13800000002");
-  v1::GoodsLine* g = w.add_goods();
-  g->set_un_number("1230");
-  g->set_proper_shipping_name("甲醇 METHANOL");
-  g->set_hazard_class("3");
-  g->set_packing_group("II");
-  g->set_packaging("200 L steel drums");
-  g->set_quantity_milli(4000000);
-  g->set_unit("LTR");
-  g->add_codes("91350100M000100Y43.M01.B20261123.1");
-  w.set_emergency_phone("0591-87654321");
-  return w;
+  return testing::ExampleWaybill("YD-2026-000123", "91110105771583283D", "91350100M000100Y43",
+                                 "91330200M000100Y40",
+                                 {"91350100M000100Y43.M01.B20261123.1"}, 4000000, "LTR");
 }
 
 void ExpectRefused(const std::function<void(v1::Waybill*)>& change, const std::string& fragment) {

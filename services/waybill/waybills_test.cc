@@ -12,6 +12,7 @@
 #include "services/common/envelope.h"
 #include "services/common/identifiers.h"
 #include "services/registry/registry_testing.h"
+#include "services/waybill/waybill_testing.h"
 #include "storage/leveldb_log.h"
 #include "tests/subprocess.h"
 
@@ -156,44 +157,7 @@ class WaybillTest : public ::testing::Test {
   }
 
   v1::Waybill Waybill(const std::string& number, const std::vector<std::string>& codes) {
-    v1::Waybill w;
-    w.set_waybill_number(number);
-    w.set_carrier_uscc(kCarrier);
-    w.set_carrier_name("示例运输");
-    w.set_carrier_licence("京交运管许可京字110105000001号");
-    w.mutable_consignor()->set_uscc(kProducer);
-    w.mutable_consignor()->set_name("producer");
-    w.mutable_consignor()->set_phone("0591-87654321");
-    w.mutable_consignee()->set_uscc(kUser);
-    w.mutable_consignee()->set_name("user");
-    w.mutable_consignee()->set_phone("0574-12345678");
-    *w.mutable_loader() = w.consignor();
-    w.mutable_origin()->set_region_code("350100");
-    w.mutable_origin()->set_address("福州");
-    w.mutable_destination()->set_region_code("330200");
-    w.mutable_destination()->set_address("宁波");
-    w.mutable_planned_departure()->set_seconds(absl::ToUnixSeconds(absl::Now()));
-    w.mutable_planned_arrival()->set_seconds(absl::ToUnixSeconds(absl::Now()) + 8 * 3600);
-    w.mutable_vehicle()->set_plate("京A12345");
-    w.mutable_vehicle()->set_plate_colour(v1::YELLOW);
-    w.mutable_vehicle()->set_transport_certificate("京110105123456");
-    w.mutable_driver()->set_name("张三");
-    w.mutable_driver()->set_qualification_number("D-1");
-    w.mutable_driver()->set_phone("13800000001");
-    w.mutable_escort()->set_name("李四");
-    w.mutable_escort()->set_qualification_number("E-1");
-    w.mutable_escort()->set_phone("13800000002");
-    v1::GoodsLine* g = w.add_goods();
-    g->set_un_number("1230");
-    g->set_proper_shipping_name("甲醇");
-    g->set_hazard_class("3");
-    g->set_packing_group("II");
-    g->set_packaging("200 L drums");
-    g->set_quantity_milli(200000 * codes.size());
-    g->set_unit("LTR");
-    for (const std::string& c : codes) g->add_codes(c);
-    w.set_emergency_phone("0591-87654321");
-    return w;
+    return testing::ExampleWaybill(number, kCarrier, kProducer, kUser, codes);
   }
 
   absl::StatusOr<WaybillReceipt> Submit(const crypto::SigningKey& key, v1::WaybillRequest r) {
