@@ -1026,6 +1026,39 @@ TEST_F(ChemledgerdTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
   shipped.ParseFromString(history.events(1).entry().envelope().payload());
   EXPECT_EQ(shipped.waybill_id(), "WB-E2E-1");
   EXPECT_EQ(history.custodian(), kOther);
+
+  // Listing, a page at a time.
+  {
+    grpc::ClientContext context;
+    v1::WaybillResult result;
+    ASSERT_TRUE(waybills->Submit(&context, waybill("WB-E2E-4", {code(3)}), &result).ok());
+  }
+  std::vector<std::string> listed;
+  std::string token;
+  int pages = 0;
+  do {
+    grpc::ClientContext context;
+    read_auth::AttachReadCredentials(&context, waybill::kListWaybillsMethod, *regulator_);
+    v1::ListWaybillsRequest list;
+    list.set_consignor_uscc(kAcme);
+    list.set_page_size(1);
+    list.set_page_token(token);
+    v1::ListWaybillsResponse page;
+    ASSERT_TRUE(waybills->ListWaybills(&context, list, &page).ok());
+    for (const auto& w : page.waybills()) listed.push_back(w.waybill().waybill_number());
+    token = page.next_page_token();
+    ASSERT_LT(++pages, 10);
+  } while (!token.empty());
+  EXPECT_EQ(listed, (std::vector<std::string>{"WB-E2E-1", "WB-E2E-4"}));
+  {
+    grpc::ClientContext context;
+    read_auth::AttachReadCredentials(&context, waybill::kListWaybillsMethod, *regulator_);
+    v1::ListWaybillsRequest list;
+    list.set_consignee_uscc(kAcme);  // nobody sends to Acme
+    v1::ListWaybillsResponse page;
+    ASSERT_TRUE(waybills->ListWaybills(&context, list, &page).ok());
+    EXPECT_EQ(page.waybills_size(), 0);
+  }
 }
 
 }  // namespace

@@ -7,6 +7,25 @@
 namespace chemledger::waybill {
 namespace {
 
+bool IsParty(const v1::Actor& reader, const v1::Waybill& w) {
+  return !reader.enterprise_uscc().empty() &&
+         (reader.enterprise_uscc() == w.carrier_uscc() ||
+          reader.enterprise_uscc() == w.consignor().uscc() ||
+          reader.enterprise_uscc() == w.consignee().uscc());
+}
+
+bool IsRegulator(const v1::Actor& reader) {
+  return reader.role() == v1::REGULATOR || reader.role() == v1::PLATFORM_ADMIN;
+}
+
+void FillRecord(const WaybillState& state, v1::WaybillRecord* out) {
+  *out->mutable_waybill() = state.waybill;
+  out->set_status(state.status);
+  out->set_log_index(state.log_index);
+  for (const std::string& c : state.shipped) out->add_shipped(c);
+  for (const std::string& c : state.received) out->add_received(c);
+}
+
 v1::WaybillResult ResultOf(const absl::StatusOr<WaybillReceipt>& receipt) {
   v1::WaybillResult result;
   if (receipt.ok()) {
@@ -45,12 +64,7 @@ grpc::Status WaybillServiceImpl::GetWaybill(grpc::ServerContext* context,
       registry::AuthenticateRead(*registry_, *context, kGetWaybillMethod);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   std::optional<WaybillState> state = book_->Find(request->waybill_number());
-  const bool regulator =
-      reader->role() == v1::REGULATOR || reader->role() == v1::PLATFORM_ADMIN;
-  const bool party = state && (reader->enterprise_uscc() == state->waybill.carrier_uscc() ||
-                               reader->enterprise_uscc() == state->waybill.consignor().uscc() ||
-                               reader->enterprise_uscc() == state->waybill.consignee().uscc());
-  if (!regulator && !party) {
+  if (!IsRegulator(*reader) && !(state && IsParty(*reader, state->waybill))) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         "read credentials: only the waybill's carrier, consignor, consignee or a "
                         "regulator may read it");
@@ -59,11 +73,39 @@ grpc::Status WaybillServiceImpl::GetWaybill(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
                         absl::StrCat("waybill_number: no waybill '", request->waybill_number(), "'"));
   }
-  *response->mutable_waybill() = state->waybill;
-  response->set_status(state->status);
-  response->set_log_index(state->log_index);
-  for (const std::string& c : state->shipped) response->add_shipped(c);
-  for (const std::string& c : state->received) response->add_received(c);
+  FillRecord(*state, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status WaybillServiceImpl::ListWaybills(grpc::ServerContext* context,
+                                              const v1::ListWaybillsRequest* request,
+                                              v1::ListWaybillsResponse* response) {
+  absl::StatusOr<v1::Actor> reader =
+      registry::AuthenticateRead(*registry_, *context, kListWaybillsMethod);
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
+  if (request->page_size() < 0 || request->page_size() > 1000) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must be 0 to 1000");
+  }
+  const size_t limit = request->page_size() == 0 ? 100 : request->page_size();
+  const v1::ListWaybillsRequest& f = *request;
+  const v1::Actor actor = *reader;
+  bool more = false;
+  std::vector<WaybillState> page = book_->List(
+      f.page_token(), limit,
+      [&](const WaybillState& s) {
+        const v1::Waybill& w = s.waybill;
+        const int64_t departure = w.planned_departure().seconds();
+        return (IsRegulator(actor) || IsParty(actor, w)) &&
+               (f.carrier_uscc().empty() || w.carrier_uscc() == f.carrier_uscc()) &&
+               (f.consignor_uscc().empty() || w.consignor().uscc() == f.consignor_uscc()) &&
+               (f.consignee_uscc().empty() || w.consignee().uscc() == f.consignee_uscc()) &&
+               (f.vehicle_plate().empty() || w.vehicle().plate() == f.vehicle_plate()) &&
+               (f.departure_from() == 0 || departure >= f.departure_from()) &&
+               (f.departure_to() == 0 || departure < f.departure_to());
+      },
+      &more);
+  for (const WaybillState& s : page) FillRecord(s, response->add_waybills());
+  if (more && !page.empty()) response->set_next_page_token(page.back().waybill.waybill_number());
   return grpc::Status::OK;
 }
 

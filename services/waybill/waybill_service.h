@@ -14,6 +14,7 @@
 namespace chemledger::waybill {
 
 inline constexpr char kGetWaybillMethod[] = "/chemledger.v1.WaybillService/GetWaybill";
+inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";
 
 class WaybillServiceImpl final : public v1::WaybillService::Service {
  public:
@@ -27,6 +28,8 @@ class WaybillServiceImpl final : public v1::WaybillService::Service {
       grpc::ServerReaderWriter<v1::WaybillResult, v1::SignedEnvelope>* stream) override;
   grpc::Status GetWaybill(grpc::ServerContext* context, const v1::GetWaybillRequest* request,
                           v1::WaybillRecord* response) override;
+  grpc::Status ListWaybills(grpc::ServerContext* context, const v1::ListWaybillsRequest* request,
+                            v1::ListWaybillsResponse* response) override;
 
  private:
   WaybillBook* const book_;

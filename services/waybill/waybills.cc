@@ -338,6 +338,23 @@ std::optional<WaybillState> WaybillBook::Find(const std::string& waybill_number)
   return it->second;
 }
 
+std::vector<WaybillState> WaybillBook::List(const std::string& after, size_t limit,
+                                            const std::function<bool(const WaybillState&)>& keep,
+                                            bool* more) const {
+  absl::MutexLock lock(&index_mu_);
+  std::vector<WaybillState> page;
+  *more = false;
+  for (auto it = waybills_.upper_bound(after); it != waybills_.end(); ++it) {
+    if (!keep(it->second)) continue;
+    if (page.size() == limit) {
+      *more = true;
+      break;
+    }
+    page.push_back(it->second);
+  }
+  return page;
+}
+
 ledger::WaybillCheck WaybillBook::ShippingCheck() {
   return [this](const std::string& waybill_id, const std::string& shipper,
                 const std::string& consignee, const std::string& code) -> absl::Status {

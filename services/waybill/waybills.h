@@ -30,6 +30,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -80,6 +81,13 @@ class WaybillBook {
   absl::StatusOr<WaybillReceipt> Apply(const v1::SignedEnvelope& request);
 
   std::optional<WaybillState> Find(const std::string& waybill_number) const;
+
+  // Waybills after `after` (a waybill number; "" from the start), by number,
+  // for which `keep` is true: at most `limit`. *more says whether others
+  // follow.
+  std::vector<WaybillState> List(const std::string& after, size_t limit,
+                                 const std::function<bool(const WaybillState&)>& keep,
+                                 bool* more) const;
 
   // For LedgerOptions::waybills.
   ledger::WaybillCheck ShippingCheck();
