@@ -43,3 +43,41 @@ sed "s/@FROM_YEAR@/$((YEAR - 1))/g; s/@UNTIL_YEAR@/$((YEAR + 2))/g" \
   "$ROOT/tools/python"
 PYTHONPATH="$ROOT/tools/python" /usr/bin/python3 "$ROOT/tests/python_client_e2e.py" "$W/stubs" "$S" \
   "$W/producer.key" "$USCC" "$USCC.M01.PY1.1" "$USCC.M01.PY1.2" "$USCC.M01.PY1.3"
+
+# E-waybills from Python (docs/waybills.md's worked example): a carrier and a
+# consignee join; the carrier streams three waybills twice.
+"$CHEMCTL" keygen --out "$W/carrier.key" >/dev/null
+CARRIER=91110105M000100Y4D
+CONSIGNEE=91330200M000100Y40
+cat >"$W/carrier.json" <<JSON
+{"uscc": "$CARRIER", "name": "示例危险货物运输有限公司", "region_code": "110105",
+ "address": "北京市朝阳区示例路2号", "roles": ["CARRIER"],
+ "licences": [{"type": "ROAD_TRANSPORT", "number": "京交运管许可京字110105000001号",
+   "valid_from": {"year": $((YEAR - 1)), "month": 1, "day": 1},
+   "valid_until": {"year": $((YEAR + 2)), "month": 12, "day": 31}}]}
+JSON
+cat >"$W/consignee.json" <<JSON
+{"uscc": "$CONSIGNEE", "name": "宁波示例材料有限公司", "region_code": "330200",
+ "address": "宁波市示例园区1号", "roles": ["USER"]}
+JSON
+"$CHEMCTL" registry enterprise add --server "$S" --key "$W/admin.key" --json "$W/carrier.json" >/dev/null
+"$CHEMCTL" registry enterprise add --server "$S" --key "$W/admin.key" --json "$W/consignee.json" >/dev/null
+"$CHEMCTL" registry actor add --server "$S" --key "$W/admin.key" --name "dispatch" \
+  --role enterprise_operator --enterprise "$CARRIER" --public-key-file "$W/carrier.key.pub" >/dev/null
+"$CHEMCTL" label issue --server "$S" --key "$W/producer.key" --enterprise "$USCC" --product M01 \
+  --batch PYWB --production-date "$(TZ=Asia/Shanghai date -d yesterday +%F)" --count 2 \
+  --quantity 25 --unit KGM --out "$W/wb-urls.txt" 2>/dev/null
+"$CHEMCTL" event record --server "$S" --key "$W/producer.key" --enterprise "$USCC" \
+  --step commissioning --time "$(TZ=Asia/Shanghai date -d '-1 minute' +%Y-%m-%dT%H:%M:%S+08:00)" \
+  "$USCC.M01.PYWB.1" "$USCC.M01.PYWB.2" >/dev/null
+/usr/bin/python3 "$ROOT/tools/python/waybill_example.py" "$W/stubs" "$S" "$W/carrier.key" \
+  "$CARRIER" "$USCC" "$CONSIGNEE" "$USCC.M01.PYWB.1" "$USCC.M01.PYWB.2" >"$W/waybills.txt"
+cat "$W/waybills.txt"
+fail() { echo "FAIL: $*"; exit 1; }
+grep -q '^first PY-WB-1 accepted at log index [0-9]*$' "$W/waybills.txt" || fail "PY-WB-1 not accepted"
+grep -q '^first PY-WB-2 refused (3): waybill.vehicle.plate' "$W/waybills.txt" || fail "bad plate not refused"
+grep -q '^first PY-WB-3 refused (9): .*already on open waybill PY-WB-1' "$W/waybills.txt" ||
+  fail "second open waybill not refused"
+grep -q '^again PY-WB-1 accepted at log index [0-9]* (replayed)$' "$W/waybills.txt" || fail "retry not replayed"
+[[ "$(grep -c '^again .* refused' "$W/waybills.txt")" == 2 ]] || fail "retry results differ"
+echo "PASS: waybills from Python"

@@ -1,0 +1,77 @@
+"""Pushes e-waybills to ChemLedger from Python: docs/waybills.md's worked example.
+
+Usage: /usr/bin/python3 waybill_example.py STUBS_DIR SERVER CARRIER_KEY CARRIER CONSIGNOR CONSIGNEE CODE...
+
+Streams three waybills for CODE... (the second has a bad plate, the third
+lists a code the first already carries), prints one line per result, then
+sends the same stream again: the results are the same, nothing new is written.
+"""
+
+import sys
+import time
+
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+
+import grpc  # noqa: E402
+
+import chemledger_client as cl  # noqa: E402
+from chemledger.v1 import log_pb2, waybill_pb2, waybill_service_pb2_grpc  # noqa: E402
+
+WAYBILL_CONTEXT = "application/vnd.chemledger.waybill.v1+protobuf"
+
+
+def waybill(number, carrier, consignor, consignee, codes):
+    now = int(time.time())
+    return waybill_pb2.Waybill(
+        waybill_number=number,
+        carrier_uscc=carrier, carrier_name="示例危险货物运输有限公司",
+        carrier_licence="京交运管许可京字110105000001号",
+        consignor=waybill_pb2.WaybillParty(uscc=consignor, name="发货方", phone="0591-87654321"),
+        consignee=waybill_pb2.WaybillParty(uscc=consignee, name="收货方", phone="0574-12345678"),
+        loader=waybill_pb2.WaybillParty(uscc=consignor, name="发货方", phone="0591-87654321"),
+        origin=waybill_pb2.WaybillPlace(region_code=consignor[2:8], address="示例工业区1号"),
+        destination=waybill_pb2.WaybillPlace(region_code=consignee[2:8], address="示例园区1号"),
+        planned_departure={"seconds": now}, planned_arrival={"seconds": now + 8 * 3600},
+        vehicle=waybill_pb2.Vehicle(plate="闽A12345", plate_colour=waybill_pb2.YELLOW,
+                                    transport_certificate="闽交运管榕字350100123456号"),
+        driver=waybill_pb2.CrewMember(name="张三", qualification_number="D-350102",
+                                      phone="13800000001"),
+        escort=waybill_pb2.CrewMember(name="李四", qualification_number="E-350102",
+                                      phone="13800000002"),
+        goods=[waybill_pb2.GoodsLine(
+            un_number="1230", proper_shipping_name="甲醇 METHANOL", hazard_class="3",
+            packing_group="II", packaging="25 kg drums", quantity_milli=25000 * len(codes),
+            unit="KGM", codes=codes)],
+        emergency_phone="0591-87654321")
+
+
+def signed(key, request_id, w):
+    request = waybill_pb2.WaybillRequest(request_id=request_id, submit=w)
+    return cl.sign_envelope(log_pb2, WAYBILL_CONTEXT, request.SerializeToString(), key)
+
+
+def main():
+    _, _, server, key_path, carrier, consignor, consignee, *codes = sys.argv
+    key = cl.load_key(key_path)
+    stub = waybill_service_pb2_grpc.WaybillServiceStub(grpc.insecure_channel(server))
+    bad_plate = waybill("PY-WB-2", carrier, consignor, consignee, codes[-1:])
+    bad_plate.vehicle.plate = "FJ-12345"
+    requests = [
+        signed(key, "py-wb-1", waybill("PY-WB-1", carrier, consignor, consignee, codes[:-1])),
+        signed(key, "py-wb-2", bad_plate),
+        signed(key, "py-wb-3", waybill("PY-WB-3", carrier, consignor, consignee, codes[:1])),
+    ]
+    for attempt in ("first", "again"):
+        for request, result in zip(requests, stub.SubmitStream(iter(requests))):
+            number = waybill_pb2.WaybillRequest.FromString(request.payload).submit.waybill_number
+            if result.code == 0:
+                print(f"{attempt} {number} accepted at log index {result.log_index}"
+                      f"{' (replayed)' if result.replayed else ''}")
+            else:
+                print(f"{attempt} {number} refused ({result.code}): "
+                      f"{result.message}")
+
+
+if __name__ == "__main__":
+    main()
