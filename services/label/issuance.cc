@@ -41,22 +41,15 @@ absl::Status Invalid(absl::string_view field, absl::string_view rule) {
 // The licence an enterprise needs to put packages into circulation: a
 // producer's 安全生产许可证 or an importer's 危险化学品经营许可证, valid on `day`.
 absl::Status CheckIssuingLicence(const v1::Enterprise& e, absl::CivilDay day) {
-  bool producer = false, importer = false;
-  for (int role : e.roles()) {
-    producer |= role == v1::PRODUCER;
-    importer |= role == v1::IMPORTER;
-  }
+  const bool producer = registry::HasRole(e, v1::PRODUCER);
+  const bool importer = registry::HasRole(e, v1::IMPORTER);
   if (!producer && !importer) {
     return absl::FailedPreconditionError(absl::StrCat(
         "request.enterprise_uscc: enterprise ", e.uscc(), " is neither a producer nor an importer"));
   }
-  for (const v1::Licence& l : e.licences()) {
-    const bool fits = (producer && l.type() == v1::SAFETY_PRODUCTION) ||
-                      (importer && l.type() == v1::HAZARDOUS_CHEMICALS_TRADE);
-    const absl::CivilDay from(l.valid_from().year(), l.valid_from().month(), l.valid_from().day());
-    const absl::CivilDay until(l.valid_until().year(), l.valid_until().month(),
-                               l.valid_until().day());
-    if (fits && from <= day && day <= until) return absl::OkStatus();
+  if ((producer && registry::HoldsLicence(e, v1::SAFETY_PRODUCTION, day)) ||
+      (importer && registry::HoldsLicence(e, v1::HAZARDOUS_CHEMICALS_TRADE, day))) {
+    return absl::OkStatus();
   }
   return absl::FailedPreconditionError(absl::StrCat(
       "request.enterprise_uscc: enterprise ", e.uscc(), " holds no ",

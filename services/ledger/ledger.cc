@@ -70,23 +70,6 @@ bool IsAggregateCode(absl::string_view code) {
          IsUpperAlnum(parts[2], 32);
 }
 
-bool HasRole(const v1::Enterprise& e, v1::EnterpriseRole role) {
-  for (int r : e.roles()) {
-    if (r == role) return true;
-  }
-  return false;
-}
-
-bool HoldsLicence(const v1::Enterprise& e, v1::LicenceType type, absl::CivilDay day) {
-  for (const v1::Licence& l : e.licences()) {
-    const absl::CivilDay from(l.valid_from().year(), l.valid_from().month(), l.valid_from().day());
-    const absl::CivilDay until(l.valid_until().year(), l.valid_until().month(),
-                               l.valid_until().day());
-    if (l.type() == type && from <= day && day <= until) return true;
-  }
-  return false;
-}
-
 absl::Time EventTime(const v1::Event& e) {
   return absl::FromUnixSeconds(e.event_time().seconds()) + absl::Nanoseconds(e.event_time().nanos());
 }
@@ -474,17 +457,17 @@ absl::StatusOr<Ledger::PendingChange> Ledger::Check(
                               std::all_of(ent.roles().begin(), ent.roles().end(),
                                           [](int r) { return r == v1::CARRIER; });
     if (only_carrier) return refuse("a carrier records transport on e-waybills, not package events");
-    if (e.step() == v1::COMMISSIONING && !HasRole(ent, v1::PRODUCER) && !HasRole(ent, v1::IMPORTER)) {
+    if (e.step() == v1::COMMISSIONING && !registry::HasRole(ent, v1::PRODUCER) && !registry::HasRole(ent, v1::IMPORTER)) {
       return refuse("only producers and importers commission packages");
     }
-    if (e.step() == v1::CONSUMING && !HasRole(ent, v1::USER) && !HasRole(ent, v1::PRODUCER)) {
+    if (e.step() == v1::CONSUMING && !registry::HasRole(ent, v1::USER) && !registry::HasRole(ent, v1::PRODUCER)) {
       return refuse("only users and producers consume");
     }
     if (e.step() == v1::DESTROYING) {
-      if (!HasRole(ent, v1::DISPOSER)) return refuse("only licensed disposers destroy packages");
+      if (!registry::HasRole(ent, v1::DISPOSER)) return refuse("only licensed disposers destroy packages");
       // Licences are dated in China Standard Time, whatever offset the event gives.
       const absl::CivilDay day = absl::ToCivilDay(when, absl::FixedTimeZone(8 * 3600));
-      if (!HoldsLicence(ent, v1::HAZARDOUS_WASTE, day)) {
+      if (!registry::HoldsLicence(ent, v1::HAZARDOUS_WASTE, day)) {
         return refuse(absl::StrCat("it holds no 危险废物经营许可证 (HAZARDOUS_WASTE) valid on ",
                                    absl::FormatCivilTime(day)));
       }

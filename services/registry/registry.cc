@@ -47,6 +47,23 @@ v1::LogEntry MakeLogEntry(const v1::SignedEnvelope& envelope, std::string assign
   return entry;
 }
 
+bool HasRole(const v1::Enterprise& enterprise, v1::EnterpriseRole role) {
+  for (int r : enterprise.roles()) {
+    if (r == role) return true;
+  }
+  return false;
+}
+
+bool HoldsLicence(const v1::Enterprise& enterprise, v1::LicenceType type, absl::CivilDay day) {
+  for (const v1::Licence& l : enterprise.licences()) {
+    const absl::CivilDay from(l.valid_from().year(), l.valid_from().month(), l.valid_from().day());
+    const absl::CivilDay until(l.valid_until().year(), l.valid_until().month(),
+                               l.valid_until().day());
+    if (l.type() == type && from <= day && day <= until) return true;
+  }
+  return false;
+}
+
 v1::Date ToProtoDate(absl::CivilDay day) {
   v1::Date out;
   out.set_year(static_cast<int32_t>(day.year()));
@@ -280,11 +297,8 @@ absl::StatusOr<v1::RegistryRequest> Registry::Check(const v1::SignedEnvelope& en
       if (!admin_of(p.enterprise_uscc())) {
         return denied(absl::StrCat("register products of enterprise ", p.enterprise_uscc()));
       }
-      bool makes = false;
-      for (int role : e->second.enterprise.roles()) {
-        makes |= role == v1::PRODUCER || role == v1::IMPORTER;
-      }
-      if (!makes) {
+      if (!HasRole(e->second.enterprise, v1::PRODUCER) &&
+          !HasRole(e->second.enterprise, v1::IMPORTER)) {
         return absl::FailedPreconditionError(absl::StrCat(
             "product.enterprise_uscc: enterprise ", p.enterprise_uscc(),
             " is neither a producer nor an importer"));

@@ -222,6 +222,13 @@ class Registry {
 // server's `assignment` if any.
 v1::LogEntry MakeLogEntry(const v1::SignedEnvelope& envelope, std::string assignment = "");
 
+// Whether `enterprise` has `role`.
+bool HasRole(const v1::Enterprise& enterprise, v1::EnterpriseRole role);
+
+// Whether `enterprise` holds a licence of `type` valid on `day` (from and
+// until both included).
+bool HoldsLicence(const v1::Enterprise& enterprise, v1::LicenceType type, absl::CivilDay day);
+
 // A civil day as a chemledger.v1.Date.
 v1::Date ToProtoDate(absl::CivilDay day);
 

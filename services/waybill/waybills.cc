@@ -18,16 +18,6 @@ absl::Status Precondition(absl::string_view field, absl::string_view rule) {
   return absl::FailedPreconditionError(absl::StrCat(field, ": ", rule));
 }
 
-bool HoldsLicence(const v1::Enterprise& e, v1::LicenceType type, absl::CivilDay day) {
-  for (const v1::Licence& l : e.licences()) {
-    const absl::CivilDay from(l.valid_from().year(), l.valid_from().month(), l.valid_from().day());
-    const absl::CivilDay until(l.valid_until().year(), l.valid_until().month(),
-                               l.valid_until().day());
-    if (l.type() == type && from <= day && day <= until) return true;
-  }
-  return false;
-}
-
 // The waybill number a change is about.
 std::string NumberOf(const v1::WaybillRequest& r) {
   switch (r.change_case()) {
@@ -195,7 +185,7 @@ absl::Status WaybillBook::Check(const registry::Registry::View& view, const v1::
         return absl::NotFoundError(absl::StrCat("waybill.carrier_uscc: ", w.carrier_uscc(), " is not registered"));
       }
       const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
-      if (!HoldsLicence(carrier_record->enterprise, v1::ROAD_TRANSPORT, today)) {
+      if (!registry::HoldsLicence(carrier_record->enterprise, v1::ROAD_TRANSPORT, today)) {
         return absl::PermissionDeniedError(absl::StrCat(
             "waybill.carrier_uscc: ", w.carrier_uscc(),
             " holds no 道路运输经营许可证 (ROAD_TRANSPORT) valid today"));
