@@ -406,9 +406,8 @@ TEST_F(ChemledgerdTest, RefusalsNameTheFieldAndLeaveTheLogUnchanged) {
           StatusCode::ALREADY_EXISTS, "product.product_number");
   Refused(Signed(*admin_, Product(registry::testing::ExampleMethanol("91440300MA5ABCDE1X", "M01"))),
           StatusCode::INVALID_ARGUMENT, "enterprise_uscc");
-  const std::string unknown_first17 = "91330200M000100Y4";
-  // A valid code nobody registered.
-  const std::string unknown = unknown_first17 + ids::UsccCheckCharacter(unknown_first17);
+    // A valid code nobody registered.
+  const std::string unknown = registry::testing::ExampleUscc("330200");
   Refused(Signed(*admin_, Product(registry::testing::ExampleMethanol(unknown, "M01"))),
           StatusCode::NOT_FOUND, "product.enterprise_uscc");
   // Unsigned, and signed by one actor with another's key id.
@@ -606,8 +605,7 @@ TEST_F(ChemledgerdTest, RegistryReadsNeedAnActorsSignatureAndTheScanShowsLess) {
 // commission, store, consume, split, pack, unpack and dispose; every code's
 // chain and every event's inclusion in a signed checkpoint verify client-side.
 TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
-  const std::string first17 = "91350300M000100Y4";
-  const std::string plant = first17 + ids::UsccCheckCharacter(first17);
+  const std::string plant = registry::testing::ExampleUscc("350300");
   const crypto::SigningKey plant_admin = crypto::SigningKey::Generate();
   {
     v1::Enterprise e = registry::testing::ExampleProducer(plant);
@@ -897,8 +895,7 @@ TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
 // same stream sent again gets the same results.
 TEST_F(ChemledgerdTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
   EnsureEnterprises();
-  const std::string first17 = "91110105M000100Y4";
-  const std::string carrier = first17 + ids::UsccCheckCharacter(first17);
+  const std::string carrier = registry::testing::ExampleUscc("110105");
   const crypto::SigningKey carrier_key = crypto::SigningKey::Generate();
   {
     v1::Enterprise e;

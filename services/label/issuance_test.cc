@@ -321,9 +321,8 @@ TEST_F(IssuanceTest, BlacklistedEnterpriseMayNotIssue) {
 
 TEST_F(IssuanceTest, RefusesWithoutAValidLicence) {
   v1::RegistryRequest r = Request();
-  const std::string first17 = "91330200M000100Y4";
   v1::Enterprise expired =
-      registry::testing::ExampleProducer(first17 + ids::UsccCheckCharacter(first17));
+      registry::testing::ExampleProducer(registry::testing::ExampleUscc("330200"));
   expired.mutable_licences(0)->mutable_valid_from()->set_year(2023);
   expired.mutable_licences(0)->mutable_valid_until()->set_year(2025);
   *r.mutable_register_enterprise() = expired;

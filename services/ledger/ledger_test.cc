@@ -25,44 +25,21 @@ namespace {
 
 using registry::Registry;
 using registry::testing::Date;
+using registry::testing::ExampleEnterprise;
 
 crypto::SigningKey TestKey(int seed) {
   return crypto::SigningKey::FromSeed(
       *crypto::SecretSeed::FromBytes(std::string(32, static_cast<char>(seed))));
 }
 
-std::string Uscc(const std::string& region) {
-  const std::string first17 = "91" + region + "M000100Y4";
-  return first17 + ids::UsccCheckCharacter(first17);
-}
+const std::string kProducer = registry::testing::ExampleUscc("350100");
+const std::string kWarehouse = registry::testing::ExampleUscc("350200");
+const std::string kUser = registry::testing::ExampleUscc("350300");
+const std::string kDisposer = registry::testing::ExampleUscc("350400");
+const std::string kCarrier = registry::testing::ExampleUscc("350500");
 
-const std::string kProducer = Uscc("350100");
-const std::string kWarehouse = Uscc("350200");
-const std::string kUser = Uscc("350300");
-const std::string kDisposer = Uscc("350400");
-const std::string kCarrier = Uscc("350500");
-
-v1::Date ToDate(absl::CivilDay d) { return Date(static_cast<int>(d.year()), d.month(), d.day()); }
-
-absl::CivilDay Today() { return absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600)); }
-
-v1::Enterprise MakeEnterprise(const std::string& uscc, v1::EnterpriseRole role,
-                              v1::LicenceType licence, absl::CivilDay until) {
-  v1::Enterprise e;
-  e.set_uscc(uscc);
-  e.set_name(absl::StrCat("enterprise ", uscc.substr(2, 6)));
-  e.set_region_code(uscc.substr(2, 6));
-  e.set_address("示例路1号");
-  e.add_roles(role);
-  if (licence != v1::LICENCE_TYPE_UNSPECIFIED) {
-    v1::Licence* l = e.add_licences();
-    l->set_type(licence);
-    l->set_number(absl::StrCat("L-", uscc));
-    *l->mutable_valid_from() = ToDate(Today() - 365);
-    *l->mutable_valid_until() = ToDate(until);
-  }
-  return e;
-}
+absl::CivilDay Today() { return registry::testing::TodayInChina(); }
+v1::Date ToDate(absl::CivilDay d) { return registry::ToProtoDate(d); }
 
 // Ten methanol packages of 25 kg, issued to the producer; a warehouse, a
 // user, a disposer and a carrier, each with an operator.
@@ -86,19 +63,19 @@ class LedgerTest : public ::testing::Test {
     });
     Register(admin_, [&](v1::RegistryRequest* r) {
       *r->mutable_register_enterprise() =
-          MakeEnterprise(kWarehouse, v1::WAREHOUSE, v1::HAZARDOUS_CHEMICALS_TRADE, far);
+          ExampleEnterprise(kWarehouse, v1::WAREHOUSE, v1::HAZARDOUS_CHEMICALS_TRADE, far);
     });
     Register(admin_, [&](v1::RegistryRequest* r) {
       *r->mutable_register_enterprise() =
-          MakeEnterprise(kUser, v1::USER, v1::LICENCE_TYPE_UNSPECIFIED, far);
+          ExampleEnterprise(kUser, v1::USER, v1::LICENCE_TYPE_UNSPECIFIED, far);
     });
     Register(admin_, [&](v1::RegistryRequest* r) {
       *r->mutable_register_enterprise() =
-          MakeEnterprise(kDisposer, v1::DISPOSER, v1::HAZARDOUS_WASTE, far);
+          ExampleEnterprise(kDisposer, v1::DISPOSER, v1::HAZARDOUS_WASTE, far);
     });
     Register(admin_, [&](v1::RegistryRequest* r) {
       *r->mutable_register_enterprise() =
-          MakeEnterprise(kCarrier, v1::CARRIER, v1::ROAD_TRANSPORT, far);
+          ExampleEnterprise(kCarrier, v1::CARRIER, v1::ROAD_TRANSPORT, far);
     });
     AddActor(kProducer, producer_);
     AddActor(kWarehouse, warehouse_);
@@ -538,11 +515,11 @@ TEST_F(LedgerTest, DisposalNeedsAHazardousWasteLicenceValidOnTheEventDate) {
   Commission({1});
   Move(producer_, kProducer, disposer_, kDisposer, {Code(1)});
   // A second disposer whose licence expired three days ago.
-  const std::string expired = Uscc("350600");
+  const std::string expired = registry::testing::ExampleUscc("350600");
   const crypto::SigningKey expired_key = TestKey(40);
   Register(admin_, [&](v1::RegistryRequest* r) {
     *r->mutable_register_enterprise() =
-        MakeEnterprise(expired, v1::DISPOSER, v1::HAZARDOUS_WASTE, Today() - 3);
+        ExampleEnterprise(expired, v1::DISPOSER, v1::HAZARDOUS_WASTE, Today() - 3);
   });
   AddActor(expired, expired_key);
   v1::Event ship = Event(v1::SHIPPING, kDisposer, {Code(1)});

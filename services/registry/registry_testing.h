@@ -10,7 +10,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "chemledger/v1/registry.pb.h"
+#include "services/common/identifiers.h"
 #include "services/registry/catalogue.h"
+#include "services/registry/registry.h"
 #include "tests/subprocess.h"
 
 namespace chemledger::registry::testing {
@@ -46,6 +48,38 @@ inline v1::Enterprise ExampleProducer(const std::string& uscc) {
   const int year = static_cast<int>(absl::ToCivilYear(absl::Now(), absl::UTCTimeZone()).year());
   *l->mutable_valid_from() = Date(year - 2, 1, 1);
   *l->mutable_valid_until() = Date(year + 2, 12, 31);
+  return e;
+}
+
+// Today in China Standard Time, the day licences and records are dated in.
+inline absl::CivilDay TodayInChina() {
+  return absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
+}
+
+// A valid 统一社会信用代码 in GB/T 2260 `region` (6 digits).
+inline std::string ExampleUscc(const std::string& region) {
+  const std::string first17 = "91" + region + "M000100Y4";
+  return first17 + ids::UsccCheckCharacter(first17);
+}
+
+// An enterprise with one `role` and, unless LICENCE_TYPE_UNSPECIFIED, one
+// `licence` valid from a year ago until `until`.
+inline v1::Enterprise ExampleEnterprise(const std::string& uscc, v1::EnterpriseRole role,
+                                        v1::LicenceType licence,
+                                        absl::CivilDay until = TodayInChina() + 365) {
+  v1::Enterprise e;
+  e.set_uscc(uscc);
+  e.set_name("enterprise " + uscc.substr(2, 6));
+  e.set_region_code(uscc.substr(2, 6));
+  e.set_address("示例路1号");
+  e.add_roles(role);
+  if (licence != v1::LICENCE_TYPE_UNSPECIFIED) {
+    v1::Licence* l = e.add_licences();
+    l->set_type(licence);
+    l->set_number("L-" + uscc);
+    *l->mutable_valid_from() = ToProtoDate(TodayInChina() - 365);
+    *l->mutable_valid_until() = ToProtoDate(until);
+  }
   return e;
 }
 

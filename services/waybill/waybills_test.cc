@@ -21,39 +21,17 @@ namespace {
 
 using registry::Registry;
 
+absl::CivilDay Today() { return registry::testing::TodayInChina(); }
+
 crypto::SigningKey TestKey(int seed) {
   return crypto::SigningKey::FromSeed(
       *crypto::SecretSeed::FromBytes(std::string(32, static_cast<char>(seed))));
 }
 
-std::string Uscc(const std::string& region) {
-  const std::string first17 = "91" + region + "M000100Y4";
-  return first17 + ids::UsccCheckCharacter(first17);
-}
-
-const std::string kProducer = Uscc("350100");
-const std::string kUser = Uscc("330200");
-const std::string kCarrier = Uscc("110105");
-const std::string kOther = Uscc("440300");
-
-absl::CivilDay Today() { return absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600)); }
-
-v1::Enterprise MakeEnterprise(const std::string& uscc, v1::EnterpriseRole role, v1::LicenceType licence) {
-  v1::Enterprise e;
-  e.set_uscc(uscc);
-  e.set_name(absl::StrCat("enterprise ", uscc.substr(2, 6)));
-  e.set_region_code(uscc.substr(2, 6));
-  e.set_address("示例路1号");
-  e.add_roles(role);
-  if (licence != v1::LICENCE_TYPE_UNSPECIFIED) {
-    v1::Licence* l = e.add_licences();
-    l->set_type(licence);
-    l->set_number("L-1");
-    *l->mutable_valid_from() = registry::ToProtoDate(Today() - 365);
-    *l->mutable_valid_until() = registry::ToProtoDate(Today() + 365);
-  }
-  return e;
-}
+const std::string kProducer = registry::testing::ExampleUscc("350100");
+const std::string kUser = registry::testing::ExampleUscc("330200");
+const std::string kCarrier = registry::testing::ExampleUscc("110105");
+const std::string kOther = registry::testing::ExampleUscc("440300");
 
 class WaybillTest : public ::testing::Test {
  protected:
@@ -73,13 +51,13 @@ class WaybillTest : public ::testing::Test {
       *r->mutable_register_enterprise() = registry::testing::ExampleProducer(kProducer);
     });
     Register(admin_, [&](v1::RegistryRequest* r) {
-      *r->mutable_register_enterprise() = MakeEnterprise(kUser, v1::USER, v1::LICENCE_TYPE_UNSPECIFIED);
+      *r->mutable_register_enterprise() = registry::testing::ExampleEnterprise(kUser, v1::USER, v1::LICENCE_TYPE_UNSPECIFIED);
     });
     Register(admin_, [&](v1::RegistryRequest* r) {
-      *r->mutable_register_enterprise() = MakeEnterprise(kCarrier, v1::CARRIER, v1::ROAD_TRANSPORT);
+      *r->mutable_register_enterprise() = registry::testing::ExampleEnterprise(kCarrier, v1::CARRIER, v1::ROAD_TRANSPORT);
     });
     Register(admin_, [&](v1::RegistryRequest* r) {
-      *r->mutable_register_enterprise() = MakeEnterprise(kOther, v1::USER, v1::LICENCE_TYPE_UNSPECIFIED);
+      *r->mutable_register_enterprise() = registry::testing::ExampleEnterprise(kOther, v1::USER, v1::LICENCE_TYPE_UNSPECIFIED);
     });
     for (auto [uscc, key] : {std::make_pair(kProducer, &producer_), std::make_pair(kUser, &user_),
                              std::make_pair(kCarrier, &carrier_), std::make_pair(kOther, &other_)}) {
