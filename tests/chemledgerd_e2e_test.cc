@@ -406,7 +406,7 @@ TEST_F(ChemledgerdTest, RefusalsNameTheFieldAndLeaveTheLogUnchanged) {
           StatusCode::ALREADY_EXISTS, "product.product_number");
   Refused(Signed(*admin_, Product(registry::testing::ExampleMethanol("91440300MA5ABCDE1X", "M01"))),
           StatusCode::INVALID_ARGUMENT, "enterprise_uscc");
-    // A valid code nobody registered.
+  // A valid code nobody registered.
   const std::string unknown = registry::testing::ExampleUscc("330200");
   Refused(Signed(*admin_, Product(registry::testing::ExampleMethanol(unknown, "M01"))),
           StatusCode::NOT_FOUND, "product.enterprise_uscc");
