@@ -38,6 +38,7 @@
 #include "services/waybill/waybill_service.h"
 #include "services/registry/registry_service.h"
 #include "tools/cli/args.h"
+#include "tools/cli/key_args.h"
 
 namespace chemledger::server {
 namespace {
@@ -95,8 +96,6 @@ std::string OneLine(absl::string_view s) {
 absl::Status Init(const cli::Args& args) {
   absl::StatusOr<std::string> data = args.Required("data");
   if (!data.ok()) return data.status();
-  absl::StatusOr<std::string> key_path = args.Required("admin-key");
-  if (!key_path.ok()) return key_path.status();
   InitOptions options;
   absl::StatusOr<std::string> deployment = args.Required("deployment");
   if (!deployment.ok()) return deployment.status();
@@ -111,15 +110,7 @@ absl::Status Init(const cli::Args& args) {
     return absl::InvalidArgumentError("--label-key-days: must be 1 to 3650");
   }
   options.label_key_valid_days = static_cast<int>(*days);
-  absl::optional<crypto::Passphrase> passphrase;
-  if (args.Has("passphrase-file")) {
-    absl::StatusOr<crypto::Passphrase> p =
-        crypto::Passphrase::ReadFromFile(args.Get("passphrase-file"));
-    if (!p.ok()) return p.status();
-    passphrase = *std::move(p);
-  }
-  absl::StatusOr<crypto::SigningKey> admin_key =
-      crypto::LoadSigningKey(*key_path, std::move(passphrase));
+  absl::StatusOr<crypto::SigningKey> admin_key = cli::SigningKeyArg(args, "admin-key");
   if (!admin_key.ok()) return admin_key.status();
   absl::StatusOr<InitResult> result = InitDeployment(*data, options, *admin_key);
   if (!result.ok()) return result.status();

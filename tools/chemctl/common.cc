@@ -22,19 +22,6 @@ absl::StatusOr<absl::CivilDay> DayArg(absl::string_view flag, absl::string_view 
   return day;
 }
 
-absl::StatusOr<crypto::SigningKey> KeyArg(const cli::Args& args, const std::string& flag) {
-  absl::StatusOr<std::string> path = args.Required(flag);
-  if (!path.ok()) return path.status();
-  absl::optional<crypto::Passphrase> passphrase;
-  if (args.Has("passphrase-file")) {
-    absl::StatusOr<crypto::Passphrase> p =
-        crypto::Passphrase::ReadFromFile(args.Get("passphrase-file"));
-    if (!p.ok()) return p.status();
-    passphrase = *std::move(p);
-  }
-  return crypto::LoadSigningKey(*path, std::move(passphrase));
-}
-
 absl::Status WriteFile(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << bytes;

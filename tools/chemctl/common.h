@@ -13,14 +13,12 @@
 #include "crypto/keys.h"
 #include "grpcpp/channel.h"
 #include "tools/cli/args.h"
+#include "tools/cli/key_args.h"
 
 namespace chemledger::chemctl {
 
 // A date "YYYY-MM-DD"; InvalidArgument naming `flag` otherwise.
 absl::StatusOr<absl::CivilDay> DayArg(absl::string_view flag, absl::string_view text);
-
-// The private key file named by --<flag>, unsealed with --passphrase-file if given.
-absl::StatusOr<crypto::SigningKey> KeyArg(const cli::Args& args, const std::string& flag);
 
 // Writes `bytes` to `path` (replacing it).
 absl::Status WriteFile(const std::string& path, const std::string& bytes);

@@ -54,7 +54,7 @@ absl::StatusOr<uint64_t> Milli(absl::string_view flag, absl::string_view text) {
 }
 
 absl::Status Record(const cli::Args& args) {
-  absl::StatusOr<crypto::SigningKey> key = KeyArg(args, "key");
+  absl::StatusOr<crypto::SigningKey> key = cli::SigningKeyArg(args, "key");
   if (!key.ok()) return key.status();
   v1::Event e;
   absl::StatusOr<std::string> step = args.Required("step");
@@ -145,7 +145,7 @@ absl::Status Record(const cli::Args& args) {
 
 absl::Status History(const cli::Args& args) {
   if (args.positional().size() != 1) return absl::InvalidArgumentError("give one code");
-  absl::StatusOr<crypto::SigningKey> key = KeyArg(args, "key");
+  absl::StatusOr<crypto::SigningKey> key = cli::SigningKeyArg(args, "key");
   if (!key.ok()) return key.status();
   absl::StatusOr<std::unique_ptr<v1::LedgerService::Stub>> stub = LedgerStub(args);
   if (!stub.ok()) return stub.status();

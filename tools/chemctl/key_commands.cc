@@ -12,17 +12,10 @@
 #include "crypto/keys.h"
 #include "storage/leveldb_log.h"
 #include "tools/chemctl/command.h"
+#include "tools/cli/key_args.h"
 
 namespace chemledger::chemctl {
 namespace {
-
-absl::StatusOr<absl::optional<crypto::Passphrase>> PassphraseArg(const cli::Args& args) {
-  if (!args.Has("passphrase-file")) return absl::optional<crypto::Passphrase>();
-  absl::StatusOr<crypto::Passphrase> p =
-      crypto::Passphrase::ReadFromFile(args.Get("passphrase-file"));
-  if (!p.ok()) return p.status();
-  return absl::optional<crypto::Passphrase>(*std::move(p));
-}
 
 void PrintKey(const crypto::VerifyingKey& key, const cli::Args& args) {
   std::cout << "key-id " << key.key_id().ToString() << "\npublic-key " << key.ToBase64()
@@ -43,7 +36,7 @@ absl::Status Keygen(const cli::Args& args) {
         args.Get("note-name"), crypto::SigningKey::Generate().verifying_key());
     if (!check.ok()) return check.status();
   }
-  auto passphrase = PassphraseArg(args);
+  auto passphrase = cli::PassphraseArg(args);
   if (!passphrase.ok()) return passphrase.status();
   crypto::SigningKey key = crypto::SigningKey::Generate();
   crypto::KeyFileOptions options;
@@ -88,7 +81,7 @@ absl::Status LogCheckpoint(const cli::Args& args) {
   if (!key_file.ok()) return key_file.status();
   absl::StatusOr<std::string> origin = args.Required("origin");
   if (!origin.ok()) return origin.status();
-  auto passphrase = PassphraseArg(args);
+  auto passphrase = cli::PassphraseArg(args);
   if (!passphrase.ok()) return passphrase.status();
   absl::StatusOr<crypto::SigningKey> key =
       crypto::LoadSigningKey(*key_file, *std::move(passphrase));

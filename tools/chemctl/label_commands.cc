@@ -26,7 +26,7 @@ namespace chemledger::chemctl {
 namespace {
 
 absl::Status Make(const cli::Args& args) {
-  absl::StatusOr<crypto::SigningKey> key = KeyArg(args, "key");
+  absl::StatusOr<crypto::SigningKey> key = cli::SigningKeyArg(args, "key");
   if (!key.ok()) return key.status();
   crypto::LabelClaims c;
   for (auto [flag, field] : std::vector<std::pair<const char*, std::string*>>{
@@ -91,7 +91,7 @@ absl::Status Render(const cli::Args& args) {
 }
 
 absl::Status TrustListCommand(const cli::Args& args) {
-  absl::StatusOr<crypto::SigningKey> root_key = KeyArg(args, "root-key");
+  absl::StatusOr<crypto::SigningKey> root_key = cli::SigningKeyArg(args, "root-key");
   if (!root_key.ok()) return root_key.status();
   absl::StatusOr<std::string> resolver = args.Required("resolver");
   if (!resolver.ok()) return resolver.status();

@@ -97,7 +97,7 @@ std::unique_ptr<grpc::ClientContext> Context(int seconds = 30) {
 // A context carrying read credentials for `method`, signed with --key.
 absl::StatusOr<std::unique_ptr<grpc::ClientContext>> ReadContext(const cli::Args& args,
                                                                  const char* method) {
-  absl::StatusOr<crypto::SigningKey> key = KeyArg(args, "key");
+  absl::StatusOr<crypto::SigningKey> key = cli::SigningKeyArg(args, "key");
   if (!key.ok()) return key.status();
   std::unique_ptr<grpc::ClientContext> context = Context();
   read_auth::AttachReadCredentials(context.get(), method, *key);
@@ -118,7 +118,7 @@ absl::Status ServerError(const grpc::Status& status) {
 
 // Signs `request` (its request_id set here) and submits it.
 absl::Status Submit(const cli::Args& args, v1::RegistryRequest request) {
-  absl::StatusOr<crypto::SigningKey> key = KeyArg(args, "key");
+  absl::StatusOr<crypto::SigningKey> key = cli::SigningKeyArg(args, "key");
   if (!key.ok()) return key.status();
   request.set_request_id(RequestId(args));
   absl::StatusOr<v1::SignedEnvelope> envelope =
@@ -371,7 +371,7 @@ absl::Status Print(const cli::Args& args) {
 
 absl::Status Issue(const cli::Args& args) {
   if (absl::Status s = RequireNoPositional(args); !s.ok()) return s;
-  absl::StatusOr<crypto::SigningKey> key = KeyArg(args, "key");
+  absl::StatusOr<crypto::SigningKey> key = cli::SigningKeyArg(args, "key");
   if (!key.ok()) return key.status();
   v1::IssueLabelsRequest r;
   r.set_request_id(RequestId(args));
