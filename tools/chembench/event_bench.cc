@@ -34,11 +34,11 @@
 #include "services/label/issuance.h"
 #include "services/ledger/ledger.h"
 #include "services/registry/registry.h"
+#include "tools/chembench/bench_producer.h"
 
 namespace chemledger::chembench {
 namespace {
 
-constexpr char kUscc[] = "91350100M000100Y43";
 
 pid_t Spawn(const std::vector<std::string>& argv) {
   std::vector<char*> args;
@@ -153,54 +153,17 @@ int RunEventBench(const EventBenchOptions& o) {
     return registry->Submit(
         &context, *envelope::Sign(registry::kRegistryContext, r.SerializeAsString(), key), &response);
   };
-  {
-    v1::RegistryRequest r;
-    v1::Enterprise* e = r.mutable_register_enterprise();
-    e->set_uscc(kUscc);
-    e->set_name("基准测试化工有限公司");
-    e->set_region_code("350100");
-    e->set_address("测试路1号");
-    e->add_roles(v1::PRODUCER);
-    v1::Licence* l = e->add_licences();
-    l->set_type(v1::SAFETY_PRODUCTION);
-    l->set_number("BENCH-1");
-    l->mutable_valid_from()->set_year(2020);
-    l->mutable_valid_from()->set_month(1);
-    l->mutable_valid_from()->set_day(1);
-    l->mutable_valid_until()->set_year(2099);
-    l->mutable_valid_until()->set_month(12);
-    l->mutable_valid_until()->set_day(31);
-    if (!submit(admin, r).ok()) return stop_server(), fail("register enterprise");
-    r.Clear();
-    v1::Actor* a = r.mutable_add_actor();
-    a->set_name("bench line");
-    a->set_role(v1::ENTERPRISE_ADMIN);
-    a->set_enterprise_uscc(kUscc);
-    a->set_public_key(producer.verifying_key().ToBytes());
-    if (!submit(admin, r).ok()) return stop_server(), fail("add actor");
-    r.Clear();
-    v1::Product* p = r.mutable_register_product();
-    p->set_enterprise_uscc(kUscc);
-    p->set_product_number("AN01");
-    p->set_name_zh("硝酸铵");
-    p->set_name_en("Ammonium nitrate");
-    p->set_cas("6484-52-2");
-    p->set_un_number("1942");
-    p->set_hazard_class("5.1");
-    p->set_packing_group("III");
-    p->set_catalogue_number(2286);
-    p->add_control_flags("重点监管");
-    p->add_control_flags("高危");
-    p->set_signal_word(v1::DANGER);
-    p->set_emergency_phone("0591-12345678");
-    if (!submit(producer, r).ok()) return stop_server(), fail("register product");
+  for (const BenchSetupStep& step : BenchProducerSetup(producer.verifying_key())) {
+    if (!submit(step.by_admin ? admin : producer, step.request).ok()) {
+      return stop_server(), fail("registering the producer: " + step.request.ShortDebugString());
+    }
   }
   const int codes = o.codes;
   {
     v1::IssueLabelsRequest r;
     r.set_request_id("bench-issue");
-    r.set_enterprise_uscc(kUscc);
-    r.set_product_number("AN01");
+    r.set_enterprise_uscc(kBenchUscc);
+    r.set_product_number(kBenchProduct);
     r.set_batch("B1");
     *r.mutable_production_date() = Today();
     r.set_package_count(codes);
@@ -215,7 +178,7 @@ int RunEventBench(const EventBenchOptions& o) {
     if (!reader->Finish().ok()) return stop_server(), fail("issue labels");
   }
   const int64_t event_seconds = absl::ToUnixSeconds(absl::Now()) - 60;
-  const auto code = [](int serial) { return absl::StrCat(kUscc, ".AN01.B1.", serial); };
+  const auto code = [](int serial) { return absl::StrCat(kBenchUscc, ".", kBenchProduct, ".B1.", serial); };
   const auto event = [&](v1::BusinessStep step, int first, int count) {
     v1::Event e;
     e.set_event_id(absl::StrCat("bench-ev-", ++next_id));
@@ -223,7 +186,7 @@ int RunEventBench(const EventBenchOptions& o) {
     for (int i = 0; i < count; ++i) e.add_codes(code(first + i));
     e.mutable_event_time()->set_seconds(event_seconds);
     e.set_event_time_offset_minutes(480);
-    e.mutable_location()->set_enterprise_uscc(kUscc);
+    e.mutable_location()->set_enterprise_uscc(kBenchUscc);
     e.mutable_location()->set_site("bench");
     return *envelope::Sign(ledger::kEventContext, e.SerializeAsString(), producer);
   };

@@ -23,59 +23,24 @@
 #include "services/chemledgerd/deployment.h"
 #include "services/common/envelope.h"
 #include "services/label/label_service.h"
+#include "tools/chembench/bench_producer.h"
 
 namespace chemledger::chembench {
 namespace {
 
-constexpr char kUscc[] = "91350100M000100Y43";
 constexpr uint32_t kBatchSize = 100000;
 
 absl::Status Register(registry::Registry* registry, const crypto::SigningKey& admin,
                       const crypto::SigningKey& producer) {
-  const auto apply = [&](const crypto::SigningKey& key, v1::RegistryRequest r, int id) {
-    r.set_request_id(absl::StrCat("bench-", id));
-    absl::StatusOr<v1::SignedEnvelope> e =
-        envelope::Sign(registry::kRegistryContext, r.SerializeAsString(), key);
+  int id = 0;
+  for (BenchSetupStep& step : BenchProducerSetup(producer.verifying_key())) {
+    step.request.set_request_id(absl::StrCat("bench-", ++id));
+    absl::StatusOr<v1::SignedEnvelope> e = envelope::Sign(
+        registry::kRegistryContext, step.request.SerializeAsString(), step.by_admin ? admin : producer);
     if (!e.ok()) return e.status();
-    return registry->Apply(*e).status();
-  };
-  v1::RegistryRequest r;
-  v1::Enterprise* e = r.mutable_register_enterprise();
-  e->set_uscc(kUscc);
-  e->set_name("基准测试化工有限公司");
-  e->set_region_code("350100");
-  e->set_address("测试路1号");
-  e->add_roles(v1::PRODUCER);
-  v1::Licence* l = e->add_licences();
-  l->set_type(v1::SAFETY_PRODUCTION);
-  l->set_number("BENCH-1");
-  *l->mutable_valid_from() = registry::ToProtoDate(absl::CivilDay(2020, 1, 1));
-  *l->mutable_valid_until() = registry::ToProtoDate(absl::CivilDay(2099, 12, 31));
-  if (absl::Status s = apply(admin, r, 1); !s.ok()) return s;
-  r.Clear();
-  v1::Actor* a = r.mutable_add_actor();
-  a->set_name("bench producer");
-  a->set_role(v1::ENTERPRISE_ADMIN);
-  a->set_enterprise_uscc(kUscc);
-  a->set_public_key(producer.verifying_key().ToBytes());
-  if (absl::Status s = apply(admin, r, 2); !s.ok()) return s;
-  r.Clear();
-  v1::Product* p = r.mutable_register_product();
-  p->set_enterprise_uscc(kUscc);
-  p->set_product_number("AN01");
-  p->set_name_zh("硝酸铵");
-  p->set_name_en("Ammonium nitrate");
-  p->set_cas("6484-52-2");
-  p->set_un_number("1942");
-  p->set_hazard_class("5.1");
-  p->set_packing_group("III");
-  p->set_catalogue_number(2286);
-  p->add_control_flags("易制爆");
-  p->add_control_flags("重点监管");
-  p->add_control_flags("高危");
-  p->set_signal_word(v1::DANGER);
-  p->set_emergency_phone("0591-12345678");
-  return apply(producer, r, 3);
+    if (absl::Status s = registry->Apply(*e).status(); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 double BareSigningRate(int threads, double seconds) {
@@ -147,8 +112,8 @@ int RunIssuanceBench(const IssuanceBenchOptions& options) {
     limits.push_back(BareSigningRate(cores, 1.5));
     v1::IssueLabelsRequest r;
     r.set_request_id(absl::StrCat("bench-issue-", round));
-    r.set_enterprise_uscc(kUscc);
-    r.set_product_number("AN01");
+    r.set_enterprise_uscc(kBenchUscc);
+    r.set_product_number(kBenchProduct);
     r.set_batch("B1");
     *r.mutable_production_date() = registry::ToProtoDate(today);
     r.set_package_count(kBatchSize);
