@@ -1,7 +1,6 @@
 #include "services/ledger/ledger.h"
 
 #include <algorithm>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -13,6 +12,7 @@
 #include "services/common/envelope.h"
 #include "services/common/log_replay.h"
 #include "services/common/identifiers.h"
+#include "services/registry/signers.h"
 
 namespace chemledger::ledger {
 
@@ -209,52 +209,10 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
   //    lock that a write holds through its fsync), then check the signatures
   //    outside any lock, on all cores. The signer is checked again under the
   //    registry's lock in step 2.
-  std::vector<std::optional<envelope::ResolvedSignature>> signers(n);
-  {
-    const auto keys = registry_->ActiveActorKeys();
-    const envelope::KeyLookup lookup =
-        [&keys](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
-      auto it = keys->find(id);
-      if (it == keys->end()) return absl::NotFoundError("unknown key");
-      return it->second;
-    };
-    for (size_t i = 0; i < n; ++i) {
-      absl::StatusOr<envelope::ResolvedSignature> resolved =
-          envelope::Resolve(envelopes[i], kEventContext, lookup);
-      if (resolved.ok()) {
-        signers[i] = *std::move(resolved);
-      } else if (absl::IsUnauthenticated(resolved.status())) {
-        // Perhaps revoked, perhaps never registered: the registry says which.
-        const absl::Status why = registry_->WithView([&](const registry::Registry::View& view) {
-          return view.ResolveSigner(envelopes[i], kEventContext).status();
-        });
-        results[i] = why.ok() ? resolved.status() : why;
-      } else {
-        results[i] = resolved.status();
-      }
-    }
-  }
-  const auto check_range = [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      if (!signers[i]) continue;
-      if (absl::Status s = envelope::CheckSignature(envelopes[i], kEventContext, *signers[i]);
-          !s.ok()) {
-        results[i] = s;
-        signers[i].reset();
-      }
-    }
-  };
-  const size_t threads = n < 16 ? 1 : std::min<size_t>(options_.verify_threads, n / 8);
-  if (threads <= 1) {
-    check_range(0, n);
-  } else {
-    std::vector<std::thread> workers;
-    const size_t per = (n + threads - 1) / threads;
-    for (size_t t = 1; t < threads; ++t) {
-      workers.emplace_back(check_range, std::min(n, t * per), std::min(n, (t + 1) * per));
-    }
-    check_range(0, std::min(n, per));
-    for (std::thread& w : workers) w.join();
+  std::vector<absl::StatusOr<envelope::ResolvedSignature>> signers =
+      registry::VerifyActorSignatures(*registry_, pointers, kEventContext, options_.verify_threads);
+  for (size_t i = 0; i < n; ++i) {
+    if (!signers[i].ok()) results[i] = signers[i].status();
   }
 
   // 2. Check the verified events in order against the state (and the
@@ -282,7 +240,7 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
         std::vector<std::string> entries;
         size_t batch_bytes = 0;
         for (size_t i = 0; i < n; ++i) {
-          if (!signers[i]) continue;
+          if (!signers[i].ok()) continue;
           const v1::SignedEnvelope& envelope = envelopes[i];
           // The key may have been revoked since step 1.
           absl::StatusOr<v1::Actor> actor = view.ActiveSigner(signers[i]->key_id);
@@ -368,6 +326,11 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
           entries.push_back(std::move(bytes));
         }
         return entries;
+      },
+      [&](uint64_t) {
+        // In log order with the other parts' writes (the waybill book's).
+        if (!options_.on_event) return;
+        for (const Accepted& a : accepted) options_.on_event(a.event);
       });
   for (size_t j = 0; j < accepted.size(); ++j) {
     Accepted& a = accepted[j];
@@ -384,7 +347,6 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendAll(
     }
     events_[a.event_id] = {index, a.hash, std::move(a.enterprise)};
     results[a.i] = EventReceipt{index, false, a.hash};
-    if (options_.on_event) options_.on_event(a.event);
   }
   if (first.ok()) {
     for (auto& [code, before] : batch.before) {

@@ -89,7 +89,8 @@ struct LedgerOptions {
   absl::Duration clock_skew = absl::Minutes(5);  // how far in the future an event time may be
   WaybillCheck waybills = NoWaybillsYet();
   // Called with every event once it is durable (not on replay), under the
-  // ledger's lock: it must not call back into the ledger.
+  // ledger's and the registry's locks, in log order with every other
+  // registry-checked write: it must not call back into either.
   std::function<void(const v1::Event&)> on_event;
   size_t verify_threads = 2;  // for a batch's signature checks
 };

@@ -1,7 +1,5 @@
 #include "services/ledger/ledger_service.h"
 
-#include <deque>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -9,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "crypto/merkle.h"
 #include "services/common/grpc_status.h"
+#include "services/common/stream_batches.h"
 #include "services/registry/read_access.h"
 
 namespace chemledger::ledger {
@@ -28,24 +27,6 @@ grpc::Status Denied(absl::string_view what) {
 
 }  // namespace
 
-LedgerServiceImpl::StreamSlot::StreamSlot(LedgerServiceImpl* service) : service_(service) {
-  absl::MutexLock lock(&service_->streams_mu_);
-  ok_ = service_->streams_ < kMaxConcurrentStreams;
-  if (ok_) ++service_->streams_;
-}
-
-LedgerServiceImpl::StreamSlot::~StreamSlot() {
-  if (!ok_) return;
-  absl::MutexLock lock(&service_->streams_mu_);
-  --service_->streams_;
-}
-
-grpc::Status LedgerServiceImpl::StreamSlot::Refusal() const {
-  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                      absl::StrCat(kMaxConcurrentStreams,
-                                   " append streams are open; use unary Append or retry later"));
-}
-
 grpc::Status LedgerServiceImpl::Append(grpc::ServerContext*, const v1::SignedEnvelope* request,
                                        v1::AppendResponse* response) {
   absl::StatusOr<EventReceipt> receipt = ledger_->Append(*request);
@@ -57,78 +38,30 @@ grpc::Status LedgerServiceImpl::Append(grpc::ServerContext*, const v1::SignedEnv
 grpc::Status LedgerServiceImpl::AppendStream(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::AppendResult, v1::SignedEnvelope>* stream) {
-  // A reader thread queues what the client sends; this thread appends what
-  // has queued up as one batch (one durable write), answers it in order, and
-  // goes on. A client that sends ahead gets large batches; one that waits
-  // for each answer gets batches of one.
-  StreamSlot slot(this);
-  if (!slot.ok()) return slot.Refusal();
-  absl::Mutex mu;
-  absl::CondVar changed;
-  std::deque<v1::SignedEnvelope> queue;  // guarded by mu
-  size_t queued_bytes = 0;               // guarded by mu
-  bool done = false;                     // guarded by mu
-  bool stop = false;                     // guarded by mu
-  std::thread reader([&] {
-    v1::SignedEnvelope envelope;
-    while (stream->Read(&envelope)) {
-      absl::MutexLock lock(&mu);
-      while ((queue.size() >= kMaxQueuedEvents || queued_bytes >= kMaxQueuedBytes) && !stop) {
-        changed.Wait(&mu);
-      }
-      if (stop) break;
-      queued_bytes += envelope.ByteSizeLong();
-      queue.push_back(std::move(envelope));
-      changed.SignalAll();
-    }
-    absl::MutexLock lock(&mu);
-    done = true;
-    changed.SignalAll();
-  });
-  bool client_gone = false;
-  while (!client_gone) {
-    std::vector<v1::SignedEnvelope> batch;
-    {
-      absl::MutexLock lock(&mu);
-      while (queue.empty() && !done) changed.Wait(&mu);
-      if (queue.empty()) break;  // the client closed its side
-      while (!queue.empty() && batch.size() < kMaxBatchEvents) {
-        queued_bytes -= queue.front().ByteSizeLong();
-        batch.push_back(std::move(queue.front()));
-        queue.pop_front();
-      }
-      changed.SignalAll();
-    }
-    std::vector<absl::StatusOr<EventReceipt>> receipts = ledger_->AppendBatch(batch);
-    for (absl::StatusOr<EventReceipt>& receipt : receipts) {
-      v1::AppendResult result;
-      if (receipt.ok()) {
-        FillReceipt(*receipt, result.mutable_receipt());
-      } else {
-        result.set_code(static_cast<int>(receipt.status().code()));
-        result.set_message(std::string(receipt.status().message()));
-      }
-      if (!stream->Write(result)) {
-        client_gone = true;
-        break;
-      }
-    }
-  }
-  if (client_gone) {
-    context->TryCancel();
-    absl::MutexLock lock(&mu);
-    stop = true;
-    queue.clear();
-    changed.SignalAll();
-  }
-  reader.join();
+  StreamLimiter::Slot slot(&streams_);
+  if (!slot.ok()) return slot.Refusal("append streams", "use unary Append or retry later");
+  AnswerInBatches<v1::SignedEnvelope, v1::AppendResult>(
+      context, stream, StreamBatchLimits{kMaxBatchEvents, kMaxQueuedEvents, kMaxQueuedBytes},
+      [&](std::vector<v1::SignedEnvelope>& batch) {
+        std::vector<v1::AppendResult> results;
+        for (absl::StatusOr<EventReceipt>& receipt : ledger_->AppendBatch(batch)) {
+          v1::AppendResult& result = results.emplace_back();
+          if (receipt.ok()) {
+            FillReceipt(*receipt, result.mutable_receipt());
+          } else {
+            result.set_code(static_cast<int>(receipt.status().code()));
+            result.set_message(std::string(receipt.status().message()));
+          }
+        }
+        return results;
+      });
   return grpc::Status::OK;
 }
 
 grpc::Status LedgerServiceImpl::AppendBatches(
     grpc::ServerContext*, grpc::ServerReaderWriter<v1::EventBatchResult, v1::EventBatch>* stream) {
-  StreamSlot slot(this);
-  if (!slot.ok()) return slot.Refusal();
+  StreamLimiter::Slot slot(&streams_);
+  if (!slot.ok()) return slot.Refusal("append streams", "use unary Append or retry later");
   v1::EventBatch batch;
   while (stream->Read(&batch)) {
     if (batch.events_size() > kMaxEventsPerBatchMessage) {

@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
+#include "services/common/stream_batches.h"
 #include "services/ledger/ledger.h"
 #include "services/registry/registry.h"
 #include "storage/log.h"
@@ -60,19 +61,6 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
                                    v1::ConsistencyProof* response) override;
 
  private:
-  // Holds one of kMaxConcurrentStreams for a stream's life.
-  class StreamSlot {
-   public:
-    explicit StreamSlot(LedgerServiceImpl* service);
-    ~StreamSlot();
-    bool ok() const { return ok_; }
-    grpc::Status Refusal() const;
-
-   private:
-    LedgerServiceImpl* service_;
-    bool ok_ = false;
-  };
-
   // The log entry at `index` as an EventRecord.
   absl::Status Record(uint64_t index, v1::EventRecord* out) const;
 
@@ -80,8 +68,7 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
   const registry::Registry* const registry_;
   const storage::Log* const log_;
   const crypto::NoteSigner* const signer_;
-  absl::Mutex streams_mu_;
-  int streams_ ABSL_GUARDED_BY(streams_mu_) = 0;
+  StreamLimiter streams_{kMaxConcurrentStreams};
 };
 
 }  // namespace chemledger::ledger

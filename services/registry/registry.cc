@@ -529,12 +529,15 @@ absl::StatusOr<v1::Actor> Registry::View::ActiveSigner(const crypto::KeyId& key_
 }
 
 absl::StatusOr<uint64_t> Registry::AppendCheckedMany(
-    const std::function<absl::StatusOr<std::vector<std::string>>(const View&)>& make_entries) {
+    const std::function<absl::StatusOr<std::vector<std::string>>(const View&)>& make_entries,
+    const std::function<void(uint64_t first)>& on_appended) {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<std::vector<std::string>> entries = make_entries(View(this));
   if (!entries.ok()) return entries.status();
   if (entries->empty()) return log_->Size();
-  return log_->Append(*entries);
+  absl::StatusOr<uint64_t> first = log_->Append(*entries);
+  if (first.ok() && on_appended) on_appended(*first);
+  return first;
 }
 
 void Registry::PublishActorKeys() {

@@ -134,9 +134,13 @@ class Registry {
 
   // As AppendChecked, for several entries written as one atomic, durable
   // append. Returns the index of the first (the log's size when
-  // `make_entries` returns none, and nothing is written).
+  // `make_entries` returns none, and nothing is written). `on_appended`, if
+  // given, is called with that index once the entries are durable, before any
+  // other registry-checked append: so state that follows the log (a waybill
+  // closed by a receipt) changes in the log's order.
   absl::StatusOr<uint64_t> AppendCheckedMany(
-      const std::function<absl::StatusOr<std::vector<std::string>>(const View&)>& make_entries);
+      const std::function<absl::StatusOr<std::vector<std::string>>(const View&)>& make_entries,
+      const std::function<void(uint64_t first)>& on_appended = nullptr);
 
   // The unrevoked actor keys, as a snapshot that later changes do not touch
   // (replaced, copy on write, whenever an actor key is added or revoked).

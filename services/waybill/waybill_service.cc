@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/grpc_status.h"
+#include "services/common/stream_batches.h"
 #include "services/registry/read_access.h"
 
 namespace chemledger::waybill {
@@ -49,11 +50,21 @@ grpc::Status WaybillServiceImpl::Submit(grpc::ServerContext*, const v1::SignedEn
 }
 
 grpc::Status WaybillServiceImpl::SubmitStream(
-    grpc::ServerContext*, grpc::ServerReaderWriter<v1::WaybillResult, v1::SignedEnvelope>* stream) {
-  v1::SignedEnvelope request;
-  while (stream->Read(&request)) {
-    if (!stream->Write(ResultOf(book_->Apply(request)))) break;
-  }
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::WaybillResult, v1::SignedEnvelope>* stream) {
+  StreamLimiter::Slot slot(&streams_);
+  if (!slot.ok()) return slot.Refusal("waybill streams", "use unary Submit or retry later");
+  AnswerInBatches<v1::SignedEnvelope, v1::WaybillResult>(
+      context, stream, StreamBatchLimits{kMaxBatchWaybills, kMaxQueuedWaybills, kMaxQueuedBytes},
+      [&](std::vector<v1::SignedEnvelope>& batch) {
+        std::vector<const v1::SignedEnvelope*> pointers;
+        pointers.reserve(batch.size());
+        for (const v1::SignedEnvelope& e : batch) pointers.push_back(&e);
+        std::vector<v1::WaybillResult> results;
+        results.reserve(batch.size());
+        for (const auto& receipt : book_->ApplyBatch(pointers)) results.push_back(ResultOf(receipt));
+        return results;
+      });
   return grpc::Status::OK;
 }
 

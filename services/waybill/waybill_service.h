@@ -8,10 +8,19 @@
 #define CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_SERVICE_H_
 
 #include "chemledger/v1/waybill_service.grpc.pb.h"
+#include "services/common/stream_batches.h"
 #include "services/registry/registry.h"
 #include "services/waybill/waybills.h"
 
 namespace chemledger::waybill {
+
+// SubmitStream applies at most this many queued waybill requests as one batch
+// (one durable write), and stops reading ahead at kMaxQueuedWaybills.
+inline constexpr size_t kMaxBatchWaybills = 256;
+inline constexpr size_t kMaxQueuedWaybills = 2048;
+inline constexpr size_t kMaxQueuedBytes = 16 << 20;
+// Submit streams open at once; more are refused with RESOURCE_EXHAUSTED.
+inline constexpr int kMaxConcurrentStreams = 8;
 
 inline constexpr char kGetWaybillMethod[] = "/chemledger.v1.WaybillService/GetWaybill";
 inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";
@@ -34,6 +43,7 @@ class WaybillServiceImpl final : public v1::WaybillService::Service {
  private:
   WaybillBook* const book_;
   const registry::Registry* const registry_;
+  StreamLimiter streams_{kMaxConcurrentStreams};
 };
 
 }  // namespace chemledger::waybill

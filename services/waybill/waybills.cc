@@ -1,5 +1,7 @@
 #include "services/waybill/waybills.h"
 
+#include <algorithm>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -9,6 +11,7 @@
 #include "services/common/envelope.h"
 #include "services/common/log_replay.h"
 #include "services/registry/catalogue.h"
+#include "services/registry/signers.h"
 #include "services/waybill/validation.h"
 
 namespace chemledger::waybill {
@@ -43,6 +46,33 @@ std::vector<std::string> CodesOf(const v1::Waybill& w) {
   return codes;
 }
 
+absl::Status RequestIdTaken(const std::string& request_id) {
+  return absl::AlreadyExistsError(absl::StrCat(
+      "request.request_id: '", request_id, "' was already used for another request"));
+}
+
+// Each code of `w` is in the consignor's custody and can be shipped.
+absl::Status CheckCustody(const ledger::Ledger& ledger, const v1::Waybill& w) {
+  for (int l = 0; l < w.goods_size(); ++l) {
+    for (int c = 0; c < w.goods(l).codes_size(); ++c) {
+      const std::string field = absl::StrCat("waybill.goods[", l, "].codes[", c, "]");
+      const std::string& code = w.goods(l).codes(c);
+      std::optional<ledger::CodeState> state = ledger.Find(code);
+      if (!state) return absl::NotFoundError(absl::StrCat(field, ": ", code, " is not in the ledger"));
+      if (state->custodian != w.consignor().uscc()) {
+        return Precondition(field, absl::StrCat(code, " is in the custody of ", state->custodian,
+                                                ", not of the consignor"));
+      }
+      if (state->status != ledger::CodeStatus::kActive || !state->parent.empty()) {
+        return Precondition(field, absl::StrCat(code, " cannot be shipped: it is ",
+                                                ledger::CodeStatusName(state->status),
+                                                state->parent.empty() ? "" : " and packed on " + state->parent));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<WaybillBook>> WaybillBook::Open(storage::Log* log,
@@ -58,7 +88,10 @@ absl::StatusOr<std::unique_ptr<WaybillBook>> WaybillBook::Open(storage::Log* log
           if (!request.ParseFromString(entry.envelope().payload())) {
             return absl::DataLossError(absl::StrCat("log entry ", i, " is not a waybill request"));
           }
-          book->Commit(request, i);
+          Pending change;
+          book->Stage(request, i, &change);
+          book->Merge(std::move(change));
+          book->requests_[request.request_id()] = {i, entry.envelope().payload()};
         } else if (type == ledger::kEventContext.payload_type()) {
           v1::Event event;
           if (event.ParseFromString(entry.envelope().payload())) book->NoteEvent(event);
@@ -75,83 +108,167 @@ void WaybillBook::AttachLedger(const ledger::Ledger* ledger) {
 }
 
 absl::StatusOr<WaybillReceipt> WaybillBook::Apply(const v1::SignedEnvelope& envelope) {
+  const v1::SignedEnvelope* one[] = {&envelope};
+  return std::move(ApplyBatch(one)[0]);
+}
+
+std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
+    absl::Span<const v1::SignedEnvelope* const> envelopes) {
+  const size_t n = envelopes.size();
+  std::vector<absl::StatusOr<WaybillReceipt>> results(n, absl::UnknownError("not processed"));
   absl::MutexLock write(&write_mu_);
-  // 1. Verify, then parse.
-  absl::StatusOr<v1::Actor> signer = absl::UnknownError("not checked");
-  (void)registry_->WithView([&](const registry::Registry::View& view) {
-    signer = view.VerifySigner(envelope, kWaybillContext);
-    return absl::OkStatus();
-  });
-  if (!signer.ok()) return signer.status();
-  v1::WaybillRequest request;
-  if (!request.ParseFromString(envelope.payload())) {
-    return absl::InvalidArgumentError("envelope.payload: not a WaybillRequest");
-  }
-  if (request.request_id().empty() || request.request_id().size() > 128) {
-    return absl::InvalidArgumentError("request.request_id: 1 to 128 characters are required");
-  }
+  // 1. Verify (on all cores, outside the registry's lock), then parse.
+  std::vector<absl::StatusOr<envelope::ResolvedSignature>> signers =
+      registry::VerifyActorSignatures(*registry_, envelopes, kWaybillContext,
+                                      std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::optional<v1::WaybillRequest>> requests(n);
   const ledger::Ledger* ledger = nullptr;
   {
     absl::MutexLock lock(&index_mu_);
-    if (auto it = requests_.find(request.request_id()); it != requests_.end()) {
-      if (it->second.second == envelope.payload()) return WaybillReceipt{it->second.first, true};
-      return absl::AlreadyExistsError(absl::StrCat(
-          "request.request_id: '", request.request_id(), "' was already used for another request"));
-    }
     ledger = ledger_;
   }
-  // 2. The codes: in the consignor's custody and able to move (the ledger's
-  //    own lock only; checked again when each is shipped).
-  if (const v1::Waybill* w = NewContent(request); w != nullptr && ledger != nullptr) {
-    for (int l = 0; l < w->goods_size(); ++l) {
-      for (int c = 0; c < w->goods(l).codes_size(); ++c) {
-        const std::string field = absl::StrCat("waybill.goods[", l, "].codes[", c, "]");
-        const std::string& code = w->goods(l).codes(c);
-        std::optional<ledger::CodeState> state = ledger->Find(code);
-        if (!state) return absl::NotFoundError(absl::StrCat(field, ": ", code, " is not in the ledger"));
-        if (state->custodian != w->consignor().uscc()) {
-          return Precondition(field, absl::StrCat(code, " is in the custody of ", state->custodian,
-                                                  ", not of the consignor"));
-        }
-        if (state->status != ledger::CodeStatus::kActive || !state->parent.empty()) {
-          return Precondition(field, absl::StrCat(code, " cannot be shipped: it is ",
-                                                  ledger::CodeStatusName(state->status),
-                                                  state->parent.empty() ? "" : " and packed on " + state->parent));
-        }
-      }
+  // Whether a request id is on record (a retry gets its original result, not
+  // a check against today's custody). Only ApplyBatch, serialised by
+  // write_mu_, adds ids.
+  const auto known_request = [this](const std::string& id) {
+    absl::MutexLock lock(&index_mu_);
+    return requests_.count(id) > 0;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    absl::Status refused = signers[i].status();
+    v1::WaybillRequest request;
+    if (!refused.ok()) {
+    } else if (!request.ParseFromString(envelopes[i]->payload())) {
+      refused = absl::InvalidArgumentError("envelope.payload: not a WaybillRequest");
+    } else if (request.request_id().empty() || request.request_id().size() > 128) {
+      refused = absl::InvalidArgumentError("request.request_id: 1 to 128 characters are required");
+    } else if (const v1::Waybill* w = NewContent(request);
+               w != nullptr && ledger != nullptr && !known_request(request.request_id())) {
+      // 2. The codes: in the consignor's custody and able to move (the
+      //    ledger's own lock only; the ledger checks again when each ships).
+      refused = CheckCustody(*ledger, *w);
+    }
+    if (refused.ok()) {
+      requests[i] = std::move(request);
+    } else {
+      results[i] = refused;
     }
   }
-  // 3. Everything else under the registry's lock, and the append.
-  v1::LogEntry entry = registry::MakeLogEntry(envelope);
-  absl::StatusOr<uint64_t> index = registry_->AppendChecked(
-      [&](const registry::Registry::View& view) -> absl::StatusOr<std::string> {
-        absl::StatusOr<v1::Actor> actor = view.ActiveSigner(*crypto::KeyId::Parse(
-            envelope.signatures(0).key_id()));
-        if (!actor.ok()) return actor.status();
+
+  // 3. Everything else in order, under the registry's lock, against the book
+  //    as the batch's earlier requests leave it; then one write.
+  struct Accepted {
+    size_t i;
+    std::string request_id;
+  };
+  std::vector<Accepted> accepted;
+  std::map<std::string, size_t> batch_ids;         // request id -> position in `accepted`
+  std::vector<std::pair<size_t, size_t>> repeats;  // (i, position in `accepted`)
+  Pending pending;
+  absl::StatusOr<uint64_t> first = registry_->AppendCheckedMany(
+      [&](const registry::Registry::View& view) -> absl::StatusOr<std::vector<std::string>> {
         absl::MutexLock lock(&index_mu_);
-        if (absl::Status s = Check(view, *actor, request); !s.ok()) return s;
-        return entry.SerializeAsString();
+        std::vector<std::string> entries;
+        size_t batch_bytes = 0;
+        for (size_t i = 0; i < n; ++i) {
+          if (!requests[i]) continue;
+          const v1::WaybillRequest& request = *requests[i];
+          const v1::SignedEnvelope& envelope = *envelopes[i];
+          // The key may have been revoked since step 1.
+          absl::StatusOr<v1::Actor> actor = view.ActiveSigner(signers[i]->key_id);
+          if (!actor.ok()) {
+            results[i] = actor.status();
+            continue;
+          }
+          if (auto it = requests_.find(request.request_id()); it != requests_.end()) {
+            if (it->second.second == envelope.payload()) {
+              results[i] = WaybillReceipt{it->second.first, true};
+            } else {
+              results[i] = RequestIdTaken(request.request_id());
+            }
+            continue;
+          }
+          if (auto it = batch_ids.find(request.request_id()); it != batch_ids.end()) {
+            if (envelopes[accepted[it->second].i]->payload() == envelope.payload()) {
+              repeats.emplace_back(i, it->second);
+            } else {
+              results[i] = RequestIdTaken(request.request_id());
+            }
+            continue;
+          }
+          if (absl::Status s = Check(view, *actor, request, pending); !s.ok()) {
+            results[i] = s;
+            continue;
+          }
+          std::string bytes = registry::MakeLogEntry(envelope).SerializeAsString();
+          if (batch_bytes + bytes.size() > storage::Log::kMaxAppendBytes) {
+            results[i] = absl::ResourceExhaustedError(
+                "envelope: the batch is full; send this request again");
+            continue;
+          }
+          batch_bytes += bytes.size();
+          Stage(request, /*log_index=*/accepted.size(), &pending);
+          batch_ids[request.request_id()] = accepted.size();
+          accepted.push_back(Accepted{i, request.request_id()});
+          entries.push_back(std::move(bytes));
+        }
+        return entries;
+      },
+      [&](uint64_t first_index) {
+        // Durable: the book changes before any later registry-checked write
+        // (a ledger event that ships under these waybills).
+        absl::MutexLock lock(&index_mu_);
+        for (auto& [number, state] : pending.waybills) state.log_index += first_index;
+        Merge(std::move(pending));
+        for (size_t j = 0; j < accepted.size(); ++j) {
+          requests_[accepted[j].request_id] = {first_index + j, envelopes[accepted[j].i]->payload()};
+        }
       });
-  if (!index.ok()) return index.status();
-  absl::MutexLock lock(&index_mu_);
-  Commit(request, *index);
-  requests_[request.request_id()] = {*index, envelope.payload()};
-  return WaybillReceipt{*index, false};
+  for (size_t j = 0; j < accepted.size(); ++j) {
+    if (first.ok()) {
+      results[accepted[j].i] = WaybillReceipt{*first + j, false};
+    } else {
+      results[accepted[j].i] = first.status();
+    }
+  }
+  for (const auto& [i, j] : repeats) {
+    if (results[accepted[j].i].ok()) {
+      results[i] = WaybillReceipt{results[accepted[j].i]->log_index, true};
+    } else {
+      results[i] = results[accepted[j].i].status();
+    }
+  }
+  return results;
+}
+
+const WaybillState* WaybillBook::FindWaybill(const Pending& pending,
+                                             const std::string& number) const {
+  if (auto it = pending.waybills.find(number); it != pending.waybills.end()) return &it->second;
+  auto it = waybills_.find(number);
+  return it == waybills_.end() ? nullptr : &it->second;
+}
+
+std::optional<std::string> WaybillBook::OpenWaybillOf(const Pending& pending,
+                                                      const std::string& code) const {
+  if (auto it = pending.open_by_code.find(code); it != pending.open_by_code.end()) return it->second;
+  auto it = open_by_code_.find(code);
+  if (it == open_by_code_.end()) return std::nullopt;
+  return it->second;
 }
 
 absl::Status WaybillBook::Check(const registry::Registry::View& view, const v1::Actor& actor,
-                                const v1::WaybillRequest& request) const {
+                                const v1::WaybillRequest& request, const Pending& pending) const {
   const std::string number = NumberOf(request);
   if (request.change_case() == v1::WaybillRequest::CHANGE_NOT_SET) {
     return absl::InvalidArgumentError("request.change: no change given");
   }
-  auto existing = waybills_.find(number);
+  const WaybillState* existing = FindWaybill(pending, number);
   // The carrier: named by the new content, or by the waybill on record.
   const v1::Waybill* content = NewContent(request);
-  if (content == nullptr && existing == waybills_.end()) {
+  if (content == nullptr && existing == nullptr) {
     return absl::NotFoundError(absl::StrCat("waybill_number: no waybill '", number, "'"));
   }
-  const std::string carrier = content ? content->carrier_uscc() : existing->second.waybill.carrier_uscc();
+  const std::string carrier = content ? content->carrier_uscc() : existing->waybill.carrier_uscc();
   if ((actor.role() != v1::ENTERPRISE_ADMIN && actor.role() != v1::ENTERPRISE_OPERATOR) ||
       actor.enterprise_uscc() != carrier) {
     return absl::PermissionDeniedError(absl::StrCat(
@@ -164,19 +281,19 @@ absl::Status WaybillBook::Check(const registry::Registry::View& view, const v1::
     case v1::WaybillRequest::kAmend: {
       const v1::Waybill& w = *content;
       if (absl::Status s = ValidateWaybill(w); !s.ok()) return s;
-      if (request.has_submit() && existing != waybills_.end()) {
+      if (request.has_submit() && existing != nullptr) {
         return absl::AlreadyExistsError(
             absl::StrCat("waybill.waybill_number: '", number, "' is already taken"));
       }
       if (request.has_amend()) {
-        if (existing == waybills_.end()) {
+        if (existing == nullptr) {
           return absl::NotFoundError(absl::StrCat("waybill.waybill_number: no waybill '", number, "'"));
         }
-        if (existing->second.status != v1::OPEN || !existing->second.shipped.empty()) {
+        if (existing->status != v1::OPEN || !existing->shipped.empty()) {
           return Precondition("waybill.waybill_number",
                               absl::StrCat("'", number, "' can only be amended while open and nothing on it has shipped"));
         }
-        if (existing->second.waybill.carrier_uscc() != w.carrier_uscc()) {
+        if (existing->waybill.carrier_uscc() != w.carrier_uscc()) {
           return absl::InvalidArgumentError("waybill.carrier_uscc: an amendment cannot change the carrier");
         }
       }
@@ -206,9 +323,8 @@ absl::Status WaybillBook::Check(const registry::Registry::View& view, const v1::
           if (!seen.insert(code).second) {
             return absl::InvalidArgumentError(absl::StrCat(field, ": ", code, " is listed twice"));
           }
-          if (auto open = open_by_code_.find(code);
-              open != open_by_code_.end() && open->second != number) {
-            return Precondition(field, absl::StrCat(code, " is already on open waybill ", open->second));
+          if (std::optional<std::string> open = OpenWaybillOf(pending, code); open && *open != number) {
+            return Precondition(field, absl::StrCat(code, " is already on open waybill ", *open));
           }
           // A package code names its product: the line must match it.
           std::vector<std::string> parts = absl::StrSplit(code, '.');
@@ -242,12 +358,12 @@ absl::Status WaybillBook::Check(const registry::Registry::View& view, const v1::
       return absl::OkStatus();
     }
     case v1::WaybillRequest::kCancel: {
-      const v1::WaybillStatus status = existing->second.status;
+      const v1::WaybillStatus status = existing->status;
       if (status != v1::OPEN && status != v1::DEPARTED) {
         return Precondition("cancel.waybill_number",
                             absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(status)));
       }
-      if (!existing->second.received.empty()) {
+      if (!existing->received.empty()) {
         return Precondition("cancel.waybill_number",
                             absl::StrCat("'", number, "' has receipts; it closes when the rest is received"));
       }
@@ -257,15 +373,15 @@ absl::Status WaybillBook::Check(const registry::Registry::View& view, const v1::
       return absl::OkStatus();
     }
     case v1::WaybillRequest::kDepart:
-      if (existing->second.status != v1::OPEN) {
+      if (existing->status != v1::OPEN) {
         return Precondition("depart.waybill_number",
-                            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(existing->second.status)));
+                            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(existing->status)));
       }
       return absl::OkStatus();
     case v1::WaybillRequest::kArrive:
-      if (existing->second.status != v1::DEPARTED) {
+      if (existing->status != v1::DEPARTED) {
         return Precondition("arrive.waybill_number",
-                            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(existing->second.status),
+                            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(existing->status),
                                          ", not departed"));
       }
       return absl::OkStatus();
@@ -275,26 +391,38 @@ absl::Status WaybillBook::Check(const registry::Registry::View& view, const v1::
   return absl::InvalidArgumentError("request.change: no change given");
 }
 
-void WaybillBook::Commit(const v1::WaybillRequest& request, uint64_t log_index) {
+void WaybillBook::Stage(const v1::WaybillRequest& request, uint64_t log_index,
+                        Pending* pending) const {
   const std::string number = NumberOf(request);
+  auto [it, added] = pending->waybills.try_emplace(number);
+  WaybillState& state = it->second;
+  if (added) {
+    if (auto known = waybills_.find(number); known != waybills_.end()) state = known->second;
+  }
+  state.log_index = log_index;
   if (const v1::Waybill* w = NewContent(request)) {
-    WaybillState& state = waybills_[number];
-    for (const std::string& code : CodesOf(state.waybill)) open_by_code_.erase(code);  // amend
+    for (const std::string& code : CodesOf(state.waybill)) pending->open_by_code[code] = std::nullopt;  // amend
     state.waybill = *w;
     state.status = v1::OPEN;
-    state.log_index = log_index;
-    for (const std::string& code : CodesOf(*w)) open_by_code_[code] = number;
-    return;
-  }
-  WaybillState& state = waybills_.at(number);
-  state.log_index = log_index;
-  if (request.has_cancel()) {
+    for (const std::string& code : CodesOf(*w)) pending->open_by_code[code] = number;
+  } else if (request.has_cancel()) {
     state.status = v1::CANCELLED;
-    for (const std::string& code : CodesOf(state.waybill)) open_by_code_.erase(code);
+    for (const std::string& code : CodesOf(state.waybill)) pending->open_by_code[code] = std::nullopt;
   } else if (request.has_depart()) {
     state.status = v1::DEPARTED;
   } else if (request.has_arrive()) {
     state.status = v1::ARRIVED;
+  }
+}
+
+void WaybillBook::Merge(Pending pending) {
+  for (auto& [number, state] : pending.waybills) waybills_[number] = std::move(state);
+  for (auto& [code, number] : pending.open_by_code) {
+    if (number) {
+      open_by_code_[code] = *std::move(number);
+    } else {
+      open_by_code_.erase(code);
+    }
   }
 }
 

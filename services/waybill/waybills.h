@@ -19,7 +19,10 @@
 // Thread-safety: all methods may be called concurrently. Lock order: the
 // book's write lock, the registry's lock, then the book's index lock (which
 // ShippingCheck and OnLedgerEvent take alone or under the ledger's and
-// registry's locks). The Log and Registry must outlive the book.
+// registry's locks). The book's state changes only under the registry's lock,
+// in the order of the log (ledger events through Registry::AppendCheckedMany's
+// on_appended), so it is the same live as after replay. The Log and Registry
+// must outlive the book.
 
 #ifndef CHEMLEDGER_SERVICES_WAYBILL_WAYBILLS_H_
 #define CHEMLEDGER_SERVICES_WAYBILL_WAYBILLS_H_
@@ -34,6 +37,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "absl/synchronization/mutex.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/log.pb.h"
@@ -80,6 +84,16 @@ class WaybillBook {
   // missing permit, a change the waybill's status does not allow).
   absl::StatusOr<WaybillReceipt> Apply(const v1::SignedEnvelope& request);
 
+  // Apply for many requests, with one durable write for all those accepted:
+  // one result per request, in order, each request checked against the book
+  // as the ones before it leave it (a waybill submitted early in the batch
+  // can be departed later in it). The signatures are checked on several
+  // threads. A request that would take the batch's write past
+  // storage::Log::kMaxAppendBytes is refused (ResourceExhausted) and may be
+  // sent again.
+  std::vector<absl::StatusOr<WaybillReceipt>> ApplyBatch(
+      absl::Span<const v1::SignedEnvelope* const> requests);
+
   std::optional<WaybillState> Find(const std::string& waybill_number) const;
 
   // Waybills after `after` (a waybill number; "" from the start), by number,
@@ -97,18 +111,35 @@ class WaybillBook {
  private:
   WaybillBook(storage::Log* log, registry::Registry* registry) : log_(log), registry_(registry) {}
 
-  // Checks `request` (verified, signed by `actor`) against the book and the
-  // registry; changes nothing.
+  // What a batch's accepted requests change, before it is durable: each
+  // waybill they touched (whole, as they leave it) and each code whose open
+  // waybill they changed (nullopt: on none now).
+  struct Pending {
+    std::map<std::string, WaybillState> waybills;
+    std::map<std::string, std::optional<std::string>> open_by_code;
+  };
+
+  // The book as `pending` leaves it.
+  const WaybillState* FindWaybill(const Pending& pending, const std::string& number) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(index_mu_);
+  std::optional<std::string> OpenWaybillOf(const Pending& pending, const std::string& code) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(index_mu_);
+
+  // Checks `request` (verified, signed by `actor`) against the book as
+  // `pending` leaves it and the registry; changes nothing.
   absl::Status Check(const registry::Registry::View& view, const v1::Actor& actor,
-                     const v1::WaybillRequest& request) const
+                     const v1::WaybillRequest& request, const Pending& pending) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(index_mu_);
-  void Commit(const v1::WaybillRequest& request, uint64_t log_index)
+  // Records the change of a checked `request`, at `log_index`, in `pending`.
+  void Stage(const v1::WaybillRequest& request, uint64_t log_index, Pending* pending) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(index_mu_);
+  // Makes `pending` the book's.
+  void Merge(Pending pending) ABSL_EXCLUSIVE_LOCKS_REQUIRED(index_mu_);
   void NoteEvent(const v1::Event& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(index_mu_);
 
   storage::Log* const log_;
   registry::Registry* const registry_;
-  absl::Mutex write_mu_;  // serialises Apply
+  absl::Mutex write_mu_;  // serialises ApplyBatch
   mutable absl::Mutex index_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
   const ledger::Ledger* ledger_ ABSL_GUARDED_BY(index_mu_) = nullptr;
   std::map<std::string, WaybillState> waybills_ ABSL_GUARDED_BY(index_mu_);

@@ -262,5 +262,81 @@ TEST_F(WaybillTest, RetriesReturnTheOriginalResult) {
   EXPECT_EQ(Submit(carrier_, r).status().code(), absl::StatusCode::kAlreadyExists);
 }
 
+// A batch is checked in order against the book as its earlier requests leave
+// it, and written once: a waybill submitted early in the batch departs later
+// in it, a second waybill for the same package is refused, a repeated
+// request gets the first one's receipt, and refused requests write nothing.
+TEST_F(WaybillTest, ABatchSeesItsOwnEarlierRequestsAndWritesOnce) {
+  std::vector<v1::WaybillRequest> requests(7);
+  requests[0].set_request_id("b-0");
+  *requests[0].mutable_submit() = Waybill("WB-B1", {Code(1), Code(2)});
+  requests[1].set_request_id("b-1");
+  *requests[1].mutable_submit() = Waybill("WB-B2", {Code(1)});  // Code(1) is on WB-B1
+  requests[2].set_request_id("b-2");
+  requests[2].mutable_depart()->set_waybill_number("WB-B1");
+  requests[3] = requests[0];                                     // a repeat
+  requests[4].set_request_id("b-4");
+  *requests[4].mutable_submit() = Waybill("WB-B3", {Code(3)});
+  requests[4].mutable_submit()->mutable_driver()->set_qualification_number("");
+  requests[5].set_request_id("b-5");
+  requests[5].mutable_cancel()->set_waybill_number("WB-B1");   // departed: may still cancel
+  requests[5].mutable_cancel()->set_reason("consignee closed");
+  requests[6].set_request_id("b-6");
+  *requests[6].mutable_submit() = Waybill("WB-B4", {Code(1)});  // free again after the cancel
+  std::vector<v1::SignedEnvelope> envelopes;
+  for (const auto& r : requests) {
+    envelopes.push_back(*envelope::Sign(kWaybillContext, r.SerializeAsString(), carrier_));
+  }
+  envelopes.push_back(envelopes[6]);
+  envelopes.back().set_payload(envelopes.back().payload() + " ");  // signature no longer matches
+  std::vector<const v1::SignedEnvelope*> pointers;
+  for (const auto& e : envelopes) pointers.push_back(&e);
+
+  const uint64_t before = log_->Size();
+  std::vector<absl::StatusOr<WaybillReceipt>> results = book_->ApplyBatch(pointers);
+  ASSERT_EQ(results.size(), envelopes.size());
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kFailedPrecondition) << results[1].status();
+  EXPECT_NE(results[1].status().message().find("already on open waybill WB-B1"), std::string::npos)
+      << results[1].status();
+  ASSERT_TRUE(results[2].ok()) << results[2].status();
+  ASSERT_TRUE(results[3].ok()) << results[3].status();
+  EXPECT_TRUE(results[3]->replayed);
+  EXPECT_EQ(results[3]->log_index, results[0]->log_index);
+  EXPECT_EQ(results[4].status().code(), absl::StatusCode::kInvalidArgument) << results[4].status();
+  EXPECT_NE(results[4].status().message().find("waybill.driver.qualification_number"),
+            std::string::npos) << results[4].status();
+  ASSERT_TRUE(results[5].ok()) << results[5].status();
+  ASSERT_TRUE(results[6].ok()) << results[6].status();
+  EXPECT_EQ(results[7].status().code(), absl::StatusCode::kUnauthenticated) << results[7].status();
+  EXPECT_EQ(results[0]->log_index, before);
+  EXPECT_EQ(results[2]->log_index, before + 1);
+  EXPECT_EQ(results[6]->log_index, before + 3);
+  EXPECT_EQ(log_->Size(), before + 4) << "four accepted, one write each, nothing for the refused";
+  EXPECT_EQ(book_->Find("WB-B1")->status, v1::CANCELLED);
+  EXPECT_EQ(book_->Find("WB-B1")->log_index, before + 2);
+  EXPECT_FALSE(book_->Find("WB-B2").has_value());
+  EXPECT_EQ(book_->Find("WB-B4")->status, v1::OPEN);
+  // The log replays to the same book, and the batch sent again gets the
+  // same results.
+  OpenAll();
+  EXPECT_EQ(book_->Find("WB-B1")->status, v1::CANCELLED);
+  EXPECT_EQ(book_->Find("WB-B4")->log_index, before + 3);
+  std::vector<absl::StatusOr<WaybillReceipt>> again = book_->ApplyBatch(pointers);
+  ASSERT_EQ(again.size(), results.size());
+  for (size_t i = 0; i < again.size(); ++i) {
+    EXPECT_EQ(again[i].status().code(), results[i].status().code()) << i << ": " << again[i].status();
+    if (results[i].ok() && again[i].ok()) {
+      EXPECT_EQ(again[i]->log_index, results[i]->log_index) << i;
+      EXPECT_TRUE(again[i]->replayed) << i;
+    }
+  }
+  EXPECT_EQ(log_->Size(), before + 4);
+  // Shipping under the one open waybill works; under the cancelled, not.
+  RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(2)}, "WB-B1", kUser),
+               absl::StatusCode::kFailedPrecondition, "CANCELLED");
+  EXPECT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-B4", kUser).ok());
+}
+
 }  // namespace
 }  // namespace chemledger::waybill
