@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "crypto/base32.h"
+#include "crypto/internal/code_fields.h"
 
 namespace chemledger::crypto {
 namespace {
@@ -16,29 +17,16 @@ constexpr absl::string_view kScheme = "HTTPS://";
 constexpr size_t kClaimsSize = 26;
 constexpr size_t kPayloadSize = kClaimsSize + Signature::kSize;  // 90
 constexpr size_t kSignedSegmentSize = (kPayloadSize * 8 + 4) / 5;  // 144 Base32 characters
-constexpr absl::string_view kUsccAlphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-const absl::CivilDay kEpoch(2000, 1, 1);
+using internal::AllDigits;
+using internal::GetBigEndian;
+using internal::IsUpperAlnum;
+using internal::PutBigEndian;
+const absl::CivilDay kEpoch = internal::kCodeEpoch;
 constexpr uint64_t kMaxSerial = 999999999;
 constexpr uint64_t kMaxCasDigits = 9999999999;  // 10 digits fit in 40 bits
 
 absl::Status Invalid(absl::string_view field, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat("label ", field, ": ", rule));
-}
-
-bool IsUpperAlnum(absl::string_view s) {
-  for (char c : s) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c)) && !(c >= 'A' && c <= 'Z')) {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool AllDigits(absl::string_view s) {
-  for (char c : s) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return !s.empty();
 }
 
 absl::Status CheckResolver(absl::string_view r) {
@@ -82,8 +70,7 @@ std::string IntegerToCas(uint64_t v) {
 
 absl::Status CheckClaims(const LabelClaims& c) {
   if (absl::Status s = CheckResolver(c.resolver); !s.ok()) return s;
-  if (c.enterprise.size() != 18 ||
-      absl::string_view(c.enterprise).find_first_not_of(kUsccAlphabet) != absl::string_view::npos) {
+  if (!internal::LooksLikeUscc(c.enterprise)) {
     return Invalid("enterprise", absl::StrCat("'", c.enterprise,
                                               "' must be an 18-character 统一社会信用代码"));
   }
@@ -115,16 +102,6 @@ absl::Status CheckClaims(const LabelClaims& c) {
     return Invalid("control_flags", "has unknown bits");
   }
   return absl::OkStatus();
-}
-
-void PutBigEndian(std::string* out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-uint64_t GetBigEndian(absl::string_view in, size_t offset, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = v << 8 | static_cast<uint8_t>(in[offset + i]);
-  return v;
 }
 
 // "HTTPS://R/E.P/B.S/": everything the URL shows before the signed segment.

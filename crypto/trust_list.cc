@@ -140,31 +140,31 @@ LabelCheck VerifyLabel(absl::string_view url, const TrustList& trust) {
                                                    : LabelVerdict::kMalformed,
             std::string(parsed.status().message()), absl::nullopt};
   }
-  LabelCheck check{LabelVerdict::kAuthentic, "", *parsed};
-  if (parsed->claims.resolver != trust.resolver) {
-    check.verdict = LabelVerdict::kWrongResolver;
-    check.detail = absl::StrCat("label names resolver ", parsed->claims.resolver,
-                                ", the trust list is for ", trust.resolver);
-    return check;
+  CodeVerdict verdict = CheckSignedCode(
+      trust, "label", parsed->claims.resolver, parsed->key_id,
+      [&](const VerifyingKey& key) { return parsed->VerifySignature(key); });
+  return {verdict.verdict, std::move(verdict.detail), *std::move(parsed)};
+}
+
+CodeVerdict CheckSignedCode(const TrustList& trust, absl::string_view what,
+                            absl::string_view resolver, const KeyId& key_id,
+                            absl::FunctionRef<absl::Status(const VerifyingKey&)> verify_signature) {
+  if (resolver != trust.resolver) {
+    return {LabelVerdict::kWrongResolver, absl::StrCat(what, " names resolver ", resolver,
+                                                       ", the trust list is for ", trust.resolver)};
   }
-  const TrustedLabelKey* key = trust.Find(parsed->key_id);
+  const TrustedLabelKey* key = trust.Find(key_id);
   if (key == nullptr) {
-    check.verdict = LabelVerdict::kUnknownKey;
-    check.detail = absl::StrCat("key ", parsed->key_id.ToString(), " is not in the trust list");
-    return check;
+    return {LabelVerdict::kUnknownKey, absl::StrCat("key ", key_id.ToString(), " is not in the trust list")};
   }
   if (key->revoked_on) {
-    check.verdict = LabelVerdict::kRevokedKey;
-    check.detail = absl::StrCat("key ", parsed->key_id.ToString(), " was revoked on ",
-                                absl::FormatCivilTime(*key->revoked_on));
-    return check;
+    return {LabelVerdict::kRevokedKey, absl::StrCat("key ", key_id.ToString(), " was revoked on ",
+                                                    absl::FormatCivilTime(*key->revoked_on))};
   }
-  if (absl::Status s = parsed->VerifySignature(key->key); !s.ok()) {
-    check.verdict = LabelVerdict::kBadSignature;
-    check.detail = std::string(s.message());
-    return check;
+  if (absl::Status s = verify_signature(key->key); !s.ok()) {
+    return {LabelVerdict::kBadSignature, std::string(s.message())};
   }
-  return check;
+  return {LabelVerdict::kAuthentic, ""};
 }
 
 }  // namespace chemledger::crypto

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
@@ -82,6 +83,18 @@ struct LabelCheck {
 // Verifies one label URL offline against a trust list already opened with
 // OpenTrustList.
 LabelCheck VerifyLabel(absl::string_view url, const TrustList& trust);
+
+// What every code signed with a label key (labels, waybill codes) must pass
+// once parsed: it names the list's resolver, its key is listed and not
+// revoked, and `verify_signature` accepts that key. `what` names the kind of
+// code in the detail ("label", "waybill code").
+struct CodeVerdict {
+  LabelVerdict verdict;
+  std::string detail;  // empty when authentic
+};
+CodeVerdict CheckSignedCode(const TrustList& trust, absl::string_view what,
+                            absl::string_view resolver, const KeyId& key_id,
+                            absl::FunctionRef<absl::Status(const VerifyingKey&)> verify_signature);
 
 }  // namespace chemledger::crypto
 

@@ -166,7 +166,7 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
   if (!issuer.ok()) return issuer.status();
   d->issuer_ = *std::move(issuer);
   absl::StatusOr<std::unique_ptr<waybill::WaybillBook>> waybills =
-      waybill::WaybillBook::Open(d->log_.get(), d->registry_.get());
+      waybill::WaybillBook::Open(d->log_.get(), d->registry_.get(), d->keyring_.get());
   if (!waybills.ok()) return waybills.status();
   d->waybills_ = *std::move(waybills);
   ledger::LedgerOptions options;

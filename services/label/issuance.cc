@@ -420,24 +420,12 @@ absl::StatusOr<Issuance> LabelIssuer::Check(const registry::Registry::View& view
         " codes; ", r.package_count(), " more would pass serial ", kMaxSerial));
   }
 
-  // The label key: registered, unrevoked, valid today, its private half here;
-  // the newest such (latest valid_from) when several are.
-  const registry::LabelKeyState* chosen = nullptr;
-  for (const registry::LabelKeyState* k : view.LabelKeys()) {
-    if (k->revoked_on || today < k->valid_from || k->valid_until < today) continue;
-    if (!keyring_->Find(k->key.key_id()).ok()) continue;
-    if (chosen == nullptr || chosen->valid_from < k->valid_from) chosen = k;
-  }
-  if (chosen == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no label key is usable on ", absl::FormatCivilTime(today),
-        ": the platform must make one (chemledgerd label-key new) and register it "
-        "(add_label_key)"));
-  }
+  absl::StatusOr<const crypto::SigningKey*> label_key = CurrentLabelKey(view, *keyring_, today);
+  if (!label_key.ok()) return label_key.status();
 
   absl::StatusOr<uint8_t> flags = ControlFlagBits(*product);
   if (!flags.ok()) return flags.status();
-  Issuance issuance(chosen->key.key_id());
+  Issuance issuance((*label_key)->key_id());
   issuance.count = r.package_count();
   crypto::LabelClaims& c = issuance.claims;
   c.resolver = registry_->resolver();
@@ -536,6 +524,29 @@ void LabelIssuer::Commit(const v1::IssueLabelsRequest& request, const Issuance& 
       IssuanceRecord{issuance.log_index, issuance.claims.serial, issuance.count, issuance.claims,
                      issuance.label_key_id});
   requests_.insert_or_assign(request.request_id(), std::make_pair(payload, issuance));
+}
+
+absl::StatusOr<const crypto::SigningKey*> CurrentLabelKey(const registry::Registry::View& view,
+                                                          LabelKeyring& keyring,
+                                                          absl::CivilDay today) {
+  const registry::LabelKeyState* chosen = nullptr;
+  const crypto::SigningKey* key = nullptr;
+  for (const registry::LabelKeyState* k : view.LabelKeys()) {
+    if (k->revoked_on || today < k->valid_from || k->valid_until < today) continue;
+    absl::StatusOr<const crypto::SigningKey*> here = keyring.Find(k->key.key_id());
+    if (!here.ok()) continue;
+    if (chosen == nullptr || chosen->valid_from < k->valid_from) {
+      chosen = k;
+      key = *here;
+    }
+  }
+  if (chosen == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no label key is usable on ", absl::FormatCivilTime(today),
+        ": the platform must make one (chemledgerd label-key new) and register it "
+        "(add_label_key)"));
+  }
+  return key;
 }
 
 }  // namespace chemledger::label

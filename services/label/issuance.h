@@ -84,6 +84,14 @@ class LabelKeyring {
   std::map<crypto::KeyId, absl::Status> broken_ ABSL_GUARDED_BY(mu_);
 };
 
+// The key the platform signs with on `today` (labels, waybill codes): a
+// registered, unrevoked label key valid on that day whose private half
+// `keyring` holds; the newest such (latest valid_from) when several are.
+// FailedPrecondition when there is none.
+absl::StatusOr<const crypto::SigningKey*> CurrentLabelKey(const registry::Registry::View& view,
+                                                          LabelKeyring& keyring,
+                                                          absl::CivilDay today);
+
 // One accepted issuance: serials first_serial .. first_serial + count - 1 of
 // a batch, recorded at `log_index`, signed with `label_key_id`.
 struct Issuance {

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "crypto/waybill_code.h"
 #include "services/common/identifiers.h"
 #include "services/label/issuance.h"
 #include "services/registry/catalogue.h"
@@ -16,11 +17,6 @@ absl::Status Invalid(absl::string_view field, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", rule));
 }
 
-// The province abbreviations that begin a plate (GA 36), as UTF-8.
-constexpr absl::string_view kProvinces[] = {
-    "京", "津", "沪", "渝", "冀", "豫", "云", "辽", "黑", "湘", "皖", "鲁", "新", "苏", "浙", "赣",
-    "鄂", "桂", "甘", "晋", "蒙", "陕", "吉", "闽", "贵", "粤", "青", "藏", "川", "宁", "琼"};
-
 bool IsPlateCharacter(char c) {
   return (absl::ascii_isdigit(static_cast<unsigned char>(c)) || (c >= 'A' && c <= 'Z')) &&
          c != 'I' && c != 'O';
@@ -28,7 +24,7 @@ bool IsPlateCharacter(char c) {
 
 // The plate without its province abbreviation, or false.
 bool StripProvince(absl::string_view plate, absl::string_view* rest) {
-  for (absl::string_view p : kProvinces) {
+  for (absl::string_view p : crypto::PlateProvinces()) {
     if (absl::StartsWith(plate, p)) {
       *rest = plate.substr(p.size());
       return true;
@@ -192,6 +188,10 @@ absl::Status ValidateWaybill(const v1::Waybill& w) {
   }
 
   if (w.goods_size() == 0) return Invalid("waybill.goods", "at least one goods line is required");
+  if (w.goods_size() > kMaxGoodsLines) {
+    return Invalid("waybill.goods", absl::StrCat(w.goods_size(), " goods lines; at most ", kMaxGoodsLines));
+  }
+  int codes = 0;
   for (int i = 0; i < w.goods_size(); ++i) {
     const v1::GoodsLine& g = w.goods(i);
     const std::string field = absl::StrCat("waybill.goods[", i, "]");
@@ -216,13 +216,21 @@ absl::Status ValidateWaybill(const v1::Waybill& w) {
                      absl::StrCat("I, II or III is required for class ", g.hazard_class()));
     }
     if (g.packaging().empty()) return Invalid(absl::StrCat(field, ".packaging"), "is required");
-    if (g.quantity_milli() == 0) return Invalid(absl::StrCat(field, ".quantity_milli"), "must be more than 0");
+    if (g.quantity_milli() == 0 || g.quantity_milli() > kMaxQuantityMilli) {
+      return Invalid(absl::StrCat(field, ".quantity_milli"), "must be more than 0 and below 2^48");
+    }
     if (!label::IsNetQuantityUnit(g.unit())) {
       return Invalid(absl::StrCat(field, ".unit"),
                      absl::StrCat("'", g.unit(), "' must be KGM, GRM, TNE, LTR, MLT or MTQ"));
     }
     if (g.codes_size() == 0) {
       return Invalid(absl::StrCat(field, ".codes"), "the line's package or pallet codes are required");
+    }
+    codes += g.codes_size();
+    if (codes > kMaxCodesPerWaybill) {
+      return Invalid(absl::StrCat(field, ".codes"),
+                     absl::StrCat("a waybill lists at most ", kMaxCodesPerWaybill,
+                                  " codes (pack packages on pallets and list the pallets)"));
     }
   }
   if (absl::Status s = ValidatePhone("waybill.emergency_phone", w.emergency_phone()); !s.ok()) return s;

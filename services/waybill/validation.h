@@ -11,11 +11,20 @@
 #ifndef CHEMLEDGER_SERVICES_WAYBILL_VALIDATION_H_
 #define CHEMLEDGER_SERVICES_WAYBILL_VALIDATION_H_
 
+#include <cstdint>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "chemledger/v1/waybill.pb.h"
 
 namespace chemledger::waybill {
+
+// Limits that keep every waybill expressible in its code (crypto/waybill_code.h).
+inline constexpr int kMaxGoodsLines = 255;
+inline constexpr uint64_t kMaxQuantityMilli = (uint64_t{1} << 48) - 1;
+// Codes on one waybill: what one SHIPPING event may carry, so one event can
+// ship a whole waybill.
+inline constexpr int kMaxCodesPerWaybill = 10000;
 
 // A Chinese motor vehicle plate (GA 36): a province abbreviation (京, 沪,
 // 闽, ...), a letter (not I or O), then 5 letters or digits (6 for a

@@ -19,7 +19,10 @@ bool IsRegulator(const v1::Actor& reader) {
   return reader.role() == v1::REGULATOR || reader.role() == v1::PLATFORM_ADMIN;
 }
 
-void FillRecord(const WaybillState& state, v1::WaybillRecord* out) {
+void FillRecord(const WaybillBook& book, const WaybillState& state, v1::WaybillRecord* out) {
+  if (absl::StatusOr<std::string> code = book.WaybillCode(state); code.ok()) {
+    out->set_waybill_code(*std::move(code));
+  }
   *out->mutable_waybill() = state.waybill;
   out->set_status(state.status);
   out->set_log_index(state.log_index);
@@ -32,6 +35,7 @@ v1::WaybillResult ResultOf(const absl::StatusOr<WaybillReceipt>& receipt) {
   if (receipt.ok()) {
     result.set_log_index(receipt->log_index);
     result.set_replayed(receipt->replayed);
+    result.set_waybill_code(receipt->waybill_code);
   } else {
     result.set_code(static_cast<int>(receipt.status().code()));
     result.set_message(std::string(receipt.status().message()));
@@ -84,7 +88,7 @@ grpc::Status WaybillServiceImpl::GetWaybill(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
                         absl::StrCat("waybill_number: no waybill '", request->waybill_number(), "'"));
   }
-  FillRecord(*state, response);
+  FillRecord(*book_, *state, response);
   return grpc::Status::OK;
 }
 
@@ -115,7 +119,7 @@ grpc::Status WaybillServiceImpl::ListWaybills(grpc::ServerContext* context,
                (f.departure_to() == 0 || departure < f.departure_to());
       },
       &more);
-  for (const WaybillState& s : page) FillRecord(s, response->add_waybills());
+  for (const WaybillState& s : page) FillRecord(*book_, s, response->add_waybills());
   if (more && !page.empty()) response->set_next_page_token(page.back().waybill.waybill_number());
   return grpc::Status::OK;
 }

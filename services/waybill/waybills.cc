@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "crypto/waybill_code.h"
 #include "services/common/envelope.h"
 #include "services/common/log_replay.h"
 #include "services/registry/catalogue.h"
@@ -76,8 +77,9 @@ absl::Status CheckCustody(const ledger::Ledger& ledger, const v1::Waybill& w) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<WaybillBook>> WaybillBook::Open(storage::Log* log,
-                                                               registry::Registry* registry) {
-  std::unique_ptr<WaybillBook> book(new WaybillBook(log, registry));
+                                                               registry::Registry* registry,
+                                                               label::LabelKeyring* label_keys) {
+  std::unique_ptr<WaybillBook> book(new WaybillBook(log, registry, label_keys));
   absl::MutexLock lock(&book->index_mu_);
   absl::Status replayed = ReplayLog(
       *log, [&](uint64_t i, const v1::LogEntry& entry, const std::string&) -> absl::Status {
@@ -165,9 +167,11 @@ std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
   std::map<std::string, size_t> batch_ids;         // request id -> position in `accepted`
   std::vector<std::pair<size_t, size_t>> repeats;  // (i, position in `accepted`)
   Pending pending;
+  uint64_t expected_first = 0;  // the index the batch's first entry will get
   absl::StatusOr<uint64_t> first = registry_->AppendCheckedMany(
       [&](const registry::Registry::View& view) -> absl::StatusOr<std::vector<std::string>> {
         absl::MutexLock lock(&index_mu_);
+        expected_first = log_->Size();
         std::vector<std::string> entries;
         size_t batch_bytes = 0;
         for (size_t i = 0; i < n; ++i) {
@@ -207,7 +211,7 @@ std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
             continue;
           }
           batch_bytes += bytes.size();
-          Stage(request, /*log_index=*/accepted.size(), &pending);
+          Stage(request, expected_first + accepted.size(), &pending);
           batch_ids[request.request_id()] = accepted.size();
           accepted.push_back(Accepted{i, request.request_id()});
           entries.push_back(std::move(bytes));
@@ -218,7 +222,16 @@ std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
         // Durable: the book changes before any later registry-checked write
         // (a ledger event that ships under these waybills).
         absl::MutexLock lock(&index_mu_);
-        for (auto& [number, state] : pending.waybills) state.log_index += first_index;
+        if (first_index != expected_first) {
+          // Every append goes through the registry's lock, so this does not
+          // happen; if it did, the staged indexes move with the entries.
+          for (auto& [number, state] : pending.waybills) {
+            state.log_index += first_index - expected_first;
+            if (state.content_log_index >= expected_first) {
+              state.content_log_index += first_index - expected_first;
+            }
+          }
+        }
         Merge(std::move(pending));
         for (size_t j = 0; j < accepted.size(); ++j) {
           requests_[accepted[j].request_id] = {first_index + j, envelopes[accepted[j].i]->payload()};
@@ -238,7 +251,51 @@ std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
       results[i] = results[accepted[j].i].status();
     }
   }
+  // The codes of submitted and amended waybills, for the carrier to print.
+  if (label_keys_ != nullptr) {
+    for (size_t i = 0; i < n; ++i) {
+      if (!results[i].ok() || !requests[i] || NewContent(*requests[i]) == nullptr) continue;
+      std::optional<WaybillState> state = Find(NumberOf(*requests[i]));
+      if (!state) continue;
+      absl::StatusOr<std::string> code = WaybillCode(*state);
+      if (code.ok()) results[i]->waybill_code = *std::move(code);
+    }
+  }
   return results;
+}
+
+absl::StatusOr<std::string> WaybillBook::WaybillCode(const WaybillState& state) const {
+  if (label_keys_ == nullptr) {
+    return absl::FailedPreconditionError("this server holds no label keys to sign waybill codes");
+  }
+  const absl::TimeZone china = absl::FixedTimeZone(8 * 3600);
+  absl::StatusOr<const crypto::SigningKey*> key = absl::UnknownError("not looked up");
+  (void)registry_->WithView([&](const registry::Registry::View& view) {
+    key = label::CurrentLabelKey(view, *label_keys_, absl::ToCivilDay(absl::Now(), china));
+    return absl::OkStatus();
+  });
+  if (!key.ok()) return key.status();
+  const v1::Waybill& w = state.waybill;
+  crypto::WaybillCodeClaims c;
+  c.resolver = registry_->resolver();
+  c.waybill_number = w.waybill_number();
+  c.revision = state.content_log_index;
+  c.carrier_uscc = w.carrier_uscc();
+  c.vehicle_plate = w.vehicle().plate();
+  c.plate_colour = static_cast<uint8_t>(w.vehicle().plate_colour());
+  c.trailer_plate = w.vehicle().trailer_plate();
+  c.origin_region = w.origin().region_code();
+  c.destination_region = w.destination().region_code();
+  c.planned_departure =
+      absl::ToCivilDay(absl::FromUnixSeconds(w.planned_departure().seconds()), china);
+  c.planned_arrival = absl::ToCivilDay(absl::FromUnixSeconds(w.planned_arrival().seconds()), china);
+  c.goods_lines = static_cast<uint32_t>(w.goods_size());
+  for (int l = 0; l < w.goods_size() && c.goods.size() < crypto::kMaxWaybillCodeLines; ++l) {
+    const v1::GoodsLine& g = w.goods(l);
+    c.goods.push_back({g.un_number(), g.hazard_class(), g.packing_group(), g.quantity_milli(),
+                       g.unit(), static_cast<uint32_t>(g.codes_size())});
+  }
+  return crypto::MakeWaybillCodeUrl(c, **key);
 }
 
 const WaybillState* WaybillBook::FindWaybill(const Pending& pending,
@@ -404,6 +461,7 @@ void WaybillBook::Stage(const v1::WaybillRequest& request, uint64_t log_index,
     for (const std::string& code : CodesOf(state.waybill)) pending->open_by_code[code] = std::nullopt;  // amend
     state.waybill = *w;
     state.status = v1::OPEN;
+    state.content_log_index = log_index;
     for (const std::string& code : CodesOf(*w)) pending->open_by_code[code] = number;
   } else if (request.has_cancel()) {
     state.status = v1::CANCELLED;

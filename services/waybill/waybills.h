@@ -43,6 +43,7 @@
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/waybill.pb.h"
 #include "crypto/keys.h"
+#include "services/label/issuance.h"
 #include "services/ledger/ledger.h"
 #include "services/registry/registry.h"
 #include "storage/log.h"
@@ -56,6 +57,7 @@ struct WaybillState {
   v1::Waybill waybill;
   v1::WaybillStatus status = v1::OPEN;
   uint64_t log_index = 0;           // of its latest change
+  uint64_t content_log_index = 0;   // of its submission or latest amendment
   std::set<std::string> shipped;    // codes shipped under it
   std::set<std::string> received;   // codes received under it
 };
@@ -63,14 +65,20 @@ struct WaybillState {
 struct WaybillReceipt {
   uint64_t log_index = 0;
   bool replayed = false;
+  // For a submission or amendment, the waybill's code (电子运单二维码, a
+  // crypto/waybill_code.h URL) as the waybill stands now; empty for other
+  // changes, or when the book has no label keys.
+  std::string waybill_code;
 };
 
 class WaybillBook {
  public:
   // Replays the waybill entries of `log`, and the ledger events that ship or
-  // receive under a waybill.
+  // receive under a waybill. Waybill codes are signed with the platform's
+  // current label key from `label_keys` (none are made when it is null).
   static absl::StatusOr<std::unique_ptr<WaybillBook>> Open(storage::Log* log,
-                                                           registry::Registry* registry);
+                                                           registry::Registry* registry,
+                                                           label::LabelKeyring* label_keys = nullptr);
 
   // The ledger whose custody the book checks at submission. Set once, after
   // the ledger is opened with ShippingCheck().
@@ -96,6 +104,11 @@ class WaybillBook {
 
   std::optional<WaybillState> Find(const std::string& waybill_number) const;
 
+  // The waybill's code (电子运单二维码) for `state` (from Find or List): its
+  // content and revision, signed with the platform's current label key.
+  // FailedPrecondition when the book has no usable label key.
+  absl::StatusOr<std::string> WaybillCode(const WaybillState& state) const;
+
   // Waybills after `after` (a waybill number; "" from the start), by number,
   // for which `keep` is true: at most `limit`. *more says whether others
   // follow.
@@ -109,7 +122,8 @@ class WaybillBook {
   void OnLedgerEvent(const v1::Event& event);
 
  private:
-  WaybillBook(storage::Log* log, registry::Registry* registry) : log_(log), registry_(registry) {}
+  WaybillBook(storage::Log* log, registry::Registry* registry, label::LabelKeyring* label_keys)
+      : log_(log), registry_(registry), label_keys_(label_keys) {}
 
   // What a batch's accepted requests change, before it is durable: each
   // waybill they touched (whole, as they leave it) and each code whose open
@@ -139,6 +153,7 @@ class WaybillBook {
 
   storage::Log* const log_;
   registry::Registry* const registry_;
+  label::LabelKeyring* const label_keys_;  // may be null
   absl::Mutex write_mu_;  // serialises ApplyBatch
   mutable absl::Mutex index_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
   const ledger::Ledger* ledger_ ABSL_GUARDED_BY(index_mu_) = nullptr;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "crypto/waybill_code.h"
 #include "services/common/envelope.h"
 #include "services/common/identifiers.h"
 #include "services/registry/registry_testing.h"
@@ -97,7 +98,7 @@ class WaybillTest : public ::testing::Test {
 
   void OpenAll() {
     ledger_.reset();
-    book_ = *WaybillBook::Open(log_.get(), registry_.get());
+    book_ = *WaybillBook::Open(log_.get(), registry_.get(), keyring_.get());
     ledger::LedgerOptions options;
     options.waybills = book_->ShippingCheck();
     options.on_event = [this](const v1::Event& e) { book_->OnLedgerEvent(e); };
@@ -260,6 +261,46 @@ TEST_F(WaybillTest, RetriesReturnTheOriginalResult) {
   EXPECT_EQ(again->log_index, first->log_index);
   r.mutable_submit()->set_emergency_phone("0591-11111111");
   EXPECT_EQ(Submit(carrier_, r).status().code(), absl::StatusCode::kAlreadyExists);
+}
+
+// Submissions and amendments come back with the waybill's code, signed with
+// the platform's label key, which verifies offline against the label trust
+// list; an amendment makes a new code with a later revision.
+TEST_F(WaybillTest, SubmissionsComeWithASignedWaybillCode) {
+  absl::StatusOr<WaybillReceipt> submitted = Submit(carrier_, Waybill("WB-Q1", {Code(1), Code(2)}));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  const crypto::TrustList trust = issuer_->MakeTrustList(Today());
+  crypto::WaybillCodeCheck check = crypto::VerifyWaybillCode(submitted->waybill_code, trust);
+  ASSERT_EQ(check.verdict, crypto::LabelVerdict::kAuthentic) << check.detail << submitted->waybill_code;
+  EXPECT_EQ(check.code->claims.waybill_number, "WB-Q1");
+  EXPECT_EQ(check.code->claims.carrier_uscc, kCarrier);
+  EXPECT_EQ(check.code->claims.vehicle_plate, "闽A12345");
+  EXPECT_EQ(check.code->claims.trailer_plate, "闽A1234挂");
+  EXPECT_EQ(check.code->claims.revision, submitted->log_index);
+  ASSERT_EQ(check.code->claims.goods.size(), 1u);
+  EXPECT_EQ(check.code->claims.goods[0].un_number, "1230");
+  EXPECT_EQ(check.code->claims.goods[0].codes, 2u);
+  EXPECT_EQ(check.code->claims.goods[0].quantity_milli, 400000u);
+
+  v1::WaybillRequest amend;
+  *amend.mutable_amend() = Waybill("WB-Q1", {Code(1), Code(2)});
+  amend.mutable_amend()->mutable_vehicle()->set_plate("闽A54321");
+  absl::StatusOr<WaybillReceipt> amended = Submit(carrier_, amend);
+  ASSERT_TRUE(amended.ok()) << amended.status();
+  check = crypto::VerifyWaybillCode(amended->waybill_code, trust);
+  ASSERT_EQ(check.verdict, crypto::LabelVerdict::kAuthentic) << check.detail;
+  EXPECT_EQ(check.code->claims.vehicle_plate, "闽A54321");
+  EXPECT_EQ(check.code->claims.revision, amended->log_index);
+  EXPECT_EQ(*book_->WaybillCode(*book_->Find("WB-Q1")), amended->waybill_code);
+
+  v1::WaybillRequest depart;
+  depart.mutable_depart()->set_waybill_number("WB-Q1");
+  absl::StatusOr<WaybillReceipt> departed = Submit(carrier_, depart);
+  ASSERT_TRUE(departed.ok()) << departed.status();
+  EXPECT_TRUE(departed->waybill_code.empty());
+  // After a restart the same waybill gets the same code.
+  OpenAll();
+  EXPECT_EQ(*book_->WaybillCode(*book_->Find("WB-Q1")), amended->waybill_code);
 }
 
 // A batch is checked in order against the book as its earlier requests leave

@@ -31,6 +31,7 @@ std::vector<Command> KeyCommands();
 std::vector<Command> CheckpointCommands();
 std::vector<Command> LabelCommands();
 std::vector<Command> ServerCommands();
+std::vector<Command> WaybillCommands();  // waybill submit|depart|arrive|cancel|show|list
 std::vector<Command> EventCommands();  // event record|history  // registry ..., label issue|fetch-trust-list|resolve
 
 // Exit statuses.

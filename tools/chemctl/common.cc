@@ -8,8 +8,11 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "services/common/grpc_read_auth.h"
+#include "services/common/grpc_status.h"
 
 namespace chemledger::chemctl {
 
@@ -63,6 +66,65 @@ std::string RequestId(const cli::Args& args) {
   return absl::StrCat("chemctl-",
                       absl::BytesToHexString(absl::string_view(
                           reinterpret_cast<const char*>(random), sizeof random)));
+}
+
+cli::FlagSpec ServerFlags(std::set<std::string> with_value, std::set<std::string> boolean) {
+  for (const char* f : kServerFlags) with_value.insert(f);
+  return {with_value, boolean};
+}
+
+cli::FlagSpec WriteFlags(std::set<std::string> with_value, std::set<std::string> boolean) {
+  for (const char* f : {"key", "passphrase-file", "request-id"}) with_value.insert(f);
+  return ServerFlags(std::move(with_value), std::move(boolean));
+}
+
+cli::FlagSpec ReadFlags(std::set<std::string> with_value) {
+  with_value.insert("key");
+  with_value.insert("passphrase-file");
+  return ServerFlags(std::move(with_value));
+}
+
+std::string PrintJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
+  return out;
+}
+
+absl::StatusOr<std::string> ReadJsonText(const std::string& path) {
+  return cli::ReadFileOrStdin(path, 1 << 20);
+}
+
+absl::Status ParseJson(const std::string& path, absl::string_view what, const std::string& text,
+                       google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  if (auto s = google::protobuf::util::JsonStringToMessage(text, message, options); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a ", what, " in JSON: ", s.message().as_string()));
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<grpc::ClientContext> Context(int seconds) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  return context;
+}
+
+absl::StatusOr<std::unique_ptr<grpc::ClientContext>> ReadContext(const cli::Args& args,
+                                                                 const char* method) {
+  absl::StatusOr<crypto::SigningKey> key = cli::SigningKeyArg(args, "key");
+  if (!key.ok()) return key.status();
+  std::unique_ptr<grpc::ClientContext> context = Context();
+  read_auth::AttachReadCredentials(context.get(), method, *key);
+  return context;
+}
+
+absl::Status ServerError(const grpc::Status& status) {
+  absl::Status s = FromGrpcStatus(status);
+  return absl::Status(s.code(), absl::StrCat("server: ", s.message()));
 }
 
 }  // namespace chemledger::chemctl

@@ -5,13 +5,17 @@
 #define CHEMLEDGER_TOOLS_CHEMCTL_COMMON_H_
 
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "crypto/keys.h"
+#include "google/protobuf/message.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/status.h"
 #include "tools/cli/args.h"
 #include "tools/cli/key_args.h"
 
@@ -32,6 +36,50 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> ServerChannel(const cli::Args& ar
 
 // A fresh random request id ("chemctl-" + 32 hex digits), or --request-id.
 std::string RequestId(const cli::Args& args);
+
+// Flag sets of the server commands, plus the command's own: every server
+// command's (--server, --tls-ca); a write's (and --key, --passphrase-file,
+// --request-id); a signed read's (and --key, --passphrase-file).
+cli::FlagSpec ServerFlags(std::set<std::string> with_value, std::set<std::string> boolean = {});
+cli::FlagSpec WriteFlags(std::set<std::string> with_value, std::set<std::string> boolean = {});
+cli::FlagSpec ReadFlags(std::set<std::string> with_value = {});
+
+// Their help lines.
+inline constexpr char kServerHelp[] =
+    "  --server HOST:PORT     chemledgerd to talk to (default 127.0.0.1:7443)\n"
+    "  --tls-ca FILE          use TLS, trusting this CA certificate (PEM)\n";
+inline constexpr char kWriteHelp[] =
+    "  --key FILE             your actor key (signs the request here)\n"
+    "  --passphrase-file F    passphrase of a sealed --key\n"
+    "  --request-id ID        idempotency id (default: random); resending the same\n"
+    "                         signed request with it is safe\n";
+
+// A message as indented JSON with the .proto field names.
+std::string PrintJson(const google::protobuf::Message& m);
+
+// The JSON message in the file at `path` ("-": standard input, at most 1 MiB);
+// InvalidArgument naming the file and `what` (e.g. "chemledger.v1.Waybill").
+absl::StatusOr<std::string> ReadJsonText(const std::string& path);
+absl::Status ParseJson(const std::string& path, absl::string_view what, const std::string& text,
+                       google::protobuf::Message* message);
+template <typename M>
+absl::StatusOr<M> ReadJson(const std::string& path, absl::string_view what) {
+  absl::StatusOr<std::string> text = ReadJsonText(path);
+  if (!text.ok()) return text.status();
+  M message;
+  if (absl::Status s = ParseJson(path, what, *text, &message); !s.ok()) return s;
+  return message;
+}
+
+// A client context with a deadline `seconds` from now.
+std::unique_ptr<grpc::ClientContext> Context(int seconds = 30);
+
+// A context carrying read credentials for `method`, signed with --key.
+absl::StatusOr<std::unique_ptr<grpc::ClientContext>> ReadContext(const cli::Args& args,
+                                                                 const char* method);
+
+// A server's refusal, as "server: <its message>" with its code.
+absl::Status ServerError(const grpc::Status& status);
 
 }  // namespace chemledger::chemctl
 

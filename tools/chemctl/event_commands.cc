@@ -34,12 +34,6 @@ cli::FlagSpec EventFlags(std::set<std::string> with_value) {
   return {with_value, {"verify"}};
 }
 
-std::unique_ptr<grpc::ClientContext> Deadline() {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  return context;
-}
-
 absl::StatusOr<std::unique_ptr<v1::LedgerService::Stub>> LedgerStub(const cli::Args& args) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ServerChannel(args);
   if (!channel.ok()) return channel.status();
@@ -132,11 +126,8 @@ absl::Status Record(const cli::Args& args) {
   absl::StatusOr<std::unique_ptr<v1::LedgerService::Stub>> stub = LedgerStub(args);
   if (!stub.ok()) return stub.status();
   v1::AppendResponse response;
-  grpc::Status status = (*stub)->Append(Deadline().get(), *envelope, &response);
-  if (!status.ok()) {
-    absl::Status s = FromGrpcStatus(status);
-    return absl::Status(s.code(), absl::StrCat("server: ", s.message()));
-  }
+  grpc::Status status = (*stub)->Append(Context().get(), *envelope, &response);
+  if (!status.ok()) return ServerError(status);
   std::cout << (response.replayed() ? "already recorded" : "recorded") << " "
             << v1::BusinessStep_Name(e.step()) << " " << e.event_id() << " at log index "
             << response.log_index() << "\n";
@@ -149,16 +140,13 @@ absl::Status History(const cli::Args& args) {
   if (!key.ok()) return key.status();
   absl::StatusOr<std::unique_ptr<v1::LedgerService::Stub>> stub = LedgerStub(args);
   if (!stub.ok()) return stub.status();
-  std::unique_ptr<grpc::ClientContext> context = Deadline();
+  std::unique_ptr<grpc::ClientContext> context = Context();
   read_auth::AttachReadCredentials(context.get(), ledger::kGetHistoryMethod, *key);
   v1::GetHistoryRequest request;
   request.set_code(args.positional()[0]);
   v1::History history;
   grpc::Status status = (*stub)->GetHistory(context.get(), request, &history);
-  if (!status.ok()) {
-    absl::Status s = FromGrpcStatus(status);
-    return absl::Status(s.code(), absl::StrCat("server: ", s.message()));
-  }
+  if (!status.ok()) return ServerError(status);
   std::cout << history.code() << ": " << history.status() << ", custodian "
             << history.custodian() << ", remaining "
             << label::FormatNetQuantity(history.remaining_milli()) << " "
@@ -172,7 +160,7 @@ absl::Status History(const cli::Args& args) {
     absl::StatusOr<crypto::NoteVerifier> root = crypto::NoteVerifier::FromVerifierKey(*root_text);
     if (!root.ok()) return absl::InvalidArgumentError(absl::StrCat("--trust-root: ", root.status().message()));
     v1::Checkpoint signed_checkpoint;
-    status = (*stub)->GetCheckpoint(Deadline().get(), {}, &signed_checkpoint);
+    status = (*stub)->GetCheckpoint(Context().get(), {}, &signed_checkpoint);
     if (!status.ok()) return FromGrpcStatus(status);
     absl::StatusOr<crypto::Checkpoint> opened =
         crypto::OpenCheckpoint(signed_checkpoint.signed_note(), root->name(), *root);
@@ -189,6 +177,9 @@ absl::Status History(const cli::Args& args) {
                                   absl::FixedTimeZone(event.event_time_offset_minutes() * 60))
               << "  " << v1::BusinessStep_Name(event.step()) << "  at "
               << event.location().enterprise_uscc() << " (" << event.location().site() << ")";
+    if (!event.waybill_id().empty()) {
+      std::cout << "  waybill " << event.waybill_id() << " to " << event.consignee_uscc();
+    }
     if (!args.Bool("verify")) {
       std::cout << "\n";
       continue;
@@ -212,7 +203,7 @@ absl::Status History(const cli::Args& args) {
     proof_request.set_leaf_index(record.log_index());
     proof_request.set_tree_size(checkpoint->size);
     v1::InclusionProof proof;
-    status = (*stub)->GetInclusionProof(Deadline().get(), proof_request, &proof);
+    status = (*stub)->GetInclusionProof(Context().get(), proof_request, &proof);
     if (!status.ok()) return FromGrpcStatus(status);
     std::vector<crypto::Sha256Digest> path;
     for (const std::string& h : proof.hashes()) {

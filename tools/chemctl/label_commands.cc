@@ -15,6 +15,7 @@
 #include "crypto/checkpoint.h"
 #include "crypto/keys.h"
 #include "crypto/label.h"
+#include "crypto/waybill_code.h"
 #include "crypto/trust_list.h"
 #include "services/label/qr.h"
 #include "services/registry/catalogue.h"
@@ -70,7 +71,9 @@ absl::Status Render(const cli::Args& args) {
     return absl::InvalidArgumentError("--module-px must be 1 to 64");
   }
   const std::string& url = args.positional()[0];
-  if (absl::StatusOr<crypto::ParsedLabel> parsed = crypto::ParseLabelUrl(url); !parsed.ok()) {
+  if (crypto::IsWaybillCodeUrl(url)) {
+    if (auto parsed = crypto::ParseWaybillCodeUrl(url); !parsed.ok()) return parsed.status();
+  } else if (auto parsed = crypto::ParseLabelUrl(url); !parsed.ok()) {
     return parsed.status();
   }
   absl::StatusOr<label::QrSymbol> qr = label::EncodeQr(url);

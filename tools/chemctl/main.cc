@@ -16,7 +16,7 @@ namespace {
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
   for (auto group : {LogCommands(), MerkleCommands(), KeyCommands(), CheckpointCommands(),
-                     LabelCommands(), ServerCommands(), EventCommands()}) {
+                     LabelCommands(), ServerCommands(), EventCommands(), WaybillCommands()}) {
     all.insert(all.end(), group.begin(), group.end());
   }
   return all;

@@ -35,47 +35,6 @@
 namespace chemledger::chemctl {
 namespace {
 
-// Flags of every command here, plus `extra`.
-cli::FlagSpec ServerFlags(std::set<std::string> with_value, std::set<std::string> boolean = {}) {
-  for (const char* f : kServerFlags) with_value.insert(f);
-  return {with_value, boolean};
-}
-cli::FlagSpec WriteFlags(std::set<std::string> with_value, std::set<std::string> boolean = {}) {
-  for (const char* f : {"key", "passphrase-file", "request-id"}) with_value.insert(f);
-  return ServerFlags(std::move(with_value), std::move(boolean));
-}
-
-constexpr char kServerHelp[] =
-    "  --server HOST:PORT     chemledgerd to talk to (default 127.0.0.1:7443)\n"
-    "  --tls-ca FILE          use TLS, trusting this CA certificate (PEM)\n";
-constexpr char kWriteHelp[] =
-    "  --key FILE             your actor key (signs the request here)\n"
-    "  --passphrase-file F    passphrase of a sealed --key\n"
-    "  --request-id ID        idempotency id (default: random); resending the same\n"
-    "                         signed request with it is safe\n";
-
-std::string PrintJson(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
-  return out;
-}
-
-template <typename M>
-absl::StatusOr<M> ReadJson(const std::string& path, absl::string_view what) {
-  absl::StatusOr<std::string> text = cli::ReadFileOrStdin(path, 1 << 20);
-  if (!text.ok()) return text.status();
-  M message;
-  google::protobuf::util::JsonParseOptions options;
-  if (auto s = google::protobuf::util::JsonStringToMessage(*text, &message, options); !s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a ", what, " in JSON: ", s.message().as_string()));
-  }
-  return message;
-}
-
 absl::StatusOr<std::unique_ptr<v1::RegistryService::Stub>> RegistryStub(const cli::Args& args) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ServerChannel(args);
   if (!channel.ok()) return channel.status();
@@ -86,34 +45,6 @@ absl::StatusOr<std::unique_ptr<v1::LabelService::Stub>> LabelStub(const cli::Arg
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ServerChannel(args);
   if (!channel.ok()) return channel.status();
   return v1::LabelService::NewStub(*channel);
-}
-
-std::unique_ptr<grpc::ClientContext> Context(int seconds = 30) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-  return context;
-}
-
-// A context carrying read credentials for `method`, signed with --key.
-absl::StatusOr<std::unique_ptr<grpc::ClientContext>> ReadContext(const cli::Args& args,
-                                                                 const char* method) {
-  absl::StatusOr<crypto::SigningKey> key = cli::SigningKeyArg(args, "key");
-  if (!key.ok()) return key.status();
-  std::unique_ptr<grpc::ClientContext> context = Context();
-  read_auth::AttachReadCredentials(context.get(), method, *key);
-  return context;
-}
-
-// Read flags: the server's, and the actor key that signs the read.
-cli::FlagSpec ReadFlags(std::set<std::string> with_value = {}) {
-  with_value.insert("key");
-  with_value.insert("passphrase-file");
-  return ServerFlags(std::move(with_value));
-}
-
-absl::Status ServerError(const grpc::Status& status) {
-  absl::Status s = FromGrpcStatus(status);
-  return absl::Status(s.code(), absl::StrCat("server: ", s.message()));
 }
 
 // Signs `request` (its request_id set here) and submits it.

@@ -3,11 +3,13 @@
 //
 //   chemscan verify --trust-list FILE [--trust-root VKEY] [--json] INPUT...
 //
-// INPUT is a PNG or JPEG image (every QR code in it is checked), a label URL,
-// or "-" for label URLs on standard input, one per line. One verdict line per
-// code: authentic, or the precise reason not (malformed, unsupported-version,
-// wrong-resolver, unknown-key, revoked-key, bad-signature). Exit status 0 only
-// when every code is authentic; 1 otherwise; 2 for a usage error.
+// INPUT is a PNG or JPEG image (every QR code in it is checked), a label or
+// waybill code URL, or "-" for URLs on standard input, one per line. One
+// verdict line per code: authentic, or the precise reason not (malformed,
+// unsupported-version, wrong-resolver, unknown-key, revoked-key,
+// bad-signature). For an authentic waybill code (电子运单二维码) the line also
+// says what it states: carrier, vehicle, route, dates and goods. Exit status
+// 0 only when every code is authentic; 1 otherwise; 2 for a usage error.
 
 #include <fstream>
 #include <iostream>
@@ -17,9 +19,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "crypto/checkpoint.h"
 #include "crypto/trust_list.h"
+#include "crypto/waybill_code.h"
 #include "services/label/qr.h"
 #include "tools/cli/args.h"
 
@@ -28,18 +32,20 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: chemscan verify --trust-list FILE [--trust-root VKEY] [--json] INPUT...\n\n"
-    "Verifies package labels offline against a signed label trust list.\n\n"
+    "Verifies package labels and e-waybill codes offline against a signed label\n"
+    "trust list.\n\n"
     "  --trust-list FILE   the platform's signed label trust list\n"
     "  --trust-root VKEY   the trust-list key you trust (note verifier key\n"
     "                      NAME+HASH+KEY, published by the platform); default:\n"
     "                      $CHEMLEDGER_TRUST_ROOT, else the first line of\n"
     "                      ~/.config/chemledger/trust-root\n"
     "  --json              one JSON object per line instead of text\n"
-    "  INPUT               a PNG or JPEG image, a label URL, or - for label URLs\n"
-    "                      on standard input (one per line)\n\n"
+    "  INPUT               a PNG or JPEG image, a label or waybill code URL, or -\n"
+    "                      for URLs on standard input (one per line)\n\n"
     "One verdict per code: authentic, malformed, unsupported-version,\n"
-    "wrong-resolver, unknown-key, revoked-key or bad-signature. Exit status 0\n"
-    "only when every code is authentic.\n";
+    "wrong-resolver, unknown-key, revoked-key or bad-signature; an authentic\n"
+    "waybill code's line says what it states (carrier, vehicle, route, dates,\n"
+    "goods). Exit status 0 only when every code is authentic.\n";
 
 std::string JsonString(absl::string_view s) {
   std::string out = "\"";
@@ -83,9 +89,41 @@ struct Reporter {
   }
 
   void Check(absl::string_view source, absl::string_view url, const crypto::TrustList& trust) {
+    if (crypto::IsWaybillCodeUrl(url)) {
+      const crypto::WaybillCodeCheck check = crypto::VerifyWaybillCode(url, trust);
+      const bool authentic = check.verdict == crypto::LabelVerdict::kAuthentic;
+      Report(source, crypto::LabelVerdictName(check.verdict),
+             check.code ? absl::StrCat("waybill:", check.code->claims.waybill_number) : "",
+             authentic ? WaybillSummary(check.code->claims) : check.detail);
+      return;
+    }
     const crypto::LabelCheck check = crypto::VerifyLabel(url, trust);
     Report(source, crypto::LabelVerdictName(check.verdict),
            check.label ? check.label->claims.Code() : "", check.detail);
+  }
+
+  // What a roadside inspector compares with the truck and its load.
+  static std::string WaybillSummary(const crypto::WaybillCodeClaims& c) {
+    static constexpr const char* kColours[] = {"?", "blue", "yellow", "black",
+                                               "white", "green", "yellow-green"};
+    std::string goods;
+    for (const crypto::WaybillCodeGoods& g : c.goods) {
+      absl::StrAppend(&goods, goods.empty() ? "" : "; ", "UN", g.un_number, " class ",
+                      g.hazard_class, g.packing_group.empty() ? "" : " PG " + g.packing_group, " ",
+                      g.quantity_milli / 1000, g.quantity_milli % 1000 == 0 ? "" : absl::StrCat(
+                          ".", absl::StrFormat("%03d", g.quantity_milli % 1000)),
+                      " ", g.unit, " (", g.codes, " codes)");
+    }
+    if (c.goods_lines > c.goods.size()) {
+      absl::StrAppend(&goods, "; and ", c.goods_lines - c.goods.size(), " more lines");
+    }
+    return absl::StrCat("carrier ", c.carrier_uscc, ", vehicle ", c.vehicle_plate, " (",
+                        kColours[c.plate_colour < 7 ? c.plate_colour : 0], ")",
+                        c.trailer_plate.empty() ? "" : " + " + c.trailer_plate, ", ",
+                        c.origin_region, " -> ", c.destination_region, ", ",
+                        absl::FormatCivilTime(c.planned_departure), " to ",
+                        absl::FormatCivilTime(c.planned_arrival), ", goods: ", goods,
+                        ", revision ", c.revision);
   }
 };
 

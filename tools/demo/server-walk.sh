@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's main job: a fresh ChemLedger deployment served by chemledgerd
 # (embedded LevelDB), walked through one product's labels with chemctl over
-# gRPC, and the labels verified offline with chemscan.
+# gRPC, the labels verified offline with chemscan, packages through their
+# life, and a shipment to another enterprise on an e-waybill.
 #
 # Usage: tools/demo/server-walk.sh BIN_DIR OUT_DIR [--walk-only]
 #   BIN_DIR holds chemledgerd, chemctl and chemscan; OUT_DIR (recreated) gets
@@ -106,11 +107,60 @@ run "${EV[@]}" --step destroying --manifest 3501002026000042 --time "$(t 7)" "$C
 printf 'A refused step (consuming more than is left in %s.1):\n' "$C" >&2
 run "${EV[@]}" --step consuming --quantity 20 --time "$(t 8)" "$C.1" || true
 
-step "12. The regulator's check: histories, hash chains, and inclusion proofs against the signed checkpoint"
+step "12. Transport on an e-waybill (电子运单): from the producer in Fuzhou to a user in Ningbo"
+CARRIER=91110105M000100Y4D
+CONSIGNEE=91330200M000100Y40
+run "$BIN/chemctl" keygen --out "$OUT/keys/carrier-dispatcher.key"
+run "$BIN/chemctl" keygen --out "$OUT/keys/consignee-admin.key"
+for who in carrier consignee; do
+  sed "s/@FROM_YEAR@/$((YEAR - 1))/g; s/@UNTIL_YEAR@/$((YEAR + 2))/g" \
+    "$HERE/$who.template.json" >"$OUT/$who.json"
+  run "$BIN/chemctl" registry enterprise add --server "$SERVER" --key "$OUT/keys/admin.key" \
+    --json "$OUT/$who.json"
+done
+run "$BIN/chemctl" registry actor add --server "$SERVER" --key "$OUT/keys/admin.key" \
+  --name "carrier dispatcher" --role enterprise_admin --enterprise "$CARRIER" \
+  --public-key-file "$OUT/keys/carrier-dispatcher.key.pub"
+run "$BIN/chemctl" registry actor add --server "$SERVER" --key "$OUT/keys/admin.key" \
+  --name "consignee administrator" --role enterprise_admin --enterprise "$CONSIGNEE" \
+  --public-key-file "$OUT/keys/consignee-admin.key.pub"
+run "${EV[@]}" --step commissioning --time "$(t 10)" "$C.7" "$C.8"
+WAYBILL="YD110105-$(TZ=Asia/Shanghai date +%Y%m%d)-0001"
+sed "s/@DAY@/$(TZ=Asia/Shanghai date +%Y%m%d)/; s/@DEPARTURE@/$(date -u +%Y-%m-%dT%H:%M:%SZ)/;
+     s/@ARRIVAL@/$(date -u -d '+8 hours' +%Y-%m-%dT%H:%M:%SZ)/; s/@CODES@/\"$C.7\", \"$C.8\"/" \
+  "$HERE/waybill.template.json" >"$OUT/waybill.json"
+printf 'The carrier submits the waybill; the answer carries its signed code (电子运单二维码):\n' >&2
+run "$BIN/chemctl" waybill submit --server "$SERVER" --key "$OUT/keys/carrier-dispatcher.key" \
+  --json "$OUT/waybill.json" --qr "$OUT/waybill-qr.png" | tee "$OUT/waybill-submit.txt"
+WAYBILL_CODE="$(sed -n 's/^waybill code: //p' "$OUT/waybill-submit.txt")"
+printf 'At the roadside, offline: the inspector scans the QR on the paper copy:\n' >&2
+run "$BIN/chemscan" verify --trust-list "$OUT/trust-list.txt" --trust-root "$TRUST_ROOT" \
+  "$OUT/waybill-qr.png"
+printf 'A waybill code with a changed character (another truck, say) fails:\n' >&2
+LAST="${WAYBILL_CODE: -1}"; [[ "$LAST" == "A" ]] && SWAP=B || SWAP=A
+run "$BIN/chemscan" verify --trust-list "$OUT/trust-list.txt" --trust-root "$TRUST_ROOT" \
+  "${WAYBILL_CODE:0:${#WAYBILL_CODE}-1}$SWAP" || true
+printf 'A second open waybill for the same packages is refused:\n' >&2
+sed 's/-0001"/-0002"/' "$OUT/waybill.json" >"$OUT/waybill-2.json"
+run "$BIN/chemctl" waybill submit --server "$SERVER" --key "$OUT/keys/carrier-dispatcher.key" \
+  --json "$OUT/waybill-2.json" || true
+run "${EV[@]}" --step shipping --waybill "$WAYBILL" --consignee "$CONSIGNEE" --time "$(t 11)" "$C.7" "$C.8"
+run "$BIN/chemctl" waybill depart --server "$SERVER" --key "$OUT/keys/carrier-dispatcher.key" "$WAYBILL"
+printf 'Receipt by an enterprise the goods were not consigned to is refused:\n' >&2
+run "${EV[@]}" --step receiving --time "$(t 12)" "$C.7" || true
+run "$BIN/chemctl" waybill arrive --server "$SERVER" --key "$OUT/keys/carrier-dispatcher.key" "$WAYBILL"
+run "$BIN/chemctl" event record --server "$SERVER" --key "$OUT/keys/consignee-admin.key" \
+  --enterprise "$CONSIGNEE" --site "warehouse 1" --step receiving --time "$(t 13)" "$C.7" "$C.8"
+run "$BIN/chemctl" waybill show --server "$SERVER" --key "$OUT/keys/consignee-admin.key" "$WAYBILL" \
+  | grep -E '"(status|shipped|received)"|"[0-9A-Z]{18}\.M01' || true
+
+step "13. The regulator's check: histories, hash chains, and inclusion proofs against the signed checkpoint"
 run "$BIN/chemctl" event history --server "$SERVER" --key "$OUT/keys/admin.key" --verify \
   --trust-root "$TRUST_ROOT" "$C.1"
 run "$BIN/chemctl" event history --server "$SERVER" --key "$OUT/keys/admin.key" --verify \
   --trust-root "$TRUST_ROOT" "$C.3"
+run "$BIN/chemctl" event history --server "$SERVER" --key "$OUT/keys/admin.key" --verify \
+  --trust-root "$TRUST_ROOT" "$C.7"
 
 printf '\nLabel images and URLs: %s (printable labels in %s/printable)\nDeployment data: %s/data\n' \
   "$OUT/labels" "$OUT/labels" "$OUT"

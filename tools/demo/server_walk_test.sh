@@ -18,8 +18,21 @@ grep -q '1000 authentic' "$TEST_TMPDIR/stdout" || fail "not all 1000 labels veri
 grep -q '^bad-signature' "$TEST_TMPDIR/stdout" || fail "the forged label was not caught"
 grep -q 'product.un_number: 1203 does not match' "$TEST_TMPDIR/stderr" || fail "the bad product was not refused"
 grep -q '"verdict": "authentic"' "$TEST_TMPDIR/stdout" || fail "online resolution failed"
-[[ "$(grep -c '^recorded [A-Z]' "$TEST_TMPDIR/stdout")" == 7 ]] || fail "expected 7 recorded events"
+[[ "$(grep -c '^recorded [A-Z]' "$TEST_TMPDIR/stdout")" == 10 ]] || fail "expected 10 recorded events"
 grep -q 'event.quantity_milli: 20000 is more than' "$TEST_TMPDIR/stderr" || fail "overconsumption was not refused"
-[[ "$(grep -c '^verified: ' "$TEST_TMPDIR/stdout")" == 2 ]] || fail "histories did not verify"
+[[ "$(grep -c '^verified: ' "$TEST_TMPDIR/stdout")" == 3 ]] || fail "histories did not verify"
+# The shipment on an e-waybill.
+grep -q '^submitted YD110105-[0-9]*-0001 at log index' "$TEST_TMPDIR/stdout" || fail "the waybill was not submitted"
+grep -q '^authentic	waybill:YD110105-.*vehicle 京A12345 (yellow) + 京A1234挂.*UN1230 class 3 PG II 50 KGM (2 codes)' \
+  "$TEST_TMPDIR/stdout" || fail "the waybill QR did not verify offline with its summary"
+grep -q '^bad-signature	waybill:' "$TEST_TMPDIR/stdout" || fail "the altered waybill code was not caught"
+grep -q 'is already on open waybill YD110105-' "$TEST_TMPDIR/stderr" || fail "a second open waybill was not refused"
+grep -q 'is consigned to 91330200M000100Y40, not to 91350100M000100Y43' "$TEST_TMPDIR/stderr" \
+  || fail "receipt by the wrong enterprise was not refused"
+grep -q '"status": "CLOSED"' "$TEST_TMPDIR/stdout" || fail "the waybill did not close on receipt"
+grep -q 'SHIPPING .*waybill YD110105-.* to 91330200M000100Y40  chained, proven' "$TEST_TMPDIR/stdout" \
+  || fail "the history does not prove the shipment under the waybill"
+grep -q 'B20261123.7: active, custodian 91330200M000100Y40' "$TEST_TMPDIR/stdout" \
+  || fail "package 7 is not in the consignee's custody"
 grep -q 'B20261123.3: disposed' "$TEST_TMPDIR/stdout" || fail "package 3 is not disposed"
 echo PASS

@@ -1,0 +1,185 @@
+// chemctl waybill submit|depart|arrive|cancel|show|list: a transport firm's
+// e-waybills (电子运单) from a shell. Changes are signed here with the
+// carrier actor's key (--key); reads carry read credentials signed with it.
+// `submit` prints the waybill's code and can write it as a QR image for the
+// paper copy.
+
+#include <iostream>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "chemledger/v1/waybill_service.grpc.pb.h"
+#include "services/common/envelope.h"
+#include "services/label/qr.h"
+#include "services/waybill/waybill_service.h"
+#include "services/waybill/waybills.h"
+#include "tools/chemctl/command.h"
+#include "tools/chemctl/common.h"
+
+namespace chemledger::chemctl {
+namespace {
+
+absl::StatusOr<std::unique_ptr<v1::WaybillService::Stub>> WaybillStub(const cli::Args& args) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ServerChannel(args);
+  if (!channel.ok()) return channel.status();
+  return v1::WaybillService::NewStub(*channel);
+}
+
+absl::Status WriteQr(const std::string& path, const std::string& url) {
+  absl::StatusOr<label::QrSymbol> qr = label::EncodeQr(url);
+  if (!qr.ok()) return qr.status();
+  absl::StatusOr<std::string> png = label::QrToPng(*qr, 4);
+  if (!png.ok()) return png.status();
+  return WriteFile(path, *png);
+}
+
+// Signs `request` (its request_id set here), submits it and prints the result.
+absl::Status Send(const cli::Args& args, v1::WaybillRequest request, absl::string_view what) {
+  absl::StatusOr<crypto::SigningKey> key = cli::SigningKeyArg(args, "key");
+  if (!key.ok()) return key.status();
+  request.set_request_id(RequestId(args));
+  absl::StatusOr<v1::SignedEnvelope> envelope =
+      envelope::Sign(waybill::kWaybillContext, request.SerializeAsString(), *key);
+  if (!envelope.ok()) return envelope.status();
+  absl::StatusOr<std::unique_ptr<v1::WaybillService::Stub>> stub = WaybillStub(args);
+  if (!stub.ok()) return stub.status();
+  v1::WaybillResult result;
+  grpc::Status status = (*stub)->Submit(Context().get(), *envelope, &result);
+  if (!status.ok()) return ServerError(status);
+  std::cout << (result.replayed() ? "already " : "") << what << " at log index "
+            << result.log_index() << " (request " << request.request_id() << ")\n";
+  if (!result.waybill_code().empty()) {
+    std::cout << "waybill code: " << result.waybill_code() << "\n";
+    if (args.Has("qr")) {
+      if (absl::Status s = WriteQr(args.Get("qr"), result.waybill_code()); !s.ok()) return s;
+      std::cout << "QR image: " << args.Get("qr") << "\n";
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SubmitWaybill(const cli::Args& args) {
+  absl::StatusOr<std::string> path = args.Required("json");
+  if (!path.ok()) return path.status();
+  absl::StatusOr<v1::Waybill> w = ReadJson<v1::Waybill>(*path, "chemledger.v1.Waybill");
+  if (!w.ok()) return w.status();
+  v1::WaybillRequest r;
+  const bool amend = args.Bool("amend");
+  const std::string number = w->waybill_number();
+  *(amend ? r.mutable_amend() : r.mutable_submit()) = *std::move(w);
+  return Send(args, std::move(r), absl::StrCat(amend ? "amended " : "submitted ", number));
+}
+
+absl::StatusOr<std::string> OneNumber(const cli::Args& args) {
+  if (args.positional().size() != 1) return absl::InvalidArgumentError("give one waybill number");
+  return args.positional()[0];
+}
+
+absl::Status Movement(const cli::Args& args, bool depart) {
+  absl::StatusOr<std::string> number = OneNumber(args);
+  if (!number.ok()) return number.status();
+  v1::WaybillRequest r;
+  v1::WaybillMovement* m = depart ? r.mutable_depart() : r.mutable_arrive();
+  m->set_waybill_number(*number);
+  m->mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  return Send(args, std::move(r), absl::StrCat(depart ? "departed " : "arrived ", *number));
+}
+
+absl::Status Cancel(const cli::Args& args) {
+  absl::StatusOr<std::string> number = OneNumber(args);
+  if (!number.ok()) return number.status();
+  absl::StatusOr<std::string> reason = args.Required("reason");
+  if (!reason.ok()) return reason.status();
+  v1::WaybillRequest r;
+  r.mutable_cancel()->set_waybill_number(*number);
+  r.mutable_cancel()->set_reason(*reason);
+  return Send(args, std::move(r), absl::StrCat("cancelled ", *number));
+}
+
+absl::Status Show(const cli::Args& args) {
+  absl::StatusOr<std::string> number = OneNumber(args);
+  if (!number.ok()) return number.status();
+  absl::StatusOr<std::unique_ptr<v1::WaybillService::Stub>> stub = WaybillStub(args);
+  if (!stub.ok()) return stub.status();
+  auto context = ReadContext(args, waybill::kGetWaybillMethod);
+  if (!context.ok()) return context.status();
+  v1::GetWaybillRequest request;
+  request.set_waybill_number(*number);
+  v1::WaybillRecord record;
+  grpc::Status status = (*stub)->GetWaybill(context->get(), request, &record);
+  if (!status.ok()) return ServerError(status);
+  std::cout << PrintJson(record);
+  if (args.Has("qr") && !record.waybill_code().empty()) {
+    return WriteQr(args.Get("qr"), record.waybill_code());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status List(const cli::Args& args) {
+  absl::StatusOr<std::unique_ptr<v1::WaybillService::Stub>> stub = WaybillStub(args);
+  if (!stub.ok()) return stub.status();
+  v1::ListWaybillsRequest request;
+  request.set_carrier_uscc(args.Get("carrier"));
+  request.set_consignor_uscc(args.Get("consignor"));
+  request.set_consignee_uscc(args.Get("consignee"));
+  request.set_vehicle_plate(args.Get("plate"));
+  request.set_page_size(1000);
+  do {
+    auto context = ReadContext(args, waybill::kListWaybillsMethod);
+    if (!context.ok()) return context.status();
+    v1::ListWaybillsResponse page;
+    grpc::Status status = (*stub)->ListWaybills(context->get(), request, &page);
+    if (!status.ok()) return ServerError(status);
+    for (const v1::WaybillRecord& r : page.waybills()) {
+      const v1::Waybill& w = r.waybill();
+      std::cout << w.waybill_number() << "\t" << v1::WaybillStatus_Name(r.status()) << "\t"
+                << w.vehicle().plate() << "\t" << w.consignor().uscc() << " -> "
+                << w.consignee().uscc() << "\t" << r.received_size() << "/" << r.shipped_size()
+                << " received\n";
+    }
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<Command> WaybillCommands() {
+  return {
+      {"waybill submit", "submit (or --amend) an e-waybill from JSON, as the carrier",
+       absl::StrCat("usage: chemctl waybill submit --json FILE --key KEY [--amend] [--qr PNG]\n\n"
+                    "Submits a chemledger.v1.Waybill (JSON, .proto field names; - for stdin),\n"
+                    "signed with the carrier actor's key. Prints the log index and the\n"
+                    "waybill's signed code (电子运单二维码); --qr writes it as a QR image.\n"
+                    "--amend replaces an open waybill that has not shipped.\n\n",
+                    kWriteHelp, kServerHelp),
+       WriteFlags({"json", "qr"}, {"amend"}), SubmitWaybill},
+      {"waybill depart", "the vehicle has left with the goods",
+       absl::StrCat("usage: chemctl waybill depart NUMBER --key KEY\n\n", kWriteHelp, kServerHelp),
+       WriteFlags({}), [](const cli::Args& a) { return Movement(a, true); }},
+      {"waybill arrive", "the vehicle has arrived at the destination",
+       absl::StrCat("usage: chemctl waybill arrive NUMBER --key KEY\n\n", kWriteHelp, kServerHelp),
+       WriteFlags({}), [](const cli::Args& a) { return Movement(a, false); }},
+      {"waybill cancel", "cancel a waybill (nothing received under it yet)",
+       absl::StrCat("usage: chemctl waybill cancel NUMBER --reason TEXT --key KEY\n\n", kWriteHelp,
+                    kServerHelp),
+       WriteFlags({"reason"}), Cancel},
+      {"waybill show", "one waybill: status, shipped and received codes, its code",
+       absl::StrCat("usage: chemctl waybill show NUMBER --key KEY [--qr PNG]\n\n"
+                    "  --key FILE             an actor key of the carrier, consignor, consignee\n"
+                    "                         or a regulator (signs the read)\n",
+                    kServerHelp),
+       ReadFlags({"qr"}), Show},
+      {"waybill list", "waybills by carrier, consignor, consignee or plate",
+       absl::StrCat("usage: chemctl waybill list --key KEY [--carrier USCC] [--consignor USCC]\n"
+                    "                            [--consignee USCC] [--plate PLATE]\n\n"
+                    "One line per waybill: number, status, plate, consignor -> consignee,\n"
+                    "codes received of shipped.\n\n",
+                    kServerHelp),
+       ReadFlags({"carrier", "consignor", "consignee", "plate"}), List},
+  };
+}
+
+}  // namespace chemledger::chemctl
