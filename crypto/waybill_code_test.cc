@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "crypto/base32.h"
 #include "crypto/label.h"
@@ -162,6 +163,40 @@ TEST_F(WaybillCodeTest, ClaimsAreCheckedFieldByField) {
   refused([](WaybillCodeClaims* c) { c->goods[0].un_number = "123"; }, "goods[0].un_number");
   refused([](WaybillCodeClaims* c) { c->goods[0].quantity_milli = 0; }, "goods[0].quantity_milli");
   refused([](WaybillCodeClaims* c) { c->revision = uint64_t{1} << 48; }, "revision");
+}
+
+// The worked example of docs/waybill-code.md, byte for byte: signed with the
+// key whose seed is 32 bytes of 0x02.
+TEST_F(WaybillCodeTest, TheDocumentedExample) {
+  const std::string url = *MakeWaybillCodeUrl(Example(), key_);
+  EXPECT_EQ(url,
+            "HTTPS://CL.EXAMPLE.CN/W/YD350100-20261123-0001/"
+            "AFI6NO4IJ2DUNPAAAAAAAETHHEYTCMJQGEYDKTKBGAYDAMBQGAYVAGCBGEZDGNBVAABBQQJRGIZTIBKXSQCQTWBGL"
+            "4TGAAIBATHB4AQAAAAD2CIAJRKFEAAACTFDIXLMUSQZCCL5HNMIACPECFJBI5CBGLSLSEB3KNO7CXJL4CFGGKOJSH"
+            "TF3TXV6MKKQTGNST3EPEZKPXGA7FVV6JPMOTX7ICVKWTID");
+  const ParsedWaybillCode parsed = *ParseWaybillCodeUrl(url);
+  EXPECT_EQ(absl::BytesToHexString(parsed.signed_message.substr(parsed.signed_message.rfind('/') + 1)),
+            "01"  // version
+            "51e6bb884e8746bc"  // key id
+            "000000001267"  // revision
+            "39313131303130354d413030303030303150"  // carrier
+            "18"  // plate province
+            "41313233343500"  // plate tail
+            "02"  // colour
+            "18"  // trailer province
+            "4131323334"  // trailer tail
+            "055794"  // origin
+            "0509d8"  // destination
+            "265f"  // departure
+            "2660"  // arrival
+            "01"  // lines
+            "01"  // listed
+            "04ce"  // un
+            "1e"  // class
+            "02"  // pg
+            "0000003d0900"  // quantity
+            "4c5452"  // unit
+            "000014");  // codes
 }
 
 }  // namespace
