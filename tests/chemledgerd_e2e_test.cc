@@ -3,13 +3,16 @@
 // issues a 100,000-code batch, renders labels to PNG, reads them back (ZXing
 // and the independent zbarimg) and verifies them offline against the trust
 // list; checks that every refusal names its field and leaves the log as it
-// was; kills the server with SIGKILL and checks nothing acknowledged is lost.
+// was; kills the server with SIGKILL and checks nothing acknowledged is lost;
+// streams 10,000 e-waybills and moves packages between enterprises on them.
 
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <thread>
 #include <memory>
 #include <set>
@@ -19,6 +22,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -29,6 +33,7 @@
 #include "crypto/checkpoint.h"
 #include "crypto/keys.h"
 #include "crypto/trust_list.h"
+#include "crypto/waybill_code.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -120,12 +125,12 @@ class ChemledgerdTest : public ::testing::Test {
       }
     }
     ASSERT_NE(port, 0);
-    port_ = port;
     auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
                                        grpc::InsecureChannelCredentials());
     registry_.reset(v1::RegistryService::NewStub(channel).release());
     labels_.reset(v1::LabelService::NewStub(channel).release());
     ledger_.reset(v1::LedgerService::NewStub(channel).release());
+    waybills_.reset(v1::WaybillService::NewStub(channel).release());
   }
 
   static uint64_t LogSize() {
@@ -245,6 +250,163 @@ class ChemledgerdTest : public ::testing::Test {
     return list.ok() ? *list : crypto::TrustList{};
   }
 
+  // Registers a producer at `uscc` (with the methanol product M01) and an
+  // admin of it named `name`; returns the admin's key.
+  static crypto::SigningKey RegisterProducer(const std::string& uscc, const std::string& name) {
+    crypto::SigningKey key = crypto::SigningKey::Generate();
+    SubmitOk(*admin_, Enterprise(uscc));
+    SubmitOk(*admin_, Actor(name, v1::ENTERPRISE_ADMIN, uscc, key));
+    SubmitOk(key, Product(registry::testing::ExampleMethanol(uscc, "M01")));
+    return key;
+  }
+
+  // Registers a road carrier at `uscc`, holding a 道路运输经营许可证, and its
+  // dispatcher `name`; returns the dispatcher's key.
+  static crypto::SigningKey RegisterCarrier(const std::string& uscc, const std::string& name) {
+    crypto::SigningKey key = crypto::SigningKey::Generate();
+    v1::Enterprise e;
+    e.set_uscc(uscc);
+    e.set_name("示例危险货物运输有限公司");
+    e.set_region_code(uscc.substr(2, 6));
+    e.set_address("示例路2号");
+    e.add_roles(v1::CARRIER);
+    v1::Licence* l = e.add_licences();
+    *l = registry::testing::ExampleProducer(uscc).licences(0);
+    l->set_type(v1::ROAD_TRANSPORT);
+    l->set_number("京交运管许可京字110105000001号");
+    v1::RegistryRequest r;
+    *r.mutable_register_enterprise() = e;
+    SubmitOk(*admin_, r);
+    SubmitOk(*admin_, Actor(name, v1::ENTERPRISE_ADMIN, uscc, key));
+    return key;
+  }
+
+  // Issues `count` labels of `uscc`'s product M01, 25 KGM each, in `batch`.
+  static Issued IssueM01(const std::string& uscc, const crypto::SigningKey& key,
+                         const std::string& batch, uint32_t count) {
+    v1::IssueLabelsRequest r;
+    r.set_request_id(absl::StrCat("issue-", batch, "-", ++next_id_));
+    r.set_enterprise_uscc(uscc);
+    r.set_product_number("M01");
+    r.set_batch(batch);
+    *r.mutable_production_date() = Today();
+    r.set_package_count(count);
+    r.set_net_quantity("25");
+    r.set_unit("KGM");
+    return Issue(*envelope::Sign(label::kIssueLabelsContext, r.SerializeAsString(), key));
+  }
+
+  static grpc::Status AppendEvent(const crypto::SigningKey& key, const v1::Event& e,
+                                  v1::AppendResponse* response = nullptr) {
+    grpc::ClientContext context;
+    v1::AppendResponse ignored;
+    return ledger_->Append(&context,
+                           *envelope::Sign(ledger::kEventContext, e.SerializeAsString(), key),
+                           response != nullptr ? response : &ignored);
+  }
+
+  static grpc::Status GetHistory(const crypto::SigningKey& reader, const std::string& code,
+                                 v1::History* history) {
+    grpc::ClientContext context;
+    read_auth::AttachReadCredentials(&context, ledger::kGetHistoryMethod, reader);
+    v1::GetHistoryRequest request;
+    request.set_code(code);
+    return ledger_->GetHistory(&context, request, history);
+  }
+
+  static grpc::Status GetWaybill(const crypto::SigningKey& reader, const std::string& number,
+                                 v1::WaybillRecord* record) {
+    grpc::ClientContext context;
+    read_auth::AttachReadCredentials(&context, waybill::kGetWaybillMethod, reader);
+    v1::GetWaybillRequest request;
+    request.set_waybill_number(number);
+    return waybills_->GetWaybill(&context, request, record);
+  }
+
+  // Sends `requests` on one SubmitStream without waiting for any answer (a
+  // thread writes them all while this one reads; writing all before reading
+  // could fill both directions' flow-control windows), and returns the
+  // results.
+  static std::vector<v1::WaybillResult> StreamWaybills(
+      const std::vector<v1::SignedEnvelope>& requests) {
+    grpc::ClientContext context;
+    auto stream = waybills_->SubmitStream(&context);
+    size_t written = 0;
+    std::thread writer([&] {
+      for (const v1::SignedEnvelope& r : requests) {
+        if (!stream->Write(r)) break;
+        ++written;
+      }
+      stream->WritesDone();
+    });
+    std::vector<v1::WaybillResult> results;
+    v1::WaybillResult result;
+    while (stream->Read(&result)) results.push_back(result);
+    writer.join();
+    const grpc::Status status = stream->Finish();
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(written, requests.size()) << "the stream broke while writing";
+    return results;
+  }
+
+  // The log's current checkpoint, verified with the key pinned at init (not
+  // one the server sends).
+  static absl::StatusOr<crypto::Checkpoint> VerifiedCheckpoint() {
+    grpc::ClientContext context;
+    v1::Checkpoint checkpoint;
+    const grpc::Status status = ledger_->GetCheckpoint(&context, {}, &checkpoint);
+    if (!status.ok()) return absl::UnavailableError(status.error_message());
+    absl::StatusOr<crypto::NoteVerifier> root =
+        crypto::NoteVerifier::FromVerifierKey(*note_verifier_key_);
+    if (!root.ok()) return root.status();
+    return crypto::OpenCheckpoint(checkpoint.signed_note(), "chemledger.test", *root);
+  }
+
+  // Checks `code`'s history client-side: each event's hash is the leaf hash
+  // of its entry, links to the previous event of `code` (the first to none),
+  // and proves by the server's inclusion proof into `checkpoint`.
+  static void ExpectHistoryVerifies(const std::string& code, const v1::History& history,
+                                    const crypto::Checkpoint& checkpoint) {
+    ASSERT_GT(history.events_size(), 0) << code;
+    std::string previous;
+    for (const v1::EventRecord& record : history.events()) {
+      const std::string bytes = record.entry().SerializeAsString();
+      EXPECT_EQ(crypto::HashLeaf(bytes).ToBytes(), record.event_hash()) << code;
+      v1::EventLinks links;
+      ASSERT_TRUE(links.ParseFromString(record.entry().assignment()));
+      bool linked = false;
+      for (const auto& link : links.links()) {
+        if (link.code() == code) {
+          linked = true;
+          EXPECT_EQ(link.previous_event_hash(), previous) << code;
+        }
+      }
+      EXPECT_TRUE(linked) << code << " at " << record.log_index();
+      previous = record.event_hash();
+
+      ASSERT_LT(record.log_index(), checkpoint.size) << "the checkpoint is older than the event";
+      grpc::ClientContext proof_context;
+      v1::GetInclusionProofRequest proof_request;
+      proof_request.set_leaf_index(record.log_index());
+      proof_request.set_tree_size(checkpoint.size);
+      v1::InclusionProof proof;
+      ASSERT_TRUE(ledger_->GetInclusionProof(&proof_context, proof_request, &proof).ok());
+      std::vector<crypto::Sha256Digest> hashes;
+      for (const std::string& h : proof.hashes()) {
+        absl::StatusOr<crypto::Sha256Digest> digest = crypto::Sha256Digest::FromBytes(h);
+        ASSERT_TRUE(digest.ok()) << digest.status();
+        hashes.push_back(*digest);
+      }
+      absl::StatusOr<crypto::Sha256Digest> leaf =
+          crypto::Sha256Digest::FromBytes(record.event_hash());
+      ASSERT_TRUE(leaf.ok()) << leaf.status();
+      EXPECT_TRUE(crypto::VerifyInclusion(record.log_index(), checkpoint.size, *leaf, hashes,
+                                          checkpoint.root_hash)
+                      .ok())
+          << "event at " << record.log_index() << " does not prove into the checkpoint";
+    }
+  }
+
   static inline std::string* dir_ = nullptr;
   static inline std::string* note_verifier_key_ = nullptr;
   static inline crypto::SigningKey *admin_, *acme_admin_, *acme_operator_, *other_admin_,
@@ -253,9 +415,9 @@ class ChemledgerdTest : public ::testing::Test {
   static inline std::unique_ptr<v1::RegistryService::Stub> registry_;
   static inline std::unique_ptr<v1::LabelService::Stub> labels_;
   static inline std::unique_ptr<v1::LedgerService::Stub> ledger_;
+  static inline std::unique_ptr<v1::WaybillService::Stub> waybills_;
   static inline int next_id_ = 0;
   static inline bool enterprises_ready_ = false;
-  static inline int port_ = 0;
 };
 
 TEST_F(ChemledgerdTest, IssuesA100000CodeBatchThatRendersReadsBackAndVerifiesOffline) {
@@ -605,6 +767,7 @@ TEST_F(ChemledgerdTest, RegistryReadsNeedAnActorsSignatureAndTheScanShowsLess) {
 // commission, store, consume, split, pack, unpack and dispose; every code's
 // chain and every event's inclusion in a signed checkpoint verify client-side.
 TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
+  EnsureEnterprises();  // the regulator and Other read below
   const std::string plant = registry::testing::ExampleUscc("350300");
   const crypto::SigningKey plant_admin = crypto::SigningKey::Generate();
   {
@@ -699,55 +862,15 @@ TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
   EXPECT_EQ(LogSize(), size_before);
 
   // The checkpoint, verified with the key pinned at init.
-  grpc::ClientContext checkpoint_context;
-  v1::Checkpoint checkpoint;
-  ASSERT_TRUE(ledger_->GetCheckpoint(&checkpoint_context, {}, &checkpoint).ok());
-  absl::StatusOr<crypto::NoteVerifier> root_key =
-      crypto::NoteVerifier::FromVerifierKey(*note_verifier_key_);
-  ASSERT_TRUE(root_key.ok());
-  absl::StatusOr<crypto::Checkpoint> opened =
-      crypto::OpenCheckpoint(checkpoint.signed_note(), "chemledger.test", *root_key);
+  absl::StatusOr<crypto::Checkpoint> opened = VerifiedCheckpoint();
   ASSERT_TRUE(opened.ok()) << opened.status();
 
   // Each code's history chains, and each event proves into the checkpoint.
   for (int serial : {1, 2, 3, 11, 12}) {
-    grpc::ClientContext context;
-    read_auth::AttachReadCredentials(&context, ledger::kGetHistoryMethod, plant_admin);
-    v1::GetHistoryRequest request;
-    request.set_code(code(serial));
     v1::History history;
-    grpc::Status status = ledger_->GetHistory(&context, request, &history);
+    grpc::Status status = GetHistory(plant_admin, code(serial), &history);
     ASSERT_TRUE(status.ok()) << status.error_message();
-    std::string previous;
-    for (const v1::EventRecord& record : history.events()) {
-      const std::string bytes = record.entry().SerializeAsString();
-      EXPECT_EQ(crypto::HashLeaf(bytes).ToBytes(), record.event_hash());
-      v1::EventLinks links;
-      ASSERT_TRUE(links.ParseFromString(record.entry().assignment()));
-      bool linked = false;
-      for (const auto& link : links.links()) {
-        if (link.code() == code(serial)) {
-          linked = true;
-          EXPECT_EQ(link.previous_event_hash(), previous) << code(serial);
-        }
-      }
-      EXPECT_TRUE(linked);
-      previous = record.event_hash();
-
-      grpc::ClientContext proof_context;
-      v1::GetInclusionProofRequest proof_request;
-      proof_request.set_leaf_index(record.log_index());
-      proof_request.set_tree_size(opened->size);
-      v1::InclusionProof proof;
-      ASSERT_TRUE(ledger_->GetInclusionProof(&proof_context, proof_request, &proof).ok());
-      std::vector<crypto::Sha256Digest> hashes;
-      for (const std::string& h : proof.hashes()) hashes.push_back(*crypto::Sha256Digest::FromBytes(h));
-      EXPECT_TRUE(crypto::VerifyInclusion(record.log_index(), opened->size,
-                                          *crypto::Sha256Digest::FromBytes(record.event_hash()),
-                                          hashes, opened->root_hash)
-                      .ok())
-          << "event at " << record.log_index() << " does not prove into the checkpoint";
-    }
+    ExpectHistoryVerifies(code(serial), history, *opened);
   }
   grpc::ClientContext state_context;
   read_auth::AttachReadCredentials(&state_context, ledger::kGetHistoryMethod, *regulator_);
@@ -844,11 +967,7 @@ TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
 
   // The log only grew: the new checkpoint is consistent with the first one.
   {
-    grpc::ClientContext context;
-    v1::Checkpoint later;
-    ASSERT_TRUE(ledger_->GetCheckpoint(&context, {}, &later).ok());
-    absl::StatusOr<crypto::Checkpoint> second =
-        crypto::OpenCheckpoint(later.signed_note(), "chemledger.test", *root_key);
+    absl::StatusOr<crypto::Checkpoint> second = VerifiedCheckpoint();
     ASSERT_TRUE(second.ok()) << second.status();
     grpc::ClientContext proof_context;
     v1::GetConsistencyProofRequest request;
@@ -896,23 +1015,7 @@ TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
 TEST_F(ChemledgerdTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
   EnsureEnterprises();
   const std::string carrier = registry::testing::ExampleUscc("110105");
-  const crypto::SigningKey carrier_key = crypto::SigningKey::Generate();
-  {
-    v1::Enterprise e;
-    e.set_uscc(carrier);
-    e.set_name("示例危险货物运输有限公司");
-    e.set_region_code("110105");
-    e.set_address("北京市朝阳区示例路2号");
-    e.add_roles(v1::CARRIER);
-    v1::Licence* l = e.add_licences();
-    *l = registry::testing::ExampleProducer(kAcme).licences(0);
-    l->set_type(v1::ROAD_TRANSPORT);
-    l->set_number("京交运管许可京字110105000001号");
-    v1::RegistryRequest r;
-    *r.mutable_register_enterprise() = e;
-    SubmitOk(*admin_, r);
-    SubmitOk(*admin_, Actor("dispatcher", v1::ENTERPRISE_ADMIN, carrier, carrier_key));
-  }
+  const crypto::SigningKey carrier_key = RegisterCarrier(carrier, "dispatcher");
   v1::IssueLabelsRequest issue;
   issue.set_request_id("wb-issue");
   issue.set_enterprise_uscc(kAcme);
@@ -965,19 +1068,7 @@ TEST_F(ChemledgerdTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
     r.mutable_submit()->mutable_vehicle()->set_plate("BAD");
     requests[1] = *envelope::Sign(waybill::kWaybillContext, r.SerializeAsString(), carrier_key);
   }
-  auto waybills = v1::WaybillService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
-  const auto stream_all = [&] {
-    grpc::ClientContext context;
-    auto stream = waybills->SubmitStream(&context);
-    for (const auto& r : requests) EXPECT_TRUE(stream->Write(r));
-    stream->WritesDone();
-    std::vector<v1::WaybillResult> results;
-    v1::WaybillResult result;
-    while (stream->Read(&result)) results.push_back(result);
-    EXPECT_TRUE(stream->Finish().ok());
-    return results;
-  };
+  const auto stream_all = [&] { return StreamWaybills(requests); };
   const uint64_t before = LogSize();
   std::vector<v1::WaybillResult> results = stream_all();
   ASSERT_EQ(results.size(), 3u);
@@ -1003,12 +1094,8 @@ TEST_F(ChemledgerdTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
   EXPECT_EQ(event(*acme_admin_, kAcme, v1::RECEIVING, {code(1)}).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   ASSERT_TRUE(event(*other_admin_, kOther, v1::RECEIVING, {code(1), code(2)}).ok());
-  grpc::ClientContext get_context;
-  read_auth::AttachReadCredentials(&get_context, waybill::kGetWaybillMethod, *regulator_);
-  v1::GetWaybillRequest get;
-  get.set_waybill_number("WB-E2E-1");
   v1::WaybillRecord record;
-  ASSERT_TRUE(waybills->GetWaybill(&get_context, get, &record).ok());
+  ASSERT_TRUE(GetWaybill(*regulator_, "WB-E2E-1", &record).ok());
   EXPECT_EQ(record.status(), v1::CLOSED);
   EXPECT_EQ(record.received_size(), 2);
   // The package's history shows the shipment under the waybill.
@@ -1028,7 +1115,7 @@ TEST_F(ChemledgerdTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
   {
     grpc::ClientContext context;
     v1::WaybillResult result;
-    ASSERT_TRUE(waybills->Submit(&context, waybill("WB-E2E-4", {code(3)}), &result).ok());
+    ASSERT_TRUE(waybills_->Submit(&context, waybill("WB-E2E-4", {code(3)}), &result).ok());
   }
   std::vector<std::string> listed;
   std::string token;
@@ -1038,10 +1125,11 @@ TEST_F(ChemledgerdTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
     read_auth::AttachReadCredentials(&context, waybill::kListWaybillsMethod, *regulator_);
     v1::ListWaybillsRequest list;
     list.set_consignor_uscc(kAcme);
+    list.set_carrier_uscc(carrier);  // other tests' waybills from Acme are not this test's
     list.set_page_size(1);
     list.set_page_token(token);
     v1::ListWaybillsResponse page;
-    ASSERT_TRUE(waybills->ListWaybills(&context, list, &page).ok());
+    ASSERT_TRUE(waybills_->ListWaybills(&context, list, &page).ok());
     for (const auto& w : page.waybills()) listed.push_back(w.waybill().waybill_number());
     token = page.next_page_token();
     ASSERT_LT(++pages, 10);
@@ -1053,8 +1141,514 @@ TEST_F(ChemledgerdTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
     v1::ListWaybillsRequest list;
     list.set_consignee_uscc(kAcme);  // nobody sends to Acme
     v1::ListWaybillsResponse page;
-    ASSERT_TRUE(waybills->ListWaybills(&context, list, &page).ok());
+    ASSERT_TRUE(waybills_->ListWaybills(&context, list, &page).ok());
     EXPECT_EQ(page.waybills_size(), 0);
+  }
+}
+
+// A carrier streams 10,000 e-waybills, 200 of them wrong in 18 different
+// ways. Each gets exactly one result, in order: a wrong one its own code and
+// a message naming the field, and nothing written; a right one its own log
+// entry, in stream order. The whole stream sent again gets the same results
+// (the accepted ones replayed, at their log indexes) and writes nothing; so
+// does it after the server is killed with SIGKILL and restarted.
+TEST_F(ChemledgerdTest, AStreamOf10000WaybillsGetsOneResultEachAndReplaysWhole) {
+  using grpc::StatusCode;
+  EnsureEnterprises();
+  const std::string producer = registry::testing::ExampleUscc("320500");
+  const std::string carrier = registry::testing::ExampleUscc("320200");
+  const std::string nobody = registry::testing::ExampleUscc("440300");  // never registered
+  const crypto::SigningKey producer_key = RegisterProducer(producer, "bulk producer admin");
+  const crypto::SigningKey carrier_key = RegisterCarrier(carrier, "bulk dispatcher");
+  ASSERT_FALSE(HasFailure());
+
+  constexpr int kWaybills = 10000;
+  constexpr int kSpare = 50;  // issued, never commissioned
+  Issued issued = IssueM01(producer, producer_key, "BULK1", kWaybills + kSpare);
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  ASSERT_EQ(issued.labels.size(), static_cast<size_t>(kWaybills + kSpare));
+  const auto code = [&](int i) -> const std::string& { return issued.labels[i].code(); };
+  // The first 10,000 commissioned, kMaxCodesPerEvent to an event.
+  for (int from = 0; from < kWaybills; from += ledger::kMaxCodesPerEvent) {
+    v1::Event e;
+    e.set_event_id(absl::StrCat("bulk-commission-", from));
+    e.set_step(v1::COMMISSIONING);
+    for (int i = from; i < from + ledger::kMaxCodesPerEvent; ++i) e.add_codes(code(i));
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now() - absl::Minutes(1)));
+    e.set_event_time_offset_minutes(480);
+    e.mutable_location()->set_enterprise_uscc(producer);
+    e.mutable_location()->set_site("warehouse 1");
+    const grpc::Status status = AppendEvent(producer_key, e);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+
+  // Waybill i lists code i. Every 50th, from the 25th, is wrong in one of
+  // kKinds ways, in turn; those that refer to another waybill refer to the
+  // one just before, which is right.
+  constexpr int kKinds = 18;
+  const auto number = [](int i) { return absl::StrCat("WB-BULK-", i); };
+  const auto request_id = [](int i) { return absl::StrCat("bulk-", i); };
+  struct Expected {
+    StatusCode code = StatusCode::OK;
+    std::string fragment;  // of the message
+  };
+  std::vector<v1::SignedEnvelope> requests;
+  std::vector<Expected> expected;
+  std::vector<int> kind_count(kKinds, 0);
+  int spare = kWaybills;
+  for (int i = 0; i < kWaybills; ++i) {
+    v1::WaybillRequest r;
+    r.set_request_id(request_id(i));
+    *r.mutable_submit() = waybill::testing::ExampleWaybill(number(i), carrier, producer, kOther,
+                                                           {code(i)}, 25000, "KGM");
+    v1::Waybill& w = *r.mutable_submit();
+    const crypto::SigningKey* signer = &carrier_key;
+    bool tamper = false;
+    Expected e;
+    if (i % 50 == 25) {
+      const int kind = (i / 50) % kKinds;
+      ++kind_count[kind];
+      switch (kind) {
+        case 0:
+          w.mutable_vehicle()->set_plate("A123456");
+          e = {StatusCode::INVALID_ARGUMENT,
+               "waybill.vehicle.plate: 'A123456' must begin with a province abbreviation"};
+          break;
+        case 1:
+          w.mutable_vehicle()->set_plate_colour(v1::GREEN);
+          e = {StatusCode::INVALID_ARGUMENT,
+               "waybill.vehicle.plate_colour: GREEN does not go with plate '闽A12345'"};
+          break;
+        case 2:
+          w.clear_escort();
+          e = {StatusCode::INVALID_ARGUMENT, "waybill.escort.name: is required"};
+          break;
+        case 3:
+          *w.mutable_escort() = w.driver();
+          e = {StatusCode::INVALID_ARGUMENT,
+               "waybill.escort: must be another person than the driver"};
+          break;
+        case 4:
+          w.mutable_driver()->clear_qualification_number();
+          e = {StatusCode::INVALID_ARGUMENT,
+               "waybill.driver.qualification_number: 从业资格证号 is required"};
+          break;
+        case 5:
+          w.mutable_planned_arrival()->set_seconds(w.planned_departure().seconds() - 3600);
+          e = {StatusCode::INVALID_ARGUMENT,
+               "waybill.planned_arrival: must be after planned_departure"};
+          break;
+        case 6:
+          w.mutable_destination()->set_region_code("990000");
+          e = {StatusCode::INVALID_ARGUMENT,
+               "waybill.destination.region_code: '990000' starts with 99, which is no "
+               "province-level division"};
+          break;
+        case 7:
+          w.mutable_goods(0)->set_un_number("1203");
+          e = {StatusCode::INVALID_ARGUMENT,
+               absl::StrCat("waybill.goods[0]: UN 1203 class 3 PG 'II' does not match ", code(i),
+                            " (UN 1230 class 3 PG 'II')")};
+          break;
+        case 8:
+          w.mutable_goods(0)->set_codes(0, code(i - 1));
+          e = {StatusCode::FAILED_PRECONDITION,
+               absl::StrCat("waybill.goods[0].codes[0]: ", code(i - 1),
+                            " is already on open waybill ", number(i - 1))};
+          break;
+        case 9:
+          w.mutable_goods(0)->set_codes(0, code(spare));
+          e = {StatusCode::NOT_FOUND,
+               absl::StrCat("waybill.goods[0].codes[0]: ", code(spare), " is not in the ledger")};
+          ++spare;
+          break;
+        case 10:  // Other sends the producer's package
+          w = waybill::testing::ExampleWaybill(number(i), carrier, kOther, producer, {code(i)},
+                                               25000, "KGM");
+          e = {StatusCode::FAILED_PRECONDITION,
+               absl::StrCat("waybill.goods[0].codes[0]: ", code(i), " is in the custody of ",
+                            producer, ", not of the consignor")};
+          break;
+        case 11:
+          w.set_waybill_number(number(i - 1));
+          e = {StatusCode::ALREADY_EXISTS,
+               absl::StrCat("waybill.waybill_number: '", number(i - 1), "' is already taken")};
+          break;
+        case 12:
+          w = waybill::testing::ExampleWaybill(number(i), carrier, producer, nobody, {code(i)},
+                                               25000, "KGM");
+          e = {StatusCode::NOT_FOUND,
+               absl::StrCat("waybill.consignee.uscc: ", nobody, " is not registered")};
+          break;
+        case 13:
+          w.set_waste_code("900-041-49");
+          e = {StatusCode::INVALID_ARGUMENT,
+               "waybill.waste_manifest: 危险废物转移联单 number is required for waste"};
+          break;
+        case 14:
+          w.set_waste_manifest("3205002026000001");
+          w.set_waste_code("90004149");
+          e = {StatusCode::INVALID_ARGUMENT,
+               "waybill.waste_code: '90004149' must be 8 digits as NNN-NNN-NN"};
+          break;
+        case 15:
+          tamper = true;
+          e = {StatusCode::UNAUTHENTICATED, "envelope.signatures[0].sig"};
+          break;
+        case 16:
+          signer = &producer_key;
+          e = {StatusCode::PERMISSION_DENIED,
+               absl::StrCat("envelope.signatures[0].key_id: actor 'bulk producer admin' may not "
+                            "change waybills of ",
+                            carrier, ": only the carrier's actors may")};
+          break;
+        case 17:
+          r.set_request_id(request_id(i - 1));
+          e = {StatusCode::ALREADY_EXISTS,
+               absl::StrCat("request.request_id: '", request_id(i - 1),
+                            "' was already used for another request")};
+          break;
+      }
+    }
+    v1::SignedEnvelope signed_request =
+        *envelope::Sign(waybill::kWaybillContext, r.SerializeAsString(), *signer);
+    if (tamper) {  // another plate, after signing
+      r.mutable_submit()->mutable_vehicle()->set_plate("闽A54321");
+      signed_request.set_payload(r.SerializeAsString());
+    }
+    requests.push_back(std::move(signed_request));
+    expected.push_back(std::move(e));
+  }
+  ASSERT_EQ(spare - kWaybills, kind_count[9]);
+  ASSERT_LE(spare, kWaybills + kSpare);
+  for (int kind = 0; kind < kKinds; ++kind) ASSERT_GE(kind_count[kind], 11) << kind;
+  const size_t valid = std::count_if(expected.begin(), expected.end(),
+                                     [](const Expected& e) { return e.code == StatusCode::OK; });
+  ASSERT_EQ(valid, 9800u);
+
+  // One pass: at most a few mismatches reported in full.
+  const uint64_t before = LogSize();
+  const absl::Time start = absl::Now();
+  const std::vector<v1::WaybillResult> first = StreamWaybills(requests);
+  const absl::Duration first_took = absl::Now() - start;
+  ASSERT_EQ(first.size(), requests.size()) << "not one result per request";
+  {
+    std::vector<std::string> wrong;
+    std::set<uint64_t> indexes;
+    uint64_t previous = 0;
+    for (int i = 0; i < kWaybills; ++i) {
+      const v1::WaybillResult& r = first[i];
+      const Expected& e = expected[i];
+      if (e.code == StatusCode::OK) {
+        if (r.code() != 0 || r.replayed() || r.log_index() < before ||
+            r.log_index() >= before + valid || (!indexes.empty() && r.log_index() <= previous)) {
+          wrong.push_back(absl::StrCat(i, ": code ", r.code(), " '", r.message(), "' at ",
+                                       r.log_index(), " replayed ", r.replayed(),
+                                       " (previous accepted at ", previous, ")"));
+        }
+        indexes.insert(r.log_index());
+        previous = r.log_index();
+      } else if (r.code() != static_cast<int>(e.code) ||
+                 r.message().find(e.fragment) == std::string::npos || r.log_index() != 0 ||
+                 r.replayed()) {
+        wrong.push_back(absl::StrCat(i, ": code ", r.code(), " '", r.message(), "', expected ",
+                                     static_cast<int>(e.code), " '", e.fragment, "'"));
+      }
+    }
+    EXPECT_EQ(indexes.size(), valid) << "accepted waybills share log indexes";
+    EXPECT_TRUE(wrong.empty()) << wrong.size() << " unexpected results, first: "
+                               << absl::StrJoin(wrong.begin(),
+                                                wrong.begin() + std::min<size_t>(wrong.size(), 10),
+                                                "\n");
+  }
+  EXPECT_EQ(LogSize(), before + valid) << "the log grew by other than the accepted waybills";
+
+  // The refused wrote nothing: no waybill of their numbers.
+  for (int i = 25; i < kWaybills; i += 50) {
+    v1::WaybillRecord record;
+    EXPECT_EQ(GetWaybill(*regulator_, number(i), &record).error_code(), StatusCode::NOT_FOUND)
+        << number(i);
+  }
+  {
+    v1::WaybillRecord record;
+    ASSERT_TRUE(GetWaybill(*regulator_, number(kWaybills - 1), &record).ok());
+    EXPECT_EQ(record.status(), v1::OPEN);
+    EXPECT_EQ(record.log_index(), first.back().log_index());
+    ASSERT_EQ(record.waybill().goods_size(), 1);
+    EXPECT_EQ(record.waybill().goods(0).codes(0), code(kWaybills - 1));
+  }
+
+  // The same stream again, and again after SIGKILL: the same results.
+  const auto same_as_first = [&](const std::vector<v1::WaybillResult>& again,
+                                 const std::string& when) {
+    ASSERT_EQ(again.size(), first.size()) << when;
+    std::vector<std::string> wrong;
+    for (int i = 0; i < kWaybills; ++i) {
+      const v1::WaybillResult& a = first[i];
+      const v1::WaybillResult& b = again[i];
+      if (b.code() != a.code() || b.message() != a.message() || b.log_index() != a.log_index() ||
+          b.replayed() != (a.code() == 0)) {
+        wrong.push_back(absl::StrCat(i, ": code ", b.code(), " '", b.message(), "' at ",
+                                     b.log_index(), " replayed ", b.replayed(), "; first code ",
+                                     a.code(), " '", a.message(), "' at ", a.log_index()));
+      }
+    }
+    EXPECT_TRUE(wrong.empty()) << when << ": " << wrong.size() << " results differ, first: "
+                               << absl::StrJoin(wrong.begin(),
+                                                wrong.begin() + std::min<size_t>(wrong.size(), 10),
+                                                "\n");
+  };
+  const absl::Time retry_start = absl::Now();
+  same_as_first(StreamWaybills(requests), "retried");
+  const absl::Duration retry_took = absl::Now() - retry_start;
+  EXPECT_EQ(LogSize(), before + valid) << "the retry wrote to the log";
+
+  ASSERT_TRUE(server_->Kill(SIGKILL).ok());
+  ASSERT_TRUE(server_->Wait().ok());
+  const absl::Time restart_start = absl::Now();
+  StartServer();
+  ASSERT_FALSE(HasFatalFailure());
+  const absl::Duration restart_took = absl::Now() - restart_start;
+  EXPECT_EQ(LogSize(), before + valid) << "acknowledged waybills lost to SIGKILL";
+  same_as_first(StreamWaybills(requests), "after SIGKILL");
+  EXPECT_EQ(LogSize(), before + valid) << "the retry after SIGKILL wrote to the log";
+  RecordProperty("first_stream_ms", static_cast<int>(absl::ToInt64Milliseconds(first_took)));
+  RecordProperty("retry_stream_ms", static_cast<int>(absl::ToInt64Milliseconds(retry_took)));
+  RecordProperty("restart_ms", static_cast<int>(absl::ToInt64Milliseconds(restart_took)));
+}
+
+
+// One waybill's life across two enterprises' custody, over gRPC: submitted
+// (a second open waybill for one of its packages refused), shipped by the
+// consignor, departed and arrived by the carrier, refused to a third
+// enterprise, received by the consignee; it closes. Each package's history
+// shows the shipment under the waybill and the custodian's change, and every
+// event proves into a signed checkpoint. Shipping under a cancelled waybill
+// is refused.
+TEST_F(ChemledgerdTest, AWaybillShipsDepartsArrivesAndIsReceivedAcrossCustody) {
+  using grpc::StatusCode;
+  EnsureEnterprises();
+  const std::string consignor = registry::testing::ExampleUscc("370200");
+  const std::string consignee = registry::testing::ExampleUscc("370600");
+  const std::string third = registry::testing::ExampleUscc("370300");
+  const std::string carrier = registry::testing::ExampleUscc("370100");
+  const crypto::SigningKey consignor_key = RegisterProducer(consignor, "life consignor admin");
+  const crypto::SigningKey consignee_key = RegisterProducer(consignee, "life consignee admin");
+  const crypto::SigningKey third_key = RegisterProducer(third, "life third admin");
+  const crypto::SigningKey carrier_key = RegisterCarrier(carrier, "life dispatcher");
+  ASSERT_FALSE(HasFailure());
+  Issued issued = IssueM01(consignor, consignor_key, "LIFE1", 4);
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  const auto code = [&](int serial) { return issued.labels[serial - 1].code(); };
+
+  absl::Time clock = absl::Now() - absl::Minutes(10);
+  int next = 0;
+  const auto event = [&](const crypto::SigningKey& key, const std::string& who,
+                         v1::BusinessStep step, std::vector<std::string> codes,
+                         const std::string& waybill = "") {
+    v1::Event e;
+    e.set_event_id(absl::StrCat("life-ev-", ++next));
+    e.set_step(step);
+    for (const std::string& c : codes) e.add_codes(c);
+    clock += absl::Seconds(1);
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(clock));
+    e.set_event_time_offset_minutes(480);
+    e.mutable_location()->set_enterprise_uscc(who);
+    e.mutable_location()->set_site("dock");
+    if (!waybill.empty()) {
+      e.set_waybill_id(waybill);
+      e.set_consignee_uscc(consignee);
+    }
+    return AppendEvent(key, e);
+  };
+  // Refused with `code` and a message holding `fragment`; the log unchanged.
+  const auto refused = [&](const std::function<grpc::Status()>& call, StatusCode code,
+                           const std::string& fragment) {
+    const uint64_t before = LogSize();
+    const grpc::Status status = call();
+    EXPECT_EQ(status.error_code(), code) << fragment << ": " << status.error_message();
+    EXPECT_NE(status.error_message().find(fragment), std::string::npos)
+        << "expected '" << fragment << "' in: " << status.error_message();
+    EXPECT_EQ(LogSize(), before) << "refused, yet the log grew: " << fragment;
+  };
+  int request_number = 0;
+  const auto change = [&](const std::function<void(v1::WaybillRequest*)>& fill,
+                          v1::WaybillResult* result = nullptr) {
+    v1::WaybillRequest r;
+    r.set_request_id(absl::StrCat("life-", ++request_number));
+    fill(&r);
+    grpc::ClientContext context;
+    v1::WaybillResult ignored;
+    return waybills_->Submit(
+        &context, *envelope::Sign(waybill::kWaybillContext, r.SerializeAsString(), carrier_key),
+        result != nullptr ? result : &ignored);
+  };
+  const auto submit = [&](const std::string& number, std::vector<std::string> codes,
+                          v1::WaybillResult* result = nullptr) {
+    return change(
+        [&](v1::WaybillRequest* r) {
+          *r->mutable_submit() = waybill::testing::ExampleWaybill(number, carrier, consignor,
+                                                                  consignee, codes, 25000, "KGM");
+        },
+        result);
+  };
+  const auto move = [&](const std::string& number, bool depart) {
+    return change([&](v1::WaybillRequest* r) {
+      v1::WaybillMovement* m = depart ? r->mutable_depart() : r->mutable_arrive();
+      m->set_waybill_number(number);
+      m->mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    });
+  };
+  const auto cancel = [&](const std::string& number, const std::string& reason) {
+    return change([&](v1::WaybillRequest* r) {
+      r->mutable_cancel()->set_waybill_number(number);
+      r->mutable_cancel()->set_reason(reason);
+    });
+  };
+  // The waybill as the carrier reads it.
+  const auto record_of = [&](const std::string& number) {
+    v1::WaybillRecord record;
+    const grpc::Status status = GetWaybill(carrier_key, number, &record);
+    EXPECT_TRUE(status.ok()) << number << ": " << status.error_message();
+    return record;
+  };
+  const auto listed = [](const google::protobuf::RepeatedPtrField<std::string>& codes) {
+    return std::vector<std::string>(codes.begin(), codes.end());
+  };
+
+  ASSERT_TRUE(event(consignor_key, consignor, v1::COMMISSIONING,
+                    {code(1), code(2), code(3), code(4)})
+                  .ok());
+
+  // Submitted: OPEN. A second open waybill for one of its packages: refused.
+  v1::WaybillResult submitted;
+  grpc::Status status = submit("WB-LIFE-1", {code(1), code(2)}, &submitted);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  {
+    // The answer carries the waybill's code, which verifies offline against
+    // the trust list pinned at init and states this waybill.
+    const crypto::WaybillCodeCheck check =
+        crypto::VerifyWaybillCode(submitted.waybill_code(), FetchTrustList());
+    ASSERT_EQ(check.verdict, crypto::LabelVerdict::kAuthentic)
+        << check.detail << " " << submitted.waybill_code();
+    EXPECT_EQ(check.code->claims.waybill_number, "WB-LIFE-1");
+    EXPECT_EQ(check.code->claims.carrier_uscc, carrier);
+    EXPECT_EQ(check.code->claims.revision, submitted.log_index());
+    EXPECT_EQ(check.code->claims.goods.at(0).codes, 2u);
+    const v1::WaybillRecord record = record_of("WB-LIFE-1");
+    EXPECT_EQ(record.waybill_code(), submitted.waybill_code());
+    EXPECT_EQ(record.status(), v1::OPEN);
+    EXPECT_EQ(record.log_index(), submitted.log_index());
+    EXPECT_TRUE(record.shipped().empty());
+  }
+  refused([&] { return submit("WB-LIFE-2", {code(3), code(2)}); }, StatusCode::FAILED_PRECONDITION,
+          absl::StrCat("waybill.goods[0].codes[1]: ", code(2), " is already on open waybill WB-LIFE-1"));
+  {
+    v1::WaybillRecord record;
+    // (Only a regulator learns that a number is unknown.)
+    EXPECT_EQ(GetWaybill(*regulator_, "WB-LIFE-2", &record).error_code(), StatusCode::NOT_FOUND);
+  }
+
+  // Cancelled: shipping under it refused; its package free for another.
+  ASSERT_TRUE(submit("WB-LIFE-3", {code(3)}).ok());
+  refused([&] { return cancel("WB-LIFE-3", ""); }, StatusCode::INVALID_ARGUMENT,
+          "cancel.reason: is required");
+  status = cancel("WB-LIFE-3", "the consignee postponed the order");
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(record_of("WB-LIFE-3").status(), v1::CANCELLED);
+  refused([&] { return event(consignor_key, consignor, v1::SHIPPING, {code(3)}, "WB-LIFE-3"); },
+          StatusCode::FAILED_PRECONDITION, "event.waybill_id: waybill 'WB-LIFE-3' is CANCELLED");
+  refused([&] { return move("WB-LIFE-3", /*depart=*/true); }, StatusCode::FAILED_PRECONDITION,
+          "depart.waybill_number: 'WB-LIFE-3' is CANCELLED");
+  ASSERT_TRUE(submit("WB-LIFE-4", {code(3)}).ok());
+  refused([&] { return move("WB-LIFE-4", /*depart=*/false); }, StatusCode::FAILED_PRECONDITION,
+          "arrive.waybill_number: 'WB-LIFE-4' is OPEN, not departed");
+  // A package not on the waybill does not ship under it.
+  refused([&] { return event(consignor_key, consignor, v1::SHIPPING, {code(4)}, "WB-LIFE-1"); },
+          StatusCode::FAILED_PRECONDITION,
+          absl::StrCat("event.waybill_id: waybill 'WB-LIFE-1' does not list ", code(4)));
+
+  // Shipped: in transit, still the consignor's.
+  ASSERT_TRUE(event(consignor_key, consignor, v1::SHIPPING, {code(1), code(2)}, "WB-LIFE-1").ok());
+  {
+    const v1::WaybillRecord record = record_of("WB-LIFE-1");
+    EXPECT_EQ(record.status(), v1::OPEN);
+    EXPECT_EQ(listed(record.shipped()), (std::vector<std::string>{code(1), code(2)}));
+    v1::History history;
+    ASSERT_TRUE(GetHistory(consignor_key, code(1), &history).ok());
+    EXPECT_EQ(history.status(), "in-transit");
+    EXPECT_EQ(history.custodian(), consignor);
+  }
+  // Departed, then arrived; neither twice.
+  status = move("WB-LIFE-1", /*depart=*/true);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(record_of("WB-LIFE-1").status(), v1::DEPARTED);
+  refused([&] { return move("WB-LIFE-1", /*depart=*/true); }, StatusCode::FAILED_PRECONDITION,
+          "depart.waybill_number: 'WB-LIFE-1' is DEPARTED");
+  status = move("WB-LIFE-1", /*depart=*/false);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(record_of("WB-LIFE-1").status(), v1::ARRIVED);
+  refused([&] { return move("WB-LIFE-1", /*depart=*/false); }, StatusCode::FAILED_PRECONDITION,
+          "arrive.waybill_number: 'WB-LIFE-1' is ARRIVED, not departed");
+
+  // Received by a third enterprise: refused. By the consignee: one, then the
+  // other; the waybill closes with the last.
+  refused([&] { return event(third_key, third, v1::RECEIVING, {code(1)}); },
+          StatusCode::PERMISSION_DENIED,
+          absl::StrCat("event.codes[0]: ", code(1), " is consigned to ", consignee, ", not to ",
+                       third));
+  ASSERT_TRUE(event(consignee_key, consignee, v1::RECEIVING, {code(1)}).ok());
+  {
+    const v1::WaybillRecord record = record_of("WB-LIFE-1");
+    EXPECT_EQ(record.status(), v1::ARRIVED);
+    EXPECT_EQ(listed(record.received()), std::vector<std::string>{code(1)});
+  }
+  ASSERT_TRUE(event(consignee_key, consignee, v1::RECEIVING, {code(2)}).ok());
+  {
+    const v1::WaybillRecord record = record_of("WB-LIFE-1");
+    EXPECT_EQ(record.status(), v1::CLOSED);
+    EXPECT_EQ(listed(record.received()), (std::vector<std::string>{code(1), code(2)}));
+  }
+  refused([&] { return cancel("WB-LIFE-1", "too late"); }, StatusCode::FAILED_PRECONDITION,
+          "cancel.waybill_number: 'WB-LIFE-1' is CLOSED");
+  // Closed, nothing more ships under it.
+  refused([&] { return event(consignor_key, consignor, v1::SHIPPING, {code(4)}, "WB-LIFE-1"); },
+          StatusCode::FAILED_PRECONDITION, "event.waybill_id: waybill 'WB-LIFE-1' is CLOSED");
+
+  // Each package's history: commissioned at the consignor, shipped under the
+  // waybill to the consignee, received there; every event proves into a
+  // signed checkpoint. The third enterprise, which never held them, may not
+  // read it.
+  absl::StatusOr<crypto::Checkpoint> checkpoint = VerifiedCheckpoint();
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  for (int serial : {1, 2}) {
+    for (const crypto::SigningKey* reader :
+         std::vector<const crypto::SigningKey*>{&consignee_key, &consignor_key, regulator_}) {
+      v1::History history;
+      status = GetHistory(*reader, code(serial), &history);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+      EXPECT_EQ(history.custodian(), consignee);
+      EXPECT_EQ(history.status(), "active");
+      ASSERT_EQ(history.events_size(), 3) << code(serial);
+      std::vector<v1::Event> events(3);
+      for (int i = 0; i < 3; ++i) {
+        ASSERT_TRUE(events[i].ParseFromString(history.events(i).entry().envelope().payload()));
+      }
+      EXPECT_EQ(events[0].step(), v1::COMMISSIONING);
+      EXPECT_EQ(events[0].location().enterprise_uscc(), consignor);
+      EXPECT_EQ(events[1].step(), v1::SHIPPING);
+      EXPECT_EQ(events[1].location().enterprise_uscc(), consignor);
+      EXPECT_EQ(events[1].waybill_id(), "WB-LIFE-1");
+      EXPECT_EQ(events[1].consignee_uscc(), consignee);
+      EXPECT_EQ(events[2].step(), v1::RECEIVING);
+      EXPECT_EQ(events[2].location().enterprise_uscc(), consignee);
+      EXPECT_GT(history.events(1).log_index(), submitted.log_index())
+          << "shipped before the waybill was logged";
+      ExpectHistoryVerifies(code(serial), history, *checkpoint);
+    }
+    v1::History history;
+    EXPECT_EQ(GetHistory(third_key, code(serial), &history).error_code(),
+              StatusCode::PERMISSION_DENIED);
   }
 }
 

@@ -24,7 +24,7 @@ inline constexpr int kMaxGoodsLines = 255;
 inline constexpr uint64_t kMaxQuantityMilli = (uint64_t{1} << 48) - 1;
 // Codes on one waybill: what one SHIPPING event may carry, so one event can
 // ship a whole waybill.
-inline constexpr int kMaxCodesPerWaybill = 10000;
+inline constexpr int kMaxCodesPerWaybill = 1000;  // = ledger::kMaxCodesPerEvent
 
 // A Chinese motor vehicle plate (GA 36): a province abbreviation (京, 沪,
 // 闽, ...), a letter (not I or O), then 5 letters or digits (6 for a
