@@ -264,18 +264,9 @@ class ChemledgerdTest : public ::testing::Test {
   // dispatcher `name`; returns the dispatcher's key.
   static crypto::SigningKey RegisterCarrier(const std::string& uscc, const std::string& name) {
     crypto::SigningKey key = crypto::SigningKey::Generate();
-    v1::Enterprise e;
-    e.set_uscc(uscc);
-    e.set_name("示例危险货物运输有限公司");
-    e.set_region_code(uscc.substr(2, 6));
-    e.set_address("示例路2号");
-    e.add_roles(v1::CARRIER);
-    v1::Licence* l = e.add_licences();
-    *l = registry::testing::ExampleProducer(uscc).licences(0);
-    l->set_type(v1::ROAD_TRANSPORT);
-    l->set_number("京交运管许可京字110105000001号");
     v1::RegistryRequest r;
-    *r.mutable_register_enterprise() = e;
+    *r.mutable_register_enterprise() =
+        registry::testing::ExampleEnterprise(uscc, v1::CARRIER, v1::ROAD_TRANSPORT);
     SubmitOk(*admin_, r);
     SubmitOk(*admin_, Actor(name, v1::ENTERPRISE_ADMIN, uscc, key));
     return key;
