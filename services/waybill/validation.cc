@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "crypto/waybill_code.h"
 #include "services/common/identifiers.h"
 #include "services/label/issuance.h"
@@ -150,6 +151,15 @@ absl::Status ValidateWaybill(const v1::Waybill& w) {
   if (!w.has_planned_arrival()) return Invalid("waybill.planned_arrival", "is required");
   if (w.planned_arrival().seconds() <= w.planned_departure().seconds()) {
     return Invalid("waybill.planned_arrival", "must be after planned_departure");
+  }
+  // Dates a waybill code can state (2000 to 2179) and a plausible journey.
+  const int64_t departure = w.planned_departure().seconds();
+  if (departure < absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(2000, 1, 1), absl::UTCTimeZone())) ||
+      departure > absl::ToUnixSeconds(absl::Now() + kMaxPlanAhead)) {
+    return Invalid("waybill.planned_departure", "must be from 2000 to at most a year from now");
+  }
+  if (w.planned_arrival().seconds() - departure > absl::ToInt64Seconds(kMaxJourney)) {
+    return Invalid("waybill.planned_arrival", "must be at most 30 days after planned_departure");
   }
 
   const v1::Vehicle& v = w.vehicle();

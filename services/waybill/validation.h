@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "chemledger/v1/waybill.pb.h"
 
 namespace chemledger::waybill {
@@ -22,6 +23,9 @@ namespace chemledger::waybill {
 // Limits that keep every waybill expressible in its code (crypto/waybill_code.h).
 inline constexpr int kMaxGoodsLines = 255;
 inline constexpr uint64_t kMaxQuantityMilli = (uint64_t{1} << 48) - 1;
+// How far ahead a departure may be planned, and how long a journey may last.
+inline constexpr absl::Duration kMaxPlanAhead = absl::Hours(24 * 366);
+inline constexpr absl::Duration kMaxJourney = absl::Hours(24 * 30);
 // Codes on one waybill: what one SHIPPING event may carry, so one event can
 // ship a whole waybill.
 inline constexpr int kMaxCodesPerWaybill = 1000;  // = ledger::kMaxCodesPerEvent

@@ -70,6 +70,19 @@ TEST(WaybillValidationTest, CrewPartiesPlacesAndTimes) {
         w->mutable_planned_arrival()->set_seconds(w->planned_departure().seconds());
       },
       "waybill.planned_arrival: must be after planned_departure");
+  ExpectRefused(
+      [](v1::Waybill* w) {
+        w->mutable_planned_departure()->set_seconds(w->planned_departure().seconds() + 2 * 366 * 86400);
+        w->mutable_planned_arrival()->set_seconds(w->planned_departure().seconds() + 3600);
+      },
+      "waybill.planned_departure: must be from 2000 to at most a year from now");
+  ExpectRefused([](v1::Waybill* w) { w->mutable_planned_departure()->set_seconds(0); },
+                "waybill.planned_departure");
+  ExpectRefused(
+      [](v1::Waybill* w) {
+        w->mutable_planned_arrival()->set_seconds(w->planned_departure().seconds() + 31 * 86400);
+      },
+      "waybill.planned_arrival: must be at most 30 days after planned_departure");
   ExpectRefused([](v1::Waybill* w) { w->mutable_driver()->set_phone("call me"); },
                 "waybill.driver.phone");
   ExpectRefused([](v1::Waybill* w) { w->set_waybill_number("yd 1"); }, "waybill.waybill_number");

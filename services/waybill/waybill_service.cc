@@ -19,9 +19,13 @@ bool IsRegulator(const v1::Actor& reader) {
   return reader.role() == v1::REGULATOR || reader.role() == v1::PLATFORM_ADMIN;
 }
 
-void FillRecord(const WaybillBook& book, const WaybillState& state, v1::WaybillRecord* out) {
-  if (absl::StatusOr<std::string> code = book.WaybillCode(state); code.ok()) {
-    out->set_waybill_code(*std::move(code));
+// `code_key`: CodeKey(), looked up once per call; no code without one.
+void FillRecord(const WaybillBook& book, const absl::StatusOr<const crypto::SigningKey*>& code_key,
+                const WaybillState& state, v1::WaybillRecord* out) {
+  if (code_key.ok()) {
+    if (absl::StatusOr<std::string> code = book.WaybillCode(state, **code_key); code.ok()) {
+      out->set_waybill_code(*std::move(code));
+    }
   }
   *out->mutable_waybill() = state.waybill;
   out->set_status(state.status);
@@ -88,7 +92,7 @@ grpc::Status WaybillServiceImpl::GetWaybill(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
                         absl::StrCat("waybill_number: no waybill '", request->waybill_number(), "'"));
   }
-  FillRecord(*book_, *state, response);
+  FillRecord(*book_, book_->CodeKey(), *state, response);
   return grpc::Status::OK;
 }
 
@@ -119,7 +123,8 @@ grpc::Status WaybillServiceImpl::ListWaybills(grpc::ServerContext* context,
                (f.departure_to() == 0 || departure < f.departure_to());
       },
       &more);
-  for (const WaybillState& s : page) FillRecord(*book_, s, response->add_waybills());
+  const absl::StatusOr<const crypto::SigningKey*> code_key = book_->CodeKey();
+  for (const WaybillState& s : page) FillRecord(*book_, code_key, s, response->add_waybills());
   if (more && !page.empty()) response->set_next_page_token(page.back().waybill.waybill_number());
   return grpc::Status::OK;
 }

@@ -1,5 +1,5 @@
-// Test-only: an example e-waybill that passes validation, for the waybill
-// tests and the end-to-end tests.
+// An example e-waybill that passes validation, for the waybill tests, the
+// end-to-end tests and chembench's waybill benchmark (never for the services).
 
 #ifndef CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_TESTING_H_
 #define CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_TESTING_H_

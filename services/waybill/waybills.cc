@@ -61,8 +61,7 @@ absl::Status CheckCustody(const ledger::Ledger& ledger, const v1::Waybill& w) {
       std::optional<ledger::CodeState> state = ledger.Find(code);
       if (!state) return absl::NotFoundError(absl::StrCat(field, ": ", code, " is not in the ledger"));
       if (state->custodian != w.consignor().uscc()) {
-        return Precondition(field, absl::StrCat(code, " is in the custody of ", state->custodian,
-                                                ", not of the consignor"));
+        return Precondition(field, absl::StrCat(code, " is not in the custody of the consignor"));
       }
       if (state->status != ledger::CodeStatus::kActive || !state->parent.empty()) {
         return Precondition(field, absl::StrCat(code, " cannot be shipped: it is ",
@@ -93,7 +92,7 @@ absl::StatusOr<std::unique_ptr<WaybillBook>> WaybillBook::Open(storage::Log* log
           Pending change;
           book->Stage(request, i, &change);
           book->Merge(std::move(change));
-          book->requests_[request.request_id()] = {i, entry.envelope().payload()};
+          book->requests_[request.request_id()] = {i, crypto::Sha256(entry.envelope().payload())};
         } else if (type == ledger::kEventContext.payload_type()) {
           v1::Event event;
           if (event.ParseFromString(entry.envelope().payload())) book->NoteEvent(event);
@@ -146,9 +145,12 @@ std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
       refused = absl::InvalidArgumentError("request.request_id: 1 to 128 characters are required");
     } else if (const v1::Waybill* w = NewContent(request);
                w != nullptr && ledger != nullptr && !known_request(request.request_id())) {
-      // 2. The codes: in the consignor's custody and able to move (the
-      //    ledger's own lock only; the ledger checks again when each ships).
-      refused = CheckCustody(*ledger, *w);
+      // Field rules first (cheap, and before the ledger is asked about any
+      // code); then the codes: in the consignor's custody and able to move
+      // (the ledger's own lock only; the ledger checks again when each
+      // ships). The refusal does not say who does hold a code.
+      refused = ValidateWaybill(*w);
+      if (refused.ok()) refused = CheckCustody(*ledger, *w);
     }
     if (refused.ok()) {
       requests[i] = std::move(request);
@@ -185,7 +187,7 @@ std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
             continue;
           }
           if (auto it = requests_.find(request.request_id()); it != requests_.end()) {
-            if (it->second.second == envelope.payload()) {
+            if (it->second.second == crypto::Sha256(envelope.payload())) {
               results[i] = WaybillReceipt{it->second.first, true};
             } else {
               results[i] = RequestIdTaken(request.request_id());
@@ -205,6 +207,12 @@ std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
             continue;
           }
           std::string bytes = registry::MakeLogEntry(envelope).SerializeAsString();
+          if (bytes.size() > kMaxWaybillEntryBytes) {
+            results[i] = absl::InvalidArgumentError(absl::StrCat(
+                "envelope.payload: the waybill's log entry would be ", bytes.size(),
+                " bytes; at most ", kMaxWaybillEntryBytes));
+            continue;
+          }
           if (batch_bytes + bytes.size() > storage::Log::kMaxAppendBytes) {
             results[i] = absl::ResourceExhaustedError(
                 "envelope: the batch is full; send this request again");
@@ -234,7 +242,8 @@ std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
         }
         Merge(std::move(pending));
         for (size_t j = 0; j < accepted.size(); ++j) {
-          requests_[accepted[j].request_id] = {first_index + j, envelopes[accepted[j].i]->payload()};
+          requests_[accepted[j].request_id] = {first_index + j,
+                                               crypto::Sha256(envelopes[accepted[j].i]->payload())};
         }
       });
   for (size_t j = 0; j < accepted.size(); ++j) {
@@ -252,29 +261,35 @@ std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
     }
   }
   // The codes of submitted and amended waybills, for the carrier to print.
-  if (label_keys_ != nullptr) {
-    for (size_t i = 0; i < n; ++i) {
-      if (!results[i].ok() || !requests[i] || NewContent(*requests[i]) == nullptr) continue;
-      std::optional<WaybillState> state = Find(NumberOf(*requests[i]));
-      if (!state) continue;
-      absl::StatusOr<std::string> code = WaybillCode(*state);
-      if (code.ok()) results[i]->waybill_code = *std::move(code);
-    }
+  absl::StatusOr<const crypto::SigningKey*> key = absl::NotFoundError("not looked up");
+  for (size_t i = 0; i < n; ++i) {
+    if (!results[i].ok() || !requests[i] || NewContent(*requests[i]) == nullptr) continue;
+    if (absl::IsNotFound(key.status())) key = CodeKey();
+    if (!key.ok()) break;
+    std::optional<WaybillState> state = Find(NumberOf(*requests[i]));
+    if (!state) continue;
+    absl::StatusOr<std::string> code = WaybillCode(*state, **key);
+    if (code.ok()) results[i]->waybill_code = *std::move(code);
   }
   return results;
 }
 
-absl::StatusOr<std::string> WaybillBook::WaybillCode(const WaybillState& state) const {
+absl::StatusOr<const crypto::SigningKey*> WaybillBook::CodeKey() const {
   if (label_keys_ == nullptr) {
     return absl::FailedPreconditionError("this server holds no label keys to sign waybill codes");
   }
-  const absl::TimeZone china = absl::FixedTimeZone(8 * 3600);
   absl::StatusOr<const crypto::SigningKey*> key = absl::UnknownError("not looked up");
   (void)registry_->WithView([&](const registry::Registry::View& view) {
-    key = label::CurrentLabelKey(view, *label_keys_, absl::ToCivilDay(absl::Now(), china));
+    key = label::CurrentLabelKey(view, *label_keys_,
+                                 absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600)));
     return absl::OkStatus();
   });
-  if (!key.ok()) return key.status();
+  return key;
+}
+
+absl::StatusOr<std::string> WaybillBook::WaybillCode(const WaybillState& state,
+                                                     const crypto::SigningKey& key) const {
+  const absl::TimeZone china = absl::FixedTimeZone(8 * 3600);
   const v1::Waybill& w = state.waybill;
   crypto::WaybillCodeClaims c;
   c.resolver = registry_->resolver();
@@ -295,7 +310,7 @@ absl::StatusOr<std::string> WaybillBook::WaybillCode(const WaybillState& state) 
     c.goods.push_back({g.un_number(), g.hazard_class(), g.packing_group(), g.quantity_milli(),
                        g.unit(), static_cast<uint32_t>(g.codes_size())});
   }
-  return crypto::MakeWaybillCodeUrl(c, **key);
+  return crypto::MakeWaybillCodeUrl(c, key);
 }
 
 const WaybillState* WaybillBook::FindWaybill(const Pending& pending,
@@ -494,6 +509,7 @@ void WaybillBook::NoteEvent(const v1::Event& event) {
       auto open = open_by_code_.find(code);
       if (open == open_by_code_.end()) continue;
       WaybillState& state = waybills_.at(open->second);
+      if (state.shipped.count(code) == 0) continue;  // received, but not under this waybill
       state.received.insert(code);
       open_by_code_.erase(open);
       const std::vector<std::string> all = CodesOf(state.waybill);

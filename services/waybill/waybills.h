@@ -43,6 +43,7 @@
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/waybill.pb.h"
 #include "crypto/keys.h"
+#include "crypto/sha256.h"
 #include "services/label/issuance.h"
 #include "services/ledger/ledger.h"
 #include "services/registry/registry.h"
@@ -52,6 +53,9 @@ namespace chemledger::waybill {
 
 inline constexpr crypto::SignatureContext kWaybillContext(
     "application/vnd.chemledger.waybill.v1+protobuf");
+
+// The largest log entry one waybill request may make; larger ones are refused.
+inline constexpr size_t kMaxWaybillEntryBytes = 1 << 20;
 
 struct WaybillState {
   v1::Waybill waybill;
@@ -104,10 +108,14 @@ class WaybillBook {
 
   std::optional<WaybillState> Find(const std::string& waybill_number) const;
 
+  // The key waybill codes are signed with now: the platform's current label
+  // key (label::CurrentLabelKey). FailedPrecondition when there is none.
+  // Takes the registry's lock once: look it up once for many codes.
+  absl::StatusOr<const crypto::SigningKey*> CodeKey() const;
   // The waybill's code (电子运单二维码) for `state` (from Find or List): its
-  // content and revision, signed with the platform's current label key.
-  // FailedPrecondition when the book has no usable label key.
-  absl::StatusOr<std::string> WaybillCode(const WaybillState& state) const;
+  // content and revision, signed with `key` (from CodeKey).
+  absl::StatusOr<std::string> WaybillCode(const WaybillState& state,
+                                          const crypto::SigningKey& key) const;
 
   // Waybills after `after` (a waybill number; "" from the start), by number,
   // for which `keep` is true: at most `limit`. *more says whether others
@@ -160,8 +168,9 @@ class WaybillBook {
   std::map<std::string, WaybillState> waybills_ ABSL_GUARDED_BY(index_mu_);
   // code -> the open (not closed, not cancelled) waybill listing it
   std::map<std::string, std::string> open_by_code_ ABSL_GUARDED_BY(index_mu_);
-  // request_id -> (log index, payload)
-  std::map<std::string, std::pair<uint64_t, std::string>> requests_ ABSL_GUARDED_BY(index_mu_);
+  // request_id -> (log index, SHA-256 of the payload)
+  std::map<std::string, std::pair<uint64_t, crypto::Sha256Digest>> requests_
+      ABSL_GUARDED_BY(index_mu_);
 };
 
 }  // namespace chemledger::waybill

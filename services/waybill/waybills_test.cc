@@ -239,7 +239,7 @@ TEST_F(WaybillTest, OnlyTheCarrierSubmitsAndGoodsMustMatchTheProducts) {
   v1::Waybill not_custody = Waybill("WB-5", {Code(4)});
   not_custody.mutable_consignor()->set_uscc(kOther);
   Refused(&WaybillTest::Submit, carrier_, not_custody, absl::StatusCode::kFailedPrecondition,
-          "not of the consignor");
+          "is not in the custody of the consignor");
   v1::Waybill bad_plate = Waybill("WB-5", {Code(4)});
   bad_plate.mutable_vehicle()->set_plate("ABC");
   Refused(&WaybillTest::Submit, carrier_, bad_plate, absl::StatusCode::kInvalidArgument,
@@ -291,7 +291,7 @@ TEST_F(WaybillTest, SubmissionsComeWithASignedWaybillCode) {
   ASSERT_EQ(check.verdict, crypto::LabelVerdict::kAuthentic) << check.detail;
   EXPECT_EQ(check.code->claims.vehicle_plate, "闽A54321");
   EXPECT_EQ(check.code->claims.revision, amended->log_index);
-  EXPECT_EQ(*book_->WaybillCode(*book_->Find("WB-Q1")), amended->waybill_code);
+  EXPECT_EQ(*book_->WaybillCode(*book_->Find("WB-Q1"), **book_->CodeKey()), amended->waybill_code);
 
   v1::WaybillRequest depart;
   depart.mutable_depart()->set_waybill_number("WB-Q1");
@@ -300,7 +300,7 @@ TEST_F(WaybillTest, SubmissionsComeWithASignedWaybillCode) {
   EXPECT_TRUE(departed->waybill_code.empty());
   // After a restart the same waybill gets the same code.
   OpenAll();
-  EXPECT_EQ(*book_->WaybillCode(*book_->Find("WB-Q1")), amended->waybill_code);
+  EXPECT_EQ(*book_->WaybillCode(*book_->Find("WB-Q1"), **book_->CodeKey()), amended->waybill_code);
 }
 
 // A batch is checked in order against the book as its earlier requests leave

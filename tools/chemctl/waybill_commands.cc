@@ -50,6 +50,9 @@ absl::Status Send(const cli::Args& args, v1::WaybillRequest request, absl::strin
   if (!status.ok()) return ServerError(status);
   std::cout << (result.replayed() ? "already " : "") << what << " at log index "
             << result.log_index() << " (request " << request.request_id() << ")\n";
+  if (args.Has("qr") && result.waybill_code().empty()) {
+    return absl::FailedPreconditionError("--qr: the server sent no waybill code (no label key?)");
+  }
   if (!result.waybill_code().empty()) {
     std::cout << "waybill code: " << result.waybill_code() << "\n";
     if (args.Has("qr")) {
@@ -83,7 +86,17 @@ absl::Status Movement(const cli::Args& args, bool depart) {
   v1::WaybillRequest r;
   v1::WaybillMovement* m = depart ? r.mutable_depart() : r.mutable_arrive();
   m->set_waybill_number(*number);
-  m->mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  // The time is part of the signed request: to resend one with --request-id,
+  // give the same --time.
+  absl::Time when = absl::Now();
+  if (args.Has("time")) {
+    std::string error;
+    if (!absl::ParseTime(absl::RFC3339_full, args.Get("time"), &when, &error)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--time '", args.Get("time"), "' must be RFC 3339, e.g. 2026-11-23T08:00:00+08:00"));
+    }
+  }
+  m->mutable_time()->set_seconds(absl::ToUnixSeconds(when));
   return Send(args, std::move(r), absl::StrCat(depart ? "departed " : "arrived ", *number));
 }
 
@@ -111,10 +124,11 @@ absl::Status Show(const cli::Args& args) {
   grpc::Status status = (*stub)->GetWaybill(context->get(), request, &record);
   if (!status.ok()) return ServerError(status);
   std::cout << PrintJson(record);
-  if (args.Has("qr") && !record.waybill_code().empty()) {
-    return WriteQr(args.Get("qr"), record.waybill_code());
+  if (!args.Has("qr")) return absl::OkStatus();
+  if (record.waybill_code().empty()) {
+    return absl::FailedPreconditionError("--qr: the server sent no waybill code (no label key?)");
   }
-  return absl::OkStatus();
+  return WriteQr(args.Get("qr"), record.waybill_code());
 }
 
 absl::Status List(const cli::Args& args) {
@@ -157,11 +171,17 @@ std::vector<Command> WaybillCommands() {
                     kWriteHelp, kServerHelp),
        WriteFlags({"json", "qr"}, {"amend"}), SubmitWaybill},
       {"waybill depart", "the vehicle has left with the goods",
-       absl::StrCat("usage: chemctl waybill depart NUMBER --key KEY\n\n", kWriteHelp, kServerHelp),
-       WriteFlags({}), [](const cli::Args& a) { return Movement(a, true); }},
+       absl::StrCat("usage: chemctl waybill depart NUMBER --key KEY [--time RFC3339]\n\n"
+                    "  --time T               when (default now); give the same T with\n"
+                    "                         --request-id to resend the same request\n",
+                    kWriteHelp, kServerHelp),
+       WriteFlags({"time"}), [](const cli::Args& a) { return Movement(a, true); }},
       {"waybill arrive", "the vehicle has arrived at the destination",
-       absl::StrCat("usage: chemctl waybill arrive NUMBER --key KEY\n\n", kWriteHelp, kServerHelp),
-       WriteFlags({}), [](const cli::Args& a) { return Movement(a, false); }},
+       absl::StrCat("usage: chemctl waybill arrive NUMBER --key KEY [--time RFC3339]\n\n"
+                    "  --time T               when (default now); give the same T with\n"
+                    "                         --request-id to resend the same request\n",
+                    kWriteHelp, kServerHelp),
+       WriteFlags({"time"}), [](const cli::Args& a) { return Movement(a, false); }},
       {"waybill cancel", "cancel a waybill (nothing received under it yet)",
        absl::StrCat("usage: chemctl waybill cancel NUMBER --reason TEXT --key KEY\n\n", kWriteHelp,
                     kServerHelp),

@@ -125,8 +125,9 @@ run "$BIN/chemctl" registry actor add --server "$SERVER" --key "$OUT/keys/admin.
   --name "consignee administrator" --role enterprise_admin --enterprise "$CONSIGNEE" \
   --public-key-file "$OUT/keys/consignee-admin.key.pub"
 run "${EV[@]}" --step commissioning --time "$(t 10)" "$C.7" "$C.8"
-WAYBILL="YD110105-$(TZ=Asia/Shanghai date +%Y%m%d)-0001"
-sed "s/@DAY@/$(TZ=Asia/Shanghai date +%Y%m%d)/; s/@DEPARTURE@/$(date -u +%Y-%m-%dT%H:%M:%SZ)/;
+DAY="$(TZ=Asia/Shanghai date +%Y%m%d)"
+WAYBILL="YD110105-$DAY-0001"
+sed "s/@DAY@/$DAY/; s/@DEPARTURE@/$(date -u +%Y-%m-%dT%H:%M:%SZ)/;
      s/@ARRIVAL@/$(date -u -d '+8 hours' +%Y-%m-%dT%H:%M:%SZ)/; s/@CODES@/\"$C.7\", \"$C.8\"/" \
   "$HERE/waybill.template.json" >"$OUT/waybill.json"
 printf 'The carrier submits the waybill; the answer carries its signed code (电子运单二维码):\n' >&2
@@ -136,7 +137,7 @@ WAYBILL_CODE="$(sed -n 's/^waybill code: //p' "$OUT/waybill-submit.txt")"
 printf 'At the roadside, offline: the inspector scans the QR on the paper copy:\n' >&2
 run "$BIN/chemscan" verify --trust-list "$OUT/trust-list.txt" --trust-root "$TRUST_ROOT" \
   "$OUT/waybill-qr.png"
-printf 'A waybill code with a changed character (another truck, say) fails:\n' >&2
+printf 'A waybill code with one signature character changed fails:\n' >&2
 LAST="${WAYBILL_CODE: -1}"; [[ "$LAST" == "A" ]] && SWAP=B || SWAP=A
 run "$BIN/chemscan" verify --trust-list "$OUT/trust-list.txt" --trust-root "$TRUST_ROOT" \
   "${WAYBILL_CODE:0:${#WAYBILL_CODE}-1}$SWAP" || true
