@@ -16,6 +16,7 @@
 #ifndef CHEMLEDGER_SERVICES_COMMON_STREAM_BATCHES_H_
 #define CHEMLEDGER_SERVICES_COMMON_STREAM_BATCHES_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <deque>
 #include <string>
@@ -115,6 +116,7 @@ void AnswerInBatches(grpc::ServerContext* context, grpc::ServerReaderWriter<Resu
       absl::MutexLock lock(&mu);
       while (queue.empty() && !done) changed.Wait(&mu);
       if (queue.empty()) break;
+      batch.reserve(std::min(queue.size(), limits.max_batch));
       while (!queue.empty() && batch.size() < limits.max_batch) {
         queued_bytes -= queue.front().ByteSizeLong();
         batch.push_back(std::move(queue.front()));

@@ -117,8 +117,8 @@ std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
     absl::Span<const v1::SignedEnvelope* const> envelopes) {
   const size_t n = envelopes.size();
   std::vector<absl::StatusOr<WaybillReceipt>> results(n, absl::UnknownError("not processed"));
-  absl::MutexLock write(&write_mu_);
-  // 1. Verify (on all cores, outside the registry's lock), then parse.
+  // 1. Outside the book's locks, so that the batches of several streams
+  //    overlap: verify (on all cores), parse, and the field rules.
   std::vector<absl::StatusOr<envelope::ResolvedSignature>> signers =
       registry::VerifyActorSignatures(*registry_, envelopes, kWaybillContext,
                                       std::max(1u, std::thread::hardware_concurrency()));
@@ -128,13 +128,6 @@ std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
     absl::MutexLock lock(&index_mu_);
     ledger = ledger_;
   }
-  // Whether a request id is on record (a retry gets its original result, not
-  // a check against today's custody). Only ApplyBatch, serialised by
-  // write_mu_, adds ids.
-  const auto known_request = [this](const std::string& id) {
-    absl::MutexLock lock(&index_mu_);
-    return requests_.count(id) > 0;
-  };
   for (size_t i = 0; i < n; ++i) {
     absl::Status refused = signers[i].status();
     v1::WaybillRequest request;
@@ -143,19 +136,37 @@ std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
       refused = absl::InvalidArgumentError("envelope.payload: not a WaybillRequest");
     } else if (request.request_id().empty() || request.request_id().size() > 128) {
       refused = absl::InvalidArgumentError("request.request_id: 1 to 128 characters are required");
-    } else if (const v1::Waybill* w = NewContent(request);
-               w != nullptr && ledger != nullptr && !known_request(request.request_id())) {
-      // Field rules first (cheap, and before the ledger is asked about any
-      // code); then the codes: in the consignor's custody and able to move
-      // (the ledger's own lock only; the ledger checks again when each
-      // ships). The refusal does not say who does hold a code.
+    } else if (request.change_case() == v1::WaybillRequest::CHANGE_NOT_SET) {
+      refused = absl::InvalidArgumentError("request.change: no change given");
+    } else if (const v1::Waybill* w = NewContent(request); w != nullptr) {
       refused = ValidateWaybill(*w);
-      if (refused.ok()) refused = CheckCustody(*ledger, *w);
     }
     if (refused.ok()) {
       requests[i] = std::move(request);
     } else {
       results[i] = refused;
+    }
+  }
+
+  write_mu_.Lock();
+  // 2. The codes of new content: in the consignor's custody and able to move
+  //    (the ledger's own lock only; the ledger checks again when each
+  //    ships). Not for a request id on record: a retry gets its original
+  //    result, not a check against today's custody (only ApplyBatch, under
+  //    write_mu_, adds ids). The refusal does not say who holds a code.
+  if (ledger != nullptr) {
+    for (size_t i = 0; i < n; ++i) {
+      if (!requests[i]) continue;
+      const v1::Waybill* w = NewContent(*requests[i]);
+      if (w == nullptr) continue;
+      {
+        absl::MutexLock lock(&index_mu_);
+        if (requests_.count(requests[i]->request_id()) > 0) continue;
+      }
+      if (absl::Status s = CheckCustody(*ledger, *w); !s.ok()) {
+        results[i] = s;
+        requests[i].reset();
+      }
     }
   }
 
@@ -260,7 +271,10 @@ std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
       results[i] = results[accepted[j].i].status();
     }
   }
-  // The codes of submitted and amended waybills, for the carrier to print.
+  write_mu_.Unlock();
+
+  // 4. The codes of submitted and amended waybills, for the carrier to
+  //    print, outside the book's write lock.
   absl::StatusOr<const crypto::SigningKey*> key = absl::NotFoundError("not looked up");
   for (size_t i = 0; i < n; ++i) {
     if (!results[i].ok() || !requests[i] || NewContent(*requests[i]) == nullptr) continue;
@@ -351,8 +365,7 @@ absl::Status WaybillBook::Check(const registry::Registry::View& view, const v1::
   switch (request.change_case()) {
     case v1::WaybillRequest::kSubmit:
     case v1::WaybillRequest::kAmend: {
-      const v1::Waybill& w = *content;
-      if (absl::Status s = ValidateWaybill(w); !s.ok()) return s;
+      const v1::Waybill& w = *content;  // ValidateWaybill passed in ApplyBatch
       if (request.has_submit() && existing != nullptr) {
         return absl::AlreadyExistsError(
             absl::StrCat("waybill.waybill_number: '", number, "' is already taken"));

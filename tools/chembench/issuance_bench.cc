@@ -23,7 +23,7 @@
 #include "services/chemledgerd/deployment.h"
 #include "services/common/envelope.h"
 #include "services/label/label_service.h"
-#include "tools/chembench/bench_producer.h"
+#include "tools/chembench/bench_enterprises.h"
 
 namespace chemledger::chembench {
 namespace {

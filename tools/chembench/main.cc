@@ -6,15 +6,19 @@
 //   chembench issuance [--dir DIR] [--rounds N]
 //   chembench events --chemledgerd PATH [--dir DIR] [--clients N] [--streams N]
 //                    [--unary-events N] [--stream-events N] [--codes N] [--window N]
+//   chembench waybills --chemledgerd PATH [--dir DIR] [--waybills N]
+//                      [--codes-per-waybill N] [--rounds N] [--streams N] [--window N]
 
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tools/chembench/event_bench.h"
 #include "tools/chembench/issuance_bench.h"
 #include "tools/chembench/label_bench.h"
 #include "tools/chembench/log_bench.h"
+#include "tools/chembench/waybill_bench.h"
 #include "tools/cli/args.h"
 
 namespace {
@@ -41,7 +45,156 @@ constexpr char kUsage[] =
     "chemledgerd (a\n"
     "separate process) on a scratch deployment and pushes signed events over gRPC,\n"
     "unary and streaming: durable events/s and p50/p99 latency, next to one core's\n"
-    "Ed25519 verify rate.\n";
+    "Ed25519 verify rate.\n\n"
+    "chembench waybills --chemledgerd PATH [--dir DIR] [--waybills N]\n"
+    "  [--codes-per-waybill N] [--rounds N] [--streams N] [--window N]: starts\n"
+    "chemledgerd (a separate process) on a scratch deployment, registers a carrier,\n"
+    "commissions packages and pushes signed e-waybills over SubmitStream, N per round\n"
+    "(default 20000, each listing packages of its own): durable waybills/s and\n"
+    "p50/p99 latency per round, next to one core's Ed25519 verify rate.\n";
+
+using chemledger::cli::Args;
+
+// Sets each of `counts` to its flag's value where one is given, which must
+// be 1 to 10000000; if one is not, says so (for `benchmark`) and returns
+// false.
+bool ReadCounts(const Args& flags, const char* benchmark,
+                const std::vector<std::pair<const char*, int*>>& counts) {
+  for (auto [flag, field] : counts) {
+    auto v = flags.Uint(flag, static_cast<uint64_t>(*field));
+    if (!v.ok() || *v == 0 || *v > 10000000) {
+      std::cerr << "chembench " << benchmark << ": --" << flag << " must be 1 to 10000000\n";
+      return false;
+    }
+    *field = static_cast<int>(*v);
+  }
+  return true;
+}
+
+// --chemledgerd (required): the server binary the benchmark starts, and
+// --dir (default /var/tmp): where its scratch directory goes. If
+// --chemledgerd is missing, says so (for `benchmark`) and returns false.
+bool ReadServerFlags(const Args& flags, const char* benchmark, std::string* chemledgerd,
+                     std::string* directory) {
+  auto path = flags.Required("chemledgerd");
+  if (!path.ok()) {
+    std::cerr << "chembench " << benchmark << ": " << path.status().message() << "\n";
+    return false;
+  }
+  *chemledgerd = *path;
+  *directory = flags.Get("dir", "/var/tmp");
+  return true;
+}
+
+int Labels(const Args& flags) {
+  auto seconds = flags.Uint("seconds", 3);
+  auto threads = flags.Uint("threads", 0);
+  if (!seconds.ok() || !threads.ok() || *seconds == 0) {
+    std::cerr << "chembench labels: --seconds must be >= 1, --threads a number\n";
+    return 2;
+  }
+  chemledger::chembench::LabelBenchOptions options;
+  options.seconds = static_cast<double>(*seconds);
+  options.threads = static_cast<int>(*threads);
+  return chemledger::chembench::RunLabelBench(options);
+}
+
+int Events(const Args& flags) {
+  chemledger::chembench::EventBenchOptions options;
+  if (!ReadServerFlags(flags, "events", &options.chemledgerd, &options.directory) ||
+      !ReadCounts(flags, "events",
+                  {{"clients", &options.clients}, {"streams", &options.streams},
+                   {"unary-events", &options.unary_events},
+                   {"stream-events", &options.stream_events}, {"codes", &options.codes},
+                   {"window", &options.window}, {"batch", &options.batch}})) {
+    return 2;
+  }
+  if (options.batch > 1000) {
+    std::cerr << "chembench events: --batch must be at most 1000\n";
+    return 2;
+  }
+  if (options.codes > 100000) {
+    std::cerr << "chembench events: --codes must be at most 100000\n";
+    return 2;
+  }
+  return chemledger::chembench::RunEventBench(options);
+}
+
+int Waybills(const Args& flags) {
+  chemledger::chembench::WaybillBenchOptions options;
+  if (!ReadServerFlags(flags, "waybills", &options.chemledgerd, &options.directory) ||
+      !ReadCounts(flags, "waybills",
+                  {{"waybills", &options.waybills},
+                   {"codes-per-waybill", &options.codes_per_waybill},
+                   {"rounds", &options.rounds}, {"streams", &options.streams},
+                   {"window", &options.window}})) {
+    return 2;
+  }
+  // Every package is issued and commissioned before the first round.
+  if (static_cast<uint64_t>(options.waybills) * options.codes_per_waybill * options.rounds >
+      10000000) {
+    std::cerr << "chembench waybills: --waybills × --codes-per-waybill × --rounds must be at "
+                 "most 10000000\n";
+    return 2;
+  }
+  if (options.codes_per_waybill > 1000 || options.streams > 8) {
+    std::cerr << "chembench waybills: --codes-per-waybill must be at most 1000, --streams at "
+                 "most 8 (the server's limit)\n";
+    return 2;
+  }
+  return chemledger::chembench::RunWaybillBench(options);
+}
+
+int Issuance(const Args& flags) {
+  auto rounds = flags.Uint("rounds", 5);
+  if (!rounds.ok() || *rounds == 0 || *rounds > 100) {
+    std::cerr << "chembench issuance: --rounds must be 1 to 100\n";
+    return 2;
+  }
+  chemledger::chembench::IssuanceBenchOptions options;
+  options.directory = flags.Get("dir", "/var/tmp");
+  options.rounds = static_cast<int>(*rounds);
+  return chemledger::chembench::RunIssuanceBench(options);
+}
+
+int Log(const Args& flags) {
+  chemledger::chembench::LogBenchOptions options;
+  options.directory = flags.Get("dir", "/var/tmp");
+  options.keep = flags.Bool("keep");
+  if (options.directory.empty()) {
+    std::cerr << "chembench log: --dir must not be empty\n";
+    return 2;
+  }
+  auto seconds = flags.Uint("seconds", 3);
+  auto entries = flags.Uint("proof-entries", options.proof_entries);
+  if (!seconds.ok() || !entries.ok() || *seconds == 0 || *entries < 2) {
+    std::cerr << "chembench log: --seconds must be >= 1 and --proof-entries >= 2\n";
+    return 2;
+  }
+  options.seconds = static_cast<double>(*seconds);
+  options.proof_entries = *entries;
+  return chemledger::chembench::RunLogBench(options);
+}
+
+struct Benchmark {
+  const char* name;
+  chemledger::cli::FlagSpec flags;
+  int (*run)(const Args& flags);
+};
+
+const Benchmark kBenchmarks[] = {
+    {"labels", {{"seconds", "threads"}, {}}, Labels},
+    {"events",
+     {{"chemledgerd", "dir", "clients", "streams", "unary-events", "stream-events", "codes",
+       "window", "batch"},
+      {}},
+     Events},
+    {"waybills",
+     {{"chemledgerd", "dir", "waybills", "codes-per-waybill", "rounds", "streams", "window"}, {}},
+     Waybills},
+    {"issuance", {{"dir", "rounds"}, {}}, Issuance},
+    {"log", {{"dir", "seconds", "proof-entries"}, {"keep"}}, Log},
+};
 
 }  // namespace
 
@@ -51,121 +204,20 @@ int main(int argc, char** argv) {
     std::cout << kUsage;
     return args.empty() ? 2 : 0;
   }
-  if (args[0] == "labels") {
-    auto parsed = chemledger::cli::Args::Parse(
-        std::vector<std::string>(args.begin() + 1, args.end()), {{"seconds", "threads"}, {}});
-    if (!parsed.ok()) {
-      std::cerr << "chembench labels: " << parsed.status().message() << "\n";
+  for (const Benchmark& benchmark : kBenchmarks) {
+    if (args[0] != benchmark.name) continue;
+    auto flags =
+        Args::Parse(std::vector<std::string>(args.begin() + 1, args.end()), benchmark.flags);
+    if (!flags.ok()) {
+      std::cerr << "chembench " << benchmark.name << ": " << flags.status().message() << "\n";
       return 2;
     }
-    if (parsed->help()) {
+    if (flags->help()) {
       std::cout << kUsage;
       return 0;
     }
-    auto seconds = parsed->Uint("seconds", 3);
-    auto threads = parsed->Uint("threads", 0);
-    if (!seconds.ok() || !threads.ok() || *seconds == 0) {
-      std::cerr << "chembench labels: --seconds must be >= 1, --threads a number\n";
-      return 2;
-    }
-    chemledger::chembench::LabelBenchOptions options;
-    options.seconds = static_cast<double>(*seconds);
-    options.threads = static_cast<int>(*threads);
-    return chemledger::chembench::RunLabelBench(options);
+    return benchmark.run(*flags);
   }
-  if (args[0] == "events") {
-    auto parsed = chemledger::cli::Args::Parse(
-        std::vector<std::string>(args.begin() + 1, args.end()),
-        {{"chemledgerd", "dir", "clients", "streams", "unary-events", "stream-events", "codes",
-          "window", "batch"}, {}});
-    if (!parsed.ok()) {
-      std::cerr << "chembench events: " << parsed.status().message() << "\n";
-      return 2;
-    }
-    if (parsed->help()) {
-      std::cout << kUsage;
-      return 0;
-    }
-    chemledger::chembench::EventBenchOptions options;
-    auto path = parsed->Required("chemledgerd");
-    if (!path.ok()) {
-      std::cerr << "chembench events: " << path.status().message() << "\n";
-      return 2;
-    }
-    options.chemledgerd = *path;
-    options.directory = parsed->Get("dir", "/var/tmp");
-    for (auto [flag, field] : std::vector<std::pair<const char*, int*>>{
-             {"clients", &options.clients}, {"streams", &options.streams},
-             {"unary-events", &options.unary_events}, {"stream-events", &options.stream_events},
-             {"codes", &options.codes}, {"window", &options.window},
-             {"batch", &options.batch}}) {
-      auto v = parsed->Uint(flag, static_cast<uint64_t>(*field));
-      if (!v.ok() || *v == 0 || *v > 10000000) {
-        std::cerr << "chembench events: --" << flag << " must be 1 to 10000000\n";
-        return 2;
-      }
-      *field = static_cast<int>(*v);
-    }
-    if (options.batch > 1000) {
-      std::cerr << "chembench events: --batch must be at most 1000\n";
-      return 2;
-    }
-    if (options.codes > 100000) {
-      std::cerr << "chembench events: --codes must be at most 100000\n";
-      return 2;
-    }
-    return chemledger::chembench::RunEventBench(options);
-  }
-  if (args[0] == "issuance") {
-    auto parsed = chemledger::cli::Args::Parse(
-        std::vector<std::string>(args.begin() + 1, args.end()), {{"dir", "rounds"}, {}});
-    if (!parsed.ok()) {
-      std::cerr << "chembench issuance: " << parsed.status().message() << "\n";
-      return 2;
-    }
-    if (parsed->help()) {
-      std::cout << kUsage;
-      return 0;
-    }
-    auto rounds = parsed->Uint("rounds", 5);
-    if (!rounds.ok() || *rounds == 0 || *rounds > 100) {
-      std::cerr << "chembench issuance: --rounds must be 1 to 100\n";
-      return 2;
-    }
-    chemledger::chembench::IssuanceBenchOptions options;
-    options.directory = parsed->Get("dir", "/var/tmp");
-    options.rounds = static_cast<int>(*rounds);
-    return chemledger::chembench::RunIssuanceBench(options);
-  }
-  if (args[0] != "log") {
-    std::cerr << "chembench: unknown benchmark '" << args[0] << "' (see --help)\n";
-    return 2;
-  }
-  auto parsed = chemledger::cli::Args::Parse(
-      std::vector<std::string>(args.begin() + 1, args.end()),
-      {{"dir", "seconds", "proof-entries"}, {"keep"}});
-  if (!parsed.ok()) {
-    std::cerr << "chembench log: " << parsed.status().message() << "\n";
-    return 2;
-  }
-  if (parsed->help()) {
-    std::cout << kUsage;
-    return 0;
-  }
-  chemledger::chembench::LogBenchOptions options;
-  options.directory = parsed->Get("dir", "/var/tmp");
-  options.keep = parsed->Bool("keep");
-  if (options.directory.empty()) {
-    std::cerr << "chembench log: --dir must not be empty\n";
-    return 2;
-  }
-  auto seconds = parsed->Uint("seconds", 3);
-  auto entries = parsed->Uint("proof-entries", options.proof_entries);
-  if (!seconds.ok() || !entries.ok() || *seconds == 0 || *entries < 2) {
-    std::cerr << "chembench log: --seconds must be >= 1 and --proof-entries >= 2\n";
-    return 2;
-  }
-  options.seconds = static_cast<double>(*seconds);
-  options.proof_entries = *entries;
-  return chemledger::chembench::RunLogBench(options);
+  std::cerr << "chembench: unknown benchmark '" << args[0] << "' (see --help)\n";
+  return 2;
 }

@@ -1,0 +1,183 @@
+#include "tools/chembench/bench_server.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "chemledger/v1/label_service.grpc.pb.h"
+#include "chemledger/v1/ledger_service.grpc.pb.h"
+#include "chemledger/v1/registry_service.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "services/common/envelope.h"
+#include "services/label/issuance.h"
+#include "services/ledger/ledger.h"
+#include "services/registry/registry.h"
+
+namespace chemledger::chembench {
+namespace {
+
+pid_t Spawn(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int Run(const std::vector<std::string>& argv) {
+  pid_t pid = Spawn(argv);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+// Yesterday in China Standard Time (a production date that is never in the
+// future), or today on the first of a month.
+v1::Date ProductionDate() {
+  const absl::CivilDay d = absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
+  v1::Date out;
+  out.set_year(static_cast<int32_t>(d.year()));
+  out.set_month(d.month());
+  out.set_day(d.day() > 1 ? d.day() - 1 : d.day());
+  return out;
+}
+
+absl::Status Refused(absl::string_view what, const grpc::Status& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      absl::StrCat(what, ": ", s.error_message()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<BenchServer>> BenchServer::Start(const std::string& chemledgerd,
+                                                                const std::string& directory,
+                                                                const std::string& name) {
+  std::string scratch = absl::StrCat(directory, "/chembench-", name, ".XXXXXX");
+  if (mkdtemp(scratch.data()) == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot make a directory in ", directory));
+  }
+  std::unique_ptr<BenchServer> server(new BenchServer(scratch, crypto::SigningKey::Generate()));
+  absl::Status saved = crypto::SaveSigningKey(server->admin_, scratch + "/admin.key", {});
+  if (!saved.ok()) return saved;
+  if (Run({chemledgerd, "init", "--data", scratch + "/data", "--deployment", "chembench",
+           "--resolver", "CL.EXAMPLE.CN", "--admin-key", scratch + "/admin.key"}) != 0) {
+    return absl::InternalError(absl::StrCat(chemledgerd, " init failed"));
+  }
+  server->pid_ = Spawn({chemledgerd, "serve", "--data", scratch + "/data", "--listen",
+                        "127.0.0.1:0", "--port-file", scratch + "/port"});
+  int port = 0;
+  for (int i = 0; i < 200 && port == 0; ++i) {
+    std::ifstream in(scratch + "/port");
+    if (!(in >> port)) port = 0;
+    if (port == 0) absl::SleepFor(absl::Milliseconds(50));
+  }
+  if (port == 0) return absl::InternalError(absl::StrCat(chemledgerd, " serve did not start"));
+  grpc::ChannelArguments channel_args;
+  channel_args.SetMaxReceiveMessageSize(64 << 20);
+  server->channel_ = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                               grpc::InsecureChannelCredentials(), channel_args);
+  return server;
+}
+
+BenchServer::~BenchServer() {
+  if (pid_ > 0) {
+    kill(pid_, SIGTERM);
+    int status;
+    waitpid(pid_, &status, 0);
+  }
+  const std::string rm = absl::StrCat("rm -rf '", scratch_, "'");
+  if (system(rm.c_str()) != 0) std::cerr << "could not remove " << scratch_ << "\n";
+}
+
+absl::Status BenchServer::Register(const std::vector<BenchSetupStep>& steps,
+                                   const crypto::SigningKey& actor) {
+  auto registry = v1::RegistryService::NewStub(channel_);
+  for (BenchSetupStep step : steps) {
+    step.request.set_request_id(absl::StrCat("bench-", ++next_request_));
+    absl::StatusOr<v1::SignedEnvelope> signed_request =
+        envelope::Sign(registry::kRegistryContext, step.request.SerializeAsString(),
+                       step.by_admin ? admin_ : actor);
+    if (!signed_request.ok()) return signed_request.status();
+    grpc::ClientContext context;
+    v1::SubmitResponse response;
+    grpc::Status s = registry->Submit(&context, *signed_request, &response);
+    if (!s.ok()) return Refused(step.request.ShortDebugString(), s);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BenchServer::IssueAndCommission(const crypto::SigningKey& producer,
+                                             const std::string& batch, int count) {
+  auto labels = v1::LabelService::NewStub(channel_);
+  for (int issued = 0; issued < count;) {
+    v1::IssueLabelsRequest r;
+    r.set_request_id(absl::StrCat("bench-", ++next_request_));
+    r.set_enterprise_uscc(kBenchUscc);
+    r.set_product_number(kBenchProduct);
+    r.set_batch(batch);
+    *r.mutable_production_date() = ProductionDate();
+    const int n = std::min<int>(count - issued, label::kMaxPackagesPerRequest);
+    r.set_package_count(n);
+    r.set_net_quantity("25");
+    r.set_unit("KGM");
+    absl::StatusOr<v1::SignedEnvelope> signed_request =
+        envelope::Sign(label::kIssueLabelsContext, r.SerializeAsString(), producer);
+    if (!signed_request.ok()) return signed_request.status();
+    grpc::ClientContext context;
+    auto reader = labels->IssueLabels(&context, *signed_request);
+    v1::IssueLabelsResponse message;
+    while (reader->Read(&message)) {
+    }
+    if (grpc::Status s = reader->Finish(); !s.ok()) return Refused("issuing labels", s);
+    issued += n;
+  }
+  auto ledger = v1::LedgerService::NewStub(channel_);
+  BenchEventSigner events(&producer, "bench-commission-");
+  for (int first = 1; first <= count; first += ledger::kMaxCodesPerEvent) {
+    grpc::ClientContext context;
+    v1::AppendResponse response;
+    grpc::Status s = ledger->Append(
+        &context,
+        events.Sign(v1::COMMISSIONING, batch, first,
+                    std::min(ledger::kMaxCodesPerEvent, count - first + 1)),
+        &response);
+    if (!s.ok()) return Refused("commissioning", s);
+  }
+  return absl::OkStatus();
+}
+
+std::string BenchCode(const std::string& batch, int serial) {
+  return absl::StrCat(kBenchUscc, ".", kBenchProduct, ".", batch, ".", serial);
+}
+
+BenchEventSigner::BenchEventSigner(const crypto::SigningKey* producer, std::string id_prefix)
+    : producer_(producer),
+      id_prefix_(std::move(id_prefix)),
+      event_seconds_(absl::ToUnixSeconds(absl::Now()) - 60) {}
+
+v1::SignedEnvelope BenchEventSigner::Sign(v1::BusinessStep step, const std::string& batch,
+                                          int first, int count) {
+  v1::Event e;
+  e.set_event_id(absl::StrCat(id_prefix_, ++next_id_));
+  e.set_step(step);
+  for (int i = 0; i < count; ++i) e.add_codes(BenchCode(batch, first + i));
+  e.mutable_event_time()->set_seconds(event_seconds_);
+  e.set_event_time_offset_minutes(480);
+  e.mutable_location()->set_enterprise_uscc(kBenchUscc);
+  e.mutable_location()->set_site("bench");
+  return *envelope::Sign(ledger::kEventContext, e.SerializeAsString(), *producer_);
+}
+
+}  // namespace chemledger::chembench

@@ -1,0 +1,86 @@
+// A chemledgerd the benchmarks start as a separate process, and the setup
+// they do through its gRPC API before they measure. The server runs on a
+// new deployment in a scratch directory (`chemledgerd init` with a fresh
+// platform administrator key, then `chemledgerd serve` on a free loopback
+// port); the directory goes when the server does.
+//
+// Thread-safety: channel() may be used from any thread; the setup methods
+// from one thread at a time.
+
+#ifndef CHEMLEDGER_TOOLS_CHEMBENCH_BENCH_SERVER_H_
+#define CHEMLEDGER_TOOLS_CHEMBENCH_BENCH_SERVER_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "chemledger/v1/log.pb.h"
+#include "crypto/keys.h"
+#include "grpcpp/channel.h"
+#include "tools/chembench/bench_enterprises.h"
+
+namespace chemledger::chembench {
+
+class BenchServer {
+ public:
+  // Makes the directory `directory`/chembench-`name`.XXXXXX, initialises a
+  // deployment in it with the binary `chemledgerd`, and serves it.
+  static absl::StatusOr<std::unique_ptr<BenchServer>> Start(const std::string& chemledgerd,
+                                                            const std::string& directory,
+                                                            const std::string& name);
+  // Stops the server (SIGTERM, then waits for it) and removes the directory.
+  ~BenchServer();
+  BenchServer(const BenchServer&) = delete;
+  BenchServer& operator=(const BenchServer&) = delete;
+
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+
+  // Submits each of `steps` to RegistryService, signed by the platform
+  // administrator or (by_admin false) by `actor`.
+  absl::Status Register(const std::vector<BenchSetupStep>& steps, const crypto::SigningKey& actor);
+
+  // Issues `count` labels of the benchmark product in `batch` (serials 1 to
+  // count), then commissions them at the producer's site, all signed by
+  // `producer`, the producer's admin actor.
+  absl::Status IssueAndCommission(const crypto::SigningKey& producer, const std::string& batch,
+                                  int count);
+
+ private:
+  BenchServer(std::string scratch, crypto::SigningKey admin)
+      : scratch_(std::move(scratch)), admin_(std::move(admin)) {}
+
+  const std::string scratch_;
+  const crypto::SigningKey admin_;
+  pid_t pid_ = -1;
+  std::shared_ptr<grpc::Channel> channel_;
+  int next_request_ = 0;
+};
+
+// The code of package `serial` of the benchmark product in `batch`.
+std::string BenchCode(const std::string& batch, int serial);
+
+// Signs the producer's lifecycle events, each with a new event id starting
+// with `id_prefix`, at its own site, all at one time: a minute before the
+// signer was made (so later events never precede earlier ones).
+class BenchEventSigner {
+ public:
+  BenchEventSigner(const crypto::SigningKey* producer, std::string id_prefix);
+
+  // An event of `step` on packages `first` to first + count - 1 of `batch`.
+  v1::SignedEnvelope Sign(v1::BusinessStep step, const std::string& batch, int first, int count);
+
+ private:
+  const crypto::SigningKey* const producer_;
+  const std::string id_prefix_;
+  const int64_t event_seconds_;
+  int next_id_ = 0;
+};
+
+}  // namespace chemledger::chembench
+
+#endif  // CHEMLEDGER_TOOLS_CHEMBENCH_BENCH_SERVER_H_
