@@ -15,6 +15,7 @@
 #include "crypto/merkle.h"
 #include "gtest/gtest.h"
 #include "services/common/envelope.h"
+#include "services/label/issuance_testing.h"
 #include "services/common/identifiers.h"
 #include "services/registry/registry_testing.h"
 #include "storage/leveldb_log.h"
@@ -91,24 +92,8 @@ class LedgerTest : public ::testing::Test {
     Register(admin_, [&](v1::RegistryRequest* r) {
       *r->mutable_register_product() = registry::testing::ExampleMethanol(kProducer, "M01");
     });
-    crypto::VerifyingKey label_key = *label::LabelKeyring::CreateKey(dir_ + "/keys");
-    Register(admin_, [&](v1::RegistryRequest* r) {
-      r->mutable_add_label_key()->set_public_key(label_key.ToBytes());
-      *r->mutable_add_label_key()->mutable_valid_from() = ToDate(Today() - 1);
-      *r->mutable_add_label_key()->mutable_valid_until() = ToDate(Today() + 365);
-    });
-    v1::IssueLabelsRequest issue;
-    issue.set_request_id("issue-1");
-    issue.set_enterprise_uscc(kProducer);
-    issue.set_product_number("M01");
-    issue.set_batch("B1");
-    *issue.mutable_production_date() = ToDate(Today() - 1);
-    issue.set_package_count(10);
-    issue.set_net_quantity("25");
-    issue.set_unit("KGM");
-    ASSERT_TRUE(issuer_
-                    ->Issue(*envelope::Sign(label::kIssueLabelsContext, issue.SerializeAsString(),
-                                            producer_))
+    ASSERT_TRUE(label::testing::AddLabelKey(*registry_, dir_ + "/keys", admin_).ok());
+    ASSERT_TRUE(label::testing::IssueBatch(*issuer_, producer_, kProducer, "M01", "B1", 10, "25", "KGM")
                     .ok());
     OpenLedger();
   }
