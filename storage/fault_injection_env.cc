@@ -4,6 +4,8 @@
 #include <memory>
 #include <system_error>
 
+#include "absl/time/clock.h"
+
 namespace chemledger::storage {
 
 class FaultInjectionEnv::File : public leveldb::WritableFile {
@@ -25,6 +27,7 @@ class FaultInjectionEnv::File : public leveldb::WritableFile {
   leveldb::Status Sync() override {
     if (env_->Failing()) return leveldb::Status::IOError(name_, "power cut (injected)");
     if (env_->ConsumeSyncFailure()) return leveldb::Status::IOError(name_, "sync failed (injected)");
+    env_->WaitBeforeSync();
     leveldb::Status s = base_->Sync();
     if (s.ok()) env_->Synced(name_);
     return s;
@@ -62,6 +65,40 @@ void FaultInjectionEnv::Synced(const std::string& fname) {
 void FaultInjectionEnv::CutPower() {
   absl::MutexLock lock(&mu_);
   power_cut_ = true;
+}
+
+void FaultInjectionEnv::WaitBeforeSync() {
+  absl::Duration delay;
+  {
+    absl::MutexLock lock(&mu_);
+    ++syncs_waiting_;
+    mu_.Await(absl::Condition(
+        +[](bool* held) { return !*held; }, &syncs_held_));
+    --syncs_waiting_;
+    delay = sync_delay_;
+  }
+  if (delay > absl::ZeroDuration()) absl::SleepFor(delay);
+}
+
+void FaultInjectionEnv::HoldSyncs() {
+  absl::MutexLock lock(&mu_);
+  syncs_held_ = true;
+}
+
+void FaultInjectionEnv::ReleaseSyncs() {
+  absl::MutexLock lock(&mu_);
+  syncs_held_ = false;
+}
+
+bool FaultInjectionEnv::WaitForHeldSync(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(
+      absl::Condition(+[](int* waiting) { return *waiting > 0; }, &syncs_waiting_), timeout);
+}
+
+void FaultInjectionEnv::SetSyncDelay(absl::Duration delay) {
+  absl::MutexLock lock(&mu_);
+  sync_delay_ = delay;
 }
 
 void FaultInjectionEnv::FailNextSyncs(int n) {

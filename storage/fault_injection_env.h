@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "leveldb/env.h"
 
 namespace chemledger::storage {
@@ -29,6 +30,14 @@ class FaultInjectionEnv : public leveldb::EnvWrapper {
   void DropUnsyncedData();
   // Makes the next `n` Sync calls fail (without cutting power).
   void FailNextSyncs(int n);
+  // From HoldSyncs until ReleaseSyncs, every Sync waits before it syncs: a
+  // stalled disk. WaitForHeldSync returns once a Sync is waiting (false if
+  // none came within `timeout`).
+  void HoldSyncs();
+  void ReleaseSyncs();
+  bool WaitForHeldSync(absl::Duration timeout);
+  // Every Sync first sleeps `delay`: a slow disk.
+  void SetSyncDelay(absl::Duration delay);
 
   leveldb::Status NewWritableFile(const std::string& fname,
                                   leveldb::WritableFile** result) override;
@@ -47,12 +56,16 @@ class FaultInjectionEnv : public leveldb::EnvWrapper {
 
   bool Failing() const;           // takes mu_
   bool ConsumeSyncFailure();      // takes mu_
+  void WaitBeforeSync();          // takes mu_
   void Appended(const std::string& fname, size_t n);
   void Synced(const std::string& fname);
 
   mutable absl::Mutex mu_;
   bool power_cut_ ABSL_GUARDED_BY(mu_) = false;
   int failing_syncs_ ABSL_GUARDED_BY(mu_) = 0;
+  bool syncs_held_ ABSL_GUARDED_BY(mu_) = false;
+  int syncs_waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Duration sync_delay_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, State> files_ ABSL_GUARDED_BY(mu_);
 };
 

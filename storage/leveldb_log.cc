@@ -21,6 +21,7 @@
 #include "leveldb/db.h"
 #include "leveldb/filter_policy.h"
 #include "leveldb/write_batch.h"
+#include "absl/strings/escaping.h"
 #include "storage/merkle_tree.h"
 
 namespace chemledger::storage {
@@ -32,6 +33,11 @@ constexpr char kFormat[] = "chemledger-log-v1";
 // overlapped it and had to be merged with it instead of simply moved down.
 constexpr char kFormatKey[] = "#format";
 constexpr char kEntryPrefix = 'e';
+// The log size the state reflects (8 bytes, big-endian); written by every
+// Commit. Absent in a store whose state was never written.
+constexpr char kStateAppliedKey[] = "#state";
+// State keys: 's' followed by the state machine's own key.
+constexpr char kStatePrefix = 's';
 constexpr size_t kHashSize = Sha256Digest::kSize;
 
 void PutBigEndian64(std::string* out, uint64_t v) {
@@ -242,19 +248,136 @@ void BuildRecords(const std::vector<const std::string*>& entries, CompactRange* 
   if (helper.joinable()) helper.join();
 }
 
-class LevelDbLog final : public Log {
+std::string StateKey(absl::string_view key) {
+  std::string k(1, kStatePrefix);
+  k.append(key.data(), key.size());
+  return k;
+}
+
+// The log and state at one LevelDB snapshot (storage/store.h).
+class LevelDbSnapshot final : public Snapshot {
  public:
-  LevelDbLog(std::unique_ptr<leveldb::DB> db, std::unique_ptr<leveldb::Cache> cache,
-             std::unique_ptr<const leveldb::FilterPolicy> filter,
-             const LevelDbLogOptions& options, CompactRange range)
+  LevelDbSnapshot(leveldb::DB* db, uint64_t size, const Sha256Digest& root)
+      : db_(db), snapshot_(db->GetSnapshot()), size_(size), root_(root) {}
+  ~LevelDbSnapshot() override { db_->ReleaseSnapshot(snapshot_); }
+
+  uint64_t size() const override { return size_; }
+  const Sha256Digest& root() const override { return root_; }
+
+  absl::StatusOr<std::string> Entry(uint64_t index) const override {
+    if (index >= size_) {
+      return absl::OutOfRangeError(
+          absl::StrCat("entry index ", index, " is not below the snapshot's log size ", size_));
+    }
+    std::string value;
+    absl::Status s = FromLevelDb(db_->Get(Read(), EntryKey(index), &value),
+                                 absl::StrCat("entry ", index));
+    if (absl::IsNotFound(s)) return absl::DataLossError(s.message());
+    if (!s.ok()) return s;
+    absl::StatusOr<Record> record = ParseRecord(index, value);
+    if (!record.ok()) return record.status();
+    return std::string(record->entry);
+  }
+  absl::StatusOr<Sha256Digest> LeafHash(uint64_t index) const override {
+    if (index >= size_) {
+      return absl::OutOfRangeError(
+          absl::StrCat("entry index ", index, " is not below the snapshot's log size ", size_));
+    }
+    return ReadNodeFrom(db_, NodeId{0, index}, snapshot_);
+  }
+  absl::StatusOr<Sha256Digest> Root(uint64_t tree_size) const override {
+    if (absl::Status s = CheckSize(tree_size); !s.ok()) return s;
+    if (tree_size == size_) return root_;
+    return RootAt(tree_size, Reader());
+  }
+  absl::StatusOr<std::vector<Sha256Digest>> InclusionProof(
+      uint64_t index, uint64_t tree_size) const override {
+    if (absl::Status s = CheckSize(tree_size); !s.ok()) return s;
+    return InclusionProofAt(index, tree_size, Reader());
+  }
+  absl::StatusOr<std::vector<Sha256Digest>> ConsistencyProof(
+      uint64_t old_size, uint64_t new_size) const override {
+    if (absl::Status s = CheckSize(new_size); !s.ok()) return s;
+    return ConsistencyProofAt(old_size, new_size, Reader());
+  }
+
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const override {
+    std::string value;
+    leveldb::Status s = db_->Get(Read(), StateKey(key), &value);
+    if (s.IsNotFound()) return std::nullopt;
+    if (absl::Status st = FromLevelDb(s, "state read"); !st.ok()) return st;
+    return value;
+  }
+  absl::Status Scan(absl::string_view begin, absl::string_view end,
+                    const ScanVisitor& visit) const override {
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(Read()));
+    const std::string limit = end.empty() ? std::string(1, kStatePrefix + 1) : StateKey(end);
+    for (it->Seek(StateKey(begin)); it->Valid(); it->Next()) {
+      if (it->key().compare(limit) >= 0) break;
+      const leveldb::Slice k = it->key();
+      if (!visit(absl::string_view(k.data() + 1, k.size() - 1),
+                 absl::string_view(it->value().data(), it->value().size()))) {
+        break;
+      }
+    }
+    return FromLevelDb(it->status(), "state scan");
+  }
+
+ private:
+  leveldb::ReadOptions Read() const {
+    leveldb::ReadOptions read;
+    read.snapshot = snapshot_;
+    return read;
+  }
+  NodeReader Reader() const {
+    return [db = db_, s = snapshot_](NodeId id) { return ReadNodeFrom(db, id, s); };
+  }
+  absl::Status CheckSize(uint64_t tree_size) const {
+    if (tree_size > size_) {
+      return absl::OutOfRangeError(absl::StrCat("tree size ", tree_size,
+                                                " is beyond the snapshot's log size ", size_));
+    }
+    return absl::OkStatus();
+  }
+
+  leveldb::DB* const db_;
+  const leveldb::Snapshot* const snapshot_;
+  const uint64_t size_;
+  const Sha256Digest root_;
+};
+
+class LevelDbStore final : public Store {
+ public:
+  LevelDbStore(std::unique_ptr<leveldb::DB> db, std::unique_ptr<leveldb::Cache> cache,
+               std::unique_ptr<const leveldb::FilterPolicy> filter,
+               const LevelDbLogOptions& options, CompactRange range,
+               std::optional<uint64_t> applied)
       : cache_(std::move(cache)),
         filter_(std::move(filter)),
         db_(std::move(db)),
         options_(options),
         size_(range.size()),
-        range_(std::move(range)) {}
+        range_(std::move(range)),
+        applied_(applied) {
+    published_ = std::make_shared<LevelDbSnapshot>(db_.get(), range_.size(), range_.Root());
+  }
+  ~LevelDbStore() override {
+    // Snapshots must not outlive the store; the published one goes first.
+    published_.reset();
+  }
 
   absl::StatusOr<uint64_t> Append(absl::Span<const std::string> entries) override;
+  absl::StatusOr<uint64_t> Commit(absl::Span<const std::string> entries,
+                                  const StateWrites& state) override;
+  std::optional<uint64_t> StateAppliedSize() const override {
+    absl::MutexLock lock(&mu_);
+    return applied_;
+  }
+  absl::Status ApplyState(uint64_t applied_size, const StateWrites& state) override;
+  std::shared_ptr<const Snapshot> GetSnapshot() const override {
+    absl::MutexLock lock(&publish_mu_);
+    return published_;
+  }
   uint64_t Size() const override { return size_.load(std::memory_order_acquire); }
   absl::StatusOr<std::string> Entry(uint64_t index) const override;
   absl::StatusOr<Sha256Digest> LeafHash(uint64_t index) const override;
@@ -267,16 +390,21 @@ class LevelDbLog final : public Log {
       const absl::optional<TreeHead>& trusted) const override;
 
  private:
-  // One caller of Append waiting in the group-commit queue.
+  // One caller of Append, Commit or ApplyState waiting in the group-commit
+  // queue. A writer with state (Commit, ApplyState) is written alone.
   struct Writer {
     explicit Writer(absl::Span<const std::string> e) : entries(e) {}
     absl::Span<const std::string> entries;
+    const StateWrites* state = nullptr;        // Commit and ApplyState
+    std::optional<uint64_t> applied_size;      // ApplyState: the size to record
     absl::Status status;
     uint64_t first_index = 0;
     bool done = false;
     absl::CondVar cv;
   };
 
+  // Queues `self` and writes it, in a group or alone (see Writer).
+  absl::StatusOr<uint64_t> Write(Writer& self);
   absl::Status CheckSize(uint64_t tree_size) const;
   NodeReader Reader() const {
     return [db = db_.get()](NodeId id) { return ReadNodeFrom(db, id); };
@@ -301,30 +429,97 @@ class LevelDbLog final : public Log {
   CompactRange range_ ABSL_GUARDED_BY(mu_);
   // Set when a write failed: its outcome on disk is unknown until reopen.
   absl::Status write_error_ ABSL_GUARDED_BY(mu_);
+  // The log size the stored state reflects (kStateAppliedKey).
+  std::optional<uint64_t> applied_ ABSL_GUARDED_BY(mu_);
+
+  // The snapshot of the last write; replaced (under publish_mu_, held for
+  // nothing but the pointer) after each write, in write order.
+  mutable absl::Mutex publish_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::shared_ptr<const Snapshot> published_ ABSL_GUARDED_BY(publish_mu_);
 };
 
-absl::StatusOr<uint64_t> LevelDbLog::Append(absl::Span<const std::string> entries) {
-  if (entries.empty()) {
-    return absl::InvalidArgumentError("append: no entries given");
-  }
+absl::Status CheckEntryLimits(absl::Span<const std::string> entries, absl::string_view what) {
   size_t total_bytes = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
-    if (entries[i].size() > kMaxEntryBytes) {
+    if (entries[i].size() > Log::kMaxEntryBytes) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "append: entry ", i, " is ", entries[i].size(),
-          " bytes, more than the limit of ", kMaxEntryBytes));
+          what, ": entry ", i, " is ", entries[i].size(),
+          " bytes, more than the limit of ", Log::kMaxEntryBytes));
     }
     total_bytes += entries[i].size();
   }
-  if (total_bytes > kMaxAppendBytes) {
+  if (total_bytes > Log::kMaxAppendBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "append: ", entries.size(), " entries of ", total_bytes,
-        " bytes in all, more than the limit of ", kMaxAppendBytes,
+        what, ": ", entries.size(), " entries of ", total_bytes,
+        " bytes in all, more than the limit of ", Log::kMaxAppendBytes,
         " for one append; split them"));
   }
+  return absl::OkStatus();
+}
 
-  appenders_.fetch_add(1, std::memory_order_relaxed);
+absl::Status CheckStateLimits(const StateWrites& state, absl::string_view what) {
+  for (const auto& [key, value] : state.writes()) {
+    if (key.size() > kMaxStateKeyBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": a state key of ", key.size(),
+                                                     " bytes is over the limit of ",
+                                                     kMaxStateKeyBytes));
+    }
+    if (value && value->size() > kMaxStateValueBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": the state value of key '", absl::CHexEscape(key), "' is ", value->size(),
+          " bytes, over the limit of ", kMaxStateValueBytes));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string AppliedValue(uint64_t size) {
+  std::string v;
+  PutBigEndian64(&v, size);
+  return v;
+}
+
+absl::StatusOr<uint64_t> LevelDbStore::Append(absl::Span<const std::string> entries) {
+  if (entries.empty()) {
+    return absl::InvalidArgumentError("append: no entries given");
+  }
+  if (absl::Status s = CheckEntryLimits(entries, "append"); !s.ok()) return s;
   Writer self(entries);
+  return Write(self);
+}
+
+absl::StatusOr<uint64_t> LevelDbStore::Commit(absl::Span<const std::string> entries,
+                                              const StateWrites& state) {
+  if (entries.empty() && state.empty()) {
+    return absl::InvalidArgumentError("commit: no entries and no state writes given");
+  }
+  if (absl::Status s = CheckEntryLimits(entries, "commit"); !s.ok()) return s;
+  if (absl::Status s = CheckStateLimits(state, "commit"); !s.ok()) return s;
+  Writer self(entries);
+  self.state = &state;
+  return Write(self);
+}
+
+absl::Status LevelDbStore::ApplyState(uint64_t applied_size, const StateWrites& state) {
+  if (absl::Status s = CheckStateLimits(state, "apply state"); !s.ok()) return s;
+  {
+    absl::MutexLock lock(&mu_);
+    const uint64_t applied = applied_.value_or(0);
+    if (applied_size < applied || applied_size > range_.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "apply state: applied size ", applied_size, " is not between the state's ", applied,
+          " and the log size ", range_.size()));
+    }
+  }
+  Writer self({});
+  self.state = &state;
+  self.applied_size = applied_size;
+  absl::StatusOr<uint64_t> written = Write(self);
+  return written.status();
+}
+
+absl::StatusOr<uint64_t> LevelDbStore::Write(Writer& self) {
+  appenders_.fetch_add(1, std::memory_order_relaxed);
   absl::MutexLock lock(&mu_);
   struct Leave {  // however this call returns, it stops counting as an appender
     std::atomic<int>& appenders;
@@ -342,11 +537,12 @@ absl::StatusOr<uint64_t> LevelDbLog::Append(absl::Span<const std::string> entrie
   // are inside Append but not queued yet (typically the previous group's,
   // just woken, coming back with their next entries), it first waits a
   // little for them: without that, concurrent callers split into two groups
-  // that alternate, each sync carrying half of them.
-  if (write_error_.ok()) {
+  // that alternate, each sync carrying half of them. A writer with state
+  // goes alone: its batch records the size the state reflects.
+  if (write_error_.ok() && self.state == nullptr) {
     mu_.AwaitWithTimeout(
         absl::Condition(
-            +[](LevelDbLog* log) ABSL_EXCLUSIVE_LOCKS_REQUIRED(log->mu_) {
+            +[](LevelDbStore* log) ABSL_EXCLUSIVE_LOCKS_REQUIRED(log->mu_) {
               return log->writers_.size() >=
                      static_cast<size_t>(log->appenders_.load(std::memory_order_relaxed));
             },
@@ -358,7 +554,10 @@ absl::StatusOr<uint64_t> LevelDbLog::Append(absl::Span<const std::string> entrie
   for (Writer* w : writers_) {
     size_t bytes = 0;
     for (const std::string& e : w->entries) bytes += e.size();
-    if (!group.empty() && group_bytes + bytes > options_.max_group_bytes) break;
+    if (!group.empty() && (w->state != nullptr || group.front()->state != nullptr ||
+                           group_bytes + bytes > options_.max_group_bytes)) {
+      break;
+    }
     group.push_back(w);
     group_bytes += bytes;
   }
@@ -366,6 +565,7 @@ absl::StatusOr<uint64_t> LevelDbLog::Append(absl::Span<const std::string> entrie
   absl::Status status = write_error_;
   if (status.ok()) {
     CompactRange next = range_;
+    std::optional<uint64_t> applied = applied_;
     mu_.Unlock();  // Others may queue (not lead) while this one writes.
     std::vector<const std::string*> flat;
     for (Writer* w : group) {
@@ -373,17 +573,32 @@ absl::StatusOr<uint64_t> LevelDbLog::Append(absl::Span<const std::string> entrie
       for (const std::string& e : w->entries) flat.push_back(&e);
     }
     leveldb::WriteBatch batch;
-    BuildRecords(flat, &next, &batch);
+    if (!flat.empty()) BuildRecords(flat, &next, &batch);
+    if (const StateWrites* state = group.front()->state; state != nullptr) {
+      for (const auto& [key, value] : state->writes()) {
+        if (value) {
+          batch.Put(StateKey(key), *value);
+        } else {
+          batch.Delete(StateKey(key));
+        }
+      }
+      applied = group.front()->applied_size.value_or(next.size());
+      batch.Put(kStateAppliedKey, AppliedValue(*applied));
+    }
     leveldb::WriteOptions sync;
     sync.sync = true;
     status = FromLevelDb(db_->Write(sync, &batch), "append");
     mu_.Lock();
     if (status.ok()) {
       range_ = std::move(next);
+      applied_ = applied;
       size_.store(range_.size(), std::memory_order_release);
+      auto snapshot = std::make_shared<LevelDbSnapshot>(db_.get(), range_.size(), range_.Root());
+      absl::MutexLock publish(&publish_mu_);
+      published_ = std::move(snapshot);
     } else {
       write_error_ = absl::UnavailableError(absl::StrCat(
-          "log is read-only after a failed write (reopen to recover): ",
+          "the store is read-only after a failed write (reopen to recover): ",
           status.message()));
     }
   }
@@ -399,7 +614,7 @@ absl::StatusOr<uint64_t> LevelDbLog::Append(absl::Span<const std::string> entrie
   return self.first_index;
 }
 
-absl::Status LevelDbLog::CheckSize(uint64_t tree_size) const {
+absl::Status LevelDbStore::CheckSize(uint64_t tree_size) const {
   const uint64_t size = Size();
   if (tree_size > size) {
     return absl::OutOfRangeError(
@@ -408,7 +623,7 @@ absl::Status LevelDbLog::CheckSize(uint64_t tree_size) const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> LevelDbLog::Entry(uint64_t index) const {
+absl::StatusOr<std::string> LevelDbStore::Entry(uint64_t index) const {
   const uint64_t size = Size();
   if (index >= size) {
     return absl::OutOfRangeError(
@@ -424,7 +639,7 @@ absl::StatusOr<std::string> LevelDbLog::Entry(uint64_t index) const {
   return std::string(record->entry);
 }
 
-absl::StatusOr<Sha256Digest> LevelDbLog::LeafHash(uint64_t index) const {
+absl::StatusOr<Sha256Digest> LevelDbStore::LeafHash(uint64_t index) const {
   const uint64_t size = Size();
   if (index >= size) {
     return absl::OutOfRangeError(
@@ -433,7 +648,7 @@ absl::StatusOr<Sha256Digest> LevelDbLog::LeafHash(uint64_t index) const {
   return ReadNodeFrom(db_.get(), NodeId{0, index});
 }
 
-absl::StatusOr<Sha256Digest> LevelDbLog::Root(uint64_t tree_size) const {
+absl::StatusOr<Sha256Digest> LevelDbStore::Root(uint64_t tree_size) const {
   if (absl::Status s = CheckSize(tree_size); !s.ok()) return s;
   {
     absl::MutexLock lock(&mu_);
@@ -442,19 +657,19 @@ absl::StatusOr<Sha256Digest> LevelDbLog::Root(uint64_t tree_size) const {
   return RootAt(tree_size, Reader());
 }
 
-absl::StatusOr<std::vector<Sha256Digest>> LevelDbLog::InclusionProof(
+absl::StatusOr<std::vector<Sha256Digest>> LevelDbStore::InclusionProof(
     uint64_t index, uint64_t tree_size) const {
   if (absl::Status s = CheckSize(tree_size); !s.ok()) return s;
   return InclusionProofAt(index, tree_size, Reader());
 }
 
-absl::StatusOr<std::vector<Sha256Digest>> LevelDbLog::ConsistencyProof(
+absl::StatusOr<std::vector<Sha256Digest>> LevelDbStore::ConsistencyProof(
     uint64_t old_size, uint64_t new_size) const {
   if (absl::Status s = CheckSize(new_size); !s.ok()) return s;
   return ConsistencyProofAt(old_size, new_size, Reader());
 }
 
-absl::StatusOr<IntegrityReport> LevelDbLog::CheckIntegrity(
+absl::StatusOr<IntegrityReport> LevelDbStore::CheckIntegrity(
     const absl::optional<TreeHead>& trusted) const {
   // A snapshot pins one consistent state even while appends go on.
   const leveldb::Snapshot* snapshot = db_->GetSnapshot();
@@ -482,7 +697,8 @@ absl::StatusOr<IntegrityReport> LevelDbLog::CheckIntegrity(
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const leveldb::Slice key = it->key();
-    if (key == leveldb::Slice(kFormatKey)) continue;
+    if (key == leveldb::Slice(kFormatKey) || key == leveldb::Slice(kStateAppliedKey)) continue;
+    if (!key.empty() && key[0] == kStatePrefix) break;  // state keys sort after every entry
     if (key.size() != 9 || key[0] != kEntryPrefix) {
       return absl::DataLossError(absl::StrCat(
           "integrity: unexpected key '", crypto::HexEncode(key.ToString()),
@@ -539,8 +755,8 @@ absl::StatusOr<IntegrityReport> LevelDbLog::CheckIntegrity(
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Log>> OpenLevelDbLog(const std::string& directory,
-                                                     const LevelDbLogOptions& options) {
+absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& directory,
+                                                         const LevelDbLogOptions& options) {
   auto cache = std::unique_ptr<leveldb::Cache>(
       leveldb::NewLRUCache(options.block_cache_bytes));
   auto filter = std::unique_ptr<const leveldb::FilterPolicy>(
@@ -619,13 +835,36 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLevelDbLog(const std::string& directory
   absl::StatusOr<uint64_t> size = StoredSize(db.get());
   if (!size.ok()) return size.status();
 
+  std::optional<uint64_t> applied;
+  std::string applied_value;
+  leveldb::Status got_applied = db->Get(leveldb::ReadOptions(), kStateAppliedKey, &applied_value);
+  if (got_applied.ok()) {
+    if (applied_value.size() != 8) {
+      return absl::DataLossError(absl::StrCat(directory, ": the state's applied size record is malformed"));
+    }
+    applied = GetBigEndian64(applied_value.data());
+    if (*applied > *size) {
+      return absl::DataLossError(absl::StrCat(directory, ": the state reflects ", *applied,
+                                              " entries but the log holds only ", *size));
+    }
+  } else if (!got_applied.IsNotFound()) {
+    return FromLevelDb(got_applied, "read the state's applied size");
+  }
+
   leveldb::DB* db_ptr = db.get();
   absl::StatusOr<CompactRange> range = CompactRange::Load(
       *size, [db_ptr](NodeId id) { return ReadNodeFrom(db_ptr, id); });
   if (!range.ok()) return range.status();
-  return std::unique_ptr<Log>(new LevelDbLog(std::move(db), std::move(cache),
-                                             std::move(filter), options,
-                                             *std::move(range)));
+  return std::unique_ptr<Store>(new LevelDbStore(std::move(db), std::move(cache),
+                                                 std::move(filter), options,
+                                                 *std::move(range), applied));
+}
+
+absl::StatusOr<std::unique_ptr<Log>> OpenLevelDbLog(const std::string& directory,
+                                                     const LevelDbLogOptions& options) {
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenLevelDbStore(directory, options);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<Log>(std::move(*store));
 }
 
 }  // namespace chemledger::storage

@@ -1,9 +1,13 @@
-// The embedded log backend: a Log (storage/log.h) in a LevelDB directory.
+// The embedded store backend: a Store (storage/store.h), and so a Log
+// (storage/log.h), in a LevelDB directory.
 //
 // Layout (integers big-endian, so keys sort by index):
 //   "#format"      -> "chemledger-log-v1" (sorts before every entry key)
+//   "#state"       -> size(8): the log size the state reflects, rewritten by
+//                     every Commit; absent until the first one
 //   "e" index(8)   -> record of entry `index`:
 //                       count(1) || count 32-byte hashes || entry bytes
+//   "s" key        -> the state value of `key` (sorts after every entry key)
 // The hashes stored with entry i are its RFC 6962 leaf hash and then the hash
 // of every perfect subtree that entry i completes: node (L, i >> L) for
 // L = 1 .. number of trailing one bits of i (so count = 1 + that number, two on
@@ -12,12 +16,14 @@
 // one LevelDB record per entry.
 //
 // The size is one past the last entry's index; there is no size record, which
-// every append would rewrite, and which would then sit in every LevelDB file
-// and make them all overlap (LevelDB moves non-overlapping sequential files
-// down its levels without rewriting them).
+// every append would rewrite. (A log of entries alone then has sequential,
+// non-overlapping LevelDB files that compaction moves down without rewriting;
+// a store with state rewrites "#state" and state keys anywhere, so its files
+// overlap and compaction merges them, as for any LevelDB database.)
 //
-// One append is one synced WriteBatch holding all its records, so after a
-// crash the log is at the old size or the new one, never in between. Opening
+// One append (or commit) is one synced WriteBatch holding all its records and
+// state writes, so after a crash the store is at the old size and state or
+// the new ones, never in between. Opening
 // seeks to the last entry and reads the O(log n) nodes of the tree's right
 // edge; it never rescans the entries.
 //
@@ -32,6 +38,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "storage/log.h"
+#include "storage/store.h"
 
 namespace leveldb {
 class Env;
@@ -55,6 +62,11 @@ struct LevelDbLogOptions {
   // LevelDB block cache, bytes.
   size_t block_cache_bytes = 64 << 20;
 };
+
+// Opens (or creates) the store in `directory`. Errors as OpenLevelDbLog's;
+// also DataLoss when the state claims more entries than the log holds.
+absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(
+    const std::string& directory, const LevelDbLogOptions& options = {});
 
 // Opens (or creates) the log in `directory`. FailedPrecondition when the
 // directory holds a LevelDB database that is not a ChemLedger log, or another

@@ -1,0 +1,257 @@
+// The store half of the LevelDB backend: entries and state committed together,
+// snapshots, the applied size, and reads that do not wait for a stalled sync.
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "crypto/merkle.h"
+#include "gtest/gtest.h"
+#include "storage/fault_injection_env.h"
+#include "storage/leveldb_log.h"
+#include "tests/subprocess.h"
+
+namespace chemledger::storage {
+namespace {
+
+std::unique_ptr<Store> Open(const std::string& dir, FaultInjectionEnv* env = nullptr) {
+  LevelDbLogOptions options;
+  options.env = env;
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenLevelDbStore(dir, options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? *std::move(store) : nullptr;
+}
+
+std::optional<std::string> Get(const Snapshot& s, const std::string& key) {
+  absl::StatusOr<std::optional<std::string>> v = s.Get(key);
+  EXPECT_TRUE(v.ok()) << v.status();
+  return v.ok() ? *v : std::nullopt;
+}
+
+TEST(LevelDbStoreTest, CommitWritesEntriesAndStateTogether) {
+  const std::string dir = testing::FreshTempDir("store_commit");
+  std::unique_ptr<Store> store = Open(dir);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->StateAppliedSize(), std::nullopt);
+  EXPECT_EQ(store->GetSnapshot()->size(), 0u);
+  EXPECT_EQ(store->GetSnapshot()->root(), crypto::EmptyTreeRoot());
+
+  StateWrites w;
+  w.Put("code/A", "active");
+  w.Put("code/B", "active");
+  absl::StatusOr<uint64_t> first = store->Commit({"e0", "e1"}, w);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 0u);
+  EXPECT_EQ(store->Size(), 2u);
+  EXPECT_EQ(store->StateAppliedSize(), 2u);
+
+  std::shared_ptr<const Snapshot> s1 = store->GetSnapshot();
+  EXPECT_EQ(s1->size(), 2u);
+  EXPECT_EQ(s1->root(), *store->Root(2));
+  EXPECT_EQ(Get(*s1, "code/A"), "active");
+  EXPECT_EQ(*s1->Entry(1), "e1");
+
+  StateWrites w2;
+  w2.Put("code/A", "consumed");
+  w2.Delete("code/B");
+  ASSERT_TRUE(store->Commit({"e2"}, w2).ok());
+  // The earlier snapshot still reads the state as it was at size 2.
+  EXPECT_EQ(Get(*s1, "code/A"), "active");
+  EXPECT_EQ(Get(*s1, "code/B"), "active");
+  EXPECT_EQ(s1->Entry(2).status().code(), absl::StatusCode::kOutOfRange);
+  std::shared_ptr<const Snapshot> s2 = store->GetSnapshot();
+  EXPECT_EQ(s2->size(), 3u);
+  EXPECT_EQ(Get(*s2, "code/A"), "consumed");
+  EXPECT_EQ(Get(*s2, "code/B"), std::nullopt);
+  EXPECT_EQ(*s2->Root(2), s1->root());
+  EXPECT_EQ(s2->InclusionProof(0, 3)->size(), 2u);
+  EXPECT_EQ(*s2->ConsistencyProof(2, 3), *store->ConsistencyProof(2, 3));
+
+  // Reopened: the same entries, state and applied size.
+  s1.reset();
+  s2.reset();
+  store.reset();
+  store = Open(dir);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Size(), 3u);
+  EXPECT_EQ(store->StateAppliedSize(), 3u);
+  EXPECT_EQ(Get(*store->GetSnapshot(), "code/A"), "consumed");
+  // The log's integrity check ignores the state keys.
+  absl::StatusOr<IntegrityReport> report = store->CheckIntegrity();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->entries_checked, 3u);
+}
+
+TEST(LevelDbStoreTest, ScanVisitsTheStateKeysOfARangeInOrder) {
+  const std::string dir = testing::FreshTempDir("store_scan");
+  std::unique_ptr<Store> store = Open(dir);
+  ASSERT_NE(store, nullptr);
+  StateWrites w;
+  for (const char* k : {"h/A/2", "h/A/1", "h/B/1", "h/A/3", "i/x", "g/z"}) w.Put(k, k);
+  ASSERT_TRUE(store->Commit({"e"}, w).ok());
+  std::vector<std::string> seen;
+  ASSERT_TRUE(store->GetSnapshot()
+                  ->Scan("h/A/", "h/A0",
+                         [&](absl::string_view k, absl::string_view v) {
+                           EXPECT_EQ(k, v);
+                           seen.emplace_back(k);
+                           return true;
+                         })
+                  .ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"h/A/1", "h/A/2", "h/A/3"}));
+  seen.clear();
+  ASSERT_TRUE(store->GetSnapshot()
+                  ->Scan("h/", "",
+                         [&](absl::string_view k, absl::string_view) {
+                           seen.emplace_back(k);
+                           return seen.size() < 4;
+                         })
+                  .ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"h/A/1", "h/A/2", "h/A/3", "h/B/1"}));
+}
+
+TEST(LevelDbStoreTest, AppendLeavesTheStateBehindAndApplyStateCatchesUp) {
+  const std::string dir = testing::FreshTempDir("store_apply");
+  std::unique_ptr<Store> store = Open(dir);
+  ASSERT_NE(store, nullptr);
+  // A log written before stores kept state: entries only.
+  ASSERT_TRUE(store->Append({"old0", "old1", "old2"}).ok());
+  EXPECT_EQ(store->StateAppliedSize(), std::nullopt);
+
+  StateWrites w;
+  w.Put("k", "v");
+  EXPECT_EQ(store->ApplyState(4, w).code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(store->ApplyState(2, w).ok());
+  EXPECT_EQ(store->StateAppliedSize(), 2u);
+  EXPECT_EQ(store->ApplyState(1, w).code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(store->ApplyState(3, StateWrites()).ok());
+  EXPECT_EQ(store->Size(), 3u);
+  EXPECT_EQ(Get(*store->GetSnapshot(), "k"), "v");
+
+  ASSERT_TRUE(store->Append({"new"}).ok());
+  EXPECT_EQ(store->StateAppliedSize(), 3u);
+  store.reset();
+  store = Open(dir);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->StateAppliedSize(), 3u);
+  EXPECT_EQ(store->Size(), 4u);
+}
+
+TEST(LevelDbStoreTest, RefusesOversizedAndEmptyCommitsWritingNothing) {
+  const std::string dir = testing::FreshTempDir("store_limits");
+  std::unique_ptr<Store> store = Open(dir);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Commit({}, StateWrites()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  StateWrites big_key;
+  big_key.Put(std::string(kMaxStateKeyBytes + 1, 'k'), "v");
+  absl::StatusOr<uint64_t> refused = store->Commit({"e"}, big_key);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("state key"), std::string::npos) << refused.status();
+  EXPECT_EQ(store->Size(), 0u);
+  EXPECT_EQ(store->StateAppliedSize(), std::nullopt);
+}
+
+TEST(LevelDbStoreTest, ReadsDoNotWaitForAStalledSync) {
+  const std::string dir = testing::FreshTempDir("store_stalled");
+  FaultInjectionEnv env;
+  std::unique_ptr<Store> store = Open(dir, &env);
+  ASSERT_NE(store, nullptr);
+  StateWrites w;
+  w.Put("k", "before");
+  ASSERT_TRUE(store->Commit({"e0"}, w).ok());
+
+  env.HoldSyncs();
+  std::atomic<bool> committed{false};
+  std::thread writer([&] {
+    StateWrites w2;
+    w2.Put("k", "after");
+    EXPECT_TRUE(store->Commit({"e1"}, w2).ok());
+    committed = true;
+  });
+  ASSERT_TRUE(env.WaitForHeldSync(absl::Seconds(10)));
+  // The commit is inside its fsync; reads answer from the last commit.
+  std::shared_ptr<const Snapshot> s = store->GetSnapshot();
+  EXPECT_EQ(s->size(), 1u);
+  EXPECT_EQ(Get(*s, "k"), "before");
+  EXPECT_EQ(*s->Entry(0), "e0");
+  EXPECT_TRUE(s->InclusionProof(0, 1).ok());
+  EXPECT_FALSE(committed.load());
+  env.ReleaseSyncs();
+  writer.join();
+  EXPECT_TRUE(committed.load());
+  EXPECT_EQ(Get(*store->GetSnapshot(), "k"), "after");
+}
+
+TEST(LevelDbStoreTest, AFailedCommitLeavesEntriesAndStateWholeOrAbsent) {
+  const std::string dir = testing::FreshTempDir("store_failed");
+  FaultInjectionEnv env;
+  std::unique_ptr<Store> store = Open(dir, &env);
+  ASSERT_NE(store, nullptr);
+  StateWrites w;
+  w.Put("count", "1");
+  ASSERT_TRUE(store->Commit({"e0"}, w).ok());
+
+  env.FailNextSyncs(1);
+  StateWrites w2;
+  w2.Put("count", "3");
+  EXPECT_FALSE(store->Commit({"e1", "e2"}, w2).ok());
+  // Read-only until reopened; readers still see the last good commit.
+  EXPECT_EQ(store->Commit({"e3"}, w2).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Get(*store->GetSnapshot(), "count"), "1");
+
+  store.reset();
+  store = Open(dir, &env);
+  ASSERT_NE(store, nullptr);
+  const std::optional<std::string> count = Get(*store->GetSnapshot(), "count");
+  ASSERT_TRUE(count.has_value());
+  // Either both entries and the state, or neither.
+  EXPECT_EQ(store->Size(), *count == "3" ? 3u : 1u);
+  EXPECT_EQ(store->StateAppliedSize(), store->Size());
+}
+
+TEST(LevelDbStoreTest, PowerCutKeepsEveryAcknowledgedCommitWithItsState) {
+  const std::string dir = testing::FreshTempDir("store_power");
+  FaultInjectionEnv env;
+  for (int round = 0; round < 10; ++round) {
+    std::unique_ptr<Store> store = Open(dir, &env);
+    ASSERT_NE(store, nullptr);
+    const uint64_t start = store->Size();
+    EXPECT_EQ(store->StateAppliedSize().value_or(0), start);
+    uint64_t acked = start;
+    std::thread writer([&] {
+      for (uint64_t i = start;; ++i) {
+        StateWrites w;
+        w.Put("last", absl::StrCat(i));
+        w.Put(absl::StrCat("entry/", i), absl::StrCat("e", i));
+        if (!store->Commit({absl::StrCat("e", i)}, w).ok()) return;
+        acked = i + 1;
+      }
+    });
+    absl::SleepFor(absl::Milliseconds(20 + 7 * round));
+    env.CutPower();
+    writer.join();
+    store.reset();
+    env.DropUnsyncedData();
+
+    store = Open(dir, &env);
+    ASSERT_NE(store, nullptr);
+    ASSERT_GE(store->Size(), acked) << "round " << round;
+    EXPECT_EQ(store->StateAppliedSize().value_or(0), store->Size());
+    std::shared_ptr<const Snapshot> s = store->GetSnapshot();
+    if (s->size() > 0) {
+      EXPECT_EQ(Get(*s, "last"), absl::StrCat(s->size() - 1));
+    }
+    for (uint64_t i = 0; i < s->size(); ++i) {
+      ASSERT_EQ(Get(*s, absl::StrCat("entry/", i)), *s->Entry(i)) << "round " << round;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace chemledger::storage

@@ -1,0 +1,144 @@
+// The store: the append-only log (storage/log.h) together with the state that
+// the log's entries imply, committed atomically, and read from consistent
+// snapshots.
+//
+// The state is a sorted map from byte-string keys to byte-string values that
+// the journal (journal/journal.h) keeps for its state machines: code states,
+// histories as index keys, registry records, waybills and the like. A Commit
+// appends entries and applies their state writes in one atomic, durable
+// write: after a crash the store holds both or neither, so the state can never
+// disagree with the log. The store records, with every Commit, the log size
+// its state reflects (StateAppliedSize); Log::Append writes entries without
+// state and leaves that size behind, which is how a store whose state must be
+// rebuilt is recognised.
+//
+// Reads go through a Snapshot: the log and the state exactly as one Commit
+// left them, named by the log size it reflects. Taking a snapshot and reading
+// from it never waits for a Commit in progress (nor for its fsync).
+//
+// LevelDB is the embedded backend (storage/leveldb_log.h, OpenLevelDbStore);
+// a replicated database implements the same interface.
+//
+// Thread-safety: every method may be called from any number of threads at
+// once, but Commit calls are serialised by the store (the journal is its one
+// caller). Snapshots are immutable and thread-safe; a Snapshot must not
+// outlive the Store that made it.
+
+#ifndef CHEMLEDGER_STORAGE_STORE_H_
+#define CHEMLEDGER_STORAGE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "storage/log.h"
+
+namespace chemledger::storage {
+
+// State writes in key order: a value to set, or nullopt to delete the key.
+// Writing a key twice keeps the last write.
+class StateWrites {
+ public:
+  void Put(absl::string_view key, absl::string_view value) {
+    writes_[std::string(key)] = std::string(value);
+  }
+  void Delete(absl::string_view key) { writes_[std::string(key)] = std::nullopt; }
+  // Applies `later` on top of these (its writes win).
+  void Merge(const StateWrites& later) {
+    for (const auto& [k, v] : later.writes_) writes_[k] = v;
+  }
+  void Clear() { writes_.clear(); }
+  bool empty() const { return writes_.empty(); }
+  size_t size() const { return writes_.size(); }
+  const std::map<std::string, std::optional<std::string>>& writes() const { return writes_; }
+
+ private:
+  std::map<std::string, std::optional<std::string>> writes_;
+};
+
+// Largest state key and value the store accepts, in bytes.
+inline constexpr size_t kMaxStateKeyBytes = 1 << 10;
+inline constexpr size_t kMaxStateValueBytes = 4 << 20;
+
+// Calls for each state key in [begin, end) (end empty: no upper bound), in key
+// order; return false to stop.
+using ScanVisitor = std::function<bool(absl::string_view key, absl::string_view value)>;
+
+// Reads of the log and the state at one log size: a Snapshot, or the journal's
+// view of the state while it checks an entry (journal/journal.h). State
+// machines read their state through this interface in both cases.
+class StateReader {
+ public:
+  virtual ~StateReader() = default;
+
+  // The log size this reader reflects: entries [0, size()) are in it, and its
+  // state is the state they imply.
+  virtual uint64_t size() const = 0;
+
+  // The entry at `index` and its RFC 6962 leaf hash. OutOfRange when
+  // index >= size().
+  virtual absl::StatusOr<std::string> Entry(uint64_t index) const = 0;
+  virtual absl::StatusOr<Sha256Digest> LeafHash(uint64_t index) const = 0;
+
+  // The state value of `key`; nullopt when the key is absent.
+  virtual absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const = 0;
+  // Visits the state keys in [begin, end) in order (end empty: to the last key).
+  virtual absl::Status Scan(absl::string_view begin, absl::string_view end,
+                            const ScanVisitor& visit) const = 0;
+};
+
+// The log and the state exactly as one Commit left them.
+class Snapshot : public StateReader {
+ public:
+  // The root hash of the log at size().
+  virtual const Sha256Digest& root() const = 0;
+
+  // As the Log methods of the same names, bounded by size() instead of the
+  // store's current size (OutOfRange beyond it).
+  virtual absl::StatusOr<Sha256Digest> Root(uint64_t tree_size) const = 0;
+  virtual absl::StatusOr<std::vector<Sha256Digest>> InclusionProof(
+      uint64_t index, uint64_t tree_size) const = 0;
+  virtual absl::StatusOr<std::vector<Sha256Digest>> ConsistencyProof(
+      uint64_t old_size, uint64_t new_size) const = 0;
+};
+
+class Store : public Log {
+ public:
+  // Appends `entries` (possibly none) and applies `state` in one atomic,
+  // durable write, and records that the state reflects the new log size.
+  // Returns the index of the first entry. InvalidArgument (nothing written)
+  // for an empty commit, entries over the Log limits, or a key or value over
+  // kMaxStateKeyBytes / kMaxStateValueBytes. Any other error means the write
+  // may or may not have reached the disk: the store is read-only from then on
+  // (every later Commit or Append fails) until reopened.
+  virtual absl::StatusOr<uint64_t> Commit(absl::Span<const std::string> entries,
+                                          const StateWrites& state) = 0;
+
+  // The log size the stored state reflects, as the last Commit recorded it;
+  // nullopt for a store whose state was never written (a log written before
+  // stores kept state). Below Size() when entries were appended with
+  // Log::Append since.
+  virtual std::optional<uint64_t> StateAppliedSize() const = 0;
+
+  // For building the state of entries already in the log (a store written
+  // before stores kept state): applies `state` and records that the state
+  // reflects `applied_size`, in one durable write. InvalidArgument unless
+  // StateAppliedSize() (0 when none) <= applied_size <= Size(). Read-only
+  // failure as Commit's.
+  virtual absl::Status ApplyState(uint64_t applied_size, const StateWrites& state) = 0;
+
+  // The latest committed state and log. Never waits for a Commit in progress.
+  virtual std::shared_ptr<const Snapshot> GetSnapshot() const = 0;
+};
+
+}  // namespace chemledger::storage
+
+#endif  // CHEMLEDGER_STORAGE_STORE_H_
