@@ -1,0 +1,664 @@
+#include "journal/journal.h"
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <thread>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "crypto/merkle.h"
+#include "journal/layered_reader.h"
+
+namespace chemledger::journal {
+namespace {
+
+// "j/req/<key>" -> index(8, big-endian) || SHA-256(payload)(32)
+std::string RequestStateKey(absl::string_view request_key) {
+  return absl::StrCat(Journal::kKeyPrefix, "req/", request_key);
+}
+
+std::string RequestStateValue(uint64_t index, const crypto::Sha256Digest& payload_hash) {
+  std::string v;
+  for (int shift = 56; shift >= 0; shift -= 8) v.push_back(static_cast<char>(index >> shift));
+  v += payload_hash.ToBytes();
+  return v;
+}
+
+struct RequestRecord {
+  uint64_t index = 0;
+  crypto::Sha256Digest payload_hash;
+};
+
+absl::StatusOr<RequestRecord> ParseRequestRecord(absl::string_view v) {
+  if (v.size() != 8 + crypto::Sha256Digest::kSize) {
+    return absl::DataLossError("a request record of the journal is malformed");
+  }
+  RequestRecord r;
+  for (int i = 0; i < 8; ++i) r.index = r.index << 8 | static_cast<uint8_t>(v[i]);
+  r.payload_hash = *crypto::Sha256Digest::FromBytes(v.substr(8));
+  return r;
+}
+
+absl::Time RecordTime(const v1::LogEntry& entry) {
+  return absl::FromUnixSeconds(entry.record_time().seconds()) +
+         absl::Nanoseconds(entry.record_time().nanos());
+}
+
+void SetRecordTime(absl::Time t, v1::LogEntry* entry) {
+  const absl::Duration since = t - absl::UnixEpoch();
+  const int64_t seconds = absl::ToInt64Seconds(absl::Floor(since, absl::Seconds(1)));
+  entry->mutable_record_time()->set_seconds(seconds);
+  entry->mutable_record_time()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(since - absl::Seconds(seconds))));
+}
+
+std::string Serialize(const v1::LogEntry& entry) {
+  std::string bytes;
+  entry.SerializeToString(&bytes);
+  return bytes;
+}
+
+using Owners = std::map<std::string, const StateMachine*>;
+
+absl::StatusOr<Owners> OwnersOf(const std::vector<const StateMachine*>& machines) {
+  Owners owners;
+  for (const StateMachine* m : machines) {
+    for (const std::string& type : m->OwnedPayloadTypes()) {
+      auto [it, added] = owners.emplace(type, m);
+      if (!added) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "journal: payload type '", type, "' is owned by both ", it->second->name(),
+            " and ", m->name()));
+      }
+    }
+  }
+  return owners;
+}
+
+const StateMachine* OwnerOf(const Owners& owners, absl::string_view payload_type) {
+  auto it = owners.find(std::string(payload_type));
+  return it == owners.end() ? nullptr : it->second;
+}
+
+// Applies one logged entry again (kRebuild) on `state`, adding its changes to
+// `changes`. DataLoss naming the entry when it does not apply as logged.
+absl::Status RebuildEntry(uint64_t index, const std::string& bytes,
+                          const std::vector<const StateMachine*>& machines, const Owners& owners,
+                          const storage::StateReader& state, storage::StateWrites* changes) {
+  v1::LogEntry entry;
+  if (!entry.ParseFromString(bytes)) {
+    return absl::DataLossError(absl::StrCat("entry ", index, " is not a LogEntry"));
+  }
+  const std::string& type = entry.envelope().payload_type();
+  const StateMachine* owner = OwnerOf(owners, type);
+  if (owner == nullptr) {
+    return absl::DataLossError(
+        absl::StrCat("entry ", index, ": no state machine owns payload type '", type, "'"));
+  }
+  absl::StatusOr<std::optional<std::string>> key = owner->RequestKey(entry.envelope());
+  if (!key.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("entry ", index, " (", type, "): ", key.status().message()));
+  }
+  if (*key) {
+    absl::StatusOr<std::optional<std::string>> seen = state.Get(RequestStateKey(**key));
+    if (!seen.ok()) return seen.status();
+    if (*seen) {
+      absl::StatusOr<RequestRecord> first = ParseRequestRecord(**seen);
+      return absl::DataLossError(absl::StrCat(
+          "entry ", index, " repeats request key '", absl::CHexEscape(**key), "' of entry ",
+          first.ok() ? absl::StrCat(first->index) : "?"));
+    }
+  }
+  std::string assignment;
+  EntryContext context;
+  context.index = index;
+  context.record_time = RecordTime(entry);
+  context.rules_epoch = entry.rules_epoch();
+  context.mode = ApplyMode::kRebuild;
+  context.envelope = &entry.envelope();
+  context.assignment = &assignment;
+  storage::StateWrites own;
+  for (const StateMachine* m : machines) {
+    LayeredReader view(&state, &state, {}, &own, index);
+    if (absl::Status s = m->Apply(context, view, &own); !s.ok()) {
+      return absl::DataLossError(absl::StrCat("entry ", index, " (", type,
+                                              ") does not apply under the rules of its time: ",
+                                              m->name(), ": ", s.message()));
+    }
+  }
+  if (assignment != entry.assignment()) {
+    return absl::DataLossError(absl::StrCat(
+        "entry ", index, " (", type, "): ", owner->name(), " decides the assignment ",
+        absl::CHexEscape(assignment), " but the log holds ", absl::CHexEscape(entry.assignment())));
+  }
+  if (*key) {
+    own.Put(RequestStateKey(**key),
+            RequestStateValue(index, crypto::Sha256(entry.envelope().payload())));
+  }
+  changes->Merge(own);
+  return absl::OkStatus();
+}
+
+// Rebuilds the state of entries [from, to), read from `log`, on top of the
+// state that `state_base()` reads, handing each chunk's changes to `write`
+// (after which state_base() must include them).
+absl::Status RebuildRange(
+    const storage::StateReader& log, uint64_t from, uint64_t to,
+    const std::vector<const StateMachine*>& machines, const Owners& owners,
+    const std::function<std::shared_ptr<const storage::StateReader>()>& state_base,
+    const std::function<absl::Status(uint64_t applied, const storage::StateWrites&)>& write,
+    const std::function<void(uint64_t, uint64_t)>& progress) {
+  constexpr uint64_t kChunkEntries = 1024;
+  constexpr size_t kChunkWrites = 64 << 10;
+  uint64_t index = from;
+  while (index < to) {
+    std::shared_ptr<const storage::StateReader> base = state_base();
+    Layer chunk;
+    chunk.first_index = index;
+    // Entries are read from `log`; the chunk layer carries only state.
+    while (index < to && index - chunk.first_index < kChunkEntries &&
+           chunk.writes.size() < kChunkWrites) {
+      absl::StatusOr<std::string> bytes = log.Entry(index);
+      if (!bytes.ok()) return bytes.status();
+      LayeredReader view(&log, base.get(), {&chunk}, nullptr, index);
+      storage::StateWrites changes;
+      if (absl::Status s = RebuildEntry(index, *bytes, machines, owners, view, &changes);
+          !s.ok()) {
+        return s;
+      }
+      chunk.writes.Merge(changes);
+      ++index;
+    }
+    if (absl::Status s = write(index, chunk.writes); !s.ok()) return s;
+    if (progress) progress(index - from, to - from);
+  }
+  return absl::OkStatus();
+}
+
+// The last entries must hash to the leaf hashes stored for them, and the last
+// one must be in the tree the stored nodes give.
+absl::Status VerifyTail(const storage::Snapshot& snapshot) {
+  constexpr uint64_t kTail = 16;
+  const uint64_t size = snapshot.size();
+  for (uint64_t i = size > kTail ? size - kTail : 0; i < size; ++i) {
+    absl::StatusOr<std::string> entry = snapshot.Entry(i);
+    if (!entry.ok()) return entry.status();
+    absl::StatusOr<crypto::Sha256Digest> stored = snapshot.LeafHash(i);
+    if (!stored.ok()) return stored.status();
+    if (crypto::HashLeaf(*entry) != *stored) {
+      return absl::DataLossError(absl::StrCat(
+          "entry ", i, " does not hash to its stored leaf hash (the entry was altered)"));
+    }
+  }
+  if (size > 0) {
+    absl::StatusOr<std::vector<crypto::Sha256Digest>> proof =
+        snapshot.InclusionProof(size - 1, size);
+    if (!proof.ok()) return proof.status();
+    if (absl::Status s = crypto::VerifyInclusion(size - 1, size, *snapshot.LeafHash(size - 1),
+                                                 *proof, snapshot.root());
+        !s.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "the last entry is not in the stored tree's root: ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+class Journal::Impl {
+ public:
+  Impl(storage::Store* store, std::vector<const StateMachine*> machines, Owners owners,
+       JournalOptions options, uint64_t size, absl::Time last_record_time)
+      : store_(store),
+        machines_(std::move(machines)),
+        owners_(std::move(owners)),
+        options_(std::move(options)),
+        next_index_(size),
+        last_record_time_(last_record_time) {
+    options_.max_batches_in_flight = std::max(1, options_.max_batches_in_flight);
+    sequencer_ = std::thread([this] { SequencerLoop(); });
+    committer_ = std::thread([this] { CommitterLoop(); });
+  }
+
+  ~Impl() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    sequencer_.join();
+    {
+      absl::MutexLock lock(&mu_);
+      sequencer_done_ = true;
+    }
+    committer_.join();
+  }
+
+  std::vector<absl::StatusOr<Receipt>> Submit(std::vector<Request> requests);
+
+  std::shared_ptr<const storage::Snapshot> Snapshot() const { return store_->GetSnapshot(); }
+
+ private:
+  // One Submit call, waiting for its results.
+  struct Group {
+    std::vector<Request> requests;
+    std::vector<std::optional<std::string>> keys;       // request keys (or why not)
+    std::vector<absl::Status> key_errors;
+    std::vector<absl::StatusOr<Receipt>> results;
+    size_t next = 0;  // the next request the sequencer takes
+    absl::Notification done;
+  };
+  // A request's place in a batch: its result is delivered when the batch is
+  // durable (or fails).
+  struct Slot {
+    Group* group;
+    size_t request;
+    absl::StatusOr<Receipt> result;
+    bool accepted;  // whether the result depends on the batch's commit
+  };
+  struct Batch {
+    Layer layer;
+    std::vector<Slot> slots;
+  };
+
+  void SequencerLoop();
+  void CommitterLoop();
+  // Checks and frames one request into `batch`, reading `view` (whose top
+  // layer is the batch's own writes).
+  absl::StatusOr<Receipt> Sequence(Group& group, size_t i, Batch& batch,
+                                   const storage::StateReader& committed,
+                                   const std::vector<const Layer*>& layers);
+
+  storage::Store* const store_;
+  const std::vector<const StateMachine*> machines_;
+  const Owners owners_;
+  JournalOptions options_;
+
+  // Touched by the sequencer thread only.
+  uint64_t next_index_;
+  absl::Time last_record_time_;
+
+  mutable absl::Mutex mu_;
+  std::deque<Group*> queue_ ABSL_GUARDED_BY(mu_);
+  // Batches checked and not yet durable, oldest first: the layers the next
+  // batch is checked on, and the committer's queue.
+  std::deque<std::shared_ptr<Batch>> in_flight_ ABSL_GUARDED_BY(mu_);
+  size_t committing_ ABSL_GUARDED_BY(mu_) = 0;  // in_flight_ entries handed to the committer
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool sequencer_done_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::thread sequencer_;
+  std::thread committer_;
+};
+
+std::vector<absl::StatusOr<Receipt>> Journal::Impl::Submit(std::vector<Request> requests) {
+  if (requests.empty()) return {};
+  Group group;
+  group.requests = std::move(requests);
+  const size_t n = group.requests.size();
+  group.keys.resize(n);
+  group.key_errors.resize(n);
+  group.results.resize(n, absl::InternalError("journal: no result"));
+  // Outside every lock: what each owner keys its requests by.
+  for (size_t i = 0; i < n; ++i) {
+    const v1::SignedEnvelope& envelope = group.requests[i].envelope;
+    const StateMachine* owner = OwnerOf(owners_, envelope.payload_type());
+    if (owner == nullptr) {
+      group.key_errors[i] = absl::InvalidArgumentError(absl::StrCat(
+          "envelope.payload_type: no part of this ledger accepts '",
+          absl::CHexEscape(envelope.payload_type()), "'"));
+      continue;
+    }
+    absl::StatusOr<std::optional<std::string>> key = owner->RequestKey(envelope);
+    if (!key.ok()) {
+      group.key_errors[i] = key.status();
+    } else {
+      group.keys[i] = *std::move(key);
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      return std::vector<absl::StatusOr<Receipt>>(
+          n, absl::UnavailableError("journal: shutting down"));
+    }
+    if (!failed_.ok()) return std::vector<absl::StatusOr<Receipt>>(n, failed_);
+    queue_.push_back(&group);
+  }
+  group.done.WaitForNotification();
+  return std::move(group.results);
+}
+
+absl::StatusOr<Receipt> Journal::Impl::Sequence(Group& group, size_t i, Batch& batch,
+                                                const storage::StateReader& committed,
+                                                const std::vector<const Layer*>& layers) {
+  if (!group.key_errors[i].ok()) return group.key_errors[i];
+  const v1::SignedEnvelope& envelope = group.requests[i].envelope;
+  const uint64_t index = next_index_;
+  const std::optional<std::string>& key = group.keys[i];
+  const crypto::Sha256Digest payload_hash = crypto::Sha256(envelope.payload());
+
+  std::vector<const Layer*> all = layers;
+  all.push_back(&batch.layer);
+  if (key) {
+    LayeredReader view(&committed, &committed, all, nullptr, index);
+    absl::StatusOr<std::optional<std::string>> seen = view.Get(RequestStateKey(*key));
+    if (!seen.ok()) return seen.status();
+    if (*seen) {
+      absl::StatusOr<RequestRecord> first = ParseRequestRecord(**seen);
+      if (!first.ok()) return first.status();
+      if (first->payload_hash != payload_hash) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "request '", absl::CHexEscape(*key),
+            "' was already accepted with other content (log entry ", first->index,
+            "); a retry must resend the same signed bytes, a new request needs a new id"));
+      }
+      absl::StatusOr<std::string> bytes = view.Entry(first->index);
+      if (!bytes.ok()) return bytes.status();
+      v1::LogEntry logged;
+      if (!logged.ParseFromString(*bytes)) {
+        return absl::DataLossError(absl::StrCat("entry ", first->index, " is not a LogEntry"));
+      }
+      return Receipt{first->index, true, crypto::HashLeaf(*bytes), RecordTime(logged)};
+    }
+  }
+
+  const absl::Time record_time = std::max(options_.clock(), last_record_time_);
+  std::string assignment;
+  EntryContext context;
+  context.index = index;
+  context.record_time = record_time;
+  context.rules_epoch = options_.rules_epoch;
+  context.mode = ApplyMode::kSequence;
+  context.envelope = &envelope;
+  context.assignment = &assignment;
+  storage::StateWrites own;
+  for (const StateMachine* m : machines_) {
+    LayeredReader view(&committed, &committed, all, &own, index);
+    if (absl::Status s = m->Apply(context, view, &own); !s.ok()) return s;
+  }
+  v1::LogEntry entry;
+  SetRecordTime(record_time, &entry);
+  *entry.mutable_envelope() = envelope;
+  entry.set_assignment(assignment);
+  entry.set_rules_epoch(options_.rules_epoch);
+  std::string bytes = Serialize(entry);
+  if (bytes.size() > storage::Log::kMaxEntryBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "envelope: the entry would be ", bytes.size(), " bytes, over the limit of ",
+        storage::Log::kMaxEntryBytes));
+  }
+  if (key) own.Put(RequestStateKey(*key), RequestStateValue(index, payload_hash));
+
+  Receipt receipt{index, false, crypto::HashLeaf(bytes), record_time};
+  batch.layer.entries.push_back(std::move(bytes));
+  batch.layer.leaf_hashes.push_back(receipt.leaf_hash);
+  batch.layer.writes.Merge(own);
+  ++next_index_;
+  last_record_time_ = record_time;
+  return receipt;
+}
+
+void Journal::Impl::SequencerLoop() {
+  for (;;) {
+    std::vector<Group*> groups;
+    std::shared_ptr<const storage::Snapshot> committed;
+    std::vector<std::shared_ptr<Batch>> layers_held;
+    absl::Status failed;
+    {
+      absl::MutexLock lock(&mu_);
+      // Wait for requests, and for room in the pipeline.
+      mu_.Await(absl::Condition(
+          +[](Impl* j) ABSL_EXCLUSIVE_LOCKS_REQUIRED(j->mu_) {
+            return (!j->queue_.empty() &&
+                    j->in_flight_.size() < static_cast<size_t>(j->options_.max_batches_in_flight)) ||
+                   (j->stopping_ && j->queue_.empty());
+          },
+          this));
+      if (queue_.empty()) return;  // stopping, and nothing left
+      failed = failed_;
+      // The committed snapshot and the batches on top of it, taken together:
+      // a batch leaves in_flight_ only after the store has published it.
+      committed = store_->GetSnapshot();
+      layers_held.assign(in_flight_.begin(), in_flight_.end());
+      size_t taken = 0;
+      size_t bytes = 0;
+      for (Group* g : queue_) {
+        groups.push_back(g);
+        for (size_t i = g->next; i < g->requests.size(); ++i) {
+          ++taken;
+          bytes += g->requests[i].envelope.payload().size();
+        }
+        if (taken >= options_.max_batch_requests || bytes >= options_.max_batch_bytes) break;
+      }
+    }
+
+    auto batch = std::make_shared<Batch>();
+    batch->layer.first_index = next_index_;
+    std::vector<const Layer*> layers;
+    for (const auto& b : layers_held) layers.push_back(&b->layer);
+    size_t taken = 0;
+    size_t bytes = 0;
+    std::vector<Group*> finished;
+    for (Group* g : groups) {
+      while (g->next < g->requests.size() && taken < options_.max_batch_requests &&
+             bytes < options_.max_batch_bytes) {
+        const size_t i = g->next++;
+        ++taken;
+        bytes += g->requests[i].envelope.payload().size();
+        if (!failed.ok()) {
+          batch->slots.push_back(Slot{g, i, failed, false});
+          continue;
+        }
+        absl::StatusOr<Receipt> r = Sequence(*g, i, *batch, *committed, layers);
+        const bool accepted = r.ok();
+        batch->slots.push_back(Slot{g, i, std::move(r), accepted});
+      }
+      if (g->next == g->requests.size()) finished.push_back(g);
+      if (taken >= options_.max_batch_requests || bytes >= options_.max_batch_bytes) break;
+    }
+    absl::MutexLock lock(&mu_);
+    for (Group* g : finished) {
+      queue_.erase(std::find(queue_.begin(), queue_.end(), g));
+    }
+    in_flight_.push_back(std::move(batch));
+  }
+}
+
+void Journal::Impl::CommitterLoop() {
+  for (;;) {
+    std::shared_ptr<Batch> batch;
+    absl::Status failed;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](Impl* j) ABSL_EXCLUSIVE_LOCKS_REQUIRED(j->mu_) {
+            return j->committing_ < j->in_flight_.size() || j->sequencer_done_;
+          },
+          this));
+      if (committing_ == in_flight_.size()) return;  // the sequencer is done, and so is this
+      batch = in_flight_[committing_];
+      ++committing_;
+      failed = failed_;
+    }
+    absl::Status status = failed;
+    const bool has_writes = !batch->layer.entries.empty() || !batch->layer.writes.empty();
+    if (status.ok() && has_writes) {
+      absl::StatusOr<uint64_t> first = store_->Commit(batch->layer.entries, batch->layer.writes);
+      if (!first.ok()) {
+        status = absl::UnavailableError(absl::StrCat(
+            "journal: the store is read-only after a failed commit (reopen to recover): ",
+            first.status().message()));
+      } else if (*first != batch->layer.first_index) {
+        status = absl::InternalError(absl::StrCat(
+            "journal: the store placed a batch at ", *first, ", not at ",
+            batch->layer.first_index, " (was it written by someone else?)"));
+      }
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (!status.ok() && failed_.ok()) failed_ = status;
+      in_flight_.pop_front();
+      --committing_;
+    }
+    for (Slot& slot : batch->slots) {
+      if (slot.accepted && !status.ok()) slot.result = status;
+      // A replayed receipt (accepted, no entry of its own) is answered once
+      // this batch, behind the one holding its entry, is durable.
+      slot.group->results[slot.request] = std::move(slot.result);
+      if (slot.request + 1 == slot.group->requests.size()) slot.group->done.Notify();
+    }
+  }
+}
+
+Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Journal::~Journal() = default;
+
+absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(
+    storage::Store* store, std::vector<const StateMachine*> machines, JournalOptions options,
+    const std::function<void(uint64_t, uint64_t)>& progress) {
+  absl::StatusOr<Owners> owners = OwnersOf(machines);
+  if (!owners.ok()) return owners.status();
+  std::shared_ptr<const storage::Snapshot> snapshot = store->GetSnapshot();
+  const uint64_t size = snapshot->size();
+  if (absl::Status s = VerifyTail(*snapshot); !s.ok()) return s;
+
+  const uint64_t applied = store->StateAppliedSize().value_or(0);
+  if (applied > size) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the store's state reflects ", applied, " entries but its log holds ", size));
+  }
+  if (applied < size) {
+    // A log written before stores kept state (or appended to without it):
+    // build the state of the missing entries once, in log order.
+    absl::Status s = RebuildRange(
+        *snapshot, applied, size, machines, *owners,
+        [store] { return std::shared_ptr<const storage::StateReader>(store->GetSnapshot()); },
+        [store](uint64_t applied_size, const storage::StateWrites& writes) {
+          return store->ApplyState(applied_size, writes);
+        },
+        progress);
+    if (!s.ok()) return s;
+  }
+  absl::Time last_record_time = absl::InfinitePast();
+  if (size > 0) {
+    absl::StatusOr<std::string> last = snapshot->Entry(size - 1);
+    if (!last.ok()) return last.status();
+    v1::LogEntry entry;
+    if (!entry.ParseFromString(*last)) {
+      return absl::DataLossError(absl::StrCat("entry ", size - 1, " is not a LogEntry"));
+    }
+    last_record_time = RecordTime(entry);
+  }
+  return std::unique_ptr<Journal>(new Journal(std::make_unique<Impl>(
+      store, std::move(machines), *std::move(owners), std::move(options), size,
+      last_record_time)));
+}
+
+std::vector<absl::StatusOr<Receipt>> Journal::Submit(std::vector<Request> requests) {
+  return impl_->Submit(std::move(requests));
+}
+
+absl::StatusOr<Receipt> Journal::Submit(Request request) {
+  std::vector<Request> one;
+  one.push_back(std::move(request));
+  return std::move(impl_->Submit(std::move(one))[0]);
+}
+
+std::shared_ptr<const storage::Snapshot> Journal::Snapshot() const { return impl_->Snapshot(); }
+
+absl::StatusOr<CheckReport> Journal::Check(
+    const storage::Store& store, std::vector<const StateMachine*> machines,
+    storage::Store* scratch, const std::function<void(uint64_t, uint64_t)>& progress) {
+  absl::StatusOr<Owners> owners = OwnersOf(machines);
+  if (!owners.ok()) return owners.status();
+  if (scratch->Size() != 0 || scratch->StateAppliedSize().has_value()) {
+    return absl::FailedPreconditionError("check: the scratch store is not empty");
+  }
+  absl::StatusOr<storage::IntegrityReport> integrity = store.CheckIntegrity();
+  if (!integrity.ok()) return integrity.status();
+  std::shared_ptr<const storage::Snapshot> source = store.GetSnapshot();
+  if (source->size() != integrity->tree_size) {
+    return absl::FailedPreconditionError("check: the store was written during the check");
+  }
+  const std::optional<uint64_t> applied = store.StateAppliedSize();
+  if (source->size() > 0 && applied != source->size()) {
+    return absl::DataLossError(absl::StrCat(
+        "the state reflects ", applied ? absl::StrCat(*applied) : "no", " entries but the log holds ",
+        source->size()));
+  }
+  CheckReport report;
+  report.entries = source->size();
+  // The scratch store keeps the rebuilt state only; entries come from the source.
+  absl::Status rebuilt = RebuildRange(
+      *source, 0, source->size(), machines, *owners,
+      [scratch] { return std::shared_ptr<const storage::StateReader>(scratch->GetSnapshot()); },
+      [scratch](uint64_t, const storage::StateWrites& writes) -> absl::Status {
+        if (writes.empty()) return absl::OkStatus();
+        return scratch->Commit({}, writes).status();
+      },
+      progress);
+  if (!rebuilt.ok()) return rebuilt;
+
+  // Compare the two states key by key, a page at a time.
+  std::shared_ptr<const storage::Snapshot> rebuilt_state = scratch->GetSnapshot();
+  using Page = std::vector<std::pair<std::string, std::string>>;
+  const auto page = [](const storage::StateReader& r, const std::string& from,
+                       Page* out) -> absl::Status {
+    out->clear();
+    return r.Scan(from, "", [&](absl::string_view k, absl::string_view v) {
+      out->emplace_back(std::string(k), std::string(v));
+      return out->size() < 4096;
+    });
+  };
+  const auto show = [](const std::string& v) {
+    return v.size() > 200 ? absl::StrCat(absl::CHexEscape(v.substr(0, 200)), "...")
+                          : absl::CHexEscape(v);
+  };
+  std::string from;
+  for (;;) {
+    Page stored, expected;
+    if (absl::Status s = page(*source, from, &stored); !s.ok()) return s;
+    if (absl::Status s = page(*rebuilt_state, from, &expected); !s.ok()) return s;
+    const size_t n = std::min(stored.size(), expected.size());
+    for (size_t i = 0; i < n; ++i) {
+      if (stored[i].first != expected[i].first) {
+        const bool extra = stored[i].first < expected[i].first;
+        const auto& k = extra ? stored[i] : expected[i];
+        return absl::DataLossError(absl::StrCat(
+            "state key '", absl::CHexEscape(k.first), "' ",
+            extra ? absl::StrCat("is stored with '", show(k.second),
+                                 "' but the log implies no such key")
+                  : absl::StrCat("is missing; the log implies '", show(k.second), "'")));
+      }
+      if (stored[i].second != expected[i].second) {
+        return absl::DataLossError(absl::StrCat("state key '", absl::CHexEscape(stored[i].first),
+                                                "' is stored as '", show(stored[i].second),
+                                                "' but the log implies '",
+                                                show(expected[i].second), "'"));
+      }
+      ++report.state_keys;
+    }
+    if (stored.size() != expected.size() && (stored.size() < 4096 || expected.size() < 4096)) {
+      const bool extra = stored.size() > expected.size();
+      const auto& k = extra ? stored[n] : expected[n];
+      return absl::DataLossError(absl::StrCat(
+          "state key '", absl::CHexEscape(k.first), "' ",
+          extra ? "is stored but the log implies no such key"
+                : absl::StrCat("is missing; the log implies '", show(k.second), "'")));
+    }
+    if (n == 0) break;
+    from = stored[n - 1].first + std::string(1, '\0');
+    if (n < 4096) break;
+  }
+  return report;
+}
+
+}  // namespace chemledger::journal

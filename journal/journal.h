@@ -1,0 +1,141 @@
+// The journal: the one writer of a ChemLedger store. It frames each request
+// as a LogEntry, orders it, has every state machine (journal/state_machine.h)
+// check it and say what it changes, and commits the entry with all those
+// changes in one atomic, durable write (storage/store.h).
+//
+// The path of a write:
+//   Submit (caller's thread: request keys, size checks)
+//     -> sequencer thread: takes every queued request (up to a batch's
+//        limits) and applies each, in order, to the state as it stands: the
+//        last committed snapshot, plus the batches that are checked but not
+//        yet durable, plus the earlier requests of its own batch. A refused
+//        request changes nothing; an accepted one becomes the next log entry.
+//     -> committer thread: writes the batch (entries and state changes) with
+//        one synced Store::Commit, then answers its callers.
+// While batch N syncs, batch N+1 is checked on N's changes: the fsync is
+// never a pause in checking. No lock is held across a commit, and reads
+// never take the journal's locks: they read a snapshot (Snapshot()).
+//
+// A failed commit makes the journal read-only: the batches checked on the
+// failed one's changes fail too, and every later Submit is Unavailable,
+// until the store is reopened. Nothing already acknowledged is lost.
+//
+// Idempotency: a request whose owner gives it a request key
+// (StateMachine::RequestKey) is answered, when the key was seen with the
+// same payload, by the first request's receipt (replayed = true), and only
+// once that first request is durable; with another payload, AlreadyExists.
+//
+// Opening a journal replays nothing: it checks that the store's state
+// reflects the whole log and that the last entries hash to the tree. A store
+// whose state is behind its log (a log written before stores kept state) is
+// brought up to date once, by applying the missing entries in log order
+// (kRebuild). Check() rebuilds the whole state into a scratch store and
+// compares.
+//
+// Thread-safety: Submit and Snapshot may be called from any number of
+// threads. The Store and the state machines must outlive the Journal.
+
+#ifndef CHEMLEDGER_JOURNAL_JOURNAL_H_
+#define CHEMLEDGER_JOURNAL_JOURNAL_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "chemledger/v1/log.pb.h"
+#include "crypto/sha256.h"
+#include "journal/state_machine.h"
+#include "storage/store.h"
+
+namespace chemledger::journal {
+
+struct JournalOptions {
+  // Most requests, and most bytes of entries, one batch holds.
+  size_t max_batch_requests = 4096;
+  size_t max_batch_bytes = 8 << 20;
+  // Batches checked but not yet durable: while one syncs, the next is checked
+  // on its changes. At least 1.
+  int max_batches_in_flight = 2;
+  // The clock entries' record times come from (tests pass their own). Record
+  // times never go backwards: an entry is never recorded before the one
+  // before it.
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // The rules epoch new entries are checked under.
+  uint32_t rules_epoch = kCurrentRulesEpoch;
+};
+
+// Where an accepted request is in the log.
+struct Receipt {
+  uint64_t index = 0;                // its log entry
+  bool replayed = false;             // a retry of an accepted request
+  crypto::Sha256Digest leaf_hash;    // the entry's RFC 6962 leaf hash
+  absl::Time record_time;            // LogEntry.record_time
+};
+
+// A request: a signed envelope whose signatures the caller has verified.
+struct Request {
+  v1::SignedEnvelope envelope;
+};
+
+// What Check found.
+struct CheckReport {
+  uint64_t entries = 0;     // entries applied
+  uint64_t state_keys = 0;  // state keys compared
+};
+
+class Journal {
+ public:
+  // Opens the journal over `store` with `machines` (applied to each entry in
+  // this order; each payload type owned by one of them). Brings a state that
+  // is behind the log up to date (reporting progress to `progress`, if
+  // given). FailedPrecondition when two machines own one payload type or
+  // the state is ahead of the log; DataLoss when the last entries do not
+  // hash to the stored tree or a missing entry does not apply.
+  static absl::StatusOr<std::unique_ptr<Journal>> Open(
+      storage::Store* store, std::vector<const StateMachine*> machines,
+      JournalOptions options = {},
+      const std::function<void(uint64_t done, uint64_t total)>& progress = nullptr);
+  ~Journal();  // finishes the batches in flight, then stops
+
+  // Sequences `requests` one after another (no other request between them),
+  // and returns when each is durable or refused: one result per request, in
+  // order. A refused request does not stop the ones after it. Errors: the
+  // owner's refusal; InvalidArgument for a payload type nobody owns or an
+  // entry over storage::Log::kMaxEntryBytes; AlreadyExists for a request key
+  // reused with another payload; Unavailable once the journal is read-only.
+  std::vector<absl::StatusOr<Receipt>> Submit(std::vector<Request> requests);
+  absl::StatusOr<Receipt> Submit(Request request);
+
+  // The latest committed log and state. Never waits for a write.
+  std::shared_ptr<const storage::Snapshot> Snapshot() const;
+
+  // Rebuilds the state of every entry of `store`'s log, in log order, each
+  // under the rules and state of its time (kRebuild), into `scratch` (an
+  // empty store of any backend, which keeps the rebuilt state and no
+  // entries), and compares it with `store`'s state key by key. Runs the log's
+  // integrity check first. DataLoss naming the first difference (the entry
+  // that does not apply, or the state key with both values). `store` must
+  // not be written meanwhile (open it without a server).
+  static absl::StatusOr<CheckReport> Check(
+      const storage::Store& store, std::vector<const StateMachine*> machines,
+      storage::Store* scratch,
+      const std::function<void(uint64_t done, uint64_t total)>& progress = nullptr);
+
+  // The state key prefix the journal keeps for itself (request keys).
+  static constexpr absl::string_view kKeyPrefix = "j/";
+
+ private:
+  class Impl;
+  explicit Journal(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace chemledger::journal
+
+#endif  // CHEMLEDGER_JOURNAL_JOURNAL_H_

@@ -1,0 +1,405 @@
+#include "journal/journal.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "leveldb/db.h"
+#include "storage/fault_injection_env.h"
+#include "storage/leveldb_log.h"
+#include "tests/subprocess.h"
+
+namespace chemledger::journal {
+namespace {
+
+constexpr char kTransfer[] = "application/vnd.test.transfer";
+
+// A toy bank: payload "id|account|delta". Balances never go below zero; a
+// transfer moves at most 100 under rules epoch 1 and at most 50 from epoch 2.
+// The assignment is the balance after it.
+class Bank final : public StateMachine {
+ public:
+  absl::string_view name() const override { return "bank"; }
+  std::vector<std::string> OwnedPayloadTypes() const override { return {kTransfer}; }
+  absl::StatusOr<std::optional<std::string>> RequestKey(
+      const v1::SignedEnvelope& envelope) const override {
+    std::vector<std::string> parts = absl::StrSplit(envelope.payload(), '|');
+    if (parts.size() != 3) return absl::InvalidArgumentError("transfer: malformed");
+    if (parts[0].empty()) return std::nullopt;
+    return absl::StrCat("t/", parts[0]);
+  }
+  absl::Status Apply(const EntryContext& entry, const storage::StateReader& state,
+                     storage::StateWrites* changes) const override {
+    if (entry.envelope->payload_type() != kTransfer) return absl::OkStatus();
+    std::vector<std::string> parts = absl::StrSplit(entry.envelope->payload(), '|');
+    int64_t delta = 0;
+    if (parts.size() != 3 || !absl::SimpleAtoi(parts[2], &delta)) {
+      return absl::InvalidArgumentError("transfer: malformed");
+    }
+    const int64_t limit = entry.rules_epoch >= 2 ? 50 : 100;
+    if (delta > limit || -delta > limit) {
+      return absl::FailedPreconditionError(absl::StrCat("transfer.delta: over ", limit));
+    }
+    absl::StatusOr<std::optional<std::string>> balance = state.Get("bank/" + parts[1]);
+    if (!balance.ok()) return balance.status();
+    int64_t b = 0;
+    if (*balance && !absl::SimpleAtoi(**balance, &b)) return absl::DataLossError("balance");
+    if (b + delta < 0) {
+      return absl::FailedPreconditionError(absl::StrCat("transfer.delta: overdraft of ", parts[1]));
+    }
+    changes->Put("bank/" + parts[1], absl::StrCat(b + delta));
+    *entry.assignment = absl::StrCat(b + delta);
+    return absl::OkStatus();
+  }
+};
+
+// Counts transfers per account, and sees the bank's change of the same entry.
+class Counter final : public StateMachine {
+ public:
+  absl::string_view name() const override { return "counter"; }
+  absl::Status Apply(const EntryContext& entry, const storage::StateReader& state,
+                     storage::StateWrites* changes) const override {
+    if (entry.envelope->payload_type() != kTransfer) return absl::OkStatus();
+    std::vector<std::string> parts = absl::StrSplit(entry.envelope->payload(), '|');
+    absl::StatusOr<std::optional<std::string>> balance = state.Get("bank/" + parts[1]);
+    if (!balance.ok()) return balance.status();
+    if (*balance != *entry.assignment) {
+      return absl::InternalError("counter: the bank's change of this entry is not visible");
+    }
+    absl::StatusOr<std::optional<std::string>> count = state.Get("count/" + parts[1]);
+    if (!count.ok()) return count.status();
+    int64_t n = 0;
+    if (*count && !absl::SimpleAtoi(**count, &n)) return absl::DataLossError("count");
+    changes->Put("count/" + parts[1], absl::StrCat(n + 1));
+    return absl::OkStatus();
+  }
+};
+
+Request Transfer(const std::string& id, const std::string& account, int64_t delta) {
+  Request r;
+  r.envelope.set_payload_type(kTransfer);
+  r.envelope.set_payload(absl::StrCat(id, "|", account, "|", delta));
+  return r;
+}
+
+std::string Balance(const storage::StateReader& s, const std::string& account) {
+  absl::StatusOr<std::optional<std::string>> v = s.Get("bank/" + account);
+  EXPECT_TRUE(v.ok());
+  return v.ok() && *v ? **v : "none";
+}
+
+class JournalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::FreshTempDir(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    OpenStore();
+  }
+
+  void OpenStore() {
+    journal_.reset();
+    store_.reset();
+    storage::LevelDbLogOptions options;
+    options.env = &env_;
+    absl::StatusOr<std::unique_ptr<storage::Store>> store =
+        storage::OpenLevelDbStore(dir_, options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+
+  absl::Status OpenJournal(JournalOptions options = {}) {
+    journal_.reset();
+    absl::StatusOr<std::unique_ptr<Journal>> journal =
+        Journal::Open(store_.get(), {&bank_, &counter_}, std::move(options));
+    if (!journal.ok()) return journal.status();
+    journal_ = *std::move(journal);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<CheckReport> Check() {
+    const std::string scratch_dir = testing::FreshTempDir(
+        absl::StrCat(::testing::UnitTest::GetInstance()->current_test_info()->name(), "_scratch"));
+    absl::StatusOr<std::unique_ptr<storage::Store>> scratch =
+        storage::OpenLevelDbStore(scratch_dir);
+    if (!scratch.ok()) return scratch.status();
+    return Journal::Check(*store_, {&bank_, &counter_}, scratch->get());
+  }
+
+  // Rewrites one raw LevelDB value behind the store's back.
+  void Tamper(const std::string& raw_key, const std::string& value) {
+    journal_.reset();
+    store_.reset();
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), dir_, &raw).ok());
+    ASSERT_TRUE(raw->Put(leveldb::WriteOptions(), raw_key, value).ok());
+    delete raw;
+    OpenStore();
+  }
+
+  storage::FaultInjectionEnv env_;
+  std::string dir_;
+  Bank bank_;
+  Counter counter_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<Journal> journal_;
+};
+
+TEST_F(JournalTest, CommitsEachEntryWithTheStateItImplies) {
+  ASSERT_TRUE(OpenJournal().ok());
+  absl::StatusOr<Receipt> r = journal_->Submit(Transfer("a", "alice", 70));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->index, 0u);
+  EXPECT_FALSE(r->replayed);
+
+  std::shared_ptr<const storage::Snapshot> s = journal_->Snapshot();
+  EXPECT_EQ(s->size(), 1u);
+  EXPECT_EQ(Balance(*s, "alice"), "70");
+  EXPECT_EQ(*s->Get("count/alice"), "1");
+  v1::LogEntry entry;
+  ASSERT_TRUE(entry.ParseFromString(*s->Entry(0)));
+  EXPECT_EQ(entry.envelope().payload(), "a|alice|70");
+  EXPECT_EQ(entry.assignment(), "70");
+  EXPECT_EQ(entry.rules_epoch(), kCurrentRulesEpoch);
+  EXPECT_GT(entry.record_time().seconds(), 0);
+  EXPECT_EQ(*s->LeafHash(0), r->leaf_hash);
+  EXPECT_EQ(store_->StateAppliedSize(), 1u);
+}
+
+TEST_F(JournalTest, ARefusedRequestChangesNothingAndTheOthersGoOn) {
+  ASSERT_TRUE(OpenJournal().ok());
+  std::vector<Request> requests;
+  requests.push_back(Transfer("", "bob", 40));
+  requests.push_back(Transfer("", "bob", -50));  // overdraft: refused
+  requests.push_back(Transfer("", "bob", -40));  // sees the first
+  requests.push_back(Transfer("", "bob", 500));  // over the limit
+  std::vector<absl::StatusOr<Receipt>> results = journal_->Submit(std::move(requests));
+  ASSERT_EQ(results.size(), 4u);
+  ASSERT_TRUE(results[0].ok());
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(results[1].status().message().find("overdraft of bob"), std::string::npos);
+  ASSERT_TRUE(results[2].ok()) << results[2].status();
+  EXPECT_EQ(results[2]->index, 1u);
+  EXPECT_EQ(results[3].status().code(), absl::StatusCode::kFailedPrecondition);
+  std::shared_ptr<const storage::Snapshot> s = journal_->Snapshot();
+  EXPECT_EQ(s->size(), 2u);
+  EXPECT_EQ(Balance(*s, "bob"), "0");
+  EXPECT_EQ(*s->Get("count/bob"), "2");
+
+  Request unknown;
+  unknown.envelope.set_payload_type("application/vnd.nobody");
+  absl::StatusOr<Receipt> refused = journal_->Submit(unknown);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("payload_type"), std::string::npos);
+  EXPECT_EQ(journal_->Snapshot()->size(), 2u);
+}
+
+TEST_F(JournalTest, ARetryGetsTheFirstReceiptEvenAfterReopening) {
+  ASSERT_TRUE(OpenJournal().ok());
+  absl::StatusOr<Receipt> first = journal_->Submit(Transfer("t1", "carol", 10));
+  ASSERT_TRUE(first.ok());
+  // The same request twice in one submission, and again later.
+  std::vector<Request> twice;
+  twice.push_back(Transfer("t2", "carol", 5));
+  twice.push_back(Transfer("t2", "carol", 5));
+  std::vector<absl::StatusOr<Receipt>> results = journal_->Submit(std::move(twice));
+  ASSERT_TRUE(results[0].ok() && results[1].ok());
+  EXPECT_FALSE(results[0]->replayed);
+  EXPECT_TRUE(results[1]->replayed);
+  EXPECT_EQ(results[1]->index, results[0]->index);
+  EXPECT_EQ(results[1]->leaf_hash, results[0]->leaf_hash);
+
+  absl::StatusOr<Receipt> other = journal_->Submit(Transfer("t1", "carol", 11));
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kAlreadyExists) << other.status();
+
+  OpenStore();
+  ASSERT_TRUE(OpenJournal().ok());
+  absl::StatusOr<Receipt> again = journal_->Submit(Transfer("t1", "carol", 10));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->index, first->index);
+  EXPECT_EQ(again->record_time, first->record_time);
+  EXPECT_EQ(Balance(*journal_->Snapshot(), "carol"), "15");
+  EXPECT_EQ(journal_->Snapshot()->size(), 2u);
+}
+
+TEST_F(JournalTest, ConcurrentSubmissionsAreOrderedAndCheckRebuildsTheSameState) {
+  ASSERT_TRUE(OpenJournal().ok());
+  constexpr int kThreads = 8;
+  constexpr int kEach = 300;
+  std::vector<std::thread> threads;
+  std::atomic<int> accepted{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        // Each thread moves money in and out of a shared account: the order
+        // decides which withdrawals are refused, the balance must agree.
+        const int64_t delta = (i % 3 == 2) ? -7 : 5;
+        absl::StatusOr<Receipt> r =
+            journal_->Submit(Transfer(absl::StrCat(t, "-", i), "shared", delta));
+        if (r.ok()) ++accepted;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::shared_ptr<const storage::Snapshot> s = journal_->Snapshot();
+  EXPECT_EQ(s->size(), static_cast<uint64_t>(accepted.load()));
+  int64_t expected = 0;
+  for (uint64_t i = 0; i < s->size(); ++i) {
+    v1::LogEntry entry;
+    ASSERT_TRUE(entry.ParseFromString(*s->Entry(i)));
+    std::vector<std::string> parts = absl::StrSplit(entry.envelope().payload(), '|');
+    int64_t delta = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(parts[2], &delta));
+    expected += delta;
+    ASSERT_GE(expected, 0);
+    ASSERT_EQ(entry.assignment(), absl::StrCat(expected)) << "entry " << i;
+  }
+  EXPECT_EQ(Balance(*s, "shared"), absl::StrCat(expected));
+
+  journal_.reset();
+  absl::StatusOr<CheckReport> report = Check();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->entries, s->size());
+  EXPECT_EQ(report->state_keys, 2u + s->size());  // bank, count, one request key each
+}
+
+TEST_F(JournalTest, ReadsAndTheNextBatchDoNotWaitForAStalledCommit) {
+  ASSERT_TRUE(OpenJournal().ok());
+  ASSERT_TRUE(journal_->Submit(Transfer("", "dave", 1)).ok());
+  env_.HoldSyncs();
+  std::thread deposit([&] { EXPECT_TRUE(journal_->Submit(Transfer("", "dave", 60)).ok()); });
+  ASSERT_TRUE(env_.WaitForHeldSync(absl::Seconds(10)));
+  // The deposit is inside its fsync. Reads answer at once from the last commit.
+  std::shared_ptr<const storage::Snapshot> s = journal_->Snapshot();
+  EXPECT_EQ(s->size(), 1u);
+  EXPECT_EQ(Balance(*s, "dave"), "1");
+  // A withdrawal that needs the deposit is checked on its changes meanwhile
+  // (it would be refused on the committed state), and waits only for its own
+  // durability.
+  std::atomic<bool> withdrawn{false};
+  std::thread withdraw([&] {
+    absl::StatusOr<Receipt> r = journal_->Submit(Transfer("", "dave", -61));
+    EXPECT_TRUE(r.ok()) << r.status();
+    withdrawn = true;
+  });
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_FALSE(withdrawn.load());  // not acknowledged before it is durable
+  env_.ReleaseSyncs();
+  deposit.join();
+  withdraw.join();
+  EXPECT_EQ(Balance(*journal_->Snapshot(), "dave"), "0");
+  EXPECT_EQ(journal_->Snapshot()->size(), 3u);
+}
+
+TEST_F(JournalTest, AFailedCommitMakesTheJournalReadOnlyAndLosesNothingAcknowledged) {
+  ASSERT_TRUE(OpenJournal().ok());
+  ASSERT_TRUE(journal_->Submit(Transfer("", "erin", 30)).ok());
+  env_.FailNextSyncs(1);
+  absl::StatusOr<Receipt> failed = journal_->Submit(Transfer("", "erin", 5));
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable) << failed.status();
+  absl::StatusOr<Receipt> refused = journal_->Submit(Transfer("", "erin", 5));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Balance(*journal_->Snapshot(), "erin"), "30");
+
+  OpenStore();
+  ASSERT_TRUE(OpenJournal().ok());
+  const std::string balance = Balance(*journal_->Snapshot(), "erin");
+  EXPECT_TRUE(balance == "30" || balance == "35") << balance;  // the failed one: whole or absent
+  ASSERT_TRUE(journal_->Submit(Transfer("", "erin", 1)).ok());
+  journal_.reset();
+  absl::StatusOr<CheckReport> report = Check();
+  EXPECT_TRUE(report.ok()) << report.status();
+}
+
+TEST_F(JournalTest, ALogWithoutStateGetsItsStateBuiltOnceOnOpen) {
+  // Entries appended as before stores kept state.
+  std::vector<std::string> entries;
+  for (int i = 0; i < 2500; ++i) {
+    v1::LogEntry entry;
+    entry.mutable_record_time()->set_seconds(1700000000 + i);
+    *entry.mutable_envelope() = Transfer(absl::StrCat("old", i), "frank", 2).envelope;
+    entry.set_assignment(absl::StrCat(2 * (i + 1)));
+    entries.push_back(entry.SerializeAsString());
+  }
+  ASSERT_TRUE(store_->Append(entries).ok());
+  EXPECT_EQ(store_->StateAppliedSize(), std::nullopt);
+
+  ASSERT_TRUE(OpenJournal().ok());
+  EXPECT_EQ(store_->StateAppliedSize(), 2500u);
+  EXPECT_EQ(Balance(*journal_->Snapshot(), "frank"), "5000");
+  // The old request ids are known: a retry is answered, not applied again.
+  absl::StatusOr<Receipt> retry = journal_->Submit(Transfer("old7", "frank", 2));
+  ASSERT_TRUE(retry.ok());
+  EXPECT_TRUE(retry->replayed);
+  EXPECT_EQ(retry->index, 7u);
+  journal_.reset();
+  EXPECT_TRUE(Check().ok());
+}
+
+TEST_F(JournalTest, EntriesRebuildUnderTheRulesOfTheirOwnEpoch) {
+  JournalOptions epoch1;
+  epoch1.rules_epoch = 1;
+  ASSERT_TRUE(OpenJournal(epoch1).ok());
+  ASSERT_TRUE(journal_->Submit(Transfer("", "gina", 80)).ok());  // allowed in epoch 1
+  JournalOptions epoch2;
+  epoch2.rules_epoch = 2;
+  ASSERT_TRUE(OpenJournal(epoch2).ok());
+  absl::StatusOr<Receipt> refused = journal_->Submit(Transfer("", "gina", 80));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(journal_->Submit(Transfer("", "gina", 40)).ok());
+  journal_.reset();
+  absl::StatusOr<CheckReport> report = Check();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->entries, 2u);
+}
+
+TEST_F(JournalTest, CheckFindsAStateRowAlteredBehindTheServersBack) {
+  ASSERT_TRUE(OpenJournal().ok());
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(journal_->Submit(Transfer("", "hal", 3)).ok());
+  Tamper("sbank/hal", "1000000");
+  absl::StatusOr<CheckReport> report = Check();
+  ASSERT_EQ(report.status().code(), absl::StatusCode::kDataLoss) << report.status();
+  EXPECT_NE(report.status().message().find("bank/hal"), std::string::npos) << report.status();
+  EXPECT_NE(report.status().message().find("1000000"), std::string::npos);
+  EXPECT_NE(report.status().message().find("'60'"), std::string::npos);
+
+  Tamper("sbank/zzz", "5");  // a row the log implies nothing about
+  Tamper("sbank/hal", "60");
+  report = Check();
+  ASSERT_EQ(report.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(report.status().message().find("bank/zzz"), std::string::npos) << report.status();
+}
+
+TEST_F(JournalTest, OpenAndCheckFindAnEntryWhoseBytesWereChanged) {
+  ASSERT_TRUE(OpenJournal().ok());
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(journal_->Submit(Transfer("", "ivy", 3)).ok());
+  journal_.reset();
+  // Flip the last byte of the last entry's record (its assignment).
+  std::string key = "e";
+  for (int s = 56; s >= 0; s -= 8) key.push_back(static_cast<char>(uint64_t{19} >> s));
+  std::string value;
+  {
+    store_.reset();
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), dir_, &raw).ok());
+    ASSERT_TRUE(raw->Get(leveldb::ReadOptions(), key, &value).ok());
+    delete raw;
+  }
+  value.back() ^= 1;
+  Tamper(key, value);
+  absl::Status opened = OpenJournal();
+  EXPECT_EQ(opened.code(), absl::StatusCode::kDataLoss) << opened;
+  EXPECT_NE(opened.message().find("entry 19"), std::string::npos) << opened;
+  absl::StatusOr<CheckReport> report = Check();
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss) << report.status();
+}
+
+}  // namespace
+}  // namespace chemledger::journal

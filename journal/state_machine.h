@@ -1,0 +1,109 @@
+// The contract between the journal (journal/journal.h) and the parts of the
+// ledger whose rules and state it keeps: the registry, label issuance, the
+// lifecycle, waybills and the indexes the audit reads.
+//
+// A state machine is a function from (entry, state as it stands) to either a
+// refusal or the state changes the entry implies. It keeps nothing of its own
+// between calls: all it knows is in the state (read through a
+// storage::StateReader) and comes back in storage::StateWrites, which the
+// journal commits in one atomic batch with the entry. So state and log never
+// disagree, and the same function rebuilds the state from the log (`check`,
+// migration) that built it while the entries were written.
+//
+// Rules for a state machine:
+//  - Apply reads only `state` and `entry`: never the clock (use
+//    entry.record_time), never a file, never another machine's object. It may
+//    read another machine's keys, through that machine's read functions (the
+//    key layout stays inside the module that owns it).
+//  - It is deterministic: the same entry on the same state gives the same
+//    result, under the rules of entry.rules_epoch, whatever today's rules are.
+//  - Its keys start with its own prefix (docs/architecture.md lists them).
+//  - It never calls back into the journal or into its caller.
+//
+// Thread-safety: the journal calls Apply from one thread at a time, but the
+// read functions a module offers over a StateReader are called from any
+// thread; a state machine keeps no mutable state.
+
+#ifndef CHEMLEDGER_JOURNAL_STATE_MACHINE_H_
+#define CHEMLEDGER_JOURNAL_STATE_MACHINE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "chemledger/v1/log.pb.h"
+#include "storage/store.h"
+
+namespace chemledger::journal {
+
+// The version of the rules entries are checked under. Each entry records the
+// epoch it was written under (LogEntry.rules_epoch); a rule change that would
+// refuse what an earlier epoch accepted takes effect from a new epoch, so
+// rebuilding the state from older entries still applies their own rules.
+// Epoch 0 is an entry written before entries recorded their epoch.
+inline constexpr uint32_t kCurrentRulesEpoch = 1;
+
+// Why the journal is calling Apply.
+enum class ApplyMode {
+  // A new request is being sequenced: its signatures were verified by the
+  // caller; the owner decides the assignment.
+  kSequence,
+  // A logged entry is being applied again, to rebuild the state (`check`, a
+  // migration): signatures are verified again, and the owner's assignment is
+  // compared with the logged one.
+  kRebuild,
+};
+
+// One entry as the state machines see it.
+struct EntryContext {
+  uint64_t index = 0;          // its position in the log
+  absl::Time record_time;      // when the server recorded it
+  uint32_t rules_epoch = 0;    // the rules it is checked under
+  ApplyMode mode = ApplyMode::kSequence;
+  const v1::SignedEnvelope* envelope = nullptr;  // as the client signed it
+  // What the server decided in accepting it (LogEntry.assignment). The
+  // machine that owns the payload type writes it; machines after it read it.
+  std::string* assignment = nullptr;
+};
+
+class StateMachine {
+ public:
+  virtual ~StateMachine() = default;
+
+  // A short, stable name ("registry", "lifecycle", ...), for errors and
+  // `check` reports.
+  virtual absl::string_view name() const = 0;
+
+  // The payload types this machine owns: it decides their assignment and
+  // their request key. Each payload type has exactly one owner.
+  virtual std::vector<std::string> OwnedPayloadTypes() const { return {}; }
+
+  // The idempotency key of a request of an owned payload type (for example
+  // "event/<enterprise>/<event id>"), or nullopt when it has none: the journal
+  // answers a request whose key it has seen with the same payload by the
+  // first one's receipt, and refuses it with other bytes (AlreadyExists).
+  // Must depend only on the envelope. InvalidArgument for a payload that
+  // does not parse. Called from any thread.
+  virtual absl::StatusOr<std::optional<std::string>> RequestKey(
+      const v1::SignedEnvelope& envelope) const {
+    return std::nullopt;
+  }
+
+  // Checks `entry` against `state` (the state before it, plus the changes of
+  // the machines applied before this one to the same entry) and adds the
+  // changes it implies to `changes`. Every machine sees every entry and
+  // ignores what is not its business. An error refuses the entry: nothing of
+  // it is written, by any machine. Under kRebuild an error means the log
+  // holds an entry the rules refuse (the journal reports it as DataLoss).
+  virtual absl::Status Apply(const EntryContext& entry, const storage::StateReader& state,
+                             storage::StateWrites* changes) const = 0;
+};
+
+}  // namespace chemledger::journal
+
+#endif  // CHEMLEDGER_JOURNAL_STATE_MACHINE_H_
