@@ -141,6 +141,8 @@ bool operator==(const LabelClaims& a, const LabelClaims& b) {
 
 absl::Status ValidateLabelResolver(absl::string_view resolver) { return CheckResolver(resolver); }
 
+absl::Status ValidateLabelClaims(const LabelClaims& claims) { return CheckClaims(claims); }
+
 absl::StatusOr<std::string> MakeLabelUrl(const LabelClaims& claims,
                                          const SigningKey& label_key) {
   if (absl::Status s = CheckClaims(claims); !s.ok()) return s;

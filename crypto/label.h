@@ -75,8 +75,12 @@ struct LabelClaims {
 absl::Status ValidateLabelResolver(absl::string_view resolver);
 inline constexpr size_t kMaxQrFriendlyResolverLength = 24;
 
-// Checks `claims` (InvalidArgument naming the field and the rule) and returns
-// the label URL signed with `label_key`.
+// Checks that `claims` make a label (each field within what the format
+// holds): InvalidArgument naming the field and the rule otherwise.
+absl::Status ValidateLabelClaims(const LabelClaims& claims);
+
+// Checks `claims` (as ValidateLabelClaims) and returns the label URL signed
+// with `label_key`.
 absl::StatusOr<std::string> MakeLabelUrl(const LabelClaims& claims,
                                          const SigningKey& label_key);
 

@@ -100,18 +100,20 @@ absl::Status RebuildEntry(uint64_t index, const std::string& bytes,
     return absl::DataLossError(
         absl::StrCat("entry ", index, ": no state machine owns payload type '", type, "'"));
   }
-  absl::StatusOr<std::optional<std::string>> key = owner->RequestKey(entry.envelope());
-  if (!key.ok()) {
+  absl::StatusOr<std::optional<RequestId>> id = owner->RequestKey(entry.envelope());
+  if (!id.ok()) {
     return absl::DataLossError(
-        absl::StrCat("entry ", index, " (", type, "): ", key.status().message()));
+        absl::StrCat("entry ", index, " (", type, "): ", id.status().message()));
   }
-  if (*key) {
-    absl::StatusOr<std::optional<std::string>> seen = state.Get(RequestStateKey(**key));
+  std::optional<std::string> key;
+  if (*id) key = (*id)->key;
+  if (key) {
+    absl::StatusOr<std::optional<std::string>> seen = state.Get(RequestStateKey(*key));
     if (!seen.ok()) return seen.status();
     if (*seen) {
       absl::StatusOr<RequestRecord> first = ParseRequestRecord(**seen);
       return absl::DataLossError(absl::StrCat(
-          "entry ", index, " repeats request key '", absl::CHexEscape(**key), "' of entry ",
+          "entry ", index, " repeats request key '", absl::CHexEscape(*key), "' of entry ",
           first.ok() ? absl::StrCat(first->index) : "?"));
     }
   }
@@ -122,6 +124,7 @@ absl::Status RebuildEntry(uint64_t index, const std::string& bytes,
   context.rules_epoch = entry.rules_epoch();
   context.mode = ApplyMode::kRebuild;
   context.envelope = &entry.envelope();
+  context.proposal = entry.assignment();
   context.assignment = &assignment;
   storage::StateWrites own;
   for (const StateMachine* m : machines) {
@@ -137,8 +140,8 @@ absl::Status RebuildEntry(uint64_t index, const std::string& bytes,
         "entry ", index, " (", type, "): ", owner->name(), " decides the assignment ",
         absl::CHexEscape(assignment), " but the log holds ", absl::CHexEscape(entry.assignment())));
   }
-  if (*key) {
-    own.Put(RequestStateKey(**key),
+  if (key) {
+    own.Put(RequestStateKey(*key),
             RequestStateValue(index, crypto::Sha256(entry.envelope().payload())));
   }
   changes->Merge(own);
@@ -248,7 +251,7 @@ class Journal::Impl {
   // One Submit call, waiting for its results.
   struct Group {
     std::vector<Request> requests;
-    std::vector<std::optional<std::string>> keys;       // request keys (or why not)
+    std::vector<std::optional<RequestId>> keys;         // request ids (or why not)
     std::vector<absl::Status> key_errors;
     std::vector<absl::StatusOr<Receipt>> results;
     size_t next = 0;  // the next request the sequencer takes
@@ -316,7 +319,7 @@ std::vector<absl::StatusOr<Receipt>> Journal::Impl::Submit(std::vector<Request> 
           absl::CHexEscape(envelope.payload_type()), "'"));
       continue;
     }
-    absl::StatusOr<std::optional<std::string>> key = owner->RequestKey(envelope);
+    absl::StatusOr<std::optional<RequestId>> key = owner->RequestKey(envelope);
     if (!key.ok()) {
       group.key_errors[i] = key.status();
     } else {
@@ -342,7 +345,9 @@ absl::StatusOr<Receipt> Journal::Impl::Sequence(Group& group, size_t i, Batch& b
   if (!group.key_errors[i].ok()) return group.key_errors[i];
   const v1::SignedEnvelope& envelope = group.requests[i].envelope;
   const uint64_t index = next_index_;
-  const std::optional<std::string>& key = group.keys[i];
+  const std::optional<RequestId>& id = group.keys[i];
+  std::optional<std::string> key;
+  if (id) key = id->key;
   const crypto::Sha256Digest payload_hash = crypto::Sha256(envelope.payload());
 
   std::vector<const Layer*> all = layers;
@@ -356,9 +361,9 @@ absl::StatusOr<Receipt> Journal::Impl::Sequence(Group& group, size_t i, Batch& b
       if (!first.ok()) return first.status();
       if (first->payload_hash != payload_hash) {
         return absl::AlreadyExistsError(absl::StrCat(
-            "request '", absl::CHexEscape(*key),
-            "' was already accepted with other content (log entry ", first->index,
-            "); a retry must resend the same signed bytes, a new request needs a new id"));
+            id->field, ": '", id->id, "' was already used for another ", id->what,
+            " (log entry ", first->index,
+            "); a retry must resend the same signed bytes, a new ", id->what, " a new id"));
       }
       absl::StatusOr<std::string> bytes = view.Entry(first->index);
       if (!bytes.ok()) return bytes.status();
@@ -378,6 +383,7 @@ absl::StatusOr<Receipt> Journal::Impl::Sequence(Group& group, size_t i, Batch& b
   context.rules_epoch = options_.rules_epoch;
   context.mode = ApplyMode::kSequence;
   context.envelope = &envelope;
+  context.proposal = group.requests[i].proposal;
   context.assignment = &assignment;
   storage::StateWrites own;
   for (const StateMachine* m : machines_) {

@@ -78,9 +78,12 @@ struct Receipt {
   absl::Time record_time;            // LogEntry.record_time
 };
 
-// A request: a signed envelope whose signatures the caller has verified.
+// A request: a signed envelope whose signatures the caller has verified, and
+// what the caller proposes for the server's choices in it (see
+// EntryContext::proposal; empty for most requests).
 struct Request {
   v1::SignedEnvelope envelope;
+  std::string proposal;
 };
 
 // What Check found.

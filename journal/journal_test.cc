@@ -28,12 +28,12 @@ class Bank final : public StateMachine {
  public:
   absl::string_view name() const override { return "bank"; }
   std::vector<std::string> OwnedPayloadTypes() const override { return {kTransfer}; }
-  absl::StatusOr<std::optional<std::string>> RequestKey(
+  absl::StatusOr<std::optional<RequestId>> RequestKey(
       const v1::SignedEnvelope& envelope) const override {
     std::vector<std::string> parts = absl::StrSplit(envelope.payload(), '|');
     if (parts.size() != 3) return absl::InvalidArgumentError("transfer: malformed");
     if (parts[0].empty()) return std::nullopt;
-    return absl::StrCat("t/", parts[0]);
+    return RequestId{absl::StrCat("t/", parts[0]), "transfer.id", parts[0]};
   }
   absl::Status Apply(const EntryContext& entry, const storage::StateReader& state,
                      storage::StateWrites* changes) const override {

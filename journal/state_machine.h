@@ -66,9 +66,24 @@ struct EntryContext {
   uint32_t rules_epoch = 0;    // the rules it is checked under
   ApplyMode mode = ApplyMode::kSequence;
   const v1::SignedEnvelope* envelope = nullptr;  // as the client signed it
+  // What the owner bases the server's choices on: under kSequence what the
+  // caller proposed (Request::proposal, e.g. which label key to sign with,
+  // which only the process holding the keys knows); under kRebuild the
+  // logged assignment. The owner checks it like any other input.
+  absl::string_view proposal;
   // What the server decided in accepting it (LogEntry.assignment). The
   // machine that owns the payload type writes it; machines after it read it.
   std::string* assignment = nullptr;
+};
+
+// How a request is told apart from others for idempotency: `key`, unique
+// within the ledger (e.g. "event/<event id>"), and how its sender names it,
+// for messages ("event.event_id", "<the id>").
+struct RequestId {
+  std::string key;
+  std::string field;
+  std::string id;
+  std::string what = "request";  // "event", "request": what the id names
 };
 
 class StateMachine {
@@ -89,7 +104,7 @@ class StateMachine {
   // first one's receipt, and refuses it with other bytes (AlreadyExists).
   // Must depend only on the envelope. InvalidArgument for a payload that
   // does not parse. Called from any thread.
-  virtual absl::StatusOr<std::optional<std::string>> RequestKey(
+  virtual absl::StatusOr<std::optional<RequestId>> RequestKey(
       const v1::SignedEnvelope& envelope) const {
     return std::nullopt;
   }

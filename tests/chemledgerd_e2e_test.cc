@@ -37,21 +37,18 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "api/china_time.h"
+#include "api/net_quantity.h"
+#include "api/wire.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "chemledger/v1/waybill.pb.h"
 #include "services/common/envelope.h"
 #include "services/common/grpc_read_auth.h"
 #include "services/common/identifiers.h"
-#include "services/label/issuance.h"
-#include "services/label/label_service.h"
 #include "services/label/printable_label.h"
 #include "services/label/qr.h"
-#include "services/ledger/ledger.h"
-#include "services/ledger/ledger_service.h"
-#include "services/waybill/waybill_service.h"
 #include "services/waybill/waybill_testing.h"
-#include "services/waybill/waybills.h"
 #include "crypto/merkle.h"
-#include "services/registry/registry.h"
-#include "services/registry/registry_service.h"
 #include "services/registry/registry_testing.h"
 #include "tests/subprocess.h"
 
@@ -142,7 +139,7 @@ class ChemledgerdTest : public ::testing::Test {
 
   static v1::SignedEnvelope Signed(const crypto::SigningKey& key, v1::RegistryRequest r) {
     if (r.request_id().empty()) r.set_request_id(absl::StrCat("e2e-", ++next_id_));
-    return *envelope::Sign(registry::kRegistryContext, r.SerializeAsString(), key);
+    return *envelope::Sign(api::kRegistryContext, r.SerializeAsString(), key);
   }
 
   static grpc::Status Submit(const v1::SignedEnvelope& envelope, v1::SubmitResponse* response) {
@@ -213,7 +210,7 @@ class ChemledgerdTest : public ::testing::Test {
     r.set_package_count(count);
     r.set_net_quantity("25");
     r.set_unit("KGM");
-    return *envelope::Sign(label::kIssueLabelsContext, r.SerializeAsString(), key);
+    return *envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), key);
   }
 
   struct Issued {
@@ -284,7 +281,7 @@ class ChemledgerdTest : public ::testing::Test {
     r.set_package_count(count);
     r.set_net_quantity("25");
     r.set_unit("KGM");
-    return Issue(*envelope::Sign(label::kIssueLabelsContext, r.SerializeAsString(), key));
+    return Issue(*envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), key));
   }
 
   static grpc::Status AppendEvent(const crypto::SigningKey& key, const v1::Event& e,
@@ -292,14 +289,14 @@ class ChemledgerdTest : public ::testing::Test {
     grpc::ClientContext context;
     v1::AppendResponse ignored;
     return ledger_->Append(&context,
-                           *envelope::Sign(ledger::kEventContext, e.SerializeAsString(), key),
+                           *envelope::Sign(api::kEventContext, e.SerializeAsString(), key),
                            response != nullptr ? response : &ignored);
   }
 
   static grpc::Status GetHistory(const crypto::SigningKey& reader, const std::string& code,
                                  v1::History* history) {
     grpc::ClientContext context;
-    read_auth::AttachReadCredentials(&context, ledger::kGetHistoryMethod, reader);
+    read_auth::AttachReadCredentials(&context, api::kGetHistoryMethod, reader);
     v1::GetHistoryRequest request;
     request.set_code(code);
     return ledger_->GetHistory(&context, request, history);
@@ -308,7 +305,7 @@ class ChemledgerdTest : public ::testing::Test {
   static grpc::Status GetWaybill(const crypto::SigningKey& reader, const std::string& number,
                                  v1::WaybillRecord* record) {
     grpc::ClientContext context;
-    read_auth::AttachReadCredentials(&context, waybill::kGetWaybillMethod, reader);
+    read_auth::AttachReadCredentials(&context, api::kGetWaybillMethod, reader);
     v1::GetWaybillRequest request;
     request.set_waybill_number(number);
     return waybills_->GetWaybill(&context, request, record);
@@ -460,9 +457,9 @@ TEST_F(ChemledgerdTest, IssuesA100000CodeBatchThatRendersReadsBackAndVerifiesOff
   // from the product and supplier the registry serves, reads back too.
   {
     grpc::ClientContext product_context, enterprise_context;
-    read_auth::AttachReadCredentials(&product_context, registry::kGetProductMethod,
+    read_auth::AttachReadCredentials(&product_context, api::kGetProductMethod,
                                      *acme_operator_);
-    read_auth::AttachReadCredentials(&enterprise_context, registry::kGetEnterpriseMethod,
+    read_auth::AttachReadCredentials(&enterprise_context, api::kGetEnterpriseMethod,
                                      *acme_operator_);
     v1::GetProductRequest product_request;
     product_request.set_enterprise_uscc(kAcme);
@@ -481,7 +478,7 @@ TEST_F(ChemledgerdTest, IssuesA100000CodeBatchThatRendersReadsBackAndVerifiesOff
     printable.code = issued_label.code();
     printable.batch = claims.batch;
     printable.production_date = claims.production_date;
-    printable.quantity = label::NetQuantityText(claims.quantity_milli, claims.unit);
+    printable.quantity = api::NetQuantityText(claims.quantity_milli, claims.unit);
     absl::StatusOr<std::string> png = label::RenderLabelPng(printable);
     ASSERT_TRUE(png.ok()) << png.status();
     absl::StatusOr<std::vector<std::string>> read = label::ReadQrCodes(*png);
@@ -623,7 +620,7 @@ TEST_F(ChemledgerdTest, RevokedKeysAndBlacklistedEnterprisesAreRefused) {
   r.set_unit("LTR");
   const uint64_t size = LogSize();
   Issued blocked =
-      Issue(*envelope::Sign(label::kIssueLabelsContext, r.SerializeAsString(), *other_admin_));
+      Issue(*envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), *other_admin_));
   EXPECT_EQ(blocked.status.error_code(), StatusCode::PERMISSION_DENIED);
   EXPECT_NE(blocked.status.error_message().find("envelope.signatures[0].key_id: the signer's "
                                                 "enterprise " + std::string(kOther) +
@@ -703,14 +700,14 @@ TEST_F(ChemledgerdTest, RegistryReadsNeedAnActorsSignatureAndTheScanShowsLess) {
   {
     // Signed for another method: refused.
     grpc::ClientContext wrong_method;
-    read_auth::AttachReadCredentials(&wrong_method, registry::kGetProductMethod, *regulator_);
+    read_auth::AttachReadCredentials(&wrong_method, api::kGetProductMethod, *regulator_);
     grpc::Status status = registry_->GetEnterprise(&wrong_method, request, &record);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
   }
   {
     // Signed an hour ago: refused.
     grpc::ClientContext stale;
-    read_auth::ReadCredentials c = read_auth::SignRead(registry::kGetEnterpriseMethod,
+    read_auth::ReadCredentials c = read_auth::SignRead(api::kGetEnterpriseMethod,
                                                        *regulator_, absl::Now() - absl::Hours(1));
     stale.AddMetadata(read_auth::kKeyIdHeader, c.key_id);
     stale.AddMetadata(read_auth::kTimeHeader, c.time);
@@ -722,14 +719,14 @@ TEST_F(ChemledgerdTest, RegistryReadsNeedAnActorsSignatureAndTheScanShowsLess) {
   {
     // A stranger's key is not registered.
     grpc::ClientContext stranger;
-    read_auth::AttachReadCredentials(&stranger, registry::kGetEnterpriseMethod,
+    read_auth::AttachReadCredentials(&stranger, api::kGetEnterpriseMethod,
                                      crypto::SigningKey::Generate());
     EXPECT_EQ(registry_->GetEnterprise(&stranger, request, &record).error_code(),
               grpc::StatusCode::UNAUTHENTICATED);
   }
   {
     grpc::ClientContext regulator;
-    read_auth::AttachReadCredentials(&regulator, registry::kGetEnterpriseMethod, *regulator_);
+    read_auth::AttachReadCredentials(&regulator, api::kGetEnterpriseMethod, *regulator_);
     grpc::Status status = registry_->GetEnterprise(&regulator, request, &record);
     ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(record.enterprise().uscc(), kAcme);
@@ -748,7 +745,7 @@ TEST_F(ChemledgerdTest, RegistryReadsNeedAnActorsSignatureAndTheScanShowsLess) {
   EXPECT_EQ(anonymous_view.product().un_number(), "1230");
   EXPECT_FALSE(anonymous_view.enterprise().enterprise().name().empty());
   EXPECT_EQ(anonymous_view.enterprise().enterprise().licences_size(), 0);
-  read_auth::AttachReadCredentials(&signed_context, label::kResolveLabelMethod, *regulator_);
+  read_auth::AttachReadCredentials(&signed_context, api::kResolveLabelMethod, *regulator_);
   ASSERT_TRUE(labels_->ResolveLabel(&signed_context, resolve, &actor_view).ok());
   EXPECT_GT(actor_view.enterprise().enterprise().licences_size(), 0);
 }
@@ -785,7 +782,7 @@ TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
   issue.set_net_quantity("200");
   issue.set_unit("LTR");
   Issued issued =
-      Issue(*envelope::Sign(label::kIssueLabelsContext, issue.SerializeAsString(), plant_admin));
+      Issue(*envelope::Sign(api::kIssueLabelsContext, issue.SerializeAsString(), plant_admin));
   ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
   const auto code = [&](int serial) { return issued.labels[serial - 1].code(); };
 
@@ -808,7 +805,7 @@ TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
     grpc::ClientContext context;
     v1::AppendResponse response;
     grpc::Status status = ledger_->Append(
-        &context, *envelope::Sign(ledger::kEventContext, e.SerializeAsString(), plant_admin),
+        &context, *envelope::Sign(api::kEventContext, e.SerializeAsString(), plant_admin),
         &response);
     EXPECT_TRUE(status.ok()) << v1::BusinessStep_Name(e.step()) << ": " << status.error_message();
     indexes.push_back(response.log_index());
@@ -845,7 +842,7 @@ TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
     grpc::ClientContext context;
     v1::AppendResponse response;
     grpc::Status status = ledger_->Append(
-        &context, *envelope::Sign(ledger::kEventContext, too_much.SerializeAsString(), plant_admin),
+        &context, *envelope::Sign(api::kEventContext, too_much.SerializeAsString(), plant_admin),
         &response);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
     EXPECT_NE(status.error_message().find("event.quantity_milli"), std::string::npos);
@@ -864,7 +861,7 @@ TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
     ExpectHistoryVerifies(code(serial), history, *opened);
   }
   grpc::ClientContext state_context;
-  read_auth::AttachReadCredentials(&state_context, ledger::kGetHistoryMethod, *regulator_);
+  read_auth::AttachReadCredentials(&state_context, api::kGetHistoryMethod, *regulator_);
   v1::GetHistoryRequest request;
   request.set_code(code(1));
   v1::History history;
@@ -873,7 +870,7 @@ TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
   EXPECT_EQ(history.events_size(), 3);
   // Another enterprise that never held the package may not read it.
   grpc::ClientContext other_context;
-  read_auth::AttachReadCredentials(&other_context, ledger::kGetHistoryMethod, *other_admin_);
+  read_auth::AttachReadCredentials(&other_context, api::kGetHistoryMethod, *other_admin_);
   EXPECT_EQ(ledger_->GetHistory(&other_context, request, &history).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
 
@@ -883,7 +880,7 @@ TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
     const auto get_event = [&](const crypto::SigningKey& key, const std::string& id,
                                v1::EventRecord* record) {
       grpc::ClientContext context;
-      read_auth::AttachReadCredentials(&context, ledger::kGetEventMethod, key);
+      read_auth::AttachReadCredentials(&context, api::kGetEventMethod, key);
       v1::GetEventRequest request;
       request.set_event_id(id);
       return ledger_->GetEvent(&context, request, record);
@@ -906,14 +903,14 @@ TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
     grpc::ClientContext context;
     auto stream = ledger_->AppendBatches(&context);
     v1::EventBatch batch;
-    *batch.add_events() = *envelope::Sign(ledger::kEventContext,
+    *batch.add_events() = *envelope::Sign(api::kEventContext,
                                           event(v1::STORING, {code(4)}).SerializeAsString(), plant_admin);
     v1::Event over = event(v1::CONSUMING, {code(4)});
     over.set_quantity_milli(200001);
-    *batch.add_events() = *envelope::Sign(ledger::kEventContext, over.SerializeAsString(), plant_admin);
+    *batch.add_events() = *envelope::Sign(api::kEventContext, over.SerializeAsString(), plant_admin);
     v1::Event ok_use = event(v1::CONSUMING, {code(4)});
     ok_use.set_quantity_milli(200000);
-    *batch.add_events() = *envelope::Sign(ledger::kEventContext, ok_use.SerializeAsString(), plant_admin);
+    *batch.add_events() = *envelope::Sign(api::kEventContext, ok_use.SerializeAsString(), plant_admin);
     const uint64_t before = LogSize();
     ASSERT_TRUE(stream->Write(batch));
     v1::EventBatchResult result;
@@ -937,7 +934,7 @@ TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
   for (int t = 0; t < 8; ++t) {
     for (int i = 0; i < 25; ++i) {
       v1::Event e = event(v1::STORING, {code(13 + t)});
-      work[t].push_back(*envelope::Sign(ledger::kEventContext, e.SerializeAsString(), plant_admin));
+      work[t].push_back(*envelope::Sign(api::kEventContext, e.SerializeAsString(), plant_admin));
     }
   }
   const uint64_t before_threads = LogSize();
@@ -977,7 +974,7 @@ TEST_F(ChemledgerdTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
   }
   for (int t = 0; t < 8; ++t) {
     grpc::ClientContext context;
-    read_auth::AttachReadCredentials(&context, ledger::kGetHistoryMethod, plant_admin);
+    read_auth::AttachReadCredentials(&context, api::kGetHistoryMethod, plant_admin);
     v1::GetHistoryRequest r;
     r.set_code(code(13 + t));
     v1::History h;
@@ -1017,7 +1014,7 @@ TEST_F(ChemledgerdTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
   issue.set_net_quantity("25");
   issue.set_unit("KGM");
   Issued issued =
-      Issue(*envelope::Sign(label::kIssueLabelsContext, issue.SerializeAsString(), *acme_operator_));
+      Issue(*envelope::Sign(api::kIssueLabelsContext, issue.SerializeAsString(), *acme_operator_));
   ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
   const auto code = [&](int serial) { return issued.labels[serial - 1].code(); };
   absl::Time clock = absl::Now() - absl::Minutes(10);
@@ -1037,7 +1034,7 @@ TEST_F(ChemledgerdTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
     if (!waybill.empty()) e.set_consignee_uscc(kOther);
     grpc::ClientContext context;
     v1::AppendResponse response;
-    return ledger_->Append(&context, *envelope::Sign(ledger::kEventContext, e.SerializeAsString(), key),
+    return ledger_->Append(&context, *envelope::Sign(api::kEventContext, e.SerializeAsString(), key),
                            &response);
   };
   ASSERT_TRUE(event(*acme_operator_, kAcme, v1::COMMISSIONING, {code(1), code(2), code(3)}).ok());
@@ -1048,7 +1045,7 @@ TEST_F(ChemledgerdTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
     v1::WaybillRequest r;
     r.set_request_id("req-" + number);
     *r.mutable_submit() = w;
-    return *envelope::Sign(waybill::kWaybillContext, r.SerializeAsString(), carrier_key);
+    return *envelope::Sign(api::kWaybillContext, r.SerializeAsString(), carrier_key);
   };
   std::vector<v1::SignedEnvelope> requests = {waybill("WB-E2E-1", {code(1), code(2)}),
                                               waybill("WB-E2E-2", {code(3)}),
@@ -1057,7 +1054,7 @@ TEST_F(ChemledgerdTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
     v1::WaybillRequest r;
     r.ParseFromString(requests[1].payload());
     r.mutable_submit()->mutable_vehicle()->set_plate("BAD");
-    requests[1] = *envelope::Sign(waybill::kWaybillContext, r.SerializeAsString(), carrier_key);
+    requests[1] = *envelope::Sign(api::kWaybillContext, r.SerializeAsString(), carrier_key);
   }
   const auto stream_all = [&] { return StreamWaybills(requests); };
   const uint64_t before = LogSize();
@@ -1091,7 +1088,7 @@ TEST_F(ChemledgerdTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
   EXPECT_EQ(record.received_size(), 2);
   // The package's history shows the shipment under the waybill.
   grpc::ClientContext history_context;
-  read_auth::AttachReadCredentials(&history_context, ledger::kGetHistoryMethod, *other_admin_);
+  read_auth::AttachReadCredentials(&history_context, api::kGetHistoryMethod, *other_admin_);
   v1::GetHistoryRequest history_request;
   history_request.set_code(code(1));
   v1::History history;
@@ -1113,7 +1110,7 @@ TEST_F(ChemledgerdTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
   int pages = 0;
   do {
     grpc::ClientContext context;
-    read_auth::AttachReadCredentials(&context, waybill::kListWaybillsMethod, *regulator_);
+    read_auth::AttachReadCredentials(&context, api::kListWaybillsMethod, *regulator_);
     v1::ListWaybillsRequest list;
     list.set_consignor_uscc(kAcme);
     list.set_carrier_uscc(carrier);  // other tests' waybills from Acme are not this test's
@@ -1128,7 +1125,7 @@ TEST_F(ChemledgerdTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
   EXPECT_EQ(listed, (std::vector<std::string>{"WB-E2E-1", "WB-E2E-4"}));
   {
     grpc::ClientContext context;
-    read_auth::AttachReadCredentials(&context, waybill::kListWaybillsMethod, *regulator_);
+    read_auth::AttachReadCredentials(&context, api::kListWaybillsMethod, *regulator_);
     v1::ListWaybillsRequest list;
     list.set_consignee_uscc(kAcme);  // nobody sends to Acme
     v1::ListWaybillsResponse page;
@@ -1160,11 +1157,11 @@ TEST_F(ChemledgerdTest, AStreamOf10000WaybillsGetsOneResultEachAndReplaysWhole) 
   ASSERT_EQ(issued.labels.size(), static_cast<size_t>(kWaybills + kSpare));
   const auto code = [&](int i) -> const std::string& { return issued.labels[i].code(); };
   // The first 10,000 commissioned, kMaxCodesPerEvent to an event.
-  for (int from = 0; from < kWaybills; from += ledger::kMaxCodesPerEvent) {
+  for (int from = 0; from < kWaybills; from += api::kMaxCodesPerEvent) {
     v1::Event e;
     e.set_event_id(absl::StrCat("bulk-commission-", from));
     e.set_step(v1::COMMISSIONING);
-    for (int i = from; i < from + ledger::kMaxCodesPerEvent; ++i) e.add_codes(code(i));
+    for (int i = from; i < from + api::kMaxCodesPerEvent; ++i) e.add_codes(code(i));
     e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now() - absl::Minutes(1)));
     e.set_event_time_offset_minutes(480);
     e.mutable_location()->set_enterprise_uscc(producer);
@@ -1302,7 +1299,7 @@ TEST_F(ChemledgerdTest, AStreamOf10000WaybillsGetsOneResultEachAndReplaysWhole) 
       }
     }
     v1::SignedEnvelope signed_request =
-        *envelope::Sign(waybill::kWaybillContext, r.SerializeAsString(), *signer);
+        *envelope::Sign(api::kWaybillContext, r.SerializeAsString(), *signer);
     if (tamper) {  // another plate, after signing
       r.mutable_submit()->mutable_vehicle()->set_plate("闽A54321");
       signed_request.set_payload(r.SerializeAsString());
@@ -1471,7 +1468,7 @@ TEST_F(ChemledgerdTest, AWaybillShipsDepartsArrivesAndIsReceivedAcrossCustody) {
     grpc::ClientContext context;
     v1::WaybillResult ignored;
     return waybills_->Submit(
-        &context, *envelope::Sign(waybill::kWaybillContext, r.SerializeAsString(), carrier_key),
+        &context, *envelope::Sign(api::kWaybillContext, r.SerializeAsString(), carrier_key),
         result != nullptr ? result : &ignored);
   };
   const auto submit = [&](const std::string& number, std::vector<std::string> codes,

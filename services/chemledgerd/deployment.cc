@@ -7,13 +7,22 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "chemledger/v1/registry.pb.h"
+#include "absl/time/civil_time.h"
 #include "services/common/envelope.h"
+#include "services/label/issuance_rules.h"
+#include "services/ledger/lifecycle_rules.h"
 #include "services/registry/catalogue_data.h"
+#include "services/registry/registry_rules.h"
+#include "services/registry/registry_state.h"
+#include "services/registry/signers.h"
+#include "services/waybill/waybill_rules.h"
 #include "storage/leveldb_log.h"
 
 namespace chemledger::server {
@@ -67,6 +76,28 @@ absl::Status WritePublicFile(const std::string& path, const std::string& text) {
 
 }  // namespace
 
+StateMachines::StateMachines(const registry::Catalogue* catalogue) {
+  machines_.push_back(std::make_unique<registry::RegistryRules>(catalogue));
+  machines_.push_back(std::make_unique<label::IssuanceRules>());
+  machines_.push_back(std::make_unique<ledger::LifecycleRules>());
+  machines_.push_back(std::make_unique<waybill::WaybillRules>());
+}
+
+StateMachines::~StateMachines() = default;
+
+std::vector<const journal::StateMachine*> StateMachines::all() const {
+  std::vector<const journal::StateMachine*> out;
+  for (const auto& m : machines_) out.push_back(m.get());
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<registry::Catalogue>> ShippedCatalogue() {
+  absl::StatusOr<registry::Catalogue> catalogue =
+      registry::Catalogue::Parse(registry::kShippedCatalogueTsv);
+  if (!catalogue.ok()) return catalogue.status();
+  return std::make_unique<registry::Catalogue>(*std::move(catalogue));
+}
+
 absl::StatusOr<InitResult> InitDeployment(const std::string& data_dir, const InitOptions& options,
                                           const crypto::SigningKey& admin_key) {
   // Everything that can be checked is checked before anything is written.
@@ -79,12 +110,9 @@ absl::StatusOr<InitResult> InitDeployment(const std::string& data_dir, const Ini
     return absl::InvalidArgumentError(
         absl::StrCat("deployment: ", note_verifier.status().message()));
   }
-  if (absl::Status s = crypto::ValidateLabelResolver(options.resolver); !s.ok()) return s;
-  if (options.resolver.size() > crypto::kMaxQrFriendlyResolverLength) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "resolver: '", options.resolver, "' is longer than ",
-        crypto::kMaxQrFriendlyResolverLength, " characters (labels would not fit QR version 10)"));
-  }
+  absl::StatusOr<v1::SignedEnvelope> genesis = registry::MakeGenesis(
+      options.deployment, options.resolver, options.admin_name, admin_key);
+  if (!genesis.ok()) return genesis.status();
   if (options.label_key_valid_days < 1) {
     return absl::InvalidArgumentError("label key validity: must be at least 1 day");
   }
@@ -97,25 +125,23 @@ absl::StatusOr<InitResult> InitDeployment(const std::string& data_dir, const Ini
       !s.ok()) {
     return s;
   }
-
-  absl::StatusOr<std::unique_ptr<storage::Log>> log = storage::OpenLevelDbLog(LogDir(data_dir));
-  if (!log.ok()) return log.status();
-  if (absl::Status s = registry::Registry::Bootstrap(log->get(), options.deployment,
-                                                     options.resolver, options.admin_name,
-                                                     admin_key);
-      !s.ok()) {
-    return s;
-  }
   absl::StatusOr<crypto::VerifyingKey> label_key = label::LabelKeyring::CreateKey(KeyDir(data_dir));
   if (!label_key.ok()) return label_key.status();
 
-  absl::StatusOr<registry::Catalogue> catalogue =
-      registry::Catalogue::Parse(registry::kShippedCatalogueTsv);
+  absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::OpenLevelDbStore(LogDir(data_dir));
+  if (!store.ok()) return store.status();
+  absl::StatusOr<std::unique_ptr<registry::Catalogue>> catalogue = ShippedCatalogue();
   if (!catalogue.ok()) return catalogue.status();
-  absl::StatusOr<std::unique_ptr<registry::Registry>> reg =
-      registry::Registry::Open(log->get(), &*catalogue);
-  if (!reg.ok()) return reg.status();
-  const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
+  StateMachines machines(catalogue->get());
+  absl::StatusOr<std::unique_ptr<journal::Journal>> journal =
+      journal::Journal::Open(store->get(), machines.all());
+  if (!journal.ok()) return journal.status();
+  if (absl::StatusOr<journal::Receipt> r = (*journal)->Submit(journal::Request{*genesis, ""});
+      !r.ok()) {
+    return r.status();
+  }
+  std::unique_ptr<journal::LedgerClient> client = journal::NewInProcessLedgerClient(journal->get());
+  const absl::CivilDay today = registry::ChinaDay(absl::Now());
   v1::RegistryRequest add_key;
   add_key.set_request_id("init: first label key");
   add_key.mutable_add_label_key()->set_public_key(label_key->ToBytes());
@@ -125,9 +151,14 @@ absl::StatusOr<InitResult> InitDeployment(const std::string& data_dir, const Ini
   absl::StatusOr<v1::SignedEnvelope> envelope =
       envelope::Sign(registry::kRegistryContext, add_key.SerializeAsString(), admin_key);
   if (!envelope.ok()) return envelope.status();
-  if (absl::StatusOr<registry::Receipt> r = (*reg)->Apply(*envelope); !r.ok()) return r.status();
+  const v1::SignedEnvelope* one[] = {&*envelope};
+  if (absl::StatusOr<journal::Receipt> r =
+          std::move(registry::SubmitSigned(*client, one, registry::kRegistryContext)[0]);
+      !r.ok()) {
+    return r.status();
+  }
 
-  InitResult result{note_verifier->VerifierKeyString(), label_key->key_id(), (*log)->Size()};
+  InitResult result{note_verifier->VerifierKeyString(), label_key->key_id(), (*store)->Size()};
   if (absl::Status s = WritePublicFile(NoteVerifierPath(data_dir), result.note_verifier_key + "\n");
       !s.ok()) {
     return s;
@@ -139,53 +170,86 @@ absl::StatusOr<crypto::VerifyingKey> CreateLabelKey(const std::string& data_dir)
   return label::LabelKeyring::CreateKey(KeyDir(data_dir));
 }
 
-absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& data_dir) {
+Deployment::~Deployment() = default;
+
+absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& data_dir,
+                                                             const OpenOptions& options) {
   std::unique_ptr<Deployment> d(new Deployment());
   struct stat st;
   if (stat(LogDir(data_dir).c_str(), &st) != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         data_dir, " is not an initialised deployment (no log/): run chemledgerd init first"));
   }
-  absl::StatusOr<std::unique_ptr<storage::Log>> log = storage::OpenLevelDbLog(LogDir(data_dir));
-  if (!log.ok()) return log.status();
-  d->log_ = *std::move(log);
-  absl::StatusOr<registry::Catalogue> catalogue =
-      registry::Catalogue::Parse(registry::kShippedCatalogueTsv);
+  storage::LevelDbLogOptions store_options;
+  store_options.create_if_missing = false;
+  store_options.env = options.env;
+  store_options.block_cache_bytes = options.block_cache_bytes;
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenLevelDbStore(LogDir(data_dir), store_options);
+  if (!store.ok()) return store.status();
+  d->store_ = *std::move(store);
+  absl::StatusOr<std::unique_ptr<registry::Catalogue>> catalogue = ShippedCatalogue();
   if (!catalogue.ok()) return catalogue.status();
-  d->catalogue_ = std::make_unique<registry::Catalogue>(*std::move(catalogue));
-  absl::StatusOr<std::unique_ptr<registry::Registry>> reg =
-      registry::Registry::Open(d->log_.get(), d->catalogue_.get());
-  if (!reg.ok()) return reg.status();
-  d->registry_ = *std::move(reg);
+  d->catalogue_ = *std::move(catalogue);
+  d->machines_ = std::make_unique<StateMachines>(d->catalogue_.get());
+  absl::StatusOr<std::unique_ptr<journal::Journal>> journal = journal::Journal::Open(
+      d->store_.get(), d->machines_->all(), journal::JournalOptions(), options.migration_progress);
+  if (!journal.ok()) return journal.status();
+  d->journal_ = *std::move(journal);
+  d->client_ = journal::NewInProcessLedgerClient(d->journal_.get());
+  absl::StatusOr<state::DeploymentRecord> record =
+      registry::ReadDeployment(*d->client_->Latest());
+  if (!record.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        data_dir, ": the log has no genesis entry: bootstrap the deployment first (chemledgerd init)"));
+  }
   absl::StatusOr<std::unique_ptr<label::LabelKeyring>> keyring =
       label::LabelKeyring::Open(KeyDir(data_dir));
   if (!keyring.ok()) return keyring.status();
   d->keyring_ = *std::move(keyring);
-  absl::StatusOr<std::unique_ptr<label::LabelIssuer>> issuer =
-      label::LabelIssuer::Open(d->log_.get(), d->registry_.get(), d->keyring_.get());
-  if (!issuer.ok()) return issuer.status();
-  d->issuer_ = *std::move(issuer);
-  absl::StatusOr<std::unique_ptr<waybill::WaybillBook>> waybills =
-      waybill::WaybillBook::Open(d->log_.get(), d->registry_.get(), d->keyring_.get());
-  if (!waybills.ok()) return waybills.status();
-  d->waybills_ = *std::move(waybills);
-  ledger::LedgerOptions options;
-  options.waybills = d->waybills_->ShippingCheck();
-  waybill::WaybillBook* book = d->waybills_.get();
-  options.on_event = [book](const v1::Event& event) { book->OnLedgerEvent(event); };
-  absl::StatusOr<std::unique_ptr<ledger::Ledger>> ledger =
-      ledger::Ledger::Open(d->log_.get(), d->registry_.get(), d->issuer_.get(), options);
-  if (!ledger.ok()) return ledger.status();
-  d->ledger_ = *std::move(ledger);
-  d->waybills_->AttachLedger(d->ledger_.get());
+  d->issuer_ = std::make_unique<label::LabelIssuer>(d->client_.get(), d->keyring_.get());
+  d->waybills_ = std::make_unique<waybill::WaybillBook>(d->client_.get(), d->keyring_.get());
+  d->ledger_ = std::make_unique<ledger::Ledger>(d->client_.get());
   absl::StatusOr<crypto::SigningKey> note_key =
       crypto::LoadSigningKey(NoteKeyPath(data_dir), absl::nullopt);
   if (!note_key.ok()) return note_key.status();
   absl::StatusOr<crypto::NoteSigner> signer =
-      crypto::NoteSigner::Create(d->registry_->deployment(), *std::move(note_key));
+      crypto::NoteSigner::Create(record->deployment(), *std::move(note_key));
   if (!signer.ok()) return signer.status();
   d->note_signer_ = std::make_unique<crypto::NoteSigner>(*std::move(signer));
   return d;
+}
+
+absl::StatusOr<CheckResult> CheckDeployment(
+    const std::string& data_dir, const std::string& scratch_dir,
+    const std::function<void(uint64_t, uint64_t)>& progress) {
+  struct stat st;
+  if (stat(LogDir(data_dir).c_str(), &st) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(data_dir, " is not an initialised deployment (no log/)"));
+  }
+  storage::LevelDbLogOptions store_options;
+  store_options.create_if_missing = false;
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenLevelDbStore(LogDir(data_dir), store_options);
+  if (!store.ok()) return store.status();
+  if (stat(scratch_dir.c_str(), &st) == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("check: the scratch directory ", scratch_dir, " already exists"));
+  }
+  absl::StatusOr<std::unique_ptr<registry::Catalogue>> catalogue = ShippedCatalogue();
+  if (!catalogue.ok()) return catalogue.status();
+  StateMachines machines(catalogue->get());
+  absl::StatusOr<journal::CheckReport> report = absl::UnknownError("not run");
+  {
+    absl::StatusOr<std::unique_ptr<storage::Store>> scratch = storage::OpenLevelDbStore(scratch_dir);
+    if (!scratch.ok()) return scratch.status();
+    report = journal::Journal::Check(**store, machines.all(), scratch->get(), progress);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(scratch_dir, ec);
+  if (!report.ok()) return report.status();
+  return CheckResult{report->entries, report->state_keys};
 }
 
 }  // namespace chemledger::server

@@ -1,8 +1,9 @@
 // A ChemLedger deployment on one machine: its data directory and everything
-// the all-in-one server (chemledgerd) runs on it: the log (embedded LevelDB),
-// the registry, label issuance and the platform's keys.
+// the all-in-one server (chemledgerd) runs on it: the store (embedded
+// LevelDB), the journal with the ledger's state machines, the in-process
+// ledger client the personalities use, and the platform's keys.
 //
-//   <data>/log/                 the LevelDB log
+//   <data>/log/                 the LevelDB store (log, Merkle tree, state)
 //   <data>/keys/note.key        the platform note key (signs the label trust
 //                               list and log checkpoints); mode 0600
 //   <data>/keys/label-<id>.key  label signing keys; mode 0600
@@ -21,18 +22,27 @@
 #ifndef CHEMLEDGER_SERVICES_CHEMLEDGERD_DEPLOYMENT_H_
 #define CHEMLEDGER_SERVICES_CHEMLEDGERD_DEPLOYMENT_H_
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "crypto/checkpoint.h"
 #include "crypto/keys.h"
+#include "journal/journal.h"
+#include "journal/ledger_client.h"
+#include "journal/state_machine.h"
 #include "services/label/issuance.h"
+#include "services/label/label_keyring.h"
 #include "services/ledger/ledger.h"
-#include "services/waybill/waybills.h"
 #include "services/registry/catalogue.h"
-#include "services/registry/registry.h"
-#include "storage/log.h"
+#include "services/waybill/waybills.h"
+#include "storage/store.h"
+
+namespace leveldb {
+class Env;
+}  // namespace leveldb
 
 namespace chemledger::server {
 
@@ -61,14 +71,44 @@ absl::StatusOr<InitResult> InitDeployment(const std::string& data_dir, const Ini
 // platform administrator. The server picks it up on its next issuance.
 absl::StatusOr<crypto::VerifyingKey> CreateLabelKey(const std::string& data_dir);
 
+// The ledger's state machines, in the order the journal applies them.
+class StateMachines {
+ public:
+  // `catalogue` must outlive the machines.
+  explicit StateMachines(const registry::Catalogue* catalogue);
+  ~StateMachines();
+  std::vector<const journal::StateMachine*> all() const;
+
+ private:
+  std::vector<std::unique_ptr<journal::StateMachine>> machines_;
+};
+
+// The catalogue compiled into this build (services/registry/data/catalogue.tsv).
+absl::StatusOr<std::unique_ptr<registry::Catalogue>> ShippedCatalogue();
+
+struct OpenOptions {
+  // The file system LevelDB uses; nullptr for the real one (tests pass a
+  // fault-injecting Env). Not owned; must outlive the deployment.
+  leveldb::Env* env = nullptr;
+  // LevelDB's block cache, bytes.
+  size_t block_cache_bytes = 64 << 20;
+  // Reports the progress of a one-time migration of a store written before
+  // stores kept state (entries done, entries in all).
+  std::function<void(uint64_t, uint64_t)> migration_progress;
+};
+
 class Deployment {
  public:
-  // Opens an initialised data directory: replays the log into the registry
-  // and the issuer.
-  static absl::StatusOr<std::unique_ptr<Deployment>> Open(const std::string& data_dir);
+  // Opens an initialised data directory. Replays nothing: the store's state
+  // is current (a store written before stores kept state has it built once,
+  // here).
+  static absl::StatusOr<std::unique_ptr<Deployment>> Open(const std::string& data_dir,
+                                                          const OpenOptions& options = {});
+  ~Deployment();
 
-  storage::Log* log() const { return log_.get(); }
-  registry::Registry* registry() const { return registry_.get(); }
+  storage::Store* store() const { return store_.get(); }
+  journal::LedgerClient* ledger_client() const { return client_.get(); }
+  label::LabelKeyring* keyring() const { return keyring_.get(); }
   label::LabelIssuer* issuer() const { return issuer_.get(); }
   ledger::Ledger* ledger() const { return ledger_.get(); }
   waybill::WaybillBook* waybills() const { return waybills_.get(); }
@@ -77,15 +117,34 @@ class Deployment {
  private:
   Deployment() = default;
 
-  std::unique_ptr<storage::Log> log_;
+  // Destruction runs bottom-up: the personalities, the client, the journal
+  // (which finishes its batches in flight), then the store.
+  std::unique_ptr<storage::Store> store_;
   std::unique_ptr<registry::Catalogue> catalogue_;
-  std::unique_ptr<registry::Registry> registry_;
+  std::unique_ptr<StateMachines> machines_;
+  std::unique_ptr<journal::Journal> journal_;
+  std::unique_ptr<journal::LedgerClient> client_;
   std::unique_ptr<label::LabelKeyring> keyring_;
   std::unique_ptr<label::LabelIssuer> issuer_;
-  std::unique_ptr<waybill::WaybillBook> waybills_;  // before the ledger, which asks it
+  std::unique_ptr<waybill::WaybillBook> waybills_;
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<crypto::NoteSigner> note_signer_;
 };
+
+// What `chemledgerd check` found.
+struct CheckResult {
+  uint64_t entries = 0;
+  uint64_t state_keys = 0;
+};
+
+// Rebuilds the state of the deployment in `data_dir` from its log, entry by
+// entry under the rules of each entry's time, into a scratch store (under
+// `scratch_dir`, removed afterwards), and compares it with the stored state.
+// DataLoss naming the first difference. The server must not be running (the
+// store's lock says so: FailedPrecondition).
+absl::StatusOr<CheckResult> CheckDeployment(
+    const std::string& data_dir, const std::string& scratch_dir,
+    const std::function<void(uint64_t, uint64_t)>& progress = nullptr);
 
 }  // namespace chemledger::server
 

@@ -8,6 +8,7 @@
 //   chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file F]
 //                     [--tls-cert F --tls-key F]
 //   chemledgerd label-key new --data DIR
+//   chemledgerd check --data DIR
 //
 // Errors print one line "chemledgerd <command>: <reason>" and exit 1 (2 for a
 // bad command line).
@@ -37,6 +38,7 @@
 #include "services/ledger/ledger_service.h"
 #include "services/waybill/waybill_service.h"
 #include "services/registry/registry_service.h"
+#include "services/registry/registry_state.h"
 #include "tools/cli/args.h"
 #include "tools/cli/key_args.h"
 
@@ -50,6 +52,7 @@ constexpr char kUsage[] =
     "  init            create a deployment's data directory (once)\n"
     "  serve           run the server on an initialised data directory\n"
     "  label-key new   make a new label signing key (register it with chemctl)\n"
+    "  check           rebuild the state from the log and compare (server stopped)\n"
     "\n"
     "Run 'chemledgerd <command> --help' for a command's options.\n";
 
@@ -72,13 +75,24 @@ constexpr char kInitUsage[] =
 
 constexpr char kServeUsage[] =
     "usage: chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file FILE]\n"
-    "                         [--tls-cert FILE --tls-key FILE]\n"
+    "                         [--tls-cert FILE --tls-key FILE] [--max-threads N]\n"
     "\n"
     "Serves RegistryService, LabelService, LedgerService and WaybillService on one port\n"
     "(default 127.0.0.1:7443;\n"
     "port 0 picks a free one). Without TLS it refuses to listen beyond loopback.\n"
     "--port-file writes the bound port once the server accepts calls. SIGINT or\n"
-    "SIGTERM stop it gracefully; every acknowledged write is already durable.\n";
+    "SIGTERM stop it gracefully; every acknowledged write is already durable.\n"
+    "--max-threads bounds the threads that serve calls (default 1024): one per\n"
+    "call in progress, so that many calls may wait at once.\n";
+
+constexpr char kCheckUsage[] =
+    "usage: chemledgerd check --data DIR\n"
+    "\n"
+    "Checks a deployment's store with the server stopped: re-derives every hash of\n"
+    "the log, then rebuilds the state from the log into a scratch store under DIR,\n"
+    "entry by entry, each checked under the rules and the state of its own time,\n"
+    "and compares it with the stored state key by key. Prints the first difference\n"
+    "and exits 1 when they differ.\n";
 
 constexpr char kLabelKeyUsage[] =
     "usage: chemledgerd label-key new --data DIR\n"
@@ -122,6 +136,25 @@ absl::Status Init(const cli::Args& args) {
             << "note verifier key (pin this in offline verifiers; also in " << *data
             << "/note.vkey):\n"
             << result->note_verifier_key << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status Check(const cli::Args& args) {
+  absl::StatusOr<std::string> data = args.Required("data");
+  if (!data.ok()) return data.status();
+  const std::string scratch = absl::StrCat(*data, "/check-scratch-", getpid());
+  uint64_t shown = 0;
+  absl::StatusOr<CheckResult> result =
+      CheckDeployment(*data, scratch, [&](uint64_t done, uint64_t total) {
+        if (done - shown >= 100000 || done == total) {
+          std::cerr << "chemledgerd check: " << done << " of " << total << " entries\n";
+          shown = done;
+        }
+      });
+  if (!result.ok()) return result.status();
+  std::cout << "check: " << result->entries << " entries re-hashed and applied again under "
+            << "the rules of their time; " << result->state_keys
+            << " state keys equal to what the log implies\n";
   return absl::OkStatus();
 }
 
@@ -195,21 +228,33 @@ absl::Status Serve(const cli::Args& args) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  absl::StatusOr<std::unique_ptr<Deployment>> deployment = Deployment::Open(*data);
+  absl::StatusOr<uint64_t> max_threads = args.Uint("max-threads", 1024);
+  if (!max_threads.ok()) return max_threads.status();
+  if (*max_threads < 8 || *max_threads > 10000) {
+    return absl::InvalidArgumentError("--max-threads: must be 8 to 10000");
+  }
+
+  OpenOptions open_options;
+  open_options.migration_progress = [](uint64_t done, uint64_t total) {
+    std::cout << "chemledgerd: building the state of a store written before it kept state: "
+              << done << " of " << total << " entries" << std::endl;
+  };
+  absl::StatusOr<std::unique_ptr<Deployment>> deployment = Deployment::Open(*data, open_options);
   if (!deployment.ok()) return deployment.status();
   Deployment& d = **deployment;
-  registry::RegistryServiceImpl registry_service(d.registry(), d.log());
-  label::LabelServiceImpl label_service(d.issuer(), d.registry(), &d.note_signer());
-  ledger::LedgerServiceImpl ledger_service(d.ledger(), d.registry(), d.log(), &d.note_signer());
-  waybill::WaybillServiceImpl waybill_service(d.waybills(), d.registry());
+  registry::RegistryServiceImpl registry_service(d.ledger_client());
+  label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), &d.note_signer());
+  ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer());
+  waybill::WaybillServiceImpl waybill_service(d.waybills(), d.ledger_client());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  // Bound the threads gRPC may start for calls, so a flood of requests
-  // queues instead of exhausting the machine.
+  // Bound the threads gRPC may start for calls (each call in progress holds
+  // one), so a flood of requests cannot exhaust the machine; the bound is
+  // high enough that hundreds of concurrent calls wait rather than fail.
   grpc::ResourceQuota quota("chemledgerd");
-  quota.SetMaxThreads(64);
+  quota.SetMaxThreads(static_cast<int>(*max_threads));
   builder.SetResourceQuota(quota);
   int port = 0;
   builder.AddListeningPort(listen, credentials, &port);
@@ -233,9 +278,14 @@ absl::Status Serve(const cli::Args& args) {
       return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
     }
   }
-  std::cout << "chemledgerd: serving deployment " << d.registry()->deployment() << " (resolver "
-            << d.registry()->resolver() << ", log size " << d.log()->Size() << ") on port "
-            << port << std::endl;
+  {
+    std::shared_ptr<const storage::Snapshot> snapshot = d.ledger_client()->Latest();
+    absl::StatusOr<state::DeploymentRecord> record = registry::ReadDeployment(*snapshot);
+    if (!record.ok()) return record.status();
+    std::cout << "chemledgerd: serving deployment " << record->deployment() << " (resolver "
+              << record->resolver() << ", log size " << snapshot->size() << ") on port " << port
+              << std::endl;
+  }
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
@@ -262,7 +312,11 @@ int Main(int argc, char** argv) {
          "label-key-days"},
         {}},
        Init},
-      {{"serve"}, kServeUsage, {{"data", "listen", "port-file", "tls-cert", "tls-key"}, {}}, Serve},
+      {{"serve"},
+       kServeUsage,
+       {{"data", "listen", "port-file", "tls-cert", "tls-key", "max-threads"}, {}},
+       Serve},
+      {{"check"}, kCheckUsage, {{"data"}, {}}, Check},
       {{"label-key", "new"}, kLabelKeyUsage, {{"data"}, {}}, NewLabelKey},
   };
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

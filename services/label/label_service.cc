@@ -7,15 +7,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "api/china_time.h"
 #include "crypto/trust_list.h"
 #include "services/common/grpc_status.h"
+#include "services/common/snapshot_metadata.h"
 #include "services/registry/read_access.h"
+#include "services/registry/registry_state.h"
 
 namespace chemledger::label {
 
-absl::CivilDay TodayInChina() {
-  return absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
-}
 
 grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
                                            const v1::SignedEnvelope* request,
@@ -89,10 +89,14 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status LabelServiceImpl::GetTrustList(grpc::ServerContext*, const v1::GetTrustListRequest*,
+grpc::Status LabelServiceImpl::GetTrustList(grpc::ServerContext* context,
+                                            const v1::GetTrustListRequest*,
                                             v1::TrustListResponse* response) {
-  absl::StatusOr<std::string> note =
-      crypto::SignTrustList(issuer_->MakeTrustList(TodayInChina()), *signer_);
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  TellLogSize(context, snapshot->size());
+  absl::StatusOr<crypto::TrustList> trust = MakeTrustList(*snapshot, api::TodayInChina());
+  if (!trust.ok()) return ToGrpcStatus(trust.status());
+  absl::StatusOr<std::string> note = crypto::SignTrustList(*trust, *signer_);
   if (!note.ok()) return ToGrpcStatus(note.status());
   response->set_signed_note(*std::move(note));
   response->set_verifier_key(signer_->verifier().VerifierKeyString());
@@ -103,18 +107,21 @@ grpc::Status LabelServiceImpl::ResolveLabel(grpc::ServerContext* context,
                                             const v1::ResolveLabelRequest* request,
                                             v1::ResolveLabelResponse* response) {
   // Anyone holding a package may scan it; registered actors see more.
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  TellLogSize(context, snapshot->size());
   const bool authenticated =
       context->client_metadata().count(read_auth::kKeyIdHeader) > 0 &&
-      registry::AuthenticateRead(*registry_, *context, kResolveLabelMethod).ok();
-  const crypto::TrustList trust = issuer_->MakeTrustList(TodayInChina());
-  crypto::LabelCheck check = crypto::VerifyLabel(request->url(), trust);
+      registry::AuthenticateRead(*snapshot, *context, kResolveLabelMethod).ok();
+  absl::StatusOr<crypto::TrustList> trust = MakeTrustList(*snapshot, api::TodayInChina());
+  if (!trust.ok()) return ToGrpcStatus(trust.status());
+  crypto::LabelCheck check = crypto::VerifyLabel(request->url(), *trust);
   response->set_verdict(std::string(crypto::LabelVerdictName(check.verdict)));
   response->set_detail(check.detail);
   if (!check.label) return grpc::Status::OK;
   const crypto::LabelClaims& claims = check.label->claims;
   response->set_code(claims.Code());
   if (check.verdict == crypto::LabelVerdict::kAuthentic) {
-    absl::StatusOr<IssuanceRecord> record = issuer_->MatchIssuance(*check.label);
+    absl::StatusOr<IssuanceRecord> record = MatchIssuance(*snapshot, *check.label);
     if (record.ok()) {
       response->set_issuance_log_index(record->log_index);
     } else {
@@ -124,21 +131,27 @@ grpc::Status LabelServiceImpl::ResolveLabel(grpc::ServerContext* context,
       response->set_detail(std::string(record.status().message()));
     }
   }
-  if (std::optional<v1::Product> product = registry_->FindProduct(claims.enterprise, claims.product)) {
-    *response->mutable_product() = *std::move(product);
-  }
-  if (std::optional<registry::EnterpriseRecord> e = registry_->FindEnterpriseRecord(claims.enterprise)) {
+  absl::StatusOr<std::optional<v1::Product>> product =
+      registry::FindProduct(*snapshot, claims.enterprise, claims.product);
+  if (!product.ok()) return ToGrpcStatus(product.status());
+  if (*product) *response->mutable_product() = **std::move(product);
+  absl::StatusOr<std::optional<registry::EnterpriseRecord>> e =
+      registry::FindEnterprise(*snapshot, claims.enterprise);
+  if (!e.ok()) return ToGrpcStatus(e.status());
+  if (*e) {
     v1::Enterprise* out = response->mutable_enterprise()->mutable_enterprise();
-    response->mutable_enterprise()->set_blacklisted(e->blacklist_reason.has_value());
+    response->mutable_enterprise()->set_blacklisted((*e)->blacklist_reason.has_value());
     if (authenticated) {
-      *out = e->enterprise;
-      if (e->blacklist_reason) response->mutable_enterprise()->set_blacklist_reason(*e->blacklist_reason);
+      *out = (*e)->enterprise;
+      if ((*e)->blacklist_reason) {
+        response->mutable_enterprise()->set_blacklist_reason(*(*e)->blacklist_reason);
+      }
     } else {
       // The public scan: who supplied it and where, not their licences.
-      out->set_uscc(e->enterprise.uscc());
-      out->set_name(e->enterprise.name());
-      out->set_region_code(e->enterprise.region_code());
-      out->set_address(e->enterprise.address());
+      out->set_uscc((*e)->enterprise.uscc());
+      out->set_name((*e)->enterprise.name());
+      out->set_region_code((*e)->enterprise.region_code());
+      out->set_address((*e)->enterprise.address());
     }
   }
   return grpc::Status::OK;

@@ -17,17 +17,18 @@
 #ifndef CHEMLEDGER_SERVICES_LABEL_LABEL_SERVICE_H_
 #define CHEMLEDGER_SERVICES_LABEL_LABEL_SERVICE_H_
 
+#include "api/wire.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "chemledger/v1/label_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
 #include "services/label/issuance.h"
-#include "services/registry/registry.h"
+#include "journal/ledger_client.h"
 
 namespace chemledger::label {
 
-inline constexpr uint32_t kLabelsPerMessage = 1000;
-inline constexpr char kResolveLabelMethod[] = "/chemledger.v1.LabelService/ResolveLabel";
+using api::kLabelsPerMessage;
+using api::kResolveLabelMethod;
 // IssueLabels calls streaming at once; more are refused with
 // RESOURCE_EXHAUSTED (the client retries the same signed request later).
 inline constexpr int kMaxConcurrentIssuances = 4;
@@ -35,9 +36,9 @@ inline constexpr int kMaxConcurrentIssuances = 4;
 class LabelServiceImpl final : public v1::LabelService::Service {
  public:
   // `trust_list_signer` signs the exported trust list (the platform's note key).
-  LabelServiceImpl(LabelIssuer* issuer, const registry::Registry* registry,
+  LabelServiceImpl(LabelIssuer* issuer, journal::LedgerClient* ledger,
                    const crypto::NoteSigner* trust_list_signer)
-      : issuer_(issuer), registry_(registry), signer_(trust_list_signer) {}
+      : issuer_(issuer), ledger_(ledger), signer_(trust_list_signer) {}
 
   grpc::Status IssueLabels(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                            grpc::ServerWriter<v1::IssueLabelsResponse>* writer) override;
@@ -48,14 +49,13 @@ class LabelServiceImpl final : public v1::LabelService::Service {
 
  private:
   LabelIssuer* const issuer_;
-  const registry::Registry* const registry_;
+  journal::LedgerClient* const ledger_;
   const crypto::NoteSigner* const signer_;
   absl::Mutex mu_;
   int issuing_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// Today in China Standard Time (UTC+8), the day trust lists are issued on.
-absl::CivilDay TodayInChina();
+
 
 }  // namespace chemledger::label
 

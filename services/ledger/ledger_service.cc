@@ -5,9 +5,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "chemledger/v1/ledger.pb.h"
 #include "crypto/merkle.h"
 #include "services/common/grpc_status.h"
 #include "services/common/stream_batches.h"
+#include "services/common/snapshot_metadata.h"
 #include "services/registry/read_access.h"
 
 namespace chemledger::ledger {
@@ -88,8 +90,11 @@ grpc::Status LedgerServiceImpl::AppendBatches(
   return grpc::Status::OK;
 }
 
-absl::Status LedgerServiceImpl::Record(uint64_t index, v1::EventRecord* out) const {
-  absl::StatusOr<std::string> bytes = log_->Entry(index);
+namespace {
+
+// The log entry at `index` as an EventRecord.
+absl::Status Record(const storage::Snapshot& snapshot, uint64_t index, v1::EventRecord* out) {
+  absl::StatusOr<std::string> bytes = snapshot.Entry(index);
   if (!bytes.ok()) return bytes.status();
   out->set_log_index(index);
   if (!out->mutable_entry()->ParseFromString(*bytes)) {
@@ -99,28 +104,38 @@ absl::Status LedgerServiceImpl::Record(uint64_t index, v1::EventRecord* out) con
   return absl::OkStatus();
 }
 
+}  // namespace
+
 grpc::Status LedgerServiceImpl::GetEvent(grpc::ServerContext* context,
                                          const v1::GetEventRequest* request,
                                          v1::EventRecord* response) {
-  absl::StatusOr<v1::Actor> reader = registry::AuthenticateRead(*registry_, *context, kGetEventMethod);
+  std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
+  absl::StatusOr<v1::Actor> reader =
+      registry::AuthenticateRead(*snapshot, *context, kGetEventMethod);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
+  TellLogSize(context, snapshot->size());
   // Who may not read an event learns nothing about it, not even whether it
   // exists.
   const bool regulator =
       reader->role() == v1::REGULATOR || reader->role() == v1::PLATFORM_ADMIN;
   const grpc::Status denied = Denied(absl::StrCat("event '", request->event_id(), "'"));
-  std::optional<Ledger::EventInfo> info = ledger_->FindEvent(request->event_id());
-  if (!info) {
+  absl::StatusOr<std::optional<EventInfo>> info = FindEvent(*snapshot, request->event_id());
+  if (!info.ok()) return ToGrpcStatus(info.status());
+  if (!*info) {
     return regulator ? grpc::Status(grpc::StatusCode::NOT_FOUND,
                                     absl::StrCat("event_id: no event '", request->event_id(), "'"))
                      : denied;
   }
-  if (absl::Status s = Record(info->log_index, response); !s.ok()) return ToGrpcStatus(s);
-  if (regulator || info->enterprise == reader->enterprise_uscc()) return grpc::Status::OK;
+  if (absl::Status s = Record(*snapshot, (*info)->log_index, response); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (regulator || (*info)->enterprise == reader->enterprise_uscc()) return grpc::Status::OK;
   v1::EventLinks links;
   links.ParseFromString(response->entry().assignment());
   for (const auto& link : links.links()) {
-    if (ledger_->MayRead(*reader, link.code())) return grpc::Status::OK;
+    absl::StatusOr<bool> may = MayRead(*snapshot, *reader, link.code());
+    if (!may.ok()) return ToGrpcStatus(may.status());
+    if (*may) return grpc::Status::OK;
   }
   response->Clear();
   return denied;
@@ -129,54 +144,66 @@ grpc::Status LedgerServiceImpl::GetEvent(grpc::ServerContext* context,
 grpc::Status LedgerServiceImpl::GetHistory(grpc::ServerContext* context,
                                            const v1::GetHistoryRequest* request,
                                            v1::History* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
   absl::StatusOr<v1::Actor> reader =
-      registry::AuthenticateRead(*registry_, *context, kGetHistoryMethod);
+      registry::AuthenticateRead(*snapshot, *context, kGetHistoryMethod);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
+  TellLogSize(context, snapshot->size());
   // MayRead is false for unknown codes: who may not read a code learns
   // nothing about it, not even whether it exists.
-  if (!ledger_->MayRead(*reader, request->code())) {
-    return Denied(absl::StrCat("the history of ", request->code()));
-  }
-  std::optional<CodeState> state = ledger_->Find(request->code());
-  if (!state) {
+  absl::StatusOr<bool> may = MayRead(*snapshot, *reader, request->code());
+  if (!may.ok()) return ToGrpcStatus(may.status());
+  if (!*may) return Denied(absl::StrCat("the history of ", request->code()));
+  absl::StatusOr<std::optional<CodeState>> state = FindCode(*snapshot, request->code());
+  if (!state.ok()) return ToGrpcStatus(state.status());
+  if (!*state) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
                         absl::StrCat("code: '", request->code(), "' is not in the ledger"));
   }
-  response->set_code(state->code);
-  response->set_status(std::string(CodeStatusName(state->status)));
-  response->set_custodian(state->custodian);
-  response->set_remaining_milli(state->remaining_milli);
-  response->set_unit(state->unit);
-  response->set_parent(state->parent);
-  for (uint64_t index : state->history) {
-    if (absl::Status s = Record(index, response->add_events()); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<std::vector<uint64_t>> history = History(*snapshot, request->code());
+  if (!history.ok()) return ToGrpcStatus(history.status());
+  const CodeState& s = **state;
+  response->set_code(s.code);
+  response->set_status(std::string(CodeStatusName(s.status)));
+  response->set_custodian(s.custodian);
+  response->set_remaining_milli(s.remaining_milli);
+  response->set_unit(s.unit);
+  response->set_parent(s.parent);
+  response->set_log_size(snapshot->size());
+  for (uint64_t index : *history) {
+    if (absl::Status st = Record(*snapshot, index, response->add_events()); !st.ok()) {
+      return ToGrpcStatus(st);
+    }
   }
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext*, const v1::GetCheckpointRequest*,
+grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
+                                              const v1::GetCheckpointRequest*,
                                               v1::Checkpoint* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
+  TellLogSize(context, snapshot->size());
   crypto::Checkpoint checkpoint;
   checkpoint.origin = signer_->name();
-  checkpoint.size = log_->Size();
-  absl::StatusOr<crypto::Sha256Digest> root = log_->Root(checkpoint.size);
-  if (!root.ok()) return ToGrpcStatus(root.status());
-  checkpoint.root_hash = *root;
+  checkpoint.size = snapshot->size();
+  checkpoint.root_hash = snapshot->root();
   absl::StatusOr<std::string> note = signer_->SignCheckpoint(checkpoint);
   if (!note.ok()) return ToGrpcStatus(note.status());
   response->set_origin(checkpoint.origin);
   response->set_tree_size(checkpoint.size);
-  response->set_root_hash(root->ToBytes());
+  response->set_root_hash(checkpoint.root_hash.ToBytes());
   response->set_signed_note(*std::move(note));
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerServiceImpl::GetInclusionProof(grpc::ServerContext*,
+grpc::Status LedgerServiceImpl::GetInclusionProof(grpc::ServerContext* context,
                                                   const v1::GetInclusionProofRequest* request,
                                                   v1::InclusionProof* response) {
-  const uint64_t size = request->tree_size() == 0 ? log_->Size() : request->tree_size();
+  std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
+  TellLogSize(context, snapshot->size());
+  const uint64_t size = request->tree_size() == 0 ? snapshot->size() : request->tree_size();
   absl::StatusOr<std::vector<crypto::Sha256Digest>> proof =
-      log_->InclusionProof(request->leaf_index(), size);
+      snapshot->InclusionProof(request->leaf_index(), size);
   if (!proof.ok()) {
     return ToGrpcStatus(absl::Status(proof.status().code(),
                                      absl::StrCat("leaf_index, tree_size: ", proof.status().message())));
@@ -187,12 +214,14 @@ grpc::Status LedgerServiceImpl::GetInclusionProof(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerServiceImpl::GetConsistencyProof(grpc::ServerContext*,
+grpc::Status LedgerServiceImpl::GetConsistencyProof(grpc::ServerContext* context,
                                                     const v1::GetConsistencyProofRequest* request,
                                                     v1::ConsistencyProof* response) {
-  const uint64_t second = request->second_size() == 0 ? log_->Size() : request->second_size();
+  std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
+  TellLogSize(context, snapshot->size());
+  const uint64_t second = request->second_size() == 0 ? snapshot->size() : request->second_size();
   absl::StatusOr<std::vector<crypto::Sha256Digest>> proof =
-      log_->ConsistencyProof(request->first_size(), second);
+      snapshot->ConsistencyProof(request->first_size(), second);
   if (!proof.ok()) {
     return ToGrpcStatus(absl::Status(proof.status().code(),
                                      absl::StrCat("first_size, second_size: ", proof.status().message())));

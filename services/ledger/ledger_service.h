@@ -7,14 +7,14 @@
 #ifndef CHEMLEDGER_SERVICES_LEDGER_LEDGER_SERVICE_H_
 #define CHEMLEDGER_SERVICES_LEDGER_LEDGER_SERVICE_H_
 
+#include "api/wire.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
 #include "services/common/stream_batches.h"
+#include "journal/ledger_client.h"
 #include "services/ledger/ledger.h"
-#include "services/registry/registry.h"
-#include "storage/log.h"
 
 namespace chemledger::ledger {
 
@@ -27,17 +27,17 @@ inline constexpr size_t kMaxQueuedBytes = 16 << 20;
 // refused with RESOURCE_EXHAUSTED, so streams cannot take every handler thread.
 inline constexpr int kMaxConcurrentStreams = 16;
 // Most events one EventBatch may carry.
-inline constexpr int kMaxEventsPerBatchMessage = 1000;
+using api::kMaxEventsPerBatchMessage;
 
-inline constexpr char kGetEventMethod[] = "/chemledger.v1.LedgerService/GetEvent";
-inline constexpr char kGetHistoryMethod[] = "/chemledger.v1.LedgerService/GetHistory";
+using api::kGetEventMethod;
+using api::kGetHistoryMethod;
 
 class LedgerServiceImpl final : public v1::LedgerService::Service {
  public:
   // `checkpoint_signer` signs checkpoints; its name is the log's origin.
-  LedgerServiceImpl(Ledger* ledger, const registry::Registry* registry, const storage::Log* log,
+  LedgerServiceImpl(Ledger* ledger, journal::LedgerClient* client,
                     const crypto::NoteSigner* checkpoint_signer)
-      : ledger_(ledger), registry_(registry), log_(log), signer_(checkpoint_signer) {}
+      : ledger_(ledger), client_(client), signer_(checkpoint_signer) {}
 
   grpc::Status Append(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                       v1::AppendResponse* response) override;
@@ -61,12 +61,8 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
                                    v1::ConsistencyProof* response) override;
 
  private:
-  // The log entry at `index` as an EventRecord.
-  absl::Status Record(uint64_t index, v1::EventRecord* out) const;
-
   Ledger* const ledger_;
-  const registry::Registry* const registry_;
-  const storage::Log* const log_;
+  journal::LedgerClient* const client_;
   const crypto::NoteSigner* const signer_;
   StreamLimiter streams_{kMaxConcurrentStreams};
 };

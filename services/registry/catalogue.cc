@@ -138,6 +138,15 @@ absl::StatusOr<Catalogue> Catalogue::Load(const std::string& path) {
   return Parse(text.str());
 }
 
+Catalogue Catalogue::FromEntries(std::vector<CatalogueEntry> entries) {
+  Catalogue catalogue;
+  for (CatalogueEntry& e : entries) {
+    if (!e.cas.empty()) catalogue.by_cas_.emplace(e.cas, catalogue.entries_.size());
+    catalogue.entries_.push_back(std::move(e));
+  }
+  return catalogue;
+}
+
 const CatalogueEntry* Catalogue::FindByCas(absl::string_view cas) const {
   auto it = by_cas_.find(cas);
   return it == by_cas_.end() ? nullptr : &entries_[it->second];

@@ -61,6 +61,10 @@ class Catalogue {
   static absl::StatusOr<Catalogue> Parse(absl::string_view tsv);
   // Reads and parses a file.
   static absl::StatusOr<Catalogue> Load(const std::string& path);
+  // A catalogue of exactly these entries (not validated: for repeating a
+  // check against rows recorded in the log). Later duplicates of a CAS number
+  // are not found by FindByCas.
+  static Catalogue FromEntries(std::vector<CatalogueEntry> entries);
 
   // The entry with this CAS number, or nullptr.
   const CatalogueEntry* FindByCas(absl::string_view cas) const;

@@ -2,92 +2,115 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/grpc_status.h"
+#include "services/common/snapshot_metadata.h"
 #include "services/registry/read_access.h"
+#include "services/registry/registry_state.h"
+#include "services/registry/signers.h"
 
 namespace chemledger::registry {
 
 grpc::Status RegistryServiceImpl::Submit(grpc::ServerContext*, const v1::SignedEnvelope* request,
                                          v1::SubmitResponse* response) {
-  absl::StatusOr<Receipt> receipt = registry_->Apply(*request);
+  const v1::SignedEnvelope* one[] = {request};
+  SignedBatchOptions options;
+  options.verify_threads = 1;
+  absl::StatusOr<journal::Receipt> receipt =
+      std::move(SubmitSigned(*ledger_, one, kRegistryContext, options)[0]);
   if (!receipt.ok()) return ToGrpcStatus(receipt.status());
-  response->set_log_index(receipt->log_index);
+  response->set_log_index(receipt->index);
   response->set_replayed(receipt->replayed);
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::GetDeployment(grpc::ServerContext*,
+grpc::Status RegistryServiceImpl::GetDeployment(grpc::ServerContext* context,
                                                 const v1::GetDeploymentRequest*,
                                                 v1::Deployment* response) {
-  response->set_deployment(registry_->deployment());
-  response->set_resolver(registry_->resolver());
-  response->set_log_size(log_->Size());
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  TellLogSize(context, snapshot->size());
+  absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(*snapshot);
+  if (!deployment.ok()) return ToGrpcStatus(deployment.status());
+  response->set_deployment(deployment->deployment());
+  response->set_resolver(deployment->resolver());
+  response->set_log_size(snapshot->size());
   return grpc::Status::OK;
 }
 
 grpc::Status RegistryServiceImpl::GetEnterprise(grpc::ServerContext* context,
                                                 const v1::GetEnterpriseRequest* request,
                                                 v1::EnterpriseRecord* response) {
-  if (auto reader = AuthenticateRead(*registry_, *context, kGetEnterpriseMethod); !reader.ok()) {
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  if (auto reader = AuthenticateRead(*snapshot, *context, kGetEnterpriseMethod); !reader.ok()) {
     return ToGrpcStatus(reader.status());
   }
-  std::optional<EnterpriseRecord> record = registry_->FindEnterpriseRecord(request->uscc());
-  if (!record) {
+  TellLogSize(context, snapshot->size());
+  absl::StatusOr<std::optional<EnterpriseRecord>> record = FindEnterprise(*snapshot, request->uscc());
+  if (!record.ok()) return ToGrpcStatus(record.status());
+  if (!*record) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
                         absl::StrCat("uscc: enterprise '", request->uscc(), "' is not registered"));
   }
-  *response->mutable_enterprise() = record->enterprise;
-  response->set_blacklisted(record->blacklist_reason.has_value());
-  if (record->blacklist_reason) response->set_blacklist_reason(*record->blacklist_reason);
+  *response->mutable_enterprise() = (*record)->enterprise;
+  response->set_blacklisted((*record)->blacklist_reason.has_value());
+  if ((*record)->blacklist_reason) response->set_blacklist_reason(*(*record)->blacklist_reason);
   return grpc::Status::OK;
 }
 
 grpc::Status RegistryServiceImpl::GetProduct(grpc::ServerContext* context,
                                              const v1::GetProductRequest* request,
                                              v1::Product* response) {
-  if (auto reader = AuthenticateRead(*registry_, *context, kGetProductMethod); !reader.ok()) {
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  if (auto reader = AuthenticateRead(*snapshot, *context, kGetProductMethod); !reader.ok()) {
     return ToGrpcStatus(reader.status());
   }
-  std::optional<v1::Product> product =
-      registry_->FindProduct(request->enterprise_uscc(), request->product_number());
-  if (!product) {
+  TellLogSize(context, snapshot->size());
+  absl::StatusOr<std::optional<v1::Product>> product =
+      FindProduct(*snapshot, request->enterprise_uscc(), request->product_number());
+  if (!product.ok()) return ToGrpcStatus(product.status());
+  if (!*product) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
                         absl::StrCat("product_number: '", request->product_number(),
                                      "' is not a registered product of '",
                                      request->enterprise_uscc(), "'"));
   }
-  *response = *std::move(product);
+  *response = **std::move(product);
   return grpc::Status::OK;
 }
 
 grpc::Status RegistryServiceImpl::ListProducts(grpc::ServerContext* context,
                                                const v1::ListProductsRequest* request,
                                                v1::ListProductsResponse* response) {
-  if (auto reader = AuthenticateRead(*registry_, *context, kListProductsMethod); !reader.ok()) {
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  if (auto reader = AuthenticateRead(*snapshot, *context, kListProductsMethod); !reader.ok()) {
     return ToGrpcStatus(reader.status());
   }
-  for (v1::Product& p : registry_->ListProducts(request->enterprise_uscc())) {
-    *response->add_products() = std::move(p);
-  }
+  TellLogSize(context, snapshot->size());
+  absl::StatusOr<std::vector<v1::Product>> products =
+      registry::ListProducts(*snapshot, request->enterprise_uscc());
+  if (!products.ok()) return ToGrpcStatus(products.status());
+  for (v1::Product& p : *products) *response->add_products() = std::move(p);
   return grpc::Status::OK;
 }
 
 grpc::Status RegistryServiceImpl::GetActor(grpc::ServerContext* context,
                                            const v1::GetActorRequest* request,
                                            v1::Actor* response) {
-  if (auto reader = AuthenticateRead(*registry_, *context, kGetActorMethod); !reader.ok()) {
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  if (auto reader = AuthenticateRead(*snapshot, *context, kGetActorMethod); !reader.ok()) {
     return ToGrpcStatus(reader.status());
   }
+  TellLogSize(context, snapshot->size());
   absl::StatusOr<crypto::KeyId> id = crypto::KeyId::Parse(request->key_id());
   if (!id.ok()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("key_id: ", id.status().message()));
   }
-  std::optional<v1::Actor> actor = registry_->ActiveActor(*id);
-  if (!actor) {
+  absl::StatusOr<std::optional<state::ActorRecord>> actor = FindActor(*snapshot, *id);
+  if (!actor.ok()) return ToGrpcStatus(actor.status());
+  if (!*actor || (*actor)->revoked()) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
                         absl::StrCat("key_id: no active actor holds key ", id->ToString()));
   }
-  *response = *std::move(actor);
+  *response = (*actor)->actor();
   return grpc::Status::OK;
 }
 

@@ -1,31 +1,31 @@
 // RegistryService (proto/chemledger/v1/registry_service.proto): the gRPC
-// adapter over the registry core (registry.h). It translates requests and
-// statuses and nothing else; every rule lives in the core.
+// adapter over the registry: writes go to the ledger, whose registry rules
+// (registry_rules.h) decide them; reads come from a snapshot
+// (registry_state.h). It translates requests and statuses and nothing else.
 //
-// Thread-safety: as the Registry (safe for gRPC's concurrent handlers). The
-// Registry and Log must outlive the service.
+// Thread-safety: safe for gRPC's concurrent handlers. The ledger client must
+// outlive the service.
 
 #ifndef CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_SERVICE_H_
 #define CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_SERVICE_H_
 
+#include "api/wire.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
-#include "services/registry/registry.h"
-#include "storage/log.h"
+#include "journal/ledger_client.h"
 
 namespace chemledger::registry {
 
 // Full method names, as read credentials sign them.
-inline constexpr char kGetEnterpriseMethod[] = "/chemledger.v1.RegistryService/GetEnterprise";
-inline constexpr char kGetProductMethod[] = "/chemledger.v1.RegistryService/GetProduct";
-inline constexpr char kListProductsMethod[] = "/chemledger.v1.RegistryService/ListProducts";
-inline constexpr char kGetActorMethod[] = "/chemledger.v1.RegistryService/GetActor";
+using api::kGetActorMethod;
+using api::kGetEnterpriseMethod;
+using api::kGetProductMethod;
+using api::kListProductsMethod;
 
 // Submit carries its own signature; GetEnterprise, GetProduct, ListProducts
 // and GetActor need read credentials (read_access.h); GetDeployment is open.
 class RegistryServiceImpl final : public v1::RegistryService::Service {
  public:
-  RegistryServiceImpl(Registry* registry, const storage::Log* log)
-      : registry_(registry), log_(log) {}
+  explicit RegistryServiceImpl(journal::LedgerClient* ledger) : ledger_(ledger) {}
 
   grpc::Status Submit(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                       v1::SubmitResponse* response) override;
@@ -41,8 +41,7 @@ class RegistryServiceImpl final : public v1::RegistryService::Service {
                         v1::Actor* response) override;
 
  private:
-  Registry* const registry_;
-  const storage::Log* const log_;
+  journal::LedgerClient* const ledger_;
 };
 
 }  // namespace chemledger::registry

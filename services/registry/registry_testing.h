@@ -12,7 +12,7 @@
 #include "chemledger/v1/registry.pb.h"
 #include "services/common/identifiers.h"
 #include "services/registry/catalogue.h"
-#include "services/registry/registry.h"
+#include "services/registry/registry_state.h"
 #include "tests/subprocess.h"
 
 namespace chemledger::registry::testing {

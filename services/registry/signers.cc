@@ -1,40 +1,55 @@
 #include "services/registry/signers.h"
 
 #include <algorithm>
+#include <map>
 #include <thread>
+#include <utility>
+
+#include "services/registry/registry_state.h"
 
 namespace chemledger::registry {
 
-std::vector<absl::StatusOr<envelope::ResolvedSignature>> VerifyActorSignatures(
-    const Registry& registry, absl::Span<const v1::SignedEnvelope* const> envelopes,
+std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
+    const storage::StateReader& state, absl::Span<const v1::SignedEnvelope* const> envelopes,
     const crypto::SignatureContext& context, size_t threads) {
   const size_t n = envelopes.size();
-  std::vector<absl::StatusOr<envelope::ResolvedSignature>> signers;
+  std::vector<absl::StatusOr<VerifiedSigner>> signers;
+  std::vector<std::optional<envelope::ResolvedSignature>> resolved(n);
   signers.reserve(n);
-  {
-    const auto keys = registry.ActiveActorKeys();
-    const envelope::KeyLookup lookup =
-        [&keys](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
-      auto it = keys->find(id);
-      if (it == keys->end()) return absl::NotFoundError("unknown key");
-      return it->second;
-    };
-    for (const v1::SignedEnvelope* e : envelopes) {
-      absl::StatusOr<envelope::ResolvedSignature> resolved = envelope::Resolve(*e, context, lookup);
-      if (!resolved.ok() && absl::IsUnauthenticated(resolved.status())) {
-        // Perhaps revoked, perhaps never registered: the registry says which.
-        const absl::Status why = registry.WithView([&](const Registry::View& view) {
-          return view.ResolveSigner(*e, context).status();
-        });
-        if (!why.ok()) resolved = why;
+  // A batch usually has few signers: each is looked up once.
+  std::map<std::string, absl::StatusOr<v1::Actor>> looked_up;
+  for (size_t i = 0; i < n; ++i) {
+    const v1::SignedEnvelope& e = *envelopes[i];
+    const std::string key_id = e.signatures_size() == 1 ? e.signatures(0).key_id() : "";
+    auto known = looked_up.find(key_id);
+    if (known != looked_up.end() && known->second.ok() && !key_id.empty()) {
+      // The signer is fine; only the envelope's own form is left to check.
+      absl::StatusOr<envelope::ResolvedSignature> r = envelope::Resolve(
+          e, context, [&](const crypto::KeyId&) -> absl::StatusOr<crypto::VerifyingKey> {
+            return crypto::VerifyingKey::FromBytes(known->second->public_key());
+          });
+      if (!r.ok()) {
+        signers.push_back(r.status());
+        continue;
       }
-      signers.push_back(std::move(resolved));
+      resolved[i] = *std::move(r);
+      signers.push_back(VerifiedSigner{*known->second, resolved[i]->key_id});
+      continue;
     }
+    absl::StatusOr<std::pair<v1::Actor, envelope::ResolvedSignature>> r =
+        ResolveSigner(state, e, context);
+    if (!r.ok()) {
+      signers.push_back(r.status());
+      continue;
+    }
+    looked_up.insert_or_assign(key_id, r->first);
+    resolved[i] = std::move(r->second);
+    signers.push_back(VerifiedSigner{std::move(r->first), resolved[i]->key_id});
   }
   const auto check_range = [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       if (!signers[i].ok()) continue;
-      if (absl::Status s = envelope::CheckSignature(*envelopes[i], context, *signers[i]); !s.ok()) {
+      if (absl::Status s = envelope::CheckSignature(*envelopes[i], context, *resolved[i]); !s.ok()) {
         signers[i] = s;
       }
     }
@@ -52,6 +67,36 @@ std::vector<absl::StatusOr<envelope::ResolvedSignature>> VerifyActorSignatures(
   check_range(0, std::min(n, per));
   for (std::thread& w : workers) w.join();
   return signers;
+}
+
+std::vector<absl::StatusOr<journal::Receipt>> SubmitSigned(
+    journal::LedgerClient& ledger, absl::Span<const v1::SignedEnvelope* const> envelopes,
+    const crypto::SignatureContext& context, const SignedBatchOptions& options) {
+  const size_t n = envelopes.size();
+  std::vector<absl::StatusOr<journal::Receipt>> results(n, absl::UnknownError("not processed"));
+  std::vector<absl::StatusOr<VerifiedSigner>> signers;
+  {
+    std::shared_ptr<const storage::Snapshot> snapshot = ledger.Latest();
+    signers = VerifyActorSignatures(*snapshot, envelopes, context, options.verify_threads);
+  }
+  std::vector<journal::Request> requests;
+  std::vector<size_t> positions;
+  requests.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (!signers[i].ok()) {
+      results[i] = signers[i].status();
+      continue;
+    }
+    journal::Request r;
+    r.envelope = *envelopes[i];
+    if (options.proposal) r.proposal = options.proposal(i);
+    requests.push_back(std::move(r));
+    positions.push_back(i);
+  }
+  if (requests.empty()) return results;
+  std::vector<absl::StatusOr<journal::Receipt>> submitted = ledger.Submit(std::move(requests));
+  for (size_t j = 0; j < positions.size(); ++j) results[positions[j]] = std::move(submitted[j]);
+  return results;
 }
 
 }  // namespace chemledger::registry

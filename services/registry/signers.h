@@ -1,36 +1,60 @@
-// Checking the signatures of many signed envelopes at once, for the batch
-// writers (ledger events, waybills): each signer's key is found in the
-// registry's copy-on-write snapshot of active actor keys, so no registry
-// write (which holds the registry's lock through its fsync) is waited for,
-// and the Ed25519 checks, the expensive part, run on several threads outside
-// any lock. The caller checks each signer again under the registry's lock
-// (Registry::View::ActiveSigner) before it writes, since a key may be
-// revoked in between.
+// The one path of a batch of signed writes (events, waybills, label
+// issuances, registry changes) from a personality to the journal:
+//   1. each signer is found in the registry at a snapshot (registered,
+//      unrevoked, enterprise not blacklisted), and the Ed25519 signatures,
+//      the expensive part, are checked on several threads, outside any lock;
+//   2. the verified requests go to the journal in one submission, where
+//      each owner's rules check them in order (its signer again, as of that
+//      entry: a key may have been revoked in between), idempotent request ids
+//      are answered by their first receipt, and the batch is committed;
+//   3. one result per request, in order.
 //
-// Thread-safety: thread-safe; the registry must outlive the call.
+// Thread-safety: thread-safe; the ledger client must outlive the call.
 
 #ifndef CHEMLEDGER_SERVICES_REGISTRY_SIGNERS_H_
 #define CHEMLEDGER_SERVICES_REGISTRY_SIGNERS_H_
 
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "chemledger/v1/log.pb.h"
+#include "chemledger/v1/registry.pb.h"
 #include "crypto/keys.h"
+#include "journal/ledger_client.h"
 #include "services/common/envelope.h"
-#include "services/registry/registry.h"
+#include "storage/store.h"
 
 namespace chemledger::registry {
 
-// For each of `envelopes`, its signer's key and signature, checked to verify
-// over the envelope for `context` by a key of a registered, unrevoked actor;
-// or why not, with the errors of Registry::View::VerifySigner (an unknown
-// key and a revoked one told apart). Uses up to `threads` threads (small
-// batches use one).
-std::vector<absl::StatusOr<envelope::ResolvedSignature>> VerifyActorSignatures(
-    const Registry& registry, absl::Span<const v1::SignedEnvelope* const> envelopes,
+struct VerifiedSigner {
+  v1::Actor actor;
+  crypto::KeyId key_id;
+};
+
+// For each of `envelopes`, its signer, checked to be a registered, unrevoked
+// actor whose enterprise is not blacklisted (in `state`) and whose signature
+// verifies over the envelope for `context`; or why not, with the errors of
+// VerifySigner (an unknown key and a revoked one told apart). Uses up to
+// `threads` threads (small batches use one).
+std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
+    const storage::StateReader& state, absl::Span<const v1::SignedEnvelope* const> envelopes,
     const crypto::SignatureContext& context, size_t threads);
+
+struct SignedBatchOptions {
+  size_t verify_threads = 2;
+  // What to propose for request i (journal::Request::proposal), if anything.
+  std::function<std::string(size_t i)> proposal;
+};
+
+// Verifies `envelopes` (VerifyActorSignatures at the ledger's latest
+// snapshot) and submits the verified ones as one journal submission. One
+// result per envelope, in order.
+std::vector<absl::StatusOr<journal::Receipt>> SubmitSigned(
+    journal::LedgerClient& ledger, absl::Span<const v1::SignedEnvelope* const> envelopes,
+    const crypto::SignatureContext& context, const SignedBatchOptions& options = {});
 
 }  // namespace chemledger::registry
 

@@ -5,10 +5,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "crypto/waybill_code.h"
 #include "services/common/identifiers.h"
-#include "services/label/issuance.h"
+#include "api/net_quantity.h"
 #include "services/registry/catalogue.h"
 
 namespace chemledger::waybill {
@@ -122,7 +121,7 @@ absl::Status ValidatePhone(absl::string_view field, absl::string_view phone) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateWaybill(const v1::Waybill& w) {
+absl::Status ValidateWaybill(const v1::Waybill& w, absl::Time now) {
   const std::string& number = w.waybill_number();
   if (number.empty() || number.size() > 40) {
     return Invalid("waybill.waybill_number", "1 to 40 characters are required");
@@ -155,7 +154,7 @@ absl::Status ValidateWaybill(const v1::Waybill& w) {
   // Dates a waybill code can state (2000 to 2179) and a plausible journey.
   const int64_t departure = w.planned_departure().seconds();
   if (departure < absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(2000, 1, 1), absl::UTCTimeZone())) ||
-      departure > absl::ToUnixSeconds(absl::Now() + kMaxPlanAhead)) {
+      departure > absl::ToUnixSeconds(now + kMaxPlanAhead)) {
     return Invalid("waybill.planned_departure", "must be from 2000 to at most a year from now");
   }
   if (w.planned_arrival().seconds() - departure > absl::ToInt64Seconds(kMaxJourney)) {
@@ -229,7 +228,7 @@ absl::Status ValidateWaybill(const v1::Waybill& w) {
     if (g.quantity_milli() == 0 || g.quantity_milli() > kMaxQuantityMilli) {
       return Invalid(absl::StrCat(field, ".quantity_milli"), "must be more than 0 and below 2^48");
     }
-    if (!label::IsNetQuantityUnit(g.unit())) {
+    if (!api::IsNetQuantityUnit(g.unit())) {
       return Invalid(absl::StrCat(field, ".unit"),
                      absl::StrCat("'", g.unit(), "' must be KGM, GRM, TNE, LTR, MLT or MTQ"));
     }

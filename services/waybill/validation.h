@@ -44,8 +44,9 @@ absl::Status ValidateWasteCode(absl::string_view field, absl::string_view code);
 // A phone number: 7 to 20 of digits, '-', ' ', leading '+'.
 absl::Status ValidatePhone(absl::string_view field, absl::string_view phone);
 
-// Every field rule of a waybill.
-absl::Status ValidateWaybill(const v1::Waybill& waybill);
+// Every field rule of a waybill submitted or amended at `now` (the entry's
+// record time: how far ahead a departure may be planned counts from it).
+absl::Status ValidateWaybill(const v1::Waybill& waybill, absl::Time now);
 
 }  // namespace chemledger::waybill
 

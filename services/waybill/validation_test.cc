@@ -3,6 +3,7 @@
 #include <functional>
 #include <string>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "services/waybill/waybill_testing.h"
 
@@ -18,13 +19,13 @@ v1::Waybill Example() {
 void ExpectRefused(const std::function<void(v1::Waybill*)>& change, const std::string& fragment) {
   v1::Waybill w = Example();
   change(&w);
-  absl::Status s = ValidateWaybill(w);
+  absl::Status s = ValidateWaybill(w, absl::Now());
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << fragment << ": " << s;
   EXPECT_NE(s.message().find(fragment), std::string::npos) << s;
 }
 
 TEST(WaybillValidationTest, TheExampleIsValid) {
-  EXPECT_TRUE(ValidateWaybill(Example()).ok()) << ValidateWaybill(Example());
+  EXPECT_TRUE(ValidateWaybill(Example(), absl::Now()).ok()) << ValidateWaybill(Example(), absl::Now());
 }
 
 TEST(WaybillValidationTest, PlatesAndColours) {
@@ -116,7 +117,7 @@ TEST(WaybillValidationTest, GoodsAndWaste) {
   v1::Waybill waste = Example();
   waste.set_waste_manifest("3501002026000042");
   waste.set_waste_code("900-041-49");
-  EXPECT_TRUE(ValidateWaybill(waste).ok()) << ValidateWaybill(waste);
+  EXPECT_TRUE(ValidateWaybill(waste, absl::Now()).ok()) << ValidateWaybill(waste, absl::Now());
 }
 
 }  // namespace

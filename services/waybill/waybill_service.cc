@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/grpc_status.h"
 #include "services/common/stream_batches.h"
+#include "absl/strings/numbers.h"
+#include "services/common/snapshot_metadata.h"
 #include "services/registry/read_access.h"
 
 namespace chemledger::waybill {
@@ -20,10 +22,11 @@ bool IsRegulator(const v1::Actor& reader) {
 }
 
 // `code_key`: CodeKey(), looked up once per call; no code without one.
-void FillRecord(const WaybillBook& book, const absl::StatusOr<const crypto::SigningKey*>& code_key,
+void FillRecord(const storage::StateReader& snapshot,
+                const absl::StatusOr<const crypto::SigningKey*>& code_key,
                 const WaybillState& state, v1::WaybillRecord* out) {
   if (code_key.ok()) {
-    if (absl::StatusOr<std::string> code = book.WaybillCode(state, **code_key); code.ok()) {
+    if (absl::StatusOr<std::string> code = WaybillCode(snapshot, state, **code_key); code.ok()) {
       out->set_waybill_code(*std::move(code));
     }
   }
@@ -79,38 +82,65 @@ grpc::Status WaybillServiceImpl::SubmitStream(
 grpc::Status WaybillServiceImpl::GetWaybill(grpc::ServerContext* context,
                                             const v1::GetWaybillRequest* request,
                                             v1::WaybillRecord* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   absl::StatusOr<v1::Actor> reader =
-      registry::AuthenticateRead(*registry_, *context, kGetWaybillMethod);
+      registry::AuthenticateRead(*snapshot, *context, kGetWaybillMethod);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
-  std::optional<WaybillState> state = book_->Find(request->waybill_number());
-  if (!IsRegulator(*reader) && !(state && IsParty(*reader, state->waybill))) {
+  TellLogSize(context, snapshot->size());
+  absl::StatusOr<std::optional<WaybillState>> state =
+      FindWaybill(*snapshot, request->waybill_number());
+  if (!state.ok()) return ToGrpcStatus(state.status());
+  if (!IsRegulator(*reader) && !(*state && IsParty(*reader, (*state)->waybill))) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         "read credentials: only the waybill's carrier, consignor, consignee or a "
                         "regulator may read it");
   }
-  if (!state) {
+  if (!*state) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
                         absl::StrCat("waybill_number: no waybill '", request->waybill_number(), "'"));
   }
-  FillRecord(*book_, book_->CodeKey(), *state, response);
+  FillRecord(*snapshot, book_->CodeKey(*snapshot), **state, response);
   return grpc::Status::OK;
 }
 
 grpc::Status WaybillServiceImpl::ListWaybills(grpc::ServerContext* context,
                                               const v1::ListWaybillsRequest* request,
                                               v1::ListWaybillsResponse* response) {
-  absl::StatusOr<v1::Actor> reader =
-      registry::AuthenticateRead(*registry_, *context, kListWaybillsMethod);
-  if (!reader.ok()) return ToGrpcStatus(reader.status());
   if (request->page_size() < 0 || request->page_size() > 1000) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must be 0 to 1000");
   }
+  // A page token is "<log size>:<last waybill number>": later pages are read
+  // at the first page's snapshot.
+  std::shared_ptr<const storage::Snapshot> snapshot;
+  std::string after;
+  if (request->page_token().empty()) {
+    snapshot = ledger_->Latest();
+  } else {
+    const size_t colon = request->page_token().find(':');
+    uint64_t size = 0;
+    if (colon == std::string::npos ||
+        !absl::SimpleAtoi(request->page_token().substr(0, colon), &size)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "page_token: not a token this server gave (start the listing again)");
+    }
+    absl::StatusOr<std::shared_ptr<const storage::Snapshot>> at = ledger_->At(size);
+    if (!at.ok()) {
+      return ToGrpcStatus(absl::Status(at.status().code(),
+                                       absl::StrCat("page_token: ", at.status().message())));
+    }
+    snapshot = *std::move(at);
+    after = request->page_token().substr(colon + 1);
+  }
+  absl::StatusOr<v1::Actor> reader =
+      registry::AuthenticateRead(*snapshot, *context, kListWaybillsMethod);
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
+  TellLogSize(context, snapshot->size());
   const size_t limit = request->page_size() == 0 ? 100 : request->page_size();
   const v1::ListWaybillsRequest& f = *request;
   const v1::Actor actor = *reader;
   bool more = false;
-  std::vector<WaybillState> page = book_->List(
-      f.page_token(), limit,
+  absl::StatusOr<std::vector<WaybillState>> page = waybill::ListWaybills(
+      *snapshot, after, limit,
       [&](const WaybillState& s) {
         const v1::Waybill& w = s.waybill;
         const int64_t departure = w.planned_departure().seconds();
@@ -123,9 +153,14 @@ grpc::Status WaybillServiceImpl::ListWaybills(grpc::ServerContext* context,
                (f.departure_to() == 0 || departure < f.departure_to());
       },
       &more);
-  const absl::StatusOr<const crypto::SigningKey*> code_key = book_->CodeKey();
-  for (const WaybillState& s : page) FillRecord(*book_, code_key, s, response->add_waybills());
-  if (more && !page.empty()) response->set_next_page_token(page.back().waybill.waybill_number());
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  const absl::StatusOr<const crypto::SigningKey*> code_key = book_->CodeKey(*snapshot);
+  for (const WaybillState& s : *page) FillRecord(*snapshot, code_key, s, response->add_waybills());
+  response->set_log_size(snapshot->size());
+  if (more && !page->empty()) {
+    response->set_next_page_token(
+        absl::StrCat(snapshot->size(), ":", page->back().waybill.waybill_number()));
+  }
   return grpc::Status::OK;
 }
 

@@ -7,9 +7,10 @@
 #ifndef CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_SERVICE_H_
 #define CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_SERVICE_H_
 
+#include "api/wire.h"
 #include "chemledger/v1/waybill_service.grpc.pb.h"
 #include "services/common/stream_batches.h"
-#include "services/registry/registry.h"
+#include "journal/ledger_client.h"
 #include "services/waybill/waybills.h"
 
 namespace chemledger::waybill {
@@ -22,13 +23,13 @@ inline constexpr size_t kMaxQueuedBytes = 16 << 20;
 // Submit streams open at once; more are refused with RESOURCE_EXHAUSTED.
 inline constexpr int kMaxConcurrentStreams = 8;
 
-inline constexpr char kGetWaybillMethod[] = "/chemledger.v1.WaybillService/GetWaybill";
-inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";
+using api::kGetWaybillMethod;
+using api::kListWaybillsMethod;
 
 class WaybillServiceImpl final : public v1::WaybillService::Service {
  public:
-  WaybillServiceImpl(WaybillBook* book, const registry::Registry* registry)
-      : book_(book), registry_(registry) {}
+  WaybillServiceImpl(WaybillBook* book, journal::LedgerClient* ledger)
+      : book_(book), ledger_(ledger) {}
 
   grpc::Status Submit(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                       v1::WaybillResult* response) override;
@@ -42,7 +43,7 @@ class WaybillServiceImpl final : public v1::WaybillService::Service {
 
  private:
   WaybillBook* const book_;
-  const registry::Registry* const registry_;
+  journal::LedgerClient* const ledger_;
   StreamLimiter streams_{kMaxConcurrentStreams};
 };
 

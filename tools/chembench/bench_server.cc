@@ -17,9 +17,7 @@
 #include "chemledger/v1/registry_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "services/common/envelope.h"
-#include "services/label/issuance.h"
-#include "services/ledger/ledger.h"
-#include "services/registry/registry.h"
+#include "api/wire.h"
 
 namespace chemledger::chembench {
 namespace {
@@ -107,7 +105,7 @@ absl::Status BenchServer::Register(const std::vector<BenchSetupStep>& steps,
   for (BenchSetupStep step : steps) {
     step.request.set_request_id(absl::StrCat("bench-", ++next_request_));
     absl::StatusOr<v1::SignedEnvelope> signed_request =
-        envelope::Sign(registry::kRegistryContext, step.request.SerializeAsString(),
+        envelope::Sign(api::kRegistryContext, step.request.SerializeAsString(),
                        step.by_admin ? admin_ : actor);
     if (!signed_request.ok()) return signed_request.status();
     grpc::ClientContext context;
@@ -128,12 +126,12 @@ absl::Status BenchServer::IssueAndCommission(const crypto::SigningKey& producer,
     r.set_product_number(kBenchProduct);
     r.set_batch(batch);
     *r.mutable_production_date() = ProductionDate();
-    const int n = std::min<int>(count - issued, label::kMaxPackagesPerRequest);
+    const int n = std::min<int>(count - issued, api::kMaxPackagesPerRequest);
     r.set_package_count(n);
     r.set_net_quantity("25");
     r.set_unit("KGM");
     absl::StatusOr<v1::SignedEnvelope> signed_request =
-        envelope::Sign(label::kIssueLabelsContext, r.SerializeAsString(), producer);
+        envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), producer);
     if (!signed_request.ok()) return signed_request.status();
     grpc::ClientContext context;
     auto reader = labels->IssueLabels(&context, *signed_request);
@@ -145,13 +143,13 @@ absl::Status BenchServer::IssueAndCommission(const crypto::SigningKey& producer,
   }
   auto ledger = v1::LedgerService::NewStub(channel_);
   BenchEventSigner events(&producer, "bench-commission-");
-  for (int first = 1; first <= count; first += ledger::kMaxCodesPerEvent) {
+  for (int first = 1; first <= count; first += api::kMaxCodesPerEvent) {
     grpc::ClientContext context;
     v1::AppendResponse response;
     grpc::Status s = ledger->Append(
         &context,
         events.Sign(v1::COMMISSIONING, batch, first,
-                    std::min(ledger::kMaxCodesPerEvent, count - first + 1)),
+                    std::min(api::kMaxCodesPerEvent, count - first + 1)),
         &response);
     if (!s.ok()) return Refused("commissioning", s);
   }
@@ -177,7 +175,7 @@ v1::SignedEnvelope BenchEventSigner::Sign(v1::BusinessStep step, const std::stri
   e.set_event_time_offset_minutes(480);
   e.mutable_location()->set_enterprise_uscc(kBenchUscc);
   e.mutable_location()->set_site("bench");
-  return *envelope::Sign(ledger::kEventContext, e.SerializeAsString(), *producer_);
+  return *envelope::Sign(api::kEventContext, e.SerializeAsString(), *producer_);
 }
 
 }  // namespace chemledger::chembench

@@ -22,7 +22,10 @@
 #include "grpcpp/grpcpp.h"
 #include "services/chemledgerd/deployment.h"
 #include "services/common/envelope.h"
+#include "api/china_time.h"
+#include "api/wire.h"
 #include "services/label/label_service.h"
+#include "services/registry/signers.h"
 #include "tools/chembench/bench_enterprises.h"
 
 namespace chemledger::chembench {
@@ -30,15 +33,19 @@ namespace {
 
 constexpr uint32_t kBatchSize = 100000;
 
-absl::Status Register(registry::Registry* registry, const crypto::SigningKey& admin,
+absl::Status Register(journal::LedgerClient* ledger, const crypto::SigningKey& admin,
                       const crypto::SigningKey& producer) {
   int id = 0;
   for (BenchSetupStep& step : BenchProducerSetup(producer.verifying_key())) {
     step.request.set_request_id(absl::StrCat("bench-", ++id));
     absl::StatusOr<v1::SignedEnvelope> e = envelope::Sign(
-        registry::kRegistryContext, step.request.SerializeAsString(), step.by_admin ? admin : producer);
+        api::kRegistryContext, step.request.SerializeAsString(), step.by_admin ? admin : producer);
     if (!e.ok()) return e.status();
-    if (absl::Status s = registry->Apply(*e).status(); !s.ok()) return s;
+    const v1::SignedEnvelope* one[] = {&*e};
+    if (absl::Status s = registry::SubmitSigned(*ledger, one, api::kRegistryContext)[0].status();
+        !s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }
@@ -92,11 +99,11 @@ int RunIssuanceBench(const IssuanceBenchOptions& options) {
     std::cerr << "chembench issuance: " << d.status() << "\n";
     return 1;
   }
-  if (absl::Status s = Register((*d)->registry(), admin, producer); !s.ok()) {
+  if (absl::Status s = Register((*d)->ledger_client(), admin, producer); !s.ok()) {
     std::cerr << "chembench issuance: " << s << "\n";
     return 1;
   }
-  label::LabelServiceImpl service((*d)->issuer(), (*d)->registry(), &(*d)->note_signer());
+  label::LabelServiceImpl service((*d)->issuer(), (*d)->ledger_client(), &(*d)->note_signer());
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -106,7 +113,7 @@ int RunIssuanceBench(const IssuanceBenchOptions& options) {
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
 
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const absl::CivilDay today = label::TodayInChina();
+  const absl::CivilDay today = api::TodayInChina();
   std::vector<double> rates, limits;
   for (int round = 0; round < options.rounds; ++round) {
     limits.push_back(BareSigningRate(cores, 1.5));
@@ -115,12 +122,12 @@ int RunIssuanceBench(const IssuanceBenchOptions& options) {
     r.set_enterprise_uscc(kBenchUscc);
     r.set_product_number(kBenchProduct);
     r.set_batch("B1");
-    *r.mutable_production_date() = registry::ToProtoDate(today);
+    *r.mutable_production_date() = api::ToProtoDate(today);
     r.set_package_count(kBatchSize);
     r.set_net_quantity("25");
     r.set_unit("KGM");
     v1::SignedEnvelope envelope =
-        *envelope::Sign(label::kIssueLabelsContext, r.SerializeAsString(), producer);
+        *envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), producer);
     const absl::Time start = absl::Now();
     grpc::ClientContext context;
     auto reader = stub->IssueLabels(&context, envelope);

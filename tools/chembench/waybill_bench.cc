@@ -24,6 +24,9 @@
 #include <thread>
 #include <vector>
 
+#include "api/china_time.h"
+#include "api/net_quantity.h"
+#include "api/wire.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -33,7 +36,6 @@
 #include "grpcpp/grpcpp.h"
 #include "services/common/envelope.h"
 #include "services/waybill/waybill_testing.h"
-#include "services/waybill/waybills.h"
 #include "tools/chembench/bench_enterprises.h"
 #include "tools/chembench/bench_figures.h"
 #include "tools/chembench/bench_server.h"
@@ -155,7 +157,7 @@ int RunWaybillBench(const WaybillBenchOptions& o) {
       r.set_request_id(absl::StrCat("bench-waybill-", round + 1, "-", i + 1));
       *r.mutable_submit() =
           BenchWaybill(product, absl::StrCat("BENCH-", round + 1, "-", i + 1), codes);
-      requests.push_back(*envelope::Sign(waybill::kWaybillContext, r.SerializeAsString(), carrier));
+      requests.push_back(*envelope::Sign(api::kWaybillContext, r.SerializeAsString(), carrier));
     }
     return requests;
   };
@@ -167,7 +169,7 @@ int RunWaybillBench(const WaybillBenchOptions& o) {
     const std::vector<v1::SignedEnvelope> requests = presign(round);
     if (round == 0) {
       message_bytes =
-          crypto::PreAuthEncode(waybill::kWaybillContext, requests[0].payload()).size();
+          crypto::PreAuthEncode(api::kWaybillContext, requests[0].payload()).size();
       verify_before = VerifyRate(2, message_bytes);
     }
     absl::StatusOr<RateFigures> figures = PushRound(waybills.get(), requests, o.streams, o.window);

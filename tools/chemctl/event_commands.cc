@@ -8,6 +8,13 @@
 #include <utility>
 #include <vector>
 
+#include <optional>
+
+#include "api/china_time.h"
+#include "api/net_quantity.h"
+#include "api/wire.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "crypto/checkpoint.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -20,9 +27,6 @@
 #include "services/common/envelope.h"
 #include "services/common/grpc_read_auth.h"
 #include "services/common/grpc_status.h"
-#include "services/label/issuance.h"
-#include "services/ledger/ledger.h"
-#include "services/ledger/ledger_service.h"
 #include "tools/chemctl/command.h"
 #include "tools/chemctl/common.h"
 
@@ -42,7 +46,7 @@ absl::StatusOr<std::unique_ptr<v1::LedgerService::Stub>> LedgerStub(const cli::A
 
 // "25", "0.5": thousandths, as label quantities.
 absl::StatusOr<uint64_t> Milli(absl::string_view flag, absl::string_view text) {
-  absl::StatusOr<uint32_t> milli = label::ParseNetQuantity(flag, text);
+  absl::StatusOr<uint32_t> milli = api::ParseNetQuantity(flag, text);
   if (!milli.ok()) return milli.status();
   return *milli;
 }
@@ -121,7 +125,7 @@ absl::Status Record(const cli::Args& args) {
   e.set_reason(args.Get("reason"));
 
   absl::StatusOr<v1::SignedEnvelope> envelope =
-      envelope::Sign(ledger::kEventContext, e.SerializeAsString(), *key);
+      envelope::Sign(api::kEventContext, e.SerializeAsString(), *key);
   if (!envelope.ok()) return envelope.status();
   absl::StatusOr<std::unique_ptr<v1::LedgerService::Stub>> stub = LedgerStub(args);
   if (!stub.ok()) return stub.status();
@@ -141,7 +145,7 @@ absl::Status History(const cli::Args& args) {
   absl::StatusOr<std::unique_ptr<v1::LedgerService::Stub>> stub = LedgerStub(args);
   if (!stub.ok()) return stub.status();
   std::unique_ptr<grpc::ClientContext> context = Context();
-  read_auth::AttachReadCredentials(context.get(), ledger::kGetHistoryMethod, *key);
+  read_auth::AttachReadCredentials(context.get(), api::kGetHistoryMethod, *key);
   v1::GetHistoryRequest request;
   request.set_code(args.positional()[0]);
   v1::History history;
@@ -149,7 +153,7 @@ absl::Status History(const cli::Args& args) {
   if (!status.ok()) return ServerError(status);
   std::cout << history.code() << ": " << history.status() << ", custodian "
             << history.custodian() << ", remaining "
-            << label::FormatNetQuantity(history.remaining_milli()) << " "
+            << api::FormatNetQuantity(history.remaining_milli()) << " "
             << history.unit() << (history.parent().empty() ? "" : ", packed on " + history.parent())
             << "\n";
 

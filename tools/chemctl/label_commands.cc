@@ -7,6 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include "api/china_time.h"
+#include "api/net_quantity.h"
+#include "api/wire.h"
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -19,7 +22,6 @@
 #include "crypto/trust_list.h"
 #include "services/label/qr.h"
 #include "services/registry/catalogue.h"
-#include "services/label/issuance.h"
 #include "tools/chemctl/command.h"
 #include "tools/chemctl/common.h"
 
@@ -48,7 +50,7 @@ absl::Status Make(const cli::Args& args) {
   c.production_date = *day;
   absl::StatusOr<std::string> quantity = args.Required("quantity");
   if (!quantity.ok()) return quantity.status();
-  absl::StatusOr<uint32_t> milli = label::ParseNetQuantity("--quantity", *quantity);
+  absl::StatusOr<uint32_t> milli = api::ParseNetQuantity("--quantity", *quantity);
   if (!milli.ok()) return milli.status();
   c.quantity_milli = *milli;
   absl::StatusOr<uint8_t> flags = registry::ParseControlFlags(args.Get("flags", "-"));

@@ -11,6 +11,11 @@
 #include <utility>
 #include <vector>
 
+#include "api/china_time.h"
+#include "api/net_quantity.h"
+#include "api/wire.h"
+#include "crypto/checkpoint.h"
+#include "crypto/trust_list.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -23,12 +28,8 @@
 #include "services/common/grpc_read_auth.h"
 #include "services/common/grpc_status.h"
 #include "crypto/label.h"
-#include "services/label/issuance.h"
 #include "services/label/printable_label.h"
 #include "services/label/qr.h"
-#include "services/label/label_service.h"
-#include "services/registry/registry.h"
-#include "services/registry/registry_service.h"
 #include "tools/chemctl/command.h"
 #include "tools/chemctl/common.h"
 
@@ -53,7 +54,7 @@ absl::Status Submit(const cli::Args& args, v1::RegistryRequest request) {
   if (!key.ok()) return key.status();
   request.set_request_id(RequestId(args));
   absl::StatusOr<v1::SignedEnvelope> envelope =
-      envelope::Sign(registry::kRegistryContext, request.SerializeAsString(), *key);
+      envelope::Sign(api::kRegistryContext, request.SerializeAsString(), *key);
   if (!envelope.ok()) return envelope.status();
   absl::StatusOr<std::unique_ptr<v1::RegistryService::Stub>> stub = RegistryStub(args);
   if (!stub.ok()) return stub.status();
@@ -155,7 +156,7 @@ absl::Status Blacklist(const cli::Args& args) {
       "--date", args.Get("date", absl::FormatCivilTime(absl::ToCivilDay(
                                      absl::Now(), absl::FixedTimeZone(8 * 3600)))));
   if (!day.ok()) return day.status();
-  *b->mutable_date() = registry::ToProtoDate(*day);
+  *b->mutable_date() = api::ToProtoDate(*day);
   return Submit(args, std::move(r));
 }
 
@@ -170,7 +171,7 @@ absl::Status AddLabelKey(const cli::Args& args) {
     if (!text.ok()) return text.status();
     absl::StatusOr<absl::CivilDay> day = DayArg(absl::StrCat("--", flag), *text);
     if (!day.ok()) return day.status();
-    *date = registry::ToProtoDate(*day);
+    *date = api::ToProtoDate(*day);
   }
   return Submit(args, std::move(r));
 }
@@ -192,7 +193,7 @@ absl::Status ShowEnterprise(const cli::Args& args) {
   v1::GetEnterpriseRequest request;
   request.set_uscc(args.positional()[0]);
   v1::EnterpriseRecord response;
-  auto context = ReadContext(args, registry::kGetEnterpriseMethod);
+  auto context = ReadContext(args, api::kGetEnterpriseMethod);
   if (!context.ok()) return context.status();
   grpc::Status status = (*stub)->GetEnterprise(context->get(), request, &response);
   if (!status.ok()) return ServerError(status);
@@ -211,7 +212,7 @@ absl::Status ShowProducts(const cli::Args& args) {
     request.set_enterprise_uscc(args.positional()[0]);
     request.set_product_number(args.positional()[1]);
     v1::Product response;
-    auto context = ReadContext(args, registry::kGetProductMethod);
+    auto context = ReadContext(args, api::kGetProductMethod);
     if (!context.ok()) return context.status();
     grpc::Status status = (*stub)->GetProduct(context->get(), request, &response);
     if (!status.ok()) return ServerError(status);
@@ -221,7 +222,7 @@ absl::Status ShowProducts(const cli::Args& args) {
   v1::ListProductsRequest request;
   request.set_enterprise_uscc(args.positional()[0]);
   v1::ListProductsResponse response;
-  auto context = ReadContext(args, registry::kListProductsMethod);
+  auto context = ReadContext(args, api::kListProductsMethod);
   if (!context.ok()) return context.status();
   grpc::Status status = (*stub)->ListProducts(context->get(), request, &response);
   if (!status.ok()) return ServerError(status);
@@ -244,7 +245,7 @@ absl::Status WritePrintable(const std::string& url, const v1::Product& product,
   printable.code = parsed->claims.Code();
   printable.batch = parsed->claims.batch;
   printable.production_date = parsed->claims.production_date;
-  printable.quantity = label::NetQuantityText(parsed->claims.quantity_milli, parsed->claims.unit);
+  printable.quantity = api::NetQuantityText(parsed->claims.quantity_milli, parsed->claims.unit);
   if (!png_path.empty()) {
     absl::StatusOr<std::string> png = label::RenderLabelPng(printable);
     if (!png.ok()) return png.status();
@@ -267,14 +268,14 @@ absl::Status FetchProductAndSupplier(const cli::Args& args, const std::string& u
   v1::GetProductRequest p;
   p.set_enterprise_uscc(uscc);
   p.set_product_number(product_number);
-  auto product_context = ReadContext(args, registry::kGetProductMethod);
+  auto product_context = ReadContext(args, api::kGetProductMethod);
   if (!product_context.ok()) return product_context.status();
   grpc::Status status = (*stub)->GetProduct(product_context->get(), p, product);
   if (!status.ok()) return ServerError(status);
   v1::GetEnterpriseRequest e;
   e.set_uscc(uscc);
   v1::EnterpriseRecord record;
-  auto enterprise_context = ReadContext(args, registry::kGetEnterpriseMethod);
+  auto enterprise_context = ReadContext(args, api::kGetEnterpriseMethod);
   if (!enterprise_context.ok()) return enterprise_context.status();
   status = (*stub)->GetEnterprise(enterprise_context->get(), e, &record);
   if (!status.ok()) return ServerError(status);
@@ -320,19 +321,19 @@ absl::Status Issue(const cli::Args& args) {
   if (!date.ok()) return date.status();
   absl::StatusOr<absl::CivilDay> day = DayArg("--production-date", *date);
   if (!day.ok()) return day.status();
-  *r.mutable_production_date() = registry::ToProtoDate(*day);
+  *r.mutable_production_date() = api::ToProtoDate(*day);
   absl::StatusOr<uint64_t> count = args.Uint("count");
   if (!count.ok()) return count.status();
-  if (*count < 1 || *count > label::kMaxPackagesPerRequest) {
+  if (*count < 1 || *count > api::kMaxPackagesPerRequest) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--count must be 1 to ", label::kMaxPackagesPerRequest));
+        absl::StrCat("--count must be 1 to ", api::kMaxPackagesPerRequest));
   }
   r.set_package_count(static_cast<uint32_t>(*count));
   absl::StatusOr<uint64_t> render_limit = args.Uint("render-limit", *count);
   if (!render_limit.ok()) return render_limit.status();
 
   absl::StatusOr<v1::SignedEnvelope> envelope =
-      envelope::Sign(label::kIssueLabelsContext, r.SerializeAsString(), *key);
+      envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), *key);
   if (!envelope.ok()) return envelope.status();
   absl::StatusOr<std::unique_ptr<v1::LabelService::Stub>> stub = LabelStub(args);
   if (!stub.ok()) return stub.status();
@@ -458,7 +459,7 @@ absl::Status Resolve(const cli::Args& args) {
   std::unique_ptr<grpc::ClientContext> context = Context();
   if (args.Has("key")) {
     absl::StatusOr<std::unique_ptr<grpc::ClientContext>> signed_context =
-        ReadContext(args, label::kResolveLabelMethod);
+        ReadContext(args, api::kResolveLabelMethod);
     if (!signed_context.ok()) return signed_context.status();
     context = *std::move(signed_context);
   }

@@ -8,13 +8,14 @@
 #include <string>
 #include <utility>
 
+#include "api/china_time.h"
+#include "api/net_quantity.h"
+#include "api/wire.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "chemledger/v1/waybill_service.grpc.pb.h"
 #include "services/common/envelope.h"
 #include "services/label/qr.h"
-#include "services/waybill/waybill_service.h"
-#include "services/waybill/waybills.h"
 #include "tools/chemctl/command.h"
 #include "tools/chemctl/common.h"
 
@@ -41,7 +42,7 @@ absl::Status Send(const cli::Args& args, v1::WaybillRequest request, absl::strin
   if (!key.ok()) return key.status();
   request.set_request_id(RequestId(args));
   absl::StatusOr<v1::SignedEnvelope> envelope =
-      envelope::Sign(waybill::kWaybillContext, request.SerializeAsString(), *key);
+      envelope::Sign(api::kWaybillContext, request.SerializeAsString(), *key);
   if (!envelope.ok()) return envelope.status();
   absl::StatusOr<std::unique_ptr<v1::WaybillService::Stub>> stub = WaybillStub(args);
   if (!stub.ok()) return stub.status();
@@ -116,7 +117,7 @@ absl::Status Show(const cli::Args& args) {
   if (!number.ok()) return number.status();
   absl::StatusOr<std::unique_ptr<v1::WaybillService::Stub>> stub = WaybillStub(args);
   if (!stub.ok()) return stub.status();
-  auto context = ReadContext(args, waybill::kGetWaybillMethod);
+  auto context = ReadContext(args, api::kGetWaybillMethod);
   if (!context.ok()) return context.status();
   v1::GetWaybillRequest request;
   request.set_waybill_number(*number);
@@ -141,7 +142,7 @@ absl::Status List(const cli::Args& args) {
   request.set_vehicle_plate(args.Get("plate"));
   request.set_page_size(1000);
   do {
-    auto context = ReadContext(args, waybill::kListWaybillsMethod);
+    auto context = ReadContext(args, api::kListWaybillsMethod);
     if (!context.ok()) return context.status();
     v1::ListWaybillsResponse page;
     grpc::Status status = (*stub)->ListWaybills(context->get(), request, &page);

@@ -1,0 +1,72 @@
+// The wire contract of ChemLedger, for clients and servers alike: the
+// signature contexts (payload types) each signed request carries, the full
+// method names that read credentials sign, and the limits the server
+// enforces. Clients (chemctl, chemscan, chembench, tests) link this, not the
+// server's cores. docs/signatures.md explains the contexts; the .proto files
+// under proto/chemledger/v1 the messages.
+//
+// Constants only; thread-safe.
+
+#ifndef CHEMLEDGER_API_WIRE_H_
+#define CHEMLEDGER_API_WIRE_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "crypto/keys.h"
+
+namespace chemledger::api {
+
+// ---- Signature contexts: the payload_type of each kind of signed request.
+
+// Log entry 0: the deployment and its first administrator (chemledger.v1.Genesis).
+inline constexpr crypto::SignatureContext kGenesisContext(
+    "application/vnd.chemledger.genesis.v1+protobuf");
+// chemledger.v1.RegistryRequest
+inline constexpr crypto::SignatureContext kRegistryContext(
+    "application/vnd.chemledger.registry.v1+protobuf");
+// chemledger.v1.IssueLabelsRequest
+inline constexpr crypto::SignatureContext kIssueLabelsContext(
+    "application/vnd.chemledger.issue-labels.v1+protobuf");
+// chemledger.v1.Event
+inline constexpr crypto::SignatureContext kEventContext(
+    "application/vnd.chemledger.event.v1+protobuf");
+// chemledger.v1.WaybillRequest
+inline constexpr crypto::SignatureContext kWaybillContext(
+    "application/vnd.chemledger.waybill.v1+protobuf");
+
+// ---- Full method names, as read credentials sign them.
+
+inline constexpr char kGetEnterpriseMethod[] = "/chemledger.v1.RegistryService/GetEnterprise";
+inline constexpr char kGetProductMethod[] = "/chemledger.v1.RegistryService/GetProduct";
+inline constexpr char kListProductsMethod[] = "/chemledger.v1.RegistryService/ListProducts";
+inline constexpr char kGetActorMethod[] = "/chemledger.v1.RegistryService/GetActor";
+inline constexpr char kResolveLabelMethod[] = "/chemledger.v1.LabelService/ResolveLabel";
+inline constexpr char kGetEventMethod[] = "/chemledger.v1.LedgerService/GetEvent";
+inline constexpr char kGetHistoryMethod[] = "/chemledger.v1.LedgerService/GetHistory";
+inline constexpr char kGetWaybillMethod[] = "/chemledger.v1.WaybillService/GetWaybill";
+inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";
+
+// ---- Limits.
+
+// Most packages one IssueLabelsRequest may ask for.
+inline constexpr uint32_t kMaxPackagesPerRequest = 100000;
+// Labels per IssueLabels response message.
+inline constexpr uint32_t kLabelsPerMessage = 1000;
+// Most codes one event may name (children of one packing included).
+inline constexpr int kMaxCodesPerEvent = 1000;
+// Most codes one event may touch, the contents of the aggregates it moves and
+// a repackaging's outputs included.
+inline constexpr int kMaxTouchedCodes = 10000;
+// How deep aggregates may nest (a package on a pallet in a container: 2).
+inline constexpr int kMaxNesting = 8;
+// Largest log entry one event may make (its envelope and chain links).
+inline constexpr size_t kMaxEventEntryBytes = 1 << 20;
+// Largest log entry one waybill request may make.
+inline constexpr size_t kMaxWaybillEntryBytes = 1 << 20;
+// Most events one EventBatch (LedgerService.AppendBatches) may carry.
+inline constexpr int kMaxEventsPerBatchMessage = 1000;
+
+}  // namespace chemledger::api
+
+#endif  // CHEMLEDGER_API_WIRE_H_

@@ -1,0 +1,59 @@
+// The one interface through which the personalities (label issuance, the
+// lifecycle ledger, waybills, the registry's service, and later verification
+// and audit) reach the ledger: submit signed requests, read at a snapshot.
+//
+// In-process (NewInProcessLedgerClient) it sits directly on a Journal; a gRPC
+// implementation of the same interface lets the personalities run as
+// separate processes. So the interface passes values only: no callbacks into
+// the caller, no objects shared for writing.
+//
+// Snapshots are named by the log size they reflect. A paged read keeps that
+// size in its page token and asks At(size) for the next page: the ledger
+// keeps recent snapshots for a bounded time (in-process: the last
+// `max_kept` taken, each for `keep` after its last use), so that every page
+// reads the same state.
+//
+// Thread-safety: implementations are thread-safe.
+
+#ifndef CHEMLEDGER_JOURNAL_LEDGER_CLIENT_H_
+#define CHEMLEDGER_JOURNAL_LEDGER_CLIENT_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "journal/journal.h"
+#include "storage/store.h"
+
+namespace chemledger::journal {
+
+class LedgerClient {
+ public:
+  virtual ~LedgerClient() = default;
+
+  // As Journal::Submit: the requests' signatures are verified by the caller
+  // (services/registry/signers.h does it); one result per request, in order.
+  virtual std::vector<absl::StatusOr<Receipt>> Submit(std::vector<Request> requests) = 0;
+
+  // The latest committed log and state. Never waits for a write.
+  virtual std::shared_ptr<const storage::Snapshot> Latest() = 0;
+
+  // The snapshot of log size `size`, if it is still kept (see above);
+  // FailedPrecondition saying to start the read again otherwise, OutOfRange
+  // beyond the latest size.
+  virtual absl::StatusOr<std::shared_ptr<const storage::Snapshot>> At(uint64_t size) = 0;
+};
+
+struct SnapshotRetention {
+  absl::Duration keep = absl::Minutes(2);
+  size_t max_kept = 64;
+};
+
+// A client over `journal` in this process. The journal must outlive it.
+std::unique_ptr<LedgerClient> NewInProcessLedgerClient(Journal* journal,
+                                                       SnapshotRetention retention = {});
+
+}  // namespace chemledger::journal
+
+#endif  // CHEMLEDGER_JOURNAL_LEDGER_CLIENT_H_

@@ -1,0 +1,121 @@
+#include "services/label/label_keyring.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "services/registry/registry_state.h"
+
+namespace chemledger::label {
+namespace {
+
+std::string LabelKeyFileName(const crypto::KeyId& id) {
+  return absl::StrCat("label-", id.ToString(), ".key");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LabelKeyring>> LabelKeyring::Open(const std::string& dir) {
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::NotFoundError(absl::StrCat("label key directory ", dir, " does not exist"));
+  }
+  std::unique_ptr<LabelKeyring> keyring(new LabelKeyring(dir));
+  absl::MutexLock lock(&keyring->mu_);
+  if (absl::Status s = keyring->Scan(); !s.ok()) return s;
+  return keyring;
+}
+
+absl::Status LabelKeyring::Scan() {
+  DIR* d = opendir(dir_.c_str());
+  if (d == nullptr) return absl::NotFoundError(absl::StrCat("cannot read ", dir_));
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) {
+    absl::string_view name = e->d_name;
+    if (absl::StartsWith(name, "label-") && absl::EndsWith(name, ".key")) {
+      names.emplace_back(name);
+    }
+  }
+  closedir(d);
+  for (const std::string& name : names) {
+    absl::string_view hex = absl::StripSuffix(absl::StripPrefix(name, "label-"), ".key");
+    absl::StatusOr<crypto::KeyId> id = crypto::KeyId::Parse(hex);
+    if (!id.ok() || keys_.count(*id)) continue;
+    const std::string path = absl::StrCat(dir_, "/", name);
+    // One bad file must not hide the others: it is remembered, and only that
+    // key is unusable.
+    absl::StatusOr<crypto::SigningKey> key = crypto::LoadSigningKey(path, absl::nullopt);
+    if (!key.ok()) {
+      broken_[*id] = key.status();
+      continue;
+    }
+    if (key->key_id() != *id) {
+      broken_[*id] = absl::DataLossError(absl::StrCat(
+          path, " holds key ", key->key_id().ToString(), ", not the key its name says"));
+      continue;
+    }
+    broken_.erase(*id);
+    keys_.emplace(*id, std::make_unique<crypto::SigningKey>(*std::move(key)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<crypto::VerifyingKey> LabelKeyring::CreateKey(const std::string& dir) {
+  crypto::SigningKey key = crypto::SigningKey::Generate();
+  const std::string path = absl::StrCat(dir, "/", LabelKeyFileName(key.key_id()));
+  if (absl::Status s = crypto::SaveSigningKey(key, path, crypto::KeyFileOptions()); !s.ok()) {
+    return s;
+  }
+  return key.verifying_key();
+}
+
+absl::StatusOr<const crypto::SigningKey*> LabelKeyring::Find(const crypto::KeyId& id) {
+  absl::MutexLock lock(&mu_);
+  auto it = keys_.find(id);
+  if (it == keys_.end()) {
+    if (absl::Status s = Scan(); !s.ok()) return s;
+    it = keys_.find(id);
+  }
+  if (it == keys_.end()) {
+    if (auto broken = broken_.find(id); broken != broken_.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "label key ", id.ToString(), ": its file is unusable: ", broken->second.message()));
+    }
+    return absl::NotFoundError(absl::StrCat("label key ", id.ToString(), " has no key file ",
+                                            LabelKeyFileName(id), " in ", dir_));
+  }
+  return it->second.get();
+}
+
+absl::StatusOr<const crypto::SigningKey*> CurrentLabelKey(const storage::StateReader& state,
+                                                          LabelKeyring& keyring,
+                                                          absl::CivilDay today) {
+  absl::StatusOr<std::vector<registry::LabelKeyState>> keys = registry::LabelKeys(state);
+  if (!keys.ok()) return keys.status();
+  const registry::LabelKeyState* chosen = nullptr;
+  const crypto::SigningKey* key = nullptr;
+  for (const registry::LabelKeyState& label_key : *keys) {
+    const registry::LabelKeyState* k = &label_key;
+    if (k->revoked_on || today < k->valid_from || k->valid_until < today) continue;
+    absl::StatusOr<const crypto::SigningKey*> here = keyring.Find(k->key.key_id());
+    if (!here.ok()) continue;
+    if (chosen == nullptr || chosen->valid_from < k->valid_from) {
+      chosen = k;
+      key = *here;
+    }
+  }
+  if (chosen == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no label key is usable on ", absl::FormatCivilTime(today),
+        ": the platform must make one (chemledgerd label-key new) and register it "
+        "(add_label_key)"));
+  }
+  return key;
+}
+
+}  // namespace chemledger::label

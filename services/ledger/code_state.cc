@@ -1,0 +1,166 @@
+#include "services/ledger/code_state.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace chemledger::ledger {
+namespace internal {
+
+//   l/code/<code>               state::CodeRecord (with the state before its latest event)
+//   l/hist/<code>/<index, 16 hex digits>   ""   one per event of the code
+//   l/held/<code>/<uscc>        ""   every enterprise that has held it
+//   l/event/<event id>          state::EventRecord
+std::string CodeKey(absl::string_view code) { return absl::StrCat("l/code/", code); }
+std::string HistoryKey(absl::string_view code, uint64_t index) {
+  return absl::StrFormat("l/hist/%s/%016x", code, index);
+}
+std::string HeldKey(absl::string_view code, absl::string_view uscc) {
+  return absl::StrCat("l/held/", code, "/", uscc);
+}
+std::string EventKey(absl::string_view event_id) { return absl::StrCat("l/event/", event_id); }
+
+state::CodeRecord ToRecord(const CodeState& s) {
+  state::CodeRecord r;
+  r.set_aggregate(s.aggregate);
+  r.set_enterprise(s.enterprise);
+  r.set_product(s.product);
+  r.set_unit(s.unit);
+  r.set_remaining_milli(s.remaining_milli);
+  r.set_custodian(s.custodian);
+  r.set_status(static_cast<state::CodeStatus>(s.status));
+  r.set_consignee(s.consignee);
+  r.set_parent(s.parent);
+  for (const std::string& c : s.children) r.add_children(c);
+  if (s.last_event_index) {
+    r.set_has_last_event(true);
+    r.set_last_event_index(*s.last_event_index);
+    r.set_last_event_unix_nanos(absl::ToUnixNanos(s.last_event_time));
+  }
+  return r;
+}
+
+CodeState FromRecord(absl::string_view code, const state::CodeRecord& r) {
+  CodeState s;
+  s.code = std::string(code);
+  s.aggregate = r.aggregate();
+  s.enterprise = r.enterprise();
+  s.product = r.product();
+  s.unit = r.unit();
+  s.remaining_milli = r.remaining_milli();
+  s.custodian = r.custodian();
+  s.status = static_cast<CodeStatus>(r.status());
+  s.consignee = r.consignee();
+  s.parent = r.parent();
+  s.children.insert(r.children().begin(), r.children().end());
+  if (r.has_last_event()) {
+    s.last_event_index = r.last_event_index();
+    s.last_event_time = absl::FromUnixNanos(r.last_event_unix_nanos());
+  }
+  return s;
+}
+
+}  // namespace internal
+
+namespace {
+
+absl::StatusOr<std::optional<state::CodeRecord>> ReadCodeRecord(const storage::StateReader& state,
+                                                                absl::string_view code) {
+  absl::StatusOr<std::optional<std::string>> bytes = state.Get(internal::CodeKey(code));
+  if (!bytes.ok()) return bytes.status();
+  if (!*bytes) return std::nullopt;
+  state::CodeRecord r;
+  if (!r.ParseFromString(**bytes)) {
+    return absl::DataLossError(absl::StrCat("the state record of code ", code, " is malformed"));
+  }
+  return r;
+}
+
+std::string PrefixEnd(std::string prefix) {
+  prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
+
+}  // namespace
+
+absl::string_view CodeStatusName(CodeStatus status) {
+  switch (status) {
+    case CodeStatus::kActive: return "active";
+    case CodeStatus::kInTransit: return "in-transit";
+    case CodeStatus::kConsumed: return "consumed";
+    case CodeStatus::kDisposed: return "disposed";
+    case CodeStatus::kVoided: return "voided";
+    case CodeStatus::kLost: return "lost";
+  }
+  return "unknown";
+}
+
+bool IsTerminal(CodeStatus s) {
+  return s == CodeStatus::kConsumed || s == CodeStatus::kDisposed || s == CodeStatus::kVoided;
+}
+
+absl::StatusOr<std::optional<CodeState>> FindCode(const storage::StateReader& state,
+                                                  absl::string_view code) {
+  if (code.empty()) return std::nullopt;
+  absl::StatusOr<std::optional<state::CodeRecord>> r = ReadCodeRecord(state, code);
+  if (!r.ok()) return r.status();
+  if (!*r) return std::nullopt;
+  return internal::FromRecord(code, **r);
+}
+
+absl::StatusOr<std::optional<CodeState>> FindCodeBeforeLatest(const storage::StateReader& state,
+                                                              absl::string_view code) {
+  if (code.empty()) return std::nullopt;
+  absl::StatusOr<std::optional<state::CodeRecord>> r = ReadCodeRecord(state, code);
+  if (!r.ok()) return r.status();
+  if (!*r || !(*r)->has_before()) return std::nullopt;
+  return internal::FromRecord(code, (*r)->before());
+}
+
+absl::StatusOr<std::vector<uint64_t>> History(const storage::StateReader& state,
+                                              absl::string_view code) {
+  std::vector<uint64_t> history;
+  if (code.empty()) return history;
+  const std::string prefix = absl::StrCat("l/hist/", code, "/");
+  bool malformed = false;
+  absl::Status s = state.Scan(prefix, PrefixEnd(prefix),
+                              [&](absl::string_view key, absl::string_view) {
+                                uint64_t index = 0;
+                                if (!absl::SimpleHexAtoi(key.substr(prefix.size()), &index)) {
+                                  malformed = true;
+                                  return false;
+                                }
+                                history.push_back(index);
+                                return true;
+                              });
+  if (!s.ok()) return s;
+  if (malformed) return absl::DataLossError(absl::StrCat("a history key of ", code, " is malformed"));
+  return history;
+}
+
+absl::StatusOr<bool> HasHeld(const storage::StateReader& state, absl::string_view code,
+                             absl::string_view uscc) {
+  if (code.empty() || uscc.empty()) return false;
+  absl::StatusOr<std::optional<std::string>> v = state.Get(internal::HeldKey(code, uscc));
+  if (!v.ok()) return v.status();
+  return v->has_value();
+}
+
+absl::StatusOr<std::optional<EventInfo>> FindEvent(const storage::StateReader& state,
+                                                   absl::string_view event_id) {
+  if (event_id.empty()) return std::nullopt;
+  absl::StatusOr<std::optional<std::string>> bytes = state.Get(internal::EventKey(event_id));
+  if (!bytes.ok()) return bytes.status();
+  if (!*bytes) return std::nullopt;
+  state::EventRecord r;
+  if (!r.ParseFromString(**bytes)) return absl::DataLossError("an event record is malformed");
+  return EventInfo{r.log_index(), r.enterprise()};
+}
+
+absl::StatusOr<bool> MayRead(const storage::StateReader& state, const v1::Actor& reader,
+                             absl::string_view code) {
+  if (reader.role() == v1::REGULATOR || reader.role() == v1::PLATFORM_ADMIN) return true;
+  return HasHeld(state, code, reader.enterprise_uscc());
+}
+
+}  // namespace chemledger::ledger

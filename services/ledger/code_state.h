@@ -1,0 +1,97 @@
+// The lifecycle ledger's state: what each package or aggregate code is now,
+// its history (the log indexes of its events), every enterprise that has held
+// it, and where each event id is. Read from the store (at a snapshot, or in
+// the journal's view while an entry is checked); changed only by
+// LifecycleRules (lifecycle_rules.h). Key layout in the .cc and
+// docs/architecture.md.
+//
+// Pure functions over a storage::StateReader; thread-safe as the reader is.
+
+#ifndef CHEMLEDGER_SERVICES_LEDGER_CODE_STATE_H_
+#define CHEMLEDGER_SERVICES_LEDGER_CODE_STATE_H_
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "api/wire.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "chemledger/state/state.pb.h"
+#include "chemledger/v1/registry.pb.h"
+#include "crypto/keys.h"
+#include "storage/store.h"
+
+namespace chemledger::ledger {
+
+// The event's payload type and limits (api/wire.h).
+using api::kEventContext;
+using api::kMaxCodesPerEvent;
+using api::kMaxEventEntryBytes;
+using api::kMaxNesting;
+using api::kMaxTouchedCodes;
+
+enum class CodeStatus { kActive, kInTransit, kConsumed, kDisposed, kVoided, kLost };
+absl::string_view CodeStatusName(CodeStatus status);
+bool IsTerminal(CodeStatus status);
+
+// What the ledger knows of one code now.
+struct CodeState {
+  std::string code;
+  bool aggregate = false;      // a pallet or container code ("<USCC>.LU.<ID>")
+  std::string enterprise;      // the issuing enterprise (packages) or the packer (aggregates)
+  std::string product;         // packages only
+  std::string unit;            // packages only
+  uint64_t remaining_milli = 0;
+  std::string custodian;       // USCC
+  CodeStatus status = CodeStatus::kActive;
+  std::string consignee;       // while in transit
+  std::string parent;          // the aggregate it is packed on, if any
+  std::set<std::string> children;  // aggregates only
+  absl::Time last_event_time = absl::InfinitePast();
+  std::optional<uint64_t> last_event_index;  // the log index of its latest event
+};
+
+// The state of `code`, if the ledger has seen it.
+absl::StatusOr<std::optional<CodeState>> FindCode(const storage::StateReader& state,
+                                                  absl::string_view code);
+// The state of `code` before its latest event; nullopt when that event
+// created it (or the code is unknown).
+absl::StatusOr<std::optional<CodeState>> FindCodeBeforeLatest(const storage::StateReader& state,
+                                                              absl::string_view code);
+// The log indexes of `code`'s events, in order.
+absl::StatusOr<std::vector<uint64_t>> History(const storage::StateReader& state,
+                                              absl::string_view code);
+// Whether `uscc` holds or has held `code` (its issuer included).
+absl::StatusOr<bool> HasHeld(const storage::StateReader& state, absl::string_view code,
+                             absl::string_view uscc);
+
+// Where event `event_id` is, and which enterprise recorded it.
+struct EventInfo {
+  uint64_t log_index = 0;
+  std::string enterprise;
+};
+absl::StatusOr<std::optional<EventInfo>> FindEvent(const storage::StateReader& state,
+                                                   absl::string_view event_id);
+
+// Whether `reader` may read `code`'s history: regulators and platform
+// administrators always; an enterprise's actors when the code is or was in
+// their enterprise's custody. False for a code the ledger has not seen.
+absl::StatusOr<bool> MayRead(const storage::StateReader& state, const v1::Actor& reader,
+                             absl::string_view code);
+
+namespace internal {
+// For LifecycleRules: the state keys and records.
+std::string CodeKey(absl::string_view code);
+std::string HistoryKey(absl::string_view code, uint64_t index);
+std::string HeldKey(absl::string_view code, absl::string_view uscc);
+std::string EventKey(absl::string_view event_id);
+state::CodeRecord ToRecord(const CodeState& s);
+CodeState FromRecord(absl::string_view code, const state::CodeRecord& r);
+}  // namespace internal
+
+}  // namespace chemledger::ledger
+
+#endif  // CHEMLEDGER_SERVICES_LEDGER_CODE_STATE_H_

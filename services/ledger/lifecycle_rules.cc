@@ -1,0 +1,753 @@
+#include "services/ledger/lifecycle_rules.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "services/common/identifiers.h"
+#include "services/common/package_code.h"
+#include "services/label/issuance_state.h"
+#include "services/ledger/code_state.h"
+#include "services/registry/registry_rules.h"
+#include "services/registry/registry_state.h"
+#include "services/waybill/waybill_state.h"
+
+namespace chemledger::ledger {
+namespace {
+
+#define CL_CONCAT_INNER(a, b) a##b
+#define CL_CONCAT(a, b) CL_CONCAT_INNER(a, b)
+#define CL_ASSIGN_OR_RETURN(lhs, expr)                                   \
+  auto CL_CONCAT(status_or_, __LINE__) = (expr);                          \
+  if (!CL_CONCAT(status_or_, __LINE__).ok()) {                            \
+    return CL_CONCAT(status_or_, __LINE__).status();                      \
+  }                                                                        \
+  lhs = *std::move(CL_CONCAT(status_or_, __LINE__))
+#define CL_RETURN_IF_ERROR(expr)          \
+  if (absl::Status s_ = (expr); !s_.ok()) { \
+    return s_;                            \
+  }
+
+absl::Status Invalid(absl::string_view field, absl::string_view rule) {
+  return absl::InvalidArgumentError(absl::StrCat("event.", field, ": ", rule));
+}
+
+absl::Status Precondition(absl::string_view field, absl::string_view rule) {
+  return absl::FailedPreconditionError(absl::StrCat("event.", field, ": ", rule));
+}
+
+absl::Time EventTime(const v1::Event& e) {
+  return absl::FromUnixSeconds(e.event_time().seconds()) + absl::Nanoseconds(e.event_time().nanos());
+}
+
+std::string Field(int i) { return absl::StrCat("codes[", i, "]"); }
+
+// What one event does to the codes it touches: the shared context of the
+// step handlers. Working copies of the touched codes' states live in
+// `touched` (stable addresses); `before` keeps each touched code's state
+// before the event (nullopt: the event creates it).
+class Step {
+ public:
+  Step(const journal::EntryContext& entry, const storage::StateReader& state, const v1::Event& e)
+      : entry(entry), state(state), e(e), who(e.location().enterprise_uscc()) {}
+
+  const journal::EntryContext& entry;
+  const storage::StateReader& state;
+  const v1::Event& e;
+  const std::string& who;
+  absl::Time when;
+  std::optional<registry::EnterpriseRecord> enterprise;  // the event's enterprise
+
+  std::map<std::string, CodeState> touched;
+  std::map<std::string, std::optional<CodeState>> before;
+
+  // The working copy of `code`'s state; null when the ledger does not know it.
+  absl::StatusOr<CodeState*> StateOf(const std::string& code) {
+    if (auto it = touched.find(code); it != touched.end()) return &it->second;
+    absl::StatusOr<std::optional<CodeState>> known = FindCode(state, code);
+    if (!known.ok()) return known.status();
+    if (!*known) return nullptr;
+    before.emplace(code, **known);
+    return &touched.emplace(code, **std::move(known)).first->second;
+  }
+
+  // Whether `code` is known to the ledger or made by this event.
+  absl::StatusOr<bool> Known(const std::string& code) {
+    if (touched.count(code)) return true;
+    absl::StatusOr<std::optional<std::string>> bytes = state.Get(internal::CodeKey(code));
+    if (!bytes.ok()) return bytes.status();
+    return bytes->has_value();
+  }
+
+  // A code this event creates.
+  CodeState* Create(CodeState s) {
+    before[s.code] = std::nullopt;
+    const std::string code = s.code;
+    return &touched.insert_or_assign(code, std::move(s)).first->second;
+  }
+
+  // Named code `i`, which the enterprise holds and which may move: known,
+  // not terminal, not packed on an aggregate, in its custody.
+  absl::StatusOr<CodeState*> Held(int i, bool allow_lost = false) {
+    const std::string field = Field(i);
+    CL_ASSIGN_OR_RETURN(CodeState * s, StateOf(e.codes(i)));
+    if (s == nullptr) {
+      return absl::NotFoundError(absl::StrCat("event.", field, ": ", e.codes(i),
+                                              " is not in the ledger (commission it first)"));
+    }
+    if (IsTerminal(s->status)) {
+      return Precondition(field, absl::StrCat(s->code, " is ", CodeStatusName(s->status),
+                                              ": nothing happens to it any more"));
+    }
+    if (!s->parent.empty()) {
+      return Precondition(field, absl::StrCat(s->code, " is packed on ", s->parent,
+                                              ": it moves with it, or is unpacked first"));
+    }
+    if (s->custodian != who) {
+      return absl::PermissionDeniedError(absl::StrCat("event.", field, ": ", s->code,
+                                                      " is in the custody of ", s->custodian,
+                                                      ", not of ", who));
+    }
+    if (s->status == CodeStatus::kInTransit) {
+      return Precondition(field, absl::StrCat(s->code, " is in transit to ", s->consignee));
+    }
+    if (s->status == CodeStatus::kLost && !allow_lost) {
+      return Precondition(field, absl::StrCat(s->code, " is reported lost"));
+    }
+    return s;
+  }
+
+  // Everything packed (directly or not) on `code`, walked without recursion
+  // (nesting is bounded by kMaxNesting, the event's size by kMaxTouchedCodes).
+  absl::Status Descendants(const std::string& code, std::vector<CodeState*>* out) {
+    std::vector<std::string> pending = {code};
+    while (!pending.empty()) {
+      CL_ASSIGN_OR_RETURN(CodeState * s, StateOf(pending.back()));
+      pending.pop_back();
+      if (s == nullptr) continue;
+      const std::set<std::string> children = s->children;
+      for (const std::string& child : children) {
+        CL_ASSIGN_OR_RETURN(CodeState * c, StateOf(child));
+        if (c != nullptr) out->push_back(c);
+        pending.push_back(child);
+      }
+      if (touched.size() > static_cast<size_t>(kMaxTouchedCodes)) break;
+    }
+    return absl::OkStatus();
+  }
+
+  // How many levels are packed under `code` (0 for a package).
+  absl::StatusOr<int> Height(const std::string& code) {
+    int levels = 0;
+    std::vector<std::pair<std::string, int>> pending = {{code, 0}};
+    while (!pending.empty()) {
+      auto [c, depth] = pending.back();
+      pending.pop_back();
+      levels = std::max(levels, depth);
+      if (depth > kMaxNesting) break;
+      CL_ASSIGN_OR_RETURN(CodeState * s, StateOf(c));
+      if (s == nullptr) continue;
+      for (const std::string& child : s->children) pending.emplace_back(child, depth + 1);
+    }
+    return levels;
+  }
+};
+
+absl::Status Require(absl::string_view field, bool ok, absl::string_view rule) {
+  return ok ? absl::OkStatus() : Invalid(field, rule);
+}
+
+// ------------------------------------------------------------ step handlers
+
+absl::Status Commissioning(Step& s) {
+  const v1::Event& e = s.e;
+  if (e.codes_size() == 0) return Invalid("codes", "at least one code is required");
+  for (int i = 0; i < e.codes_size(); ++i) {
+    const std::string field = Field(i);
+    std::optional<ids::PackageCode> p = ids::PackageCode::Parse(e.codes(i));
+    if (!p) {
+      return Invalid(field, absl::StrCat("'", e.codes(i),
+                                         "' is not a package code <USCC>.<PRODUCT>.<BATCH>.<SERIAL>"));
+    }
+    if (p->uscc != s.who) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "event.", field, ": ", e.codes(i), " was issued to ", p->uscc, ", not to ", s.who));
+    }
+    CL_ASSIGN_OR_RETURN(bool known, s.Known(e.codes(i)));
+    if (known) return Precondition(field, absl::StrCat(e.codes(i), " was already commissioned"));
+    CL_ASSIGN_OR_RETURN(std::optional<label::IssuanceRecord> issued,
+                        label::FindIssuance(s.state, p->uscc, p->product, p->batch, p->serial));
+    if (!issued) {
+      return absl::NotFoundError(absl::StrCat("event.", field, ": ", e.codes(i),
+                                              " was never issued (LabelService)"));
+    }
+    CodeState c;
+    c.code = e.codes(i);
+    c.enterprise = p->uscc;
+    c.product = p->product;
+    c.unit = issued->claims.unit;
+    c.remaining_milli = issued->claims.quantity_milli;
+    c.custodian = s.who;
+    s.Create(std::move(c));
+  }
+  return absl::OkStatus();
+}
+
+// Whether a shipment of `code` is covered by an open e-waybill of this
+// consignor and consignee that lists it.
+absl::Status CheckWaybill(Step& s, const std::string& code) {
+  const v1::Event& e = s.e;
+  CL_ASSIGN_OR_RETURN(std::optional<waybill::WaybillState> w,
+                      waybill::FindWaybill(s.state, e.waybill_id()));
+  if (!w) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("event.waybill_id: no waybill '", e.waybill_id(), "'"));
+  }
+  if (w->status != v1::OPEN && w->status != v1::DEPARTED) {
+    return absl::FailedPreconditionError(absl::StrCat("event.waybill_id: waybill '", e.waybill_id(),
+                                                      "' is ", v1::WaybillStatus_Name(w->status)));
+  }
+  if (w->waybill.consignor().uscc() != s.who) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "event.waybill_id: waybill '", e.waybill_id(), "' is for consignor ",
+        w->waybill.consignor().uscc(), ", not ", s.who));
+  }
+  if (w->waybill.consignee().uscc() != e.consignee_uscc()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "event.consignee_uscc: waybill '", e.waybill_id(), "' goes to ",
+        w->waybill.consignee().uscc(), ", not ", e.consignee_uscc()));
+  }
+  CL_ASSIGN_OR_RETURN(std::optional<std::string> open, waybill::OpenWaybillOf(s.state, code));
+  if (!open || *open != e.waybill_id()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("event.waybill_id: waybill '", e.waybill_id(), "' does not list ", code));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StoringOrShipping(Step& s) {
+  const v1::Event& e = s.e;
+  if (e.codes_size() == 0) return Invalid("codes", "at least one code is required");
+  const bool shipping = e.step() == v1::SHIPPING;
+  if (shipping) {
+    CL_RETURN_IF_ERROR(ids::ValidateUscc("event.consignee_uscc", e.consignee_uscc()));
+    if (e.consignee_uscc() == s.who) return Invalid("consignee_uscc", "is the shipper itself");
+    CL_ASSIGN_OR_RETURN(std::optional<registry::EnterpriseRecord> consignee,
+                        registry::FindEnterprise(s.state, e.consignee_uscc()));
+    if (!consignee) {
+      return absl::NotFoundError(absl::StrCat("event.consignee_uscc: enterprise ",
+                                              e.consignee_uscc(), " is not registered"));
+    }
+    CL_RETURN_IF_ERROR(Require("waybill_id", !e.waybill_id().empty(), "is required to ship"));
+  }
+  for (int i = 0; i < e.codes_size(); ++i) {
+    CL_ASSIGN_OR_RETURN(CodeState * c, s.Held(i));
+    // The waybill lists what is shipped: packages, or the pallets they are
+    // packed on.
+    if (shipping) CL_RETURN_IF_ERROR(CheckWaybill(s, c->code));
+    std::vector<CodeState*> moved = {c};
+    CL_RETURN_IF_ERROR(s.Descendants(c->code, &moved));
+    if (shipping) {
+      for (CodeState* m : moved) {
+        m->status = CodeStatus::kInTransit;
+        m->consignee = e.consignee_uscc();
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Receiving(Step& s) {
+  const v1::Event& e = s.e;
+  if (e.codes_size() == 0) return Invalid("codes", "at least one code is required");
+  for (int i = 0; i < e.codes_size(); ++i) {
+    const std::string field = Field(i);
+    CL_ASSIGN_OR_RETURN(CodeState * c, s.StateOf(e.codes(i)));
+    if (c == nullptr) {
+      return absl::NotFoundError(absl::StrCat("event.", field, ": ", e.codes(i), " is not in the ledger"));
+    }
+    if (!c->parent.empty()) {
+      return Precondition(field, absl::StrCat(c->code, " is packed on ", c->parent, ": receive that"));
+    }
+    if (c->status != CodeStatus::kInTransit) {
+      return Precondition(field, absl::StrCat(c->code, " is not in transit (it is ",
+                                              CodeStatusName(c->status), ")"));
+    }
+    if (c->consignee != s.who) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "event.", field, ": ", c->code, " is consigned to ", c->consignee, ", not to ", s.who));
+    }
+    std::vector<CodeState*> moved = {c};
+    CL_RETURN_IF_ERROR(s.Descendants(c->code, &moved));
+    for (CodeState* m : moved) {
+      m->status = CodeStatus::kActive;
+      m->consignee.clear();
+      m->custodian = s.who;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConsumingOrRepackaging(Step& s) {
+  const v1::Event& e = s.e;
+  if (e.codes_size() != 1) return Invalid("codes", "exactly one package is required");
+  CL_ASSIGN_OR_RETURN(CodeState * input, s.Held(0));
+  if (input->aggregate) return Invalid("codes[0]", "is an aggregate: unpack it first");
+  if (e.quantity_milli() == 0) return Invalid("quantity_milli", "must be more than 0");
+  if (e.quantity_milli() > input->remaining_milli) {
+    return Precondition("quantity_milli",
+                        absl::StrCat(e.quantity_milli(), " is more than the ",
+                                     input->remaining_milli, " thousandths of ", input->unit,
+                                     " left in ", input->code));
+  }
+  if (e.step() == v1::REPACKAGING) {
+    if (e.outputs_size() == 0) return Invalid("outputs", "at least one new code is required");
+    if (e.declared_loss_milli() > e.quantity_milli()) {
+      return Precondition("declared_loss_milli",
+                          absl::StrCat(e.declared_loss_milli(), " is more than the ",
+                                       e.quantity_milli(), " taken from ", input->code));
+    }
+    const std::optional<ids::PackageCode> in_code = ids::PackageCode::Parse(input->code);
+    uint64_t total = e.declared_loss_milli();
+    for (int i = 0; i < e.outputs_size(); ++i) {
+      const std::string field = absl::StrCat("outputs[", i, "].code");
+      const v1::RepackagingOutput& out = e.outputs(i);
+      std::optional<ids::PackageCode> p = ids::PackageCode::Parse(out.code());
+      if (!p) return Invalid(field, absl::StrCat("'", out.code(), "' is not a package code"));
+      if (in_code && (p->uscc != in_code->uscc || p->product != in_code->product)) {
+        return Invalid(field, absl::StrCat(out.code(), " is not a code of the same product as ",
+                                           input->code));
+      }
+      CL_ASSIGN_OR_RETURN(bool known, s.Known(out.code()));
+      if (known) return Precondition(field, absl::StrCat(out.code(), " is already in use"));
+      CL_ASSIGN_OR_RETURN(std::optional<label::IssuanceRecord> issued,
+                          label::FindIssuance(s.state, p->uscc, p->product, p->batch, p->serial));
+      if (!issued) {
+        return absl::NotFoundError(absl::StrCat("event.", field, ": ", out.code(),
+                                                " was never issued (LabelService)"));
+      }
+      const std::string quantity_field = absl::StrCat("outputs[", i, "].quantity_milli");
+      if (out.quantity_milli() == 0) return Invalid(quantity_field, "must be more than 0");
+      if (issued->claims.unit != input->unit) {
+        return Invalid(field, absl::StrCat(out.code(), "'s label is in ", issued->claims.unit,
+                                           ", the input in ", input->unit));
+      }
+      if (out.quantity_milli() > issued->claims.quantity_milli) {
+        return Precondition(quantity_field,
+                            absl::StrCat(out.quantity_milli(), " is more than the ",
+                                         issued->claims.quantity_milli, " its label states"));
+      }
+      // Checked before adding, so the sum cannot wrap around.
+      if (out.quantity_milli() > e.quantity_milli() - total) {
+        return Precondition("outputs", absl::StrCat("the outputs and declared loss add up to "
+                                                    "more than the ", e.quantity_milli(),
+                                                    " taken from ", input->code));
+      }
+      total += out.quantity_milli();
+      CodeState c;
+      c.code = out.code();
+      c.enterprise = p->uscc;
+      c.product = p->product;
+      c.unit = input->unit;
+      c.remaining_milli = out.quantity_milli();
+      c.custodian = s.who;
+      s.Create(std::move(c));
+    }
+    if (total != e.quantity_milli()) {
+      return Precondition("outputs", absl::StrCat(
+          "the outputs and declared loss add up to ", total, " thousandths, not the ",
+          e.quantity_milli(), " taken from ", input->code));
+    }
+  } else if (e.outputs_size() > 0 || e.declared_loss_milli() > 0) {
+    return Invalid("outputs", "only a repackaging has outputs");
+  }
+  input->remaining_milli -= e.quantity_milli();
+  if (input->remaining_milli == 0) input->status = CodeStatus::kConsumed;
+  return absl::OkStatus();
+}
+
+absl::Status PackingOrUnpacking(Step& s) {
+  const v1::Event& e = s.e;
+  const std::string& parent_code = e.parent_code();
+  if (!ids::IsAggregateCode(parent_code)) {
+    return Invalid("parent_code",
+                   absl::StrCat("'", parent_code, "' is not an aggregate code <USCC>.LU.<ID>"));
+  }
+  if (e.codes_size() == 0) return Invalid("codes", "at least one child code is required");
+  CL_ASSIGN_OR_RETURN(CodeState * parent, s.StateOf(parent_code));
+  if (e.step() == v1::UNPACKING) {
+    if (parent == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat("event.parent_code: ", parent_code, " is not in the ledger"));
+    }
+    if (parent->custodian != s.who || parent->status != CodeStatus::kActive) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "event.parent_code: ", parent_code, " is not active in the custody of ", s.who));
+    }
+    for (int i = 0; i < e.codes_size(); ++i) {
+      if (!parent->children.count(e.codes(i))) {
+        return Precondition(Field(i), absl::StrCat(e.codes(i), " is not packed on ", parent_code));
+      }
+      CL_ASSIGN_OR_RETURN(CodeState * child, s.StateOf(e.codes(i)));
+      child->parent.clear();
+      parent->children.erase(e.codes(i));
+    }
+    return absl::OkStatus();
+  }
+  if (parent == nullptr) {
+    if (parent_code.substr(0, 18) != s.who) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("event.parent_code: ", parent_code, " is not a code of ", s.who));
+    }
+    CodeState c;
+    c.code = parent_code;
+    c.aggregate = true;
+    c.enterprise = s.who;
+    c.custodian = s.who;
+    parent = s.Create(std::move(c));
+  } else if (parent->status != CodeStatus::kActive || parent->custodian != s.who) {
+    return Precondition("parent_code", absl::StrCat(parent_code,
+                                                    " is not an active aggregate in the custody of ",
+                                                    s.who));
+  }
+  // The parent's ancestors: packing one of them onto it would make a cycle.
+  std::set<std::string> ancestors = {parent_code};
+  for (const CodeState* a = parent; !a->parent.empty();) {
+    ancestors.insert(a->parent);
+    CL_ASSIGN_OR_RETURN(a, s.StateOf(a->parent));
+    if (a == nullptr || ancestors.size() > static_cast<size_t>(kMaxNesting) + 1) break;
+  }
+  for (int i = 0; i < e.codes_size(); ++i) {
+    const std::string field = Field(i);
+    if (ancestors.count(e.codes(i))) {
+      return Precondition(field, absl::StrCat(e.codes(i), " cannot be packed on ", parent_code,
+                                              ": an aggregate cannot contain itself"));
+    }
+    // ancestors.size() levels above the child, its height below it.
+    CL_ASSIGN_OR_RETURN(int height, s.Height(e.codes(i)));
+    if (static_cast<int>(ancestors.size()) + height > kMaxNesting) {
+      return Precondition(field, absl::StrCat("packing ", e.codes(i), " on ", parent_code,
+                                              " would nest aggregates more than ", kMaxNesting,
+                                              " deep"));
+    }
+    CL_ASSIGN_OR_RETURN(CodeState * child, s.Held(i));
+    child->parent = parent_code;
+    parent->children.insert(child->code);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Destroying(Step& s) {
+  const v1::Event& e = s.e;
+  if (e.codes_size() == 0) return Invalid("codes", "at least one code is required");
+  CL_RETURN_IF_ERROR(
+      Require("manifest_id", !e.manifest_id().empty(), "the 危险废物转移联单 number is required"));
+  for (int i = 0; i < e.codes_size(); ++i) {
+    CL_ASSIGN_OR_RETURN(CodeState * c, s.Held(i));
+    if (c->aggregate) return Invalid(Field(i), "is an aggregate: unpack it first");
+    c->status = CodeStatus::kDisposed;
+    c->remaining_milli = 0;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LossOrFound(Step& s) {
+  const v1::Event& e = s.e;
+  if (e.codes_size() == 0) return Invalid("codes", "at least one code is required");
+  CL_RETURN_IF_ERROR(Require("reason", !e.reason().empty(), "is required"));
+  const bool found = e.step() == v1::FOUND;
+  for (int i = 0; i < e.codes_size(); ++i) {
+    const std::string field = Field(i);
+    CL_ASSIGN_OR_RETURN(CodeState * c, s.StateOf(e.codes(i)));
+    if (c == nullptr) {
+      return absl::NotFoundError(absl::StrCat("event.", field, ": ", e.codes(i), " is not in the ledger"));
+    }
+    // Lost in transit is the shipper's report: custody had not changed.
+    if (c->custodian != s.who) {
+      return absl::PermissionDeniedError(absl::StrCat("event.", field, ": ", c->code,
+                                                      " is in the custody of ", c->custodian,
+                                                      ", not of ", s.who));
+    }
+    if (!c->parent.empty()) return Precondition(field, absl::StrCat(c->code, " is packed on ", c->parent));
+    if (found ? c->status != CodeStatus::kLost
+              : (c->status != CodeStatus::kActive && c->status != CodeStatus::kInTransit)) {
+      return Precondition(field, absl::StrCat(c->code, " is ", CodeStatusName(c->status)));
+    }
+    std::vector<CodeState*> moved = {c};
+    CL_RETURN_IF_ERROR(s.Descendants(c->code, &moved));
+    for (CodeState* m : moved) {
+      m->status = found ? CodeStatus::kActive : CodeStatus::kLost;
+      m->consignee.clear();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Voiding(Step& s) {
+  const v1::Event& e = s.e;
+  if (e.codes_size() == 0) return Invalid("codes", "at least one code is required");
+  CL_RETURN_IF_ERROR(Require("reason", !e.reason().empty(), "is required"));
+  for (int i = 0; i < e.codes_size(); ++i) {
+    const std::string field = Field(i);
+    std::optional<ids::PackageCode> p = ids::PackageCode::Parse(e.codes(i));
+    if (!p) return Invalid(field, absl::StrCat("'", e.codes(i), "' is not a package code"));
+    if (p->uscc != s.who) {
+      return absl::PermissionDeniedError(absl::StrCat("event.", field, ": only its issuer ",
+                                                      p->uscc, " may void ", e.codes(i)));
+    }
+    CL_ASSIGN_OR_RETURN(std::optional<label::IssuanceRecord> issued,
+                        label::FindIssuance(s.state, p->uscc, p->product, p->batch, p->serial));
+    if (!issued) {
+      return absl::NotFoundError(absl::StrCat("event.", field, ": ", e.codes(i), " was never issued"));
+    }
+    CL_ASSIGN_OR_RETURN(CodeState * c, s.StateOf(e.codes(i)));
+    if (c == nullptr) {
+      CodeState fresh;
+      fresh.code = e.codes(i);
+      fresh.enterprise = p->uscc;
+      fresh.product = p->product;
+      fresh.custodian = s.who;
+      c = s.Create(std::move(fresh));
+    } else {
+      CL_ASSIGN_OR_RETURN(c, s.Held(i));
+    }
+    c->status = CodeStatus::kVoided;
+    c->remaining_milli = 0;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ErrorDeclaration(Step& s) {
+  const v1::Event& e = s.e;
+  CL_RETURN_IF_ERROR(Require("reason", !e.reason().empty(), "is required"));
+  CL_ASSIGN_OR_RETURN(std::optional<EventInfo> original, FindEvent(s.state, e.corrects_event_id()));
+  if (!original) {
+    return absl::NotFoundError(
+        absl::StrCat("event.corrects_event_id: no event '", e.corrects_event_id(), "'"));
+  }
+  if (original->enterprise != s.who) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "event.corrects_event_id: event '", e.corrects_event_id(), "' was recorded by ",
+        original->enterprise, "; only it may declare it wrong"));
+  }
+  // The declaration joins the chains of exactly the codes the wrong event
+  // touched, so it shows in their histories.
+  absl::StatusOr<std::string> bytes = s.state.Entry(original->log_index);
+  v1::LogEntry logged;
+  v1::EventLinks links;
+  if (!bytes.ok() || !logged.ParseFromString(*bytes) ||
+      !links.ParseFromString(logged.assignment())) {
+    return absl::DataLossError(
+        absl::StrCat("event '", e.corrects_event_id(), "' cannot be read from the log"));
+  }
+  std::set<std::string> codes;
+  for (const auto& link : links.links()) codes.insert(link.code());
+  if (e.codes_size() > 0 && std::set<std::string>(e.codes().begin(), e.codes().end()) != codes) {
+    return Invalid("codes", "must be empty or exactly the corrected event's codes");
+  }
+  // The wrong event is undone: each code it touched goes back to the state
+  // before it. That needs it to be each code's latest event, and not the one
+  // that created the code (void that instead).
+  for (const std::string& code : codes) {
+    CL_ASSIGN_OR_RETURN(CodeState * now, s.StateOf(code));
+    if (now == nullptr || now->last_event_index != original->log_index) {
+      return Precondition("corrects_event_id",
+                          absl::StrCat(code, " has had events since '", e.corrects_event_id(),
+                                       "': declare those wrong first"));
+    }
+    CL_ASSIGN_OR_RETURN(std::optional<CodeState> previous, FindCodeBeforeLatest(s.state, code));
+    if (!previous) {
+      return Precondition("corrects_event_id", absl::StrCat("'", e.corrects_event_id(),
+                                                            "' created ", code,
+                                                            ": void the code instead"));
+    }
+    const absl::Time last_time = now->last_event_time;
+    const std::optional<uint64_t> last_index = now->last_event_index;
+    *now = *std::move(previous);
+    now->last_event_time = last_time;  // the chain goes on from the wrong event
+    now->last_event_index = last_index;
+  }
+  return absl::OkStatus();
+}
+
+// The general rules of an event, before its step's.
+absl::Status CheckEvent(Step& s) {
+  const v1::Event& e = s.e;
+  if (e.step() == v1::BUSINESS_STEP_UNSPECIFIED || !v1::BusinessStep_IsValid(e.step())) {
+    return Invalid("step", "is not a known business step");
+  }
+  const std::string step = v1::BusinessStep_Name(e.step());
+  CL_RETURN_IF_ERROR(ids::ValidateUscc("event.location.enterprise_uscc", s.who));
+  if (e.location().site().empty() || e.location().site().size() > 64) {
+    return Invalid("location.site", "1 to 64 characters are required");
+  }
+  if (!e.has_event_time()) return Invalid("event_time", "is required");
+  if (e.event_time_offset_minutes() < -14 * 60 || e.event_time_offset_minutes() > 14 * 60) {
+    return Invalid("event_time_offset_minutes", "must be -840 to 840");
+  }
+  s.when = EventTime(e);
+  const absl::TimeZone local = absl::FixedTimeZone(e.event_time_offset_minutes() * 60);
+  if (s.when > s.entry.record_time + kClockSkew) {
+    return Precondition("event_time",
+                        absl::StrCat(absl::FormatTime(s.when, local),
+                                     " is in the future (the server's clock says ",
+                                     absl::FormatTime(s.entry.record_time, local), ")"));
+  }
+  if (e.codes_size() > kMaxCodesPerEvent) {
+    return Invalid("codes", absl::StrCat("at most ", kMaxCodesPerEvent, " codes per event"));
+  }
+  std::set<std::string> named;
+  for (int i = 0; i < e.codes_size(); ++i) {
+    if (!named.insert(e.codes(i)).second) {
+      return Invalid(Field(i), absl::StrCat("'", e.codes(i), "' is named twice"));
+    }
+  }
+  // The enterprise's roles bound what it may record.
+  CL_ASSIGN_OR_RETURN(s.enterprise, registry::FindEnterprise(s.state, s.who));
+  if (!s.enterprise) {
+    return absl::NotFoundError(absl::StrCat("event.location.enterprise_uscc: enterprise ", s.who,
+                                            " is not registered"));
+  }
+  const v1::Enterprise& ent = s.enterprise->enterprise;
+  const auto refuse = [&](absl::string_view needs) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("event.step: enterprise ", s.who, " may not record ", step, ": ", needs));
+  };
+  const bool only_carrier =
+      ent.roles_size() > 0 && std::all_of(ent.roles().begin(), ent.roles().end(),
+                                          [](int r) { return r == v1::CARRIER; });
+  if (only_carrier) return refuse("a carrier records transport on e-waybills, not package events");
+  if (e.step() == v1::COMMISSIONING && !registry::HasRole(ent, v1::PRODUCER) &&
+      !registry::HasRole(ent, v1::IMPORTER)) {
+    return refuse("only producers and importers commission packages");
+  }
+  if (e.step() == v1::CONSUMING && !registry::HasRole(ent, v1::USER) &&
+      !registry::HasRole(ent, v1::PRODUCER)) {
+    return refuse("only users and producers consume");
+  }
+  if (e.step() == v1::DESTROYING) {
+    if (!registry::HasRole(ent, v1::DISPOSER)) return refuse("only licensed disposers destroy packages");
+    // Licences are dated in China Standard Time, whatever offset the event gives.
+    const absl::CivilDay day = registry::ChinaDay(s.when);
+    if (!registry::HoldsLicence(ent, v1::HAZARDOUS_WASTE, day)) {
+      return refuse(absl::StrCat("it holds no 危险废物经营许可证 (HAZARDOUS_WASTE) valid on ",
+                                 absl::FormatCivilTime(day)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyStep(Step& s) {
+  switch (s.e.step()) {
+    case v1::COMMISSIONING: return Commissioning(s);
+    case v1::STORING:
+    case v1::SHIPPING: return StoringOrShipping(s);
+    case v1::RECEIVING: return Receiving(s);
+    case v1::CONSUMING:
+    case v1::REPACKAGING: return ConsumingOrRepackaging(s);
+    case v1::PACKING:
+    case v1::UNPACKING: return PackingOrUnpacking(s);
+    case v1::DESTROYING: return Destroying(s);
+    case v1::LOSS_REPORT:
+    case v1::FOUND: return LossOrFound(s);
+    case v1::VOIDING: return Voiding(s);
+    case v1::ERROR_DECLARATION: return ErrorDeclaration(s);
+    default: return Invalid("step", "is not a known business step");
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> LifecycleRules::OwnedPayloadTypes() const {
+  return {std::string(kEventContext.payload_type())};
+}
+
+absl::StatusOr<std::optional<journal::RequestId>> LifecycleRules::RequestKey(
+    const v1::SignedEnvelope& envelope) const {
+  v1::Event event;
+  if (!event.ParseFromString(envelope.payload())) {
+    return absl::InvalidArgumentError("envelope.payload: not an Event");
+  }
+  if (event.event_id().empty() || event.event_id().size() > 128) {
+    return Invalid("event_id", "1 to 128 characters are required");
+  }
+  return journal::RequestId{absl::StrCat("event/", event.event_id()), "event.event_id",
+                            event.event_id(), "event"};
+}
+
+absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
+                                   const storage::StateReader& state,
+                                   storage::StateWrites* changes) const {
+  if (entry.envelope->payload_type() != kEventContext.payload_type()) return absl::OkStatus();
+  CL_ASSIGN_OR_RETURN(v1::Actor actor, registry::CheckSigner(entry, state, kEventContext));
+  v1::Event event;
+  if (!event.ParseFromString(entry.envelope->payload())) {
+    return absl::InvalidArgumentError("envelope.payload: not an Event");
+  }
+  const v1::Location& where = event.location();
+  if ((actor.role() != v1::ENTERPRISE_ADMIN && actor.role() != v1::ENTERPRISE_OPERATOR) ||
+      actor.enterprise_uscc() != where.enterprise_uscc()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "envelope.signatures[0].key_id: actor '", actor.name(), "' (",
+        v1::ActorRole_Name(actor.role()), ") may not record events for enterprise '",
+        where.enterprise_uscc(), "' (event.location.enterprise_uscc)"));
+  }
+  Step s(entry, state, event);
+  CL_RETURN_IF_ERROR(CheckEvent(s));
+  CL_RETURN_IF_ERROR(ApplyStep(s));
+  if (s.touched.size() > static_cast<size_t>(kMaxTouchedCodes)) {
+    return Invalid("codes", absl::StrCat("the event would touch ", s.touched.size(),
+                                         " codes (aggregates' contents included); at most ",
+                                         kMaxTouchedCodes));
+  }
+  // Time order and chain links for every code the event touches.
+  const absl::TimeZone local = absl::FixedTimeZone(event.event_time_offset_minutes() * 60);
+  v1::EventLinks links;
+  for (const auto& [code, c] : s.touched) {
+    if (s.when < c.last_event_time) {
+      return Precondition("event_time", absl::StrCat(absl::FormatTime(s.when, local), " is before ",
+                                                     code, "'s previous event at ",
+                                                     absl::FormatTime(c.last_event_time, local)));
+    }
+    v1::EventLinks::Link* link = links.add_links();
+    link->set_code(code);
+    if (c.last_event_index) {
+      CL_ASSIGN_OR_RETURN(crypto::Sha256Digest previous, state.LeafHash(*c.last_event_index));
+      link->set_previous_event_hash(previous.ToBytes());
+    }
+  }
+  const size_t entry_bytes = entry.envelope->ByteSizeLong() + links.ByteSizeLong() + 64;
+  if (entry_bytes > kMaxEventEntryBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "envelope.payload: the event's log entry would be about ", entry_bytes,
+        " bytes; at most ", kMaxEventEntryBytes));
+  }
+  *entry.assignment = links.SerializeAsString();
+
+  // What the event leaves: each touched code's state (with the state before
+  // it, for an error declaration), its history and who has held it.
+  for (auto& [code, c] : s.touched) {
+    CodeState after = c;
+    after.last_event_time = s.when;
+    after.last_event_index = entry.index;
+    state::CodeRecord record = internal::ToRecord(after);
+    const std::optional<CodeState>& previous = s.before.at(code);
+    if (previous) {
+      *record.mutable_before() = internal::ToRecord(*previous);
+    }
+    changes->Put(internal::CodeKey(code), record.SerializeAsString());
+    changes->Put(internal::HistoryKey(code, entry.index), "");
+    changes->Put(internal::HeldKey(code, after.custodian), "");
+    if (!after.aggregate) changes->Put(internal::HeldKey(code, after.enterprise), "");
+  }
+  state::EventRecord record;
+  record.set_log_index(entry.index);
+  record.set_enterprise(where.enterprise_uscc());
+  changes->Put(internal::EventKey(event.event_id()), record.SerializeAsString());
+  return absl::OkStatus();
+}
+
+}  // namespace chemledger::ledger

@@ -1,0 +1,63 @@
+// The lifecycle ledger's rules: every step of a package's life as a signed
+// event (chemledger.v1.Event), as a state machine of the journal
+// (journal/state_machine.h). The server enforces them, never the client.
+//
+// The rules (each refusal names the field):
+//  - the signer is an admin or operator of the event's enterprise
+//    (event.location.enterprise_uscc), registered, unrevoked, not
+//    blacklisted;
+//  - only the custodian stores, ships, consumes, repackages, packs or
+//    disposes of a package; receipt by the consignee changes the custodian;
+//  - shipping needs an open e-waybill of that consignor and consignee that
+//    lists the package (or the aggregate it moves on);
+//  - the remaining quantity never goes below zero; a repackaging's outputs
+//    plus its declared loss equal what it took from its input;
+//  - nothing happens after a terminal state (consumed, disposed, voided); a
+//    packed child does not move alone; an aggregate cannot contain itself or
+//    a code that already has a parent; aggregates nest at most kMaxNesting;
+//  - the event time is not later than the record time plus the clock skew
+//    allowed (5 minutes), and not before the code's previous event;
+//  - the enterprise's roles bound the steps: commissioning by producers and
+//    importers, consuming by users and producers, destroying by disposers
+//    holding a hazardous-waste licence valid on the event date, nothing by a
+//    carrier;
+//  - an error declaration undoes an event that is still the latest of every
+//    code it touched (and did not create it), declared by the enterprise that
+//    recorded it.
+// Each event joins the hash chain of every code it touches: its assignment
+// (v1::EventLinks) names, per code, the leaf hash of the code's previous
+// event.
+//
+// The rules are split by business step (one handler each, in the .cc) over
+// a shared context of the codes the event touches.
+//
+// Thread-safety: stateless; thread-safe.
+
+#ifndef CHEMLEDGER_SERVICES_LEDGER_LIFECYCLE_RULES_H_
+#define CHEMLEDGER_SERVICES_LEDGER_LIFECYCLE_RULES_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "journal/state_machine.h"
+
+namespace chemledger::ledger {
+
+// How far in the future of its record time an event time may be.
+inline constexpr absl::Duration kClockSkew = absl::Minutes(5);
+
+class LifecycleRules final : public journal::StateMachine {
+ public:
+  absl::string_view name() const override { return "lifecycle"; }
+  std::vector<std::string> OwnedPayloadTypes() const override;
+  // "event/<event_id>".
+  absl::StatusOr<std::optional<journal::RequestId>> RequestKey(
+      const v1::SignedEnvelope& envelope) const override;
+  absl::Status Apply(const journal::EntryContext& entry, const storage::StateReader& state,
+                     storage::StateWrites* changes) const override;
+};
+
+}  // namespace chemledger::ledger
+
+#endif  // CHEMLEDGER_SERVICES_LEDGER_LIFECYCLE_RULES_H_

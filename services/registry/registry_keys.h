@@ -1,0 +1,33 @@
+// Internal to services/registry: where the registry's records live in the
+// store's state (docs/architecture.md lists every prefix).
+//   r/genesis                 state::DeploymentRecord
+//   r/ent/<uscc>              state::EnterpriseRecord
+//   r/prod/<uscc>/<number>    chemledger.v1.Product
+//   r/actor/<key id>          state::ActorRecord
+//   r/lkey/<key id>           state::LabelKeyRecord
+
+#ifndef CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_KEYS_H_
+#define CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_KEYS_H_
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "crypto/keys.h"
+
+namespace chemledger::registry::keys {
+
+inline std::string Genesis() { return "r/genesis"; }
+inline std::string Enterprise(absl::string_view uscc) { return absl::StrCat("r/ent/", uscc); }
+inline std::string ProductsOf(absl::string_view uscc) { return absl::StrCat("r/prod/", uscc, "/"); }
+inline std::string Product(absl::string_view uscc, absl::string_view number) {
+  return absl::StrCat("r/prod/", uscc, "/", number);
+}
+inline std::string Actor(const crypto::KeyId& id) { return absl::StrCat("r/actor/", id.ToString()); }
+inline std::string LabelKeys() { return "r/lkey/"; }
+inline std::string LabelKey(const crypto::KeyId& id) {
+  return absl::StrCat("r/lkey/", id.ToString());
+}
+
+}  // namespace chemledger::registry::keys
+
+#endif  // CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_KEYS_H_

@@ -1,0 +1,428 @@
+#include "services/registry/registry_rules.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "crypto/label.h"
+#include "services/common/envelope.h"
+#include "services/registry/registry_keys.h"
+#include "services/registry/validation.h"
+
+namespace chemledger::registry {
+namespace {
+
+absl::StatusOr<absl::CivilDay> ToCivilDay(const v1::Date& d, absl::string_view field) {
+  const absl::CivilDay day(d.year(), d.month(), d.day());
+  if (d.year() < 2000 || d.year() > 2179 || day.year() != d.year() || day.month() != d.month() ||
+      day.day() != d.day()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", d.year(), "-", d.month(), "-", d.day(),
+                     " is not a date from 2000-01-01 to 2179-12-31"));
+  }
+  return day;
+}
+
+absl::StatusOr<crypto::VerifyingKey> ActorKey(const v1::Actor& actor, absl::string_view field) {
+  absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(actor.public_key());
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".public_key: ", key.status().message()));
+  }
+  return key;
+}
+
+bool IsEnterpriseRole(v1::ActorRole role) {
+  return role == v1::ENTERPRISE_ADMIN || role == v1::ENTERPRISE_OPERATOR;
+}
+
+CatalogueEntry FromRow(const v1::CatalogueRow& row) {
+  return CatalogueEntry{row.catalogue_number(), row.name_zh(),      row.name_en(),
+                        row.cas(),              row.un_number(),    row.hazard_class(),
+                        row.packing_group(),    static_cast<uint8_t>(row.control_flags())};
+}
+
+v1::CatalogueRow ToRow(const CatalogueEntry& e) {
+  v1::CatalogueRow row;
+  row.set_catalogue_number(e.catalogue_number);
+  row.set_name_zh(e.name_zh);
+  row.set_name_en(e.name_en);
+  row.set_cas(e.cas);
+  row.set_un_number(e.un_number);
+  row.set_hazard_class(e.hazard_class);
+  row.set_packing_group(e.packing_group);
+  row.set_control_flags(e.flags);
+  return row;
+}
+
+// Whether a key is registered already, as an actor key or a label key.
+absl::StatusOr<bool> KeyTaken(const storage::StateReader& state, const crypto::KeyId& id) {
+  absl::StatusOr<std::optional<state::ActorRecord>> actor = FindActor(state, id);
+  if (!actor.ok()) return actor.status();
+  if (*actor) return true;
+  absl::StatusOr<std::optional<std::string>> bytes = state.Get(keys::LabelKey(id));
+  if (!bytes.ok()) return bytes.status();
+  return bytes->has_value();
+}
+
+template <typename Record>
+absl::StatusOr<Record> MustRead(const storage::StateReader& state, const std::string& key) {
+  absl::StatusOr<std::optional<std::string>> bytes = state.Get(key);
+  if (!bytes.ok()) return bytes.status();
+  Record r;
+  if (!*bytes || !r.ParseFromString(**bytes)) {
+    return absl::DataLossError(absl::StrCat("state record '", key, "' is missing or malformed"));
+  }
+  return r;
+}
+
+}  // namespace
+
+std::vector<std::string> RegistryRules::OwnedPayloadTypes() const {
+  return {std::string(kGenesisContext.payload_type()),
+          std::string(kRegistryContext.payload_type())};
+}
+
+absl::StatusOr<std::optional<journal::RequestId>> RegistryRules::RequestKey(
+    const v1::SignedEnvelope& envelope) const {
+  if (envelope.payload_type() != kRegistryContext.payload_type()) return std::nullopt;
+  v1::RegistryRequest request;
+  if (!request.ParseFromString(envelope.payload())) {
+    return absl::InvalidArgumentError("envelope.payload: not a RegistryRequest");
+  }
+  if (request.request_id().empty() || request.request_id().size() > 128) {
+    return absl::InvalidArgumentError("request.request_id: 1 to 128 characters are required");
+  }
+  return journal::RequestId{absl::StrCat("registry/", request.request_id()),
+                            "request.request_id", request.request_id()};
+}
+
+absl::Status RegistryRules::Apply(const journal::EntryContext& entry,
+                                  const storage::StateReader& state,
+                                  storage::StateWrites* changes) const {
+  const std::string& type = entry.envelope->payload_type();
+  if (type == kGenesisContext.payload_type()) return ApplyGenesis(entry, changes);
+  if (entry.index == 0) {
+    return absl::FailedPreconditionError(
+        "envelope.payload_type: log entry 0 must be the genesis entry (chemledgerd init)");
+  }
+  if (type == kRegistryContext.payload_type()) return ApplyRequest(entry, state, changes);
+  return absl::OkStatus();
+}
+
+absl::Status RegistryRules::ApplyGenesis(const journal::EntryContext& entry,
+                                         storage::StateWrites* changes) const {
+  if (entry.index != 0) {
+    return absl::FailedPreconditionError(
+        "envelope.payload_type: a deployment has one genesis entry, at log index 0");
+  }
+  v1::Genesis genesis;
+  if (!genesis.ParseFromString(entry.envelope->payload()) ||
+      genesis.first_admin().role() != v1::PLATFORM_ADMIN) {
+    return absl::InvalidArgumentError(
+        "envelope.payload: not a Genesis naming a PLATFORM_ADMIN first_admin");
+  }
+  if (genesis.deployment().empty() || genesis.first_admin().name().empty()) {
+    return absl::InvalidArgumentError(
+        "genesis: deployment and administrator names are required");
+  }
+  absl::StatusOr<crypto::VerifyingKey> key = ActorKey(genesis.first_admin(), "genesis.first_admin");
+  if (!key.ok()) return key.status();
+  // Signed by the key it introduces: proof that its holder wrote it.
+  absl::StatusOr<crypto::KeyId> signer = envelope::Verify(
+      *entry.envelope, kGenesisContext,
+      [&](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
+        if (id == key->key_id()) return *key;
+        return absl::NotFoundError("not the genesis key");
+      });
+  if (!signer.ok()) return signer.status();
+  if (absl::Status s = crypto::ValidateLabelResolver(genesis.resolver()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("genesis.resolver: ", s.message()));
+  }
+  state::DeploymentRecord deployment;
+  deployment.set_deployment(genesis.deployment());
+  deployment.set_resolver(genesis.resolver());
+  changes->Put(keys::Genesis(), deployment.SerializeAsString());
+  state::ActorRecord admin;
+  *admin.mutable_actor() = genesis.first_admin();
+  admin.set_added_at(entry.index);
+  changes->Put(keys::Actor(key->key_id()), admin.SerializeAsString());
+  return absl::OkStatus();
+}
+
+absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
+                                         const storage::StateReader& state,
+                                         storage::StateWrites* changes) const {
+  absl::StatusOr<v1::Actor> signer = CheckSigner(entry, state, kRegistryContext);
+  if (!signer.ok()) return signer.status();
+  v1::RegistryRequest request;
+  if (!request.ParseFromString(entry.envelope->payload())) {
+    return absl::InvalidArgumentError("envelope.payload: not a RegistryRequest");
+  }
+  const v1::Actor& actor = *signer;
+  const bool platform_admin = actor.role() == v1::PLATFORM_ADMIN;
+  const auto admin_of = [&](const std::string& uscc) {
+    return platform_admin ||
+           (actor.role() == v1::ENTERPRISE_ADMIN && actor.enterprise_uscc() == uscc);
+  };
+  const auto denied = [&](absl::string_view what) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("envelope.signatures[0].key_id: actor '", actor.name(), "' (",
+                     v1::ActorRole_Name(actor.role()), ") may not ", what));
+  };
+
+  switch (request.change_case()) {
+    case v1::RegistryRequest::kRegisterEnterprise: {
+      const v1::Enterprise& e = request.register_enterprise();
+      if (!platform_admin) return denied("register enterprises");
+      if (absl::Status s = ValidateEnterprise(e); !s.ok()) return s;
+      absl::StatusOr<std::optional<EnterpriseRecord>> known = FindEnterprise(state, e.uscc());
+      if (!known.ok()) return known.status();
+      if (*known) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("enterprise.uscc: ", e.uscc(), " is already registered"));
+      }
+      state::EnterpriseRecord record;
+      *record.mutable_enterprise() = e;
+      record.set_registered_at(entry.index);
+      changes->Put(keys::Enterprise(e.uscc()), record.SerializeAsString());
+      return absl::OkStatus();
+    }
+    case v1::RegistryRequest::kRegisterProduct: {
+      const v1::Product& p = request.register_product();
+      // The catalogue row the product is checked against: today's under
+      // kSequence, the recorded one when rebuilding (none recorded before
+      // rules epoch 1: the field rules alone).
+      v1::RegistryAssignment assignment;
+      Catalogue recorded;
+      const Catalogue* catalogue = catalogue_;
+      if (entry.mode == journal::ApplyMode::kSequence) {
+        if (const CatalogueEntry* row = p.cas().empty() ? nullptr : catalogue_->FindByCas(p.cas())) {
+          *assignment.mutable_checked_against() = ToRow(*row);
+        }
+      } else {
+        if (!assignment.ParseFromString(std::string(entry.proposal))) {
+          return absl::InvalidArgumentError("assignment: not a RegistryAssignment");
+        }
+        std::vector<CatalogueEntry> rows;
+        if (assignment.has_checked_against()) rows.push_back(FromRow(assignment.checked_against()));
+        recorded = Catalogue::FromEntries(std::move(rows));
+        catalogue = &recorded;
+      }
+      if (absl::Status s = ValidateProduct(p, *catalogue); !s.ok()) return s;
+      absl::StatusOr<std::optional<EnterpriseRecord>> e = FindEnterprise(state, p.enterprise_uscc());
+      if (!e.ok()) return e.status();
+      if (!*e) {
+        return absl::NotFoundError(absl::StrCat("product.enterprise_uscc: enterprise ",
+                                                p.enterprise_uscc(), " is not registered"));
+      }
+      if ((*e)->blacklist_reason) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "product.enterprise_uscc: enterprise ", p.enterprise_uscc(), " is blacklisted (",
+            *(*e)->blacklist_reason, ")"));
+      }
+      if (!admin_of(p.enterprise_uscc())) {
+        return denied(absl::StrCat("register products of enterprise ", p.enterprise_uscc()));
+      }
+      if (!HasRole((*e)->enterprise, v1::PRODUCER) && !HasRole((*e)->enterprise, v1::IMPORTER)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "product.enterprise_uscc: enterprise ", p.enterprise_uscc(),
+            " is neither a producer nor an importer"));
+      }
+      absl::StatusOr<std::optional<v1::Product>> known =
+          FindProduct(state, p.enterprise_uscc(), p.product_number());
+      if (!known.ok()) return known.status();
+      if (*known) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "product.product_number: ", p.product_number(), " is already registered for ",
+            p.enterprise_uscc()));
+      }
+      if (entry.rules_epoch >= 1) *entry.assignment = assignment.SerializeAsString();
+      changes->Put(keys::Product(p.enterprise_uscc(), p.product_number()), p.SerializeAsString());
+      return absl::OkStatus();
+    }
+    case v1::RegistryRequest::kAddActor: {
+      const v1::Actor& a = request.add_actor();
+      if (a.name().empty()) return absl::InvalidArgumentError("actor.name: is required");
+      if (a.role() == v1::ACTOR_ROLE_UNSPECIFIED || !v1::ActorRole_IsValid(a.role())) {
+        return absl::InvalidArgumentError("actor.role: is not a known role");
+      }
+      absl::StatusOr<crypto::VerifyingKey> key = ActorKey(a, "actor");
+      if (!key.ok()) return key.status();
+      absl::StatusOr<bool> taken = KeyTaken(state, key->key_id());
+      if (!taken.ok()) return taken.status();
+      if (*taken) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "actor.public_key: key ", key->key_id().ToString(), " is already registered"));
+      }
+      if (IsEnterpriseRole(a.role())) {
+        absl::StatusOr<std::optional<EnterpriseRecord>> e = FindEnterprise(state, a.enterprise_uscc());
+        if (!e.ok()) return e.status();
+        if (!*e) {
+          return absl::NotFoundError(absl::StrCat("actor.enterprise_uscc: enterprise '",
+                                                  a.enterprise_uscc(), "' is not registered"));
+        }
+        if ((*e)->blacklist_reason) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              "actor.enterprise_uscc: enterprise ", a.enterprise_uscc(), " is blacklisted"));
+        }
+        if (!admin_of(a.enterprise_uscc())) {
+          return denied(absl::StrCat("add actors to enterprise ", a.enterprise_uscc()));
+        }
+      } else {
+        if (!a.enterprise_uscc().empty()) {
+          return absl::InvalidArgumentError(
+              "actor.enterprise_uscc: must be empty for platform administrators and regulators");
+        }
+        if (!platform_admin) return denied("add platform administrators or regulators");
+      }
+      state::ActorRecord record;
+      *record.mutable_actor() = a;
+      record.set_added_at(entry.index);
+      changes->Put(keys::Actor(key->key_id()), record.SerializeAsString());
+      return absl::OkStatus();
+    }
+    case v1::RegistryRequest::kRevokeKey: {
+      absl::StatusOr<crypto::KeyId> id = crypto::KeyId::Parse(request.revoke_key().key_id());
+      if (!id.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("revoke_key.key_id: ", id.status().message()));
+      }
+      if (request.revoke_key().reason().empty()) {
+        return absl::InvalidArgumentError("revoke_key.reason: is required");
+      }
+      absl::StatusOr<std::optional<std::string>> label_bytes = state.Get(keys::LabelKey(*id));
+      if (!label_bytes.ok()) return label_bytes.status();
+      if (*label_bytes) {
+        if (!platform_admin) return denied("revoke label keys");
+        state::LabelKeyRecord label;
+        if (!label.ParseFromString(**label_bytes)) {
+          return absl::DataLossError("a label key record is malformed");
+        }
+        if (label.revoked()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("revoke_key.key_id: label key ", id->ToString(), " is already revoked"));
+        }
+        label.set_revoked(true);
+        *label.mutable_revoked_on() = ToProtoDate(ChinaDay(entry.record_time));
+        label.set_revoked_at(entry.index);
+        changes->Put(keys::LabelKey(*id), label.SerializeAsString());
+        return absl::OkStatus();
+      }
+      absl::StatusOr<std::optional<state::ActorRecord>> target = FindActor(state, *id);
+      if (!target.ok()) return target.status();
+      if (!*target) {
+        return absl::NotFoundError(absl::StrCat("revoke_key.key_id: key ", id->ToString(),
+                                                " is not registered"));
+      }
+      if ((*target)->revoked()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("revoke_key.key_id: key ", id->ToString(), " is already revoked"));
+      }
+      const v1::Actor& t = (*target)->actor();
+      if (!(platform_admin || (IsEnterpriseRole(t.role()) && admin_of(t.enterprise_uscc())))) {
+        return denied(absl::StrCat("revoke key ", id->ToString()));
+      }
+      state::ActorRecord revoked = **target;
+      revoked.set_revoked(true);
+      revoked.set_revoked_reason(request.revoke_key().reason());
+      revoked.set_revoked_at(entry.index);
+      changes->Put(keys::Actor(*id), revoked.SerializeAsString());
+      return absl::OkStatus();
+    }
+    case v1::RegistryRequest::kBlacklist: {
+      const v1::BlacklistChange& b = request.blacklist();
+      if (!(platform_admin || actor.role() == v1::REGULATOR)) return denied("change the blacklist");
+      absl::StatusOr<std::optional<std::string>> bytes = state.Get(keys::Enterprise(b.enterprise_uscc()));
+      if (!bytes.ok()) return bytes.status();
+      if (b.enterprise_uscc().empty() || !*bytes) {
+        return absl::NotFoundError(absl::StrCat("blacklist.enterprise_uscc: enterprise '",
+                                                b.enterprise_uscc(), "' is not registered"));
+      }
+      if (b.reason().empty()) return absl::InvalidArgumentError("blacklist.reason: is required");
+      absl::StatusOr<state::EnterpriseRecord> record =
+          MustRead<state::EnterpriseRecord>(state, keys::Enterprise(b.enterprise_uscc()));
+      if (!record.ok()) return record.status();
+      record->set_blacklisted(b.blacklisted());
+      if (b.blacklisted()) {
+        record->set_blacklist_reason(b.reason());
+      } else {
+        record->clear_blacklist_reason();
+      }
+      changes->Put(keys::Enterprise(b.enterprise_uscc()), record->SerializeAsString());
+      return absl::OkStatus();
+    }
+    case v1::RegistryRequest::kAddLabelKey: {
+      const v1::LabelKey& k = request.add_label_key();
+      if (!platform_admin) return denied("add label keys");
+      absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(k.public_key());
+      if (!key.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("add_label_key.public_key: ", key.status().message()));
+      }
+      absl::StatusOr<absl::CivilDay> from = ToCivilDay(k.valid_from(), "add_label_key.valid_from");
+      if (!from.ok()) return from.status();
+      absl::StatusOr<absl::CivilDay> until = ToCivilDay(k.valid_until(), "add_label_key.valid_until");
+      if (!until.ok()) return until.status();
+      if (*until < *from) {
+        return absl::InvalidArgumentError(
+            "add_label_key.valid_until: must not be before valid_from");
+      }
+      absl::StatusOr<bool> taken = KeyTaken(state, key->key_id());
+      if (!taken.ok()) return taken.status();
+      if (*taken) {
+        return absl::AlreadyExistsError(absl::StrCat("add_label_key.public_key: key ",
+                                                     key->key_id().ToString(),
+                                                     " is already registered"));
+      }
+      state::LabelKeyRecord record;
+      record.set_public_key(k.public_key());
+      *record.mutable_valid_from() = k.valid_from();
+      *record.mutable_valid_until() = k.valid_until();
+      record.set_added_at(entry.index);
+      changes->Put(keys::LabelKey(key->key_id()), record.SerializeAsString());
+      return absl::OkStatus();
+    }
+    case v1::RegistryRequest::CHANGE_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError("request.change: no change given");
+}
+
+absl::StatusOr<v1::Actor> CheckSigner(const journal::EntryContext& entry,
+                                      const storage::StateReader& state,
+                                      const crypto::SignatureContext& context) {
+  if (entry.mode == journal::ApplyMode::kRebuild) {
+    return VerifySigner(state, *entry.envelope, context);
+  }
+  // The caller verified the signature; the form is checked again here, as
+  // the key may have been revoked (or its enterprise blacklisted) since.
+  absl::StatusOr<std::pair<v1::Actor, envelope::ResolvedSignature>> resolved =
+      ResolveSigner(state, *entry.envelope, context);
+  if (!resolved.ok()) return resolved.status();
+  return std::move(resolved->first);
+}
+
+absl::StatusOr<v1::SignedEnvelope> MakeGenesis(const std::string& deployment,
+                                               const std::string& resolver,
+                                               const std::string& admin_name,
+                                               const crypto::SigningKey& admin_key) {
+  if (deployment.empty() || admin_name.empty()) {
+    return absl::InvalidArgumentError("bootstrap: deployment and administrator names are required");
+  }
+  if (absl::Status s = crypto::ValidateLabelResolver(resolver); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("bootstrap: ", s.message()));
+  }
+  if (resolver.size() > crypto::kMaxQrFriendlyResolverLength) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bootstrap: resolver: '", resolver, "' is longer than ",
+        crypto::kMaxQrFriendlyResolverLength, " characters (labels would not fit QR version 10)"));
+  }
+  v1::Genesis genesis;
+  genesis.set_deployment(deployment);
+  genesis.set_resolver(resolver);
+  v1::Actor* admin = genesis.mutable_first_admin();
+  admin->set_name(admin_name);
+  admin->set_role(v1::PLATFORM_ADMIN);
+  admin->set_public_key(admin_key.verifying_key().ToBytes());
+  return envelope::Sign(kGenesisContext, genesis.SerializeAsString(), admin_key);
+}
+
+}  // namespace chemledger::registry

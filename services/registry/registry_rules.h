@@ -1,0 +1,82 @@
+// The registry's rules (一企一品), as a state machine of the journal
+// (journal/state_machine.h): the genesis entry and every RegistryRequest.
+//
+// The rules (each refusal names the field):
+//  - log entry 0 is the genesis entry, signed by the key of the first
+//    platform administrator it names, and nothing else is;
+//  - only platform administrators register enterprises, add platform
+//    administrators and regulators, add label keys, revoke label keys;
+//  - an enterprise's products and actors are added by a platform
+//    administrator or that enterprise's admin; the enterprise must be
+//    registered and not blacklisted; products only for producers and
+//    importers, checked against the reference catalogue (validation.h);
+//  - a key is registered once, as an actor key or a label key, never both;
+//  - a key is revoked once, by a platform administrator or (enterprise keys)
+//    its enterprise's admin; blacklist changes by administrators and
+//    regulators;
+//  - the signer is a registered, unrevoked actor whose enterprise is not
+//    blacklisted (every other owner of a payload type asks the same through
+//    CheckSigner).
+//
+// What a product registration was checked against is recorded in the entry
+// (v1::RegistryAssignment: the catalogue row), so that rebuilding the state
+// repeats the check against that row, never against today's catalogue.
+//
+// Thread-safety: stateless after construction; the catalogue must outlive
+// the machine.
+
+#ifndef CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_RULES_H_
+#define CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_RULES_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "chemledger/v1/registry.pb.h"
+#include "crypto/keys.h"
+#include "journal/state_machine.h"
+#include "services/registry/catalogue.h"
+#include "services/registry/registry_state.h"
+
+namespace chemledger::registry {
+
+class RegistryRules final : public journal::StateMachine {
+ public:
+  explicit RegistryRules(const Catalogue* catalogue) : catalogue_(catalogue) {}
+
+  absl::string_view name() const override { return "registry"; }
+  std::vector<std::string> OwnedPayloadTypes() const override;
+  // "registry/<request_id>"; genesis has none.
+  absl::StatusOr<std::optional<journal::RequestId>> RequestKey(
+      const v1::SignedEnvelope& envelope) const override;
+  absl::Status Apply(const journal::EntryContext& entry, const storage::StateReader& state,
+                     storage::StateWrites* changes) const override;
+
+ private:
+  absl::Status ApplyGenesis(const journal::EntryContext& entry, storage::StateWrites* changes) const;
+  absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::StateReader& state,
+                            storage::StateWrites* changes) const;
+
+  const Catalogue* const catalogue_;
+};
+
+// The signer of an entry whose owner is `context`'s: under kSequence the
+// caller verified the signature, so this checks that the signer may still
+// act (ActiveSigner: registered, unrevoked, not blacklisted) as of this
+// entry; under kRebuild it verifies the signature too (VerifySigner).
+absl::StatusOr<v1::Actor> CheckSigner(const journal::EntryContext& entry,
+                                      const storage::StateReader& state,
+                                      const crypto::SignatureContext& context);
+
+// The genesis request: the deployment's name, its label resolver host
+// (crypto::ValidateLabelResolver, at most crypto::kMaxQrFriendlyResolverLength
+// characters) and its first platform administrator, signed by that
+// administrator's key. InvalidArgument for a bad name or resolver.
+absl::StatusOr<v1::SignedEnvelope> MakeGenesis(const std::string& deployment,
+                                               const std::string& resolver,
+                                               const std::string& admin_name,
+                                               const crypto::SigningKey& admin_key);
+
+}  // namespace chemledger::registry
+
+#endif  // CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_RULES_H_

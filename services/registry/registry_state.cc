@@ -1,0 +1,208 @@
+#include "services/registry/registry_state.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "services/registry/registry_keys.h"
+
+namespace chemledger::registry {
+namespace {
+
+template <typename Record>
+absl::StatusOr<std::optional<Record>> ReadRecord(const storage::StateReader& state,
+                                                 const std::string& key) {
+  absl::StatusOr<std::optional<std::string>> bytes = state.Get(key);
+  if (!bytes.ok()) return bytes.status();
+  if (!*bytes) return std::nullopt;
+  Record record;
+  if (!record.ParseFromString(**bytes)) {
+    return absl::DataLossError(absl::StrCat("state record '", key, "' is malformed"));
+  }
+  return record;
+}
+
+absl::StatusOr<LabelKeyState> ToLabelKeyState(const state::LabelKeyRecord& r) {
+  absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(r.public_key());
+  if (!key.ok()) return absl::DataLossError("a label key record holds a malformed key");
+  LabelKeyState s{*key, FromProtoDate(r.valid_from()), FromProtoDate(r.valid_until()),
+                  std::nullopt};
+  if (r.revoked()) s.revoked_on = FromProtoDate(r.revoked_on());
+  return s;
+}
+
+absl::Status KeyIdError(absl::StatusCode code, absl::string_view message) {
+  return absl::Status(code, absl::StrCat("envelope.signatures[0].key_id: ", message));
+}
+
+}  // namespace
+
+absl::StatusOr<state::DeploymentRecord> ReadDeployment(const storage::StateReader& state) {
+  absl::StatusOr<std::optional<state::DeploymentRecord>> r =
+      ReadRecord<state::DeploymentRecord>(state, keys::Genesis());
+  if (!r.ok()) return r.status();
+  if (!*r) return absl::NotFoundError("the log has no genesis entry");
+  return **r;
+}
+
+absl::StatusOr<std::optional<EnterpriseRecord>> FindEnterprise(const storage::StateReader& state,
+                                                                absl::string_view uscc) {
+  if (uscc.empty()) return std::nullopt;
+  absl::StatusOr<std::optional<state::EnterpriseRecord>> r =
+      ReadRecord<state::EnterpriseRecord>(state, keys::Enterprise(uscc));
+  if (!r.ok()) return r.status();
+  if (!*r) return std::nullopt;
+  EnterpriseRecord out{std::move(*(*r)->mutable_enterprise()), std::nullopt};
+  if ((*r)->blacklisted()) out.blacklist_reason = (*r)->blacklist_reason();
+  return out;
+}
+
+absl::StatusOr<std::optional<v1::Product>> FindProduct(const storage::StateReader& state,
+                                                       absl::string_view uscc,
+                                                       absl::string_view product_number) {
+  if (uscc.empty() || product_number.empty()) return std::nullopt;
+  return ReadRecord<v1::Product>(state, keys::Product(uscc, product_number));
+}
+
+absl::StatusOr<std::vector<v1::Product>> ListProducts(const storage::StateReader& state,
+                                                      absl::string_view uscc) {
+  std::vector<v1::Product> products;
+  if (uscc.empty()) return products;
+  const std::string prefix = keys::ProductsOf(uscc);
+  std::string end = prefix;
+  end.back() = '/' + 1;
+  bool malformed = false;
+  absl::Status s = state.Scan(prefix, end, [&](absl::string_view, absl::string_view value) {
+    v1::Product& p = products.emplace_back();
+    malformed = !p.ParseFromString(std::string(value));
+    return !malformed;
+  });
+  if (!s.ok()) return s;
+  if (malformed) return absl::DataLossError("a product record is malformed");
+  return products;
+}
+
+absl::StatusOr<std::optional<state::ActorRecord>> FindActor(const storage::StateReader& state,
+                                                            const crypto::KeyId& key_id) {
+  return ReadRecord<state::ActorRecord>(state, keys::Actor(key_id));
+}
+
+absl::StatusOr<std::optional<LabelKeyState>> FindLabelKey(const storage::StateReader& state,
+                                                          const crypto::KeyId& key_id) {
+  absl::StatusOr<std::optional<state::LabelKeyRecord>> r =
+      ReadRecord<state::LabelKeyRecord>(state, keys::LabelKey(key_id));
+  if (!r.ok()) return r.status();
+  if (!*r) return std::nullopt;
+  absl::StatusOr<LabelKeyState> s = ToLabelKeyState(**r);
+  if (!s.ok()) return s.status();
+  return *s;
+}
+
+absl::StatusOr<std::vector<LabelKeyState>> LabelKeys(const storage::StateReader& state) {
+  std::vector<LabelKeyState> out;
+  const std::string prefix = keys::LabelKeys();
+  std::string end = prefix;
+  end.back() = '/' + 1;
+  absl::Status error;
+  absl::Status s = state.Scan(prefix, end, [&](absl::string_view, absl::string_view value) {
+    state::LabelKeyRecord r;
+    if (!r.ParseFromString(std::string(value))) {
+      error = absl::DataLossError("a label key record is malformed");
+      return false;
+    }
+    absl::StatusOr<LabelKeyState> k = ToLabelKeyState(r);
+    if (!k.ok()) {
+      error = k.status();
+      return false;
+    }
+    out.push_back(*std::move(k));
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (!error.ok()) return error;
+  return out;
+}
+
+absl::StatusOr<v1::Actor> ActiveSigner(const storage::StateReader& state,
+                                       const crypto::KeyId& key_id) {
+  absl::StatusOr<std::optional<state::ActorRecord>> record = FindActor(state, key_id);
+  if (!record.ok()) return record.status();
+  if (!*record) {
+    return KeyIdError(absl::StatusCode::kUnauthenticated,
+                      absl::StrCat("key ", key_id.ToString(), " is not registered"));
+  }
+  if ((*record)->revoked()) {
+    return KeyIdError(absl::StatusCode::kPermissionDenied,
+                      absl::StrCat("key ", key_id.ToString(), " was revoked: ",
+                                   (*record)->revoked_reason()));
+  }
+  const v1::Actor& actor = (*record)->actor();
+  if (!actor.enterprise_uscc().empty()) {
+    absl::StatusOr<std::optional<EnterpriseRecord>> e =
+        FindEnterprise(state, actor.enterprise_uscc());
+    if (!e.ok()) return e.status();
+    if (*e && (*e)->blacklist_reason) {
+      return KeyIdError(absl::StatusCode::kPermissionDenied,
+                        absl::StrCat("the signer's enterprise ", actor.enterprise_uscc(),
+                                     " is blacklisted (", *(*e)->blacklist_reason,
+                                     "): its actors can write nothing"));
+    }
+  }
+  return actor;
+}
+
+absl::StatusOr<std::pair<v1::Actor, envelope::ResolvedSignature>> ResolveSigner(
+    const storage::StateReader& state, const v1::SignedEnvelope& envelope,
+    const crypto::SignatureContext& context) {
+  std::optional<v1::Actor> actor;
+  absl::StatusOr<envelope::ResolvedSignature> resolved = envelope::Resolve(
+      envelope, context, [&](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
+        absl::StatusOr<std::optional<state::ActorRecord>> record = FindActor(state, id);
+        if (!record.ok()) return record.status();
+        if (!*record) return absl::NotFoundError("unknown key");
+        if ((*record)->revoked()) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              "key ", id.ToString(), " was revoked: ", (*record)->revoked_reason()));
+        }
+        absl::StatusOr<crypto::VerifyingKey> key =
+            crypto::VerifyingKey::FromBytes((*record)->actor().public_key());
+        if (!key.ok()) return absl::DataLossError("an actor record holds a malformed key");
+        actor = (*record)->actor();
+        return key;
+      });
+  if (!resolved.ok()) return resolved.status();
+  // Resolve found the key, so the actor is known and active; the blacklist
+  // is the one check left.
+  absl::StatusOr<v1::Actor> active = ActiveSigner(state, resolved->key_id);
+  if (!active.ok()) return active.status();
+  return std::make_pair(*std::move(active), *std::move(resolved));
+}
+
+absl::StatusOr<v1::Actor> VerifySigner(const storage::StateReader& state,
+                                       const v1::SignedEnvelope& envelope,
+                                       const crypto::SignatureContext& context) {
+  auto resolved = ResolveSigner(state, envelope, context);
+  if (!resolved.ok()) return resolved.status();
+  if (absl::Status s = envelope::CheckSignature(envelope, context, resolved->second); !s.ok()) {
+    return s;
+  }
+  return std::move(resolved->first);
+}
+
+bool HasRole(const v1::Enterprise& enterprise, v1::EnterpriseRole role) {
+  for (int r : enterprise.roles()) {
+    if (r == role) return true;
+  }
+  return false;
+}
+
+bool HoldsLicence(const v1::Enterprise& enterprise, v1::LicenceType type, absl::CivilDay day) {
+  for (const v1::Licence& l : enterprise.licences()) {
+    if (l.type() == type && FromProtoDate(l.valid_from()) <= day &&
+        day <= FromProtoDate(l.valid_until())) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace chemledger::registry

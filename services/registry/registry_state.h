@@ -1,0 +1,104 @@
+// The registry's state (一企一品: enterprises, products, actors and their keys,
+// label keys, the blacklist), read from the store: at a snapshot for the
+// services, or from the journal's view while an entry is checked. The rules
+// that change it are services/registry/registry_rules.h; the key layout is in
+// the .cc and docs/architecture.md.
+//
+// Revoked keys stay readable (FindActor, FindLabelKey) with the log index of
+// their revocation, so old signatures remain verifiable.
+//
+// Pure functions over a storage::StateReader; thread-safe as the reader is.
+
+#ifndef CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_STATE_H_
+#define CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_STATE_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/china_time.h"
+#include "api/wire.h"
+#include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "chemledger/state/state.pb.h"
+#include "chemledger/v1/log.pb.h"
+#include "chemledger/v1/registry.pb.h"
+#include "crypto/keys.h"
+#include "services/common/envelope.h"
+#include "storage/store.h"
+
+namespace chemledger::registry {
+
+using api::kGenesisContext;
+using api::kRegistryContext;
+
+// A platform label key as the registry knows it (public half only).
+struct LabelKeyState {
+  crypto::VerifyingKey key;
+  absl::CivilDay valid_from;
+  absl::CivilDay valid_until;
+  std::optional<absl::CivilDay> revoked_on;  // the China day its revocation was recorded
+};
+
+// An enterprise with its blacklist state.
+struct EnterpriseRecord {
+  v1::Enterprise enterprise;
+  std::optional<std::string> blacklist_reason;  // set while blacklisted
+};
+
+// The deployment's name and label resolver host, from the genesis entry.
+// NotFound before the genesis entry.
+absl::StatusOr<state::DeploymentRecord> ReadDeployment(const storage::StateReader& state);
+
+absl::StatusOr<std::optional<EnterpriseRecord>> FindEnterprise(const storage::StateReader& state,
+                                                                absl::string_view uscc);
+absl::StatusOr<std::optional<v1::Product>> FindProduct(const storage::StateReader& state,
+                                                       absl::string_view uscc,
+                                                       absl::string_view product_number);
+// The products of `uscc`, by product number.
+absl::StatusOr<std::vector<v1::Product>> ListProducts(const storage::StateReader& state,
+                                                      absl::string_view uscc);
+// The actor key `key_id`, revoked or not.
+absl::StatusOr<std::optional<state::ActorRecord>> FindActor(const storage::StateReader& state,
+                                                            const crypto::KeyId& key_id);
+absl::StatusOr<std::optional<LabelKeyState>> FindLabelKey(const storage::StateReader& state,
+                                                          const crypto::KeyId& key_id);
+// Every label key ever added, revoked ones included, by key id.
+absl::StatusOr<std::vector<LabelKeyState>> LabelKeys(const storage::StateReader& state);
+
+// The actor holding `key_id` if it may act now: registered (else
+// Unauthenticated), not revoked (else PermissionDenied saying why), its
+// enterprise not blacklisted (else PermissionDenied). Errors name
+// envelope.signatures[0].key_id.
+absl::StatusOr<v1::Actor> ActiveSigner(const storage::StateReader& state,
+                                       const crypto::KeyId& key_id);
+
+// Checks `envelope`'s form (envelope::Resolve) and finds its signer's key
+// among the registered, unrevoked actors (not checking the signature itself);
+// the signer's enterprise must not be blacklisted.
+absl::StatusOr<std::pair<v1::Actor, envelope::ResolvedSignature>> ResolveSigner(
+    const storage::StateReader& state, const v1::SignedEnvelope& envelope,
+    const crypto::SignatureContext& context);
+// ResolveSigner, then the signature check: the whole verification of a
+// signed envelope against the registry.
+absl::StatusOr<v1::Actor> VerifySigner(const storage::StateReader& state,
+                                       const v1::SignedEnvelope& envelope,
+                                       const crypto::SignatureContext& context);
+
+// Whether `enterprise` has `role`.
+bool HasRole(const v1::Enterprise& enterprise, v1::EnterpriseRole role);
+// Whether `enterprise` holds a licence of `type` valid on `day` (from and
+// until both included).
+bool HoldsLicence(const v1::Enterprise& enterprise, v1::LicenceType type, absl::CivilDay day);
+// Dates (api/china_time.h): licences and records are dated in China time.
+using api::ChinaDay;
+using api::FromProtoDate;
+using api::ToProtoDate;
+
+// Key prefixes, for the journal's documentation and for Check reports.
+inline constexpr absl::string_view kRegistryKeyPrefix = "r/";
+
+}  // namespace chemledger::registry
+
+#endif  // CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_STATE_H_

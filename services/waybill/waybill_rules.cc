@@ -1,0 +1,315 @@
+#include "services/waybill/waybill_rules.h"
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "services/common/package_code.h"
+#include "services/ledger/code_state.h"
+#include "services/registry/registry_rules.h"
+#include "services/registry/registry_state.h"
+#include "services/waybill/validation.h"
+#include "services/waybill/waybill_state.h"
+
+namespace chemledger::waybill {
+namespace {
+
+absl::Status Precondition(absl::string_view field, absl::string_view rule) {
+  return absl::FailedPreconditionError(absl::StrCat(field, ": ", rule));
+}
+
+// The waybill number a change is about.
+std::string NumberOf(const v1::WaybillRequest& r) {
+  switch (r.change_case()) {
+    case v1::WaybillRequest::kSubmit: return r.submit().waybill_number();
+    case v1::WaybillRequest::kAmend: return r.amend().waybill_number();
+    case v1::WaybillRequest::kCancel: return r.cancel().waybill_number();
+    case v1::WaybillRequest::kDepart: return r.depart().waybill_number();
+    case v1::WaybillRequest::kArrive: return r.arrive().waybill_number();
+    case v1::WaybillRequest::CHANGE_NOT_SET: break;
+  }
+  return "";
+}
+
+const v1::Waybill* NewContent(const v1::WaybillRequest& r) {
+  if (r.has_submit()) return &r.submit();
+  if (r.has_amend()) return &r.amend();
+  return nullptr;
+}
+
+// Each code of `w` is in the consignor's custody and can be shipped. The
+// refusal does not say who holds a code.
+absl::Status CheckCustody(const storage::StateReader& state, const v1::Waybill& w) {
+  for (int l = 0; l < w.goods_size(); ++l) {
+    for (int c = 0; c < w.goods(l).codes_size(); ++c) {
+      const std::string field = absl::StrCat("waybill.goods[", l, "].codes[", c, "]");
+      const std::string& code = w.goods(l).codes(c);
+      absl::StatusOr<std::optional<ledger::CodeState>> s = ledger::FindCode(state, code);
+      if (!s.ok()) return s.status();
+      if (!*s) return absl::NotFoundError(absl::StrCat(field, ": ", code, " is not in the ledger"));
+      if ((*s)->custodian != w.consignor().uscc()) {
+        return Precondition(field, absl::StrCat(code, " is not in the custody of the consignor"));
+      }
+      if ((*s)->status != ledger::CodeStatus::kActive || !(*s)->parent.empty()) {
+        return Precondition(field, absl::StrCat(code, " cannot be shipped: it is ",
+                                                ledger::CodeStatusName((*s)->status),
+                                                (*s)->parent.empty() ? "" : " and packed on " + (*s)->parent));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The rules of new content (a submission or an amendment).
+absl::Status CheckContent(const journal::EntryContext& entry, const storage::StateReader& state,
+                          const v1::WaybillRequest& request, const WaybillState* existing) {
+  const v1::Waybill& w = *NewContent(request);
+  const std::string& number = w.waybill_number();
+  if (request.has_submit() && existing != nullptr) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("waybill.waybill_number: '", number, "' is already taken"));
+  }
+  if (request.has_amend()) {
+    if (existing == nullptr) {
+      return absl::NotFoundError(absl::StrCat("waybill.waybill_number: no waybill '", number, "'"));
+    }
+    if (existing->status != v1::OPEN || !existing->shipped.empty()) {
+      return Precondition("waybill.waybill_number",
+                          absl::StrCat("'", number,
+                                       "' can only be amended while open and nothing on it has shipped"));
+    }
+    if (existing->waybill.carrier_uscc() != w.carrier_uscc()) {
+      return absl::InvalidArgumentError("waybill.carrier_uscc: an amendment cannot change the carrier");
+    }
+  }
+  absl::StatusOr<std::optional<registry::EnterpriseRecord>> carrier =
+      registry::FindEnterprise(state, w.carrier_uscc());
+  if (!carrier.ok()) return carrier.status();
+  if (!*carrier) {
+    return absl::NotFoundError(
+        absl::StrCat("waybill.carrier_uscc: ", w.carrier_uscc(), " is not registered"));
+  }
+  const absl::CivilDay today = registry::ChinaDay(entry.record_time);
+  if (!registry::HoldsLicence((*carrier)->enterprise, v1::ROAD_TRANSPORT, today)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "waybill.carrier_uscc: ", w.carrier_uscc(),
+        " holds no 道路运输经营许可证 (ROAD_TRANSPORT) valid today"));
+  }
+  for (auto [field, uscc] : {std::make_pair("waybill.consignor.uscc", &w.consignor().uscc()),
+                             std::make_pair("waybill.consignee.uscc", &w.consignee().uscc())}) {
+    absl::StatusOr<std::optional<registry::EnterpriseRecord>> e =
+        registry::FindEnterprise(state, *uscc);
+    if (!e.ok()) return e.status();
+    if (!*e) return absl::NotFoundError(absl::StrCat(field, ": ", *uscc, " is not registered"));
+  }
+  if (absl::Status s = CheckCustody(state, w); !s.ok()) return s;
+  bool toxic = false, precursor = false;
+  std::set<std::string> seen;
+  for (int l = 0; l < w.goods_size(); ++l) {
+    const v1::GoodsLine& g = w.goods(l);
+    for (int c = 0; c < g.codes_size(); ++c) {
+      const std::string field = absl::StrCat("waybill.goods[", l, "].codes[", c, "]");
+      const std::string& code = g.codes(c);
+      if (!seen.insert(code).second) {
+        return absl::InvalidArgumentError(absl::StrCat(field, ": ", code, " is listed twice"));
+      }
+      absl::StatusOr<std::optional<std::string>> open = OpenWaybillOf(state, code);
+      if (!open.ok()) return open.status();
+      if (*open && **open != number) {
+        return Precondition(field, absl::StrCat(code, " is already on open waybill ", **open));
+      }
+      // A package code names its product: the line must match it.
+      if (std::optional<ids::PackageCode> p = ids::PackageCode::Parse(code)) {
+        absl::StatusOr<std::optional<v1::Product>> product =
+            registry::FindProduct(state, p->uscc, p->product);
+        if (!product.ok()) return product.status();
+        if (!*product) {
+          return absl::NotFoundError(absl::StrCat(field, ": ", code, " names no registered product"));
+        }
+        const v1::Product& pr = **product;
+        if (pr.un_number() != g.un_number() || pr.hazard_class() != g.hazard_class() ||
+            pr.packing_group() != g.packing_group()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "waybill.goods[", l, "]: UN ", g.un_number(), " class ", g.hazard_class(), " PG '",
+              g.packing_group(), "' does not match ", code, " (UN ", pr.un_number(), " class ",
+              pr.hazard_class(), " PG '", pr.packing_group(), "')"));
+        }
+        for (const std::string& flag : pr.control_flags()) {
+          toxic |= flag == "剧毒";
+          precursor |= flag == "易制毒";
+        }
+      }
+    }
+  }
+  if (toxic && w.toxic_permit().empty()) {
+    return absl::InvalidArgumentError(
+        "waybill.toxic_permit: 剧毒 goods need their 剧毒化学品道路运输通行证 number");
+  }
+  if (precursor && w.precursor_permit().empty()) {
+    return absl::InvalidArgumentError(
+        "waybill.precursor_permit: 易制毒 goods need their transport permit or filing number");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::StateReader& state,
+                          storage::StateWrites* changes) {
+  absl::StatusOr<v1::Actor> actor = registry::CheckSigner(entry, state, kWaybillContext);
+  if (!actor.ok()) return actor.status();
+  v1::WaybillRequest request;
+  if (!request.ParseFromString(entry.envelope->payload())) {
+    return absl::InvalidArgumentError("envelope.payload: not a WaybillRequest");
+  }
+  if (request.change_case() == v1::WaybillRequest::CHANGE_NOT_SET) {
+    return absl::InvalidArgumentError("request.change: no change given");
+  }
+  if (entry.envelope->ByteSizeLong() + 64 > kMaxWaybillEntryBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "envelope.payload: the waybill's log entry would be about ",
+        entry.envelope->ByteSizeLong() + 64, " bytes; at most ", kMaxWaybillEntryBytes));
+  }
+  // The field rules first: they need nothing but the request.
+  if (const v1::Waybill* w = NewContent(request); w != nullptr) {
+    if (absl::Status s = ValidateWaybill(*w, entry.record_time); !s.ok()) return s;
+  }
+  const std::string number = NumberOf(request);
+  absl::StatusOr<std::optional<WaybillState>> existing = FindWaybill(state, number);
+  if (!existing.ok()) return existing.status();
+  // The carrier: named by the new content, or by the waybill on record.
+  const v1::Waybill* content = NewContent(request);
+  if (content == nullptr && !*existing) {
+    return absl::NotFoundError(absl::StrCat("waybill_number: no waybill '", number, "'"));
+  }
+  const std::string carrier = content ? content->carrier_uscc() : (*existing)->waybill.carrier_uscc();
+  if ((actor->role() != v1::ENTERPRISE_ADMIN && actor->role() != v1::ENTERPRISE_OPERATOR) ||
+      actor->enterprise_uscc() != carrier) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "envelope.signatures[0].key_id: actor '", actor->name(), "' may not change waybills of ",
+        carrier, ": only the carrier's actors may"));
+  }
+
+  WaybillState next = *existing ? **existing : WaybillState();
+  next.log_index = entry.index;
+  switch (request.change_case()) {
+    case v1::WaybillRequest::kSubmit:
+    case v1::WaybillRequest::kAmend: {
+      if (absl::Status s = CheckContent(entry, state, request, existing->has_value() ? &**existing : nullptr);
+          !s.ok()) {
+        return s;
+      }
+      // An amendment's old codes leave the waybill; the new ones join it.
+      for (const std::string& code : CodesOf(next.waybill)) changes->Delete(internal::OpenKey(code));
+      next.waybill = *content;
+      next.status = v1::OPEN;
+      next.content_log_index = entry.index;
+      for (const std::string& code : CodesOf(*content)) changes->Put(internal::OpenKey(code), number);
+      break;
+    }
+    case v1::WaybillRequest::kCancel: {
+      if (next.status != v1::OPEN && next.status != v1::DEPARTED) {
+        return Precondition("cancel.waybill_number",
+                            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status)));
+      }
+      if (!next.received.empty()) {
+        return Precondition("cancel.waybill_number",
+                            absl::StrCat("'", number,
+                                         "' has receipts; it closes when the rest is received"));
+      }
+      if (request.cancel().reason().empty()) {
+        return absl::InvalidArgumentError("cancel.reason: is required");
+      }
+      next.status = v1::CANCELLED;
+      for (const std::string& code : CodesOf(next.waybill)) changes->Delete(internal::OpenKey(code));
+      break;
+    }
+    case v1::WaybillRequest::kDepart:
+      if (next.status != v1::OPEN) {
+        return Precondition("depart.waybill_number",
+                            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status)));
+      }
+      next.status = v1::DEPARTED;
+      break;
+    case v1::WaybillRequest::kArrive:
+      if (next.status != v1::DEPARTED) {
+        return Precondition("arrive.waybill_number",
+                            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status),
+                                         ", not departed"));
+      }
+      next.status = v1::ARRIVED;
+      break;
+    case v1::WaybillRequest::CHANGE_NOT_SET:
+      return absl::InvalidArgumentError("request.change: no change given");
+  }
+  changes->Put(internal::WaybillKey(number), internal::ToRecord(next).SerializeAsString());
+  return absl::OkStatus();
+}
+
+// A ledger event (already accepted by the lifecycle rules): shipments and
+// receipts under waybills.
+absl::Status NoteEvent(const journal::EntryContext& entry, const storage::StateReader& state,
+                       storage::StateWrites* changes) {
+  v1::Event event;
+  if (!event.ParseFromString(entry.envelope->payload())) return absl::OkStatus();
+  if (event.step() == v1::SHIPPING) {
+    absl::StatusOr<std::optional<WaybillState>> w = FindWaybill(state, event.waybill_id());
+    if (!w.ok()) return w.status();
+    if (!*w) return absl::OkStatus();
+    (*w)->shipped.insert(event.codes().begin(), event.codes().end());
+    changes->Put(internal::WaybillKey(event.waybill_id()),
+                 internal::ToRecord(**w).SerializeAsString());
+  } else if (event.step() == v1::RECEIVING) {
+    std::map<std::string, WaybillState> changed;
+    for (const std::string& code : event.codes()) {
+      absl::StatusOr<std::optional<std::string>> open = OpenWaybillOf(state, code);
+      if (!open.ok()) return open.status();
+      if (!*open) continue;
+      auto it = changed.find(**open);
+      if (it == changed.end()) {
+        absl::StatusOr<std::optional<WaybillState>> w = FindWaybill(state, **open);
+        if (!w.ok()) return w.status();
+        if (!*w) return absl::DataLossError(absl::StrCat("open waybill ", **open, " is missing"));
+        it = changed.emplace(**open, **std::move(w)).first;
+      }
+      WaybillState& w = it->second;
+      if (w.shipped.count(code) == 0) continue;  // received, but not under this waybill
+      w.received.insert(code);
+      changes->Delete(internal::OpenKey(code));
+      if (w.received.size() == CodesOf(w.waybill).size()) w.status = v1::CLOSED;
+    }
+    for (const auto& [number, w] : changed) {
+      changes->Put(internal::WaybillKey(number), internal::ToRecord(w).SerializeAsString());
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<std::string> WaybillRules::OwnedPayloadTypes() const {
+  return {std::string(kWaybillContext.payload_type())};
+}
+
+absl::StatusOr<std::optional<journal::RequestId>> WaybillRules::RequestKey(
+    const v1::SignedEnvelope& envelope) const {
+  v1::WaybillRequest request;
+  if (!request.ParseFromString(envelope.payload())) {
+    return absl::InvalidArgumentError("envelope.payload: not a WaybillRequest");
+  }
+  if (request.request_id().empty() || request.request_id().size() > 128) {
+    return absl::InvalidArgumentError("request.request_id: 1 to 128 characters are required");
+  }
+  return journal::RequestId{absl::StrCat("waybill/", request.request_id()), "request.request_id",
+                            request.request_id()};
+}
+
+absl::Status WaybillRules::Apply(const journal::EntryContext& entry,
+                                 const storage::StateReader& state,
+                                 storage::StateWrites* changes) const {
+  const std::string& type = entry.envelope->payload_type();
+  if (type == kWaybillContext.payload_type()) return ApplyRequest(entry, state, changes);
+  if (type == ledger::kEventContext.payload_type()) return NoteEvent(entry, state, changes);
+  return absl::OkStatus();
+}
+
+}  // namespace chemledger::waybill

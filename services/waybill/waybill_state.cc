@@ -1,0 +1,92 @@
+#include "services/waybill/waybill_state.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace chemledger::waybill {
+namespace internal {
+
+//   w/bill/<waybill number>   state::WaybillRecord
+//   w/open/<code>             the number of the open waybill listing it
+std::string WaybillKey(absl::string_view number) { return absl::StrCat("w/bill/", number); }
+std::string OpenKey(absl::string_view code) { return absl::StrCat("w/open/", code); }
+
+state::WaybillRecord ToRecord(const WaybillState& s) {
+  state::WaybillRecord r;
+  *r.mutable_waybill() = s.waybill;
+  r.set_status(s.status);
+  r.set_log_index(s.log_index);
+  r.set_content_log_index(s.content_log_index);
+  for (const std::string& c : s.shipped) r.add_shipped(c);
+  for (const std::string& c : s.received) r.add_received(c);
+  return r;
+}
+
+WaybillState FromRecord(const state::WaybillRecord& r) {
+  WaybillState s;
+  s.waybill = r.waybill();
+  s.status = r.status();
+  s.log_index = r.log_index();
+  s.content_log_index = r.content_log_index();
+  s.shipped.insert(r.shipped().begin(), r.shipped().end());
+  s.received.insert(r.received().begin(), r.received().end());
+  return s;
+}
+
+}  // namespace internal
+
+absl::StatusOr<std::optional<WaybillState>> FindWaybill(const storage::StateReader& state,
+                                                        absl::string_view waybill_number) {
+  if (waybill_number.empty()) return std::nullopt;
+  absl::StatusOr<std::optional<std::string>> bytes =
+      state.Get(internal::WaybillKey(waybill_number));
+  if (!bytes.ok()) return bytes.status();
+  if (!*bytes) return std::nullopt;
+  state::WaybillRecord r;
+  if (!r.ParseFromString(**bytes)) return absl::DataLossError("a waybill record is malformed");
+  return internal::FromRecord(r);
+}
+
+absl::StatusOr<std::optional<std::string>> OpenWaybillOf(const storage::StateReader& state,
+                                                         absl::string_view code) {
+  if (code.empty()) return std::nullopt;
+  return state.Get(internal::OpenKey(code));
+}
+
+absl::StatusOr<std::vector<WaybillState>> ListWaybills(
+    const storage::StateReader& state, const std::string& after, size_t limit,
+    const std::function<bool(const WaybillState&)>& keep, bool* more) {
+  std::vector<WaybillState> page;
+  *more = false;
+  // Strictly after `after`: its key with a 0 byte appended is the next one.
+  const std::string begin =
+      after.empty() ? internal::WaybillKey("") : internal::WaybillKey(after) + std::string(1, '\0');
+  std::string end = internal::WaybillKey("");
+  end.back() = '/' + 1;
+  absl::Status error;
+  absl::Status s = state.Scan(begin, end, [&](absl::string_view, absl::string_view value) {
+    state::WaybillRecord r;
+    if (!r.ParseFromString(std::string(value))) {
+      error = absl::DataLossError("a waybill record is malformed");
+      return false;
+    }
+    WaybillState w = internal::FromRecord(r);
+    if (!keep(w)) return true;
+    if (page.size() == limit) {
+      *more = true;
+      return false;
+    }
+    page.push_back(std::move(w));
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (!error.ok()) return error;
+  return page;
+}
+
+std::vector<std::string> CodesOf(const v1::Waybill& w) {
+  std::vector<std::string> codes;
+  for (const v1::GoodsLine& g : w.goods()) codes.insert(codes.end(), g.codes().begin(), g.codes().end());
+  return codes;
+}
+
+}  // namespace chemledger::waybill

@@ -1,0 +1,65 @@
+// The e-waybill book's state (电子运单): each waybill as its latest change
+// left it, and which open waybill lists each code. Read from the store (at a
+// snapshot, or in the journal's view while an entry is checked); changed
+// only by WaybillRules (waybill_rules.h). Key layout in the .cc and
+// docs/architecture.md.
+//
+// Pure functions over a storage::StateReader; thread-safe as the reader is.
+
+#ifndef CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_STATE_H_
+#define CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_STATE_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "api/wire.h"
+#include "absl/status/statusor.h"
+#include "chemledger/state/state.pb.h"
+#include "chemledger/v1/waybill.pb.h"
+#include "crypto/keys.h"
+#include "storage/store.h"
+
+namespace chemledger::waybill {
+
+using api::kMaxWaybillEntryBytes;
+using api::kWaybillContext;
+
+struct WaybillState {
+  v1::Waybill waybill;
+  v1::WaybillStatus status = v1::OPEN;
+  uint64_t log_index = 0;           // of its latest change
+  uint64_t content_log_index = 0;   // of its submission or latest amendment
+  std::set<std::string> shipped;    // codes shipped under it
+  std::set<std::string> received;   // codes received under it
+};
+
+absl::StatusOr<std::optional<WaybillState>> FindWaybill(const storage::StateReader& state,
+                                                        absl::string_view waybill_number);
+// The open (not closed, not cancelled) waybill listing `code`, if any.
+absl::StatusOr<std::optional<std::string>> OpenWaybillOf(const storage::StateReader& state,
+                                                         absl::string_view code);
+// Waybills after `after` (a waybill number; "" from the start), by number,
+// for which `keep` is true: at most `limit`. *more says whether others
+// follow.
+absl::StatusOr<std::vector<WaybillState>> ListWaybills(
+    const storage::StateReader& state, const std::string& after, size_t limit,
+    const std::function<bool(const WaybillState&)>& keep, bool* more);
+
+// Every code a waybill lists, line by line.
+std::vector<std::string> CodesOf(const v1::Waybill& w);
+
+namespace internal {
+// For WaybillRules: the state keys and records.
+std::string WaybillKey(absl::string_view number);
+std::string OpenKey(absl::string_view code);
+state::WaybillRecord ToRecord(const WaybillState& s);
+WaybillState FromRecord(const state::WaybillRecord& r);
+}  // namespace internal
+
+}  // namespace chemledger::waybill
+
+#endif  // CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_STATE_H_
