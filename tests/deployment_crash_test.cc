@@ -1,0 +1,180 @@
+// SIGKILL while a deployment writes label issuances, events and e-waybills
+// from three threads (deployment_crash_child), 30 times: after each kill the
+// deployment opens (no replay: its state is committed with each entry), every
+// acknowledged write is in the log exactly once, at the index its
+// acknowledgement gave, `chemledgerd check`'s rebuild of the state from the
+// log equals the stored state, and the next round's writes go on.
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "api/china_time.h"
+#include "api/wire.h"
+#include "chemledger/v1/label.pb.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "chemledger/v1/log.pb.h"
+#include "chemledger/v1/registry.pb.h"
+#include "chemledger/v1/waybill.pb.h"
+#include "gtest/gtest.h"
+#include "services/chemledgerd/deployment.h"
+#include "services/common/envelope.h"
+#include "services/registry/registry_testing.h"
+#include "services/registry/signers.h"
+#include "tests/crash_parties.h"
+#include "tests/subprocess.h"
+
+namespace chemledger::testing {
+namespace {
+
+absl::Status Register(server::Deployment& d, const crypto::SigningKey& signer,
+                      v1::RegistryRequest r) {
+  static int next = 0;
+  r.set_request_id(absl::StrCat("setup-", ++next));
+  absl::StatusOr<v1::SignedEnvelope> e =
+      envelope::Sign(api::kRegistryContext, r.SerializeAsString(), signer);
+  if (!e.ok()) return e.status();
+  const v1::SignedEnvelope* one[] = {&*e};
+  return registry::SubmitSigned(*d.ledger_client(), one, api::kRegistryContext)[0].status();
+}
+
+void SetUpParties(const std::string& data) {
+  server::InitOptions init;
+  init.deployment = "crash.example.cn";
+  init.resolver = "CL.EXAMPLE.CN";
+  init.admin_name = "root";
+  ASSERT_TRUE(server::InitDeployment(data, init, AdminKey()).ok());
+  absl::StatusOr<std::unique_ptr<server::Deployment>> d = server::Deployment::Open(data);
+  ASSERT_TRUE(d.ok()) << d.status();
+  const absl::CivilDay far = api::TodayInChina() + 700;
+  v1::RegistryRequest r;
+  *r.mutable_register_enterprise() = registry::testing::ExampleProducer(Producer());
+  ASSERT_TRUE(Register(**d, AdminKey(), r).ok());
+  *r.mutable_register_enterprise() =
+      registry::testing::ExampleEnterprise(Carrier(), v1::CARRIER, v1::ROAD_TRANSPORT, far);
+  ASSERT_TRUE(Register(**d, AdminKey(), r).ok());
+  *r.mutable_register_enterprise() =
+      registry::testing::ExampleEnterprise(Consignee(), v1::USER, v1::LICENCE_TYPE_UNSPECIFIED, far);
+  ASSERT_TRUE(Register(**d, AdminKey(), r).ok());
+  for (const auto& [uscc, key] : {std::make_pair(Producer(), ProducerKey()),
+                                  std::make_pair(Carrier(), CarrierKey())}) {
+    v1::RegistryRequest a;
+    a.mutable_add_actor()->set_name("operator");
+    a.mutable_add_actor()->set_role(v1::ENTERPRISE_OPERATOR);
+    a.mutable_add_actor()->set_enterprise_uscc(uscc);
+    a.mutable_add_actor()->set_public_key(key.verifying_key().ToBytes());
+    ASSERT_TRUE(Register(**d, AdminKey(), a).ok());
+  }
+  v1::RegistryRequest p;
+  *p.mutable_register_product() = registry::testing::ExampleMethanol(Producer(), "M01");
+  ASSERT_TRUE(Register(**d, AdminKey(), p).ok());
+}
+
+struct Ack {
+  std::string kind, id;
+  uint64_t index = 0;
+};
+
+// The id an entry carries (event id or request id), by kind; "" for others.
+std::pair<std::string, std::string> IdOf(const v1::LogEntry& entry) {
+  const std::string& type = entry.envelope().payload_type();
+  if (type == api::kEventContext.payload_type()) {
+    v1::Event e;
+    e.ParseFromString(entry.envelope().payload());
+    return {"event", e.event_id()};
+  }
+  if (type == api::kIssueLabelsContext.payload_type()) {
+    v1::IssueLabelsRequest r;
+    r.ParseFromString(entry.envelope().payload());
+    return {"issue", r.request_id()};
+  }
+  if (type == api::kWaybillContext.payload_type()) {
+    v1::WaybillRequest r;
+    r.ParseFromString(entry.envelope().payload());
+    return {"waybill", r.request_id()};
+  }
+  return {"", ""};
+}
+
+TEST(DeploymentCrashTest, EveryAcknowledgedWriteSurvivesSigkillOnceAndTheStateChecks) {
+  const std::string data = FreshTempDir("deployment_crash") + "/data";
+  SetUpParties(data);
+  const std::string child = RunfilePath("tests/deployment_crash_child");
+  std::mt19937 rng(20261129);
+  std::vector<Ack> acked;
+  constexpr int kRounds = 30;
+  for (int round = 0; round < kRounds; ++round) {
+    Subprocess writer;
+    ASSERT_TRUE(writer.Start({child, data, absl::StrCat(round)}).ok());
+    // Let it write for a while (its own start included), then kill it.
+    const absl::Time kill_at = absl::Now() + absl::Milliseconds(150 + rng() % 400);
+    size_t acked_this_round = 0;
+    while (absl::Now() < kill_at) {
+      bool eof = false;
+      for (const std::string& line : writer.ReadLines(kill_at, &eof)) {
+        std::vector<std::string> f = absl::StrSplit(line, ' ');
+        ASSERT_EQ(f.size(), 4u) << line;
+        ASSERT_EQ(f[0], "ack") << line;
+        Ack a{f[1], f[2], 0};
+        ASSERT_TRUE(absl::SimpleAtoi(f[3], &a.index)) << line;
+        acked.push_back(a);
+        ++acked_this_round;
+      }
+      ASSERT_FALSE(eof) << "round " << round << ": the writer stopped on its own";
+    }
+    ASSERT_TRUE(writer.Kill(SIGKILL).ok());
+    absl::StatusOr<int> status = writer.Wait();
+    ASSERT_TRUE(status.ok());
+    ASSERT_TRUE(WIFSIGNALED(*status)) << "round " << round << ": wait status " << *status;
+    // Acknowledgements written before the kill and not yet read.
+    for (const std::string& line : writer.ReadLines(absl::Now() + absl::Seconds(1))) {
+      std::vector<std::string> f = absl::StrSplit(line, ' ');
+      if (f.size() != 4) continue;  // a line cut by the kill
+      Ack a{f[1], f[2], 0};
+      if (!absl::SimpleAtoi(f[3], &a.index)) continue;
+      acked.push_back(a);
+      ++acked_this_round;
+    }
+    EXPECT_GT(acked_this_round, 0u) << "round " << round << ": no write was acknowledged";
+
+    // It opens, and every acknowledged write is there, once, where it was said to be.
+    {
+      absl::StatusOr<std::unique_ptr<server::Deployment>> d = server::Deployment::Open(data);
+      ASSERT_TRUE(d.ok()) << "round " << round << ": " << d.status();
+      std::shared_ptr<const storage::Snapshot> s = (*d)->ledger_client()->Latest();
+      std::map<std::pair<std::string, std::string>, uint64_t> where;
+      for (uint64_t i = 0; i < s->size(); ++i) {
+        absl::StatusOr<std::string> bytes = s->Entry(i);
+        ASSERT_TRUE(bytes.ok()) << bytes.status();
+        v1::LogEntry entry;
+        ASSERT_TRUE(entry.ParseFromString(*bytes)) << "entry " << i;
+        const auto id = IdOf(entry);
+        if (id.first.empty()) continue;
+        ASSERT_TRUE(where.emplace(id, i).second)
+            << "round " << round << ": " << id.first << " " << id.second << " is in the log twice";
+      }
+      for (const Ack& a : acked) {
+        auto it = where.find({a.kind, a.id});
+        ASSERT_NE(it, where.end()) << "round " << round << ": acknowledged " << a.kind << " "
+                                   << a.id << " (index " << a.index << ") is lost";
+        ASSERT_EQ(it->second, a.index) << a.kind << " " << a.id;
+      }
+    }
+    // The state the log implies, rebuilt entry by entry, is the stored state.
+    absl::StatusOr<server::CheckResult> check =
+        server::CheckDeployment(data, data + "/check-scratch");
+    ASSERT_TRUE(check.ok()) << "round " << round << ": " << check.status();
+  }
+  EXPECT_GT(acked.size(), 300u);
+}
+
+}  // namespace
+}  // namespace chemledger::testing
