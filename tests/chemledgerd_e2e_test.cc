@@ -13,6 +13,7 @@
 #include <atomic>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <memory>
 #include <set>
@@ -1638,6 +1639,56 @@ TEST_F(ChemledgerdTest, AWaybillShipsDepartsArrivesAndIsReceivedAcrossCustody) {
     EXPECT_EQ(GetHistory(third_key, code(serial), &history).error_code(),
               StatusCode::PERMISSION_DENIED);
   }
+}
+
+// A freshly started server holds hundreds of calls in flight at once: each
+// waits its turn (none is refused with RESOURCE_EXHAUSTED), and every read
+// says the log size it was served at.
+TEST_F(ChemledgerdTest, HundredsOfConcurrentReadsAllGetAnswers) {
+  EnsureEnterprises();
+  StartServer();  // a fresh server, as a client after a restart meets it
+  Issued issued = Issue(IssueRequest("CONC", 1, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  const std::string code = issued.labels[0].code();
+  v1::Event commission;
+  commission.set_event_id("concurrent-reads-commission");
+  commission.set_step(v1::COMMISSIONING);
+  commission.add_codes(code);
+  commission.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  commission.set_event_time_offset_minutes(480);
+  commission.mutable_location()->set_enterprise_uscc(kAcme);
+  commission.mutable_location()->set_site("plant");
+  ASSERT_TRUE(AppendEvent(*acme_operator_, commission).ok());
+
+  constexpr int kCalls = 300;
+  std::vector<std::thread> readers;
+  std::atomic<int> answered{0};
+  std::mutex failures_mu;
+  std::vector<std::string> failures;
+  for (int i = 0; i < kCalls; ++i) {
+    readers.emplace_back([&] {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      read_auth::AttachReadCredentials(&context, api::kGetHistoryMethod, *regulator_);
+      v1::GetHistoryRequest request;
+      request.set_code(code);
+      v1::History history;
+      grpc::Status status = ledger_->GetHistory(&context, request, &history);
+      const auto size = context.GetServerInitialMetadata().find("chemledger-log-size");
+      if (status.ok() && history.events_size() == 1 && history.log_size() > 0 &&
+          size != context.GetServerInitialMetadata().end() &&
+          std::string(size->second.data(), size->second.size()) ==
+              std::to_string(history.log_size())) {
+        ++answered;
+      } else {
+        std::lock_guard<std::mutex> lock(failures_mu);
+        failures.push_back(absl::StrCat(status.error_code(), " ", status.error_message()));
+      }
+    });
+  }
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(answered.load(), kCalls) << failures.size() << " failed, first: "
+                                     << (failures.empty() ? "" : failures[0]);
 }
 
 }  // namespace

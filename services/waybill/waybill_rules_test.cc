@@ -1,0 +1,675 @@
+// WaybillRules (waybill_rules.h) through the whole write path: signed
+// WaybillRequests through WaybillBook, ledger events through Ledger, on a
+// real store (testing/test_ledger.h); the state read back with
+// waybill_state.h at snapshots.
+
+#include "services/waybill/waybill_rules.h"
+
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "api/china_time.h"
+#include "api/wire.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "chemledger/v1/registry.pb.h"
+#include "chemledger/v1/waybill.pb.h"
+#include "crypto/trust_list.h"
+#include "crypto/waybill_code.h"
+#include "gtest/gtest.h"
+#include "journal/journal.h"
+#include "services/common/envelope.h"
+#include "services/label/issuance.h"
+#include "services/ledger/ledger.h"
+#include "services/registry/registry_testing.h"
+#include "services/waybill/waybill_state.h"
+#include "services/waybill/waybill_testing.h"
+#include "services/waybill/waybills.h"
+#include "testing/test_ledger.h"
+
+namespace chemledger::waybill {
+namespace {
+
+using chemledger::testing::TestKey;
+using chemledger::testing::TestLedger;
+
+const std::string kProducer = registry::testing::ExampleUscc("350100");
+const std::string kUser = registry::testing::ExampleUscc("330200");
+const std::string kCarrier = registry::testing::ExampleUscc("110105");
+const std::string kOther = registry::testing::ExampleUscc("440300");
+
+class WaybillRulesTest : public ::testing::Test {
+ protected:
+  WaybillRulesTest()
+      : admin_(TestKey(1)), producer_(TestKey(2)), user_(TestKey(3)), carrier_(TestKey(4)),
+        other_(TestKey(5)) {}
+
+  void SetUp() override {
+    t_ = TestLedger::Create("waybill_rules", admin_);
+    ASSERT_TRUE(t_->RegisterEnterprise(admin_, registry::testing::ExampleProducer(kProducer)).ok());
+    ASSERT_TRUE(t_->RegisterEnterprise(admin_, registry::testing::ExampleEnterprise(
+                                                   kUser, v1::USER, v1::LICENCE_TYPE_UNSPECIFIED))
+                    .ok());
+    ASSERT_TRUE(t_->RegisterEnterprise(admin_, registry::testing::ExampleEnterprise(
+                                                   kCarrier, v1::CARRIER, v1::ROAD_TRANSPORT))
+                    .ok());
+    ASSERT_TRUE(t_->RegisterEnterprise(admin_, registry::testing::ExampleEnterprise(
+                                                   kOther, v1::USER, v1::LICENCE_TYPE_UNSPECIFIED))
+                    .ok());
+    for (auto [uscc, key] : {std::make_pair(kProducer, &producer_), std::make_pair(kUser, &user_),
+                             std::make_pair(kCarrier, &carrier_), std::make_pair(kOther, &other_)}) {
+      absl::Status s =
+          t_->AddActor(admin_, uscc, v1::ENTERPRISE_ADMIN, *key, absl::StrCat("operator of ", uscc));
+      ASSERT_TRUE(s.ok()) << s;
+    }
+    ASSERT_TRUE(t_->RegisterProduct(admin_, registry::testing::ExampleMethanol(kProducer, "M01")).ok());
+    absl::StatusOr<crypto::KeyId> label_key = t_->AddLabelKey(admin_);
+    ASSERT_TRUE(label_key.ok()) << label_key.status();
+    absl::StatusOr<label::Issuance> issued =
+        t_->IssueBatch(producer_, kProducer, "M01", "B1", 10, "200", "LTR");
+    ASSERT_TRUE(issued.ok()) << issued.status();
+    std::vector<std::string> codes;
+    for (int i = 1; i <= 6; ++i) codes.push_back(Code(i));
+    absl::Status commissioned = Event(producer_, v1::COMMISSIONING, kProducer, codes);
+    ASSERT_TRUE(commissioned.ok()) << commissioned;
+  }
+
+  static std::string Code(int serial) { return absl::StrCat(kProducer, ".M01.B1.", serial); }
+
+  absl::Status Event(const crypto::SigningKey& key, v1::BusinessStep step, const std::string& uscc,
+                     const std::vector<std::string>& codes, const std::string& waybill = "",
+                     const std::string& consignee = "") {
+    v1::Event e;
+    e.set_event_id(absl::StrCat("ev-", ++next_id_));
+    e.set_step(step);
+    for (const std::string& c : codes) e.add_codes(c);
+    clock_ += absl::Seconds(1);
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(clock_));
+    e.set_event_time_offset_minutes(480);
+    e.mutable_location()->set_enterprise_uscc(uscc);
+    e.mutable_location()->set_site("main");
+    e.set_waybill_id(waybill);
+    e.set_consignee_uscc(consignee);
+    absl::StatusOr<v1::SignedEnvelope> signed_event =
+        envelope::Sign(api::kEventContext, e.SerializeAsString(), key);
+    if (!signed_event.ok()) return signed_event.status();
+    return t_->ledger().Append(*signed_event).status();
+  }
+
+  v1::Waybill Waybill(const std::string& number, const std::vector<std::string>& codes) {
+    return testing::ExampleWaybill(number, kCarrier, kProducer, kUser, codes);
+  }
+
+  v1::SignedEnvelope Sign(const crypto::SigningKey& key, const v1::WaybillRequest& r) {
+    absl::StatusOr<v1::SignedEnvelope> e =
+        envelope::Sign(api::kWaybillContext, r.SerializeAsString(), key);
+    EXPECT_TRUE(e.ok()) << e.status();
+    return e.ok() ? *std::move(e) : v1::SignedEnvelope();
+  }
+
+  absl::StatusOr<WaybillReceipt> Submit(const crypto::SigningKey& key, v1::WaybillRequest r) {
+    if (r.request_id().empty()) r.set_request_id(absl::StrCat("wb-", ++next_id_));
+    return t_->waybills().Apply(Sign(key, r));
+  }
+  absl::StatusOr<WaybillReceipt> Submit(const crypto::SigningKey& key, const v1::Waybill& w) {
+    v1::WaybillRequest r;
+    *r.mutable_submit() = w;
+    return Submit(key, std::move(r));
+  }
+
+  static v1::WaybillRequest Amend(const v1::Waybill& w) {
+    v1::WaybillRequest r;
+    *r.mutable_amend() = w;
+    return r;
+  }
+  static v1::WaybillRequest Cancel(const std::string& number, const std::string& reason) {
+    v1::WaybillRequest r;
+    r.mutable_cancel()->set_waybill_number(number);
+    r.mutable_cancel()->set_reason(reason);
+    return r;
+  }
+  static v1::WaybillRequest Depart(const std::string& number) {
+    v1::WaybillRequest r;
+    r.mutable_depart()->set_waybill_number(number);
+    return r;
+  }
+  static v1::WaybillRequest Arrive(const std::string& number) {
+    v1::WaybillRequest r;
+    r.mutable_arrive()->set_waybill_number(number);
+    return r;
+  }
+
+  uint64_t LogSize() { return t_->snapshot()->size(); }
+
+  // `request` signed by `key` is refused with `code` and a message holding
+  // `fragment`, and the log does not grow.
+  void Refused(const crypto::SigningKey& key, const v1::WaybillRequest& request,
+               absl::StatusCode code, const std::string& fragment) {
+    const uint64_t before = LogSize();
+    absl::StatusOr<WaybillReceipt> r = Submit(key, request);
+    ASSERT_FALSE(r.ok()) << "accepted; expected " << fragment;
+    EXPECT_EQ(r.status().code(), code) << r.status();
+    EXPECT_NE(r.status().message().find(fragment), std::string::npos) << r.status();
+    EXPECT_EQ(LogSize(), before);
+  }
+  void Refused(const crypto::SigningKey& key, const v1::Waybill& w, absl::StatusCode code,
+               const std::string& fragment) {
+    v1::WaybillRequest r;
+    *r.mutable_submit() = w;
+    Refused(key, r, code, fragment);
+  }
+  void RefusedEvent(absl::Status s, absl::StatusCode code, const std::string& fragment) {
+    EXPECT_EQ(s.code(), code) << s;
+    EXPECT_NE(s.message().find(fragment), std::string::npos) << s;
+  }
+
+  // The waybill at the latest snapshot.
+  std::optional<WaybillState> Find(const std::string& number) {
+    absl::StatusOr<std::optional<WaybillState>> w = FindWaybill(*t_->snapshot(), number);
+    EXPECT_TRUE(w.ok()) << w.status();
+    return w.ok() ? *std::move(w) : std::nullopt;
+  }
+  // The open waybill listing `code` at the latest snapshot ("" for none).
+  std::string OpenWaybill(const std::string& code) {
+    absl::StatusOr<std::optional<std::string>> open = OpenWaybillOf(*t_->snapshot(), code);
+    EXPECT_TRUE(open.ok()) << open.status();
+    return open.ok() && *open ? **open : "";
+  }
+
+  // The state rebuilt from the log is the state the writes left.
+  void ExpectStateRebuildsFromTheLog() {
+    absl::StatusOr<journal::CheckReport> report = t_->Check();
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_EQ(report->entries, LogSize());
+  }
+
+  crypto::SigningKey admin_, producer_, user_, carrier_, other_;
+  std::unique_ptr<TestLedger> t_;
+  absl::Time clock_ = absl::Now() - absl::Hours(1);
+  int next_id_ = 0;
+};
+
+TEST_F(WaybillRulesTest, ShippingFollowsTheWaybillAndReceiptClosesIt) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-1", {Code(1), Code(2)})).ok());
+  // Not listed, wrong consignee, no waybill: refused by the ledger.
+  RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(3)}, "WB-1", kUser),
+               absl::StatusCode::kFailedPrecondition, "does not list " + Code(3));
+  RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-1", kOther),
+               absl::StatusCode::kFailedPrecondition, "event.consignee_uscc");
+  RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-9", kUser),
+               absl::StatusCode::kFailedPrecondition, "no waybill 'WB-9'");
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-1", kUser).ok());
+  std::optional<WaybillState> shipped = Find("WB-1");
+  ASSERT_TRUE(shipped.has_value());
+  EXPECT_EQ(shipped->shipped, std::set<std::string>{Code(1)});
+  // The carrier departs and arrives.
+  ASSERT_TRUE(Submit(carrier_, Depart("WB-1")).ok());
+  ASSERT_TRUE(Submit(carrier_, Arrive("WB-1")).ok());
+  // Receipt by the wrong enterprise is refused; by the consignee, accepted.
+  RefusedEvent(Event(other_, v1::RECEIVING, kOther, {Code(1)}),
+               absl::StatusCode::kPermissionDenied, "consigned to " + kUser);
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
+  std::optional<WaybillState> w = Find("WB-1");
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(w->status, v1::ARRIVED) << "partly received stays open";
+  EXPECT_EQ(w->received, std::set<std::string>{Code(1)});
+  EXPECT_EQ(OpenWaybill(Code(1)), "") << "received: off the waybill";
+  EXPECT_EQ(OpenWaybill(Code(2)), "WB-1");
+  // Arrived waybills accept no more shipping.
+  RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(2)}, "WB-1", kUser),
+               absl::StatusCode::kFailedPrecondition, "ARRIVED");
+  ExpectStateRebuildsFromTheLog();
+}
+
+TEST_F(WaybillRulesTest, ReceivingEverythingClosesTheWaybill) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-2", {Code(1), Code(2)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1), Code(2)}, "WB-2", kUser).ok());
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(2)}).ok());
+  std::optional<WaybillState> w = Find("WB-2");
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(w->status, v1::CLOSED);
+  // Closed: the codes are free for a new waybill (a new journey, from the
+  // consignee that holds them now).
+  EXPECT_EQ(OpenWaybill(Code(1)), "");
+  EXPECT_EQ(OpenWaybill(Code(2)), "");
+  t_->Reopen();
+  w = Find("WB-2");
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(w->status, v1::CLOSED) << "kept in the store";
+  absl::StatusOr<WaybillReceipt> onward = Submit(
+      carrier_, testing::ExampleWaybill("WB-2A", kCarrier, kUser, kOther, {Code(1), Code(2)}));
+  EXPECT_TRUE(onward.ok()) << onward.status();
+  ExpectStateRebuildsFromTheLog();
+}
+
+TEST_F(WaybillRulesTest, APackageIsOnAtMostOneOpenWaybillAndCancelStopsShipping) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-3", {Code(3)})).ok());
+  Refused(carrier_, Waybill("WB-4", {Code(3)}), absl::StatusCode::kFailedPrecondition,
+          "is already on open waybill WB-3");
+  ASSERT_TRUE(Submit(carrier_, Cancel("WB-3", "truck broke down")).ok());
+  EXPECT_EQ(Find("WB-3")->status, v1::CANCELLED);
+  RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(3)}, "WB-3", kUser),
+               absl::StatusCode::kFailedPrecondition, "CANCELLED");
+  // Cancelled, the code may go on another waybill.
+  EXPECT_TRUE(Submit(carrier_, Waybill("WB-4", {Code(3)})).ok());
+  EXPECT_EQ(OpenWaybill(Code(3)), "WB-4");
+  ExpectStateRebuildsFromTheLog();
+}
+
+TEST_F(WaybillRulesTest, OnlyTheCarrierSubmitsAndGoodsMustMatchTheProducts) {
+  Refused(producer_, Waybill("WB-5", {Code(4)}), absl::StatusCode::kPermissionDenied,
+          "only the carrier's actors");
+  v1::Waybill wrong = Waybill("WB-5", {Code(4)});
+  wrong.mutable_goods(0)->set_un_number("1203");
+  Refused(carrier_, wrong, absl::StatusCode::kInvalidArgument, "waybill.goods[0]: UN 1203");
+  v1::Waybill not_custody = Waybill("WB-5", {Code(4)});
+  not_custody.mutable_consignor()->set_uscc(kOther);
+  Refused(carrier_, not_custody, absl::StatusCode::kFailedPrecondition,
+          "is not in the custody of the consignor");
+  v1::Waybill bad_plate = Waybill("WB-5", {Code(4)});
+  bad_plate.mutable_vehicle()->set_plate("ABC");
+  Refused(carrier_, bad_plate, absl::StatusCode::kInvalidArgument, "waybill.vehicle.plate");
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-5", {Code(4)})).ok());
+  Refused(carrier_, Waybill("WB-5", {Code(5)}), absl::StatusCode::kAlreadyExists,
+          "waybill.waybill_number");
+  // Only the carrier's actors change it afterwards, too.
+  Refused(producer_, Depart("WB-5"), absl::StatusCode::kPermissionDenied,
+          "only the carrier's actors");
+  ExpectStateRebuildsFromTheLog();
+}
+
+// The rules of registry and ledger that new content must meet besides the
+// goods: the carrier's licence, registered parties, codes in the ledger and
+// listed once.
+TEST_F(WaybillRulesTest, TheCarrierNeedsAValidLicenceAndTheCodesMustBeShippable) {
+  // An enterprise without a road transport licence may not carry, even
+  // signing for itself.
+  v1::Waybill unlicensed = testing::ExampleWaybill("WB-L1", kOther, kProducer, kUser, {Code(1)});
+  Refused(other_, unlicensed, absl::StatusCode::kPermissionDenied,
+          "holds no 道路运输经营许可证 (ROAD_TRANSPORT) valid today");
+  // Nor a carrier whose licence ended yesterday.
+  const std::string expired = registry::testing::ExampleUscc("350200");
+  const crypto::SigningKey expired_key = TestKey(6);
+  ASSERT_TRUE(t_->RegisterEnterprise(admin_, registry::testing::ExampleEnterprise(
+                                                 expired, v1::CARRIER, v1::ROAD_TRANSPORT,
+                                                 api::TodayInChina() - 1))
+                  .ok());
+  ASSERT_TRUE(t_->AddActor(admin_, expired, v1::ENTERPRISE_ADMIN, expired_key).ok());
+  Refused(expired_key, testing::ExampleWaybill("WB-L1", expired, kProducer, kUser, {Code(1)}),
+          absl::StatusCode::kPermissionDenied, "waybill.carrier_uscc: " + expired + " holds no");
+  // Parties must be registered.
+  const std::string stranger = registry::testing::ExampleUscc("310115");
+  Refused(carrier_, testing::ExampleWaybill("WB-L1", kCarrier, kProducer, stranger, {Code(1)}),
+          absl::StatusCode::kNotFound, "waybill.consignee.uscc: " + stranger + " is not registered");
+  // Codes: in the ledger (serial 7 is issued but not commissioned), listed
+  // once.
+  Refused(carrier_, Waybill("WB-L1", {Code(7)}), absl::StatusCode::kNotFound,
+          "waybill.goods[0].codes[0]: " + Code(7) + " is not in the ledger");
+  Refused(carrier_, Waybill("WB-L1", {Code(1), Code(1)}), absl::StatusCode::kInvalidArgument,
+          "waybill.goods[0].codes[1]: " + Code(1) + " is listed twice");
+  // A shipped code is in transit: it goes on no other waybill, even once
+  // the one it shipped under is cancelled.
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-L2", {Code(2)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(2)}, "WB-L2", kUser).ok());
+  ASSERT_TRUE(Submit(carrier_, Cancel("WB-L2", "consignee refused the goods")).ok());
+  Refused(carrier_, Waybill("WB-L3", {Code(2)}), absl::StatusCode::kFailedPrecondition,
+          Code(2) + " cannot be shipped: it is ");
+  EXPECT_FALSE(Find("WB-L1").has_value());
+  EXPECT_FALSE(Find("WB-L3").has_value());
+  ExpectStateRebuildsFromTheLog();
+}
+
+// 剧毒 goods carry their road transport permit, 易制毒 goods their transport
+// permit.
+TEST_F(WaybillRulesTest, ToxicAndPrecursorGoodsNeedTheirPermits) {
+  v1::Product cyanide = registry::testing::ExampleMethanol(kProducer, "C01");
+  cyanide.set_name_zh("氰化钠");
+  cyanide.set_name_en("Sodium cyanide");
+  cyanide.set_cas("143-33-9");
+  cyanide.set_un_number("1689");
+  cyanide.set_hazard_class("6.1");
+  cyanide.set_packing_group("I");
+  cyanide.set_catalogue_number(1688);
+  cyanide.clear_ghs_pictograms();
+  cyanide.add_ghs_pictograms("GHS06");
+  cyanide.add_ghs_pictograms("GHS09");
+  cyanide.clear_hazard_statements();
+  cyanide.add_hazard_statements("H300");
+  cyanide.add_hazard_statements("H410");
+  cyanide.clear_control_flags();
+  cyanide.add_control_flags("剧毒");
+  cyanide.add_control_flags("重点监管");
+  cyanide.add_control_flags("高危");
+  v1::Product acetone = registry::testing::ExampleMethanol(kProducer, "A01");
+  acetone.set_name_zh("丙酮");
+  acetone.set_name_en("Acetone");
+  acetone.set_cas("67-64-1");
+  acetone.set_un_number("1090");
+  acetone.set_catalogue_number(137);
+  acetone.clear_ghs_pictograms();
+  acetone.add_ghs_pictograms("GHS02");
+  acetone.add_ghs_pictograms("GHS07");
+  acetone.clear_hazard_statements();
+  acetone.add_hazard_statements("H225");
+  acetone.add_hazard_statements("H319");
+  acetone.clear_control_flags();
+  acetone.add_control_flags("易制毒");
+  for (const v1::Product& p : {cyanide, acetone}) {
+    absl::Status s = t_->RegisterProduct(producer_, p);
+    ASSERT_TRUE(s.ok()) << s;
+    absl::StatusOr<label::Issuance> issued =
+        t_->IssueBatch(producer_, kProducer, p.product_number(), "B1", 1, "50", "KGM");
+    ASSERT_TRUE(issued.ok()) << issued.status();
+  }
+  const std::string cyanide_code = absl::StrCat(kProducer, ".C01.B1.1");
+  const std::string acetone_code = absl::StrCat(kProducer, ".A01.B1.1");
+  ASSERT_TRUE(Event(producer_, v1::COMMISSIONING, kProducer, {cyanide_code, acetone_code}).ok());
+
+  v1::Waybill toxic = Waybill("WB-T1", {cyanide_code});
+  v1::GoodsLine* g = toxic.mutable_goods(0);
+  g->set_un_number("1689");
+  g->set_proper_shipping_name("氰化钠 SODIUM CYANIDE, SOLID");
+  g->set_hazard_class("6.1");
+  g->set_packing_group("I");
+  g->set_quantity_milli(50000);
+  g->set_unit("KGM");
+  Refused(carrier_, toxic, absl::StatusCode::kInvalidArgument,
+          "waybill.toxic_permit: 剧毒 goods need their 剧毒化学品道路运输通行证 number");
+  toxic.set_toxic_permit("闽公剧通字2026000001号");
+  absl::StatusOr<WaybillReceipt> r = Submit(carrier_, toxic);
+  EXPECT_TRUE(r.ok()) << r.status();
+
+  v1::Waybill precursor = Waybill("WB-P1", {acetone_code});
+  g = precursor.mutable_goods(0);
+  g->set_un_number("1090");
+  g->set_proper_shipping_name("丙酮 ACETONE");
+  g->set_quantity_milli(50000);
+  g->set_unit("KGM");
+  Refused(carrier_, precursor, absl::StatusCode::kInvalidArgument,
+          "waybill.precursor_permit: 易制毒 goods need their transport permit or filing number");
+  precursor.set_precursor_permit("闽公易运字2026000001号");
+  r = Submit(carrier_, precursor);
+  EXPECT_TRUE(r.ok()) << r.status();
+
+  // An amendment is held to the same rule: dropping the permit is refused.
+  v1::Waybill no_permit = toxic;
+  no_permit.clear_toxic_permit();
+  Refused(carrier_, Amend(no_permit), absl::StatusCode::kInvalidArgument, "waybill.toxic_permit");
+  EXPECT_EQ(Find("WB-T1")->waybill.toxic_permit(), "闽公剧通字2026000001号");
+  ExpectStateRebuildsFromTheLog();
+}
+
+// Amend while open and nothing has shipped, never to another carrier; cancel
+// while open or departed and nothing received, with a reason; depart when
+// open; arrive when departed.
+TEST_F(WaybillRulesTest, EachChangeNeedsTheStatusItChanges) {
+  Refused(carrier_, Depart("WB-S9"), absl::StatusCode::kNotFound, "no waybill 'WB-S9'");
+  Refused(carrier_, Amend(Waybill("WB-S9", {Code(1)})), absl::StatusCode::kNotFound,
+          "waybill.waybill_number: no waybill 'WB-S9'");
+
+  absl::StatusOr<WaybillReceipt> submitted = Submit(carrier_, Waybill("WB-S1", {Code(1), Code(2)}));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  Refused(carrier_, Arrive("WB-S1"), absl::StatusCode::kFailedPrecondition,
+          "arrive.waybill_number: 'WB-S1' is OPEN, not departed");
+  Refused(carrier_, Cancel("WB-S1", ""), absl::StatusCode::kInvalidArgument, "cancel.reason");
+
+  // An amendment replaces the codes: the dropped one is free, the new one
+  // is on the waybill.
+  absl::StatusOr<WaybillReceipt> amended = Submit(carrier_, Amend(Waybill("WB-S1", {Code(1), Code(3)})));
+  ASSERT_TRUE(amended.ok()) << amended.status();
+  std::optional<WaybillState> w = Find("WB-S1");
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(w->status, v1::OPEN);
+  EXPECT_EQ(w->content_log_index, amended->log_index);
+  EXPECT_EQ(w->log_index, amended->log_index);
+  EXPECT_EQ(OpenWaybill(Code(1)), "WB-S1");
+  EXPECT_EQ(OpenWaybill(Code(2)), "");
+  EXPECT_EQ(OpenWaybill(Code(3)), "WB-S1");
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-S2", {Code(2)})).ok());
+
+  // Another carrier may not take the waybill over.
+  const std::string carrier2 = registry::testing::ExampleUscc("110108");
+  const crypto::SigningKey carrier2_key = TestKey(7);
+  ASSERT_TRUE(t_->RegisterEnterprise(admin_, registry::testing::ExampleEnterprise(
+                                                 carrier2, v1::CARRIER, v1::ROAD_TRANSPORT))
+                  .ok());
+  ASSERT_TRUE(t_->AddActor(admin_, carrier2, v1::ENTERPRISE_ADMIN, carrier2_key).ok());
+  v1::Waybill taken_over = testing::ExampleWaybill("WB-S1", carrier2, kProducer, kUser, {Code(1)});
+  Refused(carrier2_key, Amend(taken_over), absl::StatusCode::kInvalidArgument,
+          "waybill.carrier_uscc: an amendment cannot change the carrier");
+  Refused(carrier_, Amend(taken_over), absl::StatusCode::kPermissionDenied,
+          "only the carrier's actors");
+
+  // Once something has shipped, the content is fixed.
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-S1", kUser).ok());
+  Refused(carrier_, Amend(Waybill("WB-S1", {Code(1), Code(3)})), absl::StatusCode::kFailedPrecondition,
+          "can only be amended while open and nothing on it has shipped");
+
+  ASSERT_TRUE(Submit(carrier_, Depart("WB-S1")).ok());
+  Refused(carrier_, Depart("WB-S1"), absl::StatusCode::kFailedPrecondition,
+          "depart.waybill_number: 'WB-S1' is DEPARTED");
+  Refused(carrier_, Amend(Waybill("WB-S1", {Code(1), Code(3)})), absl::StatusCode::kFailedPrecondition,
+          "can only be amended while open");
+  // Departed, shipping may go on (the rest of the load).
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(3)}, "WB-S1", kUser).ok());
+  ASSERT_TRUE(Submit(carrier_, Arrive("WB-S1")).ok());
+  Refused(carrier_, Arrive("WB-S1"), absl::StatusCode::kFailedPrecondition,
+          "'WB-S1' is ARRIVED, not departed");
+  Refused(carrier_, Cancel("WB-S1", "too late"), absl::StatusCode::kFailedPrecondition,
+          "cancel.waybill_number: 'WB-S1' is ARRIVED");
+
+  // A departed waybill with receipts cannot be cancelled: it closes when
+  // the rest is received.
+  ASSERT_TRUE(Submit(carrier_, Depart("WB-S2")).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(2)}, "WB-S2", kUser).ok());
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-S3", {Code(4), Code(5)})).ok());
+  ASSERT_TRUE(Submit(carrier_, Depart("WB-S3")).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(4), Code(5)}, "WB-S3", kUser).ok());
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(4)}).ok());
+  Refused(carrier_, Cancel("WB-S3", "lost a drum"), absl::StatusCode::kFailedPrecondition,
+          "cancel.waybill_number: 'WB-S3' has receipts");
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(5)}).ok());
+  EXPECT_EQ(Find("WB-S3")->status, v1::CLOSED) << "received in full while departed";
+  Refused(carrier_, Cancel("WB-S3", "closed"), absl::StatusCode::kFailedPrecondition,
+          "cancel.waybill_number: 'WB-S3' is CLOSED");
+  Refused(carrier_, Depart("WB-S3"), absl::StatusCode::kFailedPrecondition, "'WB-S3' is CLOSED");
+  // Departed and nothing received: may still be cancelled.
+  EXPECT_TRUE(Submit(carrier_, Cancel("WB-S2", "consignee closed")).ok());
+  EXPECT_EQ(Find("WB-S2")->status, v1::CANCELLED);
+  ExpectStateRebuildsFromTheLog();
+}
+
+TEST_F(WaybillRulesTest, RetriesReturnTheOriginalResult) {
+  v1::WaybillRequest r;
+  r.set_request_id("carrier-batch-1");
+  *r.mutable_submit() = Waybill("WB-6", {Code(6)});
+  absl::StatusOr<WaybillReceipt> first = Submit(carrier_, r);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->replayed);
+  absl::StatusOr<WaybillReceipt> again = Submit(carrier_, r);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->log_index, first->log_index);
+  // A retry gets its original result, not a check against today's custody:
+  // the code has shipped since.
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(6)}, "WB-6", kUser).ok());
+  t_->Reopen();
+  again = Submit(carrier_, r);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->log_index, first->log_index);
+  // The same id with other bytes is refused.
+  r.mutable_submit()->set_emergency_phone("0591-11111111");
+  Refused(carrier_, r, absl::StatusCode::kAlreadyExists,
+          "request.request_id: 'carrier-batch-1' was already used");
+  ExpectStateRebuildsFromTheLog();
+}
+
+// Submissions and amendments come back with the waybill's code, signed with
+// the platform's label key, which verifies offline against the label trust
+// list; an amendment makes a new code with a later revision.
+TEST_F(WaybillRulesTest, SubmissionsComeWithASignedWaybillCode) {
+  absl::StatusOr<WaybillReceipt> submitted =
+      Submit(carrier_, Waybill("WB-Q1", {Code(1), Code(2)}));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  absl::StatusOr<crypto::TrustList> trust =
+      label::MakeTrustList(*t_->snapshot(), api::TodayInChina());
+  ASSERT_TRUE(trust.ok()) << trust.status();
+  crypto::WaybillCodeCheck check = crypto::VerifyWaybillCode(submitted->waybill_code, *trust);
+  ASSERT_EQ(check.verdict, crypto::LabelVerdict::kAuthentic)
+      << check.detail << submitted->waybill_code;
+  EXPECT_EQ(check.code->claims.waybill_number, "WB-Q1");
+  EXPECT_EQ(check.code->claims.carrier_uscc, kCarrier);
+  EXPECT_EQ(check.code->claims.vehicle_plate, "闽A12345");
+  EXPECT_EQ(check.code->claims.trailer_plate, "闽A1234挂");
+  EXPECT_EQ(check.code->claims.revision, submitted->log_index);
+  ASSERT_EQ(check.code->claims.goods.size(), 1u);
+  EXPECT_EQ(check.code->claims.goods[0].un_number, "1230");
+  EXPECT_EQ(check.code->claims.goods[0].codes, 2u);
+  EXPECT_EQ(check.code->claims.goods[0].quantity_milli, 400000u);
+
+  v1::Waybill changed = Waybill("WB-Q1", {Code(1), Code(2)});
+  changed.mutable_vehicle()->set_plate("闽A54321");
+  absl::StatusOr<WaybillReceipt> amended = Submit(carrier_, Amend(changed));
+  ASSERT_TRUE(amended.ok()) << amended.status();
+  check = crypto::VerifyWaybillCode(amended->waybill_code, *trust);
+  ASSERT_EQ(check.verdict, crypto::LabelVerdict::kAuthentic) << check.detail;
+  EXPECT_EQ(check.code->claims.vehicle_plate, "闽A54321");
+  EXPECT_EQ(check.code->claims.revision, amended->log_index);
+  EXPECT_GT(amended->log_index, submitted->log_index);
+  {
+    std::shared_ptr<const storage::Snapshot> snapshot = t_->snapshot();
+    absl::StatusOr<const crypto::SigningKey*> key = t_->waybills().CodeKey(*snapshot);
+    ASSERT_TRUE(key.ok()) << key.status();
+    std::optional<WaybillState> w = Find("WB-Q1");
+    ASSERT_TRUE(w.has_value());
+    absl::StatusOr<std::string> code = WaybillCode(*snapshot, *w, **key);
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, amended->waybill_code);
+  }
+
+  absl::StatusOr<WaybillReceipt> departed = Submit(carrier_, Depart("WB-Q1"));
+  ASSERT_TRUE(departed.ok()) << departed.status();
+  EXPECT_TRUE(departed->waybill_code.empty());
+  // After a restart the same waybill gets the same code.
+  t_->Reopen();
+  std::shared_ptr<const storage::Snapshot> snapshot = t_->snapshot();
+  absl::StatusOr<const crypto::SigningKey*> key = t_->waybills().CodeKey(*snapshot);
+  ASSERT_TRUE(key.ok()) << key.status();
+  std::optional<WaybillState> w = Find("WB-Q1");
+  ASSERT_TRUE(w.has_value());
+  absl::StatusOr<std::string> code = WaybillCode(*snapshot, *w, **key);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, amended->waybill_code);
+  ExpectStateRebuildsFromTheLog();
+}
+
+// A batch is checked in order against the state as its earlier requests
+// leave it, and written once: a waybill submitted early in the batch departs
+// later in it, a second waybill for the same package is refused, a repeated
+// request gets the first one's receipt, and refused requests write nothing.
+TEST_F(WaybillRulesTest, ABatchSeesItsOwnEarlierRequestsAndWritesOnce) {
+  std::vector<v1::WaybillRequest> requests(7);
+  requests[0].set_request_id("b-0");
+  *requests[0].mutable_submit() = Waybill("WB-B1", {Code(1), Code(2)});
+  requests[1].set_request_id("b-1");
+  *requests[1].mutable_submit() = Waybill("WB-B2", {Code(1)});  // Code(1) is on WB-B1
+  requests[2].set_request_id("b-2");
+  requests[2].mutable_depart()->set_waybill_number("WB-B1");
+  requests[3] = requests[0];  // a repeat
+  requests[4].set_request_id("b-4");
+  *requests[4].mutable_submit() = Waybill("WB-B3", {Code(3)});
+  requests[4].mutable_submit()->mutable_driver()->set_qualification_number("");
+  requests[5].set_request_id("b-5");
+  requests[5].mutable_cancel()->set_waybill_number("WB-B1");  // departed: may still cancel
+  requests[5].mutable_cancel()->set_reason("consignee closed");
+  requests[6].set_request_id("b-6");
+  *requests[6].mutable_submit() = Waybill("WB-B4", {Code(1)});  // free again after the cancel
+  std::vector<v1::SignedEnvelope> envelopes;
+  for (const auto& r : requests) envelopes.push_back(Sign(carrier_, r));
+  envelopes.push_back(envelopes[6]);
+  envelopes.back().set_payload(envelopes.back().payload() + " ");  // signature no longer matches
+  std::vector<const v1::SignedEnvelope*> pointers;
+  for (const auto& e : envelopes) pointers.push_back(&e);
+
+  const uint64_t before = LogSize();
+  std::vector<absl::StatusOr<WaybillReceipt>> results = t_->waybills().ApplyBatch(pointers);
+  ASSERT_EQ(results.size(), envelopes.size());
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kFailedPrecondition) << results[1].status();
+  EXPECT_NE(results[1].status().message().find("already on open waybill WB-B1"), std::string::npos)
+      << results[1].status();
+  ASSERT_TRUE(results[2].ok()) << results[2].status();
+  ASSERT_TRUE(results[3].ok()) << results[3].status();
+  EXPECT_TRUE(results[3]->replayed);
+  EXPECT_EQ(results[3]->log_index, results[0]->log_index);
+  EXPECT_EQ(results[4].status().code(), absl::StatusCode::kInvalidArgument) << results[4].status();
+  EXPECT_NE(results[4].status().message().find("waybill.driver.qualification_number"),
+            std::string::npos)
+      << results[4].status();
+  ASSERT_TRUE(results[5].ok()) << results[5].status();
+  ASSERT_TRUE(results[6].ok()) << results[6].status();
+  EXPECT_EQ(results[7].status().code(), absl::StatusCode::kUnauthenticated) << results[7].status();
+  EXPECT_EQ(results[0]->log_index, before);
+  EXPECT_EQ(results[2]->log_index, before + 1);
+  EXPECT_EQ(results[5]->log_index, before + 2);
+  EXPECT_EQ(results[6]->log_index, before + 3);
+  EXPECT_EQ(LogSize(), before + 4) << "four accepted, one entry each, nothing for the refused";
+  std::optional<WaybillState> b1 = Find("WB-B1");
+  ASSERT_TRUE(b1.has_value());
+  EXPECT_EQ(b1->status, v1::CANCELLED);
+  EXPECT_EQ(b1->log_index, before + 2);
+  EXPECT_FALSE(Find("WB-B2").has_value());
+  EXPECT_FALSE(Find("WB-B3").has_value());
+  std::optional<WaybillState> b4 = Find("WB-B4");
+  ASSERT_TRUE(b4.has_value());
+  EXPECT_EQ(b4->status, v1::OPEN);
+  EXPECT_EQ(OpenWaybill(Code(1)), "WB-B4");
+  EXPECT_EQ(OpenWaybill(Code(2)), "");
+  bool more = true;
+  absl::StatusOr<std::vector<WaybillState>> listed = ListWaybills(
+      *t_->snapshot(), "", 10, [](const WaybillState&) { return true; }, &more);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].waybill.waybill_number(), "WB-B1");
+  EXPECT_EQ((*listed)[1].waybill.waybill_number(), "WB-B4");
+  EXPECT_FALSE(more);
+
+  // Reopened, the store holds the same waybills, and the batch sent again
+  // gets the same results.
+  t_->Reopen();
+  b1 = Find("WB-B1");
+  ASSERT_TRUE(b1.has_value());
+  EXPECT_EQ(b1->status, v1::CANCELLED);
+  b4 = Find("WB-B4");
+  ASSERT_TRUE(b4.has_value());
+  EXPECT_EQ(b4->log_index, before + 3);
+  std::vector<absl::StatusOr<WaybillReceipt>> again = t_->waybills().ApplyBatch(pointers);
+  ASSERT_EQ(again.size(), results.size());
+  for (size_t i = 0; i < again.size(); ++i) {
+    EXPECT_EQ(again[i].status().code(), results[i].status().code()) << i << ": " << again[i].status();
+    if (results[i].ok() && again[i].ok()) {
+      EXPECT_EQ(again[i]->log_index, results[i]->log_index) << i;
+      EXPECT_TRUE(again[i]->replayed) << i;
+    }
+  }
+  EXPECT_EQ(LogSize(), before + 4);
+  // Shipping under the one open waybill works; under the cancelled, not.
+  RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(2)}, "WB-B1", kUser),
+               absl::StatusCode::kFailedPrecondition, "CANCELLED");
+  EXPECT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-B4", kUser).ok());
+  ExpectStateRebuildsFromTheLog();
+}
+
+}  // namespace
+}  // namespace chemledger::waybill
