@@ -39,6 +39,7 @@
 #include "services/waybill/waybill_service.h"
 #include "services/registry/registry_service.h"
 #include "services/registry/registry_state.h"
+#include "storage/slow_sync_env.h"
 #include "tools/cli/args.h"
 #include "tools/cli/key_args.h"
 
@@ -76,6 +77,7 @@ constexpr char kInitUsage[] =
 constexpr char kServeUsage[] =
     "usage: chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file FILE]\n"
     "                         [--tls-cert FILE --tls-key FILE] [--max-threads N]\n"
+    "                         [--debug-sync-delay-ms MS]\n"
     "\n"
     "Serves RegistryService, LabelService, LedgerService and WaybillService on one port\n"
     "(default 127.0.0.1:7443;\n"
@@ -83,7 +85,9 @@ constexpr char kServeUsage[] =
     "--port-file writes the bound port once the server accepts calls. SIGINT or\n"
     "SIGTERM stop it gracefully; every acknowledged write is already durable.\n"
     "--max-threads bounds the threads that serve calls (default 1024): one per\n"
-    "call in progress, so that many calls may wait at once.\n";
+    "call in progress, so that many calls may wait at once.\n"
+    "--debug-sync-delay-ms makes every fsync of the store take MS milliseconds\n"
+    "longer: a slow disk, for benchmarks (chembench reads). Never in production.\n";
 
 constexpr char kCheckUsage[] =
     "usage: chemledgerd check --data DIR\n"
@@ -234,7 +238,14 @@ absl::Status Serve(const cli::Args& args) {
     return absl::InvalidArgumentError("--max-threads: must be 8 to 10000");
   }
 
+  absl::StatusOr<uint64_t> sync_delay_ms = args.Uint("debug-sync-delay-ms", 0);
+  if (!sync_delay_ms.ok()) return sync_delay_ms.status();
+  std::unique_ptr<storage::SlowSyncEnv> slow_env;
   OpenOptions open_options;
+  if (*sync_delay_ms > 0) {
+    slow_env = std::make_unique<storage::SlowSyncEnv>(absl::Milliseconds(*sync_delay_ms));
+    open_options.env = slow_env.get();
+  }
   open_options.migration_progress = [](uint64_t done, uint64_t total) {
     std::cout << "chemledgerd: building the state of a store written before it kept state: "
               << done << " of " << total << " entries" << std::endl;
@@ -314,7 +325,9 @@ int Main(int argc, char** argv) {
        Init},
       {{"serve"},
        kServeUsage,
-       {{"data", "listen", "port-file", "tls-cert", "tls-key", "max-threads"}, {}},
+       {{"data", "listen", "port-file", "tls-cert", "tls-key", "max-threads",
+         "debug-sync-delay-ms"},
+        {}},
        Serve},
       {{"check"}, kCheckUsage, {{"data"}, {}}, Check},
       {{"label-key", "new"}, kLabelKeyUsage, {{"data"}, {}}, NewLabelKey},

@@ -1,0 +1,944 @@
+// The lifecycle ledger's rules (lifecycle_rules.h), driven end to end
+// through the Ledger personality on a whole ledger (testing/test_ledger.h):
+// real LevelDB store, journal, registry, label issuance and e-waybill book.
+// State is read back from snapshots with code_state.h; tests that write end
+// by rebuilding the state from the log (TestLedger::Check).
+
+#include "services/ledger/lifecycle_rules.h"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "absl/types/span.h"
+#include "api/china_time.h"
+#include "api/wire.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "chemledger/v1/log.pb.h"
+#include "chemledger/v1/registry.pb.h"
+#include "chemledger/v1/waybill.pb.h"
+#include "crypto/keys.h"
+#include "crypto/merkle.h"
+#include "gtest/gtest.h"
+#include "journal/journal.h"
+#include "services/common/envelope.h"
+#include "services/ledger/code_state.h"
+#include "services/ledger/ledger.h"
+#include "services/registry/registry_testing.h"
+#include "services/waybill/waybill_state.h"
+#include "services/waybill/waybill_testing.h"
+#include "services/waybill/waybills.h"
+#include "testing/test_ledger.h"
+
+namespace chemledger::ledger {
+namespace {
+
+using chemledger::testing::TestKey;
+using chemledger::testing::TestLedger;
+using registry::testing::ExampleEnterprise;
+
+const std::string kProducer = registry::testing::ExampleUscc("350100");
+const std::string kWarehouse = registry::testing::ExampleUscc("350200");
+const std::string kUser = registry::testing::ExampleUscc("350300");
+const std::string kDisposer = registry::testing::ExampleUscc("350400");
+const std::string kCarrier = registry::testing::ExampleUscc("350500");
+
+absl::CivilDay Today() { return api::TodayInChina(); }
+
+// Ten methanol packages of 25 kg, issued to the producer; a warehouse, a
+// user, a disposer and a carrier (with a road transport licence, for the
+// e-waybills shipments need), each with an operator; a regulator.
+class LifecycleRulesTest : public ::testing::Test {
+ protected:
+  LifecycleRulesTest()
+      : admin_(TestKey(1)), regulator_(TestKey(2)), producer_(TestKey(3)), warehouse_(TestKey(4)),
+        user_(TestKey(5)), disposer_(TestKey(6)), carrier_(TestKey(7)) {}
+
+  void SetUp() override {
+    t_ = TestLedger::Create(::testing::UnitTest::GetInstance()->current_test_info()->name(),
+                            admin_);
+    const absl::CivilDay far = Today() + 700;
+    ASSERT_TRUE(
+        t_->RegisterEnterprise(admin_, registry::testing::ExampleProducer(kProducer)).ok());
+    ASSERT_TRUE(t_->RegisterEnterprise(admin_, ExampleEnterprise(kWarehouse, v1::WAREHOUSE,
+                                                                 v1::HAZARDOUS_CHEMICALS_TRADE, far))
+                    .ok());
+    ASSERT_TRUE(t_->RegisterEnterprise(
+                      admin_, ExampleEnterprise(kUser, v1::USER, v1::LICENCE_TYPE_UNSPECIFIED, far))
+                    .ok());
+    ASSERT_TRUE(t_->RegisterEnterprise(
+                      admin_, ExampleEnterprise(kDisposer, v1::DISPOSER, v1::HAZARDOUS_WASTE, far))
+                    .ok());
+    ASSERT_TRUE(t_->RegisterEnterprise(
+                      admin_, ExampleEnterprise(kCarrier, v1::CARRIER, v1::ROAD_TRANSPORT, far))
+                    .ok());
+    AddOperator(kProducer, producer_);
+    AddOperator(kWarehouse, warehouse_);
+    AddOperator(kUser, user_);
+    AddOperator(kDisposer, disposer_);
+    AddOperator(kCarrier, carrier_);
+    ASSERT_TRUE(t_->AddActor(admin_, "", v1::REGULATOR, regulator_, "inspector").ok());
+    ASSERT_TRUE(
+        t_->RegisterProduct(admin_, registry::testing::ExampleMethanol(kProducer, "M01")).ok());
+    absl::StatusOr<crypto::KeyId> label_key = t_->AddLabelKey(admin_);
+    ASSERT_TRUE(label_key.ok()) << label_key.status();
+    absl::StatusOr<label::Issuance> issued =
+        t_->IssueBatch(producer_, kProducer, "M01", "B1", 10, "25", "KGM");
+    ASSERT_TRUE(issued.ok()) << issued.status();
+  }
+
+  void AddOperator(const std::string& uscc, const crypto::SigningKey& key) {
+    absl::Status s = t_->AddActor(admin_, uscc, v1::ENTERPRISE_OPERATOR, key,
+                                  absl::StrCat("operator of ", uscc));
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  static std::string Code(int serial) { return absl::StrCat(kProducer, ".M01.B1.", serial); }
+
+  uint64_t LogSize() { return t_->snapshot()->size(); }
+
+  // `code`'s state at the latest snapshot; a failure (and an empty state) if
+  // the ledger does not know it.
+  CodeState Find(const std::string& code) {
+    absl::StatusOr<std::optional<CodeState>> s = FindCode(*t_->snapshot(), code);
+    EXPECT_TRUE(s.ok()) << s.status();
+    if (!s.ok() || !s->has_value()) {
+      ADD_FAILURE() << code << " is not in the ledger";
+      return CodeState();
+    }
+    return **s;
+  }
+  std::vector<uint64_t> HistoryOf(const std::string& code) {
+    absl::StatusOr<std::vector<uint64_t>> h = History(*t_->snapshot(), code);
+    EXPECT_TRUE(h.ok()) << h.status();
+    return h.ok() ? *h : std::vector<uint64_t>();
+  }
+  bool Held(const std::string& code, const std::string& uscc) {
+    absl::StatusOr<bool> held = HasHeld(*t_->snapshot(), code, uscc);
+    EXPECT_TRUE(held.ok()) << held.status();
+    return held.ok() && *held;
+  }
+
+  // An event `step` by `uscc` at site "main" now (minus `ago`).
+  v1::Event Event(v1::BusinessStep step, const std::string& uscc, std::vector<std::string> codes,
+                  absl::Duration ago = absl::ZeroDuration()) {
+    v1::Event e;
+    e.set_event_id(absl::StrCat("ev-", ++next_id_));
+    e.set_step(step);
+    for (std::string& c : codes) e.add_codes(std::move(c));
+    // Events go forward in time: each one a second after the previous.
+    clock_ += absl::Seconds(1);
+    const absl::Time when = clock_ - ago;
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(when));
+    e.set_event_time_offset_minutes(480);
+    e.mutable_location()->set_enterprise_uscc(uscc);
+    e.mutable_location()->set_site("main");
+    return e;
+  }
+  static v1::SignedEnvelope Signed(const crypto::SigningKey& key, const v1::Event& e) {
+    absl::StatusOr<v1::SignedEnvelope> env =
+        envelope::Sign(api::kEventContext, e.SerializeAsString(), key);
+    EXPECT_TRUE(env.ok()) << env.status();
+    return env.ok() ? *env : v1::SignedEnvelope();
+  }
+  EventReceipt Ok(const crypto::SigningKey& key, const v1::Event& e) {
+    absl::StatusOr<EventReceipt> r = t_->ledger().Append(Signed(key, e));
+    EXPECT_TRUE(r.ok()) << v1::BusinessStep_Name(e.step()) << ": " << r.status();
+    return r.ok() ? *r : EventReceipt{};
+  }
+  // Refused with `code` and a message containing `fragment`; the log does
+  // not grow.
+  void Refused(const crypto::SigningKey& key, const v1::Event& e, absl::StatusCode code,
+               const std::string& fragment) {
+    Refused(Signed(key, e), code, fragment);
+  }
+  void Refused(const v1::SignedEnvelope& env, absl::StatusCode code, const std::string& fragment) {
+    const uint64_t before = LogSize();
+    absl::StatusOr<EventReceipt> r = t_->ledger().Append(env);
+    ASSERT_FALSE(r.ok()) << "accepted; expected: " << fragment;
+    EXPECT_EQ(r.status().code(), code) << r.status();
+    EXPECT_NE(r.status().message().find(fragment), std::string::npos)
+        << "expected '" << fragment << "' in: " << r.status();
+    EXPECT_EQ(LogSize(), before) << "a refused event wrote to the log";
+  }
+
+  // A carrier's request about a waybill, signed by its operator.
+  absl::StatusOr<waybill::WaybillReceipt> ApplyWaybill(v1::WaybillRequest r) {
+    r.set_request_id(absl::StrCat("wb-req-", ++next_id_));
+    absl::StatusOr<v1::SignedEnvelope> env =
+        envelope::Sign(api::kWaybillContext, r.SerializeAsString(), carrier_);
+    if (!env.ok()) return env.status();
+    return t_->waybills().Apply(*env);
+  }
+  // Submits e-waybill `number`, carried by kCarrier, for `codes` from
+  // `consignor` to `consignee`.
+  void SubmitWaybill(const std::string& number, const std::string& consignor,
+                     const std::string& consignee, const std::vector<std::string>& codes) {
+    v1::WaybillRequest r;
+    *r.mutable_submit() = waybill::testing::ExampleWaybill(number, kCarrier, consignor, consignee,
+                                                           codes, 25000, "KGM");
+    absl::StatusOr<waybill::WaybillReceipt> receipt = ApplyWaybill(r);
+    ASSERT_TRUE(receipt.ok()) << number << ": " << receipt.status();
+  }
+  std::optional<waybill::WaybillState> FindWaybill(const std::string& number) {
+    absl::StatusOr<std::optional<waybill::WaybillState>> w =
+        waybill::FindWaybill(*t_->snapshot(), number);
+    EXPECT_TRUE(w.ok()) << w.status();
+    return w.ok() ? *w : std::nullopt;
+  }
+
+  void Commission(std::vector<int> serials) {
+    std::vector<std::string> codes;
+    for (int s : serials) codes.push_back(Code(s));
+    Ok(producer_, Event(v1::COMMISSIONING, kProducer, codes));
+  }
+  // Ships `codes` from `from` to `to` under a new e-waybill listing them and
+  // receives them there; the waybill closes.
+  void Move(const crypto::SigningKey& from_key, const std::string& from,
+            const crypto::SigningKey& to_key, const std::string& to,
+            const std::vector<std::string>& codes) {
+    const std::string number = absl::StrCat("WB-MOVE-", ++next_id_);
+    SubmitWaybill(number, from, to, codes);
+    v1::Event ship = Event(v1::SHIPPING, from, codes);
+    ship.set_consignee_uscc(to);
+    ship.set_waybill_id(number);
+    Ok(from_key, ship);
+    Ok(to_key, Event(v1::RECEIVING, to, codes));
+    std::optional<waybill::WaybillState> w = FindWaybill(number);
+    ASSERT_TRUE(w.has_value()) << number;
+    EXPECT_EQ(w->status, v1::CLOSED) << number;
+  }
+
+  // Checks `code`'s chain: each of its events links to the previous one's
+  // leaf hash, and the state's latest event is the chain's last.
+  void ExpectChainIntact(const std::string& code) {
+    const std::shared_ptr<const storage::Snapshot> snapshot = t_->snapshot();
+    absl::StatusOr<std::optional<CodeState>> state = FindCode(*snapshot, code);
+    ASSERT_TRUE(state.ok()) << state.status();
+    ASSERT_TRUE(state->has_value()) << code;
+    absl::StatusOr<std::vector<uint64_t>> history = History(*snapshot, code);
+    ASSERT_TRUE(history.ok()) << history.status();
+    ASSERT_FALSE(history->empty()) << code;
+    std::optional<crypto::Sha256Digest> previous;
+    for (uint64_t index : *history) {
+      absl::StatusOr<std::string> bytes = snapshot->Entry(index);
+      ASSERT_TRUE(bytes.ok()) << bytes.status();
+      v1::LogEntry entry;
+      ASSERT_TRUE(entry.ParseFromString(*bytes));
+      EXPECT_EQ(entry.envelope().payload_type(), api::kEventContext.payload_type());
+      v1::EventLinks links;
+      ASSERT_TRUE(links.ParseFromString(entry.assignment()));
+      bool found = false;
+      for (const auto& link : links.links()) {
+        if (link.code() != code) continue;
+        found = true;
+        EXPECT_EQ(link.previous_event_hash(), previous ? previous->ToBytes() : "")
+            << code << " at log index " << index;
+      }
+      EXPECT_TRUE(found) << code << " not linked at " << index;
+      previous = crypto::HashLeaf(*bytes);
+      absl::StatusOr<crypto::Sha256Digest> leaf = snapshot->LeafHash(index);
+      ASSERT_TRUE(leaf.ok()) << leaf.status();
+      EXPECT_EQ(*leaf, *previous) << code << " at log index " << index;
+    }
+    EXPECT_EQ((*state)->last_event_index, std::optional<uint64_t>(history->back())) << code;
+  }
+
+  // The state rebuilt from the log is the state kept.
+  void ExpectCheckPasses() {
+    absl::StatusOr<journal::CheckReport> report = t_->Check();
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_EQ(report->entries, LogSize());
+  }
+
+  crypto::SigningKey admin_, regulator_, producer_, warehouse_, user_, disposer_, carrier_;
+  std::unique_ptr<TestLedger> t_;
+  absl::Time clock_ = absl::Now() - absl::Hours(1);
+  int next_id_ = 0;
+};
+
+TEST_F(LifecycleRulesTest, APackageLivesItsWholeLife) {
+  Commission({1, 2, 3, 4, 5, 6});
+  Ok(producer_,
+     Event(v1::STORING, kProducer, {Code(1), Code(2), Code(3), Code(4), Code(5), Code(6)}));
+  Move(producer_, kProducer, warehouse_, kWarehouse, {Code(1), Code(2), Code(3), Code(4)});
+  EXPECT_EQ(Find(Code(1)).custodian, kWarehouse);
+  Ok(warehouse_, Event(v1::STORING, kWarehouse, {Code(1)}));
+
+  // Pack three onto a pallet, move the pallet, unpack at the user.
+  const std::string pallet = kWarehouse + ".LU.P1";
+  v1::Event pack = Event(v1::PACKING, kWarehouse, {Code(1), Code(2), Code(3)});
+  pack.set_parent_code(pallet);
+  Ok(warehouse_, pack);
+  EXPECT_TRUE(Find(pallet).aggregate);
+  EXPECT_EQ(Find(pallet).children, (std::set<std::string>{Code(1), Code(2), Code(3)}));
+  Move(warehouse_, kWarehouse, user_, kUser, {pallet});
+  EXPECT_EQ(Find(Code(2)).custodian, kUser) << "children move with their pallet";
+  v1::Event unpack = Event(v1::UNPACKING, kUser, {Code(1), Code(2), Code(3)});
+  unpack.set_parent_code(pallet);
+  Ok(user_, unpack);
+  EXPECT_TRUE(Find(Code(1)).parent.empty());
+  EXPECT_TRUE(Find(pallet).children.empty());
+
+  // Use part of one, all of another.
+  v1::Event use = Event(v1::CONSUMING, kUser, {Code(1)});
+  use.set_quantity_milli(10000);
+  Ok(user_, use);
+  EXPECT_EQ(Find(Code(1)).remaining_milli, 15000u);
+  use = Event(v1::CONSUMING, kUser, {Code(2)});
+  use.set_quantity_milli(25000);
+  Ok(user_, use);
+  EXPECT_EQ(Find(Code(2)).status, CodeStatus::kConsumed);
+
+  // The producer splits package 5 into packages 7 and 8, declaring a loss.
+  v1::Event split = Event(v1::REPACKAGING, kProducer, {Code(5)});
+  split.set_quantity_milli(25000);
+  v1::RepackagingOutput* out = split.add_outputs();
+  out->set_code(Code(7));
+  out->set_quantity_milli(12000);
+  out = split.add_outputs();
+  out->set_code(Code(8));
+  out->set_quantity_milli(12500);
+  split.set_declared_loss_milli(500);
+  Ok(producer_, split);
+  EXPECT_EQ(Find(Code(5)).status, CodeStatus::kConsumed);
+  EXPECT_EQ(Find(Code(8)).remaining_milli, 12500u);
+  EXPECT_EQ(Find(Code(8)).custodian, kProducer);
+
+  // The rest of package 1 goes to the disposer and is destroyed.
+  Move(user_, kUser, disposer_, kDisposer, {Code(1)});
+  v1::Event destroy = Event(v1::DESTROYING, kDisposer, {Code(1)});
+  destroy.set_manifest_id("3501002026000123");
+  Ok(disposer_, destroy);
+  EXPECT_EQ(Find(Code(1)).status, CodeStatus::kDisposed);
+  EXPECT_EQ(Find(Code(1)).remaining_milli, 0u);
+
+  // Lost and found; a misprinted label voided.
+  v1::Event lost = Event(v1::LOSS_REPORT, kProducer, {Code(6)});
+  lost.set_reason("missing at stocktake");
+  Ok(producer_, lost);
+  EXPECT_EQ(Find(Code(6)).status, CodeStatus::kLost);
+  v1::Event found = Event(v1::FOUND, kProducer, {Code(6)});
+  found.set_reason("found in bay 4");
+  Ok(producer_, found);
+  EXPECT_EQ(Find(Code(6)).status, CodeStatus::kActive);
+  v1::Event void_label = Event(v1::VOIDING, kProducer, {Code(9)});
+  void_label.set_reason("misprinted");
+  Ok(producer_, void_label);
+  EXPECT_EQ(Find(Code(9)).status, CodeStatus::kVoided);
+
+  // An error declaration corrects an earlier event without editing it.
+  v1::Event lost_again = Event(v1::LOSS_REPORT, kProducer, {Code(6)});
+  lost_again.set_reason("missing again");
+  Ok(producer_, lost_again);
+  v1::Event error = Event(v1::ERROR_DECLARATION, kProducer, {});
+  error.set_corrects_event_id(lost_again.event_id());
+  error.set_reason("it was never lost: miscounted");
+  Ok(producer_, error);
+  EXPECT_EQ(Find(Code(6)).status, CodeStatus::kActive);
+
+  for (int serial : {1, 2, 3, 5, 6, 7, 8, 9}) ExpectChainIntact(Code(serial));
+  ExpectChainIntact(pallet);
+  EXPECT_EQ(HistoryOf(Code(1)).size(), 13u);
+
+  // Every enterprise that held package 1 (the issuer included), and only
+  // those, may read its history; regulators always.
+  for (const std::string& uscc : {kProducer, kWarehouse, kUser, kDisposer}) {
+    EXPECT_TRUE(Held(Code(1), uscc)) << uscc;
+  }
+  EXPECT_FALSE(Held(Code(1), kCarrier));
+  EXPECT_FALSE(Held(Code(4), kUser));
+  v1::Actor reader;
+  reader.set_role(v1::ENTERPRISE_OPERATOR);
+  reader.set_enterprise_uscc(kUser);
+  EXPECT_TRUE(*MayRead(*t_->snapshot(), reader, Code(1)));
+  EXPECT_FALSE(*MayRead(*t_->snapshot(), reader, Code(4)));
+  reader.set_enterprise_uscc(kCarrier);
+  EXPECT_FALSE(*MayRead(*t_->snapshot(), reader, Code(1)));
+  v1::Actor inspector;
+  inspector.set_role(v1::REGULATOR);
+  EXPECT_TRUE(*MayRead(*t_->snapshot(), inspector, Code(4)));
+  EXPECT_FALSE(*MayRead(*t_->snapshot(), reader, Code(10))) << "a code the ledger has not seen";
+
+  // The same state after a restart (read from the store, not replayed).
+  const CodeState before = Find(Code(1));
+  const std::vector<uint64_t> history_before = HistoryOf(Code(1));
+  t_->Reopen();
+  const CodeState after = Find(Code(1));
+  EXPECT_EQ(HistoryOf(Code(1)), history_before);
+  EXPECT_EQ(after.status, before.status);
+  EXPECT_EQ(after.custodian, before.custodian);
+  EXPECT_EQ(after.last_event_index, before.last_event_index);
+  EXPECT_EQ(after.last_event_time, before.last_event_time);
+  for (int serial : {1, 2, 3, 5, 6, 7, 8, 9}) ExpectChainIntact(Code(serial));
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, OnlyTheCustodianActsAndReceiptChangesCustody) {
+  Commission({1});
+  Refused(warehouse_, Event(v1::STORING, kWarehouse, {Code(1)}),
+          absl::StatusCode::kPermissionDenied,
+          "event.codes[0]: " + Code(1) + " is in the custody of " + kProducer);
+  SubmitWaybill("WB-OPEN-2", kProducer, kWarehouse, {Code(1)});
+  v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(1)});
+  ship.set_consignee_uscc(kWarehouse);
+  ship.set_waybill_id("WB-OPEN-2");
+  Ok(producer_, ship);
+  EXPECT_EQ(Find(Code(1)).status, CodeStatus::kInTransit);
+  EXPECT_EQ(Find(Code(1)).consignee, kWarehouse);
+  EXPECT_EQ(Find(Code(1)).custodian, kProducer) << "custody changes on receipt, not shipment";
+  // Someone else than the consignee cannot receive it.
+  Refused(user_, Event(v1::RECEIVING, kUser, {Code(1)}), absl::StatusCode::kPermissionDenied,
+          "consigned to " + kWarehouse);
+  // In transit, the shipper cannot use it either.
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
+  use.set_quantity_milli(1000);
+  Refused(producer_, use, absl::StatusCode::kFailedPrecondition, "in transit");
+  EXPECT_FALSE(Held(Code(1), kWarehouse));
+  Ok(warehouse_, Event(v1::RECEIVING, kWarehouse, {Code(1)}));
+  EXPECT_EQ(Find(Code(1)).custodian, kWarehouse);
+  EXPECT_EQ(Find(Code(1)).status, CodeStatus::kActive);
+  EXPECT_TRUE(Find(Code(1)).consignee.empty());
+  EXPECT_TRUE(Held(Code(1), kWarehouse));
+  EXPECT_TRUE(Held(Code(1), kProducer));
+  Refused(producer_, Event(v1::STORING, kProducer, {Code(1)}),
+          absl::StatusCode::kPermissionDenied, "in the custody of " + kWarehouse);
+  // An actor records only for its own enterprise.
+  Refused(producer_, Event(v1::STORING, kWarehouse, {Code(1)}),
+          absl::StatusCode::kPermissionDenied, "event.location.enterprise_uscc");
+  ExpectChainIntact(Code(1));
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, ShippingNeedsAnOpenWaybill) {
+  Commission({1, 2});
+  v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(1)});
+  ship.set_consignee_uscc(kWarehouse);
+  ship.clear_waybill_id();
+  Refused(producer_, ship, absl::StatusCode::kInvalidArgument, "event.waybill_id");
+  // A waybill the book has never seen.
+  ship.set_waybill_id("WB-NONE-1");
+  Refused(producer_, ship, absl::StatusCode::kFailedPrecondition,
+          "event.waybill_id: no waybill 'WB-NONE-1'");
+
+  // A cancelled waybill is not open.
+  SubmitWaybill("WB-CANCELLED-1", kProducer, kWarehouse, {Code(1)});
+  v1::WaybillRequest cancel;
+  cancel.mutable_cancel()->set_waybill_number("WB-CANCELLED-1");
+  cancel.mutable_cancel()->set_reason("truck broke down");
+  absl::StatusOr<waybill::WaybillReceipt> cancelled = ApplyWaybill(cancel);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  ship.set_waybill_id("WB-CANCELLED-1");
+  Refused(producer_, ship, absl::StatusCode::kFailedPrecondition,
+          "event.waybill_id: waybill 'WB-CANCELLED-1' is CANCELLED");
+
+  // An open waybill that lists another package, or goes to another consignee.
+  SubmitWaybill("WB-OPEN-2", kProducer, kWarehouse, {Code(2)});
+  ship.set_waybill_id("WB-OPEN-2");
+  Refused(producer_, ship, absl::StatusCode::kFailedPrecondition,
+          "event.waybill_id: waybill 'WB-OPEN-2' does not list " + Code(1));
+  SubmitWaybill("WB-OPEN-1", kProducer, kWarehouse, {Code(1)});
+  ship.set_waybill_id("WB-OPEN-1");
+  ship.set_consignee_uscc(kUser);
+  Refused(producer_, ship, absl::StatusCode::kFailedPrecondition,
+          "event.consignee_uscc: waybill 'WB-OPEN-1' goes to " + kWarehouse);
+
+  // Under the open waybill that lists it: shipped, received, the waybill closes.
+  ship.set_consignee_uscc(kWarehouse);
+  Ok(producer_, ship);
+  std::optional<waybill::WaybillState> w = FindWaybill("WB-OPEN-1");
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(w->shipped, std::set<std::string>{Code(1)});
+  Ok(warehouse_, Event(v1::RECEIVING, kWarehouse, {Code(1)}));
+  w = FindWaybill("WB-OPEN-1");
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(w->status, v1::CLOSED);
+
+  // A closed waybill carries nothing more: not back, not again.
+  v1::Event back = Event(v1::SHIPPING, kWarehouse, {Code(1)});
+  back.set_consignee_uscc(kProducer);
+  back.set_waybill_id("WB-OPEN-1");
+  Refused(warehouse_, back, absl::StatusCode::kFailedPrecondition,
+          "event.waybill_id: waybill 'WB-OPEN-1' is CLOSED");
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, QuantitiesNeverGoBelowZeroAndSplitsAreConserved) {
+  Commission({1, 2});
+  Move(producer_, kProducer, user_, kUser, {Code(1)});
+  v1::Event use = Event(v1::CONSUMING, kUser, {Code(1)});
+  use.set_quantity_milli(25001);
+  Refused(user_, use, absl::StatusCode::kFailedPrecondition,
+          "event.quantity_milli: 25001 is more than");
+  use.set_quantity_milli(0);
+  Refused(user_, use, absl::StatusCode::kInvalidArgument, "event.quantity_milli");
+
+  v1::Event split = Event(v1::REPACKAGING, kProducer, {Code(2)});
+  split.set_quantity_milli(20000);
+  v1::RepackagingOutput* out = split.add_outputs();
+  out->set_code(Code(7));
+  out->set_quantity_milli(10000);
+  out = split.add_outputs();
+  out->set_code(Code(8));
+  out->set_quantity_milli(9000);  // 19000 + loss 0 != 20000
+  Refused(producer_, split, absl::StatusCode::kFailedPrecondition,
+          "event.outputs: the outputs and declared loss add up to 19000");
+  split.set_declared_loss_milli(1000);
+  split.mutable_outputs(1)->set_code(kProducer + ".M01.B1.11");  // never issued
+  Refused(producer_, split, absl::StatusCode::kNotFound, "event.outputs[1].code");
+  split.mutable_outputs(1)->set_code(Code(2));  // the input itself
+  Refused(producer_, split, absl::StatusCode::kFailedPrecondition, "event.outputs[1].code");
+  split.mutable_outputs(1)->set_code(Code(8));
+  Ok(producer_, split);
+  EXPECT_EQ(Find(Code(2)).remaining_milli, 5000u);
+  EXPECT_EQ(Find(Code(2)).status, CodeStatus::kActive);
+  EXPECT_EQ(Find(Code(7)).remaining_milli, 10000u);
+  EXPECT_EQ(Find(Code(8)).remaining_milli, 9000u);
+  EXPECT_EQ(Find(Code(8)).unit, "KGM");
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, NothingHappensAfterATerminalState) {
+  Commission({1, 2});
+  Move(producer_, kProducer, user_, kUser, {Code(1)});
+  v1::Event use = Event(v1::CONSUMING, kUser, {Code(1)});
+  use.set_quantity_milli(25000);
+  Ok(user_, use);
+  use = Event(v1::CONSUMING, kUser, {Code(1)});
+  use.set_quantity_milli(1);
+  Refused(user_, use, absl::StatusCode::kFailedPrecondition, "is consumed");
+  Refused(user_, Event(v1::STORING, kUser, {Code(1)}), absl::StatusCode::kFailedPrecondition,
+          "is consumed");
+  v1::Event void_label = Event(v1::VOIDING, kProducer, {Code(2)});
+  void_label.set_reason("misprinted");
+  Ok(producer_, void_label);
+  Refused(producer_, Event(v1::STORING, kProducer, {Code(2)}),
+          absl::StatusCode::kFailedPrecondition, "is voided");
+  Refused(producer_, Event(v1::COMMISSIONING, kProducer, {Code(2)}),
+          absl::StatusCode::kFailedPrecondition, "already commissioned");
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, AggregatesMoveWholeAndNeverContainThemselves) {
+  Commission({1, 2, 3});
+  const std::string pallet = kProducer + ".LU.P1";
+  const std::string container = kProducer + ".LU.C1";
+  v1::Event pack = Event(v1::PACKING, kProducer, {Code(1), Code(2)});
+  pack.set_parent_code(pallet);
+  Ok(producer_, pack);
+  EXPECT_EQ(Find(Code(1)).parent, pallet);
+  // A packed child does not move alone.
+  Refused(producer_, Event(v1::STORING, kProducer, {Code(1)}),
+          absl::StatusCode::kFailedPrecondition,
+          "event.codes[0]: " + Code(1) + " is packed on " + pallet);
+  // Nor goes on a second parent.
+  pack = Event(v1::PACKING, kProducer, {Code(2)});
+  pack.set_parent_code(container);
+  Refused(producer_, pack, absl::StatusCode::kFailedPrecondition, "is packed on " + pallet);
+  // The pallet on a container; then the container on the pallet: a cycle.
+  pack = Event(v1::PACKING, kProducer, {pallet});
+  pack.set_parent_code(container);
+  Ok(producer_, pack);
+  pack = Event(v1::PACKING, kProducer, {container});
+  pack.set_parent_code(pallet);
+  Refused(producer_, pack, absl::StatusCode::kFailedPrecondition,
+          "an aggregate cannot contain itself");
+  pack = Event(v1::PACKING, kProducer, {pallet});
+  pack.set_parent_code(pallet);
+  Refused(producer_, pack, absl::StatusCode::kFailedPrecondition,
+          "an aggregate cannot contain itself");
+  // Moving the container moves everything on it (its waybill lists only it).
+  Move(producer_, kProducer, warehouse_, kWarehouse, {container});
+  EXPECT_EQ(Find(Code(1)).custodian, kWarehouse);
+  EXPECT_EQ(Find(pallet).custodian, kWarehouse);
+  EXPECT_EQ(Find(container).custodian, kWarehouse);
+  EXPECT_EQ(Find(Code(3)).custodian, kProducer);
+  EXPECT_EQ(Find(Code(1)).parent, pallet) << "still packed after the journey";
+  ExpectChainIntact(Code(1));
+  ExpectChainIntact(container);
+  // A bad aggregate code.
+  pack = Event(v1::PACKING, kProducer, {Code(3)});
+  pack.set_parent_code("PALLET-1");
+  Refused(producer_, pack, absl::StatusCode::kInvalidArgument, "event.parent_code");
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, EventTimesAreNotInTheFutureNorBeforeThePreviousEvent) {
+  Commission({1});
+  v1::Event future = Event(v1::STORING, kProducer, {Code(1)});
+  future.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now() + absl::Minutes(10)));
+  Refused(producer_, future, absl::StatusCode::kFailedPrecondition, "event.event_time");
+  v1::Event early = Event(v1::STORING, kProducer, {Code(1)}, absl::Hours(2));
+  Refused(producer_, early, absl::StatusCode::kFailedPrecondition, "is before " + Code(1));
+  v1::Event no_time = Event(v1::STORING, kProducer, {Code(1)});
+  no_time.clear_event_time();
+  Refused(producer_, no_time, absl::StatusCode::kInvalidArgument, "event.event_time");
+  // Within the clock skew allowed is not the future.
+  v1::Event soon = Event(v1::STORING, kProducer, {Code(1)});
+  soon.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now() + absl::Minutes(2)));
+  Ok(producer_, soon);
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, BlacklistedEnterprisesAndRevokedKeysWriteNothing) {
+  Commission({1, 2});
+  v1::RegistryRequest blacklist;
+  blacklist.mutable_blacklist()->set_enterprise_uscc(kProducer);
+  blacklist.mutable_blacklist()->set_blacklisted(true);
+  blacklist.mutable_blacklist()->set_reason("inspection failed");
+  *blacklist.mutable_blacklist()->mutable_date() = api::ToProtoDate(Today());
+  absl::StatusOr<journal::Receipt> r = t_->Registry(regulator_, blacklist);
+  ASSERT_TRUE(r.ok()) << r.status();
+  Refused(producer_, Event(v1::STORING, kProducer, {Code(1)}),
+          absl::StatusCode::kPermissionDenied, "blacklisted");
+  v1::RegistryRequest lift;
+  lift.mutable_blacklist()->set_enterprise_uscc(kProducer);
+  lift.mutable_blacklist()->set_blacklisted(false);
+  lift.mutable_blacklist()->set_reason("fixed");
+  *lift.mutable_blacklist()->mutable_date() = api::ToProtoDate(Today());
+  r = t_->Registry(regulator_, lift);
+  ASSERT_TRUE(r.ok()) << r.status();
+  Ok(producer_, Event(v1::STORING, kProducer, {Code(1)}));
+  v1::RegistryRequest revoke;
+  revoke.mutable_revoke_key()->set_key_id(producer_.key_id().ToString());
+  revoke.mutable_revoke_key()->set_reason("left");
+  r = t_->Registry(admin_, revoke);
+  ASSERT_TRUE(r.ok()) << r.status();
+  Refused(producer_, Event(v1::STORING, kProducer, {Code(2)}),
+          absl::StatusCode::kPermissionDenied, "was revoked");
+  v1::SignedEnvelope unsigned_event = Signed(producer_, Event(v1::STORING, kProducer, {Code(2)}));
+  unsigned_event.clear_signatures();
+  Refused(unsigned_event, absl::StatusCode::kInvalidArgument, "envelope.signatures");
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, RolesBoundTheSteps) {
+  Refused(carrier_, Event(v1::COMMISSIONING, kCarrier, {Code(1)}),
+          absl::StatusCode::kPermissionDenied, "a carrier");
+  Commission({1});
+  Move(producer_, kProducer, warehouse_, kWarehouse, {Code(1)});
+  v1::Event destroy = Event(v1::DESTROYING, kWarehouse, {Code(1)});
+  destroy.set_manifest_id("M-1");
+  Refused(warehouse_, destroy, absl::StatusCode::kPermissionDenied, "only licensed disposers");
+  v1::Event use = Event(v1::CONSUMING, kWarehouse, {Code(1)});
+  use.set_quantity_milli(1);
+  Refused(warehouse_, use, absl::StatusCode::kPermissionDenied,
+          "only users and producers consume");
+  Refused(warehouse_, Event(v1::COMMISSIONING, kWarehouse, {Code(2)}),
+          absl::StatusCode::kPermissionDenied, "only producers and importers");
+  // Commissioning only issued codes, and only one's own.
+  Refused(producer_, Event(v1::COMMISSIONING, kProducer, {kProducer + ".M01.B1.11"}),
+          absl::StatusCode::kNotFound, "was never issued");
+  Refused(producer_, Event(v1::COMMISSIONING, kProducer, {"not-a-code"}),
+          absl::StatusCode::kInvalidArgument, "event.codes[0]");
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, DisposalNeedsAHazardousWasteLicenceValidOnTheEventDate) {
+  Commission({1});
+  Move(producer_, kProducer, disposer_, kDisposer, {Code(1)});
+  // A second disposer whose licence expired three days ago.
+  const std::string expired = registry::testing::ExampleUscc("350600");
+  const crypto::SigningKey expired_key = TestKey(40);
+  ASSERT_TRUE(t_->RegisterEnterprise(
+                    admin_, ExampleEnterprise(expired, v1::DISPOSER, v1::HAZARDOUS_WASTE,
+                                              Today() - 3))
+                  .ok());
+  AddOperator(expired, expired_key);
+  Move(disposer_, kDisposer, expired_key, expired, {Code(1)});
+  v1::Event destroy = Event(v1::DESTROYING, expired, {Code(1)});
+  destroy.set_manifest_id("M-2");
+  Refused(expired_key, destroy, absl::StatusCode::kPermissionDenied, "HAZARDOUS_WASTE");
+  // The licence day is China's, whatever offset the event claims: an event
+  // "now" written at UTC-14 still falls after the expiry.
+  destroy.set_event_time_offset_minutes(-840);
+  Refused(expired_key, destroy, absl::StatusCode::kPermissionDenied, "HAZARDOUS_WASTE");
+  EXPECT_EQ(Find(Code(1)).status, CodeStatus::kActive);
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, DisposalNeedsAManifest) {
+  Commission({1});
+  Move(producer_, kProducer, disposer_, kDisposer, {Code(1)});
+  Refused(disposer_, Event(v1::DESTROYING, kDisposer, {Code(1)}),
+          absl::StatusCode::kInvalidArgument, "event.manifest_id");
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, SplitsCannotMakeQuantityOutOfNothing) {
+  Commission({1});
+  v1::Event split = Event(v1::REPACKAGING, kProducer, {Code(1)});
+  split.set_quantity_milli(1000);
+  split.add_outputs()->set_code(Code(7));
+  split.mutable_outputs(0)->set_quantity_milli(5000000000ULL);
+  split.set_declared_loss_milli(UINT64_MAX - 5000000000ULL + 1001);  // wraps to 1000
+  Refused(producer_, split, absl::StatusCode::kFailedPrecondition, "event.declared_loss_milli");
+  split.set_declared_loss_milli(0);
+  Refused(producer_, split, absl::StatusCode::kFailedPrecondition, "its label states");
+  split.mutable_outputs(0)->set_quantity_milli(800);
+  split.add_outputs()->set_code(Code(8));
+  split.mutable_outputs(1)->set_quantity_milli(300);  // 1100 > 1000
+  Refused(producer_, split, absl::StatusCode::kFailedPrecondition, "event.outputs: the outputs");
+  EXPECT_EQ(Find(Code(1)).remaining_milli, 25000u);
+  absl::StatusOr<std::optional<CodeState>> seven = FindCode(*t_->snapshot(), Code(7));
+  ASSERT_TRUE(seven.ok()) << seven.status();
+  EXPECT_FALSE(seven->has_value()) << "a refused split made a code";
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, AggregatesNestAtMostEightDeep) {
+  ASSERT_EQ(kMaxNesting, 8);
+  Commission({1});
+  std::string inner = Code(1);
+  for (int level = 1; level <= kMaxNesting; ++level) {
+    const std::string outer = absl::StrCat(kProducer, ".LU.N", level);
+    v1::Event pack = Event(v1::PACKING, kProducer, {inner});
+    pack.set_parent_code(outer);
+    Ok(producer_, pack);
+    inner = outer;
+  }
+  v1::Event pack = Event(v1::PACKING, kProducer, {inner});
+  pack.set_parent_code(kProducer + ".LU.TOP");
+  Refused(producer_, pack, absl::StatusCode::kFailedPrecondition, "more than 8 deep");
+  // The whole stack still moves as one.
+  Move(producer_, kProducer, warehouse_, kWarehouse, {inner});
+  EXPECT_EQ(Find(Code(1)).custodian, kWarehouse);
+  ExpectChainIntact(Code(1));
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, AnErrorDeclarationJoinsExactlyTheCorrectedEventsChains) {
+  Commission({1, 2});
+  v1::Event store = Event(v1::STORING, kProducer, {Code(1)});
+  const EventReceipt stored = Ok(producer_, store);
+  absl::StatusOr<std::optional<EventInfo>> info = FindEvent(*t_->snapshot(), store.event_id());
+  ASSERT_TRUE(info.ok()) << info.status();
+  ASSERT_TRUE(info->has_value());
+  EXPECT_EQ((*info)->log_index, stored.log_index);
+  EXPECT_EQ((*info)->enterprise, kProducer);
+  v1::Event error = Event(v1::ERROR_DECLARATION, kProducer, {Code(2)});
+  error.set_corrects_event_id(store.event_id());
+  error.set_reason("wrong bay");
+  Refused(producer_, error, absl::StatusCode::kInvalidArgument, "event.codes");
+  error.clear_codes();
+  // Only the enterprise that recorded it may declare it wrong.
+  Move(producer_, kProducer, warehouse_, kWarehouse, {Code(2)});
+  v1::Event foreign = Event(v1::ERROR_DECLARATION, kWarehouse, {});
+  foreign.set_corrects_event_id(store.event_id());
+  foreign.set_reason("not mine");
+  Refused(warehouse_, foreign, absl::StatusCode::kPermissionDenied, "event.corrects_event_id");
+  // An event the ledger has never seen.
+  v1::Event unknown = Event(v1::ERROR_DECLARATION, kProducer, {});
+  unknown.set_corrects_event_id("ev-never");
+  unknown.set_reason("typo");
+  Refused(producer_, unknown, absl::StatusCode::kNotFound, "event.corrects_event_id");
+  Ok(producer_, error);
+  EXPECT_EQ(HistoryOf(Code(1)).size(), 3u);  // commission, store, declaration
+  EXPECT_EQ(HistoryOf(Code(2)).size(), 3u);  // commission, ship, receive
+  ExpectChainIntact(Code(1));
+  ExpectChainIntact(Code(2));
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, AnErrorDeclarationUndoesTheWrongEvent) {
+  Commission({1, 2});
+  Move(producer_, kProducer, user_, kUser, {Code(1)});
+  // A wrong consumption, declared wrong: the quantity comes back.
+  v1::Event use = Event(v1::CONSUMING, kUser, {Code(1)});
+  use.set_quantity_milli(10000);
+  Ok(user_, use);
+  EXPECT_EQ(Find(Code(1)).remaining_milli, 15000u);
+  v1::Event error = Event(v1::ERROR_DECLARATION, kUser, {});
+  error.set_corrects_event_id(use.event_id());
+  error.set_reason("scanned the wrong drum");
+  const EventReceipt declared = Ok(user_, error);
+  EXPECT_EQ(Find(Code(1)).remaining_milli, 25000u);
+  EXPECT_EQ(Find(Code(1)).last_event_index, std::optional<uint64_t>(declared.log_index))
+      << "the chain goes on from the declaration";
+  ExpectChainIntact(Code(1));
+
+  // A consumption to zero (terminal), declared wrong: active again.
+  use = Event(v1::CONSUMING, kUser, {Code(1)});
+  use.set_quantity_milli(25000);
+  Ok(user_, use);
+  EXPECT_EQ(Find(Code(1)).status, CodeStatus::kConsumed);
+  error = Event(v1::ERROR_DECLARATION, kUser, {});
+  error.set_corrects_event_id(use.event_id());
+  error.set_reason("wrong code");
+  Ok(user_, error);
+  EXPECT_EQ(Find(Code(1)).status, CodeStatus::kActive);
+  EXPECT_EQ(Find(Code(1)).custodian, kUser);
+
+  // Only a code's latest event can be undone.
+  v1::Event first = Event(v1::STORING, kUser, {Code(1)});
+  Ok(user_, first);
+  Ok(user_, Event(v1::STORING, kUser, {Code(1)}));
+  error = Event(v1::ERROR_DECLARATION, kUser, {});
+  error.set_corrects_event_id(first.event_id());
+  error.set_reason("late");
+  Refused(user_, error, absl::StatusCode::kFailedPrecondition, "has had events since");
+
+  // A commissioning is not undone: the code is voided instead.
+  v1::Event commission = Event(v1::COMMISSIONING, kProducer, {Code(3)});
+  Ok(producer_, commission);
+  error = Event(v1::ERROR_DECLARATION, kProducer, {});
+  error.set_corrects_event_id(commission.event_id());
+  error.set_reason("wrong label");
+  Refused(producer_, error, absl::StatusCode::kFailedPrecondition, "void the code instead");
+
+  // The same after a restart.
+  t_->Reopen();
+  EXPECT_EQ(Find(Code(1)).status, CodeStatus::kActive);
+  EXPECT_EQ(Find(Code(1)).remaining_milli, 25000u);
+  ExpectChainIntact(Code(1));
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, SameEventIdSameBytesIsTheOriginalReceipt) {
+  Commission({1});
+  const v1::Event store = Event(v1::STORING, kProducer, {Code(1)});
+  const EventReceipt first = Ok(producer_, store);
+  EXPECT_FALSE(first.replayed);
+  const uint64_t size = LogSize();
+  const EventReceipt again = Ok(producer_, store);
+  EXPECT_TRUE(again.replayed);
+  EXPECT_EQ(again.log_index, first.log_index);
+  EXPECT_EQ(again.event_hash, first.event_hash);
+  EXPECT_EQ(LogSize(), size);
+  v1::Event changed = store;
+  changed.mutable_location()->set_site("elsewhere");
+  Refused(producer_, changed, absl::StatusCode::kAlreadyExists, "event.event_id");
+  t_->Reopen();
+  const EventReceipt after_restart = Ok(producer_, store);
+  EXPECT_TRUE(after_restart.replayed);
+  EXPECT_EQ(after_restart.log_index, first.log_index);
+  EXPECT_EQ(after_restart.event_hash, first.event_hash);
+  EXPECT_EQ(LogSize(), size);
+  EXPECT_EQ(HistoryOf(Code(1)).size(), 2u);
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, ConcurrentWritersLoseAndDuplicateNothing) {
+  Commission({1, 2, 3, 4, 5, 6, 7, 8});
+  constexpr int kThreads = 8, kPerThread = 25;
+  std::atomic<int> failures{0};
+  std::vector<v1::SignedEnvelope> envelopes[kThreads];
+  // One time for all: threads append in any order, and none may be before
+  // another's event on the same code.
+  const int64_t when = absl::ToUnixSeconds(absl::Now() - absl::Minutes(1));
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      // Every thread stores its own package and, every fifth event, package 1.
+      const std::string code = (i % 5 == 4) ? Code(1) : Code(t + 1);
+      v1::Event e = Event(v1::STORING, kProducer, {code});
+      e.mutable_event_time()->set_seconds(when);
+      envelopes[t].push_back(Signed(producer_, e));
+    }
+  }
+  const uint64_t before = LogSize();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (const v1::SignedEnvelope& env : envelopes[t]) {
+        absl::StatusOr<EventReceipt> r = t_->ledger().Append(env);
+        if (!r.ok() || r->replayed) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(LogSize(), before + kThreads * kPerThread);
+  size_t events = 0;
+  for (int serial = 1; serial <= 8; ++serial) {
+    ExpectChainIntact(Code(serial));
+    events += HistoryOf(Code(serial)).size() - 1;  // minus commissioning
+  }
+  EXPECT_EQ(events, static_cast<size_t>(kThreads * kPerThread));
+  t_->Reopen();
+  for (int serial = 1; serial <= 8; ++serial) ExpectChainIntact(Code(serial));
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, ABatchIsCheckedInOrderAndWrittenAtOnce) {
+  Commission({1, 2});
+  std::vector<v1::SignedEnvelope> batch;
+  batch.push_back(Signed(producer_, Event(v1::STORING, kProducer, {Code(1)})));
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
+  use.set_quantity_milli(20000);
+  batch.push_back(Signed(producer_, use));
+  v1::Event too_much = Event(v1::CONSUMING, kProducer, {Code(1)});
+  too_much.set_quantity_milli(6000);  // 5000 left after the one before
+  batch.push_back(Signed(producer_, too_much));
+  v1::SignedEnvelope forged = Signed(producer_, Event(v1::STORING, kProducer, {Code(2)}));
+  forged.mutable_signatures(0)->set_sig(std::string(64, '\1'));
+  batch.push_back(forged);
+  batch.push_back(batch[0]);  // the same event twice in one batch
+  v1::Event rest = Event(v1::CONSUMING, kProducer, {Code(1)});
+  rest.set_quantity_milli(5000);
+  batch.push_back(Signed(producer_, rest));
+  const uint64_t before = LogSize();
+  std::vector<absl::StatusOr<EventReceipt>> results =
+      t_->ledger().AppendBatch(absl::Span<const v1::SignedEnvelope>(batch));
+  ASSERT_EQ(results.size(), batch.size());
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  ASSERT_TRUE(results[1].ok()) << results[1].status();
+  EXPECT_EQ(results[2].status().code(), absl::StatusCode::kFailedPrecondition)
+      << results[2].status();
+  EXPECT_NE(results[2].status().message().find("event.quantity_milli: 6000 is more than the 5000"),
+            std::string::npos)
+      << results[2].status();
+  EXPECT_EQ(results[3].status().code(), absl::StatusCode::kUnauthenticated) << results[3].status();
+  ASSERT_TRUE(results[4].ok()) << results[4].status();
+  EXPECT_TRUE(results[4]->replayed);
+  EXPECT_EQ(results[4]->log_index, results[0]->log_index);
+  EXPECT_EQ(results[4]->event_hash, results[0]->event_hash);
+  ASSERT_TRUE(results[5].ok()) << results[5].status();
+  EXPECT_EQ(results[1]->log_index, results[0]->log_index + 1);
+  EXPECT_EQ(results[5]->log_index, results[0]->log_index + 2);
+  EXPECT_EQ(LogSize(), before + 3);
+  EXPECT_EQ(Find(Code(1)).status, CodeStatus::kConsumed);
+  ExpectChainIntact(Code(1));
+  t_->Reopen();
+  ExpectChainIntact(Code(1));
+  EXPECT_EQ(HistoryOf(Code(1)).size(), 4u);
+  ExpectCheckPasses();
+}
+
+// docs/events.md's worked example, computed with ChemLedger's own code.
+TEST(EventSigningTest, WorkedExampleFromTheDocs) {
+  const crypto::SigningKey key = TestKey(1);
+  v1::Event e;
+  e.set_event_id("ev-2026-11-23-0001");
+  e.set_step(v1::STORING);
+  e.add_codes("91350100M000100Y43.M01.B20261123.1");
+  e.mutable_event_time()->set_seconds(1795395600);
+  e.set_event_time_offset_minutes(480);
+  e.mutable_location()->set_enterprise_uscc("91350100M000100Y43");
+  e.mutable_location()->set_site("tank farm, bay 2");
+  const std::string payload = e.SerializeAsString();
+  EXPECT_EQ(absl::BytesToHexString(payload),
+            "0a1265762d323032362d31312d32332d3030303110021a2239313335303130304d303030313030593433"
+            "2e4d30312e4232303236313132332e3122060890a08ed80628e00332260a1239313335303130304d3030"
+            "30313030593433121074616e6b206661726d2c206261792032");
+  EXPECT_EQ(key.verifying_key().ToBase64(), "iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w=");
+  EXPECT_EQ(key.key_id().ToString(), "beca62982f5d94c3");
+  absl::StatusOr<v1::SignedEnvelope> signed_event =
+      envelope::Sign(api::kEventContext, payload, key);
+  ASSERT_TRUE(signed_event.ok()) << signed_event.status();
+  EXPECT_EQ(signed_event->payload_type(), "application/vnd.chemledger.event.v1+protobuf");
+  EXPECT_EQ(absl::Base64Escape(signed_event->signatures(0).sig()),
+            "VZfkE70yyVIi282FShSTKW2EvePEybTFkUaSu752PbBlPqBIpGxJadp9ou0c3nRlNz7XlSG4EzvVSKuFqyBCAg==");
+  EXPECT_EQ(signed_event->signatures(0).key_id(), "beca62982f5d94c3");
+}
+
+}  // namespace
+}  // namespace chemledger::ledger
