@@ -1,0 +1,634 @@
+// The registry's rules (registry_rules.h) on a whole ledger (TestLedger):
+// genesis, who may register what, validation against the catalogue,
+// duplicates, keys registered once, revocation, the blacklist, idempotent
+// request ids, the state after a reopen, and a state rebuilt from the log
+// (TestLedger::Check) that matches the stored one.
+
+#include "services/registry/registry_rules.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "api/china_time.h"
+#include "api/wire.h"
+#include "chemledger/v1/log.pb.h"
+#include "chemledger/v1/registry.pb.h"
+#include "gtest/gtest.h"
+#include "journal/journal.h"
+#include "services/chemledgerd/deployment.h"
+#include "services/common/envelope.h"
+#include "services/registry/catalogue.h"
+#include "services/registry/registry_state.h"
+#include "services/registry/registry_testing.h"
+#include "services/registry/signers.h"
+#include "storage/leveldb_log.h"
+#include "testing/test_ledger.h"
+#include "tests/subprocess.h"
+
+namespace chemledger::registry {
+namespace {
+
+using chemledger::testing::TestKey;
+using chemledger::testing::TestLedger;
+using chemledger::testing::TestLedgerOptions;
+
+constexpr char kAcme[] = "91350100M000100Y43";
+constexpr char kOther[] = "91110105771583283D";
+
+v1::Product Methanol(const std::string& uscc, const std::string& number) {
+  return testing::ExampleMethanol(uscc, number);
+}
+
+// A catalogue of one row: methanol (catalogue entry 1022) with UN number `un`.
+std::shared_ptr<const Catalogue> MethanolCatalogue(const std::string& un) {
+  absl::StatusOr<Catalogue> catalogue = Catalogue::Parse(absl::StrCat(
+      "catalogue_no\tname_zh\tname_en\tcas\tun\thazard_class\tpacking_group\tflags\n",
+      "1022\t甲醇\tMethanol\t67-56-1\t", un, "\t3\tII\t重点监管,高危\n"));
+  EXPECT_TRUE(catalogue.ok()) << catalogue.status();
+  return std::make_shared<const Catalogue>(*std::move(catalogue));
+}
+
+class RegistryRulesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ledger_ = TestLedger::Create("registry_rules", admin_);
+    ASSERT_FALSE(HasFatalFailure());
+    Ok(admin_, Enterprise(kAcme));
+    Ok(admin_, Enterprise(kOther));
+    Ok(admin_, AddActor("acme admin", v1::ENTERPRISE_ADMIN, kAcme, acme_admin_));
+    Ok(admin_, AddActor("other admin", v1::ENTERPRISE_ADMIN, kOther, other_admin_));
+    Ok(admin_, AddActor("inspector", v1::REGULATOR, "", regulator_));
+  }
+
+  v1::RegistryRequest Request() {
+    v1::RegistryRequest r;
+    r.set_request_id(absl::StrCat("req-", ++next_id_));
+    return r;
+  }
+  v1::RegistryRequest Enterprise(const std::string& uscc) {
+    v1::RegistryRequest r = Request();
+    *r.mutable_register_enterprise() = testing::ExampleProducer(uscc);
+    return r;
+  }
+  v1::RegistryRequest Product(const v1::Product& p) {
+    v1::RegistryRequest r = Request();
+    *r.mutable_register_product() = p;
+    return r;
+  }
+  v1::RegistryRequest AddActor(const std::string& name, v1::ActorRole role,
+                               const std::string& uscc, const crypto::SigningKey& key) {
+    v1::RegistryRequest r = Request();
+    v1::Actor* a = r.mutable_add_actor();
+    a->set_name(name);
+    a->set_role(role);
+    a->set_enterprise_uscc(uscc);
+    a->set_public_key(key.verifying_key().ToBytes());
+    return r;
+  }
+  v1::RegistryRequest Revoke(const std::string& key_id, const std::string& reason) {
+    v1::RegistryRequest r = Request();
+    r.mutable_revoke_key()->set_key_id(key_id);
+    r.mutable_revoke_key()->set_reason(reason);
+    return r;
+  }
+  v1::RegistryRequest Blacklist(const std::string& uscc, bool blacklisted,
+                                const std::string& reason) {
+    v1::RegistryRequest r = Request();
+    r.mutable_blacklist()->set_enterprise_uscc(uscc);
+    r.mutable_blacklist()->set_blacklisted(blacklisted);
+    r.mutable_blacklist()->set_reason(reason);
+    return r;
+  }
+  v1::SignedEnvelope Signed(const crypto::SigningKey& key, const v1::RegistryRequest& r) {
+    absl::StatusOr<v1::SignedEnvelope> e =
+        envelope::Sign(kRegistryContext, r.SerializeAsString(), key);
+    EXPECT_TRUE(e.ok()) << e.status();
+    return e.ok() ? *e : v1::SignedEnvelope();
+  }
+  // As RegistryService.Submit: verify the signature, then the journal.
+  absl::StatusOr<journal::Receipt> Submit(const v1::SignedEnvelope& env) {
+    const v1::SignedEnvelope* one[] = {&env};
+    return std::move(SubmitSigned(ledger_->client(), one, kRegistryContext)[0]);
+  }
+  void Ok(const crypto::SigningKey& key, const v1::RegistryRequest& r) {
+    absl::StatusOr<journal::Receipt> receipt = ledger_->Registry(key, r);
+    ASSERT_TRUE(receipt.ok()) << receipt.status();
+    EXPECT_FALSE(receipt->replayed);
+  }
+  // The request is refused with `code` and a message containing `fragment`,
+  // and the log does not grow.
+  void Refused(const v1::SignedEnvelope& env, absl::StatusCode code, const std::string& fragment) {
+    const uint64_t before = ledger_->snapshot()->size();
+    absl::StatusOr<journal::Receipt> receipt = Submit(env);
+    ASSERT_FALSE(receipt.ok()) << "accepted; expected: " << fragment;
+    EXPECT_EQ(receipt.status().code(), code) << receipt.status();
+    EXPECT_NE(receipt.status().message().find(fragment), std::string::npos) << receipt.status();
+    EXPECT_EQ(ledger_->snapshot()->size(), before) << "a refused request wrote to the log";
+  }
+  void Refused(const crypto::SigningKey& key, const v1::RegistryRequest& r, absl::StatusCode code,
+               const std::string& fragment) {
+    Refused(Signed(key, r), code, fragment);
+  }
+
+  // Lookups at the latest snapshot; a failed read fails the test.
+  std::optional<v1::Product> FindProductNow(const std::string& uscc, const std::string& number) {
+    absl::StatusOr<std::optional<v1::Product>> p =
+        FindProduct(*ledger_->snapshot(), uscc, number);
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? *p : std::nullopt;
+  }
+  std::optional<EnterpriseRecord> FindEnterpriseNow(const std::string& uscc) {
+    absl::StatusOr<std::optional<EnterpriseRecord>> e = FindEnterprise(*ledger_->snapshot(), uscc);
+    EXPECT_TRUE(e.ok()) << e.status();
+    return e.ok() ? *e : std::nullopt;
+  }
+  std::optional<state::ActorRecord> FindActorNow(const crypto::KeyId& id) {
+    absl::StatusOr<std::optional<state::ActorRecord>> a = FindActor(*ledger_->snapshot(), id);
+    EXPECT_TRUE(a.ok()) << a.status();
+    return a.ok() ? *a : std::nullopt;
+  }
+  // The RegistryAssignment logged with entry `index`.
+  v1::RegistryAssignment LoggedAssignment(uint64_t index) {
+    absl::StatusOr<std::string> bytes = ledger_->snapshot()->Entry(index);
+    EXPECT_TRUE(bytes.ok()) << bytes.status();
+    v1::LogEntry entry;
+    v1::RegistryAssignment assignment;
+    EXPECT_TRUE(bytes.ok() && entry.ParseFromString(*bytes));
+    EXPECT_TRUE(assignment.ParseFromString(entry.assignment()));
+    return assignment;
+  }
+
+  // The state rebuilt from the whole log is the stored state.
+  void ExpectCheckPasses() {
+    absl::StatusOr<journal::CheckReport> report = ledger_->Check();
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_EQ(report->entries, ledger_->snapshot()->size());
+    EXPECT_GT(report->state_keys, 0u);
+  }
+
+  const crypto::SigningKey admin_ = TestKey(1), acme_admin_ = TestKey(2),
+                           other_admin_ = TestKey(3), regulator_ = TestKey(4),
+                           stranger_ = TestKey(5);
+  std::unique_ptr<TestLedger> ledger_;
+  int next_id_ = 0;
+};
+
+TEST_F(RegistryRulesTest, EnterpriseAdminRegistersProductsAndStateSurvivesReopen) {
+  Ok(acme_admin_, Product(Methanol(kAcme, "ME01")));
+  std::optional<v1::Product> product = FindProductNow(kAcme, "ME01");
+  ASSERT_TRUE(product.has_value());
+  EXPECT_EQ(product->cas(), "67-56-1");
+  const uint64_t size = ledger_->snapshot()->size();
+
+  ledger_->Reopen();
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_TRUE(FindProductNow(kAcme, "ME01").has_value());
+  EXPECT_TRUE(FindEnterpriseNow(kOther).has_value());
+  absl::StatusOr<v1::Actor> acme_admin = ActiveSigner(*ledger_->snapshot(), acme_admin_.key_id());
+  ASSERT_TRUE(acme_admin.ok()) << acme_admin.status();
+  EXPECT_EQ(acme_admin->name(), "acme admin");
+  absl::StatusOr<std::vector<v1::Product>> listed = ListProducts(*ledger_->snapshot(), kAcme);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].product_number(), "ME01");
+  absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(*ledger_->snapshot());
+  ASSERT_TRUE(deployment.ok()) << deployment.status();
+  EXPECT_EQ(deployment->deployment(), "test");
+  EXPECT_EQ(deployment->resolver(), "CL.EXAMPLE.CN");
+  EXPECT_EQ(ledger_->snapshot()->size(), size);
+  ExpectCheckPasses();
+}
+
+TEST_F(RegistryRulesTest, RetriesAreIdempotent) {
+  const v1::RegistryRequest r = Product(Methanol(kAcme, "ME02"));
+  absl::StatusOr<journal::Receipt> first = ledger_->Registry(acme_admin_, r);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->replayed);
+  const uint64_t size = ledger_->snapshot()->size();
+  absl::StatusOr<journal::Receipt> again = ledger_->Registry(acme_admin_, r);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->index, first->index);
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->leaf_hash, first->leaf_hash);
+  EXPECT_EQ(ledger_->snapshot()->size(), size);
+
+  // The request ids are in the store: a retry after a restart is answered
+  // the same way.
+  ledger_->Reopen();
+  ASSERT_FALSE(HasFatalFailure());
+  absl::StatusOr<journal::Receipt> after_restart = ledger_->Registry(acme_admin_, r);
+  ASSERT_TRUE(after_restart.ok()) << after_restart.status();
+  EXPECT_EQ(after_restart->index, first->index);
+  EXPECT_TRUE(after_restart->replayed);
+  EXPECT_EQ(ledger_->snapshot()->size(), size);
+
+  v1::RegistryRequest changed = r;
+  changed.mutable_register_product()->set_product_number("ME03");
+  Refused(acme_admin_, changed, absl::StatusCode::kAlreadyExists, "already used");
+  EXPECT_FALSE(FindProductNow(kAcme, "ME03").has_value());
+  ExpectCheckPasses();
+}
+
+// The registry refusals the labels issue lists, each leaving the log as it was.
+TEST_F(RegistryRulesTest, Refusals) {
+  v1::RegistryRequest bad_uscc = Enterprise(kAcme);
+  bad_uscc.mutable_register_enterprise()->set_uscc("91350100M000100Y44");
+  Refused(admin_, bad_uscc, absl::StatusCode::kInvalidArgument,
+          "enterprise.uscc: '91350100M000100Y44' has check character");
+  v1::Product bad_cas = Methanol(kAcme, "X1");
+  bad_cas.set_cas("67-56-2");
+  Refused(acme_admin_, Product(bad_cas), absl::StatusCode::kInvalidArgument, "product.cas");
+  v1::Product mismatch = Methanol(kAcme, "X2");
+  mismatch.set_un_number("1090");
+  Refused(acme_admin_, Product(mismatch), absl::StatusCode::kInvalidArgument,
+          "product.un_number: 1090 does not match CAS 67-56-1");
+
+  Ok(acme_admin_, Product(Methanol(kAcme, "ME01")));
+  Refused(acme_admin_, Product(Methanol(kAcme, "ME01")), absl::StatusCode::kAlreadyExists,
+          "product.product_number: ME01 is already registered");
+  Refused(admin_, Product(Methanol("91440300708461136T", "ME01")), absl::StatusCode::kNotFound,
+          "enterprise 91440300708461136T is not registered");
+  // Another enterprise's admin.
+  Refused(other_admin_, Product(Methanol(kAcme, "ME09")), absl::StatusCode::kPermissionDenied,
+          "may not register products of enterprise");
+  // Unknown key; unsigned request.
+  Refused(stranger_, Product(Methanol(kAcme, "ME09")), absl::StatusCode::kUnauthenticated,
+          "is not registered");
+  v1::SignedEnvelope unsigned_env = Signed(acme_admin_, Product(Methanol(kAcme, "ME09")));
+  unsigned_env.clear_signatures();
+  Refused(unsigned_env, absl::StatusCode::kInvalidArgument, "unsigned request");
+  // Signed by one actor, claiming another's key.
+  v1::SignedEnvelope forged = Signed(stranger_, Product(Methanol(kAcme, "ME09")));
+  forged.mutable_signatures(0)->set_key_id(acme_admin_.key_id().ToString());
+  Refused(forged, absl::StatusCode::kUnauthenticated, "does not verify");
+  // The payload changed after signing.
+  v1::SignedEnvelope altered = Signed(acme_admin_, Product(Methanol(kAcme, "ME09")));
+  v1::RegistryRequest other_product = Product(Methanol(kAcme, "ME10"));
+  altered.set_payload(other_product.SerializeAsString());
+  Refused(altered, absl::StatusCode::kUnauthenticated, "envelope.signatures[0].sig");
+  // A request id is required.
+  v1::RegistryRequest no_id = Product(Methanol(kAcme, "ME09"));
+  no_id.clear_request_id();
+  Refused(Signed(acme_admin_, no_id), absl::StatusCode::kInvalidArgument, "request.request_id");
+  EXPECT_FALSE(FindProductNow(kAcme, "ME09").has_value());
+  ExpectCheckPasses();
+}
+
+TEST_F(RegistryRulesTest, WhoMayRegisterWhat) {
+  const std::string carrier = testing::ExampleUscc("330200");
+  const std::string importer = testing::ExampleUscc("310100");
+  v1::RegistryRequest carrier_request = Request();
+  *carrier_request.mutable_register_enterprise() =
+      testing::ExampleEnterprise(carrier, v1::CARRIER, v1::ROAD_TRANSPORT);
+  // Only platform administrators register enterprises.
+  Refused(acme_admin_, carrier_request, absl::StatusCode::kPermissionDenied,
+          "actor 'acme admin' (ENTERPRISE_ADMIN) may not register enterprises");
+  Refused(regulator_, carrier_request, absl::StatusCode::kPermissionDenied,
+          "may not register enterprises");
+  Ok(admin_, carrier_request);
+  Refused(admin_, Enterprise(kAcme), absl::StatusCode::kAlreadyExists,
+          "enterprise.uscc: 91350100M000100Y43 is already registered");
+  v1::RegistryRequest importer_request = Request();
+  *importer_request.mutable_register_enterprise() =
+      testing::ExampleEnterprise(importer, v1::IMPORTER, v1::HAZARDOUS_CHEMICALS_TRADE);
+  Ok(admin_, importer_request);
+
+  // Platform administrators and regulators: only platform administrators add
+  // them, with no enterprise.
+  Refused(acme_admin_, AddActor("second inspector", v1::REGULATOR, "", TestKey(10)),
+          absl::StatusCode::kPermissionDenied, "may not add platform administrators or regulators");
+  Refused(regulator_, AddActor("second root", v1::PLATFORM_ADMIN, "", TestKey(10)),
+          absl::StatusCode::kPermissionDenied, "may not add platform administrators or regulators");
+  Refused(admin_, AddActor("inspector of acme", v1::REGULATOR, kAcme, TestKey(10)),
+          absl::StatusCode::kInvalidArgument, "actor.enterprise_uscc: must be empty");
+  Refused(admin_, AddActor("", v1::REGULATOR, "", TestKey(10)),
+          absl::StatusCode::kInvalidArgument, "actor.name: is required");
+  Refused(admin_, AddActor("nobody", v1::ACTOR_ROLE_UNSPECIFIED, "", TestKey(10)),
+          absl::StatusCode::kInvalidArgument, "actor.role");
+
+  // An enterprise's actors: its admin or a platform administrator adds them.
+  const crypto::SigningKey acme_operator = TestKey(11);
+  Ok(acme_admin_, AddActor("acme line 1", v1::ENTERPRISE_OPERATOR, kAcme, acme_operator));
+  Refused(acme_admin_, AddActor("spy", v1::ENTERPRISE_OPERATOR, kOther, TestKey(12)),
+          absl::StatusCode::kPermissionDenied, "may not add actors to enterprise " +
+                                                   std::string(kOther));
+  Refused(acme_operator, AddActor("helper", v1::ENTERPRISE_OPERATOR, kAcme, TestKey(12)),
+          absl::StatusCode::kPermissionDenied, "may not add actors to enterprise");
+  Refused(admin_, AddActor("ghost", v1::ENTERPRISE_OPERATOR, "91440300708461136T", TestKey(12)),
+          absl::StatusCode::kNotFound,
+          "actor.enterprise_uscc: enterprise '91440300708461136T' is not registered");
+  Ok(admin_, AddActor("other line 1", v1::ENTERPRISE_OPERATOR, kOther, TestKey(12)));
+
+  // Products: an enterprise admin (not an operator, not a regulator) or a
+  // platform administrator, for producers and importers only.
+  Refused(acme_operator, Product(Methanol(kAcme, "ME01")), absl::StatusCode::kPermissionDenied,
+          "actor 'acme line 1' (ENTERPRISE_OPERATOR) may not register products of enterprise");
+  Refused(regulator_, Product(Methanol(kAcme, "ME01")), absl::StatusCode::kPermissionDenied,
+          "may not register products of enterprise");
+  Refused(admin_, Product(Methanol(carrier, "ME01")), absl::StatusCode::kFailedPrecondition,
+          "is neither a producer nor an importer");
+  Ok(admin_, Product(Methanol(importer, "ME01")));
+  Ok(admin_, Product(Methanol(kAcme, "ME01")));
+  EXPECT_TRUE(FindProductNow(importer, "ME01").has_value());
+  EXPECT_TRUE(FindProductNow(kAcme, "ME01").has_value());
+  EXPECT_FALSE(FindProductNow(carrier, "ME01").has_value());
+
+  // A request with no change.
+  Refused(admin_, Request(), absl::StatusCode::kInvalidArgument, "request.change");
+  ExpectCheckPasses();
+}
+
+TEST_F(RegistryRulesTest, KeysAreRegisteredOnceAndRevokedOnce) {
+  const crypto::SigningKey acme_operator = TestKey(11);
+  Ok(acme_admin_, AddActor("acme line 1", v1::ENTERPRISE_OPERATOR, kAcme, acme_operator));
+  // An actor key, again: as another actor or as a label key.
+  Refused(admin_, AddActor("acme admin again", v1::ENTERPRISE_ADMIN, kAcme, acme_admin_),
+          absl::StatusCode::kAlreadyExists,
+          "actor.public_key: key " + acme_admin_.key_id().ToString() + " is already registered");
+  v1::RegistryRequest as_label_key = Request();
+  as_label_key.mutable_add_label_key()->set_public_key(acme_operator.verifying_key().ToBytes());
+  *as_label_key.mutable_add_label_key()->mutable_valid_from() = ToProtoDate(api::TodayInChina());
+  *as_label_key.mutable_add_label_key()->mutable_valid_until() =
+      ToProtoDate(api::TodayInChina() + 30);
+  Refused(admin_, as_label_key, absl::StatusCode::kAlreadyExists,
+          "add_label_key.public_key: key " + acme_operator.key_id().ToString() +
+              " is already registered");
+  // A label key, again.
+  absl::StatusOr<crypto::KeyId> label_key = ledger_->AddLabelKey(admin_);
+  ASSERT_TRUE(label_key.ok()) << label_key.status();
+  absl::StatusOr<std::optional<LabelKeyState>> label_state =
+      FindLabelKey(*ledger_->snapshot(), *label_key);
+  ASSERT_TRUE(label_state.ok()) << label_state.status();
+  ASSERT_TRUE(label_state->has_value());
+  v1::RegistryRequest label_again = Request();
+  *label_again.mutable_add_label_key() = as_label_key.add_label_key();
+  label_again.mutable_add_label_key()->set_public_key((*label_state)->key.ToBytes());
+  Refused(admin_, label_again, absl::StatusCode::kAlreadyExists, "add_label_key.public_key");
+
+  // Revocation: of an enterprise key by its own admin, not another's.
+  Refused(other_admin_, Revoke(acme_operator.key_id().ToString(), "not mine"),
+          absl::StatusCode::kPermissionDenied,
+          "may not revoke key " + acme_operator.key_id().ToString());
+  Refused(acme_admin_, Revoke(regulator_.key_id().ToString(), "annoying"),
+          absl::StatusCode::kPermissionDenied, "may not revoke key");
+  Refused(acme_admin_, Revoke(acme_operator.key_id().ToString(), ""),
+          absl::StatusCode::kInvalidArgument, "revoke_key.reason: is required");
+  Refused(acme_admin_, Revoke("not a key id", "x"), absl::StatusCode::kInvalidArgument,
+          "revoke_key.key_id");
+  Refused(acme_admin_, Revoke(stranger_.key_id().ToString(), "x"), absl::StatusCode::kNotFound,
+          "revoke_key.key_id: key " + stranger_.key_id().ToString() + " is not registered");
+  Ok(acme_admin_, Revoke(acme_operator.key_id().ToString(), "left the company"));
+  Refused(acme_admin_, Revoke(acme_operator.key_id().ToString(), "again"),
+          absl::StatusCode::kFailedPrecondition, "is already revoked");
+  std::optional<state::ActorRecord> revoked = FindActorNow(acme_operator.key_id());
+  ASSERT_TRUE(revoked.has_value());
+  EXPECT_TRUE(revoked->revoked());
+  EXPECT_EQ(revoked->revoked_reason(), "left the company");
+  // A revoked key stays registered: it cannot come back.
+  Refused(acme_admin_, AddActor("acme line 1 again", v1::ENTERPRISE_OPERATOR, kAcme, acme_operator),
+          absl::StatusCode::kAlreadyExists, "actor.public_key");
+
+  // A label key: by a platform administrator only, once.
+  Refused(acme_admin_, Revoke(label_key->ToString(), "mine now"),
+          absl::StatusCode::kPermissionDenied, "may not revoke label keys");
+  Ok(admin_, Revoke(label_key->ToString(), "retired"));
+  Refused(admin_, Revoke(label_key->ToString(), "again"), absl::StatusCode::kFailedPrecondition,
+          "label key " + label_key->ToString() + " is already revoked");
+  label_state = FindLabelKey(*ledger_->snapshot(), *label_key);
+  ASSERT_TRUE(label_state.ok()) << label_state.status();
+  ASSERT_TRUE(label_state->has_value());
+  ASSERT_TRUE((*label_state)->revoked_on.has_value());
+  // Recorded on the China day of its entry (today, give or take midnight).
+  EXPECT_GE(*(*label_state)->revoked_on, api::TodayInChina() - 1);
+  EXPECT_LE(*(*label_state)->revoked_on, api::TodayInChina());
+  ExpectCheckPasses();
+}
+
+TEST_F(RegistryRulesTest, RevokedKeysAndBlacklistedEnterprisesWriteNothing) {
+  Ok(admin_, Revoke(acme_admin_.key_id().ToString(), "laptop lost"));
+  Refused(acme_admin_, Product(Methanol(kAcme, "ME05")), absl::StatusCode::kPermissionDenied,
+          "was revoked: laptop lost");
+
+  const v1::RegistryRequest blacklist = Blacklist(kOther, true, "unlicensed storage");
+  // Only platform admins and regulators may blacklist.
+  Refused(other_admin_, blacklist, absl::StatusCode::kPermissionDenied,
+          "may not change the blacklist");
+  Refused(regulator_, Blacklist("91440300708461136T", true, "x"), absl::StatusCode::kNotFound,
+          "blacklist.enterprise_uscc: enterprise '91440300708461136T' is not registered");
+  Refused(regulator_, Blacklist(kOther, true, ""), absl::StatusCode::kInvalidArgument,
+          "blacklist.reason: is required");
+  Ok(regulator_, blacklist);
+  std::optional<EnterpriseRecord> other = FindEnterpriseNow(kOther);
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->blacklist_reason, "unlicensed storage");
+  // Its own actors can write nothing; nobody registers its products or actors.
+  Refused(other_admin_, Product(Methanol(kOther, "ME06")), absl::StatusCode::kPermissionDenied,
+          "is blacklisted");
+  Refused(admin_, Product(Methanol(kOther, "ME06")), absl::StatusCode::kPermissionDenied,
+          "is blacklisted");
+  Refused(admin_, AddActor("other line 2", v1::ENTERPRISE_OPERATOR, kOther, TestKey(13)),
+          absl::StatusCode::kPermissionDenied,
+          "actor.enterprise_uscc: enterprise 91110105771583283D is blacklisted");
+
+  // And all of it reads the same after a restart, and rebuilds the same.
+  ledger_->Reopen();
+  ASSERT_FALSE(HasFatalFailure());
+  other = FindEnterpriseNow(kOther);
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->blacklist_reason, "unlicensed storage");
+  std::optional<state::ActorRecord> acme_admin = FindActorNow(acme_admin_.key_id());
+  ASSERT_TRUE(acme_admin.has_value());
+  EXPECT_TRUE(acme_admin->revoked());
+  EXPECT_EQ(acme_admin->revoked_reason(), "laptop lost");
+  absl::StatusOr<v1::Actor> signer = ActiveSigner(*ledger_->snapshot(), acme_admin_.key_id());
+  EXPECT_EQ(signer.status().code(), absl::StatusCode::kPermissionDenied) << signer.status();
+  signer = ActiveSigner(*ledger_->snapshot(), other_admin_.key_id());
+  EXPECT_EQ(signer.status().code(), absl::StatusCode::kPermissionDenied) << signer.status();
+  ExpectCheckPasses();
+
+  // Lifting the blacklist lets the enterprise write again.
+  Ok(regulator_, Blacklist(kOther, false, "storage licensed"));
+  other = FindEnterpriseNow(kOther);
+  ASSERT_TRUE(other.has_value());
+  EXPECT_FALSE(other->blacklist_reason.has_value());
+  Ok(other_admin_, Product(Methanol(kOther, "ME06")));
+  ExpectCheckPasses();
+}
+
+TEST_F(RegistryRulesTest, GenesisOnlyOnceAndOnlyFirst) {
+  // A second genesis entry is refused.
+  absl::StatusOr<v1::SignedEnvelope> again =
+      MakeGenesis("again", "CL.EXAMPLE.CN", "x", stranger_);
+  ASSERT_TRUE(again.ok()) << again.status();
+  const uint64_t size = ledger_->snapshot()->size();
+  std::vector<journal::Request> requests(1);
+  requests[0].envelope = *again;
+  absl::StatusOr<journal::Receipt> receipt = std::move(ledger_->client().Submit(requests)[0]);
+  ASSERT_FALSE(receipt.ok());
+  EXPECT_EQ(receipt.status().code(), absl::StatusCode::kFailedPrecondition) << receipt.status();
+  EXPECT_NE(receipt.status().message().find("one genesis entry, at log index 0"),
+            std::string::npos)
+      << receipt.status();
+  EXPECT_EQ(ledger_->snapshot()->size(), size);
+  EXPECT_FALSE(FindActorNow(stranger_.key_id()).has_value());
+  ExpectCheckPasses();
+
+  // MakeGenesis checks what it is given.
+  EXPECT_EQ(MakeGenesis("", "CL.EXAMPLE.CN", "root", admin_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MakeGenesis("test", "CL.EXAMPLE.CN", "", admin_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MakeGenesis("test", "not a host", "root", admin_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MakeGenesis("test", std::string(40, 'A') + ".CN", "root", admin_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // A fresh store: nothing is read before the genesis entry, and nothing but
+  // the genesis entry may be entry 0.
+  std::shared_ptr<const Catalogue> catalogue = MethanolCatalogue("1230");
+  server::StateMachines machines(catalogue.get());
+  {
+    absl::StatusOr<std::unique_ptr<storage::Store>> store =
+        storage::OpenLevelDbStore(chemledger::testing::FreshTempDir("registry_empty"));
+    ASSERT_TRUE(store.ok()) << store.status();
+    absl::StatusOr<std::unique_ptr<journal::Journal>> journal =
+        journal::Journal::Open(store->get(), machines.all());
+    ASSERT_TRUE(journal.ok()) << journal.status();
+    EXPECT_EQ(ReadDeployment(*(*journal)->Snapshot()).status().code(),
+              absl::StatusCode::kNotFound);
+    // A registry request first (given to the journal directly: no signer
+    // could be verified without a genesis entry).
+    receipt = (*journal)->Submit(journal::Request{Signed(admin_, Enterprise(kAcme)), ""});
+    ASSERT_FALSE(receipt.ok());
+    EXPECT_EQ(receipt.status().code(), absl::StatusCode::kFailedPrecondition) << receipt.status();
+    EXPECT_NE(receipt.status().message().find("log entry 0 must be the genesis entry"),
+              std::string::npos)
+        << receipt.status();
+    // A genesis entry not signed by the administrator it names.
+    absl::StatusOr<v1::SignedEnvelope> genesis =
+        MakeGenesis("test", "CL.EXAMPLE.CN", "root", admin_);
+    ASSERT_TRUE(genesis.ok()) << genesis.status();
+    v1::SignedEnvelope forged = *envelope::Sign(kGenesisContext, genesis->payload(), stranger_);
+    receipt = (*journal)->Submit(journal::Request{forged, ""});
+    ASSERT_FALSE(receipt.ok());
+    EXPECT_EQ(receipt.status().code(), absl::StatusCode::kUnauthenticated) << receipt.status();
+    EXPECT_EQ((*journal)->Snapshot()->size(), 0u);
+    // The real one.
+    receipt = (*journal)->Submit(journal::Request{*genesis, ""});
+    ASSERT_TRUE(receipt.ok()) << receipt.status();
+    EXPECT_EQ(receipt->index, 0u);
+    absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(*(*journal)->Snapshot());
+    ASSERT_TRUE(deployment.ok()) << deployment.status();
+    EXPECT_EQ(deployment->resolver(), "CL.EXAMPLE.CN");
+  }
+
+  // A log written without the journal whose entry 0 is not a genesis entry
+  // does not open.
+  for (bool a_log_entry : {false, true}) {
+    SCOPED_TRACE(a_log_entry ? "a registry entry" : "junk");
+    absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::OpenLevelDbStore(
+        chemledger::testing::FreshTempDir(absl::StrCat("registry_not_genesis_", a_log_entry)));
+    ASSERT_TRUE(store.ok()) << store.status();
+    std::string bytes = "not a genesis entry";
+    if (a_log_entry) {
+      v1::LogEntry entry;
+      *entry.mutable_envelope() = Signed(admin_, Enterprise(kAcme));
+      entry.set_rules_epoch(journal::kCurrentRulesEpoch);
+      bytes = entry.SerializeAsString();
+    }
+    ASSERT_TRUE((*store)->Append({bytes}).ok());
+    absl::StatusOr<std::unique_ptr<journal::Journal>> journal =
+        journal::Journal::Open(store->get(), machines.all());
+    ASSERT_FALSE(journal.ok());
+    EXPECT_EQ(journal.status().code(), absl::StatusCode::kDataLoss) << journal.status();
+    if (a_log_entry) {
+      EXPECT_NE(journal.status().message().find("log entry 0 must be the genesis entry"),
+                std::string::npos)
+          << journal.status();
+    }
+  }
+}
+
+// What a product registration was checked against is recorded in its entry,
+// so a catalogue that changes later neither breaks the ledger's opening nor
+// its check, while new registrations follow the new row.
+TEST_F(RegistryRulesTest, ProductsKeepTheCatalogueRowTheyWereCheckedAgainst) {
+  TestLedgerOptions before;
+  before.catalogue = MethanolCatalogue("1230");
+  TestLedgerOptions after;
+  after.catalogue = MethanolCatalogue("1992");  // the row for CAS 67-56-1 changed
+  ledger_->Reopen(before);
+  ASSERT_FALSE(HasFatalFailure());
+
+  absl::StatusOr<journal::Receipt> me01 =
+      ledger_->Registry(acme_admin_, Product(Methanol(kAcme, "ME01")));
+  ASSERT_TRUE(me01.ok()) << me01.status();
+  v1::RegistryAssignment assignment = LoggedAssignment(me01->index);
+  ASSERT_TRUE(assignment.has_checked_against());
+  EXPECT_EQ(assignment.checked_against().cas(), "67-56-1");
+  EXPECT_EQ(assignment.checked_against().un_number(), "1230");
+  EXPECT_EQ(assignment.checked_against().catalogue_number(), 1022);
+  EXPECT_EQ(assignment.checked_against().control_flags(),
+            static_cast<uint32_t>(kKeySupervised | kHighHazard));
+
+  ledger_->Reopen(after);
+  ASSERT_FALSE(HasFatalFailure()) << "the ledger does not open after the catalogue changed";
+  std::optional<v1::Product> product = FindProductNow(kAcme, "ME01");
+  ASSERT_TRUE(product.has_value());
+  EXPECT_EQ(product->un_number(), "1230");
+  ExpectCheckPasses();
+
+  // New registrations are checked against the new row.
+  Refused(acme_admin_, Product(Methanol(kAcme, "ME02")), absl::StatusCode::kInvalidArgument,
+          "product.un_number: 1230 does not match CAS 67-56-1: the catalogue says UN 1992");
+  v1::Product renumbered = Methanol(kAcme, "ME03");
+  renumbered.set_un_number("1992");
+  absl::StatusOr<journal::Receipt> me03 = ledger_->Registry(acme_admin_, Product(renumbered));
+  ASSERT_TRUE(me03.ok()) << me03.status();
+  EXPECT_EQ(LoggedAssignment(me03->index).checked_against().un_number(), "1992");
+  ExpectCheckPasses();
+
+  // Each entry is rebuilt against its own row, whatever the catalogue: back
+  // on the old one, the state still rebuilds and ME03 still reads.
+  ledger_->Reopen(before);
+  ASSERT_FALSE(HasFatalFailure());
+  product = FindProductNow(kAcme, "ME03");
+  ASSERT_TRUE(product.has_value());
+  EXPECT_EQ(product->un_number(), "1992");
+  ExpectCheckPasses();
+
+  // The recorded row is really what a rebuilt entry is checked against: a
+  // registration of UN 1230 logged as checked against the UN 1992 row is
+  // refused when its state is built, though today's catalogue would take it.
+  absl::StatusOr<std::string> bytes = ledger_->snapshot()->Entry(me01->index);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  v1::LogEntry tampered;
+  ASSERT_TRUE(tampered.ParseFromString(*bytes));
+  *tampered.mutable_envelope() = Signed(acme_admin_, Product(Methanol(kAcme, "ME04")));
+  v1::RegistryAssignment wrong_row = LoggedAssignment(me01->index);
+  wrong_row.mutable_checked_against()->set_un_number("1992");
+  tampered.set_assignment(wrong_row.SerializeAsString());
+  ledger_->Close();
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenLevelDbStore(ledger_->store_dir());
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<uint64_t> index = (*store)->Append({tampered.SerializeAsString()});
+  ASSERT_TRUE(index.ok()) << index.status();
+  server::StateMachines machines(before.catalogue.get());
+  absl::StatusOr<std::unique_ptr<journal::Journal>> journal =
+      journal::Journal::Open(store->get(), machines.all());
+  ASSERT_FALSE(journal.ok());
+  EXPECT_EQ(journal.status().code(), absl::StatusCode::kDataLoss) << journal.status();
+  EXPECT_NE(journal.status().message().find(absl::StrCat(
+                "entry ", *index, " (", kRegistryContext.payload_type(),
+                ") does not apply under the rules of its time: registry: product.un_number: "
+                "1230 does not match CAS 67-56-1: the catalogue says UN 1992")),
+            std::string::npos)
+      << journal.status();
+}
+
+}  // namespace
+}  // namespace chemledger::registry

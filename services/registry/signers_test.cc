@@ -1,0 +1,106 @@
+#include "services/registry/signers.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "api/wire.h"
+#include "gtest/gtest.h"
+#include "services/common/envelope.h"
+#include "services/registry/registry_testing.h"
+#include "testing/test_ledger.h"
+
+namespace chemledger::registry {
+namespace {
+
+using chemledger::testing::TestKey;
+using chemledger::testing::TestLedger;
+
+constexpr crypto::SignatureContext kTestContext("application/vnd.chemledger.test.v1");
+constexpr char kAcme[] = "91350100M000100Y43";
+
+class VerifyActorSignaturesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ledger_ = TestLedger::Create("signers", admin_);
+    ASSERT_FALSE(HasFatalFailure());
+    ASSERT_TRUE(ledger_->RegisterEnterprise(admin_, testing::ExampleProducer(kAcme)).ok());
+    ASSERT_TRUE(
+        ledger_->AddActor(admin_, kAcme, v1::ENTERPRISE_OPERATOR, operator_, "operator").ok());
+    ASSERT_TRUE(ledger_->AddActor(admin_, kAcme, v1::ENTERPRISE_OPERATOR, revoked_, "revoked").ok());
+    v1::RegistryRequest revoke;
+    revoke.mutable_revoke_key()->set_key_id(revoked_.key_id().ToString());
+    revoke.mutable_revoke_key()->set_reason("laptop lost");
+    absl::StatusOr<journal::Receipt> receipt = ledger_->Registry(admin_, revoke);
+    ASSERT_TRUE(receipt.ok()) << receipt.status();
+  }
+
+  const crypto::SigningKey admin_ = TestKey(1), operator_ = TestKey(2), revoked_ = TestKey(3),
+                           stranger_ = TestKey(4);
+  std::unique_ptr<TestLedger> ledger_;
+};
+
+// Enough envelopes for several threads, each kind of failure among them, in
+// every thread's share.
+TEST_F(VerifyActorSignaturesTest, EachEnvelopeGetsItsOwnVerdict) {
+  std::vector<v1::SignedEnvelope> envelopes;
+  std::vector<absl::StatusCode> expected;
+  std::vector<std::string> said;
+  for (int i = 0; i < 100; ++i) {
+    const std::string payload = absl::StrCat("payload ", i);
+    switch (i % 5) {
+      case 0:
+      case 1:
+        envelopes.push_back(*envelope::Sign(kTestContext, payload, operator_));
+        expected.push_back(absl::StatusCode::kOk);
+        said.push_back("");
+        break;
+      case 2:  // the payload changed after signing
+        envelopes.push_back(*envelope::Sign(kTestContext, payload, operator_));
+        envelopes.back().set_payload(payload + "!");
+        expected.push_back(absl::StatusCode::kUnauthenticated);
+        said.push_back("signature");
+        break;
+      case 3:
+        envelopes.push_back(*envelope::Sign(kTestContext, payload, revoked_));
+        expected.push_back(absl::StatusCode::kPermissionDenied);
+        said.push_back("laptop lost");
+        break;
+      case 4:
+        envelopes.push_back(*envelope::Sign(kTestContext, payload, stranger_));
+        expected.push_back(absl::StatusCode::kUnauthenticated);
+        said.push_back("key_id");
+        break;
+    }
+  }
+  std::vector<const v1::SignedEnvelope*> pointers;
+  for (const auto& e : envelopes) pointers.push_back(&e);
+  const std::shared_ptr<const storage::Snapshot> snapshot = ledger_->snapshot();
+  for (size_t threads : {1, 2, 4}) {
+    SCOPED_TRACE(absl::StrCat(threads, " threads"));
+    const auto results = VerifyActorSignatures(*snapshot, pointers, kTestContext, threads);
+    ASSERT_EQ(results.size(), envelopes.size());
+    for (size_t i = 0; i < results.size(); ++i) {
+      EXPECT_EQ(results[i].status().code(), expected[i]) << i << ": " << results[i].status();
+      if (results[i].ok()) {
+        EXPECT_EQ(results[i]->key_id, operator_.key_id());
+        EXPECT_EQ(results[i]->actor.name(), "operator");
+        EXPECT_EQ(results[i]->actor.enterprise_uscc(), kAcme);
+      } else {
+        EXPECT_NE(results[i].status().message().find(said[i]), std::string::npos)
+            << i << ": " << results[i].status();
+      }
+    }
+  }
+  // Another context's envelope is refused by its payload type.
+  const v1::SignedEnvelope other = *envelope::Sign(kRegistryContext, "x", operator_);
+  const auto results = VerifyActorSignatures(*snapshot, {&other}, kTestContext, 2);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].status().code(), absl::StatusCode::kInvalidArgument) << results[0].status();
+  EXPECT_NE(results[0].status().message().find("envelope.payload_type"), std::string::npos)
+      << results[0].status();
+}
+
+}  // namespace
+}  // namespace chemledger::registry
