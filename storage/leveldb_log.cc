@@ -34,8 +34,12 @@ constexpr char kFormat[] = "chemledger-log-v1";
 constexpr char kFormatKey[] = "#format";
 constexpr char kEntryPrefix = 'e';
 // The log size the state reflects (8 bytes, big-endian); written by every
-// Commit. Absent in a store whose state was never written.
-constexpr char kStateAppliedKey[] = "#state";
+// Commit. Absent in a store whose state was never written. It sorts after
+// every entry key ('f' > 'e'): a key rewritten by every commit sits in every
+// freshly written LevelDB file, and before the entries it would make each
+// new file overlap every file of old entries, which compaction would then
+// rewrite again and again.
+constexpr char kStateAppliedKey[] = "f#state-applied";
 // State keys: 's' followed by the state machine's own key.
 constexpr char kStatePrefix = 's';
 constexpr size_t kHashSize = Sha256Digest::kSize;
@@ -697,8 +701,9 @@ absl::StatusOr<IntegrityReport> LevelDbStore::CheckIntegrity(
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const leveldb::Slice key = it->key();
-    if (key == leveldb::Slice(kFormatKey) || key == leveldb::Slice(kStateAppliedKey)) continue;
-    if (!key.empty() && key[0] == kStatePrefix) break;  // state keys sort after every entry
+    if (key == leveldb::Slice(kFormatKey)) continue;
+    // The applied size and the state keys sort after every entry.
+    if (key == leveldb::Slice(kStateAppliedKey) || (!key.empty() && key[0] == kStatePrefix)) break;
     if (key.size() != 9 || key[0] != kEntryPrefix) {
       return absl::DataLossError(absl::StrCat(
           "integrity: unexpected key '", crypto::HexEncode(key.ToString()),

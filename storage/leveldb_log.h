@@ -3,11 +3,11 @@
 //
 // Layout (integers big-endian, so keys sort by index):
 //   "#format"      -> "chemledger-log-v1" (sorts before every entry key)
-//   "#state"       -> size(8): the log size the state reflects, rewritten by
-//                     every Commit; absent until the first one
 //   "e" index(8)   -> record of entry `index`:
 //                       count(1) || count 32-byte hashes || entry bytes
-//   "s" key        -> the state value of `key` (sorts after every entry key)
+//   "f#state-applied" -> size(8): the log size the state reflects, rewritten
+//                     by every Commit; absent until the first one
+//   "s" key        -> the state value of `key`
 // The hashes stored with entry i are its RFC 6962 leaf hash and then the hash
 // of every perfect subtree that entry i completes: node (L, i >> L) for
 // L = 1 .. number of trailing one bits of i (so count = 1 + that number, two on
@@ -16,10 +16,11 @@
 // one LevelDB record per entry.
 //
 // The size is one past the last entry's index; there is no size record, which
-// every append would rewrite. (A log of entries alone then has sequential,
-// non-overlapping LevelDB files that compaction moves down without rewriting;
-// a store with state rewrites "#state" and state keys anywhere, so its files
-// overlap and compaction merges them, as for any LevelDB database.)
+// every append would rewrite. Entries are written in key order, so their
+// LevelDB files do not overlap and compaction moves them down without
+// rewriting them; everything a commit rewrites or writes at random (the
+// applied size, the state) sorts after the entries, so the files holding
+// new writes overlap only the newest entries, never the old ones.
 //
 // One append (or commit) is one synced WriteBatch holding all its records and
 // state writes, so after a crash the store is at the old size and state or

@@ -19,9 +19,11 @@ absl::StatusOr<v1::SignedEnvelope> Sign(const crypto::SignatureContext& context,
   return env;
 }
 
-absl::StatusOr<ResolvedSignature> Resolve(const v1::SignedEnvelope& envelope,
-                                          const crypto::SignatureContext& expected,
-                                          const KeyLookup& lookup) {
+namespace {
+
+// The form of `envelope` for `expected`: its key id and signature.
+absl::StatusOr<std::pair<crypto::KeyId, crypto::Signature>> SignatureForm(
+    const v1::SignedEnvelope& envelope, const crypto::SignatureContext& expected) {
   if (envelope.payload_type() != expected.payload_type()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "envelope.payload_type: '", envelope.payload_type(), "' is not the expected '",
@@ -43,16 +45,36 @@ absl::StatusOr<ResolvedSignature> Resolve(const v1::SignedEnvelope& envelope,
     return absl::InvalidArgumentError(
         absl::StrCat("envelope.signatures[0].sig: ", sig.status().message()));
   }
-  absl::StatusOr<crypto::VerifyingKey> key = lookup(*key_id);
+  return std::make_pair(*key_id, *sig);
+}
+
+}  // namespace
+
+absl::StatusOr<crypto::KeyId> SignerKeyId(const v1::SignedEnvelope& envelope,
+                                          const crypto::SignatureContext& expected) {
+  absl::StatusOr<std::pair<crypto::KeyId, crypto::Signature>> form =
+      SignatureForm(envelope, expected);
+  if (!form.ok()) return form.status();
+  return form->first;
+}
+
+absl::StatusOr<ResolvedSignature> Resolve(const v1::SignedEnvelope& envelope,
+                                          const crypto::SignatureContext& expected,
+                                          const KeyLookup& lookup) {
+  absl::StatusOr<std::pair<crypto::KeyId, crypto::Signature>> form =
+      SignatureForm(envelope, expected);
+  if (!form.ok()) return form.status();
+  const crypto::KeyId& key_id = form->first;
+  absl::StatusOr<crypto::VerifyingKey> key = lookup(key_id);
   if (!key.ok()) {
     if (absl::IsNotFound(key.status())) {
       return absl::UnauthenticatedError(absl::StrCat(
-          "envelope.signatures[0].key_id: key ", key_id->ToString(), " is not registered"));
+          "envelope.signatures[0].key_id: key ", key_id.ToString(), " is not registered"));
     }
     return absl::Status(key.status().code(),
                         absl::StrCat("envelope.signatures[0].key_id: ", key.status().message()));
   }
-  return ResolvedSignature{*key_id, *key, *sig};
+  return ResolvedSignature{key_id, *key, form->second};
 }
 
 absl::Status CheckSignature(const v1::SignedEnvelope& envelope,

@@ -49,6 +49,11 @@ struct ResolvedSignature {
   crypto::VerifyingKey key;
   crypto::Signature signature;
 };
+// The form checks of Resolve without the key lookup: payload type, exactly
+// one signature, a well-formed key id and signature. Returns the key id.
+absl::StatusOr<crypto::KeyId> SignerKeyId(const v1::SignedEnvelope& envelope,
+                                          const crypto::SignatureContext& expected);
+
 absl::StatusOr<ResolvedSignature> Resolve(const v1::SignedEnvelope& envelope,
                                           const crypto::SignatureContext& expected,
                                           const KeyLookup& lookup);

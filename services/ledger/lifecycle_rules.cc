@@ -740,8 +740,13 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
     }
     changes->Put(internal::CodeKey(code), record.SerializeAsString());
     changes->Put(internal::HistoryKey(code, entry.index), "");
-    changes->Put(internal::HeldKey(code, after.custodian), "");
-    if (!after.aggregate) changes->Put(internal::HeldKey(code, after.enterprise), "");
+    // Who has held it: written once per enterprise (a key rewritten by every
+    // event would only make work for the store).
+    if (!previous || previous->custodian != after.custodian) {
+      CL_ASSIGN_OR_RETURN(bool held, HasHeld(state, code, after.custodian));
+      if (!held) changes->Put(internal::HeldKey(code, after.custodian), "");
+    }
+    if (!previous && !after.aggregate) changes->Put(internal::HeldKey(code, after.enterprise), "");
   }
   state::EventRecord record;
   record.set_log_index(entry.index);

@@ -392,12 +392,11 @@ absl::StatusOr<v1::Actor> CheckSigner(const journal::EntryContext& entry,
   if (entry.mode == journal::ApplyMode::kRebuild) {
     return VerifySigner(state, *entry.envelope, context);
   }
-  // The caller verified the signature; the form is checked again here, as
+  // The caller verified the signature; the signer is checked again here, as
   // the key may have been revoked (or its enterprise blacklisted) since.
-  absl::StatusOr<std::pair<v1::Actor, envelope::ResolvedSignature>> resolved =
-      ResolveSigner(state, *entry.envelope, context);
-  if (!resolved.ok()) return resolved.status();
-  return std::move(resolved->first);
+  absl::StatusOr<crypto::KeyId> key_id = envelope::SignerKeyId(*entry.envelope, context);
+  if (!key_id.ok()) return key_id.status();
+  return ActiveSigner(state, *key_id);
 }
 
 absl::StatusOr<v1::SignedEnvelope> MakeGenesis(const std::string& deployment,

@@ -16,24 +16,29 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
   std::vector<absl::StatusOr<VerifiedSigner>> signers;
   std::vector<std::optional<envelope::ResolvedSignature>> resolved(n);
   signers.reserve(n);
-  // A batch usually has few signers: each is looked up once.
-  std::map<std::string, absl::StatusOr<v1::Actor>> looked_up;
+  // A batch usually has few signers: each is looked up (and its key parsed,
+  // which checks the point: as costly as a verification) once.
+  struct Signer {
+    v1::Actor actor;
+    crypto::VerifyingKey key;
+  };
+  std::map<std::string, Signer> looked_up;
   for (size_t i = 0; i < n; ++i) {
     const v1::SignedEnvelope& e = *envelopes[i];
     const std::string key_id = e.signatures_size() == 1 ? e.signatures(0).key_id() : "";
     auto known = looked_up.find(key_id);
-    if (known != looked_up.end() && known->second.ok() && !key_id.empty()) {
+    if (known != looked_up.end()) {
       // The signer is fine; only the envelope's own form is left to check.
       absl::StatusOr<envelope::ResolvedSignature> r = envelope::Resolve(
           e, context, [&](const crypto::KeyId&) -> absl::StatusOr<crypto::VerifyingKey> {
-            return crypto::VerifyingKey::FromBytes(known->second->public_key());
+            return known->second.key;
           });
       if (!r.ok()) {
         signers.push_back(r.status());
         continue;
       }
       resolved[i] = *std::move(r);
-      signers.push_back(VerifiedSigner{*known->second, resolved[i]->key_id});
+      signers.push_back(VerifiedSigner{known->second.actor, resolved[i]->key_id});
       continue;
     }
     absl::StatusOr<std::pair<v1::Actor, envelope::ResolvedSignature>> r =
@@ -42,7 +47,7 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
       signers.push_back(r.status());
       continue;
     }
-    looked_up.insert_or_assign(key_id, r->first);
+    looked_up.insert_or_assign(key_id, Signer{r->first, r->second.key});
     resolved[i] = std::move(r->second);
     signers.push_back(VerifiedSigner{std::move(r->first), resolved[i]->key_id});
   }
