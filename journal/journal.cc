@@ -128,7 +128,7 @@ absl::Status RebuildEntry(uint64_t index, const std::string& bytes,
   context.assignment = &assignment;
   storage::StateWrites own;
   for (const StateMachine* m : machines) {
-    LayeredReader view(&state, &state, {}, &own, index);
+    LayeredReader view(&state, &state, nullptr, 0, &own, index);
     if (absl::Status s = m->Apply(context, view, &own); !s.ok()) {
       return absl::DataLossError(absl::StrCat("entry ", index, " (", type,
                                               ") does not apply under the rules of its time: ",
@@ -144,7 +144,7 @@ absl::Status RebuildEntry(uint64_t index, const std::string& bytes,
     own.Put(RequestStateKey(*key),
             RequestStateValue(index, crypto::Sha256(entry.envelope().payload())));
   }
-  changes->Merge(own);
+  changes->Merge(std::move(own));
   return absl::OkStatus();
 }
 
@@ -169,13 +169,14 @@ absl::Status RebuildRange(
            chunk.writes.size() < kChunkWrites) {
       absl::StatusOr<std::string> bytes = log.Entry(index);
       if (!bytes.ok()) return bytes.status();
-      LayeredReader view(&log, base.get(), {&chunk}, nullptr, index);
+      const Layer* layers[] = {&chunk};
+      LayeredReader view(&log, base.get(), layers, 1, nullptr, index);
       storage::StateWrites changes;
       if (absl::Status s = RebuildEntry(index, *bytes, machines, owners, view, &changes);
           !s.ok()) {
         return s;
       }
-      chunk.writes.Merge(changes);
+      chunk.writes.Merge(std::move(changes));
       ++index;
     }
     if (absl::Status s = write(index, chunk.writes); !s.ok()) return s;
@@ -350,10 +351,10 @@ absl::StatusOr<Receipt> Journal::Impl::Sequence(Group& group, size_t i, Batch& b
   if (id) key = id->key;
   const crypto::Sha256Digest payload_hash = crypto::Sha256(envelope.payload());
 
-  std::vector<const Layer*> all = layers;
-  all.push_back(&batch.layer);
+  // `layers` has room for the batch's own layer at its end.
+  const size_t layer_count = layers.size();
   if (key) {
-    LayeredReader view(&committed, &committed, all, nullptr, index);
+    LayeredReader view(&committed, &committed, layers.data(), layer_count, nullptr, index);
     absl::StatusOr<std::optional<std::string>> seen = view.Get(RequestStateKey(*key));
     if (!seen.ok()) return seen.status();
     if (*seen) {
@@ -387,12 +388,13 @@ absl::StatusOr<Receipt> Journal::Impl::Sequence(Group& group, size_t i, Batch& b
   context.assignment = &assignment;
   storage::StateWrites own;
   for (const StateMachine* m : machines_) {
-    LayeredReader view(&committed, &committed, all, &own, index);
+    LayeredReader view(&committed, &committed, layers.data(), layer_count, &own, index);
     if (absl::Status s = m->Apply(context, view, &own); !s.ok()) return s;
   }
   v1::LogEntry entry;
   SetRecordTime(record_time, &entry);
-  *entry.mutable_envelope() = envelope;
+  // The request is not read again: its envelope moves into the entry.
+  entry.mutable_envelope()->Swap(&group.requests[i].envelope);
   entry.set_assignment(assignment);
   entry.set_rules_epoch(options_.rules_epoch);
   std::string bytes = Serialize(entry);
@@ -406,7 +408,7 @@ absl::StatusOr<Receipt> Journal::Impl::Sequence(Group& group, size_t i, Batch& b
   Receipt receipt{index, false, crypto::HashLeaf(bytes), record_time};
   batch.layer.entries.push_back(std::move(bytes));
   batch.layer.leaf_hashes.push_back(receipt.leaf_hash);
-  batch.layer.writes.Merge(own);
+  batch.layer.writes.Merge(std::move(own));
   ++next_index_;
   last_record_time_ = record_time;
   return receipt;
@@ -450,6 +452,7 @@ void Journal::Impl::SequencerLoop() {
     batch->layer.first_index = next_index_;
     std::vector<const Layer*> layers;
     for (const auto& b : layers_held) layers.push_back(&b->layer);
+    layers.push_back(&batch->layer);  // the batch's own writes, read last-but-one
     size_t taken = 0;
     size_t bytes = 0;
     std::vector<Group*> finished;

@@ -8,8 +8,9 @@
 namespace chemledger::journal {
 
 const Layer* LayeredReader::LayerHolding(uint64_t index) const {
-  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
-    if (index >= (*it)->first_index && index < (*it)->end_index()) return *it;
+  for (size_t i = layer_count_; i-- > 0;) {
+    const Layer* layer = layers_[i];
+    if (index >= layer->first_index && index < layer->end_index()) return layer;
   }
   return nullptr;
 }
@@ -35,13 +36,11 @@ absl::StatusOr<crypto::Sha256Digest> LayeredReader::LeafHash(uint64_t index) con
 }
 
 absl::StatusOr<std::optional<std::string>> LayeredReader::Get(absl::string_view key) const {
-  const std::string k(key);
   if (top_ != nullptr) {
-    if (auto it = top_->writes().find(k); it != top_->writes().end()) return it->second;
+    if (const std::optional<std::string>* v = top_->Find(key)) return *v;
   }
-  for (auto layer = layers_.rbegin(); layer != layers_.rend(); ++layer) {
-    const auto& writes = (*layer)->writes.writes();
-    if (auto it = writes.find(k); it != writes.end()) return it->second;
+  for (size_t i = layer_count_; i-- > 0;) {
+    if (const std::optional<std::string>* v = layers_[i]->writes.Find(key)) return *v;
   }
   return state_base_->Get(key);
 }
@@ -51,12 +50,12 @@ absl::Status LayeredReader::Scan(absl::string_view begin, absl::string_view end,
   // The layers' writes in [begin, end), newer layers over older ones.
   std::map<std::string, std::optional<std::string>> over;
   const auto collect = [&](const storage::StateWrites& w) {
-    auto it = w.writes().lower_bound(std::string(begin));
+    auto it = w.writes().lower_bound(begin);
     for (; it != w.writes().end() && (end.empty() || it->first < end); ++it) {
       over[it->first] = it->second;
     }
   };
-  for (const Layer* layer : layers_) collect(layer->writes);
+  for (size_t i = 0; i < layer_count_; ++i) collect(layers_[i]->writes);
   if (top_ != nullptr) collect(*top_);
 
   auto next = over.begin();

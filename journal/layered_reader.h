@@ -32,14 +32,17 @@ struct Layer {
 
 class LayeredReader final : public storage::StateReader {
  public:
-  // Entries below `size` are read from `layers` (newest last) and then from
-  // `log_base`; state from `top` (may be null), `layers` newest first, then
-  // `state_base`. The pointers must outlive the reader.
+  // Entries below `size` are read from the `layer_count` `layers` (newest
+  // last) and then from `log_base`; state from `top` (may be null), the
+  // layers newest first, then `state_base`. The pointers must outlive the
+  // reader.
   LayeredReader(const storage::StateReader* log_base, const storage::StateReader* state_base,
-                std::vector<const Layer*> layers, const storage::StateWrites* top, uint64_t size)
+                const Layer* const* layers, size_t layer_count, const storage::StateWrites* top,
+                uint64_t size)
       : log_base_(log_base),
         state_base_(state_base),
-        layers_(std::move(layers)),
+        layers_(layers),
+        layer_count_(layer_count),
         top_(top),
         size_(size) {}
 
@@ -55,7 +58,8 @@ class LayeredReader final : public storage::StateReader {
 
   const storage::StateReader* log_base_;
   const storage::StateReader* state_base_;
-  std::vector<const Layer*> layers_;
+  const Layer* const* layers_;
+  size_t layer_count_;
   const storage::StateWrites* top_;
   uint64_t size_;
 };

@@ -55,13 +55,31 @@ class StateWrites {
   void Merge(const StateWrites& later) {
     for (const auto& [k, v] : later.writes_) writes_[k] = v;
   }
+  void Merge(StateWrites&& later) {
+    if (writes_.empty()) {
+      writes_.swap(later.writes_);
+      return;
+    }
+    for (auto it = later.writes_.begin(); it != later.writes_.end();) {
+      auto node = later.writes_.extract(it++);
+      auto [pos, inserted, rest] = writes_.insert(std::move(node));
+      if (!inserted) pos->second = std::move(rest.mapped());
+    }
+  }
+  // The write of `key`: nullptr when none; a pointer to nullopt for a delete.
+  const std::optional<std::string>* Find(absl::string_view key) const {
+    auto it = writes_.find(key);
+    return it == writes_.end() ? nullptr : &it->second;
+  }
   void Clear() { writes_.clear(); }
   bool empty() const { return writes_.empty(); }
   size_t size() const { return writes_.size(); }
-  const std::map<std::string, std::optional<std::string>>& writes() const { return writes_; }
+  const std::map<std::string, std::optional<std::string>, std::less<>>& writes() const {
+    return writes_;
+  }
 
  private:
-  std::map<std::string, std::optional<std::string>> writes_;
+  std::map<std::string, std::optional<std::string>, std::less<>> writes_;
 };
 
 // Largest state key and value the store accepts, in bytes.
