@@ -14,6 +14,9 @@
 #include <ostream>
 
 #include "absl/base/call_once.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -564,17 +567,53 @@ std::string Signature::ToBytes() const {
 
 // ---- VerifyingKey ---------------------------------------------------------
 
+namespace {
+
+// Public keys already found to be valid points. The check costs about as
+// much as verifying a signature, and servers parse the same few keys (their
+// actors') again and again. Bounded: emptied when it grows past kMaxKeys.
+class ValidPointCache {
+ public:
+  static ValidPointCache& Get() {
+    static ValidPointCache* cache = new ValidPointCache();
+    return *cache;
+  }
+  bool Contains(absl::string_view raw) {
+    absl::MutexLock lock(&mu_);
+    return keys_.contains(raw);
+  }
+  void Add(absl::string_view raw) {
+    absl::MutexLock lock(&mu_);
+    if (keys_.size() >= kMaxKeys) keys_.clear();
+    keys_.insert(std::string(raw));
+  }
+
+ private:
+  static constexpr size_t kMaxKeys = 65536;
+  absl::Mutex mu_;
+  absl::flat_hash_set<std::string> keys_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
 absl::StatusOr<VerifyingKey> VerifyingKey::FromBytes(absl::string_view raw) {
   if (raw.size() != kSize) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Ed25519 public key: must be ", kSize, " bytes, got ", raw.size()));
   }
   EnsureSodium();
+  ValidPointCache& valid = ValidPointCache::Get();
+  if (valid.Contains(raw)) {
+    VerifyingKey key;
+    std::memcpy(key.bytes_.data(), raw.data(), kSize);
+    return key;
+  }
   if (crypto_core_ed25519_is_valid_point(U(raw)) != 1) {
     return absl::InvalidArgumentError(
         "Ed25519 public key: not a valid point (non-canonical encoding, not on "
         "the curve, or of small order)");
   }
+  valid.Add(raw);
   VerifyingKey key;
   std::memcpy(key.bytes_.data(), raw.data(), kSize);
   return key;
