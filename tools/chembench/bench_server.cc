@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <system_error>
 #include <iostream>
 #include <utility>
 
@@ -59,34 +62,65 @@ absl::Status Refused(absl::string_view what, const grpc::Status& s) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<BenchServer>> BenchServer::Start(const std::string& chemledgerd,
-                                                                const std::string& directory,
-                                                                const std::string& name) {
+absl::StatusOr<std::unique_ptr<BenchServer>> BenchServer::Start(
+    const std::string& chemledgerd, const std::string& directory, const std::string& name,
+    std::vector<std::string> serve_flags) {
   std::string scratch = absl::StrCat(directory, "/chembench-", name, ".XXXXXX");
   if (mkdtemp(scratch.data()) == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat("cannot make a directory in ", directory));
   }
   std::unique_ptr<BenchServer> server(new BenchServer(scratch, crypto::SigningKey::Generate()));
+  server->chemledgerd_ = chemledgerd;
+  server->serve_flags_ = std::move(serve_flags);
   absl::Status saved = crypto::SaveSigningKey(server->admin_, scratch + "/admin.key", {});
   if (!saved.ok()) return saved;
   if (Run({chemledgerd, "init", "--data", scratch + "/data", "--deployment", "chembench",
            "--resolver", "CL.EXAMPLE.CN", "--admin-key", scratch + "/admin.key"}) != 0) {
     return absl::InternalError(absl::StrCat(chemledgerd, " init failed"));
   }
-  server->pid_ = Spawn({chemledgerd, "serve", "--data", scratch + "/data", "--listen",
-                        "127.0.0.1:0", "--port-file", scratch + "/port"});
+  if (absl::Status s = server->Serve(); !s.ok()) return s;
+  return server;
+}
+
+absl::Status BenchServer::Serve() {
+  std::remove((scratch_ + "/port").c_str());
+  std::vector<std::string> argv = {chemledgerd_, "serve", "--data", scratch_ + "/data",
+                                   "--listen", "127.0.0.1:0", "--port-file", scratch_ + "/port"};
+  argv.insert(argv.end(), serve_flags_.begin(), serve_flags_.end());
+  pid_ = Spawn(argv);
   int port = 0;
-  for (int i = 0; i < 200 && port == 0; ++i) {
-    std::ifstream in(scratch + "/port");
+  for (int i = 0; i < 20000 && port == 0; ++i) {
+    std::ifstream in(scratch_ + "/port");
     if (!(in >> port)) port = 0;
-    if (port == 0) absl::SleepFor(absl::Milliseconds(50));
+    if (port == 0) absl::SleepFor(absl::Milliseconds(1));
   }
-  if (port == 0) return absl::InternalError(absl::StrCat(chemledgerd, " serve did not start"));
+  if (port == 0) return absl::InternalError(absl::StrCat(chemledgerd_, " serve did not start"));
   grpc::ChannelArguments channel_args;
   channel_args.SetMaxReceiveMessageSize(64 << 20);
-  server->channel_ = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
-                                               grpc::InsecureChannelCredentials(), channel_args);
-  return server;
+  channel_ = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                       grpc::InsecureChannelCredentials(), channel_args);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Duration> BenchServer::Restart() {
+  if (pid_ > 0) {
+    kill(pid_, SIGTERM);
+    int status;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+  const absl::Time start = absl::Now();
+  if (absl::Status s = Serve(); !s.ok()) return s;
+  return absl::Now() - start;
+}
+
+uint64_t BenchServer::StoreBytes() const {
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(scratch_ + "/data/log", ec)) {
+    bytes += f.file_size(ec);
+  }
+  return bytes;
 }
 
 BenchServer::~BenchServer() {

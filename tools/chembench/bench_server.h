@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/log.pb.h"
 #include "crypto/keys.h"
@@ -29,10 +30,19 @@ namespace chemledger::chembench {
 class BenchServer {
  public:
   // Makes the directory `directory`/chembench-`name`.XXXXXX, initialises a
-  // deployment in it with the binary `chemledgerd`, and serves it.
-  static absl::StatusOr<std::unique_ptr<BenchServer>> Start(const std::string& chemledgerd,
-                                                            const std::string& directory,
-                                                            const std::string& name);
+  // deployment in it with the binary `chemledgerd`, and serves it (with
+  // `serve_flags` added to `chemledgerd serve`).
+  static absl::StatusOr<std::unique_ptr<BenchServer>> Start(
+      const std::string& chemledgerd, const std::string& directory, const std::string& name,
+      std::vector<std::string> serve_flags = {});
+  // Stops the server (SIGTERM) and serves the same data directory again;
+  // returns how long it took from the start of the process until it
+  // accepted calls.
+  absl::StatusOr<absl::Duration> Restart();
+  // The server process.
+  pid_t pid() const { return pid_; }
+  // Bytes on disk in the data directory's store.
+  uint64_t StoreBytes() const;
   // Stops the server (SIGTERM, then waits for it) and removes the directory.
   ~BenchServer();
   BenchServer(const BenchServer&) = delete;
@@ -53,8 +63,12 @@ class BenchServer {
  private:
   BenchServer(std::string scratch, crypto::SigningKey admin)
       : scratch_(std::move(scratch)), admin_(std::move(admin)) {}
+  // Starts `chemledgerd serve` and connects once it accepts calls.
+  absl::Status Serve();
 
   const std::string scratch_;
+  std::string chemledgerd_;
+  std::vector<std::string> serve_flags_;
   const crypto::SigningKey admin_;
   pid_t pid_ = -1;
   std::shared_ptr<grpc::Channel> channel_;

@@ -8,6 +8,10 @@
 //                    [--unary-events N] [--stream-events N] [--codes N] [--window N]
 //   chembench waybills --chemledgerd PATH [--dir DIR] [--waybills N]
 //                      [--codes-per-waybill N] [--rounds N] [--streams N] [--window N]
+//   chembench reads --chemledgerd PATH [--dir DIR] [--write-rate N] [--read-rate N]
+//                   [--seconds N] [--sync-delay-ms N] [--codes N]
+//   chembench scale --chemledgerd PATH [--dir DIR] [--codes N] [--events N]
+//                   [--streams N] [--window N] [--restarts N]
 
 #include <iostream>
 #include <string>
@@ -18,6 +22,8 @@
 #include "tools/chembench/issuance_bench.h"
 #include "tools/chembench/label_bench.h"
 #include "tools/chembench/log_bench.h"
+#include "tools/chembench/reads_bench.h"
+#include "tools/chembench/scale_bench.h"
 #include "tools/chembench/waybill_bench.h"
 #include "tools/cli/args.h"
 
@@ -51,7 +57,15 @@ constexpr char kUsage[] =
     "chemledgerd (a separate process) on a scratch deployment, registers a carrier,\n"
     "commissions packages and pushes signed e-waybills over SubmitStream, N per round\n"
     "(default 20000, each listing packages of its own): durable waybills/s and\n"
-    "p50/p99 latency per round, next to one core's Ed25519 verify rate.\n";
+    "p50/p99 latency per round, next to one core's Ed25519 verify rate.\n"
+    "chembench reads --chemledgerd PATH [--dir DIR] [--write-rate N] [--read-rate N]\n"
+    "  [--seconds N] [--sync-delay-ms N] [--codes N]: GetHistory latency at a fixed\n"
+    "read rate (default 500/s), idle and while events stream in at a fixed rate\n"
+    "(default 5000/s), with every fsync slowed (default 5 ms).\n"
+    "chembench scale --chemledgerd PATH [--dir DIR] [--codes N] [--events N]\n"
+    "  [--streams N] [--window N] [--restarts N]: start-up time of chemledgerd fresh\n"
+    "and after N codes (default 1000000) and N events (default 2000000), and its\n"
+    "resident memory at that size.\n";
 
 using chemledger::cli::Args;
 
@@ -145,6 +159,38 @@ int Waybills(const Args& flags) {
   return chemledger::chembench::RunWaybillBench(options);
 }
 
+int Reads(const Args& flags) {
+  chemledger::chembench::ReadsBenchOptions options;
+  if (!ReadServerFlags(flags, "reads", &options.chemledgerd, &options.directory) ||
+      !ReadCounts(flags, "reads",
+                  {{"write-rate", &options.write_rate}, {"read-rate", &options.read_rate},
+                   {"seconds", &options.seconds}, {"sync-delay-ms", &options.sync_delay_ms},
+                   {"codes", &options.codes}})) {
+    return 2;
+  }
+  if (options.codes > 100000) {
+    std::cerr << "chembench reads: --codes must be at most 100000\n";
+    return 2;
+  }
+  return chemledger::chembench::RunReadsBench(options);
+}
+
+int Scale(const Args& flags) {
+  chemledger::chembench::ScaleBenchOptions options;
+  if (!ReadServerFlags(flags, "scale", &options.chemledgerd, &options.directory) ||
+      !ReadCounts(flags, "scale",
+                  {{"codes", &options.codes}, {"events", &options.events},
+                   {"streams", &options.streams}, {"window", &options.window},
+                   {"restarts", &options.restarts}})) {
+    return 2;
+  }
+  if (options.events < options.codes || options.streams > 8) {
+    std::cerr << "chembench scale: --events must be at least --codes, --streams at most 8\n";
+    return 2;
+  }
+  return chemledger::chembench::RunScaleBench(options);
+}
+
 int Issuance(const Args& flags) {
   auto rounds = flags.Uint("rounds", 5);
   if (!rounds.ok() || *rounds == 0 || *rounds > 100) {
@@ -193,6 +239,11 @@ const Benchmark kBenchmarks[] = {
      {{"chemledgerd", "dir", "waybills", "codes-per-waybill", "rounds", "streams", "window"}, {}},
      Waybills},
     {"issuance", {{"dir", "rounds"}, {}}, Issuance},
+    {"reads",
+     {{"chemledgerd", "dir", "write-rate", "read-rate", "seconds", "sync-delay-ms", "codes"}, {}},
+     Reads},
+    {"scale", {{"chemledgerd", "dir", "codes", "events", "streams", "window", "restarts"}, {}},
+     Scale},
     {"log", {{"dir", "seconds", "proof-entries"}, {"keep"}}, Log},
 };
 
