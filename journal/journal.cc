@@ -17,6 +17,9 @@
 namespace chemledger::journal {
 namespace {
 
+// Most bytes of entry and state writes one request may make.
+constexpr size_t kMaxRequestBytes = 8 << 20;
+
 // "j/req/<key>" -> index(8, big-endian) || SHA-256(payload)(32)
 std::string RequestStateKey(absl::string_view request_key) {
   return absl::StrCat(Journal::kKeyPrefix, "req/", request_key);
@@ -95,6 +98,11 @@ absl::Status RebuildEntry(uint64_t index, const std::string& bytes,
     return absl::DataLossError(absl::StrCat("entry ", index, " is not a LogEntry"));
   }
   const std::string& type = entry.envelope().payload_type();
+  if (entry.rules_epoch() > kCurrentRulesEpoch) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "entry ", index, " was written under rules epoch ", entry.rules_epoch(),
+        ", newer than this build's ", kCurrentRulesEpoch, ": run a newer chemledgerd"));
+  }
   const StateMachine* owner = OwnerOf(owners, type);
   if (owner == nullptr) {
     return absl::DataLossError(
@@ -269,6 +277,7 @@ class Journal::Impl {
   struct Batch {
     Layer layer;
     std::vector<Slot> slots;
+    size_t bytes = 0;  // entries and state writes
   };
 
   void SequencerLoop();
@@ -346,6 +355,7 @@ absl::StatusOr<Receipt> Journal::Impl::Sequence(Group& group, size_t i, Batch& b
   if (!group.key_errors[i].ok()) return group.key_errors[i];
   const v1::SignedEnvelope& envelope = group.requests[i].envelope;
   const uint64_t index = next_index_;
+  const StateMachine* owner = OwnerOf(owners_, envelope.payload_type());
   const std::optional<RequestId>& id = group.keys[i];
   std::optional<std::string> key;
   if (id) key = id->key;
@@ -363,9 +373,10 @@ absl::StatusOr<Receipt> Journal::Impl::Sequence(Group& group, size_t i, Batch& b
       if (first->payload_hash != payload_hash) {
         return absl::AlreadyExistsError(absl::StrCat(
             id->field, ": '", id->id, "' was already used for another ", id->what,
-            " (log entry ", first->index,
-            "); a retry must resend the same signed bytes, a new ", id->what, " a new id"));
+            "; a retry must resend the same signed bytes, a new ", id->what, " a new id"));
       }
+      // The signer of a retry may act still (a revoked key gets nothing).
+      if (absl::Status s = owner->CheckRetry(envelope, view); !s.ok()) return s;
       absl::StatusOr<std::string> bytes = view.Entry(first->index);
       if (!bytes.ok()) return bytes.status();
       v1::LogEntry logged;
@@ -376,7 +387,11 @@ absl::StatusOr<Receipt> Journal::Impl::Sequence(Group& group, size_t i, Batch& b
     }
   }
 
-  const absl::Time record_time = std::max(options_.clock(), last_record_time_);
+  // As the entry will state it (whole nanoseconds), so that rebuilding the
+  // state sees exactly the time the rules saw.
+  v1::LogEntry entry;
+  SetRecordTime(std::max(options_.clock(), last_record_time_), &entry);
+  const absl::Time record_time = RecordTime(entry);
   std::string assignment;
   EntryContext context;
   context.index = index;
@@ -391,8 +406,6 @@ absl::StatusOr<Receipt> Journal::Impl::Sequence(Group& group, size_t i, Batch& b
     LayeredReader view(&committed, &committed, layers.data(), layer_count, &own, index);
     if (absl::Status s = m->Apply(context, view, &own); !s.ok()) return s;
   }
-  v1::LogEntry entry;
-  SetRecordTime(record_time, &entry);
   // The request is not read again: its envelope moves into the entry.
   entry.mutable_envelope()->Swap(&group.requests[i].envelope);
   entry.set_assignment(assignment);
@@ -404,6 +417,22 @@ absl::StatusOr<Receipt> Journal::Impl::Sequence(Group& group, size_t i, Batch& b
         storage::Log::kMaxEntryBytes));
   }
   if (key) own.Put(RequestStateKey(*key), RequestStateValue(index, payload_hash));
+  size_t request_bytes = bytes.size();
+  for (const auto& [k, v] : own.writes()) {
+    if (k.size() > storage::kMaxStateKeyBytes ||
+        (v && v->size() > storage::kMaxStateValueBytes)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "envelope: the request would write a state record of ",
+          k.size() + (v ? v->size() : 0), " bytes, over the store's limit; split it"));
+    }
+    request_bytes += k.size() + (v ? v->size() : 0);
+  }
+  if (request_bytes > kMaxRequestBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "envelope: the request would write ", request_bytes,
+        " bytes of entry and state, over the limit of ", kMaxRequestBytes, "; split it"));
+  }
+  batch.bytes += request_bytes;
 
   Receipt receipt{index, false, crypto::HashLeaf(bytes), record_time};
   batch.layer.entries.push_back(std::move(bytes));
@@ -454,14 +483,15 @@ void Journal::Impl::SequencerLoop() {
     for (const auto& b : layers_held) layers.push_back(&b->layer);
     layers.push_back(&batch->layer);  // the batch's own writes, read last-but-one
     size_t taken = 0;
-    size_t bytes = 0;
     std::vector<Group*> finished;
+    // A batch ends at max_batch_bytes of entries and state writes; one
+    // request adds at most kMaxRequestBytes, so a batch stays far below what
+    // one Store::Commit takes.
     for (Group* g : groups) {
       while (g->next < g->requests.size() && taken < options_.max_batch_requests &&
-             bytes < options_.max_batch_bytes) {
+             batch->bytes < options_.max_batch_bytes) {
         const size_t i = g->next++;
         ++taken;
-        bytes += g->requests[i].envelope.payload().size();
         if (!failed.ok()) {
           batch->slots.push_back(Slot{g, i, failed, false});
           continue;
@@ -471,7 +501,7 @@ void Journal::Impl::SequencerLoop() {
         batch->slots.push_back(Slot{g, i, std::move(r), accepted});
       }
       if (g->next == g->requests.size()) finished.push_back(g);
-      if (taken >= options_.max_batch_requests || bytes >= options_.max_batch_bytes) break;
+      if (taken >= options_.max_batch_requests || batch->bytes >= options_.max_batch_bytes) break;
     }
     absl::MutexLock lock(&mu_);
     for (Group* g : finished) {
@@ -518,7 +548,9 @@ void Journal::Impl::CommitterLoop() {
       --committing_;
     }
     for (Slot& slot : batch->slots) {
-      if (slot.accepted && !status.ok()) slot.result = status;
+      // A refusal too was decided on the state of batches before this one,
+      // which may not have reached the disk either.
+      if (!status.ok()) slot.result = status;
       // A replayed receipt (accepted, no entry of its own) is answered once
       // this batch, behind the one holding its entry, is durable.
       slot.group->results[slot.request] = std::move(slot.result);
@@ -546,7 +578,12 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(
   }
   if (applied < size) {
     // A log written before stores kept state (or appended to without it):
-    // build the state of the missing entries once, in log order.
+    // build the state of the missing entries once, in log order, after
+    // checking every entry against the tree.
+    if (absl::StatusOr<storage::IntegrityReport> integrity = store->CheckIntegrity();
+        !integrity.ok()) {
+      return integrity.status();
+    }
     absl::Status s = RebuildRange(
         *snapshot, applied, size, machines, *owners,
         [store] { return std::shared_ptr<const storage::StateReader>(store->GetSnapshot()); },

@@ -56,7 +56,8 @@
 namespace chemledger::journal {
 
 struct JournalOptions {
-  // Most requests, and most bytes of entries, one batch holds.
+  // Most requests, and most bytes of entries and state writes, one batch
+  // holds (a request makes at most 8 MiB of both).
   size_t max_batch_requests = 4096;
   size_t max_batch_bytes = 8 << 20;
   // Batches checked but not yet durable: while one syncs, the next is checked

@@ -22,7 +22,7 @@ namespace {
 constexpr char kTransfer[] = "application/vnd.test.transfer";
 
 // A toy bank: payload "id|account|delta". Balances never go below zero; a
-// transfer moves at most 100 under rules epoch 1 and at most 50 from epoch 2.
+// transfer moves at most 100 under rules epoch 0 and at most 75 from epoch 1.
 // The assignment is the balance after it.
 class Bank final : public StateMachine {
  public:
@@ -43,7 +43,7 @@ class Bank final : public StateMachine {
     if (parts.size() != 3 || !absl::SimpleAtoi(parts[2], &delta)) {
       return absl::InvalidArgumentError("transfer: malformed");
     }
-    const int64_t limit = entry.rules_epoch >= 2 ? 50 : 100;
+    const int64_t limit = entry.rules_epoch >= 1 ? 75 : 100;
     if (delta > limit || -delta > limit) {
       return absl::FailedPreconditionError(absl::StrCat("transfer.delta: over ", limit));
     }
@@ -344,13 +344,13 @@ TEST_F(JournalTest, ALogWithoutStateGetsItsStateBuiltOnceOnOpen) {
 }
 
 TEST_F(JournalTest, EntriesRebuildUnderTheRulesOfTheirOwnEpoch) {
+  JournalOptions epoch0;
+  epoch0.rules_epoch = 0;
+  ASSERT_TRUE(OpenJournal(epoch0).ok());
+  ASSERT_TRUE(journal_->Submit(Transfer("", "gina", 80)).ok());  // allowed in epoch 0
   JournalOptions epoch1;
   epoch1.rules_epoch = 1;
   ASSERT_TRUE(OpenJournal(epoch1).ok());
-  ASSERT_TRUE(journal_->Submit(Transfer("", "gina", 80)).ok());  // allowed in epoch 1
-  JournalOptions epoch2;
-  epoch2.rules_epoch = 2;
-  ASSERT_TRUE(OpenJournal(epoch2).ok());
   absl::StatusOr<Receipt> refused = journal_->Submit(Transfer("", "gina", 80));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(journal_->Submit(Transfer("", "gina", 40)).ok());
@@ -358,6 +358,16 @@ TEST_F(JournalTest, EntriesRebuildUnderTheRulesOfTheirOwnEpoch) {
   absl::StatusOr<CheckReport> report = Check();
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->entries, 2u);
+
+  // An entry of an epoch newer than this build's rules is not applied.
+  JournalOptions future;
+  future.rules_epoch = kCurrentRulesEpoch + 1;
+  ASSERT_TRUE(OpenJournal(future).ok());
+  ASSERT_TRUE(journal_->Submit(Transfer("", "gina", 1)).ok());
+  journal_.reset();
+  report = Check();
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kFailedPrecondition) << report.status();
+  EXPECT_NE(report.status().message().find("newer than this build"), std::string::npos);
 }
 
 TEST_F(JournalTest, CheckFindsAStateRowAlteredBehindTheServersBack) {

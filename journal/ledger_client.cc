@@ -20,11 +20,7 @@ class InProcessLedgerClient final : public LedgerClient {
     return journal_->Submit(std::move(requests));
   }
 
-  std::shared_ptr<const storage::Snapshot> Latest() override {
-    std::shared_ptr<const storage::Snapshot> s = journal_->Snapshot();
-    Keep(s);
-    return s;
-  }
+  std::shared_ptr<const storage::Snapshot> Latest() override { return journal_->Snapshot(); }
 
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> At(uint64_t size) override {
     std::shared_ptr<const storage::Snapshot> latest = journal_->Snapshot();
@@ -32,10 +28,7 @@ class InProcessLedgerClient final : public LedgerClient {
       return absl::OutOfRangeError(absl::StrCat("log size ", size, " is beyond the latest, ",
                                                 latest->size()));
     }
-    if (size == latest->size()) {
-      Keep(latest);
-      return latest;
-    }
+    if (size == latest->size()) return latest;
     absl::MutexLock lock(&mu_);
     auto it = kept_.find(size);
     if (it == kept_.end() || absl::Now() - it->second.last_used > retention_.keep) {
@@ -46,13 +39,7 @@ class InProcessLedgerClient final : public LedgerClient {
     return it->second.snapshot;
   }
 
- private:
-  struct Kept {
-    std::shared_ptr<const storage::Snapshot> snapshot;
-    absl::Time last_used;
-  };
-
-  void Keep(const std::shared_ptr<const storage::Snapshot>& s) {
+  void Keep(std::shared_ptr<const storage::Snapshot> s) override {
     const absl::Time now = absl::Now();
     absl::MutexLock lock(&mu_);
     auto [it, added] = kept_.try_emplace(s->size(), Kept{s, now});
@@ -70,6 +57,12 @@ class InProcessLedgerClient final : public LedgerClient {
       kept_.erase(oldest);
     }
   }
+
+ private:
+  struct Kept {
+    std::shared_ptr<const storage::Snapshot> snapshot;
+    absl::Time last_used;
+  };
 
   Journal* const journal_;
   const SnapshotRetention retention_;

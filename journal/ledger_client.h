@@ -7,11 +7,11 @@
 // separate processes. So the interface passes values only: no callbacks into
 // the caller, no objects shared for writing.
 //
-// Snapshots are named by the log size they reflect. A paged read keeps that
-// size in its page token and asks At(size) for the next page: the ledger
-// keeps recent snapshots for a bounded time (in-process: the last
-// `max_kept` taken, each for `keep` after its last use), so that every page
-// reads the same state.
+// Snapshots are named by the log size they reflect. A paged read that hands
+// out a page token asks the ledger to Keep its snapshot and puts the size in
+// the token; the next page asks At(size). The ledger keeps such snapshots for
+// a bounded time (in-process: at most `max_kept`, each for `keep` after its
+// last use), so that every page reads the same state.
 //
 // Thread-safety: implementations are thread-safe.
 
@@ -39,9 +39,12 @@ class LedgerClient {
   // The latest committed log and state. Never waits for a write.
   virtual std::shared_ptr<const storage::Snapshot> Latest() = 0;
 
-  // The snapshot of log size `size`, if it is still kept (see above);
-  // FailedPrecondition saying to start the read again otherwise, OutOfRange
-  // beyond the latest size.
+  // Keeps `snapshot` (from Latest or At) for later At calls.
+  virtual void Keep(std::shared_ptr<const storage::Snapshot> snapshot) = 0;
+
+  // The snapshot of log size `size`, if it is the latest or still kept (see
+  // above); FailedPrecondition saying to start the read again otherwise,
+  // OutOfRange beyond the latest size.
   virtual absl::StatusOr<std::shared_ptr<const storage::Snapshot>> At(uint64_t size) = 0;
 };
 

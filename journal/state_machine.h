@@ -109,6 +109,15 @@ class StateMachine {
     return std::nullopt;
   }
 
+  // Whether a retry of an accepted request of an owned payload type (same
+  // request key, same payload) may get the first one's receipt: e.g. its
+  // signer may still act. Called by the sequencer instead of Apply; reads
+  // only `state`.
+  virtual absl::Status CheckRetry(const v1::SignedEnvelope& envelope,
+                                  const storage::StateReader& state) const {
+    return absl::OkStatus();
+  }
+
   // Checks `entry` against `state` (the state before it, plus the changes of
   // the machines applied before this one to the same entry) and adds the
   // changes it implies to `changes`. Every machine sees every entry and

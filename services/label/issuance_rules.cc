@@ -73,6 +73,11 @@ absl::StatusOr<std::optional<journal::RequestId>> IssuanceRules::RequestKey(
                             request.request_id()};
 }
 
+absl::Status IssuanceRules::CheckRetry(const v1::SignedEnvelope& envelope,
+                               const storage::StateReader& state) const {
+  return registry::CheckRetrySigner(envelope, state, kIssueLabelsContext);
+}
+
 absl::Status IssuanceRules::Apply(const journal::EntryContext& entry,
                                   const storage::StateReader& state,
                                   storage::StateWrites* changes) const {
@@ -162,7 +167,7 @@ absl::Status IssuanceRules::Apply(const journal::EntryContext& entry,
   absl::StatusOr<crypto::KeyId> key_id = crypto::KeyId::Parse(proposed.label_key_id());
   if (!key_id.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "no label key is usable on ", absl::FormatCivilTime(today),
+        "request: no label key is usable on ", absl::FormatCivilTime(today),
         ": the platform must make one (chemledgerd label-key new) and register it "
         "(add_label_key)"));
   }
@@ -172,7 +177,7 @@ absl::Status IssuanceRules::Apply(const journal::EntryContext& entry,
   if (!*label_key || (*label_key)->revoked_on || today < (*label_key)->valid_from ||
       (*label_key)->valid_until < today) {
     return absl::FailedPreconditionError(
-        absl::StrCat("label key ", key_id->ToString(),
+        absl::StrCat("request: label key ", key_id->ToString(),
                      " is not a registered, unrevoked label key valid on ",
                      absl::FormatCivilTime(today)));
   }

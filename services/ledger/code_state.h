@@ -32,6 +32,8 @@ using api::kMaxCodesPerEvent;
 using api::kMaxEventEntryBytes;
 using api::kMaxNesting;
 using api::kMaxTouchedCodes;
+// Most codes packed directly on one aggregate.
+inline constexpr int kMaxChildren = api::kMaxCodesPerEvent;
 
 enum class CodeStatus { kActive, kInTransit, kConsumed, kDisposed, kVoided, kLost };
 absl::string_view CodeStatusName(CodeStatus status);

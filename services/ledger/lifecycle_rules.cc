@@ -139,7 +139,8 @@ class Step {
     return absl::OkStatus();
   }
 
-  // How many levels are packed under `code` (0 for a package).
+  // How many levels are packed under `code` (0 for a package). Reads only:
+  // what is packed under a child does not join the event.
   absl::StatusOr<int> Height(const std::string& code) {
     int levels = 0;
     std::vector<std::pair<std::string, int>> pending = {{code, 0}};
@@ -148,9 +149,15 @@ class Step {
       pending.pop_back();
       levels = std::max(levels, depth);
       if (depth > kMaxNesting) break;
-      CL_ASSIGN_OR_RETURN(CodeState * s, StateOf(c));
-      if (s == nullptr) continue;
-      for (const std::string& child : s->children) pending.emplace_back(child, depth + 1);
+      std::set<std::string> children;
+      if (auto it = touched.find(c); it != touched.end()) {
+        children = it->second.children;
+      } else {
+        CL_ASSIGN_OR_RETURN(std::optional<CodeState> known, FindCode(state, c));
+        if (!known) continue;
+        children = std::move(known->children);
+      }
+      for (const std::string& child : children) pending.emplace_back(child, depth + 1);
     }
     return levels;
   }
@@ -392,6 +399,11 @@ absl::Status PackingOrUnpacking(Step& s) {
         return Precondition(Field(i), absl::StrCat(e.codes(i), " is not packed on ", parent_code));
       }
       CL_ASSIGN_OR_RETURN(CodeState * child, s.StateOf(e.codes(i)));
+      if (child == nullptr) {
+        return absl::DataLossError(absl::StrCat("event.", Field(i), ": ", e.codes(i),
+                                                " is packed on ", parent_code,
+                                                " but has no state"));
+      }
       child->parent.clear();
       parent->children.erase(e.codes(i));
     }
@@ -436,6 +448,11 @@ absl::Status PackingOrUnpacking(Step& s) {
     CL_ASSIGN_OR_RETURN(CodeState * child, s.Held(i));
     child->parent = parent_code;
     parent->children.insert(child->code);
+    if (parent->children.size() > static_cast<size_t>(kMaxChildren)) {
+      return Precondition(field, absl::StrCat("packing ", child->code, " on ", parent_code,
+                                              " would put more than ", kMaxChildren,
+                                              " codes directly on one aggregate"));
+    }
   }
   return absl::OkStatus();
 }
@@ -540,8 +557,8 @@ absl::Status ErrorDeclaration(Step& s) {
   v1::EventLinks links;
   if (!bytes.ok() || !logged.ParseFromString(*bytes) ||
       !links.ParseFromString(logged.assignment())) {
-    return absl::DataLossError(
-        absl::StrCat("event '", e.corrects_event_id(), "' cannot be read from the log"));
+    return absl::DataLossError(absl::StrCat("event.corrects_event_id: event '",
+                                            e.corrects_event_id(), "' cannot be read from the log"));
   }
   std::set<std::string> codes;
   for (const auto& link : links.links()) codes.insert(link.code());
@@ -678,6 +695,11 @@ absl::StatusOr<std::optional<journal::RequestId>> LifecycleRules::RequestKey(
                             event.event_id(), "event"};
 }
 
+absl::Status LifecycleRules::CheckRetry(const v1::SignedEnvelope& envelope,
+                               const storage::StateReader& state) const {
+  return registry::CheckRetrySigner(envelope, state, kEventContext);
+}
+
 absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
                                    const storage::StateReader& state,
                                    storage::StateWrites* changes) const {
@@ -719,8 +741,11 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
       link->set_previous_event_hash(previous.ToBytes());
     }
   }
+  // (An entry written before rules epoch 1 was held to its exact size then.)
   const size_t entry_bytes = entry.envelope->ByteSizeLong() + links.ByteSizeLong() + 64;
-  if (entry_bytes > kMaxEventEntryBytes) {
+  const bool legacy_rebuild =
+      entry.mode == journal::ApplyMode::kRebuild && entry.rules_epoch == 0;
+  if (entry_bytes > kMaxEventEntryBytes && !legacy_rebuild) {
     return absl::InvalidArgumentError(absl::StrCat(
         "envelope.payload: the event's log entry would be about ", entry_bytes,
         " bytes; at most ", kMaxEventEntryBytes));

@@ -54,6 +54,9 @@ class LifecycleRules final : public journal::StateMachine {
   // "event/<event_id>".
   absl::StatusOr<std::optional<journal::RequestId>> RequestKey(
       const v1::SignedEnvelope& envelope) const override;
+  // A retry's signer may still act.
+  absl::Status CheckRetry(const v1::SignedEnvelope& envelope,
+                          const storage::StateReader& state) const override;
   absl::Status Apply(const journal::EntryContext& entry, const storage::StateReader& state,
                      storage::StateWrites* changes) const override;
 };

@@ -399,6 +399,20 @@ absl::StatusOr<v1::Actor> CheckSigner(const journal::EntryContext& entry,
   return ActiveSigner(state, *key_id);
 }
 
+absl::Status CheckRetrySigner(const v1::SignedEnvelope& envelope,
+                              const storage::StateReader& state,
+                              const crypto::SignatureContext& context) {
+  absl::StatusOr<crypto::KeyId> key_id = envelope::SignerKeyId(envelope, context);
+  if (!key_id.ok()) return key_id.status();
+  return ActiveSigner(state, *key_id).status();
+}
+
+absl::Status RegistryRules::CheckRetry(const v1::SignedEnvelope& envelope,
+                                       const storage::StateReader& state) const {
+  if (envelope.payload_type() != kRegistryContext.payload_type()) return absl::OkStatus();
+  return CheckRetrySigner(envelope, state, kRegistryContext);
+}
+
 absl::StatusOr<v1::SignedEnvelope> MakeGenesis(const std::string& deployment,
                                                const std::string& resolver,
                                                const std::string& admin_name,

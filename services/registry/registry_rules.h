@@ -49,6 +49,8 @@ class RegistryRules final : public journal::StateMachine {
   // "registry/<request_id>"; genesis has none.
   absl::StatusOr<std::optional<journal::RequestId>> RequestKey(
       const v1::SignedEnvelope& envelope) const override;
+  absl::Status CheckRetry(const v1::SignedEnvelope& envelope,
+                          const storage::StateReader& state) const override;
   absl::Status Apply(const journal::EntryContext& entry, const storage::StateReader& state,
                      storage::StateWrites* changes) const override;
 
@@ -67,6 +69,12 @@ class RegistryRules final : public journal::StateMachine {
 absl::StatusOr<v1::Actor> CheckSigner(const journal::EntryContext& entry,
                                       const storage::StateReader& state,
                                       const crypto::SignatureContext& context);
+
+// For StateMachine::CheckRetry: the signer of a retried request, verified
+// when it arrived, may still act (ActiveSigner) as of `state`.
+absl::Status CheckRetrySigner(const v1::SignedEnvelope& envelope,
+                              const storage::StateReader& state,
+                              const crypto::SignatureContext& context);
 
 // The genesis request: the deployment's name, its label resolver host
 // (crypto::ValidateLabelResolver, at most crypto::kMaxQrFriendlyResolverLength

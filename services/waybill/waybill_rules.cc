@@ -103,7 +103,13 @@ absl::Status CheckContent(const journal::EntryContext& entry, const storage::Sta
     if (!e.ok()) return e.status();
     if (!*e) return absl::NotFoundError(absl::StrCat(field, ": ", *uscc, " is not registered"));
   }
-  if (absl::Status s = CheckCustody(state, w); !s.ok()) return s;
+  // Custody was checked outside the log's order before rules epoch 1, so an
+  // entry of epoch 0 is not held to it when the state is rebuilt.
+  const bool legacy_rebuild =
+      entry.mode == journal::ApplyMode::kRebuild && entry.rules_epoch == 0;
+  if (!legacy_rebuild) {
+    if (absl::Status s = CheckCustody(state, w); !s.ok()) return s;
+  }
   bool toxic = false, precursor = false;
   std::set<std::string> seen;
   for (int l = 0; l < w.goods_size(); ++l) {
@@ -164,7 +170,8 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
   if (request.change_case() == v1::WaybillRequest::CHANGE_NOT_SET) {
     return absl::InvalidArgumentError("request.change: no change given");
   }
-  if (entry.envelope->ByteSizeLong() + 64 > kMaxWaybillEntryBytes) {
+  if (entry.envelope->ByteSizeLong() + 64 > kMaxWaybillEntryBytes &&
+      !(entry.mode == journal::ApplyMode::kRebuild && entry.rules_epoch == 0)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "envelope.payload: the waybill's log entry would be about ",
         entry.envelope->ByteSizeLong() + 64, " bytes; at most ", kMaxWaybillEntryBytes));
@@ -179,7 +186,9 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
   // The carrier: named by the new content, or by the waybill on record.
   const v1::Waybill* content = NewContent(request);
   if (content == nullptr && !*existing) {
-    return absl::NotFoundError(absl::StrCat("waybill_number: no waybill '", number, "'"));
+    const char* field = request.has_cancel() ? "cancel" : request.has_depart() ? "depart" : "arrive";
+    return absl::NotFoundError(
+        absl::StrCat(field, ".waybill_number: no waybill '", number, "'"));
   }
   const std::string carrier = content ? content->carrier_uscc() : (*existing)->waybill.carrier_uscc();
   if ((actor->role() != v1::ENTERPRISE_ADMIN && actor->role() != v1::ENTERPRISE_OPERATOR) ||
@@ -301,6 +310,11 @@ absl::StatusOr<std::optional<journal::RequestId>> WaybillRules::RequestKey(
   }
   return journal::RequestId{absl::StrCat("waybill/", request.request_id()), "request.request_id",
                             request.request_id()};
+}
+
+absl::Status WaybillRules::CheckRetry(const v1::SignedEnvelope& envelope,
+                               const storage::StateReader& state) const {
+  return registry::CheckRetrySigner(envelope, state, kWaybillContext);
 }
 
 absl::Status WaybillRules::Apply(const journal::EntryContext& entry,

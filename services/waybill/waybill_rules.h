@@ -38,6 +38,9 @@ class WaybillRules final : public journal::StateMachine {
   // "waybill/<request_id>".
   absl::StatusOr<std::optional<journal::RequestId>> RequestKey(
       const v1::SignedEnvelope& envelope) const override;
+  // A retry's signer may still act.
+  absl::Status CheckRetry(const v1::SignedEnvelope& envelope,
+                          const storage::StateReader& state) const override;
   absl::Status Apply(const journal::EntryContext& entry, const storage::StateReader& state,
                      storage::StateWrites* changes) const override;
 };

@@ -109,6 +109,11 @@ grpc::Status WaybillServiceImpl::ListWaybills(grpc::ServerContext* context,
   if (request->page_size() < 0 || request->page_size() > 1000) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must be 0 to 1000");
   }
+  // Who reads is checked against the latest registry (a key revoked since
+  // the first page reads no more), whatever snapshot the pages come from.
+  absl::StatusOr<v1::Actor> reader =
+      registry::AuthenticateRead(*ledger_->Latest(), *context, kListWaybillsMethod);
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
   // A page token is "<log size>:<last waybill number>": later pages are read
   // at the first page's snapshot.
   std::shared_ptr<const storage::Snapshot> snapshot;
@@ -131,9 +136,6 @@ grpc::Status WaybillServiceImpl::ListWaybills(grpc::ServerContext* context,
     snapshot = *std::move(at);
     after = request->page_token().substr(colon + 1);
   }
-  absl::StatusOr<v1::Actor> reader =
-      registry::AuthenticateRead(*snapshot, *context, kListWaybillsMethod);
-  if (!reader.ok()) return ToGrpcStatus(reader.status());
   TellLogSize(context, snapshot->size());
   const size_t limit = request->page_size() == 0 ? 100 : request->page_size();
   const v1::ListWaybillsRequest& f = *request;
@@ -158,6 +160,7 @@ grpc::Status WaybillServiceImpl::ListWaybills(grpc::ServerContext* context,
   for (const WaybillState& s : *page) FillRecord(*snapshot, code_key, s, response->add_waybills());
   response->set_log_size(snapshot->size());
   if (more && !page->empty()) {
+    ledger_->Keep(snapshot);
     response->set_next_page_token(
         absl::StrCat(snapshot->size(), ":", page->back().waybill.waybill_number()));
   }

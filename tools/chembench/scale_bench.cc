@@ -174,14 +174,15 @@ int RunScaleBench(const ScaleBenchOptions& o) {
     big_opens.push_back(*took);
     rss_restarted = StatusKb(server.pid(), "VmRSS");
   }
-  // It answers: a history read after the restart.
+  // It answers: a history read after the restart (on the new connection).
   {
+    auto reader = v1::LedgerService::NewStub(server.channel());
     grpc::ClientContext context;
     read_auth::AttachReadCredentials(&context, api::kGetHistoryMethod, producer);
     v1::GetHistoryRequest request;
     request.set_code(BenchCode("S1", o.codes / 2));
     v1::History history;
-    if (grpc::Status s = ledger->GetHistory(&context, request, &history); !s.ok()) {
+    if (grpc::Status s = reader->GetHistory(&context, request, &history); !s.ok()) {
       return fail(absl::StrCat("history after the restart: ", s.error_message()));
     }
   }
