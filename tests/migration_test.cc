@@ -4,10 +4,13 @@
 // under the rules of its time, and `chemledgerd check` agrees with it.
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "chemledger/state/state.pb.h"
 #include "gtest/gtest.h"
+#include "leveldb/db.h"
 #include "services/chemledgerd/deployment.h"
 #include "services/ledger/code_state.h"
 #include "services/registry/registry_state.h"
@@ -75,6 +78,55 @@ TEST(MigrationTest, AStoreWrittenBeforeStoresKeptStateOpensAndChecks) {
       server::CheckDeployment(data, data + "/check-scratch");
   ASSERT_TRUE(check.ok()) << check.status();
   EXPECT_EQ(check->entries, 23u);
+}
+
+// `chemledgerd check` finds what was changed behind the server's back: a
+// state row, and an entry's bytes.
+TEST(MigrationTest, CheckFindsAStateRowAndAnEntryChangedBehindTheServersBack) {
+  const std::string data = FreshTempDir("migration_tamper") + "/data";
+  std::filesystem::copy(RunfilePath("tests/testdata/pre_journal_deployment"), data,
+                        std::filesystem::copy_options::recursive);
+  for (const auto& f : std::filesystem::directory_iterator(data + "/keys")) {
+    std::filesystem::permissions(f.path(), std::filesystem::perms::owner_read |
+                                               std::filesystem::perms::owner_write);
+  }
+  ASSERT_TRUE(server::Deployment::Open(data).ok());
+  const auto tamper = [&](const std::string& key, const std::function<void(std::string*)>& edit) {
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), data + "/log", &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    std::string value;
+    ASSERT_TRUE(db->Get(leveldb::ReadOptions(), key, &value).ok()) << key;
+    edit(&value);
+    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), key, value).ok());
+  };
+  // The code's custodian, rewritten in its state record.
+  const std::string code_key = std::string("sl/code/") + kCode;
+  std::string original;
+  tamper(code_key, [&](std::string* v) {
+    original = *v;
+    state::CodeRecord r;
+    ASSERT_TRUE(r.ParseFromString(*v));
+    r.set_custodian("91110105771583283D");
+    *v = r.SerializeAsString();
+  });
+  absl::StatusOr<server::CheckResult> check =
+      server::CheckDeployment(data, data + "/check-scratch");
+  ASSERT_EQ(check.status().code(), absl::StatusCode::kDataLoss) << check.status();
+  EXPECT_NE(check.status().message().find(std::string("l/code/") + kCode), std::string::npos)
+      << check.status();
+  tamper(code_key, [&](std::string* v) { *v = original; });
+  ASSERT_TRUE(server::CheckDeployment(data, data + "/check-scratch").ok());
+
+  // One byte of entry 5 changed.
+  std::string entry_key = "e";
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    entry_key.push_back(static_cast<char>(uint64_t{5} >> shift));
+  }
+  tamper(entry_key, [](std::string* v) { v->back() ^= 0x01; });
+  check = server::CheckDeployment(data, data + "/check-scratch");
+  ASSERT_EQ(check.status().code(), absl::StatusCode::kDataLoss) << check.status();
+  EXPECT_NE(check.status().message().find("entry 5"), std::string::npos) << check.status();
 }
 
 }  // namespace
