@@ -13,6 +13,7 @@
 #include "absl/synchronization/notification.h"
 #include "crypto/merkle.h"
 #include "journal/layered_reader.h"
+#include "journal/prefix_cache.h"
 
 namespace chemledger::journal {
 namespace {
@@ -81,6 +82,14 @@ absl::StatusOr<Owners> OwnersOf(const std::vector<const StateMachine*>& machines
     }
   }
   return owners;
+}
+
+std::vector<std::string> CachedPrefixesOf(const std::vector<const StateMachine*>& machines) {
+  std::vector<std::string> prefixes;
+  for (const StateMachine* m : machines) {
+    for (std::string& p : m->CachedPrefixes()) prefixes.push_back(std::move(p));
+  }
+  return prefixes;
 }
 
 const StateMachine* OwnerOf(const Owners& owners, absl::string_view payload_type) {
@@ -233,7 +242,8 @@ class Journal::Impl {
         owners_(std::move(owners)),
         options_(std::move(options)),
         next_index_(size),
-        last_record_time_(last_record_time) {
+        last_record_time_(last_record_time),
+        cache_(CachedPrefixesOf(machines_)) {
     options_.max_batches_in_flight = std::max(1, options_.max_batches_in_flight);
     sequencer_ = std::thread([this] { SequencerLoop(); });
     committer_ = std::thread([this] { CommitterLoop(); });
@@ -296,6 +306,7 @@ class Journal::Impl {
   // Touched by the sequencer thread only.
   uint64_t next_index_;
   absl::Time last_record_time_;
+  PrefixCache cache_;
 
   mutable absl::Mutex mu_;
   std::deque<Group*> queue_ ABSL_GUARDED_BY(mu_);
@@ -479,6 +490,7 @@ void Journal::Impl::SequencerLoop() {
 
     auto batch = std::make_shared<Batch>();
     batch->layer.first_index = next_index_;
+    PrefixCachedReader base(committed.get(), &cache_);
     std::vector<const Layer*> layers;
     for (const auto& b : layers_held) layers.push_back(&b->layer);
     layers.push_back(&batch->layer);  // the batch's own writes, read last-but-one
@@ -496,13 +508,15 @@ void Journal::Impl::SequencerLoop() {
           batch->slots.push_back(Slot{g, i, failed, false});
           continue;
         }
-        absl::StatusOr<Receipt> r = Sequence(*g, i, *batch, *committed, layers);
+        absl::StatusOr<Receipt> r = Sequence(*g, i, *batch, base, layers);
         const bool accepted = r.ok();
         batch->slots.push_back(Slot{g, i, std::move(r), accepted});
       }
       if (g->next == g->requests.size()) finished.push_back(g);
       if (taken >= options_.max_batch_requests || batch->bytes >= options_.max_batch_bytes) break;
     }
+    // The cache reads as the state after this batch (see prefix_cache.h).
+    cache_.Update(batch->layer.writes);
     absl::MutexLock lock(&mu_);
     for (Group* g : finished) {
       queue_.erase(std::find(queue_.begin(), queue_.end(), g));

@@ -109,6 +109,11 @@ class StateMachine {
     return std::nullopt;
   }
 
+  // Key prefixes this machine owns whose records nearly every entry reads
+  // and few entries write (e.g. the registry's actors and enterprises): the
+  // journal keeps them in memory for the sequencer. Empty by default.
+  virtual std::vector<std::string> CachedPrefixes() const { return {}; }
+
   // Whether a retry of an accepted request of an owned payload type (same
   // request key, same payload) may get the first one's receipt: e.g. its
   // signer may still act. Called by the sequencer instead of Apply; reads

@@ -22,6 +22,7 @@ inline std::string ProductsOf(absl::string_view uscc) { return absl::StrCat("r/p
 inline std::string Product(absl::string_view uscc, absl::string_view number) {
   return absl::StrCat("r/prod/", uscc, "/", number);
 }
+inline std::string Actors() { return "r/actor/"; }
 inline std::string Actor(const crypto::KeyId& id) { return absl::StrCat("r/actor/", id.ToString()); }
 inline std::string LabelKeys() { return "r/lkey/"; }
 inline std::string LabelKey(const crypto::KeyId& id) {

@@ -81,6 +81,10 @@ std::vector<std::string> RegistryRules::OwnedPayloadTypes() const {
           std::string(kRegistryContext.payload_type())};
 }
 
+std::vector<std::string> RegistryRules::CachedPrefixes() const {
+  return {keys::Actors(), keys::Enterprise("")};
+}
+
 absl::StatusOr<std::optional<journal::RequestId>> RegistryRules::RequestKey(
     const v1::SignedEnvelope& envelope) const {
   if (envelope.payload_type() != kRegistryContext.payload_type()) return std::nullopt;

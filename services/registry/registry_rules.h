@@ -46,6 +46,8 @@ class RegistryRules final : public journal::StateMachine {
 
   absl::string_view name() const override { return "registry"; }
   std::vector<std::string> OwnedPayloadTypes() const override;
+  // Actors and enterprises: read by nearly every entry (its signer).
+  std::vector<std::string> CachedPrefixes() const override;
   // "registry/<request_id>"; genesis has none.
   absl::StatusOr<std::optional<journal::RequestId>> RequestKey(
       const v1::SignedEnvelope& envelope) const override;

@@ -1,0 +1,99 @@
+// Internal to the journal: the state of a few hot key prefixes (those the
+// state machines name in CachedPrefixes(): records nearly every entry reads
+// and few write, such as the registry's actors and enterprises), kept in
+// memory in front of the committed snapshot for the sequencer.
+//
+// Why it is coherent: the journal is the store's only writer, and the
+// sequencer puts every checked batch's writes under those prefixes here
+// before it checks the next batch. A value here newer than the snapshot the
+// sequencer reads from was written by a batch not yet committed, and such
+// batches are layers above this cache (LayeredReader reads them first).
+// After a failed commit the journal writes nothing more, so a value of a
+// batch that never reached the disk is never used. It is emptied whenever it
+// holds more than kMaxKeys keys.
+//
+// Thread-safety: used by the sequencer thread only.
+
+#ifndef CHEMLEDGER_JOURNAL_PREFIX_CACHE_H_
+#define CHEMLEDGER_JOURNAL_PREFIX_CACHE_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "storage/store.h"
+
+namespace chemledger::journal {
+
+class PrefixCache {
+ public:
+  static constexpr size_t kMaxKeys = 65536;
+
+  explicit PrefixCache(std::vector<std::string> prefixes) : prefixes_(std::move(prefixes)) {}
+
+  bool Covers(absl::string_view key) const {
+    for (const std::string& p : prefixes_) {
+      if (absl::StartsWith(key, p)) return true;
+    }
+    return false;
+  }
+
+  const std::optional<std::string>* Find(absl::string_view key) const {
+    auto it = values_.find(key);
+    return it == values_.end() ? nullptr : &it->second;
+  }
+
+  void Put(absl::string_view key, const std::optional<std::string>& value) {
+    if (values_.size() >= kMaxKeys) values_.clear();
+    values_.insert_or_assign(std::string(key), value);
+  }
+
+  // A checked batch's writes: the covered ones replace what is cached.
+  void Update(const storage::StateWrites& writes) {
+    if (prefixes_.empty()) return;
+    for (const auto& [key, value] : writes.writes()) {
+      if (Covers(key)) Put(key, value);
+    }
+  }
+
+ private:
+  const std::vector<std::string> prefixes_;
+  absl::flat_hash_map<std::string, std::optional<std::string>> values_;
+};
+
+// A StateReader over a committed snapshot that answers covered keys from
+// `cache` (reading and caching them on a miss).
+class PrefixCachedReader final : public storage::StateReader {
+ public:
+  PrefixCachedReader(const storage::Snapshot* snapshot, PrefixCache* cache)
+      : snapshot_(snapshot), cache_(cache) {}
+
+  uint64_t size() const override { return snapshot_->size(); }
+  absl::StatusOr<std::string> Entry(uint64_t index) const override {
+    return snapshot_->Entry(index);
+  }
+  absl::StatusOr<crypto::Sha256Digest> LeafHash(uint64_t index) const override {
+    return snapshot_->LeafHash(index);
+  }
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const override {
+    if (!cache_->Covers(key)) return snapshot_->Get(key);
+    if (const std::optional<std::string>* cached = cache_->Find(key)) return *cached;
+    absl::StatusOr<std::optional<std::string>> value = snapshot_->Get(key);
+    if (value.ok()) cache_->Put(key, *value);
+    return value;
+  }
+  absl::Status Scan(absl::string_view begin, absl::string_view end,
+                    const storage::ScanVisitor& visit) const override {
+    return snapshot_->Scan(begin, end, visit);
+  }
+
+ private:
+  const storage::Snapshot* const snapshot_;
+  PrefixCache* const cache_;
+};
+
+}  // namespace chemledger::journal
+
+#endif  // CHEMLEDGER_JOURNAL_PREFIX_CACHE_H_
