@@ -13,15 +13,16 @@
 //
 // The API is typed so that it is hard to misuse: raw key bytes only appear at
 // the edges (FromBytes/ToBytes), secrets live in move-only types that zero
-// their memory on destruction (SecretSeed, SigningKey, Passphrase), and there
-// is no public way to sign bytes without a context. The one exception, signed
+// their memory on destruction (SecretSeed, SigningKey), and there is no
+// public way to sign bytes without a context. The one exception, signed
 // notes (C2SP signed-note, used for checkpoints), signs note text as-is; that
 // lives in crypto/internal/raw_ed25519.h, visible only to //crypto targets. A
 // PAE message always begins with "DSSEv1 ", and the checkpoint code refuses
 // any origin (the note's first line) beginning with "DSSEv1", so a note
 // signature can never be replayed as a DSSE signature or the reverse.
 //
-// Key files are small line-based text files, see SaveSigningKey().
+// This header does no file I/O: key files (saving and loading keys, sealed
+// with a passphrase or not) are in crypto/key_files.h.
 //
 // Thread-safety: all types are immutable after construction and safe to use
 // from several threads at once (SigningKey::Sign is const and reentrant).
@@ -37,21 +38,18 @@
 #include <memory>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/types/optional.h"
 
 namespace chemledger::crypto {
 
 namespace internal {
+class KeyFileAccess;  // crypto/key_files.cc: reads the seed to save it.
 class RawEd25519;
 }  // namespace internal
 
-struct KeyFileOptions;
-class Passphrase;
 class SigningKey;
 
 // Stable identifier of an Ed25519 public key: the first 8 bytes of
@@ -250,10 +248,8 @@ class SigningKey {
                                  absl::string_view message) const;
 
  private:
+  friend class internal::KeyFileAccess;
   friend class internal::RawEd25519;
-  friend absl::Status SaveSigningKey(const SigningKey& key,
-                                     const std::string& path,
-                                     const KeyFileOptions& options);
 
   // libsodium's secret key: the RFC 8032 seed followed by the public key.
   struct Secret {
@@ -269,100 +265,6 @@ class SigningKey {
 
   std::unique_ptr<Secret, SecretDeleter> secret_;
 };
-
-// A passphrase that seals a private key file. Move-only; zeroes its memory on
-// destruction.
-class Passphrase {
- public:
-  // InvalidArgument if `text` is empty.
-  static absl::StatusOr<Passphrase> FromString(absl::string_view text);
-  // The first line of the file at `path`, without its newline (for CLI use:
-  // --passphrase-file). Empty passphrases and unreadable files are errors.
-  static absl::StatusOr<Passphrase> ReadFromFile(const std::string& path);
-
-  Passphrase(Passphrase&& other) noexcept;
-  Passphrase& operator=(Passphrase&& other) noexcept;
-  Passphrase(const Passphrase&) = delete;
-  Passphrase& operator=(const Passphrase&) = delete;
-  ~Passphrase();
-
- private:
-  friend absl::Status SaveSigningKey(const SigningKey& key,
-                                     const std::string& path,
-                                     const KeyFileOptions& options);
-  friend absl::StatusOr<SigningKey> LoadSigningKey(
-      const std::string& path, absl::optional<Passphrase> passphrase);
-
-  Passphrase() = default;
-  absl::string_view value() const { return {data_.data(), data_.size()}; }
-  void Wipe();
-
-  std::vector<char> data_;
-};
-
-// Argon2id13 cost parameters used to seal private key files by default:
-// libsodium's OPSLIMIT_INTERACTIVE and MEMLIMIT_INTERACTIVE (64 MiB).
-inline constexpr uint64_t kDefaultKdfOpsLimit = 2;
-inline constexpr uint64_t kDefaultKdfMemLimit = uint64_t{64} << 20;
-// Bounds enforced when saving and when loading (so a hostile file cannot make
-// the loader spend gigabytes or minutes): opslimit 1..10, memlimit 8 KiB..1 GiB.
-inline constexpr uint64_t kMaxKdfOpsLimit = 10;
-inline constexpr uint64_t kMaxKdfMemLimit = uint64_t{1} << 30;
-
-// How SaveSigningKey / SaveVerifyingKey write a file. Move-only (it may hold a
-// Passphrase).
-struct KeyFileOptions {
-  // If set, the seed is sealed with a key derived from it (Argon2id13 +
-  // XSalsa20-Poly1305 secretbox). Ignored by SaveVerifyingKey.
-  absl::optional<Passphrase> passphrase;
-  // Replace an existing file at the path. By default an existing file is
-  // never touched and the save fails with AlreadyExists.
-  bool overwrite = false;
-  // Argon2id13 costs, stored in the file so that loaders use the same.
-  uint64_t kdf_opslimit = kDefaultKdfOpsLimit;
-  uint64_t kdf_memlimit = kDefaultKdfMemLimit;
-};
-
-// Writes `key` to a new private key file at `path` with mode 0600. The file is
-// written to a temporary file in the same directory (created with
-// O_CREAT|O_EXCL, mode 0600), fsync'd, then renamed into place, and the
-// directory is fsync'd: a crash leaves either no file or the complete one.
-// Format (every line ends in "\n"):
-//
-//   chemledger-ed25519-private-key v1
-//   key-id <16 lowercase hex>
-//   public-key <base64 of 32 bytes>
-//   seed <base64 of 32 bytes>                  (unsealed), or
-//   kdf argon2id13 opslimit=<n> memlimit=<n> salt=<base64 of 16 bytes>
-//   sealed-seed <base64 of nonce(24) || secretbox(seed)(48)>   (sealed)
-//
-// AlreadyExists if the file exists and !options.overwrite.
-absl::Status SaveSigningKey(const SigningKey& key, const std::string& path,
-                            const KeyFileOptions& options);
-
-// Reads a private key file written by SaveSigningKey. Refuses (with
-// FailedPrecondition naming the path and mode) a file that group or others
-// may access (mode & 077), as ssh does. Checks that the key derived from the
-// seed matches the file's public-key and key-id lines (InvalidArgument if
-// not: the file was tampered with). A sealed file needs `passphrase`
-// (FailedPrecondition without one; Unauthenticated "wrong passphrase or
-// corrupted key file <path>" if it does not open). For an unsealed file the
-// passphrase is ignored.
-absl::StatusOr<SigningKey> LoadSigningKey(
-    const std::string& path, absl::optional<Passphrase> passphrase);
-
-// Writes a public key file (mode 0644, same atomic write as SaveSigningKey):
-//
-//   chemledger-ed25519-public-key v1
-//   key-id <16 lowercase hex>
-//   public-key <base64 of 32 bytes>
-absl::Status SaveVerifyingKey(const VerifyingKey& key, const std::string& path,
-                              const KeyFileOptions& options);
-
-// Reads a public key file, or the public part of a private key file (sealed
-// or not; no passphrase needed, but the private file's mode is checked as in
-// LoadSigningKey).
-absl::StatusOr<VerifyingKey> LoadVerifyingKey(const std::string& path);
 
 }  // namespace chemledger::crypto
 

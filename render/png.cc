@@ -1,4 +1,4 @@
-#include "services/label/png.h"
+#include "render/png.h"
 
 #include <cmath>
 #include <cstdint>
@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "zlib.h"
 
-namespace chemledger::label::internal {
+namespace chemledger::render::internal {
 namespace {
 
 void PutBigEndian32(std::string* out, uint32_t v) {
@@ -93,4 +93,4 @@ absl::StatusOr<std::string> WritePng(int width, int height, PngPixels pixels,
   return png;
 }
 
-}  // namespace chemledger::label::internal
+}  // namespace chemledger::render::internal

@@ -1,17 +1,18 @@
-// Internal to services/label: writes PNG files (ISO/IEC 15948) from raw
-// scanlines, for QR symbols (qr.cc) and printable labels (printable_label.cc).
+// Internal to render/ (Bazel visibility keeps it there): writes PNG files
+// (ISO/IEC 15948) from raw scanlines, for QR symbols (qr.cc) and printable
+// labels (printable_label.cc).
 //
 // Thread-safety: WritePng may be called from any thread (each thread keeps
 // its own deflate stream).
 
-#ifndef CHEMLEDGER_SERVICES_LABEL_PNG_H_
-#define CHEMLEDGER_SERVICES_LABEL_PNG_H_
+#ifndef CHEMLEDGER_RENDER_PNG_H_
+#define CHEMLEDGER_RENDER_PNG_H_
 
 #include <string>
 
 #include "absl/status/statusor.h"
 
-namespace chemledger::label::internal {
+namespace chemledger::render::internal {
 
 enum class PngPixels {
   kGrey1,  // 1 bit per pixel, 1 = white, 8 pixels per byte, most significant bit first
@@ -29,6 +30,6 @@ size_t PngRowBytes(int width, PngPixels pixels);
 absl::StatusOr<std::string> WritePng(int width, int height, PngPixels pixels,
                                      std::string scanlines, int dpi = 0);
 
-}  // namespace chemledger::label::internal
+}  // namespace chemledger::render::internal
 
-#endif  // CHEMLEDGER_SERVICES_LABEL_PNG_H_
+#endif  // CHEMLEDGER_RENDER_PNG_H_

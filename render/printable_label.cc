@@ -1,4 +1,4 @@
-#include "services/label/printable_label.h"
+#include "render/printable_label.h"
 
 #include <algorithm>
 #include <cmath>
@@ -20,11 +20,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "services/label/hazard_statements_data.h"  // generated: kHazardStatementsTsv
-#include "services/label/png.h"
-#include "services/label/qr.h"
+#include "render/hazard_statements_data.h"  // generated: kHazardStatementsTsv
+#include "render/png.h"
+#include "render/qr.h"
 
-namespace chemledger::label {
+namespace chemledger::render {
 namespace {
 
 // ---------------------------------------------------------------------------
@@ -1035,4 +1035,4 @@ absl::StatusOr<std::string> RenderLabelPng(const PrintableLabel& label, int dpi,
   return ToPng(*page, dpi, module_px, *face);
 }
 
-}  // namespace chemledger::label
+}  // namespace chemledger::render

@@ -1,3 +1,7 @@
+// Part of render/, the package that renders labels and QR codes for printing
+// and reads them back from images. It holds no server state: callers pass in
+// what to draw (a signed URL, a label's fields) and get bytes back.
+//
 // Printable package labels in the spirit of GB 15258 (化学品安全标签): one A6
 // page (105 x 148 mm, portrait) with the product identifier (Chinese and
 // English name, CAS, UN number, class, packing group), control flags (剧毒,
@@ -11,14 +15,14 @@
 // Two renderings of the same layout: SVG (self-contained text; the viewer's
 // fonts draw the text) and PNG (rasterised here with FreeType and a CJK font
 // from a Debian package, fonts-wqy-microhei by default). Hazard statement
-// texts come from services/label/data/hazard_statements.tsv, compiled into
-// the binary.
+// texts come from render/data/hazard_statements.tsv, compiled into the
+// binary.
 //
 // Thread-safety: pure functions; safe from any thread (each thread keeps its
 // own FreeType instance for PNG rendering).
 
-#ifndef CHEMLEDGER_SERVICES_LABEL_PRINTABLE_LABEL_H_
-#define CHEMLEDGER_SERVICES_LABEL_PRINTABLE_LABEL_H_
+#ifndef CHEMLEDGER_RENDER_PRINTABLE_LABEL_H_
+#define CHEMLEDGER_RENDER_PRINTABLE_LABEL_H_
 
 #include <optional>
 #include <string>
@@ -29,7 +33,7 @@
 #include "absl/time/civil_time.h"
 #include "chemledger/v1/registry.pb.h"
 
-namespace chemledger::label {
+namespace chemledger::render {
 
 // Everything printed on a label. A plain value type.
 struct PrintableLabel {
@@ -86,6 +90,6 @@ std::optional<HazardStatementText> FindHazardStatement(absl::string_view code);
 // Every statement in the table, in table order.
 const std::vector<HazardStatementText>& AllHazardStatements();
 
-}  // namespace chemledger::label
+}  // namespace chemledger::render
 
-#endif  // CHEMLEDGER_SERVICES_LABEL_PRINTABLE_LABEL_H_
+#endif  // CHEMLEDGER_RENDER_PRINTABLE_LABEL_H_

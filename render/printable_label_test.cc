@@ -1,4 +1,4 @@
-#include "services/label/printable_label.h"
+#include "render/printable_label.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -16,11 +16,11 @@
 #include "crypto/label_testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/label/qr.h"
+#include "render/qr.h"
 #include "stb/stb_image.h"
 #include "tests/subprocess.h"
 
-namespace chemledger::label {
+namespace chemledger::render {
 namespace {
 
 using ::testing::HasSubstr;
@@ -457,4 +457,4 @@ TEST(HazardStatementsTest, TableCoversTheGhsCodes) {
 }
 
 }  // namespace
-}  // namespace chemledger::label
+}  // namespace chemledger::render

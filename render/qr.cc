@@ -1,4 +1,4 @@
-#include "services/label/qr.h"
+#include "render/qr.h"
 
 #include <cstdint>
 #include <cstring>
@@ -15,10 +15,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "services/label/png.h"
+#include "render/png.h"
 #include "stb/stb_image.h"
 
-namespace chemledger::label {
+namespace chemledger::render {
 namespace {
 
 // ZXing-cpp 1.4 maps MultiFormatWriter::setEccLevel 0-8 onto L/M/Q/H in
@@ -131,4 +131,4 @@ absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_byt
   return texts;
 }
 
-}  // namespace chemledger::label
+}  // namespace chemledger::render

@@ -1,3 +1,7 @@
+// Part of render/, the package that renders labels and QR codes for printing
+// and reads them back from images. It holds no server state: callers pass in
+// what to draw (a signed URL, a label's fields) and get bytes back.
+//
 // QR codes for labels: encode a label URL to a QR symbol (ZXing-cpp), write it
 // as SVG or PNG, and read QR codes back from PNG or JPEG images (several per
 // image). Label URLs are upper case, so ZXing encodes them in alphanumeric
@@ -6,8 +10,8 @@
 //
 // Thread-safety: pure functions; safe from any thread.
 
-#ifndef CHEMLEDGER_SERVICES_LABEL_QR_H_
-#define CHEMLEDGER_SERVICES_LABEL_QR_H_
+#ifndef CHEMLEDGER_RENDER_QR_H_
+#define CHEMLEDGER_RENDER_QR_H_
 
 #include <string>
 #include <vector>
@@ -15,7 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace chemledger::label {
+namespace chemledger::render {
 
 // A QR symbol: size x size modules, true = dark. Without quiet zone.
 struct QrSymbol {
@@ -43,6 +47,6 @@ absl::StatusOr<std::string> QrToPng(const QrSymbol& qr, int module_px = 4, int q
 // InvalidArgument when the bytes are not a PNG or JPEG image.
 absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_bytes);
 
-}  // namespace chemledger::label
+}  // namespace chemledger::render
 
-#endif  // CHEMLEDGER_SERVICES_LABEL_QR_H_
+#endif  // CHEMLEDGER_RENDER_QR_H_

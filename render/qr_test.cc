@@ -1,4 +1,4 @@
-#include "services/label/qr.h"
+#include "render/qr.h"
 
 #include <cstdio>
 #include <fstream>
@@ -12,7 +12,7 @@
 #include "gtest/gtest.h"
 #include "tests/subprocess.h"
 
-namespace chemledger::label {
+namespace chemledger::render {
 namespace {
 
 std::string LabelUrl(uint64_t serial) {
@@ -103,4 +103,4 @@ TEST(QrTest, NotAnImage) {
 }
 
 }  // namespace
-}  // namespace chemledger::label
+}  // namespace chemledger::render

@@ -12,7 +12,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libabsl-dev
   libleveldb-dev libsodium-dev libzxing-dev libstb-dev zlib1g-dev libgtest-dev libgmock-dev
   libbenchmark-dev libfreetype-dev
-  # A CJK font for PNG label rendering (services/label/printable_label.h).
+  # A CJK font for PNG label rendering (render/printable_label.h).
   fonts-wqy-microhei
   # An independent QR reader for tests.
   zbar-tools

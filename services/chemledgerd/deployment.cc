@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "chemledger/v1/registry.pb.h"
 #include "absl/time/civil_time.h"
+#include "crypto/key_files.h"
 #include "services/common/envelope.h"
 #include "services/label/issuance_rules.h"
 #include "services/ledger/lifecycle_rules.h"

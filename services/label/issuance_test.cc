@@ -20,6 +20,7 @@
 #include "api/wire.h"
 #include "chemledger/v1/label.pb.h"
 #include "chemledger/v1/log.pb.h"
+#include "crypto/key_files.h"
 #include "crypto/label.h"
 #include "crypto/trust_list.h"
 #include "gtest/gtest.h"

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "crypto/key_files.h"
 #include "services/registry/registry_state.h"
 
 namespace chemledger::label {

@@ -18,6 +18,7 @@
 #include "chemledger/v1/label_service.grpc.pb.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
+#include "crypto/key_files.h"
 #include "grpcpp/grpcpp.h"
 #include "services/common/envelope.h"
 #include "api/wire.h"

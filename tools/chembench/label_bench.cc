@@ -25,7 +25,7 @@
 #include "absl/time/clock.h"
 #include "crypto/keys.h"
 #include "crypto/label.h"
-#include "services/label/qr.h"
+#include "render/qr.h"
 
 namespace chemledger::chembench {
 namespace {
@@ -90,7 +90,7 @@ int RunLabelBench(const LabelBenchOptions& options) {
   const size_t signed_bytes = (*crypto::ParseLabelUrl(sample_url)).signed_message.size();
   std::cout << "# chembench labels\n\n" << threads << " threads; " << options.seconds
             << " s per figure; label URL " << sample_url.size() << " characters, QR version "
-            << label::EncodeQr(sample_url)->version() << "-M\n\n";
+            << render::EncodeQr(sample_url)->version() << "-M\n\n";
 
   // Signing: the limit is bare Ed25519 over a message of the same size.
   unsigned char sk[crypto_sign_SECRETKEYBYTES], pk[crypto_sign_PUBLICKEYBYTES];
@@ -120,13 +120,13 @@ int RunLabelBench(const LabelBenchOptions& options) {
         if (m.width() == 0) ++bad;
       },
       [&](int, uint64_t i) {
-        absl::StatusOr<label::QrSymbol> qr = label::EncodeQr(urls[i % urls.size()]);
-        bad += !qr.ok() || !label::QrToPng(*qr, 4, 4).ok();
+        absl::StatusOr<render::QrSymbol> qr = render::EncodeQr(urls[i % urls.size()]);
+        bad += !qr.ok() || !render::QrToPng(*qr, 4, 4).ok();
       });
   std::vector<std::string> pngs;
-  for (const std::string& u : urls) pngs.push_back(*label::QrToPng(*label::EncodeQr(u), 4, 4));
+  for (const std::string& u : urls) pngs.push_back(*render::QrToPng(*render::EncodeQr(u), 4, 4));
   const double decodes = Rate(threads, options.seconds, [&](int, uint64_t i) {
-    absl::StatusOr<std::vector<std::string>> read = label::ReadQrCodes(pngs[i % pngs.size()]);
+    absl::StatusOr<std::vector<std::string>> read = render::ReadQrCodes(pngs[i % pngs.size()]);
     bad += !read.ok() || read->size() != 1 || (*read)[0] != urls[i % urls.size()];
   });
 

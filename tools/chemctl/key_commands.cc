@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "crypto/checkpoint.h"
+#include "crypto/key_files.h"
 #include "crypto/keys.h"
 #include "storage/leveldb_log.h"
 #include "tools/chemctl/command.h"

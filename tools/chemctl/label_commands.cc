@@ -16,11 +16,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 #include "crypto/checkpoint.h"
+#include "crypto/key_files.h"
 #include "crypto/keys.h"
 #include "crypto/label.h"
 #include "crypto/waybill_code.h"
 #include "crypto/trust_list.h"
-#include "services/label/qr.h"
+#include "render/qr.h"
 #include "services/registry/catalogue.h"
 #include "tools/chemctl/command.h"
 #include "tools/chemctl/common.h"
@@ -78,15 +79,15 @@ absl::Status Render(const cli::Args& args) {
   } else if (auto parsed = crypto::ParseLabelUrl(url); !parsed.ok()) {
     return parsed.status();
   }
-  absl::StatusOr<label::QrSymbol> qr = label::EncodeQr(url);
+  absl::StatusOr<render::QrSymbol> qr = render::EncodeQr(url);
   if (!qr.ok()) return qr.status();
   if (args.Has("png")) {
-    absl::StatusOr<std::string> png = label::QrToPng(*qr, static_cast<int>(*module_px));
+    absl::StatusOr<std::string> png = render::QrToPng(*qr, static_cast<int>(*module_px));
     if (!png.ok()) return png.status();
     if (absl::Status s = WriteFile(args.Get("png"), *png); !s.ok()) return s;
   }
   if (args.Has("svg")) {
-    if (absl::Status s = WriteFile(args.Get("svg"), label::QrToSvg(*qr, static_cast<int>(*module_px)));
+    if (absl::Status s = WriteFile(args.Get("svg"), render::QrToSvg(*qr, static_cast<int>(*module_px)));
         !s.ok()) {
       return s;
     }

@@ -15,6 +15,7 @@
 #include "api/net_quantity.h"
 #include "api/wire.h"
 #include "crypto/checkpoint.h"
+#include "crypto/key_files.h"
 #include "crypto/trust_list.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -28,8 +29,8 @@
 #include "services/common/grpc_read_auth.h"
 #include "services/common/grpc_status.h"
 #include "crypto/label.h"
-#include "services/label/printable_label.h"
-#include "services/label/qr.h"
+#include "render/printable_label.h"
+#include "render/qr.h"
 #include "tools/chemctl/command.h"
 #include "tools/chemctl/common.h"
 
@@ -238,7 +239,7 @@ absl::Status WritePrintable(const std::string& url, const v1::Product& product,
                             const std::string& svg_path) {
   absl::StatusOr<crypto::ParsedLabel> parsed = crypto::ParseLabelUrl(url);
   if (!parsed.ok()) return parsed.status();
-  label::PrintableLabel printable;
+  render::PrintableLabel printable;
   printable.product = product;
   printable.supplier = supplier;
   printable.url = url;
@@ -247,12 +248,12 @@ absl::Status WritePrintable(const std::string& url, const v1::Product& product,
   printable.production_date = parsed->claims.production_date;
   printable.quantity = api::NetQuantityText(parsed->claims.quantity_milli, parsed->claims.unit);
   if (!png_path.empty()) {
-    absl::StatusOr<std::string> png = label::RenderLabelPng(printable);
+    absl::StatusOr<std::string> png = render::RenderLabelPng(printable);
     if (!png.ok()) return png.status();
     if (absl::Status s = WriteFile(png_path, *png); !s.ok()) return s;
   }
   if (!svg_path.empty()) {
-    absl::StatusOr<std::string> svg = label::RenderLabelSvg(printable);
+    absl::StatusOr<std::string> svg = render::RenderLabelSvg(printable);
     if (!svg.ok()) return svg.status();
     if (absl::Status s = WriteFile(svg_path, *svg); !s.ok()) return s;
   }
@@ -379,9 +380,9 @@ absl::Status Issue(const cli::Args& args) {
       }
       if (urls.is_open()) urls << label.url() << "\n";
       if (!render_dir.empty() && rendered < *render_limit) {
-        absl::StatusOr<label::QrSymbol> qr = label::EncodeQr(label.url());
+        absl::StatusOr<render::QrSymbol> qr = render::EncodeQr(label.url());
         if (!qr.ok()) return qr.status();
-        absl::StatusOr<std::string> png = label::QrToPng(*qr);
+        absl::StatusOr<std::string> png = render::QrToPng(*qr);
         if (!png.ok()) return png.status();
         if (absl::Status s = WriteFile(absl::StrCat(render_dir, "/", label.code(), ".png"), *png);
             !s.ok()) {

@@ -14,8 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "chemledger/v1/waybill_service.grpc.pb.h"
+#include "render/qr.h"
 #include "services/common/envelope.h"
-#include "services/label/qr.h"
 #include "tools/chemctl/command.h"
 #include "tools/chemctl/common.h"
 
@@ -29,9 +29,9 @@ absl::StatusOr<std::unique_ptr<v1::WaybillService::Stub>> WaybillStub(const cli:
 }
 
 absl::Status WriteQr(const std::string& path, const std::string& url) {
-  absl::StatusOr<label::QrSymbol> qr = label::EncodeQr(url);
+  absl::StatusOr<render::QrSymbol> qr = render::EncodeQr(url);
   if (!qr.ok()) return qr.status();
-  absl::StatusOr<std::string> png = label::QrToPng(*qr, 4);
+  absl::StatusOr<std::string> png = render::QrToPng(*qr, 4);
   if (!png.ok()) return png.status();
   return WriteFile(path, *png);
 }

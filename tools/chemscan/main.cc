@@ -24,7 +24,7 @@
 #include "crypto/checkpoint.h"
 #include "crypto/trust_list.h"
 #include "crypto/waybill_code.h"
-#include "services/label/qr.h"
+#include "render/qr.h"
 #include "tools/cli/args.h"
 
 namespace chemledger::chemscan {
@@ -224,7 +224,7 @@ int Verify(const std::vector<std::string>& argv) {
       reporter.Report(input, "malformed", "", "not a PNG or JPEG image");
       continue;
     }
-    absl::StatusOr<std::vector<std::string>> codes = label::ReadQrCodes(bytes.str());
+    absl::StatusOr<std::vector<std::string>> codes = render::ReadQrCodes(bytes.str());
     if (!codes.ok()) {
       reporter.Report(input, "malformed", "", codes.status().message());
       continue;

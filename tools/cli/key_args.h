@@ -1,6 +1,6 @@
 // Reading an actor's private key from the command line, the same way in every
 // tool: the key file named by a flag, unsealed with --passphrase-file when
-// given (crypto/keys.h).
+// given (crypto/key_files.h).
 //
 // Pure functions over parsed Args; not thread-safe beyond what Args is.
 
@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/optional.h"
+#include "crypto/key_files.h"
 #include "crypto/keys.h"
 #include "tools/cli/args.h"
 

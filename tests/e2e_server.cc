@@ -1,0 +1,362 @@
+#include "tests/e2e_server.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "api/wire.h"
+#include "crypto/key_files.h"
+#include "crypto/merkle.h"
+#include "grpcpp/create_channel.h"
+#include "services/common/envelope.h"
+#include "services/common/grpc_read_auth.h"
+#include "services/registry/registry_testing.h"
+
+namespace chemledger::testing {
+
+std::string ChemledgerdE2eTest::Binary() {
+  return RunfilePath("services/chemledgerd/chemledgerd");
+}
+
+void ChemledgerdE2eTest::SetUp() {
+  // Named after the test and this process, so that runs sharing a TMPDIR
+  // never meet.
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  dir_ = FreshTempDir(absl::StrCat("e2e-", info->test_suite_name(), "-", info->name(), "-",
+                                   ::getpid()));
+  admin_ = std::make_unique<crypto::SigningKey>(crypto::SigningKey::Generate());
+  acme_admin_ = std::make_unique<crypto::SigningKey>(crypto::SigningKey::Generate());
+  acme_operator_ = std::make_unique<crypto::SigningKey>(crypto::SigningKey::Generate());
+  other_admin_ = std::make_unique<crypto::SigningKey>(crypto::SigningKey::Generate());
+  regulator_ = std::make_unique<crypto::SigningKey>(crypto::SigningKey::Generate());
+  ASSERT_NO_FATAL_FAILURE(InitDeployment());
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+}
+
+void ChemledgerdE2eTest::TearDown() {
+  registry_.reset();
+  labels_.reset();
+  ledger_.reset();
+  waybills_.reset();
+  server_.reset();  // kills and reaps it
+  if (!HasFailure() && !dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+}
+
+void ChemledgerdE2eTest::InitDeployment() {
+  ASSERT_TRUE(crypto::SaveSigningKey(*admin_, dir_ + "/admin.key", {}).ok());
+  Subprocess init;
+  ASSERT_TRUE(init.Start({Binary(), "init", "--data", dir_ + "/data", "--deployment", kDeployment,
+                          "--resolver", kResolver, "--admin-key", dir_ + "/admin.key",
+                          "--admin-name", "root"})
+                  .ok());
+  bool eof = false;
+  std::vector<std::string> lines;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (!eof && absl::Now() < deadline) {
+    for (std::string& l : init.ReadLines(deadline, &eof)) lines.push_back(std::move(l));
+  }
+  ASSERT_TRUE(eof) << "chemledgerd init did not finish within 60 s";
+  absl::StatusOr<int> status = init.Wait();
+  ASSERT_TRUE(status.ok() && WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+  ASSERT_FALSE(lines.empty());
+  note_verifier_key_ = lines.back();  // the last line printed
+}
+
+void ChemledgerdE2eTest::StartServer() {
+  server_.reset();  // a running one is killed first
+  server_ = std::make_unique<Subprocess>();
+  ASSERT_TRUE(
+      server_->Start({Binary(), "serve", "--data", dir_ + "/data", "--listen", "127.0.0.1:0"})
+          .ok());
+  int port = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (port == 0) {
+    absl::StatusOr<std::string> line = server_->ReadLine(deadline);
+    ASSERT_TRUE(line.ok()) << "chemledgerd did not start serving: " << line.status();
+    if (absl::StartsWith(*line, "chemledgerd: serving")) {
+      ASSERT_TRUE(absl::SimpleAtoi(line->substr(line->rfind(' ') + 1), &port)) << *line;
+    }
+  }
+  ASSERT_NE(port, 0);
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                     grpc::InsecureChannelCredentials());
+  registry_ = v1::RegistryService::NewStub(channel);
+  labels_ = v1::LabelService::NewStub(channel);
+  ledger_ = v1::LedgerService::NewStub(channel);
+  waybills_ = v1::WaybillService::NewStub(channel);
+}
+
+v1::Date ChemledgerdE2eTest::Today() {
+  const absl::CivilDay d = absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
+  return registry::testing::Date(static_cast<int>(d.year()), d.month(), d.day());
+}
+
+uint64_t ChemledgerdE2eTest::LogSize() {
+  grpc::ClientContext context;
+  v1::Deployment deployment;
+  EXPECT_TRUE(registry_->GetDeployment(&context, {}, &deployment).ok());
+  return deployment.log_size();
+}
+
+v1::SignedEnvelope ChemledgerdE2eTest::Signed(const crypto::SigningKey& key,
+                                              v1::RegistryRequest r) {
+  if (r.request_id().empty()) r.set_request_id(absl::StrCat("e2e-", ++next_id_));
+  return *envelope::Sign(api::kRegistryContext, r.SerializeAsString(), key);
+}
+
+grpc::Status ChemledgerdE2eTest::Submit(const v1::SignedEnvelope& envelope,
+                                        v1::SubmitResponse* response) {
+  grpc::ClientContext context;
+  return registry_->Submit(&context, envelope, response);
+}
+
+void ChemledgerdE2eTest::SubmitOk(const crypto::SigningKey& key, const v1::RegistryRequest& r) {
+  v1::SubmitResponse response;
+  grpc::Status status = Submit(Signed(key, r), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+}
+
+void ChemledgerdE2eTest::Refused(const v1::SignedEnvelope& envelope, grpc::StatusCode code,
+                                 const std::string& field) {
+  const uint64_t before = LogSize();
+  v1::SubmitResponse response;
+  grpc::Status status = Submit(envelope, &response);
+  EXPECT_EQ(status.error_code(), code) << field << ": " << status.error_message();
+  EXPECT_NE(status.error_message().find(field), std::string::npos)
+      << "message does not name " << field << ": " << status.error_message();
+  EXPECT_EQ(LogSize(), before) << "refused request changed the log: " << field;
+}
+
+v1::RegistryRequest ChemledgerdE2eTest::Enterprise(const std::string& uscc) {
+  v1::RegistryRequest r;
+  *r.mutable_register_enterprise() = registry::testing::ExampleProducer(uscc);
+  return r;
+}
+
+v1::RegistryRequest ChemledgerdE2eTest::Product(const v1::Product& p) {
+  v1::RegistryRequest r;
+  *r.mutable_register_product() = p;
+  return r;
+}
+
+v1::RegistryRequest ChemledgerdE2eTest::Actor(const std::string& name, v1::ActorRole role,
+                                              const std::string& uscc,
+                                              const crypto::SigningKey& key) {
+  v1::RegistryRequest r;
+  v1::Actor* a = r.mutable_add_actor();
+  a->set_name(name);
+  a->set_role(role);
+  a->set_enterprise_uscc(uscc);
+  a->set_public_key(key.verifying_key().ToBytes());
+  return r;
+}
+
+void ChemledgerdE2eTest::RegisterExampleEnterprises() {
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, Enterprise(kAcme)));
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, Enterprise(kOther)));
+  ASSERT_NO_FATAL_FAILURE(
+      SubmitOk(*admin_, Actor("acme admin", v1::ENTERPRISE_ADMIN, kAcme, *acme_admin_)));
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(
+      *acme_admin_, Actor("acme line", v1::ENTERPRISE_OPERATOR, kAcme, *acme_operator_)));
+  ASSERT_NO_FATAL_FAILURE(
+      SubmitOk(*admin_, Actor("other admin", v1::ENTERPRISE_ADMIN, kOther, *other_admin_)));
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, Actor("inspector", v1::REGULATOR, "", *regulator_)));
+  ASSERT_NO_FATAL_FAILURE(
+      SubmitOk(*acme_admin_, Product(registry::testing::ExampleMethanol(kAcme, "M01"))));
+}
+
+crypto::SigningKey ChemledgerdE2eTest::RegisterProducer(const std::string& uscc,
+                                                        const std::string& name) {
+  crypto::SigningKey key = crypto::SigningKey::Generate();
+  SubmitOk(*admin_, Enterprise(uscc));
+  SubmitOk(*admin_, Actor(name, v1::ENTERPRISE_ADMIN, uscc, key));
+  SubmitOk(key, Product(registry::testing::ExampleMethanol(uscc, "M01")));
+  return key;
+}
+
+crypto::SigningKey ChemledgerdE2eTest::RegisterCarrier(const std::string& uscc,
+                                                       const std::string& name) {
+  crypto::SigningKey key = crypto::SigningKey::Generate();
+  v1::RegistryRequest r;
+  *r.mutable_register_enterprise() =
+      registry::testing::ExampleEnterprise(uscc, v1::CARRIER, v1::ROAD_TRANSPORT);
+  SubmitOk(*admin_, r);
+  SubmitOk(*admin_, Actor(name, v1::ENTERPRISE_ADMIN, uscc, key));
+  return key;
+}
+
+v1::SignedEnvelope ChemledgerdE2eTest::IssueRequest(const std::string& batch, uint32_t count,
+                                                    const crypto::SigningKey& key) {
+  v1::IssueLabelsRequest r;
+  r.set_request_id(absl::StrCat("issue-", ++next_id_));
+  r.set_enterprise_uscc(kAcme);
+  r.set_product_number("M01");
+  r.set_batch(batch);
+  *r.mutable_production_date() = Today();
+  r.set_package_count(count);
+  r.set_net_quantity("25");
+  r.set_unit("KGM");
+  return *envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), key);
+}
+
+ChemledgerdE2eTest::Issued ChemledgerdE2eTest::Issue(const v1::SignedEnvelope& envelope) {
+  grpc::ClientContext context;
+  auto reader = labels_->IssueLabels(&context, envelope);
+  Issued out;
+  v1::IssueLabelsResponse message;
+  while (reader->Read(&message)) {
+    out.log_index = message.log_index();
+    out.replayed = message.replayed();
+    for (const v1::IssuedLabel& l : message.labels()) out.labels.push_back(l);
+  }
+  out.status = reader->Finish();
+  return out;
+}
+
+ChemledgerdE2eTest::Issued ChemledgerdE2eTest::IssueM01(const std::string& uscc,
+                                                        const crypto::SigningKey& key,
+                                                        const std::string& batch,
+                                                        uint32_t count) {
+  v1::IssueLabelsRequest r;
+  r.set_request_id(absl::StrCat("issue-", batch, "-", ++next_id_));
+  r.set_enterprise_uscc(uscc);
+  r.set_product_number("M01");
+  r.set_batch(batch);
+  *r.mutable_production_date() = Today();
+  r.set_package_count(count);
+  r.set_net_quantity("25");
+  r.set_unit("KGM");
+  return Issue(*envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), key));
+}
+
+crypto::TrustList ChemledgerdE2eTest::FetchTrustList() {
+  grpc::ClientContext context;
+  v1::TrustListResponse response;
+  grpc::Status status = labels_->GetTrustList(&context, {}, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  // Verified against the key pinned at init, not the one the server sends.
+  absl::StatusOr<crypto::NoteVerifier> root =
+      crypto::NoteVerifier::FromVerifierKey(note_verifier_key_);
+  EXPECT_TRUE(root.ok()) << root.status();
+  if (!root.ok()) return crypto::TrustList{};
+  absl::StatusOr<crypto::TrustList> list = crypto::OpenTrustList(response.signed_note(), *root);
+  EXPECT_TRUE(list.ok()) << list.status();
+  return list.ok() ? *list : crypto::TrustList{};
+}
+
+grpc::Status ChemledgerdE2eTest::AppendEvent(const crypto::SigningKey& key, const v1::Event& e,
+                                             v1::AppendResponse* response) {
+  grpc::ClientContext context;
+  v1::AppendResponse ignored;
+  return ledger_->Append(&context, *envelope::Sign(api::kEventContext, e.SerializeAsString(), key),
+                         response != nullptr ? response : &ignored);
+}
+
+grpc::Status ChemledgerdE2eTest::GetHistory(const crypto::SigningKey& reader,
+                                            const std::string& code, v1::History* history) {
+  grpc::ClientContext context;
+  read_auth::AttachReadCredentials(&context, api::kGetHistoryMethod, reader);
+  v1::GetHistoryRequest request;
+  request.set_code(code);
+  return ledger_->GetHistory(&context, request, history);
+}
+
+grpc::Status ChemledgerdE2eTest::GetWaybill(const crypto::SigningKey& reader,
+                                            const std::string& number,
+                                            v1::WaybillRecord* record) {
+  grpc::ClientContext context;
+  read_auth::AttachReadCredentials(&context, api::kGetWaybillMethod, reader);
+  v1::GetWaybillRequest request;
+  request.set_waybill_number(number);
+  return waybills_->GetWaybill(&context, request, record);
+}
+
+std::vector<v1::WaybillResult> ChemledgerdE2eTest::StreamWaybills(
+    const std::vector<v1::SignedEnvelope>& requests) {
+  grpc::ClientContext context;
+  auto stream = waybills_->SubmitStream(&context);
+  size_t written = 0;
+  std::thread writer([&] {
+    for (const v1::SignedEnvelope& r : requests) {
+      if (!stream->Write(r)) break;
+      ++written;
+    }
+    stream->WritesDone();
+  });
+  std::vector<v1::WaybillResult> results;
+  v1::WaybillResult result;
+  while (stream->Read(&result)) results.push_back(result);
+  writer.join();
+  const grpc::Status status = stream->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(written, requests.size()) << "the stream broke while writing";
+  return results;
+}
+
+absl::StatusOr<crypto::Checkpoint> ChemledgerdE2eTest::VerifiedCheckpoint() {
+  grpc::ClientContext context;
+  v1::Checkpoint checkpoint;
+  const grpc::Status status = ledger_->GetCheckpoint(&context, {}, &checkpoint);
+  if (!status.ok()) return absl::UnavailableError(status.error_message());
+  absl::StatusOr<crypto::NoteVerifier> root =
+      crypto::NoteVerifier::FromVerifierKey(note_verifier_key_);
+  if (!root.ok()) return root.status();
+  return crypto::OpenCheckpoint(checkpoint.signed_note(), kDeployment, *root);
+}
+
+void ChemledgerdE2eTest::ExpectHistoryVerifies(const std::string& code,
+                                               const v1::History& history,
+                                               const crypto::Checkpoint& checkpoint) {
+  ASSERT_GT(history.events_size(), 0) << code;
+  std::string previous;
+  for (const v1::EventRecord& record : history.events()) {
+    const std::string bytes = record.entry().SerializeAsString();
+    EXPECT_EQ(crypto::HashLeaf(bytes).ToBytes(), record.event_hash()) << code;
+    v1::EventLinks links;
+    ASSERT_TRUE(links.ParseFromString(record.entry().assignment()));
+    bool linked = false;
+    for (const auto& link : links.links()) {
+      if (link.code() == code) {
+        linked = true;
+        EXPECT_EQ(link.previous_event_hash(), previous) << code;
+      }
+    }
+    EXPECT_TRUE(linked) << code << " at " << record.log_index();
+    previous = record.event_hash();
+
+    ASSERT_LT(record.log_index(), checkpoint.size) << "the checkpoint is older than the event";
+    grpc::ClientContext proof_context;
+    v1::GetInclusionProofRequest proof_request;
+    proof_request.set_leaf_index(record.log_index());
+    proof_request.set_tree_size(checkpoint.size);
+    v1::InclusionProof proof;
+    ASSERT_TRUE(ledger_->GetInclusionProof(&proof_context, proof_request, &proof).ok());
+    std::vector<crypto::Sha256Digest> hashes;
+    for (const std::string& h : proof.hashes()) {
+      absl::StatusOr<crypto::Sha256Digest> digest = crypto::Sha256Digest::FromBytes(h);
+      ASSERT_TRUE(digest.ok()) << digest.status();
+      hashes.push_back(*digest);
+    }
+    absl::StatusOr<crypto::Sha256Digest> leaf =
+        crypto::Sha256Digest::FromBytes(record.event_hash());
+    ASSERT_TRUE(leaf.ok()) << leaf.status();
+    EXPECT_TRUE(crypto::VerifyInclusion(record.log_index(), checkpoint.size, *leaf, hashes,
+                                        checkpoint.root_hash)
+                    .ok())
+        << "event at " << record.log_index() << " does not prove into the checkpoint";
+  }
+}
+
+}  // namespace chemledger::testing

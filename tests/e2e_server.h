@@ -1,0 +1,173 @@
+// Test support for the end-to-end tests (tests/*_e2e_test.cc): a gtest
+// fixture that gives EVERY test its own real chemledgerd. SetUp() makes a
+// fresh temporary directory, runs `chemledgerd init` there with a fresh root
+// admin key, starts `chemledgerd serve` on loopback (an ephemeral port) and
+// connects gRPC stubs for the four services; TearDown() kills the server and
+// removes the directory (kept when the test failed, for a look at it).
+//
+// Nothing is shared between tests: the keys, the request-id counter and the
+// server all belong to the fixture instance, so no test's outcome depends on
+// which ran before it. A test that needs the example enterprises registers
+// them itself with RegisterExampleEnterprises().
+//
+// Not thread-safe, except where a helper says so: the stubs (registry_,
+// labels_, ledger_, waybills_) may be used from many threads at once, as gRPC
+// stubs may; StartServer() replaces them and must not race with their use.
+
+#ifndef CHEMLEDGER_TESTS_E2E_SERVER_H_
+#define CHEMLEDGER_TESTS_E2E_SERVER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "chemledger/v1/label_service.grpc.pb.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "chemledger/v1/ledger_service.grpc.pb.h"
+#include "chemledger/v1/registry_service.grpc.pb.h"
+#include "chemledger/v1/waybill.pb.h"
+#include "chemledger/v1/waybill_service.grpc.pb.h"
+#include "crypto/checkpoint.h"
+#include "crypto/keys.h"
+#include "crypto/trust_list.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/subprocess.h"
+
+namespace chemledger::testing {
+
+class ChemledgerdE2eTest : public ::testing::Test {
+ protected:
+  // The example enterprises of RegisterExampleEnterprises(): Acme produces
+  // methanol (product M01); Other is a second producer.
+  static constexpr char kAcme[] = "91350100M000100Y43";
+  static constexpr char kOther[] = "91110105771583283D";
+
+  // The deployment's name and label resolver, as given to `chemledgerd init`.
+  static constexpr char kDeployment[] = "chemledger.test";
+  static constexpr char kResolver[] = "CL.EXAMPLE.CN";
+
+  // Inits a deployment in a fresh directory and starts serving it.
+  void SetUp() override;
+  // Kills the server; removes the directory unless the test failed.
+  void TearDown() override;
+
+  // The chemledgerd binary in this test's runfiles.
+  static std::string Binary();
+
+  // Starts `chemledgerd serve` on the deployment and connects the stubs to
+  // it. A server already running is killed first (SIGKILL, by the
+  // Subprocess destructor), so this is also "restart". Fails fatally when
+  // the server does not say it is serving within 60 s.
+  void StartServer();
+
+  // Today in China (UTC+8).
+  static v1::Date Today();
+
+  // The log's size, from GetDeployment.
+  uint64_t LogSize();
+
+  // `r` signed by `key` for the registry, with a fresh request id unless it
+  // has one.
+  v1::SignedEnvelope Signed(const crypto::SigningKey& key, v1::RegistryRequest r);
+  grpc::Status Submit(const v1::SignedEnvelope& envelope, v1::SubmitResponse* response);
+  // Submits `r` signed by `key`; fails fatally (in this helper; wrap it in
+  // ASSERT_NO_FATAL_FAILURE to stop the test) unless it is accepted.
+  void SubmitOk(const crypto::SigningKey& key, const v1::RegistryRequest& r);
+  // Refused with `code`, a message naming `field`, and the log unchanged.
+  void Refused(const v1::SignedEnvelope& envelope, grpc::StatusCode code,
+               const std::string& field);
+
+  // Registry requests (no server involved).
+  static v1::RegistryRequest Enterprise(const std::string& uscc);
+  static v1::RegistryRequest Product(const v1::Product& p);
+  static v1::RegistryRequest Actor(const std::string& name, v1::ActorRole role,
+                                   const std::string& uscc, const crypto::SigningKey& key);
+
+  // Registers Acme (with its admin acme_admin_, its operator acme_operator_
+  // and its product M01), Other (with its admin other_admin_) and the
+  // regulator regulator_ ("inspector").
+  void RegisterExampleEnterprises();
+
+  // Registers a producer at `uscc` (with the methanol product M01) and an
+  // admin of it named `name`; returns the admin's key.
+  crypto::SigningKey RegisterProducer(const std::string& uscc, const std::string& name);
+
+  // Registers a road carrier at `uscc`, holding a 道路运输经营许可证, and its
+  // dispatcher `name`; returns the dispatcher's key.
+  crypto::SigningKey RegisterCarrier(const std::string& uscc, const std::string& name);
+
+  // An issuance of `count` labels of Acme's M01 (25 KGM each) in `batch`,
+  // signed by `key`, with a fresh request id.
+  v1::SignedEnvelope IssueRequest(const std::string& batch, uint32_t count,
+                                  const crypto::SigningKey& key);
+
+  struct Issued {
+    grpc::Status status;
+    std::vector<v1::IssuedLabel> labels;
+    uint64_t log_index = 0;
+    bool replayed = false;
+  };
+  // Sends an issuance and reads its whole answer stream.
+  Issued Issue(const v1::SignedEnvelope& envelope);
+
+  // Issues `count` labels of `uscc`'s product M01, 25 KGM each, in `batch`.
+  Issued IssueM01(const std::string& uscc, const crypto::SigningKey& key,
+                  const std::string& batch, uint32_t count);
+
+  // The trust list, verified with the key pinned at init (not one the server
+  // sends).
+  crypto::TrustList FetchTrustList();
+
+  // Appends `e` signed by `key`. Thread-safe.
+  grpc::Status AppendEvent(const crypto::SigningKey& key, const v1::Event& e,
+                           v1::AppendResponse* response = nullptr);
+  // Reads `code`'s history as `reader`. Thread-safe.
+  grpc::Status GetHistory(const crypto::SigningKey& reader, const std::string& code,
+                          v1::History* history);
+  // Reads waybill `number` as `reader`. Thread-safe.
+  grpc::Status GetWaybill(const crypto::SigningKey& reader, const std::string& number,
+                          v1::WaybillRecord* record);
+
+  // Sends `requests` on one SubmitStream without waiting for any answer (a
+  // thread writes them all while this one reads; writing all before reading
+  // could fill both directions' flow-control windows), and returns the
+  // results.
+  std::vector<v1::WaybillResult> StreamWaybills(const std::vector<v1::SignedEnvelope>& requests);
+
+  // The log's current checkpoint, verified with the key pinned at init (not
+  // one the server sends).
+  absl::StatusOr<crypto::Checkpoint> VerifiedCheckpoint();
+
+  // Checks `code`'s history client-side: each event's hash is the leaf hash
+  // of its entry, links to the previous event of `code` (the first to none),
+  // and proves by the server's inclusion proof into `checkpoint`.
+  void ExpectHistoryVerifies(const std::string& code, const v1::History& history,
+                             const crypto::Checkpoint& checkpoint);
+
+  // This test's directory (the deployment is in dir_ + "/data").
+  std::string dir_;
+  // The root's note verifier key, as `chemledgerd init` printed it.
+  std::string note_verifier_key_;
+  // The deployment's root admin (made at init).
+  std::unique_ptr<crypto::SigningKey> admin_;
+  // Registered by RegisterExampleEnterprises() only.
+  std::unique_ptr<crypto::SigningKey> acme_admin_, acme_operator_, other_admin_, regulator_;
+  std::unique_ptr<Subprocess> server_;
+  std::unique_ptr<v1::RegistryService::Stub> registry_;
+  std::unique_ptr<v1::LabelService::Stub> labels_;
+  std::unique_ptr<v1::LedgerService::Stub> ledger_;
+  std::unique_ptr<v1::WaybillService::Stub> waybills_;
+
+ private:
+  // Runs `chemledgerd init` in dir_.
+  void InitDeployment();
+
+  int next_id_ = 0;
+};
+
+}  // namespace chemledger::testing
+
+#endif  // CHEMLEDGER_TESTS_E2E_SERVER_H_

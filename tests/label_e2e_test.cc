@@ -1,0 +1,198 @@
+// End to end, the label service: a real chemledgerd per test (init, then
+// serve on loopback; tests/e2e_server.h), real gRPC calls, real LevelDB on
+// disk. Issues a 100,000-code batch, renders labels to PNG, reads them back
+// (ZXing and the independent zbarimg) and verifies them offline against the
+// trust list; resolves one online; retries an issuance and gets the same
+// codes; kills the server with SIGKILL after an issuance and in the middle of
+// one, and checks nothing acknowledged is lost and no serial is reissued.
+
+#include <signal.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "api/net_quantity.h"
+#include "api/wire.h"
+#include "chemledger/v1/label_service.grpc.pb.h"
+#include "chemledger/v1/registry_service.grpc.pb.h"
+#include "crypto/trust_list.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "render/printable_label.h"
+#include "render/qr.h"
+#include "services/common/grpc_read_auth.h"
+#include "tests/e2e_server.h"
+#include "tests/subprocess.h"
+
+namespace chemledger {
+namespace {
+
+using testing::Subprocess;
+
+class LabelE2eTest : public testing::ChemledgerdE2eTest {};
+
+TEST_F(LabelE2eTest, IssuesA100000CodeBatchThatRendersReadsBackAndVerifiesOffline) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Issued issued = Issue(IssueRequest("B20261123", 100000, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  ASSERT_EQ(issued.labels.size(), 100000u);
+
+  const crypto::TrustList trust = FetchTrustList();
+  EXPECT_EQ(trust.resolver, "CL.EXAMPLE.CN");
+  std::set<std::string> codes;
+  for (size_t i = 0; i < issued.labels.size(); ++i) {
+    const v1::IssuedLabel& label = issued.labels[i];
+    ASSERT_EQ(label.serial(), i + 1);
+    codes.insert(label.code());
+    crypto::LabelCheck check = crypto::VerifyLabel(label.url(), trust);
+    ASSERT_EQ(check.verdict, crypto::LabelVerdict::kAuthentic) << label.url() << ": " << check.detail;
+    ASSERT_EQ(check.label->claims.Code(), label.code());
+  }
+  EXPECT_EQ(codes.size(), 100000u) << "codes are not unique";
+
+  // Render a few, read them back with ZXing and with zbarimg.
+  for (size_t i : {size_t{0}, size_t{4999}, size_t{99999}}) {
+    const std::string& url = issued.labels[i].url();
+    absl::StatusOr<render::QrSymbol> qr = render::EncodeQr(url);
+    ASSERT_TRUE(qr.ok());
+    EXPECT_LE(qr->version(), 10);
+    absl::StatusOr<std::string> png = render::QrToPng(*qr);
+    ASSERT_TRUE(png.ok());
+    absl::StatusOr<std::vector<std::string>> read = render::ReadQrCodes(*png);
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_EQ(*read, std::vector<std::string>{url});
+    EXPECT_EQ(crypto::VerifyLabel((*read)[0], trust).verdict, crypto::LabelVerdict::kAuthentic);
+
+    const std::string path = absl::StrCat(dir_, "/label-", i, ".png");
+    std::ofstream(path, std::ios::binary) << *png;
+    Subprocess zbar;
+    ASSERT_TRUE(zbar.Start({"/usr/bin/zbarimg", "--quiet", "--raw", path}).ok());
+    bool eof = false;
+    std::vector<std::string> out;
+    while (!eof) {
+      for (std::string& l : zbar.ReadLines(absl::Now() + absl::Seconds(30), &eof)) out.push_back(l);
+    }
+    ASSERT_TRUE(zbar.Wait().ok());
+    EXPECT_EQ(out, std::vector<std::string>{url}) << "zbarimg read " << path;
+  }
+
+  // The printable label (GB 15258 style, A6 at 200 dpi) of one package,
+  // from the product and supplier the registry serves, reads back too.
+  {
+    grpc::ClientContext product_context, enterprise_context;
+    read_auth::AttachReadCredentials(&product_context, api::kGetProductMethod,
+                                     *acme_operator_);
+    read_auth::AttachReadCredentials(&enterprise_context, api::kGetEnterpriseMethod,
+                                     *acme_operator_);
+    v1::GetProductRequest product_request;
+    product_request.set_enterprise_uscc(kAcme);
+    product_request.set_product_number("M01");
+    render::PrintableLabel printable;
+    ASSERT_TRUE(registry_->GetProduct(&product_context, product_request, &printable.product).ok());
+    v1::GetEnterpriseRequest enterprise_request;
+    enterprise_request.set_uscc(kAcme);
+    v1::EnterpriseRecord enterprise;
+    ASSERT_TRUE(
+        registry_->GetEnterprise(&enterprise_context, enterprise_request, &enterprise).ok());
+    printable.supplier = enterprise.enterprise();
+    const v1::IssuedLabel& issued_label = issued.labels[77];
+    const crypto::LabelClaims claims = crypto::VerifyLabel(issued_label.url(), trust).label->claims;
+    printable.url = issued_label.url();
+    printable.code = issued_label.code();
+    printable.batch = claims.batch;
+    printable.production_date = claims.production_date;
+    printable.quantity = api::NetQuantityText(claims.quantity_milli, claims.unit);
+    absl::StatusOr<std::string> png = render::RenderLabelPng(printable);
+    ASSERT_TRUE(png.ok()) << png.status();
+    absl::StatusOr<std::vector<std::string>> read = render::ReadQrCodes(*png);
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(*read, std::vector<std::string>{issued_label.url()});
+  }
+
+  // Online resolution agrees, and a code that was never issued is caught.
+  grpc::ClientContext context;
+  v1::ResolveLabelRequest resolve;
+  resolve.set_url(issued.labels[123].url());
+  v1::ResolveLabelResponse resolved;
+  ASSERT_TRUE(labels_->ResolveLabel(&context, resolve, &resolved).ok());
+  EXPECT_EQ(resolved.verdict(), "authentic") << resolved.detail();
+  EXPECT_EQ(resolved.issuance_log_index(), issued.log_index);
+  EXPECT_EQ(resolved.product().name_zh(), "甲醇");
+  EXPECT_EQ(resolved.enterprise().enterprise().uscc(), kAcme);
+}
+
+TEST_F(LabelE2eTest, RetryRedeliversTheSameCodesAndSerialsContinue) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  const v1::SignedEnvelope request = IssueRequest("RETRY1", 30, *acme_operator_);
+  Issued first = Issue(request);
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  const uint64_t size = LogSize();
+  Issued again = Issue(request);
+  ASSERT_TRUE(again.status.ok());
+  EXPECT_TRUE(again.replayed);
+  EXPECT_EQ(again.log_index, first.log_index);
+  EXPECT_EQ(LogSize(), size);
+  ASSERT_EQ(again.labels.size(), 30u);
+  EXPECT_EQ(again.labels[29].url(), first.labels[29].url());
+
+  Issued more = Issue(IssueRequest("RETRY1", 5, *acme_operator_));
+  ASSERT_TRUE(more.status.ok());
+  EXPECT_EQ(more.labels[0].serial(), 31u);
+}
+
+TEST_F(LabelE2eTest, NothingAcknowledgedIsLostToSigkill) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Issued issued = Issue(IssueRequest("KILL1", 10, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok());
+  const uint64_t size = LogSize();
+  ASSERT_TRUE(server_->Kill(SIGKILL).ok());
+  ASSERT_TRUE(server_->Wait().ok());
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  EXPECT_EQ(LogSize(), size);
+  grpc::ClientContext context;
+  v1::ResolveLabelRequest resolve;
+  resolve.set_url(issued.labels[9].url());
+  v1::ResolveLabelResponse resolved;
+  ASSERT_TRUE(labels_->ResolveLabel(&context, resolve, &resolved).ok());
+  EXPECT_EQ(resolved.verdict(), "authentic") << resolved.detail();
+  Issued more = Issue(IssueRequest("KILL1", 1, *acme_operator_));
+  ASSERT_TRUE(more.status.ok());
+  EXPECT_EQ(more.labels[0].serial(), 11u) << "a serial was reissued after the restart";
+}
+
+TEST_F(LabelE2eTest, AnIssuanceKilledMidStreamIsRedeliveredWhole) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  const v1::SignedEnvelope request = IssueRequest("MIDKILL", 100000, *acme_operator_);
+  uint64_t log_index = 0;
+  {
+    grpc::ClientContext context;
+    auto reader = labels_->IssueLabels(&context, request);
+    v1::IssueLabelsResponse first;
+    // The first message comes only after the issuance is durable.
+    ASSERT_TRUE(reader->Read(&first));
+    log_index = first.log_index();
+    EXPECT_FALSE(first.replayed());
+    ASSERT_TRUE(server_->Kill(SIGKILL).ok());
+    ASSERT_TRUE(server_->Wait().ok());
+    context.TryCancel();
+  }
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Issued again = Issue(request);
+  ASSERT_TRUE(again.status.ok()) << again.status.error_message();
+  EXPECT_TRUE(again.replayed);
+  EXPECT_EQ(again.log_index, log_index);
+  ASSERT_EQ(again.labels.size(), 100000u);
+  EXPECT_EQ(again.labels.front().serial(), 1u);
+  EXPECT_EQ(again.labels.back().serial(), 100000u);
+  // And the batch goes on after them, never reissuing one.
+  Issued more = Issue(IssueRequest("MIDKILL", 1, *acme_operator_));
+  ASSERT_TRUE(more.status.ok());
+  EXPECT_EQ(more.labels[0].serial(), 100001u);
+}
+
+}  // namespace
+}  // namespace chemledger

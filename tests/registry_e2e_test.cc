@@ -1,0 +1,213 @@
+// End to end, the registry: a real chemledgerd per test (init, then serve on
+// loopback; tests/e2e_server.h), real gRPC calls, real LevelDB on disk.
+// Every refusal names its field and leaves the log as it was; revoked keys
+// and blacklisted enterprises are refused (and a lifted blacklist lets them
+// in again); registry reads need an actor's signature, and the public label
+// scan shows less than a signed one.
+
+#include <functional>
+#include <string>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "api/wire.h"
+#include "chemledger/v1/label_service.grpc.pb.h"
+#include "chemledger/v1/registry_service.grpc.pb.h"
+#include "crypto/keys.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "services/common/envelope.h"
+#include "services/common/grpc_read_auth.h"
+#include "services/registry/registry_testing.h"
+#include "tests/e2e_server.h"
+
+namespace chemledger {
+namespace {
+
+class RegistryE2eTest : public testing::ChemledgerdE2eTest {};
+
+TEST_F(RegistryE2eTest, RefusalsNameTheFieldAndLeaveTheLogUnchanged) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  using grpc::StatusCode;
+  v1::RegistryRequest bad = Enterprise("91350100M000100Y44");
+  Refused(Signed(*admin_, bad), StatusCode::INVALID_ARGUMENT, "enterprise.uscc");
+
+  auto product = [](const std::function<void(v1::Product*)>& change) {
+    v1::Product p = registry::testing::ExampleMethanol(kAcme, "P1");
+    change(&p);
+    return Product(p);
+  };
+  Refused(Signed(*acme_admin_, product([](v1::Product* p) { p->set_cas("67-56-2"); })),
+          StatusCode::INVALID_ARGUMENT, "product.cas");
+  Refused(Signed(*acme_admin_, product([](v1::Product* p) { p->set_un_number("123"); })),
+          StatusCode::INVALID_ARGUMENT, "product.un_number");
+  Refused(Signed(*acme_admin_, product([](v1::Product* p) { p->set_un_number("1203"); })),
+          StatusCode::INVALID_ARGUMENT, "product.un_number");  // catalogue says 1230
+  Refused(Signed(*acme_admin_, product([](v1::Product* p) { p->set_catalogue_number(2829); })),
+          StatusCode::INVALID_ARGUMENT, "product.catalogue_number");
+  // Chlorine is class 2.3: no packing group.
+  Refused(Signed(*acme_admin_, product([](v1::Product* p) {
+            p->set_name_zh("氯");
+            p->set_name_en("Chlorine");
+            p->set_cas("7782-50-5");
+            p->set_un_number("1017");
+            p->set_hazard_class("2.3");
+            p->set_packing_group("II");
+            p->set_catalogue_number(1381);
+            p->clear_control_flags();
+            p->add_control_flags("剧毒");
+            p->add_control_flags("重点监管");
+          })),
+          StatusCode::INVALID_ARGUMENT, "product.packing_group");
+  Refused(Signed(*acme_admin_, product([](v1::Product* p) { p->clear_packing_group(); })),
+          StatusCode::INVALID_ARGUMENT, "product.packing_group");
+  Refused(Signed(*acme_admin_, Product(registry::testing::ExampleMethanol(kAcme, "M01"))),
+          StatusCode::ALREADY_EXISTS, "product.product_number");
+  Refused(Signed(*admin_, Product(registry::testing::ExampleMethanol("91440300MA5ABCDE1X", "M01"))),
+          StatusCode::INVALID_ARGUMENT, "enterprise_uscc");
+  // A valid code nobody registered.
+  const std::string unknown = registry::testing::ExampleUscc("330200");
+  Refused(Signed(*admin_, Product(registry::testing::ExampleMethanol(unknown, "M01"))),
+          StatusCode::NOT_FOUND, "product.enterprise_uscc");
+  // Unsigned, and signed by one actor with another's key id.
+  v1::SignedEnvelope unsigned_envelope =
+      Signed(*acme_admin_, Product(registry::testing::ExampleMethanol(kAcme, "P2")));
+  unsigned_envelope.clear_signatures();
+  Refused(unsigned_envelope, StatusCode::INVALID_ARGUMENT, "signatures");
+  v1::SignedEnvelope impostor =
+      Signed(*other_admin_, Product(registry::testing::ExampleMethanol(kAcme, "P2")));
+  impostor.mutable_signatures(0)->set_key_id(acme_admin_->key_id().ToString());
+  Refused(impostor, StatusCode::UNAUTHENTICATED, "envelope.signatures[0].sig");
+  // Another enterprise's admin may not register Acme's products.
+  Refused(Signed(*other_admin_, Product(registry::testing::ExampleMethanol(kAcme, "P3"))),
+          StatusCode::PERMISSION_DENIED, "envelope.signatures[0].key_id: actor 'other admin'");
+}
+
+TEST_F(RegistryE2eTest, RevokedKeysAndBlacklistedEnterprisesAreRefused) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  using grpc::StatusCode;
+  // A revoked operator can no longer issue.
+  crypto::SigningKey temp = crypto::SigningKey::Generate();
+  SubmitOk(*acme_admin_, Actor("temp", v1::ENTERPRISE_ADMIN, kAcme, temp));
+  v1::RegistryRequest revoke;
+  revoke.mutable_revoke_key()->set_key_id(temp.key_id().ToString());
+  revoke.mutable_revoke_key()->set_reason("lost laptop");
+  SubmitOk(*acme_admin_, revoke);
+  Refused(Signed(temp, Product(registry::testing::ExampleMethanol(kAcme, "P9"))),
+          StatusCode::PERMISSION_DENIED,
+          "envelope.signatures[0].key_id: key " + temp.key_id().ToString() + " was revoked");
+  const uint64_t before = LogSize();
+  Issued refused = Issue(IssueRequest("B9", 1, temp));
+  EXPECT_EQ(refused.status.error_code(), StatusCode::PERMISSION_DENIED)
+      << refused.status.error_message();
+  EXPECT_TRUE(refused.labels.empty());
+  EXPECT_EQ(LogSize(), before);
+
+  // Blacklist Other: its products and labels are refused; lift it again.
+  SubmitOk(*other_admin_, Product(registry::testing::ExampleMethanol(kOther, "M01")));
+  v1::RegistryRequest blacklist;
+  blacklist.mutable_blacklist()->set_enterprise_uscc(kOther);
+  blacklist.mutable_blacklist()->set_blacklisted(true);
+  blacklist.mutable_blacklist()->set_reason("unlicensed storage");
+  *blacklist.mutable_blacklist()->mutable_date() = Today();
+  SubmitOk(*regulator_, blacklist);
+  Refused(Signed(*admin_, Product(registry::testing::ExampleMethanol(kOther, "M02"))),
+          StatusCode::PERMISSION_DENIED, "product.enterprise_uscc: enterprise " + std::string(kOther) +
+                                             " is blacklisted");
+  Refused(Signed(*other_admin_, Product(registry::testing::ExampleMethanol(kOther, "M03"))),
+          StatusCode::PERMISSION_DENIED,
+          "envelope.signatures[0].key_id: the signer's enterprise " + std::string(kOther) +
+              " is blacklisted");
+  v1::IssueLabelsRequest r;
+  r.set_request_id("blacklisted-issue");
+  r.set_enterprise_uscc(kOther);
+  r.set_product_number("M01");
+  r.set_batch("B1");
+  *r.mutable_production_date() = Today();
+  r.set_package_count(1);
+  r.set_net_quantity("1");
+  r.set_unit("LTR");
+  const uint64_t size = LogSize();
+  Issued blocked =
+      Issue(*envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), *other_admin_));
+  EXPECT_EQ(blocked.status.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(blocked.status.error_message().find("envelope.signatures[0].key_id: the signer's "
+                                                "enterprise " + std::string(kOther) +
+                                                " is blacklisted"),
+            std::string::npos)
+      << blocked.status.error_message();
+  EXPECT_EQ(LogSize(), size);
+
+  // Lifted, Other may register products again.
+  blacklist.mutable_blacklist()->set_blacklisted(false);
+  blacklist.mutable_blacklist()->set_reason("storage brought into compliance");
+  SubmitOk(*regulator_, blacklist);
+  SubmitOk(*other_admin_, Product(registry::testing::ExampleMethanol(kOther, "M04")));
+}
+
+TEST_F(RegistryE2eTest, RegistryReadsNeedAnActorsSignatureAndTheScanShowsLess) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  v1::GetEnterpriseRequest request;
+  request.set_uscc(kAcme);
+  v1::EnterpriseRecord record;
+  {
+    grpc::ClientContext anonymous;
+    grpc::Status status = registry_->GetEnterprise(&anonymous, request, &record);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
+    EXPECT_NE(status.error_message().find("chemledger-key-id"), std::string::npos);
+  }
+  {
+    // Signed for another method: refused.
+    grpc::ClientContext wrong_method;
+    read_auth::AttachReadCredentials(&wrong_method, api::kGetProductMethod, *regulator_);
+    grpc::Status status = registry_->GetEnterprise(&wrong_method, request, &record);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
+  }
+  {
+    // Signed an hour ago: refused.
+    grpc::ClientContext stale;
+    read_auth::ReadCredentials c = read_auth::SignRead(api::kGetEnterpriseMethod,
+                                                       *regulator_, absl::Now() - absl::Hours(1));
+    stale.AddMetadata(read_auth::kKeyIdHeader, c.key_id);
+    stale.AddMetadata(read_auth::kTimeHeader, c.time);
+    stale.AddMetadata(read_auth::kSignatureHeader, c.signature);
+    grpc::Status status = registry_->GetEnterprise(&stale, request, &record);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
+    EXPECT_NE(status.error_message().find("chemledger-time"), std::string::npos);
+  }
+  {
+    // A stranger's key is not registered.
+    grpc::ClientContext stranger;
+    read_auth::AttachReadCredentials(&stranger, api::kGetEnterpriseMethod,
+                                     crypto::SigningKey::Generate());
+    EXPECT_EQ(registry_->GetEnterprise(&stranger, request, &record).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext regulator;
+    read_auth::AttachReadCredentials(&regulator, api::kGetEnterpriseMethod, *regulator_);
+    grpc::Status status = registry_->GetEnterprise(&regulator, request, &record);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(record.enterprise().uscc(), kAcme);
+    EXPECT_GT(record.enterprise().licences_size(), 0);
+  }
+
+  // The public scan: product and supplier name, not the supplier's licences.
+  Issued issued = Issue(IssueRequest("SCAN1", 1, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok());
+  v1::ResolveLabelRequest resolve;
+  resolve.set_url(issued.labels[0].url());
+  v1::ResolveLabelResponse anonymous_view, actor_view;
+  grpc::ClientContext anonymous, signed_context;
+  ASSERT_TRUE(labels_->ResolveLabel(&anonymous, resolve, &anonymous_view).ok());
+  EXPECT_EQ(anonymous_view.verdict(), "authentic");
+  EXPECT_EQ(anonymous_view.product().un_number(), "1230");
+  EXPECT_FALSE(anonymous_view.enterprise().enterprise().name().empty());
+  EXPECT_EQ(anonymous_view.enterprise().enterprise().licences_size(), 0);
+  read_auth::AttachReadCredentials(&signed_context, api::kResolveLabelMethod, *regulator_);
+  ASSERT_TRUE(labels_->ResolveLabel(&signed_context, resolve, &actor_view).ok());
+  EXPECT_GT(actor_view.enterprise().enterprise().licences_size(), 0);
+}
+
+}  // namespace
+}  // namespace chemledger
