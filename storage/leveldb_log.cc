@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +36,8 @@ namespace chemledger::storage {
 namespace {
 
 constexpr char kFormat[] = "chemledger-log-v1";
+// How much less CPU LevelDB's compaction gets than the threads answering calls.
+constexpr int kBackgroundNice = 10;
 // Sorts before every entry key ('#' < 'e'). A key after them would make the
 // LevelDB file holding it span every later entry key, so that every new file
 // overlapped it and had to be merged with it instead of simply moved down.
@@ -361,9 +365,30 @@ class LevelDbSnapshot final : public Snapshot {
 // memory, which then grows with the store (hundreds of MB at a few million
 // entries) though it is only the page cache; read with pread, the same pages
 // stay in the kernel's page cache and the process's memory is its own.
+//
+// It also runs LevelDB's background work (compaction) at a lower priority
+// than the threads that answer calls: reads then take the CPU first.
 class PreadEnv final : public leveldb::EnvWrapper {
  public:
   explicit PreadEnv(leveldb::Env* target) : EnvWrapper(target) {}
+
+  void Schedule(void (*function)(void*), void* arg) override {
+    struct Work {
+      void (*function)(void*);
+      void* arg;
+    };
+    target()->Schedule(
+        +[](void* w) {
+          thread_local bool lowered = false;
+          if (!lowered) {
+            setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kBackgroundNice);
+            lowered = true;
+          }
+          std::unique_ptr<Work> work(static_cast<Work*>(w));
+          work->function(work->arg);
+        },
+        new Work{function, arg});
+  }
 
   leveldb::Status NewRandomAccessFile(const std::string& fname,
                                       leveldb::RandomAccessFile** result) override {
