@@ -1,6 +1,6 @@
 // The contract between the journal (journal/journal.h) and the parts of the
 // ledger whose rules and state it keeps: the registry, label issuance, the
-// lifecycle, waybills and the indexes the audit reads.
+// lifecycle and waybills (and, planned, the indexes the audit reads).
 //
 // A state machine is a function from (entry, state as it stands) to either a
 // refusal or the state changes the entry implies. It keeps nothing of its own
@@ -99,7 +99,7 @@ class StateMachine {
   virtual std::vector<std::string> OwnedPayloadTypes() const { return {}; }
 
   // The idempotency key of a request of an owned payload type (for example
-  // "event/<enterprise>/<event id>"), or nullopt when it has none: the journal
+  // "event/<event id>"), or nullopt when it has none: the journal
   // answers a request whose key it has seen with the same payload by the
   // first one's receipt, and refuses it with other bytes (AlreadyExists).
   // Must depend only on the envelope. InvalidArgument for a payload that

@@ -17,7 +17,7 @@
 // from it never waits for a Commit in progress (nor for its fsync).
 //
 // LevelDB is the embedded backend (storage/leveldb_log.h, OpenLevelDbStore);
-// a replicated database implements the same interface.
+// a backend on a replicated database (planned) implements the same interface.
 //
 // Thread-safety: every method may be called from any number of threads at
 // once, but Commit calls are serialised by the store (the journal is its one

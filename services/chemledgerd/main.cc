@@ -5,8 +5,10 @@
 //
 //   chemledgerd init --data DIR --deployment NAME --resolver HOST
 //                    --admin-key FILE [--admin-name NAME] [--passphrase-file F]
+//                    [--label-key-days N]
 //   chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file F]
-//                     [--tls-cert F --tls-key F]
+//                     [--tls-cert F --tls-key F] [--max-threads N]
+//                     [--debug-sync-delay-ms MS]
 //   chemledgerd label-key new --data DIR
 //   chemledgerd check --data DIR
 //
