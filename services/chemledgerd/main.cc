@@ -8,7 +8,7 @@
 //                    [--label-key-days N]
 //   chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file F]
 //                     [--tls-cert F --tls-key F] [--max-threads N]
-//                     [--debug-sync-delay-ms MS]
+//                     [--cache-mb N] [--debug-sync-delay-ms MS]
 //   chemledgerd label-key new --data DIR
 //   chemledgerd check --data DIR
 //
@@ -79,7 +79,7 @@ constexpr char kInitUsage[] =
 constexpr char kServeUsage[] =
     "usage: chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file FILE]\n"
     "                         [--tls-cert FILE --tls-key FILE] [--max-threads N]\n"
-    "                         [--debug-sync-delay-ms MS]\n"
+    "                         [--cache-mb N] [--debug-sync-delay-ms MS]\n"
     "\n"
     "Serves RegistryService, LabelService, LedgerService and WaybillService on one port\n"
     "(default 127.0.0.1:7443;\n"
@@ -88,6 +88,8 @@ constexpr char kServeUsage[] =
     "SIGTERM stop it gracefully; every acknowledged write is already durable.\n"
     "--max-threads bounds the threads that serve calls (default 1024): one per\n"
     "call in progress, so that many calls may wait at once.\n"
+    "--cache-mb bounds the store's block cache (default 64; the store also holds\n"
+    "two 32 MB write buffers).\n"
     "--debug-sync-delay-ms makes every fsync of the store take MS milliseconds\n"
     "longer: a slow disk, for benchmarks (chembench reads). Never in production.\n";
 
@@ -240,10 +242,16 @@ absl::Status Serve(const cli::Args& args) {
     return absl::InvalidArgumentError("--max-threads: must be 8 to 10000");
   }
 
+  absl::StatusOr<uint64_t> cache_mb = args.Uint("cache-mb", 64);
+  if (!cache_mb.ok()) return cache_mb.status();
+  if (*cache_mb < 1 || *cache_mb > 65536) {
+    return absl::InvalidArgumentError("--cache-mb: must be 1 to 65536");
+  }
   absl::StatusOr<uint64_t> sync_delay_ms = args.Uint("debug-sync-delay-ms", 0);
   if (!sync_delay_ms.ok()) return sync_delay_ms.status();
   std::unique_ptr<storage::SlowSyncEnv> slow_env;
   OpenOptions open_options;
+  open_options.block_cache_bytes = static_cast<size_t>(*cache_mb) << 20;
   if (*sync_delay_ms > 0) {
     slow_env = std::make_unique<storage::SlowSyncEnv>(absl::Milliseconds(*sync_delay_ms));
     open_options.env = slow_env.get();
@@ -327,7 +335,7 @@ int Main(int argc, char** argv) {
        Init},
       {{"serve"},
        kServeUsage,
-       {{"data", "listen", "port-file", "tls-cert", "tls-key", "max-threads",
+       {{"data", "listen", "port-file", "tls-cert", "tls-key", "max-threads", "cache-mb",
          "debug-sync-delay-ms"},
         {}},
        Serve},
