@@ -254,6 +254,66 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
   return absl::OkStatus();
 }
 
+// An error declaration (accepted by the lifecycle rules, which undid the
+// corrected event): what this book noted of that event is undone too. A
+// wrong shipment leaves the waybill's shipped codes; a wrong receipt leaves
+// its received codes, the code is on the waybill again, and a waybill that
+// receipt closed is open again in the status it had.
+absl::Status UndoNotes(const journal::EntryContext& entry, const storage::StateReader& state,
+                       const v1::Event& declaration, storage::StateWrites* changes) {
+  absl::StatusOr<std::optional<ledger::EventInfo>> info =
+      ledger::FindEvent(state, declaration.corrects_event_id());
+  if (!info.ok()) return info.status();
+  if (!*info) return absl::OkStatus();
+  absl::StatusOr<std::string> bytes = state.Entry((*info)->log_index);
+  if (!bytes.ok()) return bytes.status();
+  v1::LogEntry logged;
+  v1::Event corrected;
+  if (!logged.ParseFromString(*bytes) || !corrected.ParseFromString(logged.envelope().payload())) {
+    return absl::DataLossError(absl::StrCat("event.corrects_event_id: event '",
+                                            declaration.corrects_event_id(),
+                                            "' cannot be read from the log"));
+  }
+  std::map<std::string, WaybillState> changed;
+  const auto waybill = [&](const std::string& number) -> absl::StatusOr<WaybillState*> {
+    auto it = changed.find(number);
+    if (it == changed.end()) {
+      absl::StatusOr<std::optional<WaybillState>> w = FindWaybill(state, number);
+      if (!w.ok()) return w.status();
+      if (!*w) return nullptr;
+      it = changed.emplace(number, **std::move(w)).first;
+    }
+    return &it->second;
+  };
+  if (corrected.step() == v1::SHIPPING) {
+    absl::StatusOr<WaybillState*> w = waybill(corrected.waybill_id());
+    if (!w.ok()) return w.status();
+    if (*w != nullptr) {
+      for (const std::string& code : corrected.codes()) (*w)->shipped.erase(code);
+    }
+  } else if (corrected.step() == v1::RECEIVING) {
+    for (const std::string& code : corrected.codes()) {
+      absl::StatusOr<std::optional<std::string>> number =
+          state.Get(internal::ReceivedKey(code));
+      if (!number.ok()) return number.status();
+      if (!*number) continue;
+      absl::StatusOr<WaybillState*> w = waybill(**number);
+      if (!w.ok()) return w.status();
+      if (*w == nullptr || (*w)->received.erase(code) == 0) continue;
+      changes->Delete(internal::ReceivedKey(code));
+      changes->Put(internal::OpenKey(code), **number);
+      if ((*w)->status == v1::CLOSED) {
+        (*w)->status = (*w)->status_before_close;
+        (*w)->status_before_close = v1::WAYBILL_STATUS_UNSPECIFIED;
+      }
+    }
+  }
+  for (const auto& [number, w] : changed) {
+    changes->Put(internal::WaybillKey(number), internal::ToRecord(w).SerializeAsString());
+  }
+  return absl::OkStatus();
+}
+
 // A ledger event (already accepted by the lifecycle rules): shipments and
 // receipts under waybills.
 absl::Status NoteEvent(const journal::EntryContext& entry, const storage::StateReader& state,
@@ -284,11 +344,17 @@ absl::Status NoteEvent(const journal::EntryContext& entry, const storage::StateR
       if (w.shipped.count(code) == 0) continue;  // received, but not under this waybill
       w.received.insert(code);
       changes->Delete(internal::OpenKey(code));
-      if (w.received.size() == CodesOf(w.waybill).size()) w.status = v1::CLOSED;
+      changes->Put(internal::ReceivedKey(code), **open);
+      if (w.received.size() == CodesOf(w.waybill).size() && w.status != v1::CLOSED) {
+        w.status_before_close = w.status;
+        w.status = v1::CLOSED;
+      }
     }
     for (const auto& [number, w] : changed) {
       changes->Put(internal::WaybillKey(number), internal::ToRecord(w).SerializeAsString());
     }
+  } else if (event.step() == v1::ERROR_DECLARATION) {
+    return UndoNotes(entry, state, event, changes);
   }
   return absl::OkStatus();
 }

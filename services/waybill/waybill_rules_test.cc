@@ -230,6 +230,57 @@ TEST_F(WaybillRulesTest, ShippingFollowsTheWaybillAndReceiptClosesIt) {
   ExpectStateRebuildsFromTheLog();
 }
 
+// An error declaration undoes a shipment or a receipt in the ledger; the
+// waybill book undoes what it noted of it.
+TEST_F(WaybillRulesTest, AWrongReceiptOrShipmentDeclaredIsUndoneOnTheWaybillToo) {
+  const auto declare = [&](const crypto::SigningKey& key, const std::string& uscc,
+                           const std::string& wrong) {
+    v1::Event e;
+    e.set_event_id(absl::StrCat("ev-", ++next_id_));
+    e.set_step(v1::ERROR_DECLARATION);
+    e.set_corrects_event_id(wrong);
+    e.set_reason("recorded by mistake");
+    clock_ += absl::Seconds(1);
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(clock_));
+    e.set_event_time_offset_minutes(480);
+    e.mutable_location()->set_enterprise_uscc(uscc);
+    e.mutable_location()->set_site("main");
+    return t_->ledger().Append(*envelope::Sign(api::kEventContext, e.SerializeAsString(), key))
+        .status();
+  };
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-E1", {Code(1), Code(2)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1), Code(2)}, "WB-E1", kUser).ok());
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(2)}).ok());
+  const std::string wrong_receipt = absl::StrCat("ev-", next_id_);
+  ASSERT_EQ(Find("WB-E1")->status, v1::CLOSED);
+  EXPECT_EQ(OpenWaybill(Code(2)), "");
+
+  // The second receipt was wrong: the waybill is open again, listing it.
+  ASSERT_TRUE(declare(user_, kUser, wrong_receipt).ok());
+  std::optional<WaybillState> w = Find("WB-E1");
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(w->status, v1::OPEN);
+  EXPECT_EQ(w->received, (std::set<std::string>{Code(1)}));
+  EXPECT_EQ(w->shipped, (std::set<std::string>{Code(1), Code(2)}));
+  EXPECT_EQ(OpenWaybill(Code(2)), "WB-E1");
+  // Received again, rightly: closed again.
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(2)}).ok());
+  EXPECT_EQ(Find("WB-E1")->status, v1::CLOSED);
+
+  // A wrong shipment: the waybill no longer counts it, and may be amended.
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-E2", {Code(3)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(3)}, "WB-E2", kUser).ok());
+  const std::string wrong_shipment = absl::StrCat("ev-", next_id_);
+  Refused(carrier_, Amend(Waybill("WB-E2", {Code(3), Code(4)})),
+          absl::StatusCode::kFailedPrecondition, "nothing on it has shipped");
+  ASSERT_TRUE(declare(producer_, kProducer, wrong_shipment).ok());
+  EXPECT_TRUE(Find("WB-E2")->shipped.empty());
+  EXPECT_EQ(OpenWaybill(Code(3)), "WB-E2");
+  EXPECT_TRUE(Submit(carrier_, Amend(Waybill("WB-E2", {Code(3), Code(4)}))).ok());
+  ExpectStateRebuildsFromTheLog();
+}
+
 TEST_F(WaybillRulesTest, ReceivingEverythingClosesTheWaybill) {
   ASSERT_TRUE(Submit(carrier_, Waybill("WB-2", {Code(1), Code(2)})).ok());
   ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1), Code(2)}, "WB-2", kUser).ok());

@@ -7,8 +7,10 @@ namespace internal {
 
 //   w/bill/<waybill number>   state::WaybillRecord
 //   w/open/<code>             the number of the open waybill listing it
+//   w/recv/<code>             the waybill it was last received under
 std::string WaybillKey(absl::string_view number) { return absl::StrCat("w/bill/", number); }
 std::string OpenKey(absl::string_view code) { return absl::StrCat("w/open/", code); }
+std::string ReceivedKey(absl::string_view code) { return absl::StrCat("w/recv/", code); }
 
 state::WaybillRecord ToRecord(const WaybillState& s) {
   state::WaybillRecord r;
@@ -18,6 +20,7 @@ state::WaybillRecord ToRecord(const WaybillState& s) {
   r.set_content_log_index(s.content_log_index);
   for (const std::string& c : s.shipped) r.add_shipped(c);
   for (const std::string& c : s.received) r.add_received(c);
+  r.set_status_before_close(s.status_before_close);
   return r;
 }
 
@@ -29,6 +32,7 @@ WaybillState FromRecord(const state::WaybillRecord& r) {
   s.content_log_index = r.content_log_index();
   s.shipped.insert(r.shipped().begin(), r.shipped().end());
   s.received.insert(r.received().begin(), r.received().end());
+  s.status_before_close = r.status_before_close();
   return s;
 }
 

@@ -35,6 +35,7 @@ struct WaybillState {
   uint64_t content_log_index = 0;   // of its submission or latest amendment
   std::set<std::string> shipped;    // codes shipped under it
   std::set<std::string> received;   // codes received under it
+  v1::WaybillStatus status_before_close = v1::WAYBILL_STATUS_UNSPECIFIED;  // while CLOSED
 };
 
 absl::StatusOr<std::optional<WaybillState>> FindWaybill(const storage::StateReader& state,
@@ -56,6 +57,7 @@ namespace internal {
 // For WaybillRules: the state keys and records.
 std::string WaybillKey(absl::string_view number);
 std::string OpenKey(absl::string_view code);
+std::string ReceivedKey(absl::string_view code);
 state::WaybillRecord ToRecord(const WaybillState& s);
 WaybillState FromRecord(const state::WaybillRecord& r);
 }  // namespace internal
