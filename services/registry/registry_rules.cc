@@ -82,7 +82,7 @@ std::vector<std::string> RegistryRules::OwnedPayloadTypes() const {
 }
 
 std::vector<std::string> RegistryRules::CachedPrefixes() const {
-  return {keys::Actors(), keys::Enterprise("")};
+  return {keys::Actors(), keys::Enterprise(""), keys::ProductsOf("").substr(0, 7)};
 }
 
 absl::StatusOr<std::optional<journal::RequestId>> RegistryRules::RequestKey(

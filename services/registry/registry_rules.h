@@ -46,7 +46,8 @@ class RegistryRules final : public journal::StateMachine {
 
   absl::string_view name() const override { return "registry"; }
   std::vector<std::string> OwnedPayloadTypes() const override;
-  // Actors and enterprises: read by nearly every entry (its signer).
+  // Actors, enterprises and products: read by nearly every entry (its
+  // signer, its enterprise, the products of its codes), written by few.
   std::vector<std::string> CachedPrefixes() const override;
   // "registry/<request_id>"; genesis has none.
   absl::StatusOr<std::optional<journal::RequestId>> RequestKey(
