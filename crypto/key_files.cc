@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "crypto/internal/strict_base64.h"
 #include "crypto/sha256.h"
+#include "crypto/internal/sodium.h"
 
 namespace chemledger::crypto {
 
@@ -40,12 +41,7 @@ constexpr size_t kSaltSize = crypto_pwhash_SALTBYTES;  // 16
 constexpr size_t kSealedSize =
     crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + SecretSeed::kSize;
 
-void EnsureSodium() {
-  static absl::once_flag once;
-  absl::call_once(once, [] {
-    if (sodium_init() < 0) abort();  // Only fails without an entropy source.
-  });
-}
+using internal::EnsureSodium;
 
 const unsigned char* U(absl::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());

@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "crypto/internal/strict_base64.h"
 #include "crypto/sha256.h"
+#include "crypto/internal/sodium.h"
 
 namespace chemledger::crypto {
 
@@ -28,12 +29,7 @@ namespace {
 
 constexpr absl::string_view kKeyIdDomain("chemledger key id v1\0\x01", 22);
 
-void EnsureSodium() {
-  static absl::once_flag once;
-  absl::call_once(once, [] {
-    if (sodium_init() < 0) abort();  // Only fails without an entropy source.
-  });
-}
+using internal::EnsureSodium;
 
 const unsigned char* U(absl::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());

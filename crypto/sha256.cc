@@ -7,6 +7,7 @@
 #include "absl/base/call_once.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "crypto/internal/sodium.h"
 
 namespace chemledger::crypto {
 namespace {
@@ -14,12 +15,7 @@ namespace {
 static_assert(sizeof(crypto_hash_sha256_state) <= 128,
               "Sha256Hasher::state_ is too small");
 
-void EnsureSodium() {
-  static absl::once_flag once;
-  absl::call_once(once, [] {
-    if (sodium_init() < 0) abort();  // Only fails if no entropy source exists.
-  });
-}
+using internal::EnsureSodium;
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';

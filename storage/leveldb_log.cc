@@ -133,6 +133,22 @@ absl::StatusOr<Sha256Digest> ReadNodeFrom(leveldb::DB* db, NodeId id,
   return record->Hash(id.level);
 }
 
+// Reads the bytes of entry `index` from `db` (optionally at `snapshot`). An
+// entry the size says exists but that is not there is damage: DataLoss.
+absl::StatusOr<std::string> ReadEntryFrom(leveldb::DB* db, uint64_t index,
+                                          const leveldb::Snapshot* snapshot = nullptr) {
+  leveldb::ReadOptions read;
+  read.snapshot = snapshot;
+  std::string value;
+  absl::Status s =
+      FromLevelDb(db->Get(read, EntryKey(index), &value), absl::StrCat("entry ", index));
+  if (absl::IsNotFound(s)) return absl::DataLossError(s.message());
+  if (!s.ok()) return s;
+  absl::StatusOr<Record> record = ParseRecord(index, value);
+  if (!record.ok()) return record.status();
+  return std::string(record->entry);
+}
+
 // The log's size: one past the last entry's index. There is no size record:
 // a key rewritten by every append would sit in every LevelDB file and make
 // them all overlap, turning LevelDB's cheap moves of sequential files into
@@ -283,14 +299,7 @@ class LevelDbSnapshot final : public Snapshot {
       return absl::OutOfRangeError(
           absl::StrCat("entry index ", index, " is not below the snapshot's log size ", size_));
     }
-    std::string value;
-    absl::Status s = FromLevelDb(db_->Get(Read(), EntryKey(index), &value),
-                                 absl::StrCat("entry ", index));
-    if (absl::IsNotFound(s)) return absl::DataLossError(s.message());
-    if (!s.ok()) return s;
-    absl::StatusOr<Record> record = ParseRecord(index, value);
-    if (!record.ok()) return record.status();
-    return std::string(record->entry);
+    return ReadEntryFrom(db_, index, snapshot_);
   }
   absl::StatusOr<Sha256Digest> LeafHash(uint64_t index) const override {
     if (index >= size_) {
@@ -716,14 +725,7 @@ absl::StatusOr<std::string> LevelDbStore::Entry(uint64_t index) const {
     return absl::OutOfRangeError(
         absl::StrCat("entry index ", index, " is not below the log size ", size));
   }
-  std::string value;
-  absl::Status s = FromLevelDb(db_->Get(leveldb::ReadOptions(), EntryKey(index), &value),
-                               absl::StrCat("entry ", index));
-  if (absl::IsNotFound(s)) return absl::DataLossError(s.message());
-  if (!s.ok()) return s;
-  absl::StatusOr<Record> record = ParseRecord(index, value);
-  if (!record.ok()) return record.status();
-  return std::string(record->entry);
+  return ReadEntryFrom(db_.get(), index);
 }
 
 absl::StatusOr<Sha256Digest> LevelDbStore::LeafHash(uint64_t index) const {

@@ -51,10 +51,7 @@ class StateWrites {
     writes_[std::string(key)] = std::string(value);
   }
   void Delete(absl::string_view key) { writes_[std::string(key)] = std::nullopt; }
-  // Applies `later` on top of these (its writes win).
-  void Merge(const StateWrites& later) {
-    for (const auto& [k, v] : later.writes_) writes_[k] = v;
-  }
+  // Applies `later` on top of these (its writes win), taking its entries.
   void Merge(StateWrites&& later) {
     if (writes_.empty()) {
       writes_.swap(later.writes_);
@@ -71,7 +68,6 @@ class StateWrites {
     auto it = writes_.find(key);
     return it == writes_.end() ? nullptr : &it->second;
   }
-  void Clear() { writes_.clear(); }
   bool empty() const { return writes_.empty(); }
   size_t size() const { return writes_.size(); }
   const std::map<std::string, std::optional<std::string>, std::less<>>& writes() const {
@@ -89,6 +85,14 @@ inline constexpr size_t kMaxStateValueBytes = 4 << 20;
 // Calls for each state key in [begin, end) (end empty: no upper bound), in key
 // order; return false to stop.
 using ScanVisitor = std::function<bool(absl::string_view key, absl::string_view value)>;
+
+// The first key after every key that starts with `prefix` (whose last byte
+// is not 0xff): the `end` of a StateReader::Scan over exactly that prefix.
+inline std::string PrefixEnd(absl::string_view prefix) {
+  std::string end(prefix);
+  end.back() = static_cast<char>(end.back() + 1);
+  return end;
+}
 
 // Reads of the log and the state at one log size: a Snapshot, or the journal's
 // view of the state while it checks an entry (journal/journal.h). State

@@ -31,8 +31,7 @@ absl::StatusOr<std::optional<IssuanceRecord>> FindIssuance(const storage::StateR
   // Issuances are keyed by their last serial: the first key at or after
   // `serial` in the batch is the only one that can cover it.
   const std::string prefix = absl::StrCat("i/iss/", uscc, "/", product, "/", batch, "/");
-  std::string end = prefix;
-  end.back() = '/' + 1;
+  const std::string end = storage::PrefixEnd(prefix);
   std::optional<state::IssuanceRecord> found;
   bool malformed = false;
   absl::Status s = state.Scan(internal::IssuanceKey(uscc, product, batch, serial), end,

@@ -76,11 +76,6 @@ absl::StatusOr<std::optional<state::CodeRecord>> ReadCodeRecord(const storage::S
   return r;
 }
 
-std::string PrefixEnd(std::string prefix) {
-  prefix.back() = static_cast<char>(prefix.back() + 1);
-  return prefix;
-}
-
 }  // namespace
 
 absl::string_view CodeStatusName(CodeStatus status) {
@@ -123,7 +118,7 @@ absl::StatusOr<std::vector<uint64_t>> History(const storage::StateReader& state,
   if (code.empty()) return history;
   const std::string prefix = absl::StrCat("l/hist/", code, "/");
   bool malformed = false;
-  absl::Status s = state.Scan(prefix, PrefixEnd(prefix),
+  absl::Status s = state.Scan(prefix, storage::PrefixEnd(prefix),
                               [&](absl::string_view key, absl::string_view) {
                                 uint64_t index = 0;
                                 if (!absl::SimpleHexAtoi(key.substr(prefix.size()), &index)) {

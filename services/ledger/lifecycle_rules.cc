@@ -410,7 +410,7 @@ absl::Status PackingOrUnpacking(Step& s) {
     return absl::OkStatus();
   }
   if (parent == nullptr) {
-    if (parent_code.substr(0, 18) != s.who) {
+    if (ids::EnterpriseOfCode(parent_code) != s.who) {
       return absl::PermissionDeniedError(
           absl::StrCat("event.parent_code: ", parent_code, " is not a code of ", s.who));
     }

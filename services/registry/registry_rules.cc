@@ -63,17 +63,6 @@ absl::StatusOr<bool> KeyTaken(const storage::StateReader& state, const crypto::K
   return bytes->has_value();
 }
 
-template <typename Record>
-absl::StatusOr<Record> MustRead(const storage::StateReader& state, const std::string& key) {
-  absl::StatusOr<std::optional<std::string>> bytes = state.Get(key);
-  if (!bytes.ok()) return bytes.status();
-  Record r;
-  if (!*bytes || !r.ParseFromString(**bytes)) {
-    return absl::DataLossError(absl::StrCat("state record '", key, "' is missing or malformed"));
-  }
-  return r;
-}
-
 }  // namespace
 
 std::vector<std::string> RegistryRules::OwnedPayloadTypes() const {
@@ -334,23 +323,25 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
     case v1::RegistryRequest::kBlacklist: {
       const v1::BlacklistChange& b = request.blacklist();
       if (!(platform_admin || actor.role() == v1::REGULATOR)) return denied("change the blacklist");
-      absl::StatusOr<std::optional<std::string>> bytes = state.Get(keys::Enterprise(b.enterprise_uscc()));
+      const std::string key = keys::Enterprise(b.enterprise_uscc());
+      absl::StatusOr<std::optional<std::string>> bytes = state.Get(key);
       if (!bytes.ok()) return bytes.status();
       if (b.enterprise_uscc().empty() || !*bytes) {
         return absl::NotFoundError(absl::StrCat("blacklist.enterprise_uscc: enterprise '",
                                                 b.enterprise_uscc(), "' is not registered"));
       }
       if (b.reason().empty()) return absl::InvalidArgumentError("blacklist.reason: is required");
-      absl::StatusOr<state::EnterpriseRecord> record =
-          MustRead<state::EnterpriseRecord>(state, keys::Enterprise(b.enterprise_uscc()));
-      if (!record.ok()) return record.status();
-      record->set_blacklisted(b.blacklisted());
-      if (b.blacklisted()) {
-        record->set_blacklist_reason(b.reason());
-      } else {
-        record->clear_blacklist_reason();
+      state::EnterpriseRecord record;
+      if (!record.ParseFromString(**bytes)) {
+        return absl::DataLossError(absl::StrCat("state record '", key, "' is malformed"));
       }
-      changes->Put(keys::Enterprise(b.enterprise_uscc()), record->SerializeAsString());
+      record.set_blacklisted(b.blacklisted());
+      if (b.blacklisted()) {
+        record.set_blacklist_reason(b.reason());
+      } else {
+        record.clear_blacklist_reason();
+      }
+      changes->Put(key, record.SerializeAsString());
       return absl::OkStatus();
     }
     case v1::RegistryRequest::kAddLabelKey: {

@@ -68,8 +68,7 @@ absl::StatusOr<std::vector<v1::Product>> ListProducts(const storage::StateReader
   std::vector<v1::Product> products;
   if (uscc.empty()) return products;
   const std::string prefix = keys::ProductsOf(uscc);
-  std::string end = prefix;
-  end.back() = '/' + 1;
+  const std::string end = storage::PrefixEnd(prefix);
   bool malformed = false;
   absl::Status s = state.Scan(prefix, end, [&](absl::string_view, absl::string_view value) {
     v1::Product& p = products.emplace_back();
@@ -100,8 +99,7 @@ absl::StatusOr<std::optional<LabelKeyState>> FindLabelKey(const storage::StateRe
 absl::StatusOr<std::vector<LabelKeyState>> LabelKeys(const storage::StateReader& state) {
   std::vector<LabelKeyState> out;
   const std::string prefix = keys::LabelKeys();
-  std::string end = prefix;
-  end.back() = '/' + 1;
+  const std::string end = storage::PrefixEnd(prefix);
   absl::Status error;
   absl::Status s = state.Scan(prefix, end, [&](absl::string_view, absl::string_view value) {
     state::LabelKeyRecord r;
@@ -122,6 +120,24 @@ absl::StatusOr<std::vector<LabelKeyState>> LabelKeys(const storage::StateReader&
   return out;
 }
 
+namespace {
+
+// Refuses a signer whose enterprise is blacklisted.
+absl::Status CheckNotBlacklisted(const storage::StateReader& state, const v1::Actor& actor) {
+  if (actor.enterprise_uscc().empty()) return absl::OkStatus();
+  absl::StatusOr<std::optional<EnterpriseRecord>> e = FindEnterprise(state, actor.enterprise_uscc());
+  if (!e.ok()) return e.status();
+  if (*e && (*e)->blacklist_reason) {
+    return KeyIdError(absl::StatusCode::kPermissionDenied,
+                      absl::StrCat("the signer's enterprise ", actor.enterprise_uscc(),
+                                   " is blacklisted (", *(*e)->blacklist_reason,
+                                   "): its actors can write nothing"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<v1::Actor> ActiveSigner(const storage::StateReader& state,
                                        const crypto::KeyId& key_id) {
   absl::StatusOr<std::optional<state::ActorRecord>> record = FindActor(state, key_id);
@@ -135,24 +151,16 @@ absl::StatusOr<v1::Actor> ActiveSigner(const storage::StateReader& state,
                       absl::StrCat("key ", key_id.ToString(), " was revoked: ",
                                    (*record)->revoked_reason()));
   }
-  const v1::Actor& actor = (*record)->actor();
-  if (!actor.enterprise_uscc().empty()) {
-    absl::StatusOr<std::optional<EnterpriseRecord>> e =
-        FindEnterprise(state, actor.enterprise_uscc());
-    if (!e.ok()) return e.status();
-    if (*e && (*e)->blacklist_reason) {
-      return KeyIdError(absl::StatusCode::kPermissionDenied,
-                        absl::StrCat("the signer's enterprise ", actor.enterprise_uscc(),
-                                     " is blacklisted (", *(*e)->blacklist_reason,
-                                     "): its actors can write nothing"));
-    }
-  }
-  return actor;
+  if (absl::Status s = CheckNotBlacklisted(state, (*record)->actor()); !s.ok()) return s;
+  return (*record)->actor();
 }
 
 absl::StatusOr<std::pair<v1::Actor, envelope::ResolvedSignature>> ResolveSigner(
     const storage::StateReader& state, const v1::SignedEnvelope& envelope,
     const crypto::SignatureContext& context) {
+  // The actor record is read once: the lookup finds the key (unknown and
+  // revoked keys told apart, as envelope::Resolve words them), and keeps the
+  // actor for the blacklist check.
   std::optional<v1::Actor> actor;
   absl::StatusOr<envelope::ResolvedSignature> resolved = envelope::Resolve(
       envelope, context, [&](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
@@ -170,11 +178,8 @@ absl::StatusOr<std::pair<v1::Actor, envelope::ResolvedSignature>> ResolveSigner(
         return key;
       });
   if (!resolved.ok()) return resolved.status();
-  // Resolve found the key, so the actor is known and active; the blacklist
-  // is the one check left.
-  absl::StatusOr<v1::Actor> active = ActiveSigner(state, resolved->key_id);
-  if (!active.ok()) return active.status();
-  return std::make_pair(*std::move(active), *std::move(resolved));
+  if (absl::Status s = CheckNotBlacklisted(state, *actor); !s.ok()) return s;
+  return std::make_pair(*std::move(actor), *std::move(resolved));
 }
 
 absl::StatusOr<v1::Actor> VerifySigner(const storage::StateReader& state,

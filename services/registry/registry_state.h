@@ -96,9 +96,6 @@ using api::ChinaDay;
 using api::FromProtoDate;
 using api::ToProtoDate;
 
-// Key prefixes, for the journal's documentation and for Check reports.
-inline constexpr absl::string_view kRegistryKeyPrefix = "r/";
-
 }  // namespace chemledger::registry
 
 #endif  // CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_STATE_H_

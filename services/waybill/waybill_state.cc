@@ -64,8 +64,7 @@ absl::StatusOr<std::vector<WaybillState>> ListWaybills(
   // Strictly after `after`: its key with a 0 byte appended is the next one.
   const std::string begin =
       after.empty() ? internal::WaybillKey("") : internal::WaybillKey(after) + std::string(1, '\0');
-  std::string end = internal::WaybillKey("");
-  end.back() = '/' + 1;
+  const std::string end = storage::PrefixEnd(internal::WaybillKey(""));
   absl::Status error;
   absl::Status s = state.Scan(begin, end, [&](absl::string_view, absl::string_view value) {
     state::WaybillRecord r;
