@@ -13,6 +13,7 @@
 #include "services/common/envelope.h"
 #include "services/registry/catalogue_data.h"
 #include "services/registry/registry_rules.h"
+#include "services/registry/registry_testing.h"
 #include "services/registry/signers.h"
 #include "storage/leveldb_log.h"
 #include "tests/subprocess.h"
@@ -124,11 +125,8 @@ absl::Status TestLedger::AddActor(const crypto::SigningKey& signer, const std::s
                                   v1::ActorRole role, const crypto::SigningKey& key,
                                   const std::string& name) {
   v1::RegistryRequest r;
-  v1::Actor* a = r.mutable_add_actor();
-  a->set_name(name);
-  a->set_role(role);
-  a->set_enterprise_uscc(uscc);
-  a->set_public_key(key.verifying_key().ToBytes());
+  *r.mutable_add_actor() =
+      registry::testing::ExampleActor(name, role, uscc, key.verifying_key());
   return Registry(signer, r).status();
 }
 

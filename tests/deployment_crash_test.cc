@@ -67,10 +67,8 @@ void SetUpParties(const std::string& data) {
   for (const auto& [uscc, key] : {std::make_pair(Producer(), ProducerKey()),
                                   std::make_pair(Carrier(), CarrierKey())}) {
     v1::RegistryRequest a;
-    a.mutable_add_actor()->set_name("operator");
-    a.mutable_add_actor()->set_role(v1::ENTERPRISE_OPERATOR);
-    a.mutable_add_actor()->set_enterprise_uscc(uscc);
-    a.mutable_add_actor()->set_public_key(key.verifying_key().ToBytes());
+    *a.mutable_add_actor() = registry::testing::ExampleActor(
+        "operator", v1::ENTERPRISE_OPERATOR, uscc, key.verifying_key());
     ASSERT_TRUE(Register(**d, AdminKey(), a).ok());
   }
   v1::RegistryRequest p;

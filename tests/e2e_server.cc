@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "api/china_time.h"
 #include "api/wire.h"
 #include "crypto/key_files.h"
 #include "crypto/merkle.h"
@@ -98,10 +99,7 @@ void ChemledgerdE2eTest::StartServer() {
   waybills_ = v1::WaybillService::NewStub(channel);
 }
 
-v1::Date ChemledgerdE2eTest::Today() {
-  const absl::CivilDay d = absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
-  return registry::testing::Date(static_cast<int>(d.year()), d.month(), d.day());
-}
+v1::Date ChemledgerdE2eTest::Today() { return api::ToProtoDate(api::TodayInChina()); }
 
 uint64_t ChemledgerdE2eTest::LogSize() {
   grpc::ClientContext context;
@@ -155,11 +153,8 @@ v1::RegistryRequest ChemledgerdE2eTest::Actor(const std::string& name, v1::Actor
                                               const std::string& uscc,
                                               const crypto::SigningKey& key) {
   v1::RegistryRequest r;
-  v1::Actor* a = r.mutable_add_actor();
-  a->set_name(name);
-  a->set_role(role);
-  a->set_enterprise_uscc(uscc);
-  a->set_public_key(key.verifying_key().ToBytes());
+  *r.mutable_add_actor() =
+      registry::testing::ExampleActor(name, role, uscc, key.verifying_key());
   return r;
 }
 

@@ -71,16 +71,13 @@ TEST(ReadsDuringCommitTest, HistoryAndLabelScansAnswerWhileACommitIsStalled) {
   *r.mutable_register_enterprise() = registry::testing::ExampleProducer(Producer());
   ASSERT_TRUE(Register(d, AdminKey(), r, 1).ok());
   v1::RegistryRequest a;
-  a.mutable_add_actor()->set_name("operator");
-  a.mutable_add_actor()->set_role(v1::ENTERPRISE_OPERATOR);
-  a.mutable_add_actor()->set_enterprise_uscc(Producer());
-  a.mutable_add_actor()->set_public_key(ProducerKey().verifying_key().ToBytes());
+  *a.mutable_add_actor() = registry::testing::ExampleActor(
+      "operator", v1::ENTERPRISE_OPERATOR, Producer(), ProducerKey().verifying_key());
   ASSERT_TRUE(Register(d, AdminKey(), a, 2).ok());
   const crypto::SigningKey regulator = CrashKey(9);
   v1::RegistryRequest reg;
-  reg.mutable_add_actor()->set_name("inspector");
-  reg.mutable_add_actor()->set_role(v1::REGULATOR);
-  reg.mutable_add_actor()->set_public_key(regulator.verifying_key().ToBytes());
+  *reg.mutable_add_actor() =
+      registry::testing::ExampleActor("inspector", v1::REGULATOR, "", regulator.verifying_key());
   ASSERT_TRUE(Register(d, AdminKey(), reg, 3).ok());
   v1::RegistryRequest p;
   *p.mutable_register_product() = registry::testing::ExampleMethanol(Producer(), "M01");

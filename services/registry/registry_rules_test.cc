@@ -81,11 +81,7 @@ class RegistryRulesTest : public ::testing::Test {
   v1::RegistryRequest AddActor(const std::string& name, v1::ActorRole role,
                                const std::string& uscc, const crypto::SigningKey& key) {
     v1::RegistryRequest r = Request();
-    v1::Actor* a = r.mutable_add_actor();
-    a->set_name(name);
-    a->set_role(role);
-    a->set_enterprise_uscc(uscc);
-    a->set_public_key(key.verifying_key().ToBytes());
+    *r.mutable_add_actor() = testing::ExampleActor(name, role, uscc, key.verifying_key());
     return r;
   }
   v1::RegistryRequest Revoke(const std::string& key_id, const std::string& reason) {

@@ -9,7 +9,9 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "api/china_time.h"
 #include "chemledger/v1/registry.pb.h"
+#include "crypto/keys.h"
 #include "services/common/identifiers.h"
 #include "services/registry/catalogue.h"
 #include "services/registry/registry_state.h"
@@ -52,9 +54,7 @@ inline v1::Enterprise ExampleProducer(const std::string& uscc) {
 }
 
 // Today in China Standard Time, the day licences and records are dated in.
-inline absl::CivilDay TodayInChina() {
-  return absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
-}
+using api::TodayInChina;
 
 // A valid 统一社会信用代码 in GB/T 2260 `region` (6 digits).
 inline std::string ExampleUscc(const std::string& region) {
@@ -81,6 +81,17 @@ inline v1::Enterprise ExampleEnterprise(const std::string& uscc, v1::EnterpriseR
     *l->mutable_valid_until() = ToProtoDate(until);
   }
   return e;
+}
+
+// An actor of `uscc` ("" for a regulator) in `role`, signing with `key`.
+inline v1::Actor ExampleActor(const std::string& name, v1::ActorRole role,
+                              const std::string& uscc, const crypto::VerifyingKey& key) {
+  v1::Actor a;
+  a.set_name(name);
+  a.set_role(role);
+  a.set_enterprise_uscc(uscc);
+  a.set_public_key(key.ToBytes());
+  return a;
 }
 
 // Methanol (甲醇, CAS 67-56-1, UN 1230, class 3, PG II, catalogue 1022,

@@ -67,7 +67,6 @@ absl::StatusOr<std::string> WaybillCode(const storage::StateReader& state,
                                         const crypto::SigningKey& key) {
   absl::StatusOr<state::DeploymentRecord> deployment = registry::ReadDeployment(state);
   if (!deployment.ok()) return deployment.status();
-  const absl::TimeZone china = absl::FixedTimeZone(8 * 3600);
   const v1::Waybill& w = waybill.waybill;
   crypto::WaybillCodeClaims c;
   c.resolver = deployment->resolver();
@@ -80,8 +79,8 @@ absl::StatusOr<std::string> WaybillCode(const storage::StateReader& state,
   c.origin_region = w.origin().region_code();
   c.destination_region = w.destination().region_code();
   c.planned_departure =
-      absl::ToCivilDay(absl::FromUnixSeconds(w.planned_departure().seconds()), china);
-  c.planned_arrival = absl::ToCivilDay(absl::FromUnixSeconds(w.planned_arrival().seconds()), china);
+      registry::ChinaDay(absl::FromUnixSeconds(w.planned_departure().seconds()));
+  c.planned_arrival = registry::ChinaDay(absl::FromUnixSeconds(w.planned_arrival().seconds()));
   c.goods_lines = static_cast<uint32_t>(w.goods_size());
   for (int l = 0; l < w.goods_size() && c.goods.size() < crypto::kMaxWaybillCodeLines; ++l) {
     const v1::GoodsLine& g = w.goods(l);

@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "api/china_time.h"
 #include "api/wire.h"
 #include "chemledger/v1/label_service.grpc.pb.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
@@ -95,10 +96,7 @@ int RunScaleBench(const ScaleBenchOptions& o) {
       r.set_enterprise_uscc(kBenchUscc);
       r.set_product_number(kBenchProduct);
       r.set_batch("S1");
-      const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
-      r.mutable_production_date()->set_year(static_cast<int>(today.year()));
-      r.mutable_production_date()->set_month(today.month());
-      r.mutable_production_date()->set_day(today.day());
+      *r.mutable_production_date() = api::ToProtoDate(api::TodayInChina());
       r.set_package_count(n);
       r.set_net_quantity("25");
       r.set_unit("KGM");

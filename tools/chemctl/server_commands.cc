@@ -154,8 +154,7 @@ absl::Status Blacklist(const cli::Args& args) {
   b->set_blacklisted(!args.Bool("lift"));
   b->set_reason(*reason);
   absl::StatusOr<absl::CivilDay> day = DayArg(
-      "--date", args.Get("date", absl::FormatCivilTime(absl::ToCivilDay(
-                                     absl::Now(), absl::FixedTimeZone(8 * 3600)))));
+      "--date", args.Get("date", absl::FormatCivilTime(api::TodayInChina())));
   if (!day.ok()) return day.status();
   *b->mutable_date() = api::ToProtoDate(*day);
   return Submit(args, std::move(r));
