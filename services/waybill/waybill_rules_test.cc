@@ -598,7 +598,8 @@ TEST_F(WaybillRulesTest, SubmissionsComeWithASignedWaybillCode) {
   EXPECT_EQ(check.code->claims.vehicle_plate, "闽A54321");
   EXPECT_EQ(check.code->claims.revision, amended->log_index);
   EXPECT_GT(amended->log_index, submitted->log_index);
-  {
+  // The code WaybillCode gives for the waybill as it now stands.
+  auto expect_current_code = [&](const std::string& expected) {
     std::shared_ptr<const storage::Snapshot> snapshot = t_->snapshot();
     absl::StatusOr<const crypto::SigningKey*> key = t_->waybills().CodeKey(*snapshot);
     ASSERT_TRUE(key.ok()) << key.status();
@@ -606,22 +607,16 @@ TEST_F(WaybillRulesTest, SubmissionsComeWithASignedWaybillCode) {
     ASSERT_TRUE(w.has_value());
     absl::StatusOr<std::string> code = WaybillCode(*snapshot, *w, **key);
     ASSERT_TRUE(code.ok()) << code.status();
-    EXPECT_EQ(*code, amended->waybill_code);
-  }
+    EXPECT_EQ(*code, expected);
+  };
+  expect_current_code(amended->waybill_code);
 
   absl::StatusOr<WaybillReceipt> departed = Submit(carrier_, Depart("WB-Q1"));
   ASSERT_TRUE(departed.ok()) << departed.status();
   EXPECT_TRUE(departed->waybill_code.empty());
   // After a restart the same waybill gets the same code.
   t_->Reopen();
-  std::shared_ptr<const storage::Snapshot> snapshot = t_->snapshot();
-  absl::StatusOr<const crypto::SigningKey*> key = t_->waybills().CodeKey(*snapshot);
-  ASSERT_TRUE(key.ok()) << key.status();
-  std::optional<WaybillState> w = Find("WB-Q1");
-  ASSERT_TRUE(w.has_value());
-  absl::StatusOr<std::string> code = WaybillCode(*snapshot, *w, **key);
-  ASSERT_TRUE(code.ok()) << code.status();
-  EXPECT_EQ(*code, amended->waybill_code);
+  expect_current_code(amended->waybill_code);
   ExpectStateRebuildsFromTheLog();
 }
 
