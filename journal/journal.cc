@@ -286,7 +286,6 @@ class Journal::Impl {
     Group* group;
     size_t request;
     absl::StatusOr<Receipt> result;
-    bool accepted;  // whether the result depends on the batch's commit
   };
   struct Batch {
     Layer layer;
@@ -516,12 +515,10 @@ void Journal::Impl::SequencerLoop() {
         const size_t i = g->next++;
         ++taken;
         if (!failed.ok()) {
-          batch->slots.push_back(Slot{g, i, failed, false});
+          batch->slots.push_back(Slot{g, i, failed});
           continue;
         }
-        absl::StatusOr<Receipt> r = Sequence(*g, i, *batch, base, layers);
-        const bool accepted = r.ok();
-        batch->slots.push_back(Slot{g, i, std::move(r), accepted});
+        batch->slots.push_back(Slot{g, i, Sequence(*g, i, *batch, base, layers)});
       }
       if (g->next == g->requests.size()) finished.push_back(g);
       if (taken >= options_.max_batch_requests || batch->bytes >= options_.max_batch_bytes) break;

@@ -41,13 +41,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "absl/types/span.h"
 #include "chemledger/v1/log.pb.h"
 #include "crypto/sha256.h"
 #include "journal/state_machine.h"

@@ -68,16 +68,11 @@ void FaultInjectionEnv::CutPower() {
 }
 
 void FaultInjectionEnv::WaitBeforeSync() {
-  absl::Duration delay;
-  {
-    absl::MutexLock lock(&mu_);
-    ++syncs_waiting_;
-    mu_.Await(absl::Condition(
-        +[](bool* held) { return !*held; }, &syncs_held_));
-    --syncs_waiting_;
-    delay = sync_delay_;
-  }
-  if (delay > absl::ZeroDuration()) absl::SleepFor(delay);
+  absl::MutexLock lock(&mu_);
+  ++syncs_waiting_;
+  mu_.Await(absl::Condition(
+      +[](bool* held) { return !*held; }, &syncs_held_));
+  --syncs_waiting_;
 }
 
 void FaultInjectionEnv::HoldSyncs() {
@@ -94,11 +89,6 @@ bool FaultInjectionEnv::WaitForHeldSync(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   return mu_.AwaitWithTimeout(
       absl::Condition(+[](int* waiting) { return *waiting > 0; }, &syncs_waiting_), timeout);
-}
-
-void FaultInjectionEnv::SetSyncDelay(absl::Duration delay) {
-  absl::MutexLock lock(&mu_);
-  sync_delay_ = delay;
 }
 
 void FaultInjectionEnv::FailNextSyncs(int n) {

@@ -36,8 +36,6 @@ class FaultInjectionEnv : public leveldb::EnvWrapper {
   void HoldSyncs();
   void ReleaseSyncs();
   bool WaitForHeldSync(absl::Duration timeout);
-  // Every Sync first sleeps `delay`: a slow disk.
-  void SetSyncDelay(absl::Duration delay);
 
   leveldb::Status NewWritableFile(const std::string& fname,
                                   leveldb::WritableFile** result) override;
@@ -65,7 +63,6 @@ class FaultInjectionEnv : public leveldb::EnvWrapper {
   int failing_syncs_ ABSL_GUARDED_BY(mu_) = 0;
   bool syncs_held_ ABSL_GUARDED_BY(mu_) = false;
   int syncs_waiting_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Duration sync_delay_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, State> files_ ABSL_GUARDED_BY(mu_);
 };
 
