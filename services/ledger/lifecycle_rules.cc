@@ -767,8 +767,13 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
     changes->Put(internal::HistoryKey(code, entry.index), "");
     // Who has held it: written once per enterprise (a key rewritten by every
     // event would only make work for the store).
+    // A code new to the ledger has no holders yet (held keys are written only
+    // here, beside its record), so commissioning reads none.
     if (!previous || previous->custodian != after.custodian) {
-      CL_ASSIGN_OR_RETURN(bool held, HasHeld(state, code, after.custodian));
+      bool held = false;
+      if (previous) {
+        CL_ASSIGN_OR_RETURN(held, HasHeld(state, code, after.custodian));
+      }
       if (!held) changes->Put(internal::HeldKey(code, after.custodian), "");
     }
     if (!previous && !after.aggregate) changes->Put(internal::HeldKey(code, after.enterprise), "");

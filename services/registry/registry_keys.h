@@ -18,9 +18,10 @@ namespace chemledger::registry::keys {
 
 inline std::string Genesis() { return "r/genesis"; }
 inline std::string Enterprise(absl::string_view uscc) { return absl::StrCat("r/ent/", uscc); }
-inline std::string ProductsOf(absl::string_view uscc) { return absl::StrCat("r/prod/", uscc, "/"); }
+inline std::string Products() { return "r/prod/"; }
+inline std::string ProductsOf(absl::string_view uscc) { return absl::StrCat(Products(), uscc, "/"); }
 inline std::string Product(absl::string_view uscc, absl::string_view number) {
-  return absl::StrCat("r/prod/", uscc, "/", number);
+  return absl::StrCat(Products(), uscc, "/", number);
 }
 inline std::string Actors() { return "r/actor/"; }
 inline std::string Actor(const crypto::KeyId& id) { return absl::StrCat("r/actor/", id.ToString()); }

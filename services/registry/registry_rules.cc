@@ -70,8 +70,10 @@ std::vector<std::string> RegistryRules::OwnedPayloadTypes() const {
           std::string(kRegistryContext.payload_type())};
 }
 
+// The deployment record is among them: every issuance lookup (one per code
+// an event names) reads its resolver.
 std::vector<std::string> RegistryRules::CachedPrefixes() const {
-  return {keys::Actors(), keys::Enterprise(""), keys::ProductsOf("").substr(0, 7)};
+  return {keys::Genesis(), keys::Actors(), keys::Enterprise(""), keys::Products()};
 }
 
 absl::StatusOr<std::optional<journal::RequestId>> RegistryRules::RequestKey(
