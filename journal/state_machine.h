@@ -34,6 +34,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "chemledger/v1/log.pb.h"
@@ -85,6 +86,23 @@ struct RequestId {
   std::string id;
   std::string what = "request";  // "event", "request": what the id names
 };
+
+// The longest id a client may give a request or an event, in bytes.
+inline constexpr size_t kMaxRequestIdBytes = 128;
+
+// The RequestId of the id a client chose in `field` ("request.request_id"),
+// keyed "<scope>/<id>"; InvalidArgument naming `field` when the id is empty
+// or longer than kMaxRequestIdBytes.
+inline absl::StatusOr<RequestId> MakeRequestId(absl::string_view scope, absl::string_view field,
+                                               absl::string_view id,
+                                               absl::string_view what = "request") {
+  if (id.empty() || id.size() > kMaxRequestIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": 1 to ", kMaxRequestIdBytes, " characters are required"));
+  }
+  return RequestId{absl::StrCat(scope, "/", id), std::string(field), std::string(id),
+                   std::string(what)};
+}
 
 class StateMachine {
  public:

@@ -66,11 +66,7 @@ absl::StatusOr<std::optional<journal::RequestId>> IssuanceRules::RequestKey(
   if (!request.ParseFromString(envelope.payload())) {
     return absl::InvalidArgumentError("envelope.payload: not an IssueLabelsRequest");
   }
-  if (request.request_id().empty() || request.request_id().size() > 128) {
-    return Invalid("request_id", "1 to 128 characters are required");
-  }
-  return journal::RequestId{absl::StrCat("label/", request.request_id()), "request.request_id",
-                            request.request_id()};
+  return journal::MakeRequestId("label", "request.request_id", request.request_id());
 }
 
 absl::Status IssuanceRules::CheckRetry(const v1::SignedEnvelope& envelope,

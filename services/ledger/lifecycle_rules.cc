@@ -688,11 +688,7 @@ absl::StatusOr<std::optional<journal::RequestId>> LifecycleRules::RequestKey(
   if (!event.ParseFromString(envelope.payload())) {
     return absl::InvalidArgumentError("envelope.payload: not an Event");
   }
-  if (event.event_id().empty() || event.event_id().size() > 128) {
-    return Invalid("event_id", "1 to 128 characters are required");
-  }
-  return journal::RequestId{absl::StrCat("event/", event.event_id()), "event.event_id",
-                            event.event_id(), "event"};
+  return journal::MakeRequestId("event", "event.event_id", event.event_id(), "event");
 }
 
 absl::Status LifecycleRules::CheckRetry(const v1::SignedEnvelope& envelope,

@@ -83,11 +83,7 @@ absl::StatusOr<std::optional<journal::RequestId>> RegistryRules::RequestKey(
   if (!request.ParseFromString(envelope.payload())) {
     return absl::InvalidArgumentError("envelope.payload: not a RegistryRequest");
   }
-  if (request.request_id().empty() || request.request_id().size() > 128) {
-    return absl::InvalidArgumentError("request.request_id: 1 to 128 characters are required");
-  }
-  return journal::RequestId{absl::StrCat("registry/", request.request_id()),
-                            "request.request_id", request.request_id()};
+  return journal::MakeRequestId("registry", "request.request_id", request.request_id());
 }
 
 absl::Status RegistryRules::Apply(const journal::EntryContext& entry,

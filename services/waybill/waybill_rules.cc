@@ -371,11 +371,7 @@ absl::StatusOr<std::optional<journal::RequestId>> WaybillRules::RequestKey(
   if (!request.ParseFromString(envelope.payload())) {
     return absl::InvalidArgumentError("envelope.payload: not a WaybillRequest");
   }
-  if (request.request_id().empty() || request.request_id().size() > 128) {
-    return absl::InvalidArgumentError("request.request_id: 1 to 128 characters are required");
-  }
-  return journal::RequestId{absl::StrCat("waybill/", request.request_id()), "request.request_id",
-                            request.request_id()};
+  return journal::MakeRequestId("waybill", "request.request_id", request.request_id());
 }
 
 absl::Status WaybillRules::CheckRetry(const v1::SignedEnvelope& envelope,
