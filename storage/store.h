@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -44,38 +45,60 @@
 namespace chemledger::storage {
 
 // State writes in key order: a value to set, or nullopt to delete the key.
-// Writing a key twice keeps the last write.
+// Writing a key twice keeps the last write. Find is a hash lookup: the
+// journal looks keys up in batches of tens of thousands of writes whose keys
+// share long prefixes, where a walk down the sorted map compares many bytes.
 class StateWrites {
  public:
+  using Map = std::map<std::string, std::optional<std::string>, std::less<>>;
+
+  StateWrites() = default;
+  StateWrites(StateWrites&&) = default;
+  StateWrites& operator=(StateWrites&&) = default;
+
   void Put(absl::string_view key, absl::string_view value) {
-    writes_[std::string(key)] = std::string(value);
+    Slot(key) = std::string(value);
   }
-  void Delete(absl::string_view key) { writes_[std::string(key)] = std::nullopt; }
+  void Delete(absl::string_view key) { Slot(key) = std::nullopt; }
   // Applies `later` on top of these (its writes win), taking its entries.
   void Merge(StateWrites&& later) {
     if (writes_.empty()) {
       writes_.swap(later.writes_);
+      index_.swap(later.index_);
       return;
     }
     for (auto it = later.writes_.begin(); it != later.writes_.end();) {
       auto node = later.writes_.extract(it++);
       auto [pos, inserted, rest] = writes_.insert(std::move(node));
-      if (!inserted) pos->second = std::move(rest.mapped());
+      if (inserted) {
+        index_.emplace(pos->first, pos);
+      } else {
+        pos->second = std::move(rest.mapped());
+      }
     }
+    later.index_.clear();
   }
   // The write of `key`: nullptr when none; a pointer to nullopt for a delete.
   const std::optional<std::string>* Find(absl::string_view key) const {
-    auto it = writes_.find(key);
-    return it == writes_.end() ? nullptr : &it->second;
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : &it->second->second;
   }
   bool empty() const { return writes_.empty(); }
   size_t size() const { return writes_.size(); }
-  const std::map<std::string, std::optional<std::string>, std::less<>>& writes() const {
-    return writes_;
-  }
+  const Map& writes() const { return writes_; }
 
  private:
-  std::map<std::string, std::optional<std::string>, std::less<>> writes_;
+  std::optional<std::string>& Slot(absl::string_view key) {
+    auto found = index_.find(key);
+    if (found != index_.end()) return found->second->second;
+    auto pos = writes_.emplace(std::string(key), std::nullopt).first;
+    index_.emplace(pos->first, pos);
+    return pos->second;
+  }
+
+  Map writes_;
+  // Every key of writes_, viewing the map's own (stable) key strings.
+  absl::flat_hash_map<absl::string_view, Map::iterator> index_;
 };
 
 // Largest state key and value the store accepts, in bytes.

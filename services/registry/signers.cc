@@ -1,5 +1,6 @@
 #include "services/registry/signers.h"
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -82,6 +83,7 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
   for (size_t t = 0; t < workers_wanted; ++t) {
     workers.emplace_back([&check_range, begin = std::min(n, t * per), end = std::min(n, (t + 1) * per)] {
       setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kBatchWorkerNice);
+      pthread_setname_np(pthread_self(), "verify-batch");
       check_range(begin, end);
     });
   }
