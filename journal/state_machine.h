@@ -47,7 +47,10 @@ namespace chemledger::journal {
 // refuse what an earlier epoch accepted takes effect from a new epoch, so
 // rebuilding the state from older entries still applies their own rules.
 // Epoch 0 is an entry written before entries recorded their epoch.
-inline constexpr uint32_t kCurrentRulesEpoch = 1;
+//   1: waybill custody and event sizes checked in the log's order.
+//   2: a repackaging's outputs are codes issued to the enterprise that
+//      records it, and only producers and importers repackage.
+inline constexpr uint32_t kCurrentRulesEpoch = 2;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {

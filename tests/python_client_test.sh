@@ -76,7 +76,7 @@ cat "$W/waybills.txt"
 fail() { echo "FAIL: $*"; exit 1; }
 grep -q '^first PY-WB-1 accepted at log index [0-9]*$' "$W/waybills.txt" || fail "PY-WB-1 not accepted"
 grep -q '^first PY-WB-2 refused (3): waybill.vehicle.plate' "$W/waybills.txt" || fail "bad plate not refused"
-grep -q '^first PY-WB-3 refused (9): .*already on open waybill PY-WB-1' "$W/waybills.txt" ||
+grep -q '^first PY-WB-3 refused (9): .*cannot be listed: .*on no other open waybill' "$W/waybills.txt" ||
   fail "second open waybill not refused"
 grep -q '^again PY-WB-1 accepted at log index [0-9]* (replayed)$' "$W/waybills.txt" || fail "retry not replayed"
 [[ "$(grep -c '^again .* refused' "$W/waybills.txt")" == 2 ]] || fail "retry results differ"

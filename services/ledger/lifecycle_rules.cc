@@ -9,6 +9,7 @@
 #include "chemledger/v1/ledger.pb.h"
 #include "services/common/identifiers.h"
 #include "services/common/package_code.h"
+#include "services/common/refusal.h"
 #include "services/label/issuance_state.h"
 #include "services/ledger/code_state.h"
 #include "services/registry/registry_rules.h"
@@ -80,6 +81,20 @@ class Step {
     absl::StatusOr<std::optional<std::string>> bytes = state.Get(internal::CodeKey(code));
     if (!bytes.ok()) return bytes.status();
     return bytes->has_value();
+  }
+
+  // Whether the event's enterprise may learn anything about `code` from a
+  // refusal: a code of its own (issued to it, or its aggregate), a code it
+  // holds or has held (MayRead), or one on its way to it. Read from the state
+  // before this event.
+  // A malformed code names nothing to know about.
+  absl::StatusOr<bool> MayKnow(const std::string& code) {
+    if (!ids::PackageCode::Parse(code) && !ids::IsAggregateCode(code)) return true;
+    if (ids::EnterpriseOfCode(code) == who) return true;
+    CL_ASSIGN_OR_RETURN(bool held, HasHeld(state, code, who));
+    if (held) return true;
+    CL_ASSIGN_OR_RETURN(std::optional<CodeState> c, FindCode(state, code));
+    return c.has_value() && c->status == CodeStatus::kInTransit && c->consignee == who;
   }
 
   // A code this event creates.
@@ -209,18 +224,15 @@ absl::Status CheckWaybill(Step& s, const std::string& code) {
   const v1::Event& e = s.e;
   CL_ASSIGN_OR_RETURN(std::optional<waybill::WaybillState> w,
                       waybill::FindWaybill(s.state, e.waybill_id()));
-  if (!w) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("event.waybill_id: no waybill '", e.waybill_id(), "'"));
+  // Whether a waybill exists, and whose it is, is not told to others.
+  if (!w || w->waybill.consignor().uscc() != s.who) {
+    return absl::NotFoundError(absl::StrCat("event.waybill_id: ", s.who,
+                                            " is the consignor of no waybill '", e.waybill_id(),
+                                            "'"));
   }
   if (w->status != v1::OPEN && w->status != v1::DEPARTED) {
     return absl::FailedPreconditionError(absl::StrCat("event.waybill_id: waybill '", e.waybill_id(),
                                                       "' is ", v1::WaybillStatus_Name(w->status)));
-  }
-  if (w->waybill.consignor().uscc() != s.who) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "event.waybill_id: waybill '", e.waybill_id(), "' is for consignor ",
-        w->waybill.consignor().uscc(), ", not ", s.who));
   }
   if (w->waybill.consignee().uscc() != e.consignee_uscc()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -247,6 +259,9 @@ absl::Status StoringOrShipping(Step& s) {
     if (!consignee) {
       return absl::NotFoundError(absl::StrCat("event.consignee_uscc: enterprise ",
                                               e.consignee_uscc(), " is not registered"));
+    }
+    if (s.entry.rules_epoch >= 2) {
+      CL_RETURN_IF_ERROR(registry::CheckMayReceiveGoods(*consignee, "event.consignee_uscc"));
     }
     CL_RETURN_IF_ERROR(Require("waybill_id", !e.waybill_id().empty(), "is required to ship"));
   }
@@ -324,6 +339,11 @@ absl::Status ConsumingOrRepackaging(Step& s) {
       const v1::RepackagingOutput& out = e.outputs(i);
       std::optional<ids::PackageCode> p = ids::PackageCode::Parse(out.code());
       if (!p) return Invalid(field, absl::StrCat("'", out.code(), "' is not a package code"));
+      if (s.entry.rules_epoch >= 2 && p->uscc != s.who) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "event.", field, ": ", out.code(), " was not issued to ", s.who,
+            ": a repackaging's outputs are codes issued to the enterprise that records it"));
+      }
       if (in_code && (p->uscc != in_code->uscc || p->product != in_code->product)) {
         return Invalid(field, absl::StrCat(out.code(), " is not a code of the same product as ",
                                            input->code));
@@ -541,14 +561,11 @@ absl::Status ErrorDeclaration(Step& s) {
   const v1::Event& e = s.e;
   CL_RETURN_IF_ERROR(Require("reason", !e.reason().empty(), "is required"));
   CL_ASSIGN_OR_RETURN(std::optional<EventInfo> original, FindEvent(s.state, e.corrects_event_id()));
-  if (!original) {
-    return absl::NotFoundError(
-        absl::StrCat("event.corrects_event_id: no event '", e.corrects_event_id(), "'"));
-  }
-  if (original->enterprise != s.who) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "event.corrects_event_id: event '", e.corrects_event_id(), "' was recorded by ",
-        original->enterprise, "; only it may declare it wrong"));
+  // Only the enterprise that recorded an event may declare it wrong; others
+  // learn nothing about it, not even that it exists.
+  if (!original || original->enterprise != s.who) {
+    return absl::NotFoundError(absl::StrCat("event.corrects_event_id: ", s.who,
+                                            " recorded no event '", e.corrects_event_id(), "'"));
   }
   // The declaration joins the chains of exactly the codes the wrong event
   // touched, so it shows in their histories.
@@ -641,6 +658,10 @@ absl::Status CheckEvent(Step& s) {
       !registry::HasRole(ent, v1::IMPORTER)) {
     return refuse("only producers and importers commission packages");
   }
+  if (e.step() == v1::REPACKAGING && s.entry.rules_epoch >= 2 &&
+      !registry::HasRole(ent, v1::PRODUCER) && !registry::HasRole(ent, v1::IMPORTER)) {
+    return refuse("only producers and importers repackage (into codes issued to them)");
+  }
   if (e.step() == v1::CONSUMING && !registry::HasRole(ent, v1::USER) &&
       !registry::HasRole(ent, v1::PRODUCER)) {
     return refuse("only users and producers consume");
@@ -674,6 +695,35 @@ absl::Status ApplyStep(Step& s) {
     case v1::ERROR_DECLARATION: return ErrorDeclaration(s);
     default: return Invalid("step", "is not a known business step");
   }
+}
+
+// Every code an event names, with its field.
+std::vector<std::pair<std::string, std::string>> NamedCodes(const v1::Event& e) {
+  std::vector<std::pair<std::string, std::string>> named;
+  for (int i = 0; i < e.codes_size(); ++i) named.emplace_back(Field(i), e.codes(i));
+  if (!e.parent_code().empty()) named.emplace_back("parent_code", e.parent_code());
+  for (int i = 0; i < e.outputs_size(); ++i) {
+    named.emplace_back(absl::StrCat("outputs[", i, "].code"), e.outputs(i).code());
+  }
+  return named;
+}
+
+// A refusal of an event that names a code its enterprise may not know about
+// says only that, the same whether the code exists or not, naming no other
+// party; the full reason goes with it for the regulator (refusal.h).
+absl::Status Redact(Step& s, const absl::Status& refused) {
+  for (const auto& [field, code] : NamedCodes(s.e)) {
+    absl::StatusOr<bool> may_know = s.MayKnow(code);
+    if (!may_know.ok()) return may_know.status();
+    if (!*may_know) {
+      return WithFullReason(
+          absl::PermissionDeniedError(absl::StrCat("event.", field, ": ", code,
+                                                   " is not a code ", s.who,
+                                                   " holds, has held or is sent")),
+          refused);
+    }
+  }
+  return refused;
 }
 
 }  // namespace
@@ -715,7 +765,7 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
   }
   Step s(entry, state, event);
   CL_RETURN_IF_ERROR(CheckEvent(s));
-  CL_RETURN_IF_ERROR(ApplyStep(s));
+  if (absl::Status refused = ApplyStep(s); !refused.ok()) return Redact(s, refused);
   if (s.touched.size() > static_cast<size_t>(kMaxTouchedCodes)) {
     return Invalid("codes", absl::StrCat("the event would touch ", s.touched.size(),
                                          " codes (aggregates' contents included); at most ",

@@ -23,7 +23,14 @@
 //    carrier;
 //  - an error declaration undoes an event that is still the latest of every
 //    code it touched (and did not create it), declared by the enterprise that
-//    recorded it.
+//    recorded it;
+//  - a repackaging's outputs are codes issued to the enterprise recording it
+//    (a producer or importer); nothing is shipped to a blacklisted consignee
+//    or to one that only carries (rules epoch 2);
+//  - a refusal about a code the enterprise may not know about (never held,
+//    not sent to it, not its own) says the same whether the code exists or
+//    not and names no other party; the full reason rides along as a payload
+//    (services/common/refusal.h).
 // Each event joins the hash chain of every code it touches: its assignment
 // (v1::EventLinks) names, per code, the leaf hash of the code's previous
 // event.

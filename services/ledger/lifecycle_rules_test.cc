@@ -6,6 +6,8 @@
 
 #include "services/ledger/lifecycle_rules.h"
 
+#include "services/common/refusal.h"
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -31,6 +33,7 @@
 #include "gtest/gtest.h"
 #include "journal/journal.h"
 #include "services/common/envelope.h"
+#include "services/common/refusal.h"
 #include "services/ledger/code_state.h"
 #include "services/ledger/ledger.h"
 #include "services/registry/registry_testing.h"
@@ -387,7 +390,7 @@ TEST_F(LifecycleRulesTest, OnlyTheCustodianActsAndReceiptChangesCustody) {
   Commission({1});
   Refused(warehouse_, Event(v1::STORING, kWarehouse, {Code(1)}),
           absl::StatusCode::kPermissionDenied,
-          "event.codes[0]: " + Code(1) + " is in the custody of " + kProducer);
+          "event.codes[0]: " + Code(1) + " is not a code " + kWarehouse + " holds");
   SubmitWaybill("WB-OPEN-2", kProducer, kWarehouse, {Code(1)});
   v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(1)});
   ship.set_consignee_uscc(kWarehouse);
@@ -398,7 +401,7 @@ TEST_F(LifecycleRulesTest, OnlyTheCustodianActsAndReceiptChangesCustody) {
   EXPECT_EQ(Find(Code(1)).custodian, kProducer) << "custody changes on receipt, not shipment";
   // Someone else than the consignee cannot receive it.
   Refused(user_, Event(v1::RECEIVING, kUser, {Code(1)}), absl::StatusCode::kPermissionDenied,
-          "consigned to " + kWarehouse);
+          "is not a code " + kUser + " holds");
   // In transit, the shipper cannot use it either.
   v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
   use.set_quantity_milli(1000);
@@ -419,6 +422,104 @@ TEST_F(LifecycleRulesTest, OnlyTheCustodianActsAndReceiptChangesCustody) {
   ExpectCheckPasses();
 }
 
+TEST_F(LifecycleRulesTest, ARefusalAboutACodeTheCallerMayNotKnowSaysTheSameWhetherItExists) {
+  // Code(1) is held by the producer, Code(2) is in transit to the warehouse,
+  // Code(3) was issued but never commissioned, the last was never issued.
+  Commission({1, 2});
+  SubmitWaybill("WB-PROBE-1", kProducer, kWarehouse, {Code(2)});
+  v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(2)});
+  ship.set_consignee_uscc(kWarehouse);
+  ship.set_waybill_id("WB-PROBE-1");
+  Ok(producer_, ship);
+  const std::string never_issued = kProducer + ".M01.B9.99999";
+  const uint64_t before = LogSize();
+  for (v1::BusinessStep step : {v1::STORING, v1::RECEIVING, v1::LOSS_REPORT}) {
+    std::set<std::string> told;  // each message, with the code taken out
+    for (const std::string& code : {Code(1), Code(2), Code(3), never_issued}) {
+      v1::Event probe = Event(step, kUser, {code});
+      probe.set_reason("probing");
+      absl::StatusOr<EventReceipt> r = t_->ledger().Append(Signed(user_, probe));
+      ASSERT_FALSE(r.ok()) << code;
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << r.status();
+      std::string message(r.status().message());
+      EXPECT_EQ(message.find(kProducer), message.find(code)) << "names the producer: " << message;
+      EXPECT_EQ(message.find(kWarehouse), std::string::npos) << message;
+      message.replace(message.find(code), code.size(), "<code>");
+      told.insert(message);
+      // The full reason is kept with the refusal, for the regulator.
+      std::optional<std::string> full = FullReason(r.status());
+      ASSERT_TRUE(full.has_value()) << r.status();
+      if (code == Code(1) && step == v1::STORING) {
+        EXPECT_NE(full->find("in the custody of " + kProducer), std::string::npos) << *full;
+      }
+    }
+    EXPECT_EQ(told.size(), 1u) << "the refusals differ: " << *told.begin() << " / "
+                               << *told.rbegin();
+    EXPECT_EQ(*told.begin(), "event.codes[0]: <code> is not a code " + kUser +
+                                 " holds, has held or is sent");
+  }
+  // A waybill number or an event id of another enterprise is, to it, none.
+  v1::Event ship_on_theirs = Event(v1::SHIPPING, kUser, {Code(1)});
+  ship_on_theirs.set_consignee_uscc(kWarehouse);
+  ship_on_theirs.set_waybill_id("WB-PROBE-1");
+  Refused(user_, ship_on_theirs, absl::StatusCode::kPermissionDenied, "is not a code " + kUser);
+  EXPECT_EQ(LogSize(), before);
+  // The consignee may know the code on its way to it: it is told why.
+  Refused(warehouse_, Event(v1::STORING, kWarehouse, {Code(2)}),
+          absl::StatusCode::kPermissionDenied, "in the custody of " + kProducer);
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, RepackagingOutputsAreCodesIssuedToTheRepackager) {
+  Commission({1});
+  Move(producer_, kProducer, warehouse_, kWarehouse, {Code(1)});
+  // The warehouse holds the producer's drum; the producer's unused codes are
+  // not the warehouse's to use, and a warehouse does not repackage.
+  v1::Event split = Event(v1::REPACKAGING, kWarehouse, {Code(1)});
+  split.set_quantity_milli(10000);
+  v1::RepackagingOutput* out = split.add_outputs();
+  out->set_code(Code(7));
+  out->set_quantity_milli(10000);
+  Refused(warehouse_, split, absl::StatusCode::kPermissionDenied,
+          "only producers and importers repackage");
+  // The producer's commissioning of that code still works afterwards.
+  Commission({7});
+  ExpectCheckPasses();
+}
+
+TEST_F(LifecycleRulesTest, NothingShipsToABlacklistedConsigneeOrToACarrier) {
+  Commission({1, 2});
+  SubmitWaybill("WB-BL-1", kProducer, kWarehouse, {Code(1)});
+  v1::RegistryRequest blacklist;
+  blacklist.mutable_blacklist()->set_enterprise_uscc(kWarehouse);
+  blacklist.mutable_blacklist()->set_blacklisted(true);
+  blacklist.mutable_blacklist()->set_reason("storage licence suspended");
+  *blacklist.mutable_blacklist()->mutable_date() = api::ToProtoDate(Today());
+  absl::StatusOr<journal::Receipt> r = t_->Registry(regulator_, blacklist);
+  ASSERT_TRUE(r.ok()) << r.status();
+  v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(1)});
+  ship.set_consignee_uscc(kWarehouse);
+  ship.set_waybill_id("WB-BL-1");
+  Refused(producer_, ship, absl::StatusCode::kPermissionDenied,
+          "event.consignee_uscc: " + kWarehouse + " is blacklisted");
+  // Nor may a new waybill name it as the consignee.
+  v1::WaybillRequest w;
+  *w.mutable_submit() = waybill::testing::ExampleWaybill("WB-BL-2", kCarrier, kProducer, kWarehouse,
+                                                          {Code(2)}, 25000, "KGM");
+  absl::StatusOr<waybill::WaybillReceipt> refused = ApplyWaybill(w);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied) << refused.status();
+  EXPECT_NE(refused.status().message().find("waybill.consignee.uscc: " + kWarehouse +
+                                            " is blacklisted"),
+            std::string::npos)
+      << refused.status();
+  // A carrier moves goods; it is not sent them.
+  ship.set_consignee_uscc(kCarrier);
+  Refused(producer_, ship, absl::StatusCode::kPermissionDenied,
+          "event.consignee_uscc: " + kCarrier + " has no role that receives goods");
+  ExpectCheckPasses();
+}
+
 TEST_F(LifecycleRulesTest, ShippingNeedsAnOpenWaybill) {
   Commission({1, 2});
   v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(1)});
@@ -427,8 +528,8 @@ TEST_F(LifecycleRulesTest, ShippingNeedsAnOpenWaybill) {
   Refused(producer_, ship, absl::StatusCode::kInvalidArgument, "event.waybill_id");
   // A waybill the book has never seen.
   ship.set_waybill_id("WB-NONE-1");
-  Refused(producer_, ship, absl::StatusCode::kFailedPrecondition,
-          "event.waybill_id: no waybill 'WB-NONE-1'");
+  Refused(producer_, ship, absl::StatusCode::kNotFound,
+          "event.waybill_id: " + kProducer + " is the consignor of no waybill 'WB-NONE-1'");
 
   // A cancelled waybill is not open.
   SubmitWaybill("WB-CANCELLED-1", kProducer, kWarehouse, {Code(1)});
@@ -467,8 +568,8 @@ TEST_F(LifecycleRulesTest, ShippingNeedsAnOpenWaybill) {
   v1::Event back = Event(v1::SHIPPING, kWarehouse, {Code(1)});
   back.set_consignee_uscc(kProducer);
   back.set_waybill_id("WB-OPEN-1");
-  Refused(warehouse_, back, absl::StatusCode::kFailedPrecondition,
-          "event.waybill_id: waybill 'WB-OPEN-1' is CLOSED");
+  Refused(warehouse_, back, absl::StatusCode::kNotFound,
+          "event.waybill_id: " + kWarehouse + " is the consignor of no waybill 'WB-OPEN-1'");
   ExpectCheckPasses();
 }
 
@@ -735,7 +836,9 @@ TEST_F(LifecycleRulesTest, AnErrorDeclarationJoinsExactlyTheCorrectedEventsChain
   v1::Event foreign = Event(v1::ERROR_DECLARATION, kWarehouse, {});
   foreign.set_corrects_event_id(store.event_id());
   foreign.set_reason("not mine");
-  Refused(warehouse_, foreign, absl::StatusCode::kPermissionDenied, "event.corrects_event_id");
+  // Another enterprise's event is, to it, no event at all.
+  Refused(warehouse_, foreign, absl::StatusCode::kNotFound,
+          "event.corrects_event_id: " + kWarehouse + " recorded no event '" + store.event_id() + "'");
   // An event the ledger has never seen.
   v1::Event unknown = Event(v1::ERROR_DECLARATION, kProducer, {});
   unknown.set_corrects_event_id("ev-never");

@@ -193,6 +193,19 @@ absl::StatusOr<v1::Actor> VerifySigner(const storage::StateReader& state,
   return std::move(resolved->first);
 }
 
+absl::Status CheckMayReceiveGoods(const EnterpriseRecord& consignee, absl::string_view field) {
+  const v1::Enterprise& e = consignee.enterprise;
+  if (consignee.blacklist_reason) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(field, ": ", e.uscc(), " is blacklisted: nothing may be consigned to it"));
+  }
+  for (int r : e.roles()) {
+    if (r != v1::CARRIER && r != v1::ENTERPRISE_ROLE_UNSPECIFIED) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      field, ": ", e.uscc(), " has no role that receives goods (only a carrier's, or none)"));
+}
+
 bool HasRole(const v1::Enterprise& enterprise, v1::EnterpriseRole role) {
   for (int r : enterprise.roles()) {
     if (r == role) return true;

@@ -88,6 +88,10 @@ absl::StatusOr<v1::Actor> VerifySigner(const storage::StateReader& state,
 
 // Whether `enterprise` has `role`.
 bool HasRole(const v1::Enterprise& enterprise, v1::EnterpriseRole role);
+// Whether goods may be consigned to `consignee`: PermissionDenied (naming
+// `field`) when it is blacklisted, or when its roles cannot receive goods
+// (it has none but CARRIER: a carrier moves goods, it is not sent them).
+absl::Status CheckMayReceiveGoods(const EnterpriseRecord& consignee, absl::string_view field);
 // Whether `enterprise` holds a licence of `type` valid on `day` (from and
 // until both included).
 bool HoldsLicence(const v1::Enterprise& enterprise, v1::LicenceType type, absl::CivilDay day);

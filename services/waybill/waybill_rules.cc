@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "services/common/package_code.h"
+#include "services/common/refusal.h"
 #include "services/ledger/code_state.h"
 #include "services/registry/registry_rules.h"
 #include "services/registry/registry_state.h"
@@ -38,23 +39,42 @@ const v1::Waybill* NewContent(const v1::WaybillRequest& r) {
   return nullptr;
 }
 
-// Each code of `w` is in the consignor's custody and can be shipped. The
-// refusal does not say who holds a code.
-absl::Status CheckCustody(const storage::StateReader& state, const v1::Waybill& w) {
+// Each code of `w` can go on it: in the consignor's custody, active, not
+// packed, and on no other open waybill. The submitter may be a carrier the
+// code's holder never asked, so every reason gets the same refusal: it does
+// not tell whether the code exists, who holds it, or which waybill has it.
+// The full reason goes with it for the regulator (refusal.h). Before rules
+// epoch 1 custody was checked outside the log's order, so a rebuilt entry of
+// epoch 0 is held to the open-waybill rule only.
+absl::Status CheckListable(const storage::StateReader& state, const v1::Waybill& w,
+                           bool check_custody) {
   for (int l = 0; l < w.goods_size(); ++l) {
     for (int c = 0; c < w.goods(l).codes_size(); ++c) {
       const std::string field = absl::StrCat("waybill.goods[", l, "].codes[", c, "]");
       const std::string& code = w.goods(l).codes(c);
-      absl::StatusOr<std::optional<ledger::CodeState>> s = ledger::FindCode(state, code);
-      if (!s.ok()) return s.status();
-      if (!*s) return absl::NotFoundError(absl::StrCat(field, ": ", code, " is not in the ledger"));
-      if ((*s)->custodian != w.consignor().uscc()) {
-        return Precondition(field, absl::StrCat(code, " is not in the custody of the consignor"));
+      const auto refuse = [&](absl::string_view why) {
+        return WithFullReason(
+            Precondition(field, absl::StrCat(code, " cannot be listed: it must be in the "
+                                                   "consignor's custody, active, not packed and on "
+                                                   "no other open waybill")),
+            Precondition(field, absl::StrCat(code, " ", why)));
+      };
+      if (check_custody) {
+        absl::StatusOr<std::optional<ledger::CodeState>> s = ledger::FindCode(state, code);
+        if (!s.ok()) return s.status();
+        if (!*s) return refuse("is not in the ledger");
+        if ((*s)->custodian != w.consignor().uscc()) {
+          return refuse(absl::StrCat("is in the custody of ", (*s)->custodian));
+        }
+        if ((*s)->status != ledger::CodeStatus::kActive || !(*s)->parent.empty()) {
+          return refuse(absl::StrCat("is ", ledger::CodeStatusName((*s)->status),
+                                     (*s)->parent.empty() ? "" : " and packed on " + (*s)->parent));
+        }
       }
-      if ((*s)->status != ledger::CodeStatus::kActive || !(*s)->parent.empty()) {
-        return Precondition(field, absl::StrCat(code, " cannot be shipped: it is ",
-                                                ledger::CodeStatusName((*s)->status),
-                                                (*s)->parent.empty() ? "" : " and packed on " + (*s)->parent));
+      absl::StatusOr<std::optional<std::string>> open = OpenWaybillOf(state, code);
+      if (!open.ok()) return open.status();
+      if (*open && **open != w.waybill_number()) {
+        return refuse(absl::StrCat("is already on open waybill ", **open));
       }
     }
   }
@@ -90,6 +110,11 @@ absl::Status CheckContent(const journal::EntryContext& entry, const storage::Sta
     return absl::NotFoundError(
         absl::StrCat("waybill.carrier_uscc: ", w.carrier_uscc(), " is not registered"));
   }
+  if (entry.rules_epoch >= 2 && !registry::HasRole((*carrier)->enterprise, v1::CARRIER)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "waybill.carrier_uscc: ", w.carrier_uscc(),
+        " is not registered as a carrier (CARRIER): only carriers submit waybills"));
+  }
   const absl::CivilDay today = registry::ChinaDay(entry.record_time);
   if (!registry::HoldsLicence((*carrier)->enterprise, v1::ROAD_TRANSPORT, today)) {
     return absl::PermissionDeniedError(absl::StrCat(
@@ -102,14 +127,13 @@ absl::Status CheckContent(const journal::EntryContext& entry, const storage::Sta
         registry::FindEnterprise(state, *uscc);
     if (!e.ok()) return e.status();
     if (!*e) return absl::NotFoundError(absl::StrCat(field, ": ", *uscc, " is not registered"));
+    if (uscc == &w.consignee().uscc() && entry.rules_epoch >= 2) {
+      if (absl::Status s = registry::CheckMayReceiveGoods(**e, field); !s.ok()) return s;
+    }
   }
-  // Custody was checked outside the log's order before rules epoch 1, so an
-  // entry of epoch 0 is not held to it when the state is rebuilt.
   const bool legacy_rebuild =
       entry.mode == journal::ApplyMode::kRebuild && entry.rules_epoch == 0;
-  if (!legacy_rebuild) {
-    if (absl::Status s = CheckCustody(state, w); !s.ok()) return s;
-  }
+  if (absl::Status s = CheckListable(state, w, !legacy_rebuild); !s.ok()) return s;
   bool toxic = false, precursor = false;
   std::set<std::string> seen;
   for (int l = 0; l < w.goods_size(); ++l) {
@@ -119,11 +143,6 @@ absl::Status CheckContent(const journal::EntryContext& entry, const storage::Sta
       const std::string& code = g.codes(c);
       if (!seen.insert(code).second) {
         return absl::InvalidArgumentError(absl::StrCat(field, ": ", code, " is listed twice"));
-      }
-      absl::StatusOr<std::optional<std::string>> open = OpenWaybillOf(state, code);
-      if (!open.ok()) return open.status();
-      if (*open && **open != number) {
-        return Precondition(field, absl::StrCat(code, " is already on open waybill ", **open));
       }
       // A package code names its product: the line must match it.
       if (std::optional<ids::PackageCode> p = ids::PackageCode::Parse(code)) {

@@ -206,7 +206,7 @@ TEST_F(WaybillRulesTest, ShippingFollowsTheWaybillAndReceiptClosesIt) {
   RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-1", kOther),
                absl::StatusCode::kFailedPrecondition, "event.consignee_uscc");
   RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-9", kUser),
-               absl::StatusCode::kFailedPrecondition, "no waybill 'WB-9'");
+               absl::StatusCode::kNotFound, kProducer + " is the consignor of no waybill 'WB-9'");
   ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-1", kUser).ok());
   std::optional<WaybillState> shipped = Find("WB-1");
   ASSERT_TRUE(shipped.has_value());
@@ -216,7 +216,7 @@ TEST_F(WaybillRulesTest, ShippingFollowsTheWaybillAndReceiptClosesIt) {
   ASSERT_TRUE(Submit(carrier_, Arrive("WB-1")).ok());
   // Receipt by the wrong enterprise is refused; by the consignee, accepted.
   RefusedEvent(Event(other_, v1::RECEIVING, kOther, {Code(1)}),
-               absl::StatusCode::kPermissionDenied, "consigned to " + kUser);
+               absl::StatusCode::kPermissionDenied, "is not a code " + kOther + " holds");
   ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
   std::optional<WaybillState> w = Find("WB-1");
   ASSERT_TRUE(w.has_value());
@@ -306,7 +306,7 @@ TEST_F(WaybillRulesTest, ReceivingEverythingClosesTheWaybill) {
 TEST_F(WaybillRulesTest, APackageIsOnAtMostOneOpenWaybillAndCancelStopsShipping) {
   ASSERT_TRUE(Submit(carrier_, Waybill("WB-3", {Code(3)})).ok());
   Refused(carrier_, Waybill("WB-4", {Code(3)}), absl::StatusCode::kFailedPrecondition,
-          "is already on open waybill WB-3");
+          "cannot be listed: it must be in the consignor's custody, active, not packed and on no other open waybill");
   ASSERT_TRUE(Submit(carrier_, Cancel("WB-3", "truck broke down")).ok());
   EXPECT_EQ(Find("WB-3")->status, v1::CANCELLED);
   RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(3)}, "WB-3", kUser),
@@ -326,7 +326,7 @@ TEST_F(WaybillRulesTest, OnlyTheCarrierSubmitsAndGoodsMustMatchTheProducts) {
   v1::Waybill not_custody = Waybill("WB-5", {Code(4)});
   not_custody.mutable_consignor()->set_uscc(kOther);
   Refused(carrier_, not_custody, absl::StatusCode::kFailedPrecondition,
-          "is not in the custody of the consignor");
+          "cannot be listed: it must be in the consignor's custody, active, not packed and on no other open waybill");
   v1::Waybill bad_plate = Waybill("WB-5", {Code(4)});
   bad_plate.mutable_vehicle()->set_plate("ABC");
   Refused(carrier_, bad_plate, absl::StatusCode::kInvalidArgument, "waybill.vehicle.plate");
@@ -343,11 +343,11 @@ TEST_F(WaybillRulesTest, OnlyTheCarrierSubmitsAndGoodsMustMatchTheProducts) {
 // goods: the carrier's licence, registered parties, codes in the ledger and
 // listed once.
 TEST_F(WaybillRulesTest, TheCarrierNeedsAValidLicenceAndTheCodesMustBeShippable) {
-  // An enterprise without a road transport licence may not carry, even
-  // signing for itself.
-  v1::Waybill unlicensed = testing::ExampleWaybill("WB-L1", kOther, kProducer, kUser, {Code(1)});
-  Refused(other_, unlicensed, absl::StatusCode::kPermissionDenied,
-          "holds no 道路运输经营许可证 (ROAD_TRANSPORT) valid today");
+  // An enterprise that is not a carrier may not carry, even signing for
+  // itself.
+  v1::Waybill not_a_carrier = testing::ExampleWaybill("WB-L1", kOther, kProducer, kUser, {Code(1)});
+  Refused(other_, not_a_carrier, absl::StatusCode::kPermissionDenied,
+          "waybill.carrier_uscc: " + kOther + " is not registered as a carrier");
   // Nor a carrier whose licence ended yesterday.
   const std::string expired = registry::testing::ExampleUscc("350200");
   const crypto::SigningKey expired_key = TestKey(6);
@@ -364,8 +364,8 @@ TEST_F(WaybillRulesTest, TheCarrierNeedsAValidLicenceAndTheCodesMustBeShippable)
           absl::StatusCode::kNotFound, "waybill.consignee.uscc: " + stranger + " is not registered");
   // Codes: in the ledger (serial 7 is issued but not commissioned), listed
   // once.
-  Refused(carrier_, Waybill("WB-L1", {Code(7)}), absl::StatusCode::kNotFound,
-          "waybill.goods[0].codes[0]: " + Code(7) + " is not in the ledger");
+  Refused(carrier_, Waybill("WB-L1", {Code(7)}), absl::StatusCode::kFailedPrecondition,
+          "waybill.goods[0].codes[0]: " + Code(7) + " cannot be listed: it must be in the consignor's custody, active, not packed and on no other open waybill");
   Refused(carrier_, Waybill("WB-L1", {Code(1), Code(1)}), absl::StatusCode::kInvalidArgument,
           "waybill.goods[0].codes[1]: " + Code(1) + " is listed twice");
   // A shipped code is in transit: it goes on no other waybill, even once
@@ -374,7 +374,7 @@ TEST_F(WaybillRulesTest, TheCarrierNeedsAValidLicenceAndTheCodesMustBeShippable)
   ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(2)}, "WB-L2", kUser).ok());
   ASSERT_TRUE(Submit(carrier_, Cancel("WB-L2", "consignee refused the goods")).ok());
   Refused(carrier_, Waybill("WB-L3", {Code(2)}), absl::StatusCode::kFailedPrecondition,
-          Code(2) + " cannot be shipped: it is ");
+          Code(2) + " cannot be listed: it must be in the consignor's custody, active, not packed and on no other open waybill");
   EXPECT_FALSE(Find("WB-L1").has_value());
   EXPECT_FALSE(Find("WB-L3").has_value());
   ExpectStateRebuildsFromTheLog();
@@ -653,7 +653,7 @@ TEST_F(WaybillRulesTest, ABatchSeesItsOwnEarlierRequestsAndWritesOnce) {
   ASSERT_EQ(results.size(), envelopes.size());
   ASSERT_TRUE(results[0].ok()) << results[0].status();
   EXPECT_EQ(results[1].status().code(), absl::StatusCode::kFailedPrecondition) << results[1].status();
-  EXPECT_NE(results[1].status().message().find("already on open waybill WB-B1"), std::string::npos)
+  EXPECT_NE(results[1].status().message().find("on no other open waybill"), std::string::npos)
       << results[1].status();
   ASSERT_TRUE(results[2].ok()) << results[2].status();
   ASSERT_TRUE(results[3].ok()) << results[3].status();
