@@ -11,6 +11,7 @@
 #include "crypto/trust_list.h"
 #include "services/common/grpc_status.h"
 #include "services/common/snapshot_metadata.h"
+#include "services/label/label_resolution.h"
 #include "services/registry/read_access.h"
 #include "services/registry/registry_state.h"
 
@@ -112,48 +113,11 @@ grpc::Status LabelServiceImpl::ResolveLabel(grpc::ServerContext* context,
   const bool authenticated =
       context->client_metadata().count(read_auth::kKeyIdHeader) > 0 &&
       registry::AuthenticateRead(*snapshot, *context, kResolveLabelMethod).ok();
-  absl::StatusOr<crypto::TrustList> trust = MakeTrustList(*snapshot, api::TodayInChina());
-  if (!trust.ok()) return ToGrpcStatus(trust.status());
-  crypto::LabelCheck check = crypto::VerifyLabel(request->url(), *trust);
-  response->set_verdict(std::string(crypto::LabelVerdictName(check.verdict)));
-  response->set_detail(check.detail);
-  if (!check.label) return grpc::Status::OK;
-  const crypto::LabelClaims& claims = check.label->claims;
-  response->set_code(claims.Code());
-  if (check.verdict == crypto::LabelVerdict::kAuthentic) {
-    absl::StatusOr<IssuanceRecord> record = MatchIssuance(*snapshot, *check.label);
-    if (record.ok()) {
-      response->set_issuance_log_index(record->log_index);
-    } else {
-      // Correctly signed but not what was issued: the label key signed
-      // something the log does not account for (a leaked key?).
-      response->set_verdict("not-issued");
-      response->set_detail(std::string(record.status().message()));
-    }
-  }
-  absl::StatusOr<std::optional<v1::Product>> product =
-      registry::FindProduct(*snapshot, claims.enterprise, claims.product);
-  if (!product.ok()) return ToGrpcStatus(product.status());
-  if (*product) *response->mutable_product() = **std::move(product);
-  absl::StatusOr<std::optional<registry::EnterpriseRecord>> e =
-      registry::FindEnterprise(*snapshot, claims.enterprise);
-  if (!e.ok()) return ToGrpcStatus(e.status());
-  if (*e) {
-    v1::Enterprise* out = response->mutable_enterprise()->mutable_enterprise();
-    response->mutable_enterprise()->set_blacklisted((*e)->blacklist_reason.has_value());
-    if (authenticated) {
-      *out = (*e)->enterprise;
-      if ((*e)->blacklist_reason) {
-        response->mutable_enterprise()->set_blacklist_reason(*(*e)->blacklist_reason);
-      }
-    } else {
-      // The public scan: who supplied it and where, not their licences.
-      out->set_uscc((*e)->enterprise.uscc());
-      out->set_name((*e)->enterprise.name());
-      out->set_region_code((*e)->enterprise.region_code());
-      out->set_address((*e)->enterprise.address());
-    }
-  }
+  absl::StatusOr<v1::ResolveLabelResponse> resolved = label::ResolveLabel(
+      *snapshot, request->url(), api::TodayInChina(),
+      authenticated ? Scanner::kRegisteredActor : Scanner::kAnyone);
+  if (!resolved.ok()) return ToGrpcStatus(resolved.status());
+  *response = *std::move(resolved);
   return grpc::Status::OK;
 }
 

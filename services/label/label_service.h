@@ -7,9 +7,10 @@
 // request streams the same labels again.
 //
 // GetTrustList and ResolveLabel are open: anyone holding a package may check
-// it. ResolveLabel shows an anonymous caller the product and the supplier's
-// name and address; a caller with read credentials (read_access.h) gets the
-// full enterprise record (licences, blacklist reason).
+// it. ResolveLabel (label_resolution.h) shows, for a label the log accounts
+// for, an anonymous caller the product and the supplier's name and address,
+// and a caller with read credentials (read_access.h) the full enterprise
+// record (licences, blacklist reason); any other label gets its verdict alone.
 //
 // Thread-safety: safe for gRPC's concurrent handlers. Everything passed to
 // the constructor must outlive the service.

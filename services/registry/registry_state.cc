@@ -25,8 +25,11 @@ absl::StatusOr<LabelKeyState> ToLabelKeyState(const state::LabelKeyRecord& r) {
   absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(r.public_key());
   if (!key.ok()) return absl::DataLossError("a label key record holds a malformed key");
   LabelKeyState s{*key, FromProtoDate(r.valid_from()), FromProtoDate(r.valid_until()),
-                  std::nullopt};
-  if (r.revoked()) s.revoked_on = FromProtoDate(r.revoked_on());
+                  std::nullopt, std::nullopt};
+  if (r.revoked()) {
+    s.revoked_on = FromProtoDate(r.revoked_on());
+    s.revoked_at = r.revoked_at();
+  }
   return s;
 }
 

@@ -39,6 +39,7 @@ struct LabelKeyState {
   absl::CivilDay valid_from;
   absl::CivilDay valid_until;
   std::optional<absl::CivilDay> revoked_on;  // the China day its revocation was recorded
+  std::optional<uint64_t> revoked_at;        // the log index of its revocation
 };
 
 // An enterprise with its blacklist state.

@@ -1,0 +1,108 @@
+#include "services/label/label_resolution.h"
+
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "crypto/trust_list.h"
+#include "services/label/issuance.h"
+#include "services/label/issuance_state.h"
+#include "services/registry/registry_state.h"
+
+namespace chemledger::label {
+namespace {
+
+// The issuance the log holds of `label`, signed by a key revoked after that
+// issuance: nullopt when the signature fails or the log does not account for
+// the label from before the revocation.
+absl::StatusOr<std::optional<IssuanceRecord>> IssuedBeforeRevocation(
+    const storage::StateReader& state, const crypto::ParsedLabel& label,
+    std::string* warning) {
+  absl::StatusOr<std::optional<registry::LabelKeyState>> key =
+      registry::FindLabelKey(state, label.key_id);
+  if (!key.ok()) return key.status();
+  if (!*key || !(*key)->revoked_at || !label.VerifySignature((*key)->key).ok()) {
+    return std::nullopt;
+  }
+  absl::StatusOr<IssuanceRecord> issued = MatchIssuance(state, label);
+  if (!issued.ok() || issued->log_index >= *(*key)->revoked_at) return std::nullopt;
+  *warning = absl::StrCat(
+      "label key ", label.key_id.ToString(), " was revoked on ",
+      absl::FormatCivilTime(*(*key)->revoked_on), " (log index ", *(*key)->revoked_at,
+      "), after this package was issued (log index ", issued->log_index,
+      "): this label was issued before the revocation and its information holds; a label "
+      "signed by that key and not in the log would not be");
+  return std::optional<IssuanceRecord>(*std::move(issued));
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ResolveLabelResponse> ResolveLabel(const storage::StateReader& state,
+                                                      absl::string_view url, absl::CivilDay today,
+                                                      Scanner scanner) {
+  v1::ResolveLabelResponse response;
+  absl::StatusOr<crypto::TrustList> trust = MakeTrustList(state, today);
+  if (!trust.ok()) return trust.status();
+  crypto::LabelCheck check = crypto::VerifyLabel(url, *trust);
+  response.set_verdict(std::string(crypto::LabelVerdictName(check.verdict)));
+  response.set_detail(check.detail);
+  if (!check.label) return response;
+
+  std::optional<IssuanceRecord> accounted;
+  if (check.verdict == crypto::LabelVerdict::kAuthentic) {
+    absl::StatusOr<IssuanceRecord> issued = MatchIssuance(state, *check.label);
+    if (issued.ok()) {
+      accounted = *std::move(issued);
+    } else if (absl::IsNotFound(issued.status()) || absl::IsFailedPrecondition(issued.status())) {
+      // Correctly signed but not what the log issued: the label key signed
+      // something the log does not account for (a leaked key?).
+      response.set_verdict("not-issued");
+      response.set_detail(
+          "the log holds no issuance of this label (not issued, or issued with other claims "
+          "or by another key)");
+    } else {
+      return issued.status();
+    }
+  } else if (check.verdict == crypto::LabelVerdict::kRevokedKey) {
+    std::string warning;
+    absl::StatusOr<std::optional<IssuanceRecord>> issued =
+        IssuedBeforeRevocation(state, *check.label, &warning);
+    if (!issued.ok()) return issued.status();
+    if (*issued) {
+      accounted = **std::move(issued);
+      response.add_warnings(std::move(warning));
+    }
+  }
+  if (!accounted) return response;
+
+  const crypto::LabelClaims& claims = check.label->claims;
+  response.set_code(claims.Code());
+  response.set_issuance_log_index(accounted->log_index);
+  absl::StatusOr<std::optional<v1::Product>> product =
+      registry::FindProduct(state, claims.enterprise, claims.product);
+  if (!product.ok()) return product.status();
+  if (*product) *response.mutable_product() = **std::move(product);
+  absl::StatusOr<std::optional<registry::EnterpriseRecord>> e =
+      registry::FindEnterprise(state, claims.enterprise);
+  if (!e.ok()) return e.status();
+  if (*e) {
+    v1::Enterprise* out = response.mutable_enterprise()->mutable_enterprise();
+    response.mutable_enterprise()->set_blacklisted((*e)->blacklist_reason.has_value());
+    if (scanner == Scanner::kRegisteredActor) {
+      *out = (*e)->enterprise;
+      if ((*e)->blacklist_reason) {
+        response.mutable_enterprise()->set_blacklist_reason(*(*e)->blacklist_reason);
+      }
+    } else {
+      // The public scan: who supplied it and where, not their licences.
+      out->set_uscc((*e)->enterprise.uscc());
+      out->set_name((*e)->enterprise.name());
+      out->set_region_code((*e)->enterprise.region_code());
+      out->set_address((*e)->enterprise.address());
+    }
+  }
+  return response;
+}
+
+}  // namespace chemledger::label

@@ -1,0 +1,40 @@
+// Online resolution of a scanned label: the verdict, and what the log says
+// about the package, for the LabelService.ResolveLabel call that any phone
+// may make.
+//
+// Only a label the log accounts for gets anything besides its verdict: an
+// authentic label whose issuance the log holds (same claims, same key), or a
+// label signed by a label key that was revoked after the log recorded its
+// issuance (its safety information still holds; the revocation is a
+// warning). A label with a bad signature, an unknown key, a resolver of
+// another deployment, or claims the log does not hold gets the verdict and
+// its detail, nothing else: an unauthenticated caller cannot read registry
+// records by guessing label URLs.
+//
+// Pure functions of a state snapshot; thread-safe.
+
+#ifndef CHEMLEDGER_SERVICES_LABEL_LABEL_RESOLUTION_H_
+#define CHEMLEDGER_SERVICES_LABEL_LABEL_RESOLUTION_H_
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
+#include "chemledger/v1/label_service.pb.h"
+#include "storage/store.h"
+
+namespace chemledger::label {
+
+// Who is scanning: anyone (the public scan: product, and the supplier's name,
+// region and address), or a registered actor whose read credentials the
+// caller has checked (the supplier's whole record, licences included).
+enum class Scanner { kAnyone, kRegisteredActor };
+
+// Resolves `url` against the label keys registered in `state` as of `today`
+// (China day). Errors only when `state` cannot be read.
+absl::StatusOr<v1::ResolveLabelResponse> ResolveLabel(const storage::StateReader& state,
+                                                      absl::string_view url, absl::CivilDay today,
+                                                      Scanner scanner);
+
+}  // namespace chemledger::label
+
+#endif  // CHEMLEDGER_SERVICES_LABEL_LABEL_RESOLUTION_H_

@@ -1,0 +1,143 @@
+#include "services/label/label_resolution.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "api/china_time.h"
+#include "crypto/keys.h"
+#include "crypto/label.h"
+#include "gtest/gtest.h"
+#include "services/label/issuance.h"
+#include "services/registry/registry_testing.h"
+#include "testing/test_ledger.h"
+
+namespace chemledger::label {
+namespace {
+
+using chemledger::testing::TestKey;
+using chemledger::testing::TestLedger;
+
+const std::string kAcme = registry::testing::ExampleUscc("350100");
+
+class LabelResolutionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ledger_ = TestLedger::Create("resolution", admin_);
+    ASSERT_TRUE(ledger_->RegisterEnterprise(admin_, registry::testing::ExampleProducer(kAcme)).ok());
+    ASSERT_TRUE(ledger_->AddActor(admin_, kAcme, v1::ENTERPRISE_ADMIN, acme_admin_).ok());
+    ASSERT_TRUE(
+        ledger_->RegisterProduct(acme_admin_, registry::testing::ExampleMethanol(kAcme, "M01")).ok());
+    absl::StatusOr<crypto::KeyId> key = ledger_->AddLabelKey(admin_);
+    ASSERT_TRUE(key.ok()) << key.status();
+    label_key_id_ = *key;
+    absl::StatusOr<Issuance> issued = ledger_->IssueBatch(acme_admin_, kAcme, "M01", "B1", 3);
+    ASSERT_TRUE(issued.ok()) << issued.status();
+    issuance_log_index_ = issued->log_index;
+    claims_ = issued->claims;
+    claims_.serial = 2;
+  }
+
+  std::string SignedBy(const crypto::LabelClaims& claims, const crypto::SigningKey& key) {
+    absl::StatusOr<std::string> url = crypto::MakeLabelUrl(claims, key);
+    EXPECT_TRUE(url.ok()) << url.status();
+    return url.ok() ? *url : "";
+  }
+  const crypto::SigningKey& LabelKey() {
+    absl::StatusOr<const crypto::SigningKey*> key = ledger_->keyring().Find(label_key_id_);
+    EXPECT_TRUE(key.ok()) << key.status();
+    return **key;
+  }
+  v1::ResolveLabelResponse Resolve(const std::string& url, Scanner scanner = Scanner::kAnyone) {
+    absl::StatusOr<v1::ResolveLabelResponse> r =
+        ResolveLabel(*ledger_->snapshot(), url, api::TodayInChina(), scanner);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : v1::ResolveLabelResponse();
+  }
+  // The verdict and its detail, nothing about the package or its supplier.
+  static void ExpectVerdictOnly(const v1::ResolveLabelResponse& r, const std::string& verdict) {
+    EXPECT_EQ(r.verdict(), verdict) << r.detail();
+    EXPECT_TRUE(r.code().empty()) << r.code();
+    EXPECT_EQ(r.issuance_log_index(), 0u);
+    EXPECT_FALSE(r.has_product()) << r.product().ShortDebugString();
+    EXPECT_FALSE(r.has_enterprise()) << r.enterprise().ShortDebugString();
+    EXPECT_EQ(r.warnings_size(), 0);
+  }
+  void RevokeLabelKey() {
+    v1::RegistryRequest r;
+    r.set_request_id("revoke-label-key");
+    r.mutable_revoke_key()->set_key_id(label_key_id_.ToString());
+    r.mutable_revoke_key()->set_reason("the key file was copied");
+    absl::StatusOr<journal::Receipt> receipt = ledger_->Registry(admin_, r);
+    ASSERT_TRUE(receipt.ok()) << receipt.status();
+  }
+
+  const crypto::SigningKey admin_ = TestKey(1), acme_admin_ = TestKey(2);
+  std::unique_ptr<TestLedger> ledger_;
+  crypto::KeyId label_key_id_ = TestKey(9).key_id();
+  uint64_t issuance_log_index_ = 0;
+  crypto::LabelClaims claims_;
+};
+
+TEST_F(LabelResolutionTest, AnIssuedLabelShowsTheProductAndThePublicPartOfItsSupplier) {
+  const std::string url = SignedBy(claims_, LabelKey());
+  const v1::ResolveLabelResponse anyone = Resolve(url);
+  EXPECT_EQ(anyone.verdict(), "authentic") << anyone.detail();
+  EXPECT_EQ(anyone.code(), claims_.Code());
+  EXPECT_EQ(anyone.issuance_log_index(), issuance_log_index_);
+  EXPECT_EQ(anyone.product().name_zh(), "甲醇");
+  EXPECT_EQ(anyone.enterprise().enterprise().uscc(), kAcme);
+  EXPECT_FALSE(anyone.enterprise().enterprise().name().empty());
+  EXPECT_EQ(anyone.enterprise().enterprise().licences_size(), 0);
+  const v1::ResolveLabelResponse actor = Resolve(url, Scanner::kRegisteredActor);
+  EXPECT_GT(actor.enterprise().enterprise().licences_size(), 0);
+}
+
+TEST_F(LabelResolutionTest, ALabelTheLogDoesNotAccountForGetsTheVerdictAlone) {
+  // A changed signature.
+  std::string url = SignedBy(claims_, LabelKey());
+  url.back() = url.back() == 'A' ? 'B' : 'A';
+  const v1::ResolveLabelResponse altered = Resolve(url);
+  EXPECT_NE(altered.verdict(), "authentic");
+  ExpectVerdictOnly(altered, altered.verdict());
+  // A key the registry does not hold.
+  ExpectVerdictOnly(Resolve(SignedBy(claims_, TestKey(42))), "unknown-key");
+  // Correctly signed, but never issued: a serial past the batch, other claims.
+  crypto::LabelClaims unissued = claims_;
+  unissued.serial = 99;
+  ExpectVerdictOnly(Resolve(SignedBy(unissued, LabelKey())), "not-issued");
+  crypto::LabelClaims heavier = claims_;
+  heavier.quantity_milli += 1000;
+  ExpectVerdictOnly(Resolve(SignedBy(heavier, LabelKey())), "not-issued");
+  // Another deployment's resolver, and garbage.
+  crypto::LabelClaims elsewhere = claims_;
+  elsewhere.resolver = "CL.ELSEWHERE.CN";
+  ExpectVerdictOnly(Resolve(SignedBy(elsewhere, LabelKey())), "wrong-resolver");
+  ExpectVerdictOnly(Resolve("HTTPS://CL.EXAMPLE.CN/not-a-label"), "malformed");
+}
+
+TEST_F(LabelResolutionTest, ALabelIssuedBeforeItsKeyWasRevokedKeepsItsSafetyInformation) {
+  const std::string issued = SignedBy(claims_, LabelKey());
+  crypto::LabelClaims unissued = claims_;
+  unissued.serial = 99;
+  const std::string forged = SignedBy(unissued, LabelKey());
+  RevokeLabelKey();
+  const v1::ResolveLabelResponse r = Resolve(issued);
+  EXPECT_EQ(r.verdict(), "revoked-key");
+  EXPECT_EQ(r.code(), claims_.Code());
+  EXPECT_EQ(r.issuance_log_index(), issuance_log_index_);
+  EXPECT_EQ(r.product().name_zh(), "甲醇");
+  ASSERT_EQ(r.warnings_size(), 1);
+  EXPECT_NE(r.warnings(0).find("was revoked on"), std::string::npos) << r.warnings(0);
+  // A label made with the revoked key that the log never issued: nothing.
+  ExpectVerdictOnly(Resolve(forged), "revoked-key");
+  // Nor one whose signature fails, though its key is the revoked one.
+  std::string altered = issued;
+  altered.back() = altered.back() == 'A' ? 'B' : 'A';
+  const v1::ResolveLabelResponse bad = Resolve(altered);
+  EXPECT_TRUE(bad.code().empty());
+  EXPECT_FALSE(bad.has_product());
+}
+
+}  // namespace
+}  // namespace chemledger::label
