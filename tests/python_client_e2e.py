@@ -73,6 +73,12 @@ def main():
     links = ledger_pb2.EventLinks.FromString(history.events[1].entry.assignment)
     link = [l for l in links.links if l.code == codes[0]][0]
     check(link.previous_event_hash == history.events[0].event_hash, "the chain links")
+    # The leaf hash from the entry's exact bytes, without re-serializing.
+    import hashlib
+    for record in history.events:
+        check(not record.redacted, "the enterprise's own events are whole")
+        check(hashlib.sha256(b"\x00" + record.entry_bytes).digest() == record.event_hash,
+              f"entry {record.log_index}: SHA-256(0x00 || entry_bytes) is its event_hash")
     # Health checking and server reflection, as grpcurl and grpc_cli use them.
     from health.v1 import health_pb2, health_pb2_grpc
     from reflection.v1alpha import reflection_pb2, reflection_pb2_grpc

@@ -8,6 +8,7 @@
 #include "chemledger/v1/ledger.pb.h"
 #include "crypto/merkle.h"
 #include "services/common/grpc_status.h"
+#include "services/ledger/event_view.h"
 #include "services/common/stream_batches.h"
 #include "services/common/snapshot_metadata.h"
 #include "services/registry/read_access.h"
@@ -93,16 +94,6 @@ grpc::Status LedgerServiceImpl::AppendBatches(
 namespace {
 
 // The log entry at `index` as an EventRecord.
-absl::Status Record(const storage::Snapshot& snapshot, uint64_t index, v1::EventRecord* out) {
-  absl::StatusOr<std::string> bytes = snapshot.Entry(index);
-  if (!bytes.ok()) return bytes.status();
-  out->set_log_index(index);
-  if (!out->mutable_entry()->ParseFromString(*bytes)) {
-    return absl::DataLossError(absl::StrCat("log entry ", index, " is not a LogEntry"));
-  }
-  out->set_event_hash(crypto::HashLeaf(*bytes).ToBytes());
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -126,19 +117,29 @@ grpc::Status LedgerServiceImpl::GetEvent(grpc::ServerContext* context,
                                     absl::StrCat("event_id: no event '", request->event_id(), "'"))
                      : denied;
   }
-  if (absl::Status s = Record(*snapshot, (*info)->log_index, response); !s.ok()) {
-    return ToGrpcStatus(s);
+  if (!regulator && (*info)->enterprise != reader->enterprise_uscc()) {
+    // Another enterprise's event: readable if it touched a code this reader
+    // may read (and then shown with only those codes: event_view.h).
+    absl::StatusOr<std::string> bytes = snapshot->Entry((*info)->log_index);
+    if (!bytes.ok()) return ToGrpcStatus(bytes.status());
+    v1::LogEntry entry;
+    v1::EventLinks links;
+    if (!entry.ParseFromString(*bytes) || !links.ParseFromString(entry.assignment())) {
+      return ToGrpcStatus(absl::DataLossError(
+          absl::StrCat("log entry ", (*info)->log_index, " is not an event")));
+    }
+    bool any = false;
+    for (const auto& link : links.links()) {
+      absl::StatusOr<bool> may = MayRead(*snapshot, *reader, link.code());
+      if (!may.ok()) return ToGrpcStatus(may.status());
+      if ((any = *may)) break;
+    }
+    if (!any) return denied;
   }
-  if (regulator || (*info)->enterprise == reader->enterprise_uscc()) return grpc::Status::OK;
-  v1::EventLinks links;
-  links.ParseFromString(response->entry().assignment());
-  for (const auto& link : links.links()) {
-    absl::StatusOr<bool> may = MayRead(*snapshot, *reader, link.code());
-    if (!may.ok()) return ToGrpcStatus(may.status());
-    if (*may) return grpc::Status::OK;
-  }
-  response->Clear();
-  return denied;
+  absl::StatusOr<v1::EventRecord> record = ViewEvent(*snapshot, *reader, (*info)->log_index);
+  if (!record.ok()) return ToGrpcStatus(record.status());
+  *response = *std::move(record);
+  return grpc::Status::OK;
 }
 
 grpc::Status LedgerServiceImpl::GetHistory(grpc::ServerContext* context,
@@ -171,9 +172,9 @@ grpc::Status LedgerServiceImpl::GetHistory(grpc::ServerContext* context,
   response->set_parent(s.parent);
   response->set_log_size(snapshot->size());
   for (uint64_t index : *history) {
-    if (absl::Status st = Record(*snapshot, index, response->add_events()); !st.ok()) {
-      return ToGrpcStatus(st);
-    }
+    absl::StatusOr<v1::EventRecord> record = ViewEvent(*snapshot, *reader, index);
+    if (!record.ok()) return ToGrpcStatus(record.status());
+    *response->add_events() = *std::move(record);
   }
   return grpc::Status::OK;
 }

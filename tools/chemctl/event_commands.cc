@@ -188,9 +188,23 @@ absl::Status History(const cli::Args& args) {
       std::cout << "\n";
       continue;
     }
+    // The leaf hash: of the entry's exact bytes for a whole record; for a
+    // redacted one (it named codes this reader may not read), the server's,
+    // which the inclusion proof below checks all the same.
+    crypto::Sha256Digest hash;
+    if (record.redacted()) {
+      absl::StatusOr<crypto::Sha256Digest> given =
+          crypto::Sha256Digest::FromBytes(record.event_hash());
+      if (!given.ok()) return given.status();
+      hash = *given;
+    } else {
+      hash = crypto::HashLeaf(record.entry_bytes());
+      if (hash.ToBytes() != record.event_hash()) {
+        return absl::DataLossError(absl::StrCat("event at log index ", record.log_index(),
+                                                ": its bytes do not hash to its event_hash"));
+      }
+    }
     // The chain: this event names the previous event's leaf hash.
-    const std::string bytes = record.entry().SerializeAsString();
-    const crypto::Sha256Digest hash = crypto::HashLeaf(bytes);
     v1::EventLinks links;
     links.ParseFromString(record.entry().assignment());
     bool linked = false;
@@ -221,7 +235,8 @@ absl::Status History(const cli::Args& args) {
       return absl::DataLossError(absl::StrCat("event at log index ", record.log_index(),
                                               " does not prove into the checkpoint: ", s.message()));
     }
-    std::cout << "  chained, proven\n";
+    std::cout << (record.redacted() ? "  chained, proven (other codes withheld)\n"
+                                    : "  chained, proven\n");
   }
   if (checkpoint) {
     std::cout << "verified: " << history.events_size() << " events chain, and each is in the log "

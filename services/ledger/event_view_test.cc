@@ -1,0 +1,81 @@
+#include "services/ledger/event_view.h"
+
+#include <string>
+#include <vector>
+
+#include "chemledger/v1/ledger.pb.h"
+#include "crypto/merkle.h"
+#include "gtest/gtest.h"
+#include "services/ledger/lifecycle_testing.h"
+#include "services/registry/registry_state.h"
+
+namespace chemledger::ledger {
+namespace {
+
+using namespace lifecycle_testing;  // NOLINT: the fixture's parties and helpers
+
+class EventViewTest : public LifecycleFixture {
+ protected:
+  v1::Actor ActorOf(const crypto::SigningKey& key) {
+    absl::StatusOr<std::optional<state::ActorRecord>> r =
+        registry::FindActor(*t_->snapshot(), key.key_id());
+    EXPECT_TRUE(r.ok() && r->has_value());
+    return r.ok() && r->has_value() ? (*r)->actor() : v1::Actor();
+  }
+  v1::EventRecord View(const crypto::SigningKey& reader, uint64_t index) {
+    absl::StatusOr<v1::EventRecord> r = ViewEvent(*t_->snapshot(), ActorOf(reader), index);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : v1::EventRecord();
+  }
+  // Whole: the exact entry bytes, which hash to the leaf hash and parse to
+  // the entry given.
+  void ExpectWhole(const v1::EventRecord& r) {
+    EXPECT_FALSE(r.redacted());
+    absl::StatusOr<std::string> logged = t_->snapshot()->Entry(r.log_index());
+    ASSERT_TRUE(logged.ok());
+    EXPECT_EQ(r.entry_bytes(), *logged);
+    EXPECT_EQ(crypto::HashLeaf(r.entry_bytes()).ToBytes(), r.event_hash());
+    EXPECT_EQ(r.entry().SerializeAsString(), *logged);
+  }
+  static std::vector<std::string> CodesOf(const v1::EventRecord& r) {
+    v1::Event e;
+    EXPECT_TRUE(e.ParseFromString(r.entry().envelope().payload()));
+    return {e.codes().begin(), e.codes().end()};
+  }
+};
+
+TEST_F(EventViewTest, APastCustodianSeesOnlyTheCodesOfAnEventItMayRead) {
+  // One commissioning names two drums; only the first goes to the warehouse.
+  Commission({1, 2});
+  Move(producer_, kProducer, warehouse_, kWarehouse, {Code(1)});
+  const std::vector<uint64_t> history = HistoryOf(Code(1));
+  ASSERT_EQ(history.size(), 3u);  // commissioned, shipped, received
+  const uint64_t commissioned = history[0];
+
+  const v1::EventRecord seen = View(warehouse_, commissioned);
+  EXPECT_TRUE(seen.redacted());
+  EXPECT_EQ(CodesOf(seen), std::vector<std::string>{Code(1)});
+  v1::EventLinks links;
+  ASSERT_TRUE(links.ParseFromString(seen.entry().assignment()));
+  ASSERT_EQ(links.links_size(), 1);
+  EXPECT_EQ(links.links(0).code(), Code(1));
+  EXPECT_EQ(seen.entry().envelope().signatures_size(), 0);
+  EXPECT_TRUE(seen.entry_bytes().empty());
+  // The real leaf hash: provable into a checkpoint all the same.
+  absl::StatusOr<std::string> logged = t_->snapshot()->Entry(commissioned);
+  ASSERT_TRUE(logged.ok());
+  EXPECT_EQ(seen.event_hash(), crypto::HashLeaf(*logged).ToBytes());
+  EXPECT_EQ(std::string(seen.SerializeAsString()).find(Code(2)), std::string::npos)
+      << "the other drum's code leaked";
+
+  // The enterprise that recorded it, and the regulator, see it whole; so does
+  // the warehouse for the shipment and receipt of its drum alone.
+  ExpectWhole(View(producer_, commissioned));
+  ExpectWhole(View(regulator_, commissioned));
+  EXPECT_EQ(CodesOf(View(regulator_, commissioned)), (std::vector<std::string>{Code(1), Code(2)}));
+  ExpectWhole(View(warehouse_, history[1]));
+  ExpectWhole(View(warehouse_, history[2]));
+}
+
+}  // namespace
+}  // namespace chemledger::ledger
