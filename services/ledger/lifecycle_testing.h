@@ -189,8 +189,22 @@ class LifecycleFixture : public ::testing::Test {
     v1::WaybillRequest r;
     *r.mutable_submit() = waybill::testing::ExampleWaybill(number, kCarrier, consignor, consignee,
                                                            codes, 25000, "KGM");
+    // The line states what its codes hold (pallets: what is packed on them).
+    uint64_t milli = 0;
+    for (const std::string& code : codes) milli += ContentsMilli(code);
+    r.mutable_submit()->mutable_goods(0)->set_quantity_milli(milli);
     absl::StatusOr<waybill::WaybillReceipt> receipt = ApplyWaybill(r);
     ASSERT_TRUE(receipt.ok()) << number << ": " << receipt.status();
+  }
+  // What `code` holds now, in thousandths: its remaining quantity, or for an
+  // aggregate the sum of what is packed on it.
+  uint64_t ContentsMilli(const std::string& code) {
+    absl::StatusOr<std::optional<CodeState>> s = FindCode(*t_->snapshot(), code);
+    if (!s.ok() || !s->has_value()) return 0;
+    if (!(*s)->aggregate) return (*s)->remaining_milli;
+    uint64_t milli = 0;
+    for (const std::string& child : (*s)->children) milli += ContentsMilli(child);
+    return milli;
   }
   std::optional<waybill::WaybillState> FindWaybill(const std::string& number) {
     absl::StatusOr<std::optional<waybill::WaybillState>> w =

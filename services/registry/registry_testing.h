@@ -14,6 +14,7 @@
 #include "crypto/keys.h"
 #include "services/common/identifiers.h"
 #include "services/registry/catalogue.h"
+#include "services/registry/example_names.h"
 #include "services/registry/registry_state.h"
 #include "tests/subprocess.h"
 
@@ -35,12 +36,16 @@ inline v1::Date Date(int year, int month, int day) {
   return d;
 }
 
+// The names and licence numbers below (example_names.h).
+using examples::ExampleLicenceNumber;
+using examples::ExampleName;
+
 // A producer with its 安全生产许可证, valid from two years before today to two
 // years after (so tests do not expire); its region is the one in its code.
 inline v1::Enterprise ExampleProducer(const std::string& uscc) {
   v1::Enterprise e;
   e.set_uscc(uscc);
-  e.set_name("示例化工有限公司");
+  e.set_name(ExampleName(uscc));
   e.set_region_code(uscc.substr(2, 6));
   e.set_address("示例路1号");
   e.add_roles(v1::PRODUCER);
@@ -69,14 +74,14 @@ inline v1::Enterprise ExampleEnterprise(const std::string& uscc, v1::EnterpriseR
                                         absl::CivilDay until = TodayInChina() + 365) {
   v1::Enterprise e;
   e.set_uscc(uscc);
-  e.set_name("enterprise " + uscc.substr(2, 6));
+  e.set_name(ExampleName(uscc));
   e.set_region_code(uscc.substr(2, 6));
   e.set_address("示例路1号");
   e.add_roles(role);
   if (licence != v1::LICENCE_TYPE_UNSPECIFIED) {
     v1::Licence* l = e.add_licences();
     l->set_type(licence);
-    l->set_number("L-" + uscc);
+    l->set_number(ExampleLicenceNumber(uscc));
     *l->mutable_valid_from() = ToProtoDate(TodayInChina() - 365);
     *l->mutable_valid_until() = ToProtoDate(until);
   }

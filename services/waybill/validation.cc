@@ -4,7 +4,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/civil_time.h"
 #include "crypto/waybill_code.h"
 #include "services/common/identifiers.h"
 #include "api/net_quantity.h"
@@ -119,6 +122,81 @@ absl::Status ValidatePhone(absl::string_view field, absl::string_view phone) {
     return Invalid(field, absl::StrCat("'", phone, "' must have 7 to 20 characters, at least 7 digits"));
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateTransportCertificate(absl::string_view field, absl::string_view number) {
+  absl::string_view digits = number;
+  absl::ConsumeSuffix(&digits, "号");
+  const auto rule = [&] {
+    return Invalid(field, absl::StrCat("'", number,
+                                       "' must be a 道路运输证号: 12 digits (the issuing "
+                                       "authority's region code and a serial), optionally after "
+                                       "its abbreviation and before 号"));
+  };
+  if (digits.size() < 12) return rule();
+  const absl::string_view prefix = digits.substr(0, digits.size() - 12);
+  digits.remove_prefix(prefix.size());
+  for (char c : digits) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return rule();
+  }
+  // The abbreviation is Chinese characters only (bytes of multi-byte UTF-8).
+  for (char c : prefix) {
+    if (static_cast<unsigned char>(c) < 0x80) return rule();
+  }
+  return ids::ValidateRegionCode(field, digits.substr(0, 6)).ok() ? absl::OkStatus() : rule();
+}
+
+absl::Status ValidateResidentIdNumber(absl::string_view field, absl::string_view number) {
+  const auto rule = [&](absl::string_view why) {
+    return Invalid(field, absl::StrCat("'", number, "' is not a 居民身份证号 (GB 11643): ", why));
+  };
+  if (number.size() != 18) return rule("18 characters are required");
+  static constexpr int kWeights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+  int sum = 0;
+  for (int i = 0; i < 17; ++i) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(number[i]))) {
+      return rule("the first 17 must be digits");
+    }
+    sum += (number[i] - '0') * kWeights[i];
+  }
+  if (number[17] != "10X98765432"[sum % 11]) return rule("its check character does not match");
+  if (!ids::ValidateRegionCode(field, number.substr(0, 6)).ok()) {
+    return rule("it does not begin with a region code");
+  }
+  int year = 0, month = 0, day = 0;
+  if (!absl::SimpleAtoi(number.substr(6, 4), &year) ||
+      !absl::SimpleAtoi(number.substr(10, 2), &month) ||
+      !absl::SimpleAtoi(number.substr(12, 2), &day)) {
+    return rule("characters 7 to 14 must be a birth date YYYYMMDD");
+  }
+  const absl::CivilDay birth(year, month, day);
+  if (year < 1900 || birth.year() != year || birth.month() != month || birth.day() != day) {
+    return rule("characters 7 to 14 must be a birth date YYYYMMDD from 1900");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDocumentNumbers(const v1::Waybill& w) {
+  const v1::Vehicle& v = w.vehicle();
+  if (absl::Status s =
+          ValidateTransportCertificate("waybill.vehicle.transport_certificate", v.transport_certificate());
+      !s.ok()) {
+    return s;
+  }
+  if (!v.trailer_plate().empty()) {
+    if (absl::Status s = ValidateTransportCertificate("waybill.vehicle.trailer_transport_certificate",
+                                                      v.trailer_transport_certificate());
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (absl::Status s = ValidateResidentIdNumber("waybill.driver.qualification_number",
+                                                w.driver().qualification_number());
+      !s.ok()) {
+    return s;
+  }
+  return ValidateResidentIdNumber("waybill.escort.qualification_number",
+                                  w.escort().qualification_number());
 }
 
 absl::Status ValidateWaybill(const v1::Waybill& w, absl::Time now) {

@@ -44,9 +44,26 @@ absl::Status ValidateWasteCode(absl::string_view field, absl::string_view code);
 // A phone number: 7 to 20 of digits, '-', ' ', leading '+'.
 absl::Status ValidatePhone(absl::string_view field, absl::string_view phone);
 
+// A 道路运输证号 (a vehicle's road transport certificate): 12 digits, the
+// issuing authority's 6-digit GB/T 2260 region code and a 6-digit serial,
+// optionally written with the authority's abbreviation before them and 号
+// after ("闽交运管榕字350100123456号").
+absl::Status ValidateTransportCertificate(absl::string_view field, absl::string_view number);
+
+// A 居民身份证号 (GB 11643): 17 digits (a GB/T 2260 region code, a birth date
+// YYYYMMDD from 1900, a 3-digit sequence) and a check character (0-9 or X)
+// that matches them. Road transport 从业资格证 numbers are the holder's
+// 居民身份证号; other identity documents are not accepted yet.
+absl::Status ValidateResidentIdNumber(absl::string_view field, absl::string_view number);
+
 // Every field rule of a waybill submitted or amended at `now` (the entry's
 // record time: how far ahead a departure may be planned counts from it).
 absl::Status ValidateWaybill(const v1::Waybill& waybill, absl::Time now);
+
+// The formats of the document numbers a waybill states (rules epoch 2): the
+// vehicle's and trailer's 道路运输证号, the driver's and escort's
+// 从业资格证号 (their 居民身份证号).
+absl::Status ValidateDocumentNumbers(const v1::Waybill& waybill);
 
 }  // namespace chemledger::waybill
 

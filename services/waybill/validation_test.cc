@@ -120,5 +120,41 @@ TEST(WaybillValidationTest, GoodsAndWaste) {
   EXPECT_TRUE(ValidateWaybill(waste, absl::Now()).ok()) << ValidateWaybill(waste, absl::Now());
 }
 
+TEST(DocumentNumbersTest, TransportCertificatesAreTwelveDigitsWithAnOptionalAuthority) {
+  for (const char* ok : {"350100123456", "闽交运管榕字350100123456号", "350100123456号"}) {
+    EXPECT_TRUE(ValidateTransportCertificate("f", ok).ok()) << ok;
+  }
+  for (const char* bad : {"", "12345", "35010012345", "3501001234567", "990100123456",
+                          "FJ350100123456", "350100-23456", "闽交运管榕字35010012345X号",
+                          "号", "350100123456号号"}) {
+    absl::Status s = ValidateTransportCertificate("waybill.vehicle.transport_certificate", bad);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("waybill.vehicle.transport_certificate"), std::string::npos) << s;
+  }
+  EXPECT_FALSE(ValidateTransportCertificate("f", std::string(10000, '9')).ok());
+}
+
+TEST(DocumentNumbersTest, ResidentIdNumbersCarryTheirCheckCharacter) {
+  for (const char* ok : {"350102198001011233", "110105198502021231", "11010519491231002X"}) {
+    EXPECT_TRUE(ValidateResidentIdNumber("f", ok).ok()) << ValidateResidentIdNumber("f", ok);
+  }
+  const std::pair<const char*, const char*> bad[] = {
+      {"", "18 characters"},
+      {"35010219800101123", "18 characters"},
+      {"3501021980010112333", "18 characters"},
+      {"350102198001011234", "check character"},
+      {"35010219800101123x", "check character"},
+      {"3501021980O101123X", "digits"},
+      {"350102198013011230", "birth date"},   // month 13 (check character fits)
+      {"350102180001011238", "birth date"},   // before 1900
+      {"990102198001011232", "region code"},
+  };
+  for (const auto& [number, why] : bad) {
+    absl::Status s = ValidateResidentIdNumber("waybill.driver.qualification_number", number);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << number;
+    EXPECT_NE(s.message().find(why), std::string::npos) << number << ": " << s;
+  }
+}
+
 }  // namespace
 }  // namespace chemledger::waybill

@@ -81,6 +81,92 @@ absl::Status CheckListable(const storage::StateReader& state, const v1::Waybill&
   return absl::OkStatus();
 }
 
+// The parties' names and the carrier's licence number are the registered
+// ones (a party the registry does not hold as loader is taken as stated).
+absl::Status CheckRegisteredFacts(const storage::StateReader& state, const v1::Waybill& w,
+                                  const v1::Enterprise& carrier, absl::CivilDay today) {
+  if (w.carrier_name() != carrier.name()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("waybill.carrier_name: '", w.carrier_name(), "' is not the registered name of ",
+                     carrier.uscc(), " ('", carrier.name(), "')"));
+  }
+  bool licensed = false;
+  for (const v1::Licence& l : carrier.licences()) {
+    licensed |= l.type() == v1::ROAD_TRANSPORT && l.number() == w.carrier_licence() &&
+                registry::FromProtoDate(l.valid_from()) <= today &&
+                today <= registry::FromProtoDate(l.valid_until());
+  }
+  if (!licensed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "waybill.carrier_licence: '", w.carrier_licence(), "' is not a 道路运输经营许可证 of ",
+        carrier.uscc(), " valid today in the registry"));
+  }
+  for (auto [field, party] : {std::make_pair("waybill.consignor", &w.consignor()),
+                              std::make_pair("waybill.consignee", &w.consignee()),
+                              std::make_pair("waybill.loader", &w.loader())}) {
+    absl::StatusOr<std::optional<registry::EnterpriseRecord>> e =
+        registry::FindEnterprise(state, party->uscc());
+    if (!e.ok()) return e.status();
+    if (!*e) continue;  // only the loader may be unregistered (checked above)
+    if (party->name() != (*e)->enterprise.name()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".name: '", party->name(), "' is not the registered name of ",
+                       party->uscc(), " ('", (*e)->enterprise.name(), "')"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Adds what `code` holds to `milli`: its remaining quantity, or for an
+// aggregate what is packed on it (nesting is bounded by the ledger). Every
+// package must be in `unit` (set by the first one seen when empty).
+absl::Status AddContents(const storage::StateReader& state, const std::string& code,
+                         absl::string_view field, int depth, uint64_t* milli, std::string* unit) {
+  absl::StatusOr<std::optional<ledger::CodeState>> s = ledger::FindCode(state, code);
+  if (!s.ok()) return s.status();
+  if (!*s) return absl::OkStatus();  // CheckListable refused it already
+  if ((*s)->aggregate) {
+    if (depth > ledger::kMaxNesting) return absl::OkStatus();
+    for (const std::string& child : (*s)->children) {
+      if (absl::Status st = AddContents(state, child, field, depth + 1, milli, unit); !st.ok()) {
+        return st;
+      }
+    }
+    return absl::OkStatus();
+  }
+  if (unit->empty()) *unit = (*s)->unit;
+  if ((*s)->unit != *unit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": its packages are in ", *unit, " and ", (*s)->unit, ": one line holds one unit"));
+  }
+  *milli += (*s)->remaining_milli;
+  return absl::OkStatus();
+}
+
+// Each goods line states exactly what its codes hold, in their labels' unit.
+absl::Status CheckQuantities(const storage::StateReader& state, const v1::Waybill& w) {
+  for (int l = 0; l < w.goods_size(); ++l) {
+    const v1::GoodsLine& g = w.goods(l);
+    const std::string field = absl::StrCat("waybill.goods[", l, "]");
+    uint64_t milli = 0;
+    std::string unit;
+    for (const std::string& code : g.codes()) {
+      if (absl::Status s = AddContents(state, code, field, 0, &milli, &unit); !s.ok()) return s;
+    }
+    if (g.codes_size() == 0) continue;
+    if (g.unit() != unit) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".unit: ", g.unit(),
+                                                     ", but its codes are labelled in ", unit));
+    }
+    if (g.quantity_milli() != milli) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".quantity_milli: ", g.quantity_milli(), " thousandths of ", unit,
+          ", but its codes hold ", milli));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // The rules of new content (a submission or an amendment).
 absl::Status CheckContent(const journal::EntryContext& entry, const storage::StateReader& state,
                           const v1::WaybillRequest& request, const WaybillState* existing) {
@@ -131,9 +217,19 @@ absl::Status CheckContent(const journal::EntryContext& entry, const storage::Sta
       if (absl::Status s = registry::CheckMayReceiveGoods(**e, field); !s.ok()) return s;
     }
   }
+  if (entry.rules_epoch >= 2) {
+    // What the waybill code will state, the platform has checked.
+    if (absl::Status s = ValidateDocumentNumbers(w); !s.ok()) return s;
+    if (absl::Status s = CheckRegisteredFacts(state, w, (*carrier)->enterprise, today); !s.ok()) {
+      return s;
+    }
+  }
   const bool legacy_rebuild =
       entry.mode == journal::ApplyMode::kRebuild && entry.rules_epoch == 0;
   if (absl::Status s = CheckListable(state, w, !legacy_rebuild); !s.ok()) return s;
+  if (entry.rules_epoch >= 2) {
+    if (absl::Status s = CheckQuantities(state, w); !s.ok()) return s;
+  }
   bool toxic = false, precursor = false;
   std::set<std::string> seen;
   for (int l = 0; l < w.goods_size(); ++l) {

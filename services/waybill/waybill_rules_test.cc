@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -325,6 +326,8 @@ TEST_F(WaybillRulesTest, OnlyTheCarrierSubmitsAndGoodsMustMatchTheProducts) {
   Refused(carrier_, wrong, absl::StatusCode::kInvalidArgument, "waybill.goods[0]: UN 1203");
   v1::Waybill not_custody = Waybill("WB-5", {Code(4)});
   not_custody.mutable_consignor()->set_uscc(kOther);
+  not_custody.mutable_consignor()->set_name(registry::testing::ExampleName(kOther));
+  *not_custody.mutable_loader() = not_custody.consignor();
   Refused(carrier_, not_custody, absl::StatusCode::kFailedPrecondition,
           "cannot be listed: it must be in the consignor's custody, active, not packed and on no other open waybill");
   v1::Waybill bad_plate = Waybill("WB-5", {Code(4)});
@@ -382,6 +385,62 @@ TEST_F(WaybillRulesTest, TheCarrierNeedsAValidLicenceAndTheCodesMustBeShippable)
 
 // 剧毒 goods carry their road transport permit, 易制毒 goods their transport
 // permit.
+// What the waybill code states, the platform has checked: the registered
+// names and licence, the quantities and unit the codes hold, the formats of
+// the document numbers.
+TEST_F(WaybillRulesTest, WhatTheWaybillStatesIsWhatTheRegistryAndTheLedgerHold) {
+  const auto refused = [&](const std::function<void(v1::Waybill*)>& change,
+                           absl::StatusCode code, const std::string& fragment) {
+    v1::Waybill w = Waybill("WB-FACTS", {Code(1), Code(2)});
+    change(&w);
+    Refused(carrier_, w, code, fragment);
+  };
+  const absl::StatusCode invalid = absl::StatusCode::kInvalidArgument;
+  refused([](v1::Waybill* w) { w->set_carrier_licence("京交运管许可京字110105999999号"); },
+          invalid, "waybill.carrier_licence: '京交运管许可京字110105999999号' is not a 道路运输经营许可证 of");
+  refused([](v1::Waybill* w) { w->set_carrier_name("某某物流"); }, invalid,
+          "waybill.carrier_name: '某某物流' is not the registered name of " + kCarrier);
+  refused([](v1::Waybill* w) { w->mutable_consignor()->set_name("某某化工"); }, invalid,
+          "waybill.consignor.name: '某某化工' is not the registered name of " + kProducer);
+  refused([](v1::Waybill* w) { w->mutable_consignee()->set_name("某某公司"); }, invalid,
+          "waybill.consignee.name");
+  // 999 t declared for two 200 L drums; litres the labels state, in kilograms.
+  refused([](v1::Waybill* w) { w->mutable_goods(0)->set_quantity_milli(999000000000); }, invalid,
+          "waybill.goods[0].quantity_milli: 999000000000 thousandths of LTR, but its codes hold "
+          "400000");
+  refused([](v1::Waybill* w) { w->mutable_goods(0)->set_unit("KGM"); }, invalid,
+          "waybill.goods[0].unit: KGM, but its codes are labelled in LTR");
+  // Document numbers in their formats.
+  refused([](v1::Waybill* w) { w->mutable_vehicle()->set_transport_certificate("12345"); },
+          invalid, "waybill.vehicle.transport_certificate: '12345' must be a 道路运输证号");
+  refused([](v1::Waybill* w) {
+            w->mutable_driver()->set_qualification_number("350102198001011234");
+          },
+          invalid, "waybill.driver.qualification_number: '350102198001011234' is not a 居民身份证号");
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-FACTS", {Code(1), Code(2)})).ok());
+  // A drum partly used: the line states what is left in it.
+  v1::Event use;
+  use.set_event_id("ev-use-3");
+  use.set_step(v1::CONSUMING);
+  use.add_codes(Code(3));
+  use.set_quantity_milli(50000);
+  clock_ += absl::Seconds(1);
+  use.mutable_event_time()->set_seconds(absl::ToUnixSeconds(clock_));
+  use.set_event_time_offset_minutes(480);
+  use.mutable_location()->set_enterprise_uscc(kProducer);
+  use.mutable_location()->set_site("main");
+  absl::StatusOr<v1::SignedEnvelope> signed_use =
+      envelope::Sign(api::kEventContext, use.SerializeAsString(), producer_);
+  ASSERT_TRUE(signed_use.ok());
+  ASSERT_TRUE(t_->ledger().Append(*signed_use).ok());
+  Refused(carrier_, Waybill("WB-USED", {Code(3)}), invalid,
+          "waybill.goods[0].quantity_milli: 200000 thousandths of LTR, but its codes hold 150000");
+  v1::Waybill rest = Waybill("WB-USED", {Code(3)});
+  rest.mutable_goods(0)->set_quantity_milli(150000);
+  ASSERT_TRUE(Submit(carrier_, rest).ok());
+  ExpectStateRebuildsFromTheLog();
+}
+
 TEST_F(WaybillRulesTest, ToxicAndPrecursorGoodsNeedTheirPermits) {
   v1::Product cyanide = registry::testing::ExampleMethanol(kProducer, "C01");
   cyanide.set_name_zh("氰化钠");

@@ -10,6 +10,7 @@
 
 #include "absl/time/clock.h"
 #include "chemledger/v1/waybill.pb.h"
+#include "services/registry/example_names.h"
 
 namespace chemledger::waybill::testing {
 
@@ -25,13 +26,14 @@ inline v1::Waybill ExampleWaybill(const std::string& number, const std::string& 
   v1::Waybill w;
   w.set_waybill_number(number);
   w.set_carrier_uscc(carrier);
-  w.set_carrier_name("示例危险货物运输有限公司");
-  w.set_carrier_licence("京交运管许可京字110105000001号");
+  // The parties as registry::testing::ExampleEnterprise registers them.
+  w.set_carrier_name(registry::examples::ExampleName(carrier));
+  w.set_carrier_licence(registry::examples::ExampleLicenceNumber(carrier));
   w.mutable_consignor()->set_uscc(consignor);
-  w.mutable_consignor()->set_name("示例化工有限公司");
+  w.mutable_consignor()->set_name(registry::examples::ExampleName(consignor));
   w.mutable_consignor()->set_phone("0591-87654321");
   w.mutable_consignee()->set_uscc(consignee);
-  w.mutable_consignee()->set_name("示例材料有限公司");
+  w.mutable_consignee()->set_name(registry::examples::ExampleName(consignee));
   w.mutable_consignee()->set_phone("0574-12345678");
   *w.mutable_loader() = w.consignor();
   w.mutable_origin()->set_region_code(consignor.substr(2, 6));
@@ -48,10 +50,10 @@ inline v1::Waybill ExampleWaybill(const std::string& number, const std::string& 
   v->set_trailer_plate("闽A1234挂");
   v->set_trailer_transport_certificate("闽交运管榕字350100123457号");
   w.mutable_driver()->set_name("张三");
-  w.mutable_driver()->set_qualification_number("350102198001011234");
+  w.mutable_driver()->set_qualification_number("350102198001011233");
   w.mutable_driver()->set_phone("13800000001");
   w.mutable_escort()->set_name("李四");
-  w.mutable_escort()->set_qualification_number("350102198502021234");
+  w.mutable_escort()->set_qualification_number("350102198502021237");
   w.mutable_escort()->set_phone("13800000002");
   v1::GoodsLine* g = w.add_goods();
   g->set_un_number("1230");

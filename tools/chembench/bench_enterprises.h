@@ -18,6 +18,11 @@ inline constexpr char kBenchUscc[] = "91350100M000100Y43";
 inline constexpr char kBenchProduct[] = "AN01";
 inline constexpr char kBenchCarrierUscc[] = "91110105M000100Y4D";
 inline constexpr char kBenchConsigneeUscc[] = "91330200M000100Y40";
+// Their registered names, and the number of an enterprise's licence.
+inline constexpr char kBenchName[] = "基准测试化工有限公司";
+inline constexpr char kBenchCarrierName[] = "基准测试危险货物运输有限公司";
+inline constexpr char kBenchConsigneeName[] = "基准测试材料有限公司";
+inline std::string BenchLicenceNumber(const std::string& uscc) { return "BENCH-" + uscc; }
 
 // One registry change to make, unsigned and without a request id: by a
 // platform administrator, or by the enterprise's own actor.
@@ -41,7 +46,7 @@ inline BenchSetupStep RegisterBenchEnterprise(const std::string& uscc, const std
   if (licence != v1::LICENCE_TYPE_UNSPECIFIED) {
     v1::Licence* l = e->add_licences();
     l->set_type(licence);
-    l->set_number("BENCH-" + uscc);
+    l->set_number(BenchLicenceNumber(uscc));
     l->mutable_valid_from()->set_year(2020);
     l->mutable_valid_from()->set_month(1);
     l->mutable_valid_from()->set_day(1);
@@ -86,7 +91,7 @@ inline v1::Product BenchProduct() {
 // The enterprise, `producer` as its admin actor, and its product, in order.
 inline std::vector<BenchSetupStep> BenchProducerSetup(const crypto::VerifyingKey& producer) {
   std::vector<BenchSetupStep> steps = {
-      RegisterBenchEnterprise(kBenchUscc, "基准测试化工有限公司", v1::PRODUCER,
+      RegisterBenchEnterprise(kBenchUscc, kBenchName, v1::PRODUCER,
                               v1::SAFETY_PRODUCTION),
       AddBenchAdmin(kBenchUscc, "bench producer", producer), BenchSetupStep{false, {}}};
   *steps[2].request.mutable_register_product() = BenchProduct();
@@ -96,10 +101,10 @@ inline std::vector<BenchSetupStep> BenchProducerSetup(const crypto::VerifyingKey
 // The carrier, `carrier` as its admin actor (who signs its waybills), and
 // the consignee, in order.
 inline std::vector<BenchSetupStep> BenchCarrierSetup(const crypto::VerifyingKey& carrier) {
-  return {RegisterBenchEnterprise(kBenchCarrierUscc, "基准测试危险货物运输有限公司",
+  return {RegisterBenchEnterprise(kBenchCarrierUscc, kBenchCarrierName,
                                   v1::CARRIER, v1::ROAD_TRANSPORT),
           AddBenchAdmin(kBenchCarrierUscc, "bench dispatcher", carrier),
-          RegisterBenchEnterprise(kBenchConsigneeUscc, "基准测试材料有限公司", v1::USER,
+          RegisterBenchEnterprise(kBenchConsigneeUscc, kBenchConsigneeName, v1::USER,
                                   v1::LICENCE_TYPE_UNSPECIFIED)};
 }
 

@@ -52,6 +52,12 @@ v1::Waybill BenchWaybill(const v1::Product& product, const std::string& number,
                          const std::vector<std::string>& codes) {
   v1::Waybill w = waybill::testing::ExampleWaybill(number, kBenchCarrierUscc, kBenchUscc,
                                                    kBenchConsigneeUscc, codes, 25000, "KGM");
+  // The parties as the bench registered them (bench_enterprises.h).
+  w.set_carrier_name(kBenchCarrierName);
+  w.set_carrier_licence(BenchLicenceNumber(kBenchCarrierUscc));
+  w.mutable_consignor()->set_name(kBenchName);
+  *w.mutable_loader() = w.consignor();
+  w.mutable_consignee()->set_name(kBenchConsigneeName);
   v1::GoodsLine* g = w.mutable_goods(0);
   g->set_un_number(product.un_number());
   g->set_proper_shipping_name(absl::StrCat(product.name_zh(), " ", product.name_en()));
