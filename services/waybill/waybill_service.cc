@@ -6,6 +6,8 @@
 #include "absl/strings/numbers.h"
 #include "services/common/snapshot_metadata.h"
 #include "services/registry/read_access.h"
+#include "services/waybill/waybill_code_resolution.h"
+#include "api/china_time.h"
 
 namespace chemledger::waybill {
 namespace {
@@ -76,6 +78,18 @@ grpc::Status WaybillServiceImpl::SubmitStream(
         for (const auto& receipt : book_->ApplyBatch(pointers)) results.push_back(ResultOf(receipt));
         return results;
       });
+  return grpc::Status::OK;
+}
+
+grpc::Status WaybillServiceImpl::ResolveWaybillCode(grpc::ServerContext* context,
+                                                    const v1::ResolveWaybillCodeRequest* request,
+                                                    v1::ResolveWaybillCodeResponse* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  TellLogSize(context, snapshot->size());
+  absl::StatusOr<v1::ResolveWaybillCodeResponse> resolved =
+      waybill::ResolveWaybillCode(*snapshot, request->url(), api::TodayInChina());
+  if (!resolved.ok()) return ToGrpcStatus(resolved.status());
+  *response = *std::move(resolved);
   return grpc::Status::OK;
 }
 

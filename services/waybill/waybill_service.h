@@ -40,6 +40,10 @@ class WaybillServiceImpl final : public v1::WaybillService::Service {
                           v1::WaybillRecord* response) override;
   grpc::Status ListWaybills(grpc::ServerContext* context, const v1::ListWaybillsRequest* request,
                             v1::ListWaybillsResponse* response) override;
+  // Open to anyone (waybill_code_resolution.h).
+  grpc::Status ResolveWaybillCode(grpc::ServerContext* context,
+                                  const v1::ResolveWaybillCodeRequest* request,
+                                  v1::ResolveWaybillCodeResponse* response) override;
 
  private:
   WaybillBook* const book_;

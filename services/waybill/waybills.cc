@@ -62,16 +62,15 @@ absl::StatusOr<const crypto::SigningKey*> WaybillBook::CodeKey(
   return label::CurrentLabelKey(state, *label_keys_, registry::ChinaDay(absl::Now()));
 }
 
-absl::StatusOr<std::string> WaybillCode(const storage::StateReader& state,
-                                        const WaybillState& waybill,
-                                        const crypto::SigningKey& key) {
+absl::StatusOr<crypto::WaybillCodeClaims> WaybillCodeClaimsOf(const storage::StateReader& state,
+                                                              const v1::Waybill& w,
+                                                              uint64_t revision) {
   absl::StatusOr<state::DeploymentRecord> deployment = registry::ReadDeployment(state);
   if (!deployment.ok()) return deployment.status();
-  const v1::Waybill& w = waybill.waybill;
   crypto::WaybillCodeClaims c;
   c.resolver = deployment->resolver();
   c.waybill_number = w.waybill_number();
-  c.revision = waybill.content_log_index;
+  c.revision = revision;
   c.carrier_uscc = w.carrier_uscc();
   c.vehicle_plate = w.vehicle().plate();
   c.plate_colour = static_cast<uint8_t>(w.vehicle().plate_colour());
@@ -87,7 +86,21 @@ absl::StatusOr<std::string> WaybillCode(const storage::StateReader& state,
     c.goods.push_back({g.un_number(), g.hazard_class(), g.packing_group(), g.quantity_milli(),
                        g.unit(), static_cast<uint32_t>(g.codes_size())});
   }
-  return crypto::MakeWaybillCodeUrl(c, key);
+  return c;
+}
+
+absl::StatusOr<std::string> WaybillCode(const storage::StateReader& state,
+                                        const WaybillState& waybill,
+                                        const crypto::SigningKey& key) {
+  if (waybill.status == v1::CANCELLED || waybill.status == v1::CLOSED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("waybill '", waybill.waybill.waybill_number(), "' is ",
+                     v1::WaybillStatus_Name(waybill.status), ": it has no valid code"));
+  }
+  absl::StatusOr<crypto::WaybillCodeClaims> claims =
+      WaybillCodeClaimsOf(state, waybill.waybill, waybill.content_log_index);
+  if (!claims.ok()) return claims.status();
+  return crypto::MakeWaybillCodeUrl(*claims, key);
 }
 
 }  // namespace chemledger::waybill

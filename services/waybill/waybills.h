@@ -21,6 +21,7 @@
 #include "absl/types/span.h"
 #include "chemledger/v1/log.pb.h"
 #include "crypto/keys.h"
+#include "crypto/waybill_code.h"
 #include "journal/ledger_client.h"
 #include "services/label/label_keyring.h"
 #include "services/waybill/waybill_state.h"
@@ -69,8 +70,16 @@ class WaybillBook {
   const size_t verify_threads_;
 };
 
+// What the code of `content` (a waybill's content, submitted or amended at
+// log index `revision`) states, with the deployment's resolver from `state`.
+absl::StatusOr<crypto::WaybillCodeClaims> WaybillCodeClaimsOf(const storage::StateReader& state,
+                                                              const v1::Waybill& content,
+                                                              uint64_t revision);
+
 // The waybill's code (电子运单二维码) for `waybill`: its content and revision,
 // the deployment's resolver (from `state`), signed with `key`.
+// FailedPrecondition for a cancelled or closed waybill: it has no valid code
+// any more, and none is handed out.
 absl::StatusOr<std::string> WaybillCode(const storage::StateReader& state,
                                         const WaybillState& waybill,
                                         const crypto::SigningKey& key);

@@ -1,0 +1,29 @@
+// Online verification of a scanned waybill code (WaybillService.
+// ResolveWaybillCode), open to anyone: the offline verdict, then the log's
+// word on it. A correctly signed code is "not-issued" unless the log holds
+// the waybill revision it names with exactly what it states; a code of a
+// cancelled waybill is "cancelled", of a closed one "closed", of an amended-
+// away revision "superseded"; only the current code of a waybill still in
+// use is "authentic". The answer carries no personal data.
+//
+// Pure functions of a state snapshot; thread-safe.
+
+#ifndef CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_CODE_RESOLUTION_H_
+#define CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_CODE_RESOLUTION_H_
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
+#include "chemledger/v1/waybill_service.pb.h"
+#include "storage/store.h"
+
+namespace chemledger::waybill {
+
+// Resolves `url` against the label keys registered in `state` as of `today`
+// (China day). Errors only when `state` cannot be read.
+absl::StatusOr<v1::ResolveWaybillCodeResponse> ResolveWaybillCode(
+    const storage::StateReader& state, absl::string_view url, absl::CivilDay today);
+
+}  // namespace chemledger::waybill
+
+#endif  // CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_CODE_RESOLUTION_H_

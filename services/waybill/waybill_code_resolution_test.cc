@@ -1,0 +1,113 @@
+#include "services/waybill/waybill_code_resolution.h"
+
+#include <string>
+#include <vector>
+
+#include "api/china_time.h"
+#include "crypto/waybill_code.h"
+#include "gtest/gtest.h"
+#include "services/ledger/lifecycle_testing.h"
+#include "services/waybill/waybills.h"
+
+namespace chemledger::waybill {
+namespace {
+
+using namespace ledger::lifecycle_testing;  // NOLINT: the fixture's parties and helpers
+
+class WaybillCodeResolutionTest : public LifecycleFixture {
+ protected:
+  // Submits (or amends) waybill `number` from the producer to the warehouse
+  // listing `codes`; returns its code.
+  std::string Put(const std::string& number, const std::vector<std::string>& codes,
+                  bool amend = false) {
+    v1::Waybill w = testing::ExampleWaybill(number, kCarrier, kProducer, kWarehouse, codes, 25000,
+                                            "KGM");
+    uint64_t milli = 0;
+    for (const std::string& code : codes) milli += ContentsMilli(code);
+    w.mutable_goods(0)->set_quantity_milli(milli);
+    v1::WaybillRequest r;
+    *(amend ? r.mutable_amend() : r.mutable_submit()) = w;
+    absl::StatusOr<WaybillReceipt> receipt = ApplyWaybill(r);
+    EXPECT_TRUE(receipt.ok()) << receipt.status();
+    EXPECT_FALSE(receipt.ok() && receipt->waybill_code.empty());
+    return receipt.ok() ? receipt->waybill_code : "";
+  }
+  v1::ResolveWaybillCodeResponse Resolve(const std::string& url) {
+    absl::StatusOr<v1::ResolveWaybillCodeResponse> r =
+        ResolveWaybillCode(*t_->snapshot(), url, api::TodayInChina());
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : v1::ResolveWaybillCodeResponse();
+  }
+};
+
+TEST_F(WaybillCodeResolutionTest, ACodeSaysWhetherItsWaybillIsStillInUse) {
+  Commission({1, 2, 3});
+  const std::string first = Put("WB-R1", {Code(1)});
+  v1::ResolveWaybillCodeResponse r = Resolve(first);
+  EXPECT_EQ(r.verdict(), "authentic") << r.detail();
+  EXPECT_EQ(r.status(), v1::OPEN);
+  EXPECT_EQ(r.waybill_number(), "WB-R1");
+  EXPECT_EQ(r.revision(), r.current_revision());
+
+  // Amended: the old code is superseded, the new one authentic.
+  const std::string second = Put("WB-R1", {Code(1), Code(2)}, /*amend=*/true);
+  r = Resolve(first);
+  EXPECT_EQ(r.verdict(), "superseded") << r.detail();
+  EXPECT_LT(r.revision(), r.current_revision());
+  EXPECT_EQ(Resolve(second).verdict(), "authentic");
+
+  // Cancelled: void, and no fresh code is handed out for it.
+  const std::string cancelled = Put("WB-R2", {Code(3)});
+  v1::WaybillRequest cancel;
+  cancel.mutable_cancel()->set_waybill_number("WB-R2");
+  cancel.mutable_cancel()->set_reason("the consignee refused the order");
+  ASSERT_TRUE(ApplyWaybill(cancel).ok());
+  EXPECT_EQ(Resolve(cancelled).verdict(), "cancelled");
+  std::optional<WaybillState> state = FindWaybill("WB-R2");
+  ASSERT_TRUE(state.has_value());
+  absl::StatusOr<const crypto::SigningKey*> key = t_->waybills().CodeKey(*t_->snapshot());
+  ASSERT_TRUE(key.ok()) << key.status();
+  absl::StatusOr<std::string> fresh = WaybillCode(*t_->snapshot(), *state, **key);
+  EXPECT_EQ(fresh.status().code(), absl::StatusCode::kFailedPrecondition) << fresh.status();
+
+  // Shipped and received whole: closed.
+  v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(1), Code(2)});
+  ship.set_consignee_uscc(kWarehouse);
+  ship.set_waybill_id("WB-R1");
+  Ok(producer_, ship);
+  Ok(warehouse_, Event(v1::RECEIVING, kWarehouse, {Code(1), Code(2)}));
+  EXPECT_EQ(Resolve(second).verdict(), "closed");
+}
+
+TEST_F(WaybillCodeResolutionTest, ACodeTheLogDoesNotHoldIsNotIssued) {
+  Commission({1});
+  const std::string code = Put("WB-R3", {Code(1)});
+  absl::StatusOr<crypto::ParsedWaybillCode> parsed = crypto::ParseWaybillCodeUrl(code);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  absl::StatusOr<const crypto::SigningKey*> key = t_->waybills().CodeKey(*t_->snapshot());
+  ASSERT_TRUE(key.ok());
+  // Signed with the platform's own key, but stating more than the waybill.
+  crypto::WaybillCodeClaims heavier = parsed->claims;
+  heavier.goods[0].quantity_milli *= 40;
+  absl::StatusOr<std::string> forged = crypto::MakeWaybillCodeUrl(heavier, **key);
+  ASSERT_TRUE(forged.ok());
+  v1::ResolveWaybillCodeResponse r = Resolve(*forged);
+  EXPECT_EQ(r.verdict(), "not-issued") << r.detail();
+  EXPECT_TRUE(r.waybill_number().empty());
+  // A revision that is no content of this waybill, and a waybill the log
+  // does not hold.
+  crypto::WaybillCodeClaims elsewhere = parsed->claims;
+  elsewhere.revision = 1;
+  EXPECT_EQ(Resolve(*crypto::MakeWaybillCodeUrl(elsewhere, **key)).verdict(), "not-issued");
+  crypto::WaybillCodeClaims unknown = parsed->claims;
+  unknown.waybill_number = "WB-NEVER";
+  EXPECT_EQ(Resolve(*crypto::MakeWaybillCodeUrl(unknown, **key)).verdict(), "not-issued");
+  // Offline verdicts come first.
+  std::string altered = code;
+  altered.back() = altered.back() == 'A' ? 'B' : 'A';
+  EXPECT_NE(Resolve(altered).verdict(), "authentic");
+  EXPECT_EQ(Resolve("HTTPS://CL.EXAMPLE.CN/W/").verdict(), "malformed");
+}
+
+}  // namespace
+}  // namespace chemledger::waybill
