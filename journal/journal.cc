@@ -271,6 +271,11 @@ class Journal::Impl {
 
   std::shared_ptr<const storage::Snapshot> Snapshot() const { return store_->GetSnapshot(); }
 
+  absl::Status Writable() const {
+    absl::MutexLock lock(&mu_);
+    return failed_;
+  }
+
  private:
   // One Submit call, waiting for its results.
   struct Group {
@@ -645,6 +650,8 @@ absl::StatusOr<Receipt> Journal::Submit(Request request) {
 }
 
 std::shared_ptr<const storage::Snapshot> Journal::Snapshot() const { return impl_->Snapshot(); }
+
+absl::Status Journal::Writable() const { return impl_->Writable(); }
 
 absl::StatusOr<CheckReport> Journal::Check(
     const storage::Store& store, std::vector<const StateMachine*> machines,

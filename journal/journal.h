@@ -117,6 +117,11 @@ class Journal {
   // The latest committed log and state. Never waits for a write.
   std::shared_ptr<const storage::Snapshot> Snapshot() const;
 
+  // OK while the journal accepts writes; once a commit has failed, the
+  // Unavailable status every write now gets (the journal is read-only until
+  // the store is reopened).
+  absl::Status Writable() const;
+
   // Rebuilds the state of every entry of `store`'s log, in log order, each
   // under the rules and state of its time (kRebuild), into `scratch` (an
   // empty store of any backend, which keeps the rebuilt state and no

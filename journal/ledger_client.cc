@@ -21,6 +21,7 @@ class InProcessLedgerClient final : public LedgerClient {
   }
 
   std::shared_ptr<const storage::Snapshot> Latest() override { return journal_->Snapshot(); }
+  absl::Status Writable() override { return journal_->Writable(); }
 
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> At(uint64_t size) override {
     std::shared_ptr<const storage::Snapshot> latest = journal_->Snapshot();

@@ -40,6 +40,11 @@ class LedgerClient {
   // The latest committed log and state. Never waits for a write.
   virtual std::shared_ptr<const storage::Snapshot> Latest() = 0;
 
+  // OK while the ledger accepts writes; the reason (Unavailable) once it is
+  // read-only after a failed write, until the store is reopened. Health
+  // checks report this.
+  virtual absl::Status Writable() = 0;
+
   // Keeps `snapshot` (from Latest or At) for later At calls.
   virtual void Keep(std::shared_ptr<const storage::Snapshot> snapshot) = 0;
 

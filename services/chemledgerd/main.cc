@@ -36,6 +36,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "services/chemledgerd/deployment.h"
+#include "services/chemledgerd/serving_status.h"
 #include "services/label/label_service.h"
 #include "services/ledger/ledger_service.h"
 #include "services/waybill/waybill_service.h"
@@ -299,6 +300,15 @@ absl::Status Serve(const cli::Args& args) {
       return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
     }
   }
+  // NOT_SERVING once a write has failed and the ledger is read-only.
+  ServingStatusReporter serving_status(
+      d.ledger_client(), server->GetHealthCheckService(), absl::Milliseconds(250),
+      [](const absl::Status& writable) {
+        if (!writable.ok()) {
+          std::cerr << "chemledgerd: NOT_SERVING (read-only until restarted): "
+                    << writable.message() << std::endl;
+        }
+      });
   {
     std::shared_ptr<const storage::Snapshot> snapshot = d.ledger_client()->Latest();
     absl::StatusOr<state::DeploymentRecord> record = registry::ReadDeployment(*snapshot);
