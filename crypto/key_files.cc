@@ -636,6 +636,15 @@ absl::Status SaveVerifyingKey(const VerifyingKey& key, const std::string& path,
   return WriteFileAtomically(path, text, 0644, options.overwrite);
 }
 
+absl::StatusOr<std::string> ReadPrivateFile(const std::string& path, absl::string_view what) {
+  absl::StatusOr<FileContents> file = ReadSmallFile(path, what);
+  if (!file.ok()) return file.status();
+  if (absl::Status s = CheckPrivateFileMode(path, file->mode, file->owner); !s.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(what, ": ", s.message()));
+  }
+  return std::string(file->text.str());
+}
+
 absl::StatusOr<VerifyingKey> LoadVerifyingKey(const std::string& path) {
   absl::StatusOr<FileContents> file = ReadSmallFile(path, "key file");
   if (!file.ok()) return file.status();

@@ -134,6 +134,13 @@ absl::Status SaveVerifyingKey(const VerifyingKey& key, const std::string& path,
 // LoadSigningKey).
 absl::StatusOr<VerifyingKey> LoadVerifyingKey(const std::string& path);
 
+// Reads a private file that is not one of our key files (a TLS private key
+// in PEM) under the same rules as LoadSigningKey: a regular file of at most
+// 64 KiB, owned by this user, not accessible by group or others
+// (FailedPrecondition naming the path and the chmod to run). `what` names it
+// in errors ("--tls-key").
+absl::StatusOr<std::string> ReadPrivateFile(const std::string& path, absl::string_view what);
+
 }  // namespace chemledger::crypto
 
 #endif  // CHEMLEDGER_CRYPTO_KEY_FILES_H_

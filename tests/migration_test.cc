@@ -27,6 +27,8 @@ TEST(MigrationTest, AStoreWrittenBeforeStoresKeptStateOpensAndChecks) {
   const std::string data = FreshTempDir("migration") + "/data";
   std::filesystem::copy(RunfilePath("tests/testdata/pre_journal_deployment"), data,
                         std::filesystem::copy_options::recursive);
+  // As an operator restoring a copy does: the data directory is private.
+  std::filesystem::permissions(data, std::filesystem::perms::owner_all);
   std::filesystem::permissions(data + "/keys/note.key", std::filesystem::perms::owner_read |
                                                             std::filesystem::perms::owner_write);
   for (const auto& f : std::filesystem::directory_iterator(data + "/keys")) {
@@ -86,6 +88,8 @@ TEST(MigrationTest, CheckFindsAStateRowAndAnEntryChangedBehindTheServersBack) {
   const std::string data = FreshTempDir("migration_tamper") + "/data";
   std::filesystem::copy(RunfilePath("tests/testdata/pre_journal_deployment"), data,
                         std::filesystem::copy_options::recursive);
+  // As an operator restoring a copy does: the data directory is private.
+  std::filesystem::permissions(data, std::filesystem::perms::owner_all);
   for (const auto& f : std::filesystem::directory_iterator(data + "/keys")) {
     std::filesystem::permissions(f.path(), std::filesystem::perms::owner_read |
                                                std::filesystem::perms::owner_write);

@@ -5,6 +5,11 @@
 // in again); registry reads need an actor's signature, and the public label
 // scan shows less than a signed one.
 
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 
@@ -16,6 +21,7 @@
 #include "crypto/keys.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/subprocess.h"
 #include "services/common/envelope.h"
 #include "services/common/grpc_read_auth.h"
 #include "services/registry/registry_testing.h"
@@ -24,7 +30,25 @@
 namespace chemledger {
 namespace {
 
-class RegistryE2eTest : public testing::ChemledgerdE2eTest {};
+class RegistryE2eTest : public testing::ChemledgerdE2eTest {
+ protected:
+  // Runs chemledgerd with `args` to its end: its exit status and output
+  // (stdout and stderr).
+  static std::pair<int, std::string> RunChemledgerd(const std::vector<std::string>& args) {
+    testing::Subprocess p;
+    std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", Binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    EXPECT_TRUE(p.Start(argv).ok());
+    bool eof = false;
+    std::string out;
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (!eof && absl::Now() < deadline) {
+      for (const std::string& l : p.ReadLines(deadline, &eof)) out += l + "\n";
+    }
+    absl::StatusOr<int> status = p.Wait();
+    return {status.ok() && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1, out};
+  }
+};
 
 TEST_F(RegistryE2eTest, RefusalsNameTheFieldAndLeaveTheLogUnchanged) {
   ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
@@ -207,6 +231,47 @@ TEST_F(RegistryE2eTest, RegistryReadsNeedAnActorsSignatureAndTheScanShowsLess) {
   read_auth::AttachReadCredentials(&signed_context, api::kResolveLabelMethod, *regulator_);
   ASSERT_TRUE(labels_->ResolveLabel(&signed_context, resolve, &actor_view).ok());
   EXPECT_GT(actor_view.enterprise().enterprise().licences_size(), 0);
+}
+
+TEST_F(RegistryE2eTest, TheDataDirectoryAndTheTlsKeyAreTheServersAlone) {
+  // What init made (the fixture ran it): no one else may read, write or
+  // enter any of it, but the public note verifier key.
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_ + "/data")) {
+    struct stat st;
+    ASSERT_EQ(stat(entry.path().c_str(), &st), 0);
+    if (entry.path().filename() == "note.vkey") {
+      EXPECT_EQ(st.st_mode & 0777, 0644u) << entry.path();
+    } else {
+      EXPECT_EQ(st.st_mode & 077, 0u) << entry.path() << " mode " << std::oct << (st.st_mode & 0777);
+    }
+  }
+  // init refuses a directory others may enter, and writes nothing into it.
+  const std::string shared = dir_ + "/shared";
+  ASSERT_TRUE(std::filesystem::create_directory(shared));
+  std::filesystem::permissions(shared, std::filesystem::perms::owner_all |
+                                           std::filesystem::perms::group_read |
+                                           std::filesystem::perms::group_exec |
+                                           std::filesystem::perms::others_read |
+                                           std::filesystem::perms::others_exec);
+  auto [code, out] = RunChemledgerd({"init", "--data", shared, "--deployment", "x.example.cn",
+                                     "--resolver", "CL.EXAMPLE.CN", "--admin-key",
+                                     dir_ + "/admin.key", "--admin-name", "root"});
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.find("has mode 0755"), std::string::npos) << out;
+  EXPECT_NE(out.find("chmod 700"), std::string::npos) << out;
+  EXPECT_TRUE(std::filesystem::is_empty(shared));
+  // serve refuses a TLS private key others may read.
+  {
+    std::ofstream(dir_ + "/tls.crt") << "-----BEGIN CERTIFICATE-----\n";
+    std::ofstream(dir_ + "/tls.key") << "-----BEGIN PRIVATE KEY-----\n";
+  }
+  chmod((dir_ + "/tls.key").c_str(), 0644);
+  std::tie(code, out) = RunChemledgerd({"serve", "--data", dir_ + "/data", "--listen",
+                                        "127.0.0.1:0", "--tls-cert", dir_ + "/tls.crt",
+                                        "--tls-key", dir_ + "/tls.key"});
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.find("--tls-key"), std::string::npos) << out;
+  EXPECT_NE(out.find("chmod 600"), std::string::npos) << out;
 }
 
 }  // namespace

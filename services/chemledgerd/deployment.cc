@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "chemledger/v1/registry.pb.h"
 #include "absl/time/civil_time.h"
@@ -42,7 +43,32 @@ absl::Status MakeDir(const std::string& path) {
   return absl::OkStatus();
 }
 
-// OK if `path` does not exist or is an empty directory.
+// A data directory holds the ledger and the platform's private keys: it is
+// this user's, and no one else's to read, write or enter.
+absl::Status CheckPrivateDirectory(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("data directory ", path, ": ", std::strerror(errno)));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat("data directory ", path, " is not a directory"));
+  }
+  if (st.st_uid != geteuid()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", path, " belongs to user ", st.st_uid, ", not to this user (",
+        geteuid(), ")"));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "data directory %s has mode 0%03o: others may read, write or enter it (run: chmod 700 %s)",
+        path, st.st_mode & 0777, path));
+  }
+  return absl::OkStatus();
+}
+
+// OK if `path` does not exist or is an empty directory of this user's that
+// no one else may access.
 absl::Status CheckFresh(const std::string& path) {
   DIR* d = opendir(path.c_str());
   if (d == nullptr) {
@@ -59,14 +85,16 @@ absl::Status CheckFresh(const std::string& path) {
     return absl::FailedPreconditionError(absl::StrCat(
         "data directory ", path, " is not empty: a deployment is initialised once"));
   }
-  return absl::OkStatus();
+  return CheckPrivateDirectory(path);
 }
 
 absl::Status WritePublicFile(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));
-  const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+  // Readable by all whatever the umask (chemledgerd's is 077).
+  const bool ok = fchmod(fd, 0644) == 0 &&
+                  write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
                   fsync(fd) == 0;
   close(fd);
   if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
@@ -181,6 +209,7 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
     return absl::FailedPreconditionError(absl::StrCat(
         data_dir, " is not an initialised deployment (no log/): run chemledgerd init first"));
   }
+  if (absl::Status s = CheckPrivateDirectory(data_dir); !s.ok()) return s;
   storage::LevelDbLogOptions store_options;
   store_options.create_if_missing = false;
   store_options.env = options.env;

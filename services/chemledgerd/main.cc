@@ -16,6 +16,7 @@
 // bad command line).
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,6 +36,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "crypto/key_files.h"
 #include "services/chemledgerd/deployment.h"
 #include "services/chemledgerd/serving_status.h"
 #include "services/label/label_service.h"
@@ -216,7 +218,7 @@ absl::Status Serve(const cli::Args& args) {
     if (!key_path.ok()) return key_path.status();
     absl::StatusOr<std::string> cert = ReadSmallFile(*cert_path);
     if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadSmallFile(*key_path);
+    absl::StatusOr<std::string> key = crypto::ReadPrivateFile(*key_path, "--tls-key");
     if (!key.ok()) return key.status();
     grpc::SslServerCredentialsOptions ssl;
     ssl.pem_key_cert_pairs.push_back({*key, *cert});
@@ -335,6 +337,9 @@ struct Command {
 };
 
 int Main(int argc, char** argv) {
+  // Everything chemledgerd creates (the store's files, keys) is its user's
+  // alone; the public files it writes say so themselves.
+  umask(077);
   const std::vector<std::string> args(argv + 1, argv + argc);
   const std::vector<Command> commands = {
       {{"init"},
