@@ -11,6 +11,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "tools/cli/plaintext_target.h"
 #include "services/common/grpc_read_auth.h"
 #include "services/common/grpc_status.h"
 
@@ -34,7 +35,7 @@ absl::Status WriteFile(const std::string& path, const std::string& bytes) {
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> ServerChannel(const cli::Args& args) {
-  const std::string server = args.Get("server", "127.0.0.1:7443");
+  std::string target = args.Get("server", "127.0.0.1:7443");
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (args.Has("tls-ca")) {
     absl::StatusOr<std::string> ca = cli::ReadFileOrStdin(args.Get("tls-ca"), 1 << 20);
@@ -45,18 +46,14 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> ServerChannel(const cli::Args& ar
   } else {
     // Plaintext only to this machine: requests are signed, but labels and
     // registry answers would travel unprotected.
-    const size_t colon = server.rfind(':');
-    const std::string host = colon == std::string::npos ? server : server.substr(0, colon);
-    if (host != "localhost" && host != "[::1]" && host.rfind("127.", 0) != 0 &&
-        server.rfind("unix:", 0) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--server ", server, " is not on this machine: give --tls-ca FILE to talk TLS"));
-    }
+    absl::StatusOr<std::string> loopback = cli::PlaintextTarget("--server", target);
+    if (!loopback.ok()) return loopback.status();
+    target = *std::move(loopback);
     credentials = grpc::InsecureChannelCredentials();
   }
   grpc::ChannelArguments channel_args;
   channel_args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(server, credentials, channel_args);
+  return grpc::CreateCustomChannel(target, credentials, channel_args);
 }
 
 std::string RequestId(const cli::Args& args) {
