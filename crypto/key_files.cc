@@ -24,10 +24,10 @@
 
 namespace chemledger::crypto {
 
-static_assert(kDefaultKdfOpsLimit == crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE,
-              "default opslimit must be libsodium's INTERACTIVE");
-static_assert(kDefaultKdfMemLimit == crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE,
-              "default memlimit must be libsodium's INTERACTIVE");
+static_assert(kDefaultKdfOpsLimit == crypto_pwhash_argon2id_OPSLIMIT_MODERATE,
+              "default opslimit must be libsodium's MODERATE");
+static_assert(kDefaultKdfMemLimit == crypto_pwhash_argon2id_MEMLIMIT_MODERATE,
+              "default memlimit must be libsodium's MODERATE");
 static_assert(kMaxKdfMemLimit >= crypto_pwhash_argon2id_MEMLIMIT_SENSITIVE,
               "the loader must accept SENSITIVE-sealed files");
 

@@ -71,9 +71,11 @@ class Passphrase {
 };
 
 // Argon2id13 cost parameters used to seal private key files by default:
-// libsodium's OPSLIMIT_INTERACTIVE and MEMLIMIT_INTERACTIVE (64 MiB).
-inline constexpr uint64_t kDefaultKdfOpsLimit = 2;
-inline constexpr uint64_t kDefaultKdfMemLimit = uint64_t{64} << 20;
+// libsodium's OPSLIMIT_MODERATE and MEMLIMIT_MODERATE (256 MiB; about a
+// second to open a key on a server core). Keys that sign for a person
+// (administrators, regulators, operators) are worth that much to guess.
+inline constexpr uint64_t kDefaultKdfOpsLimit = 3;
+inline constexpr uint64_t kDefaultKdfMemLimit = uint64_t{256} << 20;
 // Bounds enforced when saving and when loading (so a hostile file cannot make
 // the loader spend gigabytes or minutes): opslimit 1..10, memlimit 8 KiB..1 GiB.
 inline constexpr uint64_t kMaxKdfOpsLimit = 10;

@@ -181,7 +181,7 @@ TEST_F(KeyFileTest, SealedWithDefaultCosts) {
   options.passphrase = MakePassphrase("pw");
   ASSERT_TRUE(SaveSigningKey(key, path, options).ok());
   EXPECT_THAT(ReadFile(path),
-              HasSubstr("\nkdf argon2id13 opslimit=2 memlimit=67108864 salt="));
+              HasSubstr("\nkdf argon2id13 opslimit=3 memlimit=268435456 salt="));
   absl::StatusOr<SigningKey> loaded = LoadSigningKey(path, MakePassphrase("pw"));
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->key_id(), key.key_id());

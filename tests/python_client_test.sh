@@ -18,8 +18,8 @@ protoc -I"$ROOT/tests/protos" --python_out="$W/stubs" --grpc_python_out="$W/stub
   "$ROOT/tests/protos/health/v1/health.proto" \
   "$ROOT/tests/protos/reflection/v1alpha/reflection.proto"
 
-"$CHEMCTL" keygen --out "$W/admin.key" >/dev/null
-"$CHEMCTL" keygen --out "$W/producer.key" >/dev/null
+"$CHEMCTL" keygen --unsealed --out "$W/admin.key" >/dev/null
+"$CHEMCTL" keygen --unsealed --out "$W/producer.key" >/dev/null
 "$CHEMLEDGERD" init --data "$W/data" --deployment py.test --resolver CL.EXAMPLE.CN \
   --admin-key "$W/admin.key" >/dev/null
 "$CHEMLEDGERD" serve --data "$W/data" --listen 127.0.0.1:0 --port-file "$W/port" >/dev/null &
@@ -46,7 +46,7 @@ PYTHONPATH="$ROOT/tools/python" /usr/bin/python3 "$ROOT/tests/python_client_e2e.
 
 # E-waybills from Python (docs/waybills.md's worked example): a carrier and a
 # consignee join; the carrier streams three waybills twice.
-"$CHEMCTL" keygen --out "$W/carrier.key" >/dev/null
+"$CHEMCTL" keygen --unsealed --out "$W/carrier.key" >/dev/null
 CARRIER=91110105M000100Y4D
 CONSIGNEE=91330200M000100Y40
 cat >"$W/carrier.json" <<JSON

@@ -65,12 +65,14 @@ expect_error "entry 0: invalid hex digit" "$CHEMCTL" log append --db db --hex zz
 expect_eq "$("$CHEMCTL" log root --db db | head -1)" "size 8" "rejected append wrote nothing"
 
 # --- keys and checkpoints --------------------------------------------------
-"$CHEMCTL" keygen --out log.key --note-name chemledger.test/log >keygen.txt
+expect_error "give --passphrase-file F to seal the key" "$CHEMCTL" keygen --out plain.key
+[[ ! -e plain.key ]] || fail "a refused keygen wrote a key"
+"$CHEMCTL" keygen --unsealed --out log.key --note-name chemledger.test/log >keygen.txt
 expect_eq "$(stat -c %a log.key)" 600 "private key mode"
 [[ -f log.key.pub ]] || fail "no public key file"
 vkey="$(sed -n 's/^note-verifier-key //p' keygen.txt)"
 [[ "$vkey" == chemledger.test/log+* ]] || fail "verifier key: '$vkey'"
-expect_error "refusing to overwrite existing key file log.key" "$CHEMCTL" keygen --out log.key
+expect_error "refusing to overwrite existing key file log.key" "$CHEMCTL" keygen --unsealed --out log.key
 expect_eq "$("$CHEMCTL" key show log.key.pub | head -1)" "$(head -3 keygen.txt | sed -n 's/^key-id/key-id/p')" "key show"
 
 "$CHEMCTL" log checkpoint --db db --key log.key --origin chemledger.test/log >cp.txt
@@ -101,6 +103,8 @@ expect_error "the log was rewritten" "$CHEMCTL" log verify --db forged --checkpo
 printf 'correct horse battery staple\n' >pass.txt
 "$CHEMCTL" keygen --out sealed.key --passphrase-file pass.txt >/dev/null
 grep -q "^sealed-seed " sealed.key || fail "sealed key has no sealed-seed line"
+grep -q "^kdf argon2id13 opslimit=3 memlimit=268435456 " sealed.key ||
+  fail "sealed key not at Argon2id's moderate cost: $(grep ^kdf sealed.key)"
 "$CHEMCTL" log checkpoint --db db --key sealed.key --passphrase-file pass.txt \
   --origin chemledger.test/log >/dev/null || fail "sealed key did not sign"
 printf 'wrong\n' >wrong.txt

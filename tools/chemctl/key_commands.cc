@@ -37,6 +37,13 @@ absl::Status Keygen(const cli::Args& args) {
         args.Get("note-name"), crypto::SigningKey::Generate().verifying_key());
     if (!check.ok()) return check.status();
   }
+  // Sealed unless asked otherwise: a key file copied off a disk or a backup
+  // must not be a key anyone can sign with.
+  if (args.Has("passphrase-file") == args.Bool("unsealed")) {
+    return absl::InvalidArgumentError(
+        "keygen: give --passphrase-file F to seal the key (Argon2id, moderate cost), or "
+        "--unsealed for a test or demo key that anyone who reads the file can use");
+  }
   auto passphrase = cli::PassphraseArg(args);
   if (!passphrase.ok()) return passphrase.status();
   crypto::SigningKey key = crypto::SigningKey::Generate();
@@ -135,16 +142,20 @@ absl::Status CheckpointVerify(const cli::Args& args) {
 std::vector<Command> KeyCommands() {
   return {
       {"keygen", "generate an Ed25519 key pair",
-       "usage: chemctl keygen --out FILE [--passphrase-file F] [--force] [--note-name NAME]\n\n"
+       "usage: chemctl keygen --out FILE (--passphrase-file F | --unsealed) [--force]\n"
+       "         [--note-name NAME]\n\n"
        "Writes a new Ed25519 private key to FILE (mode 0600) and its public key to\n"
-       "FILE.pub, then prints the key id and public key.\n\n"
+       "FILE.pub, then prints the key id and public key. The private key is sealed\n"
+       "with a passphrase unless --unsealed is given.\n\n"
        "  --out FILE              private key file to create\n"
        "  --passphrase-file F     seal the private key with the first line of F\n"
-       "                          (Argon2id + XSalsa20-Poly1305)\n"
+       "                          (Argon2id at libsodium's moderate cost +\n"
+       "                          XSalsa20-Poly1305)\n"
+       "  --unsealed              write the key in the clear (tests and demos only)\n"
        "  --force                 replace existing files\n"
        "  --note-name NAME        also print the C2SP note verifier key for NAME\n"
        "                          (for a log key, NAME is the log's origin)\n",
-       {{"out", "passphrase-file", "note-name"}, {"force"}}, Keygen},
+       {{"out", "passphrase-file", "note-name"}, {"force", "unsealed"}}, Keygen},
       {"key show", "print a key file's key id and public key",
        "usage: chemctl key show FILE [--note-name NAME]\n\n"
        "FILE is a public or private key file (a private one is not decrypted).\n\n"

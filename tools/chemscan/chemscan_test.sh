@@ -10,7 +10,7 @@ rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK"
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
-for k in root current old revoked stranger; do "$CHEMCTL" keygen --out $k.key >/dev/null; done
+for k in root current old revoked stranger; do "$CHEMCTL" keygen --unsealed --out $k.key >/dev/null; done
 "$CHEMCTL" label trust-list --root-key root.key --resolver CL.EXAMPLE.CN --issued 2026-11-23 \
   current.key.pub:2026-01-01:2027-12-31 old.key.pub:2024-01-01:2025-12-31 \
   revoked.key.pub:2025-01-01:2026-12-31:2026-06-01 >trust.txt 2>root.txt

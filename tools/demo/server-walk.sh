@@ -23,9 +23,9 @@ SERVER_PID=""
 stop_server() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true; }
 trap stop_server EXIT
 
-step "1. Keys: the first platform administrator, and the producer's administrator"
-run "$BIN/chemctl" keygen --out "$OUT/keys/admin.key"
-run "$BIN/chemctl" keygen --out "$OUT/keys/producer-admin.key"
+step "1. Keys: the first platform administrator, and the producer's administrator (demo keys are unsealed; real ones are sealed with --passphrase-file)"
+run "$BIN/chemctl" keygen --unsealed --out "$OUT/keys/admin.key"
+run "$BIN/chemctl" keygen --unsealed --out "$OUT/keys/producer-admin.key"
 
 step "2. A new deployment: genesis entry signed by the administrator, note key, first label key"
 run "$BIN/chemledgerd" init --data "$OUT/data" --deployment chemledger.demo \
@@ -110,8 +110,8 @@ run "${EV[@]}" --step consuming --quantity 20 --time "$(t 8)" "$C.1" || true
 step "12. Transport on an e-waybill (电子运单): from the producer in Fuzhou to a user in Ningbo"
 CARRIER=91110105M000100Y4D
 CONSIGNEE=91330200M000100Y40
-run "$BIN/chemctl" keygen --out "$OUT/keys/carrier-dispatcher.key"
-run "$BIN/chemctl" keygen --out "$OUT/keys/consignee-admin.key"
+run "$BIN/chemctl" keygen --unsealed --out "$OUT/keys/carrier-dispatcher.key"
+run "$BIN/chemctl" keygen --unsealed --out "$OUT/keys/consignee-admin.key"
 for who in carrier consignee; do
   sed "s/@FROM_YEAR@/$((YEAR - 1))/g; s/@UNTIL_YEAR@/$((YEAR + 2))/g" \
     "$HERE/$who.template.json" >"$OUT/$who.json"
