@@ -308,7 +308,14 @@ absl::StatusOr<crypto::Checkpoint> ChemledgerdE2eTest::VerifiedCheckpoint() {
   absl::StatusOr<crypto::NoteVerifier> root =
       crypto::NoteVerifier::FromVerifierKey(note_verifier_key_);
   if (!root.ok()) return root.status();
-  return crypto::OpenCheckpoint(checkpoint.signed_note(), kDeployment, *root);
+  // The origin to check against, as the deployment states it.
+  grpc::ClientContext deployment_context;
+  v1::Deployment deployment;
+  if (!registry_->GetDeployment(&deployment_context, {}, &deployment).ok()) {
+    return absl::UnavailableError("GetDeployment failed");
+  }
+  EXPECT_EQ(deployment.checkpoint_origin(), kDeployment);
+  return crypto::OpenCheckpoint(checkpoint.signed_note(), deployment.checkpoint_origin(), *root);
 }
 
 void ChemledgerdE2eTest::ExpectHistoryVerifies(const std::string& code,

@@ -32,6 +32,8 @@ grpc::Status RegistryServiceImpl::GetDeployment(grpc::ServerContext* context,
   response->set_deployment(deployment->deployment());
   response->set_resolver(deployment->resolver());
   response->set_log_size(snapshot->size());
+  // The note key is named after the deployment (chemledgerd init).
+  response->set_checkpoint_origin(deployment->deployment());
   return grpc::Status::OK;
 }
 
