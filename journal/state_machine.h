@@ -49,8 +49,11 @@ namespace chemledger::journal {
 // Epoch 0 is an entry written before entries recorded their epoch.
 //   1: waybill custody and event sizes checked in the log's order.
 //   2: a repackaging's outputs are codes issued to the enterprise that
-//      records it, and only producers and importers repackage.
-inline constexpr uint32_t kCurrentRulesEpoch = 2;
+//      records it, and only producers and importers repackage; what a
+//      waybill states is checked against the registry and the ledger.
+//   3: a waybill opens only with its consignor's consent (a standing
+//      CarrierAuthorization, or a WaybillConsent); until then it is PENDING.
+inline constexpr uint32_t kCurrentRulesEpoch = 3;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {

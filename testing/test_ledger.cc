@@ -143,6 +143,19 @@ absl::StatusOr<crypto::KeyId> TestLedger::AddLabelKey(const crypto::SigningKey& 
   return key->key_id();
 }
 
+absl::Status TestLedger::AuthorizeCarrier(const crypto::SigningKey& consignor_key,
+                                          const std::string& carrier_uscc) {
+  v1::WaybillRequest r;
+  r.set_request_id(absl::StrCat("authorize-", consignor_key.key_id().ToString(), "-", carrier_uscc));
+  r.mutable_authorize_carrier()->set_carrier_uscc(carrier_uscc);
+  *r.mutable_authorize_carrier()->mutable_valid_until() =
+      api::ToProtoDate(api::TodayInChina() + 365);
+  absl::StatusOr<v1::SignedEnvelope> signed_request =
+      envelope::Sign(api::kWaybillContext, r.SerializeAsString(), consignor_key);
+  if (!signed_request.ok()) return signed_request.status();
+  return waybills().Apply(*signed_request).status();
+}
+
 absl::StatusOr<label::Issuance> TestLedger::IssueBatch(const crypto::SigningKey& key,
                                                        const std::string& uscc,
                                                        const std::string& product,

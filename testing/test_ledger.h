@@ -92,6 +92,11 @@ class TestLedger {
   // (China time) for a year. Returns its key id.
   absl::StatusOr<crypto::KeyId> AddLabelKey(const crypto::SigningKey& admin);
 
+  // `consignor_key` (an admin or operator of a consignor) authorises carrier
+  // `carrier_uscc` to submit its waybills for a year: they open at once.
+  absl::Status AuthorizeCarrier(const crypto::SigningKey& consignor_key,
+                                const std::string& carrier_uscc);
+
   // Issues `count` packages of `net_quantity` `unit` each, batch `batch` of
   // product `product` of `uscc`, produced yesterday; signed by `key`.
   absl::StatusOr<label::Issuance> IssueBatch(const crypto::SigningKey& key,

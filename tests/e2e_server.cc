@@ -192,6 +192,21 @@ crypto::SigningKey ChemledgerdE2eTest::RegisterCarrier(const std::string& uscc,
   return key;
 }
 
+void ChemledgerdE2eTest::AuthorizeCarrier(const crypto::SigningKey& consignor_key,
+                                          const std::string& carrier) {
+  v1::WaybillRequest r;
+  r.set_request_id(absl::StrCat("authorize-", ++next_id_));
+  r.mutable_authorize_carrier()->set_carrier_uscc(carrier);
+  *r.mutable_authorize_carrier()->mutable_valid_until() =
+      api::ToProtoDate(api::TodayInChina() + 365);
+  grpc::ClientContext context;
+  v1::WaybillResult result;
+  const grpc::Status status = waybills_->Submit(
+      &context, *envelope::Sign(api::kWaybillContext, r.SerializeAsString(), consignor_key),
+      &result);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+}
+
 v1::SignedEnvelope ChemledgerdE2eTest::IssueRequest(const std::string& batch, uint32_t count,
                                                     const crypto::SigningKey& key) {
   v1::IssueLabelsRequest r;

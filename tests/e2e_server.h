@@ -98,6 +98,9 @@ class ChemledgerdE2eTest : public ::testing::Test {
   // Registers a road carrier at `uscc`, holding a 道路运输经营许可证, and its
   // dispatcher `name`; returns the dispatcher's key.
   crypto::SigningKey RegisterCarrier(const std::string& uscc, const std::string& name);
+  // An actor of a consignor (`consignor_key`) authorises `carrier` to submit
+  // its waybills for a year: they open without consent to each.
+  void AuthorizeCarrier(const crypto::SigningKey& consignor_key, const std::string& carrier);
 
   // An issuance of `count` labels of Acme's M01 (25 KGM each) in `batch`,
   // signed by `key`, with a fresh request id.

@@ -70,6 +70,9 @@ JSON
 "$CHEMCTL" event record --server "$S" --key "$W/producer.key" --enterprise "$USCC" \
   --step commissioning --time "$(TZ=Asia/Shanghai date -d '-1 minute' +%Y-%m-%dT%H:%M:%S+08:00)" \
   "$USCC.M01.PYWB.1" "$USCC.M01.PYWB.2" >/dev/null
+# The consignor lets this carrier's waybills open at once.
+"$CHEMCTL" waybill authorize-carrier --server "$S" --key "$W/producer.key" --carrier "$CARRIER" \
+  --until "$(TZ=Asia/Shanghai date -d '+30 days' +%F)" >/dev/null
 /usr/bin/python3 "$ROOT/tools/python/waybill_example.py" "$W/stubs" "$S" "$W/carrier.key" \
   "$CARRIER" "$USCC" "$CONSIGNEE" "$USCC.M01.PYWB.1" "$USCC.M01.PYWB.2" >"$W/waybills.txt"
 cat "$W/waybills.txt"

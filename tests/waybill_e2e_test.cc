@@ -47,6 +47,7 @@ TEST_F(WaybillE2eTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
   ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
   const std::string carrier = registry::testing::ExampleUscc("110105");
   const crypto::SigningKey carrier_key = RegisterCarrier(carrier, "dispatcher");
+  ASSERT_NO_FATAL_FAILURE(AuthorizeCarrier(*acme_admin_, carrier));
   v1::IssueLabelsRequest issue;
   issue.set_request_id("wb-issue");
   issue.set_enterprise_uscc(kAcme);
@@ -191,6 +192,8 @@ TEST_F(WaybillE2eTest, AStreamOf10000WaybillsGetsOneResultEachAndReplaysWhole) {
   const std::string nobody = registry::testing::ExampleUscc("440300");  // never registered
   const crypto::SigningKey producer_key = RegisterProducer(producer, "bulk producer admin");
   const crypto::SigningKey carrier_key = RegisterCarrier(carrier, "bulk dispatcher");
+  ASSERT_NO_FATAL_FAILURE(AuthorizeCarrier(producer_key, carrier));
+  ASSERT_NO_FATAL_FAILURE(AuthorizeCarrier(*other_admin_, carrier));
   ASSERT_FALSE(HasFailure());
 
   constexpr int kWaybills = 10000;
@@ -328,8 +331,7 @@ TEST_F(WaybillE2eTest, AStreamOf10000WaybillsGetsOneResultEachAndReplaysWhole) {
           signer = &producer_key;
           e = {StatusCode::PERMISSION_DENIED,
                absl::StrCat("envelope.signatures[0].key_id: actor 'bulk producer admin' may not "
-                            "change waybills of ",
-                            carrier, ": only the carrier's actors may")};
+                            "change waybill '", number(i), "': only the carrier's actors may")};
           break;
         case 17:
           r.set_request_id(request_id(i - 1));
@@ -464,6 +466,7 @@ TEST_F(WaybillE2eTest, AWaybillShipsDepartsArrivesAndIsReceivedAcrossCustody) {
   const crypto::SigningKey consignee_key = RegisterProducer(consignee, "life consignee admin");
   const crypto::SigningKey third_key = RegisterProducer(third, "life third admin");
   const crypto::SigningKey carrier_key = RegisterCarrier(carrier, "life dispatcher");
+  ASSERT_NO_FATAL_FAILURE(AuthorizeCarrier(consignor_key, carrier));
   ASSERT_FALSE(HasFailure());
   Issued issued = IssueM01(consignor, consignor_key, "LIFE1", 4);
   ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();

@@ -222,8 +222,10 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
   if (!catalogue.ok()) return catalogue.status();
   d->catalogue_ = *std::move(catalogue);
   d->machines_ = std::make_unique<StateMachines>(d->catalogue_.get());
+  journal::JournalOptions journal_options;
+  journal_options.rules_epoch = options.rules_epoch;
   absl::StatusOr<std::unique_ptr<journal::Journal>> journal = journal::Journal::Open(
-      d->store_.get(), d->machines_->all(), journal::JournalOptions(), options.migration_progress);
+      d->store_.get(), d->machines_->all(), journal_options, options.migration_progress);
   if (!journal.ok()) return journal.status();
   d->journal_ = *std::move(journal);
   d->client_ = journal::NewInProcessLedgerClient(d->journal_.get());

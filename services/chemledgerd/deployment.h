@@ -95,6 +95,10 @@ struct OpenOptions {
   // Reports the progress of a one-time migration of a store written before
   // stores kept state (entries done, entries in all).
   std::function<void(uint64_t, uint64_t)> migration_progress;
+  // The rules new entries are checked under (journal/state_machine.h). An
+  // earlier epoch only for a documented deprecation window (CHANGELOG.md):
+  // epoch 2 opens waybills without their consignor's consent.
+  uint32_t rules_epoch = journal::kCurrentRulesEpoch;
 };
 
 class Deployment {

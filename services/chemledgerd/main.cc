@@ -82,7 +82,8 @@ constexpr char kInitUsage[] =
 constexpr char kServeUsage[] =
     "usage: chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file FILE]\n"
     "                         [--tls-cert FILE --tls-key FILE] [--max-threads N]\n"
-    "                         [--cache-mb N] [--debug-sync-delay-ms MS]\n"
+    "                         [--cache-mb N] [--waybill-consent=off]\n"
+    "                         [--debug-sync-delay-ms MS]\n"
     "\n"
     "Serves RegistryService, LabelService, LedgerService and WaybillService on one port\n"
     "(default 127.0.0.1:7443;\n"
@@ -93,6 +94,9 @@ constexpr char kServeUsage[] =
     "call in progress, so that many calls may wait at once.\n"
     "--cache-mb bounds the store's block cache (default 64; the store also holds\n"
     "two 32 MB write buffers).\n"
+    "--waybill-consent=off (deprecated; accepted until 2027-06-30, see\n"
+    "CHANGELOG.md) opens a carrier's waybills at once, without their consignor's\n"
+    "consent, as before rules epoch 3: new entries are written under epoch 2.\n"
     "--debug-sync-delay-ms makes every fsync of the store take MS milliseconds\n"
     "longer: a slow disk, for benchmarks (chembench reads). Never in production.\n";
 
@@ -259,6 +263,16 @@ absl::Status Serve(const cli::Args& args) {
     slow_env = std::make_unique<storage::SlowSyncEnv>(absl::Milliseconds(*sync_delay_ms));
     open_options.env = slow_env.get();
   }
+  if (args.Has("waybill-consent")) {
+    if (args.Get("waybill-consent") != "off") {
+      return absl::InvalidArgumentError(
+          "--waybill-consent: only 'off' may be given (consent is on by default)");
+    }
+    std::cerr << "chemledgerd: --waybill-consent=off is deprecated (until 2027-06-30): "
+                 "waybills open without their consignor's consent (rules epoch 2)"
+              << std::endl;
+    open_options.rules_epoch = 2;
+  }
   open_options.migration_progress = [](uint64_t done, uint64_t total) {
     std::cout << "chemledgerd: building the state of a store written before it kept state: "
               << done << " of " << total << " entries" << std::endl;
@@ -351,7 +365,7 @@ int Main(int argc, char** argv) {
       {{"serve"},
        kServeUsage,
        {{"data", "listen", "port-file", "tls-cert", "tls-key", "max-threads", "cache-mb",
-         "debug-sync-delay-ms"},
+         "waybill-consent", "debug-sync-delay-ms"},
         {}},
        Serve},
       {{"check"}, kCheckUsage, {{"data"}, {}}, Check},

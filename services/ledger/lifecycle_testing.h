@@ -97,6 +97,11 @@ class LifecycleFixture : public ::testing::Test {
     absl::StatusOr<label::Issuance> issued =
         t_->IssueBatch(producer_, kProducer, "M01", "B1", 10, "25", "KGM");
     ASSERT_TRUE(issued.ok()) << issued.status();
+    // Every consignor lets the carrier's waybills open at once.
+    for (const crypto::SigningKey* consignor : {&producer_, &warehouse_, &user_, &disposer_}) {
+      absl::Status s = t_->AuthorizeCarrier(*consignor, kCarrier);
+      ASSERT_TRUE(s.ok()) << s;
+    }
   }
 
   void AddOperator(const std::string& uscc, const crypto::SigningKey& key) {

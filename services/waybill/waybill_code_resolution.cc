@@ -83,6 +83,10 @@ absl::StatusOr<v1::ResolveWaybillCodeResponse> ResolveWaybillCode(
     response.set_verdict("closed");
     response.set_detail(absl::StrCat("everything on waybill '", claims.waybill_number,
                                      "' was received: the code is no longer in use"));
+  } else if (w.status == v1::PENDING && claims.revision == w.content_log_index) {
+    response.set_verdict("pending");
+    response.set_detail(absl::StrCat("the consignor has not consented to waybill '",
+                                     claims.waybill_number, "'"));
   } else if (claims.revision != w.content_log_index) {
     response.set_verdict("superseded");
     response.set_detail(absl::StrCat("waybill '", claims.waybill_number,

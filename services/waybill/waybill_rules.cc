@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "chemledger/v1/ledger.pb.h"
+#include "services/common/identifiers.h"
 #include "services/common/package_code.h"
 #include "services/common/refusal.h"
 #include "services/ledger/code_state.h"
@@ -28,6 +29,7 @@ std::string NumberOf(const v1::WaybillRequest& r) {
     case v1::WaybillRequest::kCancel: return r.cancel().waybill_number();
     case v1::WaybillRequest::kDepart: return r.depart().waybill_number();
     case v1::WaybillRequest::kArrive: return r.arrive().waybill_number();
+    case v1::WaybillRequest::kConsent: return r.consent().waybill_number();
     case v1::WaybillRequest::CHANGE_NOT_SET: break;
   }
   return "";
@@ -167,9 +169,19 @@ absl::Status CheckQuantities(const storage::StateReader& state, const v1::Waybil
   return absl::OkStatus();
 }
 
+// The goods of `w` can go on it now: listable (custody, state, no other open
+// waybill) and stated as their codes hold them.
+absl::Status CheckGoods(const journal::EntryContext& entry, const storage::StateReader& state,
+                        const v1::Waybill& w, bool legacy_rebuild) {
+  if (absl::Status s = CheckListable(state, w, !legacy_rebuild); !s.ok()) return s;
+  if (entry.rules_epoch >= 2) return CheckQuantities(state, w);
+  return absl::OkStatus();
+}
+
 // The rules of new content (a submission or an amendment).
 absl::Status CheckContent(const journal::EntryContext& entry, const storage::StateReader& state,
-                          const v1::WaybillRequest& request, const WaybillState* existing) {
+                          const v1::WaybillRequest& request, const WaybillState* existing,
+                          bool consented) {
   const v1::Waybill& w = *NewContent(request);
   const std::string& number = w.waybill_number();
   if (request.has_submit() && existing != nullptr) {
@@ -180,10 +192,12 @@ absl::Status CheckContent(const journal::EntryContext& entry, const storage::Sta
     if (existing == nullptr) {
       return absl::NotFoundError(absl::StrCat("waybill.waybill_number: no waybill '", number, "'"));
     }
-    if (existing->status != v1::OPEN || !existing->shipped.empty()) {
+    if ((existing->status != v1::OPEN && existing->status != v1::PENDING) ||
+        !existing->shipped.empty()) {
       return Precondition("waybill.waybill_number",
                           absl::StrCat("'", number,
-                                       "' can only be amended while open and nothing on it has shipped"));
+                                       "' can only be amended while open or pending and nothing "
+                                       "on it has shipped"));
     }
     if (existing->waybill.carrier_uscc() != w.carrier_uscc()) {
       return absl::InvalidArgumentError("waybill.carrier_uscc: an amendment cannot change the carrier");
@@ -226,9 +240,10 @@ absl::Status CheckContent(const journal::EntryContext& entry, const storage::Sta
   }
   const bool legacy_rebuild =
       entry.mode == journal::ApplyMode::kRebuild && entry.rules_epoch == 0;
-  if (absl::Status s = CheckListable(state, w, !legacy_rebuild); !s.ok()) return s;
-  if (entry.rules_epoch >= 2) {
-    if (absl::Status s = CheckQuantities(state, w); !s.ok()) return s;
+  // Until the consignor consents, nothing about its goods is checked (or
+  // told): that happens on consent.
+  if (consented) {
+    if (absl::Status s = CheckGoods(entry, state, w, legacy_rebuild); !s.ok()) return s;
   }
   bool toxic = false, precursor = false;
   std::set<std::string> seen;
@@ -274,6 +289,46 @@ absl::Status CheckContent(const journal::EntryContext& entry, const storage::Sta
   return absl::OkStatus();
 }
 
+// A consignor's standing consent to a carrier's waybills, or its end.
+absl::Status ApplyAuthorization(const journal::EntryContext& entry,
+                                const storage::StateReader& state, const v1::Actor& actor,
+                                const v1::CarrierAuthorization& a, storage::StateWrites* changes) {
+  if ((actor.role() != v1::ENTERPRISE_ADMIN && actor.role() != v1::ENTERPRISE_OPERATOR) ||
+      actor.enterprise_uscc().empty()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "envelope.signatures[0].key_id: actor '", actor.name(),
+        "' may not authorise carriers: only a consignor's admins and operators may"));
+  }
+  const std::string& consignor = actor.enterprise_uscc();
+  if (absl::Status s = ids::ValidateUscc("authorize_carrier.carrier_uscc", a.carrier_uscc());
+      !s.ok()) {
+    return s;
+  }
+  const std::string key = internal::AuthorizationKey(consignor, a.carrier_uscc());
+  if (a.withdraw()) {
+    changes->Delete(key);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<registry::EnterpriseRecord>> carrier =
+      registry::FindEnterprise(state, a.carrier_uscc());
+  if (!carrier.ok()) return carrier.status();
+  if (!*carrier || !registry::HasRole((*carrier)->enterprise, v1::CARRIER)) {
+    return absl::NotFoundError(absl::StrCat("authorize_carrier.carrier_uscc: ", a.carrier_uscc(),
+                                            " is not a registered carrier"));
+  }
+  const absl::CivilDay today = registry::ChinaDay(entry.record_time);
+  if (!a.has_valid_until() || registry::FromProtoDate(a.valid_until()) < today ||
+      registry::FromProtoDate(a.valid_until()) > today + 3 * 366) {
+    return absl::InvalidArgumentError(
+        "authorize_carrier.valid_until: a day from today to at most three years ahead is required");
+  }
+  state::CarrierAuthorizationRecord record;
+  *record.mutable_valid_until() = a.valid_until();
+  record.set_log_index(entry.index);
+  changes->Put(key, record.SerializeAsString());
+  return absl::OkStatus();
+}
+
 absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::StateReader& state,
                           storage::StateWrites* changes) {
   absl::StatusOr<v1::Actor> actor = registry::CheckSigner(entry, state, kWaybillContext);
@@ -295,22 +350,38 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
   if (const v1::Waybill* w = NewContent(request); w != nullptr) {
     if (absl::Status s = ValidateWaybill(*w, entry.record_time); !s.ok()) return s;
   }
+  if (request.has_authorize_carrier()) {
+    return ApplyAuthorization(entry, state, *actor, request.authorize_carrier(), changes);
+  }
   const std::string number = NumberOf(request);
   absl::StatusOr<std::optional<WaybillState>> existing = FindWaybill(state, number);
   if (!existing.ok()) return existing.status();
   // The carrier: named by the new content, or by the waybill on record.
   const v1::Waybill* content = NewContent(request);
   if (content == nullptr && !*existing) {
-    const char* field = request.has_cancel() ? "cancel" : request.has_depart() ? "depart" : "arrive";
+    const char* field = request.has_cancel()    ? "cancel"
+                        : request.has_depart()  ? "depart"
+                        : request.has_consent() ? "consent"
+                                                : "arrive";
     return absl::NotFoundError(
         absl::StrCat(field, ".waybill_number: no waybill '", number, "'"));
   }
   const std::string carrier = content ? content->carrier_uscc() : (*existing)->waybill.carrier_uscc();
-  if ((actor->role() != v1::ENTERPRISE_ADMIN && actor->role() != v1::ENTERPRISE_OPERATOR) ||
-      actor->enterprise_uscc() != carrier) {
+  const bool enterprise_actor =
+      actor->role() == v1::ENTERPRISE_ADMIN || actor->role() == v1::ENTERPRISE_OPERATOR;
+  const bool carrier_actor = enterprise_actor && actor->enterprise_uscc() == carrier;
+  const bool consignor_actor = enterprise_actor && *existing &&
+                               actor->enterprise_uscc() == (*existing)->waybill.consignor().uscc();
+  // The carrier's actors change its waybills; the consignor's consent to
+  // them, and may cancel one that has not departed.
+  if (request.has_consent() ? !consignor_actor
+                            : !(carrier_actor || (request.has_cancel() && consignor_actor))) {
     return absl::PermissionDeniedError(absl::StrCat(
-        "envelope.signatures[0].key_id: actor '", actor->name(), "' may not change waybills of ",
-        carrier, ": only the carrier's actors may"));
+        "envelope.signatures[0].key_id: actor '", actor->name(), "' may not ",
+        request.has_consent() ? "consent to" : "change", " waybill '", number, "': ",
+        request.has_consent() ? "only the consignor's actors may"
+                              : "only the carrier's actors may (and the consignor's, to cancel "
+                                "it before it departs)"));
   }
 
   WaybillState next = *existing ? **existing : WaybillState();
@@ -318,22 +389,66 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
   switch (request.change_case()) {
     case v1::WaybillRequest::kSubmit:
     case v1::WaybillRequest::kAmend: {
-      if (absl::Status s = CheckContent(entry, state, request, existing->has_value() ? &**existing : nullptr);
+      // From rules epoch 3 the consignor consents: by a standing
+      // authorization of this carrier, or later, to this waybill.
+      bool consented = entry.rules_epoch < 3;
+      if (!consented) {
+        absl::StatusOr<bool> authorized = CarrierAuthorized(
+            state, content->consignor().uscc(), carrier, registry::ChinaDay(entry.record_time));
+        if (!authorized.ok()) return authorized.status();
+        consented = *authorized;
+      }
+      if (absl::Status s = CheckContent(entry, state, request,
+                                        existing->has_value() ? &**existing : nullptr, consented);
           !s.ok()) {
         return s;
       }
-      // An amendment's old codes leave the waybill; the new ones join it.
-      for (const std::string& code : CodesOf(next.waybill)) changes->Delete(internal::OpenKey(code));
+      // An amendment's old codes leave the waybill; the new ones join it
+      // once the consignor has consented.
+      if (next.status == v1::OPEN) {
+        for (const std::string& code : CodesOf(next.waybill)) changes->Delete(internal::OpenKey(code));
+      }
       next.waybill = *content;
-      next.status = v1::OPEN;
+      next.status = consented ? v1::OPEN : v1::PENDING;
       next.content_log_index = entry.index;
-      for (const std::string& code : CodesOf(*content)) changes->Put(internal::OpenKey(code), number);
+      if (consented) {
+        for (const std::string& code : CodesOf(*content)) changes->Put(internal::OpenKey(code), number);
+      }
+      break;
+    }
+    case v1::WaybillRequest::kConsent: {
+      const v1::WaybillConsent& c = request.consent();
+      if (next.status != v1::PENDING) {
+        return Precondition("consent.waybill_number",
+                            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status),
+                                         ": only a pending waybill is consented to"));
+      }
+      if (c.carrier_uscc() != carrier) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("consent.carrier_uscc: the carrier of '", number, "' is ", carrier));
+      }
+      if (c.revision() != next.content_log_index) {
+        return Precondition("consent.revision",
+                            absl::StrCat("'", number, "' is at revision ", next.content_log_index,
+                                         " now, not ", c.revision(), ": read it again"));
+      }
+      if (absl::Status s = CheckGoods(entry, state, next.waybill, /*legacy_rebuild=*/false);
+          !s.ok()) {
+        return s;
+      }
+      next.status = v1::OPEN;
+      for (const std::string& code : CodesOf(next.waybill)) changes->Put(internal::OpenKey(code), number);
       break;
     }
     case v1::WaybillRequest::kCancel: {
-      if (next.status != v1::OPEN && next.status != v1::DEPARTED) {
+      const bool cancellable = carrier_actor ? next.status == v1::OPEN ||
+                                                   next.status == v1::DEPARTED ||
+                                                   next.status == v1::PENDING
+                                             : next.status == v1::OPEN || next.status == v1::PENDING;
+      if (!cancellable) {
         return Precondition("cancel.waybill_number",
-                            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status)));
+                            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status),
+                                         carrier_actor ? "" : ": its consignor cancels it only before it departs"));
       }
       if (!next.received.empty()) {
         return Precondition("cancel.waybill_number",
@@ -343,8 +458,10 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
       if (request.cancel().reason().empty()) {
         return absl::InvalidArgumentError("cancel.reason: is required");
       }
+      if (next.status != v1::PENDING) {
+        for (const std::string& code : CodesOf(next.waybill)) changes->Delete(internal::OpenKey(code));
+      }
       next.status = v1::CANCELLED;
-      for (const std::string& code : CodesOf(next.waybill)) changes->Delete(internal::OpenKey(code));
       break;
     }
     case v1::WaybillRequest::kDepart:
@@ -362,6 +479,7 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
       }
       next.status = v1::ARRIVED;
       break;
+    case v1::WaybillRequest::kAuthorizeCarrier:
     case v1::WaybillRequest::CHANGE_NOT_SET:
       return absl::InvalidArgumentError("request.change: no change given");
   }

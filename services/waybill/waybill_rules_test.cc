@@ -82,6 +82,10 @@ class WaybillRulesTest : public ::testing::Test {
     for (int i = 1; i <= 6; ++i) codes.push_back(Code(i));
     absl::Status commissioned = Event(producer_, v1::COMMISSIONING, kProducer, codes);
     ASSERT_TRUE(commissioned.ok()) << commissioned;
+    // The producer lets the carrier's waybills open at once (consent by
+    // countersigning is tested below).
+    absl::Status authorized = t_->AuthorizeCarrier(producer_, kCarrier);
+    ASSERT_TRUE(authorized.ok()) << authorized;
   }
 
   static std::string Code(int serial) { return absl::StrCat(kProducer, ".M01.B1.", serial); }
@@ -324,12 +328,17 @@ TEST_F(WaybillRulesTest, OnlyTheCarrierSubmitsAndGoodsMustMatchTheProducts) {
   v1::Waybill wrong = Waybill("WB-5", {Code(4)});
   wrong.mutable_goods(0)->set_un_number("1203");
   Refused(carrier_, wrong, absl::StatusCode::kInvalidArgument, "waybill.goods[0]: UN 1203");
-  v1::Waybill not_custody = Waybill("WB-5", {Code(4)});
+  // Goods of a consignor that has not authorised this carrier: the waybill
+  // is only pending, checks (and tells) nothing about the goods, and
+  // reserves none of them.
+  v1::Waybill not_custody = Waybill("WB-5X", {Code(4)});
   not_custody.mutable_consignor()->set_uscc(kOther);
   not_custody.mutable_consignor()->set_name(registry::testing::ExampleName(kOther));
   *not_custody.mutable_loader() = not_custody.consignor();
-  Refused(carrier_, not_custody, absl::StatusCode::kFailedPrecondition,
-          "cannot be listed: it must be in the consignor's custody, active, not packed and on no other open waybill");
+  ASSERT_TRUE(Submit(carrier_, not_custody).ok());
+  ASSERT_TRUE(Find("WB-5X").has_value());
+  EXPECT_EQ(Find("WB-5X")->status, v1::PENDING);
+  EXPECT_EQ(OpenWaybill(Code(4)), "");
   v1::Waybill bad_plate = Waybill("WB-5", {Code(4)});
   bad_plate.mutable_vehicle()->set_plate("ABC");
   Refused(carrier_, bad_plate, absl::StatusCode::kInvalidArgument, "waybill.vehicle.plate");
@@ -438,6 +447,95 @@ TEST_F(WaybillRulesTest, WhatTheWaybillStatesIsWhatTheRegistryAndTheLedgerHold) 
   v1::Waybill rest = Waybill("WB-USED", {Code(3)});
   rest.mutable_goods(0)->set_quantity_milli(150000);
   ASSERT_TRUE(Submit(carrier_, rest).ok());
+  ExpectStateRebuildsFromTheLog();
+}
+
+// A waybill opens only with its consignor's consent: countersigned, or by a
+// standing authorization of the carrier. Until then it is pending: no code,
+// nothing reserved, no departure, no shipment; so a carrier that lists goods
+// it was not asked to carry blocks nothing.
+TEST_F(WaybillRulesTest, AWaybillOpensOnlyWithItsConsignorsConsent) {
+  const auto authorization = [&](bool withdraw) {
+    v1::WaybillRequest r;
+    r.mutable_authorize_carrier()->set_carrier_uscc(kCarrier);
+    *r.mutable_authorize_carrier()->mutable_valid_until() =
+        api::ToProtoDate(api::TodayInChina() + 30);
+    r.mutable_authorize_carrier()->set_withdraw(withdraw);
+    return r;
+  };
+  const auto consent = [](const std::string& number, uint64_t revision) {
+    v1::WaybillRequest r;
+    r.mutable_consent()->set_waybill_number(number);
+    r.mutable_consent()->set_carrier_uscc(kCarrier);
+    r.mutable_consent()->set_revision(revision);
+    return r;
+  };
+  ASSERT_TRUE(Submit(producer_, authorization(/*withdraw=*/true)).ok());
+
+  absl::StatusOr<WaybillReceipt> first = Submit(carrier_, Waybill("WB-C1", {Code(1)}));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->waybill_code.empty()) << "a pending waybill has no code";
+  EXPECT_EQ(Find("WB-C1")->status, v1::PENDING);
+  EXPECT_EQ(OpenWaybill(Code(1)), "");
+  // Another submission listing the same drum is not blocked by it.
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-C2", {Code(1)})).ok());
+  Refused(carrier_, Depart("WB-C1"), absl::StatusCode::kFailedPrecondition,
+          "depart.waybill_number: 'WB-C1' is PENDING");
+  EXPECT_EQ(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-C1", kUser).code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  // Only the consignor consents, to the revision it read.
+  Refused(carrier_, consent("WB-C1", first->log_index), absl::StatusCode::kPermissionDenied,
+          "only the consignor's actors may");
+  Refused(producer_, consent("WB-C1", first->log_index - 1), absl::StatusCode::kFailedPrecondition,
+          "consent.revision: 'WB-C1' is at revision");
+  absl::StatusOr<WaybillReceipt> consented = Submit(producer_, consent("WB-C1", first->log_index));
+  ASSERT_TRUE(consented.ok()) << consented.status();
+  EXPECT_FALSE(consented->waybill_code.empty()) << "consent opens it: its code comes back";
+  EXPECT_EQ(Find("WB-C1")->status, v1::OPEN);
+  EXPECT_EQ(OpenWaybill(Code(1)), "WB-C1");
+  // The other waybill cannot be consented to now: the drum is taken.
+  Refused(producer_, consent("WB-C2", Find("WB-C2")->content_log_index),
+          absl::StatusCode::kFailedPrecondition, "on no other open waybill");
+  // The consignor cancels a waybill its goods are on, while not departed.
+  ASSERT_TRUE(Submit(producer_, Cancel("WB-C2", "not our carrier")).ok());
+  EXPECT_EQ(Find("WB-C2")->status, v1::CANCELLED);
+
+  // An amendment without standing consent needs consent again, and frees
+  // what it held meanwhile.
+  ASSERT_TRUE(Submit(carrier_, Amend(Waybill("WB-C1", {Code(1), Code(2)}))).ok());
+  EXPECT_EQ(Find("WB-C1")->status, v1::PENDING);
+  EXPECT_EQ(OpenWaybill(Code(1)), "");
+
+  // A standing authorization: the carrier's waybills open at once.
+  ASSERT_TRUE(Submit(producer_, authorization(/*withdraw=*/false)).ok());
+  absl::StatusOr<WaybillReceipt> standing = Submit(carrier_, Waybill("WB-C3", {Code(3)}));
+  ASSERT_TRUE(standing.ok()) << standing.status();
+  EXPECT_EQ(Find("WB-C3")->status, v1::OPEN);
+  EXPECT_FALSE(standing->waybill_code.empty());
+  ASSERT_TRUE(Submit(carrier_, Depart("WB-C3")).ok());
+  Refused(producer_, Cancel("WB-C3", "too late"), absl::StatusCode::kFailedPrecondition,
+          "its consignor cancels it only before it departs");
+  // Another enterprise neither consents nor cancels.
+  Refused(user_, consent("WB-C1", Find("WB-C1")->content_log_index),
+          absl::StatusCode::kPermissionDenied, "only the consignor's actors may");
+  Refused(user_, Cancel("WB-C1", "no"), absl::StatusCode::kPermissionDenied,
+          "only the carrier's actors may");
+  ExpectStateRebuildsFromTheLog();
+}
+
+// Under the rules of epoch 2 (chemledgerd serve --waybill-consent=off, for
+// the deprecation window) a submission opens at once, as it used to.
+TEST_F(WaybillRulesTest, WithoutTheConsentRulesAWaybillOpensAtOnce) {
+  chemledger::testing::TestLedgerOptions legacy;
+  legacy.rules_epoch = 2;
+  t_->Reopen(legacy);
+  v1::WaybillRequest withdraw;
+  withdraw.mutable_authorize_carrier()->set_carrier_uscc(kCarrier);
+  withdraw.mutable_authorize_carrier()->set_withdraw(true);
+  ASSERT_TRUE(Submit(producer_, withdraw).ok());
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-L", {Code(1)})).ok());
+  EXPECT_EQ(Find("WB-L")->status, v1::OPEN);
   ExpectStateRebuildsFromTheLog();
 }
 
@@ -563,7 +661,7 @@ TEST_F(WaybillRulesTest, EachChangeNeedsTheStatusItChanges) {
   // Once something has shipped, the content is fixed.
   ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-S1", kUser).ok());
   Refused(carrier_, Amend(Waybill("WB-S1", {Code(1), Code(3)})), absl::StatusCode::kFailedPrecondition,
-          "can only be amended while open and nothing on it has shipped");
+          "can only be amended while open or pending and nothing on it has shipped");
 
   ASSERT_TRUE(Submit(carrier_, Depart("WB-S1")).ok());
   Refused(carrier_, Depart("WB-S1"), absl::StatusCode::kFailedPrecondition,

@@ -35,6 +35,7 @@ void FillRecord(const storage::StateReader& snapshot,
   *out->mutable_waybill() = state.waybill;
   out->set_status(state.status);
   out->set_log_index(state.log_index);
+  out->set_revision(state.content_log_index);
   for (const std::string& c : state.shipped) out->add_shipped(c);
   for (const std::string& c : state.received) out->add_received(c);
 }

@@ -1,6 +1,7 @@
 #include "services/waybill/waybill_state.h"
 
 #include "absl/strings/str_cat.h"
+#include "api/china_time.h"
 
 namespace chemledger::waybill {
 namespace internal {
@@ -8,9 +9,13 @@ namespace internal {
 //   w/bill/<waybill number>   state::WaybillRecord
 //   w/open/<code>             the number of the open waybill listing it
 //   w/recv/<code>             the waybill it was last received under
+//   w/auth/<consignor>/<carrier>  state::CarrierAuthorizationRecord
 std::string WaybillKey(absl::string_view number) { return absl::StrCat("w/bill/", number); }
 std::string OpenKey(absl::string_view code) { return absl::StrCat("w/open/", code); }
 std::string ReceivedKey(absl::string_view code) { return absl::StrCat("w/recv/", code); }
+std::string AuthorizationKey(absl::string_view consignor, absl::string_view carrier) {
+  return absl::StrCat("w/auth/", consignor, "/", carrier);
+}
 
 state::WaybillRecord ToRecord(const WaybillState& s) {
   state::WaybillRecord r;
@@ -84,6 +89,20 @@ absl::StatusOr<std::vector<WaybillState>> ListWaybills(
   if (!s.ok()) return s;
   if (!error.ok()) return error;
   return page;
+}
+
+absl::StatusOr<bool> CarrierAuthorized(const storage::StateReader& state,
+                                       absl::string_view consignor, absl::string_view carrier,
+                                       absl::CivilDay day) {
+  absl::StatusOr<std::optional<std::string>> bytes =
+      state.Get(internal::AuthorizationKey(consignor, carrier));
+  if (!bytes.ok()) return bytes.status();
+  if (!*bytes) return false;
+  state::CarrierAuthorizationRecord r;
+  if (!r.ParseFromString(**bytes)) {
+    return absl::DataLossError("a carrier authorization record is malformed");
+  }
+  return day <= api::FromProtoDate(r.valid_until());
 }
 
 std::vector<std::string> CodesOf(const v1::Waybill& w) {

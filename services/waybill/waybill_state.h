@@ -18,6 +18,7 @@
 
 #include "api/wire.h"
 #include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
 #include "chemledger/state/state.pb.h"
 #include "chemledger/v1/waybill.pb.h"
 #include "crypto/keys.h"
@@ -50,6 +51,12 @@ absl::StatusOr<std::vector<WaybillState>> ListWaybills(
     const storage::StateReader& state, const std::string& after, size_t limit,
     const std::function<bool(const WaybillState&)>& keep, bool* more);
 
+// Whether `consignor` has authorised `carrier` to submit its waybills on
+// `day` (a China day): a standing CarrierAuthorization valid then.
+absl::StatusOr<bool> CarrierAuthorized(const storage::StateReader& state,
+                                       absl::string_view consignor, absl::string_view carrier,
+                                       absl::CivilDay day);
+
 // Every code a waybill lists, line by line.
 std::vector<std::string> CodesOf(const v1::Waybill& w);
 
@@ -58,6 +65,7 @@ namespace internal {
 std::string WaybillKey(absl::string_view number);
 std::string OpenKey(absl::string_view code);
 std::string ReceivedKey(absl::string_view code);
+std::string AuthorizationKey(absl::string_view consignor, absl::string_view carrier);
 state::WaybillRecord ToRecord(const WaybillState& s);
 WaybillState FromRecord(const state::WaybillRecord& r);
 }  // namespace internal

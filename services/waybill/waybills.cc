@@ -35,14 +35,16 @@ std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
     }
     WaybillReceipt receipt{receipts[i]->index, receipts[i]->replayed, ""};
     v1::WaybillRequest request;
+    // A change that opens a waybill is answered with its code.
     if (request.ParseFromString(envelopes[i]->payload()) &&
-        (request.has_submit() || request.has_amend())) {
+        (request.has_submit() || request.has_amend() || request.has_consent())) {
       if (snapshot == nullptr) {
         snapshot = ledger_->Latest();
         key = CodeKey(*snapshot);
       }
-      const std::string& number =
-          request.has_submit() ? request.submit().waybill_number() : request.amend().waybill_number();
+      const std::string& number = request.has_submit()  ? request.submit().waybill_number()
+                                  : request.has_amend() ? request.amend().waybill_number()
+                                                        : request.consent().waybill_number();
       absl::StatusOr<std::optional<WaybillState>> state = FindWaybill(*snapshot, number);
       if (key.ok() && state.ok() && *state) {
         absl::StatusOr<std::string> code = WaybillCode(*snapshot, **state, **key);
@@ -92,7 +94,8 @@ absl::StatusOr<crypto::WaybillCodeClaims> WaybillCodeClaimsOf(const storage::Sta
 absl::StatusOr<std::string> WaybillCode(const storage::StateReader& state,
                                         const WaybillState& waybill,
                                         const crypto::SigningKey& key) {
-  if (waybill.status == v1::CANCELLED || waybill.status == v1::CLOSED) {
+  if (waybill.status == v1::CANCELLED || waybill.status == v1::CLOSED ||
+      waybill.status == v1::PENDING) {
     return absl::FailedPreconditionError(
         absl::StrCat("waybill '", waybill.waybill.waybill_number(), "' is ",
                      v1::WaybillStatus_Name(waybill.status), ": it has no valid code"));

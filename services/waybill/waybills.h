@@ -31,9 +31,9 @@ namespace chemledger::waybill {
 struct WaybillReceipt {
   uint64_t log_index = 0;
   bool replayed = false;
-  // For a submission or amendment, the waybill's code (电子运单二维码, a
-  // crypto/waybill_code.h URL) as the waybill stands now; empty for other
-  // changes, or when the book has no label keys.
+  // For a submission, amendment or consent, the waybill's code (电子运单二维码,
+  // a crypto/waybill_code.h URL) as the waybill stands now; empty while it is
+  // pending, for other changes, or when the book has no label keys.
   std::string waybill_code;
 };
 
@@ -78,8 +78,8 @@ absl::StatusOr<crypto::WaybillCodeClaims> WaybillCodeClaimsOf(const storage::Sta
 
 // The waybill's code (电子运单二维码) for `waybill`: its content and revision,
 // the deployment's resolver (from `state`), signed with `key`.
-// FailedPrecondition for a cancelled or closed waybill: it has no valid code
-// any more, and none is handed out.
+// FailedPrecondition for a pending, cancelled or closed waybill: it has no
+// valid code (yet, or any more), and none is handed out.
 absl::StatusOr<std::string> WaybillCode(const storage::StateReader& state,
                                         const WaybillState& waybill,
                                         const crypto::SigningKey& key);

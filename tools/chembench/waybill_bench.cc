@@ -149,6 +149,19 @@ int RunWaybillBench(const WaybillBenchOptions& o) {
     return fail(s.message());
   }
   auto waybills = v1::WaybillService::NewStub((*server)->channel());
+  {
+    // The producer (the consignor) lets the carrier's waybills open at once.
+    v1::WaybillRequest r;
+    r.set_request_id("bench-authorize-carrier");
+    r.mutable_authorize_carrier()->set_carrier_uscc(kBenchCarrierUscc);
+    *r.mutable_authorize_carrier()->mutable_valid_until() =
+        api::ToProtoDate(api::TodayInChina() + 30);
+    grpc::ClientContext context;
+    v1::WaybillResult result;
+    const grpc::Status status = waybills->Submit(
+        &context, *envelope::Sign(api::kWaybillContext, r.SerializeAsString(), producer), &result);
+    if (!status.ok()) return fail(absl::StrCat("authorizing the carrier: ", status.error_message()));
+  }
 
   const v1::Product product = BenchProduct();
   const auto presign = [&](int round) {

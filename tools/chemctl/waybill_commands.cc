@@ -112,6 +112,38 @@ absl::Status Cancel(const cli::Args& args) {
   return Send(args, std::move(r), absl::StrCat("cancelled ", *number));
 }
 
+absl::Status Consent(const cli::Args& args) {
+  absl::StatusOr<std::string> number = OneNumber(args);
+  if (!number.ok()) return number.status();
+  absl::StatusOr<std::string> carrier = args.Required("carrier");
+  if (!carrier.ok()) return carrier.status();
+  absl::StatusOr<uint64_t> revision = args.Uint("revision", 0);
+  if (!revision.ok()) return revision.status();
+  if (*revision == 0) return absl::InvalidArgumentError("--revision: is required (see waybill show)");
+  v1::WaybillRequest r;
+  r.mutable_consent()->set_waybill_number(*number);
+  r.mutable_consent()->set_carrier_uscc(*carrier);
+  r.mutable_consent()->set_revision(*revision);
+  return Send(args, std::move(r), absl::StrCat("consented to ", *number));
+}
+
+absl::Status AuthorizeCarrier(const cli::Args& args) {
+  absl::StatusOr<std::string> carrier = args.Required("carrier");
+  if (!carrier.ok()) return carrier.status();
+  v1::WaybillRequest r;
+  r.mutable_authorize_carrier()->set_carrier_uscc(*carrier);
+  if (args.Bool("withdraw")) {
+    r.mutable_authorize_carrier()->set_withdraw(true);
+    return Send(args, std::move(r), absl::StrCat("withdrew the authorization of ", *carrier));
+  }
+  absl::StatusOr<std::string> until = args.Required("until");
+  if (!until.ok()) return until.status();
+  absl::StatusOr<absl::CivilDay> day = DayArg("--until", *until);
+  if (!day.ok()) return day.status();
+  *r.mutable_authorize_carrier()->mutable_valid_until() = api::ToProtoDate(*day);
+  return Send(args, std::move(r), absl::StrCat("authorised ", *carrier, " until ", *until));
+}
+
 absl::Status Show(const cli::Args& args) {
   absl::StatusOr<std::string> number = OneNumber(args);
   if (!number.ok()) return number.status();
@@ -187,6 +219,20 @@ std::vector<Command> WaybillCommands() {
        absl::StrCat("usage: chemctl waybill cancel NUMBER --reason TEXT --key KEY\n\n", kWriteHelp,
                     kServerHelp),
        WriteFlags({"reason"}), Cancel},
+      {"waybill consent", "the consignor consents to a pending waybill its goods are on",
+       absl::StrCat("usage: chemctl waybill consent NUMBER --carrier USCC --revision N --key KEY\n\n"
+                    "Signed by an actor of the consignor. --revision is the waybill's content\n"
+                    "revision as read (waybill show): consent is to what was read.\n\n",
+                    kWriteHelp, kServerHelp),
+       WriteFlags({"carrier", "revision"}), Consent},
+      {"waybill authorize-carrier", "the consignor lets a carrier's waybills open at once",
+       absl::StrCat("usage: chemctl waybill authorize-carrier --carrier USCC --until YYYY-MM-DD --key KEY\n"
+                    "       chemctl waybill authorize-carrier --carrier USCC --withdraw --key KEY\n\n"
+                    "Signed by an actor of the consignor: waybills of that carrier for the\n"
+                    "consignor's goods open at once, without consent to each, until the day\n"
+                    "given (China time, at most three years ahead).\n\n",
+                    kWriteHelp, kServerHelp),
+       WriteFlags({"carrier", "until"}, {"withdraw"}), AuthorizeCarrier},
       {"waybill show", "one waybill: status, shipped and received codes, its code",
        absl::StrCat("usage: chemctl waybill show NUMBER --key KEY [--qr PNG]\n\n"
                     "  --key FILE             an actor key of the carrier, consignor, consignee\n"

@@ -130,6 +130,10 @@ WAYBILL="YD110105-$DAY-0001"
 sed "s/@DAY@/$DAY/; s/@DEPARTURE@/$(date -u +%Y-%m-%dT%H:%M:%SZ)/;
      s/@ARRIVAL@/$(date -u -d '+8 hours' +%Y-%m-%dT%H:%M:%SZ)/; s/@CODES@/\"$C.7\", \"$C.8\"/" \
   "$HERE/waybill.template.json" >"$OUT/waybill.json"
+printf 'The producer (the consignor) authorises its carrier: its waybills open at once:\n' >&2
+run "$BIN/chemctl" waybill authorize-carrier --server "$SERVER" \
+  --key "$OUT/keys/producer-admin.key" --carrier "$CARRIER" \
+  --until "$(TZ=Asia/Shanghai date -d '+30 days' +%F)"
 printf 'The carrier submits the waybill; the answer carries its signed code (电子运单二维码):\n' >&2
 run "$BIN/chemctl" waybill submit --server "$SERVER" --key "$OUT/keys/carrier-dispatcher.key" \
   --json "$OUT/waybill.json" --qr "$OUT/waybill-qr.png" | tee "$OUT/waybill-submit.txt"
