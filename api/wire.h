@@ -46,6 +46,11 @@ inline constexpr char kGetEventMethod[] = "/chemledger.v1.LedgerService/GetEvent
 inline constexpr char kGetHistoryMethod[] = "/chemledger.v1.LedgerService/GetHistory";
 inline constexpr char kGetWaybillMethod[] = "/chemledger.v1.WaybillService/GetWaybill";
 inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";
+// Streams of writes open with credentials for their own method
+// (services/registry/stream_gate.h).
+inline constexpr char kAppendStreamMethod[] = "/chemledger.v1.LedgerService/AppendStream";
+inline constexpr char kAppendBatchesMethod[] = "/chemledger.v1.LedgerService/AppendBatches";
+inline constexpr char kSubmitStreamMethod[] = "/chemledger.v1.WaybillService/SubmitStream";
 
 // ---- Limits.
 

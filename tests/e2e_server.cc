@@ -294,8 +294,9 @@ grpc::Status ChemledgerdE2eTest::GetWaybill(const crypto::SigningKey& reader,
 }
 
 std::vector<v1::WaybillResult> ChemledgerdE2eTest::StreamWaybills(
-    const std::vector<v1::SignedEnvelope>& requests) {
+    const crypto::SigningKey& opener, const std::vector<v1::SignedEnvelope>& requests) {
   grpc::ClientContext context;
+  read_auth::AttachReadCredentials(&context, api::kSubmitStreamMethod, opener);
   auto stream = waybills_->SubmitStream(&context);
   size_t written = 0;
   std::thread writer([&] {

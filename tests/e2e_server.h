@@ -138,7 +138,10 @@ class ChemledgerdE2eTest : public ::testing::Test {
   // thread writes them all while this one reads; writing all before reading
   // could fill both directions' flow-control windows), and returns the
   // results.
-  std::vector<v1::WaybillResult> StreamWaybills(const std::vector<v1::SignedEnvelope>& requests);
+  // Sends `requests` on one SubmitStream opened with `opener`'s credentials
+  // (an actor of the enterprise whose requests they are).
+  std::vector<v1::WaybillResult> StreamWaybills(const crypto::SigningKey& opener,
+                                                const std::vector<v1::SignedEnvelope>& requests);
 
   // The log's current checkpoint, verified with the key pinned at init (not
   // one the server sends).

@@ -187,6 +187,7 @@ TEST_F(LedgerE2eTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
   // A stream of batches: each batch one durable write, one result per event.
   {
     grpc::ClientContext context;
+    read_auth::AttachReadCredentials(&context, api::kAppendBatchesMethod, plant_admin);
     auto stream = ledger_->AppendBatches(&context);
     v1::EventBatch batch;
     *batch.add_events() = *envelope::Sign(api::kEventContext,

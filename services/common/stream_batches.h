@@ -7,11 +7,12 @@
 // each answer gets batches of one. Reading ahead stops at a bound, so a fast
 // client cannot fill the server's memory.
 //
-// StreamLimiter bounds how many such streams one service has open, so that
-// streams cannot take every gRPC handler thread.
+// A client that stops sending and reading is dropped (stream_watchdog.h).
+// Who may open such a stream, and how many may be open, is
+// services/registry/stream_gate.h's.
 //
-// Thread-safety: StreamLimiter is thread-safe. AnswerInBatches runs on the
-// handler's thread and one thread of its own, joined before it returns.
+// Thread-safety: AnswerInBatches runs on the handler's thread and two threads
+// of its own (a reader and the watchdog), joined before it returns.
 
 #ifndef CHEMLEDGER_SERVICES_COMMON_STREAM_BATCHES_H_
 #define CHEMLEDGER_SERVICES_COMMON_STREAM_BATCHES_H_
@@ -31,6 +32,7 @@
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
 #include "grpcpp/support/sync_stream.h"
+#include "services/common/stream_watchdog.h"
 
 namespace chemledger {
 
@@ -38,46 +40,9 @@ struct StreamBatchLimits {
   size_t max_batch = 512;              // requests handed to the core at once
   size_t max_queued = 4096;            // requests read ahead of the answers
   size_t max_queued_bytes = 16 << 20;  // their bytes
-};
-
-class StreamLimiter {
- public:
-  explicit StreamLimiter(int max_open) : max_open_(max_open) {}
-  StreamLimiter(const StreamLimiter&) = delete;
-  StreamLimiter& operator=(const StreamLimiter&) = delete;
-
-  // Holds one of the limiter's streams for its life, if one was free.
-  class Slot {
-   public:
-    explicit Slot(StreamLimiter* limiter) : limiter_(limiter) {
-      absl::MutexLock lock(&limiter_->mu_);
-      ok_ = limiter_->open_ < limiter_->max_open_;
-      if (ok_) ++limiter_->open_;
-    }
-    ~Slot() {
-      if (!ok_) return;
-      absl::MutexLock lock(&limiter_->mu_);
-      --limiter_->open_;
-    }
-    Slot(const Slot&) = delete;
-    Slot& operator=(const Slot&) = delete;
-
-    bool ok() const { return ok_; }
-    // RESOURCE_EXHAUSTED, saying how many `what` are open and what to do.
-    grpc::Status Refusal(absl::string_view what, absl::string_view instead) const {
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          absl::StrCat(limiter_->max_open_, " ", what, " are open; ", instead));
-    }
-
-   private:
-    StreamLimiter* const limiter_;
-    bool ok_ = false;
-  };
-
- private:
-  const int max_open_;
-  absl::Mutex mu_;
-  int open_ ABSL_GUARDED_BY(mu_) = 0;
+  // A client that sends nothing and is sent nothing this long, or does not
+  // take an answer this long, is dropped (stream_watchdog.h).
+  StreamTimeouts timeouts;
 };
 
 // Answers `stream` until the client closes its side or goes away. `answer`
@@ -92,9 +57,11 @@ void AnswerInBatches(grpc::ServerContext* context, grpc::ServerReaderWriter<Resu
   size_t queued_bytes = 0;    // guarded by mu
   bool done = false;          // guarded by mu: the client closed its side
   bool stop = false;          // guarded by mu: the client went away
+  StreamWatchdog watchdog(context, limits.timeouts);
   std::thread reader([&] {
     Request request;
     while (stream->Read(&request)) {
+      watchdog.Active();
       absl::MutexLock lock(&mu);
       while ((queue.size() >= limits.max_queued || queued_bytes >= limits.max_queued_bytes) &&
              !stop) {
@@ -125,7 +92,10 @@ void AnswerInBatches(grpc::ServerContext* context, grpc::ServerReaderWriter<Resu
       changed.SignalAll();
     }
     for (const Result& result : answer(batch)) {
-      if (!stream->Write(result)) {
+      watchdog.WriteStarted();
+      const bool written = stream->Write(result);
+      watchdog.WriteDone();
+      if (!written) {
         client_gone = true;
         break;
       }

@@ -38,35 +38,60 @@ grpc::Status LedgerServiceImpl::Append(grpc::ServerContext*, const v1::SignedEnv
   return grpc::Status::OK;
 }
 
+std::vector<v1::AppendResult> LedgerServiceImpl::AnswerBatch(
+    registry::StreamGate::Ticket& ticket, const std::vector<const v1::SignedEnvelope*>& batch) {
+  const auto as_result = [](const absl::StatusOr<EventReceipt>& receipt) {
+    v1::AppendResult result;
+    if (receipt.ok()) {
+      FillReceipt(*receipt, result.mutable_receipt());
+    } else {
+      result.set_code(static_cast<int>(receipt.status().code()));
+      result.set_message(std::string(receipt.status().message()));
+    }
+    return result;
+  };
+  std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
+  return registry::AnswerForStreamEnterprise<v1::AppendResult>(
+      ticket, *snapshot, batch,
+      [&](const absl::Status& refused) { return as_result(refused); },
+      [&](const std::vector<const v1::SignedEnvelope*>& admitted) {
+        std::vector<v1::AppendResult> results;
+        results.reserve(admitted.size());
+        for (const absl::StatusOr<EventReceipt>& receipt : ledger_->AppendBatch(admitted)) {
+          results.push_back(as_result(receipt));
+        }
+        return results;
+      });
+}
+
 grpc::Status LedgerServiceImpl::AppendStream(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::AppendResult, v1::SignedEnvelope>* stream) {
-  StreamLimiter::Slot slot(&streams_);
-  if (!slot.ok()) return slot.Refusal("append streams", "use unary Append or retry later");
+  registry::StreamGate::Ticket ticket =
+      streams_.Enter(*client_->Latest(), *context, kAppendStreamMethod);
+  if (!ticket.ok()) return ToGrpcStatus(ticket.status());
+  StreamBatchLimits limits{kMaxBatchEvents, kMaxQueuedEvents, kMaxQueuedBytes};
+  limits.timeouts = stream_options_.timeouts;
   AnswerInBatches<v1::SignedEnvelope, v1::AppendResult>(
-      context, stream, StreamBatchLimits{kMaxBatchEvents, kMaxQueuedEvents, kMaxQueuedBytes},
-      [&](std::vector<v1::SignedEnvelope>& batch) {
-        std::vector<v1::AppendResult> results;
-        for (absl::StatusOr<EventReceipt>& receipt : ledger_->AppendBatch(batch)) {
-          v1::AppendResult& result = results.emplace_back();
-          if (receipt.ok()) {
-            FillReceipt(*receipt, result.mutable_receipt());
-          } else {
-            result.set_code(static_cast<int>(receipt.status().code()));
-            result.set_message(std::string(receipt.status().message()));
-          }
-        }
-        return results;
+      context, stream, limits, [&](std::vector<v1::SignedEnvelope>& batch) {
+        std::vector<const v1::SignedEnvelope*> pointers;
+        pointers.reserve(batch.size());
+        for (const v1::SignedEnvelope& e : batch) pointers.push_back(&e);
+        return AnswerBatch(ticket, pointers);
       });
   return grpc::Status::OK;
 }
 
 grpc::Status LedgerServiceImpl::AppendBatches(
-    grpc::ServerContext*, grpc::ServerReaderWriter<v1::EventBatchResult, v1::EventBatch>* stream) {
-  StreamLimiter::Slot slot(&streams_);
-  if (!slot.ok()) return slot.Refusal("append streams", "use unary Append or retry later");
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::EventBatchResult, v1::EventBatch>* stream) {
+  registry::StreamGate::Ticket ticket =
+      streams_.Enter(*client_->Latest(), *context, kAppendBatchesMethod);
+  if (!ticket.ok()) return ToGrpcStatus(ticket.status());
+  StreamWatchdog watchdog(context, stream_options_.timeouts);
   v1::EventBatch batch;
   while (stream->Read(&batch)) {
+    watchdog.Active();
     if (batch.events_size() > kMaxEventsPerBatchMessage) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           absl::StrCat("events: ", batch.events_size(), " events in one batch; at most ",
@@ -75,18 +100,14 @@ grpc::Status LedgerServiceImpl::AppendBatches(
     std::vector<const v1::SignedEnvelope*> events;
     events.reserve(batch.events_size());
     for (const v1::SignedEnvelope& e : batch.events()) events.push_back(&e);
-    std::vector<absl::StatusOr<EventReceipt>> receipts = ledger_->AppendBatch(events);
     v1::EventBatchResult out;
-    for (absl::StatusOr<EventReceipt>& receipt : receipts) {
-      v1::AppendResult* result = out.add_results();
-      if (receipt.ok()) {
-        FillReceipt(*receipt, result->mutable_receipt());
-      } else {
-        result->set_code(static_cast<int>(receipt.status().code()));
-        result->set_message(std::string(receipt.status().message()));
-      }
+    for (v1::AppendResult& result : AnswerBatch(ticket, events)) {
+      *out.add_results() = std::move(result);
     }
-    if (!stream->Write(out)) break;
+    watchdog.WriteStarted();
+    const bool written = stream->Write(out);
+    watchdog.WriteDone();
+    if (!written) break;
   }
   return grpc::Status::OK;
 }

@@ -13,6 +13,7 @@
 #include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
 #include "services/common/stream_batches.h"
+#include "services/registry/stream_gate.h"
 #include "journal/ledger_client.h"
 #include "services/ledger/ledger.h"
 
@@ -23,12 +24,20 @@ namespace chemledger::ledger {
 inline constexpr size_t kMaxBatchEvents = 512;
 inline constexpr size_t kMaxQueuedEvents = 4096;
 inline constexpr size_t kMaxQueuedBytes = 16 << 20;
-// Append streams (AppendStream and AppendBatches) open at once; more are
-// refused with RESOURCE_EXHAUSTED, so streams cannot take every handler thread.
-inline constexpr int kMaxConcurrentStreams = 16;
+// Append streams (AppendStream and AppendBatches): how many may be open at
+// once, in all and per enterprise (more are refused with RESOURCE_EXHAUSTED,
+// so streams cannot take every handler thread, nor one enterprise every
+// stream), and when an idle or unread stream is dropped.
+struct AppendStreamOptions {
+  int max_open = 16;
+  int max_per_enterprise = 4;
+  StreamTimeouts timeouts;
+};
 // Most events one EventBatch may carry.
 using api::kMaxEventsPerBatchMessage;
 
+using api::kAppendBatchesMethod;
+using api::kAppendStreamMethod;
 using api::kGetEventMethod;
 using api::kGetHistoryMethod;
 
@@ -36,8 +45,13 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
  public:
   // `checkpoint_signer` signs checkpoints; its name is the log's origin.
   LedgerServiceImpl(Ledger* ledger, journal::LedgerClient* client,
-                    const crypto::NoteSigner* checkpoint_signer)
-      : ledger_(ledger), client_(client), signer_(checkpoint_signer) {}
+                    const crypto::NoteSigner* checkpoint_signer,
+                    AppendStreamOptions stream_options = {})
+      : ledger_(ledger),
+        client_(client),
+        signer_(checkpoint_signer),
+        stream_options_(stream_options),
+        streams_(stream_options.max_open, stream_options.max_per_enterprise) {}
 
   grpc::Status Append(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                       v1::AppendResponse* response) override;
@@ -64,7 +78,12 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
   Ledger* const ledger_;
   journal::LedgerClient* const client_;
   const crypto::NoteSigner* const signer_;
-  StreamLimiter streams_{kMaxConcurrentStreams};
+  // Answers one batch read from a stream of `ticket`'s.
+  std::vector<v1::AppendResult> AnswerBatch(registry::StreamGate::Ticket& ticket,
+                                            const std::vector<const v1::SignedEnvelope*>& batch);
+
+  const AppendStreamOptions stream_options_;
+  registry::StreamGate streams_;
 };
 
 }  // namespace chemledger::ledger

@@ -66,18 +66,28 @@ grpc::Status WaybillServiceImpl::Submit(grpc::ServerContext*, const v1::SignedEn
 grpc::Status WaybillServiceImpl::SubmitStream(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::WaybillResult, v1::SignedEnvelope>* stream) {
-  StreamLimiter::Slot slot(&streams_);
-  if (!slot.ok()) return slot.Refusal("waybill streams", "use unary Submit or retry later");
+  registry::StreamGate::Ticket ticket =
+      streams_.Enter(*ledger_->Latest(), *context, kSubmitStreamMethod);
+  if (!ticket.ok()) return ToGrpcStatus(ticket.status());
+  StreamBatchLimits limits{kMaxBatchWaybills, kMaxQueuedWaybills, kMaxQueuedBytes};
+  limits.timeouts = stream_options_.timeouts;
   AnswerInBatches<v1::SignedEnvelope, v1::WaybillResult>(
-      context, stream, StreamBatchLimits{kMaxBatchWaybills, kMaxQueuedWaybills, kMaxQueuedBytes},
-      [&](std::vector<v1::SignedEnvelope>& batch) {
+      context, stream, limits, [&](std::vector<v1::SignedEnvelope>& batch) {
         std::vector<const v1::SignedEnvelope*> pointers;
         pointers.reserve(batch.size());
         for (const v1::SignedEnvelope& e : batch) pointers.push_back(&e);
-        std::vector<v1::WaybillResult> results;
-        results.reserve(batch.size());
-        for (const auto& receipt : book_->ApplyBatch(pointers)) results.push_back(ResultOf(receipt));
-        return results;
+        std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+        return registry::AnswerForStreamEnterprise<v1::WaybillResult>(
+            ticket, *snapshot, pointers,
+            [](const absl::Status& refused) { return ResultOf(refused); },
+            [&](const std::vector<const v1::SignedEnvelope*>& admitted) {
+              std::vector<v1::WaybillResult> results;
+              results.reserve(admitted.size());
+              for (const auto& receipt : book_->ApplyBatch(admitted)) {
+                results.push_back(ResultOf(receipt));
+              }
+              return results;
+            });
       });
   return grpc::Status::OK;
 }

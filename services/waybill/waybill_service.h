@@ -10,6 +10,7 @@
 #include "api/wire.h"
 #include "chemledger/v1/waybill_service.grpc.pb.h"
 #include "services/common/stream_batches.h"
+#include "services/registry/stream_gate.h"
 #include "journal/ledger_client.h"
 #include "services/waybill/waybills.h"
 
@@ -20,16 +21,27 @@ namespace chemledger::waybill {
 inline constexpr size_t kMaxBatchWaybills = 256;
 inline constexpr size_t kMaxQueuedWaybills = 2048;
 inline constexpr size_t kMaxQueuedBytes = 16 << 20;
-// Submit streams open at once; more are refused with RESOURCE_EXHAUSTED.
-inline constexpr int kMaxConcurrentStreams = 8;
+// Submit streams: how many may be open at once, in all and per enterprise
+// (more are refused with RESOURCE_EXHAUSTED), and when an idle or unread
+// stream is dropped.
+struct SubmitStreamOptions {
+  int max_open = 8;
+  int max_per_enterprise = 2;
+  StreamTimeouts timeouts;
+};
 
 using api::kGetWaybillMethod;
+using api::kSubmitStreamMethod;
 using api::kListWaybillsMethod;
 
 class WaybillServiceImpl final : public v1::WaybillService::Service {
  public:
-  WaybillServiceImpl(WaybillBook* book, journal::LedgerClient* ledger)
-      : book_(book), ledger_(ledger) {}
+  WaybillServiceImpl(WaybillBook* book, journal::LedgerClient* ledger,
+                     SubmitStreamOptions stream_options = {})
+      : book_(book),
+        ledger_(ledger),
+        stream_options_(stream_options),
+        streams_(stream_options.max_open, stream_options.max_per_enterprise) {}
 
   grpc::Status Submit(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                       v1::WaybillResult* response) override;
@@ -48,7 +60,8 @@ class WaybillServiceImpl final : public v1::WaybillService::Service {
  private:
   WaybillBook* const book_;
   journal::LedgerClient* const ledger_;
-  StreamLimiter streams_{kMaxConcurrentStreams};
+  const SubmitStreamOptions stream_options_;
+  registry::StreamGate streams_;
 };
 
 }  // namespace chemledger::waybill

@@ -23,7 +23,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
+#include "api/wire.h"
 #include "grpcpp/grpcpp.h"
+#include "services/common/grpc_read_auth.h"
 #include "tools/chembench/bench_enterprises.h"
 #include "tools/chembench/bench_figures.h"
 #include "tools/chembench/bench_server.h"
@@ -106,6 +108,7 @@ int RunEventBench(const EventBenchOptions& o) {
           mine.push_back(&stream_events[i]);
         }
         grpc::ClientContext context;
+        read_auth::AttachReadCredentials(&context, api::kAppendStreamMethod, producer);
         StreamOutcome outcome = PushWithWindow(
             ledger->AppendStream(&context).get(), mine, o.window,
             [&](size_t, const v1::AppendResult& result) {
@@ -138,6 +141,7 @@ int RunEventBench(const EventBenchOptions& o) {
         std::vector<const v1::EventBatch*> mine;
         for (const v1::EventBatch& m : messages) mine.push_back(&m);
         grpc::ClientContext context;
+        read_auth::AttachReadCredentials(&context, api::kAppendBatchesMethod, producer);
         StreamOutcome outcome = PushWithWindow(
             ledger->AppendBatches(&context).get(), mine, std::max(1, o.window / o.batch),
             [&](size_t, const v1::EventBatchResult& result) {

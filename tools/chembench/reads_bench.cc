@@ -117,6 +117,7 @@ int RunReadsBench(const ReadsBenchOptions& o) {
   const absl::Time write_start = absl::Now();
   std::thread writer([&] {
     grpc::ClientContext context;
+    read_auth::AttachReadCredentials(&context, api::kAppendStreamMethod, producer);
     auto stream = ledger->AppendStream(&context);
     std::thread reader([&] {
       v1::AppendResult result;

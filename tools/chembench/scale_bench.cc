@@ -146,6 +146,7 @@ int RunScaleBench(const ScaleBenchOptions& o) {
         std::vector<const v1::SignedEnvelope*> mine;
         for (int i = s; i < n; i += o.streams) mine.push_back(&chunk[i]);
         grpc::ClientContext context;
+        read_auth::AttachReadCredentials(&context, api::kAppendStreamMethod, producer);
         StreamOutcome outcome = PushWithWindow(
             ledger->AppendStream(&context).get(), mine, o.window,
             [&](size_t, const v1::AppendResult& r) {

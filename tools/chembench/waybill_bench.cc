@@ -35,6 +35,7 @@
 #include "crypto/keys.h"
 #include "grpcpp/grpcpp.h"
 #include "services/common/envelope.h"
+#include "services/common/grpc_read_auth.h"
 #include "services/waybill/waybill_testing.h"
 #include "tools/chembench/bench_enterprises.h"
 #include "tools/chembench/bench_figures.h"
@@ -71,6 +72,7 @@ v1::Waybill BenchWaybill(const v1::Product& product, const std::string& number,
 // i % streams), at most `window` unanswered on each. Fails unless every
 // request was accepted anew, each at a log index of its own.
 absl::StatusOr<RateFigures> PushRound(v1::WaybillService::Stub* waybills,
+                                      const crypto::SigningKey& carrier,
                                       const std::vector<v1::SignedEnvelope>& requests,
                                       int streams, int window) {
   std::vector<std::vector<double>> latency(streams);
@@ -84,6 +86,7 @@ absl::StatusOr<RateFigures> PushRound(v1::WaybillService::Stub* waybills,
         std::vector<const v1::SignedEnvelope*> mine;
         for (size_t i = t; i < requests.size(); i += streams) mine.push_back(&requests[i]);
         grpc::ClientContext context;
+        read_auth::AttachReadCredentials(&context, api::kSubmitStreamMethod, carrier);
         StreamOutcome outcome = PushWithWindow(
             waybills->SubmitStream(&context).get(), mine, window,
             [&](size_t k, const v1::WaybillResult& result) {
@@ -191,7 +194,7 @@ int RunWaybillBench(const WaybillBenchOptions& o) {
           crypto::PreAuthEncode(api::kWaybillContext, requests[0].payload()).size();
       verify_before = VerifyRate(2, message_bytes);
     }
-    absl::StatusOr<RateFigures> figures = PushRound(waybills.get(), requests, o.streams, o.window);
+    absl::StatusOr<RateFigures> figures = PushRound(waybills.get(), carrier, requests, o.streams, o.window);
     if (!figures.ok()) {
       return fail(absl::StrCat("round ", round + 1, ": ", figures.status().message()));
     }

@@ -63,7 +63,9 @@ def main():
         signed(key, "py-wb-3", waybill("PY-WB-3", carrier, consignor, consignee, codes[:1])),
     ]
     for attempt in ("first", "again"):
-        for request, result in zip(requests, stub.SubmitStream(iter(requests))):
+        # A stream opens with the carrier's credentials for SubmitStream.
+        metadata = cl.read_metadata("/chemledger.v1.WaybillService/SubmitStream", key)
+        for request, result in zip(requests, stub.SubmitStream(iter(requests), metadata=metadata)):
             number = waybill_pb2.WaybillRequest.FromString(request.payload).submit.waybill_number
             if result.code == 0:
                 print(f"{attempt} {number} accepted at log index {result.log_index}"

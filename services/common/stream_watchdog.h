@@ -1,0 +1,96 @@
+// Ends a stream whose client has stopped: one that sends nothing and is sent
+// nothing for `idle_timeout`, or does not take a message the server writes
+// within `write_timeout` (a slow reader holds the server's thread and its
+// stream slot). It cancels the call (the handler's Read and Write then fail
+// and the handler returns), so no client can hold a slot forever.
+//
+// Thread-safety: Active, WriteStarted and WriteDone may be called from any
+// thread; the watchdog owns one thread, joined by its destructor.
+
+#ifndef CHEMLEDGER_SERVICES_COMMON_STREAM_WATCHDOG_H_
+#define CHEMLEDGER_SERVICES_COMMON_STREAM_WATCHDOG_H_
+
+#include <algorithm>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpcpp/server_context.h"
+
+namespace chemledger {
+
+struct StreamTimeouts {
+  absl::Duration idle = absl::Seconds(120);
+  absl::Duration write = absl::Seconds(30);
+};
+
+class StreamWatchdog {
+ public:
+  StreamWatchdog(grpc::ServerContext* context, StreamTimeouts timeouts)
+      : context_(context), timeouts_(timeouts), last_activity_(absl::Now()) {
+    thread_ = std::thread([this] { Watch(); });
+  }
+  ~StreamWatchdog() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+  }
+  StreamWatchdog(const StreamWatchdog&) = delete;
+  StreamWatchdog& operator=(const StreamWatchdog&) = delete;
+
+  // A message came from the client, or the server finished one.
+  void Active() {
+    absl::MutexLock lock(&mu_);
+    last_activity_ = absl::Now();
+  }
+  void WriteStarted() {
+    absl::MutexLock lock(&mu_);
+    write_started_ = absl::Now();
+    writing_ = true;
+  }
+  void WriteDone() {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    last_activity_ = absl::Now();
+  }
+  // Whether the watchdog ended the stream.
+  bool fired() const {
+    absl::MutexLock lock(&mu_);
+    return fired_;
+  }
+
+ private:
+  void Watch() {
+    absl::MutexLock lock(&mu_);
+    const absl::Duration tick = std::min(timeouts_.idle, timeouts_.write) / 8;
+    while (!stopping_) {
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), tick);
+      if (stopping_) return;
+      const absl::Time now = absl::Now();
+      if ((writing_ && now - write_started_ > timeouts_.write) ||
+          (!writing_ && now - last_activity_ > timeouts_.idle)) {
+        fired_ = true;
+        context_->TryCancel();
+        return;
+      }
+    }
+  }
+
+  grpc::ServerContext* const context_;
+  const StreamTimeouts timeouts_;
+  mutable absl::Mutex mu_;
+  absl::Time last_activity_ ABSL_GUARDED_BY(mu_);
+  absl::Time write_started_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool fired_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace chemledger
+
+#endif  // CHEMLEDGER_SERVICES_COMMON_STREAM_WATCHDOG_H_

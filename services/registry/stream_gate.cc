@@ -1,0 +1,92 @@
+#include "services/registry/stream_gate.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "crypto/keys.h"
+#include "services/registry/read_access.h"
+#include "services/registry/registry_state.h"
+
+namespace chemledger::registry {
+
+StreamGate::Ticket::Ticket(Ticket&& other) noexcept
+    : gate_(other.gate_),
+      status_(std::move(other.status_)),
+      enterprise_(std::move(other.enterprise_)),
+      signers_(std::move(other.signers_)) {
+  other.gate_ = nullptr;
+}
+
+StreamGate::Ticket::~Ticket() {
+  if (gate_ != nullptr) gate_->Leave(enterprise_);
+}
+
+absl::Status StreamGate::Ticket::SignedByStreamEnterprise(const storage::StateReader& state,
+                                                          const v1::SignedEnvelope& envelope) {
+  const auto refuse = [&] {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "envelope.signatures[0].key_id: on a stream opened by ", enterprise_,
+        ", every request is signed by one of its own actors"));
+  };
+  if (envelope.signatures_size() != 1) return refuse();
+  const std::string& key_id = envelope.signatures(0).key_id();
+  auto known = signers_.find(key_id);
+  if (known == signers_.end()) {
+    bool ours = false;
+    if (absl::StatusOr<crypto::KeyId> id = crypto::KeyId::Parse(key_id); id.ok()) {
+      absl::StatusOr<std::optional<state::ActorRecord>> actor = FindActor(state, *id);
+      if (!actor.ok()) return actor.status();
+      ours = actor->has_value() && (*actor)->actor().enterprise_uscc() == enterprise_;
+    }
+    known = signers_.emplace(key_id, ours).first;
+  }
+  return known->second ? absl::OkStatus() : refuse();
+}
+
+StreamGate::Ticket StreamGate::Enter(const storage::StateReader& state,
+                                     const grpc::ServerContext& context,
+                                     absl::string_view method) {
+  absl::StatusOr<v1::Actor> actor = AuthenticateRead(state, context, method);
+  if (!actor.ok()) {
+    return Ticket(nullptr,
+                  absl::Status(actor.status().code(),
+                               absl::StrCat("a stream opens with credentials for ", method,
+                                            " in its metadata: ", actor.status().message())),
+                  "");
+  }
+  if ((actor->role() != v1::ENTERPRISE_ADMIN && actor->role() != v1::ENTERPRISE_OPERATOR) ||
+      actor->enterprise_uscc().empty()) {
+    return Ticket(nullptr,
+                  absl::PermissionDeniedError(absl::StrCat(
+                      "stream credentials: actor '", actor->name(),
+                      "' is no enterprise's admin or operator; streams write for an enterprise")),
+                  "");
+  }
+  const std::string& enterprise = actor->enterprise_uscc();
+  absl::MutexLock lock(&mu_);
+  if (open_ >= max_open_) {
+    return Ticket(nullptr,
+                  absl::ResourceExhaustedError(absl::StrCat(
+                      max_open_, " streams are open on this server; use unary calls or retry later")),
+                  enterprise);
+  }
+  int& mine = per_enterprise_[enterprise];
+  if (mine >= max_per_enterprise_) {
+    return Ticket(nullptr,
+                  absl::ResourceExhaustedError(absl::StrCat(
+                      enterprise, " has ", mine, " streams open on this server, its most; ",
+                      "send more on those, or close one")),
+                  enterprise);
+  }
+  ++mine;
+  ++open_;
+  return Ticket(this, absl::OkStatus(), enterprise);
+}
+
+void StreamGate::Leave(const std::string& enterprise) {
+  absl::MutexLock lock(&mu_);
+  --open_;
+  if (--per_enterprise_[enterprise] == 0) per_enterprise_.erase(enterprise);
+}
+
+}  // namespace chemledger::registry

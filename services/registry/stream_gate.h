@@ -1,0 +1,117 @@
+// Who may hold a stream of writes open, and how many (LedgerService.
+// AppendStream and AppendBatches, WaybillService.SubmitStream). A stream is
+// opened with read credentials for its method in its metadata
+// (services/common/read_auth.h), signed by an admin or operator of an
+// enterprise; they are checked before the stream takes a slot, so a client
+// that cannot sign takes none. At most `max_open` streams are open in all and
+// `max_per_enterprise` per enterprise, so one enterprise cannot take them
+// all. The handler then refuses any envelope on the stream that is not
+// signed by an actor of the stream's enterprise (SignedByStreamEnterprise).
+// Limits are per server process.
+//
+// Thread-safety: thread-safe.
+
+#ifndef CHEMLEDGER_SERVICES_REGISTRY_STREAM_GATE_H_
+#define CHEMLEDGER_SERVICES_REGISTRY_STREAM_GATE_H_
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "chemledger/v1/log.pb.h"
+#include "chemledger/v1/registry.pb.h"
+#include "grpcpp/server_context.h"
+#include "storage/store.h"
+
+namespace chemledger::registry {
+
+class StreamGate {
+ public:
+  StreamGate(int max_open, int max_per_enterprise)
+      : max_open_(max_open), max_per_enterprise_(max_per_enterprise) {}
+  StreamGate(const StreamGate&) = delete;
+  StreamGate& operator=(const StreamGate&) = delete;
+
+  // One open stream, for its life: its enterprise's slot, if entered.
+  class Ticket {
+   public:
+    Ticket(Ticket&& other) noexcept;
+    ~Ticket();
+    Ticket(const Ticket&) = delete;
+    Ticket& operator=(const Ticket&) = delete;
+
+    bool ok() const { return status_.ok(); }
+    // Why not: UNAUTHENTICATED (no or bad credentials), PERMISSION_DENIED
+    // (not an enterprise's admin or operator), RESOURCE_EXHAUSTED.
+    const absl::Status& status() const { return status_; }
+    const std::string& enterprise() const { return enterprise_; }
+
+    // Whether `envelope` is signed by one registered actor of the stream's
+    // enterprise (as of `state`); PERMISSION_DENIED naming the signature
+    // otherwise. Remembers the signers it has found.
+    absl::Status SignedByStreamEnterprise(const storage::StateReader& state,
+                                          const v1::SignedEnvelope& envelope);
+
+   private:
+    friend class StreamGate;
+    Ticket(StreamGate* gate, absl::Status status, std::string enterprise)
+        : gate_(gate), status_(std::move(status)), enterprise_(std::move(enterprise)) {}
+    StreamGate* gate_;  // null when it holds no slot
+    absl::Status status_;
+    std::string enterprise_;
+    std::map<std::string, bool> signers_;  // key id -> of this enterprise
+  };
+
+  // Checks `context`'s credentials for `method` against the registry in
+  // `state`, then takes a slot for the signer's enterprise if one is free.
+  Ticket Enter(const storage::StateReader& state, const grpc::ServerContext& context,
+               absl::string_view method);
+
+ private:
+  void Leave(const std::string& enterprise);
+
+  const int max_open_;
+  const int max_per_enterprise_;
+  absl::Mutex mu_;
+  int open_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, int> per_enterprise_ ABSL_GUARDED_BY(mu_);
+};
+
+// Answers `batch` from a stream of `ticket`'s: each envelope not signed by
+// the stream's enterprise gets `refused(why)`; the others go to `core`
+// together, which returns one result each, in order.
+template <typename Result>
+std::vector<Result> AnswerForStreamEnterprise(
+    StreamGate::Ticket& ticket, const storage::StateReader& state,
+    const std::vector<const v1::SignedEnvelope*>& batch,
+    absl::FunctionRef<Result(const absl::Status&)> refused,
+    absl::FunctionRef<std::vector<Result>(const std::vector<const v1::SignedEnvelope*>&)> core) {
+  std::vector<Result> results(batch.size());
+  std::vector<const v1::SignedEnvelope*> admitted;
+  std::vector<size_t> positions;
+  admitted.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (absl::Status s = ticket.SignedByStreamEnterprise(state, *batch[i]); !s.ok()) {
+      results[i] = refused(s);
+    } else {
+      admitted.push_back(batch[i]);
+      positions.push_back(i);
+    }
+  }
+  if (!admitted.empty()) {
+    std::vector<Result> answered = core(admitted);
+    for (size_t j = 0; j < positions.size() && j < answered.size(); ++j) {
+      results[positions[j]] = std::move(answered[j]);
+    }
+  }
+  return results;
+}
+
+}  // namespace chemledger::registry
+
+#endif  // CHEMLEDGER_SERVICES_REGISTRY_STREAM_GATE_H_
