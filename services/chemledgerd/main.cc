@@ -36,6 +36,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "api/china_time.h"
 #include "crypto/key_files.h"
 #include "services/chemledgerd/deployment.h"
 #include "services/chemledgerd/serving_status.h"
@@ -267,6 +268,11 @@ absl::Status Serve(const cli::Args& args) {
     if (args.Get("waybill-consent") != "off") {
       return absl::InvalidArgumentError(
           "--waybill-consent: only 'off' may be given (consent is on by default)");
+    }
+    if (api::TodayInChina() > absl::CivilDay(2027, 6, 30)) {
+      return absl::InvalidArgumentError(
+          "--waybill-consent=off: its deprecation window ended on 2027-06-30 (CHANGELOG.md); "
+          "waybills need their consignor's consent");
     }
     std::cerr << "chemledgerd: --waybill-consent=off is deprecated (until 2027-06-30): "
                  "waybills open without their consignor's consent (rules epoch 2)"

@@ -97,6 +97,14 @@ class Step {
     return c.has_value() && c->status == CodeStatus::kInTransit && c->consignee == who;
   }
 
+  // How a refusal names the aggregate `code` is packed on: by its code if
+  // the enterprise may know it, else as "an aggregate" (another enterprise's
+  // pallet code tells where its goods are).
+  std::string ParentOf(const CodeState& code) {
+    absl::StatusOr<bool> may_know = MayKnow(code.parent);
+    return may_know.ok() && *may_know ? code.parent : "an aggregate";
+  }
+
   // A code this event creates.
   CodeState* Create(CodeState s) {
     before[s.code] = std::nullopt;
@@ -118,7 +126,7 @@ class Step {
                                               ": nothing happens to it any more"));
     }
     if (!s->parent.empty()) {
-      return Precondition(field, absl::StrCat(s->code, " is packed on ", s->parent,
+      return Precondition(field, absl::StrCat(s->code, " is packed on ", ParentOf(*s),
                                               ": it moves with it, or is unpacked first"));
     }
     if (s->custodian != who) {
@@ -292,7 +300,8 @@ absl::Status Receiving(Step& s) {
       return absl::NotFoundError(absl::StrCat("event.", field, ": ", e.codes(i), " is not in the ledger"));
     }
     if (!c->parent.empty()) {
-      return Precondition(field, absl::StrCat(c->code, " is packed on ", c->parent, ": receive that"));
+      return Precondition(field, absl::StrCat(c->code, " is packed on ", s.ParentOf(*c),
+                                              ": receive that"));
     }
     if (c->status != CodeStatus::kInTransit) {
       return Precondition(field, absl::StrCat(c->code, " is not in transit (it is ",
@@ -508,7 +517,9 @@ absl::Status LossOrFound(Step& s) {
                                                       " is in the custody of ", c->custodian,
                                                       ", not of ", s.who));
     }
-    if (!c->parent.empty()) return Precondition(field, absl::StrCat(c->code, " is packed on ", c->parent));
+    if (!c->parent.empty()) {
+      return Precondition(field, absl::StrCat(c->code, " is packed on ", s.ParentOf(*c)));
+    }
     if (found ? c->status != CodeStatus::kLost
               : (c->status != CodeStatus::kActive && c->status != CodeStatus::kInTransit)) {
       return Precondition(field, absl::StrCat(c->code, " is ", CodeStatusName(c->status)));
@@ -712,6 +723,17 @@ std::vector<std::pair<std::string, std::string>> NamedCodes(const v1::Event& e) 
 // says only that, the same whether the code exists or not, naming no other
 // party; the full reason goes with it for the regulator (refusal.h).
 absl::Status Redact(Step& s, const absl::Status& refused) {
+  // Only refusals (not the store's own errors, which say nothing of a code).
+  switch (refused.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kAlreadyExists:
+      break;
+    default:
+      return refused;
+  }
   for (const auto& [field, code] : NamedCodes(s.e)) {
     absl::StatusOr<bool> may_know = s.MayKnow(code);
     if (!may_know.ok()) return may_know.status();

@@ -220,9 +220,11 @@ TEST_F(LifecycleRulesTest, ARefusalAboutACodeTheCallerMayNotKnowSaysTheSameWheth
       ASSERT_FALSE(r.ok()) << code;
       EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << r.status();
       std::string message(r.status().message());
-      EXPECT_EQ(message.find(kProducer), message.find(code)) << "names the producer: " << message;
-      EXPECT_EQ(message.find(kWarehouse), std::string::npos) << message;
+      ASSERT_NE(message.find(code), std::string::npos) << message;
       message.replace(message.find(code), code.size(), "<code>");
+      // (Codes begin with their producer's USCC: looked for with the code out.)
+      EXPECT_EQ(message.find(kProducer), std::string::npos) << "names the producer: " << message;
+      EXPECT_EQ(message.find(kWarehouse), std::string::npos) << message;
       told.insert(message);
       // The full reason is kept with the refusal, for the regulator.
       std::optional<std::string> full = FullReason(r.status());
@@ -260,6 +262,31 @@ TEST_F(LifecycleRulesTest, RepackagingOutputsAreCodesIssuedToTheRepackager) {
   out->set_quantity_milli(10000);
   Refused(warehouse_, split, absl::StatusCode::kPermissionDenied,
           "only producers and importers repackage");
+  // A producer may not use another producer's unused codes either.
+  const std::string other = registry::testing::ExampleUscc("350600");
+  const crypto::SigningKey other_key = TestKey(20);
+  ASSERT_TRUE(t_->RegisterEnterprise(admin_, registry::testing::ExampleProducer(other)).ok());
+  ASSERT_TRUE(t_->AddActor(admin_, other, v1::ENTERPRISE_OPERATOR, other_key).ok());
+  ASSERT_TRUE(t_->RegisterProduct(admin_, registry::testing::ExampleMethanol(other, "M01")).ok());
+  ASSERT_TRUE(t_->IssueBatch(other_key, other, "M01", "B1", 2, "25", "KGM").ok());
+  Commission({2});
+  v1::Event own = Event(v1::REPACKAGING, kProducer, {Code(2)});
+  own.set_quantity_milli(10000);
+  v1::RepackagingOutput* theirs = own.add_outputs();
+  theirs->set_code(other + ".M01.B1.1");
+  theirs->set_quantity_milli(10000);
+  // (Another enterprise's code: the refusal is the uniform one, the rule is
+  // in the full reason.)
+  absl::StatusOr<EventReceipt> refused = t_->ledger().Append(Signed(producer_, own));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(refused.status().message().find("event.outputs[0].code: " + other +
+                                            ".M01.B1.1 is not a code " + kProducer),
+            std::string::npos)
+      << refused.status();
+  EXPECT_NE(FullReason(refused.status()).value_or("").find("was not issued to " + kProducer),
+            std::string::npos)
+      << refused.status();
   // The producer's commissioning of that code still works afterwards.
   Commission({7});
   ExpectCheckPasses();

@@ -156,14 +156,23 @@ absl::Status CheckQuantities(const storage::StateReader& state, const v1::Waybil
       if (absl::Status s = AddContents(state, code, field, 0, &milli, &unit); !s.ok()) return s;
     }
     if (g.codes_size() == 0) continue;
+    // What the codes hold is the consignor's to tell: the refusal says
+    // that they differ, the numbers go with it for the regulator.
     if (g.unit() != unit) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ".unit: ", g.unit(),
-                                                     ", but its codes are labelled in ", unit));
+      return WithFullReason(
+          absl::InvalidArgumentError(absl::StrCat(
+              field, ".unit: ", g.unit(), " is not the unit its codes are labelled in")),
+          absl::InvalidArgumentError(absl::StrCat(field, ".unit: ", g.unit(),
+                                                  ", but its codes are labelled in ", unit)));
     }
     if (g.quantity_milli() != milli) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ".quantity_milli: ", g.quantity_milli(), " thousandths of ", unit,
-          ", but its codes hold ", milli));
+      return WithFullReason(
+          absl::InvalidArgumentError(absl::StrCat(
+              field, ".quantity_milli: ", g.quantity_milli(), " thousandths of ", g.unit(),
+              " is not what its codes hold now (their remaining quantities)")),
+          absl::InvalidArgumentError(absl::StrCat(
+              field, ".quantity_milli: ", g.quantity_milli(), " thousandths of ", unit,
+              ", but its codes hold ", milli)));
     }
   }
   return absl::OkStatus();
@@ -356,22 +365,36 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
   const std::string number = NumberOf(request);
   absl::StatusOr<std::optional<WaybillState>> existing = FindWaybill(state, number);
   if (!existing.ok()) return existing.status();
-  // The carrier: named by the new content, or by the waybill on record.
   const v1::Waybill* content = NewContent(request);
-  if (content == nullptr && !*existing) {
-    const char* field = request.has_cancel()    ? "cancel"
-                        : request.has_depart()  ? "depart"
-                        : request.has_consent() ? "consent"
-                                                : "arrive";
-    return absl::NotFoundError(
-        absl::StrCat(field, ".waybill_number: no waybill '", number, "'"));
-  }
-  const std::string carrier = content ? content->carrier_uscc() : (*existing)->waybill.carrier_uscc();
   const bool enterprise_actor =
       actor->role() == v1::ENTERPRISE_ADMIN || actor->role() == v1::ENTERPRISE_OPERATOR;
-  const bool carrier_actor = enterprise_actor && actor->enterprise_uscc() == carrier;
-  const bool consignor_actor = enterprise_actor && *existing &&
-                               actor->enterprise_uscc() == (*existing)->waybill.consignor().uscc();
+  const std::string& who = actor->enterprise_uscc();
+  // A waybill is its carrier's, and for consent and cancelling its
+  // consignor's too. To anyone else another enterprise's waybill is none:
+  // the same answer as for a number never used.
+  if (!request.has_submit()) {
+    const bool party =
+        *existing && enterprise_actor &&
+        (who == (*existing)->waybill.carrier_uscc() ||
+         ((request.has_consent() || request.has_cancel()) &&
+          who == (*existing)->waybill.consignor().uscc()));
+    if (!party) {
+      const char* field = request.has_cancel()    ? "cancel"
+                          : request.has_depart()  ? "depart"
+                          : request.has_consent() ? "consent"
+                          : request.has_amend()   ? "waybill"
+                                                  : "arrive";
+      return absl::NotFoundError(absl::StrCat(field, ".waybill_number: ",
+                                              who.empty() ? "this actor" : who,
+                                              " has no waybill '", number, "'"));
+    }
+  }
+  // The carrier: named by the new submission, or by the waybill on record.
+  const std::string carrier =
+      request.has_submit() ? content->carrier_uscc() : (*existing)->waybill.carrier_uscc();
+  const bool carrier_actor = enterprise_actor && who == carrier;
+  const bool consignor_actor =
+      enterprise_actor && *existing && who == (*existing)->waybill.consignor().uscc();
   // The carrier's actors change its waybills; the consignor's consent to
   // them, and may cancel one that has not departed.
   if (request.has_consent() ? !consignor_actor
@@ -432,7 +455,13 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
                             absl::StrCat("'", number, "' is at revision ", next.content_log_index,
                                          " now, not ", c.revision(), ": read it again"));
       }
-      if (absl::Status s = CheckGoods(entry, state, next.waybill, /*legacy_rebuild=*/false);
+      // Everything a submission is checked for, checked again now: the
+      // waybill may have waited while a licence lapsed or a party was
+      // blacklisted, and the platform signs its code from now on.
+      v1::WaybillRequest as_amended;
+      *as_amended.mutable_amend() = next.waybill;
+      if (absl::Status s = ValidateWaybill(next.waybill, entry.record_time); !s.ok()) return s;
+      if (absl::Status s = CheckContent(entry, state, as_amended, &next, /*consented=*/true);
           !s.ok()) {
         return s;
       }
@@ -444,11 +473,13 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
       const bool cancellable = carrier_actor ? next.status == v1::OPEN ||
                                                    next.status == v1::DEPARTED ||
                                                    next.status == v1::PENDING
-                                             : next.status == v1::OPEN || next.status == v1::PENDING;
+                                             : (next.status == v1::OPEN ||
+                                                next.status == v1::PENDING) &&
+                                                   next.shipped.empty();
       if (!cancellable) {
         return Precondition("cancel.waybill_number",
                             absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status),
-                                         carrier_actor ? "" : ": its consignor cancels it only before it departs"));
+                                         carrier_actor ? "" : ": its consignor cancels it only before anything on it has shipped"));
       }
       if (!next.received.empty()) {
         return Precondition("cancel.waybill_number",
