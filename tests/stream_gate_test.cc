@@ -1,0 +1,183 @@
+// Streams of writes over real gRPC on loopback (an in-process server over a
+// real deployment): a stream without credentials is refused before it takes
+// a slot, so unauthenticated clients cannot lock writers out; each
+// enterprise has at most its share of the streams; a request on a stream
+// must be signed by the stream's enterprise; an idle stream is dropped and
+// frees its slot.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "api/wire.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "chemledger/v1/ledger_service.grpc.pb.h"
+#include "chemledger/v1/registry.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "services/chemledgerd/deployment.h"
+#include "services/common/envelope.h"
+#include "services/common/grpc_read_auth.h"
+#include "services/ledger/ledger_service.h"
+#include "services/registry/registry_testing.h"
+#include "services/registry/signers.h"
+#include "tests/crash_parties.h"
+#include "tests/subprocess.h"
+
+namespace chemledger::testing {
+namespace {
+
+using Stream = grpc::ClientReaderWriter<v1::SignedEnvelope, v1::AppendResult>;
+
+absl::Status Register(server::Deployment& d, v1::RegistryRequest r, int id) {
+  r.set_request_id(absl::StrCat("gate-", id));
+  const v1::SignedEnvelope e =
+      *envelope::Sign(api::kRegistryContext, r.SerializeAsString(), AdminKey());
+  const v1::SignedEnvelope* one[] = {&e};
+  return registry::SubmitSigned(*d.ledger_client(), one, api::kRegistryContext)[0].status();
+}
+
+// A STORING event of `enterprise` for a code nobody has: refused by the
+// rules, which is enough to see that it reached them.
+v1::SignedEnvelope Storing(const std::string& enterprise, const crypto::SigningKey& key, int i) {
+  v1::Event e;
+  e.set_event_id(absl::StrCat("gate-ev-", i));
+  e.set_step(v1::STORING);
+  e.add_codes(absl::StrCat(enterprise, ".M01.B1.", i));
+  e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  e.set_event_time_offset_minutes(480);
+  e.mutable_location()->set_enterprise_uscc(enterprise);
+  e.mutable_location()->set_site("gate");
+  return *envelope::Sign(api::kEventContext, e.SerializeAsString(), key);
+}
+
+class StreamGateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string data = FreshTempDir("stream_gate") + "/data";
+    server::InitOptions init;
+    init.deployment = "gate.example.cn";
+    init.resolver = "CL.EXAMPLE.CN";
+    init.admin_name = "root";
+    ASSERT_TRUE(server::InitDeployment(data, init, AdminKey()).ok());
+    absl::StatusOr<std::unique_ptr<server::Deployment>> d = server::Deployment::Open(data);
+    ASSERT_TRUE(d.ok()) << d.status();
+    d_ = *std::move(d);
+    int id = 0;
+    for (const auto& [uscc, key] : {std::make_pair(Producer(), ProducerKey()),
+                                    std::make_pair(Consignee(), CrashKey(8))}) {
+      v1::RegistryRequest e;
+      *e.mutable_register_enterprise() = registry::testing::ExampleProducer(uscc);
+      ASSERT_TRUE(Register(*d_, e, ++id).ok());
+      v1::RegistryRequest a;
+      *a.mutable_add_actor() = registry::testing::ExampleActor("operator", v1::ENTERPRISE_OPERATOR,
+                                                               uscc, key.verifying_key());
+      ASSERT_TRUE(Register(*d_, a, ++id).ok());
+    }
+    ledger::AppendStreamOptions options;
+    options.max_open = 3;
+    options.max_per_enterprise = 2;
+    options.timeouts.idle = absl::Milliseconds(400);
+    options.timeouts.write = absl::Seconds(5);
+    service_ = std::make_unique<ledger::LedgerServiceImpl>(d_->ledger(), d_->ledger_client(),
+                                                           &d_->note_signer(), options);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    stub_ = v1::LedgerService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown(std::chrono::system_clock::now());
+  }
+
+  struct Open {
+    std::unique_ptr<grpc::ClientContext> context = std::make_unique<grpc::ClientContext>();
+    std::unique_ptr<Stream> stream;
+  };
+  // A stream opened with `opener`'s credentials (none if null).
+  Open OpenStream(const crypto::SigningKey* opener) {
+    Open o;
+    if (opener != nullptr) {
+      read_auth::AttachReadCredentials(o.context.get(), api::kAppendStreamMethod, *opener);
+    }
+    o.stream = stub_->AppendStream(o.context.get());
+    return o;
+  }
+  // Sends one event and reads its result; the stream's status if it ended.
+  absl::StatusOr<v1::AppendResult> RoundTrip(Open& o, const v1::SignedEnvelope& event) {
+    v1::AppendResult result;
+    if (o.stream->Write(event) && o.stream->Read(&result)) return result;
+    o.stream->WritesDone();
+    const grpc::Status status = o.stream->Finish();
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  }
+
+  const crypto::SigningKey producer_key_ = ProducerKey();
+  std::unique_ptr<server::Deployment> d_;
+  std::unique_ptr<ledger::LedgerServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::LedgerService::Stub> stub_;
+};
+
+TEST_F(StreamGateTest, StreamsWithoutCredentialsAreRefusedBeforeTakingASlot) {
+  std::vector<Open> strangers;
+  for (int i = 0; i < 6; ++i) {
+    strangers.push_back(OpenStream(nullptr));
+    absl::StatusOr<v1::AppendResult> r =
+        RoundTrip(strangers.back(), Storing(Producer(), ProducerKey(), i));
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnauthenticated) << r.status();
+    EXPECT_NE(r.status().message().find("a stream opens with credentials"), std::string::npos);
+  }
+  // Every slot is still free for those who sign.
+  Open mine = OpenStream(&producer_key_);
+  absl::StatusOr<v1::AppendResult> r = RoundTrip(mine, Storing(Producer(), ProducerKey(), 10));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->code(), static_cast<int>(absl::StatusCode::kNotFound)) << r->message();
+}
+
+TEST_F(StreamGateTest, EachEnterpriseHasItsShareAndSignsWhatItsStreamsCarry) {
+  const crypto::SigningKey other = CrashKey(8);
+  Open a = OpenStream(&producer_key_);
+  Open b = OpenStream(&producer_key_);
+  ASSERT_TRUE(RoundTrip(a, Storing(Producer(), ProducerKey(), 1)).ok());
+  ASSERT_TRUE(RoundTrip(b, Storing(Producer(), ProducerKey(), 2)).ok());
+  Open c = OpenStream(&producer_key_);
+  absl::StatusOr<v1::AppendResult> third = RoundTrip(c, Storing(Producer(), ProducerKey(), 3));
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted) << third.status();
+  // Another enterprise still gets a stream; on it, the producer's events are
+  // refused one by one.
+  Open theirs = OpenStream(&other);
+  absl::StatusOr<v1::AppendResult> foreign =
+      RoundTrip(theirs, Storing(Producer(), ProducerKey(), 4));
+  ASSERT_TRUE(foreign.ok()) << foreign.status();
+  EXPECT_EQ(foreign->code(), static_cast<int>(absl::StatusCode::kPermissionDenied));
+  EXPECT_NE(foreign->message().find("on a stream opened by " + Consignee()), std::string::npos)
+      << foreign->message();
+  absl::StatusOr<v1::AppendResult> own = RoundTrip(theirs, Storing(Consignee(), other, 5));
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_NE(own->code(), static_cast<int>(absl::StatusCode::kPermissionDenied)) << own->message();
+}
+
+TEST_F(StreamGateTest, AnIdleStreamIsDroppedAndFreesItsSlot) {
+  Open a = OpenStream(&producer_key_);
+  Open b = OpenStream(&producer_key_);
+  ASSERT_TRUE(RoundTrip(a, Storing(Producer(), ProducerKey(), 1)).ok());
+  ASSERT_TRUE(RoundTrip(b, Storing(Producer(), ProducerKey(), 2)).ok());
+  // Both fall silent; the server drops them.
+  absl::SleepFor(absl::Seconds(1));
+  v1::AppendResult ignored;
+  EXPECT_FALSE(a.stream->Read(&ignored));
+  EXPECT_EQ(a.stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  // Their slots are free again.
+  Open c = OpenStream(&producer_key_);
+  EXPECT_TRUE(RoundTrip(c, Storing(Producer(), ProducerKey(), 3)).ok());
+}
+
+}  // namespace
+}  // namespace chemledger::testing
