@@ -11,6 +11,7 @@ namespace chemledger::crypto {
 namespace {
 
 constexpr absl::string_view kHeader = "chemledger-label-trust-list v1";
+constexpr absl::string_view kHeaderV2 = "chemledger-label-trust-list v2";
 
 absl::Status LineError(size_t line, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("trust list line ", line, ": ", what));
@@ -30,6 +31,9 @@ absl::StatusOr<absl::CivilDay> ParseDay(absl::string_view text, size_t line,
 absl::Status CheckList(const TrustList& list) {
   if (list.resolver.empty() || list.resolver.find_first_of(" \n") != std::string::npos) {
     return absl::InvalidArgumentError("trust list: resolver must be one non-empty word");
+  }
+  if (list.expires && *list.expires < list.issued) {
+    return absl::InvalidArgumentError("trust list: it expires before it is issued");
   }
   std::set<KeyId> seen;
   for (const TrustedLabelKey& k : list.keys) {
@@ -58,8 +62,10 @@ const TrustedLabelKey* TrustList::Find(const KeyId& id) const {
 
 absl::StatusOr<std::string> SignTrustList(const TrustList& list, const NoteSigner& signer) {
   if (absl::Status s = CheckList(list); !s.ok()) return s;
-  std::string text = absl::StrCat(kHeader, "\n", "resolver ", list.resolver, "\n", "issued ",
+  std::string text = absl::StrCat(list.expires ? kHeaderV2 : kHeader, "\n", "resolver ",
+                                  list.resolver, "\n", "issued ",
                                   absl::FormatCivilTime(list.issued), "\n");
+  if (list.expires) absl::StrAppend(&text, "expires ", absl::FormatCivilTime(*list.expires), "\n");
   for (const TrustedLabelKey& k : list.keys) {
     absl::StrAppend(&text, "key ", k.key.key_id().ToString(), " ", k.key.ToBase64(), " valid ",
                     absl::FormatCivilTime(k.valid_from), " ",
@@ -77,8 +83,9 @@ absl::StatusOr<TrustList> OpenTrustList(absl::string_view signed_note,
   absl::string_view body(*text);
   body.remove_suffix(1);  // final newline
   const std::vector<absl::string_view> lines = absl::StrSplit(body, '\n');
-  if (lines[0] != kHeader) {
-    return LineError(1, absl::StrCat("expected \"", kHeader, "\""));
+  const bool v2 = lines[0] == kHeaderV2;
+  if (lines[0] != kHeader && !v2) {
+    return LineError(1, absl::StrCat("expected \"", kHeaderV2, "\" (or \"", kHeader, "\")"));
   }
   TrustList list;
   if (lines.size() < 3 || !absl::StartsWith(lines[1], "resolver ") ||
@@ -90,7 +97,17 @@ absl::StatusOr<TrustList> OpenTrustList(absl::string_view signed_note,
   absl::StatusOr<absl::CivilDay> issued = ParseDay(lines[2].substr(7), 3, "issue date");
   if (!issued.ok()) return issued.status();
   list.issued = *issued;
-  for (size_t i = 3; i < lines.size(); ++i) {
+  size_t first_key = 3;
+  if (v2) {
+    if (lines.size() < 4 || !absl::StartsWith(lines[3], "expires ")) {
+      return LineError(4, "expected \"expires <date>\"");
+    }
+    absl::StatusOr<absl::CivilDay> expires = ParseDay(lines[3].substr(8), 4, "expiry date");
+    if (!expires.ok()) return expires.status();
+    list.expires = *expires;
+    first_key = 4;
+  }
+  for (size_t i = first_key; i < lines.size(); ++i) {
     const size_t n = i + 1;
     const std::vector<absl::string_view> f = absl::StrSplit(lines[i], ' ');
     if (!(f.size() == 6 || f.size() == 8) || f[0] != "key" || f[3] != "valid" ||

@@ -44,6 +44,11 @@ struct TrustedLabelKey {
 struct TrustList {
   std::string resolver;  // the resolver labels must name
   absl::CivilDay issued;
+  // The last day (China time) the list may be relied on: a list from before
+  // a revocation stops working. Set, the list is written as format v2 with
+  // an "expires" line; v1 lists (none) have no expiry, and a verifier treats
+  // them as expired.
+  absl::optional<absl::CivilDay> expires;
   std::vector<TrustedLabelKey> keys;
 
   // The entry for `id`, or nullptr.

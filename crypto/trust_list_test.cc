@@ -64,6 +64,30 @@ TEST_F(TrustListTest, SignedTextAndRoundTrip) {
   EXPECT_EQ(opened.Find(stranger_.key_id()), nullptr);
 }
 
+TEST_F(TrustListTest, AListWithAnExpiryIsFormatTwo) {
+  list_.expires = absl::CivilDay(2026, 11, 30);
+  const std::string note = *SignTrustList(list_, root_);
+  EXPECT_EQ(note.substr(0, 91),
+            "chemledger-label-trust-list v2\nresolver CL.EXAMPLE.CN\nissued 2026-11-23\n"
+            "expires 2026-11-30\n");
+  const TrustList opened = Opened();
+  EXPECT_EQ(opened.expires, absl::CivilDay(2026, 11, 30));
+  EXPECT_EQ(opened.keys.size(), 3u);
+  // A v1 list has none; a list cannot expire before it is issued; the
+  // expiry is under the signature like everything else.
+  list_.expires = absl::nullopt;
+  EXPECT_FALSE(Opened().expires.has_value());
+  list_.expires = absl::CivilDay(2026, 11, 22);
+  EXPECT_EQ(SignTrustList(list_, root_).status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string extended = absl::StrReplaceAll(note, {{"expires 2026-11-30", "expires 2027-11-30"}});
+  EXPECT_EQ(OpenTrustList(extended, root_.verifier()).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  const std::string v2_without =
+      "chemledger-label-trust-list v2\nresolver CL.EXAMPLE.CN\nissued 2026-11-23\n";
+  absl::Status s = OpenTrustList(*root_.SignNote(v2_without), root_.verifier()).status();
+  EXPECT_NE(s.message().find("line 4: expected \"expires <date>\""), std::string::npos) << s;
+}
+
 TEST_F(TrustListTest, TamperedOrForeignListIsRefused) {
   const std::string note = *SignTrustList(list_, root_);
   // Dropping a revocation is exactly what a forger would want.
@@ -83,7 +107,7 @@ TEST_F(TrustListTest, MalformedListsAreRefusedByLine) {
   const std::string id = current_.key_id().ToString();
   const std::string pk = current_.verifying_key().ToBase64();
   EXPECT_TRUE(open_text(head).ok());
-  absl::Status s = open_text("chemledger-label-trust-list v2\n" + head.substr(31));
+  absl::Status s = open_text("chemledger-label-trust-list v3\n" + head.substr(31));
   EXPECT_NE(s.message().find("line 1"), std::string::npos) << s;
   s = open_text(head + "key " + id + " " + pk + " valid 2026-02-30 2027-01-01\n");
   EXPECT_NE(s.message().find("line 4: valid-from '2026-02-30'"), std::string::npos) << s;

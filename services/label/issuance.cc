@@ -88,6 +88,7 @@ absl::StatusOr<crypto::TrustList> MakeTrustList(const storage::StateReader& stat
   crypto::TrustList list;
   list.resolver = deployment->resolver();
   list.issued = today;
+  list.expires = today + kTrustListValidDays;
   for (const registry::LabelKeyState& k : *keys) {
     list.keys.push_back(crypto::TrustedLabelKey{
         k.key, k.valid_from, k.valid_until,

@@ -81,8 +81,13 @@ class LabelIssuer {
   LabelKeyring* const keyring_;
 };
 
-// The label trust list as of `today`: the deployment's resolver and every
-// label key registered in `state`, with its validity and revocation.
+// How long a trust list the server signs may be relied on: offline verifiers
+// fetch a new one at least this often, so a revocation reaches them.
+inline constexpr int kTrustListValidDays = 7;
+
+// The label trust list as of `today`, expiring kTrustListValidDays later:
+// the deployment's resolver and every label key registered in `state`, with
+// its validity and revocation.
 absl::StatusOr<crypto::TrustList> MakeTrustList(const storage::StateReader& state,
                                                 absl::CivilDay today);
 

@@ -111,6 +111,10 @@ absl::Status TrustListCommand(const cli::Args& args) {
                                                 absl::Now(), absl::UTCTimeZone()))));
   if (!issued.ok()) return issued.status();
   list.issued = *issued;
+  absl::StatusOr<absl::CivilDay> expires = DayArg(
+      "--expires", args.Get("expires", absl::FormatCivilTime(*issued + 7)));
+  if (!expires.ok()) return expires.status();
+  list.expires = *expires;
   for (const std::string& spec : args.positional()) {
     const std::vector<std::string> f = absl::StrSplit(spec, ':');
     if (f.size() != 3 && f.size() != 4) {
@@ -160,12 +164,14 @@ std::vector<Command> LabelCommands() {
        {{"png", "svg", "module-px"}, {}}, Render},
       {"label trust-list", "sign a label trust list for offline verifiers",
        "usage: chemctl label trust-list --root-key FILE --resolver HOST [--root-name NAME]\n"
-       "           [--issued YYYY-MM-DD] [--passphrase-file F] KEYSPEC...\n\n"
+       "           [--issued YYYY-MM-DD] [--expires YYYY-MM-DD] [--passphrase-file F]\n"
+       "           KEYSPEC...\n\n"
        "KEYSPEC is PUBLIC_KEY_FILE:FROM:UNTIL[:REVOKED] (dates YYYY-MM-DD), one per\n"
-       "label key. Prints the signed trust list; prints on stderr the trust-root\n"
+       "label key. The list expires a week after it is issued unless --expires says\n"
+       "otherwise. Prints the signed trust list; prints on stderr the trust-root\n"
        "verifier key that chemscan verify --trust-root needs (NAME defaults to\n"
        "HOST/label-trust).\n",
-       {{"root-key", "resolver", "root-name", "issued", "passphrase-file"}, {}},
+       {{"root-key", "resolver", "root-name", "issued", "expires", "passphrase-file"}, {}},
        TrustListCommand},
   };
 }

@@ -11,9 +11,14 @@ failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
 for k in root current old revoked stranger; do "$CHEMCTL" keygen --unsealed --out $k.key >/dev/null; done
-"$CHEMCTL" label trust-list --root-key root.key --resolver CL.EXAMPLE.CN --issued 2026-11-23 \
-  current.key.pub:2026-01-01:2027-12-31 old.key.pub:2024-01-01:2025-12-31 \
-  revoked.key.pub:2025-01-01:2026-12-31:2026-06-01 >trust.txt 2>root.txt
+KEYS=(current.key.pub:2026-01-01:2027-12-31 old.key.pub:2024-01-01:2025-12-31
+      revoked.key.pub:2025-01-01:2026-12-31:2026-06-01)
+TODAY="$(TZ=Asia/Shanghai date +%F)"
+"$CHEMCTL" label trust-list --root-key root.key --resolver CL.EXAMPLE.CN --issued "$TODAY" \
+  --expires "$(TZ=Asia/Shanghai date -d '+30 days' +%F)" "${KEYS[@]}" >trust.txt 2>root.txt
+# A list that expired: it could predate a revocation.
+"$CHEMCTL" label trust-list --root-key root.key --resolver CL.EXAMPLE.CN --issued 2026-01-01 \
+  --expires 2026-01-08 "${KEYS[@]}" >expired.txt 2>/dev/null
 ROOT="$(sed -n 's/^trust root (give this to verifiers): //p' root.txt)"
 [[ "$ROOT" == CL.EXAMPLE.CN/label-trust+* ]] || fail "trust root: $ROOT"
 
@@ -33,6 +38,17 @@ grep -q "^QR version [0-9]*-M" render.txt || fail "render: $(cat render.txt)"
 [[ "$(zbarimg --quiet --raw good.png)" == "$GOOD" ]] || fail "zbarimg does not read the URL back"
 
 verify() { "$CHEMSCAN" verify --trust-list trust.txt --trust-root "$ROOT" "$@"; }
+
+# An expired trust list is refused, unless the user takes the risk, and is
+# told so with every verdict.
+if "$CHEMSCAN" verify --trust-list expired.txt --trust-root "$ROOT" "$GOOD" >out.txt 2>err.txt; then
+  fail "an expired trust list was used"
+fi
+grep -q "expired on 2026-01-08" err.txt || fail "expired list refusal: $(cat err.txt)"
+"$CHEMSCAN" verify --trust-list expired.txt --trust-root "$ROOT" --accept-expired "$GOOD" \
+  >out.txt 2>err.txt || fail "--accept-expired: $(cat out.txt err.txt)"
+grep -q "^authentic	.*(trust list expired 2026-01-08: revocations since do not show)$" out.txt ||
+  fail "expired-list verdict line: $(cat out.txt)"
 
 verify good.png >out.txt || fail "authentic image refused: $(cat out.txt)"
 grep -q "^authentic	91350100M000100Y43.AN01.B2026112301.1	good.png$" out.txt || fail "verdict line: $(cat out.txt)"

@@ -19,6 +19,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "api/china_time.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "crypto/checkpoint.h"
@@ -31,7 +32,8 @@ namespace chemledger::chemscan {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: chemscan verify --trust-list FILE [--trust-root VKEY] [--json] INPUT...\n\n"
+    "usage: chemscan verify --trust-list FILE [--trust-root VKEY] [--json]\n"
+    "                       [--accept-expired] INPUT...\n\n"
     "Verifies package labels and e-waybill codes offline against a signed label\n"
     "trust list.\n\n"
     "  --trust-list FILE   the platform's signed label trust list\n"
@@ -40,6 +42,9 @@ constexpr char kUsage[] =
     "                      $CHEMLEDGER_TRUST_ROOT, else the first line of\n"
     "                      ~/.config/chemledger/trust-root\n"
     "  --json              one JSON object per line instead of text\n"
+    "  --accept-expired    use a trust list past its expiry (or one without, v1)\n"
+    "                      anyway: each verdict then says so, as a key revoked\n"
+    "                      since the list was issued would still pass\n"
     "  INPUT               a PNG or JPEG image, a label or waybill code URL, or -\n"
     "                      for URLs on standard input (one per line)\n\n"
     "One verdict per code: authentic, malformed, unsupported-version,\n"
@@ -70,6 +75,7 @@ std::string JsonString(absl::string_view s) {
 
 struct Reporter {
   bool json = false;
+  std::string warning;  // said with every verdict (an expired trust list)
   int checked = 0;
   int failed = 0;
 
@@ -79,11 +85,13 @@ struct Reporter {
     if (verdict != "authentic") ++failed;
     if (json) {
       std::cout << "{\"input\":" << JsonString(source) << ",\"verdict\":" << JsonString(verdict)
-                << ",\"code\":" << JsonString(code) << ",\"detail\":" << JsonString(detail)
-                << "}\n";
+                << ",\"code\":" << JsonString(code) << ",\"detail\":" << JsonString(detail);
+      if (!warning.empty()) std::cout << ",\"warning\":" << JsonString(warning);
+      std::cout << "}\n";
     } else {
       std::cout << verdict << "\t" << (code.empty() ? "-" : code) << "\t" << source;
       if (!detail.empty()) std::cout << "\t" << absl::StrReplaceAll(detail, {{"\n", " "}});
+      if (!warning.empty()) std::cout << "\t(" << warning << ")";
       std::cout << "\n";
     }
   }
@@ -157,7 +165,7 @@ absl::StatusOr<std::string> PinnedTrustRoot(const cli::Args& args) {
 
 int Verify(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args =
-      cli::Args::Parse(argv, {{"trust-list", "trust-root"}, {"json"}});
+      cli::Args::Parse(argv, {{"trust-list", "trust-root"}, {"json", "accept-expired"}});
   if (!args.ok()) {
     std::cerr << "chemscan verify: " << args.status().message() << " (see --help)\n";
     return 2;
@@ -197,8 +205,33 @@ int Verify(const std::vector<std::string>& argv) {
     return 1;
   }
 
+  // A list past its expiry (or from before lists expired) may predate a
+  // revocation: refused, unless the user takes that risk and is told so.
+  const absl::CivilDay today = api::TodayInChina();
+  if (!trust->expires || today > *trust->expires) {
+    const std::string why =
+        trust->expires
+            ? absl::StrCat("expired on ", absl::FormatCivilTime(*trust->expires))
+            : std::string("has no expiry (format v1)");
+    if (!args->Bool("accept-expired")) {
+      std::cerr << "chemscan verify: trust list " << *list_path << " " << why
+                << ": a key revoked since would still pass. Fetch a current one "
+                   "(LabelService.GetTrustList), or give --accept-expired\n";
+      return 1;
+    }
+    std::cerr << "chemscan verify: warning: trust list " << *list_path << " " << why
+              << "; every verdict below is as of the list's issue date\n";
+  }
+
   Reporter reporter;
   reporter.json = args->Bool("json");
+  if (!trust->expires || today > *trust->expires) {
+    reporter.warning = absl::StrCat("trust list ",
+                                    trust->expires ? absl::StrCat("expired ", absl::FormatCivilTime(
+                                                                                  *trust->expires))
+                                                   : std::string("without expiry"),
+                                    ": revocations since do not show");
+  }
   for (const std::string& input : args->positional()) {
     if (input == "-") {
       std::string line;
