@@ -41,6 +41,7 @@ inline constexpr char kGetEnterpriseMethod[] = "/chemledger.v1.RegistryService/G
 inline constexpr char kGetProductMethod[] = "/chemledger.v1.RegistryService/GetProduct";
 inline constexpr char kListProductsMethod[] = "/chemledger.v1.RegistryService/ListProducts";
 inline constexpr char kGetActorMethod[] = "/chemledger.v1.RegistryService/GetActor";
+inline constexpr char kGetActorKeyMethod[] = "/chemledger.v1.RegistryService/GetActorKey";
 inline constexpr char kResolveLabelMethod[] = "/chemledger.v1.LabelService/ResolveLabel";
 inline constexpr char kGetEventMethod[] = "/chemledger.v1.LedgerService/GetEvent";
 inline constexpr char kGetHistoryMethod[] = "/chemledger.v1.LedgerService/GetHistory";

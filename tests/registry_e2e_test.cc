@@ -19,6 +19,8 @@
 #include "chemledger/v1/label_service.grpc.pb.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
 #include "crypto/keys.h"
+#include "crypto/merkle.h"
+#include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/subprocess.h"
@@ -120,6 +122,45 @@ TEST_F(RegistryE2eTest, RevokedKeysAndBlacklistedEnterprisesAreRefused) {
   Refused(Signed(temp, Product(registry::testing::ExampleMethanol(kAcme, "P9"))),
           StatusCode::PERMISSION_DENIED,
           "envelope.signatures[0].key_id: key " + temp.key_id().ToString() + " was revoked");
+  // Its key stays readable, with where the log registered and revoked it,
+  // so what it signed before can still be checked.
+  {
+    grpc::ClientContext active_context;
+    read_auth::AttachReadCredentials(&active_context, api::kGetActorMethod, *regulator_);
+    v1::GetActorRequest request;
+    request.set_key_id(temp.key_id().ToString());
+    v1::Actor active;
+    EXPECT_EQ(registry_->GetActor(&active_context, request, &active).error_code(),
+              StatusCode::NOT_FOUND);
+    grpc::ClientContext context;
+    read_auth::AttachReadCredentials(&context, api::kGetActorKeyMethod, *regulator_);
+    v1::ActorKeyRecord key;
+    grpc::Status status = registry_->GetActorKey(&context, request, &key);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(key.actor().name(), "temp");
+    EXPECT_EQ(key.actor().public_key(), temp.verifying_key().ToBytes());
+    EXPECT_TRUE(key.revoked());
+    EXPECT_EQ(key.revoked_reason(), "lost laptop");
+    EXPECT_LT(key.added_at(), key.revoked_at());
+    // Both entries prove into the signed checkpoint.
+    absl::StatusOr<crypto::Checkpoint> checkpoint = VerifiedCheckpoint();
+    ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+    for (const auto& [index, bytes] : {std::make_pair(key.added_at(), key.registration_entry()),
+                                       std::make_pair(key.revoked_at(), key.revocation_entry())}) {
+      grpc::ClientContext proof_context;
+      v1::GetInclusionProofRequest proof_request;
+      proof_request.set_leaf_index(index);
+      proof_request.set_tree_size(checkpoint->size);
+      v1::InclusionProof proof;
+      ASSERT_TRUE(ledger_->GetInclusionProof(&proof_context, proof_request, &proof).ok());
+      std::vector<crypto::Sha256Digest> path;
+      for (const std::string& h : proof.hashes()) path.push_back(*crypto::Sha256Digest::FromBytes(h));
+      EXPECT_TRUE(crypto::VerifyInclusion(index, checkpoint->size, crypto::HashLeaf(bytes), path,
+                                          checkpoint->root_hash)
+                      .ok())
+          << index;
+    }
+  }
   const uint64_t before = LogSize();
   Issued refused = Issue(IssueRequest("B9", 1, temp));
   EXPECT_EQ(refused.status.error_code(), StatusCode::PERMISSION_DENIED)

@@ -116,4 +116,41 @@ grpc::Status RegistryServiceImpl::GetActor(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status RegistryServiceImpl::GetActorKey(grpc::ServerContext* context,
+                                              const v1::GetActorRequest* request,
+                                              v1::ActorKeyRecord* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  if (auto reader = AuthenticateRead(*snapshot, *context, kGetActorKeyMethod); !reader.ok()) {
+    return ToGrpcStatus(reader.status());
+  }
+  TellLogSize(context, snapshot->size());
+  absl::StatusOr<crypto::KeyId> id = crypto::KeyId::Parse(request->key_id());
+  if (!id.ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("key_id: ", id.status().message()));
+  }
+  absl::StatusOr<std::optional<state::ActorRecord>> actor = FindActor(*snapshot, *id);
+  if (!actor.ok()) return ToGrpcStatus(actor.status());
+  if (!*actor) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("key_id: no actor key ", id->ToString(), " was registered"));
+  }
+  const state::ActorRecord& r = **actor;
+  *response->mutable_actor() = r.actor();
+  response->set_key_id(id->ToString());
+  response->set_added_at(r.added_at());
+  response->set_revoked(r.revoked());
+  absl::StatusOr<std::string> added = snapshot->Entry(r.added_at());
+  if (!added.ok()) return ToGrpcStatus(added.status());
+  response->set_registration_entry(*std::move(added));
+  if (r.revoked()) {
+    response->set_revoked_at(r.revoked_at());
+    response->set_revoked_reason(r.revoked_reason());
+    absl::StatusOr<std::string> revoked = snapshot->Entry(r.revoked_at());
+    if (!revoked.ok()) return ToGrpcStatus(revoked.status());
+    response->set_revocation_entry(*std::move(revoked));
+  }
+  return grpc::Status::OK;
+}
+
 }  // namespace chemledger::registry

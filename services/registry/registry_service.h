@@ -16,13 +16,14 @@
 namespace chemledger::registry {
 
 // Full method names, as read credentials sign them.
+using api::kGetActorKeyMethod;
 using api::kGetActorMethod;
 using api::kGetEnterpriseMethod;
 using api::kGetProductMethod;
 using api::kListProductsMethod;
 
 // Submit carries its own signature; GetEnterprise, GetProduct, ListProducts
-// and GetActor need read credentials (read_access.h); GetDeployment is open.
+// GetActor and GetActorKey need read credentials (read_access.h); GetDeployment is open.
 class RegistryServiceImpl final : public v1::RegistryService::Service {
  public:
   explicit RegistryServiceImpl(journal::LedgerClient* ledger) : ledger_(ledger) {}
@@ -39,6 +40,8 @@ class RegistryServiceImpl final : public v1::RegistryService::Service {
                             v1::ListProductsResponse* response) override;
   grpc::Status GetActor(grpc::ServerContext* context, const v1::GetActorRequest* request,
                         v1::Actor* response) override;
+  grpc::Status GetActorKey(grpc::ServerContext* context, const v1::GetActorRequest* request,
+                           v1::ActorKeyRecord* response) override;
 
  private:
   journal::LedgerClient* const ledger_;
