@@ -27,6 +27,7 @@
 #include "crypto/trust_list.h"
 #include "crypto/waybill_code.h"
 #include "grpcpp/grpcpp.h"
+#include "crypto/merkle.h"
 #include "gtest/gtest.h"
 #include "services/common/envelope.h"
 #include "services/common/grpc_read_auth.h"
@@ -621,6 +622,33 @@ TEST_F(WaybillE2eTest, AWaybillShipsDepartsArrivesAndIsReceivedAcrossCustody) {
   EXPECT_EQ(record_of("WB-LIFE-1").status(), v1::ARRIVED);
   refused([&] { return move("WB-LIFE-1", /*depart=*/false); }, StatusCode::FAILED_PRECONDITION,
           "arrive.waybill_number: 'WB-LIFE-1' is ARRIVED, not departed");
+  {
+    // Its signed changes, each provable: submitted, departed, arrived.
+    const v1::WaybillRecord record = record_of("WB-LIFE-1");
+    ASSERT_EQ(record.changes_size(), 3);
+    EXPECT_EQ(record.changes(0).log_index(), record.revision());
+    EXPECT_EQ(record.changes(2).log_index(), record.log_index());
+    absl::StatusOr<crypto::Checkpoint> checkpoint = VerifiedCheckpoint();
+    ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+    for (const v1::WaybillChange& change : record.changes()) {
+      v1::LogEntry entry;
+      ASSERT_TRUE(entry.ParseFromString(change.entry()));
+      EXPECT_EQ(entry.envelope().payload_type(), api::kWaybillContext.payload_type());
+      grpc::ClientContext proof_context;
+      v1::GetInclusionProofRequest proof_request;
+      proof_request.set_leaf_index(change.log_index());
+      proof_request.set_tree_size(checkpoint->size);
+      v1::InclusionProof proof;
+      ASSERT_TRUE(ledger_->GetInclusionProof(&proof_context, proof_request, &proof).ok());
+      std::vector<crypto::Sha256Digest> path;
+      for (const std::string& h : proof.hashes()) path.push_back(*crypto::Sha256Digest::FromBytes(h));
+      EXPECT_TRUE(crypto::VerifyInclusion(change.log_index(), checkpoint->size,
+                                          crypto::HashLeaf(change.entry()), path,
+                                          checkpoint->root_hash)
+                      .ok())
+          << change.log_index();
+    }
+  }
 
   // Received by a third enterprise: refused. By the consignee: one, then the
   // other; the waybill closes with the last.

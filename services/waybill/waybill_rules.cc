@@ -515,6 +515,7 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
       return absl::InvalidArgumentError("request.change: no change given");
   }
   changes->Put(internal::WaybillKey(number), internal::ToRecord(next).SerializeAsString());
+  if (entry.rules_epoch >= 3) changes->Put(internal::ChangeKey(number, entry.index), "");
   return absl::OkStatus();
 }
 

@@ -125,6 +125,18 @@ grpc::Status WaybillServiceImpl::GetWaybill(grpc::ServerContext* context,
                         absl::StrCat("waybill_number: no waybill '", request->waybill_number(), "'"));
   }
   FillRecord(*snapshot, book_->CodeKey(*snapshot), **state, response);
+  // Its signed changes, each with its entry's exact bytes (one waybill's
+  // read only: a listing does not carry them).
+  absl::StatusOr<std::vector<uint64_t>> changes =
+      WaybillChanges(*snapshot, request->waybill_number());
+  if (!changes.ok()) return ToGrpcStatus(changes.status());
+  for (uint64_t index : *changes) {
+    absl::StatusOr<std::string> entry = snapshot->Entry(index);
+    if (!entry.ok()) return ToGrpcStatus(entry.status());
+    v1::WaybillChange* change = response->add_changes();
+    change->set_log_index(index);
+    change->set_entry(*std::move(entry));
+  }
   return grpc::Status::OK;
 }
 

@@ -1,6 +1,8 @@
 #include "services/waybill/waybill_state.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "api/china_time.h"
 
 namespace chemledger::waybill {
@@ -10,11 +12,16 @@ namespace internal {
 //   w/open/<code>             the number of the open waybill listing it
 //   w/recv/<code>             the waybill it was last received under
 //   w/auth/<consignor>/<carrier>  state::CarrierAuthorizationRecord
+//   w/chg/<number>/<log index, 20 digits>  "": a change to the waybill
 std::string WaybillKey(absl::string_view number) { return absl::StrCat("w/bill/", number); }
 std::string OpenKey(absl::string_view code) { return absl::StrCat("w/open/", code); }
 std::string ReceivedKey(absl::string_view code) { return absl::StrCat("w/recv/", code); }
 std::string AuthorizationKey(absl::string_view consignor, absl::string_view carrier) {
   return absl::StrCat("w/auth/", consignor, "/", carrier);
+}
+std::string ChangePrefix(absl::string_view number) { return absl::StrCat("w/chg/", number, "/"); }
+std::string ChangeKey(absl::string_view number, uint64_t log_index) {
+  return absl::StrCat(ChangePrefix(number), absl::StrFormat("%020d", log_index));
 }
 
 state::WaybillRecord ToRecord(const WaybillState& s) {
@@ -89,6 +96,22 @@ absl::StatusOr<std::vector<WaybillState>> ListWaybills(
   if (!s.ok()) return s;
   if (!error.ok()) return error;
   return page;
+}
+
+absl::StatusOr<std::vector<uint64_t>> WaybillChanges(const storage::StateReader& state,
+                                                     absl::string_view number) {
+  std::vector<uint64_t> out;
+  const std::string prefix = internal::ChangePrefix(number);
+  absl::Status s = state.Scan(prefix, storage::PrefixEnd(prefix),
+                              [&](absl::string_view key, absl::string_view) {
+                                uint64_t index = 0;
+                                if (absl::SimpleAtoi(key.substr(prefix.size()), &index)) {
+                                  out.push_back(index);
+                                }
+                                return true;
+                              });
+  if (!s.ok()) return s;
+  return out;
 }
 
 absl::StatusOr<bool> CarrierAuthorized(const storage::StateReader& state,

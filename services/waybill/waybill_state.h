@@ -51,6 +51,12 @@ absl::StatusOr<std::vector<WaybillState>> ListWaybills(
     const storage::StateReader& state, const std::string& after, size_t limit,
     const std::function<bool(const WaybillState&)>& keep, bool* more);
 
+// The log indexes of the changes to waybill `number` (submission,
+// amendments, consent, cancellation, departure, arrival), in order; recorded
+// from rules epoch 3 on, so a waybill changed before lists only later changes.
+absl::StatusOr<std::vector<uint64_t>> WaybillChanges(const storage::StateReader& state,
+                                                     absl::string_view number);
+
 // Whether `consignor` has authorised `carrier` to submit its waybills on
 // `day` (a China day): a standing CarrierAuthorization valid then.
 absl::StatusOr<bool> CarrierAuthorized(const storage::StateReader& state,
@@ -66,6 +72,7 @@ std::string WaybillKey(absl::string_view number);
 std::string OpenKey(absl::string_view code);
 std::string ReceivedKey(absl::string_view code);
 std::string AuthorizationKey(absl::string_view consignor, absl::string_view carrier);
+std::string ChangeKey(absl::string_view number, uint64_t log_index);
 state::WaybillRecord ToRecord(const WaybillState& s);
 WaybillState FromRecord(const state::WaybillRecord& r);
 }  // namespace internal
