@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <deque>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -46,9 +47,11 @@ struct StreamBatchLimits {
 };
 
 // Answers `stream` until the client closes its side or goes away. `answer`
-// gets each batch and returns one result per request, in order.
+// gets each batch and returns one result per request, in order. The status
+// for the handler to return: OK, or RESOURCE_EXHAUSTED when no thread could
+// be had to read the stream (nothing was answered).
 template <typename Request, typename Result>
-void AnswerInBatches(grpc::ServerContext* context, grpc::ServerReaderWriter<Result, Request>* stream,
+grpc::Status AnswerInBatches(grpc::ServerContext* context, grpc::ServerReaderWriter<Result, Request>* stream,
                      const StreamBatchLimits& limits,
                      absl::FunctionRef<std::vector<Result>(std::vector<Request>&)> answer) {
   absl::Mutex mu;
@@ -58,7 +61,9 @@ void AnswerInBatches(grpc::ServerContext* context, grpc::ServerReaderWriter<Resu
   bool done = false;          // guarded by mu: the client closed its side
   bool stop = false;          // guarded by mu: the client went away
   StreamWatchdog watchdog(context, limits.timeouts);
-  std::thread reader([&] {
+  std::thread reader;
+  try {
+    reader = std::thread([&] {
     Request request;
     while (stream->Read(&request)) {
       watchdog.Active();
@@ -75,7 +80,11 @@ void AnswerInBatches(grpc::ServerContext* context, grpc::ServerReaderWriter<Resu
     absl::MutexLock lock(&mu);
     done = true;
     changed.SignalAll();
-  });
+    });
+  } catch (const std::system_error&) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "the server has no thread to read this stream now; retry later");
+  }
   bool client_gone = false;
   while (!client_gone) {
     std::vector<Request> batch;
@@ -109,6 +118,7 @@ void AnswerInBatches(grpc::ServerContext* context, grpc::ServerReaderWriter<Resu
     changed.SignalAll();
   }
   reader.join();
+  return grpc::Status::OK;
 }
 
 }  // namespace chemledger

@@ -11,6 +11,7 @@
 #define CHEMLEDGER_SERVICES_COMMON_STREAM_WATCHDOG_H_
 
 #include <algorithm>
+#include <system_error>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -30,14 +31,19 @@ class StreamWatchdog {
  public:
   StreamWatchdog(grpc::ServerContext* context, StreamTimeouts timeouts)
       : context_(context), timeouts_(timeouts), last_activity_(absl::Now()) {
-    thread_ = std::thread([this] { Watch(); });
+    try {
+      thread_ = std::thread([this] { Watch(); });
+    } catch (const std::system_error&) {
+      // No thread to be had: this stream goes unwatched (the gRPC server's
+      // thread bound and the stream gate still bound how many there are).
+    }
   }
   ~StreamWatchdog() {
     {
       absl::MutexLock lock(&mu_);
       stopping_ = true;
     }
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
   }
   StreamWatchdog(const StreamWatchdog&) = delete;
   StreamWatchdog& operator=(const StreamWatchdog&) = delete;

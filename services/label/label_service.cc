@@ -1,7 +1,6 @@
 #include "services/label/label_service.h"
 
 #include <array>
-#include <future>
 #include <iterator>
 #include <utility>
 
@@ -10,6 +9,7 @@
 #include "api/china_time.h"
 #include "crypto/trust_list.h"
 #include "services/common/grpc_status.h"
+#include "services/common/stream_watchdog.h"
 #include "services/common/snapshot_metadata.h"
 #include "services/label/label_resolution.h"
 #include "services/registry/read_access.h"
@@ -49,20 +49,37 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
   // Each message's labels are signed in two halves on two threads (the
   // machine's cores), and the next message is signed while this one is
   // written.
+  // (On the service's fixed signing workers: no thread is made per call.)
+  struct Half {
+    std::shared_ptr<WorkerPool::Task> task;
+    absl::StatusOr<std::vector<IssuedLabel>> labels = absl::UnknownError("not signed");
+  };
+  using Halves = std::array<std::shared_ptr<Half>, 2>;
   const auto sign = [&](uint32_t offset) {
     constexpr uint32_t kHalf = kLabelsPerMessage / 2;
-    std::array<std::future<absl::StatusOr<std::vector<IssuedLabel>>>, 2> halves;
+    Halves halves;
     for (uint32_t h = 0; h < 2; ++h) {
-      halves[h] = std::async(std::launch::async, [this, &issuance, offset, h] {
-        return issuer_->SignLabels(*issuance, offset + h * kHalf, kHalf);
+      auto half = std::make_shared<Half>();
+      half->task = signing_pool_.Run([this, &issuance, offset, h, half = half.get()] {
+        half->labels = issuer_->SignLabels(*issuance, offset + h * kHalf, kHalf);
       });
+      halves[h] = std::move(half);
     }
     return halves;
   };
-  auto next = sign(0);
+  const auto wait = [](Halves& halves) {
+    for (auto& half : halves) {
+      if (half) half->task->Wait();
+    }
+  };
+  // A client that does not take a message for 30 s is dropped, and its
+  // issuance slot freed (it sends the same request again for the labels).
+  StreamWatchdog watchdog(context, StreamTimeouts{absl::Hours(24), absl::Seconds(30)});
+  Halves next = sign(0);
   for (uint32_t offset = 0; offset < issuance->count; offset += kLabelsPerMessage) {
-    absl::StatusOr<std::vector<IssuedLabel>> labels = next[0].get();
-    absl::StatusOr<std::vector<IssuedLabel>> second = next[1].get();
+    wait(next);
+    absl::StatusOr<std::vector<IssuedLabel>> labels = std::move(next[0]->labels);
+    absl::StatusOr<std::vector<IssuedLabel>> second = std::move(next[1]->labels);
     if (!labels.ok()) return ToGrpcStatus(labels.status());
     if (!second.ok()) return ToGrpcStatus(second.status());
     labels->insert(labels->end(), std::make_move_iterator(second->begin()),
@@ -76,10 +93,11 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
       out->set_code(std::move(label.code));
       out->set_url(std::move(label.url));
     }
-    if (context->IsCancelled() || !writer->Write(message)) {
-      for (auto& half : next) {
-        if (half.valid()) half.wait();
-      }
+    watchdog.WriteStarted();
+    const bool written = !context->IsCancelled() && writer->Write(message);
+    watchdog.WriteDone();
+    if (!written) {
+      wait(next);
       return grpc::Status(grpc::StatusCode::CANCELLED,
                           absl::StrCat("the client went away after ", offset,
                                        " labels; the issuance is recorded at log index ",

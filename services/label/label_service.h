@@ -18,7 +18,11 @@
 #ifndef CHEMLEDGER_SERVICES_LABEL_LABEL_SERVICE_H_
 #define CHEMLEDGER_SERVICES_LABEL_LABEL_SERVICE_H_
 
+#include <algorithm>
+#include <thread>
+
 #include "api/wire.h"
+#include "services/common/worker_pool.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "chemledger/v1/label_service.grpc.pb.h"
@@ -54,6 +58,9 @@ class LabelServiceImpl final : public v1::LabelService::Service {
   const crypto::NoteSigner* const signer_;
   absl::Mutex mu_;
   int issuing_ ABSL_GUARDED_BY(mu_) = 0;
+  // Signs each message's labels in two halves, while the last one is written.
+  WorkerPool signing_pool_{
+      static_cast<int>(std::max(2u, std::thread::hardware_concurrency())), 0, "label-sign"};
 };
 
 

@@ -72,14 +72,13 @@ grpc::Status LedgerServiceImpl::AppendStream(
   if (!ticket.ok()) return ToGrpcStatus(ticket.status());
   StreamBatchLimits limits{kMaxBatchEvents, kMaxQueuedEvents, kMaxQueuedBytes};
   limits.timeouts = stream_options_.timeouts;
-  AnswerInBatches<v1::SignedEnvelope, v1::AppendResult>(
+  return AnswerInBatches<v1::SignedEnvelope, v1::AppendResult>(
       context, stream, limits, [&](std::vector<v1::SignedEnvelope>& batch) {
         std::vector<const v1::SignedEnvelope*> pointers;
         pointers.reserve(batch.size());
         for (const v1::SignedEnvelope& e : batch) pointers.push_back(&e);
         return AnswerBatch(ticket, pointers);
       });
-  return grpc::Status::OK;
 }
 
 grpc::Status LedgerServiceImpl::AppendBatches(

@@ -10,6 +10,7 @@
 #include <thread>
 #include <utility>
 
+#include "services/common/worker_pool.h"
 #include "services/registry/registry_state.h"
 
 namespace chemledger::registry {
@@ -17,6 +18,15 @@ namespace {
 
 // How much less CPU a batch's signature checks get than calls being answered.
 constexpr int kBatchWorkerNice = 10;
+
+// The workers that check batches' signatures, one per core, started on first
+// use and shared by every batch (services/common/worker_pool.h).
+WorkerPool& VerifyPool() {
+  static WorkerPool* const pool = new WorkerPool(
+      static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), kBatchWorkerNice,
+      "verify-batch");
+  return *pool;
+}
 
 }  // namespace
 
@@ -75,19 +85,13 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
     check_range(0, n);
     return signers;
   }
-  // A batch's checks run on worker threads of lower priority than the
-  // threads that answer calls: a read or a single write arriving meanwhile
-  // is served first, and the batch takes what CPU is left.
-  std::vector<std::thread> workers;
+  // A batch's checks run on the pool's workers, of lower priority than the
+  // threads that answer calls (a read or a single write arriving meanwhile is
+  // served first, and the batch takes what CPU is left), and on this thread.
   const size_t per = (n + workers_wanted - 1) / workers_wanted;
-  for (size_t t = 0; t < workers_wanted; ++t) {
-    workers.emplace_back([&check_range, begin = std::min(n, t * per), end = std::min(n, (t + 1) * per)] {
-      setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kBatchWorkerNice);
-      pthread_setname_np(pthread_self(), "verify-batch");
-      check_range(begin, end);
-    });
-  }
-  for (std::thread& w : workers) w.join();
+  VerifyPool().ParallelFor(workers_wanted, [&](size_t t) {
+    check_range(std::min(n, t * per), std::min(n, (t + 1) * per));
+  });
   return signers;
 }
 

@@ -71,7 +71,7 @@ grpc::Status WaybillServiceImpl::SubmitStream(
   if (!ticket.ok()) return ToGrpcStatus(ticket.status());
   StreamBatchLimits limits{kMaxBatchWaybills, kMaxQueuedWaybills, kMaxQueuedBytes};
   limits.timeouts = stream_options_.timeouts;
-  AnswerInBatches<v1::SignedEnvelope, v1::WaybillResult>(
+  return AnswerInBatches<v1::SignedEnvelope, v1::WaybillResult>(
       context, stream, limits, [&](std::vector<v1::SignedEnvelope>& batch) {
         std::vector<const v1::SignedEnvelope*> pointers;
         pointers.reserve(batch.size());
@@ -89,7 +89,6 @@ grpc::Status WaybillServiceImpl::SubmitStream(
               return results;
             });
       });
-  return grpc::Status::OK;
 }
 
 grpc::Status WaybillServiceImpl::ResolveWaybillCode(grpc::ServerContext* context,
