@@ -146,6 +146,40 @@ TEST_F(LedgerE2eTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
     ASSERT_TRUE(status.ok()) << status.error_message();
     ExpectHistoryVerifies(code(serial), history, *opened);
   }
+  // A history a page at a time: the same events, in order, two per page.
+  {
+    v1::History whole;
+    ASSERT_TRUE(GetHistory(plant_admin, code(3), &whole).ok());
+    ASSERT_GE(whole.events_size(), 4);
+    EXPECT_TRUE(whole.next_page_token().empty());
+    std::vector<uint64_t> paged;
+    std::string token;
+    for (int pages = 0; pages < 10; ++pages) {
+      grpc::ClientContext page_context;
+      read_auth::AttachReadCredentials(&page_context, api::kGetHistoryMethod, plant_admin);
+      v1::GetHistoryRequest request;
+      request.set_code(code(3));
+      request.set_page_size(2);
+      request.set_page_token(token);
+      v1::History page;
+      ASSERT_TRUE(ledger_->GetHistory(&page_context, request, &page).ok());
+      EXPECT_LE(page.events_size(), 2);
+      for (const v1::EventRecord& e : page.events()) paged.push_back(e.log_index());
+      token = page.next_page_token();
+      if (token.empty()) break;
+    }
+    std::vector<uint64_t> all;
+    for (const v1::EventRecord& e : whole.events()) all.push_back(e.log_index());
+    EXPECT_EQ(paged, all);
+    grpc::ClientContext big_context;
+    read_auth::AttachReadCredentials(&big_context, api::kGetHistoryMethod, plant_admin);
+    v1::GetHistoryRequest too_big;
+    too_big.set_code(code(3));
+    too_big.set_page_size(100000);
+    v1::History ignored;
+    EXPECT_EQ(ledger_->GetHistory(&big_context, too_big, &ignored).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
   grpc::ClientContext state_context;
   read_auth::AttachReadCredentials(&state_context, api::kGetHistoryMethod, *regulator_);
   v1::GetHistoryRequest request;

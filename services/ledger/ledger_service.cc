@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "chemledger/v1/ledger.pb.h"
@@ -191,9 +192,30 @@ grpc::Status LedgerServiceImpl::GetHistory(grpc::ServerContext* context,
   response->set_unit(s.unit);
   response->set_parent(s.parent);
   response->set_log_size(snapshot->size());
+  // A page: bounded in events and bytes.
+  if (request->page_size() > kMaxHistoryPage) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("page_size: at most ", kMaxHistoryPage));
+  }
+  const size_t page_size = request->page_size() == 0 ? kMaxHistoryPage : request->page_size();
+  uint64_t after = 0;
+  const bool from_start = request->page_token().empty();
+  if (!from_start && !absl::SimpleAtoi(request->page_token(), &after)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "page_token: not a token this server gave (History.next_page_token)");
+  }
+  size_t bytes = 0;
   for (uint64_t index : *history) {
+    if (!from_start && index <= after) continue;
+    if (static_cast<size_t>(response->events_size()) >= page_size ||
+        bytes >= kMaxHistoryPageBytes) {
+      response->set_next_page_token(
+          absl::StrCat(response->events(response->events_size() - 1).log_index()));
+      break;
+    }
     absl::StatusOr<v1::EventRecord> record = ViewEvent(*snapshot, *reader, index);
     if (!record.ok()) return ToGrpcStatus(record.status());
+    bytes += record->ByteSizeLong();
     *response->add_events() = *std::move(record);
   }
   return grpc::Status::OK;

@@ -33,6 +33,9 @@ struct AppendStreamOptions {
   int max_per_enterprise = 4;
   StreamTimeouts timeouts;
 };
+// A history page: at most this many events, and this many bytes of them.
+inline constexpr size_t kMaxHistoryPage = 1000;
+inline constexpr size_t kMaxHistoryPageBytes = 4 << 20;
 // Most events one EventBatch may carry.
 using api::kMaxEventsPerBatchMessage;
 

@@ -144,13 +144,26 @@ absl::Status History(const cli::Args& args) {
   if (!key.ok()) return key.status();
   absl::StatusOr<std::unique_ptr<v1::LedgerService::Stub>> stub = LedgerStub(args);
   if (!stub.ok()) return stub.status();
-  std::unique_ptr<grpc::ClientContext> context = Context();
-  read_auth::AttachReadCredentials(context.get(), api::kGetHistoryMethod, *key);
-  v1::GetHistoryRequest request;
-  request.set_code(args.positional()[0]);
+  // Page by page, into one history (the first page's state and log size).
   v1::History history;
-  grpc::Status status = (*stub)->GetHistory(context.get(), request, &history);
-  if (!status.ok()) return ServerError(status);
+  std::string token;
+  do {
+    std::unique_ptr<grpc::ClientContext> context = Context();
+    read_auth::AttachReadCredentials(context.get(), api::kGetHistoryMethod, *key);
+    v1::GetHistoryRequest request;
+    request.set_code(args.positional()[0]);
+    request.set_page_token(token);
+    v1::History page;
+    grpc::Status status = (*stub)->GetHistory(context.get(), request, &page);
+    if (!status.ok()) return ServerError(status);
+    token = page.next_page_token();
+    if (history.code().empty()) {
+      history = std::move(page);
+    } else {
+      for (v1::EventRecord& e : *page.mutable_events()) *history.add_events() = std::move(e);
+    }
+  } while (!token.empty());
+  grpc::Status status;
   std::cout << history.code() << ": " << history.status() << ", custodian "
             << history.custodian() << ", remaining "
             << api::FormatNetQuantity(history.remaining_milli()) << " "
