@@ -301,6 +301,14 @@ TEST_F(RegistryE2eTest, TheDataDirectoryAndTheTlsKeyAreTheServersAlone) {
   EXPECT_NE(out.find("has mode 0755"), std::string::npos) << out;
   EXPECT_NE(out.find("chmod 700"), std::string::npos) << out;
   EXPECT_TRUE(std::filesystem::is_empty(shared));
+  // serve refuses a data directory others may enter (the running server's,
+  // opened to others behind its back).
+  chmod((dir_ + "/data").c_str(), 0755);
+  std::tie(code, out) =
+      RunChemledgerd({"serve", "--data", dir_ + "/data", "--listen", "127.0.0.1:0"});
+  chmod((dir_ + "/data").c_str(), 0700);
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.find("has mode 0755"), std::string::npos) << out;
   // serve refuses a TLS private key others may read.
   {
     std::ofstream(dir_ + "/tls.crt") << "-----BEGIN CERTIFICATE-----\n";

@@ -6,6 +6,7 @@
 #include "api/china_time.h"
 #include "crypto/waybill_code.h"
 #include "gtest/gtest.h"
+#include "services/common/envelope.h"
 #include "services/ledger/lifecycle_testing.h"
 #include "services/waybill/waybills.h"
 
@@ -55,6 +56,69 @@ TEST_F(WaybillCodeResolutionTest, ACodeSaysWhetherItsWaybillIsStillInUse) {
   EXPECT_EQ(r.verdict(), "superseded") << r.detail();
   EXPECT_LT(r.revision(), r.current_revision());
   EXPECT_EQ(Resolve(second).verdict(), "authentic");
+
+  // Amended by a carrier the consignor has not authorised: pending, and the
+  // code of the revision before it superseded.
+  v1::WaybillRequest withdraw;
+  withdraw.set_request_id("withdraw-carrier");
+  withdraw.mutable_authorize_carrier()->set_carrier_uscc(kCarrier);
+  withdraw.mutable_authorize_carrier()->set_withdraw(true);
+  {
+    absl::StatusOr<v1::SignedEnvelope> signed_withdraw =
+        envelope::Sign(api::kWaybillContext, withdraw.SerializeAsString(), producer_);
+    ASSERT_TRUE(signed_withdraw.ok());
+    ASSERT_TRUE(t_->waybills().Apply(*signed_withdraw).ok());
+  }
+  {
+    v1::Waybill w = testing::ExampleWaybill("WB-R1", kCarrier, kProducer, kWarehouse,
+                                            {Code(1), Code(2)}, 25000, "KGM");
+    w.mutable_goods(0)->set_quantity_milli(ContentsMilli(Code(1)) + ContentsMilli(Code(2)));
+    v1::WaybillRequest amend;
+    *amend.mutable_amend() = w;
+    absl::StatusOr<WaybillReceipt> pending = ApplyWaybill(amend);
+    ASSERT_TRUE(pending.ok()) << pending.status();
+    EXPECT_TRUE(pending->waybill_code.empty());
+  }
+  EXPECT_EQ(Resolve(second).verdict(), "superseded");
+  {
+    // A code of the pending revision (none is handed out; made here with the
+    // platform's key) says it waits for consent.
+    std::optional<WaybillState> pending = FindWaybill("WB-R1");
+    ASSERT_TRUE(pending.has_value());
+    absl::StatusOr<crypto::WaybillCodeClaims> claims =
+        WaybillCodeClaimsOf(*t_->snapshot(), pending->waybill, pending->content_log_index);
+    ASSERT_TRUE(claims.ok()) << claims.status();
+    absl::StatusOr<const crypto::SigningKey*> key = t_->waybills().CodeKey(*t_->snapshot());
+    ASSERT_TRUE(key.ok()) << key.status();
+    absl::StatusOr<std::string> url = crypto::MakeWaybillCodeUrl(*claims, **key);
+    ASSERT_TRUE(url.ok()) << url.status();
+    EXPECT_EQ(Resolve(*url).verdict(), "pending");
+  }
+  // The consignor consents: open again, with a new code.
+  {
+    v1::WaybillRequest consent;
+    consent.set_request_id("consent-wb-r1");
+    consent.mutable_consent()->set_waybill_number("WB-R1");
+    consent.mutable_consent()->set_carrier_uscc(kCarrier);
+    consent.mutable_consent()->set_revision(FindWaybill("WB-R1")->content_log_index);
+    absl::StatusOr<v1::SignedEnvelope> signed_consent =
+        envelope::Sign(api::kWaybillContext, consent.SerializeAsString(), producer_);
+    ASSERT_TRUE(signed_consent.ok());
+    absl::StatusOr<WaybillReceipt> opened = t_->waybills().Apply(*signed_consent);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    EXPECT_EQ(Resolve(opened->waybill_code).verdict(), "authentic");
+    // The producer authorises the carrier again (a new request: the
+    // fixture's first one would be a retry).
+    v1::WaybillRequest again;
+    again.set_request_id("authorize-carrier-again");
+    again.mutable_authorize_carrier()->set_carrier_uscc(kCarrier);
+    *again.mutable_authorize_carrier()->mutable_valid_until() =
+        api::ToProtoDate(api::TodayInChina() + 30);
+    absl::StatusOr<v1::SignedEnvelope> signed_again =
+        envelope::Sign(api::kWaybillContext, again.SerializeAsString(), producer_);
+    ASSERT_TRUE(signed_again.ok());
+    ASSERT_TRUE(t_->waybills().Apply(*signed_again).ok());
+  }
 
   // Cancelled: void, and no fresh code is handed out for it.
   const std::string cancelled = Put("WB-R2", {Code(3)});
