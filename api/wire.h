@@ -42,6 +42,8 @@ inline constexpr char kGetProductMethod[] = "/chemledger.v1.RegistryService/GetP
 inline constexpr char kListProductsMethod[] = "/chemledger.v1.RegistryService/ListProducts";
 inline constexpr char kGetActorMethod[] = "/chemledger.v1.RegistryService/GetActor";
 inline constexpr char kGetActorKeyMethod[] = "/chemledger.v1.RegistryService/GetActorKey";
+inline constexpr char kGetRegistryEntryMethod[] =
+    "/chemledger.v1.RegistryService/GetRegistryEntry";
 inline constexpr char kResolveLabelMethod[] = "/chemledger.v1.LabelService/ResolveLabel";
 inline constexpr char kGetEventMethod[] = "/chemledger.v1.LedgerService/GetEvent";
 inline constexpr char kGetHistoryMethod[] = "/chemledger.v1.LedgerService/GetHistory";

@@ -274,6 +274,53 @@ TEST_F(RegistryE2eTest, RegistryReadsNeedAnActorsSignatureAndTheScanShowsLess) {
   EXPECT_GT(actor_view.enterprise().enterprise().licences_size(), 0);
 }
 
+TEST_F(RegistryE2eTest, RegistryEntriesAreReadableWithTheirBytesAndProve) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  grpc::ClientContext context;
+  read_auth::AttachReadCredentials(&context, api::kGetEnterpriseMethod, *regulator_);
+  v1::GetEnterpriseRequest request;
+  request.set_uscc(kAcme);
+  v1::EnterpriseRecord acme;
+  ASSERT_TRUE(registry_->GetEnterprise(&context, request, &acme).ok());
+  ASSERT_GT(acme.registered_at(), 0u);
+  const auto entry_at = [&](uint64_t index, v1::RegistryEntry* out) {
+    grpc::ClientContext entry_context;
+    read_auth::AttachReadCredentials(&entry_context, api::kGetRegistryEntryMethod, *other_admin_);
+    v1::GetRegistryEntryRequest r;
+    r.set_log_index(index);
+    return registry_->GetRegistryEntry(&entry_context, r, out);
+  };
+  v1::RegistryEntry registration;
+  ASSERT_TRUE(entry_at(acme.registered_at(), &registration).ok());
+  v1::LogEntry logged;
+  ASSERT_TRUE(logged.ParseFromString(registration.entry()));
+  v1::RegistryRequest registered;
+  ASSERT_TRUE(registered.ParseFromString(logged.envelope().payload()));
+  EXPECT_EQ(registered.register_enterprise().uscc(), kAcme);
+  // It proves into the signed checkpoint.
+  absl::StatusOr<crypto::Checkpoint> checkpoint = VerifiedCheckpoint();
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  grpc::ClientContext proof_context;
+  v1::GetInclusionProofRequest proof_request;
+  proof_request.set_leaf_index(registration.log_index());
+  proof_request.set_tree_size(checkpoint->size);
+  v1::InclusionProof proof;
+  ASSERT_TRUE(ledger_->GetInclusionProof(&proof_context, proof_request, &proof).ok());
+  std::vector<crypto::Sha256Digest> path;
+  for (const std::string& h : proof.hashes()) path.push_back(*crypto::Sha256Digest::FromBytes(h));
+  EXPECT_TRUE(crypto::VerifyInclusion(registration.log_index(), checkpoint->size,
+                                      crypto::HashLeaf(registration.entry()), path,
+                                      checkpoint->root_hash)
+                  .ok());
+  // An issuance is an enterprise's business, not a registry entry; nor is
+  // an index past the log.
+  Issued issued = Issue(IssueRequest("REG1", 1, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  v1::RegistryEntry none;
+  EXPECT_EQ(entry_at(issued.log_index, &none).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(entry_at(LogSize() + 10, &none).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(RegistryE2eTest, TheDataDirectoryAndTheTlsKeyAreTheServersAlone) {
   // What init made (the fixture ran it): no one else may read, write or
   // enter any of it, but the public note verifier key.

@@ -53,6 +53,7 @@ grpc::Status RegistryServiceImpl::GetEnterprise(grpc::ServerContext* context,
   }
   *response->mutable_enterprise() = (*record)->enterprise;
   response->set_blacklisted((*record)->blacklist_reason.has_value());
+  response->set_registered_at((*record)->registered_at);
   if ((*record)->blacklist_reason) response->set_blacklist_reason(*(*record)->blacklist_reason);
   return grpc::Status::OK;
 }
@@ -150,6 +151,36 @@ grpc::Status RegistryServiceImpl::GetActorKey(grpc::ServerContext* context,
     if (!revoked.ok()) return ToGrpcStatus(revoked.status());
     response->set_revocation_entry(*std::move(revoked));
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status RegistryServiceImpl::GetRegistryEntry(grpc::ServerContext* context,
+                                                   const v1::GetRegistryEntryRequest* request,
+                                                   v1::RegistryEntry* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  if (auto reader = AuthenticateRead(*snapshot, *context, kGetRegistryEntryMethod); !reader.ok()) {
+    return ToGrpcStatus(reader.status());
+  }
+  TellLogSize(context, snapshot->size());
+  const grpc::Status none(grpc::StatusCode::NOT_FOUND,
+                          absl::StrCat("log_index: ", request->log_index(),
+                                       " is not a registry entry of this log"));
+  if (request->log_index() >= snapshot->size()) return none;
+  absl::StatusOr<std::string> bytes = snapshot->Entry(request->log_index());
+  if (!bytes.ok()) return ToGrpcStatus(bytes.status());
+  v1::LogEntry entry;
+  if (!entry.ParseFromString(*bytes)) {
+    return ToGrpcStatus(absl::DataLossError(
+        absl::StrCat("log entry ", request->log_index(), " is not a LogEntry")));
+  }
+  // Entries of other kinds are not this call's: they hold enterprises'
+  // business, read through their own services.
+  if (entry.envelope().payload_type() != api::kRegistryContext.payload_type() &&
+      entry.envelope().payload_type() != api::kGenesisContext.payload_type()) {
+    return none;
+  }
+  response->set_log_index(request->log_index());
+  response->set_entry(*std::move(bytes));
   return grpc::Status::OK;
 }
 

@@ -17,6 +17,7 @@ namespace chemledger::registry {
 
 // Full method names, as read credentials sign them.
 using api::kGetActorKeyMethod;
+using api::kGetRegistryEntryMethod;
 using api::kGetActorMethod;
 using api::kGetEnterpriseMethod;
 using api::kGetProductMethod;
@@ -42,6 +43,9 @@ class RegistryServiceImpl final : public v1::RegistryService::Service {
                         v1::Actor* response) override;
   grpc::Status GetActorKey(grpc::ServerContext* context, const v1::GetActorRequest* request,
                            v1::ActorKeyRecord* response) override;
+  grpc::Status GetRegistryEntry(grpc::ServerContext* context,
+                                const v1::GetRegistryEntryRequest* request,
+                                v1::RegistryEntry* response) override;
 
  private:
   journal::LedgerClient* const ledger_;

@@ -54,7 +54,8 @@ absl::StatusOr<std::optional<EnterpriseRecord>> FindEnterprise(const storage::St
       ReadRecord<state::EnterpriseRecord>(state, keys::Enterprise(uscc));
   if (!r.ok()) return r.status();
   if (!*r) return std::nullopt;
-  EnterpriseRecord out{std::move(*(*r)->mutable_enterprise()), std::nullopt};
+  EnterpriseRecord out{std::move(*(*r)->mutable_enterprise()), std::nullopt,
+                       (*r)->registered_at()};
   if ((*r)->blacklisted()) out.blacklist_reason = (*r)->blacklist_reason();
   return out;
 }

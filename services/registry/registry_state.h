@@ -46,6 +46,7 @@ struct LabelKeyState {
 struct EnterpriseRecord {
   v1::Enterprise enterprise;
   std::optional<std::string> blacklist_reason;  // set while blacklisted
+  uint64_t registered_at = 0;                   // the log index of its registration
 };
 
 // The deployment's name and label resolver host, from the genesis entry.
