@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iostream>
 #include <atomic>
 #include <functional>
 #include <deque>
@@ -845,15 +847,20 @@ absl::StatusOr<IntegrityReport> LevelDbStore::CheckIntegrity(
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& directory,
-                                                         const LevelDbLogOptions& options) {
+namespace {
+
+// Opens the store once. `paranoid`: refuse to open on any corruption LevelDB
+// finds; *corrupt says whether opening failed so.
+absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStoreOnce(const std::string& directory,
+                                                            const LevelDbLogOptions& options,
+                                                            bool paranoid, bool* corrupt) {
   auto cache = std::unique_ptr<leveldb::Cache>(
       leveldb::NewLRUCache(options.block_cache_bytes));
   auto filter = std::unique_ptr<const leveldb::FilterPolicy>(
       leveldb::NewBloomFilterPolicy(10));
   leveldb::Options db_options;
   db_options.create_if_missing = options.create_if_missing;
-  db_options.paranoid_checks = true;
+  db_options.paranoid_checks = paranoid;
   db_options.block_cache = cache.get();
   db_options.filter_policy = filter.get();
   db_options.write_buffer_size = 32 << 20;
@@ -889,6 +896,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& direc
           "open log ", directory, ": another process (or another open in this one) "
           "is using it: ", text));
     }
+    if (corrupt != nullptr) *corrupt = opened.IsCorruption();
     return FromLevelDb(opened, absl::StrCat("open log ", directory));
   }
   std::unique_ptr<leveldb::DB> db(raw);
@@ -950,6 +958,57 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& direc
   return std::unique_ptr<Store>(new LevelDbStore(std::move(env), std::move(db), std::move(cache),
                                                  std::move(filter), options,
                                                  *std::move(range), applied));
+}
+
+// What LevelDB's own log (<dir>/LOG) says it dropped while recovering.
+std::string DroppedByRecovery(const std::string& directory) {
+  std::ifstream in(directory + "/LOG");
+  std::string line, dropped;
+  while (std::getline(in, line)) {
+    if (absl::StrContains(line, "dropping")) absl::StrAppend(&dropped, "\n  ", line);
+  }
+  return dropped.empty() ? "\n  (LevelDB's LOG names nothing dropped)" : dropped;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& directory,
+                                                         const LevelDbLogOptions& options) {
+  bool corrupt = false;
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      OpenLevelDbStoreOnce(directory, options, /*paranoid=*/true, &corrupt);
+  if (store.ok() || !corrupt) return store;
+  // A power cut can tear the write that was in progress, leaving junk at the
+  // tail of LevelDB's write-ahead log. Those bytes were never synced, so never
+  // acknowledged: recover without them, then check the whole log (every
+  // entry against the tree) before serving anything from it. Corruption
+  // anywhere else fails that check and is reported as DataLoss.
+  const absl::Status first = store.status();
+  {
+    absl::StatusOr<std::unique_ptr<Store>> recovered =
+        OpenLevelDbStoreOnce(directory, options, /*paranoid=*/false, nullptr);
+    if (!recovered.ok()) return first;
+  }
+  const std::string dropped = DroppedByRecovery(directory);
+  store = OpenLevelDbStoreOnce(directory, options, /*paranoid=*/true, nullptr);
+  if (!store.ok()) return first;
+  absl::StatusOr<IntegrityReport> integrity = (*store)->CheckIntegrity();
+  if (!integrity.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        first.message(),
+        "; recovering without the damaged records left a log that does not check: ",
+        integrity.status().message(),
+        ". Restore the data directory from a backup (then run chemledgerd check)."));
+  }
+  std::cerr << first.message()
+            << "; recovered: LevelDB dropped the damaged tail of its write-ahead log "
+               "(a write torn by a crash, never acknowledged):"
+            << dropped << "\nthe log then checked whole (" << (*store)->Size()
+            << " entries, every one against the tree). If a client holds a receipt for a log "
+               "index at or beyond "
+            << (*store)->Size()
+            << ", an acknowledged write was lost: restore from a backup instead." << std::endl;
+  return store;
 }
 
 absl::StatusOr<std::unique_ptr<Log>> OpenLevelDbLog(const std::string& directory,

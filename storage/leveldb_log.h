@@ -66,6 +66,11 @@ struct LevelDbLogOptions {
 
 // Opens (or creates) the store in `directory`. Errors as OpenLevelDbLog's;
 // also DataLoss when the state claims more entries than the log holds.
+// A write torn by a crash (junk at the tail of LevelDB's write-ahead log,
+// never synced, so never acknowledged) is dropped: the store recovers
+// without it, checks the whole log against the tree before opening, and
+// says on stderr what LevelDB dropped. Corruption that this check finds is
+// DataLoss naming what to do (restore from a backup).
 absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(
     const std::string& directory, const LevelDbLogOptions& options = {});
 
