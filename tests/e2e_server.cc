@@ -334,6 +334,26 @@ absl::StatusOr<crypto::Checkpoint> ChemledgerdE2eTest::VerifiedCheckpoint() {
   return crypto::OpenCheckpoint(checkpoint.signed_note(), deployment.checkpoint_origin(), *root);
 }
 
+void ChemledgerdE2eTest::ExpectProvable(uint64_t index, const crypto::Sha256Digest& leaf,
+                                        const crypto::Checkpoint& checkpoint) {
+  ASSERT_LT(index, checkpoint.size) << "the checkpoint is older than entry " << index;
+  grpc::ClientContext proof_context;
+  v1::GetInclusionProofRequest proof_request;
+  proof_request.set_leaf_index(index);
+  proof_request.set_tree_size(checkpoint.size);
+  v1::InclusionProof proof;
+  ASSERT_TRUE(ledger_->GetInclusionProof(&proof_context, proof_request, &proof).ok());
+  std::vector<crypto::Sha256Digest> hashes;
+  for (const std::string& h : proof.hashes()) {
+    absl::StatusOr<crypto::Sha256Digest> digest = crypto::Sha256Digest::FromBytes(h);
+    ASSERT_TRUE(digest.ok()) << digest.status();
+    hashes.push_back(*digest);
+  }
+  EXPECT_TRUE(
+      crypto::VerifyInclusion(index, checkpoint.size, leaf, hashes, checkpoint.root_hash).ok())
+      << "entry " << index << " does not prove into the checkpoint";
+}
+
 void ChemledgerdE2eTest::ExpectHistoryVerifies(const std::string& code,
                                                const v1::History& history,
                                                const crypto::Checkpoint& checkpoint) {
@@ -356,26 +376,10 @@ void ChemledgerdE2eTest::ExpectHistoryVerifies(const std::string& code,
     EXPECT_TRUE(linked) << code << " at " << record.log_index();
     previous = record.event_hash();
 
-    ASSERT_LT(record.log_index(), checkpoint.size) << "the checkpoint is older than the event";
-    grpc::ClientContext proof_context;
-    v1::GetInclusionProofRequest proof_request;
-    proof_request.set_leaf_index(record.log_index());
-    proof_request.set_tree_size(checkpoint.size);
-    v1::InclusionProof proof;
-    ASSERT_TRUE(ledger_->GetInclusionProof(&proof_context, proof_request, &proof).ok());
-    std::vector<crypto::Sha256Digest> hashes;
-    for (const std::string& h : proof.hashes()) {
-      absl::StatusOr<crypto::Sha256Digest> digest = crypto::Sha256Digest::FromBytes(h);
-      ASSERT_TRUE(digest.ok()) << digest.status();
-      hashes.push_back(*digest);
-    }
     absl::StatusOr<crypto::Sha256Digest> leaf =
         crypto::Sha256Digest::FromBytes(record.event_hash());
     ASSERT_TRUE(leaf.ok()) << leaf.status();
-    EXPECT_TRUE(crypto::VerifyInclusion(record.log_index(), checkpoint.size, *leaf, hashes,
-                                        checkpoint.root_hash)
-                    .ok())
-        << "event at " << record.log_index() << " does not prove into the checkpoint";
+    ExpectProvable(record.log_index(), *leaf, checkpoint);
   }
 }
 

@@ -152,6 +152,10 @@ class ChemledgerdE2eTest : public ::testing::Test {
   // and proves by the server's inclusion proof into `checkpoint`.
   void ExpectHistoryVerifies(const std::string& code, const v1::History& history,
                              const crypto::Checkpoint& checkpoint);
+  // Checks that the entry at `index` whose leaf hash is `leaf` proves, by the
+  // server's inclusion proof, into `checkpoint`.
+  void ExpectProvable(uint64_t index, const crypto::Sha256Digest& leaf,
+                      const crypto::Checkpoint& checkpoint);
 
   // This test's directory (the deployment is in dir_ + "/data").
   std::string dir_;

@@ -145,21 +145,8 @@ TEST_F(RegistryE2eTest, RevokedKeysAndBlacklistedEnterprisesAreRefused) {
     // Both entries prove into the signed checkpoint.
     absl::StatusOr<crypto::Checkpoint> checkpoint = VerifiedCheckpoint();
     ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
-    for (const auto& [index, bytes] : {std::make_pair(key.added_at(), key.registration_entry()),
-                                       std::make_pair(key.revoked_at(), key.revocation_entry())}) {
-      grpc::ClientContext proof_context;
-      v1::GetInclusionProofRequest proof_request;
-      proof_request.set_leaf_index(index);
-      proof_request.set_tree_size(checkpoint->size);
-      v1::InclusionProof proof;
-      ASSERT_TRUE(ledger_->GetInclusionProof(&proof_context, proof_request, &proof).ok());
-      std::vector<crypto::Sha256Digest> path;
-      for (const std::string& h : proof.hashes()) path.push_back(*crypto::Sha256Digest::FromBytes(h));
-      EXPECT_TRUE(crypto::VerifyInclusion(index, checkpoint->size, crypto::HashLeaf(bytes), path,
-                                          checkpoint->root_hash)
-                      .ok())
-          << index;
-    }
+    ExpectProvable(key.added_at(), crypto::HashLeaf(key.registration_entry()), *checkpoint);
+    ExpectProvable(key.revoked_at(), crypto::HashLeaf(key.revocation_entry()), *checkpoint);
   }
   const uint64_t before = LogSize();
   Issued refused = Issue(IssueRequest("B9", 1, temp));
@@ -300,18 +287,7 @@ TEST_F(RegistryE2eTest, RegistryEntriesAreReadableWithTheirBytesAndProve) {
   // It proves into the signed checkpoint.
   absl::StatusOr<crypto::Checkpoint> checkpoint = VerifiedCheckpoint();
   ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
-  grpc::ClientContext proof_context;
-  v1::GetInclusionProofRequest proof_request;
-  proof_request.set_leaf_index(registration.log_index());
-  proof_request.set_tree_size(checkpoint->size);
-  v1::InclusionProof proof;
-  ASSERT_TRUE(ledger_->GetInclusionProof(&proof_context, proof_request, &proof).ok());
-  std::vector<crypto::Sha256Digest> path;
-  for (const std::string& h : proof.hashes()) path.push_back(*crypto::Sha256Digest::FromBytes(h));
-  EXPECT_TRUE(crypto::VerifyInclusion(registration.log_index(), checkpoint->size,
-                                      crypto::HashLeaf(registration.entry()), path,
-                                      checkpoint->root_hash)
-                  .ok());
+  ExpectProvable(registration.log_index(), crypto::HashLeaf(registration.entry()), *checkpoint);
   // An issuance is an enterprise's business, not a registry entry; nor is
   // an index past the log.
   Issued issued = Issue(IssueRequest("REG1", 1, *acme_operator_));

@@ -634,19 +634,7 @@ TEST_F(WaybillE2eTest, AWaybillShipsDepartsArrivesAndIsReceivedAcrossCustody) {
       v1::LogEntry entry;
       ASSERT_TRUE(entry.ParseFromString(change.entry()));
       EXPECT_EQ(entry.envelope().payload_type(), api::kWaybillContext.payload_type());
-      grpc::ClientContext proof_context;
-      v1::GetInclusionProofRequest proof_request;
-      proof_request.set_leaf_index(change.log_index());
-      proof_request.set_tree_size(checkpoint->size);
-      v1::InclusionProof proof;
-      ASSERT_TRUE(ledger_->GetInclusionProof(&proof_context, proof_request, &proof).ok());
-      std::vector<crypto::Sha256Digest> path;
-      for (const std::string& h : proof.hashes()) path.push_back(*crypto::Sha256Digest::FromBytes(h));
-      EXPECT_TRUE(crypto::VerifyInclusion(change.log_index(), checkpoint->size,
-                                          crypto::HashLeaf(change.entry()), path,
-                                          checkpoint->root_hash)
-                      .ok())
-          << change.log_index();
+      ExpectProvable(change.log_index(), crypto::HashLeaf(change.entry()), *checkpoint);
     }
   }
 
