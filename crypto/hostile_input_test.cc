@@ -27,23 +27,6 @@ std::string RandomBytes(std::mt19937& rng, size_t n) {
   return s;
 }
 
-WaybillCodeClaims ExampleWaybill() {
-  WaybillCodeClaims c;
-  c.resolver = "CL.EXAMPLE.CN";
-  c.waybill_number = "YD350100-20261123-0001";
-  c.revision = 4711;
-  c.carrier_uscc = "91110105MA0000001P";
-  c.vehicle_plate = "闽A12345";
-  c.plate_colour = 2;
-  c.origin_region = "350100";
-  c.destination_region = "330200";
-  c.planned_departure = absl::CivilDay(2026, 11, 23);
-  c.planned_arrival = absl::CivilDay(2026, 11, 24);
-  c.goods.push_back({"1230", "3", "II", 4000000, "LTR", 20});
-  c.goods_lines = 1;
-  return c;
-}
-
 TEST(HostileInputTest, LabelUrls) {
   const SigningKey key = TestKey(2);
   const std::string good = *MakeLabelUrl(ExampleLabelClaims(), key);
@@ -68,7 +51,7 @@ TEST(HostileInputTest, LabelUrls) {
 
 TEST(HostileInputTest, WaybillCodeUrls) {
   const SigningKey key = TestKey(2);
-  const std::string good = *MakeWaybillCodeUrl(ExampleWaybill(), key);
+  const std::string good = *MakeWaybillCodeUrl(testing::ExampleWaybillCodeClaims(), key);
   ASSERT_TRUE(ParseWaybillCodeUrl(good).ok());
   std::mt19937 rng(2);
   for (const std::string& bad : {std::string(), std::string(1 << 20, 'W'), RandomBytes(rng, 300),

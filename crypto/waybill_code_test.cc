@@ -14,25 +14,7 @@ namespace {
 
 using testing::TestKey;
 
-// The worked example of docs/waybill-code.md: methanol from Fuzhou to
-// Ningbo on a yellow-plated truck with a trailer.
-WaybillCodeClaims Example() {
-  WaybillCodeClaims c;
-  c.resolver = "CL.EXAMPLE.CN";
-  c.waybill_number = "YD350100-20261123-0001";
-  c.revision = 4711;
-  c.carrier_uscc = "91110105MA0000001P";
-  c.vehicle_plate = "闽A12345";
-  c.plate_colour = 2;  // yellow
-  c.trailer_plate = "闽A1234挂";
-  c.origin_region = "350100";
-  c.destination_region = "330200";
-  c.planned_departure = absl::CivilDay(2026, 11, 23);
-  c.planned_arrival = absl::CivilDay(2026, 11, 24);
-  c.goods.push_back({"1230", "3", "II", 4000000, "LTR", 20});
-  c.goods_lines = 1;
-  return c;
-}
+WaybillCodeClaims Example() { return testing::ExampleWaybillCodeClaims(); }
 
 class WaybillCodeTest : public ::testing::Test {
  protected:
