@@ -30,50 +30,36 @@
 #include "services/registry/registry_testing.h"
 #include "services/registry/signers.h"
 #include "tests/crash_parties.h"
+#include "tests/in_process_deployment.h"
 #include "tests/subprocess.h"
 
 namespace chemledger::testing {
 namespace {
 
-absl::Status Register(server::Deployment& d, const crypto::SigningKey& signer,
-                      v1::RegistryRequest r) {
-  static int next = 0;
-  r.set_request_id(absl::StrCat("setup-", ++next));
-  absl::StatusOr<v1::SignedEnvelope> e =
-      envelope::Sign(api::kRegistryContext, r.SerializeAsString(), signer);
-  if (!e.ok()) return e.status();
-  const v1::SignedEnvelope* one[] = {&*e};
-  return registry::SubmitSigned(*d.ledger_client(), one, api::kRegistryContext)[0].status();
-}
-
 void SetUpParties(const std::string& data) {
-  server::InitOptions init;
-  init.deployment = "crash.example.cn";
-  init.resolver = "CL.EXAMPLE.CN";
-  init.admin_name = "root";
-  ASSERT_TRUE(server::InitDeployment(data, init, AdminKey()).ok());
+  ASSERT_TRUE(InitInProcessDeployment(data, "crash.example.cn", AdminKey()).ok());
   absl::StatusOr<std::unique_ptr<server::Deployment>> d = server::Deployment::Open(data);
   ASSERT_TRUE(d.ok()) << d.status();
   const absl::CivilDay far = api::TodayInChina() + 700;
   v1::RegistryRequest r;
   *r.mutable_register_enterprise() = registry::testing::ExampleProducer(Producer());
-  ASSERT_TRUE(Register(**d, AdminKey(), r).ok());
+  ASSERT_TRUE(SubmitRegistry(**d, AdminKey(), r).ok());
   *r.mutable_register_enterprise() =
       registry::testing::ExampleEnterprise(Carrier(), v1::CARRIER, v1::ROAD_TRANSPORT, far);
-  ASSERT_TRUE(Register(**d, AdminKey(), r).ok());
+  ASSERT_TRUE(SubmitRegistry(**d, AdminKey(), r).ok());
   *r.mutable_register_enterprise() =
       registry::testing::ExampleEnterprise(Consignee(), v1::USER, v1::LICENCE_TYPE_UNSPECIFIED, far);
-  ASSERT_TRUE(Register(**d, AdminKey(), r).ok());
+  ASSERT_TRUE(SubmitRegistry(**d, AdminKey(), r).ok());
   for (const auto& [uscc, key] : {std::make_pair(Producer(), ProducerKey()),
                                   std::make_pair(Carrier(), CarrierKey())}) {
     v1::RegistryRequest a;
     *a.mutable_add_actor() = registry::testing::ExampleActor(
         "operator", v1::ENTERPRISE_OPERATOR, uscc, key.verifying_key());
-    ASSERT_TRUE(Register(**d, AdminKey(), a).ok());
+    ASSERT_TRUE(SubmitRegistry(**d, AdminKey(), a).ok());
   }
   v1::RegistryRequest p;
   *p.mutable_register_product() = registry::testing::ExampleMethanol(Producer(), "M01");
-  ASSERT_TRUE(Register(**d, AdminKey(), p).ok());
+  ASSERT_TRUE(SubmitRegistry(**d, AdminKey(), p).ok());
 }
 
 struct Ack {

@@ -28,19 +28,11 @@
 #include "services/registry/signers.h"
 #include "storage/fault_injection_env.h"
 #include "tests/crash_parties.h"
+#include "tests/in_process_deployment.h"
 #include "tests/subprocess.h"
 
 namespace chemledger::testing {
 namespace {
-
-absl::Status Register(server::Deployment& d, const crypto::SigningKey& signer,
-                      v1::RegistryRequest r, int id) {
-  r.set_request_id(absl::StrCat("setup-", id));
-  const v1::SignedEnvelope e =
-      *envelope::Sign(api::kRegistryContext, r.SerializeAsString(), signer);
-  const v1::SignedEnvelope* one[] = {&e};
-  return registry::SubmitSigned(*d.ledger_client(), one, api::kRegistryContext)[0].status();
-}
 
 v1::SignedEnvelope Event(const std::string& id, v1::BusinessStep step, const std::string& code) {
   v1::Event e;
@@ -56,11 +48,7 @@ v1::SignedEnvelope Event(const std::string& id, v1::BusinessStep step, const std
 
 TEST(ReadsDuringCommitTest, HistoryAndLabelScansAnswerWhileACommitIsStalled) {
   const std::string data = FreshTempDir("reads_during_commit") + "/data";
-  server::InitOptions init;
-  init.deployment = "reads.example.cn";
-  init.resolver = "CL.EXAMPLE.CN";
-  init.admin_name = "root";
-  ASSERT_TRUE(server::InitDeployment(data, init, AdminKey()).ok());
+  ASSERT_TRUE(InitInProcessDeployment(data, "reads.example.cn", AdminKey()).ok());
   storage::FaultInjectionEnv env;
   server::OpenOptions options;
   options.env = &env;
@@ -69,19 +57,19 @@ TEST(ReadsDuringCommitTest, HistoryAndLabelScansAnswerWhileACommitIsStalled) {
   server::Deployment& d = **opened;
   v1::RegistryRequest r;
   *r.mutable_register_enterprise() = registry::testing::ExampleProducer(Producer());
-  ASSERT_TRUE(Register(d, AdminKey(), r, 1).ok());
+  ASSERT_TRUE(SubmitRegistry(d, AdminKey(), r).ok());
   v1::RegistryRequest a;
   *a.mutable_add_actor() = registry::testing::ExampleActor(
       "operator", v1::ENTERPRISE_OPERATOR, Producer(), ProducerKey().verifying_key());
-  ASSERT_TRUE(Register(d, AdminKey(), a, 2).ok());
+  ASSERT_TRUE(SubmitRegistry(d, AdminKey(), a).ok());
   const crypto::SigningKey regulator = CrashKey(9);
   v1::RegistryRequest reg;
   *reg.mutable_add_actor() =
       registry::testing::ExampleActor("inspector", v1::REGULATOR, "", regulator.verifying_key());
-  ASSERT_TRUE(Register(d, AdminKey(), reg, 3).ok());
+  ASSERT_TRUE(SubmitRegistry(d, AdminKey(), reg).ok());
   v1::RegistryRequest p;
   *p.mutable_register_product() = registry::testing::ExampleMethanol(Producer(), "M01");
-  ASSERT_TRUE(Register(d, AdminKey(), p, 4).ok());
+  ASSERT_TRUE(SubmitRegistry(d, AdminKey(), p).ok());
 
   v1::IssueLabelsRequest issue;
   issue.set_request_id("issue-1");

@@ -22,6 +22,7 @@
 #include "services/registry/signers.h"
 #include "storage/fault_injection_env.h"
 #include "tests/crash_parties.h"
+#include "tests/in_process_deployment.h"
 #include "tests/subprocess.h"
 
 namespace chemledger::testing {
@@ -68,13 +69,9 @@ bool Reports(const std::shared_ptr<grpc::Channel>& channel, int want) {
 
 absl::Status RegisterProducer(server::Deployment& d, int id) {
   v1::RegistryRequest r;
-  r.set_request_id(absl::StrCat("serving-", id));
   *r.mutable_register_enterprise() =
       registry::testing::ExampleProducer(CrashUscc(absl::StrCat(350100 + id)));
-  const v1::SignedEnvelope e =
-      *envelope::Sign(api::kRegistryContext, r.SerializeAsString(), AdminKey());
-  const v1::SignedEnvelope* one[] = {&e};
-  return registry::SubmitSigned(*d.ledger_client(), one, api::kRegistryContext)[0].status();
+  return SubmitRegistry(d, AdminKey(), r);
 }
 
 struct Serving {
@@ -100,11 +97,7 @@ Serving Serve(server::Deployment& d) {
 
 TEST(ServingStatusTest, NotServingWhileTheLedgerIsReadOnlyAfterAFailedWrite) {
   const std::string data = FreshTempDir("serving_status") + "/data";
-  server::InitOptions init;
-  init.deployment = "serving.example.cn";
-  init.resolver = "CL.EXAMPLE.CN";
-  init.admin_name = "root";
-  ASSERT_TRUE(server::InitDeployment(data, init, AdminKey()).ok());
+  ASSERT_TRUE(InitInProcessDeployment(data, "serving.example.cn", AdminKey()).ok());
   storage::FaultInjectionEnv env;
   server::OpenOptions options;
   options.env = &env;

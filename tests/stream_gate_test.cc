@@ -24,20 +24,13 @@
 #include "services/registry/registry_testing.h"
 #include "services/registry/signers.h"
 #include "tests/crash_parties.h"
+#include "tests/in_process_deployment.h"
 #include "tests/subprocess.h"
 
 namespace chemledger::testing {
 namespace {
 
 using Stream = grpc::ClientReaderWriter<v1::SignedEnvelope, v1::AppendResult>;
-
-absl::Status Register(server::Deployment& d, v1::RegistryRequest r, int id) {
-  r.set_request_id(absl::StrCat("gate-", id));
-  const v1::SignedEnvelope e =
-      *envelope::Sign(api::kRegistryContext, r.SerializeAsString(), AdminKey());
-  const v1::SignedEnvelope* one[] = {&e};
-  return registry::SubmitSigned(*d.ledger_client(), one, api::kRegistryContext)[0].status();
-}
 
 // A STORING event of `enterprise` for a code nobody has: refused by the
 // rules, which is enough to see that it reached them.
@@ -57,24 +50,19 @@ class StreamGateTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string data = FreshTempDir("stream_gate") + "/data";
-    server::InitOptions init;
-    init.deployment = "gate.example.cn";
-    init.resolver = "CL.EXAMPLE.CN";
-    init.admin_name = "root";
-    ASSERT_TRUE(server::InitDeployment(data, init, AdminKey()).ok());
+    ASSERT_TRUE(InitInProcessDeployment(data, "gate.example.cn", AdminKey()).ok());
     absl::StatusOr<std::unique_ptr<server::Deployment>> d = server::Deployment::Open(data);
     ASSERT_TRUE(d.ok()) << d.status();
     d_ = *std::move(d);
-    int id = 0;
     for (const auto& [uscc, key] : {std::make_pair(Producer(), ProducerKey()),
                                     std::make_pair(Consignee(), CrashKey(8))}) {
       v1::RegistryRequest e;
       *e.mutable_register_enterprise() = registry::testing::ExampleProducer(uscc);
-      ASSERT_TRUE(Register(*d_, e, ++id).ok());
+      ASSERT_TRUE(SubmitRegistry(*d_, AdminKey(), e).ok());
       v1::RegistryRequest a;
       *a.mutable_add_actor() = registry::testing::ExampleActor("operator", v1::ENTERPRISE_OPERATOR,
                                                                uscc, key.verifying_key());
-      ASSERT_TRUE(Register(*d_, a, ++id).ok());
+      ASSERT_TRUE(SubmitRegistry(*d_, AdminKey(), a).ok());
     }
     ledger::AppendStreamOptions options;
     options.max_open = 3;
