@@ -15,6 +15,7 @@
 #include "services/registry/registry_rules.h"
 #include "services/registry/registry_testing.h"
 #include "services/registry/signers.h"
+#include "services/waybill/waybill_testing.h"
 #include "storage/leveldb_log.h"
 #include "tests/subprocess.h"
 
@@ -145,11 +146,9 @@ absl::StatusOr<crypto::KeyId> TestLedger::AddLabelKey(const crypto::SigningKey& 
 
 absl::Status TestLedger::AuthorizeCarrier(const crypto::SigningKey& consignor_key,
                                           const std::string& carrier_uscc) {
-  v1::WaybillRequest r;
-  r.set_request_id(absl::StrCat("authorize-", consignor_key.key_id().ToString(), "-", carrier_uscc));
-  r.mutable_authorize_carrier()->set_carrier_uscc(carrier_uscc);
-  *r.mutable_authorize_carrier()->mutable_valid_until() =
-      api::ToProtoDate(api::TodayInChina() + 365);
+  const v1::WaybillRequest r = waybill::testing::AuthorizeCarrierRequest(
+      absl::StrCat("authorize-", consignor_key.key_id().ToString(), "-", carrier_uscc),
+      carrier_uscc);
   absl::StatusOr<v1::SignedEnvelope> signed_request =
       envelope::Sign(api::kWaybillContext, r.SerializeAsString(), consignor_key);
   if (!signed_request.ok()) return signed_request.status();

@@ -21,6 +21,7 @@
 #include "services/common/envelope.h"
 #include "services/common/grpc_read_auth.h"
 #include "services/registry/registry_testing.h"
+#include "services/waybill/waybill_testing.h"
 
 namespace chemledger::testing {
 
@@ -194,11 +195,8 @@ crypto::SigningKey ChemledgerdE2eTest::RegisterCarrier(const std::string& uscc,
 
 void ChemledgerdE2eTest::AuthorizeCarrier(const crypto::SigningKey& consignor_key,
                                           const std::string& carrier) {
-  v1::WaybillRequest r;
-  r.set_request_id(absl::StrCat("authorize-", ++next_id_));
-  r.mutable_authorize_carrier()->set_carrier_uscc(carrier);
-  *r.mutable_authorize_carrier()->mutable_valid_until() =
-      api::ToProtoDate(api::TodayInChina() + 365);
+  const v1::WaybillRequest r =
+      waybill::testing::AuthorizeCarrierRequest(absl::StrCat("authorize-", ++next_id_), carrier);
   grpc::ClientContext context;
   v1::WaybillResult result;
   const grpc::Status status = waybills_->Submit(

@@ -59,10 +59,8 @@ TEST_F(WaybillCodeResolutionTest, ACodeSaysWhetherItsWaybillIsStillInUse) {
 
   // Amended by a carrier the consignor has not authorised: pending, and the
   // code of the revision before it superseded.
-  v1::WaybillRequest withdraw;
-  withdraw.set_request_id("withdraw-carrier");
-  withdraw.mutable_authorize_carrier()->set_carrier_uscc(kCarrier);
-  withdraw.mutable_authorize_carrier()->set_withdraw(true);
+  const v1::WaybillRequest withdraw =
+      testing::WithdrawCarrierRequest("withdraw-carrier", kCarrier);
   {
     absl::StatusOr<v1::SignedEnvelope> signed_withdraw =
         envelope::Sign(api::kWaybillContext, withdraw.SerializeAsString(), producer_);
@@ -109,11 +107,8 @@ TEST_F(WaybillCodeResolutionTest, ACodeSaysWhetherItsWaybillIsStillInUse) {
     EXPECT_EQ(Resolve(opened->waybill_code).verdict(), "authentic");
     // The producer authorises the carrier again (a new request: the
     // fixture's first one would be a retry).
-    v1::WaybillRequest again;
-    again.set_request_id("authorize-carrier-again");
-    again.mutable_authorize_carrier()->set_carrier_uscc(kCarrier);
-    *again.mutable_authorize_carrier()->mutable_valid_until() =
-        api::ToProtoDate(api::TodayInChina() + 30);
+    const v1::WaybillRequest again =
+        testing::AuthorizeCarrierRequest("authorize-carrier-again", kCarrier, 30);
     absl::StatusOr<v1::SignedEnvelope> signed_again =
         envelope::Sign(api::kWaybillContext, again.SerializeAsString(), producer_);
     ASSERT_TRUE(signed_again.ok());

@@ -466,13 +466,10 @@ TEST_F(WaybillRulesTest, WhatTheWaybillStatesIsWhatTheRegistryAndTheLedgerHold) 
 // nothing reserved, no departure, no shipment; so a carrier that lists goods
 // it was not asked to carry blocks nothing.
 TEST_F(WaybillRulesTest, AWaybillOpensOnlyWithItsConsignorsConsent) {
+  // (Submit gives each request an id.)
   const auto authorization = [&](bool withdraw) {
-    v1::WaybillRequest r;
-    r.mutable_authorize_carrier()->set_carrier_uscc(kCarrier);
-    *r.mutable_authorize_carrier()->mutable_valid_until() =
-        api::ToProtoDate(api::TodayInChina() + 30);
-    r.mutable_authorize_carrier()->set_withdraw(withdraw);
-    return r;
+    return withdraw ? testing::WithdrawCarrierRequest("", kCarrier)
+                    : testing::AuthorizeCarrierRequest("", kCarrier, 30);
   };
   const auto consent = [](const std::string& number, uint64_t revision) {
     v1::WaybillRequest r;
@@ -542,10 +539,7 @@ TEST_F(WaybillRulesTest, WithoutTheConsentRulesAWaybillOpensAtOnce) {
   chemledger::testing::TestLedgerOptions legacy;
   legacy.rules_epoch = 2;
   t_->Reopen(legacy);
-  v1::WaybillRequest withdraw;
-  withdraw.mutable_authorize_carrier()->set_carrier_uscc(kCarrier);
-  withdraw.mutable_authorize_carrier()->set_withdraw(true);
-  ASSERT_TRUE(Submit(producer_, withdraw).ok());
+  ASSERT_TRUE(Submit(producer_, testing::WithdrawCarrierRequest("", kCarrier)).ok());
   ASSERT_TRUE(Submit(carrier_, Waybill("WB-L", {Code(1)})).ok());
   EXPECT_EQ(Find("WB-L")->status, v1::OPEN);
   ExpectStateRebuildsFromTheLog();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "api/china_time.h"
 #include "chemledger/v1/waybill.pb.h"
 #include "services/registry/example_names.h"
 
@@ -66,6 +67,29 @@ inline v1::Waybill ExampleWaybill(const std::string& number, const std::string& 
   for (const std::string& c : codes) g->add_codes(c);
   w.set_emergency_phone("0591-87654321");
   return w;
+}
+
+// A consignor's standing authorization of `carrier` for `days` days from
+// today (China time), with request id `request_id`; to be signed by an actor
+// of the consignor.
+inline v1::WaybillRequest AuthorizeCarrierRequest(const std::string& request_id,
+                                                  const std::string& carrier, int days = 365) {
+  v1::WaybillRequest r;
+  r.set_request_id(request_id);
+  r.mutable_authorize_carrier()->set_carrier_uscc(carrier);
+  *r.mutable_authorize_carrier()->mutable_valid_until() =
+      api::ToProtoDate(api::TodayInChina() + days);
+  return r;
+}
+
+// The end of a consignor's authorization of `carrier`.
+inline v1::WaybillRequest WithdrawCarrierRequest(const std::string& request_id,
+                                                 const std::string& carrier) {
+  v1::WaybillRequest r;
+  r.set_request_id(request_id);
+  r.mutable_authorize_carrier()->set_carrier_uscc(carrier);
+  r.mutable_authorize_carrier()->set_withdraw(true);
+  return r;
 }
 
 }  // namespace chemledger::waybill::testing

@@ -154,11 +154,8 @@ int RunWaybillBench(const WaybillBenchOptions& o) {
   auto waybills = v1::WaybillService::NewStub((*server)->channel());
   {
     // The producer (the consignor) lets the carrier's waybills open at once.
-    v1::WaybillRequest r;
-    r.set_request_id("bench-authorize-carrier");
-    r.mutable_authorize_carrier()->set_carrier_uscc(kBenchCarrierUscc);
-    *r.mutable_authorize_carrier()->mutable_valid_until() =
-        api::ToProtoDate(api::TodayInChina() + 30);
+    const v1::WaybillRequest r = waybill::testing::AuthorizeCarrierRequest(
+        "bench-authorize-carrier", kBenchCarrierUscc, 30);
     grpc::ClientContext context;
     v1::WaybillResult result;
     const grpc::Status status = waybills->Submit(
