@@ -8,6 +8,28 @@
 #include "services/registry/signers.h"
 
 namespace chemledger::registry {
+namespace {
+
+// The actor record of key `key_id` in `snapshot` (nullopt: never
+// registered), for a read of `method` whose credentials `context` carries:
+// the read checked, its log size told, the key id parsed (InvalidArgument
+// naming the field).
+absl::StatusOr<std::optional<state::ActorRecord>> ReadActorKey(
+    const storage::Snapshot& snapshot, grpc::ServerContext& context, absl::string_view method,
+    const std::string& key_id, std::optional<crypto::KeyId>* id) {
+  if (auto reader = AuthenticateRead(snapshot, context, method); !reader.ok()) {
+    return reader.status();
+  }
+  TellLogSize(&context, snapshot.size());
+  absl::StatusOr<crypto::KeyId> parsed = crypto::KeyId::Parse(key_id);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("key_id: ", parsed.status().message()));
+  }
+  *id = *parsed;
+  return FindActor(snapshot, *parsed);
+}
+
+}  // namespace
 
 grpc::Status RegistryServiceImpl::Submit(grpc::ServerContext*, const v1::SignedEnvelope* request,
                                          v1::SubmitResponse* response) {
@@ -98,16 +120,9 @@ grpc::Status RegistryServiceImpl::GetActor(grpc::ServerContext* context,
                                            const v1::GetActorRequest* request,
                                            v1::Actor* response) {
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  if (auto reader = AuthenticateRead(*snapshot, *context, kGetActorMethod); !reader.ok()) {
-    return ToGrpcStatus(reader.status());
-  }
-  TellLogSize(context, snapshot->size());
-  absl::StatusOr<crypto::KeyId> id = crypto::KeyId::Parse(request->key_id());
-  if (!id.ok()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("key_id: ", id.status().message()));
-  }
-  absl::StatusOr<std::optional<state::ActorRecord>> actor = FindActor(*snapshot, *id);
+  std::optional<crypto::KeyId> id;
+  absl::StatusOr<std::optional<state::ActorRecord>> actor =
+      ReadActorKey(*snapshot, *context, kGetActorMethod, request->key_id(), &id);
   if (!actor.ok()) return ToGrpcStatus(actor.status());
   if (!*actor || (*actor)->revoked()) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
@@ -121,16 +136,9 @@ grpc::Status RegistryServiceImpl::GetActorKey(grpc::ServerContext* context,
                                               const v1::GetActorRequest* request,
                                               v1::ActorKeyRecord* response) {
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  if (auto reader = AuthenticateRead(*snapshot, *context, kGetActorKeyMethod); !reader.ok()) {
-    return ToGrpcStatus(reader.status());
-  }
-  TellLogSize(context, snapshot->size());
-  absl::StatusOr<crypto::KeyId> id = crypto::KeyId::Parse(request->key_id());
-  if (!id.ok()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("key_id: ", id.status().message()));
-  }
-  absl::StatusOr<std::optional<state::ActorRecord>> actor = FindActor(*snapshot, *id);
+  std::optional<crypto::KeyId> id;
+  absl::StatusOr<std::optional<state::ActorRecord>> actor =
+      ReadActorKey(*snapshot, *context, kGetActorKeyMethod, request->key_id(), &id);
   if (!actor.ok()) return ToGrpcStatus(actor.status());
   if (!*actor) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
