@@ -85,8 +85,10 @@ absl::Status CheckListable(const storage::StateReader& state, const v1::Waybill&
 
 // The parties' names and the carrier's licence number are the registered
 // ones (a party the registry does not hold as loader is taken as stated).
+// `consignor` and `consignee` are their registry records, already read.
 absl::Status CheckRegisteredFacts(const storage::StateReader& state, const v1::Waybill& w,
-                                  const v1::Enterprise& carrier, absl::CivilDay today) {
+                                  const v1::Enterprise& carrier, const v1::Enterprise& consignor,
+                                  const v1::Enterprise& consignee, absl::CivilDay today) {
   if (w.carrier_name() != carrier.name()) {
     return absl::InvalidArgumentError(
         absl::StrCat("waybill.carrier_name: '", w.carrier_name(), "' is not the registered name of ",
@@ -103,20 +105,24 @@ absl::Status CheckRegisteredFacts(const storage::StateReader& state, const v1::W
         "waybill.carrier_licence: '", w.carrier_licence(), "' is not a 道路运输经营许可证 of ",
         carrier.uscc(), " valid today in the registry"));
   }
-  for (auto [field, party] : {std::make_pair("waybill.consignor", &w.consignor()),
-                              std::make_pair("waybill.consignee", &w.consignee()),
-                              std::make_pair("waybill.loader", &w.loader())}) {
-    absl::StatusOr<std::optional<registry::EnterpriseRecord>> e =
-        registry::FindEnterprise(state, party->uscc());
-    if (!e.ok()) return e.status();
-    if (!*e) continue;  // only the loader may be unregistered (checked above)
-    if (party->name() != (*e)->enterprise.name()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ".name: '", party->name(), "' is not the registered name of ",
-                       party->uscc(), " ('", (*e)->enterprise.name(), "')"));
-    }
-  }
-  return absl::OkStatus();
+  const auto check_name = [](absl::string_view field, const v1::WaybillParty& party,
+                             const v1::Enterprise& registered) {
+    if (party.name() == registered.name()) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".name: '", party.name(), "' is not the registered name of ",
+                     party.uscc(), " ('", registered.name(), "')"));
+  };
+  if (absl::Status s = check_name("waybill.consignor", w.consignor(), consignor); !s.ok()) return s;
+  if (absl::Status s = check_name("waybill.consignee", w.consignee(), consignee); !s.ok()) return s;
+  // The loader is usually the consignor (or the consignee): read only if not.
+  const v1::WaybillParty& loader = w.loader();
+  if (loader.uscc() == consignor.uscc()) return check_name("waybill.loader", loader, consignor);
+  if (loader.uscc() == consignee.uscc()) return check_name("waybill.loader", loader, consignee);
+  absl::StatusOr<std::optional<registry::EnterpriseRecord>> e =
+      registry::FindEnterprise(state, loader.uscc());
+  if (!e.ok()) return e.status();
+  if (!*e) return absl::OkStatus();  // an unregistered loader is taken as stated
+  return check_name("waybill.loader", loader, (*e)->enterprise);
 }
 
 // Adds what `code` holds to `milli`: its remaining quantity, or for an
@@ -230,20 +236,27 @@ absl::Status CheckContent(const journal::EntryContext& entry, const storage::Sta
         "waybill.carrier_uscc: ", w.carrier_uscc(),
         " holds no 道路运输经营许可证 (ROAD_TRANSPORT) valid today"));
   }
-  for (auto [field, uscc] : {std::make_pair("waybill.consignor.uscc", &w.consignor().uscc()),
-                             std::make_pair("waybill.consignee.uscc", &w.consignee().uscc())}) {
+  // The consignor's and the consignee's records: [0] and [1].
+  std::optional<registry::EnterpriseRecord> parties[2];
+  for (int i = 0; i < 2; ++i) {
+    const char* field = i == 0 ? "waybill.consignor.uscc" : "waybill.consignee.uscc";
+    const std::string& uscc = i == 0 ? w.consignor().uscc() : w.consignee().uscc();
     absl::StatusOr<std::optional<registry::EnterpriseRecord>> e =
-        registry::FindEnterprise(state, *uscc);
+        registry::FindEnterprise(state, uscc);
     if (!e.ok()) return e.status();
-    if (!*e) return absl::NotFoundError(absl::StrCat(field, ": ", *uscc, " is not registered"));
-    if (uscc == &w.consignee().uscc() && entry.rules_epoch >= 2) {
+    if (!*e) return absl::NotFoundError(absl::StrCat(field, ": ", uscc, " is not registered"));
+    if (i == 1 && entry.rules_epoch >= 2) {
       if (absl::Status s = registry::CheckMayReceiveGoods(**e, field); !s.ok()) return s;
     }
+    parties[i] = *std::move(e);
   }
   if (entry.rules_epoch >= 2) {
     // What the waybill code will state, the platform has checked.
     if (absl::Status s = ValidateDocumentNumbers(w); !s.ok()) return s;
-    if (absl::Status s = CheckRegisteredFacts(state, w, (*carrier)->enterprise, today); !s.ok()) {
+    if (absl::Status s = CheckRegisteredFacts(state, w, (*carrier)->enterprise,
+                                              parties[0]->enterprise, parties[1]->enterprise,
+                                              today);
+        !s.ok()) {
       return s;
     }
   }
