@@ -65,28 +65,27 @@ absl::StatusOr<v1::EventRecord> ViewEvent(const storage::StateReader& state,
   if (all) return whole();
 
   // Take out what this reader may not read.
-  ReadableCodes& keep = readable;
   v1::Event shown = event;
   shown.clear_codes();
   for (const std::string& code : event.codes()) {
-    absl::StatusOr<bool> k = keep(code);
+    absl::StatusOr<bool> k = readable(code);
     if (!k.ok()) return k.status();
     if (*k) shown.add_codes(code);
   }
   if (!event.parent_code().empty()) {
-    absl::StatusOr<bool> k = keep(event.parent_code());
+    absl::StatusOr<bool> k = readable(event.parent_code());
     if (!k.ok()) return k.status();
     if (!*k) shown.clear_parent_code();
   }
   shown.clear_outputs();
   for (const v1::RepackagingOutput& out : event.outputs()) {
-    absl::StatusOr<bool> k = keep(out.code());
+    absl::StatusOr<bool> k = readable(out.code());
     if (!k.ok()) return k.status();
     if (*k) *shown.add_outputs() = out;
   }
   v1::EventLinks shown_links;
   for (const auto& link : links.links()) {
-    absl::StatusOr<bool> k = keep(link.code());
+    absl::StatusOr<bool> k = readable(link.code());
     if (!k.ok()) return k.status();
     if (*k) *shown_links.add_links() = link;
   }

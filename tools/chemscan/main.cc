@@ -207,8 +207,9 @@ int Verify(const std::vector<std::string>& argv) {
 
   // A list past its expiry (or from before lists expired) may predate a
   // revocation: refused, unless the user takes that risk and is told so.
-  const absl::CivilDay today = api::TodayInChina();
-  if (!trust->expires || today > *trust->expires) {
+  Reporter reporter;
+  reporter.json = args->Bool("json");
+  if (!trust->expires || api::TodayInChina() > *trust->expires) {
     const std::string why =
         trust->expires
             ? absl::StrCat("expired on ", absl::FormatCivilTime(*trust->expires))
@@ -221,16 +222,11 @@ int Verify(const std::vector<std::string>& argv) {
     }
     std::cerr << "chemscan verify: warning: trust list " << *list_path << " " << why
               << "; every verdict below is as of the list's issue date\n";
-  }
-
-  Reporter reporter;
-  reporter.json = args->Bool("json");
-  if (!trust->expires || today > *trust->expires) {
-    reporter.warning = absl::StrCat("trust list ",
-                                    trust->expires ? absl::StrCat("expired ", absl::FormatCivilTime(
-                                                                                  *trust->expires))
-                                                   : std::string("without expiry"),
-                                    ": revocations since do not show");
+    reporter.warning = absl::StrCat(
+        "trust list ",
+        trust->expires ? absl::StrCat("expired ", absl::FormatCivilTime(*trust->expires))
+                       : std::string("without expiry"),
+        ": revocations since do not show");
   }
   for (const std::string& input : args->positional()) {
     if (input == "-") {
