@@ -92,12 +92,12 @@ void ChemledgerdE2eTest::StartServer() {
     }
   }
   ASSERT_NE(port, 0);
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                     grpc::InsecureChannelCredentials());
-  registry_ = v1::RegistryService::NewStub(channel);
-  labels_ = v1::LabelService::NewStub(channel);
-  ledger_ = v1::LedgerService::NewStub(channel);
-  waybills_ = v1::WaybillService::NewStub(channel);
+  channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                 grpc::InsecureChannelCredentials());
+  registry_ = v1::RegistryService::NewStub(channel_);
+  labels_ = v1::LabelService::NewStub(channel_);
+  ledger_ = v1::LedgerService::NewStub(channel_);
+  waybills_ = v1::WaybillService::NewStub(channel_);
 }
 
 v1::Date ChemledgerdE2eTest::Today() { return api::ToProtoDate(api::TodayInChina()); }
@@ -272,29 +272,40 @@ grpc::Status ChemledgerdE2eTest::AppendEvent(const crypto::SigningKey& key, cons
                          response != nullptr ? response : &ignored);
 }
 
+grpc::Status ChemledgerdE2eTest::Read(const crypto::SigningKey& reader, const char* method,
+                                      const google::protobuf::MessageLite& request,
+                                      google::protobuf::MessageLite* response,
+                                      grpc::ClientContext* context) {
+  grpc::ClientContext fresh;
+  return read_auth::SignedRead(*channel_, context != nullptr ? context : &fresh, method, request,
+                               read_auth::ReadSigner{reader, kDeployment}, response);
+}
+
+void ChemledgerdE2eTest::AttachStreamCredentials(grpc::ClientContext* context,
+                                                 const char* method,
+                                                 const crypto::SigningKey& opener) {
+  read_auth::AttachStreamCredentials(context, method, read_auth::ReadSigner{opener, kDeployment});
+}
+
 grpc::Status ChemledgerdE2eTest::GetHistory(const crypto::SigningKey& reader,
                                             const std::string& code, v1::History* history) {
-  grpc::ClientContext context;
-  read_auth::AttachReadCredentials(&context, api::kGetHistoryMethod, reader);
   v1::GetHistoryRequest request;
   request.set_code(code);
-  return ledger_->GetHistory(&context, request, history);
+  return Read(reader, api::kGetHistoryMethod, request, history);
 }
 
 grpc::Status ChemledgerdE2eTest::GetWaybill(const crypto::SigningKey& reader,
                                             const std::string& number,
                                             v1::WaybillRecord* record) {
-  grpc::ClientContext context;
-  read_auth::AttachReadCredentials(&context, api::kGetWaybillMethod, reader);
   v1::GetWaybillRequest request;
   request.set_waybill_number(number);
-  return waybills_->GetWaybill(&context, request, record);
+  return Read(reader, api::kGetWaybillMethod, request, record);
 }
 
 std::vector<v1::WaybillResult> ChemledgerdE2eTest::StreamWaybills(
     const crypto::SigningKey& opener, const std::vector<v1::SignedEnvelope>& requests) {
   grpc::ClientContext context;
-  read_auth::AttachReadCredentials(&context, api::kSubmitStreamMethod, opener);
+  AttachStreamCredentials(&context, api::kSubmitStreamMethod, opener);
   auto stream = waybills_->SubmitStream(&context);
   size_t written = 0;
   std::thread writer([&] {

@@ -127,6 +127,16 @@ class ChemledgerdE2eTest : public ::testing::Test {
   // Appends `e` signed by `key`. Thread-safe.
   grpc::Status AppendEvent(const crypto::SigningKey& key, const v1::Event& e,
                            v1::AppendResponse* response = nullptr);
+  // Calls the read `method` with `request` as `reader` (read.v2 credentials
+  // for this deployment, bound to the request's bytes). `context` may be
+  // given for a deadline or to read the answer's metadata. Thread-safe.
+  grpc::Status Read(const crypto::SigningKey& reader, const char* method,
+                    const google::protobuf::MessageLite& request,
+                    google::protobuf::MessageLite* response,
+                    grpc::ClientContext* context = nullptr);
+  // Credentials for opening a stream of `method` as `opener`.
+  static void AttachStreamCredentials(grpc::ClientContext* context, const char* method,
+                                      const crypto::SigningKey& opener);
   // Reads `code`'s history as `reader`. Thread-safe.
   grpc::Status GetHistory(const crypto::SigningKey& reader, const std::string& code,
                           v1::History* history);
@@ -166,6 +176,7 @@ class ChemledgerdE2eTest : public ::testing::Test {
   // Registered by RegisterExampleEnterprises() only.
   std::unique_ptr<crypto::SigningKey> acme_admin_, acme_operator_, other_admin_, regulator_;
   std::unique_ptr<Subprocess> server_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::RegistryService::Stub> registry_;
   std::unique_ptr<v1::LabelService::Stub> labels_;
   std::unique_ptr<v1::LedgerService::Stub> ledger_;

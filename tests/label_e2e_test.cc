@@ -83,21 +83,17 @@ TEST_F(LabelE2eTest, IssuesA100000CodeBatchThatRendersReadsBackAndVerifiesOfflin
   // The printable label (GB 15258 style, A6 at 200 dpi) of one package,
   // from the product and supplier the registry serves, reads back too.
   {
-    grpc::ClientContext product_context, enterprise_context;
-    read_auth::AttachReadCredentials(&product_context, api::kGetProductMethod,
-                                     *acme_operator_);
-    read_auth::AttachReadCredentials(&enterprise_context, api::kGetEnterpriseMethod,
-                                     *acme_operator_);
     v1::GetProductRequest product_request;
     product_request.set_enterprise_uscc(kAcme);
     product_request.set_product_number("M01");
     render::PrintableLabel printable;
-    ASSERT_TRUE(registry_->GetProduct(&product_context, product_request, &printable.product).ok());
+    ASSERT_TRUE(Read(*acme_operator_, api::kGetProductMethod, product_request, &printable.product)
+                    .ok());
     v1::GetEnterpriseRequest enterprise_request;
     enterprise_request.set_uscc(kAcme);
     v1::EnterpriseRecord enterprise;
     ASSERT_TRUE(
-        registry_->GetEnterprise(&enterprise_context, enterprise_request, &enterprise).ok());
+        Read(*acme_operator_, api::kGetEnterpriseMethod, enterprise_request, &enterprise).ok());
     printable.supplier = enterprise.enterprise();
     const v1::IssuedLabel& issued_label = issued.labels[77];
     const crypto::LabelClaims claims = crypto::VerifyLabel(issued_label.url(), trust).label->claims;

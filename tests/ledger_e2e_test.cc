@@ -155,14 +155,12 @@ TEST_F(LedgerE2eTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
     std::vector<uint64_t> paged;
     std::string token;
     for (int pages = 0; pages < 10; ++pages) {
-      grpc::ClientContext page_context;
-      read_auth::AttachReadCredentials(&page_context, api::kGetHistoryMethod, plant_admin);
       v1::GetHistoryRequest request;
       request.set_code(code(3));
       request.set_page_size(2);
       request.set_page_token(token);
       v1::History page;
-      ASSERT_TRUE(ledger_->GetHistory(&page_context, request, &page).ok());
+      ASSERT_TRUE(Read(plant_admin, api::kGetHistoryMethod, request, &page).ok());
       EXPECT_LE(page.events_size(), 2);
       for (const v1::EventRecord& e : page.events()) paged.push_back(e.log_index());
       token = page.next_page_token();
@@ -171,27 +169,19 @@ TEST_F(LedgerE2eTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
     std::vector<uint64_t> all;
     for (const v1::EventRecord& e : whole.events()) all.push_back(e.log_index());
     EXPECT_EQ(paged, all);
-    grpc::ClientContext big_context;
-    read_auth::AttachReadCredentials(&big_context, api::kGetHistoryMethod, plant_admin);
     v1::GetHistoryRequest too_big;
     too_big.set_code(code(3));
     too_big.set_page_size(100000);
     v1::History ignored;
-    EXPECT_EQ(ledger_->GetHistory(&big_context, too_big, &ignored).error_code(),
+    EXPECT_EQ(Read(plant_admin, api::kGetHistoryMethod, too_big, &ignored).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT);
   }
-  grpc::ClientContext state_context;
-  read_auth::AttachReadCredentials(&state_context, api::kGetHistoryMethod, *regulator_);
-  v1::GetHistoryRequest request;
-  request.set_code(code(1));
   v1::History history;
-  ASSERT_TRUE(ledger_->GetHistory(&state_context, request, &history).ok());
+  ASSERT_TRUE(GetHistory(*regulator_, code(1), &history).ok());
   EXPECT_EQ(history.remaining_milli(), 150000u);
   EXPECT_EQ(history.events_size(), 3);
   // Another enterprise that never held the package may not read it.
-  grpc::ClientContext other_context;
-  read_auth::AttachReadCredentials(&other_context, api::kGetHistoryMethod, *other_admin_);
-  EXPECT_EQ(ledger_->GetHistory(&other_context, request, &history).error_code(),
+  EXPECT_EQ(GetHistory(*other_admin_, code(1), &history).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
 
   // GetEvent: the recording enterprise and regulators read it; others learn
@@ -199,11 +189,9 @@ TEST_F(LedgerE2eTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
   {
     const auto get_event = [&](const crypto::SigningKey& key, const std::string& id,
                                v1::EventRecord* record) {
-      grpc::ClientContext context;
-      read_auth::AttachReadCredentials(&context, api::kGetEventMethod, key);
       v1::GetEventRequest request;
       request.set_event_id(id);
-      return ledger_->GetEvent(&context, request, record);
+      return Read(key, api::kGetEventMethod, request, record);
     };
     v1::EventRecord record;
     grpc::Status status = get_event(plant_admin, destroy.event_id(), &record);
@@ -221,7 +209,7 @@ TEST_F(LedgerE2eTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
   // A stream of batches: each batch one durable write, one result per event.
   {
     grpc::ClientContext context;
-    read_auth::AttachReadCredentials(&context, api::kAppendBatchesMethod, plant_admin);
+    AttachStreamCredentials(&context, api::kAppendBatchesMethod, plant_admin);
     auto stream = ledger_->AppendBatches(&context);
     v1::EventBatch batch;
     *batch.add_events() = *envelope::Sign(api::kEventContext,
@@ -294,12 +282,8 @@ TEST_F(LedgerE2eTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
                      .ok());
   }
   for (int t = 0; t < 8; ++t) {
-    grpc::ClientContext context;
-    read_auth::AttachReadCredentials(&context, api::kGetHistoryMethod, plant_admin);
-    v1::GetHistoryRequest r;
-    r.set_code(code(13 + t));
     v1::History h;
-    ASSERT_TRUE(ledger_->GetHistory(&context, r, &h).ok());
+    ASSERT_TRUE(GetHistory(plant_admin, code(13 + t), &h).ok());
     EXPECT_EQ(h.events_size(), 26);
     std::string previous;
     for (const v1::EventRecord& record : h.events()) {
@@ -346,11 +330,10 @@ TEST_F(LedgerE2eTest, HundredsOfConcurrentReadsAllGetAnswers) {
     readers.emplace_back([&] {
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-      read_auth::AttachReadCredentials(&context, api::kGetHistoryMethod, *regulator_);
       v1::GetHistoryRequest request;
       request.set_code(code);
       v1::History history;
-      grpc::Status status = ledger_->GetHistory(&context, request, &history);
+      grpc::Status status = Read(*regulator_, api::kGetHistoryMethod, request, &history, &context);
       const auto size = context.GetServerInitialMetadata().find("chemledger-log-size");
       if (status.ok() && history.events_size() == 1 && history.log_size() > 0 &&
           size != context.GetServerInitialMetadata().end() &&

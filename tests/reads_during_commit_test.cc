@@ -88,8 +88,10 @@ TEST(ReadsDuringCommitTest, HistoryAndLabelScansAnswerWhileACommitIsStalled) {
   const std::string code = (*labels)[0].code;
   ASSERT_TRUE(d.ledger()->Append(Event("commission", v1::COMMISSIONING, code)).ok());
 
-  ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer());
-  label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), &d.note_signer());
+  registry::ReadAuthenticator reads({d.note_signer().name()});
+  ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer(),
+                                           &reads);
+  label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), &d.note_signer(), &reads);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -116,11 +118,12 @@ TEST(ReadsDuringCommitTest, HistoryAndLabelScansAnswerWhileACommitIsStalled) {
   for (int i = 0; i < 20; ++i) {
     grpc::ClientContext history_context;
     history_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-    read_auth::AttachReadCredentials(&history_context, api::kGetHistoryMethod, regulator);
     v1::GetHistoryRequest request;
     request.set_code(code);
     v1::History history;
-    grpc::Status status = ledger_stub->GetHistory(&history_context, request, &history);
+    grpc::Status status =
+        read_auth::SignedRead(*channel, &history_context, api::kGetHistoryMethod, request,
+                              read_auth::ReadSigner{regulator, d.note_signer().name()}, &history);
     ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(history.events_size(), 1);  // the stalled event is not there yet
     EXPECT_EQ(history.log_size(), committed);

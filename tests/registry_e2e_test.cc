@@ -125,17 +125,13 @@ TEST_F(RegistryE2eTest, RevokedKeysAndBlacklistedEnterprisesAreRefused) {
   // Its key stays readable, with where the log registered and revoked it,
   // so what it signed before can still be checked.
   {
-    grpc::ClientContext active_context;
-    read_auth::AttachReadCredentials(&active_context, api::kGetActorMethod, *regulator_);
     v1::GetActorRequest request;
     request.set_key_id(temp.key_id().ToString());
     v1::Actor active;
-    EXPECT_EQ(registry_->GetActor(&active_context, request, &active).error_code(),
+    EXPECT_EQ(Read(*regulator_, api::kGetActorMethod, request, &active).error_code(),
               StatusCode::NOT_FOUND);
-    grpc::ClientContext context;
-    read_auth::AttachReadCredentials(&context, api::kGetActorKeyMethod, *regulator_);
     v1::ActorKeyRecord key;
-    grpc::Status status = registry_->GetActorKey(&context, request, &key);
+    grpc::Status status = Read(*regulator_, api::kGetActorKeyMethod, request, &key);
     ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(key.actor().name(), "temp");
     EXPECT_EQ(key.actor().public_key(), temp.verifying_key().ToBytes());
@@ -208,37 +204,66 @@ TEST_F(RegistryE2eTest, RegistryReadsNeedAnActorsSignatureAndTheScanShowsLess) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
     EXPECT_NE(status.error_message().find("chemledger-key-id"), std::string::npos);
   }
-  {
-    // Signed for another method: refused.
-    grpc::ClientContext wrong_method;
-    read_auth::AttachReadCredentials(&wrong_method, api::kGetProductMethod, *regulator_);
-    grpc::Status status = registry_->GetEnterprise(&wrong_method, request, &record);
+  // Credentials made for `r`, sent with `request` (the stub serializes it as
+  // this binary's SerializeAsString does).
+  const auto send = [&](const read_auth::ReadCredentials& c) {
+    grpc::ClientContext context;
+    read_auth::AttachCredentials(&context, c);
+    return registry_->GetEnterprise(&context, request, &record);
+  };
+  const std::string bytes = request.SerializeAsString();
+  const auto made_for = [&](absl::string_view origin, absl::string_view method,
+                            absl::string_view request_bytes, absl::Time at) {
+    return read_auth::SignRead(read_auth::ReadRequest{origin, method, request_bytes},
+                               *regulator_, at);
+  };
+  const auto expect_unauthenticated = [](const grpc::Status& status, const std::string& names) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
-  }
+    EXPECT_NE(status.error_message().find(names), std::string::npos) << status.error_message();
+  };
+  // Signed for another method, another request, another deployment: the
+  // signature does not verify.
+  expect_unauthenticated(send(made_for(kDeployment, api::kGetProductMethod, bytes, absl::Now())),
+                         "read credentials");
+  v1::GetEnterpriseRequest other;
+  other.set_uscc(kOther);
+  expect_unauthenticated(
+      send(made_for(kDeployment, api::kGetEnterpriseMethod, other.SerializeAsString(),
+                    absl::Now())),
+      "read credentials");
+  expect_unauthenticated(
+      send(made_for("another.deployment", api::kGetEnterpriseMethod, bytes, absl::Now())),
+      "read credentials");
+  // Signed two minutes ago: refused.
+  expect_unauthenticated(
+      send(made_for(kDeployment, api::kGetEnterpriseMethod, bytes,
+                    absl::Now() - absl::Minutes(2))),
+      "chemledger-time");
+  // Good credentials read once; the same credentials again are a replay.
+  const read_auth::ReadCredentials good =
+      made_for(kDeployment, api::kGetEnterpriseMethod, bytes, absl::Now());
+  ASSERT_TRUE(send(good).ok());
+  expect_unauthenticated(send(good), "chemledger-nonce: these credentials were used already");
+  // The first form (read.v1: no nonce, method and time only) is refused
+  // unless the server was started to accept it.
   {
-    // Signed an hour ago: refused.
-    grpc::ClientContext stale;
-    read_auth::ReadCredentials c = read_auth::SignRead(api::kGetEnterpriseMethod,
-                                                       *regulator_, absl::Now() - absl::Hours(1));
-    stale.AddMetadata(read_auth::kKeyIdHeader, c.key_id);
-    stale.AddMetadata(read_auth::kTimeHeader, c.time);
-    stale.AddMetadata(read_auth::kSignatureHeader, c.signature);
-    grpc::Status status = registry_->GetEnterprise(&stale, request, &record);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
-    EXPECT_NE(status.error_message().find("chemledger-time"), std::string::npos);
+    read_auth::ReadCredentials v1_form;
+    v1_form.key_id = regulator_->key_id().ToString();
+    v1_form.time = absl::StrCat(absl::ToUnixSeconds(absl::Now()));
+    v1::SignedEnvelope signed_v1 = *envelope::Sign(
+        read_auth::kReadContextV1, absl::StrCat(api::kGetEnterpriseMethod, "\n", v1_form.time),
+        *regulator_);
+    v1_form.signature = signed_v1.signatures(0).sig();
+    expect_unauthenticated(send(v1_form), "read.v1 credentials (no nonce) are no longer accepted");
   }
   {
     // A stranger's key is not registered.
-    grpc::ClientContext stranger;
-    read_auth::AttachReadCredentials(&stranger, api::kGetEnterpriseMethod,
-                                     crypto::SigningKey::Generate());
-    EXPECT_EQ(registry_->GetEnterprise(&stranger, request, &record).error_code(),
+    EXPECT_EQ(Read(crypto::SigningKey::Generate(), api::kGetEnterpriseMethod, request, &record)
+                  .error_code(),
               grpc::StatusCode::UNAUTHENTICATED);
   }
   {
-    grpc::ClientContext regulator;
-    read_auth::AttachReadCredentials(&regulator, api::kGetEnterpriseMethod, *regulator_);
-    grpc::Status status = registry_->GetEnterprise(&regulator, request, &record);
+    grpc::Status status = Read(*regulator_, api::kGetEnterpriseMethod, request, &record);
     ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(record.enterprise().uscc(), kAcme);
     EXPECT_GT(record.enterprise().licences_size(), 0);
@@ -250,32 +275,27 @@ TEST_F(RegistryE2eTest, RegistryReadsNeedAnActorsSignatureAndTheScanShowsLess) {
   v1::ResolveLabelRequest resolve;
   resolve.set_url(issued.labels[0].url());
   v1::ResolveLabelResponse anonymous_view, actor_view;
-  grpc::ClientContext anonymous, signed_context;
+  grpc::ClientContext anonymous;
   ASSERT_TRUE(labels_->ResolveLabel(&anonymous, resolve, &anonymous_view).ok());
   EXPECT_EQ(anonymous_view.verdict(), "authentic");
   EXPECT_EQ(anonymous_view.product().un_number(), "1230");
   EXPECT_FALSE(anonymous_view.enterprise().enterprise().name().empty());
   EXPECT_EQ(anonymous_view.enterprise().enterprise().licences_size(), 0);
-  read_auth::AttachReadCredentials(&signed_context, api::kResolveLabelMethod, *regulator_);
-  ASSERT_TRUE(labels_->ResolveLabel(&signed_context, resolve, &actor_view).ok());
+  ASSERT_TRUE(Read(*regulator_, api::kResolveLabelMethod, resolve, &actor_view).ok());
   EXPECT_GT(actor_view.enterprise().enterprise().licences_size(), 0);
 }
 
 TEST_F(RegistryE2eTest, RegistryEntriesAreReadableWithTheirBytesAndProve) {
   ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
-  grpc::ClientContext context;
-  read_auth::AttachReadCredentials(&context, api::kGetEnterpriseMethod, *regulator_);
   v1::GetEnterpriseRequest request;
   request.set_uscc(kAcme);
   v1::EnterpriseRecord acme;
-  ASSERT_TRUE(registry_->GetEnterprise(&context, request, &acme).ok());
+  ASSERT_TRUE(Read(*regulator_, api::kGetEnterpriseMethod, request, &acme).ok());
   ASSERT_GT(acme.registered_at(), 0u);
   const auto entry_at = [&](uint64_t index, v1::RegistryEntry* out) {
-    grpc::ClientContext entry_context;
-    read_auth::AttachReadCredentials(&entry_context, api::kGetRegistryEntryMethod, *other_admin_);
     v1::GetRegistryEntryRequest r;
     r.set_log_index(index);
-    return registry_->GetRegistryEntry(&entry_context, r, out);
+    return Read(*other_admin_, api::kGetRegistryEntryMethod, r, out);
   };
   v1::RegistryEntry registration;
   ASSERT_TRUE(entry_at(acme.registered_at(), &registration).ok());

@@ -69,8 +69,10 @@ class StreamGateTest : public ::testing::Test {
     options.max_per_enterprise = 2;
     options.timeouts.idle = absl::Milliseconds(400);
     options.timeouts.write = absl::Seconds(5);
-    service_ = std::make_unique<ledger::LedgerServiceImpl>(d_->ledger(), d_->ledger_client(),
-                                                           &d_->note_signer(), options);
+    reads_ = std::make_unique<registry::ReadAuthenticator>(
+        read_auth::ReadCredentialChecker::Options{d_->note_signer().name()});
+    service_ = std::make_unique<ledger::LedgerServiceImpl>(
+        d_->ledger(), d_->ledger_client(), &d_->note_signer(), reads_.get(), options);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -92,7 +94,9 @@ class StreamGateTest : public ::testing::Test {
   Open OpenStream(const crypto::SigningKey* opener) {
     Open o;
     if (opener != nullptr) {
-      read_auth::AttachReadCredentials(o.context.get(), api::kAppendStreamMethod, *opener);
+      read_auth::AttachStreamCredentials(
+          o.context.get(), api::kAppendStreamMethod,
+          read_auth::ReadSigner{*opener, d_->note_signer().name()});
     }
     o.stream = stub_->AppendStream(o.context.get());
     return o;
@@ -108,6 +112,7 @@ class StreamGateTest : public ::testing::Test {
 
   const crypto::SigningKey producer_key_ = ProducerKey();
   std::unique_ptr<server::Deployment> d_;
+  std::unique_ptr<registry::ReadAuthenticator> reads_;
   std::unique_ptr<ledger::LedgerServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::LedgerService::Stub> stub_;

@@ -132,12 +132,8 @@ TEST_F(WaybillE2eTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
   EXPECT_EQ(record.status(), v1::CLOSED);
   EXPECT_EQ(record.received_size(), 2);
   // The package's history shows the shipment under the waybill.
-  grpc::ClientContext history_context;
-  read_auth::AttachReadCredentials(&history_context, api::kGetHistoryMethod, *other_admin_);
-  v1::GetHistoryRequest history_request;
-  history_request.set_code(code(1));
   v1::History history;
-  ASSERT_TRUE(ledger_->GetHistory(&history_context, history_request, &history).ok());
+  ASSERT_TRUE(GetHistory(*other_admin_, code(1), &history).ok());
   ASSERT_EQ(history.events_size(), 3);
   v1::Event shipped;
   shipped.ParseFromString(history.events(1).entry().envelope().payload());
@@ -154,27 +150,23 @@ TEST_F(WaybillE2eTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
   std::string token;
   int pages = 0;
   do {
-    grpc::ClientContext context;
-    read_auth::AttachReadCredentials(&context, api::kListWaybillsMethod, *regulator_);
     v1::ListWaybillsRequest list;
     list.set_consignor_uscc(kAcme);
     list.set_carrier_uscc(carrier);  // both filters apply
     list.set_page_size(1);
     list.set_page_token(token);
     v1::ListWaybillsResponse page;
-    ASSERT_TRUE(waybills_->ListWaybills(&context, list, &page).ok());
+    ASSERT_TRUE(Read(*regulator_, api::kListWaybillsMethod, list, &page).ok());
     for (const auto& w : page.waybills()) listed.push_back(w.waybill().waybill_number());
     token = page.next_page_token();
     ASSERT_LT(++pages, 10);
   } while (!token.empty());
   EXPECT_EQ(listed, (std::vector<std::string>{"WB-E2E-1", "WB-E2E-4"}));
   {
-    grpc::ClientContext context;
-    read_auth::AttachReadCredentials(&context, api::kListWaybillsMethod, *regulator_);
     v1::ListWaybillsRequest list;
     list.set_consignee_uscc(kAcme);  // nobody sends to Acme
     v1::ListWaybillsResponse page;
-    ASSERT_TRUE(waybills_->ListWaybills(&context, list, &page).ok());
+    ASSERT_TRUE(Read(*regulator_, api::kListWaybillsMethod, list, &page).ok());
     EXPECT_EQ(page.waybills_size(), 0);
   }
 }

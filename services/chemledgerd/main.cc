@@ -84,6 +84,7 @@ constexpr char kServeUsage[] =
     "usage: chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file FILE]\n"
     "                         [--tls-cert FILE --tls-key FILE] [--max-threads N]\n"
     "                         [--cache-mb N] [--waybill-consent=off]\n"
+    "                         [--read-credentials=v1-accepted]\n"
     "                         [--debug-sync-delay-ms MS]\n"
     "\n"
     "Serves RegistryService, LabelService, LedgerService and WaybillService on one port\n"
@@ -98,6 +99,9 @@ constexpr char kServeUsage[] =
     "--waybill-consent=off (deprecated; accepted until 2027-06-30, see\n"
     "CHANGELOG.md) opens a carrier's waybills at once, without their consignor's\n"
     "consent, as before rules epoch 3: new entries are written under epoch 2.\n"
+    "--read-credentials=v1-accepted (deprecated; accepted until 2027-06-30, see\n"
+    "CHANGELOG.md) also accepts read.v1 credentials, which are bound to the method\n"
+    "and the time only and may be replayed for five minutes.\n"
     "--debug-sync-delay-ms makes every fsync of the store take MS milliseconds\n"
     "longer: a slow disk, for benchmarks (chembench reads). Never in production.\n";
 
@@ -279,6 +283,22 @@ absl::Status Serve(const cli::Args& args) {
               << std::endl;
     open_options.rules_epoch = 2;
   }
+  read_auth::ReadCredentialChecker::Options read_options;
+  if (args.Has("read-credentials")) {
+    if (args.Get("read-credentials") != "v1-accepted") {
+      return absl::InvalidArgumentError(
+          "--read-credentials: only 'v1-accepted' may be given (read.v2 is always accepted)");
+    }
+    if (api::TodayInChina() > absl::CivilDay(2027, 6, 30)) {
+      return absl::InvalidArgumentError(
+          "--read-credentials=v1-accepted: its deprecation window ended on 2027-06-30 "
+          "(CHANGELOG.md); clients sign read.v2 credentials");
+    }
+    std::cerr << "chemledgerd: --read-credentials=v1-accepted is deprecated (until 2027-06-30): "
+                 "read.v1 credentials, which can be replayed for five minutes, are accepted"
+              << std::endl;
+    read_options.accept_v1 = true;
+  }
   open_options.migration_progress = [](uint64_t done, uint64_t total) {
     std::cout << "chemledgerd: building the state of a store written before it kept state: "
               << done << " of " << total << " entries" << std::endl;
@@ -286,10 +306,15 @@ absl::Status Serve(const cli::Args& args) {
   absl::StatusOr<std::unique_ptr<Deployment>> deployment = Deployment::Open(*data, open_options);
   if (!deployment.ok()) return deployment.status();
   Deployment& d = **deployment;
-  registry::RegistryServiceImpl registry_service(d.ledger_client());
-  label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), &d.note_signer());
-  ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer());
-  waybill::WaybillServiceImpl waybill_service(d.waybills(), d.ledger_client());
+  // One checker of read credentials for all services: a nonce used with one
+  // is used for all.
+  read_options.origin = d.note_signer().name();
+  registry::ReadAuthenticator reads(std::move(read_options));
+  registry::RegistryServiceImpl registry_service(d.ledger_client(), &reads);
+  label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), &d.note_signer(), &reads);
+  ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer(),
+                                           &reads);
+  waybill::WaybillServiceImpl waybill_service(d.waybills(), d.ledger_client(), &reads);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -371,7 +396,7 @@ int Main(int argc, char** argv) {
       {{"serve"},
        kServeUsage,
        {{"data", "listen", "port-file", "tls-cert", "tls-key", "max-threads", "cache-mb",
-         "waybill-consent", "debug-sync-delay-ms"},
+         "waybill-consent", "read-credentials", "debug-sync-delay-ms"},
         {}},
        Serve},
       {{"check"}, kCheckUsage, {{"data"}, {}}, Check},

@@ -1,58 +1,139 @@
 // Authenticated reads. A write carries its own signature (envelope.h); a read
-// proves who asks with three gRPC metadata entries, made by the caller's actor
-// key for one method and one moment:
+// proves who asks with four gRPC metadata entries, made by the caller's actor
+// key for one request to one deployment at one moment (docs/signatures.md,
+// "Authenticated reads"):
 //
 //   chemledger-key-id         the actor's key id (16 hex digits)
 //   chemledger-time           Unix seconds when signed (decimal)
+//   chemledger-nonce          32 lowercase hex digits, fresh for every call
 //   chemledger-signature-bin  Ed25519 signature (64 bytes) over
-//                             PAE("application/vnd.chemledger.read.v1",
-//                                 "<full method name>\n<chemledger-time>")
+//     PAE("application/vnd.chemledger.read.v2",
+//         "<origin>\n<full method name>\n<chemledger-time>\n<chemledger-nonce>\n"
+//         "<lowercase hex SHA-256 of the request message's bytes>")
 //
-// The server accepts the signature for kReadCredentialsLifetime either side
-// of its clock. It is not bound to the request message, so within that window
-// it may be replayed for the same method: reads reveal, they change nothing.
-// Writes never rely on it.
+// `origin` is the deployment's checkpoint origin (Deployment.checkpoint_origin),
+// so credentials made for one deployment never read another. The request's
+// bytes are the serialized request message exactly as the client sent it and
+// the server received it; the server hashes the bytes it received and never
+// re-serializes a parsed message (serializations differ between languages).
+// A stream is opened before any message is sent: its credentials are made
+// over no bytes (the SHA-256 of the empty string).
 //
-// Pure functions and value types; thread-safe.
+// The server accepts credentials signed within kReadWindow either side of its
+// clock, and each (key id, nonce) once: it remembers them until they expire,
+// so a captured credential cannot be replayed, nor used for another request,
+// method or deployment.
+//
+// The first version, read.v1 (no nonce; the method and the time only, five
+// minutes either side) is accepted only when the server is told to
+// (ReadCredentialChecker::Options::accept_v1, chemledgerd
+// --read-credentials=v1-accepted) until kReadV1AcceptedUntil (CHANGELOG.md).
+//
+// SignRead is a pure function (but for its random nonce); the checker is
+// thread-safe.
 
 #ifndef CHEMLEDGER_SERVICES_COMMON_READ_AUTH_H_
 #define CHEMLEDGER_SERVICES_COMMON_READ_AUTH_H_
 
+#include <cstdint>
+#include <map>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "chemledger/v1/log.pb.h"
 #include "crypto/keys.h"
 
 namespace chemledger::read_auth {
 
-inline constexpr crypto::SignatureContext kReadContext("application/vnd.chemledger.read.v1");
-inline constexpr absl::Duration kReadCredentialsLifetime = absl::Minutes(5);
+inline constexpr crypto::SignatureContext kReadContext("application/vnd.chemledger.read.v2");
+inline constexpr absl::Duration kReadWindow = absl::Seconds(60);
+
+// Deprecated: the first form, bound to the method and the time only.
+inline constexpr crypto::SignatureContext kReadContextV1("application/vnd.chemledger.read.v1");
+inline constexpr absl::Duration kReadV1Window = absl::Minutes(5);
+// The last day (China Standard Time) on which a server may accept read.v1.
+inline constexpr char kReadV1AcceptedUntil[] = "2027-06-30";
 
 inline constexpr char kKeyIdHeader[] = "chemledger-key-id";
 inline constexpr char kTimeHeader[] = "chemledger-time";
+inline constexpr char kNonceHeader[] = "chemledger-nonce";
 inline constexpr char kSignatureHeader[] = "chemledger-signature-bin";
 
-// The three metadata values.
+// What read credentials are bound to. The views must outlive the call they
+// are passed to.
+struct ReadRequest {
+  absl::string_view origin;         // Deployment.checkpoint_origin
+  absl::string_view method;         // e.g. "/chemledger.v1.LedgerService/GetHistory"
+  absl::string_view request_bytes;  // the serialized request as sent; empty for a stream
+};
+
+// The metadata values (empty where absent).
 struct ReadCredentials {
   std::string key_id;
   std::string time;
+  std::string nonce;      // empty: read.v1
   std::string signature;  // raw 64 bytes
 };
 
-// Credentials for calling `method` (e.g. "/chemledger.v1.RegistryService/
-// GetEnterprise") at `now` as `key`.
-ReadCredentials SignRead(absl::string_view method, const crypto::SigningKey& key, absl::Time now);
+// The text signed for `request` (see the top of this file): what a client in
+// another language builds.
+std::string SignedText(const ReadRequest& request, absl::string_view time,
+                       absl::string_view nonce);
 
-// The credentials as a signed envelope of payload type kReadContext, for the
-// registry to verify like any other signature (known key, not revoked,
-// enterprise not blacklisted). UNAUTHENTICATED when they are missing or
-// malformed, or when their time is more than kReadCredentialsLifetime from
-// `now`.
-absl::StatusOr<v1::SignedEnvelope> ReadEnvelope(const ReadCredentials& credentials,
-                                                absl::string_view method, absl::Time now);
+// Credentials for `request` at `now` as `key`, with a fresh random nonce.
+ReadCredentials SignRead(const ReadRequest& request, const crypto::SigningKey& key,
+                         absl::Time now);
+
+// The server's half: checks the form, time and signature of credentials and
+// refuses a replay.
+class ReadCredentialChecker {
+ public:
+  struct Options {
+    std::string origin;  // this deployment's checkpoint origin
+    bool accept_v1 = false;
+    // How many unexpired (key id, nonce) pairs are remembered at most (about
+    // 100 bytes each). When full, reads are refused with RESOURCE_EXHAUSTED
+    // until some expire: the server never forgets one early.
+    size_t max_remembered = size_t{1} << 22;
+  };
+  explicit ReadCredentialChecker(Options options);
+  ReadCredentialChecker(const ReadCredentialChecker&) = delete;
+  ReadCredentialChecker& operator=(const ReadCredentialChecker&) = delete;
+
+  const std::string& origin() const { return options_.origin; }
+
+  // Checks `credentials` for a call of `method` carrying `request_bytes`,
+  // received at `now`. `verify_signer` checks the signature envelope they
+  // make against the registry (known key, not revoked, ...) for the context
+  // given. Only after it succeeds is the nonce remembered, so credentials
+  // nobody could sign never fill the memory.
+  //
+  // UNAUTHENTICATED, naming the metadata entry, when credentials are missing
+  // or malformed, signed too far from `now`, already used, or of read.v1 when
+  // that is not accepted; what `verify_signer` returns when it fails;
+  // RESOURCE_EXHAUSTED when the memory of used nonces is full.
+  absl::Status Check(
+      const ReadCredentials& credentials, absl::string_view method,
+      absl::string_view request_bytes, absl::Time now,
+      absl::FunctionRef<absl::Status(const v1::SignedEnvelope&, const crypto::SignatureContext&)>
+          verify_signer);
+
+ private:
+  absl::Status Remember(const std::string& key, int64_t expires, absl::Time now)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  const Options options_;
+  absl::Mutex mu_;
+  absl::flat_hash_set<std::string> used_ ABSL_GUARDED_BY(mu_);    // key id + nonce
+  std::multimap<int64_t, std::string> expiry_ ABSL_GUARDED_BY(mu_);  // Unix seconds -> key
+};
 
 }  // namespace chemledger::read_auth
 

@@ -3,7 +3,7 @@
 // the answer was read from (journal/ledger_client.h). A client that reads
 // twice and compares sizes knows whether the ledger moved in between.
 //
-// Thread-safety: as grpc::ServerContext.
+// Thread-safety: as the gRPC server context.
 
 #ifndef CHEMLEDGER_SERVICES_COMMON_SNAPSHOT_METADATA_H_
 #define CHEMLEDGER_SERVICES_COMMON_SNAPSHOT_METADATA_H_
@@ -17,7 +17,7 @@ namespace chemledger {
 
 inline constexpr char kLogSizeHeader[] = "chemledger-log-size";
 
-inline void TellLogSize(grpc::ServerContext* context, uint64_t size) {
+inline void TellLogSize(grpc::ServerContextBase* context, uint64_t size) {
   context->AddInitialMetadata(kLogSizeHeader, std::to_string(size));
 }
 

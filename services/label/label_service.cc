@@ -9,6 +9,7 @@
 #include "api/china_time.h"
 #include "crypto/trust_list.h"
 #include "services/common/grpc_status.h"
+#include "services/common/raw_unary.h"
 #include "services/common/stream_watchdog.h"
 #include "services/common/snapshot_metadata.h"
 #include "services/label/label_resolution.h"
@@ -122,15 +123,25 @@ grpc::Status LabelServiceImpl::GetTrustList(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status LabelServiceImpl::ResolveLabel(grpc::ServerContext* context,
-                                            const v1::ResolveLabelRequest* request,
-                                            v1::ResolveLabelResponse* response) {
+grpc::ServerUnaryReactor* LabelServiceImpl::ResolveLabel(grpc::CallbackServerContext* context,
+                                                         const grpc::ByteBuffer* request,
+                                                         grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::ResolveLabelRequest, v1::ResolveLabelResponse>(
+      context, request, response,
+      [&](const v1::ResolveLabelRequest* r, absl::string_view bytes,
+          v1::ResolveLabelResponse* out) { return ServeResolveLabel(context, r, bytes, out); });
+}
+
+grpc::Status LabelServiceImpl::ServeResolveLabel(grpc::ServerContextBase* context,
+                                                 const v1::ResolveLabelRequest* request,
+                                                 absl::string_view request_bytes,
+                                                 v1::ResolveLabelResponse* response) {
   // Anyone holding a package may scan it; registered actors see more.
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellLogSize(context, snapshot->size());
   const bool authenticated =
       context->client_metadata().count(read_auth::kKeyIdHeader) > 0 &&
-      registry::AuthenticateRead(*snapshot, *context, kResolveLabelMethod).ok();
+      reads_->Authenticate(*snapshot, *context, kResolveLabelMethod, request_bytes).ok();
   absl::StatusOr<v1::ResolveLabelResponse> resolved = label::ResolveLabel(
       *snapshot, request->url(), api::TodayInChina(),
       authenticated ? Scanner::kRegisteredActor : Scanner::kAnyone);

@@ -29,6 +29,7 @@
 #include "crypto/checkpoint.h"
 #include "services/label/issuance.h"
 #include "journal/ledger_client.h"
+#include "services/registry/read_access.h"
 
 namespace chemledger::label {
 
@@ -38,32 +39,43 @@ using api::kResolveLabelMethod;
 // RESOURCE_EXHAUSTED (the client retries the same signed request later).
 inline constexpr int kMaxConcurrentIssuances = 4;
 
-class LabelServiceImpl final : public v1::LabelService::Service {
+// ResolveLabel is a raw method: read credentials, when it carries them, are
+// checked over the request's bytes as received (raw_unary.h).
+using LabelServiceBase =
+    v1::LabelService::WithRawCallbackMethod_ResolveLabel<v1::LabelService::Service>;
+
+class LabelServiceImpl final : public LabelServiceBase {
  public:
-  // `trust_list_signer` signs the exported trust list (the platform's note key).
+  // `trust_list_signer` signs the exported trust list (the platform's note
+  // key); `reads` checks read credentials.
   LabelServiceImpl(LabelIssuer* issuer, journal::LedgerClient* ledger,
-                   const crypto::NoteSigner* trust_list_signer)
-      : issuer_(issuer), ledger_(ledger), signer_(trust_list_signer) {}
+                   const crypto::NoteSigner* trust_list_signer, registry::ReadAuthenticator* reads)
+      : issuer_(issuer), ledger_(ledger), signer_(trust_list_signer), reads_(reads) {}
 
   grpc::Status IssueLabels(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                            grpc::ServerWriter<v1::IssueLabelsResponse>* writer) override;
   grpc::Status GetTrustList(grpc::ServerContext* context, const v1::GetTrustListRequest* request,
                             v1::TrustListResponse* response) override;
-  grpc::Status ResolveLabel(grpc::ServerContext* context, const v1::ResolveLabelRequest* request,
-                            v1::ResolveLabelResponse* response) override;
+  grpc::ServerUnaryReactor* ResolveLabel(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
 
  private:
+  grpc::Status ServeResolveLabel(grpc::ServerContextBase* context,
+                                 const v1::ResolveLabelRequest* request,
+                                 absl::string_view request_bytes,
+                                 v1::ResolveLabelResponse* response);
+
   LabelIssuer* const issuer_;
   journal::LedgerClient* const ledger_;
   const crypto::NoteSigner* const signer_;
+  registry::ReadAuthenticator* const reads_;
   absl::Mutex mu_;
   int issuing_ ABSL_GUARDED_BY(mu_) = 0;
   // Signs each message's labels in two halves, while the last one is written.
   WorkerPool signing_pool_{
       static_cast<int>(std::max(2u, std::thread::hardware_concurrency())), 0, "label-sign"};
 };
-
-
 
 }  // namespace chemledger::label
 

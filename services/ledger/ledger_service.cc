@@ -9,6 +9,7 @@
 #include "chemledger/v1/ledger.pb.h"
 #include "crypto/merkle.h"
 #include "services/common/grpc_status.h"
+#include "services/common/raw_unary.h"
 #include "services/ledger/event_view.h"
 #include "services/common/stream_batches.h"
 #include "services/common/snapshot_metadata.h"
@@ -112,18 +113,23 @@ grpc::Status LedgerServiceImpl::AppendBatches(
   return grpc::Status::OK;
 }
 
-namespace {
+grpc::ServerUnaryReactor* LedgerServiceImpl::GetEvent(grpc::CallbackServerContext* context,
+                                                 const grpc::ByteBuffer* request,
+                                                 grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::GetEventRequest, v1::EventRecord>(
+      context, request, response,
+      [&](const v1::GetEventRequest* r, absl::string_view bytes, v1::EventRecord* out) {
+        return ServeGetEvent(context, r, bytes, out);
+      });
+}
 
-// The log entry at `index` as an EventRecord.
-
-}  // namespace
-
-grpc::Status LedgerServiceImpl::GetEvent(grpc::ServerContext* context,
-                                         const v1::GetEventRequest* request,
-                                         v1::EventRecord* response) {
+grpc::Status LedgerServiceImpl::ServeGetEvent(grpc::ServerContextBase* context,
+                                           const v1::GetEventRequest* request,
+                                           absl::string_view request_bytes,
+                                           v1::EventRecord* response) {
   std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
   absl::StatusOr<v1::Actor> reader =
-      registry::AuthenticateRead(*snapshot, *context, kGetEventMethod);
+      reads_->Authenticate(*snapshot, *context, kGetEventMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   TellLogSize(context, snapshot->size());
   // Who may not read an event learns nothing about it, not even whether it
@@ -163,12 +169,23 @@ grpc::Status LedgerServiceImpl::GetEvent(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerServiceImpl::GetHistory(grpc::ServerContext* context,
+grpc::ServerUnaryReactor* LedgerServiceImpl::GetHistory(grpc::CallbackServerContext* context,
+                                                 const grpc::ByteBuffer* request,
+                                                 grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::GetHistoryRequest, v1::History>(
+      context, request, response,
+      [&](const v1::GetHistoryRequest* r, absl::string_view bytes, v1::History* out) {
+        return ServeGetHistory(context, r, bytes, out);
+      });
+}
+
+grpc::Status LedgerServiceImpl::ServeGetHistory(grpc::ServerContextBase* context,
                                            const v1::GetHistoryRequest* request,
+                                           absl::string_view request_bytes,
                                            v1::History* response) {
   std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
   absl::StatusOr<v1::Actor> reader =
-      registry::AuthenticateRead(*snapshot, *context, kGetHistoryMethod);
+      reads_->Authenticate(*snapshot, *context, kGetHistoryMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   TellLogSize(context, snapshot->size());
   // MayRead is false for unknown codes: who may not read a code learns

@@ -13,6 +13,7 @@
 #include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
 #include "services/common/stream_batches.h"
+#include "services/registry/read_access.h"
 #include "services/registry/stream_gate.h"
 #include "journal/ledger_client.h"
 #include "services/ledger/ledger.h"
@@ -44,17 +45,24 @@ using api::kAppendStreamMethod;
 using api::kGetEventMethod;
 using api::kGetHistoryMethod;
 
-class LedgerServiceImpl final : public v1::LedgerService::Service {
+// GetEvent and GetHistory are raw methods: their read credentials are checked
+// over the request's bytes as received (raw_unary.h).
+using LedgerServiceBase = v1::LedgerService::WithRawCallbackMethod_GetEvent<
+    v1::LedgerService::WithRawCallbackMethod_GetHistory<v1::LedgerService::Service>>;
+
+class LedgerServiceImpl final : public LedgerServiceBase {
  public:
   // `checkpoint_signer` signs checkpoints; its name is the log's origin.
+  // `reads` checks read credentials.
   LedgerServiceImpl(Ledger* ledger, journal::LedgerClient* client,
-                    const crypto::NoteSigner* checkpoint_signer,
+                    const crypto::NoteSigner* checkpoint_signer, registry::ReadAuthenticator* reads,
                     AppendStreamOptions stream_options = {})
       : ledger_(ledger),
         client_(client),
         signer_(checkpoint_signer),
+        reads_(reads),
         stream_options_(stream_options),
-        streams_(stream_options.max_open, stream_options.max_per_enterprise) {}
+        streams_(reads, stream_options.max_open, stream_options.max_per_enterprise) {}
 
   grpc::Status Append(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                       v1::AppendResponse* response) override;
@@ -64,10 +72,12 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
   grpc::Status AppendBatches(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::EventBatchResult, v1::EventBatch>* stream) override;
-  grpc::Status GetEvent(grpc::ServerContext* context, const v1::GetEventRequest* request,
-                        v1::EventRecord* response) override;
-  grpc::Status GetHistory(grpc::ServerContext* context, const v1::GetHistoryRequest* request,
-                          v1::History* response) override;
+  grpc::ServerUnaryReactor* GetEvent(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetHistory(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::Status GetCheckpoint(grpc::ServerContext* context, const v1::GetCheckpointRequest* request,
                              v1::Checkpoint* response) override;
   grpc::Status GetInclusionProof(grpc::ServerContext* context,
@@ -78,9 +88,15 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
                                    v1::ConsistencyProof* response) override;
 
  private:
+  grpc::Status ServeGetEvent(grpc::ServerContextBase* context, const v1::GetEventRequest* request,
+                             absl::string_view request_bytes, v1::EventRecord* response);
+  grpc::Status ServeGetHistory(grpc::ServerContextBase* context,
+                               const v1::GetHistoryRequest* request,
+                               absl::string_view request_bytes, v1::History* response);
   Ledger* const ledger_;
   journal::LedgerClient* const client_;
   const crypto::NoteSigner* const signer_;
+  registry::ReadAuthenticator* const reads_;
   // Answers one batch read from a stream of `ticket`'s.
   std::vector<v1::AppendResult> AnswerBatch(registry::StreamGate::Ticket& ticket,
                                             const std::vector<const v1::SignedEnvelope*>& batch);

@@ -1,37 +1,44 @@
-// Who is reading: the registry's check of a read call's credentials
+// Who is reading: the registry's check of a call's read credentials
 // (services/common/read_auth.h), shared by the gRPC adapters. Any registered,
-// unrevoked actor whose enterprise is not blacklisted may read the registry.
+// unrevoked actor whose enterprise is not blacklisted may read the registry;
+// what else it may read is each service's rule.
 //
-// Thread-safety: thread-safe, as the StateReader is.
+// One ReadAuthenticator serves a whole server process: it remembers the
+// nonces of the credentials it accepted, so a replay to any of its services
+// is refused. (Several processes behind one address would each remember
+// their own: docs/signatures.md.)
+//
+// Thread-safety: thread-safe.
 
 #ifndef CHEMLEDGER_SERVICES_REGISTRY_READ_ACCESS_H_
 #define CHEMLEDGER_SERVICES_REGISTRY_READ_ACCESS_H_
 
 #include "absl/status/statusor.h"
-#include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
+#include "absl/strings/string_view.h"
+#include "chemledger/v1/registry.pb.h"
 #include "grpcpp/server_context.h"
-#include "services/common/grpc_read_auth.h"
-#include "services/registry/registry_state.h"
+#include "services/common/read_auth.h"
+#include "storage/store.h"
 
 namespace chemledger::registry {
 
-// The actor whose read credentials `context` carries for `method`, checked
-// against the registry in `state`; UNAUTHENTICATED or PERMISSION_DENIED
-// (revoked key, blacklisted enterprise) otherwise, naming the metadata.
-inline absl::StatusOr<v1::Actor> AuthenticateRead(const storage::StateReader& state,
-                                                  const grpc::ServerContext& context,
-                                                  absl::string_view method) {
-  absl::StatusOr<v1::SignedEnvelope> envelope =
-      read_auth::ReadEnvelope(read_auth::ReadCredentialsOf(context), method, absl::Now());
-  if (!envelope.ok()) return envelope.status();
-  absl::StatusOr<v1::Actor> actor = VerifySigner(state, *envelope, read_auth::kReadContext);
-  if (!actor.ok()) {
-    return absl::Status(actor.status().code(),
-                        absl::StrCat("read credentials: ", actor.status().message()));
-  }
-  return actor;
-}
+class ReadAuthenticator {
+ public:
+  explicit ReadAuthenticator(read_auth::ReadCredentialChecker::Options options)
+      : checker_(std::move(options)) {}
+
+  // The actor whose credentials `context` carries for a call of `method`
+  // whose request arrived as `request_bytes` (empty for a stream), checked
+  // against the registry in `state`; UNAUTHENTICATED or PERMISSION_DENIED
+  // (revoked key, blacklisted enterprise) otherwise, naming the metadata.
+  absl::StatusOr<v1::Actor> Authenticate(const storage::StateReader& state,
+                                         const grpc::ServerContextBase& context,
+                                         absl::string_view method,
+                                         absl::string_view request_bytes);
+
+ private:
+  read_auth::ReadCredentialChecker checker_;
+};
 
 }  // namespace chemledger::registry
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/grpc_status.h"
+#include "services/common/raw_unary.h"
 #include "services/common/snapshot_metadata.h"
 #include "services/registry/read_access.h"
 #include "services/registry/registry_state.h"
@@ -15,9 +16,10 @@ namespace {
 // the read checked, its log size told, the key id parsed (InvalidArgument
 // naming the field).
 absl::StatusOr<std::optional<state::ActorRecord>> ReadActorKey(
-    const storage::Snapshot& snapshot, grpc::ServerContext& context, absl::string_view method,
-    const std::string& key_id, std::optional<crypto::KeyId>* id) {
-  if (auto reader = AuthenticateRead(snapshot, context, method); !reader.ok()) {
+    const storage::Snapshot& snapshot, ReadAuthenticator& reads, grpc::ServerContextBase& context,
+    absl::string_view method, absl::string_view request_bytes, const std::string& key_id,
+    std::optional<crypto::KeyId>* id) {
+  if (auto reader = reads.Authenticate(snapshot, context, method, request_bytes); !reader.ok()) {
     return reader.status();
   }
   TellLogSize(&context, snapshot.size());
@@ -59,11 +61,22 @@ grpc::Status RegistryServiceImpl::GetDeployment(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::GetEnterprise(grpc::ServerContext* context,
-                                                const v1::GetEnterpriseRequest* request,
-                                                v1::EnterpriseRecord* response) {
+grpc::ServerUnaryReactor* RegistryServiceImpl::GetEnterprise(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::GetEnterpriseRequest, v1::EnterpriseRecord>(
+      context, request, response,
+      [&](const v1::GetEnterpriseRequest* r, absl::string_view bytes, v1::EnterpriseRecord* out) {
+        return ServeGetEnterprise(context, r, bytes, out);
+      });
+}
+
+grpc::Status RegistryServiceImpl::ServeGetEnterprise(grpc::ServerContextBase* context,
+                                             const v1::GetEnterpriseRequest* request,
+                                             absl::string_view request_bytes,
+                                             v1::EnterpriseRecord* response) {
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  if (auto reader = AuthenticateRead(*snapshot, *context, kGetEnterpriseMethod); !reader.ok()) {
+  if (auto reader = reads_->Authenticate(*snapshot, *context, kGetEnterpriseMethod, request_bytes); !reader.ok()) {
     return ToGrpcStatus(reader.status());
   }
   TellLogSize(context, snapshot->size());
@@ -80,11 +93,22 @@ grpc::Status RegistryServiceImpl::GetEnterprise(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::GetProduct(grpc::ServerContext* context,
+grpc::ServerUnaryReactor* RegistryServiceImpl::GetProduct(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::GetProductRequest, v1::Product>(
+      context, request, response,
+      [&](const v1::GetProductRequest* r, absl::string_view bytes, v1::Product* out) {
+        return ServeGetProduct(context, r, bytes, out);
+      });
+}
+
+grpc::Status RegistryServiceImpl::ServeGetProduct(grpc::ServerContextBase* context,
                                              const v1::GetProductRequest* request,
+                                             absl::string_view request_bytes,
                                              v1::Product* response) {
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  if (auto reader = AuthenticateRead(*snapshot, *context, kGetProductMethod); !reader.ok()) {
+  if (auto reader = reads_->Authenticate(*snapshot, *context, kGetProductMethod, request_bytes); !reader.ok()) {
     return ToGrpcStatus(reader.status());
   }
   TellLogSize(context, snapshot->size());
@@ -101,11 +125,22 @@ grpc::Status RegistryServiceImpl::GetProduct(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::ListProducts(grpc::ServerContext* context,
-                                               const v1::ListProductsRequest* request,
-                                               v1::ListProductsResponse* response) {
+grpc::ServerUnaryReactor* RegistryServiceImpl::ListProducts(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::ListProductsRequest, v1::ListProductsResponse>(
+      context, request, response,
+      [&](const v1::ListProductsRequest* r, absl::string_view bytes, v1::ListProductsResponse* out) {
+        return ServeListProducts(context, r, bytes, out);
+      });
+}
+
+grpc::Status RegistryServiceImpl::ServeListProducts(grpc::ServerContextBase* context,
+                                             const v1::ListProductsRequest* request,
+                                             absl::string_view request_bytes,
+                                             v1::ListProductsResponse* response) {
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  if (auto reader = AuthenticateRead(*snapshot, *context, kListProductsMethod); !reader.ok()) {
+  if (auto reader = reads_->Authenticate(*snapshot, *context, kListProductsMethod, request_bytes); !reader.ok()) {
     return ToGrpcStatus(reader.status());
   }
   TellLogSize(context, snapshot->size());
@@ -116,13 +151,25 @@ grpc::Status RegistryServiceImpl::ListProducts(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::GetActor(grpc::ServerContext* context,
-                                           const v1::GetActorRequest* request,
-                                           v1::Actor* response) {
+grpc::ServerUnaryReactor* RegistryServiceImpl::GetActor(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::GetActorRequest, v1::Actor>(
+      context, request, response,
+      [&](const v1::GetActorRequest* r, absl::string_view bytes, v1::Actor* out) {
+        return ServeGetActor(context, r, bytes, out);
+      });
+}
+
+grpc::Status RegistryServiceImpl::ServeGetActor(grpc::ServerContextBase* context,
+                                             const v1::GetActorRequest* request,
+                                             absl::string_view request_bytes,
+                                             v1::Actor* response) {
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   std::optional<crypto::KeyId> id;
   absl::StatusOr<std::optional<state::ActorRecord>> actor =
-      ReadActorKey(*snapshot, *context, kGetActorMethod, request->key_id(), &id);
+      ReadActorKey(*snapshot, *reads_, *context, kGetActorMethod, request_bytes,
+                   request->key_id(), &id);
   if (!actor.ok()) return ToGrpcStatus(actor.status());
   if (!*actor || (*actor)->revoked()) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
@@ -132,13 +179,25 @@ grpc::Status RegistryServiceImpl::GetActor(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::GetActorKey(grpc::ServerContext* context,
-                                              const v1::GetActorRequest* request,
-                                              v1::ActorKeyRecord* response) {
+grpc::ServerUnaryReactor* RegistryServiceImpl::GetActorKey(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::GetActorRequest, v1::ActorKeyRecord>(
+      context, request, response,
+      [&](const v1::GetActorRequest* r, absl::string_view bytes, v1::ActorKeyRecord* out) {
+        return ServeGetActorKey(context, r, bytes, out);
+      });
+}
+
+grpc::Status RegistryServiceImpl::ServeGetActorKey(grpc::ServerContextBase* context,
+                                             const v1::GetActorRequest* request,
+                                             absl::string_view request_bytes,
+                                             v1::ActorKeyRecord* response) {
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   std::optional<crypto::KeyId> id;
   absl::StatusOr<std::optional<state::ActorRecord>> actor =
-      ReadActorKey(*snapshot, *context, kGetActorKeyMethod, request->key_id(), &id);
+      ReadActorKey(*snapshot, *reads_, *context, kGetActorKeyMethod, request_bytes,
+                   request->key_id(), &id);
   if (!actor.ok()) return ToGrpcStatus(actor.status());
   if (!*actor) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
@@ -162,11 +221,22 @@ grpc::Status RegistryServiceImpl::GetActorKey(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::GetRegistryEntry(grpc::ServerContext* context,
-                                                   const v1::GetRegistryEntryRequest* request,
-                                                   v1::RegistryEntry* response) {
+grpc::ServerUnaryReactor* RegistryServiceImpl::GetRegistryEntry(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::GetRegistryEntryRequest, v1::RegistryEntry>(
+      context, request, response,
+      [&](const v1::GetRegistryEntryRequest* r, absl::string_view bytes, v1::RegistryEntry* out) {
+        return ServeGetRegistryEntry(context, r, bytes, out);
+      });
+}
+
+grpc::Status RegistryServiceImpl::ServeGetRegistryEntry(grpc::ServerContextBase* context,
+                                             const v1::GetRegistryEntryRequest* request,
+                                             absl::string_view request_bytes,
+                                             v1::RegistryEntry* response) {
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  if (auto reader = AuthenticateRead(*snapshot, *context, kGetRegistryEntryMethod); !reader.ok()) {
+  if (auto reader = reads_->Authenticate(*snapshot, *context, kGetRegistryEntryMethod, request_bytes); !reader.ok()) {
     return ToGrpcStatus(reader.status());
   }
   TellLogSize(context, snapshot->size());

@@ -12,6 +12,7 @@
 #include "api/wire.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
 #include "journal/ledger_client.h"
+#include "services/registry/read_access.h"
 
 namespace chemledger::registry {
 
@@ -23,32 +24,58 @@ using api::kGetEnterpriseMethod;
 using api::kGetProductMethod;
 using api::kListProductsMethod;
 
-// Submit carries its own signature; GetEnterprise, GetProduct, ListProducts
-// GetActor and GetActorKey need read credentials (read_access.h); GetDeployment is open.
-class RegistryServiceImpl final : public v1::RegistryService::Service {
+// Submit carries its own signature; GetEnterprise, GetProduct, ListProducts,
+// GetActor, GetActorKey and GetRegistryEntry need read credentials, checked
+// over the request's bytes as received (raw methods: raw_unary.h);
+// GetDeployment is open.
+using RegistryServiceBase =
+    v1::RegistryService::WithRawCallbackMethod_GetEnterprise<v1::RegistryService::WithRawCallbackMethod_GetProduct<v1::RegistryService::WithRawCallbackMethod_ListProducts<v1::RegistryService::WithRawCallbackMethod_GetActor<v1::RegistryService::WithRawCallbackMethod_GetActorKey<v1::RegistryService::WithRawCallbackMethod_GetRegistryEntry<v1::RegistryService::Service>>>>>>;
+
+class RegistryServiceImpl final : public RegistryServiceBase {
  public:
-  explicit RegistryServiceImpl(journal::LedgerClient* ledger) : ledger_(ledger) {}
+  // `reads` checks read credentials; both must outlive the service.
+  RegistryServiceImpl(journal::LedgerClient* ledger, ReadAuthenticator* reads)
+      : ledger_(ledger), reads_(reads) {}
 
   grpc::Status Submit(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                       v1::SubmitResponse* response) override;
   grpc::Status GetDeployment(grpc::ServerContext* context, const v1::GetDeploymentRequest* request,
                              v1::Deployment* response) override;
-  grpc::Status GetEnterprise(grpc::ServerContext* context, const v1::GetEnterpriseRequest* request,
-                             v1::EnterpriseRecord* response) override;
-  grpc::Status GetProduct(grpc::ServerContext* context, const v1::GetProductRequest* request,
-                          v1::Product* response) override;
-  grpc::Status ListProducts(grpc::ServerContext* context, const v1::ListProductsRequest* request,
-                            v1::ListProductsResponse* response) override;
-  grpc::Status GetActor(grpc::ServerContext* context, const v1::GetActorRequest* request,
-                        v1::Actor* response) override;
-  grpc::Status GetActorKey(grpc::ServerContext* context, const v1::GetActorRequest* request,
-                           v1::ActorKeyRecord* response) override;
-  grpc::Status GetRegistryEntry(grpc::ServerContext* context,
-                                const v1::GetRegistryEntryRequest* request,
-                                v1::RegistryEntry* response) override;
+  grpc::ServerUnaryReactor* GetEnterprise(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetProduct(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListProducts(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetActor(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetActorKey(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetRegistryEntry(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
 
  private:
+  grpc::Status ServeGetEnterprise(grpc::ServerContextBase* context, const v1::GetEnterpriseRequest* request,
+                      absl::string_view request_bytes, v1::EnterpriseRecord* response);
+  grpc::Status ServeGetProduct(grpc::ServerContextBase* context, const v1::GetProductRequest* request,
+                      absl::string_view request_bytes, v1::Product* response);
+  grpc::Status ServeListProducts(grpc::ServerContextBase* context, const v1::ListProductsRequest* request,
+                      absl::string_view request_bytes, v1::ListProductsResponse* response);
+  grpc::Status ServeGetActor(grpc::ServerContextBase* context, const v1::GetActorRequest* request,
+                      absl::string_view request_bytes, v1::Actor* response);
+  grpc::Status ServeGetActorKey(grpc::ServerContextBase* context, const v1::GetActorRequest* request,
+                      absl::string_view request_bytes, v1::ActorKeyRecord* response);
+  grpc::Status ServeGetRegistryEntry(grpc::ServerContextBase* context, const v1::GetRegistryEntryRequest* request,
+                      absl::string_view request_bytes, v1::RegistryEntry* response);
+
   journal::LedgerClient* const ledger_;
+  ReadAuthenticator* const reads_;
 };
 
 }  // namespace chemledger::registry

@@ -44,9 +44,9 @@ absl::Status StreamGate::Ticket::SignedByStreamEnterprise(const storage::StateRe
 }
 
 StreamGate::Ticket StreamGate::Enter(const storage::StateReader& state,
-                                     const grpc::ServerContext& context,
+                                     const grpc::ServerContextBase& context,
                                      absl::string_view method) {
-  absl::StatusOr<v1::Actor> actor = AuthenticateRead(state, context, method);
+  absl::StatusOr<v1::Actor> actor = reads_->Authenticate(state, context, method, "");
   if (!actor.ok()) {
     return Ticket(nullptr,
                   absl::Status(actor.status().code(),

@@ -26,14 +26,17 @@
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/registry.pb.h"
 #include "grpcpp/server_context.h"
+#include "services/registry/read_access.h"
 #include "storage/store.h"
 
 namespace chemledger::registry {
 
 class StreamGate {
  public:
-  StreamGate(int max_open, int max_per_enterprise)
-      : max_open_(max_open), max_per_enterprise_(max_per_enterprise) {}
+  // `reads` checks the credentials a stream opens with; it must outlive the
+  // gate.
+  StreamGate(ReadAuthenticator* reads, int max_open, int max_per_enterprise)
+      : reads_(reads), max_open_(max_open), max_per_enterprise_(max_per_enterprise) {}
   StreamGate(const StreamGate&) = delete;
   StreamGate& operator=(const StreamGate&) = delete;
 
@@ -69,12 +72,14 @@ class StreamGate {
 
   // Checks `context`'s credentials for `method` against the registry in
   // `state`, then takes a slot for the signer's enterprise if one is free.
-  Ticket Enter(const storage::StateReader& state, const grpc::ServerContext& context,
+  // The credentials are signed over no request bytes (read_auth.h).
+  Ticket Enter(const storage::StateReader& state, const grpc::ServerContextBase& context,
                absl::string_view method);
 
  private:
   void Leave(const std::string& enterprise);
 
+  ReadAuthenticator* const reads_;
   const int max_open_;
   const int max_per_enterprise_;
   absl::Mutex mu_;

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/grpc_status.h"
+#include "services/common/raw_unary.h"
 #include "services/common/stream_batches.h"
 #include "absl/strings/numbers.h"
 #include "services/common/snapshot_metadata.h"
@@ -103,12 +104,23 @@ grpc::Status WaybillServiceImpl::ResolveWaybillCode(grpc::ServerContext* context
   return grpc::Status::OK;
 }
 
-grpc::Status WaybillServiceImpl::GetWaybill(grpc::ServerContext* context,
+grpc::ServerUnaryReactor* WaybillServiceImpl::GetWaybill(grpc::CallbackServerContext* context,
+                                                  const grpc::ByteBuffer* request,
+                                                  grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::GetWaybillRequest, v1::WaybillRecord>(
+      context, request, response,
+      [&](const v1::GetWaybillRequest* r, absl::string_view bytes, v1::WaybillRecord* out) {
+        return ServeGetWaybill(context, r, bytes, out);
+      });
+}
+
+grpc::Status WaybillServiceImpl::ServeGetWaybill(grpc::ServerContextBase* context,
                                             const v1::GetWaybillRequest* request,
+                                            absl::string_view request_bytes,
                                             v1::WaybillRecord* response) {
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   absl::StatusOr<v1::Actor> reader =
-      registry::AuthenticateRead(*snapshot, *context, kGetWaybillMethod);
+      reads_->Authenticate(*snapshot, *context, kGetWaybillMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   TellLogSize(context, snapshot->size());
   absl::StatusOr<std::optional<WaybillState>> state =
@@ -139,16 +151,28 @@ grpc::Status WaybillServiceImpl::GetWaybill(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status WaybillServiceImpl::ListWaybills(grpc::ServerContext* context,
-                                              const v1::ListWaybillsRequest* request,
-                                              v1::ListWaybillsResponse* response) {
+grpc::ServerUnaryReactor* WaybillServiceImpl::ListWaybills(grpc::CallbackServerContext* context,
+                                                  const grpc::ByteBuffer* request,
+                                                  grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::ListWaybillsRequest, v1::ListWaybillsResponse>(
+      context, request, response,
+      [&](const v1::ListWaybillsRequest* r, absl::string_view bytes, v1::ListWaybillsResponse* out) {
+        return ServeListWaybills(context, r, bytes, out);
+      });
+}
+
+grpc::Status WaybillServiceImpl::ServeListWaybills(grpc::ServerContextBase* context,
+                                            const v1::ListWaybillsRequest* request,
+                                            absl::string_view request_bytes,
+                                            v1::ListWaybillsResponse* response) {
   if (request->page_size() < 0 || request->page_size() > 1000) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must be 0 to 1000");
   }
   // Who reads is checked against the latest registry (a key revoked since
   // the first page reads no more), whatever snapshot the pages come from.
   absl::StatusOr<v1::Actor> reader =
-      registry::AuthenticateRead(*ledger_->Latest(), *context, kListWaybillsMethod);
+      reads_->Authenticate(*ledger_->Latest(), *context, kListWaybillsMethod,
+                             request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   // A page token is "<log size>:<last waybill number>": later pages are read
   // at the first page's snapshot.

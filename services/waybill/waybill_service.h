@@ -10,6 +10,7 @@
 #include "api/wire.h"
 #include "chemledger/v1/waybill_service.grpc.pb.h"
 #include "services/common/stream_batches.h"
+#include "services/registry/read_access.h"
 #include "services/registry/stream_gate.h"
 #include "journal/ledger_client.h"
 #include "services/waybill/waybills.h"
@@ -34,32 +35,50 @@ using api::kGetWaybillMethod;
 using api::kSubmitStreamMethod;
 using api::kListWaybillsMethod;
 
-class WaybillServiceImpl final : public v1::WaybillService::Service {
+// GetWaybill and ListWaybills are raw methods: their read credentials are
+// checked over the request's bytes as received (raw_unary.h).
+using WaybillServiceBase = v1::WaybillService::WithRawCallbackMethod_GetWaybill<
+    v1::WaybillService::WithRawCallbackMethod_ListWaybills<v1::WaybillService::Service>>;
+
+class WaybillServiceImpl final : public WaybillServiceBase {
  public:
+  // `reads` checks read credentials; it must outlive the service.
   WaybillServiceImpl(WaybillBook* book, journal::LedgerClient* ledger,
-                     SubmitStreamOptions stream_options = {})
+                     registry::ReadAuthenticator* reads, SubmitStreamOptions stream_options = {})
       : book_(book),
         ledger_(ledger),
+        reads_(reads),
         stream_options_(stream_options),
-        streams_(stream_options.max_open, stream_options.max_per_enterprise) {}
+        streams_(reads, stream_options.max_open, stream_options.max_per_enterprise) {}
 
   grpc::Status Submit(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                       v1::WaybillResult* response) override;
   grpc::Status SubmitStream(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::WaybillResult, v1::SignedEnvelope>* stream) override;
-  grpc::Status GetWaybill(grpc::ServerContext* context, const v1::GetWaybillRequest* request,
-                          v1::WaybillRecord* response) override;
-  grpc::Status ListWaybills(grpc::ServerContext* context, const v1::ListWaybillsRequest* request,
-                            v1::ListWaybillsResponse* response) override;
+  grpc::ServerUnaryReactor* GetWaybill(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListWaybills(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
   // Open to anyone (waybill_code_resolution.h).
   grpc::Status ResolveWaybillCode(grpc::ServerContext* context,
                                   const v1::ResolveWaybillCodeRequest* request,
                                   v1::ResolveWaybillCodeResponse* response) override;
 
  private:
+  grpc::Status ServeGetWaybill(grpc::ServerContextBase* context,
+                               const v1::GetWaybillRequest* request,
+                               absl::string_view request_bytes, v1::WaybillRecord* response);
+  grpc::Status ServeListWaybills(grpc::ServerContextBase* context,
+                                 const v1::ListWaybillsRequest* request,
+                                 absl::string_view request_bytes,
+                                 v1::ListWaybillsResponse* response);
+
   WaybillBook* const book_;
   journal::LedgerClient* const ledger_;
+  registry::ReadAuthenticator* const reads_;
   const SubmitStreamOptions stream_options_;
   registry::StreamGate streams_;
 };

@@ -75,7 +75,7 @@ absl::StatusOr<std::unique_ptr<BenchServer>> BenchServer::Start(
   server->serve_flags_ = std::move(serve_flags);
   absl::Status saved = crypto::SaveSigningKey(server->admin_, scratch + "/admin.key", {});
   if (!saved.ok()) return saved;
-  if (Run({chemledgerd, "init", "--data", scratch + "/data", "--deployment", "chembench",
+  if (Run({chemledgerd, "init", "--data", scratch + "/data", "--deployment", kDeployment,
            "--resolver", "CL.EXAMPLE.CN", "--admin-key", scratch + "/admin.key"}) != 0) {
     return absl::InternalError(absl::StrCat(chemledgerd, " init failed"));
   }

@@ -23,12 +23,20 @@
 #include "chemledger/v1/log.pb.h"
 #include "crypto/keys.h"
 #include "grpcpp/channel.h"
+#include "services/common/grpc_read_auth.h"
 #include "tools/chembench/bench_enterprises.h"
 
 namespace chemledger::chembench {
 
 class BenchServer {
  public:
+  // The deployment's name, which is its checkpoint origin: what read
+  // credentials are bound to.
+  static constexpr char kDeployment[] = "chembench";
+  // Who signs reads and opens streams as `actor` on this deployment.
+  static read_auth::ReadSigner Signer(const crypto::SigningKey& actor) {
+    return read_auth::ReadSigner{actor, kDeployment};
+  }
   // Makes the directory `directory`/chembench-`name`.XXXXXX, initialises a
   // deployment in it with the binary `chemledgerd`, and serves it (with
   // `serve_flags` added to `chemledgerd serve`).

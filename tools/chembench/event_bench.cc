@@ -108,7 +108,7 @@ int RunEventBench(const EventBenchOptions& o) {
           mine.push_back(&stream_events[i]);
         }
         grpc::ClientContext context;
-        read_auth::AttachReadCredentials(&context, api::kAppendStreamMethod, producer);
+        read_auth::AttachStreamCredentials(&context, api::kAppendStreamMethod, BenchServer::Signer(producer));
         StreamOutcome outcome = PushWithWindow(
             ledger->AppendStream(&context).get(), mine, o.window,
             [&](size_t, const v1::AppendResult& result) {
@@ -141,7 +141,7 @@ int RunEventBench(const EventBenchOptions& o) {
         std::vector<const v1::EventBatch*> mine;
         for (const v1::EventBatch& m : messages) mine.push_back(&m);
         grpc::ClientContext context;
-        read_auth::AttachReadCredentials(&context, api::kAppendBatchesMethod, producer);
+        read_auth::AttachStreamCredentials(&context, api::kAppendBatchesMethod, BenchServer::Signer(producer));
         StreamOutcome outcome = PushWithWindow(
             ledger->AppendBatches(&context).get(), mine, std::max(1, o.window / o.batch),
             [&](size_t, const v1::EventBatchResult& result) {

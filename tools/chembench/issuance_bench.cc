@@ -103,7 +103,9 @@ int RunIssuanceBench(const IssuanceBenchOptions& options) {
     std::cerr << "chembench issuance: " << s << "\n";
     return 1;
   }
-  label::LabelServiceImpl service((*d)->issuer(), (*d)->ledger_client(), &(*d)->note_signer());
+  registry::ReadAuthenticator reads({(*d)->note_signer().name()});
+  label::LabelServiceImpl service((*d)->issuer(), (*d)->ledger_client(), &(*d)->note_signer(),
+                                  &reads);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);

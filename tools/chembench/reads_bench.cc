@@ -41,7 +41,7 @@ Percentiles Of(std::vector<double> v) {
 
 // GetHistory of random codes at `rate` per second for `seconds`, each call
 // on its own schedule (a late call does not delay the next); latencies in ms.
-std::vector<double> ReadAtRate(v1::LedgerService::Stub* ledger, const crypto::SigningKey& reader,
+std::vector<double> ReadAtRate(grpc::ChannelInterface* channel, const crypto::SigningKey& reader,
                                int codes, int rate, int seconds, std::atomic<int>* errors) {
   std::vector<double> latencies;
   absl::Mutex mu;
@@ -58,12 +58,12 @@ std::vector<double> ReadAtRate(v1::LedgerService::Stub* ledger, const crypto::Si
         const absl::Time due = start + absl::Seconds(1) * i / rate;
         absl::SleepFor(due - absl::Now());
         grpc::ClientContext context;
-        read_auth::AttachReadCredentials(&context, api::kGetHistoryMethod, reader);
         v1::GetHistoryRequest request;
         request.set_code(BenchCode("R1", 1 + static_cast<int>(rng() % codes)));
         v1::History history;
         const absl::Time sent = absl::Now();
-        grpc::Status status = ledger->GetHistory(&context, request, &history);
+        grpc::Status status = read_auth::SignedRead(*channel, &context, api::kGetHistoryMethod,
+                                                    request, BenchServer::Signer(reader), &history);
         const double ms = absl::ToDoubleMilliseconds(absl::Now() - sent);
         if (!status.ok()) ++*errors;
         absl::MutexLock lock(&mu);
@@ -100,7 +100,7 @@ int RunReadsBench(const ReadsBenchOptions& o) {
 
   // Idle: reads only.
   const std::vector<double> idle =
-      ReadAtRate(ledger.get(), producer, o.codes, o.read_rate, o.seconds, &read_errors);
+      ReadAtRate((*server)->channel().get(), producer, o.codes, o.read_rate, o.seconds, &read_errors);
 
   // Under writes: STORING events at a fixed rate on one stream, signed ahead.
   BenchEventSigner events(&producer, "reads-ev-");
@@ -117,7 +117,7 @@ int RunReadsBench(const ReadsBenchOptions& o) {
   const absl::Time write_start = absl::Now();
   std::thread writer([&] {
     grpc::ClientContext context;
-    read_auth::AttachReadCredentials(&context, api::kAppendStreamMethod, producer);
+    read_auth::AttachStreamCredentials(&context, api::kAppendStreamMethod, BenchServer::Signer(producer));
     auto stream = ledger->AppendStream(&context);
     std::thread reader([&] {
       v1::AppendResult result;
@@ -143,7 +143,7 @@ int RunReadsBench(const ReadsBenchOptions& o) {
     stream->Finish();
   });
   const std::vector<double> busy =
-      ReadAtRate(ledger.get(), producer, o.codes, o.read_rate, o.seconds, &read_errors);
+      ReadAtRate((*server)->channel().get(), producer, o.codes, o.read_rate, o.seconds, &read_errors);
   writer.join();
   const double write_seconds = absl::ToDoubleSeconds(absl::Now() - write_start);
   server->reset();

@@ -146,7 +146,7 @@ int RunScaleBench(const ScaleBenchOptions& o) {
         std::vector<const v1::SignedEnvelope*> mine;
         for (int i = s; i < n; i += o.streams) mine.push_back(&chunk[i]);
         grpc::ClientContext context;
-        read_auth::AttachReadCredentials(&context, api::kAppendStreamMethod, producer);
+        read_auth::AttachStreamCredentials(&context, api::kAppendStreamMethod, BenchServer::Signer(producer));
         StreamOutcome outcome = PushWithWindow(
             ledger->AppendStream(&context).get(), mine, o.window,
             [&](size_t, const v1::AppendResult& r) {
@@ -175,13 +175,13 @@ int RunScaleBench(const ScaleBenchOptions& o) {
   }
   // It answers: a history read after the restart (on the new connection).
   {
-    auto reader = v1::LedgerService::NewStub(server.channel());
     grpc::ClientContext context;
-    read_auth::AttachReadCredentials(&context, api::kGetHistoryMethod, producer);
     v1::GetHistoryRequest request;
     request.set_code(BenchCode("S1", o.codes / 2));
     v1::History history;
-    if (grpc::Status s = reader->GetHistory(&context, request, &history); !s.ok()) {
+    if (grpc::Status s = read_auth::SignedRead(*server.channel(), &context, api::kGetHistoryMethod,
+                                               request, BenchServer::Signer(producer), &history);
+        !s.ok()) {
       return fail(absl::StrCat("history after the restart: ", s.error_message()));
     }
   }

@@ -86,7 +86,7 @@ absl::StatusOr<RateFigures> PushRound(v1::WaybillService::Stub* waybills,
         std::vector<const v1::SignedEnvelope*> mine;
         for (size_t i = t; i < requests.size(); i += streams) mine.push_back(&requests[i]);
         grpc::ClientContext context;
-        read_auth::AttachReadCredentials(&context, api::kSubmitStreamMethod, carrier);
+        read_auth::AttachStreamCredentials(&context, api::kSubmitStreamMethod, BenchServer::Signer(carrier));
         StreamOutcome outcome = PushWithWindow(
             waybills->SubmitStream(&context).get(), mine, window,
             [&](size_t k, const v1::WaybillResult& result) {

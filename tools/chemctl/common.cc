@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
+#include "chemledger/v1/registry_service.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "tools/cli/plaintext_target.h"
@@ -110,13 +111,26 @@ std::unique_ptr<grpc::ClientContext> Context(int seconds) {
   return context;
 }
 
-absl::StatusOr<std::unique_ptr<grpc::ClientContext>> ReadContext(const cli::Args& args,
-                                                                 const char* method) {
+absl::StatusOr<ReadSession> ReadSession::Open(const cli::Args& args) {
   absl::StatusOr<crypto::SigningKey> key = cli::SigningKeyArg(args, "key");
   if (!key.ok()) return key.status();
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ServerChannel(args);
+  if (!channel.ok()) return channel.status();
+  std::unique_ptr<v1::RegistryService::Stub> registry = v1::RegistryService::NewStub(*channel);
+  v1::Deployment deployment;
+  grpc::Status status =
+      registry->GetDeployment(Context().get(), v1::GetDeploymentRequest(), &deployment);
+  if (!status.ok()) return ServerError(status);
+  return ReadSession(*std::move(channel), *std::move(key), deployment.checkpoint_origin());
+}
+
+absl::Status ReadSession::Call(const char* method, const google::protobuf::Message& request,
+                               google::protobuf::Message* response) {
   std::unique_ptr<grpc::ClientContext> context = Context();
-  read_auth::AttachReadCredentials(context.get(), method, *key);
-  return context;
+  grpc::Status status = read_auth::SignedRead(*channel_, context.get(), method, request,
+                                              read_auth::ReadSigner{key_, origin_}, response);
+  if (!status.ok()) return ServerError(status);
+  return absl::OkStatus();
 }
 
 absl::Status ServerError(const grpc::Status& status) {

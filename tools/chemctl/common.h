@@ -74,9 +74,26 @@ absl::StatusOr<M> ReadJson(const std::string& path, absl::string_view what) {
 // A client context with a deadline `seconds` from now.
 std::unique_ptr<grpc::ClientContext> Context(int seconds = 30);
 
-// A context carrying read credentials for `method`, signed with --key.
-absl::StatusOr<std::unique_ptr<grpc::ClientContext>> ReadContext(const cli::Args& args,
-                                                                 const char* method);
+// Signed reads as the actor of --key (read.v2: each call's credentials are
+// bound to its request's bytes and to the deployment the server names in
+// GetDeployment, asked once when the session opens).
+class ReadSession {
+ public:
+  static absl::StatusOr<ReadSession> Open(const cli::Args& args);
+
+  // Calls `method` with `request` (a fresh context with the usual deadline);
+  // a refusal as ServerError.
+  absl::Status Call(const char* method, const google::protobuf::Message& request,
+                    google::protobuf::Message* response);
+
+ private:
+  ReadSession(std::shared_ptr<grpc::Channel> channel, crypto::SigningKey key, std::string origin)
+      : channel_(std::move(channel)), key_(std::move(key)), origin_(std::move(origin)) {}
+
+  std::shared_ptr<grpc::Channel> channel_;
+  crypto::SigningKey key_;
+  std::string origin_;
+};
 
 // A server's refusal, as "server: <its message>" with its code.
 absl::Status ServerError(const grpc::Status& status);

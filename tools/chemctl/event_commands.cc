@@ -140,22 +140,19 @@ absl::Status Record(const cli::Args& args) {
 
 absl::Status History(const cli::Args& args) {
   if (args.positional().size() != 1) return absl::InvalidArgumentError("give one code");
-  absl::StatusOr<crypto::SigningKey> key = cli::SigningKeyArg(args, "key");
-  if (!key.ok()) return key.status();
+  absl::StatusOr<ReadSession> reads = ReadSession::Open(args);
+  if (!reads.ok()) return reads.status();
   absl::StatusOr<std::unique_ptr<v1::LedgerService::Stub>> stub = LedgerStub(args);
   if (!stub.ok()) return stub.status();
   // Page by page, into one history (the first page's state and log size).
   v1::History history;
   std::string token;
   do {
-    std::unique_ptr<grpc::ClientContext> context = Context();
-    read_auth::AttachReadCredentials(context.get(), api::kGetHistoryMethod, *key);
     v1::GetHistoryRequest request;
     request.set_code(args.positional()[0]);
     request.set_page_token(token);
     v1::History page;
-    grpc::Status status = (*stub)->GetHistory(context.get(), request, &page);
-    if (!status.ok()) return ServerError(status);
+    if (absl::Status s = reads->Call(api::kGetHistoryMethod, request, &page); !s.ok()) return s;
     token = page.next_page_token();
     if (history.code().empty()) {
       history = std::move(page);

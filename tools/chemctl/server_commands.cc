@@ -188,15 +188,14 @@ absl::Status ShowDeployment(const cli::Args& args) {
 
 absl::Status ShowEnterprise(const cli::Args& args) {
   if (args.positional().size() != 1) return absl::InvalidArgumentError("give one USCC");
-  absl::StatusOr<std::unique_ptr<v1::RegistryService::Stub>> stub = RegistryStub(args);
-  if (!stub.ok()) return stub.status();
+  absl::StatusOr<ReadSession> reads = ReadSession::Open(args);
+  if (!reads.ok()) return reads.status();
   v1::GetEnterpriseRequest request;
   request.set_uscc(args.positional()[0]);
   v1::EnterpriseRecord response;
-  auto context = ReadContext(args, api::kGetEnterpriseMethod);
-  if (!context.ok()) return context.status();
-  grpc::Status status = (*stub)->GetEnterprise(context->get(), request, &response);
-  if (!status.ok()) return ServerError(status);
+  if (absl::Status s = reads->Call(api::kGetEnterpriseMethod, request, &response); !s.ok()) {
+    return s;
+  }
   std::cout << PrintJson(response);
   return absl::OkStatus();
 }
@@ -205,27 +204,25 @@ absl::Status ShowProducts(const cli::Args& args) {
   if (args.positional().empty() || args.positional().size() > 2) {
     return absl::InvalidArgumentError("give a USCC and optionally a product number");
   }
-  absl::StatusOr<std::unique_ptr<v1::RegistryService::Stub>> stub = RegistryStub(args);
-  if (!stub.ok()) return stub.status();
+  absl::StatusOr<ReadSession> reads = ReadSession::Open(args);
+  if (!reads.ok()) return reads.status();
   if (args.positional().size() == 2) {
     v1::GetProductRequest request;
     request.set_enterprise_uscc(args.positional()[0]);
     request.set_product_number(args.positional()[1]);
     v1::Product response;
-    auto context = ReadContext(args, api::kGetProductMethod);
-    if (!context.ok()) return context.status();
-    grpc::Status status = (*stub)->GetProduct(context->get(), request, &response);
-    if (!status.ok()) return ServerError(status);
+    if (absl::Status s = reads->Call(api::kGetProductMethod, request, &response); !s.ok()) {
+      return s;
+    }
     std::cout << PrintJson(response);
     return absl::OkStatus();
   }
   v1::ListProductsRequest request;
   request.set_enterprise_uscc(args.positional()[0]);
   v1::ListProductsResponse response;
-  auto context = ReadContext(args, api::kListProductsMethod);
-  if (!context.ok()) return context.status();
-  grpc::Status status = (*stub)->ListProducts(context->get(), request, &response);
-  if (!status.ok()) return ServerError(status);
+  if (absl::Status s = reads->Call(api::kListProductsMethod, request, &response); !s.ok()) {
+    return s;
+  }
   std::cout << PrintJson(response);
   return absl::OkStatus();
 }
@@ -263,22 +260,16 @@ absl::Status WritePrintable(const std::string& url, const v1::Product& product,
 absl::Status FetchProductAndSupplier(const cli::Args& args, const std::string& uscc,
                                      const std::string& product_number, v1::Product* product,
                                      v1::Enterprise* supplier) {
-  absl::StatusOr<std::unique_ptr<v1::RegistryService::Stub>> stub = RegistryStub(args);
-  if (!stub.ok()) return stub.status();
+  absl::StatusOr<ReadSession> reads = ReadSession::Open(args);
+  if (!reads.ok()) return reads.status();
   v1::GetProductRequest p;
   p.set_enterprise_uscc(uscc);
   p.set_product_number(product_number);
-  auto product_context = ReadContext(args, api::kGetProductMethod);
-  if (!product_context.ok()) return product_context.status();
-  grpc::Status status = (*stub)->GetProduct(product_context->get(), p, product);
-  if (!status.ok()) return ServerError(status);
+  if (absl::Status s = reads->Call(api::kGetProductMethod, p, product); !s.ok()) return s;
   v1::GetEnterpriseRequest e;
   e.set_uscc(uscc);
   v1::EnterpriseRecord record;
-  auto enterprise_context = ReadContext(args, api::kGetEnterpriseMethod);
-  if (!enterprise_context.ok()) return enterprise_context.status();
-  status = (*stub)->GetEnterprise(enterprise_context->get(), e, &record);
-  if (!status.ok()) return ServerError(status);
+  if (absl::Status s = reads->Call(api::kGetEnterpriseMethod, e, &record); !s.ok()) return s;
   *supplier = record.enterprise();
   return absl::OkStatus();
 }
@@ -451,20 +442,21 @@ absl::Status FetchTrustList(const cli::Args& args) {
 
 absl::Status Resolve(const cli::Args& args) {
   if (args.positional().size() != 1) return absl::InvalidArgumentError("give one label URL");
-  absl::StatusOr<std::unique_ptr<v1::LabelService::Stub>> stub = LabelStub(args);
-  if (!stub.ok()) return stub.status();
   v1::ResolveLabelRequest request;
   request.set_url(args.positional()[0]);
   v1::ResolveLabelResponse response;
-  std::unique_ptr<grpc::ClientContext> context = Context();
   if (args.Has("key")) {
-    absl::StatusOr<std::unique_ptr<grpc::ClientContext>> signed_context =
-        ReadContext(args, api::kResolveLabelMethod);
-    if (!signed_context.ok()) return signed_context.status();
-    context = *std::move(signed_context);
+    absl::StatusOr<ReadSession> reads = ReadSession::Open(args);
+    if (!reads.ok()) return reads.status();
+    if (absl::Status s = reads->Call(api::kResolveLabelMethod, request, &response); !s.ok()) {
+      return s;
+    }
+  } else {
+    absl::StatusOr<std::unique_ptr<v1::LabelService::Stub>> stub = LabelStub(args);
+    if (!stub.ok()) return stub.status();
+    grpc::Status status = (*stub)->ResolveLabel(Context().get(), request, &response);
+    if (!status.ok()) return ServerError(status);
   }
-  grpc::Status status = (*stub)->ResolveLabel(context.get(), request, &response);
-  if (!status.ok()) return ServerError(status);
   std::cout << PrintJson(response);
   if (response.verdict() != "authentic") {
     return absl::FailedPreconditionError(absl::StrCat("label is ", response.verdict(),

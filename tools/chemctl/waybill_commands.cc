@@ -147,15 +147,12 @@ absl::Status AuthorizeCarrier(const cli::Args& args) {
 absl::Status Show(const cli::Args& args) {
   absl::StatusOr<std::string> number = OneNumber(args);
   if (!number.ok()) return number.status();
-  absl::StatusOr<std::unique_ptr<v1::WaybillService::Stub>> stub = WaybillStub(args);
-  if (!stub.ok()) return stub.status();
-  auto context = ReadContext(args, api::kGetWaybillMethod);
-  if (!context.ok()) return context.status();
+  absl::StatusOr<ReadSession> reads = ReadSession::Open(args);
+  if (!reads.ok()) return reads.status();
   v1::GetWaybillRequest request;
   request.set_waybill_number(*number);
   v1::WaybillRecord record;
-  grpc::Status status = (*stub)->GetWaybill(context->get(), request, &record);
-  if (!status.ok()) return ServerError(status);
+  if (absl::Status s = reads->Call(api::kGetWaybillMethod, request, &record); !s.ok()) return s;
   std::cout << PrintJson(record);
   if (!args.Has("qr")) return absl::OkStatus();
   if (record.waybill_code().empty()) {
@@ -165,8 +162,8 @@ absl::Status Show(const cli::Args& args) {
 }
 
 absl::Status List(const cli::Args& args) {
-  absl::StatusOr<std::unique_ptr<v1::WaybillService::Stub>> stub = WaybillStub(args);
-  if (!stub.ok()) return stub.status();
+  absl::StatusOr<ReadSession> reads = ReadSession::Open(args);
+  if (!reads.ok()) return reads.status();
   v1::ListWaybillsRequest request;
   request.set_carrier_uscc(args.Get("carrier"));
   request.set_consignor_uscc(args.Get("consignor"));
@@ -174,11 +171,10 @@ absl::Status List(const cli::Args& args) {
   request.set_vehicle_plate(args.Get("plate"));
   request.set_page_size(1000);
   do {
-    auto context = ReadContext(args, api::kListWaybillsMethod);
-    if (!context.ok()) return context.status();
     v1::ListWaybillsResponse page;
-    grpc::Status status = (*stub)->ListWaybills(context->get(), request, &page);
-    if (!status.ok()) return ServerError(status);
+    if (absl::Status s = reads->Call(api::kListWaybillsMethod, request, &page); !s.ok()) {
+      return s;
+    }
     for (const v1::WaybillRecord& r : page.waybills()) {
       const v1::Waybill& w = r.waybill();
       std::cout << w.waybill_number() << "\t" << v1::WaybillStatus_Name(r.status()) << "\t"

@@ -1,0 +1,83 @@
+#include "services/common/grpc_read_auth.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "services/common/raw_unary.h"
+
+namespace chemledger::read_auth {
+
+void AttachCredentials(grpc::ClientContext* context, const ReadCredentials& credentials) {
+  context->AddMetadata(kKeyIdHeader, credentials.key_id);
+  context->AddMetadata(kTimeHeader, credentials.time);
+  if (!credentials.nonce.empty()) context->AddMetadata(kNonceHeader, credentials.nonce);
+  context->AddMetadata(kSignatureHeader, credentials.signature);
+}
+
+void AttachStreamCredentials(grpc::ClientContext* context, absl::string_view method,
+                             const ReadSigner& signer) {
+  AttachCredentials(context,
+                    SignRead(ReadRequest{signer.origin, method, ""}, signer.key, absl::Now()));
+}
+
+grpc::Status SignedReadBytes(grpc::ChannelInterface& channel, grpc::ClientContext* context,
+                             absl::string_view method, const std::string& request_bytes,
+                             const ReadSigner& signer, std::string* response_bytes) {
+  AttachCredentials(context, SignRead(ReadRequest{signer.origin, method, request_bytes},
+                                      signer.key, absl::Now()));
+  // The stub only borrows the channel for the call.
+  grpc::GenericStub stub(
+      std::shared_ptr<grpc::ChannelInterface>(&channel, [](grpc::ChannelInterface*) {}));
+  grpc::Slice slice(request_bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  absl::Notification done;
+  stub.UnaryCall(context, std::string(method), grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  if (!status.ok()) return status;
+  return BytesOf(response, response_bytes);
+}
+
+grpc::Status SignedRead(grpc::ChannelInterface& channel, grpc::ClientContext* context,
+                        absl::string_view method, const google::protobuf::MessageLite& request,
+                        const ReadSigner& signer, google::protobuf::MessageLite* response) {
+  std::string bytes;
+  if (!request.SerializeToString(&bytes)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("request: ", request.GetTypeName(), " could not be serialized"));
+  }
+  std::string answer;
+  if (grpc::Status s = SignedReadBytes(channel, context, method, bytes, signer, &answer);
+      !s.ok()) {
+    return s;
+  }
+  if (!response->ParseFromString(answer)) {
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        absl::StrCat("response: not a serialized ", response->GetTypeName()));
+  }
+  return grpc::Status::OK;
+}
+
+ReadCredentials ReadCredentialsOf(const grpc::ServerContextBase& context) {
+  ReadCredentials c;
+  const auto& metadata = context.client_metadata();
+  const auto get = [&](const char* name, std::string* out) {
+    auto it = metadata.find(name);
+    if (it != metadata.end()) out->assign(it->second.data(), it->second.size());
+  };
+  get(kKeyIdHeader, &c.key_id);
+  get(kTimeHeader, &c.time);
+  get(kNonceHeader, &c.nonce);
+  get(kSignatureHeader, &c.signature);
+  return c;
+}
+
+}  // namespace chemledger::read_auth

@@ -1,0 +1,30 @@
+#include "services/registry/read_access.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "services/common/grpc_read_auth.h"
+#include "services/registry/registry_state.h"
+
+namespace chemledger::registry {
+
+absl::StatusOr<v1::Actor> ReadAuthenticator::Authenticate(const storage::StateReader& state,
+                                                          const grpc::ServerContextBase& context,
+                                                          absl::string_view method,
+                                                          absl::string_view request_bytes) {
+  std::optional<v1::Actor> reader;
+  absl::Status checked = checker_.Check(
+      read_auth::ReadCredentialsOf(context), method, request_bytes, absl::Now(),
+      [&](const v1::SignedEnvelope& envelope, const crypto::SignatureContext& signature_context) {
+        absl::StatusOr<v1::Actor> actor = VerifySigner(state, envelope, signature_context);
+        if (!actor.ok()) {
+          return absl::Status(actor.status().code(),
+                              absl::StrCat("read credentials: ", actor.status().message()));
+        }
+        reader = *std::move(actor);
+        return absl::OkStatus();
+      });
+  if (!checked.ok()) return checked;
+  return *std::move(reader);
+}
+
+}  // namespace chemledger::registry
