@@ -76,12 +76,13 @@ void ChemledgerdE2eTest::InitDeployment() {
   note_verifier_key_ = lines.back();  // the last line printed
 }
 
-void ChemledgerdE2eTest::StartServer() {
+void ChemledgerdE2eTest::StartServer(const std::vector<std::string>& flags) {
   server_.reset();  // a running one is killed first
   server_ = std::make_unique<Subprocess>();
-  ASSERT_TRUE(
-      server_->Start({Binary(), "serve", "--data", dir_ + "/data", "--listen", "127.0.0.1:0"})
-          .ok());
+  std::vector<std::string> command = {Binary(),      "serve", "--data", dir_ + "/data",
+                                      "--listen", "127.0.0.1:0"};
+  command.insert(command.end(), flags.begin(), flags.end());
+  ASSERT_TRUE(server_->Start(command).ok());
   int port = 0;
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (port == 0) {

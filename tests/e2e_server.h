@@ -60,8 +60,9 @@ class ChemledgerdE2eTest : public ::testing::Test {
   // Starts `chemledgerd serve` on the deployment and connects the stubs to
   // it. A server already running is killed first (SIGKILL, by the
   // Subprocess destructor), so this is also "restart". Fails fatally when
-  // the server does not say it is serving within 60 s.
-  void StartServer();
+  // the server does not say it is serving within 60 s. `flags` are added to
+  // `chemledgerd serve`.
+  void StartServer(const std::vector<std::string>& flags = {});
 
   // Today in China (UTC+8).
   static v1::Date Today();

@@ -12,7 +12,9 @@ sys.path.insert(0, sys.argv[1])
 import grpc  # noqa: E402
 
 import chemledger_client as cl  # noqa: E402
-from chemledger.v1 import ledger_pb2, ledger_service_pb2, ledger_service_pb2_grpc, log_pb2  # noqa: E402
+from chemledger.v1 import (  # noqa: E402
+    ledger_pb2, ledger_service_pb2, ledger_service_pb2_grpc, log_pb2, registry_service_pb2,
+    registry_service_pb2_grpc)
 
 
 def check(ok, what):
@@ -24,7 +26,9 @@ def check(ok, what):
 def main():
     _, _, server, key_path, enterprise, *codes = sys.argv
     key = cl.load_key(key_path)
-    stub = ledger_service_pb2_grpc.LedgerServiceStub(grpc.insecure_channel(server))
+    channel = grpc.insecure_channel(server)
+    stub = ledger_service_pb2_grpc.LedgerServiceStub(channel)
+    origin = cl.deployment_origin(channel, registry_service_pb2, registry_service_pb2_grpc)
     now = int(time.time()) - 60
 
     def event(event_id, step, seconds):
@@ -62,8 +66,22 @@ def main():
         check(False, "an anonymous history read was answered")
     except grpc.RpcError as err:
         check(err.code() == grpc.StatusCode.UNAUTHENTICATED, f"anonymous read: {err.code()}")
-    history = stub.GetHistory(
-        request, metadata=cl.read_metadata("/chemledger.v1.LedgerService/GetHistory", key))
+    method = "/chemledger.v1.LedgerService/GetHistory"
+    history = cl.signed_read(channel, origin, method, request, ledger_service_pb2.History, key)
+    # Credentials are good once, for their request only.
+    request_bytes = request.SerializeToString()
+    metadata = cl.read_metadata(origin, method, request_bytes, key)
+    raw = channel.unary_unary(method, request_serializer=None,
+                              response_deserializer=ledger_service_pb2.History.FromString)
+    check(len(raw(request_bytes, metadata=metadata).events) == 2, "a raw signed read")
+    for what, sent in (("a replay", request_bytes),
+                       ("another request", ledger_service_pb2.GetHistoryRequest(
+                           code=codes[1]).SerializeToString())):
+        try:
+            raw(sent, metadata=metadata)
+            check(False, f"{what} was answered")
+        except grpc.RpcError as err:
+            check(err.code() == grpc.StatusCode.UNAUTHENTICATED, f"{what}: {err.code()}")
     check(len(history.events) == 2, f"two events in the history, got {len(history.events)}")
     check(history.events[1].entry.envelope == envelope.__class__.FromString(
         cl.sign_envelope(log_pb2, cl.EVENT_CONTEXT,

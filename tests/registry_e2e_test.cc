@@ -15,6 +15,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "api/china_time.h"
 #include "api/wire.h"
 #include "chemledger/v1/label_service.grpc.pb.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
@@ -244,6 +245,11 @@ TEST_F(RegistryE2eTest, RegistryReadsNeedAnActorsSignatureAndTheScanShowsLess) {
       made_for(kDeployment, api::kGetEnterpriseMethod, bytes, absl::Now());
   ASSERT_TRUE(send(good).ok());
   expect_unauthenticated(send(good), "chemledger-nonce: these credentials were used already");
+  // A restarted server has forgotten the nonces, and takes nothing signed
+  // before it started.
+  absl::SleepFor(absl::Seconds(1));  // the restart begins a second later
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  expect_unauthenticated(send(good), "chemledger-time: signed before this server started");
   // The first form (read.v1: no nonce, method and time only) is refused
   // unless the server was started to accept it.
   {
@@ -255,6 +261,20 @@ TEST_F(RegistryE2eTest, RegistryReadsNeedAnActorsSignatureAndTheScanShowsLess) {
         *regulator_);
     v1_form.signature = signed_v1.signatures(0).sig();
     expect_unauthenticated(send(v1_form), "read.v1 credentials (no nonce) are no longer accepted");
+    // Until 2027-06-30 a server may be told to accept them, replays and all.
+    ASSERT_NO_FATAL_FAILURE(StartServer({"--read-credentials=v1-accepted"}));
+    v1_form.time = absl::StrCat(absl::ToUnixSeconds(absl::Now()));
+    v1_form.signature =
+        envelope::Sign(read_auth::kReadContextV1,
+                       absl::StrCat(api::kGetEnterpriseMethod, "\n", v1_form.time), *regulator_)
+            ->signatures(0)
+            .sig();
+    if (api::TodayInChina() <= absl::CivilDay(2027, 6, 30)) {
+      EXPECT_TRUE(send(v1_form).ok());
+      EXPECT_TRUE(send(v1_form).ok());
+    }
+    ASSERT_NO_FATAL_FAILURE(StartServer());
+    expect_unauthenticated(send(v1_form), "read.v1");
   }
   {
     // A stranger's key is not registered.

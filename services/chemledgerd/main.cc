@@ -284,6 +284,7 @@ absl::Status Serve(const cli::Args& args) {
     open_options.rules_epoch = 2;
   }
   read_auth::ReadCredentialChecker::Options read_options;
+  read_options.not_before = absl::Now();
   if (args.Has("read-credentials")) {
     if (args.Get("read-credentials") != "v1-accepted") {
       return absl::InvalidArgumentError(

@@ -91,6 +91,12 @@ absl::Status ReadCredentialChecker::Check(
         " away from the server's clock; at most ", absl::FormatDuration(window),
         " is accepted"));
   }
+  if (!v1 && absl::FromUnixSeconds(seconds) < absl::FromUnixSeconds(absl::ToUnixSeconds(
+                                                    options_.not_before))) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "metadata ", kTimeHeader, ": signed before this server started (",
+        absl::FormatTime(options_.not_before), "); sign the call afresh"));
+  }
   v1::SignedEnvelope envelope;
   const crypto::SignatureContext& context = v1 ? kReadContextV1 : kReadContext;
   envelope.set_payload_type(std::string(context.payload_type()));

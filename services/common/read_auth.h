@@ -102,6 +102,10 @@ class ReadCredentialChecker {
     // 100 bytes each). When full, reads are refused with RESOURCE_EXHAUSTED
     // until some expire: the server never forgets one early.
     size_t max_remembered = size_t{1} << 22;
+    // Credentials signed before this second are refused: the nonces of a
+    // previous process are not remembered, so a server takes nothing signed
+    // before it started (chemledgerd: its start).
+    absl::Time not_before = absl::InfinitePast();
   };
   explicit ReadCredentialChecker(Options options);
   ReadCredentialChecker(const ReadCredentialChecker&) = delete;

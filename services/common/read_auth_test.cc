@@ -117,6 +117,22 @@ TEST(ReadAuthTest, RefusesOtherRequestsMethodsDeploymentsTimesAndKeys) {
   EXPECT_TRUE(Check(checker, c, kMethod, "request", kNow, key).ok());
 }
 
+TEST(ReadAuthTest, NothingSignedBeforeTheServerStarted) {
+  const crypto::SigningKey key = Key(1);
+  ReadCredentialChecker::Options options = At(kOrigin);
+  options.not_before = kNow + absl::Milliseconds(500);
+  ReadCredentialChecker checker(options);
+  absl::Status before = Check(
+      checker, SignRead(ReadRequest{kOrigin, kMethod, ""}, key, kNow - absl::Seconds(1)), kMethod,
+      "", kNow + absl::Seconds(1), key);
+  EXPECT_EQ(before.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(before.message().find("before this server started"), std::string::npos) << before;
+  // Signed in the second it started: accepted.
+  EXPECT_TRUE(Check(checker, SignRead(ReadRequest{kOrigin, kMethod, ""}, key, kNow), kMethod, "",
+                    kNow + absl::Seconds(1), key)
+                  .ok());
+}
+
 // read.v1: the method and the time only, no nonce.
 ReadCredentials SignV1(absl::string_view method, const crypto::SigningKey& key, absl::Time now) {
   ReadCredentials c;

@@ -4,8 +4,10 @@ Shows that nothing in the protocol needs ChemLedger's C++ code: a client
 serializes its message with any Protobuf library, signs the DSSE
 pre-authentication encoding of exactly those bytes with its Ed25519 key
 (PyNaCl), and sends bytes, key id and signature in a SignedEnvelope
-(docs/signatures.md, docs/events.md). Reads carry a signature over the
-method and the time in gRPC metadata.
+(docs/signatures.md, docs/events.md). Reads carry, in gRPC metadata, a
+signature over the deployment's origin, the method, the time, a fresh nonce
+and the SHA-256 of the request's bytes exactly as sent (read.v2): so the
+request is serialized once, and those bytes are both signed and sent.
 
 Needs Debian's python3-grpcio, python3-protobuf and python3-nacl (run it with
 /usr/bin/python3) and stubs generated with
@@ -16,12 +18,13 @@ on PYTHONPATH.
 
 import base64
 import hashlib
+import os
 import time
 
 import nacl.signing
 
 EVENT_CONTEXT = "application/vnd.chemledger.event.v1+protobuf"
-READ_CONTEXT = "application/vnd.chemledger.read.v1"
+READ_CONTEXT = "application/vnd.chemledger.read.v2"
 
 
 def pae(payload_type: str, body: bytes) -> bytes:
@@ -61,10 +64,34 @@ def sign_envelope(log_pb2, payload_type: str, payload: bytes, key: nacl.signing.
     return envelope
 
 
-def read_metadata(method: str, key: nacl.signing.SigningKey, now=None):
-    """gRPC metadata proving which actor reads `method` (a full method name)."""
+def read_metadata(origin: str, method: str, request_bytes: bytes, key: nacl.signing.SigningKey,
+                  now=None, nonce=None):
+    """gRPC metadata proving which actor sends `request_bytes` to `method` (a
+    full method name) of the deployment `origin` (Deployment.checkpoint_origin).
+    Good for one call: the server refuses the same nonce twice. A stream is
+    opened with the metadata of empty request bytes."""
     seconds = str(int(now if now is not None else time.time()))
-    signature = key.sign(pae(READ_CONTEXT, f"{method}\n{seconds}".encode())).signature
+    nonce = nonce if nonce is not None else os.urandom(16).hex()
+    body = "\n".join([origin, method, seconds, nonce,
+                      hashlib.sha256(request_bytes).hexdigest()]).encode()
+    signature = key.sign(pae(READ_CONTEXT, body)).signature
     return (("chemledger-key-id", key_id(bytes(key.verify_key))),
             ("chemledger-time", seconds),
+            ("chemledger-nonce", nonce),
             ("chemledger-signature-bin", signature))
+
+
+def deployment_origin(channel, registry_service_pb2, registry_service_pb2_grpc) -> str:
+    """The origin read credentials are bound to, as the server names it."""
+    stub = registry_service_pb2_grpc.RegistryServiceStub(channel)
+    return stub.GetDeployment(registry_service_pb2.GetDeploymentRequest()).checkpoint_origin
+
+
+def signed_read(channel, origin: str, method: str, request, response_class,
+                key: nacl.signing.SigningKey):
+    """Calls the read `method` with `request`: serializes it once, signs those
+    bytes and sends exactly them (a call without a request serializer)."""
+    request_bytes = request.SerializeToString()
+    call = channel.unary_unary(method, request_serializer=None,
+                               response_deserializer=response_class.FromString)
+    return call(request_bytes, metadata=read_metadata(origin, method, request_bytes, key))

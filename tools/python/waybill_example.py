@@ -16,7 +16,8 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 import grpc  # noqa: E402
 
 import chemledger_client as cl  # noqa: E402
-from chemledger.v1 import log_pb2, waybill_pb2, waybill_service_pb2_grpc  # noqa: E402
+from chemledger.v1 import (  # noqa: E402
+    log_pb2, registry_service_pb2, registry_service_pb2_grpc, waybill_pb2, waybill_service_pb2_grpc)
 
 WAYBILL_CONTEXT = "application/vnd.chemledger.waybill.v1+protobuf"
 
@@ -54,7 +55,9 @@ def signed(key, request_id, w):
 def main():
     _, _, server, key_path, carrier, consignor, consignee, *codes = sys.argv
     key = cl.load_key(key_path)
-    stub = waybill_service_pb2_grpc.WaybillServiceStub(grpc.insecure_channel(server))
+    channel = grpc.insecure_channel(server)
+    stub = waybill_service_pb2_grpc.WaybillServiceStub(channel)
+    origin = cl.deployment_origin(channel, registry_service_pb2, registry_service_pb2_grpc)
     bad_plate = waybill("PY-WB-2", carrier, consignor, consignee, codes[-1:])
     bad_plate.vehicle.plate = "FJ-12345"
     requests = [
@@ -64,7 +67,7 @@ def main():
     ]
     for attempt in ("first", "again"):
         # A stream opens with the carrier's credentials for SubmitStream.
-        metadata = cl.read_metadata("/chemledger.v1.WaybillService/SubmitStream", key)
+        metadata = cl.read_metadata(origin, "/chemledger.v1.WaybillService/SubmitStream", b"", key)
         for request, result in zip(requests, stub.SubmitStream(iter(requests), metadata=metadata)):
             number = waybill_pb2.WaybillRequest.FromString(request.payload).submit.waybill_number
             if result.code == 0:
