@@ -602,6 +602,33 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(
   const uint64_t size = snapshot->size();
   if (absl::Status s = VerifyTail(*snapshot); !s.ok()) return s;
 
+  // A state of another layout is rebuilt from the log, whole.
+  absl::StatusOr<std::optional<std::string>> format = snapshot->Get(kStateFormatKey);
+  if (!format.ok()) return format.status();
+  const std::string current_format = absl::StrCat(kStateFormat);
+  if (*format != current_format) {
+    if (size > 0) {
+      if (absl::StatusOr<storage::IntegrityReport> integrity = store->CheckIntegrity();
+          !integrity.ok()) {
+        return integrity.status();
+      }
+    }
+    if (absl::Status s = store->ClearState(); !s.ok()) return s;
+    if (size > 0) {
+      absl::Status s = RebuildRange(
+          *snapshot, 0, size, machines, *owners,
+          [store] { return std::shared_ptr<const storage::StateReader>(store->GetSnapshot()); },
+          [store](uint64_t applied_size, const storage::StateWrites& writes) {
+            return store->ApplyState(applied_size, writes);
+          },
+          progress);
+      if (!s.ok()) return s;
+    }
+    storage::StateWrites format_write;
+    format_write.Put(std::string(kStateFormatKey), current_format);
+    if (absl::Status s = store->ApplyState(size, format_write); !s.ok()) return s;
+  }
+
   const uint64_t applied = store->StateAppliedSize().value_or(0);
   if (applied > size) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -673,6 +700,13 @@ absl::StatusOr<CheckReport> Journal::Check(
         "the state reflects ", applied ? absl::StrCat(*applied) : "no", " entries but the log holds ",
         source->size()));
   }
+  absl::StatusOr<std::optional<std::string>> format = source->Get(kStateFormatKey);
+  if (!format.ok()) return format.status();
+  if (*format != absl::StrCat(kStateFormat)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "check: the stored state is of format ", format->value_or("1"), ", this version's is ",
+        kStateFormat, ": start the server once (it rebuilds the state from the log), then check"));
+  }
   CheckReport report;
   report.entries = source->size();
   // The scratch store keeps the rebuilt state only; entries come from the source.
@@ -685,6 +719,11 @@ absl::StatusOr<CheckReport> Journal::Check(
       },
       progress);
   if (!rebuilt.ok()) return rebuilt;
+  {
+    storage::StateWrites format_write;
+    format_write.Put(std::string(kStateFormatKey), absl::StrCat(kStateFormat));
+    if (absl::Status s = scratch->Commit({}, format_write).status(); !s.ok()) return s;
+  }
 
   // Compare the two states key by key, a page at a time.
   std::shared_ptr<const storage::Snapshot> rebuilt_state = scratch->GetSnapshot();

@@ -137,6 +137,16 @@ class Journal {
   // The state key prefix the journal keeps for itself (request keys).
   static constexpr absl::string_view kKeyPrefix = "j/";
 
+  // The layout of the state: which keys the state machines derive from the
+  // entries. Raised whenever a state machine changes what it writes (a new
+  // index, a new record field); the journal records it in the state (key
+  // kStateFormatKey, decimal) and, at Open, rebuilds the whole state from the
+  // log when the recorded format differs (or is absent from a store written
+  // before formats were recorded, which is format 1). Entries never change.
+  //   2: waybills indexed by party (services/waybill, "w/party/").
+  static constexpr int kStateFormat = 2;
+  static constexpr absl::string_view kStateFormatKey = "j/state-format";
+
  private:
   class Impl;
   explicit Journal(std::unique_ptr<Impl> impl);

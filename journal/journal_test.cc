@@ -267,7 +267,8 @@ TEST_F(JournalTest, ConcurrentSubmissionsAreOrderedAndCheckRebuildsTheSameState)
   absl::StatusOr<CheckReport> report = Check();
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->entries, s->size());
-  EXPECT_EQ(report->state_keys, 2u + s->size());  // bank, count, one request key each
+  // bank, count, one request key each, the state format
+  EXPECT_EQ(report->state_keys, 3u + s->size());
 }
 
 TEST_F(JournalTest, ReadsAndTheNextBatchDoNotWaitForAStalledCommit) {
@@ -341,6 +342,33 @@ TEST_F(JournalTest, ALogWithoutStateGetsItsStateBuiltOnceOnOpen) {
   EXPECT_EQ(retry->index, 7u);
   journal_.reset();
   EXPECT_TRUE(Check().ok());
+}
+
+TEST_F(JournalTest, AStateOfAnotherFormatIsRebuiltWholeOnOpen) {
+  ASSERT_TRUE(OpenJournal().ok());
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(journal_->Submit(Transfer("", "hugo", 3)).ok());
+  journal_.reset();
+  const uint64_t size = store_->Size();
+  // As an older version left it: format 1, and a key today's machines no
+  // longer write.
+  storage::StateWrites older;
+  older.Put(std::string(Journal::kStateFormatKey), "1");
+  older.Put("bank/obsolete-index/hugo", "x");
+  ASSERT_TRUE(store_->ApplyState(size, older).ok());
+  absl::StatusOr<CheckReport> stale = Check();
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kFailedPrecondition) << stale.status();
+
+  ASSERT_TRUE(OpenJournal().ok());
+  std::shared_ptr<const storage::Snapshot> s = journal_->Snapshot();
+  EXPECT_EQ(*s->Get(Journal::kStateFormatKey), absl::StrCat(Journal::kStateFormat));
+  EXPECT_EQ(*s->Get("bank/obsolete-index/hugo"), std::nullopt);
+  EXPECT_EQ(Balance(*s, "hugo"), "90");
+  EXPECT_EQ(store_->StateAppliedSize(), size);
+  // A retry is still known as one.
+  journal_.reset();
+  absl::StatusOr<CheckReport> report = Check();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->entries, size);
 }
 
 TEST_F(JournalTest, EntriesRebuildUnderTheRulesOfTheirOwnEpoch) {

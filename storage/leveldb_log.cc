@@ -471,6 +471,7 @@ class LevelDbStore final : public Store {
     return applied_;
   }
   absl::Status ApplyState(uint64_t applied_size, const StateWrites& state) override;
+  absl::Status ClearState() override;
   std::shared_ptr<const Snapshot> GetSnapshot() const override {
     absl::MutexLock lock(&publish_mu_);
     return published_;
@@ -614,6 +615,50 @@ absl::Status LevelDbStore::ApplyState(uint64_t applied_size, const StateWrites& 
   self.applied_size = applied_size;
   absl::StatusOr<uint64_t> written = Write(self);
   return written.status();
+}
+
+absl::Status LevelDbStore::ClearState() {
+  absl::MutexLock lock(&mu_);
+  if (!write_error_.ok()) return write_error_;
+  if (!writers_.empty()) {
+    return absl::FailedPreconditionError("clear state: the store is being written");
+  }
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  const auto fail = [&](const leveldb::Status& s) {
+    write_error_ = absl::UnavailableError(absl::StrCat(
+        "the store is read-only after a failed write (reopen to recover): ",
+        FromLevelDb(s, "clear state").message()));
+    return write_error_;
+  };
+  {
+    leveldb::WriteBatch batch;
+    batch.Delete(kStateAppliedKey);
+    if (leveldb::Status s = db_->Write(sync, &batch); !s.ok()) return fail(s);
+    applied_.reset();
+  }
+  // Then the state keys, a bounded batch at a time.
+  constexpr size_t kBatchKeys = 16384;
+  const std::string limit(1, kStatePrefix + 1);
+  for (;;) {
+    leveldb::WriteBatch batch;
+    size_t keys = 0;
+    {
+      std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+      for (it->Seek(std::string(1, kStatePrefix));
+           it->Valid() && it->key().compare(limit) < 0 && keys < kBatchKeys; it->Next()) {
+        batch.Delete(it->key());
+        ++keys;
+      }
+      if (!it->status().ok()) return FromLevelDb(it->status(), "clear state");
+    }
+    if (keys == 0) break;
+    if (leveldb::Status s = db_->Write(sync, &batch); !s.ok()) return fail(s);
+  }
+  auto snapshot = std::make_shared<LevelDbSnapshot>(db_.get(), range_.size(), range_.Root());
+  absl::MutexLock publish(&publish_mu_);
+  published_ = std::move(snapshot);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> LevelDbStore::Write(Writer& self) {

@@ -144,6 +144,41 @@ TEST(LevelDbStoreTest, AppendLeavesTheStateBehindAndApplyStateCatchesUp) {
   EXPECT_EQ(store->Size(), 4u);
 }
 
+TEST(LevelDbStoreTest, ClearStateDropsEveryStateKeyAndKeepsTheLog) {
+  const std::string dir = testing::FreshTempDir("store_clear");
+  std::unique_ptr<Store> store = Open(dir);
+  ASSERT_NE(store, nullptr);
+  // More keys than one clearing batch deletes.
+  StateWrites w;
+  for (int i = 0; i < 40000; ++i) w.Put(absl::StrCat("k/", i), "v");
+  ASSERT_TRUE(store->Commit({"e0", "e1"}, w).ok());
+  const Sha256Digest root = store->GetSnapshot()->root();
+  ASSERT_TRUE(store->ClearState().ok());
+  EXPECT_EQ(store->StateAppliedSize(), std::nullopt);
+  std::shared_ptr<const Snapshot> cleared = store->GetSnapshot();
+  int keys = 0;
+  ASSERT_TRUE(cleared->Scan("", "", [&](absl::string_view, absl::string_view) {
+                       ++keys;
+                       return true;
+                     })
+                  .ok());
+  EXPECT_EQ(keys, 0);
+  EXPECT_EQ(cleared->size(), 2u);
+  EXPECT_EQ(cleared->root(), root);
+  EXPECT_EQ(*cleared->Entry(1), "e1");
+  // The state is built again from the start.
+  StateWrites again;
+  again.Put("k/0", "rebuilt");
+  ASSERT_TRUE(store->ApplyState(2, again).ok());
+  store.reset();
+  store = Open(dir);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->StateAppliedSize(), 2u);
+  EXPECT_EQ(Get(*store->GetSnapshot(), "k/0"), "rebuilt");
+  EXPECT_EQ(Get(*store->GetSnapshot(), "k/1"), std::nullopt);
+  EXPECT_TRUE(store->CheckIntegrity().ok());
+}
+
 TEST(LevelDbStoreTest, RefusesOversizedAndEmptyCommitsWritingNothing) {
   const std::string dir = testing::FreshTempDir("store_limits");
   std::unique_ptr<Store> store = Open(dir);

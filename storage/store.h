@@ -180,6 +180,14 @@ class Store : public Log {
   // failure as Commit's.
   virtual absl::Status ApplyState(uint64_t applied_size, const StateWrites& state) = 0;
 
+  // For rebuilding the state from the log (its layout changed): deletes every
+  // state key and the record of the applied size, leaving the log as it is,
+  // in durable steps. The record goes first, so after a crash midway
+  // StateAppliedSize() is nullopt and some state keys may remain: call it
+  // again. Only while nothing else writes to the store (before a journal
+  // runs on it). Read-only failure as Commit's.
+  virtual absl::Status ClearState() = 0;
+
   // The latest committed state and log. Never waits for a Commit in progress.
   virtual std::shared_ptr<const Snapshot> GetSnapshot() const = 0;
 };

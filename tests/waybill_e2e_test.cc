@@ -163,6 +163,24 @@ TEST_F(WaybillE2eTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
   } while (!token.empty());
   EXPECT_EQ(listed, (std::vector<std::string>{"WB-E2E-1", "WB-E2E-4"}));
   {
+    // The carrier lists its own waybills without naming itself; another
+    // enterprise, party to none of them, lists nothing.
+    v1::ListWaybillsRequest mine;
+    v1::ListWaybillsResponse page;
+    ASSERT_TRUE(Read(carrier_key, api::kListWaybillsMethod, mine, &page).ok());
+    std::vector<std::string> numbers;
+    for (const auto& w : page.waybills()) numbers.push_back(w.waybill().waybill_number());
+    EXPECT_EQ(numbers, (std::vector<std::string>{"WB-E2E-1", "WB-E2E-4"}));
+    EXPECT_TRUE(page.next_page_token().empty());
+    v1::ListWaybillsRequest theirs;
+    theirs.set_carrier_uscc(carrier);
+    v1::ListWaybillsResponse none;
+    const crypto::SigningKey bystander =
+        RegisterProducer(registry::testing::ExampleUscc("440300"), "bystander");
+    ASSERT_TRUE(Read(bystander, api::kListWaybillsMethod, theirs, &none).ok());
+    EXPECT_EQ(none.waybills_size(), 0);
+  }
+  {
     v1::ListWaybillsRequest list;
     list.set_consignee_uscc(kAcme);  // nobody sends to Acme
     v1::ListWaybillsResponse page;

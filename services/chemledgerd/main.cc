@@ -301,7 +301,8 @@ absl::Status Serve(const cli::Args& args) {
     read_options.accept_v1 = true;
   }
   open_options.migration_progress = [](uint64_t done, uint64_t total) {
-    std::cout << "chemledgerd: building the state of a store written before it kept state: "
+    std::cout << "chemledgerd: building the state from the log (a store written before it kept "
+                 "state, or whose state layout changed): "
               << done << " of " << total << " entries" << std::endl;
   };
   absl::StatusOr<std::unique_ptr<Deployment>> deployment = Deployment::Open(*data, open_options);

@@ -528,6 +528,17 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
       return absl::InvalidArgumentError("request.change: no change given");
   }
   changes->Put(internal::WaybillKey(number), internal::ToRecord(next).SerializeAsString());
+  // The index by party, when the content changes (an amendment may name
+  // another consignee).
+  if (content != nullptr) {
+    const std::set<std::string> parties = PartiesOf(next.waybill);
+    if (*existing) {
+      for (const std::string& was : PartiesOf((*existing)->waybill)) {
+        if (!parties.count(was)) changes->Delete(internal::PartyKey(was, number));
+      }
+    }
+    for (const std::string& party : parties) changes->Put(internal::PartyKey(party, number), "");
+  }
   if (entry.rules_epoch >= 3) changes->Put(internal::ChangeKey(number, entry.index), "");
   return absl::OkStatus();
 }

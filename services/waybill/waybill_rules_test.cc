@@ -626,6 +626,58 @@ TEST_F(WaybillRulesTest, ToxicAndPrecursorGoodsNeedTheirPermits) {
 // Amend while open and nothing has shipped, never to another carrier; cancel
 // while open or departed and nothing received, with a reason; depart when
 // open; arrive when departed.
+// Each waybill is indexed under its carrier, consignor and consignee; an
+// amendment to another consignee moves it. Listings read the index of one
+// party, and examine a bounded number of waybills per page.
+TEST_F(WaybillRulesTest, WaybillsAreListedByPartyThroughAnIndex) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-P1", {Code(1)})).ok());
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-P2", {Code(2)})).ok());
+  ASSERT_TRUE(Submit(carrier_, testing::ExampleWaybill("WB-P3", kCarrier, kProducer, kOther,
+                                                       {Code(3)}))
+                  .ok());
+  const auto numbers = [&](absl::string_view party, const std::string& after, size_t limit,
+                           size_t max_examined, std::string* resume) {
+    absl::StatusOr<WaybillPage> page = ListWaybillsOf(
+        *t_->snapshot(), party, after, limit, [](const WaybillState&) { return true; },
+        max_examined);
+    EXPECT_TRUE(page.ok()) << page.status();
+    std::vector<std::string> out;
+    if (!page.ok()) return out;
+    for (const WaybillState& w : page->waybills) out.push_back(w.waybill.waybill_number());
+    if (resume != nullptr) *resume = page->resume_after;
+    return out;
+  };
+  using Numbers = std::vector<std::string>;
+  std::string resume;
+  EXPECT_EQ(numbers(kCarrier, "", 10, 100, &resume), (Numbers{"WB-P1", "WB-P2", "WB-P3"}));
+  EXPECT_EQ(resume, "");
+  EXPECT_EQ(numbers(kProducer, "", 10, 100, nullptr), (Numbers{"WB-P1", "WB-P2", "WB-P3"}));
+  EXPECT_EQ(numbers(kUser, "", 10, 100, nullptr), (Numbers{"WB-P1", "WB-P2"}));
+  EXPECT_EQ(numbers(kOther, "", 10, 100, nullptr), (Numbers{"WB-P3"}));
+  // Paged by limit, and by what a page may examine.
+  EXPECT_EQ(numbers(kCarrier, "", 2, 100, &resume), (Numbers{"WB-P1", "WB-P2"}));
+  EXPECT_EQ(resume, "WB-P2");
+  EXPECT_EQ(numbers(kCarrier, resume, 2, 100, &resume), (Numbers{"WB-P3"}));
+  EXPECT_EQ(resume, "");
+  absl::StatusOr<WaybillPage> picky = ListWaybillsOf(
+      *t_->snapshot(), kCarrier, "", 10,
+      [](const WaybillState& w) { return w.waybill.waybill_number() == "WB-P3"; }, 2);
+  ASSERT_TRUE(picky.ok());
+  EXPECT_TRUE(picky->waybills.empty());
+  EXPECT_EQ(picky->resume_after, "WB-P2") << "two examined, none kept: go on after WB-P2";
+
+  // Amended to another consignee: listed under it, no longer under kUser.
+  ASSERT_TRUE(Submit(carrier_, Amend(testing::ExampleWaybill("WB-P2", kCarrier, kProducer, kOther,
+                                                             {Code(2)})))
+                  .ok());
+  EXPECT_EQ(numbers(kUser, "", 10, 100, nullptr), (Numbers{"WB-P1"}));
+  EXPECT_EQ(numbers(kOther, "", 10, 100, nullptr), (Numbers{"WB-P2", "WB-P3"}));
+  // Status changes keep it where it is.
+  ASSERT_TRUE(Submit(carrier_, Cancel("WB-P1", "plans changed")).ok());
+  EXPECT_EQ(numbers(kUser, "", 10, 100, nullptr), (Numbers{"WB-P1"}));
+  ExpectStateRebuildsFromTheLog();
+}
+
 TEST_F(WaybillRulesTest, EachChangeNeedsTheStatusItChanges) {
   Refused(carrier_, Depart("WB-S9"), absl::StatusCode::kNotFound, "has no waybill 'WB-S9'");
   Refused(carrier_, Amend(Waybill("WB-S9", {Code(1)})), absl::StatusCode::kNotFound,
@@ -845,14 +897,13 @@ TEST_F(WaybillRulesTest, ABatchSeesItsOwnEarlierRequestsAndWritesOnce) {
   EXPECT_EQ(b4->status, v1::OPEN);
   EXPECT_EQ(OpenWaybill(Code(1)), "WB-B4");
   EXPECT_EQ(OpenWaybill(Code(2)), "");
-  bool more = true;
-  absl::StatusOr<std::vector<WaybillState>> listed = ListWaybills(
-      *t_->snapshot(), "", 10, [](const WaybillState&) { return true; }, &more);
+  absl::StatusOr<WaybillPage> listed =
+      ListWaybills(*t_->snapshot(), "", 10, [](const WaybillState&) { return true; });
   ASSERT_TRUE(listed.ok()) << listed.status();
-  ASSERT_EQ(listed->size(), 2u);
-  EXPECT_EQ((*listed)[0].waybill.waybill_number(), "WB-B1");
-  EXPECT_EQ((*listed)[1].waybill.waybill_number(), "WB-B4");
-  EXPECT_FALSE(more);
+  ASSERT_EQ(listed->waybills.size(), 2u);
+  EXPECT_EQ(listed->waybills[0].waybill.waybill_number(), "WB-B1");
+  EXPECT_EQ(listed->waybills[1].waybill.waybill_number(), "WB-B4");
+  EXPECT_TRUE(listed->resume_after.empty());
 
   // Reopened, the store holds the same waybills, and the batch sent again
   // gets the same results.

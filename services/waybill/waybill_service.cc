@@ -200,29 +200,44 @@ grpc::Status WaybillServiceImpl::ServeListWaybills(grpc::ServerContextBase* cont
   const size_t limit = request->page_size() == 0 ? 100 : request->page_size();
   const v1::ListWaybillsRequest& f = *request;
   const v1::Actor actor = *reader;
-  bool more = false;
-  absl::StatusOr<std::vector<WaybillState>> page = waybill::ListWaybills(
-      *snapshot, after, limit,
-      [&](const WaybillState& s) {
-        const v1::Waybill& w = s.waybill;
-        const int64_t departure = w.planned_departure().seconds();
-        return (IsRegulator(actor) || IsParty(actor, w)) &&
-               (f.carrier_uscc().empty() || w.carrier_uscc() == f.carrier_uscc()) &&
-               (f.consignor_uscc().empty() || w.consignor().uscc() == f.consignor_uscc()) &&
-               (f.consignee_uscc().empty() || w.consignee().uscc() == f.consignee_uscc()) &&
-               (f.vehicle_plate().empty() || w.vehicle().plate() == f.vehicle_plate()) &&
-               (f.departure_from() == 0 || departure >= f.departure_from()) &&
-               (f.departure_to() == 0 || departure < f.departure_to());
-      },
-      &more);
+  const auto keep = [&](const WaybillState& s) {
+    const v1::Waybill& w = s.waybill;
+    const int64_t departure = w.planned_departure().seconds();
+    return (IsRegulator(actor) || IsParty(actor, w)) &&
+           (f.carrier_uscc().empty() || w.carrier_uscc() == f.carrier_uscc()) &&
+           (f.consignor_uscc().empty() || w.consignor().uscc() == f.consignor_uscc()) &&
+           (f.consignee_uscc().empty() || w.consignee().uscc() == f.consignee_uscc()) &&
+           (f.vehicle_plate().empty() || w.vehicle().plate() == f.vehicle_plate()) &&
+           (f.departure_from() == 0 || departure >= f.departure_from()) &&
+           (f.departure_to() == 0 || departure < f.departure_to());
+  };
+  // Through the index of one party when there is one to read: the caller's
+  // own enterprise (an enterprise lists only waybills it is party to), or
+  // for a regulator the party the request names. A regulator's listing by
+  // plate or time alone reads all waybills, kMaxWaybillsExamined a page.
+  std::string party;
+  if (!IsRegulator(actor)) {
+    party = actor.enterprise_uscc();
+    if (party.empty()) return grpc::Status::OK;  // party to no waybill
+  } else if (!f.carrier_uscc().empty()) {
+    party = f.carrier_uscc();
+  } else if (!f.consignor_uscc().empty()) {
+    party = f.consignor_uscc();
+  } else {
+    party = f.consignee_uscc();
+  }
+  absl::StatusOr<WaybillPage> page =
+      party.empty() ? waybill::ListWaybills(*snapshot, after, limit, keep)
+                    : waybill::ListWaybillsOf(*snapshot, party, after, limit, keep);
   if (!page.ok()) return ToGrpcStatus(page.status());
   const absl::StatusOr<const crypto::SigningKey*> code_key = book_->CodeKey(*snapshot);
-  for (const WaybillState& s : *page) FillRecord(*snapshot, code_key, s, response->add_waybills());
+  for (const WaybillState& s : page->waybills) {
+    FillRecord(*snapshot, code_key, s, response->add_waybills());
+  }
   response->set_log_size(snapshot->size());
-  if (more && !page->empty()) {
+  if (!page->resume_after.empty()) {
     ledger_->Keep(snapshot);
-    response->set_next_page_token(
-        absl::StrCat(snapshot->size(), ":", page->back().waybill.waybill_number()));
+    response->set_next_page_token(absl::StrCat(snapshot->size(), ":", page->resume_after));
   }
   return grpc::Status::OK;
 }

@@ -24,6 +24,11 @@ std::string ChangeKey(absl::string_view number, uint64_t log_index) {
   return absl::StrCat(ChangePrefix(number), absl::StrFormat("%020d", log_index));
 }
 
+std::string PartyPrefix(absl::string_view party) { return absl::StrCat("w/party/", party, "/"); }
+std::string PartyKey(absl::string_view party, absl::string_view number) {
+  return absl::StrCat(PartyPrefix(party), number);
+}
+
 state::WaybillRecord ToRecord(const WaybillState& s) {
   state::WaybillRecord r;
   *r.mutable_waybill() = s.waybill;
@@ -68,34 +73,85 @@ absl::StatusOr<std::optional<std::string>> OpenWaybillOf(const storage::StateRea
   return state.Get(internal::OpenKey(code));
 }
 
-absl::StatusOr<std::vector<WaybillState>> ListWaybills(
-    const storage::StateReader& state, const std::string& after, size_t limit,
-    const std::function<bool(const WaybillState&)>& keep, bool* more) {
-  std::vector<WaybillState> page;
-  *more = false;
-  // Strictly after `after`: its key with a 0 byte appended is the next one.
-  const std::string begin =
-      after.empty() ? internal::WaybillKey("") : internal::WaybillKey(after) + std::string(1, '\0');
-  const std::string end = storage::PrefixEnd(internal::WaybillKey(""));
-  absl::Status error;
-  absl::Status s = state.Scan(begin, end, [&](absl::string_view, absl::string_view value) {
-    state::WaybillRecord r;
-    if (!r.ParseFromString(std::string(value))) {
-      error = absl::DataLossError("a waybill record is malformed");
+namespace {
+
+// Adds the waybills of `numbers` that `keep` wants to `page`, until it holds
+// `limit` or `*budget` is spent; false when the page ended there.
+absl::StatusOr<bool> AddToPage(const storage::StateReader& state,
+                               const std::vector<std::string>& numbers, size_t limit,
+                               const std::function<bool(const WaybillState&)>& keep,
+                               size_t* budget, WaybillPage* page) {
+  for (const std::string& number : numbers) {
+    if (page->waybills.size() == limit || *budget == 0) {
+      // Something unexamined follows: the next page starts after the last
+      // one examined (page->resume_after).
       return false;
     }
-    WaybillState w = internal::FromRecord(r);
-    if (!keep(w)) return true;
-    if (page.size() == limit) {
-      *more = true;
-      return false;
+    absl::StatusOr<std::optional<WaybillState>> w = FindWaybill(state, number);
+    if (!w.ok()) return w.status();
+    if (!*w) {
+      return absl::DataLossError(
+          absl::StrCat("the waybill index lists '", number, "', which is missing"));
     }
-    page.push_back(std::move(w));
-    return true;
-  });
-  if (!s.ok()) return s;
-  if (!error.ok()) return error;
-  return page;
+    --*budget;
+    page->resume_after = number;
+    if (keep(**w)) page->waybills.push_back(**std::move(w));
+  }
+  return true;
+}
+
+// Lists the waybills whose numbers are the keys [prefix + after, ...) of
+// `prefix` (their suffix), a chunk of keys at a time.
+absl::StatusOr<WaybillPage> ListByKeys(const storage::StateReader& state,
+                                       const std::string& prefix, const std::string& after,
+                                       size_t limit,
+                                       const std::function<bool(const WaybillState&)>& keep,
+                                       size_t max_examined) {
+  constexpr size_t kChunk = 1024;
+  WaybillPage page;
+  size_t budget = max_examined;
+  std::string from = after.empty() ? prefix : absl::StrCat(prefix, after, std::string(1, '\0'));
+  for (;;) {
+    // A chunk's numbers first: a Scan callback does not read the state.
+    std::vector<std::string> numbers;
+    absl::Status s = state.Scan(from, storage::PrefixEnd(prefix),
+                                [&](absl::string_view key, absl::string_view) {
+                                  numbers.emplace_back(key.substr(prefix.size()));
+                                  return numbers.size() < kChunk;
+                                });
+    if (!s.ok()) return s;
+    absl::StatusOr<bool> went_on = AddToPage(state, numbers, limit, keep, &budget, &page);
+    if (!went_on.ok()) return went_on.status();
+    if (!*went_on) return page;
+    if (numbers.size() < kChunk) {
+      page.resume_after.clear();  // all examined
+      return page;
+    }
+    from = absl::StrCat(prefix, numbers.back(), std::string(1, '\0'));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<WaybillPage> ListWaybills(const storage::StateReader& state,
+                                         const std::string& after, size_t limit,
+                                         const std::function<bool(const WaybillState&)>& keep,
+                                         size_t max_examined) {
+  return ListByKeys(state, internal::WaybillKey(""), after, limit, keep, max_examined);
+}
+
+absl::StatusOr<WaybillPage> ListWaybillsOf(const storage::StateReader& state,
+                                           absl::string_view party, const std::string& after,
+                                           size_t limit,
+                                           const std::function<bool(const WaybillState&)>& keep,
+                                           size_t max_examined) {
+  return ListByKeys(state, internal::PartyPrefix(party), after, limit, keep, max_examined);
+}
+
+std::set<std::string> PartiesOf(const v1::Waybill& w) {
+  std::set<std::string> parties = {w.carrier_uscc(), w.consignor().uscc(), w.consignee().uscc()};
+  parties.erase("");
+  return parties;
 }
 
 absl::StatusOr<std::vector<uint64_t>> WaybillChanges(const storage::StateReader& state,

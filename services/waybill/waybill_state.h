@@ -44,12 +44,35 @@ absl::StatusOr<std::optional<WaybillState>> FindWaybill(const storage::StateRead
 // The open (not closed, not cancelled) waybill listing `code`, if any.
 absl::StatusOr<std::optional<std::string>> OpenWaybillOf(const storage::StateReader& state,
                                                          absl::string_view code);
+// A page of a listing: the waybills kept, by number, and where the next
+// page begins (empty: the listing is complete).
+struct WaybillPage {
+  std::vector<WaybillState> waybills;
+  std::string resume_after;  // a waybill number: list after it
+};
+// A listing examines at most this many waybills per page, kept or not, so a
+// filter that keeps few costs a bounded read per call.
+inline constexpr size_t kMaxWaybillsExamined = 10000;
+
 // Waybills after `after` (a waybill number; "" from the start), by number,
-// for which `keep` is true: at most `limit`. *more says whether others
-// follow.
-absl::StatusOr<std::vector<WaybillState>> ListWaybills(
-    const storage::StateReader& state, const std::string& after, size_t limit,
-    const std::function<bool(const WaybillState&)>& keep, bool* more);
+// for which `keep` is true: at most `limit`, examining at most
+// `max_examined` (the page then ends early, with resume_after set).
+absl::StatusOr<WaybillPage> ListWaybills(const storage::StateReader& state,
+                                         const std::string& after, size_t limit,
+                                         const std::function<bool(const WaybillState&)>& keep,
+                                         size_t max_examined = kMaxWaybillsExamined);
+// The same among the waybills `party` is the carrier, consignor or consignee
+// of (read through an index: the work is proportional to that party's
+// waybills, not to all).
+absl::StatusOr<WaybillPage> ListWaybillsOf(const storage::StateReader& state,
+                                           absl::string_view party, const std::string& after,
+                                           size_t limit,
+                                           const std::function<bool(const WaybillState&)>& keep,
+                                           size_t max_examined = kMaxWaybillsExamined);
+
+// The enterprises a waybill's index lists it under: its carrier, consignor
+// and consignee.
+std::set<std::string> PartiesOf(const v1::Waybill& w);
 
 // The log indexes of the changes to waybill `number` (submission,
 // amendments, consent, cancellation, departure, arrival), in order; recorded
@@ -73,6 +96,7 @@ std::string OpenKey(absl::string_view code);
 std::string ReceivedKey(absl::string_view code);
 std::string AuthorizationKey(absl::string_view consignor, absl::string_view carrier);
 std::string ChangeKey(absl::string_view number, uint64_t log_index);
+std::string PartyKey(absl::string_view party, absl::string_view number);
 state::WaybillRecord ToRecord(const WaybillState& s);
 WaybillState FromRecord(const state::WaybillRecord& r);
 }  // namespace internal
