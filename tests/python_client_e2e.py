@@ -74,11 +74,14 @@ def main():
     raw = channel.unary_unary(method, request_serializer=None,
                               response_deserializer=ledger_service_pb2.History.FromString)
     check(len(raw(request_bytes, metadata=metadata).events) == 2, "a raw signed read")
-    for what, sent in (("a replay", request_bytes),
-                       ("another request", ledger_service_pb2.GetHistoryRequest(
-                           code=codes[1]).SerializeToString())):
+    # A replay; and fresh credentials for this request sent with another.
+    for what, sent, with_metadata in (
+            ("a replay", request_bytes, metadata),
+            ("another request",
+             ledger_service_pb2.GetHistoryRequest(code=codes[1]).SerializeToString(),
+             cl.read_metadata(origin, method, request_bytes, key))):
         try:
-            raw(sent, metadata=metadata)
+            raw(sent, metadata=with_metadata)
             check(False, f"{what} was answered")
         except grpc.RpcError as err:
             check(err.code() == grpc.StatusCode.UNAUTHENTICATED, f"{what}: {err.code()}")

@@ -101,7 +101,7 @@ constexpr char kServeUsage[] =
     "consent, as before rules epoch 3: new entries are written under epoch 2.\n"
     "--read-credentials=v1-accepted (deprecated; accepted until 2027-06-30, see\n"
     "CHANGELOG.md) also accepts read.v1 credentials, which are bound to the method\n"
-    "and the time only and may be replayed for five minutes.\n"
+    "and the time only and may be replayed for five minutes after they are made.\n"
     "--debug-sync-delay-ms makes every fsync of the store take MS milliseconds\n"
     "longer: a slow disk, for benchmarks (chembench reads). Never in production.\n";
 

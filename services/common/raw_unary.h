@@ -6,8 +6,8 @@
 // (`WithRawCallbackMethod_<Method>` in the generated code) and implements it
 // with ServeRawUnary.
 //
-// Thread-safety: as the gRPC callback API; the handler runs on the calling
-// gRPC thread and must not block for long.
+// Thread-safety: as the gRPC callback API; handlers run on a CallExecutor
+// (call_executor.h), never on gRPC's callback threads.
 
 #ifndef CHEMLEDGER_SERVICES_COMMON_RAW_UNARY_H_
 #define CHEMLEDGER_SERVICES_COMMON_RAW_UNARY_H_
@@ -20,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/support/byte_buffer.h"
+#include "services/common/call_executor.h"
 
 namespace chemledger {
 
@@ -35,35 +36,55 @@ inline grpc::Status BytesOf(const grpc::ByteBuffer& buffer, std::string* out) {
   return grpc::Status::OK;
 }
 
-// Parses the request, calls `handler(const Request*, absl::string_view
-// request_bytes, Response*)` (which returns a grpc::Status) and finishes the
-// call with the serialized response or the handler's status. A request that
-// does not parse is INVALID_ARGUMENT naming its type.
+namespace internal {
+
+template <typename Request, typename Response, typename Handler>
+grpc::Status ServeRaw(const grpc::ByteBuffer& raw_request, grpc::ByteBuffer* raw_response,
+                      Handler& handler) {
+  std::string bytes;
+  if (grpc::Status s = BytesOf(raw_request, &bytes); !s.ok()) return s;
+  Request request;
+  if (!request.ParseFromString(bytes)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("request: not a serialized ",
+                                     Request::descriptor()->full_name()));
+  }
+  Response response;
+  if (grpc::Status s = handler(&request, absl::string_view(bytes), &response); !s.ok()) return s;
+  std::string out;
+  if (!response.SerializeToString(&out)) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "response: could not be serialized");
+  }
+  grpc::Slice slice(out);
+  *raw_response = grpc::ByteBuffer(&slice, 1);
+  return grpc::Status::OK;
+}
+
+}  // namespace internal
+
+// Serves a raw unary call on `executor`: parses the request, calls
+// `handler(const Request*, absl::string_view request_bytes, Response*)`
+// (which returns a grpc::Status; it runs on an executor thread after this
+// returns, so it must capture by value what it uses) and finishes the call
+// with the serialized response or the handler's status. A request that does
+// not parse is INVALID_ARGUMENT naming its type; a call the executor has no
+// room for is RESOURCE_EXHAUSTED.
 template <typename Request, typename Response, typename Handler>
 grpc::ServerUnaryReactor* ServeRawUnary(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* raw_request,
-                                        grpc::ByteBuffer* raw_response, Handler&& handler) {
+                                        grpc::ByteBuffer* raw_response, CallExecutor& executor,
+                                        Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::string bytes;
-  grpc::Status status = BytesOf(*raw_request, &bytes);
-  Request request;
-  if (status.ok() && !request.ParseFromString(bytes)) {
-    status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("request: not a serialized ",
-                                       Request::descriptor()->full_name()));
+  // gRPC keeps the request and response buffers until the call finishes.
+  const bool scheduled =
+      executor.TrySchedule([reactor, raw_request, raw_response, handler]() mutable {
+        reactor->Finish(
+            internal::ServeRaw<Request, Response>(*raw_request, raw_response, handler));
+      });
+  if (!scheduled) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "the server has too many reads waiting; retry shortly"));
   }
-  Response response;
-  if (status.ok()) status = handler(&request, absl::string_view(bytes), &response);
-  if (status.ok()) {
-    std::string out;
-    if (!response.SerializeToString(&out)) {
-      status = grpc::Status(grpc::StatusCode::INTERNAL, "response: could not be serialized");
-    } else {
-      grpc::Slice slice(std::move(out));
-      *raw_response = grpc::ByteBuffer(&slice, 1);
-    }
-  }
-  reactor->Finish(status);
   return reactor;
 }
 

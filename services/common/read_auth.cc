@@ -1,5 +1,6 @@
 #include "services/common/read_auth.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -18,12 +19,19 @@ std::string SignedTextV1(absl::string_view method, absl::string_view time) {
   return absl::StrCat(method, "\n", time);
 }
 
-bool IsNonce(absl::string_view nonce) {
-  if (nonce.size() != 2 * kNonceBytes) return false;
-  for (char c : nonce) {
+bool IsLowerHex(absl::string_view text, size_t digits) {
+  if (text.size() != digits) return false;
+  for (char c : text) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
+}
+
+// 16 lowercase hex digits as a number.
+uint64_t HexValue(absl::string_view hex) {
+  uint64_t v = 0;
+  for (char c : hex) v = (v << 4) | static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+  return v;
 }
 
 // The first moment read.v1 is refused whatever the options say: the day
@@ -66,6 +74,15 @@ absl::Status ReadCredentialChecker::Check(
         ": this call needs an actor's read credentials (docs/signatures.md; chemctl: --key "
         "FILE)"));
   }
+  if (!IsLowerHex(credentials.key_id, 16)) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("metadata ", kKeyIdHeader, ": must be 16 lowercase hex digits"));
+  }
+  if (credentials.signature.size() != 64) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "metadata ", kSignatureHeader, ": must be the 64 bytes of an Ed25519 signature (",
+        credentials.signature.size(), " given)"));
+  }
   const bool v1 = credentials.nonce.empty();
   if (v1 && !(options_.accept_v1 && now < EndOfReadV1())) {
     return absl::UnauthenticatedError(absl::StrCat(
@@ -73,7 +90,7 @@ absl::Status ReadCredentialChecker::Check(
         "accepted: sign read.v2 credentials, bound to the request (docs/signatures.md, "
         "CHANGELOG.md)"));
   }
-  if (!v1 && !IsNonce(credentials.nonce)) {
+  if (!v1 && !IsLowerHex(credentials.nonce, 2 * kNonceBytes)) {
     return absl::UnauthenticatedError(absl::StrCat(
         "metadata ", kNonceHeader, ": must be 32 lowercase hex digits (16 random bytes)"));
   }
@@ -84,11 +101,13 @@ absl::Status ReadCredentialChecker::Check(
         absl::StrCat("metadata ", kTimeHeader, ": '", credentials.time, "' is not Unix seconds"));
   }
   const absl::Duration window = v1 ? kReadV1Window : kReadWindow;
+  const absl::Duration lead = v1 ? kReadV1Window : kReadLead;
   const absl::Duration skew = absl::FromUnixSeconds(seconds) - now;
-  if (skew > window || -skew > window) {
+  if (skew > lead || -skew > window) {
     return absl::UnauthenticatedError(absl::StrCat(
         "metadata ", kTimeHeader, ": signed ", absl::FormatDuration(absl::AbsDuration(skew)),
-        " away from the server's clock; at most ", absl::FormatDuration(window),
+        skew > absl::ZeroDuration() ? " ahead of" : " behind", " the server's clock; at most ",
+        absl::FormatDuration(skew > absl::ZeroDuration() ? lead : window),
         " is accepted"));
   }
   if (!v1 && absl::FromUnixSeconds(seconds) < absl::FromUnixSeconds(absl::ToUnixSeconds(
@@ -109,31 +128,48 @@ absl::Status ReadCredentialChecker::Check(
   s->set_sig(credentials.signature);
   if (absl::Status verified = verify_signer(envelope, context); !verified.ok()) return verified;
   if (v1) return absl::OkStatus();
-  return Remember(absl::StrCat(credentials.key_id, "/", credentials.nonce),
+  const absl::string_view nonce = credentials.nonce;
+  return Remember(Used{HexValue(credentials.key_id), HexValue(nonce.substr(0, 16)),
+                       HexValue(nonce.substr(16))},
                   seconds + absl::ToInt64Seconds(window), now);
 }
 
-absl::Status ReadCredentialChecker::Remember(const std::string& key, int64_t expires,
-                                             absl::Time at) {
+absl::Status ReadCredentialChecker::Remember(const Used& used, int64_t expires, absl::Time at) {
   const int64_t now = absl::ToUnixSeconds(at);
   absl::MutexLock lock(&mu_);
   // Forget what can no longer be accepted anyway.
   while (!expiry_.empty() && expiry_.begin()->first < now) {
-    used_.erase(expiry_.begin()->second);
+    for (const Used& u : expiry_.begin()->second) {
+      used_.erase(u);
+      if (auto it = per_key_.find(u.key_id); it != per_key_.end() && --it->second == 0) {
+        per_key_.erase(it);
+      }
+    }
     expiry_.erase(expiry_.begin());
   }
-  if (used_.contains(key)) {
+  forgotten_before_ = std::max(forgotten_before_, now);
+  if (expires < forgotten_before_) {
+    // Checked against an earlier clock while others moved on: its pair may
+    // have been forgotten already.
+    return absl::UnauthenticatedError(absl::StrCat(
+        "metadata ", kTimeHeader, ": signed too long ago; sign the call afresh"));
+  }
+  if (used_.contains(used)) {
     return absl::UnauthenticatedError(absl::StrCat(
         "metadata ", kNonceHeader, ": these credentials were used already; sign every call "
         "afresh, with a new nonce"));
   }
-  if (used_.size() >= options_.max_remembered) {
-    return absl::ResourceExhaustedError(
-        "read credentials: too many reads in the last two minutes to remember their nonces; "
-        "retry shortly");
+  size_t& of_key = per_key_[used.key_id];
+  if (used_.size() >= options_.max_remembered || of_key >= options_.max_remembered_per_key) {
+    if (of_key == 0) per_key_.erase(used.key_id);
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "read credentials: too many reads in the last two minutes",
+        used_.size() >= options_.max_remembered ? "" : " by this key",
+        " to remember their nonces; retry shortly"));
   }
-  used_.insert(key);
-  expiry_.emplace(expires, key);
+  ++of_key;
+  used_.insert(used);
+  expiry_[expires].push_back(used);
   return absl::OkStatus();
 }
 

@@ -19,10 +19,13 @@
 // A stream is opened before any message is sent: its credentials are made
 // over no bytes (the SHA-256 of the empty string).
 //
-// The server accepts credentials signed within kReadWindow either side of its
-// clock, and each (key id, nonce) once: it remembers them until they expire,
-// so a captured credential cannot be replayed, nor used for another request,
-// method or deployment.
+// The server accepts credentials signed at most kReadWindow before its clock
+// and kReadLead after it, and each (key id, nonce) once: it remembers them
+// until they expire, so a captured credential cannot be replayed, nor used
+// for another request, method or deployment. A server refuses credentials
+// signed before it started (it has not remembered the earlier ones), so
+// only one used within kReadLead before a restart could be replayed once
+// after it, still for its one request.
 //
 // The first version, read.v1 (no nonce; the method and the time only, five
 // minutes either side) is accepted only when the server is told to
@@ -38,8 +41,10 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -54,6 +59,7 @@ namespace chemledger::read_auth {
 
 inline constexpr crypto::SignatureContext kReadContext("application/vnd.chemledger.read.v2");
 inline constexpr absl::Duration kReadWindow = absl::Seconds(60);
+inline constexpr absl::Duration kReadLead = absl::Seconds(10);
 
 // Deprecated: the first form, bound to the method and the time only.
 inline constexpr crypto::SignatureContext kReadContextV1("application/vnd.chemledger.read.v1");
@@ -98,10 +104,12 @@ class ReadCredentialChecker {
   struct Options {
     std::string origin;  // this deployment's checkpoint origin
     bool accept_v1 = false;
-    // How many unexpired (key id, nonce) pairs are remembered at most (about
-    // 100 bytes each). When full, reads are refused with RESOURCE_EXHAUSTED
-    // until some expire: the server never forgets one early.
-    size_t max_remembered = size_t{1} << 22;
+    // How many unexpired (key id, nonce) pairs are remembered at most, in
+    // all and per key (about 60 bytes each). When full, reads are refused
+    // with RESOURCE_EXHAUSTED until some expire: the server never forgets
+    // one early. The bound per key keeps one actor from taking them all.
+    size_t max_remembered = size_t{1} << 21;
+    size_t max_remembered_per_key = 100000;
     // Credentials signed before this second are refused: the nonces of a
     // previous process are not remembered, so a server takes nothing signed
     // before it started (chemledgerd: its start).
@@ -130,13 +138,30 @@ class ReadCredentialChecker {
           verify_signer);
 
  private:
-  absl::Status Remember(const std::string& key, int64_t expires, absl::Time now)
+  // A (key id, nonce) pair, as 24 bytes.
+  struct Used {
+    uint64_t key_id;
+    uint64_t nonce_high;
+    uint64_t nonce_low;
+    friend bool operator==(const Used& a, const Used& b) {
+      return a.key_id == b.key_id && a.nonce_high == b.nonce_high && a.nonce_low == b.nonce_low;
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const Used& u) {
+      return H::combine(std::move(h), u.key_id, u.nonce_high, u.nonce_low);
+    }
+  };
+  absl::Status Remember(const Used& used, int64_t expires, absl::Time now)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   const Options options_;
   absl::Mutex mu_;
-  absl::flat_hash_set<std::string> used_ ABSL_GUARDED_BY(mu_);    // key id + nonce
-  std::multimap<int64_t, std::string> expiry_ ABSL_GUARDED_BY(mu_);  // Unix seconds -> key
+  absl::flat_hash_set<Used> used_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, std::vector<Used>> expiry_ ABSL_GUARDED_BY(mu_);  // Unix seconds -> pairs
+  absl::flat_hash_map<uint64_t, size_t> per_key_ ABSL_GUARDED_BY(mu_);
+  // Pairs expiring before this (Unix seconds) may have been forgotten: a
+  // credential whose pair expires before it is refused as too old.
+  int64_t forgotten_before_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace chemledger::read_auth

@@ -56,7 +56,8 @@ TEST(ReadAuthTest, CredentialsVerifyOnceForTheirRequestWithinTheWindow) {
   // Nonces are fresh: two signings of one request differ.
   EXPECT_NE(SignRead(ReadRequest{kOrigin, kMethod, "request"}, key, kNow).nonce, c.nonce);
 
-  for (absl::Duration skew : {absl::ZeroDuration(), absl::Seconds(59), -absl::Seconds(59)}) {
+  // Signed up to 60 s before the server's clock, or 10 s after it.
+  for (absl::Duration skew : {absl::ZeroDuration(), absl::Seconds(59), -absl::Seconds(9)}) {
     ReadCredentialChecker checker(At(kOrigin));
     EXPECT_TRUE(Check(checker, c, kMethod, "request", kNow + skew, key).ok()) << skew;
     // Once only.
@@ -80,7 +81,7 @@ TEST(ReadAuthTest, RefusesOtherRequestsMethodsDeploymentsTimesAndKeys) {
   EXPECT_TRUE(refused(c, kMethod, "", kNow, key));
   EXPECT_TRUE(refused(c, "/chemledger.v1.RegistryService/GetActor", "request", kNow, key));
   EXPECT_TRUE(refused(c, kMethod, "request", kNow + absl::Seconds(61), key));
-  EXPECT_TRUE(refused(c, kMethod, "request", kNow - absl::Seconds(61), key));
+  EXPECT_TRUE(refused(c, kMethod, "request", kNow - absl::Seconds(11), key));
   EXPECT_TRUE(refused(c, kMethod, "request", kNow, Key(2)));
   {
     ReadCredentialChecker elsewhere(At("another.deployment"));
@@ -107,6 +108,21 @@ TEST(ReadAuthTest, RefusesOtherRequestsMethodsDeploymentsTimesAndKeys) {
     absl::Status s = Check(checker, t, kMethod, "request", kNow, key);
     EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated) << bad;
     EXPECT_NE(s.message().find("chemledger-nonce"), std::string::npos) << s;
+  }
+  for (std::string bad : {std::string("1474BA62A1E3B3F7"), std::string("1474ba62a1e3b3f"),
+                          std::string("not a key id")}) {
+    ReadCredentials t = c;
+    t.key_id = bad;
+    absl::Status s = Check(checker, t, kMethod, "request", kNow, key);
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated) << bad;
+    EXPECT_NE(s.message().find("chemledger-key-id"), std::string::npos) << s;
+  }
+  {
+    ReadCredentials t = c;
+    t.signature.pop_back();
+    absl::Status s = Check(checker, t, kMethod, "request", kNow, key);
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
+    EXPECT_NE(s.message().find("chemledger-signature-bin"), std::string::npos) << s;
   }
   ReadCredentials missing = c;
   missing.signature.clear();
@@ -183,6 +199,40 @@ TEST(ReadAuthTest, MemoryOfNoncesIsBoundedAndForgetsOnlyExpiredOnes) {
   // Once the first two can no longer be accepted, they are forgotten.
   const absl::Time later = kNow + absl::Seconds(61);
   EXPECT_TRUE(Check(checker, sign(later), kMethod, "", later, key).ok());
+}
+
+TEST(ReadAuthTest, OneKeyCannotTakeTheWholeMemoryOfNonces) {
+  const crypto::SigningKey busy = Key(1), other = Key(2);
+  ReadCredentialChecker::Options options = At(kOrigin);
+  options.max_remembered_per_key = 2;
+  ReadCredentialChecker checker(options);
+  const auto read = [&](const crypto::SigningKey& key) {
+    return Check(checker, SignRead(ReadRequest{kOrigin, kMethod, ""}, key, kNow), kMethod, "",
+                 kNow, key);
+  };
+  EXPECT_TRUE(read(busy).ok());
+  EXPECT_TRUE(read(busy).ok());
+  absl::Status full = read(busy);
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(full.message().find("by this key"), std::string::npos) << full;
+  EXPECT_TRUE(read(other).ok());
+}
+
+// A check that read the clock before another forgot the pairs of its time
+// refuses: its pair may be forgotten, so it could be a replay.
+TEST(ReadAuthTest, CredentialsWhosePairMayBeForgottenAreRefused) {
+  const crypto::SigningKey key = Key(1);
+  ReadCredentialChecker checker(At(kOrigin));
+  const ReadCredentials early = SignRead(ReadRequest{kOrigin, kMethod, ""}, key, kNow);
+  ASSERT_TRUE(Check(checker, early, kMethod, "", kNow, key).ok());
+  // Another call, checked a minute and a half later, forgets `early`.
+  const absl::Time later = kNow + absl::Seconds(90);
+  ASSERT_TRUE(Check(checker, SignRead(ReadRequest{kOrigin, kMethod, ""}, key, later), kMethod, "",
+                    later, key)
+                  .ok());
+  // `early` again, checked against a clock read before that.
+  absl::Status replay = Check(checker, early, kMethod, "", kNow + absl::Seconds(59), key);
+  EXPECT_EQ(replay.code(), absl::StatusCode::kUnauthenticated) << replay;
 }
 
 // The worked example of docs/signatures.md ("Authenticated reads").

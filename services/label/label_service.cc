@@ -127,8 +127,8 @@ grpc::ServerUnaryReactor* LabelServiceImpl::ResolveLabel(grpc::CallbackServerCon
                                                          const grpc::ByteBuffer* request,
                                                          grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::ResolveLabelRequest, v1::ResolveLabelResponse>(
-      context, request, response,
-      [&](const v1::ResolveLabelRequest* r, absl::string_view bytes,
+      context, request, response, read_executor_,
+      [this, context](const v1::ResolveLabelRequest* r, absl::string_view bytes,
           v1::ResolveLabelResponse* out) { return ServeResolveLabel(context, r, bytes, out); });
 }
 

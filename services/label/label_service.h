@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "api/wire.h"
+#include "services/common/call_executor.h"
 #include "services/common/worker_pool.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -75,6 +76,8 @@ class LabelServiceImpl final : public LabelServiceBase {
   // Signs each message's labels in two halves, while the last one is written.
   WorkerPool signing_pool_{
       static_cast<int>(std::max(2u, std::thread::hardware_concurrency())), 0, "label-sign"};
+  // Runs the raw reads' handlers (raw_unary.h).
+  CallExecutor read_executor_{8, 1024, "label-read"};
 };
 
 }  // namespace chemledger::label

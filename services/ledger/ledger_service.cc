@@ -117,8 +117,8 @@ grpc::ServerUnaryReactor* LedgerServiceImpl::GetEvent(grpc::CallbackServerContex
                                                  const grpc::ByteBuffer* request,
                                                  grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::GetEventRequest, v1::EventRecord>(
-      context, request, response,
-      [&](const v1::GetEventRequest* r, absl::string_view bytes, v1::EventRecord* out) {
+      context, request, response, read_executor_,
+      [this, context](const v1::GetEventRequest* r, absl::string_view bytes, v1::EventRecord* out) {
         return ServeGetEvent(context, r, bytes, out);
       });
 }
@@ -173,8 +173,8 @@ grpc::ServerUnaryReactor* LedgerServiceImpl::GetHistory(grpc::CallbackServerCont
                                                  const grpc::ByteBuffer* request,
                                                  grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::GetHistoryRequest, v1::History>(
-      context, request, response,
-      [&](const v1::GetHistoryRequest* r, absl::string_view bytes, v1::History* out) {
+      context, request, response, read_executor_,
+      [this, context](const v1::GetHistoryRequest* r, absl::string_view bytes, v1::History* out) {
         return ServeGetHistory(context, r, bytes, out);
       });
 }

@@ -8,6 +8,7 @@
 #define CHEMLEDGER_SERVICES_LEDGER_LEDGER_SERVICE_H_
 
 #include "api/wire.h"
+#include "services/common/call_executor.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
@@ -103,6 +104,8 @@ class LedgerServiceImpl final : public LedgerServiceBase {
 
   const AppendStreamOptions stream_options_;
   registry::StreamGate streams_;
+  // Runs the raw reads' handlers (raw_unary.h).
+  CallExecutor read_executor_{8, 1024, "ledger-read"};
 };
 
 }  // namespace chemledger::ledger

@@ -65,8 +65,8 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::GetEnterprise(grpc::CallbackServe
                                                    const grpc::ByteBuffer* request,
                                                    grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::GetEnterpriseRequest, v1::EnterpriseRecord>(
-      context, request, response,
-      [&](const v1::GetEnterpriseRequest* r, absl::string_view bytes, v1::EnterpriseRecord* out) {
+      context, request, response, read_executor_,
+      [this, context](const v1::GetEnterpriseRequest* r, absl::string_view bytes, v1::EnterpriseRecord* out) {
         return ServeGetEnterprise(context, r, bytes, out);
       });
 }
@@ -97,8 +97,8 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::GetProduct(grpc::CallbackServerCo
                                                    const grpc::ByteBuffer* request,
                                                    grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::GetProductRequest, v1::Product>(
-      context, request, response,
-      [&](const v1::GetProductRequest* r, absl::string_view bytes, v1::Product* out) {
+      context, request, response, read_executor_,
+      [this, context](const v1::GetProductRequest* r, absl::string_view bytes, v1::Product* out) {
         return ServeGetProduct(context, r, bytes, out);
       });
 }
@@ -129,8 +129,8 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::ListProducts(grpc::CallbackServer
                                                    const grpc::ByteBuffer* request,
                                                    grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::ListProductsRequest, v1::ListProductsResponse>(
-      context, request, response,
-      [&](const v1::ListProductsRequest* r, absl::string_view bytes, v1::ListProductsResponse* out) {
+      context, request, response, read_executor_,
+      [this, context](const v1::ListProductsRequest* r, absl::string_view bytes, v1::ListProductsResponse* out) {
         return ServeListProducts(context, r, bytes, out);
       });
 }
@@ -155,8 +155,8 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::GetActor(grpc::CallbackServerCont
                                                    const grpc::ByteBuffer* request,
                                                    grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::GetActorRequest, v1::Actor>(
-      context, request, response,
-      [&](const v1::GetActorRequest* r, absl::string_view bytes, v1::Actor* out) {
+      context, request, response, read_executor_,
+      [this, context](const v1::GetActorRequest* r, absl::string_view bytes, v1::Actor* out) {
         return ServeGetActor(context, r, bytes, out);
       });
 }
@@ -183,8 +183,8 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::GetActorKey(grpc::CallbackServerC
                                                    const grpc::ByteBuffer* request,
                                                    grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::GetActorRequest, v1::ActorKeyRecord>(
-      context, request, response,
-      [&](const v1::GetActorRequest* r, absl::string_view bytes, v1::ActorKeyRecord* out) {
+      context, request, response, read_executor_,
+      [this, context](const v1::GetActorRequest* r, absl::string_view bytes, v1::ActorKeyRecord* out) {
         return ServeGetActorKey(context, r, bytes, out);
       });
 }
@@ -225,8 +225,8 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::GetRegistryEntry(grpc::CallbackSe
                                                    const grpc::ByteBuffer* request,
                                                    grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::GetRegistryEntryRequest, v1::RegistryEntry>(
-      context, request, response,
-      [&](const v1::GetRegistryEntryRequest* r, absl::string_view bytes, v1::RegistryEntry* out) {
+      context, request, response, read_executor_,
+      [this, context](const v1::GetRegistryEntryRequest* r, absl::string_view bytes, v1::RegistryEntry* out) {
         return ServeGetRegistryEntry(context, r, bytes, out);
       });
 }

@@ -10,6 +10,7 @@
 #define CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_SERVICE_H_
 
 #include "api/wire.h"
+#include "services/common/call_executor.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
 #include "journal/ledger_client.h"
 #include "services/registry/read_access.h"
@@ -76,6 +77,8 @@ class RegistryServiceImpl final : public RegistryServiceBase {
 
   journal::LedgerClient* const ledger_;
   ReadAuthenticator* const reads_;
+  // Runs the raw reads' handlers (raw_unary.h).
+  CallExecutor read_executor_{8, 1024, "registry-read"};
 };
 
 }  // namespace chemledger::registry

@@ -108,8 +108,8 @@ grpc::ServerUnaryReactor* WaybillServiceImpl::GetWaybill(grpc::CallbackServerCon
                                                   const grpc::ByteBuffer* request,
                                                   grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::GetWaybillRequest, v1::WaybillRecord>(
-      context, request, response,
-      [&](const v1::GetWaybillRequest* r, absl::string_view bytes, v1::WaybillRecord* out) {
+      context, request, response, read_executor_,
+      [this, context](const v1::GetWaybillRequest* r, absl::string_view bytes, v1::WaybillRecord* out) {
         return ServeGetWaybill(context, r, bytes, out);
       });
 }
@@ -155,8 +155,8 @@ grpc::ServerUnaryReactor* WaybillServiceImpl::ListWaybills(grpc::CallbackServerC
                                                   const grpc::ByteBuffer* request,
                                                   grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::ListWaybillsRequest, v1::ListWaybillsResponse>(
-      context, request, response,
-      [&](const v1::ListWaybillsRequest* r, absl::string_view bytes, v1::ListWaybillsResponse* out) {
+      context, request, response, read_executor_,
+      [this, context](const v1::ListWaybillsRequest* r, absl::string_view bytes, v1::ListWaybillsResponse* out) {
         return ServeListWaybills(context, r, bytes, out);
       });
 }

@@ -8,6 +8,7 @@
 #define CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_SERVICE_H_
 
 #include "api/wire.h"
+#include "services/common/call_executor.h"
 #include "chemledger/v1/waybill_service.grpc.pb.h"
 #include "services/common/stream_batches.h"
 #include "services/registry/read_access.h"
@@ -81,6 +82,8 @@ class WaybillServiceImpl final : public WaybillServiceBase {
   registry::ReadAuthenticator* const reads_;
   const SubmitStreamOptions stream_options_;
   registry::StreamGate streams_;
+  // Runs the raw reads' handlers (raw_unary.h).
+  CallExecutor read_executor_{8, 1024, "waybill-read"};
 };
 
 }  // namespace chemledger::waybill
