@@ -64,9 +64,15 @@ class StreamGateTest : public ::testing::Test {
                                                                uscc, key.verifying_key());
       ASSERT_TRUE(SubmitRegistry(*d_, AdminKey(), a).ok());
     }
+    // A second actor of the producer.
+    v1::RegistryRequest second;
+    *second.mutable_add_actor() = registry::testing::ExampleActor(
+        "second operator", v1::ENTERPRISE_OPERATOR, Producer(), second_key_.verifying_key());
+    ASSERT_TRUE(SubmitRegistry(*d_, AdminKey(), second).ok());
     ledger::AppendStreamOptions options;
     options.max_open = 3;
     options.max_per_enterprise = 2;
+    options.max_per_actor = 1;
     options.timeouts.idle = absl::Milliseconds(400);
     options.timeouts.write = absl::Seconds(5);
     reads_ = std::make_unique<registry::ReadAuthenticator>(
@@ -111,6 +117,7 @@ class StreamGateTest : public ::testing::Test {
   }
 
   const crypto::SigningKey producer_key_ = ProducerKey();
+  const crypto::SigningKey second_key_ = CrashKey(10);
   std::unique_ptr<server::Deployment> d_;
   std::unique_ptr<registry::ReadAuthenticator> reads_;
   std::unique_ptr<ledger::LedgerServiceImpl> service_;
@@ -137,7 +144,7 @@ TEST_F(StreamGateTest, StreamsWithoutCredentialsAreRefusedBeforeTakingASlot) {
 TEST_F(StreamGateTest, EachEnterpriseHasItsShareAndSignsWhatItsStreamsCarry) {
   const crypto::SigningKey other = CrashKey(8);
   Open a = OpenStream(&producer_key_);
-  Open b = OpenStream(&producer_key_);
+  Open b = OpenStream(&second_key_);
   ASSERT_TRUE(RoundTrip(a, Storing(Producer(), ProducerKey(), 1)).ok());
   ASSERT_TRUE(RoundTrip(b, Storing(Producer(), ProducerKey(), 2)).ok());
   Open c = OpenStream(&producer_key_);
@@ -157,9 +164,27 @@ TEST_F(StreamGateTest, EachEnterpriseHasItsShareAndSignsWhatItsStreamsCarry) {
   EXPECT_NE(own->code(), static_cast<int>(absl::StatusCode::kPermissionDenied)) << own->message();
 }
 
+TEST_F(StreamGateTest, OneActorCannotTakeAllOfItsEnterprisesStreams) {
+  Open a = OpenStream(&producer_key_);
+  ASSERT_TRUE(RoundTrip(a, Storing(Producer(), ProducerKey(), 1)).ok());
+  Open again = OpenStream(&producer_key_);
+  absl::StatusOr<v1::AppendResult> refused =
+      RoundTrip(again, Storing(Producer(), ProducerKey(), 2));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
+  EXPECT_NE(refused.status().message().find("actor 'operator' has 1 streams open"),
+            std::string::npos)
+      << refused.status();
+  // Another actor of the same enterprise still opens one, and may carry the
+  // first actor's events.
+  Open b = OpenStream(&second_key_);
+  absl::StatusOr<v1::AppendResult> carried = RoundTrip(b, Storing(Producer(), ProducerKey(), 3));
+  ASSERT_TRUE(carried.ok()) << carried.status();
+  EXPECT_NE(carried->code(), static_cast<int>(absl::StatusCode::kPermissionDenied));
+}
+
 TEST_F(StreamGateTest, AnIdleStreamIsDroppedAndFreesItsSlot) {
   Open a = OpenStream(&producer_key_);
-  Open b = OpenStream(&producer_key_);
+  Open b = OpenStream(&second_key_);
   ASSERT_TRUE(RoundTrip(a, Storing(Producer(), ProducerKey(), 1)).ok());
   ASSERT_TRUE(RoundTrip(b, Storing(Producer(), ProducerKey(), 2)).ok());
   // Both fall silent; the server drops them.

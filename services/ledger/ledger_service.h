@@ -33,6 +33,7 @@ inline constexpr size_t kMaxQueuedBytes = 16 << 20;
 struct AppendStreamOptions {
   int max_open = 16;
   int max_per_enterprise = 4;
+  int max_per_actor = 2;
   StreamTimeouts timeouts;
 };
 // A history page: at most this many events, and this many bytes of them.
@@ -63,7 +64,8 @@ class LedgerServiceImpl final : public LedgerServiceBase {
         signer_(checkpoint_signer),
         reads_(reads),
         stream_options_(stream_options),
-        streams_(reads, stream_options.max_open, stream_options.max_per_enterprise) {}
+        streams_(reads, stream_options.max_open, stream_options.max_per_enterprise,
+                 stream_options.max_per_actor) {}
 
   grpc::Status Append(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                       v1::AppendResponse* response) override;

@@ -13,12 +13,13 @@ StreamGate::Ticket::Ticket(Ticket&& other) noexcept
     : gate_(other.gate_),
       status_(std::move(other.status_)),
       enterprise_(std::move(other.enterprise_)),
+      actor_(std::move(other.actor_)),
       signers_(std::move(other.signers_)) {
   other.gate_ = nullptr;
 }
 
 StreamGate::Ticket::~Ticket() {
-  if (gate_ != nullptr) gate_->Leave(enterprise_);
+  if (gate_ != nullptr) gate_->Leave(enterprise_, actor_);
 }
 
 absl::Status StreamGate::Ticket::SignedByStreamEnterprise(const storage::StateReader& state,
@@ -52,7 +53,7 @@ StreamGate::Ticket StreamGate::Enter(const storage::StateReader& state,
                   absl::Status(actor.status().code(),
                                absl::StrCat("a stream opens with credentials for ", method,
                                             " in its metadata: ", actor.status().message())),
-                  "");
+                  "", "");
   }
   if ((actor->role() != v1::ENTERPRISE_ADMIN && actor->role() != v1::ENTERPRISE_OPERATOR) ||
       actor->enterprise_uscc().empty()) {
@@ -60,7 +61,7 @@ StreamGate::Ticket StreamGate::Enter(const storage::StateReader& state,
                   absl::PermissionDeniedError(absl::StrCat(
                       "stream credentials: actor '", actor->name(),
                       "' is no enterprise's admin or operator; streams write for an enterprise")),
-                  "");
+                  "", "");
   }
   const std::string& enterprise = actor->enterprise_uscc();
   absl::MutexLock lock(&mu_);
@@ -68,7 +69,7 @@ StreamGate::Ticket StreamGate::Enter(const storage::StateReader& state,
     return Ticket(nullptr,
                   absl::ResourceExhaustedError(absl::StrCat(
                       max_open_, " streams are open on this server; use unary calls or retry later")),
-                  enterprise);
+                  enterprise, "");
   }
   int& mine = per_enterprise_[enterprise];
   if (mine >= max_per_enterprise_) {
@@ -76,17 +77,29 @@ StreamGate::Ticket StreamGate::Enter(const storage::StateReader& state,
                   absl::ResourceExhaustedError(absl::StrCat(
                       enterprise, " has ", mine, " streams open on this server, its most; ",
                       "send more on those, or close one")),
-                  enterprise);
+                  enterprise, "");
   }
+  int& actors = per_actor_[actor->public_key()];
+  if (actors >= max_per_actor_) {
+    if (mine == 0) per_enterprise_.erase(enterprise);
+    return Ticket(nullptr,
+                  absl::ResourceExhaustedError(absl::StrCat(
+                      "actor '", actor->name(), "' has ", actors,
+                      " streams open on this server, its most; send more on those, close one, "
+                      "or open it as another of ", enterprise, "'s actors")),
+                  enterprise, "");
+  }
+  ++actors;
   ++mine;
   ++open_;
-  return Ticket(this, absl::OkStatus(), enterprise);
+  return Ticket(this, absl::OkStatus(), enterprise, actor->public_key());
 }
 
-void StreamGate::Leave(const std::string& enterprise) {
+void StreamGate::Leave(const std::string& enterprise, const std::string& actor) {
   absl::MutexLock lock(&mu_);
   --open_;
   if (--per_enterprise_[enterprise] == 0) per_enterprise_.erase(enterprise);
+  if (--per_actor_[actor] == 0) per_actor_.erase(actor);
 }
 
 }  // namespace chemledger::registry

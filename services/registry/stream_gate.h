@@ -5,7 +5,8 @@
 // enterprise; they are checked before the stream takes a slot, so a client
 // that cannot sign takes none. At most `max_open` streams are open in all and
 // `max_per_enterprise` per enterprise, so one enterprise cannot take them
-// all. The handler then refuses any envelope on the stream that is not
+// all, and `max_per_actor` per actor (the key that opened it), so one actor
+// cannot take all of its enterprise's. The handler then refuses any envelope on the stream that is not
 // signed by an actor of the stream's enterprise (SignedByStreamEnterprise).
 // Limits are per server process.
 //
@@ -35,8 +36,11 @@ class StreamGate {
  public:
   // `reads` checks the credentials a stream opens with; it must outlive the
   // gate.
-  StreamGate(ReadAuthenticator* reads, int max_open, int max_per_enterprise)
-      : reads_(reads), max_open_(max_open), max_per_enterprise_(max_per_enterprise) {}
+  StreamGate(ReadAuthenticator* reads, int max_open, int max_per_enterprise, int max_per_actor)
+      : reads_(reads),
+        max_open_(max_open),
+        max_per_enterprise_(max_per_enterprise),
+        max_per_actor_(max_per_actor) {}
   StreamGate(const StreamGate&) = delete;
   StreamGate& operator=(const StreamGate&) = delete;
 
@@ -62,11 +66,15 @@ class StreamGate {
 
    private:
     friend class StreamGate;
-    Ticket(StreamGate* gate, absl::Status status, std::string enterprise)
-        : gate_(gate), status_(std::move(status)), enterprise_(std::move(enterprise)) {}
+    Ticket(StreamGate* gate, absl::Status status, std::string enterprise, std::string actor)
+        : gate_(gate),
+          status_(std::move(status)),
+          enterprise_(std::move(enterprise)),
+          actor_(std::move(actor)) {}
     StreamGate* gate_;  // null when it holds no slot
     absl::Status status_;
     std::string enterprise_;
+    std::string actor_;  // the opener's public key
     std::map<std::string, bool> signers_;  // key id -> of this enterprise
   };
 
@@ -77,14 +85,16 @@ class StreamGate {
                absl::string_view method);
 
  private:
-  void Leave(const std::string& enterprise);
+  void Leave(const std::string& enterprise, const std::string& actor);
 
   ReadAuthenticator* const reads_;
   const int max_open_;
   const int max_per_enterprise_;
+  const int max_per_actor_;
   absl::Mutex mu_;
   int open_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int> per_enterprise_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> per_actor_ ABSL_GUARDED_BY(mu_);  // by public key
 };
 
 // Answers `batch` from a stream of `ticket`'s: each envelope not signed by

@@ -29,6 +29,7 @@ inline constexpr size_t kMaxQueuedBytes = 16 << 20;
 struct SubmitStreamOptions {
   int max_open = 8;
   int max_per_enterprise = 2;
+  int max_per_actor = 1;
   StreamTimeouts timeouts;
 };
 
@@ -50,7 +51,8 @@ class WaybillServiceImpl final : public WaybillServiceBase {
         ledger_(ledger),
         reads_(reads),
         stream_options_(stream_options),
-        streams_(reads, stream_options.max_open, stream_options.max_per_enterprise) {}
+        streams_(reads, stream_options.max_open, stream_options.max_per_enterprise,
+                 stream_options.max_per_actor) {}
 
   grpc::Status Submit(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                       v1::WaybillResult* response) override;

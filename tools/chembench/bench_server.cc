@@ -134,6 +134,21 @@ BenchServer::~BenchServer() {
   if (system(rm.c_str()) != 0) std::cerr << "could not remove " << scratch_ << "\n";
 }
 
+absl::StatusOr<std::vector<crypto::SigningKey>> BenchServer::StreamOpeners(
+    const std::string& uscc, int count) {
+  std::vector<crypto::SigningKey> keys;
+  std::vector<BenchSetupStep> steps;
+  for (int i = 0; i < count; ++i) {
+    keys.push_back(crypto::SigningKey::Generate());
+    steps.push_back(AddBenchAdmin(uscc, absl::StrCat("stream opener ", i + 1),
+                                  keys.back().verifying_key()));
+  }
+  if (count > 0) {
+    if (absl::Status s = Register(steps, keys.front()); !s.ok()) return s;
+  }
+  return keys;
+}
+
 absl::Status BenchServer::Register(const std::vector<BenchSetupStep>& steps,
                                    const crypto::SigningKey& actor) {
   auto registry = v1::RegistryService::NewStub(channel_);

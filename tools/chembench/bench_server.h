@@ -62,6 +62,12 @@ class BenchServer {
   // administrator or (by_admin false) by `actor`.
   absl::Status Register(const std::vector<BenchSetupStep>& steps, const crypto::SigningKey& actor);
 
+  // Registers `count` admin actors of enterprise `uscc` and returns their
+  // keys: a server lets one actor hold only a few streams open, so a
+  // benchmark opens each of its streams as another actor.
+  absl::StatusOr<std::vector<crypto::SigningKey>> StreamOpeners(const std::string& uscc,
+                                                                int count);
+
   // Issues `count` labels of the benchmark product in `batch` (serials 1 to
   // count), then commissions them at the producer's site, all signed by
   // `producer`, the producer's admin actor.

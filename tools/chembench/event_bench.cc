@@ -61,6 +61,9 @@ int RunEventBench(const EventBenchOptions& o) {
   if (absl::Status s = (*server)->IssueAndCommission(producer, "B1", codes); !s.ok()) {
     return fail(std::string(s.message()));
   }
+  absl::StatusOr<std::vector<crypto::SigningKey>> openers =
+      (*server)->StreamOpeners(kBenchUscc, o.streams);
+  if (!openers.ok()) return fail(std::string(openers.status().message()));
   BenchEventSigner events(&producer, "bench-ev-");
   const auto presign = [&](int n) {
     std::vector<v1::SignedEnvelope> signed_events;
@@ -108,7 +111,8 @@ int RunEventBench(const EventBenchOptions& o) {
           mine.push_back(&stream_events[i]);
         }
         grpc::ClientContext context;
-        read_auth::AttachStreamCredentials(&context, api::kAppendStreamMethod, BenchServer::Signer(producer));
+        read_auth::AttachStreamCredentials(&context, api::kAppendStreamMethod,
+                                           BenchServer::Signer((*openers)[t]));
         StreamOutcome outcome = PushWithWindow(
             ledger->AppendStream(&context).get(), mine, o.window,
             [&](size_t, const v1::AppendResult& result) {
@@ -141,7 +145,8 @@ int RunEventBench(const EventBenchOptions& o) {
         std::vector<const v1::EventBatch*> mine;
         for (const v1::EventBatch& m : messages) mine.push_back(&m);
         grpc::ClientContext context;
-        read_auth::AttachStreamCredentials(&context, api::kAppendBatchesMethod, BenchServer::Signer(producer));
+        read_auth::AttachStreamCredentials(&context, api::kAppendBatchesMethod,
+                                           BenchServer::Signer((*openers)[t]));
         StreamOutcome outcome = PushWithWindow(
             ledger->AppendBatches(&context).get(), mine, std::max(1, o.window / o.batch),
             [&](size_t, const v1::EventBatchResult& result) {

@@ -117,7 +117,8 @@ int RunReadsBench(const ReadsBenchOptions& o) {
   const absl::Time write_start = absl::Now();
   std::thread writer([&] {
     grpc::ClientContext context;
-    read_auth::AttachStreamCredentials(&context, api::kAppendStreamMethod, BenchServer::Signer(producer));
+    read_auth::AttachStreamCredentials(&context, api::kAppendStreamMethod,
+                                       BenchServer::Signer(producer));
     auto stream = ledger->AppendStream(&context);
     std::thread reader([&] {
       v1::AppendResult result;

@@ -85,6 +85,9 @@ int RunScaleBench(const ScaleBenchOptions& o) {
       !s.ok()) {
     return fail(absl::StrCat("registering the producer: ", s.message()));
   }
+  absl::StatusOr<std::vector<crypto::SigningKey>> openers =
+      server.StreamOpeners(kBenchUscc, o.streams);
+  if (!openers.ok()) return fail(std::string(openers.status().message()));
   // Codes: issued in requests of 100,000 (the labels read and dropped).
   const absl::Time fill_start = absl::Now();
   {
@@ -146,7 +149,8 @@ int RunScaleBench(const ScaleBenchOptions& o) {
         std::vector<const v1::SignedEnvelope*> mine;
         for (int i = s; i < n; i += o.streams) mine.push_back(&chunk[i]);
         grpc::ClientContext context;
-        read_auth::AttachStreamCredentials(&context, api::kAppendStreamMethod, BenchServer::Signer(producer));
+        read_auth::AttachStreamCredentials(&context, api::kAppendStreamMethod,
+                                           BenchServer::Signer((*openers)[s]));
         StreamOutcome outcome = PushWithWindow(
             ledger->AppendStream(&context).get(), mine, o.window,
             [&](size_t, const v1::AppendResult& r) {

@@ -68,13 +68,15 @@ v1::Waybill BenchWaybill(const v1::Product& product, const std::string& number,
   return w;
 }
 
-// Submits `requests` over `streams` SubmitStreams (request i on stream
-// i % streams), at most `window` unanswered on each. Fails unless every
-// request was accepted anew, each at a log index of its own.
+// Submits `requests` over one SubmitStream per opener (request i on stream
+// i % streams, opened by openers[i % streams]), at most `window` unanswered
+// on each. Fails unless every request was accepted anew, each at a log
+// index of its own.
 absl::StatusOr<RateFigures> PushRound(v1::WaybillService::Stub* waybills,
-                                      const crypto::SigningKey& carrier,
+                                      const std::vector<crypto::SigningKey>& openers,
                                       const std::vector<v1::SignedEnvelope>& requests,
-                                      int streams, int window) {
+                                      int window) {
+  const int streams = static_cast<int>(openers.size());
   std::vector<std::vector<double>> latency(streams);
   std::vector<std::vector<uint64_t>> log_indices(streams);
   std::vector<std::string> failure(streams);  // the first of each stream
@@ -86,7 +88,8 @@ absl::StatusOr<RateFigures> PushRound(v1::WaybillService::Stub* waybills,
         std::vector<const v1::SignedEnvelope*> mine;
         for (size_t i = t; i < requests.size(); i += streams) mine.push_back(&requests[i]);
         grpc::ClientContext context;
-        read_auth::AttachStreamCredentials(&context, api::kSubmitStreamMethod, BenchServer::Signer(carrier));
+        read_auth::AttachStreamCredentials(&context, api::kSubmitStreamMethod,
+                                           BenchServer::Signer(openers[t]));
         StreamOutcome outcome = PushWithWindow(
             waybills->SubmitStream(&context).get(), mine, window,
             [&](size_t k, const v1::WaybillResult& result) {
@@ -151,6 +154,9 @@ int RunWaybillBench(const WaybillBenchOptions& o) {
       !s.ok()) {
     return fail(s.message());
   }
+  absl::StatusOr<std::vector<crypto::SigningKey>> openers =
+      (*server)->StreamOpeners(kBenchCarrierUscc, o.streams);
+  if (!openers.ok()) return fail(openers.status().message());
   auto waybills = v1::WaybillService::NewStub((*server)->channel());
   {
     // The producer (the consignor) lets the carrier's waybills open at once.
@@ -191,7 +197,8 @@ int RunWaybillBench(const WaybillBenchOptions& o) {
           crypto::PreAuthEncode(api::kWaybillContext, requests[0].payload()).size();
       verify_before = VerifyRate(2, message_bytes);
     }
-    absl::StatusOr<RateFigures> figures = PushRound(waybills.get(), carrier, requests, o.streams, o.window);
+    absl::StatusOr<RateFigures> figures =
+        PushRound(waybills.get(), *openers, requests, o.window);
     if (!figures.ok()) {
       return fail(absl::StrCat("round ", round + 1, ": ", figures.status().message()));
     }
