@@ -27,6 +27,16 @@ namespace {
 constexpr size_t kMaxRequestBytes = 8 << 20;
 
 // "j/req/<key>" -> index(8, big-endian) || SHA-256(payload)(32)
+// `id`'s key within the scope its owner gives it.
+absl::StatusOr<std::string> ScopedRequestKey(const StateMachine& owner, const RequestId& id,
+                                             const v1::SignedEnvelope& envelope,
+                                             const storage::StateReader& state) {
+  absl::StatusOr<std::string> scope = owner.RequestScope(envelope, state);
+  if (!scope.ok()) return scope.status();
+  if (scope->empty()) return id.key;
+  return absl::StrCat(id.kind, "/", *scope, "/", id.id);
+}
+
 std::string RequestStateKey(absl::string_view request_key) {
   return absl::StrCat(Journal::kKeyPrefix, "req/", request_key);
 }
@@ -128,7 +138,14 @@ absl::Status RebuildEntry(uint64_t index, const std::string& bytes,
         absl::StrCat("entry ", index, " (", type, "): ", id.status().message()));
   }
   std::optional<std::string> key;
-  if (*id) key = (*id)->key;
+  if (*id) {
+    absl::StatusOr<std::string> scoped = ScopedRequestKey(*owner, **id, entry.envelope(), state);
+    if (!scoped.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("entry ", index, " (", type, "): ", scoped.status().message()));
+    }
+    key = *std::move(scoped);
+  }
   if (key) {
     absl::StatusOr<std::optional<std::string>> seen = state.Get(RequestStateKey(*key));
     if (!seen.ok()) return seen.status();
@@ -378,13 +395,15 @@ absl::StatusOr<Receipt> Journal::Impl::Sequence(Group& group, size_t i, Batch& b
   const StateMachine* owner = OwnerOf(owners_, envelope.payload_type());
   const std::optional<RequestId>& id = group.keys[i];
   std::optional<std::string> key;
-  if (id) key = id->key;
   const crypto::Sha256Digest payload_hash = crypto::Sha256(envelope.payload());
 
   // `layers` has room for the batch's own layer at its end.
   const size_t layer_count = layers.size();
-  if (key) {
+  if (id) {
     LayeredReader view(&committed, &committed, layers.data(), layer_count, nullptr, index);
+    absl::StatusOr<std::string> scoped = ScopedRequestKey(*owner, *id, envelope, view);
+    if (!scoped.ok()) return scoped.status();
+    key = *std::move(scoped);
     absl::StatusOr<std::optional<std::string>> seen = view.Get(RequestStateKey(*key));
     if (!seen.ok()) return seen.status();
     if (*seen) {

@@ -144,7 +144,9 @@ class Journal {
   // log when the recorded format differs (or is absent from a store written
   // before formats were recorded, which is format 1). Entries never change.
   //   2: waybills indexed by party (services/waybill, "w/party/").
-  static constexpr int kStateFormat = 2;
+  //   3: request ids and event ids scoped by enterprise ("j/req/<kind>/<scope>/<id>",
+  //      "l/event/<uscc>/<event id>").
+  static constexpr int kStateFormat = 3;
   static constexpr absl::string_view kStateFormatKey = "j/state-format";
 
  private:

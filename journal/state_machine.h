@@ -84,30 +84,32 @@ struct EntryContext {
 };
 
 // How a request is told apart from others for idempotency: `key`, unique
-// within the ledger (e.g. "event/<event id>"), and how its sender names it,
-// for messages ("event.event_id", "<the id>").
+// within its scope (e.g. "event/<event id>"; the journal puts the scope in,
+// "event/<scope>/<event id>": StateMachine::RequestScope), and how its sender
+// names it, for messages ("event.event_id", "<the id>").
 struct RequestId {
   std::string key;
   std::string field;
   std::string id;
   std::string what = "request";  // "event", "request": what the id names
+  std::string kind;              // "event", "registry", ...: the key's first part
 };
 
 // The longest id a client may give a request or an event, in bytes.
 inline constexpr size_t kMaxRequestIdBytes = 128;
 
 // The RequestId of the id a client chose in `field` ("request.request_id"),
-// keyed "<scope>/<id>"; InvalidArgument naming `field` when the id is empty
+// keyed "<kind>/<id>"; InvalidArgument naming `field` when the id is empty
 // or longer than kMaxRequestIdBytes.
-inline absl::StatusOr<RequestId> MakeRequestId(absl::string_view scope, absl::string_view field,
+inline absl::StatusOr<RequestId> MakeRequestId(absl::string_view kind, absl::string_view field,
                                                absl::string_view id,
                                                absl::string_view what = "request") {
   if (id.empty() || id.size() > kMaxRequestIdBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ": 1 to ", kMaxRequestIdBytes, " characters are required"));
   }
-  return RequestId{absl::StrCat(scope, "/", id), std::string(field), std::string(id),
-                   std::string(what)};
+  return RequestId{absl::StrCat(kind, "/", id), std::string(field), std::string(id),
+                   std::string(what), std::string(kind)};
 }
 
 class StateMachine {
@@ -131,6 +133,18 @@ class StateMachine {
   virtual absl::StatusOr<std::optional<RequestId>> RequestKey(
       const v1::SignedEnvelope& envelope) const {
     return std::nullopt;
+  }
+
+  // The scope a request's id is unique in, as `state` says (e.g. the
+  // enterprise of its signer): ids of different scopes never collide, and a
+  // sender learns nothing of another scope's ids (not even that one is
+  // used). Empty, the default: one scope for the whole ledger. Called by the
+  // sequencer and when the state is rebuilt: it must give an entry the same
+  // scope at both (read only what never changes once written, such as an
+  // actor's enterprise). An error refuses the request.
+  virtual absl::StatusOr<std::string> RequestScope(const v1::SignedEnvelope& envelope,
+                                                   const storage::StateReader& state) const {
+    return std::string();
   }
 
   // Key prefixes this machine owns whose records nearly every entry reads

@@ -185,24 +185,31 @@ TEST_F(LedgerE2eTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
             grpc::StatusCode::PERMISSION_DENIED);
 
   // GetEvent: the recording enterprise and regulators read it; others learn
-  // nothing, not even whether an id exists.
+  // nothing, not even whether an id exists. Event ids are unique per
+  // recording enterprise, which a reader names (its own by default).
   {
-    const auto get_event = [&](const crypto::SigningKey& key, const std::string& id,
-                               v1::EventRecord* record) {
+    const auto get_event = [&](const crypto::SigningKey& key, const std::string& enterprise,
+                               const std::string& id, v1::EventRecord* record) {
       v1::GetEventRequest request;
       request.set_event_id(id);
+      request.set_enterprise_uscc(enterprise);
       return Read(key, api::kGetEventMethod, request, record);
     };
     v1::EventRecord record;
-    grpc::Status status = get_event(plant_admin, destroy.event_id(), &record);
+    grpc::Status status = get_event(plant_admin, "", destroy.event_id(), &record);
     ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(record.entry().envelope().payload(), destroy.SerializeAsString());
-    EXPECT_TRUE(get_event(*regulator_, destroy.event_id(), &record).ok());
-    EXPECT_EQ(get_event(*other_admin_, destroy.event_id(), &record).error_code(),
+    EXPECT_TRUE(get_event(*regulator_, plant, destroy.event_id(), &record).ok());
+    EXPECT_EQ(get_event(*regulator_, "", destroy.event_id(), &record).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << "a regulator names the recording enterprise";
+    EXPECT_EQ(get_event(*other_admin_, plant, destroy.event_id(), &record).error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
-    EXPECT_EQ(get_event(*other_admin_, "no-such-event", &record).error_code(),
+    EXPECT_EQ(get_event(*other_admin_, "", destroy.event_id(), &record).error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
-    EXPECT_EQ(get_event(*regulator_, "no-such-event", &record).error_code(),
+    EXPECT_EQ(get_event(*other_admin_, plant, "no-such-event", &record).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(get_event(*regulator_, plant, "no-such-event", &record).error_code(),
               grpc::StatusCode::NOT_FOUND);
   }
 

@@ -69,6 +69,11 @@ absl::StatusOr<std::optional<journal::RequestId>> IssuanceRules::RequestKey(
   return journal::MakeRequestId("label", "request.request_id", request.request_id());
 }
 
+absl::StatusOr<std::string> IssuanceRules::RequestScope(const v1::SignedEnvelope& envelope,
+                                                   const storage::StateReader& state) const {
+  return registry::SignerRequestScope(envelope, state, kIssueLabelsContext);
+}
+
 absl::Status IssuanceRules::CheckRetry(const v1::SignedEnvelope& envelope,
                                const storage::StateReader& state) const {
   return registry::CheckRetrySigner(envelope, state, kIssueLabelsContext);

@@ -10,7 +10,7 @@ namespace internal {
 //   l/code/<code>               state::CodeRecord (with the state before its latest event)
 //   l/hist/<code>/<index, 16 hex digits>   ""   one per event of the code
 //   l/held/<code>/<uscc>        ""   every enterprise that has held it
-//   l/event/<event id>          state::EventRecord
+//   l/event/<uscc>/<event id>   state::EventRecord
 std::string CodeKey(absl::string_view code) { return absl::StrCat("l/code/", code); }
 std::string HistoryKey(absl::string_view code, uint64_t index) {
   return absl::StrFormat("l/hist/%s/%016x", code, index);
@@ -18,7 +18,9 @@ std::string HistoryKey(absl::string_view code, uint64_t index) {
 std::string HeldKey(absl::string_view code, absl::string_view uscc) {
   return absl::StrCat("l/held/", code, "/", uscc);
 }
-std::string EventKey(absl::string_view event_id) { return absl::StrCat("l/event/", event_id); }
+std::string EventKey(absl::string_view enterprise, absl::string_view event_id) {
+  return absl::StrCat("l/event/", enterprise, "/", event_id);
+}
 
 state::CodeRecord ToRecord(const CodeState& s) {
   state::CodeRecord r;
@@ -142,9 +144,11 @@ absl::StatusOr<bool> HasHeld(const storage::StateReader& state, absl::string_vie
 }
 
 absl::StatusOr<std::optional<EventInfo>> FindEvent(const storage::StateReader& state,
+                                                   absl::string_view enterprise,
                                                    absl::string_view event_id) {
-  if (event_id.empty()) return std::nullopt;
-  absl::StatusOr<std::optional<std::string>> bytes = state.Get(internal::EventKey(event_id));
+  if (enterprise.empty() || event_id.empty()) return std::nullopt;
+  absl::StatusOr<std::optional<std::string>> bytes =
+      state.Get(internal::EventKey(enterprise, event_id));
   if (!bytes.ok()) return bytes.status();
   if (!*bytes) return std::nullopt;
   state::EventRecord r;

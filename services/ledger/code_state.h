@@ -70,12 +70,14 @@ absl::StatusOr<std::vector<uint64_t>> History(const storage::StateReader& state,
 absl::StatusOr<bool> HasHeld(const storage::StateReader& state, absl::string_view code,
                              absl::string_view uscc);
 
-// Where event `event_id` is, and which enterprise recorded it.
+// Where event `event_id` of `enterprise` is (event ids are unique per
+// recording enterprise), and which enterprise recorded it.
 struct EventInfo {
   uint64_t log_index = 0;
   std::string enterprise;
 };
 absl::StatusOr<std::optional<EventInfo>> FindEvent(const storage::StateReader& state,
+                                                   absl::string_view enterprise,
                                                    absl::string_view event_id);
 
 // Whether `reader` may read `code`'s history: regulators and platform
@@ -89,7 +91,7 @@ namespace internal {
 std::string CodeKey(absl::string_view code);
 std::string HistoryKey(absl::string_view code, uint64_t index);
 std::string HeldKey(absl::string_view code, absl::string_view uscc);
-std::string EventKey(absl::string_view event_id);
+std::string EventKey(absl::string_view enterprise, absl::string_view event_id);
 state::CodeRecord ToRecord(const CodeState& s);
 CodeState FromRecord(absl::string_view code, const state::CodeRecord& r);
 }  // namespace internal

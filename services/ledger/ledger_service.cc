@@ -137,11 +137,20 @@ grpc::Status LedgerServiceImpl::ServeGetEvent(grpc::ServerContextBase* context,
   const bool regulator =
       reader->role() == v1::REGULATOR || reader->role() == v1::PLATFORM_ADMIN;
   const grpc::Status denied = Denied(absl::StrCat("event '", request->event_id(), "'"));
-  absl::StatusOr<std::optional<EventInfo>> info = FindEvent(*snapshot, request->event_id());
+  const std::string& recorder =
+      request->enterprise_uscc().empty() ? reader->enterprise_uscc() : request->enterprise_uscc();
+  if (recorder.empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "enterprise_uscc: name the enterprise that recorded the event (event ids "
+                        "are unique per enterprise)");
+  }
+  absl::StatusOr<std::optional<EventInfo>> info =
+      FindEvent(*snapshot, recorder, request->event_id());
   if (!info.ok()) return ToGrpcStatus(info.status());
   if (!*info) {
     return regulator ? grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                    absl::StrCat("event_id: no event '", request->event_id(), "'"))
+                                    absl::StrCat("event_id: ", recorder, " recorded no event '",
+                                                 request->event_id(), "'"))
                      : denied;
   }
   if (!regulator && (*info)->enterprise != reader->enterprise_uscc()) {

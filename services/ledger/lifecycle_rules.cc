@@ -571,10 +571,11 @@ absl::Status Voiding(Step& s) {
 absl::Status ErrorDeclaration(Step& s) {
   const v1::Event& e = s.e;
   CL_RETURN_IF_ERROR(Require("reason", !e.reason().empty(), "is required"));
-  CL_ASSIGN_OR_RETURN(std::optional<EventInfo> original, FindEvent(s.state, e.corrects_event_id()));
-  // Only the enterprise that recorded an event may declare it wrong; others
-  // learn nothing about it, not even that it exists.
-  if (!original || original->enterprise != s.who) {
+  // Only the enterprise that recorded an event may declare it wrong: the
+  // id is looked up among its own (ids are unique per enterprise).
+  CL_ASSIGN_OR_RETURN(std::optional<EventInfo> original,
+                      FindEvent(s.state, s.who, e.corrects_event_id()));
+  if (!original) {
     return absl::NotFoundError(absl::StrCat("event.corrects_event_id: ", s.who,
                                             " recorded no event '", e.corrects_event_id(), "'"));
   }
@@ -763,6 +764,11 @@ absl::StatusOr<std::optional<journal::RequestId>> LifecycleRules::RequestKey(
   return journal::MakeRequestId("event", "event.event_id", event.event_id(), "event");
 }
 
+absl::StatusOr<std::string> LifecycleRules::RequestScope(const v1::SignedEnvelope& envelope,
+                                                   const storage::StateReader& state) const {
+  return registry::SignerRequestScope(envelope, state, kEventContext);
+}
+
 absl::Status LifecycleRules::CheckRetry(const v1::SignedEnvelope& envelope,
                                const storage::StateReader& state) const {
   return registry::CheckRetrySigner(envelope, state, kEventContext);
@@ -849,7 +855,8 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
   state::EventRecord record;
   record.set_log_index(entry.index);
   record.set_enterprise(where.enterprise_uscc());
-  changes->Put(internal::EventKey(event.event_id()), record.SerializeAsString());
+  changes->Put(internal::EventKey(where.enterprise_uscc(), event.event_id()),
+               record.SerializeAsString());
   return absl::OkStatus();
 }
 

@@ -622,11 +622,36 @@ TEST_F(LifecycleRulesTest, AggregatesNestAtMostEightDeep) {
   ExpectCheckPasses();
 }
 
+// Event ids are unique per recording enterprise: another enterprise's use of
+// an id neither blocks it nor shows that it exists.
+TEST_F(LifecycleRulesTest, EventIdsAreUniquePerEnterprise) {
+  Commission({1, 2});
+  Move(producer_, kProducer, warehouse_, kWarehouse, {Code(2)});
+  v1::Event mine = Event(v1::STORING, kProducer, {Code(1)});
+  mine.set_event_id("store-1");
+  const EventReceipt first = Ok(producer_, mine);
+  v1::Event theirs = Event(v1::STORING, kWarehouse, {Code(2)});
+  theirs.set_event_id("store-1");
+  const EventReceipt second = Ok(warehouse_, theirs);
+  EXPECT_NE(first.log_index, second.log_index);
+  absl::StatusOr<std::optional<EventInfo>> a = FindEvent(*t_->snapshot(), kProducer, "store-1");
+  absl::StatusOr<std::optional<EventInfo>> b = FindEvent(*t_->snapshot(), kWarehouse, "store-1");
+  ASSERT_TRUE(a.ok() && a->has_value() && b.ok() && b->has_value());
+  EXPECT_EQ((*a)->log_index, first.log_index);
+  EXPECT_EQ((*b)->log_index, second.log_index);
+  // Within one enterprise, an id names one event.
+  v1::Event again = Event(v1::STORING, kProducer, {Code(1)});
+  again.set_event_id("store-1");
+  Refused(producer_, again, absl::StatusCode::kAlreadyExists,
+          "event.event_id: 'store-1' was already used");
+  ExpectCheckPasses();
+}
+
 TEST_F(LifecycleRulesTest, AnErrorDeclarationJoinsExactlyTheCorrectedEventsChains) {
   Commission({1, 2});
   v1::Event store = Event(v1::STORING, kProducer, {Code(1)});
   const EventReceipt stored = Ok(producer_, store);
-  absl::StatusOr<std::optional<EventInfo>> info = FindEvent(*t_->snapshot(), store.event_id());
+  absl::StatusOr<std::optional<EventInfo>> info = FindEvent(*t_->snapshot(), kProducer, store.event_id());
   ASSERT_TRUE(info.ok()) << info.status();
   ASSERT_TRUE(info->has_value());
   EXPECT_EQ((*info)->log_index, stored.log_index);

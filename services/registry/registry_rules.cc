@@ -400,6 +400,26 @@ absl::Status CheckRetrySigner(const v1::SignedEnvelope& envelope,
   return ActiveSigner(state, *key_id).status();
 }
 
+absl::StatusOr<std::string> SignerRequestScope(const v1::SignedEnvelope& envelope,
+                                               const storage::StateReader& state,
+                                               const crypto::SignatureContext& context) {
+  absl::StatusOr<crypto::KeyId> key_id = envelope::SignerKeyId(envelope, context);
+  if (!key_id.ok()) return key_id.status();
+  absl::StatusOr<std::optional<state::ActorRecord>> actor = FindActor(state, *key_id);
+  if (!actor.ok()) return actor.status();
+  // An unregistered key gets a scope of its own; the rules then refuse its
+  // request, so nothing is ever written under it.
+  if (!*actor) return absl::StrCat("unregistered-key-", key_id->ToString());
+  const std::string& enterprise = (*actor)->actor().enterprise_uscc();
+  return enterprise.empty() ? std::string("platform") : enterprise;
+}
+
+absl::StatusOr<std::string> RegistryRules::RequestScope(const v1::SignedEnvelope& envelope,
+                                                        const storage::StateReader& state) const {
+  if (envelope.payload_type() != kRegistryContext.payload_type()) return std::string();
+  return SignerRequestScope(envelope, state, kRegistryContext);
+}
+
 absl::Status RegistryRules::CheckRetry(const v1::SignedEnvelope& envelope,
                                        const storage::StateReader& state) const {
   if (envelope.payload_type() != kRegistryContext.payload_type()) return absl::OkStatus();

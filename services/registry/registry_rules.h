@@ -52,6 +52,9 @@ class RegistryRules final : public journal::StateMachine {
   // "registry/<request_id>"; genesis has none.
   absl::StatusOr<std::optional<journal::RequestId>> RequestKey(
       const v1::SignedEnvelope& envelope) const override;
+  // Request ids are unique per enterprise (registry::SignerRequestScope).
+  absl::StatusOr<std::string> RequestScope(const v1::SignedEnvelope& envelope,
+                                           const storage::StateReader& state) const override;
   absl::Status CheckRetry(const v1::SignedEnvelope& envelope,
                           const storage::StateReader& state) const override;
   absl::Status Apply(const journal::EntryContext& entry, const storage::StateReader& state,
@@ -78,6 +81,14 @@ absl::StatusOr<v1::Actor> CheckSigner(const journal::EntryContext& entry,
 absl::Status CheckRetrySigner(const v1::SignedEnvelope& envelope,
                               const storage::StateReader& state,
                               const crypto::SignatureContext& context);
+
+// For StateMachine::RequestScope: the scope request ids of `envelope`'s
+// signer are unique in: the signer's enterprise (USCC), or "platform" for an
+// actor of none (platform administrators, regulators). A key never
+// registered gets a scope of its own (the rules refuse what it signs).
+absl::StatusOr<std::string> SignerRequestScope(const v1::SignedEnvelope& envelope,
+                                               const storage::StateReader& state,
+                                               const crypto::SignatureContext& context);
 
 // The genesis request: the deployment's name, its label resolver host
 // (crypto::ValidateLabelResolver, at most crypto::kMaxQrFriendlyResolverLength

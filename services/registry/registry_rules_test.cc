@@ -228,6 +228,32 @@ TEST_F(RegistryRulesTest, RetriesAreIdempotent) {
   ExpectCheckPasses();
 }
 
+// Request ids are unique per enterprise: another enterprise's use of an id
+// neither blocks it nor shows that it exists; within one enterprise (any of
+// its actors) a reuse with other bytes is refused.
+TEST_F(RegistryRulesTest, RequestIdsAreScopedByTheSignersEnterprise) {
+  v1::RegistryRequest acme = Product(Methanol(kAcme, "ME04"));
+  acme.set_request_id("products-2026-11");
+  Ok(acme_admin_, acme);
+  v1::RegistryRequest other = Product(Methanol(kOther, "ME04"));
+  other.set_request_id("products-2026-11");
+  Ok(other_admin_, other);
+  EXPECT_TRUE(FindProductNow(kOther, "ME04").has_value());
+  // A second actor of Acme shares Acme's ids.
+  const crypto::SigningKey acme_operator = TestKey(30);
+  Ok(acme_admin_, AddActor("acme operator", v1::ENTERPRISE_OPERATOR, kAcme, acme_operator));
+  v1::RegistryRequest reuse = Product(Methanol(kAcme, "ME05"));
+  reuse.set_request_id("products-2026-11");
+  Refused(acme_operator, reuse, absl::StatusCode::kAlreadyExists,
+          "request.request_id: 'products-2026-11' was already used");
+  // Actors of no enterprise (platform administrators, regulators) share the
+  // platform's.
+  v1::RegistryRequest platform = Blacklist(kOther, true, "late licence renewal");
+  platform.set_request_id("products-2026-11");
+  Ok(regulator_, platform);
+  ExpectCheckPasses();
+}
+
 // The registry refusals the labels issue lists, each leaving the log as it was.
 TEST_F(RegistryRulesTest, Refusals) {
   v1::RegistryRequest bad_uscc = Enterprise(kAcme);

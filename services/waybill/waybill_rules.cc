@@ -551,7 +551,8 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
 absl::Status UndoNotes(const journal::EntryContext& entry, const storage::StateReader& state,
                        const v1::Event& declaration, storage::StateWrites* changes) {
   absl::StatusOr<std::optional<ledger::EventInfo>> info =
-      ledger::FindEvent(state, declaration.corrects_event_id());
+      ledger::FindEvent(state, declaration.location().enterprise_uscc(),
+                        declaration.corrects_event_id());
   if (!info.ok()) return info.status();
   if (!*info) return absl::OkStatus();
   absl::StatusOr<std::string> bytes = state.Entry((*info)->log_index);
@@ -661,6 +662,11 @@ absl::StatusOr<std::optional<journal::RequestId>> WaybillRules::RequestKey(
     return absl::InvalidArgumentError("envelope.payload: not a WaybillRequest");
   }
   return journal::MakeRequestId("waybill", "request.request_id", request.request_id());
+}
+
+absl::StatusOr<std::string> WaybillRules::RequestScope(const v1::SignedEnvelope& envelope,
+                                                   const storage::StateReader& state) const {
+  return registry::SignerRequestScope(envelope, state, kWaybillContext);
 }
 
 absl::Status WaybillRules::CheckRetry(const v1::SignedEnvelope& envelope,
