@@ -146,7 +146,9 @@ class Journal {
   //   2: waybills indexed by party (services/waybill, "w/party/").
   //   3: request ids and event ids scoped by enterprise ("j/req/<kind>/<scope>/<id>",
   //      "l/event/<uscc>/<event id>").
-  static constexpr int kStateFormat = 3;
+  //   4: waybills named by carrier and number ("w/bill/<carrier>/<number>",
+  //      "w/num/<number>/<carrier>").
+  static constexpr int kStateFormat = 4;
   static constexpr absl::string_view kStateFormatKey = "j/state-format";
 
  private:

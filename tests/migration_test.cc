@@ -64,10 +64,10 @@ TEST(MigrationTest, AStoreWrittenBeforeStoresKeptStateOpensAndChecks) {
     ASSERT_TRUE(history.ok());
     EXPECT_GE(history->size(), 3u);
     EXPECT_EQ((*code)->last_event_index, history->back());
-    absl::StatusOr<std::optional<waybill::WaybillState>> waybill =
-        waybill::FindWaybill(*s, "YD110105-20261130-0001");
-    ASSERT_TRUE(waybill.ok() && waybill->has_value()) << waybill.status();
-    EXPECT_EQ((*waybill)->status, v1::CLOSED);
+    absl::StatusOr<std::vector<waybill::WaybillState>> waybill =
+        waybill::WaybillsNumbered(*s, "YD110105-20261130-0001");
+    ASSERT_TRUE(waybill.ok() && waybill->size() == 1u) << waybill.status();
+    EXPECT_EQ(waybill->front().status, v1::CLOSED);
   }
   // Opened again: nothing to build, and the rebuild agrees with the state.
   migrated_progress = 0;

@@ -230,10 +230,20 @@ absl::Status Commissioning(Step& s) {
 // consignor and consignee that lists it.
 absl::Status CheckWaybill(Step& s, const std::string& code) {
   const v1::Event& e = s.e;
-  CL_ASSIGN_OR_RETURN(std::optional<waybill::WaybillState> w,
-                      waybill::FindWaybill(s.state, e.waybill_id()));
+  // Waybill numbers are unique per carrier: of the waybills with this number
+  // whose consignor ships, the one that lists `code` (or any, to say why not).
+  CL_ASSIGN_OR_RETURN(std::vector<waybill::WaybillState> numbered,
+                      waybill::WaybillsNumbered(s.state, e.waybill_id()));
+  const waybill::WaybillState* w = nullptr;
+  for (const waybill::WaybillState& candidate : numbered) {
+    if (candidate.waybill.consignor().uscc() != s.who) continue;
+    const std::vector<std::string> listed = waybill::CodesOf(candidate.waybill);
+    if (w == nullptr || std::find(listed.begin(), listed.end(), code) != listed.end()) {
+      w = &candidate;
+    }
+  }
   // Whether a waybill exists, and whose it is, is not told to others.
-  if (!w || w->waybill.consignor().uscc() != s.who) {
+  if (w == nullptr) {
     return absl::NotFoundError(absl::StrCat("event.waybill_id: ", s.who,
                                             " is the consignor of no waybill '", e.waybill_id(),
                                             "'"));
@@ -248,7 +258,7 @@ absl::Status CheckWaybill(Step& s, const std::string& code) {
         w->waybill.consignee().uscc(), ", not ", e.consignee_uscc()));
   }
   CL_ASSIGN_OR_RETURN(std::optional<std::string> open, waybill::OpenWaybillOf(s.state, code));
-  if (!open || *open != e.waybill_id()) {
+  if (!open || *open != waybill::WaybillRef(w->waybill.carrier_uscc(), e.waybill_id())) {
     return absl::FailedPreconditionError(
         absl::StrCat("event.waybill_id: waybill '", e.waybill_id(), "' does not list ", code));
   }

@@ -211,11 +211,14 @@ class LifecycleFixture : public ::testing::Test {
     for (const std::string& child : (*s)->children) milli += ContentsMilli(child);
     return milli;
   }
+  // The one waybill numbered `number` (of any carrier).
   std::optional<waybill::WaybillState> FindWaybill(const std::string& number) {
-    absl::StatusOr<std::optional<waybill::WaybillState>> w =
-        waybill::FindWaybill(*t_->snapshot(), number);
+    absl::StatusOr<std::vector<waybill::WaybillState>> w =
+        waybill::WaybillsNumbered(*t_->snapshot(), number);
     EXPECT_TRUE(w.ok()) << w.status();
-    return w.ok() ? *w : std::nullopt;
+    if (!w.ok() || w->empty()) return std::nullopt;
+    EXPECT_EQ(w->size(), 1u) << number;
+    return w->front();
   }
 
   void Commission(std::vector<int> serials) {

@@ -57,7 +57,8 @@ absl::StatusOr<v1::ResolveWaybillCodeResponse> ResolveWaybillCode(
                                      claims.waybill_number, "' stating what this code states"));
     return response;
   };
-  absl::StatusOr<std::optional<WaybillState>> now = FindWaybill(state, claims.waybill_number);
+  absl::StatusOr<std::optional<WaybillState>> now =
+      FindWaybill(state, claims.carrier_uscc, claims.waybill_number);
   if (!now.ok()) return now.status();
   if (!*now || (*now)->waybill.carrier_uscc() != claims.carrier_uscc) return not_issued();
   absl::StatusOr<std::optional<v1::Waybill>> content =

@@ -30,9 +30,26 @@ std::string NumberOf(const v1::WaybillRequest& r) {
     case v1::WaybillRequest::kDepart: return r.depart().waybill_number();
     case v1::WaybillRequest::kArrive: return r.arrive().waybill_number();
     case v1::WaybillRequest::kConsent: return r.consent().waybill_number();
+    case v1::WaybillRequest::kAuthorizeCarrier:
     case v1::WaybillRequest::CHANGE_NOT_SET: break;
   }
   return "";
+}
+
+// The carrier whose waybill a change is about: the one a submission names;
+// for the carrier's own changes (amend, depart, arrive), the signer's
+// enterprise; for a consent, the one it names; for a cancellation, the one it
+// names or else the signer's enterprise.
+std::string CarrierNamed(const v1::WaybillRequest& r, const v1::Actor& signer) {
+  switch (r.change_case()) {
+    case v1::WaybillRequest::kSubmit: return r.submit().carrier_uscc();
+    case v1::WaybillRequest::kConsent: return r.consent().carrier_uscc();
+    case v1::WaybillRequest::kCancel:
+      if (!r.cancel().carrier_uscc().empty()) return r.cancel().carrier_uscc();
+      break;
+    default: break;
+  }
+  return signer.enterprise_uscc();
 }
 
 const v1::Waybill* NewContent(const v1::WaybillRequest& r) {
@@ -75,8 +92,9 @@ absl::Status CheckListable(const storage::StateReader& state, const v1::Waybill&
       }
       absl::StatusOr<std::optional<std::string>> open = OpenWaybillOf(state, code);
       if (!open.ok()) return open.status();
-      if (*open && **open != w.waybill_number()) {
-        return refuse(absl::StrCat("is already on open waybill ", **open));
+      if (*open && **open != WaybillRef(w.carrier_uscc(), w.waybill_number())) {
+        return refuse(absl::StrCat("is already on open waybill ", NumberOfRef(**open), " of ",
+                                   (**open).substr(0, (**open).find('/'))));
       }
     }
   }
@@ -376,7 +394,10 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
     return ApplyAuthorization(entry, state, *actor, request.authorize_carrier(), changes);
   }
   const std::string number = NumberOf(request);
-  absl::StatusOr<std::optional<WaybillState>> existing = FindWaybill(state, number);
+  // A waybill is named by its carrier and its number: numbers are unique per
+  // carrier, so no carrier can take (or learn of) another's.
+  const std::string ref = WaybillRef(CarrierNamed(request, *actor), number);
+  absl::StatusOr<std::optional<WaybillState>> existing = FindWaybillByRef(state, ref);
   if (!existing.ok()) return existing.status();
   const v1::Waybill* content = NewContent(request);
   const bool enterprise_actor =
@@ -448,7 +469,7 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
       next.status = consented ? v1::OPEN : v1::PENDING;
       next.content_log_index = entry.index;
       if (consented) {
-        for (const std::string& code : CodesOf(*content)) changes->Put(internal::OpenKey(code), number);
+        for (const std::string& code : CodesOf(*content)) changes->Put(internal::OpenKey(code), ref);
       }
       break;
     }
@@ -479,7 +500,7 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
         return s;
       }
       next.status = v1::OPEN;
-      for (const std::string& code : CodesOf(next.waybill)) changes->Put(internal::OpenKey(code), number);
+      for (const std::string& code : CodesOf(next.waybill)) changes->Put(internal::OpenKey(code), ref);
       break;
     }
     case v1::WaybillRequest::kCancel: {
@@ -527,19 +548,20 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
     case v1::WaybillRequest::CHANGE_NOT_SET:
       return absl::InvalidArgumentError("request.change: no change given");
   }
-  changes->Put(internal::WaybillKey(number), internal::ToRecord(next).SerializeAsString());
+  changes->Put(internal::WaybillKey(ref), internal::ToRecord(next).SerializeAsString());
+  if (!*existing) changes->Put(internal::NumberKey(number, next.waybill.carrier_uscc()), "");
   // The index by party, when the content changes (an amendment may name
   // another consignee).
   if (content != nullptr) {
     const std::set<std::string> parties = PartiesOf(next.waybill);
     if (*existing) {
       for (const std::string& was : PartiesOf((*existing)->waybill)) {
-        if (!parties.count(was)) changes->Delete(internal::PartyKey(was, number));
+        if (!parties.count(was)) changes->Delete(internal::PartyKey(was, ref));
       }
     }
-    for (const std::string& party : parties) changes->Put(internal::PartyKey(party, number), "");
+    for (const std::string& party : parties) changes->Put(internal::PartyKey(party, ref), "");
   }
-  if (entry.rules_epoch >= 3) changes->Put(internal::ChangeKey(number, entry.index), "");
+  if (entry.rules_epoch >= 3) changes->Put(internal::ChangeKey(ref, entry.index), "");
   return absl::OkStatus();
 }
 
@@ -564,22 +586,29 @@ absl::Status UndoNotes(const journal::EntryContext& entry, const storage::StateR
                                             declaration.corrects_event_id(),
                                             "' cannot be read from the log"));
   }
-  std::map<std::string, WaybillState> changed;
-  const auto waybill = [&](const std::string& number) -> absl::StatusOr<WaybillState*> {
-    auto it = changed.find(number);
+  std::map<std::string, WaybillState> changed;  // by ref
+  const auto waybill = [&](const std::string& ref) -> absl::StatusOr<WaybillState*> {
+    auto it = changed.find(ref);
     if (it == changed.end()) {
-      absl::StatusOr<std::optional<WaybillState>> w = FindWaybill(state, number);
+      absl::StatusOr<std::optional<WaybillState>> w = FindWaybillByRef(state, ref);
       if (!w.ok()) return w.status();
       if (!*w) return nullptr;
-      it = changed.emplace(number, **std::move(w)).first;
+      it = changed.emplace(ref, **std::move(w)).first;
     }
     return &it->second;
   };
-  if (corrected.step() == v1::SHIPPING) {
-    absl::StatusOr<WaybillState*> w = waybill(corrected.waybill_id());
-    if (!w.ok()) return w.status();
-    if (*w != nullptr) {
-      for (const std::string& code : corrected.codes()) (*w)->shipped.erase(code);
+  if (corrected.step() == v1::SHIPPING && corrected.codes_size() > 0) {
+    absl::StatusOr<std::optional<WaybillState>> shipped_under =
+        ShipmentWaybill(state, corrected.waybill_id(), corrected.location().enterprise_uscc(),
+                        corrected.codes(0));
+    if (!shipped_under.ok()) return shipped_under.status();
+    if (*shipped_under) {
+      absl::StatusOr<WaybillState*> w =
+          waybill(WaybillRef((*shipped_under)->waybill.carrier_uscc(), corrected.waybill_id()));
+      if (!w.ok()) return w.status();
+      if (*w != nullptr) {
+        for (const std::string& code : corrected.codes()) (*w)->shipped.erase(code);
+      }
     }
   } else if (corrected.step() == v1::RECEIVING) {
     for (const std::string& code : corrected.codes()) {
@@ -611,11 +640,15 @@ absl::Status NoteEvent(const journal::EntryContext& entry, const storage::StateR
   v1::Event event;
   if (!event.ParseFromString(entry.envelope->payload())) return absl::OkStatus();
   if (event.step() == v1::SHIPPING) {
-    absl::StatusOr<std::optional<WaybillState>> w = FindWaybill(state, event.waybill_id());
+    // The lifecycle rules checked that every code is on this consignor's
+    // waybill of that number.
+    if (event.codes_size() == 0) return absl::OkStatus();
+    absl::StatusOr<std::optional<WaybillState>> w = ShipmentWaybill(
+        state, event.waybill_id(), event.location().enterprise_uscc(), event.codes(0));
     if (!w.ok()) return w.status();
     if (!*w) return absl::OkStatus();
     (*w)->shipped.insert(event.codes().begin(), event.codes().end());
-    changes->Put(internal::WaybillKey(event.waybill_id()),
+    changes->Put(internal::WaybillKey(WaybillRef((*w)->waybill.carrier_uscc(), event.waybill_id())),
                  internal::ToRecord(**w).SerializeAsString());
   } else if (event.step() == v1::RECEIVING) {
     std::map<std::string, WaybillState> changed;
@@ -625,7 +658,7 @@ absl::Status NoteEvent(const journal::EntryContext& entry, const storage::StateR
       if (!*open) continue;
       auto it = changed.find(**open);
       if (it == changed.end()) {
-        absl::StatusOr<std::optional<WaybillState>> w = FindWaybill(state, **open);
+        absl::StatusOr<std::optional<WaybillState>> w = FindWaybillByRef(state, **open);
         if (!w.ok()) return w.status();
         if (!*w) return absl::DataLossError(absl::StrCat("open waybill ", **open, " is missing"));
         it = changed.emplace(**open, **std::move(w)).first;

@@ -137,10 +137,13 @@ class WaybillRulesTest : public ::testing::Test {
     *r.mutable_amend() = w;
     return r;
   }
-  static v1::WaybillRequest Cancel(const std::string& number, const std::string& reason) {
+  // `carrier`: empty when the carrier cancels (it is the signer's).
+  static v1::WaybillRequest Cancel(const std::string& number, const std::string& reason,
+                                   const std::string& carrier = "") {
     v1::WaybillRequest r;
     r.mutable_cancel()->set_waybill_number(number);
     r.mutable_cancel()->set_reason(reason);
+    r.mutable_cancel()->set_carrier_uscc(carrier);
     return r;
   }
   static v1::WaybillRequest Depart(const std::string& number) {
@@ -178,17 +181,19 @@ class WaybillRulesTest : public ::testing::Test {
     EXPECT_NE(s.message().find(fragment), std::string::npos) << s;
   }
 
-  // The waybill at the latest snapshot.
-  std::optional<WaybillState> Find(const std::string& number) {
-    absl::StatusOr<std::optional<WaybillState>> w = FindWaybill(*t_->snapshot(), number);
+  // The carrier's waybill at the latest snapshot.
+  std::optional<WaybillState> Find(const std::string& number,
+                                   const std::string& carrier = kCarrier) {
+    absl::StatusOr<std::optional<WaybillState>> w = FindWaybill(*t_->snapshot(), carrier, number);
     EXPECT_TRUE(w.ok()) << w.status();
     return w.ok() ? *std::move(w) : std::nullopt;
   }
-  // The open waybill listing `code` at the latest snapshot ("" for none).
+  // The number of the open waybill listing `code` at the latest snapshot
+  // ("" for none).
   std::string OpenWaybill(const std::string& code) {
     absl::StatusOr<std::optional<std::string>> open = OpenWaybillOf(*t_->snapshot(), code);
     EXPECT_TRUE(open.ok()) << open.status();
-    return open.ok() && *open ? **open : "";
+    return open.ok() && *open ? NumberOfRef(**open) : "";
   }
 
   // The state rebuilt from the log is the state the writes left.
@@ -506,7 +511,7 @@ TEST_F(WaybillRulesTest, AWaybillOpensOnlyWithItsConsignorsConsent) {
   Refused(producer_, consent("WB-C2", Find("WB-C2")->content_log_index),
           absl::StatusCode::kFailedPrecondition, "on no other open waybill");
   // The consignor cancels a waybill its goods are on, while not departed.
-  ASSERT_TRUE(Submit(producer_, Cancel("WB-C2", "not our carrier")).ok());
+  ASSERT_TRUE(Submit(producer_, Cancel("WB-C2", "not our carrier", kCarrier)).ok());
   EXPECT_EQ(Find("WB-C2")->status, v1::CANCELLED);
 
   // An amendment without standing consent needs consent again, and frees
@@ -522,14 +527,17 @@ TEST_F(WaybillRulesTest, AWaybillOpensOnlyWithItsConsignorsConsent) {
   EXPECT_EQ(Find("WB-C3")->status, v1::OPEN);
   EXPECT_FALSE(standing->waybill_code.empty());
   ASSERT_TRUE(Submit(carrier_, Depart("WB-C3")).ok());
-  Refused(producer_, Cancel("WB-C3", "too late"), absl::StatusCode::kFailedPrecondition,
+  Refused(producer_, Cancel("WB-C3", "too late", kCarrier), absl::StatusCode::kFailedPrecondition,
           "its consignor cancels it only before anything on it has shipped");
   // Another enterprise neither consents nor cancels: to it the waybill is
   // none. The carrier may not consent to its own waybill.
   Refused(user_, consent("WB-C1", Find("WB-C1")->content_log_index),
           absl::StatusCode::kNotFound, "consent.waybill_number: " + kUser + " has no waybill 'WB-C1'");
-  Refused(user_, Cancel("WB-C1", "no"), absl::StatusCode::kNotFound,
+  Refused(user_, Cancel("WB-C1", "no", kCarrier), absl::StatusCode::kNotFound,
           "cancel.waybill_number: " + kUser + " has no waybill 'WB-C1'");
+  // A consignor that does not name the carrier names none of its own.
+  Refused(producer_, Cancel("WB-C1", "no"), absl::StatusCode::kNotFound,
+          "cancel.waybill_number: " + kProducer + " has no waybill 'WB-C1'");
   ExpectStateRebuildsFromTheLog();
 }
 
@@ -656,7 +664,7 @@ TEST_F(WaybillRulesTest, WaybillsAreListedByPartyThroughAnIndex) {
   EXPECT_EQ(numbers(kOther, "", 10, 100, nullptr), (Numbers{"WB-P3"}));
   // Paged by limit, and by what a page may examine.
   EXPECT_EQ(numbers(kCarrier, "", 2, 100, &resume), (Numbers{"WB-P1", "WB-P2"}));
-  EXPECT_EQ(resume, "WB-P2");
+  EXPECT_EQ(resume, WaybillRef(kCarrier, "WB-P2"));
   EXPECT_EQ(numbers(kCarrier, resume, 2, 100, &resume), (Numbers{"WB-P3"}));
   EXPECT_EQ(resume, "");
   absl::StatusOr<WaybillPage> picky = ListWaybillsOf(
@@ -664,7 +672,8 @@ TEST_F(WaybillRulesTest, WaybillsAreListedByPartyThroughAnIndex) {
       [](const WaybillState& w) { return w.waybill.waybill_number() == "WB-P3"; }, 2);
   ASSERT_TRUE(picky.ok());
   EXPECT_TRUE(picky->waybills.empty());
-  EXPECT_EQ(picky->resume_after, "WB-P2") << "two examined, none kept: go on after WB-P2";
+  EXPECT_EQ(picky->resume_after, WaybillRef(kCarrier, "WB-P2"))
+      << "two examined, none kept: go on after WB-P2";
 
   // Amended to another consignee: listed under it, no longer under kUser.
   ASSERT_TRUE(Submit(carrier_, Amend(testing::ExampleWaybill("WB-P2", kCarrier, kProducer, kOther,
@@ -675,6 +684,45 @@ TEST_F(WaybillRulesTest, WaybillsAreListedByPartyThroughAnIndex) {
   // Status changes keep it where it is.
   ASSERT_TRUE(Submit(carrier_, Cancel("WB-P1", "plans changed")).ok());
   EXPECT_EQ(numbers(kUser, "", 10, 100, nullptr), (Numbers{"WB-P1"}));
+  ExpectStateRebuildsFromTheLog();
+}
+
+// Waybill numbers are unique per carrier: two carriers may use one number;
+// each change, shipment and read finds the right one.
+TEST_F(WaybillRulesTest, WaybillNumbersAreUniquePerCarrier) {
+  const std::string carrier2 = registry::testing::ExampleUscc("110108");
+  const crypto::SigningKey carrier2_key = TestKey(7);
+  ASSERT_TRUE(t_->RegisterEnterprise(admin_, registry::testing::ExampleEnterprise(
+                                                 carrier2, v1::CARRIER, v1::ROAD_TRANSPORT))
+                  .ok());
+  ASSERT_TRUE(t_->AddActor(admin_, carrier2, v1::ENTERPRISE_ADMIN, carrier2_key).ok());
+  ASSERT_TRUE(t_->AuthorizeCarrier(producer_, carrier2).ok());
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-N1", {Code(1)})).ok());
+  // Another carrier's number is no concern of this one: accepted, and
+  // nothing tells it the number is in use elsewhere.
+  absl::StatusOr<WaybillReceipt> second = Submit(
+      carrier2_key, testing::ExampleWaybill("WB-N1", carrier2, kProducer, kUser, {Code(2)}));
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_TRUE(Find("WB-N1").has_value());
+  ASSERT_TRUE(Find("WB-N1", carrier2).has_value());
+  EXPECT_EQ(CodesOf(Find("WB-N1", carrier2)->waybill), std::vector<std::string>{Code(2)});
+  absl::StatusOr<std::vector<WaybillState>> numbered = WaybillsNumbered(*t_->snapshot(), "WB-N1");
+  ASSERT_TRUE(numbered.ok());
+  EXPECT_EQ(numbered->size(), 2u);
+  // One carrier uses a number once.
+  Refused(carrier2_key, testing::ExampleWaybill("WB-N1", carrier2, kProducer, kUser, {Code(3)}),
+          absl::StatusCode::kAlreadyExists, "'WB-N1' is already taken");
+  // The consignor ships under the number: the waybill that lists the code.
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(2)}, "WB-N1", kUser).ok());
+  EXPECT_EQ(Find("WB-N1", carrier2)->shipped, std::set<std::string>{Code(2)});
+  EXPECT_TRUE(Find("WB-N1")->shipped.empty());
+  // Each carrier's changes reach its own.
+  ASSERT_TRUE(Submit(carrier2_key, Depart("WB-N1")).ok());
+  EXPECT_EQ(Find("WB-N1", carrier2)->status, v1::DEPARTED);
+  EXPECT_EQ(Find("WB-N1")->status, v1::OPEN);
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(2)}).ok());
+  EXPECT_EQ(Find("WB-N1", carrier2)->status, v1::CLOSED);
+  EXPECT_EQ(OpenWaybill(Code(1)), "WB-N1");
   ExpectStateRebuildsFromTheLog();
 }
 

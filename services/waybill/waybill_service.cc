@@ -123,8 +123,28 @@ grpc::Status WaybillServiceImpl::ServeGetWaybill(grpc::ServerContextBase* contex
       reads_->Authenticate(*snapshot, *context, kGetWaybillMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   TellLogSize(context, snapshot->size());
-  absl::StatusOr<std::optional<WaybillState>> state =
-      FindWaybill(*snapshot, request->waybill_number());
+  // Numbers are unique per carrier: the one named, or else the one waybill
+  // of that number this reader may read.
+  absl::StatusOr<std::optional<WaybillState>> state = std::optional<WaybillState>();
+  if (!request->carrier_uscc().empty()) {
+    state = FindWaybill(*snapshot, request->carrier_uscc(), request->waybill_number());
+  } else {
+    absl::StatusOr<std::vector<WaybillState>> numbered =
+        WaybillsNumbered(*snapshot, request->waybill_number());
+    if (!numbered.ok()) return ToGrpcStatus(numbered.status());
+    int readable = 0;
+    for (WaybillState& w : *numbered) {
+      if (!IsRegulator(*reader) && !IsParty(*reader, w.waybill)) continue;
+      if (++readable > 1) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            absl::StrCat("carrier_uscc: several waybills numbered '",
+                                         request->waybill_number(),
+                                         "' are yours to read (numbers are unique per "
+                                         "carrier): name the carrier"));
+      }
+      *state = std::move(w);
+    }
+  }
   if (!state.ok()) return ToGrpcStatus(state.status());
   if (!IsRegulator(*reader) && !(*state && IsParty(*reader, (*state)->waybill))) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
@@ -138,8 +158,8 @@ grpc::Status WaybillServiceImpl::ServeGetWaybill(grpc::ServerContextBase* contex
   FillRecord(*snapshot, book_->CodeKey(*snapshot), **state, response);
   // Its signed changes, each with its entry's exact bytes (one waybill's
   // read only: a listing does not carry them).
-  absl::StatusOr<std::vector<uint64_t>> changes =
-      WaybillChanges(*snapshot, request->waybill_number());
+  absl::StatusOr<std::vector<uint64_t>> changes = WaybillChanges(
+      *snapshot, WaybillRef((*state)->waybill.carrier_uscc(), request->waybill_number()));
   if (!changes.ok()) return ToGrpcStatus(changes.status());
   for (uint64_t index : *changes) {
     absl::StatusOr<std::string> entry = snapshot->Entry(index);

@@ -1,5 +1,6 @@
 #include "services/waybill/waybill_state.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -8,12 +9,19 @@
 namespace chemledger::waybill {
 namespace internal {
 
-//   w/bill/<waybill number>   state::WaybillRecord
-//   w/open/<code>             the number of the open waybill listing it
-//   w/recv/<code>             the waybill it was last received under
+// A waybill's ref is "<carrier>/<number>" (WaybillRef).
+//   w/bill/<ref>              state::WaybillRecord
+//   w/open/<code>             the ref of the open waybill listing it
+//   w/recv/<code>             the ref of the waybill it was last received under
+//   w/num/<number>/<carrier>  "": the carriers with a waybill of that number
+//   w/party/<uscc>/<ref>      "": the enterprise is party to the waybill
 //   w/auth/<consignor>/<carrier>  state::CarrierAuthorizationRecord
-//   w/chg/<number>/<log index, 20 digits>  "": a change to the waybill
-std::string WaybillKey(absl::string_view number) { return absl::StrCat("w/bill/", number); }
+//   w/chg/<ref>/<log index, 20 digits>  "": a change to the waybill
+std::string WaybillKey(absl::string_view ref) { return absl::StrCat("w/bill/", ref); }
+std::string NumberPrefix(absl::string_view number) { return absl::StrCat("w/num/", number, "/"); }
+std::string NumberKey(absl::string_view number, absl::string_view carrier) {
+  return absl::StrCat(NumberPrefix(number), carrier);
+}
 std::string OpenKey(absl::string_view code) { return absl::StrCat("w/open/", code); }
 std::string ReceivedKey(absl::string_view code) { return absl::StrCat("w/recv/", code); }
 std::string AuthorizationKey(absl::string_view consignor, absl::string_view carrier) {
@@ -55,11 +63,67 @@ WaybillState FromRecord(const state::WaybillRecord& r) {
 
 }  // namespace internal
 
+std::string WaybillRef(absl::string_view carrier, absl::string_view number) {
+  return absl::StrCat(carrier, "/", number);
+}
+
+std::string NumberOfRef(absl::string_view ref) {
+  const size_t slash = ref.find('/');
+  return std::string(slash == absl::string_view::npos ? ref : ref.substr(slash + 1));
+}
+
 absl::StatusOr<std::optional<WaybillState>> FindWaybill(const storage::StateReader& state,
-                                                        absl::string_view waybill_number) {
-  if (waybill_number.empty()) return std::nullopt;
-  absl::StatusOr<std::optional<std::string>> bytes =
-      state.Get(internal::WaybillKey(waybill_number));
+                                                        absl::string_view carrier,
+                                                        absl::string_view number) {
+  // Neither a USCC nor a number holds a '/': a ref names one pair.
+  if (carrier.empty() || number.empty() || absl::StrContains(carrier, '/')) return std::nullopt;
+  return FindWaybillByRef(state, WaybillRef(carrier, number));
+}
+
+absl::StatusOr<std::vector<WaybillState>> WaybillsNumbered(const storage::StateReader& state,
+                                                           absl::string_view number) {
+  std::vector<std::string> carriers;
+  if (number.empty()) return std::vector<WaybillState>();
+  const std::string prefix = internal::NumberPrefix(number);
+  absl::Status s = state.Scan(prefix, storage::PrefixEnd(prefix),
+                              [&](absl::string_view key, absl::string_view) {
+                                carriers.emplace_back(key.substr(prefix.size()));
+                                return true;
+                              });
+  if (!s.ok()) return s;
+  std::vector<WaybillState> out;
+  for (const std::string& carrier : carriers) {
+    absl::StatusOr<std::optional<WaybillState>> w = FindWaybill(state, carrier, number);
+    if (!w.ok()) return w.status();
+    if (!*w) {
+      return absl::DataLossError(
+          absl::StrCat("the number index lists waybill '", number, "' of ", carrier,
+                       ", which is missing"));
+    }
+    out.push_back(**std::move(w));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<WaybillState>> ShipmentWaybill(const storage::StateReader& state,
+                                                            absl::string_view number,
+                                                            absl::string_view consignor,
+                                                            absl::string_view code) {
+  absl::StatusOr<std::vector<WaybillState>> numbered = WaybillsNumbered(state, number);
+  if (!numbered.ok()) return numbered.status();
+  for (WaybillState& w : *numbered) {
+    if (w.waybill.consignor().uscc() != consignor) continue;
+    for (const std::string& c : CodesOf(w.waybill)) {
+      if (c == code) return std::move(w);
+    }
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<std::optional<WaybillState>> FindWaybillByRef(const storage::StateReader& state,
+                                                             absl::string_view ref) {
+  if (ref.empty()) return std::nullopt;
+  absl::StatusOr<std::optional<std::string>> bytes = state.Get(internal::WaybillKey(ref));
   if (!bytes.ok()) return bytes.status();
   if (!*bytes) return std::nullopt;
   state::WaybillRecord r;
@@ -87,7 +151,7 @@ absl::StatusOr<bool> AddToPage(const storage::StateReader& state,
       // one examined (page->resume_after).
       return false;
     }
-    absl::StatusOr<std::optional<WaybillState>> w = FindWaybill(state, number);
+    absl::StatusOr<std::optional<WaybillState>> w = FindWaybillByRef(state, number);
     if (!w.ok()) return w.status();
     if (!*w) {
       return absl::DataLossError(
@@ -155,9 +219,9 @@ std::set<std::string> PartiesOf(const v1::Waybill& w) {
 }
 
 absl::StatusOr<std::vector<uint64_t>> WaybillChanges(const storage::StateReader& state,
-                                                     absl::string_view number) {
+                                                     absl::string_view ref) {
   std::vector<uint64_t> out;
-  const std::string prefix = internal::ChangePrefix(number);
+  const std::string prefix = internal::ChangePrefix(ref);
   absl::Status s = state.Scan(prefix, storage::PrefixEnd(prefix),
                               [&](absl::string_view key, absl::string_view) {
                                 uint64_t index = 0;

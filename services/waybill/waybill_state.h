@@ -39,22 +39,41 @@ struct WaybillState {
   v1::WaybillStatus status_before_close = v1::WAYBILL_STATUS_UNSPECIFIED;  // while CLOSED
 };
 
+// A waybill is named by its carrier and its number: numbers are unique per
+// carrier (two carriers may use the same number). Its ref, "<carrier>/
+// <number>", names it in the state (neither part holds a '/').
+std::string WaybillRef(absl::string_view carrier, absl::string_view number);
+std::string NumberOfRef(absl::string_view ref);
+
 absl::StatusOr<std::optional<WaybillState>> FindWaybill(const storage::StateReader& state,
-                                                        absl::string_view waybill_number);
-// The open (not closed, not cancelled) waybill listing `code`, if any.
+                                                        absl::string_view carrier,
+                                                        absl::string_view number);
+absl::StatusOr<std::optional<WaybillState>> FindWaybillByRef(const storage::StateReader& state,
+                                                             absl::string_view ref);
+// Every carrier's waybill numbered `number`, by carrier.
+absl::StatusOr<std::vector<WaybillState>> WaybillsNumbered(const storage::StateReader& state,
+                                                           absl::string_view number);
+// The waybill numbered `number` that `consignor` ships `code` under: of the
+// waybills of that number whose consignor it is, the one that lists `code`.
+absl::StatusOr<std::optional<WaybillState>> ShipmentWaybill(const storage::StateReader& state,
+                                                            absl::string_view number,
+                                                            absl::string_view consignor,
+                                                            absl::string_view code);
+// The ref of the open (not closed, not cancelled) waybill listing `code`,
+// if any.
 absl::StatusOr<std::optional<std::string>> OpenWaybillOf(const storage::StateReader& state,
                                                          absl::string_view code);
-// A page of a listing: the waybills kept, by number, and where the next
-// page begins (empty: the listing is complete).
+// A page of a listing: the waybills kept, by ref (carrier, then number),
+// and where the next page begins (empty: the listing is complete).
 struct WaybillPage {
   std::vector<WaybillState> waybills;
-  std::string resume_after;  // a waybill number: list after it
+  std::string resume_after;  // a waybill ref: list after it
 };
 // A listing examines at most this many waybills per page, kept or not, so a
 // filter that keeps few costs a bounded read per call.
 inline constexpr size_t kMaxWaybillsExamined = 10000;
 
-// Waybills after `after` (a waybill number; "" from the start), by number,
+// Waybills after `after` (a waybill ref; "" from the start), by ref,
 // for which `keep` is true: at most `limit`, examining at most
 // `max_examined` (the page then ends early, with resume_after set).
 absl::StatusOr<WaybillPage> ListWaybills(const storage::StateReader& state,
@@ -74,11 +93,11 @@ absl::StatusOr<WaybillPage> ListWaybillsOf(const storage::StateReader& state,
 // and consignee.
 std::set<std::string> PartiesOf(const v1::Waybill& w);
 
-// The log indexes of the changes to waybill `number` (submission,
+// The log indexes of the changes to waybill `ref` (submission,
 // amendments, consent, cancellation, departure, arrival), in order; recorded
 // from rules epoch 3 on, so a waybill changed before lists only later changes.
 absl::StatusOr<std::vector<uint64_t>> WaybillChanges(const storage::StateReader& state,
-                                                     absl::string_view number);
+                                                     absl::string_view ref);
 
 // Whether `consignor` has authorised `carrier` to submit its waybills on
 // `day` (a China day): a standing CarrierAuthorization valid then.
@@ -91,12 +110,13 @@ std::vector<std::string> CodesOf(const v1::Waybill& w);
 
 namespace internal {
 // For WaybillRules: the state keys and records.
-std::string WaybillKey(absl::string_view number);
+std::string WaybillKey(absl::string_view ref);
+std::string NumberKey(absl::string_view number, absl::string_view carrier);
 std::string OpenKey(absl::string_view code);
 std::string ReceivedKey(absl::string_view code);
 std::string AuthorizationKey(absl::string_view consignor, absl::string_view carrier);
-std::string ChangeKey(absl::string_view number, uint64_t log_index);
-std::string PartyKey(absl::string_view party, absl::string_view number);
+std::string ChangeKey(absl::string_view ref, uint64_t log_index);
+std::string PartyKey(absl::string_view party, absl::string_view ref);
 state::WaybillRecord ToRecord(const WaybillState& s);
 WaybillState FromRecord(const state::WaybillRecord& r);
 }  // namespace internal

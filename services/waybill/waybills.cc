@@ -45,7 +45,10 @@ std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
       const std::string& number = request.has_submit()  ? request.submit().waybill_number()
                                   : request.has_amend() ? request.amend().waybill_number()
                                                         : request.consent().waybill_number();
-      absl::StatusOr<std::optional<WaybillState>> state = FindWaybill(*snapshot, number);
+      const std::string& carrier = request.has_submit()  ? request.submit().carrier_uscc()
+                                   : request.has_amend() ? request.amend().carrier_uscc()
+                                                         : request.consent().carrier_uscc();
+      absl::StatusOr<std::optional<WaybillState>> state = FindWaybill(*snapshot, carrier, number);
       if (key.ok() && state.ok() && *state) {
         absl::StatusOr<std::string> code = WaybillCode(*snapshot, **state, **key);
         if (code.ok()) receipt.waybill_code = *std::move(code);

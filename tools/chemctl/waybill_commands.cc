@@ -109,6 +109,7 @@ absl::Status Cancel(const cli::Args& args) {
   v1::WaybillRequest r;
   r.mutable_cancel()->set_waybill_number(*number);
   r.mutable_cancel()->set_reason(*reason);
+  r.mutable_cancel()->set_carrier_uscc(args.Get("carrier"));
   return Send(args, std::move(r), absl::StrCat("cancelled ", *number));
 }
 
@@ -151,6 +152,7 @@ absl::Status Show(const cli::Args& args) {
   if (!reads.ok()) return reads.status();
   v1::GetWaybillRequest request;
   request.set_waybill_number(*number);
+  request.set_carrier_uscc(args.Get("carrier"));
   v1::WaybillRecord record;
   if (absl::Status s = reads->Call(api::kGetWaybillMethod, request, &record); !s.ok()) return s;
   std::cout << PrintJson(record);
@@ -212,9 +214,11 @@ std::vector<Command> WaybillCommands() {
                     kWriteHelp, kServerHelp),
        WriteFlags({"time"}), [](const cli::Args& a) { return Movement(a, false); }},
       {"waybill cancel", "cancel a waybill (nothing received under it yet)",
-       absl::StrCat("usage: chemctl waybill cancel NUMBER --reason TEXT --key KEY\n\n", kWriteHelp,
-                    kServerHelp),
-       WriteFlags({"reason"}), Cancel},
+       absl::StrCat("usage: chemctl waybill cancel NUMBER --reason TEXT --key KEY [--carrier USCC]\n\n"
+                    "  --carrier USCC         the waybill's carrier, when a consignor cancels\n"
+                    "                         (waybill numbers are unique per carrier)\n",
+                    kWriteHelp, kServerHelp),
+       WriteFlags({"reason", "carrier"}), Cancel},
       {"waybill consent", "the consignor consents to a pending waybill its goods are on",
        absl::StrCat("usage: chemctl waybill consent NUMBER --carrier USCC --revision N --key KEY\n\n"
                     "Signed by an actor of the consignor. --revision is the waybill's content\n"
@@ -230,11 +234,13 @@ std::vector<Command> WaybillCommands() {
                     kWriteHelp, kServerHelp),
        WriteFlags({"carrier", "until"}, {"withdraw"}), AuthorizeCarrier},
       {"waybill show", "one waybill: status, shipped and received codes, its code",
-       absl::StrCat("usage: chemctl waybill show NUMBER --key KEY [--qr PNG]\n\n"
+       absl::StrCat("usage: chemctl waybill show NUMBER --key KEY [--carrier USCC] [--qr PNG]\n\n"
                     "  --key FILE             an actor key of the carrier, consignor, consignee\n"
-                    "                         or a regulator (signs the read)\n",
+                    "                         or a regulator (signs the read)\n"
+                    "  --carrier USCC         the waybill's carrier, when several carriers'\n"
+                    "                         waybills you may read have that number\n",
                     kServerHelp),
-       ReadFlags({"qr"}), Show},
+       ReadFlags({"qr", "carrier"}), Show},
       {"waybill list", "waybills by carrier, consignor, consignee or plate",
        absl::StrCat("usage: chemctl waybill list --key KEY [--carrier USCC] [--consignor USCC]\n"
                     "                            [--consignee USCC] [--plate PLATE]\n\n"
