@@ -13,7 +13,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "crypto/merkle.h"
@@ -621,31 +624,35 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(
   const uint64_t size = snapshot->size();
   if (absl::Status s = VerifyTail(*snapshot); !s.ok()) return s;
 
-  // A state of another layout is rebuilt from the log, whole.
+  // A state of another layout is cleared and rebuilt from the log, whole.
+  // Once cleared, the state says "rebuilding <format>" until the rebuild is
+  // done, so a rebuild cut short goes on where it stopped at the next open.
   absl::StatusOr<std::optional<std::string>> format = snapshot->Get(kStateFormatKey);
   if (!format.ok()) return format.status();
   const std::string current_format = absl::StrCat(kStateFormat);
-  if (*format != current_format) {
+  const std::string rebuilding = absl::StrCat("rebuilding ", kStateFormat);
+  if (int stored = 0;
+      *format && absl::SimpleAtoi(absl::StripPrefix(**format, "rebuilding "), &stored) &&
+      stored > kStateFormat) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the store's state is of format ", stored, ", written by a newer chemledgerd than this "
+        "one (format ", kStateFormat, "): run that version or a newer one (downgrades are not "
+        "supported)"));
+  }
+  if (*format != current_format && *format != rebuilding) {
     if (size > 0) {
       if (absl::StatusOr<storage::IntegrityReport> integrity = store->CheckIntegrity();
           !integrity.ok()) {
         return integrity.status();
       }
     }
+    // The old state goes; nothing keeps it alive meanwhile.
+    snapshot.reset();
     if (absl::Status s = store->ClearState(); !s.ok()) return s;
-    if (size > 0) {
-      absl::Status s = RebuildRange(
-          *snapshot, 0, size, machines, *owners,
-          [store] { return std::shared_ptr<const storage::StateReader>(store->GetSnapshot()); },
-          [store](uint64_t applied_size, const storage::StateWrites& writes) {
-            return store->ApplyState(applied_size, writes);
-          },
-          progress);
-      if (!s.ok()) return s;
-    }
-    storage::StateWrites format_write;
-    format_write.Put(std::string(kStateFormatKey), current_format);
-    if (absl::Status s = store->ApplyState(size, format_write); !s.ok()) return s;
+    storage::StateWrites marker;
+    marker.Put(std::string(kStateFormatKey), rebuilding);
+    if (absl::Status s = store->ApplyState(0, marker); !s.ok()) return s;
+    snapshot = store->GetSnapshot();
   }
 
   const uint64_t applied = store->StateAppliedSize().value_or(0);
@@ -654,9 +661,9 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(
         "the store's state reflects ", applied, " entries but its log holds ", size));
   }
   if (applied < size) {
-    // A log written before stores kept state (or appended to without it):
-    // build the state of the missing entries once, in log order, after
-    // checking every entry against the tree.
+    // A log written before stores kept state, appended to without it, or
+    // whose state is being rebuilt: build the state of the missing entries,
+    // in log order, after checking every entry against the tree.
     if (absl::StatusOr<storage::IntegrityReport> integrity = store->CheckIntegrity();
         !integrity.ok()) {
       return integrity.status();
@@ -669,6 +676,11 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(
         },
         progress);
     if (!s.ok()) return s;
+  }
+  if (*format != current_format) {
+    storage::StateWrites done;
+    done.Put(std::string(kStateFormatKey), current_format);
+    if (absl::Status s = store->ApplyState(size, done); !s.ok()) return s;
   }
   absl::Time last_record_time = absl::InfinitePast();
   if (size > 0) {
@@ -713,18 +725,23 @@ absl::StatusOr<CheckReport> Journal::Check(
   if (source->size() != integrity->tree_size) {
     return absl::FailedPreconditionError("check: the store was written during the check");
   }
+  absl::StatusOr<std::optional<std::string>> format = source->Get(kStateFormatKey);
+  if (!format.ok()) return format.status();
+  if (*format != absl::StrCat(kStateFormat)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "check: the stored state is ",
+        !format->has_value()                          ? std::string("of format 1")
+        : absl::StartsWith(**format, "rebuilding ") ? std::string("being rebuilt")
+                                                      : absl::StrCat("of format ", **format),
+        " (this version's is ", kStateFormat,
+        "): start the server once (it builds the state from the log; a rebuild cut short goes "
+        "on), then check"));
+  }
   const std::optional<uint64_t> applied = store.StateAppliedSize();
   if (source->size() > 0 && applied != source->size()) {
     return absl::DataLossError(absl::StrCat(
         "the state reflects ", applied ? absl::StrCat(*applied) : "no", " entries but the log holds ",
         source->size()));
-  }
-  absl::StatusOr<std::optional<std::string>> format = source->Get(kStateFormatKey);
-  if (!format.ok()) return format.status();
-  if (*format != absl::StrCat(kStateFormat)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "check: the stored state is of format ", format->value_or("1"), ", this version's is ",
-        kStateFormat, ": start the server once (it rebuilds the state from the log), then check"));
   }
   CheckReport report;
   report.entries = source->size();

@@ -27,6 +27,11 @@ constexpr char kTransfer[] = "application/vnd.test.transfer";
 class Bank final : public StateMachine {
  public:
   absl::string_view name() const override { return "bank"; }
+  // The toy bank's request ids are one namespace for everybody.
+  absl::StatusOr<std::string> RequestScope(const v1::SignedEnvelope&,
+                                           const storage::StateReader&) const override {
+    return std::string();
+  }
   std::vector<std::string> OwnedPayloadTypes() const override { return {kTransfer}; }
   absl::StatusOr<std::optional<RequestId>> RequestKey(
       const v1::SignedEnvelope& envelope) const override {
@@ -64,6 +69,10 @@ class Bank final : public StateMachine {
 class Counter final : public StateMachine {
  public:
   absl::string_view name() const override { return "counter"; }
+  absl::StatusOr<std::string> RequestScope(const v1::SignedEnvelope&,
+                                           const storage::StateReader&) const override {
+    return std::string();
+  }
   absl::Status Apply(const EntryContext& entry, const storage::StateReader& state,
                      storage::StateWrites* changes) const override {
     if (entry.envelope->payload_type() != kTransfer) return absl::OkStatus();
@@ -369,6 +378,48 @@ TEST_F(JournalTest, AStateOfAnotherFormatIsRebuiltWholeOnOpen) {
   absl::StatusOr<CheckReport> report = Check();
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->entries, size);
+}
+
+// A rebuild cut short (the server killed while it ran) goes on where it
+// stopped at the next open, instead of clearing the state again.
+TEST_F(JournalTest, ARebuildCutShortGoesOnAtTheNextOpen) {
+  ASSERT_TRUE(OpenJournal().ok());
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(journal_->Submit(Transfer("", "ida", 5)).ok());
+  journal_.reset();
+  const uint64_t size = store_->Size();
+  // As a kill left it: cleared, marked as rebuilding, part of the entries
+  // built (here none, and a key that a second clearing would remove).
+  ASSERT_TRUE(store_->ClearState().ok());
+  storage::StateWrites partial;
+  partial.Put(std::string(Journal::kStateFormatKey),
+              absl::StrCat("rebuilding ", Journal::kStateFormat));
+  partial.Put("bank/left-by-the-first-run", "x");
+  ASSERT_TRUE(store_->ApplyState(0, partial).ok());
+  absl::StatusOr<CheckReport> midway = Check();
+  EXPECT_EQ(midway.status().code(), absl::StatusCode::kFailedPrecondition) << midway.status();
+  EXPECT_NE(midway.status().message().find("being rebuilt"), std::string::npos)
+      << midway.status();
+
+  ASSERT_TRUE(OpenJournal().ok());
+  std::shared_ptr<const storage::Snapshot> s = journal_->Snapshot();
+  EXPECT_EQ(*s->Get("bank/left-by-the-first-run"), "x") << "the state was cleared again";
+  EXPECT_EQ(*s->Get(Journal::kStateFormatKey), absl::StrCat(Journal::kStateFormat));
+  EXPECT_EQ(Balance(*s, "ida"), "100");
+  EXPECT_EQ(store_->StateAppliedSize(), size);
+}
+
+// A state written by a newer build is left alone: no downgrade.
+TEST_F(JournalTest, AStateOfANewerFormatIsRefused) {
+  ASSERT_TRUE(OpenJournal().ok());
+  ASSERT_TRUE(journal_->Submit(Transfer("", "jan", 5)).ok());
+  journal_.reset();
+  storage::StateWrites newer;
+  newer.Put(std::string(Journal::kStateFormatKey), absl::StrCat(Journal::kStateFormat + 1));
+  ASSERT_TRUE(store_->ApplyState(store_->Size(), newer).ok());
+  absl::Status refused = OpenJournal();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  EXPECT_NE(refused.message().find("newer chemledgerd"), std::string::npos) << refused;
+  EXPECT_EQ(Balance(*store_->GetSnapshot(), "jan"), "5") << "the state was left alone";
 }
 
 TEST_F(JournalTest, EntriesRebuildUnderTheRulesOfTheirOwnEpoch) {

@@ -138,14 +138,13 @@ class StateMachine {
   // The scope a request's id is unique in, as `state` says (e.g. the
   // enterprise of its signer): ids of different scopes never collide, and a
   // sender learns nothing of another scope's ids (not even that one is
-  // used). Empty, the default: one scope for the whole ledger. Called by the
+  // used). Empty: one scope for the whole ledger (a machine must say so:
+  // there is no default, so none forgets to scope its ids). Called by the
   // sequencer and when the state is rebuilt: it must give an entry the same
   // scope at both (read only what never changes once written, such as an
   // actor's enterprise). An error refuses the request.
   virtual absl::StatusOr<std::string> RequestScope(const v1::SignedEnvelope& envelope,
-                                                   const storage::StateReader& state) const {
-    return std::string();
-  }
+                                                   const storage::StateReader& state) const = 0;
 
   // Key prefixes this machine owns whose records nearly every entry reads
   // and few entries write (e.g. the registry's actors and enterprises): the

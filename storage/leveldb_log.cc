@@ -637,24 +637,33 @@ absl::Status LevelDbStore::ClearState() {
     if (leveldb::Status s = db_->Write(sync, &batch); !s.ok()) return fail(s);
     applied_.reset();
   }
-  // Then the state keys, a bounded batch at a time.
+  // Then the state keys, a bounded batch at a time, each batch going on
+  // after the last key the one before deleted (not from the start again,
+  // over the deleted keys' tombstones).
   constexpr size_t kBatchKeys = 16384;
   const std::string limit(1, kStatePrefix + 1);
+  std::string from(1, kStatePrefix);
   for (;;) {
     leveldb::WriteBatch batch;
     size_t keys = 0;
     {
-      std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-      for (it->Seek(std::string(1, kStatePrefix));
-           it->Valid() && it->key().compare(limit) < 0 && keys < kBatchKeys; it->Next()) {
+      leveldb::ReadOptions scan;
+      scan.fill_cache = false;
+      std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(scan));
+      for (it->Seek(from); it->Valid() && it->key().compare(limit) < 0 && keys < kBatchKeys;
+           it->Next()) {
         batch.Delete(it->key());
+        from.assign(it->key().data(), it->key().size());
         ++keys;
       }
-      if (!it->status().ok()) return FromLevelDb(it->status(), "clear state");
+      if (!it->status().ok()) return fail(it->status());
     }
     if (keys == 0) break;
+    from.push_back('\0');
     if (leveldb::Status s = db_->Write(sync, &batch); !s.ok()) return fail(s);
   }
+  // Readers see the state cleared only now (ClearState runs before anyone
+  // reads: at open).
   auto snapshot = std::make_shared<LevelDbSnapshot>(db_.get(), range_.size(), range_.Root());
   absl::MutexLock publish(&publish_mu_);
   published_ = std::move(snapshot);
