@@ -109,6 +109,16 @@ int Main(int argc, char** argv) {
   workers.emplace_back([&] {
     const std::string batch = "W" + round;
     const uint64_t first = Issue(d, absl::StrCat("iss-", round, "-waybills"), batch, 100000);
+    {
+      // The producer lets the carrier's waybills open at once: they reserve
+      // their packages (not pending).
+      const v1::WaybillRequest a = waybill::testing::AuthorizeCarrierRequest(
+          absl::StrCat("auth-", round), Carrier());
+      absl::StatusOr<waybill::WaybillReceipt> r = d.waybills()->Apply(
+          *envelope::Sign(api::kWaybillContext, a.SerializeAsString(), ProducerKey()));
+      if (!r.ok()) Fail(a.request_id(), r.status());
+      Ack("waybill", a.request_id(), r->log_index);
+    }
     for (uint64_t k = 0;; ++k) {
       const std::string code = absl::StrCat(Producer(), ".M01.", batch, ".", first + k);
       Event(d, absl::StrCat("wc-", round, "-", k), v1::COMMISSIONING, {code});

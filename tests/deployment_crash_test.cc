@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -26,6 +27,7 @@
 #include "chemledger/v1/waybill.pb.h"
 #include "gtest/gtest.h"
 #include "services/chemledgerd/deployment.h"
+#include "services/waybill/waybill_state.h"
 #include "services/common/envelope.h"
 #include "services/registry/registry_testing.h"
 #include "services/registry/signers.h"
@@ -150,6 +152,15 @@ TEST(DeploymentCrashTest, EveryAcknowledgedWriteSurvivesSigkillOnceAndTheStateCh
         ASSERT_NE(it, where.end()) << "round " << round << ": acknowledged " << a.kind << " "
                                    << a.id << " (index " << a.index << ") is lost";
         ASSERT_EQ(it->second, a.index) << a.kind << " " << a.id;
+      }
+      // Every acknowledged waybill is open (its consignor authorised the
+      // carrier first), holding its package.
+      for (const Ack& a : acked) {
+        if (a.kind != "waybill" || !absl::StartsWith(a.id, "wb-")) continue;
+        absl::StatusOr<std::optional<waybill::WaybillState>> w =
+            waybill::FindWaybill(*s, Carrier(), absl::StrCat("WB-", a.id.substr(3)));
+        ASSERT_TRUE(w.ok() && w->has_value()) << a.id;
+        EXPECT_EQ((*w)->status, v1::OPEN) << a.id;
       }
     }
     // The state the log implies, rebuilt entry by entry, is the stored state.

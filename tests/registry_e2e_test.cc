@@ -277,6 +277,20 @@ TEST_F(RegistryE2eTest, RegistryReadsNeedAnActorsSignatureAndTheScanShowsLess) {
     expect_unauthenticated(send(v1_form), "read.v1");
   }
   {
+    // Bytes that are no message of the request's type, signed as they are:
+    // refused, naming the type, before anything is read.
+    grpc::ClientContext context;
+    std::string answer;
+    grpc::Status status = read_auth::SignedReadBytes(
+        *channel_, &context, api::kGetEnterpriseMethod, std::string("\xff\xff\xff", 3),
+        read_auth::ReadSigner{*regulator_, kDeployment}, &answer);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+    EXPECT_NE(status.error_message().find("request: not a serialized "
+                                          "chemledger.v1.GetEnterpriseRequest"),
+              std::string::npos)
+        << status.error_message();
+  }
+  {
     // A stranger's key is not registered.
     EXPECT_EQ(Read(crypto::SigningKey::Generate(), api::kGetEnterpriseMethod, request, &record)
                   .error_code(),
