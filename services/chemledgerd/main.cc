@@ -121,6 +121,29 @@ constexpr char kLabelKeyUsage[] =
     "A platform administrator then registers it (chemctl registry add-label-key);\n"
     "the server uses the newest registered key that is valid on the day.\n";
 
+// A flag kept only for its deprecation window, which ends with the last day
+// of kDeprecationWindowEnds: whether `--name=value` was given (the only value
+// it takes; `default_note` says why no other), refused after the window
+// (`after` says what holds instead), with a warning (`effect`) while in it.
+constexpr absl::CivilDay kDeprecationWindowEnds(2027, 6, 30);
+absl::StatusOr<bool> DeprecatedFlag(const cli::Args& args, absl::string_view name,
+                                    absl::string_view value, absl::string_view default_note,
+                                    absl::string_view after, absl::string_view effect) {
+  if (!args.Has(std::string(name))) return false;
+  if (args.Get(std::string(name)) != value) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, ": only '", value, "' may be given (", default_note, ")"));
+  }
+  if (api::TodayInChina() > kDeprecationWindowEnds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, "=", value, ": its deprecation window ended on ",
+                     absl::FormatCivilTime(kDeprecationWindowEnds), " (CHANGELOG.md); ", after));
+  }
+  std::cerr << "chemledgerd: --" << name << "=" << value << " is deprecated (until "
+            << absl::FormatCivilTime(kDeprecationWindowEnds) << "): " << effect << std::endl;
+  return true;
+}
+
 std::string OneLine(absl::string_view s) {
   std::string out(s);
   std::replace(out.begin(), out.end(), '\n', ' ');
@@ -268,38 +291,21 @@ absl::Status Serve(const cli::Args& args) {
     slow_env = std::make_unique<storage::SlowSyncEnv>(absl::Milliseconds(*sync_delay_ms));
     open_options.env = slow_env.get();
   }
-  if (args.Has("waybill-consent")) {
-    if (args.Get("waybill-consent") != "off") {
-      return absl::InvalidArgumentError(
-          "--waybill-consent: only 'off' may be given (consent is on by default)");
-    }
-    if (api::TodayInChina() > absl::CivilDay(2027, 6, 30)) {
-      return absl::InvalidArgumentError(
-          "--waybill-consent=off: its deprecation window ended on 2027-06-30 (CHANGELOG.md); "
-          "waybills need their consignor's consent");
-    }
-    std::cerr << "chemledgerd: --waybill-consent=off is deprecated (until 2027-06-30): "
-                 "waybills open without their consignor's consent (rules epoch 2)"
-              << std::endl;
-    open_options.rules_epoch = 2;
-  }
+  // The old forms kept for their deprecation window (CHANGELOG.md).
+  absl::StatusOr<bool> consent_off = DeprecatedFlag(
+      args, "waybill-consent", "off", "consent is on by default",
+      "waybills need their consignor's consent",
+      "waybills open without their consignor's consent (rules epoch 2)");
+  if (!consent_off.ok()) return consent_off.status();
+  if (*consent_off) open_options.rules_epoch = 2;
   read_auth::ReadCredentialChecker::Options read_options;
   read_options.not_before = absl::Now();
-  if (args.Has("read-credentials")) {
-    if (args.Get("read-credentials") != "v1-accepted") {
-      return absl::InvalidArgumentError(
-          "--read-credentials: only 'v1-accepted' may be given (read.v2 is always accepted)");
-    }
-    if (api::TodayInChina() > absl::CivilDay(2027, 6, 30)) {
-      return absl::InvalidArgumentError(
-          "--read-credentials=v1-accepted: its deprecation window ended on 2027-06-30 "
-          "(CHANGELOG.md); clients sign read.v2 credentials");
-    }
-    std::cerr << "chemledgerd: --read-credentials=v1-accepted is deprecated (until 2027-06-30): "
-                 "read.v1 credentials, which can be replayed for five minutes, are accepted"
-              << std::endl;
-    read_options.accept_v1 = true;
-  }
+  absl::StatusOr<bool> read_v1 = DeprecatedFlag(
+      args, "read-credentials", "v1-accepted", "read.v2 is always accepted",
+      "clients sign read.v2 credentials",
+      "read.v1 credentials, which can be replayed for five minutes, are accepted");
+  if (!read_v1.ok()) return read_v1.status();
+  read_options.accept_v1 = *read_v1;
   open_options.migration_progress = [](uint64_t done, uint64_t total) {
     std::cout << "chemledgerd: building the state from the log (a store written before it kept "
                  "state, or whose state layout changed): "
