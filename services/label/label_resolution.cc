@@ -8,10 +8,58 @@
 #include "crypto/trust_list.h"
 #include "services/label/issuance.h"
 #include "services/label/issuance_state.h"
+#include "services/ledger/code_state.h"
 #include "services/registry/registry_state.h"
 
 namespace chemledger::label {
 namespace {
+
+void Warn(v1::ScanWarningKind kind, std::string text, v1::ResolveLabelResponse* response) {
+  response->add_warnings(text);
+  v1::ScanWarning* w = response->add_scan_warnings();
+  w->set_kind(kind);
+  w->set_text(std::move(text));
+}
+
+// The warnings the package's state in the ledger calls for, and (for a
+// registered actor's scan) the state itself. True when no package should
+// carry the label now.
+absl::StatusOr<bool> WarnOfState(const storage::StateReader& state, const std::string& code,
+                                 Scanner scanner, v1::ResolveLabelResponse* response) {
+  absl::StatusOr<std::optional<ledger::CodeState>> now = ledger::FindCode(state, code);
+  if (!now.ok()) return now.status();
+  if (!*now) {
+    if (scanner == Scanner::kRegisteredActor) response->set_package_state("not-recorded");
+    return false;
+  }
+  const ledger::CodeStatus status = (*now)->status;
+  if (scanner == Scanner::kRegisteredActor) {
+    response->set_package_state(std::string(ledger::CodeStatusName(status)));
+  }
+  switch (status) {
+    case ledger::CodeStatus::kVoided:
+      Warn(v1::CODE_VOIDED,
+           "this code was voided: no package should carry this label; it may be a copy", response);
+      return true;
+    case ledger::CodeStatus::kConsumed:
+    case ledger::CodeStatus::kDisposed:
+      Warn(v1::PACKAGE_ENDED,
+           absl::StrCat("this package was ", ledger::CodeStatusName(status),
+                        ": a label scanned now may be a copy on another container"),
+           response);
+      return true;
+    case ledger::CodeStatus::kLost:
+      Warn(v1::PACKAGE_LOST,
+           "this package was reported lost or stolen: keep away from it, call 110 or 119 and "
+           "the emergency phone on the label",
+           response);
+      return false;
+    case ledger::CodeStatus::kActive:
+    case ledger::CodeStatus::kInTransit:
+      return false;
+  }
+  return false;
+}
 
 // The issuance the log holds of `label`, signed by a key revoked after that
 // issuance: nullopt when the signature fails or the log does not account for
@@ -71,14 +119,20 @@ absl::StatusOr<v1::ResolveLabelResponse> ResolveLabel(const storage::StateReader
     if (!issued.ok()) return issued.status();
     if (*issued) {
       accounted = **std::move(issued);
-      response.add_warnings(std::move(warning));
+      Warn(v1::LABEL_KEY_REVOKED, std::move(warning), &response);
     }
   }
-  if (!accounted) return response;
+  if (!accounted) {
+    response.set_assessment("fake");
+    return response;
+  }
 
   const crypto::LabelClaims& claims = check.label->claims;
   response.set_code(claims.Code());
   response.set_issuance_log_index(accounted->log_index);
+  absl::StatusOr<bool> ended = WarnOfState(state, claims.Code(), scanner, &response);
+  if (!ended.ok()) return ended.status();
+  response.set_assessment(*ended ? "suspicious" : "genuine");
   absl::StatusOr<std::optional<v1::Product>> product =
       registry::FindProduct(state, claims.enterprise, claims.product);
   if (!product.ok()) return product.status();
@@ -89,6 +143,11 @@ absl::StatusOr<v1::ResolveLabelResponse> ResolveLabel(const storage::StateReader
   if (*e) {
     v1::Enterprise* out = response.mutable_enterprise()->mutable_enterprise();
     response.mutable_enterprise()->set_blacklisted((*e)->blacklist_reason.has_value());
+    if ((*e)->blacklist_reason) {
+      Warn(v1::SUPPLIER_BLACKLISTED,
+           absl::StrCat("the supplier ", (*e)->enterprise.name(), " is on the blacklist"),
+           &response);
+    }
     if (scanner == Scanner::kRegisteredActor) {
       *out = (*e)->enterprise;
       if ((*e)->blacklist_reason) {

@@ -11,6 +11,12 @@
 // its detail, nothing else: an unauthenticated caller cannot read registry
 // records by guessing label URLs.
 //
+// The verdict is authenticity plus the package's state: a warning for each
+// of a voided code, a package consumed or disposed of (a possible copy), one
+// reported lost or stolen, a supplier on the blacklist and a label key
+// revoked after the issuance; and the assessment in one word (genuine,
+// suspicious, fake). A registered actor's scan also gets the package's state.
+//
 // Pure functions of a state snapshot; thread-safe.
 
 #ifndef CHEMLEDGER_SERVICES_LABEL_LABEL_RESOLUTION_H_

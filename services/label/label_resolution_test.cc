@@ -8,6 +8,9 @@
 #include "crypto/keys.h"
 #include "crypto/label.h"
 #include "gtest/gtest.h"
+#include "api/wire.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "services/common/envelope.h"
 #include "services/label/issuance.h"
 #include "services/registry/registry_testing.h"
 #include "testing/test_ledger.h"
@@ -63,6 +66,36 @@ class LabelResolutionTest : public ::testing::Test {
     EXPECT_FALSE(r.has_enterprise()) << r.enterprise().ShortDebugString();
     EXPECT_EQ(r.warnings_size(), 0);
   }
+  // Records `step` for `codes` as Acme, with `reason` or `quantity_milli`
+  // where the step needs them.
+  absl::Status Record(v1::BusinessStep step, std::vector<std::string> codes,
+                      uint64_t quantity_milli = 0) {
+    v1::Event e;
+    e.set_event_id(absl::StrCat("resolution-ev-", ++next_event_));
+    e.set_step(step);
+    for (const std::string& c : codes) e.add_codes(c);
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 600 + next_event_);
+    e.set_event_time_offset_minutes(480);
+    e.mutable_location()->set_enterprise_uscc(kAcme);
+    e.mutable_location()->set_site("plant");
+    e.set_quantity_milli(quantity_milli);
+    if (step == v1::VOIDING || step == v1::LOSS_REPORT) e.set_reason("as the test says");
+    absl::StatusOr<v1::SignedEnvelope> signed_event =
+        envelope::Sign(api::kEventContext, e.SerializeAsString(), acme_admin_);
+    if (!signed_event.ok()) return signed_event.status();
+    return ledger_->ledger().Append(*signed_event).status();
+  }
+  std::string UrlOf(uint64_t serial) {
+    crypto::LabelClaims c = claims_;
+    c.serial = serial;
+    return SignedBy(c, LabelKey());
+  }
+  std::string CodeOf(uint64_t serial) {
+    crypto::LabelClaims c = claims_;
+    c.serial = serial;
+    return c.Code();
+  }
+
   void RevokeLabelKey() {
     v1::RegistryRequest r;
     r.set_request_id("revoke-label-key");
@@ -77,6 +110,7 @@ class LabelResolutionTest : public ::testing::Test {
   crypto::KeyId label_key_id_ = TestKey(9).key_id();
   uint64_t issuance_log_index_ = 0;
   crypto::LabelClaims claims_;
+  int next_event_ = 0;
 };
 
 TEST_F(LabelResolutionTest, AnIssuedLabelShowsTheProductAndThePublicPartOfItsSupplier) {
@@ -137,6 +171,78 @@ TEST_F(LabelResolutionTest, ALabelIssuedBeforeItsKeyWasRevokedKeepsItsSafetyInfo
   const v1::ResolveLabelResponse bad = Resolve(altered);
   EXPECT_TRUE(bad.code().empty());
   EXPECT_FALSE(bad.has_product());
+}
+
+}  // namespace
+}  // namespace chemledger::label
+
+namespace chemledger::label {
+namespace {
+
+// The verdict is authenticity plus the package's state: a label the log
+// issued, on a package used up, voided or reported lost, gets a warning; the
+// first two make it suspicious (a possible copy), and a registered actor sees
+// the state itself.
+TEST_F(LabelResolutionTest, ThePackagesStateWarnsOfPossibleCopies) {
+  ASSERT_TRUE(Record(v1::COMMISSIONING, {CodeOf(1), CodeOf(2)}).ok());
+  {
+    const v1::ResolveLabelResponse r = Resolve(UrlOf(1));
+    EXPECT_EQ(r.assessment(), "genuine");
+    EXPECT_EQ(r.scan_warnings_size(), 0);
+    EXPECT_TRUE(r.package_state().empty()) << "the public scan does not show the state";
+    EXPECT_EQ(Resolve(UrlOf(1), Scanner::kRegisteredActor).package_state(), "active");
+    EXPECT_EQ(Resolve(UrlOf(3), Scanner::kRegisteredActor).package_state(), "not-recorded");
+  }
+  // Used up: a label scanned now may be a copy on a refilled drum.
+  absl::Status consumed = Record(v1::CONSUMING, {CodeOf(1)}, claims_.quantity_milli);
+  ASSERT_TRUE(consumed.ok()) << consumed;
+  {
+    const v1::ResolveLabelResponse r = Resolve(UrlOf(1));
+    EXPECT_EQ(r.verdict(), "authentic");
+    EXPECT_EQ(r.assessment(), "suspicious");
+    ASSERT_EQ(r.scan_warnings_size(), 1);
+    EXPECT_EQ(r.scan_warnings(0).kind(), v1::PACKAGE_ENDED);
+    EXPECT_EQ(r.warnings(0), r.scan_warnings(0).text());
+    EXPECT_NE(r.warnings(0).find("may be a copy"), std::string::npos) << r.warnings(0);
+    EXPECT_EQ(Resolve(UrlOf(1), Scanner::kRegisteredActor).package_state(), "consumed");
+  }
+  // Lost: a warning with what to do, not a copy.
+  ASSERT_TRUE(Record(v1::LOSS_REPORT, {CodeOf(2)}).ok());
+  {
+    const v1::ResolveLabelResponse r = Resolve(UrlOf(2));
+    EXPECT_EQ(r.assessment(), "genuine");
+    ASSERT_EQ(r.scan_warnings_size(), 1);
+    EXPECT_EQ(r.scan_warnings(0).kind(), v1::PACKAGE_LOST);
+    EXPECT_NE(r.warnings(0).find("110"), std::string::npos) << r.warnings(0);
+  }
+  // Voided: no package should carry it.
+  ASSERT_TRUE(Record(v1::VOIDING, {CodeOf(3)}).ok());
+  {
+    const v1::ResolveLabelResponse r = Resolve(UrlOf(3));
+    EXPECT_EQ(r.assessment(), "suspicious");
+    ASSERT_EQ(r.scan_warnings_size(), 1);
+    EXPECT_EQ(r.scan_warnings(0).kind(), v1::CODE_VOIDED);
+  }
+  // A label the log does not account for is fake, whatever it claims.
+  crypto::LabelClaims unissued = claims_;
+  unissued.serial = 99;
+  EXPECT_EQ(Resolve(SignedBy(unissued, LabelKey())).assessment(), "fake");
+}
+
+TEST_F(LabelResolutionTest, ABlacklistedSupplierIsAWarning) {
+  v1::RegistryRequest r;
+  r.set_request_id("blacklist-acme");
+  r.mutable_blacklist()->set_enterprise_uscc(kAcme);
+  r.mutable_blacklist()->set_blacklisted(true);
+  r.mutable_blacklist()->set_reason("storage without licence");
+  *r.mutable_blacklist()->mutable_date() = api::ToProtoDate(api::TodayInChina());
+  absl::StatusOr<journal::Receipt> receipt = ledger_->Registry(admin_, r);
+  ASSERT_TRUE(receipt.ok()) << receipt.status();
+  const v1::ResolveLabelResponse scanned = Resolve(UrlOf(2));
+  EXPECT_EQ(scanned.assessment(), "genuine");
+  ASSERT_EQ(scanned.scan_warnings_size(), 1);
+  EXPECT_EQ(scanned.scan_warnings(0).kind(), v1::SUPPLIER_BLACKLISTED);
+  EXPECT_TRUE(scanned.enterprise().blacklisted());
 }
 
 }  // namespace

@@ -463,6 +463,10 @@ absl::Status Resolve(const cli::Args& args) {
                                                       response.detail().empty() ? "" : ": ",
                                                       response.detail()));
   }
+  if (response.assessment() == "suspicious") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "label is authentic but suspicious: ", absl::StrJoin(response.warnings(), "; ")));
+  }
   return absl::OkStatus();
 }
 
