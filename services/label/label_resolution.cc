@@ -10,6 +10,7 @@
 #include "services/label/issuance_state.h"
 #include "services/ledger/code_state.h"
 #include "services/registry/registry_state.h"
+#include "services/waybill/waybill_state.h"
 
 namespace chemledger::label {
 namespace {
@@ -25,15 +26,15 @@ void Warn(v1::ScanWarningKind kind, std::string text, v1::ResolveLabelResponse* 
 // registered actor's scan) the state itself. True when no package should
 // carry the label now.
 absl::StatusOr<bool> WarnOfState(const storage::StateReader& state, const std::string& code,
-                                 Scanner scanner, v1::ResolveLabelResponse* response) {
+                                 const Scanner& scanner, v1::ResolveLabelResponse* response) {
   absl::StatusOr<std::optional<ledger::CodeState>> now = ledger::FindCode(state, code);
   if (!now.ok()) return now.status();
   if (!*now) {
-    if (scanner == Scanner::kRegisteredActor) response->set_package_state("not-recorded");
+    if (scanner.registered()) response->set_package_state("not-recorded");
     return false;
   }
   const ledger::CodeStatus status = (*now)->status;
-  if (scanner == Scanner::kRegisteredActor) {
+  if (scanner.registered()) {
     response->set_package_state(std::string(ledger::CodeStatusName(status)));
   }
   switch (status) {
@@ -54,8 +55,29 @@ absl::StatusOr<bool> WarnOfState(const storage::StateReader& state, const std::s
            "the emergency phone on the label",
            response);
       return false;
+    case ledger::CodeStatus::kInTransit: {
+      // Its carrier and consignee handle it on the way, and regulators
+      // inspect it; anyone else scanning it is worth a second look.
+      const v1::Actor* who = scanner.actor();
+      if (who != nullptr &&
+          (who->role() == v1::REGULATOR || who->role() == v1::PLATFORM_ADMIN)) {
+        return false;
+      }
+      std::string carrier;
+      absl::StatusOr<std::optional<std::string>> open = waybill::OpenWaybillOf(state, code);
+      if (!open.ok()) return open.status();
+      if (*open) carrier = (**open).substr(0, (**open).find('/'));
+      if (who != nullptr && !who->enterprise_uscc().empty() &&
+          (who->enterprise_uscc() == carrier || who->enterprise_uscc() == (*now)->consignee)) {
+        return false;
+      }
+      Warn(v1::IN_TRANSIT_ELSEWHERE,
+           "this package is in transit under an e-waybill, and this scan is not by its carrier "
+           "or its consignee",
+           response);
+      return false;
+    }
     case ledger::CodeStatus::kActive:
-    case ledger::CodeStatus::kInTransit:
       return false;
   }
   return false;
@@ -88,7 +110,7 @@ absl::StatusOr<std::optional<IssuanceRecord>> IssuedBeforeRevocation(
 
 absl::StatusOr<v1::ResolveLabelResponse> ResolveLabel(const storage::StateReader& state,
                                                       absl::string_view url, absl::CivilDay today,
-                                                      Scanner scanner) {
+                                                      const Scanner& scanner) {
   v1::ResolveLabelResponse response;
   absl::StatusOr<crypto::TrustList> trust = MakeTrustList(state, today);
   if (!trust.ok()) return trust.status();
@@ -148,7 +170,7 @@ absl::StatusOr<v1::ResolveLabelResponse> ResolveLabel(const storage::StateReader
            absl::StrCat("the supplier ", (*e)->enterprise.name(), " is on the blacklist"),
            &response);
     }
-    if (scanner == Scanner::kRegisteredActor) {
+    if (scanner.registered()) {
       *out = (*e)->enterprise;
       if ((*e)->blacklist_reason) {
         response.mutable_enterprise()->set_blacklist_reason(*(*e)->blacklist_reason);

@@ -13,7 +13,8 @@
 //
 // The verdict is authenticity plus the package's state: a warning for each
 // of a voided code, a package consumed or disposed of (a possible copy), one
-// reported lost or stolen, a supplier on the blacklist and a label key
+// reported lost or stolen, one in transit scanned by anyone but its carrier
+// and consignee (and regulators), a supplier on the blacklist and a label key
 // revoked after the issuance; and the assessment in one word (genuine,
 // suspicious, fake). A registered actor's scan also gets the package's state.
 //
@@ -22,7 +23,11 @@
 #ifndef CHEMLEDGER_SERVICES_LABEL_LABEL_RESOLUTION_H_
 #define CHEMLEDGER_SERVICES_LABEL_LABEL_RESOLUTION_H_
 
+#include <optional>
+#include <utility>
+
 #include "absl/status/statusor.h"
+#include "chemledger/v1/registry.pb.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "chemledger/v1/label_service.pb.h"
@@ -32,14 +37,27 @@ namespace chemledger::label {
 
 // Who is scanning: anyone (the public scan: product, and the supplier's name,
 // region and address), or a registered actor whose read credentials the
-// caller has checked (the supplier's whole record, licences included).
-enum class Scanner { kAnyone, kRegisteredActor };
+// caller has checked (the supplier's whole record, licences included, and
+// the package's state).
+class Scanner {
+ public:
+  static Scanner Anyone() { return Scanner(std::nullopt); }
+  static Scanner Actor(v1::Actor actor) { return Scanner(std::move(actor)); }
+
+  bool registered() const { return actor_.has_value(); }
+  // Null for anyone.
+  const v1::Actor* actor() const { return actor_ ? &*actor_ : nullptr; }
+
+ private:
+  explicit Scanner(std::optional<v1::Actor> actor) : actor_(std::move(actor)) {}
+  std::optional<v1::Actor> actor_;
+};
 
 // Resolves `url` against the label keys registered in `state` as of `today`
 // (China day). Errors only when `state` cannot be read.
 absl::StatusOr<v1::ResolveLabelResponse> ResolveLabel(const storage::StateReader& state,
                                                       absl::string_view url, absl::CivilDay today,
-                                                      Scanner scanner);
+                                                      const Scanner& scanner);
 
 }  // namespace chemledger::label
 

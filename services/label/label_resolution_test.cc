@@ -51,11 +51,19 @@ class LabelResolutionTest : public ::testing::Test {
     EXPECT_TRUE(key.ok()) << key.status();
     return **key;
   }
-  v1::ResolveLabelResponse Resolve(const std::string& url, Scanner scanner = Scanner::kAnyone) {
+  v1::ResolveLabelResponse Resolve(const std::string& url, const Scanner& scanner = Scanner::Anyone()) {
     absl::StatusOr<v1::ResolveLabelResponse> r =
         ResolveLabel(*ledger_->snapshot(), url, api::TodayInChina(), scanner);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : v1::ResolveLabelResponse();
+  }
+  // A registered actor of Acme, as read credentials show it.
+  static Scanner AcmeActor() {
+    v1::Actor a;
+    a.set_name("acme admin");
+    a.set_role(v1::ENTERPRISE_ADMIN);
+    a.set_enterprise_uscc(kAcme);
+    return Scanner::Actor(a);
   }
   // The verdict and its detail, nothing about the package or its supplier.
   static void ExpectVerdictOnly(const v1::ResolveLabelResponse& r, const std::string& verdict) {
@@ -123,7 +131,7 @@ TEST_F(LabelResolutionTest, AnIssuedLabelShowsTheProductAndThePublicPartOfItsSup
   EXPECT_EQ(anyone.enterprise().enterprise().uscc(), kAcme);
   EXPECT_FALSE(anyone.enterprise().enterprise().name().empty());
   EXPECT_EQ(anyone.enterprise().enterprise().licences_size(), 0);
-  const v1::ResolveLabelResponse actor = Resolve(url, Scanner::kRegisteredActor);
+  const v1::ResolveLabelResponse actor = Resolve(url, AcmeActor());
   EXPECT_GT(actor.enterprise().enterprise().licences_size(), 0);
 }
 
@@ -190,8 +198,8 @@ TEST_F(LabelResolutionTest, ThePackagesStateWarnsOfPossibleCopies) {
     EXPECT_EQ(r.assessment(), "genuine");
     EXPECT_EQ(r.scan_warnings_size(), 0);
     EXPECT_TRUE(r.package_state().empty()) << "the public scan does not show the state";
-    EXPECT_EQ(Resolve(UrlOf(1), Scanner::kRegisteredActor).package_state(), "active");
-    EXPECT_EQ(Resolve(UrlOf(3), Scanner::kRegisteredActor).package_state(), "not-recorded");
+    EXPECT_EQ(Resolve(UrlOf(1), AcmeActor()).package_state(), "active");
+    EXPECT_EQ(Resolve(UrlOf(3), AcmeActor()).package_state(), "not-recorded");
   }
   // Used up: a label scanned now may be a copy on a refilled drum.
   absl::Status consumed = Record(v1::CONSUMING, {CodeOf(1)}, claims_.quantity_milli);
@@ -204,7 +212,7 @@ TEST_F(LabelResolutionTest, ThePackagesStateWarnsOfPossibleCopies) {
     EXPECT_EQ(r.scan_warnings(0).kind(), v1::PACKAGE_ENDED);
     EXPECT_EQ(r.warnings(0), r.scan_warnings(0).text());
     EXPECT_NE(r.warnings(0).find("may be a copy"), std::string::npos) << r.warnings(0);
-    EXPECT_EQ(Resolve(UrlOf(1), Scanner::kRegisteredActor).package_state(), "consumed");
+    EXPECT_EQ(Resolve(UrlOf(1), AcmeActor()).package_state(), "consumed");
   }
   // Lost: a warning with what to do, not a copy.
   ASSERT_TRUE(Record(v1::LOSS_REPORT, {CodeOf(2)}).ok());

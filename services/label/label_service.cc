@@ -139,12 +139,14 @@ grpc::Status LabelServiceImpl::ServeResolveLabel(grpc::ServerContextBase* contex
   // Anyone holding a package may scan it; registered actors see more.
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellLogSize(context, snapshot->size());
-  const bool authenticated =
-      context->client_metadata().count(read_auth::kKeyIdHeader) > 0 &&
-      reads_->Authenticate(*snapshot, *context, kResolveLabelMethod, request_bytes).ok();
-  absl::StatusOr<v1::ResolveLabelResponse> resolved = label::ResolveLabel(
-      *snapshot, request->url(), api::TodayInChina(),
-      authenticated ? Scanner::kRegisteredActor : Scanner::kAnyone);
+  Scanner scanner = Scanner::Anyone();
+  if (context->client_metadata().count(read_auth::kKeyIdHeader) > 0) {
+    absl::StatusOr<v1::Actor> actor =
+        reads_->Authenticate(*snapshot, *context, kResolveLabelMethod, request_bytes);
+    if (actor.ok()) scanner = Scanner::Actor(*std::move(actor));
+  }
+  absl::StatusOr<v1::ResolveLabelResponse> resolved =
+      label::ResolveLabel(*snapshot, request->url(), api::TodayInChina(), scanner);
   if (!resolved.ok()) return ToGrpcStatus(resolved.status());
   *response = *std::move(resolved);
   return grpc::Status::OK;

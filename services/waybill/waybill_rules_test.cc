@@ -31,6 +31,9 @@
 #include "services/common/envelope.h"
 #include "services/common/refusal.h"
 #include "services/label/issuance.h"
+#include "services/label/label_resolution.h"
+#include "api/china_time.h"
+#include "crypto/label.h"
 #include "services/ledger/ledger.h"
 #include "services/registry/registry_testing.h"
 #include "services/waybill/waybill_state.h"
@@ -76,9 +79,11 @@ class WaybillRulesTest : public ::testing::Test {
     ASSERT_TRUE(t_->RegisterProduct(admin_, registry::testing::ExampleMethanol(kProducer, "M01")).ok());
     absl::StatusOr<crypto::KeyId> label_key = t_->AddLabelKey(admin_);
     ASSERT_TRUE(label_key.ok()) << label_key.status();
+    label_key_ = *label_key;
     absl::StatusOr<label::Issuance> issued =
         t_->IssueBatch(producer_, kProducer, "M01", "B1", 10, "200", "LTR");
     ASSERT_TRUE(issued.ok()) << issued.status();
+    claims_ = issued->claims;
     std::vector<std::string> codes;
     for (int i = 1; i <= 6; ++i) codes.push_back(Code(i));
     absl::Status commissioned = Event(producer_, v1::COMMISSIONING, kProducer, codes);
@@ -205,6 +210,8 @@ class WaybillRulesTest : public ::testing::Test {
 
   crypto::SigningKey admin_, producer_, user_, carrier_, other_;
   std::unique_ptr<TestLedger> t_;
+  crypto::KeyId label_key_ = TestKey(99).key_id();
+  crypto::LabelClaims claims_;  // of batch B1's first label
   absl::Time clock_ = absl::Now() - absl::Hours(1);
   int next_id_ = 0;
 };
@@ -724,6 +731,44 @@ TEST_F(WaybillRulesTest, WaybillNumbersAreUniquePerCarrier) {
   EXPECT_EQ(Find("WB-N1", carrier2)->status, v1::CLOSED);
   EXPECT_EQ(OpenWaybill(Code(1)), "WB-N1");
   ExpectStateRebuildsFromTheLog();
+}
+
+// A scan of a package in transit by anyone but its carrier, its consignee
+// or a regulator is worth a second look (the scan's verdict warns).
+TEST_F(WaybillRulesTest, APackageInTransitWarnsScansByOthers) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-T9", {Code(1)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-T9", kUser).ok());
+  crypto::LabelClaims claims = claims_;
+  claims.serial = 1;
+  absl::StatusOr<const crypto::SigningKey*> key = t_->keyring().Find(label_key_);
+  ASSERT_TRUE(key.ok()) << key.status();
+  absl::StatusOr<std::string> url = crypto::MakeLabelUrl(claims, **key);
+  ASSERT_TRUE(url.ok()) << url.status();
+  const auto warned = [&](const label::Scanner& scanner) {
+    absl::StatusOr<v1::ResolveLabelResponse> r =
+        label::ResolveLabel(*t_->snapshot(), *url, api::TodayInChina(), scanner);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return false;
+    EXPECT_EQ(r->assessment(), "genuine");
+    for (const v1::ScanWarning& w : r->scan_warnings()) {
+      if (w.kind() == v1::IN_TRANSIT_ELSEWHERE) return true;
+    }
+    return false;
+  };
+  const auto actor = [](v1::ActorRole role, const std::string& uscc) {
+    v1::Actor a;
+    a.set_role(role);
+    a.set_enterprise_uscc(uscc);
+    return label::Scanner::Actor(a);
+  };
+  EXPECT_TRUE(warned(label::Scanner::Anyone()));
+  EXPECT_TRUE(warned(actor(v1::ENTERPRISE_OPERATOR, kOther)));
+  EXPECT_FALSE(warned(actor(v1::ENTERPRISE_OPERATOR, kCarrier)));
+  EXPECT_FALSE(warned(actor(v1::ENTERPRISE_ADMIN, kUser)));
+  EXPECT_FALSE(warned(actor(v1::REGULATOR, "")));
+  // Received: no longer in transit.
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
+  EXPECT_FALSE(warned(label::Scanner::Anyone()));
 }
 
 TEST_F(WaybillRulesTest, EachChangeNeedsTheStatusItChanges) {
