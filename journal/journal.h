@@ -148,7 +148,8 @@ class Journal {
   //      "l/event/<uscc>/<event id>").
   //   4: waybills named by carrier and number ("w/bill/<carrier>/<number>",
   //      "w/num/<number>/<carrier>").
-  static constexpr int kStateFormat = 4;
+  //   5: the public blacklist ("r/black/<uscc>").
+  static constexpr int kStateFormat = 5;
   static constexpr absl::string_view kStateFormatKey = "j/state-format";
 
  private:

@@ -160,6 +160,18 @@ TEST_F(RegistryE2eTest, RevokedKeysAndBlacklistedEnterprisesAreRefused) {
   blacklist.mutable_blacklist()->set_reason("unlicensed storage");
   *blacklist.mutable_blacklist()->mutable_date() = Today();
   SubmitOk(*regulator_, blacklist);
+  {
+    // The blacklist is public: anyone reads it, without credentials.
+    grpc::ClientContext anonymous;
+    v1::ListBlacklistResponse list;
+    grpc::Status status = registry_->ListBlacklist(&anonymous, v1::ListBlacklistRequest(), &list);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(list.entries_size(), 1);
+    EXPECT_EQ(list.entries(0).enterprise_uscc(), kOther);
+    EXPECT_EQ(list.entries(0).reason(), "unlicensed storage");
+    EXPECT_EQ(list.entries(0).listed_by(), "inspector");
+    EXPECT_GT(list.entries(0).log_index(), 0u);
+  }
   Refused(Signed(*admin_, Product(registry::testing::ExampleMethanol(kOther, "M02"))),
           StatusCode::PERMISSION_DENIED, "product.enterprise_uscc: enterprise " + std::string(kOther) +
                                              " is blacklisted");

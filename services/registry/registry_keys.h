@@ -5,6 +5,7 @@
 //   r/prod/<uscc>/<number>    chemledger.v1.Product
 //   r/actor/<key id>          state::ActorRecord
 //   r/lkey/<key id>           state::LabelKeyRecord
+//   r/black/<uscc>            state::BlacklistRecord (while blacklisted)
 
 #ifndef CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_KEYS_H_
 #define CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_KEYS_H_
@@ -25,6 +26,8 @@ inline std::string Product(absl::string_view uscc, absl::string_view number) {
 }
 inline std::string Actors() { return "r/actor/"; }
 inline std::string Actor(const crypto::KeyId& id) { return absl::StrCat("r/actor/", id.ToString()); }
+inline std::string Blacklist() { return "r/black/"; }
+inline std::string Blacklisted(absl::string_view uscc) { return absl::StrCat("r/black/", uscc); }
 inline std::string LabelKeys() { return "r/lkey/"; }
 inline std::string LabelKey(const crypto::KeyId& id) {
   return absl::StrCat("r/lkey/", id.ToString());

@@ -336,8 +336,16 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       record.set_blacklisted(b.blacklisted());
       if (b.blacklisted()) {
         record.set_blacklist_reason(b.reason());
+        // The public list (黑名单): who listed it, when and why.
+        state::BlacklistRecord listed;
+        listed.set_reason(b.reason());
+        *listed.mutable_date() = b.date();
+        listed.set_listed_by(actor.name());
+        listed.set_log_index(entry.index);
+        changes->Put(keys::Blacklisted(b.enterprise_uscc()), listed.SerializeAsString());
       } else {
         record.clear_blacklist_reason();
+        changes->Delete(keys::Blacklisted(b.enterprise_uscc()));
       }
       changes->Put(key, record.SerializeAsString());
       return absl::OkStatus();

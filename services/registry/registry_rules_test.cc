@@ -254,6 +254,44 @@ TEST_F(RegistryRulesTest, RequestIdsAreScopedByTheSignersEnterprise) {
   ExpectCheckPasses();
 }
 
+// The blacklist is public: who is on it, why, since when, listed by whom;
+// lifting takes an enterprise off.
+TEST_F(RegistryRulesTest, TheBlacklistListsWhoIsOnItAndWhy) {
+  Ok(regulator_, Blacklist(kOther, true, "storage without licence"));
+  Ok(regulator_, Blacklist(kAcme, true, "false declarations"));
+  bool more = true;
+  absl::StatusOr<std::vector<BlacklistedEnterprise>> listed =
+      ListBlacklist(*ledger_->snapshot(), "", 10, &more);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_FALSE(more);
+  const BlacklistedEnterprise& other =
+      (*listed)[0].uscc == kOther ? (*listed)[0] : (*listed)[1];
+  EXPECT_EQ(other.record.reason(), "storage without licence");
+  EXPECT_EQ(other.record.listed_by(), "inspector");
+  EXPECT_FALSE(other.name.empty());
+  EXPECT_GT(other.record.log_index(), 0u);
+  // A page at a time, by USCC.
+  absl::StatusOr<std::vector<BlacklistedEnterprise>> first =
+      ListBlacklist(*ledger_->snapshot(), "", 1, &more);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_TRUE(more);
+  absl::StatusOr<std::vector<BlacklistedEnterprise>> second =
+      ListBlacklist(*ledger_->snapshot(), first->front().uscc, 1, &more);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->size(), 1u);
+  EXPECT_NE(second->front().uscc, first->front().uscc);
+  EXPECT_FALSE(more);
+  // Lifted: off the list.
+  Ok(regulator_, Blacklist(kAcme, false, "declarations corrected"));
+  listed = ListBlacklist(*ledger_->snapshot(), "", 10, &more);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->front().uscc, kOther);
+  ExpectCheckPasses();
+}
+
 // The registry refusals the labels issue lists, each leaving the log as it was.
 TEST_F(RegistryRulesTest, Refusals) {
   v1::RegistryRequest bad_uscc = Enterprise(kAcme);

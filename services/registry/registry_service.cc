@@ -61,6 +61,33 @@ grpc::Status RegistryServiceImpl::GetDeployment(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status RegistryServiceImpl::ListBlacklist(grpc::ServerContext* context,
+                                                const v1::ListBlacklistRequest* request,
+                                                v1::ListBlacklistResponse* response) {
+  if (request->page_size() < 0 || request->page_size() > 1000) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must be 0 to 1000");
+  }
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  TellLogSize(context, snapshot->size());
+  bool more = false;
+  absl::StatusOr<std::vector<BlacklistedEnterprise>> listed =
+      registry::ListBlacklist(*snapshot, request->page_token(),
+                              request->page_size() == 0 ? 100 : request->page_size(), &more);
+  if (!listed.ok()) return ToGrpcStatus(listed.status());
+  for (BlacklistedEnterprise& e : *listed) {
+    v1::BlacklistEntry* out = response->add_entries();
+    out->set_enterprise_uscc(e.uscc);
+    out->set_enterprise_name(e.name);
+    out->set_reason(e.record.reason());
+    *out->mutable_date() = e.record.date();
+    out->set_listed_by(e.record.listed_by());
+    out->set_log_index(e.record.log_index());
+  }
+  if (more && !listed->empty()) response->set_next_page_token(listed->back().uscc);
+  response->set_log_size(snapshot->size());
+  return grpc::Status::OK;
+}
+
 grpc::ServerUnaryReactor* RegistryServiceImpl::GetEnterprise(grpc::CallbackServerContext* context,
                                                    const grpc::ByteBuffer* request,
                                                    grpc::ByteBuffer* response) {

@@ -42,6 +42,9 @@ class RegistryServiceImpl final : public RegistryServiceBase {
                       v1::SubmitResponse* response) override;
   grpc::Status GetDeployment(grpc::ServerContext* context, const v1::GetDeploymentRequest* request,
                              v1::Deployment* response) override;
+  // Open to anyone: the blacklist is public.
+  grpc::Status ListBlacklist(grpc::ServerContext* context, const v1::ListBlacklistRequest* request,
+                             v1::ListBlacklistResponse* response) override;
   grpc::ServerUnaryReactor* GetEnterprise(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;

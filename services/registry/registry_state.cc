@@ -84,6 +84,36 @@ absl::StatusOr<std::vector<v1::Product>> ListProducts(const storage::StateReader
   return products;
 }
 
+absl::StatusOr<std::vector<BlacklistedEnterprise>> ListBlacklist(const storage::StateReader& state,
+                                                                 const std::string& after,
+                                                                 size_t limit, bool* more) {
+  std::vector<BlacklistedEnterprise> out;
+  *more = false;
+  const std::string prefix = keys::Blacklist();
+  const std::string begin =
+      after.empty() ? prefix : absl::StrCat(keys::Blacklisted(after), std::string(1, '\0'));
+  bool malformed = false;
+  absl::Status s = state.Scan(begin, storage::PrefixEnd(prefix),
+                              [&](absl::string_view key, absl::string_view value) {
+                                if (out.size() == limit) {
+                                  *more = true;
+                                  return false;
+                                }
+                                BlacklistedEnterprise& e = out.emplace_back();
+                                e.uscc = std::string(key.substr(prefix.size()));
+                                malformed = !e.record.ParseFromString(std::string(value));
+                                return !malformed;
+                              });
+  if (!s.ok()) return s;
+  if (malformed) return absl::DataLossError("a blacklist record is malformed");
+  for (BlacklistedEnterprise& e : out) {
+    absl::StatusOr<std::optional<EnterpriseRecord>> r = FindEnterprise(state, e.uscc);
+    if (!r.ok()) return r.status();
+    if (*r) e.name = (*r)->enterprise.name();
+  }
+  return out;
+}
+
 absl::StatusOr<std::optional<state::ActorRecord>> FindActor(const storage::StateReader& state,
                                                             const crypto::KeyId& key_id) {
   return ReadRecord<state::ActorRecord>(state, keys::Actor(key_id));

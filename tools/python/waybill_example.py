@@ -68,7 +68,10 @@ def main():
     for attempt in ("first", "again"):
         # A stream opens with the carrier's credentials for SubmitStream.
         metadata = cl.read_metadata(origin, "/chemledger.v1.WaybillService/SubmitStream", b"", key)
-        for request, result in zip(requests, stub.SubmitStream(iter(requests), metadata=metadata)):
+        # Read the stream to its end (its status), so it is closed before the
+        # next opens: an actor holds one waybill stream at a time.
+        results = list(stub.SubmitStream(iter(requests), metadata=metadata))
+        for request, result in zip(requests, results):
             number = waybill_pb2.WaybillRequest.FromString(request.payload).submit.waybill_number
             if result.code == 0:
                 print(f"{attempt} {number} accepted at log index {result.log_index}"
