@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "render/printable_label.h"
 #include "render/qr.h"
+#include "chemledger/v1/verify_service.grpc.pb.h"
 #include "services/common/grpc_read_auth.h"
 #include "tests/e2e_server.h"
 #include "tests/subprocess.h"
@@ -192,3 +193,70 @@ TEST_F(LabelE2eTest, AnIssuanceKilledMidStreamIsRedeliveredWhole) {
 
 }  // namespace
 }  // namespace chemledger
+
+namespace chemledger::testing {
+namespace {
+
+class VerifyE2eTest : public ChemledgerdE2eTest {};
+
+// What a phone or a pallet scanner sends: URLs and photos; each code gets
+// its verdict; anonymous callers are rate-limited, signed ones see more.
+TEST_F(VerifyE2eTest, UrlsAndPhotosGetAVerdictEachAndAnonymousCallsAreLimited) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Issued issued = Issue(IssueRequest("V1", 2, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  auto verify = v1::VerifyService::NewStub(channel_);
+
+  v1::VerifyRequest request;
+  request.add_urls(issued.labels[0].url());
+  request.add_urls("HTTPS://CL.EXAMPLE.CN/NOT-A-LABEL");
+  absl::StatusOr<render::QrSymbol> qr = render::EncodeQr(issued.labels[1].url());
+  ASSERT_TRUE(qr.ok()) << qr.status();
+  absl::StatusOr<std::string> photo = render::QrToPng(*qr);
+  ASSERT_TRUE(photo.ok()) << photo.status();
+  request.add_images(*photo);
+  request.add_images("not an image");
+  v1::VerifyResponse response;
+  {
+    grpc::ClientContext context;
+    grpc::Status status = verify->Verify(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  ASSERT_EQ(response.verifications_size(), 3);
+  EXPECT_EQ(response.verifications(0).label().verdict(), "authentic");
+  EXPECT_EQ(response.verifications(0).label().assessment(), "genuine");
+  EXPECT_TRUE(response.verifications(0).label().package_state().empty());
+  EXPECT_EQ(response.verifications(1).label().assessment(), "fake");
+  EXPECT_EQ(response.verifications(2).image(), 1);
+  EXPECT_EQ(response.verifications(2).url(), issued.labels[1].url());
+  EXPECT_EQ(response.verifications(2).label().code(), issued.labels[1].code());
+  ASSERT_EQ(response.images_without_codes_size(), 1);
+  EXPECT_EQ(response.images_without_codes(0), 2);
+
+  // Anonymous: 600 a burst per client address; that call cost 22 (a URL 1,
+  // an image 10), so 600 URLs more are refused.
+  v1::VerifyRequest many;
+  for (int i = 0; i < 600; ++i) many.add_urls(issued.labels[i % 2].url());
+  {
+    grpc::ClientContext context;
+    v1::VerifyResponse ignored;
+    grpc::Status status = verify->Verify(&context, many, &ignored);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  }
+  // A registered actor's signed call is not limited, and sees the state.
+  v1::VerifyResponse signed_response;
+  grpc::Status status = Read(*regulator_, "/chemledger.v1.VerifyService/Verify", many,
+                             &signed_response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(signed_response.verifications_size(), 600);
+  EXPECT_EQ(signed_response.verifications(0).label().package_state(), "not-recorded");
+  // Too many at once, signed or not: refused, naming the field.
+  v1::VerifyRequest too_many;
+  for (int i = 0; i < 1001; ++i) too_many.add_urls("HTTPS://CL.EXAMPLE.CN/X");
+  status = Read(*regulator_, "/chemledger.v1.VerifyService/Verify", too_many, &signed_response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_NE(status.error_message().find("urls: 1001"), std::string::npos) << status.error_message();
+}
+
+}  // namespace
+}  // namespace chemledger::testing

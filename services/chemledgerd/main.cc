@@ -43,6 +43,7 @@
 #include "services/chemledgerd/serving_status.h"
 #include "services/label/label_service.h"
 #include "services/ledger/ledger_service.h"
+#include "services/verify/verify_service.h"
 #include "services/waybill/waybill_service.h"
 #include "services/registry/registry_service.h"
 #include "services/registry/registry_state.h"
@@ -88,7 +89,8 @@ constexpr char kServeUsage[] =
     "                         [--read-credentials=v1-accepted]\n"
     "                         [--debug-sync-delay-ms MS]\n"
     "\n"
-    "Serves RegistryService, LabelService, LedgerService and WaybillService on one port\n"
+    "Serves RegistryService, LabelService, LedgerService, WaybillService and\n"
+    "VerifyService on one port\n"
     "(default 127.0.0.1:7443;\n"
     "port 0 picks a free one). Without TLS it refuses to listen beyond loopback.\n"
     "--port-file writes the bound port once the server accepts calls. SIGINT or\n"
@@ -324,6 +326,7 @@ absl::Status Serve(const cli::Args& args) {
   ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer(),
                                            &reads);
   waybill::WaybillServiceImpl waybill_service(d.waybills(), d.ledger_client(), &reads);
+  verify::VerifyServiceImpl verify_service(d.ledger_client(), &reads);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -340,6 +343,7 @@ absl::Status Serve(const cli::Args& args) {
   builder.RegisterService(&label_service);
   builder.RegisterService(&ledger_service);
   builder.RegisterService(&waybill_service);
+  builder.RegisterService(&verify_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));

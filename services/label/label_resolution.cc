@@ -117,7 +117,10 @@ absl::StatusOr<v1::ResolveLabelResponse> ResolveLabel(const storage::StateReader
   crypto::LabelCheck check = crypto::VerifyLabel(url, *trust);
   response.set_verdict(std::string(crypto::LabelVerdictName(check.verdict)));
   response.set_detail(check.detail);
-  if (!check.label) return response;
+  if (!check.label) {
+    response.set_assessment("fake");
+    return response;
+  }
 
   std::optional<IssuanceRecord> accounted;
   if (check.verdict == crypto::LabelVerdict::kAuthentic) {

@@ -156,6 +156,7 @@ TEST_F(LabelResolutionTest, ALabelTheLogDoesNotAccountForGetsTheVerdictAlone) {
   elsewhere.resolver = "CL.ELSEWHERE.CN";
   ExpectVerdictOnly(Resolve(SignedBy(elsewhere, LabelKey())), "wrong-resolver");
   ExpectVerdictOnly(Resolve("HTTPS://CL.EXAMPLE.CN/not-a-label"), "malformed");
+  EXPECT_EQ(Resolve("HTTPS://CL.EXAMPLE.CN/not-a-label").assessment(), "fake");
 }
 
 TEST_F(LabelResolutionTest, ALabelIssuedBeforeItsKeyWasRevokedKeepsItsSafetyInformation) {

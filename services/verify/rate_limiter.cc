@@ -1,0 +1,36 @@
+#include "services/verify/rate_limiter.h"
+
+#include <algorithm>
+
+namespace chemledger::verify {
+
+void RateLimiter::ForgetIdle(absl::Time now) {
+  if (now - last_sweep_ < absl::Seconds(10)) return;
+  last_sweep_ = now;
+  for (auto it = buckets_.begin(); it != buckets_.end();) {
+    if (now - it->second.updated > absl::Minutes(1)) {
+      buckets_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
+bool RateLimiter::Take(absl::string_view client, double cost, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  ForgetIdle(now);
+  auto it = buckets_.find(client);
+  if (it == buckets_.end()) {
+    if (buckets_.size() >= max_clients_) return false;
+    it = buckets_.emplace(std::string(client), Bucket{burst_, now}).first;
+  }
+  Bucket& b = it->second;
+  const double elapsed = std::max(0.0, absl::ToDoubleSeconds(now - b.updated));
+  b.tokens = std::min(burst_, b.tokens + elapsed * rate_);
+  b.updated = std::max(b.updated, now);
+  if (b.tokens < cost) return false;
+  b.tokens -= cost;
+  return true;
+}
+
+}  // namespace chemledger::verify

@@ -1,0 +1,50 @@
+// A token bucket per client (its address, as gRPC names the peer): how many
+// codes an anonymous caller may have verified, `rate` a second with bursts of
+// `burst`. Per server process: several processes behind one address each
+// keep their own. Clients unseen for a minute are forgotten, and at most
+// `max_clients` are remembered (beyond that, a client not remembered is
+// refused until some are forgotten, rather than memory growing).
+//
+// Thread-safety: thread-safe.
+
+#ifndef CHEMLEDGER_SERVICES_VERIFY_RATE_LIMITER_H_
+#define CHEMLEDGER_SERVICES_VERIFY_RATE_LIMITER_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace chemledger::verify {
+
+class RateLimiter {
+ public:
+  RateLimiter(double rate, double burst, size_t max_clients = 100000)
+      : rate_(rate), burst_(burst), max_clients_(max_clients) {}
+
+  // Takes `cost` tokens from `client`'s bucket at `now`; false (and takes
+  // nothing) when it holds fewer.
+  bool Take(absl::string_view client, double cost, absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Bucket {
+    double tokens;
+    absl::Time updated;
+  };
+  void ForgetIdle(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const double rate_;
+  const double burst_;
+  const size_t max_clients_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+};
+
+}  // namespace chemledger::verify
+
+#endif  // CHEMLEDGER_SERVICES_VERIFY_RATE_LIMITER_H_

@@ -1,0 +1,35 @@
+#include "services/verify/rate_limiter.h"
+
+#include "gtest/gtest.h"
+
+namespace chemledger::verify {
+namespace {
+
+const absl::Time kT0 = absl::FromUnixSeconds(1795000000);
+
+TEST(RateLimiterTest, ABurstThenTheRatePerClient) {
+  RateLimiter limiter(/*rate=*/10, /*burst=*/20);
+  EXPECT_TRUE(limiter.Take("ipv4:10.0.0.1", 20, kT0));
+  EXPECT_FALSE(limiter.Take("ipv4:10.0.0.1", 1, kT0));
+  // Another client has its own bucket.
+  EXPECT_TRUE(limiter.Take("ipv4:10.0.0.2", 5, kT0));
+  // Half a second refills 5.
+  EXPECT_TRUE(limiter.Take("ipv4:10.0.0.1", 5, kT0 + absl::Milliseconds(500)));
+  EXPECT_FALSE(limiter.Take("ipv4:10.0.0.1", 1, kT0 + absl::Milliseconds(500)));
+  // Never more than the burst, however long idle; a cost over the burst
+  // never passes.
+  EXPECT_FALSE(limiter.Take("ipv4:10.0.0.1", 21, kT0 + absl::Seconds(30)));
+  EXPECT_TRUE(limiter.Take("ipv4:10.0.0.1", 20, kT0 + absl::Seconds(30)));
+}
+
+TEST(RateLimiterTest, RemembersAtMostSoManyClientsAndForgetsIdleOnes) {
+  RateLimiter limiter(10, 20, /*max_clients=*/2);
+  EXPECT_TRUE(limiter.Take("a", 1, kT0));
+  EXPECT_TRUE(limiter.Take("b", 1, kT0));
+  EXPECT_FALSE(limiter.Take("c", 1, kT0)) << "a third client while two are remembered";
+  // Idle for over a minute: forgotten, and room for another.
+  EXPECT_TRUE(limiter.Take("c", 1, kT0 + absl::Minutes(2)));
+}
+
+}  // namespace
+}  // namespace chemledger::verify

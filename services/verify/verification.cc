@@ -1,0 +1,81 @@
+#include "services/verify/verification.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "crypto/waybill_code.h"
+#include "render/qr.h"
+#include "services/waybill/waybill_code_resolution.h"
+
+namespace chemledger::verify {
+namespace {
+
+absl::Status VerifyOne(const storage::StateReader& state, std::string url, int image,
+                       absl::CivilDay today, const label::Scanner& scanner,
+                       v1::VerifyResponse* response) {
+  v1::Verification* v = response->add_verifications();
+  v->set_image(image);
+  if (crypto::IsWaybillCodeUrl(url)) {
+    absl::StatusOr<v1::ResolveWaybillCodeResponse> w =
+        waybill::ResolveWaybillCode(state, url, today);
+    if (!w.ok()) return w.status();
+    *v->mutable_waybill() = *std::move(w);
+  } else {
+    absl::StatusOr<v1::ResolveLabelResponse> l = label::ResolveLabel(state, url, today, scanner);
+    if (!l.ok()) return l.status();
+    *v->mutable_label() = *std::move(l);
+  }
+  v->set_url(std::move(url));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+size_t CostOf(const v1::VerifyRequest& request) {
+  return static_cast<size_t>(request.urls_size()) +
+         kImageCost * static_cast<size_t>(request.images_size());
+}
+
+absl::StatusOr<v1::VerifyResponse> Verify(const storage::StateReader& state,
+                                          const v1::VerifyRequest& request, absl::CivilDay today,
+                                          const label::Scanner& scanner) {
+  if (request.urls_size() > kMaxUrlsPerCall) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("urls: ", request.urls_size(), " in one call; at most ", kMaxUrlsPerCall));
+  }
+  if (request.images_size() > kMaxImagesPerCall) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "images: ", request.images_size(), " in one call; at most ", kMaxImagesPerCall));
+  }
+  size_t image_bytes = 0;
+  for (const std::string& image : request.images()) image_bytes += image.size();
+  if (image_bytes > kMaxImageBytesPerCall) {
+    return absl::InvalidArgumentError(absl::StrCat("images: ", image_bytes,
+                                                   " bytes in one call; at most ",
+                                                   kMaxImageBytesPerCall));
+  }
+  v1::VerifyResponse response;
+  response.set_log_size(state.size());
+  for (const std::string& url : request.urls()) {
+    if (absl::Status s = VerifyOne(state, url, 0, today, scanner, &response); !s.ok()) return s;
+  }
+  for (int i = 0; i < request.images_size(); ++i) {
+    // An image that does not decode, or holds no code, is reported as such.
+    absl::StatusOr<std::vector<std::string>> codes = render::ReadQrCodes(request.images(i));
+    if (!codes.ok() || codes->empty()) {
+      response.add_images_without_codes(i + 1);
+      continue;
+    }
+    for (std::string& url : *codes) {
+      if (absl::Status s = VerifyOne(state, std::move(url), i + 1, today, scanner, &response);
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  return response;
+}
+
+}  // namespace chemledger::verify

@@ -1,0 +1,42 @@
+// What a scan is worth: the verdicts of label URLs, waybill-code URLs and
+// photos holding them, for VerifyService (proto/chemledger/v1/
+// verify_service.proto). Each code gets what LabelService.ResolveLabel or
+// WaybillService.ResolveWaybillCode answer for it (label_resolution.h,
+// waybill_code_resolution.h); this adds the dispatch between the two, the
+// reading of images and the bounds of one call.
+//
+// Pure functions of a state snapshot; thread-safe.
+
+#ifndef CHEMLEDGER_SERVICES_VERIFY_VERIFICATION_H_
+#define CHEMLEDGER_SERVICES_VERIFY_VERIFICATION_H_
+
+#include <cstddef>
+
+#include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
+#include "chemledger/v1/verify_service.pb.h"
+#include "services/label/label_resolution.h"
+#include "storage/store.h"
+
+namespace chemledger::verify {
+
+inline constexpr int kMaxUrlsPerCall = 1000;
+inline constexpr int kMaxImagesPerCall = 16;
+inline constexpr size_t kMaxImageBytesPerCall = 8 << 20;
+
+// What `request` costs an anonymous caller's rate limit: one per URL and
+// kImageCost per image (reading a photo costs about that much).
+inline constexpr size_t kImageCost = 10;
+size_t CostOf(const v1::VerifyRequest& request);
+
+// Verifies every URL of `request`, then every code read from its images,
+// against `state` as of `today` (China day), as `scanner`. INVALID_ARGUMENT
+// naming the field when the request is over the bounds above; otherwise
+// errors only when `state` cannot be read.
+absl::StatusOr<v1::VerifyResponse> Verify(const storage::StateReader& state,
+                                          const v1::VerifyRequest& request, absl::CivilDay today,
+                                          const label::Scanner& scanner);
+
+}  // namespace chemledger::verify
+
+#endif  // CHEMLEDGER_SERVICES_VERIFY_VERIFICATION_H_

@@ -1,0 +1,65 @@
+#include "services/verify/verify_service.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "api/china_time.h"
+#include "services/common/grpc_read_auth.h"
+#include "services/common/grpc_status.h"
+#include "services/common/raw_unary.h"
+#include "services/common/snapshot_metadata.h"
+#include "services/verify/verification.h"
+
+namespace chemledger::verify {
+namespace {
+
+// The client's address without its port ("ipv4:10.0.0.7:51234" ->
+// "ipv4:10.0.0.7"): the rate limit is per address.
+std::string ClientAddress(const grpc::ServerContextBase& context) {
+  const std::string peer = context.peer();
+  const size_t colon = peer.rfind(':');
+  return colon == std::string::npos || colon < peer.find(':') + 1 ? peer : peer.substr(0, colon);
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* VerifyServiceImpl::Verify(grpc::CallbackServerContext* context,
+                                                    const grpc::ByteBuffer* request,
+                                                    grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::VerifyRequest, v1::VerifyResponse>(
+      context, request, response, executor_,
+      [this, context](const v1::VerifyRequest* r, absl::string_view bytes,
+                      v1::VerifyResponse* out) { return ServeVerify(context, r, bytes, out); });
+}
+
+grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,
+                                            const v1::VerifyRequest* request,
+                                            absl::string_view request_bytes,
+                                            v1::VerifyResponse* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  TellLogSize(context, snapshot->size());
+  label::Scanner scanner = label::Scanner::Anyone();
+  if (context->client_metadata().count(read_auth::kKeyIdHeader) > 0) {
+    // Credentials given must hold: a caller that meant to sign is told why
+    // not, rather than answered as anyone.
+    absl::StatusOr<v1::Actor> actor =
+        reads_->Authenticate(*snapshot, *context, kVerifyMethod, request_bytes);
+    if (!actor.ok()) return ToGrpcStatus(actor.status());
+    scanner = label::Scanner::Actor(*std::move(actor));
+  } else if (!anonymous_.Take(ClientAddress(*context), static_cast<double>(CostOf(*request)),
+                              absl::Now())) {
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        "anonymous verification is limited per client address: retry in a few seconds, ask for "
+        "fewer codes at once, or sign the call as a registered actor");
+  }
+  absl::StatusOr<v1::VerifyResponse> verified =
+      verify::Verify(*snapshot, *request, api::TodayInChina(), scanner);
+  if (!verified.ok()) return ToGrpcStatus(verified.status());
+  *response = *std::move(verified);
+  return grpc::Status::OK;
+}
+
+}  // namespace chemledger::verify

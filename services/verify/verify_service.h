@@ -1,0 +1,57 @@
+// VerifyService (proto/chemledger/v1/verify_service.proto): the gRPC adapter
+// over verification.h. Verify is a raw method: read credentials, when a call
+// carries them, are checked over the request's bytes as received
+// (raw_unary.h); calls without them are rate-limited per client address
+// (rate_limiter.h).
+//
+// Thread-safety: safe for gRPC's concurrent handlers. Everything passed to
+// the constructor must outlive the service.
+
+#ifndef CHEMLEDGER_SERVICES_VERIFY_VERIFY_SERVICE_H_
+#define CHEMLEDGER_SERVICES_VERIFY_VERIFY_SERVICE_H_
+
+#include "api/wire.h"
+#include "chemledger/v1/verify_service.grpc.pb.h"
+#include "journal/ledger_client.h"
+#include "services/common/call_executor.h"
+#include "services/registry/read_access.h"
+#include "services/verify/rate_limiter.h"
+
+namespace chemledger::verify {
+
+inline constexpr char kVerifyMethod[] = "/chemledger.v1.VerifyService/Verify";
+
+// Anonymous calls: codes a second and the burst, per client address.
+struct VerifyOptions {
+  double anonymous_rate = 60;
+  double anonymous_burst = 600;
+};
+
+using VerifyServiceBase = v1::VerifyService::WithRawCallbackMethod_Verify<v1::VerifyService::Service>;
+
+class VerifyServiceImpl final : public VerifyServiceBase {
+ public:
+  VerifyServiceImpl(journal::LedgerClient* ledger, registry::ReadAuthenticator* reads,
+                    VerifyOptions options = {})
+      : ledger_(ledger),
+        reads_(reads),
+        anonymous_(options.anonymous_rate, options.anonymous_burst) {}
+
+  grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext* context,
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
+
+ private:
+  grpc::Status ServeVerify(grpc::ServerContextBase* context, const v1::VerifyRequest* request,
+                           absl::string_view request_bytes, v1::VerifyResponse* response);
+
+  journal::LedgerClient* const ledger_;
+  registry::ReadAuthenticator* const reads_;
+  RateLimiter anonymous_;
+  // Runs the handlers (raw_unary.h): reading photos takes CPU.
+  CallExecutor executor_{4, 256, "verify"};
+};
+
+}  // namespace chemledger::verify
+
+#endif  // CHEMLEDGER_SERVICES_VERIFY_VERIFY_SERVICE_H_
