@@ -14,6 +14,7 @@
 #include <ZXing/ReadBarcode.h>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "render/png.h"
 #include "stb/stb_image.h"
@@ -108,7 +109,24 @@ absl::StatusOr<std::string> QrToPng(const QrSymbol& qr, int module_px, int quiet
 }
 
 absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_bytes) {
+  // PNG or JPEG only, by their signatures (the decoder reads more formats),
+  // and no bigger than kMaxQrImagePixels once decoded, checked from the
+  // header before anything is decoded.
+  const bool png = absl::StartsWith(image_bytes, "\x89PNG\r\n\x1a\n");
+  const bool jpeg = absl::StartsWith(image_bytes, "\xff\xd8\xff");
+  if (!png && !jpeg) return absl::InvalidArgumentError("image: not a PNG or JPEG image");
   int width = 0, height = 0, channels = 0;
+  if (!stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(image_bytes.data()),
+                             static_cast<int>(image_bytes.size()), &width, &height, &channels)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("image: not a PNG or JPEG image we can read (", stbi_failure_reason(), ")"));
+  }
+  if (width <= 0 || height <= 0 ||
+      static_cast<int64_t>(width) * height > static_cast<int64_t>(kMaxQrImagePixels)) {
+    return absl::InvalidArgumentError(absl::StrCat("image: ", width, " x ", height,
+                                                   " pixels; at most ", kMaxQrImagePixels,
+                                                   " pixels are read"));
+  }
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(image_bytes.data()),
                             static_cast<int>(image_bytes.size()), &width, &height, &channels,

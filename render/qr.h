@@ -13,6 +13,7 @@
 #ifndef CHEMLEDGER_RENDER_QR_H_
 #define CHEMLEDGER_RENDER_QR_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -43,8 +44,13 @@ std::string QrToSvg(const QrSymbol& qr, int module_px = 4, int quiet_zone = 4);
 // (1-64), `quiet_zone` modules of white around it (0-64).
 absl::StatusOr<std::string> QrToPng(const QrSymbol& qr, int module_px = 4, int quiet_zone = 4);
 
+// The largest image ReadQrCodes reads, in pixels (a 16-megapixel photo).
+inline constexpr int64_t kMaxQrImagePixels = 4096 * 4096;
+
 // Every QR code found in a PNG or JPEG image (file bytes), in reading order.
-// InvalidArgument when the bytes are not a PNG or JPEG image.
+// InvalidArgument when the bytes are not a PNG or JPEG image (told by their
+// signature), or one over kMaxQrImagePixels (told by its header, before it is
+// decoded).
 absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_bytes);
 
 }  // namespace chemledger::render

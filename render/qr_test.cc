@@ -103,4 +103,22 @@ TEST(QrTest, NotAnImage) {
 }
 
 }  // namespace
+
+// Hostile images: other formats, and a header claiming a size too big to
+// decode, are refused before anything is decoded.
+TEST(QrReadTest, OnlyPngAndJpegOfBoundedSizeAreRead) {
+  EXPECT_EQ(ReadQrCodes("GIF89a\x01\x00\x01\x00").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadQrCodes("BM\x00\x00\x00\x00").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // A PNG signature and an IHDR of 5000 x 5000 pixels (25 megapixels).
+  std::string huge("\x89PNG\r\n\x1a\n", 8);
+  huge += std::string("\x00\x00\x00\x0dIHDR", 8);
+  huge += std::string("\x00\x00\x13\x88\x00\x00\x13\x88\x08\x00\x00\x00\x00", 13);
+  huge += std::string("\x00\x00\x00\x00", 4);  // CRC, not checked for the header
+  absl::StatusOr<std::vector<std::string>> refused = ReadQrCodes(huge);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  EXPECT_NE(refused.status().message().find("pixels"), std::string::npos) << refused.status();
+}
+
 }  // namespace chemledger::render

@@ -169,7 +169,7 @@ TEST_F(RegistryE2eTest, RevokedKeysAndBlacklistedEnterprisesAreRefused) {
     ASSERT_EQ(list.entries_size(), 1);
     EXPECT_EQ(list.entries(0).enterprise_uscc(), kOther);
     EXPECT_EQ(list.entries(0).reason(), "unlicensed storage");
-    EXPECT_EQ(list.entries(0).listed_by(), "inspector");
+    EXPECT_EQ(list.entries(0).listed_by(), "regulator");
     EXPECT_GT(list.entries(0).log_index(), 0u);
   }
   Refused(Signed(*admin_, Product(registry::testing::ExampleMethanol(kOther, "M02"))),

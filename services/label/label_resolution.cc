@@ -63,10 +63,20 @@ absl::StatusOr<bool> WarnOfState(const storage::StateReader& state, const std::s
           (who->role() == v1::REGULATOR || who->role() == v1::PLATFORM_ADMIN)) {
         return false;
       }
+      // The waybill lists the package, or the pallet it is packed on.
       std::string carrier;
-      absl::StatusOr<std::optional<std::string>> open = waybill::OpenWaybillOf(state, code);
-      if (!open.ok()) return open.status();
-      if (*open) carrier = (**open).substr(0, (**open).find('/'));
+      std::string listed = code;
+      for (int depth = 0; depth <= ledger::kMaxNesting && !listed.empty(); ++depth) {
+        absl::StatusOr<std::optional<std::string>> open = waybill::OpenWaybillOf(state, listed);
+        if (!open.ok()) return open.status();
+        if (*open) {
+          carrier = (**open).substr(0, (**open).find('/'));
+          break;
+        }
+        absl::StatusOr<std::optional<ledger::CodeState>> holder = ledger::FindCode(state, listed);
+        if (!holder.ok()) return holder.status();
+        listed = *holder ? (*holder)->parent : "";
+      }
       if (who != nullptr && !who->enterprise_uscc().empty() &&
           (who->enterprise_uscc() == carrier || who->enterprise_uscc() == (*now)->consignee)) {
         return false;

@@ -64,6 +64,8 @@ class Step {
 
   std::map<std::string, CodeState> touched;
   std::map<std::string, std::optional<CodeState>> before;
+  // A shipment: the ref of the waybill its codes are on (CheckWaybill).
+  std::string shipment_waybill;
 
   // The working copy of `code`'s state; null when the ledger does not know it.
   absl::StatusOr<CodeState*> StateOf(const std::string& code) {
@@ -230,24 +232,42 @@ absl::Status Commissioning(Step& s) {
 // consignor and consignee that lists it.
 absl::Status CheckWaybill(Step& s, const std::string& code) {
   const v1::Event& e = s.e;
-  // Waybill numbers are unique per carrier: of the waybills with this number
-  // whose consignor ships, the one that lists `code` (or any, to say why not).
-  CL_ASSIGN_OR_RETURN(std::vector<waybill::WaybillState> numbered,
-                      waybill::WaybillsNumbered(s.state, e.waybill_id()));
-  const waybill::WaybillState* w = nullptr;
-  for (const waybill::WaybillState& candidate : numbered) {
-    if (candidate.waybill.consignor().uscc() != s.who) continue;
-    const std::vector<std::string> listed = waybill::CodesOf(candidate.waybill);
-    if (w == nullptr || std::find(listed.begin(), listed.end(), code) != listed.end()) {
-      w = &candidate;
-    }
+  // The waybill a code ships under is the open one that lists it (numbers
+  // are unique per carrier, so the number alone does not name it): its
+  // number must be the event's, its consignor the shipper, and every code of
+  // the event must be on the same one.
+  CL_ASSIGN_OR_RETURN(std::optional<std::string> open, waybill::OpenWaybillOf(s.state, code));
+  std::optional<waybill::WaybillState> w;
+  if (open && waybill::NumberOfRef(*open) == e.waybill_id()) {
+    CL_ASSIGN_OR_RETURN(w, waybill::FindWaybillByRef(s.state, *open));
+    if (w && w->waybill.consignor().uscc() != s.who) w.reset();
   }
-  // Whether a waybill exists, and whose it is, is not told to others.
-  if (w == nullptr) {
+  if (!w) {
+    // Not listed on an open waybill of that number: say why, as far as the
+    // shipper's own waybills of that number tell (another's are none of its
+    // business).
+    CL_ASSIGN_OR_RETURN(std::vector<waybill::WaybillState> numbered,
+                        waybill::WaybillsNumbered(s.state, e.waybill_id()));
+    for (waybill::WaybillState& candidate : numbered) {
+      if (candidate.waybill.consignor().uscc() != s.who) continue;
+      if (candidate.status != v1::OPEN && candidate.status != v1::DEPARTED) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("event.waybill_id: waybill '", e.waybill_id(), "' is ",
+                         v1::WaybillStatus_Name(candidate.status)));
+      }
+      return absl::FailedPreconditionError(
+          absl::StrCat("event.waybill_id: waybill '", e.waybill_id(), "' does not list ", code));
+    }
     return absl::NotFoundError(absl::StrCat("event.waybill_id: ", s.who,
                                             " is the consignor of no waybill '", e.waybill_id(),
                                             "'"));
   }
+  if (!s.shipment_waybill.empty() && s.shipment_waybill != *open) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "event.codes: the codes are on different carriers' waybills numbered '", e.waybill_id(),
+        "': ship each waybill's codes in an event of their own"));
+  }
+  s.shipment_waybill = *open;
   if (w->status != v1::OPEN && w->status != v1::DEPARTED) {
     return absl::FailedPreconditionError(absl::StrCat("event.waybill_id: waybill '", e.waybill_id(),
                                                       "' is ", v1::WaybillStatus_Name(w->status)));
@@ -256,11 +276,6 @@ absl::Status CheckWaybill(Step& s, const std::string& code) {
     return absl::FailedPreconditionError(absl::StrCat(
         "event.consignee_uscc: waybill '", e.waybill_id(), "' goes to ",
         w->waybill.consignee().uscc(), ", not ", e.consignee_uscc()));
-  }
-  CL_ASSIGN_OR_RETURN(std::optional<std::string> open, waybill::OpenWaybillOf(s.state, code));
-  if (!open || *open != waybill::WaybillRef(w->waybill.carrier_uscc(), e.waybill_id())) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("event.waybill_id: waybill '", e.waybill_id(), "' does not list ", code));
   }
   return absl::OkStatus();
 }

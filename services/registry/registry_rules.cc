@@ -340,7 +340,9 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
         state::BlacklistRecord listed;
         listed.set_reason(b.reason());
         *listed.mutable_date() = b.date();
-        listed.set_listed_by(actor.name());
+        // By function, not by name: the list is public.
+        listed.set_listed_by(actor.role() == v1::REGULATOR ? "regulator"
+                                                           : "platform administrator");
         listed.set_log_index(entry.index);
         changes->Put(keys::Blacklisted(b.enterprise_uscc()), listed.SerializeAsString());
       } else {

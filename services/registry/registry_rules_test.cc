@@ -268,7 +268,7 @@ TEST_F(RegistryRulesTest, TheBlacklistListsWhoIsOnItAndWhy) {
   const BlacklistedEnterprise& other =
       (*listed)[0].uscc == kOther ? (*listed)[0] : (*listed)[1];
   EXPECT_EQ(other.record.reason(), "storage without licence");
-  EXPECT_EQ(other.record.listed_by(), "inspector");
+  EXPECT_EQ(other.record.listed_by(), "regulator");
   EXPECT_FALSE(other.name.empty());
   EXPECT_GT(other.record.log_index(), 0u);
   // A page at a time, by USCC.

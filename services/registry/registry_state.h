@@ -58,7 +58,6 @@ absl::StatusOr<std::optional<EnterpriseRecord>> FindEnterprise(const storage::St
 absl::StatusOr<std::optional<v1::Product>> FindProduct(const storage::StateReader& state,
                                                        absl::string_view uscc,
                                                        absl::string_view product_number);
-// The products of `uscc`, by product number.
 // The blacklist (黑名单) as the public reads it: enterprises listed, by
 // USCC, after `after` ("" from the start), at most `limit`; *more when others
 // follow.
@@ -71,6 +70,7 @@ absl::StatusOr<std::vector<BlacklistedEnterprise>> ListBlacklist(const storage::
                                                                  const std::string& after,
                                                                  size_t limit, bool* more);
 
+// The products of `uscc`, by product number.
 absl::StatusOr<std::vector<v1::Product>> ListProducts(const storage::StateReader& state,
                                                       absl::string_view uscc);
 // The actor key `key_id`, revoked or not.

@@ -17,12 +17,16 @@ void RateLimiter::ForgetIdle(absl::Time now) {
 }
 
 bool RateLimiter::Take(absl::string_view client, double cost, absl::Time now) {
+  if (cost <= 0) return true;
   absl::MutexLock lock(&mu_);
   ForgetIdle(now);
   auto it = buckets_.find(client);
   if (it == buckets_.end()) {
-    if (buckets_.size() >= max_clients_) return false;
-    it = buckets_.emplace(std::string(client), Bucket{burst_, now}).first;
+    // Beyond max_clients, new clients share one bucket: a flood from many
+    // addresses slows those new clients, not the ones already known.
+    const std::string key = buckets_.size() >= max_clients_ ? kOverflow : std::string(client);
+    it = buckets_.find(key);
+    if (it == buckets_.end()) it = buckets_.emplace(key, Bucket{burst_, now}).first;
   }
   Bucket& b = it->second;
   const double elapsed = std::max(0.0, absl::ToDoubleSeconds(now - b.updated));

@@ -2,8 +2,9 @@
 // codes an anonymous caller may have verified, `rate` a second with bursts of
 // `burst`. Per server process: several processes behind one address each
 // keep their own. Clients unseen for a minute are forgotten, and at most
-// `max_clients` are remembered (beyond that, a client not remembered is
-// refused until some are forgotten, rather than memory growing).
+// `max_clients` are remembered: beyond that, new clients share one bucket
+// until some are forgotten (memory does not grow, and the clients already
+// known keep theirs). A call that costs nothing takes nothing.
 //
 // Thread-safety: thread-safe.
 
@@ -36,6 +37,7 @@ class RateLimiter {
     absl::Time updated;
   };
   void ForgetIdle(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static constexpr char kOverflow[] = "(new clients beyond the table)";
 
   const double rate_;
   const double burst_;

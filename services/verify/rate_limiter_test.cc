@@ -26,9 +26,14 @@ TEST(RateLimiterTest, RemembersAtMostSoManyClientsAndForgetsIdleOnes) {
   RateLimiter limiter(10, 20, /*max_clients=*/2);
   EXPECT_TRUE(limiter.Take("a", 1, kT0));
   EXPECT_TRUE(limiter.Take("b", 1, kT0));
-  EXPECT_FALSE(limiter.Take("c", 1, kT0)) << "a third client while two are remembered";
-  // Idle for over a minute: forgotten, and room for another.
-  EXPECT_TRUE(limiter.Take("c", 1, kT0 + absl::Minutes(2)));
+  // Beyond two, new clients share one bucket.
+  EXPECT_TRUE(limiter.Take("c", 15, kT0));
+  EXPECT_FALSE(limiter.Take("d", 10, kT0)) << "d shares c's bucket while the table is full";
+  EXPECT_TRUE(limiter.Take("a", 19, kT0)) << "a known client keeps its own";
+  // Idle for over a minute: forgotten, and room for a bucket of its own.
+  EXPECT_TRUE(limiter.Take("d", 20, kT0 + absl::Minutes(2)));
+  // Nothing asked, nothing taken (and nothing remembered).
+  EXPECT_TRUE(limiter.Take("e", 0, kT0 + absl::Minutes(2)));
 }
 
 }  // namespace

@@ -22,7 +22,8 @@ namespace chemledger::verify {
 
 inline constexpr int kMaxUrlsPerCall = 1000;
 inline constexpr int kMaxImagesPerCall = 16;
-inline constexpr size_t kMaxImageBytesPerCall = 8 << 20;
+// Below gRPC's 4 MiB message limit, with room for the URLs.
+inline constexpr size_t kMaxImageBytesPerCall = 3 << 20;
 
 // What `request` costs an anonymous caller's rate limit: one per URL and
 // kImageCost per image (reading a photo costs about that much).

@@ -39,14 +39,32 @@ std::string NumberOf(const v1::WaybillRequest& r) {
 // The carrier whose waybill a change is about: the one a submission names;
 // for the carrier's own changes (amend, depart, arrive), the signer's
 // enterprise; for a consent, the one it names; for a cancellation, the one it
-// names or else the signer's enterprise.
-std::string CarrierNamed(const v1::WaybillRequest& r, const v1::Actor& signer) {
+// names, else the signer's enterprise when it has a waybill of that number,
+// else the carrier of the waybill of that number the signer is consignor of
+// (so a consignor's cancellation from before cancellations named the
+// carrier, when numbers were unique in the deployment, finds its waybill).
+absl::StatusOr<std::string> CarrierNamed(const storage::StateReader& state,
+                                         const v1::WaybillRequest& r, const v1::Actor& signer) {
   switch (r.change_case()) {
     case v1::WaybillRequest::kSubmit: return r.submit().carrier_uscc();
     case v1::WaybillRequest::kConsent: return r.consent().carrier_uscc();
-    case v1::WaybillRequest::kCancel:
+    case v1::WaybillRequest::kCancel: {
       if (!r.cancel().carrier_uscc().empty()) return r.cancel().carrier_uscc();
+      const std::string& number = r.cancel().waybill_number();
+      absl::StatusOr<std::optional<WaybillState>> own =
+          FindWaybill(state, signer.enterprise_uscc(), number);
+      if (!own.ok()) return own.status();
+      if (*own) return signer.enterprise_uscc();
+      absl::StatusOr<std::vector<WaybillState>> numbered = WaybillsNumbered(state, number);
+      if (!numbered.ok()) return numbered.status();
+      for (const WaybillState& w : *numbered) {
+        if (!signer.enterprise_uscc().empty() &&
+            w.waybill.consignor().uscc() == signer.enterprise_uscc()) {
+          return w.waybill.carrier_uscc();
+        }
+      }
       break;
+    }
     default: break;
   }
   return signer.enterprise_uscc();
@@ -396,7 +414,9 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
   const std::string number = NumberOf(request);
   // A waybill is named by its carrier and its number: numbers are unique per
   // carrier, so no carrier can take (or learn of) another's.
-  const std::string ref = WaybillRef(CarrierNamed(request, *actor), number);
+  absl::StatusOr<std::string> carrier_named = CarrierNamed(state, request, *actor);
+  if (!carrier_named.ok()) return carrier_named.status();
+  const std::string ref = WaybillRef(*carrier_named, number);
   absl::StatusOr<std::optional<WaybillState>> existing = FindWaybillByRef(state, ref);
   if (!existing.ok()) return existing.status();
   const v1::Waybill* content = NewContent(request);

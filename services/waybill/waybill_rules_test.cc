@@ -542,9 +542,11 @@ TEST_F(WaybillRulesTest, AWaybillOpensOnlyWithItsConsignorsConsent) {
           absl::StatusCode::kNotFound, "consent.waybill_number: " + kUser + " has no waybill 'WB-C1'");
   Refused(user_, Cancel("WB-C1", "no", kCarrier), absl::StatusCode::kNotFound,
           "cancel.waybill_number: " + kUser + " has no waybill 'WB-C1'");
-  // A consignor that does not name the carrier names none of its own.
-  Refused(producer_, Cancel("WB-C1", "no"), absl::StatusCode::kNotFound,
-          "cancel.waybill_number: " + kProducer + " has no waybill 'WB-C1'");
+  // A consignor that does not name the carrier cancels the waybill of that
+  // number it is consignor of (as cancellations from before carriers were
+  // named did).
+  ASSERT_TRUE(Submit(producer_, Cancel("WB-C1", "no longer needed")).ok());
+  EXPECT_EQ(Find("WB-C1")->status, v1::CANCELLED);
   ExpectStateRebuildsFromTheLog();
 }
 
@@ -730,6 +732,28 @@ TEST_F(WaybillRulesTest, WaybillNumbersAreUniquePerCarrier) {
   ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(2)}).ok());
   EXPECT_EQ(Find("WB-N1", carrier2)->status, v1::CLOSED);
   EXPECT_EQ(OpenWaybill(Code(1)), "WB-N1");
+  ExpectStateRebuildsFromTheLog();
+}
+
+// Another carrier's pending waybill of the same number, listing the same
+// goods (no consent needed to file it), changes nothing for the real one:
+// the shipment goes on the open waybill that lists the goods.
+TEST_F(WaybillRulesTest, ARivalsPendingWaybillOfTheSameNumberCannotTakeAShipment) {
+  const std::string rival = registry::testing::ExampleUscc("110108");
+  const crypto::SigningKey rival_key = TestKey(7);
+  ASSERT_TRUE(t_->RegisterEnterprise(admin_, registry::testing::ExampleEnterprise(
+                                                 rival, v1::CARRIER, v1::ROAD_TRANSPORT))
+                  .ok());
+  ASSERT_TRUE(t_->AddActor(admin_, rival, v1::ENTERPRISE_ADMIN, rival_key).ok());
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-R1", {Code(1)})).ok());
+  ASSERT_TRUE(
+      Submit(rival_key, testing::ExampleWaybill("WB-R1", rival, kProducer, kUser, {Code(1)})).ok());
+  EXPECT_EQ(Find("WB-R1", rival)->status, v1::PENDING);
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-R1", kUser).ok());
+  EXPECT_EQ(Find("WB-R1")->shipped, std::set<std::string>{Code(1)});
+  EXPECT_TRUE(Find("WB-R1", rival)->shipped.empty());
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
+  EXPECT_EQ(Find("WB-R1")->status, v1::CLOSED);
   ExpectStateRebuildsFromTheLog();
 }
 

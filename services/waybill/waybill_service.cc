@@ -194,7 +194,7 @@ grpc::Status WaybillServiceImpl::ServeListWaybills(grpc::ServerContextBase* cont
       reads_->Authenticate(*ledger_->Latest(), *context, kListWaybillsMethod,
                              request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
-  // A page token is "<log size>:<last waybill number>": later pages are read
+  // A page token is "<log size>:<last waybill ref examined>": later pages are read
   // at the first page's snapshot.
   std::shared_ptr<const storage::Snapshot> snapshot;
   std::string after;

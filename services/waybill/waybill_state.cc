@@ -109,12 +109,21 @@ absl::StatusOr<std::optional<WaybillState>> ShipmentWaybill(const storage::State
                                                             absl::string_view number,
                                                             absl::string_view consignor,
                                                             absl::string_view code) {
+  // The open waybill listing the code, as the lifecycle rules checked it.
+  absl::StatusOr<std::optional<std::string>> open = OpenWaybillOf(state, code);
+  if (!open.ok()) return open.status();
+  if (*open && NumberOfRef(**open) == number) {
+    absl::StatusOr<std::optional<WaybillState>> w = FindWaybillByRef(state, **open);
+    if (!w.ok()) return w.status();
+    if (*w && (*w)->waybill.consignor().uscc() == consignor) return w;
+  }
+  // Off it since (cancelled after the shipment): the consignor's waybill of
+  // that number that counts the code as shipped.
   absl::StatusOr<std::vector<WaybillState>> numbered = WaybillsNumbered(state, number);
   if (!numbered.ok()) return numbered.status();
   for (WaybillState& w : *numbered) {
-    if (w.waybill.consignor().uscc() != consignor) continue;
-    for (const std::string& c : CodesOf(w.waybill)) {
-      if (c == code) return std::move(w);
+    if (w.waybill.consignor().uscc() == consignor && w.shipped.count(std::string(code)) > 0) {
+      return std::move(w);
     }
   }
   return std::nullopt;

@@ -53,8 +53,9 @@ absl::StatusOr<std::optional<WaybillState>> FindWaybillByRef(const storage::Stat
 // Every carrier's waybill numbered `number`, by carrier.
 absl::StatusOr<std::vector<WaybillState>> WaybillsNumbered(const storage::StateReader& state,
                                                            absl::string_view number);
-// The waybill numbered `number` that `consignor` ships `code` under: of the
-// waybills of that number whose consignor it is, the one that lists `code`.
+// The waybill numbered `number` that `consignor` ships (or shipped) `code`
+// under: the open one that lists it, else the consignor's waybill of that
+// number that counts it as shipped (cancelled since).
 absl::StatusOr<std::optional<WaybillState>> ShipmentWaybill(const storage::StateReader& state,
                                                             absl::string_view number,
                                                             absl::string_view consignor,
