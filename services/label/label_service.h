@@ -23,6 +23,7 @@
 
 #include "api/wire.h"
 #include "services/common/call_executor.h"
+#include "services/common/rate_limiter.h"
 #include "services/common/worker_pool.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -39,6 +40,10 @@ using api::kResolveLabelMethod;
 // IssueLabels calls streaming at once; more are refused with
 // RESOURCE_EXHAUSTED (the client retries the same signed request later).
 inline constexpr int kMaxConcurrentIssuances = 4;
+// Anonymous ResolveLabel calls a client address may make: a second, and in
+// a burst (per server process).
+inline constexpr double kAnonymousScansPerSecond = 60;
+inline constexpr double kAnonymousScanBurst = 600;
 
 // ResolveLabel is a raw method: read credentials, when it carries them, are
 // checked over the request's bytes as received (raw_unary.h).
@@ -71,6 +76,8 @@ class LabelServiceImpl final : public LabelServiceBase {
   journal::LedgerClient* const ledger_;
   const crypto::NoteSigner* const signer_;
   registry::ReadAuthenticator* const reads_;
+  // Anonymous ResolveLabel calls, per client address (as VerifyService's).
+  RateLimiter anonymous_{kAnonymousScansPerSecond, kAnonymousScanBurst};
   absl::Mutex mu_;
   int issuing_ ABSL_GUARDED_BY(mu_) = 0;
   // Signs each message's labels in two halves, while the last one is written.

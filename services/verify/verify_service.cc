@@ -13,17 +13,6 @@
 #include "services/verify/verification.h"
 
 namespace chemledger::verify {
-namespace {
-
-// The client's address without its port ("ipv4:10.0.0.7:51234" ->
-// "ipv4:10.0.0.7"): the rate limit is per address.
-std::string ClientAddress(const grpc::ServerContextBase& context) {
-  const std::string peer = context.peer();
-  const size_t colon = peer.rfind(':');
-  return colon == std::string::npos || colon < peer.find(':') + 1 ? peer : peer.substr(0, colon);
-}
-
-}  // namespace
 
 grpc::ServerUnaryReactor* VerifyServiceImpl::Verify(grpc::CallbackServerContext* context,
                                                     const grpc::ByteBuffer* request,
@@ -48,7 +37,7 @@ grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,
         reads_->Authenticate(*snapshot, *context, kVerifyMethod, request_bytes);
     if (!actor.ok()) return ToGrpcStatus(actor.status());
     scanner = label::Scanner::Actor(*std::move(actor));
-  } else if (!anonymous_.Take(ClientAddress(*context), static_cast<double>(CostOf(*request)),
+  } else if (!anonymous_.Take(ClientAddress(context->peer()), static_cast<double>(CostOf(*request)),
                               absl::Now())) {
     return grpc::Status(
         grpc::StatusCode::RESOURCE_EXHAUSTED,

@@ -15,7 +15,7 @@
 #include "journal/ledger_client.h"
 #include "services/common/call_executor.h"
 #include "services/registry/read_access.h"
-#include "services/verify/rate_limiter.h"
+#include "services/common/rate_limiter.h"
 
 namespace chemledger::verify {
 

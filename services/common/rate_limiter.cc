@@ -1,8 +1,14 @@
-#include "services/verify/rate_limiter.h"
+#include "services/common/rate_limiter.h"
 
 #include <algorithm>
 
-namespace chemledger::verify {
+namespace chemledger {
+
+std::string ClientAddress(absl::string_view peer) {
+  const size_t colon = peer.rfind(':');
+  if (colon == absl::string_view::npos || colon <= peer.find(':')) return std::string(peer);
+  return std::string(peer.substr(0, colon));
+}
 
 void RateLimiter::ForgetIdle(absl::Time now) {
   if (now - last_sweep_ < absl::Seconds(10)) return;
@@ -37,4 +43,4 @@ bool RateLimiter::Take(absl::string_view client, double cost, absl::Time now) {
   return true;
 }
 
-}  // namespace chemledger::verify
+}  // namespace chemledger

@@ -1,6 +1,6 @@
-// A token bucket per client (its address, as gRPC names the peer): how many
-// codes an anonymous caller may have verified, `rate` a second with bursts of
-// `burst`. Per server process: several processes behind one address each
+// A token bucket per client (its address, as gRPC names the peer: see
+// ClientAddress): how much an anonymous caller may ask for (scans verified),
+// `rate` a second with bursts of `burst`. Per server process: several processes behind one address each
 // keep their own. Clients unseen for a minute are forgotten, and at most
 // `max_clients` are remembered: beyond that, new clients share one bucket
 // until some are forgotten (memory does not grow, and the clients already
@@ -8,8 +8,8 @@
 //
 // Thread-safety: thread-safe.
 
-#ifndef CHEMLEDGER_SERVICES_VERIFY_RATE_LIMITER_H_
-#define CHEMLEDGER_SERVICES_VERIFY_RATE_LIMITER_H_
+#ifndef CHEMLEDGER_SERVICES_COMMON_RATE_LIMITER_H_
+#define CHEMLEDGER_SERVICES_COMMON_RATE_LIMITER_H_
 
 #include <cstddef>
 #include <string>
@@ -20,7 +20,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
-namespace chemledger::verify {
+namespace chemledger {
+
+// The client's address without its port ("ipv4:10.0.0.7:51234" ->
+// "ipv4:10.0.0.7"), from a gRPC peer string: what rate limits are per.
+std::string ClientAddress(absl::string_view peer);
 
 class RateLimiter {
  public:
@@ -47,6 +51,6 @@ class RateLimiter {
   absl::Time last_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
-}  // namespace chemledger::verify
+}  // namespace chemledger
 
-#endif  // CHEMLEDGER_SERVICES_VERIFY_RATE_LIMITER_H_
+#endif  // CHEMLEDGER_SERVICES_COMMON_RATE_LIMITER_H_

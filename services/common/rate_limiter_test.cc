@@ -1,8 +1,8 @@
-#include "services/verify/rate_limiter.h"
+#include "services/common/rate_limiter.h"
 
 #include "gtest/gtest.h"
 
-namespace chemledger::verify {
+namespace chemledger {
 namespace {
 
 const absl::Time kT0 = absl::FromUnixSeconds(1795000000);
@@ -37,4 +37,4 @@ TEST(RateLimiterTest, RemembersAtMostSoManyClientsAndForgetsIdleOnes) {
 }
 
 }  // namespace
-}  // namespace chemledger::verify
+}  // namespace chemledger
