@@ -243,7 +243,7 @@ TEST_F(VerifyE2eTest, UrlsAndPhotosGetAVerdictEachAndAnonymousCallsAreLimited) {
     grpc::Status status = verify->Verify(&context, many, &ignored);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
   }
-  // A registered actor's signed call is not limited, and sees the state.
+  // A registered actor's signed call is limited far less, and sees the state.
   v1::VerifyResponse signed_response;
   grpc::Status status = Read(*regulator_, "/chemledger.v1.VerifyService/Verify", many,
                              &signed_response);

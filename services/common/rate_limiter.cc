@@ -1,10 +1,32 @@
 #include "services/common/rate_limiter.h"
 
 #include <algorithm>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 namespace chemledger {
 
 std::string ClientAddress(absl::string_view peer) {
+  // "ipv6:[2001:db8:1:2:3:4:5:6]:51234": one client is a /64 (a host may
+  // take any address in its network's /64).
+  if (absl::StartsWith(peer, "ipv6:[")) {
+    const size_t close = peer.find(']');
+    if (close != absl::string_view::npos) {
+      const absl::string_view address = peer.substr(6, close - 6);
+      if (!absl::StrContains(address, "::") && !absl::StrContains(address, '.')) {
+        std::vector<absl::string_view> groups = absl::StrSplit(address, ':');
+        if (groups.size() == 8) {
+          return absl::StrCat("ipv6:", absl::StrJoin(groups.begin(), groups.begin() + 4, ":"),
+                              "::/64");
+        }
+      }
+      return absl::StrCat("ipv6:", address);
+    }
+  }
   const size_t colon = peer.rfind(':');
   if (colon == absl::string_view::npos || colon <= peer.find(':')) return std::string(peer);
   return std::string(peer.substr(0, colon));

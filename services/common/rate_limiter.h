@@ -23,7 +23,9 @@
 namespace chemledger {
 
 // The client's address without its port ("ipv4:10.0.0.7:51234" ->
-// "ipv4:10.0.0.7"), from a gRPC peer string: what rate limits are per.
+// "ipv4:10.0.0.7"), from a gRPC peer string: what rate limits are per. An
+// IPv6 address written out in full counts by its /64 (a host may take any
+// address of its network's /64); one with "::" counts whole.
 std::string ClientAddress(absl::string_view peer);
 
 class RateLimiter {

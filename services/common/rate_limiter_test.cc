@@ -36,5 +36,13 @@ TEST(RateLimiterTest, RemembersAtMostSoManyClientsAndForgetsIdleOnes) {
   EXPECT_TRUE(limiter.Take("e", 0, kT0 + absl::Minutes(2)));
 }
 
+TEST(RateLimiterTest, ClientAddressesDropThePortAndGroupIpv6By64) {
+  EXPECT_EQ(ClientAddress("ipv4:10.0.0.7:51234"), "ipv4:10.0.0.7");
+  EXPECT_EQ(ClientAddress("ipv6:[2001:db8:1:2:3:4:5:6]:443"), "ipv6:2001:db8:1:2::/64");
+  EXPECT_EQ(ClientAddress("ipv6:[2001:db8:1:2:9:9:9:9]:1"), "ipv6:2001:db8:1:2::/64");
+  EXPECT_EQ(ClientAddress("ipv6:[::1]:7443"), "ipv6:::1");
+  EXPECT_EQ(ClientAddress("unix:/run/chemledger.sock"), "unix:/run/chemledger.sock");
+}
+
 }  // namespace
 }  // namespace chemledger

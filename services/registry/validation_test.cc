@@ -28,7 +28,7 @@ v1::Product AmmoniumNitrate() {
   p.add_ghs_pictograms("GHS03");
   p.set_signal_word(v1::WARNING);
   p.add_hazard_statements("H272");
-  for (const std::string& f : {"易制爆", "重点监管", "高危"}) {
+  for (const char* f : {"易制爆", "重点监管", "高危"}) {
     if (Shipped().FindByCas("6484-52-2")->flags & *ParseControlFlags(f)) p.add_control_flags(f);
   }
   p.set_sds_sha256(std::string(32, 'x'));

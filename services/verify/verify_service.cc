@@ -36,6 +36,11 @@ grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,
     absl::StatusOr<v1::Actor> actor =
         reads_->Authenticate(*snapshot, *context, kVerifyMethod, request_bytes);
     if (!actor.ok()) return ToGrpcStatus(actor.status());
+    if (!signed_.Take(actor->public_key(), static_cast<double>(CostOf(*request)), absl::Now())) {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "this actor's verifications are limited (2000 codes a second, bursts "
+                          "of 20000): retry in a few seconds");
+    }
     scanner = label::Scanner::Actor(*std::move(actor));
   } else if (!anonymous_.Take(ClientAddress(context->peer()), static_cast<double>(CostOf(*request)),
                               absl::Now())) {

@@ -21,10 +21,14 @@ namespace chemledger::verify {
 
 inline constexpr char kVerifyMethod[] = "/chemledger.v1.VerifyService/Verify";
 
-// Anonymous calls: codes a second and the burst, per client address.
+// Anonymous calls: codes a second and the burst, per client address; signed
+// calls, per actor (far more, but bounded: one actor cannot take the
+// service's threads from everyone).
 struct VerifyOptions {
   double anonymous_rate = 60;
   double anonymous_burst = 600;
+  double signed_rate = 2000;
+  double signed_burst = 20000;
 };
 
 using VerifyServiceBase = v1::VerifyService::WithRawCallbackMethod_Verify<v1::VerifyService::Service>;
@@ -35,7 +39,8 @@ class VerifyServiceImpl final : public VerifyServiceBase {
                     VerifyOptions options = {})
       : ledger_(ledger),
         reads_(reads),
-        anonymous_(options.anonymous_rate, options.anonymous_burst) {}
+        anonymous_(options.anonymous_rate, options.anonymous_burst),
+        signed_(options.signed_rate, options.signed_burst) {}
 
   grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext* context,
                                    const grpc::ByteBuffer* request,
@@ -48,6 +53,7 @@ class VerifyServiceImpl final : public VerifyServiceBase {
   journal::LedgerClient* const ledger_;
   registry::ReadAuthenticator* const reads_;
   RateLimiter anonymous_;
+  RateLimiter signed_;  // by actor key
   // Runs the handlers (raw_unary.h): reading photos takes CPU.
   CallExecutor executor_{4, 256, "verify"};
 };
