@@ -3,9 +3,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/impl/client_unary_call.h"
+#include "grpcpp/impl/rpc_method.h"
 #include "services/common/raw_unary.h"
 
 namespace chemledger::read_auth {
@@ -28,20 +28,16 @@ grpc::Status SignedReadBytes(grpc::ChannelInterface& channel, grpc::ClientContex
                              const ReadSigner& signer, std::string* response_bytes) {
   AttachCredentials(context, SignRead(ReadRequest{signer.origin, method, request_bytes},
                                       signer.key, absl::Now()));
-  // The stub only borrows the channel for the call.
-  grpc::GenericStub stub(
-      std::shared_ptr<grpc::ChannelInterface>(&channel, [](grpc::ChannelInterface*) {}));
+  // The bytes go as they are: a blocking unary call of ByteBuffers, as the
+  // generated stubs make it (on the calling thread, no callback hop).
+  const std::string method_name(method);
   grpc::Slice slice(request_bytes);
   grpc::ByteBuffer request(&slice, 1);
   grpc::ByteBuffer response;
-  grpc::Status status;
-  absl::Notification done;
-  stub.UnaryCall(context, std::string(method), grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status s) {
-                   status = std::move(s);
-                   done.Notify();
-                 });
-  done.WaitForNotification();
+  grpc::Status status = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+      &channel,
+      grpc::internal::RpcMethod(method_name.c_str(), grpc::internal::RpcMethod::NORMAL_RPC),
+      context, request, &response);
   if (!status.ok()) return status;
   return BytesOf(response, response_bytes);
 }
