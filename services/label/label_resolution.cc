@@ -70,7 +70,7 @@ absl::StatusOr<bool> WarnOfState(const storage::StateReader& state, const std::s
         absl::StatusOr<std::optional<std::string>> open = waybill::OpenWaybillOf(state, listed);
         if (!open.ok()) return open.status();
         if (*open) {
-          carrier = (**open).substr(0, (**open).find('/'));
+          carrier = waybill::CarrierOfRef(**open);
           break;
         }
         absl::StatusOr<std::optional<ledger::CodeState>> holder = ledger::FindCode(state, listed);

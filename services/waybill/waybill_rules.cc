@@ -112,7 +112,7 @@ absl::Status CheckListable(const storage::StateReader& state, const v1::Waybill&
       if (!open.ok()) return open.status();
       if (*open && **open != WaybillRef(w.carrier_uscc(), w.waybill_number())) {
         return refuse(absl::StrCat("is already on open waybill ", NumberOfRef(**open), " of ",
-                                   (**open).substr(0, (**open).find('/'))));
+                                   CarrierOfRef(**open)));
       }
     }
   }

@@ -72,6 +72,10 @@ std::string NumberOfRef(absl::string_view ref) {
   return std::string(slash == absl::string_view::npos ? ref : ref.substr(slash + 1));
 }
 
+std::string CarrierOfRef(absl::string_view ref) {
+  return std::string(ref.substr(0, ref.find('/')));
+}
+
 absl::StatusOr<std::optional<WaybillState>> FindWaybill(const storage::StateReader& state,
                                                         absl::string_view carrier,
                                                         absl::string_view number) {

@@ -44,6 +44,7 @@ struct WaybillState {
 // <number>", names it in the state (neither part holds a '/').
 std::string WaybillRef(absl::string_view carrier, absl::string_view number);
 std::string NumberOfRef(absl::string_view ref);
+std::string CarrierOfRef(absl::string_view ref);
 
 absl::StatusOr<std::optional<WaybillState>> FindWaybill(const storage::StateReader& state,
                                                         absl::string_view carrier,
