@@ -236,12 +236,8 @@ absl::Status CheckWaybill(Step& s, const std::string& code) {
   // are unique per carrier, so the number alone does not name it): its
   // number must be the event's, its consignor the shipper, and every code of
   // the event must be on the same one.
-  CL_ASSIGN_OR_RETURN(std::optional<std::string> open, waybill::OpenWaybillOf(s.state, code));
-  std::optional<waybill::WaybillState> w;
-  if (open && waybill::NumberOfRef(*open) == e.waybill_id()) {
-    CL_ASSIGN_OR_RETURN(w, waybill::FindWaybillByRef(s.state, *open));
-    if (w && w->waybill.consignor().uscc() != s.who) w.reset();
-  }
+  CL_ASSIGN_OR_RETURN(std::optional<waybill::WaybillState> w,
+                      waybill::OpenShipmentWaybill(s.state, e.waybill_id(), s.who, code));
   if (!w) {
     // Not listed on an open waybill of that number: say why, as far as the
     // shipper's own waybills of that number tell (another's are none of its
@@ -262,12 +258,13 @@ absl::Status CheckWaybill(Step& s, const std::string& code) {
                                             " is the consignor of no waybill '", e.waybill_id(),
                                             "'"));
   }
-  if (!s.shipment_waybill.empty() && s.shipment_waybill != *open) {
+  const std::string ref = waybill::WaybillRef(w->waybill.carrier_uscc(), e.waybill_id());
+  if (!s.shipment_waybill.empty() && s.shipment_waybill != ref) {
     return absl::FailedPreconditionError(absl::StrCat(
         "event.codes: the codes are on different carriers' waybills numbered '", e.waybill_id(),
         "': ship each waybill's codes in an event of their own"));
   }
-  s.shipment_waybill = *open;
+  s.shipment_waybill = ref;
   if (w->status != v1::OPEN && w->status != v1::DEPARTED) {
     return absl::FailedPreconditionError(absl::StrCat("event.waybill_id: waybill '", e.waybill_id(),
                                                       "' is ", v1::WaybillStatus_Name(w->status)));

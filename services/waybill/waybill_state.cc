@@ -109,18 +109,26 @@ absl::StatusOr<std::vector<WaybillState>> WaybillsNumbered(const storage::StateR
   return out;
 }
 
+absl::StatusOr<std::optional<WaybillState>> OpenShipmentWaybill(
+    const storage::StateReader& state, absl::string_view number, absl::string_view consignor,
+    absl::string_view code) {
+  absl::StatusOr<std::optional<std::string>> open = OpenWaybillOf(state, code);
+  if (!open.ok()) return open.status();
+  if (!*open || NumberOfRef(**open) != number) return std::nullopt;
+  absl::StatusOr<std::optional<WaybillState>> w = FindWaybillByRef(state, **open);
+  if (!w.ok()) return w.status();
+  if (*w && (*w)->waybill.consignor().uscc() != consignor) return std::nullopt;
+  return w;
+}
+
 absl::StatusOr<std::optional<WaybillState>> ShipmentWaybill(const storage::StateReader& state,
                                                             absl::string_view number,
                                                             absl::string_view consignor,
                                                             absl::string_view code) {
   // The open waybill listing the code, as the lifecycle rules checked it.
-  absl::StatusOr<std::optional<std::string>> open = OpenWaybillOf(state, code);
-  if (!open.ok()) return open.status();
-  if (*open && NumberOfRef(**open) == number) {
-    absl::StatusOr<std::optional<WaybillState>> w = FindWaybillByRef(state, **open);
-    if (!w.ok()) return w.status();
-    if (*w && (*w)->waybill.consignor().uscc() == consignor) return w;
-  }
+  absl::StatusOr<std::optional<WaybillState>> open =
+      OpenShipmentWaybill(state, number, consignor, code);
+  if (!open.ok() || *open) return open;
   // Off it since (cancelled after the shipment): the consignor's waybill of
   // that number that counts the code as shipped.
   absl::StatusOr<std::vector<WaybillState>> numbered = WaybillsNumbered(state, number);

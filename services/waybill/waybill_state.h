@@ -54,6 +54,12 @@ absl::StatusOr<std::optional<WaybillState>> FindWaybillByRef(const storage::Stat
 // Every carrier's waybill numbered `number`, by carrier.
 absl::StatusOr<std::vector<WaybillState>> WaybillsNumbered(const storage::StateReader& state,
                                                            absl::string_view number);
+// The open waybill that lists `code`, if it is numbered `number` and
+// `consignor` is its consignor: the one a shipment of `code` under that
+// number goes on.
+absl::StatusOr<std::optional<WaybillState>> OpenShipmentWaybill(
+    const storage::StateReader& state, absl::string_view number, absl::string_view consignor,
+    absl::string_view code);
 // The waybill numbered `number` that `consignor` ships (or shipped) `code`
 // under: the open one that lists it, else the consignor's waybill of that
 // number that counts it as shipped (cancelled since).
