@@ -28,6 +28,12 @@ namespace chemledger {
 // address of its network's /64); one with "::" counts whole.
 std::string ClientAddress(absl::string_view peer);
 
+// What one client address may ask of the public scan without credentials
+// (LabelService.ResolveLabel, VerifyService.Verify), per server process: a
+// second, and in a burst.
+inline constexpr double kAnonymousScansPerSecond = 60;
+inline constexpr double kAnonymousScanBurst = 600;
+
 class RateLimiter {
  public:
   RateLimiter(double rate, double burst, size_t max_clients = 100000)

@@ -40,10 +40,7 @@ using api::kResolveLabelMethod;
 // IssueLabels calls streaming at once; more are refused with
 // RESOURCE_EXHAUSTED (the client retries the same signed request later).
 inline constexpr int kMaxConcurrentIssuances = 4;
-// Anonymous ResolveLabel calls a client address may make: a second, and in
-// a burst (per server process).
-inline constexpr double kAnonymousScansPerSecond = 60;
-inline constexpr double kAnonymousScanBurst = 600;
+
 
 // ResolveLabel is a raw method: read credentials, when it carries them, are
 // checked over the request's bytes as received (raw_unary.h).

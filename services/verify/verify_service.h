@@ -25,8 +25,8 @@ inline constexpr char kVerifyMethod[] = "/chemledger.v1.VerifyService/Verify";
 // calls, per actor (far more, but bounded: one actor cannot take the
 // service's threads from everyone).
 struct VerifyOptions {
-  double anonymous_rate = 60;
-  double anonymous_burst = 600;
+  double anonymous_rate = kAnonymousScansPerSecond;
+  double anonymous_burst = kAnonymousScanBurst;
   double signed_rate = 2000;
   double signed_burst = 20000;
 };
