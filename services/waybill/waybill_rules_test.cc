@@ -201,6 +201,14 @@ class WaybillRulesTest : public ::testing::Test {
     return open.ok() && *open ? NumberOfRef(**open) : "";
   }
 
+  // Registers the road carrier `uscc` with `key` as its admin's.
+  void RegisterCarrier(const std::string& uscc, const crypto::SigningKey& key) {
+    ASSERT_TRUE(t_->RegisterEnterprise(admin_, registry::testing::ExampleEnterprise(
+                                                   uscc, v1::CARRIER, v1::ROAD_TRANSPORT))
+                    .ok());
+    ASSERT_TRUE(t_->AddActor(admin_, uscc, v1::ENTERPRISE_ADMIN, key).ok());
+  }
+
   // The state rebuilt from the log is the state the writes left.
   void ExpectStateRebuildsFromTheLog() {
     absl::StatusOr<journal::CheckReport> report = t_->Check();
@@ -701,10 +709,7 @@ TEST_F(WaybillRulesTest, WaybillsAreListedByPartyThroughAnIndex) {
 TEST_F(WaybillRulesTest, WaybillNumbersAreUniquePerCarrier) {
   const std::string carrier2 = registry::testing::ExampleUscc("110108");
   const crypto::SigningKey carrier2_key = TestKey(7);
-  ASSERT_TRUE(t_->RegisterEnterprise(admin_, registry::testing::ExampleEnterprise(
-                                                 carrier2, v1::CARRIER, v1::ROAD_TRANSPORT))
-                  .ok());
-  ASSERT_TRUE(t_->AddActor(admin_, carrier2, v1::ENTERPRISE_ADMIN, carrier2_key).ok());
+  ASSERT_NO_FATAL_FAILURE(RegisterCarrier(carrier2, carrier2_key));
   ASSERT_TRUE(t_->AuthorizeCarrier(producer_, carrier2).ok());
   ASSERT_TRUE(Submit(carrier_, Waybill("WB-N1", {Code(1)})).ok());
   // Another carrier's number is no concern of this one: accepted, and
@@ -741,10 +746,7 @@ TEST_F(WaybillRulesTest, WaybillNumbersAreUniquePerCarrier) {
 TEST_F(WaybillRulesTest, ARivalsPendingWaybillOfTheSameNumberCannotTakeAShipment) {
   const std::string rival = registry::testing::ExampleUscc("110108");
   const crypto::SigningKey rival_key = TestKey(7);
-  ASSERT_TRUE(t_->RegisterEnterprise(admin_, registry::testing::ExampleEnterprise(
-                                                 rival, v1::CARRIER, v1::ROAD_TRANSPORT))
-                  .ok());
-  ASSERT_TRUE(t_->AddActor(admin_, rival, v1::ENTERPRISE_ADMIN, rival_key).ok());
+  ASSERT_NO_FATAL_FAILURE(RegisterCarrier(rival, rival_key));
   ASSERT_TRUE(Submit(carrier_, Waybill("WB-R1", {Code(1)})).ok());
   ASSERT_TRUE(
       Submit(rival_key, testing::ExampleWaybill("WB-R1", rival, kProducer, kUser, {Code(1)})).ok());
@@ -823,10 +825,7 @@ TEST_F(WaybillRulesTest, EachChangeNeedsTheStatusItChanges) {
   // Another carrier may not take the waybill over.
   const std::string carrier2 = registry::testing::ExampleUscc("110108");
   const crypto::SigningKey carrier2_key = TestKey(7);
-  ASSERT_TRUE(t_->RegisterEnterprise(admin_, registry::testing::ExampleEnterprise(
-                                                 carrier2, v1::CARRIER, v1::ROAD_TRANSPORT))
-                  .ok());
-  ASSERT_TRUE(t_->AddActor(admin_, carrier2, v1::ENTERPRISE_ADMIN, carrier2_key).ok());
+  ASSERT_NO_FATAL_FAILURE(RegisterCarrier(carrier2, carrier2_key));
   v1::Waybill taken_over = testing::ExampleWaybill("WB-S1", carrier2, kProducer, kUser, {Code(1)});
   Refused(carrier2_key, Amend(taken_over), absl::StatusCode::kNotFound,
           "waybill.waybill_number: " + carrier2 + " has no waybill 'WB-S1'");
