@@ -121,10 +121,17 @@ absl::StatusOr<std::optional<IssuanceRecord>> IssuedBeforeRevocation(
 absl::StatusOr<v1::ResolveLabelResponse> ResolveLabel(const storage::StateReader& state,
                                                       absl::string_view url, absl::CivilDay today,
                                                       const Scanner& scanner) {
-  v1::ResolveLabelResponse response;
   absl::StatusOr<crypto::TrustList> trust = MakeTrustList(state, today);
   if (!trust.ok()) return trust.status();
-  crypto::LabelCheck check = crypto::VerifyLabel(url, *trust);
+  return ResolveLabel(state, url, *trust, scanner);
+}
+
+absl::StatusOr<v1::ResolveLabelResponse> ResolveLabel(const storage::StateReader& state,
+                                                      absl::string_view url,
+                                                      const crypto::TrustList& trust,
+                                                      const Scanner& scanner) {
+  v1::ResolveLabelResponse response;
+  crypto::LabelCheck check = crypto::VerifyLabel(url, trust);
   response.set_verdict(std::string(crypto::LabelVerdictName(check.verdict)));
   response.set_detail(check.detail);
   if (!check.label) {

@@ -31,6 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "chemledger/v1/label_service.pb.h"
+#include "crypto/trust_list.h"
 #include "storage/store.h"
 
 namespace chemledger::label {
@@ -57,6 +58,12 @@ class Scanner {
 // (China day). Errors only when `state` cannot be read.
 absl::StatusOr<v1::ResolveLabelResponse> ResolveLabel(const storage::StateReader& state,
                                                       absl::string_view url, absl::CivilDay today,
+                                                      const Scanner& scanner);
+// The same against `trust`, the trust list of `state` made once for many
+// labels (MakeTrustList in issuance.h).
+absl::StatusOr<v1::ResolveLabelResponse> ResolveLabel(const storage::StateReader& state,
+                                                      absl::string_view url,
+                                                      const crypto::TrustList& trust,
                                                       const Scanner& scanner);
 
 }  // namespace chemledger::label

@@ -7,23 +7,24 @@
 #include "absl/strings/str_cat.h"
 #include "crypto/waybill_code.h"
 #include "render/qr.h"
+#include "services/label/issuance.h"
 #include "services/waybill/waybill_code_resolution.h"
 
 namespace chemledger::verify {
 namespace {
 
 absl::Status VerifyOne(const storage::StateReader& state, std::string url, int image,
-                       absl::CivilDay today, const label::Scanner& scanner,
+                       const crypto::TrustList& trust, const label::Scanner& scanner,
                        v1::VerifyResponse* response) {
   v1::Verification* v = response->add_verifications();
   v->set_image(image);
   if (crypto::IsWaybillCodeUrl(url)) {
     absl::StatusOr<v1::ResolveWaybillCodeResponse> w =
-        waybill::ResolveWaybillCode(state, url, today);
+        waybill::ResolveWaybillCode(state, url, trust);
     if (!w.ok()) return w.status();
     *v->mutable_waybill() = *std::move(w);
   } else {
-    absl::StatusOr<v1::ResolveLabelResponse> l = label::ResolveLabel(state, url, today, scanner);
+    absl::StatusOr<v1::ResolveLabelResponse> l = label::ResolveLabel(state, url, trust, scanner);
     if (!l.ok()) return l.status();
     *v->mutable_label() = *std::move(l);
   }
@@ -56,10 +57,13 @@ absl::StatusOr<v1::VerifyResponse> Verify(const storage::StateReader& state,
                                                    " bytes in one call; at most ",
                                                    kMaxImageBytesPerCall));
   }
+  // One trust list for every code of the call.
+  absl::StatusOr<crypto::TrustList> trust = label::MakeTrustList(state, today);
+  if (!trust.ok()) return trust.status();
   v1::VerifyResponse response;
   response.set_log_size(state.size());
   for (const std::string& url : request.urls()) {
-    if (absl::Status s = VerifyOne(state, url, 0, today, scanner, &response); !s.ok()) return s;
+    if (absl::Status s = VerifyOne(state, url, 0, *trust, scanner, &response); !s.ok()) return s;
   }
   for (int i = 0; i < request.images_size(); ++i) {
     // An image that does not decode, or holds no code, is reported as such.
@@ -69,7 +73,7 @@ absl::StatusOr<v1::VerifyResponse> Verify(const storage::StateReader& state,
       continue;
     }
     for (std::string& url : *codes) {
-      if (absl::Status s = VerifyOne(state, std::move(url), i + 1, today, scanner, &response);
+      if (absl::Status s = VerifyOne(state, std::move(url), i + 1, *trust, scanner, &response);
           !s.ok()) {
         return s;
       }

@@ -42,10 +42,15 @@ absl::StatusOr<std::optional<v1::Waybill>> ContentAt(const storage::StateReader&
 
 absl::StatusOr<v1::ResolveWaybillCodeResponse> ResolveWaybillCode(
     const storage::StateReader& state, absl::string_view url, absl::CivilDay today) {
-  v1::ResolveWaybillCodeResponse response;
   absl::StatusOr<crypto::TrustList> trust = label::MakeTrustList(state, today);
   if (!trust.ok()) return trust.status();
-  crypto::WaybillCodeCheck check = crypto::VerifyWaybillCode(url, *trust);
+  return ResolveWaybillCode(state, url, *trust);
+}
+
+absl::StatusOr<v1::ResolveWaybillCodeResponse> ResolveWaybillCode(
+    const storage::StateReader& state, absl::string_view url, const crypto::TrustList& trust) {
+  v1::ResolveWaybillCodeResponse response;
+  crypto::WaybillCodeCheck check = crypto::VerifyWaybillCode(url, trust);
   response.set_verdict(std::string(crypto::LabelVerdictName(check.verdict)));
   response.set_detail(check.detail);
   if (check.verdict != crypto::LabelVerdict::kAuthentic) return response;

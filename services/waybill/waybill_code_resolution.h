@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "chemledger/v1/waybill_service.pb.h"
+#include "crypto/trust_list.h"
 #include "storage/store.h"
 
 namespace chemledger::waybill {
@@ -23,6 +24,10 @@ namespace chemledger::waybill {
 // (China day). Errors only when `state` cannot be read.
 absl::StatusOr<v1::ResolveWaybillCodeResponse> ResolveWaybillCode(
     const storage::StateReader& state, absl::string_view url, absl::CivilDay today);
+// The same against `trust`, the trust list of `state` made once for many
+// codes (label::MakeTrustList).
+absl::StatusOr<v1::ResolveWaybillCodeResponse> ResolveWaybillCode(
+    const storage::StateReader& state, absl::string_view url, const crypto::TrustList& trust);
 
 }  // namespace chemledger::waybill
 
