@@ -20,7 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "render/hazard_statements_data.h"  // generated: kHazardStatementsTsv
+#include "reference/reference_tables.h"
 #include "render/png.h"
 #include "render/qr.h"
 
@@ -201,41 +201,6 @@ std::vector<std::string> Wrap(absl::string_view text, double size, bool bold, do
 // ---------------------------------------------------------------------------
 // Hazard statement table.
 
-struct HazardTable {
-  absl::Status status;
-  std::vector<HazardStatementText> statements;
-};
-
-const HazardTable& Hazards() {
-  static const HazardTable* table = [] {
-    auto* t = new HazardTable;
-    bool header_seen = false;
-    size_t line_no = 0;
-    for (absl::string_view line : absl::StrSplit(internal::kHazardStatementsTsv, '\n')) {
-      ++line_no;
-      if (line.empty() || absl::StartsWith(line, "#")) continue;
-      if (!header_seen) {
-        if (line != "code\tzh\ten") {
-          t->status = absl::InternalError("hazard_statements.tsv: bad header");
-          return t;
-        }
-        header_seen = true;
-        continue;
-      }
-      std::vector<std::string> fields = absl::StrSplit(line, '\t');
-      if (fields.size() != 3 || fields[0].empty() || fields[1].empty() || fields[2].empty()) {
-        t->status = absl::InternalError(
-            absl::StrCat("hazard_statements.tsv line ", line_no, ": expected 3 fields"));
-        return t;
-      }
-      t->statements.push_back({fields[0], fields[1], fields[2]});
-    }
-    if (!header_seen) t->status = absl::InternalError("hazard_statements.tsv: no header");
-    return t;
-  }();
-  return *table;
-}
-
 // "H225", "H360", "H300+H310+H330": H, three digits, up to two letters
 // (H360FD style); up to three joined by '+'.
 bool WellFormedHazardCode(absl::string_view code) {
@@ -355,7 +320,7 @@ absl::Status Validate(const PrintableLabel& l) {
       }
     }
   }
-  return Hazards().status;
+  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------
@@ -993,10 +958,12 @@ absl::StatusOr<std::string> ToPng(const Page& page, int dpi, int module_px, FT_F
 
 }  // namespace
 
-const std::vector<HazardStatementText>& AllHazardStatements() { return Hazards().statements; }
+const std::vector<HazardStatementText>& AllHazardStatements() {
+  return reference::HazardStatementRows();
+}
 
 std::optional<HazardStatementText> FindHazardStatement(absl::string_view code) {
-  for (const HazardStatementText& h : Hazards().statements) {
+  for (const HazardStatementText& h : reference::HazardStatementRows()) {
     if (h.code == code) return h;
   }
   return std::nullopt;

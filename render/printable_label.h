@@ -15,7 +15,7 @@
 // Two renderings of the same layout: SVG (self-contained text; the viewer's
 // fonts draw the text) and PNG (rasterised here with FreeType and a CJK font
 // from a Debian package, fonts-wqy-microhei by default). Hazard statement
-// texts come from render/data/hazard_statements.tsv, compiled into the
+// texts come from reference/data/hazard_statements.tsv, compiled into the
 // binary.
 //
 // Thread-safety: pure functions; safe from any thread (each thread keeps its
@@ -32,6 +32,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "chemledger/v1/registry.pb.h"
+#include "reference/reference_tables.h"
 
 namespace chemledger::render {
 
@@ -77,12 +78,9 @@ absl::StatusOr<std::string> RenderLabelPng(const PrintableLabel& label, int dpi,
 // fonts-wqy-zenhei and fonts-noto-cjk.
 const std::vector<std::string>& DefaultLabelFontFiles();
 
-// A GHS hazard statement from the compiled-in table.
-struct HazardStatementText {
-  std::string code;  // "H225", "H300+H310"
-  std::string zh;    // 高度易燃液体和蒸气
-  std::string en;    // Highly flammable liquid and vapour
-};
+// A GHS hazard statement from the compiled-in table: code ("H225",
+// "H300+H310"), zh (高度易燃液体和蒸气), en (Highly flammable liquid and vapour).
+using HazardStatementText = reference::HazardStatementRow;
 
 // The statement for `code`, or nullopt if the table does not have it.
 std::optional<HazardStatementText> FindHazardStatement(absl::string_view code);

@@ -12,6 +12,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libabsl-dev
   libleveldb-dev libsodium-dev libzxing-dev libstb-dev zlib1g-dev libgtest-dev libgmock-dev
   libbenchmark-dev libfreetype-dev
+  # The HTTP scan pages (web/): cpp-httplib 0.11 (docs/scan-page.md says why).
+  libcpp-httplib-dev
   # A CJK font for PNG label rendering (render/printable_label.h).
   fonts-wqy-microhei
   # An independent QR reader for tests.
@@ -20,25 +22,49 @@ PACKAGES=(
   python3-grpcio python3-protobuf python3-nacl
 )
 
+# The GHS pictograms and transport class labels, and the GHS statement texts,
+# of the LaTeX package ghsystem (LPPL 1.3), which Debian ships in
+# texlive-science. Only that package's ghsystem folder is taken, without
+# installing TeX: apt-get download, dpkg-deb -x, copy. Bazel reads it from
+# here (third_party/system/system_libraries.bzl).
+GHSYSTEM_DIR=/usr/local/share/chemledger/ghsystem
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
 done
-if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "install-deps: all ${#PACKAGES[@]} packages present"
+if [[ ${#missing[@]} -eq 0 && -f "$GHSYSTEM_DIR/language/ghsystem_english.def" ]]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present, and ghsystem's pictures"
   exit 0
 fi
 
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then
-  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install: ${missing[*]} ghsystem" >&2; exit 1; }
   SUDO=sudo
 fi
-echo "install-deps: installing ${missing[*]}"
 # env, not export: sudo resets the environment, and a debconf prompt must never wait.
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-  "${missing[@]}" >/dev/null
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+if [[ ! -f "$GHSYSTEM_DIR/language/ghsystem_english.def" ]]; then
+  echo "install-deps: taking ghsystem's pictures from texlive-science into $GHSYSTEM_DIR"
+  work=$(mktemp -d)
+  chmod 755 "$work"  # apt's download user must be able to write here
+  (cd "$work" && $SUDO apt-get download -qq texlive-science >/dev/null 2>&1 || \
+     { echo "install-deps: apt-get download texlive-science failed" >&2; exit 1; })
+  dpkg-deb -x "$work"/texlive-science_*.deb "$work/x"
+  src="$work/x/usr/share/texlive/texmf-dist/tex/latex/ghsystem"
+  [[ -f "$src/language/ghsystem_english.def" ]] || { echo "install-deps: no ghsystem in texlive-science" >&2; exit 1; }
+  $SUDO mkdir -p "$GHSYSTEM_DIR"
+  $SUDO cp -r "$src/pictures" "$src/language" "$GHSYSTEM_DIR/"
+  $SUDO cp "$work/x/usr/share/doc/texlive-science/copyright" "$GHSYSTEM_DIR/copyright" 2>/dev/null || true
+  $SUDO chmod -R a+rX "$GHSYSTEM_DIR"
+  rm -rf "$work"
+fi
 echo "install-deps: done"

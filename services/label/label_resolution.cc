@@ -186,8 +186,16 @@ absl::StatusOr<v1::ResolveLabelResponse> ResolveLabel(const storage::StateReader
     v1::Enterprise* out = response.mutable_enterprise()->mutable_enterprise();
     response.mutable_enterprise()->set_blacklisted((*e)->blacklist_reason.has_value());
     if ((*e)->blacklist_reason) {
+      absl::StatusOr<std::optional<registry::BlacklistedEnterprise>> listed =
+          registry::FindBlacklisting(state, claims.enterprise);
+      if (!listed.ok()) return listed.status();
+      std::string why;
+      if (*listed) {
+        *response.mutable_supplier_blacklisting() = registry::ToBlacklistEntry(**listed);
+        why = absl::StrCat(" (", (*listed)->record.reason(), ")");
+      }
       Warn(v1::SUPPLIER_BLACKLISTED,
-           absl::StrCat("the supplier ", (*e)->enterprise.name(), " is on the blacklist"),
+           absl::StrCat("the supplier ", (*e)->enterprise.name(), " is on the blacklist", why),
            &response);
     }
     if (scanner.registered()) {

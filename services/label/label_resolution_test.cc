@@ -251,7 +251,13 @@ TEST_F(LabelResolutionTest, ABlacklistedSupplierIsAWarning) {
   EXPECT_EQ(scanned.assessment(), "genuine");
   ASSERT_EQ(scanned.scan_warnings_size(), 1);
   EXPECT_EQ(scanned.scan_warnings(0).kind(), v1::SUPPLIER_BLACKLISTED);
+  EXPECT_NE(scanned.scan_warnings(0).text().find("storage without licence"), std::string::npos);
   EXPECT_TRUE(scanned.enterprise().blacklisted());
+  // The listing is public, as the blacklist is: an anonymous scan shows it.
+  EXPECT_EQ(scanned.supplier_blacklisting().enterprise_uscc(), kAcme);
+  EXPECT_EQ(scanned.supplier_blacklisting().reason(), "storage without licence");
+  EXPECT_EQ(scanned.supplier_blacklisting().date().year(), api::TodayInChina().year());
+  EXPECT_EQ(scanned.supplier_blacklisting().log_index(), receipt->index);
 }
 
 }  // namespace

@@ -74,15 +74,7 @@ grpc::Status RegistryServiceImpl::ListBlacklist(grpc::ServerContext* context,
       registry::ListBlacklist(*snapshot, request->page_token(),
                               request->page_size() == 0 ? 100 : request->page_size(), &more);
   if (!listed.ok()) return ToGrpcStatus(listed.status());
-  for (BlacklistedEnterprise& e : *listed) {
-    v1::BlacklistEntry* out = response->add_entries();
-    out->set_enterprise_uscc(e.uscc);
-    out->set_enterprise_name(e.name);
-    out->set_reason(e.record.reason());
-    *out->mutable_date() = e.record.date();
-    out->set_listed_by(e.record.listed_by());
-    out->set_log_index(e.record.log_index());
-  }
+  for (const BlacklistedEnterprise& e : *listed) *response->add_entries() = ToBlacklistEntry(e);
   if (more && !listed->empty()) response->set_next_page_token(listed->back().uscc);
   response->set_log_size(snapshot->size());
   return grpc::Status::OK;

@@ -114,6 +114,31 @@ absl::StatusOr<std::vector<BlacklistedEnterprise>> ListBlacklist(const storage::
   return out;
 }
 
+absl::StatusOr<std::optional<BlacklistedEnterprise>> FindBlacklisting(
+    const storage::StateReader& state, absl::string_view uscc) {
+  if (uscc.empty()) return std::nullopt;
+  absl::StatusOr<std::optional<state::BlacklistRecord>> r =
+      ReadRecord<state::BlacklistRecord>(state, keys::Blacklisted(uscc));
+  if (!r.ok()) return r.status();
+  if (!*r) return std::nullopt;
+  BlacklistedEnterprise out{std::string(uscc), "", **std::move(r)};
+  absl::StatusOr<std::optional<EnterpriseRecord>> e = FindEnterprise(state, uscc);
+  if (!e.ok()) return e.status();
+  if (*e) out.name = (*e)->enterprise.name();
+  return out;
+}
+
+v1::BlacklistEntry ToBlacklistEntry(const BlacklistedEnterprise& listed) {
+  v1::BlacklistEntry out;
+  out.set_enterprise_uscc(listed.uscc);
+  out.set_enterprise_name(listed.name);
+  out.set_reason(listed.record.reason());
+  *out.mutable_date() = listed.record.date();
+  out.set_listed_by(listed.record.listed_by());
+  out.set_log_index(listed.record.log_index());
+  return out;
+}
+
 absl::StatusOr<std::optional<state::ActorRecord>> FindActor(const storage::StateReader& state,
                                                             const crypto::KeyId& key_id) {
   return ReadRecord<state::ActorRecord>(state, keys::Actor(key_id));

@@ -24,6 +24,7 @@
 #include "chemledger/state/state.pb.h"
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/registry.pb.h"
+#include "chemledger/v1/registry_service.pb.h"
 #include "crypto/keys.h"
 #include "services/common/envelope.h"
 #include "storage/store.h"
@@ -69,6 +70,12 @@ struct BlacklistedEnterprise {
 absl::StatusOr<std::vector<BlacklistedEnterprise>> ListBlacklist(const storage::StateReader& state,
                                                                  const std::string& after,
                                                                  size_t limit, bool* more);
+
+// The blacklisting of `uscc` if it is listed now; nullopt otherwise.
+absl::StatusOr<std::optional<BlacklistedEnterprise>> FindBlacklisting(
+    const storage::StateReader& state, absl::string_view uscc);
+// The public form of a listing (RegistryService.ListBlacklist, scan pages).
+v1::BlacklistEntry ToBlacklistEntry(const BlacklistedEnterprise& listed);
 
 // The products of `uscc`, by product number.
 absl::StatusOr<std::vector<v1::Product>> ListProducts(const storage::StateReader& state,

@@ -2,11 +2,15 @@
 
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "services/common/identifiers.h"
 
@@ -45,6 +49,20 @@ v1::LicenceType LicenceFor(v1::EnterpriseRole role) {
     case v1::DISPOSER: return v1::HAZARDOUS_WASTE;
     default: return v1::LICENCE_TYPE_UNSPECIFIED;
   }
+}
+
+// "P" and three digits, up to three joined by '+': P210, P301+P310,
+// P303+P361+P353.
+bool IsPrecautionaryStatementCode(absl::string_view code) {
+  std::vector<absl::string_view> parts = absl::StrSplit(code, '+');
+  if (parts.size() > 3) return false;
+  for (absl::string_view part : parts) {
+    if (part.size() != 4 || part[0] != 'P') return false;
+    for (char c : part.substr(1)) {
+      if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -158,6 +176,23 @@ absl::Status ValidateProduct(const v1::Product& p, const Catalogue& catalogue) {
     if (!ok) {
       return Invalid(absl::StrCat("product.hazard_statements[", i, "]"),
                      absl::StrCat("'", h, "' must be a GHS hazard statement code such as H225"));
+    }
+  }
+  for (int i = 0; i < p.precautionary_statements_size(); ++i) {
+    const std::string& code = p.precautionary_statements(i);
+    if (!IsPrecautionaryStatementCode(code)) {
+      return Invalid(absl::StrCat("product.precautionary_statements[", i, "]"),
+                     absl::StrCat("'", code, "' must be a GHS precautionary statement code "
+                                  "such as P210, or up to three joined by '+' (P301+P310)"));
+    }
+  }
+  for (const auto& [field, text] :
+       {std::pair<const char*, const std::string*>{"product.first_aid", &p.first_aid()},
+        {"product.fire_fighting", &p.fire_fighting()},
+        {"product.spill_response", &p.spill_response()}}) {
+    if (text->size() > kMaxSafetyTextBytes) {
+      return Invalid(field, absl::StrCat("is ", text->size(), " bytes; at most ",
+                                         kMaxSafetyTextBytes));
     }
   }
   absl::StatusOr<uint8_t> flags = ParseControlFlags(absl::StrJoin(p.control_flags(), ","));

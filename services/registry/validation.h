@@ -19,9 +19,14 @@ namespace chemledger::registry {
 // 危险废物经营许可证), each with a number and a valid date range.
 absl::Status ValidateEnterprise(const v1::Enterprise& enterprise);
 
+// The most bytes each of a product's first aid, fire fighting and spill
+// response texts may have.
+inline constexpr size_t kMaxSafetyTextBytes = 1000;
+
 // Every field's own rule (USCC, product number, names, CAS, UN number,
 // class, packing group, catalogue number, GHS pictograms, signal word, hazard
-// statements, control flags, SDS hash and URI, emergency phone); and when the
+// and precautionary statements, control flags, SDS hash and URI, emergency
+// phone, the lengths of the safety texts); and when the
 // CAS number is in `catalogue`, its UN number, class, catalogue number and
 // control flags must be the catalogue's.
 absl::Status ValidateProduct(const v1::Product& product, const Catalogue& catalogue);

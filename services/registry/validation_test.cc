@@ -126,6 +126,19 @@ TEST(ValidationTest, OtherProductFields) {
   p.add_hazard_statements("X200");
   ExpectInvalid(ValidateProduct(p, Shipped()), "product.hazard_statements[1]");
   p = AmmoniumNitrate();
+  for (const char* good : {"P210", "P301+P310", "P303+P361+P353"}) p.add_precautionary_statements(good);
+  p.set_first_aid("误食：漱口，立即就医。");
+  EXPECT_TRUE(ValidateProduct(p, Shipped()).ok());
+  for (const char* bad : {"P21", "H210", "P210+", "P301+P310+P330+P331", "P2100", "p210"}) {
+    p = AmmoniumNitrate();
+    p.add_precautionary_statements("P210");
+    p.add_precautionary_statements(bad);
+    ExpectInvalid(ValidateProduct(p, Shipped()), "product.precautionary_statements[1]");
+  }
+  p = AmmoniumNitrate();
+  p.set_fire_fighting(std::string(kMaxSafetyTextBytes + 1, 'x'));
+  ExpectInvalid(ValidateProduct(p, Shipped()), "product.fire_fighting: is 1001 bytes");
+  p = AmmoniumNitrate();
   p.add_control_flags("危险");
   ExpectInvalid(ValidateProduct(p, Shipped()), "product.control_flags: unknown control flag");
   p = AmmoniumNitrate();

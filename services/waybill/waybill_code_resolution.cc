@@ -1,7 +1,11 @@
 #include "services/waybill/waybill_code_resolution.h"
 
+#include <algorithm>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "api/wire.h"
@@ -9,7 +13,10 @@
 #include "chemledger/v1/waybill.pb.h"
 #include "crypto/trust_list.h"
 #include "crypto/waybill_code.h"
+#include "services/common/package_code.h"
 #include "services/label/issuance.h"
+#include "services/ledger/code_state.h"
+#include "services/registry/registry_state.h"
 #include "services/waybill/waybill_state.h"
 #include "services/waybill/waybills.h"
 
@@ -38,7 +45,117 @@ absl::StatusOr<std::optional<v1::Waybill>> ContentAt(const storage::StateReader&
   return *content;
 }
 
+// The products behind `codes` (pallets opened to their packages), at most
+// kMaxEmergencyProducts, each with the emergency information its supplier
+// registered.
+constexpr size_t kMaxEmergencyProducts = 8;
+constexpr int kMaxCodesExamined = 200;
+
+absl::Status AddEmergencyInfo(const storage::StateReader& state,
+                              const google::protobuf::RepeatedPtrField<std::string>& codes,
+                              v1::PublicGoodsLine* line) {
+  std::set<std::pair<std::string, std::string>> seen;  // (uscc, product)
+  std::vector<std::string> pending(codes.begin(), codes.end());
+  int examined = 0;
+  while (!pending.empty() && seen.size() < kMaxEmergencyProducts &&
+         examined++ < kMaxCodesExamined) {
+    const std::string code = std::move(pending.back());
+    pending.pop_back();
+    if (ids::IsAggregateCode(code)) {
+      absl::StatusOr<std::optional<ledger::CodeState>> pallet = ledger::FindCode(state, code);
+      if (!pallet.ok()) return pallet.status();
+      if (*pallet) pending.insert(pending.end(), (*pallet)->children.begin(), (*pallet)->children.end());
+      continue;
+    }
+    std::optional<ids::PackageCode> package = ids::PackageCode::Parse(code);
+    if (!package || !seen.emplace(package->uscc, package->product).second) continue;
+    absl::StatusOr<std::optional<v1::Product>> product =
+        registry::FindProduct(state, package->uscc, package->product);
+    if (!product.ok()) return product.status();
+    if (!*product) continue;
+    absl::StatusOr<std::optional<registry::EnterpriseRecord>> supplier =
+        registry::FindEnterprise(state, package->uscc);
+    if (!supplier.ok()) return supplier.status();
+    v1::GoodsEmergencyInfo* info = line->add_emergency();
+    info->set_product_name_zh((*product)->name_zh());
+    info->set_product_name_en((*product)->name_en());
+    if (*supplier) info->set_supplier_name((*supplier)->enterprise.name());
+    info->set_emergency_phone((*product)->emergency_phone());
+    info->set_first_aid((*product)->first_aid());
+    info->set_fire_fighting((*product)->fire_fighting());
+    info->set_spill_response((*product)->spill_response());
+  }
+  return absl::OkStatus();
+}
+
+v1::MaskedCrewMember Masked(const v1::CrewMember& crew) {
+  v1::MaskedCrewMember out;
+  out.set_name(crew.name());
+  out.set_qualification_number(MaskMiddle(crew.qualification_number(), 2, 4));
+  out.set_phone(MaskMiddle(crew.phone(), 3, 4));
+  return out;
+}
+
+absl::StatusOr<v1::PublicWaybillView> PublicView(const storage::StateReader& state,
+                                                 const v1::Waybill& w) {
+  v1::PublicWaybillView view;
+  view.set_carrier_name(w.carrier_name());
+  view.set_carrier_licence(w.carrier_licence());
+  view.set_consignor_name(w.consignor().name());
+  view.set_consignee_name(w.consignee().name());
+  *view.mutable_origin() = w.origin();
+  *view.mutable_destination() = w.destination();
+  *view.mutable_planned_departure() = w.planned_departure();
+  *view.mutable_planned_arrival() = w.planned_arrival();
+  view.set_vehicle_plate(w.vehicle().plate());
+  view.set_plate_colour(w.vehicle().plate_colour());
+  view.set_trailer_plate(w.vehicle().trailer_plate());
+  view.set_tank_number(w.vehicle().tank_number());
+  if (w.has_driver()) *view.mutable_driver() = Masked(w.driver());
+  if (w.has_escort()) *view.mutable_escort() = Masked(w.escort());
+  for (const v1::GoodsLine& g : w.goods()) {
+    v1::PublicGoodsLine* line = view.add_goods();
+    line->set_un_number(g.un_number());
+    line->set_proper_shipping_name(g.proper_shipping_name());
+    line->set_hazard_class(g.hazard_class());
+    line->set_packing_group(g.packing_group());
+    line->set_packaging(g.packaging());
+    line->set_quantity_milli(g.quantity_milli());
+    line->set_unit(g.unit());
+    line->set_codes(static_cast<uint32_t>(g.codes_size()));
+    if (absl::Status s = AddEmergencyInfo(state, g.codes(), line); !s.ok()) return s;
+  }
+  view.set_emergency_phone(w.emergency_phone());
+  view.set_toxic_permit(w.toxic_permit());
+  view.set_precursor_permit(w.precursor_permit());
+  view.set_waste_manifest(w.waste_manifest());
+  return view;
+}
+
 }  // namespace
+
+std::string MaskMiddle(absl::string_view text, size_t keep_front, size_t keep_back) {
+  // Characters, not bytes: a name-like value may hold Chinese.
+  std::vector<std::string> chars;
+  for (size_t i = 0; i < text.size();) {
+    size_t n = 1;
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0xF0) n = 4; else if (c >= 0xE0) n = 3; else if (c >= 0xC0) n = 2;
+    chars.emplace_back(text.substr(i, n));
+    i += n;
+  }
+  if (chars.empty()) return "";
+  // Too short to keep both ends: at most half of it, from the end.
+  if (keep_front + keep_back >= chars.size()) {
+    keep_front = 0;
+    keep_back = std::min(keep_back, chars.size() / 2);
+  }
+  std::string out;
+  for (size_t i = 0; i < chars.size(); ++i) {
+    out += (i < keep_front || i >= chars.size() - keep_back) ? chars[i] : "*";
+  }
+  return out;
+}
 
 absl::StatusOr<v1::ResolveWaybillCodeResponse> ResolveWaybillCode(
     const storage::StateReader& state, absl::string_view url, absl::CivilDay today) {
@@ -81,6 +198,9 @@ absl::StatusOr<v1::ResolveWaybillCodeResponse> ResolveWaybillCode(
   response.set_status(w.status);
   response.set_revision(claims.revision);
   response.set_current_revision(w.content_log_index);
+  absl::StatusOr<v1::PublicWaybillView> view = PublicView(state, w.waybill);
+  if (!view.ok()) return view.status();
+  *response.mutable_public_view() = *std::move(view);
   if (w.status == v1::CANCELLED) {
     response.set_verdict("cancelled");
     response.set_detail(absl::StrCat("waybill '", claims.waybill_number,

@@ -4,12 +4,17 @@
 // the waybill revision it names with exactly what it states; a code of a
 // cancelled waybill is "cancelled", of a closed one "closed", of an amended-
 // away revision "superseded"; only the current code of a waybill still in
-// use is "authentic". The answer carries no personal data.
+// use is "authentic". A code the log holds also gets the waybill's public
+// view (vehicle, masked crew, route, goods with their emergency information,
+// permits): what a roadside inspector's phone shows. No one's qualification
+// number or phone is shown whole.
 //
 // Pure functions of a state snapshot; thread-safe.
 
 #ifndef CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_CODE_RESOLUTION_H_
 #define CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_CODE_RESOLUTION_H_
+
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -28,6 +33,12 @@ absl::StatusOr<v1::ResolveWaybillCodeResponse> ResolveWaybillCode(
 // codes (label::MakeTrustList).
 absl::StatusOr<v1::ResolveWaybillCodeResponse> ResolveWaybillCode(
     const storage::StateReader& state, absl::string_view url, const crypto::TrustList& trust);
+
+// `text` with every character but the first `keep_front` and the last
+// `keep_back` replaced by '*' (characters, not bytes); of a text too short
+// for both, at most its last half is kept. MaskMiddle("13812345678", 3, 4) is
+// "138****5678".
+std::string MaskMiddle(absl::string_view text, size_t keep_front, size_t keep_back);
 
 }  // namespace chemledger::waybill
 

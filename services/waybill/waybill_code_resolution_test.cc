@@ -138,6 +138,40 @@ TEST_F(WaybillCodeResolutionTest, ACodeSaysWhetherItsWaybillIsStillInUse) {
   EXPECT_EQ(Resolve(second).verdict(), "closed");
 }
 
+TEST_F(WaybillCodeResolutionTest, TheCodeShowsThePublicViewWithCrewMasked) {
+  Commission({1, 2});
+  const v1::ResolveWaybillCodeResponse r = Resolve(Put("WB-P1", {Code(1), Code(2)}));
+  ASSERT_EQ(r.verdict(), "authentic") << r.detail();
+  const v1::PublicWaybillView& view = r.public_view();
+  EXPECT_FALSE(view.vehicle_plate().empty());
+  EXPECT_EQ(view.driver().name(), "张三");
+  EXPECT_EQ(view.driver().qualification_number(), "35************1233");
+  EXPECT_EQ(view.driver().phone(), "138****0001");
+  EXPECT_EQ(view.escort().phone(), "138****0002");
+  // Nothing of the people's numbers is in the answer whole.
+  const std::string bytes = r.SerializeAsString();
+  for (const char* secret : {"350102198001011233", "13800000001", "350102198502021237",
+                             "13800000002"}) {
+    EXPECT_EQ(bytes.find(secret), std::string::npos) << secret;
+  }
+  ASSERT_EQ(view.goods_size(), 1);
+  EXPECT_EQ(view.goods(0).codes(), 2u);
+  // Both codes are of one product: its emergency information, once.
+  ASSERT_EQ(view.goods(0).emergency_size(), 1);
+  EXPECT_FALSE(view.goods(0).emergency(0).product_name_zh().empty());
+  EXPECT_FALSE(view.goods(0).emergency(0).emergency_phone().empty());
+}
+
+TEST(MaskMiddleTest, KeepsTheEndsAndNeverTheWhole) {
+  EXPECT_EQ(MaskMiddle("13812345678", 3, 4), "138****5678");
+  EXPECT_EQ(MaskMiddle("350102198001011233", 2, 4), "35************1233");
+  EXPECT_EQ(MaskMiddle("1234", 3, 4), "**34");
+  EXPECT_EQ(MaskMiddle("12", 3, 4), "*2");
+  EXPECT_EQ(MaskMiddle("1", 3, 4), "*");
+  EXPECT_EQ(MaskMiddle("", 3, 4), "");
+  EXPECT_EQ(MaskMiddle("闽A12345", 2, 2), "闽A***45");
+}
+
 TEST_F(WaybillCodeResolutionTest, ACodeTheLogDoesNotHoldIsNotIssued) {
   Commission({1});
   const std::string code = Put("WB-R3", {Code(1)});

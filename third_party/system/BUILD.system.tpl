@@ -73,3 +73,34 @@ cc_library(
     name = "benchmark_main",
     linkopts = ["-lbenchmark_main", "-lbenchmark", "-pthread"],
 )
+
+# cpp-httplib 0.11 (libcpp-httplib-dev), for the HTTP scan pages. The defines
+# are those Debian built libcpp-httplib.so with (its cpp-httplib.pc): they
+# change the classes' layout, so every user must see the same.
+cc_library(
+    name = "httplib",
+    defines = [
+        "CPPHTTPLIB_OPENSSL_SUPPORT",
+        "CPPHTTPLIB_ZLIB_SUPPORT",
+        "CPPHTTPLIB_BROTLI_SUPPORT",
+    ],
+    linkopts = %{HTTPLIB_LINKOPTS} + ["-pthread"],
+)
+
+# The ghsystem folder of Debian's texlive-science (LPPL 1.3), taken without TeX
+# by tools/install-deps.sh: the nine GHS pictograms and the transport class
+# labels (pictures/, PNG), and the GHS statement texts (language/).
+filegroup(
+    name = "ghsystem_pictures",
+    srcs = glob(["ghsystem/pictures/*.png"]),
+)
+
+filegroup(
+    name = "ghsystem_english_statements",
+    srcs = ["ghsystem/language/ghsystem_english.def"],
+)
+
+filegroup(
+    name = "ghsystem_copyright",
+    srcs = glob(["ghsystem/copyright"]),
+)

@@ -22,6 +22,10 @@ _GRPC_MODULES = [
     "absl_random_random",
 ]
 
+# Where tools/install-deps.sh puts the ghsystem folder of Debian's
+# texlive-science (GHS pictograms, transport class labels, statement texts).
+_GHSYSTEM_DIR = "/usr/local/share/chemledger/ghsystem"
+
 def _pkg_config_libs(ctx, modules):
     result = ctx.execute(["pkg-config", "--libs"] + modules)
     if result.return_code != 0:
@@ -41,8 +45,15 @@ def _system_libraries_impl(ctx):
     if ctx.which("pkg-config") == None:
         fail("pkg-config not found: run tools/install-deps.sh")
     grpc = _pkg_config_libs(ctx, _GRPC_MODULES)
+    httplib = _pkg_config_libs(ctx, ["cpp-httplib", "openssl", "zlib", "libbrotlienc", "libbrotlidec"])
+    ghsystem = ctx.path(_GHSYSTEM_DIR)
+    if not ghsystem.get_child("language").get_child("ghsystem_english.def").exists:
+        fail("%s is missing ghsystem's pictures and statements: run tools/install-deps.sh" %
+             _GHSYSTEM_DIR)
+    ctx.symlink(ghsystem, "ghsystem")
     ctx.template("BUILD.bazel", ctx.attr._template, {
         "%{GRPC_LINKOPTS}": _starlark_list(grpc + ["-lgrpc++_reflection"]),
+        "%{HTTPLIB_LINKOPTS}": _starlark_list(httplib),
     })
     ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
 

@@ -1,0 +1,516 @@
+#include "web/scan_pages.h"
+
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "api/china_time.h"
+#include "api/net_quantity.h"
+#include "web/html.h"
+#include "web/pictograms.h"
+
+namespace chemledger::web {
+namespace {
+
+// The text in the page's language.
+absl::string_view T(const PageRequest& r, absl::string_view zh, absl::string_view en) {
+  return r.language == Language::kChinese ? zh : en;
+}
+
+constexpr absl::string_view kStyle =
+    "body{margin:0;font:16px/1.45 system-ui,-apple-system,'PingFang SC','Microsoft YaHei',"
+    "sans-serif;color:#1b1b1b;background:#f4f4f4}"
+    "header{padding:14px 16px;color:#fff}"
+    "header .word{font-size:44px;font-weight:700;line-height:1.1}"
+    "header .what{font-size:15px;margin-top:4px}"
+    ".ok{background:#1b7a35}.warn{background:#b35300}.bad{background:#c0262d}"
+    ".muted{background:#5b5b5b}"
+    "main{padding:4px 12px 16px}"
+    "section{background:#fff;border-radius:8px;margin:10px 0;padding:10px 12px}"
+    "h2{font-size:17px;margin:0 0 6px}h3{font-size:15px;margin:8px 0 2px}"
+    "ul{margin:4px 0;padding-left:20px}li{margin:3px 0}"
+    ".alert{border:2px solid #c0262d;background:#fff3f3}"
+    ".alert li{color:#8c1219;font-weight:600}"
+    ".pics img{width:76px;height:76px;margin:2px}"
+    ".signal{font-size:22px;font-weight:700;color:#c0262d}"
+    "dl{margin:0;display:grid;grid-template-columns:auto 1fr;gap:3px 10px}"
+    "dt{color:#555}dd{margin:0;word-break:break-all}"
+    ".phone{font-size:20px;font-weight:700}"
+    "table{border-collapse:collapse;width:100%;font-size:14px}"
+    "td,th{border-bottom:1px solid #ddd;padding:4px;text-align:left;vertical-align:top}"
+    "small,.na{color:#666}"
+    "footer{padding:8px 16px 24px;font-size:13px;color:#555}";
+
+std::string Head(absl::string_view title, const PageRequest& r) {
+  return absl::StrCat(
+      "<!doctype html><html lang=\"", T(r, "zh-CN", "en"),
+      "\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+      "content=\"width=device-width,initial-scale=1\"><meta name=\"robots\" "
+      "content=\"noindex\"><title>",
+      Escape(title), "</title><style>", kStyle, "</style></head><body>");
+}
+
+std::string Foot(const PageRequest& r) {
+  const absl::string_view other = T(r, "?lang=en", "?lang=zh");
+  return absl::StrCat("<footer><a href=\"", Escape(r.path), other, "\">",
+                      T(r, "English", "中文"), "</a> · <a href=\"/blacklist",
+                      T(r, "", "?lang=en"), "\">", T(r, "黑名单", "Blacklist"),
+                      "</a> · ChemLedger ",
+                      T(r, "一企一品一码", "one enterprise, one product, one code"),
+                      "</footer></body></html>");
+}
+
+// <dt>name</dt><dd>value</dd>, for a value that is there.
+void Row(std::string* out, absl::string_view name, absl::string_view value) {
+  if (value.empty()) return;
+  absl::StrAppend(out, "<dt>", Escape(name), "</dt><dd>", Escape(value), "</dd>");
+}
+
+std::string ChinaTime(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return "";
+  return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixSeconds(t.seconds()),
+                          api::ChinaTimeZone());
+}
+
+std::string UnitText(const PageRequest& r, absl::string_view unit) {
+  if (unit == "KGM") return "kg";
+  if (unit == "GRM") return "g";
+  if (unit == "TNE") return "t";
+  if (unit == "LTR") return "L";
+  if (unit == "MLT") return "mL";
+  if (unit == "MTQ") return "m³";
+  if (unit == "H87") return std::string(T(r, "件", "pieces"));
+  return std::string(unit);
+}
+
+std::string TelLink(absl::string_view phone) {
+  std::string digits;
+  for (char c : phone) {
+    if ((c >= '0' && c <= '9') || c == '+') digits += c;
+  }
+  return absl::StrCat("<a class=\"phone\" href=\"tel:", Escape(digits), "\">", Escape(phone),
+                      "</a>");
+}
+
+// ---------------------------------------------------------------------------
+// Labels.
+
+std::string WarningText(const v1::ScanWarning& w, const PageRequest& r) {
+  if (r.language == Language::kEnglish) return w.text();
+  switch (w.kind()) {
+    case v1::LABEL_KEY_REVOKED:
+      return "签发此标签的密钥已在本包装签发之后被吊销：本标签签发在先，其信息仍然有效。";
+    case v1::CODE_VOIDED:
+      return "此码已作废：任何包装都不应带有此标签，它可能是复制的。";
+    case v1::PACKAGE_ENDED:
+      return "此包装已用完或已处置：现在扫到的标签可能被复制到了其他容器上。";
+    case v1::PACKAGE_LOST:
+      return "此包装已报告丢失或被盗：请远离，拨打 110 或 119，并拨打下方的应急电话。";
+    case v1::SUPPLIER_BLACKLISTED:
+      return "供应商已被列入黑名单。";
+    case v1::IN_TRANSIT_ELSEWHERE:
+      return "此包装正按电子运单运输中，而扫描者不是其承运人或收货人。";
+    default:
+      return w.text();
+  }
+}
+
+// The statement's text in the page's language; the English where the
+// Chinese table lacks it (said so); "not available" where both do.
+std::string StatementItem(absl::string_view code, const reference::ReferenceTables& tables,
+                          const PageRequest& r) {
+  std::string out = absl::StrCat("<li><b>", Escape(code), "</b> ");
+  if (std::optional<std::string> text = tables.StatementText(code, r.language)) {
+    absl::StrAppend(&out, Escape(*text));
+  } else if (std::optional<std::string> en =
+                 r.language == Language::kChinese
+                     ? tables.StatementText(code, Language::kEnglish)
+                     : std::nullopt) {
+    absl::StrAppend(&out, "<span lang=\"en\">", Escape(*en), "</span> <small>（中文文本暂缺）</small>");
+  } else {
+    absl::StrAppend(&out, "<span class=\"na\">", T(r, "（文本暂缺）", "(text not available)"),
+                    "</span>");
+  }
+  absl::StrAppend(&out, "</li>");
+  return out;
+}
+
+void PrecautionarySection(const v1::Product& p, const reference::ReferenceTables& tables,
+                          const PageRequest& r, std::string* out) {
+  if (p.precautionary_statements().empty()) {
+    absl::StrAppend(out, "<section><h2>", T(r, "防范说明", "Precautionary statements"),
+                    "</h2><p class=\"na\">",
+                    T(r, "供应商未登记防范说明。", "The supplier registered none."),
+                    "</p></section>");
+    return;
+  }
+  struct Group {
+    char digit;
+    absl::string_view zh, en;
+  };
+  const Group groups[] = {{'1', "一般", "General"},
+                          {'2', "预防措施", "Prevention"},
+                          {'3', "事故响应", "Response"},
+                          {'4', "安全储存", "Storage"},
+                          {'5', "废弃处置", "Disposal"}};
+  absl::StrAppend(out, "<section><h2>", T(r, "防范说明", "Precautionary statements"), "</h2>");
+  for (const Group& g : groups) {
+    std::string items;
+    for (const std::string& code : p.precautionary_statements()) {
+      if (code.size() > 1 && code[1] == g.digit) {
+        absl::StrAppend(&items, StatementItem(code, tables, r));
+      }
+    }
+    if (!items.empty()) {
+      absl::StrAppend(out, "<h3>", T(r, g.zh, g.en), "</h3><ul>", items, "</ul>");
+    }
+  }
+  absl::StrAppend(out, "</section>");
+}
+
+void SafetyText(absl::string_view title, const std::string& text, const PageRequest& r,
+                std::string* out) {
+  absl::StrAppend(out, "<section><h2>", Escape(title), "</h2>");
+  if (text.empty()) {
+    absl::StrAppend(out, "<p class=\"na\">",
+                    T(r, "供应商未登记，请查阅安全技术说明书（SDS）。",
+                      "Not registered by the supplier: see the safety data sheet (SDS)."),
+                    "</p>");
+  } else {
+    absl::StrAppend(out, "<p>", Escape(text), "</p>");
+  }
+  absl::StrAppend(out, "</section>");
+}
+
+void SafetyInformation(const v1::ResolveLabelResponse& scan,
+                       const reference::ReferenceTables& tables, const PageRequest& r,
+                       std::string* out) {
+  const v1::Product& p = scan.product();
+  // Who to call comes first: it is what a person next to a leaking drum
+  // needs.
+  if (!p.emergency_phone().empty()) {
+    absl::StrAppend(out, "<section><h2>", T(r, "应急咨询电话（24小时）", "Emergency phone (24 h)"),
+                    "</h2>", TelLink(p.emergency_phone()), "</section>");
+  }
+  absl::StrAppend(out, "<section><h2>", Escape(p.name_zh()), "<br><small lang=\"en\">",
+                  Escape(p.name_en()), "</small></h2><dl>");
+  Row(out, "CAS", p.cas());
+  Row(out, T(r, "联合国编号", "UN number"), p.un_number().empty() ? "" : "UN " + p.un_number());
+  Row(out, T(r, "危险类别", "Hazard class"), p.hazard_class());
+  Row(out, T(r, "包装类别", "Packing group"), p.packing_group());
+  if (p.catalogue_number() > 0) {
+    Row(out, T(r, "危险化学品目录序号", "Catalogue entry"), absl::StrCat(p.catalogue_number()));
+  }
+  Row(out, T(r, "管控类别", "Control"), absl::StrJoin(p.control_flags(), "、"));
+  absl::StrAppend(out, "</dl></section>");
+
+  absl::StrAppend(out, "<section><h2>", T(r, "危险性", "Hazards"), "</h2>");
+  if (!p.ghs_pictograms().empty()) {
+    absl::StrAppend(out, "<div class=\"pics\">");
+    for (const std::string& g : p.ghs_pictograms()) {
+      if (GhsPictogramPng(g)) {
+        absl::StrAppend(out, "<img src=\"/static/ghs/", Escape(g), ".png\" alt=\"", Escape(g),
+                        "\" width=\"76\" height=\"76\">");
+      } else {
+        absl::StrAppend(out, "<span>", Escape(g), "</span>");
+      }
+    }
+    absl::StrAppend(out, "</div>");
+  }
+  if (p.signal_word() == v1::DANGER || p.signal_word() == v1::WARNING) {
+    absl::StrAppend(out, "<p class=\"signal\">",
+                    p.signal_word() == v1::DANGER ? T(r, "危险", "Danger") : T(r, "警告", "Warning"),
+                    "</p>");
+  }
+  if (!p.hazard_statements().empty()) {
+    absl::StrAppend(out, "<ul>");
+    for (const std::string& h : p.hazard_statements()) {
+      absl::StrAppend(out, StatementItem(h, tables, r));
+    }
+    absl::StrAppend(out, "</ul>");
+  }
+  absl::StrAppend(out, "</section>");
+
+  PrecautionarySection(p, tables, r, out);
+  SafetyText(T(r, "急救措施", "First aid"), p.first_aid(), r, out);
+  SafetyText(T(r, "消防措施", "Fire fighting"), p.fire_fighting(), r, out);
+  SafetyText(T(r, "泄漏应急处理", "Spills and leaks"), p.spill_response(), r, out);
+
+  const v1::Enterprise& e = scan.enterprise().enterprise();
+  absl::StrAppend(out, "<section><h2>", T(r, "供应商", "Supplier"), "</h2><dl>");
+  Row(out, T(r, "名称", "Name"), e.name());
+  Row(out, T(r, "统一社会信用代码", "USCC"), e.uscc());
+  Row(out, T(r, "地址", "Address"), e.address());
+  absl::StrAppend(out, "</dl></section>");
+
+  absl::StrAppend(out, "<section><h2>", T(r, "安全技术说明书（SDS）", "Safety data sheet (SDS)"),
+                  "</h2>");
+  if (p.sds_uri().empty()) {
+    absl::StrAppend(out, "<p class=\"na\">", T(r, "未登记。", "Not registered."), "</p>");
+  } else {
+    absl::StrAppend(out, "<p><a href=\"", Escape(p.sds_uri()), "\" rel=\"noopener nofollow\">",
+                    Escape(p.sds_uri()), "</a></p>");
+  }
+  if (p.sds_sha256().size() == 32) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string hex;
+    for (unsigned char c : p.sds_sha256()) {
+      hex += kHex[c >> 4];
+      hex += kHex[c & 15];
+    }
+    absl::StrAppend(out, "<p><small>",
+                    T(r, "登记的 SHA-256（文件由供应商提供，平台不托管；下载后可核对）：",
+                      "Registered SHA-256 (the supplier hosts the document, not the platform; "
+                      "compare after downloading): "),
+                    hex, "</small></p>");
+  }
+  absl::StrAppend(out, "</section>");
+}
+
+}  // namespace
+
+std::string LabelPage(const v1::ResolveLabelResponse& scan,
+                      const reference::ReferenceTables& tables, const PageRequest& r) {
+  absl::string_view word, what, colour;
+  if (scan.assessment() == "genuine") {
+    word = T(r, "真", "Genuine");
+    what = T(r, "标签真实：由平台签发并记录在账本中。", "This label was issued by the platform and is in its ledger.");
+    colour = "ok";
+  } else if (scan.assessment() == "suspicious") {
+    word = T(r, "可疑", "Suspicious");
+    what = T(r, "标签曾经签发，但此包装现在不应再出现：它可能是复制的。",
+             "This label was issued, but no package should carry it now: it may be a copy.");
+    colour = "warn";
+  } else {
+    word = T(r, "伪", "Fake");
+    what = T(r, "此标签不是本平台签发的，或已失效：请勿相信其内容，请联系当地应急管理部门。",
+             "This label was not issued by this platform, or is no longer valid: do not trust "
+             "what it says; tell the local emergency management authority.");
+    colour = "bad";
+  }
+  std::string out = Head(absl::StrCat(word, " · ", scan.product().name_zh().empty()
+                                                       ? "ChemLedger"
+                                                       : scan.product().name_zh()),
+                         r);
+  absl::StrAppend(&out, "<header class=\"", colour, "\"><div class=\"word\">", word,
+                  "</div><div class=\"what\">", what, "</div></header><main>");
+  if (!scan.scan_warnings().empty()) {
+    absl::StrAppend(&out, "<section class=\"alert\"><h2>", T(r, "警示", "Warnings"), "</h2><ul>");
+    for (const v1::ScanWarning& w : scan.scan_warnings()) {
+      absl::StrAppend(&out, "<li>", Escape(WarningText(w, r)), "</li>");
+    }
+    absl::StrAppend(&out, "</ul>");
+    if (scan.has_supplier_blacklisting()) {
+      const v1::BlacklistEntry& b = scan.supplier_blacklisting();
+      absl::StrAppend(&out, "<p>", T(r, "列入黑名单：", "Blacklisted: "), Escape(b.enterprise_name()),
+                      " · ", Escape(b.reason()), " · ",
+                      absl::StrFormat("%04d-%02d-%02d", b.date().year(), b.date().month(),
+                                      b.date().day()),
+                      " · <a href=\"/blacklist", T(r, "", "?lang=en"), "\">",
+                      T(r, "查看黑名单", "see the blacklist"), "</a></p>");
+    }
+    absl::StrAppend(&out, "</section>");
+  }
+  if (scan.product().un_number().empty() && scan.code().empty()) {
+    // Nothing the log accounts for: the verdict and why, nothing else.
+    absl::StrAppend(&out, "<section><h2>", T(r, "原因", "Why"), "</h2><p><code>",
+                    Escape(scan.verdict()), "</code> ", Escape(scan.detail()), "</p></section>");
+  } else {
+    SafetyInformation(scan, tables, r, &out);
+    absl::StrAppend(&out, "<section><h2>", T(r, "本码", "This code"), "</h2><dl>");
+    Row(&out, T(r, "码", "Code"), scan.code());
+    Row(&out, T(r, "签发记录（账本序号）", "Issued at log index"),
+        absl::StrCat(scan.issuance_log_index()));
+    absl::StrAppend(&out, "</dl></section>");
+  }
+  absl::StrAppend(&out, "</main>", Foot(r));
+  return out;
+}
+
+std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan, const PageRequest& r) {
+  absl::string_view word, what, colour;
+  const std::string& v = scan.verdict();
+  if (v == "authentic") {
+    word = T(r, "有效", "Valid");
+    what = T(r, "电子运单真实，是该运单当前的二维码。", "The current code of this e-waybill.");
+    colour = "ok";
+  } else if (v == "cancelled") {
+    word = T(r, "已取消", "Cancelled");
+    what = T(r, "此运单已取消：二维码作废，车辆不得凭此运输。",
+             "This waybill was cancelled: the code is void.");
+    colour = "bad";
+  } else if (v == "closed") {
+    word = T(r, "已关闭", "Closed");
+    what = T(r, "此运单的货物已全部签收：二维码不再使用。",
+             "Everything on this waybill was received: the code is no longer in use.");
+    colour = "bad";
+  } else if (v == "superseded") {
+    word = T(r, "已更新", "Superseded");
+    what = T(r, "运单已修改：请向承运人索取当前的二维码。",
+             "The waybill was amended: ask the carrier for its current code.");
+    colour = "warn";
+  } else if (v == "pending") {
+    word = T(r, "待确认", "Pending");
+    what = T(r, "托运人尚未确认此运单。", "The consignor has not consented to this waybill yet.");
+    colour = "warn";
+  } else {
+    word = T(r, "伪", "Fake");
+    what = T(r, "此二维码不是本平台签发的电子运单，或已失效。",
+             "This is not an e-waybill code of this platform, or it is no longer valid.");
+    colour = "bad";
+  }
+  std::string out = Head(absl::StrCat(word, " · ", T(r, "电子运单 ", "E-waybill "),
+                                      scan.waybill_number()),
+                         r);
+  absl::StrAppend(&out, "<header class=\"", colour, "\"><div class=\"word\">", word,
+                  "</div><div class=\"what\">", what, "</div></header><main>");
+  if (scan.waybill_number().empty()) {
+    absl::StrAppend(&out, "<section><h2>", T(r, "原因", "Why"), "</h2><p><code>", Escape(v),
+                    "</code> ", Escape(scan.detail()), "</p></section></main>", Foot(r));
+    return out;
+  }
+  const v1::PublicWaybillView& w = scan.public_view();
+  if (!w.emergency_phone().empty()) {
+    absl::StrAppend(&out, "<section><h2>", T(r, "应急电话（24小时）", "Emergency phone (24 h)"),
+                    "</h2>", TelLink(w.emergency_phone()), "</section>");
+  }
+  absl::StrAppend(&out, "<section><h2>", T(r, "运单", "Waybill"), " ",
+                  Escape(scan.waybill_number()), "</h2><dl>");
+  Row(&out, T(r, "承运人", "Carrier"), w.carrier_name());
+  Row(&out, T(r, "统一社会信用代码", "USCC"), scan.carrier_uscc());
+  Row(&out, T(r, "道路运输经营许可证", "Carrier licence"), w.carrier_licence());
+  Row(&out, T(r, "托运人", "Consignor"), w.consignor_name());
+  Row(&out, T(r, "收货人", "Consignee"), w.consignee_name());
+  Row(&out, T(r, "起运地", "From"), absl::StrCat(w.origin().region_code(), " ", w.origin().address()));
+  Row(&out, T(r, "目的地", "To"),
+      absl::StrCat(w.destination().region_code(), " ", w.destination().address()));
+  Row(&out, T(r, "计划起运", "Planned departure"), ChinaTime(w.planned_departure()));
+  Row(&out, T(r, "计划到达", "Planned arrival"), ChinaTime(w.planned_arrival()));
+  absl::StrAppend(&out, "</dl></section><section><h2>", T(r, "车辆与人员", "Vehicle and crew"),
+                  "</h2><dl>");
+  static const absl::string_view kColoursZh[] = {"", "蓝", "黄", "黑", "白", "渐变绿", "黄绿"};
+  static const absl::string_view kColoursEn[] = {"", "blue", "yellow", "black", "white", "green",
+                                                 "yellow-green"};
+  const int colour_index = w.plate_colour() >= 0 && w.plate_colour() <= 6 ? w.plate_colour() : 0;
+  Row(&out, T(r, "车牌", "Plate"),
+      absl::StrCat(w.vehicle_plate(), colour_index > 0 ? " (" : "",
+                   T(r, kColoursZh[colour_index], kColoursEn[colour_index]),
+                   colour_index > 0 ? ")" : ""));
+  Row(&out, T(r, "挂车", "Trailer"), w.trailer_plate());
+  Row(&out, T(r, "罐体编号", "Tank"), w.tank_number());
+  for (const auto& [title_zh, title_en, crew] :
+       {std::tuple<absl::string_view, absl::string_view, const v1::MaskedCrewMember*>{
+            "驾驶员", "Driver", &w.driver()},
+        {"押运员", "Escort", &w.escort()}}) {
+    if (crew->name().empty()) continue;
+    Row(&out, T(r, title_zh, title_en),
+        absl::StrCat(crew->name(), " · ", T(r, "从业资格证 ", "qualification "),
+                     crew->qualification_number(), " · ", crew->phone()));
+  }
+  absl::StrAppend(&out, "</dl></section>");
+
+  absl::StrAppend(&out, "<section><h2>", T(r, "货物", "Goods"), "</h2>");
+  for (const v1::PublicGoodsLine& g : w.goods()) {
+    absl::StrAppend(&out, "<h3>UN ", Escape(g.un_number()), " ", Escape(g.proper_shipping_name()),
+                    "</h3>");
+    if (std::optional<absl::string_view> png = TransportLabelPng(g.hazard_class()); png) {
+      absl::StrAppend(&out, "<div class=\"pics\"><img src=\"/static/transport/",
+                      Escape(g.hazard_class()), ".png\" alt=\"", T(r, "类别 ", "class "),
+                      Escape(g.hazard_class()), "\" width=\"76\" height=\"76\"></div>");
+    }
+    absl::StrAppend(&out, "<dl>");
+    Row(&out, T(r, "类别", "Class"), g.hazard_class());
+    Row(&out, T(r, "包装类别", "Packing group"), g.packing_group());
+    Row(&out, T(r, "包装", "Packaging"), g.packaging());
+    Row(&out, T(r, "数量", "Quantity"),
+        absl::StrCat(api::FormatNetQuantity(g.quantity_milli()), " ", UnitText(r, g.unit()),
+                     g.codes() > 0 ? absl::StrCat(" · ", g.codes(), T(r, " 个码", " codes")) : ""));
+    absl::StrAppend(&out, "</dl>");
+    if (g.emergency().empty()) {
+      absl::StrAppend(&out, "<p class=\"na\">",
+                      T(r, "此行货物的应急处置信息暂缺：请拨打运单应急电话。",
+                        "No emergency information registered for this line: call the "
+                        "waybill's emergency phone."),
+                      "</p>");
+    }
+    for (const v1::GoodsEmergencyInfo& e : g.emergency()) {
+      absl::StrAppend(&out, "<p><b>", Escape(r.language == Language::kChinese ? e.product_name_zh()
+                                                                             : e.product_name_en()),
+                      "</b> <small>", Escape(e.supplier_name()), "</small></p><dl>");
+      if (!e.emergency_phone().empty()) {
+        absl::StrAppend(&out, "<dt>", T(r, "应急电话", "Emergency phone"), "</dt><dd>",
+                        TelLink(e.emergency_phone()), "</dd>");
+      }
+      const absl::string_view na = T(r, "未登记", "not registered");
+      Row(&out, T(r, "急救", "First aid"), e.first_aid().empty() ? na : e.first_aid());
+      Row(&out, T(r, "消防", "Fire fighting"), e.fire_fighting().empty() ? na : e.fire_fighting());
+      Row(&out, T(r, "泄漏", "Spills"), e.spill_response().empty() ? na : e.spill_response());
+      absl::StrAppend(&out, "</dl>");
+    }
+  }
+  absl::StrAppend(&out, "</section>");
+  if (!w.toxic_permit().empty() || !w.precursor_permit().empty() || !w.waste_manifest().empty()) {
+    absl::StrAppend(&out, "<section><h2>", T(r, "许可与联单", "Permits"), "</h2><dl>");
+    Row(&out, T(r, "剧毒化学品道路运输通行证", "Toxic goods road permit"), w.toxic_permit());
+    Row(&out, T(r, "易制毒化学品运输许可", "Precursor transport permit"), w.precursor_permit());
+    Row(&out, T(r, "危险废物转移联单", "Waste manifest"), w.waste_manifest());
+    absl::StrAppend(&out, "</dl></section>");
+  }
+  absl::StrAppend(&out, "</main>", Foot(r));
+  return out;
+}
+
+std::string BlacklistPage(const std::vector<v1::BlacklistEntry>& entries,
+                          absl::string_view next_page, const PageRequest& r) {
+  std::string out = Head(T(r, "黑名单", "Blacklist"), r);
+  absl::StrAppend(&out, "<header class=\"muted\"><div class=\"word\">", T(r, "黑名单", "Blacklist"),
+                  "</div><div class=\"what\">",
+                  T(r, "被列入黑名单的企业不能签发标签、记录事件或接收货物。",
+                    "Blacklisted enterprises can no longer issue labels, record events or "
+                    "receive goods."),
+                  "</div></header><main><section>");
+  if (entries.empty()) {
+    absl::StrAppend(&out, "<p>", T(r, "目前没有企业被列入黑名单。", "No enterprise is listed."),
+                    "</p>");
+  } else {
+    absl::StrAppend(&out, "<table><tr><th>", T(r, "企业", "Enterprise"), "</th><th>",
+                    T(r, "原因", "Reason"), "</th><th>", T(r, "日期", "Date"), "</th><th>",
+                    T(r, "列入者", "Listed by"), "</th></tr>");
+    for (const v1::BlacklistEntry& e : entries) {
+      const absl::string_view by =
+          e.listed_by() == "regulator"
+              ? T(r, "监管部门", "regulator")
+              : e.listed_by() == "platform administrator" ? T(r, "平台管理员", "platform administrator")
+                                                          : absl::string_view(e.listed_by());
+      absl::StrAppend(&out, "<tr><td>", Escape(e.enterprise_name()), "<br><small>",
+                      Escape(e.enterprise_uscc()), "</small></td><td>", Escape(e.reason()),
+                      "</td><td>",
+                      absl::StrFormat("%04d-%02d-%02d", e.date().year(), e.date().month(),
+                                      e.date().day()),
+                      "</td><td>", Escape(by), "<br><small>", T(r, "账本序号 ", "log index "),
+                      e.log_index(), "</small></td></tr>");
+    }
+    absl::StrAppend(&out, "</table>");
+  }
+  if (!next_page.empty()) {
+    absl::StrAppend(&out, "<p><a href=\"", Escape(next_page), "\">", T(r, "下一页", "Next page"),
+                    "</a></p>");
+  }
+  absl::StrAppend(&out, "</section></main>", Foot(r));
+  return out;
+}
+
+std::string MessagePage(absl::string_view title, absl::string_view message,
+                        const PageRequest& r) {
+  return absl::StrCat(Head(title, r), "<header class=\"muted\"><div class=\"word\">",
+                      Escape(title), "</div></header><main><section><p>", Escape(message),
+                      "</p></section></main>", Foot(r));
+}
+
+}  // namespace chemledger::web

@@ -1,0 +1,251 @@
+#include "web/scan_server.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "api/china_time.h"
+#include "httplib.h"
+#include "services/common/rate_limiter.h"
+#include "services/label/label_resolution.h"
+#include "services/registry/registry_state.h"
+#include "services/waybill/waybill_code_resolution.h"
+#include "web/pictograms.h"
+#include "web/scan_pages.h"
+
+namespace chemledger::web {
+namespace {
+
+// Scan pages show the state as it is now: never cached. The pictograms
+// never change under their names: cached for a year.
+constexpr char kNoStore[] = "no-store";
+constexpr char kImmutable[] = "public, max-age=31536000, immutable";
+// The pages load nothing but this server's images and their own style.
+constexpr char kContentSecurityPolicy[] =
+    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'";
+constexpr size_t kBlacklistPageSize = 100;
+
+PageRequest PageRequestOf(const httplib::Request& req) {
+  PageRequest page;
+  page.path = req.path;
+  if (req.get_param_value("lang") == "en") page.language = Language::kEnglish;
+  return page;
+}
+
+void SendHtml(httplib::Response& res, int status, std::string html) {
+  res.status = status;
+  res.set_header("Cache-Control", kNoStore);
+  res.set_header("Content-Security-Policy", kContentSecurityPolicy);
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_content(std::move(html), "text/html; charset=utf-8");
+}
+
+void SendPng(httplib::Response& res, std::optional<absl::string_view> png) {
+  if (!png) {
+    res.status = 404;
+    res.set_content("no such image", "text/plain; charset=utf-8");
+    return;
+  }
+  res.set_header("Cache-Control", kImmutable);
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_content(png->data(), png->size(), "image/png");
+}
+
+// The client's address as the rate limiter counts it (the form gRPC peers
+// take, so one address is one client whichever door it came in by).
+std::string ClientOf(const httplib::Request& req) {
+  const bool v6 = req.remote_addr.find(':') != std::string::npos;
+  return ClientAddress(v6 ? absl::StrCat("ipv6:[", req.remote_addr, "]:", req.remote_port)
+                          : absl::StrCat("ipv4:", req.remote_addr, ":", req.remote_port));
+}
+
+// HOST:PORT, HOST possibly in brackets (IPv6).
+absl::StatusOr<std::pair<std::string, int>> SplitListen(absl::string_view listen) {
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon == absl::string_view::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
+      port < 0 || port > 65535 || colon == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address '", listen, "' must be HOST:PORT (port 0 to 65535)"));
+  }
+  std::string host(listen.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return std::make_pair(host, port);
+}
+
+}  // namespace
+
+struct ScanServer::Impl {
+  journal::LedgerClient* ledger;
+  const reference::ReferenceTables* tables;
+  std::string resolver_host;  // the resolver up to its first '/'
+  std::unique_ptr<httplib::Server> http;
+  RateLimiter anonymous{kAnonymousScansPerSecond, kAnonymousScanBurst};
+  int port = 0;
+  std::thread thread;
+
+  void Route();
+  void ServeScan(const httplib::Request& req, httplib::Response& res);
+  void ServeBlacklist(const httplib::Request& req, httplib::Response& res);
+  void Fail(const httplib::Request& req, httplib::Response& res, const absl::Status& status);
+};
+
+void ScanServer::Impl::Fail(const httplib::Request& req, httplib::Response& res,
+                            const absl::Status& status) {
+  const PageRequest page = PageRequestOf(req);
+  SendHtml(res, 500,
+           MessagePage(page.language == Language::kChinese ? "暂时无法查询" : "Not available now",
+                       absl::StrCat(page.language == Language::kChinese
+                                        ? "服务器暂时无法读取账本，请稍后再试。"
+                                        : "The server cannot read the ledger just now; try "
+                                          "again shortly. ",
+                                    status.message()),
+                       page));
+}
+
+void ScanServer::Impl::ServeScan(const httplib::Request& req, httplib::Response& res) {
+  const PageRequest page = PageRequestOf(req);
+  const bool zh = page.language == Language::kChinese;
+  if (!anonymous.Take(ClientOf(req), 1, absl::Now())) {
+    res.set_header("Retry-After", "5");
+    SendHtml(res, 429,
+             MessagePage(zh ? "请稍候" : "Please wait",
+                         zh ? "来自此网络地址的扫描过多，请几秒钟后再试。"
+                            : "Too many scans from this network address: try again in a few "
+                              "seconds.",
+                         page));
+    return;
+  }
+  const std::string url = absl::StrCat("HTTPS://", resolver_host, req.path);
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger->Latest();
+  res.set_header("X-ChemLedger-Log-Size", absl::StrCat(snapshot->size()));
+  if (absl::StartsWith(req.path, "/W/")) {
+    absl::StatusOr<v1::ResolveWaybillCodeResponse> scan =
+        waybill::ResolveWaybillCode(*snapshot, url, api::TodayInChina());
+    if (!scan.ok()) return Fail(req, res, scan.status());
+    SendHtml(res, 200, WaybillPage(*scan, page));
+    return;
+  }
+  absl::StatusOr<v1::ResolveLabelResponse> scan =
+      label::ResolveLabel(*snapshot, url, api::TodayInChina(), label::Scanner::Anyone());
+  if (!scan.ok()) return Fail(req, res, scan.status());
+  SendHtml(res, 200, LabelPage(*scan, *tables, page));
+}
+
+void ScanServer::Impl::ServeBlacklist(const httplib::Request& req, httplib::Response& res) {
+  const PageRequest page = PageRequestOf(req);
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger->Latest();
+  bool more = false;
+  const std::string after = req.get_param_value("after");
+  absl::StatusOr<std::vector<registry::BlacklistedEnterprise>> listed =
+      registry::ListBlacklist(*snapshot, after, kBlacklistPageSize, &more);
+  if (!listed.ok()) return Fail(req, res, listed.status());
+  std::vector<v1::BlacklistEntry> entries;
+  for (const registry::BlacklistedEnterprise& e : *listed) {
+    entries.push_back(registry::ToBlacklistEntry(e));
+  }
+  std::string next;
+  if (more && !listed->empty()) {
+    next = absl::StrCat("/blacklist?after=", listed->back().uscc,
+                        page.language == Language::kEnglish ? "&lang=en" : "");
+  }
+  SendHtml(res, 200, BlacklistPage(entries, next, page));
+}
+
+void ScanServer::Impl::Route() {
+  http->Get(R"(/static/ghs/(GHS0[1-9])\.png)",
+            [](const httplib::Request& req, httplib::Response& res) {
+              SendPng(res, GhsPictogramPng(req.matches[1].str()));
+            });
+  http->Get(R"(/static/transport/([0-9.]{1,3})\.png)",
+            [](const httplib::Request& req, httplib::Response& res) {
+              SendPng(res, TransportLabelPng(req.matches[1].str()));
+            });
+  http->Get("/blacklist", [this](const httplib::Request& req, httplib::Response& res) {
+    ServeBlacklist(req, res);
+  });
+  http->Get("/", [](const httplib::Request& req, httplib::Response& res) {
+    const PageRequest page = PageRequestOf(req);
+    SendHtml(res, 200,
+             MessagePage("ChemLedger",
+                         page.language == Language::kChinese
+                             ? "危险化学品一企一品一码：用手机扫描包装上的二维码或电子运单二维码，查看真伪与安全信息。"
+                             : "Scan the QR code on a package or an e-waybill with a phone to "
+                               "see whether it is genuine and its safety information.",
+                         page));
+  });
+  http->Get(R"(/.+)", [this](const httplib::Request& req, httplib::Response& res) {
+    ServeScan(req, res);
+  });
+}
+
+ScanServer::ScanServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ScanServer::~ScanServer() {
+  impl_->http->stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+int ScanServer::port() const { return impl_->port; }
+
+absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerClient* ledger,
+                                                              const Options& options) {
+  absl::StatusOr<std::pair<std::string, int>> listen = SplitListen(options.listen);
+  if (!listen.ok()) return listen.status();
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("a TLS certificate and key go together: give both or neither");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->ledger = ledger;
+  impl->tables = options.tables;
+  {
+    absl::StatusOr<state::DeploymentRecord> deployment =
+        registry::ReadDeployment(*ledger->Latest());
+    if (!deployment.ok()) return deployment.status();
+    const std::string& resolver = deployment->resolver();
+    impl->resolver_host = resolver.substr(0, resolver.find('/'));
+  }
+  if (options.tls_cert_file.empty()) {
+    impl->http = std::make_unique<httplib::Server>();
+  } else {
+    auto tls = std::make_unique<httplib::SSLServer>(options.tls_cert_file.c_str(),
+                                                    options.tls_key_file.c_str());
+    if (!tls->is_valid()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot use the TLS certificate ", options.tls_cert_file, " with key ",
+          options.tls_key_file));
+    }
+    impl->http = std::move(tls);
+  }
+  const int threads = options.threads;
+  impl->http->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  impl->http->set_keep_alive_timeout(10);
+  impl->http->set_read_timeout(10, 0);
+  impl->http->set_write_timeout(10, 0);
+  impl->http->set_payload_max_length(64 * 1024);
+  impl->Route();
+  const auto& [host, port] = *listen;
+  impl->port = port == 0 ? impl->http->bind_to_any_port(host) : port;
+  if (impl->port <= 0 || (port != 0 && !impl->http->bind_to_port(host, port))) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  httplib::Server* http = impl->http.get();
+  impl->thread = std::thread([http] { http->listen_after_bind(); });
+  // Serving before Start returns, so that stop() (which does nothing to a
+  // server not yet running) always ends it.
+  while (!http->is_running()) absl::SleepFor(absl::Milliseconds(1));
+  return std::unique_ptr<ScanServer>(new ScanServer(std::move(impl)));
+}
+
+}  // namespace chemledger::web

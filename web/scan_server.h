@@ -1,0 +1,74 @@
+// The HTTP face of the public scan (the "resolver" of docs/label-format.md):
+// a phone camera that reads a ChemLedger label opens HTTPS://<resolver>/...,
+// and this server answers on those paths with the scan pages of
+// web/scan_pages.h, rendered from the latest committed state:
+//
+//   GET /W/<number>/<signed part>  the waybill code's page
+//   GET /<any other label path>    the label's page
+//   GET /blacklist                 the public blacklist (黑名单)
+//   GET /static/ghs/GHS0n.png      GHS pictograms
+//   GET /static/transport/<class>.png  transport danger labels
+//   GET /                          what this server is
+//   ?lang=en on any page: English instead of Chinese.
+//
+// A label or waybill page is an anonymous scan, limited per client address
+// as the gRPC scans are (kAnonymousScansPerSecond, per server process:
+// several processes behind one address each keep their own); beyond it the
+// answer is 429 with a page saying to wait.
+//
+// The server is cpp-httplib's (docs/scan-page.md says why), with its own
+// thread pool; TLS when given a certificate and key (chemledgerd requires
+// them for an address beyond loopback).
+//
+// Thread-safety: Start and the destructor are called by one thread; the
+// server's threads only read the ledger's snapshots.
+
+#ifndef CHEMLEDGER_WEB_SCAN_SERVER_H_
+#define CHEMLEDGER_WEB_SCAN_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "journal/ledger_client.h"
+#include "reference/reference_tables.h"
+
+namespace chemledger::web {
+
+class ScanServer {
+ public:
+  struct Options {
+    // HOST:PORT ("127.0.0.1:7480", "[::1]:0", "0.0.0.0:443"); port 0 picks
+    // a free one (port() says which).
+    std::string listen = "127.0.0.1:7480";
+    // PEM files; both or neither. Neither: plain HTTP.
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    // Threads serving requests.
+    int threads = 16;
+    // The statement texts the pages show; not owned, must outlive the server.
+    const reference::ReferenceTables* tables = &reference::ShippedReferenceTables();
+  };
+
+  // Listens and serves until destroyed. `ledger` is not owned and must
+  // outlive the server.
+  static absl::StatusOr<std::unique_ptr<ScanServer>> Start(journal::LedgerClient* ledger,
+                                                           const Options& options);
+
+  // Stops listening and waits for requests in progress.
+  ~ScanServer();
+
+  ScanServer(const ScanServer&) = delete;
+  ScanServer& operator=(const ScanServer&) = delete;
+
+  int port() const;
+
+ private:
+  struct Impl;
+  explicit ScanServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace chemledger::web
+
+#endif  // CHEMLEDGER_WEB_SCAN_SERVER_H_
