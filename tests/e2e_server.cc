@@ -79,8 +79,9 @@ void ChemledgerdE2eTest::InitDeployment() {
 void ChemledgerdE2eTest::StartServer(const std::vector<std::string>& flags) {
   server_.reset();  // a running one is killed first
   server_ = std::make_unique<Subprocess>();
-  std::vector<std::string> command = {Binary(),      "serve", "--data", dir_ + "/data",
-                                      "--listen", "127.0.0.1:0"};
+  std::vector<std::string> command = {Binary(),   "serve",         "--data",
+                                      dir_ + "/data", "--listen", "127.0.0.1:0",
+                                      "--http-listen", "127.0.0.1:0"};
   command.insert(command.end(), flags.begin(), flags.end());
   ASSERT_TRUE(server_->Start(command).ok());
   int port = 0;
@@ -88,6 +89,9 @@ void ChemledgerdE2eTest::StartServer(const std::vector<std::string>& flags) {
   while (port == 0) {
     absl::StatusOr<std::string> line = server_->ReadLine(deadline);
     ASSERT_TRUE(line.ok()) << "chemledgerd did not start serving: " << line.status();
+    if (absl::StartsWith(*line, "chemledgerd: scan pages on HTTP")) {
+      ASSERT_TRUE(absl::SimpleAtoi(line->substr(line->rfind(' ') + 1), &http_port_)) << *line;
+    }
     if (absl::StartsWith(*line, "chemledgerd: serving")) {
       ASSERT_TRUE(absl::SimpleAtoi(line->substr(line->rfind(' ') + 1), &port)) << *line;
     }

@@ -1,12 +1,14 @@
-// chemledgerd: the all-in-one ChemLedger server. One process, one port, the
-// embedded LevelDB log, and the gRPC services RegistryService, LabelService,
-// LedgerService and WaybillService (plus gRPC health checking and server
-// reflection).
+// chemledgerd: the all-in-one ChemLedger server. One process, the embedded
+// LevelDB log, the gRPC services RegistryService, LabelService,
+// LedgerService, WaybillService and VerifyService on one port (plus gRPC
+// health checking and server reflection), and the public scan pages over
+// HTTP on another (web/scan_server.h).
 //
 //   chemledgerd init --data DIR --deployment NAME --resolver HOST
 //                    --admin-key FILE [--admin-name NAME] [--passphrase-file F]
 //                    [--label-key-days N]
 //   chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file F]
+//                     [--http-listen HOST:PORT|none] [--http-port-file F]
 //                     [--tls-cert F --tls-key F] [--max-threads N]
 //                     [--cache-mb N] [--debug-sync-delay-ms MS]
 //   chemledgerd label-key new --data DIR
@@ -48,6 +50,7 @@
 #include "services/registry/registry_service.h"
 #include "services/registry/registry_state.h"
 #include "storage/slow_sync_env.h"
+#include "web/scan_server.h"
 #include "tools/cli/args.h"
 #include "tools/cli/key_args.h"
 
@@ -84,6 +87,7 @@ constexpr char kInitUsage[] =
 
 constexpr char kServeUsage[] =
     "usage: chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file FILE]\n"
+    "                         [--http-listen HOST:PORT|none] [--http-port-file FILE]\n"
     "                         [--tls-cert FILE --tls-key FILE] [--max-threads N]\n"
     "                         [--cache-mb N] [--waybill-consent=off]\n"
     "                         [--read-credentials=v1-accepted]\n"
@@ -92,8 +96,12 @@ constexpr char kServeUsage[] =
     "Serves RegistryService, LabelService, LedgerService, WaybillService and\n"
     "VerifyService on one port\n"
     "(default 127.0.0.1:7443;\n"
-    "port 0 picks a free one). Without TLS it refuses to listen beyond loopback.\n"
-    "--port-file writes the bound port once the server accepts calls. SIGINT or\n"
+    "port 0 picks a free one), and the public scan pages (what a phone opens\n"
+    "from a label's QR; docs/scan-page.md) over HTTP on --http-listen (default\n"
+    "127.0.0.1:7480; none: no HTTP). Both use --tls-cert and --tls-key when given;\n"
+    "without TLS neither listens beyond loopback.\n"
+    "--port-file and --http-port-file write the bound ports once the server\n"
+    "accepts calls. SIGINT or\n"
     "SIGTERM stop it gracefully; every acknowledged write is already durable.\n"
     "--max-threads bounds the threads that serve calls (default 1024): one per\n"
     "call in progress, so that many calls may wait at once.\n"
@@ -241,6 +249,20 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
   return s.str();
 }
 
+// Writes `port` to `path` (whole or not at all: written aside, then renamed).
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << port << "\n";
+    if (!out.flush()) return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Serve(const cli::Args& args) {
   absl::StatusOr<std::string> data = args.Required("data");
   if (!data.ok()) return data.status();
@@ -349,15 +371,34 @@ absl::Status Serve(const cli::Args& args) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
   }
   if (args.Has("port-file")) {
-    const std::string path = args.Get("port-file");
-    const std::string tmp = path + ".tmp";
-    {
-      std::ofstream out(tmp);
-      out << port << "\n";
-      if (!out.flush()) return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));
+    if (absl::Status s = WritePortFile(args.Get("port-file"), port); !s.ok()) return s;
+  }
+  // The public scan pages, over HTTP(S).
+  std::unique_ptr<web::ScanServer> scan_server;
+  const std::string http_listen = args.Get("http-listen", "127.0.0.1:7480");
+  if (http_listen != "none") {
+    web::ScanServer::Options http_options;
+    http_options.listen = http_listen;
+    if (args.Has("tls-cert")) {
+      http_options.tls_cert_file = args.Get("tls-cert");
+      http_options.tls_key_file = args.Get("tls-key");
+    } else if (!IsLoopback(http_listen)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--http-listen: ", http_listen, " is not a loopback address; serving beyond this "
+          "machine needs --tls-cert and --tls-key (or --http-listen none)"));
     }
-    if (rename(tmp.c_str(), path.c_str()) != 0) {
-      return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
+    absl::StatusOr<std::unique_ptr<web::ScanServer>> started =
+        web::ScanServer::Start(d.ledger_client(), http_options);
+    if (!started.ok()) {
+      return absl::Status(started.status().code(),
+                          absl::StrCat("--http-listen: ", started.status().message()));
+    }
+    scan_server = *std::move(started);
+    if (args.Has("http-port-file")) {
+      if (absl::Status s = WritePortFile(args.Get("http-port-file"), scan_server->port());
+          !s.ok()) {
+        return s;
+      }
     }
   }
   // NOT_SERVING once a write has failed and the ledger is read-only.
@@ -373,6 +414,10 @@ absl::Status Serve(const cli::Args& args) {
     std::shared_ptr<const storage::Snapshot> snapshot = d.ledger_client()->Latest();
     absl::StatusOr<state::DeploymentRecord> record = registry::ReadDeployment(*snapshot);
     if (!record.ok()) return record.status();
+    if (scan_server) {
+      std::cout << "chemledgerd: scan pages on HTTP" << (args.Has("tls-cert") ? "S" : "")
+                << " port " << scan_server->port() << std::endl;
+    }
     std::cout << "chemledgerd: serving deployment " << record->deployment() << " (resolver "
               << record->resolver() << ", log size " << snapshot->size() << ") on port " << port
               << std::endl;
@@ -382,6 +427,7 @@ absl::Status Serve(const cli::Args& args) {
   sigwait(&stop_signals, &signal_number);
   std::cout << "chemledgerd: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
             << ", stopping" << std::endl;
+  scan_server.reset();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server->Wait();
   return absl::OkStatus();
@@ -413,7 +459,8 @@ int Main(int argc, char** argv) {
        Init},
       {{"serve"},
        kServeUsage,
-       {{"data", "listen", "port-file", "tls-cert", "tls-key", "max-threads", "cache-mb",
+       {{"data", "listen", "port-file", "http-listen", "http-port-file", "tls-cert", "tls-key",
+         "max-threads", "cache-mb",
          "waybill-consent", "read-credentials", "debug-sync-delay-ms"},
         {}},
        Serve},

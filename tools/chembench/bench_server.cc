@@ -86,7 +86,9 @@ absl::StatusOr<std::unique_ptr<BenchServer>> BenchServer::Start(
 absl::Status BenchServer::Serve() {
   std::remove((scratch_ + "/port").c_str());
   std::vector<std::string> argv = {chemledgerd_, "serve", "--data", scratch_ + "/data",
-                                   "--listen", "127.0.0.1:0", "--port-file", scratch_ + "/port"};
+                                   "--listen", "127.0.0.1:0", "--port-file", scratch_ + "/port",
+                                   "--http-listen", "127.0.0.1:0", "--http-port-file",
+                                   scratch_ + "/http-port"};
   argv.insert(argv.end(), serve_flags_.begin(), serve_flags_.end());
   pid_ = Spawn(argv);
   int port = 0;

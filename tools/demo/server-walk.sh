@@ -32,12 +32,38 @@ run "$BIN/chemledgerd" init --data "$OUT/data" --deployment chemledger.demo \
   --resolver CL.EXAMPLE.CN --admin-key "$OUT/keys/admin.key" --admin-name "demo administrator"
 TRUST_ROOT="$(cat "$OUT/data/note.vkey")"
 
-step "3. chemledgerd serves RegistryService and LabelService on one port"
-"$BIN/chemledgerd" serve --data "$OUT/data" --listen 127.0.0.1:0 --port-file "$OUT/port" &
+step "3. chemledgerd serves the gRPC services on one port and the phone's scan pages over HTTP on another"
+"$BIN/chemledgerd" serve --data "$OUT/data" --listen 127.0.0.1:0 --port-file "$OUT/port" \
+  --http-listen 127.0.0.1:0 --http-port-file "$OUT/http-port" &
 SERVER_PID=$!
 for _ in $(seq 1 100); do [[ -s "$OUT/port" ]] && break; sleep 0.1; done
 [[ -s "$OUT/port" ]] || { echo "chemledgerd did not start" >&2; exit 1; }
 SERVER="127.0.0.1:$(cat "$OUT/port")"
+SCAN_PAGES="http://127.0.0.1:$(cat "$OUT/http-port")"
+# What a phone shows when its camera opens label URL $1 (served here, on
+# loopback, instead of at https://CL.EXAMPLE.CN): the verdict word, the
+# warnings, the product and the pictograms. The whole page: $OUT/page-$2.html.
+scan_page() {
+  local path="/${1#HTTPS://*/}"
+  printf '$ open %s%s (as a phone would)\n' "$SCAN_PAGES" "${path:0:48}..." >&2
+  python3 - "$SCAN_PAGES$path" "$OUT/page-$2.html" <<'PY'
+import re, sys, urllib.request, urllib.error
+try:
+    page = urllib.request.urlopen(sys.argv[1]).read().decode()
+except urllib.error.HTTPError as e:
+    page = e.read().decode()
+open(sys.argv[2], "w").write(page)
+text = lambda h: re.sub(r"<[^>]+>", " ", h).split()
+word = re.search(r'<div class="word">(.*?)</div><div class="what">(.*?)</div>', page)
+print("  verdict:", word.group(1), "-", word.group(2))
+for w in re.findall(r"<section class=\"alert\">.*?</section>", page, re.S):
+    print("  warnings:", " ".join(text(w))[:300])
+h2 = re.findall(r"<h2>(.*?)</h2>", page)
+print("  sections:", " | ".join(" ".join(text(x)) for x in h2)[:300])
+print("  pictograms:", " ".join(re.findall(r'src="(/static/[^"]+)"', page)) or "none")
+print("  %d bytes of HTML: %s" % (len(page.encode()), sys.argv[2]))
+PY
+}
 run "$BIN/chemctl" registry deployment --server "$SERVER"
 
 step "4. Register the producer (一企), its administrator, and its product (一品)"
@@ -93,6 +119,10 @@ run "$BIN/chemscan" verify --trust-list "$OUT/trust-list.txt" --trust-root "$TRU
 step "10. Online: the server resolves a label to its issuance and product"
 run "$BIN/chemctl" label resolve --server "$SERVER" "$FIRST_URL" | sed -n 1,12p
 
+step "10b. The phone's view: the label's scan page (Chinese; ?lang=en for English)"
+scan_page "$FIRST_URL" genuine
+scan_page "${FIRST_URL:0:${#FIRST_URL}-1}$SWAP" forged
+
 step "11. A package's life in the ledger: each step a signed event, chained per code"
 C="$USCC.M01.B20261123"
 EV=("$BIN/chemctl" event record --server "$SERVER" --key "$OUT/keys/producer-admin.key" --enterprise "$USCC")
@@ -104,6 +134,8 @@ run "${EV[@]}" --step repackaging --quantity 25 --outputs "$C.5=12,$C.6=12.5" --
 run "${EV[@]}" --step packing --parent "$USCC.LU.PALLET7" --time "$(t 5)" "$C.3" "$C.5"
 run "${EV[@]}" --step unpacking --parent "$USCC.LU.PALLET7" --time "$(t 6)" "$C.3" "$C.5"
 run "${EV[@]}" --step destroying --manifest 3501002026000042 --time "$(t 7)" "$C.3"
+printf 'Package %s.3 was destroyed: a label scanned now may be a copy on a refilled drum:\n' "$C" >&2
+scan_page "$(sed -n 3p "$OUT/labels/urls.txt")" destroyed
 printf 'A refused step (consuming more than is left in %s.1):\n' "$C" >&2
 run "${EV[@]}" --step consuming --quantity 20 --time "$(t 8)" "$C.1" || true
 
@@ -141,6 +173,8 @@ WAYBILL_CODE="$(sed -n 's/^waybill code: //p' "$OUT/waybill-submit.txt")"
 printf 'At the roadside, offline: the inspector scans the QR on the paper copy:\n' >&2
 run "$BIN/chemscan" verify --trust-list "$OUT/trust-list.txt" --trust-root "$TRUST_ROOT" \
   "$OUT/waybill-qr.png"
+printf 'At the roadside, online: the inspector'"'"'s phone opens the code (crew numbers masked):\n' >&2
+scan_page "$WAYBILL_CODE" waybill
 printf 'A waybill code with one signature character changed fails:\n' >&2
 LAST="${WAYBILL_CODE: -1}"; [[ "$LAST" == "A" ]] && SWAP=B || SWAP=A
 run "$BIN/chemscan" verify --trust-list "$OUT/trust-list.txt" --trust-root "$TRUST_ROOT" \
@@ -172,7 +206,8 @@ printf '\nLabel images and URLs: %s (printable labels in %s/printable)\nDeployme
 if [[ "$WALK_ONLY" == "--walk-only" ]]; then
   exit 0
 fi
-printf '\nchemledgerd keeps serving on %s (Ctrl-C stops it). Try:\n' "$SERVER"
+printf '\nchemledgerd keeps serving on %s, scan pages on %s (Ctrl-C stops it). Try:\n' "$SERVER" "$SCAN_PAGES"
+printf '  open %s/blacklist, or a label: %s/%s\n' "$SCAN_PAGES" "$SCAN_PAGES" "$(head -1 "$OUT/labels/urls.txt" | cut -d/ -f4-)"
 printf '  %s/chemctl registry product show --server %s %s\n' "$BIN" "$SERVER" "$USCC"
 trap - EXIT
 trap 'kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; exit 0' INT TERM
