@@ -76,6 +76,21 @@ void ChemledgerdE2eTest::InitDeployment() {
   note_verifier_key_ = lines.back();  // the last line printed
 }
 
+std::pair<int, std::string> ChemledgerdE2eTest::RunChemledgerd(const std::vector<std::string>& args) {
+  testing::Subprocess p;
+  std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", Binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  EXPECT_TRUE(p.Start(argv).ok());
+  bool eof = false;
+  std::string out;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!eof && absl::Now() < deadline) {
+    for (const std::string& l : p.ReadLines(deadline, &eof)) out += l + "\n";
+  }
+  absl::StatusOr<int> status = p.Wait();
+  return {status.ok() && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1, out};
+}
+
 void ChemledgerdE2eTest::StartServer(const std::vector<std::string>& flags) {
   server_.reset();  // a running one is killed first
   server_ = std::make_unique<Subprocess>();

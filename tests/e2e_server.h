@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -56,6 +57,9 @@ class ChemledgerdE2eTest : public ::testing::Test {
 
   // The chemledgerd binary in this test's runfiles.
   static std::string Binary();
+  // Runs chemledgerd with `args` to its end (at most 30 s): its exit code
+  // (-1 if it did not exit) and what it wrote to stdout and stderr.
+  static std::pair<int, std::string> RunChemledgerd(const std::vector<std::string>& args);
 
   // Starts `chemledgerd serve` on the deployment and connects the stubs to
   // it. A server already running is killed first (SIGKILL, by the

@@ -33,25 +33,7 @@
 namespace chemledger {
 namespace {
 
-class RegistryE2eTest : public testing::ChemledgerdE2eTest {
- protected:
-  // Runs chemledgerd with `args` to its end: its exit status and output
-  // (stdout and stderr).
-  static std::pair<int, std::string> RunChemledgerd(const std::vector<std::string>& args) {
-    testing::Subprocess p;
-    std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", Binary()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    EXPECT_TRUE(p.Start(argv).ok());
-    bool eof = false;
-    std::string out;
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (!eof && absl::Now() < deadline) {
-      for (const std::string& l : p.ReadLines(deadline, &eof)) out += l + "\n";
-    }
-    absl::StatusOr<int> status = p.Wait();
-    return {status.ok() && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1, out};
-  }
-};
+class RegistryE2eTest : public testing::ChemledgerdE2eTest {};
 
 TEST_F(RegistryE2eTest, RefusalsNameTheFieldAndLeaveTheLogUnchanged) {
   ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());

@@ -172,6 +172,9 @@ void ScanServer::Impl::Route() {
             [](const httplib::Request& req, httplib::Response& res) {
               SendPng(res, TransportLabelPng(req.matches[1].str()));
             });
+  http->Get(R"(/static/.*)", [](const httplib::Request&, httplib::Response& res) {
+    SendPng(res, std::nullopt);
+  });
   http->Get("/blacklist", [this](const httplib::Request& req, httplib::Response& res) {
     ServeBlacklist(req, res);
   });
@@ -230,6 +233,9 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   }
   const int threads = options.threads;
   impl->http->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // Without it a response written in two parts waits for the client's
+  // delayed ACK (40 ms on Linux) before its second part goes out.
+  impl->http->set_tcp_nodelay(true);
   impl->http->set_keep_alive_timeout(10);
   impl->http->set_read_timeout(10, 0);
   impl->http->set_write_timeout(10, 0);
