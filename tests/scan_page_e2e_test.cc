@@ -1,7 +1,11 @@
 // The public scan pages over real HTTP from a real chemledgerd: what a phone
-// camera opens from a label or a waybill code, and the public blacklist.
+// camera opens from a label or a waybill code, and the public blacklist;
+// and the same pages in Debian's Chromium (tests/browser/scan_pages.js).
 
+#include <cstdlib>
+#include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -10,6 +14,8 @@
 #include "api/china_time.h"
 #include "api/wire.h"
 #include "chemledger/v1/waybill_service.grpc.pb.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "services/common/envelope.h"
@@ -84,7 +90,91 @@ class ScanPageE2eTest : public ChemledgerdE2eTest {
     ASSERT_TRUE(status.ok()) << v1::BusinessStep_Name(e.step()) << ": " << status.error_message();
   }
 
+  // Labels of Acme's M01 in each state a scan page tells apart.
+  struct Labels {
+    std::string genuine, used_up, lost, voided, forged;  // URLs
+  };
+  void MakeLabels(Labels* out) {
+    Issued issued = Issue(IssueRequest("SCAN" + std::to_string(++batches_), 5, *acme_operator_));
+    ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+    const auto code = [&](int serial) { return issued.labels[serial - 1].code(); };
+    ASSERT_NO_FATAL_FAILURE(Append(Event(v1::COMMISSIONING, {code(1), code(2), code(3)})));
+    // Used up (a disposal by a licensed disposer ends a package the same way).
+    v1::Event used_up = Event(v1::CONSUMING, {code(2)});
+    used_up.set_quantity_milli(25000);
+    ASSERT_NO_FATAL_FAILURE(Append(used_up));
+    v1::Event lose = Event(v1::LOSS_REPORT, {code(3)});
+    lose.set_reason("stolen from the yard");
+    ASSERT_NO_FATAL_FAILURE(Append(lose));
+    v1::Event voided = Event(v1::VOIDING, {code(4)});
+    voided.set_reason("misprinted");
+    ASSERT_NO_FATAL_FAILURE(Append(voided));
+    out->genuine = issued.labels[0].url();
+    out->used_up = issued.labels[1].url();
+    out->lost = issued.labels[2].url();
+    out->voided = issued.labels[3].url();
+    // Forged: one signature character changed.
+    out->forged = issued.labels[4].url();
+    out->forged.back() = out->forged.back() == 'A' ? 'B' : 'A';
+  }
+
+  // An open and a cancelled waybill of Acme's goods (codes URLs), and the
+  // open one's content.
+  struct Waybills {
+    std::string open, cancelled;
+    v1::Waybill open_content;
+  };
+  void MakeWaybills(Waybills* out) {
+    const std::string carrier = registry::testing::ExampleUscc("370100");
+    const std::string consignee = registry::testing::ExampleUscc("370600");
+    const crypto::SigningKey carrier_key = RegisterCarrier(carrier, "scan dispatcher");
+    RegisterProducer(consignee, "scan consignee admin");
+    ASSERT_NO_FATAL_FAILURE(AuthorizeCarrier(*acme_operator_, carrier));
+    Issued issued = Issue(IssueRequest("SCANW", 2, *acme_operator_));
+    ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+    ASSERT_NO_FATAL_FAILURE(
+        Append(Event(v1::COMMISSIONING, {issued.labels[0].code(), issued.labels[1].code()})));
+    int request = 0;
+    const auto submit = [&](v1::WaybillRequest r) {
+      r.set_request_id(absl::StrCat("scan-wb-", ++request));
+      grpc::ClientContext context;
+      v1::WaybillResult result;
+      const grpc::Status status = waybills_->Submit(
+          &context, *envelope::Sign(api::kWaybillContext, r.SerializeAsString(), carrier_key),
+          &result);
+      EXPECT_TRUE(status.ok()) << status.error_message();
+      return result;
+    };
+    const auto waybill = [&](const std::string& number, const std::string& code) {
+      v1::WaybillRequest r;
+      *r.mutable_submit() = waybill::testing::ExampleWaybill(number, carrier, kAcme, consignee,
+                                                             {code}, 25000, "KGM");
+      return r;
+    };
+    const v1::WaybillRequest open = waybill("YD-SCAN-1", issued.labels[0].code());
+    out->open = submit(open).waybill_code();
+    out->open_content = open.submit();
+    out->cancelled = submit(waybill("YD-SCAN-2", issued.labels[1].code())).waybill_code();
+    ASSERT_FALSE(out->open.empty());
+    ASSERT_FALSE(out->cancelled.empty());
+    v1::WaybillRequest cancel;
+    cancel.mutable_cancel()->set_waybill_number("YD-SCAN-2");
+    cancel.mutable_cancel()->set_reason("vehicle broke down");
+    submit(cancel);
+  }
+
+  // Blacklists `uscc`, with `reason`.
+  void Blacklist(const std::string& uscc, const std::string& reason) {
+    v1::RegistryRequest r;
+    r.mutable_blacklist()->set_enterprise_uscc(uscc);
+    r.mutable_blacklist()->set_blacklisted(true);
+    r.mutable_blacklist()->set_reason(reason);
+    *r.mutable_blacklist()->mutable_date() = Today();
+    ASSERT_NO_FATAL_FAILURE(SubmitOk(*regulator_, r));
+  }
+
   int next_event_ = 0;
+  int batches_ = 0;
   absl::Time clock_ = absl::Now() - absl::Minutes(10);
 };
 
@@ -92,24 +182,11 @@ class ScanPageE2eTest : public ChemledgerdE2eTest {
 // lost one; English on request; the pictograms; every text escaped.
 TEST_F(ScanPageE2eTest, ALabelPageShowsTheVerdictWarningsAndSafetyInformation) {
   ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
-  Issued issued = Issue(IssueRequest("SCAN1", 5, *acme_operator_));
-  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
-  const auto url = [&](int serial) { return issued.labels[serial - 1].url(); };
-  const auto code = [&](int serial) { return issued.labels[serial - 1].code(); };
-  ASSERT_NO_FATAL_FAILURE(Append(Event(v1::COMMISSIONING, {code(1), code(2), code(3)})));
-  // Used up (a disposal by a licensed disposer ends a package the same way).
-  v1::Event used_up = Event(v1::CONSUMING, {code(2)});
-  used_up.set_quantity_milli(25000);
-  ASSERT_NO_FATAL_FAILURE(Append(used_up));
-  v1::Event lose = Event(v1::LOSS_REPORT, {code(3)});
-  lose.set_reason("stolen from the yard");
-  ASSERT_NO_FATAL_FAILURE(Append(lose));
-  v1::Event voided = Event(v1::VOIDING, {code(4)});
-  voided.set_reason("misprinted");
-  ASSERT_NO_FATAL_FAILURE(Append(voided));
+  Labels labels;
+  ASSERT_NO_FATAL_FAILURE(MakeLabels(&labels));
 
   // Authentic: 真, with the safety information.
-  Page page = Get(PathOf(url(1)));
+  Page page = Get(PathOf(labels.genuine));
   EXPECT_EQ(page.status, 200);
   EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
   EXPECT_EQ(page.cache_control, "no-store");
@@ -129,26 +206,24 @@ TEST_F(ScanPageE2eTest, ALabelPageShowsTheVerdictWarningsAndSafetyInformation) {
   EXPECT_EQ(Get("/static/ghs/GHS10.png").status, 404);
 
   // English on request.
-  page = Get(PathOf(url(1)) + "?lang=en");
+  page = Get(PathOf(labels.genuine) + "?lang=en");
   EXPECT_EQ(Word(page), "Genuine");
   EXPECT_TRUE(Has(page, "Methanol"));
 
   // Used up: a label scanned now may be a copy.
-  page = Get(PathOf(url(2)));
+  page = Get(PathOf(labels.used_up));
   EXPECT_EQ(Word(page), "可疑");
   EXPECT_TRUE(Has(page, "此包装已用完或已处置"));
   // Reported lost: what the finder should do.
-  page = Get(PathOf(url(3)));
+  page = Get(PathOf(labels.lost));
   EXPECT_EQ(Word(page), "真");
   EXPECT_TRUE(Has(page, "请远离，拨打 110 或 119"));
   // Voided.
-  page = Get(PathOf(url(4)));
+  page = Get(PathOf(labels.voided));
   EXPECT_EQ(Word(page), "可疑");
   EXPECT_TRUE(Has(page, "此码已作废"));
   // Forged: one signature character changed. Nothing of the product shows.
-  std::string forged = url(5);
-  forged.back() = forged.back() == 'A' ? 'B' : 'A';
-  page = Get(PathOf(forged));
+  page = Get(PathOf(labels.forged));
   EXPECT_EQ(page.status, 200);
   EXPECT_EQ(Word(page), "伪");
   EXPECT_FALSE(Has(page, "甲醇"));
@@ -162,44 +237,10 @@ TEST_F(ScanPageE2eTest, ALabelPageShowsTheVerdictWarningsAndSafetyInformation) {
 // waybill; crew numbers masked.
 TEST_F(ScanPageE2eTest, AWaybillPageShowsTheWaybillWithTheCrewMasked) {
   ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
-  const std::string carrier = registry::testing::ExampleUscc("370100");
-  const std::string consignee = registry::testing::ExampleUscc("370600");
-  const crypto::SigningKey carrier_key = RegisterCarrier(carrier, "scan dispatcher");
-  RegisterProducer(consignee, "scan consignee admin");
-  ASSERT_NO_FATAL_FAILURE(AuthorizeCarrier(*acme_operator_, carrier));
-  Issued issued = Issue(IssueRequest("SCANW", 2, *acme_operator_));
-  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
-  ASSERT_NO_FATAL_FAILURE(
-      Append(Event(v1::COMMISSIONING, {issued.labels[0].code(), issued.labels[1].code()})));
-  int request = 0;
-  const auto submit = [&](v1::WaybillRequest r) {
-    r.set_request_id(absl::StrCat("scan-wb-", ++request));
-    grpc::ClientContext context;
-    v1::WaybillResult result;
-    const grpc::Status status = waybills_->Submit(
-        &context, *envelope::Sign(api::kWaybillContext, r.SerializeAsString(), carrier_key),
-        &result);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return result;
-  };
-  const auto waybill = [&](const std::string& number, const std::string& code) {
-    v1::WaybillRequest r;
-    *r.mutable_submit() = waybill::testing::ExampleWaybill(number, carrier, kAcme, consignee,
-                                                           {code}, 25000, "KGM");
-    return r;
-  };
-  const v1::WaybillResult open = submit(waybill("YD-SCAN-1", issued.labels[0].code()));
-  const v1::WaybillResult doomed = submit(waybill("YD-SCAN-2", issued.labels[1].code()));
-  ASSERT_FALSE(open.waybill_code().empty());
-  ASSERT_FALSE(doomed.waybill_code().empty());
-  v1::WaybillRequest cancel;
-  cancel.mutable_cancel()->set_waybill_number("YD-SCAN-2");
-  cancel.mutable_cancel()->set_reason("vehicle broke down");
-  submit(cancel);
-
-  const v1::WaybillRequest submitted = waybill("YD-SCAN-1", issued.labels[0].code());
-  const v1::Waybill& example = submitted.submit();
-  Page page = Get(PathOf(open.waybill_code()));
+  Waybills waybills;
+  ASSERT_NO_FATAL_FAILURE(MakeWaybills(&waybills));
+  const v1::Waybill& example = waybills.open_content;
+  Page page = Get(PathOf(waybills.open));
   EXPECT_EQ(page.status, 200);
   EXPECT_EQ(Word(page), "有效");
   EXPECT_TRUE(Has(page, example.vehicle().plate())) << page.body;
@@ -215,7 +256,7 @@ TEST_F(ScanPageE2eTest, AWaybillPageShowsTheWaybillWithTheCrewMasked) {
   }
   EXPECT_EQ(Get("/static/transport/" + example.goods(0).hazard_class() + ".png").status, 200);
 
-  page = Get(PathOf(doomed.waybill_code()));
+  page = Get(PathOf(waybills.cancelled));
   EXPECT_EQ(Word(page), "已取消");
   EXPECT_TRUE(Has(page, "<header class=\"bad\">"));
 }
@@ -226,12 +267,7 @@ TEST_F(ScanPageE2eTest, TheBlacklistIsPublicAndShowsOnTheLabel) {
   Issued issued = Issue(IssueRequest("SCANB", 1, *acme_operator_));
   ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
   EXPECT_TRUE(Has(Get("/blacklist"), "目前没有企业被列入黑名单"));
-  v1::RegistryRequest r;
-  r.mutable_blacklist()->set_enterprise_uscc(kAcme);
-  r.mutable_blacklist()->set_blacklisted(true);
-  r.mutable_blacklist()->set_reason("无证储存 <b>");
-  *r.mutable_blacklist()->mutable_date() = Today();
-  ASSERT_NO_FATAL_FAILURE(SubmitOk(*regulator_, r));
+  ASSERT_NO_FATAL_FAILURE(Blacklist(kAcme, "无证储存 <b>"));
 
   Page page = Get("/blacklist");
   EXPECT_EQ(page.status, 200);
@@ -276,6 +312,100 @@ TEST_F(ScanPageE2eTest, PlainHttpOnlyOnLoopback) {
   EXPECT_EQ(code, 1) << out;
   EXPECT_NE(out.find("--http-listen: 0.0.0.0:0 is not a loopback address"), std::string::npos)
       << out;
+}
+
+// The pages in a real browser: Debian's Chromium, headless, at a phone's
+// viewport, JavaScript off for what must show without it, and on a slow 4G
+// connection for the time to load. Screenshots are test outputs
+// (bazel-testlogs/tests/scan_page_e2e_test/test.outputs/).
+TEST_F(ScanPageE2eTest, InChromiumOnAPhoneOverSlow4G) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Labels labels;
+  ASSERT_NO_FATAL_FAILURE(MakeLabels(&labels));
+  Waybills waybills;
+  ASSERT_NO_FATAL_FAILURE(MakeWaybills(&waybills));
+  ASSERT_NO_FATAL_FAILURE(Blacklist(kOther, "未取得危险化学品经营许可证从事经营"));
+
+  struct Expected {
+    std::string name, path, word, colour;
+  };
+  const std::string green = "rgb(27, 122, 53)", orange = "rgb(179, 83, 0)",
+                    red = "rgb(192, 38, 45)", grey = "rgb(91, 91, 91)";
+  const std::vector<Expected> pages = {
+      {"label-genuine", PathOf(labels.genuine), "真", green},
+      {"label-genuine-en", PathOf(labels.genuine) + "?lang=en", "Genuine", green},
+      {"label-used-up", PathOf(labels.used_up), "可疑", orange},
+      {"label-voided", PathOf(labels.voided), "可疑", orange},
+      {"label-lost", PathOf(labels.lost), "真", green},
+      {"label-forged", PathOf(labels.forged), "伪", red},
+      {"waybill-open", PathOf(waybills.open), "有效", green},
+      {"waybill-cancelled", PathOf(waybills.cancelled), "已取消", red},
+      {"blacklist", "/blacklist", "黑名单", grey},
+  };
+  const char* outputs = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+  const std::string out_dir = outputs != nullptr ? outputs : dir_ + "/screenshots";
+  google::protobuf::Struct spec;
+  (*spec.mutable_fields())["base"].set_string_value(absl::StrCat("http://127.0.0.1:", http_port_));
+  (*spec.mutable_fields())["out_dir"].set_string_value(out_dir);
+  google::protobuf::ListValue* list = (*spec.mutable_fields())["pages"].mutable_list_value();
+  for (const Expected& e : pages) {
+    google::protobuf::Struct* page = list->add_values()->mutable_struct_value();
+    (*page->mutable_fields())["name"].set_string_value(e.name);
+    (*page->mutable_fields())["path"].set_string_value(e.path);
+  }
+  std::string spec_json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(spec, &spec_json).ok());
+  const std::string spec_file = dir_ + "/browser-spec.json";
+  {
+    std::ofstream out(spec_file);
+    out << spec_json;
+  }
+
+  Subprocess node;
+  ASSERT_TRUE(node.Start({"/bin/sh", "-c",
+                          "HOME=\"$TEST_TMPDIR\" NODE_PATH=/usr/local/share/chemledger/"
+                          "browser-tests/node_modules exec node \"$0\" \"$1\"",
+                          RunfilePath("tests/browser/scan_pages.js"), spec_file})
+                  .ok());
+  std::vector<std::string> lines;
+  bool eof = false;
+  const absl::Time deadline = absl::Now() + absl::Seconds(240);
+  while (!eof && absl::Now() < deadline) {
+    for (std::string& l : node.ReadLines(deadline, &eof)) lines.push_back(std::move(l));
+  }
+  absl::StatusOr<int> status = node.Wait();
+  ASSERT_TRUE(status.ok() && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+      << "node tests/browser/scan_pages.js failed (its stderr is above)";
+  ASSERT_EQ(lines.size(), pages.size());
+  for (size_t i = 0; i < pages.size(); ++i) {
+    const Expected& want = pages[i];
+    google::protobuf::Struct seen;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(lines[i], &seen).ok()) << lines[i];
+    const auto& f = seen.fields();
+    SCOPED_TRACE(want.name + ": " + lines[i].substr(0, 600));
+    EXPECT_EQ(f.at("name").string_value(), want.name);
+    EXPECT_EQ(f.at("status").number_value(), 200);
+    // The verdict shows, in its colour, with JavaScript off.
+    EXPECT_EQ(f.at("word").string_value(), want.word);
+    EXPECT_EQ(f.at("background").string_value(), want.colour);
+    // It fits a phone's width, every image loads, nothing comes from elsewhere.
+    EXPECT_FALSE(f.at("overflow").bool_value());
+    EXPECT_EQ(f.at("brokenImages").number_value(), 0);
+    EXPECT_EQ(f.at("external").list_value().values_size(), 0);
+    // Under a second on slow 4G (150 ms round trip, 1.6 Mbit/s), within the
+    // page-weight budget (docs/scan-page.md).
+    EXPECT_LT(f.at("loadMs").number_value(), 1000);
+    EXPECT_LE(f.at("bytes").number_value(), 100 * 1024);
+  }
+  const auto text_of = [&](size_t i) {
+    google::protobuf::Struct seen;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(lines[i], &seen).ok());
+    return seen.fields().at("text").string_value();
+  };
+  EXPECT_NE(text_of(0).find("危险"), std::string::npos);
+  EXPECT_NE(text_of(4).find("110"), std::string::npos);
+  EXPECT_NE(text_of(8).find("未取得危险化学品经营许可证从事经营"), std::string::npos);
+  EXPECT_NE(text_of(6).find("****"), std::string::npos);
 }
 
 }  // namespace

@@ -20,6 +20,9 @@ PACKAGES=(
   zbar-tools
   # Python clients and tests (run with /usr/bin/python3).
   python3-grpcio python3-protobuf python3-nacl
+  # Browser tests (tests/browser): Debian's chromium, driven headless by
+  # playwright-core from npm on Debian's Node.js.
+  chromium nodejs
 )
 
 # The GHS pictograms and transport class labels, and the GHS statement texts,
@@ -28,6 +31,14 @@ PACKAGES=(
 # installing TeX: apt-get download, dpkg-deb -x, copy. Bazel reads it from
 # here (third_party/system/system_libraries.bzl).
 GHSYSTEM_DIR=/usr/local/share/chemledger/ghsystem
+# playwright-core (npm), as tests/browser/package-lock.json pins it; the
+# browser tests find it here.
+BROWSER_TESTS_DIR=/usr/local/share/chemledger/browser-tests
+HERE="$(cd "$(dirname "$0")/.." && pwd)"
+browser_tests_ready() {
+  cmp -s "$HERE/tests/browser/package-lock.json" "$BROWSER_TESTS_DIR/package-lock.json" &&
+    [[ -d "$BROWSER_TESTS_DIR/node_modules/playwright-core" ]]
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -35,8 +46,12 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
-if [[ ${#missing[@]} -eq 0 && -f "$GHSYSTEM_DIR/language/ghsystem_english.def" ]]; then
-  echo "install-deps: all ${#PACKAGES[@]} packages present, and ghsystem's pictures"
+# npm comes with Debian's nodejs as a package of its own, and inside the
+# nodejs of other sources (NodeSource): only asked for when missing.
+command -v npm >/dev/null || missing+=(npm)
+if [[ ${#missing[@]} -eq 0 && -f "$GHSYSTEM_DIR/language/ghsystem_english.def" ]] &&
+   browser_tests_ready; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present, ghsystem's pictures, playwright-core"
   exit 0
 fi
 
@@ -66,5 +81,13 @@ if [[ ! -f "$GHSYSTEM_DIR/language/ghsystem_english.def" ]]; then
   $SUDO cp "$work/x/usr/share/doc/texlive-science/copyright" "$GHSYSTEM_DIR/copyright" 2>/dev/null || true
   $SUDO chmod -R a+rX "$GHSYSTEM_DIR"
   rm -rf "$work"
+fi
+if ! browser_tests_ready; then
+  echo "install-deps: installing playwright-core (npm) into $BROWSER_TESTS_DIR"
+  $SUDO mkdir -p "$BROWSER_TESTS_DIR"
+  $SUDO cp "$HERE/tests/browser/package.json" "$HERE/tests/browser/package-lock.json" \
+    "$BROWSER_TESTS_DIR/"
+  (cd "$BROWSER_TESTS_DIR" && $SUDO npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  $SUDO chmod -R a+rX "$BROWSER_TESTS_DIR"
 fi
 echo "install-deps: done"

@@ -40,7 +40,7 @@ constexpr absl::string_view kStyle =
     ".pics img{width:76px;height:76px;margin:2px}"
     ".signal{font-size:22px;font-weight:700;color:#c0262d}"
     "dl{margin:0;display:grid;grid-template-columns:auto 1fr;gap:3px 10px}"
-    "dt{color:#555}dd{margin:0;word-break:break-all}"
+    "main{overflow-wrap:anywhere}dt{color:#555}dd{margin:0;word-break:break-all}"
     ".phone{font-size:20px;font-weight:700}"
     "table{border-collapse:collapse;width:100%;font-size:14px}"
     "td,th{border-bottom:1px solid #ddd;padding:4px;text-align:left;vertical-align:top}"
