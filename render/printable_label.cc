@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <utility>
 
 // clang-format off
@@ -21,8 +22,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "reference/reference_tables.h"
+#include "render/pictograms.h"
 #include "render/png.h"
 #include "render/qr.h"
+#include "services/common/identifiers.h"
+#include "stb/stb_image.h"
 
 namespace chemledger::render {
 namespace {
@@ -306,6 +310,14 @@ absl::Status Validate(const PrintableLabel& l) {
                                   "H300+H330"));
     }
   }
+  for (int i = 0; i < p.precautionary_statements_size(); ++i) {
+    if (!ids::IsPrecautionaryStatementCode(p.precautionary_statements(i))) {
+      return Invalid(absl::StrCat("product.precautionary_statements[", i, "]"),
+                     absl::StrCat("'", absl::CHexEscape(p.precautionary_statements(i)),
+                                  "' must be a GHS precautionary statement code such as P210 "
+                                  "or P301+P310"));
+    }
+  }
   for (int i = 0; i < p.control_flags_size(); ++i) {
     const std::string& f = p.control_flags(i);
     if (std::find(std::begin(kControlFlags), std::end(kControlFlags), f) ==
@@ -358,6 +370,10 @@ struct DiamondOp {   // a square on its point: white inside, a border inside its
   double border;     // measured across the edge
   Color color;
 };
+struct ImageOp {  // a PNG drawn in the square of side `side` centred at (cx, cy)
+  double cx, cy, side;
+  absl::string_view png;  // compiled-in data (render/pictograms.h)
+};
 struct QrOp {
   double x = 0, y = 0;  // top left of the quiet zone
   int quiet = 0;
@@ -368,6 +384,7 @@ struct Page {
   std::vector<RectOp> rects;
   std::vector<FrameOp> frames;
   std::vector<DiamondOp> diamonds;
+  std::vector<ImageOp> images;
   std::vector<TextOp> texts;
   QrOp qr;
   double qr_module = 0.5;  // mm
@@ -427,8 +444,15 @@ double PictogramsAndSignalWord(Page* page, const v1::Product& p, double y, doubl
       const double row_w = in_row * d + (in_row - 1) * kGap;
       const double cx = centre - row_w / 2 + col * (d + kGap) + d / 2;
       const double cy = y + row * (d + kRowGap) + d / 2;
-      page->diamonds.push_back({cx, cy, d / 2, 0.05 * d, kRed});
       const std::string& code = p.ghs_pictograms(i);
+      // The real symbol (GHS, as GB 15258 asks); a drawn diamond with the
+      // code and a caption only for a code without a picture (none of the
+      // nine valid codes).
+      if (std::optional<absl::string_view> png = GhsPictogramPng(code)) {
+        page->images.push_back({cx, cy, d, *png});
+        continue;
+      }
+      page->diamonds.push_back({cx, cy, d / 2, 0.05 * d, kRed});
       absl::string_view caption;
       for (const Pictogram& k : kPictograms) {
         if (k.code == code) caption = k.caption;
@@ -450,61 +474,113 @@ double PictogramsAndSignalWord(Page* page, const v1::Product& p, double y, doubl
   return y;
 }
 
-// The hazard statements ("危险性说明", then each code in bold with its Chinese
-// text in a hanging indent, in `columns` columns filled top to bottom) and
-// the SDS reminder, at text size `size`, from top `y`; returns the y below.
-double HazardStatements(Page* page, const v1::Product& p, double y, double size, int columns) {
+// A titled list of statements: each code in bold with its text in a
+// hanging indent.
+struct StatementList {
+  std::string title;
+  std::vector<std::pair<std::string, std::string>> items;  // code, text ("" for none)
+};
+
+// The product's hazard statements (Chinese texts) and precautionary
+// statements (Chinese texts where the reference tables have them, else the
+// English: no Chinese P texts are shipped, see reference/reference_tables.h;
+// `precaution_texts` false prints their codes alone, on one wrapped line).
+std::vector<StatementList> StatementLists(const v1::Product& p, bool precaution_texts) {
+  std::vector<StatementList> lists;
+  if (!p.hazard_statements().empty()) {
+    StatementList& h = lists.emplace_back();
+    h.title = "危险性说明";
+    for (const std::string& code : p.hazard_statements()) {
+      std::optional<HazardStatementText> text = FindHazardStatement(code);
+      h.items.emplace_back(code, text ? text->zh : "");
+    }
+  }
+  if (!p.precautionary_statements().empty()) {
+    StatementList& list = lists.emplace_back();
+    list.title = "防范说明";
+    if (!precaution_texts) {
+      list.items.emplace_back(absl::StrJoin(p.precautionary_statements(), " "), "");
+    } else {
+      const reference::ReferenceTables& tables = reference::ShippedReferenceTables();
+      for (const std::string& code : p.precautionary_statements()) {
+        std::optional<std::string> text =
+            tables.StatementText(code, reference::Language::kChinese);
+        if (!text) text = tables.StatementText(code, reference::Language::kEnglish);
+        list.items.emplace_back(code, text.value_or(""));
+      }
+    }
+  }
+  return lists;
+}
+
+// `lists` (each its title in bold, then each code in bold with its text in a
+// hanging indent, in `columns` columns filled top to bottom) and the SDS
+// reminder, at text size `size`, from top `y`; returns the y below.
+double Statements(Page* page, const std::vector<StatementList>& lists, double y, double size,
+                  int columns) {
   const double pitch = kLinePitch * size, col_gap = 4;
   const double col_w = (kWidth - (columns - 1) * col_gap) / columns;
   struct Entry {
     std::string code;
     double indent = 0;
-    bool text_below = false;  // a long combined code: its text starts on the next line
+    bool text_below = false;  // a long code: its text starts on the next line
     std::vector<std::string> lines;
     size_t rows() const { return lines.size() + (text_below || lines.empty() ? 1 : 0); }
   };
-  std::vector<Entry> entries;
-  for (const std::string& code : p.hazard_statements()) {
-    Entry e;
-    e.code = code;
-    e.indent = TextWidthMm(code, size, true) + 0.4 * size;
-    if (std::optional<HazardStatementText> h = FindHazardStatement(code)) {
-      if (e.indent > 0.3 * col_w) e.indent = 2 * size, e.text_below = true;
-      e.lines = Wrap(h->zh, size, false, col_w - e.indent);
+  for (const StatementList& list : lists) {
+    std::vector<Entry> entries;
+    for (const auto& [code, text] : list.items) {
+      Entry e;
+      e.code = code;
+      e.indent = TextWidthMm(code, size, true) + 0.4 * size;
+      if (!text.empty()) {
+        // A combined code (P305+P351+P338) is wide: its text goes below it.
+        if (e.indent > 0.3 * col_w || absl::StrContains(code, '+')) {
+          e.indent = 2 * size, e.text_below = true;
+        }
+        e.lines = Wrap(text, size, false, col_w - e.indent);
+      } else if (e.indent > col_w) {
+        // Codes alone, more than a line of them: wrapped, as text.
+        e.lines = Wrap(code, size, true, col_w);
+        e.code.clear();
+        e.indent = 0;
+      }
+      entries.push_back(std::move(e));
     }
-    entries.push_back(std::move(e));
-  }
-  if (!entries.empty()) {
-    y = Emit(page, Paragraph{{"危险性说明"}, size}, kLeft, y, Anchor::kStart, true);
-  }
-  // Column breaks: the split that makes the longest column shortest.
-  std::vector<size_t> starts = {0};
-  if (columns == 2 && entries.size() > 1) {
-    double total = 0;
-    for (const Entry& e : entries) total += e.rows() * pitch;
-    size_t best = 1;
-    double best_h = total, before = 0;
-    for (size_t k = 1; k < entries.size(); ++k) {
-      before += entries[k - 1].rows() * pitch;
-      const double h = std::max(before, total - before);
-      if (h < best_h) best_h = h, best = k;
+    y = Emit(page, Paragraph{{list.title}, size}, kLeft, y, Anchor::kStart, true);
+    // Column breaks: the split that makes the longest column shortest.
+    std::vector<size_t> starts = {0};
+    if (columns == 2 && entries.size() > 1) {
+      double total = 0;
+      for (const Entry& e : entries) total += e.rows() * pitch;
+      size_t best = 1;
+      double best_h = total, before = 0;
+      for (size_t k = 1; k < entries.size(); ++k) {
+        before += entries[k - 1].rows() * pitch;
+        const double h = std::max(before, total - before);
+        if (h < best_h) best_h = h, best = k;
+      }
+      starts.push_back(best);
     }
-    starts.push_back(best);
-  }
-  starts.push_back(entries.size());
-  double bottom = y;
-  for (size_t c = 0; c + 1 < starts.size(); ++c) {
-    const double x = kLeft + c * (col_w + col_gap);
-    double cy = y;
-    for (size_t i = starts[c]; i < starts[c + 1]; ++i) {
-      const Entry& e = entries[i];
-      page->texts.push_back({x, cy + kAscent * size, size, e.code, true, kBlack, Anchor::kStart});
-      if (e.lines.empty() || e.text_below) cy += pitch;
-      cy = Emit(page, Paragraph{e.lines, size}, x + e.indent, cy, Anchor::kStart, false);
+    starts.push_back(entries.size());
+    double bottom = y;
+    for (size_t c = 0; c + 1 < starts.size(); ++c) {
+      const double x = kLeft + c * (col_w + col_gap);
+      double cy = y;
+      for (size_t i = starts[c]; i < starts[c + 1]; ++i) {
+        const Entry& e = entries[i];
+        if (!e.code.empty()) {
+          page->texts.push_back({x, cy + kAscent * size, size, e.code, true, kBlack,
+                                 Anchor::kStart});
+          if (e.lines.empty() || e.text_below) cy += pitch;
+        }
+        cy = Emit(page, Paragraph{e.lines, size}, x + e.indent, cy, Anchor::kStart,
+                  e.code.empty());
+      }
+      bottom = std::max(bottom, cy);
     }
-    bottom = std::max(bottom, cy);
+    y = bottom + 0.3 * size;
   }
-  y = bottom + 0.3 * size;
   return Emit(page, Paragraph{{"请参阅化学品安全技术说明书"}, size}, kLeft, y, Anchor::kStart,
               false, kGrey);
 }
@@ -627,13 +703,19 @@ absl::StatusOr<Page> Layout(const PrintableLabel& l, double qr_module) {
     for (int columns : {1, 2}) tries.push_back({15.0, text, columns});
   }
   const double limit = bottom_top - 3;
-  for (const Try& t : tries) {
-    Page page = base;
-    double ty = PictogramsAndSignalWord(&page, p, identity_bottom, t.pictogram);
-    ty += 1.5;
-    page.rects.push_back({kLeft, ty, kWidth, 0.3, kBlack});
-    ty = HazardStatements(&page, p, ty + 1.5, t.text, t.columns);
-    if (ty <= limit) return page;
+  // The precautionary statements with their texts if they fit at any size,
+  // else their codes alone.
+  for (bool precaution_texts : {true, false}) {
+    const std::vector<StatementList> lists = StatementLists(p, precaution_texts);
+    for (const Try& t : tries) {
+      Page page = base;
+      double ty = PictogramsAndSignalWord(&page, p, identity_bottom, t.pictogram);
+      ty += 1.5;
+      page.rects.push_back({kLeft, ty, kWidth, 0.3, kBlack});
+      ty = Statements(&page, lists, ty + 1.5, t.text, t.columns);
+      if (ty <= limit) return page;
+    }
+    if (p.precautionary_statements().empty()) break;
   }
   return Invalid("product.hazard_statements",
                  absl::StrCat(p.hazard_statements_size(),
@@ -693,6 +775,12 @@ std::string ToSvg(const Page& page) {
                     Num(d.cy), "L", Num(d.cx), " ", Num(d.cy + r), "L", Num(d.cx - r), " ",
                     Num(d.cy), "Z\" fill=\"#fff\" stroke=\"", d.color.Hex(), "\" stroke-width=\"",
                     Num(d.border), "\" stroke-linejoin=\"miter\"/>\n");
+  }
+  for (const ImageOp& im : page.images) {
+    absl::StrAppend(&svg, "<image x=\"", Num(im.cx - im.side / 2), "\" y=\"",
+                    Num(im.cy - im.side / 2), "\" width=\"", Num(im.side), "\" height=\"",
+                    Num(im.side), "\" href=\"data:image/png;base64,", absl::Base64Escape(im.png),
+                    "\"/>\n");
   }
   for (const TextOp& t : page.texts) {
     absl::StrAppend(&svg, "<text x=\"", Num(t.x), "\" y=\"", Num(t.baseline), "\" font-size=\"",
@@ -794,6 +882,47 @@ class Canvas {
         if (border > 0) Blend(x, y, d.color, border / double(kSub * kSub));
       }
     }
+  }
+
+  // Draws `png` into the square of side `side` mm centred at (cx, cy) mm:
+  // each pixel the average of the picture's pixels it covers (the pictures
+  // are 720 px, larger than any print of them), over what is there.
+  absl::Status Image(const ImageOp& op) {
+    int w = 0, h = 0, channels = 0;
+    unsigned char* rgba =
+        stbi_load_from_memory(reinterpret_cast<const unsigned char*>(op.png.data()),
+                              static_cast<int>(op.png.size()), &w, &h, &channels, 4);
+    if (rgba == nullptr) return absl::InternalError("a compiled-in pictogram does not decode");
+    const double x0 = (op.cx - op.side / 2) * scale_, y0 = (op.cy - op.side / 2) * scale_;
+    const double side = op.side * scale_;
+    const double sx = w / side, sy = h / side;  // source pixels per target pixel
+    for (int ty = static_cast<int>(std::floor(y0)); ty < static_cast<int>(std::ceil(y0 + side));
+         ++ty) {
+      for (int tx = static_cast<int>(std::floor(x0));
+           tx < static_cast<int>(std::ceil(x0 + side)); ++tx) {
+        const int u0 = std::max(0, static_cast<int>((tx - x0) * sx));
+        const int u1 = std::min(w, std::max(u0 + 1, static_cast<int>((tx + 1 - x0) * sx)));
+        const int v0 = std::max(0, static_cast<int>((ty - y0) * sy));
+        const int v1 = std::min(h, std::max(v0 + 1, static_cast<int>((ty + 1 - y0) * sy)));
+        if (u0 >= u1 || v0 >= v1) continue;
+        double r = 0, g = 0, b = 0, a = 0;
+        for (int v = v0; v < v1; ++v) {
+          for (int u = u0; u < u1; ++u) {
+            const unsigned char* px = &rgba[(static_cast<size_t>(v) * w + u) * 4];
+            const double alpha = px[3] / 255.0;
+            r += px[0] * alpha, g += px[1] * alpha, b += px[2] * alpha, a += alpha;
+          }
+        }
+        if (a <= 0) continue;
+        const double n = static_cast<double>(u1 - u0) * (v1 - v0);
+        const Color c{static_cast<uint8_t>(std::lround(r / a)),
+                      static_cast<uint8_t>(std::lround(g / a)),
+                      static_cast<uint8_t>(std::lround(b / a))};
+        Blend(tx, ty, c, a / n);
+      }
+    }
+    stbi_image_free(rgba);
+    return absl::OkStatus();
   }
 
   std::string TakeScanlines() {
@@ -937,6 +1066,9 @@ absl::StatusOr<std::string> ToPng(const Page& page, int dpi, int module_px, FT_F
     canvas.FillMm(f.x + f.w - f.stroke, f.y, f.stroke, f.h, f.color);
   }
   for (const DiamondOp& d : page.diamonds) canvas.Diamond(d);
+  for (const ImageOp& im : page.images) {
+    if (absl::Status s = canvas.Image(im); !s.ok()) return s;
+  }
   for (const TextOp& t : page.texts) {
     if (absl::Status s = DrawText(face, t, &canvas); !s.ok()) return s;
   }

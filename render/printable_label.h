@@ -5,18 +5,19 @@
 // Printable package labels in the spirit of GB 15258 (化学品安全标签): one A6
 // page (105 x 148 mm, portrait) with the product identifier (Chinese and
 // English name, CAS, UN number, class, packing group), control flags (剧毒,
-// 易制爆, ...), the GHS pictograms as red-bordered diamonds with their code and
-// a Chinese caption, the signal word (危险/警告), the hazard statements with
-// their Chinese text, the SDS reminder, supplier, emergency phone
+// 易制爆, ...), the GHS pictograms (the real symbols: render/pictograms.h),
+// the signal word (危险/警告), the hazard statements with their Chinese
+// text, the precautionary statements with their text (Chinese where the
+// reference tables have it, else English), the SDS reminder, supplier,
+// emergency phone
 // (应急咨询电话), batch, production date, net quantity, and the package's
 // signed QR code (crypto/label.h) with its human-readable code.
 // docs/label-format.md ("Printable label") describes the layout.
 //
 // Two renderings of the same layout: SVG (self-contained text; the viewer's
 // fonts draw the text) and PNG (rasterised here with FreeType and a CJK font
-// from a Debian package, fonts-wqy-microhei by default). Hazard statement
-// texts come from reference/data/hazard_statements.tsv, compiled into the
-// binary.
+// from a Debian package, fonts-wqy-microhei by default). Statement texts
+// come from reference/reference_tables.h, compiled into the binary.
 //
 // Thread-safety: pure functions; safe from any thread (each thread keeps its
 // own FreeType instance for PNG rendering).

@@ -11,11 +11,13 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "crypto/label.h"
 #include "crypto/label_testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "render/pictograms.h"
 #include "render/qr.h"
 #include "stb/stb_image.h"
 #include "tests/subprocess.h"
@@ -130,10 +132,6 @@ TEST(PrintableLabelTest, SvgHasTheContent) {
            std::string("危险货物类别 5.1"),
            std::string("包装类别 III"),
            std::string(">警告<"),
-           std::string(">GHS03<"),
-           std::string(">氧化性<"),
-           std::string(">GHS07<"),
-           std::string(">有害<"),
            std::string(">易制爆<"),
            std::string(">重点监管<"),
            std::string(">高危<"),
@@ -155,13 +153,19 @@ TEST(PrintableLabelTest, SvgHasTheContent) {
     EXPECT_CONTAINS(*svg, text);
   }
   EXPECT_NOT_CONTAINS(*svg, ">危险<");  // the signal word is 警告
-  // Two red-bordered diamonds, no more.
-  size_t diamonds = 0;
-  for (size_t at = svg->find("stroke=\"#d7000f\""); at != std::string::npos;
-       at = svg->find("stroke=\"#d7000f\"", at + 1)) {
-    ++diamonds;
+  // The two pictograms as the real symbols (ghsystem's pictures, embedded),
+  // in the product's order; no drawn diamonds.
+  const size_t oxidiser = svg->find(absl::Base64Escape(*GhsPictogramPng("GHS03")));
+  const size_t harmful = svg->find(absl::Base64Escape(*GhsPictogramPng("GHS07")));
+  ASSERT_NE(oxidiser, std::string::npos);
+  ASSERT_NE(harmful, std::string::npos);
+  EXPECT_LT(oxidiser, harmful);
+  size_t images = 0;
+  for (size_t at = svg->find("<image "); at != std::string::npos; at = svg->find("<image ", at + 1)) {
+    ++images;
   }
-  EXPECT_EQ(diamonds, 2u);
+  EXPECT_EQ(images, 2u);
+  EXPECT_NOT_CONTAINS(*svg, "stroke=\"#d7000f\"");
 }
 
 TEST(PrintableLabelTest, SvgIsWellFormedXml) {
@@ -227,6 +231,47 @@ TEST(PrintableLabelTest, SvgQrCodeDecodesToTheUrl) {
   EXPECT_EQ((*read)[0], l.url);
 }
 
+TEST(PrintableLabelTest, PrecautionaryStatements) {
+  PrintableLabel l = ExampleLabel();
+  for (const char* code : {"P210", "P220", "P280", "P305+P351+P338", "P501"}) {
+    l.product.add_precautionary_statements(code);
+  }
+  absl::StatusOr<std::string> svg = RenderLabelSvg(l);
+  ASSERT_TRUE(svg.ok()) << svg.status();
+  EXPECT_CONTAINS(*svg, ">防范说明<");
+  EXPECT_CONTAINS(*svg, ">P210<");
+  EXPECT_CONTAINS(*svg, ">P305+P351+P338<");
+  // No Chinese P texts are shipped: the English of the reference table.
+  EXPECT_CONTAINS(*svg, "Keep away from heat/sparks/open flames/hot");
+  absl::StatusOr<std::string> png = RenderLabelPng(l);
+  ASSERT_TRUE(png.ok()) << png.status();
+  KeepOutput("precautionary_statements.png", *png);
+
+  // More than fit with their texts: the codes alone.
+  PrintableLabel many = ExampleLabel();
+  for (const char* code :
+       {"P201", "P202", "P210", "P220", "P221", "P233", "P240", "P241", "P242", "P243", "P260",
+        "P264", "P270", "P271", "P272", "P273", "P280", "P284", "P301+P310", "P302+P352",
+        "P304+P340", "P305+P351+P338", "P308+P313", "P370+P378", "P403+P233", "P405", "P501"}) {
+    many.product.add_precautionary_statements(code);
+  }
+  svg = RenderLabelSvg(many);
+  ASSERT_TRUE(svg.ok()) << svg.status();
+  EXPECT_CONTAINS(*svg, ">防范说明<");
+  EXPECT_CONTAINS(*svg, "P201 P202 P210");
+  EXPECT_NOT_CONTAINS(*svg, "Keep away from heat");
+  png = RenderLabelPng(many);
+  ASSERT_TRUE(png.ok()) << png.status();
+  KeepOutput("precautionary_codes_only.png", *png);
+
+  PrintableLabel bad = ExampleLabel();
+  bad.product.add_precautionary_statements("P21");
+  absl::StatusOr<std::string> refused = RenderLabelSvg(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::HasSubstr("product.precautionary_statements[0]"));
+}
+
 TEST(PrintableLabelTest, AllNinePictograms) {
   PrintableLabel l = ExampleLabel();
   l.product.clear_ghs_pictograms();
@@ -234,10 +279,8 @@ TEST(PrintableLabelTest, AllNinePictograms) {
   l.product.set_signal_word(v1::DANGER);
   absl::StatusOr<std::string> svg = RenderLabelSvg(l);
   ASSERT_TRUE(svg.ok()) << svg.status();
-  for (int i = 1; i <= 9; ++i) EXPECT_CONTAINS(*svg, absl::StrCat(">GHS0", i, "<"));
-  for (const char* caption : {"爆炸物", "易燃", "氧化性", "加压气体", "腐蚀性", "急性毒性", "有害",
-                              "健康危害", "环境危害"}) {
-    EXPECT_CONTAINS(*svg, absl::StrCat(">", caption, "<"));
+  for (int i = 1; i <= 9; ++i) {
+    EXPECT_CONTAINS(*svg, absl::Base64Escape(*GhsPictogramPng(absl::StrCat("GHS0", i))));
   }
   EXPECT_CONTAINS(*svg, ">危险<");
   absl::StatusOr<std::string> png = RenderLabelPng(l);

@@ -13,7 +13,7 @@
 #include "api/china_time.h"
 #include "api/net_quantity.h"
 #include "web/html.h"
-#include "web/pictograms.h"
+#include "render/pictograms.h"
 
 namespace chemledger::web {
 namespace {
@@ -214,7 +214,7 @@ void SafetyInformation(const v1::ResolveLabelResponse& scan,
   if (!p.ghs_pictograms().empty()) {
     absl::StrAppend(out, "<div class=\"pics\">");
     for (const std::string& g : p.ghs_pictograms()) {
-      if (GhsPictogramPng(g)) {
+      if (render::GhsPictogramPng(g)) {
         absl::StrAppend(out, "<img src=\"/static/ghs/", Escape(g), ".png\" alt=\"", Escape(g),
                         "\" width=\"76\" height=\"76\">");
       } else {
@@ -419,7 +419,7 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan, const PageRe
   for (const v1::PublicGoodsLine& g : w.goods()) {
     absl::StrAppend(&out, "<h3>UN ", Escape(g.un_number()), " ", Escape(g.proper_shipping_name()),
                     "</h3>");
-    if (std::optional<absl::string_view> png = TransportLabelPng(g.hazard_class()); png) {
+    if (std::optional<absl::string_view> png = render::TransportLabelPng(g.hazard_class()); png) {
       absl::StrAppend(&out, "<div class=\"pics\"><img src=\"/static/transport/",
                       Escape(g.hazard_class()), ".png\" alt=\"", T(r, "类别 ", "class "),
                       Escape(g.hazard_class()), "\" width=\"76\" height=\"76\"></div>");

@@ -17,7 +17,7 @@
 #include "services/label/label_resolution.h"
 #include "services/registry/registry_state.h"
 #include "services/waybill/waybill_code_resolution.h"
-#include "web/pictograms.h"
+#include "render/pictograms.h"
 #include "web/scan_pages.h"
 
 namespace chemledger::web {
@@ -166,11 +166,11 @@ void ScanServer::Impl::ServeBlacklist(const httplib::Request& req, httplib::Resp
 void ScanServer::Impl::Route() {
   http->Get(R"(/static/ghs/(GHS0[1-9])\.png)",
             [](const httplib::Request& req, httplib::Response& res) {
-              SendPng(res, GhsPictogramPng(req.matches[1].str()));
+              SendPng(res, render::GhsPictogramPng(req.matches[1].str()));
             });
   http->Get(R"(/static/transport/([0-9.]{1,3})\.png)",
             [](const httplib::Request& req, httplib::Response& res) {
-              SendPng(res, TransportLabelPng(req.matches[1].str()));
+              SendPng(res, render::TransportLabelPng(req.matches[1].str()));
             });
   http->Get(R"(/static/.*)", [](const httplib::Request&, httplib::Response& res) {
     SendPng(res, std::nullopt);

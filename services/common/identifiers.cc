@@ -1,7 +1,10 @@
 #include "services/common/identifiers.h"
 
+#include <vector>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace chemledger::ids {
 namespace {
@@ -167,6 +170,18 @@ absl::Status ValidateCatalogueNumber(absl::string_view field, int64_t number) {
         kCatalogueEntries));
   }
   return absl::OkStatus();
+}
+
+bool IsPrecautionaryStatementCode(absl::string_view code) {
+  std::vector<absl::string_view> parts = absl::StrSplit(code, '+');
+  if (parts.size() > 3) return false;
+  for (absl::string_view part : parts) {
+    if (part.size() != 4 || part[0] != 'P') return false;
+    for (char c : part.substr(1)) {
+      if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace chemledger::ids

@@ -83,5 +83,15 @@ TEST(CatalogueNumberTest, Range) {
   ExpectInvalid(ValidateCatalogueNumber("c", 0), "out of range");
 }
 
+TEST(IdentifiersTest, PrecautionaryStatementCodes) {
+  for (const char* good : {"P210", "P301+P310", "P303+P361+P353", "P501"}) {
+    EXPECT_TRUE(IsPrecautionaryStatementCode(good)) << good;
+  }
+  for (const char* bad : {"", "P21", "P2100", "H210", "p210", "P210+", "+P210", "P21A",
+                          "P301+P310+P330+P331", "P210 "}) {
+    EXPECT_FALSE(IsPrecautionaryStatementCode(bad)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace chemledger::ids

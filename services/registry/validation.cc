@@ -51,20 +51,6 @@ v1::LicenceType LicenceFor(v1::EnterpriseRole role) {
   }
 }
 
-// "P" and three digits, up to three joined by '+': P210, P301+P310,
-// P303+P361+P353.
-bool IsPrecautionaryStatementCode(absl::string_view code) {
-  std::vector<absl::string_view> parts = absl::StrSplit(code, '+');
-  if (parts.size() > 3) return false;
-  for (absl::string_view part : parts) {
-    if (part.size() != 4 || part[0] != 'P') return false;
-    for (char c : part.substr(1)) {
-      if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 absl::Status ValidateEnterprise(const v1::Enterprise& e) {
@@ -180,7 +166,7 @@ absl::Status ValidateProduct(const v1::Product& p, const Catalogue& catalogue) {
   }
   for (int i = 0; i < p.precautionary_statements_size(); ++i) {
     const std::string& code = p.precautionary_statements(i);
-    if (!IsPrecautionaryStatementCode(code)) {
+    if (!ids::IsPrecautionaryStatementCode(code)) {
       return Invalid(absl::StrCat("product.precautionary_statements[", i, "]"),
                      absl::StrCat("'", code, "' must be a GHS precautionary statement code "
                                   "such as P210, or up to three joined by '+' (P301+P310)"));

@@ -6,14 +6,14 @@
 //
 // Pure functions over immutable data; thread-safe.
 
-#ifndef CHEMLEDGER_WEB_PICTOGRAMS_H_
-#define CHEMLEDGER_WEB_PICTOGRAMS_H_
+#ifndef CHEMLEDGER_RENDER_PICTOGRAMS_H_
+#define CHEMLEDGER_RENDER_PICTOGRAMS_H_
 
 #include <optional>
 
 #include "absl/strings/string_view.h"
 
-namespace chemledger::web {
+namespace chemledger::render {
 
 // The PNG of GHS pictogram `code` ("GHS01" .. "GHS09"), or nullopt for any
 // other code.
@@ -25,6 +25,6 @@ std::optional<absl::string_view> GhsPictogramPng(absl::string_view code);
 // class ghsystem has no label of (6.2, 7, 9) or no class at all.
 std::optional<absl::string_view> TransportLabelPng(absl::string_view hazard_class);
 
-}  // namespace chemledger::web
+}  // namespace chemledger::render
 
-#endif  // CHEMLEDGER_WEB_PICTOGRAMS_H_
+#endif  // CHEMLEDGER_RENDER_PICTOGRAMS_H_

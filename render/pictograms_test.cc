@@ -1,11 +1,11 @@
-#include "web/pictograms.h"
+#include "render/pictograms.h"
 
 #include <string>
 
 #include "gtest/gtest.h"
 #include "stb/stb_image.h"
 
-namespace chemledger::web {
+namespace chemledger::render {
 namespace {
 
 // Decodes `png` and returns its size and whether it has red pixels (the
@@ -55,4 +55,4 @@ TEST(PictogramsTest, TransportLabelsOfTheClassesGhsystemDraws) {
 }
 
 }  // namespace
-}  // namespace chemledger::web
+}  // namespace chemledger::render

@@ -1,11 +1,11 @@
-#include "web/pictograms.h"
+#include "render/pictograms.h"
 
 #include <optional>
 #include <utility>
 
 #include "absl/strings/string_view.h"
 
-namespace chemledger::web {
+namespace chemledger::render {
 namespace internal {
 // Generated from ghsystem's pictures/ (web/BUILD): the bytes of a file by
 // its base name.
@@ -59,4 +59,4 @@ std::optional<absl::string_view> TransportLabelPng(absl::string_view hazard_clas
                 hazard_class);
 }
 
-}  // namespace chemledger::web
+}  // namespace chemledger::render
