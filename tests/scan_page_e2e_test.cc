@@ -299,6 +299,13 @@ TEST_F(ScanPageE2eTest, AnonymousScansAreLimitedPerClientAddress) {
   EXPECT_GE(ok, 600);
   EXPECT_EQ(limited, 1);
   EXPECT_EQ(retry_after, "5");
+  // Behind a TLS terminator on this machine, each phone is the address the
+  // proxy appended last to X-Forwarded-For: another phone is not limited,
+  // and what the phone itself claims earlier in the header counts for nothing.
+  httplib::Headers phone = {{"X-Forwarded-For", "203.0.113.7"}};
+  EXPECT_EQ(client.Get("/NOT-A-LABEL/X/Y", phone)->status, 200);
+  httplib::Headers spoofing = {{"X-Forwarded-For", "198.51.100.1, 127.0.0.1"}};
+  EXPECT_EQ(client.Get("/NOT-A-LABEL/X/Y", spoofing)->status, 429);
   // The blacklist and the pictograms are not scans: still served.
   EXPECT_EQ(client.Get("/blacklist")->status, 200);
   EXPECT_EQ(client.Get("/static/ghs/GHS01.png")->status, 200);

@@ -9,6 +9,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/china_time.h"
@@ -60,12 +62,31 @@ void SendPng(httplib::Response& res, std::optional<absl::string_view> png) {
   res.set_content(png->data(), png->size(), "image/png");
 }
 
+bool IsLoopbackAddress(absl::string_view address) {
+  return absl::StartsWith(address, "127.") || address == "::1" ||
+         absl::StartsWith(address, "::ffff:127.");
+}
+
 // The client's address as the rate limiter counts it (the form gRPC peers
-// take, so one address is one client whichever door it came in by).
+// take, so one address is one client whichever door it came in by). Behind
+// a TLS terminator on this machine (a loopback peer), the client is the
+// address that proxy appended last to X-Forwarded-For; anything earlier in
+// that header is the client's own say and is not trusted.
 std::string ClientOf(const httplib::Request& req) {
-  const bool v6 = req.remote_addr.find(':') != std::string::npos;
-  return ClientAddress(v6 ? absl::StrCat("ipv6:[", req.remote_addr, "]:", req.remote_port)
-                          : absl::StrCat("ipv4:", req.remote_addr, ":", req.remote_port));
+  std::string address = req.remote_addr;
+  if (IsLoopbackAddress(address) && req.has_header("X-Forwarded-For")) {
+    const std::string forwarded = req.get_header_value("X-Forwarded-For");
+    const size_t comma = forwarded.rfind(',');
+    const std::string last(absl::StripAsciiWhitespace(
+        comma == std::string::npos ? forwarded : forwarded.substr(comma + 1)));
+    if (!last.empty() && last.size() <= 45 &&
+        last.find_first_not_of("0123456789abcdefABCDEF.:") == std::string::npos) {
+      address = last;
+    }
+  }
+  const bool v6 = address.find(':') != std::string::npos;
+  return ClientAddress(v6 ? absl::StrCat("ipv6:[", address, "]:0")
+                          : absl::StrCat("ipv4:", address, ":0"));
 }
 
 // HOST:PORT, HOST possibly in brackets (IPv6).

@@ -14,7 +14,9 @@
 // A label or waybill page is an anonymous scan, limited per client address
 // as the gRPC scans are (kAnonymousScansPerSecond, per server process:
 // several processes behind one address each keep their own); beyond it the
-// answer is 429 with a page saying to wait.
+// answer is 429 with a page saying to wait. A request from loopback (a TLS
+// terminator on this machine) counts against the last address in its
+// X-Forwarded-For, which that proxy appends.
 //
 // The server is cpp-httplib's (docs/scan-page.md says why), with its own
 // thread pool; TLS when given a certificate and key (chemledgerd requires
