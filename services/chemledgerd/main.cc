@@ -370,9 +370,6 @@ absl::Status Serve(const cli::Args& args) {
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
   }
-  if (args.Has("port-file")) {
-    if (absl::Status s = WritePortFile(args.Get("port-file"), port); !s.ok()) return s;
-  }
   // The public scan pages, over HTTP(S).
   std::unique_ptr<web::ScanServer> scan_server;
   const std::string http_listen = args.Get("http-listen", "127.0.0.1:7480");
@@ -400,6 +397,10 @@ absl::Status Serve(const cli::Args& args) {
         return s;
       }
     }
+  }
+  // Written last: once it is there, both ports accept calls.
+  if (args.Has("port-file")) {
+    if (absl::Status s = WritePortFile(args.Get("port-file"), port); !s.ok()) return s;
   }
   // NOT_SERVING once a write has failed and the ledger is read-only.
   ServingStatusReporter serving_status(

@@ -85,6 +85,7 @@ absl::StatusOr<std::unique_ptr<BenchServer>> BenchServer::Start(
 
 absl::Status BenchServer::Serve() {
   std::remove((scratch_ + "/port").c_str());
+  std::remove((scratch_ + "/http-port").c_str());
   std::vector<std::string> argv = {chemledgerd_, "serve", "--data", scratch_ + "/data",
                                    "--listen", "127.0.0.1:0", "--port-file", scratch_ + "/port",
                                    "--http-listen", "127.0.0.1:0", "--http-port-file",
@@ -98,6 +99,11 @@ absl::Status BenchServer::Serve() {
     if (port == 0) absl::SleepFor(absl::Milliseconds(1));
   }
   if (port == 0) return absl::InternalError(absl::StrCat(chemledgerd_, " serve did not start"));
+  // Written before the gRPC port's file.
+  std::ifstream http_port_file(scratch_ + "/http-port");
+  if (!(http_port_file >> http_port_)) {
+    return absl::InternalError(absl::StrCat(chemledgerd_, " serve wrote no --http-port-file"));
+  }
   grpc::ChannelArguments channel_args;
   channel_args.SetMaxReceiveMessageSize(64 << 20);
   channel_ = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
@@ -169,7 +175,8 @@ absl::Status BenchServer::Register(const std::vector<BenchSetupStep>& steps,
 }
 
 absl::Status BenchServer::IssueAndCommission(const crypto::SigningKey& producer,
-                                             const std::string& batch, int count) {
+                                             const std::string& batch, int count,
+                                             std::vector<std::string>* urls) {
   auto labels = v1::LabelService::NewStub(channel_);
   for (int issued = 0; issued < count;) {
     v1::IssueLabelsRequest r;
@@ -189,6 +196,8 @@ absl::Status BenchServer::IssueAndCommission(const crypto::SigningKey& producer,
     auto reader = labels->IssueLabels(&context, *signed_request);
     v1::IssueLabelsResponse message;
     while (reader->Read(&message)) {
+      if (urls == nullptr) continue;
+      for (const v1::IssuedLabel& label : message.labels()) urls->push_back(label.url());
     }
     if (grpc::Status s = reader->Finish(); !s.ok()) return Refused("issuing labels", s);
     issued += n;

@@ -57,6 +57,8 @@ class BenchServer {
   BenchServer& operator=(const BenchServer&) = delete;
 
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  // The port of the scan pages (HTTP on loopback).
+  int http_port() const { return http_port_; }
 
   // Submits each of `steps` to RegistryService, signed by the platform
   // administrator or (by_admin false) by `actor`.
@@ -70,9 +72,10 @@ class BenchServer {
 
   // Issues `count` labels of the benchmark product in `batch` (serials 1 to
   // count), then commissions them at the producer's site, all signed by
-  // `producer`, the producer's admin actor.
+  // `producer`, the producer's admin actor. The labels' URLs go to *urls
+  // when it is given.
   absl::Status IssueAndCommission(const crypto::SigningKey& producer, const std::string& batch,
-                                  int count);
+                                  int count, std::vector<std::string>* urls = nullptr);
 
  private:
   BenchServer(std::string scratch, crypto::SigningKey admin)
@@ -86,6 +89,7 @@ class BenchServer {
   const crypto::SigningKey admin_;
   pid_t pid_ = -1;
   std::shared_ptr<grpc::Channel> channel_;
+  int http_port_ = 0;
   int next_request_ = 0;
 };
 

@@ -12,6 +12,8 @@
 //                   [--seconds N] [--sync-delay-ms N] [--codes N]
 //   chembench scale --chemledgerd PATH [--dir DIR] [--codes N] [--events N]
 //                   [--streams N] [--window N] [--restarts N]
+//   chembench pages --chemledgerd PATH [--dir DIR] [--page-rate N] [--write-rate N]
+//                   [--seconds N] [--codes N]
 
 #include <iostream>
 #include <string>
@@ -22,6 +24,7 @@
 #include "tools/chembench/issuance_bench.h"
 #include "tools/chembench/label_bench.h"
 #include "tools/chembench/log_bench.h"
+#include "tools/chembench/pages_bench.h"
 #include "tools/chembench/reads_bench.h"
 #include "tools/chembench/scale_bench.h"
 #include "tools/chembench/waybill_bench.h"
@@ -65,7 +68,11 @@ constexpr char kUsage[] =
     "chembench scale --chemledgerd PATH [--dir DIR] [--codes N] [--events N]\n"
     "  [--streams N] [--window N] [--restarts N]: start-up time of chemledgerd fresh\n"
     "and after N codes (default 1000000) and N events (default 2000000), and its\n"
-    "resident memory at that size.\n";
+    "resident memory at that size.\n"
+    "chembench pages --chemledgerd PATH [--dir DIR] [--page-rate N] [--write-rate N]\n"
+    "  [--seconds N] [--codes N]: latency of the public scan pages (random label\n"
+    "pages over HTTP, default 500/s), idle and while events stream in at a fixed rate\n"
+    "(default 5000/s).\n";
 
 using chemledger::cli::Args;
 
@@ -175,6 +182,21 @@ int Reads(const Args& flags) {
   return chemledger::chembench::RunReadsBench(options);
 }
 
+int Pages(const Args& flags) {
+  chemledger::chembench::PagesBenchOptions options;
+  if (!ReadServerFlags(flags, "pages", &options.chemledgerd, &options.directory) ||
+      !ReadCounts(flags, "pages",
+                  {{"page-rate", &options.page_rate}, {"write-rate", &options.write_rate},
+                   {"seconds", &options.seconds}, {"codes", &options.codes}})) {
+    return 2;
+  }
+  if (options.codes > 100000) {
+    std::cerr << "chembench pages: --codes must be at most 100000\n";
+    return 2;
+  }
+  return chemledger::chembench::RunPagesBench(options);
+}
+
 int Scale(const Args& flags) {
   chemledger::chembench::ScaleBenchOptions options;
   if (!ReadServerFlags(flags, "scale", &options.chemledgerd, &options.directory) ||
@@ -245,6 +267,7 @@ const Benchmark kBenchmarks[] = {
     {"scale", {{"chemledgerd", "dir", "codes", "events", "streams", "window", "restarts"}, {}},
      Scale},
     {"log", {{"dir", "seconds", "proof-entries"}, {"keep"}}, Log},
+    {"pages", {{"chemledgerd", "dir", "page-rate", "write-rate", "seconds", "codes"}, {}}, Pages},
 };
 
 }  // namespace

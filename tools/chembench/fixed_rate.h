@@ -1,0 +1,70 @@
+// What the latency benchmarks share (chembench reads, chembench pages):
+// calls made at a fixed rate, each on its own schedule, while signed events
+// stream into the server at a fixed rate of their own; and the percentiles
+// of the latencies.
+
+#ifndef CHEMLEDGER_TOOLS_CHEMBENCH_FIXED_RATE_H_
+#define CHEMLEDGER_TOOLS_CHEMBENCH_FIXED_RATE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "chemledger/v1/ledger_service.grpc.pb.h"
+#include "chemledger/v1/log.pb.h"
+#include "crypto/keys.h"
+#include "grpcpp/channel.h"
+
+namespace chemledger::chembench {
+
+struct Percentiles {
+  size_t count = 0;
+  double p50 = 0, p99 = 0, max = 0;
+};
+Percentiles PercentilesOf(std::vector<double> latencies_ms);
+
+// Makes `rate` calls a second for `seconds`: call number i (from 0) is due
+// at start + i / rate, made by one of `threads` threads that share the
+// schedule (so one slow call does not hold up the calls due after it).
+// `call(thread, i)` returns whether it succeeded; failures are counted in
+// *errors. Returns every call's latency in milliseconds.
+std::vector<double> CallAtRate(int rate, int seconds, int threads,
+                               const std::function<bool(int thread, int i)>& call,
+                               std::atomic<int>* errors);
+
+// Streams `events` (signed, in order) on one LedgerService.AppendStream
+// opened as `opener`, one every 1/`rate` s, from a thread of its own, and
+// reads their answers.
+class EventStreamAtRate {
+ public:
+  EventStreamAtRate(std::shared_ptr<grpc::Channel> channel, const crypto::SigningKey& opener,
+                    std::vector<v1::SignedEnvelope> events, int rate);
+  // Waits for every answer.
+  ~EventStreamAtRate();
+
+  // Waits for every answer; then: events written per second, their
+  // latencies from send to durable answer, and how many failed.
+  struct Result {
+    double per_second = 0;
+    Percentiles latency;
+    int errors = 0;
+  };
+  Result Finish();
+
+ private:
+  std::vector<v1::SignedEnvelope> events_;
+  std::vector<double> latencies_;
+  std::atomic<int> errors_{0};
+  std::atomic<int> written_{0};
+  absl::Time start_;
+  absl::Time end_;
+  std::thread thread_;
+};
+
+}  // namespace chemledger::chembench
+
+#endif  // CHEMLEDGER_TOOLS_CHEMBENCH_FIXED_RATE_H_
