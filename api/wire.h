@@ -48,6 +48,7 @@ inline constexpr char kResolveLabelMethod[] = "/chemledger.v1.LabelService/Resol
 inline constexpr char kGetEventMethod[] = "/chemledger.v1.LedgerService/GetEvent";
 inline constexpr char kGetHistoryMethod[] = "/chemledger.v1.LedgerService/GetHistory";
 inline constexpr char kGetWaybillMethod[] = "/chemledger.v1.WaybillService/GetWaybill";
+inline constexpr char kVerifyMethod[] = "/chemledger.v1.VerifyService/Verify";
 inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";
 // Streams of writes open with credentials for their own method
 // (services/registry/stream_gate.h).

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/china_time.h"
+#include "api/wire.h"
 #include "services/common/grpc_read_auth.h"
 #include "services/common/grpc_status.h"
 #include "services/common/raw_unary.h"
@@ -34,7 +35,7 @@ grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,
     // Credentials given must hold: a caller that meant to sign is told why
     // not, rather than answered as anyone.
     absl::StatusOr<v1::Actor> actor =
-        reads_->Authenticate(*snapshot, *context, kVerifyMethod, request_bytes);
+        reads_->Authenticate(*snapshot, *context, api::kVerifyMethod, request_bytes);
     if (!actor.ok()) return ToGrpcStatus(actor.status());
     if (!signed_.Take(actor->public_key(), static_cast<double>(CostOf(*request)), absl::Now())) {
       return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,

@@ -19,8 +19,6 @@
 
 namespace chemledger::verify {
 
-inline constexpr char kVerifyMethod[] = "/chemledger.v1.VerifyService/Verify";
-
 // Anonymous calls: codes a second and the burst, per client address; signed
 // calls, per actor (far more, but bounded: one actor cannot take the
 // service's threads from everyone).
