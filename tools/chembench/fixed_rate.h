@@ -21,6 +21,10 @@
 
 namespace chemledger::chembench {
 
+// CPU time (user and system) process `pid` has used so far, in seconds;
+// 0 if /proc does not say.
+double ProcessCpuSeconds(int pid);
+
 struct Percentiles {
   size_t count = 0;
   double p50 = 0, p99 = 0, max = 0;

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <iostream>
 #include <memory>
@@ -76,7 +78,11 @@ int RunPagesBench(const PagesBenchOptions& o) {
   // Warm up (connections, caches), then idle: pages only.
   PagesAtRate(port, paths, o.page_rate, 1, &page_errors);
   page_errors = 0;
+  const pid_t pid = (*server)->pid();
+  double cpu = ProcessCpuSeconds(pid);
+  absl::Time t = absl::Now();
   const std::vector<double> idle = PagesAtRate(port, paths, o.page_rate, o.seconds, &page_errors);
+  const double idle_cores = (ProcessCpuSeconds(pid) - cpu) / absl::ToDoubleSeconds(absl::Now() - t);
 
   // While STORING events stream in at a fixed rate on one stream.
   BenchEventSigner events(&producer, "pages-ev-");
@@ -86,9 +92,12 @@ int RunPagesBench(const PagesBenchOptions& o) {
   for (int i = 0; i < write_total; ++i) {
     signed_events.push_back(events.Sign(v1::STORING, "P1", 1 + i % o.codes, 1));
   }
+  cpu = ProcessCpuSeconds(pid);
+  t = absl::Now();
   EventStreamAtRate writer((*server)->channel(), producer, std::move(signed_events), o.write_rate);
   const std::vector<double> busy = PagesAtRate(port, paths, o.page_rate, o.seconds, &page_errors);
   const EventStreamAtRate::Result written = writer.Finish();
+  const double busy_cores = (ProcessCpuSeconds(pid) - cpu) / absl::ToDoubleSeconds(absl::Now() - t);
   server->reset();
   if (page_errors > 0 || written.errors > 0) {
     return fail(absl::StrCat(page_errors.load(), " page requests and ", written.errors,
@@ -98,12 +107,14 @@ int RunPagesBench(const PagesBenchOptions& o) {
   std::cout << absl::StrFormat(
       "scan pages: GET of random label pages (of %d commissioned labels) at %d/s over %d "
       "kept-alive connections; writes: STORING events on one stream at %d/s (achieved %.0f/s)\n\n"
-      "| pages | requests | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|\n"
-      "| idle | %d | %.2f | %.2f | %.2f |\n| while events stream in | %d | %.2f | %.2f | %.2f |\n\n"
+      "| pages | requests | p50 ms | p99 ms | max ms | chemledgerd CPU (cores) |\n"
+      "|---|---:|---:|---:|---:|---:|\n"
+      "| idle | %d | %.2f | %.2f | %.2f | %.2f |\n"
+      "| while events stream in | %d | %.2f | %.2f | %.2f | %.2f |\n\n"
       "p99 under load / idle: %.2f (target: p99 <= 5 ms, ratio <= 1.5)\n"
       "writes (from send to durable answer): p50 %.2f ms, p99 %.2f ms\n",
       o.codes, o.page_rate, kThreads, o.write_rate, written.per_second, a.count, a.p50, a.p99,
-      a.max, b.count, b.p50, b.p99, b.max, a.p99 > 0 ? b.p99 / a.p99 : 0,
+      a.max, idle_cores, b.count, b.p50, b.p99, b.max, busy_cores, a.p99 > 0 ? b.p99 / a.p99 : 0,
       written.latency.p50, written.latency.p99);
   return 0;
 }
