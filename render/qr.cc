@@ -1,10 +1,13 @@
 #include "render/qr.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #define ZX_USE_UTF8 1
 #include <ZXing/BarcodeFormat.h>
@@ -32,6 +35,44 @@ int ZxingEccLevel(QrErrorCorrection ecc) {
     case QrErrorCorrection::kH: return 8;
   }
   return 4;
+}
+
+// Windows smaller than this (pixels a side) hold no readable label code.
+constexpr int kMinQuarterPixels = 120;
+
+// Photos no larger than a quarter of this are read at twice the size when
+// nothing is found in them.
+constexpr int64_t kMaxUpscaledPixels = 4'000'000;
+
+// `image` (width x height, one byte a pixel) at twice the size, bilinear.
+std::vector<uint8_t> Doubled(const uint8_t* image, int width, int height) {
+  std::vector<uint8_t> out(static_cast<size_t>(4) * width * height);
+  for (int y = 0; y < 2 * height; ++y) {
+    const double sy = std::max(0.0, (y + 0.5) / 2 - 0.5);
+    const int y0 = std::min(static_cast<int>(sy), height - 1), y1 = std::min(y0 + 1, height - 1);
+    const double fy = sy - y0;
+    for (int x = 0; x < 2 * width; ++x) {
+      const double sx = std::max(0.0, (x + 0.5) / 2 - 0.5);
+      const int x0 = std::min(static_cast<int>(sx), width - 1), x1 = std::min(x0 + 1, width - 1);
+      const double fx = sx - x0;
+      const auto at = [&](int xx, int yy) { return image[static_cast<size_t>(yy) * width + xx]; };
+      const double v = (at(x0, y0) * (1 - fx) + at(x1, y0) * fx) * (1 - fy) +
+                       (at(x0, y1) * (1 - fx) + at(x1, y1) * fx) * fy;
+      out[static_cast<size_t>(y) * 2 * width + x] = static_cast<uint8_t>(std::lround(v));
+    }
+  }
+  return out;
+}
+
+double QuadrilateralArea(const ZXing::Position& p) {
+  // The shoelace formula over the four corners.
+  double twice = 0;
+  for (int i = 0; i < 4; ++i) {
+    const auto& a = p[i];
+    const auto& b = p[(i + 1) % 4];
+    twice += static_cast<double>(a.x) * b.y - static_cast<double>(b.x) * a.y;
+  }
+  return std::abs(twice) / 2;
 }
 
 }  // namespace
@@ -136,15 +177,51 @@ absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_byt
     return absl::InvalidArgumentError(
         absl::StrCat("image: not a PNG or JPEG image we can read (", stbi_failure_reason(), ")"));
   }
-  ZXing::DecodeHints hints;
-  hints.setFormats(ZXing::BarcodeFormat::QRCode);
-  hints.setTryHarder(true);
-  hints.setTryRotate(true);
-  hints.setMaxNumberOfSymbols(255);
-  const ZXing::ImageView view(pixels.get(), width, height, ZXing::ImageFormat::Lum);
+  // ZXing's two adaptive binarizers see different photos well (uneven
+  // light, noise): both are tried on the whole image. Where the codes found
+  // cover little of it, or none was found, there may be more codes than
+  // ZXing finds at once (a pallet's side, codes at an angle): the image's
+  // four overlapping three-quarter windows are read too. Codes are reported
+  // once each, in the order first found.
   std::vector<std::string> texts;
-  for (const ZXing::Result& r : ZXing::ReadBarcodes(view, hints)) {
-    if (r.isValid()) texts.push_back(r.text());
+  double covered = 0;  // pixels inside the codes found
+  const auto read = [&](const uint8_t* image, int stride, int x, int y, int w, int h) {
+    for (const ZXing::Binarizer binarizer :
+         {ZXing::Binarizer::LocalAverage, ZXing::Binarizer::GlobalHistogram}) {
+      ZXing::DecodeHints hints;
+      hints.setFormats(ZXing::BarcodeFormat::QRCode);
+      hints.setTryHarder(true);
+      hints.setTryRotate(true);
+      hints.setBinarizer(binarizer);
+      hints.setMaxNumberOfSymbols(255);
+      const ZXing::ImageView view(image + static_cast<size_t>(y) * stride + x, w, h,
+                                  ZXing::ImageFormat::Lum, stride);
+      for (const ZXing::Result& r : ZXing::ReadBarcodes(view, hints)) {
+        if (!r.isValid()) continue;
+        std::string text = r.text();
+        if (std::find(texts.begin(), texts.end(), text) != texts.end()) continue;
+        texts.push_back(std::move(text));
+        covered += QuadrilateralArea(r.position());
+      }
+    }
+  };
+  read(pixels.get(), width, 0, 0, width, height);
+  if (texts.empty() || covered < 0.4 * width * height) {
+    const int w = width / 2 + width / 4, h = height / 2 + height / 4;  // three quarters
+    if (w >= kMinQuarterPixels && h >= kMinQuarterPixels) {
+      for (const auto& [x, y] : {std::pair<int, int>{0, 0},
+                                 {width - w, 0},
+                                 {0, height - h},
+                                 {width - w, height - h}}) {
+        read(pixels.get(), width, x, y, w, h);
+      }
+    }
+  }
+  // Nothing yet in a small photo: modules of 2-3 blurred pixels, which
+  // ZXing reads better twice the size.
+  if (texts.empty() && static_cast<int64_t>(width) * height <= kMaxUpscaledPixels / 4) {
+    const std::vector<uint8_t> doubled = Doubled(pixels.get(), width, height);
+    read(doubled.data(), 2 * width, 0, 0, 2 * width, 2 * height);
   }
   return texts;
 }

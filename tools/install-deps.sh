@@ -16,8 +16,9 @@ PACKAGES=(
   libcpp-httplib-dev
   # A CJK font for PNG label rendering (render/printable_label.h).
   fonts-wqy-microhei
-  # An independent QR reader for tests.
-  zbar-tools
+  # An independent QR reader for tests, and ImageMagick for camera-like test
+  # photos of labels (render/qr_camera_test.cc).
+  zbar-tools imagemagick
   # Python clients and tests (run with /usr/bin/python3).
   python3-grpcio python3-protobuf python3-nacl
   # Browser tests (tests/browser): Debian's chromium, driven headless by
