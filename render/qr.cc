@@ -178,42 +178,44 @@ absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_byt
         absl::StrCat("image: not a PNG or JPEG image we can read (", stbi_failure_reason(), ")"));
   }
   // ZXing's two adaptive binarizers see different photos well (uneven
-  // light, noise): both are tried on the whole image. Where the codes found
-  // cover little of it, or none was found, there may be more codes than
-  // ZXing finds at once (a pallet's side, codes at an angle): the image's
-  // four overlapping three-quarter windows are read too. Codes are reported
-  // once each, in the order first found.
+  // light, noise). The whole image is read with the first; while the codes
+  // found cover little of it (under 40%: a pallet's side may hold more
+  // codes than ZXing finds at once) or none was found, with the second; then
+  // the image's four overlapping three-quarter windows with both. Codes are
+  // reported once each, in the order first found.
   std::vector<std::string> texts;
   double covered = 0;  // pixels inside the codes found
-  const auto read = [&](const uint8_t* image, int stride, int x, int y, int w, int h) {
-    for (const ZXing::Binarizer binarizer :
-         {ZXing::Binarizer::LocalAverage, ZXing::Binarizer::GlobalHistogram}) {
-      ZXing::DecodeHints hints;
-      hints.setFormats(ZXing::BarcodeFormat::QRCode);
-      hints.setTryHarder(true);
-      hints.setTryRotate(true);
-      hints.setBinarizer(binarizer);
-      hints.setMaxNumberOfSymbols(255);
-      const ZXing::ImageView view(image + static_cast<size_t>(y) * stride + x, w, h,
-                                  ZXing::ImageFormat::Lum, stride);
-      for (const ZXing::Result& r : ZXing::ReadBarcodes(view, hints)) {
-        if (!r.isValid()) continue;
-        std::string text = r.text();
-        if (std::find(texts.begin(), texts.end(), text) != texts.end()) continue;
-        texts.push_back(std::move(text));
-        covered += QuadrilateralArea(r.position());
-      }
+  const auto read = [&](const uint8_t* image, int stride, int x, int y, int w, int h,
+                        ZXing::Binarizer binarizer) {
+    ZXing::DecodeHints hints;
+    hints.setFormats(ZXing::BarcodeFormat::QRCode);
+    hints.setTryHarder(true);
+    hints.setTryRotate(true);
+    hints.setBinarizer(binarizer);
+    hints.setMaxNumberOfSymbols(255);
+    const ZXing::ImageView view(image + static_cast<size_t>(y) * stride + x, w, h,
+                                ZXing::ImageFormat::Lum, stride);
+    for (const ZXing::Result& r : ZXing::ReadBarcodes(view, hints)) {
+      if (!r.isValid()) continue;
+      std::string text = r.text();
+      if (std::find(texts.begin(), texts.end(), text) != texts.end()) continue;
+      texts.push_back(std::move(text));
+      covered += QuadrilateralArea(r.position());
     }
   };
-  read(pixels.get(), width, 0, 0, width, height);
-  if (texts.empty() || covered < 0.4 * width * height) {
+  const auto more_may_be_there = [&] { return texts.empty() || covered < 0.4 * width * height; };
+  constexpr ZXing::Binarizer kBinarizers[] = {ZXing::Binarizer::LocalAverage,
+                                              ZXing::Binarizer::GlobalHistogram};
+  read(pixels.get(), width, 0, 0, width, height, kBinarizers[0]);
+  if (more_may_be_there()) read(pixels.get(), width, 0, 0, width, height, kBinarizers[1]);
+  if (more_may_be_there()) {
     const int w = width / 2 + width / 4, h = height / 2 + height / 4;  // three quarters
     if (w >= kMinQuarterPixels && h >= kMinQuarterPixels) {
       for (const auto& [x, y] : {std::pair<int, int>{0, 0},
                                  {width - w, 0},
                                  {0, height - h},
                                  {width - w, height - h}}) {
-        read(pixels.get(), width, x, y, w, h);
+        for (const ZXing::Binarizer b : kBinarizers) read(pixels.get(), width, x, y, w, h, b);
       }
     }
   }
@@ -221,7 +223,9 @@ absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_byt
   // ZXing reads better twice the size.
   if (texts.empty() && static_cast<int64_t>(width) * height <= kMaxUpscaledPixels / 4) {
     const std::vector<uint8_t> doubled = Doubled(pixels.get(), width, height);
-    read(doubled.data(), 2 * width, 0, 0, 2 * width, 2 * height);
+    for (const ZXing::Binarizer b : kBinarizers) {
+      read(doubled.data(), 2 * width, 0, 0, 2 * width, 2 * height, b);
+    }
   }
   return texts;
 }
