@@ -112,6 +112,7 @@ void ChemledgerdE2eTest::StartServer(const std::vector<std::string>& flags) {
     }
   }
   ASSERT_NE(port, 0);
+  port_ = port;
   channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
                                  grpc::InsecureChannelCredentials());
   registry_ = v1::RegistryService::NewStub(channel_);

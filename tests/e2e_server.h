@@ -182,7 +182,8 @@ class ChemledgerdE2eTest : public ::testing::Test {
   std::unique_ptr<crypto::SigningKey> acme_admin_, acme_operator_, other_admin_, regulator_;
   std::unique_ptr<Subprocess> server_;
   std::shared_ptr<grpc::Channel> channel_;
-  // The port of the scan pages (HTTP, loopback).
+  // The gRPC port, and the port of the scan pages (HTTP); both on loopback.
+  int port_ = 0;
   int http_port_ = 0;
   std::unique_ptr<v1::RegistryService::Stub> registry_;
   std::unique_ptr<v1::LabelService::Stub> labels_;

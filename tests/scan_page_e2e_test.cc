@@ -4,11 +4,13 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <tuple>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "api/china_time.h"
@@ -18,6 +20,8 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "crypto/key_files.h"
+#include "render/qr.h"
 #include "services/common/envelope.h"
 #include "services/registry/registry_testing.h"
 #include "services/waybill/waybill_testing.h"
@@ -57,6 +61,21 @@ class ScanPageE2eTest : public ChemledgerdE2eTest {
     const std::string prefix = absl::StrCat("HTTPS://", kResolver);
     EXPECT_EQ(url.rfind(prefix, 0), 0u) << url;
     return url.substr(prefix.size());
+  }
+
+  // Runs `command` with /bin/sh: its exit code and what it wrote (stdout
+  // and stderr).
+  static std::pair<int, std::string> RunCommand(const std::string& command) {
+    Subprocess p;
+    EXPECT_TRUE(p.Start({"/bin/sh", "-c", command + " 2>&1"}).ok());
+    bool eof = false;
+    std::string out;
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (!eof && absl::Now() < deadline) {
+      for (const std::string& l : p.ReadLines(deadline, &eof)) out += l + "\n";
+    }
+    absl::StatusOr<int> status = p.Wait();
+    return {status.ok() && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1, out};
   }
 
   static bool Has(const Page& page, const std::string& text) {
@@ -319,6 +338,50 @@ TEST_F(ScanPageE2eTest, PlainHttpOnlyOnLoopback) {
   EXPECT_EQ(code, 1) << out;
   EXPECT_NE(out.find("--http-listen: 0.0.0.0:0 is not a loopback address"), std::string::npos)
       << out;
+}
+
+// chemscan verify --server: the server's verdicts for URLs and photos, as a
+// warehouse worker runs it; anonymous, then signed with --details.
+TEST_F(ScanPageE2eTest, ChemscanVerifiesOnline) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Labels labels;
+  ASSERT_NO_FATAL_FAILURE(MakeLabels(&labels));
+  {
+    std::ofstream urls(dir_ + "/urls.txt");
+    urls << labels.genuine << "\n" << labels.used_up << "\n" << labels.forged << "\n";
+  }
+  absl::StatusOr<render::QrSymbol> qr = render::EncodeQr(labels.voided);
+  ASSERT_TRUE(qr.ok());
+  std::ofstream(dir_ + "/voided.png", std::ios::binary) << *render::QrToPng(*qr);
+  const auto run = [&](const std::string& flags) {
+    return RunCommand(absl::StrCat("exec '", RunfilePath("tools/chemscan/chemscan"),
+                                   "' verify --server 127.0.0.1:", port_, " ", flags, " - '",
+                                   dir_, "/voided.png' < '", dir_, "/urls.txt'"));
+  };
+  auto [code, out] = run("");
+  EXPECT_EQ(code, 1) << out;  // not everything is genuine
+  const std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 4u) << out;
+  EXPECT_TRUE(absl::StartsWith(lines[0], "genuine\t")) << lines[0];
+  EXPECT_NE(lines[0].find("\tstdin:1\tauthentic"), std::string::npos) << lines[0];
+  EXPECT_TRUE(absl::StartsWith(lines[1], "suspicious\t")) << lines[1];
+  EXPECT_NE(lines[1].find("WARNING: this package was consumed"), std::string::npos) << lines[1];
+  EXPECT_TRUE(absl::StartsWith(lines[2], "fake\t-\tstdin:3\tbad-signature")) << lines[2];
+  EXPECT_TRUE(absl::StartsWith(lines[3], "suspicious\t")) << lines[3];
+  EXPECT_NE(lines[3].find("voided.png"), std::string::npos) << lines[3];
+
+  // Signed as a registered actor, with details: the package's state.
+  ASSERT_TRUE(crypto::SaveSigningKey(*regulator_, dir_ + "/regulator.key", {}).ok());
+  std::tie(code, out) = run(absl::StrCat("--key '", dir_, "/regulator.key' --details --json"));
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("\"package_state\":\"active\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"package_state\":\"consumed\""), std::string::npos) << out;
+  EXPECT_NE(out.find("甲醇"), std::string::npos) << out;
+  // Only genuine codes: exit 0.
+  std::tie(code, out) = RunCommand(absl::StrCat(
+      "exec '", RunfilePath("tools/chemscan/chemscan"), "' verify --server 127.0.0.1:", port_,
+      " '", labels.genuine, "'"));
+  EXPECT_EQ(code, 0) << out;
 }
 
 // The pages in a real browser: Debian's Chromium, headless, at a phone's

@@ -1,7 +1,9 @@
 // chemscan: what a warehouse worker, an inspector or a customs officer runs to
-// check package labels, offline.
+// check package labels, offline or against the server.
 //
 //   chemscan verify --trust-list FILE [--trust-root VKEY] [--json] INPUT...
+//   chemscan verify --server HOST:PORT [--tls-ca FILE] [--key FILE]
+//                   [--json] [--details] INPUT...
 //
 // INPUT is a PNG or JPEG image (every QR code in it is checked), a label or
 // waybill code URL, or "-" for URLs on standard input, one per line. One
@@ -11,21 +13,30 @@
 // says what it states: carrier, vehicle, route, dates and goods. Exit status
 // 0 only when every code is authentic; 1 otherwise; 2 for a usage error.
 
+#include <unistd.h>
+
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <algorithm>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/china_time.h"
+#include "api/wire.h"
+#include "absl/time/clock.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "crypto/checkpoint.h"
 #include "crypto/trust_list.h"
 #include "crypto/waybill_code.h"
+#include "chemledger/v1/verify_service.grpc.pb.h"
 #include "render/qr.h"
+#include "tools/chemctl/common.h"
 #include "tools/cli/args.h"
 
 namespace chemledger::chemscan {
@@ -50,7 +61,26 @@ constexpr char kUsage[] =
     "One verdict per code: authentic, malformed, unsupported-version,\n"
     "wrong-resolver, unknown-key, revoked-key or bad-signature; an authentic\n"
     "waybill code's line says what it states (carrier, vehicle, route, dates,\n"
-    "goods). Exit status 0 only when every code is authentic.\n";
+    "goods). Exit status 0 only when every code is authentic.\n\n"
+    "usage: chemscan verify --server HOST:PORT [--tls-ca FILE] [--key FILE]\n"
+    "                       [--passphrase-file F] [--json] [--details] INPUT...\n\n"
+    "Verifies online (VerifyService): the server's verdict for each code, which\n"
+    "knows what the log knows: a code voided, a package used up, disposed of,\n"
+    "lost or in transit, a supplier blacklisted. Images are sent to the server,\n"
+    "16 a call; URLs 1000 a call.\n\n"
+    "  --server HOST:PORT  the chemledgerd to ask\n"
+    "  --tls-ca FILE       use TLS, trusting this CA certificate (PEM)\n"
+    "  --key FILE          sign the scans as a registered actor (see the\n"
+    "                      package's state; far higher rate limits); without it\n"
+    "                      the scans are anonymous, limited per address\n"
+    "  --details           also the product, supplier and (signed) package state\n"
+    "  --json              one JSON object per line\n\n"
+    "One line per code: genuine, suspicious (the label was issued, but no\n"
+    "package should carry it now) or fake, then the code, the input and why;\n"
+    "for a waybill code its verdict (authentic, cancelled, closed, superseded,\n"
+    "pending, not-issued, ...). Progress goes to standard error on long\n"
+    "batches. Exit status 0 only when every code is genuine (a waybill code:\n"
+    "authentic) and has no warning.\n";
 
 std::string JsonString(absl::string_view s) {
   std::string out = "\"";
@@ -163,9 +193,239 @@ absl::StatusOr<std::string> PinnedTrustRoot(const cli::Args& args) {
       "(chemledgerd init prints it) in ~/.config/chemledger/trust-root");
 }
 
+// What the command line names: a URL, or an image's bytes (or why neither).
+struct Input {
+  std::string source;
+  std::string url;
+  std::string image;
+  std::string error;
+};
+
+// The inputs `positional` names, in order ("-": URLs on standard input).
+std::vector<Input> ReadInputs(const std::vector<std::string>& positional) {
+  std::vector<Input> inputs;
+  for (const std::string& input : positional) {
+    if (input == "-") {
+      std::string line;
+      for (int n = 1; std::getline(std::cin, line); ++n) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) continue;
+        inputs.push_back({absl::StrCat("stdin:", n), line, "", ""});
+      }
+      continue;
+    }
+    if (absl::StartsWith(input, "HTTPS://") || absl::StartsWith(input, "https://")) {
+      inputs.push_back({"argument", input, "", ""});
+      continue;
+    }
+    std::ifstream in(input, std::ios::binary);
+    if (!in) {
+      inputs.push_back({input, "", "", "cannot read this file (and it is not a label URL)"});
+      continue;
+    }
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    if (!LooksLikeImage(bytes.str())) {
+      inputs.push_back({input, "", "", "not a PNG or JPEG image"});
+      continue;
+    }
+    inputs.push_back({input, "", bytes.str(), ""});
+  }
+  return inputs;
+}
+
+// Online verdicts, one line (or JSON object) per code.
+class OnlineReporter {
+ public:
+  OnlineReporter(bool json, bool details) : json_(json), details_(details) {}
+
+  void Failure(absl::string_view source, absl::string_view why) {
+    Line(source, "fake", "malformed", "", why, {}, "");
+  }
+
+  void Report(absl::string_view source, const v1::Verification& v) {
+    if (v.has_waybill()) {
+      const v1::ResolveWaybillCodeResponse& w = v.waybill();
+      std::string detail = w.detail();
+      if (details_ && !w.waybill_number().empty()) {
+        const v1::PublicWaybillView& view = w.public_view();
+        absl::StrAppend(&detail, detail.empty() ? "" : "; ", "carrier ", view.carrier_name(),
+                        ", vehicle ", view.vehicle_plate(), ", ", view.goods_size(),
+                        " goods lines");
+      }
+      Line(source, w.verdict() == "authentic" ? "genuine" : "fake", w.verdict(),
+           w.waybill_number().empty() ? "" : absl::StrCat("waybill:", w.waybill_number()),
+           detail, {}, "");
+      return;
+    }
+    const v1::ResolveLabelResponse& l = v.label();
+    std::vector<std::string> warnings(l.warnings().begin(), l.warnings().end());
+    std::string detail = l.verdict() == "authentic" ? "" : l.detail();
+    if (details_ && l.has_product()) {
+      absl::StrAppend(&detail, detail.empty() ? "" : "; ", l.product().name_zh(), " (",
+                      l.product().name_en(), "), UN ", l.product().un_number(), ", supplier ",
+                      l.enterprise().enterprise().name());
+    }
+    Line(source, l.assessment(), l.verdict(), l.code(), detail, warnings,
+         details_ ? l.package_state() : "");
+  }
+
+  int checked() const { return checked_; }
+  int failed() const { return failed_; }
+
+ private:
+  void Line(absl::string_view source, absl::string_view assessment, absl::string_view verdict,
+            absl::string_view code, absl::string_view detail,
+            const std::vector<std::string>& warnings, absl::string_view state) {
+    ++checked_;
+    if (assessment != "genuine" || !warnings.empty()) ++failed_;
+    if (json_) {
+      std::cout << "{\"input\":" << JsonString(source) << ",\"assessment\":"
+                << JsonString(assessment) << ",\"verdict\":" << JsonString(verdict)
+                << ",\"code\":" << JsonString(code) << ",\"detail\":" << JsonString(detail)
+                << ",\"warnings\":[";
+      for (size_t i = 0; i < warnings.size(); ++i) {
+        std::cout << (i ? "," : "") << JsonString(warnings[i]);
+      }
+      std::cout << "]";
+      if (!state.empty()) std::cout << ",\"package_state\":" << JsonString(state);
+      std::cout << "}\n";
+      return;
+    }
+    std::cout << assessment << "\t" << (code.empty() ? "-" : code) << "\t" << source << "\t"
+              << verdict;
+    if (!state.empty()) std::cout << ", " << state;
+    if (!detail.empty()) std::cout << "; " << absl::StrReplaceAll(detail, {{"\n", " "}});
+    for (const std::string& w : warnings) std::cout << "; WARNING: " << w;
+    std::cout << "\n";
+  }
+
+  const bool json_;
+  const bool details_;
+  int checked_ = 0;
+  int failed_ = 0;
+};
+
+constexpr int kUrlsPerCall = 1000;
+constexpr int kImagesPerCall = 16;
+constexpr size_t kImageBytesPerCall = 3 << 20;
+
+int VerifyOnline(const cli::Args& args) {
+  const std::vector<Input> inputs = ReadInputs(args.positional());
+  // Signed scans (--key) as a registered actor; anonymous ones otherwise.
+  std::optional<chemctl::ReadSession> session;
+  std::unique_ptr<v1::VerifyService::Stub> anonymous;
+  if (args.Has("key")) {
+    absl::StatusOr<chemctl::ReadSession> opened = chemctl::ReadSession::Open(args);
+    if (!opened.ok()) {
+      std::cerr << "chemscan verify: " << opened.status().message() << "\n";
+      return 1;
+    }
+    session.emplace(*std::move(opened));
+  } else {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = chemctl::ServerChannel(args);
+    if (!channel.ok()) {
+      std::cerr << "chemscan verify: " << channel.status().message() << "\n";
+      return 2;
+    }
+    anonymous = v1::VerifyService::NewStub(*channel);
+  }
+  OnlineReporter reporter(args.Bool("json"), args.Bool("details"));
+  const bool progress = inputs.size() > kUrlsPerCall || isatty(STDERR_FILENO);
+  size_t done = 0;
+  // Sends `request` (retrying while the server says to wait) and reports
+  // its verdicts; `sources[i]` names the i-th URL, `images[j]` the j-th image.
+  const auto send = [&](const v1::VerifyRequest& request, const std::vector<std::string>& sources,
+                        const std::vector<std::string>& images) -> bool {
+    v1::VerifyResponse response;
+    for (int attempt = 0;; ++attempt) {
+      absl::Status status;
+      if (session) {
+        status = session->Call(api::kVerifyMethod, request, &response);
+      } else {
+        std::unique_ptr<grpc::ClientContext> context = chemctl::Context(60);
+        grpc::Status s = anonymous->Verify(context.get(), request, &response);
+        status = s.ok() ? absl::OkStatus() : chemctl::ServerError(s);
+      }
+      if (status.ok()) break;
+      if (absl::IsResourceExhausted(status) && attempt < 20) {
+        if (attempt == 0) {
+          std::cerr << "chemscan verify: the server limits scans (" << status.message()
+                    << "); waiting and retrying" << (session ? "" : " (--key scans faster)")
+                    << "\n";
+        }
+        absl::SleepFor(absl::Seconds(std::min(10, 1 << std::min(attempt, 3))));
+        continue;
+      }
+      std::cerr << "chemscan verify: " << status.message() << "\n";
+      return false;
+    }
+    std::vector<int> codes_per_image(images.size() + 1, 0);
+    for (const v1::Verification& v : response.verifications()) {
+      if (v.image() > 0) ++codes_per_image[v.image()];
+    }
+    std::vector<int> seen(images.size() + 1, 0);
+    for (int i = 0; i < response.verifications_size(); ++i) {
+      const v1::Verification& v = response.verifications(i);
+      if (v.image() == 0) {
+        // The URLs come first, in the order sent.
+        reporter.Report(static_cast<size_t>(i) < sources.size() ? sources[i] : v.url(), v);
+      } else {
+        const int k = ++seen[v.image()];
+        const std::string& name = images[v.image() - 1];
+        reporter.Report(codes_per_image[v.image()] == 1 ? name : absl::StrCat(name, "#", k), v);
+      }
+    }
+    for (int index : response.images_without_codes()) {
+      reporter.Failure(images[index - 1], "no QR code found in the image");
+    }
+    return true;
+  };
+  v1::VerifyRequest request;
+  std::vector<std::string> sources, images;
+  size_t image_bytes = 0;
+  const auto flush = [&]() -> bool {
+    if (request.urls_size() == 0 && request.images_size() == 0) return true;
+    const bool ok = send(request, sources, images);
+    done += request.urls_size() + request.images_size();
+    if (progress) std::cerr << "chemscan verify: " << done << " of " << inputs.size() << "\n";
+    request.Clear();
+    sources.clear();
+    images.clear();
+    image_bytes = 0;
+    return ok;
+  };
+  for (const Input& input : inputs) {
+    if (!input.error.empty()) {
+      reporter.Failure(input.source, input.error);
+      continue;
+    }
+    if (!input.url.empty()) {
+      if (request.urls_size() == kUrlsPerCall && !flush()) return 1;
+      request.add_urls(input.url);
+      sources.push_back(input.source);
+      continue;
+    }
+    if (request.images_size() == kImagesPerCall ||
+        image_bytes + input.image.size() > kImageBytesPerCall) {
+      if (!flush()) return 1;
+    }
+    request.add_images(input.image);
+    images.push_back(input.source);
+    image_bytes += input.image.size();
+  }
+  if (!flush()) return 1;
+  if (reporter.checked() == 0) {
+    std::cerr << "chemscan verify: no label found in the input\n";
+    return 1;
+  }
+  return reporter.failed() == 0 ? 0 : 1;
+}
+
 int Verify(const std::vector<std::string>& argv) {
-  absl::StatusOr<cli::Args> args =
-      cli::Args::Parse(argv, {{"trust-list", "trust-root"}, {"json", "accept-expired"}});
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(
+      argv, {{"trust-list", "trust-root", "server", "tls-ca", "key", "passphrase-file"},
+             {"json", "accept-expired", "details"}});
   if (!args.ok()) {
     std::cerr << "chemscan verify: " << args.status().message() << " (see --help)\n";
     return 2;
@@ -173,6 +433,22 @@ int Verify(const std::vector<std::string>& argv) {
   if (args->help()) {
     std::cout << kUsage;
     return 0;
+  }
+  if (args->Has("server")) {
+    if (args->Has("trust-list") || args->Has("trust-root") || args->Bool("accept-expired")) {
+      std::cerr << "chemscan verify: --server asks the server; --trust-list, --trust-root and "
+                   "--accept-expired are for offline verification (see --help)\n";
+      return 2;
+    }
+    if (args->positional().empty()) {
+      std::cerr << "chemscan verify: no INPUT given (see --help)\n";
+      return 2;
+    }
+    return VerifyOnline(*args);
+  }
+  if (args->Has("key") || args->Bool("details")) {
+    std::cerr << "chemscan verify: --key and --details go with --server (see --help)\n";
+    return 2;
   }
   absl::StatusOr<std::string> list_path = args->Required("trust-list");
   if (!list_path.ok()) {
@@ -228,43 +504,27 @@ int Verify(const std::vector<std::string>& argv) {
                        : std::string("without expiry"),
         ": revocations since do not show");
   }
-  for (const std::string& input : args->positional()) {
-    if (input == "-") {
-      std::string line;
-      for (int n = 1; std::getline(std::cin, line); ++n) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (line.empty()) continue;
-        reporter.Check(absl::StrCat("stdin:", n), line, *trust);
-      }
+  for (const Input& input : ReadInputs(args->positional())) {
+    if (!input.error.empty()) {
+      reporter.Report(input.source, "malformed", "", input.error);
       continue;
     }
-    if (absl::StartsWith(input, "HTTPS://") || absl::StartsWith(input, "https://")) {
-      reporter.Check("argument", input, *trust);
+    if (!input.url.empty()) {
+      reporter.Check(input.source, input.url, *trust);
       continue;
     }
-    std::ifstream in(input, std::ios::binary);
-    if (!in) {
-      reporter.Report(input, "malformed", "", "cannot read this file (and it is not a label URL)");
-      continue;
-    }
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
-    if (!LooksLikeImage(bytes.str())) {
-      reporter.Report(input, "malformed", "", "not a PNG or JPEG image");
-      continue;
-    }
-    absl::StatusOr<std::vector<std::string>> codes = render::ReadQrCodes(bytes.str());
+    absl::StatusOr<std::vector<std::string>> codes = render::ReadQrCodes(input.image);
     if (!codes.ok()) {
-      reporter.Report(input, "malformed", "", codes.status().message());
+      reporter.Report(input.source, "malformed", "", codes.status().message());
       continue;
     }
     if (codes->empty()) {
-      reporter.Report(input, "malformed", "", "no QR code found in the image");
+      reporter.Report(input.source, "malformed", "", "no QR code found in the image");
       continue;
     }
     for (size_t i = 0; i < codes->size(); ++i) {
-      reporter.Check(codes->size() == 1 ? input : absl::StrCat(input, "#", i + 1), (*codes)[i],
-                     *trust);
+      reporter.Check(codes->size() == 1 ? input.source : absl::StrCat(input.source, "#", i + 1),
+                     (*codes)[i], *trust);
     }
   }
   if (reporter.checked == 0) {
