@@ -116,6 +116,10 @@ std::string WarningText(const v1::ScanWarning& w, const PageRequest& r) {
       return "供应商已被列入黑名单。";
     case v1::IN_TRANSIT_ELSEWHERE:
       return "此包装正按电子运单运输中，而扫描者不是其承运人或收货人。";
+    case v1::PACKAGE_ON_HOLD:
+      return "此包装已被封存（暂扣）：不得移动或使用。";
+    case v1::PACKAGE_RECALLED:
+      return "此包装已被供应商或监管部门召回：请勿使用，退还供应商。";
     default:
       return w.text();
   }

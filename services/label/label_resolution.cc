@@ -37,6 +37,15 @@ absl::StatusOr<bool> WarnOfState(const storage::StateReader& state, const std::s
   if (scanner.registered()) {
     response->set_package_state(std::string(ledger::CodeStatusName(status)));
   }
+  if ((*now)->recalled && !ledger::IsTerminal(status)) {
+    Warn(v1::PACKAGE_RECALLED,
+         "this package was recalled by its supplier or a regulator: do not use it; return it "
+         "to the supplier",
+         response);
+  }
+  if ((*now)->on_hold && !ledger::IsTerminal(status)) {
+    Warn(v1::PACKAGE_ON_HOLD, "this package is on hold: it must not be moved or used", response);
+  }
   switch (status) {
     case ledger::CodeStatus::kVoided:
       Warn(v1::CODE_VOIDED,

@@ -13,7 +13,8 @@
 //
 // The verdict is authenticity plus the package's state: a warning for each
 // of a voided code, a package consumed or disposed of (a possible copy), one
-// reported lost or stolen, one in transit scanned by anyone but its carrier
+// reported lost or stolen, one on hold, one recalled, one in transit scanned
+// by anyone but its carrier
 // and consignee (and regulators), a supplier on the blacklist and a label key
 // revoked after the issuance; and the assessment in one word (genuine,
 // suspicious, fake). A registered actor's scan also gets the package's state.

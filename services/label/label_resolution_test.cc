@@ -87,7 +87,10 @@ class LabelResolutionTest : public ::testing::Test {
     e.mutable_location()->set_enterprise_uscc(kAcme);
     e.mutable_location()->set_site("plant");
     e.set_quantity_milli(quantity_milli);
-    if (step == v1::VOIDING || step == v1::LOSS_REPORT) e.set_reason("as the test says");
+    if (step == v1::VOIDING || step == v1::LOSS_REPORT || step == v1::HOLDING ||
+        step == v1::RELEASING || step == v1::RECALLING) {
+      e.set_reason("as the test says");
+    }
     absl::StatusOr<v1::SignedEnvelope> signed_event =
         envelope::Sign(api::kEventContext, e.SerializeAsString(), acme_admin_);
     if (!signed_event.ok()) return signed_event.status();
@@ -236,6 +239,22 @@ TEST_F(LabelResolutionTest, ThePackagesStateWarnsOfPossibleCopies) {
   crypto::LabelClaims unissued = claims_;
   unissued.serial = 99;
   EXPECT_EQ(Resolve(SignedBy(unissued, LabelKey())).assessment(), "fake");
+}
+
+TEST_F(LabelResolutionTest, HoldsAndRecallsAreWarnings) {
+  ASSERT_TRUE(Record(v1::COMMISSIONING, {CodeOf(1), CodeOf(2)}).ok());
+  ASSERT_TRUE(Record(v1::HOLDING, {CodeOf(1)}).ok());
+  v1::ResolveLabelResponse r = Resolve(UrlOf(1));
+  EXPECT_EQ(r.assessment(), "genuine");  // the label is; the package is held
+  ASSERT_EQ(r.scan_warnings_size(), 1);
+  EXPECT_EQ(r.scan_warnings(0).kind(), v1::PACKAGE_ON_HOLD);
+  ASSERT_TRUE(Record(v1::RELEASING, {CodeOf(1)}).ok());
+  EXPECT_EQ(Resolve(UrlOf(1)).scan_warnings_size(), 0);
+  ASSERT_TRUE(Record(v1::RECALLING, {CodeOf(2)}).ok());
+  r = Resolve(UrlOf(2));
+  ASSERT_EQ(r.scan_warnings_size(), 1);
+  EXPECT_EQ(r.scan_warnings(0).kind(), v1::PACKAGE_RECALLED);
+  EXPECT_NE(r.warnings(0).find("return it"), std::string::npos) << r.warnings(0);
 }
 
 TEST_F(LabelResolutionTest, ABlacklistedSupplierIsAWarning) {

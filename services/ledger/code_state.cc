@@ -34,6 +34,8 @@ state::CodeRecord ToRecord(const CodeState& s) {
   r.set_consignee(s.consignee);
   r.set_parent(s.parent);
   for (const std::string& c : s.children) r.add_children(c);
+  r.set_on_hold(s.on_hold);
+  r.set_recalled(s.recalled);
   if (s.last_event_index) {
     r.set_has_last_event(true);
     r.set_last_event_index(*s.last_event_index);
@@ -55,6 +57,8 @@ CodeState FromRecord(absl::string_view code, const state::CodeRecord& r) {
   s.consignee = r.consignee();
   s.parent = r.parent();
   s.children.insert(r.children().begin(), r.children().end());
+  s.on_hold = r.on_hold();
+  s.recalled = r.recalled();
   if (r.has_last_event()) {
     s.last_event_index = r.last_event_index();
     s.last_event_time = absl::FromUnixNanos(r.last_event_unix_nanos());

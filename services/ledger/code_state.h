@@ -52,6 +52,8 @@ struct CodeState {
   std::string consignee;       // while in transit
   std::string parent;          // the aggregate it is packed on, if any
   std::set<std::string> children;  // aggregates only
+  bool on_hold = false;        // held (HOLDING) until released (RELEASING)
+  bool recalled = false;       // recalled by its issuer or a regulator
   absl::Time last_event_time = absl::InfinitePast();
   std::optional<uint64_t> last_event_index;  // the log index of its latest event
 };

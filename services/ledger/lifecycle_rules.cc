@@ -59,6 +59,7 @@ class Step {
   const storage::StateReader& state;
   const v1::Event& e;
   const std::string& who;
+  bool by_regulator = false;  // signed by a regulator (holds and recalls only)
   absl::Time when;
   std::optional<registry::EnterpriseRecord> enterprise;  // the event's enterprise
 
@@ -192,6 +193,16 @@ absl::Status Require(absl::string_view field, bool ok, absl::string_view rule) {
   return ok ? absl::OkStatus() : Invalid(field, rule);
 }
 
+// Refused while any of `codes` is on hold (HOLDING until RELEASING).
+absl::Status NotHeld(const std::string& field, const std::vector<CodeState*>& codes) {
+  for (const CodeState* c : codes) {
+    if (c->on_hold) {
+      return Precondition(field, absl::StrCat(c->code, " is on hold (封存): released first"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // ------------------------------------------------------------ step handlers
 
 absl::Status Commissioning(Step& s) {
@@ -302,6 +313,7 @@ absl::Status StoringOrShipping(Step& s) {
     if (shipping) CL_RETURN_IF_ERROR(CheckWaybill(s, c->code));
     std::vector<CodeState*> moved = {c};
     CL_RETURN_IF_ERROR(s.Descendants(c->code, &moved));
+    if (shipping) CL_RETURN_IF_ERROR(NotHeld(Field(i), moved));
     if (shipping) {
       for (CodeState* m : moved) {
         m->status = CodeStatus::kInTransit;
@@ -349,6 +361,12 @@ absl::Status ConsumingOrRepackaging(Step& s) {
   if (e.codes_size() != 1) return Invalid("codes", "exactly one package is required");
   CL_ASSIGN_OR_RETURN(CodeState * input, s.Held(0));
   if (input->aggregate) return Invalid("codes[0]", "is an aggregate: unpack it first");
+  CL_RETURN_IF_ERROR(NotHeld("codes[0]", {input}));
+  if (input->recalled) {
+    return Precondition("codes[0]", absl::StrCat(input->code, " is recalled: not to be ",
+                                                 e.step() == v1::CONSUMING ? "consumed" : "repackaged",
+                                                 "; return it to its supplier"));
+  }
   if (e.quantity_milli() == 0) return Invalid("quantity_milli", "must be more than 0");
   if (e.quantity_milli() > input->remaining_milli) {
     return Precondition("quantity_milli",
@@ -641,6 +659,84 @@ absl::Status ErrorDeclaration(Step& s) {
   return absl::OkStatus();
 }
 
+// HOLDING and RELEASING: by the custodian (the event's enterprise) or a
+// regulator (the event's enterprise then names the custodian). A pallet is
+// held or released with everything on it.
+absl::Status HoldingOrReleasing(Step& s) {
+  const v1::Event& e = s.e;
+  if (e.codes_size() == 0) return Invalid("codes", "at least one code is required");
+  CL_RETURN_IF_ERROR(Require("reason", !e.reason().empty(), "is required"));
+  const bool hold = e.step() == v1::HOLDING;
+  for (int i = 0; i < e.codes_size(); ++i) {
+    const std::string field = Field(i);
+    CL_ASSIGN_OR_RETURN(CodeState * c, s.StateOf(e.codes(i)));
+    if (c == nullptr) {
+      return absl::NotFoundError(absl::StrCat("event.", field, ": ", e.codes(i),
+                                              " is not in the ledger"));
+    }
+    if (c->custodian != s.who) {
+      return absl::PermissionDeniedError(absl::StrCat("event.", field, ": ", c->code,
+                                                      " is in the custody of ", c->custodian,
+                                                      ", not of ", s.who));
+    }
+    if (IsTerminal(c->status)) {
+      return Precondition(field, absl::StrCat(c->code, " is ", CodeStatusName(c->status),
+                                              ": nothing happens to it any more"));
+    }
+    if (!c->parent.empty()) {
+      return Precondition(field, absl::StrCat(c->code, " is packed on ", s.ParentOf(*c),
+                                              ": hold or release that"));
+    }
+    std::vector<CodeState*> moved = {c};
+    CL_RETURN_IF_ERROR(s.Descendants(c->code, &moved));
+    // Released: the code and whatever on it was held (a package held before
+    // it was packed).
+    const bool any_held = std::any_of(moved.begin(), moved.end(),
+                                      [](const CodeState* m) { return m->on_hold; });
+    if (hold ? c->on_hold : !any_held) {
+      return Precondition(field, absl::StrCat(c->code, hold ? " is already on hold"
+                                                            : " is not on hold, nor is anything on it"));
+    }
+    for (CodeState* m : moved) m->on_hold = hold;
+  }
+  return absl::OkStatus();
+}
+
+// RECALLING: packages of the event's enterprise (their issuer), or by a
+// regulator of any issuer (the event's enterprise then names it), wherever
+// they are. Recalled is for good.
+absl::Status Recalling(Step& s) {
+  const v1::Event& e = s.e;
+  if (e.codes_size() == 0) return Invalid("codes", "at least one code is required");
+  CL_RETURN_IF_ERROR(Require("reason", !e.reason().empty(), "is required"));
+  for (int i = 0; i < e.codes_size(); ++i) {
+    const std::string field = Field(i);
+    std::optional<ids::PackageCode> p = ids::PackageCode::Parse(e.codes(i));
+    if (!p) {
+      return Invalid(field, absl::StrCat("'", e.codes(i),
+                                         "' is not a package code (packages are recalled, not "
+                                         "aggregates)"));
+    }
+    if (p->uscc != s.who) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "event.", field, ": ", e.codes(i), " was issued by ", p->uscc, ", not by ", s.who,
+          ": a recall is its issuer's (or a regulator's, naming the issuer)"));
+    }
+    CL_ASSIGN_OR_RETURN(CodeState * c, s.StateOf(e.codes(i)));
+    if (c == nullptr) {
+      return absl::NotFoundError(absl::StrCat("event.", field, ": ", e.codes(i),
+                                              " is not in the ledger"));
+    }
+    if (IsTerminal(c->status)) {
+      return Precondition(field, absl::StrCat(c->code, " is ", CodeStatusName(c->status),
+                                              ": nothing happens to it any more"));
+    }
+    if (c->recalled) return Precondition(field, absl::StrCat(c->code, " is already recalled"));
+    c->recalled = true;
+  }
+  return absl::OkStatus();
+}
+
 // The general rules of an event, before its step's.
 absl::Status CheckEvent(Step& s) {
   const v1::Event& e = s.e;
@@ -679,6 +775,9 @@ absl::Status CheckEvent(Step& s) {
     return absl::NotFoundError(absl::StrCat("event.location.enterprise_uscc: enterprise ", s.who,
                                             " is not registered"));
   }
+  // A regulator's hold or recall is addressed to the enterprise; its roles
+  // bound what the enterprise itself records.
+  if (s.by_regulator) return absl::OkStatus();
   const v1::Enterprise& ent = s.enterprise->enterprise;
   const auto refuse = [&](absl::string_view needs) {
     return absl::PermissionDeniedError(
@@ -727,6 +826,9 @@ absl::Status ApplyStep(Step& s) {
     case v1::FOUND: return LossOrFound(s);
     case v1::VOIDING: return Voiding(s);
     case v1::ERROR_DECLARATION: return ErrorDeclaration(s);
+    case v1::HOLDING:
+    case v1::RELEASING: return HoldingOrReleasing(s);
+    case v1::RECALLING: return Recalling(s);
     default: return Invalid("step", "is not a known business step");
   }
 }
@@ -746,6 +848,7 @@ std::vector<std::pair<std::string, std::string>> NamedCodes(const v1::Event& e) 
 // says only that, the same whether the code exists or not, naming no other
 // party; the full reason goes with it for the regulator (refusal.h).
 absl::Status Redact(Step& s, const absl::Status& refused) {
+  if (s.by_regulator) return refused;  // a regulator may read every record
   // Only refusals (not the store's own errors, which say nothing of a code).
   switch (refused.code()) {
     case absl::StatusCode::kInvalidArgument:
@@ -806,14 +909,20 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
     return absl::InvalidArgumentError("envelope.payload: not an Event");
   }
   const v1::Location& where = event.location();
-  if ((actor.role() != v1::ENTERPRISE_ADMIN && actor.role() != v1::ENTERPRISE_OPERATOR) ||
-      actor.enterprise_uscc() != where.enterprise_uscc()) {
+  const bool hold_or_recall = event.step() == v1::HOLDING || event.step() == v1::RELEASING ||
+                              event.step() == v1::RECALLING;
+  const bool by_regulator = actor.role() == v1::REGULATOR && hold_or_recall;
+  if (!by_regulator &&
+      ((actor.role() != v1::ENTERPRISE_ADMIN && actor.role() != v1::ENTERPRISE_OPERATOR) ||
+       actor.enterprise_uscc() != where.enterprise_uscc())) {
     return absl::PermissionDeniedError(absl::StrCat(
         "envelope.signatures[0].key_id: actor '", actor.name(), "' (",
         v1::ActorRole_Name(actor.role()), ") may not record events for enterprise '",
-        where.enterprise_uscc(), "' (event.location.enterprise_uscc)"));
+        where.enterprise_uscc(), "' (event.location.enterprise_uscc)",
+        actor.role() == v1::REGULATOR ? "; regulators record holds and recalls only" : ""));
   }
   Step s(entry, state, event);
+  s.by_regulator = by_regulator;
   CL_RETURN_IF_ERROR(CheckEvent(s));
   if (absl::Status refused = ApplyStep(s); !refused.ok()) return Redact(s, refused);
   if (s.touched.size() > static_cast<size_t>(kMaxTouchedCodes)) {
@@ -877,7 +986,11 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
   state::EventRecord record;
   record.set_log_index(entry.index);
   record.set_enterprise(where.enterprise_uscc());
-  changes->Put(internal::EventKey(where.enterprise_uscc(), event.event_id()),
+  // Event ids are unique per signer's enterprise (as request ids are): a
+  // regulator's under the platform's scope, never among the enterprise's.
+  changes->Put(internal::EventKey(s.by_regulator ? registry::kPlatformRequestScope
+                                                 : where.enterprise_uscc(),
+                                  event.event_id()),
                record.SerializeAsString());
   return absl::OkStatus();
 }

@@ -5,7 +5,14 @@
 // The rules (each refusal names the field):
 //  - the signer is an admin or operator of the event's enterprise
 //    (event.location.enterprise_uscc), registered, unrevoked, not
-//    blacklisted;
+//    blacklisted; or, for a hold, its release or a recall only, a regulator
+//    (the event's enterprise then names the custodian, or for a recall the
+//    issuer, and its roles do not bound the step);
+//  - a hold (HOLDING) is the custodian's, lifted by its release
+//    (RELEASING); while held, a package (or a pallet holding it) is not
+//    shipped, consumed or repackaged; a recall (RECALLING) is the issuer's,
+//    for good: a recalled package is not consumed or repackaged (it may be
+//    shipped back);
 //  - only the custodian stores, ships, consumes, repackages, packs or
 //    disposes of a package; receipt by the consignee changes the custodian;
 //  - shipping needs an open e-waybill of that consignor and consignee that

@@ -873,5 +873,103 @@ TEST(EventSigningTest, WorkedExampleFromTheDocs) {
   EXPECT_EQ(signed_event->signatures(0).key_id(), "beca62982f5d94c3");
 }
 
+TEST_F(LifecycleRulesTest, AHeldPackageIsNotShippedOrUsedUntilReleased) {
+  Commission({1, 2, 3});
+  using Code_ = absl::StatusCode;
+  // The custodian holds it (a quarantine), with a reason.
+  v1::Event hold = Event(v1::HOLDING, kProducer, {Code(1)});
+  Refused(producer_, hold, Code_::kInvalidArgument, "event.reason: is required");
+  hold.set_reason("suspected contamination");
+  Ok(producer_, hold);
+  EXPECT_TRUE(Find(Code(1)).on_hold);
+  v1::Event again = Event(v1::HOLDING, kProducer, {Code(1)});
+  again.set_reason("twice");
+  Refused(producer_, again, Code_::kFailedPrecondition, "is already on hold");
+  // Held: not consumed, repackaged or shipped (alone or on a pallet).
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
+  use.set_quantity_milli(1000);
+  Refused(producer_, use, Code_::kFailedPrecondition, "is on hold (封存): released first");
+  v1::Event pack = Event(v1::PACKING, kProducer, {Code(1), Code(2)});
+  pack.set_parent_code(absl::StrCat(kProducer, ".LU.P1"));
+  Ok(producer_, pack);
+  SubmitWaybill("WB-HELD", kProducer, kWarehouse, {absl::StrCat(kProducer, ".LU.P1")});
+  v1::Event ship = Event(v1::SHIPPING, kProducer, {absl::StrCat(kProducer, ".LU.P1")});
+  ship.set_consignee_uscc(kWarehouse);
+  ship.set_waybill_id("WB-HELD");
+  Refused(producer_, ship, Code_::kFailedPrecondition, Code(1) + " is on hold");
+  // Storing it elsewhere on site is allowed.
+  Ok(producer_, Event(v1::STORING, kProducer, {absl::StrCat(kProducer, ".LU.P1")}));
+  // Another enterprise may not hold or release what it does not hold.
+  v1::Event release = Event(v1::RELEASING, kWarehouse, {Code(3)});
+  release.set_reason("not ours");
+  Refused(warehouse_, release, Code_::kPermissionDenied, "event.codes[0]");
+  // Released: it ships.
+  release = Event(v1::RELEASING, kProducer, {absl::StrCat(kProducer, ".LU.P1")});
+  release.set_reason("tests clear");
+  Ok(producer_, release);
+  EXPECT_FALSE(Find(Code(1)).on_hold);
+  ship = Event(v1::SHIPPING, kProducer, {absl::StrCat(kProducer, ".LU.P1")});
+  ship.set_consignee_uscc(kWarehouse);
+  ship.set_waybill_id("WB-HELD");
+  Ok(producer_, ship);
+  ExpectChainIntact(Code(1));
+}
+
+TEST_F(LifecycleRulesTest, ARegulatorHoldsAndRecallsAnyPackageButRecordsNothingElse) {
+  Commission({1, 2});
+  Move(producer_, kProducer, warehouse_, kWarehouse, {Code(1)});
+  using Code_ = absl::StatusCode;
+  // A regulator's hold names the custodian.
+  v1::Event hold = Event(v1::HOLDING, kWarehouse, {Code(1)});
+  hold.set_reason("应急管理局 现场检查 封存");
+  Refused(regulator_, Event(v1::STORING, kWarehouse, {Code(1)}), Code_::kPermissionDenied,
+          "regulators record holds and recalls only");
+  v1::Event wrong = hold;
+  wrong.mutable_location()->set_enterprise_uscc(kProducer);
+  Refused(regulator_, wrong, Code_::kPermissionDenied,
+          Code(1) + " is in the custody of " + kWarehouse);
+  Ok(regulator_, hold);
+  EXPECT_TRUE(Find(Code(1)).on_hold);
+  // The warehouse cannot use it; the regulator releases it.
+  v1::Event release = Event(v1::RELEASING, kWarehouse, {Code(1)});
+  release.set_reason("检查合格");
+  Ok(regulator_, release);
+  // A recall names the issuer; the package is recalled wherever it is.
+  v1::Event recall = Event(v1::RECALLING, kProducer, {Code(1), Code(2)});
+  recall.set_reason("批次质量问题");
+  Ok(regulator_, recall);
+  EXPECT_TRUE(Find(Code(1)).recalled);
+  EXPECT_TRUE(Find(Code(2)).recalled);
+  // Its event id is the regulator's own: an enterprise may use the same.
+  v1::Event same_id = Event(v1::STORING, kWarehouse, {Code(1)});
+  same_id.set_event_id(recall.event_id());
+  Ok(warehouse_, same_id);
+}
+
+TEST_F(LifecycleRulesTest, ARecallIsTheIssuersAndStopsUseForGood) {
+  Commission({1, 2});
+  Move(producer_, kProducer, user_, kUser, {Code(1)});
+  using Code_ = absl::StatusCode;
+  // Not by whoever holds it: by the issuer.
+  v1::Event recall = Event(v1::RECALLING, kUser, {Code(1)});
+  recall.set_reason("we think so");
+  Refused(user_, recall, Code_::kPermissionDenied, "a recall is its issuer's");
+  recall = Event(v1::RECALLING, kProducer, {Code(1)});
+  recall.set_reason("wrong concentration");
+  Ok(producer_, recall);
+  v1::Event use = Event(v1::CONSUMING, kUser, {Code(1)});
+  use.set_quantity_milli(1000);
+  Refused(user_, use, Code_::kFailedPrecondition, "is recalled: not to be consumed");
+  // It may go back to its supplier.
+  Move(user_, kUser, producer_, kProducer, {Code(1)});
+  // Aggregates are not recalled; codes never commissioned are not known.
+  v1::Event pallet = Event(v1::RECALLING, kProducer, {absl::StrCat(kProducer, ".LU.X")});
+  pallet.set_reason("r");
+  Refused(producer_, pallet, Code_::kInvalidArgument, "is not a package code");
+  v1::Event unknown = Event(v1::RECALLING, kProducer, {Code(9)});
+  unknown.set_reason("r");
+  Refused(producer_, unknown, Code_::kNotFound, "is not in the ledger");
+}
+
 }  // namespace
 }  // namespace chemledger::ledger

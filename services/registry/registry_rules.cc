@@ -421,7 +421,7 @@ absl::StatusOr<std::string> SignerRequestScope(const v1::SignedEnvelope& envelop
   // request, so nothing is ever written under it.
   if (!*actor) return absl::StrCat("unregistered-key-", key_id->ToString());
   const std::string& enterprise = (*actor)->actor().enterprise_uscc();
-  return enterprise.empty() ? std::string("platform") : enterprise;
+  return enterprise.empty() ? std::string(kPlatformRequestScope) : enterprise;
 }
 
 absl::StatusOr<std::string> RegistryRules::RequestScope(const v1::SignedEnvelope& envelope,

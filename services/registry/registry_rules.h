@@ -86,6 +86,7 @@ absl::Status CheckRetrySigner(const v1::SignedEnvelope& envelope,
 // signer are unique in: the signer's enterprise (USCC), or "platform" for an
 // actor of none (platform administrators, regulators). A key never
 // registered gets a scope of its own (the rules refuse what it signs).
+inline constexpr char kPlatformRequestScope[] = "platform";
 absl::StatusOr<std::string> SignerRequestScope(const v1::SignedEnvelope& envelope,
                                                const storage::StateReader& state,
                                                const crypto::SignatureContext& context);
