@@ -63,7 +63,7 @@ absl::Status Record(const cli::Args& args) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--step '", *step, "' must be one of commissioning, storing, shipping, receiving, "
         "consuming, repackaging, packing, unpacking, destroying, loss_report, found, voiding, "
-        "error_declaration"));
+        "error_declaration, holding, releasing, recalling"));
   }
   e.set_step(parsed_step);
   e.set_event_id(args.Has("event-id") ? args.Get("event-id") : RequestId(args));
@@ -270,7 +270,9 @@ std::vector<Command> EventCommands() {
        "         [--loss Q] [--parent CODE] [--consignee USCC] [--waybill ID]\n"
        "         [--manifest ID] [--corrects EVENT_ID] [--reason TEXT]\n\n"
        "STEP: commissioning, storing, shipping, receiving, consuming, repackaging,\n"
-       "packing, unpacking, destroying, loss_report, found, voiding, error_declaration.\n"
+       "packing, unpacking, destroying, loss_report, found, voiding, error_declaration,\n"
+       "holding, releasing, recalling (a regulator's --key records these three for any\n"
+       "enterprise: --enterprise names the custodian, or for a recall the issuer).\n"
        "Quantities are decimals in the package's unit (e.g. 25 or 0.5).\n\n" + common,
        EventFlags({"step", "enterprise", "site", "event-id", "time", "quantity", "outputs",
                    "loss", "parent", "consignee", "waybill", "manifest", "corrects", "reason",
