@@ -92,6 +92,10 @@ class ScanPageE2eTest : public ChemledgerdE2eTest {
   }
 
   v1::Event Event(v1::BusinessStep step, const std::vector<std::string>& codes) {
+    return EventAt(kAcme, step, codes);
+  }
+  v1::Event EventAt(const std::string& enterprise, v1::BusinessStep step,
+                    const std::vector<std::string>& codes) {
     v1::Event e;
     e.set_event_id(absl::StrCat("scan-ev-", ++next_event_));
     e.set_step(step);
@@ -99,7 +103,7 @@ class ScanPageE2eTest : public ChemledgerdE2eTest {
     clock_ += absl::Seconds(1);
     e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(clock_));
     e.set_event_time_offset_minutes(480);
-    e.mutable_location()->set_enterprise_uscc(kAcme);
+    e.mutable_location()->set_enterprise_uscc(enterprise);
     e.mutable_location()->set_site("warehouse 1");
     return e;
   }
@@ -382,6 +386,89 @@ TEST_F(ScanPageE2eTest, ChemscanVerifiesOnline) {
       "exec '", RunfilePath("tools/chemscan/chemscan"), "' verify --server 127.0.0.1:", port_,
       " '", labels.genuine, "'"));
   EXPECT_EQ(code, 0) << out;
+}
+
+// Goods out and goods in by scan against an e-waybill: what matches is
+// booked; what was expected and not scanned, and what was scanned and not
+// expected, is reported and changes nothing.
+TEST_F(ScanPageE2eTest, ChemscanShipsAndReceivesByScan) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  const std::string carrier = registry::testing::ExampleUscc("370100");
+  const std::string consignee = registry::testing::ExampleUscc("370600");
+  const crypto::SigningKey carrier_key = RegisterCarrier(carrier, "book dispatcher");
+  const crypto::SigningKey consignee_key = RegisterProducer(consignee, "book consignee admin");
+  ASSERT_NO_FATAL_FAILURE(AuthorizeCarrier(*acme_operator_, carrier));
+  Issued issued = Issue(IssueRequest("BOOK", 4, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  std::vector<std::string> codes, photos;
+  for (int i = 0; i < 4; ++i) {
+    codes.push_back(issued.labels[i].code());
+    photos.push_back(absl::StrCat(dir_, "/label", i + 1, ".png"));
+    std::ofstream(photos.back(), std::ios::binary)
+        << *render::QrToPng(*render::EncodeQr(issued.labels[i].url()));
+  }
+  ASSERT_NO_FATAL_FAILURE(Append(Event(v1::COMMISSIONING, codes)));
+  v1::WaybillRequest submit;
+  submit.set_request_id("book-wb");
+  *submit.mutable_submit() = waybill::testing::ExampleWaybill(
+      "YD-BOOK-1", carrier, kAcme, consignee, {codes[0], codes[1], codes[2]}, 25000, "KGM");
+  {
+    grpc::ClientContext context;
+    v1::WaybillResult result;
+    const grpc::Status status = waybills_->Submit(
+        &context,
+        *envelope::Sign(api::kWaybillContext, submit.SerializeAsString(), carrier_key), &result);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  ASSERT_TRUE(crypto::SaveSigningKey(*acme_operator_, dir_ + "/acme.key", {}).ok());
+  ASSERT_TRUE(crypto::SaveSigningKey(consignee_key, dir_ + "/consignee.key", {}).ok());
+  const auto chemscan = [&](const std::string& command, const std::string& key,
+                            const std::string& enterprise, const std::vector<std::string>& in) {
+    std::string line = absl::StrCat("exec '", RunfilePath("tools/chemscan/chemscan"), "' ",
+                                    command, " --waybill YD-BOOK-1 --enterprise ", enterprise,
+                                    " --site 'dock 2' --server 127.0.0.1:", port_, " --key '",
+                                    key, "'");
+    for (const std::string& i : in) absl::StrAppend(&line, " '", i, "'");
+    return RunCommand(line);
+  };
+  const auto shipped = [&] {
+    v1::GetWaybillRequest r;
+    r.set_waybill_number("YD-BOOK-1");
+    v1::WaybillRecord record;
+    EXPECT_TRUE(Read(carrier_key, api::kGetWaybillMethod, r, &record).ok());
+    return record;
+  };
+
+  // Goods out: 1 and 2 scanned, 3 not, 4 not on the waybill.
+  uint64_t before = LogSize();
+  auto [code, out] = chemscan("ship", dir_ + "/acme.key", kAcme, {photos[0], photos[1], photos[3]});
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("shipped (2): " + codes[0] + " " + codes[1]), std::string::npos) << out;
+  EXPECT_NE(out.find("expected, not scanned (1): " + codes[2]), std::string::npos) << out;
+  EXPECT_NE(out.find("scanned, not expected (not booked) (1): " + codes[3]), std::string::npos)
+      << out;
+  EXPECT_EQ(LogSize(), before + 1) << "one SHIPPING event";
+  v1::WaybillRecord record = shipped();
+  EXPECT_EQ(std::vector<std::string>(record.shipped().begin(), record.shipped().end()),
+            (std::vector<std::string>{codes[0], codes[1]}));
+  // The rest goes out: nothing missing, nothing unexpected.
+  std::tie(code, out) = chemscan("ship", dir_ + "/acme.key", kAcme, {photos[2]});
+  EXPECT_EQ(code, 0) << out;
+
+  // Goods in at the consignee: 1 and 3 scanned, and a forged label.
+  std::string forged = issued.labels[1].url();
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  before = LogSize();
+  std::tie(code, out) =
+      chemscan("receive", dir_ + "/consignee.key", consignee, {photos[0], photos[2], forged});
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("received (2): " + codes[0] + " " + codes[2]), std::string::npos) << out;
+  EXPECT_NE(out.find("expected, not scanned (1): " + codes[1]), std::string::npos) << out;
+  EXPECT_NE(out.find("argument: not booked: fake (bad-signature)"), std::string::npos) << out;
+  EXPECT_EQ(LogSize(), before + 1) << "one RECEIVING event";
+  record = shipped();
+  EXPECT_EQ(std::vector<std::string>(record.received().begin(), record.received().end()),
+            (std::vector<std::string>{codes[0], codes[2]}));
 }
 
 // The pages in a real browser: Debian's Chromium, headless, at a phone's

@@ -86,6 +86,10 @@ class ReadSession {
   absl::Status Call(const char* method, const google::protobuf::Message& request,
                     google::protobuf::Message* response);
 
+  // The server, and the actor's key (to sign writes in the same session).
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  const crypto::SigningKey& key() const { return key_; }
+
  private:
   ReadSession(std::shared_ptr<grpc::Channel> channel, crypto::SigningKey key, std::string origin)
       : channel_(std::move(channel)), key_(std::move(key)), origin_(std::move(origin)) {}

@@ -4,6 +4,8 @@
 //   chemscan verify --trust-list FILE [--trust-root VKEY] [--json] INPUT...
 //   chemscan verify --server HOST:PORT [--tls-ca FILE] [--key FILE]
 //                   [--json] [--details] INPUT...
+//   chemscan receive|ship --waybill NUMBER --enterprise USCC [--site SITE]
+//                   --server HOST:PORT --key FILE INPUT...
 //
 // INPUT is a PNG or JPEG image (every QR code in it is checked), a label or
 // waybill code URL, or "-" for URLs on standard input, one per line. One
@@ -15,12 +17,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
-#include <sstream>
-#include <algorithm>
 #include <memory>
 #include <optional>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -34,7 +37,11 @@
 #include "crypto/checkpoint.h"
 #include "crypto/trust_list.h"
 #include "crypto/waybill_code.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "chemledger/v1/verify_service.grpc.pb.h"
+#include "chemledger/v1/waybill_service.pb.h"
+#include "services/common/envelope.h"
 #include "render/qr.h"
 #include "tools/chemctl/common.h"
 #include "tools/cli/args.h"
@@ -422,6 +429,208 @@ int VerifyOnline(const cli::Args& args) {
   return reporter.failed() == 0 ? 0 : 1;
 }
 
+constexpr char kBookUsage[] =
+    "usage: chemscan receive|ship --waybill NUMBER [--carrier USCC] --enterprise USCC\n"
+    "                [--site SITE] --server HOST:PORT [--tls-ca FILE] --key FILE\n"
+    "                [--passphrase-file F] [--json] INPUT...\n\n"
+    "Goods in (receive) or goods out (ship) by scan: reads every code in the\n"
+    "photos and URLs (INPUT as for verify), has the server verify them, and books\n"
+    "the receipt (or the shipment) of those the e-waybill expects, in one signed\n"
+    "event (RECEIVING, or SHIPPING to the waybill's consignee) per 1000 codes, as\n"
+    "the actor of --key for --enterprise at --site (default \"main\").\n\n"
+    "Expected: for receive, the waybill's shipped codes not yet received; for\n"
+    "ship, its listed codes not yet shipped. Reported and changed nothing for:\n"
+    "expected but not scanned, scanned but not expected, and codes whose scan is\n"
+    "not genuine. Exit status 0 only when every expected code was scanned and\n"
+    "booked and nothing else was scanned.\n";
+
+// Goods in or out by scan, against an e-waybill.
+int Book(const std::vector<std::string>& argv, v1::BusinessStep step) {
+  const char* name = step == v1::RECEIVING ? "receive" : "ship";
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(
+      argv, {{"waybill", "carrier", "enterprise", "site", "server", "tls-ca", "key",
+              "passphrase-file"},
+             {"json"}});
+  if (!args.ok()) {
+    std::cerr << "chemscan " << name << ": " << args.status().message() << " (see --help)\n";
+    return 2;
+  }
+  if (args->help()) {
+    std::cout << kBookUsage;
+    return 0;
+  }
+  for (const char* required : {"waybill", "enterprise", "server", "key"}) {
+    if (!args->Has(required)) {
+      std::cerr << "chemscan " << name << ": --" << required << " is required (see --help)\n";
+      return 2;
+    }
+  }
+  if (args->positional().empty()) {
+    std::cerr << "chemscan " << name << ": no INPUT given (see --help)\n";
+    return 2;
+  }
+  const auto fail = [&](absl::string_view why) {
+    std::cerr << "chemscan " << name << ": " << why << "\n";
+    return 1;
+  };
+  absl::StatusOr<chemctl::ReadSession> session = chemctl::ReadSession::Open(*args);
+  if (!session.ok()) return fail(session.status().message());
+
+  // What the waybill expects.
+  v1::GetWaybillRequest get;
+  get.set_waybill_number(args->Get("waybill"));
+  get.set_carrier_uscc(args->Get("carrier"));
+  v1::WaybillRecord record;
+  if (absl::Status s = session->Call(api::kGetWaybillMethod, get, &record); !s.ok()) {
+    return fail(s.message());
+  }
+  std::set<std::string> expected;
+  if (step == v1::RECEIVING) {
+    expected.insert(record.shipped().begin(), record.shipped().end());
+    for (const std::string& c : record.received()) expected.erase(c);
+  } else {
+    for (const v1::GoodsLine& line : record.waybill().goods()) {
+      expected.insert(line.codes().begin(), line.codes().end());
+    }
+    for (const std::string& c : record.shipped()) expected.erase(c);
+  }
+
+  // What was scanned, as the server verifies it (1000 URLs or 16 photos a
+  // call).
+  std::vector<std::string> scanned;  // genuine codes, in scan order, once each
+  std::vector<std::string> refused;  // lines about scans not booked
+  const auto verify = [&](const v1::VerifyRequest& request,
+                          const std::vector<std::string>& names) -> absl::Status {
+    v1::VerifyResponse response;
+    if (absl::Status s = session->Call(api::kVerifyMethod, request, &response); !s.ok()) return s;
+    for (int i = 0; i < response.verifications_size(); ++i) {
+      const v1::Verification& v = response.verifications(i);
+      const std::string source =
+          v.image() > 0 ? names[request.urls_size() + v.image() - 1] : names[i];
+      if (!v.has_label() || v.label().assessment() != "genuine") {
+        refused.push_back(absl::StrCat(
+            source, ": not booked: ",
+            v.has_label() ? absl::StrCat(v.label().assessment(), " (", v.label().verdict(), ")")
+                          : std::string("a waybill code, not a package")));
+        continue;
+      }
+      if (std::find(scanned.begin(), scanned.end(), v.label().code()) == scanned.end()) {
+        scanned.push_back(v.label().code());
+      }
+    }
+    for (int index : response.images_without_codes()) {
+      refused.push_back(absl::StrCat(names[request.urls_size() + index - 1],
+                                     ": no QR code found in the image"));
+    }
+    return absl::OkStatus();
+  };
+  v1::VerifyRequest request;
+  std::vector<std::string> url_names, image_names;
+  size_t image_bytes = 0;
+  const auto flush = [&]() -> absl::Status {
+    if (request.urls_size() + request.images_size() == 0) return absl::OkStatus();
+    std::vector<std::string> names = url_names;
+    names.insert(names.end(), image_names.begin(), image_names.end());
+    absl::Status s = verify(request, names);
+    request.Clear();
+    url_names.clear();
+    image_names.clear();
+    image_bytes = 0;
+    return s;
+  };
+  for (const Input& input : ReadInputs(args->positional())) {
+    if (!input.error.empty()) {
+      refused.push_back(absl::StrCat(input.source, ": ", input.error));
+      continue;
+    }
+    if (!input.url.empty()) {
+      if (request.urls_size() == kUrlsPerCall) {
+        if (absl::Status s = flush(); !s.ok()) return fail(s.message());
+      }
+      request.add_urls(input.url);
+      url_names.push_back(input.source);
+      continue;
+    }
+    if (request.images_size() == kImagesPerCall ||
+        image_bytes + input.image.size() > kImageBytesPerCall) {
+      if (absl::Status s = flush(); !s.ok()) return fail(s.message());
+    }
+    request.add_images(input.image);
+    image_names.push_back(input.source);
+    image_bytes += input.image.size();
+  }
+  if (absl::Status s = flush(); !s.ok()) return fail(s.message());
+
+  std::vector<std::string> book, unexpected, missing;
+  for (const std::string& code : scanned) {
+    (expected.count(code) ? book : unexpected).push_back(code);
+  }
+  for (const std::string& code : expected) {
+    if (std::find(scanned.begin(), scanned.end(), code) == scanned.end()) missing.push_back(code);
+  }
+
+  // One signed event per 1000 codes.
+  auto ledger = v1::LedgerService::NewStub(session->channel());
+  std::vector<uint64_t> indexes;
+  for (size_t first = 0; first < book.size(); first += api::kMaxCodesPerEvent) {
+    v1::Event e;
+    e.set_event_id(chemctl::RequestId(cli::Args()));
+    e.set_step(step);
+    for (size_t i = first; i < std::min(book.size(), first + api::kMaxCodesPerEvent); ++i) {
+      e.add_codes(book[i]);
+    }
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    e.set_event_time_offset_minutes(480);
+    e.mutable_location()->set_enterprise_uscc(args->Get("enterprise"));
+    e.mutable_location()->set_site(args->Get("site", "main"));
+    if (step == v1::SHIPPING) {
+      e.set_waybill_id(record.waybill().waybill_number());
+      e.set_consignee_uscc(record.waybill().consignee().uscc());
+    }
+    absl::StatusOr<v1::SignedEnvelope> envelope =
+        envelope::Sign(api::kEventContext, e.SerializeAsString(), session->key());
+    if (!envelope.ok()) return fail(envelope.status().message());
+    v1::AppendResponse response;
+    grpc::Status status = ledger->Append(chemctl::Context().get(), *envelope, &response);
+    if (!status.ok()) {
+      return fail(absl::StrCat("booking ", e.codes_size(), " codes was refused: ",
+                               chemctl::ServerError(status).message()));
+    }
+    indexes.push_back(response.log_index());
+  }
+
+  const bool json = args->Bool("json");
+  const auto list = [&](const char* what, const std::vector<std::string>& codes) {
+    if (json) {
+      std::cout << JsonString(what) << ":[";
+      for (size_t i = 0; i < codes.size(); ++i) std::cout << (i ? "," : "") << JsonString(codes[i]);
+      std::cout << "]";
+      return;
+    }
+    std::cout << what << " (" << codes.size() << "):";
+    for (const std::string& c : codes) std::cout << " " << c;
+    std::cout << "\n";
+  };
+  if (json) std::cout << "{\"waybill\":" << JsonString(record.waybill().waybill_number()) << ",";
+  list(step == v1::RECEIVING ? "received" : "shipped", book);
+  if (json) std::cout << ",";
+  list("expected, not scanned", missing);
+  if (json) std::cout << ",";
+  list("scanned, not expected (not booked)", unexpected);
+  if (json) std::cout << ",";
+  list("not booked", refused);
+  if (json) {
+    std::cout << ",\"log_indexes\":[";
+    for (size_t i = 0; i < indexes.size(); ++i) std::cout << (i ? "," : "") << indexes[i];
+    std::cout << "]}\n";
+  } else if (!indexes.empty()) {
+    std::cout << "booked at log index" << (indexes.size() > 1 ? "es" : "") << ":";
+    for (uint64_t i : indexes) std::cout << " " << i;
+    std::cout << "\n";
+  }
+  return missing.empty() && unexpected.empty() && refused.empty() ? 0 : 1;
+}
+
 int Verify(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"trust-list", "trust-root", "server", "tls-ca", "key", "passphrase-file"},
@@ -545,6 +754,11 @@ int main(int argc, char** argv) {
   }
   if (args[0] == "verify") {
     return chemledger::chemscan::Verify(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  if (args[0] == "receive" || args[0] == "ship") {
+    return chemledger::chemscan::Book(std::vector<std::string>(args.begin() + 1, args.end()),
+                                      args[0] == "receive" ? chemledger::v1::RECEIVING
+                                                           : chemledger::v1::SHIPPING);
   }
   std::cerr << "chemscan: unknown command '" << args[0] << "' (see chemscan --help)\n";
   return 2;
