@@ -116,6 +116,7 @@ class ScanPageE2eTest : public ChemledgerdE2eTest {
   // Labels of Acme's M01 in each state a scan page tells apart.
   struct Labels {
     std::string genuine, used_up, lost, voided, forged;  // URLs
+    std::string used_up_code;
   };
   void MakeLabels(Labels* out) {
     Issued issued = Issue(IssueRequest("SCAN" + std::to_string(++batches_), 5, *acme_operator_));
@@ -134,6 +135,7 @@ class ScanPageE2eTest : public ChemledgerdE2eTest {
     ASSERT_NO_FATAL_FAILURE(Append(voided));
     out->genuine = issued.labels[0].url();
     out->used_up = issued.labels[1].url();
+    out->used_up_code = issued.labels[1].code();
     out->lost = issued.labels[2].url();
     out->voided = issued.labels[3].url();
     // Forged: one signature character changed.
@@ -381,6 +383,24 @@ TEST_F(ScanPageE2eTest, ChemscanVerifiesOnline) {
   EXPECT_NE(out.find("\"package_state\":\"active\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"package_state\":\"consumed\""), std::string::npos) << out;
   EXPECT_NE(out.find("甲醇"), std::string::npos) << out;
+  // Signed scans recorded as observations at a site: the used-up package's
+  // scan is a signal; its history shows the observation.
+  ASSERT_TRUE(crypto::SaveSigningKey(*acme_operator_, dir_ + "/acme.key", {}).ok());
+  const uint64_t before = LogSize();
+  std::tie(code, out) = run(absl::StrCat("--key '", dir_, "/acme.key' --observe-at 'gate 1' ",
+                                         "--enterprise ", kAcme));
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("recorded the scan of 3 packages at gate 1 (OBSERVING, log index"),
+            std::string::npos) << out;
+  EXPECT_EQ(LogSize(), before + 1) << out;
+  v1::History history;
+  ASSERT_TRUE(GetHistory(*regulator_, labels.used_up_code, &history).ok());
+  ASSERT_GE(history.events_size(), 1);
+  const v1::LogEntry& last = history.events(history.events_size() - 1).entry();
+  v1::Event observed;
+  ASSERT_TRUE(observed.ParseFromString(last.envelope().payload()));
+  EXPECT_EQ(observed.step(), v1::OBSERVING);
+  EXPECT_EQ(observed.location().site(), "gate 1");
   // Only genuine codes: exit 0.
   std::tie(code, out) = RunCommand(absl::StrCat(
       "exec '", RunfilePath("tools/chemscan/chemscan"), "' verify --server 127.0.0.1:", port_,

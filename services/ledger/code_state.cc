@@ -11,6 +11,7 @@ namespace internal {
 //   l/hist/<code>/<index, 16 hex digits>   ""   one per event of the code
 //   l/held/<code>/<uscc>        ""   every enterprise that has held it
 //   l/event/<uscc>/<event id>   state::EventRecord
+//   l/signal/<index, 16 hex digits>/<code>   state::ScanSignalRecord
 std::string CodeKey(absl::string_view code) { return absl::StrCat("l/code/", code); }
 std::string HistoryKey(absl::string_view code, uint64_t index) {
   return absl::StrFormat("l/hist/%s/%016x", code, index);
@@ -20,6 +21,9 @@ std::string HeldKey(absl::string_view code, absl::string_view uscc) {
 }
 std::string EventKey(absl::string_view enterprise, absl::string_view event_id) {
   return absl::StrCat("l/event/", enterprise, "/", event_id);
+}
+std::string ScanSignalKey(uint64_t index, absl::string_view code) {
+  return absl::StrFormat("l/signal/%016x/%s", index, code);
 }
 
 state::CodeRecord ToRecord(const CodeState& s) {
@@ -158,6 +162,36 @@ absl::StatusOr<std::optional<EventInfo>> FindEvent(const storage::StateReader& s
   state::EventRecord r;
   if (!r.ParseFromString(**bytes)) return absl::DataLossError("an event record is malformed");
   return EventInfo{r.log_index(), r.enterprise()};
+}
+
+absl::StatusOr<std::vector<ScanSignal>> ListScanSignals(const storage::StateReader& state,
+                                                        uint64_t after, size_t limit) {
+  std::vector<ScanSignal> out;
+  const std::string prefix = "l/signal/";
+  const std::string begin = after == 0 ? prefix : absl::StrFormat("l/signal/%016x0", after);
+  bool malformed = false;
+  absl::Status s = state.Scan(begin, storage::PrefixEnd(prefix),
+                              [&](absl::string_view key, absl::string_view value) {
+                                if (out.size() == limit) return false;
+                                const absl::string_view rest = key.substr(prefix.size());
+                                state::ScanSignalRecord r;
+                                ScanSignal& signal = out.emplace_back();
+                                if (rest.size() < 18 || rest[16] != '/' ||
+                                    !absl::SimpleHexAtoi(rest.substr(0, 16), &signal.log_index) ||
+                                    !r.ParseFromString(std::string(value))) {
+                                  malformed = true;
+                                  return false;
+                                }
+                                signal.code = std::string(rest.substr(17));
+                                signal.kind = r.kind();
+                                signal.seen_by = r.seen_by();
+                                signal.custodian = r.custodian();
+                                signal.status = r.status();
+                                return true;
+                              });
+  if (!s.ok()) return s;
+  if (malformed) return absl::DataLossError("a scan signal record is malformed");
+  return out;
 }
 
 absl::StatusOr<bool> MayRead(const storage::StateReader& state, const v1::Actor& reader,

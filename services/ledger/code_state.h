@@ -82,6 +82,23 @@ absl::StatusOr<std::optional<EventInfo>> FindEvent(const storage::StateReader& s
                                                    absl::string_view enterprise,
                                                    absl::string_view event_id);
 
+// A scan its history cannot explain: an OBSERVING event of a package used
+// up, disposed of or voided ("ended-package-seen"), or in another
+// enterprise's custody and not on its way to the observer
+// ("seen-away-from-custodian"). What the regulators' anomaly list reads.
+struct ScanSignal {
+  uint64_t log_index = 0;  // of the observation
+  std::string code;
+  std::string kind;
+  std::string seen_by;
+  std::string custodian;
+  std::string status;
+};
+// The signals after log index `after` (0: from the start), oldest first, at
+// most `limit`.
+absl::StatusOr<std::vector<ScanSignal>> ListScanSignals(const storage::StateReader& state,
+                                                        uint64_t after, size_t limit);
+
 // Whether `reader` may read `code`'s history: regulators and platform
 // administrators always; an enterprise's actors when the code is or was in
 // their enterprise's custody. False for a code the ledger has not seen.
@@ -94,6 +111,7 @@ std::string CodeKey(absl::string_view code);
 std::string HistoryKey(absl::string_view code, uint64_t index);
 std::string HeldKey(absl::string_view code, absl::string_view uscc);
 std::string EventKey(absl::string_view enterprise, absl::string_view event_id);
+std::string ScanSignalKey(uint64_t index, absl::string_view code);
 state::CodeRecord ToRecord(const CodeState& s);
 CodeState FromRecord(absl::string_view code, const state::CodeRecord& r);
 }  // namespace internal

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "chemledger/state/state.pb.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "services/common/identifiers.h"
 #include "services/common/package_code.h"
@@ -67,6 +68,8 @@ class Step {
   std::map<std::string, std::optional<CodeState>> before;
   // A shipment: the ref of the waybill its codes are on (CheckWaybill).
   std::string shipment_waybill;
+  // An observation's scans its history cannot explain: code and record.
+  std::vector<std::pair<std::string, state::ScanSignalRecord>> scan_signals;
 
   // The working copy of `code`'s state; null when the ledger does not know it.
   absl::StatusOr<CodeState*> StateOf(const std::string& code) {
@@ -737,6 +740,36 @@ absl::Status Recalling(Step& s) {
   return absl::OkStatus();
 }
 
+// OBSERVING: a registered actor's scan of packages at its site. Changes
+// nothing; any package the ledger knows, in any state. Notes a scan signal
+// for each the history cannot explain.
+absl::Status Observing(Step& s) {
+  const v1::Event& e = s.e;
+  if (e.codes_size() == 0) return Invalid("codes", "at least one code is required");
+  for (int i = 0; i < e.codes_size(); ++i) {
+    const std::string field = Field(i);
+    CL_ASSIGN_OR_RETURN(CodeState * c, s.StateOf(e.codes(i)));
+    if (c == nullptr) {
+      return absl::NotFoundError(absl::StrCat("event.", field, ": ", e.codes(i),
+                                              " is not in the ledger"));
+    }
+    state::ScanSignalRecord signal;
+    if (IsTerminal(c->status)) {
+      signal.set_kind("ended-package-seen");
+    } else if (c->custodian != s.who &&
+               !(c->status == CodeStatus::kInTransit && c->consignee == s.who)) {
+      signal.set_kind("seen-away-from-custodian");
+    } else {
+      continue;
+    }
+    signal.set_seen_by(s.who);
+    signal.set_custodian(c->custodian);
+    signal.set_status(std::string(CodeStatusName(c->status)));
+    s.scan_signals.emplace_back(c->code, std::move(signal));
+  }
+  return absl::OkStatus();
+}
+
 // The general rules of an event, before its step's.
 absl::Status CheckEvent(Step& s) {
   const v1::Event& e = s.e;
@@ -786,7 +819,10 @@ absl::Status CheckEvent(Step& s) {
   const bool only_carrier =
       ent.roles_size() > 0 && std::all_of(ent.roles().begin(), ent.roles().end(),
                                           [](int r) { return r == v1::CARRIER; });
-  if (only_carrier) return refuse("a carrier records transport on e-waybills, not package events");
+  if (only_carrier && e.step() != v1::OBSERVING) {
+    return refuse("a carrier records transport on e-waybills, not package events (it may "
+                  "record what it scans: OBSERVING)");
+  }
   if (e.step() == v1::COMMISSIONING && !registry::HasRole(ent, v1::PRODUCER) &&
       !registry::HasRole(ent, v1::IMPORTER)) {
     return refuse("only producers and importers commission packages");
@@ -829,6 +865,7 @@ absl::Status ApplyStep(Step& s) {
     case v1::HOLDING:
     case v1::RELEASING: return HoldingOrReleasing(s);
     case v1::RECALLING: return Recalling(s);
+    case v1::OBSERVING: return Observing(s);
     default: return Invalid("step", "is not a known business step");
   }
 }
@@ -982,6 +1019,9 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
       if (!held) changes->Put(internal::HeldKey(code, after.custodian), "");
     }
     if (!previous && !after.aggregate) changes->Put(internal::HeldKey(code, after.enterprise), "");
+  }
+  for (const auto& [code, signal] : s.scan_signals) {
+    changes->Put(internal::ScanSignalKey(entry.index, code), signal.SerializeAsString());
   }
   state::EventRecord record;
   record.set_log_index(entry.index);

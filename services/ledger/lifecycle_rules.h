@@ -13,6 +13,11 @@
 //    shipped, consumed or repackaged; a recall (RECALLING) is the issuer's,
 //    for good: a recalled package is not consumed or repackaged (it may be
 //    shipped back);
+//  - an observation (OBSERVING, a scan at one of the enterprise's sites,
+//    carriers included) changes nothing and may name any package the ledger
+//    knows, in any state; one of a package that has ended, or that is in
+//    another enterprise's custody and not on its way to the observer, is
+//    kept as a scan signal for the regulators (ListScanSignals);
 //  - only the custodian stores, ships, consumes, repackages, packs or
 //    disposes of a package; receipt by the consignee changes the custodian;
 //  - shipping needs an open e-waybill of that consignor and consignee that

@@ -971,5 +971,43 @@ TEST_F(LifecycleRulesTest, ARecallIsTheIssuersAndStopsUseForGood) {
   Refused(producer_, unknown, Code_::kNotFound, "is not in the ledger");
 }
 
+TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAsSignals) {
+  Commission({1, 2, 3});
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(2)});
+  use.set_quantity_milli(25000);
+  Ok(producer_, use);
+  const CodeState before = Find(Code(1));
+  // The custodian's own scan: nothing to explain.
+  const EventReceipt own = Ok(producer_, Event(v1::OBSERVING, kProducer, {Code(1)}));
+  EXPECT_EQ(Find(Code(1)).custodian, before.custodian);
+  EXPECT_EQ(Find(Code(1)).remaining_milli, before.remaining_milli);
+  EXPECT_EQ(HistoryOf(Code(1)).back(), own.log_index);
+  ExpectChainIntact(Code(1));
+  // A warehouse sees a package still at the producer (and not sent to it),
+  // and a used-up one: both kept as signals; a carrier may record scans.
+  const EventReceipt away = Ok(warehouse_, Event(v1::OBSERVING, kWarehouse, {Code(3), Code(2)}));
+  const EventReceipt roadside = Ok(carrier_, Event(v1::OBSERVING, kCarrier, {Code(1)}));
+  EXPECT_EQ(Find(Code(2)).status, CodeStatus::kConsumed);  // still
+  absl::StatusOr<std::vector<ScanSignal>> signals = ListScanSignals(*t_->snapshot(), 0, 100);
+  ASSERT_TRUE(signals.ok()) << signals.status();
+  ASSERT_EQ(signals->size(), 3u);
+  EXPECT_EQ((*signals)[0].log_index, away.log_index);
+  EXPECT_EQ((*signals)[0].code, Code(2));
+  EXPECT_EQ((*signals)[0].kind, "ended-package-seen");
+  EXPECT_EQ((*signals)[0].status, "consumed");
+  EXPECT_EQ((*signals)[1].code, Code(3));
+  EXPECT_EQ((*signals)[1].kind, "seen-away-from-custodian");
+  EXPECT_EQ((*signals)[1].seen_by, kWarehouse);
+  EXPECT_EQ((*signals)[1].custodian, kProducer);
+  EXPECT_EQ((*signals)[2].log_index, roadside.log_index);
+  signals = ListScanSignals(*t_->snapshot(), away.log_index, 100);
+  ASSERT_TRUE(signals.ok());
+  ASSERT_EQ(signals->size(), 1u);
+  EXPECT_EQ(signals->front().log_index, roadside.log_index);
+  // A code the ledger does not know.
+  Refused(warehouse_, Event(v1::OBSERVING, kWarehouse, {Code(9)}), absl::StatusCode::kPermissionDenied,
+          "is not a code " + kWarehouse + " holds, has held or is sent");
+}
+
 }  // namespace
 }  // namespace chemledger::ledger

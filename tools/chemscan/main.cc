@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -70,7 +71,8 @@ constexpr char kUsage[] =
     "waybill code's line says what it states (carrier, vehicle, route, dates,\n"
     "goods). Exit status 0 only when every code is authentic.\n\n"
     "usage: chemscan verify --server HOST:PORT [--tls-ca FILE] [--key FILE]\n"
-    "                       [--passphrase-file F] [--json] [--details] INPUT...\n\n"
+    "                       [--passphrase-file F] [--json] [--details]\n"
+    "                       [--observe-at SITE --enterprise USCC] INPUT...\n\n"
     "Verifies online (VerifyService): the server's verdict for each code, which\n"
     "knows what the log knows: a code voided, a package used up, disposed of,\n"
     "lost or in transit, a supplier blacklisted. Images are sent to the server,\n"
@@ -81,6 +83,9 @@ constexpr char kUsage[] =
     "                      package's state; far higher rate limits); without it\n"
     "                      the scans are anonymous, limited per address\n"
     "  --details           also the product, supplier and (signed) package state\n"
+    "  --observe-at SITE   with --key: record the scans in the ledger (OBSERVING\n"
+    "                      events of --enterprise at SITE); scans a package's\n"
+    "                      history cannot explain become signals for regulators\n"
     "  --json              one JSON object per line\n\n"
     "One line per code: genuine, suspicious (the label was issued, but no\n"
     "package should carry it now) or fake, then the code, the input and why;\n"
@@ -241,6 +246,43 @@ std::vector<Input> ReadInputs(const std::vector<std::string>& positional) {
   return inputs;
 }
 
+// Records `codes` as `step` events signed by the session's actor for
+// `enterprise` at `site`, now, one event per 1000 codes (`fill` adds the
+// step's own fields); their log indexes, or the first refusal.
+absl::StatusOr<std::vector<uint64_t>> RecordEvents(
+    const chemctl::ReadSession& session, v1::BusinessStep step,
+    const std::vector<std::string>& codes, const std::string& enterprise,
+    const std::string& site, const std::function<void(v1::Event*)>& fill) {
+  auto ledger = v1::LedgerService::NewStub(session.channel());
+  std::vector<uint64_t> indexes;
+  for (size_t first = 0; first < codes.size(); first += api::kMaxCodesPerEvent) {
+    v1::Event e;
+    e.set_event_id(chemctl::RequestId(cli::Args()));
+    e.set_step(step);
+    for (size_t i = first; i < std::min(codes.size(), first + api::kMaxCodesPerEvent); ++i) {
+      e.add_codes(codes[i]);
+    }
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    e.set_event_time_offset_minutes(480);
+    e.mutable_location()->set_enterprise_uscc(enterprise);
+    e.mutable_location()->set_site(site);
+    fill(&e);
+    absl::StatusOr<v1::SignedEnvelope> envelope =
+        envelope::Sign(api::kEventContext, e.SerializeAsString(), session.key());
+    if (!envelope.ok()) return envelope.status();
+    v1::AppendResponse response;
+    grpc::Status status = ledger->Append(chemctl::Context().get(), *envelope, &response);
+    if (!status.ok()) {
+      return absl::Status(chemctl::ServerError(status).code(),
+                          absl::StrCat("recording ", e.codes_size(), " codes (",
+                                       v1::BusinessStep_Name(step), ") was refused: ",
+                                       chemctl::ServerError(status).message()));
+    }
+    indexes.push_back(response.log_index());
+  }
+  return indexes;
+}
+
 // Online verdicts, one line (or JSON object) per code.
 class OnlineReporter {
  public:
@@ -250,7 +292,14 @@ class OnlineReporter {
     Line(source, "fake", "malformed", "", why, {}, "");
   }
 
+  // The package codes of the labels the log accounts for, as reported.
+  const std::vector<std::string>& accounted() const { return accounted_; }
+
   void Report(absl::string_view source, const v1::Verification& v) {
+    if (v.has_label() && !v.label().code().empty() &&
+        std::find(accounted_.begin(), accounted_.end(), v.label().code()) == accounted_.end()) {
+      accounted_.push_back(v.label().code());
+    }
     if (v.has_waybill()) {
       const v1::ResolveWaybillCodeResponse& w = v.waybill();
       std::string detail = w.detail();
@@ -309,6 +358,7 @@ class OnlineReporter {
 
   const bool json_;
   const bool details_;
+  std::vector<std::string> accounted_;
   int checked_ = 0;
   int failed_ = 0;
 };
@@ -425,6 +475,23 @@ int VerifyOnline(const cli::Args& args) {
   if (reporter.checked() == 0) {
     std::cerr << "chemscan verify: no label found in the input\n";
     return 1;
+  }
+  // Signed scans recorded in the ledger: one OBSERVING event per 1000 codes
+  // the log accounts for (genuine or not: a scan of an ended package is what
+  // the regulators want to see).
+  if (args.Has("observe-at") && !reporter.accounted().empty()) {
+    absl::StatusOr<std::vector<uint64_t>> indexes =
+        RecordEvents(*session, v1::OBSERVING, reporter.accounted(), args.Get("enterprise"),
+                     args.Get("observe-at"), [](v1::Event*) {});
+    if (!indexes.ok()) {
+      std::cerr << "chemscan verify: " << indexes.status().message() << "\n";
+      return 1;
+    }
+    std::cerr << "chemscan verify: recorded the scan of " << reporter.accounted().size()
+              << " packages at " << args.Get("observe-at") << " (OBSERVING, log index"
+              << (indexes->size() > 1 ? "es" : "");
+    for (uint64_t i : *indexes) std::cerr << " " << i;
+    std::cerr << ")\n";
   }
   return reporter.failed() == 0 ? 0 : 1;
 }
@@ -569,35 +636,14 @@ int Book(const std::vector<std::string>& argv, v1::BusinessStep step) {
     if (std::find(scanned.begin(), scanned.end(), code) == scanned.end()) missing.push_back(code);
   }
 
-  // One signed event per 1000 codes.
-  auto ledger = v1::LedgerService::NewStub(session->channel());
-  std::vector<uint64_t> indexes;
-  for (size_t first = 0; first < book.size(); first += api::kMaxCodesPerEvent) {
-    v1::Event e;
-    e.set_event_id(chemctl::RequestId(cli::Args()));
-    e.set_step(step);
-    for (size_t i = first; i < std::min(book.size(), first + api::kMaxCodesPerEvent); ++i) {
-      e.add_codes(book[i]);
-    }
-    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
-    e.set_event_time_offset_minutes(480);
-    e.mutable_location()->set_enterprise_uscc(args->Get("enterprise"));
-    e.mutable_location()->set_site(args->Get("site", "main"));
-    if (step == v1::SHIPPING) {
-      e.set_waybill_id(record.waybill().waybill_number());
-      e.set_consignee_uscc(record.waybill().consignee().uscc());
-    }
-    absl::StatusOr<v1::SignedEnvelope> envelope =
-        envelope::Sign(api::kEventContext, e.SerializeAsString(), session->key());
-    if (!envelope.ok()) return fail(envelope.status().message());
-    v1::AppendResponse response;
-    grpc::Status status = ledger->Append(chemctl::Context().get(), *envelope, &response);
-    if (!status.ok()) {
-      return fail(absl::StrCat("booking ", e.codes_size(), " codes was refused: ",
-                               chemctl::ServerError(status).message()));
-    }
-    indexes.push_back(response.log_index());
-  }
+  absl::StatusOr<std::vector<uint64_t>> indexes = RecordEvents(
+      *session, step, book, args->Get("enterprise"), args->Get("site", "main"),
+      [&](v1::Event* e) {
+        if (step != v1::SHIPPING) return;
+        e->set_waybill_id(record.waybill().waybill_number());
+        e->set_consignee_uscc(record.waybill().consignee().uscc());
+      });
+  if (!indexes.ok()) return fail(indexes.status().message());
 
   const bool json = args->Bool("json");
   const auto list = [&](const char* what, const std::vector<std::string>& codes) {
@@ -621,11 +667,11 @@ int Book(const std::vector<std::string>& argv, v1::BusinessStep step) {
   list("not booked", refused);
   if (json) {
     std::cout << ",\"log_indexes\":[";
-    for (size_t i = 0; i < indexes.size(); ++i) std::cout << (i ? "," : "") << indexes[i];
+    for (size_t i = 0; i < indexes->size(); ++i) std::cout << (i ? "," : "") << (*indexes)[i];
     std::cout << "]}\n";
-  } else if (!indexes.empty()) {
-    std::cout << "booked at log index" << (indexes.size() > 1 ? "es" : "") << ":";
-    for (uint64_t i : indexes) std::cout << " " << i;
+  } else if (!indexes->empty()) {
+    std::cout << "booked at log index" << (indexes->size() > 1 ? "es" : "") << ":";
+    for (uint64_t i : *indexes) std::cout << " " << i;
     std::cout << "\n";
   }
   return missing.empty() && unexpected.empty() && refused.empty() ? 0 : 1;
@@ -633,7 +679,8 @@ int Book(const std::vector<std::string>& argv, v1::BusinessStep step) {
 
 int Verify(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
-      argv, {{"trust-list", "trust-root", "server", "tls-ca", "key", "passphrase-file"},
+      argv, {{"trust-list", "trust-root", "server", "tls-ca", "key", "passphrase-file",
+              "observe-at", "enterprise"},
              {"json", "accept-expired", "details"}});
   if (!args.ok()) {
     std::cerr << "chemscan verify: " << args.status().message() << " (see --help)\n";
@@ -653,10 +700,16 @@ int Verify(const std::vector<std::string>& argv) {
       std::cerr << "chemscan verify: no INPUT given (see --help)\n";
       return 2;
     }
+    if (args->Has("observe-at") && (!args->Has("key") || !args->Has("enterprise"))) {
+      std::cerr << "chemscan verify: --observe-at records signed scans: it needs --key and "
+                   "--enterprise (see --help)\n";
+      return 2;
+    }
     return VerifyOnline(*args);
   }
-  if (args->Has("key") || args->Bool("details")) {
-    std::cerr << "chemscan verify: --key and --details go with --server (see --help)\n";
+  if (args->Has("key") || args->Bool("details") || args->Has("observe-at")) {
+    std::cerr << "chemscan verify: --key, --details and --observe-at go with --server (see "
+                 "--help)\n";
     return 2;
   }
   absl::StatusOr<std::string> list_path = args->Required("trust-list");
