@@ -76,19 +76,27 @@ void ChemledgerdE2eTest::InitDeployment() {
   note_verifier_key_ = lines.back();  // the last line printed
 }
 
-std::pair<int, std::string> ChemledgerdE2eTest::RunChemledgerd(const std::vector<std::string>& args) {
+std::pair<int, std::string> ChemledgerdE2eTest::RunToEnd(const std::vector<std::string>& argv) {
   testing::Subprocess p;
-  std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", Binary()};
-  argv.insert(argv.end(), args.begin(), args.end());
   EXPECT_TRUE(p.Start(argv).ok());
   bool eof = false;
   std::string out;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (!eof && absl::Now() < deadline) {
     for (const std::string& l : p.ReadLines(deadline, &eof)) out += l + "\n";
   }
   absl::StatusOr<int> status = p.Wait();
   return {status.ok() && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1, out};
+}
+
+std::pair<int, std::string> ChemledgerdE2eTest::RunChemledgerd(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", Binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunToEnd(argv);
+}
+
+std::pair<int, std::string> ChemledgerdE2eTest::RunShell(const std::string& command) {
+  return RunToEnd({"/bin/sh", "-c", command + " 2>&1"});
 }
 
 void ChemledgerdE2eTest::StartServer(const std::vector<std::string>& flags) {

@@ -57,9 +57,13 @@ class ChemledgerdE2eTest : public ::testing::Test {
 
   // The chemledgerd binary in this test's runfiles.
   static std::string Binary();
-  // Runs chemledgerd with `args` to its end (at most 30 s): its exit code
-  // (-1 if it did not exit) and what it wrote to stdout and stderr.
+  // Runs `argv` to its end (at most 60 s): its exit code (-1 if it did not
+  // exit) and what it wrote to stdout.
+  static std::pair<int, std::string> RunToEnd(const std::vector<std::string>& argv);
+  // Runs chemledgerd with `args` to its end: as RunToEnd, stderr included.
   static std::pair<int, std::string> RunChemledgerd(const std::vector<std::string>& args);
+  // Runs `command` with /bin/sh to its end: as RunToEnd, stderr included.
+  static std::pair<int, std::string> RunShell(const std::string& command);
 
   // Starts `chemledgerd serve` on the deployment and connects the stubs to
   // it. A server already running is killed first (SIGKILL, by the

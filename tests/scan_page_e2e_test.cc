@@ -63,21 +63,6 @@ class ScanPageE2eTest : public ChemledgerdE2eTest {
     return url.substr(prefix.size());
   }
 
-  // Runs `command` with /bin/sh: its exit code and what it wrote (stdout
-  // and stderr).
-  static std::pair<int, std::string> RunCommand(const std::string& command) {
-    Subprocess p;
-    EXPECT_TRUE(p.Start({"/bin/sh", "-c", command + " 2>&1"}).ok());
-    bool eof = false;
-    std::string out;
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (!eof && absl::Now() < deadline) {
-      for (const std::string& l : p.ReadLines(deadline, &eof)) out += l + "\n";
-    }
-    absl::StatusOr<int> status = p.Wait();
-    return {status.ok() && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1, out};
-  }
-
   static bool Has(const Page& page, const std::string& text) {
     return page.body.find(text) != std::string::npos;
   }
@@ -360,7 +345,7 @@ TEST_F(ScanPageE2eTest, ChemscanVerifiesOnline) {
   ASSERT_TRUE(qr.ok());
   std::ofstream(dir_ + "/voided.png", std::ios::binary) << *render::QrToPng(*qr);
   const auto run = [&](const std::string& flags) {
-    return RunCommand(absl::StrCat("exec '", RunfilePath("tools/chemscan/chemscan"),
+    return RunShell(absl::StrCat("exec '", RunfilePath("tools/chemscan/chemscan"),
                                    "' verify --server 127.0.0.1:", port_, " ", flags, " - '",
                                    dir_, "/voided.png' < '", dir_, "/urls.txt'"));
   };
@@ -402,7 +387,7 @@ TEST_F(ScanPageE2eTest, ChemscanVerifiesOnline) {
   EXPECT_EQ(observed.step(), v1::OBSERVING);
   EXPECT_EQ(observed.location().site(), "gate 1");
   // Only genuine codes: exit 0.
-  std::tie(code, out) = RunCommand(absl::StrCat(
+  std::tie(code, out) = RunShell(absl::StrCat(
       "exec '", RunfilePath("tools/chemscan/chemscan"), "' verify --server 127.0.0.1:", port_,
       " '", labels.genuine, "'"));
   EXPECT_EQ(code, 0) << out;
@@ -449,7 +434,7 @@ TEST_F(ScanPageE2eTest, ChemscanShipsAndReceivesByScan) {
                                     " --site 'dock 2' --server 127.0.0.1:", port_, " --key '",
                                     key, "'");
     for (const std::string& i : in) absl::StrAppend(&line, " '", i, "'");
-    return RunCommand(line);
+    return RunShell(line);
   };
   const auto shipped = [&] {
     v1::GetWaybillRequest r;

@@ -47,6 +47,13 @@ absl::Time EventTime(const v1::Event& e) {
 
 std::string Field(int i) { return absl::StrCat("codes[", i, "]"); }
 
+// Refused once `c` has ended (consumed, disposed of, voided).
+absl::Status NotEnded(const std::string& field, const CodeState& c) {
+  if (!IsTerminal(c.status)) return absl::OkStatus();
+  return Precondition(field, absl::StrCat(c.code, " is ", CodeStatusName(c.status),
+                                          ": nothing happens to it any more"));
+}
+
 // What one event does to the codes it touches: the shared context of the
 // step handlers. Working copies of the touched codes' states live in
 // `touched` (stable addresses); `before` keeps each touched code's state
@@ -79,6 +86,17 @@ class Step {
     if (!*known) return nullptr;
     before.emplace(code, **known);
     return &touched.emplace(code, **std::move(known)).first->second;
+  }
+
+  // The working copy of named code `i`; NotFound when the ledger does not
+  // know it.
+  absl::StatusOr<CodeState*> InLedger(int i) {
+    CL_ASSIGN_OR_RETURN(CodeState * c, StateOf(e.codes(i)));
+    if (c == nullptr) {
+      return absl::NotFoundError(absl::StrCat("event.", Field(i), ": ", e.codes(i),
+                                              " is not in the ledger"));
+    }
+    return c;
   }
 
   // Whether `code` is known to the ledger or made by this event.
@@ -127,10 +145,7 @@ class Step {
       return absl::NotFoundError(absl::StrCat("event.", field, ": ", e.codes(i),
                                               " is not in the ledger (commission it first)"));
     }
-    if (IsTerminal(s->status)) {
-      return Precondition(field, absl::StrCat(s->code, " is ", CodeStatusName(s->status),
-                                              ": nothing happens to it any more"));
-    }
+    CL_RETURN_IF_ERROR(NotEnded(field, *s));
     if (!s->parent.empty()) {
       return Precondition(field, absl::StrCat(s->code, " is packed on ", ParentOf(*s),
                                               ": it moves with it, or is unpacked first"));
@@ -332,10 +347,7 @@ absl::Status Receiving(Step& s) {
   if (e.codes_size() == 0) return Invalid("codes", "at least one code is required");
   for (int i = 0; i < e.codes_size(); ++i) {
     const std::string field = Field(i);
-    CL_ASSIGN_OR_RETURN(CodeState * c, s.StateOf(e.codes(i)));
-    if (c == nullptr) {
-      return absl::NotFoundError(absl::StrCat("event.", field, ": ", e.codes(i), " is not in the ledger"));
-    }
+    CL_ASSIGN_OR_RETURN(CodeState * c, s.InLedger(i));
     if (!c->parent.empty()) {
       return Precondition(field, absl::StrCat(c->code, " is packed on ", s.ParentOf(*c),
                                               ": receive that"));
@@ -550,10 +562,7 @@ absl::Status LossOrFound(Step& s) {
   const bool found = e.step() == v1::FOUND;
   for (int i = 0; i < e.codes_size(); ++i) {
     const std::string field = Field(i);
-    CL_ASSIGN_OR_RETURN(CodeState * c, s.StateOf(e.codes(i)));
-    if (c == nullptr) {
-      return absl::NotFoundError(absl::StrCat("event.", field, ": ", e.codes(i), " is not in the ledger"));
-    }
+    CL_ASSIGN_OR_RETURN(CodeState * c, s.InLedger(i));
     // Lost in transit is the shipper's report: custody had not changed.
     if (c->custodian != s.who) {
       return absl::PermissionDeniedError(absl::StrCat("event.", field, ": ", c->code,
@@ -672,20 +681,13 @@ absl::Status HoldingOrReleasing(Step& s) {
   const bool hold = e.step() == v1::HOLDING;
   for (int i = 0; i < e.codes_size(); ++i) {
     const std::string field = Field(i);
-    CL_ASSIGN_OR_RETURN(CodeState * c, s.StateOf(e.codes(i)));
-    if (c == nullptr) {
-      return absl::NotFoundError(absl::StrCat("event.", field, ": ", e.codes(i),
-                                              " is not in the ledger"));
-    }
+    CL_ASSIGN_OR_RETURN(CodeState * c, s.InLedger(i));
     if (c->custodian != s.who) {
       return absl::PermissionDeniedError(absl::StrCat("event.", field, ": ", c->code,
                                                       " is in the custody of ", c->custodian,
                                                       ", not of ", s.who));
     }
-    if (IsTerminal(c->status)) {
-      return Precondition(field, absl::StrCat(c->code, " is ", CodeStatusName(c->status),
-                                              ": nothing happens to it any more"));
-    }
+    CL_RETURN_IF_ERROR(NotEnded(field, *c));
     if (!c->parent.empty()) {
       return Precondition(field, absl::StrCat(c->code, " is packed on ", s.ParentOf(*c),
                                               ": hold or release that"));
@@ -725,15 +727,8 @@ absl::Status Recalling(Step& s) {
           "event.", field, ": ", e.codes(i), " was issued by ", p->uscc, ", not by ", s.who,
           ": a recall is its issuer's (or a regulator's, naming the issuer)"));
     }
-    CL_ASSIGN_OR_RETURN(CodeState * c, s.StateOf(e.codes(i)));
-    if (c == nullptr) {
-      return absl::NotFoundError(absl::StrCat("event.", field, ": ", e.codes(i),
-                                              " is not in the ledger"));
-    }
-    if (IsTerminal(c->status)) {
-      return Precondition(field, absl::StrCat(c->code, " is ", CodeStatusName(c->status),
-                                              ": nothing happens to it any more"));
-    }
+    CL_ASSIGN_OR_RETURN(CodeState * c, s.InLedger(i));
+    CL_RETURN_IF_ERROR(NotEnded(field, *c));
     if (c->recalled) return Precondition(field, absl::StrCat(c->code, " is already recalled"));
     c->recalled = true;
   }
@@ -748,11 +743,7 @@ absl::Status Observing(Step& s) {
   if (e.codes_size() == 0) return Invalid("codes", "at least one code is required");
   for (int i = 0; i < e.codes_size(); ++i) {
     const std::string field = Field(i);
-    CL_ASSIGN_OR_RETURN(CodeState * c, s.StateOf(e.codes(i)));
-    if (c == nullptr) {
-      return absl::NotFoundError(absl::StrCat("event.", field, ": ", e.codes(i),
-                                              " is not in the ledger"));
-    }
+    CL_ASSIGN_OR_RETURN(CodeState * c, s.InLedger(i));
     state::ScanSignalRecord signal;
     if (IsTerminal(c->status)) {
       signal.set_kind("ended-package-seen");

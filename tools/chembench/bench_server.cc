@@ -217,6 +217,15 @@ absl::Status BenchServer::IssueAndCommission(const crypto::SigningKey& producer,
   return absl::OkStatus();
 }
 
+absl::Status BenchServer::SetUpProducer(const crypto::SigningKey& producer,
+                                        const std::string& batch, int count,
+                                        std::vector<std::string>* urls) {
+  if (absl::Status s = Register(BenchProducerSetup(producer.verifying_key()), producer); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("registering the producer: ", s.message()));
+  }
+  return IssueAndCommission(producer, batch, count, urls);
+}
+
 std::string BenchCode(const std::string& batch, int serial) {
   return absl::StrCat(kBenchUscc, ".", kBenchProduct, ".", batch, ".", serial);
 }

@@ -77,6 +77,11 @@ class BenchServer {
   absl::Status IssueAndCommission(const crypto::SigningKey& producer, const std::string& batch,
                                   int count, std::vector<std::string>* urls = nullptr);
 
+  // Registers the benchmark producer (BenchProducerSetup) with `producer`
+  // as its admin actor, then IssueAndCommission; a failure says which.
+  absl::Status SetUpProducer(const crypto::SigningKey& producer, const std::string& batch,
+                             int count, std::vector<std::string>* urls = nullptr);
+
  private:
   BenchServer(std::string scratch, crypto::SigningKey admin)
       : scratch_(std::move(scratch)), admin_(std::move(admin)) {}

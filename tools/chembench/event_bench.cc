@@ -53,12 +53,8 @@ int RunEventBench(const EventBenchOptions& o) {
 
   // The producer, its operator and product; codes issued and commissioned.
   crypto::SigningKey producer = crypto::SigningKey::Generate();
-  if (absl::Status s = (*server)->Register(BenchProducerSetup(producer.verifying_key()), producer);
-      !s.ok()) {
-    return fail(absl::StrCat("registering the producer: ", s.message()));
-  }
   const int codes = o.codes;
-  if (absl::Status s = (*server)->IssueAndCommission(producer, "B1", codes); !s.ok()) {
+  if (absl::Status s = (*server)->SetUpProducer(producer, "B1", codes); !s.ok()) {
     return fail(std::string(s.message()));
   }
   absl::StatusOr<std::vector<crypto::SigningKey>> openers =

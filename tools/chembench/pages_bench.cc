@@ -61,12 +61,8 @@ int RunPagesBench(const PagesBenchOptions& o) {
       BenchServer::Start(o.chemledgerd, o.directory, "pages");
   if (!server.ok()) return fail(std::string(server.status().message()));
   crypto::SigningKey producer = crypto::SigningKey::Generate();
-  if (absl::Status s = (*server)->Register(BenchProducerSetup(producer.verifying_key()), producer);
-      !s.ok()) {
-    return fail(absl::StrCat("registering the producer: ", s.message()));
-  }
   std::vector<std::string> urls;
-  if (absl::Status s = (*server)->IssueAndCommission(producer, "P1", o.codes, &urls); !s.ok()) {
+  if (absl::Status s = (*server)->SetUpProducer(producer, "P1", o.codes, &urls); !s.ok()) {
     return fail(std::string(s.message()));
   }
   // The path a phone opens: the URL after HTTPS://<resolver>.

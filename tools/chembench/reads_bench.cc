@@ -59,11 +59,7 @@ int RunReadsBench(const ReadsBenchOptions& o) {
   if (!server.ok()) return fail(std::string(server.status().message()));
   auto ledger = v1::LedgerService::NewStub((*server)->channel());
   crypto::SigningKey producer = crypto::SigningKey::Generate();
-  if (absl::Status s = (*server)->Register(BenchProducerSetup(producer.verifying_key()), producer);
-      !s.ok()) {
-    return fail(absl::StrCat("registering the producer: ", s.message()));
-  }
-  if (absl::Status s = (*server)->IssueAndCommission(producer, "R1", o.codes); !s.ok()) {
+  if (absl::Status s = (*server)->SetUpProducer(producer, "R1", o.codes); !s.ok()) {
     return fail(std::string(s.message()));
   }
   std::atomic<int> read_errors{0};

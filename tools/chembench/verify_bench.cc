@@ -101,12 +101,8 @@ int RunVerifyBench(const VerifyBenchOptions& o) {
       BenchServer::Start(o.chemledgerd, o.directory, "verify");
   if (!server.ok()) return fail(std::string(server.status().message()));
   crypto::SigningKey producer = crypto::SigningKey::Generate();
-  if (absl::Status s = (*server)->Register(BenchProducerSetup(producer.verifying_key()), producer);
-      !s.ok()) {
-    return fail(absl::StrCat("registering the producer: ", s.message()));
-  }
   std::vector<std::string> urls;
-  if (absl::Status s = (*server)->IssueAndCommission(producer, "V1", o.codes, &urls); !s.ok()) {
+  if (absl::Status s = (*server)->SetUpProducer(producer, "V1", o.codes, &urls); !s.ok()) {
     return fail(std::string(s.message()));
   }
   // Signed calls are limited per actor (2000 codes a second): the calls
