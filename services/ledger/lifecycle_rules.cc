@@ -586,20 +586,30 @@ absl::Status LossOrFound(Step& s) {
   return absl::OkStatus();
 }
 
+// Named code `i` as a package code issued to the event's enterprise: only
+// its issuer may `what` (InvalidArgument for an aggregate or anything else,
+// PermissionDenied for another issuer's package).
+absl::StatusOr<ids::PackageCode> OwnPackage(Step& s, int i, absl::string_view what) {
+  const std::string& code = s.e.codes(i);
+  std::optional<ids::PackageCode> p = ids::PackageCode::Parse(code);
+  if (!p) return Invalid(Field(i), absl::StrCat("'", code, "' is not a package code"));
+  if (p->uscc != s.who) {
+    return absl::PermissionDeniedError(absl::StrCat("event.", Field(i), ": ", code,
+                                                    " was issued by ", p->uscc, ", not by ",
+                                                    s.who, ": only its issuer may ", what));
+  }
+  return *std::move(p);
+}
+
 absl::Status Voiding(Step& s) {
   const v1::Event& e = s.e;
   if (e.codes_size() == 0) return Invalid("codes", "at least one code is required");
   CL_RETURN_IF_ERROR(Require("reason", !e.reason().empty(), "is required"));
   for (int i = 0; i < e.codes_size(); ++i) {
     const std::string field = Field(i);
-    std::optional<ids::PackageCode> p = ids::PackageCode::Parse(e.codes(i));
-    if (!p) return Invalid(field, absl::StrCat("'", e.codes(i), "' is not a package code"));
-    if (p->uscc != s.who) {
-      return absl::PermissionDeniedError(absl::StrCat("event.", field, ": only its issuer ",
-                                                      p->uscc, " may void ", e.codes(i)));
-    }
+    CL_ASSIGN_OR_RETURN(const ids::PackageCode p, OwnPackage(s, i, "void it"));
     CL_ASSIGN_OR_RETURN(std::optional<label::IssuanceRecord> issued,
-                        label::FindIssuance(s.state, p->uscc, p->product, p->batch, p->serial));
+                        label::FindIssuance(s.state, p.uscc, p.product, p.batch, p.serial));
     if (!issued) {
       return absl::NotFoundError(absl::StrCat("event.", field, ": ", e.codes(i), " was never issued"));
     }
@@ -607,8 +617,8 @@ absl::Status Voiding(Step& s) {
     if (c == nullptr) {
       CodeState fresh;
       fresh.code = e.codes(i);
-      fresh.enterprise = p->uscc;
-      fresh.product = p->product;
+      fresh.enterprise = p.uscc;
+      fresh.product = p.product;
       fresh.custodian = s.who;
       c = s.Create(std::move(fresh));
     } else {
@@ -716,17 +726,7 @@ absl::Status Recalling(Step& s) {
   CL_RETURN_IF_ERROR(Require("reason", !e.reason().empty(), "is required"));
   for (int i = 0; i < e.codes_size(); ++i) {
     const std::string field = Field(i);
-    std::optional<ids::PackageCode> p = ids::PackageCode::Parse(e.codes(i));
-    if (!p) {
-      return Invalid(field, absl::StrCat("'", e.codes(i),
-                                         "' is not a package code (packages are recalled, not "
-                                         "aggregates)"));
-    }
-    if (p->uscc != s.who) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "event.", field, ": ", e.codes(i), " was issued by ", p->uscc, ", not by ", s.who,
-          ": a recall is its issuer's (or a regulator's, naming the issuer)"));
-    }
+    CL_RETURN_IF_ERROR(OwnPackage(s, i, "recall it (a regulator names the issuer)").status());
     CL_ASSIGN_OR_RETURN(CodeState * c, s.InLedger(i));
     CL_RETURN_IF_ERROR(NotEnded(field, *c));
     if (c->recalled) return Precondition(field, absl::StrCat(c->code, " is already recalled"));

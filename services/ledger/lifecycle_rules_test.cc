@@ -953,7 +953,7 @@ TEST_F(LifecycleRulesTest, ARecallIsTheIssuersAndStopsUseForGood) {
   // Not by whoever holds it: by the issuer.
   v1::Event recall = Event(v1::RECALLING, kUser, {Code(1)});
   recall.set_reason("we think so");
-  Refused(user_, recall, Code_::kPermissionDenied, "a recall is its issuer's");
+  Refused(user_, recall, Code_::kPermissionDenied, "only its issuer may recall it");
   recall = Event(v1::RECALLING, kProducer, {Code(1)});
   recall.set_reason("wrong concentration");
   Ok(producer_, recall);
