@@ -47,6 +47,7 @@ inline constexpr char kGetRegistryEntryMethod[] =
 inline constexpr char kResolveLabelMethod[] = "/chemledger.v1.LabelService/ResolveLabel";
 inline constexpr char kGetEventMethod[] = "/chemledger.v1.LedgerService/GetEvent";
 inline constexpr char kGetHistoryMethod[] = "/chemledger.v1.LedgerService/GetHistory";
+inline constexpr char kListStockMethod[] = "/chemledger.v1.LedgerService/ListStock";
 inline constexpr char kGetWaybillMethod[] = "/chemledger.v1.WaybillService/GetWaybill";
 inline constexpr char kVerifyMethod[] = "/chemledger.v1.VerifyService/Verify";
 inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";

@@ -149,7 +149,9 @@ class Journal {
   //   4: waybills named by carrier and number ("w/bill/<carrier>/<number>",
   //      "w/num/<number>/<carrier>").
   //   5: the public blacklist ("r/black/<uscc>").
-  static constexpr int kStateFormat = 5;
+  //   6: where goods are: each code's site (CodeRecord.site) and the stock
+  //      index "l/at/<custodian>/<site>/<code>"; scan signals ("l/signal/").
+  static constexpr int kStateFormat = 6;
   static constexpr absl::string_view kStateFormatKey = "j/state-format";
 
  private:

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "api/china_time.h"
 #include "api/wire.h"
+#include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "chemledger/v1/waybill_service.grpc.pb.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -395,8 +396,8 @@ TEST_F(ScanPageE2eTest, ChemscanVerifiesOnline) {
 
 // Goods out and goods in by scan against an e-waybill: what matches is
 // booked; what was expected and not scanned, and what was scanned and not
-// expected, is reported and changes nothing.
-TEST_F(ScanPageE2eTest, ChemscanShipsAndReceivesByScan) {
+// expected, is reported and changes nothing. Then a stock-take by scan.
+TEST_F(ScanPageE2eTest, ChemscanShipsReceivesAndTakesStockByScan) {
   ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
   const std::string carrier = registry::testing::ExampleUscc("370100");
   const std::string consignee = registry::testing::ExampleUscc("370600");
@@ -474,6 +475,37 @@ TEST_F(ScanPageE2eTest, ChemscanShipsAndReceivesByScan) {
   record = shipped();
   EXPECT_EQ(std::vector<std::string>(record.received().begin(), record.received().end()),
             (std::vector<std::string>{codes[0], codes[2]}));
+
+  // A stock-take at the consignee's dock: 1 and 3 are there; 4 is scanned
+  // but is not (it is still at the producer's); 3 is not scanned at first.
+  const auto stocktake = [&](const std::vector<std::string>& in) {
+    std::string line = absl::StrCat("exec '", RunfilePath("tools/chemscan/chemscan"),
+                                    "' stocktake --enterprise ", consignee,
+                                    " --site 'dock 2' --server 127.0.0.1:", port_, " --key '",
+                                    dir_, "/consignee.key'");
+    for (const std::string& i : in) absl::StrAppend(&line, " '", i, "'");
+    return RunShell(line);
+  };
+  before = LogSize();
+  std::tie(code, out) = stocktake({photos[0], photos[3]});
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("counted (1): " + codes[0]), std::string::npos) << out;
+  EXPECT_NE(out.find("on the ledger here, not scanned (1): " + codes[2]), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("scanned, not on the ledger here (1): " + codes[3]), std::string::npos)
+      << out;
+  EXPECT_EQ(LogSize(), before) << "a stock-take changes nothing";
+  std::tie(code, out) = stocktake({photos[2], photos[0]});
+  EXPECT_EQ(code, 0) << out;
+  // Only the enterprise (and regulators) read its stock.
+  v1::ListStockRequest peek;
+  peek.set_enterprise_uscc(consignee);
+  peek.set_site("dock 2");
+  v1::Stock stock;
+  EXPECT_EQ(Read(*acme_operator_, api::kListStockMethod, peek, &stock).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(Read(*regulator_, api::kListStockMethod, peek, &stock).ok());
+  EXPECT_EQ(stock.items_size(), 2);
 }
 
 // The pages in a real browser: Debian's Chromium, headless, at a phone's

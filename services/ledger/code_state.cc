@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 
 namespace chemledger::ledger {
 namespace internal {
@@ -12,6 +13,7 @@ namespace internal {
 //   l/held/<code>/<uscc>        ""   every enterprise that has held it
 //   l/event/<uscc>/<event id>   state::EventRecord
 //   l/signal/<index, 16 hex digits>/<code>   state::ScanSignalRecord
+//   l/at/<custodian>/<site>/<code>   ""   active codes at a site (sites hold no '/')
 std::string CodeKey(absl::string_view code) { return absl::StrCat("l/code/", code); }
 std::string HistoryKey(absl::string_view code, uint64_t index) {
   return absl::StrFormat("l/hist/%s/%016x", code, index);
@@ -21,6 +23,11 @@ std::string HeldKey(absl::string_view code, absl::string_view uscc) {
 }
 std::string EventKey(absl::string_view enterprise, absl::string_view event_id) {
   return absl::StrCat("l/event/", enterprise, "/", event_id);
+}
+std::string StockKey(const CodeState& c) {
+  if (c.status != CodeStatus::kActive || c.site.empty() || c.custodian.empty()) return "";
+  return absl::StrCat("l/at/", c.custodian, "/", absl::StrReplaceAll(c.site, {{"/", "%2F"}}), "/",
+                      c.code);
 }
 std::string ScanSignalKey(uint64_t index, absl::string_view code) {
   return absl::StrFormat("l/signal/%016x/%s", index, code);
@@ -38,6 +45,7 @@ state::CodeRecord ToRecord(const CodeState& s) {
   r.set_consignee(s.consignee);
   r.set_parent(s.parent);
   for (const std::string& c : s.children) r.add_children(c);
+  r.set_site(s.site);
   r.set_on_hold(s.on_hold);
   r.set_recalled(s.recalled);
   if (s.last_event_index) {
@@ -61,6 +69,7 @@ CodeState FromRecord(absl::string_view code, const state::CodeRecord& r) {
   s.consignee = r.consignee();
   s.parent = r.parent();
   s.children.insert(r.children().begin(), r.children().end());
+  s.site = r.site();
   s.on_hold = r.on_hold();
   s.recalled = r.recalled();
   if (r.has_last_event()) {
@@ -162,6 +171,40 @@ absl::StatusOr<std::optional<EventInfo>> FindEvent(const storage::StateReader& s
   state::EventRecord r;
   if (!r.ParseFromString(**bytes)) return absl::DataLossError("an event record is malformed");
   return EventInfo{r.log_index(), r.enterprise()};
+}
+
+absl::StatusOr<std::vector<CodeState>> ListStock(const storage::StateReader& state,
+                                                 absl::string_view custodian,
+                                                 absl::string_view site, absl::string_view after,
+                                                 size_t limit, bool* more) {
+  std::vector<CodeState> out;
+  *more = false;
+  CodeState probe;
+  probe.status = CodeStatus::kActive;
+  probe.custodian = std::string(custodian);
+  probe.site = std::string(site);
+  probe.code = "";
+  const std::string prefix = internal::StockKey(probe);
+  if (prefix.empty()) return out;
+  const std::string begin = after.empty() ? prefix : absl::StrCat(prefix, after, std::string(1, '\0'));
+  std::vector<std::string> codes;
+  absl::Status s = state.Scan(begin, storage::PrefixEnd(prefix),
+                              [&](absl::string_view key, absl::string_view) {
+                                if (codes.size() == limit) {
+                                  *more = true;
+                                  return false;
+                                }
+                                codes.emplace_back(key.substr(prefix.size()));
+                                return true;
+                              });
+  if (!s.ok()) return s;
+  for (const std::string& code : codes) {
+    absl::StatusOr<std::optional<CodeState>> c = FindCode(state, code);
+    if (!c.ok()) return c.status();
+    if (!*c) return absl::DataLossError(absl::StrCat("stock index names ", code, ", unknown"));
+    out.push_back(**std::move(c));
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<ScanSignal>> ListScanSignals(const storage::StateReader& state,

@@ -52,6 +52,7 @@ struct CodeState {
   std::string consignee;       // while in transit
   std::string parent;          // the aggregate it is packed on, if any
   std::set<std::string> children;  // aggregates only
+  std::string site;            // where its custodian last put it (its events' location.site)
   bool on_hold = false;        // held (HOLDING) until released (RELEASING)
   bool recalled = false;       // recalled by its issuer or a regulator
   absl::Time last_event_time = absl::InfinitePast();
@@ -81,6 +82,16 @@ struct EventInfo {
 absl::StatusOr<std::optional<EventInfo>> FindEvent(const storage::StateReader& state,
                                                    absl::string_view enterprise,
                                                    absl::string_view event_id);
+
+// What the ledger says is at `custodian`'s `site` now: every package and
+// aggregate in its custody whose last event there named that site and that
+// is active (not in transit, lost, consumed, disposed of or voided), by
+// code, after `after` ("" from the start), at most `limit`; *more when
+// others follow.
+absl::StatusOr<std::vector<CodeState>> ListStock(const storage::StateReader& state,
+                                                 absl::string_view custodian,
+                                                 absl::string_view site, absl::string_view after,
+                                                 size_t limit, bool* more);
 
 // A scan its history cannot explain: an OBSERVING event of a package used
 // up, disposed of or voided ("ended-package-seen"), or in another
@@ -112,6 +123,9 @@ std::string HistoryKey(absl::string_view code, uint64_t index);
 std::string HeldKey(absl::string_view code, absl::string_view uscc);
 std::string EventKey(absl::string_view enterprise, absl::string_view event_id);
 std::string ScanSignalKey(uint64_t index, absl::string_view code);
+// The stock index key of `c` ("l/at/<custodian>/<site>/<code>"), or "" when
+// it is not stock at a site (ListStock).
+std::string StockKey(const CodeState& c);
 state::CodeRecord ToRecord(const CodeState& s);
 CodeState FromRecord(absl::string_view code, const state::CodeRecord& r);
 }  // namespace internal

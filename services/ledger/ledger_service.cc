@@ -247,6 +247,62 @@ grpc::Status LedgerServiceImpl::ServeGetHistory(grpc::ServerContextBase* context
   return grpc::Status::OK;
 }
 
+grpc::ServerUnaryReactor* LedgerServiceImpl::ListStock(grpc::CallbackServerContext* context,
+                                                       const grpc::ByteBuffer* request,
+                                                       grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::ListStockRequest, v1::Stock>(
+      context, request, response, read_executor_,
+      [this, context](const v1::ListStockRequest* r, absl::string_view bytes, v1::Stock* out) {
+        return ServeListStock(context, r, bytes, out);
+      });
+}
+
+grpc::Status LedgerServiceImpl::ServeListStock(grpc::ServerContextBase* context,
+                                               const v1::ListStockRequest* request,
+                                               absl::string_view request_bytes,
+                                               v1::Stock* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
+  absl::StatusOr<v1::Actor> reader =
+      reads_->Authenticate(*snapshot, *context, kListStockMethod, request_bytes);
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
+  TellLogSize(context, snapshot->size());
+  const std::string custodian =
+      request->enterprise_uscc().empty() ? reader->enterprise_uscc() : request->enterprise_uscc();
+  const bool oversight = reader->role() == v1::REGULATOR || reader->role() == v1::PLATFORM_ADMIN;
+  if (custodian.empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "enterprise_uscc: is required (you belong to no enterprise)");
+  }
+  if (!oversight && custodian != reader->enterprise_uscc()) {
+    return Denied(absl::StrCat("the stock of ", custodian));
+  }
+  if (request->site().empty() || request->site().size() > 64) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "site: 1 to 64 characters");
+  }
+  if (request->page_size() < 0 || request->page_size() > 1000) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must be 0 to 1000");
+  }
+  bool more = false;
+  absl::StatusOr<std::vector<CodeState>> stock =
+      ledger::ListStock(*snapshot, custodian, request->site(), request->page_token(),
+                request->page_size() == 0 ? 1000 : request->page_size(), &more);
+  if (!stock.ok()) return ToGrpcStatus(stock.status());
+  for (const CodeState& c : *stock) {
+    v1::Stock::Item* item = response->add_items();
+    item->set_code(c.code);
+    item->set_aggregate(c.aggregate);
+    item->set_product(c.product);
+    item->set_remaining_milli(c.remaining_milli);
+    item->set_unit(c.unit);
+    item->set_parent(c.parent);
+    item->set_on_hold(c.on_hold);
+    item->set_recalled(c.recalled);
+  }
+  if (more && !stock->empty()) response->set_next_page_token(stock->back().code);
+  response->set_log_size(snapshot->size());
+  return grpc::Status::OK;
+}
+
 grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
                                               const v1::GetCheckpointRequest*,
                                               v1::Checkpoint* response) {

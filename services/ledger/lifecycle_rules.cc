@@ -953,6 +953,23 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
   s.by_regulator = by_regulator;
   CL_RETURN_IF_ERROR(CheckEvent(s));
   if (absl::Status refused = ApplyStep(s); !refused.ok()) return Redact(s, refused);
+  // Where the custodian's goods are: the site of the events that put them
+  // somewhere (made, stored, received, split, packed, unpacked, found).
+  switch (event.step()) {
+    case v1::COMMISSIONING:
+    case v1::STORING:
+    case v1::RECEIVING:
+    case v1::REPACKAGING:
+    case v1::PACKING:
+    case v1::UNPACKING:
+    case v1::FOUND:
+      for (auto& [code, c] : s.touched) {
+        if (c.custodian == where.enterprise_uscc()) c.site = where.site();
+      }
+      break;
+    default:
+      break;
+  }
   if (s.touched.size() > static_cast<size_t>(kMaxTouchedCodes)) {
     return Invalid("codes", absl::StrCat("the event would touch ", s.touched.size(),
                                          " codes (aggregates' contents included); at most ",
@@ -998,6 +1015,13 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
     }
     changes->Put(internal::CodeKey(code), record.SerializeAsString());
     changes->Put(internal::HistoryKey(code, entry.index), "");
+    // The stock index follows the code's custodian, site and status.
+    const std::string stock_before = previous ? internal::StockKey(*previous) : std::string();
+    const std::string stock_after = internal::StockKey(after);
+    if (stock_before != stock_after) {
+      if (!stock_before.empty()) changes->Delete(stock_before);
+      if (!stock_after.empty()) changes->Put(stock_after, "");
+    }
     // Who has held it: written once per enterprise (a key rewritten by every
     // event would only make work for the store).
     // A code new to the ledger has no holders yet (held keys are written only

@@ -1009,5 +1009,47 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
           "is not a code " + kWarehouse + " holds, has held or is sent");
 }
 
+TEST_F(LifecycleRulesTest, TheStockIndexFollowsCustodySiteAndStatus) {
+  const auto stock = [&](const std::string& uscc, const std::string& site) {
+    bool more = false;
+    absl::StatusOr<std::vector<CodeState>> s = ListStock(*t_->snapshot(), uscc, site, "", 100, &more);
+    EXPECT_TRUE(s.ok()) << s.status();
+    std::vector<std::string> codes;
+    if (s.ok()) {
+      for (const CodeState& c : *s) codes.push_back(c.code);
+    }
+    return codes;
+  };
+  Commission({1, 2, 3});
+  EXPECT_EQ(stock(kProducer, "main"), (std::vector<std::string>{Code(1), Code(2), Code(3)}));
+  v1::Event store = Event(v1::STORING, kProducer, {Code(2)});
+  store.mutable_location()->set_site("bay 2/east");
+  Ok(producer_, store);
+  EXPECT_EQ(stock(kProducer, "main"), (std::vector<std::string>{Code(1), Code(3)}));
+  EXPECT_EQ(stock(kProducer, "bay 2/east"), (std::vector<std::string>{Code(2)}));
+  EXPECT_EQ(Find(Code(2)).site, "bay 2/east");
+  // Used up: gone from the shelf; shipped: on the road; received: there.
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(3)});
+  use.set_quantity_milli(25000);
+  Ok(producer_, use);
+  EXPECT_EQ(stock(kProducer, "main"), (std::vector<std::string>{Code(1)}));
+  Move(producer_, kProducer, warehouse_, kWarehouse, {Code(1)});
+  EXPECT_TRUE(stock(kProducer, "main").empty());
+  EXPECT_EQ(stock(kWarehouse, "main"), (std::vector<std::string>{Code(1)}));
+  // An observation elsewhere moves nothing.
+  v1::Event seen = Event(v1::OBSERVING, kWarehouse, {Code(1)});
+  seen.mutable_location()->set_site("gate");
+  Ok(warehouse_, seen);
+  EXPECT_EQ(stock(kWarehouse, "main"), (std::vector<std::string>{Code(1)}));
+  // A pallet packed at a site is there with what is on it.
+  v1::Event pack = Event(v1::PACKING, kProducer, {Code(2)});
+  pack.set_parent_code(absl::StrCat(kProducer, ".LU.P9"));
+  pack.mutable_location()->set_site("dock");
+  Ok(producer_, pack);
+  EXPECT_EQ(stock(kProducer, "dock"),
+            (std::vector<std::string>{absl::StrCat(kProducer, ".LU.P9"), Code(2)}));
+  EXPECT_TRUE(stock(kProducer, "bay 2/east").empty());
+}
+
 }  // namespace
 }  // namespace chemledger::ledger

@@ -6,6 +6,8 @@
 //                   [--json] [--details] INPUT...
 //   chemscan receive|ship --waybill NUMBER --enterprise USCC [--site SITE]
 //                   --server HOST:PORT --key FILE INPUT...
+//   chemscan stocktake --enterprise USCC --site SITE --server HOST:PORT
+//                   --key FILE INPUT...
 //
 // INPUT is a PNG or JPEG image (every QR code in it is checked), a label or
 // waybill code URL, or "-" for URLs on standard input, one per line. One
@@ -92,7 +94,9 @@ constexpr char kUsage[] =
     "for a waybill code its verdict (authentic, cancelled, closed, superseded,\n"
     "pending, not-issued, ...). Progress goes to standard error on long\n"
     "batches. Exit status 0 only when every code is genuine (a waybill code:\n"
-    "authentic) and has no warning.\n";
+    "authentic) and has no warning.\n\n"
+    "Also: chemscan receive|ship --help (goods in and out by scan against an\n"
+    "e-waybill), chemscan stocktake --help (a stock-take by scan).\n";
 
 std::string JsonString(absl::string_view s) {
   std::string out = "\"";
@@ -367,6 +371,83 @@ constexpr int kUrlsPerCall = 1000;
 constexpr int kImagesPerCall = 16;
 constexpr size_t kImageBytesPerCall = 3 << 20;
 
+using VerifyCall = std::function<absl::Status(const v1::VerifyRequest&, v1::VerifyResponse*)>;
+
+// Sends `inputs` to VerifyService through `call`, at most 1000 URLs or 16
+// photos (3 MiB) a call, and hands each verdict to `on_verdict` with the
+// input it came from ("photo.png#2" for the second code in a photo), and
+// each input that yields no code to `on_failure` with why. Progress goes to
+// standard error on long batches when `progress` names the command. The
+// first failed call's status.
+absl::Status VerifyInputs(
+    const std::vector<Input>& inputs, const VerifyCall& call,
+    const std::function<void(const std::string&, const v1::Verification&)>& on_verdict,
+    const std::function<void(const std::string&, absl::string_view)>& on_failure,
+    const char* progress) {
+  const bool show = progress != nullptr && (inputs.size() > kUrlsPerCall || isatty(STDERR_FILENO));
+  size_t done = 0;
+  v1::VerifyRequest request;
+  std::vector<std::string> sources, images;
+  size_t image_bytes = 0;
+  const auto flush = [&]() -> absl::Status {
+    if (request.urls_size() == 0 && request.images_size() == 0) return absl::OkStatus();
+    v1::VerifyResponse response;
+    if (absl::Status s = call(request, &response); !s.ok()) return s;
+    std::vector<int> codes_per_image(images.size() + 1, 0);
+    for (const v1::Verification& v : response.verifications()) {
+      if (v.image() > 0 && static_cast<size_t>(v.image()) <= images.size()) {
+        ++codes_per_image[v.image()];
+      }
+    }
+    std::vector<int> seen(images.size() + 1, 0);
+    for (int i = 0; i < response.verifications_size(); ++i) {
+      const v1::Verification& v = response.verifications(i);
+      if (v.image() == 0) {
+        // The URLs come first, in the order sent.
+        on_verdict(static_cast<size_t>(i) < sources.size() ? sources[i] : v.url(), v);
+      } else if (static_cast<size_t>(v.image()) <= images.size()) {
+        const int k = ++seen[v.image()];
+        const std::string& name = images[v.image() - 1];
+        on_verdict(codes_per_image[v.image()] == 1 ? name : absl::StrCat(name, "#", k), v);
+      }
+    }
+    for (int index : response.images_without_codes()) {
+      if (index >= 1 && static_cast<size_t>(index) <= images.size()) {
+        on_failure(images[index - 1], "no QR code found in the image");
+      }
+    }
+    done += request.urls_size() + request.images_size();
+    if (show) std::cerr << "chemscan " << progress << ": " << done << " of " << inputs.size() << "\n";
+    request.Clear();
+    sources.clear();
+    images.clear();
+    image_bytes = 0;
+    return absl::OkStatus();
+  };
+  for (const Input& input : inputs) {
+    if (!input.error.empty()) {
+      on_failure(input.source, input.error);
+      continue;
+    }
+    if (!input.url.empty()) {
+      if (request.urls_size() == kUrlsPerCall) {
+        if (absl::Status s = flush(); !s.ok()) return s;
+      }
+      request.add_urls(input.url);
+      sources.push_back(input.source);
+      continue;
+    }
+    if (request.images_size() == kImagesPerCall ||
+        image_bytes + input.image.size() > kImageBytesPerCall) {
+      if (absl::Status s = flush(); !s.ok()) return s;
+    }
+    request.add_images(input.image);
+    images.push_back(input.source);
+    image_bytes += input.image.size();
+  }
+  return flush();
+}
+
 int VerifyOnline(const cli::Args& args) {
   const std::vector<Input> inputs = ReadInputs(args.positional());
   // Signed scans (--key) as a registered actor; anonymous ones otherwise.
@@ -388,90 +469,37 @@ int VerifyOnline(const cli::Args& args) {
     anonymous = v1::VerifyService::NewStub(*channel);
   }
   OnlineReporter reporter(args.Bool("json"), args.Bool("details"));
-  const bool progress = inputs.size() > kUrlsPerCall || isatty(STDERR_FILENO);
-  size_t done = 0;
-  // Sends `request` (retrying while the server says to wait) and reports
-  // its verdicts; `sources[i]` names the i-th URL, `images[j]` the j-th image.
-  const auto send = [&](const v1::VerifyRequest& request, const std::vector<std::string>& sources,
-                        const std::vector<std::string>& images) -> bool {
-    v1::VerifyResponse response;
+  // Anonymous scans are limited per address: wait and retry while the
+  // server says so.
+  const VerifyCall call = [&](const v1::VerifyRequest& request,
+                              v1::VerifyResponse* response) -> absl::Status {
     for (int attempt = 0;; ++attempt) {
       absl::Status status;
       if (session) {
-        status = session->Call(api::kVerifyMethod, request, &response);
+        status = session->Call(api::kVerifyMethod, request, response);
       } else {
         std::unique_ptr<grpc::ClientContext> context = chemctl::Context(60);
-        grpc::Status s = anonymous->Verify(context.get(), request, &response);
+        grpc::Status s = anonymous->Verify(context.get(), request, response);
         status = s.ok() ? absl::OkStatus() : chemctl::ServerError(s);
       }
-      if (status.ok()) break;
-      if (absl::IsResourceExhausted(status) && attempt < 20) {
-        if (attempt == 0) {
-          std::cerr << "chemscan verify: the server limits scans (" << status.message()
-                    << "); waiting and retrying" << (session ? "" : " (--key scans faster)")
-                    << "\n";
-        }
-        absl::SleepFor(absl::Seconds(std::min(10, 1 << std::min(attempt, 3))));
-        continue;
+      if (!absl::IsResourceExhausted(status) || attempt >= 20) return status;
+      if (attempt == 0) {
+        std::cerr << "chemscan verify: the server limits scans (" << status.message()
+                  << "); waiting and retrying" << (session ? "" : " (--key scans faster)")
+                  << "\n";
       }
-      std::cerr << "chemscan verify: " << status.message() << "\n";
-      return false;
+      absl::SleepFor(absl::Seconds(std::min(10, 1 << std::min(attempt, 3))));
     }
-    std::vector<int> codes_per_image(images.size() + 1, 0);
-    for (const v1::Verification& v : response.verifications()) {
-      if (v.image() > 0) ++codes_per_image[v.image()];
-    }
-    std::vector<int> seen(images.size() + 1, 0);
-    for (int i = 0; i < response.verifications_size(); ++i) {
-      const v1::Verification& v = response.verifications(i);
-      if (v.image() == 0) {
-        // The URLs come first, in the order sent.
-        reporter.Report(static_cast<size_t>(i) < sources.size() ? sources[i] : v.url(), v);
-      } else {
-        const int k = ++seen[v.image()];
-        const std::string& name = images[v.image() - 1];
-        reporter.Report(codes_per_image[v.image()] == 1 ? name : absl::StrCat(name, "#", k), v);
-      }
-    }
-    for (int index : response.images_without_codes()) {
-      reporter.Failure(images[index - 1], "no QR code found in the image");
-    }
-    return true;
   };
-  v1::VerifyRequest request;
-  std::vector<std::string> sources, images;
-  size_t image_bytes = 0;
-  const auto flush = [&]() -> bool {
-    if (request.urls_size() == 0 && request.images_size() == 0) return true;
-    const bool ok = send(request, sources, images);
-    done += request.urls_size() + request.images_size();
-    if (progress) std::cerr << "chemscan verify: " << done << " of " << inputs.size() << "\n";
-    request.Clear();
-    sources.clear();
-    images.clear();
-    image_bytes = 0;
-    return ok;
-  };
-  for (const Input& input : inputs) {
-    if (!input.error.empty()) {
-      reporter.Failure(input.source, input.error);
-      continue;
-    }
-    if (!input.url.empty()) {
-      if (request.urls_size() == kUrlsPerCall && !flush()) return 1;
-      request.add_urls(input.url);
-      sources.push_back(input.source);
-      continue;
-    }
-    if (request.images_size() == kImagesPerCall ||
-        image_bytes + input.image.size() > kImageBytesPerCall) {
-      if (!flush()) return 1;
-    }
-    request.add_images(input.image);
-    images.push_back(input.source);
-    image_bytes += input.image.size();
+  if (absl::Status s = VerifyInputs(
+          inputs, call,
+          [&](const std::string& source, const v1::Verification& v) { reporter.Report(source, v); },
+          [&](const std::string& source, absl::string_view why) { reporter.Failure(source, why); },
+          "verify");
+      !s.ok()) {
+    std::cerr << "chemscan verify: " << s.message() << "\n";
+    return 1;
   }
-  if (!flush()) return 1;
   if (reporter.checked() == 0) {
     std::cerr << "chemscan verify: no label found in the input\n";
     return 1;
@@ -494,6 +522,35 @@ int VerifyOnline(const cli::Args& args) {
     std::cerr << ")\n";
   }
   return reporter.failed() == 0 ? 0 : 1;
+}
+
+// The genuine package codes in `positional`'s inputs as the server
+// verifies them (signed), once each in scan order, and a line for every
+// input or code that is not one ("<source>: not booked: <why>").
+absl::Status ScanPackages(chemctl::ReadSession& session, const std::vector<std::string>& positional,
+                          std::vector<std::string>* scanned, std::vector<std::string>* refused) {
+  return VerifyInputs(
+      ReadInputs(positional),
+      [&](const v1::VerifyRequest& request, v1::VerifyResponse* response) {
+        return session.Call(api::kVerifyMethod, request, response);
+      },
+      [&](const std::string& source, const v1::Verification& v) {
+        if (!v.has_label() || v.label().assessment() != "genuine") {
+          refused->push_back(absl::StrCat(
+              source, ": not booked: ",
+              v.has_label()
+                  ? absl::StrCat(v.label().assessment(), " (", v.label().verdict(), ")")
+                  : std::string("a waybill code, not a package")));
+          return;
+        }
+        if (std::find(scanned->begin(), scanned->end(), v.label().code()) == scanned->end()) {
+          scanned->push_back(v.label().code());
+        }
+      },
+      [&](const std::string& source, absl::string_view why) {
+        refused->push_back(absl::StrCat(source, ": ", why));
+      },
+      nullptr);
 }
 
 constexpr char kBookUsage[] =
@@ -562,71 +619,11 @@ int Book(const std::vector<std::string>& argv, v1::BusinessStep step) {
     for (const std::string& c : record.shipped()) expected.erase(c);
   }
 
-  // What was scanned, as the server verifies it (1000 URLs or 16 photos a
-  // call).
-  std::vector<std::string> scanned;  // genuine codes, in scan order, once each
-  std::vector<std::string> refused;  // lines about scans not booked
-  const auto verify = [&](const v1::VerifyRequest& request,
-                          const std::vector<std::string>& names) -> absl::Status {
-    v1::VerifyResponse response;
-    if (absl::Status s = session->Call(api::kVerifyMethod, request, &response); !s.ok()) return s;
-    for (int i = 0; i < response.verifications_size(); ++i) {
-      const v1::Verification& v = response.verifications(i);
-      const std::string source =
-          v.image() > 0 ? names[request.urls_size() + v.image() - 1] : names[i];
-      if (!v.has_label() || v.label().assessment() != "genuine") {
-        refused.push_back(absl::StrCat(
-            source, ": not booked: ",
-            v.has_label() ? absl::StrCat(v.label().assessment(), " (", v.label().verdict(), ")")
-                          : std::string("a waybill code, not a package")));
-        continue;
-      }
-      if (std::find(scanned.begin(), scanned.end(), v.label().code()) == scanned.end()) {
-        scanned.push_back(v.label().code());
-      }
-    }
-    for (int index : response.images_without_codes()) {
-      refused.push_back(absl::StrCat(names[request.urls_size() + index - 1],
-                                     ": no QR code found in the image"));
-    }
-    return absl::OkStatus();
-  };
-  v1::VerifyRequest request;
-  std::vector<std::string> url_names, image_names;
-  size_t image_bytes = 0;
-  const auto flush = [&]() -> absl::Status {
-    if (request.urls_size() + request.images_size() == 0) return absl::OkStatus();
-    std::vector<std::string> names = url_names;
-    names.insert(names.end(), image_names.begin(), image_names.end());
-    absl::Status s = verify(request, names);
-    request.Clear();
-    url_names.clear();
-    image_names.clear();
-    image_bytes = 0;
-    return s;
-  };
-  for (const Input& input : ReadInputs(args->positional())) {
-    if (!input.error.empty()) {
-      refused.push_back(absl::StrCat(input.source, ": ", input.error));
-      continue;
-    }
-    if (!input.url.empty()) {
-      if (request.urls_size() == kUrlsPerCall) {
-        if (absl::Status s = flush(); !s.ok()) return fail(s.message());
-      }
-      request.add_urls(input.url);
-      url_names.push_back(input.source);
-      continue;
-    }
-    if (request.images_size() == kImagesPerCall ||
-        image_bytes + input.image.size() > kImageBytesPerCall) {
-      if (absl::Status s = flush(); !s.ok()) return fail(s.message());
-    }
-    request.add_images(input.image);
-    image_names.push_back(input.source);
-    image_bytes += input.image.size();
+  // What was scanned, as the server verifies it.
+  std::vector<std::string> scanned, refused;
+  if (absl::Status s = ScanPackages(*session, args->positional(), &scanned, &refused); !s.ok()) {
+    return fail(s.message());
   }
-  if (absl::Status s = flush(); !s.ok()) return fail(s.message());
 
   std::vector<std::string> book, unexpected, missing;
   for (const std::string& code : scanned) {
@@ -675,6 +672,85 @@ int Book(const std::vector<std::string>& argv, v1::BusinessStep step) {
     std::cout << "\n";
   }
   return missing.empty() && unexpected.empty() && refused.empty() ? 0 : 1;
+}
+
+constexpr char kStocktakeUsage[] =
+    "usage: chemscan stocktake --enterprise USCC --site SITE --server HOST:PORT\n"
+    "                [--tls-ca FILE] --key FILE [--passphrase-file F] [--json] INPUT...\n\n"
+    "A stock-take by scan: reads every code in the photos and URLs (INPUT as for\n"
+    "verify), has the server verify them, and compares them with what the ledger\n"
+    "says is at --site of --enterprise (LedgerService.ListStock: packages in its\n"
+    "custody whose last event there named that site, active). Reports what the\n"
+    "ledger lists and was not scanned, and what was scanned and the ledger does\n"
+    "not list here; changes nothing. Pallet codes are left out: scan what is on\n"
+    "them. Exit status 0 only when the two agree.\n";
+
+int Stocktake(const std::vector<std::string>& argv) {
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(
+      argv, {{"enterprise", "site", "server", "tls-ca", "key", "passphrase-file"}, {"json"}});
+  if (!args.ok()) {
+    std::cerr << "chemscan stocktake: " << args.status().message() << " (see --help)\n";
+    return 2;
+  }
+  if (args->help()) {
+    std::cout << kStocktakeUsage;
+    return 0;
+  }
+  for (const char* required : {"enterprise", "site", "server", "key"}) {
+    if (!args->Has(required)) {
+      std::cerr << "chemscan stocktake: --" << required << " is required (see --help)\n";
+      return 2;
+    }
+  }
+  const auto fail = [](absl::string_view why) {
+    std::cerr << "chemscan stocktake: " << why << "\n";
+    return 1;
+  };
+  absl::StatusOr<chemctl::ReadSession> session = chemctl::ReadSession::Open(*args);
+  if (!session.ok()) return fail(session.status().message());
+  // What the ledger lists at the site, page by page.
+  std::set<std::string> listed;
+  v1::ListStockRequest request;
+  request.set_enterprise_uscc(args->Get("enterprise"));
+  request.set_site(args->Get("site"));
+  do {
+    v1::Stock page;
+    if (absl::Status s = session->Call(api::kListStockMethod, request, &page); !s.ok()) {
+      return fail(s.message());
+    }
+    for (const v1::Stock::Item& item : page.items()) {
+      if (!item.aggregate()) listed.insert(item.code());
+    }
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+
+  std::vector<std::string> scanned, refused;
+  if (absl::Status s = ScanPackages(*session, args->positional(), &scanned, &refused); !s.ok()) {
+    return fail(s.message());
+  }
+  std::vector<std::string> counted, missing, extra;
+  for (const std::string& code : scanned) (listed.count(code) ? counted : extra).push_back(code);
+  for (const std::string& code : listed) {
+    if (std::find(scanned.begin(), scanned.end(), code) == scanned.end()) missing.push_back(code);
+  }
+  const bool json = args->Bool("json");
+  const auto list = [&](const char* what, const std::vector<std::string>& codes, bool last) {
+    if (json) {
+      std::cout << JsonString(what) << ":[";
+      for (size_t i = 0; i < codes.size(); ++i) std::cout << (i ? "," : "") << JsonString(codes[i]);
+      std::cout << "]" << (last ? "}\n" : ",");
+      return;
+    }
+    std::cout << what << " (" << codes.size() << "):";
+    for (const std::string& c : codes) std::cout << " " << c;
+    std::cout << "\n";
+  };
+  if (json) std::cout << "{\"site\":" << JsonString(args->Get("site")) << ",";
+  list("counted", counted, false);
+  list("on the ledger here, not scanned", missing, false);
+  list("scanned, not on the ledger here", extra, false);
+  list("not counted", refused, true);
+  return missing.empty() && extra.empty() && refused.empty() ? 0 : 1;
 }
 
 int Verify(const std::vector<std::string>& argv) {
@@ -807,6 +883,9 @@ int main(int argc, char** argv) {
   }
   if (args[0] == "verify") {
     return chemledger::chemscan::Verify(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  if (args[0] == "stocktake") {
+    return chemledger::chemscan::Stocktake(std::vector<std::string>(args.begin() + 1, args.end()));
   }
   if (args[0] == "receive" || args[0] == "ship") {
     return chemledger::chemscan::Book(std::vector<std::string>(args.begin() + 1, args.end()),
