@@ -35,7 +35,13 @@ absl::StatusOr<bool> WarnOfState(const storage::StateReader& state, const std::s
   }
   const ledger::CodeStatus status = (*now)->status;
   if (scanner.registered()) {
+    const ledger::CodeState& c = **now;
     response->set_package_state(std::string(ledger::CodeStatusName(status)));
+    response->set_custodian_uscc(c.custodian);
+    response->set_site(c.site);
+    response->set_remaining_milli(c.remaining_milli);
+    response->set_unit(c.unit);
+    if (c.last_event_index) response->set_last_event_log_index(*c.last_event_index);
   }
   if ((*now)->recalled && !ledger::IsTerminal(status)) {
     Warn(v1::PACKAGE_RECALLED,

@@ -202,7 +202,14 @@ TEST_F(LabelResolutionTest, ThePackagesStateWarnsOfPossibleCopies) {
     EXPECT_EQ(r.assessment(), "genuine");
     EXPECT_EQ(r.scan_warnings_size(), 0);
     EXPECT_TRUE(r.package_state().empty()) << "the public scan does not show the state";
-    EXPECT_EQ(Resolve(UrlOf(1), AcmeActor()).package_state(), "active");
+    const v1::ResolveLabelResponse signed_scan = Resolve(UrlOf(1), AcmeActor());
+    EXPECT_EQ(signed_scan.package_state(), "active");
+    EXPECT_EQ(signed_scan.custodian_uscc(), kAcme);
+    EXPECT_EQ(signed_scan.site(), "plant");
+    EXPECT_EQ(signed_scan.remaining_milli(), claims_.quantity_milli);
+    EXPECT_EQ(signed_scan.unit(), claims_.unit);
+    EXPECT_GT(signed_scan.last_event_log_index(), 0u);
+    EXPECT_TRUE(r.custodian_uscc().empty()) << "the public scan does not show custody";
     EXPECT_EQ(Resolve(UrlOf(3), AcmeActor()).package_state(), "not-recorded");
   }
   // Used up: a label scanned now may be a copy on a refilled drum.

@@ -326,6 +326,11 @@ class OnlineReporter {
                       l.product().name_en(), "), UN ", l.product().un_number(), ", supplier ",
                       l.enterprise().enterprise().name());
     }
+    if (details_ && !l.custodian_uscc().empty()) {
+      absl::StrAppend(&detail, "; custodian ", l.custodian_uscc(), " at ", l.site(), ", ",
+                      l.remaining_milli() / 1000, ".", absl::StrFormat("%03d", l.remaining_milli() % 1000),
+                      " ", l.unit(), " left, latest event at log index ", l.last_event_log_index());
+    }
     Line(source, l.assessment(), l.verdict(), l.code(), detail, warnings,
          details_ ? l.package_state() : "");
   }
