@@ -40,6 +40,7 @@ inline constexpr crypto::SignatureContext kWaybillContext(
 inline constexpr char kGetEnterpriseMethod[] = "/chemledger.v1.RegistryService/GetEnterprise";
 inline constexpr char kGetProductMethod[] = "/chemledger.v1.RegistryService/GetProduct";
 inline constexpr char kListProductsMethod[] = "/chemledger.v1.RegistryService/ListProducts";
+inline constexpr char kListSitesMethod[] = "/chemledger.v1.RegistryService/ListSites";
 inline constexpr char kGetActorMethod[] = "/chemledger.v1.RegistryService/GetActor";
 inline constexpr char kGetActorKeyMethod[] = "/chemledger.v1.RegistryService/GetActorKey";
 inline constexpr char kGetRegistryEntryMethod[] =

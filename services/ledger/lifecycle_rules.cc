@@ -761,6 +761,23 @@ absl::Status Observing(Step& s) {
   return absl::OkStatus();
 }
 
+// Whether `step` puts goods somewhere (made, stored, received, split,
+// packed, unpacked, found): its location.site is where they are after it.
+bool PutsGoodsAtSite(v1::BusinessStep step) {
+  switch (step) {
+    case v1::COMMISSIONING:
+    case v1::STORING:
+    case v1::RECEIVING:
+    case v1::REPACKAGING:
+    case v1::PACKING:
+    case v1::UNPACKING:
+    case v1::FOUND:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // The general rules of an event, before its step's.
 absl::Status CheckEvent(Step& s) {
   const v1::Event& e = s.e;
@@ -802,6 +819,20 @@ absl::Status CheckEvent(Step& s) {
   // A regulator's hold or recall is addressed to the enterprise; its roles
   // bound what the enterprise itself records.
   if (s.by_regulator) return absl::OkStatus();
+  // An enterprise that registered its sites puts goods at one of them.
+  if (PutsGoodsAtSite(e.step())) {
+    CL_ASSIGN_OR_RETURN(bool has_sites, registry::HasSites(s.state, s.who));
+    if (has_sites) {
+      CL_ASSIGN_OR_RETURN(std::optional<v1::Site> site,
+                          registry::FindSite(s.state, s.who, e.location().site()));
+      if (!site) {
+        return Invalid("location.site",
+                       absl::StrCat("'", e.location().site(), "' is not a registered site of ",
+                                    s.who, " (RegistryService.ListSites; enterprises that "
+                                    "registered sites name one by its site_id)"));
+      }
+    }
+  }
   const v1::Enterprise& ent = s.enterprise->enterprise;
   const auto refuse = [&](absl::string_view needs) {
     return absl::PermissionDeniedError(
@@ -954,21 +985,11 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
   CL_RETURN_IF_ERROR(CheckEvent(s));
   if (absl::Status refused = ApplyStep(s); !refused.ok()) return Redact(s, refused);
   // Where the custodian's goods are: the site of the events that put them
-  // somewhere (made, stored, received, split, packed, unpacked, found).
-  switch (event.step()) {
-    case v1::COMMISSIONING:
-    case v1::STORING:
-    case v1::RECEIVING:
-    case v1::REPACKAGING:
-    case v1::PACKING:
-    case v1::UNPACKING:
-    case v1::FOUND:
-      for (auto& [code, c] : s.touched) {
-        if (c.custodian == where.enterprise_uscc()) c.site = where.site();
-      }
-      break;
-    default:
-      break;
+  // somewhere.
+  if (PutsGoodsAtSite(event.step())) {
+    for (auto& [code, c] : s.touched) {
+      if (c.custodian == where.enterprise_uscc()) c.site = where.site();
+    }
   }
   if (s.touched.size() > static_cast<size_t>(kMaxTouchedCodes)) {
     return Invalid("codes", absl::StrCat("the event would touch ", s.touched.size(),

@@ -1051,5 +1051,25 @@ TEST_F(LifecycleRulesTest, TheStockIndexFollowsCustodySiteAndStatus) {
   EXPECT_TRUE(stock(kProducer, "bay 2/east").empty());
 }
 
+TEST_F(LifecycleRulesTest, AnEnterpriseWithRegisteredSitesPutsGoodsAtOne) {
+  Commission({1, 2});  // free-text site "main": no sites registered yet
+  v1::RegistryRequest r;
+  r.set_request_id("site-wh3");
+  *r.mutable_register_site() = registry::testing::ExampleSite(kProducer, "WH-3");
+  ASSERT_TRUE(t_->Registry(admin_, r).ok());
+  Refused(producer_, Event(v1::STORING, kProducer, {Code(1)}), absl::StatusCode::kInvalidArgument,
+          "event.location.site: 'main' is not a registered site of " + kProducer);
+  v1::Event store = Event(v1::STORING, kProducer, {Code(1)});
+  store.mutable_location()->set_site("WH-3");
+  Ok(producer_, store);
+  EXPECT_EQ(Find(Code(1)).site, "WH-3");
+  // Steps that put nothing anywhere name any site (a loading dock, a gate).
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(2)});
+  use.set_quantity_milli(1000);
+  Ok(producer_, use);
+  // Another enterprise without registered sites keeps free text.
+  Move(producer_, kProducer, warehouse_, kWarehouse, {Code(2)});
+}
+
 }  // namespace
 }  // namespace chemledger::ledger

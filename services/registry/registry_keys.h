@@ -26,6 +26,11 @@ inline std::string Product(absl::string_view uscc, absl::string_view number) {
 }
 inline std::string Actors() { return "r/actor/"; }
 inline std::string Actor(const crypto::KeyId& id) { return absl::StrCat("r/actor/", id.ToString()); }
+inline std::string SitesOf(absl::string_view uscc) { return absl::StrCat("r/site/", uscc, "/"); }
+inline std::string Site(absl::string_view uscc, absl::string_view site_id) {
+  return absl::StrCat(SitesOf(uscc), site_id);
+}
+inline std::string Park(absl::string_view park_id) { return absl::StrCat("r/park/", park_id); }
 inline std::string Blacklist() { return "r/black/"; }
 inline std::string Blacklisted(absl::string_view uscc) { return absl::StrCat("r/black/", uscc); }
 inline std::string LabelKeys() { return "r/lkey/"; }

@@ -139,6 +139,55 @@ absl::Status RegistryRules::ApplyGenesis(const journal::EntryContext& entry,
   return absl::OkStatus();
 }
 
+namespace {
+
+// A site of an enterprise, registered or changed by an admin of the
+// enterprise (or a platform administrator); its park, when named, must be
+// registered.
+absl::Status RegisterSite(const v1::Site& site, const v1::Actor& actor,
+                          const storage::StateReader& state, storage::StateWrites* changes) {
+  if (absl::Status s = ValidateSite(site); !s.ok()) return s;
+  if (actor.role() != v1::PLATFORM_ADMIN &&
+      !(actor.role() == v1::ENTERPRISE_ADMIN && actor.enterprise_uscc() == site.enterprise_uscc())) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "envelope.signatures[0].key_id: actor '", actor.name(), "' (",
+        v1::ActorRole_Name(actor.role()), ") may not register sites of enterprise ",
+        site.enterprise_uscc()));
+  }
+  absl::StatusOr<std::optional<EnterpriseRecord>> e = FindEnterprise(state, site.enterprise_uscc());
+  if (!e.ok()) return e.status();
+  if (!*e) {
+    return absl::NotFoundError(absl::StrCat("site.enterprise_uscc: enterprise ",
+                                            site.enterprise_uscc(), " is not registered"));
+  }
+  if (!site.park_id().empty()) {
+    absl::StatusOr<std::optional<v1::Park>> park = FindPark(state, site.park_id());
+    if (!park.ok()) return park.status();
+    if (!*park) {
+      return absl::NotFoundError(
+          absl::StrCat("site.park_id: park ", site.park_id(), " is not registered"));
+    }
+  }
+  changes->Put(keys::Site(site.enterprise_uscc(), site.site_id()), site.SerializeAsString());
+  return absl::OkStatus();
+}
+
+// A chemical park and its gates, registered or changed by a platform
+// administrator.
+absl::Status RegisterPark(const v1::Park& park, const v1::Actor& actor,
+                          storage::StateWrites* changes) {
+  if (absl::Status s = ValidatePark(park); !s.ok()) return s;
+  if (actor.role() != v1::PLATFORM_ADMIN) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "envelope.signatures[0].key_id: actor '", actor.name(), "' (",
+        v1::ActorRole_Name(actor.role()), ") may not register parks"));
+  }
+  changes->Put(keys::Park(park.park_id()), park.SerializeAsString());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
                                          const storage::StateReader& state,
                                          storage::StateWrites* changes) const {
@@ -383,6 +432,10 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       changes->Put(keys::LabelKey(key->key_id()), record.SerializeAsString());
       return absl::OkStatus();
     }
+    case v1::RegistryRequest::kRegisterSite:
+      return RegisterSite(request.register_site(), actor, state, changes);
+    case v1::RegistryRequest::kRegisterPark:
+      return RegisterPark(request.register_park(), actor, changes);
     case v1::RegistryRequest::CHANGE_NOT_SET:
       break;
   }

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <optional>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -171,6 +172,63 @@ class RegistryRulesTest : public ::testing::Test {
   std::unique_ptr<TestLedger> ledger_;
   int next_id_ = 0;
 };
+
+TEST_F(RegistryRulesTest, SitesAndParksAreRegisteredByWhoRunsThem) {
+  v1::RegistryRequest park = Request();
+  v1::Park* p = park.mutable_register_park();
+  p->set_park_id("FZ-JIANGYIN");
+  p->set_name("福州江阴化工新材料专区");
+  p->set_region_code("350100");
+  p->set_administration("江阴工业集中区管委会");
+  v1::Park::Gate* gate = p->add_gates();
+  gate->set_gate_id("G1");
+  gate->set_name("1号门");
+  Refused(acme_admin_, park, absl::StatusCode::kPermissionDenied, "may not register parks");
+  Ok(admin_, park);
+
+  v1::RegistryRequest site = Request();
+  *site.mutable_register_site() = testing::ExampleSite(kAcme, "WH-3");
+  site.mutable_register_site()->set_park_id("FZ-JIANGYIN");
+  Refused(other_admin_, site, absl::StatusCode::kPermissionDenied,
+          absl::StrCat("may not register sites of enterprise ", kAcme));
+  Refused(regulator_, site, absl::StatusCode::kPermissionDenied, "may not register sites");
+  Ok(acme_admin_, site);
+  // Changed by registering it again.
+  v1::RegistryRequest changed = Request();
+  *changed.mutable_register_site() = testing::ExampleSite(kAcme, "WH-3");
+  changed.mutable_register_site()->set_major_hazard_grade(v1::GRADE_3);
+  Ok(acme_admin_, changed);
+  absl::StatusOr<std::vector<v1::Site>> sites = ListSites(*ledger_->snapshot(), kAcme);
+  ASSERT_TRUE(sites.ok()) << sites.status();
+  ASSERT_EQ(sites->size(), 1u);
+  EXPECT_EQ(sites->front().major_hazard_grade(), v1::GRADE_3);
+  EXPECT_TRUE(*HasSites(*ledger_->snapshot(), kAcme));
+  EXPECT_FALSE(*HasSites(*ledger_->snapshot(), kOther));
+
+  // Refusals name the field.
+  const auto refused_site = [&](const std::function<void(v1::Site*)>& change,
+                                const std::string& fragment) {
+    v1::RegistryRequest r = Request();
+    *r.mutable_register_site() = testing::ExampleSite(kAcme, "WH-4");
+    change(r.mutable_register_site());
+    Refused(acme_admin_, r, absl::StatusCode::kInvalidArgument, fragment);
+  };
+  refused_site([](v1::Site* s) { s->set_site_id("wh 4"); }, "site.site_id");
+  refused_site([](v1::Site* s) { s->set_major_hazard_grade(v1::MAJOR_HAZARD_GRADE_UNSPECIFIED); },
+               "site.major_hazard_grade");
+  refused_site([](v1::Site* s) { s->mutable_capacities(1)->set_hazard_class("3"); },
+               "site.capacities[1].hazard_class: 3 is listed twice");
+  refused_site([](v1::Site* s) { s->mutable_capacities(0)->set_unit("H87"); },
+               "site.capacities[0].unit");
+  refused_site([](v1::Site* s) { s->mutable_technical()->set_phone("x"); },
+               "site.technical.phone");
+  refused_site([](v1::Site* s) { s->add_licensed_cas("67-56-2"); }, "site.licensed_cas[1]");
+  v1::RegistryRequest unknown_park = Request();
+  *unknown_park.mutable_register_site() = testing::ExampleSite(kAcme, "WH-5");
+  unknown_park.mutable_register_site()->set_park_id("NOWHERE");
+  Refused(acme_admin_, unknown_park, absl::StatusCode::kNotFound, "site.park_id: park NOWHERE");
+  ExpectCheckPasses();
+}
 
 TEST_F(RegistryRulesTest, EnterpriseAdminRegistersProductsAndStateSurvivesReopen) {
   Ok(acme_admin_, Product(Methanol(kAcme, "ME01")));

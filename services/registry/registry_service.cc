@@ -170,6 +170,57 @@ grpc::Status RegistryServiceImpl::ServeListProducts(grpc::ServerContextBase* con
   return grpc::Status::OK;
 }
 
+grpc::Status RegistryServiceImpl::GetPark(grpc::ServerContext* context,
+                                          const v1::GetParkRequest* request,
+                                          v1::Park* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  TellLogSize(context, snapshot->size());
+  absl::StatusOr<std::optional<v1::Park>> park = registry::FindPark(*snapshot, request->park_id());
+  if (!park.ok()) return ToGrpcStatus(park.status());
+  if (!*park) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("park_id: '", request->park_id(), "' is not registered"));
+  }
+  *response = **std::move(park);
+  return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* RegistryServiceImpl::ListSites(grpc::CallbackServerContext* context,
+                                                         const grpc::ByteBuffer* request,
+                                                         grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::ListSitesRequest, v1::ListSitesResponse>(
+      context, request, response, read_executor_,
+      [this, context](const v1::ListSitesRequest* r, absl::string_view bytes,
+                      v1::ListSitesResponse* out) { return ServeListSites(context, r, bytes, out); });
+}
+
+grpc::Status RegistryServiceImpl::ServeListSites(grpc::ServerContextBase* context,
+                                                 const v1::ListSitesRequest* request,
+                                                 absl::string_view request_bytes,
+                                                 v1::ListSitesResponse* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  absl::StatusOr<v1::Actor> reader =
+      reads_->Authenticate(*snapshot, *context, kListSitesMethod, request_bytes);
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
+  TellLogSize(context, snapshot->size());
+  const std::string uscc =
+      request->enterprise_uscc().empty() ? reader->enterprise_uscc() : request->enterprise_uscc();
+  if (uscc.empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "enterprise_uscc: is required (you belong to no enterprise)");
+  }
+  if (reader->role() != v1::REGULATOR && reader->role() != v1::PLATFORM_ADMIN &&
+      reader->enterprise_uscc() != uscc) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("enterprise_uscc: the sites of ", uscc,
+                                     " are read by its own actors and regulators"));
+  }
+  absl::StatusOr<std::vector<v1::Site>> sites = registry::ListSites(*snapshot, uscc);
+  if (!sites.ok()) return ToGrpcStatus(sites.status());
+  for (v1::Site& site : *sites) *response->add_sites() = std::move(site);
+  return grpc::Status::OK;
+}
+
 grpc::ServerUnaryReactor* RegistryServiceImpl::GetActor(grpc::CallbackServerContext* context,
                                                    const grpc::ByteBuffer* request,
                                                    grpc::ByteBuffer* response) {

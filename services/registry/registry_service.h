@@ -24,13 +24,14 @@ using api::kGetActorMethod;
 using api::kGetEnterpriseMethod;
 using api::kGetProductMethod;
 using api::kListProductsMethod;
+using api::kListSitesMethod;
 
 // Submit carries its own signature; GetEnterprise, GetProduct, ListProducts,
 // GetActor, GetActorKey and GetRegistryEntry need read credentials, checked
 // over the request's bytes as received (raw methods: raw_unary.h);
 // GetDeployment is open.
 using RegistryServiceBase =
-    v1::RegistryService::WithRawCallbackMethod_GetEnterprise<v1::RegistryService::WithRawCallbackMethod_GetProduct<v1::RegistryService::WithRawCallbackMethod_ListProducts<v1::RegistryService::WithRawCallbackMethod_GetActor<v1::RegistryService::WithRawCallbackMethod_GetActorKey<v1::RegistryService::WithRawCallbackMethod_GetRegistryEntry<v1::RegistryService::Service>>>>>>;
+    v1::RegistryService::WithRawCallbackMethod_GetEnterprise<v1::RegistryService::WithRawCallbackMethod_GetProduct<v1::RegistryService::WithRawCallbackMethod_ListProducts<v1::RegistryService::WithRawCallbackMethod_GetActor<v1::RegistryService::WithRawCallbackMethod_GetActorKey<v1::RegistryService::WithRawCallbackMethod_GetRegistryEntry<v1::RegistryService::WithRawCallbackMethod_ListSites<v1::RegistryService::Service>>>>>>>;
 
 class RegistryServiceImpl final : public RegistryServiceBase {
  public:
@@ -45,6 +46,11 @@ class RegistryServiceImpl final : public RegistryServiceBase {
   // Open to anyone: the blacklist is public.
   grpc::Status ListBlacklist(grpc::ServerContext* context, const v1::ListBlacklistRequest* request,
                              v1::ListBlacklistResponse* response) override;
+  grpc::Status GetPark(grpc::ServerContext* context, const v1::GetParkRequest* request,
+                       v1::Park* response) override;
+  grpc::ServerUnaryReactor* ListSites(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetEnterprise(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;
@@ -69,6 +75,8 @@ class RegistryServiceImpl final : public RegistryServiceBase {
                       absl::string_view request_bytes, v1::EnterpriseRecord* response);
   grpc::Status ServeGetProduct(grpc::ServerContextBase* context, const v1::GetProductRequest* request,
                       absl::string_view request_bytes, v1::Product* response);
+  grpc::Status ServeListSites(grpc::ServerContextBase* context, const v1::ListSitesRequest* request,
+                              absl::string_view request_bytes, v1::ListSitesResponse* response);
   grpc::Status ServeListProducts(grpc::ServerContextBase* context, const v1::ListProductsRequest* request,
                       absl::string_view request_bytes, v1::ListProductsResponse* response);
   grpc::Status ServeGetActor(grpc::ServerContextBase* context, const v1::GetActorRequest* request,

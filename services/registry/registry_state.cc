@@ -114,6 +114,42 @@ absl::StatusOr<std::vector<BlacklistedEnterprise>> ListBlacklist(const storage::
   return out;
 }
 
+absl::StatusOr<std::optional<v1::Site>> FindSite(const storage::StateReader& state,
+                                                 absl::string_view uscc,
+                                                 absl::string_view site_id) {
+  if (uscc.empty() || site_id.empty()) return std::nullopt;
+  return ReadRecord<v1::Site>(state, keys::Site(uscc, site_id));
+}
+
+absl::StatusOr<std::vector<v1::Site>> ListSites(const storage::StateReader& state,
+                                                absl::string_view uscc, size_t limit) {
+  std::vector<v1::Site> sites;
+  if (uscc.empty()) return sites;
+  const std::string prefix = keys::SitesOf(uscc);
+  bool malformed = false;
+  absl::Status s = state.Scan(prefix, storage::PrefixEnd(prefix),
+                              [&](absl::string_view, absl::string_view value) {
+                                if (sites.size() == limit) return false;
+                                malformed = !sites.emplace_back().ParseFromString(std::string(value));
+                                return !malformed;
+                              });
+  if (!s.ok()) return s;
+  if (malformed) return absl::DataLossError("a site record is malformed");
+  return sites;
+}
+
+absl::StatusOr<bool> HasSites(const storage::StateReader& state, absl::string_view uscc) {
+  absl::StatusOr<std::vector<v1::Site>> one = ListSites(state, uscc, 1);
+  if (!one.ok()) return one.status();
+  return !one->empty();
+}
+
+absl::StatusOr<std::optional<v1::Park>> FindPark(const storage::StateReader& state,
+                                                 absl::string_view park_id) {
+  if (park_id.empty()) return std::nullopt;
+  return ReadRecord<v1::Park>(state, keys::Park(park_id));
+}
+
 absl::StatusOr<std::optional<BlacklistedEnterprise>> FindBlacklisting(
     const storage::StateReader& state, absl::string_view uscc) {
   if (uscc.empty()) return std::nullopt;

@@ -77,6 +77,19 @@ absl::StatusOr<std::optional<BlacklistedEnterprise>> FindBlacklisting(
 // The public form of a listing (RegistryService.ListBlacklist, scan pages).
 v1::BlacklistEntry ToBlacklistEntry(const BlacklistedEnterprise& listed);
 
+// The registered site `site_id` of `uscc`, if there is one.
+absl::StatusOr<std::optional<v1::Site>> FindSite(const storage::StateReader& state,
+                                                 absl::string_view uscc,
+                                                 absl::string_view site_id);
+// The registered sites of `uscc`, by site id (at most `limit`).
+absl::StatusOr<std::vector<v1::Site>> ListSites(const storage::StateReader& state,
+                                                absl::string_view uscc, size_t limit = 10000);
+// Whether `uscc` has registered any site (its goods must then be put at one).
+absl::StatusOr<bool> HasSites(const storage::StateReader& state, absl::string_view uscc);
+// The registered park `park_id`, if there is one.
+absl::StatusOr<std::optional<v1::Park>> FindPark(const storage::StateReader& state,
+                                                 absl::string_view park_id);
+
 // The products of `uscc`, by product number.
 absl::StatusOr<std::vector<v1::Product>> ListProducts(const storage::StateReader& state,
                                                       absl::string_view uscc);

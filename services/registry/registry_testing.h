@@ -127,6 +127,33 @@ inline v1::Product ExampleMethanol(const std::string& uscc, const std::string& n
   return p;
 }
 
+// A site `site_id` of `uscc`: a 四级 重大危险源 warehouse for class 3 and
+// 6.1 goods, in Fuzhou.
+inline v1::Site ExampleSite(const std::string& uscc, const std::string& site_id) {
+  v1::Site s;
+  s.set_enterprise_uscc(uscc);
+  s.set_site_id(site_id);
+  s.set_name("甲类仓库 " + site_id);
+  s.set_address("福州市示例工业区化工路1号");
+  s.set_region_code("350100");
+  s.set_major_hazard_grade(v1::GRADE_4);
+  v1::StorageCapacity* flammable = s.add_capacities();
+  flammable->set_hazard_class("3");
+  flammable->set_capacity_milli(50000000);  // 50 t
+  flammable->set_unit("KGM");
+  v1::StorageCapacity* toxic = s.add_capacities();
+  toxic->set_hazard_class("6.1");
+  toxic->set_capacity_milli(5000000);
+  toxic->set_unit("KGM");
+  for (v1::ResponsiblePerson* p :
+       {s.mutable_principal(), s.mutable_technical(), s.mutable_operational()}) {
+    p->set_name("负责人");
+    p->set_phone("0591-87654321");
+  }
+  s.add_licensed_cas("67-56-1");
+  return s;
+}
+
 }  // namespace chemledger::registry::testing
 
 #endif  // CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_TESTING_H_

@@ -51,7 +51,122 @@ v1::LicenceType LicenceFor(v1::EnterpriseRole role) {
   }
 }
 
+// 1 to `max` of A-Z 0-9 and '-'.
+bool IsIdentifier(absl::string_view s, size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  for (char c : s) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c)) && !(c >= 'A' && c <= 'Z') &&
+        c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsPhone(absl::string_view phone) {
+  return phone.size() >= 5 && phone.size() <= 20 &&
+         phone.find_first_not_of("0123456789+- ") == absl::string_view::npos;
+}
+
+absl::Status ValidatePerson(absl::string_view field, const v1::ResponsiblePerson& person) {
+  if (person.name().empty() || person.name().size() > 64) {
+    return Invalid(absl::StrCat(field, ".name"), "is required, at most 64 bytes");
+  }
+  if (!IsPhone(person.phone())) {
+    return Invalid(absl::StrCat(field, ".phone"), "5 to 20 digits, '+', '-' or spaces");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status ValidateSite(const v1::Site& site) {
+  if (absl::Status s = ids::ValidateUscc("site.enterprise_uscc", site.enterprise_uscc()); !s.ok()) {
+    return s;
+  }
+  if (!IsIdentifier(site.site_id(), kMaxSiteIdLength)) {
+    return Invalid("site.site_id", absl::StrCat("'", site.site_id(), "' must be 1 to ",
+                                                kMaxSiteIdLength, " of A-Z, 0-9 and '-'"));
+  }
+  if (site.name().empty() || site.name().size() > 128) {
+    return Invalid("site.name", "is required, at most 128 bytes");
+  }
+  if (site.address().empty() || site.address().size() > 256) {
+    return Invalid("site.address", "is required, at most 256 bytes");
+  }
+  if (absl::Status s = ids::ValidateRegionCode("site.region_code", site.region_code()); !s.ok()) {
+    return s;
+  }
+  if (site.major_hazard_grade() == v1::MAJOR_HAZARD_GRADE_UNSPECIFIED ||
+      !v1::MajorHazardGrade_IsValid(site.major_hazard_grade())) {
+    return Invalid("site.major_hazard_grade",
+                   "must be NOT_A_MAJOR_HAZARD or GRADE_1 to GRADE_4 (重大危险源 一级 to 四级)");
+  }
+  if (site.capacities_size() > 32) return Invalid("site.capacities", "at most 32");
+  std::set<std::string> classes;
+  for (int i = 0; i < site.capacities_size(); ++i) {
+    const v1::StorageCapacity& c = site.capacities(i);
+    const std::string field = absl::StrCat("site.capacities[", i, "]");
+    if (!IsHazardClass(c.hazard_class())) {
+      return Invalid(absl::StrCat(field, ".hazard_class"),
+                     absl::StrCat("'", c.hazard_class(), "' is not a GB 6944 class or division"));
+    }
+    if (!classes.insert(c.hazard_class()).second) {
+      return Invalid(absl::StrCat(field, ".hazard_class"),
+                     absl::StrCat(c.hazard_class(), " is listed twice"));
+    }
+    if (c.capacity_milli() == 0) return Invalid(absl::StrCat(field, ".capacity_milli"), "must be more than 0");
+    if (c.unit() != "KGM" && c.unit() != "LTR" && c.unit() != "TNE" && c.unit() != "MTQ") {
+      return Invalid(absl::StrCat(field, ".unit"), "must be KGM, LTR, TNE or MTQ");
+    }
+  }
+  if (absl::Status s = ValidatePerson("site.principal", site.principal()); !s.ok()) return s;
+  if (absl::Status s = ValidatePerson("site.technical", site.technical()); !s.ok()) return s;
+  if (absl::Status s = ValidatePerson("site.operational", site.operational()); !s.ok()) return s;
+  if (site.licensed_cas_size() > 500) return Invalid("site.licensed_cas", "at most 500");
+  for (int i = 0; i < site.licensed_cas_size(); ++i) {
+    if (absl::Status s =
+            ids::ValidateCas(absl::StrCat("site.licensed_cas[", i, "]"), site.licensed_cas(i));
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (!site.park_id().empty() && !IsIdentifier(site.park_id(), kMaxSiteIdLength)) {
+    return Invalid("site.park_id", "must be a registered park's id");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidatePark(const v1::Park& park) {
+  if (!IsIdentifier(park.park_id(), kMaxSiteIdLength)) {
+    return Invalid("park.park_id", absl::StrCat("'", park.park_id(), "' must be 1 to ",
+                                                kMaxSiteIdLength, " of A-Z, 0-9 and '-'"));
+  }
+  if (park.name().empty() || park.name().size() > 128) {
+    return Invalid("park.name", "is required, at most 128 bytes");
+  }
+  if (absl::Status s = ids::ValidateRegionCode("park.region_code", park.region_code()); !s.ok()) {
+    return s;
+  }
+  if (park.administration().empty() || park.administration().size() > 128) {
+    return Invalid("park.administration", "is required, at most 128 bytes");
+  }
+  if (park.gates_size() > 64) return Invalid("park.gates", "at most 64");
+  std::set<std::string> gates;
+  for (int i = 0; i < park.gates_size(); ++i) {
+    const std::string field = absl::StrCat("park.gates[", i, "]");
+    if (!IsIdentifier(park.gates(i).gate_id(), 16)) {
+      return Invalid(absl::StrCat(field, ".gate_id"), "must be 1 to 16 of A-Z, 0-9 and '-'");
+    }
+    if (!gates.insert(park.gates(i).gate_id()).second) {
+      return Invalid(absl::StrCat(field, ".gate_id"), "is listed twice");
+    }
+    if (park.gates(i).name().empty() || park.gates(i).name().size() > 64) {
+      return Invalid(absl::StrCat(field, ".name"), "is required, at most 64 bytes");
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ValidateEnterprise(const v1::Enterprise& e) {
   if (absl::Status s = ids::ValidateUscc("enterprise.uscc", e.uscc()); !s.ok()) return s;
@@ -190,9 +305,7 @@ absl::Status ValidateProduct(const v1::Product& p, const Catalogue& catalogue) {
       !absl::StartsWith(p.sds_uri(), "http://")) {
     return Invalid("product.sds_uri", "must be an http(s) URL");
   }
-  const std::string& phone = p.emergency_phone();
-  if (phone.size() < 5 || phone.size() > 20 ||
-      phone.find_first_not_of("0123456789+- ") != std::string::npos) {
+  if (!IsPhone(p.emergency_phone())) {
     return Invalid("product.emergency_phone",
                    "is required: 5 to 20 digits, '+', '-' or spaces (24-hour line)");
   }

@@ -31,6 +31,16 @@ inline constexpr size_t kMaxSafetyTextBytes = 1000;
 // control flags must be the catalogue's.
 absl::Status ValidateProduct(const v1::Product& product, const Catalogue& catalogue);
 
+// The most characters of a site or park id.
+inline constexpr size_t kMaxSiteIdLength = 32;
+
+// A site's fields: USCC, site id, name, address, region, 重大危险源 grade,
+// capacities (GB 6944 classes, once each, KGM/LTR/TNE/MTQ), the three
+// 包保责任人 (name and phone), licensed CAS numbers, park id's form.
+absl::Status ValidateSite(const v1::Site& site);
+// A park's fields: id, name, region, administration, gates (ids once each).
+absl::Status ValidatePark(const v1::Park& park);
+
 }  // namespace chemledger::registry
 
 #endif  // CHEMLEDGER_SERVICES_REGISTRY_VALIDATION_H_
