@@ -17,7 +17,7 @@ namespace {
 
 // The rows of a tab-separated table: lines that are not empty and do not
 // start with '#', split at tabs; rows with another number of fields than
-// `fields` are dropped (the test checks none is).
+// `fields` are dropped (the tests check the tables' sizes and known rows).
 std::vector<std::vector<std::string>> Rows(absl::string_view tsv, size_t fields) {
   std::vector<std::vector<std::string>> rows;
   for (absl::string_view line : absl::StrSplit(tsv, '\n')) {

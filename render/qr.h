@@ -48,9 +48,10 @@ absl::StatusOr<std::string> QrToPng(const QrSymbol& qr, int module_px = 4, int q
 inline constexpr int64_t kMaxQrImagePixels = 4096 * 4096;
 
 // Every QR code found in a PNG or JPEG image (file bytes), each once, in the
-// order found. Made for photos: where the codes found with ZXing's first
-// adaptive binarizer cover under 40% of the image (a pallet's side holding
-// several; a code far away) the second is tried, then four overlapping
+// order found. Made for photos: where the codes found with ZXing's local
+// (adaptive) binarizer cover under 40% of the image (a pallet's side holding
+// several; a code far away) its global-histogram binarizer is tried, then
+// four overlapping
 // windows of three quarters of the image with both; a small photo (up to 1 MP) in which nothing is found is read again at
 // twice its size. render/qr_camera_test.cc measures the decode rate on
 // camera-like photos. InvalidArgument when the bytes are not a PNG or JPEG

@@ -317,6 +317,13 @@ TEST_F(ScanPageE2eTest, AnonymousScansAreLimitedPerClientAddress) {
   EXPECT_EQ(client.Get("/NOT-A-LABEL/X/Y", phone)->status, 200);
   httplib::Headers spoofing = {{"X-Forwarded-For", "198.51.100.1, 127.0.0.1"}};
   EXPECT_EQ(client.Get("/NOT-A-LABEL/X/Y", spoofing)->status, 429);
+  // Nor does a header line of its own before the proxy's.
+  httplib::Headers two_lines = {{"X-Forwarded-For", "198.51.100.2"},
+                                {"X-Forwarded-For", "127.0.0.1"}};
+  EXPECT_EQ(client.Get("/NOT-A-LABEL/X/Y", two_lines)->status, 429);
+  // What browsers ask for by themselves is no scan.
+  EXPECT_EQ(client.Get("/favicon.ico")->status, 404);
+  EXPECT_EQ(client.Get("/robots.txt")->status, 200);
   // The blacklist and the pictograms are not scans: still served.
   EXPECT_EQ(client.Get("/blacklist")->status, 200);
   EXPECT_EQ(client.Get("/static/ghs/GHS01.png")->status, 200);

@@ -57,8 +57,9 @@ std::string Head(absl::string_view title, const PageRequest& r) {
 }
 
 std::string Foot(const PageRequest& r) {
+  // Relative to the page itself: no path from the request goes into a link.
   const absl::string_view other = T(r, "?lang=en", "?lang=zh");
-  return absl::StrCat("<footer><a href=\"", Escape(r.path), other, "\">",
+  return absl::StrCat("<footer><a href=\"", other, "\">",
                       T(r, "English", "中文"), "</a> · <a href=\"/blacklist",
                       T(r, "", "?lang=en"), "\">", T(r, "黑名单", "Blacklist"),
                       "</a> · ChemLedger ",
@@ -420,7 +421,19 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan, const PageRe
   absl::StrAppend(&out, "</dl></section>");
 
   absl::StrAppend(&out, "<section><h2>", T(r, "货物", "Goods"), "</h2>");
-  for (const v1::PublicGoodsLine& g : w.goods()) {
+  for (int line = 0; line < w.goods_size(); ++line) {
+    const v1::PublicGoodsLine& g = w.goods(line);
+    // Within the page budget: a waybill of very many lines shows as many as
+    // fit, then says how many more there are.
+    if (out.size() > kMaxPageBytes - 8 * 1024) {
+      absl::StrAppend(&out, "<p class=\"na\">",
+                      absl::StrFormat(r.language == Language::kChinese
+                                          ? "另有 %d 行货物未列出：请查看运单。"
+                                          : "%d more goods lines not shown: see the waybill.",
+                                      w.goods_size() - line),
+                      "</p>");
+      break;
+    }
     absl::StrAppend(&out, "<h3>UN ", Escape(g.un_number()), " ", Escape(g.proper_shipping_name()),
                     "</h3>");
     if (std::optional<absl::string_view> png = render::TransportLabelPng(g.hazard_class()); png) {

@@ -1,5 +1,6 @@
 #include "web/scan_server.h"
 
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,7 +76,10 @@ bool IsLoopbackAddress(absl::string_view address) {
 std::string ClientOf(const httplib::Request& req) {
   std::string address = req.remote_addr;
   if (IsLoopbackAddress(address) && req.has_header("X-Forwarded-For")) {
-    const std::string forwarded = req.get_header_value("X-Forwarded-For");
+    // The last header line, as the proxy's is (a proxy may add a line of
+    // its own after the client's).
+    const std::string forwarded = req.get_header_value(
+        "X-Forwarded-For", req.get_header_value_count("X-Forwarded-For") - 1);
     const size_t comma = forwarded.rfind(',');
     const std::string last(absl::StripAsciiWhitespace(
         comma == std::string::npos ? forwarded : forwarded.substr(comma + 1)));
@@ -124,14 +128,14 @@ struct ScanServer::Impl {
 
 void ScanServer::Impl::Fail(const httplib::Request& req, httplib::Response& res,
                             const absl::Status& status) {
+  // The reason is for the operator's log, not for the public.
+  std::cerr << "chemledgerd: scan page " << req.path << ": " << status << std::endl;
   const PageRequest page = PageRequestOf(req);
   SendHtml(res, 500,
            MessagePage(page.language == Language::kChinese ? "暂时无法查询" : "Not available now",
-                       absl::StrCat(page.language == Language::kChinese
-                                        ? "服务器暂时无法读取账本，请稍后再试。"
-                                        : "The server cannot read the ledger just now; try "
-                                          "again shortly. ",
-                                    status.message()),
+                       page.language == Language::kChinese
+                           ? "服务器暂时无法读取账本，请稍后再试。"
+                           : "The server cannot read the ledger just now; try again shortly.",
                        page));
 }
 
@@ -196,6 +200,15 @@ void ScanServer::Impl::Route() {
   http->Get(R"(/static/.*)", [](const httplib::Request&, httplib::Response& res) {
     SendPng(res, std::nullopt);
   });
+  // What browsers and crawlers ask for by themselves: not scans.
+  http->Get("/favicon.ico", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 404;
+    res.set_header("Cache-Control", kImmutable);
+  });
+  http->Get("/robots.txt", [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Cache-Control", kImmutable);
+    res.set_content("User-agent: *\nDisallow: /\n", "text/plain; charset=utf-8");
+  });
   http->Get("/blacklist", [this](const httplib::Request& req, httplib::Response& res) {
     ServeBlacklist(req, res);
   });
@@ -258,7 +271,9 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   // delayed ACK (40 ms on Linux) before its second part goes out.
   impl->http->set_tcp_nodelay(true);
   impl->http->set_keep_alive_timeout(10);
-  impl->http->set_read_timeout(10, 0);
+  // A client that sends its request slowly holds one of the threads: keep
+  // that short (public deployments put a proxy in front: docs/scan-page.md).
+  impl->http->set_read_timeout(5, 0);
   impl->http->set_write_timeout(10, 0);
   impl->http->set_payload_max_length(64 * 1024);
   impl->Route();

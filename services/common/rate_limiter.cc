@@ -1,10 +1,13 @@
 #include "services/common/rate_limiter.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
@@ -12,17 +15,21 @@ namespace chemledger {
 
 std::string ClientAddress(absl::string_view peer) {
   // "ipv6:[2001:db8:1:2:3:4:5:6]:51234": one client is a /64 (a host may
-  // take any address in its network's /64).
+  // take any address in its network's /64), however the address is written
+  // ("::" compressed or not). An IPv4-mapped address counts as IPv4.
   if (absl::StartsWith(peer, "ipv6:[")) {
     const size_t close = peer.find(']');
     if (close != absl::string_view::npos) {
-      const absl::string_view address = peer.substr(6, close - 6);
-      if (!absl::StrContains(address, "::") && !absl::StrContains(address, '.')) {
-        std::vector<absl::string_view> groups = absl::StrSplit(address, ':');
-        if (groups.size() == 8) {
-          return absl::StrCat("ipv6:", absl::StrJoin(groups.begin(), groups.begin() + 4, ":"),
-                              "::/64");
+      const std::string address(peer.substr(6, close - 6));
+      unsigned char bytes[16];
+      if (inet_pton(AF_INET6, address.c_str(), bytes) == 1) {
+        static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (std::equal(kMapped, kMapped + 12, bytes)) {
+          return absl::StrFormat("ipv4:%d.%d.%d.%d", bytes[12], bytes[13], bytes[14], bytes[15]);
         }
+        return absl::StrFormat("ipv6:%x:%x:%x:%x::/64", bytes[0] << 8 | bytes[1],
+                               bytes[2] << 8 | bytes[3], bytes[4] << 8 | bytes[5],
+                               bytes[6] << 8 | bytes[7]);
       }
       return absl::StrCat("ipv6:", address);
     }

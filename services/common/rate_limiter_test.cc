@@ -40,7 +40,11 @@ TEST(RateLimiterTest, ClientAddressesDropThePortAndGroupIpv6By64) {
   EXPECT_EQ(ClientAddress("ipv4:10.0.0.7:51234"), "ipv4:10.0.0.7");
   EXPECT_EQ(ClientAddress("ipv6:[2001:db8:1:2:3:4:5:6]:443"), "ipv6:2001:db8:1:2::/64");
   EXPECT_EQ(ClientAddress("ipv6:[2001:db8:1:2:9:9:9:9]:1"), "ipv6:2001:db8:1:2::/64");
-  EXPECT_EQ(ClientAddress("ipv6:[::1]:7443"), "ipv6:::1");
+  // However written: "::" compressed, or mapped IPv4.
+  EXPECT_EQ(ClientAddress("ipv6:[2001:db8:1:2::7]:1"), "ipv6:2001:db8:1:2::/64");
+  EXPECT_EQ(ClientAddress("ipv6:[2001:db8:1:2::8]:2"), "ipv6:2001:db8:1:2::/64");
+  EXPECT_EQ(ClientAddress("ipv6:[::ffff:10.0.0.7]:5"), "ipv4:10.0.0.7");
+  EXPECT_EQ(ClientAddress("ipv6:[::1]:7443"), "ipv6:0:0:0:0::/64");
   EXPECT_EQ(ClientAddress("unix:/run/chemledger.sock"), "unix:/run/chemledger.sock");
 }
 

@@ -47,6 +47,11 @@ state::CodeRecord ToRecord(const CodeState& s) {
   for (const std::string& c : s.children) r.add_children(c);
   r.set_site(s.site);
   r.set_on_hold(s.on_hold);
+  r.set_hold_by_regulator(s.hold_by_regulator);
+  if (s.last_change_index) {
+    r.set_has_last_change(true);
+    r.set_last_change_index(*s.last_change_index);
+  }
   r.set_recalled(s.recalled);
   if (s.last_event_index) {
     r.set_has_last_event(true);
@@ -71,6 +76,8 @@ CodeState FromRecord(absl::string_view code, const state::CodeRecord& r) {
   s.children.insert(r.children().begin(), r.children().end());
   s.site = r.site();
   s.on_hold = r.on_hold();
+  s.hold_by_regulator = r.hold_by_regulator();
+  if (r.has_last_change()) s.last_change_index = r.last_change_index();
   s.recalled = r.recalled();
   if (r.has_last_event()) {
     s.last_event_index = r.last_event_index();
@@ -208,10 +215,15 @@ absl::StatusOr<std::vector<CodeState>> ListStock(const storage::StateReader& sta
 }
 
 absl::StatusOr<std::vector<ScanSignal>> ListScanSignals(const storage::StateReader& state,
-                                                        uint64_t after, size_t limit) {
+                                                        uint64_t after_index,
+                                                        absl::string_view after_code,
+                                                        size_t limit) {
   std::vector<ScanSignal> out;
   const std::string prefix = "l/signal/";
-  const std::string begin = after == 0 ? prefix : absl::StrFormat("l/signal/%016x0", after);
+  const std::string begin =
+      after_index == 0 && after_code.empty()
+          ? prefix
+          : absl::StrCat(internal::ScanSignalKey(after_index, after_code), std::string(1, '\0'));
   bool malformed = false;
   absl::Status s = state.Scan(begin, storage::PrefixEnd(prefix),
                               [&](absl::string_view key, absl::string_view value) {

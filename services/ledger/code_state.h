@@ -57,6 +57,9 @@ struct CodeState {
   bool recalled = false;       // recalled by its issuer or a regulator
   absl::Time last_event_time = absl::InfinitePast();
   std::optional<uint64_t> last_event_index;  // the log index of its latest event
+  // The latest event that changed it (not an observation).
+  std::optional<uint64_t> last_change_index;
+  bool hold_by_regulator = false;  // on hold by a regulator: only a regulator releases it
 };
 
 // The state of `code`, if the ledger has seen it.
@@ -105,10 +108,13 @@ struct ScanSignal {
   std::string custodian;
   std::string status;
 };
-// The signals after log index `after` (0: from the start), oldest first, at
-// most `limit`.
+// The signals after the one of (`after_index`, `after_code`) (0 and "":
+// from the start; the last of a page to read the next), oldest first, at
+// most `limit`. One observation may leave many signals, one per code.
 absl::StatusOr<std::vector<ScanSignal>> ListScanSignals(const storage::StateReader& state,
-                                                        uint64_t after, size_t limit);
+                                                        uint64_t after_index,
+                                                        absl::string_view after_code,
+                                                        size_t limit);
 
 // Whether `reader` may read `code`'s history: regulators and platform
 // administrators always; an enterprise's actors when the code is or was in

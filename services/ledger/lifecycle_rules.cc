@@ -331,7 +331,16 @@ absl::Status StoringOrShipping(Step& s) {
     if (shipping) CL_RETURN_IF_ERROR(CheckWaybill(s, c->code));
     std::vector<CodeState*> moved = {c};
     CL_RETURN_IF_ERROR(s.Descendants(c->code, &moved));
-    if (shipping) CL_RETURN_IF_ERROR(NotHeld(Field(i), moved));
+    if (shipping) {
+      CL_RETURN_IF_ERROR(NotHeld(Field(i), moved));
+      // A recalled package goes back to its supplier, nowhere else.
+      for (const CodeState* m : moved) {
+        if (m->recalled && ids::EnterpriseOfCode(m->code) != e.consignee_uscc()) {
+          return Precondition(Field(i), absl::StrCat(m->code, " is recalled: it ships back to ",
+                                                     ids::EnterpriseOfCode(m->code), " only"));
+        }
+      }
+    }
     if (shipping) {
       for (CodeState* m : moved) {
         m->status = CodeStatus::kInTransit;
@@ -549,6 +558,7 @@ absl::Status Destroying(Step& s) {
   for (int i = 0; i < e.codes_size(); ++i) {
     CL_ASSIGN_OR_RETURN(CodeState * c, s.Held(i));
     if (c->aggregate) return Invalid(Field(i), "is an aggregate: unpack it first");
+    CL_RETURN_IF_ERROR(NotHeld(Field(i), {c}));
     c->status = CodeStatus::kDisposed;
     c->remaining_milli = 0;
   }
@@ -651,6 +661,11 @@ absl::Status ErrorDeclaration(Step& s) {
     return absl::DataLossError(absl::StrCat("event.corrects_event_id: event '",
                                             e.corrects_event_id(), "' cannot be read from the log"));
   }
+  v1::Event wrong;
+  if (wrong.ParseFromString(logged.envelope().payload()) && wrong.step() == v1::OBSERVING) {
+    return Invalid("corrects_event_id", absl::StrCat("'", e.corrects_event_id(),
+                                                     "' is an observation: it changed nothing"));
+  }
   std::set<std::string> codes;
   for (const auto& link : links.links()) codes.insert(link.code());
   if (e.codes_size() > 0 && std::set<std::string>(e.codes().begin(), e.codes().end()) != codes) {
@@ -661,7 +676,8 @@ absl::Status ErrorDeclaration(Step& s) {
   // that created the code (void that instead).
   for (const std::string& code : codes) {
     CL_ASSIGN_OR_RETURN(CodeState * now, s.StateOf(code));
-    if (now == nullptr || now->last_event_index != original->log_index) {
+    // (Observations since change nothing and do not count.)
+    if (now == nullptr || now->last_change_index != original->log_index) {
       return Precondition("corrects_event_id",
                           absl::StrCat(code, " has had events since '", e.corrects_event_id(),
                                        "': declare those wrong first"));
@@ -712,7 +728,22 @@ absl::Status HoldingOrReleasing(Step& s) {
       return Precondition(field, absl::StrCat(c->code, hold ? " is already on hold"
                                                             : " is not on hold, nor is anything on it"));
     }
-    for (CodeState* m : moved) m->on_hold = hold;
+    if (!hold && !s.by_regulator) {
+      for (const CodeState* m : moved) {
+        if (m->on_hold && m->hold_by_regulator) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              "event.", field, ": ", m->code,
+              " is on hold by a regulator: only a regulator releases it"));
+        }
+      }
+    }
+    for (CodeState* m : moved) {
+      // A regulator's hold stays a regulator's; lifting it lifts it all.
+      if (hold && !m->on_hold) m->hold_by_regulator = s.by_regulator;
+      if (hold && s.by_regulator) m->hold_by_regulator = true;
+      m->on_hold = hold;
+      if (!hold) m->hold_by_regulator = false;
+    }
   }
   return absl::OkStatus();
 }
@@ -735,6 +766,20 @@ absl::Status Recalling(Step& s) {
   return absl::OkStatus();
 }
 
+// Whether `carrier` carries `c` (in transit) now: the open waybill that
+// lists it, or the pallet it is packed on, is `carrier`'s.
+absl::StatusOr<bool> CarriedBy(const storage::StateReader& state, const CodeState& c,
+                               const std::string& carrier) {
+  std::string listed = c.code;
+  for (int depth = 0; depth <= kMaxNesting && !listed.empty(); ++depth) {
+    CL_ASSIGN_OR_RETURN(std::optional<std::string> open, waybill::OpenWaybillOf(state, listed));
+    if (open) return waybill::CarrierOfRef(*open) == carrier;
+    CL_ASSIGN_OR_RETURN(std::optional<CodeState> holder, FindCode(state, listed));
+    listed = holder ? holder->parent : "";
+  }
+  return false;
+}
+
 // OBSERVING: a registered actor's scan of packages at its site. Changes
 // nothing; any package the ledger knows, in any state. Notes a scan signal
 // for each the history cannot explain.
@@ -749,6 +794,11 @@ absl::Status Observing(Step& s) {
       signal.set_kind("ended-package-seen");
     } else if (c->custodian != s.who &&
                !(c->status == CodeStatus::kInTransit && c->consignee == s.who)) {
+      // Its carrier scanning the load it carries explains itself.
+      if (c->status == CodeStatus::kInTransit) {
+        CL_ASSIGN_OR_RETURN(bool carrying, CarriedBy(s.state, *c, s.who));
+        if (carrying) continue;
+      }
       signal.set_kind("seen-away-from-custodian");
     } else {
       continue;
@@ -1026,12 +1076,22 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
   // What the event leaves: each touched code's state (with the state before
   // it, for an error declaration), its history and who has held it.
   for (auto& [code, c] : s.touched) {
+    // An observation joins the chain (last_event_index) but changes
+    // nothing: not the time later events are held to, not what an error
+    // declaration may undo (last_change_index, `before`).
+    const bool observation = event.step() == v1::OBSERVING;
     CodeState after = c;
-    after.last_event_time = s.when;
+    if (!observation) {
+      after.last_event_time = s.when;
+      after.last_change_index = entry.index;
+    }
     after.last_event_index = entry.index;
     state::CodeRecord record = internal::ToRecord(after);
     const std::optional<CodeState>& previous = s.before.at(code);
-    if (previous) {
+    if (observation) {
+      CL_ASSIGN_OR_RETURN(std::optional<CodeState> before_change, FindCodeBeforeLatest(state, code));
+      if (before_change) *record.mutable_before() = internal::ToRecord(*before_change);
+    } else if (previous) {
       *record.mutable_before() = internal::ToRecord(*previous);
     }
     changes->Put(internal::CodeKey(code), record.SerializeAsString());

@@ -8,16 +8,19 @@
 //    blacklisted; or, for a hold, its release or a recall only, a regulator
 //    (the event's enterprise then names the custodian, or for a recall the
 //    issuer, and its roles do not bound the step);
-//  - a hold (HOLDING) is the custodian's, lifted by its release
-//    (RELEASING); while held, a package (or a pallet holding it) is not
-//    shipped, consumed or repackaged; a recall (RECALLING) is the issuer's,
-//    for good: a recalled package is not consumed or repackaged (it may be
-//    shipped back);
+//  - a hold (HOLDING) is the custodian's (or a regulator's), lifted by its
+//    release (RELEASING; a regulator's hold by a regulator only); while
+//    held, a package (or a pallet holding it) is not shipped, consumed,
+//    repackaged or disposed of; a recall (RECALLING) is the issuer's, for
+//    good: a recalled package is not consumed or repackaged, and ships only
+//    back to its issuer;
 //  - an observation (OBSERVING, a scan at one of the enterprise's sites,
 //    carriers included) changes nothing and may name any package the ledger
 //    knows, in any state; one of a package that has ended, or that is in
-//    another enterprise's custody and not on its way to the observer, is
-//    kept as a scan signal for the regulators (ListScanSignals);
+//    another enterprise's custody and not on its way to the observer (nor
+//    carried by it), is kept as a scan signal for the regulators
+//    (ListScanSignals); an observation does not count as a code's latest
+//    event for time order or error declarations;
 //  - only the custodian stores, ships, consumes, repackages, packs or
 //    disposes of a package; receipt by the consignee changes the custodian;
 //  - shipping needs an open e-waybill of that consignor and consignee that

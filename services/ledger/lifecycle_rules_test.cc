@@ -930,9 +930,11 @@ TEST_F(LifecycleRulesTest, ARegulatorHoldsAndRecallsAnyPackageButRecordsNothingE
           Code(1) + " is in the custody of " + kWarehouse);
   Ok(regulator_, hold);
   EXPECT_TRUE(Find(Code(1)).on_hold);
-  // The warehouse cannot use it; the regulator releases it.
+  // The warehouse cannot lift a regulator's hold; the regulator releases it.
   v1::Event release = Event(v1::RELEASING, kWarehouse, {Code(1)});
   release.set_reason("检查合格");
+  Refused(warehouse_, release, Code_::kPermissionDenied,
+          "is on hold by a regulator: only a regulator releases it");
   Ok(regulator_, release);
   // A recall names the issuer; the package is recalled wherever it is.
   v1::Event recall = Event(v1::RECALLING, kProducer, {Code(1), Code(2)});
@@ -960,7 +962,16 @@ TEST_F(LifecycleRulesTest, ARecallIsTheIssuersAndStopsUseForGood) {
   v1::Event use = Event(v1::CONSUMING, kUser, {Code(1)});
   use.set_quantity_milli(1000);
   Refused(user_, use, Code_::kFailedPrecondition, "is recalled: not to be consumed");
-  // It may go back to its supplier.
+  // It may go back to its supplier, and nowhere else.
+  SubmitWaybill("WB-RECALL-ELSEWHERE", kUser, kWarehouse, {Code(1)});
+  v1::Event elsewhere = Event(v1::SHIPPING, kUser, {Code(1)});
+  elsewhere.set_consignee_uscc(kWarehouse);
+  elsewhere.set_waybill_id("WB-RECALL-ELSEWHERE");
+  Refused(user_, elsewhere, Code_::kFailedPrecondition, "is recalled: it ships back to");
+  v1::WaybillRequest cancel;
+  cancel.mutable_cancel()->set_waybill_number("WB-RECALL-ELSEWHERE");
+  cancel.mutable_cancel()->set_reason("recalled goods go back");
+  ASSERT_TRUE(ApplyWaybill(cancel).ok());
   Move(user_, kUser, producer_, kProducer, {Code(1)});
   // Aggregates are not recalled; codes never commissioned are not known.
   v1::Event pallet = Event(v1::RECALLING, kProducer, {absl::StrCat(kProducer, ".LU.X")});
@@ -978,7 +989,9 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
   Ok(producer_, use);
   const CodeState before = Find(Code(1));
   // The custodian's own scan: nothing to explain.
-  const EventReceipt own = Ok(producer_, Event(v1::OBSERVING, kProducer, {Code(1)}));
+  const v1::Event own_event = Event(v1::OBSERVING, kProducer, {Code(1)});
+  const std::string own_event_id = own_event.event_id();
+  const EventReceipt own = Ok(producer_, own_event);
   EXPECT_EQ(Find(Code(1)).custodian, before.custodian);
   EXPECT_EQ(Find(Code(1)).remaining_milli, before.remaining_milli);
   EXPECT_EQ(HistoryOf(Code(1)).back(), own.log_index);
@@ -988,7 +1001,7 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
   const EventReceipt away = Ok(warehouse_, Event(v1::OBSERVING, kWarehouse, {Code(3), Code(2)}));
   const EventReceipt roadside = Ok(carrier_, Event(v1::OBSERVING, kCarrier, {Code(1)}));
   EXPECT_EQ(Find(Code(2)).status, CodeStatus::kConsumed);  // still
-  absl::StatusOr<std::vector<ScanSignal>> signals = ListScanSignals(*t_->snapshot(), 0, 100);
+  absl::StatusOr<std::vector<ScanSignal>> signals = ListScanSignals(*t_->snapshot(), 0, "", 100);
   ASSERT_TRUE(signals.ok()) << signals.status();
   ASSERT_EQ(signals->size(), 3u);
   EXPECT_EQ((*signals)[0].log_index, away.log_index);
@@ -1000,13 +1013,36 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
   EXPECT_EQ((*signals)[1].seen_by, kWarehouse);
   EXPECT_EQ((*signals)[1].custodian, kProducer);
   EXPECT_EQ((*signals)[2].log_index, roadside.log_index);
-  signals = ListScanSignals(*t_->snapshot(), away.log_index, 100);
+  // A page may end inside one observation's signals: the next goes on from
+  // the last signal, not the last entry.
+  signals = ListScanSignals(*t_->snapshot(), 0, "", 1);
   ASSERT_TRUE(signals.ok());
   ASSERT_EQ(signals->size(), 1u);
-  EXPECT_EQ(signals->front().log_index, roadside.log_index);
+  signals = ListScanSignals(*t_->snapshot(), signals->front().log_index, signals->front().code, 100);
+  ASSERT_TRUE(signals.ok());
+  ASSERT_EQ(signals->size(), 2u);
+  EXPECT_EQ(signals->front().code, Code(3));
+  EXPECT_EQ(signals->back().log_index, roadside.log_index);
   // A code the ledger does not know.
   Refused(warehouse_, Event(v1::OBSERVING, kWarehouse, {Code(9)}), absl::StatusCode::kPermissionDenied,
           "is not a code " + kWarehouse + " holds, has held or is sent");
+  // Observations do not stand in the way of correcting the last change, and
+  // are not themselves "corrected".
+  v1::Event wrong_use = Event(v1::CONSUMING, kProducer, {Code(1)});
+  wrong_use.set_quantity_milli(5000);
+  Ok(producer_, wrong_use);
+  Ok(warehouse_, Event(v1::OBSERVING, kWarehouse, {Code(1)}, absl::Minutes(-4)));
+  v1::Event fix = Event(v1::ERROR_DECLARATION, kProducer, {});
+  fix.set_corrects_event_id(wrong_use.event_id());
+  fix.set_reason("weighed wrong");
+  Ok(producer_, fix);
+  EXPECT_EQ(Find(Code(1)).remaining_milli, 25000u);
+  v1::Event fix_observation = Event(v1::ERROR_DECLARATION, kProducer, {});
+  fix_observation.set_corrects_event_id(own_event_id);
+  fix_observation.set_reason("no");
+  Refused(producer_, fix_observation, absl::StatusCode::kInvalidArgument,
+          "is an observation: it changed nothing");
+  ExpectChainIntact(Code(1));
 }
 
 TEST_F(LifecycleRulesTest, TheStockIndexFollowsCustodySiteAndStatus) {

@@ -49,16 +49,21 @@ absl::StatusOr<std::optional<v1::Waybill>> ContentAt(const storage::StateReader&
 // kMaxEmergencyProducts, each with the emergency information its supplier
 // registered.
 constexpr size_t kMaxEmergencyProducts = 8;
-constexpr int kMaxCodesExamined = 200;
+// Codes examined for a whole waybill (one anonymous scan costs this much at
+// most).
+constexpr int kMaxCodesExamined = 400;
 
+// `seen` holds the products already given (on an earlier line too) and
+// `examined` counts codes across the waybill.
 absl::Status AddEmergencyInfo(const storage::StateReader& state,
                               const google::protobuf::RepeatedPtrField<std::string>& codes,
-                              v1::PublicGoodsLine* line) {
-  std::set<std::pair<std::string, std::string>> seen;  // (uscc, product)
+                              std::set<std::pair<std::string, std::string>>* seen_products,
+                              int* examined, v1::PublicGoodsLine* line) {
+  std::set<std::pair<std::string, std::string>>& seen = *seen_products;  // (uscc, product)
   std::vector<std::string> pending(codes.begin(), codes.end());
-  int examined = 0;
-  while (!pending.empty() && seen.size() < kMaxEmergencyProducts &&
-         examined++ < kMaxCodesExamined) {
+  size_t added = 0;
+  while (!pending.empty() && added < kMaxEmergencyProducts &&
+         (*examined)++ < kMaxCodesExamined) {
     const std::string code = std::move(pending.back());
     pending.pop_back();
     if (ids::IsAggregateCode(code)) {
@@ -76,6 +81,7 @@ absl::Status AddEmergencyInfo(const storage::StateReader& state,
     absl::StatusOr<std::optional<registry::EnterpriseRecord>> supplier =
         registry::FindEnterprise(state, package->uscc);
     if (!supplier.ok()) return supplier.status();
+    ++added;
     v1::GoodsEmergencyInfo* info = line->add_emergency();
     info->set_product_name_zh((*product)->name_zh());
     info->set_product_name_en((*product)->name_en());
@@ -113,6 +119,8 @@ absl::StatusOr<v1::PublicWaybillView> PublicView(const storage::StateReader& sta
   view.set_tank_number(w.vehicle().tank_number());
   if (w.has_driver()) *view.mutable_driver() = Masked(w.driver());
   if (w.has_escort()) *view.mutable_escort() = Masked(w.escort());
+  std::set<std::pair<std::string, std::string>> products;
+  int examined = 0;
   for (const v1::GoodsLine& g : w.goods()) {
     v1::PublicGoodsLine* line = view.add_goods();
     line->set_un_number(g.un_number());
@@ -123,7 +131,9 @@ absl::StatusOr<v1::PublicWaybillView> PublicView(const storage::StateReader& sta
     line->set_quantity_milli(g.quantity_milli());
     line->set_unit(g.unit());
     line->set_codes(static_cast<uint32_t>(g.codes_size()));
-    if (absl::Status s = AddEmergencyInfo(state, g.codes(), line); !s.ok()) return s;
+    if (absl::Status s = AddEmergencyInfo(state, g.codes(), &products, &examined, line); !s.ok()) {
+      return s;
+    }
   }
   view.set_emergency_phone(w.emergency_phone());
   view.set_toxic_permit(w.toxic_permit());

@@ -300,7 +300,10 @@ class OnlineReporter {
   const std::vector<std::string>& accounted() const { return accounted_; }
 
   void Report(absl::string_view source, const v1::Verification& v) {
+    // Codes the ledger has seen (an issued label never commissioned is
+    // "not-recorded": there is nothing to observe yet).
     if (v.has_label() && !v.label().code().empty() &&
+        v.label().package_state() != "not-recorded" &&
         std::find(accounted_.begin(), accounted_.end(), v.label().code()) == accounted_.end()) {
       accounted_.push_back(v.label().code());
     }
@@ -373,6 +376,8 @@ class OnlineReporter {
 };
 
 constexpr int kUrlsPerCall = 1000;
+// Below an anonymous address's burst (kAnonymousScanBurst, 600).
+constexpr int kAnonymousUrlsPerCall = 500;
 constexpr int kImagesPerCall = 16;
 constexpr size_t kImageBytesPerCall = 3 << 20;
 
@@ -388,7 +393,7 @@ absl::Status VerifyInputs(
     const std::vector<Input>& inputs, const VerifyCall& call,
     const std::function<void(const std::string&, const v1::Verification&)>& on_verdict,
     const std::function<void(const std::string&, absl::string_view)>& on_failure,
-    const char* progress) {
+    const char* progress, int urls_per_call = kUrlsPerCall) {
   const bool show = progress != nullptr && (inputs.size() > kUrlsPerCall || isatty(STDERR_FILENO));
   size_t done = 0;
   v1::VerifyRequest request;
@@ -435,11 +440,17 @@ absl::Status VerifyInputs(
       continue;
     }
     if (!input.url.empty()) {
-      if (request.urls_size() == kUrlsPerCall) {
+      if (request.urls_size() == urls_per_call) {
         if (absl::Status s = flush(); !s.ok()) return s;
       }
       request.add_urls(input.url);
       sources.push_back(input.source);
+      continue;
+    }
+    if (input.image.size() > kImageBytesPerCall) {
+      on_failure(input.source, absl::StrCat("the photo is ", input.image.size(),
+                                            " bytes; the server reads photos of at most ",
+                                            kImageBytesPerCall, " (save it smaller)"));
       continue;
     }
     if (request.images_size() == kImagesPerCall ||
@@ -500,7 +511,9 @@ int VerifyOnline(const cli::Args& args) {
           inputs, call,
           [&](const std::string& source, const v1::Verification& v) { reporter.Report(source, v); },
           [&](const std::string& source, absl::string_view why) { reporter.Failure(source, why); },
-          "verify");
+          "verify",
+          // An anonymous call may cost no more than the per-address burst.
+          session ? kUrlsPerCall : kAnonymousUrlsPerCall);
       !s.ok()) {
     std::cerr << "chemscan verify: " << s.message() << "\n";
     return 1;
