@@ -50,6 +50,8 @@ inline constexpr char kGetEventMethod[] = "/chemledger.v1.LedgerService/GetEvent
 inline constexpr char kGetHistoryMethod[] = "/chemledger.v1.LedgerService/GetHistory";
 inline constexpr char kListStockMethod[] = "/chemledger.v1.LedgerService/ListStock";
 inline constexpr char kGetWaybillMethod[] = "/chemledger.v1.WaybillService/GetWaybill";
+inline constexpr char kListVehiclesInParkMethod[] =
+    "/chemledger.v1.WaybillService/ListVehiclesInPark";
 inline constexpr char kVerifyMethod[] = "/chemledger.v1.VerifyService/Verify";
 inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";
 // Streams of writes open with credentials for their own method

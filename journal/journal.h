@@ -150,7 +150,9 @@ class Journal {
   //      "w/num/<number>/<carrier>").
   //   5: the public blacklist ("r/black/<uscc>").
   //   6: where goods are: each code's site (CodeRecord.site) and the stock
-  //      index "l/at/<custodian>/<site>/<code>"; scan signals ("l/signal/").
+  //      index "l/at/<custodian>/<site>/<code>"; scan signals ("l/signal/");
+  //      holds, recalls and the latest change in CodeRecord; vehicles inside
+  //      parks ("w/inpark/").
   static constexpr int kStateFormat = 6;
   static constexpr absl::string_view kStateFormatKey = "j/state-format";
 

@@ -310,9 +310,21 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       } else {
         if (!a.enterprise_uscc().empty()) {
           return absl::InvalidArgumentError(
-              "actor.enterprise_uscc: must be empty for platform administrators and regulators");
+              "actor.enterprise_uscc: must be empty for platform administrators, regulators and "
+              "park gates");
         }
-        if (!platform_admin) return denied("add platform administrators or regulators");
+        if (!platform_admin) return denied("add platform administrators, regulators or park gates");
+      }
+      // A park gate works the gates of one registered park; no one else has a park.
+      if (a.role() == v1::PARK_GATE) {
+        absl::StatusOr<std::optional<v1::Park>> park = FindPark(state, a.park_id());
+        if (!park.ok()) return park.status();
+        if (!*park) {
+          return absl::NotFoundError(absl::StrCat("actor.park_id: park '", a.park_id(),
+                                                  "' is not registered"));
+        }
+      } else if (!a.park_id().empty()) {
+        return absl::InvalidArgumentError("actor.park_id: only a PARK_GATE actor has a park");
       }
       state::ActorRecord record;
       *record.mutable_actor() = a;

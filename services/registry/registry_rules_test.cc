@@ -417,9 +417,9 @@ TEST_F(RegistryRulesTest, WhoMayRegisterWhat) {
   // Platform administrators and regulators: only platform administrators add
   // them, with no enterprise.
   Refused(acme_admin_, AddActor("second inspector", v1::REGULATOR, "", TestKey(10)),
-          absl::StatusCode::kPermissionDenied, "may not add platform administrators or regulators");
+          absl::StatusCode::kPermissionDenied, "may not add platform administrators, regulators or park gates");
   Refused(regulator_, AddActor("second root", v1::PLATFORM_ADMIN, "", TestKey(10)),
-          absl::StatusCode::kPermissionDenied, "may not add platform administrators or regulators");
+          absl::StatusCode::kPermissionDenied, "may not add platform administrators, regulators or park gates");
   Refused(admin_, AddActor("inspector of acme", v1::REGULATOR, kAcme, TestKey(10)),
           absl::StatusCode::kInvalidArgument, "actor.enterprise_uscc: must be empty");
   Refused(admin_, AddActor("", v1::REGULATOR, "", TestKey(10)),

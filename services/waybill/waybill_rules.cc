@@ -30,6 +30,7 @@ std::string NumberOf(const v1::WaybillRequest& r) {
     case v1::WaybillRequest::kDepart: return r.depart().waybill_number();
     case v1::WaybillRequest::kArrive: return r.arrive().waybill_number();
     case v1::WaybillRequest::kConsent: return r.consent().waybill_number();
+    case v1::WaybillRequest::kGate: return r.gate().waybill_number();
     case v1::WaybillRequest::kAuthorizeCarrier:
     case v1::WaybillRequest::CHANGE_NOT_SET: break;
   }
@@ -387,6 +388,91 @@ absl::Status ApplyAuthorization(const journal::EntryContext& entry,
   return absl::OkStatus();
 }
 
+// A vehicle passing a park gate, signed by a gate actor of that park: an
+// entry is refused, with the reason, for a waybill no vehicle may travel on
+// (cancelled, closed, not consented to), a carrier without a valid road
+// transport licence, or a blacklisted party; an exit needs an entry.
+absl::Status ApplyGatePassage(const journal::EntryContext& entry,
+                              const storage::StateReader& state, const v1::Actor& actor,
+                              const v1::GatePassage& g, storage::StateWrites* changes) {
+  if (actor.role() != v1::PARK_GATE || actor.park_id() != g.park_id()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "envelope.signatures[0].key_id: actor '", actor.name(),
+        "' may not record passages at park '", g.park_id(), "': only its gates' actors may"));
+  }
+  absl::StatusOr<std::optional<v1::Park>> park = registry::FindPark(state, g.park_id());
+  if (!park.ok()) return park.status();
+  if (!*park) {
+    return absl::NotFoundError(absl::StrCat("gate.park_id: '", g.park_id(), "' is not registered"));
+  }
+  if (std::none_of((*park)->gates().begin(), (*park)->gates().end(),
+                   [&](const v1::Park::Gate& gate) { return gate.gate_id() == g.gate_id(); })) {
+    return absl::NotFoundError(absl::StrCat("gate.gate_id: '", g.gate_id(), "' is not a gate of ",
+                                            g.park_id()));
+  }
+  if (g.direction() != v1::GatePassage::ENTRY && g.direction() != v1::GatePassage::EXIT) {
+    return absl::InvalidArgumentError("gate.direction: must be ENTRY or EXIT");
+  }
+  if (!g.has_time()) return absl::InvalidArgumentError("gate.time: is required");
+  absl::StatusOr<std::optional<WaybillState>> w =
+      FindWaybill(state, g.carrier_uscc(), g.waybill_number());
+  if (!w.ok()) return w.status();
+  if (!*w) {
+    return absl::NotFoundError(absl::StrCat("gate.waybill_number: carrier ", g.carrier_uscc(),
+                                            " has no waybill '", g.waybill_number(), "'"));
+  }
+  const std::string ref = WaybillRef(g.carrier_uscc(), g.waybill_number());
+  const std::string key = internal::InParkKey(g.park_id(), ref);
+  absl::StatusOr<std::optional<std::string>> inside = state.Get(key);
+  if (!inside.ok()) return inside.status();
+  if (g.direction() == v1::GatePassage::EXIT) {
+    if (!inside->has_value()) {
+      return Precondition("gate.direction", absl::StrCat("the vehicle on '", g.waybill_number(),
+                                                         "' did not enter ", g.park_id()));
+    }
+    changes->Delete(key);
+    changes->Put(internal::ChangeKey(ref, entry.index), "");
+    return absl::OkStatus();
+  }
+  if (inside->has_value()) {
+    return Precondition("gate.direction", absl::StrCat("the vehicle on '", g.waybill_number(),
+                                                       "' is already inside ", g.park_id()));
+  }
+  // Entry refused: the reason is what the gate tells the driver.
+  const v1::WaybillStatus status = (*w)->status;
+  if (status == v1::CANCELLED || status == v1::CLOSED || status == v1::PENDING) {
+    return Precondition("gate.waybill_number",
+                        absl::StrCat("entry refused: waybill '", g.waybill_number(), "' is ",
+                                     v1::WaybillStatus_Name(status)));
+  }
+  const absl::CivilDay today = registry::ChinaDay(entry.record_time);
+  absl::StatusOr<std::optional<registry::EnterpriseRecord>> carrier =
+      registry::FindEnterprise(state, g.carrier_uscc());
+  if (!carrier.ok()) return carrier.status();
+  if (!*carrier || !registry::HoldsLicence((*carrier)->enterprise, v1::ROAD_TRANSPORT, today)) {
+    return Precondition("gate.carrier_uscc",
+                        absl::StrCat("entry refused: carrier ", g.carrier_uscc(),
+                                     " holds no 道路运输经营许可证 valid today"));
+  }
+  for (const std::string& party : PartiesOf((*w)->waybill)) {
+    absl::StatusOr<std::optional<registry::EnterpriseRecord>> e =
+        registry::FindEnterprise(state, party);
+    if (!e.ok()) return e.status();
+    if (*e && (*e)->blacklist_reason) {
+      return Precondition("gate.waybill_number",
+                          absl::StrCat("entry refused: ", (*e)->enterprise.name(), " (", party,
+                                       ") is blacklisted"));
+    }
+  }
+  state::InParkRecord record;
+  record.set_gate_id(g.gate_id());
+  record.set_entered_unix_seconds(g.time().seconds());
+  record.set_log_index(entry.index);
+  changes->Put(key, record.SerializeAsString());
+  changes->Put(internal::ChangeKey(ref, entry.index), "");
+  return absl::OkStatus();
+}
+
 absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::StateReader& state,
                           storage::StateWrites* changes) {
   absl::StatusOr<v1::Actor> actor = registry::CheckSigner(entry, state, kWaybillContext);
@@ -411,6 +497,7 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
   if (request.has_authorize_carrier()) {
     return ApplyAuthorization(entry, state, *actor, request.authorize_carrier(), changes);
   }
+  if (request.has_gate()) return ApplyGatePassage(entry, state, *actor, request.gate(), changes);
   const std::string number = NumberOf(request);
   // A waybill is named by its carrier and its number: numbers are unique per
   // carrier, so no carrier can take (or learn of) another's.
@@ -565,6 +652,7 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
       next.status = v1::ARRIVED;
       break;
     case v1::WaybillRequest::kAuthorizeCarrier:
+    case v1::WaybillRequest::kGate:
     case v1::WaybillRequest::CHANGE_NOT_SET:
       return absl::InvalidArgumentError("request.change: no change given");
   }

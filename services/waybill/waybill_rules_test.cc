@@ -224,6 +224,83 @@ class WaybillRulesTest : public ::testing::Test {
   int next_id_ = 0;
 };
 
+TEST_F(WaybillRulesTest, AParkGateLetsInOnlyWhatMayTravelAndKnowsWhoIsInside) {
+  // A park with one gate, and a gate actor of it.
+  v1::RegistryRequest park;
+  park.set_request_id("park");
+  v1::Park* p = park.mutable_register_park();
+  p->set_park_id("FZ-CHEM");
+  p->set_name("福州化工园区");
+  p->set_region_code("350100");
+  p->set_administration("园区管委会");
+  p->add_gates()->set_gate_id("G1");
+  p->mutable_gates(0)->set_name("1号门");
+  ASSERT_TRUE(t_->Registry(admin_, park).ok());
+  const crypto::SigningKey gate = TestKey(9);
+  v1::RegistryRequest add_gate;
+  add_gate.set_request_id("gate-actor");
+  *add_gate.mutable_add_actor() =
+      registry::testing::ExampleActor("gate 1", v1::PARK_GATE, "", gate.verifying_key());
+  add_gate.mutable_add_actor()->set_park_id("FZ-CHEM");
+  ASSERT_TRUE(t_->Registry(admin_, add_gate).ok());
+
+  ASSERT_TRUE(Submit(carrier_, Waybill("YD-GATE-1", {Code(1)})).ok());
+  ASSERT_TRUE(Submit(carrier_, Waybill("YD-GATE-2", {Code(2)})).ok());
+  const auto passage = [&](const std::string& number, v1::GatePassage::Direction direction,
+                           const crypto::SigningKey& key = TestKey(9)) {
+    v1::WaybillRequest r;
+    v1::GatePassage* g = r.mutable_gate();
+    g->set_waybill_number(number);
+    g->set_carrier_uscc(kCarrier);
+    g->set_park_id("FZ-CHEM");
+    g->set_gate_id("G1");
+    g->set_direction(direction);
+    g->mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    return Submit(key, std::move(r));
+  };
+  absl::StatusOr<WaybillReceipt> in = passage("YD-GATE-1", v1::GatePassage::ENTRY);
+  ASSERT_TRUE(in.ok()) << in.status();
+  absl::StatusOr<WaybillReceipt> twice = passage("YD-GATE-1", v1::GatePassage::ENTRY);
+  EXPECT_TRUE(absl::IsFailedPrecondition(twice.status())) << twice.status();
+  absl::StatusOr<std::vector<VehicleInPark>> inside = VehiclesInPark(*t_->snapshot(), "FZ-CHEM");
+  ASSERT_TRUE(inside.ok()) << inside.status();
+  ASSERT_EQ(inside->size(), 1u);
+  EXPECT_EQ(inside->front().waybill_ref, WaybillRef(kCarrier, "YD-GATE-1"));
+  EXPECT_EQ(inside->front().gate_id, "G1");
+  // The passage is one of the waybill's changes.
+  absl::StatusOr<std::vector<uint64_t>> changes =
+      WaybillChanges(*t_->snapshot(), WaybillRef(kCarrier, "YD-GATE-1"));
+  ASSERT_TRUE(changes.ok());
+  EXPECT_EQ(changes->back(), in->log_index);
+  ASSERT_TRUE(passage("YD-GATE-1", v1::GatePassage::EXIT).ok());
+  EXPECT_TRUE(VehiclesInPark(*t_->snapshot(), "FZ-CHEM")->empty());
+  EXPECT_TRUE(absl::IsFailedPrecondition(passage("YD-GATE-1", v1::GatePassage::EXIT).status()));
+
+  // Entry refused, with the reason: a cancelled waybill; a blacklisted party.
+  v1::WaybillRequest cancel;
+  cancel.mutable_cancel()->set_waybill_number("YD-GATE-2");
+  cancel.mutable_cancel()->set_reason("plans changed");
+  ASSERT_TRUE(Submit(carrier_, std::move(cancel)).ok());
+  absl::StatusOr<WaybillReceipt> refused = passage("YD-GATE-2", v1::GatePassage::ENTRY);
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("entry refused: waybill 'YD-GATE-2' is CANCELLED"),
+            std::string::npos)
+      << refused.status();
+  ASSERT_TRUE(Submit(carrier_, Waybill("YD-GATE-3", {Code(3)})).ok());
+  v1::RegistryRequest blacklist;
+  blacklist.set_request_id("blacklist-user");
+  blacklist.mutable_blacklist()->set_enterprise_uscc(kUser);
+  blacklist.mutable_blacklist()->set_blacklisted(true);
+  blacklist.mutable_blacklist()->set_reason("storage without licence");
+  ASSERT_TRUE(t_->Registry(admin_, blacklist).ok());
+  refused = passage("YD-GATE-3", v1::GatePassage::ENTRY);
+  EXPECT_NE(refused.status().message().find("is blacklisted"), std::string::npos)
+      << refused.status();
+  // Only the park's gate actors record passages.
+  refused = passage("YD-GATE-1", v1::GatePassage::ENTRY, carrier_);
+  EXPECT_TRUE(absl::IsPermissionDenied(refused.status())) << refused.status();
+}
+
 TEST_F(WaybillRulesTest, ShippingFollowsTheWaybillAndReceiptClosesIt) {
   ASSERT_TRUE(Submit(carrier_, Waybill("WB-1", {Code(1), Code(2)})).ok());
   // Not listed, wrong consignee, no waybill: refused by the ledger.

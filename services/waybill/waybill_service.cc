@@ -262,4 +262,50 @@ grpc::Status WaybillServiceImpl::ServeListWaybills(grpc::ServerContextBase* cont
   return grpc::Status::OK;
 }
 
+grpc::ServerUnaryReactor* WaybillServiceImpl::ListVehiclesInPark(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::ListVehiclesInParkRequest, v1::VehiclesInPark>(
+      context, request, response, read_executor_,
+      [this, context](const v1::ListVehiclesInParkRequest* r, absl::string_view bytes,
+                      v1::VehiclesInPark* out) {
+        return ServeListVehiclesInPark(context, r, bytes, out);
+      });
+}
+
+grpc::Status WaybillServiceImpl::ServeListVehiclesInPark(
+    grpc::ServerContextBase* context, const v1::ListVehiclesInParkRequest* request,
+    absl::string_view request_bytes, v1::VehiclesInPark* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  absl::StatusOr<v1::Actor> reader =
+      reads_->Authenticate(*snapshot, *context, kListVehiclesInParkMethod, request_bytes);
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
+  TellLogSize(context, snapshot->size());
+  const bool allowed = reader->role() == v1::REGULATOR || reader->role() == v1::PLATFORM_ADMIN ||
+                       (reader->role() == v1::PARK_GATE && reader->park_id() == request->park_id());
+  if (!allowed) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "park_id: the vehicles inside a park are read by regulators and the "
+                        "park's gates");
+  }
+  absl::StatusOr<std::vector<VehicleInPark>> inside = VehiclesInPark(*snapshot, request->park_id());
+  if (!inside.ok()) return ToGrpcStatus(inside.status());
+  for (const VehicleInPark& v : *inside) {
+    absl::StatusOr<std::optional<WaybillState>> w = FindWaybillByRef(*snapshot, v.waybill_ref);
+    if (!w.ok()) return ToGrpcStatus(w.status());
+    v1::VehiclesInPark::Vehicle* out = response->add_vehicles();
+    out->set_waybill_number(NumberOfRef(v.waybill_ref));
+    out->set_carrier_uscc(CarrierOfRef(v.waybill_ref));
+    out->set_gate_id(v.gate_id);
+    out->set_entered_unix_seconds(absl::ToUnixSeconds(v.entered));
+    out->set_log_index(v.log_index);
+    if (*w) {
+      out->set_vehicle_plate((*w)->waybill.vehicle().plate());
+      for (const v1::GoodsLine& g : (*w)->waybill.goods()) out->add_un_numbers(g.un_number());
+    }
+  }
+  response->set_log_size(snapshot->size());
+  return grpc::Status::OK;
+}
+
 }  // namespace chemledger::waybill

@@ -35,12 +35,16 @@ struct SubmitStreamOptions {
 
 using api::kGetWaybillMethod;
 using api::kSubmitStreamMethod;
+using api::kListVehiclesInParkMethod;
 using api::kListWaybillsMethod;
 
-// GetWaybill and ListWaybills are raw methods: their read credentials are
-// checked over the request's bytes as received (raw_unary.h).
+// GetWaybill, ListWaybills and ListVehiclesInPark are raw methods: their
+// read credentials are checked over the request's bytes as received
+// (raw_unary.h).
 using WaybillServiceBase = v1::WaybillService::WithRawCallbackMethod_GetWaybill<
-    v1::WaybillService::WithRawCallbackMethod_ListWaybills<v1::WaybillService::Service>>;
+    v1::WaybillService::WithRawCallbackMethod_ListWaybills<
+        v1::WaybillService::WithRawCallbackMethod_ListVehiclesInPark<
+            v1::WaybillService::Service>>>;
 
 class WaybillServiceImpl final : public WaybillServiceBase {
  public:
@@ -65,6 +69,9 @@ class WaybillServiceImpl final : public WaybillServiceBase {
   grpc::ServerUnaryReactor* ListWaybills(grpc::CallbackServerContext* context,
                                          const grpc::ByteBuffer* request,
                                          grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListVehiclesInPark(grpc::CallbackServerContext* context,
+                                               const grpc::ByteBuffer* request,
+                                               grpc::ByteBuffer* response) override;
   // Open to anyone (waybill_code_resolution.h).
   grpc::Status ResolveWaybillCode(grpc::ServerContext* context,
                                   const v1::ResolveWaybillCodeRequest* request,
@@ -78,6 +85,11 @@ class WaybillServiceImpl final : public WaybillServiceBase {
                                  const v1::ListWaybillsRequest* request,
                                  absl::string_view request_bytes,
                                  v1::ListWaybillsResponse* response);
+
+  grpc::Status ServeListVehiclesInPark(grpc::ServerContextBase* context,
+                                       const v1::ListVehiclesInParkRequest* request,
+                                       absl::string_view request_bytes,
+                                       v1::VehiclesInPark* response);
 
   WaybillBook* const book_;
   journal::LedgerClient* const ledger_;

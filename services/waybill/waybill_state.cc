@@ -17,6 +17,7 @@ namespace internal {
 //   w/party/<uscc>/<ref>      "": the enterprise is party to the waybill
 //   w/auth/<consignor>/<carrier>  state::CarrierAuthorizationRecord
 //   w/chg/<ref>/<log index, 20 digits>  "": a change to the waybill
+//   w/inpark/<park id>/<ref>  state::InParkRecord: the vehicle is inside the park
 std::string WaybillKey(absl::string_view ref) { return absl::StrCat("w/bill/", ref); }
 std::string NumberPrefix(absl::string_view number) { return absl::StrCat("w/num/", number, "/"); }
 std::string NumberKey(absl::string_view number, absl::string_view carrier) {
@@ -30,6 +31,13 @@ std::string AuthorizationKey(absl::string_view consignor, absl::string_view carr
 std::string ChangePrefix(absl::string_view number) { return absl::StrCat("w/chg/", number, "/"); }
 std::string ChangeKey(absl::string_view number, uint64_t log_index) {
   return absl::StrCat(ChangePrefix(number), absl::StrFormat("%020d", log_index));
+}
+
+std::string InParkPrefix(absl::string_view park_id) {
+  return absl::StrCat("w/inpark/", park_id, "/");
+}
+std::string InParkKey(absl::string_view park_id, absl::string_view ref) {
+  return absl::StrCat(InParkPrefix(park_id), ref);
 }
 
 std::string PartyPrefix(absl::string_view party) { return absl::StrCat("w/party/", party, "/"); }
@@ -273,6 +281,31 @@ std::vector<std::string> CodesOf(const v1::Waybill& w) {
   std::vector<std::string> codes;
   for (const v1::GoodsLine& g : w.goods()) codes.insert(codes.end(), g.codes().begin(), g.codes().end());
   return codes;
+}
+
+absl::StatusOr<std::vector<VehicleInPark>> VehiclesInPark(const storage::StateReader& state,
+                                                          absl::string_view park_id,
+                                                          size_t limit) {
+  std::vector<VehicleInPark> out;
+  if (park_id.empty()) return out;
+  const std::string prefix = internal::InParkPrefix(park_id);
+  bool malformed = false;
+  absl::Status s = state.Scan(prefix, storage::PrefixEnd(prefix),
+                              [&](absl::string_view key, absl::string_view value) {
+                                if (out.size() == limit) return false;
+                                state::InParkRecord r;
+                                if (!r.ParseFromString(std::string(value))) {
+                                  malformed = true;
+                                  return false;
+                                }
+                                out.push_back({std::string(key.substr(prefix.size())), r.gate_id(),
+                                               absl::FromUnixSeconds(r.entered_unix_seconds()),
+                                               r.log_index()});
+                                return true;
+                              });
+  if (!s.ok()) return s;
+  if (malformed) return absl::DataLossError("a vehicle-in-park record is malformed");
+  return out;
 }
 
 }  // namespace chemledger::waybill

@@ -113,6 +113,19 @@ absl::StatusOr<bool> CarrierAuthorized(const storage::StateReader& state,
                                        absl::string_view consignor, absl::string_view carrier,
                                        absl::CivilDay day);
 
+// A vehicle inside a park: the waybill it travels on, where and when it
+// entered (GatePassage).
+struct VehicleInPark {
+  std::string waybill_ref;
+  std::string gate_id;
+  absl::Time entered;
+  uint64_t log_index = 0;
+};
+// The vehicles inside `park_id` now, by waybill ref, at most `limit`.
+absl::StatusOr<std::vector<VehicleInPark>> VehiclesInPark(const storage::StateReader& state,
+                                                          absl::string_view park_id,
+                                                          size_t limit = 10000);
+
 // Every code a waybill lists, line by line.
 std::vector<std::string> CodesOf(const v1::Waybill& w);
 
@@ -125,6 +138,7 @@ std::string ReceivedKey(absl::string_view code);
 std::string AuthorizationKey(absl::string_view consignor, absl::string_view carrier);
 std::string ChangeKey(absl::string_view ref, uint64_t log_index);
 std::string PartyKey(absl::string_view party, absl::string_view ref);
+std::string InParkKey(absl::string_view park_id, absl::string_view ref);
 state::WaybillRecord ToRecord(const WaybillState& s);
 WaybillState FromRecord(const state::WaybillRecord& r);
 }  // namespace internal
