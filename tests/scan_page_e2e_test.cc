@@ -515,6 +515,65 @@ TEST_F(ScanPageE2eTest, ChemscanShipsReceivesAndTakesStockByScan) {
   EXPECT_EQ(stock.items_size(), 2);
 }
 
+// A park gate by scan: the open waybill's vehicle enters and leaves; the
+// cancelled one's is refused, with the reason; a regulator sees who is
+// inside.
+TEST_F(ScanPageE2eTest, AParkGateByScan) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Waybills waybills;
+  ASSERT_NO_FATAL_FAILURE(MakeWaybills(&waybills));
+  v1::RegistryRequest park;
+  v1::Park* p = park.mutable_register_park();
+  p->set_park_id("FZ-CHEM");
+  p->set_name("福州化工园区");
+  p->set_region_code("350100");
+  p->set_administration("园区管委会");
+  p->add_gates()->set_gate_id("G1");
+  p->mutable_gates(0)->set_name("1号门");
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, park));
+  const crypto::SigningKey gate = crypto::SigningKey::Generate();
+  v1::RegistryRequest add_gate = Actor("gate 1", v1::PARK_GATE, "", gate);
+  add_gate.mutable_add_actor()->set_park_id("FZ-CHEM");
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, add_gate));
+  ASSERT_TRUE(crypto::SaveSigningKey(gate, dir_ + "/gate.key", {}).ok());
+  for (const auto& [name, url] : {std::pair<std::string, std::string>{"open", waybills.open},
+                                  {"cancelled", waybills.cancelled}}) {
+    std::ofstream(dir_ + "/" + name + ".png", std::ios::binary)
+        << *render::QrToPng(*render::EncodeQr(url));
+  }
+  const auto at_gate = [&](const std::string& direction, const std::string& photo) {
+    return RunShell(absl::StrCat("exec '", RunfilePath("tools/chemscan/chemscan"),
+                                 "' gate --park FZ-CHEM --gate G1 ", direction,
+                                 " --server 127.0.0.1:", port_, " --key '", dir_, "/gate.key' '",
+                                 dir_, "/", photo, ".png'"));
+  };
+  auto [code, out] = at_gate("--in", "open");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("entry recorded: waybill YD-SCAN-1"), std::string::npos) << out;
+  std::tie(code, out) = at_gate("--in", "open");
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("is already inside FZ-CHEM"), std::string::npos) << out;
+  std::tie(code, out) = at_gate("--in", "cancelled");
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("entry refused: waybill 'YD-SCAN-2' is CANCELLED"), std::string::npos)
+      << out;
+  v1::ListVehiclesInParkRequest who;
+  who.set_park_id("FZ-CHEM");
+  v1::VehiclesInPark inside;
+  ASSERT_TRUE(Read(*regulator_, api::kListVehiclesInParkMethod, who, &inside).ok());
+  ASSERT_EQ(inside.vehicles_size(), 1);
+  EXPECT_EQ(inside.vehicles(0).waybill_number(), "YD-SCAN-1");
+  EXPECT_EQ(inside.vehicles(0).vehicle_plate(), waybills.open_content.vehicle().plate());
+  EXPECT_EQ(inside.vehicles(0).gate_id(), "G1");
+  EXPECT_EQ(Read(*acme_operator_, api::kListVehiclesInParkMethod, who, &inside).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  std::tie(code, out) = at_gate("--out", "open");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("exit recorded"), std::string::npos) << out;
+  ASSERT_TRUE(Read(*regulator_, api::kListVehiclesInParkMethod, who, &inside).ok());
+  EXPECT_EQ(inside.vehicles_size(), 0);
+}
+
 // The pages in a real browser: Debian's Chromium, headless, at a phone's
 // viewport, JavaScript off for what must show without it, and on a slow 4G
 // connection for the time to load. Screenshots are test outputs
