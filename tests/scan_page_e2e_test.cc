@@ -523,13 +523,7 @@ TEST_F(ScanPageE2eTest, AParkGateByScan) {
   Waybills waybills;
   ASSERT_NO_FATAL_FAILURE(MakeWaybills(&waybills));
   v1::RegistryRequest park;
-  v1::Park* p = park.mutable_register_park();
-  p->set_park_id("FZ-CHEM");
-  p->set_name("福州化工园区");
-  p->set_region_code("350100");
-  p->set_administration("园区管委会");
-  p->add_gates()->set_gate_id("G1");
-  p->mutable_gates(0)->set_name("1号门");
+  *park.mutable_register_park() = registry::testing::ExamplePark("FZ-CHEM");
   ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, park));
   const crypto::SigningKey gate = crypto::SigningKey::Generate();
   v1::RegistryRequest add_gate = Actor("gate 1", v1::PARK_GATE, "", gate);

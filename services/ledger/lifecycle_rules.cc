@@ -99,6 +99,17 @@ class Step {
     return c;
   }
 
+  // Named code `i`, known and in the custody of the event's enterprise.
+  absl::StatusOr<CodeState*> InCustody(int i) {
+    CL_ASSIGN_OR_RETURN(CodeState * c, InLedger(i));
+    if (c->custodian != who) {
+      return absl::PermissionDeniedError(absl::StrCat("event.", Field(i), ": ", c->code,
+                                                      " is in the custody of ", c->custodian,
+                                                      ", not of ", who));
+    }
+    return c;
+  }
+
   // Whether `code` is known to the ledger or made by this event.
   absl::StatusOr<bool> Known(const std::string& code) {
     if (touched.count(code)) return true;
@@ -572,13 +583,8 @@ absl::Status LossOrFound(Step& s) {
   const bool found = e.step() == v1::FOUND;
   for (int i = 0; i < e.codes_size(); ++i) {
     const std::string field = Field(i);
-    CL_ASSIGN_OR_RETURN(CodeState * c, s.InLedger(i));
     // Lost in transit is the shipper's report: custody had not changed.
-    if (c->custodian != s.who) {
-      return absl::PermissionDeniedError(absl::StrCat("event.", field, ": ", c->code,
-                                                      " is in the custody of ", c->custodian,
-                                                      ", not of ", s.who));
-    }
+    CL_ASSIGN_OR_RETURN(CodeState * c, s.InCustody(i));
     if (!c->parent.empty()) {
       return Precondition(field, absl::StrCat(c->code, " is packed on ", s.ParentOf(*c)));
     }
@@ -707,12 +713,7 @@ absl::Status HoldingOrReleasing(Step& s) {
   const bool hold = e.step() == v1::HOLDING;
   for (int i = 0; i < e.codes_size(); ++i) {
     const std::string field = Field(i);
-    CL_ASSIGN_OR_RETURN(CodeState * c, s.InLedger(i));
-    if (c->custodian != s.who) {
-      return absl::PermissionDeniedError(absl::StrCat("event.", field, ": ", c->code,
-                                                      " is in the custody of ", c->custodian,
-                                                      ", not of ", s.who));
-    }
+    CL_ASSIGN_OR_RETURN(CodeState * c, s.InCustody(i));
     CL_RETURN_IF_ERROR(NotEnded(field, *c));
     if (!c->parent.empty()) {
       return Precondition(field, absl::StrCat(c->code, " is packed on ", s.ParentOf(*c),

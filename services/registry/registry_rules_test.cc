@@ -175,14 +175,7 @@ class RegistryRulesTest : public ::testing::Test {
 
 TEST_F(RegistryRulesTest, SitesAndParksAreRegisteredByWhoRunsThem) {
   v1::RegistryRequest park = Request();
-  v1::Park* p = park.mutable_register_park();
-  p->set_park_id("FZ-JIANGYIN");
-  p->set_name("福州江阴化工新材料专区");
-  p->set_region_code("350100");
-  p->set_administration("江阴工业集中区管委会");
-  v1::Park::Gate* gate = p->add_gates();
-  gate->set_gate_id("G1");
-  gate->set_name("1号门");
+  *park.mutable_register_park() = testing::ExamplePark("FZ-JIANGYIN");
   Refused(acme_admin_, park, absl::StatusCode::kPermissionDenied, "may not register parks");
   Ok(admin_, park);
 

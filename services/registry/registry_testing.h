@@ -127,6 +127,19 @@ inline v1::Product ExampleMethanol(const std::string& uscc, const std::string& n
   return p;
 }
 
+// Park `park_id` in Fuzhou with one gate, "G1".
+inline v1::Park ExamplePark(const std::string& park_id) {
+  v1::Park p;
+  p.set_park_id(park_id);
+  p.set_name("福州化工园区");
+  p.set_region_code("350100");
+  p.set_administration("园区管委会");
+  v1::Park::Gate* gate = p.add_gates();
+  gate->set_gate_id("G1");
+  gate->set_name("1号门");
+  return p;
+}
+
 // A site `site_id` of `uscc`: a 四级 重大危险源 warehouse for class 3 and
 // 6.1 goods, in Fuzhou.
 inline v1::Site ExampleSite(const std::string& uscc, const std::string& site_id) {

@@ -228,13 +228,7 @@ TEST_F(WaybillRulesTest, AParkGateLetsInOnlyWhatMayTravelAndKnowsWhoIsInside) {
   // A park with one gate, and a gate actor of it.
   v1::RegistryRequest park;
   park.set_request_id("park");
-  v1::Park* p = park.mutable_register_park();
-  p->set_park_id("FZ-CHEM");
-  p->set_name("福州化工园区");
-  p->set_region_code("350100");
-  p->set_administration("园区管委会");
-  p->add_gates()->set_gate_id("G1");
-  p->mutable_gates(0)->set_name("1号门");
+  *park.mutable_register_park() = registry::testing::ExamplePark("FZ-CHEM");
   ASSERT_TRUE(t_->Registry(admin_, park).ok());
   const crypto::SigningKey gate = TestKey(9);
   v1::RegistryRequest add_gate;
