@@ -751,7 +751,8 @@ std::string XmlEscape(absl::string_view s) {
 std::string ToSvg(const Page& page) {
   std::string svg = absl::StrCat(
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"",
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" "
+      "xmlns:xlink=\"http://www.w3.org/1999/xlink\" version=\"1.1\" width=\"",
       Num(kPageW), "mm\" height=\"", Num(kPageH), "mm\" viewBox=\"0 0 ", Num(kPageW), " ",
       Num(kPageH),
       "\" font-family=\"'WenQuanYi Micro Hei', 'Noto Sans CJK SC', "
@@ -779,7 +780,7 @@ std::string ToSvg(const Page& page) {
   for (const ImageOp& im : page.images) {
     absl::StrAppend(&svg, "<image x=\"", Num(im.cx - im.side / 2), "\" y=\"",
                     Num(im.cy - im.side / 2), "\" width=\"", Num(im.side), "\" height=\"",
-                    Num(im.side), "\" href=\"data:image/png;base64,", absl::Base64Escape(im.png),
+                    Num(im.side), "\" xlink:href=\"data:image/png;base64,", absl::Base64Escape(im.png),
                     "\"/>\n");
   }
   for (const TextOp& t : page.texts) {

@@ -33,6 +33,11 @@ def main():
     table = []
     for i, path in enumerate(sorted(files, key=os.path.basename)):
         data = open(path, "rb").read()
+        if not data:
+            sys.exit("embed_binary_files: %s is empty" % path)
+        name = os.path.basename(path)
+        if not all(c.isalnum() or c in "._-" for c in name):
+            sys.exit("embed_binary_files: %s: names of letters, digits, '.', '_' and '-' only" % path)
         lines.append("const unsigned char kFile%d[] = {" % i)
         for start in range(0, len(data), 20):
             lines.append("  " + ",".join(str(b) for b in data[start:start + 20]) + ",")

@@ -78,7 +78,8 @@ def plain(tex):
 
 def main():
     source = open(sys.argv[1], encoding="utf-8").read()
-    source = "\n".join(l for l in source.split("\n") if not l.lstrip().startswith("%"))
+    # Comment lines emptied, not removed, so line numbers stay the file's.
+    source = "\n".join("" if l.lstrip().startswith("%") else l for l in source.split("\n"))
     out = []
     for m in re.finditer(r"\\ghsystem_add_statement:nnn\s*\{(\w+)\}", source):
         kind = m.group(1)
