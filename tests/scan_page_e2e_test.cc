@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <tuple>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -394,6 +395,26 @@ TEST_F(ScanPageE2eTest, ChemscanVerifiesOnline) {
   ASSERT_TRUE(observed.ParseFromString(last.envelope().payload()));
   EXPECT_EQ(observed.step(), v1::OBSERVING);
   EXPECT_EQ(observed.location().site(), "gate 1");
+  // The used-up and the voided package seen again are signals on the
+  // regulators' list, a page at a time.
+  v1::ListScanSignalsRequest list;
+  list.set_page_size(1);
+  v1::ScanSignals signals;
+  ASSERT_TRUE(Read(*regulator_, api::kListScanSignalsMethod, list, &signals).ok());
+  ASSERT_EQ(signals.signals_size(), 1);
+  EXPECT_EQ(signals.signals(0).kind(), "ended-package-seen");
+  EXPECT_EQ(signals.signals(0).seen_by(), kAcme);
+  std::set<std::string> seen = {signals.signals(0).code()};
+  ASSERT_FALSE(signals.next_page_token().empty());
+  list.set_page_token(signals.next_page_token());
+  ASSERT_TRUE(Read(*regulator_, api::kListScanSignalsMethod, list, &signals).ok());
+  ASSERT_EQ(signals.signals_size(), 1);
+  EXPECT_TRUE(signals.next_page_token().empty());
+  seen.insert(signals.signals(0).code());
+  EXPECT_TRUE(seen.count(labels.used_up_code)) << labels.used_up_code;
+  EXPECT_EQ(seen.size(), 2u);
+  EXPECT_EQ(Read(*acme_operator_, api::kListScanSignalsMethod, list, &signals).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
   // Only genuine codes: exit 0.
   std::tie(code, out) = RunShell(absl::StrCat(
       "exec '", RunfilePath("tools/chemscan/chemscan"), "' verify --server 127.0.0.1:", port_,

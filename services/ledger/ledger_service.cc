@@ -303,6 +303,65 @@ grpc::Status LedgerServiceImpl::ServeListStock(grpc::ServerContextBase* context,
   return grpc::Status::OK;
 }
 
+grpc::ServerUnaryReactor* LedgerServiceImpl::ListScanSignals(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::ListScanSignalsRequest, v1::ScanSignals>(
+      context, request, response, read_executor_,
+      [this, context](const v1::ListScanSignalsRequest* r, absl::string_view bytes,
+                      v1::ScanSignals* out) { return ServeListScanSignals(context, r, bytes, out); });
+}
+
+grpc::Status LedgerServiceImpl::ServeListScanSignals(grpc::ServerContextBase* context,
+                                                     const v1::ListScanSignalsRequest* request,
+                                                     absl::string_view request_bytes,
+                                                     v1::ScanSignals* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
+  absl::StatusOr<v1::Actor> reader =
+      reads_->Authenticate(*snapshot, *context, kListScanSignalsMethod, request_bytes);
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
+  TellLogSize(context, snapshot->size());
+  if (reader->role() != v1::REGULATOR && reader->role() != v1::PLATFORM_ADMIN) {
+    return Denied("the scan signals");
+  }
+  if (request->page_size() < 0 || request->page_size() > 1000) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must be 0 to 1000");
+  }
+  // A page token is "<log index>/<code>" of the last signal of a page.
+  uint64_t after_index = 0;
+  std::string after_code;
+  if (!request->page_token().empty()) {
+    const size_t slash = request->page_token().find('/');
+    if (slash == std::string::npos ||
+        !absl::SimpleAtoi(request->page_token().substr(0, slash), &after_index)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "page_token: not a token this server gave (ScanSignals.next_page_token)");
+    }
+    after_code = request->page_token().substr(slash + 1);
+  }
+  const size_t limit = request->page_size() == 0 ? 1000 : request->page_size();
+  absl::StatusOr<std::vector<ScanSignal>> signals =
+      ledger::ListScanSignals(*snapshot, after_index, after_code, limit + 1);
+  if (!signals.ok()) return ToGrpcStatus(signals.status());
+  const bool more = signals->size() > limit;
+  if (more) signals->pop_back();
+  for (const ScanSignal& s : *signals) {
+    v1::ScanSignals::Signal* out = response->add_signals();
+    out->set_log_index(s.log_index);
+    out->set_code(s.code);
+    out->set_kind(s.kind);
+    out->set_seen_by(s.seen_by);
+    out->set_custodian(s.custodian);
+    out->set_status(s.status);
+  }
+  if (more && !signals->empty()) {
+    response->set_next_page_token(
+        absl::StrCat(signals->back().log_index, "/", signals->back().code));
+  }
+  response->set_log_size(snapshot->size());
+  return grpc::Status::OK;
+}
+
 grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
                                               const v1::GetCheckpointRequest*,
                                               v1::Checkpoint* response) {

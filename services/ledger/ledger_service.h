@@ -46,13 +46,17 @@ using api::kAppendBatchesMethod;
 using api::kAppendStreamMethod;
 using api::kGetEventMethod;
 using api::kGetHistoryMethod;
+using api::kListScanSignalsMethod;
 using api::kListStockMethod;
 
-// GetEvent, GetHistory and ListStock are raw methods: their read credentials
-// are checked over the request's bytes as received (raw_unary.h).
+// GetEvent, GetHistory, ListStock and ListScanSignals are raw methods: their
+// read credentials are checked over the request's bytes as received
+// (raw_unary.h).
 using LedgerServiceBase = v1::LedgerService::WithRawCallbackMethod_GetEvent<
     v1::LedgerService::WithRawCallbackMethod_GetHistory<
-        v1::LedgerService::WithRawCallbackMethod_ListStock<v1::LedgerService::Service>>>;
+        v1::LedgerService::WithRawCallbackMethod_ListStock<
+            v1::LedgerService::WithRawCallbackMethod_ListScanSignals<
+                v1::LedgerService::Service>>>>;
 
 class LedgerServiceImpl final : public LedgerServiceBase {
  public:
@@ -86,6 +90,9 @@ class LedgerServiceImpl final : public LedgerServiceBase {
   grpc::ServerUnaryReactor* ListStock(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListScanSignals(grpc::CallbackServerContext* context,
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override;
   grpc::Status GetCheckpoint(grpc::ServerContext* context, const v1::GetCheckpointRequest* request,
                              v1::Checkpoint* response) override;
   grpc::Status GetInclusionProof(grpc::ServerContext* context,
@@ -103,6 +110,9 @@ class LedgerServiceImpl final : public LedgerServiceBase {
                                absl::string_view request_bytes, v1::History* response);
   grpc::Status ServeListStock(grpc::ServerContextBase* context, const v1::ListStockRequest* request,
                               absl::string_view request_bytes, v1::Stock* response);
+  grpc::Status ServeListScanSignals(grpc::ServerContextBase* context,
+                                    const v1::ListScanSignalsRequest* request,
+                                    absl::string_view request_bytes, v1::ScanSignals* response);
   Ledger* const ledger_;
   journal::LedgerClient* const client_;
   const crypto::NoteSigner* const signer_;
