@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/china_time.h"
@@ -307,7 +308,7 @@ class OnlineReporter {
     // "not-recorded": there is nothing to observe yet).
     if (v.has_label() && !v.label().code().empty() &&
         v.label().package_state() != "not-recorded" &&
-        std::find(accounted_.begin(), accounted_.end(), v.label().code()) == accounted_.end()) {
+        accounted_set_.insert(v.label().code()).second) {
       accounted_.push_back(v.label().code());
     }
     if (v.has_waybill()) {
@@ -374,6 +375,7 @@ class OnlineReporter {
   const bool json_;
   const bool details_;
   std::vector<std::string> accounted_;
+  absl::flat_hash_set<std::string> accounted_set_;
   int checked_ = 0;
   int failed_ = 0;
 };
@@ -550,6 +552,7 @@ int VerifyOnline(const cli::Args& args) {
 // input or code that is not one ("<source>: not booked: <why>").
 absl::Status ScanPackages(chemctl::ReadSession& session, const std::vector<std::string>& positional,
                           std::vector<std::string>* scanned, std::vector<std::string>* refused) {
+  absl::flat_hash_set<std::string> seen;
   return VerifyInputs(
       ReadInputs(positional),
       [&](const v1::VerifyRequest& request, v1::VerifyResponse* response) {
@@ -564,9 +567,7 @@ absl::Status ScanPackages(chemctl::ReadSession& session, const std::vector<std::
                   : std::string("a waybill code, not a package")));
           return;
         }
-        if (std::find(scanned->begin(), scanned->end(), v.label().code()) == scanned->end()) {
-          scanned->push_back(v.label().code());
-        }
+        if (seen.insert(v.label().code()).second) scanned->push_back(v.label().code());
       },
       [&](const std::string& source, absl::string_view why) {
         refused->push_back(absl::StrCat(source, ": ", why));
@@ -650,8 +651,9 @@ int Book(const std::vector<std::string>& argv, v1::BusinessStep step) {
   for (const std::string& code : scanned) {
     (expected.count(code) ? book : unexpected).push_back(code);
   }
+  const absl::flat_hash_set<std::string> scanned_set(scanned.begin(), scanned.end());
   for (const std::string& code : expected) {
-    if (std::find(scanned.begin(), scanned.end(), code) == scanned.end()) missing.push_back(code);
+    if (!scanned_set.contains(code)) missing.push_back(code);
   }
 
   absl::StatusOr<std::vector<uint64_t>> indexes = RecordEvents(
@@ -751,8 +753,9 @@ int Stocktake(const std::vector<std::string>& argv) {
   }
   std::vector<std::string> counted, missing, extra;
   for (const std::string& code : scanned) (listed.count(code) ? counted : extra).push_back(code);
+  const absl::flat_hash_set<std::string> scanned_set(scanned.begin(), scanned.end());
   for (const std::string& code : listed) {
-    if (std::find(scanned.begin(), scanned.end(), code) == scanned.end()) missing.push_back(code);
+    if (!scanned_set.contains(code)) missing.push_back(code);
   }
   const bool json = args->Bool("json");
   const auto list = [&](const char* what, const std::vector<std::string>& codes, bool last) {
