@@ -534,6 +534,32 @@ TEST_F(ScanPageE2eTest, ChemscanShipsReceivesAndTakesStockByScan) {
             grpc::StatusCode::PERMISSION_DENIED);
   ASSERT_TRUE(Read(*regulator_, api::kListStockMethod, peek, &stock).ok());
   EXPECT_EQ(stock.items_size(), 2);
+
+  // A fire at the dock: an emergency responder reads what is there only
+  // after breaking glass, which the log records first.
+  const crypto::SigningKey responder = crypto::SigningKey::Generate();
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, Actor("fire brigade 3", v1::RESPONDER, "", responder)));
+  const grpc::Status before_glass = Read(responder, api::kListStockMethod, peek, &stock);
+  EXPECT_EQ(before_glass.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(before_glass.error_message().find("no break-glass access"), std::string::npos)
+      << before_glass.error_message();
+  v1::RegistryRequest glass;
+  glass.mutable_break_glass()->set_enterprise_uscc(consignee);
+  glass.mutable_break_glass()->set_site("dock 2");
+  glass.mutable_break_glass()->set_reason("119 火警: dock 2 on fire");
+  const uint64_t log_before = LogSize();
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(responder, glass));
+  EXPECT_EQ(LogSize(), log_before + 1);
+  stock.Clear();
+  ASSERT_TRUE(Read(responder, api::kListStockMethod, peek, &stock).ok());
+  EXPECT_EQ(stock.items_size(), 2);
+  // Only that site.
+  peek.set_site("main");
+  EXPECT_EQ(Read(responder, api::kListStockMethod, peek, &stock).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // Only responders break glass.
+  Refused(Signed(*acme_operator_, glass), grpc::StatusCode::PERMISSION_DENIED,
+          "may not break glass: responders only");
 }
 
 // A park gate by scan: the open waybill's vehicle enters and leaves; the

@@ -14,6 +14,8 @@
 #include "services/common/stream_batches.h"
 #include "services/common/snapshot_metadata.h"
 #include "services/registry/read_access.h"
+#include "services/registry/registry_state.h"
+#include "crypto/keys.h"
 
 namespace chemledger::ledger {
 namespace {
@@ -273,11 +275,28 @@ grpc::Status LedgerServiceImpl::ServeListStock(grpc::ServerContextBase* context,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "enterprise_uscc: is required (you belong to no enterprise)");
   }
-  if (!oversight && custodian != reader->enterprise_uscc()) {
-    return Denied(absl::StrCat("the stock of ", custodian));
-  }
   if (request->site().empty() || request->site().size() > 64) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "site: 1 to 64 characters");
+  }
+  // An emergency responder reads a site's stock after breaking glass for it
+  // (RegistryRequest.break_glass, recorded in the log first).
+  bool responder = false;
+  if (reader->role() == v1::RESPONDER) {
+    absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(reader->public_key());
+    if (!key.ok()) return ToGrpcStatus(key.status());
+    absl::StatusOr<bool> granted = registry::HasBreakGlass(*snapshot, key->key_id(), custodian,
+                                                           request->site(), absl::Now());
+    if (!granted.ok()) return ToGrpcStatus(granted.status());
+    if (!*granted) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          absl::StrCat("site: no break-glass access to ", custodian, "'s site '",
+                                       request->site(),
+                                       "' (RegistryRequest.break_glass, recorded first)"));
+    }
+    responder = true;
+  }
+  if (!oversight && !responder && custodian != reader->enterprise_uscc()) {
+    return Denied(absl::StrCat("the stock of ", custodian));
   }
   if (request->page_size() < 0 || request->page_size() > 1000) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must be 0 to 1000");

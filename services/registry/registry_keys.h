@@ -31,6 +31,10 @@ inline std::string Site(absl::string_view uscc, absl::string_view site_id) {
   return absl::StrCat(SitesOf(uscc), site_id);
 }
 inline std::string Park(absl::string_view park_id) { return absl::StrCat("r/park/", park_id); }
+inline std::string BreakGlass(const crypto::KeyId& responder, absl::string_view uscc,
+                              absl::string_view site) {
+  return absl::StrCat("r/glass/", responder.ToString(), "/", uscc, "/", site);
+}
 inline std::string Blacklist() { return "r/black/"; }
 inline std::string Blacklisted(absl::string_view uscc) { return absl::StrCat("r/black/", uscc); }
 inline std::string LabelKeys() { return "r/lkey/"; }

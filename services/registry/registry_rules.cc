@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "crypto/label.h"
 #include "services/common/envelope.h"
+#include "services/common/identifiers.h"
 #include "services/registry/registry_keys.h"
 #include "services/registry/validation.h"
 
@@ -183,6 +184,42 @@ absl::Status RegisterPark(const v1::Park& park, const v1::Actor& actor,
         v1::ActorRole_Name(actor.role()), ") may not register parks"));
   }
   changes->Put(keys::Park(park.park_id()), park.SerializeAsString());
+  return absl::OkStatus();
+}
+
+// A responder's break-glass access to a site's stock, granted for
+// kBreakGlassDuration from the entry's record time.
+absl::Status BreakGlass(const journal::EntryContext& entry, const v1::BreakGlass& glass,
+                        const v1::Actor& actor, const storage::StateReader& state,
+                        storage::StateWrites* changes) {
+  if (actor.role() != v1::RESPONDER) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "envelope.signatures[0].key_id: actor '", actor.name(), "' (",
+        v1::ActorRole_Name(actor.role()), ") may not break glass: responders only"));
+  }
+  if (absl::Status s = ids::ValidateUscc("break_glass.enterprise_uscc", glass.enterprise_uscc());
+      !s.ok()) {
+    return s;
+  }
+  if (glass.site().empty() || glass.site().size() > 64) {
+    return absl::InvalidArgumentError("break_glass.site: 1 to 64 characters");
+  }
+  if (glass.reason().empty() || glass.reason().size() > 512) {
+    return absl::InvalidArgumentError("break_glass.reason: is required, at most 512 bytes");
+  }
+  absl::StatusOr<std::optional<EnterpriseRecord>> e = FindEnterprise(state, glass.enterprise_uscc());
+  if (!e.ok()) return e.status();
+  if (!*e) {
+    return absl::NotFoundError(absl::StrCat("break_glass.enterprise_uscc: enterprise ",
+                                            glass.enterprise_uscc(), " is not registered"));
+  }
+  absl::StatusOr<crypto::KeyId> key_id = envelope::SignerKeyId(*entry.envelope, kRegistryContext);
+  if (!key_id.ok()) return key_id.status();
+  state::BreakGlassRecord record;
+  record.set_log_index(entry.index);
+  record.set_expires_unix_seconds(absl::ToUnixSeconds(entry.record_time + kBreakGlassDuration));
+  changes->Put(keys::BreakGlass(*key_id, glass.enterprise_uscc(), glass.site()),
+               record.SerializeAsString());
   return absl::OkStatus();
 }
 
@@ -448,6 +485,8 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       return RegisterSite(request.register_site(), actor, state, changes);
     case v1::RegistryRequest::kRegisterPark:
       return RegisterPark(request.register_park(), actor, changes);
+    case v1::RegistryRequest::kBreakGlass:
+      return BreakGlass(entry, request.break_glass(), actor, state, changes);
     case v1::RegistryRequest::CHANGE_NOT_SET:
       break;
   }

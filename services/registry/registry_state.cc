@@ -144,6 +144,15 @@ absl::StatusOr<bool> HasSites(const storage::StateReader& state, absl::string_vi
   return !one->empty();
 }
 
+absl::StatusOr<bool> HasBreakGlass(const storage::StateReader& state,
+                                   const crypto::KeyId& responder, absl::string_view uscc,
+                                   absl::string_view site, absl::Time now) {
+  absl::StatusOr<std::optional<state::BreakGlassRecord>> r =
+      ReadRecord<state::BreakGlassRecord>(state, keys::BreakGlass(responder, uscc, site));
+  if (!r.ok()) return r.status();
+  return r->has_value() && absl::FromUnixSeconds((*r)->expires_unix_seconds()) > now;
+}
+
 absl::StatusOr<std::optional<v1::Park>> FindPark(const storage::StateReader& state,
                                                  absl::string_view park_id) {
   if (park_id.empty()) return std::nullopt;

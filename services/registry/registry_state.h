@@ -86,6 +86,14 @@ absl::StatusOr<std::vector<v1::Site>> ListSites(const storage::StateReader& stat
                                                 absl::string_view uscc, size_t limit = 10000);
 // Whether `uscc` has registered any site (its goods must then be put at one).
 absl::StatusOr<bool> HasSites(const storage::StateReader& state, absl::string_view uscc);
+// How long a break-glass grant lasts from its record time.
+inline constexpr absl::Duration kBreakGlassDuration = absl::Hours(12);
+// Whether responder `responder` holds a break-glass grant for `uscc`'s
+// `site` at `now` (recorded, not expired).
+absl::StatusOr<bool> HasBreakGlass(const storage::StateReader& state,
+                                   const crypto::KeyId& responder, absl::string_view uscc,
+                                   absl::string_view site, absl::Time now);
+
 // The registered park `park_id`, if there is one.
 absl::StatusOr<std::optional<v1::Park>> FindPark(const storage::StateReader& state,
                                                  absl::string_view park_id);
