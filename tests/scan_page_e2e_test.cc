@@ -608,6 +608,28 @@ TEST_F(ScanPageE2eTest, AParkGateByScan) {
   EXPECT_EQ(inside.vehicles(0).gate_id(), "G1");
   EXPECT_EQ(Read(*acme_operator_, api::kListVehiclesInParkMethod, who, &inside).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+  // An accident inside the park: a responder reads what is on the vehicle
+  // (its whole waybill) after breaking glass for it, and not before.
+  const crypto::SigningKey responder = crypto::SigningKey::Generate();
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, Actor("hazmat team", v1::RESPONDER, "", responder)));
+  v1::GetWaybillRequest load;
+  load.set_waybill_number("YD-SCAN-1");
+  load.set_carrier_uscc(waybills.open_content.carrier_uscc());
+  v1::WaybillRecord record;
+  EXPECT_EQ(Read(responder, api::kGetWaybillMethod, load, &record).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  v1::RegistryRequest glass;
+  glass.mutable_break_glass()->set_carrier_uscc(waybills.open_content.carrier_uscc());
+  glass.mutable_break_glass()->set_waybill_number("YD-SCAN-1");
+  glass.mutable_break_glass()->set_reason("122 事故: tanker leaking at gate G1");
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(responder, glass));
+  ASSERT_TRUE(Read(responder, api::kGetWaybillMethod, load, &record).ok());
+  EXPECT_EQ(record.waybill().goods(0).un_number(), waybills.open_content.goods(0).un_number());
+  EXPECT_EQ(record.waybill().driver().phone(), waybills.open_content.driver().phone());
+  // A site and a vehicle at once is refused, naming the rule.
+  glass.mutable_break_glass()->set_site("dock");
+  Refused(Signed(responder, glass), grpc::StatusCode::INVALID_ARGUMENT, "one of the two");
+
   std::tie(code, out) = at_gate("--out", "open");
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("exit recorded"), std::string::npos) << out;

@@ -35,6 +35,11 @@ inline std::string BreakGlass(const crypto::KeyId& responder, absl::string_view 
                               absl::string_view site) {
   return absl::StrCat("r/glass/", responder.ToString(), "/", uscc, "/", site);
 }
+// A vehicle's grant: "W" is no USCC, so it never meets a site's.
+inline std::string BreakGlassWaybill(const crypto::KeyId& responder, absl::string_view carrier,
+                                     absl::string_view number) {
+  return absl::StrCat("r/glass/", responder.ToString(), "/W/", carrier, "/", number);
+}
 inline std::string Blacklist() { return "r/black/"; }
 inline std::string Blacklisted(absl::string_view uscc) { return absl::StrCat("r/black/", uscc); }
 inline std::string LabelKeys() { return "r/lkey/"; }

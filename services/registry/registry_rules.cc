@@ -187,8 +187,8 @@ absl::Status RegisterPark(const v1::Park& park, const v1::Actor& actor,
   return absl::OkStatus();
 }
 
-// A responder's break-glass access to a site's stock, granted for
-// kBreakGlassDuration from the entry's record time.
+// A responder's break-glass access to a site's stock or a vehicle's load,
+// granted for kBreakGlassDuration from the entry's record time.
 absl::Status BreakGlass(const journal::EntryContext& entry, const v1::BreakGlass& glass,
                         const v1::Actor& actor, const storage::StateReader& state,
                         storage::StateWrites* changes) {
@@ -197,28 +197,47 @@ absl::Status BreakGlass(const journal::EntryContext& entry, const v1::BreakGlass
         "envelope.signatures[0].key_id: actor '", actor.name(), "' (",
         v1::ActorRole_Name(actor.role()), ") may not break glass: responders only"));
   }
-  if (absl::Status s = ids::ValidateUscc("break_glass.enterprise_uscc", glass.enterprise_uscc());
-      !s.ok()) {
-    return s;
-  }
-  if (glass.site().empty() || glass.site().size() > 64) {
-    return absl::InvalidArgumentError("break_glass.site: 1 to 64 characters");
-  }
   if (glass.reason().empty() || glass.reason().size() > 512) {
     return absl::InvalidArgumentError("break_glass.reason: is required, at most 512 bytes");
   }
-  absl::StatusOr<std::optional<EnterpriseRecord>> e = FindEnterprise(state, glass.enterprise_uscc());
+  const bool vehicle = !glass.waybill_number().empty() || !glass.carrier_uscc().empty();
+  if (vehicle == (!glass.enterprise_uscc().empty() || !glass.site().empty())) {
+    return absl::InvalidArgumentError(
+        "break_glass: name a site (enterprise_uscc and site) or a vehicle (carrier_uscc and "
+        "waybill_number), one of the two");
+  }
+  if (vehicle) {
+    if (absl::Status s = ids::ValidateUscc("break_glass.carrier_uscc", glass.carrier_uscc());
+        !s.ok()) {
+      return s;
+    }
+    if (glass.waybill_number().empty() || glass.waybill_number().size() > 64) {
+      return absl::InvalidArgumentError("break_glass.waybill_number: 1 to 64 characters");
+    }
+  } else {
+    if (absl::Status s = ids::ValidateUscc("break_glass.enterprise_uscc", glass.enterprise_uscc());
+        !s.ok()) {
+      return s;
+    }
+    if (glass.site().empty() || glass.site().size() > 64) {
+      return absl::InvalidArgumentError("break_glass.site: 1 to 64 characters");
+    }
+  }
+  const std::string& uscc = vehicle ? glass.carrier_uscc() : glass.enterprise_uscc();
+  absl::StatusOr<std::optional<EnterpriseRecord>> e = FindEnterprise(state, uscc);
   if (!e.ok()) return e.status();
   if (!*e) {
-    return absl::NotFoundError(absl::StrCat("break_glass.enterprise_uscc: enterprise ",
-                                            glass.enterprise_uscc(), " is not registered"));
+    return absl::NotFoundError(absl::StrCat("break_glass.", vehicle ? "carrier_uscc" : "enterprise_uscc",
+                                            ": enterprise ", uscc, " is not registered"));
   }
   absl::StatusOr<crypto::KeyId> key_id = envelope::SignerKeyId(*entry.envelope, kRegistryContext);
   if (!key_id.ok()) return key_id.status();
   state::BreakGlassRecord record;
   record.set_log_index(entry.index);
   record.set_expires_unix_seconds(absl::ToUnixSeconds(entry.record_time + kBreakGlassDuration));
-  changes->Put(keys::BreakGlass(*key_id, glass.enterprise_uscc(), glass.site()),
+  changes->Put(vehicle ? keys::BreakGlassWaybill(*key_id, glass.carrier_uscc(),
+                                                 glass.waybill_number())
+                       : keys::BreakGlass(*key_id, glass.enterprise_uscc(), glass.site()),
                record.SerializeAsString());
   return absl::OkStatus();
 }

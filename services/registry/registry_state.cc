@@ -144,13 +144,29 @@ absl::StatusOr<bool> HasSites(const storage::StateReader& state, absl::string_vi
   return !one->empty();
 }
 
+namespace {
+
+absl::StatusOr<bool> GrantHeld(const storage::StateReader& state, const std::string& key,
+                               absl::Time now) {
+  absl::StatusOr<std::optional<state::BreakGlassRecord>> r =
+      ReadRecord<state::BreakGlassRecord>(state, key);
+  if (!r.ok()) return r.status();
+  return r->has_value() && absl::FromUnixSeconds((*r)->expires_unix_seconds()) > now;
+}
+
+}  // namespace
+
 absl::StatusOr<bool> HasBreakGlass(const storage::StateReader& state,
                                    const crypto::KeyId& responder, absl::string_view uscc,
                                    absl::string_view site, absl::Time now) {
-  absl::StatusOr<std::optional<state::BreakGlassRecord>> r =
-      ReadRecord<state::BreakGlassRecord>(state, keys::BreakGlass(responder, uscc, site));
-  if (!r.ok()) return r.status();
-  return r->has_value() && absl::FromUnixSeconds((*r)->expires_unix_seconds()) > now;
+  return GrantHeld(state, keys::BreakGlass(responder, uscc, site), now);
+}
+
+absl::StatusOr<bool> HasBreakGlassForWaybill(const storage::StateReader& state,
+                                             const crypto::KeyId& responder,
+                                             absl::string_view carrier, absl::string_view number,
+                                             absl::Time now) {
+  return GrantHeld(state, keys::BreakGlassWaybill(responder, carrier, number), now);
 }
 
 absl::StatusOr<std::optional<v1::Park>> FindPark(const storage::StateReader& state,

@@ -93,6 +93,11 @@ inline constexpr absl::Duration kBreakGlassDuration = absl::Hours(12);
 absl::StatusOr<bool> HasBreakGlass(const storage::StateReader& state,
                                    const crypto::KeyId& responder, absl::string_view uscc,
                                    absl::string_view site, absl::Time now);
+// The same for `carrier`'s waybill `number` (what is on that vehicle).
+absl::StatusOr<bool> HasBreakGlassForWaybill(const storage::StateReader& state,
+                                             const crypto::KeyId& responder,
+                                             absl::string_view carrier, absl::string_view number,
+                                             absl::Time now);
 
 // The registered park `park_id`, if there is one.
 absl::StatusOr<std::optional<v1::Park>> FindPark(const storage::StateReader& state,
