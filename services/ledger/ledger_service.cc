@@ -15,7 +15,6 @@
 #include "services/common/snapshot_metadata.h"
 #include "services/registry/read_access.h"
 #include "services/registry/registry_state.h"
-#include "crypto/keys.h"
 
 namespace chemledger::ledger {
 namespace {
@@ -282,10 +281,8 @@ grpc::Status LedgerServiceImpl::ServeListStock(grpc::ServerContextBase* context,
   // (RegistryRequest.break_glass, recorded in the log first).
   bool responder = false;
   if (reader->role() == v1::RESPONDER) {
-    absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(reader->public_key());
-    if (!key.ok()) return ToGrpcStatus(key.status());
-    absl::StatusOr<bool> granted = registry::HasBreakGlass(*snapshot, key->key_id(), custodian,
-                                                           request->site(), absl::Now());
+    absl::StatusOr<bool> granted =
+        registry::HasBreakGlass(*snapshot, *reader, custodian, request->site(), absl::Now());
     if (!granted.ok()) return ToGrpcStatus(granted.status());
     if (!*granted) {
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,

@@ -872,11 +872,13 @@ absl::Status CheckEvent(Step& s) {
   if (s.by_regulator) return absl::OkStatus();
   // An enterprise that registered its sites puts goods at one of them.
   if (PutsGoodsAtSite(e.step())) {
-    CL_ASSIGN_OR_RETURN(bool has_sites, registry::HasSites(s.state, s.who));
-    if (has_sites) {
-      CL_ASSIGN_OR_RETURN(std::optional<v1::Site> site,
-                          registry::FindSite(s.state, s.who, e.location().site()));
-      if (!site) {
+    // One read when the site is registered; the scan for any site only when
+    // it is not.
+    CL_ASSIGN_OR_RETURN(std::optional<v1::Site> site,
+                        registry::FindSite(s.state, s.who, e.location().site()));
+    if (!site) {
+      CL_ASSIGN_OR_RETURN(bool has_sites, registry::HasSites(s.state, s.who));
+      if (has_sites) {
         return Invalid("location.site",
                        absl::StrCat("'", e.location().site(), "' is not a registered site of ",
                                     s.who, " (RegistryService.ListSites; enterprises that "

@@ -146,6 +146,14 @@ absl::StatusOr<bool> HasSites(const storage::StateReader& state, absl::string_vi
 
 namespace {
 
+// The key id of responder `reader`; nullopt for any other actor.
+absl::StatusOr<std::optional<crypto::KeyId>> ResponderKey(const v1::Actor& reader) {
+  if (reader.role() != v1::RESPONDER) return std::nullopt;
+  absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(reader.public_key());
+  if (!key.ok()) return key.status();
+  return key->key_id();
+}
+
 absl::StatusOr<bool> GrantHeld(const storage::StateReader& state, const std::string& key,
                                absl::Time now) {
   absl::StatusOr<std::optional<state::BreakGlassRecord>> r =
@@ -156,17 +164,22 @@ absl::StatusOr<bool> GrantHeld(const storage::StateReader& state, const std::str
 
 }  // namespace
 
-absl::StatusOr<bool> HasBreakGlass(const storage::StateReader& state,
-                                   const crypto::KeyId& responder, absl::string_view uscc,
-                                   absl::string_view site, absl::Time now) {
-  return GrantHeld(state, keys::BreakGlass(responder, uscc, site), now);
+absl::StatusOr<bool> HasBreakGlass(const storage::StateReader& state, const v1::Actor& reader,
+                                   absl::string_view uscc, absl::string_view site,
+                                   absl::Time now) {
+  absl::StatusOr<std::optional<crypto::KeyId>> key = ResponderKey(reader);
+  if (!key.ok()) return key.status();
+  if (!*key) return false;
+  return GrantHeld(state, keys::BreakGlass(**key, uscc, site), now);
 }
 
 absl::StatusOr<bool> HasBreakGlassForWaybill(const storage::StateReader& state,
-                                             const crypto::KeyId& responder,
-                                             absl::string_view carrier, absl::string_view number,
-                                             absl::Time now) {
-  return GrantHeld(state, keys::BreakGlassWaybill(responder, carrier, number), now);
+                                             const v1::Actor& reader, absl::string_view carrier,
+                                             absl::string_view number, absl::Time now) {
+  absl::StatusOr<std::optional<crypto::KeyId>> key = ResponderKey(reader);
+  if (!key.ok()) return key.status();
+  if (!*key) return false;
+  return GrantHeld(state, keys::BreakGlassWaybill(**key, carrier, number), now);
 }
 
 absl::StatusOr<std::optional<v1::Park>> FindPark(const storage::StateReader& state,

@@ -88,16 +88,14 @@ absl::StatusOr<std::vector<v1::Site>> ListSites(const storage::StateReader& stat
 absl::StatusOr<bool> HasSites(const storage::StateReader& state, absl::string_view uscc);
 // How long a break-glass grant lasts from its record time.
 inline constexpr absl::Duration kBreakGlassDuration = absl::Hours(12);
-// Whether responder `responder` holds a break-glass grant for `uscc`'s
-// `site` at `now` (recorded, not expired).
-absl::StatusOr<bool> HasBreakGlass(const storage::StateReader& state,
-                                   const crypto::KeyId& responder, absl::string_view uscc,
-                                   absl::string_view site, absl::Time now);
+// Whether `reader` is a responder holding a break-glass grant for `uscc`'s
+// `site` at `now` (recorded, not expired); false for any other actor.
+absl::StatusOr<bool> HasBreakGlass(const storage::StateReader& state, const v1::Actor& reader,
+                                   absl::string_view uscc, absl::string_view site, absl::Time now);
 // The same for `carrier`'s waybill `number` (what is on that vehicle).
 absl::StatusOr<bool> HasBreakGlassForWaybill(const storage::StateReader& state,
-                                             const crypto::KeyId& responder,
-                                             absl::string_view carrier, absl::string_view number,
-                                             absl::Time now);
+                                             const v1::Actor& reader, absl::string_view carrier,
+                                             absl::string_view number, absl::Time now);
 
 // The registered park `park_id`, if there is one.
 absl::StatusOr<std::optional<v1::Park>> FindPark(const storage::StateReader& state,

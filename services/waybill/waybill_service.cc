@@ -1,7 +1,6 @@
 #include "services/waybill/waybill_service.h"
 
 #include "absl/strings/str_cat.h"
-#include "crypto/keys.h"
 #include "services/registry/registry_state.h"
 #include "services/common/grpc_status.h"
 #include "services/common/raw_unary.h"
@@ -150,16 +149,14 @@ grpc::Status WaybillServiceImpl::ServeGetWaybill(grpc::ServerContextBase* contex
   if (!state.ok()) return ToGrpcStatus(state.status());
   // An emergency responder reads what is on a vehicle after breaking glass
   // for its waybill (RegistryRequest.break_glass, recorded first).
-  bool responder = false;
-  if (reader->role() == v1::RESPONDER && !request->carrier_uscc().empty()) {
-    absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(reader->public_key());
-    if (!key.ok()) return ToGrpcStatus(key.status());
-    absl::StatusOr<bool> granted = registry::HasBreakGlassForWaybill(
-        *snapshot, key->key_id(), request->carrier_uscc(), request->waybill_number(), absl::Now());
-    if (!granted.ok()) return ToGrpcStatus(granted.status());
-    responder = *granted;
-  }
-  if (!IsRegulator(*reader) && !responder && !(*state && IsParty(*reader, (*state)->waybill))) {
+  absl::StatusOr<bool> responder =
+      request->carrier_uscc().empty()
+          ? false
+          : registry::HasBreakGlassForWaybill(*snapshot, *reader, request->carrier_uscc(),
+                                              request->waybill_number(), absl::Now());
+  if (!responder.ok()) return ToGrpcStatus(responder.status());
+  if (!IsRegulator(*reader) && !*responder &&
+      !(*state && IsParty(*reader, (*state)->waybill))) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         "read credentials: only the waybill's carrier, consignor, consignee or a "
                         "regulator may read it");
