@@ -575,6 +575,31 @@ absl::Status ScanPackages(chemctl::ReadSession& session, const std::vector<std::
       nullptr);
 }
 
+// Named lists of codes, as receive, ship and stocktake report them: in text
+// a line each ("<name> (<count>): <codes>"); in JSON one object,
+// {"<key>": "<value>", "<name>": [codes], ...} and then `json_rest` (more
+// members, written as JSON, each after a comma).
+void PrintCodeLists(
+    bool json, absl::string_view key, absl::string_view value,
+    std::initializer_list<std::pair<absl::string_view, const std::vector<std::string>*>> lists,
+    absl::string_view json_rest = "") {
+  if (json) {
+    std::cout << "{" << JsonString(key) << ":" << JsonString(value);
+    for (const auto& [name, codes] : lists) {
+      std::cout << "," << JsonString(name) << ":[";
+      for (size_t i = 0; i < codes->size(); ++i) std::cout << (i ? "," : "") << JsonString((*codes)[i]);
+      std::cout << "]";
+    }
+    std::cout << json_rest << "}\n";
+    return;
+  }
+  for (const auto& [name, codes] : lists) {
+    std::cout << name << " (" << codes->size() << "):";
+    for (const std::string& c : *codes) std::cout << " " << c;
+    std::cout << "\n";
+  }
+}
+
 constexpr char kBookUsage[] =
     "usage: chemscan receive|ship --waybill NUMBER [--carrier USCC] --enterprise USCC\n"
     "                [--site SITE] --server HOST:PORT [--tls-ca FILE] --key FILE\n"
@@ -665,31 +690,19 @@ int Book(const std::vector<std::string>& argv, v1::BusinessStep step) {
       });
   if (!indexes.ok()) return fail(indexes.status().message());
 
+  std::string log_indexes = ",\"log_indexes\":[";
+  for (size_t i = 0; i < indexes->size(); ++i) {
+    absl::StrAppend(&log_indexes, i ? "," : "", (*indexes)[i]);
+  }
+  log_indexes += "]";
   const bool json = args->Bool("json");
-  const auto list = [&](const char* what, const std::vector<std::string>& codes) {
-    if (json) {
-      std::cout << JsonString(what) << ":[";
-      for (size_t i = 0; i < codes.size(); ++i) std::cout << (i ? "," : "") << JsonString(codes[i]);
-      std::cout << "]";
-      return;
-    }
-    std::cout << what << " (" << codes.size() << "):";
-    for (const std::string& c : codes) std::cout << " " << c;
-    std::cout << "\n";
-  };
-  if (json) std::cout << "{\"waybill\":" << JsonString(record.waybill().waybill_number()) << ",";
-  list(step == v1::RECEIVING ? "received" : "shipped", book);
-  if (json) std::cout << ",";
-  list("expected, not scanned", missing);
-  if (json) std::cout << ",";
-  list("scanned, not expected (not booked)", unexpected);
-  if (json) std::cout << ",";
-  list("not booked", refused);
-  if (json) {
-    std::cout << ",\"log_indexes\":[";
-    for (size_t i = 0; i < indexes->size(); ++i) std::cout << (i ? "," : "") << (*indexes)[i];
-    std::cout << "]}\n";
-  } else if (!indexes->empty()) {
+  PrintCodeLists(json, "waybill", record.waybill().waybill_number(),
+                 {{step == v1::RECEIVING ? "received" : "shipped", &book},
+                  {"expected, not scanned", &missing},
+                  {"scanned, not expected (not booked)", &unexpected},
+                  {"not booked", &refused}},
+                 log_indexes);
+  if (!json && !indexes->empty()) {
     std::cout << "booked at log index" << (indexes->size() > 1 ? "es" : "") << ":";
     for (uint64_t i : *indexes) std::cout << " " << i;
     std::cout << "\n";
@@ -757,23 +770,11 @@ int Stocktake(const std::vector<std::string>& argv) {
   for (const std::string& code : listed) {
     if (!scanned_set.contains(code)) missing.push_back(code);
   }
-  const bool json = args->Bool("json");
-  const auto list = [&](const char* what, const std::vector<std::string>& codes, bool last) {
-    if (json) {
-      std::cout << JsonString(what) << ":[";
-      for (size_t i = 0; i < codes.size(); ++i) std::cout << (i ? "," : "") << JsonString(codes[i]);
-      std::cout << "]" << (last ? "}\n" : ",");
-      return;
-    }
-    std::cout << what << " (" << codes.size() << "):";
-    for (const std::string& c : codes) std::cout << " " << c;
-    std::cout << "\n";
-  };
-  if (json) std::cout << "{\"site\":" << JsonString(args->Get("site")) << ",";
-  list("counted", counted, false);
-  list("on the ledger here, not scanned", missing, false);
-  list("scanned, not on the ledger here", extra, false);
-  list("not counted", refused, true);
+  PrintCodeLists(args->Bool("json"), "site", args->Get("site"),
+                 {{"counted", &counted},
+                  {"on the ledger here, not scanned", &missing},
+                  {"scanned, not on the ledger here", &extra},
+                  {"not counted", &refused}});
   return missing.empty() && extra.empty() && refused.empty() ? 0 : 1;
 }
 
