@@ -55,6 +55,10 @@ inline constexpr char kListVehiclesInParkMethod[] =
     "/chemledger.v1.WaybillService/ListVehiclesInPark";
 inline constexpr char kVerifyMethod[] = "/chemledger.v1.VerifyService/Verify";
 inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";
+// Unary writes (signed envelopes; no read credentials) and the one public
+// read of the registry.
+inline constexpr char kAppendMethod[] = "/chemledger.v1.LedgerService/Append";
+inline constexpr char kGetDeploymentMethod[] = "/chemledger.v1.RegistryService/GetDeployment";
 // Streams of writes open with credentials for their own method
 // (services/registry/stream_gate.h).
 inline constexpr char kAppendStreamMethod[] = "/chemledger.v1.LedgerService/AppendStream";

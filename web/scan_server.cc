@@ -1,5 +1,6 @@
 #include "web/scan_server.h"
 
+#include <atomic>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -14,14 +15,20 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "api/china_time.h"
 #include "httplib.h"
 #include "services/common/rate_limiter.h"
+#include "services/common/read_auth.h"
 #include "services/label/label_resolution.h"
 #include "services/registry/registry_state.h"
 #include "services/waybill/waybill_code_resolution.h"
 #include "render/pictograms.h"
+#include "render/qr.h"
+#include "web/api_bridge.h"
 #include "web/scan_pages.h"
+#include "web/staff_app_files.h"
 
 namespace chemledger::web {
 namespace {
@@ -34,7 +41,20 @@ constexpr char kImmutable[] = "public, max-age=31536000, immutable";
 constexpr char kContentSecurityPolicy[] =
     "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'";
+// The staff app runs its own script and calls back to this server only.
+constexpr char kStaffAppSecurityPolicy[] =
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' blob:; worker-src 'self'; manifest-src 'self'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'";
 constexpr size_t kBlacklistPageSize = 100;
+// The largest request body: a photo for the staff app's decoder (the app
+// scales photos to 2000 pixels before it sends them, some 1 MB).
+constexpr size_t kMaxBodyBytes = 4 << 20;
+// Photos decoded at once (each takes a core for up to a second); beyond
+// that the answer is 503 and the app says to try again.
+constexpr int kMaxConcurrentDecodes = 2;
+// What a photo costs against the anonymous limit, in scans.
+constexpr double kDecodeCost = 10;
 
 PageRequest PageRequestOf(const httplib::Request& req) {
   PageRequest page;
@@ -109,6 +129,15 @@ absl::StatusOr<std::pair<std::string, int>> SplitListen(absl::string_view listen
   return std::make_pair(host, port);
 }
 
+void SendJson(httplib::Response& res, int status, std::string json) {
+  res.status = status;
+  res.set_header("Cache-Control", kNoStore);
+  res.set_header("X-Content-Type-Options", "nosniff");
+  // The server's clock, which the app signs its times by (its own may be off).
+  res.set_header("X-ChemLedger-Time", absl::StrCat(absl::ToUnixSeconds(absl::Now())));
+  res.set_content(std::move(json), "application/json; charset=utf-8");
+}
+
 }  // namespace
 
 struct ScanServer::Impl {
@@ -117,12 +146,16 @@ struct ScanServer::Impl {
   std::string resolver_host;  // the resolver up to its first '/'
   std::unique_ptr<httplib::Server> http;
   RateLimiter anonymous{kAnonymousScansPerSecond, kAnonymousScanBurst};
+  std::unique_ptr<ApiBridge> bridge;  // null: no staff app
+  std::atomic<int> decoding{0};
   int port = 0;
   std::thread thread;
 
   void Route();
   void ServeScan(const httplib::Request& req, httplib::Response& res);
   void ServeBlacklist(const httplib::Request& req, httplib::Response& res);
+  void RouteStaffApp();
+  void ServeDecode(const httplib::Request& req, httplib::Response& res);
   void Fail(const httplib::Request& req, httplib::Response& res, const absl::Status& status);
 };
 
@@ -188,7 +221,82 @@ void ScanServer::Impl::ServeBlacklist(const httplib::Request& req, httplib::Resp
   SendHtml(res, 200, BlacklistPage(entries, next, page));
 }
 
+void ScanServer::Impl::ServeDecode(const httplib::Request& req, httplib::Response& res) {
+  if (!anonymous.Take(ClientOf(req), kDecodeCost, absl::Now())) {
+    res.set_header("Retry-After", "5");
+    return SendJson(res, 429, ErrorJson(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                        "too many photos from this network address; wait a few seconds"));
+  }
+  if (decoding.fetch_add(1) >= kMaxConcurrentDecodes) {
+    decoding.fetch_sub(1);
+    res.set_header("Retry-After", "2");
+    return SendJson(res, 503, ErrorJson(grpc::StatusCode::UNAVAILABLE, "the server is reading other photos; try again"));
+  }
+  absl::StatusOr<std::vector<std::string>> texts = render::ReadQrCodes(req.body);
+  decoding.fetch_sub(1);
+  if (!texts.ok()) {
+    // ReadQrCodes' messages name no input of anyone else; still, a fixed text.
+    return SendJson(res, 400, ErrorJson(grpc::StatusCode::INVALID_ARGUMENT,
+                                        "body: not a PNG or JPEG photo of at most 16 megapixels"));
+  }
+  google::protobuf::Struct answer;
+  google::protobuf::ListValue* list = (*answer.mutable_fields())["texts"].mutable_list_value();
+  for (std::string& text : *texts) list->add_values()->set_string_value(std::move(text));
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(answer, &json);
+  SendJson(res, 200, std::move(json));
+}
+
+void ScanServer::Impl::RouteStaffApp() {
+  const auto send_file = [](httplib::Response& res, absl::string_view name,
+                            const char* content_type) {
+    std::optional<absl::string_view> file = internal::FindStaffAppFile(name);
+    if (!file) {
+      res.status = 404;
+      return;
+    }
+    // The app's files change with the server: revalidated on every load
+    // (the service worker keeps a copy for when there is no connection).
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("Content-Security-Policy", kStaffAppSecurityPolicy);
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+    res.set_content(file->data(), file->size(), content_type);
+  };
+  http->Get("/app", [](const httplib::Request&, httplib::Response& res) {
+    res.set_redirect("/app/");
+  });
+  http->Get("/app/", [send_file](const httplib::Request&, httplib::Response& res) {
+    send_file(res, "index.html", "text/html; charset=utf-8");
+  });
+  http->Get("/app/app.js", [send_file](const httplib::Request&, httplib::Response& res) {
+    send_file(res, "app.js", "text/javascript; charset=utf-8");
+  });
+  http->Get("/app/sw.js", [send_file](const httplib::Request&, httplib::Response& res) {
+    send_file(res, "sw.js", "text/javascript; charset=utf-8");
+  });
+  http->Get("/app/app.css", [send_file](const httplib::Request&, httplib::Response& res) {
+    send_file(res, "app.css", "text/css; charset=utf-8");
+  });
+  http->Get(R"(/app/.*)", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 404;
+  });
+  http->Post(R"(/app/rpc(/.+))", [this](const httplib::Request& req, httplib::Response& res) {
+    BridgeCredentials credentials;
+    credentials.key_id = req.get_header_value(read_auth::kKeyIdHeader);
+    credentials.time = req.get_header_value(read_auth::kTimeHeader);
+    credentials.nonce = req.get_header_value(read_auth::kNonceHeader);
+    credentials.signature_base64 = req.get_header_value("chemledger-signature");
+    BridgeAnswer answer = bridge->Call(req.matches[1].str(), req.body, credentials);
+    SendJson(res, answer.http_status, std::move(answer.json));
+  });
+  http->Post("/app/api/decode", [this](const httplib::Request& req, httplib::Response& res) {
+    ServeDecode(req, res);
+  });
+}
+
 void ScanServer::Impl::Route() {
+  if (bridge) RouteStaffApp();
   http->Get(R"(/static/ghs/(GHS0[1-9])\.png)",
             [](const httplib::Request& req, httplib::Response& res) {
               SendPng(res, render::GhsPictogramPng(req.matches[1].str()));
@@ -246,6 +354,7 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   auto impl = std::make_unique<Impl>();
   impl->ledger = ledger;
   impl->tables = options.tables;
+  if (options.api_channel) impl->bridge = std::make_unique<ApiBridge>(options.api_channel);
   {
     absl::StatusOr<state::DeploymentRecord> deployment =
         registry::ReadDeployment(*ledger->Latest());
@@ -275,7 +384,7 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   // that short (public deployments put a proxy in front: docs/scan-page.md).
   impl->http->set_read_timeout(5, 0);
   impl->http->set_write_timeout(10, 0);
-  impl->http->set_payload_max_length(64 * 1024);
+  impl->http->set_payload_max_length(kMaxBodyBytes);
   impl->Route();
   const auto& [host, port] = *listen;
   impl->port = port == 0 ? impl->http->bind_to_any_port(host) : port;

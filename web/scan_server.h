@@ -9,6 +9,12 @@
 //   GET /static/ghs/GHS0n.png      GHS pictograms
 //   GET /static/transport/<class>.png  transport danger labels
 //   GET /                          what this server is
+//   /app/...                       the staff app (web/staff_app/, docs/staff-app.md),
+//                                  when given a channel to the gRPC services:
+//     GET  /app/                   the app; /app/app.js, /app/app.css, /app/sw.js
+//     POST /app/rpc/<method>       the gRPC API over HTTP (web/api_bridge.h)
+//     POST /app/api/decode         a photo (PNG or JPEG, at most 4 MB) in, the
+//                                  texts of the QR codes in it out, as JSON
 //   ?lang=en on any page: English instead of Chinese.
 //
 // A label or waybill page is an anonymous scan, limited per client address
@@ -32,6 +38,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "grpcpp/channel.h"
 #include "journal/ledger_client.h"
 #include "reference/reference_tables.h"
 
@@ -50,6 +57,9 @@ class ScanServer {
     int threads = 16;
     // The statement texts the pages show; not owned, must outlive the server.
     const reference::ReferenceTables* tables = &reference::ShippedReferenceTables();
+    // The gRPC services, for the staff app's calls (chemledgerd gives its
+    // server's in-process channel). Null: no staff app.
+    std::shared_ptr<grpc::ChannelInterface> api_channel;
   };
 
   // Listens and serves until destroyed. `ledger` is not owned and must

@@ -376,6 +376,9 @@ absl::Status Serve(const cli::Args& args) {
   if (http_listen != "none") {
     web::ScanServer::Options http_options;
     http_options.listen = http_listen;
+    // The staff app's calls reach the services in-process, through the
+    // same handlers (and checks) as calls over the network.
+    http_options.api_channel = server->InProcessChannel(grpc::ChannelArguments());
     if (args.Has("tls-cert")) {
       http_options.tls_cert_file = args.Get("tls-cert");
       http_options.tls_key_file = args.Get("tls-key");

@@ -28,6 +28,12 @@ grpc::Status SignedReadBytes(grpc::ChannelInterface& channel, grpc::ClientContex
                              const ReadSigner& signer, std::string* response_bytes) {
   AttachCredentials(context, SignRead(ReadRequest{signer.origin, method, request_bytes},
                                       signer.key, absl::Now()));
+  return UnaryCallBytes(channel, context, method, request_bytes, response_bytes);
+}
+
+grpc::Status UnaryCallBytes(grpc::ChannelInterface& channel, grpc::ClientContext* context,
+                            absl::string_view method, const std::string& request_bytes,
+                            std::string* response_bytes) {
   // The bytes go as they are: a blocking unary call of ByteBuffers, as the
   // generated stubs make it (on the calling thread, no callback hop).
   const std::string method_name(method);

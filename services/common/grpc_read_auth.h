@@ -38,6 +38,13 @@ grpc::Status SignedReadBytes(grpc::ChannelInterface& channel, grpc::ClientContex
                              absl::string_view method, const std::string& request_bytes,
                              const ReadSigner& signer, std::string* response_bytes);
 
+// Calls the unary method `method` with `request_bytes` exactly as they are
+// (no serializer in between) and returns the answer's bytes: the call a
+// caller that signs, or forwards, bytes it did not serialize makes.
+grpc::Status UnaryCallBytes(grpc::ChannelInterface& channel, grpc::ClientContext* context,
+                            absl::string_view method, const std::string& request_bytes,
+                            std::string* response_bytes);
+
 // Adds credentials for opening a stream of `method` (signed over no bytes)
 // to `context`.
 void AttachStreamCredentials(grpc::ClientContext* context, absl::string_view method,

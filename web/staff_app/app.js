@@ -1,0 +1,626 @@
+// ChemLedger 仓库作业: the staff app (docs/staff-app.md).
+//
+// Goods in and out against a waybill, store-in and stock-take at a
+// registered site, by scanning labels with a handheld scanner (which types
+// the label's URL into the scan field and presses Enter) or a phone photo
+// that the server decodes.
+//
+// Signed in means: this browser holds an Ed25519 key, made here and never
+// extractable (WebCrypto, kept in IndexedDB), that the enterprise's admin
+// registered as an actor. Every event is a signed envelope made here, as
+// every other client makes them (docs/signatures.md): the app writes the
+// chemledger.v1.Event bytes itself, signs PAE(context, bytes) and sends
+// them through the server's HTTP bridge (web/api_bridge.h) to
+// LedgerService.Append, which checks every rule. Signing needs no network,
+// so a scan made offline is signed at once with its own time and kept in a
+// queue on the device (localStorage) until the server takes it; a retry
+// sends the same bytes, which the ledger answers with the first receipt.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const te = new TextEncoder();
+const EVENT_CONTEXT = 'application/vnd.chemledger.event.v1+protobuf';
+const READ_CONTEXT = 'application/vnd.chemledger.read.v2';
+const METHOD = {
+  deployment: '/chemledger.v1.RegistryService/GetDeployment',
+  actor: '/chemledger.v1.RegistryService/GetActor',
+  sites: '/chemledger.v1.RegistryService/ListSites',
+  waybill: '/chemledger.v1.WaybillService/GetWaybill',
+  stock: '/chemledger.v1.LedgerService/ListStock',
+  verify: '/chemledger.v1.VerifyService/Verify',
+  append: '/chemledger.v1.LedgerService/Append',
+};
+const STEP = { STORING: 2, SHIPPING: 3, RECEIVING: 4 };
+const MAX_CODES_PER_EVENT = 1000;  // api/wire.h kMaxCodesPerEvent
+const CHINA_OFFSET_MINUTES = 480;
+const TASK_NAMES = { receive: '收货', ship: '发货', store: '入库', stocktake: '盘点' };
+
+// ---- Bytes.
+
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+const hex = (u8) => Array.from(u8, (x) => x.toString(16).padStart(2, '0')).join('');
+function base64(u8) {
+  let s = '';
+  for (let i = 0; i < u8.length; i += 0x8000) {
+    s += String.fromCharCode.apply(null, u8.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+const unbase64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+async function sha256(u8) { return new Uint8Array(await crypto.subtle.digest('SHA-256', u8)); }
+
+// The Protobuf wire format, for the few messages the app sends.
+class ProtoWriter {
+  constructor() { this.bytes = []; }
+  varint(n) {
+    let v = BigInt.asUintN(64, BigInt(n));
+    while (v > 127n) { this.bytes.push(Number(v & 127n) | 128); v >>= 7n; }
+    this.bytes.push(Number(v));
+    return this;
+  }
+  tag(field, wireType) { return this.varint(field * 8 + wireType); }
+  raw(field, u8) {
+    this.tag(field, 2).varint(u8.length);
+    for (const x of u8) this.bytes.push(x);
+    return this;
+  }
+  string(field, s) { return s ? this.raw(field, te.encode(s)) : this; }
+  uint(field, n) { return n ? this.tag(field, 0).varint(n) : this; }
+  message(field, writer) { return this.raw(field, writer.done()); }
+  done() { return Uint8Array.from(this.bytes); }
+}
+
+// DSSE's pre-authentication encoding (docs/signatures.md).
+function pae(type, body) {
+  return concat(te.encode(`DSSEv1 ${te.encode(type).length} ${type} ${body.length} `), body);
+}
+
+// ---- The device key, in IndexedDB.
+
+function keyStore(mode, action) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open('chemledger-staff', 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('keys');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const request = action(open.result.transaction('keys', mode).objectStore('keys'));
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    };
+  });
+}
+const loadKey = () => keyStore('readonly', (s) => s.get('device'));
+const storeKey = (k) => keyStore('readwrite', (s) => s.put(k, 'device'));
+const dropKey = () => keyStore('readwrite', (s) => s.delete('device'));
+
+async function makeKey() {
+  // Not extractable: script on this page can sign with it but never read it.
+  const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
+  const publicRaw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
+  const id = await sha256(concat(te.encode('chemledger key id v1'), Uint8Array.of(0, 1), publicRaw));
+  const key = { privateKey: pair.privateKey, publicRaw, keyId: hex(id.subarray(0, 8)) };
+  await storeKey(key);
+  return key;
+}
+
+async function sign(context, body) {
+  return new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, app.key.privateKey,
+                                                  pae(context, body)));
+}
+
+// ---- What the device remembers (localStorage).
+
+const STORE = 'chemledger-staff';
+const saved = JSON.parse(localStorage.getItem(STORE) || '{}');
+const app = {
+  key: null,
+  origin: saved.origin || '',
+  actor: saved.actor || null,
+  sites: saved.sites || [],
+  waybills: saved.waybills || {},  // number -> WaybillRecord (JSON), for working offline
+  clockOffset: saved.clockOffset || 0,  // server clock - device clock, seconds
+  queue: saved.queue || [],  // {id, what, envelope, at, state, message, log_index}
+  task: saved.task || 'receive',
+  site: saved.site || '',
+  scanned: new Map(),  // code -> {url, at, verdict, note}
+  online: navigator.onLine,
+};
+function save() {
+  localStorage.setItem(STORE, JSON.stringify({
+    origin: app.origin, actor: app.actor, sites: app.sites, waybills: app.waybills,
+    clockOffset: app.clockOffset, queue: app.queue, task: app.task, site: app.site,
+  }));
+}
+// Seconds on the server's clock (event times must not be in its future).
+const now = () => Math.floor(Date.now() / 1000) + app.clockOffset;
+
+// ---- Calls, through the server's HTTP bridge.
+
+class Offline extends Error { constructor() { super('没有网络连接'); } }
+class Refusal extends Error {
+  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+}
+
+async function call(method, body, { read = true } = {}) {
+  const headers = { 'Content-Type': 'application/x-protobuf' };
+  if (read) {
+    const time = String(now());
+    const nonce = hex(crypto.getRandomValues(new Uint8Array(16)));
+    const text = [app.origin, method, time, nonce, hex(await sha256(body))].join('\n');
+    const signature = await sign(READ_CONTEXT, te.encode(text));
+    Object.assign(headers, {
+      'chemledger-key-id': app.key.keyId, 'chemledger-time': time,
+      'chemledger-nonce': nonce, 'chemledger-signature': base64(signature),
+    });
+  }
+  let response;
+  try {
+    response = await fetch('/app/rpc' + method, { method: 'POST', headers, body, cache: 'no-store' });
+  } catch (e) {
+    setOnline(false);
+    throw new Offline();
+  }
+  setOnline(true);
+  const serverTime = Number(response.headers.get('X-ChemLedger-Time'));
+  if (serverTime > 0) app.clockOffset = serverTime - Math.floor(Date.now() / 1000);
+  let json = {};
+  try { json = await response.json(); } catch (e) { /* an answer that is not ours */ }
+  if (!response.ok) {
+    throw new Refusal(response.status, json.code || String(response.status),
+                      json.message || response.statusText);
+  }
+  return json;
+}
+
+function setOnline(online) {
+  app.online = online;
+  const badge = $('network');
+  badge.textContent = online ? '在线' : '离线';
+  badge.className = online ? 'badge' : 'badge offline';
+}
+
+// ---- Signing in.
+
+function showEnrolment() {
+  $('enrol').hidden = false;
+  $('work').hidden = true;
+  $('queue-section').hidden = app.queue.length === 0;
+  if (!app.key) { $('key-info').hidden = true; $('make-key').hidden = false; return; }
+  $('make-key').hidden = true;
+  $('key-info').hidden = false;
+  $('key-id').textContent = app.key.keyId;
+  $('enrol-command').textContent =
+      'chemctl registry actor add --name <姓名> --role enterprise_operator \\\n' +
+      '  --enterprise <统一社会信用代码> \\\n' +
+      `  --public-key ${base64(app.key.publicRaw)} \\\n` +
+      '  --key <管理员密钥文件> --server <服务器地址>';
+}
+
+async function checkEnrolment() {
+  const message = $('enrol-message');
+  message.textContent = '正在查询…';
+  try {
+    if (!app.origin) {
+      app.origin = (await call(METHOD.deployment, new Uint8Array(), { read: false })).checkpoint_origin;
+    }
+    const actor = await call(METHOD.actor, new ProtoWriter().string(1, app.key.keyId).done());
+    if (!actor.enterprise_uscc) {
+      message.textContent = '此密钥登记的角色不属于企业，不能在此作业。';
+      return;
+    }
+    app.actor = { name: actor.name, enterprise_uscc: actor.enterprise_uscc, role: actor.role };
+    save();
+    message.textContent = '';
+    await loadSites();
+    showWork();
+  } catch (e) {
+    message.textContent = e instanceof Refusal && e.status === 401
+        ? '尚未登记（或本机时钟不准）：' + e.message
+        : e.message;
+  }
+}
+
+async function loadSites() {
+  try {
+    const answer = await call(METHOD.sites, new ProtoWriter().string(1, app.actor.enterprise_uscc).done());
+    app.sites = (answer.sites || []).map((s) => ({ site_id: s.site_id, name: s.name }));
+    save();
+  } catch (e) {
+    if (!(e instanceof Offline)) note('读取库位失败：' + e.message, 'refused');
+  }
+}
+
+// ---- Work.
+
+function showWork() {
+  $('enrol').hidden = true;
+  $('work').hidden = false;
+  $('queue-section').hidden = false;
+  $('who').textContent = `${app.actor.name} · ${app.actor.enterprise_uscc}`;
+  const select = $('site');
+  select.textContent = '';
+  const sites = app.sites.length ? app.sites : [{ site_id: 'main', name: '（未登记库位）' }];
+  for (const s of sites) {
+    const option = document.createElement('option');
+    option.value = s.site_id;
+    option.textContent = `${s.site_id} ${s.name}`;
+    select.appendChild(option);
+  }
+  if (sites.some((s) => s.site_id === app.site)) select.value = app.site;
+  app.site = select.value;
+  $('task').value = app.task;
+  render();
+  $('scan').focus();
+}
+
+function note(text, kind = '') {
+  const message = $('message');
+  message.textContent = text;
+  message.className = kind;
+}
+
+// A scanned text: a label URL, a waybill-code URL, or a code typed in.
+function parseScan(text) {
+  let m = /^https?:\/\/[^/]+\/W\/([^/]+)\/[A-Z2-7]+$/i.exec(text);
+  if (m) return { waybill: decodeURIComponent(m[1]) };
+  m = /^https?:\/\/[^/]+\/([0-9A-Z]{18}\.[^/]+)\/([^/]+)\/[A-Z2-7]+$/i.exec(text);
+  if (m) return { code: `${m[1]}.${m[2]}`, url: text };
+  if (/^[0-9A-Z]{18}\.[^\s/]+$/.test(text)) return { code: text };
+  return null;
+}
+
+function takeText(text) {
+  text = text.trim();
+  if (!text) return;
+  const scan = parseScan(text);
+  if (!scan) { note(`无法识别：${text.slice(0, 80)}`, 'refused'); return; }
+  if (scan.waybill) {
+    $('waybill').value = scan.waybill;
+    loadWaybill();
+    return;
+  }
+  if (app.scanned.has(scan.code)) {
+    note(`已扫过：${scan.code}`);
+  } else {
+    app.scanned.set(scan.code, { url: scan.url || '', at: now(), verdict: '' });
+    note(`扫到 ${scan.code}`);
+  }
+  render();
+  verifySoon();
+}
+
+// Verdicts on what was scanned (真 / 可疑 / 伪), when online.
+let verifyTimer = 0;
+function verifySoon() {
+  clearTimeout(verifyTimer);
+  verifyTimer = setTimeout(verifyScanned, 300);
+}
+async function verifyScanned() {
+  const waiting = [...app.scanned.entries()].filter(([, s]) => s.url && !s.verdict);
+  if (!waiting.length || !app.online) return;
+  const request = new ProtoWriter();
+  for (const [, s] of waiting) request.string(1, s.url);
+  try {
+    const answer = await call(METHOD.verify, request.done());
+    (answer.verifications || []).forEach((v, i) => {
+      const scanned = app.scanned.get(waiting[i][0]);
+      if (!scanned || !v.label) return;
+      scanned.verdict = v.label.assessment || 'fake';
+      scanned.note = (v.label.warnings || []).join('；');
+    });
+    render();
+  } catch (e) {
+    if (!(e instanceof Offline)) note('核验失败：' + e.message, 'refused');
+  }
+}
+
+async function loadWaybill() {
+  const number = $('waybill').value.trim();
+  if (!number) return;
+  try {
+    const record = await call(METHOD.waybill, new ProtoWriter().string(1, number).done());
+    app.waybills[number] = record;
+    save();
+    note(`已加载运单 ${number}`);
+  } catch (e) {
+    if (e instanceof Offline) {
+      note(app.waybills[number] ? `离线：使用已保存的运单 ${number}` : `离线：运单 ${number} 未曾加载`,
+           'pending');
+    } else {
+      note(`运单 ${number}：${e.message}`, 'refused');
+    }
+  }
+  render();
+}
+
+// The codes the current waybill still expects for this task, or null.
+function expectedCodes() {
+  const record = app.waybills[$('waybill').value.trim()];
+  if (!record || (app.task !== 'receive' && app.task !== 'ship')) return null;
+  const expected = new Set();
+  if (app.task === 'receive') {
+    for (const c of record.shipped || []) expected.add(c);
+    for (const c of record.received || []) expected.delete(c);
+  } else {
+    for (const line of record.waybill.goods || []) for (const c of line.codes || []) expected.add(c);
+    for (const c of record.shipped || []) expected.delete(c);
+  }
+  return expected;
+}
+
+const VERDICT = { genuine: ['真', 'genuine'], suspicious: ['可疑', 'suspicious'], fake: ['伪', 'fake'] };
+
+function listOf(title, codes, kind) {
+  const box = document.createElement('div');
+  const h = document.createElement('h3');
+  h.textContent = `${title} ${codes.length}`;
+  h.className = kind;
+  box.appendChild(h);
+  const ul = document.createElement('ul');
+  for (const c of codes) {
+    const li = document.createElement('li');
+    li.textContent = c;
+    ul.appendChild(li);
+  }
+  box.appendChild(ul);
+  return box;
+}
+
+function render() {
+  $('pending').textContent = `待提交 ${app.queue.filter((i) => i.state === 'pending').length}`;
+  if (!app.actor) return;
+  const byWaybill = app.task === 'receive' || app.task === 'ship';
+  $('waybill-row').hidden = !byWaybill;
+  $('submit').textContent = app.task === 'stocktake' ? '比对账面' : '提交';
+  const record = app.waybills[$('waybill').value.trim()];
+  $('waybill-info').textContent = byWaybill && record
+      ? `运单 ${record.waybill.waybill_number}：${record.status}，收货方 ${record.waybill.consignee.name || ''} ${record.waybill.consignee.uscc}`
+      : '';
+
+  const list = $('scanned');
+  list.textContent = '';
+  for (const [code, s] of app.scanned) {
+    const li = document.createElement('li');
+    const [word, kind] = VERDICT[s.verdict] || ['未核验', 'pending'];
+    const verdict = document.createElement('b');
+    verdict.textContent = word;
+    verdict.className = kind;
+    li.append(verdict, ' ', code, s.note ? `（${s.note}）` : '');
+    list.appendChild(li);
+  }
+  $('scanned-count').textContent = String(app.scanned.size);
+
+  const comparison = $('comparison');
+  comparison.textContent = '';
+  const expected = expectedCodes();
+  if (expected) {
+    comparison.appendChild(listOf('应到未扫', [...expected].filter((c) => !app.scanned.has(c)), 'pending'));
+    comparison.appendChild(listOf('不在本运单（不会记录）', [...app.scanned.keys()].filter((c) => !expected.has(c)), 'refused'));
+  }
+  if (app.task === 'stocktake' && app.stocktake) comparison.append(...app.stocktake);
+
+  const queue = $('queue');
+  queue.textContent = '';
+  for (const item of [...app.queue].reverse()) {
+    const li = document.createElement('li');
+    li.className = item.state;
+    const when = new Date(item.at * 1000).toLocaleString('zh-CN', { hour12: false });
+    const state = item.state === 'done' ? `已记录（日志序号 ${item.log_index}）`
+        : item.state === 'refused' ? `被拒：${item.message}` : '待提交';
+    li.textContent = `${when} ${item.what} — ${state}`;
+    queue.appendChild(li);
+  }
+}
+
+// One event per 1000 codes, signed now, queued, then sent.
+async function record(step, codes, at, fill, what) {
+  for (let first = 0; first < codes.length; first += MAX_CODES_PER_EVENT) {
+    const part = codes.slice(first, first + MAX_CODES_PER_EVENT);
+    const id = 'app-' + hex(crypto.getRandomValues(new Uint8Array(16)));
+    const event = new ProtoWriter().string(1, id).uint(2, step);
+    for (const c of part) event.string(3, c);
+    event.message(4, new ProtoWriter().uint(1, at))
+        .uint(5, CHINA_OFFSET_MINUTES)
+        .message(6, new ProtoWriter().string(1, app.actor.enterprise_uscc).string(2, app.site));
+    fill(event);
+    const payload = event.done();
+    const signature = await sign(EVENT_CONTEXT, payload);
+    const envelope = new ProtoWriter()
+        .string(1, EVENT_CONTEXT)
+        .raw(2, payload)
+        .message(3, new ProtoWriter().string(1, app.key.keyId).raw(2, signature))
+        .done();
+    app.queue.push({ id, what: `${what}，${part.length} 件`, envelope: base64(envelope), at,
+                     state: 'pending' });
+  }
+  // Keep what is pending or refused, and the last 50 recorded.
+  const done = app.queue.filter((i) => i.state === 'done');
+  app.queue = app.queue.filter((i) => i.state !== 'done' || done.indexOf(i) >= done.length - 50);
+  save();
+  render();
+  flush();
+}
+
+let flushing = false;
+async function flush() {
+  if (flushing || !app.key) return;
+  flushing = true;
+  try {
+    for (const item of app.queue) {
+      if (item.state !== 'pending') continue;
+      try {
+        const receipt = await call(METHOD.append, unbase64(item.envelope), { read: false });
+        item.state = 'done';
+        item.log_index = receipt.log_index;
+      } catch (e) {
+        // Offline, busy or restarting: the same bytes go again later.
+        if (e instanceof Offline || [429, 502, 503, 504].includes(e.status)) break;
+        item.state = 'refused';
+        item.message = e.message;
+      }
+      save();
+      render();
+    }
+  } finally {
+    flushing = false;
+    save();
+    render();
+  }
+}
+
+async function submit() {
+  const codes = [...app.scanned.keys()];
+  if (app.task === 'stocktake') return stocktake(codes);
+  if (!codes.length) { note('还没有扫描任何包装', 'pending'); return; }
+  const at = Math.max(...[...app.scanned.values()].map((s) => s.at));
+  const number = $('waybill').value.trim();
+  if (app.task === 'store') {
+    await record(STEP.STORING, codes, at, () => {}, `入库 ${app.site}`);
+  } else {
+    const record_ = app.waybills[number];
+    if (app.task === 'ship' && !record_) {
+      note('发货前请先加载运单（需要联网一次）', 'refused');
+      return;
+    }
+    // Against a loaded waybill, only what it expects is booked (as chemscan
+    // does); without one (offline, never loaded) the ledger decides.
+    const expected = expectedCodes();
+    const book = expected ? codes.filter((c) => expected.has(c)) : codes;
+    if (!book.length) { note('扫到的包装都不在本运单上，未记录', 'refused'); return; }
+    if (app.task === 'receive') {
+      await record(STEP.RECEIVING, book, at, () => {}, `收货 运单 ${number || '（未加载）'}`);
+    } else {
+      await record(STEP.SHIPPING, book, at, (e) => {
+        e.string(11, record_.waybill.consignee.uscc).string(12, record_.waybill.waybill_number);
+      }, `发货 运单 ${number}`);
+    }
+    if (expected) {
+      const missing = [...expected].filter((c) => !app.scanned.has(c)).length;
+      const unexpected = codes.length - book.length;
+      note(`已签名 ${book.length} 件${missing ? `，应到未扫 ${missing} 件` : ''}${unexpected ? `，不在本运单 ${unexpected} 件（未记录）` : ''}`,
+           missing || unexpected ? 'pending' : 'done');
+    }
+  }
+  app.scanned.clear();
+  render();
+}
+
+// A stock-take compares, and changes nothing.
+async function stocktake(scanned) {
+  const listed = new Set();
+  let token = '';
+  try {
+    do {
+      const request = new ProtoWriter().string(1, app.actor.enterprise_uscc).string(2, app.site)
+          .string(4, token).done();
+      const page = await call(METHOD.stock, request);
+      for (const item of page.items || []) if (!item.aggregate) listed.add(item.code);
+      token = page.next_page_token || '';
+    } while (token);
+  } catch (e) {
+    note(e instanceof Offline ? '盘点比对需要联网' : '读取账面失败：' + e.message, 'refused');
+    return;
+  }
+  const seen = new Set(scanned);
+  const missing = [...listed].filter((c) => !seen.has(c));
+  const extra = scanned.filter((c) => !listed.has(c));
+  app.stocktake = [
+    listOf('账面有、未扫到', missing, 'refused'),
+    listOf('扫到、账面不在此库位', extra, 'refused'),
+  ];
+  note(missing.length || extra.length ? `账实不符：账面 ${listed.size} 件，扫到 ${scanned.length} 件`
+                                      : `账实相符：${listed.size} 件`,
+       missing.length || extra.length ? 'refused' : 'done');
+  render();
+}
+
+// A photo: made smaller on the device, decoded by the server.
+async function takePhoto(file) {
+  if (!file) return;
+  note('正在识别照片…');
+  try {
+    const bitmap = await createImageBitmap(file);
+    const scale = Math.min(1, 2000 / Math.max(bitmap.width, bitmap.height));
+    const canvas = document.createElement('canvas');
+    canvas.width = Math.round(bitmap.width * scale);
+    canvas.height = Math.round(bitmap.height * scale);
+    canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    const jpeg = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.92));
+    const response = await fetch('/app/api/decode', { method: 'POST', body: jpeg, cache: 'no-store' });
+    const answer = await response.json();
+    if (!response.ok) { note('照片识别失败：' + answer.message, 'refused'); return; }
+    if (!answer.texts.length) { note('照片中没有识别到二维码', 'pending'); return; }
+    for (const text of answer.texts) takeText(text);
+    note(`照片中识别到 ${answer.texts.length} 个二维码`);
+  } catch (e) {
+    note(navigator.onLine ? '照片识别失败：' + e.message : '照片识别需要联网；离线时请用扫描枪', 'refused');
+  } finally {
+    $('photo').value = '';
+  }
+}
+
+// ---- Start.
+
+async function start() {
+  setOnline(navigator.onLine);
+  if (!window.crypto || !crypto.subtle || !window.indexedDB) {
+    $('enrol').hidden = false;
+    $('enrol-message').textContent = '此浏览器不支持本机签名（需要 HTTPS 与 WebCrypto Ed25519）。';
+    $('make-key').hidden = true;
+    return;
+  }
+  app.key = await loadKey();
+  $('make-key').onclick = async () => {
+    try {
+      app.key = await makeKey();
+      showEnrolment();
+    } catch (e) {
+      $('enrol-message').textContent = '无法生成密钥（此浏览器不支持 Ed25519）：' + e.message;
+    }
+  };
+  $('check-enrolment').onclick = checkEnrolment;
+  $('forget-key').onclick = async () => {
+    if (app.queue.some((i) => i.state === 'pending')) {
+      alert('还有待提交的记录，提交后才能注销。');
+      return;
+    }
+    if (!confirm('注销后本机需要重新登记。确定？')) return;
+    await dropKey();
+    localStorage.removeItem(STORE);
+    location.reload();
+  };
+  $('task').onchange = () => { app.task = $('task').value; app.stocktake = null; save(); render(); };
+  $('site').onchange = () => { app.site = $('site').value; app.stocktake = null; save(); render(); };
+  $('load-waybill').onclick = loadWaybill;
+  $('waybill').onchange = render;
+  $('scan').addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter') return;
+    e.preventDefault();
+    takeText($('scan').value);
+    $('scan').value = '';
+  });
+  $('photo').onchange = () => takePhoto($('photo').files[0]);
+  $('submit').onclick = submit;
+  $('clear').onclick = () => { app.scanned.clear(); app.stocktake = null; note(''); render(); };
+  window.addEventListener('online', () => { setOnline(true); flush(); });
+  window.addEventListener('offline', () => setOnline(false));
+  setInterval(flush, 30000);
+
+  if (app.key && app.actor) {
+    showWork();
+    flush();
+    if (navigator.onLine) loadSites().then(showWork);
+  } else {
+    showEnrolment();
+  }
+  if ('serviceWorker' in navigator) {
+    navigator.serviceWorker.register('/app/sw.js', { scope: '/app/' }).catch(() => {});
+  }
+}
+
+start();

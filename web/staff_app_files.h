@@ -1,0 +1,18 @@
+// The staff app's files (web/staff_app/: index.html, app.js, app.css,
+// sw.js), compiled into the server by tools/build/embed_binary_files.py.
+
+#ifndef CHEMLEDGER_WEB_STAFF_APP_FILES_H_
+#define CHEMLEDGER_WEB_STAFF_APP_FILES_H_
+
+#include <optional>
+
+#include "absl/strings/string_view.h"
+
+namespace chemledger::web::internal {
+
+// The bytes of the file named `name` (its base name), or nullopt.
+std::optional<absl::string_view> FindStaffAppFile(absl::string_view name);
+
+}  // namespace chemledger::web::internal
+
+#endif  // CHEMLEDGER_WEB_STAFF_APP_FILES_H_
