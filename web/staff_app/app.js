@@ -319,14 +319,14 @@ async function verifyScanned() {
   }
 }
 
-async function loadWaybill() {
+async function loadWaybill({ quiet = false } = {}) {
   const number = $('waybill').value.trim();
   if (!number) return;
   try {
     const record = await call(METHOD.waybill, new ProtoWriter().string(1, number).done());
     app.waybills[number] = record;
     save();
-    note(`已加载运单 ${number}`);
+    if (!quiet) note(`已加载运单 ${number}`);
   } catch (e) {
     if (e instanceof Offline) {
       note(app.waybills[number] ? `离线：使用已保存的运单 ${number}` : `离线：运单 ${number} 未曾加载`,
@@ -353,6 +353,10 @@ function expectedCodes() {
   return expected;
 }
 
+const WAYBILL_STATUS = {
+  OPEN: '有效（未发车）', DEPARTED: '运输中', ARRIVED: '已到达', CLOSED: '已关闭',
+  CANCELLED: '已取消', PENDING: '待托运人确认',
+};
 const VERDICT = { genuine: ['真', 'genuine'], suspicious: ['可疑', 'suspicious'], fake: ['伪', 'fake'] };
 
 function listOf(title, codes, kind) {
@@ -379,7 +383,9 @@ function render() {
   $('submit').textContent = app.task === 'stocktake' ? '比对账面' : '提交';
   const record = app.waybills[$('waybill').value.trim()];
   $('waybill-info').textContent = byWaybill && record
-      ? `运单 ${record.waybill.waybill_number}：${record.status}，收货方 ${record.waybill.consignee.name || ''} ${record.waybill.consignee.uscc}`
+      ? `运单 ${record.waybill.waybill_number}：${WAYBILL_STATUS[record.status] || record.status}，` +
+        `托运方 ${record.waybill.consignor.name || ''} ${record.waybill.consignor.uscc}，` +
+        `收货方 ${record.waybill.consignee.name || ''} ${record.waybill.consignee.uscc}`
       : '';
 
   const list = $('scanned');
@@ -450,6 +456,7 @@ let flushing = false;
 async function flush() {
   if (flushing || !app.key) return;
   flushing = true;
+  let sent = false;
   try {
     for (const item of app.queue) {
       if (item.state !== 'pending') continue;
@@ -457,11 +464,13 @@ async function flush() {
         const receipt = await call(METHOD.append, unbase64(item.envelope), { read: false });
         item.state = 'done';
         item.log_index = receipt.log_index;
+        sent = true;
       } catch (e) {
         // Offline, busy or restarting: the same bytes go again later.
         if (e instanceof Offline || [429, 502, 503, 504].includes(e.status)) break;
         item.state = 'refused';
         item.message = e.message;
+        sent = true;
       }
       save();
       render();
@@ -471,6 +480,8 @@ async function flush() {
     save();
     render();
   }
+  const number = $('waybill').value.trim();
+  if (sent && app.online && number && app.waybills[number]) await loadWaybill({ quiet: true });
 }
 
 async function submit() {
@@ -483,15 +494,21 @@ async function submit() {
     await record(STEP.STORING, codes, at, () => {}, `入库 ${app.site}`);
   } else {
     const record_ = app.waybills[number];
+    const expected = expectedCodes();
     if (app.task === 'ship' && !record_) {
       note('发货前请先加载运单（需要联网一次）', 'refused');
       return;
     }
     // Against a loaded waybill, only what it expects is booked (as chemscan
     // does); without one (offline, never loaded) the ledger decides.
-    const expected = expectedCodes();
     const book = expected ? codes.filter((c) => expected.has(c)) : codes;
     if (!book.length) { note('扫到的包装都不在本运单上，未记录', 'refused'); return; }
+    // The saved waybill follows what was booked, offline too; it is read
+    // again from the server once the queue has gone in.
+    if (record_) {
+      const done = app.task === 'receive' ? 'received' : 'shipped';
+      record_[done] = [...(record_[done] || []), ...book];
+    }
     if (app.task === 'receive') {
       await record(STEP.RECEIVING, book, at, () => {}, `收货 运单 ${number || '（未加载）'}`);
     } else {
@@ -596,7 +613,7 @@ async function start() {
   };
   $('task').onchange = () => { app.task = $('task').value; app.stocktake = null; save(); render(); };
   $('site').onchange = () => { app.site = $('site').value; app.stocktake = null; save(); render(); };
-  $('load-waybill').onclick = loadWaybill;
+  $('load-waybill').onclick = () => loadWaybill();
   $('waybill').onchange = render;
   $('scan').addEventListener('keydown', (e) => {
     if (e.key !== 'Enter') return;
