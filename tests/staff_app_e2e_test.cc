@@ -347,6 +347,9 @@ TEST_F(StaffAppE2eTest, InChromiumWarehouseStaffWorkByScanOfflineToo) {
   EXPECT_EQ(text(offline, "network"), "离线");
   EXPECT_NE(text(offline, "unreadable").find("无法识别"), std::string::npos);
   EXPECT_EQ(text(offline, "pending_after"), "待提交 0");
+  const google::protobuf::Struct& reloaded = offline.fields().at("reloaded").struct_value();
+  EXPECT_EQ(text(reloaded, "pending"), "待提交 1") << "reloaded offline, from the service worker";
+  EXPECT_NE(text(reloaded, "who").find(consignee), std::string::npos);
   ASSERT_TRUE(Read(carrier_key, api::kGetWaybillMethod, get, &record).ok());
   EXPECT_EQ(std::vector<std::string>(record.received().begin(), record.received().end()),
             (std::vector<std::string>{codes[0], codes[1]}));

@@ -112,6 +112,7 @@ async function main() {
     await tab.fill('#waybill', spec.waybill);
     await tab.click('#load-waybill');
     await tab.waitForFunction(() => document.querySelector('#waybill-info').textContent !== '');
+    await tab.evaluate(() => navigator.serviceWorker.ready);
     await consignee.context.setOffline(true);
     await scan(tab, L[0]);
     await scan(tab, L[1]);
@@ -124,9 +125,16 @@ async function main() {
                       network: await tab.locator('#network').textContent(),
                       queue: await texts(tab, '#queue li'), unreadable, scanned_at: scannedAt };
     await tab.screenshot({ path: path.join(spec.out_dir, 'staff-app-offline.png'), fullPage: true });
+    // Reloaded without a connection, the page opens from its service
+    // worker's copy, signed in, with the queue still there.
+    await tab.reload({ waitUntil: 'load' });
+    await tab.waitForSelector('#work:not([hidden])', { timeout: 10000 });
+    offline.reloaded = { pending: await tab.locator('#pending').textContent(),
+                         who: await tab.locator('#who').textContent() };
     await new Promise((r) => setTimeout(r, 3000));
     await consignee.context.setOffline(false);
     await tab.evaluate(() => window.dispatchEvent(new Event('online')));
+    await tab.fill('#waybill', spec.waybill);
     await waitRecorded(tab, 1);
     report('received-offline', { ...offline, online_at: Math.floor(Date.now() / 1000),
                                  queue_after: await texts(tab, '#queue li'),
