@@ -153,7 +153,9 @@ class Journal {
   //      index "l/at/<custodian>/<site>/<code>"; scan signals ("l/signal/");
   //      holds, recalls and the latest change in CodeRecord; vehicles inside
   //      parks ("w/inpark/").
-  static constexpr int kStateFormat = 6;
+  //   7: what each site holds per hazard class ("l/load/") and the flags of
+  //      sites over a registered capacity ("l/siteflag/", "l/siteflag-by/").
+  static constexpr int kStateFormat = 7;
   static constexpr absl::string_view kStateFormatKey = "j/state-format";
 
  private:

@@ -37,6 +37,14 @@ struct TableSource {
   bool verified = false;  // checked against the official text
 };
 
+// One row of a storage segregation table.
+struct SegregationRule {
+  // Whether the two may be stored in one storage area (a registered site)
+  // at all, however kept apart within it.
+  bool same_site_allowed = true;
+  std::string requirement;  // the table's words, e.g. "不得同库储存"
+};
+
 class ReferenceTables {
  public:
   virtual ~ReferenceTables() = default;
@@ -48,6 +56,25 @@ class ReferenceTables {
 
   // Where each table comes from.
   virtual std::vector<TableSource> Sources() const = 0;
+
+  // GB 15603 segregation: how goods of hazard classes `a` and `b` (GB 6944
+  // classes or divisions, "3", "5.1") must be kept apart in storage, or
+  // nullopt when the table has no row for the pair. The shipped tables have
+  // none (no source at hand); a deployment imports one (the reference-data
+  // issue), tests build their own.
+  virtual std::optional<SegregationRule> StorageSegregation(absl::string_view a,
+                                                            absl::string_view b) const {
+    return std::nullopt;
+  }
+  // Whether any segregation row is known (pages say "not assessed" if not).
+  virtual bool HasSegregationTable() const { return false; }
+
+  // Emergency information for UN number `un` ("1230") in `language`, or
+  // nullopt. The shipped tables have none (no source at hand).
+  virtual std::optional<std::string> EmergencyInformation(absl::string_view un,
+                                                          Language language) const {
+    return std::nullopt;
+  }
 };
 
 // The tables compiled into this binary. Never null; lives forever.

@@ -13,6 +13,7 @@
 #include "services/common/refusal.h"
 #include "services/label/issuance_state.h"
 #include "services/ledger/code_state.h"
+#include "services/ledger/site_load.h"
 #include "services/registry/registry_rules.h"
 #include "services/registry/registry_state.h"
 #include "services/waybill/waybill_state.h"
@@ -1077,7 +1078,9 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
   *entry.assignment = links.SerializeAsString();
 
   // What the event leaves: each touched code's state (with the state before
-  // it, for an error declaration), its history and who has held it.
+  // it, for an error declaration), its history and who has held it; and
+  // what its sites hold per hazard class (site_load.h).
+  SiteLoadChanges site_loads;
   for (auto& [code, c] : s.touched) {
     // An observation joins the chain (last_event_index) but changes
     // nothing: not the time later events are held to, not what an error
@@ -1100,6 +1103,8 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
     changes->Put(internal::CodeKey(code), record.SerializeAsString());
     changes->Put(internal::HistoryKey(code, entry.index), "");
     // The stock index follows the code's custodian, site and status.
+    if (previous) site_loads.Remove(*previous);
+    site_loads.Add(after);
     const std::string stock_before = previous ? internal::StockKey(*previous) : std::string();
     const std::string stock_after = internal::StockKey(after);
     if (stock_before != stock_after) {
@@ -1119,6 +1124,7 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
     }
     if (!previous && !after.aggregate) changes->Put(internal::HeldKey(code, after.enterprise), "");
   }
+  CL_RETURN_IF_ERROR(site_loads.Write(state, entry.index, s.when, changes));
   for (const auto& [code, signal] : s.scan_signals) {
     changes->Put(internal::ScanSignalKey(entry.index, code), signal.SerializeAsString());
   }
