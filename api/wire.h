@@ -50,6 +50,8 @@ inline constexpr char kGetEventMethod[] = "/chemledger.v1.LedgerService/GetEvent
 inline constexpr char kGetHistoryMethod[] = "/chemledger.v1.LedgerService/GetHistory";
 inline constexpr char kListStockMethod[] = "/chemledger.v1.LedgerService/ListStock";
 inline constexpr char kListScanSignalsMethod[] = "/chemledger.v1.LedgerService/ListScanSignals";
+inline constexpr char kGetSiteLoadMethod[] = "/chemledger.v1.LedgerService/GetSiteLoad";
+inline constexpr char kListSiteFlagsMethod[] = "/chemledger.v1.LedgerService/ListSiteFlags";
 inline constexpr char kGetWaybillMethod[] = "/chemledger.v1.WaybillService/GetWaybill";
 inline constexpr char kListVehiclesInParkMethod[] =
     "/chemledger.v1.WaybillService/ListVehiclesInPark";

@@ -400,5 +400,79 @@ TEST_F(StaffAppE2eTest, InChromiumWarehouseStaffWorkByScanOfflineToo) {
   EXPECT_EQ(text(refused, "pending"), "待提交 0");
 }
 
+// A receipt that takes a registered site over its capacity is booked, and
+// flagged to the enterprise and the regulators (LedgerService.GetSiteLoad,
+// ListSiteFlags); others read neither.
+TEST_F(StaffAppE2eTest, ASiteOverItsCapacityIsFlaggedNotRefused) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  const std::string carrier = registry::testing::ExampleUscc("370100");
+  const std::string consignee = registry::testing::ExampleUscc("350600");
+  const crypto::SigningKey carrier_key = RegisterCarrier(carrier, "load dispatcher");
+  const crypto::SigningKey consignee_admin = RegisterProducer(consignee, "load consignee admin");
+  ASSERT_NO_FATAL_FAILURE(AuthorizeCarrier(*acme_operator_, carrier));
+  v1::Site small = registry::testing::ExampleSite(consignee, "SHED-1");
+  small.mutable_capacities(0)->set_capacity_milli(40000);  // 40 kg of class 3
+  {
+    v1::RegistryRequest site;
+    *site.mutable_register_site() = small;
+    ASSERT_NO_FATAL_FAILURE(SubmitOk(consignee_admin, site));
+  }
+  Commissioned("LOAD", 2);  // 2 × 25 kg of methanol (class 3)
+  const std::vector<std::string> codes = codes_;
+  ASSERT_NO_FATAL_FAILURE(SubmitWaybill("YD-LOAD-1", carrier, carrier_key, consignee, codes));
+  const auto event = [&](v1::BusinessStep step, const std::string& uscc, const std::string& site) {
+    v1::Event e;
+    e.set_event_id(absl::StrCat("load-", v1::BusinessStep_Name(step)));
+    e.set_step(step);
+    for (const std::string& c : codes) e.add_codes(c);
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - (step == v1::SHIPPING ? 60 : 30));
+    e.set_event_time_offset_minutes(480);
+    e.mutable_location()->set_enterprise_uscc(uscc);
+    e.mutable_location()->set_site(site);
+    return e;
+  };
+  v1::Event ship = event(v1::SHIPPING, kAcme, "warehouse 1");
+  ship.set_waybill_id("YD-LOAD-1");
+  ship.set_consignee_uscc(consignee);
+  ASSERT_TRUE(AppendEvent(*acme_operator_, ship).ok());
+  v1::AppendResponse receipt;
+  const grpc::Status received =
+      AppendEvent(consignee_admin, event(v1::RECEIVING, consignee, "SHED-1"), &receipt);
+  ASSERT_TRUE(received.ok()) << "an overfull site never refuses goods: " << received.error_message();
+
+  v1::GetSiteLoadRequest get;
+  get.set_enterprise_uscc(consignee);
+  get.set_site("SHED-1");
+  v1::SiteLoad load;
+  ASSERT_TRUE(Read(consignee_admin, api::kGetSiteLoadMethod, get, &load).ok());
+  EXPECT_TRUE(load.registered_site());
+  ASSERT_EQ(load.loads_size(), 1);
+  EXPECT_EQ(load.loads(0).hazard_class(), "3");
+  EXPECT_EQ(load.loads(0).load_milli(), 50000u);
+  ASSERT_EQ(load.capacities_size(), 2);  // 3 and 6.1
+  EXPECT_TRUE(load.capacities(0).over_capacity());
+  EXPECT_EQ(load.capacities(0).capacity_milli(), 40000u);
+  EXPECT_FALSE(load.capacities(1).over_capacity());
+  EXPECT_FALSE(load.segregation_assessed()) << "no segregation table is shipped";
+
+  v1::ListSiteFlagsRequest list;
+  v1::SiteFlags flags;
+  ASSERT_TRUE(Read(consignee_admin, api::kListSiteFlagsMethod, list, &flags).ok());
+  ASSERT_EQ(flags.flags_size(), 1);
+  EXPECT_EQ(flags.flags(0).log_index(), receipt.log_index());
+  EXPECT_EQ(flags.flags(0).site(), "SHED-1");
+  EXPECT_EQ(flags.flags(0).load_milli(), 50000u);
+  EXPECT_EQ(flags.flags(0).kind(), "over-capacity");
+  // The regulator sees every enterprise's flags; another enterprise neither
+  // the flags nor the load.
+  ASSERT_TRUE(Read(*regulator_, api::kListSiteFlagsMethod, list, &flags).ok());
+  EXPECT_EQ(flags.flags_size(), 1);
+  list.set_enterprise_uscc(consignee);
+  EXPECT_EQ(Read(*other_admin_, api::kListSiteFlagsMethod, list, &flags).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Read(*other_admin_, api::kGetSiteLoadMethod, get, &load).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
 }  // namespace
 }  // namespace chemledger::testing

@@ -11,6 +11,7 @@
 #include "services/common/grpc_status.h"
 #include "services/common/raw_unary.h"
 #include "services/ledger/event_view.h"
+#include "services/ledger/site_load.h"
 #include "services/common/stream_batches.h"
 #include "services/common/snapshot_metadata.h"
 #include "services/registry/read_access.h"
@@ -269,31 +270,8 @@ grpc::Status LedgerServiceImpl::ServeListStock(grpc::ServerContextBase* context,
   TellLogSize(context, snapshot->size());
   const std::string custodian =
       request->enterprise_uscc().empty() ? reader->enterprise_uscc() : request->enterprise_uscc();
-  const bool oversight = reader->role() == v1::REGULATOR || reader->role() == v1::PLATFORM_ADMIN;
-  if (custodian.empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "enterprise_uscc: is required (you belong to no enterprise)");
-  }
-  if (request->site().empty() || request->site().size() > 64) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "site: 1 to 64 characters");
-  }
-  // An emergency responder reads a site's stock after breaking glass for it
-  // (RegistryRequest.break_glass, recorded in the log first).
-  bool responder = false;
-  if (reader->role() == v1::RESPONDER) {
-    absl::StatusOr<bool> granted =
-        registry::HasBreakGlass(*snapshot, *reader, custodian, request->site(), absl::Now());
-    if (!granted.ok()) return ToGrpcStatus(granted.status());
-    if (!*granted) {
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                          absl::StrCat("site: no break-glass access to ", custodian, "'s site '",
-                                       request->site(),
-                                       "' (RegistryRequest.break_glass, recorded first)"));
-    }
-    responder = true;
-  }
-  if (!oversight && !responder && custodian != reader->enterprise_uscc()) {
-    return Denied(absl::StrCat("the stock of ", custodian));
+  if (grpc::Status may = MayReadSite(*snapshot, *reader, custodian, request->site()); !may.ok()) {
+    return may;
   }
   if (request->page_size() < 0 || request->page_size() > 1000) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must be 0 to 1000");
@@ -315,6 +293,149 @@ grpc::Status LedgerServiceImpl::ServeListStock(grpc::ServerContextBase* context,
     item->set_recalled(c.recalled);
   }
   if (more && !stock->empty()) response->set_next_page_token(stock->back().code);
+  response->set_log_size(snapshot->size());
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerServiceImpl::MayReadSite(const storage::Snapshot& snapshot,
+                                            const v1::Actor& reader, const std::string& custodian,
+                                            const std::string& site) {
+  if (custodian.empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "enterprise_uscc: is required (you belong to no enterprise)");
+  }
+  if (site.empty() || site.size() > 64) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "site: 1 to 64 characters");
+  }
+  if (reader.role() == v1::REGULATOR || reader.role() == v1::PLATFORM_ADMIN) {
+    return grpc::Status::OK;
+  }
+  // An emergency responder reads what is at a site after breaking glass
+  // for it (RegistryRequest.break_glass, recorded in the log first).
+  if (reader.role() == v1::RESPONDER) {
+    absl::StatusOr<bool> granted =
+        registry::HasBreakGlass(snapshot, reader, custodian, site, absl::Now());
+    if (!granted.ok()) return ToGrpcStatus(granted.status());
+    if (!*granted) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          absl::StrCat("site: no break-glass access to ", custodian, "'s site '",
+                                       site, "' (RegistryRequest.break_glass, recorded first)"));
+    }
+    return grpc::Status::OK;
+  }
+  if (custodian != reader.enterprise_uscc()) return Denied(absl::StrCat("the stock of ", custodian));
+  return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* LedgerServiceImpl::GetSiteLoad(grpc::CallbackServerContext* context,
+                                                         const grpc::ByteBuffer* request,
+                                                         grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::GetSiteLoadRequest, v1::SiteLoad>(
+      context, request, response, read_executor_,
+      [this, context](const v1::GetSiteLoadRequest* r, absl::string_view bytes, v1::SiteLoad* out) {
+        return ServeGetSiteLoad(context, r, bytes, out);
+      });
+}
+
+grpc::Status LedgerServiceImpl::ServeGetSiteLoad(grpc::ServerContextBase* context,
+                                                 const v1::GetSiteLoadRequest* request,
+                                                 absl::string_view request_bytes,
+                                                 v1::SiteLoad* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
+  absl::StatusOr<v1::Actor> reader =
+      reads_->Authenticate(*snapshot, *context, kGetSiteLoadMethod, request_bytes);
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
+  TellLogSize(context, snapshot->size());
+  const std::string custodian =
+      request->enterprise_uscc().empty() ? reader->enterprise_uscc() : request->enterprise_uscc();
+  if (grpc::Status may = MayReadSite(*snapshot, *reader, custodian, request->site()); !may.ok()) {
+    return may;
+  }
+  absl::StatusOr<std::vector<ClassLoad>> loads = SiteLoads(*snapshot, custodian, request->site());
+  if (!loads.ok()) return ToGrpcStatus(loads.status());
+  absl::StatusOr<std::optional<v1::Site>> site =
+      registry::FindSite(*snapshot, custodian, request->site());
+  if (!site.ok()) return ToGrpcStatus(site.status());
+  const SiteAssessment assessment =
+      AssessSiteLoad(site->has_value() ? &**site : nullptr, *loads, *tables_);
+  const auto add_load = [](const ClassLoad& l, v1::SiteLoad::ClassLoad* out) {
+    out->set_hazard_class(l.hazard_class);
+    out->set_unit(l.unit);
+    out->set_load_milli(l.milli);
+  };
+  response->set_registered_site(site->has_value());
+  for (const ClassLoad& l : *loads) add_load(l, response->add_loads());
+  for (const SiteAssessment::Capacity& c : assessment.capacities) {
+    v1::SiteLoad::Capacity* out = response->add_capacities();
+    out->set_hazard_class(c.capacity.hazard_class());
+    out->set_unit(c.capacity.unit());
+    out->set_capacity_milli(c.capacity.capacity_milli());
+    out->set_load_milli(c.load_milli);
+    out->set_over_capacity(c.over);
+  }
+  for (const ClassLoad& l : assessment.uncovered) add_load(l, response->add_uncovered());
+  response->set_segregation_assessed(assessment.segregation_table_available);
+  for (const SiteAssessment::Incompatible& i : assessment.incompatible) {
+    v1::SiteLoad::IncompatibleClasses* out = response->add_incompatible();
+    out->set_class_a(i.class_a);
+    out->set_class_b(i.class_b);
+    out->set_requirement(i.requirement);
+  }
+  response->set_log_size(snapshot->size());
+  return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* LedgerServiceImpl::ListSiteFlags(grpc::CallbackServerContext* context,
+                                                           const grpc::ByteBuffer* request,
+                                                           grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::ListSiteFlagsRequest, v1::SiteFlags>(
+      context, request, response, read_executor_,
+      [this, context](const v1::ListSiteFlagsRequest* r, absl::string_view bytes,
+                      v1::SiteFlags* out) { return ServeListSiteFlags(context, r, bytes, out); });
+}
+
+grpc::Status LedgerServiceImpl::ServeListSiteFlags(grpc::ServerContextBase* context,
+                                                   const v1::ListSiteFlagsRequest* request,
+                                                   absl::string_view request_bytes,
+                                                   v1::SiteFlags* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
+  absl::StatusOr<v1::Actor> reader =
+      reads_->Authenticate(*snapshot, *context, kListSiteFlagsMethod, request_bytes);
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
+  TellLogSize(context, snapshot->size());
+  const bool oversight = reader->role() == v1::REGULATOR || reader->role() == v1::PLATFORM_ADMIN;
+  const std::string enterprise =
+      request->enterprise_uscc().empty() && !oversight ? reader->enterprise_uscc()
+                                                       : request->enterprise_uscc();
+  if (!oversight && (enterprise.empty() || enterprise != reader->enterprise_uscc())) {
+    return Denied(absl::StrCat("the site flags of ", enterprise.empty() ? "every enterprise" : enterprise));
+  }
+  if (request->page_size() < 0 || request->page_size() > 1000) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must be 0 to 1000");
+  }
+  uint64_t after = 0;
+  if (!request->page_token().empty() && !absl::SimpleAtoi(request->page_token(), &after)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "page_token: not a next_page_token of ListSiteFlags");
+  }
+  bool more = false;
+  absl::StatusOr<std::vector<state::SiteFlagRecord>> flags = ledger::ListSiteFlags(
+      *snapshot, enterprise, after, request->page_size() == 0 ? 1000 : request->page_size(), &more);
+  if (!flags.ok()) return ToGrpcStatus(flags.status());
+  for (const state::SiteFlagRecord& r : *flags) {
+    v1::SiteFlags::Flag* f = response->add_flags();
+    f->set_log_index(r.log_index());
+    f->set_kind(r.kind());
+    f->set_enterprise_uscc(r.custodian());
+    f->set_site(r.site());
+    f->set_hazard_class(r.capacity_class());
+    f->set_unit(r.unit());
+    f->set_capacity_milli(r.capacity_milli());
+    f->set_load_milli(r.load_milli());
+    f->set_event_unix_seconds(r.event_unix_seconds());
+    f->set_cas(r.cas());
+  }
+  if (more && !flags->empty()) response->set_next_page_token(absl::StrCat(flags->back().log_index()));
   response->set_log_size(snapshot->size());
   return grpc::Status::OK;
 }

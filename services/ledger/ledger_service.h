@@ -17,6 +17,7 @@
 #include "services/registry/read_access.h"
 #include "services/registry/stream_gate.h"
 #include "journal/ledger_client.h"
+#include "reference/reference_tables.h"
 #include "services/ledger/ledger.h"
 
 namespace chemledger::ledger {
@@ -48,24 +49,33 @@ using api::kGetEventMethod;
 using api::kGetHistoryMethod;
 using api::kListScanSignalsMethod;
 using api::kListStockMethod;
+using api::kGetSiteLoadMethod;
+using api::kListSiteFlagsMethod;
 
-// GetEvent, GetHistory, ListStock and ListScanSignals are raw methods: their
+// GetEvent, GetHistory, ListStock, ListScanSignals, GetSiteLoad and
+// ListSiteFlags are raw methods: their
 // read credentials are checked over the request's bytes as received
 // (raw_unary.h).
 using LedgerServiceBase = v1::LedgerService::WithRawCallbackMethod_GetEvent<
     v1::LedgerService::WithRawCallbackMethod_GetHistory<
         v1::LedgerService::WithRawCallbackMethod_ListStock<
             v1::LedgerService::WithRawCallbackMethod_ListScanSignals<
-                v1::LedgerService::Service>>>>;
+                v1::LedgerService::WithRawCallbackMethod_GetSiteLoad<
+                    v1::LedgerService::WithRawCallbackMethod_ListSiteFlags<
+                        v1::LedgerService::Service>>>>>>;
 
 class LedgerServiceImpl final : public LedgerServiceBase {
  public:
   // `checkpoint_signer` signs checkpoints; its name is the log's origin.
-  // `reads` checks read credentials.
+  // `reads` checks read credentials. `tables` holds the segregation table
+  // GetSiteLoad assesses against.
   LedgerServiceImpl(Ledger* ledger, journal::LedgerClient* client,
                     const crypto::NoteSigner* checkpoint_signer, registry::ReadAuthenticator* reads,
-                    AppendStreamOptions stream_options = {})
+                    AppendStreamOptions stream_options = {},
+                    const reference::ReferenceTables* tables =
+                        &reference::ShippedReferenceTables())
       : ledger_(ledger),
+        tables_(tables),
         client_(client),
         signer_(checkpoint_signer),
         reads_(reads),
@@ -93,6 +103,12 @@ class LedgerServiceImpl final : public LedgerServiceBase {
   grpc::ServerUnaryReactor* ListScanSignals(grpc::CallbackServerContext* context,
                                             const grpc::ByteBuffer* request,
                                             grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetSiteLoad(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListSiteFlags(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
   grpc::Status GetCheckpoint(grpc::ServerContext* context, const v1::GetCheckpointRequest* request,
                              v1::Checkpoint* response) override;
   grpc::Status GetInclusionProof(grpc::ServerContext* context,
@@ -113,7 +129,19 @@ class LedgerServiceImpl final : public LedgerServiceBase {
   grpc::Status ServeListScanSignals(grpc::ServerContextBase* context,
                                     const v1::ListScanSignalsRequest* request,
                                     absl::string_view request_bytes, v1::ScanSignals* response);
+  grpc::Status ServeGetSiteLoad(grpc::ServerContextBase* context,
+                                const v1::GetSiteLoadRequest* request,
+                                absl::string_view request_bytes, v1::SiteLoad* response);
+  grpc::Status ServeListSiteFlags(grpc::ServerContextBase* context,
+                                  const v1::ListSiteFlagsRequest* request,
+                                  absl::string_view request_bytes, v1::SiteFlags* response);
+  // Whether `reader` may read what is at `site` of `custodian`: its own
+  // enterprise's actors, regulators and platform administrators, and
+  // responders who broke glass for the site.
+  grpc::Status MayReadSite(const storage::Snapshot& snapshot, const v1::Actor& reader,
+                           const std::string& custodian, const std::string& site);
   Ledger* const ledger_;
+  const reference::ReferenceTables* const tables_;
   journal::LedgerClient* const client_;
   const crypto::NoteSigner* const signer_;
   registry::ReadAuthenticator* const reads_;

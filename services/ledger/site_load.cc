@@ -31,13 +31,18 @@ std::string LoadKey(absl::string_view custodian, absl::string_view site,
   return absl::StrCat(LoadPrefix(custodian, site), Escaped(hazard_class), "/", unit);
 }
 
+// What one flag is about: a capacity's class, or a chemical.
+std::string FlagSubject(const state::SiteFlagRecord& r) {
+  return r.cas().empty() ? absl::StrCat("class-", Escaped(r.capacity_class()))
+                         : absl::StrCat("cas-", r.cas());
+}
 std::string FlagKey(const state::SiteFlagRecord& r) {
   return absl::StrFormat("l/siteflag/%016x/%s/%s/%s", r.log_index(), r.custodian(),
-                         Escaped(r.site()), Escaped(r.capacity_class()));
+                         Escaped(r.site()), FlagSubject(r));
 }
 std::string FlagByKey(const state::SiteFlagRecord& r) {
   return absl::StrFormat("l/siteflag-by/%s/%016x/%s/%s", r.custodian(), r.log_index(),
-                         Escaped(r.site()), Escaped(r.capacity_class()));
+                         Escaped(r.site()), FlagSubject(r));
 }
 
 std::string Unescaped(absl::string_view part) {
@@ -113,19 +118,56 @@ absl::Status SiteLoadChanges::Write(const storage::StateReader& state, uint64_t 
   // Net change per (custodian, site) and (class, unit).
   std::map<std::pair<std::string, std::string>, std::map<std::pair<std::string, std::string>, int64_t>>
       by_site;
-  absl::flat_hash_map<std::string, std::string> class_of;  // issuer/product -> class
+  // issuer/product -> (class, CAS)
+  absl::flat_hash_map<std::string, std::pair<std::string, std::string>> product_of;
+  // (custodian, site) -> CAS numbers brought there
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> arriving;
   for (const auto& [key, delta] : deltas_) {
     if (delta == 0) continue;
     const auto& [custodian, site, issuer, product, unit] = key;
     const std::string product_key = absl::StrCat(issuer, "/", product);
-    auto it = class_of.find(product_key);
-    if (it == class_of.end()) {
+    auto it = product_of.find(product_key);
+    if (it == product_of.end()) {
       absl::StatusOr<std::optional<v1::Product>> p = registry::FindProduct(state, issuer, product);
       if (!p.ok()) return p.status();
-      it = class_of.emplace(product_key, *p ? (*p)->hazard_class() : std::string()).first;
+      it = product_of
+               .emplace(product_key, *p ? std::make_pair((*p)->hazard_class(), (*p)->cas())
+                                        : std::make_pair(std::string(), std::string()))
+               .first;
     }
-    if (it->second.empty()) continue;  // not a dangerous good: no class to count
-    by_site[{custodian, site}][{it->second, unit}] += delta;
+    if (delta > 0 && !it->second.second.empty()) arriving[{custodian, site}].insert(it->second.second);
+    if (it->second.first.empty()) continue;  // not a dangerous good: no class to count
+    by_site[{custodian, site}][{it->second.first, unit}] += delta;
+  }
+  const auto flag_of = [&](const std::string& kind, const std::string& custodian,
+                           const std::string& site) {
+    state::SiteFlagRecord flag;
+    flag.set_kind(kind);
+    flag.set_custodian(custodian);
+    flag.set_site(site);
+    flag.set_log_index(index);
+    flag.set_event_unix_seconds(absl::ToUnixSeconds(when));
+    return flag;
+  };
+  const auto put = [&](const state::SiteFlagRecord& flag) {
+    const std::string bytes = flag.SerializeAsString();
+    changes->Put(FlagKey(flag), bytes);
+    changes->Put(FlagByKey(flag), bytes);
+  };
+  // Chemicals a registered site is not licensed to hold (when it lists any).
+  for (const auto& [where, cas_numbers] : arriving) {
+    absl::StatusOr<std::optional<v1::Site>> registered =
+        registry::FindSite(state, where.first, where.second);
+    if (!registered.ok()) return registered.status();
+    if (!*registered || (*registered)->licensed_cas().empty()) continue;
+    const std::set<std::string> licensed((*registered)->licensed_cas().begin(),
+                                         (*registered)->licensed_cas().end());
+    for (const std::string& cas : cas_numbers) {
+      if (licensed.count(cas)) continue;
+      state::SiteFlagRecord flag = flag_of("unlicensed-chemical", where.first, where.second);
+      flag.set_cas(cas);
+      put(flag);
+    }
   }
   for (const auto& [where, deltas] : by_site) {
     const auto& [custodian, site] = where;
@@ -154,19 +196,12 @@ absl::Status SiteLoadChanges::Write(const storage::StateReader& state, uint64_t 
     for (const v1::StorageCapacity& capacity : (*registered)->capacities()) {
       const uint64_t was = Covered(capacity, *before), is = Covered(capacity, after);
       if (was > capacity.capacity_milli() || is <= capacity.capacity_milli()) continue;
-      state::SiteFlagRecord flag;
-      flag.set_kind("over-capacity");
-      flag.set_custodian(custodian);
-      flag.set_site(site);
+      state::SiteFlagRecord flag = flag_of("over-capacity", custodian, site);
       flag.set_capacity_class(capacity.hazard_class());
       flag.set_unit(capacity.unit());
       flag.set_capacity_milli(capacity.capacity_milli());
       flag.set_load_milli(is);
-      flag.set_log_index(index);
-      flag.set_event_unix_seconds(absl::ToUnixSeconds(when));
-      const std::string bytes = flag.SerializeAsString();
-      changes->Put(FlagKey(flag), bytes);
-      changes->Put(FlagByKey(flag), bytes);
+      put(flag);
     }
   }
   return absl::OkStatus();
@@ -185,13 +220,15 @@ absl::StatusOr<std::vector<state::SiteFlagRecord>> ListSiteFlags(const storage::
   bool malformed = false;
   absl::Status s = state.Scan(begin, storage::PrefixEnd(prefix),
                               [&](absl::string_view, absl::string_view value) {
-                                if (out.size() == limit) {
-                                  *more = true;
-                                  return false;
-                                }
                                 state::SiteFlagRecord r;
                                 if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
                                   malformed = true;
+                                  return false;
+                                }
+                                // Pages end between events, never inside
+                                // one (the next page starts after an index).
+                                if (out.size() >= limit && r.log_index() != out.back().log_index()) {
+                                  *more = true;
                                   return false;
                                 }
                                 out.push_back(std::move(r));

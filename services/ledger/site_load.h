@@ -10,11 +10,15 @@
 //   l/load/<custodian>/<site>/<class>/<unit>   decimal thousandths of <unit>
 //
 // An event that takes a site's load over a capacity of the registered site
-// (v1::Site.capacities) is recorded, never refused (goods that arrived are
-// always booked), and raises a flag for the enterprise and its regulators:
+// (v1::Site.capacities), or brings it a chemical that is not among those it
+// is licensed to hold (v1::Site.licensed_cas, when it lists any), is
+// recorded, never refused (goods that arrived are always booked), and
+// raises a flag for the enterprise and its regulators:
 //
-//   l/siteflag/<index, 16 hex>/<custodian>/<site>/<class>   state::SiteFlagRecord
-//   l/siteflag-by/<custodian>/<index, 16 hex>/<site>/<class>   the same record
+//   l/siteflag/<index, 16 hex>/<custodian>/<site>/<subject>   state::SiteFlagRecord
+//   l/siteflag-by/<custodian>/<index, 16 hex>/<site>/<subject>   the same record
+//
+// (<subject>: "class-<class>" or "cas-<CAS>").
 //
 // A capacity given for a class ("2") covers its divisions ("2.1", "2.2");
 // a capacity counts the goods in its own unit only (KGM capacity, goods in
@@ -66,7 +70,8 @@ class SiteLoadChanges {
 
   // Writes the changed loads into `changes` (reading the products' classes
   // and the sites' capacities from `state`), and a flag for each registered
-  // capacity the event takes its site's load over. `index` and `when` are the
+  // capacity the event takes its site's load over and each chemical it
+  // brings to a site not licensed for it. `index` and `when` are the
   // event's log index and time.
   absl::Status Write(const storage::StateReader& state, uint64_t index, absl::Time when,
                      storage::StateWrites* changes) const;
@@ -82,8 +87,9 @@ class SiteLoadChanges {
 // the same class, or a division of it ("2" covers "2.1").
 bool CapacityCovers(absl::string_view capacity_class, absl::string_view hazard_class);
 
-// A site's flags, newest last: all of them (`custodian` empty) or one
-// enterprise's, after `after_index` (0: from the start), at most `limit`.
+// A site's flags, oldest first: all of them (`custodian` empty) or one
+// enterprise's, of events after log index `after_index` (0: from the
+// start), at most `limit` (more when one event's flags would be split).
 absl::StatusOr<std::vector<state::SiteFlagRecord>> ListSiteFlags(const storage::StateReader& state,
                                                                  absl::string_view custodian,
                                                                  uint64_t after_index,

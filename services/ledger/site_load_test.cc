@@ -102,6 +102,28 @@ TEST_F(SiteLoadTest, LoadsFollowTheGoodsAndAnOverfullSiteIsFlaggedNotRefused) {
   ExpectCheckPasses();
 }
 
+TEST_F(SiteLoadTest, AChemicalASiteIsNotLicensedForIsFlaggedNotRefused) {
+  v1::Site site = registry::testing::ExampleSite(kProducer, "WH-3");
+  site.clear_licensed_cas();
+  site.add_licensed_cas("64-17-5");  // ethanol only
+  v1::RegistryRequest r;
+  r.set_request_id("site-ethanol");
+  *r.mutable_register_site() = site;
+  ASSERT_TRUE(t_->Registry(admin_, r).ok());
+  const EventReceipt in = Ok(producer_, At(Event(v1::COMMISSIONING, kProducer, {Code(1)}), "WH-3"));
+  std::vector<state::SiteFlagRecord> flags = Flags(kProducer);
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].kind(), "unlicensed-chemical");
+  EXPECT_EQ(flags[0].cas(), "67-56-1");
+  EXPECT_EQ(flags[0].log_index(), in.log_index);
+  // Leaving and coming back to the site flags again only on arrival.
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
+  use.set_quantity_milli(1000);
+  Ok(producer_, use);
+  EXPECT_EQ(Flags(kProducer).size(), 1u);
+  ExpectCheckPasses();
+}
+
 // A test table: class 3 and 5.1 may not share a site; 3 and 8 may.
 class TestTables : public reference::ReferenceTables {
  public:
