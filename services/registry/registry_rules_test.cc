@@ -213,9 +213,20 @@ TEST_F(RegistryRulesTest, SitesAndParksAreRegisteredByWhoRunsThem) {
                "site.capacities[1].hazard_class: 3 is listed twice");
   refused_site([](v1::Site* s) { s->mutable_capacities(0)->set_unit("H87"); },
                "site.capacities[0].unit");
+  // A whole class ("2") or a division; nothing else.
+  refused_site([](v1::Site* s) { s->mutable_capacities(0)->set_hazard_class("3.1"); },
+               "site.capacities[0].hazard_class: '3.1' is not a GB 6944 class or division");
+  refused_site([](v1::Site* s) { s->mutable_capacities(0)->set_hazard_class("10"); },
+               "site.capacities[0].hazard_class");
   refused_site([](v1::Site* s) { s->mutable_technical()->set_phone("x"); },
                "site.technical.phone");
   refused_site([](v1::Site* s) { s->add_licensed_cas("67-56-2"); }, "site.licensed_cas[1]");
+  {
+    v1::RegistryRequest gases = Request();
+    *gases.mutable_register_site() = testing::ExampleSite(kAcme, "GAS-1");
+    gases.mutable_register_site()->mutable_capacities(0)->set_hazard_class("2");
+    Ok(acme_admin_, gases);  // a whole class is a capacity's class too
+  }
   v1::RegistryRequest unknown_park = Request();
   *unknown_park.mutable_register_site() = testing::ExampleSite(kAcme, "WH-5");
   unknown_park.mutable_register_site()->set_park_id("NOWHERE");

@@ -107,7 +107,11 @@ absl::Status ValidateSite(const v1::Site& site) {
   for (int i = 0; i < site.capacities_size(); ++i) {
     const v1::StorageCapacity& c = site.capacities(i);
     const std::string field = absl::StrCat("site.capacities[", i, "]");
-    if (!IsHazardClass(c.hazard_class())) {
+    // A capacity names a division ("5.1") or a whole class ("5"), which
+    // counts its divisions (services/ledger/site_load.h).
+    const bool whole_class = c.hazard_class().size() == 1 &&
+                             IsHazardClass(absl::StrCat(c.hazard_class(), ".1"));
+    if (!IsHazardClass(c.hazard_class()) && !whole_class) {
       return Invalid(absl::StrCat(field, ".hazard_class"),
                      absl::StrCat("'", c.hazard_class(), "' is not a GB 6944 class or division"));
     }
