@@ -338,7 +338,8 @@ std::string LabelPage(const v1::ResolveLabelResponse& scan,
   return out;
 }
 
-std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan, const PageRequest& r) {
+std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
+                        const reference::ReferenceTables& tables, const PageRequest& r) {
   absl::string_view word, what, colour;
   const std::string& v = scan.verdict();
   if (v == "authentic") {
@@ -449,6 +450,24 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan, const PageRe
         absl::StrCat(api::FormatNetQuantity(g.quantity_milli()), " ", UnitText(r, g.unit()),
                      g.codes() > 0 ? absl::StrCat(" · ", g.codes(), T(r, " 个码", " codes")) : ""));
     absl::StrAppend(&out, "</dl>");
+    // The general information for the UN number, from the reference
+    // tables: what a responder reads before knowing whose goods these are.
+    if (std::optional<std::string> general =
+            tables.EmergencyInformation(g.un_number(), r.language == Language::kChinese
+                                                           ? reference::Language::kChinese
+                                                           : reference::Language::kEnglish);
+        general) {
+      absl::StrAppend(&out, "<p><b>", T(r, "按联合国编号的应急处置", "Emergency response for the UN number"),
+                      "</b></p><p>", Escape(*general), "</p>");
+    } else {
+      absl::StrAppend(&out, "<p class=\"na\">",
+                      absl::StrFormat(r.language == Language::kChinese
+                                          ? "UN %s 的通用应急处置信息：参考表未收录。"
+                                          : "General emergency information for UN %s: not in "
+                                            "the reference tables.",
+                                      Escape(g.un_number())),
+                      "</p>");
+    }
     if (g.emergency().empty()) {
       absl::StrAppend(&out, "<p class=\"na\">",
                       T(r, "此行货物的应急处置信息暂缺：请拨打运单应急电话。",

@@ -56,7 +56,10 @@ std::string LabelPage(const v1::ResolveLabelResponse& scan,
 // waybill in red), carrier, vehicle, masked crew, route and times, goods
 // lines with their transport danger labels and emergency information,
 // permits.
-std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan, const PageRequest& request);
+// `tables` gives the general emergency information per UN number (the page
+// says when it has none).
+std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
+                        const reference::ReferenceTables& tables, const PageRequest& request);
 
 // The public blacklist (黑名单): one row per listed enterprise with the
 // reason, the date and who listed it. `next_page` is the path of the next

@@ -182,7 +182,7 @@ v1::ResolveWaybillCodeResponse Waybill(const std::string& verdict, v1::WaybillSt
 }
 
 TEST(ScanPagesTest, AnOpenWaybill) {
-  const std::string page = WaybillPage(Waybill("authentic", v1::OPEN), Zh());
+  const std::string page = WaybillPage(Waybill("authentic", v1::OPEN), reference::ShippedReferenceTables(), Zh());
   EXPECT_TRUE(Has(page, "<header class=\"ok\"><div class=\"word\">有效</div>"));
   EXPECT_TRUE(Has(page, "闽A12345 (黄)"));
   EXPECT_TRUE(Has(page, "闽A1234挂"));
@@ -193,26 +193,52 @@ TEST(ScanPagesTest, AnOpenWaybill) {
   EXPECT_TRUE(Has(page, "抗溶性泡沫"));
   EXPECT_TRUE(Has(page, "急救</dt><dd>未登记"));
   EXPECT_TRUE(Has(page, "闽公剧通字2026-0001"));
+  // No general information per UN number is shipped: the page says so.
+  EXPECT_TRUE(Has(page, "UN 1090 的通用应急处置信息：参考表未收录。"));
   EXPECT_LE(page.size(), kMaxPageBytes);
+}
+
+// A reference table with general emergency information for UN 1090.
+class EmergencyTables : public reference::ReferenceTables {
+ public:
+  std::optional<std::string> StatementText(absl::string_view, reference::Language) const override {
+    return std::nullopt;
+  }
+  std::vector<reference::TableSource> Sources() const override { return {}; }
+  std::optional<std::string> EmergencyInformation(absl::string_view un,
+                                                  reference::Language language) const override {
+    if (un != "1090") return std::nullopt;
+    return language == reference::Language::kChinese ? "测试：<疏散> 下风向" : "test: <evacuate>";
+  }
+};
+
+TEST(ScanPagesTest, AWaybillShowsTheGeneralEmergencyInformationOfItsUnNumbers) {
+  const EmergencyTables tables;
+  std::string page = WaybillPage(Waybill("authentic", v1::OPEN), tables, Zh());
+  EXPECT_TRUE(Has(page, "按联合国编号的应急处置")) << page;
+  EXPECT_TRUE(Has(page, "测试：&lt;疏散&gt; 下风向"));
+  EXPECT_FALSE(Has(page, "参考表未收录"));
+  page = WaybillPage(Waybill("authentic", v1::OPEN), tables, En());
+  EXPECT_TRUE(Has(page, "test: &lt;evacuate&gt;"));
 }
 
 TEST(ScanPagesTest, AWaybillOfManyLinesStaysWithinTheBudget) {
   v1::ResolveWaybillCodeResponse big = Waybill("authentic", v1::OPEN);
   const v1::PublicGoodsLine line = big.public_view().goods(0);
   for (int i = 0; i < 254; ++i) *big.mutable_public_view()->add_goods() = line;
-  const std::string page = WaybillPage(big, Zh());
+  const std::string page = WaybillPage(big, reference::ShippedReferenceTables(), Zh());
   EXPECT_LE(page.size(), kMaxPageBytes);
   EXPECT_TRUE(Has(page, "行货物未列出")) << page.size();
 }
 
 TEST(ScanPagesTest, ACancelledOrClosedWaybillSaysSoInRed) {
-  std::string page = WaybillPage(Waybill("cancelled", v1::CANCELLED), Zh());
+  std::string page = WaybillPage(Waybill("cancelled", v1::CANCELLED), reference::ShippedReferenceTables(), Zh());
   EXPECT_TRUE(Has(page, "<header class=\"bad\"><div class=\"word\">已取消</div>"));
-  page = WaybillPage(Waybill("closed", v1::CLOSED), En());
+  page = WaybillPage(Waybill("closed", v1::CLOSED), reference::ShippedReferenceTables(), En());
   EXPECT_TRUE(Has(page, "<header class=\"bad\"><div class=\"word\">Closed</div>"));
   v1::ResolveWaybillCodeResponse forged;
   forged.set_verdict("bad-signature");
-  page = WaybillPage(forged, Zh());
+  page = WaybillPage(forged, reference::ShippedReferenceTables(), Zh());
   EXPECT_TRUE(Has(page, "<div class=\"word\">伪</div>"));
   EXPECT_FALSE(Has(page, "车辆与人员"));
 }

@@ -192,7 +192,7 @@ void ScanServer::Impl::ServeScan(const httplib::Request& req, httplib::Response&
     absl::StatusOr<v1::ResolveWaybillCodeResponse> scan =
         waybill::ResolveWaybillCode(*snapshot, url, api::TodayInChina());
     if (!scan.ok()) return Fail(req, res, scan.status());
-    SendHtml(res, 200, WaybillPage(*scan, page));
+    SendHtml(res, 200, WaybillPage(*scan, *tables, page));
     return;
   }
   absl::StatusOr<v1::ResolveLabelResponse> scan =
