@@ -1,5 +1,6 @@
 #include "services/ledger/code_state.h"
 
+#include "services/common/actor_roles.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -251,7 +252,7 @@ absl::StatusOr<std::vector<ScanSignal>> ListScanSignals(const storage::StateRead
 
 absl::StatusOr<bool> MayRead(const storage::StateReader& state, const v1::Actor& reader,
                              absl::string_view code) {
-  if (reader.role() == v1::REGULATOR || reader.role() == v1::PLATFORM_ADMIN) return true;
+  if (ReadsEveryEnterprise(reader)) return true;
   return HasHeld(state, code, reader.enterprise_uscc());
 }
 

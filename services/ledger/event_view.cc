@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "services/common/actor_roles.h"
 #include "absl/strings/str_cat.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "crypto/merkle.h"
@@ -51,7 +52,7 @@ absl::StatusOr<v1::EventRecord> ViewEvent(const storage::StateReader& state,
     record.set_entry_bytes(*std::move(bytes));
     return record;
   };
-  if (reader.role() == v1::REGULATOR || reader.role() == v1::PLATFORM_ADMIN ||
+  if (ReadsEveryEnterprise(reader) ||
       reader.enterprise_uscc() == event.location().enterprise_uscc()) {
     return whole();
   }

@@ -8,7 +8,9 @@
 #include "absl/synchronization/mutex.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "crypto/merkle.h"
+#include "services/common/actor_roles.h"
 #include "services/common/grpc_status.h"
+#include "services/common/page_size.h"
 #include "services/common/raw_unary.h"
 #include "services/ledger/event_view.h"
 #include "services/ledger/site_load.h"
@@ -137,7 +139,7 @@ grpc::Status LedgerServiceImpl::ServeGetEvent(grpc::ServerContextBase* context,
   // Who may not read an event learns nothing about it, not even whether it
   // exists.
   const bool regulator =
-      reader->role() == v1::REGULATOR || reader->role() == v1::PLATFORM_ADMIN;
+      ReadsEveryEnterprise(*reader);
   const grpc::Status denied = Denied(absl::StrCat("event '", request->event_id(), "'"));
   const std::string& recorder =
       request->enterprise_uscc().empty() ? reader->enterprise_uscc() : request->enterprise_uscc();
@@ -273,13 +275,12 @@ grpc::Status LedgerServiceImpl::ServeListStock(grpc::ServerContextBase* context,
   if (grpc::Status may = MayReadSite(*snapshot, *reader, custodian, request->site()); !may.ok()) {
     return may;
   }
-  if (request->page_size() < 0 || request->page_size() > 1000) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must be 0 to 1000");
-  }
+  absl::StatusOr<size_t> limit = PageSizeOf(request->page_size(), 1000);
+  if (!limit.ok()) return ToGrpcStatus(limit.status());
   bool more = false;
   absl::StatusOr<std::vector<CodeState>> stock =
       ledger::ListStock(*snapshot, custodian, request->site(), request->page_token(),
-                request->page_size() == 0 ? 1000 : request->page_size(), &more);
+                *limit, &more);
   if (!stock.ok()) return ToGrpcStatus(stock.status());
   for (const CodeState& c : *stock) {
     v1::Stock::Item* item = response->add_items();
@@ -307,7 +308,7 @@ grpc::Status LedgerServiceImpl::MayReadSite(const storage::Snapshot& snapshot,
   if (site.empty() || site.size() > 64) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "site: 1 to 64 characters");
   }
-  if (reader.role() == v1::REGULATOR || reader.role() == v1::PLATFORM_ADMIN) {
+  if (ReadsEveryEnterprise(reader)) {
     return grpc::Status::OK;
   }
   // An emergency responder reads what is at a site after breaking glass
@@ -403,16 +404,15 @@ grpc::Status LedgerServiceImpl::ServeListSiteFlags(grpc::ServerContextBase* cont
       reads_->Authenticate(*snapshot, *context, kListSiteFlagsMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   TellLogSize(context, snapshot->size());
-  const bool oversight = reader->role() == v1::REGULATOR || reader->role() == v1::PLATFORM_ADMIN;
+  const bool oversight = ReadsEveryEnterprise(*reader);
   const std::string enterprise =
       request->enterprise_uscc().empty() && !oversight ? reader->enterprise_uscc()
                                                        : request->enterprise_uscc();
   if (!oversight && (enterprise.empty() || enterprise != reader->enterprise_uscc())) {
     return Denied(absl::StrCat("the site flags of ", enterprise.empty() ? "every enterprise" : enterprise));
   }
-  if (request->page_size() < 0 || request->page_size() > 1000) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must be 0 to 1000");
-  }
+  absl::StatusOr<size_t> limit = PageSizeOf(request->page_size(), 1000);
+  if (!limit.ok()) return ToGrpcStatus(limit.status());
   uint64_t after = 0;
   if (!request->page_token().empty() && !absl::SimpleAtoi(request->page_token(), &after)) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -420,7 +420,7 @@ grpc::Status LedgerServiceImpl::ServeListSiteFlags(grpc::ServerContextBase* cont
   }
   bool more = false;
   absl::StatusOr<std::vector<state::SiteFlagRecord>> flags = ledger::ListSiteFlags(
-      *snapshot, enterprise, after, request->page_size() == 0 ? 1000 : request->page_size(), &more);
+      *snapshot, enterprise, after, *limit, &more);
   if (!flags.ok()) return ToGrpcStatus(flags.status());
   for (const state::SiteFlagRecord& r : *flags) {
     v1::SiteFlags::Flag* f = response->add_flags();
@@ -458,12 +458,11 @@ grpc::Status LedgerServiceImpl::ServeListScanSignals(grpc::ServerContextBase* co
       reads_->Authenticate(*snapshot, *context, kListScanSignalsMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   TellLogSize(context, snapshot->size());
-  if (reader->role() != v1::REGULATOR && reader->role() != v1::PLATFORM_ADMIN) {
+  if (!ReadsEveryEnterprise(*reader)) {
     return Denied("the scan signals");
   }
-  if (request->page_size() < 0 || request->page_size() > 1000) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must be 0 to 1000");
-  }
+  absl::StatusOr<size_t> limit = PageSizeOf(request->page_size(), 1000);
+  if (!limit.ok()) return ToGrpcStatus(limit.status());
   // A page token is "<log index>/<code>" of the last signal of a page.
   uint64_t after_index = 0;
   std::string after_code;
@@ -476,11 +475,10 @@ grpc::Status LedgerServiceImpl::ServeListScanSignals(grpc::ServerContextBase* co
     }
     after_code = request->page_token().substr(slash + 1);
   }
-  const size_t limit = request->page_size() == 0 ? 1000 : request->page_size();
   absl::StatusOr<std::vector<ScanSignal>> signals =
-      ledger::ListScanSignals(*snapshot, after_index, after_code, limit + 1);
+      ledger::ListScanSignals(*snapshot, after_index, after_code, *limit + 1);
   if (!signals.ok()) return ToGrpcStatus(signals.status());
-  const bool more = signals->size() > limit;
+  const bool more = signals->size() > *limit;
   if (more) signals->pop_back();
   for (const ScanSignal& s : *signals) {
     v1::ScanSignals::Signal* out = response->add_signals();

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/grpc_status.h"
+#include "services/common/page_size.h"
 #include "services/common/raw_unary.h"
 #include "services/common/snapshot_metadata.h"
 #include "services/registry/read_access.h"
@@ -64,15 +65,14 @@ grpc::Status RegistryServiceImpl::GetDeployment(grpc::ServerContext* context,
 grpc::Status RegistryServiceImpl::ListBlacklist(grpc::ServerContext* context,
                                                 const v1::ListBlacklistRequest* request,
                                                 v1::ListBlacklistResponse* response) {
-  if (request->page_size() < 0 || request->page_size() > 1000) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must be 0 to 1000");
-  }
+  absl::StatusOr<size_t> limit = PageSizeOf(request->page_size(), 100);
+  if (!limit.ok()) return ToGrpcStatus(limit.status());
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellLogSize(context, snapshot->size());
   bool more = false;
   absl::StatusOr<std::vector<BlacklistedEnterprise>> listed =
       registry::ListBlacklist(*snapshot, request->page_token(),
-                              request->page_size() == 0 ? 100 : request->page_size(), &more);
+                              *limit, &more);
   if (!listed.ok()) return ToGrpcStatus(listed.status());
   for (const BlacklistedEnterprise& e : *listed) *response->add_entries() = ToBlacklistEntry(e);
   if (more && !listed->empty()) response->set_next_page_token(listed->back().uscc);

@@ -2,7 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/registry/registry_state.h"
+#include "services/common/actor_roles.h"
 #include "services/common/grpc_status.h"
+#include "services/common/page_size.h"
 #include "services/common/raw_unary.h"
 #include "services/common/stream_batches.h"
 #include "absl/strings/numbers.h"
@@ -22,7 +24,7 @@ bool IsParty(const v1::Actor& reader, const v1::Waybill& w) {
 }
 
 bool IsRegulator(const v1::Actor& reader) {
-  return reader.role() == v1::REGULATOR || reader.role() == v1::PLATFORM_ADMIN;
+  return ReadsEveryEnterprise(reader);
 }
 
 // `code_key`: CodeKey(), looked up once per call; no code without one.
@@ -195,9 +197,8 @@ grpc::Status WaybillServiceImpl::ServeListWaybills(grpc::ServerContextBase* cont
                                             const v1::ListWaybillsRequest* request,
                                             absl::string_view request_bytes,
                                             v1::ListWaybillsResponse* response) {
-  if (request->page_size() < 0 || request->page_size() > 1000) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must be 0 to 1000");
-  }
+  absl::StatusOr<size_t> limit = PageSizeOf(request->page_size(), 100);
+  if (!limit.ok()) return ToGrpcStatus(limit.status());
   // Who reads is checked against the latest registry (a key revoked since
   // the first page reads no more), whatever snapshot the pages come from.
   absl::StatusOr<v1::Actor> reader =
@@ -227,7 +228,6 @@ grpc::Status WaybillServiceImpl::ServeListWaybills(grpc::ServerContextBase* cont
     after = request->page_token().substr(colon + 1);
   }
   TellLogSize(context, snapshot->size());
-  const size_t limit = request->page_size() == 0 ? 100 : request->page_size();
   const v1::ListWaybillsRequest& f = *request;
   const v1::Actor actor = *reader;
   const auto keep = [&](const WaybillState& s) {
@@ -257,8 +257,8 @@ grpc::Status WaybillServiceImpl::ServeListWaybills(grpc::ServerContextBase* cont
     party = f.consignee_uscc();
   }
   absl::StatusOr<WaybillPage> page =
-      party.empty() ? waybill::ListWaybills(*snapshot, after, limit, keep)
-                    : waybill::ListWaybillsOf(*snapshot, party, after, limit, keep);
+      party.empty() ? waybill::ListWaybills(*snapshot, after, *limit, keep)
+                    : waybill::ListWaybillsOf(*snapshot, party, after, *limit, keep);
   if (!page.ok()) return ToGrpcStatus(page.status());
   const absl::StatusOr<const crypto::SigningKey*> code_key = book_->CodeKey(*snapshot);
   for (const WaybillState& s : page->waybills) {
@@ -291,7 +291,7 @@ grpc::Status WaybillServiceImpl::ServeListVehiclesInPark(
       reads_->Authenticate(*snapshot, *context, kListVehiclesInParkMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   TellLogSize(context, snapshot->size());
-  const bool allowed = reader->role() == v1::REGULATOR || reader->role() == v1::PLATFORM_ADMIN ||
+  const bool allowed = ReadsEveryEnterprise(*reader) ||
                        (reader->role() == v1::PARK_GATE && reader->park_id() == request->park_id());
   if (!allowed) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
