@@ -5,6 +5,11 @@
 // offline, queued and sent later with the scans' own time), store-in by a
 // photo, a stock-take, and a refusal.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -59,6 +64,28 @@ class StaffAppE2eTest : public ChemledgerdE2eTest {
     a.body = r->body;
     for (const auto& [name, value] : r->headers) a.headers[name] = value;
     return a;
+  }
+
+  // Sends `request` as it is on a fresh connection; the answer's first line.
+  std::string RawStatusLine(const std::string& request) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(http_port_));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string answer;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 &&
+        send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(request.size())) {
+      char buffer[512];
+      ssize_t n;
+      while (answer.find("\r\n") == std::string::npos &&
+             (n = recv(fd, buffer, sizeof buffer, 0)) > 0) {
+        answer.append(buffer, static_cast<size_t>(n));
+      }
+    }
+    close(fd);
+    return answer.substr(0, answer.find("\r\n"));
   }
 
   // Read credentials for `method` over `bytes`, as HTTP headers.
@@ -147,6 +174,33 @@ TEST_F(StaffAppE2eTest, TheBridgeCarriesSignedCallsAndRefusesTheRest) {
   a = Http("POST", "/app/rpc/chemledger.v1.LedgerService/ListStock", stock_bytes);
   EXPECT_EQ(a.status, 401) << a.body;
   EXPECT_NE(Field(Json(a.body), "message").find("chemledger-key-id"), std::string::npos) << a.body;
+
+  // Credentials that are not what a gRPC client could send (bytes gRPC
+  // takes only in binary metadata): refused by the bridge, naming the
+  // header, and the server is still there.
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, std::string>>{{"chemledger-key-id", "\xc3\xa9"},
+                                                        {"chemledger-key-id", "ABCDEF0123456789"},
+                                                        {"chemledger-time", "12\x01"},
+                                                        {"chemledger-nonce", "%0A"},
+                                                        {"chemledger-signature", "AAAA"}}) {
+    httplib::Headers bad = {{"chemledger-key-id", "0123456789abcdef"},
+                            {"chemledger-time", "1700000000"},
+                            {"chemledger-nonce", std::string(32, 'a')},
+                            {"chemledger-signature", std::string(86, 'A') + "=="}};
+    bad.erase(name);
+    bad.emplace(name, value);
+    a = Http("POST", "/app/rpc/chemledger.v1.LedgerService/ListStock", stock_bytes, bad);
+    EXPECT_EQ(a.status, 401) << name << ": " << a.body;
+    EXPECT_NE(Field(Json(a.body), "message").find(name), std::string::npos) << a.body;
+  }
+  // A body larger than any call's is refused before it is read: the answer
+  // comes to the headers alone.
+  EXPECT_EQ(RawStatusLine(absl::StrCat(
+                "POST /app/rpc/chemledger.v1.LedgerService/Append HTTP/1.1\r\nHost: x\r\n"
+                "Content-Type: application/x-protobuf\r\nContent-Length: ",
+                3 << 20, "\r\n\r\n")),
+            "HTTP/1.1 413 Payload Too Large");
 
   // The public read, no credentials.
   a = Http("POST", "/app/rpc/chemledger.v1.RegistryService/GetDeployment", "");
@@ -398,6 +452,16 @@ TEST_F(StaffAppE2eTest, InChromiumWarehouseStaffWorkByScanOfflineToo) {
   const google::protobuf::Struct& refused = steps["refused"];
   EXPECT_NE(text(refused, "refused").find("被拒"), std::string::npos) << text(refused, "refused");
   EXPECT_EQ(text(refused, "pending"), "待提交 0");
+}
+
+// --staff-app off: neither the app nor the bridge, and /app/ is not taken
+// for a label.
+TEST_F(StaffAppE2eTest, TheStaffAppCanBeTurnedOff) {
+  ASSERT_NO_FATAL_FAILURE(StartServer({"--staff-app", "off"}));
+  Answer a = Http("GET", "/app/");
+  EXPECT_EQ(a.status, 404);
+  EXPECT_NE(a.body.find("--staff-app off"), std::string::npos) << a.body;
+  EXPECT_EQ(Http("POST", "/app/rpc/chemledger.v1.RegistryService/GetDeployment", "").status, 404);
 }
 
 // A receipt that takes a registered site over its capacity is booked, and

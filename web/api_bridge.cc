@@ -52,6 +52,10 @@ std::string ErrorJson(grpc::StatusCode code, absl::string_view message) {
 
 namespace {
 
+bool IsLowerHex(absl::string_view s, size_t length) {
+  return s.size() == length && s.find_first_not_of("0123456789abcdef") == absl::string_view::npos;
+}
+
 BridgeAnswer Refuse(grpc::StatusCode code, absl::string_view message) {
   return {HttpStatusOf(static_cast<int>(code)), ErrorJson(code, message)};
 }
@@ -132,13 +136,30 @@ BridgeAnswer ApiBridge::Call(absl::string_view method, const std::string& reques
                                  read_auth::kNonceHeader,
                                  " and chemledger-signature (base64) (docs/staff-app.md)"));
     }
+    // Checked here, before they become gRPC metadata: gRPC takes only
+    // printable ASCII in metadata values, and the services' own checks must
+    // see what a gRPC client could have sent.
+    if (!IsLowerHex(credentials.key_id, 16)) {
+      return Refuse(grpc::StatusCode::UNAUTHENTICATED,
+                    absl::StrCat(read_auth::kKeyIdHeader, ": 16 lowercase hex digits"));
+    }
+    if (credentials.time.size() > 20 ||
+        credentials.time.find_first_not_of("0123456789") != std::string::npos) {
+      return Refuse(grpc::StatusCode::UNAUTHENTICATED,
+                    absl::StrCat(read_auth::kTimeHeader, ": Unix seconds, decimal"));
+    }
+    if (!IsLowerHex(credentials.nonce, 32)) {
+      return Refuse(grpc::StatusCode::UNAUTHENTICATED,
+                    absl::StrCat(read_auth::kNonceHeader, ": 32 lowercase hex digits"));
+    }
     read_auth::ReadCredentials forwarded;
     forwarded.key_id = credentials.key_id;
     forwarded.time = credentials.time;
     forwarded.nonce = credentials.nonce;
-    if (!absl::Base64Unescape(credentials.signature_base64, &forwarded.signature)) {
+    if (!absl::Base64Unescape(credentials.signature_base64, &forwarded.signature) ||
+        forwarded.signature.size() != 64) {
       return Refuse(grpc::StatusCode::UNAUTHENTICATED,
-                    "chemledger-signature: not standard base64");
+                    "chemledger-signature: 64 bytes in standard base64");
     }
     read_auth::AttachCredentials(&context, forwarded);
   }

@@ -55,6 +55,30 @@ constexpr size_t kMaxBodyBytes = 4 << 20;
 constexpr int kMaxConcurrentDecodes = 2;
 // What a photo costs against the anonymous limit, in scans.
 constexpr double kDecodeCost = 10;
+// Bridge calls in progress at once (each holds one of the server's threads
+// until the service answers): the rest of the threads stay free for the
+// public scan pages.
+constexpr int kMaxConcurrentBridgeCalls = 6;
+// The largest body of anything but a photo: an Append's envelope is at most
+// about 1 MiB (the ledger's entry limit).
+constexpr size_t kMaxCallBodyBytes = 2 << 20;
+
+// Counts a slot taken for as long as it lives; `taken` says whether it got
+// one (at most `limit` at once).
+class Slot {
+ public:
+  Slot(std::atomic<int>* in_use, int limit) : in_use_(in_use) {
+    taken_ = in_use_->fetch_add(1) < limit;
+  }
+  ~Slot() { in_use_->fetch_sub(1); }
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+  bool taken() const { return taken_; }
+
+ private:
+  std::atomic<int>* in_use_;
+  bool taken_ = false;
+};
 
 PageRequest PageRequestOf(const httplib::Request& req) {
   PageRequest page;
@@ -148,6 +172,7 @@ struct ScanServer::Impl {
   RateLimiter anonymous{kAnonymousScansPerSecond, kAnonymousScanBurst};
   std::unique_ptr<ApiBridge> bridge;  // null: no staff app
   std::atomic<int> decoding{0};
+  std::atomic<int> bridging{0};
   int port = 0;
   std::thread thread;
 
@@ -227,13 +252,16 @@ void ScanServer::Impl::ServeDecode(const httplib::Request& req, httplib::Respons
     return SendJson(res, 429, ErrorJson(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                         "too many photos from this network address; wait a few seconds"));
   }
-  if (decoding.fetch_add(1) >= kMaxConcurrentDecodes) {
-    decoding.fetch_sub(1);
-    res.set_header("Retry-After", "2");
-    return SendJson(res, 503, ErrorJson(grpc::StatusCode::UNAVAILABLE, "the server is reading other photos; try again"));
+  absl::StatusOr<std::vector<std::string>> texts;
+  {
+    const Slot slot(&decoding, kMaxConcurrentDecodes);
+    if (!slot.taken()) {
+      res.set_header("Retry-After", "2");
+      return SendJson(res, 503, ErrorJson(grpc::StatusCode::UNAVAILABLE,
+                                          "the server is reading other photos; try again"));
+    }
+    texts = render::ReadQrCodes(req.body);
   }
-  absl::StatusOr<std::vector<std::string>> texts = render::ReadQrCodes(req.body);
-  decoding.fetch_sub(1);
   if (!texts.ok()) {
     // ReadQrCodes' messages name no input of anyone else; still, a fixed text.
     return SendJson(res, 400, ErrorJson(grpc::StatusCode::INVALID_ARGUMENT,
@@ -287,6 +315,12 @@ void ScanServer::Impl::RouteStaffApp() {
     credentials.time = req.get_header_value(read_auth::kTimeHeader);
     credentials.nonce = req.get_header_value(read_auth::kNonceHeader);
     credentials.signature_base64 = req.get_header_value("chemledger-signature");
+    const Slot slot(&bridging, kMaxConcurrentBridgeCalls);
+    if (!slot.taken()) {
+      res.set_header("Retry-After", "1");
+      return SendJson(res, 503, ErrorJson(grpc::StatusCode::UNAVAILABLE,
+                                          "the server is busy with other calls; try again"));
+    }
     BridgeAnswer answer = bridge->Call(req.matches[1].str(), req.body, credentials);
     SendJson(res, answer.http_status, std::move(answer.json));
   });
@@ -296,7 +330,18 @@ void ScanServer::Impl::RouteStaffApp() {
 }
 
 void ScanServer::Impl::Route() {
-  if (bridge) RouteStaffApp();
+  if (bridge) {
+    RouteStaffApp();
+  } else {
+    // Not a label path either: say what it is.
+    const auto off = [](const httplib::Request&, httplib::Response& res) {
+      res.status = 404;
+      res.set_content("the staff app is off on this server (chemledgerd serve --staff-app off)",
+                      "text/plain; charset=utf-8");
+    };
+    http->Get(R"(/app(/.*)?)", off);
+    http->Post(R"(/app(/.*)?)", off);
+  }
   http->Get(R"(/static/ghs/(GHS0[1-9])\.png)",
             [](const httplib::Request& req, httplib::Response& res) {
               SendPng(res, render::GhsPictogramPng(req.matches[1].str()));
@@ -385,6 +430,16 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   impl->http->set_read_timeout(5, 0);
   impl->http->set_write_timeout(10, 0);
   impl->http->set_payload_max_length(kMaxBodyBytes);
+  // Refused before the body is read: anything but a photo is small.
+  impl->http->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (req.path != "/app/api/decode" &&
+        req.get_header_value<uint64_t>("Content-Length") > kMaxCallBodyBytes) {
+      res.status = 413;
+      res.set_header("Connection", "close");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   impl->Route();
   const auto& [host, port] = *listen;
   impl->port = port == 0 ? impl->http->bind_to_any_port(host) : port;

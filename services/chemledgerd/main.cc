@@ -8,7 +8,7 @@
 //                    --admin-key FILE [--admin-name NAME] [--passphrase-file F]
 //                    [--label-key-days N]
 //   chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file F]
-//                     [--http-listen HOST:PORT|none] [--http-port-file F]
+//                     [--http-listen HOST:PORT|none] [--http-port-file F] [--staff-app on|off]
 //                     [--tls-cert F --tls-key F] [--max-threads N]
 //                     [--cache-mb N] [--debug-sync-delay-ms MS]
 //   chemledgerd label-key new --data DIR
@@ -88,6 +88,7 @@ constexpr char kInitUsage[] =
 constexpr char kServeUsage[] =
     "usage: chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file FILE]\n"
     "                         [--http-listen HOST:PORT|none] [--http-port-file FILE]\n"
+    "                         [--staff-app on|off]\n"
     "                         [--tls-cert FILE --tls-key FILE] [--max-threads N]\n"
     "                         [--cache-mb N] [--waybill-consent=off]\n"
     "                         [--read-credentials=v1-accepted]\n"
@@ -100,6 +101,8 @@ constexpr char kServeUsage[] =
     "from a label's QR; docs/scan-page.md) over HTTP on --http-listen (default\n"
     "127.0.0.1:7480; none: no HTTP). Both use --tls-cert and --tls-key when given;\n"
     "without TLS neither listens beyond loopback.\n"
+    "--staff-app off leaves out the staff app and the gRPC API over HTTP it calls\n"
+    "(/app/; docs/staff-app.md), which are on the HTTP port by default.\n"
     "--port-file and --http-port-file write the bound ports once the server\n"
     "accepts calls. SIGINT or\n"
     "SIGTERM stop it gracefully; every acknowledged write is already durable.\n"
@@ -378,7 +381,14 @@ absl::Status Serve(const cli::Args& args) {
     http_options.listen = http_listen;
     // The staff app's calls reach the services in-process, through the
     // same handlers (and checks) as calls over the network.
-    http_options.api_channel = server->InProcessChannel(grpc::ChannelArguments());
+    const std::string staff_app = args.Get("staff-app", "on");
+    if (staff_app != "on" && staff_app != "off") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--staff-app: '", staff_app, "' must be on or off"));
+    }
+    if (staff_app == "on") {
+      http_options.api_channel = server->InProcessChannel(grpc::ChannelArguments());
+    }
     if (args.Has("tls-cert")) {
       http_options.tls_cert_file = args.Get("tls-cert");
       http_options.tls_key_file = args.Get("tls-key");
@@ -463,7 +473,8 @@ int Main(int argc, char** argv) {
        Init},
       {{"serve"},
        kServeUsage,
-       {{"data", "listen", "port-file", "http-listen", "http-port-file", "tls-cert", "tls-key",
+       {{"data", "listen", "port-file", "http-listen", "http-port-file", "staff-app", "tls-cert",
+         "tls-key",
          "max-threads", "cache-mb",
          "waybill-consent", "read-credentials", "debug-sync-delay-ms"},
         {}},
@@ -504,4 +515,10 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace chemledger::server
 
-int main(int argc, char** argv) { return chemledger::server::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // A client that goes away while the HTTP server writes to it (a phone
+  // leaving a page half loaded) must cost that write only: cpp-httplib
+  // writes without MSG_NOSIGNAL, and SIGPIPE would end the process.
+  signal(SIGPIPE, SIG_IGN);
+  return chemledger::server::Main(argc, argv);
+}

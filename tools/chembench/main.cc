@@ -16,6 +16,7 @@
 //   chembench pages --chemledgerd PATH [--dir DIR] [--page-rate N] [--write-rate N]
 //                   [--seconds N] [--codes N]
 
+#include <csignal>
 #include <iostream>
 #include <string>
 #include <utility>
@@ -294,6 +295,8 @@ const Benchmark kBenchmarks[] = {
 }  // namespace
 
 int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);  // a closed HTTP connection is an error, not the end
+
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << kUsage;

@@ -13,8 +13,9 @@
 // them through the server's HTTP bridge (web/api_bridge.h) to
 // LedgerService.Append, which checks every rule. Signing needs no network,
 // so a scan made offline is signed at once with its own time and kept in a
-// queue on the device (localStorage) until the server takes it; a retry
-// sends the same bytes, which the ledger answers with the first receipt.
+// queue on the device (localStorage, one key per record, so that two tabs
+// never overwrite each other's) until the server takes it; a retry sends the
+// same bytes, which the ledger answers with the first receipt.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -124,7 +125,6 @@ const app = {
   sites: saved.sites || [],
   waybills: saved.waybills || {},  // number -> WaybillRecord (JSON), for working offline
   clockOffset: saved.clockOffset || 0,  // server clock - device clock, seconds
-  queue: saved.queue || [],  // {id, what, envelope, at, state, message, log_index}
   task: saved.task || 'receive',
   site: saved.site || '',
   scanned: new Map(),  // code -> {url, at, verdict, note}
@@ -133,8 +133,37 @@ const app = {
 function save() {
   localStorage.setItem(STORE, JSON.stringify({
     origin: app.origin, actor: app.actor, sites: app.sites, waybills: app.waybills,
-    clockOffset: app.clockOffset, queue: app.queue, task: app.task, site: app.site,
+    clockOffset: app.clockOffset, task: app.task, site: app.site,
   }));
+}
+
+// The queue: one localStorage key per record, {id, seq, what, envelope, at,
+// state: 'pending' | 'done' | 'refused', message, log_index}. Read afresh
+// each time: another tab may have added or sent records.
+const QUEUE = 'chemledger-staff-queue/';
+function queueItems() {
+  const items = [];
+  for (let i = 0; i < localStorage.length; ++i) {
+    const key = localStorage.key(i);
+    if (!key.startsWith(QUEUE)) continue;
+    try { items.push(JSON.parse(localStorage.getItem(key))); } catch (e) { /* not ours */ }
+  }
+  return items.sort((a, b) => a.seq - b.seq);
+}
+const putItem = (item) => localStorage.setItem(QUEUE + item.id, JSON.stringify(item));
+const dropItem = (item) => localStorage.removeItem(QUEUE + item.id);
+const pendingCount = () => queueItems().filter((i) => i.state === 'pending').length;
+let nextSeq = Date.now() * 1000;
+
+// A waybill kept for working offline: what the page reads of it, without
+// its signed changes (which can be large); at most 20 kept.
+function keepWaybill(number, record) {
+  const { changes, ...kept } = record;
+  delete app.waybills[number];
+  app.waybills[number] = kept;
+  const numbers = Object.keys(app.waybills);
+  for (const old of numbers.slice(0, Math.max(0, numbers.length - 20))) delete app.waybills[old];
+  save();
 }
 // Seconds on the server's clock (event times must not be in its future).
 const now = () => Math.floor(Date.now() / 1000) + app.clockOffset;
@@ -189,7 +218,7 @@ function setOnline(online) {
 function showEnrolment() {
   $('enrol').hidden = false;
   $('work').hidden = true;
-  $('queue-section').hidden = app.queue.length === 0;
+  $('queue-section').hidden = queueItems().length === 0;
   if (!app.key) { $('key-info').hidden = true; $('make-key').hidden = false; return; }
   $('make-key').hidden = true;
   $('key-info').hidden = false;
@@ -301,7 +330,8 @@ function verifySoon() {
   verifyTimer = setTimeout(verifyScanned, 300);
 }
 async function verifyScanned() {
-  const waiting = [...app.scanned.entries()].filter(([, s]) => s.url && !s.verdict);
+  // VerifyService takes at most 1000 URLs a call.
+  const waiting = [...app.scanned.entries()].filter(([, s]) => s.url && !s.verdict).slice(0, 1000);
   if (!waiting.length || !app.online) return;
   const request = new ProtoWriter();
   for (const [, s] of waiting) request.string(1, s.url);
@@ -314,6 +344,7 @@ async function verifyScanned() {
       scanned.note = (v.label.warnings || []).join('；');
     });
     render();
+    if (waiting.length === 1000) verifySoon();
   } catch (e) {
     if (!(e instanceof Offline)) note('核验失败：' + e.message, 'refused');
   }
@@ -324,8 +355,7 @@ async function loadWaybill({ quiet = false } = {}) {
   if (!number) return;
   try {
     const record = await call(METHOD.waybill, new ProtoWriter().string(1, number).done());
-    app.waybills[number] = record;
-    save();
+    keepWaybill(number, record);
     if (!quiet) note(`已加载运单 ${number}`);
   } catch (e) {
     if (e instanceof Offline) {
@@ -376,7 +406,8 @@ function listOf(title, codes, kind) {
 }
 
 function render() {
-  $('pending').textContent = `待提交 ${app.queue.filter((i) => i.state === 'pending').length}`;
+  const queue = queueItems();
+  $('pending').textContent = `待提交 ${queue.filter((i) => i.state === 'pending').length}`;
   if (!app.actor) return;
   const byWaybill = app.task === 'receive' || app.task === 'ship';
   $('waybill-row').hidden = !byWaybill;
@@ -410,16 +441,16 @@ function render() {
   }
   if (app.task === 'stocktake' && app.stocktake) comparison.append(...app.stocktake);
 
-  const queue = $('queue');
-  queue.textContent = '';
-  for (const item of [...app.queue].reverse()) {
+  const list_ = $('queue');
+  list_.textContent = '';
+  for (const item of [...queue].reverse()) {
     const li = document.createElement('li');
     li.className = item.state;
     const when = new Date(item.at * 1000).toLocaleString('zh-CN', { hour12: false });
     const state = item.state === 'done' ? `已记录（日志序号 ${item.log_index}）`
         : item.state === 'refused' ? `被拒：${item.message}` : '待提交';
     li.textContent = `${when} ${item.what} — ${state}`;
-    queue.appendChild(li);
+    list_.appendChild(li);
   }
 }
 
@@ -441,13 +472,14 @@ async function record(step, codes, at, fill, what) {
         .raw(2, payload)
         .message(3, new ProtoWriter().string(1, app.key.keyId).raw(2, signature))
         .done();
-    app.queue.push({ id, what: `${what}，${part.length} 件`, envelope: base64(envelope), at,
-                     state: 'pending' });
+    // Stored before anything else happens: a full storage refuses here,
+    // and the caller says so, with the scans still on the screen.
+    putItem({ id, seq: ++nextSeq, what: `${what}，${part.length} 件`,
+              envelope: base64(envelope), at, state: 'pending' });
   }
   // Keep what is pending or refused, and the last 50 recorded.
-  const done = app.queue.filter((i) => i.state === 'done');
-  app.queue = app.queue.filter((i) => i.state !== 'done' || done.indexOf(i) >= done.length - 50);
-  save();
+  const done = queueItems().filter((i) => i.state === 'done');
+  for (const old of done.slice(0, Math.max(0, done.length - 50))) dropItem(old);
   render();
   flush();
 }
@@ -458,7 +490,7 @@ async function flush() {
   flushing = true;
   let sent = false;
   try {
-    for (const item of app.queue) {
+    for (const item of queueItems()) {
       if (item.state !== 'pending') continue;
       try {
         const receipt = await call(METHOD.append, unbase64(item.envelope), { read: false });
@@ -466,13 +498,15 @@ async function flush() {
         item.log_index = receipt.log_index;
         sent = true;
       } catch (e) {
-        // Offline, busy or restarting: the same bytes go again later.
-        if (e instanceof Offline || [429, 502, 503, 504].includes(e.status)) break;
+        // Offline, busy, restarting, or an answer that is not the ledger's
+        // decision: the same bytes go again later. The ledger's refusals
+        // (400, 401, 403, 404, 409) are final.
+        if (!(e instanceof Refusal) || ![400, 401, 403, 404, 409].includes(e.status)) break;
         item.state = 'refused';
         item.message = e.message;
         sent = true;
       }
-      save();
+      putItem(item);
       render();
     }
   } finally {
@@ -480,11 +514,31 @@ async function flush() {
     save();
     render();
   }
+  // The saved waybill is read again once nothing waits to be sent (until
+  // then it follows what this device booked).
   const number = $('waybill').value.trim();
-  if (sent && app.online && number && app.waybills[number]) await loadWaybill({ quiet: true });
+  if (sent && app.online && number && app.waybills[number] && pendingCount() === 0) {
+    await loadWaybill({ quiet: true });
+  }
 }
 
+let submitting = false;
 async function submit() {
+  if (submitting) return;  // a second tap while the first is signing
+  submitting = true;
+  $('submit').disabled = true;
+  try {
+    await submitScans();
+  } catch (e) {
+    note('未能保存：' + (e && e.name === 'QuotaExceededError'
+        ? '本机存储已满，请联网提交后再试；已扫描的包装仍在列表中' : e.message), 'refused');
+  } finally {
+    submitting = false;
+    $('submit').disabled = false;
+  }
+}
+
+async function submitScans() {
   const codes = [...app.scanned.keys()];
   if (app.task === 'stocktake') return stocktake(codes);
   if (!codes.length) { note('还没有扫描任何包装', 'pending'); return; }
@@ -503,18 +557,19 @@ async function submit() {
     // does); without one (offline, never loaded) the ledger decides.
     const book = expected ? codes.filter((c) => expected.has(c)) : codes;
     if (!book.length) { note('扫到的包装都不在本运单上，未记录', 'refused'); return; }
-    // The saved waybill follows what was booked, offline too; it is read
-    // again from the server once the queue has gone in.
-    if (record_) {
-      const done = app.task === 'receive' ? 'received' : 'shipped';
-      record_[done] = [...(record_[done] || []), ...book];
-    }
     if (app.task === 'receive') {
       await record(STEP.RECEIVING, book, at, () => {}, `收货 运单 ${number || '（未加载）'}`);
     } else {
       await record(STEP.SHIPPING, book, at, (e) => {
         e.string(11, record_.waybill.consignee.uscc).string(12, record_.waybill.waybill_number);
       }, `发货 运单 ${number}`);
+    }
+    // The saved waybill follows what was booked, offline too; it is read
+    // again from the server once the queue has gone in.
+    if (record_) {
+      const done = app.task === 'receive' ? 'received' : 'shipped';
+      record_[done] = [...(record_[done] || []), ...book];
+      save();
     }
     if (expected) {
       const missing = [...expected].filter((c) => !app.scanned.has(c)).length;
@@ -602,12 +657,13 @@ async function start() {
   };
   $('check-enrolment').onclick = checkEnrolment;
   $('forget-key').onclick = async () => {
-    if (app.queue.some((i) => i.state === 'pending')) {
+    if (pendingCount() > 0) {
       alert('还有待提交的记录，提交后才能注销。');
       return;
     }
     if (!confirm('注销后本机需要重新登记。确定？')) return;
     await dropKey();
+    for (const item of queueItems()) dropItem(item);
     localStorage.removeItem(STORE);
     location.reload();
   };
@@ -625,6 +681,8 @@ async function start() {
   $('submit').onclick = submit;
   $('clear').onclick = () => { app.scanned.clear(); app.stocktake = null; note(''); render(); };
   window.addEventListener('online', () => { setOnline(true); flush(); });
+  // Another tab queued or sent records.
+  window.addEventListener('storage', (e) => { if (e.key && e.key.startsWith(QUEUE)) render(); });
   window.addEventListener('offline', () => setOnline(false));
   setInterval(flush, 30000);
 
