@@ -80,18 +80,25 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
       }
     }
   };
-  const size_t workers_wanted = n < 16 ? 1 : std::min<size_t>(std::max<size_t>(threads, 1), n / 8);
-  if (workers_wanted <= 1) {
+  // A single write is checked here, at once.
+  if (n <= 1) {
     check_range(0, n);
     return signers;
   }
-  // A batch's checks run on the pool's workers, of lower priority than the
-  // threads that answer calls (a read or a single write arriving meanwhile is
-  // served first, and the batch takes what CPU is left), and on this thread.
+  // A batch's checks (a stream's) run on the pool's workers only, of lower
+  // priority than the threads that answer calls: a read or a single write
+  // arriving meanwhile is served first, and the batch takes what CPU is
+  // left. This thread (a stream's handler, at the callers' priority) waits.
+  const size_t workers_wanted =
+      n < 16 ? 1 : std::min<size_t>(std::max<size_t>(threads, 1), n / 8);
   const size_t per = (n + workers_wanted - 1) / workers_wanted;
-  VerifyPool().ParallelFor(workers_wanted, [&](size_t t) {
-    check_range(std::min(n, t * per), std::min(n, (t + 1) * per));
-  });
+  std::vector<std::shared_ptr<WorkerPool::Task>> tasks;
+  tasks.reserve(workers_wanted);
+  for (size_t t = 0; t < workers_wanted; ++t) {
+    tasks.push_back(VerifyPool().Run(
+        [&, t] { check_range(std::min(n, t * per), std::min(n, (t + 1) * per)); }));
+  }
+  for (const std::shared_ptr<WorkerPool::Task>& task : tasks) task->Wait();
   return signers;
 }
 
