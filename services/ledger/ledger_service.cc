@@ -131,11 +131,10 @@ grpc::Status LedgerServiceImpl::ServeGetEvent(grpc::ServerContextBase* context,
                                            const v1::GetEventRequest* request,
                                            absl::string_view request_bytes,
                                            v1::EventRecord* response) {
-  std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
-  absl::StatusOr<v1::Actor> reader =
-      reads_->Authenticate(*snapshot, *context, kGetEventMethod, request_bytes);
-  if (!reader.ok()) return ToGrpcStatus(reader.status());
-  TellLogSize(context, snapshot->size());
+  absl::StatusOr<Reading> reading = BeginRead(context, kGetEventMethod, request_bytes);
+  if (!reading.ok()) return ToGrpcStatus(reading.status());
+  const std::shared_ptr<const storage::Snapshot>& snapshot = reading->snapshot;
+  const v1::Actor* const reader = &reading->reader;
   // Who may not read an event learns nothing about it, not even whether it
   // exists.
   const bool regulator =
@@ -196,11 +195,10 @@ grpc::Status LedgerServiceImpl::ServeGetHistory(grpc::ServerContextBase* context
                                            const v1::GetHistoryRequest* request,
                                            absl::string_view request_bytes,
                                            v1::History* response) {
-  std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
-  absl::StatusOr<v1::Actor> reader =
-      reads_->Authenticate(*snapshot, *context, kGetHistoryMethod, request_bytes);
-  if (!reader.ok()) return ToGrpcStatus(reader.status());
-  TellLogSize(context, snapshot->size());
+  absl::StatusOr<Reading> reading = BeginRead(context, kGetHistoryMethod, request_bytes);
+  if (!reading.ok()) return ToGrpcStatus(reading.status());
+  const std::shared_ptr<const storage::Snapshot>& snapshot = reading->snapshot;
+  const v1::Actor* const reader = &reading->reader;
   // MayRead is false for unknown codes: who may not read a code learns
   // nothing about it, not even whether it exists.
   absl::StatusOr<bool> may = MayRead(*snapshot, *reader, request->code());
@@ -265,11 +263,10 @@ grpc::Status LedgerServiceImpl::ServeListStock(grpc::ServerContextBase* context,
                                                const v1::ListStockRequest* request,
                                                absl::string_view request_bytes,
                                                v1::Stock* response) {
-  std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
-  absl::StatusOr<v1::Actor> reader =
-      reads_->Authenticate(*snapshot, *context, kListStockMethod, request_bytes);
-  if (!reader.ok()) return ToGrpcStatus(reader.status());
-  TellLogSize(context, snapshot->size());
+  absl::StatusOr<Reading> reading = BeginRead(context, kListStockMethod, request_bytes);
+  if (!reading.ok()) return ToGrpcStatus(reading.status());
+  const std::shared_ptr<const storage::Snapshot>& snapshot = reading->snapshot;
+  const v1::Actor* const reader = &reading->reader;
   const std::string custodian =
       request->enterprise_uscc().empty() ? reader->enterprise_uscc() : request->enterprise_uscc();
   if (grpc::Status may = MayReadSite(*snapshot, *reader, custodian, request->site()); !may.ok()) {
@@ -296,6 +293,17 @@ grpc::Status LedgerServiceImpl::ServeListStock(grpc::ServerContextBase* context,
   if (more && !stock->empty()) response->set_next_page_token(stock->back().code);
   response->set_log_size(snapshot->size());
   return grpc::Status::OK;
+}
+
+absl::StatusOr<LedgerServiceImpl::Reading> LedgerServiceImpl::BeginRead(
+    grpc::ServerContextBase* context, absl::string_view method, absl::string_view request_bytes) {
+  Reading reading{client_->Latest(), {}};
+  absl::StatusOr<v1::Actor> reader =
+      reads_->Authenticate(*reading.snapshot, *context, method, request_bytes);
+  if (!reader.ok()) return reader.status();
+  reading.reader = *std::move(reader);
+  TellLogSize(context, reading.snapshot->size());
+  return reading;
 }
 
 grpc::Status LedgerServiceImpl::MayReadSite(const storage::Snapshot& snapshot,
@@ -342,11 +350,10 @@ grpc::Status LedgerServiceImpl::ServeGetSiteLoad(grpc::ServerContextBase* contex
                                                  const v1::GetSiteLoadRequest* request,
                                                  absl::string_view request_bytes,
                                                  v1::SiteLoad* response) {
-  std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
-  absl::StatusOr<v1::Actor> reader =
-      reads_->Authenticate(*snapshot, *context, kGetSiteLoadMethod, request_bytes);
-  if (!reader.ok()) return ToGrpcStatus(reader.status());
-  TellLogSize(context, snapshot->size());
+  absl::StatusOr<Reading> reading = BeginRead(context, kGetSiteLoadMethod, request_bytes);
+  if (!reading.ok()) return ToGrpcStatus(reading.status());
+  const std::shared_ptr<const storage::Snapshot>& snapshot = reading->snapshot;
+  const v1::Actor* const reader = &reading->reader;
   const std::string custodian =
       request->enterprise_uscc().empty() ? reader->enterprise_uscc() : request->enterprise_uscc();
   if (grpc::Status may = MayReadSite(*snapshot, *reader, custodian, request->site()); !may.ok()) {
@@ -399,11 +406,10 @@ grpc::Status LedgerServiceImpl::ServeListSiteFlags(grpc::ServerContextBase* cont
                                                    const v1::ListSiteFlagsRequest* request,
                                                    absl::string_view request_bytes,
                                                    v1::SiteFlags* response) {
-  std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
-  absl::StatusOr<v1::Actor> reader =
-      reads_->Authenticate(*snapshot, *context, kListSiteFlagsMethod, request_bytes);
-  if (!reader.ok()) return ToGrpcStatus(reader.status());
-  TellLogSize(context, snapshot->size());
+  absl::StatusOr<Reading> reading = BeginRead(context, kListSiteFlagsMethod, request_bytes);
+  if (!reading.ok()) return ToGrpcStatus(reading.status());
+  const std::shared_ptr<const storage::Snapshot>& snapshot = reading->snapshot;
+  const v1::Actor* const reader = &reading->reader;
   const bool oversight = ReadsEveryEnterprise(*reader);
   const std::string enterprise =
       request->enterprise_uscc().empty() && !oversight ? reader->enterprise_uscc()
@@ -453,11 +459,10 @@ grpc::Status LedgerServiceImpl::ServeListScanSignals(grpc::ServerContextBase* co
                                                      const v1::ListScanSignalsRequest* request,
                                                      absl::string_view request_bytes,
                                                      v1::ScanSignals* response) {
-  std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
-  absl::StatusOr<v1::Actor> reader =
-      reads_->Authenticate(*snapshot, *context, kListScanSignalsMethod, request_bytes);
-  if (!reader.ok()) return ToGrpcStatus(reader.status());
-  TellLogSize(context, snapshot->size());
+  absl::StatusOr<Reading> reading = BeginRead(context, kListScanSignalsMethod, request_bytes);
+  if (!reading.ok()) return ToGrpcStatus(reading.status());
+  const std::shared_ptr<const storage::Snapshot>& snapshot = reading->snapshot;
+  const v1::Actor* const reader = &reading->reader;
   if (!ReadsEveryEnterprise(*reader)) {
     return Denied("the scan signals");
   }

@@ -135,6 +135,15 @@ class LedgerServiceImpl final : public LedgerServiceBase {
   grpc::Status ServeListSiteFlags(grpc::ServerContextBase* context,
                                   const v1::ListSiteFlagsRequest* request,
                                   absl::string_view request_bytes, v1::SiteFlags* response);
+  // A read's start: the latest committed state and who reads it (checked
+  // read credentials for `method` over `request_bytes`), the log size told
+  // to the caller.
+  struct Reading {
+    std::shared_ptr<const storage::Snapshot> snapshot;
+    v1::Actor reader;
+  };
+  absl::StatusOr<Reading> BeginRead(grpc::ServerContextBase* context, absl::string_view method,
+                                    absl::string_view request_bytes);
   // Whether `reader` may read what is at `site` of `custodian`: its own
   // enterprise's actors, regulators and platform administrators, and
   // responders who broke glass for the site.
