@@ -56,6 +56,7 @@ inline constexpr char kGetWaybillMethod[] = "/chemledger.v1.WaybillService/GetWa
 inline constexpr char kListVehiclesInParkMethod[] =
     "/chemledger.v1.WaybillService/ListVehiclesInPark";
 inline constexpr char kVerifyMethod[] = "/chemledger.v1.VerifyService/Verify";
+inline constexpr char kGetHistoryBundleMethod[] = "/chemledger.v1.AuditService/GetHistoryBundle";
 inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";
 // Unary writes (signed envelopes; no read credentials) and the one public
 // read of the registry.

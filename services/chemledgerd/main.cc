@@ -1,6 +1,6 @@
 // chemledgerd: the all-in-one ChemLedger server. One process, the embedded
 // LevelDB log, the gRPC services RegistryService, LabelService,
-// LedgerService, WaybillService and VerifyService on one port (plus gRPC
+// LedgerService, WaybillService, VerifyService and AuditService on one port (plus gRPC
 // health checking and server reflection), and the public scan pages over
 // HTTP on another (web/scan_server.h).
 //
@@ -41,6 +41,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "api/china_time.h"
 #include "crypto/key_files.h"
+#include "services/audit/audit_service.h"
 #include "services/chemledgerd/deployment.h"
 #include "services/chemledgerd/serving_status.h"
 #include "services/label/label_service.h"
@@ -94,8 +95,8 @@ constexpr char kServeUsage[] =
     "                         [--read-credentials=v1-accepted]\n"
     "                         [--debug-sync-delay-ms MS]\n"
     "\n"
-    "Serves RegistryService, LabelService, LedgerService, WaybillService and\n"
-    "VerifyService on one port\n"
+    "Serves RegistryService, LabelService, LedgerService, WaybillService,\n"
+    "VerifyService and AuditService on one port\n"
     "(default 127.0.0.1:7443;\n"
     "port 0 picks a free one), and the public scan pages (what a phone opens\n"
     "from a label's QR; docs/scan-page.md) over HTTP on --http-listen (default\n"
@@ -352,6 +353,7 @@ absl::Status Serve(const cli::Args& args) {
                                            &reads);
   waybill::WaybillServiceImpl waybill_service(d.waybills(), d.ledger_client(), &reads);
   verify::VerifyServiceImpl verify_service(d.ledger_client(), &reads);
+  audit::AuditServiceImpl audit_service(d.ledger_client(), &d.note_signer(), &reads);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -369,6 +371,7 @@ absl::Status Serve(const cli::Args& args) {
   builder.RegisterService(&ledger_service);
   builder.RegisterService(&waybill_service);
   builder.RegisterService(&verify_service);
+  builder.RegisterService(&audit_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));

@@ -1,0 +1,48 @@
+// AuditService (proto/chemledger/v1/audit_service.proto): the gRPC adapter
+// over the audit core (history_bundle.h). For regulators and platform
+// administrators; GetHistoryBundle is a raw method, its read credentials
+// checked over the request's bytes as received (raw_unary.h).
+//
+// Thread-safety: safe for gRPC's concurrent handlers. Everything passed to
+// the constructor must outlive the service.
+
+#ifndef CHEMLEDGER_SERVICES_AUDIT_AUDIT_SERVICE_H_
+#define CHEMLEDGER_SERVICES_AUDIT_AUDIT_SERVICE_H_
+
+#include "chemledger/v1/audit_service.grpc.pb.h"
+#include "crypto/checkpoint.h"
+#include "journal/ledger_client.h"
+#include "services/common/call_executor.h"
+#include "services/registry/read_access.h"
+
+namespace chemledger::audit {
+
+using AuditServiceBase =
+    v1::AuditService::WithRawCallbackMethod_GetHistoryBundle<v1::AuditService::Service>;
+
+class AuditServiceImpl final : public AuditServiceBase {
+ public:
+  // `checkpoint_signer` signs the bundles' checkpoints (the log's key).
+  AuditServiceImpl(journal::LedgerClient* ledger, const crypto::NoteSigner* checkpoint_signer,
+                   registry::ReadAuthenticator* reads)
+      : ledger_(ledger), signer_(checkpoint_signer), reads_(reads) {}
+
+  grpc::ServerUnaryReactor* GetHistoryBundle(grpc::CallbackServerContext* context,
+                                             const grpc::ByteBuffer* request,
+                                             grpc::ByteBuffer* response) override;
+
+ private:
+  grpc::Status ServeGetHistoryBundle(grpc::ServerContextBase* context,
+                                     const v1::GetHistoryBundleRequest* request,
+                                     absl::string_view request_bytes, v1::HistoryBundle* response);
+
+  journal::LedgerClient* const ledger_;
+  const crypto::NoteSigner* const signer_;
+  registry::ReadAuthenticator* const reads_;
+  // Runs the handlers (raw_unary.h): a long history is many proofs.
+  CallExecutor executor_{2, 64, "audit"};
+};
+
+}  // namespace chemledger::audit
+
+#endif  // CHEMLEDGER_SERVICES_AUDIT_AUDIT_SERVICE_H_

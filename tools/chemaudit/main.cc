@@ -1,0 +1,218 @@
+// chemaudit: the regulators' command line (docs/audit.md).
+//
+//   chemaudit checkpoint --server HOST:PORT [--tls-ca F] --note-key VKEY --out FILE
+//   chemaudit history CODE --server HOST:PORT [--tls-ca F] --key FILE
+//                     [--passphrase-file F] [--kept CHECKPOINT] --out BUNDLE
+//   chemaudit verify BUNDLE --note-key VKEY [--kept CHECKPOINT]
+//
+// `verify` works entirely offline: it needs the bundle, the log's note
+// verifier key (pinned: from `chemledgerd init`, DIR/note.vkey) and, to show
+// that the log was only ever extended, a checkpoint kept earlier.
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "api/wire.h"
+#include "chemledger/v1/audit_service.pb.h"
+#include "chemledger/v1/ledger_service.grpc.pb.h"
+#include "crypto/checkpoint.h"
+#include "services/audit/history_bundle.h"
+#include "tools/chemctl/common.h"
+#include "tools/cli/args.h"
+
+namespace chemledger::chemaudit {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: chemaudit COMMAND ...\n\n"
+    "  checkpoint --server HOST:PORT [--tls-ca F] --note-key VKEY --out FILE\n"
+    "      fetch the log's signed checkpoint, check it against the pinned note\n"
+    "      key, and keep it (a signed note) for later consistency checks\n"
+    "  history CODE --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
+    "          [--kept CHECKPOINT] --out BUNDLE\n"
+    "      fetch a code's history as a self-contained bundle (AuditService;\n"
+    "      regulators and platform administrators), proving consistency with\n"
+    "      the kept checkpoint when given\n"
+    "  verify BUNDLE --note-key VKEY [--kept CHECKPOINT]\n"
+    "      check a bundle offline: the checkpoint's signature, every inclusion\n"
+    "      proof, every event's signature and its chain, and with --kept that\n"
+    "      the log only grew since; exit status 1 at the first failure\n\n"
+    "VKEY: the note verifier key (\"<origin>+<hash>+<key>\") or a file holding it\n"
+    "(chemledgerd init writes DIR/note.vkey).\n";
+
+absl::StatusOr<crypto::NoteVerifier> NoteKey(const cli::Args& args) {
+  absl::StatusOr<std::string> text = args.Required("note-key");
+  if (!text.ok()) return text.status();
+  std::string vkey = *text;
+  if (vkey.find('+') == std::string::npos || std::ifstream(vkey).good()) {
+    absl::StatusOr<std::string> file = cli::ReadFileOrStdin(vkey);
+    if (!file.ok()) return file.status();
+    vkey = std::string(absl::StripAsciiWhitespace(*file));
+  }
+  absl::StatusOr<crypto::NoteVerifier> verifier = crypto::NoteVerifier::FromVerifierKey(vkey);
+  if (!verifier.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--note-key: ", verifier.status().message()));
+  }
+  return verifier;
+}
+
+// The size a kept checkpoint names (its second line), without checking it.
+absl::StatusOr<uint64_t> KeptSize(const std::string& note) {
+  std::vector<std::string> lines = absl::StrSplit(note, '\n');
+  uint64_t size = 0;
+  if (lines.size() < 2 || !absl::SimpleAtoi(lines[1], &size)) {
+    return absl::InvalidArgumentError("--kept: not a checkpoint (its second line is the tree size)");
+  }
+  return size;
+}
+
+int Fail(absl::string_view command, const absl::Status& s) {
+  std::cerr << "chemaudit " << command << ": " << s.message() << "\n";
+  return 1;
+}
+
+int Checkpoint(const std::vector<std::string>& argv) {
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(argv, {{"server", "tls-ca", "note-key", "out"}, {}});
+  if (!args.ok()) return Fail("checkpoint", args.status());
+  if (args->help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  absl::StatusOr<crypto::NoteVerifier> key = NoteKey(*args);
+  if (!key.ok()) return Fail("checkpoint", key.status());
+  absl::StatusOr<std::string> out = args->Required("out");
+  if (!out.ok()) return Fail("checkpoint", out.status());
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = chemctl::ServerChannel(*args);
+  if (!channel.ok()) return Fail("checkpoint", channel.status());
+  auto ledger = v1::LedgerService::NewStub(*channel);
+  v1::Checkpoint checkpoint;
+  const grpc::Status got =
+      ledger->GetCheckpoint(chemctl::Context().get(), v1::GetCheckpointRequest(), &checkpoint);
+  if (!got.ok()) return Fail("checkpoint", chemctl::ServerError(got));
+  absl::StatusOr<crypto::Checkpoint> opened =
+      crypto::OpenCheckpoint(checkpoint.signed_note(), key->name(), *key);
+  if (!opened.ok()) {
+    return Fail("checkpoint", absl::Status(opened.status().code(),
+                                           absl::StrCat("the server's checkpoint does not verify "
+                                                        "with the pinned key: ",
+                                                        opened.status().message())));
+  }
+  if (absl::Status s = chemctl::WriteFile(*out, checkpoint.signed_note()); !s.ok()) {
+    return Fail("checkpoint", s);
+  }
+  std::cout << "kept checkpoint of " << opened->origin << " at size " << opened->size << " in "
+            << *out << "\n";
+  return 0;
+}
+
+int History(const std::vector<std::string>& argv) {
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(
+      argv, {{"server", "tls-ca", "key", "passphrase-file", "kept", "out"}, {}});
+  if (!args.ok()) return Fail("history", args.status());
+  if (args->help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (args->positional().size() != 1) {
+    return Fail("history", absl::InvalidArgumentError("give one CODE"));
+  }
+  absl::StatusOr<std::string> out = args->Required("out");
+  if (!out.ok()) return Fail("history", out.status());
+  v1::GetHistoryBundleRequest request;
+  request.set_code(args->positional()[0]);
+  if (args->Has("kept")) {
+    absl::StatusOr<std::string> note = cli::ReadFileOrStdin(args->Get("kept"));
+    if (!note.ok()) return Fail("history", note.status());
+    absl::StatusOr<uint64_t> size = KeptSize(*note);
+    if (!size.ok()) return Fail("history", size.status());
+    request.set_consistency_from_size(*size);
+  }
+  absl::StatusOr<chemctl::ReadSession> session = chemctl::ReadSession::Open(*args);
+  if (!session.ok()) return Fail("history", session.status());
+  v1::HistoryBundle bundle;
+  if (absl::Status s = session->Call(api::kGetHistoryBundleMethod, request, &bundle); !s.ok()) {
+    return Fail("history", s);
+  }
+  if (absl::Status s = chemctl::WriteFile(*out, bundle.SerializeAsString()); !s.ok()) {
+    return Fail("history", s);
+  }
+  std::cout << "bundle of " << bundle.code() << ": " << bundle.events_size() << " events, "
+            << bundle.signer_registrations_size() << " signer registrations, checkpoint at size "
+            << bundle.checkpoint().tree_size() << ", in " << *out
+            << " (check it with chemaudit verify)\n";
+  return 0;
+}
+
+int Verify(const std::vector<std::string>& argv) {
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(argv, {{"note-key", "kept"}, {}});
+  if (!args.ok()) return Fail("verify", args.status());
+  if (args->help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (args->positional().size() != 1) {
+    return Fail("verify", absl::InvalidArgumentError("give one BUNDLE"));
+  }
+  absl::StatusOr<crypto::NoteVerifier> key = NoteKey(*args);
+  if (!key.ok()) return Fail("verify", key.status());
+  std::optional<crypto::Checkpoint> kept;
+  if (args->Has("kept")) {
+    absl::StatusOr<std::string> note = cli::ReadFileOrStdin(args->Get("kept"));
+    if (!note.ok()) return Fail("verify", note.status());
+    absl::StatusOr<crypto::Checkpoint> opened = crypto::OpenCheckpoint(*note, key->name(), *key);
+    if (!opened.ok()) {
+      return Fail("verify", absl::Status(opened.status().code(),
+                                         absl::StrCat("--kept: ", opened.status().message())));
+    }
+    kept = *std::move(opened);
+  }
+  absl::StatusOr<std::string> bytes = cli::ReadFileOrStdin(args->positional()[0]);
+  if (!bytes.ok()) return Fail("verify", bytes.status());
+  v1::HistoryBundle bundle;
+  if (!bundle.ParseFromString(*bytes)) {
+    return Fail("verify", absl::InvalidArgumentError(
+                              absl::StrCat(args->positional()[0], ": not a history bundle")));
+  }
+  absl::StatusOr<audit::VerifiedHistory> verified = audit::VerifyHistoryBundle(bundle, *key, kept);
+  if (!verified.ok()) {
+    return Fail("verify", absl::Status(verified.status().code(),
+                                       absl::StrCat(args->positional()[0], ": ",
+                                                    verified.status().message())));
+  }
+  std::cout << "verified: " << verified->code << ", " << verified->events << " events by "
+            << verified->signers << " signers, in the log of " << key->name() << " at size "
+            << verified->tree_size;
+  if (verified->consistent_with_kept) {
+    std::cout << ", which extends the kept checkpoint at size " << kept->size;
+  }
+  std::cout << "\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace chemledger::chemaudit
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    (args.empty() ? std::cerr : std::cout) << chemledger::chemaudit::kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  if (command == "checkpoint") return chemledger::chemaudit::Checkpoint(args);
+  if (command == "history") return chemledger::chemaudit::History(args);
+  if (command == "verify") return chemledger::chemaudit::Verify(args);
+  std::cerr << "chemaudit: unknown command '" << command << "'\n" << chemledger::chemaudit::kUsage;
+  return 2;
+}
