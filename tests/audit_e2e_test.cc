@@ -82,6 +82,19 @@ TEST_F(AuditE2eTest, AHistoryBundleVerifiesOfflineAgainstAKeptCheckpoint) {
   EXPECT_EQ(status, 1) << out;
   EXPECT_NE(out.find("give that checkpoint"), std::string::npos) << out;
 
+  // The same history as an EPCIS 2.0 document (verified first;
+  // services/audit/epcis_test checks such documents against GS1's schema).
+  std::tie(status, out) = Chemaudit(absl::StrCat("epcis ", bundle, " --note-key ", vkey,
+                                                 " --kept ", kept, " --out ", dir_, "/h.jsonld"));
+  ASSERT_EQ(status, 0) << out;
+  {
+    std::ifstream epcis(dir_ + "/h.jsonld");
+    std::stringstream text;
+    text << epcis.rdbuf();
+    EXPECT_NE(text.str().find("\"EPCISDocument\""), std::string::npos) << text.str();
+    EXPECT_NE(text.str().find("\"bizStep\": \"dispensing\""), std::string::npos);
+  }
+
   // A changed byte anywhere fails (services/audit/history_bundle_test tries
   // every byte; here a few, through the tool).
   std::ifstream in(bundle, std::ios::binary);

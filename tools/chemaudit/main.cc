@@ -4,6 +4,7 @@
 //   chemaudit history CODE --server HOST:PORT [--tls-ca F] --key FILE
 //                     [--passphrase-file F] [--kept CHECKPOINT] --out BUNDLE
 //   chemaudit verify BUNDLE --note-key VKEY [--kept CHECKPOINT]
+//   chemaudit epcis BUNDLE --note-key VKEY [--kept CHECKPOINT] [--out FILE]
 //
 // `verify` works entirely offline: it needs the bundle, the log's note
 // verifier key (pinned: from `chemledgerd init`, DIR/note.vkey) and, to show
@@ -25,6 +26,8 @@
 #include "chemledger/v1/audit_service.pb.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
+#include "absl/time/clock.h"
+#include "services/audit/epcis.h"
 #include "services/audit/history_bundle.h"
 #include "tools/chemctl/common.h"
 #include "tools/cli/args.h"
@@ -152,6 +155,46 @@ int History(const std::vector<std::string>& argv) {
   return 0;
 }
 
+// The bundle named by `args`, verified with --note-key and --kept.
+struct LoadedBundle {
+  v1::HistoryBundle bundle;
+  audit::VerifiedHistory verified;
+  std::optional<crypto::Checkpoint> kept;
+  std::string note_origin;
+};
+
+absl::StatusOr<LoadedBundle> LoadVerified(const cli::Args& args) {
+  if (args.positional().size() != 1) return absl::InvalidArgumentError("give one BUNDLE");
+  absl::StatusOr<crypto::NoteVerifier> key = NoteKey(args);
+  if (!key.ok()) return key.status();
+  LoadedBundle loaded;
+  loaded.note_origin = key->name();
+  if (args.Has("kept")) {
+    absl::StatusOr<std::string> note = cli::ReadFileOrStdin(args.Get("kept"));
+    if (!note.ok()) return note.status();
+    absl::StatusOr<crypto::Checkpoint> opened = crypto::OpenCheckpoint(*note, key->name(), *key);
+    if (!opened.ok()) {
+      return absl::Status(opened.status().code(),
+                          absl::StrCat("--kept: ", opened.status().message()));
+    }
+    loaded.kept = *std::move(opened);
+  }
+  const std::string& file = args.positional()[0];
+  absl::StatusOr<std::string> bytes = cli::ReadFileOrStdin(file);
+  if (!bytes.ok()) return bytes.status();
+  if (!loaded.bundle.ParseFromString(*bytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(file, ": not a history bundle"));
+  }
+  absl::StatusOr<audit::VerifiedHistory> verified =
+      audit::VerifyHistoryBundle(loaded.bundle, *key, loaded.kept);
+  if (!verified.ok()) {
+    return absl::Status(verified.status().code(),
+                        absl::StrCat(file, ": ", verified.status().message()));
+  }
+  loaded.verified = *std::move(verified);
+  return loaded;
+}
+
 int Verify(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(argv, {{"note-key", "kept"}, {}});
   if (!args.ok()) return Fail("verify", args.status());
@@ -159,42 +202,39 @@ int Verify(const std::vector<std::string>& argv) {
     std::cout << kUsage;
     return 0;
   }
-  if (args->positional().size() != 1) {
-    return Fail("verify", absl::InvalidArgumentError("give one BUNDLE"));
-  }
-  absl::StatusOr<crypto::NoteVerifier> key = NoteKey(*args);
-  if (!key.ok()) return Fail("verify", key.status());
-  std::optional<crypto::Checkpoint> kept;
-  if (args->Has("kept")) {
-    absl::StatusOr<std::string> note = cli::ReadFileOrStdin(args->Get("kept"));
-    if (!note.ok()) return Fail("verify", note.status());
-    absl::StatusOr<crypto::Checkpoint> opened = crypto::OpenCheckpoint(*note, key->name(), *key);
-    if (!opened.ok()) {
-      return Fail("verify", absl::Status(opened.status().code(),
-                                         absl::StrCat("--kept: ", opened.status().message())));
-    }
-    kept = *std::move(opened);
-  }
-  absl::StatusOr<std::string> bytes = cli::ReadFileOrStdin(args->positional()[0]);
-  if (!bytes.ok()) return Fail("verify", bytes.status());
-  v1::HistoryBundle bundle;
-  if (!bundle.ParseFromString(*bytes)) {
-    return Fail("verify", absl::InvalidArgumentError(
-                              absl::StrCat(args->positional()[0], ": not a history bundle")));
-  }
-  absl::StatusOr<audit::VerifiedHistory> verified = audit::VerifyHistoryBundle(bundle, *key, kept);
-  if (!verified.ok()) {
-    return Fail("verify", absl::Status(verified.status().code(),
-                                       absl::StrCat(args->positional()[0], ": ",
-                                                    verified.status().message())));
-  }
-  std::cout << "verified: " << verified->code << ", " << verified->events << " events by "
-            << verified->signers << " signers, in the log of " << key->name() << " at size "
-            << verified->tree_size;
-  if (verified->consistent_with_kept) {
-    std::cout << ", which extends the kept checkpoint at size " << kept->size;
+  absl::StatusOr<LoadedBundle> loaded = LoadVerified(*args);
+  if (!loaded.ok()) return Fail("verify", loaded.status());
+  const audit::VerifiedHistory& verified = loaded->verified;
+  std::cout << "verified: " << verified.code << ", " << verified.events << " events by "
+            << verified.signers << " signers, in the log of " << loaded->note_origin
+            << " at size " << verified.tree_size;
+  if (verified.consistent_with_kept) {
+    std::cout << ", which extends the kept checkpoint at size " << loaded->kept->size;
   }
   std::cout << "\n";
+  return 0;
+}
+
+int Epcis(const std::vector<std::string>& argv) {
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(argv, {{"note-key", "kept", "out"}, {}});
+  if (!args.ok()) return Fail("epcis", args.status());
+  if (args->help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  absl::StatusOr<LoadedBundle> loaded = LoadVerified(*args);
+  if (!loaded.ok()) return Fail("epcis", loaded.status());
+  absl::StatusOr<std::string> document = audit::EpcisDocumentOf(loaded->bundle, absl::Now());
+  if (!document.ok()) return Fail("epcis", document.status());
+  if (!args->Has("out")) {
+    std::cout << *document;
+    return 0;
+  }
+  if (absl::Status s = chemctl::WriteFile(args->Get("out"), *document); !s.ok()) {
+    return Fail("epcis", s);
+  }
+  std::cerr << "EPCIS 2.0 document of " << loaded->verified.events << " events in "
+            << args->Get("out") << "\n";
   return 0;
 }
 
@@ -213,6 +253,7 @@ int main(int argc, char** argv) {
   if (command == "checkpoint") return chemledger::chemaudit::Checkpoint(args);
   if (command == "history") return chemledger::chemaudit::History(args);
   if (command == "verify") return chemledger::chemaudit::Verify(args);
+  if (command == "epcis") return chemledger::chemaudit::Epcis(args);
   std::cerr << "chemaudit: unknown command '" << command << "'\n" << chemledger::chemaudit::kUsage;
   return 2;
 }
