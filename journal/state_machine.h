@@ -53,7 +53,8 @@ namespace chemledger::journal {
 //      waybill states is checked against the registry and the ledger.
 //   3: a waybill opens only with its consignor's consent (a standing
 //      CarrierAuthorization, or a WaybillConsent); until then it is PENDING.
-inline constexpr uint32_t kCurrentRulesEpoch = 3;
+//   4: a regulator is added with its department and jurisdiction.
+inline constexpr uint32_t kCurrentRulesEpoch = 4;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {

@@ -145,6 +145,51 @@ namespace {
 // A site of an enterprise, registered or changed by an admin of the
 // enterprise (or a platform administrator); its park, when named, must be
 // registered.
+// A regulator's department and jurisdiction, its park registered.
+absl::Status CheckRegulatorScope(absl::string_view field, v1::Department department,
+                                 const v1::Jurisdiction& jurisdiction,
+                                 const storage::StateReader& state) {
+  if (absl::Status s = ValidateRegulatorScope(field, department, jurisdiction); !s.ok()) return s;
+  if (!jurisdiction.park_id().empty()) {
+    absl::StatusOr<std::optional<v1::Park>> park = FindPark(state, jurisdiction.park_id());
+    if (!park.ok()) return park.status();
+    if (!*park) {
+      return absl::NotFoundError(absl::StrCat(field, ".jurisdiction.park_id: park '",
+                                              jurisdiction.park_id(), "' is not registered"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AssignRegulator(const v1::RegulatorAssignment& assignment,
+                             const storage::StateReader& state, storage::StateWrites* changes) {
+  absl::StatusOr<crypto::KeyId> id = crypto::KeyId::Parse(assignment.key_id());
+  if (!id.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("assign_regulator.key_id: ", id.status().message()));
+  }
+  absl::StatusOr<std::optional<state::ActorRecord>> record = FindActor(state, *id);
+  if (!record.ok()) return record.status();
+  if (!*record || (*record)->actor().role() != v1::REGULATOR) {
+    return absl::NotFoundError(absl::StrCat("assign_regulator.key_id: ", id->ToString(),
+                                            " is not a registered regulator's key"));
+  }
+  if ((*record)->revoked()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("assign_regulator.key_id: ", id->ToString(), " is revoked"));
+  }
+  if (absl::Status s = CheckRegulatorScope("assign_regulator", assignment.department(),
+                                           assignment.jurisdiction(), state);
+      !s.ok()) {
+    return s;
+  }
+  state::ActorRecord updated = **record;
+  updated.mutable_actor()->set_department(assignment.department());
+  *updated.mutable_actor()->mutable_jurisdiction() = assignment.jurisdiction();
+  changes->Put(keys::Actor(*id), updated.SerializeAsString());
+  return absl::OkStatus();
+}
+
 absl::Status RegisterSite(const v1::Site& site, const v1::Actor& actor,
                           const storage::StateReader& state, storage::StateWrites* changes) {
   if (absl::Status s = ValidateSite(site); !s.ok()) return s;
@@ -382,6 +427,19 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       } else if (!a.park_id().empty()) {
         return absl::InvalidArgumentError("actor.park_id: only a PARK_GATE actor has a park");
       }
+      // From epoch 4 a regulator comes with its department and
+      // jurisdiction, and no one else has them.
+      if (entry.rules_epoch >= 4) {
+        if (a.role() == v1::REGULATOR) {
+          if (absl::Status s = CheckRegulatorScope("actor", a.department(), a.jurisdiction(), state);
+              !s.ok()) {
+            return s;
+          }
+        } else if (a.department() != v1::DEPARTMENT_UNSPECIFIED || a.has_jurisdiction()) {
+          return absl::InvalidArgumentError(
+              "actor.department, actor.jurisdiction: only a REGULATOR has them");
+        }
+      }
       state::ActorRecord record;
       *record.mutable_actor() = a;
       record.set_added_at(entry.index);
@@ -506,6 +564,9 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       return RegisterPark(request.register_park(), actor, changes);
     case v1::RegistryRequest::kBreakGlass:
       return BreakGlass(entry, request.break_glass(), actor, state, changes);
+    case v1::RegistryRequest::kAssignRegulator:
+      if (!platform_admin) return denied("assign regulators");
+      return AssignRegulator(request.assign_regulator(), state, changes);
     case v1::RegistryRequest::CHANGE_NOT_SET:
       break;
   }

@@ -5,7 +5,9 @@
 //  - log entry 0 is the genesis entry, signed by the key of the first
 //    platform administrator it names, and nothing else is;
 //  - only platform administrators register enterprises, add platform
-//    administrators and regulators, add label keys, revoke label keys;
+//    administrators and regulators, add label keys, revoke label keys, and
+//    assign regulators their department and jurisdiction (a regulator is
+//    added with both from rules epoch 4; no other actor has them);
 //  - an enterprise's products and actors are added by a platform
 //    administrator or that enterprise's admin; the enterprise must be
 //    registered and not blacklisted; products only for producers and

@@ -173,6 +173,95 @@ class RegistryRulesTest : public ::testing::Test {
   int next_id_ = 0;
 };
 
+TEST_F(RegistryRulesTest, RegulatorsComeWithADepartmentAndAJurisdiction) {
+  v1::RegistryRequest park = Request();
+  *park.mutable_register_park() = testing::ExamplePark("FZ-JIANGYIN");
+  Ok(admin_, park);
+  const auto regulator = [&](const std::string& name, int seed,
+                             const std::function<void(v1::Actor*)>& change) {
+    v1::RegistryRequest r = AddActor(name, v1::REGULATOR, "", TestKey(seed));
+    change(r.mutable_add_actor());
+    return r;
+  };
+  // Accepted: a province, a city, a county, a park, the whole country.
+  Ok(admin_, regulator("福建省应急管理厅", 20, [](v1::Actor* a) {
+       a->mutable_jurisdiction()->set_national(false);
+       a->mutable_jurisdiction()->set_region_prefix("35");
+     }));
+  Ok(admin_, regulator("福州市交通运输局", 21, [](v1::Actor* a) {
+       a->set_department(v1::TRANSPORT);
+       a->mutable_jurisdiction()->set_national(false);
+       a->mutable_jurisdiction()->set_region_prefix("3501");
+     }));
+  Ok(admin_, regulator("江阴园区管委会", 22, [](v1::Actor* a) {
+       a->set_department(v1::PARK_ADMINISTRATION);
+       a->mutable_jurisdiction()->set_national(false);
+       a->mutable_jurisdiction()->set_park_id("FZ-JIANGYIN");
+     }));
+  Ok(admin_, regulator("应急管理部", 19, [](v1::Actor*) {}));  // national
+  // Refused, naming the field and the rule.
+  Refused(admin_, regulator("no department", 23, [](v1::Actor* a) { a->clear_department(); }),
+          absl::StatusCode::kInvalidArgument, "actor.department: is required for a regulator");
+  Refused(admin_, regulator("nowhere", 23, [](v1::Actor* a) { a->clear_jurisdiction(); }),
+          absl::StatusCode::kInvalidArgument,
+          "actor.jurisdiction: exactly one of national, region_prefix or park_id");
+  Refused(admin_, regulator("two places", 23, [](v1::Actor* a) {
+            a->mutable_jurisdiction()->set_region_prefix("35");
+          }),
+          absl::StatusCode::kInvalidArgument, "actor.jurisdiction: exactly one of");
+  Refused(admin_, regulator("bad region", 23, [](v1::Actor* a) {
+            a->mutable_jurisdiction()->set_national(false);
+            a->mutable_jurisdiction()->set_region_prefix("350");
+          }),
+          absl::StatusCode::kInvalidArgument, "actor.jurisdiction.region_prefix: '350' must be");
+  Refused(admin_, regulator("park admin of the country", 23, [](v1::Actor* a) {
+            a->set_department(v1::PARK_ADMINISTRATION);
+          }),
+          absl::StatusCode::kInvalidArgument,
+          "actor.jurisdiction.park_id: a park administration's jurisdiction is its park");
+  Refused(admin_, regulator("unknown park", 23, [](v1::Actor* a) {
+            a->mutable_jurisdiction()->set_national(false);
+            a->mutable_jurisdiction()->set_park_id("NOWHERE");
+          }),
+          absl::StatusCode::kNotFound, "actor.jurisdiction.park_id: park 'NOWHERE'");
+  v1::RegistryRequest operator_with_department =
+      AddActor("acme operator", v1::ENTERPRISE_OPERATOR, kAcme, TestKey(24));
+  operator_with_department.mutable_add_actor()->set_department(v1::TRANSPORT);
+  Refused(admin_, operator_with_department, absl::StatusCode::kInvalidArgument,
+          "only a REGULATOR has them");
+
+  // A platform administrator assigns (or changes) a regulator's scope.
+  v1::RegistryRequest assign = Request();
+  assign.mutable_assign_regulator()->set_key_id(TestKey(21).key_id().ToString());
+  assign.mutable_assign_regulator()->set_department(v1::PUBLIC_SECURITY);
+  assign.mutable_assign_regulator()->mutable_jurisdiction()->set_region_prefix("350102");
+  Refused(regulator_, assign, absl::StatusCode::kPermissionDenied, "assign regulators");
+  Ok(admin_, assign);
+  absl::StatusOr<std::optional<state::ActorRecord>> record =
+      FindActor(*ledger_->snapshot(), TestKey(21).key_id());
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_EQ((*record)->actor().department(), v1::PUBLIC_SECURITY);
+  EXPECT_EQ((*record)->actor().jurisdiction().region_prefix(), "350102");
+  v1::RegistryRequest not_regulator = Request();
+  not_regulator.mutable_assign_regulator()->set_key_id(acme_admin_.key_id().ToString());
+  not_regulator.mutable_assign_regulator()->set_department(v1::TRANSPORT);
+  not_regulator.mutable_assign_regulator()->mutable_jurisdiction()->set_national(true);
+  Refused(admin_, not_regulator, absl::StatusCode::kNotFound, "is not a registered regulator's key");
+
+  // Under the rules of an earlier epoch (the waybill-consent deprecation
+  // window) a regulator is added as before, without either.
+  TestLedgerOptions legacy;
+  legacy.rules_epoch = 3;
+  ledger_->Reopen(legacy);
+  Ok(admin_, regulator("legacy inspector", 25, [](v1::Actor* a) {
+       a->clear_department();
+       a->clear_jurisdiction();
+     }));
+  ledger_->Reopen();
+  absl::StatusOr<journal::CheckReport> check = ledger_->Check();
+  EXPECT_TRUE(check.ok()) << check.status();
+}
+
 TEST_F(RegistryRulesTest, SitesAndParksAreRegisteredByWhoRunsThem) {
   v1::RegistryRequest park = Request();
   *park.mutable_register_park() = testing::ExamplePark("FZ-JIANGYIN");

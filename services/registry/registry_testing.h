@@ -88,7 +88,8 @@ inline v1::Enterprise ExampleEnterprise(const std::string& uscc, v1::EnterpriseR
   return e;
 }
 
-// An actor of `uscc` ("" for a regulator) in `role`, signing with `key`.
+// An actor of `uscc` ("" for a regulator) in `role`, signing with `key`. A
+// regulator is of 应急管理 with a national jurisdiction.
 inline v1::Actor ExampleActor(const std::string& name, v1::ActorRole role,
                               const std::string& uscc, const crypto::VerifyingKey& key) {
   v1::Actor a;
@@ -96,6 +97,10 @@ inline v1::Actor ExampleActor(const std::string& name, v1::ActorRole role,
   a.set_role(role);
   a.set_enterprise_uscc(uscc);
   a.set_public_key(key.ToBytes());
+  if (role == v1::REGULATOR) {
+    a.set_department(v1::EMERGENCY_MANAGEMENT);
+    a.mutable_jurisdiction()->set_national(true);
+  }
   return a;
 }
 

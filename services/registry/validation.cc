@@ -80,6 +80,34 @@ absl::Status ValidatePerson(absl::string_view field, const v1::ResponsiblePerson
 
 }  // namespace
 
+absl::Status ValidateRegulatorScope(absl::string_view field, v1::Department department,
+                                    const v1::Jurisdiction& jurisdiction) {
+  if (department == v1::DEPARTMENT_UNSPECIFIED || !v1::Department_IsValid(department)) {
+    return Invalid(absl::StrCat(field, ".department"),
+                   "is required for a regulator: EMERGENCY_MANAGEMENT, TRANSPORT, "
+                   "PUBLIC_SECURITY, ECOLOGY_ENVIRONMENT, MARKET_REGULATION or "
+                   "PARK_ADMINISTRATION");
+  }
+  const int given = (jurisdiction.national() ? 1 : 0) + (jurisdiction.region_prefix().empty() ? 0 : 1) +
+                    (jurisdiction.park_id().empty() ? 0 : 1);
+  if (given != 1) {
+    return Invalid(absl::StrCat(field, ".jurisdiction"),
+                   "exactly one of national, region_prefix or park_id");
+  }
+  const std::string& region = jurisdiction.region_prefix();
+  if (!region.empty() && ((region.size() != 2 && region.size() != 4 && region.size() != 6) ||
+                          region.find_first_not_of("0123456789") != std::string::npos)) {
+    return Invalid(absl::StrCat(field, ".jurisdiction.region_prefix"),
+                   absl::StrCat("'", region, "' must be a GB/T 2260 code of 2, 4 or 6 digits "
+                                "(province, city, county)"));
+  }
+  if (department == v1::PARK_ADMINISTRATION && jurisdiction.park_id().empty()) {
+    return Invalid(absl::StrCat(field, ".jurisdiction.park_id"),
+                   "a park administration's jurisdiction is its park");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateSite(const v1::Site& site) {
   if (absl::Status s = ids::ValidateUscc("site.enterprise_uscc", site.enterprise_uscc()); !s.ok()) {
     return s;

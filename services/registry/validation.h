@@ -38,6 +38,12 @@ inline constexpr size_t kMaxSiteIdLength = 32;
 // capacities (GB 6944 classes, once each, KGM/LTR/TNE/MTQ), the three
 // 包保责任人 (name and phone), licensed CAS numbers, park id's form.
 absl::Status ValidateSite(const v1::Site& site);
+// A regulator's department and jurisdiction (the park's existence is the
+// rules' to check): a known department; exactly one of national, a region
+// prefix of 2, 4 or 6 digits, or a park id; a park administration's
+// jurisdiction is its park. `field` prefixes the errors ("actor").
+absl::Status ValidateRegulatorScope(absl::string_view field, v1::Department department,
+                                    const v1::Jurisdiction& jurisdiction);
 // A park's fields: id, name, region, administration, gates (ids once each).
 absl::Status ValidatePark(const v1::Park& park);
 

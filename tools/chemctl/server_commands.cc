@@ -18,6 +18,7 @@
 #include "crypto/key_files.h"
 #include "crypto/trust_list.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -109,6 +110,29 @@ absl::StatusOr<crypto::VerifyingKey> PublicKeyArg(const cli::Args& args) {
   return crypto::LoadVerifyingKey(args.Get("public-key-file"));
 }
 
+// --department NAME and --jurisdiction national|REGION|park:ID (a regulator's).
+absl::Status RegulatorScopeArgs(const cli::Args& args, v1::Department* department,
+                                v1::Jurisdiction* jurisdiction) {
+  absl::StatusOr<std::string> name = args.Required("department");
+  if (!name.ok()) return name.status();
+  if (!v1::Department_Parse(absl::AsciiStrToUpper(*name), department) ||
+      *department == v1::DEPARTMENT_UNSPECIFIED) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--department '", *name, "' must be emergency_management, transport, public_security, "
+        "ecology_environment, market_regulation or park_administration"));
+  }
+  absl::StatusOr<std::string> where = args.Required("jurisdiction");
+  if (!where.ok()) return where.status();
+  if (*where == "national") {
+    jurisdiction->set_national(true);
+  } else if (absl::StartsWith(*where, "park:")) {
+    jurisdiction->set_park_id(where->substr(5));
+  } else {
+    jurisdiction->set_region_prefix(*where);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status AddActor(const cli::Args& args) {
   v1::RegistryRequest r;
   v1::Actor* a = r.mutable_add_actor();
@@ -129,6 +153,25 @@ absl::Status AddActor(const cli::Args& args) {
   absl::StatusOr<crypto::VerifyingKey> key = PublicKeyArg(args);
   if (!key.ok()) return key.status();
   a->set_public_key(key->ToBytes());
+  if (args.Has("department") || args.Has("jurisdiction")) {
+    v1::Department department;
+    absl::Status s = RegulatorScopeArgs(args, &department, a->mutable_jurisdiction());
+    if (!s.ok()) return s;
+    a->set_department(department);
+  }
+  return Submit(args, std::move(r));
+}
+
+absl::Status AssignRegulator(const cli::Args& args) {
+  v1::RegistryRequest r;
+  v1::RegulatorAssignment* a = r.mutable_assign_regulator();
+  absl::StatusOr<std::string> id = args.Required("key-id");
+  if (!id.ok()) return id.status();
+  a->set_key_id(*id);
+  v1::Department department;
+  absl::Status s = RegulatorScopeArgs(args, &department, a->mutable_jurisdiction());
+  if (!s.ok()) return s;
+  a->set_department(department);
   return Submit(args, std::move(r));
 }
 
@@ -507,10 +550,22 @@ std::vector<Command> ServerCommands() {
       {"registry actor add", "add an actor with its public key",
        "usage: chemctl registry actor add --name NAME --role ROLE [--enterprise USCC]\n"
        "                                  (--public-key BASE64 | --public-key-file FILE)\n"
+       "                                  [--department D --jurisdiction J]\n"
        "                                  --key FILE [options]\n\n"
        "ROLE: platform_admin, regulator (by a platform admin), enterprise_admin,\n"
-       "enterprise_operator (by a platform admin or the enterprise's admin).\n\n" + write_help,
-       WriteFlags({"name", "role", "enterprise", "public-key", "public-key-file"}), AddActor},
+       "enterprise_operator (by a platform admin or the enterprise's admin).\n"
+       "A regulator needs --department (emergency_management, transport,\n"
+       "public_security, ecology_environment, market_regulation, park_administration)\n"
+       "and --jurisdiction (national, a GB/T 2260 region of 2, 4 or 6 digits, or\n"
+       "park:PARK_ID); docs/audit.md.\n\n" + write_help,
+       WriteFlags({"name", "role", "enterprise", "public-key", "public-key-file", "department",
+                   "jurisdiction"}),
+       AddActor},
+      {"registry regulator assign", "assign a regulator its department and jurisdiction",
+       "usage: chemctl registry regulator assign --key-id ID --department D --jurisdiction J\n"
+       "                                         --key FILE [options]\n\n"
+       "By a platform administrator; D and J as for registry actor add.\n\n" + write_help,
+       WriteFlags({"key-id", "department", "jurisdiction"}), AssignRegulator},
       {"registry revoke-key", "revoke an actor key or a label key",
        "usage: chemctl registry revoke-key --key-id ID --reason TEXT --key FILE [options]\n\n" +
            write_help,
