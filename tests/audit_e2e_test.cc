@@ -5,6 +5,7 @@
 // are refused.
 
 #include <fstream>
+#include <tuple>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "api/wire.h"
 #include "chemledger/v1/audit_service.pb.h"
+#include "chemledger/v1/ledger_service.pb.h"
 #include "crypto/key_files.h"
 #include "gtest/gtest.h"
 #include "tests/e2e_server.h"
@@ -120,6 +122,70 @@ TEST_F(AuditE2eTest, AHistoryBundleVerifiesOfflineAgainstAKeptCheckpoint) {
                                                  "/acme.key --out ", dir_, "/no.bundle"));
   EXPECT_EQ(status, 1) << out;
   EXPECT_NE(out.find("regulators and platform administrators"), std::string::npos) << out;
+}
+
+
+// A regulator reads, and holds goods, within its jurisdiction only: 福建
+// (region 35) oversees Acme (region 350100), 北京 (region 11) does not; a
+// national regulator oversees both.
+TEST_F(AuditE2eTest, RegulatorsReadAndActWithinTheirJurisdiction) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  const crypto::SigningKey fujian = crypto::SigningKey::Generate();
+  const crypto::SigningKey beijing = crypto::SigningKey::Generate();
+  for (const auto& [name, key, region] :
+       {std::make_tuple("福建省应急管理厅", &fujian, "35"),
+        std::make_tuple("北京市应急管理局", &beijing, "11")}) {
+    v1::RegistryRequest r = Actor(name, v1::REGULATOR, "", *key);
+    r.mutable_add_actor()->mutable_jurisdiction()->set_national(false);
+    r.mutable_add_actor()->mutable_jurisdiction()->set_region_prefix(region);
+    ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, r));
+  }
+  Issued issued = Issue(IssueRequest("JURIS", 2, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  const std::string code = issued.labels[0].code();
+  ASSERT_NO_FATAL_FAILURE(Append(v1::COMMISSIONING, code, 1));
+
+  // A code's history and its audit bundle.
+  v1::History history;
+  EXPECT_TRUE(GetHistory(fujian, code, &history).ok());
+  EXPECT_TRUE(GetHistory(*regulator_, code, &history).ok()) << "national";
+  EXPECT_EQ(GetHistory(beijing, code, &history).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  v1::GetHistoryBundleRequest bundle_request;
+  bundle_request.set_code(code);
+  v1::HistoryBundle bundle;
+  EXPECT_TRUE(Read(fujian, api::kGetHistoryBundleMethod, bundle_request, &bundle).ok());
+  grpc::Status refused = Read(beijing, api::kGetHistoryBundleMethod, bundle_request, &bundle);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(refused.error_message().find("region 11"), std::string::npos) << refused.error_message();
+  // What is at a site.
+  v1::ListStockRequest stock;
+  stock.set_enterprise_uscc(kAcme);
+  stock.set_site("warehouse 1");
+  v1::Stock listed;
+  EXPECT_TRUE(Read(fujian, api::kListStockMethod, stock, &listed).ok());
+  refused = Read(beijing, api::kListStockMethod, stock, &listed);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(refused.error_message().find("outside your jurisdiction (region 11)"), std::string::npos)
+      << refused.error_message();
+
+  // A hold: by the regulator of the region, not by another.
+  const auto hold = [&](const crypto::SigningKey& key, int n) {
+    v1::Event e;
+    e.set_event_id(absl::StrCat("juris-hold-", n));
+    e.set_step(v1::HOLDING);
+    e.add_codes(code);
+    e.set_reason("安全检查");
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 10 + n);
+    e.set_event_time_offset_minutes(480);
+    e.mutable_location()->set_enterprise_uscc(kAcme);
+    e.mutable_location()->set_site("warehouse 1");
+    return AppendEvent(key, e);
+  };
+  refused = hold(beijing, 1);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(refused.error_message().find("outside the jurisdiction"), std::string::npos)
+      << refused.error_message();
+  EXPECT_TRUE(hold(fujian, 2).ok());
 }
 
 }  // namespace

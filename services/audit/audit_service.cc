@@ -5,7 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "api/wire.h"
 #include "services/audit/history_bundle.h"
-#include "services/common/actor_roles.h"
+#include "services/registry/oversight.h"
+#include "services/ledger/code_state.h"
 #include "services/common/grpc_status.h"
 #include "services/common/raw_unary.h"
 #include "services/common/snapshot_metadata.h"
@@ -32,12 +33,22 @@ grpc::Status AuditServiceImpl::ServeGetHistoryBundle(grpc::ServerContextBase* co
       reads_->Authenticate(*snapshot, *context, api::kGetHistoryBundleMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   TellLogSize(context, snapshot->size());
-  if (!ReadsEveryEnterprise(*reader)) {
+  if (!registry::HasOversightRole(*reader)) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         "AuditService is for regulators and platform administrators");
   }
   if (request->code().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "code: is required");
+  }
+  // A package held, now or before, by an enterprise within the regulator's
+  // jurisdiction; who may not read it learns nothing of it.
+  absl::StatusOr<bool> may = ledger::MayRead(*snapshot, *reader, request->code());
+  if (!may.ok()) return ToGrpcStatus(may.status());
+  if (!*may) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("code: ", request->code(), " is not yours to read (outside "
+                                     "your jurisdiction, ", registry::JurisdictionText(*reader),
+                                     ", or unknown)"));
   }
   absl::StatusOr<v1::HistoryBundle> bundle = BuildHistoryBundle(
       *snapshot, *signer_, request->code(), request->consistency_from_size());

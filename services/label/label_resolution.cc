@@ -4,7 +4,7 @@
 #include <string>
 #include <utility>
 
-#include "services/common/actor_roles.h"
+#include "services/registry/oversight.h"
 #include "absl/strings/str_cat.h"
 #include "crypto/trust_list.h"
 #include "services/label/issuance.h"
@@ -75,7 +75,7 @@ absl::StatusOr<bool> WarnOfState(const storage::StateReader& state, const std::s
       // Its carrier and consignee handle it on the way, and regulators
       // inspect it; anyone else scanning it is worth a second look.
       const v1::Actor* who = scanner.actor();
-      if (who != nullptr && ReadsEveryEnterprise(*who)) {
+      if (who != nullptr && registry::HasOversightRole(*who)) {
         return false;
       }
       // The waybill lists the package, or the pallet it is packed on.

@@ -1,6 +1,6 @@
 #include "services/ledger/code_state.h"
 
-#include "services/common/actor_roles.h"
+#include "services/registry/oversight.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -252,7 +252,25 @@ absl::StatusOr<std::vector<ScanSignal>> ListScanSignals(const storage::StateRead
 
 absl::StatusOr<bool> MayRead(const storage::StateReader& state, const v1::Actor& reader,
                              absl::string_view code) {
-  if (ReadsEveryEnterprise(reader)) return true;
+  if (registry::HasOversightRole(reader)) {
+    // A regulator reads a package that one of the enterprises it oversees
+    // holds or has held.
+    if (registry::OverseesEverything(reader)) return true;
+    const std::string prefix = absl::StrCat("l/held/", code, "/");
+    std::vector<std::string> holders;
+    absl::Status s = state.Scan(prefix, storage::PrefixEnd(prefix),
+                                [&](absl::string_view key, absl::string_view) {
+                                  holders.emplace_back(key.substr(prefix.size()));
+                                  return true;
+                                });
+    if (!s.ok()) return s;
+    for (const std::string& uscc : holders) {
+      absl::StatusOr<bool> oversees = registry::OverseesEnterprise(state, reader, uscc);
+      if (!oversees.ok()) return oversees.status();
+      if (*oversees) return true;
+    }
+    return false;
+  }
   return HasHeld(state, code, reader.enterprise_uscc());
 }
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <utility>
 
-#include "services/common/actor_roles.h"
+#include "services/registry/oversight.h"
 #include "absl/strings/str_cat.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "crypto/merkle.h"
@@ -52,9 +52,16 @@ absl::StatusOr<v1::EventRecord> ViewEvent(const storage::StateReader& state,
     record.set_entry_bytes(*std::move(bytes));
     return record;
   };
-  if (ReadsEveryEnterprise(reader) ||
-      reader.enterprise_uscc() == event.location().enterprise_uscc()) {
+  if (reader.enterprise_uscc() == event.location().enterprise_uscc() &&
+      !reader.enterprise_uscc().empty()) {
     return whole();
+  }
+  // A regulator sees whole the events of the enterprises it oversees.
+  if (registry::HasOversightRole(reader)) {
+    absl::StatusOr<bool> oversees =
+        registry::OverseesEnterprise(state, reader, event.location().enterprise_uscc());
+    if (!oversees.ok()) return oversees.status();
+    if (*oversees) return whole();
   }
   ReadableCodes readable(state, reader);
   bool all = true;

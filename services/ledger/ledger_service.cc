@@ -8,7 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "crypto/merkle.h"
-#include "services/common/actor_roles.h"
+#include "services/registry/oversight.h"
 #include "services/common/grpc_status.h"
 #include "services/common/page_size.h"
 #include "services/common/raw_unary.h"
@@ -137,8 +137,6 @@ grpc::Status LedgerServiceImpl::ServeGetEvent(grpc::ServerContextBase* context,
   const v1::Actor* const reader = &reading->reader;
   // Who may not read an event learns nothing about it, not even whether it
   // exists.
-  const bool regulator =
-      ReadsEveryEnterprise(*reader);
   const grpc::Status denied = Denied(absl::StrCat("event '", request->event_id(), "'"));
   const std::string& recorder =
       request->enterprise_uscc().empty() ? reader->enterprise_uscc() : request->enterprise_uscc();
@@ -146,6 +144,14 @@ grpc::Status LedgerServiceImpl::ServeGetEvent(grpc::ServerContextBase* context,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "enterprise_uscc: name the enterprise that recorded the event (event ids "
                         "are unique per enterprise)");
+  }
+  // A regulator whose jurisdiction holds the recording enterprise reads its
+  // events whole.
+  bool regulator = false;
+  if (registry::HasOversightRole(*reader)) {
+    absl::StatusOr<bool> oversees = registry::OverseesEnterprise(*snapshot, *reader, recorder);
+    if (!oversees.ok()) return ToGrpcStatus(oversees.status());
+    regulator = *oversees;
   }
   absl::StatusOr<std::optional<EventInfo>> info =
       FindEvent(*snapshot, recorder, request->event_id());
@@ -316,8 +322,13 @@ grpc::Status LedgerServiceImpl::MayReadSite(const storage::Snapshot& snapshot,
   if (site.empty() || site.size() > 64) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "site: 1 to 64 characters");
   }
-  if (ReadsEveryEnterprise(reader)) {
-    return grpc::Status::OK;
+  if (registry::HasOversightRole(reader)) {
+    absl::StatusOr<bool> oversees = registry::OverseesEnterprise(snapshot, reader, custodian);
+    if (!oversees.ok()) return ToGrpcStatus(oversees.status());
+    if (*oversees) return grpc::Status::OK;
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("enterprise_uscc: ", custodian, " is outside your "
+                                     "jurisdiction (", registry::JurisdictionText(reader), ")"));
   }
   // An emergency responder reads what is at a site after breaking glass
   // for it (RegistryRequest.break_glass, recorded in the log first).
@@ -410,12 +421,17 @@ grpc::Status LedgerServiceImpl::ServeListSiteFlags(grpc::ServerContextBase* cont
   if (!reading.ok()) return ToGrpcStatus(reading.status());
   const std::shared_ptr<const storage::Snapshot>& snapshot = reading->snapshot;
   const v1::Actor* const reader = &reading->reader;
-  const bool oversight = ReadsEveryEnterprise(*reader);
+  const bool oversight = registry::HasOversightRole(*reader);
   const std::string enterprise =
       request->enterprise_uscc().empty() && !oversight ? reader->enterprise_uscc()
                                                        : request->enterprise_uscc();
   if (!oversight && (enterprise.empty() || enterprise != reader->enterprise_uscc())) {
     return Denied(absl::StrCat("the site flags of ", enterprise.empty() ? "every enterprise" : enterprise));
+  }
+  if (oversight && !enterprise.empty()) {
+    absl::StatusOr<bool> oversees = registry::OverseesEnterprise(*snapshot, *reader, enterprise);
+    if (!oversees.ok()) return ToGrpcStatus(oversees.status());
+    if (!*oversees) return Denied(absl::StrCat("the site flags of ", enterprise));
   }
   absl::StatusOr<size_t> limit = PageSizeOf(request->page_size(), 1000);
   if (!limit.ok()) return ToGrpcStatus(limit.status());
@@ -429,6 +445,12 @@ grpc::Status LedgerServiceImpl::ServeListSiteFlags(grpc::ServerContextBase* cont
       *snapshot, enterprise, after, *limit, &more);
   if (!flags.ok()) return ToGrpcStatus(flags.status());
   for (const state::SiteFlagRecord& r : *flags) {
+    // Of every enterprise: those within the regulator's jurisdiction.
+    if (oversight && enterprise.empty()) {
+      absl::StatusOr<bool> oversees = registry::OverseesEnterprise(*snapshot, *reader, r.custodian());
+      if (!oversees.ok()) return ToGrpcStatus(oversees.status());
+      if (!*oversees) continue;
+    }
     v1::SiteFlags::Flag* f = response->add_flags();
     f->set_log_index(r.log_index());
     f->set_kind(r.kind());
@@ -463,7 +485,7 @@ grpc::Status LedgerServiceImpl::ServeListScanSignals(grpc::ServerContextBase* co
   if (!reading.ok()) return ToGrpcStatus(reading.status());
   const std::shared_ptr<const storage::Snapshot>& snapshot = reading->snapshot;
   const v1::Actor* const reader = &reading->reader;
-  if (!ReadsEveryEnterprise(*reader)) {
+  if (!registry::HasOversightRole(*reader)) {
     return Denied("the scan signals");
   }
   absl::StatusOr<size_t> limit = PageSizeOf(request->page_size(), 1000);
@@ -486,6 +508,15 @@ grpc::Status LedgerServiceImpl::ServeListScanSignals(grpc::ServerContextBase* co
   const bool more = signals->size() > *limit;
   if (more) signals->pop_back();
   for (const ScanSignal& s : *signals) {
+    // Those about an enterprise within the regulator's jurisdiction: the
+    // package's custodian or the enterprise that saw it.
+    absl::StatusOr<bool> custodian = registry::OverseesEnterprise(*snapshot, *reader, s.custodian);
+    if (!custodian.ok()) return ToGrpcStatus(custodian.status());
+    if (!*custodian) {
+      absl::StatusOr<bool> seer = registry::OverseesEnterprise(*snapshot, *reader, s.seen_by);
+      if (!seer.ok()) return ToGrpcStatus(seer.status());
+      if (!*seer) continue;
+    }
     v1::ScanSignals::Signal* out = response->add_signals();
     out->set_log_index(s.log_index);
     out->set_code(s.code);

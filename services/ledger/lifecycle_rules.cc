@@ -14,6 +14,7 @@
 #include "services/label/issuance_state.h"
 #include "services/ledger/code_state.h"
 #include "services/ledger/site_load.h"
+#include "services/registry/oversight.h"
 #include "services/registry/registry_rules.h"
 #include "services/registry/registry_state.h"
 #include "services/waybill/waybill_state.h"
@@ -1033,6 +1034,19 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
         v1::ActorRole_Name(actor.role()), ") may not record events for enterprise '",
         where.enterprise_uscc(), "' (event.location.enterprise_uscc)",
         actor.role() == v1::REGULATOR ? "; regulators record holds and recalls only" : ""));
+  }
+  // From epoch 4 a regulator acts within its jurisdiction: the enterprise
+  // the event names (the custodian, or for a recall the issuer).
+  if (by_regulator && entry.rules_epoch >= 4) {
+    absl::StatusOr<bool> oversees =
+        registry::OverseesEnterprise(state, actor, where.enterprise_uscc());
+    if (!oversees.ok()) return oversees.status();
+    if (!*oversees) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "event.location.enterprise_uscc: ", where.enterprise_uscc(),
+          " is outside the jurisdiction of regulator '", actor.name(), "' (",
+          registry::JurisdictionText(actor), ")"));
+    }
   }
   Step s(entry, state, event);
   s.by_regulator = by_regulator;

@@ -7,7 +7,9 @@
 //    (event.location.enterprise_uscc), registered, unrevoked, not
 //    blacklisted; or, for a hold, its release or a recall only, a regulator
 //    (the event's enterprise then names the custodian, or for a recall the
-//    issuer, and its roles do not bound the step);
+//    issuer, and its roles do not bound the step), from rules epoch 4 only
+//    for an enterprise within the regulator's jurisdiction
+//    (registry/oversight.h);
 //  - a hold (HOLDING) is the custodian's (or a regulator's), lifted by its
 //    release (RELEASING; a regulator's hold by a regulator only); while
 //    held, a package (or a pallet holding it) is not shipped, consumed,

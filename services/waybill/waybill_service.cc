@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/registry/registry_state.h"
-#include "services/common/actor_roles.h"
+#include "services/registry/oversight.h"
 #include "services/common/grpc_status.h"
 #include "services/common/page_size.h"
 #include "services/common/raw_unary.h"
@@ -23,8 +23,16 @@ bool IsParty(const v1::Actor& reader, const v1::Waybill& w) {
           reader.enterprise_uscc() == w.consignee().uscc());
 }
 
-bool IsRegulator(const v1::Actor& reader) {
-  return ReadsEveryEnterprise(reader);
+// Whether `reader`, a regulator or platform administrator, oversees one of
+// the waybill's parties (registry/oversight.h); false for anyone else, and
+// when the registry cannot be read.
+bool Oversees(const storage::StateReader& state, const v1::Actor& reader, const v1::Waybill& w) {
+  if (!registry::HasOversightRole(reader)) return false;
+  for (const std::string* uscc : {&w.carrier_uscc(), &w.consignor().uscc(), &w.consignee().uscc()}) {
+    absl::StatusOr<bool> oversees = registry::OverseesEnterprise(state, reader, *uscc);
+    if (oversees.ok() && *oversees) return true;
+  }
+  return false;
 }
 
 // `code_key`: CodeKey(), looked up once per call; no code without one.
@@ -137,7 +145,7 @@ grpc::Status WaybillServiceImpl::ServeGetWaybill(grpc::ServerContextBase* contex
     if (!numbered.ok()) return ToGrpcStatus(numbered.status());
     int readable = 0;
     for (WaybillState& w : *numbered) {
-      if (!IsRegulator(*reader) && !IsParty(*reader, w.waybill)) continue;
+      if (!Oversees(*snapshot, *reader, w.waybill) && !IsParty(*reader, w.waybill)) continue;
       if (++readable > 1) {
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                             absl::StrCat("carrier_uscc: several waybills numbered '",
@@ -157,11 +165,14 @@ grpc::Status WaybillServiceImpl::ServeGetWaybill(grpc::ServerContextBase* contex
           : registry::HasBreakGlassForWaybill(*snapshot, *reader, request->carrier_uscc(),
                                               request->waybill_number(), absl::Now());
   if (!responder.ok()) return ToGrpcStatus(responder.status());
-  if (!IsRegulator(*reader) && !*responder &&
-      !(*state && IsParty(*reader, (*state)->waybill))) {
+  // Whether a waybill exists is told to those who may read it, and to
+  // regulators who oversee everything.
+  if (!*responder && !(*state ? IsParty(*reader, (*state)->waybill) ||
+                                    Oversees(*snapshot, *reader, (*state)->waybill)
+                              : registry::OverseesEverything(*reader))) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         "read credentials: only the waybill's carrier, consignor, consignee or a "
-                        "regulator may read it");
+                        "regulator whose jurisdiction holds one of them may read it");
   }
   if (!*state) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
@@ -233,7 +244,7 @@ grpc::Status WaybillServiceImpl::ServeListWaybills(grpc::ServerContextBase* cont
   const auto keep = [&](const WaybillState& s) {
     const v1::Waybill& w = s.waybill;
     const int64_t departure = w.planned_departure().seconds();
-    return (IsRegulator(actor) || IsParty(actor, w)) &&
+    return (IsParty(actor, w) || Oversees(*snapshot, actor, w)) &&
            (f.carrier_uscc().empty() || w.carrier_uscc() == f.carrier_uscc()) &&
            (f.consignor_uscc().empty() || w.consignor().uscc() == f.consignor_uscc()) &&
            (f.consignee_uscc().empty() || w.consignee().uscc() == f.consignee_uscc()) &&
@@ -246,7 +257,7 @@ grpc::Status WaybillServiceImpl::ServeListWaybills(grpc::ServerContextBase* cont
   // for a regulator the party the request names. A regulator's listing by
   // plate or time alone reads all waybills, kMaxWaybillsExamined a page.
   std::string party;
-  if (!IsRegulator(actor)) {
+  if (!registry::HasOversightRole(actor)) {
     party = actor.enterprise_uscc();
     if (party.empty()) return grpc::Status::OK;  // party to no waybill
   } else if (!f.carrier_uscc().empty()) {
@@ -291,12 +302,14 @@ grpc::Status WaybillServiceImpl::ServeListVehiclesInPark(
       reads_->Authenticate(*snapshot, *context, kListVehiclesInParkMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   TellLogSize(context, snapshot->size());
-  const bool allowed = ReadsEveryEnterprise(*reader) ||
-                       (reader->role() == v1::PARK_GATE && reader->park_id() == request->park_id());
+  absl::StatusOr<bool> oversees = registry::OverseesPark(*snapshot, *reader, request->park_id());
+  if (!oversees.ok()) return ToGrpcStatus(oversees.status());
+  const bool allowed = *oversees || (reader->role() == v1::PARK_GATE &&
+                                     reader->park_id() == request->park_id());
   if (!allowed) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        "park_id: the vehicles inside a park are read by regulators and the "
-                        "park's gates");
+                        "park_id: the vehicles inside a park are read by the park's gates and "
+                        "regulators whose jurisdiction holds the park");
   }
   absl::StatusOr<std::vector<VehicleInPark>> inside = VehiclesInPark(*snapshot, request->park_id());
   if (!inside.ok()) return ToGrpcStatus(inside.status());
