@@ -5,6 +5,7 @@
 // are refused.
 
 #include <fstream>
+#include <map>
 #include <tuple>
 #include <sstream>
 #include <string>
@@ -186,6 +187,55 @@ TEST_F(AuditE2eTest, RegulatorsReadAndActWithinTheirJurisdiction) {
   EXPECT_NE(refused.error_message().find("outside the jurisdiction"), std::string::npos)
       << refused.error_message();
   EXPECT_TRUE(hold(fujian, 2).ok());
+}
+
+// Each department reads what it supervises (registry/oversight.h): 交通运输
+// waybills and vehicles, not packages or sites; 公安 controlled goods only
+// (methanol is not); 市场监管 packages, not sites; and 交通运输 holds nothing.
+TEST_F(AuditE2eTest, DepartmentsReadWhatTheySupervise) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  std::map<v1::Department, crypto::SigningKey> regulators;
+  for (v1::Department d : {v1::TRANSPORT, v1::PUBLIC_SECURITY, v1::MARKET_REGULATION}) {
+    regulators.emplace(d, crypto::SigningKey::Generate());
+    v1::RegistryRequest r = Actor(v1::Department_Name(d), v1::REGULATOR, "", regulators.at(d));
+    r.mutable_add_actor()->set_department(d);
+    ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, r));
+  }
+  Issued issued = Issue(IssueRequest("DEPT", 1, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  const std::string code = issued.labels[0].code();
+  ASSERT_NO_FATAL_FAILURE(Append(v1::COMMISSIONING, code, 1));
+  v1::History history;
+  v1::ListStockRequest stock;
+  stock.set_enterprise_uscc(kAcme);
+  stock.set_site("warehouse 1");
+  v1::Stock listed;
+  const auto& transport = regulators.at(v1::TRANSPORT);
+  const auto& police = regulators.at(v1::PUBLIC_SECURITY);
+  const auto& market = regulators.at(v1::MARKET_REGULATION);
+  EXPECT_EQ(GetHistory(transport, code, &history).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(GetHistory(police, code, &history).error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << "methanol is not a controlled good";
+  EXPECT_TRUE(GetHistory(market, code, &history).ok());
+  grpc::Status refused = Read(transport, api::kListStockMethod, stock, &listed);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(refused.error_message().find("交通运输"), std::string::npos) << refused.error_message();
+  EXPECT_EQ(Read(market, api::kListStockMethod, stock, &listed).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(Read(*regulator_, api::kListStockMethod, stock, &listed).ok()) << "应急管理";
+  v1::Event hold;
+  hold.set_event_id("dept-hold");
+  hold.set_step(v1::HOLDING);
+  hold.add_codes(code);
+  hold.set_reason("检查");
+  hold.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 5);
+  hold.set_event_time_offset_minutes(480);
+  hold.mutable_location()->set_enterprise_uscc(kAcme);
+  hold.mutable_location()->set_site("warehouse 1");
+  refused = AppendEvent(transport, hold);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(refused.error_message().find("does not hold or recall goods"), std::string::npos)
+      << refused.error_message();
 }
 
 }  // namespace

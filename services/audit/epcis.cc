@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -105,7 +107,10 @@ Mapping MappingOf(v1::BusinessStep step) {
   }
 }
 
-absl::StatusOr<Value> EventOf(const v1::ProvenEntry& proven) {
+// `corrected`: for an ERROR_DECLARATION that names no codes, the codes of
+// the event it corrects (as the bundle holds it), else empty.
+absl::StatusOr<Value> EventOf(const v1::ProvenEntry& proven,
+                              const std::map<std::string, std::vector<std::string>>& codes_of) {
   v1::LogEntry entry;
   v1::Event e;
   if (!entry.ParseFromString(proven.entry_bytes()) || !e.ParseFromString(entry.envelope().payload())) {
@@ -128,10 +133,20 @@ absl::StatusOr<Value> EventOf(const v1::ProvenEntry& proven) {
   f["bizLocation"] = Object({{"id", Str(site_uri)}});
   f["readPoint"] = Object({{"id", Str(site_uri)}});
   Value codes;
+  codes.mutable_list_value();  // an empty list is still a list
   for (const std::string& c : e.codes()) *codes.mutable_list_value()->add_values() = Str(CodeUri(c));
+  if (e.step() == v1::ERROR_DECLARATION && e.codes().empty()) {
+    auto it = codes_of.find(e.corrects_event_id());
+    if (it != codes_of.end()) {
+      for (const std::string& c : it->second) {
+        *codes.mutable_list_value()->add_values() = Str(CodeUri(c));
+      }
+    }
+  }
   if (e.step() == v1::REPACKAGING) {
     f["inputEPCList"] = codes;
     Value outputs;
+    outputs.mutable_list_value();
     for (const v1::RepackagingOutput& o : e.outputs()) {
       *outputs.mutable_list_value()->add_values() = Str(CodeUri(o.code()));
     }
@@ -193,9 +208,18 @@ absl::StatusOr<std::string> EpcisDocumentOf(const v1::HistoryBundle& bundle, abs
   f["creationDate"] = Str(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone()));
   f["cl:checkpointOrigin"] = Str(bundle.checkpoint().origin());
   f["cl:checkpointSize"] = Str(absl::StrCat(bundle.checkpoint().tree_size()));
+  // Each event's codes by its event id, for error declarations.
+  std::map<std::string, std::vector<std::string>> codes_of;
+  for (const v1::ProvenEntry& e : bundle.events()) {
+    v1::LogEntry entry;
+    v1::Event event;
+    if (entry.ParseFromString(e.entry_bytes()) && event.ParseFromString(entry.envelope().payload())) {
+      codes_of[event.event_id()].assign(event.codes().begin(), event.codes().end());
+    }
+  }
   Value events;
   for (const v1::ProvenEntry& e : bundle.events()) {
-    absl::StatusOr<Value> event = EventOf(e);
+    absl::StatusOr<Value> event = EventOf(e, codes_of);
     if (!event.ok()) return event.status();
     *events.mutable_list_value()->add_values() = *std::move(event);
   }

@@ -195,6 +195,7 @@ absl::StatusOr<VerifiedHistory> VerifyHistoryBundle(const v1::HistoryBundle& bun
     return Invalid("checkpoint", "origin, tree_size or root_hash differs from the signed note");
   }
   if (bundle.code().empty()) return Invalid("code", "is empty");
+  if (bundle.events_size() == 0) return Invalid("events", "a history of no events proves nothing");
 
   // The signers' keys, each from an entry in the log.
   std::map<std::string, std::pair<crypto::VerifyingKey, uint64_t>> keys;  // key id -> key, index

@@ -1,6 +1,7 @@
 #include "services/ledger/code_state.h"
 
 #include "services/registry/oversight.h"
+#include "services/registry/registry_state.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -253,8 +254,24 @@ absl::StatusOr<std::vector<ScanSignal>> ListScanSignals(const storage::StateRead
 absl::StatusOr<bool> MayRead(const storage::StateReader& state, const v1::Actor& reader,
                              absl::string_view code) {
   if (registry::HasOversightRole(reader)) {
-    // A regulator reads a package that one of the enterprises it oversees
-    // holds or has held.
+    // A regulator reads a package its department supervises
+    // (registry/oversight.h) that one of the enterprises it oversees holds
+    // or has held.
+    const registry::Reads reads =
+        registry::DepartmentReads(reader, registry::RecordKind::kPackages);
+    if (reads == registry::Reads::kNone) return false;
+    if (reads != registry::Reads::kAll) {
+      absl::StatusOr<std::optional<CodeState>> c = FindCode(state, code);
+      if (!c.ok()) return c.status();
+      if (!*c || (*c)->aggregate) return false;
+      if (reads == registry::Reads::kWaste && (*c)->status != CodeStatus::kDisposed) return false;
+      if (reads == registry::Reads::kControlledGoods) {
+        absl::StatusOr<std::optional<v1::Product>> product =
+            registry::FindProduct(state, (*c)->enterprise, (*c)->product);
+        if (!product.ok()) return product.status();
+        if (!*product || !registry::IsControlledGood(**product)) return false;
+      }
+    }
     if (registry::OverseesEverything(reader)) return true;
     const std::string prefix = absl::StrCat("l/held/", code, "/");
     std::vector<std::string> holders;

@@ -116,8 +116,10 @@ absl::StatusOr<std::vector<ScanSignal>> ListScanSignals(const storage::StateRead
                                                         absl::string_view after_code,
                                                         size_t limit);
 
-// Whether `reader` may read `code`'s history: regulators and platform
-// administrators always; an enterprise's actors when the code is or was in
+// Whether `reader` may read `code`'s history: platform administrators
+// always; a regulator when its department reads such packages and an
+// enterprise that holds or held it is in its jurisdiction
+// (registry/oversight.h); an enterprise's actors when the code is or was in
 // their enterprise's custody. False for a code the ledger has not seen.
 absl::StatusOr<bool> MayRead(const storage::StateReader& state, const v1::Actor& reader,
                              absl::string_view code);

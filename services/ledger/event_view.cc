@@ -56,8 +56,10 @@ absl::StatusOr<v1::EventRecord> ViewEvent(const storage::StateReader& state,
       !reader.enterprise_uscc().empty()) {
     return whole();
   }
-  // A regulator sees whole the events of the enterprises it oversees.
-  if (registry::HasOversightRole(reader)) {
+  // A regulator whose department reads every package sees whole the events
+  // of the enterprises it oversees (others, the codes they may read, below).
+  if (registry::DepartmentReads(reader, registry::RecordKind::kPackages) ==
+      registry::Reads::kAll) {
     absl::StatusOr<bool> oversees =
         registry::OverseesEnterprise(state, reader, event.location().enterprise_uscc());
     if (!oversees.ok()) return oversees.status();

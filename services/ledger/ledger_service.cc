@@ -148,7 +148,8 @@ grpc::Status LedgerServiceImpl::ServeGetEvent(grpc::ServerContextBase* context,
   // A regulator whose jurisdiction holds the recording enterprise reads its
   // events whole.
   bool regulator = false;
-  if (registry::HasOversightRole(*reader)) {
+  if (registry::DepartmentReads(*reader, registry::RecordKind::kPackages) ==
+      registry::Reads::kAll) {
     absl::StatusOr<bool> oversees = registry::OverseesEnterprise(*snapshot, *reader, recorder);
     if (!oversees.ok()) return ToGrpcStatus(oversees.status());
     regulator = *oversees;
@@ -323,6 +324,11 @@ grpc::Status LedgerServiceImpl::MayReadSite(const storage::Snapshot& snapshot,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "site: 1 to 64 characters");
   }
   if (registry::HasOversightRole(reader)) {
+    if (registry::DepartmentReads(reader, registry::RecordKind::kSites) != registry::Reads::kAll) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          absl::StrCat("site: what is at sites is not read by ",
+                                       registry::DepartmentText(reader)));
+    }
     absl::StatusOr<bool> oversees = registry::OverseesEnterprise(snapshot, reader, custodian);
     if (!oversees.ok()) return ToGrpcStatus(oversees.status());
     if (*oversees) return grpc::Status::OK;
@@ -421,6 +427,10 @@ grpc::Status LedgerServiceImpl::ServeListSiteFlags(grpc::ServerContextBase* cont
   if (!reading.ok()) return ToGrpcStatus(reading.status());
   const std::shared_ptr<const storage::Snapshot>& snapshot = reading->snapshot;
   const v1::Actor* const reader = &reading->reader;
+  if (registry::HasOversightRole(*reader) &&
+      registry::DepartmentReads(*reader, registry::RecordKind::kSites) != registry::Reads::kAll) {
+    return Denied(absl::StrCat("site flags (not read by ", registry::DepartmentText(*reader), ")"));
+  }
   const bool oversight = registry::HasOversightRole(*reader);
   const std::string enterprise =
       request->enterprise_uscc().empty() && !oversight ? reader->enterprise_uscc()
@@ -485,7 +495,8 @@ grpc::Status LedgerServiceImpl::ServeListScanSignals(grpc::ServerContextBase* co
   if (!reading.ok()) return ToGrpcStatus(reading.status());
   const std::shared_ptr<const storage::Snapshot>& snapshot = reading->snapshot;
   const v1::Actor* const reader = &reading->reader;
-  if (!registry::HasOversightRole(*reader)) {
+  if (registry::DepartmentReads(*reader, registry::RecordKind::kScanSignals) !=
+      registry::Reads::kAll) {
     return Denied("the scan signals");
   }
   absl::StatusOr<size_t> limit = PageSizeOf(request->page_size(), 1000);

@@ -70,6 +70,7 @@ class Step {
   const v1::Event& e;
   const std::string& who;
   bool by_regulator = false;  // signed by a regulator (holds and recalls only)
+  bool regulator_reads_everything = false;  // ... whose oversight has no bounds
   absl::Time when;
   std::optional<registry::EnterpriseRecord> enterprise;  // the event's enterprise
 
@@ -962,7 +963,9 @@ std::vector<std::pair<std::string, std::string>> NamedCodes(const v1::Event& e) 
 // says only that, the same whether the code exists or not, naming no other
 // party; the full reason goes with it for the regulator (refusal.h).
 absl::Status Redact(Step& s, const absl::Status& refused) {
-  if (s.by_regulator) return refused;  // a regulator may read every record
+  // A regulator who reads every package everywhere may read the reason
+  // whole; any other is told what the event's enterprise would be.
+  if (s.by_regulator && s.regulator_reads_everything) return refused;
   // Only refusals (not the store's own errors, which say nothing of a code).
   switch (refused.code()) {
     case absl::StatusCode::kInvalidArgument:
@@ -1038,6 +1041,11 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
   // From epoch 4 a regulator acts within its jurisdiction: the enterprise
   // the event names (the custodian, or for a recall the issuer).
   if (by_regulator && entry.rules_epoch >= 4) {
+    if (registry::DepartmentReads(actor, registry::RecordKind::kPackages) == registry::Reads::kNone) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "envelope.signatures[0].key_id: ", registry::DepartmentText(actor),
+          " does not hold or recall goods"));
+    }
     absl::StatusOr<bool> oversees =
         registry::OverseesEnterprise(state, actor, where.enterprise_uscc());
     if (!oversees.ok()) return oversees.status();
@@ -1050,6 +1058,9 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
   }
   Step s(entry, state, event);
   s.by_regulator = by_regulator;
+  s.regulator_reads_everything =
+      by_regulator && registry::OverseesEverything(actor) &&
+      registry::DepartmentReads(actor, registry::RecordKind::kPackages) == registry::Reads::kAll;
   CL_RETURN_IF_ERROR(CheckEvent(s));
   if (absl::Status refused = ApplyStep(s); !refused.ok()) return Redact(s, refused);
   // Where the custodian's goods are: the site of the events that put them

@@ -13,6 +13,62 @@ bool HasOversightRole(const v1::Actor& reader) {
   return reader.role() == v1::REGULATOR || reader.role() == v1::PLATFORM_ADMIN;
 }
 
+Reads DepartmentReads(const v1::Actor& reader, RecordKind kind) {
+  if (reader.role() == v1::PLATFORM_ADMIN) return Reads::kAll;
+  if (reader.role() != v1::REGULATOR) return Reads::kNone;
+  switch (reader.department()) {
+    case v1::DEPARTMENT_UNSPECIFIED:  // registered before departments
+    case v1::EMERGENCY_MANAGEMENT:
+    case v1::PARK_ADMINISTRATION:
+      return Reads::kAll;
+    case v1::TRANSPORT:
+      return kind == RecordKind::kWaybills || kind == RecordKind::kVehicles ? Reads::kAll
+                                                                            : Reads::kNone;
+    case v1::PUBLIC_SECURITY:
+      switch (kind) {
+        case RecordKind::kPackages:
+        case RecordKind::kWaybills: return Reads::kControlledGoods;
+        case RecordKind::kScanSignals:
+        case RecordKind::kVehicles: return Reads::kAll;
+        case RecordKind::kSites: return Reads::kNone;
+      }
+      return Reads::kNone;
+    case v1::ECOLOGY_ENVIRONMENT:
+      return kind == RecordKind::kPackages || kind == RecordKind::kWaybills ? Reads::kWaste
+                                                                              : Reads::kNone;
+    case v1::MARKET_REGULATION:
+      return kind == RecordKind::kPackages || kind == RecordKind::kScanSignals ? Reads::kAll
+                                                                               : Reads::kNone;
+    default:
+      return Reads::kNone;
+  }
+}
+
+bool IsControlledGood(const v1::Product& product) {
+  for (const std::string& flag : product.control_flags()) {
+    if (flag == "剧毒" || flag == "易制爆" || flag == "易制毒") return true;
+  }
+  return false;
+}
+
+bool CarriesControlledGoods(const v1::Waybill& waybill) {
+  return !waybill.toxic_permit().empty() || !waybill.precursor_permit().empty();
+}
+
+bool CarriesWaste(const v1::Waybill& waybill) { return !waybill.waste_manifest().empty(); }
+
+std::string DepartmentText(const v1::Actor& reader) {
+  switch (reader.department()) {
+    case v1::EMERGENCY_MANAGEMENT: return "应急管理 (EMERGENCY_MANAGEMENT)";
+    case v1::TRANSPORT: return "交通运输 (TRANSPORT)";
+    case v1::PUBLIC_SECURITY: return "公安 (PUBLIC_SECURITY)";
+    case v1::ECOLOGY_ENVIRONMENT: return "生态环境 (ECOLOGY_ENVIRONMENT)";
+    case v1::MARKET_REGULATION: return "市场监管 (MARKET_REGULATION)";
+    case v1::PARK_ADMINISTRATION: return "园区管委会 (PARK_ADMINISTRATION)";
+    default: return "no department";
+  }
+}
+
 bool OverseesEverything(const v1::Actor& reader) {
   if (reader.role() == v1::PLATFORM_ADMIN) return true;
   if (reader.role() != v1::REGULATOR) return false;

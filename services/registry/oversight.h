@@ -14,8 +14,21 @@
 // Anyone else oversees nothing (their own enterprise's records are theirs to
 // read by other rules).
 //
-// The department is recorded but does not narrow what a regulator reads
-// yet: every department reads all records within its jurisdiction.
+// Within its jurisdiction, a department reads the records it supervises
+// (DepartmentReads; the details that depend on the record, such as whether
+// a package is a controlled good, are checked where the record is read):
+//
+//   department             packages            sites   scan signals  waybills          vehicles in parks
+//   应急管理, park admin.    all                 all     all           all               all
+//   交通运输                 -                   -       -             all               all
+//   公安                     剧毒/易制爆/易制毒   -       all           with a toxic or   all
+//                                                                      precursor permit
+//   生态环境                 disposed of         -       -             with a waste      -
+//                                                                      manifest
+//   市场监管                 all                 -       all           -                 -
+//
+// Platform administrators, and regulators registered before departments
+// existed and not yet assigned one, read all kinds.
 //
 // Thread-safe: pure functions of a state reader.
 
@@ -25,6 +38,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "chemledger/v1/registry.pb.h"
+#include "chemledger/v1/waybill.pb.h"
 #include "storage/store.h"
 
 namespace chemledger::registry {
@@ -33,7 +47,35 @@ namespace chemledger::registry {
 // oversight applies to).
 bool HasOversightRole(const v1::Actor& reader);
 
-// Whether `reader` oversees everything (no lookups needed).
+// The kinds of records departments read.
+enum class RecordKind {
+  kPackages,     // a code's history and events, its audit bundle
+  kSites,        // what is at a site, its load and flags
+  kScanSignals,  // clone signals from scans
+  kWaybills,     // e-waybills
+  kVehicles,     // vehicles inside a park
+};
+// What the departments read of each kind.
+enum class Reads {
+  kNone,
+  kAll,
+  kControlledGoods,  // packages of 剧毒, 易制爆 or 易制毒 products; waybills with such permits
+  kWaste,            // packages disposed of; waybills with a waste manifest
+};
+// What `reader` reads of `kind` by its role and department (kNone for
+// anyone without an oversight role).
+Reads DepartmentReads(const v1::Actor& reader, RecordKind kind);
+// Whether `product` is one 公安 supervises: 剧毒, 易制爆 or 易制毒.
+bool IsControlledGood(const v1::Product& product);
+// Whether a waybill carries such goods (a toxic or precursor permit) or
+// waste (a transfer manifest), as the waybill states it.
+bool CarriesControlledGoods(const v1::Waybill& waybill);
+bool CarriesWaste(const v1::Waybill& waybill);
+// The department's name for refusals ("交通运输 (TRANSPORT)").
+std::string DepartmentText(const v1::Actor& reader);
+
+// Whether `reader`'s jurisdiction covers every enterprise (no lookups
+// needed): platform administrators, national and unassigned regulators.
 bool OverseesEverything(const v1::Actor& reader);
 
 // Whether `reader` oversees the enterprise `uscc` (false for an unknown one,

@@ -1,5 +1,7 @@
 #include "services/registry/registry_rules.h"
 
+#include "services/registry/oversight.h"
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -442,6 +444,11 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       }
       state::ActorRecord record;
       *record.mutable_actor() = a;
+      if (entry.rules_epoch < 4) {
+        // Not fields before epoch 4, so never checked: not kept either.
+        record.mutable_actor()->clear_department();
+        record.mutable_actor()->clear_jurisdiction();
+      }
       record.set_added_at(entry.index);
       changes->Put(keys::Actor(key->key_id()), record.SerializeAsString());
       return absl::OkStatus();
@@ -502,6 +509,16 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       if (b.enterprise_uscc().empty() || !*bytes) {
         return absl::NotFoundError(absl::StrCat("blacklist.enterprise_uscc: enterprise '",
                                                 b.enterprise_uscc(), "' is not registered"));
+      }
+      // From epoch 4 a regulator lists (and lifts) within its jurisdiction.
+      if (entry.rules_epoch >= 4 && actor.role() == v1::REGULATOR) {
+        absl::StatusOr<bool> oversees = OverseesEnterprise(state, actor, b.enterprise_uscc());
+        if (!oversees.ok()) return oversees.status();
+        if (!*oversees) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              "blacklist.enterprise_uscc: ", b.enterprise_uscc(), " is outside the jurisdiction (",
+              JurisdictionText(actor), ") of regulator '", actor.name(), "'"));
+        }
       }
       if (b.reason().empty()) return absl::InvalidArgumentError("blacklist.reason: is required");
       state::EnterpriseRecord record;

@@ -1,5 +1,7 @@
 #include "services/registry/registry_service.h"
 
+#include "services/registry/oversight.h"
+
 #include "absl/strings/str_cat.h"
 #include "services/common/grpc_status.h"
 #include "services/common/page_size.h"
@@ -209,11 +211,18 @@ grpc::Status RegistryServiceImpl::ServeListSites(grpc::ServerContextBase* contex
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "enterprise_uscc: is required (you belong to no enterprise)");
   }
-  if (reader->role() != v1::REGULATOR && reader->role() != v1::PLATFORM_ADMIN &&
-      reader->enterprise_uscc() != uscc) {
+  bool may = reader->enterprise_uscc() == uscc;
+  if (!may && HasOversightRole(*reader) &&
+      DepartmentReads(*reader, RecordKind::kSites) == Reads::kAll) {
+    absl::StatusOr<bool> oversees = OverseesEnterprise(*snapshot, *reader, uscc);
+    if (!oversees.ok()) return ToGrpcStatus(oversees.status());
+    may = *oversees;
+  }
+  if (!may) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         absl::StrCat("enterprise_uscc: the sites of ", uscc,
-                                     " are read by its own actors and regulators"));
+                                     " are read by its own actors and the regulators whose "
+                                     "department reads sites and whose jurisdiction holds it"));
   }
   absl::StatusOr<std::vector<v1::Site>> sites = registry::ListSites(*snapshot, uscc);
   if (!sites.ok()) return ToGrpcStatus(sites.status());

@@ -27,7 +27,18 @@ bool IsParty(const v1::Actor& reader, const v1::Waybill& w) {
 // the waybill's parties (registry/oversight.h); false for anyone else, and
 // when the registry cannot be read.
 bool Oversees(const storage::StateReader& state, const v1::Actor& reader, const v1::Waybill& w) {
-  if (!registry::HasOversightRole(reader)) return false;
+  // The department's waybills (registry/oversight.h)...
+  switch (registry::DepartmentReads(reader, registry::RecordKind::kWaybills)) {
+    case registry::Reads::kNone: return false;
+    case registry::Reads::kAll: break;
+    case registry::Reads::kControlledGoods:
+      if (!registry::CarriesControlledGoods(w)) return false;
+      break;
+    case registry::Reads::kWaste:
+      if (!registry::CarriesWaste(w)) return false;
+      break;
+  }
+  // ...with a party in its jurisdiction.
   for (const std::string* uscc : {&w.carrier_uscc(), &w.consignor().uscc(), &w.consignee().uscc()}) {
     absl::StatusOr<bool> oversees = registry::OverseesEnterprise(state, reader, *uscc);
     if (oversees.ok() && *oversees) return true;
@@ -302,7 +313,10 @@ grpc::Status WaybillServiceImpl::ServeListVehiclesInPark(
       reads_->Authenticate(*snapshot, *context, kListVehiclesInParkMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   TellLogSize(context, snapshot->size());
-  absl::StatusOr<bool> oversees = registry::OverseesPark(*snapshot, *reader, request->park_id());
+  absl::StatusOr<bool> oversees =
+      registry::DepartmentReads(*reader, registry::RecordKind::kVehicles) == registry::Reads::kAll
+          ? registry::OverseesPark(*snapshot, *reader, request->park_id())
+          : absl::StatusOr<bool>(false);
   if (!oversees.ok()) return ToGrpcStatus(oversees.status());
   const bool allowed = *oversees || (reader->role() == v1::PARK_GATE &&
                                      reader->park_id() == request->park_id());

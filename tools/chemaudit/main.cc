@@ -3,7 +3,7 @@
 //   chemaudit checkpoint --server HOST:PORT [--tls-ca F] --note-key VKEY --out FILE
 //   chemaudit history CODE --server HOST:PORT [--tls-ca F] --key FILE
 //                     [--passphrase-file F] [--kept CHECKPOINT] --out BUNDLE
-//   chemaudit verify BUNDLE --note-key VKEY [--kept CHECKPOINT]
+//   chemaudit verify BUNDLE --note-key VKEY [--kept CHECKPOINT] [--code CODE]
 //   chemaudit epcis BUNDLE --note-key VKEY [--kept CHECKPOINT] [--out FILE]
 //
 // `verify` works entirely offline: it needs the bundle, the log's note
@@ -45,7 +45,7 @@ constexpr char kUsage[] =
     "      fetch a code's history as a self-contained bundle (AuditService;\n"
     "      regulators and platform administrators), proving consistency with\n"
     "      the kept checkpoint when given\n"
-    "  verify BUNDLE --note-key VKEY [--kept CHECKPOINT]\n"
+    "  verify BUNDLE --note-key VKEY [--kept CHECKPOINT] [--code CODE]\n"
     "      check a bundle offline: the checkpoint's signature, every inclusion\n"
     "      proof, every event's signature and its chain, and with --kept that\n"
     "      the log only grew since; exit status 1 at the first failure\n\n"
@@ -145,6 +145,11 @@ int History(const std::vector<std::string>& argv) {
   if (absl::Status s = session->Call(api::kGetHistoryBundleMethod, request, &bundle); !s.ok()) {
     return Fail("history", s);
   }
+  if (bundle.code() != request.code()) {
+    return Fail("history", absl::DataLossError(absl::StrCat(
+                               "the server answered with the history of ", bundle.code(),
+                               ", not of ", request.code())));
+  }
   if (absl::Status s = chemctl::WriteFile(*out, bundle.SerializeAsString()); !s.ok()) {
     return Fail("history", s);
   }
@@ -185,6 +190,10 @@ absl::StatusOr<LoadedBundle> LoadVerified(const cli::Args& args) {
   if (!loaded.bundle.ParseFromString(*bytes)) {
     return absl::InvalidArgumentError(absl::StrCat(file, ": not a history bundle"));
   }
+  if (args.Has("code") && loaded.bundle.code() != args.Get("code")) {
+    return absl::InvalidArgumentError(absl::StrCat(file, ": the history of ", loaded.bundle.code(),
+                                                   ", not of ", args.Get("code")));
+  }
   absl::StatusOr<audit::VerifiedHistory> verified =
       audit::VerifyHistoryBundle(loaded.bundle, *key, loaded.kept);
   if (!verified.ok()) {
@@ -196,7 +205,7 @@ absl::StatusOr<LoadedBundle> LoadVerified(const cli::Args& args) {
 }
 
 int Verify(const std::vector<std::string>& argv) {
-  absl::StatusOr<cli::Args> args = cli::Args::Parse(argv, {{"note-key", "kept"}, {}});
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(argv, {{"note-key", "kept", "code"}, {}});
   if (!args.ok()) return Fail("verify", args.status());
   if (args->help()) {
     std::cout << kUsage;
@@ -216,7 +225,7 @@ int Verify(const std::vector<std::string>& argv) {
 }
 
 int Epcis(const std::vector<std::string>& argv) {
-  absl::StatusOr<cli::Args> args = cli::Args::Parse(argv, {{"note-key", "kept", "out"}, {}});
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(argv, {{"note-key", "kept", "out", "code"}, {}});
   if (!args.ok()) return Fail("epcis", args.status());
   if (args->help()) {
     std::cout << kUsage;
