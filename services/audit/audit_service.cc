@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/wire.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "chemledger/v1/log.pb.h"
 #include "services/audit/history_bundle.h"
 #include "services/registry/oversight.h"
 #include "services/ledger/code_state.h"
@@ -50,9 +52,38 @@ grpc::Status AuditServiceImpl::ServeGetHistoryBundle(grpc::ServerContextBase* co
                                      "your jurisdiction, ", registry::JurisdictionText(*reader),
                                      ", or unknown)"));
   }
+  // A bundle holds every event whole (with the other codes it names):
+  // given to a regulator that may read all of them, as GetHistory would
+  // show them (docs/audit.md).
+  if (registry::DepartmentReads(*reader, registry::RecordKind::kPackages) != registry::Reads::kAll) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("a history bundle holds its events whole, and ",
+                                     registry::DepartmentText(*reader),
+                                     " reads only part of them: use LedgerService.GetHistory"));
+  }
   absl::StatusOr<v1::HistoryBundle> bundle = BuildHistoryBundle(
       *snapshot, *signer_, request->code(), request->consistency_from_size());
   if (!bundle.ok()) return ToGrpcStatus(bundle.status());
+  if (!registry::OverseesEverything(*reader)) {
+    for (const v1::ProvenEntry& e : bundle->events()) {
+      v1::LogEntry entry;
+      v1::Event event;
+      if (!entry.ParseFromString(e.entry_bytes()) ||
+          !event.ParseFromString(entry.envelope().payload())) {
+        return grpc::Status(grpc::StatusCode::DATA_LOSS, "an event entry does not parse");
+      }
+      absl::StatusOr<bool> oversees =
+          registry::OverseesEnterprise(*snapshot, *reader, event.location().enterprise_uscc());
+      if (!oversees.ok()) return ToGrpcStatus(oversees.status());
+      if (!*oversees) {
+        return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                            absl::StrCat("code: ", request->code(), " has events recorded outside "
+                                         "your jurisdiction (", registry::JurisdictionText(*reader),
+                                         "), which a bundle would hold whole: use "
+                                         "LedgerService.GetHistory"));
+      }
+    }
+  }
   *response = *std::move(bundle);
   return grpc::Status::OK;
 }

@@ -1,5 +1,6 @@
 #include "services/audit/history_bundle.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <utility>
@@ -82,31 +83,78 @@ absl::StatusOr<crypto::Sha256Digest> CheckIncluded(const std::string& field,
   return leaf;
 }
 
-// The key an entry registers: the genesis entry's first administrator, or
-// a RegistryRequest's add_actor.
-absl::StatusOr<crypto::VerifyingKey> RegisteredKey(const std::string& field,
-                                                   const v1::LogEntry& entry) {
+struct KnownKey {
+  crypto::VerifyingKey key;
+  v1::Actor actor;
+  uint64_t registered_at = 0;
+};
+using KnownKeys = std::map<std::string, KnownKey>;  // by key id
+
+bool IsEnterpriseRole(v1::ActorRole role) {
+  return role == v1::ENTERPRISE_ADMIN || role == v1::ENTERPRISE_OPERATOR;
+}
+
+// Checks registration entry `entry` at `index` and adds the key it
+// registers to `keys`: the genesis entry (index 0 only), signed by the first
+// administrator it names; or a RegistryRequest adding an actor, signed by a
+// key registered before it with the right to add that actor (a platform
+// administrator; for an enterprise's actors, also that enterprise's admin).
+absl::Status AddRegistration(const std::string& field, const v1::LogEntry& entry, uint64_t index,
+                             KnownKeys* keys) {
   const v1::SignedEnvelope& envelope = entry.envelope();
-  std::string raw;
+  v1::Actor actor;
   if (envelope.payload_type() == api::kGenesisContext.payload_type()) {
     v1::Genesis genesis;
-    if (!genesis.ParseFromString(envelope.payload())) {
-      return Invalid(field, "a genesis entry whose payload is not a Genesis");
+    if (index != 0 || !genesis.ParseFromString(envelope.payload())) {
+      return Invalid(field, "a genesis entry anywhere but at log index 0");
     }
-    raw = genesis.first_admin().public_key();
-  } else if (envelope.payload_type() == api::kRegistryContext.payload_type()) {
-    v1::RegistryRequest request;
-    if (!request.ParseFromString(envelope.payload()) || !request.has_add_actor()) {
-      return Invalid(field, "a registry entry that adds no actor");
-    }
-    raw = request.add_actor().public_key();
-  } else {
+    actor = genesis.first_admin();
+    absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(actor.public_key());
+    if (!key.ok()) return Invalid(field, "the registered public key is not 32 bytes");
+    const envelope::KeyLookup self = [&](const crypto::KeyId& id)
+        -> absl::StatusOr<crypto::VerifyingKey> {
+      if (id != key->key_id()) return absl::NotFoundError("the genesis entry is not self-signed");
+      return *key;
+    };
+    absl::StatusOr<crypto::KeyId> signer = envelope::Verify(envelope, api::kGenesisContext, self);
+    if (!signer.ok()) return Invalid(absl::StrCat(field, ".envelope"), signer.status().message());
+    keys->insert_or_assign(key->key_id().ToString(), KnownKey{*key, actor, index});
+    return absl::OkStatus();
+  }
+  if (envelope.payload_type() != api::kRegistryContext.payload_type()) {
     return Invalid(field, absl::StrCat("an entry of type '", envelope.payload_type(),
                                        "' registers no key"));
   }
-  absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(raw);
+  v1::RegistryRequest request;
+  if (!request.ParseFromString(envelope.payload()) || !request.has_add_actor()) {
+    return Invalid(field, "a registry entry that adds no actor");
+  }
+  actor = request.add_actor();
+  const KnownKey* registrar = nullptr;
+  const envelope::KeyLookup earlier = [&](const crypto::KeyId& id)
+      -> absl::StatusOr<crypto::VerifyingKey> {
+    auto it = keys->find(id.ToString());
+    if (it == keys->end() || it->second.registered_at >= index) {
+      return absl::NotFoundError(
+          absl::StrCat("key ", id.ToString(), " is not registered before it in the bundle"));
+    }
+    registrar = &it->second;
+    return it->second.key;
+  };
+  absl::StatusOr<crypto::KeyId> signer = envelope::Verify(envelope, api::kRegistryContext, earlier);
+  if (!signer.ok()) return Invalid(absl::StrCat(field, ".envelope"), signer.status().message());
+  const bool may_add =
+      registrar->actor.role() == v1::PLATFORM_ADMIN ||
+      (registrar->actor.role() == v1::ENTERPRISE_ADMIN && IsEnterpriseRole(actor.role()) &&
+       registrar->actor.enterprise_uscc() == actor.enterprise_uscc());
+  if (!may_add) {
+    return Invalid(field, absl::StrCat("signed by '", registrar->actor.name(),
+                                       "', who may not add this actor"));
+  }
+  absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(actor.public_key());
   if (!key.ok()) return Invalid(field, "the registered public key is not 32 bytes");
-  return key;
+  keys->insert_or_assign(key->key_id().ToString(), KnownKey{*key, actor, index});
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -146,6 +194,27 @@ absl::StatusOr<v1::HistoryBundle> BuildHistoryBundle(const storage::Snapshot& sn
     }
     registrations.insert((*actor)->added_at());
     *bundle.add_events() = *std::move(proven);
+  }
+  // And who registered those keys, back to the genesis entry: a verifier
+  // checks each registration's signature by a key registered before it.
+  std::vector<uint64_t> to_visit(registrations.begin(), registrations.end());
+  while (!to_visit.empty()) {
+    const uint64_t index = to_visit.back();
+    to_visit.pop_back();
+    if (index == 0) continue;  // the genesis entry signs itself
+    absl::StatusOr<std::string> bytes = snapshot.Entry(index);
+    if (!bytes.ok()) return bytes.status();
+    v1::LogEntry entry;
+    if (!entry.ParseFromString(*bytes) || entry.envelope().signatures_size() != 1) {
+      return absl::DataLossError(absl::StrCat("log entry ", index, " is not a signed registration"));
+    }
+    absl::StatusOr<crypto::KeyId> registrar =
+        crypto::KeyId::Parse(entry.envelope().signatures(0).key_id());
+    if (!registrar.ok()) return absl::DataLossError(absl::StrCat("log entry ", index, ": bad key id"));
+    absl::StatusOr<std::optional<state::ActorRecord>> actor = registry::FindActor(snapshot, *registrar);
+    if (!actor.ok()) return actor.status();
+    if (!*actor) return absl::DataLossError(absl::StrCat("log entry ", index, ": unknown registrar"));
+    if (registrations.insert((*actor)->added_at()).second) to_visit.push_back((*actor)->added_at());
   }
   for (uint64_t index : registrations) {
     absl::StatusOr<v1::ProvenEntry> proven = Prove(snapshot, index);
@@ -197,8 +266,9 @@ absl::StatusOr<VerifiedHistory> VerifyHistoryBundle(const v1::HistoryBundle& bun
   if (bundle.code().empty()) return Invalid("code", "is empty");
   if (bundle.events_size() == 0) return Invalid("events", "a history of no events proves nothing");
 
-  // The signers' keys, each from an entry in the log.
-  std::map<std::string, std::pair<crypto::VerifyingKey, uint64_t>> keys;  // key id -> key, index
+  // The signers' keys, each from an entry in the log, each registration
+  // signed by a key registered before it, back to the genesis entry.
+  KnownKeys keys;
   uint64_t previous_index = 0;
   for (int i = 0; i < bundle.signer_registrations_size(); ++i) {
     const std::string field = absl::StrCat("signer_registrations[", i, "]");
@@ -211,14 +281,15 @@ absl::StatusOr<VerifiedHistory> VerifyHistoryBundle(const v1::HistoryBundle& bun
     if (!leaf.ok()) return leaf.status();
     v1::LogEntry entry;
     if (!entry.ParseFromString(e.entry_bytes())) return Invalid(field, "not a LogEntry");
-    absl::StatusOr<crypto::VerifyingKey> key = RegisteredKey(field, entry);
-    if (!key.ok()) return key.status();
-    keys.insert_or_assign(key->key_id().ToString(), std::make_pair(*key, e.log_index()));
+    if (absl::Status s = AddRegistration(field, entry, e.log_index(), &keys); !s.ok()) return s;
   }
 
   // The events: each signed by a key registered before it, naming the code,
   // chained to the one before.
   std::optional<crypto::Sha256Digest> previous_leaf;
+  std::set<std::string> event_ids;   // "<scope>/<event id>", as the ledger keeps them unique
+  std::string parent;                // the pallet the code is on, by this history
+  std::set<std::string> signers;     // key ids that signed events
   for (int i = 0; i < bundle.events_size(); ++i) {
     const std::string field = absl::StrCat("events[", i, "]");
     const v1::ProvenEntry& e = bundle.events(i);
@@ -230,7 +301,7 @@ absl::StatusOr<VerifiedHistory> VerifyHistoryBundle(const v1::HistoryBundle& bun
     if (!leaf.ok()) return leaf.status();
     v1::LogEntry entry;
     if (!entry.ParseFromString(e.entry_bytes())) return Invalid(field, "not a LogEntry");
-    uint64_t registered_at = 0;
+    const KnownKey* signer_key = nullptr;
     const envelope::KeyLookup lookup =
         [&](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
       auto it = keys.find(id.ToString());
@@ -238,14 +309,54 @@ absl::StatusOr<VerifiedHistory> VerifyHistoryBundle(const v1::HistoryBundle& bun
         return absl::NotFoundError(
             absl::StrCat("key ", id.ToString(), " is not among signer_registrations"));
       }
-      registered_at = it->second.second;
-      return it->second.first;
+      signer_key = &it->second;
+      return it->second.key;
     };
     absl::StatusOr<crypto::KeyId> signer = envelope::Verify(entry.envelope(), api::kEventContext, lookup);
     if (!signer.ok()) return Invalid(absl::StrCat(field, ".envelope"), signer.status().message());
-    if (registered_at >= e.log_index()) {
+    signers.insert(signer->ToString());
+    if (signer_key->registered_at >= e.log_index()) {
       return Invalid(field, "signed by a key registered after it");
     }
+    // What the signer said, and whether it could say it.
+    v1::Event event;
+    if (!event.ParseFromString(entry.envelope().payload())) {
+      return Invalid(field, "the signed payload is not an Event");
+    }
+    const v1::Actor& who = signer_key->actor;
+    const bool hold_or_recall = event.step() == v1::HOLDING || event.step() == v1::RELEASING ||
+                                event.step() == v1::RECALLING;
+    const bool regulator = who.role() == v1::REGULATOR && hold_or_recall;
+    if (!regulator && !(IsEnterpriseRole(who.role()) &&
+                        who.enterprise_uscc() == event.location().enterprise_uscc())) {
+      return Invalid(field, absl::StrCat("signed by '", who.name(), "', who may not record it for ",
+                                         event.location().enterprise_uscc()));
+    }
+    const std::string scope = regulator ? "" : event.location().enterprise_uscc();
+    if (!event_ids.insert(absl::StrCat(scope, "/", event.event_id())).second) {
+      return Invalid(field, absl::StrCat("event id '", event.event_id(), "' appears twice"));
+    }
+    // The signed event names the code, or the pallet it is on (by this
+    // history), or corrects an event of this history.
+    bool named = event.parent_code() == bundle.code() ||
+                 std::find(event.codes().begin(), event.codes().end(), bundle.code()) !=
+                     event.codes().end();
+    for (const v1::RepackagingOutput& o : event.outputs()) named |= o.code() == bundle.code();
+    if (!named && !parent.empty()) {
+      named = event.parent_code() == parent ||
+              std::find(event.codes().begin(), event.codes().end(), parent) != event.codes().end();
+    }
+    if (!named && event.step() == v1::ERROR_DECLARATION) {
+      named = event_ids.count(absl::StrCat(scope, "/", event.corrects_event_id())) > 0;
+    }
+    if (!named) {
+      return Invalid(field, absl::StrCat("the signed event does not name ", bundle.code(),
+                                         " or the pallet it is on"));
+    }
+    const bool names_code =
+        std::find(event.codes().begin(), event.codes().end(), bundle.code()) != event.codes().end();
+    if (event.step() == v1::PACKING && names_code) parent = event.parent_code();
+    if (event.step() == v1::UNPACKING && names_code) parent.clear();
     v1::EventLinks links;
     if (!links.ParseFromString(entry.assignment())) return Invalid(field, "assignment is not EventLinks");
     const v1::EventLinks::Link* link = nullptr;
@@ -294,7 +405,7 @@ absl::StatusOr<VerifiedHistory> VerifyHistoryBundle(const v1::HistoryBundle& bun
   verified.code = bundle.code();
   verified.tree_size = checkpoint->size;
   verified.events = static_cast<size_t>(bundle.events_size());
-  verified.signers = keys.size();
+  verified.signers = signers.size();
   return verified;
 }
 

@@ -59,7 +59,7 @@ struct VerifiedHistory {
   std::string code;
   uint64_t tree_size = 0;
   size_t events = 0;
-  size_t signers = 0;
+  size_t signers = 0;   // distinct keys that signed the events
   bool consistent_with_kept = false;  // a kept checkpoint was given and holds
 };
 

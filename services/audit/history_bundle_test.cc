@@ -49,7 +49,10 @@ TEST_F(HistoryBundleTest, ABundleVerifiesOfflineAndNoByteOfItCanChange) {
   MakeHistory();
   const v1::HistoryBundle bundle = Build();
   ASSERT_EQ(bundle.events_size(), 5);
-  EXPECT_EQ(bundle.signer_registrations_size(), 2);  // producer's and warehouse's operators
+  // The producer's and the warehouse's operators, and who registered them
+  // (the first administrator, in the genesis entry).
+  EXPECT_EQ(bundle.signer_registrations_size(), 3);
+  EXPECT_EQ(bundle.signer_registrations(0).log_index(), 0u);
   absl::StatusOr<VerifiedHistory> verified =
       VerifyHistoryBundle(bundle, signer_.verifier(), std::nullopt);
   ASSERT_TRUE(verified.ok()) << verified.status();
@@ -100,7 +103,17 @@ TEST_F(HistoryBundleTest, WhatTheVerifierRefusesNamesTheField) {
   // An event moved to another code's bundle.
   v1::HistoryBundle renamed = good;
   renamed.set_code(Code(2));
-  refused(renamed, "events[1]: does not name " + Code(2));
+  refused(renamed, "events[1]: the signed event does not name " + Code(2));
+  // The genesis entry left out: the registrations are no longer signed by
+  // anyone the bundle knows.
+  v1::HistoryBundle rootless = good;
+  rootless.mutable_signer_registrations()->DeleteSubrange(0, 1);
+  refused(rootless, "signer_registrations[0].envelope");
+  // A registration passed off as the genesis entry.
+  v1::HistoryBundle regenesis = good;
+  regenesis.mutable_signer_registrations(0)->set_log_index(
+      regenesis.signer_registrations(1).log_index());
+  refused(regenesis, "signer_registrations[0]");
   // A signer's registration missing.
   v1::HistoryBundle unsigned_ = good;
   unsigned_.mutable_signer_registrations()->RemoveLast();

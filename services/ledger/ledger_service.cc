@@ -10,6 +10,7 @@
 #include "crypto/merkle.h"
 #include "services/registry/oversight.h"
 #include "services/common/grpc_status.h"
+#include "services/common/page_cursor.h"
 #include "services/common/page_size.h"
 #include "services/common/raw_unary.h"
 #include "services/ledger/event_view.h"
@@ -446,9 +447,13 @@ grpc::Status LedgerServiceImpl::ServeListSiteFlags(grpc::ServerContextBase* cont
   absl::StatusOr<size_t> limit = PageSizeOf(request->page_size(), 1000);
   if (!limit.ok()) return ToGrpcStatus(limit.status());
   uint64_t after = 0;
-  if (!request->page_token().empty() && !absl::SimpleAtoi(request->page_token(), &after)) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "page_token: not a next_page_token of ListSiteFlags");
+  if (!request->page_token().empty()) {
+    absl::StatusOr<std::string> position = OpenPageCursor(request->page_token());
+    if (!position.ok()) return ToGrpcStatus(position.status());
+    if (!absl::SimpleAtoi(*position, &after)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "page_token: not a next_page_token of ListSiteFlags");
+    }
   }
   bool more = false;
   absl::StatusOr<std::vector<state::SiteFlagRecord>> flags = ledger::ListSiteFlags(
@@ -473,7 +478,9 @@ grpc::Status LedgerServiceImpl::ServeListSiteFlags(grpc::ServerContextBase* cont
     f->set_event_unix_seconds(r.event_unix_seconds());
     f->set_cas(r.cas());
   }
-  if (more && !flags->empty()) response->set_next_page_token(absl::StrCat(flags->back().log_index()));
+  if (more && !flags->empty()) {
+    response->set_next_page_token(SealPageCursor(absl::StrCat(flags->back().log_index())));
+  }
   response->set_log_size(snapshot->size());
   return grpc::Status::OK;
 }
@@ -501,17 +508,20 @@ grpc::Status LedgerServiceImpl::ServeListScanSignals(grpc::ServerContextBase* co
   }
   absl::StatusOr<size_t> limit = PageSizeOf(request->page_size(), 1000);
   if (!limit.ok()) return ToGrpcStatus(limit.status());
-  // A page token is "<log index>/<code>" of the last signal of a page.
+  // A page token is "<log index>/<code>" of the last signal a page
+  // examined, sealed (page_cursor.h): it may be one the reader does not see.
   uint64_t after_index = 0;
   std::string after_code;
   if (!request->page_token().empty()) {
-    const size_t slash = request->page_token().find('/');
+    absl::StatusOr<std::string> position = OpenPageCursor(request->page_token());
+    if (!position.ok()) return ToGrpcStatus(position.status());
+    const size_t slash = position->find('/');
     if (slash == std::string::npos ||
-        !absl::SimpleAtoi(request->page_token().substr(0, slash), &after_index)) {
+        !absl::SimpleAtoi(position->substr(0, slash), &after_index)) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "page_token: not a token this server gave (ScanSignals.next_page_token)");
     }
-    after_code = request->page_token().substr(slash + 1);
+    after_code = position->substr(slash + 1);
   }
   absl::StatusOr<std::vector<ScanSignal>> signals =
       ledger::ListScanSignals(*snapshot, after_index, after_code, *limit + 1);
@@ -538,7 +548,7 @@ grpc::Status LedgerServiceImpl::ServeListScanSignals(grpc::ServerContextBase* co
   }
   if (more && !signals->empty()) {
     response->set_next_page_token(
-        absl::StrCat(signals->back().log_index, "/", signals->back().code));
+        SealPageCursor(absl::StrCat(signals->back().log_index, "/", signals->back().code)));
   }
   response->set_log_size(snapshot->size());
   return grpc::Status::OK;

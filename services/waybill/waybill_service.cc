@@ -4,6 +4,7 @@
 #include "services/registry/registry_state.h"
 #include "services/registry/oversight.h"
 #include "services/common/grpc_status.h"
+#include "services/common/page_cursor.h"
 #include "services/common/page_size.h"
 #include "services/common/raw_unary.h"
 #include "services/common/stream_batches.h"
@@ -234,10 +235,13 @@ grpc::Status WaybillServiceImpl::ServeListWaybills(grpc::ServerContextBase* cont
   if (request->page_token().empty()) {
     snapshot = ledger_->Latest();
   } else {
-    const size_t colon = request->page_token().find(':');
+    // Sealed (page_cursor.h): the last waybill examined may be one the
+    // reader does not see.
+    absl::StatusOr<std::string> token = OpenPageCursor(request->page_token());
+    if (!token.ok()) return ToGrpcStatus(token.status());
+    const size_t colon = token->find(':');
     uint64_t size = 0;
-    if (colon == std::string::npos ||
-        !absl::SimpleAtoi(request->page_token().substr(0, colon), &size)) {
+    if (colon == std::string::npos || !absl::SimpleAtoi(token->substr(0, colon), &size)) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "page_token: not a token this server gave (start the listing again)");
     }
@@ -247,7 +251,7 @@ grpc::Status WaybillServiceImpl::ServeListWaybills(grpc::ServerContextBase* cont
                                        absl::StrCat("page_token: ", at.status().message())));
     }
     snapshot = *std::move(at);
-    after = request->page_token().substr(colon + 1);
+    after = token->substr(colon + 1);
   }
   TellLogSize(context, snapshot->size());
   const v1::ListWaybillsRequest& f = *request;
@@ -289,7 +293,8 @@ grpc::Status WaybillServiceImpl::ServeListWaybills(grpc::ServerContextBase* cont
   response->set_log_size(snapshot->size());
   if (!page->resume_after.empty()) {
     ledger_->Keep(snapshot);
-    response->set_next_page_token(absl::StrCat(snapshot->size(), ":", page->resume_after));
+    response->set_next_page_token(
+        SealPageCursor(absl::StrCat(snapshot->size(), ":", page->resume_after)));
   }
   return grpc::Status::OK;
 }
