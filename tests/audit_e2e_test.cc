@@ -238,5 +238,53 @@ TEST_F(AuditE2eTest, DepartmentsReadWhatTheySupervise) {
       << refused.error_message();
 }
 
+// The witness: it keeps each checkpoint that extends the one before
+// (co-signed with its key), and raises the alarm when the server it watches
+// serves a log that forked: here a copy of the deployment's data that took
+// another event at the same size.
+TEST_F(AuditE2eTest, TheWitnessCatchesAForkedLog) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Issued issued = Issue(IssueRequest("WITNESS", 2, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  const std::string vkey = dir_ + "/data/note.vkey";
+  const std::string state = dir_ + "/witness";
+  ASSERT_EQ(RunShell("mkdir -p '" + state + "'").first, 0);
+  ASSERT_TRUE(crypto::SaveSigningKey(*regulator_, dir_ + "/witness.key", {}).ok());
+  const auto watch = [&] {
+    return Chemaudit(absl::StrCat("watch ", Server(), " --note-key ", vkey, " --state ", state,
+                                  " --witness-key ", dir_, "/witness.key --witness-name ",
+                                  "witness.fujian --once"));
+  };
+  auto [status, out] = watch();
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("first checkpoint kept"), std::string::npos) << out;
+  ASSERT_NO_FATAL_FAILURE(Append(v1::COMMISSIONING, issued.labels[0].code(), 1));
+
+  // The same data copied (as a rebuilt or restored store would be), then
+  // the two go different ways at the same size.
+  server_.reset();
+  ASSERT_EQ(RunShell("cp -a '" + dir_ + "/data' '" + dir_ + "/fork'").first, 0);
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  ASSERT_NO_FATAL_FAILURE(Append(v1::STORING, issued.labels[0].code(), 2));
+  std::tie(status, out) = watch();
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("extends"), std::string::npos) << out;
+  EXPECT_NE(out.find("co-signed"), std::string::npos) << out;
+  std::ifstream kept(state + "/latest.checkpoint");
+  std::stringstream note;
+  note << kept.rdbuf();
+  EXPECT_NE(note.str().find("\u2014 witness.fujian "), std::string::npos) << note.str();
+
+  server_.reset();
+  ASSERT_EQ(RunShell("mv '" + dir_ + "/data' '" + dir_ + "/data-a' && mv '" + dir_ + "/fork' '" +
+                     dir_ + "/data'").first, 0);
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  ASSERT_NO_FATAL_FAILURE(Append(v1::COMMISSIONING, issued.labels[1].code(), 3));
+  std::tie(status, out) = watch();
+  EXPECT_EQ(status, 3) << out;
+  EXPECT_NE(out.find("ALARM: the log forked"), std::string::npos) << out;
+  EXPECT_EQ(RunShell("test -s '" + state + "/ALARM'").first, 0);
+}
+
 }  // namespace
 }  // namespace chemledger::testing

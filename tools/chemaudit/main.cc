@@ -5,6 +5,9 @@
 //                     [--passphrase-file F] [--kept CHECKPOINT] --out BUNDLE
 //   chemaudit verify BUNDLE --note-key VKEY [--kept CHECKPOINT] [--code CODE]
 //   chemaudit epcis BUNDLE --note-key VKEY [--kept CHECKPOINT] [--out FILE]
+//   chemaudit watch --server HOST:PORT [--tls-ca F] --note-key VKEY --state DIR
+//                   [--witness-key FILE --witness-name NAME [--passphrase-file F]]
+//                   [--interval SECONDS] [--once]
 //
 // `verify` works entirely offline: it needs the bundle, the log's note
 // verifier key (pinned: from `chemledgerd init`, DIR/note.vkey) and, to show
@@ -26,6 +29,8 @@
 #include "chemledger/v1/audit_service.pb.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
+#include "crypto/merkle.h"
+#include "tools/cli/key_args.h"
 #include "absl/time/clock.h"
 #include "services/audit/epcis.h"
 #include "services/audit/history_bundle.h"
@@ -48,7 +53,17 @@ constexpr char kUsage[] =
     "  verify BUNDLE --note-key VKEY [--kept CHECKPOINT] [--code CODE]\n"
     "      check a bundle offline: the checkpoint's signature, every inclusion\n"
     "      proof, every event's signature and its chain, and with --kept that\n"
-    "      the log only grew since; exit status 1 at the first failure\n\n"
+    "      the log only grew since; exit status 1 at the first failure\n"
+    "  epcis BUNDLE --note-key VKEY [--kept CHECKPOINT] [--out FILE]\n"
+    "      verify a bundle as verify does, then write its events as a GS1 EPCIS\n"
+    "      2.0 document (JSON-LD; docs/audit.md) to FILE or stdout\n"
+    "  watch --server HOST:PORT [--tls-ca F] --note-key VKEY --state DIR\n"
+    "        [--witness-key FILE --witness-name NAME [--passphrase-file F]]\n"
+    "        [--interval SECONDS] [--once]\n"
+    "      a witness: polls the signed checkpoint, checks that each is signed by the\n"
+    "      pinned key and extends the one before (a consistency proof), keeps it in\n"
+    "      DIR (co-signed with the witness key when given), and raises an alarm\n"
+    "      (exit status 3, DIR/ALARM) on a log that shrank or forked\n\n"
     "VKEY: the note verifier key (\"<origin>+<hash>+<key>\") or a file holding it\n"
     "(chemledgerd init writes DIR/note.vkey).\n";
 
@@ -247,6 +262,132 @@ int Epcis(const std::vector<std::string>& argv) {
   return 0;
 }
 
+// One round of the witness: what it found, or the alarm (FailedPrecondition)
+// when the log is not an extension of the kept checkpoint.
+absl::StatusOr<std::string> WatchOnce(v1::LedgerService::Stub& ledger,
+                                      const crypto::NoteVerifier& key, const std::string& state,
+                                      const crypto::NoteSigner* witness) {
+  v1::Checkpoint fetched;
+  if (grpc::Status s = ledger.GetCheckpoint(chemctl::Context().get(), v1::GetCheckpointRequest(),
+                                            &fetched);
+      !s.ok()) {
+    return chemctl::ServerError(s);
+  }
+  absl::StatusOr<crypto::Checkpoint> now =
+      crypto::OpenCheckpoint(fetched.signed_note(), key.name(), key);
+  if (!now.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the server's checkpoint does not verify with the pinned key: ", now.status().message()));
+  }
+  const std::string kept_file = state + "/latest.checkpoint";
+  std::optional<crypto::Checkpoint> kept;
+  if (std::ifstream(kept_file).good()) {
+    absl::StatusOr<std::string> note = cli::ReadFileOrStdin(kept_file);
+    if (!note.ok()) return note.status();
+    absl::StatusOr<crypto::Checkpoint> opened = crypto::OpenCheckpoint(*note, key.name(), key);
+    if (!opened.ok()) {
+      return absl::DataLossError(absl::StrCat(kept_file, ": ", opened.status().message()));
+    }
+    kept = *std::move(opened);
+  }
+  if (kept) {
+    if (now->size < kept->size) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the log shrank: size ", now->size, " after ", kept->size, " was signed"));
+    }
+    if (now->size == kept->size) {
+      if (now->root_hash != kept->root_hash) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("the log forked: two roots signed for size ", now->size));
+      }
+      return absl::StrCat("unchanged at size ", now->size);
+    }
+    v1::GetConsistencyProofRequest ask;
+    ask.set_first_size(kept->size);
+    ask.set_second_size(now->size);
+    v1::ConsistencyProof proof;
+    if (grpc::Status s = ledger.GetConsistencyProof(chemctl::Context().get(), ask, &proof);
+        !s.ok()) {
+      return chemctl::ServerError(s);
+    }
+    std::vector<crypto::Sha256Digest> hashes;
+    for (const std::string& h : proof.hashes()) {
+      absl::StatusOr<crypto::Sha256Digest> d = crypto::Sha256Digest::FromBytes(h);
+      if (!d.ok()) return absl::FailedPreconditionError("the consistency proof is malformed");
+      hashes.push_back(*d);
+    }
+    if (absl::Status s = crypto::VerifyConsistency(kept->size, now->size, kept->root_hash,
+                                                   now->root_hash, hashes);
+        !s.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the log forked: size ", now->size, " does not extend the kept size ",
+                       kept->size, ": ", s.message()));
+    }
+  }
+  std::string note = fetched.signed_note();
+  if (witness != nullptr) {
+    absl::StatusOr<std::string> cosigned = witness->Cosign(note);
+    if (!cosigned.ok()) return cosigned.status();
+    note = *std::move(cosigned);
+  }
+  if (absl::Status s = chemctl::WriteFile(kept_file, note); !s.ok()) return s;
+  return kept ? absl::StrCat("size ", now->size, " extends ", kept->size,
+                             witness != nullptr ? ", co-signed" : "")
+              : absl::StrCat("first checkpoint kept, size ", now->size);
+}
+
+int Watch(const std::vector<std::string>& argv) {
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(
+      argv, {{"server", "tls-ca", "note-key", "state", "witness-key", "witness-name",
+              "passphrase-file", "interval"},
+             {"once"}});
+  if (!args.ok()) return Fail("watch", args.status());
+  if (args->help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  absl::StatusOr<crypto::NoteVerifier> key = NoteKey(*args);
+  if (!key.ok()) return Fail("watch", key.status());
+  absl::StatusOr<std::string> state = args->Required("state");
+  if (!state.ok()) return Fail("watch", state.status());
+  std::optional<crypto::NoteSigner> witness;
+  if (args->Has("witness-key")) {
+    absl::StatusOr<std::string> name = args->Required("witness-name");
+    if (!name.ok()) return Fail("watch", name.status());
+    absl::StatusOr<crypto::SigningKey> signing = cli::SigningKeyArg(*args, "witness-key");
+    if (!signing.ok()) return Fail("watch", signing.status());
+    absl::StatusOr<crypto::NoteSigner> signer =
+        crypto::NoteSigner::Create(*name, *std::move(signing));
+    if (!signer.ok()) return Fail("watch", signer.status());
+    witness = *std::move(signer);
+  }
+  int interval = 60;
+  if (args->Has("interval") &&
+      (!absl::SimpleAtoi(args->Get("interval"), &interval) || interval < 1)) {
+    return Fail("watch", absl::InvalidArgumentError("--interval: whole seconds, at least 1"));
+  }
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = chemctl::ServerChannel(*args);
+  if (!channel.ok()) return Fail("watch", channel.status());
+  auto ledger = v1::LedgerService::NewStub(*channel);
+  for (;;) {
+    absl::StatusOr<std::string> round =
+        WatchOnce(*ledger, *key, *state, witness ? &*witness : nullptr);
+    if (!round.ok() && round.status().code() == absl::StatusCode::kFailedPrecondition) {
+      std::cerr << "chemaudit watch: ALARM: " << round.status().message() << "\n";
+      (void)chemctl::WriteFile(*state + "/ALARM", std::string(round.status().message()) + "\n");
+      return 3;
+    }
+    if (!round.ok()) {
+      std::cerr << "chemaudit watch: " << round.status().message() << "\n";
+      if (args->Bool("once")) return 1;
+    } else {
+      std::cout << *round << std::endl;
+      if (args->Bool("once")) return 0;
+    }
+    absl::SleepFor(absl::Seconds(interval));
+  }
+}
+
 }  // namespace
 }  // namespace chemledger::chemaudit
 
@@ -263,6 +404,7 @@ int main(int argc, char** argv) {
   if (command == "history") return chemledger::chemaudit::History(args);
   if (command == "verify") return chemledger::chemaudit::Verify(args);
   if (command == "epcis") return chemledger::chemaudit::Epcis(args);
+  if (command == "watch") return chemledger::chemaudit::Watch(args);
   std::cerr << "chemaudit: unknown command '" << command << "'\n" << chemledger::chemaudit::kUsage;
   return 2;
 }
