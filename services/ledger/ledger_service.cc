@@ -459,10 +459,11 @@ grpc::Status LedgerServiceImpl::ServeListSiteFlags(grpc::ServerContextBase* cont
   absl::StatusOr<std::vector<state::SiteFlagRecord>> flags = ledger::ListSiteFlags(
       *snapshot, enterprise, after, *limit, &more);
   if (!flags.ok()) return ToGrpcStatus(flags.status());
+  registry::OversightMemo memo(*snapshot, *reader);
   for (const state::SiteFlagRecord& r : *flags) {
     // Of every enterprise: those within the regulator's jurisdiction.
     if (oversight && enterprise.empty()) {
-      absl::StatusOr<bool> oversees = registry::OverseesEnterprise(*snapshot, *reader, r.custodian());
+      absl::StatusOr<bool> oversees = memo.Enterprise(r.custodian());
       if (!oversees.ok()) return ToGrpcStatus(oversees.status());
       if (!*oversees) continue;
     }
@@ -528,13 +529,14 @@ grpc::Status LedgerServiceImpl::ServeListScanSignals(grpc::ServerContextBase* co
   if (!signals.ok()) return ToGrpcStatus(signals.status());
   const bool more = signals->size() > *limit;
   if (more) signals->pop_back();
+  registry::OversightMemo memo(*snapshot, *reader);
   for (const ScanSignal& s : *signals) {
     // Those about an enterprise within the regulator's jurisdiction: the
     // package's custodian or the enterprise that saw it.
-    absl::StatusOr<bool> custodian = registry::OverseesEnterprise(*snapshot, *reader, s.custodian);
+    absl::StatusOr<bool> custodian = memo.Enterprise(s.custodian);
     if (!custodian.ok()) return ToGrpcStatus(custodian.status());
     if (!*custodian) {
-      absl::StatusOr<bool> seer = registry::OverseesEnterprise(*snapshot, *reader, s.seen_by);
+      absl::StatusOr<bool> seer = memo.Enterprise(s.seen_by);
       if (!seer.ok()) return ToGrpcStatus(seer.status());
       if (!*seer) continue;
     }

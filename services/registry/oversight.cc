@@ -108,6 +108,14 @@ absl::StatusOr<bool> OverseesPark(const storage::StateReader& state, const v1::A
   return park->has_value() && absl::StartsWith((*park)->region_code(), j.region_prefix());
 }
 
+absl::StatusOr<bool> OversightMemo::Enterprise(const std::string& uscc) {
+  if (auto it = known_.find(uscc); it != known_.end()) return it->second;
+  absl::StatusOr<bool> oversees = OverseesEnterprise(state_, reader_, uscc);
+  if (!oversees.ok()) return oversees.status();
+  known_.emplace(uscc, *oversees);
+  return *oversees;
+}
+
 std::string JurisdictionText(const v1::Actor& reader) {
   const v1::Jurisdiction& j = reader.jurisdiction();
   if (!reader.has_jurisdiction() || j.national()) return "national";

@@ -35,6 +35,9 @@
 #ifndef CHEMLEDGER_SERVICES_REGISTRY_OVERSIGHT_H_
 #define CHEMLEDGER_SERVICES_REGISTRY_OVERSIGHT_H_
 
+#include <map>
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "chemledger/v1/registry.pb.h"
@@ -87,6 +90,20 @@ absl::StatusOr<bool> OverseesEnterprise(const storage::StateReader& state,
 // that holds the park's registered region.
 absl::StatusOr<bool> OverseesPark(const storage::StateReader& state, const v1::Actor& reader,
                                   absl::string_view park_id);
+
+// OverseesEnterprise remembered for one call: a listing asks about the same
+// few enterprises many times. Not thread-safe; lives for one request.
+class OversightMemo {
+ public:
+  OversightMemo(const storage::StateReader& state, const v1::Actor& reader)
+      : state_(state), reader_(reader) {}
+  absl::StatusOr<bool> Enterprise(const std::string& uscc);
+
+ private:
+  const storage::StateReader& state_;
+  const v1::Actor& reader_;
+  std::map<std::string, bool> known_;
+};
 
 // "national", "region 3501" or "park FZ-JIANGYIN", for refusals.
 std::string JurisdictionText(const v1::Actor& reader);

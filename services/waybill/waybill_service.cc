@@ -24,10 +24,11 @@ bool IsParty(const v1::Actor& reader, const v1::Waybill& w) {
           reader.enterprise_uscc() == w.consignee().uscc());
 }
 
-// Whether `reader`, a regulator or platform administrator, oversees one of
-// the waybill's parties (registry/oversight.h); false for anyone else, and
-// when the registry cannot be read.
-bool Oversees(const storage::StateReader& state, const v1::Actor& reader, const v1::Waybill& w) {
+// Whether `reader`, a regulator or platform administrator, reads the
+// waybill: its department's kind of waybill, with a party in its
+// jurisdiction (registry/oversight.h); false for anyone else.
+absl::StatusOr<bool> Oversees(registry::OversightMemo& memo, const v1::Actor& reader,
+                              const v1::Waybill& w) {
   // The department's waybills (registry/oversight.h)...
   switch (registry::DepartmentReads(reader, registry::RecordKind::kWaybills)) {
     case registry::Reads::kNone: return false;
@@ -41,8 +42,9 @@ bool Oversees(const storage::StateReader& state, const v1::Actor& reader, const 
   }
   // ...with a party in its jurisdiction.
   for (const std::string* uscc : {&w.carrier_uscc(), &w.consignor().uscc(), &w.consignee().uscc()}) {
-    absl::StatusOr<bool> oversees = registry::OverseesEnterprise(state, reader, *uscc);
-    if (oversees.ok() && *oversees) return true;
+    absl::StatusOr<bool> oversees = memo.Enterprise(*uscc);
+    if (!oversees.ok()) return oversees.status();
+    if (*oversees) return true;
   }
   return false;
 }
@@ -156,8 +158,12 @@ grpc::Status WaybillServiceImpl::ServeGetWaybill(grpc::ServerContextBase* contex
         WaybillsNumbered(*snapshot, request->waybill_number());
     if (!numbered.ok()) return ToGrpcStatus(numbered.status());
     int readable = 0;
+    registry::OversightMemo memo(*snapshot, *reader);
     for (WaybillState& w : *numbered) {
-      if (!Oversees(*snapshot, *reader, w.waybill) && !IsParty(*reader, w.waybill)) continue;
+      absl::StatusOr<bool> oversees =
+          IsParty(*reader, w.waybill) ? true : Oversees(memo, *reader, w.waybill);
+      if (!oversees.ok()) return ToGrpcStatus(oversees.status());
+      if (!*oversees) continue;
       if (++readable > 1) {
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                             absl::StrCat("carrier_uscc: several waybills numbered '",
@@ -179,9 +185,18 @@ grpc::Status WaybillServiceImpl::ServeGetWaybill(grpc::ServerContextBase* contex
   if (!responder.ok()) return ToGrpcStatus(responder.status());
   // Whether a waybill exists is told to those who may read it, and to
   // regulators who oversee everything.
-  if (!*responder && !(*state ? IsParty(*reader, (*state)->waybill) ||
-                                    Oversees(*snapshot, *reader, (*state)->waybill)
-                              : registry::OverseesEverything(*reader))) {
+  bool may = false;
+  if (*state) {
+    registry::OversightMemo memo(*snapshot, *reader);
+    absl::StatusOr<bool> oversees = IsParty(*reader, (*state)->waybill)
+                                        ? true
+                                        : Oversees(memo, *reader, (*state)->waybill);
+    if (!oversees.ok()) return ToGrpcStatus(oversees.status());
+    may = *oversees;
+  } else {
+    may = registry::OverseesEverything(*reader);
+  }
+  if (!*responder && !may) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         "read credentials: only the waybill's carrier, consignor, consignee or a "
                         "regulator whose jurisdiction holds one of them may read it");
@@ -256,10 +271,18 @@ grpc::Status WaybillServiceImpl::ServeListWaybills(grpc::ServerContextBase* cont
   TellLogSize(context, snapshot->size());
   const v1::ListWaybillsRequest& f = *request;
   const v1::Actor actor = *reader;
+  registry::OversightMemo memo(*snapshot, actor);
+  absl::Status failure;  // the registry could not be read
+  const auto reads = [&](const v1::Waybill& w) {
+    if (IsParty(actor, w)) return true;
+    absl::StatusOr<bool> oversees = Oversees(memo, actor, w);
+    if (!oversees.ok()) failure.Update(oversees.status());
+    return oversees.ok() && *oversees;
+  };
   const auto keep = [&](const WaybillState& s) {
     const v1::Waybill& w = s.waybill;
     const int64_t departure = w.planned_departure().seconds();
-    return (IsParty(actor, w) || Oversees(*snapshot, actor, w)) &&
+    return reads(w) &&
            (f.carrier_uscc().empty() || w.carrier_uscc() == f.carrier_uscc()) &&
            (f.consignor_uscc().empty() || w.consignor().uscc() == f.consignor_uscc()) &&
            (f.consignee_uscc().empty() || w.consignee().uscc() == f.consignee_uscc()) &&
@@ -286,6 +309,7 @@ grpc::Status WaybillServiceImpl::ServeListWaybills(grpc::ServerContextBase* cont
       party.empty() ? waybill::ListWaybills(*snapshot, after, *limit, keep)
                     : waybill::ListWaybillsOf(*snapshot, party, after, *limit, keep);
   if (!page.ok()) return ToGrpcStatus(page.status());
+  if (!failure.ok()) return ToGrpcStatus(failure);
   const absl::StatusOr<const crypto::SigningKey*> code_key = book_->CodeKey(*snapshot);
   for (const WaybillState& s : page->waybills) {
     FillRecord(*snapshot, code_key, s, response->add_waybills());
