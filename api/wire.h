@@ -57,6 +57,8 @@ inline constexpr char kListVehiclesInParkMethod[] =
     "/chemledger.v1.WaybillService/ListVehiclesInPark";
 inline constexpr char kVerifyMethod[] = "/chemledger.v1.VerifyService/Verify";
 inline constexpr char kGetHistoryBundleMethod[] = "/chemledger.v1.AuditService/GetHistoryBundle";
+inline constexpr char kAddCheckpointCosignatureMethod[] =
+    "/chemledger.v1.LedgerService/AddCheckpointCosignature";
 inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";
 // Unary writes (signed envelopes; no read credentials) and the one public
 // read of the registry.

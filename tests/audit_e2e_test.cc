@@ -16,6 +16,7 @@
 #include "api/wire.h"
 #include "chemledger/v1/audit_service.pb.h"
 #include "chemledger/v1/ledger_service.pb.h"
+#include "crypto/checkpoint.h"
 #include "crypto/key_files.h"
 #include "gtest/gtest.h"
 #include "tests/e2e_server.h"
@@ -252,8 +253,7 @@ TEST_F(AuditE2eTest, TheWitnessCatchesAForkedLog) {
   ASSERT_TRUE(crypto::SaveSigningKey(*regulator_, dir_ + "/witness.key", {}).ok());
   const auto watch = [&] {
     return Chemaudit(absl::StrCat("watch ", Server(), " --note-key ", vkey, " --state ", state,
-                                  " --witness-key ", dir_, "/witness.key --witness-name ",
-                                  "witness.fujian --once"));
+                                  " --key ", dir_, "/witness.key --once"));
   };
   auto [status, out] = watch();
   ASSERT_EQ(status, 0) << out;
@@ -269,11 +269,34 @@ TEST_F(AuditE2eTest, TheWitnessCatchesAForkedLog) {
   std::tie(status, out) = watch();
   ASSERT_EQ(status, 0) << out;
   EXPECT_NE(out.find("extends"), std::string::npos) << out;
-  EXPECT_NE(out.find("co-signed"), std::string::npos) << out;
+  EXPECT_NE(out.find("co-signed (1 witnesses at this size)"), std::string::npos) << out;
   std::ifstream kept(state + "/latest.checkpoint");
   std::stringstream note;
   note << kept.rdbuf();
-  EXPECT_NE(note.str().find("\u2014 witness.fujian "), std::string::npos) << note.str();
+  const std::string witness_name = "witness/" + regulator_->key_id().ToString();
+  EXPECT_NE(note.str().find("\u2014 " + witness_name + " "), std::string::npos) << note.str();
+
+  // A client that requires k of n witnesses: the server serves the newest
+  // checkpoint they co-signed, with their lines.
+  const size_t at = out.find("witness key (for chemaudit checkpoint --witnesses): ");
+  ASSERT_NE(at, std::string::npos) << out;
+  const std::string witness_vkey = out.substr(at + 52, out.find('\n', at) - at - 52);
+  const crypto::SigningKey stranger = crypto::SigningKey::Generate();
+  const std::string stranger_vkey =
+      crypto::NoteVerifier::Create("witness/" + stranger.key_id().ToString(),
+                                   stranger.verifying_key())->VerifierKeyString();
+  std::ofstream(dir_ + "/witnesses") << witness_vkey << "\n" << stranger_vkey << "\n";
+  std::tie(status, out) = Chemaudit(absl::StrCat("checkpoint ", Server(), " --note-key ", vkey,
+                                                 " --out ", dir_, "/cosigned --witnesses ", dir_,
+                                                 "/witnesses --require 1"));
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("co-signed by 1 of 2 witnesses"), std::string::npos) << out;
+  std::tie(status, out) = Chemaudit(absl::StrCat("checkpoint ", Server(), " --note-key ", vkey,
+                                                 " --out ", dir_, "/cosigned --witnesses ", dir_,
+                                                 "/witnesses --require 2"));
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("carries 1 valid co-signatures of the witnesses given; 2 required"),
+            std::string::npos) << out;
 
   server_.reset();
   ASSERT_EQ(RunShell("mv '" + dir_ + "/data' '" + dir_ + "/data-a' && mv '" + dir_ + "/fork' '" +

@@ -1,5 +1,6 @@
 #include "services/ledger/ledger_service.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -556,8 +557,79 @@ grpc::Status LedgerServiceImpl::ServeListScanSignals(grpc::ServerContextBase* co
   return grpc::Status::OK;
 }
 
+grpc::ServerUnaryReactor* LedgerServiceImpl::AddCheckpointCosignature(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::AddCheckpointCosignatureRequest, v1::AddCheckpointCosignatureResponse>(
+      context, request, response, read_executor_,
+      [this, context](const v1::AddCheckpointCosignatureRequest* r, absl::string_view bytes,
+                      v1::AddCheckpointCosignatureResponse* out) {
+        return ServeAddCheckpointCosignature(context, r, bytes, out);
+      });
+}
+
+grpc::Status LedgerServiceImpl::ServeAddCheckpointCosignature(
+    grpc::ServerContextBase* context, const v1::AddCheckpointCosignatureRequest* request,
+    absl::string_view request_bytes, v1::AddCheckpointCosignatureResponse* response) {
+  absl::StatusOr<Reading> reading = BeginRead(context, kAddCheckpointCosignatureMethod, request_bytes);
+  if (!reading.ok()) return ToGrpcStatus(reading.status());
+  const v1::Actor& witness = reading->reader;
+  if (witness.role() != v1::REGULATOR) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "witnesses are regulators");
+  }
+  // This log's checkpoint, of a size and root this log has.
+  absl::StatusOr<crypto::Checkpoint> checkpoint =
+      crypto::OpenCheckpoint(request->cosigned_note(), signer_->name(), signer_->verifier());
+  if (!checkpoint.ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("cosigned_note: ", checkpoint.status().message()));
+  }
+  const storage::Snapshot& snapshot = *reading->snapshot;
+  if (checkpoint->size > snapshot.size()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "cosigned_note: a size beyond this log's");
+  }
+  absl::StatusOr<crypto::Sha256Digest> root = snapshot.Root(checkpoint->size);
+  if (!root.ok()) return ToGrpcStatus(root.status());
+  if (*root != checkpoint->root_hash) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "cosigned_note: not this log's root at that size");
+  }
+  // Co-signed by the caller's key, as "witness/<key id>".
+  absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(witness.public_key());
+  if (!key.ok()) return ToGrpcStatus(key.status());
+  const std::string name = absl::StrCat("witness/", key->key_id().ToString());
+  absl::StatusOr<crypto::NoteVerifier> verifier = crypto::NoteVerifier::Create(name, *key);
+  if (!verifier.ok()) return ToGrpcStatus(verifier.status());
+  if (absl::StatusOr<std::string> opened = crypto::OpenNote(request->cosigned_note(), *verifier);
+      !opened.ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("cosigned_note: no signature line of ", name, ": ",
+                                     opened.status().message()));
+  }
+  const std::string marker = absl::StrCat("\xe2\x80\x94 ", name, " ");
+  const size_t at = request->cosigned_note().find(marker);
+  const size_t end = request->cosigned_note().find('\n', at);
+  if (at == std::string::npos || end == std::string::npos) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "cosigned_note: malformed line");
+  }
+  int witnesses = 0;
+  {
+    absl::MutexLock lock(&cosignatures_mu_);
+    Cosignature& kept = cosignatures_[key->key_id().ToString()];
+    if (checkpoint->size >= kept.size) {
+      kept = Cosignature{checkpoint->size, checkpoint->root_hash,
+                         request->cosigned_note().substr(at, end + 1 - at)};
+    }
+    for (const auto& [id, c] : cosignatures_) witnesses += c.size == checkpoint->size ? 1 : 0;
+  }
+  response->set_tree_size(checkpoint->size);
+  response->set_witnesses(witnesses);
+  return grpc::Status::OK;
+}
+
 grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
-                                              const v1::GetCheckpointRequest*,
+                                              const v1::GetCheckpointRequest* request,
                                               v1::Checkpoint* response) {
   std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
   TellLogSize(context, snapshot->size());
@@ -565,8 +637,26 @@ grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
   checkpoint.origin = signer_->name();
   checkpoint.size = snapshot->size();
   checkpoint.root_hash = snapshot->root();
+  std::string lines;  // the witnesses' signature lines
+  if (request->with_cosignatures()) {
+    absl::MutexLock lock(&cosignatures_mu_);
+    uint64_t newest = 0;
+    for (const auto& [id, c] : cosignatures_) newest = std::max(newest, c.size);
+    if (newest == 0) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no witness has co-signed a checkpoint yet");
+    }
+    for (const auto& [id, c] : cosignatures_) {
+      if (c.size != newest) continue;
+      checkpoint.size = c.size;
+      checkpoint.root_hash = c.root;
+      absl::StrAppend(&lines, c.line);
+    }
+  }
   absl::StatusOr<std::string> note = signer_->SignCheckpoint(checkpoint);
   if (!note.ok()) return ToGrpcStatus(note.status());
+  // Ed25519 signs the same text the same way: the witnesses' lines were made
+  // over exactly this note.
+  absl::StrAppend(&*note, lines);
   response->set_origin(checkpoint.origin);
   response->set_tree_size(checkpoint.size);
   response->set_root_hash(checkpoint.root_hash.ToBytes());

@@ -7,6 +7,9 @@
 #ifndef CHEMLEDGER_SERVICES_LEDGER_LEDGER_SERVICE_H_
 #define CHEMLEDGER_SERVICES_LEDGER_LEDGER_SERVICE_H_
 
+#include <map>
+#include <string>
+
 #include "api/wire.h"
 #include "services/common/call_executor.h"
 #include "absl/base/thread_annotations.h"
@@ -51,6 +54,7 @@ using api::kListScanSignalsMethod;
 using api::kListStockMethod;
 using api::kGetSiteLoadMethod;
 using api::kListSiteFlagsMethod;
+using api::kAddCheckpointCosignatureMethod;
 
 // GetEvent, GetHistory, ListStock, ListScanSignals, GetSiteLoad and
 // ListSiteFlags are raw methods: their
@@ -62,7 +66,8 @@ using LedgerServiceBase = v1::LedgerService::WithRawCallbackMethod_GetEvent<
             v1::LedgerService::WithRawCallbackMethod_ListScanSignals<
                 v1::LedgerService::WithRawCallbackMethod_GetSiteLoad<
                     v1::LedgerService::WithRawCallbackMethod_ListSiteFlags<
-                        v1::LedgerService::Service>>>>>>;
+                        v1::LedgerService::WithRawCallbackMethod_AddCheckpointCosignature<
+                            v1::LedgerService::Service>>>>>>>;
 
 class LedgerServiceImpl final : public LedgerServiceBase {
  public:
@@ -109,6 +114,9 @@ class LedgerServiceImpl final : public LedgerServiceBase {
   grpc::ServerUnaryReactor* ListSiteFlags(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* AddCheckpointCosignature(grpc::CallbackServerContext* context,
+                                                     const grpc::ByteBuffer* request,
+                                                     grpc::ByteBuffer* response) override;
   grpc::Status GetCheckpoint(grpc::ServerContext* context, const v1::GetCheckpointRequest* request,
                              v1::Checkpoint* response) override;
   grpc::Status GetInclusionProof(grpc::ServerContext* context,
@@ -149,6 +157,10 @@ class LedgerServiceImpl final : public LedgerServiceBase {
   // responders who broke glass for the site.
   grpc::Status MayReadSite(const storage::Snapshot& snapshot, const v1::Actor& reader,
                            const std::string& custodian, const std::string& site);
+  grpc::Status ServeAddCheckpointCosignature(grpc::ServerContextBase* context,
+                                             const v1::AddCheckpointCosignatureRequest* request,
+                                             absl::string_view request_bytes,
+                                             v1::AddCheckpointCosignatureResponse* response);
   Ledger* const ledger_;
   const reference::ReferenceTables* const tables_;
   journal::LedgerClient* const client_;
@@ -158,6 +170,16 @@ class LedgerServiceImpl final : public LedgerServiceBase {
   std::vector<v1::AppendResult> AnswerBatch(registry::StreamGate::Ticket& ticket,
                                             const std::vector<const v1::SignedEnvelope*>& batch);
 
+  // Witnesses' co-signatures: per witness key id, the newest size it
+  // co-signed and its signature line (per process: lost on restart, and
+  // handed in again by the witness's next round).
+  struct Cosignature {
+    uint64_t size = 0;
+    crypto::Sha256Digest root;
+    std::string line;  // "— witness/<key id> <base64>\n"
+  };
+  absl::Mutex cosignatures_mu_;
+  std::map<std::string, Cosignature> cosignatures_ ABSL_GUARDED_BY(cosignatures_mu_);
   const AppendStreamOptions stream_options_;
   registry::StreamGate streams_;
   // Runs the raw reads' handlers (raw_unary.h).

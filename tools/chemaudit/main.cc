@@ -1,13 +1,13 @@
 // chemaudit: the regulators' command line (docs/audit.md).
 //
 //   chemaudit checkpoint --server HOST:PORT [--tls-ca F] --note-key VKEY --out FILE
+//                        [--witnesses FILE --require K]
 //   chemaudit history CODE --server HOST:PORT [--tls-ca F] --key FILE
 //                     [--passphrase-file F] [--kept CHECKPOINT] --out BUNDLE
 //   chemaudit verify BUNDLE --note-key VKEY [--kept CHECKPOINT] [--code CODE]
 //   chemaudit epcis BUNDLE --note-key VKEY [--kept CHECKPOINT] [--out FILE]
 //   chemaudit watch --server HOST:PORT [--tls-ca F] --note-key VKEY --state DIR
-//                   [--witness-key FILE --witness-name NAME [--passphrase-file F]]
-//                   [--interval SECONDS] [--once]
+//                   [--key FILE [--passphrase-file F]] [--interval SECONDS] [--once]
 //
 // `verify` works entirely offline: it needs the bundle, the log's note
 // verifier key (pinned: from `chemledgerd init`, DIR/note.vkey) and, to show
@@ -43,8 +43,12 @@ namespace {
 constexpr char kUsage[] =
     "usage: chemaudit COMMAND ...\n\n"
     "  checkpoint --server HOST:PORT [--tls-ca F] --note-key VKEY --out FILE\n"
+    "             [--witnesses FILE --require K]\n"
     "      fetch the log's signed checkpoint, check it against the pinned note\n"
-    "      key, and keep it (a signed note) for later consistency checks\n"
+    "      key, and keep it (a signed note) for later consistency checks; with\n"
+    "      --witnesses (one witness verifier key per line, as chemaudit watch\n"
+    "      prints it), the newest checkpoint witnesses co-signed, required to\n"
+    "      carry valid co-signatures of at least K of them\n"
     "  history CODE --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
     "          [--kept CHECKPOINT] --out BUNDLE\n"
     "      fetch a code's history as a self-contained bundle (AuditService;\n"
@@ -58,12 +62,12 @@ constexpr char kUsage[] =
     "      verify a bundle as verify does, then write its events as a GS1 EPCIS\n"
     "      2.0 document (JSON-LD; docs/audit.md) to FILE or stdout\n"
     "  watch --server HOST:PORT [--tls-ca F] --note-key VKEY --state DIR\n"
-    "        [--witness-key FILE --witness-name NAME [--passphrase-file F]]\n"
-    "        [--interval SECONDS] [--once]\n"
+    "        [--key FILE [--passphrase-file F]] [--interval SECONDS] [--once]\n"
     "      a witness: polls the signed checkpoint, checks that each is signed by the\n"
     "      pinned key and extends the one before (a consistency proof), keeps it in\n"
-    "      DIR (co-signed with the witness key when given), and raises an alarm\n"
-    "      (exit status 3, DIR/ALARM) on a log that shrank or forked\n\n"
+    "      DIR, and raises an alarm (exit status 3, DIR/ALARM) on a log that shrank\n"
+    "      or forked; with --key (a regulator's), co-signs each good checkpoint as\n"
+    "      witness/<key id> and hands the co-signature to the server\n\n"
     "VKEY: the note verifier key (\"<origin>+<hash>+<key>\") or a file holding it\n"
     "(chemledgerd init writes DIR/note.vkey).\n";
 
@@ -99,7 +103,8 @@ int Fail(absl::string_view command, const absl::Status& s) {
 }
 
 int Checkpoint(const std::vector<std::string>& argv) {
-  absl::StatusOr<cli::Args> args = cli::Args::Parse(argv, {{"server", "tls-ca", "note-key", "out"}, {}});
+  absl::StatusOr<cli::Args> args =
+      cli::Args::Parse(argv, {{"server", "tls-ca", "note-key", "out", "witnesses", "require"}, {}});
   if (!args.ok()) return Fail("checkpoint", args.status());
   if (args->help()) {
     std::cout << kUsage;
@@ -112,9 +117,34 @@ int Checkpoint(const std::vector<std::string>& argv) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = chemctl::ServerChannel(*args);
   if (!channel.ok()) return Fail("checkpoint", channel.status());
   auto ledger = v1::LedgerService::NewStub(*channel);
+  // The witnesses whose co-signatures count, and how many are required.
+  std::vector<crypto::NoteVerifier> witnesses;
+  int required = 0;
+  if (args->Has("witnesses") != args->Has("require")) {
+    return Fail("checkpoint", absl::InvalidArgumentError("--witnesses and --require go together"));
+  }
+  if (args->Has("witnesses")) {
+    absl::StatusOr<std::string> list = cli::ReadFileOrStdin(args->Get("witnesses"));
+    if (!list.ok()) return Fail("checkpoint", list.status());
+    for (absl::string_view line : absl::StrSplit(*list, '\n', absl::SkipWhitespace())) {
+      absl::StatusOr<crypto::NoteVerifier> w =
+          crypto::NoteVerifier::FromVerifierKey(absl::StripAsciiWhitespace(line));
+      if (!w.ok()) {
+        return Fail("checkpoint", absl::InvalidArgumentError(absl::StrCat(
+                                      "--witnesses: ", line, ": ", w.status().message())));
+      }
+      witnesses.push_back(*std::move(w));
+    }
+    if (!absl::SimpleAtoi(args->Get("require"), &required) || required < 1 ||
+        required > static_cast<int>(witnesses.size())) {
+      return Fail("checkpoint", absl::InvalidArgumentError(
+                                    "--require: 1 to the number of --witnesses"));
+    }
+  }
+  v1::GetCheckpointRequest ask;
+  ask.set_with_cosignatures(required > 0);
   v1::Checkpoint checkpoint;
-  const grpc::Status got =
-      ledger->GetCheckpoint(chemctl::Context().get(), v1::GetCheckpointRequest(), &checkpoint);
+  const grpc::Status got = ledger->GetCheckpoint(chemctl::Context().get(), ask, &checkpoint);
   if (!got.ok()) return Fail("checkpoint", chemctl::ServerError(got));
   absl::StatusOr<crypto::Checkpoint> opened =
       crypto::OpenCheckpoint(checkpoint.signed_note(), key->name(), *key);
@@ -124,8 +154,21 @@ int Checkpoint(const std::vector<std::string>& argv) {
                                                         "with the pinned key: ",
                                                         opened.status().message())));
   }
+  int cosigned = 0;
+  for (const crypto::NoteVerifier& w : witnesses) {
+    if (crypto::OpenNote(checkpoint.signed_note(), w).ok()) ++cosigned;
+  }
+  if (cosigned < required) {
+    return Fail("checkpoint", absl::FailedPreconditionError(absl::StrCat(
+                                  "the checkpoint at size ", opened->size, " carries ", cosigned,
+                                  " valid co-signatures of the witnesses given; ", required,
+                                  " required")));
+  }
   if (absl::Status s = chemctl::WriteFile(*out, checkpoint.signed_note()); !s.ok()) {
     return Fail("checkpoint", s);
+  }
+  if (required > 0) {
+    std::cout << "co-signed by " << cosigned << " of " << witnesses.size() << " witnesses\n";
   }
   std::cout << "kept checkpoint of " << opened->origin << " at size " << opened->size << " in "
             << *out << "\n";
@@ -266,7 +309,8 @@ int Epcis(const std::vector<std::string>& argv) {
 // when the log is not an extension of the kept checkpoint.
 absl::StatusOr<std::string> WatchOnce(v1::LedgerService::Stub& ledger,
                                       const crypto::NoteVerifier& key, const std::string& state,
-                                      const crypto::NoteSigner* witness) {
+                                      const crypto::NoteSigner* witness,
+                                      chemctl::ReadSession* session) {
   v1::Checkpoint fetched;
   if (grpc::Status s = ledger.GetCheckpoint(chemctl::Context().get(), v1::GetCheckpointRequest(),
                                             &fetched);
@@ -331,15 +375,24 @@ absl::StatusOr<std::string> WatchOnce(v1::LedgerService::Stub& ledger,
     note = *std::move(cosigned);
   }
   if (absl::Status s = chemctl::WriteFile(kept_file, note); !s.ok()) return s;
-  return kept ? absl::StrCat("size ", now->size, " extends ", kept->size,
-                             witness != nullptr ? ", co-signed" : "")
-              : absl::StrCat("first checkpoint kept, size ", now->size);
+  std::string handed_in;
+  if (session != nullptr) {
+    v1::AddCheckpointCosignatureRequest cosignature;
+    cosignature.set_cosigned_note(note);
+    v1::AddCheckpointCosignatureResponse answer;
+    if (absl::Status s = session->Call(api::kAddCheckpointCosignatureMethod, cosignature, &answer);
+        !s.ok()) {
+      return s;
+    }
+    handed_in = absl::StrCat(", co-signed (", answer.witnesses(), " witnesses at this size)");
+  }
+  return kept ? absl::StrCat("size ", now->size, " extends ", kept->size, handed_in)
+              : absl::StrCat("first checkpoint kept, size ", now->size, handed_in);
 }
 
 int Watch(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
-      argv, {{"server", "tls-ca", "note-key", "state", "witness-key", "witness-name",
-              "passphrase-file", "interval"},
+      argv, {{"server", "tls-ca", "note-key", "state", "key", "passphrase-file", "interval"},
              {"once"}});
   if (!args.ok()) return Fail("watch", args.status());
   if (args->help()) {
@@ -350,16 +403,22 @@ int Watch(const std::vector<std::string>& argv) {
   if (!key.ok()) return Fail("watch", key.status());
   absl::StatusOr<std::string> state = args->Required("state");
   if (!state.ok()) return Fail("watch", state.status());
+  // A regulator's key makes it a witness: it co-signs as witness/<key id>.
   std::optional<crypto::NoteSigner> witness;
-  if (args->Has("witness-key")) {
-    absl::StatusOr<std::string> name = args->Required("witness-name");
-    if (!name.ok()) return Fail("watch", name.status());
-    absl::StatusOr<crypto::SigningKey> signing = cli::SigningKeyArg(*args, "witness-key");
+  std::optional<chemctl::ReadSession> session;
+  if (args->Has("key")) {
+    absl::StatusOr<crypto::SigningKey> signing = cli::SigningKeyArg(*args, "key");
     if (!signing.ok()) return Fail("watch", signing.status());
+    const std::string name = absl::StrCat("witness/", signing->key_id().ToString());
     absl::StatusOr<crypto::NoteSigner> signer =
-        crypto::NoteSigner::Create(*name, *std::move(signing));
+        crypto::NoteSigner::Create(name, *std::move(signing));
     if (!signer.ok()) return Fail("watch", signer.status());
     witness = *std::move(signer);
+    std::cout << "witness key (for chemaudit checkpoint --witnesses): "
+              << witness->verifier().VerifierKeyString() << std::endl;
+    absl::StatusOr<chemctl::ReadSession> opened = chemctl::ReadSession::Open(*args);
+    if (!opened.ok()) return Fail("watch", opened.status());
+    session = *std::move(opened);
   }
   int interval = 60;
   if (args->Has("interval") &&
@@ -371,7 +430,8 @@ int Watch(const std::vector<std::string>& argv) {
   auto ledger = v1::LedgerService::NewStub(*channel);
   for (;;) {
     absl::StatusOr<std::string> round =
-        WatchOnce(*ledger, *key, *state, witness ? &*witness : nullptr);
+        WatchOnce(*ledger, *key, *state, witness ? &*witness : nullptr,
+                  session ? &*session : nullptr);
     if (!round.ok() && round.status().code() == absl::StatusCode::kFailedPrecondition) {
       std::cerr << "chemaudit watch: ALARM: " << round.status().message() << "\n";
       (void)chemctl::WriteFile(*state + "/ALARM", std::string(round.status().message()) + "\n");
