@@ -83,6 +83,21 @@ absl::StatusOr<crypto::Sha256Digest> CheckIncluded(const std::string& field,
   return leaf;
 }
 
+// The entry `e` of a list in log order (after *previous_index unless
+// `first`), proved into `checkpoint` and parsed into `entry`; its leaf hash.
+absl::StatusOr<crypto::Sha256Digest> OpenInOrder(const std::string& field, const v1::ProvenEntry& e,
+                                                 const crypto::Checkpoint& checkpoint, bool first,
+                                                 uint64_t* previous_index, v1::LogEntry* entry) {
+  if (!first && e.log_index() <= *previous_index) {
+    return Invalid(absl::StrCat(field, ".log_index"), "not in log order");
+  }
+  *previous_index = e.log_index();
+  absl::StatusOr<crypto::Sha256Digest> leaf = CheckIncluded(field, e, checkpoint);
+  if (!leaf.ok()) return leaf.status();
+  if (!entry->ParseFromString(e.entry_bytes())) return Invalid(field, "not a LogEntry");
+  return leaf;
+}
+
 struct KnownKey {
   crypto::VerifyingKey key;
   v1::Actor actor;
@@ -273,14 +288,10 @@ absl::StatusOr<VerifiedHistory> VerifyHistoryBundle(const v1::HistoryBundle& bun
   for (int i = 0; i < bundle.signer_registrations_size(); ++i) {
     const std::string field = absl::StrCat("signer_registrations[", i, "]");
     const v1::ProvenEntry& e = bundle.signer_registrations(i);
-    if (i > 0 && e.log_index() <= previous_index) {
-      return Invalid(absl::StrCat(field, ".log_index"), "not in log order");
-    }
-    previous_index = e.log_index();
-    absl::StatusOr<crypto::Sha256Digest> leaf = CheckIncluded(field, e, *checkpoint);
-    if (!leaf.ok()) return leaf.status();
     v1::LogEntry entry;
-    if (!entry.ParseFromString(e.entry_bytes())) return Invalid(field, "not a LogEntry");
+    absl::StatusOr<crypto::Sha256Digest> leaf =
+        OpenInOrder(field, e, *checkpoint, i == 0, &previous_index, &entry);
+    if (!leaf.ok()) return leaf.status();
     if (absl::Status s = AddRegistration(field, entry, e.log_index(), &keys); !s.ok()) return s;
   }
 
@@ -293,14 +304,10 @@ absl::StatusOr<VerifiedHistory> VerifyHistoryBundle(const v1::HistoryBundle& bun
   for (int i = 0; i < bundle.events_size(); ++i) {
     const std::string field = absl::StrCat("events[", i, "]");
     const v1::ProvenEntry& e = bundle.events(i);
-    if (i > 0 && e.log_index() <= previous_index) {
-      return Invalid(absl::StrCat(field, ".log_index"), "not in log order");
-    }
-    previous_index = e.log_index();
-    absl::StatusOr<crypto::Sha256Digest> leaf = CheckIncluded(field, e, *checkpoint);
-    if (!leaf.ok()) return leaf.status();
     v1::LogEntry entry;
-    if (!entry.ParseFromString(e.entry_bytes())) return Invalid(field, "not a LogEntry");
+    absl::StatusOr<crypto::Sha256Digest> leaf =
+        OpenInOrder(field, e, *checkpoint, i == 0, &previous_index, &entry);
+    if (!leaf.ok()) return leaf.status();
     const KnownKey* signer_key = nullptr;
     const envelope::KeyLookup lookup =
         [&](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
