@@ -197,8 +197,13 @@ async function call(method, body, { read = true } = {}) {
   setOnline(true);
   const serverTime = Number(response.headers.get('X-ChemLedger-Time'));
   if (serverTime > 0) app.clockOffset = serverTime - Math.floor(Date.now() / 1000);
-  let json = {};
+  let json = null;
   try { json = await response.json(); } catch (e) { /* an answer that is not ours */ }
+  if (json === null || typeof json !== 'object') {
+    // Not this server's answer (a proxy's or a captive portal's page):
+    // nothing was decided; try again later.
+    throw new Refusal(response.status || 502, 'NOT_OURS', '服务器暂时无法应答');
+  }
   if (!response.ok) {
     throw new Refusal(response.status, json.code || String(response.status),
                       json.message || response.statusText);
@@ -494,14 +499,17 @@ async function flush() {
       if (item.state !== 'pending') continue;
       try {
         const receipt = await call(METHOD.append, unbase64(item.envelope), { read: false });
+        if (receipt.log_index === undefined) break;  // not a receipt: again later
         item.state = 'done';
         item.log_index = receipt.log_index;
         sent = true;
       } catch (e) {
         // Offline, busy, restarting, or an answer that is not the ledger's
-        // decision: the same bytes go again later. The ledger's refusals
-        // (400, 401, 403, 404, 409) are final.
-        if (!(e instanceof Refusal) || ![400, 401, 403, 404, 409].includes(e.status)) break;
+        // decision: the same bytes go again later. A 4xx answer of this
+        // server (but 408, 429 and 499) is its decision, final.
+        const final = e instanceof Refusal && e.code !== 'NOT_OURS' && e.status >= 400 &&
+                      e.status < 500 && ![408, 429, 499].includes(e.status);
+        if (!final) break;
         item.state = 'refused';
         item.message = e.message;
         sent = true;
