@@ -7,9 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
-bazel build //services/chemledgerd //tools/chemctl //tools/chemscan
+bazel build //services/chemledgerd //tools/chemctl //tools/chemscan //tools/chemaudit
 BIN="$(pwd)/demo/bin"
 mkdir -p "$BIN"
 cp -f bazel-bin/services/chemledgerd/chemledgerd bazel-bin/tools/chemctl/chemctl \
-  bazel-bin/tools/chemscan/chemscan "$BIN/"
+  bazel-bin/tools/chemscan/chemscan bazel-bin/tools/chemaudit/chemaudit "$BIN/"
 exec bash tools/demo/server-walk.sh "$BIN" "$(pwd)/demo/deployment" "${1:-}"

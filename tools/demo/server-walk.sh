@@ -201,6 +201,13 @@ run "$BIN/chemctl" event history --server "$SERVER" --key "$OUT/keys/admin.key" 
 run "$BIN/chemctl" event history --server "$SERVER" --key "$OUT/keys/admin.key" --verify \
   --trust-root "$TRUST_ROOT" "$C.7"
 
+step "14. Evidence to hand over: package 7's history as a bundle, verified offline, and as GS1 EPCIS 2.0"
+run "$BIN/chemaudit" history "$C.7" --server "$SERVER" --key "$OUT/keys/admin.key" \
+  --out "$OUT/package7.bundle"
+run "$BIN/chemaudit" verify "$OUT/package7.bundle" --note-key "$OUT/data/note.vkey" --code "$C.7"
+run "$BIN/chemaudit" epcis "$OUT/package7.bundle" --note-key "$OUT/data/note.vkey" \
+  --out "$OUT/package7.epcis.jsonld"
+
 printf '\nLabel images and URLs: %s (printable labels in %s/printable)\nDeployment data: %s/data\n' \
   "$OUT/labels" "$OUT/labels" "$OUT"
 if [[ "$WALK_ONLY" == "--walk-only" ]]; then

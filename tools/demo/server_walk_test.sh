@@ -4,7 +4,8 @@
 set -euo pipefail
 BIN="$TEST_TMPDIR/bin"
 mkdir -p "$BIN"
-cp services/chemledgerd/chemledgerd tools/chemctl/chemctl tools/chemscan/chemscan "$BIN/"
+cp services/chemledgerd/chemledgerd tools/chemctl/chemctl tools/chemscan/chemscan \
+  tools/chemaudit/chemaudit "$BIN/"
 OUT="$TEST_TMPDIR/walk"
 bash tools/demo/server-walk.sh "$BIN" "$OUT" --walk-only >"$TEST_TMPDIR/stdout" 2>"$TEST_TMPDIR/stderr" || {
   cat "$TEST_TMPDIR/stdout" "$TEST_TMPDIR/stderr"; echo "FAIL: the walk failed"; exit 1; }
@@ -20,7 +21,10 @@ grep -q 'product.un_number: 1203 does not match' "$TEST_TMPDIR/stderr" || fail "
 grep -q '"verdict": "authentic"' "$TEST_TMPDIR/stdout" || fail "online resolution failed"
 [[ "$(grep -c '^recorded [A-Z]' "$TEST_TMPDIR/stdout")" == 10 ]] || fail "expected 10 recorded events"
 grep -q 'event.quantity_milli: 20000 is more than' "$TEST_TMPDIR/stderr" || fail "overconsumption was not refused"
-[[ "$(grep -c '^verified: ' "$TEST_TMPDIR/stdout")" == 3 ]] || fail "histories did not verify"
+[[ "$(grep -c '^verified: ' "$TEST_TMPDIR/stdout")" == 4 ]] || fail "histories did not verify"
+grep -q '^verified: .*B20261123.7, [0-9]* events by [0-9]* signers' "$TEST_TMPDIR/stdout" \
+  || fail "package 7's bundle did not verify offline"
+grep -q '"type": "EPCISDocument"' "$OUT/package7.epcis.jsonld" || fail "no EPCIS document"
 # The shipment on an e-waybill.
 grep -q '^submitted YD110105-[0-9]*-0001 at log index' "$TEST_TMPDIR/stdout" || fail "the waybill was not submitted"
 grep -q '^authentic	waybill:YD110105-.*vehicle 京A12345 (yellow) + 京A1234挂.*UN1230 class 3 PG II 50 KGM (2 codes)' \
