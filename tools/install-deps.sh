@@ -32,14 +32,15 @@ PACKAGES=(
 # installing TeX: apt-get download, dpkg-deb -x, copy. Bazel reads it from
 # here (third_party/system/system_libraries.bzl).
 GHSYSTEM_DIR=/usr/local/share/chemledger/ghsystem
-# playwright-core, and ajv with ajv-formats for the EPCIS schema test (npm),
+# playwright-core, and ajv, ajv-formats and jsonld for the EPCIS test (npm),
 # as tests/browser/package-lock.json pins them; the tests find them here.
 BROWSER_TESTS_DIR=/usr/local/share/chemledger/browser-tests
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
 browser_tests_ready() {
   cmp -s "$HERE/tests/browser/package-lock.json" "$BROWSER_TESTS_DIR/package-lock.json" &&
     [[ -d "$BROWSER_TESTS_DIR/node_modules/playwright-core" ]] &&
-    [[ -d "$BROWSER_TESTS_DIR/node_modules/ajv-formats" ]]
+    [[ -d "$BROWSER_TESTS_DIR/node_modules/ajv-formats" ]] &&
+    [[ -d "$BROWSER_TESTS_DIR/node_modules/jsonld" ]]
 }
 
 missing=()
@@ -85,7 +86,7 @@ if [[ ! -f "$GHSYSTEM_DIR/language/ghsystem_english.def" ]]; then
   rm -rf "$work"
 fi
 if ! browser_tests_ready; then
-  echo "install-deps: installing playwright-core and ajv (npm) into $BROWSER_TESTS_DIR"
+  echo "install-deps: installing playwright-core, ajv and jsonld (npm) into $BROWSER_TESTS_DIR"
   $SUDO mkdir -p "$BROWSER_TESTS_DIR"
   $SUDO cp "$HERE/tests/browser/package.json" "$HERE/tests/browser/package-lock.json" \
     "$BROWSER_TESTS_DIR/"

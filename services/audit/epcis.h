@@ -1,7 +1,8 @@
 // A history bundle's events as a GS1 EPCIS 2.0 document (JSON-LD), for the
 // regulators' and enterprises' systems that speak EPCIS (docs/audit.md,
 // "EPCIS"). The document validates against GS1's EPCIS 2.0 JSON Schema
-// (services/audit/epcis_test.cc checks the documents it exports, and GS1's examples).
+// and expands with GS1's JSON-LD context (services/audit/epcis_test.cc checks
+// the documents it exports, and GS1's examples).
 //
 // Mapping, per ChemLedger business step (CBV 2.0 vocabulary):
 //   COMMISSIONING   ObjectEvent ADD      commissioning   active

@@ -1,8 +1,9 @@
 // EPCIS export: the documents of histories that go through every business
 // step the fixture can make validate against GS1's EPCIS 2.0 JSON Schema
 // (third_party/gs1_epcis, with tests/epcis/validate_epcis.js on Node and
-// ajv); GS1's own examples validate with the same validator, and a broken
-// document does not (so the check can fail).
+// ajv) and expand with GS1's JSON-LD context in safe mode (jsonld); GS1's
+// own examples pass the same checks, and a broken document and one with a
+// broken context do not (so the checks can fail).
 
 #include "services/audit/epcis.h"
 
@@ -47,7 +48,8 @@ class EpcisTest : public LifecycleFixture {
     std::string command = absl::StrCat(
         "NODE_PATH=/usr/local/share/chemledger/browser-tests/node_modules exec node '",
         testing::RunfilePath("tests/epcis/validate_epcis.js"), "' '",
-        testing::RunfilePath("third_party/gs1_epcis/EPCIS-JSON-Schema.json"), "'");
+        testing::RunfilePath("third_party/gs1_epcis/EPCIS-JSON-Schema.json"), "' '",
+        testing::RunfilePath("third_party/gs1_epcis/epcis-context.jsonld"), "'");
     for (const std::string& f : files) absl::StrAppend(&command, " '", f, "'");
     testing::Subprocess node;
     EXPECT_TRUE(node.Start({"/bin/sh", "-c", command + " 2>&1"}).ok());
@@ -132,7 +134,19 @@ TEST_F(EpcisTest, EveryStepExportsToAValidEpcisDocument) {
   std::ofstream(broken_file) << broken;
   std::tie(status, out) = Validate({broken_file});
   EXPECT_EQ(status, 1) << out;
-  EXPECT_NE(out.find("invalid " + broken_file), std::string::npos) << out;
+  EXPECT_NE(out.find("invalid " + broken_file + ": schema"), std::string::npos) << out;
+  // A context that is not JSON-LD (the cl: prefix mapped to a number)
+  // passes the schema (a context is any object there) and fails the
+  // expansion.
+  std::string undefined = documents_[1];
+  const size_t prefix = undefined.find("\"urn:chemledger:epcis:\"");
+  ASSERT_NE(prefix, std::string::npos) << undefined;
+  undefined.replace(prefix, 23, "5");
+  const std::string undefined_file = ::testing::TempDir() + "/bad-context.jsonld";
+  std::ofstream(undefined_file) << undefined;
+  std::tie(status, out) = Validate({undefined_file});
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("invalid " + undefined_file + ": JSON-LD"), std::string::npos) << out;
 }
 
 }  // namespace
