@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -34,16 +35,10 @@ const absl::flat_hash_set<std::string>& CarriedMethods() {
 }  // namespace
 
 std::string ErrorJson(grpc::StatusCode code, absl::string_view message) {
-  static const char* const kNames[] = {
-      "OK",           "CANCELLED",         "UNKNOWN",        "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND",    "ALREADY_EXISTS", "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",         "UNAVAILABLE",    "DATA_LOSS",
-      "UNAUTHENTICATED"};
-  const int index = static_cast<int>(code);
+  // gRPC's codes are absl's, number for number.
+  std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
   google::protobuf::Struct error;
-  (*error.mutable_fields())["code"].set_string_value(
-      index >= 0 && index <= 16 ? kNames[index] : "UNKNOWN");
+  (*error.mutable_fields())["code"].set_string_value(name.empty() ? "UNKNOWN" : name);
   (*error.mutable_fields())["message"].set_string_value(std::string(message));
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(error, &json);

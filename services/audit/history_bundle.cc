@@ -105,10 +105,6 @@ struct KnownKey {
 };
 using KnownKeys = std::map<std::string, KnownKey>;  // by key id
 
-bool IsEnterpriseRole(v1::ActorRole role) {
-  return role == v1::ENTERPRISE_ADMIN || role == v1::ENTERPRISE_OPERATOR;
-}
-
 // Checks registration entry `entry` at `index` and adds the key it
 // registers to `keys`: the genesis entry (index 0 only), signed by the first
 // administrator it names; or a RegistryRequest adding an actor, signed by a
@@ -160,7 +156,7 @@ absl::Status AddRegistration(const std::string& field, const v1::LogEntry& entry
   if (!signer.ok()) return Invalid(absl::StrCat(field, ".envelope"), signer.status().message());
   const bool may_add =
       registrar->actor.role() == v1::PLATFORM_ADMIN ||
-      (registrar->actor.role() == v1::ENTERPRISE_ADMIN && IsEnterpriseRole(actor.role()) &&
+      (registrar->actor.role() == v1::ENTERPRISE_ADMIN && registry::IsEnterpriseRole(actor.role()) &&
        registrar->actor.enterprise_uscc() == actor.enterprise_uscc());
   if (!may_add) {
     return Invalid(field, absl::StrCat("signed by '", registrar->actor.name(),
@@ -334,7 +330,7 @@ absl::StatusOr<VerifiedHistory> VerifyHistoryBundle(const v1::HistoryBundle& bun
     const bool hold_or_recall = event.step() == v1::HOLDING || event.step() == v1::RELEASING ||
                                 event.step() == v1::RECALLING;
     const bool regulator = who.role() == v1::REGULATOR && hold_or_recall;
-    if (!regulator && !(IsEnterpriseRole(who.role()) &&
+    if (!regulator && !(registry::IsEnterpriseRole(who.role()) &&
                         who.enterprise_uscc() == event.location().enterprise_uscc())) {
       return Invalid(field, absl::StrCat("signed by '", who.name(), "', who may not record it for ",
                                          event.location().enterprise_uscc()));

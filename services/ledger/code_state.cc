@@ -273,7 +273,7 @@ absl::StatusOr<bool> MayRead(const storage::StateReader& state, const v1::Actor&
       }
     }
     if (registry::OverseesEverything(reader)) return true;
-    const std::string prefix = absl::StrCat("l/held/", code, "/");
+    const std::string prefix = internal::HeldKey(code, "");  // "l/held/<code>/"
     std::vector<std::string> holders;
     absl::Status s = state.Scan(prefix, storage::PrefixEnd(prefix),
                                 [&](absl::string_view key, absl::string_view) {

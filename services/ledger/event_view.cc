@@ -58,13 +58,10 @@ absl::StatusOr<v1::EventRecord> ViewEvent(const storage::StateReader& state,
   }
   // A regulator whose department reads every package sees whole the events
   // of the enterprises it oversees (others, the codes they may read, below).
-  if (registry::DepartmentReads(reader, registry::RecordKind::kPackages) ==
-      registry::Reads::kAll) {
-    absl::StatusOr<bool> oversees =
-        registry::OverseesEnterprise(state, reader, event.location().enterprise_uscc());
-    if (!oversees.ok()) return oversees.status();
-    if (*oversees) return whole();
-  }
+  absl::StatusOr<bool> oversees = registry::OverseesAllOf(
+      state, reader, registry::RecordKind::kPackages, event.location().enterprise_uscc());
+  if (!oversees.ok()) return oversees.status();
+  if (*oversees) return whole();
   ReadableCodes readable(state, reader);
   bool all = true;
   for (const auto& link : links.links()) {

@@ -149,13 +149,10 @@ grpc::Status LedgerServiceImpl::ServeGetEvent(grpc::ServerContextBase* context,
   }
   // A regulator whose jurisdiction holds the recording enterprise reads its
   // events whole.
-  bool regulator = false;
-  if (registry::DepartmentReads(*reader, registry::RecordKind::kPackages) ==
-      registry::Reads::kAll) {
-    absl::StatusOr<bool> oversees = registry::OverseesEnterprise(*snapshot, *reader, recorder);
-    if (!oversees.ok()) return ToGrpcStatus(oversees.status());
-    regulator = *oversees;
-  }
+  absl::StatusOr<bool> oversees =
+      registry::OverseesAllOf(*snapshot, *reader, registry::RecordKind::kPackages, recorder);
+  if (!oversees.ok()) return ToGrpcStatus(oversees.status());
+  const bool regulator = *oversees;
   absl::StatusOr<std::optional<EventInfo>> info =
       FindEvent(*snapshot, recorder, request->event_id());
   if (!info.ok()) return ToGrpcStatus(info.status());

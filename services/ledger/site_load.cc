@@ -154,14 +154,26 @@ absl::Status SiteLoadChanges::Write(const storage::StateReader& state, uint64_t 
     changes->Put(FlagKey(flag), bytes);
     changes->Put(FlagByKey(flag), bytes);
   };
+  // Each site's registration, read once for both kinds of flag.
+  std::map<std::pair<std::string, std::string>, std::optional<v1::Site>> sites;
+  const auto site_of = [&](const std::pair<std::string, std::string>& where)
+      -> absl::StatusOr<const std::optional<v1::Site>*> {
+    auto it = sites.find(where);
+    if (it == sites.end()) {
+      absl::StatusOr<std::optional<v1::Site>> found =
+          registry::FindSite(state, where.first, where.second);
+      if (!found.ok()) return found.status();
+      it = sites.emplace(where, *std::move(found)).first;
+    }
+    return &it->second;
+  };
   // Chemicals a registered site is not licensed to hold (when it lists any).
   for (const auto& [where, cas_numbers] : arriving) {
-    absl::StatusOr<std::optional<v1::Site>> registered =
-        registry::FindSite(state, where.first, where.second);
+    absl::StatusOr<const std::optional<v1::Site>*> registered = site_of(where);
     if (!registered.ok()) return registered.status();
-    if (!*registered || (*registered)->licensed_cas().empty()) continue;
-    const std::set<std::string> licensed((*registered)->licensed_cas().begin(),
-                                         (*registered)->licensed_cas().end());
+    if (!**registered || (**registered)->licensed_cas().empty()) continue;
+    const std::set<std::string> licensed((**registered)->licensed_cas().begin(),
+                                         (**registered)->licensed_cas().end());
     for (const std::string& cas : cas_numbers) {
       if (licensed.count(cas)) continue;
       state::SiteFlagRecord flag = flag_of("unlicensed-chemical", where.first, where.second);
@@ -190,10 +202,10 @@ absl::Status SiteLoadChanges::Write(const storage::StateReader& state, uint64_t 
       }
     }
     if (!grew) continue;
-    absl::StatusOr<std::optional<v1::Site>> registered = registry::FindSite(state, custodian, site);
+    absl::StatusOr<const std::optional<v1::Site>*> registered = site_of(where);
     if (!registered.ok()) return registered.status();
-    if (!*registered) continue;
-    for (const v1::StorageCapacity& capacity : (*registered)->capacities()) {
+    if (!**registered) continue;
+    for (const v1::StorageCapacity& capacity : (**registered)->capacities()) {
       const uint64_t was = Covered(capacity, *before), is = Covered(capacity, after);
       if (was > capacity.capacity_milli() || is <= capacity.capacity_milli()) continue;
       state::SiteFlagRecord flag = flag_of("over-capacity", custodian, site);

@@ -96,6 +96,12 @@ absl::StatusOr<bool> OverseesEnterprise(const storage::StateReader& state,
   return false;
 }
 
+absl::StatusOr<bool> OverseesAllOf(const storage::StateReader& state, const v1::Actor& reader,
+                                   RecordKind kind, absl::string_view uscc) {
+  if (DepartmentReads(reader, kind) != Reads::kAll) return false;
+  return OverseesEnterprise(state, reader, uscc);
+}
+
 absl::StatusOr<bool> OverseesPark(const storage::StateReader& state, const v1::Actor& reader,
                                   absl::string_view park_id) {
   if (OverseesEverything(reader)) return true;

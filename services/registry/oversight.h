@@ -86,6 +86,12 @@ bool OverseesEverything(const v1::Actor& reader);
 absl::StatusOr<bool> OverseesEnterprise(const storage::StateReader& state,
                                         const v1::Actor& reader, absl::string_view uscc);
 
+// Whether `reader` reads every record of `kind` of the enterprise `uscc`:
+// its department reads all of that kind, and its jurisdiction holds the
+// enterprise.
+absl::StatusOr<bool> OverseesAllOf(const storage::StateReader& state, const v1::Actor& reader,
+                                   RecordKind kind, absl::string_view uscc);
+
 // Whether `reader` oversees the park `park_id`: its own park, or a region
 // that holds the park's registered region.
 absl::StatusOr<bool> OverseesPark(const storage::StateReader& state, const v1::Actor& reader,

@@ -33,10 +33,6 @@ absl::StatusOr<crypto::VerifyingKey> ActorKey(const v1::Actor& actor, absl::stri
   return key;
 }
 
-bool IsEnterpriseRole(v1::ActorRole role) {
-  return role == v1::ENTERPRISE_ADMIN || role == v1::ENTERPRISE_OPERATOR;
-}
-
 CatalogueEntry FromRow(const v1::CatalogueRow& row) {
   return CatalogueEntry{row.catalogue_number(), row.name_zh(),      row.name_en(),
                         row.cas(),              row.un_number(),    row.hazard_class(),

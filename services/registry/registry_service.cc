@@ -212,9 +212,8 @@ grpc::Status RegistryServiceImpl::ServeListSites(grpc::ServerContextBase* contex
                         "enterprise_uscc: is required (you belong to no enterprise)");
   }
   bool may = reader->enterprise_uscc() == uscc;
-  if (!may && HasOversightRole(*reader) &&
-      DepartmentReads(*reader, RecordKind::kSites) == Reads::kAll) {
-    absl::StatusOr<bool> oversees = OverseesEnterprise(*snapshot, *reader, uscc);
+  if (!may) {
+    absl::StatusOr<bool> oversees = OverseesAllOf(*snapshot, *reader, RecordKind::kSites, uscc);
     if (!oversees.ok()) return ToGrpcStatus(oversees.status());
     may = *oversees;
   }

@@ -339,6 +339,10 @@ absl::Status CheckMayReceiveGoods(const EnterpriseRecord& consignee, absl::strin
       field, ": ", e.uscc(), " has no role that receives goods (only a carrier's, or none)"));
 }
 
+bool IsEnterpriseRole(v1::ActorRole role) {
+  return role == v1::ENTERPRISE_ADMIN || role == v1::ENTERPRISE_OPERATOR;
+}
+
 bool HasRole(const v1::Enterprise& enterprise, v1::EnterpriseRole role) {
   for (int r : enterprise.roles()) {
     if (r == role) return true;

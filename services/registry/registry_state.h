@@ -133,6 +133,9 @@ absl::StatusOr<v1::Actor> VerifySigner(const storage::StateReader& state,
 
 // Whether `enterprise` has `role`.
 bool HasRole(const v1::Enterprise& enterprise, v1::EnterpriseRole role);
+// Whether an actor of `role` belongs to an enterprise (its admin or
+// operator).
+bool IsEnterpriseRole(v1::ActorRole role);
 // Whether goods may be consigned to `consignee`: PermissionDenied (naming
 // `field`) when it is blacklisted, or when its roles cannot receive goods
 // (it has none but CARRIER: a carrier moves goods, it is not sent them).

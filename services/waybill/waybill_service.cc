@@ -49,6 +49,14 @@ absl::StatusOr<bool> Oversees(registry::OversightMemo& memo, const v1::Actor& re
   return false;
 }
 
+// Whether `reader` reads the waybill: a party to it, or a regulator that
+// oversees it.
+absl::StatusOr<bool> MayRead(registry::OversightMemo& memo, const v1::Actor& reader,
+                             const v1::Waybill& w) {
+  if (IsParty(reader, w)) return true;
+  return Oversees(memo, reader, w);
+}
+
 // `code_key`: CodeKey(), looked up once per call; no code without one.
 void FillRecord(const storage::StateReader& snapshot,
                 const absl::StatusOr<const crypto::SigningKey*>& code_key,
@@ -160,10 +168,9 @@ grpc::Status WaybillServiceImpl::ServeGetWaybill(grpc::ServerContextBase* contex
     int readable = 0;
     registry::OversightMemo memo(*snapshot, *reader);
     for (WaybillState& w : *numbered) {
-      absl::StatusOr<bool> oversees =
-          IsParty(*reader, w.waybill) ? true : Oversees(memo, *reader, w.waybill);
-      if (!oversees.ok()) return ToGrpcStatus(oversees.status());
-      if (!*oversees) continue;
+      absl::StatusOr<bool> may_read = MayRead(memo, *reader, w.waybill);
+      if (!may_read.ok()) return ToGrpcStatus(may_read.status());
+      if (!*may_read) continue;
       if (++readable > 1) {
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                             absl::StrCat("carrier_uscc: several waybills numbered '",
@@ -188,11 +195,9 @@ grpc::Status WaybillServiceImpl::ServeGetWaybill(grpc::ServerContextBase* contex
   bool may = false;
   if (*state) {
     registry::OversightMemo memo(*snapshot, *reader);
-    absl::StatusOr<bool> oversees = IsParty(*reader, (*state)->waybill)
-                                        ? true
-                                        : Oversees(memo, *reader, (*state)->waybill);
-    if (!oversees.ok()) return ToGrpcStatus(oversees.status());
-    may = *oversees;
+    absl::StatusOr<bool> may_read = MayRead(memo, *reader, (*state)->waybill);
+    if (!may_read.ok()) return ToGrpcStatus(may_read.status());
+    may = *may_read;
   } else {
     may = registry::OverseesEverything(*reader);
   }
@@ -274,10 +279,9 @@ grpc::Status WaybillServiceImpl::ServeListWaybills(grpc::ServerContextBase* cont
   registry::OversightMemo memo(*snapshot, actor);
   absl::Status failure;  // the registry could not be read
   const auto reads = [&](const v1::Waybill& w) {
-    if (IsParty(actor, w)) return true;
-    absl::StatusOr<bool> oversees = Oversees(memo, actor, w);
-    if (!oversees.ok()) failure.Update(oversees.status());
-    return oversees.ok() && *oversees;
+    absl::StatusOr<bool> may_read = MayRead(memo, actor, w);
+    if (!may_read.ok()) failure.Update(may_read.status());
+    return may_read.ok() && *may_read;
   };
   const auto keep = [&](const WaybillState& s) {
     const v1::Waybill& w = s.waybill;
