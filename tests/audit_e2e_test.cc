@@ -127,6 +127,58 @@ TEST_F(AuditE2eTest, AHistoryBundleVerifiesOfflineAgainstAKeptCheckpoint) {
 }
 
 
+// 流向登记与统计 through the real tool: the regulator's table and CSV, and an
+// enterprise's own books; another enterprise's books are refused.
+TEST_F(AuditE2eTest, ReconciliationAddsUpForRegulatorAndEnterprise) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Issued issued = Issue(IssueRequest("RECON", 3, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_NO_FATAL_FAILURE(Append(v1::COMMISSIONING, issued.labels[i].code(), 1 + i));
+  }
+  ASSERT_NO_FATAL_FAILURE(Append(v1::CONSUMING, issued.labels[0].code(), 10));
+  ASSERT_TRUE(crypto::SaveSigningKey(*regulator_, dir_ + "/regulator.key", {}).ok());
+  ASSERT_TRUE(crypto::SaveSigningKey(*acme_operator_, dir_ + "/acme.key", {}).ok());
+
+  auto [status, out] = Chemaudit(
+      absl::StrCat("reconcile ", Server(), " --key ", dir_, "/regulator.key --csv"));
+  ASSERT_EQ(status, 0) << out;
+  // Acme's row: 75 kg produced, 1 kg used, 74 kg in stock.
+  const size_t row = out.find(absl::StrCat("\r\n", kAcme, ","));
+  ASSERT_NE(row, std::string::npos) << out;
+  const std::string line = out.substr(row + 2, out.find("\r\n", row + 2) - row - 2);
+  EXPECT_NE(line.find(",KGM,0.000,75.000,0.000,0.000,0.000,0.000,1.000,"), std::string::npos)
+      << line;
+  EXPECT_NE(line.find(",74.000,"), std::string::npos) << line;
+  EXPECT_NE(out.find("\r\nTOTAL,"), std::string::npos) << out;
+
+  std::tie(status, out) = Chemaudit(
+      absl::StrCat("reconcile ", Server(), " --key ", dir_, "/regulator.key --enterprise ", kAcme,
+                   " --from 2020-01-01"));
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("BALANCE"), std::string::npos) << out;
+  EXPECT_NE(out.find(" ok"), std::string::npos) << out;
+  EXPECT_NE(out.find("checked against every package's state now"), std::string::npos) << out;
+
+  // The enterprise's own books, as JSON.
+  std::tie(status, out) =
+      Chemaudit(absl::StrCat("reconcile ", Server(), " --key ", dir_, "/acme.key --json"));
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("\"produced_milli\": \"75000\""), std::string::npos) << out;
+  // Someone else's: refused, naming the field.
+  std::tie(status, out) = Chemaudit(absl::StrCat("reconcile ", Server(), " --key ", dir_,
+                                                 "/acme.key --region 11"));
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("region_prefix, park_id: an enterprise reconciles its own books only"),
+            std::string::npos)
+      << out;
+  // A malformed request changes nothing and says what is wrong.
+  std::tie(status, out) = Chemaudit(absl::StrCat("reconcile ", Server(), " --key ", dir_,
+                                                 "/regulator.key --cas 67-56-1 --flag 剧毒"));
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("name the goods by one of them at most"), std::string::npos) << out;
+}
+
 // A regulator reads, and holds goods, within its jurisdiction only: 福建
 // (region 35) oversees Acme (region 350100), 北京 (region 11) does not; a
 // national regulator oversees both.

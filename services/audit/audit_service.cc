@@ -7,6 +7,7 @@
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/log.pb.h"
 #include "services/audit/history_bundle.h"
+#include "services/audit/reconciliation.h"
 #include "services/registry/oversight.h"
 #include "services/ledger/code_state.h"
 #include "services/common/grpc_status.h"
@@ -24,6 +25,30 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetHistoryBundle(grpc::CallbackServe
                       v1::HistoryBundle* out) {
         return ServeGetHistoryBundle(context, r, bytes, out);
       });
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::Reconcile(grpc::CallbackServerContext* context,
+                                                      const grpc::ByteBuffer* request,
+                                                      grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::ReconcileRequest, v1::Reconciliation>(
+      context, request, response, executor_,
+      [this, context](const v1::ReconcileRequest* r, absl::string_view bytes,
+                      v1::Reconciliation* out) { return ServeReconcile(context, r, bytes, out); });
+}
+
+grpc::Status AuditServiceImpl::ServeReconcile(grpc::ServerContextBase* context,
+                                              const v1::ReconcileRequest* request,
+                                              absl::string_view request_bytes,
+                                              v1::Reconciliation* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  absl::StatusOr<v1::Actor> reader =
+      reads_->Authenticate(*snapshot, *context, api::kReconcileMethod, request_bytes);
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
+  TellLogSize(context, snapshot->size());
+  absl::StatusOr<v1::Reconciliation> report = audit::Reconcile(*snapshot, *reader, *request);
+  if (!report.ok()) return ToGrpcStatus(report.status());
+  *response = *std::move(report);
+  return grpc::Status::OK;
 }
 
 grpc::Status AuditServiceImpl::ServeGetHistoryBundle(grpc::ServerContextBase* context,

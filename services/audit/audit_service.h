@@ -1,7 +1,8 @@
 // AuditService (proto/chemledger/v1/audit_service.proto): the gRPC adapter
-// over the audit core (history_bundle.h). For regulators and platform
-// administrators; GetHistoryBundle is a raw method, its read credentials
-// checked over the request's bytes as received (raw_unary.h).
+// over the audit core (history_bundle.h, reconciliation.h). For regulators
+// and platform administrators (Reconcile also for an enterprise's own
+// books); the methods are raw, their read credentials checked over the
+// request's bytes as received (raw_unary.h).
 //
 // Thread-safety: safe for gRPC's concurrent handlers. Everything passed to
 // the constructor must outlive the service.
@@ -17,8 +18,8 @@
 
 namespace chemledger::audit {
 
-using AuditServiceBase =
-    v1::AuditService::WithRawCallbackMethod_GetHistoryBundle<v1::AuditService::Service>;
+using AuditServiceBase = v1::AuditService::WithRawCallbackMethod_GetHistoryBundle<
+    v1::AuditService::WithRawCallbackMethod_Reconcile<v1::AuditService::Service>>;
 
 class AuditServiceImpl final : public AuditServiceBase {
  public:
@@ -30,11 +31,17 @@ class AuditServiceImpl final : public AuditServiceBase {
   grpc::ServerUnaryReactor* GetHistoryBundle(grpc::CallbackServerContext* context,
                                              const grpc::ByteBuffer* request,
                                              grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Reconcile(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
 
  private:
   grpc::Status ServeGetHistoryBundle(grpc::ServerContextBase* context,
                                      const v1::GetHistoryBundleRequest* request,
                                      absl::string_view request_bytes, v1::HistoryBundle* response);
+  grpc::Status ServeReconcile(grpc::ServerContextBase* context,
+                              const v1::ReconcileRequest* request,
+                              absl::string_view request_bytes, v1::Reconciliation* response);
 
   journal::LedgerClient* const ledger_;
   const crypto::NoteSigner* const signer_;

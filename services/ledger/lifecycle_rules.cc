@@ -11,8 +11,10 @@
 #include "services/common/identifiers.h"
 #include "services/common/package_code.h"
 #include "services/common/refusal.h"
+#include "services/common/status_macros.h"
 #include "services/label/issuance_state.h"
 #include "services/ledger/code_state.h"
+#include "services/ledger/quantity_flows.h"
 #include "services/ledger/site_load.h"
 #include "services/registry/oversight.h"
 #include "services/registry/registry_rules.h"
@@ -21,19 +23,6 @@
 
 namespace chemledger::ledger {
 namespace {
-
-#define CL_CONCAT_INNER(a, b) a##b
-#define CL_CONCAT(a, b) CL_CONCAT_INNER(a, b)
-#define CL_ASSIGN_OR_RETURN(lhs, expr)                                   \
-  auto CL_CONCAT(status_or_, __LINE__) = (expr);                          \
-  if (!CL_CONCAT(status_or_, __LINE__).ok()) {                            \
-    return CL_CONCAT(status_or_, __LINE__).status();                      \
-  }                                                                        \
-  lhs = *std::move(CL_CONCAT(status_or_, __LINE__))
-#define CL_RETURN_IF_ERROR(expr)          \
-  if (absl::Status s_ = (expr); !s_.ok()) { \
-    return s_;                            \
-  }
 
 absl::Status Invalid(absl::string_view field, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat("event.", field, ": ", rule));
@@ -1106,6 +1095,7 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
   // it, for an error declaration), its history and who has held it; and
   // what its sites hold per hazard class (site_load.h).
   SiteLoadChanges site_loads;
+  QuantityFlowChanges flows;
   for (auto& [code, c] : s.touched) {
     // An observation joins the chain (last_event_index) but changes
     // nothing: not the time later events are held to, not what an error
@@ -1130,6 +1120,7 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
     // The stock index follows the code's custodian, site and status.
     if (previous) site_loads.Remove(*previous);
     site_loads.Add(after);
+    flows.Add(previous, after);
     const std::string stock_before = previous ? internal::StockKey(*previous) : std::string();
     const std::string stock_after = internal::StockKey(after);
     if (stock_before != stock_after) {
@@ -1150,6 +1141,7 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
     if (!previous && !after.aggregate) changes->Put(internal::HeldKey(code, after.enterprise), "");
   }
   CL_RETURN_IF_ERROR(site_loads.Write(state, entry.index, s.when, changes));
+  flows.Write(event, entry.index, s.when, s.shipment_waybill, changes);
   for (const auto& [code, signal] : s.scan_signals) {
     changes->Put(internal::ScanSignalKey(entry.index, code), signal.SerializeAsString());
   }

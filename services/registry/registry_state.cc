@@ -84,6 +84,42 @@ absl::StatusOr<std::vector<v1::Product>> ListProducts(const storage::StateReader
   return products;
 }
 
+absl::StatusOr<std::vector<v1::Product>> ListAllProducts(const storage::StateReader& state) {
+  std::vector<v1::Product> products;
+  const std::string prefix = keys::Products();
+  bool malformed = false;
+  absl::Status s =
+      state.Scan(prefix, storage::PrefixEnd(prefix), [&](absl::string_view, absl::string_view value) {
+        malformed = !products.emplace_back().ParseFromString(std::string(value));
+        return !malformed;
+      });
+  if (!s.ok()) return s;
+  if (malformed) return absl::DataLossError("a product record is malformed");
+  return products;
+}
+
+absl::StatusOr<std::vector<EnterpriseRecord>> ListEnterprises(const storage::StateReader& state) {
+  std::vector<EnterpriseRecord> out;
+  const std::string prefix = keys::Enterprise("");
+  bool malformed = false;
+  absl::Status s =
+      state.Scan(prefix, storage::PrefixEnd(prefix), [&](absl::string_view, absl::string_view value) {
+        state::EnterpriseRecord r;
+        if (!r.ParseFromString(std::string(value))) {
+          malformed = true;
+          return false;
+        }
+        EnterpriseRecord& e = out.emplace_back();
+        e.enterprise = std::move(*r.mutable_enterprise());
+        e.registered_at = r.registered_at();
+        if (r.blacklisted()) e.blacklist_reason = r.blacklist_reason();
+        return true;
+      });
+  if (!s.ok()) return s;
+  if (malformed) return absl::DataLossError("an enterprise record is malformed");
+  return out;
+}
+
 absl::StatusOr<std::vector<BlacklistedEnterprise>> ListBlacklist(const storage::StateReader& state,
                                                                  const std::string& after,
                                                                  size_t limit, bool* more) {

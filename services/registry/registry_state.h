@@ -104,6 +104,10 @@ absl::StatusOr<std::optional<v1::Park>> FindPark(const storage::StateReader& sta
 // The products of `uscc`, by product number.
 absl::StatusOr<std::vector<v1::Product>> ListProducts(const storage::StateReader& state,
                                                       absl::string_view uscc);
+// Every registered product, by enterprise and product number.
+absl::StatusOr<std::vector<v1::Product>> ListAllProducts(const storage::StateReader& state);
+// Every registered enterprise, by USCC (the whole registry: for reports).
+absl::StatusOr<std::vector<EnterpriseRecord>> ListEnterprises(const storage::StateReader& state);
 // The actor key `key_id`, revoked or not.
 absl::StatusOr<std::optional<state::ActorRecord>> FindActor(const storage::StateReader& state,
                                                             const crypto::KeyId& key_id);

@@ -8,6 +8,8 @@
 //   chemaudit epcis BUNDLE --note-key VKEY [--kept CHECKPOINT] [--out FILE]
 //   chemaudit watch --server HOST:PORT [--tls-ca F] --note-key VKEY --state DIR
 //                   [--key FILE [--passphrase-file F]] [--interval SECONDS] [--once]
+//   chemaudit reconcile --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]
+//                       [goods] [place] [--from DAY] [--to DAY] [--csv | --json] [--out F]
 //
 // `verify` works entirely offline: it needs the bundle, the log's note
 // verifier key (pinned: from `chemledgerd init`, DIR/note.vkey) and, to show
@@ -34,6 +36,8 @@
 #include "absl/time/clock.h"
 #include "services/audit/epcis.h"
 #include "services/audit/history_bundle.h"
+#include "api/china_time.h"
+#include "tools/chemaudit/report_format.h"
 #include "tools/chemctl/common.h"
 #include "tools/cli/args.h"
 
@@ -448,6 +452,85 @@ int Watch(const std::vector<std::string>& argv) {
   }
 }
 
+int Reconcile(const std::vector<std::string>& argv) {
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(
+      argv, {{"server", "tls-ca", "key", "passphrase-file", "cas", "catalogue", "flag", "product",
+              "enterprise", "region", "park", "from", "to", "out"},
+             {"csv", "json"}});
+  if (!args.ok()) return Fail("reconcile", args.status());
+  if (args->help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (!args->positional().empty()) {
+    return Fail("reconcile", absl::InvalidArgumentError("takes no positional arguments"));
+  }
+  if (args->Bool("csv") && args->Bool("json")) {
+    return Fail("reconcile", absl::InvalidArgumentError("--csv or --json, not both"));
+  }
+  v1::ReconcileRequest request;
+  request.set_cas(args->Get("cas"));
+  if (args->Has("catalogue")) {
+    int number = 0;
+    if (!absl::SimpleAtoi(args->Get("catalogue"), &number) || number < 1) {
+      return Fail("reconcile", absl::InvalidArgumentError(
+                                   "--catalogue: a 危险化学品目录 entry number, 1 to 2828"));
+    }
+    request.set_catalogue_number(number);
+  }
+  request.set_control_flag(args->Get("flag"));
+  if (args->Has("product")) {
+    std::vector<std::string> parts = absl::StrSplit(args->Get("product"), '/');
+    if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
+      return Fail("reconcile",
+                  absl::InvalidArgumentError("--product: USCC/NUMBER, the product's enterprise "
+                                             "and product number"));
+    }
+    request.set_product_uscc(parts[0]);
+    request.set_product_number(parts[1]);
+  }
+  request.set_enterprise_uscc(args->Get("enterprise"));
+  request.set_region_prefix(args->Get("region"));
+  request.set_park_id(args->Get("park"));
+  // Days in China Standard Time, both included.
+  for (const char* flag : {"from", "to"}) {
+    if (!args->Has(flag)) continue;
+    absl::StatusOr<absl::CivilDay> day = chemctl::DayArg(absl::StrCat("--", flag), args->Get(flag));
+    if (!day.ok()) return Fail("reconcile", day.status());
+    const bool to = std::string(flag) == "to";
+    const absl::Time t = absl::FromCivil(to ? *day + 1 : *day, api::ChinaTimeZone());
+    google::protobuf::Timestamp* ts = to ? request.mutable_to() : request.mutable_from();
+    ts->set_seconds(absl::ToUnixSeconds(t));
+  }
+  absl::StatusOr<chemctl::ReadSession> session = chemctl::ReadSession::Open(*args);
+  if (!session.ok()) return Fail("reconcile", session.status());
+  v1::Reconciliation report;
+  if (absl::Status s = session->Call(api::kReconcileMethod, request, &report); !s.ok()) {
+    return Fail("reconcile", s);
+  }
+  const std::string text = args->Bool("csv")    ? ReconciliationCsv(report)
+                           : args->Bool("json") ? chemctl::PrintJson(report) + "\n"
+                                                : ReconciliationTable(report);
+  if (args->Has("out")) {
+    if (absl::Status s = chemctl::WriteFile(args->Get("out"), text); !s.ok()) {
+      return Fail("reconcile", s);
+    }
+  } else {
+    std::cout << text;
+  }
+  bool balanced = true;
+  for (const v1::ReconciliationRow& row : report.rows()) {
+    const v1::QuantityFigures& f = row.figures();
+    balanced = balanced && f.stock_difference_milli() == 0 &&
+               f.transit_difference_milli() == 0 && f.lost_difference_milli() == 0;
+  }
+  if (!balanced) {
+    std::cerr << "chemaudit reconcile: a balance is not zero (see the codes behind it)\n";
+    return 4;
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace chemledger::chemaudit
 
@@ -465,6 +548,7 @@ int main(int argc, char** argv) {
   if (command == "verify") return chemledger::chemaudit::Verify(args);
   if (command == "epcis") return chemledger::chemaudit::Epcis(args);
   if (command == "watch") return chemledger::chemaudit::Watch(args);
+  if (command == "reconcile") return chemledger::chemaudit::Reconcile(args);
   std::cerr << "chemaudit: unknown command '" << command << "'\n" << chemledger::chemaudit::kUsage;
   return 2;
 }

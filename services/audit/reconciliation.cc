@@ -1,0 +1,593 @@
+#include "services/audit/reconciliation.h"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "services/ledger/code_state.h"
+#include "services/ledger/quantity_flows.h"
+#include "services/common/status_macros.h"
+#include "services/registry/catalogue.h"
+#include "services/registry/oversight.h"
+#include "services/registry/registry_state.h"
+
+namespace chemledger::audit {
+namespace {
+
+// Most codes a row names behind its differences.
+constexpr size_t kMaxCodesBehind = 100;
+
+// What one position puts in an enterprise's three holdings.
+struct Holdings {
+  int64_t stock = 0;
+  int64_t transit = 0;
+  int64_t lost = 0;
+  bool operator==(const Holdings& o) const {
+    return stock == o.stock && transit == o.transit && lost == o.lost;
+  }
+  bool operator!=(const Holdings& o) const { return !(*this == o); }
+};
+
+Holdings Of(const state::PackagePosition& p, const std::string& enterprise) {
+  Holdings h;
+  if (p.holder() != enterprise) return h;
+  const int64_t q = static_cast<int64_t>(p.quantity_milli());
+  switch (p.holding()) {
+    case state::HOLDING_STOCK: h.stock = q; break;
+    case state::HOLDING_IN_TRANSIT: h.transit = q; break;
+    case state::HOLDING_LOST: h.lost = q; break;
+    default: break;
+  }
+  return h;
+}
+
+// One row's figures while they add up (signed: a wrong sign is a difference).
+struct Figures {
+  int64_t opening_stock = 0, produced = 0, received = 0, repackaged_in = 0, found = 0;
+  int64_t shipped = 0, consumed = 0, repackaged_out = 0, process_loss = 0, disposed = 0;
+  int64_t lost = 0, voided = 0, stock_corrections = 0, closing_stock = 0;
+  int64_t opening_transit = 0, delivered = 0, lost_in_transit = 0, transit_corrections = 0;
+  int64_t closing_transit = 0;
+  int64_t opening_lost = 0, lost_corrections = 0, closing_lost = 0;
+  std::set<std::string> codes_behind;
+
+  void AddAll(const Figures& o) {
+    opening_stock += o.opening_stock; produced += o.produced; received += o.received;
+    repackaged_in += o.repackaged_in; found += o.found; shipped += o.shipped;
+    consumed += o.consumed; repackaged_out += o.repackaged_out;
+    process_loss += o.process_loss; disposed += o.disposed; lost += o.lost;
+    voided += o.voided; stock_corrections += o.stock_corrections;
+    closing_stock += o.closing_stock; opening_transit += o.opening_transit;
+    delivered += o.delivered; lost_in_transit += o.lost_in_transit;
+    transit_corrections += o.transit_corrections; closing_transit += o.closing_transit;
+    opening_lost += o.opening_lost; lost_corrections += o.lost_corrections;
+    closing_lost += o.closing_lost;
+    for (const std::string& c : o.codes_behind) {
+      if (codes_behind.size() >= kMaxCodesBehind) break;
+      codes_behind.insert(c);
+    }
+  }
+  int64_t StockDifference() const {
+    return opening_stock + produced + received + repackaged_in + found + stock_corrections -
+           shipped - consumed - repackaged_out - process_loss - disposed - lost - voided -
+           closing_stock;
+  }
+  int64_t TransitDifference() const {
+    return opening_transit + shipped - delivered - lost_in_transit + transit_corrections -
+           closing_transit;
+  }
+  int64_t LostDifference() const {
+    return opening_lost + lost + lost_in_transit - found + lost_corrections - closing_lost;
+  }
+  void Behind(const std::string& code) {
+    if (codes_behind.size() < kMaxCodesBehind) codes_behind.insert(code);
+  }
+};
+
+// Books what one event did to an enterprise's holdings (`d`, after minus
+// before) in the columns of its step. Returns false when the step cannot
+// have moved quantity so (the difference then shows in the balance).
+bool Book(const state::FlowRecord& f, const Holdings& d, Figures* out) {
+  // Whether only the holdings `moved` changed.
+  auto only = [&](bool stock, bool transit, bool lost) {
+    return (stock || d.stock == 0) && (transit || d.transit == 0) && (lost || d.lost == 0);
+  };
+  switch (f.step()) {
+    case v1::COMMISSIONING:
+      out->produced += d.stock;
+      return only(true, false, false) && d.stock >= 0;
+    case v1::REPACKAGING:
+      if (f.before().holding() == state::HOLDING_NONE) {
+        out->repackaged_in += d.stock;
+        return only(true, false, false) && d.stock >= 0;
+      } else {
+        const int64_t loss = static_cast<int64_t>(f.process_loss_milli());
+        out->process_loss += loss;
+        out->repackaged_out += -d.stock - loss;
+        return only(true, false, false) && -d.stock >= loss;
+      }
+    case v1::SHIPPING:
+      out->shipped += d.transit;
+      return only(true, true, false) && d.transit >= 0 && d.stock == -d.transit;
+    case v1::RECEIVING:
+      // The consignee's stock grows; the shipper's shipments in transit end.
+      out->received += d.stock;
+      out->delivered += -d.transit;
+      return only(true, true, false) && d.stock >= 0 && d.transit <= 0;
+    case v1::CONSUMING:
+      out->consumed += -d.stock;
+      return only(true, false, false) && d.stock <= 0;
+    case v1::DESTROYING:
+      out->disposed += -d.stock;
+      return only(true, false, false) && d.stock <= 0;
+    case v1::LOSS_REPORT:
+      out->lost += -d.stock;
+      out->lost_in_transit += -d.transit;
+      return d.stock <= 0 && d.transit <= 0 && d.lost == -(d.stock + d.transit);
+    case v1::FOUND:
+      out->found += d.stock;
+      return only(true, false, true) && d.stock >= 0 && d.lost == -d.stock;
+    case v1::VOIDING:
+      out->voided += -d.stock;
+      return only(true, false, false) && d.stock <= 0;
+    case v1::ERROR_DECLARATION:
+      out->stock_corrections += d.stock;
+      out->transit_corrections += d.transit;
+      out->lost_corrections += d.lost;
+      return true;
+    default:
+      return false;
+  }
+}
+
+struct RowKey {
+  std::string enterprise, issuer, product, unit;
+  bool operator<(const RowKey& o) const {
+    return std::tie(enterprise, issuer, product, unit) <
+           std::tie(o.enterprise, o.issuer, o.product, o.unit);
+  }
+};
+
+// One package as one enterprise's books see it.
+struct Track {
+  RowKey row;
+  Holdings opening;
+  Holdings last;
+};
+
+using ProductKey = std::pair<std::string, std::string>;  // issuer, product number
+
+absl::Status Invalid(absl::string_view field, absl::string_view rule) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", rule));
+}
+
+absl::StatusOr<absl::Time> TimeOf(const google::protobuf::Timestamp& t, absl::string_view field) {
+  if (t.seconds() < 0 || t.seconds() > 253402300799 || t.nanos() < 0 || t.nanos() > 999999999) {
+    return Invalid(field, "is not a valid time");
+  }
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+class Reconciler {
+ public:
+  Reconciler(const storage::StateReader& state, const v1::Actor& reader,
+             const v1::ReconcileRequest& request)
+      : state_(state), reader_(reader), request_(request), memo_(state, reader) {}
+
+  absl::StatusOr<v1::Reconciliation> Run() {
+    CL_RETURN_IF_ERROR(CheckRequest());
+    CL_RETURN_IF_ERROR(ResolveProducts());
+    CL_RETURN_IF_ERROR(ResolveEnterprises());
+    const bool by_enterprise =
+        enterprises_.has_value() &&
+        (!products_.has_value() || enterprises_->size() <= products_->size());
+    if (by_enterprise) {
+      for (const std::string& e : *enterprises_) {
+        CL_RETURN_IF_ERROR(ledger::ScanEnterpriseFlows(
+            state_, e, absl::InfinitePast(), to_, [&](const state::FlowRecord& f) {
+              if (products_ && !products_->count({f.issuer(), f.product()})) return true;
+              status_ = Visit(f, e);
+              return status_.ok();
+            }));
+        CL_RETURN_IF_ERROR(status_);
+      }
+    } else {
+      for (const ProductKey& p : *products_) {
+        CL_RETURN_IF_ERROR(ledger::ScanProductFlows(
+            state_, p.first, p.second, absl::InfinitePast(), to_,
+            [&](const state::FlowRecord& f) {
+              std::set<std::string> holders = {f.before().holder(), f.after().holder()};
+              for (const std::string& holder : holders) {
+                if (holder.empty()) continue;
+                absl::StatusOr<bool> in = InScope(holder);
+                if (!in.ok()) {
+                  status_ = in.status();
+                  return false;
+                }
+                if (!*in) continue;
+                status_ = Visit(f, holder);
+                if (!status_.ok()) return false;
+              }
+              return true;
+            }));
+        CL_RETURN_IF_ERROR(status_);
+      }
+    }
+    return Report();
+  }
+
+ private:
+  absl::Status CheckRequest() {
+    const v1::ReconcileRequest& r = request_;
+    const int chemicals = !r.cas().empty() + (r.catalogue_number() != 0) +
+                          !r.control_flag().empty() +
+                          (!r.product_number().empty() || !r.product_uscc().empty());
+    if (chemicals > 1) {
+      return Invalid("cas, catalogue_number, control_flag, product_number",
+                     "name the goods by one of them at most");
+    }
+    if (r.product_number().empty() != r.product_uscc().empty()) {
+      return Invalid(r.product_number().empty() ? "product_number" : "product_uscc",
+                     "product_uscc and product_number go together");
+    }
+    if (r.catalogue_number() < 0 || r.catalogue_number() > 2828) {
+      return Invalid("catalogue_number", "the 危险化学品目录 (2015) has entries 1 to 2828");
+    }
+    if (!r.control_flag().empty()) {
+      absl::StatusOr<uint8_t> flags = registry::ParseControlFlags(r.control_flag());
+      if (!flags.ok() || *flags == 0 || (*flags & (*flags - 1)) != 0) {
+        return Invalid("control_flag", "one of 剧毒, 易制爆, 易制毒, 重点监管, 高危");
+      }
+    }
+    const int places =
+        !r.enterprise_uscc().empty() + !r.region_prefix().empty() + !r.park_id().empty();
+    if (places > 1) {
+      return Invalid("enterprise_uscc, region_prefix, park_id",
+                     "name the place by one of them at most");
+    }
+    if (!r.region_prefix().empty()) {
+      const std::string& p = r.region_prefix();
+      bool digits = p.size() >= 2 && p.size() <= 6;
+      for (char c : p) digits = digits && absl::ascii_isdigit(static_cast<unsigned char>(c));
+      if (!digits) return Invalid("region_prefix", "2 to 6 digits of a GB/T 2260 code");
+    }
+    from_ = absl::InfinitePast();
+    to_ = absl::InfiniteFuture();
+    if (r.has_from()) {
+      CL_ASSIGN_OR_RETURN(from_, TimeOf(r.from(), "from"));
+    }
+    if (r.has_to()) {
+      CL_ASSIGN_OR_RETURN(to_, TimeOf(r.to(), "to"));
+    }
+    if (to_ <= from_) return Invalid("to", "must be after from");
+    check_states_ = !r.has_to();
+
+    // Who asks.
+    if (registry::IsEnterpriseRole(reader_.role())) {
+      if (!r.region_prefix().empty() || !r.park_id().empty()) {
+        return absl::PermissionDeniedError(
+            "region_prefix, park_id: an enterprise reconciles its own books only (leave them "
+            "empty, or give its own enterprise_uscc)");
+      }
+      if (!r.enterprise_uscc().empty() && r.enterprise_uscc() != reader_.enterprise_uscc()) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("enterprise_uscc: an actor of ", reader_.enterprise_uscc(),
+                         " reconciles its own enterprise's books only"));
+      }
+      return absl::OkStatus();
+    }
+    if (!registry::HasOversightRole(reader_)) {
+      return absl::PermissionDeniedError(
+          "reconciliation is for regulators, platform administrators and enterprises' own "
+          "actors");
+    }
+    switch (registry::DepartmentReads(reader_, registry::RecordKind::kPackages)) {
+      case registry::Reads::kAll:
+        break;
+      case registry::Reads::kControlledGoods:
+        controlled_only_ = true;
+        break;
+      default:
+        return absl::PermissionDeniedError(absl::StrCat(
+            registry::DepartmentText(reader_),
+            " does not read packages' quantities (docs/audit.md, \"Who reads\")"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ResolveProducts() {
+    const v1::ReconcileRequest& r = request_;
+    const bool named = !r.cas().empty() || r.catalogue_number() != 0 ||
+                       !r.control_flag().empty() || !r.product_number().empty();
+    if (!named && !controlled_only_) return absl::OkStatus();  // every product
+    std::vector<v1::Product> candidates;
+    if (!r.product_number().empty()) {
+      CL_ASSIGN_OR_RETURN(std::optional<v1::Product> p,
+                          registry::FindProduct(state_, r.product_uscc(), r.product_number()));
+      if (!p) {
+        return absl::NotFoundError(absl::StrCat("product_number: ", r.product_uscc(),
+                                                " registered no product ", r.product_number()));
+      }
+      candidates.push_back(*std::move(p));
+    } else {
+      CL_ASSIGN_OR_RETURN(candidates, registry::ListAllProducts(state_));
+    }
+    products_.emplace();
+    for (v1::Product& p : candidates) {
+      if (!r.cas().empty() && p.cas() != r.cas()) continue;
+      if (r.catalogue_number() != 0 && p.catalogue_number() != r.catalogue_number()) continue;
+      if (!r.control_flag().empty() &&
+          std::find(p.control_flags().begin(), p.control_flags().end(), r.control_flag()) ==
+              p.control_flags().end()) {
+        continue;
+      }
+      if (controlled_only_ && !registry::IsControlledGood(p)) {
+        if (!r.product_number().empty()) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              "product_number: ", registry::DepartmentText(reader_),
+              " reads 剧毒, 易制爆 and 易制毒 goods only; ", p.product_number(), " is none"));
+        }
+        continue;
+      }
+      product_info_[{p.enterprise_uscc(), p.product_number()}] = p;
+      products_->insert({p.enterprise_uscc(), p.product_number()});
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ResolveEnterprises() {
+    const v1::ReconcileRequest& r = request_;
+    if (registry::IsEnterpriseRole(reader_.role())) {
+      enterprises_ = std::set<std::string>{reader_.enterprise_uscc()};
+      return absl::OkStatus();
+    }
+    if (!r.enterprise_uscc().empty()) {
+      CL_ASSIGN_OR_RETURN(std::optional<registry::EnterpriseRecord> e,
+                          registry::FindEnterprise(state_, r.enterprise_uscc()));
+      CL_ASSIGN_OR_RETURN(bool oversees, memo_.Enterprise(r.enterprise_uscc()));
+      if (!e || !oversees) {
+        // An unknown enterprise and one outside the jurisdiction read alike.
+        return absl::PermissionDeniedError(absl::StrCat(
+            "enterprise_uscc: ", r.enterprise_uscc(), " is not within your jurisdiction (",
+            registry::JurisdictionText(reader_), ") or not registered"));
+      }
+      enterprises_ = std::set<std::string>{r.enterprise_uscc()};
+      return absl::OkStatus();
+    }
+    if (!r.park_id().empty()) {
+      CL_ASSIGN_OR_RETURN(std::optional<v1::Park> park, registry::FindPark(state_, r.park_id()));
+      if (!park) return absl::NotFoundError(absl::StrCat("park_id: no park ", r.park_id()));
+    }
+    // A region, a park or everything: the registry's enterprises there
+    // that the reader oversees. Without a place and with named goods, the
+    // goods' flows are read instead, each holder checked (InScope).
+    if (r.region_prefix().empty() && r.park_id().empty() && products_.has_value()) {
+      return absl::OkStatus();
+    }
+    CL_ASSIGN_OR_RETURN(std::vector<registry::EnterpriseRecord> all,
+                        registry::ListEnterprises(state_));
+    enterprises_.emplace();
+    for (const registry::EnterpriseRecord& e : all) {
+      const std::string& uscc = e.enterprise.uscc();
+      if (!r.region_prefix().empty() &&
+          !absl::StartsWith(e.enterprise.region_code(), r.region_prefix())) {
+        continue;
+      }
+      if (!r.park_id().empty()) {
+        CL_ASSIGN_OR_RETURN(std::vector<v1::Site> sites, registry::ListSites(state_, uscc));
+        bool in_park = false;
+        for (const v1::Site& s : sites) in_park = in_park || s.park_id() == r.park_id();
+        if (!in_park) continue;
+      }
+      CL_ASSIGN_OR_RETURN(bool oversees, memo_.Enterprise(uscc));
+      if (!oversees) {
+        ++outside_scope_;
+        continue;
+      }
+      enterprises_->insert(uscc);
+    }
+    return absl::OkStatus();
+  }
+
+  // Whether the books of `uscc` are read (product scans).
+  absl::StatusOr<bool> InScope(const std::string& uscc) {
+    if (enterprises_) return enterprises_->count(uscc) > 0;
+    CL_ASSIGN_OR_RETURN(bool oversees, memo_.Enterprise(uscc));
+    if (!oversees && counted_outside_.insert(uscc).second) ++outside_scope_;
+    return oversees;
+  }
+
+  absl::Status Visit(const state::FlowRecord& f, const std::string& enterprise) {
+    const absl::Time when = absl::FromUnixMicros(f.event_unix_micros());
+    Track& t = tracks_[{enterprise, f.code()}];
+    if (t.row.enterprise.empty()) t.row = RowKey{enterprise, f.issuer(), f.product(), f.unit()};
+    const Holdings before = Of(f.before(), enterprise);
+    const Holdings after = Of(f.after(), enterprise);
+    if (when < from_) {
+      t.opening = after;
+      t.last = after;
+      return absl::OkStatus();
+    }
+    Figures& row = rows_[t.row];
+    // The event must start from where the previous one left the package.
+    if (before != t.last) row.Behind(f.code());
+    const Holdings d{after.stock - before.stock, after.transit - before.transit,
+                     after.lost - before.lost};
+    if (!Book(f, d, &row)) row.Behind(f.code());
+    if (f.step() == v1::SHIPPING && d.transit > 0 && !f.waybill().empty()) {
+      const std::string carrier = f.waybill().substr(0, f.waybill().find('/'));
+      CarrierTotal& c = carriers_[{carrier, f.unit()}];
+      c.shipped += d.transit;
+      c.waybills.insert(f.waybill());
+    }
+    t.last = after;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<v1::Reconciliation> Report() {
+    // Opening and closing positions, per row.
+    for (auto& [key, t] : tracks_) {
+      Holdings closing = t.last;
+      if (check_states_) {
+        CL_ASSIGN_OR_RETURN(std::optional<ledger::CodeState> now,
+                            ledger::FindCode(state_, key.second));
+        closing = now ? Of(ledger::PositionOf(*now), key.first) : Holdings();
+        if (closing != t.last) rows_[t.row].Behind(key.second);
+      }
+      if (t.opening == Holdings() && closing == Holdings() && !rows_.count(t.row)) continue;
+      Figures& row = rows_[t.row];
+      row.opening_stock += t.opening.stock;
+      row.opening_transit += t.opening.transit;
+      row.opening_lost += t.opening.lost;
+      row.closing_stock += closing.stock;
+      row.closing_transit += closing.transit;
+      row.closing_lost += closing.lost;
+    }
+    v1::Reconciliation out;
+    out.set_format(std::string(kReconciliationFormat));
+    *out.mutable_request() = request_;
+    out.set_log_size(state_.size());
+    out.set_checked_against_package_states(check_states_);
+    out.set_enterprises_outside_scope(outside_scope_);
+    std::map<std::string, Figures> totals;  // by unit
+    for (const auto& [key, figures] : rows_) {
+      v1::ReconciliationRow* row = out.add_rows();
+      row->set_enterprise_uscc(key.enterprise);
+      CL_ASSIGN_OR_RETURN(std::string name, EnterpriseName(key.enterprise));
+      row->set_enterprise_name(name);
+      row->set_product_uscc(key.issuer);
+      row->set_product_number(key.product);
+      CL_ASSIGN_OR_RETURN(const v1::Product* p, ProductOf(key.issuer, key.product));
+      if (p != nullptr) {
+        row->set_product_name(p->name_zh());
+        row->set_cas(p->cas());
+      }
+      row->set_unit(key.unit);
+      Fill(figures, row);
+      totals[key.unit].AddAll(figures);
+    }
+    for (const auto& [unit, figures] : totals) {
+      v1::ReconciliationRow* row = out.add_totals();
+      row->set_unit(unit);
+      if (!request_.cas().empty()) row->set_cas(request_.cas());
+      Fill(figures, row);
+    }
+    for (const auto& [key, c] : carriers_) {
+      v1::CarrierFigures* f = out.add_carriers();
+      f->set_carrier_uscc(key.first);
+      CL_ASSIGN_OR_RETURN(std::string name, EnterpriseName(key.first));
+      f->set_carrier_name(name);
+      f->set_unit(key.second);
+      f->set_shipped_milli(static_cast<uint64_t>(c.shipped));
+      f->set_waybills(c.waybills.size());
+    }
+    return out;
+  }
+
+  static uint64_t U(int64_t v) { return v < 0 ? 0 : static_cast<uint64_t>(v); }
+
+  static void Fill(const Figures& f, v1::ReconciliationRow* row) {
+    v1::QuantityFigures* q = row->mutable_figures();
+    q->set_opening_stock_milli(U(f.opening_stock));
+    q->set_produced_milli(U(f.produced));
+    q->set_received_milli(U(f.received));
+    q->set_repackaged_in_milli(U(f.repackaged_in));
+    q->set_found_milli(U(f.found));
+    q->set_shipped_milli(U(f.shipped));
+    q->set_consumed_milli(U(f.consumed));
+    q->set_repackaged_out_milli(U(f.repackaged_out));
+    q->set_process_loss_milli(U(f.process_loss));
+    q->set_disposed_milli(U(f.disposed));
+    q->set_lost_milli(U(f.lost));
+    q->set_voided_milli(U(f.voided));
+    q->set_stock_corrections_milli(f.stock_corrections);
+    q->set_closing_stock_milli(U(f.closing_stock));
+    q->set_opening_in_transit_milli(U(f.opening_transit));
+    q->set_delivered_milli(U(f.delivered));
+    q->set_lost_in_transit_milli(U(f.lost_in_transit));
+    q->set_transit_corrections_milli(f.transit_corrections);
+    q->set_closing_in_transit_milli(U(f.closing_transit));
+    q->set_opening_lost_milli(U(f.opening_lost));
+    q->set_lost_corrections_milli(f.lost_corrections);
+    q->set_closing_lost_milli(U(f.closing_lost));
+    // A column that added up to a negative figure is reported as zero: the
+    // balance is taken from the reported figures, so the difference shows.
+    v1::QuantityFigures& r = *q;
+    const auto S = [](uint64_t v) { return static_cast<int64_t>(v); };
+    q->set_stock_difference_milli(
+        S(r.opening_stock_milli()) + S(r.produced_milli()) + S(r.received_milli()) +
+        S(r.repackaged_in_milli()) + S(r.found_milli()) + r.stock_corrections_milli() -
+        S(r.shipped_milli()) - S(r.consumed_milli()) - S(r.repackaged_out_milli()) -
+        S(r.process_loss_milli()) - S(r.disposed_milli()) - S(r.lost_milli()) -
+        S(r.voided_milli()) - S(r.closing_stock_milli()));
+    q->set_transit_difference_milli(S(r.opening_in_transit_milli()) + S(r.shipped_milli()) -
+                                    S(r.delivered_milli()) - S(r.lost_in_transit_milli()) +
+                                    r.transit_corrections_milli() -
+                                    S(r.closing_in_transit_milli()));
+    q->set_lost_difference_milli(S(r.opening_lost_milli()) + S(r.lost_milli()) +
+                                 S(r.lost_in_transit_milli()) - S(r.found_milli()) +
+                                 r.lost_corrections_milli() - S(r.closing_lost_milli()));
+    for (const std::string& code : f.codes_behind) row->add_codes_behind_differences(code);
+  }
+
+  absl::StatusOr<std::string> EnterpriseName(const std::string& uscc) {
+    if (auto it = names_.find(uscc); it != names_.end()) return it->second;
+    CL_ASSIGN_OR_RETURN(std::optional<registry::EnterpriseRecord> e,
+                        registry::FindEnterprise(state_, uscc));
+    return names_[uscc] = e ? e->enterprise.name() : std::string();
+  }
+
+  absl::StatusOr<const v1::Product*> ProductOf(const std::string& issuer,
+                                               const std::string& number) {
+    auto it = product_info_.find({issuer, number});
+    if (it == product_info_.end()) {
+      CL_ASSIGN_OR_RETURN(std::optional<v1::Product> p,
+                          registry::FindProduct(state_, issuer, number));
+      if (!p) return nullptr;
+      it = product_info_.emplace(ProductKey{issuer, number}, *std::move(p)).first;
+    }
+    return &it->second;
+  }
+
+  struct CarrierTotal {
+    int64_t shipped = 0;
+    std::set<std::string> waybills;
+  };
+
+  const storage::StateReader& state_;
+  const v1::Actor& reader_;
+  const v1::ReconcileRequest& request_;
+  registry::OversightMemo memo_;
+  absl::Time from_, to_;
+  bool check_states_ = false;
+  bool controlled_only_ = false;
+  // nullopt: every product (every enterprise in scope).
+  std::optional<std::set<ProductKey>> products_;
+  std::optional<std::set<std::string>> enterprises_;
+  std::map<ProductKey, v1::Product> product_info_;
+  std::map<std::string, std::string> names_;
+  std::set<std::string> counted_outside_;
+  uint64_t outside_scope_ = 0;
+  std::map<std::pair<std::string, std::string>, Track> tracks_;  // enterprise, code
+  std::map<RowKey, Figures> rows_;
+  std::map<std::pair<std::string, std::string>, CarrierTotal> carriers_;  // carrier, unit
+  absl::Status status_;
+};
+
+}  // namespace
+
+absl::StatusOr<v1::Reconciliation> Reconcile(const storage::StateReader& state,
+                                             const v1::Actor& reader,
+                                             const v1::ReconcileRequest& request) {
+  return Reconciler(state, reader, request).Run();
+}
+
+}  // namespace chemledger::audit

@@ -1,0 +1,143 @@
+#include "tools/chemaudit/report_format.h"
+
+#include <cstdlib>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+
+namespace chemledger::chemaudit {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+
+// A CSV field: quoted when it holds a comma, a quote or a line break.
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// The figures' fields, in declaration order.
+std::vector<const FieldDescriptor*> FigureFields() {
+  const google::protobuf::Descriptor* d = v1::QuantityFigures::descriptor();
+  std::vector<const FieldDescriptor*> fields;
+  for (int i = 0; i < d->field_count(); ++i) fields.push_back(d->field(i));
+  return fields;
+}
+
+int64_t Value(const v1::QuantityFigures& f, const FieldDescriptor* field) {
+  const google::protobuf::Reflection* r = f.GetReflection();
+  return field->cpp_type() == FieldDescriptor::CPPTYPE_INT64
+             ? r->GetInt64(f, field)
+             : static_cast<int64_t>(r->GetUInt64(f, field));
+}
+
+std::string CsvRow(const v1::ReconciliationRow& row, bool total) {
+  std::vector<std::string> cells = {
+      total ? "TOTAL" : row.enterprise_uscc(), row.enterprise_name(), row.product_uscc(),
+      row.product_number(), row.product_name(), row.cas(), row.unit()};
+  for (const FieldDescriptor* field : FigureFields()) {
+    cells.push_back(Milli(Value(row.figures(), field)));
+  }
+  cells.push_back(absl::StrJoin(row.codes_behind_differences(), " "));
+  for (std::string& c : cells) c = CsvField(c);
+  return absl::StrCat(absl::StrJoin(cells, ","), "\r\n");
+}
+
+bool Balanced(const v1::QuantityFigures& f) {
+  return f.stock_difference_milli() == 0 && f.transit_difference_milli() == 0 &&
+         f.lost_difference_milli() == 0;
+}
+
+std::string TableRow(absl::string_view who, absl::string_view product,
+                     const v1::ReconciliationRow& row) {
+  const v1::QuantityFigures& f = row.figures();
+  const int64_t in = f.produced_milli() + f.received_milli() + f.repackaged_in_milli() +
+                     f.found_milli();
+  const int64_t used = f.consumed_milli() + f.repackaged_out_milli() + f.process_loss_milli();
+  const int64_t lost = f.lost_milli() + f.lost_in_transit_milli();
+  return absl::StrFormat(
+      "%-18s %-10s %-4s %12s %12s %12s %12s %12s %12s %12s %12s %s\n", who, product, row.unit(),
+      Milli(f.opening_stock_milli()), Milli(in), Milli(f.shipped_milli()), Milli(used),
+      Milli(f.disposed_milli()), Milli(lost), Milli(f.closing_stock_milli()),
+      Milli(f.closing_in_transit_milli()), Balanced(f) ? "ok" : "DIFFERENCE");
+}
+
+}  // namespace
+
+std::string Milli(int64_t milli) {
+  const uint64_t magnitude = milli < 0 ? 0 - static_cast<uint64_t>(milli) : milli;
+  return absl::StrFormat("%s%d.%03d", milli < 0 ? "-" : "", magnitude / 1000, magnitude % 1000);
+}
+
+std::string ReconciliationCsv(const v1::Reconciliation& r) {
+  std::vector<std::string> header = {"enterprise_uscc", "enterprise_name", "product_uscc",
+                                     "product_number",  "product_name",    "cas",
+                                     "unit"};
+  for (const FieldDescriptor* field : FigureFields()) {
+    header.push_back(std::string(absl::StripSuffix(field->name(), "_milli")));
+  }
+  header.push_back("codes_behind_differences");
+  std::string out = absl::StrCat(absl::StrJoin(header, ","), "\r\n");
+  for (const v1::ReconciliationRow& row : r.rows()) out += CsvRow(row, false);
+  for (const v1::ReconciliationRow& row : r.totals()) out += CsvRow(row, true);
+  if (r.carriers_size() > 0) {
+    out += "\r\ncarrier_uscc,carrier_name,unit,shipped,waybills\r\n";
+    for (const v1::CarrierFigures& c : r.carriers()) {
+      out += absl::StrCat(CsvField(c.carrier_uscc()), ",", CsvField(c.carrier_name()), ",",
+                          CsvField(c.unit()), ",", Milli(c.shipped_milli()), ",", c.waybills(),
+                          "\r\n");
+    }
+  }
+  return out;
+}
+
+std::string ReconciliationTable(const v1::Reconciliation& r) {
+  std::string out = absl::StrFormat(
+      "%-18s %-10s %-4s %12s %12s %12s %12s %12s %12s %12s %12s %s\n", "ENTERPRISE", "PRODUCT",
+      "UNIT", "OPENING", "IN", "SHIPPED", "USED", "DISPOSED", "LOST", "CLOSING", "IN-TRANSIT",
+      "BALANCE");
+  for (const v1::ReconciliationRow& row : r.rows()) {
+    out += TableRow(row.enterprise_uscc(), row.product_number(), row);
+  }
+  for (const v1::ReconciliationRow& row : r.totals()) out += TableRow("TOTAL", "", row);
+  if (r.rows_size() == 0) out += "(no movements in the period)\n";
+  out += "\nIN = produced + received + repackaged in + found; USED = consumed + repackaged out +"
+         " process loss;\nLOST = from stock + in transit. All columns: --csv or --json.\n";
+  if (r.carriers_size() > 0) {
+    out += "\nCARRIER            UNIT      SHIPPED  WAYBILLS\n";
+    for (const v1::CarrierFigures& c : r.carriers()) {
+      out += absl::StrFormat("%-18s %-4s %12s %9d  %s\n", c.carrier_uscc(), c.unit(),
+                             Milli(c.shipped_milli()), c.waybills(), c.carrier_name());
+    }
+  }
+  for (const v1::ReconciliationRow& row : r.rows()) {
+    const v1::QuantityFigures& f = row.figures();
+    if (Balanced(f)) continue;
+    out += absl::StrFormat(
+        "\nDIFFERENCE at %s, %s (%s): stock %s, in transit %s, lost %s; codes: %s\n",
+        row.enterprise_uscc(), row.product_number(), row.unit(),
+        Milli(f.stock_difference_milli()), Milli(f.transit_difference_milli()),
+        Milli(f.lost_difference_milli()), absl::StrJoin(row.codes_behind_differences(), " "));
+  }
+  if (r.enterprises_outside_scope() > 0) {
+    out += absl::StrCat("\n", r.enterprises_outside_scope(),
+                        " enterprise(s) left out: outside your jurisdiction\n");
+  }
+  out += absl::StrCat("\nread at log size ", r.log_size(),
+                      r.checked_against_package_states()
+                          ? "; closing positions checked against every package's state now\n"
+                          : "\n");
+  return out;
+}
+
+}  // namespace chemledger::chemaudit
