@@ -361,5 +361,74 @@ TEST_F(AuditE2eTest, TheWitnessCatchesAForkedLog) {
   EXPECT_EQ(RunShell("test -s '" + state + "/ALARM'").first, 0);
 }
 
+// A test deployment on a test clock: time moves when the test says, so an
+// event a month ahead of the real clock is recorded once the clock gets
+// there. A real deployment refuses the clock.
+class TestClockE2eTest : public AuditE2eTest {
+ protected:
+  std::string ClockFile() { return dir_ + "/clock"; }
+  void SetClock(absl::Time t) {
+    std::ofstream(ClockFile()) << absl::ToUnixSeconds(t) << "\n";
+  }
+  std::vector<std::string> InitFlags() override {
+    SetClock(absl::Now());
+    return {"--test-deployment", "--test-clock", ClockFile()};
+  }
+  std::vector<std::string> ServeFlags() override { return {"--test-clock", ClockFile()}; }
+};
+
+TEST_F(TestClockE2eTest, TimeMovesWhenTheTestSays) {
+  grpc::ClientContext context;
+  v1::Deployment deployment;
+  ASSERT_TRUE(registry_->GetDeployment(&context, {}, &deployment).ok());
+  EXPECT_TRUE(deployment.test_deployment());
+
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Issued issued = Issue(IssueRequest("CLOCK", 1, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  const std::string code = issued.labels[0].code();
+  ASSERT_NO_FATAL_FAILURE(Append(v1::COMMISSIONING, code, 1));
+
+  // Stored a month from now: in the future for the server's clock.
+  const absl::Time month = absl::Now() + absl::Hours(24 * 30);
+  v1::Event store;
+  store.set_event_id("stored-next-month");
+  store.set_step(v1::STORING);
+  store.add_codes(code);
+  store.mutable_event_time()->set_seconds(absl::ToUnixSeconds(month));
+  store.set_event_time_offset_minutes(480);
+  store.mutable_location()->set_enterprise_uscc(kAcme);
+  store.mutable_location()->set_site("warehouse 1");
+  grpc::Status refused = AppendEvent(*acme_operator_, store);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(refused.error_message().find("is in the future"), std::string::npos)
+      << refused.error_message();
+
+  // A month passes; the server, restarted, keeps the test clock.
+  SetClock(month + absl::Minutes(1));
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  store.set_event_id("stored-next-month-2");
+  const grpc::Status accepted = AppendEvent(*acme_operator_, store);
+  EXPECT_TRUE(accepted.ok()) << accepted.error_message();
+
+  // Refused on a deployment that is not a test deployment, before anything
+  // is written; and at init without --test-deployment.
+  ASSERT_TRUE(crypto::SaveSigningKey(*admin_, dir_ + "/real-admin.key", {}).ok());
+  auto [status, out] = RunChemledgerd({"init", "--data", dir_ + "/real", "--deployment",
+                                       "real.test", "--resolver", kResolver, "--admin-key",
+                                       dir_ + "/real-admin.key"});
+  ASSERT_EQ(status, 0) << out;
+  std::tie(status, out) =
+      RunChemledgerd({"serve", "--data", dir_ + "/real", "--listen", "127.0.0.1:0",
+                      "--http-listen", "none", "--test-clock", ClockFile()});
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("is not a test deployment"), std::string::npos) << out;
+  std::tie(status, out) = RunChemledgerd({"init", "--data", dir_ + "/real2", "--deployment",
+                                          "real.test", "--resolver", kResolver, "--admin-key",
+                                          dir_ + "/real-admin.key", "--test-clock", ClockFile()});
+  EXPECT_NE(status, 0) << out;
+  EXPECT_NE(out.find("--test-clock: for --test-deployment only"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace chemledger::testing

@@ -63,10 +63,11 @@ void ChemledgerdE2eTest::TearDown() {
 void ChemledgerdE2eTest::InitDeployment() {
   ASSERT_TRUE(crypto::SaveSigningKey(*admin_, dir_ + "/admin.key", {}).ok());
   Subprocess init;
-  ASSERT_TRUE(init.Start({Binary(), "init", "--data", dir_ + "/data", "--deployment", kDeployment,
-                          "--resolver", kResolver, "--admin-key", dir_ + "/admin.key",
-                          "--admin-name", "root"})
-                  .ok());
+  std::vector<std::string> argv = {Binary(),     "init",      "--data",         dir_ + "/data",
+                                   "--deployment", kDeployment, "--resolver",   kResolver,
+                                   "--admin-key",  dir_ + "/admin.key", "--admin-name", "root"};
+  for (std::string& flag : InitFlags()) argv.push_back(std::move(flag));
+  ASSERT_TRUE(init.Start(argv).ok());
   bool eof = false;
   std::vector<std::string> lines;
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
@@ -110,6 +111,7 @@ void ChemledgerdE2eTest::StartServer(const std::vector<std::string>& flags) {
                                       dir_ + "/data", "--listen", "127.0.0.1:0",
                                       "--http-listen", "127.0.0.1:0"};
   command.insert(command.end(), flags.begin(), flags.end());
+  for (std::string& flag : ServeFlags()) command.push_back(std::move(flag));
   ASSERT_TRUE(server_->Start(command).ok());
   int port = 0;
   const absl::Time deadline = absl::Now() + absl::Seconds(60);

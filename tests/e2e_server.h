@@ -52,6 +52,10 @@ class ChemledgerdE2eTest : public ::testing::Test {
 
   // Inits a deployment in a fresh directory and starts serving it.
   void SetUp() override;
+  // Flags added to `chemledgerd init` (dir_ is set when it is called).
+  virtual std::vector<std::string> InitFlags() { return {}; }
+  // Flags added to every `chemledgerd serve` StartServer runs.
+  virtual std::vector<std::string> ServeFlags() { return {}; }
   // Kills the server; removes the directory unless the test failed.
   void TearDown() override;
 

@@ -45,7 +45,8 @@ grpc::Status AuditServiceImpl::ServeReconcile(grpc::ServerContextBase* context,
       reads_->Authenticate(*snapshot, *context, api::kReconcileMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   TellLogSize(context, snapshot->size());
-  absl::StatusOr<v1::Reconciliation> report = audit::Reconcile(*snapshot, *reader, *request);
+  absl::StatusOr<v1::Reconciliation> report = audit::Reconcile(
+      *snapshot, *reader, *request, [context] { return context->IsCancelled(); });
   if (!report.ok()) return ToGrpcStatus(report.status());
   *response = *std::move(report);
   return grpc::Status::OK;

@@ -14,7 +14,10 @@
 #include "absl/time/time.h"
 #include "services/ledger/code_state.h"
 #include "services/ledger/quantity_flows.h"
+#include "chemledger/v1/log.pb.h"
+#include "services/common/identifiers.h"
 #include "services/common/status_macros.h"
+#include "services/ledger/lifecycle_rules.h"
 #include "services/registry/catalogue.h"
 #include "services/registry/oversight.h"
 #include "services/registry/registry_state.h"
@@ -24,6 +27,10 @@ namespace {
 
 // Most codes a row names behind its differences.
 constexpr size_t kMaxCodesBehind = 100;
+// Most packages (per enterprise) one reconciliation follows.
+constexpr size_t kMaxTracks = 2000000;
+// How often a scan looks whether the caller gave up.
+constexpr uint64_t kCancelCheckEvery = 4096;
 
 // What one position puts in an enterprise's three holdings.
 struct Holdings {
@@ -40,10 +47,10 @@ Holdings Of(const state::PackagePosition& p, const std::string& enterprise) {
   Holdings h;
   if (p.holder() != enterprise) return h;
   const int64_t q = static_cast<int64_t>(p.quantity_milli());
-  switch (p.holding()) {
-    case state::HOLDING_STOCK: h.stock = q; break;
-    case state::HOLDING_IN_TRANSIT: h.transit = q; break;
-    case state::HOLDING_LOST: h.lost = q; break;
+  switch (p.kind()) {
+    case state::POSITION_STOCK: h.stock = q; break;
+    case state::POSITION_IN_TRANSIT: h.transit = q; break;
+    case state::POSITION_LOST: h.lost = q; break;
     default: break;
   }
   return h;
@@ -105,7 +112,7 @@ bool Book(const state::FlowRecord& f, const Holdings& d, Figures* out) {
       out->produced += d.stock;
       return only(true, false, false) && d.stock >= 0;
     case v1::REPACKAGING:
-      if (f.before().holding() == state::HOLDING_NONE) {
+      if (f.before().kind() == state::POSITION_NONE) {
         out->repackaged_in += d.stock;
         return only(true, false, false) && d.stock >= 0;
       } else {
@@ -161,6 +168,7 @@ struct Track {
   RowKey row;
   Holdings opening;
   Holdings last;
+  bool ended = false;  // its last flow ended it: nothing changes it any more
 };
 
 using ProductKey = std::pair<std::string, std::string>;  // issuer, product number
@@ -169,18 +177,36 @@ absl::Status Invalid(absl::string_view field, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", rule));
 }
 
+// The instant `t`, rounded up to the microsecond flows are dated in (so a
+// bound between two microseconds cuts where the scan of the keys does).
 absl::StatusOr<absl::Time> TimeOf(const google::protobuf::Timestamp& t, absl::string_view field) {
   if (t.seconds() < 0 || t.seconds() > 253402300799 || t.nanos() < 0 || t.nanos() > 999999999) {
-    return Invalid(field, "is not a valid time");
+    return Invalid(field, "seconds 0 to 253402300799 (1970 to 9999) and nanos 0 to 999999999");
   }
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+  return absl::FromUnixSeconds(t.seconds()) +
+         absl::Microseconds((static_cast<int64_t>(t.nanos()) + 999) / 1000);
+}
+
+// When the latest entry of `state` was recorded.
+absl::StatusOr<absl::Time> LatestRecordTime(const storage::StateReader& state) {
+  if (state.size() == 0) return absl::InfinitePast();
+  absl::StatusOr<std::string> bytes = state.Entry(state.size() - 1);
+  if (!bytes.ok()) return bytes.status();
+  v1::LogEntry entry;
+  if (!entry.ParseFromString(*bytes)) return absl::DataLossError("the latest entry does not parse");
+  return absl::FromUnixSeconds(entry.record_time().seconds()) +
+         absl::Nanoseconds(entry.record_time().nanos());
 }
 
 class Reconciler {
  public:
   Reconciler(const storage::StateReader& state, const v1::Actor& reader,
-             const v1::ReconcileRequest& request)
-      : state_(state), reader_(reader), request_(request), memo_(state, reader) {}
+             const v1::ReconcileRequest& request, const std::function<bool()>& cancelled)
+      : state_(state),
+        reader_(reader),
+        request_(request),
+        cancelled_(cancelled),
+        memo_(state, reader) {}
 
   absl::StatusOr<v1::Reconciliation> Run() {
     CL_RETURN_IF_ERROR(CheckRequest());
@@ -268,7 +294,17 @@ class Reconciler {
       CL_ASSIGN_OR_RETURN(to_, TimeOf(r.to(), "to"));
     }
     if (to_ <= from_) return Invalid("to", "must be after from");
-    check_states_ = !r.has_to();
+    // A period that runs past every event recorded (and the clock skew
+    // events may be dated ahead by) ends with each package's state now.
+    CL_ASSIGN_OR_RETURN(const absl::Time latest, LatestRecordTime(state_));
+    check_states_ = !r.has_to() || to_ > latest + ledger::kClockSkew;
+    if (!r.cas().empty()) CL_RETURN_IF_ERROR(ids::ValidateCas("cas", r.cas()));
+    if (!r.product_uscc().empty()) {
+      CL_RETURN_IF_ERROR(ids::ValidateUscc("product_uscc", r.product_uscc()));
+    }
+    if (!r.enterprise_uscc().empty()) {
+      CL_RETURN_IF_ERROR(ids::ValidateUscc("enterprise_uscc", r.enterprise_uscc()));
+    }
 
     // Who asks.
     if (registry::IsEnterpriseRole(reader_.role())) {
@@ -400,14 +436,22 @@ class Reconciler {
   // Whether the books of `uscc` are read (product scans).
   absl::StatusOr<bool> InScope(const std::string& uscc) {
     if (enterprises_) return enterprises_->count(uscc) > 0;
-    CL_ASSIGN_OR_RETURN(bool oversees, memo_.Enterprise(uscc));
-    if (!oversees && counted_outside_.insert(uscc).second) ++outside_scope_;
-    return oversees;
+    return memo_.Enterprise(uscc);
   }
 
   absl::Status Visit(const state::FlowRecord& f, const std::string& enterprise) {
+    if (++visited_ % kCancelCheckEvery == 0 && cancelled_ && cancelled_()) {
+      return absl::CancelledError("the reconciliation was cancelled");
+    }
     const absl::Time when = absl::FromUnixMicros(f.event_unix_micros());
-    Track& t = tracks_[{enterprise, f.code()}];
+    auto [it, added] = tracks_.try_emplace({enterprise, f.code()});
+    if (added && tracks_.size() > kMaxTracks) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the request covers more than ", kMaxTracks,
+          " packages' books: narrow it to a chemical, a product or a place"));
+    }
+    Track& t = it->second;
+    t.ended = f.after().kind() == state::POSITION_ENDED;
     if (t.row.enterprise.empty()) t.row = RowKey{enterprise, f.issuer(), f.product(), f.unit()};
     const Holdings before = Of(f.before(), enterprise);
     const Holdings after = Of(f.after(), enterprise);
@@ -436,7 +480,7 @@ class Reconciler {
     // Opening and closing positions, per row.
     for (auto& [key, t] : tracks_) {
       Holdings closing = t.last;
-      if (check_states_) {
+      if (check_states_ && !t.ended) {
         CL_ASSIGN_OR_RETURN(std::optional<ledger::CodeState> now,
                             ledger::FindCode(state_, key.second));
         closing = now ? Of(ledger::PositionOf(*now), key.first) : Holdings();
@@ -565,7 +609,9 @@ class Reconciler {
   const storage::StateReader& state_;
   const v1::Actor& reader_;
   const v1::ReconcileRequest& request_;
+  const std::function<bool()>& cancelled_;
   registry::OversightMemo memo_;
+  uint64_t visited_ = 0;
   absl::Time from_, to_;
   bool check_states_ = false;
   bool controlled_only_ = false;
@@ -574,7 +620,6 @@ class Reconciler {
   std::optional<std::set<std::string>> enterprises_;
   std::map<ProductKey, v1::Product> product_info_;
   std::map<std::string, std::string> names_;
-  std::set<std::string> counted_outside_;
   uint64_t outside_scope_ = 0;
   std::map<std::pair<std::string, std::string>, Track> tracks_;  // enterprise, code
   std::map<RowKey, Figures> rows_;
@@ -586,8 +631,9 @@ class Reconciler {
 
 absl::StatusOr<v1::Reconciliation> Reconcile(const storage::StateReader& state,
                                              const v1::Actor& reader,
-                                             const v1::ReconcileRequest& request) {
-  return Reconciler(state, reader, request).Run();
+                                             const v1::ReconcileRequest& request,
+                                             const std::function<bool()>& cancelled) {
+  return Reconciler(state, reader, request, cancelled).Run();
 }
 
 }  // namespace chemledger::audit

@@ -10,8 +10,8 @@
 // each event moved, and a package whose events do not lead from one
 // position to the next (a flow missing, or a step that moved quantity it
 // has no column for) leaves a difference and is named. When the period runs
-// to the snapshot, the closing positions are each package's state now, kept
-// apart from the flows by the lifecycle rules.
+// past every event recorded, the closing positions are each package's state
+// now, kept apart from the flows by the lifecycle rules.
 //
 // Who reads what: a regulator, the enterprises its jurisdiction covers and
 // the products its department reads (registry/oversight.h; 公安 the
@@ -22,6 +22,8 @@
 
 #ifndef CHEMLEDGER_SERVICES_AUDIT_RECONCILIATION_H_
 #define CHEMLEDGER_SERVICES_AUDIT_RECONCILIATION_H_
+
+#include <functional>
 
 #include "absl/status/statusor.h"
 #include "chemledger/v1/audit_service.pb.h"
@@ -34,11 +36,15 @@ inline constexpr absl::string_view kReconciliationFormat = "chemledger reconcili
 
 // The reconciliation `request` asks for, as `reader` may read it, at
 // `state`. InvalidArgument naming the field for a malformed request;
-// PermissionDenied when the reader may not read what it names; NotFound for
-// an unknown enterprise, product or park.
+// PermissionDenied when the reader may not read what it names (an unknown
+// enterprise reads as one outside the jurisdiction); NotFound for an unknown
+// product or park; ResourceExhausted when it would follow more than two
+// million packages' books; Cancelled when `cancelled` (polled while the
+// flows are read; may be empty) says the caller gave up.
 absl::StatusOr<v1::Reconciliation> Reconcile(const storage::StateReader& state,
                                              const v1::Actor& reader,
-                                             const v1::ReconcileRequest& request);
+                                             const v1::ReconcileRequest& request,
+                                             const std::function<bool()>& cancelled = nullptr);
 
 }  // namespace chemledger::audit
 

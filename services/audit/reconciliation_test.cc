@@ -304,6 +304,33 @@ TEST_F(ReconciliationTest, BadRequestsNameTheField) {
   refused(half, "product_uscc");
 }
 
+TEST_F(ReconciliationTest, AMisprintedLabelVoidedBeforeUseMovesNothing) {
+  Commission({1});
+  v1::Event voiding = Event(v1::VOIDING, kProducer, {Code(9)});
+  voiding.set_reason("smudged print");
+  Ok(producer_, voiding);
+  const v1::Reconciliation r = Run(Regulator(), v1::ReconcileRequest());
+  ASSERT_EQ(r.rows_size(), 1) << r.DebugString();
+  EXPECT_EQ(r.rows(0).unit(), "KGM");
+  EXPECT_EQ(r.rows(0).figures().voided_milli(), 0u);
+  ASSERT_EQ(r.totals_size(), 1);
+  EXPECT_EQ(r.totals(0).unit(), "KGM");
+}
+
+TEST_F(ReconciliationTest, APeriodEndingAfterEveryRecordIsCheckedAgainstStates) {
+  LifeOfSix();
+  v1::ReconcileRequest year;
+  year.mutable_to()->set_seconds(absl::ToUnixSeconds(absl::Now() + absl::Hours(24)));
+  EXPECT_TRUE(Run(Regulator(), year).checked_against_package_states());
+  v1::ReconcileRequest past;
+  past.mutable_to()->set_seconds(absl::ToUnixSeconds(absl::Now() - absl::Hours(24)));
+  EXPECT_FALSE(Run(Regulator(), past).checked_against_package_states());
+  v1::ReconcileRequest bad_cas;
+  bad_cas.set_cas("67-56-2");
+  EXPECT_EQ(Reconcile(*t_->snapshot(), Regulator(), bad_cas).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(ReconciliationTest, TheFlowsRebuildFromTheLog) {
   LifeOfSix();
   ExpectCheckPasses();

@@ -139,8 +139,14 @@ absl::StatusOr<InitResult> InitDeployment(const std::string& data_dir, const Ini
     return absl::InvalidArgumentError(
         absl::StrCat("deployment: ", note_verifier.status().message()));
   }
-  absl::StatusOr<v1::SignedEnvelope> genesis = registry::MakeGenesis(
-      options.deployment, options.resolver, options.admin_name, admin_key);
+  if (options.clock && !options.test_deployment) {
+    return absl::InvalidArgumentError("a test clock is for test deployments only");
+  }
+  const std::function<absl::Time()> clock =
+      options.clock ? options.clock : std::function<absl::Time()>([] { return absl::Now(); });
+  absl::StatusOr<v1::SignedEnvelope> genesis =
+      registry::MakeGenesis(options.deployment, options.resolver, options.admin_name, admin_key,
+                            options.test_deployment);
   if (!genesis.ok()) return genesis.status();
   if (options.label_key_valid_days < 1) {
     return absl::InvalidArgumentError("label key validity: must be at least 1 day");
@@ -162,15 +168,17 @@ absl::StatusOr<InitResult> InitDeployment(const std::string& data_dir, const Ini
   absl::StatusOr<std::unique_ptr<registry::Catalogue>> catalogue = ShippedCatalogue();
   if (!catalogue.ok()) return catalogue.status();
   StateMachines machines(catalogue->get());
+  journal::JournalOptions journal_options;
+  journal_options.clock = clock;
   absl::StatusOr<std::unique_ptr<journal::Journal>> journal =
-      journal::Journal::Open(store->get(), machines.all());
+      journal::Journal::Open(store->get(), machines.all(), journal_options);
   if (!journal.ok()) return journal.status();
   if (absl::StatusOr<journal::Receipt> r = (*journal)->Submit(journal::Request{*genesis, ""});
       !r.ok()) {
     return r.status();
   }
   std::unique_ptr<journal::LedgerClient> client = journal::NewInProcessLedgerClient(journal->get());
-  const absl::CivilDay today = registry::ChinaDay(absl::Now());
+  const absl::CivilDay today = registry::ChinaDay(clock());
   v1::RegistryRequest add_key;
   add_key.set_request_id("init: first label key");
   add_key.mutable_add_label_key()->set_public_key(label_key->ToBytes());
@@ -224,6 +232,7 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
   d->machines_ = std::make_unique<StateMachines>(d->catalogue_.get());
   journal::JournalOptions journal_options;
   journal_options.rules_epoch = options.rules_epoch;
+  if (options.clock) journal_options.clock = options.clock;
   absl::StatusOr<std::unique_ptr<journal::Journal>> journal = journal::Journal::Open(
       d->store_.get(), d->machines_->all(), journal_options, options.migration_progress);
   if (!journal.ok()) return journal.status();
@@ -235,12 +244,20 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
     return absl::FailedPreconditionError(absl::StrCat(
         data_dir, ": the log has no genesis entry: bootstrap the deployment first (chemledgerd init)"));
   }
+  // Nothing was written yet: a test clock on a real deployment stops here.
+  if (options.clock && !record->test_deployment()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--test-clock: ", record->deployment(), " is not a test deployment (chemledgerd init "
+        "--test-deployment): its record times come from the real clock only"));
+  }
   absl::StatusOr<std::unique_ptr<label::LabelKeyring>> keyring =
       label::LabelKeyring::Open(KeyDir(data_dir));
   if (!keyring.ok()) return keyring.status();
   d->keyring_ = *std::move(keyring);
-  d->issuer_ = std::make_unique<label::LabelIssuer>(d->client_.get(), d->keyring_.get());
-  d->waybills_ = std::make_unique<waybill::WaybillBook>(d->client_.get(), d->keyring_.get());
+  d->issuer_ =
+      std::make_unique<label::LabelIssuer>(d->client_.get(), d->keyring_.get(), options.clock);
+  d->waybills_ = std::make_unique<waybill::WaybillBook>(d->client_.get(), d->keyring_.get(),
+                                                        options.clock);
   d->ledger_ = std::make_unique<ledger::Ledger>(d->client_.get());
   absl::StatusOr<crypto::SigningKey> note_key =
       crypto::LoadSigningKey(NoteKeyPath(data_dir), absl::nullopt);

@@ -51,6 +51,12 @@ struct InitOptions {
   std::string resolver;    // label resolver host, e.g. "CL.EXAMPLE.CN" (at most 24 characters)
   std::string admin_name;  // the first administrator's name
   int label_key_valid_days = 730;  // validity of the first label key, from today
+  // A deployment for tests and drills (Genesis.test_deployment): only such
+  // a deployment's server may run on a test clock.
+  bool test_deployment = false;
+  // Where "now" comes from (record times, "today"); empty: the real clock.
+  // Only with test_deployment.
+  std::function<absl::Time()> clock;
 };
 
 struct InitResult {
@@ -99,6 +105,11 @@ struct OpenOptions {
   // earlier epoch only for a documented deprecation window (CHANGELOG.md):
   // epoch 2 opens waybills without their consignor's consent.
   uint32_t rules_epoch = journal::kCurrentRulesEpoch;
+  // Where "now" comes from: entries' record times and the day label and
+  // waybill-code keys are chosen for. Empty: the real clock. A test clock
+  // (test_clock.h) is refused unless the deployment is a test deployment
+  // (Genesis.test_deployment).
+  std::function<absl::Time()> clock;
 };
 
 class Deployment {

@@ -6,11 +6,11 @@
 //
 //   chemledgerd init --data DIR --deployment NAME --resolver HOST
 //                    --admin-key FILE [--admin-name NAME] [--passphrase-file F]
-//                    [--label-key-days N]
+//                    [--label-key-days N] [--test-deployment [--test-clock FILE]]
 //   chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file F]
 //                     [--http-listen HOST:PORT|none] [--http-port-file F] [--staff-app on|off]
 //                     [--tls-cert F --tls-key F] [--max-threads N]
-//                     [--cache-mb N] [--debug-sync-delay-ms MS]
+//                     [--cache-mb N] [--debug-sync-delay-ms MS] [--test-clock FILE]
 //   chemledgerd label-key new --data DIR
 //   chemledgerd check --data DIR
 //
@@ -44,6 +44,7 @@
 #include "services/audit/audit_service.h"
 #include "services/chemledgerd/deployment.h"
 #include "services/chemledgerd/serving_status.h"
+#include "services/chemledgerd/test_clock.h"
 #include "services/label/label_service.h"
 #include "services/ledger/ledger_service.h"
 #include "services/verify/verify_service.h"
@@ -72,6 +73,7 @@ constexpr char kUsage[] =
 constexpr char kInitUsage[] =
     "usage: chemledgerd init --data DIR --deployment NAME --resolver HOST --admin-key FILE\n"
     "                        [--admin-name NAME] [--passphrase-file FILE] [--label-key-days N]\n"
+    "                        [--test-deployment [--test-clock FILE]]\n"
     "\n"
     "Creates the deployment in DIR (which must not exist or be empty): the log with\n"
     "its genesis entry naming the first platform administrator, the platform note\n"
@@ -83,6 +85,11 @@ constexpr char kInitUsage[] =
     "  --deployment NAME  the deployment's name, e.g. chemledger.example.cn\n"
     "  --resolver HOST    the label resolver host labels name, upper case, at most\n"
     "                     24 characters, e.g. CL.EXAMPLE.CN\n"
+    "  --test-deployment  a deployment for tests and drills, marked so in its genesis\n"
+    "                     entry for everyone to see: its server may run on a test\n"
+    "                     clock (serve --test-clock), so its record times say nothing\n"
+    "  --test-clock FILE  (test deployments) the genesis entry's time and the first\n"
+    "                     label key's first day from FILE (see serve --help)\n"
     "\n"
     "Prints the note verifier key (also in DIR/note.vkey): offline verifiers pin it.\n";
 
@@ -93,7 +100,7 @@ constexpr char kServeUsage[] =
     "                         [--tls-cert FILE --tls-key FILE] [--max-threads N]\n"
     "                         [--cache-mb N] [--waybill-consent=off]\n"
     "                         [--read-credentials=v1-accepted]\n"
-    "                         [--debug-sync-delay-ms MS]\n"
+    "                         [--debug-sync-delay-ms MS] [--test-clock FILE]\n"
     "\n"
     "Serves RegistryService, LabelService, LedgerService, WaybillService,\n"
     "VerifyService and AuditService on one port\n"
@@ -118,7 +125,10 @@ constexpr char kServeUsage[] =
     "CHANGELOG.md) also accepts read.v1 credentials, which are bound to the method\n"
     "and the time only and may be replayed for five minutes after they are made.\n"
     "--debug-sync-delay-ms makes every fsync of the store take MS milliseconds\n"
-    "longer: a slow disk, for benchmarks (chembench reads). Never in production.\n";
+    "longer: a slow disk, for benchmarks (chembench reads). Never in production.\n"
+    "--test-clock FILE takes \"now\" (record times, today's label key) from FILE,\n"
+    "Unix seconds that a test rewrites to move time on (never backwards for the\n"
+    "log); refused unless the deployment was made with init --test-deployment.\n";
 
 constexpr char kCheckUsage[] =
     "usage: chemledgerd check --data DIR\n"
@@ -182,6 +192,15 @@ absl::Status Init(const cli::Args& args) {
     return absl::InvalidArgumentError("--label-key-days: must be 1 to 3650");
   }
   options.label_key_valid_days = static_cast<int>(*days);
+  options.test_deployment = args.Bool("test-deployment");
+  if (args.Has("test-clock")) {
+    absl::StatusOr<std::function<absl::Time()>> clock = OpenTestClock(args.Get("test-clock"));
+    if (!clock.ok()) return clock.status();
+    if (!options.test_deployment) {
+      return absl::InvalidArgumentError("--test-clock: for --test-deployment only");
+    }
+    options.clock = *std::move(clock);
+  }
   absl::StatusOr<crypto::SigningKey> admin_key = cli::SigningKeyArg(args, "admin-key");
   if (!admin_key.ok()) return admin_key.status();
   absl::StatusOr<InitResult> result = InitDeployment(*data, options, *admin_key);
@@ -315,6 +334,11 @@ absl::Status Serve(const cli::Args& args) {
   if (!sync_delay_ms.ok()) return sync_delay_ms.status();
   std::unique_ptr<storage::SlowSyncEnv> slow_env;
   OpenOptions open_options;
+  if (args.Has("test-clock")) {
+    absl::StatusOr<std::function<absl::Time()>> clock = OpenTestClock(args.Get("test-clock"));
+    if (!clock.ok()) return clock.status();
+    open_options.clock = *std::move(clock);
+  }
   open_options.block_cache_bytes = static_cast<size_t>(*cache_mb) << 20;
   if (*sync_delay_ms > 0) {
     slow_env = std::make_unique<storage::SlowSyncEnv>(absl::Milliseconds(*sync_delay_ms));
@@ -471,15 +495,15 @@ int Main(int argc, char** argv) {
       {{"init"},
        kInitUsage,
        {{"data", "deployment", "resolver", "admin-key", "admin-name", "passphrase-file",
-         "label-key-days"},
-        {}},
+         "label-key-days", "test-clock"},
+        {"test-deployment"}},
        Init},
       {{"serve"},
        kServeUsage,
        {{"data", "listen", "port-file", "http-listen", "http-port-file", "staff-app", "tls-cert",
          "tls-key",
          "max-threads", "cache-mb",
-         "waybill-consent", "read-credentials", "debug-sync-delay-ms"},
+         "waybill-consent", "read-credentials", "debug-sync-delay-ms", "test-clock"},
         {}},
        Serve},
       {{"check"}, kCheckUsage, {{"data"}, {}}, Check},

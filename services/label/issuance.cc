@@ -18,7 +18,7 @@ absl::StatusOr<Issuance> LabelIssuer::Issue(const v1::SignedEnvelope& envelope) 
   {
     std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
     absl::StatusOr<const crypto::SigningKey*> key =
-        CurrentLabelKey(*snapshot, *keyring_, registry::ChinaDay(absl::Now()));
+        CurrentLabelKey(*snapshot, *keyring_, registry::ChinaDay(clock_()));
     if (key.ok()) {
       v1::LabelAssignment proposed;
       proposed.set_label_key_id((*key)->key_id().ToString());

@@ -20,11 +20,13 @@
 #define CHEMLEDGER_SERVICES_LABEL_ISSUANCE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
 #include "chemledger/v1/log.pb.h"
 #include "crypto/keys.h"
 #include "crypto/label.h"
@@ -57,8 +59,13 @@ struct IssuedLabel {
 
 class LabelIssuer {
  public:
-  LabelIssuer(journal::LedgerClient* ledger, LabelKeyring* keyring)
-      : ledger_(ledger), keyring_(keyring) {}
+  // `clock` says what day it is (which label key is current); empty: the
+  // real clock.
+  LabelIssuer(journal::LedgerClient* ledger, LabelKeyring* keyring,
+              std::function<absl::Time()> clock = nullptr)
+      : ledger_(ledger), keyring_(keyring), clock_(clock ? std::move(clock) : [] {
+          return absl::Now();
+        }) {}
 
   // Verifies, checks, assigns and records one IssueLabelsRequest envelope.
   // Errors name the field: InvalidArgument (malformed envelope or field),
@@ -78,6 +85,7 @@ class LabelIssuer {
 
  private:
   journal::LedgerClient* const ledger_;
+  const std::function<absl::Time()> clock_;
   LabelKeyring* const keyring_;
 };
 

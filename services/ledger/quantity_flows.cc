@@ -28,7 +28,7 @@ std::string Suffix(const state::FlowRecord& f) {
 }
 
 bool SamePosition(const state::PackagePosition& a, const state::PackagePosition& b) {
-  return a.holding() == b.holding() && a.holder() == b.holder() &&
+  return a.kind() == b.kind() && a.holder() == b.holder() &&
          a.consignee() == b.consignee() && a.quantity_milli() == b.quantity_milli();
 }
 
@@ -63,19 +63,19 @@ state::PackagePosition PositionOf(const CodeState& c) {
   p.set_quantity_milli(c.remaining_milli);
   switch (c.status) {
     case CodeStatus::kActive:
-      p.set_holding(state::HOLDING_STOCK);
+      p.set_kind(state::POSITION_STOCK);
       break;
     case CodeStatus::kInTransit:
-      p.set_holding(state::HOLDING_IN_TRANSIT);
+      p.set_kind(state::POSITION_IN_TRANSIT);
       p.set_consignee(c.consignee);
       break;
     case CodeStatus::kLost:
-      p.set_holding(state::HOLDING_LOST);
+      p.set_kind(state::POSITION_LOST);
       break;
     case CodeStatus::kConsumed:
     case CodeStatus::kDisposed:
     case CodeStatus::kVoided:
-      p.set_holding(state::HOLDING_ENDED);
+      p.set_kind(state::POSITION_ENDED);
       p.set_quantity_milli(0);
       break;
   }
@@ -88,6 +88,8 @@ void QuantityFlowChanges::Add(const std::optional<CodeState>& before, const Code
   if (before) *f.mutable_before() = PositionOf(*before);
   *f.mutable_after() = PositionOf(after);
   if (SamePosition(f.before(), f.after())) return;
+  // Nothing moved: no figure changes (a label voided before it was used).
+  if (f.before().quantity_milli() == 0 && f.after().quantity_milli() == 0) return;
   f.set_code(after.code);
   f.set_issuer(after.enterprise);
   f.set_product(after.product);
@@ -102,7 +104,7 @@ void QuantityFlowChanges::Write(const v1::Event& event, uint64_t index, absl::Ti
     f.set_log_index(index);
     f.set_event_unix_micros(absl::ToUnixMicros(when));
     if (event.step() == v1::SHIPPING) f.set_waybill(std::string(waybill));
-    if (event.step() == v1::REPACKAGING && f.before().holding() != state::HOLDING_NONE) {
+    if (event.step() == v1::REPACKAGING && f.before().kind() != state::POSITION_NONE) {
       f.set_process_loss_milli(event.declared_loss_milli());
     }
     const std::string bytes = f.SerializeAsString();

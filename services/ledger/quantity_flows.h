@@ -2,13 +2,14 @@
 // state written in the same batch as the event, for the regulators'
 // reconciliation (流向登记与统计, services/audit/reconciliation.h).
 //
-// A package's quantity always sits in one holding of one enterprise
-// (state::Holding): its custodian's stock (held and recalled goods
+// A package's quantity always sits in one position (state::PositionKind)
+// of one enterprise: its custodian's stock (held and recalled goods
 // included), its shipments in transit (the shipper keeps custody until the
 // consignee receives), its losses, or nowhere (ended: consumed, disposed of,
-// voided; or not yet commissioned). An event that changes a package's
-// holding, holder or quantity leaves one state::FlowRecord with the
-// position before and after it:
+// voided; or not yet commissioned). An event that moves quantity from one
+// position to another (of the same or another enterprise), or changes how
+// much a position holds, leaves one state::FlowRecord with the position
+// before and after it:
 //
 //   l/flow/<uscc>/<event time>/<log index>/<code>            under each
 //       enterprise the event moved it for (before's holder, after's holder)
@@ -18,7 +19,8 @@
 // keys sort by time; the log index, 16 hex digits.) Aggregates hold no
 // quantity of their own and leave none; the packages on them do. Events
 // that change no position (storing, packing, holds, observations) leave
-// none either.
+// none either, and neither do movements of nothing (a misprinted label
+// voided before it was used: no quantity before or after).
 //
 // Flows are keyed by event time, the time the enterprise says it happened,
 // so a period's figures are the movements that happened in it; an event

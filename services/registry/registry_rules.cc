@@ -130,6 +130,7 @@ absl::Status RegistryRules::ApplyGenesis(const journal::EntryContext& entry,
   state::DeploymentRecord deployment;
   deployment.set_deployment(genesis.deployment());
   deployment.set_resolver(genesis.resolver());
+  deployment.set_test_deployment(genesis.test_deployment());
   changes->Put(keys::Genesis(), deployment.SerializeAsString());
   state::ActorRecord admin;
   *admin.mutable_actor() = genesis.first_admin();
@@ -636,7 +637,8 @@ absl::Status RegistryRules::CheckRetry(const v1::SignedEnvelope& envelope,
 absl::StatusOr<v1::SignedEnvelope> MakeGenesis(const std::string& deployment,
                                                const std::string& resolver,
                                                const std::string& admin_name,
-                                               const crypto::SigningKey& admin_key) {
+                                               const crypto::SigningKey& admin_key,
+                                               bool test_deployment) {
   if (deployment.empty() || admin_name.empty()) {
     return absl::InvalidArgumentError("bootstrap: deployment and administrator names are required");
   }
@@ -651,6 +653,7 @@ absl::StatusOr<v1::SignedEnvelope> MakeGenesis(const std::string& deployment,
   v1::Genesis genesis;
   genesis.set_deployment(deployment);
   genesis.set_resolver(resolver);
+  genesis.set_test_deployment(test_deployment);
   v1::Actor* admin = genesis.mutable_first_admin();
   admin->set_name(admin_name);
   admin->set_role(v1::PLATFORM_ADMIN);

@@ -96,11 +96,14 @@ absl::StatusOr<std::string> SignerRequestScope(const v1::SignedEnvelope& envelop
 // The genesis request: the deployment's name, its label resolver host
 // (crypto::ValidateLabelResolver, at most crypto::kMaxQrFriendlyResolverLength
 // characters) and its first platform administrator, signed by that
-// administrator's key. InvalidArgument for a bad name or resolver.
+// administrator's key; `test_deployment` marks a deployment for tests and
+// drills (Genesis.test_deployment). InvalidArgument for a bad name or
+// resolver.
 absl::StatusOr<v1::SignedEnvelope> MakeGenesis(const std::string& deployment,
                                                const std::string& resolver,
                                                const std::string& admin_name,
-                                               const crypto::SigningKey& admin_key);
+                                               const crypto::SigningKey& admin_key,
+                                               bool test_deployment = false);
 
 }  // namespace chemledger::registry
 

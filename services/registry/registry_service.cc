@@ -61,6 +61,7 @@ grpc::Status RegistryServiceImpl::GetDeployment(grpc::ServerContext* context,
   response->set_log_size(snapshot->size());
   // The note key is named after the deployment (chemledgerd init).
   response->set_checkpoint_origin(deployment->deployment());
+  response->set_test_deployment(deployment->test_deployment());
   return grpc::Status::OK;
 }
 

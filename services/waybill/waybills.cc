@@ -64,7 +64,7 @@ absl::StatusOr<const crypto::SigningKey*> WaybillBook::CodeKey(
   if (label_keys_ == nullptr) {
     return absl::FailedPreconditionError("this server holds no label keys to sign waybill codes");
   }
-  return label::CurrentLabelKey(state, *label_keys_, registry::ChinaDay(absl::Now()));
+  return label::CurrentLabelKey(state, *label_keys_, registry::ChinaDay(clock_()));
 }
 
 absl::StatusOr<crypto::WaybillCodeClaims> WaybillCodeClaimsOf(const storage::StateReader& state,

@@ -14,10 +14,12 @@
 #ifndef CHEMLEDGER_SERVICES_WAYBILL_WAYBILLS_H_
 #define CHEMLEDGER_SERVICES_WAYBILL_WAYBILLS_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
 #include "absl/types/span.h"
 #include "chemledger/v1/log.pb.h"
 #include "crypto/keys.h"
@@ -41,9 +43,14 @@ class WaybillBook {
  public:
   // Waybill codes are signed with the platform's current label key from
   // `label_keys` (none are made when it is null).
+  // `clock` says what day it is (which label key is current); empty: the
+  // real clock.
   WaybillBook(journal::LedgerClient* ledger, label::LabelKeyring* label_keys,
-              size_t verify_threads = 2)
-      : ledger_(ledger), label_keys_(label_keys), verify_threads_(verify_threads) {}
+              std::function<absl::Time()> clock = nullptr, size_t verify_threads = 2)
+      : ledger_(ledger),
+        label_keys_(label_keys),
+        clock_(clock ? std::move(clock) : [] { return absl::Now(); }),
+        verify_threads_(verify_threads) {}
 
   // Verifies, checks and records one signed WaybillRequest. Errors name the
   // field: InvalidArgument, Unauthenticated, PermissionDenied (not the
@@ -67,6 +74,7 @@ class WaybillBook {
  private:
   journal::LedgerClient* const ledger_;
   label::LabelKeyring* const label_keys_;  // may be null
+  const std::function<absl::Time()> clock_;
   const size_t verify_threads_;
 };
 

@@ -10,6 +10,7 @@
 //                   [--key FILE [--passphrase-file F]] [--interval SECONDS] [--once]
 //   chemaudit reconcile --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]
 //                       [goods] [place] [--from DAY] [--to DAY] [--csv | --json] [--out F]
+//                       [--carriers-csv F]
 //
 // `verify` works entirely offline: it needs the bundle, the log's note
 // verifier key (pinned: from `chemledgerd init`, DIR/note.vkey) and, to show
@@ -71,7 +72,20 @@ constexpr char kUsage[] =
     "      pinned key and extends the one before (a consistency proof), keeps it in\n"
     "      DIR, and raises an alarm (exit status 3, DIR/ALARM) on a log that shrank\n"
     "      or forked; with --key (a regulator's), co-signs each good checkpoint as\n"
-    "      witness/<key id> and hands the co-signature to the server\n\n"
+    "      witness/<key id> and hands the co-signature to the server\n"
+    "  reconcile --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
+    "            [--cas CAS | --catalogue N | --flag FLAG | --product USCC/NUMBER]\n"
+    "            [--enterprise USCC | --region PREFIX | --park ID]\n"
+    "            [--from DAY] [--to DAY] [--csv | --json] [--out FILE]\n"
+    "            [--carriers-csv FILE]\n"
+    "      流向登记与统计 (AuditService.Reconcile): per enterprise, product and unit,\n"
+    "      opening stock, what came in, went out, was used, disposed of and lost,\n"
+    "      closing stock and goods in transit, and the balances that must be zero,\n"
+    "      with the codes behind any difference; days are China days, both\n"
+    "      included (default: since the ledger began, up to now); --csv writes the\n"
+    "      rows and totals, --carriers-csv what each carrier moved; regulators\n"
+    "      read their jurisdiction, an enterprise's actors their own books. Exit\n"
+    "      status 4 when a balance is not zero\n\n"
     "VKEY: the note verifier key (\"<origin>+<hash>+<key>\") or a file holding it\n"
     "(chemledgerd init writes DIR/note.vkey).\n";
 
@@ -455,7 +469,7 @@ int Watch(const std::vector<std::string>& argv) {
 int Reconcile(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"server", "tls-ca", "key", "passphrase-file", "cas", "catalogue", "flag", "product",
-              "enterprise", "region", "park", "from", "to", "out"},
+              "enterprise", "region", "park", "from", "to", "out", "carriers-csv"},
              {"csv", "json"}});
   if (!args.ok()) return Fail("reconcile", args.status());
   if (args->help()) {
@@ -517,6 +531,12 @@ int Reconcile(const std::vector<std::string>& argv) {
     }
   } else {
     std::cout << text;
+  }
+  if (args->Has("carriers-csv")) {
+    if (absl::Status s = chemctl::WriteFile(args->Get("carriers-csv"), CarriersCsv(report));
+        !s.ok()) {
+      return Fail("reconcile", s);
+    }
   }
   bool balanced = true;
   for (const v1::ReconciliationRow& row : report.rows()) {

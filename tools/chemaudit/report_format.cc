@@ -90,13 +90,15 @@ std::string ReconciliationCsv(const v1::Reconciliation& r) {
   std::string out = absl::StrCat(absl::StrJoin(header, ","), "\r\n");
   for (const v1::ReconciliationRow& row : r.rows()) out += CsvRow(row, false);
   for (const v1::ReconciliationRow& row : r.totals()) out += CsvRow(row, true);
-  if (r.carriers_size() > 0) {
-    out += "\r\ncarrier_uscc,carrier_name,unit,shipped,waybills\r\n";
-    for (const v1::CarrierFigures& c : r.carriers()) {
-      out += absl::StrCat(CsvField(c.carrier_uscc()), ",", CsvField(c.carrier_name()), ",",
-                          CsvField(c.unit()), ",", Milli(c.shipped_milli()), ",", c.waybills(),
-                          "\r\n");
-    }
+  return out;
+}
+
+std::string CarriersCsv(const v1::Reconciliation& r) {
+  std::string out = "carrier_uscc,carrier_name,unit,shipped,waybills\r\n";
+  for (const v1::CarrierFigures& c : r.carriers()) {
+    out += absl::StrCat(CsvField(c.carrier_uscc()), ",", CsvField(c.carrier_name()), ",",
+                        CsvField(c.unit()), ",", Milli(c.shipped_milli()), ",", c.waybills(),
+                        "\r\n");
   }
   return out;
 }

@@ -19,8 +19,11 @@ std::string Milli(int64_t milli);
 
 // Every row, then the totals (enterprise "TOTAL"), with every column of
 // v1::QuantityFigures and the codes behind differences (separated by
-// spaces); then the carriers, after a blank line, with a header of their own.
+// spaces).
 std::string ReconciliationCsv(const v1::Reconciliation& r);
+// What each carrier moved: carrier_uscc, carrier_name, unit, shipped,
+// waybills.
+std::string CarriersCsv(const v1::Reconciliation& r);
 
 // The main columns for a terminal, then the totals, the carriers and every
 // difference with the codes behind it.
