@@ -58,6 +58,7 @@ inline constexpr char kListVehiclesInParkMethod[] =
 inline constexpr char kVerifyMethod[] = "/chemledger.v1.VerifyService/Verify";
 inline constexpr char kGetHistoryBundleMethod[] = "/chemledger.v1.AuditService/GetHistoryBundle";
 inline constexpr char kReconcileMethod[] = "/chemledger.v1.AuditService/Reconcile";
+inline constexpr char kQueryEventsMethod[] = "/chemledger.v1.AuditService/QueryEvents";
 inline constexpr char kAddCheckpointCosignatureMethod[] =
     "/chemledger.v1.LedgerService/AddCheckpointCosignature";
 inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";

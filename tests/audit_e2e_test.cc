@@ -4,6 +4,7 @@
 // kept checkpoint; a changed byte, another log's key and a non-regulator
 // are refused.
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <tuple>
@@ -169,7 +170,7 @@ TEST_F(AuditE2eTest, ReconciliationAddsUpForRegulatorAndEnterprise) {
   std::tie(status, out) = Chemaudit(absl::StrCat("reconcile ", Server(), " --key ", dir_,
                                                  "/acme.key --region 11"));
   EXPECT_EQ(status, 1) << out;
-  EXPECT_NE(out.find("region_prefix, park_id: an enterprise reconciles its own books only"),
+  EXPECT_NE(out.find("region_prefix, park_id: an enterprise reads its own books only"),
             std::string::npos)
       << out;
   // A malformed request changes nothing and says what is wrong.
@@ -177,6 +178,50 @@ TEST_F(AuditE2eTest, ReconciliationAddsUpForRegulatorAndEnterprise) {
                                                  "/regulator.key --cas 67-56-1 --flag 剧毒"));
   EXPECT_EQ(status, 1) << out;
   EXPECT_NE(out.find("name the goods by one of them at most"), std::string::npos) << out;
+}
+
+// Events by query through the real tool, a page at a time.
+TEST_F(AuditE2eTest, QueriesFindEventsPageByPage) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Issued issued = Issue(IssueRequest("QUERY", 3, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_NO_FATAL_FAILURE(Append(v1::COMMISSIONING, issued.labels[i].code(), 1 + i));
+  }
+  ASSERT_NO_FATAL_FAILURE(Append(v1::CONSUMING, issued.labels[2].code(), 10));
+  ASSERT_TRUE(crypto::SaveSigningKey(*regulator_, dir_ + "/regulator.key", {}).ok());
+  const std::string as_regulator = absl::StrCat(Server(), " --key ", dir_, "/regulator.key");
+
+  auto lines = [](const std::string& text) {
+    return std::count(text.begin(), text.end(), '\n');
+  };
+  auto [status, out] = Chemaudit(absl::StrCat("query ", as_regulator, " --csv --out ", dir_,
+                                              "/events.csv --page-size 1"));
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("4 events, read at log size"), std::string::npos) << out;
+  std::ifstream csv(dir_ + "/events.csv");
+  std::stringstream text;
+  text << csv.rdbuf();
+  EXPECT_EQ(lines(text.str()), 5) << text.str();  // a header and four events
+  EXPECT_NE(text.str().find(",CONSUMING," + std::string(kAcme) + ",warehouse 1,audit-10,"),
+            std::string::npos)
+      << text.str();
+
+  std::tie(status, out) = Chemaudit(absl::StrCat("query ", as_regulator, " --step consuming"));
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("CONSUMING"), std::string::npos) << out;
+  EXPECT_EQ(out.find("COMMISSIONING"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 events"), std::string::npos) << out;
+
+  std::tie(status, out) = Chemaudit(absl::StrCat("query ", as_regulator, " --json --cas 67-56-1"));
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '{') > 4, true) << out;
+  EXPECT_NE(out.find("\"log_index\""), std::string::npos) << out;
+
+  std::tie(status, out) =
+      Chemaudit(absl::StrCat("query ", as_regulator, " --waybill ", kAcme, "/nope/x"));
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("--waybill: CARRIER/NUMBER"), std::string::npos) << out;
 }
 
 // A regulator reads, and holds goods, within its jurisdiction only: 福建

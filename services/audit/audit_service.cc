@@ -7,7 +7,12 @@
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/log.pb.h"
 #include "services/audit/history_bundle.h"
+#include "services/audit/event_query.h"
 #include "services/audit/reconciliation.h"
+#include "services/common/page_cursor.h"
+#include "services/ledger/event_view.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "services/registry/oversight.h"
 #include "services/ledger/code_state.h"
 #include "services/common/grpc_status.h"
@@ -15,6 +20,13 @@
 #include "services/common/snapshot_metadata.h"
 
 namespace chemledger::audit {
+namespace {
+
+// The most bytes of events a page carries (gRPC's default message limit is
+// 4 MiB).
+constexpr size_t kMaxEventPageBytes = 3 << 20;
+
+}  // namespace
 
 grpc::ServerUnaryReactor* AuditServiceImpl::GetHistoryBundle(grpc::CallbackServerContext* context,
                                                              const grpc::ByteBuffer* request,
@@ -49,6 +61,79 @@ grpc::Status AuditServiceImpl::ServeReconcile(grpc::ServerContextBase* context,
       *snapshot, *reader, *request, [context] { return context->IsCancelled(); });
   if (!report.ok()) return ToGrpcStatus(report.status());
   *response = *std::move(report);
+  return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::QueryEvents(grpc::CallbackServerContext* context,
+                                                        const grpc::ByteBuffer* request,
+                                                        grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::EventQuery, v1::EventPage>(
+      context, request, response, executor_,
+      [this, context](const v1::EventQuery* r, absl::string_view bytes, v1::EventPage* out) {
+        return ServeQueryEvents(context, r, bytes, out);
+      });
+}
+
+grpc::Status AuditServiceImpl::ServeQueryEvents(grpc::ServerContextBase* context,
+                                                const v1::EventQuery* request,
+                                                absl::string_view request_bytes,
+                                                v1::EventPage* response) {
+  // Who asks is judged by the registry now; what they get is read at the
+  // snapshot of the query's first page (its token names it).
+  std::shared_ptr<const storage::Snapshot> latest = ledger_->Latest();
+  absl::StatusOr<v1::Actor> reader =
+      reads_->Authenticate(*latest, *context, api::kQueryEventsMethod, request_bytes);
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
+  if (request->page_size() > kMaxEventPageSize) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("page_size: at most ", kMaxEventPageSize));
+  }
+  const uint32_t page_size = request->page_size() == 0 ? kDefaultEventPageSize
+                                                       : request->page_size();
+  std::shared_ptr<const storage::Snapshot> snapshot = latest;
+  std::optional<ledger::EventPosition> after;
+  if (!request->page_token().empty()) {
+    // "<log size>/<event time, µs>/<log index>", sealed (page_cursor.h).
+    absl::StatusOr<std::string> position = OpenPageCursor(request->page_token());
+    std::vector<std::string> parts;
+    if (position.ok()) parts = absl::StrSplit(*position, '/');
+    uint64_t size = 0;
+    ledger::EventPosition at;
+    if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &size) ||
+        !absl::SimpleAtoi(parts[1], &at.event_unix_micros) ||
+        !absl::SimpleAtoi(parts[2], &at.log_index)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "page_token: not a token this server gave (EventPage.next_page_token)");
+    }
+    absl::StatusOr<std::shared_ptr<const storage::Snapshot>> kept = ledger_->At(size);
+    if (!kept.ok()) return ToGrpcStatus(kept.status());
+    snapshot = *std::move(kept);
+    after = at;
+  }
+  TellLogSize(context, snapshot->size());
+  absl::StatusOr<EventQueryPage> page =
+      audit::QueryEvents(*snapshot, *reader, *request, after, page_size);
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  // Each event as GetEvent shows it, at most kMaxEventPageBytes of them.
+  std::optional<ledger::EventPosition> next = page->next;
+  size_t bytes = 0;
+  for (size_t i = 0; i < page->events.size(); ++i) {
+    absl::StatusOr<v1::EventRecord> record =
+        ledger::ViewEvent(*snapshot, *reader, page->events[i].log_index);
+    if (!record.ok()) return ToGrpcStatus(record.status());
+    bytes += record->ByteSizeLong();
+    if (bytes > kMaxEventPageBytes && i > 0) {
+      next = page->events[i - 1];
+      break;
+    }
+    *response->add_events() = *std::move(record);
+  }
+  response->set_log_size(snapshot->size());
+  if (next) {
+    ledger_->Keep(snapshot);
+    response->set_next_page_token(SealPageCursor(
+        absl::StrCat(snapshot->size(), "/", next->event_unix_micros, "/", next->log_index)));
+  }
   return grpc::Status::OK;
 }
 

@@ -19,7 +19,8 @@
 namespace chemledger::audit {
 
 using AuditServiceBase = v1::AuditService::WithRawCallbackMethod_GetHistoryBundle<
-    v1::AuditService::WithRawCallbackMethod_Reconcile<v1::AuditService::Service>>;
+    v1::AuditService::WithRawCallbackMethod_Reconcile<
+        v1::AuditService::WithRawCallbackMethod_QueryEvents<v1::AuditService::Service>>>;
 
 class AuditServiceImpl final : public AuditServiceBase {
  public:
@@ -34,6 +35,9 @@ class AuditServiceImpl final : public AuditServiceBase {
   grpc::ServerUnaryReactor* Reconcile(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* QueryEvents(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
 
  private:
   grpc::Status ServeGetHistoryBundle(grpc::ServerContextBase* context,
@@ -42,6 +46,8 @@ class AuditServiceImpl final : public AuditServiceBase {
   grpc::Status ServeReconcile(grpc::ServerContextBase* context,
                               const v1::ReconcileRequest* request,
                               absl::string_view request_bytes, v1::Reconciliation* response);
+  grpc::Status ServeQueryEvents(grpc::ServerContextBase* context, const v1::EventQuery* request,
+                                absl::string_view request_bytes, v1::EventPage* response);
 
   journal::LedgerClient* const ledger_;
   const crypto::NoteSigner* const signer_;

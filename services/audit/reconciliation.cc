@@ -15,7 +15,7 @@
 #include "services/ledger/code_state.h"
 #include "services/ledger/quantity_flows.h"
 #include "chemledger/v1/log.pb.h"
-#include "services/common/identifiers.h"
+#include "services/audit/audit_scope.h"
 #include "services/common/status_macros.h"
 #include "services/ledger/lifecycle_rules.h"
 #include "services/registry/catalogue.h"
@@ -171,20 +171,9 @@ struct Track {
   bool ended = false;  // its last flow ended it: nothing changes it any more
 };
 
-using ProductKey = std::pair<std::string, std::string>;  // issuer, product number
 
 absl::Status Invalid(absl::string_view field, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", rule));
-}
-
-// The instant `t`, rounded up to the microsecond flows are dated in (so a
-// bound between two microseconds cuts where the scan of the keys does).
-absl::StatusOr<absl::Time> TimeOf(const google::protobuf::Timestamp& t, absl::string_view field) {
-  if (t.seconds() < 0 || t.seconds() > 253402300799 || t.nanos() < 0 || t.nanos() > 999999999) {
-    return Invalid(field, "seconds 0 to 253402300799 (1970 to 9999) and nanos 0 to 999999999");
-  }
-  return absl::FromUnixSeconds(t.seconds()) +
-         absl::Microseconds((static_cast<int64_t>(t.nanos()) + 999) / 1000);
 }
 
 // When the latest entry of `state` was recorded.
@@ -205,35 +194,52 @@ class Reconciler {
       : state_(state),
         reader_(reader),
         request_(request),
-        cancelled_(cancelled),
-        memo_(state, reader) {}
+        cancelled_(cancelled) {}
 
   absl::StatusOr<v1::Reconciliation> Run() {
-    CL_RETURN_IF_ERROR(CheckRequest());
-    CL_RETURN_IF_ERROR(ResolveProducts());
-    CL_RETURN_IF_ERROR(ResolveEnterprises());
-    const bool by_enterprise =
-        enterprises_.has_value() &&
-        (!products_.has_value() || enterprises_->size() <= products_->size());
+    CL_RETURN_IF_ERROR(CheckPeriod());
+    const v1::ReconcileRequest& r = request_;
+    absl::StatusOr<AuditScope> scope = AuditScope::Resolve(
+        state_, reader_,
+        GoodsSelector{r.cas(), "", r.catalogue_number(), r.control_flag(), r.product_uscc(),
+                      r.product_number()},
+        PlaceSelector{r.enterprise_uscc(), r.region_prefix(), r.park_id()});
+    if (!scope.ok()) return scope.status();
+    scope_.emplace(*std::move(scope));
+    const std::optional<std::set<ProductKey>>& products = scope_->products();
+    // Every enterprise the reader oversees, when neither goods nor a place
+    // narrow the request.
+    std::optional<std::set<std::string>> enterprises = scope_->enterprises();
+    if (!enterprises && !products) {
+      CL_ASSIGN_OR_RETURN(std::vector<registry::EnterpriseRecord> all,
+                          registry::ListEnterprises(state_));
+      enterprises.emplace();
+      for (const registry::EnterpriseRecord& e : all) {
+        CL_ASSIGN_OR_RETURN(bool covered, scope_->Covers(e.enterprise.uscc()));
+        if (covered) enterprises->insert(e.enterprise.uscc());
+      }
+    }
+    const bool by_enterprise = enterprises.has_value() &&
+                               (!products.has_value() || enterprises->size() <= products->size());
     if (by_enterprise) {
-      for (const std::string& e : *enterprises_) {
+      for (const std::string& e : *enterprises) {
         CL_RETURN_IF_ERROR(ledger::ScanEnterpriseFlows(
             state_, e, absl::InfinitePast(), to_, [&](const state::FlowRecord& f) {
-              if (products_ && !products_->count({f.issuer(), f.product()})) return true;
+              if (!scope_->CoversProduct(f.issuer(), f.product())) return true;
               status_ = Visit(f, e);
               return status_.ok();
             }));
         CL_RETURN_IF_ERROR(status_);
       }
     } else {
-      for (const ProductKey& p : *products_) {
+      for (const ProductKey& p : *products) {
         CL_RETURN_IF_ERROR(ledger::ScanProductFlows(
             state_, p.first, p.second, absl::InfinitePast(), to_,
             [&](const state::FlowRecord& f) {
               std::set<std::string> holders = {f.before().holder(), f.after().holder()};
               for (const std::string& holder : holders) {
                 if (holder.empty()) continue;
-                absl::StatusOr<bool> in = InScope(holder);
+                absl::StatusOr<bool> in = scope_->Covers(holder);
                 if (!in.ok()) {
                   status_ = in.status();
                   return false;
@@ -251,192 +257,22 @@ class Reconciler {
   }
 
  private:
-  absl::Status CheckRequest() {
+  absl::Status CheckPeriod() {
     const v1::ReconcileRequest& r = request_;
-    const int chemicals = !r.cas().empty() + (r.catalogue_number() != 0) +
-                          !r.control_flag().empty() +
-                          (!r.product_number().empty() || !r.product_uscc().empty());
-    if (chemicals > 1) {
-      return Invalid("cas, catalogue_number, control_flag, product_number",
-                     "name the goods by one of them at most");
-    }
-    if (r.product_number().empty() != r.product_uscc().empty()) {
-      return Invalid(r.product_number().empty() ? "product_number" : "product_uscc",
-                     "product_uscc and product_number go together");
-    }
-    if (r.catalogue_number() < 0 || r.catalogue_number() > 2828) {
-      return Invalid("catalogue_number", "the 危险化学品目录 (2015) has entries 1 to 2828");
-    }
-    if (!r.control_flag().empty()) {
-      absl::StatusOr<uint8_t> flags = registry::ParseControlFlags(r.control_flag());
-      if (!flags.ok() || *flags == 0 || (*flags & (*flags - 1)) != 0) {
-        return Invalid("control_flag", "one of 剧毒, 易制爆, 易制毒, 重点监管, 高危");
-      }
-    }
-    const int places =
-        !r.enterprise_uscc().empty() + !r.region_prefix().empty() + !r.park_id().empty();
-    if (places > 1) {
-      return Invalid("enterprise_uscc, region_prefix, park_id",
-                     "name the place by one of them at most");
-    }
-    if (!r.region_prefix().empty()) {
-      const std::string& p = r.region_prefix();
-      bool digits = p.size() >= 2 && p.size() <= 6;
-      for (char c : p) digits = digits && absl::ascii_isdigit(static_cast<unsigned char>(c));
-      if (!digits) return Invalid("region_prefix", "2 to 6 digits of a GB/T 2260 code");
-    }
     from_ = absl::InfinitePast();
     to_ = absl::InfiniteFuture();
     if (r.has_from()) {
-      CL_ASSIGN_OR_RETURN(from_, TimeOf(r.from(), "from"));
+      CL_ASSIGN_OR_RETURN(from_, PeriodBound(r.from(), "from"));
     }
     if (r.has_to()) {
-      CL_ASSIGN_OR_RETURN(to_, TimeOf(r.to(), "to"));
+      CL_ASSIGN_OR_RETURN(to_, PeriodBound(r.to(), "to"));
     }
     if (to_ <= from_) return Invalid("to", "must be after from");
     // A period that runs past every event recorded (and the clock skew
     // events may be dated ahead by) ends with each package's state now.
     CL_ASSIGN_OR_RETURN(const absl::Time latest, LatestRecordTime(state_));
     check_states_ = !r.has_to() || to_ > latest + ledger::kClockSkew;
-    if (!r.cas().empty()) CL_RETURN_IF_ERROR(ids::ValidateCas("cas", r.cas()));
-    if (!r.product_uscc().empty()) {
-      CL_RETURN_IF_ERROR(ids::ValidateUscc("product_uscc", r.product_uscc()));
-    }
-    if (!r.enterprise_uscc().empty()) {
-      CL_RETURN_IF_ERROR(ids::ValidateUscc("enterprise_uscc", r.enterprise_uscc()));
-    }
-
-    // Who asks.
-    if (registry::IsEnterpriseRole(reader_.role())) {
-      if (!r.region_prefix().empty() || !r.park_id().empty()) {
-        return absl::PermissionDeniedError(
-            "region_prefix, park_id: an enterprise reconciles its own books only (leave them "
-            "empty, or give its own enterprise_uscc)");
-      }
-      if (!r.enterprise_uscc().empty() && r.enterprise_uscc() != reader_.enterprise_uscc()) {
-        return absl::PermissionDeniedError(
-            absl::StrCat("enterprise_uscc: an actor of ", reader_.enterprise_uscc(),
-                         " reconciles its own enterprise's books only"));
-      }
-      return absl::OkStatus();
-    }
-    if (!registry::HasOversightRole(reader_)) {
-      return absl::PermissionDeniedError(
-          "reconciliation is for regulators, platform administrators and enterprises' own "
-          "actors");
-    }
-    switch (registry::DepartmentReads(reader_, registry::RecordKind::kPackages)) {
-      case registry::Reads::kAll:
-        break;
-      case registry::Reads::kControlledGoods:
-        controlled_only_ = true;
-        break;
-      default:
-        return absl::PermissionDeniedError(absl::StrCat(
-            registry::DepartmentText(reader_),
-            " does not read packages' quantities (docs/audit.md, \"Who reads\")"));
-    }
     return absl::OkStatus();
-  }
-
-  absl::Status ResolveProducts() {
-    const v1::ReconcileRequest& r = request_;
-    const bool named = !r.cas().empty() || r.catalogue_number() != 0 ||
-                       !r.control_flag().empty() || !r.product_number().empty();
-    if (!named && !controlled_only_) return absl::OkStatus();  // every product
-    std::vector<v1::Product> candidates;
-    if (!r.product_number().empty()) {
-      CL_ASSIGN_OR_RETURN(std::optional<v1::Product> p,
-                          registry::FindProduct(state_, r.product_uscc(), r.product_number()));
-      if (!p) {
-        return absl::NotFoundError(absl::StrCat("product_number: ", r.product_uscc(),
-                                                " registered no product ", r.product_number()));
-      }
-      candidates.push_back(*std::move(p));
-    } else {
-      CL_ASSIGN_OR_RETURN(candidates, registry::ListAllProducts(state_));
-    }
-    products_.emplace();
-    for (v1::Product& p : candidates) {
-      if (!r.cas().empty() && p.cas() != r.cas()) continue;
-      if (r.catalogue_number() != 0 && p.catalogue_number() != r.catalogue_number()) continue;
-      if (!r.control_flag().empty() &&
-          std::find(p.control_flags().begin(), p.control_flags().end(), r.control_flag()) ==
-              p.control_flags().end()) {
-        continue;
-      }
-      if (controlled_only_ && !registry::IsControlledGood(p)) {
-        if (!r.product_number().empty()) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "product_number: ", registry::DepartmentText(reader_),
-              " reads 剧毒, 易制爆 and 易制毒 goods only; ", p.product_number(), " is none"));
-        }
-        continue;
-      }
-      product_info_[{p.enterprise_uscc(), p.product_number()}] = p;
-      products_->insert({p.enterprise_uscc(), p.product_number()});
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status ResolveEnterprises() {
-    const v1::ReconcileRequest& r = request_;
-    if (registry::IsEnterpriseRole(reader_.role())) {
-      enterprises_ = std::set<std::string>{reader_.enterprise_uscc()};
-      return absl::OkStatus();
-    }
-    if (!r.enterprise_uscc().empty()) {
-      CL_ASSIGN_OR_RETURN(std::optional<registry::EnterpriseRecord> e,
-                          registry::FindEnterprise(state_, r.enterprise_uscc()));
-      CL_ASSIGN_OR_RETURN(bool oversees, memo_.Enterprise(r.enterprise_uscc()));
-      if (!e || !oversees) {
-        // An unknown enterprise and one outside the jurisdiction read alike.
-        return absl::PermissionDeniedError(absl::StrCat(
-            "enterprise_uscc: ", r.enterprise_uscc(), " is not within your jurisdiction (",
-            registry::JurisdictionText(reader_), ") or not registered"));
-      }
-      enterprises_ = std::set<std::string>{r.enterprise_uscc()};
-      return absl::OkStatus();
-    }
-    if (!r.park_id().empty()) {
-      CL_ASSIGN_OR_RETURN(std::optional<v1::Park> park, registry::FindPark(state_, r.park_id()));
-      if (!park) return absl::NotFoundError(absl::StrCat("park_id: no park ", r.park_id()));
-    }
-    // A region, a park or everything: the registry's enterprises there
-    // that the reader oversees. Without a place and with named goods, the
-    // goods' flows are read instead, each holder checked (InScope).
-    if (r.region_prefix().empty() && r.park_id().empty() && products_.has_value()) {
-      return absl::OkStatus();
-    }
-    CL_ASSIGN_OR_RETURN(std::vector<registry::EnterpriseRecord> all,
-                        registry::ListEnterprises(state_));
-    enterprises_.emplace();
-    for (const registry::EnterpriseRecord& e : all) {
-      const std::string& uscc = e.enterprise.uscc();
-      if (!r.region_prefix().empty() &&
-          !absl::StartsWith(e.enterprise.region_code(), r.region_prefix())) {
-        continue;
-      }
-      if (!r.park_id().empty()) {
-        CL_ASSIGN_OR_RETURN(std::vector<v1::Site> sites, registry::ListSites(state_, uscc));
-        bool in_park = false;
-        for (const v1::Site& s : sites) in_park = in_park || s.park_id() == r.park_id();
-        if (!in_park) continue;
-      }
-      CL_ASSIGN_OR_RETURN(bool oversees, memo_.Enterprise(uscc));
-      if (!oversees) {
-        ++outside_scope_;
-        continue;
-      }
-      enterprises_->insert(uscc);
-    }
-    return absl::OkStatus();
-  }
-
-  // Whether the books of `uscc` are read (product scans).
-  absl::StatusOr<bool> InScope(const std::string& uscc) {
-    if (enterprises_) return enterprises_->count(uscc) > 0;
-    return memo_.Enterprise(uscc);
   }
 
   absl::Status Visit(const state::FlowRecord& f, const std::string& enterprise) {
@@ -500,7 +336,7 @@ class Reconciler {
     *out.mutable_request() = request_;
     out.set_log_size(state_.size());
     out.set_checked_against_package_states(check_states_);
-    out.set_enterprises_outside_scope(outside_scope_);
+    out.set_enterprises_outside_scope(scope_->enterprises_outside_scope());
     std::map<std::string, Figures> totals;  // by unit
     for (const auto& [key, figures] : rows_) {
       v1::ReconciliationRow* row = out.add_rows();
@@ -509,7 +345,7 @@ class Reconciler {
       row->set_enterprise_name(name);
       row->set_product_uscc(key.issuer);
       row->set_product_number(key.product);
-      CL_ASSIGN_OR_RETURN(const v1::Product* p, ProductOf(key.issuer, key.product));
+      CL_ASSIGN_OR_RETURN(const v1::Product* p, scope_->Product(key.issuer, key.product));
       if (p != nullptr) {
         row->set_product_name(p->name_zh());
         row->set_cas(p->cas());
@@ -589,18 +425,6 @@ class Reconciler {
     return names_[uscc] = e ? e->enterprise.name() : std::string();
   }
 
-  absl::StatusOr<const v1::Product*> ProductOf(const std::string& issuer,
-                                               const std::string& number) {
-    auto it = product_info_.find({issuer, number});
-    if (it == product_info_.end()) {
-      CL_ASSIGN_OR_RETURN(std::optional<v1::Product> p,
-                          registry::FindProduct(state_, issuer, number));
-      if (!p) return nullptr;
-      it = product_info_.emplace(ProductKey{issuer, number}, *std::move(p)).first;
-    }
-    return &it->second;
-  }
-
   struct CarrierTotal {
     int64_t shipped = 0;
     std::set<std::string> waybills;
@@ -610,17 +434,11 @@ class Reconciler {
   const v1::Actor& reader_;
   const v1::ReconcileRequest& request_;
   const std::function<bool()>& cancelled_;
-  registry::OversightMemo memo_;
+  std::optional<AuditScope> scope_;
   uint64_t visited_ = 0;
   absl::Time from_, to_;
   bool check_states_ = false;
-  bool controlled_only_ = false;
-  // nullopt: every product (every enterprise in scope).
-  std::optional<std::set<ProductKey>> products_;
-  std::optional<std::set<std::string>> enterprises_;
-  std::map<ProductKey, v1::Product> product_info_;
   std::map<std::string, std::string> names_;
-  uint64_t outside_scope_ = 0;
   std::map<std::pair<std::string, std::string>, Track> tracks_;  // enterprise, code
   std::map<RowKey, Figures> rows_;
   std::map<std::pair<std::string, std::string>, CarrierTotal> carriers_;  // carrier, unit

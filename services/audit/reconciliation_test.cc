@@ -284,7 +284,7 @@ TEST_F(ReconciliationTest, BadRequestsNameTheField) {
   v1::ReconcileRequest two;
   two.set_cas("67-56-1");
   two.set_control_flag("剧毒");
-  refused(two, "cas, catalogue_number");
+  refused(two, "cas, un_number, catalogue_number");
   v1::ReconcileRequest places;
   places.set_enterprise_uscc(kProducer);
   places.set_region_prefix("35");

@@ -85,8 +85,8 @@ class LabelIssuer {
 
  private:
   journal::LedgerClient* const ledger_;
-  const std::function<absl::Time()> clock_;
   LabelKeyring* const keyring_;
+  const std::function<absl::Time()> clock_;
 };
 
 // How long a trust list the server signs may be relied on: offline verifiers

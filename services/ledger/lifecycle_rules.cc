@@ -14,6 +14,7 @@
 #include "services/common/status_macros.h"
 #include "services/label/issuance_state.h"
 #include "services/ledger/code_state.h"
+#include "services/ledger/event_index.h"
 #include "services/ledger/quantity_flows.h"
 #include "services/ledger/site_load.h"
 #include "services/registry/oversight.h"
@@ -67,6 +68,8 @@ class Step {
   std::map<std::string, std::optional<CodeState>> before;
   // A shipment: the ref of the waybill its codes are on (CheckWaybill).
   std::string shipment_waybill;
+  // A receipt: the ref of the open waybill its (first) code came on.
+  std::string receipt_waybill;
   // An observation's scans its history cannot explain: code and record.
   std::vector<std::pair<std::string, state::ScanSignalRecord>> scan_signals;
 
@@ -371,6 +374,10 @@ absl::Status Receiving(Step& s) {
     if (c->consignee != s.who) {
       return absl::PermissionDeniedError(absl::StrCat(
           "event.", field, ": ", c->code, " is consigned to ", c->consignee, ", not to ", s.who));
+    }
+    if (s.receipt_waybill.empty()) {
+      CL_ASSIGN_OR_RETURN(std::optional<std::string> ref, waybill::OpenWaybillOf(s.state, c->code));
+      if (ref) s.receipt_waybill = *std::move(ref);
     }
     std::vector<CodeState*> moved = {c};
     CL_RETURN_IF_ERROR(s.Descendants(c->code, &moved));
@@ -1142,6 +1149,21 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
   }
   CL_RETURN_IF_ERROR(site_loads.Write(state, entry.index, s.when, changes));
   flows.Write(event, entry.index, s.when, s.shipment_waybill, changes);
+  // The event in the audit's lists (event_index.h).
+  state::EventIndexRecord indexed;
+  indexed.set_log_index(entry.index);
+  indexed.set_event_unix_micros(absl::ToUnixMicros(s.when));
+  indexed.set_enterprise(where.enterprise_uscc());
+  indexed.set_step(event.step());
+  indexed.set_site(where.site());
+  std::set<std::string> products;
+  for (const auto& [code, c] : s.touched) {
+    if (!c.aggregate) products.insert(absl::StrCat(c.enterprise, "/", c.product));
+  }
+  for (const std::string& p : products) indexed.add_products(p);
+  indexed.set_waybill(!s.shipment_waybill.empty() ? s.shipment_waybill : s.receipt_waybill);
+  indexed.set_by_regulator(s.by_regulator);
+  WriteEventIndex(indexed, changes);
   for (const auto& [code, signal] : s.scan_signals) {
     changes->Put(internal::ScanSignalKey(entry.index, code), signal.SerializeAsString());
   }

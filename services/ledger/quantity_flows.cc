@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "services/ledger/time_key.h"
 
 namespace chemledger::ledger {
 namespace {
@@ -12,19 +13,8 @@ namespace {
 constexpr absl::string_view kFlowPrefix = "l/flow/";
 constexpr absl::string_view kProductFlowPrefix = "l/pflow/";
 
-// Event time as 16 hex digits that sort as the times do (offset binary).
-std::string TimeKey(int64_t micros) {
-  return absl::StrFormat("%016x", static_cast<uint64_t>(micros) ^ (uint64_t{1} << 63));
-}
-
-std::string TimeKey(absl::Time t) {
-  if (t == absl::InfinitePast()) return TimeKey(std::numeric_limits<int64_t>::min());
-  if (t == absl::InfiniteFuture()) return TimeKey(std::numeric_limits<int64_t>::max());
-  return TimeKey(absl::ToUnixMicros(t));
-}
-
 std::string Suffix(const state::FlowRecord& f) {
-  return absl::StrFormat("%s/%016x/%s", TimeKey(f.event_unix_micros()), f.log_index(), f.code());
+  return absl::StrCat(TimeKey(f.event_unix_micros()), "/", IndexKey(f.log_index()), "/", f.code());
 }
 
 bool SamePosition(const state::PackagePosition& a, const state::PackagePosition& b) {

@@ -11,6 +11,8 @@
 //   chemaudit reconcile --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]
 //                       [goods] [place] [--from DAY] [--to DAY] [--csv | --json] [--out F]
 //                       [--carriers-csv F]
+//   chemaudit query --server HOST:PORT [--tls-ca F] --key FILE [goods] [place] [--site S]
+//                   [--step STEP] [--waybill C/N] [--from DAY] [--to DAY] [--csv | --json]
 //
 // `verify` works entirely offline: it needs the bundle, the log's note
 // verifier key (pinned: from `chemledgerd init`, DIR/note.vkey) and, to show
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -85,7 +88,16 @@ constexpr char kUsage[] =
     "      included (default: since the ledger began, up to now); --csv writes the\n"
     "      rows and totals, --carriers-csv what each carrier moved; regulators\n"
     "      read their jurisdiction, an enterprise's actors their own books. Exit\n"
-    "      status 4 when a balance is not zero\n\n"
+    "      status 4 when a balance is not zero\n"
+    "  query --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
+    "        [--cas CAS | --un NNNN | --catalogue N | --flag FLAG | --product USCC/NUMBER]\n"
+    "        [--enterprise USCC | --region PREFIX | --park ID] [--site SITE]\n"
+    "        [--step STEP] [--waybill CARRIER/NUMBER] [--from DAY] [--to DAY]\n"
+    "        [--csv | --json] [--out FILE] [--page-size N]\n"
+    "      events (AuditService.QueryEvents) in time order, every page read at the\n"
+    "      snapshot of the first: a table, CSV, or JSON lines (one EventRecord\n"
+    "      each); regulators read their jurisdiction, an enterprise's actors the\n"
+    "      events their enterprise recorded; progress on stderr with --out\n\n"
     "VKEY: the note verifier key (\"<origin>+<hash>+<key>\") or a file holding it\n"
     "(chemledgerd init writes DIR/note.vkey).\n";
 
@@ -466,6 +478,44 @@ int Watch(const std::vector<std::string>& argv) {
   }
 }
 
+// The goods, place and period flags shared by reconcile and query:
+// --cas, --catalogue, --flag, --product USCC/NUMBER; --enterprise,
+// --region, --park; --from DAY and --to DAY (China days, both included).
+template <typename Request>
+absl::Status FillScope(const cli::Args& args, Request* request) {
+  request->set_cas(args.Get("cas"));
+  if (args.Has("catalogue")) {
+    int number = 0;
+    if (!absl::SimpleAtoi(args.Get("catalogue"), &number) || number < 1) {
+      return absl::InvalidArgumentError("--catalogue: a 危险化学品目录 entry number, 1 to 2828");
+    }
+    request->set_catalogue_number(number);
+  }
+  request->set_control_flag(args.Get("flag"));
+  if (args.Has("product")) {
+    std::vector<std::string> parts = absl::StrSplit(args.Get("product"), '/');
+    if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
+      return absl::InvalidArgumentError(
+          "--product: USCC/NUMBER, the product's enterprise and product number");
+    }
+    request->set_product_uscc(parts[0]);
+    request->set_product_number(parts[1]);
+  }
+  request->set_enterprise_uscc(args.Get("enterprise"));
+  request->set_region_prefix(args.Get("region"));
+  request->set_park_id(args.Get("park"));
+  for (const char* flag : {"from", "to"}) {
+    if (!args.Has(flag)) continue;
+    absl::StatusOr<absl::CivilDay> day = chemctl::DayArg(absl::StrCat("--", flag), args.Get(flag));
+    if (!day.ok()) return day.status();
+    const bool to = std::string(flag) == "to";
+    const absl::Time t = absl::FromCivil(to ? *day + 1 : *day, api::ChinaTimeZone());
+    google::protobuf::Timestamp* ts = to ? request->mutable_to() : request->mutable_from();
+    ts->set_seconds(absl::ToUnixSeconds(t));
+  }
+  return absl::OkStatus();
+}
+
 int Reconcile(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"server", "tls-ca", "key", "passphrase-file", "cas", "catalogue", "flag", "product",
@@ -483,39 +533,7 @@ int Reconcile(const std::vector<std::string>& argv) {
     return Fail("reconcile", absl::InvalidArgumentError("--csv or --json, not both"));
   }
   v1::ReconcileRequest request;
-  request.set_cas(args->Get("cas"));
-  if (args->Has("catalogue")) {
-    int number = 0;
-    if (!absl::SimpleAtoi(args->Get("catalogue"), &number) || number < 1) {
-      return Fail("reconcile", absl::InvalidArgumentError(
-                                   "--catalogue: a 危险化学品目录 entry number, 1 to 2828"));
-    }
-    request.set_catalogue_number(number);
-  }
-  request.set_control_flag(args->Get("flag"));
-  if (args->Has("product")) {
-    std::vector<std::string> parts = absl::StrSplit(args->Get("product"), '/');
-    if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
-      return Fail("reconcile",
-                  absl::InvalidArgumentError("--product: USCC/NUMBER, the product's enterprise "
-                                             "and product number"));
-    }
-    request.set_product_uscc(parts[0]);
-    request.set_product_number(parts[1]);
-  }
-  request.set_enterprise_uscc(args->Get("enterprise"));
-  request.set_region_prefix(args->Get("region"));
-  request.set_park_id(args->Get("park"));
-  // Days in China Standard Time, both included.
-  for (const char* flag : {"from", "to"}) {
-    if (!args->Has(flag)) continue;
-    absl::StatusOr<absl::CivilDay> day = chemctl::DayArg(absl::StrCat("--", flag), args->Get(flag));
-    if (!day.ok()) return Fail("reconcile", day.status());
-    const bool to = std::string(flag) == "to";
-    const absl::Time t = absl::FromCivil(to ? *day + 1 : *day, api::ChinaTimeZone());
-    google::protobuf::Timestamp* ts = to ? request.mutable_to() : request.mutable_from();
-    ts->set_seconds(absl::ToUnixSeconds(t));
-  }
+  if (absl::Status s = FillScope(*args, &request); !s.ok()) return Fail("reconcile", s);
   absl::StatusOr<chemctl::ReadSession> session = chemctl::ReadSession::Open(*args);
   if (!session.ok()) return Fail("reconcile", session.status());
   v1::Reconciliation report;
@@ -551,6 +569,86 @@ int Reconcile(const std::vector<std::string>& argv) {
   return 0;
 }
 
+int Query(const std::vector<std::string>& argv) {
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(
+      argv, {{"server", "tls-ca", "key", "passphrase-file", "cas", "un", "catalogue", "flag",
+              "product", "enterprise", "region", "park", "site", "step", "waybill", "from", "to",
+              "out", "page-size"},
+             {"csv", "json"}});
+  if (!args.ok()) return Fail("query", args.status());
+  if (args->help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (!args->positional().empty()) {
+    return Fail("query", absl::InvalidArgumentError("takes no positional arguments"));
+  }
+  if (args->Bool("csv") && args->Bool("json")) {
+    return Fail("query", absl::InvalidArgumentError("--csv or --json, not both"));
+  }
+  v1::EventQuery query;
+  if (absl::Status s = FillScope(*args, &query); !s.ok()) return Fail("query", s);
+  query.set_un_number(args->Get("un"));
+  query.set_site(args->Get("site"));
+  if (args->Has("step")) {
+    v1::BusinessStep step;
+    if (!v1::BusinessStep_Parse(absl::AsciiStrToUpper(args->Get("step")), &step) ||
+        step == v1::BUSINESS_STEP_UNSPECIFIED) {
+      return Fail("query", absl::InvalidArgumentError(
+                               "--step: a business step, e.g. SHIPPING or receiving "
+                               "(docs/events.md)"));
+    }
+    query.set_step(step);
+  }
+  if (args->Has("waybill")) {
+    std::vector<std::string> parts = absl::StrSplit(args->Get("waybill"), '/');
+    if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
+      return Fail("query", absl::InvalidArgumentError(
+                               "--waybill: CARRIER/NUMBER, the carrier's USCC and the number"));
+    }
+    query.set_waybill_carrier_uscc(parts[0]);
+    query.set_waybill_number(parts[1]);
+  }
+  absl::StatusOr<uint64_t> page_size = args->Uint("page-size", 500);
+  if (!page_size.ok()) return Fail("query", page_size.status());
+  query.set_page_size(static_cast<uint32_t>(std::min<uint64_t>(*page_size, 1u << 31)));
+  absl::StatusOr<chemctl::ReadSession> session = chemctl::ReadSession::Open(*args);
+  if (!session.ok()) return Fail("query", session.status());
+
+  std::ofstream file;
+  if (args->Has("out")) {
+    file.open(args->Get("out"), std::ios::binary | std::ios::trunc);
+    if (!file) return Fail("query", absl::InvalidArgumentError("--out: cannot write there"));
+  }
+  std::ostream& out = args->Has("out") ? static_cast<std::ostream&>(file) : std::cout;
+  const bool csv = args->Bool("csv"), json = args->Bool("json");
+  out << (csv ? EventsCsvHeader() : json ? "" : EventsTableHeader());
+  uint64_t events = 0, pages = 0, log_size = 0;
+  for (;;) {
+    v1::EventPage page;
+    if (absl::Status s = session->Call(api::kQueryEventsMethod, query, &page); !s.ok()) {
+      return Fail("query", s);
+    }
+    ++pages;
+    log_size = page.log_size();
+    for (const v1::EventRecord& e : page.events()) {
+      out << (csv ? EventCsvLine(e) : json ? EventJsonLine(e) : EventTableLine(e));
+    }
+    events += page.events_size();
+    // Progress on long exports, where it does not mix with the output.
+    if (args->Has("out") && pages % 10 == 0) {
+      std::cerr << "chemaudit query: " << events << " events so far\n";
+    }
+    if (page.next_page_token().empty()) break;
+    query.set_page_token(page.next_page_token());
+  }
+  out.flush();
+  if (!out) return Fail("query", absl::DataLossError("could not write the output"));
+  std::cerr << "chemaudit query: " << events << " events, read at log size " << log_size
+            << (args->Has("out") ? absl::StrCat(", in ", args->Get("out")) : "") << "\n";
+  return 0;
+}
+
 }  // namespace
 }  // namespace chemledger::chemaudit
 
@@ -569,6 +667,7 @@ int main(int argc, char** argv) {
   if (command == "epcis") return chemledger::chemaudit::Epcis(args);
   if (command == "watch") return chemledger::chemaudit::Watch(args);
   if (command == "reconcile") return chemledger::chemaudit::Reconcile(args);
+  if (command == "query") return chemledger::chemaudit::Query(args);
   std::cerr << "chemaudit: unknown command '" << command << "'\n" << chemledger::chemaudit::kUsage;
   return 2;
 }

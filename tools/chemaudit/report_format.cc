@@ -9,6 +9,9 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/util/json_util.h"
+#include "absl/time/time.h"
+#include "chemledger/v1/ledger.pb.h"
 
 namespace chemledger::chemaudit {
 namespace {
@@ -140,6 +143,77 @@ std::string ReconciliationTable(const v1::Reconciliation& r) {
                           ? "; closing positions checked against every package's state now\n"
                           : "\n");
   return out;
+}
+
+namespace {
+
+v1::Event EventOf(const v1::EventRecord& record) {
+  v1::Event e;
+  (void)e.ParseFromString(record.entry().envelope().payload());
+  return e;
+}
+
+std::string ChinaTime(const v1::Event& e, const char* format) {
+  const absl::Time t = absl::FromUnixSeconds(e.event_time().seconds()) +
+                       absl::Nanoseconds(e.event_time().nanos());
+  return absl::FormatTime(format, t, absl::FixedTimeZone(8 * 3600));
+}
+
+std::string StepName(const v1::Event& e) {
+  return std::string(absl::StripPrefix(v1::BusinessStep_Name(e.step()), "BUSINESS_STEP_"));
+}
+
+}  // namespace
+
+std::string EventsTableHeader() {
+  return absl::StrFormat("%-19s %10s %-17s %-18s %-16s %s\n", "TIME (UTC+8)", "LOG#", "STEP",
+                         "ENTERPRISE", "SITE", "CODES");
+}
+
+std::string EventTableLine(const v1::EventRecord& record) {
+  const v1::Event e = EventOf(record);
+  std::string codes = e.codes_size() > 0 ? e.codes(0) : "";
+  if (e.codes_size() > 1) absl::StrAppend(&codes, " +", e.codes_size() - 1);
+  if (record.redacted()) absl::StrAppend(&codes, " (redacted)");
+  return absl::StrFormat("%-19s %10d %-17s %-18s %-16s %s\n",
+                         ChinaTime(e, "%Y-%m-%d %H:%M:%S"), record.log_index(), StepName(e),
+                         e.location().enterprise_uscc(), e.location().site(), codes);
+}
+
+std::string EventsCsvHeader() {
+  return "log_index,event_time,step,enterprise_uscc,site,event_id,codes,quantity,"
+         "consignee_uscc,waybill_id,manifest_id,reason,signer_key_id\r\n";
+}
+
+std::string EventCsvLine(const v1::EventRecord& record) {
+  const v1::Event e = EventOf(record);
+  const std::string signer = record.entry().envelope().signatures_size() > 0
+                                 ? record.entry().envelope().signatures(0).key_id()
+                                 : "";
+  std::vector<std::string> cells = {
+      absl::StrCat(record.log_index()),
+      ChinaTime(e, "%Y-%m-%dT%H:%M:%S+08:00"),
+      StepName(e),
+      e.location().enterprise_uscc(),
+      e.location().site(),
+      e.event_id(),
+      absl::StrJoin(e.codes(), " "),
+      e.quantity_milli() > 0 ? Milli(static_cast<int64_t>(e.quantity_milli())) : "",
+      e.consignee_uscc(),
+      e.waybill_id(),
+      e.manifest_id(),
+      e.reason(),
+      signer};
+  for (std::string& c : cells) c = CsvField(c);
+  return absl::StrCat(absl::StrJoin(cells, ","), "\r\n");
+}
+
+std::string EventJsonLine(const v1::EventRecord& record) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(record, &out, options);
+  return out + "\n";
 }
 
 }  // namespace chemledger::chemaudit

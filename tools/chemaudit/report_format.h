@@ -11,6 +11,7 @@
 #include <string>
 
 #include "chemledger/v1/audit_service.pb.h"
+#include "chemledger/v1/ledger_service.pb.h"
 
 namespace chemledger::chemaudit {
 
@@ -28,6 +29,18 @@ std::string CarriersCsv(const v1::Reconciliation& r);
 // The main columns for a terminal, then the totals, the carriers and every
 // difference with the codes behind it.
 std::string ReconciliationTable(const v1::Reconciliation& r);
+
+// Events (AuditService.QueryEvents) a line each: for a terminal (time in
+// China, log index, step, enterprise, site, codes), as CSV (log_index,
+// event_time (RFC 3339, UTC+8), step, enterprise_uscc, site, event_id,
+// codes (separated by spaces), quantity, consignee_uscc, waybill_id,
+// manifest_id, reason, signer_key_id), or as one JSON object (protobuf's
+// JSON mapping of the EventRecord, .proto field names).
+std::string EventsTableHeader();
+std::string EventTableLine(const v1::EventRecord& record);
+std::string EventsCsvHeader();
+std::string EventCsvLine(const v1::EventRecord& record);
+std::string EventJsonLine(const v1::EventRecord& record);
 
 }  // namespace chemledger::chemaudit
 

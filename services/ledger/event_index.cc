@@ -1,0 +1,81 @@
+#include "services/ledger/event_index.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "services/ledger/time_key.h"
+
+namespace chemledger::ledger {
+namespace {
+
+constexpr absl::string_view kByEnterprise = "l/ev/";
+constexpr absl::string_view kAll = "l/evt/";
+constexpr absl::string_view kByProduct = "l/pev/";
+constexpr absl::string_view kByWaybill = "l/wev/";
+
+std::string ListPrefix(EventList list, absl::string_view key) {
+  switch (list) {
+    case EventList::kEnterprise: return absl::StrCat(kByEnterprise, key, "/");
+    case EventList::kProduct: return absl::StrCat(kByProduct, key, "/");
+    case EventList::kAll: break;
+  }
+  return std::string(kAll);
+}
+
+absl::Status Scan(const storage::StateReader& state, const std::string& begin,
+                  const std::string& end, const EventIndexVisitor& visit) {
+  absl::Status bad = absl::OkStatus();
+  absl::Status scanned =
+      state.Scan(begin, end, [&](absl::string_view key, absl::string_view value) {
+        state::EventIndexRecord r;
+        if (!r.ParseFromString(std::string(value))) {
+          bad = absl::DataLossError(absl::StrCat("event index ", key, " does not parse"));
+          return false;
+        }
+        return visit(r);
+      });
+  return scanned.ok() ? bad : scanned;
+}
+
+}  // namespace
+
+void WriteEventIndex(const state::EventIndexRecord& record, storage::StateWrites* changes) {
+  const std::string bytes = record.SerializeAsString();
+  const std::string at =
+      absl::StrCat(TimeKey(record.event_unix_micros()), "/", IndexKey(record.log_index()));
+  changes->Put(absl::StrCat(ListPrefix(EventList::kEnterprise, record.enterprise()), at), bytes);
+  changes->Put(absl::StrCat(ListPrefix(EventList::kAll, ""), at), bytes);
+  for (const std::string& product : record.products()) {
+    changes->Put(absl::StrCat(ListPrefix(EventList::kProduct, product), at), bytes);
+  }
+  if (!record.waybill().empty()) {
+    changes->Put(absl::StrCat(kByWaybill, record.waybill(), "/", IndexKey(record.log_index())),
+                 bytes);
+  }
+}
+
+absl::Status ScanEventIndex(const storage::StateReader& state, EventList list,
+                            absl::string_view key, absl::Time from, absl::Time to,
+                            const EventPosition* after, const EventIndexVisitor& visit) {
+  if (to <= from) return absl::OkStatus();
+  const std::string prefix = ListPrefix(list, key);
+  std::string begin = absl::StrCat(prefix, TimeKey(from));
+  if (after != nullptr) {
+    // Just past the last one examined ("~" sorts after the index's hex
+    // digits, and before the next time's).
+    std::string past = absl::StrCat(prefix, TimeKey(after->event_unix_micros), "/",
+                                    IndexKey(after->log_index), "~");
+    if (past > begin) begin = std::move(past);
+  }
+  const std::string end = to == absl::InfiniteFuture() ? storage::PrefixEnd(prefix)
+                                                       : absl::StrCat(prefix, TimeKey(to));
+  return Scan(state, begin, end, visit);
+}
+
+absl::Status ScanWaybillEvents(const storage::StateReader& state, absl::string_view carrier,
+                               absl::string_view number, const EventIndexVisitor& visit) {
+  const std::string prefix = absl::StrCat(kByWaybill, carrier, "/", number, "/");
+  return Scan(state, prefix, storage::PrefixEnd(prefix), visit);
+}
+
+}  // namespace chemledger::ledger
