@@ -34,6 +34,9 @@ inline constexpr crypto::SignatureContext kEventContext(
 // chemledger.v1.WaybillRequest
 inline constexpr crypto::SignatureContext kWaybillContext(
     "application/vnd.chemledger.waybill.v1+protobuf");
+// chemledger.v1.RefusedRequest: a refused request, recorded by the server
+// (its envelope is not signed; the request inside it is).
+inline constexpr char kRefusalPayloadType[] = "application/vnd.chemledger.refusal.v1+protobuf";
 
 // ---- Full method names, as read credentials sign them.
 
@@ -59,6 +62,7 @@ inline constexpr char kVerifyMethod[] = "/chemledger.v1.VerifyService/Verify";
 inline constexpr char kGetHistoryBundleMethod[] = "/chemledger.v1.AuditService/GetHistoryBundle";
 inline constexpr char kReconcileMethod[] = "/chemledger.v1.AuditService/Reconcile";
 inline constexpr char kQueryEventsMethod[] = "/chemledger.v1.AuditService/QueryEvents";
+inline constexpr char kListAnomaliesMethod[] = "/chemledger.v1.AuditService/ListAnomalies";
 inline constexpr char kAddCheckpointCosignatureMethod[] =
     "/chemledger.v1.LedgerService/AddCheckpointCosignature";
 inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";

@@ -156,7 +156,9 @@ class Journal {
   //   7: what each site holds per hazard class ("l/load/") and the flags of
   //      sites over a registered capacity ("l/siteflag/", "l/siteflag-by/").
   //   8: quantity flows by enterprise and by product ("l/flow/", "l/pflow/");
-  //      the event index ("l/ev/", "l/evt/", "l/pev/", "l/wev/").
+  //      the event index ("l/ev/", "l/evt/", "l/pev/", "l/wev/"); losses of
+  //      controlled goods ("l/closs/"); recorded refusals ("x/refusal/",
+  //      "x/refusal-by/").
   static constexpr int kStateFormat = 8;
   static constexpr absl::string_view kStateFormatKey = "j/state-format";
 

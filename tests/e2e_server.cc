@@ -9,6 +9,7 @@
 #include <thread>
 #include <utility>
 
+#include "chemledger/v1/audit_service.pb.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -137,11 +138,33 @@ void ChemledgerdE2eTest::StartServer(const std::vector<std::string>& flags) {
 
 v1::Date ChemledgerdE2eTest::Today() { return api::ToProtoDate(api::TodayInChina()); }
 
-uint64_t ChemledgerdE2eTest::LogSize() {
+uint64_t ChemledgerdE2eTest::RawLogSize() {
   grpc::ClientContext context;
   v1::Deployment deployment;
   EXPECT_TRUE(registry_->GetDeployment(&context, {}, &deployment).ok());
   return deployment.log_size();
+}
+
+uint64_t ChemledgerdE2eTest::LogSize() {
+  // The server records refused requests in the log, after answering
+  // (services/audit/refusal_recorder.h): what tests count are the other
+  // entries, at one snapshot (refusals recorded later have later indexes).
+  v1::ListAnomaliesRequest request;
+  request.add_kinds(v1::REFUSED_REQUEST);
+  request.set_page_size(1000);
+  uint64_t size = 0;
+  uint64_t refusals = 0;
+  for (int pages = 0; pages < 1000; ++pages) {
+    v1::Anomalies page;
+    const grpc::Status s = Read(*admin_, api::kListAnomaliesMethod, request, &page);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (!s.ok()) break;
+    if (size == 0) size = page.log_size();
+    for (const v1::Anomaly& a : page.anomalies()) refusals += a.log_index() < size;
+    if (page.next_after_log_index() == 0 || page.next_after_log_index() >= size) break;
+    request.set_after_log_index(page.next_after_log_index());
+  }
+  return size - refusals;
 }
 
 v1::SignedEnvelope ChemledgerdE2eTest::Signed(const crypto::SigningKey& key,

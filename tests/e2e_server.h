@@ -79,8 +79,11 @@ class ChemledgerdE2eTest : public ::testing::Test {
   // Today in China (UTC+8).
   static v1::Date Today();
 
-  // The log's size, from GetDeployment.
+  // The log's size without the refused requests the server recorded in it
+  // (AuditService.ListAnomalies, read as the platform administrator).
   uint64_t LogSize();
+  // The log's size with everything in it, from GetDeployment.
+  uint64_t RawLogSize();
 
   // `r` signed by `key` for the registry, with a fresh request id unless it
   // has one.

@@ -7,6 +7,7 @@
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/log.pb.h"
 #include "services/audit/history_bundle.h"
+#include "services/audit/anomalies.h"
 #include "services/audit/event_query.h"
 #include "services/audit/reconciliation.h"
 #include "services/common/page_cursor.h"
@@ -134,6 +135,30 @@ grpc::Status AuditServiceImpl::ServeQueryEvents(grpc::ServerContextBase* context
     response->set_next_page_token(SealPageCursor(
         absl::StrCat(snapshot->size(), "/", next->event_unix_micros, "/", next->log_index)));
   }
+  return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::ListAnomalies(grpc::CallbackServerContext* context,
+                                                          const grpc::ByteBuffer* request,
+                                                          grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::ListAnomaliesRequest, v1::Anomalies>(
+      context, request, response, executor_,
+      [this, context](const v1::ListAnomaliesRequest* r, absl::string_view bytes,
+                      v1::Anomalies* out) { return ServeListAnomalies(context, r, bytes, out); });
+}
+
+grpc::Status AuditServiceImpl::ServeListAnomalies(grpc::ServerContextBase* context,
+                                                  const v1::ListAnomaliesRequest* request,
+                                                  absl::string_view request_bytes,
+                                                  v1::Anomalies* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  absl::StatusOr<v1::Actor> reader =
+      reads_->Authenticate(*snapshot, *context, api::kListAnomaliesMethod, request_bytes);
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
+  TellLogSize(context, snapshot->size());
+  absl::StatusOr<v1::Anomalies> anomalies = audit::ListAnomalies(*snapshot, *reader, *request);
+  if (!anomalies.ok()) return ToGrpcStatus(anomalies.status());
+  *response = *std::move(anomalies);
   return grpc::Status::OK;
 }
 

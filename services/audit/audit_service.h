@@ -20,7 +20,8 @@ namespace chemledger::audit {
 
 using AuditServiceBase = v1::AuditService::WithRawCallbackMethod_GetHistoryBundle<
     v1::AuditService::WithRawCallbackMethod_Reconcile<
-        v1::AuditService::WithRawCallbackMethod_QueryEvents<v1::AuditService::Service>>>;
+        v1::AuditService::WithRawCallbackMethod_QueryEvents<
+            v1::AuditService::WithRawCallbackMethod_ListAnomalies<v1::AuditService::Service>>>>;
 
 class AuditServiceImpl final : public AuditServiceBase {
  public:
@@ -38,6 +39,9 @@ class AuditServiceImpl final : public AuditServiceBase {
   grpc::ServerUnaryReactor* QueryEvents(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListAnomalies(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
 
  private:
   grpc::Status ServeGetHistoryBundle(grpc::ServerContextBase* context,
@@ -48,6 +52,9 @@ class AuditServiceImpl final : public AuditServiceBase {
                               absl::string_view request_bytes, v1::Reconciliation* response);
   grpc::Status ServeQueryEvents(grpc::ServerContextBase* context, const v1::EventQuery* request,
                                 absl::string_view request_bytes, v1::EventPage* response);
+  grpc::Status ServeListAnomalies(grpc::ServerContextBase* context,
+                                  const v1::ListAnomaliesRequest* request,
+                                  absl::string_view request_bytes, v1::Anomalies* response);
 
   journal::LedgerClient* const ledger_;
   const crypto::NoteSigner* const signer_;

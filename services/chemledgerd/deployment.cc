@@ -17,6 +17,7 @@
 #include "chemledger/v1/registry.pb.h"
 #include "absl/time/civil_time.h"
 #include "crypto/key_files.h"
+#include "services/audit/refusals.h"
 #include "services/common/envelope.h"
 #include "services/label/issuance_rules.h"
 #include "services/ledger/lifecycle_rules.h"
@@ -110,6 +111,7 @@ StateMachines::StateMachines(const registry::Catalogue* catalogue) {
   machines_.push_back(std::make_unique<label::IssuanceRules>());
   machines_.push_back(std::make_unique<ledger::LifecycleRules>());
   machines_.push_back(std::make_unique<waybill::WaybillRules>());
+  machines_.push_back(std::make_unique<audit::RefusalRules>());
 }
 
 StateMachines::~StateMachines() = default;
@@ -254,11 +256,12 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
       label::LabelKeyring::Open(KeyDir(data_dir));
   if (!keyring.ok()) return keyring.status();
   d->keyring_ = *std::move(keyring);
-  d->issuer_ =
-      std::make_unique<label::LabelIssuer>(d->client_.get(), d->keyring_.get(), options.clock);
-  d->waybills_ = std::make_unique<waybill::WaybillBook>(d->client_.get(), d->keyring_.get(),
-                                                        options.clock);
-  d->ledger_ = std::make_unique<ledger::Ledger>(d->client_.get());
+  d->refusals_ = std::make_unique<audit::RefusalRecorder>(d->client_.get(), options.clock);
+  d->issuer_ = std::make_unique<label::LabelIssuer>(d->client_.get(), d->keyring_.get(),
+                                                    options.clock, d->refusals_.get());
+  d->waybills_ = std::make_unique<waybill::WaybillBook>(
+      d->client_.get(), d->keyring_.get(), options.clock, d->refusals_.get());
+  d->ledger_ = std::make_unique<ledger::Ledger>(d->client_.get(), d->refusals_.get());
   absl::StatusOr<crypto::SigningKey> note_key =
       crypto::LoadSigningKey(NoteKeyPath(data_dir), absl::nullopt);
   if (!note_key.ok()) return note_key.status();

@@ -31,6 +31,7 @@
 #include "crypto/checkpoint.h"
 #include "crypto/keys.h"
 #include "journal/journal.h"
+#include "services/audit/refusal_recorder.h"
 #include "journal/ledger_client.h"
 #include "journal/state_machine.h"
 #include "services/label/issuance.h"
@@ -128,17 +129,22 @@ class Deployment {
   ledger::Ledger* ledger() const { return ledger_.get(); }
   waybill::WaybillBook* waybills() const { return waybills_.get(); }
   const crypto::NoteSigner& note_signer() const { return *note_signer_; }
+  // Records refused requests in the log (for the services that submit
+  // writes outside the personalities above: the registry's).
+  audit::RefusalRecorder* refusals() const { return refusals_.get(); }
 
  private:
   Deployment() = default;
 
-  // Destruction runs bottom-up: the personalities, the client, the journal
-  // (which finishes its batches in flight), then the store.
+  // Destruction runs bottom-up: the personalities, the refusal recorder
+  // (which records what they queued), the client, the journal (which
+  // finishes its batches in flight), then the store.
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<registry::Catalogue> catalogue_;
   std::unique_ptr<StateMachines> machines_;
   std::unique_ptr<journal::Journal> journal_;
   std::unique_ptr<journal::LedgerClient> client_;
+  std::unique_ptr<audit::RefusalRecorder> refusals_;
   std::unique_ptr<label::LabelKeyring> keyring_;
   std::unique_ptr<label::LabelIssuer> issuer_;
   std::unique_ptr<waybill::WaybillBook> waybills_;

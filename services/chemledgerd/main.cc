@@ -371,7 +371,7 @@ absl::Status Serve(const cli::Args& args) {
   // is used for all.
   read_options.origin = d.note_signer().name();
   registry::ReadAuthenticator reads(std::move(read_options));
-  registry::RegistryServiceImpl registry_service(d.ledger_client(), &reads);
+  registry::RegistryServiceImpl registry_service(d.ledger_client(), &reads, d.refusals());
   label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), &d.note_signer(), &reads);
   ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer(),
                                            &reads);

@@ -71,8 +71,13 @@ absl::StatusOr<ResolvedSignature> Resolve(const v1::SignedEnvelope& envelope,
       return absl::UnauthenticatedError(absl::StrCat(
           "envelope.signatures[0].key_id: key ", key_id.ToString(), " is not registered"));
     }
-    return absl::Status(key.status().code(),
-                        absl::StrCat("envelope.signatures[0].key_id: ", key.status().message()));
+    absl::Status refused(key.status().code(),
+                         absl::StrCat("envelope.signatures[0].key_id: ", key.status().message()));
+    // The lookup's payloads (what kind of refusal it is) go along.
+    key.status().ForEachPayload([&](absl::string_view type, const absl::Cord& payload) {
+      refused.SetPayload(type, payload);
+    });
+    return refused;
   }
   return ResolvedSignature{key_id, *key, form->second};
 }

@@ -26,12 +26,34 @@ namespace chemledger {
 inline constexpr absl::string_view kFullReasonPayload =
     "type.chemledger.cn/chemledger.RefusalFullReason";
 
+// The payload type URL under which a refusal names the anomaly it is
+// (chemledger.v1.RefusalKind's names, "AFTER_TERMINAL_STATE", ...): the
+// regulators' anomaly list sorts recorded refusals by it
+// (services/audit/refusals.h). Never sent to the caller.
+inline constexpr absl::string_view kRefusalKindPayload =
+    "type.chemledger.cn/chemledger.RefusalKind";
+
+// `refusal` marked as an anomaly of `kind`.
+inline absl::Status WithRefusalKind(absl::Status refusal, absl::string_view kind) {
+  refusal.SetPayload(kRefusalKindPayload, absl::Cord(kind));
+  return refusal;
+}
+
+// The kind a refusal was marked with; nullopt for none.
+inline std::optional<std::string> RefusalKindOf(const absl::Status& refusal) {
+  auto kind = refusal.GetPayload(kRefusalKindPayload);
+  if (!kind) return std::nullopt;
+  return std::string(*kind);
+}
+
 // `told` (what the caller is told) carrying `full` (what happened) as its
-// full reason. A `full` that already carries one passes it on.
+// full reason, and `full`'s kind. A `full` that already carries a full
+// reason passes it on.
 inline absl::Status WithFullReason(absl::Status told, const absl::Status& full) {
   auto inner = full.GetPayload(kFullReasonPayload);
   told.SetPayload(kFullReasonPayload,
                   inner ? *inner : absl::Cord(full.ToString(absl::StatusToStringMode::kWithNoExtraData)));
+  if (auto kind = full.GetPayload(kRefusalKindPayload)) told.SetPayload(kRefusalKindPayload, *kind);
   return told;
 }
 

@@ -28,6 +28,7 @@ absl::StatusOr<Issuance> LabelIssuer::Issue(const v1::SignedEnvelope& envelope) 
   const v1::SignedEnvelope* one[] = {&envelope};
   registry::SignedBatchOptions options;
   options.verify_threads = 1;
+  options.refusals = refusals_;
   options.proposal = [&](size_t) { return proposal; };
   absl::StatusOr<journal::Receipt> receipt =
       std::move(registry::SubmitSigned(*ledger_, one, kIssueLabelsContext, options)[0]);

@@ -34,6 +34,7 @@
 #include "journal/ledger_client.h"
 #include "services/label/issuance_state.h"
 #include "services/label/label_keyring.h"
+#include "services/registry/signers.h"
 #include "api/net_quantity.h"
 #include "storage/store.h"
 
@@ -61,11 +62,15 @@ class LabelIssuer {
  public:
   // `clock` says what day it is (which label key is current); empty: the
   // real clock.
+  // `refusals` (may be null) is told of each issuance refused for breaking
+  // a rule, to record it (registry/signers.h).
   LabelIssuer(journal::LedgerClient* ledger, LabelKeyring* keyring,
-              std::function<absl::Time()> clock = nullptr)
-      : ledger_(ledger), keyring_(keyring), clock_(clock ? std::move(clock) : [] {
-          return absl::Now();
-        }) {}
+              std::function<absl::Time()> clock = nullptr,
+              registry::RefusalSink* refusals = nullptr)
+      : ledger_(ledger),
+        keyring_(keyring),
+        clock_(clock ? std::move(clock) : [] { return absl::Now(); }),
+        refusals_(refusals) {}
 
   // Verifies, checks, assigns and records one IssueLabelsRequest envelope.
   // Errors name the field: InvalidArgument (malformed envelope or field),
@@ -87,6 +92,7 @@ class LabelIssuer {
   journal::LedgerClient* const ledger_;
   LabelKeyring* const keyring_;
   const std::function<absl::Time()> clock_;
+  registry::RefusalSink* const refusals_;
 };
 
 // How long a trust list the server signs may be relied on: offline verifiers

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/ledger/time_key.h"
 
@@ -70,6 +71,32 @@ absl::Status ScanEventIndex(const storage::StateReader& state, EventList list,
   const std::string end = to == absl::InfiniteFuture() ? storage::PrefixEnd(prefix)
                                                        : absl::StrCat(prefix, TimeKey(to));
   return Scan(state, begin, end, visit);
+}
+
+void WriteControlledLoss(uint64_t log_index, absl::string_view code,
+                         absl::string_view custodian, storage::StateWrites* changes) {
+  changes->Put(absl::StrCat("l/closs/", IndexKey(log_index), "/", code), custodian);
+}
+
+absl::Status ScanControlledLosses(const storage::StateReader& state, uint64_t after,
+                                  const std::function<bool(const ControlledLoss&)>& visit) {
+  const std::string prefix = "l/closs/";
+  absl::Status bad = absl::OkStatus();
+  absl::Status scanned = state.Scan(
+      absl::StrCat(prefix, IndexKey(after + 1)), storage::PrefixEnd(prefix),
+      [&](absl::string_view key, absl::string_view value) {
+        const absl::string_view rest = key.substr(prefix.size());
+        ControlledLoss loss;
+        if (rest.size() < 18 || rest[16] != '/' ||
+            !absl::SimpleHexAtoi(rest.substr(0, 16), &loss.log_index)) {
+          bad = absl::DataLossError(absl::StrCat("controlled loss ", key, " is malformed"));
+          return false;
+        }
+        loss.code = std::string(rest.substr(17));
+        loss.custodian = std::string(value);
+        return visit(loss);
+      });
+  return scanned.ok() ? bad : scanned;
 }
 
 absl::Status ScanWaybillEvents(const storage::StateReader& state, absl::string_view carrier,

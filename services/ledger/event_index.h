@@ -60,6 +60,21 @@ absl::Status ScanEventIndex(const storage::StateReader& state, EventList list,
                             absl::string_view key, absl::Time from, absl::Time to,
                             const EventPosition* after, const EventIndexVisitor& visit);
 
+// Losses of controlled goods (剧毒, 易制爆, 易制毒), kept for the anomaly
+// list at once: "l/closs/<log index, 16 hex>/<code>" holds the custodian
+// that reported the package lost.
+void WriteControlledLoss(uint64_t log_index, absl::string_view code,
+                         absl::string_view custodian, storage::StateWrites* changes);
+struct ControlledLoss {
+  uint64_t log_index = 0;
+  std::string code;
+  std::string custodian;
+};
+// The losses after log index `after` (0: all), in log order; stops when
+// `visit` returns false.
+absl::Status ScanControlledLosses(const storage::StateReader& state, uint64_t after,
+                                  const std::function<bool(const ControlledLoss&)>& visit);
+
 // The events that moved under waybill `carrier`/`number`, in log order.
 absl::Status ScanWaybillEvents(const storage::StateReader& state, absl::string_view carrier,
                                absl::string_view number, const EventIndexVisitor& visit);

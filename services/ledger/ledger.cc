@@ -23,6 +23,7 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendBatch(
     absl::Span<const v1::SignedEnvelope* const> events) {
   registry::SignedBatchOptions options;
   options.verify_threads = verify_threads_;
+  options.refusals = refusals_;
   std::vector<absl::StatusOr<journal::Receipt>> receipts =
       registry::SubmitSigned(*ledger_, events, kEventContext, options);
   std::vector<absl::StatusOr<EventReceipt>> results;

@@ -21,6 +21,7 @@
 #include "chemledger/v1/log.pb.h"
 #include "crypto/sha256.h"
 #include "journal/ledger_client.h"
+#include "services/registry/signers.h"
 #include "services/ledger/code_state.h"
 
 namespace chemledger::ledger {
@@ -33,8 +34,11 @@ struct EventReceipt {
 
 class Ledger {
  public:
-  explicit Ledger(journal::LedgerClient* ledger, size_t verify_threads = 2)
-      : ledger_(ledger), verify_threads_(verify_threads) {}
+  // `refusals` (may be null) is told of each event refused for breaking a
+  // rule, to record it (registry/signers.h).
+  explicit Ledger(journal::LedgerClient* ledger, registry::RefusalSink* refusals = nullptr,
+                  size_t verify_threads = 2)
+      : ledger_(ledger), refusals_(refusals), verify_threads_(verify_threads) {}
 
   // Verifies, checks and records one event. Errors: InvalidArgument (a
   // malformed envelope or field), Unauthenticated, PermissionDenied (revoked
@@ -54,6 +58,7 @@ class Ledger {
 
  private:
   journal::LedgerClient* const ledger_;
+  registry::RefusalSink* const refusals_;
   const size_t verify_threads_;
 };
 

@@ -42,8 +42,9 @@ std::string Field(int i) { return absl::StrCat("codes[", i, "]"); }
 // Refused once `c` has ended (consumed, disposed of, voided).
 absl::Status NotEnded(const std::string& field, const CodeState& c) {
   if (!IsTerminal(c.status)) return absl::OkStatus();
-  return Precondition(field, absl::StrCat(c.code, " is ", CodeStatusName(c.status),
-                                          ": nothing happens to it any more"));
+  return WithRefusalKind(Precondition(field, absl::StrCat(c.code, " is ", CodeStatusName(c.status),
+                                                          ": nothing happens to it any more")),
+                         "AFTER_TERMINAL_STATE");
 }
 
 // What one event does to the codes it touches: the shared context of the
@@ -372,8 +373,11 @@ absl::Status Receiving(Step& s) {
                                               CodeStatusName(c->status), ")"));
     }
     if (c->consignee != s.who) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "event.", field, ": ", c->code, " is consigned to ", c->consignee, ", not to ", s.who));
+      return WithRefusalKind(
+          absl::PermissionDeniedError(absl::StrCat("event.", field, ": ", c->code,
+                                                   " is consigned to ", c->consignee, ", not to ",
+                                                   s.who)),
+          "WRONG_CONSIGNEE");
     }
     if (s.receipt_waybill.empty()) {
       CL_ASSIGN_OR_RETURN(std::optional<std::string> ref, waybill::OpenWaybillOf(s.state, c->code));
@@ -403,10 +407,12 @@ absl::Status ConsumingOrRepackaging(Step& s) {
   }
   if (e.quantity_milli() == 0) return Invalid("quantity_milli", "must be more than 0");
   if (e.quantity_milli() > input->remaining_milli) {
-    return Precondition("quantity_milli",
-                        absl::StrCat(e.quantity_milli(), " is more than the ",
-                                     input->remaining_milli, " thousandths of ", input->unit,
-                                     " left in ", input->code));
+    return WithRefusalKind(
+        Precondition("quantity_milli",
+                     absl::StrCat(e.quantity_milli(), " is more than the ",
+                                  input->remaining_milli, " thousandths of ", input->unit,
+                                  " left in ", input->code)),
+        "OVER_CONSUMPTION");
   }
   if (e.step() == v1::REPACKAGING) {
     if (e.outputs_size() == 0) return Invalid("outputs", "at least one new code is required");
@@ -563,8 +569,10 @@ absl::Status PackingOrUnpacking(Step& s) {
 absl::Status Destroying(Step& s) {
   const v1::Event& e = s.e;
   if (e.codes_size() == 0) return Invalid("codes", "at least one code is required");
-  CL_RETURN_IF_ERROR(
-      Require("manifest_id", !e.manifest_id().empty(), "the 危险废物转移联单 number is required"));
+  if (e.manifest_id().empty()) {
+    return WithRefusalKind(Invalid("manifest_id", "the 危险废物转移联单 number is required"),
+                           "DISPOSAL_WITHOUT_MANIFEST");
+  }
   for (int i = 0; i < e.codes_size(); ++i) {
     CL_ASSIGN_OR_RETURN(CodeState * c, s.Held(i));
     if (c->aggregate) return Invalid(Field(i), "is an aggregate: unpack it first");
@@ -1164,6 +1172,17 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
   indexed.set_waybill(!s.shipment_waybill.empty() ? s.shipment_waybill : s.receipt_waybill);
   indexed.set_by_regulator(s.by_regulator);
   WriteEventIndex(indexed, changes);
+  // A loss of controlled goods is an anomaly for 公安 at once.
+  if (event.step() == v1::LOSS_REPORT) {
+    for (const auto& [code, c] : s.touched) {
+      if (c.aggregate) continue;
+      CL_ASSIGN_OR_RETURN(std::optional<v1::Product> product,
+                          registry::FindProduct(state, c.enterprise, c.product));
+      if (product && registry::IsControlledGood(*product)) {
+        WriteControlledLoss(entry.index, code, c.custodian, changes);
+      }
+    }
+  }
   for (const auto& [code, signal] : s.scan_signals) {
     changes->Put(internal::ScanSignalKey(entry.index, code), signal.SerializeAsString());
   }

@@ -41,6 +41,7 @@ grpc::Status RegistryServiceImpl::Submit(grpc::ServerContext*, const v1::SignedE
   const v1::SignedEnvelope* one[] = {request};
   SignedBatchOptions options;
   options.verify_threads = 1;
+  options.refusals = refusals_;
   absl::StatusOr<journal::Receipt> receipt =
       std::move(SubmitSigned(*ledger_, one, kRegistryContext, options)[0]);
   if (!receipt.ok()) return ToGrpcStatus(receipt.status());

@@ -14,6 +14,7 @@
 #include "chemledger/v1/registry_service.grpc.pb.h"
 #include "journal/ledger_client.h"
 #include "services/registry/read_access.h"
+#include "services/registry/signers.h"
 
 namespace chemledger::registry {
 
@@ -35,9 +36,11 @@ using RegistryServiceBase =
 
 class RegistryServiceImpl final : public RegistryServiceBase {
  public:
-  // `reads` checks read credentials; both must outlive the service.
-  RegistryServiceImpl(journal::LedgerClient* ledger, ReadAuthenticator* reads)
-      : ledger_(ledger), reads_(reads) {}
+  // `reads` checks read credentials; `refusals` (may be null) records
+  // requests refused for breaking a rule. All must outlive the service.
+  RegistryServiceImpl(journal::LedgerClient* ledger, ReadAuthenticator* reads,
+                      RefusalSink* refusals = nullptr)
+      : ledger_(ledger), reads_(reads), refusals_(refusals) {}
 
   grpc::Status Submit(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                       v1::SubmitResponse* response) override;
@@ -88,6 +91,7 @@ class RegistryServiceImpl final : public RegistryServiceBase {
 
   journal::LedgerClient* const ledger_;
   ReadAuthenticator* const reads_;
+  RefusalSink* const refusals_;
   // Runs the raw reads' handlers (raw_unary.h).
   CallExecutor read_executor_{8, 1024, "registry-read"};
 };

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/refusal.h"
 #include "services/registry/registry_keys.h"
 
 namespace chemledger::registry {
@@ -297,10 +298,12 @@ absl::Status CheckNotBlacklisted(const storage::StateReader& state, const v1::Ac
   absl::StatusOr<std::optional<EnterpriseRecord>> e = FindEnterprise(state, actor.enterprise_uscc());
   if (!e.ok()) return e.status();
   if (*e && (*e)->blacklist_reason) {
-    return KeyIdError(absl::StatusCode::kPermissionDenied,
-                      absl::StrCat("the signer's enterprise ", actor.enterprise_uscc(),
-                                   " is blacklisted (", *(*e)->blacklist_reason,
-                                   "): its actors can write nothing"));
+    return WithRefusalKind(
+        KeyIdError(absl::StatusCode::kPermissionDenied,
+                   absl::StrCat("the signer's enterprise ", actor.enterprise_uscc(),
+                                " is blacklisted (", *(*e)->blacklist_reason,
+                                "): its actors can write nothing")),
+        "BLACKLISTED_ENTERPRISE");
   }
   return absl::OkStatus();
 }
@@ -316,9 +319,10 @@ absl::StatusOr<v1::Actor> ActiveSigner(const storage::StateReader& state,
                       absl::StrCat("key ", key_id.ToString(), " is not registered"));
   }
   if ((*record)->revoked()) {
-    return KeyIdError(absl::StatusCode::kPermissionDenied,
-                      absl::StrCat("key ", key_id.ToString(), " was revoked: ",
-                                   (*record)->revoked_reason()));
+    return WithRefusalKind(KeyIdError(absl::StatusCode::kPermissionDenied,
+                                      absl::StrCat("key ", key_id.ToString(), " was revoked: ",
+                                                   (*record)->revoked_reason())),
+                           "REVOKED_KEY");
   }
   if (absl::Status s = CheckNotBlacklisted(state, (*record)->actor()); !s.ok()) return s;
   return (*record)->actor();
@@ -337,8 +341,10 @@ absl::StatusOr<std::pair<v1::Actor, envelope::ResolvedSignature>> ResolveSigner(
         if (!record.ok()) return record.status();
         if (!*record) return absl::NotFoundError("unknown key");
         if ((*record)->revoked()) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "key ", id.ToString(), " was revoked: ", (*record)->revoked_reason()));
+          return WithRefusalKind(absl::PermissionDeniedError(absl::StrCat(
+                                     "key ", id.ToString(), " was revoked: ",
+                                     (*record)->revoked_reason())),
+                                 "REVOKED_KEY");
         }
         absl::StatusOr<crypto::VerifyingKey> key =
             crypto::VerifyingKey::FromBytes((*record)->actor().public_key());

@@ -10,6 +10,7 @@
 #include <thread>
 #include <utility>
 
+#include "services/common/refusal.h"
 #include "services/common/worker_pool.h"
 #include "services/registry/registry_state.h"
 
@@ -126,10 +127,34 @@ std::vector<absl::StatusOr<journal::Receipt>> SubmitSigned(
     requests.push_back(std::move(r));
     positions.push_back(i);
   }
-  if (requests.empty()) return results;
-  std::vector<absl::StatusOr<journal::Receipt>> submitted = ledger.Submit(std::move(requests));
-  for (size_t j = 0; j < positions.size(); ++j) results[positions[j]] = std::move(submitted[j]);
+  if (!requests.empty()) {
+    std::vector<absl::StatusOr<journal::Receipt>> submitted = ledger.Submit(std::move(requests));
+    for (size_t j = 0; j < positions.size(); ++j) results[positions[j]] = std::move(submitted[j]);
+  }
+  // Refusals of known signers go to be recorded; the answers do not wait.
+  if (options.refusals != nullptr) {
+    for (size_t i = 0; i < n; ++i) {
+      if (results[i].ok()) continue;
+      const absl::Status& refusal = results[i].status();
+      if (IsRuleRefusal(refusal) && (signers[i].ok() || RefusalKindOf(refusal))) {
+        options.refusals->Refused(*envelopes[i], refusal);
+      }
+    }
+  }
   return results;
+}
+
+bool IsRuleRefusal(const absl::Status& refusal) {
+  switch (refusal.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kOutOfRange:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace chemledger::registry

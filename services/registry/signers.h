@@ -43,8 +43,29 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
     const storage::StateReader& state, absl::Span<const v1::SignedEnvelope* const> envelopes,
     const crypto::SignatureContext& context, size_t threads);
 
+// Where refused requests go to be recorded (services/audit/refusal_recorder.h):
+// told of each request refused for breaking a rule, after the refusal is
+// decided and before it is answered. Must return at once (it may only
+// queue) and be thread-safe.
+class RefusalSink {
+ public:
+  virtual ~RefusalSink() = default;
+  virtual void Refused(const v1::SignedEnvelope& request, const absl::Status& refusal) = 0;
+};
+
+// Whether `refusal` (of a request whose signer SubmitSigned identified, or
+// one marked with a refusal kind, services/common/refusal.h) is one a rule
+// made: InvalidArgument, FailedPrecondition, PermissionDenied, NotFound or
+// OutOfRange. Not: a reused request id, an unknown signer or bad signature,
+// a server or store fault, an overload.
+bool IsRuleRefusal(const absl::Status& refusal);
+
 struct SignedBatchOptions {
   size_t verify_threads = 2;
+  // Told of each request refused for breaking a rule (null: nobody): those
+  // the rules refused, and those whose signer's key is revoked or whose
+  // enterprise is blacklisted.
+  RefusalSink* refusals = nullptr;
   // What to propose for request i (journal::Request::proposal), if anything.
   std::function<std::string(size_t i)> proposal;
 };

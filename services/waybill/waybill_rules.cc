@@ -213,9 +213,10 @@ absl::Status CheckQuantities(const storage::StateReader& state, const v1::Waybil
           absl::InvalidArgumentError(absl::StrCat(
               field, ".quantity_milli: ", g.quantity_milli(), " thousandths of ", g.unit(),
               " is not what its codes hold now (their remaining quantities)")),
-          absl::InvalidArgumentError(absl::StrCat(
-              field, ".quantity_milli: ", g.quantity_milli(), " thousandths of ", unit,
-              ", but its codes hold ", milli)));
+          WithRefusalKind(absl::InvalidArgumentError(absl::StrCat(
+                              field, ".quantity_milli: ", g.quantity_milli(), " thousandths of ",
+                              unit, ", but its codes hold ", milli)),
+                          "QUANTITY_MISMATCH"));
     }
   }
   return absl::OkStatus();
@@ -338,12 +339,16 @@ absl::Status CheckContent(const journal::EntryContext& entry, const storage::Sta
     }
   }
   if (toxic && w.toxic_permit().empty()) {
-    return absl::InvalidArgumentError(
-        "waybill.toxic_permit: 剧毒 goods need their 剧毒化学品道路运输通行证 number");
+    return WithRefusalKind(
+        absl::InvalidArgumentError(
+            "waybill.toxic_permit: 剧毒 goods need their 剧毒化学品道路运输通行证 number"),
+        "CONTROLLED_GOODS_WITHOUT_PERMIT");
   }
   if (precursor && w.precursor_permit().empty()) {
-    return absl::InvalidArgumentError(
-        "waybill.precursor_permit: 易制毒 goods need their transport permit or filing number");
+    return WithRefusalKind(
+        absl::InvalidArgumentError(
+            "waybill.precursor_permit: 易制毒 goods need their transport permit or filing number"),
+        "CONTROLLED_GOODS_WITHOUT_PERMIT");
   }
   return absl::OkStatus();
 }

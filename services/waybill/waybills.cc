@@ -20,6 +20,7 @@ std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
     absl::Span<const v1::SignedEnvelope* const> envelopes) {
   registry::SignedBatchOptions options;
   options.verify_threads = verify_threads_;
+  options.refusals = refusals_;
   std::vector<absl::StatusOr<journal::Receipt>> receipts =
       registry::SubmitSigned(*ledger_, envelopes, kWaybillContext, options);
   std::vector<absl::StatusOr<WaybillReceipt>> results;

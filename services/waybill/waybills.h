@@ -26,6 +26,7 @@
 #include "crypto/waybill_code.h"
 #include "journal/ledger_client.h"
 #include "services/label/label_keyring.h"
+#include "services/registry/signers.h"
 #include "services/waybill/waybill_state.h"
 
 namespace chemledger::waybill {
@@ -45,11 +46,15 @@ class WaybillBook {
   // `label_keys` (none are made when it is null).
   // `clock` says what day it is (which label key is current); empty: the
   // real clock.
+  // `refusals` (may be null) is told of each request refused for breaking
+  // a rule, to record it (registry/signers.h).
   WaybillBook(journal::LedgerClient* ledger, label::LabelKeyring* label_keys,
-              std::function<absl::Time()> clock = nullptr, size_t verify_threads = 2)
+              std::function<absl::Time()> clock = nullptr,
+              registry::RefusalSink* refusals = nullptr, size_t verify_threads = 2)
       : ledger_(ledger),
         label_keys_(label_keys),
         clock_(clock ? std::move(clock) : [] { return absl::Now(); }),
+        refusals_(refusals),
         verify_threads_(verify_threads) {}
 
   // Verifies, checks and records one signed WaybillRequest. Errors name the
@@ -75,6 +80,7 @@ class WaybillBook {
   journal::LedgerClient* const ledger_;
   label::LabelKeyring* const label_keys_;  // may be null
   const std::function<absl::Time()> clock_;
+  registry::RefusalSink* const refusals_;
   const size_t verify_threads_;
 };
 

@@ -1,0 +1,255 @@
+#include "services/audit/anomalies.h"
+
+#include <algorithm>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "chemledger/v1/log.pb.h"
+#include "chemledger/v1/refusal.pb.h"
+#include "services/audit/audit_scope.h"
+#include "services/audit/refusals.h"
+#include "services/common/status_macros.h"
+#include "services/ledger/code_state.h"
+#include "services/ledger/event_index.h"
+#include "services/registry/oversight.h"
+#include "services/registry/registry_state.h"
+
+namespace chemledger::audit {
+namespace {
+
+// How many records one page reads at most, per source.
+constexpr size_t kExaminedPerSource = 20000;
+
+// What one source gave: its anomalies, and whether it was read to its end
+// (else up to `last_examined`).
+struct SourceRead {
+  std::vector<v1::Anomaly> found;
+  bool exhausted = true;
+  uint64_t last_examined = 0;
+};
+
+class Lister {
+ public:
+  Lister(const storage::StateReader& state, const v1::Actor& reader,
+         const v1::ListAnomaliesRequest& request, AuditScope scope)
+      : state_(state), reader_(reader), request_(request), scope_(std::move(scope)) {}
+
+  absl::StatusOr<v1::Anomalies> Run(uint32_t page_size) {
+    const registry::Reads packages = registry::DepartmentReads(reader_, registry::RecordKind::kPackages);
+    const bool enterprise_actor = registry::IsEnterpriseRole(reader_.role());
+    controlled_only_ = !enterprise_actor && packages == registry::Reads::kControlledGoods;
+    full_reasons_ = !enterprise_actor;
+    std::vector<SourceRead> reads;
+    if (Wants(v1::REFUSED_REQUEST)) {
+      CL_ASSIGN_OR_RETURN(SourceRead r, ReadRefusals(page_size));
+      reads.push_back(std::move(r));
+    }
+    if (Wants(v1::CLONE_SIGNAL) &&
+        (enterprise_actor ||
+         registry::DepartmentReads(reader_, registry::RecordKind::kScanSignals) !=
+             registry::Reads::kNone)) {
+      CL_ASSIGN_OR_RETURN(SourceRead r, ReadCloneSignals(page_size));
+      reads.push_back(std::move(r));
+    }
+    if (Wants(v1::CONTROLLED_GOODS_LOST)) {
+      CL_ASSIGN_OR_RETURN(SourceRead r, ReadControlledLosses(page_size));
+      reads.push_back(std::move(r));
+    }
+    // Merged in log order, up to where every source was read.
+    std::optional<uint64_t> frontier;
+    std::vector<v1::Anomaly> all;
+    for (SourceRead& r : reads) {
+      if (!r.exhausted && (!frontier || r.last_examined < *frontier)) frontier = r.last_examined;
+      for (v1::Anomaly& a : r.found) all.push_back(std::move(a));
+    }
+    std::stable_sort(all.begin(), all.end(), [](const v1::Anomaly& a, const v1::Anomaly& b) {
+      return a.log_index() < b.log_index();
+    });
+    v1::Anomalies out;
+    out.set_log_size(state_.size());
+    size_t i = 0;
+    for (; i < all.size() && static_cast<uint32_t>(out.anomalies_size()) < page_size; ++i) {
+      if (frontier && all[i].log_index() > *frontier) break;
+      *out.add_anomalies() = std::move(all[i]);
+    }
+    if (static_cast<uint32_t>(out.anomalies_size()) == page_size) {
+      // Full: go on after the last one given (a log index holds several
+      // anomalies only for one scan of several packages: all are given).
+      while (i < all.size() && all[i].log_index() == out.anomalies().rbegin()->log_index()) {
+        *out.add_anomalies() = std::move(all[i++]);
+      }
+      if (i < all.size() || frontier) out.set_next_after_log_index(out.anomalies().rbegin()->log_index());
+    } else if (frontier) {
+      out.set_next_after_log_index(*frontier);
+    }
+    return out;
+  }
+
+ private:
+  bool Wants(v1::AnomalyKind kind) const {
+    return request_.kinds().empty() ||
+           std::find(request_.kinds().begin(), request_.kinds().end(), kind) !=
+               request_.kinds().end();
+  }
+
+  absl::StatusOr<bool> Covers(const std::string& uscc) {
+    if (uscc.empty()) return registry::OverseesEverything(reader_) && !scope_.enterprises();
+    return scope_.Covers(uscc);
+  }
+
+  absl::StatusOr<SourceRead> ReadRefusals(uint32_t page_size) {
+    SourceRead read;
+    size_t examined = 0;
+    absl::Status failed = absl::OkStatus();
+    // An enterprise's own refusals are listed under it.
+    const std::string by =
+        registry::IsEnterpriseRole(reader_.role()) ? reader_.enterprise_uscc() : "";
+    CL_RETURN_IF_ERROR(ScanRefusals(
+        state_, by, request_.after_log_index(), [&](const state::RefusalIndexRecord& r) {
+          ++examined;
+          read.last_examined = r.log_index();
+          absl::StatusOr<bool> covered = Covers(r.enterprise());
+          if (!covered.ok()) {
+            failed = covered.status();
+            return false;
+          }
+          const bool kind_read =
+              !controlled_only_ || r.kind() == v1::CONTROLLED_GOODS_WITHOUT_PERMIT;
+          if (*covered && kind_read) {
+            v1::Anomaly& a = read.found.emplace_back();
+            a.set_kind(v1::REFUSED_REQUEST);
+            a.set_log_index(r.log_index());
+            a.set_enterprise_uscc(r.enterprise());
+            a.set_refusal_kind(static_cast<v1::RefusalKind>(r.kind()));
+            a.set_signer_key_id(r.key_id());
+            a.set_refusal_code(r.code());
+            a.set_refused_payload_type(r.payload_type());
+            a.mutable_refused_at()->set_seconds(r.refused_unix_micros() / 1000000);
+            if (full_reasons_) {
+              absl::StatusOr<std::string> reason = ReasonOf(r.log_index());
+              if (!reason.ok()) {
+                failed = reason.status();
+                return false;
+              }
+              a.set_detail(*reason);
+            }
+          }
+          if (read.found.size() >= page_size || examined >= kExaminedPerSource) {
+            read.exhausted = false;
+            return false;
+          }
+          return true;
+        }));
+    CL_RETURN_IF_ERROR(failed);
+    return read;
+  }
+
+  absl::StatusOr<std::string> ReasonOf(uint64_t index) {
+    CL_ASSIGN_OR_RETURN(std::string bytes, state_.Entry(index));
+    v1::LogEntry entry;
+    v1::RefusedRequest refused;
+    if (!entry.ParseFromString(bytes) || !refused.ParseFromString(entry.envelope().payload())) {
+      return absl::DataLossError(absl::StrCat("refusal entry ", index, " does not parse"));
+    }
+    return refused.reason();
+  }
+
+  absl::StatusOr<SourceRead> ReadCloneSignals(uint32_t page_size) {
+    SourceRead read;
+    CL_ASSIGN_OR_RETURN(std::vector<ledger::ScanSignal> signals,
+                        ledger::ListScanSignals(state_, request_.after_log_index() + 1, "",
+                                                kExaminedPerSource + 1));
+    if (signals.size() > kExaminedPerSource) {
+      // More beyond: read up to the last whole log index (one scan's
+      // signals are never split between pages).
+      const uint64_t last = signals[kExaminedPerSource - 1].log_index;
+      while (!signals.empty() && signals.back().log_index >= last) signals.pop_back();
+      read.exhausted = false;
+      read.last_examined = last - 1;
+    }
+    for (const ledger::ScanSignal& s : signals) {
+      if (read.found.size() >= page_size && read.found.back().log_index() != s.log_index) {
+        read.exhausted = false;
+        read.last_examined = read.found.back().log_index();
+        break;
+      }
+      CL_ASSIGN_OR_RETURN(bool custodian, Covers(s.custodian));
+      CL_ASSIGN_OR_RETURN(bool scanner, Covers(s.seen_by));
+      if (!custodian && !scanner) continue;
+      v1::Anomaly& a = read.found.emplace_back();
+      a.set_kind(v1::CLONE_SIGNAL);
+      a.set_log_index(s.log_index);
+      a.set_enterprise_uscc(custodian ? s.custodian : s.seen_by);
+      a.set_code(s.code);
+      a.set_detail(absl::StrCat(s.kind, ": scanned by ", s.seen_by, ", custodian ", s.custodian,
+                                ", ", s.status));
+    }
+    return read;
+  }
+
+  absl::StatusOr<SourceRead> ReadControlledLosses(uint32_t page_size) {
+    SourceRead read;
+    size_t examined = 0;
+    absl::Status failed = absl::OkStatus();
+    CL_RETURN_IF_ERROR(ledger::ScanControlledLosses(
+        state_, request_.after_log_index(), [&](const ledger::ControlledLoss& loss) {
+          if (!read.found.empty() && read.found.back().log_index() != loss.log_index &&
+              (read.found.size() >= page_size || examined >= kExaminedPerSource)) {
+            read.exhausted = false;
+            read.last_examined = read.found.back().log_index();
+            return false;
+          }
+          ++examined;
+          absl::StatusOr<bool> covered = Covers(loss.custodian);
+          if (!covered.ok()) {
+            failed = covered.status();
+            return false;
+          }
+          if (*covered) {
+            v1::Anomaly& a = read.found.emplace_back();
+            a.set_kind(v1::CONTROLLED_GOODS_LOST);
+            a.set_log_index(loss.log_index);
+            a.set_enterprise_uscc(loss.custodian);
+            a.set_code(loss.code);
+            a.set_detail(absl::StrCat("reported lost or stolen by ", loss.custodian));
+          }
+          return true;
+        }));
+    CL_RETURN_IF_ERROR(failed);
+    return read;
+  }
+
+  const storage::StateReader& state_;
+  const v1::Actor& reader_;
+  const v1::ListAnomaliesRequest& request_;
+  AuditScope scope_;
+  bool controlled_only_ = false;
+  bool full_reasons_ = false;
+};
+
+}  // namespace
+
+absl::StatusOr<v1::Anomalies> ListAnomalies(const storage::StateReader& state,
+                                            const v1::Actor& reader,
+                                            const v1::ListAnomaliesRequest& request) {
+  if (request.page_size() > kMaxAnomalyPageSize) {
+    return absl::InvalidArgumentError(absl::StrCat("page_size: at most ", kMaxAnomalyPageSize));
+  }
+  for (int kind : request.kinds()) {
+    if (kind == v1::ANOMALY_KIND_UNSPECIFIED || !v1::AnomalyKind_IsValid(kind)) {
+      return absl::InvalidArgumentError("kinds: REFUSED_REQUEST, CLONE_SIGNAL or CONTROLLED_GOODS_LOST");
+    }
+  }
+  // The place, as the audit reads it; no goods (every product).
+  absl::StatusOr<AuditScope> scope = AuditScope::Resolve(
+      state, reader, GoodsSelector{},
+      PlaceSelector{request.enterprise_uscc(), request.region_prefix(), request.park_id()});
+  if (!scope.ok()) return scope.status();
+  Lister lister(state, reader, request, *std::move(scope));
+  return lister.Run(request.page_size() == 0 ? kDefaultAnomalyPageSize : request.page_size());
+}
+
+}  // namespace chemledger::audit

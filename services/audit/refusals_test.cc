@@ -1,0 +1,205 @@
+// Refused requests recorded in the log (refusals.h, refusal_recorder.h) and
+// the anomaly list over them (anomalies.h), on a real journal and store.
+
+#include "services/audit/anomalies.h"
+#include "services/audit/refusal_recorder.h"
+#include "services/audit/refusals.h"
+
+#include <memory>
+
+#include "gtest/gtest.h"
+#include "services/ledger/lifecycle_testing.h"
+
+namespace chemledger::audit {
+namespace {
+
+using ledger::lifecycle_testing::kCarrier;
+using ledger::lifecycle_testing::kProducer;
+using ledger::lifecycle_testing::kUser;
+using ledger::lifecycle_testing::kWarehouse;
+
+class RefusalsTest : public ledger::lifecycle_testing::LifecycleFixture {
+ protected:
+  void SetUp() override {
+    LifecycleFixture::SetUp();
+    recorder_ = std::make_unique<RefusalRecorder>(&t_->client());
+    recording_ = std::make_unique<ledger::Ledger>(&t_->client(), recorder_.get());
+  }
+  void TearDown() override {
+    recording_.reset();
+    recorder_.reset();
+  }
+  v1::Actor ActorOf(const crypto::SigningKey& key) {
+    absl::StatusOr<std::optional<state::ActorRecord>> a =
+        registry::FindActor(*t_->snapshot(), key.key_id());
+    EXPECT_TRUE(a.ok() && a->has_value());
+    return a.ok() && a->has_value() ? (*a)->actor() : v1::Actor();
+  }
+  // Appends through the recording ledger; returns the refusal.
+  absl::Status Attempt(const crypto::SigningKey& key, const v1::Event& e) {
+    absl::StatusOr<ledger::EventReceipt> r = recording_->Append(Signed(key, e));
+    return r.ok() ? absl::OkStatus() : r.status();
+  }
+  std::vector<v1::Anomaly> Anomalies(const v1::Actor& reader, v1::ListAnomaliesRequest r = {}) {
+    std::vector<v1::Anomaly> out;
+    for (int pages = 0; pages < 1000; ++pages) {
+      absl::StatusOr<v1::Anomalies> page = ListAnomalies(*t_->snapshot(), reader, r);
+      EXPECT_TRUE(page.ok()) << page.status();
+      if (!page.ok()) break;
+      for (const v1::Anomaly& a : page->anomalies()) out.push_back(a);
+      if (page->next_after_log_index() == 0) break;
+      r.set_after_log_index(page->next_after_log_index());
+    }
+    return out;
+  }
+
+  std::unique_ptr<RefusalRecorder> recorder_;
+  std::unique_ptr<ledger::Ledger> recording_;
+};
+
+TEST_F(RefusalsTest, ARefusedEventIsRecordedWithWhoWhatWhy) {
+  Commission({1});
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
+  use.set_quantity_milli(99000000);  // more than the 25 kg it holds
+  const absl::Status refused = Attempt(producer_, use);
+  ASSERT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  recorder_->Flush();
+  EXPECT_EQ(recorder_->counters().recorded, 1u);
+
+  const std::vector<v1::Anomaly> listed = Anomalies(ActorOf(regulator_));
+  ASSERT_EQ(listed.size(), 1u);
+  const v1::Anomaly& a = listed[0];
+  EXPECT_EQ(a.kind(), v1::REFUSED_REQUEST);
+  EXPECT_EQ(a.refusal_kind(), v1::OVER_CONSUMPTION);
+  EXPECT_EQ(a.enterprise_uscc(), kProducer);
+  EXPECT_EQ(a.signer_key_id(), producer_.key_id().ToString());
+  EXPECT_EQ(a.refusal_code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_NE(a.detail().find("is more than the"), std::string::npos) << a.detail();
+  // The entry holds the request exactly as it was signed.
+  v1::LogEntry entry;
+  ASSERT_TRUE(entry.ParseFromString(*t_->snapshot()->Entry(a.log_index())));
+  v1::RefusedRequest recorded;
+  ASSERT_TRUE(recorded.ParseFromString(entry.envelope().payload()));
+  EXPECT_EQ(recorded.request().SerializeAsString(), Signed(producer_, use).SerializeAsString());
+
+  // The same request again is the same entry; the state rebuilds from the log.
+  ASSERT_FALSE(Attempt(producer_, use).ok());
+  recorder_->Flush();
+  EXPECT_EQ(Anomalies(ActorOf(regulator_)).size(), 1u);
+  ExpectCheckPasses();
+}
+
+TEST_F(RefusalsTest, EachKindOfRuleIsNamed) {
+  Commission({1, 2});
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
+  use.set_quantity_milli(25000);
+  Ok(producer_, use);  // used up
+  v1::Event again = Event(v1::CONSUMING, kProducer, {Code(1)});
+  again.set_quantity_milli(1);
+  ASSERT_FALSE(Attempt(producer_, again).ok());
+  SubmitWaybill("WB-R1", kProducer, kWarehouse, {Code(2)});
+  v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(2)});
+  ship.set_consignee_uscc(kWarehouse);
+  ship.set_waybill_id("WB-R1");
+  Ok(producer_, ship);
+  ASSERT_FALSE(Attempt(user_, Event(v1::RECEIVING, kUser, {Code(2)})).ok());
+  recorder_->Flush();
+  std::vector<v1::RefusalKind> kinds;
+  for (const v1::Anomaly& a : Anomalies(ActorOf(regulator_))) kinds.push_back(a.refusal_kind());
+  EXPECT_EQ(kinds, (std::vector<v1::RefusalKind>{v1::AFTER_TERMINAL_STATE, v1::WRONG_CONSIGNEE}));
+  // The user sees its own attempt, without the full reason; the producer
+  // sees its own.
+  const std::vector<v1::Anomaly> users = Anomalies(ActorOf(user_));
+  ASSERT_EQ(users.size(), 1u);
+  EXPECT_EQ(users[0].refusal_kind(), v1::WRONG_CONSIGNEE);
+  EXPECT_TRUE(users[0].detail().empty());
+  EXPECT_EQ(Anomalies(ActorOf(producer_)).size(), 1u);
+  EXPECT_TRUE(Anomalies(ActorOf(warehouse_)).empty());
+}
+
+TEST_F(RefusalsTest, ARevokedKeysAttemptIsRecordedButAForgeryIsNot) {
+  Commission({1});
+  v1::RegistryRequest revoke;
+  revoke.set_request_id("revoke-user");
+  revoke.mutable_revoke_key()->set_key_id(user_.key_id().ToString());
+  revoke.mutable_revoke_key()->set_reason("lost phone");
+  absl::StatusOr<v1::SignedEnvelope> env =
+      envelope::Sign(api::kRegistryContext, revoke.SerializeAsString(), admin_);
+  ASSERT_TRUE(env.ok());
+  const v1::SignedEnvelope* one[] = {&*env};
+  ASSERT_TRUE(registry::SubmitSigned(t_->client(), one, api::kRegistryContext)[0].ok());
+  ASSERT_FALSE(Attempt(user_, Event(v1::OBSERVING, kUser, {Code(1)})).ok());
+  // A request naming the producer's key with a signature that is not its.
+  v1::SignedEnvelope forged = Signed(producer_, Event(v1::STORING, kProducer, {Code(1)}));
+  forged.mutable_payload()->append("x");
+  recorder_->Refused(forged, absl::FailedPreconditionError("made up"));
+  recorder_->Flush();
+  const RefusalRecorder::Counters c = recorder_->counters();
+  EXPECT_EQ(c.recorded, 1u);
+  EXPECT_EQ(c.unverified, 1u);
+  const std::vector<v1::Anomaly> listed = Anomalies(ActorOf(regulator_));
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].refusal_kind(), v1::REVOKED_KEY);
+  EXPECT_EQ(listed[0].signer_key_id(), user_.key_id().ToString());
+}
+
+TEST_F(RefusalsTest, OneKeyCannotFloodTheLog) {
+  Commission({1});
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
+  for (int i = 0; i < 30; ++i) {
+    use.set_event_id(absl::StrCat("flood-", i));
+    use.set_quantity_milli(99000000 + i);
+    ASSERT_FALSE(Attempt(producer_, use).ok());
+  }
+  recorder_->Flush();
+  const RefusalRecorder::Counters c = recorder_->counters();
+  EXPECT_EQ(c.recorded, static_cast<uint64_t>(kRefusalBurstPerKey));
+  EXPECT_EQ(c.rate_limited, 30 - static_cast<uint64_t>(kRefusalBurstPerKey));
+  // Paged, a few at a time, nothing lost or repeated.
+  v1::ListAnomaliesRequest small;
+  small.set_page_size(3);
+  EXPECT_EQ(Anomalies(ActorOf(regulator_), small).size(), static_cast<size_t>(kRefusalBurstPerKey));
+}
+
+TEST_F(RefusalsTest, CloneSignalsAndControlledLosses) {
+  // A 剧毒 product of the producer's, lost.
+  v1::Product cyanide = registry::testing::ExampleMethanol(kProducer, "NACN");
+  cyanide.set_name_zh("氰化钠");
+  cyanide.clear_control_flags();
+  for (const char* flag : {"剧毒", "重点监管", "高危"}) cyanide.add_control_flags(flag);
+  cyanide.set_cas("143-33-9");
+  cyanide.set_un_number("1689");
+  cyanide.set_hazard_class("6.1");
+  cyanide.set_packing_group("I");
+  cyanide.set_catalogue_number(1688);
+  absl::Status registered = t_->RegisterProduct(admin_, cyanide);
+  ASSERT_TRUE(registered.ok()) << registered;
+  absl::StatusOr<label::Issuance> issued =
+      t_->IssueBatch(producer_, kProducer, "NACN", "T1", 1, "50", "KGM");
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  const std::string toxic = absl::StrCat(kProducer, ".NACN.T1.1");
+  Ok(producer_, Event(v1::COMMISSIONING, kProducer, {toxic}));
+  v1::Event loss = Event(v1::LOSS_REPORT, kProducer, {toxic});
+  loss.set_reason("missing at stock-take");
+  Ok(producer_, loss);
+  // Methanol used up, then scanned by the warehouse: a clone signal.
+  Commission({1});
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
+  use.set_quantity_milli(25000);
+  Ok(producer_, use);
+  Ok(warehouse_, Event(v1::OBSERVING, kWarehouse, {Code(1)}));
+
+  const std::vector<v1::Anomaly> listed = Anomalies(ActorOf(regulator_));
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].kind(), v1::CONTROLLED_GOODS_LOST);
+  EXPECT_EQ(listed[0].code(), toxic);
+  EXPECT_EQ(listed[1].kind(), v1::CLONE_SIGNAL);
+  EXPECT_EQ(listed[1].code(), Code(1));
+  v1::ListAnomaliesRequest only_losses;
+  only_losses.add_kinds(v1::CONTROLLED_GOODS_LOST);
+  EXPECT_EQ(Anomalies(ActorOf(regulator_), only_losses).size(), 1u);
+  ExpectCheckPasses();
+}
+
+}  // namespace
+}  // namespace chemledger::audit
