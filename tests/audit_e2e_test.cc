@@ -224,6 +224,47 @@ TEST_F(AuditE2eTest, QueriesFindEventsPageByPage) {
   EXPECT_NE(out.find("--waybill: CARRIER/NUMBER"), std::string::npos) << out;
 }
 
+// A refused attempt is recorded in the log after the answer, and listed.
+TEST_F(AuditE2eTest, AnomaliesListARefusedAttempt) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Issued issued = Issue(IssueRequest("ANOM", 1, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  const std::string code = issued.labels[0].code();
+  ASSERT_NO_FATAL_FAILURE(Append(v1::COMMISSIONING, code, 1));
+  v1::Event use;
+  use.set_event_id("too-much");
+  use.set_step(v1::CONSUMING);
+  use.add_codes(code);
+  use.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  use.set_event_time_offset_minutes(480);
+  use.mutable_location()->set_enterprise_uscc(kAcme);
+  use.mutable_location()->set_site("warehouse 1");
+  use.set_quantity_milli(26000);  // 25 kg in the drum
+  const grpc::Status refused = AppendEvent(*acme_operator_, use);
+  ASSERT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(crypto::SaveSigningKey(*regulator_, dir_ + "/regulator.key", {}).ok());
+  std::string out;
+  int status = 0;
+  for (int tries = 0; tries < 50; ++tries) {  // recorded after the answer
+    std::tie(status, out) = Chemaudit(
+        absl::StrCat("anomalies ", Server(), " --key ", dir_, "/regulator.key"));
+    if (out.find("OVER_CONSUMPTION") != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("REFUSED_REQUEST"), std::string::npos) << out;
+  EXPECT_NE(out.find("OVER_CONSUMPTION"), std::string::npos) << out;
+  EXPECT_NE(out.find("26000 is more than the 25000"), std::string::npos) << out;
+  std::tie(status, out) = Chemaudit(absl::StrCat("anomalies ", Server(), " --key ", dir_,
+                                                 "/regulator.key --kind CLONE_SIGNAL"));
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_EQ(out.find("OVER_CONSUMPTION"), std::string::npos) << out;
+  std::tie(status, out) = Chemaudit(absl::StrCat("anomalies ", Server(), " --key ", dir_,
+                                                 "/regulator.key --kind NOTHING"));
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("--kind: REFUSED_REQUEST, CLONE_SIGNAL"), std::string::npos) << out;
+}
+
 // A regulator reads, and holds goods, within its jurisdiction only: 福建
 // (region 35) oversees Acme (region 350100), 北京 (region 11) does not; a
 // national regulator oversees both.

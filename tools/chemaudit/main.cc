@@ -13,6 +13,8 @@
 //                       [--carriers-csv F]
 //   chemaudit query --server HOST:PORT [--tls-ca F] --key FILE [goods] [place] [--site S]
 //                   [--step STEP] [--waybill C/N] [--from DAY] [--to DAY] [--csv | --json]
+//   chemaudit anomalies --server HOST:PORT [--tls-ca F] --key FILE [--kind K,...] [place]
+//                       [--after LOG_INDEX] [--json]
 //
 // `verify` works entirely offline: it needs the bundle, the log's note
 // verifier key (pinned: from `chemledgerd init`, DIR/note.vkey) and, to show
@@ -30,6 +32,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/util/json_util.h"
 #include "absl/strings/strip.h"
 #include "api/wire.h"
 #include "chemledger/v1/audit_service.pb.h"
@@ -97,7 +101,13 @@ constexpr char kUsage[] =
     "      events (AuditService.QueryEvents) in time order, every page read at the\n"
     "      snapshot of the first: a table, CSV, or JSON lines (one EventRecord\n"
     "      each); regulators read their jurisdiction, an enterprise's actors the\n"
-    "      events their enterprise recorded; progress on stderr with --out\n\n"
+    "      events their enterprise recorded; progress on stderr with --out\n"
+    "  anomalies --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
+    "            [--kind K[,K...]] [--enterprise USCC | --region PREFIX | --park ID]\n"
+    "            [--after LOG_INDEX] [--json]\n"
+    "      the anomaly list (AuditService.ListAnomalies) in log order: refused\n"
+    "      requests recorded in the log (with the rule), clone signals, losses of\n"
+    "      controlled goods; --after the last one seen lists only newer ones\n\n"
     "VKEY: the note verifier key (\"<origin>+<hash>+<key>\") or a file holding it\n"
     "(chemledgerd init writes DIR/note.vkey).\n";
 
@@ -649,6 +659,76 @@ int Query(const std::vector<std::string>& argv) {
   return 0;
 }
 
+int Anomalies(const std::vector<std::string>& argv) {
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(
+      argv, {{"server", "tls-ca", "key", "passphrase-file", "kind", "enterprise", "region",
+              "park", "after"},
+             {"json"}});
+  if (!args.ok()) return Fail("anomalies", args.status());
+  if (args->help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  v1::ListAnomaliesRequest request;
+  if (args->Has("kind")) {
+    for (absl::string_view name : absl::StrSplit(args->Get("kind"), ',')) {
+      v1::AnomalyKind kind;
+      if (!v1::AnomalyKind_Parse(absl::AsciiStrToUpper(name), &kind) ||
+          kind == v1::ANOMALY_KIND_UNSPECIFIED) {
+        return Fail("anomalies", absl::InvalidArgumentError(
+                                     "--kind: REFUSED_REQUEST, CLONE_SIGNAL or "
+                                     "CONTROLLED_GOODS_LOST (several separated by commas)"));
+      }
+      request.add_kinds(kind);
+    }
+  }
+  request.set_enterprise_uscc(args->Get("enterprise"));
+  request.set_region_prefix(args->Get("region"));
+  request.set_park_id(args->Get("park"));
+  absl::StatusOr<uint64_t> after = args->Uint("after", 0);
+  if (!after.ok()) return Fail("anomalies", after.status());
+  request.set_after_log_index(*after);
+  request.set_page_size(1000);
+  absl::StatusOr<chemctl::ReadSession> session = chemctl::ReadSession::Open(*args);
+  if (!session.ok()) return Fail("anomalies", session.status());
+  const bool json = args->Bool("json");
+  if (!json) {
+    std::cout << absl::StrFormat("%10s %-21s %-18s %-31s %s\n", "LOG#", "KIND", "ENTERPRISE",
+                                 "CODE / RULE", "DETAIL");
+  }
+  uint64_t listed = 0, last = *after, log_size = 0;
+  for (;;) {
+    v1::Anomalies page;
+    if (absl::Status s = session->Call(api::kListAnomaliesMethod, request, &page); !s.ok()) {
+      return Fail("anomalies", s);
+    }
+    log_size = page.log_size();
+    for (const v1::Anomaly& a : page.anomalies()) {
+      ++listed;
+      last = a.log_index();
+      if (json) {
+        std::string line;
+        google::protobuf::util::JsonPrintOptions options;
+        options.preserve_proto_field_names = true;
+        (void)google::protobuf::util::MessageToJsonString(a, &line, options);
+        std::cout << line << "\n";
+        continue;
+      }
+      const std::string what = a.kind() == v1::REFUSED_REQUEST
+                                   ? v1::RefusalKind_Name(a.refusal_kind())
+                                   : a.code();
+      std::cout << absl::StrFormat("%10d %-21s %-18s %-31s %s\n", a.log_index(),
+                                   v1::AnomalyKind_Name(a.kind()), a.enterprise_uscc(), what,
+                                   a.detail());
+    }
+    if (page.next_after_log_index() == 0) break;
+    request.set_after_log_index(page.next_after_log_index());
+  }
+  std::cerr << "chemaudit anomalies: " << listed << " listed at log size " << log_size
+            << "; to see only newer ones next time: --after " << last << "\n";
+  return 0;
+}
+
 }  // namespace
 }  // namespace chemledger::chemaudit
 
@@ -668,6 +748,7 @@ int main(int argc, char** argv) {
   if (command == "watch") return chemledger::chemaudit::Watch(args);
   if (command == "reconcile") return chemledger::chemaudit::Reconcile(args);
   if (command == "query") return chemledger::chemaudit::Query(args);
+  if (command == "anomalies") return chemledger::chemaudit::Anomalies(args);
   std::cerr << "chemaudit: unknown command '" << command << "'\n" << chemledger::chemaudit::kUsage;
   return 2;
 }
