@@ -158,7 +158,7 @@ class Journal {
   //   8: quantity flows by enterprise and by product ("l/flow/", "l/pflow/");
   //      the event index ("l/ev/", "l/evt/", "l/pev/", "l/wev/"); losses of
   //      controlled goods ("l/closs/"); recorded refusals ("x/refusal/",
-  //      "x/refusal-by/").
+  //      "x/refusal-by/"); shipments due by planned arrival ("w/due/").
   static constexpr int kStateFormat = 8;
   static constexpr absl::string_view kStateFormatKey = "j/state-format";
 

@@ -16,6 +16,7 @@
 #include "services/ledger/event_index.h"
 #include "services/registry/oversight.h"
 #include "services/registry/registry_state.h"
+#include "services/waybill/waybill_state.h"
 
 namespace chemledger::audit {
 namespace {
@@ -37,7 +38,7 @@ class Lister {
          const v1::ListAnomaliesRequest& request, AuditScope scope)
       : state_(state), reader_(reader), request_(request), scope_(std::move(scope)) {}
 
-  absl::StatusOr<v1::Anomalies> Run(uint32_t page_size) {
+  absl::StatusOr<v1::Anomalies> Run(uint32_t page_size, absl::Time now) {
     const registry::Reads packages = registry::DepartmentReads(reader_, registry::RecordKind::kPackages);
     const bool enterprise_actor = registry::IsEnterpriseRole(reader_.role());
     controlled_only_ = !enterprise_actor && packages == registry::Reads::kControlledGoods;
@@ -70,6 +71,9 @@ class Lister {
     });
     v1::Anomalies out;
     out.set_log_size(state_.size());
+    if (Wants(v1::OVERDUE_SHIPMENT)) {
+      CL_RETURN_IF_ERROR(AddOverdue(now, &out));
+    }
     size_t i = 0;
     for (; i < all.size() && static_cast<uint32_t>(out.anomalies_size()) < page_size; ++i) {
       if (frontier && all[i].log_index() > *frontier) break;
@@ -145,6 +149,42 @@ class Lister {
         }));
     CL_RETURN_IF_ERROR(failed);
     return read;
+  }
+
+  absl::Status AddOverdue(absl::Time now, v1::Anomalies* out) {
+    const uint32_t grace = request_.grace_minutes() == 0 ? 120 : request_.grace_minutes();
+    CL_ASSIGN_OR_RETURN(std::vector<waybill::WaybillState> due,
+                        waybill::ShipmentsDueBefore(state_, now - absl::Minutes(grace), 1000));
+    for (const waybill::WaybillState& w : due) {
+      std::vector<std::string> missing;
+      for (const std::string& code : w.shipped) {
+        if (!w.received.count(code)) missing.push_back(code);
+      }
+      if (missing.empty()) continue;
+      const v1::Waybill& b = w.waybill;
+      std::string whose;
+      for (const std::string* party :
+           {&b.consignor().uscc(), &b.consignee().uscc(), &b.carrier_uscc()}) {
+        CL_ASSIGN_OR_RETURN(bool covered, Covers(*party));
+        if (covered) {
+          whose = *party;
+          break;
+        }
+      }
+      if (whose.empty()) continue;
+      v1::Anomaly* a = out->add_overdue_shipments();
+      a->set_kind(v1::OVERDUE_SHIPMENT);
+      a->set_log_index(w.log_index);
+      a->set_enterprise_uscc(whose);
+      a->set_waybill(waybill::WaybillRef(b.carrier_uscc(), b.waybill_number()));
+      *a->mutable_planned_arrival() = b.planned_arrival();
+      a->set_code(missing.front());
+      a->set_detail(absl::StrCat(missing.size(), " of ", w.shipped.size(),
+                                 " shipped codes not received; from ", b.consignor().uscc(),
+                                 " to ", b.consignee().uscc(), ", carried by ",
+                                 b.carrier_uscc()));
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::string> ReasonOf(uint64_t index) {
@@ -234,13 +274,18 @@ class Lister {
 
 absl::StatusOr<v1::Anomalies> ListAnomalies(const storage::StateReader& state,
                                             const v1::Actor& reader,
-                                            const v1::ListAnomaliesRequest& request) {
+                                            const v1::ListAnomaliesRequest& request,
+                                            absl::Time now) {
+  if (request.grace_minutes() > 10080) {
+    return absl::InvalidArgumentError("grace_minutes: at most 10080 (a week)");
+  }
   if (request.page_size() > kMaxAnomalyPageSize) {
     return absl::InvalidArgumentError(absl::StrCat("page_size: at most ", kMaxAnomalyPageSize));
   }
   for (int kind : request.kinds()) {
     if (kind == v1::ANOMALY_KIND_UNSPECIFIED || !v1::AnomalyKind_IsValid(kind)) {
-      return absl::InvalidArgumentError("kinds: REFUSED_REQUEST, CLONE_SIGNAL or CONTROLLED_GOODS_LOST");
+      return absl::InvalidArgumentError(
+          "kinds: REFUSED_REQUEST, CLONE_SIGNAL, CONTROLLED_GOODS_LOST or OVERDUE_SHIPMENT");
     }
   }
   // The place, as the audit reads it; no goods (every product).
@@ -249,7 +294,8 @@ absl::StatusOr<v1::Anomalies> ListAnomalies(const storage::StateReader& state,
       PlaceSelector{request.enterprise_uscc(), request.region_prefix(), request.park_id()});
   if (!scope.ok()) return scope.status();
   Lister lister(state, reader, request, *std::move(scope));
-  return lister.Run(request.page_size() == 0 ? kDefaultAnomalyPageSize : request.page_size());
+  return lister.Run(request.page_size() == 0 ? kDefaultAnomalyPageSize : request.page_size(),
+                    now);
 }
 
 }  // namespace chemledger::audit

@@ -9,7 +9,12 @@
 //   - CLONE_SIGNAL: a signed scan its package's history cannot explain
 //     (ledger::ListScanSignals);
 //   - CONTROLLED_GOODS_LOST: a 剧毒, 易制爆 or 易制毒 package reported lost
-//     or stolen (ledger::ScanControlledLosses).
+//     or stolen (ledger::ScanControlledLosses);
+// and, as of `now`, not in log order but with every page:
+//   - OVERDUE_SHIPMENT: goods shipped on a waybill that are not all received
+//     by its planned arrival plus the grace period
+//     (waybill::ShipmentsDueBefore); an enterprise's if it is the waybill's
+//     consignor, consignee or carrier.
 //
 // Who reads what: platform administrators everything; a regulator, within
 // its jurisdiction (the anomaly's enterprise: the refused signer's, the
@@ -25,6 +30,7 @@
 #define CHEMLEDGER_SERVICES_AUDIT_ANOMALIES_H_
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "chemledger/v1/audit_service.pb.h"
 #include "chemledger/v1/registry.pb.h"
 #include "storage/store.h"
@@ -40,7 +46,8 @@ inline constexpr uint32_t kDefaultAnomalyPageSize = 100;
 // place outside its scope.
 absl::StatusOr<v1::Anomalies> ListAnomalies(const storage::StateReader& state,
                                             const v1::Actor& reader,
-                                            const v1::ListAnomaliesRequest& request);
+                                            const v1::ListAnomaliesRequest& request,
+                                            absl::Time now);
 
 }  // namespace chemledger::audit
 

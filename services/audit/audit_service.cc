@@ -156,7 +156,8 @@ grpc::Status AuditServiceImpl::ServeListAnomalies(grpc::ServerContextBase* conte
       reads_->Authenticate(*snapshot, *context, api::kListAnomaliesMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   TellLogSize(context, snapshot->size());
-  absl::StatusOr<v1::Anomalies> anomalies = audit::ListAnomalies(*snapshot, *reader, *request);
+  absl::StatusOr<v1::Anomalies> anomalies =
+      audit::ListAnomalies(*snapshot, *reader, *request, clock_());
   if (!anomalies.ok()) return ToGrpcStatus(anomalies.status());
   *response = *std::move(anomalies);
   return grpc::Status::OK;

@@ -10,6 +10,9 @@
 #ifndef CHEMLEDGER_SERVICES_AUDIT_AUDIT_SERVICE_H_
 #define CHEMLEDGER_SERVICES_AUDIT_AUDIT_SERVICE_H_
 
+#include <functional>
+
+#include "absl/time/clock.h"
 #include "chemledger/v1/audit_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
 #include "journal/ledger_client.h"
@@ -25,10 +28,15 @@ using AuditServiceBase = v1::AuditService::WithRawCallbackMethod_GetHistoryBundl
 
 class AuditServiceImpl final : public AuditServiceBase {
  public:
-  // `checkpoint_signer` signs the bundles' checkpoints (the log's key).
+  // `checkpoint_signer` signs the bundles' checkpoints (the log's key);
+  // `clock` says when "now" is for overdue shipments (empty: the real
+  // clock; a test deployment's may be a test clock).
   AuditServiceImpl(journal::LedgerClient* ledger, const crypto::NoteSigner* checkpoint_signer,
-                   registry::ReadAuthenticator* reads)
-      : ledger_(ledger), signer_(checkpoint_signer), reads_(reads) {}
+                   registry::ReadAuthenticator* reads, std::function<absl::Time()> clock = nullptr)
+      : ledger_(ledger),
+        signer_(checkpoint_signer),
+        reads_(reads),
+        clock_(clock ? std::move(clock) : [] { return absl::Now(); }) {}
 
   grpc::ServerUnaryReactor* GetHistoryBundle(grpc::CallbackServerContext* context,
                                              const grpc::ByteBuffer* request,
@@ -59,6 +67,7 @@ class AuditServiceImpl final : public AuditServiceBase {
   journal::LedgerClient* const ledger_;
   const crypto::NoteSigner* const signer_;
   registry::ReadAuthenticator* const reads_;
+  const std::function<absl::Time()> clock_;
   // Runs the handlers (raw_unary.h): a long history is many proofs.
   CallExecutor executor_{2, 64, "audit"};
 };

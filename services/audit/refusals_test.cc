@@ -43,7 +43,7 @@ class RefusalsTest : public ledger::lifecycle_testing::LifecycleFixture {
   std::vector<v1::Anomaly> Anomalies(const v1::Actor& reader, v1::ListAnomaliesRequest r = {}) {
     std::vector<v1::Anomaly> out;
     for (int pages = 0; pages < 1000; ++pages) {
-      absl::StatusOr<v1::Anomalies> page = ListAnomalies(*t_->snapshot(), reader, r);
+      absl::StatusOr<v1::Anomalies> page = ListAnomalies(*t_->snapshot(), reader, r, absl::Now());
       EXPECT_TRUE(page.ok()) << page.status();
       if (!page.ok()) break;
       for (const v1::Anomaly& a : page->anomalies()) out.push_back(a);
@@ -198,6 +198,45 @@ TEST_F(RefusalsTest, CloneSignalsAndControlledLosses) {
   v1::ListAnomaliesRequest only_losses;
   only_losses.add_kinds(v1::CONTROLLED_GOODS_LOST);
   EXPECT_EQ(Anomalies(ActorOf(regulator_), only_losses).size(), 1u);
+  ExpectCheckPasses();
+}
+
+TEST_F(RefusalsTest, AShipmentNotReceivedByItsPlannedArrivalIsOverdue) {
+  Commission({1, 2});
+  SubmitWaybill("WB-LATE", kProducer, kWarehouse, {Code(1)});
+  v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(1)});
+  ship.set_consignee_uscc(kWarehouse);
+  ship.set_waybill_id("WB-LATE");
+  Ok(producer_, ship);
+  std::optional<waybill::WaybillState> w = FindWaybill("WB-LATE");
+  ASSERT_TRUE(w.has_value());
+  ASSERT_TRUE(w->waybill.has_planned_arrival());
+  const absl::Time planned = absl::FromUnixSeconds(w->waybill.planned_arrival().seconds());
+  const v1::Actor regulator = ActorOf(regulator_);
+  auto overdue_at = [&](absl::Time now, uint32_t grace_minutes = 0) {
+    v1::ListAnomaliesRequest r;
+    r.set_grace_minutes(grace_minutes);
+    absl::StatusOr<v1::Anomalies> a = ListAnomalies(*t_->snapshot(), regulator, r, now);
+    EXPECT_TRUE(a.ok()) << a.status();
+    return a.ok() ? a->overdue_shipments_size() : -1;
+  };
+  EXPECT_EQ(overdue_at(planned + absl::Minutes(119)), 0);
+  EXPECT_EQ(overdue_at(planned + absl::Minutes(121)), 1);
+  EXPECT_EQ(overdue_at(planned + absl::Minutes(121), 180), 0);
+  absl::StatusOr<v1::Anomalies> listed =
+      ListAnomalies(*t_->snapshot(), regulator, v1::ListAnomaliesRequest(), planned + absl::Hours(3));
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->overdue_shipments_size(), 1);
+  EXPECT_EQ(listed->overdue_shipments(0).waybill(), absl::StrCat(kCarrier, "/WB-LATE"));
+  EXPECT_EQ(listed->overdue_shipments(0).code(), Code(1));
+  // The warehouse sees it (the consignee); the user does not.
+  absl::StatusOr<v1::Anomalies> user = ListAnomalies(*t_->snapshot(), ActorOf(user_),
+                                                     v1::ListAnomaliesRequest(), planned + absl::Hours(3));
+  ASSERT_TRUE(user.ok());
+  EXPECT_EQ(user->overdue_shipments_size(), 0);
+  // Received: no longer due.
+  Ok(warehouse_, Event(v1::RECEIVING, kWarehouse, {Code(1)}));
+  EXPECT_EQ(overdue_at(planned + absl::Hours(3)), 0);
   ExpectCheckPasses();
 }
 

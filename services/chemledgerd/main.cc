@@ -377,7 +377,8 @@ absl::Status Serve(const cli::Args& args) {
                                            &reads);
   waybill::WaybillServiceImpl waybill_service(d.waybills(), d.ledger_client(), &reads);
   verify::VerifyServiceImpl verify_service(d.ledger_client(), &reads);
-  audit::AuditServiceImpl audit_service(d.ledger_client(), &d.note_signer(), &reads);
+  audit::AuditServiceImpl audit_service(d.ledger_client(), &d.note_signer(), &reads,
+                                        open_options.clock);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

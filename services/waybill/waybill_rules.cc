@@ -17,6 +17,23 @@
 namespace chemledger::waybill {
 namespace {
 
+// Writes waybill `ref` as `after` leaves it, with its place among the
+// shipments due (internal::DueKey), which follows its status, its shipped
+// codes and its planned arrival. `state` holds it as it was before this entry.
+absl::Status WriteWaybill(const storage::StateReader& state, const std::string& ref,
+                          const WaybillState& after, storage::StateWrites* changes) {
+  absl::StatusOr<std::optional<WaybillState>> before = FindWaybillByRef(state, ref);
+  if (!before.ok()) return before.status();
+  const std::string was = *before ? internal::DueKey(**before, ref) : std::string();
+  const std::string now = internal::DueKey(after, ref);
+  if (was != now) {
+    if (!was.empty()) changes->Delete(was);
+    if (!now.empty()) changes->Put(now, "");
+  }
+  changes->Put(internal::WaybillKey(ref), internal::ToRecord(after).SerializeAsString());
+  return absl::OkStatus();
+}
+
 absl::Status Precondition(absl::string_view field, absl::string_view rule) {
   return absl::FailedPreconditionError(absl::StrCat(field, ": ", rule));
 }
@@ -661,7 +678,7 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
     case v1::WaybillRequest::CHANGE_NOT_SET:
       return absl::InvalidArgumentError("request.change: no change given");
   }
-  changes->Put(internal::WaybillKey(ref), internal::ToRecord(next).SerializeAsString());
+  if (absl::Status s = WriteWaybill(state, ref, next, changes); !s.ok()) return s;
   if (!*existing) changes->Put(internal::NumberKey(number, next.waybill.carrier_uscc()), "");
   // The index by party, when the content changes (an amendment may name
   // another consignee).
@@ -741,7 +758,7 @@ absl::Status UndoNotes(const journal::EntryContext& entry, const storage::StateR
     }
   }
   for (const auto& [number, w] : changed) {
-    changes->Put(internal::WaybillKey(number), internal::ToRecord(w).SerializeAsString());
+    if (absl::Status s = WriteWaybill(state, number, w, changes); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -761,8 +778,8 @@ absl::Status NoteEvent(const journal::EntryContext& entry, const storage::StateR
     if (!w.ok()) return w.status();
     if (!*w) return absl::OkStatus();
     (*w)->shipped.insert(event.codes().begin(), event.codes().end());
-    changes->Put(internal::WaybillKey(WaybillRef((*w)->waybill.carrier_uscc(), event.waybill_id())),
-                 internal::ToRecord(**w).SerializeAsString());
+    return WriteWaybill(state, WaybillRef((*w)->waybill.carrier_uscc(), event.waybill_id()), **w,
+                        changes);
   } else if (event.step() == v1::RECEIVING) {
     std::map<std::string, WaybillState> changed;
     for (const std::string& code : event.codes()) {
@@ -787,7 +804,7 @@ absl::Status NoteEvent(const journal::EntryContext& entry, const storage::StateR
       }
     }
     for (const auto& [number, w] : changed) {
-      changes->Put(internal::WaybillKey(number), internal::ToRecord(w).SerializeAsString());
+      if (absl::Status s = WriteWaybill(state, number, w, changes); !s.ok()) return s;
     }
   } else if (event.step() == v1::ERROR_DECLARATION) {
     return UndoNotes(entry, state, event, changes);

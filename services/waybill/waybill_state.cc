@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "api/china_time.h"
+#include "services/ledger/time_key.h"
 
 namespace chemledger::waybill {
 namespace internal {
@@ -18,6 +19,7 @@ namespace internal {
 //   w/auth/<consignor>/<carrier>  state::CarrierAuthorizationRecord
 //   w/chg/<ref>/<log index, 20 digits>  "": a change to the waybill
 //   w/inpark/<park id>/<ref>  state::InParkRecord: the vehicle is inside the park
+//   w/due/<planned arrival>/<ref>  "": goods shipped on it, not closed or cancelled
 std::string WaybillKey(absl::string_view ref) { return absl::StrCat("w/bill/", ref); }
 std::string NumberPrefix(absl::string_view number) { return absl::StrCat("w/num/", number, "/"); }
 std::string NumberKey(absl::string_view number, absl::string_view carrier) {
@@ -38,6 +40,16 @@ std::string InParkPrefix(absl::string_view park_id) {
 }
 std::string InParkKey(absl::string_view park_id, absl::string_view ref) {
   return absl::StrCat(InParkPrefix(park_id), ref);
+}
+
+std::string DueKey(const WaybillState& s, absl::string_view ref) {
+  if (s.shipped.empty() || s.status == v1::CLOSED || s.status == v1::CANCELLED ||
+      !s.waybill.has_planned_arrival()) {
+    return "";
+  }
+  const int64_t micros = s.waybill.planned_arrival().seconds() * 1000000 +
+                         s.waybill.planned_arrival().nanos() / 1000;
+  return absl::StrCat("w/due/", ledger::TimeKey(micros), "/", ref);
 }
 
 std::string PartyPrefix(absl::string_view party) { return absl::StrCat("w/party/", party, "/"); }
@@ -305,6 +317,29 @@ absl::StatusOr<std::vector<VehicleInPark>> VehiclesInPark(const storage::StateRe
                               });
   if (!s.ok()) return s;
   if (malformed) return absl::DataLossError("a vehicle-in-park record is malformed");
+  return out;
+}
+
+absl::StatusOr<std::vector<WaybillState>> ShipmentsDueBefore(const storage::StateReader& state,
+                                                             absl::Time before, size_t limit) {
+  std::vector<std::string> refs;
+  const std::string prefix = "w/due/";
+  absl::Status scanned = state.Scan(
+      prefix, absl::StrCat(prefix, ledger::TimeKey(before)),
+      [&](absl::string_view key, absl::string_view) {
+        if (refs.size() == limit) return false;
+        const absl::string_view rest = key.substr(prefix.size());
+        if (rest.size() > 17) refs.emplace_back(rest.substr(17));
+        return true;
+      });
+  if (!scanned.ok()) return scanned;
+  std::vector<WaybillState> out;
+  for (const std::string& ref : refs) {
+    absl::StatusOr<std::optional<WaybillState>> w = FindWaybillByRef(state, ref);
+    if (!w.ok()) return w.status();
+    if (!*w) return absl::DataLossError(absl::StrCat("due waybill ", ref, " is missing"));
+    out.push_back(**std::move(w));
+  }
   return out;
 }
 

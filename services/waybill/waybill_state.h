@@ -129,6 +129,15 @@ absl::StatusOr<std::vector<VehicleInPark>> VehiclesInPark(const storage::StateRe
 // Every code a waybill lists, line by line.
 std::vector<std::string> CodesOf(const v1::Waybill& w);
 
+// Shipments in progress by planned arrival: a waybill is listed while goods
+// have been shipped on it and it is neither closed (everything received)
+// nor cancelled, under its planned arrival time:
+//   w/due/<planned arrival, 16 hex µs, offset binary>/<ref>   ""
+// The waybills listed with a planned arrival before `before`, oldest first,
+// at most `limit` (the anomaly list's overdue shipments read it).
+absl::StatusOr<std::vector<WaybillState>> ShipmentsDueBefore(const storage::StateReader& state,
+                                                             absl::Time before, size_t limit);
+
 namespace internal {
 // For WaybillRules: the state keys and records.
 std::string WaybillKey(absl::string_view ref);
@@ -139,6 +148,9 @@ std::string AuthorizationKey(absl::string_view consignor, absl::string_view carr
 std::string ChangeKey(absl::string_view ref, uint64_t log_index);
 std::string PartyKey(absl::string_view party, absl::string_view ref);
 std::string InParkKey(absl::string_view park_id, absl::string_view ref);
+// The due key of waybill `ref` as `s` leaves it, or "" when it is not due
+// (ShipmentsDueBefore).
+std::string DueKey(const WaybillState& s, absl::string_view ref);
 state::WaybillRecord ToRecord(const WaybillState& s);
 WaybillState FromRecord(const state::WaybillRecord& r);
 }  // namespace internal

@@ -104,10 +104,12 @@ constexpr char kUsage[] =
     "      events their enterprise recorded; progress on stderr with --out\n"
     "  anomalies --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
     "            [--kind K[,K...]] [--enterprise USCC | --region PREFIX | --park ID]\n"
-    "            [--after LOG_INDEX] [--json]\n"
-    "      the anomaly list (AuditService.ListAnomalies) in log order: refused\n"
-    "      requests recorded in the log (with the rule), clone signals, losses of\n"
-    "      controlled goods; --after the last one seen lists only newer ones\n\n"
+    "            [--after LOG_INDEX] [--grace-minutes N] [--json]\n"
+    "      the anomaly list (AuditService.ListAnomalies): first the shipments\n"
+    "      overdue now (not received N minutes, default 120, after their planned\n"
+    "      arrival), then in log order refused requests recorded in the log (with\n"
+    "      the rule), clone signals and losses of controlled goods; --after the\n"
+    "      last one seen lists only newer ones\n\n"
     "VKEY: the note verifier key (\"<origin>+<hash>+<key>\") or a file holding it\n"
     "(chemledgerd init writes DIR/note.vkey).\n";
 
@@ -662,7 +664,7 @@ int Query(const std::vector<std::string>& argv) {
 int Anomalies(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"server", "tls-ca", "key", "passphrase-file", "kind", "enterprise", "region",
-              "park", "after"},
+              "park", "after", "grace-minutes"},
              {"json"}});
   if (!args.ok()) return Fail("anomalies", args.status());
   if (args->help()) {
@@ -676,8 +678,9 @@ int Anomalies(const std::vector<std::string>& argv) {
       if (!v1::AnomalyKind_Parse(absl::AsciiStrToUpper(name), &kind) ||
           kind == v1::ANOMALY_KIND_UNSPECIFIED) {
         return Fail("anomalies", absl::InvalidArgumentError(
-                                     "--kind: REFUSED_REQUEST, CLONE_SIGNAL or "
-                                     "CONTROLLED_GOODS_LOST (several separated by commas)"));
+                                     "--kind: REFUSED_REQUEST, CLONE_SIGNAL, "
+                                     "CONTROLLED_GOODS_LOST or OVERDUE_SHIPMENT (several "
+                                     "separated by commas)"));
       }
       request.add_kinds(kind);
     }
@@ -689,6 +692,9 @@ int Anomalies(const std::vector<std::string>& argv) {
   if (!after.ok()) return Fail("anomalies", after.status());
   request.set_after_log_index(*after);
   request.set_page_size(1000);
+  absl::StatusOr<uint64_t> grace = args->Uint("grace-minutes", 0);
+  if (!grace.ok()) return Fail("anomalies", grace.status());
+  request.set_grace_minutes(static_cast<uint32_t>(std::min<uint64_t>(*grace, 1u << 31)));
   absl::StatusOr<chemctl::ReadSession> session = chemctl::ReadSession::Open(*args);
   if (!session.ok()) return Fail("anomalies", session.status());
   const bool json = args->Bool("json");
@@ -697,15 +703,19 @@ int Anomalies(const std::vector<std::string>& argv) {
                                  "CODE / RULE", "DETAIL");
   }
   uint64_t listed = 0, last = *after, log_size = 0;
-  for (;;) {
+  for (bool first = true;; first = false) {
     v1::Anomalies page;
     if (absl::Status s = session->Call(api::kListAnomaliesMethod, request, &page); !s.ok()) {
       return Fail("anomalies", s);
     }
     log_size = page.log_size();
-    for (const v1::Anomaly& a : page.anomalies()) {
+    // The shipments overdue now come with every page: shown once.
+    std::vector<v1::Anomaly> shown(page.anomalies().begin(), page.anomalies().end());
+    if (first) shown.insert(shown.begin(), page.overdue_shipments().begin(),
+                            page.overdue_shipments().end());
+    for (const v1::Anomaly& a : shown) {
       ++listed;
-      last = a.log_index();
+      if (a.kind() != v1::OVERDUE_SHIPMENT) last = a.log_index();
       if (json) {
         std::string line;
         google::protobuf::util::JsonPrintOptions options;
@@ -714,9 +724,9 @@ int Anomalies(const std::vector<std::string>& argv) {
         std::cout << line << "\n";
         continue;
       }
-      const std::string what = a.kind() == v1::REFUSED_REQUEST
-                                   ? v1::RefusalKind_Name(a.refusal_kind())
-                                   : a.code();
+      const std::string what = a.kind() == v1::REFUSED_REQUEST    ? v1::RefusalKind_Name(a.refusal_kind())
+                               : a.kind() == v1::OVERDUE_SHIPMENT ? a.waybill()
+                                                                  : a.code();
       std::cout << absl::StrFormat("%10d %-21s %-18s %-31s %s\n", a.log_index(),
                                    v1::AnomalyKind_Name(a.kind()), a.enterprise_uscc(), what,
                                    a.detail());
