@@ -66,6 +66,25 @@ absl::StatusOr<RequestRecord> ParseRequestRecord(absl::string_view v) {
   return r;
 }
 
+}  // namespace
+
+absl::StatusOr<bool> AlreadyAccepted(const storage::StateReader& state,
+                                     const StateMachine& owner,
+                                     const v1::SignedEnvelope& envelope) {
+  absl::StatusOr<std::optional<RequestId>> id = owner.RequestKey(envelope);
+  if (!id.ok() || !*id) return false;
+  absl::StatusOr<std::string> key = ScopedRequestKey(owner, **id, envelope, state);
+  if (!key.ok()) return false;
+  absl::StatusOr<std::optional<std::string>> seen = state.Get(RequestStateKey(*key));
+  if (!seen.ok()) return seen.status();
+  if (!*seen) return false;
+  absl::StatusOr<RequestRecord> first = ParseRequestRecord(**seen);
+  if (!first.ok()) return first.status();
+  return first->payload_hash == crypto::Sha256(envelope.payload());
+}
+
+namespace {
+
 absl::Time RecordTime(const v1::LogEntry& entry) {
   return absl::FromUnixSeconds(entry.record_time().seconds()) +
          absl::Nanoseconds(entry.record_time().nanos());

@@ -85,6 +85,13 @@ struct Request {
   std::string proposal;
 };
 
+// Whether `envelope` (of a payload type `owner` owns) is a request the log
+// has already accepted: its request key is recorded with the same payload.
+// False for a request without a key, or whose key or scope cannot be told.
+absl::StatusOr<bool> AlreadyAccepted(const storage::StateReader& state,
+                                     const StateMachine& owner,
+                                     const v1::SignedEnvelope& envelope);
+
 // What Check found.
 struct CheckReport {
   uint64_t entries = 0;     // entries applied
@@ -155,11 +162,11 @@ class Journal {
   //      parks ("w/inpark/").
   //   7: what each site holds per hazard class ("l/load/") and the flags of
   //      sites over a registered capacity ("l/siteflag/", "l/siteflag-by/").
-  //   8: quantity flows by enterprise and by product ("l/flow/", "l/pflow/");
-  //      the event index ("l/ev/", "l/evt/", "l/pev/", "l/wev/"); losses of
+  //   8: quantity flows by enterprise and by product ("l/flow/", "l/pflow/").
+  //   9: the event index ("l/ev/", "l/evt/", "l/pev/", "l/wev/"); losses of
   //      controlled goods ("l/closs/"); recorded refusals ("x/refusal/",
   //      "x/refusal-by/"); shipments due by planned arrival ("w/due/").
-  static constexpr int kStateFormat = 8;
+  static constexpr int kStateFormat = 9;
   static constexpr absl::string_view kStateFormatKey = "j/state-format";
 
  private:

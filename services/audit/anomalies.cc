@@ -127,7 +127,10 @@ class Lister {
             a.set_kind(v1::REFUSED_REQUEST);
             a.set_log_index(r.log_index());
             a.set_enterprise_uscc(r.enterprise());
-            a.set_refusal_kind(static_cast<v1::RefusalKind>(r.kind()));
+            // What the signer was not told stays with the regulators.
+            a.set_refusal_kind(r.redacted() && !full_reasons_
+                                   ? v1::REFUSAL_KIND_UNSPECIFIED
+                                   : static_cast<v1::RefusalKind>(r.kind()));
             a.set_signer_key_id(r.key_id());
             a.set_refusal_code(r.code());
             a.set_refused_payload_type(r.payload_type());
@@ -217,7 +220,12 @@ class Lister {
         break;
       }
       CL_ASSIGN_OR_RETURN(bool custodian, Covers(s.custodian));
-      CL_ASSIGN_OR_RETURN(bool scanner, Covers(s.seen_by));
+      // An enterprise hears of scans of its own goods only (as a scanner it
+      // would learn who holds what it scanned).
+      bool scanner = false;
+      if (!registry::IsEnterpriseRole(reader_.role())) {
+        CL_ASSIGN_OR_RETURN(scanner, Covers(s.seen_by));
+      }
       if (!custodian && !scanner) continue;
       v1::Anomaly& a = read.found.emplace_back();
       a.set_kind(v1::CLONE_SIGNAL);
@@ -233,15 +241,18 @@ class Lister {
   absl::StatusOr<SourceRead> ReadControlledLosses(uint32_t page_size) {
     SourceRead read;
     size_t examined = 0;
+    uint64_t previous_index = 0;
     absl::Status failed = absl::OkStatus();
     CL_RETURN_IF_ERROR(ledger::ScanControlledLosses(
         state_, request_.after_log_index(), [&](const ledger::ControlledLoss& loss) {
-          if (!read.found.empty() && read.found.back().log_index() != loss.log_index &&
+          // Stop only between log indexes (one report may lose several).
+          if (loss.log_index != previous_index && previous_index != 0 &&
               (read.found.size() >= page_size || examined >= kExaminedPerSource)) {
             read.exhausted = false;
-            read.last_examined = read.found.back().log_index();
+            read.last_examined = previous_index;
             return false;
           }
+          previous_index = loss.log_index;
           ++examined;
           absl::StatusOr<bool> covered = Covers(loss.custodian);
           if (!covered.ok()) {
@@ -278,6 +289,10 @@ absl::StatusOr<v1::Anomalies> ListAnomalies(const storage::StateReader& state,
                                             absl::Time now) {
   if (request.grace_minutes() > 10080) {
     return absl::InvalidArgumentError("grace_minutes: at most 10080 (a week)");
+  }
+  if (request.after_log_index() >= state.size() && request.after_log_index() > 0) {
+    return absl::InvalidArgumentError(absl::StrCat("after_log_index: ", request.after_log_index(),
+                                                   " is not below the log size, ", state.size()));
   }
   if (request.page_size() > kMaxAnomalyPageSize) {
     return absl::InvalidArgumentError(absl::StrCat("page_size: at most ", kMaxAnomalyPageSize));

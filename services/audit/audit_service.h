@@ -1,8 +1,9 @@
 // AuditService (proto/chemledger/v1/audit_service.proto): the gRPC adapter
-// over the audit core (history_bundle.h, reconciliation.h). For regulators
-// and platform administrators (Reconcile also for an enterprise's own
-// books); the methods are raw, their read credentials checked over the
-// request's bytes as received (raw_unary.h).
+// over the audit core (history_bundle.h, reconciliation.h, event_query.h,
+// anomalies.h). For regulators and platform administrators, and (except
+// GetHistoryBundle) for an enterprise's actors on their own enterprise; the
+// methods are raw, their read credentials checked over the request's bytes
+// as received (raw_unary.h).
 //
 // Thread-safety: safe for gRPC's concurrent handlers. Everything passed to
 // the constructor must outlive the service.

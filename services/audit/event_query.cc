@@ -65,16 +65,18 @@ class Query {
       CL_ASSIGN_OR_RETURN(ListRead read, ReadWaybill(after));
       reads.push_back(std::move(read));
     } else if (scope_.enterprises()) {
-      const size_t budget = std::max<size_t>(
-          page_size + 1, kExaminedPerPage / std::max<size_t>(1, scope_.enterprises()->size()));
+      // One budget for the page, shared by the lists (each reads at least
+      // one record, so every page moves on).
+      const size_t budget =
+          std::max<size_t>(1, kExaminedPerPage / std::max<size_t>(1, scope_.enterprises()->size()));
       for (const std::string& e : *scope_.enterprises()) {
         CL_ASSIGN_OR_RETURN(ListRead read,
                             ReadList(ledger::EventList::kEnterprise, e, after, page_size, budget));
         reads.push_back(std::move(read));
       }
     } else if (scope_.products()) {
-      const size_t budget = std::max<size_t>(
-          page_size + 1, kExaminedPerPage / std::max<size_t>(1, scope_.products()->size()));
+      const size_t budget =
+          std::max<size_t>(1, kExaminedPerPage / std::max<size_t>(1, scope_.products()->size()));
       for (const ProductKey& p : *scope_.products()) {
         CL_ASSIGN_OR_RETURN(ListRead read,
                             ReadList(ledger::EventList::kProduct,

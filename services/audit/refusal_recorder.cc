@@ -1,5 +1,6 @@
 #include "services/audit/refusal_recorder.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -10,12 +11,19 @@
 #include "services/common/refusal.h"
 
 namespace chemledger::audit {
+namespace {
+
+constexpr double kTokensPerSecond = kRefusalsPerKeyPerHour / 3600.0;
+// Time for an empty bucket to fill.
+const absl::Duration kRefill = absl::Seconds(kRefusalBurstPerKey / kTokensPerSecond);
+
+}  // namespace
 
 RefusalRecorder::RefusalRecorder(journal::LedgerClient* ledger,
-                                 std::function<absl::Time()> clock)
+                                 std::function<absl::Time()> clock, AcceptedCheck accepted)
     : ledger_(ledger),
       clock_(clock ? std::move(clock) : [] { return absl::Now(); }),
-      per_key_(kRefusalsPerKeyPerHour / 3600.0, kRefusalBurstPerKey),
+      accepted_(std::move(accepted)),
       thread_([this] { Run(); }) {}
 
 RefusalRecorder::~RefusalRecorder() {
@@ -28,12 +36,15 @@ RefusalRecorder::~RefusalRecorder() {
 
 void RefusalRecorder::Refused(const v1::SignedEnvelope& request, const absl::Status& refusal) {
   const absl::Time now = clock_();
+  const size_t bytes = request.ByteSizeLong();
   absl::MutexLock lock(&mu_);
-  if (stopping_ || queue_.size() >= kRefusalQueueLimit) {
-    ++counters_.queue_full;
+  if (stopping_ || queue_.size() >= kRefusalQueueLimit ||
+      queued_bytes_ + bytes > kRefusalQueueBytes) {
+    ++counters_.dropped;
     return;
   }
-  queue_.push_back(Pending{request, refusal, now});
+  queue_.push_back(Pending{request, refusal, now, bytes});
+  queued_bytes_ += bytes;
   ++queued_;
 }
 
@@ -51,6 +62,25 @@ void RefusalRecorder::Flush() {
   mu_.Await(absl::Condition(+[](Until* u) { return *u->handled >= u->target; }, &until));
 }
 
+bool RefusalRecorder::TakeToken(const std::string& key_id, absl::Time now) {
+  if (now - last_sweep_ > absl::Minutes(1)) {
+    last_sweep_ = now;
+    absl::erase_if(buckets_, [&](const auto& entry) {
+      return now - entry.second.updated >= kRefill;  // full again: nothing to remember
+    });
+  }
+  // (Keys are registered actors; the table is bounded all the same.)
+  if (!buckets_.contains(key_id) && buckets_.size() >= 100000) return false;
+  auto [it, added] = buckets_.try_emplace(key_id, Bucket{kRefusalBurstPerKey, now});
+  Bucket& b = it->second;
+  b.tokens = std::min(kRefusalBurstPerKey,
+                      b.tokens + absl::ToDoubleSeconds(now - b.updated) * kTokensPerSecond);
+  b.updated = now;
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
+
 void RefusalRecorder::Run() {
   absl::Time stop_by = absl::InfiniteFuture();
   for (;;) {
@@ -64,12 +94,18 @@ void RefusalRecorder::Run() {
                                this),
                            absl::Milliseconds(100));
       if (stopping_ && stop_by == absl::InfiniteFuture()) stop_by = absl::Now() + absl::Seconds(1);
-      if (queue_.empty() || absl::Now() > stop_by) {
-        if (stopping_) return;
-        continue;
+      if (stopping_ && (queue_.empty() || absl::Now() > stop_by)) {
+        // What is left is dropped, and counted.
+        counters_.dropped += queue_.size();
+        handled_ += queue_.size();
+        queue_.clear();
+        queued_bytes_ = 0;
+        return;
       }
+      if (queue_.empty()) continue;
       next = std::move(queue_.front());
       queue_.pop_front();
+      queued_bytes_ -= next.bytes;
     }
     Record(next);
     absl::MutexLock lock(&mu_);
@@ -82,16 +118,28 @@ void RefusalRecorder::Record(const Pending& p) {
     absl::MutexLock lock(&mu_);
     ++(counters_.*field);
   };
-  // Only a request its signer can be shown to have signed is recorded.
+  if (p.bytes > kMaxRecordedRequestBytes) return count(&Counters::too_large);
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  // A request the log accepted, sent again, is not a new attempt.
+  if (accepted_) {
+    absl::StatusOr<bool> accepted = accepted_(*snapshot, p.request);
+    if (accepted.ok() && *accepted) return count(&Counters::replays);
+  }
+  // Only a request its signer can be shown to have signed is recorded.
   if (!SignerOfRefused(*snapshot, p.request).ok()) return count(&Counters::unverified);
-  if (!per_key_.Take(p.request.signatures(0).key_id(), 1, absl::Now())) {
-    return count(&Counters::rate_limited);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!TakeToken(p.request.signatures(0).key_id(), absl::Now())) {
+      ++counters_.rate_limited;
+      return;
+    }
   }
   v1::RefusedRequest refused;
   *refused.mutable_request() = p.request;
   refused.set_code(static_cast<int>(p.refusal.code()));
-  refused.set_reason(FullReason(p.refusal).value_or(std::string(p.refusal.message())));
+  const std::optional<std::string> full = FullReason(p.refusal);
+  refused.set_reason(full.value_or(std::string(p.refusal.message())));
+  refused.set_redacted(full.has_value());
   v1::RefusalKind kind = v1::REFUSAL_KIND_UNSPECIFIED;
   if (std::optional<std::string> named = RefusalKindOf(p.refusal)) {
     if (!v1::RefusalKind_Parse(*named, &kind)) kind = v1::REFUSAL_KIND_UNSPECIFIED;
@@ -104,7 +152,13 @@ void RefusalRecorder::Record(const Pending& p) {
   std::vector<journal::Request> one;
   one.push_back(std::move(entry));
   std::vector<absl::StatusOr<journal::Receipt>> result = ledger_->Submit(std::move(one));
-  count(result[0].ok() ? &Counters::recorded : &Counters::failed);
+  if (result[0].ok()) {
+    count(result[0]->replayed ? &Counters::repeated : &Counters::recorded);
+  } else if (absl::IsAlreadyExists(result[0].status())) {
+    count(&Counters::repeated);  // the same request, refused again later
+  } else {
+    count(&Counters::failed);
+  }
 }
 
 }  // namespace chemledger::audit

@@ -4,16 +4,23 @@
 // registry::RefusalSink, which the personalities' write path tells of each
 // refusal (registry/signers.h).
 //
-// It never delays or changes an answer: Refused only queues (a bounded
-// queue; when full, the refusal is dropped and counted), and one thread of
-// its own verifies the request's signature (a request nobody can be shown
-// to have signed is not recorded), takes a token from the signer's key's
-// bucket (kRefusalsPerKeyPerHour, bursts of kRefusalBurstPerKey: a key
-// holder cannot flood the log; beyond it, refusals are counted, not
-// recorded) and submits the entry. The limits are per server process.
+// Recording never changes an answer and the answer never waits for it:
+// Refused only queues (bounded by count and bytes; when full, the refusal
+// is counted and dropped), and one thread of its own, for each refusal:
+//   - skips a request the log already accepted (a replay of an accepted
+//     request, e.g. after its key was revoked, is nobody's new attempt);
+//   - skips one nobody can be shown to have signed (the signature must
+//     verify with a registered key, revoked or not);
+//   - skips one whose request is over kMaxRecordedRequestBytes (counted);
+//   - takes a token from the signer's key's bucket: kRefusalBurstPerKey at
+//     once, then kRefusalsPerKeyPerHour (a key holder cannot flood the log;
+//     beyond it, refusals are counted, not recorded);
+//   - submits the entry (the same refused request again is the same entry).
+// The limits and counters are per server process.
 //
 // Thread-safety: thread-safe. The ledger client must outlive the recorder;
-// the destructor records what is queued (for at most a second) and stops.
+// the destructor records what is queued (for at most a second), counts the
+// rest as dropped, and stops.
 
 #ifndef CHEMLEDGER_SERVICES_AUDIT_REFUSAL_RECORDER_H_
 #define CHEMLEDGER_SERVICES_AUDIT_REFUSAL_RECORDER_H_
@@ -21,37 +28,50 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "chemledger/v1/log.pb.h"
 #include "journal/ledger_client.h"
-#include "services/common/rate_limiter.h"
 #include "services/registry/signers.h"
+#include "storage/store.h"
 
 namespace chemledger::audit {
 
 inline constexpr double kRefusalsPerKeyPerHour = 60;
 inline constexpr double kRefusalBurstPerKey = 20;
 inline constexpr size_t kRefusalQueueLimit = 4096;
+inline constexpr size_t kRefusalQueueBytes = 64 << 20;
+inline constexpr size_t kMaxRecordedRequestBytes = 256 << 10;
 
 class RefusalRecorder final : public registry::RefusalSink {
  public:
-  // `clock` stamps refused_at (empty: the real clock).
-  explicit RefusalRecorder(journal::LedgerClient* ledger,
-                           std::function<absl::Time()> clock = nullptr);
+  // Whether a request is one the log already accepted
+  // (journal::AlreadyAccepted with its owner).
+  using AcceptedCheck = std::function<absl::StatusOr<bool>(const storage::StateReader& state,
+                                                           const v1::SignedEnvelope& request)>;
+
+  // `clock` stamps refused_at (empty: the real clock); `accepted` (may be
+  // empty: none is skipped as a replay).
+  RefusalRecorder(journal::LedgerClient* ledger, std::function<absl::Time()> clock = nullptr,
+                  AcceptedCheck accepted = nullptr);
   ~RefusalRecorder() override;
 
   void Refused(const v1::SignedEnvelope& request, const absl::Status& refusal) override;
 
   struct Counters {
-    uint64_t recorded = 0;        // written to the log (or already there)
-    uint64_t rate_limited = 0;    // over the signer's key's budget
-    uint64_t queue_full = 0;      // the queue was full
-    uint64_t unverified = 0;      // no registered key's signature verifies
-    uint64_t failed = 0;          // the ledger refused the entry or could not write
+    uint64_t recorded = 0;      // written to the log
+    uint64_t repeated = 0;      // the same request's refusal was already recorded
+    uint64_t replays = 0;       // the log had accepted the request itself
+    uint64_t rate_limited = 0;  // over the signer's key's budget
+    uint64_t too_large = 0;     // over kMaxRecordedRequestBytes
+    uint64_t dropped = 0;       // the queue was full, or the recorder stopped first
+    uint64_t unverified = 0;    // no registered key's signature verifies
+    uint64_t failed = 0;        // the ledger could not write the entry
   };
   Counters counters() const;
   // Waits until everything queued so far has been handled (for tests).
@@ -62,19 +82,31 @@ class RefusalRecorder final : public registry::RefusalSink {
     v1::SignedEnvelope request;
     absl::Status refusal;
     absl::Time refused_at;
+    size_t bytes = 0;
   };
   void Run();
   void Record(const Pending& p);
+  // Takes a token of `key_id`'s bucket at `now`.
+  bool TakeToken(const std::string& key_id, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   journal::LedgerClient* const ledger_;
   const std::function<absl::Time()> clock_;
-  RateLimiter per_key_;
+  const AcceptedCheck accepted_;
   mutable absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t queued_ ABSL_GUARDED_BY(mu_) = 0;    // ever queued
-  uint64_t handled_ ABSL_GUARDED_BY(mu_) = 0;   // ever handled
+  uint64_t queued_ ABSL_GUARDED_BY(mu_) = 0;   // ever queued
+  uint64_t handled_ ABSL_GUARDED_BY(mu_) = 0;  // ever handled
   Counters counters_ ABSL_GUARDED_BY(mu_);
+  // Per key: tokens and when they were counted. A bucket is forgotten only
+  // once it would be full again, so waiting never buys a fresh burst.
+  struct Bucket {
+    double tokens = 0;
+    absl::Time updated;
+  };
+  absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::thread thread_;
 };
 

@@ -99,6 +99,7 @@ absl::Status RefusalRules::Apply(const journal::EntryContext& entry,
   record.set_enterprise(signer.enterprise_uscc());
   record.set_payload_type(refused.request().payload_type());
   record.set_code(refused.code());
+  record.set_redacted(refused.redacted());
   record.set_refused_unix_micros(refused.refused_at().seconds() * 1000000 +
                                  refused.refused_at().nanos() / 1000);
   const std::string bytes = record.SerializeAsString();

@@ -8,6 +8,8 @@
 #include <memory>
 
 #include "gtest/gtest.h"
+#include "journal/journal.h"
+#include "services/ledger/lifecycle_rules.h"
 #include "services/ledger/lifecycle_testing.h"
 
 namespace chemledger::audit {
@@ -22,7 +24,13 @@ class RefusalsTest : public ledger::lifecycle_testing::LifecycleFixture {
  protected:
   void SetUp() override {
     LifecycleFixture::SetUp();
-    recorder_ = std::make_unique<RefusalRecorder>(&t_->client());
+    recorder_ = std::make_unique<RefusalRecorder>(
+        &t_->client(), nullptr,
+        [this](const storage::StateReader& state,
+               const v1::SignedEnvelope& request) -> absl::StatusOr<bool> {
+          if (request.payload_type() != api::kEventContext.payload_type()) return false;
+          return journal::AlreadyAccepted(state, lifecycle_rules_, request);
+        });
     recording_ = std::make_unique<ledger::Ledger>(&t_->client(), recorder_.get());
   }
   void TearDown() override {
@@ -53,6 +61,7 @@ class RefusalsTest : public ledger::lifecycle_testing::LifecycleFixture {
     return out;
   }
 
+  ledger::LifecycleRules lifecycle_rules_;
   std::unique_ptr<RefusalRecorder> recorder_;
   std::unique_ptr<ledger::Ledger> recording_;
 };
@@ -107,11 +116,12 @@ TEST_F(RefusalsTest, EachKindOfRuleIsNamed) {
   std::vector<v1::RefusalKind> kinds;
   for (const v1::Anomaly& a : Anomalies(ActorOf(regulator_))) kinds.push_back(a.refusal_kind());
   EXPECT_EQ(kinds, (std::vector<v1::RefusalKind>{v1::AFTER_TERMINAL_STATE, v1::WRONG_CONSIGNEE}));
-  // The user sees its own attempt, without the full reason; the producer
-  // sees its own.
+  // The user sees its own attempt, without the full reason, and without
+  // the kind: it was told only that the package is none of its business,
+  // and learns no more here. The producer sees its own.
   const std::vector<v1::Anomaly> users = Anomalies(ActorOf(user_));
   ASSERT_EQ(users.size(), 1u);
-  EXPECT_EQ(users[0].refusal_kind(), v1::WRONG_CONSIGNEE);
+  EXPECT_EQ(users[0].refusal_kind(), v1::REFUSAL_KIND_UNSPECIFIED);
   EXPECT_TRUE(users[0].detail().empty());
   EXPECT_EQ(Anomalies(ActorOf(producer_)).size(), 1u);
   EXPECT_TRUE(Anomalies(ActorOf(warehouse_)).empty());
@@ -127,8 +137,14 @@ TEST_F(RefusalsTest, ARevokedKeysAttemptIsRecordedButAForgeryIsNot) {
       envelope::Sign(api::kRegistryContext, revoke.SerializeAsString(), admin_);
   ASSERT_TRUE(env.ok());
   const v1::SignedEnvelope* one[] = {&*env};
+  // The user's scan, accepted before its key is revoked.
+  const v1::Event scanned = Event(v1::OBSERVING, kUser, {Code(1)});
+  ASSERT_TRUE(Attempt(user_, scanned).ok());
   ASSERT_TRUE(registry::SubmitSigned(t_->client(), one, api::kRegistryContext)[0].ok());
   ASSERT_FALSE(Attempt(user_, Event(v1::OBSERVING, kUser, {Code(1)})).ok());
+  // Someone replays the accepted scan: refused (revoked key), not recorded
+  // as the user's attempt.
+  ASSERT_FALSE(Attempt(user_, scanned).ok());
   // A request naming the producer's key with a signature that is not its.
   v1::SignedEnvelope forged = Signed(producer_, Event(v1::STORING, kProducer, {Code(1)}));
   forged.mutable_payload()->append("x");
@@ -137,7 +153,10 @@ TEST_F(RefusalsTest, ARevokedKeysAttemptIsRecordedButAForgeryIsNot) {
   const RefusalRecorder::Counters c = recorder_->counters();
   EXPECT_EQ(c.recorded, 1u);
   EXPECT_EQ(c.unverified, 1u);
-  const std::vector<v1::Anomaly> listed = Anomalies(ActorOf(regulator_));
+  EXPECT_EQ(c.replays, 1u);
+  v1::ListAnomaliesRequest refusals;
+  refusals.add_kinds(v1::REFUSED_REQUEST);
+  const std::vector<v1::Anomaly> listed = Anomalies(ActorOf(regulator_), refusals);
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0].refusal_kind(), v1::REVOKED_KEY);
   EXPECT_EQ(listed[0].signer_key_id(), user_.key_id().ToString());

@@ -116,6 +116,15 @@ StateMachines::StateMachines(const registry::Catalogue* catalogue) {
 
 StateMachines::~StateMachines() = default;
 
+const journal::StateMachine* StateMachines::OwnerOf(absl::string_view payload_type) const {
+  for (const auto& m : machines_) {
+    for (const std::string& type : m->OwnedPayloadTypes()) {
+      if (type == payload_type) return m.get();
+    }
+  }
+  return nullptr;
+}
+
 std::vector<const journal::StateMachine*> StateMachines::all() const {
   std::vector<const journal::StateMachine*> out;
   for (const auto& m : machines_) out.push_back(m.get());
@@ -256,7 +265,16 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
       label::LabelKeyring::Open(KeyDir(data_dir));
   if (!keyring.ok()) return keyring.status();
   d->keyring_ = *std::move(keyring);
-  d->refusals_ = std::make_unique<audit::RefusalRecorder>(d->client_.get(), options.clock);
+  // A refused request the log had accepted (a replay) is no new attempt.
+  const StateMachines* machines = d->machines_.get();
+  d->refusals_ = std::make_unique<audit::RefusalRecorder>(
+      d->client_.get(), options.clock,
+      [machines](const storage::StateReader& state,
+                 const v1::SignedEnvelope& request) -> absl::StatusOr<bool> {
+        const journal::StateMachine* owner = machines->OwnerOf(request.payload_type());
+        if (owner == nullptr) return false;
+        return journal::AlreadyAccepted(state, *owner, request);
+      });
   d->issuer_ = std::make_unique<label::LabelIssuer>(d->client_.get(), d->keyring_.get(),
                                                     options.clock, d->refusals_.get());
   d->waybills_ = std::make_unique<waybill::WaybillBook>(

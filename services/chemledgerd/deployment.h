@@ -85,6 +85,8 @@ class StateMachines {
   explicit StateMachines(const registry::Catalogue* catalogue);
   ~StateMachines();
   std::vector<const journal::StateMachine*> all() const;
+  // The machine that owns `payload_type`; null for none.
+  const journal::StateMachine* OwnerOf(absl::string_view payload_type) const;
 
  private:
   std::vector<std::unique_ptr<journal::StateMachine>> machines_;

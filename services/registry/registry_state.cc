@@ -368,6 +368,19 @@ absl::StatusOr<v1::Actor> VerifySigner(const storage::StateReader& state,
   return std::move(resolved->first);
 }
 
+absl::Status CheckSignatureOfRegistered(const storage::StateReader& state,
+                                        const v1::SignedEnvelope& envelope,
+                                        const crypto::SignatureContext& context) {
+  absl::StatusOr<crypto::KeyId> signer = envelope::Verify(
+      envelope, context, [&](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
+        absl::StatusOr<std::optional<state::ActorRecord>> record = FindActor(state, id);
+        if (!record.ok()) return record.status();
+        if (!*record) return absl::NotFoundError("unknown key");
+        return crypto::VerifyingKey::FromBytes((*record)->actor().public_key());
+      });
+  return signer.ok() ? absl::OkStatus() : signer.status();
+}
+
 absl::Status CheckMayReceiveGoods(const EnterpriseRecord& consignee, absl::string_view field) {
   const v1::Enterprise& e = consignee.enterprise;
   if (consignee.blacklist_reason) {

@@ -137,6 +137,14 @@ absl::StatusOr<v1::Actor> VerifySigner(const storage::StateReader& state,
 
 // Whether `enterprise` has `role`.
 bool HasRole(const v1::Enterprise& enterprise, v1::EnterpriseRole role);
+
+// OK when `envelope`'s signature verifies for `context` with the key the
+// registry holds under its key id, revoked or not, whatever its enterprise's
+// standing (for recording attempts by revoked keys and blacklisted
+// enterprises); Unauthenticated otherwise.
+absl::Status CheckSignatureOfRegistered(const storage::StateReader& state,
+                                        const v1::SignedEnvelope& envelope,
+                                        const crypto::SignatureContext& context);
 // Whether an actor of `role` belongs to an enterprise (its admin or
 // operator).
 bool IsEnterpriseRole(v1::ActorRole role);

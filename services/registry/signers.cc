@@ -109,10 +109,8 @@ std::vector<absl::StatusOr<journal::Receipt>> SubmitSigned(
   const size_t n = envelopes.size();
   std::vector<absl::StatusOr<journal::Receipt>> results(n, absl::UnknownError("not processed"));
   std::vector<absl::StatusOr<VerifiedSigner>> signers;
-  {
-    std::shared_ptr<const storage::Snapshot> snapshot = ledger.Latest();
-    signers = VerifyActorSignatures(*snapshot, envelopes, context, options.verify_threads);
-  }
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger.Latest();
+  signers = VerifyActorSignatures(*snapshot, envelopes, context, options.verify_threads);
   std::vector<journal::Request> requests;
   std::vector<size_t> positions;
   requests.reserve(n);
@@ -136,9 +134,15 @@ std::vector<absl::StatusOr<journal::Receipt>> SubmitSigned(
     for (size_t i = 0; i < n; ++i) {
       if (results[i].ok()) continue;
       const absl::Status& refusal = results[i].status();
-      if (IsRuleRefusal(refusal) && (signers[i].ok() || RefusalKindOf(refusal))) {
-        options.refusals->Refused(*envelopes[i], refusal);
+      if (!IsRuleRefusal(refusal)) continue;
+      // Refused before the journal (a revoked key, a blacklisted
+      // enterprise): recorded only if the key's holder is shown to have
+      // signed it.
+      if (!signers[i].ok() && (!RefusalKindOf(refusal) ||
+                               !CheckSignatureOfRegistered(*snapshot, *envelopes[i], context).ok())) {
+        continue;
       }
+      options.refusals->Refused(*envelopes[i], refusal);
     }
   }
   return results;

@@ -185,6 +185,19 @@ std::string EventsCsvHeader() {
          "consignee_uscc,waybill_id,manifest_id,reason,signer_key_id\r\n";
 }
 
+namespace {
+
+// Free text a spreadsheet would take for a formula (=, +, -, @ first) is
+// kept as text with a leading apostrophe.
+std::string CsvText(const std::string& s) {
+  if (!s.empty() && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@')) {
+    return "'" + s;
+  }
+  return s;
+}
+
+}  // namespace
+
 std::string EventCsvLine(const v1::EventRecord& record) {
   const v1::Event e = EventOf(record);
   const std::string signer = record.entry().envelope().signatures_size() > 0
@@ -195,14 +208,14 @@ std::string EventCsvLine(const v1::EventRecord& record) {
       ChinaTime(e, "%Y-%m-%dT%H:%M:%S+08:00"),
       StepName(e),
       e.location().enterprise_uscc(),
-      e.location().site(),
-      e.event_id(),
+      CsvText(e.location().site()),
+      CsvText(e.event_id()),
       absl::StrJoin(e.codes(), " "),
       e.quantity_milli() > 0 ? Milli(static_cast<int64_t>(e.quantity_milli())) : "",
       e.consignee_uscc(),
-      e.waybill_id(),
-      e.manifest_id(),
-      e.reason(),
+      CsvText(e.waybill_id()),
+      CsvText(e.manifest_id()),
+      CsvText(e.reason()),
       signer};
   for (std::string& c : cells) c = CsvField(c);
   return absl::StrCat(absl::StrJoin(cells, ","), "\r\n");

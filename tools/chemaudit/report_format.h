@@ -34,7 +34,9 @@ std::string ReconciliationTable(const v1::Reconciliation& r);
 // China, log index, step, enterprise, site, codes), as CSV (log_index,
 // event_time (RFC 3339, UTC+8), step, enterprise_uscc, site, event_id,
 // codes (separated by spaces), quantity, consignee_uscc, waybill_id,
-// manifest_id, reason, signer_key_id), or as one JSON object (protobuf's
+// manifest_id, reason, signer_key_id; free text that begins with =, +, - or
+// @ gets a leading apostrophe, so no spreadsheet runs it as a formula), or
+// as one JSON object (protobuf's
 // JSON mapping of the EventRecord, .proto field names).
 std::string EventsTableHeader();
 std::string EventTableLine(const v1::EventRecord& record);
