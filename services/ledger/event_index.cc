@@ -23,13 +23,39 @@ std::string ListPrefix(EventList list, absl::string_view key) {
   return std::string(kAll);
 }
 
+// How a list's value leads to the record: it is the record (the
+// enterprise's list), or the enterprise's USCC (the others: the record is
+// under "<enterprise>/<the key's time and index>"), or
+// "<enterprise>/<time>/<index>" (a waybill's list).
+enum class Held { kRecord, kEnterprise, kEnterpriseAndPosition };
+
 absl::Status Scan(const storage::StateReader& state, const std::string& begin,
-                  const std::string& end, const EventIndexVisitor& visit) {
+                  const std::string& end, Held held, const EventIndexVisitor& visit) {
   absl::Status bad = absl::OkStatus();
   absl::Status scanned =
       state.Scan(begin, end, [&](absl::string_view key, absl::string_view value) {
+        std::string bytes;
+        if (held == Held::kRecord) {
+          bytes = std::string(value);
+        } else {
+          // The key ends "<time>/<index>" (33 characters) in a time list.
+          const std::string where =
+              held == Held::kEnterprise && key.size() >= 33
+                  ? absl::StrCat(kByEnterprise, value, "/", key.substr(key.size() - 33))
+                  : absl::StrCat(kByEnterprise, value);
+          absl::StatusOr<std::optional<std::string>> record = state.Get(where);
+          if (!record.ok()) {
+            bad = record.status();
+            return false;
+          }
+          if (!*record) {
+            bad = absl::DataLossError(absl::StrCat("event index ", key, " leads nowhere"));
+            return false;
+          }
+          bytes = **std::move(record);
+        }
         state::EventIndexRecord r;
-        if (!r.ParseFromString(std::string(value))) {
+        if (!r.ParseFromString(bytes)) {
           bad = absl::DataLossError(absl::StrCat("event index ", key, " does not parse"));
           return false;
         }
@@ -40,18 +66,21 @@ absl::Status Scan(const storage::StateReader& state, const std::string& begin,
 
 }  // namespace
 
+// The record is kept once, under its enterprise; the other lists hold the
+// enterprise's USCC, to find it (an event writes less; a query of those
+// lists reads a little more).
 void WriteEventIndex(const state::EventIndexRecord& record, storage::StateWrites* changes) {
-  const std::string bytes = record.SerializeAsString();
   const std::string at =
       absl::StrCat(TimeKey(record.event_unix_micros()), "/", IndexKey(record.log_index()));
-  changes->Put(absl::StrCat(ListPrefix(EventList::kEnterprise, record.enterprise()), at), bytes);
-  changes->Put(absl::StrCat(ListPrefix(EventList::kAll, ""), at), bytes);
+  changes->Put(absl::StrCat(ListPrefix(EventList::kEnterprise, record.enterprise()), at),
+               record.SerializeAsString());
+  changes->Put(absl::StrCat(ListPrefix(EventList::kAll, ""), at), record.enterprise());
   for (const std::string& product : record.products()) {
-    changes->Put(absl::StrCat(ListPrefix(EventList::kProduct, product), at), bytes);
+    changes->Put(absl::StrCat(ListPrefix(EventList::kProduct, product), at), record.enterprise());
   }
   if (!record.waybill().empty()) {
     changes->Put(absl::StrCat(kByWaybill, record.waybill(), "/", IndexKey(record.log_index())),
-                 bytes);
+                 absl::StrCat(record.enterprise(), "/", at));
   }
 }
 
@@ -70,7 +99,8 @@ absl::Status ScanEventIndex(const storage::StateReader& state, EventList list,
   }
   const std::string end = to == absl::InfiniteFuture() ? storage::PrefixEnd(prefix)
                                                        : absl::StrCat(prefix, TimeKey(to));
-  return Scan(state, begin, end, visit);
+  return Scan(state, begin, end,
+              list == EventList::kEnterprise ? Held::kRecord : Held::kEnterprise, visit);
 }
 
 void WriteControlledLoss(uint64_t log_index, absl::string_view code,
@@ -102,7 +132,7 @@ absl::Status ScanControlledLosses(const storage::StateReader& state, uint64_t af
 absl::Status ScanWaybillEvents(const storage::StateReader& state, absl::string_view carrier,
                                absl::string_view number, const EventIndexVisitor& visit) {
   const std::string prefix = absl::StrCat(kByWaybill, carrier, "/", number, "/");
-  return Scan(state, prefix, storage::PrefixEnd(prefix), visit);
+  return Scan(state, prefix, storage::PrefixEnd(prefix), Held::kEnterpriseAndPosition, visit);
 }
 
 }  // namespace chemledger::ledger

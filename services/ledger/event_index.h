@@ -4,10 +4,10 @@
 // in one list of everything, each with what queries filter on
 // (state::EventIndexRecord):
 //
-//   l/ev/<uscc>/<event time>/<log index>
-//   l/evt/<event time>/<log index>
-//   l/pev/<issuer>/<product>/<event time>/<log index>
-//   l/wev/<carrier>/<number>/<log index>
+//   l/ev/<uscc>/<event time>/<log index>                the record
+//   l/evt/<event time>/<log index>                      <uscc>
+//   l/pev/<issuer>/<product>/<event time>/<log index>   <uscc>
+//   l/wev/<carrier>/<number>/<log index>                <uscc>/<event time>/<log index>
 //
 // (event time and log index as in quantity_flows.h: 16 hex digits each,
 // sorting as times and numbers do). Written by the lifecycle rules in the
