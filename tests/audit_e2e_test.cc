@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/wire.h"
+#include "chemledger/v1/audit_service.grpc.pb.h"
 #include "chemledger/v1/audit_service.pb.h"
 #include "chemledger/v1/ledger_service.pb.h"
 #include "crypto/checkpoint.h"
@@ -263,6 +264,67 @@ TEST_F(AuditE2eTest, AnomaliesListARefusedAttempt) {
                                                  "/regulator.key --kind NOTHING"));
   EXPECT_EQ(status, 1) << out;
   EXPECT_NE(out.find("--kind: REFUSED_REQUEST, CLONE_SIGNAL"), std::string::npos) << out;
+}
+
+// Nobody has to poll: a subscription delivers an anomaly as it is written.
+TEST_F(AuditE2eTest, ASubscriptionDeliversAnomaliesAsTheyAreWritten) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Issued issued = Issue(IssueRequest("SUB", 1, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  const std::string code = issued.labels[0].code();
+  ASSERT_NO_FATAL_FAILURE(Append(v1::COMMISSIONING, code, 1));
+  auto audit = v1::AuditService::NewStub(channel_);
+
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  AttachStreamCredentials(&context, api::kSubscribeAnomaliesMethod, *regulator_);
+  std::unique_ptr<grpc::ClientReader<v1::Anomaly>> stream =
+      audit->SubscribeAnomalies(&context, v1::ListAnomaliesRequest());
+  absl::SleepFor(absl::Milliseconds(500));  // subscribed before the attempt
+
+  v1::Event use;
+  use.set_event_id("too-much-again");
+  use.set_step(v1::CONSUMING);
+  use.add_codes(code);
+  use.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  use.set_event_time_offset_minutes(480);
+  use.mutable_location()->set_enterprise_uscc(kAcme);
+  use.mutable_location()->set_site("warehouse 1");
+  use.set_quantity_milli(30000);
+  ASSERT_EQ(AppendEvent(*acme_operator_, use).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  v1::Anomaly anomaly;
+  ASSERT_TRUE(stream->Read(&anomaly)) << stream->Finish().error_message();
+  EXPECT_EQ(anomaly.kind(), v1::REFUSED_REQUEST);
+  EXPECT_EQ(anomaly.refusal_kind(), v1::OVER_CONSUMPTION);
+  EXPECT_EQ(anomaly.enterprise_uscc(), kAcme);
+  context.TryCancel();
+  (void)stream->Finish();
+
+  // Four at once per actor; the fifth is refused.
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::Anomaly>>> open;
+  for (int i = 0; i < 5; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    AttachStreamCredentials(contexts.back().get(), api::kSubscribeAnomaliesMethod, *regulator_);
+    open.push_back(audit->SubscribeAnomalies(contexts.back().get(), v1::ListAnomaliesRequest()));
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  v1::Anomaly none;
+  EXPECT_FALSE(open[4]->Read(&none));
+  const grpc::Status fifth = open[4]->Finish();
+  EXPECT_EQ(fifth.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << fifth.error_message();
+  for (int i = 0; i < 4; ++i) {
+    contexts[i]->TryCancel();
+    (void)open[i]->Finish();
+  }
+  // Without credentials: refused.
+  grpc::ClientContext bare;
+  bare.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto refused = audit->SubscribeAnomalies(&bare, v1::ListAnomaliesRequest());
+  EXPECT_FALSE(refused->Read(&none));
+  EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
 // A regulator reads, and holds goods, within its jurisdiction only: 福建

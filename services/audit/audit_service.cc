@@ -7,7 +7,10 @@
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/log.pb.h"
 #include "services/audit/history_bundle.h"
+#include <set>
+
 #include "services/audit/anomalies.h"
+#include "services/registry/registry_state.h"
 #include "services/audit/event_query.h"
 #include "services/audit/reconciliation.h"
 #include "services/common/page_cursor.h"
@@ -160,6 +163,84 @@ grpc::Status AuditServiceImpl::ServeListAnomalies(grpc::ServerContextBase* conte
       audit::ListAnomalies(*snapshot, *reader, *request, clock_());
   if (!anomalies.ok()) return ToGrpcStatus(anomalies.status());
   *response = *std::move(anomalies);
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
+                                                  const v1::ListAnomaliesRequest* request,
+                                                  grpc::ServerWriter<v1::Anomaly>* writer) {
+  absl::StatusOr<v1::Actor> reader = reads_->Authenticate(
+      *ledger_->Latest(), *context, api::kSubscribeAnomaliesMethod, "");
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
+  const std::string key = reader->public_key();
+  {
+    absl::MutexLock lock(&subscriptions_mu_);
+    if (subscriptions_ >= kMaxSubscriptions ||
+        subscriptions_by_key_[key] >= kMaxSubscriptionsPerActor) {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat("at most ", kMaxSubscriptionsPerActor,
+                                       " subscriptions per actor and ", kMaxSubscriptions,
+                                       " in all are open at once"));
+    }
+    ++subscriptions_;
+    ++subscriptions_by_key_[key];
+  }
+  struct Release {
+    AuditServiceImpl* s;
+    std::string key;
+    ~Release() {
+      absl::MutexLock lock(&s->subscriptions_mu_);
+      --s->subscriptions_;
+      if (--s->subscriptions_by_key_[key] == 0) s->subscriptions_by_key_.erase(key);
+    }
+  } release{this, key};
+
+  v1::ListAnomaliesRequest next = *request;
+  next.set_page_size(kMaxAnomalyPageSize);
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  // From now on, unless the caller names where it left off.
+  if (next.after_log_index() == 0 && snapshot->size() > 0) {
+    next.set_after_log_index(snapshot->size() - 1);
+  }
+  std::set<std::string> overdue_told;
+  absl::Time checked_reader = absl::Now();
+  uint64_t read_size = 0;
+  absl::Time overdue_checked = absl::InfinitePast();
+  while (!context->IsCancelled()) {
+    snapshot = ledger_->Latest();
+    // The reader's key may have been revoked (or its enterprise
+    // blacklisted) meanwhile: looked at once a minute.
+    if (absl::Now() - checked_reader > absl::Minutes(1)) {
+      checked_reader = absl::Now();
+      absl::StatusOr<crypto::VerifyingKey> k = crypto::VerifyingKey::FromBytes(key);
+      absl::StatusOr<v1::Actor> still =
+          k.ok() ? registry::ActiveSigner(*snapshot, k->key_id()) : k.status();
+      if (!still.ok()) return ToGrpcStatus(still.status());
+    }
+    const bool grown = snapshot->size() != read_size;
+    const bool overdue_due = absl::Now() - overdue_checked > absl::Seconds(10);
+    if (grown || overdue_due) {
+      read_size = snapshot->size();
+      if (overdue_due) overdue_checked = absl::Now();
+      for (int pages = 0; pages < 100; ++pages) {
+        absl::StatusOr<v1::Anomalies> page = audit::ListAnomalies(*snapshot, *reader, next, clock_());
+        if (!page.ok()) return ToGrpcStatus(page.status());
+        if (pages == 0) {
+          for (const v1::Anomaly& a : page->overdue_shipments()) {
+            if (!overdue_told.insert(a.waybill()).second) continue;
+            if (!writer->Write(a)) return grpc::Status::OK;
+          }
+        }
+        for (const v1::Anomaly& a : page->anomalies()) {
+          if (!writer->Write(a)) return grpc::Status::OK;
+          next.set_after_log_index(a.log_index());
+        }
+        if (page->next_after_log_index() == 0) break;
+        next.set_after_log_index(page->next_after_log_index());
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
   return grpc::Status::OK;
 }
 

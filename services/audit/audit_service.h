@@ -12,7 +12,10 @@
 #define CHEMLEDGER_SERVICES_AUDIT_AUDIT_SERVICE_H_
 
 #include <functional>
+#include <map>
+#include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "chemledger/v1/audit_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
@@ -51,6 +54,14 @@ class AuditServiceImpl final : public AuditServiceBase {
   grpc::ServerUnaryReactor* ListAnomalies(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) override;
+  // A long-lived call on a thread of its own (of --max-threads).
+  grpc::Status SubscribeAnomalies(grpc::ServerContext* context,
+                                  const v1::ListAnomaliesRequest* request,
+                                  grpc::ServerWriter<v1::Anomaly>* writer) override;
+
+  // Subscriptions open at once: in all, and per actor (its key).
+  static constexpr int kMaxSubscriptions = 256;
+  static constexpr int kMaxSubscriptionsPerActor = 4;
 
  private:
   grpc::Status ServeGetHistoryBundle(grpc::ServerContextBase* context,
@@ -69,6 +80,9 @@ class AuditServiceImpl final : public AuditServiceBase {
   const crypto::NoteSigner* const signer_;
   registry::ReadAuthenticator* const reads_;
   const std::function<absl::Time()> clock_;
+  absl::Mutex subscriptions_mu_;
+  int subscriptions_ ABSL_GUARDED_BY(subscriptions_mu_) = 0;
+  std::map<std::string, int> subscriptions_by_key_ ABSL_GUARDED_BY(subscriptions_mu_);
   // Runs the handlers (raw_unary.h): a long history is many proofs.
   CallExecutor executor_{2, 64, "audit"};
 };
