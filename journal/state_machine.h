@@ -54,7 +54,9 @@ namespace chemledger::journal {
 //   3: a waybill opens only with its consignor's consent (a standing
 //      CarrierAuthorization, or a WaybillConsent); until then it is PENDING.
 //   4: a regulator is added with its department and jurisdiction.
-inline constexpr uint32_t kCurrentRulesEpoch = 4;
+//   5: hazardous waste: WASTE_DECLARING, and a declared waste package ships
+//      only to a licensed disposer on a waybill with its transfer manifest.
+inline constexpr uint32_t kCurrentRulesEpoch = 5;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {

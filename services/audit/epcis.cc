@@ -103,6 +103,9 @@ Mapping MappingOf(v1::BusinessStep step) {
     case v1::RELEASING: return {"ObjectEvent", "OBSERVE", "other", "active"};
     case v1::RECALLING: return {"ObjectEvent", "OBSERVE", "other", "recalled"};
     case v1::OBSERVING: return {"ObjectEvent", "OBSERVE", "inspecting", ""};
+    // CBV has no step for declaring waste: "other", and the goods are no
+    // longer for use.
+    case v1::WASTE_DECLARING: return {"ObjectEvent", "OBSERVE", "other", "non_sellable_other"};
     default: return {"ObjectEvent", "OBSERVE", "other", ""};
   }
 }

@@ -64,6 +64,8 @@ struct Figures {
   int64_t opening_transit = 0, delivered = 0, lost_in_transit = 0, transit_corrections = 0;
   int64_t closing_transit = 0;
   int64_t opening_lost = 0, lost_corrections = 0, closing_lost = 0;
+  int64_t waste_declared = 0, waste_disposed = 0, closing_waste_stock = 0,
+          closing_waste_transit = 0;
   std::set<std::string> codes_behind;
 
   void AddAll(const Figures& o) {
@@ -77,6 +79,9 @@ struct Figures {
     transit_corrections += o.transit_corrections; closing_transit += o.closing_transit;
     opening_lost += o.opening_lost; lost_corrections += o.lost_corrections;
     closing_lost += o.closing_lost;
+    waste_declared += o.waste_declared; waste_disposed += o.waste_disposed;
+    closing_waste_stock += o.closing_waste_stock;
+    closing_waste_transit += o.closing_waste_transit;
     for (const std::string& c : o.codes_behind) {
       if (codes_behind.size() >= kMaxCodesBehind) break;
       codes_behind.insert(c);
@@ -134,7 +139,14 @@ bool Book(const state::FlowRecord& f, const Holdings& d, Figures* out) {
       return only(true, false, false) && d.stock <= 0;
     case v1::DESTROYING:
       out->disposed += -d.stock;
+      if (f.before().waste()) out->waste_disposed += -d.stock;
       return only(true, false, false) && d.stock <= 0;
+    case v1::WASTE_DECLARING:
+      // The package stays where it is; it is now waste.
+      if (f.after().waste() && !f.before().waste()) {
+        out->waste_declared += static_cast<int64_t>(f.after().quantity_milli());
+      }
+      return only(false, false, false);
     case v1::LOSS_REPORT:
       out->lost += -d.stock;
       out->lost_in_transit += -d.transit;
@@ -168,6 +180,7 @@ struct Track {
   RowKey row;
   Holdings opening;
   Holdings last;
+  bool last_waste = false;  // declared waste, as its last flow left it
   bool ended = false;  // its last flow ended it: nothing changes it any more
 };
 
@@ -288,6 +301,7 @@ class Reconciler {
     }
     Track& t = it->second;
     t.ended = f.after().kind() == state::POSITION_ENDED;
+    t.last_waste = f.after().waste();
     if (t.row.enterprise.empty()) t.row = RowKey{enterprise, f.issuer(), f.product(), f.unit()};
     const Holdings before = Of(f.before(), enterprise);
     const Holdings after = Of(f.after(), enterprise);
@@ -316,11 +330,13 @@ class Reconciler {
     // Opening and closing positions, per row.
     for (auto& [key, t] : tracks_) {
       Holdings closing = t.last;
+      bool waste = t.last_waste;
       if (check_states_ && !t.ended) {
         CL_ASSIGN_OR_RETURN(std::optional<ledger::CodeState> now,
                             ledger::FindCode(state_, key.second));
         closing = now ? Of(ledger::PositionOf(*now), key.first) : Holdings();
-        if (closing != t.last) rows_[t.row].Behind(key.second);
+        waste = now && now->waste;
+        if (closing != t.last || waste != t.last_waste) rows_[t.row].Behind(key.second);
       }
       if (t.opening == Holdings() && closing == Holdings() && !rows_.count(t.row)) continue;
       Figures& row = rows_[t.row];
@@ -330,6 +346,10 @@ class Reconciler {
       row.closing_stock += closing.stock;
       row.closing_transit += closing.transit;
       row.closing_lost += closing.lost;
+      if (waste) {
+        row.closing_waste_stock += closing.stock;
+        row.closing_waste_transit += closing.transit;
+      }
     }
     v1::Reconciliation out;
     out.set_format(std::string(kReconciliationFormat));
@@ -398,6 +418,13 @@ class Reconciler {
     q->set_opening_lost_milli(U(f.opening_lost));
     q->set_lost_corrections_milli(f.lost_corrections);
     q->set_closing_lost_milli(U(f.closing_lost));
+    q->set_waste_declared_milli(U(f.waste_declared));
+    q->set_waste_disposed_milli(U(f.waste_disposed));
+    q->set_closing_waste_stock_milli(U(f.closing_waste_stock));
+    q->set_closing_waste_in_transit_milli(U(f.closing_waste_transit));
+    q->set_waste_disposal_rate(f.waste_declared > 0 ? static_cast<double>(f.waste_disposed) /
+                                                          static_cast<double>(f.waste_declared)
+                                                    : 0.0);
     // A column that added up to a negative figure is reported as zero: the
     // balance is taken from the reported figures, so the difference shows.
     v1::QuantityFigures& r = *q;

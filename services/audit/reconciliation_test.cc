@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "services/ledger/lifecycle_testing.h"
+#include "services/waybill/waybill_testing.h"
 
 namespace chemledger::audit {
 namespace {
@@ -329,6 +330,72 @@ TEST_F(ReconciliationTest, APeriodEndingAfterEveryRecordIsCheckedAgainstStates) 
   bad_cas.set_cas("67-56-2");
   EXPECT_EQ(Reconcile(*t_->snapshot(), Regulator(), bad_cas).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// 谁产生、谁处置: declared waste goes to a licensed disposer under a transfer
+// manifest, and the reconciliation reports it.
+TEST_F(ReconciliationTest, HazardousWasteIsDeclaredShippedUnderAManifestAndDisposed) {
+  Commission({1, 2});
+  v1::Event declare = Event(v1::WASTE_DECLARING, kProducer, {Code(1), Code(2)});
+  declare.set_waste_code("bad");
+  Refused(producer_, declare, absl::StatusCode::kInvalidArgument, "event.waste_code");
+  declare.set_waste_code("900-041-49");
+  Ok(producer_, declare);
+  EXPECT_TRUE(Find(Code(1)).waste);
+  v1::Event again = Event(v1::WASTE_DECLARING, kProducer, {Code(1)});
+  again.set_waste_code("900-041-49");
+  Refused(producer_, again, absl::StatusCode::kFailedPrecondition, "already declared waste");
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
+  use.set_quantity_milli(1000);
+  Refused(producer_, use, absl::StatusCode::kFailedPrecondition, "is declared waste");
+
+  // Not to a warehouse; not without the manifest.
+  SubmitWaybill("WB-W1", kProducer, kWarehouse, {Code(1)});
+  v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(1)});
+  ship.set_consignee_uscc(kWarehouse);
+  ship.set_waybill_id("WB-W1");
+  Refused(producer_, ship, absl::StatusCode::kFailedPrecondition, "ships only to a disposer");
+  v1::WaybillRequest cancel;
+  cancel.mutable_cancel()->set_waybill_number("WB-W1");
+  cancel.mutable_cancel()->set_reason("wrong consignee");
+  ASSERT_TRUE(ApplyWaybill(cancel).ok());
+  SubmitWaybill("WB-W2", kProducer, kDisposer, {Code(1)});
+  ship.set_consignee_uscc(kDisposer);
+  ship.set_waybill_id("WB-W2");
+  Refused(producer_, ship, absl::StatusCode::kFailedPrecondition, "names no 危险废物转移联单");
+  cancel.mutable_cancel()->set_waybill_number("WB-W2");
+  ASSERT_TRUE(ApplyWaybill(cancel).ok());
+
+  // Under a manifest, to the disposer, destroyed there.
+  v1::WaybillRequest submit;
+  *submit.mutable_submit() = waybill::testing::ExampleWaybill("WB-W3", kCarrier, kProducer,
+                                                              kDisposer, {Code(1)}, 25000, "KGM");
+  submit.mutable_submit()->set_waste_manifest("3501002026000777");
+  submit.mutable_submit()->set_waste_code("900-041-49");
+  absl::StatusOr<waybill::WaybillReceipt> opened = ApplyWaybill(submit);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  ship.set_waybill_id("WB-W3");
+  ship.set_event_id("ship-waste");
+  Ok(producer_, ship);
+  Ok(disposer_, Event(v1::RECEIVING, kDisposer, {Code(1)}));
+  v1::Event destroy = Event(v1::DESTROYING, kDisposer, {Code(1)});
+  destroy.set_manifest_id("3501002026000777");
+  Ok(disposer_, destroy);
+
+  const v1::Reconciliation r = Run(Regulator(), v1::ReconcileRequest());
+  const v1::ReconciliationRow* producer = Row(r, kProducer);
+  ASSERT_NE(producer, nullptr);
+  EXPECT_EQ(producer->figures().waste_declared_milli(), 50000u);
+  EXPECT_EQ(producer->figures().closing_waste_stock_milli(), 25000u);
+  ExpectBalanced(*producer);
+  const v1::ReconciliationRow* disposer = Row(r, kDisposer);
+  ASSERT_NE(disposer, nullptr);
+  EXPECT_EQ(disposer->figures().waste_disposed_milli(), 25000u);
+  EXPECT_EQ(disposer->figures().disposed_milli(), 25000u);
+  ExpectBalanced(*disposer);
+  ASSERT_EQ(r.totals_size(), 1);
+  EXPECT_DOUBLE_EQ(r.totals(0).figures().waste_disposal_rate(), 0.5);
+  ExpectCheckPasses();
 }
 
 TEST_F(ReconciliationTest, TheFlowsRebuildFromTheLog) {

@@ -55,6 +55,8 @@ state::CodeRecord ToRecord(const CodeState& s) {
     r.set_last_change_index(*s.last_change_index);
   }
   r.set_recalled(s.recalled);
+  r.set_waste(s.waste);
+  r.set_waste_code(s.waste_code);
   if (s.last_event_index) {
     r.set_has_last_event(true);
     r.set_last_event_index(*s.last_event_index);
@@ -81,6 +83,8 @@ CodeState FromRecord(absl::string_view code, const state::CodeRecord& r) {
   s.hold_by_regulator = r.hold_by_regulator();
   if (r.has_last_change()) s.last_change_index = r.last_change_index();
   s.recalled = r.recalled();
+  s.waste = r.waste();
+  s.waste_code = r.waste_code();
   if (r.has_last_event()) {
     s.last_event_index = r.last_event_index();
     s.last_event_time = absl::FromUnixNanos(r.last_event_unix_nanos());

@@ -60,6 +60,8 @@ struct CodeState {
   // The latest event that changed it (not an observation).
   std::optional<uint64_t> last_change_index;
   bool hold_by_regulator = false;  // on hold by a regulator: only a regulator releases it
+  bool waste = false;              // declared hazardous waste (WASTE_DECLARING)
+  std::string waste_code;          // its 国家危险废物名录 code
 };
 
 // The state of `code`, if the ledger has seen it.

@@ -20,6 +20,7 @@
 #include "services/registry/oversight.h"
 #include "services/registry/registry_rules.h"
 #include "services/registry/registry_state.h"
+#include "services/waybill/validation.h"
 #include "services/waybill/waybill_state.h"
 
 namespace chemledger::ledger {
@@ -64,6 +65,7 @@ class Step {
   bool regulator_reads_everything = false;  // ... whose oversight has no bounds
   absl::Time when;
   std::optional<registry::EnterpriseRecord> enterprise;  // the event's enterprise
+  std::optional<registry::EnterpriseRecord> consignee;   // a shipment's
 
   std::map<std::string, CodeState> touched;
   std::map<std::string, std::optional<CodeState>> before;
@@ -71,6 +73,8 @@ class Step {
   std::string shipment_waybill;
   // A receipt: the ref of the open waybill its (first) code came on.
   std::string receipt_waybill;
+  // A shipment: the 危险废物转移联单 number its waybill names, if any.
+  std::string shipment_manifest;
   // An observation's scans its history cannot explain: code and record.
   std::vector<std::pair<std::string, state::ScanSignalRecord>> scan_signals;
 
@@ -301,6 +305,7 @@ absl::Status CheckWaybill(Step& s, const std::string& code) {
         "': ship each waybill's codes in an event of their own"));
   }
   s.shipment_waybill = ref;
+  s.shipment_manifest = w->waybill.waste_manifest();
   if (w->status != v1::OPEN && w->status != v1::DEPARTED) {
     return absl::FailedPreconditionError(absl::StrCat("event.waybill_id: waybill '", e.waybill_id(),
                                                       "' is ", v1::WaybillStatus_Name(w->status)));
@@ -320,8 +325,8 @@ absl::Status StoringOrShipping(Step& s) {
   if (shipping) {
     CL_RETURN_IF_ERROR(ids::ValidateUscc("event.consignee_uscc", e.consignee_uscc()));
     if (e.consignee_uscc() == s.who) return Invalid("consignee_uscc", "is the shipper itself");
-    CL_ASSIGN_OR_RETURN(std::optional<registry::EnterpriseRecord> consignee,
-                        registry::FindEnterprise(s.state, e.consignee_uscc()));
+    CL_ASSIGN_OR_RETURN(s.consignee, registry::FindEnterprise(s.state, e.consignee_uscc()));
+    const std::optional<registry::EnterpriseRecord>& consignee = s.consignee;
     if (!consignee) {
       return absl::NotFoundError(absl::StrCat("event.consignee_uscc: enterprise ",
                                               e.consignee_uscc(), " is not registered"));
@@ -349,6 +354,28 @@ absl::Status StoringOrShipping(Step& s) {
       }
     }
     if (shipping) {
+      // Declared waste goes to a licensed disposer, under a transfer
+      // manifest, and nowhere else (谁产生、谁处置).
+      for (const CodeState* m : moved) {
+        if (!m->waste) continue;
+        const absl::CivilDay day = registry::ChinaDay(s.when);
+        if (!registry::HasRole(s.consignee->enterprise, v1::DISPOSER) ||
+            !registry::HoldsLicence(s.consignee->enterprise, v1::HAZARDOUS_WASTE, day)) {
+          return Precondition(Field(i), absl::StrCat(
+                                            m->code, " is declared waste: it ships only to a "
+                                            "disposer holding a 危险废物经营许可证 valid on ",
+                                            absl::FormatCivilTime(day), ", which ",
+                                            e.consignee_uscc(), " is not"));
+        }
+        if (s.shipment_manifest.empty()) {
+          return WithRefusalKind(
+              Precondition("waybill_id", absl::StrCat("waybill '", e.waybill_id(),
+                                                      "' names no 危险废物转移联单 (waste_manifest): "
+                                                      "declared waste such as ",
+                                                      m->code, " ships under one")),
+              "DISPOSAL_WITHOUT_MANIFEST");
+        }
+      }
       for (CodeState* m : moved) {
         m->status = CodeStatus::kInTransit;
         m->consignee = e.consignee_uscc();
@@ -404,6 +431,11 @@ absl::Status ConsumingOrRepackaging(Step& s) {
     return Precondition("codes[0]", absl::StrCat(input->code, " is recalled: not to be ",
                                                  e.step() == v1::CONSUMING ? "consumed" : "repackaged",
                                                  "; return it to its supplier"));
+  }
+  if (input->waste) {
+    return Precondition("codes[0]", absl::StrCat(input->code, " is declared waste (",
+                                                 input->waste_code,
+                                                 "): it goes to a licensed disposer, unused"));
   }
   if (e.quantity_milli() == 0) return Invalid("quantity_milli", "must be more than 0");
   if (e.quantity_milli() > input->remaining_milli) {
@@ -579,6 +611,25 @@ absl::Status Destroying(Step& s) {
     CL_RETURN_IF_ERROR(NotHeld(Field(i), {c}));
     c->status = CodeStatus::kDisposed;
     c->remaining_milli = 0;
+  }
+  return absl::OkStatus();
+}
+
+// 谁产生、谁处置: the holder declares packages hazardous waste.
+absl::Status WasteDeclaring(Step& s) {
+  const v1::Event& e = s.e;
+  if (s.entry.rules_epoch < 5) return Invalid("step", "WASTE_DECLARING is from rules epoch 5");
+  if (e.codes_size() == 0) return Invalid("codes", "at least one code is required");
+  CL_RETURN_IF_ERROR(waybill::ValidateWasteCode("event.waste_code", e.waste_code()));
+  for (int i = 0; i < e.codes_size(); ++i) {
+    CL_ASSIGN_OR_RETURN(CodeState * c, s.Held(i));
+    if (c->aggregate) return Invalid(Field(i), "is an aggregate: declare the packages on it");
+    if (c->waste) {
+      return Precondition(Field(i), absl::StrCat(c->code, " is already declared waste (",
+                                                 c->waste_code, ")"));
+    }
+    c->waste = true;
+    c->waste_code = e.waste_code();
   }
   return absl::OkStatus();
 }
@@ -948,6 +999,7 @@ absl::Status ApplyStep(Step& s) {
     case v1::RELEASING: return HoldingOrReleasing(s);
     case v1::RECALLING: return Recalling(s);
     case v1::OBSERVING: return Observing(s);
+    case v1::WASTE_DECLARING: return WasteDeclaring(s);
     default: return Invalid("step", "is not a known business step");
   }
 }

@@ -19,7 +19,8 @@ std::string Suffix(const state::FlowRecord& f) {
 
 bool SamePosition(const state::PackagePosition& a, const state::PackagePosition& b) {
   return a.kind() == b.kind() && a.holder() == b.holder() &&
-         a.consignee() == b.consignee() && a.quantity_milli() == b.quantity_milli();
+         a.consignee() == b.consignee() && a.quantity_milli() == b.quantity_milli() &&
+         a.waste() == b.waste();
 }
 
 // Scans [prefix + from, prefix + to).
@@ -51,6 +52,7 @@ state::PackagePosition PositionOf(const CodeState& c) {
   if (c.aggregate) return p;
   p.set_holder(c.custodian);
   p.set_quantity_milli(c.remaining_milli);
+  p.set_waste(c.waste);
   switch (c.status) {
     case CodeStatus::kActive:
       p.set_kind(state::POSITION_STOCK);

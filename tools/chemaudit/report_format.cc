@@ -37,20 +37,23 @@ std::vector<const FieldDescriptor*> FigureFields() {
   return fields;
 }
 
-int64_t Value(const v1::QuantityFigures& f, const FieldDescriptor* field) {
+// A figure as its CSV cell: thousandths as decimals, a rate with four places.
+std::string Cell(const v1::QuantityFigures& f, const FieldDescriptor* field) {
   const google::protobuf::Reflection* r = f.GetReflection();
-  return field->cpp_type() == FieldDescriptor::CPPTYPE_INT64
-             ? r->GetInt64(f, field)
-             : static_cast<int64_t>(r->GetUInt64(f, field));
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT64: return Milli(r->GetInt64(f, field));
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return Milli(static_cast<int64_t>(r->GetUInt64(f, field)));
+    case FieldDescriptor::CPPTYPE_DOUBLE: return absl::StrFormat("%.4f", r->GetDouble(f, field));
+    default: return "";
+  }
 }
 
 std::string CsvRow(const v1::ReconciliationRow& row, bool total) {
   std::vector<std::string> cells = {
       total ? "TOTAL" : row.enterprise_uscc(), row.enterprise_name(), row.product_uscc(),
       row.product_number(), row.product_name(), row.cas(), row.unit()};
-  for (const FieldDescriptor* field : FigureFields()) {
-    cells.push_back(Milli(Value(row.figures(), field)));
-  }
+  for (const FieldDescriptor* field : FigureFields()) cells.push_back(Cell(row.figures(), field));
   cells.push_back(absl::StrJoin(row.codes_behind_differences(), " "));
   for (std::string& c : cells) c = CsvField(c);
   return absl::StrCat(absl::StrJoin(cells, ","), "\r\n");

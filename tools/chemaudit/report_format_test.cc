@@ -50,9 +50,11 @@ TEST(ReconciliationCsvTest, EveryColumnQuotedWhereNeeded) {
   EXPECT_TRUE(absl::StrContains(lines[0], ",opening_stock,produced,"));
   EXPECT_TRUE(absl::StrContains(lines[0], ",stock_difference,transit_difference,"));
   EXPECT_TRUE(absl::EndsWith(lines[0], ",codes_behind_differences"));
-  // 7 names, 25 figures, the codes: as many cells as the header.
+  // 7 names, 30 figures, the codes: as many cells as the header.
   const size_t columns = std::vector<std::string>(absl::StrSplit(lines[0], ',')).size();
-  EXPECT_EQ(columns, 7u + 25u + 1u);
+  EXPECT_EQ(columns, 7u + 30u + 1u);
+  EXPECT_TRUE(absl::StrContains(lines[0], ",waste_declared,waste_disposed,"));
+  EXPECT_TRUE(absl::StrContains(lines[1], ",0.0000,"));  // the disposal rate
   EXPECT_TRUE(absl::StrContains(lines[1], "\"福州化工, \"\"东区\"\"\""));
   EXPECT_TRUE(absl::StrContains(lines[1], ",0.000,150.000,"));
   EXPECT_TRUE(absl::StrContains(lines[1], ",10.000,"));

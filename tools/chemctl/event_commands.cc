@@ -123,6 +123,7 @@ absl::Status Record(const cli::Args& args) {
   e.set_manifest_id(args.Get("manifest"));
   e.set_corrects_event_id(args.Get("corrects"));
   e.set_reason(args.Get("reason"));
+  e.set_waste_code(args.Get("waste-code"));
 
   absl::StatusOr<v1::SignedEnvelope> envelope =
       envelope::Sign(api::kEventContext, e.SerializeAsString(), *key);
@@ -268,15 +269,16 @@ std::vector<Command> EventCommands() {
        "usage: chemctl event record --step STEP --enterprise USCC [--site SITE] CODE... --key FILE\n"
        "         [--event-id ID] [--time RFC3339] [--quantity Q] [--outputs CODE=Q,...]\n"
        "         [--loss Q] [--parent CODE] [--consignee USCC] [--waybill ID]\n"
-       "         [--manifest ID] [--corrects EVENT_ID] [--reason TEXT]\n\n"
+       "         [--manifest ID] [--corrects EVENT_ID] [--reason TEXT] [--waste-code CODE]\n\n"
        "STEP: commissioning, storing, shipping, receiving, consuming, repackaging,\n"
        "packing, unpacking, destroying, loss_report, found, voiding, error_declaration,\n"
        "holding, releasing, recalling (a regulator's --key records these three for any\n"
-       "enterprise: --enterprise names the custodian, or for a recall the issuer).\n"
+       "enterprise: --enterprise names the custodian, or for a recall the issuer),\n"
+       "observing, waste_declaring (with --waste-code NNN-NNN-NN, 国家危险废物名录).\n"
        "Quantities are decimals in the package's unit (e.g. 25 or 0.5).\n\n" + common,
        EventFlags({"step", "enterprise", "site", "event-id", "time", "quantity", "outputs",
                    "loss", "parent", "consignee", "waybill", "manifest", "corrects", "reason",
-                   "request-id"}),
+                   "waste-code", "request-id"}),
        Record},
       {"event history", "a code's events; --verify checks its chain and proofs",
        "usage: chemctl event history CODE --key FILE [--verify --trust-root VKEY]\n\n"
