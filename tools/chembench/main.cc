@@ -28,6 +28,7 @@
 #include "tools/chembench/log_bench.h"
 #include "tools/chembench/pages_bench.h"
 #include "tools/chembench/reads_bench.h"
+#include "tools/chembench/audit_bench.h"
 #include "tools/chembench/scale_bench.h"
 #include "tools/chembench/verify_bench.h"
 #include "tools/chembench/waybill_bench.h"
@@ -68,6 +69,11 @@ constexpr char kUsage[] =
     "  [--seconds N] [--sync-delay-ms N] [--codes N]: GetHistory latency at a fixed\n"
     "read rate (default 500/s), idle and while events stream in at a fixed rate\n"
     "(default 5000/s), with every fsync slowed (default 5 ms).\n"
+    "chembench audit --chemledgerd PATH [--dir DIR] [--codes N] [--events N] [--queries N]\n"
+    "                [--bundles N] [--streams N] [--window N]\n"
+    "    a ledger of N events over the past year (default 250,000 codes, 1,000,000\n"
+    "    events); QueryEvents first pages p50/p99, a year's Reconcile of the\n"
+    "    chemical, GetHistoryBundle events/s with proofs cold and warm\n"
     "chembench scale --chemledgerd PATH [--dir DIR] [--codes N] [--events N]\n"
     "  [--streams N] [--window N] [--restarts N]: start-up time of chemledgerd fresh\n"
     "and after N codes (default 1000000) and N events (default 2000000), and its\n"
@@ -234,6 +240,22 @@ int Scale(const Args& flags) {
   return chemledger::chembench::RunScaleBench(options);
 }
 
+int Audit(const Args& flags) {
+  chemledger::chembench::AuditBenchOptions options;
+  if (!ReadServerFlags(flags, "audit", &options.chemledgerd, &options.directory) ||
+      !ReadCounts(flags, "audit",
+                  {{"codes", &options.codes}, {"events", &options.events},
+                   {"queries", &options.queries}, {"bundles", &options.bundles},
+                   {"streams", &options.streams}, {"window", &options.window}})) {
+    return 2;
+  }
+  if (options.streams > 8) {
+    std::cerr << "chembench audit: --streams at most 8\n";
+    return 2;
+  }
+  return chemledger::chembench::RunAuditBench(options);
+}
+
 int Issuance(const Args& flags) {
   auto rounds = flags.Uint("rounds", 5);
   if (!rounds.ok() || *rounds == 0 || *rounds > 100) {
@@ -288,6 +310,9 @@ const Benchmark kBenchmarks[] = {
     {"scale", {{"chemledgerd", "dir", "codes", "events", "streams", "window", "restarts"}, {}},
      Scale},
     {"log", {{"dir", "seconds", "proof-entries"}, {"keep"}}, Log},
+    {"audit",
+     {{"chemledgerd", "dir", "codes", "events", "queries", "bundles", "streams", "window"}, {}},
+     Audit},
     {"verify", {{"chemledgerd", "dir", "clients", "seconds", "codes"}, {}}, Verify},
     {"pages", {{"chemledgerd", "dir", "page-rate", "write-rate", "seconds", "codes"}, {}}, Pages},
 };
