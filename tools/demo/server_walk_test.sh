@@ -25,6 +25,13 @@ grep -q 'event.quantity_milli: 20000 is more than' "$TEST_TMPDIR/stderr" || fail
 grep -q '^verified: .*B20261123.7, [0-9]* events by [0-9]* signers' "$TEST_TMPDIR/stdout" \
   || fail "package 7's bundle did not verify offline"
 grep -q '"type": "EPCISDocument"' "$OUT/package7.epcis.jsonld" || fail "no EPCIS document"
+# The regulator's books balance; the refused attempts are on the anomaly list.
+grep -q '^TOTAL .* ok$' "$TEST_TMPDIR/stdout" || fail "the reconciliation does not balance"
+grep -q 'checked against every package.s state now' "$TEST_TMPDIR/stdout" \
+  || fail "the reconciliation was not checked against the packages' states"
+grep -q 'REFUSED_REQUEST .*OVER_CONSUMPTION' "$TEST_TMPDIR/stdout" || fail "the over-consumption is not an anomaly"
+grep -q 'REFUSED_REQUEST .*REFUSAL_KIND_UNSPECIFIED\|REFUSED_REQUEST .*WRONG_CONSIGNEE' "$TEST_TMPDIR/stdout" \
+  || fail "the receipt by the wrong enterprise is not an anomaly"
 # The shipment on an e-waybill.
 grep -q '^submitted YD110105-[0-9]*-0001 at log index' "$TEST_TMPDIR/stdout" || fail "the waybill was not submitted"
 grep -q '^authentic	waybill:YD110105-.*vehicle 京A12345 (yellow) + 京A1234挂.*UN1230 class 3 PG II 50 KGM (2 codes)' \
