@@ -166,7 +166,9 @@ class Journal {
   //   9: the event index ("l/ev/", "l/evt/", "l/pev/", "l/wev/"); losses of
   //      controlled goods ("l/closs/"); recorded refusals ("x/refusal/",
   //      "x/refusal-by/"); shipments due by planned arrival ("w/due/").
-  static constexpr int kStateFormat = 9;
+  //  10: declared waste in the code records and flows (CodeRecord.waste,
+  //      PackagePosition.waste).
+  static constexpr int kStateFormat = 10;
   static constexpr absl::string_view kStateFormatKey = "j/state-format";
 
  private:

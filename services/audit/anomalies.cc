@@ -158,7 +158,18 @@ class Lister {
     const uint32_t grace = request_.grace_minutes() == 0 ? 120 : request_.grace_minutes();
     CL_ASSIGN_OR_RETURN(std::vector<waybill::WaybillState> due,
                         waybill::ShipmentsDueBefore(state_, now - absl::Minutes(grace), 1000));
+    // What the reader's department reads of waybills (registry/oversight.h).
+    const registry::Reads reads = registry::IsEnterpriseRole(reader_.role())
+                                      ? registry::Reads::kAll
+                                      : registry::DepartmentReads(reader_,
+                                                                  registry::RecordKind::kWaybills);
     for (const waybill::WaybillState& w : due) {
+      if (reads == registry::Reads::kNone ||
+          (reads == registry::Reads::kControlledGoods &&
+           !registry::CarriesControlledGoods(w.waybill)) ||
+          (reads == registry::Reads::kWaste && !registry::CarriesWaste(w.waybill))) {
+        continue;
+      }
       std::vector<std::string> missing;
       for (const std::string& code : w.shipped) {
         if (!w.received.count(code)) missing.push_back(code);

@@ -11,6 +11,7 @@
 // else. A real journal on a real LevelDB store, its clock moved by the test
 // (the test clock of chemledgerd serve --test-clock, in process).
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <random>
@@ -61,12 +62,12 @@ struct Party {
 class AuditScenarioTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    now_ = absl::Now();
+    SetNow(absl::Now());
     chemledger::testing::TestLedgerOptions options;
-    options.clock = [this] { return now_; };
+    options.clock = [this] { return Now(); };
     t_ = TestLedger::Create("audit_scenario", admin_, options);
     recorder_ = std::make_unique<RefusalRecorder>(
-        &t_->client(), [this] { return now_; },
+        &t_->client(), [this] { return Now(); },
         [this](const storage::StateReader& state,
                const v1::SignedEnvelope& request) -> absl::StatusOr<bool> {
           if (request.payload_type() == api::kEventContext.payload_type()) {
@@ -79,7 +80,7 @@ class AuditScenarioTest : public ::testing::Test {
         });
     ledger_ = std::make_unique<ledger::Ledger>(&t_->client(), recorder_.get());
     waybills_ = std::make_unique<waybill::WaybillBook>(&t_->client(), &t_->keyring(),
-                                                       [this] { return now_; }, recorder_.get());
+                                                       [this] { return Now(); }, recorder_.get());
     ASSERT_TRUE(t_->AddActor(admin_, "", v1::REGULATOR, regulator_, "省应急管理厅").ok());
     ASSERT_TRUE(t_->AddLabelKey(admin_).ok());
     const absl::CivilDay far = api::TodayInChina() + 700;
@@ -140,7 +141,11 @@ class AuditScenarioTest : public ::testing::Test {
     recorder_.reset();
   }
 
-  void Tick(absl::Duration d = absl::Minutes(1)) { now_ += d; }
+  // The scenario's clock, read by the journal and the refusal recorder on
+  // their own threads.
+  absl::Time Now() const { return absl::FromUnixMicros(now_micros_.load()); }
+  void SetNow(absl::Time t) { now_micros_.store(absl::ToUnixMicros(t)); }
+  void Tick(absl::Duration d = absl::Minutes(1)) { SetNow(Now() + d); }
 
   v1::Event NewEvent(v1::BusinessStep step, const std::string& uscc,
                      const std::vector<std::string>& codes) {
@@ -149,7 +154,7 @@ class AuditScenarioTest : public ::testing::Test {
     e.set_event_id(absl::StrCat("scenario-", ++next_id_));
     e.set_step(step);
     for (const std::string& c : codes) e.add_codes(c);
-    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(now_));
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(Now()));
     e.set_event_time_offset_minutes(480);
     e.mutable_location()->set_enterprise_uscc(uscc);
     e.mutable_location()->set_site("main");
@@ -190,8 +195,8 @@ class AuditScenarioTest : public ::testing::Test {
       milli += remaining_[c];
     }
     w.mutable_goods(0)->set_quantity_milli(milli);
-    w.mutable_planned_departure()->set_seconds(absl::ToUnixSeconds(now_));
-    w.mutable_planned_arrival()->set_seconds(absl::ToUnixSeconds(now_ + absl::Hours(8)));
+    w.mutable_planned_departure()->set_seconds(absl::ToUnixSeconds(Now()));
+    w.mutable_planned_arrival()->set_seconds(absl::ToUnixSeconds(Now() + absl::Hours(8)));
     *r.mutable_submit() = w;
     absl::StatusOr<v1::SignedEnvelope> env =
         envelope::Sign(api::kWaybillContext, r.SerializeAsString(), *carrier.key);
@@ -306,7 +311,7 @@ class AuditScenarioTest : public ::testing::Test {
 
   crypto::SigningKey admin_ = TestKey(1);
   crypto::SigningKey regulator_ = TestKey(2);
-  absl::Time now_;
+  std::atomic<int64_t> now_micros_{0};
   std::unique_ptr<TestLedger> t_;
   ledger::LifecycleRules lifecycle_rules_;
   waybill::WaybillRules waybill_rules_;
@@ -326,7 +331,7 @@ class AuditScenarioTest : public ::testing::Test {
 
 TEST_F(AuditScenarioTest, AYearOfTradeReconcilesAndEveryInjectedAnomalyIsListed) {
   std::mt19937 rng(20261130);
-  const absl::Time start = now_;
+  const absl::Time start = Now();
   // Issued at once: 1,667 methanol packages per producer (10,002 in all),
   // and five 剧毒 packages (sodium cyanide) at the first producer.
   const uint32_t kPerProducer = 1667;
@@ -363,7 +368,7 @@ TEST_F(AuditScenarioTest, AYearOfTradeReconcilesAndEveryInjectedAnomalyIsListed)
   std::vector<std::string> clone_codes;
   std::string blacklisted, over_consumer;
   for (int month = 0; month < kMonths; ++month) {
-    now_ = start + absl::Hours(24 * 30 * month);
+    SetNow(start + absl::Hours(24 * 30 * month));
     if (month == 3) at_quarter_start = books_;
     if (month == 6) at_quarter_end = books_;
     // Production: the first four months, a quarter of each producer's labels.
@@ -464,7 +469,7 @@ TEST_F(AuditScenarioTest, AYearOfTradeReconcilesAndEveryInjectedAnomalyIsListed)
       b->set_enterprise_uscc(u.uscc);
       b->set_blacklisted(true);
       b->set_reason("违规储存");
-      *b->mutable_date() = api::ToProtoDate(api::ChinaDay(now_));
+      *b->mutable_date() = api::ToProtoDate(api::ChinaDay(Now()));
       ASSERT_TRUE(t_->Registry(admin_, r).ok());
       std::vector<std::string> held = Take(u, 1);
       ASSERT_FALSE(held.empty());
@@ -476,7 +481,7 @@ TEST_F(AuditScenarioTest, AYearOfTradeReconcilesAndEveryInjectedAnomalyIsListed)
   // The disposer's five drums (the refused disposal) are still in its
   // stock... unless the next month's disposal took them: booked above.
   recorder_->Flush();
-  now_ = start + absl::Hours(24 * 30 * kMonths);
+  SetNow(start + absl::Hours(24 * 30 * kMonths));
   ASSERT_GE(issuer_of_.size(), 10000u);
   const std::shared_ptr<const storage::Snapshot> snapshot = t_->snapshot();
   absl::StatusOr<std::optional<state::ActorRecord>> regulator =
@@ -532,7 +537,7 @@ TEST_F(AuditScenarioTest, AYearOfTradeReconcilesAndEveryInjectedAnomalyIsListed)
   std::multiset<std::string> listed;
   v1::ListAnomaliesRequest request;
   for (int pages = 0; pages < 100; ++pages) {
-    absl::StatusOr<v1::Anomalies> page = ListAnomalies(*snapshot, reader, request, now_);
+    absl::StatusOr<v1::Anomalies> page = ListAnomalies(*snapshot, reader, request, Now());
     ASSERT_TRUE(page.ok()) << page.status();
     if (pages == 0) {
       for (const v1::Anomaly& a : page->overdue_shipments()) {

@@ -7,6 +7,7 @@
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/log.pb.h"
 #include "services/audit/history_bundle.h"
+#include <algorithm>
 #include <set>
 
 #include "services/audit/anomalies.h"
@@ -175,8 +176,9 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
   const std::string key = reader->public_key();
   {
     absl::MutexLock lock(&subscriptions_mu_);
+    auto held = subscriptions_by_key_.find(key);
     if (subscriptions_ >= kMaxSubscriptions ||
-        subscriptions_by_key_[key] >= kMaxSubscriptionsPerActor) {
+        (held != subscriptions_by_key_.end() && held->second >= kMaxSubscriptionsPerActor)) {
       return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                           absl::StrCat("at most ", kMaxSubscriptionsPerActor,
                                        " subscriptions per actor and ", kMaxSubscriptions,
@@ -195,12 +197,31 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
     }
   } release{this, key};
 
-  v1::ListAnomaliesRequest next = *request;
-  next.set_page_size(kMaxAnomalyPageSize);
+  // The entries' anomalies (in log order) and the overdue shipments (a
+  // state, looked at every 10 s) are read apart.
+  const auto wants = [&](v1::AnomalyKind kind) {
+    return request->kinds().empty() ||
+           std::find(request->kinds().begin(), request->kinds().end(), kind) !=
+               request->kinds().end();
+  };
+  v1::ListAnomaliesRequest entries = *request;
+  entries.clear_kinds();
+  for (v1::AnomalyKind kind : {v1::REFUSED_REQUEST, v1::CLONE_SIGNAL, v1::CONTROLLED_GOODS_LOST}) {
+    if (wants(kind)) entries.add_kinds(kind);
+  }
+  const bool want_entries = entries.kinds_size() > 0;
+  const bool want_overdue = wants(v1::OVERDUE_SHIPMENT);
+  entries.set_page_size(kMaxAnomalyPageSize);
+  v1::ListAnomaliesRequest overdue = *request;
+  overdue.clear_kinds();
+  overdue.add_kinds(v1::OVERDUE_SHIPMENT);
+  overdue.set_after_log_index(0);
+  overdue.set_page_size(1);
+
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   // From now on, unless the caller names where it left off.
-  if (next.after_log_index() == 0 && snapshot->size() > 0) {
-    next.set_after_log_index(snapshot->size() - 1);
+  if (entries.after_log_index() == 0 && snapshot->size() > 0) {
+    entries.set_after_log_index(snapshot->size() - 1);
   }
   std::set<std::string> overdue_told;
   absl::Time checked_reader = absl::Now();
@@ -217,26 +238,31 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
           k.ok() ? registry::ActiveSigner(*snapshot, k->key_id()) : k.status();
       if (!still.ok()) return ToGrpcStatus(still.status());
     }
-    const bool grown = snapshot->size() != read_size;
-    const bool overdue_due = absl::Now() - overdue_checked > absl::Seconds(10);
-    if (grown || overdue_due) {
+    if (want_entries && snapshot->size() != read_size) {
       read_size = snapshot->size();
-      if (overdue_due) overdue_checked = absl::Now();
       for (int pages = 0; pages < 100; ++pages) {
-        absl::StatusOr<v1::Anomalies> page = audit::ListAnomalies(*snapshot, *reader, next, clock_());
+        absl::StatusOr<v1::Anomalies> page =
+            audit::ListAnomalies(*snapshot, *reader, entries, clock_());
         if (!page.ok()) return ToGrpcStatus(page.status());
-        if (pages == 0) {
-          for (const v1::Anomaly& a : page->overdue_shipments()) {
-            if (!overdue_told.insert(a.waybill()).second) continue;
-            if (!writer->Write(a)) return grpc::Status::OK;
-          }
-        }
         for (const v1::Anomaly& a : page->anomalies()) {
           if (!writer->Write(a)) return grpc::Status::OK;
-          next.set_after_log_index(a.log_index());
+          entries.set_after_log_index(a.log_index());
         }
-        if (page->next_after_log_index() == 0) break;
-        next.set_after_log_index(page->next_after_log_index());
+        if (page->next_after_log_index() == 0) {
+          // Everything up to this snapshot is told.
+          if (snapshot->size() > 0) entries.set_after_log_index(snapshot->size() - 1);
+          break;
+        }
+        entries.set_after_log_index(page->next_after_log_index());
+      }
+    }
+    if (want_overdue && absl::Now() - overdue_checked > absl::Seconds(10)) {
+      overdue_checked = absl::Now();
+      absl::StatusOr<v1::Anomalies> now = audit::ListAnomalies(*snapshot, *reader, overdue, clock_());
+      if (!now.ok()) return ToGrpcStatus(now.status());
+      for (const v1::Anomaly& a : now->overdue_shipments()) {
+        if (!overdue_told.insert(a.waybill()).second) continue;
+        if (!writer->Write(a)) return grpc::Status::OK;
       }
     }
     absl::SleepFor(absl::Milliseconds(200));

@@ -161,6 +161,14 @@ bool Book(const state::FlowRecord& f, const Holdings& d, Figures* out) {
       out->stock_corrections += d.stock;
       out->transit_corrections += d.transit;
       out->lost_corrections += d.lost;
+      // A waste declaration undone takes its quantity out of the waste
+      // declared; a destruction of waste undone, out of the waste disposed.
+      if (f.before().waste() && !f.after().waste()) {
+        out->waste_declared -= static_cast<int64_t>(f.before().quantity_milli());
+      }
+      if (f.before().kind() == state::POSITION_ENDED && f.after().waste() && d.stock > 0) {
+        out->waste_disposed -= d.stock;
+      }
       return true;
     default:
       return false;
@@ -335,8 +343,11 @@ class Reconciler {
         CL_ASSIGN_OR_RETURN(std::optional<ledger::CodeState> now,
                             ledger::FindCode(state_, key.second));
         closing = now ? Of(ledger::PositionOf(*now), key.first) : Holdings();
-        waste = now && now->waste;
-        if (closing != t.last || waste != t.last_waste) rows_[t.row].Behind(key.second);
+        // (Waste counts for whoever holds it at the end, and only then.)
+        waste = now && now->waste && closing != Holdings();
+        if (closing != t.last || (closing != Holdings() && waste != t.last_waste)) {
+          rows_[t.row].Behind(key.second);
+        }
       }
       if (t.opening == Holdings() && closing == Holdings() && !rows_.count(t.row)) continue;
       Figures& row = rows_[t.row];

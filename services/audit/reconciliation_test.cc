@@ -398,6 +398,49 @@ TEST_F(ReconciliationTest, HazardousWasteIsDeclaredShippedUnderAManifestAndDispo
   ExpectCheckPasses();
 }
 
+TEST_F(ReconciliationTest, WasteIsNotVoidedNorShippedUnderAnotherCodeAndItsDeclarationUndoes) {
+  Commission({1, 2});
+  Move(producer_, kProducer, warehouse_, kWarehouse, {Code(2)});
+  v1::Event declare = Event(v1::WASTE_DECLARING, kProducer, {Code(1)});
+  declare.set_waste_code("900-041-49");
+  Ok(producer_, declare);
+  v1::Event voiding = Event(v1::VOIDING, kProducer, {Code(1)});
+  voiding.set_reason("gone");
+  Refused(producer_, voiding, absl::StatusCode::kFailedPrecondition, "not voided");
+  v1::WaybillRequest submit;
+  *submit.mutable_submit() = waybill::testing::ExampleWaybill("WB-X", kCarrier, kProducer,
+                                                              kDisposer, {Code(1)}, 25000, "KGM");
+  submit.mutable_submit()->set_waste_manifest("3501002026000888");
+  submit.mutable_submit()->set_waste_code("251-001-08");
+  ASSERT_TRUE(ApplyWaybill(submit).ok());
+  v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(1)});
+  ship.set_consignee_uscc(kDisposer);
+  ship.set_waybill_id("WB-X");
+  Refused(producer_, ship, absl::StatusCode::kFailedPrecondition, "carries waste 251-001-08");
+  // The warehouse declares the drum it bought waste: the producer's books
+  // (which sold it) stay clean.
+  v1::Event theirs = Event(v1::WASTE_DECLARING, kWarehouse, {Code(2)});
+  theirs.set_waste_code("900-041-49");
+  Ok(warehouse_, theirs);
+  // The producer's declaration undone: no waste declared any more.
+  v1::Event undo = Event(v1::ERROR_DECLARATION, kProducer, {});
+  undo.set_corrects_event_id(declare.event_id());
+  undo.set_reason("declared the wrong drum");
+  Ok(producer_, undo);
+  const v1::Reconciliation r = Run(Regulator(), v1::ReconcileRequest());
+  const v1::ReconciliationRow* producer = Row(r, kProducer);
+  ASSERT_NE(producer, nullptr);
+  EXPECT_EQ(producer->figures().waste_declared_milli(), 0u);
+  EXPECT_EQ(producer->figures().closing_waste_stock_milli(), 0u);
+  ExpectBalanced(*producer);
+  const v1::ReconciliationRow* warehouse = Row(r, kWarehouse);
+  ASSERT_NE(warehouse, nullptr);
+  EXPECT_EQ(warehouse->figures().waste_declared_milli(), 25000u);
+  EXPECT_EQ(warehouse->figures().closing_waste_stock_milli(), 25000u);
+  ExpectBalanced(*warehouse);
+  ExpectCheckPasses();
+}
+
 TEST_F(ReconciliationTest, TheFlowsRebuildFromTheLog) {
   LifeOfSix();
   ExpectCheckPasses();

@@ -73,8 +73,10 @@ class Step {
   std::string shipment_waybill;
   // A receipt: the ref of the open waybill its (first) code came on.
   std::string receipt_waybill;
-  // A shipment: the 危险废物转移联单 number its waybill names, if any.
+  // A shipment: the 危险废物转移联单 number and waste code its waybill
+  // names, if any.
   std::string shipment_manifest;
+  std::string shipment_waste_code;
   // An observation's scans its history cannot explain: code and record.
   std::vector<std::pair<std::string, state::ScanSignalRecord>> scan_signals;
 
@@ -306,6 +308,7 @@ absl::Status CheckWaybill(Step& s, const std::string& code) {
   }
   s.shipment_waybill = ref;
   s.shipment_manifest = w->waybill.waste_manifest();
+  s.shipment_waste_code = w->waybill.waste_code();
   if (w->status != v1::OPEN && w->status != v1::DEPARTED) {
     return absl::FailedPreconditionError(absl::StrCat("event.waybill_id: waybill '", e.waybill_id(),
                                                       "' is ", v1::WaybillStatus_Name(w->status)));
@@ -357,7 +360,8 @@ absl::Status StoringOrShipping(Step& s) {
       // Declared waste goes to a licensed disposer, under a transfer
       // manifest, and nowhere else (谁产生、谁处置).
       for (const CodeState* m : moved) {
-        if (!m->waste) continue;
+        // (Declared waste exists from rules epoch 5 only.)
+        if (!m->waste || s.entry.rules_epoch < 5) continue;
         const absl::CivilDay day = registry::ChinaDay(s.when);
         if (!registry::HasRole(s.consignee->enterprise, v1::DISPOSER) ||
             !registry::HoldsLicence(s.consignee->enterprise, v1::HAZARDOUS_WASTE, day)) {
@@ -366,6 +370,12 @@ absl::Status StoringOrShipping(Step& s) {
                                             "disposer holding a 危险废物经营许可证 valid on ",
                                             absl::FormatCivilTime(day), ", which ",
                                             e.consignee_uscc(), " is not"));
+        }
+        if (!s.shipment_manifest.empty() && s.shipment_waste_code != m->waste_code) {
+          return Precondition("waybill_id", absl::StrCat(
+                                                "waybill '", e.waybill_id(), "' carries waste ",
+                                                s.shipment_waste_code, ", but ", m->code, " is ",
+                                                m->waste_code));
         }
         if (s.shipment_manifest.empty()) {
           return WithRefusalKind(
@@ -432,7 +442,7 @@ absl::Status ConsumingOrRepackaging(Step& s) {
                                                  e.step() == v1::CONSUMING ? "consumed" : "repackaged",
                                                  "; return it to its supplier"));
   }
-  if (input->waste) {
+  if (input->waste && s.entry.rules_epoch >= 5) {
     return Precondition("codes[0]", absl::StrCat(input->code, " is declared waste (",
                                                  input->waste_code,
                                                  "): it goes to a licensed disposer, unused"));
@@ -697,6 +707,10 @@ absl::Status Voiding(Step& s) {
       c = s.Create(std::move(fresh));
     } else {
       CL_ASSIGN_OR_RETURN(c, s.Held(i));
+      if (c->waste) {
+        return Precondition(field, absl::StrCat(c->code, " is declared waste: it is disposed of "
+                                                         "by a licensed disposer, not voided"));
+      }
     }
     c->status = CodeStatus::kVoided;
     c->remaining_milli = 0;

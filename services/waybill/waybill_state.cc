@@ -47,6 +47,10 @@ std::string DueKey(const WaybillState& s, absl::string_view ref) {
       !s.waybill.has_planned_arrival()) {
     return "";
   }
+  // Nothing on the road: every code shipped so far was received.
+  bool on_the_road = false;
+  for (const std::string& code : s.shipped) on_the_road = on_the_road || !s.received.count(code);
+  if (!on_the_road) return "";
   const int64_t micros = s.waybill.planned_arrival().seconds() * 1000000 +
                          s.waybill.planned_arrival().nanos() / 1000;
   return absl::StrCat("w/due/", ledger::TimeKey(micros), "/", ref);

@@ -129,9 +129,9 @@ absl::StatusOr<std::vector<VehicleInPark>> VehiclesInPark(const storage::StateRe
 // Every code a waybill lists, line by line.
 std::vector<std::string> CodesOf(const v1::Waybill& w);
 
-// Shipments in progress by planned arrival: a waybill is listed while goods
-// have been shipped on it and it is neither closed (everything received)
-// nor cancelled, under its planned arrival time:
+// Shipments in progress by planned arrival: a waybill is listed while some
+// of the goods shipped on it are not received (and it is neither closed nor
+// cancelled), under its planned arrival time:
 //   w/due/<planned arrival, 16 hex µs, offset binary>/<ref>   ""
 // The waybills listed with a planned arrival before `before`, oldest first,
 // at most `limit` (the anomaly list's overdue shipments read it).
