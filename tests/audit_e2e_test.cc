@@ -300,6 +300,8 @@ TEST_F(AuditE2eTest, ASubscriptionDeliversAnomaliesAsTheyAreWritten) {
   EXPECT_EQ(anomaly.enterprise_uscc(), kAcme);
   context.TryCancel();
   (void)stream->Finish();
+  // The server lets go of the slot when its loop next looks (every 200 ms).
+  absl::SleepFor(absl::Seconds(1));
 
   // Four at once per actor; the fifth is refused.
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
