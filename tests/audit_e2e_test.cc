@@ -260,6 +260,13 @@ TEST_F(AuditE2eTest, AnomaliesListARefusedAttempt) {
                                                  "/regulator.key --kind CLONE_SIGNAL"));
   ASSERT_EQ(status, 0) << out;
   EXPECT_EQ(out.find("OVER_CONSUMPTION"), std::string::npos) << out;
+  // --follow: subscribed, it prints what is written after it (here the
+  // process is stopped by `timeout` after two seconds).
+  std::tie(status, out) = RunShell(absl::StrCat(
+      "timeout 2 '", RunfilePath("tools/chemaudit/chemaudit"), "' anomalies ", Server(), " --key ",
+      dir_, "/regulator.key --follow 2>&1"));
+  EXPECT_EQ(status, 124) << out;  // stopped by timeout, not failed
+  EXPECT_NE(out.find("LOG#"), std::string::npos) << out;
   std::tie(status, out) = Chemaudit(absl::StrCat("anomalies ", Server(), " --key ", dir_,
                                                  "/regulator.key --kind NOTHING"));
   EXPECT_EQ(status, 1) << out;

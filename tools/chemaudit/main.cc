@@ -36,6 +36,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "absl/strings/strip.h"
 #include "api/wire.h"
+#include "chemledger/v1/audit_service.grpc.pb.h"
 #include "chemledger/v1/audit_service.pb.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
@@ -43,6 +44,7 @@
 #include "tools/cli/key_args.h"
 #include "absl/time/clock.h"
 #include "services/audit/epcis.h"
+#include "services/common/grpc_read_auth.h"
 #include "services/audit/history_bundle.h"
 #include "api/china_time.h"
 #include "tools/chemaudit/report_format.h"
@@ -104,12 +106,13 @@ constexpr char kUsage[] =
     "      events their enterprise recorded; progress on stderr with --out\n"
     "  anomalies --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
     "            [--kind K[,K...]] [--enterprise USCC | --region PREFIX | --park ID]\n"
-    "            [--after LOG_INDEX] [--grace-minutes N] [--json]\n"
+    "            [--after LOG_INDEX] [--grace-minutes N] [--json] [--follow]\n"
     "      the anomaly list (AuditService.ListAnomalies): first the shipments\n"
     "      overdue now (not received N minutes, default 120, after their planned\n"
     "      arrival), then in log order refused requests recorded in the log (with\n"
     "      the rule), clone signals and losses of controlled goods; --after the\n"
-    "      last one seen lists only newer ones\n\n"
+    "      last one seen lists only newer ones; --follow subscribes\n"
+    "      (SubscribeAnomalies) and prints them as they are written, until stopped\n\n"
     "VKEY: the note verifier key (\"<origin>+<hash>+<key>\") or a file holding it\n"
     "(chemledgerd init writes DIR/note.vkey).\n";
 
@@ -665,7 +668,7 @@ int Anomalies(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"server", "tls-ca", "key", "passphrase-file", "kind", "enterprise", "region",
               "park", "after", "grace-minutes"},
-             {"json"}});
+             {"json", "follow"}});
   if (!args.ok()) return Fail("anomalies", args.status());
   if (args->help()) {
     std::cout << kUsage;
@@ -698,6 +701,42 @@ int Anomalies(const std::vector<std::string>& argv) {
   absl::StatusOr<chemctl::ReadSession> session = chemctl::ReadSession::Open(*args);
   if (!session.ok()) return Fail("anomalies", session.status());
   const bool json = args->Bool("json");
+  const auto print = [json](const v1::Anomaly& a) {
+    if (json) {
+      std::string line;
+      google::protobuf::util::JsonPrintOptions options;
+      options.preserve_proto_field_names = true;
+      (void)google::protobuf::util::MessageToJsonString(a, &line, options);
+      std::cout << line << std::endl;
+      return;
+    }
+    const std::string what = a.kind() == v1::REFUSED_REQUEST    ? v1::RefusalKind_Name(a.refusal_kind())
+                             : a.kind() == v1::OVERDUE_SHIPMENT ? a.waybill()
+                                                                : a.code();
+    std::cout << absl::StrFormat("%10d %-21s %-18s %-31s %s", a.log_index(),
+                                 v1::AnomalyKind_Name(a.kind()), a.enterprise_uscc(), what,
+                                 a.detail())
+              << std::endl;
+  };
+  if (args->Bool("follow")) {
+    // AuditService.SubscribeAnomalies: as they are written, until stopped.
+    if (!json) {
+      std::cout << absl::StrFormat("%10s %-21s %-18s %-31s %s", "LOG#", "KIND", "ENTERPRISE",
+                                   "CODE / RULE", "DETAIL")
+                << std::endl;
+    }
+    auto audit = v1::AuditService::NewStub(session->channel());
+    grpc::ClientContext context;
+    read_auth::AttachStreamCredentials(&context, api::kSubscribeAnomaliesMethod,
+                                       read_auth::ReadSigner{session->key(), session->origin()});
+    std::unique_ptr<grpc::ClientReader<v1::Anomaly>> stream =
+        audit->SubscribeAnomalies(&context, request);
+    v1::Anomaly a;
+    while (stream->Read(&a)) print(a);
+    const grpc::Status s = stream->Finish();
+    if (!s.ok()) return Fail("anomalies", chemctl::ServerError(s));
+    return 0;
+  }
   if (!json) {
     std::cout << absl::StrFormat("%10s %-21s %-18s %-31s %s\n", "LOG#", "KIND", "ENTERPRISE",
                                  "CODE / RULE", "DETAIL");
@@ -716,20 +755,7 @@ int Anomalies(const std::vector<std::string>& argv) {
     for (const v1::Anomaly& a : shown) {
       ++listed;
       if (a.kind() != v1::OVERDUE_SHIPMENT) last = a.log_index();
-      if (json) {
-        std::string line;
-        google::protobuf::util::JsonPrintOptions options;
-        options.preserve_proto_field_names = true;
-        (void)google::protobuf::util::MessageToJsonString(a, &line, options);
-        std::cout << line << "\n";
-        continue;
-      }
-      const std::string what = a.kind() == v1::REFUSED_REQUEST    ? v1::RefusalKind_Name(a.refusal_kind())
-                               : a.kind() == v1::OVERDUE_SHIPMENT ? a.waybill()
-                                                                  : a.code();
-      std::cout << absl::StrFormat("%10d %-21s %-18s %-31s %s\n", a.log_index(),
-                                   v1::AnomalyKind_Name(a.kind()), a.enterprise_uscc(), what,
-                                   a.detail());
+      print(a);
     }
     if (page.next_after_log_index() == 0) break;
     request.set_after_log_index(page.next_after_log_index());

@@ -89,6 +89,8 @@ class ReadSession {
   // The server, and the actor's key (to sign writes in the same session).
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   const crypto::SigningKey& key() const { return key_; }
+  // The deployment's checkpoint origin, which read credentials name.
+  const std::string& origin() const { return origin_; }
 
  private:
   ReadSession(std::shared_ptr<grpc::Channel> channel, crypto::SigningKey key, std::string origin)
