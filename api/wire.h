@@ -63,6 +63,7 @@ inline constexpr char kGetHistoryBundleMethod[] = "/chemledger.v1.AuditService/G
 inline constexpr char kReconcileMethod[] = "/chemledger.v1.AuditService/Reconcile";
 inline constexpr char kQueryEventsMethod[] = "/chemledger.v1.AuditService/QueryEvents";
 inline constexpr char kListAnomaliesMethod[] = "/chemledger.v1.AuditService/ListAnomalies";
+inline constexpr char kQueryStockMethod[] = "/chemledger.v1.AuditService/QueryStock";
 inline constexpr char kSubscribeAnomaliesMethod[] =
     "/chemledger.v1.AuditService/SubscribeAnomalies";
 inline constexpr char kAddCheckpointCosignatureMethod[] =

@@ -162,6 +162,14 @@ TEST_F(AuditE2eTest, ReconciliationAddsUpForRegulatorAndEnterprise) {
   EXPECT_NE(out.find(" ok"), std::string::npos) << out;
   EXPECT_NE(out.find("checked against every package's state now"), std::string::npos) << out;
 
+  // Stock on hand: 74 kg at Acme's warehouse.
+  std::tie(status, out) =
+      Chemaudit(absl::StrCat("stock ", Server(), " --key ", dir_, "/regulator.key --csv"));
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find(absl::StrCat(kAcme, ",warehouse 1,", kAcme, ",M01,67-56-1,KGM,3,74.000,0,0")),
+            std::string::npos)
+      << out;
+
   // The enterprise's own books, as JSON.
   std::tie(status, out) =
       Chemaudit(absl::StrCat("reconcile ", Server(), " --key ", dir_, "/acme.key --json"));

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "services/audit/anomalies.h"
+#include "services/audit/stock_query.h"
 #include "services/registry/registry_state.h"
 #include "services/audit/event_query.h"
 #include "services/audit/reconciliation.h"
@@ -165,6 +166,25 @@ grpc::Status AuditServiceImpl::ServeListAnomalies(grpc::ServerContextBase* conte
   if (!anomalies.ok()) return ToGrpcStatus(anomalies.status());
   *response = *std::move(anomalies);
   return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::QueryStock(grpc::CallbackServerContext* context,
+                                                       const grpc::ByteBuffer* request,
+                                                       grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::StockQuery, v1::StockReport>(
+      context, request, response, executor_,
+      [this, context](const v1::StockQuery* r, absl::string_view bytes,
+                      v1::StockReport* out) -> grpc::Status {
+        std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+        absl::StatusOr<v1::Actor> reader =
+            reads_->Authenticate(*snapshot, *context, api::kQueryStockMethod, bytes);
+        if (!reader.ok()) return ToGrpcStatus(reader.status());
+        TellLogSize(context, snapshot->size());
+        absl::StatusOr<v1::StockReport> report = audit::QueryStock(*snapshot, *reader, *r);
+        if (!report.ok()) return ToGrpcStatus(report.status());
+        *out = *std::move(report);
+        return grpc::Status::OK;
+      });
 }
 
 grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,

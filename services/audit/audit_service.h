@@ -28,7 +28,8 @@ namespace chemledger::audit {
 using AuditServiceBase = v1::AuditService::WithRawCallbackMethod_GetHistoryBundle<
     v1::AuditService::WithRawCallbackMethod_Reconcile<
         v1::AuditService::WithRawCallbackMethod_QueryEvents<
-            v1::AuditService::WithRawCallbackMethod_ListAnomalies<v1::AuditService::Service>>>>;
+            v1::AuditService::WithRawCallbackMethod_ListAnomalies<
+                v1::AuditService::WithRawCallbackMethod_QueryStock<v1::AuditService::Service>>>>>;
 
 class AuditServiceImpl final : public AuditServiceBase {
  public:
@@ -54,6 +55,9 @@ class AuditServiceImpl final : public AuditServiceBase {
   grpc::ServerUnaryReactor* ListAnomalies(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* QueryStock(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   // A long-lived call on a thread of its own (of --max-threads).
   grpc::Status SubscribeAnomalies(grpc::ServerContext* context,
                                   const v1::ListAnomaliesRequest* request,

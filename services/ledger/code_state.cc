@@ -186,6 +186,17 @@ absl::StatusOr<std::optional<EventInfo>> FindEvent(const storage::StateReader& s
   return EventInfo{r.log_index(), r.enterprise()};
 }
 
+absl::Status ScanStockCodes(const storage::StateReader& state, absl::string_view custodian,
+                            const std::function<bool(absl::string_view code)>& visit) {
+  if (custodian.empty()) return absl::OkStatus();
+  const std::string prefix = absl::StrCat("l/at/", custodian, "/");
+  return state.Scan(prefix, storage::PrefixEnd(prefix),
+                    [&](absl::string_view key, absl::string_view) {
+                      // "<site, '/' escaped>/<code>": the code is after the last '/'.
+                      return visit(key.substr(key.rfind('/') + 1));
+                    });
+}
+
 absl::StatusOr<std::vector<CodeState>> ListStock(const storage::StateReader& state,
                                                  absl::string_view custodian,
                                                  absl::string_view site, absl::string_view after,

@@ -11,6 +11,7 @@
 #define CHEMLEDGER_SERVICES_LEDGER_CODE_STATE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -97,6 +98,12 @@ absl::StatusOr<std::vector<CodeState>> ListStock(const storage::StateReader& sta
                                                  absl::string_view custodian,
                                                  absl::string_view site, absl::string_view after,
                                                  size_t limit, bool* more);
+
+// Calls `visit` with the code of each package and aggregate in the stock
+// index of `custodian` (every site; ListStock's rule), by site then code;
+// stops when it returns false.
+absl::Status ScanStockCodes(const storage::StateReader& state, absl::string_view custodian,
+                            const std::function<bool(absl::string_view code)>& visit);
 
 // A scan its history cannot explain: an OBSERVING event of a package used
 // up, disposed of or voided ("ended-package-seen"), or in another

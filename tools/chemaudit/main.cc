@@ -31,6 +31,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -112,7 +113,12 @@ constexpr char kUsage[] =
     "      arrival), then in log order refused requests recorded in the log (with\n"
     "      the rule), clone signals and losses of controlled goods; --after the\n"
     "      last one seen lists only newer ones; --follow subscribes\n"
-    "      (SubscribeAnomalies) and prints them as they are written, until stopped\n\n"
+    "      (SubscribeAnomalies) and prints them as they are written, until stopped\n"
+    "  stock --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
+    "        [goods as for query] [--enterprise USCC | --region PREFIX | --park ID]\n"
+    "        [--site SITE] [--codes] [--csv | --json]\n"
+    "      stock on hand now (AuditService.QueryStock) by enterprise, site, product\n"
+    "      and unit, with totals per unit; --codes lists the packages\n\n"
     "VKEY: the note verifier key (\"<origin>+<hash>+<key>\") or a file holding it\n"
     "(chemledgerd init writes DIR/note.vkey).\n";
 
@@ -493,11 +499,10 @@ int Watch(const std::vector<std::string>& argv) {
   }
 }
 
-// The goods, place and period flags shared by reconcile and query:
-// --cas, --catalogue, --flag, --product USCC/NUMBER; --enterprise,
-// --region, --park; --from DAY and --to DAY (China days, both included).
+// The goods and place flags shared by reconcile, query and stock: --cas,
+// --catalogue, --flag, --product USCC/NUMBER; --enterprise, --region, --park.
 template <typename Request>
-absl::Status FillScope(const cli::Args& args, Request* request) {
+absl::Status FillGoodsAndPlace(const cli::Args& args, Request* request) {
   request->set_cas(args.Get("cas"));
   if (args.Has("catalogue")) {
     int number = 0;
@@ -519,6 +524,12 @@ absl::Status FillScope(const cli::Args& args, Request* request) {
   request->set_enterprise_uscc(args.Get("enterprise"));
   request->set_region_prefix(args.Get("region"));
   request->set_park_id(args.Get("park"));
+  return absl::OkStatus();
+}
+
+// --from DAY and --to DAY (China days, both included) as [from, to).
+template <typename Request>
+absl::Status FillPeriod(const cli::Args& args, Request* request) {
   for (const char* flag : {"from", "to"}) {
     if (!args.Has(flag)) continue;
     absl::StatusOr<absl::CivilDay> day = chemctl::DayArg(absl::StrCat("--", flag), args.Get(flag));
@@ -548,7 +559,8 @@ int Reconcile(const std::vector<std::string>& argv) {
     return Fail("reconcile", absl::InvalidArgumentError("--csv or --json, not both"));
   }
   v1::ReconcileRequest request;
-  if (absl::Status s = FillScope(*args, &request); !s.ok()) return Fail("reconcile", s);
+  if (absl::Status s = FillGoodsAndPlace(*args, &request); !s.ok()) return Fail("reconcile", s);
+  if (absl::Status s = FillPeriod(*args, &request); !s.ok()) return Fail("reconcile", s);
   absl::StatusOr<chemctl::ReadSession> session = chemctl::ReadSession::Open(*args);
   if (!session.ok()) return Fail("reconcile", session.status());
   v1::Reconciliation report;
@@ -602,7 +614,8 @@ int Query(const std::vector<std::string>& argv) {
     return Fail("query", absl::InvalidArgumentError("--csv or --json, not both"));
   }
   v1::EventQuery query;
-  if (absl::Status s = FillScope(*args, &query); !s.ok()) return Fail("query", s);
+  if (absl::Status s = FillGoodsAndPlace(*args, &query); !s.ok()) return Fail("query", s);
+  if (absl::Status s = FillPeriod(*args, &query); !s.ok()) return Fail("query", s);
   query.set_un_number(args->Get("un"));
   query.set_site(args->Get("site"));
   if (args->Has("step")) {
@@ -765,6 +778,63 @@ int Anomalies(const std::vector<std::string>& argv) {
   return 0;
 }
 
+int Stock(const std::vector<std::string>& argv) {
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(
+      argv, {{"server", "tls-ca", "key", "passphrase-file", "cas", "un", "catalogue", "flag",
+              "product", "enterprise", "region", "park", "site"},
+             {"codes", "csv", "json"}});
+  if (!args.ok()) return Fail("stock", args.status());
+  if (args->help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  v1::StockQuery query;
+  if (absl::Status s = FillGoodsAndPlace(*args, &query); !s.ok()) return Fail("stock", s);
+  query.set_un_number(args->Get("un"));
+  query.set_site(args->Get("site"));
+  query.set_with_codes(args->Bool("codes"));
+  absl::StatusOr<chemctl::ReadSession> session = chemctl::ReadSession::Open(*args);
+  if (!session.ok()) return Fail("stock", session.status());
+  v1::StockReport report;
+  if (absl::Status s = session->Call(api::kQueryStockMethod, query, &report); !s.ok()) {
+    return Fail("stock", s);
+  }
+  if (args->Bool("json")) {
+    std::cout << chemctl::PrintJson(report) << "\n";
+    return 0;
+  }
+  const bool csv = args->Bool("csv");
+  std::cout << (csv ? "enterprise_uscc,site,product_uscc,product_number,cas,unit,packages,"
+                      "quantity,on_hold,waste\r\n"
+                    : absl::StrFormat("%-18s %-16s %-10s %-4s %9s %14s %8s %6s\n", "ENTERPRISE",
+                                      "SITE", "PRODUCT", "UNIT", "PACKAGES", "QUANTITY",
+                                      "ON HOLD", "WASTE"));
+  auto line = [&](const v1::StockLine& l, const std::string& who) {
+    if (csv) {
+      std::string site = l.site();
+      if (site.find_first_of(",\"") != std::string::npos) {
+        site = "\"" + absl::StrReplaceAll(site, {{"\"", "\"\""}}) + "\"";
+      }
+      std::cout << absl::StrCat(who, ",", site, ",", l.product_uscc(), ",", l.product_number(), ",",
+                                l.cas(), ",", l.unit(), ",", l.packages(), ",",
+                                Milli(static_cast<int64_t>(l.quantity_milli())), ",", l.on_hold(),
+                                ",", l.waste(), "\r\n");
+    } else {
+      std::cout << absl::StrFormat("%-18s %-16s %-10s %-4s %9d %14s %8d %6d\n", who, l.site(),
+                                   l.product_number(), l.unit(), l.packages(),
+                                   Milli(static_cast<int64_t>(l.quantity_milli())), l.on_hold(),
+                                   l.waste());
+    }
+    for (const std::string& code : l.codes()) {
+      if (!csv) std::cout << "    " << code << "\n";
+    }
+  };
+  for (const v1::StockLine& l : report.lines()) line(l, l.enterprise_uscc());
+  for (const v1::StockLine& l : report.totals()) line(l, "TOTAL");
+  if (!csv) std::cout << "\nread at log size " << report.log_size() << "\n";
+  return 0;
+}
+
 }  // namespace
 }  // namespace chemledger::chemaudit
 
@@ -785,6 +855,7 @@ int main(int argc, char** argv) {
   if (command == "reconcile") return chemledger::chemaudit::Reconcile(args);
   if (command == "query") return chemledger::chemaudit::Query(args);
   if (command == "anomalies") return chemledger::chemaudit::Anomalies(args);
+  if (command == "stock") return chemledger::chemaudit::Stock(args);
   std::cerr << "chemaudit: unknown command '" << command << "'\n" << chemledger::chemaudit::kUsage;
   return 2;
 }
