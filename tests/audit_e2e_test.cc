@@ -35,7 +35,9 @@ class AuditE2eTest : public ChemledgerdE2eTest {
   }
   std::string Server() { return absl::StrCat("--server 127.0.0.1:", port_); }
 
-  void Append(v1::BusinessStep step, const std::string& code, int n) {
+  // Event "audit-<n>" of Acme, `step` on `code`, n seconds after 100 s ago
+  // (a kilogram when it consumes).
+  v1::Event EventOf(v1::BusinessStep step, const std::string& code, int n) {
     v1::Event e;
     e.set_event_id(absl::StrCat("audit-", n));
     e.set_step(step);
@@ -45,6 +47,11 @@ class AuditE2eTest : public ChemledgerdE2eTest {
     e.mutable_location()->set_enterprise_uscc(kAcme);
     e.mutable_location()->set_site("warehouse 1");
     if (step == v1::CONSUMING) e.set_quantity_milli(1000);
+    return e;
+  }
+
+  void Append(v1::BusinessStep step, const std::string& code, int n) {
+    const v1::Event e = EventOf(step, code, n);
     const grpc::Status s = AppendEvent(*acme_operator_, e);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
@@ -240,14 +247,7 @@ TEST_F(AuditE2eTest, AnomaliesListARefusedAttempt) {
   ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
   const std::string code = issued.labels[0].code();
   ASSERT_NO_FATAL_FAILURE(Append(v1::COMMISSIONING, code, 1));
-  v1::Event use;
-  use.set_event_id("too-much");
-  use.set_step(v1::CONSUMING);
-  use.add_codes(code);
-  use.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
-  use.set_event_time_offset_minutes(480);
-  use.mutable_location()->set_enterprise_uscc(kAcme);
-  use.mutable_location()->set_site("warehouse 1");
+  v1::Event use = EventOf(v1::CONSUMING, code, 20);
   use.set_quantity_milli(26000);  // 25 kg in the drum
   const grpc::Status refused = AppendEvent(*acme_operator_, use);
   ASSERT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
@@ -297,14 +297,7 @@ TEST_F(AuditE2eTest, ASubscriptionDeliversAnomaliesAsTheyAreWritten) {
       audit->SubscribeAnomalies(&context, v1::ListAnomaliesRequest());
   absl::SleepFor(absl::Milliseconds(500));  // subscribed before the attempt
 
-  v1::Event use;
-  use.set_event_id("too-much-again");
-  use.set_step(v1::CONSUMING);
-  use.add_codes(code);
-  use.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
-  use.set_event_time_offset_minutes(480);
-  use.mutable_location()->set_enterprise_uscc(kAcme);
-  use.mutable_location()->set_site("warehouse 1");
+  v1::Event use = EventOf(v1::CONSUMING, code, 20);
   use.set_quantity_milli(30000);
   ASSERT_EQ(AppendEvent(*acme_operator_, use).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 

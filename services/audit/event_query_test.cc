@@ -18,12 +18,6 @@ using ledger::lifecycle_testing::kWarehouse;
 
 class EventQueryTest : public ledger::lifecycle_testing::LifecycleFixture {
  protected:
-  v1::Actor ActorOf(const crypto::SigningKey& key) {
-    absl::StatusOr<std::optional<state::ActorRecord>> a =
-        registry::FindActor(*t_->snapshot(), key.key_id());
-    EXPECT_TRUE(a.ok() && a->has_value());
-    return a.ok() && a->has_value() ? (*a)->actor() : v1::Actor();
-  }
 
   // Every page of `query`, `page_size` at a time: the events' log indexes.
   std::vector<uint64_t> All(const v1::Actor& reader, const v1::EventQuery& query,

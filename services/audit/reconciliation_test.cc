@@ -47,12 +47,6 @@ class HidingReader final : public storage::StateReader {
 class ReconciliationTest : public ledger::lifecycle_testing::LifecycleFixture {
  protected:
   v1::Actor Regulator() { return ActorOf(regulator_); }
-  v1::Actor ActorOf(const crypto::SigningKey& key) {
-    absl::StatusOr<std::optional<state::ActorRecord>> a =
-        registry::FindActor(*t_->snapshot(), key.key_id());
-    EXPECT_TRUE(a.ok() && a->has_value());
-    return a.ok() && a->has_value() ? (*a)->actor() : v1::Actor();
-  }
   v1::Reconciliation Run(const v1::Actor& reader, const v1::ReconcileRequest& request) {
     absl::StatusOr<v1::Reconciliation> r = Reconcile(*t_->snapshot(), reader, request);
     EXPECT_TRUE(r.ok()) << r.status();

@@ -37,12 +37,6 @@ class RefusalsTest : public ledger::lifecycle_testing::LifecycleFixture {
     recording_.reset();
     recorder_.reset();
   }
-  v1::Actor ActorOf(const crypto::SigningKey& key) {
-    absl::StatusOr<std::optional<state::ActorRecord>> a =
-        registry::FindActor(*t_->snapshot(), key.key_id());
-    EXPECT_TRUE(a.ok() && a->has_value());
-    return a.ok() && a->has_value() ? (*a)->actor() : v1::Actor();
-  }
   // Appends through the recording ledger; returns the refusal.
   absl::Status Attempt(const crypto::SigningKey& key, const v1::Event& e) {
     absl::StatusOr<ledger::EventReceipt> r = recording_->Append(Signed(key, e));

@@ -11,12 +11,6 @@ using ledger::lifecycle_testing::kWarehouse;
 
 class StockQueryTest : public ledger::lifecycle_testing::LifecycleFixture {
  protected:
-  v1::Actor ActorOf(const crypto::SigningKey& key) {
-    absl::StatusOr<std::optional<state::ActorRecord>> a =
-        registry::FindActor(*t_->snapshot(), key.key_id());
-    EXPECT_TRUE(a.ok() && a->has_value());
-    return a.ok() && a->has_value() ? (*a)->actor() : v1::Actor();
-  }
 };
 
 TEST_F(StockQueryTest, WhatIsWhereNowWithTotals) {

@@ -113,6 +113,13 @@ class LifecycleFixture : public ::testing::Test {
   static std::string Code(int serial) { return absl::StrCat(kProducer, ".M01.B1.", serial); }
 
   uint64_t LogSize() { return t_->snapshot()->size(); }
+  // The registered actor of `key` (a failure if there is none).
+  v1::Actor ActorOf(const crypto::SigningKey& key) {
+    absl::StatusOr<std::optional<state::ActorRecord>> a =
+        registry::FindActor(*t_->snapshot(), key.key_id());
+    EXPECT_TRUE(a.ok() && a->has_value());
+    return a.ok() && a->has_value() ? (*a)->actor() : v1::Actor();
+  }
 
   // `code`'s state at the latest snapshot; a failure (and an empty state) if
   // the ledger does not know it.
