@@ -34,6 +34,10 @@ inline constexpr crypto::SignatureContext kEventContext(
 // chemledger.v1.WaybillRequest
 inline constexpr crypto::SignatureContext kWaybillContext(
     "application/vnd.chemledger.waybill.v1+protobuf");
+// chemledger.v1.ConsoleLogin: a regulator signing in to the console
+// (docs/console.md); never a log entry.
+inline constexpr crypto::SignatureContext kConsoleLoginContext(
+    "application/vnd.chemledger.console-login.v1+protobuf");
 // chemledger.v1.RefusedRequest: a refused request, recorded by the server
 // (its envelope is not signed; the request inside it is).
 inline constexpr char kRefusalPayloadType[] = "application/vnd.chemledger.refusal.v1+protobuf";

@@ -24,6 +24,8 @@ PACKAGES=(
   # Browser tests (tests/browser): Debian's chromium, driven headless by
   # playwright-core from npm on Debian's Node.js.
   chromium nodejs
+  # The regulator console's charts (web/console.h).
+  libjs-chart.js
 )
 
 # The GHS pictograms and transport class labels, and the GHS statement texts,

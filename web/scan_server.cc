@@ -28,6 +28,7 @@
 #include "render/pictograms.h"
 #include "render/qr.h"
 #include "web/api_bridge.h"
+#include "web/console.h"
 #include "web/scan_pages.h"
 #include "web/staff_app_files.h"
 
@@ -172,6 +173,8 @@ struct ScanServer::Impl {
   std::unique_ptr<httplib::Server> http;
   RateLimiter anonymous{kAnonymousScansPerSecond, kAnonymousScanBurst};
   std::unique_ptr<ApiBridge> bridge;  // null: no staff app
+  const audit::AuditReads* audit = nullptr;  // null: no console
+  std::unique_ptr<ConsoleSessions> console_sessions;
   std::atomic<int> decoding{0};
   std::atomic<int> bridging{0};
   int port = 0;
@@ -349,6 +352,17 @@ void ScanServer::Impl::RouteStaffApp() {
 }
 
 void ScanServer::Impl::Route() {
+  if (audit) {
+    RouteConsole(ConsoleContext{audit, console_sessions.get()}, http.get());
+  } else {
+    const auto off = [](const httplib::Request&, httplib::Response& res) {
+      res.status = 404;
+      res.set_content("the console is off on this server (chemledgerd serve --console off)",
+                      "text/plain; charset=utf-8");
+    };
+    http->Get(R"(/console(/.*)?)", off);
+    http->Post(R"(/console(/.*)?)", off);
+  }
   if (bridge) {
     RouteStaffApp();
   } else {
@@ -459,6 +473,10 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
+  if (options.audit != nullptr) {
+    impl->audit = options.audit;
+    impl->console_sessions = std::make_unique<ConsoleSessions>(options.audit->origin());
+  }
   impl->Route();
   const auto& [host, port] = *listen;
   impl->port = port == 0 ? impl->http->bind_to_any_port(host) : port;

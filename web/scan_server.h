@@ -15,6 +15,8 @@
 //     POST /app/rpc/<method>       the gRPC API over HTTP (web/api_bridge.h)
 //     POST /app/api/decode         a photo (PNG or JPEG, at most 4 MB) in, the
 //                                  texts of the QR codes in it out, as JSON
+//   /console/...                 the regulator console (web/console.h,
+//                                  docs/console.md), when given the audit
 //   ?lang=en on any page: English instead of Chinese.
 //
 // A label or waybill page is an anonymous scan, limited per client address
@@ -41,6 +43,7 @@
 #include "grpcpp/channel.h"
 #include "journal/ledger_client.h"
 #include "reference/reference_tables.h"
+#include "services/audit/audit_reads.h"
 
 namespace chemledger::web {
 
@@ -60,6 +63,9 @@ class ScanServer {
     // The gRPC services, for the staff app's calls (chemledgerd gives its
     // server's in-process channel). Null: no staff app.
     std::shared_ptr<grpc::ChannelInterface> api_channel;
+    // The audit's answers, for the regulator console under /console/
+    // (web/console.h); not owned, must outlive the server. Null: no console.
+    const audit::AuditReads* audit = nullptr;
   };
 
   // Listens and serves until destroyed. `ledger` is not owned and must

@@ -1,6 +1,6 @@
 // AuditService (proto/chemledger/v1/audit_service.proto): the gRPC adapter
-// over the audit core (history_bundle.h, reconciliation.h, event_query.h,
-// anomalies.h). For regulators and platform administrators, and (except
+// over the audit core (audit_reads.h, which the regulator console answers
+// through too). For regulators and platform administrators, and (except
 // GetHistoryBundle) for an enterprise's actors on their own enterprise; the
 // methods are raw, their read credentials checked over the request's bytes
 // as received (raw_unary.h).
@@ -17,6 +17,8 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "services/audit/audit_reads.h"
+#include "services/common/grpc_status.h"
 #include "chemledger/v1/audit_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
 #include "journal/ledger_client.h"
@@ -33,15 +35,9 @@ using AuditServiceBase = v1::AuditService::WithRawCallbackMethod_GetHistoryBundl
 
 class AuditServiceImpl final : public AuditServiceBase {
  public:
-  // `checkpoint_signer` signs the bundles' checkpoints (the log's key);
-  // `clock` says when "now" is for overdue shipments (empty: the real
-  // clock; a test deployment's may be a test clock).
-  AuditServiceImpl(journal::LedgerClient* ledger, const crypto::NoteSigner* checkpoint_signer,
-                   registry::ReadAuthenticator* reads, std::function<absl::Time()> clock = nullptr)
-      : ledger_(ledger),
-        signer_(checkpoint_signer),
-        reads_(reads),
-        clock_(clock ? std::move(clock) : [] { return absl::Now(); }) {}
+  // `core` answers; `reads` says who asks.
+  AuditServiceImpl(const AuditReads* core, registry::ReadAuthenticator* reads)
+      : core_(core), reads_(reads) {}
 
   grpc::ServerUnaryReactor* GetHistoryBundle(grpc::CallbackServerContext* context,
                                              const grpc::ByteBuffer* request,
@@ -80,10 +76,16 @@ class AuditServiceImpl final : public AuditServiceBase {
                                   const v1::ListAnomaliesRequest* request,
                                   absl::string_view request_bytes, v1::Anomalies* response);
 
-  journal::LedgerClient* const ledger_;
-  const crypto::NoteSigner* const signer_;
+  // An answer of the core as the call's status and response.
+  template <typename Response>
+  static grpc::Status Answer(absl::StatusOr<Response> answer, Response* response) {
+    if (!answer.ok()) return ToGrpcStatus(answer.status());
+    *response = *std::move(answer);
+    return grpc::Status::OK;
+  }
+
+  const AuditReads* const core_;
   registry::ReadAuthenticator* const reads_;
-  const std::function<absl::Time()> clock_;
   absl::Mutex subscriptions_mu_;
   int subscriptions_ ABSL_GUARDED_BY(subscriptions_mu_) = 0;
   std::map<std::string, int> subscriptions_by_key_ ABSL_GUARDED_BY(subscriptions_mu_);

@@ -9,6 +9,7 @@
 //                    [--label-key-days N] [--test-deployment [--test-clock FILE]]
 //   chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file F]
 //                     [--http-listen HOST:PORT|none] [--http-port-file F] [--staff-app on|off]
+//                     [--console on|off]
 //                     [--tls-cert F --tls-key F] [--max-threads N]
 //                     [--cache-mb N] [--debug-sync-delay-ms MS] [--test-clock FILE]
 //   chemledgerd label-key new --data DIR
@@ -96,7 +97,7 @@ constexpr char kInitUsage[] =
 constexpr char kServeUsage[] =
     "usage: chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file FILE]\n"
     "                         [--http-listen HOST:PORT|none] [--http-port-file FILE]\n"
-    "                         [--staff-app on|off]\n"
+    "                         [--staff-app on|off] [--console on|off]\n"
     "                         [--tls-cert FILE --tls-key FILE] [--max-threads N]\n"
     "                         [--cache-mb N] [--waybill-consent=off]\n"
     "                         [--read-credentials=v1-accepted]\n"
@@ -110,7 +111,8 @@ constexpr char kServeUsage[] =
     "127.0.0.1:7480; none: no HTTP). Both use --tls-cert and --tls-key when given;\n"
     "without TLS neither listens beyond loopback.\n"
     "--staff-app off leaves out the staff app and the gRPC API over HTTP it calls\n"
-    "(/app/; docs/staff-app.md), which are on the HTTP port by default.\n"
+    "(/app/; docs/staff-app.md), which are on the HTTP port by default;\n"
+    "--console off the regulator console (/console/; docs/console.md).\n"
     "--port-file and --http-port-file write the bound ports once the server\n"
     "accepts calls. SIGINT or\n"
     "SIGTERM stop it gracefully; every acknowledged write is already durable.\n"
@@ -377,8 +379,9 @@ absl::Status Serve(const cli::Args& args) {
                                            &reads);
   waybill::WaybillServiceImpl waybill_service(d.waybills(), d.ledger_client(), &reads);
   verify::VerifyServiceImpl verify_service(d.ledger_client(), &reads);
-  audit::AuditServiceImpl audit_service(d.ledger_client(), &d.note_signer(), &reads,
-                                        open_options.clock);
+  // The audit's answers, to AuditService's callers and to the console's.
+  const audit::AuditReads audit_reads(d.ledger_client(), &d.note_signer(), open_options.clock);
+  audit::AuditServiceImpl audit_service(&audit_reads, &reads);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -417,6 +420,12 @@ absl::Status Serve(const cli::Args& args) {
     if (staff_app == "on") {
       http_options.api_channel = server->InProcessChannel(grpc::ChannelArguments());
     }
+    const std::string console = args.Get("console", "on");
+    if (console != "on" && console != "off") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--console: '", console, "' must be on or off"));
+    }
+    if (console == "on") http_options.audit = &audit_reads;
     if (args.Has("tls-cert")) {
       http_options.tls_cert_file = args.Get("tls-cert");
       http_options.tls_key_file = args.Get("tls-key");
@@ -501,7 +510,7 @@ int Main(int argc, char** argv) {
        Init},
       {{"serve"},
        kServeUsage,
-       {{"data", "listen", "port-file", "http-listen", "http-port-file", "staff-app", "tls-cert",
+       {{"data", "listen", "port-file", "http-listen", "http-port-file", "staff-app", "console", "tls-cert",
          "tls-key",
          "max-threads", "cache-mb",
          "waybill-consent", "read-credentials", "debug-sync-delay-ms", "test-clock"},

@@ -104,3 +104,10 @@ filegroup(
     name = "ghsystem_copyright",
     srcs = glob(["ghsystem/copyright"]),
 )
+
+# Debian's libjs-chart.js (Chart.js 3, MIT), for the regulator console's charts
+# (web/console/), compiled into the server.
+filegroup(
+    name = "chart_js",
+    srcs = ["chart_js/chart.min.js"],
+)

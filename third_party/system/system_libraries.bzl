@@ -26,6 +26,9 @@ _GRPC_MODULES = [
 # texlive-science (GHS pictograms, transport class labels, statement texts).
 _GHSYSTEM_DIR = "/usr/local/share/chemledger/ghsystem"
 
+# Debian's libjs-chart.js (MIT): the regulator console's charts.
+_CHART_JS_DIR = "/usr/share/javascript/chart.js"
+
 def _pkg_config_libs(ctx, modules):
     result = ctx.execute(["pkg-config", "--libs"] + modules)
     if result.return_code != 0:
@@ -51,6 +54,11 @@ def _system_libraries_impl(ctx):
         fail("%s is missing ghsystem's pictures and statements: run tools/install-deps.sh" %
              _GHSYSTEM_DIR)
     ctx.symlink(ghsystem, "ghsystem")
+    chart_js = ctx.path(_CHART_JS_DIR)
+    if not chart_js.get_child("chart.min.js").exists:
+        fail("%s/chart.min.js is missing: run tools/install-deps.sh (Debian's libjs-chart.js)" %
+             _CHART_JS_DIR)
+    ctx.symlink(chart_js, "chart_js")
     ctx.template("BUILD.bazel", ctx.attr._template, {
         "%{GRPC_LINKOPTS}": _starlark_list(grpc + ["-lgrpc++_reflection"]),
         "%{HTTPLIB_LINKOPTS}": _starlark_list(httplib),

@@ -48,6 +48,7 @@
 #include "services/common/grpc_read_auth.h"
 #include "services/audit/history_bundle.h"
 #include "api/china_time.h"
+#include "tools/chemaudit/console_login.h"
 #include "tools/chemaudit/report_format.h"
 #include "tools/chemctl/common.h"
 #include "tools/cli/args.h"
@@ -118,7 +119,13 @@ constexpr char kUsage[] =
     "        [goods as for query] [--enterprise USCC | --region PREFIX | --park ID]\n"
     "        [--site SITE] [--codes] [--csv | --json]\n"
     "      stock on hand now (AuditService.QueryStock) by enterprise, site, product\n"
-    "      and unit, with totals per unit; --codes lists the packages\n\n"
+    "      and unit, with totals per unit; --codes lists the packages\n"
+    "  login --console https://HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
+    "        --note-key VKEY\n"
+    "      sign in to the regulator console in a browser (docs/console.md): signs\n"
+    "      the console's challenge with the regulator's key and prints an address\n"
+    "      to open once, within two minutes, in the browser; the session lasts 30\n"
+    "      minutes, and the page checks every proof against the pinned note key\n\n"
     "VKEY: the note verifier key (\"<origin>+<hash>+<key>\") or a file holding it\n"
     "(chemledgerd init writes DIR/note.vkey).\n";
 
@@ -778,6 +785,29 @@ int Anomalies(const std::vector<std::string>& argv) {
   return 0;
 }
 
+int Login(const std::vector<std::string>& argv) {
+  absl::StatusOr<cli::Args> args =
+      cli::Args::Parse(argv, {{"console", "tls-ca", "key", "passphrase-file", "note-key"}, {}});
+  if (!args.ok()) return Fail("login", args.status());
+  if (args->help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  absl::StatusOr<std::string> console = args->Required("console");
+  if (!console.ok()) return Fail("login", console.status());
+  absl::StatusOr<crypto::NoteVerifier> note_key = NoteKey(*args);
+  if (!note_key.ok()) return Fail("login", note_key.status());
+  absl::StatusOr<crypto::SigningKey> key = cli::SigningKeyArg(*args, "key");
+  if (!key.ok()) return Fail("login", key.status());
+  absl::StatusOr<ConsoleEntry> entry =
+      SignInToConsole(*console, *key, *note_key, args->Get("tls-ca", ""));
+  if (!entry.ok()) return Fail("login", entry.status());
+  std::cerr << "chemaudit login: open this once in the browser, before "
+            << absl::FormatTime("%H:%M:%S %Z", entry->expires, api::ChinaTimeZone()) << ":\n";
+  std::cout << entry->url << std::endl;
+  return 0;
+}
+
 int Stock(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"server", "tls-ca", "key", "passphrase-file", "cas", "un", "catalogue", "flag",
@@ -856,6 +886,7 @@ int main(int argc, char** argv) {
   if (command == "query") return chemledger::chemaudit::Query(args);
   if (command == "anomalies") return chemledger::chemaudit::Anomalies(args);
   if (command == "stock") return chemledger::chemaudit::Stock(args);
+  if (command == "login") return chemledger::chemaudit::Login(args);
   std::cerr << "chemaudit: unknown command '" << command << "'\n" << chemledger::chemaudit::kUsage;
   return 2;
 }

@@ -1,0 +1,253 @@
+#include "web/console.h"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "chemledger/v1/audit_service.pb.h"
+#include "chemledger/v1/console.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "httplib.h"
+#include "services/registry/oversight.h"
+#include "web/api_bridge.h"
+#include "web/console_files.h"
+
+namespace chemledger::web {
+namespace {
+
+constexpr char kCookieName[] = "chemledger_console";
+constexpr size_t kMaxRequestBytes = 64 << 10;
+// Only what the console's own files do: scripts, styles and calls from
+// this origin, nothing inline, no framing.
+constexpr char kContentSecurityPolicy[] =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+void SecurityHeaders(httplib::Response& res) {
+  res.set_header("Content-Security-Policy", kContentSecurityPolicy);
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_header("Cache-Control", "no-store");
+}
+
+void SendError(httplib::Response& res, const absl::Status& status) {
+  SecurityHeaders(res);
+  res.status = HttpStatusOf(static_cast<int>(status.code()));
+  res.set_content(ErrorJson(static_cast<grpc::StatusCode>(status.code()), status.message()),
+                  "application/json");
+}
+
+void SendMessage(httplib::Response& res, const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  if (auto s = google::protobuf::util::MessageToJsonString(message, &json, options); !s.ok()) {
+    SendError(res, absl::InternalError(absl::StrCat("cannot write JSON: ", s.ToString())));
+    return;
+  }
+  SecurityHeaders(res);
+  res.set_content(json, "application/json");
+}
+
+// The request's JSON body as `message`; InvalidArgument naming what is wrong.
+absl::Status ParseBody(const httplib::Request& req, google::protobuf::Message* message) {
+  if (req.body.size() > kMaxRequestBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("body: at most ", kMaxRequestBytes, " bytes"));
+  }
+  const std::string body = req.body.empty() ? "{}" : req.body;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  if (auto s = google::protobuf::util::JsonStringToMessage(body, message, options); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("body: not a ", message->GetTypeName(),
+                                                   " in Protobuf's JSON mapping: ",
+                                                   s.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+// A call from the console's own pages: a POST of JSON from this origin.
+// (A form on another site cannot send application/json without a CORS
+// preflight, which nothing here answers; browsers that say where a request
+// comes from are held to it.)
+absl::Status SameOriginJson(const httplib::Request& req) {
+  if (!absl::StartsWith(req.get_header_value("Content-Type"), "application/json")) {
+    return absl::InvalidArgumentError("Content-Type: must be application/json");
+  }
+  const std::string site = req.get_header_value("Sec-Fetch-Site");
+  if (!site.empty() && site != "same-origin" && site != "none") {
+    return absl::PermissionDeniedError(
+        absl::StrCat("Sec-Fetch-Site: ", site, ": the console's API answers its own pages only"));
+  }
+  const std::string origin = req.get_header_value("Origin");
+  if (!origin.empty()) {
+    absl::string_view host = origin;
+    if (!absl::ConsumePrefix(&host, "https://")) absl::ConsumePrefix(&host, "http://");
+    if (host != req.get_header_value("Host")) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("Origin: ", origin, " is not this server's"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string SessionToken(const httplib::Request& req) {
+  for (absl::string_view cookie : absl::StrSplit(req.get_header_value("Cookie"), ';')) {
+    cookie = absl::StripAsciiWhitespace(cookie);
+    if (absl::ConsumePrefix(&cookie, kCookieName) && absl::ConsumePrefix(&cookie, "=")) {
+      return std::string(cookie);
+    }
+  }
+  return "";
+}
+
+std::string SessionCookie(absl::string_view value, int64_t max_age_seconds) {
+  return absl::StrCat(kCookieName, "=", value, "; Path=/console; Max-Age=", max_age_seconds,
+                      "; HttpOnly; Secure; SameSite=Strict");
+}
+
+void SendFile(httplib::Response& res, absl::string_view name, const char* type) {
+  std::optional<absl::string_view> file = internal::FindConsoleFile(name);
+  SecurityHeaders(res);
+  if (!file) {
+    res.status = 404;
+    return;
+  }
+  res.set_content(file->data(), file->size(), type);
+}
+
+// An API method: the request message as JSON in, the core's answer out.
+template <typename Request, typename Response>
+void RouteMethod(const ConsoleContext& c, httplib::Server* http, const std::string& name,
+                 std::function<absl::StatusOr<Response>(
+                     std::shared_ptr<const storage::Snapshot>, const v1::Actor&, const Request&,
+                     const httplib::Request&)>
+                     answer) {
+  http->Post(absl::StrCat("/console/api/", name),
+             [c, answer](const httplib::Request& req, httplib::Response& res) {
+               if (absl::Status s = SameOriginJson(req); !s.ok()) return SendError(res, s);
+               std::shared_ptr<const storage::Snapshot> snapshot = c.audit->ledger()->Latest();
+               absl::StatusOr<ConsoleSessions::Reader> reader =
+                   c.sessions->ReaderOf(*snapshot, SessionToken(req), absl::Now());
+               if (!reader.ok()) return SendError(res, reader.status());
+               Request request;
+               if (absl::Status s = ParseBody(req, &request); !s.ok()) return SendError(res, s);
+               absl::StatusOr<Response> response =
+                   answer(std::move(snapshot), reader->actor, request, req);
+               if (!response.ok()) return SendError(res, response.status());
+               SendMessage(res, *response);
+             });
+}
+
+}  // namespace
+
+void RouteConsole(const ConsoleContext& c, httplib::Server* http) {
+  http->Get("/console", [](const httplib::Request&, httplib::Response& res) {
+    res.set_redirect("/console/", 301);
+  });
+  http->Get("/console/", [](const httplib::Request&, httplib::Response& res) {
+    SendFile(res, "index.html", "text/html; charset=utf-8");
+  });
+  http->Get("/console/console.js", [](const httplib::Request&, httplib::Response& res) {
+    SendFile(res, "console.js", "text/javascript; charset=utf-8");
+  });
+  http->Get("/console/chart.min.js", [](const httplib::Request&, httplib::Response& res) {
+    SendFile(res, "chart.min.js", "text/javascript; charset=utf-8");
+  });
+  http->Get("/console/console.css", [](const httplib::Request&, httplib::Response& res) {
+    SendFile(res, "console.css", "text/css; charset=utf-8");
+  });
+
+  // Signing in (console.proto).
+  http->Post("/console/login/challenge", [c](const httplib::Request&, httplib::Response& res) {
+    absl::StatusOr<v1::ConsoleChallenge> challenge = c.sessions->Challenge(absl::Now());
+    if (!challenge.ok()) return SendError(res, challenge.status());
+    SendMessage(res, *challenge);
+  });
+  http->Post("/console/login", [c](const httplib::Request& req, httplib::Response& res) {
+    v1::ConsoleLoginRequest request;
+    if (absl::Status s = ParseBody(req, &request); !s.ok()) return SendError(res, s);
+    absl::StatusOr<v1::ConsoleTicket> ticket =
+        c.sessions->Login(*c.audit->ledger()->Latest(), request, absl::Now());
+    if (!ticket.ok()) return SendError(res, ticket.status());
+    SendMessage(res, *ticket);
+  });
+  http->Get("/console/enter", [c](const httplib::Request& req, httplib::Response& res) {
+    absl::StatusOr<ConsoleSessions::Opened> opened =
+        c.sessions->Enter(req.get_param_value("ticket"), absl::Now());
+    SecurityHeaders(res);
+    if (!opened.ok()) {
+      res.status = 401;
+      res.set_content(absl::StrCat("ChemLedger console: ", opened.status().message(), "\n"),
+                      "text/plain; charset=utf-8");
+      return;
+    }
+    res.set_header("Set-Cookie",
+                   SessionCookie(opened->token,
+                                 absl::ToInt64Seconds(ConsoleSessions::kSessionLifetime)));
+    res.set_redirect("/console/", 303);
+  });
+  http->Post("/console/logout", [c](const httplib::Request& req, httplib::Response& res) {
+    if (absl::Status s = SameOriginJson(req); !s.ok()) return SendError(res, s);
+    c.sessions->End(SessionToken(req));
+    res.set_header("Set-Cookie", SessionCookie("", 0));
+    SendMessage(res, v1::ConsoleSession());
+  });
+  http->Get("/console/api/session", [c](const httplib::Request& req, httplib::Response& res) {
+    std::shared_ptr<const storage::Snapshot> snapshot = c.audit->ledger()->Latest();
+    absl::StatusOr<ConsoleSessions::Reader> reader =
+        c.sessions->ReaderOf(*snapshot, SessionToken(req), absl::Now());
+    if (!reader.ok()) return SendError(res, reader.status());
+    v1::ConsoleSession session;
+    session.set_key_id(reader->key_id);
+    session.set_actor_name(reader->actor.name());
+    session.set_role(v1::ActorRole_Name(reader->actor.role()));
+    session.set_department(v1::Department_Name(reader->actor.department()));
+    session.set_jurisdiction(registry::JurisdictionText(reader->actor));
+    session.set_expires_unix_seconds(absl::ToUnixSeconds(reader->expires));
+    session.set_origin(c.sessions->origin());
+    session.set_log_size(snapshot->size());
+    SendMessage(res, session);
+  });
+
+  // AuditService, through its core.
+  const audit::AuditReads* audit = c.audit;
+  RouteMethod<v1::GetHistoryBundleRequest, v1::HistoryBundle>(
+      c, http, "GetHistoryBundle",
+      [audit](auto snapshot, const v1::Actor& reader, const v1::GetHistoryBundleRequest& r,
+              const httplib::Request&) { return audit->GetHistoryBundle(*snapshot, reader, r); });
+  RouteMethod<v1::EventQuery, v1::EventPage>(
+      c, http, "QueryEvents",
+      [audit](auto snapshot, const v1::Actor& reader, const v1::EventQuery& r,
+              const httplib::Request&) { return audit->QueryEvents(snapshot, reader, r); });
+  RouteMethod<v1::ReconcileRequest, v1::Reconciliation>(
+      c, http, "Reconcile",
+      [audit](auto snapshot, const v1::Actor& reader, const v1::ReconcileRequest& r,
+              const httplib::Request&) {
+        return audit->Reconcile(*snapshot, reader, r);
+      });
+  RouteMethod<v1::ListAnomaliesRequest, v1::Anomalies>(
+      c, http, "ListAnomalies",
+      [audit](auto snapshot, const v1::Actor& reader, const v1::ListAnomaliesRequest& r,
+              const httplib::Request&) { return audit->ListAnomalies(*snapshot, reader, r); });
+  RouteMethod<v1::StockQuery, v1::StockReport>(
+      c, http, "QueryStock",
+      [audit](auto snapshot, const v1::Actor& reader, const v1::StockQuery& r,
+              const httplib::Request&) { return audit->QueryStock(*snapshot, reader, r); });
+  http->Post(R"(/console/api/.*)", [](const httplib::Request& req, httplib::Response& res) {
+    SendError(res, absl::UnimplementedError(
+                       absl::StrCat(req.path, ": not a method of the console's API "
+                                              "(docs/console.md)")));
+  });
+  http->Get(R"(/console/.*)", [](const httplib::Request&, httplib::Response& res) {
+    SecurityHeaders(res);
+    res.status = 404;
+  });
+}
+
+}  // namespace chemledger::web

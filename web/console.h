@@ -1,0 +1,53 @@
+// The regulator console (docs/console.md): pages for a browser and their
+// JSON API, served by chemledgerd's HTTP server beside the scan pages:
+//
+//   GET  /console/                   the console (web/console/: index.html,
+//                                    console.js, console.css; chart.js from
+//                                    Debian's libjs-chart.js)
+//   POST /console/login/challenge    -> chemledger.v1.ConsoleChallenge
+//   POST /console/login              chemledger.v1.ConsoleLoginRequest -> ConsoleTicket
+//   GET  /console/enter?ticket=T     opens the session: sets the cookie, 303 to /console/
+//   POST /console/logout             ends it
+//   GET  /console/api/session        -> chemledger.v1.ConsoleSession
+//   POST /console/api/<Method>       AuditService's GetHistoryBundle, QueryEvents,
+//                                    Reconcile, ListAnomalies, QueryStock: the
+//                                    request message in, the response out
+//
+// Bodies are Protobuf's JSON mapping of the messages of
+// proto/chemledger/v1/console.proto and audit_service.proto (proto field
+// names); errors are {"code": "...", "message": "..."} with the HTTP status
+// grpc-gateway gives the gRPC code. The API answers through the same core as
+// AuditService (services/audit/audit_reads.h) for the actor whose session the
+// cookie names (web/console_sessions.h); it adds no rule and skips none.
+//
+// The session cookie is HttpOnly, Secure and SameSite=Strict, on path
+// /console; the API takes only POSTs of application/json from the same
+// origin (Sec-Fetch-Site, Origin), so another site cannot make a signed-in
+// browser call it.
+//
+// Thread-safety: the handlers run on the HTTP server's threads; everything
+// in ConsoleContext must be thread-safe and outlive the server.
+
+#ifndef CHEMLEDGER_WEB_CONSOLE_H_
+#define CHEMLEDGER_WEB_CONSOLE_H_
+
+#include "services/audit/audit_reads.h"
+#include "web/console_sessions.h"
+
+namespace httplib {
+class Server;
+}  // namespace httplib
+
+namespace chemledger::web {
+
+struct ConsoleContext {
+  const audit::AuditReads* audit = nullptr;  // its ledger() is read for the registry too
+  ConsoleSessions* sessions = nullptr;
+};
+
+// Adds the console's routes to `http` (before any catch-all route).
+void RouteConsole(const ConsoleContext& context, httplib::Server* http);
+
+}  // namespace chemledger::web
+
+#endif  // CHEMLEDGER_WEB_CONSOLE_H_

@@ -1,0 +1,580 @@
+// ChemLedger regulator console (docs/console.md). Talks to /console/api/ in
+// Protobuf's JSON mapping of AuditService's messages, and checks every
+// proof it shows: each event's RFC 9162 inclusion proof (SHA-256) up to the
+// checkpoint, the checkpoint's Ed25519 signature (C2SP signed note) against
+// the log key pinned by `chemaudit login`, the chain of each code's events,
+// and that the log only grew since the last checkpoint this browser kept.
+'use strict';
+
+// ---- Bytes, hashes and signatures (WebCrypto) ----
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function b64(text) {
+  const s = atob(text);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+function hex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function equal(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+async function sha256(bytes) {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+}
+
+const leafHash = (entry) => sha256(concat(new Uint8Array([0]), entry));
+const nodeHash = (l, r) => sha256(concat(new Uint8Array([1]), l, r));
+
+// RFC 9162 2.1.3.2: the root an inclusion proof leads to, or null.
+async function rootFromInclusion(index, size, leaf, proof) {
+  if (index >= size) return null;
+  let fn = index, sn = size - 1, r = leaf;
+  for (const p of proof) {
+    if (sn === 0) return null;
+    if (fn % 2 === 1 || fn === sn) {
+      r = await nodeHash(p, r);
+      if (fn % 2 === 0) while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+    } else {
+      r = await nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2); sn = Math.floor(sn / 2);
+  }
+  return sn === 0 ? r : null;
+}
+
+// RFC 9162 2.1.4.2: whether `proof` shows the tree (size2, root2) extends (size1, root1).
+async function consistent(size1, root1, size2, root2, proof) {
+  if (size1 === size2) return proof.length === 0 && equal(root1, root2);
+  if (size1 === 0 || size1 > size2 || proof.length === 0) return false;
+  let path = proof;
+  if ((size1 & (size1 - 1)) === 0) path = [root1, ...proof];
+  let fn = size1 - 1, sn = size2 - 1;
+  while (fn % 2 === 1) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+  let fr = path[0], sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      fr = await nodeHash(c, fr);
+      sr = await nodeHash(c, sr);
+      if (fn % 2 === 0) while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+    } else {
+      sr = await nodeHash(sr, c);
+    }
+    fn = Math.floor(fn / 2); sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && equal(fr, root1) && equal(sr, root2);
+}
+
+// A C2SP note verifier key: "<name>+<8 hex key hash>+<base64(0x01 || key)>".
+async function parseVerifierKey(text) {
+  // The name holds no '+'; the base64 key may.
+  const first = text.indexOf('+');
+  const second = first < 0 ? -1 : text.indexOf('+', first + 1);
+  if (second < 0) throw new Error('not a verifier key (name+hash+key)');
+  const name = text.slice(0, first), hash = text.slice(first + 1, second), key64 = text.slice(second + 1);
+  const raw = b64(key64);
+  if (raw.length !== 33 || raw[0] !== 1) throw new Error('not an Ed25519 note key');
+  const want = (await sha256(concat(enc.encode(name), new Uint8Array([0x0a]), raw))).slice(0, 4);
+  if (hex(want) !== hash) throw new Error('the key hash does not match the name and key');
+  const key = await crypto.subtle.importKey('raw', raw.slice(1), { name: 'Ed25519' }, false, ['verify']);
+  return { name, hash: want, key };
+}
+
+// Checks a signed note against the pinned key: {origin, size, root} or throws.
+async function verifyCheckpoint(note, pinned) {
+  const split = note.indexOf('\n\n');
+  if (split < 0) throw new Error('the checkpoint is not a signed note');
+  const body = note.slice(0, split + 1);
+  let signed = false;
+  for (const line of note.slice(split + 2).split('\n')) {
+    if (!line.startsWith('\u2014 ')) continue;
+    const [name, sig64] = line.slice(2).split(' ');
+    if (name !== pinned.name) continue;
+    const sig = b64(sig64);
+    if (sig.length !== 68 || !equal(sig.slice(0, 4), pinned.hash)) continue;
+    signed = await crypto.subtle.verify({ name: 'Ed25519' }, pinned.key, sig.slice(4), enc.encode(body));
+    if (signed) break;
+  }
+  if (!signed) throw new Error(`no valid signature by the pinned key ${pinned.name}`);
+  const lines = body.split('\n');
+  const size = Number(lines[1]);
+  const root = b64(lines[2]);
+  if (lines[0] !== pinned.name || !Number.isSafeInteger(size) || root.length !== 32) {
+    throw new Error('the checkpoint body is not origin, size and root hash');
+  }
+  return { origin: lines[0], size, root };
+}
+
+// ---- A small Protobuf reader, for what the proofs cover ----
+
+// The fields of a message: {number: [values]}, each a varint (Number) or bytes.
+function decodeFields(bytes) {
+  const fields = {};
+  let at = 0;
+  const varint = () => {
+    let v = 0, mul = 1, b;
+    do {
+      if (at >= bytes.length) throw new Error('truncated');
+      b = bytes[at++];
+      v += (b & 0x7f) * mul;
+      mul *= 128;
+    } while (b & 0x80);
+    return v;
+  };
+  while (at < bytes.length) {
+    const tag = varint();
+    const number = Math.floor(tag / 8), type = tag % 8;
+    let value;
+    if (type === 0) value = varint();
+    else if (type === 2) { const n = varint(); value = bytes.slice(at, at + n); at += n; }
+    else if (type === 1) { value = bytes.slice(at, at + 8); at += 8; }
+    else if (type === 5) { value = bytes.slice(at, at + 4); at += 4; }
+    else throw new Error('unsupported wire type');
+    (fields[number] = fields[number] || []).push(value);
+  }
+  return fields;
+}
+const one = (f, n) => (f[n] ? f[n][0] : undefined);
+const text = (f, n) => (f[n] ? dec.decode(f[n][0]) : '');
+const seconds = (f, n) => (f[n] ? one(decodeFields(f[n][0]), 1) || 0 : 0);
+
+const STEPS = ['', '生产/进口 commissioning', '入库存储 storing', '发货 shipping', '收货 receiving',
+  '使用 consuming', '分装 repackaging', '组托 packing', '拆托 unpacking', '处置销毁 destroying',
+  '丢失被盗 loss report', '找回 found', '作废 voiding', '错误声明 error declaration',
+  '封存 holding', '解封 releasing', '召回 recalling', '查验 observing', '危废申报 waste declaring'];
+
+// The event a LogEntry holds, as its bytes say.
+function decodeEventEntry(entryBytes) {
+  const entry = decodeFields(entryBytes);
+  const envelope = decodeFields(one(entry, 2) || new Uint8Array());
+  const event = decodeFields(one(envelope, 2) || new Uint8Array());
+  const location = decodeFields(one(event, 6) || new Uint8Array());
+  const links = decodeFields(one(entry, 3) || new Uint8Array());
+  return {
+    payloadType: text(envelope, 1),
+    recorded: seconds(entry, 1),
+    step: one(event, 2) || 0,
+    codes: (event[3] || []).map((c) => dec.decode(c)),
+    time: seconds(event, 4),
+    enterprise: text(location, 1),
+    site: text(location, 2),
+    quantityMilli: one(event, 7) || 0,
+    consignee: text(event, 11),
+    waybill: text(event, 12),
+    manifest: text(event, 13),
+    reason: text(event, 15),
+    wasteCode: text(event, 16),
+    links: (links[1] || []).map((l) => { const f = decodeFields(l); return { code: text(f, 1), previous: one(f, 2) || new Uint8Array() }; }),
+  };
+}
+
+// ---- The API ----
+
+let session = null;
+
+async function api(method, request) {
+  const response = await fetch(`/console/api/${method}`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(request || {}), credentials: 'same-origin',
+  });
+  const body = await response.json().catch(() => ({ code: 'UNKNOWN', message: `HTTP ${response.status}` }));
+  if (response.status === 401) signedOut();
+  if (!response.ok) throw new Error(`${body.code}: ${body.message}`);
+  return body;
+}
+
+function signedOut() {
+  $('signed-out').hidden = false;
+  $('main').hidden = true;
+  $('tabs').hidden = true;
+  $('logout').hidden = true;
+}
+
+// ---- Page helpers ----
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === 'class') e.className = v;
+    else if (k === 'onclick') e.addEventListener('click', v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children.flat()) {
+    if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
+  }
+  return e;
+}
+
+function table(headers, rows) {
+  return el('table', {}, el('thead', {}, el('tr', {}, headers.map((h) => el('th', {}, h)))),
+    el('tbody', {}, rows.map((r) => el('tr', {}, r))));
+}
+
+const num = (v, cls) => el('td', { class: `num ${cls || ''}` }, v);
+const qty = (milli) => (Number(milli || 0) / 1000).toLocaleString('zh-CN', { maximumFractionDigits: 3 });
+const when = (s) => (s ? new Date(s * 1000).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false }) : '');
+const whenJson = (t) => (t ? new Date(t).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false }) : '');
+
+function show(target, ...nodes) {
+  $(target).replaceChildren(...nodes);
+}
+
+function failure(target, error) {
+  show(target, el('p', { class: 'failed' }, String(error.message || error)));
+}
+
+function codeLink(code) {
+  return el('a', { onclick: () => { selectTab('search'); $('search-kind').value = 'code'; $('search-text').value = code; timeline(code); } }, code);
+}
+
+// ---- The pinned log key and the kept checkpoint ----
+
+let pinned = null;
+
+async function loadPin() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const fromLogin = fragment.get('note-key');
+  if (fromLogin) {
+    localStorage.setItem(`chemledger.note-key.${session.origin}`, fromLogin);
+    history.replaceState(null, '', location.pathname);
+  }
+  const text = localStorage.getItem(`chemledger.note-key.${session.origin}`);
+  const box = $('pin');
+  if (!text) {
+    box.hidden = false;
+    box.textContent = '未固定日志公钥：证明无法验证。请用 chemaudit login --note-key 重新登录。 ' +
+      'No pinned log key: proofs cannot be checked; sign in again with chemaudit login --note-key.';
+    return;
+  }
+  try {
+    pinned = await parseVerifierKey(text);
+    if (pinned.name !== session.origin) throw new Error(`it is for ${pinned.name}, this console for ${session.origin}`);
+  } catch (e) {
+    pinned = null;
+    box.hidden = false;
+    box.textContent = `固定的日志公钥无效 The pinned log key is unusable: ${e.message}`;
+  }
+}
+
+function keptCheckpoint() {
+  const kept = localStorage.getItem(`chemledger.kept.${session.origin}`);
+  return kept ? JSON.parse(kept) : null;
+}
+
+// ---- A code's life, proved ----
+
+async function timeline(code) {
+  show('search-result', el('p', {}, '读取中… reading'));
+  const kept = keptCheckpoint();
+  let bundle;
+  try {
+    bundle = await api('GetHistoryBundle', { code, consistency_from_size: kept ? String(kept.size) : '0' });
+  } catch (e) {
+    return failure('search-result', e);
+  }
+  const events = bundle.events || [];
+  let checkpoint = null, checkpointError = null;
+  try {
+    if (!pinned) throw new Error('no pinned log key');
+    checkpoint = await verifyCheckpoint(bundle.checkpoint.signed_note, pinned);
+  } catch (e) {
+    checkpointError = e.message;
+  }
+  // The log must only have grown since the checkpoint this browser kept.
+  if (checkpoint && kept) {
+    const proof = (bundle.consistency_proof || []).map(b64);
+    const ok = kept.size <= checkpoint.size &&
+      await consistent(kept.size, b64(kept.root), checkpoint.size, checkpoint.root, proof);
+    if (!ok) {
+      $('fork').hidden = false;
+      $('fork').textContent = `日志不一致：检查点 ${checkpoint.size} 不是本浏览器保存的检查点 ${kept.size} 的延续（日志被改写或分叉）。` +
+        ` The log is not consistent with the checkpoint this browser kept (size ${kept.size}): rewritten or forked.`;
+      checkpointError = checkpointError || 'inconsistent with the kept checkpoint';
+    }
+  }
+  if (checkpoint && !checkpointError && (!kept || checkpoint.size >= kept.size)) {
+    localStorage.setItem(`chemledger.kept.${session.origin}`,
+      JSON.stringify({ size: checkpoint.size, root: b64text(checkpoint.root) }));
+  }
+  const items = [];
+  let previousLeaf = null;
+  let verified = 0;
+  for (const e of events) {
+    const entry = b64(e.entry_bytes);
+    const leaf = await leafHash(entry);
+    let problem = checkpointError;
+    let event = null;
+    try {
+      event = decodeEventEntry(entry);
+    } catch (err) {
+      problem = problem || `the entry does not parse: ${err.message}`;
+    }
+    if (!problem) {
+      const root = await rootFromInclusion(Number(e.log_index), checkpoint.size, leaf, (e.inclusion_proof || []).map(b64));
+      if (!root || !equal(root, checkpoint.root)) problem = 'inclusion proof does not lead to the checkpoint';
+    }
+    if (!problem && event) {
+      const link = event.links.find((l) => l.code === code);
+      const want = previousLeaf || new Uint8Array();
+      if (link && !equal(link.previous, want)) problem = 'chain: the previous event hash differs';
+    }
+    previousLeaf = leaf;
+    if (!problem) verified++;
+    const ev = event || { step: 0, codes: [] };
+    items.push(el('li', { 'data-proof': problem ? 'failed' : 'ok', 'data-log-index': e.log_index },
+      el('span', { class: `proof ${problem ? 'failed' : 'ok'}` },
+        problem ? `✘ 验证失败 not proved: ${problem}` : `✔ 已证明 proved (#${e.log_index})`),
+      el('div', { class: 'step' }, STEPS[ev.step] || `step ${ev.step}`),
+      el('div', {}, `${when(ev.time)} · ${ev.enterprise}${ev.site ? ' · ' + ev.site : ''}`),
+      ev.quantityMilli ? el('div', {}, `数量 quantity ${qty(ev.quantityMilli)}`) : null,
+      ev.consignee ? el('div', {}, `收货方 consignee ${ev.consignee}`) : null,
+      ev.waybill ? el('div', {}, `运单 waybill ${ev.waybill}`) : null,
+      ev.manifest ? el('div', {}, `转移联单 manifest ${ev.manifest}`) : null,
+      ev.wasteCode ? el('div', {}, `废物代码 waste code ${ev.wasteCode}`) : null,
+      ev.reason ? el('div', {}, `原因 reason ${ev.reason}`) : null,
+      el('div', { class: 'small mono' }, `leaf ${hex(leaf)}`)));
+  }
+  const head = checkpointError
+    ? el('div', { class: 'checkpoint failed', id: 'checkpoint-status', 'data-proof': 'failed' },
+      `✘ 检查点未通过验证 checkpoint not verified: ${checkpointError}`)
+    : el('div', { class: 'checkpoint ok', id: 'checkpoint-status', 'data-proof': 'ok' },
+      `✔ 检查点 checkpoint ${checkpoint.origin} · 日志大小 size ${checkpoint.size} · 由固定公钥签名 signed by the pinned key` +
+      (kept ? ` · 与保存的检查点 ${kept.size} 一致 consistent with the kept one` : ''));
+  show('search-result',
+    el('h2', {}, `包装码 ${code}`),
+    head,
+    el('p', { id: 'proof-summary' }, `${verified} / ${events.length} 个事件已证明 events proved`),
+    el('ol', { class: 'timeline' }, items));
+}
+
+function b64text(bytes) {
+  return btoa(String.fromCharCode(...bytes));
+}
+
+// ---- Events by waybill or enterprise ----
+
+function eventRows(page) {
+  return (page.events || []).map((r) => {
+    let ev = { step: 0, codes: [] };
+    try { ev = decodeEventEntry(b64(r.entry_bytes || '')); } catch (e) { /* redacted */ }
+    return [el('td', {}, r.log_index), el('td', {}, when(ev.time)), el('td', {}, STEPS[ev.step] || ''),
+      el('td', {}, ev.codes.map((c, i) => [i ? ' ' : '', codeLink(c)])), el('td', {}, ev.enterprise),
+      num(ev.quantityMilli ? qty(ev.quantityMilli) : '')];
+  });
+}
+
+async function eventsBy(query, title) {
+  show('search-result', el('p', {}, '读取中… reading'));
+  try {
+    const page = await api('QueryEvents', Object.assign({ page_size: 200 }, query));
+    const parts = [el('h2', {}, title),
+      table(['#', '时间 time', '环节 step', '包装码 codes', '企业 enterprise', '数量 quantity'], eventRows(page))];
+    if (page.next_page_token) parts.push(el('p', { class: 'small' }, '仅显示前 200 个事件 (chemaudit query 导出全部) first 200 events shown'));
+    if (query.enterprise_uscc) {
+      const stock = await api('QueryStock', { enterprise_uscc: query.enterprise_uscc });
+      parts.push(el('h3', {}, '当前库存 stock on hand'), stockTable(stock));
+    }
+    show('search-result', ...parts);
+  } catch (e) {
+    failure('search-result', e);
+  }
+}
+
+function search(event) {
+  event.preventDefault();
+  const kind = $('search-kind').value;
+  const value = $('search-text').value.trim();
+  if (kind === 'code') return timeline(value);
+  if (kind === 'waybill') {
+    const [carrier, number] = value.includes('/') ? value.split('/', 2) : ['', value];
+    return eventsBy({ waybill_carrier_uscc: carrier, waybill_number: number }, `运单 waybill ${value}`);
+  }
+  return eventsBy({ enterprise_uscc: value }, `企业 enterprise ${value}`);
+}
+
+// ---- Anomalies ----
+
+const KINDS = { REFUSED_REQUEST: '被拒绝的请求 refused', CLONE_SIGNAL: '疑似克隆 clone signal',
+  CONTROLLED_GOODS_LOST: '管控物品丢失 controlled goods lost', OVERDUE_SHIPMENT: '逾期未收货 overdue' };
+
+async function anomalies(event) {
+  if (event) event.preventDefault();
+  const request = { page_size: 500 };
+  if ($('anomaly-kind').value) request.kinds = [$('anomaly-kind').value];
+  if ($('anomaly-enterprise').value.trim()) request.enterprise_uscc = $('anomaly-enterprise').value.trim();
+  try {
+    const list = await api('ListAnomalies', request);
+    const all = [...(list.overdue_shipments || []), ...(list.anomalies || [])];
+    const rows = all.map((a) => [
+      el('td', {}, KINDS[a.kind] || a.kind),
+      el('td', {}, whenJson(a.refused_at || a.planned_arrival)),
+      el('td', {}, a.enterprise_uscc || ''),
+      el('td', {}, a.code ? codeLink(a.code) : (a.waybill || '')),
+      el('td', {}, [a.refusal_kind && a.refusal_kind !== 'REFUSAL_KIND_UNSPECIFIED' ? a.refusal_kind + ': ' : '', a.detail || '']),
+      el('td', {}, a.log_index ? `#${a.log_index}` : '')]);
+    show('anomalies-result', el('p', {}, `${all.length} 项 anomalies (日志大小 log size ${list.log_size})`),
+      table(['类型 kind', '时间 when', '企业 enterprise', '证据 evidence', '说明 detail', '日志条目 entry'], rows));
+  } catch (e) {
+    failure('anomalies-result', e);
+  }
+}
+
+// ---- Reconciliation, with a chart per month ----
+
+let chart = null;
+
+function reconcileScope() {
+  const r = {};
+  const put = (field, id) => { const v = $(id).value.trim(); if (v) r[field] = v; };
+  put('cas', 'rec-cas'); put('control_flag', 'rec-flag'); put('region_prefix', 'rec-region');
+  put('park_id', 'rec-park'); put('enterprise_uscc', 'rec-enterprise');
+  return r;
+}
+
+// China's midnight at the start of year/month (UTC+8, no daylight time).
+const chinaMidnight = (year, month) => new Date(Date.UTC(year, month, 1) - 8 * 3600 * 1000).toISOString();
+
+const FIGURES = [
+  ['opening_stock_milli', '期初库存 opening'], ['produced_milli', '生产 produced'],
+  ['received_milli', '收货 received'], ['shipped_milli', '发货 shipped'],
+  ['consumed_milli', '使用 consumed'], ['disposed_milli', '处置 disposed'],
+  ['lost_milli', '丢失 lost'], ['closing_stock_milli', '期末库存 closing'],
+  ['closing_in_transit_milli', '在途 in transit'], ['waste_declared_milli', '危废申报 waste'],
+  ['stock_difference_milli', '库存差额 difference']];
+
+function reconciliationTable(report) {
+  const rows = [...(report.rows || []), ...(report.totals || []).map((t) => Object.assign({ total: true }, t))];
+  return table(['企业 enterprise', '产品 product', '单位 unit', ...FIGURES.map((f) => f[1]), '差额涉及的包装码 codes behind differences'],
+    rows.map((r) => [
+      el('td', {}, r.total ? '合计 total' : (r.enterprise_name || r.enterprise_uscc)),
+      el('td', {}, r.product_name || r.cas || ''),
+      el('td', {}, r.unit),
+      ...FIGURES.map(([field]) => {
+        const v = Number((r.figures || {})[field] || 0);
+        return num(qty(v), field.endsWith('difference_milli') && v !== 0 ? 'nonzero' : '');
+      }),
+      el('td', {}, (r.codes_behind_differences || []).map((c) => [codeLink(c), ' ']))]));
+}
+
+async function reconcile(event) {
+  event.preventDefault();
+  const year = Number($('rec-year').value);
+  const scope = reconcileScope();
+  show('reconcile-result', el('p', {}, '统计中… reconciling'));
+  try {
+    const whole = await api('Reconcile', Object.assign({ from: chinaMidnight(year, 0), to: chinaMidnight(year + 1, 0) }, scope));
+    const balanced = (whole.totals || []).every((t) => ['stock_difference_milli', 'transit_difference_milli', 'lost_difference_milli']
+      .every((f) => Number((t.figures || {})[f] || 0) === 0));
+    show('reconcile-result',
+      el('p', { id: 'reconcile-balance', class: balanced ? 'ok' : 'failed' },
+        balanced ? '✔ 账实相符：各项差额为零 every balance is zero' : '✘ 存在差额 a balance is not zero'),
+      reconciliationTable(whole));
+    // One reconciliation per month, for the chart (the first unit's totals).
+    const unit = (whole.totals || [])[0] ? whole.totals[0].unit : null;
+    const months = [];
+    for (let m = 0; m < 12; m++) {
+      months.push(api('Reconcile', Object.assign({ from: chinaMidnight(year, m), to: chinaMidnight(year, m + 1) }, scope)));
+    }
+    const reports = await Promise.all(months);
+    const series = (field) => reports.map((r) => {
+      const t = (r.totals || []).find((x) => x.unit === unit);
+      return t ? Number((t.figures || {})[field] || 0) / 1000 : 0;
+    });
+    const canvas = $('reconcile-chart');
+    canvas.hidden = false;
+    if (chart) chart.destroy();
+    if (typeof Chart === 'undefined') return;
+    chart = new Chart(canvas, {
+      type: 'bar',
+      data: {
+        labels: Array.from({ length: 12 }, (_, m) => `${year}-${String(m + 1).padStart(2, '0')}`),
+        datasets: [
+          { label: '生产 produced', data: series('produced_milli'), backgroundColor: '#1f5fa8' },
+          { label: '收货 received', data: series('received_milli'), backgroundColor: '#5b9bd5' },
+          { label: '发货 shipped', data: series('shipped_milli'), backgroundColor: '#ed7d31' },
+          { label: '使用 consumed', data: series('consumed_milli'), backgroundColor: '#a5a5a5' },
+          { label: '处置 disposed', data: series('disposed_milli'), backgroundColor: '#7030a0' },
+          { type: 'line', label: '期末库存 closing stock', data: series('closing_stock_milli'), borderColor: '#17692f', backgroundColor: '#17692f' },
+        ],
+      },
+      options: { animation: false, plugins: { title: { display: true, text: `按月 per month (${unit || '—'})` } } },
+    });
+  } catch (e) {
+    failure('reconcile-result', e);
+  }
+}
+
+// ---- Stock ----
+
+function stockTable(report) {
+  const rows = [...(report.lines || []), ...(report.totals || []).map((t) => Object.assign({ total: true }, t))];
+  return table(['企业 enterprise', '场所 site', '产品 product', 'CAS', '件数 packages', '数量 quantity', '单位 unit', '封存/召回 on hold', '危废 waste'],
+    rows.map((l) => [el('td', {}, l.total ? '合计 total' : l.enterprise_uscc), el('td', {}, l.site || ''),
+      el('td', {}, l.product_name || ''), el('td', {}, l.cas || ''), num(l.packages || 0),
+      num(qty(l.quantity_milli)), el('td', {}, l.unit), num(l.on_hold || 0), num(l.waste || 0)]));
+}
+
+async function stock(event) {
+  event.preventDefault();
+  const request = {};
+  const put = (field, id) => { const v = $(id).value.trim(); if (v) request[field] = v; };
+  put('enterprise_uscc', 'stock-enterprise'); put('site', 'stock-site'); put('park_id', 'stock-park');
+  put('region_prefix', 'stock-region');
+  try {
+    const report = await api('QueryStock', request);
+    show('stock-result', el('p', {}, `日志大小 log size ${report.log_size}`), stockTable(report));
+  } catch (e) {
+    failure('stock-result', e);
+  }
+}
+
+// ---- Tabs and start ----
+
+function selectTab(name) {
+  for (const b of document.querySelectorAll('nav button')) b.classList.toggle('on', b.dataset.tab === name);
+  for (const s of document.querySelectorAll('main section')) s.hidden = s.id !== `tab-${name}`;
+}
+
+async function start() {
+  const response = await fetch('/console/api/session', { credentials: 'same-origin' });
+  if (!response.ok) return signedOut();
+  session = await response.json();
+  $('who').textContent = `${session.actor_name} · ${session.role} · ${session.department} · ${session.jurisdiction} · ` +
+    `key ${session.key_id} · 会话至 until ${when(Number(session.expires_unix_seconds))}`;
+  $('logout').hidden = false;
+  $('tabs').hidden = false;
+  $('main').hidden = false;
+  await loadPin();
+  $('rec-year').value = new Date().getFullYear();
+  for (const b of document.querySelectorAll('nav button')) b.addEventListener('click', () => selectTab(b.dataset.tab));
+  $('search-form').addEventListener('submit', search);
+  $('anomalies-form').addEventListener('submit', anomalies);
+  $('reconcile-form').addEventListener('submit', reconcile);
+  $('stock-form').addEventListener('submit', stock);
+  $('logout').addEventListener('click', async () => {
+    await fetch('/console/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    signedOut();
+  });
+  document.body.dataset.ready = 'true';
+}
+
+start();

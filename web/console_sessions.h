@@ -1,0 +1,110 @@
+// Sign-in to the regulator console (docs/console.md): challenges, one-time
+// tickets and sessions, kept by one server process in memory.
+//
+//   Challenge()   a challenge for the regulator's key to sign
+//   Login()       the signed challenge in, a one-time ticket out, for a
+//                 registered, unrevoked regulator or platform administrator
+//   Enter()       the ticket in (once), a session token out: the browser's
+//                 cookie, never stored here in the clear (its SHA-256 is)
+//   Reader()      the actor a session token belongs to, judged by the
+//                 registry at the snapshot given (a key revoked or an
+//                 enterprise blacklisted since sign-in ends the session)
+//   End()         signs out
+//
+// Nothing here is written to the log; a restart signs everyone out. Several
+// server processes behind one address each keep their own sessions
+// (issue 22 moves them to the store). Bounds: challenges and tickets live
+// two minutes, sessions kSessionLifetime; at most kMaxSessionsPerKey per key
+// (a new one ends the oldest) and kMaxOutstanding challenges, tickets and
+// sessions each in all.
+//
+// Thread-safety: thread-safe.
+
+#ifndef CHEMLEDGER_WEB_CONSOLE_SESSIONS_H_
+#define CHEMLEDGER_WEB_CONSOLE_SESSIONS_H_
+
+#include <map>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "chemledger/v1/console.pb.h"
+#include "chemledger/v1/registry.pb.h"
+#include "storage/store.h"
+
+namespace chemledger::web {
+
+class ConsoleSessions {
+ public:
+  static constexpr absl::Duration kChallengeLifetime = absl::Minutes(2);
+  static constexpr absl::Duration kTicketLifetime = absl::Minutes(2);
+  static constexpr absl::Duration kSessionLifetime = absl::Minutes(30);
+  static constexpr int kMaxSessionsPerKey = 4;
+  static constexpr size_t kMaxOutstanding = 10000;
+
+  // `origin`: the deployment's name (the log's origin).
+  explicit ConsoleSessions(std::string origin) : origin_(std::move(origin)) {}
+
+  const std::string& origin() const { return origin_; }
+
+  // A new challenge; ResourceExhausted when kMaxOutstanding are unused.
+  absl::StatusOr<v1::ConsoleChallenge> Challenge(absl::Time now);
+
+  // Checks `request` (a ConsoleLogin for this origin, naming a challenge
+  // given and not used, signed by the key it names, which the registry in
+  // `state` holds for an active regulator or platform administrator) and
+  // gives a one-time ticket. Errors name the field and the rule:
+  // InvalidArgument (form), Unauthenticated (challenge, key, signature),
+  // PermissionDenied (role, revoked key, blacklisted enterprise). The
+  // challenge is used up whatever the outcome.
+  absl::StatusOr<v1::ConsoleTicket> Login(const storage::StateReader& state,
+                                          const v1::ConsoleLoginRequest& request, absl::Time now);
+
+  // The session a ticket opens: its token (the cookie's value) and when it
+  // ends. Unauthenticated for an unknown, used or expired ticket.
+  struct Opened {
+    std::string token;
+    absl::Time expires;
+  };
+  absl::StatusOr<Opened> Enter(absl::string_view ticket, absl::Time now);
+
+  // The actor whose session `token` is, as the registry in `state` has it
+  // now (ActiveSigner), and when the session ends. Unauthenticated for an
+  // unknown or expired session; the registry's refusal (which ends the
+  // session) for a key that may no longer act.
+  struct Reader {
+    v1::Actor actor;
+    std::string key_id;
+    absl::Time expires;
+  };
+  absl::StatusOr<Reader> ReaderOf(const storage::StateReader& state, absl::string_view token,
+                                  absl::Time now);
+
+  // Ends the session (nothing if there is none).
+  void End(absl::string_view token);
+
+ private:
+  struct Session {
+    std::string key_id;
+    absl::Time created;
+    absl::Time expires;
+  };
+  struct Ticket {
+    std::string key_id;
+    absl::Time expires;
+  };
+  void DropExpired(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::string origin_;
+  absl::Mutex mu_;
+  std::map<std::string, absl::Time> challenges_ ABSL_GUARDED_BY(mu_);  // challenge -> expiry
+  std::map<std::string, Ticket> tickets_ ABSL_GUARDED_BY(mu_);         // ticket -> key
+  std::map<std::string, Session> sessions_ ABSL_GUARDED_BY(mu_);       // SHA-256(token) -> session
+};
+
+}  // namespace chemledger::web
+
+#endif  // CHEMLEDGER_WEB_CONSOLE_SESSIONS_H_

@@ -1,0 +1,170 @@
+#include "web/console_sessions.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "api/wire.h"
+#include "crypto/keys.h"
+#include "gtest/gtest.h"
+#include "services/registry/registry_testing.h"
+#include "testing/test_ledger.h"
+
+namespace chemledger::web {
+namespace {
+
+using chemledger::testing::TestKey;
+using chemledger::testing::TestLedger;
+
+constexpr char kAcme[] = "91350100M000100Y43";
+
+class ConsoleSessionsTest : public ::testing::Test {
+ protected:
+  ConsoleSessionsTest()
+      : admin_(TestKey(1)), regulator_(TestKey(2)), operator_(TestKey(3)), stranger_(TestKey(4)) {}
+
+  void SetUp() override {
+    t_ = TestLedger::Create("console_sessions", admin_);
+    ASSERT_TRUE(t_->RegisterEnterprise(admin_, registry::testing::ExampleProducer(kAcme)).ok());
+    ASSERT_TRUE(t_->AddActor(admin_, "", v1::REGULATOR, regulator_, "inspector").ok());
+    ASSERT_TRUE(t_->AddActor(admin_, kAcme, v1::ENTERPRISE_OPERATOR, operator_, "operator").ok());
+    origin_ = "test";
+    sessions_ = std::make_unique<ConsoleSessions>(origin_);
+  }
+
+  // A login for a fresh challenge, signed by `signer` naming `named`.
+  v1::ConsoleLoginRequest LoginOf(const crypto::SigningKey& signer,
+                                  const crypto::SigningKey& named) {
+    absl::StatusOr<v1::ConsoleChallenge> c = sessions_->Challenge(now_);
+    EXPECT_TRUE(c.ok());
+    v1::ConsoleLogin login;
+    login.set_origin(c->origin());
+    login.set_challenge(c->challenge());
+    login.set_key_id(named.key_id().ToString());
+    v1::ConsoleLoginRequest r;
+    r.set_login(login.SerializeAsString());
+    r.set_signature(signer.Sign(api::kConsoleLoginContext, r.login())->ToBytes());
+    return r;
+  }
+
+  std::string TicketOf(absl::string_view enter_path) {
+    std::string ticket(enter_path);
+    return ticket.substr(ticket.find("ticket=") + 7);
+  }
+
+  crypto::SigningKey admin_, regulator_, operator_, stranger_;
+  std::unique_ptr<TestLedger> t_;
+  std::string origin_;
+  std::unique_ptr<ConsoleSessions> sessions_;
+  absl::Time now_ = absl::Now();
+};
+
+TEST_F(ConsoleSessionsTest, ARegulatorSignsInOnceAndReadsAsItself) {
+  const v1::ConsoleLoginRequest login = LoginOf(regulator_, regulator_);
+  absl::StatusOr<v1::ConsoleTicket> ticket = sessions_->Login(*t_->snapshot(), login, now_);
+  ASSERT_TRUE(ticket.ok()) << ticket.status();
+  // The challenge is used up.
+  absl::StatusOr<v1::ConsoleTicket> again = sessions_->Login(*t_->snapshot(), login, now_);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(absl::StrContains(again.status().message(), "login.challenge"));
+
+  absl::StatusOr<ConsoleSessions::Opened> opened =
+      sessions_->Enter(TicketOf(ticket->enter_path()), now_);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(opened->expires, now_ + ConsoleSessions::kSessionLifetime);
+  // A ticket opens once.
+  EXPECT_EQ(sessions_->Enter(TicketOf(ticket->enter_path()), now_).status().code(),
+            absl::StatusCode::kUnauthenticated);
+
+  absl::StatusOr<ConsoleSessions::Reader> reader =
+      sessions_->ReaderOf(*t_->snapshot(), opened->token, now_ + absl::Minutes(1));
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ(reader->actor.name(), "inspector");
+  EXPECT_EQ(reader->key_id, regulator_.key_id().ToString());
+  // Not another token, and not after it expires (then it is gone).
+  EXPECT_FALSE(sessions_->ReaderOf(*t_->snapshot(), opened->token + "x", now_).ok());
+  EXPECT_EQ(sessions_->ReaderOf(*t_->snapshot(), opened->token,
+                                now_ + ConsoleSessions::kSessionLifetime)
+                .status()
+                .code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_FALSE(sessions_->ReaderOf(*t_->snapshot(), opened->token, now_).ok());
+}
+
+TEST_F(ConsoleSessionsTest, OnlyAnActiveRegulatorsOwnSignatureOpensASession) {
+  // An enterprise's operator.
+  absl::StatusOr<v1::ConsoleTicket> t =
+      sessions_->Login(*t_->snapshot(), LoginOf(operator_, operator_), now_);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kPermissionDenied);
+  // A key nobody registered.
+  t = sessions_->Login(*t_->snapshot(), LoginOf(stranger_, stranger_), now_);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(absl::StartsWith(t.status().message(), "login.key_id: ")) << t.status();
+  // Someone else's signature over a login naming the regulator.
+  t = sessions_->Login(*t_->snapshot(), LoginOf(stranger_, regulator_), now_);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(absl::StartsWith(t.status().message(), "signature: ")) << t.status();
+  // A signature for another purpose.
+  v1::ConsoleLoginRequest other_context = LoginOf(regulator_, regulator_);
+  other_context.set_signature(
+      regulator_.Sign(api::kEventContext, other_context.login())->ToBytes());
+  EXPECT_EQ(sessions_->Login(*t_->snapshot(), other_context, now_).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  // Another deployment's login.
+  v1::ConsoleLoginRequest elsewhere = LoginOf(regulator_, regulator_);
+  v1::ConsoleLogin login;
+  ASSERT_TRUE(login.ParseFromString(elsewhere.login()));
+  login.set_origin("another.log");
+  elsewhere.set_login(login.SerializeAsString());
+  elsewhere.set_signature(regulator_.Sign(api::kConsoleLoginContext, elsewhere.login())->ToBytes());
+  t = sessions_->Login(*t_->snapshot(), elsewhere, now_);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(t.status().message(), "login.origin: ")) << t.status();
+  // Garbage.
+  v1::ConsoleLoginRequest garbage;
+  garbage.set_login("\xff\xff");
+  EXPECT_EQ(sessions_->Login(*t_->snapshot(), garbage, now_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // An expired challenge.
+  v1::ConsoleLoginRequest late = LoginOf(regulator_, regulator_);
+  EXPECT_EQ(sessions_
+                ->Login(*t_->snapshot(), late, now_ + ConsoleSessions::kChallengeLifetime)
+                .status()
+                .code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(ConsoleSessionsTest, ARevokedKeyEndsItsSessionsAndOldSessionsMakeRoom) {
+  std::vector<std::string> tokens;
+  for (int i = 0; i < ConsoleSessions::kMaxSessionsPerKey + 1; ++i) {
+    absl::StatusOr<v1::ConsoleTicket> ticket =
+        sessions_->Login(*t_->snapshot(), LoginOf(regulator_, regulator_), now_);
+    ASSERT_TRUE(ticket.ok()) << ticket.status();
+    absl::StatusOr<ConsoleSessions::Opened> opened =
+        sessions_->Enter(TicketOf(ticket->enter_path()), now_ + absl::Seconds(i));
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    tokens.push_back(opened->token);
+  }
+  // The oldest made room for the newest.
+  EXPECT_FALSE(sessions_->ReaderOf(*t_->snapshot(), tokens[0], now_ + absl::Minutes(1)).ok());
+  for (size_t i = 1; i < tokens.size(); ++i) {
+    EXPECT_TRUE(sessions_->ReaderOf(*t_->snapshot(), tokens[i], now_ + absl::Minutes(1)).ok());
+  }
+  sessions_->End(tokens[1]);
+  EXPECT_FALSE(sessions_->ReaderOf(*t_->snapshot(), tokens[1], now_ + absl::Minutes(1)).ok());
+
+  v1::RegistryRequest revoke;
+  revoke.mutable_revoke_key()->set_key_id(regulator_.key_id().ToString());
+  revoke.mutable_revoke_key()->set_reason("left the department");
+  ASSERT_TRUE(t_->Registry(admin_, revoke).ok());
+  absl::StatusOr<ConsoleSessions::Reader> reader =
+      sessions_->ReaderOf(*t_->snapshot(), tokens[2], now_ + absl::Minutes(1));
+  EXPECT_EQ(reader.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StartsWith(reader.status().message(), "session ended: ")) << reader.status();
+  EXPECT_FALSE(sessions_->ReaderOf(*t_->snapshot(), tokens[2], now_ + absl::Minutes(1)).ok());
+}
+
+}  // namespace
+}  // namespace chemledger::web
