@@ -4,6 +4,8 @@
 // kept checkpoint; a changed byte, another log's key and a non-regulator
 // are refused.
 
+#include <signal.h>
+
 #include <algorithm>
 #include <fstream>
 #include <map>
@@ -507,6 +509,17 @@ TEST_F(AuditE2eTest, TheWitnessCatchesAForkedLog) {
   EXPECT_EQ(status, 1) << out;
   EXPECT_NE(out.find("carries 1 valid co-signatures of the witnesses given; 2 required"),
             std::string::npos) << out;
+
+  // An acknowledged co-signature survives the server's kill -9.
+  ASSERT_TRUE(server_->Kill(SIGKILL).ok());
+  (void)server_->Wait();
+  server_.reset();
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  std::tie(status, out) = Chemaudit(absl::StrCat("checkpoint ", Server(), " --note-key ", vkey,
+                                                 " --out ", dir_, "/cosigned --witnesses ", dir_,
+                                                 "/witnesses --require 1"));
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("co-signed by 1 of 2 witnesses"), std::string::npos) << out;
 
   server_.reset();
   ASSERT_EQ(RunShell("mv '" + dir_ + "/data' '" + dir_ + "/data-a' && mv '" + dir_ + "/fork' '" +

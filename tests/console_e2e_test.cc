@@ -63,6 +63,7 @@ class ConsoleE2eTest : public ChemledgerdE2eTest {
     login.set_origin(challenge.origin());
     login.set_challenge(challenge.challenge());
     login.set_key_id(key.key_id().ToString());
+    login.set_console(Console());
     v1::ConsoleLoginRequest request;
     request.set_login(login.SerializeAsString());
     request.set_signature(key.Sign(api::kConsoleLoginContext, request.login())->ToBytes());
@@ -168,7 +169,9 @@ TEST_F(ConsoleE2eTest, SigningInTakesTheRegulatorsKeyAndTheCookieStaysWithThePag
     r = Post("/console/login", json);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 401) << r->body;
-    EXPECT_NE(r->body.find("signature: signature does not verify"), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find("login.key_id, signature: not the signature of a registered key"),
+              std::string::npos)
+        << r->body;
   }
   // Bad input names the field.
   r = Post("/console/login", R"({"login": "AAAA", "signatur": ""})");
@@ -187,6 +190,20 @@ TEST_F(ConsoleE2eTest, SigningInTakesTheRegulatorsKeyAndTheCookieStaysWithThePag
   r = Get(ticket.enter_path());
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 401) << r->body;
+  // Another site cannot open a ticket in the browser (it would sign the
+  // browser in as the ticket's regulator).
+  {
+    r = Post("/console/login", SignedLogin(*regulator_));
+    ASSERT_TRUE(r && r->status == 200);
+    v1::ConsoleTicket other_ticket;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r->body, &other_ticket).ok());
+    r = Get(other_ticket.enter_path(), {{"Sec-Fetch-Site", "cross-site"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403) << r->body;
+    EXPECT_NE(r->body.find("open the address chemaudit login printed yourself"),
+              std::string::npos)
+        << r->body;
+  }
 
   r = Get("/console/api/session", {{"Cookie", cookie}});
   ASSERT_TRUE(r);
@@ -244,6 +261,15 @@ TEST_F(ConsoleE2eTest, SigningInTakesTheRegulatorsKeyAndTheCookieStaysWithThePag
   r = Get("/console/api/session", {{"Cookie", cookie}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 401) << r->body;
+
+  // A flood of sign-in calls from one address is cut off.
+  int refused = 0;
+  for (int i = 0; i < 40; ++i) {
+    r = Post("/console/login/challenge", "{}");
+    ASSERT_TRUE(r);
+    if (r->status == 429) ++refused;
+  }
+  EXPECT_GT(refused, 0);
 }
 
 TEST_F(ConsoleE2eTest, TheConsoleInChromiumProvesEachEventAndCatchesATamperedProof) {
@@ -321,6 +347,8 @@ TEST_F(ConsoleE2eTest, TheConsoleInChromiumProvesEachEventAndCatchesATamperedPro
   // One bit of one proof changed: that event fails, the others hold.
   EXPECT_EQ(field("tampered-proof", "checkpoint").string_value(), "ok") << out;
   EXPECT_EQ(proofs("tampered-proof"), "ok,failed,ok") << out;
+  // An event left out: the one after it no longer links to its predecessor.
+  EXPECT_EQ(proofs("dropped-event"), "ok,failed") << out;
   // One bit of the checkpoint's signature: nothing is proved.
   EXPECT_EQ(field("tampered-signature", "checkpoint").string_value(), "failed") << out;
   EXPECT_EQ(proofs("tampered-signature"), "failed,failed,failed") << out;

@@ -121,16 +121,57 @@ void SendFile(httplib::Response& res, absl::string_view name, const char* type) 
   res.set_content(file->data(), file->size(), type);
 }
 
+// At most `max` API calls at once; the others wait their turn for a while.
+class ApiSlots {
+ public:
+  explicit ApiSlots(int max) : max_(max) {}
+  bool Acquire() {
+    absl::MutexLock lock(&mu_);
+    auto free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_use_ < max_; };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&free), absl::Seconds(30))) return false;
+    ++in_use_;
+    return true;
+  }
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    --in_use_;
+  }
+
+ private:
+  const int max_;
+  absl::Mutex mu_;
+  int in_use_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Whether the client may start another sign-in step now.
+absl::Status SignInAllowed(const ConsoleContext& c, const httplib::Request& req) {
+  if (!c.sign_in_limiter->Take(c.client_of(req), 1, absl::Now())) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("too many sign-in attempts from this address: at most ", kSignInBurst,
+                     " at once and ", kSignInsPerSecond, " a second"));
+  }
+  return absl::OkStatus();
+}
+
 // An API method: the request message as JSON in, the core's answer out.
 template <typename Request, typename Response>
-void RouteMethod(const ConsoleContext& c, httplib::Server* http, const std::string& name,
+void RouteMethod(const ConsoleContext& c, std::shared_ptr<ApiSlots> slots,
+                 httplib::Server* http, const std::string& name,
                  std::function<absl::StatusOr<Response>(
                      std::shared_ptr<const storage::Snapshot>, const v1::Actor&, const Request&,
                      const httplib::Request&)>
                      answer) {
   http->Post(absl::StrCat("/console/api/", name),
-             [c, answer](const httplib::Request& req, httplib::Response& res) {
+             [c, slots, answer](const httplib::Request& req, httplib::Response& res) {
                if (absl::Status s = SameOriginJson(req); !s.ok()) return SendError(res, s);
+               if (!slots->Acquire()) {
+                 return SendError(res, absl::UnavailableError(
+                                           "the console is answering other calls: try again"));
+               }
+               struct Release {
+                 ApiSlots* slots;
+                 ~Release() { slots->Release(); }
+               } release{slots.get()};
                std::shared_ptr<const storage::Snapshot> snapshot = c.audit->ledger()->Latest();
                absl::StatusOr<ConsoleSessions::Reader> reader =
                    c.sessions->ReaderOf(*snapshot, SessionToken(req), absl::Now());
@@ -164,25 +205,36 @@ void RouteConsole(const ConsoleContext& c, httplib::Server* http) {
   });
 
   // Signing in (console.proto).
-  http->Post("/console/login/challenge", [c](const httplib::Request&, httplib::Response& res) {
+  http->Post("/console/login/challenge", [c](const httplib::Request& req, httplib::Response& res) {
+    if (absl::Status s = SignInAllowed(c, req); !s.ok()) return SendError(res, s);
     absl::StatusOr<v1::ConsoleChallenge> challenge = c.sessions->Challenge(absl::Now());
     if (!challenge.ok()) return SendError(res, challenge.status());
     SendMessage(res, *challenge);
   });
   http->Post("/console/login", [c](const httplib::Request& req, httplib::Response& res) {
+    if (absl::Status s = SignInAllowed(c, req); !s.ok()) return SendError(res, s);
     v1::ConsoleLoginRequest request;
     if (absl::Status s = ParseBody(req, &request); !s.ok()) return SendError(res, s);
-    absl::StatusOr<v1::ConsoleTicket> ticket =
-        c.sessions->Login(*c.audit->ledger()->Latest(), request, absl::Now());
+    absl::StatusOr<v1::ConsoleTicket> ticket = c.sessions->Login(
+        *c.audit->ledger()->Latest(), request, req.get_header_value("Host"), absl::Now());
     if (!ticket.ok()) return SendError(res, ticket.status());
     SendMessage(res, *ticket);
   });
   http->Get("/console/enter", [c](const httplib::Request& req, httplib::Response& res) {
-    absl::StatusOr<ConsoleSessions::Opened> opened =
-        c.sessions->Enter(req.get_param_value("ticket"), absl::Now());
     SecurityHeaders(res);
+    // Opened by the user (an address pasted or a link from a terminal), not
+    // by another site signing the browser in as someone else.
+    const std::string site = req.get_header_value("Sec-Fetch-Site");
+    absl::Status allowed = site.empty() || site == "none" || site == "same-origin"
+                               ? SignInAllowed(c, req)
+                               : absl::PermissionDeniedError(absl::StrCat(
+                                     "Sec-Fetch-Site: ", site,
+                                     ": open the address chemaudit login printed yourself"));
+    absl::StatusOr<ConsoleSessions::Opened> opened =
+        allowed.ok() ? c.sessions->Enter(req.get_param_value("ticket"), absl::Now())
+                     : absl::StatusOr<ConsoleSessions::Opened>(allowed);
     if (!opened.ok()) {
-      res.status = 401;
+      res.status = HttpStatusOf(static_cast<int>(opened.status().code()));
       res.set_content(absl::StrCat("ChemLedger console: ", opened.status().message(), "\n"),
                       "text/plain; charset=utf-8");
       return;
@@ -217,26 +269,27 @@ void RouteConsole(const ConsoleContext& c, httplib::Server* http) {
 
   // AuditService, through its core.
   const audit::AuditReads* audit = c.audit;
+  auto slots = std::make_shared<ApiSlots>(c.max_api_calls);
   RouteMethod<v1::GetHistoryBundleRequest, v1::HistoryBundle>(
-      c, http, "GetHistoryBundle",
+      c, slots, http, "GetHistoryBundle",
       [audit](auto snapshot, const v1::Actor& reader, const v1::GetHistoryBundleRequest& r,
               const httplib::Request&) { return audit->GetHistoryBundle(*snapshot, reader, r); });
   RouteMethod<v1::EventQuery, v1::EventPage>(
-      c, http, "QueryEvents",
+      c, slots, http, "QueryEvents",
       [audit](auto snapshot, const v1::Actor& reader, const v1::EventQuery& r,
               const httplib::Request&) { return audit->QueryEvents(snapshot, reader, r); });
   RouteMethod<v1::ReconcileRequest, v1::Reconciliation>(
-      c, http, "Reconcile",
+      c, slots, http, "Reconcile",
       [audit](auto snapshot, const v1::Actor& reader, const v1::ReconcileRequest& r,
               const httplib::Request&) {
         return audit->Reconcile(*snapshot, reader, r);
       });
   RouteMethod<v1::ListAnomaliesRequest, v1::Anomalies>(
-      c, http, "ListAnomalies",
+      c, slots, http, "ListAnomalies",
       [audit](auto snapshot, const v1::Actor& reader, const v1::ListAnomaliesRequest& r,
               const httplib::Request&) { return audit->ListAnomalies(*snapshot, reader, r); });
   RouteMethod<v1::StockQuery, v1::StockReport>(
-      c, http, "QueryStock",
+      c, slots, http, "QueryStock",
       [audit](auto snapshot, const v1::Actor& reader, const v1::StockQuery& r,
               const httplib::Request&) { return audit->QueryStock(*snapshot, reader, r); });
   http->Post(R"(/console/api/.*)", [](const httplib::Request& req, httplib::Response& res) {

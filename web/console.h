@@ -22,8 +22,11 @@
 //
 // The session cookie is HttpOnly, Secure and SameSite=Strict, on path
 // /console; the API takes only POSTs of application/json from the same
-// origin (Sec-Fetch-Site, Origin), so another site cannot make a signed-in
-// browser call it.
+// origin (Sec-Fetch-Site, Origin against Host), so another site cannot make
+// a signed-in browser call it; GET /console/api/session only says who is
+// signed in. A ticket opens only from a navigation the user started
+// (Sec-Fetch-Site none) or from the console itself. Sign-in calls are
+// limited per client address.
 //
 // Thread-safety: the handlers run on the HTTP server's threads; everything
 // in ConsoleContext must be thread-safe and outlive the server.
@@ -31,11 +34,16 @@
 #ifndef CHEMLEDGER_WEB_CONSOLE_H_
 #define CHEMLEDGER_WEB_CONSOLE_H_
 
+#include <functional>
+#include <string>
+
 #include "services/audit/audit_reads.h"
+#include "services/common/rate_limiter.h"
 #include "web/console_sessions.h"
 
 namespace httplib {
 class Server;
+struct Request;
 }  // namespace httplib
 
 namespace chemledger::web {
@@ -43,7 +51,18 @@ namespace chemledger::web {
 struct ConsoleContext {
   const audit::AuditReads* audit = nullptr;  // its ledger() is read for the registry too
   ConsoleSessions* sessions = nullptr;
+  // Limits sign-in calls (challenges, logins, tickets) per client address,
+  // as `client_of` names it; both required.
+  RateLimiter* sign_in_limiter = nullptr;
+  std::function<std::string(const httplib::Request&)> client_of;
+  // API calls answered at once (the rest wait up to 30 s, then 503): the
+  // server's HTTP threads also serve the public scan pages.
+  int max_api_calls = 2;
 };
+
+// Sign-in calls a client address may make: two a second, twenty at once.
+inline constexpr double kSignInsPerSecond = 2;
+inline constexpr double kSignInBurst = 20;
 
 // Adds the console's routes to `http` (before any catch-all route).
 void RouteConsole(const ConsoleContext& context, httplib::Server* http);

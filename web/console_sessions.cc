@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "api/wire.h"
 #include "crypto/keys.h"
 #include "crypto/random.h"
@@ -54,7 +55,7 @@ absl::StatusOr<v1::ConsoleChallenge> ConsoleSessions::Challenge(absl::Time now) 
 
 absl::StatusOr<v1::ConsoleTicket> ConsoleSessions::Login(const storage::StateReader& state,
                                                          const v1::ConsoleLoginRequest& request,
-                                                         absl::Time now) {
+                                                         absl::string_view host, absl::Time now) {
   v1::ConsoleLogin login;
   if (request.login().empty() || !login.ParseFromString(request.login())) {
     return absl::InvalidArgumentError("login: must be a serialized chemledger.v1.ConsoleLogin");
@@ -75,6 +76,16 @@ absl::StatusOr<v1::ConsoleTicket> ConsoleSessions::Login(const storage::StateRea
     }
     challenges_.erase(it);
   }
+  absl::string_view console = login.console();
+  if (!absl::ConsumePrefix(&console, "https://") && !absl::ConsumePrefix(&console, "http://")) {
+    return absl::InvalidArgumentError(
+        "login.console: the console's address as called, https://HOST[:PORT], is required");
+  }
+  if (console != host) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "login.console: '", login.console(), "' is not this console (", host,
+        "): a login is good only at the address its signer called"));
+  }
   absl::StatusOr<crypto::KeyId> key_id = crypto::KeyId::Parse(login.key_id());
   if (!key_id.ok()) {
     return absl::InvalidArgumentError(
@@ -85,16 +96,14 @@ absl::StatusOr<v1::ConsoleTicket> ConsoleSessions::Login(const storage::StateRea
     return absl::InvalidArgumentError(
         absl::StrCat("signature: ", signature.status().message()));
   }
+  // Whether the key may act is told only to whoever holds it.
   absl::StatusOr<v1::Actor> actor = registry::ActiveSigner(state, *key_id);
-  if (!actor.ok()) {
-    return absl::Status(actor.status().code(),
-                        absl::StrCat("login.key_id: ", actor.status().message()));
-  }
-  absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(actor->public_key());
-  if (!key.ok()) return key.status();
-  if (absl::Status s = key->Verify(api::kConsoleLoginContext, request.login(), *signature);
-      !s.ok()) {
-    return absl::UnauthenticatedError(absl::StrCat("signature: ", s.message()));
+  absl::StatusOr<crypto::VerifyingKey> key =
+      actor.ok() ? crypto::VerifyingKey::FromBytes(actor->public_key()) : actor.status();
+  if (!key.ok() || !key->Verify(api::kConsoleLoginContext, request.login(), *signature).ok()) {
+    return absl::UnauthenticatedError(
+        "login.key_id, signature: not the signature of a registered key that may act now "
+        "(unknown, revoked, or of a blacklisted enterprise) over this login");
   }
   if (!registry::HasOversightRole(*actor)) {
     return absl::PermissionDeniedError(
@@ -109,7 +118,7 @@ absl::StatusOr<v1::ConsoleTicket> ConsoleSessions::Login(const storage::StateRea
           absl::StrCat(kMaxOutstanding, " sign-in tickets are waiting to be opened: try again "
                                         "in two minutes"));
     }
-    tickets_[ticket] = Ticket{key_id->ToString(), expires};
+    tickets_[TokenKey(ticket)] = Ticket{key_id->ToString(), expires};
   }
   v1::ConsoleTicket out;
   out.set_enter_path(absl::StrCat("/console/enter?ticket=", ticket));
@@ -121,7 +130,7 @@ absl::StatusOr<ConsoleSessions::Opened> ConsoleSessions::Enter(absl::string_view
                                                                absl::Time now) {
   absl::MutexLock lock(&mu_);
   DropExpired(now);
-  auto it = tickets_.find(std::string(ticket));
+  auto it = tickets_.find(TokenKey(ticket));
   if (it == tickets_.end()) {
     return absl::UnauthenticatedError(
         "ticket: not a ticket this server gave, or already opened or expired (a ticket opens "

@@ -5,7 +5,7 @@
 //   Login()       the signed challenge in, a one-time ticket out, for a
 //                 registered, unrevoked regulator or platform administrator
 //   Enter()       the ticket in (once), a session token out: the browser's
-//                 cookie, never stored here in the clear (its SHA-256 is)
+//                 cookie (tickets and tokens are kept as their SHA-256)
 //   Reader()      the actor a session token belongs to, judged by the
 //                 registry at the snapshot given (a key revoked or an
 //                 enterprise blacklisted since sign-in ends the session)
@@ -53,15 +53,19 @@ class ConsoleSessions {
   // A new challenge; ResourceExhausted when kMaxOutstanding are unused.
   absl::StatusOr<v1::ConsoleChallenge> Challenge(absl::Time now);
 
-  // Checks `request` (a ConsoleLogin for this origin, naming a challenge
-  // given and not used, signed by the key it names, which the registry in
-  // `state` holds for an active regulator or platform administrator) and
-  // gives a one-time ticket. Errors name the field and the rule:
-  // InvalidArgument (form), Unauthenticated (challenge, key, signature),
-  // PermissionDenied (role, revoked key, blacklisted enterprise). The
-  // challenge is used up whatever the outcome.
+  // Checks `request` (a ConsoleLogin for this origin and for `host`, the
+  // HOST[:PORT] the request was sent to, naming a challenge given and not
+  // used, signed by the key it names, which the registry in `state` holds
+  // for an active regulator or platform administrator) and gives a
+  // one-time ticket. Errors name the field and the rule: InvalidArgument
+  // (form, origin, console address), Unauthenticated (challenge; a key that
+  // may not act or a signature that does not verify, alike, so that nobody
+  // learns a key's standing without its signature), PermissionDenied (not a
+  // regulator or administrator). Once the login parses and names this
+  // origin, its challenge is used up whatever the outcome.
   absl::StatusOr<v1::ConsoleTicket> Login(const storage::StateReader& state,
-                                          const v1::ConsoleLoginRequest& request, absl::Time now);
+                                          const v1::ConsoleLoginRequest& request,
+                                          absl::string_view host, absl::Time now);
 
   // The session a ticket opens: its token (the cookie's value) and when it
   // ends. Unauthenticated for an unknown, used or expired ticket.
@@ -101,7 +105,7 @@ class ConsoleSessions {
   const std::string origin_;
   absl::Mutex mu_;
   std::map<std::string, absl::Time> challenges_ ABSL_GUARDED_BY(mu_);  // challenge -> expiry
-  std::map<std::string, Ticket> tickets_ ABSL_GUARDED_BY(mu_);         // ticket -> key
+  std::map<std::string, Ticket> tickets_ ABSL_GUARDED_BY(mu_);         // SHA-256(ticket) -> key
   std::map<std::string, Session> sessions_ ABSL_GUARDED_BY(mu_);       // SHA-256(token) -> session
 };
 

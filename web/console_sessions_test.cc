@@ -19,6 +19,7 @@ using chemledger::testing::TestKey;
 using chemledger::testing::TestLedger;
 
 constexpr char kAcme[] = "91350100M000100Y43";
+constexpr char kHost[] = "console.example:7480";
 
 class ConsoleSessionsTest : public ::testing::Test {
  protected:
@@ -43,6 +44,7 @@ class ConsoleSessionsTest : public ::testing::Test {
     login.set_origin(c->origin());
     login.set_challenge(c->challenge());
     login.set_key_id(named.key_id().ToString());
+    login.set_console("https://console.example:7480");
     v1::ConsoleLoginRequest r;
     r.set_login(login.SerializeAsString());
     r.set_signature(signer.Sign(api::kConsoleLoginContext, r.login())->ToBytes());
@@ -63,10 +65,10 @@ class ConsoleSessionsTest : public ::testing::Test {
 
 TEST_F(ConsoleSessionsTest, ARegulatorSignsInOnceAndReadsAsItself) {
   const v1::ConsoleLoginRequest login = LoginOf(regulator_, regulator_);
-  absl::StatusOr<v1::ConsoleTicket> ticket = sessions_->Login(*t_->snapshot(), login, now_);
+  absl::StatusOr<v1::ConsoleTicket> ticket = sessions_->Login(*t_->snapshot(), login, kHost, now_);
   ASSERT_TRUE(ticket.ok()) << ticket.status();
   // The challenge is used up.
-  absl::StatusOr<v1::ConsoleTicket> again = sessions_->Login(*t_->snapshot(), login, now_);
+  absl::StatusOr<v1::ConsoleTicket> again = sessions_->Login(*t_->snapshot(), login, kHost, now_);
   EXPECT_EQ(again.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_TRUE(absl::StrContains(again.status().message(), "login.challenge"));
 
@@ -96,21 +98,33 @@ TEST_F(ConsoleSessionsTest, ARegulatorSignsInOnceAndReadsAsItself) {
 TEST_F(ConsoleSessionsTest, OnlyAnActiveRegulatorsOwnSignatureOpensASession) {
   // An enterprise's operator.
   absl::StatusOr<v1::ConsoleTicket> t =
-      sessions_->Login(*t_->snapshot(), LoginOf(operator_, operator_), now_);
+      sessions_->Login(*t_->snapshot(), LoginOf(operator_, operator_), kHost, now_);
   EXPECT_EQ(t.status().code(), absl::StatusCode::kPermissionDenied);
   // A key nobody registered.
-  t = sessions_->Login(*t_->snapshot(), LoginOf(stranger_, stranger_), now_);
+  t = sessions_->Login(*t_->snapshot(), LoginOf(stranger_, stranger_), kHost, now_);
   EXPECT_EQ(t.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_TRUE(absl::StartsWith(t.status().message(), "login.key_id: ")) << t.status();
+  EXPECT_TRUE(absl::StartsWith(t.status().message(), "login.key_id, signature: ")) << t.status();
   // Someone else's signature over a login naming the regulator.
-  t = sessions_->Login(*t_->snapshot(), LoginOf(stranger_, regulator_), now_);
+  t = sessions_->Login(*t_->snapshot(), LoginOf(stranger_, regulator_), kHost, now_);
   EXPECT_EQ(t.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_TRUE(absl::StartsWith(t.status().message(), "signature: ")) << t.status();
+  EXPECT_TRUE(absl::StartsWith(t.status().message(), "login.key_id, signature: ")) << t.status();
+  // A login signed for another console's address (one that relays to this).
+  {
+    v1::ConsoleLoginRequest relayed = LoginOf(regulator_, regulator_);
+    v1::ConsoleLogin login;
+    ASSERT_TRUE(login.ParseFromString(relayed.login()));
+    login.set_console("https://phishing.example");
+    relayed.set_login(login.SerializeAsString());
+    relayed.set_signature(regulator_.Sign(api::kConsoleLoginContext, relayed.login())->ToBytes());
+    t = sessions_->Login(*t_->snapshot(), relayed, kHost, now_);
+    EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(absl::StartsWith(t.status().message(), "login.console: ")) << t.status();
+  }
   // A signature for another purpose.
   v1::ConsoleLoginRequest other_context = LoginOf(regulator_, regulator_);
   other_context.set_signature(
       regulator_.Sign(api::kEventContext, other_context.login())->ToBytes());
-  EXPECT_EQ(sessions_->Login(*t_->snapshot(), other_context, now_).status().code(),
+  EXPECT_EQ(sessions_->Login(*t_->snapshot(), other_context, kHost, now_).status().code(),
             absl::StatusCode::kUnauthenticated);
   // Another deployment's login.
   v1::ConsoleLoginRequest elsewhere = LoginOf(regulator_, regulator_);
@@ -119,18 +133,18 @@ TEST_F(ConsoleSessionsTest, OnlyAnActiveRegulatorsOwnSignatureOpensASession) {
   login.set_origin("another.log");
   elsewhere.set_login(login.SerializeAsString());
   elsewhere.set_signature(regulator_.Sign(api::kConsoleLoginContext, elsewhere.login())->ToBytes());
-  t = sessions_->Login(*t_->snapshot(), elsewhere, now_);
+  t = sessions_->Login(*t_->snapshot(), elsewhere, kHost, now_);
   EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StartsWith(t.status().message(), "login.origin: ")) << t.status();
   // Garbage.
   v1::ConsoleLoginRequest garbage;
   garbage.set_login("\xff\xff");
-  EXPECT_EQ(sessions_->Login(*t_->snapshot(), garbage, now_).status().code(),
+  EXPECT_EQ(sessions_->Login(*t_->snapshot(), garbage, kHost, now_).status().code(),
             absl::StatusCode::kInvalidArgument);
   // An expired challenge.
   v1::ConsoleLoginRequest late = LoginOf(regulator_, regulator_);
   EXPECT_EQ(sessions_
-                ->Login(*t_->snapshot(), late, now_ + ConsoleSessions::kChallengeLifetime)
+                ->Login(*t_->snapshot(), late, kHost, now_ + ConsoleSessions::kChallengeLifetime)
                 .status()
                 .code(),
             absl::StatusCode::kUnauthenticated);
@@ -140,7 +154,7 @@ TEST_F(ConsoleSessionsTest, ARevokedKeyEndsItsSessionsAndOldSessionsMakeRoom) {
   std::vector<std::string> tokens;
   for (int i = 0; i < ConsoleSessions::kMaxSessionsPerKey + 1; ++i) {
     absl::StatusOr<v1::ConsoleTicket> ticket =
-        sessions_->Login(*t_->snapshot(), LoginOf(regulator_, regulator_), now_);
+        sessions_->Login(*t_->snapshot(), LoginOf(regulator_, regulator_), kHost, now_);
     ASSERT_TRUE(ticket.ok()) << ticket.status();
     absl::StatusOr<ConsoleSessions::Opened> opened =
         sessions_->Enter(TicketOf(ticket->enter_path()), now_ + absl::Seconds(i));

@@ -175,6 +175,7 @@ struct ScanServer::Impl {
   std::unique_ptr<ApiBridge> bridge;  // null: no staff app
   const audit::AuditReads* audit = nullptr;  // null: no console
   std::unique_ptr<ConsoleSessions> console_sessions;
+  RateLimiter console_sign_ins{kSignInsPerSecond, kSignInBurst};
   std::atomic<int> decoding{0};
   std::atomic<int> bridging{0};
   int port = 0;
@@ -353,7 +354,12 @@ void ScanServer::Impl::RouteStaffApp() {
 
 void ScanServer::Impl::Route() {
   if (audit) {
-    RouteConsole(ConsoleContext{audit, console_sessions.get()}, http.get());
+    ConsoleContext console;
+    console.audit = audit;
+    console.sessions = console_sessions.get();
+    console.sign_in_limiter = &console_sign_ins;
+    console.client_of = ClientOf;
+    RouteConsole(console, http.get());
   } else {
     const auto off = [](const httplib::Request&, httplib::Response& res) {
       res.status = 404;

@@ -26,6 +26,7 @@
 #include "services/registry/registry_state.h"
 #include "services/registry/signers.h"
 #include "services/waybill/waybill_rules.h"
+#include "storage/durable_file.h"
 #include "storage/leveldb_log.h"
 
 namespace chemledger::server {
@@ -35,6 +36,7 @@ std::string LogDir(const std::string& data) { return data + "/log"; }
 std::string KeyDir(const std::string& data) { return data + "/keys"; }
 std::string NoteKeyPath(const std::string& data) { return data + "/keys/note.key"; }
 std::string NoteVerifierPath(const std::string& data) { return data + "/note.vkey"; }
+std::string CosignaturesPath(const std::string& data) { return data + "/witness-cosignatures"; }
 
 absl::Status MakeDir(const std::string& path) {
   if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -89,19 +91,9 @@ absl::Status CheckFresh(const std::string& path) {
   return CheckPrivateDirectory(path);
 }
 
+// Readable by all whatever the umask (chemledgerd's is 077).
 absl::Status WritePublicFile(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));
-  // Readable by all whatever the umask (chemledgerd's is 077).
-  const bool ok = fchmod(fd, 0644) == 0 &&
-                  write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  fsync(fd) == 0;
-  close(fd);
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::DataLossError(absl::StrCat("cannot write ", path));
-  }
-  return absl::OkStatus();
+  return storage::ReplaceFileDurably(path, text, 0644);
 }
 
 }  // namespace
@@ -287,6 +279,10 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
       crypto::NoteSigner::Create(record->deployment(), *std::move(note_key));
   if (!signer.ok()) return signer.status();
   d->note_signer_ = std::make_unique<crypto::NoteSigner>(*std::move(signer));
+  absl::StatusOr<std::unique_ptr<ledger::WitnessCosignatures>> cosignatures =
+      ledger::WitnessCosignatures::Open(CosignaturesPath(data_dir));
+  if (!cosignatures.ok()) return cosignatures.status();
+  d->cosignatures_ = *std::move(cosignatures);
   return d;
 }
 

@@ -36,6 +36,7 @@
 #include "journal/state_machine.h"
 #include "services/label/issuance.h"
 #include "services/label/label_keyring.h"
+#include "services/ledger/witness_cosignatures.h"
 #include "services/ledger/ledger.h"
 #include "services/registry/catalogue.h"
 #include "services/waybill/waybills.h"
@@ -131,6 +132,8 @@ class Deployment {
   ledger::Ledger* ledger() const { return ledger_.get(); }
   waybill::WaybillBook* waybills() const { return waybills_.get(); }
   const crypto::NoteSigner& note_signer() const { return *note_signer_; }
+  // The witnesses' co-signatures, kept in DATA/witness-cosignatures.
+  ledger::WitnessCosignatures* cosignatures() const { return cosignatures_.get(); }
   // Records refused requests in the log (for the services that submit
   // writes outside the personalities above: the registry's).
   audit::RefusalRecorder* refusals() const { return refusals_.get(); }
@@ -152,6 +155,7 @@ class Deployment {
   std::unique_ptr<waybill::WaybillBook> waybills_;
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<crypto::NoteSigner> note_signer_;
+  std::unique_ptr<ledger::WitnessCosignatures> cosignatures_;
 };
 
 // What `chemledgerd check` found.

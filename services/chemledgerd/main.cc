@@ -376,7 +376,8 @@ absl::Status Serve(const cli::Args& args) {
   registry::RegistryServiceImpl registry_service(d.ledger_client(), &reads, d.refusals());
   label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), &d.note_signer(), &reads);
   ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer(),
-                                           &reads);
+                                           &reads, ledger::AppendStreamOptions(),
+                                           &reference::ShippedReferenceTables(), d.cosignatures());
   waybill::WaybillServiceImpl waybill_service(d.waybills(), d.ledger_client(), &reads);
   verify::VerifyServiceImpl verify_service(d.ledger_client(), &reads);
   // The audit's answers, to AuditService's callers and to the console's.

@@ -610,18 +610,12 @@ grpc::Status LedgerServiceImpl::ServeAddCheckpointCosignature(
   if (at == std::string::npos || end == std::string::npos) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "cosigned_note: malformed line");
   }
-  int witnesses = 0;
-  {
-    absl::MutexLock lock(&cosignatures_mu_);
-    Cosignature& kept = cosignatures_[key->key_id().ToString()];
-    if (checkpoint->size >= kept.size) {
-      kept = Cosignature{checkpoint->size, checkpoint->root_hash,
-                         request->cosigned_note().substr(at, end + 1 - at)};
-    }
-    for (const auto& [id, c] : cosignatures_) witnesses += c.size == checkpoint->size ? 1 : 0;
-  }
+  absl::StatusOr<int> witnesses =
+      cosignatures_->Add(key->key_id().ToString(), checkpoint->size, checkpoint->root_hash,
+                         request->cosigned_note().substr(at, end + 1 - at));
+  if (!witnesses.ok()) return ToGrpcStatus(witnesses.status());
   response->set_tree_size(checkpoint->size);
-  response->set_witnesses(witnesses);
+  response->set_witnesses(*witnesses);
   return grpc::Status::OK;
 }
 
@@ -636,18 +630,13 @@ grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
   checkpoint.root_hash = snapshot->root();
   std::string lines;  // the witnesses' signature lines
   if (request->with_cosignatures()) {
-    absl::MutexLock lock(&cosignatures_mu_);
-    uint64_t newest = 0;
-    for (const auto& [id, c] : cosignatures_) newest = std::max(newest, c.size);
-    if (newest == 0) {
+    std::optional<WitnessCosignatures::Cosigned> newest = cosignatures_->Newest();
+    if (!newest) {
       return grpc::Status(grpc::StatusCode::NOT_FOUND, "no witness has co-signed a checkpoint yet");
     }
-    for (const auto& [id, c] : cosignatures_) {
-      if (c.size != newest) continue;
-      checkpoint.size = c.size;
-      checkpoint.root_hash = c.root;
-      absl::StrAppend(&lines, c.line);
-    }
+    checkpoint.size = newest->size;
+    checkpoint.root_hash = newest->root;
+    lines = std::move(newest->lines);
   }
   absl::StatusOr<std::string> note = signer_->SignCheckpoint(checkpoint);
   if (!note.ok()) return ToGrpcStatus(note.status());

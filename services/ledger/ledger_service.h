@@ -21,6 +21,7 @@
 #include "services/registry/stream_gate.h"
 #include "journal/ledger_client.h"
 #include "reference/reference_tables.h"
+#include "services/ledger/witness_cosignatures.h"
 #include "services/ledger/ledger.h"
 
 namespace chemledger::ledger {
@@ -73,17 +74,21 @@ class LedgerServiceImpl final : public LedgerServiceBase {
  public:
   // `checkpoint_signer` signs checkpoints; its name is the log's origin.
   // `reads` checks read credentials. `tables` holds the segregation table
-  // GetSiteLoad assesses against.
+  // GetSiteLoad assesses against. `cosignatures` keeps the witnesses'
+  // co-signatures (null: in this object's memory only).
   LedgerServiceImpl(Ledger* ledger, journal::LedgerClient* client,
                     const crypto::NoteSigner* checkpoint_signer, registry::ReadAuthenticator* reads,
                     AppendStreamOptions stream_options = {},
                     const reference::ReferenceTables* tables =
-                        &reference::ShippedReferenceTables())
+                        &reference::ShippedReferenceTables(),
+                    WitnessCosignatures* cosignatures = nullptr)
       : ledger_(ledger),
         tables_(tables),
         client_(client),
         signer_(checkpoint_signer),
         reads_(reads),
+        own_cosignatures_(cosignatures ? nullptr : *WitnessCosignatures::Open("")),
+        cosignatures_(cosignatures ? cosignatures : own_cosignatures_.get()),
         stream_options_(stream_options),
         streams_(reads, stream_options.max_open, stream_options.max_per_enterprise,
                  stream_options.max_per_actor) {}
@@ -170,16 +175,9 @@ class LedgerServiceImpl final : public LedgerServiceBase {
   std::vector<v1::AppendResult> AnswerBatch(registry::StreamGate::Ticket& ticket,
                                             const std::vector<const v1::SignedEnvelope*>& batch);
 
-  // Witnesses' co-signatures: per witness key id, the newest size it
-  // co-signed and its signature line (per process: lost on restart, and
-  // handed in again by the witness's next round).
-  struct Cosignature {
-    uint64_t size = 0;
-    crypto::Sha256Digest root;
-    std::string line;  // "— witness/<key id> <base64>\n"
-  };
-  absl::Mutex cosignatures_mu_;
-  std::map<std::string, Cosignature> cosignatures_ ABSL_GUARDED_BY(cosignatures_mu_);
+  // Witnesses' co-signatures.
+  std::unique_ptr<WitnessCosignatures> own_cosignatures_;
+  WitnessCosignatures* const cosignatures_;
   const AppendStreamOptions stream_options_;
   registry::StreamGate streams_;
   // Runs the raw reads' handlers (raw_unary.h).

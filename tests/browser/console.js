@@ -93,6 +93,16 @@ async function main() {
     await shot('tampered-proof');
     await tab.unroute('**/console/api/GetHistoryBundle');
 
+    // An event left out of the history: the next one's chain shows it.
+    await tab.route('**/console/api/GetHistoryBundle', async (route) => {
+      const response = await route.fetch();
+      const bundle = await response.json();
+      bundle.events.splice(1, 1);
+      await route.fulfill({ response, json: bundle });
+    });
+    report('dropped-event', await searchCode(tab));
+    await tab.unroute('**/console/api/GetHistoryBundle');
+
     // The checkpoint's signature changed in flight: nothing is proved.
     await tab.route('**/console/api/GetHistoryBundle', async (route) => {
       const response = await route.fetch();

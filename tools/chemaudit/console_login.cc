@@ -75,6 +75,15 @@ absl::StatusOr<ConsoleEntry> SignInToConsole(const std::string& console_arg,
         absl::StrCat("--console: '", console_arg, "' must be https://HOST:PORT (or http:// on "
                      "loopback)"));
   }
+  if (absl::StartsWith(console, "http://")) {
+    absl::string_view host = absl::string_view(console).substr(7);
+    host = host.substr(0, host[0] == '[' ? host.find(']') + 1 : host.find(':'));
+    if (host != "127.0.0.1" && host != "localhost" && host != "[::1]") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--console: '", console_arg, "': plain http:// only on loopback (127.0.0.1, "
+          "localhost, [::1]); beyond it https:// and --tls-ca"));
+    }
+  }
   httplib::Client client(console);
   if (!client.is_valid()) {
     return absl::InvalidArgumentError(
@@ -102,6 +111,7 @@ absl::StatusOr<ConsoleEntry> SignInToConsole(const std::string& console_arg,
   login.set_origin(challenge.origin());
   login.set_challenge(challenge.challenge());
   login.set_key_id(key.key_id().ToString());
+  login.set_console(console);
   v1::ConsoleLoginRequest request;
   request.set_login(login.SerializeAsString());
   absl::StatusOr<crypto::Signature> signature =
@@ -112,7 +122,12 @@ absl::StatusOr<ConsoleEntry> SignInToConsole(const std::string& console_arg,
   if (absl::Status s = Call(client, console, "/console/login", request, &ticket); !s.ok()) {
     return s;
   }
-  if (!absl::StartsWith(ticket.enter_path(), "/console/enter?")) {
+  // Only a ticket: nothing else of the server's goes into the address,
+  // least of all another log key in the fragment.
+  absl::string_view ticket_value = ticket.enter_path();
+  if (!absl::ConsumePrefix(&ticket_value, "/console/enter?ticket=") || ticket_value.empty() ||
+      ticket_value.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                     "0123456789-_") != absl::string_view::npos) {
     return absl::DataLossError(
         absl::StrCat(console, ": the ticket's path '", ticket.enter_path(), "' is not the console's"));
   }

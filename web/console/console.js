@@ -64,7 +64,9 @@ async function consistent(size1, root1, size2, root2, proof) {
   if (size1 === size2) return proof.length === 0 && equal(root1, root2);
   if (size1 === 0 || size1 > size2 || proof.length === 0) return false;
   let path = proof;
-  if ((size1 & (size1 - 1)) === 0) path = [root1, ...proof];
+  let odd = size1;
+  while (odd % 2 === 0) odd /= 2;
+  if (odd === 1) path = [root1, ...proof];  // size1 a power of two
   let fn = size1 - 1, sn = size2 - 1;
   while (fn % 2 === 1) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
   let fr = path[0], sr = path[0];
@@ -107,7 +109,8 @@ async function verifyCheckpoint(note, pinned) {
     if (!line.startsWith('\u2014 ')) continue;
     const [name, sig64] = line.slice(2).split(' ');
     if (name !== pinned.name) continue;
-    const sig = b64(sig64);
+    let sig;
+    try { sig = b64(sig64 || ''); } catch (e) { continue; }
     if (sig.length !== 68 || !equal(sig.slice(0, 4), pinned.hash)) continue;
     signed = await crypto.subtle.verify({ name: 'Ed25519' }, pinned.key, sig.slice(4), enc.encode(body));
     if (signed) break;
@@ -154,6 +157,8 @@ function decodeFields(bytes) {
 const one = (f, n) => (f[n] ? f[n][0] : undefined);
 const text = (f, n) => (f[n] ? dec.decode(f[n][0]) : '');
 const seconds = (f, n) => (f[n] ? one(decodeFields(f[n][0]), 1) || 0 : 0);
+
+const EVENT_TYPE = 'application/vnd.chemledger.event.v1+protobuf';
 
 const STEPS = ['', '生产/进口 commissioning', '入库存储 storing', '发货 shipping', '收货 receiving',
   '使用 consuming', '分装 repackaging', '组托 packing', '拆托 unpacking', '处置销毁 destroying',
@@ -253,12 +258,20 @@ let pinned = null;
 async function loadPin() {
   const fragment = new URLSearchParams(location.hash.slice(1));
   const fromLogin = fragment.get('note-key');
-  if (fromLogin) {
-    localStorage.setItem(`chemledger.note-key.${session.origin}`, fromLogin);
-    history.replaceState(null, '', location.pathname);
-  }
-  const text = localStorage.getItem(`chemledger.note-key.${session.origin}`);
+  const storeKey = `chemledger.note-key.${session.origin}`;
   const box = $('pin');
+  if (fromLogin) history.replaceState(null, '', location.pathname);
+  // The first key pinned stays: an address that names another one (a link
+  // from anywhere can) changes nothing but a warning.
+  if (fromLogin && !localStorage.getItem(storeKey)) {
+    localStorage.setItem(storeKey, fromLogin);
+  } else if (fromLogin && localStorage.getItem(storeKey) !== fromLogin) {
+    box.hidden = false;
+    box.textContent = `此地址给出的日志公钥与本浏览器已固定的不同，仍使用已固定的公钥 ${localStorage.getItem(storeKey)}。` +
+      ` The address names another log key (${fromLogin}) than the one this browser pinned; the pinned one stays.` +
+      ' (A key rotation is announced by the operator; clear this site\'s data to pin again.)';
+  }
+  const text = localStorage.getItem(storeKey);
   if (!text) {
     box.hidden = false;
     box.textContent = '未固定日志公钥：证明无法验证。请用 chemaudit login --note-key 重新登录。 ' +
@@ -289,6 +302,8 @@ async function timeline(code) {
   try {
     bundle = await api('GetHistoryBundle', { code, consistency_from_size: kept ? String(kept.size) : '0' });
   } catch (e) {
+    // A log now smaller than the checkpoint this browser kept has shrunk.
+    if (kept && /consistency_from_size/.test(e.message)) forkBanner(kept.size, null);
     return failure('search-result', e);
   }
   const events = bundle.events || [];
@@ -305,9 +320,7 @@ async function timeline(code) {
     const ok = kept.size <= checkpoint.size &&
       await consistent(kept.size, b64(kept.root), checkpoint.size, checkpoint.root, proof);
     if (!ok) {
-      $('fork').hidden = false;
-      $('fork').textContent = `日志不一致：检查点 ${checkpoint.size} 不是本浏览器保存的检查点 ${kept.size} 的延续（日志被改写或分叉）。` +
-        ` The log is not consistent with the checkpoint this browser kept (size ${kept.size}): rewritten or forked.`;
+      forkBanner(kept.size, checkpoint.size);
       checkpointError = checkpointError || 'inconsistent with the kept checkpoint';
     }
   }
@@ -317,6 +330,7 @@ async function timeline(code) {
   }
   const items = [];
   let previousLeaf = null;
+  let previousIndex = -1;
   let verified = 0;
   for (const e of events) {
     const entry = b64(e.entry_bytes);
@@ -329,20 +343,25 @@ async function timeline(code) {
       problem = problem || `the entry does not parse: ${err.message}`;
     }
     if (!problem) {
-      const root = await rootFromInclusion(Number(e.log_index), checkpoint.size, leaf, (e.inclusion_proof || []).map(b64));
+      const root = await rootFromInclusion(Number(e.log_index || 0), checkpoint.size, leaf, (e.inclusion_proof || []).map(b64));
       if (!root || !equal(root, checkpoint.root)) problem = 'inclusion proof does not lead to the checkpoint';
     }
     if (!problem && event) {
+      // An event of this code, after the one before it in the log, linked to it.
       const link = event.links.find((l) => l.code === code);
       const want = previousLeaf || new Uint8Array();
-      if (link && !equal(link.previous, want)) problem = 'chain: the previous event hash differs';
+      if (event.payloadType !== EVENT_TYPE) problem = `not an event (${event.payloadType})`;
+      else if (!link) problem = 'chain: the entry has no link for this code';
+      else if (!equal(link.previous, want)) problem = 'chain: the previous event hash differs';
+      else if (Number(e.log_index || 0) <= previousIndex) problem = 'out of log order';
     }
     previousLeaf = leaf;
+    previousIndex = Number(e.log_index || 0);
     if (!problem) verified++;
     const ev = event || { step: 0, codes: [] };
-    items.push(el('li', { 'data-proof': problem ? 'failed' : 'ok', 'data-log-index': e.log_index },
+    items.push(el('li', { 'data-proof': problem ? 'failed' : 'ok', 'data-log-index': e.log_index || '0' },
       el('span', { class: `proof ${problem ? 'failed' : 'ok'}` },
-        problem ? `✘ 验证失败 not proved: ${problem}` : `✔ 已证明 proved (#${e.log_index})`),
+        problem ? `✘ 验证失败 not proved: ${problem}` : `✔ 已证明 proved (#${e.log_index || 0})`),
       el('div', { class: 'step' }, STEPS[ev.step] || `step ${ev.step}`),
       el('div', {}, `${when(ev.time)} · ${ev.enterprise}${ev.site ? ' · ' + ev.site : ''}`),
       ev.quantityMilli ? el('div', {}, `数量 quantity ${qty(ev.quantityMilli)}`) : null,
@@ -364,6 +383,16 @@ async function timeline(code) {
     head,
     el('p', { id: 'proof-summary' }, `${verified} / ${events.length} 个事件已证明 events proved`),
     el('ol', { class: 'timeline' }, items));
+}
+
+// The log does not extend the checkpoint this browser kept: it was rewritten,
+// forked or cut back. Stays until the page is reloaded.
+function forkBanner(keptSize, nowSize) {
+  $('fork').hidden = false;
+  $('fork').textContent = `日志不一致：本浏览器保存的检查点（大小 ${keptSize}）` +
+    (nowSize === null ? '之后日志变小了' : `与当前检查点（大小 ${nowSize}）不一致`) + '，日志被改写、分叉或回退。 ' +
+    `The log is not consistent with the checkpoint this browser kept (size ${keptSize}): ` +
+    (nowSize === null ? 'it shrank' : 'rewritten or forked') + '.';
 }
 
 function b64text(bytes) {
@@ -490,11 +519,11 @@ async function reconcile(event) {
       reconciliationTable(whole));
     // One reconciliation per month, for the chart (the first unit's totals).
     const unit = (whole.totals || [])[0] ? whole.totals[0].unit : null;
-    const months = [];
+    // One month after another: the server answers a few calls at a time.
+    const reports = [];
     for (let m = 0; m < 12; m++) {
-      months.push(api('Reconcile', Object.assign({ from: chinaMidnight(year, m), to: chinaMidnight(year, m + 1) }, scope)));
+      reports.push(await api('Reconcile', Object.assign({ from: chinaMidnight(year, m), to: chinaMidnight(year, m + 1) }, scope)));
     }
-    const reports = await Promise.all(months);
     const series = (field) => reports.map((r) => {
       const t = (r.totals || []).find((x) => x.unit === unit);
       return t ? Number((t.figures || {})[field] || 0) / 1000 : 0;

@@ -1,0 +1,72 @@
+#include "storage/durable_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace chemledger::storage {
+namespace {
+
+absl::Status Failed(const char* what, const std::string& path) {
+  const int e = errno;
+  const std::string message = absl::StrCat("cannot ", what, " ", path, ": ", std::strerror(e));
+  return e == EACCES || e == EPERM ? absl::PermissionDeniedError(message)
+                                   : absl::DataLossError(message);
+}
+
+std::string DirectoryOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
+absl::Status ReplaceFileDurably(const std::string& path, absl::string_view contents,
+                                mode_t mode) {
+  const std::string tmp = absl::StrCat(path, ".tmp-", getpid());
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return Failed("create", tmp);
+  bool ok = fchmod(fd, mode) == 0;
+  for (absl::string_view left = contents; ok && !left.empty();) {
+    const ssize_t n = write(fd, left.data(), left.size());
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) left.remove_prefix(static_cast<size_t>(n));
+  }
+  ok = ok && fsync(fd) == 0;
+  absl::Status status = ok ? absl::OkStatus() : Failed("write", tmp);
+  close(fd);
+  if (status.ok() && rename(tmp.c_str(), path.c_str()) != 0) status = Failed("replace", path);
+  if (!status.ok()) {
+    unlink(tmp.c_str());
+    return status;
+  }
+  const std::string dir = DirectoryOf(path);
+  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return Failed("open directory", dir);
+  const bool synced = fsync(dir_fd) == 0;
+  close(dir_fd);
+  return synced ? absl::OkStatus() : Failed("sync directory", dir);
+}
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return errno == ENOENT ? absl::NotFoundError(absl::StrCat("no file ", path))
+                           : Failed("read", path);
+  }
+  std::stringstream s;
+  s << in.rdbuf();
+  if (in.bad()) return Failed("read", path);
+  return s.str();
+}
+
+}  // namespace chemledger::storage
