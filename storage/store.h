@@ -153,6 +153,22 @@ class Snapshot : public StateReader {
       uint64_t index, uint64_t tree_size) const = 0;
   virtual absl::StatusOr<std::vector<Sha256Digest>> ConsistencyProof(
       uint64_t old_size, uint64_t new_size) const = 0;
+
+  // The inclusion proofs of the entries at `indexes` into the tree of
+  // `tree_size`, in the same order; the nodes proofs share (those of nearby
+  // entries share most) are read once. A store may override it to read
+  // them once; this one asks for each proof in turn.
+  virtual absl::StatusOr<std::vector<std::vector<Sha256Digest>>> InclusionProofs(
+      const std::vector<uint64_t>& indexes, uint64_t tree_size) const {
+    std::vector<std::vector<Sha256Digest>> proofs;
+    proofs.reserve(indexes.size());
+    for (uint64_t index : indexes) {
+      absl::StatusOr<std::vector<Sha256Digest>> proof = InclusionProof(index, tree_size);
+      if (!proof.ok()) return proof.status();
+      proofs.push_back(*std::move(proof));
+    }
+    return proofs;
+  }
 };
 
 class Store : public Log {

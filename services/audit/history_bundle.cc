@@ -1,5 +1,7 @@
 #include "services/audit/history_bundle.h"
 
+#include "services/audit/bundle_checks.h"
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -20,9 +22,12 @@
 namespace chemledger::audit {
 namespace {
 
-absl::Status Invalid(absl::string_view field, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
-}
+using internal::AddRegistration;
+using internal::CheckSignedEvent;
+using internal::HasUnknownFields;
+using internal::Invalid;
+using internal::KnownKeys;
+using internal::SignerRegistrations;
 
 absl::StatusOr<v1::ProvenEntry> Prove(const storage::Snapshot& snapshot, uint64_t index) {
   v1::ProvenEntry proven;
@@ -35,26 +40,6 @@ absl::StatusOr<v1::ProvenEntry> Prove(const storage::Snapshot& snapshot, uint64_
   if (!proof.ok()) return proof.status();
   for (const crypto::Sha256Digest& h : *proof) proven.add_inclusion_proof(h.ToBytes());
   return proven;
-}
-
-// Fields the bundle format does not define, at any depth: a verifier that
-// skipped them would accept a bundle with an entry hidden in one.
-bool HasUnknownFields(const google::protobuf::Message& m) {
-  const google::protobuf::Reflection* r = m.GetReflection();
-  if (!r->GetUnknownFields(m).empty()) return true;
-  std::vector<const google::protobuf::FieldDescriptor*> fields;
-  r->ListFields(m, &fields);
-  for (const google::protobuf::FieldDescriptor* f : fields) {
-    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
-    if (f->is_repeated()) {
-      for (int i = 0; i < r->FieldSize(m, f); ++i) {
-        if (HasUnknownFields(r->GetRepeatedMessage(m, f, i))) return true;
-      }
-    } else if (HasUnknownFields(r->GetMessage(m, f))) {
-      return true;
-    }
-  }
-  return false;
 }
 
 // The leaf hash of `e`, after checking its inclusion proof to `checkpoint`.
@@ -98,76 +83,6 @@ absl::StatusOr<crypto::Sha256Digest> OpenInOrder(const std::string& field, const
   return leaf;
 }
 
-struct KnownKey {
-  crypto::VerifyingKey key;
-  v1::Actor actor;
-  uint64_t registered_at = 0;
-};
-using KnownKeys = std::map<std::string, KnownKey>;  // by key id
-
-// Checks registration entry `entry` at `index` and adds the key it
-// registers to `keys`: the genesis entry (index 0 only), signed by the first
-// administrator it names; or a RegistryRequest adding an actor, signed by a
-// key registered before it with the right to add that actor (a platform
-// administrator; for an enterprise's actors, also that enterprise's admin).
-absl::Status AddRegistration(const std::string& field, const v1::LogEntry& entry, uint64_t index,
-                             KnownKeys* keys) {
-  const v1::SignedEnvelope& envelope = entry.envelope();
-  v1::Actor actor;
-  if (envelope.payload_type() == api::kGenesisContext.payload_type()) {
-    v1::Genesis genesis;
-    if (index != 0 || !genesis.ParseFromString(envelope.payload())) {
-      return Invalid(field, "a genesis entry anywhere but at log index 0");
-    }
-    actor = genesis.first_admin();
-    absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(actor.public_key());
-    if (!key.ok()) return Invalid(field, "the registered public key is not 32 bytes");
-    const envelope::KeyLookup self = [&](const crypto::KeyId& id)
-        -> absl::StatusOr<crypto::VerifyingKey> {
-      if (id != key->key_id()) return absl::NotFoundError("the genesis entry is not self-signed");
-      return *key;
-    };
-    absl::StatusOr<crypto::KeyId> signer = envelope::Verify(envelope, api::kGenesisContext, self);
-    if (!signer.ok()) return Invalid(absl::StrCat(field, ".envelope"), signer.status().message());
-    keys->insert_or_assign(key->key_id().ToString(), KnownKey{*key, actor, index});
-    return absl::OkStatus();
-  }
-  if (envelope.payload_type() != api::kRegistryContext.payload_type()) {
-    return Invalid(field, absl::StrCat("an entry of type '", envelope.payload_type(),
-                                       "' registers no key"));
-  }
-  v1::RegistryRequest request;
-  if (!request.ParseFromString(envelope.payload()) || !request.has_add_actor()) {
-    return Invalid(field, "a registry entry that adds no actor");
-  }
-  actor = request.add_actor();
-  const KnownKey* registrar = nullptr;
-  const envelope::KeyLookup earlier = [&](const crypto::KeyId& id)
-      -> absl::StatusOr<crypto::VerifyingKey> {
-    auto it = keys->find(id.ToString());
-    if (it == keys->end() || it->second.registered_at >= index) {
-      return absl::NotFoundError(
-          absl::StrCat("key ", id.ToString(), " is not registered before it in the bundle"));
-    }
-    registrar = &it->second;
-    return it->second.key;
-  };
-  absl::StatusOr<crypto::KeyId> signer = envelope::Verify(envelope, api::kRegistryContext, earlier);
-  if (!signer.ok()) return Invalid(absl::StrCat(field, ".envelope"), signer.status().message());
-  const bool may_add =
-      registrar->actor.role() == v1::PLATFORM_ADMIN ||
-      (registrar->actor.role() == v1::ENTERPRISE_ADMIN && registry::IsEnterpriseRole(actor.role()) &&
-       registrar->actor.enterprise_uscc() == actor.enterprise_uscc());
-  if (!may_add) {
-    return Invalid(field, absl::StrCat("signed by '", registrar->actor.name(),
-                                       "', who may not add this actor"));
-  }
-  absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(actor.public_key());
-  if (!key.ok()) return Invalid(field, "the registered public key is not 32 bytes");
-  keys->insert_or_assign(key->key_id().ToString(), KnownKey{*key, actor, index});
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<v1::HistoryBundle> BuildHistoryBundle(const storage::Snapshot& snapshot,
@@ -187,7 +102,7 @@ absl::StatusOr<v1::HistoryBundle> BuildHistoryBundle(const storage::Snapshot& sn
   v1::HistoryBundle bundle;
   bundle.set_format(kHistoryBundleFormat);
   bundle.set_code(std::string(code));
-  std::set<uint64_t> registrations;
+  std::set<std::string> signers;
   for (uint64_t index : *indexes) {
     absl::StatusOr<v1::ProvenEntry> proven = Prove(snapshot, index);
     if (!proven.ok()) return proven.status();
@@ -195,38 +110,14 @@ absl::StatusOr<v1::HistoryBundle> BuildHistoryBundle(const storage::Snapshot& sn
     if (!entry.ParseFromString(proven->entry_bytes()) || entry.envelope().signatures_size() != 1) {
       return absl::DataLossError(absl::StrCat("log entry ", index, " is not a signed event"));
     }
-    absl::StatusOr<crypto::KeyId> key_id =
-        crypto::KeyId::Parse(entry.envelope().signatures(0).key_id());
-    if (!key_id.ok()) return absl::DataLossError(absl::StrCat("log entry ", index, ": bad key id"));
-    absl::StatusOr<std::optional<state::ActorRecord>> actor = registry::FindActor(snapshot, *key_id);
-    if (!actor.ok()) return actor.status();
-    if (!*actor) {
-      return absl::DataLossError(absl::StrCat("log entry ", index, ": its signer is not registered"));
-    }
-    registrations.insert((*actor)->added_at());
+    signers.insert(entry.envelope().signatures(0).key_id());
     *bundle.add_events() = *std::move(proven);
   }
   // And who registered those keys, back to the genesis entry: a verifier
   // checks each registration's signature by a key registered before it.
-  std::vector<uint64_t> to_visit(registrations.begin(), registrations.end());
-  while (!to_visit.empty()) {
-    const uint64_t index = to_visit.back();
-    to_visit.pop_back();
-    if (index == 0) continue;  // the genesis entry signs itself
-    absl::StatusOr<std::string> bytes = snapshot.Entry(index);
-    if (!bytes.ok()) return bytes.status();
-    v1::LogEntry entry;
-    if (!entry.ParseFromString(*bytes) || entry.envelope().signatures_size() != 1) {
-      return absl::DataLossError(absl::StrCat("log entry ", index, " is not a signed registration"));
-    }
-    absl::StatusOr<crypto::KeyId> registrar =
-        crypto::KeyId::Parse(entry.envelope().signatures(0).key_id());
-    if (!registrar.ok()) return absl::DataLossError(absl::StrCat("log entry ", index, ": bad key id"));
-    absl::StatusOr<std::optional<state::ActorRecord>> actor = registry::FindActor(snapshot, *registrar);
-    if (!actor.ok()) return actor.status();
-    if (!*actor) return absl::DataLossError(absl::StrCat("log entry ", index, ": unknown registrar"));
-    if (registrations.insert((*actor)->added_at()).second) to_visit.push_back((*actor)->added_at());
-  }
+  std::set<uint64_t> registrations;
+  absl::StatusOr<std::vector<uint64_t>> chain = SignerRegistrations(snapshot, signers, &registrations);
+  if (!chain.ok()) return chain.status();
   for (uint64_t index : registrations) {
     absl::StatusOr<v1::ProvenEntry> proven = Prove(snapshot, index);
     if (!proven.ok()) return proven.status();
@@ -304,37 +195,12 @@ absl::StatusOr<VerifiedHistory> VerifyHistoryBundle(const v1::HistoryBundle& bun
     absl::StatusOr<crypto::Sha256Digest> leaf =
         OpenInOrder(field, e, *checkpoint, i == 0, &previous_index, &entry);
     if (!leaf.ok()) return leaf.status();
-    const KnownKey* signer_key = nullptr;
-    const envelope::KeyLookup lookup =
-        [&](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
-      auto it = keys.find(id.ToString());
-      if (it == keys.end()) {
-        return absl::NotFoundError(
-            absl::StrCat("key ", id.ToString(), " is not among signer_registrations"));
-      }
-      signer_key = &it->second;
-      return it->second.key;
-    };
-    absl::StatusOr<crypto::KeyId> signer = envelope::Verify(entry.envelope(), api::kEventContext, lookup);
-    if (!signer.ok()) return Invalid(absl::StrCat(field, ".envelope"), signer.status().message());
-    signers.insert(signer->ToString());
-    if (signer_key->registered_at >= e.log_index()) {
-      return Invalid(field, "signed by a key registered after it");
-    }
-    // What the signer said, and whether it could say it.
-    v1::Event event;
-    if (!event.ParseFromString(entry.envelope().payload())) {
-      return Invalid(field, "the signed payload is not an Event");
-    }
-    const v1::Actor& who = signer_key->actor;
-    const bool hold_or_recall = event.step() == v1::HOLDING || event.step() == v1::RELEASING ||
-                                event.step() == v1::RECALLING;
-    const bool regulator = who.role() == v1::REGULATOR && hold_or_recall;
-    if (!regulator && !(registry::IsEnterpriseRole(who.role()) &&
-                        who.enterprise_uscc() == event.location().enterprise_uscc())) {
-      return Invalid(field, absl::StrCat("signed by '", who.name(), "', who may not record it for ",
-                                         event.location().enterprise_uscc()));
-    }
+    absl::StatusOr<internal::SignedEvent> signed_event =
+        CheckSignedEvent(field, entry, e.log_index(), keys);
+    if (!signed_event.ok()) return signed_event.status();
+    const v1::Event& event = signed_event->event;
+    signers.insert(signed_event->signer_key_id);
+    const bool regulator = signed_event->by_regulator;
     const std::string scope = regulator ? "" : event.location().enterprise_uscc();
     if (!event_ids.insert(absl::StrCat(scope, "/", event.event_id())).second) {
       return Invalid(field, absl::StrCat("event id '", event.event_id(), "' appears twice"));

@@ -1,0 +1,76 @@
+// Checks shared by the bundles regulators verify offline (history_bundle.h,
+// query_bundle.h): the registrations that vouch for the signers' keys, the
+// events' signatures by those keys, and a strict reading of the bundle
+// format. Internal to services/audit.
+//
+// Thread-safe: pure functions.
+
+#ifndef CHEMLEDGER_SERVICES_AUDIT_BUNDLE_CHECKS_H_
+#define CHEMLEDGER_SERVICES_AUDIT_BUNDLE_CHECKS_H_
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "chemledger/v1/log.pb.h"
+#include "chemledger/v1/registry.pb.h"
+#include "crypto/keys.h"
+#include "google/protobuf/message.h"
+#include "storage/store.h"
+
+namespace chemledger::audit::internal {
+
+// InvalidArgument "<field>: <why>".
+absl::Status Invalid(absl::string_view field, absl::string_view why);
+
+// Whether `m` holds fields its format does not define, at any depth (a
+// verifier that skipped them would accept a bundle with an entry hidden in
+// one).
+bool HasUnknownFields(const google::protobuf::Message& m);
+
+struct KnownKey {
+  crypto::VerifyingKey key;
+  v1::Actor actor;
+  uint64_t registered_at = 0;
+};
+using KnownKeys = std::map<std::string, KnownKey>;  // by key id
+
+// Checks registration entry `entry` at `index` and adds the key it
+// registers to `keys`: the genesis entry (index 0 only), signed by the first
+// administrator it names; or a RegistryRequest adding an actor, signed by a
+// key registered before it (at a smaller log index, already in `keys`) with
+// the right to add that actor (a platform administrator; for an
+// enterprise's actors, also that enterprise's admin).
+absl::Status AddRegistration(const std::string& field, const v1::LogEntry& entry, uint64_t index,
+                             KnownKeys* keys);
+
+// An event entry whose signature checked out.
+struct SignedEvent {
+  v1::Event event;
+  std::string signer_key_id;
+  bool by_regulator = false;  // a regulator's hold, release or recall
+};
+
+// Checks that event entry `entry` at `index` is signed (DSSE, the event
+// context) by a key in `keys` registered before it, whose actor may record
+// it: its enterprise's actors at its location, or a regulator holding,
+// releasing or recalling.
+absl::StatusOr<SignedEvent> CheckSignedEvent(const std::string& field, const v1::LogEntry& entry,
+                                             uint64_t index, const KnownKeys& keys);
+
+// The log indexes of the entries that registered `key_ids` and the keys that
+// registered those, back to the genesis entry, leaving out those already in
+// `*known` (and adding the new ones to it); in log order.
+absl::StatusOr<std::vector<uint64_t>> SignerRegistrations(const storage::StateReader& state,
+                                                          const std::set<std::string>& key_ids,
+                                                          std::set<uint64_t>* known);
+
+}  // namespace chemledger::audit::internal
+
+#endif  // CHEMLEDGER_SERVICES_AUDIT_BUNDLE_CHECKS_H_
