@@ -70,6 +70,7 @@ inline constexpr char kListAnomaliesMethod[] = "/chemledger.v1.AuditService/List
 inline constexpr char kQueryStockMethod[] = "/chemledger.v1.AuditService/QueryStock";
 inline constexpr char kSubscribeAnomaliesMethod[] =
     "/chemledger.v1.AuditService/SubscribeAnomalies";
+inline constexpr char kExportEventsMethod[] = "/chemledger.v1.AuditService/ExportEvents";
 inline constexpr char kAddCheckpointCosignatureMethod[] =
     "/chemledger.v1.LedgerService/AddCheckpointCosignature";
 inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";

@@ -15,6 +15,8 @@
 #include "services/audit/anomalies.h"
 #include "services/audit/event_query.h"
 #include "services/audit/history_bundle.h"
+#include "services/audit/query_bundle.h"
+#include "api/china_time.h"
 #include "services/audit/reconciliation.h"
 #include "services/audit/stock_query.h"
 #include "services/common/page_cursor.h"
@@ -154,6 +156,13 @@ absl::StatusOr<v1::Anomalies> AuditReads::ListAnomalies(
     const storage::Snapshot& snapshot, const v1::Actor& reader,
     const v1::ListAnomaliesRequest& request) const {
   return audit::ListAnomalies(snapshot, reader, request, clock_());
+}
+
+absl::Status AuditReads::ExportEvents(
+    const storage::Snapshot& snapshot, const v1::Actor& reader,
+    const v1::ExportEventsRequest& request,
+    const std::function<bool(const v1::QueryBundlePart&)>& emit) const {
+  return ExportQueryBundle(snapshot, reader, *signer_, api::ChinaDay(clock_()), request, emit);
 }
 
 absl::StatusOr<v1::StockReport> AuditReads::QueryStock(const storage::Snapshot& snapshot,

@@ -66,6 +66,12 @@ class AuditReads {
                                               const v1::Actor& reader,
                                               const v1::ListAnomaliesRequest& request) const;
 
+  // A query's events as a bundle with proofs (query_bundle.h), each part
+  // handed to `emit` as it is made; the trust list of today (Now(), China).
+  absl::Status ExportEvents(const storage::Snapshot& snapshot, const v1::Actor& reader,
+                            const v1::ExportEventsRequest& request,
+                            const std::function<bool(const v1::QueryBundlePart&)>& emit) const;
+
   // Stock on hand (stock_query.h).
   absl::StatusOr<v1::StockReport> QueryStock(const storage::Snapshot& snapshot,
                                              const v1::Actor& reader,

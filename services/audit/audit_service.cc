@@ -212,6 +212,36 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status AuditServiceImpl::ExportEvents(grpc::ServerContext* context,
+                                            const v1::ExportEventsRequest* request,
+                                            grpc::ServerWriter<v1::QueryBundlePart>* writer) {
+  std::shared_ptr<const storage::Snapshot> snapshot = core_->ledger()->Latest();
+  absl::StatusOr<v1::Actor> reader =
+      reads_->Authenticate(*snapshot, *context, api::kExportEventsMethod, "");
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
+  {
+    absl::MutexLock lock(&subscriptions_mu_);
+    if (exports_ >= kMaxExports) {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat("at most ", kMaxExports,
+                                       " exports run at once: try again shortly"));
+    }
+    ++exports_;
+  }
+  struct Release {
+    AuditServiceImpl* s;
+    ~Release() {
+      absl::MutexLock lock(&s->subscriptions_mu_);
+      --s->exports_;
+    }
+  } release{this};
+  TellLogSize(context, snapshot->size());
+  return ToGrpcStatus(core_->ExportEvents(
+      *snapshot, *reader, *request, [&](const v1::QueryBundlePart& part) {
+        return !context->IsCancelled() && writer->Write(part);
+      }));
+}
+
 grpc::Status AuditServiceImpl::ServeGetHistoryBundle(grpc::ServerContextBase* context,
                                                      const v1::GetHistoryBundleRequest* request,
                                                      absl::string_view request_bytes,

@@ -59,6 +59,12 @@ class AuditServiceImpl final : public AuditServiceBase {
                                   const v1::ListAnomaliesRequest* request,
                                   grpc::ServerWriter<v1::Anomaly>* writer) override;
 
+  // A long-lived call on a thread of its own (of --max-threads); at most
+  // kMaxExports at once in the process.
+  grpc::Status ExportEvents(grpc::ServerContext* context, const v1::ExportEventsRequest* request,
+                            grpc::ServerWriter<v1::QueryBundlePart>* writer) override;
+  static constexpr int kMaxExports = 4;
+
   // Subscriptions open at once: in all, and per actor (its key).
   static constexpr int kMaxSubscriptions = 256;
   static constexpr int kMaxSubscriptionsPerActor = 4;
@@ -88,6 +94,7 @@ class AuditServiceImpl final : public AuditServiceBase {
   registry::ReadAuthenticator* const reads_;
   absl::Mutex subscriptions_mu_;
   int subscriptions_ ABSL_GUARDED_BY(subscriptions_mu_) = 0;
+  int exports_ ABSL_GUARDED_BY(subscriptions_mu_) = 0;
   std::map<std::string, int> subscriptions_by_key_ ABSL_GUARDED_BY(subscriptions_mu_);
   // Runs the handlers (raw_unary.h): a long history is many proofs.
   CallExecutor executor_{2, 64, "audit"};

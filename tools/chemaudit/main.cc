@@ -21,7 +21,9 @@
 // that the log was only ever extended, a checkpoint kept earlier.
 
 #include <csignal>
+#include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -47,6 +49,7 @@
 #include "services/audit/epcis.h"
 #include "services/common/grpc_read_auth.h"
 #include "services/audit/history_bundle.h"
+#include "services/audit/query_bundle.h"
 #include "api/china_time.h"
 #include "tools/chemaudit/console_login.h"
 #include "tools/chemaudit/report_format.h"
@@ -71,9 +74,10 @@ constexpr char kUsage[] =
     "      regulators and platform administrators), proving consistency with\n"
     "      the kept checkpoint when given\n"
     "  verify BUNDLE --note-key VKEY [--kept CHECKPOINT] [--code CODE]\n"
-    "      check a bundle offline: the checkpoint's signature, every inclusion\n"
-    "      proof, every event's signature and its chain, and with --kept that\n"
-    "      the log only grew since; exit status 1 at the first failure\n"
+    "      check a bundle offline (a code's history or a query's export): the\n"
+    "      checkpoint's signature, every inclusion proof, every event's signature\n"
+    "      (and a history's chain; a query's order and filters), and with --kept\n"
+    "      that the log only grew since; exit status 1 at the first failure\n"
     "  epcis BUNDLE --note-key VKEY [--kept CHECKPOINT] [--out FILE]\n"
     "      verify a bundle as verify does, then write its events as a GS1 EPCIS\n"
     "      2.0 document (JSON-LD; docs/audit.md) to FILE or stdout\n"
@@ -120,6 +124,11 @@ constexpr char kUsage[] =
     "        [--site SITE] [--codes] [--csv | --json]\n"
     "      stock on hand now (AuditService.QueryStock) by enterprise, site, product\n"
     "      and unit, with totals per unit; --codes lists the packages\n"
+    "  export --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
+    "         [query flags as for query] [--kept CHECKPOINT] --out BUNDLE\n"
+    "      a query's events with their proofs, the signers' registrations, the\n"
+    "      checkpoint and the trust list, as one file (AuditService.ExportEvents)\n"
+    "      for chemaudit verify and chemaudit epcis; progress on stderr\n"
     "  login --console https://HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
     "        --note-key VKEY\n"
     "      sign in to the regulator console in a browser (docs/console.md): signs\n"
@@ -282,9 +291,57 @@ struct LoadedBundle {
   audit::VerifiedHistory verified;
   std::optional<crypto::Checkpoint> kept;
   std::string note_origin;
+  // A query bundle (query_bundle.h): what it shows; `bundle` then holds its
+  // checkpoint and, when asked for, its events.
+  std::optional<audit::VerifiedQuery> query;
 };
 
-absl::StatusOr<LoadedBundle> LoadVerified(const cli::Args& args) {
+// Whether `bytes` start as a query bundle does (a framed header part).
+bool IsQueryBundle(const std::string& bytes) {
+  std::istringstream in(bytes);
+  absl::StatusOr<std::optional<std::string>> first = audit::ReadFramedPart(in);
+  v1::QueryBundlePart part;
+  return first.ok() && *first && part.ParseFromString(**first) && part.has_header() &&
+         part.header().format() == audit::kQueryBundleFormat;
+}
+
+// Verifies the query bundle `bytes` into `loaded` (its events kept in
+// loaded->bundle when `keep_events`).
+absl::Status VerifyQueryBundleFile(const std::string& file, const std::string& bytes,
+                                   const crypto::NoteVerifier& key, bool keep_events,
+                                   LoadedBundle* loaded) {
+  audit::QueryBundleVerifier verifier(
+      key, loaded->kept, [&](uint64_t index, const std::string& entry) {
+        if (!keep_events) return;
+        v1::ProvenEntry* e = loaded->bundle.add_events();
+        e->set_log_index(index);
+        e->set_entry_bytes(entry);
+      });
+  std::istringstream in(bytes);
+  for (int n = 0;; ++n) {
+    absl::StatusOr<std::optional<std::string>> part = audit::ReadFramedPart(in);
+    if (!part.ok()) return absl::InvalidArgumentError(absl::StrCat(file, ": ", part.status().message()));
+    if (!*part) break;
+    if (n == 0) {
+      v1::QueryBundlePart header;
+      if (header.ParseFromString(**part)) {
+        *loaded->bundle.mutable_checkpoint() = header.header().checkpoint();
+      }
+    }
+    if (absl::Status s = verifier.Add(**part); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(file, ": ", s.message()));
+    }
+  }
+  absl::StatusOr<audit::VerifiedQuery> verified = verifier.Finish();
+  if (!verified.ok()) {
+    return absl::Status(verified.status().code(),
+                        absl::StrCat(file, ": ", verified.status().message()));
+  }
+  loaded->query = *std::move(verified);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LoadedBundle> LoadVerified(const cli::Args& args, bool keep_events = false) {
   if (args.positional().size() != 1) return absl::InvalidArgumentError("give one BUNDLE");
   absl::StatusOr<crypto::NoteVerifier> key = NoteKey(args);
   if (!key.ok()) return key.status();
@@ -303,6 +360,16 @@ absl::StatusOr<LoadedBundle> LoadVerified(const cli::Args& args) {
   const std::string& file = args.positional()[0];
   absl::StatusOr<std::string> bytes = cli::ReadFileOrStdin(file);
   if (!bytes.ok()) return bytes.status();
+  if (IsQueryBundle(*bytes)) {
+    if (args.Has("code")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--code: ", file, " is a query's bundle, not a code's history"));
+    }
+    if (absl::Status s = VerifyQueryBundleFile(file, *bytes, *key, keep_events, &loaded); !s.ok()) {
+      return s;
+    }
+    return loaded;
+  }
   if (!loaded.bundle.ParseFromString(*bytes)) {
     return absl::InvalidArgumentError(absl::StrCat(file, ": not a history bundle"));
   }
@@ -329,6 +396,17 @@ int Verify(const std::vector<std::string>& argv) {
   }
   absl::StatusOr<LoadedBundle> loaded = LoadVerified(*args);
   if (!loaded.ok()) return Fail("verify", loaded.status());
+  if (loaded->query) {
+    const audit::VerifiedQuery& q = *loaded->query;
+    std::cout << "verified: a query's " << q.events << " events by " << q.signers
+              << " signers (" << q.registrations << " registrations), in the log of "
+              << loaded->note_origin << " at size " << q.tree_size;
+    if (q.consistent_with_kept) {
+      std::cout << ", which extends the kept checkpoint at size " << loaded->kept->size;
+    }
+    std::cout << "\n";
+    return 0;
+  }
   const audit::VerifiedHistory& verified = loaded->verified;
   std::cout << "verified: " << verified.code << ", " << verified.events << " events by "
             << verified.signers << " signers, in the log of " << loaded->note_origin
@@ -347,7 +425,7 @@ int Epcis(const std::vector<std::string>& argv) {
     std::cout << kUsage;
     return 0;
   }
-  absl::StatusOr<LoadedBundle> loaded = LoadVerified(*args);
+  absl::StatusOr<LoadedBundle> loaded = LoadVerified(*args, /*keep_events=*/true);
   if (!loaded.ok()) return Fail("epcis", loaded.status());
   absl::StatusOr<std::string> document = audit::EpcisDocumentOf(loaded->bundle, absl::Now());
   if (!document.ok()) return Fail("epcis", document.status());
@@ -358,7 +436,8 @@ int Epcis(const std::vector<std::string>& argv) {
   if (absl::Status s = chemctl::WriteFile(args->Get("out"), *document); !s.ok()) {
     return Fail("epcis", s);
   }
-  std::cerr << "EPCIS 2.0 document of " << loaded->verified.events << " events in "
+  std::cerr << "EPCIS 2.0 document of "
+            << (loaded->query ? loaded->query->events : loaded->verified.events) << " events in "
             << args->Get("out") << "\n";
   return 0;
 }
@@ -603,6 +682,94 @@ int Reconcile(const std::vector<std::string>& argv) {
   return 0;
 }
 
+// The query the goods, place, site, step, waybill and period flags ask.
+absl::Status FillEventQuery(const cli::Args& args, v1::EventQuery* query) {
+  if (absl::Status s = FillGoodsAndPlace(args, query); !s.ok()) return s;
+  if (absl::Status s = FillPeriod(args, query); !s.ok()) return s;
+  query->set_un_number(args.Get("un"));
+  query->set_site(args.Get("site"));
+  if (args.Has("step")) {
+    v1::BusinessStep step;
+    if (!v1::BusinessStep_Parse(absl::AsciiStrToUpper(args.Get("step")), &step) ||
+        step == v1::BUSINESS_STEP_UNSPECIFIED) {
+      return absl::InvalidArgumentError(
+          "--step: a business step, e.g. SHIPPING or receiving (docs/events.md)");
+    }
+    query->set_step(step);
+  }
+  if (args.Has("waybill")) {
+    std::vector<std::string> parts = absl::StrSplit(args.Get("waybill"), '/');
+    if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
+      return absl::InvalidArgumentError(
+          "--waybill: CARRIER/NUMBER, the carrier's USCC and the number");
+    }
+    query->set_waybill_carrier_uscc(parts[0]);
+    query->set_waybill_number(parts[1]);
+  }
+  return absl::OkStatus();
+}
+
+// A query's events with proofs, as a bundle file (AuditService.ExportEvents).
+int Export(const std::vector<std::string>& argv) {
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(
+      argv, {{"server", "tls-ca", "key", "passphrase-file", "cas", "un", "catalogue", "flag",
+              "product", "enterprise", "region", "park", "site", "step", "waybill", "from", "to",
+              "out", "kept"},
+             {}});
+  if (!args.ok()) return Fail("export", args.status());
+  if (args->help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (!args->positional().empty()) {
+    return Fail("export", absl::InvalidArgumentError("takes no positional arguments"));
+  }
+  v1::ExportEventsRequest request;
+  if (absl::Status s = FillEventQuery(*args, request.mutable_query()); !s.ok()) {
+    return Fail("export", s);
+  }
+  absl::StatusOr<std::string> out_path = args->Required("out");
+  if (!out_path.ok()) return Fail("export", out_path.status());
+  if (args->Has("kept")) {
+    absl::StatusOr<std::string> note = cli::ReadFileOrStdin(args->Get("kept"));
+    if (!note.ok()) return Fail("export", note.status());
+    absl::StatusOr<uint64_t> size = KeptSize(*note);
+    if (!size.ok()) return Fail("export", size.status());
+    request.set_consistency_from_size(*size);
+  }
+  absl::StatusOr<chemctl::ReadSession> session = chemctl::ReadSession::Open(*args);
+  if (!session.ok()) return Fail("export", session.status());
+  const std::string tmp = *out_path + ".part";
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  if (!out) return Fail("export", absl::InvalidArgumentError("--out: cannot write there"));
+  auto audit = v1::AuditService::NewStub(session->channel());
+  grpc::ClientContext context;
+  read_auth::AttachStreamCredentials(&context, api::kExportEventsMethod,
+                                     read_auth::ReadSigner{session->key(), session->origin()});
+  std::unique_ptr<grpc::ClientReader<v1::QueryBundlePart>> stream =
+      audit->ExportEvents(&context, request);
+  v1::QueryBundlePart part;
+  uint64_t events = 0, parts = 0;
+  while (stream->Read(&part)) {
+    out << audit::FramedPart(part.SerializeAsString());
+    if (part.has_events()) events += part.events().entries_size();
+    // Progress on long exports.
+    if (++parts % 50 == 0) std::cerr << "chemaudit export: " << events << " events so far\n";
+  }
+  const grpc::Status s = stream->Finish();
+  out.close();
+  if (!s.ok()) {
+    std::remove(tmp.c_str());
+    return Fail("export", chemctl::ServerError(s));
+  }
+  if (!out || std::rename(tmp.c_str(), out_path->c_str()) != 0) {
+    return Fail("export", absl::DataLossError(absl::StrCat("cannot write ", *out_path)));
+  }
+  std::cout << "exported " << events << " events with proofs to " << *out_path
+            << " (check it: chemaudit verify " << *out_path << " --note-key VKEY)\n";
+  return 0;
+}
+
 int Query(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"server", "tls-ca", "key", "passphrase-file", "cas", "un", "catalogue", "flag",
@@ -621,29 +788,7 @@ int Query(const std::vector<std::string>& argv) {
     return Fail("query", absl::InvalidArgumentError("--csv or --json, not both"));
   }
   v1::EventQuery query;
-  if (absl::Status s = FillGoodsAndPlace(*args, &query); !s.ok()) return Fail("query", s);
-  if (absl::Status s = FillPeriod(*args, &query); !s.ok()) return Fail("query", s);
-  query.set_un_number(args->Get("un"));
-  query.set_site(args->Get("site"));
-  if (args->Has("step")) {
-    v1::BusinessStep step;
-    if (!v1::BusinessStep_Parse(absl::AsciiStrToUpper(args->Get("step")), &step) ||
-        step == v1::BUSINESS_STEP_UNSPECIFIED) {
-      return Fail("query", absl::InvalidArgumentError(
-                               "--step: a business step, e.g. SHIPPING or receiving "
-                               "(docs/events.md)"));
-    }
-    query.set_step(step);
-  }
-  if (args->Has("waybill")) {
-    std::vector<std::string> parts = absl::StrSplit(args->Get("waybill"), '/');
-    if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
-      return Fail("query", absl::InvalidArgumentError(
-                               "--waybill: CARRIER/NUMBER, the carrier's USCC and the number"));
-    }
-    query.set_waybill_carrier_uscc(parts[0]);
-    query.set_waybill_number(parts[1]);
-  }
+  if (absl::Status s = FillEventQuery(*args, &query); !s.ok()) return Fail("query", s);
   absl::StatusOr<uint64_t> page_size = args->Uint("page-size", 500);
   if (!page_size.ok()) return Fail("query", page_size.status());
   query.set_page_size(static_cast<uint32_t>(std::min<uint64_t>(*page_size, 1u << 31)));
@@ -887,6 +1032,7 @@ int main(int argc, char** argv) {
   if (command == "anomalies") return chemledger::chemaudit::Anomalies(args);
   if (command == "stock") return chemledger::chemaudit::Stock(args);
   if (command == "login") return chemledger::chemaudit::Login(args);
+  if (command == "export") return chemledger::chemaudit::Export(args);
   std::cerr << "chemaudit: unknown command '" << command << "'\n" << chemledger::chemaudit::kUsage;
   return 2;
 }
