@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "api/china_time.h"
 #include "api/wire.h"
+#include "chemledger/v1/audit_service.grpc.pb.h"
 #include "chemledger/v1/audit_service.pb.h"
 #include "chemledger/v1/label_service.grpc.pb.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
@@ -164,6 +165,7 @@ int RunAuditBench(const AuditBenchOptions& o) {
                                  BenchServer::Signer(who), response);
   };
 
+  uint64_t export_bytes = 0;
   // Bundles, cold: right after a restart (the store's block cache empty; the
   // kernel's page cache as it is).
   std::mt19937 rng(20261130);
@@ -189,6 +191,48 @@ int RunAuditBench(const AuditBenchOptions& o) {
   double cold = 0, warm = 0;
   if (absl::Status s = bundles(o.bundles, &cold); !s.ok()) return fail(std::string(s.message()));
   if (absl::Status s = bundles(o.bundles, &warm); !s.ok()) return fail(std::string(s.message()));
+
+  // A query's export (ExportEvents): every event of the enterprise in a
+  // month, with proofs sharing their nodes; cold after a restart, then warm.
+  const absl::Time export_month = year_start + absl::Hours(24 * 30 * 5);
+  auto export_query = [&](uint64_t* exported, double* events_per_second) -> absl::Status {
+    v1::ExportEventsRequest request;
+    request.mutable_query()->set_enterprise_uscc(kBenchUscc);
+    request.mutable_query()->mutable_from()->set_seconds(absl::ToUnixSeconds(export_month));
+    request.mutable_query()->mutable_to()->set_seconds(
+        absl::ToUnixSeconds(export_month + absl::Hours(24 * 30)));
+    auto audit = v1::AuditService::NewStub(server.channel());
+    grpc::ClientContext context;
+    read_auth::AttachStreamCredentials(&context, api::kExportEventsMethod,
+                                       BenchServer::Signer(regulator));
+    const absl::Time start = absl::Now();
+    std::unique_ptr<grpc::ClientReader<v1::QueryBundlePart>> stream =
+        audit->ExportEvents(&context, request);
+    v1::QueryBundlePart part;
+    uint64_t events = 0, bytes = 0;
+    while (stream->Read(&part)) {
+      bytes += part.ByteSizeLong();
+      if (part.has_events()) events += part.events().entries_size();
+    }
+    if (grpc::Status s = stream->Finish(); !s.ok()) {
+      return absl::InternalError(absl::StrCat("export: ", s.error_message()));
+    }
+    *exported = events;
+    *events_per_second = events / absl::ToDoubleSeconds(absl::Now() - start);
+    export_bytes = bytes;
+    return absl::OkStatus();
+  };
+  if (absl::StatusOr<absl::Duration> r = server.Restart(); !r.ok()) {
+    return fail(std::string(r.status().message()));
+  }
+  uint64_t exported = 0;
+  double export_cold = 0, export_warm = 0;
+  if (absl::Status s = export_query(&exported, &export_cold); !s.ok()) {
+    return fail(std::string(s.message()));
+  }
+  if (absl::Status s = export_query(&exported, &export_warm); !s.ok()) {
+    return fail(std::string(s.message()));
+  }
 
   // Queries: first pages.
   std::vector<double> by_enterprise, by_cas, by_step;
@@ -236,11 +280,14 @@ int RunAuditBench(const AuditBenchOptions& o) {
       "| QueryEvents, a step, first 100 | %.1f ms | %.1f ms |\n\n"
       "Reconcile, the chemical over the year: %.2f s, %.2f s, %.2f s (consumed %.3f kg)\n"
       "GetHistoryBundle, %d bundles of random codes: %.0f events/s with proofs cold (after a "
-      "restart), %.0f events/s warm\n",
+      "restart), %.0f events/s warm\n"
+      "ExportEvents, one enterprise's month (%d events, %.1f MB): %.0f events/s with proofs cold "
+      "(after a restart), %.0f events/s warm\n",
       o.codes, o.events, fill_seconds, o.events / fill_seconds, server.StoreBytes() / 1e6,
       Percentile(by_enterprise, 0.5), Percentile(by_enterprise, 0.99), Percentile(by_cas, 0.5),
       Percentile(by_cas, 0.99), Percentile(by_step, 0.5), Percentile(by_step, 0.99),
-      reconcile_s[0], reconcile_s[1], reconcile_s[2], consumed / 1000.0, o.bundles, cold, warm);
+      reconcile_s[0], reconcile_s[1], reconcile_s[2], consumed / 1000.0, o.bundles, cold, warm,
+      static_cast<int>(exported), export_bytes / 1e6, export_cold, export_warm);
   return 0;
 }
 
