@@ -71,6 +71,7 @@ inline constexpr char kQueryStockMethod[] = "/chemledger.v1.AuditService/QuerySt
 inline constexpr char kSubscribeAnomaliesMethod[] =
     "/chemledger.v1.AuditService/SubscribeAnomalies";
 inline constexpr char kExportEventsMethod[] = "/chemledger.v1.AuditService/ExportEvents";
+inline constexpr char kQueryInTransitMethod[] = "/chemledger.v1.AuditService/QueryInTransit";
 inline constexpr char kAddCheckpointCosignatureMethod[] =
     "/chemledger.v1.LedgerService/AddCheckpointCosignature";
 inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";

@@ -89,6 +89,36 @@ TEST(LevelDbStoreTest, CommitWritesEntriesAndStateTogether) {
   EXPECT_EQ(report->entries_checked, 3u);
 }
 
+TEST(LevelDbStoreTest, ManyInclusionProofsAtOnceAreEachTheOneProof) {
+  const std::string dir = testing::FreshTempDir("store_proofs");
+  std::unique_ptr<Store> store = Open(dir);
+  ASSERT_NE(store, nullptr);
+  std::vector<std::string> entries;
+  for (int i = 0; i < 77; ++i) entries.push_back(absl::StrCat("entry ", i));
+  ASSERT_TRUE(store->Commit(entries, StateWrites()).ok());
+  ASSERT_TRUE(store->Commit({"one more"}, StateWrites()).ok());
+  std::shared_ptr<const Snapshot> s = store->GetSnapshot();
+  const std::vector<uint64_t> indexes = {0, 1, 2, 40, 41, 63, 64, 76, 77, 5};
+  for (uint64_t size : {uint64_t{78}, uint64_t{64}}) {
+    std::vector<uint64_t> in_tree;
+    for (uint64_t i : indexes) {
+      if (i < size) in_tree.push_back(i);
+    }
+    absl::StatusOr<std::vector<std::vector<Sha256Digest>>> many = s->InclusionProofs(in_tree, size);
+    ASSERT_TRUE(many.ok()) << many.status();
+    ASSERT_EQ(many->size(), in_tree.size());
+    for (size_t k = 0; k < in_tree.size(); ++k) {
+      EXPECT_EQ((*many)[k], *s->InclusionProof(in_tree[k], size)) << in_tree[k] << " of " << size;
+      EXPECT_TRUE(crypto::VerifyInclusion(in_tree[k], size, *s->LeafHash(in_tree[k]), (*many)[k],
+                                          *s->Root(size))
+                      .ok());
+    }
+  }
+  // Beyond the snapshot: refused as one proof is.
+  EXPECT_FALSE(s->InclusionProofs({1}, 79).ok());
+  EXPECT_FALSE(s->InclusionProofs({78}, 78).ok());
+}
+
 TEST(LevelDbStoreTest, ScanVisitsTheStateKeysOfARangeInOrder) {
   const std::string dir = testing::FreshTempDir("store_scan");
   std::unique_ptr<Store> store = Open(dir);

@@ -368,6 +368,9 @@ TEST_F(ConsoleE2eTest, TheConsoleInChromiumProvesEachEventAndCatchesATamperedPro
             std::string::npos)
       << out;
   EXPECT_TRUE(field("reconcile", "chart_drawn").bool_value()) << out;
+  // Nothing on the road for this enterprise.
+  EXPECT_NE(field("transit", "text").string_value().find("0 批在途"), std::string::npos) << out;
+  EXPECT_EQ(field("transit", "rows").number_value(), 0) << out;
   // Signed out, the session is gone.
   EXPECT_EQ(field("signed-out", "session_status").number_value(), 401) << out;
 }

@@ -292,6 +292,10 @@ void RouteConsole(const ConsoleContext& c, httplib::Server* http) {
       c, slots, http, "QueryStock",
       [audit](auto snapshot, const v1::Actor& reader, const v1::StockQuery& r,
               const httplib::Request&) { return audit->QueryStock(*snapshot, reader, r); });
+  RouteMethod<v1::InTransitQuery, v1::InTransitReport>(
+      c, slots, http, "QueryInTransit",
+      [audit](auto snapshot, const v1::Actor& reader, const v1::InTransitQuery& r,
+              const httplib::Request&) { return audit->QueryInTransit(*snapshot, reader, r); });
   http->Post(R"(/console/api/.*)", [](const httplib::Request& req, httplib::Response& res) {
     SendError(res, absl::UnimplementedError(
                        absl::StrCat(req.path, ": not a method of the console's API "

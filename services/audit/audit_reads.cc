@@ -15,6 +15,7 @@
 #include "services/audit/anomalies.h"
 #include "services/audit/event_query.h"
 #include "services/audit/history_bundle.h"
+#include "services/audit/in_transit.h"
 #include "services/audit/query_bundle.h"
 #include "api/china_time.h"
 #include "services/audit/reconciliation.h"
@@ -163,6 +164,12 @@ absl::Status AuditReads::ExportEvents(
     const v1::ExportEventsRequest& request,
     const std::function<bool(const v1::QueryBundlePart&)>& emit) const {
   return ExportQueryBundle(snapshot, reader, *signer_, api::ChinaDay(clock_()), request, emit);
+}
+
+absl::StatusOr<v1::InTransitReport> AuditReads::QueryInTransit(
+    const storage::Snapshot& snapshot, const v1::Actor& reader,
+    const v1::InTransitQuery& request) const {
+  return audit::QueryInTransit(snapshot, reader, request, clock_());
 }
 
 absl::StatusOr<v1::StockReport> AuditReads::QueryStock(const storage::Snapshot& snapshot,

@@ -72,6 +72,11 @@ class AuditReads {
                             const v1::ExportEventsRequest& request,
                             const std::function<bool(const v1::QueryBundlePart&)>& emit) const;
 
+  // Shipments in transit and vehicles in a park now (in_transit.h).
+  absl::StatusOr<v1::InTransitReport> QueryInTransit(const storage::Snapshot& snapshot,
+                                                     const v1::Actor& reader,
+                                                     const v1::InTransitQuery& request) const;
+
   // Stock on hand (stock_query.h).
   absl::StatusOr<v1::StockReport> QueryStock(const storage::Snapshot& snapshot,
                                              const v1::Actor& reader,

@@ -37,15 +37,17 @@ absl::StatusOr<absl::Time> PeriodBound(const google::protobuf::Timestamp& t,
 absl::StatusOr<AuditScope> AuditScope::Resolve(const storage::StateReader& state,
                                                const v1::Actor& reader,
                                                const GoodsSelector& goods,
-                                               const PlaceSelector& place) {
+                                               const PlaceSelector& place,
+                                               registry::RecordKind records) {
   AuditScope scope(state, reader);
-  CL_RETURN_IF_ERROR(scope.Check(goods, place));
+  CL_RETURN_IF_ERROR(scope.Check(goods, place, records));
   CL_RETURN_IF_ERROR(scope.ResolveProducts(goods));
   CL_RETURN_IF_ERROR(scope.ResolveEnterprises(place));
   return scope;
 }
 
-absl::Status AuditScope::Check(const GoodsSelector& g, const PlaceSelector& p) {
+absl::Status AuditScope::Check(const GoodsSelector& g, const PlaceSelector& p,
+                               registry::RecordKind records) {
   const int named = !g.cas.empty() + !g.un_number.empty() + (g.catalogue_number != 0) +
                     !g.control_flag.empty() + (!g.product_number.empty() || !g.product_uscc.empty());
   if (named > 1) {
@@ -100,6 +102,13 @@ absl::Status AuditScope::Check(const GoodsSelector& g, const PlaceSelector& p) {
   if (!registry::HasOversightRole(reader)) {
     return absl::PermissionDeniedError(
         "the audit is for regulators, platform administrators and enterprises' own actors");
+  }
+  if (records != registry::RecordKind::kPackages) {
+    if (registry::DepartmentReads(reader, records) == registry::Reads::kNone) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          registry::DepartmentText(reader), " does not read these (docs/audit.md, \"Who reads\")"));
+    }
+    return absl::OkStatus();
   }
   switch (registry::DepartmentReads(reader, registry::RecordKind::kPackages)) {
     case registry::Reads::kAll:

@@ -57,9 +57,13 @@ class AuditScope {
   // selector; PermissionDenied when the reader may not read what it names
   // (an unregistered enterprise reads as one outside the jurisdiction);
   // NotFound for an unknown product or park.
-  static absl::StatusOr<AuditScope> Resolve(const storage::StateReader& state,
-                                            const v1::Actor& reader, const GoodsSelector& goods,
-                                            const PlaceSelector& place);
+  // `records`: what is read; for packages (events, flows, stock) the
+  // department's reads narrow the products, for other kinds (waybills) the
+  // caller filters the records and the department must read some of them.
+  static absl::StatusOr<AuditScope> Resolve(
+      const storage::StateReader& state, const v1::Actor& reader, const GoodsSelector& goods,
+      const PlaceSelector& place,
+      registry::RecordKind records = registry::RecordKind::kPackages);
 
   // The products covered; nullopt: every product.
   const std::optional<std::set<ProductKey>>& products() const { return products_; }
@@ -80,7 +84,8 @@ class AuditScope {
  private:
   AuditScope(const storage::StateReader& state, const v1::Actor& reader)
       : state_(&state), reader_(&reader), memo_(state, reader) {}
-  absl::Status Check(const GoodsSelector& goods, const PlaceSelector& place);
+  absl::Status Check(const GoodsSelector& goods, const PlaceSelector& place,
+                     registry::RecordKind records);
   absl::Status ResolveProducts(const GoodsSelector& goods);
   absl::Status ResolveEnterprises(const PlaceSelector& place);
 

@@ -109,6 +109,22 @@ grpc::ServerUnaryReactor* AuditServiceImpl::QueryStock(grpc::CallbackServerConte
       });
 }
 
+grpc::ServerUnaryReactor* AuditServiceImpl::QueryInTransit(grpc::CallbackServerContext* context,
+                                                           const grpc::ByteBuffer* request,
+                                                           grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::InTransitQuery, v1::InTransitReport>(
+      context, request, response, executor_,
+      [this, context](const v1::InTransitQuery* r, absl::string_view bytes,
+                      v1::InTransitReport* out) -> grpc::Status {
+        std::shared_ptr<const storage::Snapshot> snapshot = core_->ledger()->Latest();
+        absl::StatusOr<v1::Actor> reader =
+            reads_->Authenticate(*snapshot, *context, api::kQueryInTransitMethod, bytes);
+        if (!reader.ok()) return ToGrpcStatus(reader.status());
+        TellLogSize(context, snapshot->size());
+        return Answer(core_->QueryInTransit(*snapshot, *reader, *r), out);
+      });
+}
+
 grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
                                                   const v1::ListAnomaliesRequest* request,
                                                   grpc::ServerWriter<v1::Anomaly>* writer) {

@@ -31,7 +31,9 @@ using AuditServiceBase = v1::AuditService::WithRawCallbackMethod_GetHistoryBundl
     v1::AuditService::WithRawCallbackMethod_Reconcile<
         v1::AuditService::WithRawCallbackMethod_QueryEvents<
             v1::AuditService::WithRawCallbackMethod_ListAnomalies<
-                v1::AuditService::WithRawCallbackMethod_QueryStock<v1::AuditService::Service>>>>>;
+                v1::AuditService::WithRawCallbackMethod_QueryStock<
+                v1::AuditService::WithRawCallbackMethod_QueryInTransit<
+                    v1::AuditService::Service>>>>>>;
 
 class AuditServiceImpl final : public AuditServiceBase {
  public:
@@ -59,6 +61,9 @@ class AuditServiceImpl final : public AuditServiceBase {
                                   const v1::ListAnomaliesRequest* request,
                                   grpc::ServerWriter<v1::Anomaly>* writer) override;
 
+  grpc::ServerUnaryReactor* QueryInTransit(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
   // A long-lived call on a thread of its own (of --max-threads); at most
   // kMaxExports at once in the process.
   grpc::Status ExportEvents(grpc::ServerContext* context, const v1::ExportEventsRequest* request,

@@ -139,7 +139,8 @@ absl::StatusOr<Value> EventOf(const v1::ProvenEntry& proven,
   codes.mutable_list_value();  // an empty list is still a list
   for (const std::string& c : e.codes()) *codes.mutable_list_value()->add_values() = Str(CodeUri(c));
   if (e.step() == v1::ERROR_DECLARATION && e.codes().empty()) {
-    auto it = codes_of.find(e.corrects_event_id());
+    // Event ids are unique per enterprise: the corrected event is this one's.
+    auto it = codes_of.find(absl::StrCat(e.location().enterprise_uscc(), "/", e.corrects_event_id()));
     if (it != codes_of.end()) {
       for (const std::string& c : it->second) {
         *codes.mutable_list_value()->add_values() = Str(CodeUri(c));
@@ -211,13 +212,14 @@ absl::StatusOr<std::string> EpcisDocumentOf(const v1::HistoryBundle& bundle, abs
   f["creationDate"] = Str(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone()));
   f["cl:checkpointOrigin"] = Str(bundle.checkpoint().origin());
   f["cl:checkpointSize"] = Str(absl::StrCat(bundle.checkpoint().tree_size()));
-  // Each event's codes by its event id, for error declarations.
+  // Each event's codes by "<enterprise>/<event id>", for error declarations.
   std::map<std::string, std::vector<std::string>> codes_of;
   for (const v1::ProvenEntry& e : bundle.events()) {
     v1::LogEntry entry;
     v1::Event event;
     if (entry.ParseFromString(e.entry_bytes()) && event.ParseFromString(entry.envelope().payload())) {
-      codes_of[event.event_id()].assign(event.codes().begin(), event.codes().end());
+      codes_of[absl::StrCat(event.location().enterprise_uscc(), "/", event.event_id())].assign(
+          event.codes().begin(), event.codes().end());
     }
   }
   Value events;

@@ -26,6 +26,8 @@ namespace {
 using internal::Invalid;
 
 constexpr uint64_t kMaxPartBytes = 64 << 20;
+// Entry bytes in an events part, about (one event may go past it).
+constexpr size_t kEventsPartBytes = 4 << 20;
 
 std::string Framed(const std::string& bytes) { return FramedPart(bytes); }
 
@@ -82,7 +84,10 @@ absl::StatusOr<std::optional<std::string>> ReadFramedPart(std::istream& in) {
       if (i == 0) return std::nullopt;
       return absl::InvalidArgumentError("bundle: a part's length is cut short");
     }
-    if (shift > 63) return absl::InvalidArgumentError("bundle: a part's length is not a varint");
+    // Minimal and within 64 bits, so that one length has one encoding.
+    if (shift > 63 || (shift == 63 && (c & 0x7e)) || (i > 0 && c == 0)) {
+      return absl::InvalidArgumentError("bundle: a part's length is not a minimal varint");
+    }
     size |= static_cast<uint64_t>(c & 0x7f) << shift;
     shift += 7;
     if (!(c & 0x80)) break;
@@ -167,64 +172,79 @@ absl::Status ExportQueryBundle(const storage::Snapshot& snapshot, const v1::Acto
   registry::OversightMemo oversees(snapshot, reader);
   std::set<std::string> signers_sent;
   std::set<uint64_t> registrations_sent;
-  while (true) {
-    if (!page->events.empty()) {
-      std::vector<uint64_t> indexes;
-      std::vector<std::string> bytes;
-      std::set<std::string> new_signers;
-      for (const ledger::EventPosition& at : page->events) {
-        absl::StatusOr<std::string> entry_bytes = snapshot.Entry(at.log_index);
-        if (!entry_bytes.ok()) return entry_bytes.status();
-        v1::LogEntry entry;
-        v1::Event event;
-        if (!entry.ParseFromString(*entry_bytes) || entry.envelope().signatures_size() != 1 ||
-            !event.ParseFromString(entry.envelope().payload())) {
-          return absl::DataLossError(absl::StrCat("log entry ", at.log_index,
-                                                  " is not a signed event"));
+  // Sends the events gathered (after the registrations their new signers
+  // need) and starts a new part.
+  const auto flush = [&](std::vector<uint64_t>* indexes, std::vector<std::string>* bytes,
+                         std::set<std::string>* new_signers) -> absl::Status {
+    if (indexes->empty()) return absl::OkStatus();
+    if (!new_signers->empty()) {
+      absl::StatusOr<std::vector<uint64_t>> chain =
+          internal::SignerRegistrations(snapshot, *new_signers, &registrations_sent);
+      if (!chain.ok()) return chain.status();
+      signers_sent.insert(new_signers->begin(), new_signers->end());
+      new_signers->clear();
+      if (!chain->empty()) {
+        v1::QueryBundlePart part;
+        v1::QueryBundleRegistrations* r = part.mutable_registrations();
+        if (absl::Status s =
+                ProveEntries(snapshot, *chain, {}, r->mutable_nodes(), r->mutable_entries());
+            !s.ok()) {
+          return s;
         }
-        if (!registry::OverseesEverything(reader)) {
-          absl::StatusOr<bool> covered = oversees.Enterprise(event.location().enterprise_uscc());
-          if (!covered.ok()) return covered.status();
-          if (!*covered) {
-            return absl::PermissionDeniedError(absl::StrCat(
-                "the query finds events recorded outside your jurisdiction (",
-                registry::JurisdictionText(reader), "), which a bundle would hold whole: narrow "
-                "it by enterprise, region or park"));
-          }
-        }
-        const std::string& key_id = entry.envelope().signatures(0).key_id();
-        if (!signers_sent.count(key_id)) new_signers.insert(key_id);
-        indexes.push_back(at.log_index);
-        bytes.push_back(*std::move(entry_bytes));
+        registrations += chain->size();
+        if (absl::Status s = send(part); !s.ok()) return s;
       }
-      // Who vouches for the new signers' keys, before their events.
-      if (!new_signers.empty()) {
-        absl::StatusOr<std::vector<uint64_t>> chain =
-            internal::SignerRegistrations(snapshot, new_signers, &registrations_sent);
-        if (!chain.ok()) return chain.status();
-        signers_sent.insert(new_signers.begin(), new_signers.end());
-        if (!chain->empty()) {
-          v1::QueryBundlePart part;
-          v1::QueryBundleRegistrations* r = part.mutable_registrations();
-          if (absl::Status s = ProveEntries(snapshot, *chain, {}, r->mutable_nodes(),
-                                            r->mutable_entries());
-              !s.ok()) {
-            return s;
-          }
-          registrations += chain->size();
-          if (absl::Status s = send(part); !s.ok()) return s;
-        }
-      }
-      v1::QueryBundlePart part;
-      v1::QueryBundleEvents* e = part.mutable_events();
-      if (absl::Status s = ProveEntries(snapshot, indexes, std::move(bytes), e->mutable_nodes(),
-                                        e->mutable_entries());
-          !s.ok()) {
-        return s;
-      }
-      events += indexes.size();
-      if (absl::Status s = send(part); !s.ok()) return s;
     }
+    v1::QueryBundlePart part;
+    v1::QueryBundleEvents* e = part.mutable_events();
+    if (absl::Status s = ProveEntries(snapshot, *indexes, std::move(*bytes), e->mutable_nodes(),
+                                      e->mutable_entries());
+        !s.ok()) {
+      return s;
+    }
+    events += indexes->size();
+    indexes->clear();
+    bytes->clear();
+    return send(part);
+  };
+  while (true) {
+    std::vector<uint64_t> indexes;
+    std::vector<std::string> bytes;
+    std::set<std::string> new_signers;
+    size_t part_bytes = 0;
+    for (const ledger::EventPosition& at : page->events) {
+      absl::StatusOr<std::string> entry_bytes = snapshot.Entry(at.log_index);
+      if (!entry_bytes.ok()) return entry_bytes.status();
+      v1::LogEntry entry;
+      v1::Event event;
+      if (!entry.ParseFromString(*entry_bytes) || entry.envelope().signatures_size() != 1 ||
+          !event.ParseFromString(entry.envelope().payload())) {
+        return absl::DataLossError(absl::StrCat("log entry ", at.log_index,
+                                                " is not a signed event"));
+      }
+      // The query lists only what the reader oversees; a bundle holds its
+      // events whole, so this is checked again here.
+      if (!registry::OverseesEverything(reader)) {
+        absl::StatusOr<bool> covered = oversees.Enterprise(event.location().enterprise_uscc());
+        if (!covered.ok()) return covered.status();
+        if (!*covered) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              "the query finds events recorded outside your jurisdiction (",
+              registry::JurisdictionText(reader), "), which a bundle would hold whole: narrow "
+              "it by enterprise, region or park"));
+        }
+      }
+      const std::string& key_id = entry.envelope().signatures(0).key_id();
+      if (!signers_sent.count(key_id)) new_signers.insert(key_id);
+      indexes.push_back(at.log_index);
+      part_bytes += entry_bytes->size();
+      bytes.push_back(*std::move(entry_bytes));
+      if (part_bytes >= kEventsPartBytes) {
+        if (absl::Status s = flush(&indexes, &bytes, &new_signers); !s.ok()) return s;
+        part_bytes = 0;
+      }
+    }
+    if (absl::Status s = flush(&indexes, &bytes, &new_signers); !s.ok()) return s;
     if (!page->next) break;
     after = page->next;
     page = QueryEvents(snapshot, reader, request.query(), after, kQueryBundleChunk);
@@ -318,10 +338,8 @@ absl::Status QueryBundleVerifier::State::Header(const std::string& field,
     }
     verified.consistent_with_kept = true;
   }
-  if (!h.trust_list().empty()) {
-    absl::StatusOr<crypto::TrustList> trust = crypto::OpenTrustList(h.trust_list(), note_key);
-    if (!trust.ok()) return Invalid(absl::StrCat(field, ".trust_list"), trust.status().message());
-  }
+  absl::StatusOr<crypto::TrustList> trust = crypto::OpenTrustList(h.trust_list(), note_key);
+  if (!trust.ok()) return Invalid(absl::StrCat(field, ".trust_list"), trust.status().message());
   query = h.query();
   if (query.has_from()) {
     absl::StatusOr<absl::Time> t = PeriodBound(query.from(), "query.from");

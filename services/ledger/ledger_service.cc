@@ -634,6 +634,17 @@ grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
     if (!newest) {
       return grpc::Status(grpc::StatusCode::NOT_FOUND, "no witness has co-signed a checkpoint yet");
     }
+    // Only a checkpoint of this log is signed again: co-signatures kept for
+    // another (a store restored from a backup behind them) are not served.
+    absl::StatusOr<crypto::Sha256Digest> root =
+        newest->size <= snapshot->size() ? snapshot->Root(newest->size)
+                                         : absl::OutOfRangeError("beyond the log");
+    if (!root.ok() || *root != newest->root) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("the witnesses' co-signatures kept (of size ", newest->size,
+                                       ") are not of this log: move DATA/witness-cosignatures "
+                                       "away; the witnesses' next round hands in new ones"));
+    }
     checkpoint.size = newest->size;
     checkpoint.root_hash = newest->root;
     lines = std::move(newest->lines);

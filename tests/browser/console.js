@@ -159,6 +159,15 @@ async function main() {
     report('stock', { rows: await tab.locator('#stock-result tbody tr').allTextContents() });
     await shot('stock');
 
+    // In transit now, in the enterprise's park-less world: the tab answers.
+    await tab.click('nav button[data-tab="transit"]');
+    await tab.fill('#transit-enterprise', spec.enterprise);
+    await tab.click('#transit-form button[type="submit"]');
+    await tab.waitForSelector('#transit-result table', { timeout: 20000 });
+    report('transit', { text: await tab.locator('#transit-result p').first().textContent(),
+                        rows: await tab.locator('#transit-result tbody tr').count() });
+    await shot('transit');
+
     // Signed out: the API answers no more.
     signingOut = true;
     await tab.click('#logout');

@@ -124,6 +124,11 @@ constexpr char kUsage[] =
     "        [--site SITE] [--codes] [--csv | --json]\n"
     "      stock on hand now (AuditService.QueryStock) by enterprise, site, product\n"
     "      and unit, with totals per unit; --codes lists the packages\n"
+    "  transit --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
+    "          [--enterprise USCC | --region PREFIX | --park ID] [--json]\n"
+    "      shipments in transit now (AuditService.QueryInTransit): waybill, vehicle,\n"
+    "      consignor, consignee, planned arrival, packages received of shipped,\n"
+    "      overdue, controlled goods, waste; with --park the vehicles inside it\n"
     "  export --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
     "         [query flags as for query] [--kept CHECKPOINT] --out BUNDLE\n"
     "      a query's events with their proofs, the signers' registrations, the\n"
@@ -1010,6 +1015,61 @@ int Stock(const std::vector<std::string>& argv) {
   return 0;
 }
 
+// Shipments in transit now, and the vehicles inside a park.
+int Transit(const std::vector<std::string>& argv) {
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(
+      argv, {{"server", "tls-ca", "key", "passphrase-file", "enterprise", "region", "park"},
+             {"json"}});
+  if (!args.ok()) return Fail("transit", args.status());
+  if (args->help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (!args->positional().empty()) {
+    return Fail("transit", absl::InvalidArgumentError("takes no positional arguments"));
+  }
+  v1::InTransitQuery query;
+  query.set_enterprise_uscc(args->Get("enterprise"));
+  query.set_region_prefix(args->Get("region"));
+  query.set_park_id(args->Get("park"));
+  absl::StatusOr<chemctl::ReadSession> session = chemctl::ReadSession::Open(*args);
+  if (!session.ok()) return Fail("transit", session.status());
+  v1::InTransitReport report;
+  if (absl::Status s = session->Call(api::kQueryInTransitMethod, query, &report); !s.ok()) {
+    return Fail("transit", s);
+  }
+  if (args->Bool("json")) {
+    std::cout << chemctl::PrintJson(report) << "\n";
+    return 0;
+  }
+  std::cout << absl::StrFormat("%-18s %-16s %-10s %-18s %-18s %-16s %9s %s\n", "CARRIER",
+                               "WAYBILL", "VEHICLE", "FROM", "TO", "PLANNED ARRIVAL",
+                               "RECEIVED", "");
+  for (const v1::ShipmentInTransit& s : report.shipments()) {
+    std::cout << absl::StrFormat(
+        "%-18s %-16s %-10s %-18s %-18s %-16s %4d/%-4d %s%s%s\n", s.carrier_uscc(),
+        s.waybill_number(), s.vehicle_plate(), s.consignor_uscc(), s.consignee_uscc(),
+        absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixSeconds(s.planned_arrival().seconds()),
+                         api::ChinaTimeZone()),
+        s.packages_received(), s.packages_shipped(), s.overdue() ? "OVERDUE " : "",
+        s.controlled_goods() ? "CONTROLLED " : "", s.waste() ? "WASTE" : "");
+  }
+  if (report.truncated()) std::cout << "(the first 10,000 shipments only)\n";
+  if (!report.vehicles_in_park().empty()) {
+    std::cout << "\nvehicles inside park " << query.park_id() << ":\n";
+    for (const v1::VehiclesInPark::Vehicle& v : report.vehicles_in_park()) {
+      std::cout << absl::StrFormat(
+          "  %-10s %-18s %-16s gate %-10s since %s\n", v.vehicle_plate(), v.carrier_uscc(),
+          v.waybill_number(), v.gate_id(),
+          absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixSeconds(v.entered_unix_seconds()),
+                           api::ChinaTimeZone()));
+    }
+  }
+  std::cout << "\n" << report.shipments_size() << " shipments in transit; read at log size "
+            << report.log_size() << "\n";
+  return 0;
+}
+
 }  // namespace
 }  // namespace chemledger::chemaudit
 
@@ -1033,6 +1093,7 @@ int main(int argc, char** argv) {
   if (command == "stock") return chemledger::chemaudit::Stock(args);
   if (command == "login") return chemledger::chemaudit::Login(args);
   if (command == "export") return chemledger::chemaudit::Export(args);
+  if (command == "transit") return chemledger::chemaudit::Transit(args);
   std::cerr << "chemaudit: unknown command '" << command << "'\n" << chemledger::chemaudit::kUsage;
   return 2;
 }

@@ -576,6 +576,40 @@ async function stock(event) {
   }
 }
 
+// ---- Shipments in transit and vehicles in a park ----
+
+async function transit(event) {
+  event.preventDefault();
+  const request = {};
+  const put = (field, id) => { const v = $(id).value.trim(); if (v) request[field] = v; };
+  put('enterprise_uscc', 'transit-enterprise'); put('park_id', 'transit-park');
+  put('region_prefix', 'transit-region');
+  try {
+    const report = await api('QueryInTransit', request);
+    const rows = (report.shipments || []).map((s) => [
+      el('td', {}, s.carrier_name || s.carrier_uscc), el('td', {}, s.waybill_number),
+      el('td', {}, s.vehicle_plate || ''), el('td', {}, s.consignor_uscc), el('td', {}, s.consignee_uscc),
+      el('td', {}, (s.un_numbers || []).map((u) => `UN${u}`).join(' ')),
+      el('td', { class: s.overdue ? 'failed' : '' }, whenJson(s.planned_arrival) + (s.overdue ? ' 逾期 overdue' : '')),
+      num(`${s.packages_received || 0} / ${s.packages_shipped || 0}`),
+      el('td', {}, [s.controlled_goods ? '管控 controlled ' : '', s.waste ? '危废 waste' : ''].join(''))]);
+    const parts = [el('p', {}, `${rows.length} 批在途 shipments in transit (日志大小 log size ${report.log_size})`),
+      table(['承运人 carrier', '运单 waybill', '车牌 vehicle', '发货方 from', '收货方 to', '货物 goods',
+        '计划到达 planned arrival', '已收/已发 received', '类别 kind'], rows)];
+    if (report.truncated) parts.push(el('p', { class: 'small' }, '仅列出前 10,000 批 the first 10,000 only'));
+    if ((report.vehicles_in_park || []).length || request.park_id) {
+      parts.push(el('h3', {}, `园区内车辆 vehicles inside the park now`),
+        table(['车牌 vehicle', '承运人 carrier', '运单 waybill', '入园闸口 gate', '入园时间 entered', '货物 goods'],
+          (report.vehicles_in_park || []).map((v) => [el('td', {}, v.vehicle_plate || ''), el('td', {}, v.carrier_uscc),
+            el('td', {}, v.waybill_number), el('td', {}, v.gate_id), el('td', {}, when(Number(v.entered_unix_seconds))),
+            el('td', {}, (v.un_numbers || []).map((u) => `UN${u}`).join(' '))])));
+    }
+    show('transit-result', ...parts);
+  } catch (e) {
+    failure('transit-result', e);
+  }
+}
+
 // ---- Tabs and start ----
 
 function selectTab(name) {
@@ -599,6 +633,7 @@ async function start() {
   $('anomalies-form').addEventListener('submit', anomalies);
   $('reconcile-form').addEventListener('submit', reconcile);
   $('stock-form').addEventListener('submit', stock);
+  $('transit-form').addEventListener('submit', transit);
   $('logout').addEventListener('click', async () => {
     await fetch('/console/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
     signedOut();

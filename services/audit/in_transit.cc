@@ -1,0 +1,107 @@
+#include "services/audit/in_transit.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "services/audit/audit_scope.h"
+#include "services/common/status_macros.h"
+#include "services/registry/oversight.h"
+#include "services/registry/registry_state.h"
+#include "services/waybill/waybill_state.h"
+
+namespace chemledger::audit {
+
+absl::StatusOr<v1::InTransitReport> QueryInTransit(const storage::StateReader& state,
+                                                   const v1::Actor& reader,
+                                                   const v1::InTransitQuery& query,
+                                                   absl::Time now) {
+  CL_ASSIGN_OR_RETURN(
+      AuditScope scope,
+      AuditScope::Resolve(state, reader, GoodsSelector(),
+                          PlaceSelector{query.enterprise_uscc(), query.region_prefix(),
+                                        query.park_id()},
+                          registry::RecordKind::kWaybills));
+  // What the reader's department reads of waybills; an enterprise, its own.
+  const registry::Reads reads =
+      registry::IsEnterpriseRole(reader.role())
+          ? registry::Reads::kAll
+          : registry::DepartmentReads(reader, registry::RecordKind::kWaybills);
+  v1::InTransitReport report;
+  report.set_log_size(state.size());
+  // Every shipment in progress, by planned arrival (a hundred years ahead
+  // covers them all), the reader's kept up to the bound.
+  CL_ASSIGN_OR_RETURN(std::vector<waybill::WaybillState> moving,
+                      waybill::ShipmentsDueBefore(state, now + absl::Hours(24 * 365 * 100),
+                                                  kMaxShipmentsExamined));
+  for (const waybill::WaybillState& w : moving) {
+    if (static_cast<size_t>(report.shipments_size()) >= kMaxShipmentsInTransit) {
+      report.set_truncated(true);
+      break;
+    }
+    const v1::Waybill& b = w.waybill;
+    const bool controlled = registry::CarriesControlledGoods(b);
+    const bool waste = registry::CarriesWaste(b);
+    if ((reads == registry::Reads::kControlledGoods && !controlled) ||
+        (reads == registry::Reads::kWaste && !waste) || reads == registry::Reads::kNone) {
+      continue;
+    }
+    bool covered = false;
+    for (const std::string* party : {&b.consignor().uscc(), &b.consignee().uscc(),
+                                     &b.carrier_uscc()}) {
+      CL_ASSIGN_OR_RETURN(bool c, scope.Covers(*party));
+      covered = covered || c;
+    }
+    if (!covered) continue;
+    size_t received = 0;
+    for (const std::string& code : w.shipped) received += w.received.count(code);
+    if (received == w.shipped.size()) continue;
+    v1::ShipmentInTransit* s = report.add_shipments();
+    s->set_waybill_number(b.waybill_number());
+    s->set_carrier_uscc(b.carrier_uscc());
+    s->set_carrier_name(b.carrier_name());
+    s->set_consignor_uscc(b.consignor().uscc());
+    s->set_consignee_uscc(b.consignee().uscc());
+    s->set_vehicle_plate(b.vehicle().plate());
+    for (const v1::GoodsLine& g : b.goods()) s->add_un_numbers(g.un_number());
+    *s->mutable_planned_departure() = b.planned_departure();
+    *s->mutable_planned_arrival() = b.planned_arrival();
+    s->set_packages_shipped(static_cast<uint32_t>(w.shipped.size()));
+    s->set_packages_received(static_cast<uint32_t>(received));
+    s->set_overdue(absl::FromUnixSeconds(b.planned_arrival().seconds()) < now);
+    s->set_log_index(w.log_index);
+    s->set_controlled_goods(controlled);
+    s->set_waste(waste);
+  }
+  if (moving.size() >= kMaxShipmentsExamined) report.set_truncated(true);
+  // The vehicles inside a park, for departments that read them in a park
+  // within their jurisdiction.
+  bool vehicles = !query.park_id().empty() && !registry::IsEnterpriseRole(reader.role()) &&
+                  registry::DepartmentReads(reader, registry::RecordKind::kVehicles) ==
+                      registry::Reads::kAll;
+  if (vehicles) {
+    CL_ASSIGN_OR_RETURN(vehicles, registry::OverseesPark(state, reader, query.park_id()));
+  }
+  if (vehicles) {
+    CL_ASSIGN_OR_RETURN(std::vector<waybill::VehicleInPark> inside,
+                        waybill::VehiclesInPark(state, query.park_id()));
+    for (const waybill::VehicleInPark& v : inside) {
+      CL_ASSIGN_OR_RETURN(std::optional<waybill::WaybillState> w,
+                          waybill::FindWaybillByRef(state, v.waybill_ref));
+      v1::VehiclesInPark::Vehicle* out = report.add_vehicles_in_park();
+      out->set_waybill_number(waybill::NumberOfRef(v.waybill_ref));
+      out->set_carrier_uscc(waybill::CarrierOfRef(v.waybill_ref));
+      out->set_gate_id(v.gate_id);
+      out->set_entered_unix_seconds(absl::ToUnixSeconds(v.entered));
+      out->set_log_index(v.log_index);
+      if (w) {
+        out->set_vehicle_plate(w->waybill.vehicle().plate());
+        for (const v1::GoodsLine& g : w->waybill.goods()) out->add_un_numbers(g.un_number());
+      }
+    }
+  }
+  return report;
+}
+
+}  // namespace chemledger::audit

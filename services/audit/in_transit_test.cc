@@ -1,0 +1,73 @@
+#include "services/audit/in_transit.h"
+
+#include <string>
+
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "services/ledger/lifecycle_testing.h"
+
+namespace chemledger::audit {
+namespace {
+
+using namespace ledger::lifecycle_testing;  // NOLINT: the fixture and its parties
+
+class InTransitTest : public LifecycleFixture {
+ protected:
+  // Codes 1 and 2 shipped to the warehouse on WB-T1; only code 1 received.
+  void ShipTwoReceiveOne() {
+    Commission({1, 2, 3});
+    SubmitWaybill("WB-T1", kProducer, kWarehouse, {Code(1), Code(2)});
+    v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(1), Code(2)});
+    ship.set_consignee_uscc(kWarehouse);
+    ship.set_waybill_id("WB-T1");
+    Ok(producer_, ship);
+    Ok(warehouse_, Event(v1::RECEIVING, kWarehouse, {Code(1)}));
+  }
+  absl::StatusOr<v1::InTransitReport> Query(const v1::Actor& reader, v1::InTransitQuery q = {}) {
+    return QueryInTransit(*t_->snapshot(), reader, q, absl::Now());
+  }
+};
+
+TEST_F(InTransitTest, AShipmentIsInTransitUntilAllItsGoodsAreReceived) {
+  ShipTwoReceiveOne();
+  absl::StatusOr<v1::InTransitReport> r = Query(ActorOf(regulator_));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->shipments_size(), 1);
+  const v1::ShipmentInTransit& s = r->shipments(0);
+  EXPECT_EQ(s.waybill_number(), "WB-T1");
+  EXPECT_EQ(s.carrier_uscc(), kCarrier);
+  EXPECT_EQ(s.consignor_uscc(), kProducer);
+  EXPECT_EQ(s.consignee_uscc(), kWarehouse);
+  EXPECT_EQ(s.packages_shipped(), 2u);
+  EXPECT_EQ(s.packages_received(), 1u);
+  EXPECT_FALSE(s.vehicle_plate().empty());
+  EXPECT_FALSE(s.controlled_goods());
+  EXPECT_EQ(r->log_size(), t_->snapshot()->size());
+
+  // The enterprises concerned see it; one not concerned does not.
+  v1::InTransitQuery by_consignee;
+  by_consignee.set_enterprise_uscc(kWarehouse);
+  EXPECT_EQ(Query(ActorOf(regulator_), by_consignee)->shipments_size(), 1);
+  EXPECT_EQ(Query(ActorOf(warehouse_))->shipments_size(), 1);
+  EXPECT_EQ(Query(ActorOf(user_))->shipments_size(), 0);
+  // 交通运输 reads every waybill; 生态环境 only those with a waste manifest.
+  v1::Actor transport = ActorOf(regulator_);
+  transport.set_department(v1::TRANSPORT);
+  EXPECT_EQ(Query(transport)->shipments_size(), 1);
+  v1::Actor ecology = ActorOf(regulator_);
+  ecology.set_department(v1::ECOLOGY_ENVIRONMENT);
+  EXPECT_EQ(Query(ecology)->shipments_size(), 0);
+  // Bad input names the field.
+  v1::InTransitQuery bad;
+  bad.set_region_prefix("3x");
+  absl::StatusOr<v1::InTransitReport> refused = Query(ActorOf(regulator_), bad);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("region_prefix"), std::string::npos);
+
+  // The rest received: no longer in transit.
+  Ok(warehouse_, Event(v1::RECEIVING, kWarehouse, {Code(2)}));
+  EXPECT_EQ(Query(ActorOf(regulator_))->shipments_size(), 0);
+}
+
+}  // namespace
+}  // namespace chemledger::audit
