@@ -219,13 +219,17 @@ TEST_F(AuditE2eTest, AnExportedQueryVerifiesOffline) {
   const std::string bundle = dir_ + "/query.bundle";
   std::tie(status, out) = Chemaudit(absl::StrCat("export ", Server(), " --key ", dir_,
                                                  "/regulator.key --enterprise ", kAcme,
-                                                 " --kept ", kept, " --out ", bundle));
+                                                 " --kept ", kept, " --reconcile --out ", bundle));
   ASSERT_EQ(status, 0) << out;
   EXPECT_NE(out.find("exported 7 events with proofs"), std::string::npos) << out;
   std::tie(status, out) =
       Chemaudit(absl::StrCat("verify ", bundle, " --note-key ", vkey, " --kept ", kept));
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("verified: a query's 7 events by 1 signers"), std::string::npos) << out;
+  EXPECT_NE(out.find("reconciliation re-added: 1 rows, 1 totals; every balance and total adds up; "
+                     "every balance is zero"),
+            std::string::npos)
+      << out;
   EXPECT_NE(out.find("extends the kept checkpoint"), std::string::npos) << out;
   std::tie(status, out) = Chemaudit(absl::StrCat("epcis ", bundle, " --note-key ", vkey,
                                                  " --kept ", kept, " --out ", dir_, "/q.jsonld"));

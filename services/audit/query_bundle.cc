@@ -17,6 +17,8 @@
 #include "services/audit/audit_scope.h"
 #include "services/audit/bundle_checks.h"
 #include "services/audit/event_query.h"
+#include "services/audit/reconciliation.h"
+#include "services/audit/reconciliation_check.h"
 #include "services/label/issuance.h"
 #include "services/registry/oversight.h"
 
@@ -116,6 +118,15 @@ absl::Status ExportQueryBundle(const storage::Snapshot& snapshot, const v1::Acto
     return absl::PermissionDeniedError(absl::StrCat(
         "a bundle holds its events whole, and ", registry::DepartmentText(reader),
         " reads only part of them: use QueryEvents"));
+  }
+  const v1::EventQuery& q = request.query();
+  if (request.with_reconciliation() &&
+      (q.step() != v1::BUSINESS_STEP_UNSPECIFIED || !q.site().empty() ||
+       !q.waybill_number().empty() || !q.waybill_carrier_uscc().empty() ||
+       !q.un_number().empty())) {
+    return Invalid("with_reconciliation",
+                   "a reconciliation counts every movement of the goods in the place and period: "
+                   "leave the query's step, site, waybill and un_number empty");
   }
   if (request.consistency_from_size() > snapshot.size()) {
     return Invalid("consistency_from_size",
@@ -249,6 +260,15 @@ absl::Status ExportQueryBundle(const storage::Snapshot& snapshot, const v1::Acto
     after = page->next;
     page = QueryEvents(snapshot, reader, request.query(), after, kQueryBundleChunk);
     if (!page.ok()) return page.status();
+  }
+
+  if (request.with_reconciliation()) {
+    v1::QueryBundlePart part;
+    absl::StatusOr<v1::Reconciliation> reconciliation =
+        Reconcile(snapshot, reader, ReconcileRequestOf(request.query()));
+    if (!reconciliation.ok()) return reconciliation.status();
+    *part.mutable_reconciliation() = *std::move(reconciliation);
+    if (absl::Status s = send(part); !s.ok()) return s;
   }
 
   v1::QueryBundlePart trailer;
@@ -486,6 +506,7 @@ absl::Status QueryBundleVerifier::Add(const std::string& serialized_part) {
     }
     case v1::QueryBundlePart::kEvents: {
       const std::string at = absl::StrCat(field, ".events");
+      if (s.verified.reconciled) return Invalid(at, "events after the reconciliation");
       absl::StatusOr<std::vector<v1::LogEntry>> entries =
           s.Prove(at, part.events().nodes(), part.events().entries());
       if (!entries.ok()) return entries.status();
@@ -497,6 +518,25 @@ absl::Status QueryBundleVerifier::Add(const std::string& serialized_part) {
         }
         ++s.verified.events;
       }
+      return absl::OkStatus();
+    }
+    case v1::QueryBundlePart::kReconciliation: {
+      const std::string at = absl::StrCat(field, ".reconciliation");
+      if (s.verified.reconciled) return Invalid(at, "a second reconciliation");
+      if (part.reconciliation().log_size() != s.checkpoint->size) {
+        return Invalid(absl::StrCat(at, ".log_size"),
+                       absl::StrCat(part.reconciliation().log_size(),
+                                    ", not the checkpoint's size ", s.checkpoint->size));
+      }
+      if (absl::Status st = CheckReconciliationIsOfQuery(at, part.reconciliation(), s.query);
+          !st.ok()) {
+        return st;
+      }
+      if (absl::Status st = CheckReconciliationAddsUp(at, part.reconciliation()); !st.ok()) {
+        return st;
+      }
+      s.verified.reconciled = true;
+      s.verified.reconciliation = part.reconciliation();
       return absl::OkStatus();
     }
     default:

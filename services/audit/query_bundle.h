@@ -25,6 +25,9 @@
 //     that may record it; in the query's order (event time, then log index);
 //     and matching what the query says where the event itself shows it (step,
 //     enterprise, site, period);
+//   - a reconciliation, when it carries one: of the query's goods, place and
+//     period, at the checkpoint's size, every balance and total re-added
+//     (reconciliation_check.h);
 //   - the trailer's counts and digest, and nothing after it.
 // What it cannot check: that the bundle holds every event the query matches
 // (the server's indexes are not proved), and goods filters (CAS, catalogue
@@ -83,6 +86,10 @@ struct VerifiedQuery {
   uint64_t registrations = 0;
   size_t signers = 0;
   bool consistent_with_kept = false;
+  // The bundle carried a reconciliation, and it adds up
+  // (reconciliation_check.h).
+  bool reconciled = false;
+  v1::Reconciliation reconciliation;
 };
 
 class QueryBundleVerifier {

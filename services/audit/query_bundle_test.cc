@@ -32,9 +32,11 @@ class QueryBundleTest : public LifecycleFixture {
 
   // The bundle file for `query`, exported for `reader`.
   absl::StatusOr<std::string> Export(const v1::Actor& reader, const v1::EventQuery& query,
-                                     std::vector<v1::QueryBundlePart>* parts = nullptr) {
+                                     std::vector<v1::QueryBundlePart>* parts = nullptr,
+                                     bool with_reconciliation = false) {
     v1::ExportEventsRequest request;
     *request.mutable_query() = query;
+    request.set_with_reconciliation(with_reconciliation);
     std::string file;
     absl::Status s = ExportQueryBundle(*t_->snapshot(), reader, signer_, api::TodayInChina(),
                                        request, [&](const v1::QueryBundlePart& part) {
@@ -171,6 +173,73 @@ TEST_F(QueryBundleTest, WhatTheVerifierRefusesNamesThePartAndField) {
     EXPECT_FALSE(s.ok());
     EXPECT_NE(s.message().find("part 0.header.checkpoint.signed_note"), std::string::npos) << s;
   }
+}
+
+TEST_F(QueryBundleTest, AReconciliationInTheBundleIsReAddedOffline) {
+  MakeEvents();
+  v1::EventQuery query;
+  query.set_enterprise_uscc(kProducer);
+  std::vector<v1::QueryBundlePart> parts;
+  absl::StatusOr<std::string> file = Export(ActorOf(regulator_), query, &parts, true);
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_TRUE(parts[parts.size() - 2].has_reconciliation());
+  absl::StatusOr<VerifiedQuery> verified = Verify(*file);
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  ASSERT_TRUE(verified->reconciled);
+  // The producer made 4 drums of 25 kg, used 1 kg and shipped one: 74 kg
+  // left... of which 24 kg in the used drum and 50 kg in two full ones.
+  ASSERT_EQ(verified->reconciliation.totals_size(), 1);
+  const v1::QuantityFigures& total = verified->reconciliation.totals(0).figures();
+  EXPECT_EQ(total.produced_milli(), 100000u);
+  EXPECT_EQ(total.consumed_milli(), 1000u);
+  EXPECT_EQ(total.shipped_milli(), 25000u);
+  EXPECT_EQ(total.closing_stock_milli(), 74000u);
+
+  const auto file_of = [](const std::vector<v1::QueryBundlePart>& ps) {
+    std::string f;
+    for (const auto& p : ps) f += FramedPart(p.SerializeAsString());
+    return f;
+  };
+  const size_t r = parts.size() - 2;
+  // A figure changed: its balance no longer adds up (whoever changed it
+  // recomputed the digest).
+  {
+    std::vector<v1::QueryBundlePart> ps = parts;
+    ps[r].mutable_reconciliation()->mutable_rows(0)->mutable_figures()->set_consumed_milli(0);
+    absl::StatusOr<VerifiedQuery> v = Verify(file_of(ps));
+    ASSERT_FALSE(v.ok());
+    EXPECT_NE(v.status().message().find("reconciliation.rows[0]: stock_difference_milli is 0; "
+                                        "the figures add up to 1000"),
+              std::string::npos)
+        << v.status();
+  }
+  // A balance and a figure changed together: the total no longer adds up.
+  {
+    std::vector<v1::QueryBundlePart> ps = parts;
+    v1::QuantityFigures* f = ps[r].mutable_reconciliation()->mutable_rows(0)->mutable_figures();
+    f->set_consumed_milli(0);
+    f->set_closing_stock_milli(75000);
+    absl::StatusOr<VerifiedQuery> v = Verify(file_of(ps));
+    ASSERT_FALSE(v.ok());
+    EXPECT_NE(v.status().message().find("reconciliation.totals[0]: column consumed_milli is 1000"),
+              std::string::npos)
+        << v.status();
+  }
+  // Another enterprise's reconciliation in this query's bundle.
+  {
+    std::vector<v1::QueryBundlePart> ps = parts;
+    ps[r].mutable_reconciliation()->mutable_request()->set_enterprise_uscc(kWarehouse);
+    absl::StatusOr<VerifiedQuery> v = Verify(file_of(ps));
+    ASSERT_FALSE(v.ok());
+    EXPECT_NE(v.status().message().find("is not the goods, place and period of the bundle's query"),
+              std::string::npos)
+        << v.status();
+  }
+  // A reconciliation counts every movement: not of one step.
+  query.set_step(v1::STORING);
+  absl::StatusOr<std::string> refused = Export(ActorOf(regulator_), query, nullptr, true);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("with_reconciliation: "), std::string::npos);
 }
 
 TEST_F(QueryBundleTest, OnlyReadersOfWholeEventsInTheirJurisdictionExport) {

@@ -383,7 +383,9 @@ class Reconciler {
       }
       row->set_unit(key.unit);
       Fill(figures, row);
-      totals[key.unit].AddAll(figures);
+      // The totals add up the rows as reported, so that anyone can re-add
+      // them from the report alone (reconciliation_check.h).
+      totals[key.unit].AddAll(Reported(*row));
     }
     for (const auto& [unit, figures] : totals) {
       v1::ReconciliationRow* row = out.add_totals();
@@ -404,6 +406,42 @@ class Reconciler {
   }
 
   static uint64_t U(int64_t v) { return v < 0 ? 0 : static_cast<uint64_t>(v); }
+
+  // A row's figures as the report states them.
+  static Figures Reported(const v1::ReconciliationRow& row) {
+    const v1::QuantityFigures& q = row.figures();
+    const auto S = [](uint64_t v) { return static_cast<int64_t>(v); };
+    Figures f;
+    f.opening_stock = S(q.opening_stock_milli());
+    f.produced = S(q.produced_milli());
+    f.received = S(q.received_milli());
+    f.repackaged_in = S(q.repackaged_in_milli());
+    f.found = S(q.found_milli());
+    f.shipped = S(q.shipped_milli());
+    f.consumed = S(q.consumed_milli());
+    f.repackaged_out = S(q.repackaged_out_milli());
+    f.process_loss = S(q.process_loss_milli());
+    f.disposed = S(q.disposed_milli());
+    f.lost = S(q.lost_milli());
+    f.voided = S(q.voided_milli());
+    f.stock_corrections = q.stock_corrections_milli();
+    f.closing_stock = S(q.closing_stock_milli());
+    f.opening_transit = S(q.opening_in_transit_milli());
+    f.delivered = S(q.delivered_milli());
+    f.lost_in_transit = S(q.lost_in_transit_milli());
+    f.transit_corrections = q.transit_corrections_milli();
+    f.closing_transit = S(q.closing_in_transit_milli());
+    f.opening_lost = S(q.opening_lost_milli());
+    f.lost_corrections = q.lost_corrections_milli();
+    f.closing_lost = S(q.closing_lost_milli());
+    f.waste_declared = S(q.waste_declared_milli());
+    f.waste_disposed = S(q.waste_disposed_milli());
+    f.closing_waste_stock = S(q.closing_waste_stock_milli());
+    f.closing_waste_transit = S(q.closing_waste_in_transit_milli());
+    f.codes_behind.insert(row.codes_behind_differences().begin(),
+                          row.codes_behind_differences().end());
+    return f;
+  }
 
   static void Fill(const Figures& f, v1::ReconciliationRow* row) {
     v1::QuantityFigures* q = row->mutable_figures();

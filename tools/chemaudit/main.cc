@@ -130,10 +130,12 @@ constexpr char kUsage[] =
     "      consignor, consignee, planned arrival, packages received of shipped,\n"
     "      overdue, controlled goods, waste; with --park the vehicles inside it\n"
     "  export --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
-    "         [query flags as for query] [--kept CHECKPOINT] --out BUNDLE\n"
+    "         [query flags as for query] [--kept CHECKPOINT] [--reconcile] --out BUNDLE\n"
     "      a query's events with their proofs, the signers' registrations, the\n"
     "      checkpoint and the trust list, as one file (AuditService.ExportEvents)\n"
-    "      for chemaudit verify and chemaudit epcis; progress on stderr\n"
+    "      for chemaudit verify and chemaudit epcis; --reconcile adds the\n"
+    "      reconciliation of the query's goods, place and period, which verify\n"
+    "      re-adds; progress on stderr\n"
     "  login --console https://HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
     "        --note-key VKEY\n"
     "      sign in to the regulator console in a browser (docs/console.md): signs\n"
@@ -410,6 +412,19 @@ int Verify(const std::vector<std::string>& argv) {
       std::cout << ", which extends the kept checkpoint at size " << loaded->kept->size;
     }
     std::cout << "\n";
+    if (q.reconciled) {
+      int64_t differences = 0;
+      for (const v1::ReconciliationRow& t : q.reconciliation.totals()) {
+        differences += t.figures().stock_difference_milli() != 0 ||
+                       t.figures().transit_difference_milli() != 0 ||
+                       t.figures().lost_difference_milli() != 0;
+      }
+      std::cout << "reconciliation re-added: " << q.reconciliation.rows_size() << " rows, "
+                << q.reconciliation.totals_size() << " totals; every balance and total adds up"
+                << (differences > 0 ? "; a balance is not zero (the report names the codes)"
+                                    : "; every balance is zero")
+                << "\n";
+    }
     return 0;
   }
   const audit::VerifiedHistory& verified = loaded->verified;
@@ -720,7 +735,7 @@ int Export(const std::vector<std::string>& argv) {
       argv, {{"server", "tls-ca", "key", "passphrase-file", "cas", "un", "catalogue", "flag",
               "product", "enterprise", "region", "park", "site", "step", "waybill", "from", "to",
               "out", "kept"},
-             {}});
+             {"reconcile"}});
   if (!args.ok()) return Fail("export", args.status());
   if (args->help()) {
     std::cout << kUsage;
@@ -733,6 +748,7 @@ int Export(const std::vector<std::string>& argv) {
   if (absl::Status s = FillEventQuery(*args, request.mutable_query()); !s.ok()) {
     return Fail("export", s);
   }
+  request.set_with_reconciliation(args->Bool("reconcile"));
   absl::StatusOr<std::string> out_path = args->Required("out");
   if (!out_path.ok()) return Fail("export", out_path.status());
   if (args->Has("kept")) {
