@@ -214,6 +214,11 @@ run "$BIN/chemaudit" reconcile --server "$SERVER" --key "$OUT/keys/admin.key"
 # it answered them.
 sleep 1
 run "$BIN/chemaudit" anomalies --server "$SERVER" --key "$OUT/keys/admin.key"
+printf 'The producer'"'"'s events with their proofs and its books, as one file checked offline:\n' >&2
+run "$BIN/chemaudit" export --server "$SERVER" --key "$OUT/keys/admin.key" --enterprise "$USCC" \
+  --reconcile --out "$OUT/producer.bundle"
+run "$BIN/chemaudit" verify "$OUT/producer.bundle" --note-key "$OUT/data/note.vkey"
+run "$BIN/chemaudit" transit --server "$SERVER" --key "$OUT/keys/admin.key"
 
 printf '\nLabel images and URLs: %s (printable labels in %s/printable)\nDeployment data: %s/data\n' \
   "$OUT/labels" "$OUT/labels" "$OUT"
@@ -223,6 +228,9 @@ fi
 printf '\nchemledgerd keeps serving on %s, scan pages on %s (Ctrl-C stops it). Try:\n' "$SERVER" "$SCAN_PAGES"
 printf '  open %s/blacklist, or a label: %s/%s\n' "$SCAN_PAGES" "$SCAN_PAGES" "$(head -1 "$OUT/labels/urls.txt" | cut -d/ -f4-)"
 printf '  %s/chemctl registry product show --server %s %s\n' "$BIN" "$SERVER" "$USCC"
+printf '  the regulator console: %s/chemaudit login --console %s --key %s/keys/admin.key --note-key %s/data/note.vkey\n' \
+  "$BIN" "$SCAN_PAGES" "$OUT" "$OUT"
+printf '    and open the address it prints in a browser on this machine (docs/console.md)\n'
 trap - EXIT
 trap 'kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; exit 0' INT TERM
 wait "$SERVER_PID"

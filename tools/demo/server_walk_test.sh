@@ -21,7 +21,7 @@ grep -q 'product.un_number: 1203 does not match' "$TEST_TMPDIR/stderr" || fail "
 grep -q '"verdict": "authentic"' "$TEST_TMPDIR/stdout" || fail "online resolution failed"
 [[ "$(grep -c '^recorded [A-Z]' "$TEST_TMPDIR/stdout")" == 10 ]] || fail "expected 10 recorded events"
 grep -q 'event.quantity_milli: 20000 is more than' "$TEST_TMPDIR/stderr" || fail "overconsumption was not refused"
-[[ "$(grep -c '^verified: ' "$TEST_TMPDIR/stdout")" == 4 ]] || fail "histories did not verify"
+[[ "$(grep -c '^verified: ' "$TEST_TMPDIR/stdout")" == 5 ]] || fail "histories did not verify"
 grep -q '^verified: .*B20261123.7, [0-9]* events by [0-9]* signers' "$TEST_TMPDIR/stdout" \
   || fail "package 7's bundle did not verify offline"
 grep -q '"type": "EPCISDocument"' "$OUT/package7.epcis.jsonld" || fail "no EPCIS document"
@@ -30,6 +30,10 @@ grep -q '^TOTAL .* ok$' "$TEST_TMPDIR/stdout" || fail "the reconciliation does n
 grep -q 'checked against every package.s state now' "$TEST_TMPDIR/stdout" \
   || fail "the reconciliation was not checked against the packages' states"
 grep -q 'REFUSED_REQUEST .*OVER_CONSUMPTION' "$TEST_TMPDIR/stdout" || fail "the over-consumption is not an anomaly"
+grep -q "^verified: a query's [0-9]* events" "$TEST_TMPDIR/stdout" || fail "the producer's export did not verify"
+grep -q '^reconciliation re-added: .*every balance is zero' "$TEST_TMPDIR/stdout" \
+  || fail "the export's reconciliation was not re-added"
+grep -q 'shipments in transit; read at log size' "$TEST_TMPDIR/stdout" || fail "no in-transit list"
 grep -q 'REFUSED_REQUEST .*REFUSAL_KIND_UNSPECIFIED\|REFUSED_REQUEST .*WRONG_CONSIGNEE' "$TEST_TMPDIR/stdout" \
   || fail "the receipt by the wrong enterprise is not an anomaly"
 # The shipment on an e-waybill.
