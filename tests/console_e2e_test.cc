@@ -377,3 +377,28 @@ TEST_F(ConsoleE2eTest, TheConsoleInChromiumProvesEachEventAndCatchesATamperedPro
 
 }  // namespace
 }  // namespace chemledger::testing
+
+namespace chemledger::testing {
+namespace {
+
+// chemledgerd serve --config: the file's fields are flags (here the console
+// turned off by the file).
+class ConfiguredServerE2eTest : public ConsoleE2eTest {
+ protected:
+  std::vector<std::string> ServeFlags() override {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    const std::string path = std::string(tmp != nullptr ? tmp : "/tmp") + "/serve.textproto";
+    std::ofstream(path) << "# the console is off here\nconsole: \"off\"\nmax_threads: 64\n";
+    return {"--config", path};
+  }
+};
+
+TEST_F(ConfiguredServerE2eTest, TheConfigurationFileTurnsTheConsoleOff) {
+  httplib::Result r = Get("/console/");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_NE(r->body.find("the console is off on this server"), std::string::npos) << r->body;
+}
+
+}  // namespace
+}  // namespace chemledger::testing

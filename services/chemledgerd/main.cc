@@ -45,6 +45,7 @@
 #include "services/audit/audit_service.h"
 #include "services/chemledgerd/deployment.h"
 #include "services/chemledgerd/serving_status.h"
+#include "services/chemledgerd/serve_config.h"
 #include "services/chemledgerd/test_clock.h"
 #include "services/label/label_service.h"
 #include "services/ledger/ledger_service.h"
@@ -95,7 +96,7 @@ constexpr char kInitUsage[] =
     "Prints the note verifier key (also in DIR/note.vkey): offline verifiers pin it.\n";
 
 constexpr char kServeUsage[] =
-    "usage: chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file FILE]\n"
+    "usage: chemledgerd serve [--config FILE] --data DIR [--listen HOST:PORT] [--port-file FILE]\n"
     "                         [--http-listen HOST:PORT|none] [--http-port-file FILE]\n"
     "                         [--staff-app on|off] [--console on|off]\n"
     "                         [--tls-cert FILE --tls-key FILE] [--max-threads N]\n"
@@ -529,15 +530,25 @@ int Main(int argc, char** argv) {
       continue;
     }
     const std::string name = absl::StrJoin(c.path, " ");
-    absl::StatusOr<cli::Args> parsed = cli::Args::Parse(
-        std::vector<std::string>(args.begin() + c.path.size(), args.end()), c.flags);
+    std::vector<std::string> command_args(args.begin() + c.path.size(), args.end());
+    const bool serve = c.path == std::vector<std::string>{"serve"};
+    if (serve) {
+      // The configuration file's fields, as flags the command line overrides.
+      absl::StatusOr<std::vector<std::string>> configured = WithServeConfig(command_args);
+      if (!configured.ok()) {
+        std::cerr << "chemledgerd serve: " << OneLine(configured.status().message()) << "\n";
+        return 2;
+      }
+      command_args = *std::move(configured);
+    }
+    absl::StatusOr<cli::Args> parsed = cli::Args::Parse(command_args, c.flags);
     if (!parsed.ok()) {
       std::cerr << "chemledgerd " << name << ": " << OneLine(parsed.status().message())
                 << " (see --help)\n";
       return 2;
     }
     if (parsed->help()) {
-      std::cout << c.usage;
+      std::cout << c.usage << (serve ? "\n" + ServeConfigHelp() : "");
       return 0;
     }
     if (absl::Status s = c.run(*parsed); !s.ok()) {
