@@ -31,10 +31,6 @@ namespace {
 
 class AuditE2eTest : public ChemledgerdE2eTest {
  protected:
-  std::pair<int, std::string> Chemaudit(const std::string& args) {
-    return RunShell(absl::StrCat("exec '", RunfilePath("tools/chemaudit/chemaudit"), "' ", args,
-                                 " 2>&1"));
-  }
   std::string Server() { return absl::StrCat("--server 127.0.0.1:", port_); }
 
   // Event "audit-<n>" of Acme, `step` on `code`, n seconds after 100 s ago

@@ -34,10 +34,6 @@ namespace {
 
 class ConsoleE2eTest : public ChemledgerdE2eTest {
  protected:
-  std::pair<int, std::string> Chemaudit(const std::string& args) {
-    return RunShell(absl::StrCat("exec '", RunfilePath("tools/chemaudit/chemaudit"), "' ", args,
-                                 " 2>&1"));
-  }
   std::string Console() { return absl::StrCat("http://127.0.0.1:", http_port_); }
 
   httplib::Result Post(const std::string& path, const std::string& body,

@@ -101,6 +101,11 @@ std::pair<int, std::string> ChemledgerdE2eTest::RunChemledgerd(const std::vector
   return RunToEnd(argv);
 }
 
+std::pair<int, std::string> ChemledgerdE2eTest::Chemaudit(const std::string& args) {
+  return RunShell(absl::StrCat("exec '", RunfilePath("tools/chemaudit/chemaudit"), "' ", args,
+                               " 2>&1"));
+}
+
 std::pair<int, std::string> ChemledgerdE2eTest::RunShell(const std::string& command) {
   return RunToEnd({"/bin/sh", "-c", command + " 2>&1"});
 }

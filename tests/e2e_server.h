@@ -68,6 +68,9 @@ class ChemledgerdE2eTest : public ::testing::Test {
   static std::pair<int, std::string> RunChemledgerd(const std::vector<std::string>& args);
   // Runs `command` with /bin/sh to its end: as RunToEnd, stderr included.
   static std::pair<int, std::string> RunShell(const std::string& command);
+  // Runs tools/chemaudit/chemaudit (in the test's data) with `args` (shell
+  // words) to its end: as RunShell.
+  static std::pair<int, std::string> Chemaudit(const std::string& args);
 
   // Starts `chemledgerd serve` on the deployment and connects the stubs to
   // it. A server already running is killed first (SIGKILL, by the

@@ -137,6 +137,22 @@ absl::StatusOr<SignedEvent> CheckSignedEvent(const std::string& field, const v1:
   return out;
 }
 
+absl::StatusOr<v1::Checkpoint> SignedCheckpointOf(const storage::Snapshot& snapshot,
+                                                  const crypto::NoteSigner& signer) {
+  crypto::Checkpoint checkpoint;
+  checkpoint.origin = signer.name();
+  checkpoint.size = snapshot.size();
+  checkpoint.root_hash = snapshot.root();
+  absl::StatusOr<std::string> note = signer.SignCheckpoint(checkpoint);
+  if (!note.ok()) return note.status();
+  v1::Checkpoint out;
+  out.set_origin(checkpoint.origin);
+  out.set_tree_size(checkpoint.size);
+  out.set_root_hash(checkpoint.root_hash.ToBytes());
+  out.set_signed_note(*std::move(note));
+  return out;
+}
+
 absl::StatusOr<std::vector<uint64_t>> SignerRegistrations(const storage::StateReader& state,
                                                           const std::set<std::string>& key_ids,
                                                           std::set<uint64_t>* known) {

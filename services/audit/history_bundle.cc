@@ -123,17 +123,9 @@ absl::StatusOr<v1::HistoryBundle> BuildHistoryBundle(const storage::Snapshot& sn
     if (!proven.ok()) return proven.status();
     *bundle.add_signer_registrations() = *std::move(proven);
   }
-  crypto::Checkpoint checkpoint;
-  checkpoint.origin = signer.name();
-  checkpoint.size = snapshot.size();
-  checkpoint.root_hash = snapshot.root();
-  absl::StatusOr<std::string> note = signer.SignCheckpoint(checkpoint);
-  if (!note.ok()) return note.status();
-  v1::Checkpoint* out = bundle.mutable_checkpoint();
-  out->set_origin(checkpoint.origin);
-  out->set_tree_size(checkpoint.size);
-  out->set_root_hash(checkpoint.root_hash.ToBytes());
-  out->set_signed_note(*std::move(note));
+  absl::StatusOr<v1::Checkpoint> checkpoint = internal::SignedCheckpointOf(snapshot, signer);
+  if (!checkpoint.ok()) return checkpoint.status();
+  *bundle.mutable_checkpoint() = *std::move(checkpoint);
   if (consistency_from > 0) {
     absl::StatusOr<std::vector<crypto::Sha256Digest>> proof =
         snapshot.ConsistencyProof(consistency_from, snapshot.size());

@@ -150,16 +150,9 @@ absl::Status ExportQueryBundle(const storage::Snapshot& snapshot, const v1::Acto
   *header->mutable_query() = request.query();
   header->mutable_query()->clear_page_size();
   header->mutable_query()->clear_page_token();
-  crypto::Checkpoint checkpoint;
-  checkpoint.origin = signer.name();
-  checkpoint.size = snapshot.size();
-  checkpoint.root_hash = snapshot.root();
-  absl::StatusOr<std::string> note = signer.SignCheckpoint(checkpoint);
-  if (!note.ok()) return note.status();
-  header->mutable_checkpoint()->set_origin(checkpoint.origin);
-  header->mutable_checkpoint()->set_tree_size(checkpoint.size);
-  header->mutable_checkpoint()->set_root_hash(checkpoint.root_hash.ToBytes());
-  header->mutable_checkpoint()->set_signed_note(*std::move(note));
+  absl::StatusOr<v1::Checkpoint> checkpoint = internal::SignedCheckpointOf(snapshot, signer);
+  if (!checkpoint.ok()) return checkpoint.status();
+  *header->mutable_checkpoint() = *std::move(checkpoint);
   if (request.consistency_from_size() > 0) {
     absl::StatusOr<std::vector<crypto::Sha256Digest>> proof =
         snapshot.ConsistencyProof(request.consistency_from_size(), snapshot.size());
