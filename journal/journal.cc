@@ -602,7 +602,12 @@ void Journal::Impl::CommitterLoop() {
     absl::Status status = failed;
     const bool has_writes = !batch->layer.entries.empty() || !batch->layer.writes.empty();
     if (status.ok() && has_writes) {
+      const absl::Time commit_start = absl::Now();
       absl::StatusOr<uint64_t> first = store_->Commit(batch->layer.entries, batch->layer.writes);
+      if (first.ok() && options_.on_commit) {
+        options_.on_commit(CommittedBatch{batch->slots.size(), batch->layer.entries.size(),
+                                          absl::Now() - commit_start});
+      }
       if (!first.ok()) {
         status = absl::UnavailableError(absl::StrCat(
             "journal: the store is read-only after a failed commit (reopen to recover): ",

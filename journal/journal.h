@@ -53,6 +53,13 @@
 
 namespace chemledger::journal {
 
+// A batch the store made durable (JournalOptions::on_commit).
+struct CommittedBatch {
+  size_t requests = 0;   // answered by it, refusals included
+  size_t entries = 0;    // appended to the log
+  absl::Duration commit_time;
+};
+
 struct JournalOptions {
   // Most requests, and most bytes of entries and state writes, one batch
   // holds (a request makes at most 8 MiB of both).
@@ -67,6 +74,10 @@ struct JournalOptions {
   std::function<absl::Time()> clock = [] { return absl::Now(); };
   // The rules epoch new entries are checked under.
   uint32_t rules_epoch = kCurrentRulesEpoch;
+  // Told after each batch the store committed, on the committing thread
+  // (so it must be quick and thread-safe; metrics.h counts them): how many
+  // requests and entries, and how long the store's commit and sync took.
+  std::function<void(const CommittedBatch&)> on_commit;
 };
 
 // Where an accepted request is in the log.

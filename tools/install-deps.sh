@@ -26,6 +26,8 @@ PACKAGES=(
   chromium nodejs
   # The regulator console's charts (web/console.h).
   libjs-chart.js
+  # Metrics in Prometheus text format (services/chemledgerd/metrics.h).
+  prometheus-cpp-dev
 )
 
 # The GHS pictograms and transport class labels, and the GHS statement texts,

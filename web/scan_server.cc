@@ -469,8 +469,24 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   impl->http->set_read_timeout(5, 0);
   impl->http->set_write_timeout(10, 0);
   impl->http->set_payload_max_length(kMaxBodyBytes);
+  // Each request's time in the server, for the observer (the logger runs on
+  // the request's thread once it is answered).
+  static thread_local absl::Time request_start;
+  if (options.observe) {
+    impl->http->set_logger([observe = options.observe](const httplib::Request& req,
+                                                       const httplib::Response& res) {
+      const std::string& p = req.path;
+      const char* route = absl::StartsWith(p, "/console")  ? "console"
+                          : absl::StartsWith(p, "/app")    ? "app"
+                          : absl::StartsWith(p, "/static") ? "static"
+                          : p == "/" || p == "/favicon.ico" || p == "/robots.txt" ? "other"
+                                                                                  : "scan";
+      observe(route, res.status, absl::Now() - request_start);
+    });
+  }
   // Refused before the body is read: anything but a photo is small.
   impl->http->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    request_start = absl::Now();
     if (req.path != "/app/api/decode" &&
         req.get_header_value<uint64_t>("Content-Length") > kMaxCallBodyBytes) {
       res.status = 413;

@@ -36,10 +36,13 @@
 #ifndef CHEMLEDGER_WEB_SCAN_SERVER_H_
 #define CHEMLEDGER_WEB_SCAN_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "journal/ledger_client.h"
 #include "reference/reference_tables.h"
@@ -63,6 +66,9 @@ class ScanServer {
     // The gRPC services, for the staff app's calls (chemledgerd gives its
     // server's in-process channel). Null: no staff app.
     std::shared_ptr<grpc::ChannelInterface> api_channel;
+    // Told of each request answered: its route ("scan", "app", "console",
+    // "static" or "other"), status and time in the server (metrics.h).
+    std::function<void(absl::string_view route, int status, absl::Duration)> observe;
     // The audit's answers, for the regulator console under /console/
     // (web/console.h); not owned, must outlive the server. Null: no console.
     const audit::AuditReads* audit = nullptr;

@@ -236,6 +236,7 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
   journal::JournalOptions journal_options;
   journal_options.rules_epoch = options.rules_epoch;
   if (options.clock) journal_options.clock = options.clock;
+  journal_options.on_commit = options.on_commit;
   absl::StatusOr<std::unique_ptr<journal::Journal>> journal = journal::Journal::Open(
       d->store_.get(), d->machines_->all(), journal_options, options.migration_progress);
   if (!journal.ok()) return journal.status();

@@ -114,6 +114,8 @@ struct OpenOptions {
   // (test_clock.h) is refused unless the deployment is a test deployment
   // (Genesis.test_deployment).
   std::function<absl::Time()> clock;
+  // Told of each batch the journal commits (journal::JournalOptions::on_commit).
+  std::function<void(const journal::CommittedBatch&)> on_commit;
 };
 
 class Deployment {

@@ -45,6 +45,7 @@
 #include "services/audit/audit_service.h"
 #include "services/chemledgerd/deployment.h"
 #include "services/chemledgerd/serving_status.h"
+#include "services/chemledgerd/metrics.h"
 #include "services/chemledgerd/serve_config.h"
 #include "services/chemledgerd/test_clock.h"
 #include "services/label/label_service.h"
@@ -99,6 +100,7 @@ constexpr char kServeUsage[] =
     "usage: chemledgerd serve [--config FILE] --data DIR [--listen HOST:PORT] [--port-file FILE]\n"
     "                         [--http-listen HOST:PORT|none] [--http-port-file FILE]\n"
     "                         [--staff-app on|off] [--console on|off]\n"
+    "                         [--metrics-listen HOST:PORT [--metrics-port-file FILE]]\n"
     "                         [--tls-cert FILE --tls-key FILE] [--max-threads N]\n"
     "                         [--cache-mb N] [--waybill-consent=off]\n"
     "                         [--read-credentials=v1-accepted]\n"
@@ -114,6 +116,9 @@ constexpr char kServeUsage[] =
     "--staff-app off leaves out the staff app and the gRPC API over HTTP it calls\n"
     "(/app/; docs/staff-app.md), which are on the HTTP port by default;\n"
     "--console off the regulator console (/console/; docs/console.md).\n"
+    "--metrics-listen serves metrics in Prometheus text format at /metrics on a\n"
+    "port of its own (plain HTTP: keep it on loopback or a private network;\n"
+    "docs/deployment.md); none by default.\n"
     "--port-file and --http-port-file write the bound ports once the server\n"
     "accepts calls. SIGINT or\n"
     "SIGTERM stop it gracefully; every acknowledged write is already durable.\n"
@@ -367,6 +372,14 @@ absl::Status Serve(const cli::Args& args) {
                  "state, or whose state layout changed): "
               << done << " of " << total << " entries" << std::endl;
   };
+  // Metrics, when asked for: counted from the first commit on.
+  std::unique_ptr<ServerMetrics> metrics;
+  if (args.Has("metrics-listen")) {
+    metrics = std::make_unique<ServerMetrics>(absl::StrCat(*data, "/log"));
+    open_options.on_commit = [m = metrics.get()](const journal::CommittedBatch& b) {
+      m->RecordCommit(b);
+    };
+  }
   absl::StatusOr<std::unique_ptr<Deployment>> deployment = Deployment::Open(*data, open_options);
   if (!deployment.ok()) return deployment.status();
   Deployment& d = **deployment;
@@ -402,6 +415,12 @@ absl::Status Serve(const cli::Args& args) {
   builder.RegisterService(&waybill_service);
   builder.RegisterService(&verify_service);
   builder.RegisterService(&audit_service);
+  if (metrics) {
+    metrics->WatchLog(d.ledger_client());
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(metrics->InterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
@@ -428,6 +447,12 @@ absl::Status Serve(const cli::Args& args) {
           absl::StrCat("--console: '", console, "' must be on or off"));
     }
     if (console == "on") http_options.audit = &audit_reads;
+    if (metrics) {
+      http_options.observe = [m = metrics.get()](absl::string_view route, int status,
+                                                 absl::Duration latency) {
+        m->RecordHttp(route, status, latency);
+      };
+    }
     if (args.Has("tls-cert")) {
       http_options.tls_cert_file = args.Get("tls-cert");
       http_options.tls_key_file = args.Get("tls-key");
@@ -446,6 +471,15 @@ absl::Status Serve(const cli::Args& args) {
     if (args.Has("http-port-file")) {
       if (absl::Status s = WritePortFile(args.Get("http-port-file"), scan_server->port());
           !s.ok()) {
+        return s;
+      }
+    }
+  }
+  if (metrics) {
+    absl::StatusOr<int> metrics_port = metrics->Serve(args.Get("metrics-listen"));
+    if (!metrics_port.ok()) return metrics_port.status();
+    if (args.Has("metrics-port-file")) {
+      if (absl::Status s = WritePortFile(args.Get("metrics-port-file"), *metrics_port); !s.ok()) {
         return s;
       }
     }
@@ -512,7 +546,7 @@ int Main(int argc, char** argv) {
        Init},
       {{"serve"},
        kServeUsage,
-       {{"data", "listen", "port-file", "http-listen", "http-port-file", "staff-app", "console", "tls-cert",
+       {{"data", "listen", "port-file", "http-listen", "http-port-file", "staff-app", "console", "metrics-listen", "metrics-port-file", "tls-cert",
          "tls-key",
          "max-threads", "cache-mb",
          "waybill-consent", "read-credentials", "debug-sync-delay-ms", "test-clock"},

@@ -87,6 +87,13 @@ cc_library(
     linkopts = %{HTTPLIB_LINKOPTS} + ["-pthread"],
 )
 
+# prometheus-cpp's core (prometheus-cpp-dev): the metrics chemledgerd serves in
+# Prometheus text format on its own port (services/chemledgerd/metrics.h).
+cc_library(
+    name = "prometheus",
+    linkopts = %{PROMETHEUS_LINKOPTS} + ["-pthread"],
+)
+
 # The ghsystem folder of Debian's texlive-science (LPPL 1.3), taken without TeX
 # by tools/install-deps.sh: the nine GHS pictograms and the transport class
 # labels (pictures/, PNG), and the GHS statement texts (language/).

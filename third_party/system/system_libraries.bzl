@@ -49,6 +49,7 @@ def _system_libraries_impl(ctx):
         fail("pkg-config not found: run tools/install-deps.sh")
     grpc = _pkg_config_libs(ctx, _GRPC_MODULES)
     httplib = _pkg_config_libs(ctx, ["cpp-httplib", "openssl", "zlib", "libbrotlienc", "libbrotlidec"])
+    prometheus = _pkg_config_libs(ctx, ["prometheus-cpp-core"])
     ghsystem = ctx.path(_GHSYSTEM_DIR)
     if not ghsystem.get_child("language").get_child("ghsystem_english.def").exists:
         fail("%s is missing ghsystem's pictures and statements: run tools/install-deps.sh" %
@@ -62,6 +63,7 @@ def _system_libraries_impl(ctx):
     ctx.template("BUILD.bazel", ctx.attr._template, {
         "%{GRPC_LINKOPTS}": _starlark_list(grpc + ["-lgrpc++_reflection"]),
         "%{HTTPLIB_LINKOPTS}": _starlark_list(httplib),
+        "%{PROMETHEUS_LINKOPTS}": _starlark_list(prometheus),
     })
     ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
 

@@ -1,0 +1,224 @@
+#include "services/chemledgerd/metrics.h"
+
+#include <filesystem>
+#include <thread>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/support/status.h"
+#include "httplib.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
+
+namespace chemledger::server {
+namespace {
+
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const prometheus::Histogram::BucketBoundaries* b =
+      new prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
+                                                  0.05,   0.1,   0.2,   0.5,   1,    2,
+                                                  5,      10,    30};
+  return *b;
+}
+
+// A gRPC call, measured from its arrival to its status.
+class MetricsInterceptor : public grpc::experimental::Interceptor {
+ public:
+  MetricsInterceptor(grpc::experimental::ServerRpcInfo* info, ServerMetrics* metrics)
+      : method_(info->method() != nullptr ? info->method() : "unknown"),
+        metrics_(metrics),
+        start_(absl::Now()) {}
+  ~MetricsInterceptor() override { metrics_->RecordGrpc(method_, code_, absl::Now() - start_); }
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+      code_ = static_cast<int>(methods->GetSendStatus().error_code());
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string method_;
+  ServerMetrics* const metrics_;
+  const absl::Time start_;
+  int code_ = static_cast<int>(grpc::StatusCode::CANCELLED);  // no status sent
+};
+
+class MetricsInterceptorFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit MetricsInterceptorFactory(ServerMetrics* metrics) : metrics_(metrics) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new MetricsInterceptor(info, metrics_);
+  }
+
+ private:
+  ServerMetrics* const metrics_;
+};
+
+const char* CodeName(int code) {
+  static const char* kNames[] = {"OK",
+                                 "CANCELLED",
+                                 "UNKNOWN",
+                                 "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED",
+                                 "NOT_FOUND",
+                                 "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED",
+                                 "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION",
+                                 "ABORTED",
+                                 "OUT_OF_RANGE",
+                                 "UNIMPLEMENTED",
+                                 "INTERNAL",
+                                 "UNAVAILABLE",
+                                 "DATA_LOSS",
+                                 "UNAUTHENTICATED"};
+  return code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN";
+}
+
+}  // namespace
+
+struct ServerMetrics::Impl {
+  journal::LedgerClient* ledger;
+  std::string store_dir;
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  prometheus::Family<prometheus::Counter>& grpc_requests =
+      prometheus::BuildCounter()
+          .Name("chemledger_grpc_requests_total")
+          .Help("gRPC calls answered, by full method name and status code")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& grpc_seconds =
+      prometheus::BuildHistogram()
+          .Name("chemledger_grpc_request_seconds")
+          .Help("gRPC calls' time from arrival to status, by method")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& http_requests =
+      prometheus::BuildCounter()
+          .Name("chemledger_http_requests_total")
+          .Help("HTTP requests answered (scan pages, staff app, console), by route and status")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& http_seconds =
+      prometheus::BuildHistogram()
+          .Name("chemledger_http_request_seconds")
+          .Help("HTTP requests' time in the server, by route")
+          .Register(*registry);
+  prometheus::Counter& batches = prometheus::BuildCounter()
+                                     .Name("chemledger_journal_batches_total")
+                                     .Help("Batches the store committed")
+                                     .Register(*registry)
+                                     .Add({});
+  prometheus::Histogram& batch_requests =
+      prometheus::BuildHistogram()
+          .Name("chemledger_journal_batch_requests")
+          .Help("Requests answered per committed batch")
+          .Register(*registry)
+          .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256, 512,
+                                                           1024, 2048, 4096});
+  prometheus::Histogram& commit_seconds =
+      prometheus::BuildHistogram()
+          .Name("chemledger_journal_commit_seconds")
+          .Help("A batch's commit to the store, its sync included")
+          .Register(*registry)
+          .Add({}, LatencyBuckets());
+  prometheus::Gauge& log_entries = prometheus::BuildGauge()
+                                       .Name("chemledger_log_entries")
+                                       .Help("Entries in the log")
+                                       .Register(*registry)
+                                       .Add({});
+  prometheus::Gauge& store_bytes = prometheus::BuildGauge()
+                                       .Name("chemledger_store_bytes")
+                                       .Help("Bytes of the store's files on disk")
+                                       .Register(*registry)
+                                       .Add({});
+  std::unique_ptr<httplib::Server> http;
+  std::thread thread;
+};
+
+ServerMetrics::ServerMetrics(std::string store_dir) : impl_(new Impl) {
+  impl_->ledger = nullptr;
+  impl_->store_dir = std::move(store_dir);
+}
+
+void ServerMetrics::WatchLog(journal::LedgerClient* ledger) { impl_->ledger = ledger; }
+
+ServerMetrics::~ServerMetrics() {
+  if (impl_->http) impl_->http->stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+ServerMetrics::InterceptorFactory() {
+  return std::make_unique<MetricsInterceptorFactory>(this);
+}
+
+void ServerMetrics::RecordGrpc(absl::string_view method, int code, absl::Duration latency) {
+  const std::string m(method);
+  impl_->grpc_requests.Add({{"method", m}, {"code", CodeName(code)}}).Increment();
+  impl_->grpc_seconds.Add({{"method", m}}, LatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(latency));
+}
+
+void ServerMetrics::RecordHttp(absl::string_view route, int status, absl::Duration latency) {
+  const std::string r(route);
+  impl_->http_requests.Add({{"route", r}, {"status", absl::StrCat(status)}}).Increment();
+  impl_->http_seconds.Add({{"route", r}}, LatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(latency));
+}
+
+void ServerMetrics::RecordCommit(const journal::CommittedBatch& batch) {
+  impl_->batches.Increment();
+  impl_->batch_requests.Observe(static_cast<double>(batch.requests));
+  impl_->commit_seconds.Observe(absl::ToDoubleSeconds(batch.commit_time));
+}
+
+std::string ServerMetrics::Scrape() const {
+  if (impl_->ledger != nullptr) {
+    impl_->log_entries.Set(static_cast<double>(impl_->ledger->Latest()->size()));
+  }
+  uint64_t bytes = 0;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(impl_->store_dir, error)) {
+    std::error_code size_error;
+    if (entry.is_regular_file(size_error)) {
+      const uintmax_t n = entry.file_size(size_error);
+      if (!size_error) bytes += n;
+    }
+  }
+  impl_->store_bytes.Set(static_cast<double>(bytes));
+  return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+}
+
+absl::StatusOr<int> ServerMetrics::Serve(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics-listen: '", listen, "' is not HOST:PORT"));
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  impl_->http = std::make_unique<httplib::Server>();
+  impl_->http->new_task_queue = [] { return new httplib::ThreadPool(2); };
+  impl_->http->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(Scrape(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  const int bound = port == 0 ? impl_->http->bind_to_any_port(host) : port;
+  if (bound <= 0 || (port != 0 && !impl_->http->bind_to_port(host, port))) {
+    return absl::UnavailableError(absl::StrCat("--metrics-listen: cannot listen on ", listen));
+  }
+  httplib::Server* http = impl_->http.get();
+  impl_->thread = std::thread([http] { http->listen_after_bind(); });
+  return bound;
+}
+
+}  // namespace chemledger::server

@@ -1,0 +1,69 @@
+// chemledgerd's metrics in Prometheus text format (docs/deployment.md,
+// "Metrics"), on a port of their own (`serve --metrics-listen`):
+//
+//   chemledger_grpc_requests_total{method, code}        calls answered
+//   chemledger_grpc_request_seconds{method}             their latency (histogram)
+//   chemledger_http_requests_total{route, status}       scan pages, staff app, console
+//   chemledger_http_request_seconds{route}              their latency (histogram)
+//   chemledger_journal_batches_total                    batches the store committed
+//   chemledger_journal_batch_requests                   requests per batch (histogram)
+//   chemledger_journal_commit_seconds                   a batch's commit and sync (histogram)
+//   chemledger_log_entries                              the log's size
+//   chemledger_store_bytes                              the store's files on disk
+//
+// The gRPC figures come from a server interceptor (every service, the
+// in-process calls of the staff app's bridge included); the HTTP figures from
+// the scan server's observer; the journal's from JournalOptions::on_commit;
+// the log's and store's sizes are read when scraped.
+//
+// Thread-safety: thread-safe. The object must outlive the gRPC server, the
+// HTTP server and the deployment it is given to.
+
+#ifndef CHEMLEDGER_SERVICES_CHEMLEDGERD_METRICS_H_
+#define CHEMLEDGER_SERVICES_CHEMLEDGERD_METRICS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "grpcpp/support/server_interceptor.h"
+#include "journal/journal.h"
+#include "journal/ledger_client.h"
+
+namespace chemledger::server {
+
+class ServerMetrics {
+ public:
+  // `store_dir` is measured for the store's size.
+  explicit ServerMetrics(std::string store_dir);
+
+  // The log whose size is reported (not owned; set once, before Serve).
+  void WatchLog(journal::LedgerClient* ledger);
+  ~ServerMetrics();
+
+  // For grpc::ServerBuilder::experimental().SetInterceptorCreators.
+  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> InterceptorFactory();
+
+  void RecordGrpc(absl::string_view method, int code, absl::Duration latency);
+  // `route`: "scan", "app", "console", "static" or "other".
+  void RecordHttp(absl::string_view route, int status, absl::Duration latency);
+  void RecordCommit(const journal::CommittedBatch& batch);
+
+  // Everything, in Prometheus text exposition format.
+  std::string Scrape() const;
+
+  // Serves GET /metrics on `listen` (HOST:PORT, port 0 picks one) until
+  // destroyed; returns the port.
+  absl::StatusOr<int> Serve(const std::string& listen);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace chemledger::server
+
+#endif  // CHEMLEDGER_SERVICES_CHEMLEDGERD_METRICS_H_
