@@ -200,6 +200,7 @@ TEST(LevelDbStoreTest, ClearStateDropsEveryStateKeyAndKeepsTheLog) {
   StateWrites again;
   again.Put("k/0", "rebuilt");
   ASSERT_TRUE(store->ApplyState(2, again).ok());
+  cleared.reset();  // a snapshot must not outlive its store (store.h)
   store.reset();
   store = Open(dir);
   ASSERT_NE(store, nullptr);
