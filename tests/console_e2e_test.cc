@@ -382,8 +382,7 @@ namespace {
 class ConfiguredServerE2eTest : public ConsoleE2eTest {
  protected:
   std::vector<std::string> ServeFlags() override {
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    const std::string path = std::string(tmp != nullptr ? tmp : "/tmp") + "/serve.textproto";
+    const std::string path = dir_ + "/serve.textproto";
     std::ofstream(path) << "# the console is off here\nconsole: \"off\"\nmax_threads: 64\n";
     return {"--config", path};
   }

@@ -12,6 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "chemledger/v1/registry_service.grpc.pb.h"
+#include <iterator>
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "tests/e2e_server.h"
@@ -21,12 +25,12 @@ namespace {
 
 class MetricsE2eTest : public ChemledgerdE2eTest {
  protected:
-  std::string PortFile() {
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    return std::string(tmp != nullptr ? tmp : "/tmp") + "/metrics.port";
-  }
+  // In the test's own directory (runs of the test may share TEST_TMPDIR).
+  std::string PortFile() { return dir_ + "/metrics.port"; }
+  std::string AccessLogFile() { return dir_ + "/access.log"; }
   std::vector<std::string> ServeFlags() override {
-    return {"--metrics-listen", "127.0.0.1:0", "--metrics-port-file", PortFile()};
+    return {"--metrics-listen", "127.0.0.1:0", "--metrics-port-file", PortFile(),
+            "--access-log", AccessLogFile()};
   }
   std::string Scrape() {
     int port = 0;
@@ -61,6 +65,11 @@ TEST_F(MetricsE2eTest, CallsBatchesAndSizesAreCounted) {
   httplib::Client pages("127.0.0.1", http_port_);
   ASSERT_TRUE(pages.Get("/"));
   ASSERT_TRUE(pages.Get("/console/"));
+  // The refusal is recorded in the log after its answer: wait for it.
+  for (uint64_t size = 0; size != RawLogSize();) {
+    size = RawLogSize();
+    absl::SleepFor(absl::Milliseconds(300));
+  }
 
   const std::string text = Scrape();
   EXPECT_GT(Sample(text, "chemledger_grpc_requests_total",
@@ -86,6 +95,59 @@ TEST_F(MetricsE2eTest, CallsBatchesAndSizesAreCounted) {
   EXPECT_EQ(Sample(text, "chemledger_http_requests_total", {"route=\"console\"", "status=\"200\""}),
             1)
       << text;
+}
+
+// The access log: a JSON object a line, with the request id (the caller's,
+// sent back to it) and the signer's key id; no secrets.
+TEST_F(MetricsE2eTest, TheAccessLogSaysWhoCalledWhatWithTheRequestId) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  v1::RegistryRequest bad = Enterprise("not a uscc");
+  v1::SubmitResponse response;
+  grpc::ClientContext context;
+  context.AddMetadata("x-request-id", "walk-0001");
+  const grpc::Status refused = registry_->Submit(&context, Signed(*admin_, bad), &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  const auto& sent_back = context.GetServerInitialMetadata();
+  auto id = sent_back.find("x-request-id");
+  ASSERT_NE(id, sent_back.end());
+  EXPECT_EQ(std::string(id->second.data(), id->second.size()), "walk-0001");
+  httplib::Client pages("127.0.0.1", http_port_);
+  ASSERT_TRUE(pages.Get("/console/enter?ticket=SECRET-TICKET"));
+
+  // Lines are written when calls end; the last one may trail a moment.
+  std::string log;
+  for (int tries = 0; tries < 50; ++tries) {
+    std::ifstream in(AccessLogFile());
+    log.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    // (A call's line is written when the server is done with it, which may
+    // be a moment after its answer reached the client.)
+    if (absl::StrContains(log, "\"route\":\"console\"") &&
+        absl::StrContains(log, "walk-0001")) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  std::string refused_line;
+  int lines = 0;
+  for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipEmpty())) {
+    ++lines;
+    EXPECT_TRUE(absl::StartsWith(line, "{\"time\":\"") && absl::EndsWith(line, "}")) << line;
+    if (absl::StrContains(line, "\"request_id\":\"walk-0001\"")) refused_line = std::string(line);
+  }
+  EXPECT_GT(lines, 5) << log;
+  EXPECT_NE(refused_line.find("\"method\":\"/chemledger.v1.RegistryService/Submit\""),
+            std::string::npos)
+      << refused_line;
+  EXPECT_NE(refused_line.find("\"code\":\"INVALID_ARGUMENT\""), std::string::npos) << refused_line;
+  EXPECT_NE(refused_line.find(absl::StrCat("\"key_id\":\"", admin_->key_id().ToString(), "\"")),
+            std::string::npos)
+      << refused_line;
+  EXPECT_NE(refused_line.find("\"payload_type\":\"application/vnd.chemledger.registry.v1+protobuf\""),
+            std::string::npos)
+      << refused_line;
+  // The console ticket in the query string is never logged.
+  EXPECT_NE(log.find("\"path\":\"/console/enter\""), std::string::npos) << log;
+  EXPECT_EQ(log.find("SECRET-TICKET"), std::string::npos) << log;
 }
 
 }  // namespace

@@ -481,7 +481,15 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
                           : absl::StartsWith(p, "/static") ? "static"
                           : p == "/" || p == "/favicon.ico" || p == "/robots.txt" ? "other"
                                                                                   : "scan";
-      observe(route, res.status, absl::Now() - request_start);
+      const std::string client = ClientOf(req);
+      HttpObservation seen;
+      seen.route = route;
+      seen.method = req.method;
+      seen.path = req.path;
+      seen.status = res.status;
+      seen.latency = absl::Now() - request_start;
+      seen.client = client;
+      observe(seen);
     });
   }
   // Refused before the body is read: anything but a photo is small.

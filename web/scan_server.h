@@ -50,6 +50,16 @@
 
 namespace chemledger::web {
 
+// A request the server answered. The views live for the call only.
+struct HttpObservation {
+  absl::string_view route;   // "scan", "app", "console", "static" or "other"
+  absl::string_view method;  // GET, POST
+  absl::string_view path;    // without the query string
+  int status = 0;
+  absl::Duration latency;    // in the server
+  absl::string_view client;  // as the rate limits count it
+};
+
 class ScanServer {
  public:
   struct Options {
@@ -66,9 +76,8 @@ class ScanServer {
     // The gRPC services, for the staff app's calls (chemledgerd gives its
     // server's in-process channel). Null: no staff app.
     std::shared_ptr<grpc::ChannelInterface> api_channel;
-    // Told of each request answered: its route ("scan", "app", "console",
-    // "static" or "other"), status and time in the server (metrics.h).
-    std::function<void(absl::string_view route, int status, absl::Duration)> observe;
+    // Told of each request answered (metrics.h, access_log.h).
+    std::function<void(const HttpObservation&)> observe;
     // The audit's answers, for the regulator console under /console/
     // (web/console.h); not owned, must outlive the server. Null: no console.
     const audit::AuditReads* audit = nullptr;

@@ -45,6 +45,7 @@
 #include "services/audit/audit_service.h"
 #include "services/chemledgerd/deployment.h"
 #include "services/chemledgerd/serving_status.h"
+#include "services/chemledgerd/access_log.h"
 #include "services/chemledgerd/metrics.h"
 #include "services/chemledgerd/serve_config.h"
 #include "services/chemledgerd/test_clock.h"
@@ -101,6 +102,7 @@ constexpr char kServeUsage[] =
     "                         [--http-listen HOST:PORT|none] [--http-port-file FILE]\n"
     "                         [--staff-app on|off] [--console on|off]\n"
     "                         [--metrics-listen HOST:PORT [--metrics-port-file FILE]]\n"
+    "                         [--access-log FILE|-]\n"
     "                         [--tls-cert FILE --tls-key FILE] [--max-threads N]\n"
     "                         [--cache-mb N] [--waybill-consent=off]\n"
     "                         [--read-credentials=v1-accepted]\n"
@@ -119,6 +121,9 @@ constexpr char kServeUsage[] =
     "--metrics-listen serves metrics in Prometheus text format at /metrics on a\n"
     "port of its own (plain HTTP: keep it on loopback or a private network;\n"
     "docs/deployment.md); none by default.\n"
+    "--access-log appends one JSON object a line for each gRPC call and HTTP\n"
+    "request to FILE (- for stderr): request id, key id, code, time; never a\n"
+    "secret (docs/deployment.md, \"Logs\").\n"
     "--port-file and --http-port-file write the bound ports once the server\n"
     "accepts calls. SIGINT or\n"
     "SIGTERM stop it gracefully; every acknowledged write is already durable.\n"
@@ -372,6 +377,22 @@ absl::Status Serve(const cli::Args& args) {
                  "state, or whose state layout changed): "
               << done << " of " << total << " entries" << std::endl;
   };
+  // The access log, when asked for: one JSON object a line (access_log.h).
+  std::ofstream access_log_file;
+  std::unique_ptr<AccessLog> access_log;
+  if (args.Has("access-log")) {
+    const std::string where = args.Get("access-log");
+    if (where == "-") {
+      access_log = std::make_unique<AccessLog>(&std::cerr);
+    } else {
+      access_log_file.open(where, std::ios::app);
+      if (!access_log_file) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--access-log: cannot append to ", where));
+      }
+      access_log = std::make_unique<AccessLog>(&access_log_file);
+    }
+  }
   // Metrics, when asked for: counted from the first commit on.
   std::unique_ptr<ServerMetrics> metrics;
   if (args.Has("metrics-listen")) {
@@ -415,11 +436,14 @@ absl::Status Serve(const cli::Args& args) {
   builder.RegisterService(&waybill_service);
   builder.RegisterService(&verify_service);
   builder.RegisterService(&audit_service);
-  if (metrics) {
-    metrics->WatchLog(d.ledger_client());
+  {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
-    creators.push_back(metrics->InterceptorFactory());
-    builder.experimental().SetInterceptorCreators(std::move(creators));
+    if (metrics) {
+      metrics->WatchLog(d.ledger_client());
+      creators.push_back(metrics->InterceptorFactory());
+    }
+    if (access_log) creators.push_back(access_log->InterceptorFactory());
+    if (!creators.empty()) builder.experimental().SetInterceptorCreators(std::move(creators));
   }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
@@ -447,10 +471,19 @@ absl::Status Serve(const cli::Args& args) {
           absl::StrCat("--console: '", console, "' must be on or off"));
     }
     if (console == "on") http_options.audit = &audit_reads;
-    if (metrics) {
-      http_options.observe = [m = metrics.get()](absl::string_view route, int status,
-                                                 absl::Duration latency) {
-        m->RecordHttp(route, status, latency);
+    if (metrics || access_log) {
+      http_options.observe = [m = metrics.get(), log = access_log.get()](
+                                 const web::HttpObservation& seen) {
+        if (m != nullptr) m->RecordHttp(seen.route, seen.status, seen.latency);
+        if (log != nullptr) {
+          log->Write({{"kind", AccessLog::String("http")},
+                      {"route", AccessLog::String(seen.route)},
+                      {"method", AccessLog::String(seen.method)},
+                      {"path", AccessLog::String(seen.path.substr(0, 512))},
+                      {"status", AccessLog::Integer(seen.status)},
+                      {"ms", AccessLog::Number(absl::ToDoubleMilliseconds(seen.latency))},
+                      {"client", AccessLog::String(seen.client)}});
+        }
       };
     }
     if (args.Has("tls-cert")) {
@@ -546,7 +579,7 @@ int Main(int argc, char** argv) {
        Init},
       {{"serve"},
        kServeUsage,
-       {{"data", "listen", "port-file", "http-listen", "http-port-file", "staff-app", "console", "metrics-listen", "metrics-port-file", "tls-cert",
+       {{"data", "listen", "port-file", "http-listen", "http-port-file", "staff-app", "console", "metrics-listen", "metrics-port-file", "access-log", "tls-cert",
          "tls-key",
          "max-threads", "cache-mb",
          "waybill-consent", "read-credentials", "debug-sync-delay-ms", "test-clock"},

@@ -1,0 +1,169 @@
+#include "services/chemledgerd/access_log.h"
+
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "chemledger/v1/log.pb.h"
+#include "crypto/random.h"
+#include "grpcpp/server_context.h"
+#include "services/common/read_auth.h"
+
+namespace chemledger::server {
+namespace {
+
+// The methods whose request is a SignedEnvelope (typed, not raw: the
+// interceptor sees the parsed message).
+bool TakesSignedEnvelope(absl::string_view method) {
+  static const std::set<std::string, std::less<>>* methods = new std::set<std::string, std::less<>>{
+      "/chemledger.v1.RegistryService/Submit",  "/chemledger.v1.LabelService/IssueLabels",
+      "/chemledger.v1.LedgerService/Append",    "/chemledger.v1.LedgerService/AppendStream",
+      "/chemledger.v1.WaybillService/Submit",   "/chemledger.v1.WaybillService/SubmitStream"};
+  return methods->count(method) > 0;
+}
+
+const char* CodeName(int code) {
+  static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+                                 "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
+                                 "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  return code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN";
+}
+
+// A caller's request id worth keeping: 1 to 64 printable characters.
+bool UsableRequestId(absl::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+class AccessLogInterceptor : public grpc::experimental::Interceptor {
+ public:
+  AccessLogInterceptor(grpc::experimental::ServerRpcInfo* info, AccessLog* log)
+      : info_(info),
+        log_(log),
+        method_(info->method() != nullptr ? info->method() : "unknown"),
+        start_(absl::Now()) {}
+
+  ~AccessLogInterceptor() override {
+    log_->Write({{"kind", AccessLog::String("grpc")},
+                 {"method", AccessLog::String(method_)},
+                 {"code", AccessLog::String(CodeName(code_))},
+                 {"ms", AccessLog::Number(absl::ToDoubleMilliseconds(absl::Now() - start_))},
+                 {"peer", AccessLog::String(peer_)},
+                 {"request_id", AccessLog::String(request_id_)},
+                 {"key_id", AccessLog::String(key_id_)},
+                 {"payload_type", AccessLog::String(payload_type_)}});
+  }
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      const std::multimap<grpc::string_ref, grpc::string_ref>* md =
+          methods->GetRecvInitialMetadata();
+      if (md != nullptr) {
+        auto id = md->find("x-request-id");
+        if (id != md->end()) {
+          const std::string given(id->second.data(), id->second.size());
+          if (UsableRequestId(given)) request_id_ = given;
+        }
+        auto key = md->find(read_auth::kKeyIdHeader);
+        if (key != md->end() && key->second.size() <= 32) {
+          key_id_.assign(key->second.data(), key->second.size());
+        }
+      }
+      if (request_id_.empty()) request_id_ = absl::BytesToHexString(crypto::RandomBytes(8));
+      if (info_->server_context() != nullptr) peer_ = info_->server_context()->peer();
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      std::multimap<std::string, std::string>* md = methods->GetSendInitialMetadata();
+      if (md != nullptr) md->emplace("x-request-id", request_id_);
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
+        payload_type_.empty() && TakesSignedEnvelope(method_)) {
+      const auto* envelope = static_cast<const v1::SignedEnvelope*>(methods->GetRecvMessage());
+      if (envelope != nullptr) {
+        payload_type_ = envelope->payload_type().substr(0, 128);
+        if (envelope->signatures_size() > 0) {
+          key_id_ = envelope->signatures(0).key_id().substr(0, 32);
+        }
+      }
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      code_ = static_cast<int>(methods->GetSendStatus().error_code());
+    }
+    methods->Proceed();
+  }
+
+ private:
+  grpc::experimental::ServerRpcInfo* const info_;
+  AccessLog* const log_;
+  const std::string method_;
+  const absl::Time start_;
+  int code_ = 1;  // CANCELLED: no status sent
+  std::string peer_, request_id_, key_id_, payload_type_;
+};
+
+class AccessLogInterceptorFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit AccessLogInterceptorFactory(AccessLog* log) : log_(log) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new AccessLogInterceptor(info, log_);
+  }
+
+ private:
+  AccessLog* const log_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+AccessLog::InterceptorFactory() {
+  return std::make_unique<AccessLogInterceptorFactory>(this);
+}
+
+AccessLog::Value AccessLog::String(absl::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          absl::StrAppendFormat(&out, "\\u%04x", c);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out += "\"";
+  return Value{std::move(out)};
+}
+
+AccessLog::Value AccessLog::Number(double d) { return Value{absl::StrFormat("%.3f", d)}; }
+
+AccessLog::Value AccessLog::Integer(int64_t i) { return Value{absl::StrCat(i)}; }
+
+void AccessLog::Write(const std::vector<std::pair<std::string, Value>>& fields) {
+  std::string line = absl::StrCat(
+      "{\"time\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
+      "\"");
+  for (const auto& [name, value] : fields) {
+    absl::StrAppend(&line, ",", String(name).json, ":", value.json);
+  }
+  line += "}\n";
+  absl::MutexLock lock(&mu_);
+  *out_ << line << std::flush;
+}
+
+}  // namespace chemledger::server

@@ -1,0 +1,63 @@
+// chemledgerd's access log (docs/deployment.md, "Logs"): one JSON object a
+// line for each gRPC call and each HTTP request, for log collectors:
+//
+//   {"time":"2026-11-30T12:00:00.123Z","kind":"grpc",
+//    "method":"/chemledger.v1.LedgerService/Append","code":"OK","ms":1.84,
+//    "peer":"ipv4:127.0.0.1:50412","request_id":"3f1c…","key_id":"a0000b31c591f364",
+//    "payload_type":"application/vnd.chemledger.event.v1+protobuf"}
+//   {"time":…,"kind":"http","route":"scan","method":"GET","path":"/…","status":200,
+//    "ms":0.41,"client":"203.0.113.7"}
+//
+// `request_id` is the caller's `x-request-id` metadata when it sends one (at
+// most 64 printable characters), or one made here; either way the server
+// sends it back as `x-request-id` in the call's initial metadata, so that a
+// client can find its call in the log. `key_id` is the signer of a write
+// (its envelope's first signature) or of a read (its credentials). Never
+// logged: signatures, credentials, payloads, cookies, query strings (a
+// console ticket travels in one).
+//
+// Thread-safety: thread-safe; lines are written whole.
+
+#ifndef CHEMLEDGER_SERVICES_CHEMLEDGERD_ACCESS_LOG_H_
+#define CHEMLEDGER_SERVICES_CHEMLEDGERD_ACCESS_LOG_H_
+
+#include <memory>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/support/server_interceptor.h"
+
+namespace chemledger::server {
+
+class AccessLog {
+ public:
+  // Writes to `out` (not owned; must outlive the log and the servers).
+  explicit AccessLog(std::ostream* out) : out_(out) {}
+
+  // For grpc::ServerBuilder::experimental().SetInterceptorCreators.
+  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> InterceptorFactory();
+
+  // A JSON value for Write: a string (escaped) or a number.
+  struct Value {
+    std::string json;
+  };
+  static Value String(absl::string_view s);
+  static Value Number(double d);  // three decimals
+  static Value Integer(int64_t i);
+
+  // One line: "time", then `fields` in order.
+  void Write(const std::vector<std::pair<std::string, Value>>& fields);
+
+ private:
+  absl::Mutex mu_;
+  std::ostream* const out_ ABSL_PT_GUARDED_BY(mu_);
+};
+
+}  // namespace chemledger::server
+
+#endif  // CHEMLEDGER_SERVICES_CHEMLEDGERD_ACCESS_LOG_H_
