@@ -17,7 +17,8 @@ seconds="${1:-300}"
 shift || true
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
-  targets=(base32_fuzzer label_url_fuzzer waybill_code_fuzzer signed_note_fuzzer query_bundle_fuzzer)
+  targets=(base32_fuzzer label_url_fuzzer waybill_code_fuzzer signed_note_fuzzer
+           read_credentials_fuzzer query_bundle_fuzzer)
 fi
 command -v clang++ >/dev/null || {
   echo "fuzz: needs clang (apt-get install clang)" >&2
