@@ -18,6 +18,9 @@
 #include "services/audit/history_bundle.h"
 #include "services/ledger/lifecycle_testing.h"
 #include "tests/subprocess.h"
+#include "api/china_time.h"
+#include "services/audit/query_bundle.h"
+#include <sstream>
 
 namespace chemledger::audit {
 namespace {
@@ -147,6 +150,56 @@ TEST_F(EpcisTest, EveryStepExportsToAValidEpcisDocument) {
   std::tie(status, out) = Validate({undefined_file});
   EXPECT_EQ(status, 1) << out;
   EXPECT_NE(out.find("invalid " + undefined_file + ": JSON-LD"), std::string::npos) << out;
+}
+
+// A query's bundle (two enterprises' events, error declarations named per
+// enterprise), verified, then written as EPCIS as chemaudit epcis does: the
+// document validates too.
+TEST_F(EpcisTest, AQuerysExportIsAValidEpcisDocument) {
+  Commission({1, 2});
+  Ok(producer_, Event(v1::STORING, kProducer, {Code(1)}));
+  Move(producer_, kProducer, warehouse_, kWarehouse, {Code(2)});
+  Ok(warehouse_, Event(v1::STORING, kWarehouse, {Code(2)}));
+  v1::ExportEventsRequest request;  // every event, both enterprises
+  std::string file;
+  ASSERT_TRUE(ExportQueryBundle(*t_->snapshot(), ActorOf(regulator_), signer_,
+                                api::TodayInChina(), request,
+                                [&](const v1::QueryBundlePart& part) {
+                                  file += FramedPart(part.SerializeAsString());
+                                  return true;
+                                })
+                  .ok());
+  v1::HistoryBundle events;  // what chemaudit epcis hands the mapping
+  QueryBundleVerifier verifier(signer_.verifier(), std::nullopt,
+                               [&](uint64_t index, const std::string& entry) {
+                                 v1::ProvenEntry* e = events.add_events();
+                                 e->set_log_index(index);
+                                 e->set_entry_bytes(entry);
+                               });
+  std::istringstream in(file);
+  while (true) {
+    absl::StatusOr<std::optional<std::string>> part = ReadFramedPart(in);
+    ASSERT_TRUE(part.ok()) << part.status();
+    if (!*part) break;
+    if (events.events_size() == 0 && !events.has_checkpoint()) {
+      v1::QueryBundlePart header;
+      ASSERT_TRUE(header.ParseFromString(**part));
+      *events.mutable_checkpoint() = header.header().checkpoint();
+    }
+    ASSERT_TRUE(verifier.Add(**part).ok());
+  }
+  ASSERT_TRUE(verifier.Finish().ok());
+  ASSERT_GE(events.events_size(), 5);
+  absl::StatusOr<std::string> doc = EpcisDocumentOf(events, absl::Now());
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  const char* dir = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+  const std::string path =
+      absl::StrCat(dir != nullptr ? dir : ::testing::TempDir(), "/query.jsonld");
+  std::ofstream(path) << *doc;
+  EXPECT_NE(doc->find(kWarehouse), std::string::npos);
+  auto [status, out] = Validate({path});
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("valid " + path), std::string::npos) << out;
 }
 
 }  // namespace
