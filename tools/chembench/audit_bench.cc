@@ -92,27 +92,8 @@ int RunAuditBench(const AuditBenchOptions& o) {
   // The fill.
   const absl::Time fill_start = absl::Now();
   const absl::Time year_start = absl::Now() - absl::Hours(24 * 365);
-  {
-    auto labels = v1::LabelService::NewStub(server.channel());
-    for (int issued = 0, n = 0; issued < o.codes; issued += n) {
-      n = std::min<int>(o.codes - issued, api::kMaxPackagesPerRequest);
-      v1::IssueLabelsRequest r;
-      r.set_request_id(absl::StrCat("audit-issue-", issued));
-      r.set_enterprise_uscc(kBenchUscc);
-      r.set_product_number(kBenchProduct);
-      r.set_batch("A1");
-      *r.mutable_production_date() = api::ToProtoDate(api::TodayInChina());
-      r.set_package_count(n);
-      r.set_net_quantity("25");
-      r.set_unit("KGM");
-      grpc::ClientContext context;
-      auto reader = labels->IssueLabels(
-          &context, *envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), producer));
-      v1::IssueLabelsResponse message;
-      while (reader->Read(&message)) {
-      }
-      if (grpc::Status s = reader->Finish(); !s.ok()) return fail(s.error_message());
-    }
+  if (absl::Status s = server.IssueLabels(producer, "A1", o.codes); !s.ok()) {
+    return fail(std::string(s.message()));
   }
   auto ledger = v1::LedgerService::NewStub(server.channel());
   std::atomic<uint64_t> refused{0};

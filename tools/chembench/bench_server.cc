@@ -174,9 +174,9 @@ absl::Status BenchServer::Register(const std::vector<BenchSetupStep>& steps,
   return absl::OkStatus();
 }
 
-absl::Status BenchServer::IssueAndCommission(const crypto::SigningKey& producer,
-                                             const std::string& batch, int count,
-                                             std::vector<std::string>* urls) {
+absl::Status BenchServer::IssueLabels(const crypto::SigningKey& producer,
+                                      const std::string& batch, int count,
+                                      std::vector<std::string>* urls) {
   auto labels = v1::LabelService::NewStub(channel_);
   for (int issued = 0; issued < count;) {
     v1::IssueLabelsRequest r;
@@ -202,6 +202,13 @@ absl::Status BenchServer::IssueAndCommission(const crypto::SigningKey& producer,
     if (grpc::Status s = reader->Finish(); !s.ok()) return Refused("issuing labels", s);
     issued += n;
   }
+  return absl::OkStatus();
+}
+
+absl::Status BenchServer::IssueAndCommission(const crypto::SigningKey& producer,
+                                             const std::string& batch, int count,
+                                             std::vector<std::string>* urls) {
+  if (absl::Status s = IssueLabels(producer, batch, count, urls); !s.ok()) return s;
   auto ledger = v1::LedgerService::NewStub(channel_);
   BenchEventSigner events(&producer, "bench-commission-");
   for (int first = 1; first <= count; first += api::kMaxCodesPerEvent) {

@@ -71,6 +71,12 @@ class BenchServer {
                                                                 int count);
 
   // Issues `count` labels of the benchmark product in `batch` (serials 1 to
+  // count), signed by `producer`, in requests of the most packages a request
+  // may hold. The labels' URLs go to *urls when it is given.
+  absl::Status IssueLabels(const crypto::SigningKey& producer, const std::string& batch, int count,
+                           std::vector<std::string>* urls = nullptr);
+
+  // Issues `count` labels of the benchmark product in `batch` (serials 1 to
   // count), then commissions them at the producer's site, all signed by
   // `producer`, the producer's admin actor. The labels' URLs go to *urls
   // when it is given.

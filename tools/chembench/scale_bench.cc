@@ -90,27 +90,8 @@ int RunScaleBench(const ScaleBenchOptions& o) {
   if (!openers.ok()) return fail(std::string(openers.status().message()));
   // Codes: issued in requests of 100,000 (the labels read and dropped).
   const absl::Time fill_start = absl::Now();
-  {
-    auto labels = v1::LabelService::NewStub(server.channel());
-    for (int issued = 0, n = 0; issued < o.codes; issued += n) {
-      n = std::min<int>(o.codes - issued, api::kMaxPackagesPerRequest);
-      v1::IssueLabelsRequest r;
-      r.set_request_id(absl::StrCat("scale-issue-", issued));
-      r.set_enterprise_uscc(kBenchUscc);
-      r.set_product_number(kBenchProduct);
-      r.set_batch("S1");
-      *r.mutable_production_date() = api::ToProtoDate(api::TodayInChina());
-      r.set_package_count(n);
-      r.set_net_quantity("25");
-      r.set_unit("KGM");
-      grpc::ClientContext context;
-      auto reader = labels->IssueLabels(
-          &context, *envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), producer));
-      v1::IssueLabelsResponse message;
-      while (reader->Read(&message)) {
-      }
-      if (grpc::Status s = reader->Finish(); !s.ok()) return fail(s.error_message());
-    }
+  if (absl::Status s = server.IssueLabels(producer, "S1", o.codes); !s.ok()) {
+    return fail(std::string(s.message()));
   }
   // Events: each code commissioned by an event of its own, then STORING
   // events over the codes again until `events` in all; signed and pushed in
