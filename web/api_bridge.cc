@@ -15,6 +15,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 #include "services/common/grpc_read_auth.h"
+#include "services/common/grpc_status.h"
 #include "services/common/read_auth.h"
 
 namespace chemledger::web {
@@ -35,10 +36,8 @@ const absl::flat_hash_set<std::string>& CarriedMethods() {
 }  // namespace
 
 std::string ErrorJson(grpc::StatusCode code, absl::string_view message) {
-  // gRPC's codes are absl's, number for number.
-  std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
   google::protobuf::Struct error;
-  (*error.mutable_fields())["code"].set_string_value(name.empty() ? "UNKNOWN" : name);
+  (*error.mutable_fields())["code"].set_string_value(GrpcCodeName(code));
   (*error.mutable_fields())["message"].set_string_value(std::string(message));
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(error, &json);

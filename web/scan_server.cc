@@ -27,6 +27,7 @@
 #include "services/waybill/waybill_code_resolution.h"
 #include "render/pictograms.h"
 #include "render/qr.h"
+#include "services/common/listen_address.h"
 #include "web/api_bridge.h"
 #include "web/console.h"
 #include "web/scan_pages.h"
@@ -137,22 +138,6 @@ std::string ClientOf(const httplib::Request& req) {
   const bool v6 = address.find(':') != std::string::npos;
   return ClientAddress(v6 ? absl::StrCat("ipv6:[", address, "]:0")
                           : absl::StrCat("ipv4:", address, ":0"));
-}
-
-// HOST:PORT, HOST possibly in brackets (IPv6).
-absl::StatusOr<std::pair<std::string, int>> SplitListen(absl::string_view listen) {
-  const size_t colon = listen.rfind(':');
-  int port = -1;
-  if (colon == absl::string_view::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
-      port < 0 || port > 65535 || colon == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("listen address '", listen, "' must be HOST:PORT (port 0 to 65535)"));
-  }
-  std::string host(listen.substr(0, colon));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return std::make_pair(host, port);
 }
 
 void SendJson(httplib::Response& res, int status, std::string json) {
@@ -430,7 +415,7 @@ int ScanServer::port() const { return impl_->port; }
 
 absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerClient* ledger,
                                                               const Options& options) {
-  absl::StatusOr<std::pair<std::string, int>> listen = SplitListen(options.listen);
+  absl::StatusOr<std::pair<std::string, int>> listen = SplitListenAddress(options.listen);
   if (!listen.ok()) return listen.status();
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
     return absl::InvalidArgumentError("a TLS certificate and key go together: give both or neither");

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "chemledger/v1/log.pb.h"
 #include "crypto/random.h"
+#include "services/common/grpc_status.h"
 #include "grpcpp/server_context.h"
 #include "services/common/read_auth.h"
 
@@ -25,14 +27,6 @@ bool TakesSignedEnvelope(absl::string_view method) {
   return methods->count(method) > 0;
 }
 
-const char* CodeName(int code) {
-  static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-                                 "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
-                                 "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
-  return code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN";
-}
 
 // A caller's request id worth keeping: 1 to 64 printable characters.
 bool UsableRequestId(absl::string_view id) {
@@ -54,7 +48,7 @@ class AccessLogInterceptor : public grpc::experimental::Interceptor {
   ~AccessLogInterceptor() override {
     log_->Write({{"kind", AccessLog::String("grpc")},
                  {"method", AccessLog::String(method_)},
-                 {"code", AccessLog::String(CodeName(code_))},
+                 {"code", AccessLog::String(GrpcCodeName(static_cast<grpc::StatusCode>(code_)))},
                  {"ms", AccessLog::Number(absl::ToDoubleMilliseconds(absl::Now() - start_))},
                  {"peer", AccessLog::String(peer_)},
                  {"request_id", AccessLog::String(request_id_)},

@@ -7,6 +7,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/grpc_status.h"
+#include "services/common/listen_address.h"
 #include "grpcpp/support/status.h"
 #include "httplib.h"
 #include "prometheus/counter.h"
@@ -62,26 +64,6 @@ class MetricsInterceptorFactory : public grpc::experimental::ServerInterceptorFa
   ServerMetrics* const metrics_;
 };
 
-const char* CodeName(int code) {
-  static const char* kNames[] = {"OK",
-                                 "CANCELLED",
-                                 "UNKNOWN",
-                                 "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED",
-                                 "NOT_FOUND",
-                                 "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED",
-                                 "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION",
-                                 "ABORTED",
-                                 "OUT_OF_RANGE",
-                                 "UNIMPLEMENTED",
-                                 "INTERNAL",
-                                 "UNAVAILABLE",
-                                 "DATA_LOSS",
-                                 "UNAUTHENTICATED"};
-  return code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN";
-}
 
 }  // namespace
 
@@ -160,7 +142,7 @@ ServerMetrics::InterceptorFactory() {
 
 void ServerMetrics::RecordGrpc(absl::string_view method, int code, absl::Duration latency) {
   const std::string m(method);
-  impl_->grpc_requests.Add({{"method", m}, {"code", CodeName(code)}}).Increment();
+  impl_->grpc_requests.Add({{"method", m}, {"code", GrpcCodeName(static_cast<grpc::StatusCode>(code))}}).Increment();
   impl_->grpc_seconds.Add({{"method", m}}, LatencyBuckets())
       .Observe(absl::ToDoubleSeconds(latency));
 }
@@ -196,17 +178,12 @@ std::string ServerMetrics::Scrape() const {
 }
 
 absl::StatusOr<int> ServerMetrics::Serve(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  int port = -1;
-  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
+  absl::StatusOr<std::pair<std::string, int>> address = SplitListenAddress(listen);
+  if (!address.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--metrics-listen: '", listen, "' is not HOST:PORT"));
+        absl::StrCat("--metrics-listen: ", address.status().message()));
   }
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  const auto& [host, port] = *address;
   impl_->http = std::make_unique<httplib::Server>();
   impl_->http->new_task_queue = [] { return new httplib::ThreadPool(2); };
   impl_->http->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {

@@ -24,6 +24,13 @@ inline absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
+// The code's name, as gRPC and absl spell it ("INVALID_ARGUMENT");
+// "UNKNOWN" for a number that is no code.
+inline std::string GrpcCodeName(grpc::StatusCode code) {
+  const std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  return name.empty() ? "UNKNOWN" : name;
+}
+
 }  // namespace chemledger
 
 #endif  // CHEMLEDGER_SERVICES_COMMON_GRPC_STATUS_H_
