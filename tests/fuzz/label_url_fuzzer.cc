@@ -6,25 +6,10 @@
 #include "crypto/label.h"
 #include "crypto/label_testing.h"
 #include "crypto/trust_list.h"
+#include "tests/fuzz/fuzz_keys.h"
 #include "tests/fuzz/fuzz_target.h"
 
 namespace chemledger::fuzz {
-namespace {
-
-const crypto::TrustList& Trust() {
-  static const crypto::TrustList* trust = [] {
-    auto* t = new crypto::TrustList;
-    t->resolver = "CL.EXAMPLE.CN";
-    t->issued = absl::CivilDay(2026, 11, 23);
-    t->keys.push_back({crypto::testing::TestKey(2).verifying_key(), absl::CivilDay(2026, 1, 1),
-                       absl::CivilDay(2027, 12, 31), absl::nullopt});
-    return t;
-  }();
-  return *trust;
-}
-
-}  // namespace
-
 std::vector<std::string> FuzzSeeds() {
   std::vector<std::string> seeds;
   for (uint64_t serial : {uint64_t{1}, uint64_t{17}, uint64_t{999999}}) {
@@ -40,6 +25,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view url(reinterpret_cast<const char*>(data), size);
   absl::StatusOr<chemledger::crypto::ParsedLabel> parsed = chemledger::crypto::ParseLabelUrl(url);
   if (parsed.ok()) (void)parsed->VerifySignature(chemledger::crypto::testing::TestKey(2).verifying_key());
-  (void)chemledger::crypto::VerifyLabel(url, chemledger::fuzz::Trust());
+  (void)chemledger::crypto::VerifyLabel(url, chemledger::fuzz::FuzzTrustList());
   return 0;
 }

@@ -7,38 +7,29 @@
 #include "crypto/sha256.h"
 #include "crypto/trust_list.h"
 #include "services/audit/query_bundle.h"
+#include "tests/fuzz/fuzz_keys.h"
 #include "tests/fuzz/fuzz_target.h"
 
 namespace chemledger::fuzz {
-namespace {
-
-const crypto::NoteSigner& Signer() {
-  static const crypto::NoteSigner* signer =
-      new crypto::NoteSigner(*crypto::NoteSigner::Create("fuzz.example/log", crypto::testing::TestKey(3)));
-  return *signer;
-}
-
-}  // namespace
-
 std::vector<std::string> FuzzSeeds() {
   // A bundle of no events: a header and a trailer, both well formed.
   v1::QueryBundlePart header;
   v1::QueryBundleHeader* h = header.mutable_header();
   h->set_format(audit::kQueryBundleFormat);
   crypto::Checkpoint c;
-  c.origin = Signer().name();
+  c.origin = FuzzNoteSigner().name();
   c.size = 3;
   c.root_hash = crypto::Sha256("root");
   h->mutable_checkpoint()->set_origin(c.origin);
   h->mutable_checkpoint()->set_tree_size(c.size);
   h->mutable_checkpoint()->set_root_hash(c.root_hash.ToBytes());
-  h->mutable_checkpoint()->set_signed_note(*Signer().SignCheckpoint(c));
+  h->mutable_checkpoint()->set_signed_note(*FuzzNoteSigner().SignCheckpoint(c));
   h->mutable_query()->set_enterprise_uscc("91350100M000100Y43");
   crypto::TrustList t;
   t.resolver = "CL.EXAMPLE.CN";
   t.issued = absl::CivilDay(2026, 11, 23);
   t.expires = absl::CivilDay(2026, 11, 30);
-  h->set_trust_list(*crypto::SignTrustList(t, Signer()));
+  h->set_trust_list(*crypto::SignTrustList(t, FuzzNoteSigner()));
   const std::string framed = audit::FramedPart(header.SerializeAsString());
   v1::QueryBundlePart trailer;
   trailer.mutable_trailer()->set_parts_digest(crypto::Sha256(framed).ToBytes());
@@ -49,7 +40,7 @@ std::vector<std::string> FuzzSeeds() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
-  chemledger::audit::QueryBundleVerifier verifier(chemledger::fuzz::Signer().verifier(),
+  chemledger::audit::QueryBundleVerifier verifier(chemledger::fuzz::FuzzNoteSigner().verifier(),
                                                   std::nullopt);
   for (int parts = 0; parts < 1000; ++parts) {
     absl::StatusOr<std::optional<std::string>> part = chemledger::audit::ReadFramedPart(in);

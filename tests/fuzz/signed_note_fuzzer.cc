@@ -7,19 +7,10 @@
 #include "crypto/label_testing.h"
 #include "crypto/sha256.h"
 #include "crypto/trust_list.h"
+#include "tests/fuzz/fuzz_keys.h"
 #include "tests/fuzz/fuzz_target.h"
 
 namespace chemledger::fuzz {
-namespace {
-
-const crypto::NoteSigner& Signer() {
-  static const crypto::NoteSigner* signer =
-      new crypto::NoteSigner(*crypto::NoteSigner::Create("fuzz.example/log", crypto::testing::TestKey(3)));
-  return *signer;
-}
-
-}  // namespace
-
 std::vector<std::string> FuzzSeeds() {
   crypto::Checkpoint c;
   c.origin = "fuzz.example/log";
@@ -31,14 +22,14 @@ std::vector<std::string> FuzzSeeds() {
   t.expires = absl::CivilDay(2026, 11, 30);
   t.keys.push_back({crypto::testing::TestKey(2).verifying_key(), absl::CivilDay(2026, 1, 1),
                     absl::CivilDay(2027, 12, 31), absl::CivilDay(2026, 6, 1)});
-  return {*Signer().SignCheckpoint(c), *crypto::SignTrustList(t, Signer())};
+  return {*FuzzNoteSigner().SignCheckpoint(c), *crypto::SignTrustList(t, FuzzNoteSigner())};
 }
 
 }  // namespace chemledger::fuzz
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view note(reinterpret_cast<const char*>(data), size);
-  const chemledger::crypto::NoteVerifier& key = chemledger::fuzz::Signer().verifier();
+  const chemledger::crypto::NoteVerifier& key = chemledger::fuzz::FuzzNoteSigner().verifier();
   (void)chemledger::crypto::OpenNote(note, key);
   (void)chemledger::crypto::OpenCheckpoint(note, key.name(), key);
   (void)chemledger::crypto::OpenTrustList(note, key);

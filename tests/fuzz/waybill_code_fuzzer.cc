@@ -5,25 +5,10 @@
 #include "crypto/label_testing.h"
 #include "crypto/trust_list.h"
 #include "crypto/waybill_code.h"
+#include "tests/fuzz/fuzz_keys.h"
 #include "tests/fuzz/fuzz_target.h"
 
 namespace chemledger::fuzz {
-namespace {
-
-const crypto::TrustList& Trust() {
-  static const crypto::TrustList* trust = [] {
-    auto* t = new crypto::TrustList;
-    t->resolver = "CL.EXAMPLE.CN";
-    t->issued = absl::CivilDay(2026, 11, 23);
-    t->keys.push_back({crypto::testing::TestKey(2).verifying_key(), absl::CivilDay(2026, 1, 1),
-                       absl::CivilDay(2027, 12, 31), absl::nullopt});
-    return t;
-  }();
-  return *trust;
-}
-
-}  // namespace
-
 std::vector<std::string> FuzzSeeds() {
   return {*crypto::MakeWaybillCodeUrl(crypto::testing::ExampleWaybillCodeClaims(),
                                       crypto::testing::TestKey(2))};
@@ -34,6 +19,6 @@ std::vector<std::string> FuzzSeeds() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view url(reinterpret_cast<const char*>(data), size);
   (void)chemledger::crypto::ParseWaybillCodeUrl(url);
-  (void)chemledger::crypto::VerifyWaybillCode(url, chemledger::fuzz::Trust());
+  (void)chemledger::crypto::VerifyWaybillCode(url, chemledger::fuzz::FuzzTrustList());
   return 0;
 }
