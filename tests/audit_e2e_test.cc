@@ -33,19 +33,9 @@ class AuditE2eTest : public ChemledgerdE2eTest {
  protected:
   std::string Server() { return absl::StrCat("--server 127.0.0.1:", port_); }
 
-  // Event "audit-<n>" of Acme, `step` on `code`, n seconds after 100 s ago
-  // (a kilogram when it consumes).
-  v1::Event EventOf(v1::BusinessStep step, const std::string& code, int n) {
-    v1::Event e;
-    e.set_event_id(absl::StrCat("audit-", n));
-    e.set_step(step);
-    e.add_codes(code);
-    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 100 + n);
-    e.set_event_time_offset_minutes(480);
-    e.mutable_location()->set_enterprise_uscc(kAcme);
-    e.mutable_location()->set_site("warehouse 1");
-    if (step == v1::CONSUMING) e.set_quantity_milli(1000);
-    return e;
+  // Event "audit-<n>" of Acme (AcmeEvent).
+  static v1::Event EventOf(v1::BusinessStep step, const std::string& code, int n) {
+    return AcmeEvent(step, code, n, "audit-");
   }
 
   void Append(v1::BusinessStep step, const std::string& code, int n) {

@@ -79,14 +79,7 @@ class ConsoleE2eTest : public ChemledgerdE2eTest {
   }
 
   void Append(v1::BusinessStep step, const std::string& code, int n, uint64_t milli = 0) {
-    v1::Event e;
-    e.set_event_id(absl::StrCat("console-", n));
-    e.set_step(step);
-    e.add_codes(code);
-    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 100 + n);
-    e.set_event_time_offset_minutes(480);
-    e.mutable_location()->set_enterprise_uscc(kAcme);
-    e.mutable_location()->set_site("warehouse 1");
+    v1::Event e = AcmeEvent(step, code, n, "console-");
     if (milli) e.set_quantity_milli(milli);
     const grpc::Status s = AppendEvent(*acme_operator_, e);
     if (step == v1::CONSUMING && milli > 25000) {

@@ -327,6 +327,20 @@ crypto::TrustList ChemledgerdE2eTest::FetchTrustList() {
   return list.ok() ? *list : crypto::TrustList{};
 }
 
+v1::Event ChemledgerdE2eTest::AcmeEvent(v1::BusinessStep step, const std::string& code, int n,
+                                        absl::string_view id_prefix) {
+  v1::Event e;
+  e.set_event_id(absl::StrCat(id_prefix, n));
+  e.set_step(step);
+  e.add_codes(code);
+  e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 100 + n);
+  e.set_event_time_offset_minutes(480);
+  e.mutable_location()->set_enterprise_uscc(kAcme);
+  e.mutable_location()->set_site("warehouse 1");
+  if (step == v1::CONSUMING) e.set_quantity_milli(1000);
+  return e;
+}
+
 grpc::Status ChemledgerdE2eTest::AppendEvent(const crypto::SigningKey& key, const v1::Event& e,
                                              v1::AppendResponse* response) {
   grpc::ClientContext context;

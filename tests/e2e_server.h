@@ -144,6 +144,10 @@ class ChemledgerdE2eTest : public ::testing::Test {
   crypto::TrustList FetchTrustList();
 
   // Appends `e` signed by `key`. Thread-safe.
+  // Event "<id_prefix><n>" of Acme at its "warehouse 1", `step` on `code`,
+  // dated n seconds after 100 s ago (a kilogram when it consumes).
+  static v1::Event AcmeEvent(v1::BusinessStep step, const std::string& code, int n,
+                             absl::string_view id_prefix);
   grpc::Status AppendEvent(const crypto::SigningKey& key, const v1::Event& e,
                            v1::AppendResponse* response = nullptr);
   // Calls the read `method` with `request` as `reader` (read.v2 credentials
