@@ -91,7 +91,7 @@ TEST(ReadsDuringCommitTest, HistoryAndLabelScansAnswerWhileACommitIsStalled) {
   registry::ReadAuthenticator reads({d.note_signer().name()});
   ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer(),
                                            &reads);
-  label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), &d.note_signer(), &reads);
+  label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), d.notary(), &reads);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);

@@ -34,10 +34,10 @@ constexpr size_t kMaxEventPageBytes = 3 << 20;
 
 }  // namespace
 
-AuditReads::AuditReads(journal::LedgerClient* ledger, const crypto::NoteSigner* checkpoint_signer,
+AuditReads::AuditReads(journal::LedgerClient* ledger, const notary::LedgerNotary* notary,
                        std::function<absl::Time()> clock)
     : ledger_(ledger),
-      signer_(checkpoint_signer),
+      notary_(notary),
       clock_(clock ? std::move(clock) : [] { return absl::Now(); }) {}
 
 absl::StatusOr<v1::HistoryBundle> AuditReads::GetHistoryBundle(
@@ -67,7 +67,7 @@ absl::StatusOr<v1::HistoryBundle> AuditReads::GetHistoryBundle(
                      " reads only part of them: use LedgerService.GetHistory"));
   }
   absl::StatusOr<v1::HistoryBundle> bundle =
-      BuildHistoryBundle(snapshot, *signer_, request.code(), request.consistency_from_size());
+      BuildHistoryBundle(snapshot, *notary_, request.code(), request.consistency_from_size());
   if (!bundle.ok()) return bundle.status();
   if (!registry::OverseesEverything(reader)) {
     for (const v1::ProvenEntry& e : bundle->events()) {
@@ -163,7 +163,7 @@ absl::Status AuditReads::ExportEvents(
     const storage::Snapshot& snapshot, const v1::Actor& reader,
     const v1::ExportEventsRequest& request,
     const std::function<bool(const v1::QueryBundlePart&)>& emit) const {
-  return ExportQueryBundle(snapshot, reader, *signer_, api::ChinaDay(clock_()), request, emit);
+  return ExportQueryBundle(snapshot, reader, *notary_, api::ChinaDay(clock_()), request, emit);
 }
 
 absl::StatusOr<v1::InTransitReport> AuditReads::QueryInTransit(

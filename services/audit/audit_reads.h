@@ -24,6 +24,7 @@
 #include "chemledger/v1/audit_service.pb.h"
 #include "chemledger/v1/registry.pb.h"
 #include "crypto/checkpoint.h"
+#include "services/notary/notary.h"
 #include "journal/ledger_client.h"
 #include "storage/store.h"
 
@@ -31,15 +32,15 @@ namespace chemledger::audit {
 
 class AuditReads {
  public:
-  // `checkpoint_signer` signs the bundles' checkpoints (the log's key);
+  // `notary` signs the bundles' checkpoints and trust lists (the log's key);
   // `clock` says when "now" is for overdue shipments (empty: the real
   // clock; a test deployment's may be a test clock).
-  AuditReads(journal::LedgerClient* ledger, const crypto::NoteSigner* checkpoint_signer,
+  AuditReads(journal::LedgerClient* ledger, const notary::LedgerNotary* notary,
              std::function<absl::Time()> clock = nullptr);
 
   journal::LedgerClient* ledger() const { return ledger_; }
   // The log's origin (the deployment's name), as its checkpoints say.
-  const std::string& origin() const { return signer_->name(); }
+  const std::string& origin() const { return notary_->verifier().name(); }
   absl::Time Now() const { return clock_(); }
 
   // A code's history with proofs, for a regulator whose department and
@@ -84,7 +85,7 @@ class AuditReads {
 
  private:
   journal::LedgerClient* const ledger_;
-  const crypto::NoteSigner* const signer_;
+  const notary::LedgerNotary* const notary_;
   const std::function<absl::Time()> clock_;
 };
 

@@ -138,17 +138,13 @@ absl::StatusOr<SignedEvent> CheckSignedEvent(const std::string& field, const v1:
 }
 
 absl::StatusOr<v1::Checkpoint> SignedCheckpointOf(const storage::Snapshot& snapshot,
-                                                  const crypto::NoteSigner& signer) {
-  crypto::Checkpoint checkpoint;
-  checkpoint.origin = signer.name();
-  checkpoint.size = snapshot.size();
-  checkpoint.root_hash = snapshot.root();
-  absl::StatusOr<std::string> note = signer.SignCheckpoint(checkpoint);
+                                                  const notary::LedgerNotary& notary) {
+  absl::StatusOr<std::string> note = notary.SignCheckpoint(snapshot);
   if (!note.ok()) return note.status();
   v1::Checkpoint out;
-  out.set_origin(checkpoint.origin);
-  out.set_tree_size(checkpoint.size);
-  out.set_root_hash(checkpoint.root_hash.ToBytes());
+  out.set_origin(notary.verifier().name());
+  out.set_tree_size(snapshot.size());
+  out.set_root_hash(snapshot.root().ToBytes());
   out.set_signed_note(*std::move(note));
   return out;
 }

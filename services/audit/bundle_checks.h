@@ -21,6 +21,7 @@
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/registry.pb.h"
 #include "crypto/checkpoint.h"
+#include "services/notary/notary.h"
 #include "crypto/keys.h"
 #include "google/protobuf/message.h"
 #include "storage/store.h"
@@ -65,10 +66,10 @@ struct SignedEvent {
 absl::StatusOr<SignedEvent> CheckSignedEvent(const std::string& field, const v1::LogEntry& entry,
                                              uint64_t index, const KnownKeys& keys);
 
-// The checkpoint of `snapshot`'s tree, signed by `signer` (whose name is the
-// log's origin), as bundles carry it.
+// The checkpoint of `snapshot`'s tree, signed by the ledger's note key
+// (whose name is the log's origin), as bundles carry it.
 absl::StatusOr<v1::Checkpoint> SignedCheckpointOf(const storage::Snapshot& snapshot,
-                                                  const crypto::NoteSigner& signer);
+                                                  const notary::LedgerNotary& notary);
 
 // The log indexes of the entries that registered `key_ids` and the keys that
 // registered those, back to the genesis entry, leaving out those already in

@@ -34,7 +34,7 @@ class EpcisTest : public LifecycleFixture {
 
   // Writes the EPCIS document of `code`'s history; its path.
   std::string Export(const std::string& code, const std::string& name) {
-    absl::StatusOr<v1::HistoryBundle> bundle = BuildHistoryBundle(*t_->snapshot(), signer_, code, 0);
+    absl::StatusOr<v1::HistoryBundle> bundle = BuildHistoryBundle(*t_->snapshot(), *notary_, code, 0);
     EXPECT_TRUE(bundle.ok()) << bundle.status();
     absl::StatusOr<std::string> doc = EpcisDocumentOf(*bundle, absl::Now());
     EXPECT_TRUE(doc.ok()) << doc.status();
@@ -67,6 +67,7 @@ class EpcisTest : public LifecycleFixture {
   }
 
   crypto::NoteSigner signer_;
+  const std::unique_ptr<notary::LedgerNotary> notary_ = notary::NewLocalNotary(&signer_);
   std::vector<std::string> documents_;
 };
 
@@ -162,7 +163,7 @@ TEST_F(EpcisTest, AQuerysExportIsAValidEpcisDocument) {
   Ok(warehouse_, Event(v1::STORING, kWarehouse, {Code(2)}));
   v1::ExportEventsRequest request;  // every event, both enterprises
   std::string file;
-  ASSERT_TRUE(ExportQueryBundle(*t_->snapshot(), ActorOf(regulator_), signer_,
+  ASSERT_TRUE(ExportQueryBundle(*t_->snapshot(), ActorOf(regulator_), *notary_,
                                 api::TodayInChina(), request,
                                 [&](const v1::QueryBundlePart& part) {
                                   file += FramedPart(part.SerializeAsString());

@@ -86,7 +86,7 @@ absl::StatusOr<crypto::Sha256Digest> OpenInOrder(const std::string& field, const
 }  // namespace
 
 absl::StatusOr<v1::HistoryBundle> BuildHistoryBundle(const storage::Snapshot& snapshot,
-                                                     const crypto::NoteSigner& signer,
+                                                     const notary::LedgerNotary& notary,
                                                      absl::string_view code,
                                                      uint64_t consistency_from) {
   if (consistency_from > snapshot.size()) {
@@ -123,7 +123,7 @@ absl::StatusOr<v1::HistoryBundle> BuildHistoryBundle(const storage::Snapshot& sn
     if (!proven.ok()) return proven.status();
     *bundle.add_signer_registrations() = *std::move(proven);
   }
-  absl::StatusOr<v1::Checkpoint> checkpoint = internal::SignedCheckpointOf(snapshot, signer);
+  absl::StatusOr<v1::Checkpoint> checkpoint = internal::SignedCheckpointOf(snapshot, notary);
   if (!checkpoint.ok()) return checkpoint.status();
   *bundle.mutable_checkpoint() = *std::move(checkpoint);
   if (consistency_from > 0) {

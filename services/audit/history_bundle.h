@@ -39,18 +39,19 @@
 #include "absl/status/statusor.h"
 #include "chemledger/v1/audit_service.pb.h"
 #include "crypto/checkpoint.h"
+#include "services/notary/notary.h"
 #include "storage/store.h"
 
 namespace chemledger::audit {
 
 inline constexpr char kHistoryBundleFormat[] = "chemledger history bundle v1";
 
-// The bundle for `code` at `snapshot`, its checkpoint signed by `signer`
-// (whose name is the log's origin). `consistency_from` > 0 adds the proof
+// The bundle for `code` at `snapshot`, its checkpoint signed by the ledger's
+// note key (`notary`). `consistency_from` > 0 adds the proof
 // from that size. NotFound for a code the ledger does not know;
 // InvalidArgument for a consistency size beyond the snapshot.
 absl::StatusOr<v1::HistoryBundle> BuildHistoryBundle(const storage::Snapshot& snapshot,
-                                                     const crypto::NoteSigner& signer,
+                                                     const notary::LedgerNotary& notary,
                                                      absl::string_view code,
                                                      uint64_t consistency_from);
 

@@ -29,7 +29,7 @@ class HistoryBundleTest : public LifecycleFixture {
 
   v1::HistoryBundle Build(uint64_t consistency_from = 0) {
     absl::StatusOr<v1::HistoryBundle> bundle =
-        BuildHistoryBundle(*t_->snapshot(), signer_, Code(1), consistency_from);
+        BuildHistoryBundle(*t_->snapshot(), *notary_, Code(1), consistency_from);
     EXPECT_TRUE(bundle.ok()) << bundle.status();
     return bundle.ok() ? *bundle : v1::HistoryBundle();
   }
@@ -43,6 +43,7 @@ class HistoryBundleTest : public LifecycleFixture {
   }
 
   crypto::NoteSigner signer_;
+  const std::unique_ptr<notary::LedgerNotary> notary_ = notary::NewLocalNotary(&signer_);
 };
 
 TEST_F(HistoryBundleTest, ABundleVerifiesOfflineAndNoByteOfItCanChange) {
@@ -152,9 +153,9 @@ TEST_F(HistoryBundleTest, AKeptCheckpointProvesTheLogWasOnlyExtended) {
   ASSERT_FALSE(v.ok());
   EXPECT_NE(v.status().message().find("consistency_from_size"), std::string::npos);
   // A size beyond the log.
-  EXPECT_EQ(BuildHistoryBundle(*t_->snapshot(), signer_, Code(1), 1000000).status().code(),
+  EXPECT_EQ(BuildHistoryBundle(*t_->snapshot(), *notary_, Code(1), 1000000).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(BuildHistoryBundle(*t_->snapshot(), signer_, Code(9), 0).status().code(),
+  EXPECT_EQ(BuildHistoryBundle(*t_->snapshot(), *notary_, Code(9), 0).status().code(),
             absl::StatusCode::kNotFound);
 }
 

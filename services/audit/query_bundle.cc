@@ -106,7 +106,7 @@ absl::StatusOr<std::optional<std::string>> ReadFramedPart(std::istream& in) {
 }
 
 absl::Status ExportQueryBundle(const storage::Snapshot& snapshot, const v1::Actor& reader,
-                               const crypto::NoteSigner& signer, absl::CivilDay today,
+                               const notary::LedgerNotary& notary, absl::CivilDay today,
                                const v1::ExportEventsRequest& request,
                                const std::function<bool(const v1::QueryBundlePart&)>& emit) {
   if (!registry::HasOversightRole(reader)) {
@@ -150,7 +150,7 @@ absl::Status ExportQueryBundle(const storage::Snapshot& snapshot, const v1::Acto
   *header->mutable_query() = request.query();
   header->mutable_query()->clear_page_size();
   header->mutable_query()->clear_page_token();
-  absl::StatusOr<v1::Checkpoint> checkpoint = internal::SignedCheckpointOf(snapshot, signer);
+  absl::StatusOr<v1::Checkpoint> checkpoint = internal::SignedCheckpointOf(snapshot, notary);
   if (!checkpoint.ok()) return checkpoint.status();
   *header->mutable_checkpoint() = *std::move(checkpoint);
   if (request.consistency_from_size() > 0) {
@@ -160,9 +160,7 @@ absl::Status ExportQueryBundle(const storage::Snapshot& snapshot, const v1::Acto
     header->set_consistency_from_size(request.consistency_from_size());
     for (const crypto::Sha256Digest& h : *proof) header->add_consistency_proof(h.ToBytes());
   }
-  absl::StatusOr<crypto::TrustList> trust = label::MakeTrustList(snapshot, today);
-  if (!trust.ok()) return trust.status();
-  absl::StatusOr<std::string> trust_note = crypto::SignTrustList(*trust, signer);
+  absl::StatusOr<std::string> trust_note = notary.SignTrustList(snapshot, today);
   if (!trust_note.ok()) return trust_note.status();
   header->set_trust_list(*std::move(trust_note));
 

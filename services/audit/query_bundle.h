@@ -51,6 +51,7 @@
 #include "chemledger/v1/audit_service.pb.h"
 #include "chemledger/v1/registry.pb.h"
 #include "crypto/checkpoint.h"
+#include "services/notary/notary.h"
 #include "storage/store.h"
 
 namespace chemledger::audit {
@@ -61,13 +62,13 @@ inline constexpr int kQueryBundleChunk = 1000;
 
 // Exports the events `request.query` finds for `reader` at `snapshot`,
 // handing each part to `emit` in order (false from `emit`: the receiver is
-// gone, Cancelled). The checkpoint is signed by `signer`; the trust list is
-// the one in force on `today`. For regulators and platform administrators
+// gone, Cancelled). The checkpoint and the trust list (the one in force on
+// `today`) are signed by the ledger's note key (`notary`). For regulators and platform administrators
 // whose department reads events whole (PermissionDenied otherwise, or when
 // an event was recorded outside the reader's jurisdiction); InvalidArgument
 // naming the field for a malformed query.
 absl::Status ExportQueryBundle(const storage::Snapshot& snapshot, const v1::Actor& reader,
-                               const crypto::NoteSigner& signer, absl::CivilDay today,
+                               const notary::LedgerNotary& notary, absl::CivilDay today,
                                const v1::ExportEventsRequest& request,
                                const std::function<bool(const v1::QueryBundlePart&)>& emit);
 

@@ -38,7 +38,7 @@ class QueryBundleTest : public LifecycleFixture {
     *request.mutable_query() = query;
     request.set_with_reconciliation(with_reconciliation);
     std::string file;
-    absl::Status s = ExportQueryBundle(*t_->snapshot(), reader, signer_, api::TodayInChina(),
+    absl::Status s = ExportQueryBundle(*t_->snapshot(), reader, *notary_, api::TodayInChina(),
                                        request, [&](const v1::QueryBundlePart& part) {
                                          file += FramedPart(part.SerializeAsString());
                                          if (parts != nullptr) parts->push_back(part);
@@ -65,6 +65,7 @@ class QueryBundleTest : public LifecycleFixture {
   }
 
   crypto::NoteSigner signer_;
+  const std::unique_ptr<notary::LedgerNotary> notary_ = notary::NewLocalNotary(&signer_);
 };
 
 TEST_F(QueryBundleTest, AQuerysEventsVerifyOfflineAndNoByteOfTheBundleCanChange) {

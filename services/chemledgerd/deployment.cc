@@ -280,6 +280,7 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
       crypto::NoteSigner::Create(record->deployment(), *std::move(note_key));
   if (!signer.ok()) return signer.status();
   d->note_signer_ = std::make_unique<crypto::NoteSigner>(*std::move(signer));
+  d->notary_ = notary::NewLocalNotary(d->note_signer_.get());
   absl::StatusOr<std::unique_ptr<ledger::WitnessCosignatures>> cosignatures =
       ledger::WitnessCosignatures::Open(CosignaturesPath(data_dir));
   if (!cosignatures.ok()) return cosignatures.status();

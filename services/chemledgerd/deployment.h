@@ -38,6 +38,7 @@
 #include "services/label/label_keyring.h"
 #include "services/ledger/witness_cosignatures.h"
 #include "services/ledger/ledger.h"
+#include "services/notary/notary.h"
 #include "services/registry/catalogue.h"
 #include "services/waybill/waybills.h"
 #include "storage/store.h"
@@ -134,6 +135,8 @@ class Deployment {
   ledger::Ledger* ledger() const { return ledger_.get(); }
   waybill::WaybillBook* waybills() const { return waybills_.get(); }
   const crypto::NoteSigner& note_signer() const { return *note_signer_; }
+  // The note key's signatures on checkpoints and trust lists.
+  const notary::LedgerNotary* notary() const { return notary_.get(); }
   // The witnesses' co-signatures, kept in DATA/witness-cosignatures.
   ledger::WitnessCosignatures* cosignatures() const { return cosignatures_.get(); }
   // Records refused requests in the log (for the services that submit
@@ -157,6 +160,7 @@ class Deployment {
   std::unique_ptr<waybill::WaybillBook> waybills_;
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<crypto::NoteSigner> note_signer_;
+  std::unique_ptr<notary::LedgerNotary> notary_;
   std::unique_ptr<ledger::WitnessCosignatures> cosignatures_;
 };
 

@@ -409,14 +409,14 @@ absl::Status Serve(const cli::Args& args) {
   read_options.origin = d.note_signer().name();
   registry::ReadAuthenticator reads(std::move(read_options));
   registry::RegistryServiceImpl registry_service(d.ledger_client(), &reads, d.refusals());
-  label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), &d.note_signer(), &reads);
+  label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), d.notary(), &reads);
   ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer(),
                                            &reads, ledger::AppendStreamOptions(),
                                            &reference::ShippedReferenceTables(), d.cosignatures());
   waybill::WaybillServiceImpl waybill_service(d.waybills(), d.ledger_client(), &reads);
   verify::VerifyServiceImpl verify_service(d.ledger_client(), &reads);
   // The audit's answers, to AuditService's callers and to the console's.
-  const audit::AuditReads audit_reads(d.ledger_client(), &d.note_signer(), open_options.clock);
+  const audit::AuditReads audit_reads(d.ledger_client(), d.notary(), open_options.clock);
   audit::AuditServiceImpl audit_service(&audit_reads, &reads);
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -114,12 +114,10 @@ grpc::Status LabelServiceImpl::GetTrustList(grpc::ServerContext* context,
                                             v1::TrustListResponse* response) {
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellLogSize(context, snapshot->size());
-  absl::StatusOr<crypto::TrustList> trust = MakeTrustList(*snapshot, api::TodayInChina());
-  if (!trust.ok()) return ToGrpcStatus(trust.status());
-  absl::StatusOr<std::string> note = crypto::SignTrustList(*trust, *signer_);
+  absl::StatusOr<std::string> note = notary_->SignTrustList(*snapshot, api::TodayInChina());
   if (!note.ok()) return ToGrpcStatus(note.status());
   response->set_signed_note(*std::move(note));
-  response->set_verifier_key(signer_->verifier().VerifierKeyString());
+  response->set_verifier_key(notary_->verifier().VerifierKeyString());
   return grpc::Status::OK;
 }
 

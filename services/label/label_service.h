@@ -29,6 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "chemledger/v1/label_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
+#include "services/notary/notary.h"
 #include "services/label/issuance.h"
 #include "journal/ledger_client.h"
 #include "services/registry/read_access.h"
@@ -49,11 +50,11 @@ using LabelServiceBase =
 
 class LabelServiceImpl final : public LabelServiceBase {
  public:
-  // `trust_list_signer` signs the exported trust list (the platform's note
-  // key); `reads` checks read credentials.
+  // `notary` signs the exported trust list (the platform's note key);
+  // `reads` checks read credentials.
   LabelServiceImpl(LabelIssuer* issuer, journal::LedgerClient* ledger,
-                   const crypto::NoteSigner* trust_list_signer, registry::ReadAuthenticator* reads)
-      : issuer_(issuer), ledger_(ledger), signer_(trust_list_signer), reads_(reads) {}
+                   const notary::LedgerNotary* notary, registry::ReadAuthenticator* reads)
+      : issuer_(issuer), ledger_(ledger), notary_(notary), reads_(reads) {}
 
   grpc::Status IssueLabels(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                            grpc::ServerWriter<v1::IssueLabelsResponse>* writer) override;
@@ -71,7 +72,7 @@ class LabelServiceImpl final : public LabelServiceBase {
 
   LabelIssuer* const issuer_;
   journal::LedgerClient* const ledger_;
-  const crypto::NoteSigner* const signer_;
+  const notary::LedgerNotary* const notary_;
   registry::ReadAuthenticator* const reads_;
   // Anonymous ResolveLabel calls, per client address (as VerifyService's).
   RateLimiter anonymous_{kAnonymousScansPerSecond, kAnonymousScanBurst};

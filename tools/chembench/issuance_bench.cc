@@ -104,7 +104,7 @@ int RunIssuanceBench(const IssuanceBenchOptions& options) {
     return 1;
   }
   registry::ReadAuthenticator reads({(*d)->note_signer().name()});
-  label::LabelServiceImpl service((*d)->issuer(), (*d)->ledger_client(), &(*d)->note_signer(),
+  label::LabelServiceImpl service((*d)->issuer(), (*d)->ledger_client(), (*d)->notary(),
                                   &reads);
   grpc::ServerBuilder builder;
   int port = 0;

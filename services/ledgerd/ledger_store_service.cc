@@ -1,0 +1,296 @@
+#include "services/ledgerd/ledger_store_service.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "api/wire.h"
+#include "services/common/grpc_status.h"
+#include "services/ledgerd/wire_status.h"
+#include "services/registry/signers.h"
+
+namespace chemledger::ledgerd {
+
+using crypto::Sha256Digest;
+namespace {
+
+grpc::Status Invalid(absl::string_view field, absl::string_view rule) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat(field, ": ", rule));
+}
+
+// The signature context of a payload type a personality may submit; null
+// for the refusal records (unsigned) and for types it may not submit.
+const crypto::SignatureContext* ContextOf(absl::string_view payload_type) {
+  static const crypto::SignatureContext* const kSigned[] = {
+      &api::kRegistryContext, &api::kIssueLabelsContext, &api::kEventContext,
+      &api::kWaybillContext};
+  for (const crypto::SignatureContext* context : kSigned) {
+    if (context->payload_type() == payload_type) return context;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::shared_ptr<const storage::Snapshot>> SnapshotAt(journal::LedgerClient* ledger,
+                                                                    uint64_t size) {
+  if (size == 0) return absl::InvalidArgumentError("size: must name a snapshot (a log size)");
+  return ledger->At(size);
+}
+
+}  // namespace
+
+grpc::Status LedgerStoreServiceImpl::Submit(grpc::ServerContext*,
+                                            const internal::SubmitRequest* request,
+                                            internal::SubmitResponse* response) {
+  const size_t n = request->requests_size();
+  if (n == 0) return Invalid("requests", "must not be empty");
+  if (n > kMaxRequestsPerSubmit) {
+    return Invalid("requests", absl::StrCat("at most ", kMaxRequestsPerSubmit, " per call"));
+  }
+  std::vector<std::optional<absl::Status>> refused(n);
+  // The signatures again, per payload type, at the latest snapshot.
+  std::map<const crypto::SignatureContext*, std::vector<size_t>> by_context;
+  for (size_t i = 0; i < n; ++i) {
+    const v1::SignedEnvelope& envelope = request->requests(i).envelope();
+    if (envelope.payload_type() == api::kRefusalPayloadType) continue;
+    const crypto::SignatureContext* context = ContextOf(envelope.payload_type());
+    if (context == nullptr) {
+      refused[i] = absl::PermissionDeniedError(absl::StrCat(
+          "requests[", i, "].envelope.payload_type: '", envelope.payload_type().substr(0, 100),
+          "' is not submitted through ledgerd's internal service"));
+      continue;
+    }
+    by_context[context].push_back(i);
+  }
+  if (!by_context.empty()) {
+    std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+    for (const auto& [context, indexes] : by_context) {
+      std::vector<const v1::SignedEnvelope*> envelopes;
+      envelopes.reserve(indexes.size());
+      for (size_t i : indexes) envelopes.push_back(&request->requests(i).envelope());
+      std::vector<absl::StatusOr<registry::VerifiedSigner>> verified =
+          registry::VerifyActorSignatures(*snapshot, envelopes, *context, verify_threads_);
+      for (size_t k = 0; k < indexes.size(); ++k) {
+        if (!verified[k].ok()) refused[indexes[k]] = verified[k].status();
+      }
+    }
+  }
+  std::vector<journal::Request> submitted;
+  std::vector<size_t> submitted_index;
+  for (size_t i = 0; i < n; ++i) {
+    if (refused[i]) continue;
+    journal::Request r;
+    r.envelope = request->requests(i).envelope();
+    r.proposal = request->requests(i).proposal();
+    submitted.push_back(std::move(r));
+    submitted_index.push_back(i);
+  }
+  std::vector<absl::StatusOr<journal::Receipt>> receipts;
+  if (!submitted.empty()) receipts = ledger_->Submit(std::move(submitted));
+  std::vector<const absl::StatusOr<journal::Receipt>*> by_request(n, nullptr);
+  for (size_t k = 0; k < receipts.size(); ++k) by_request[submitted_index[k]] = &receipts[k];
+  for (size_t i = 0; i < n; ++i) {
+    internal::SubmitResult* result = response->add_results();
+    if (refused[i]) {
+      *result->mutable_refused() = ToStatusProto(*refused[i]);
+    } else if (!by_request[i]->ok()) {
+      *result->mutable_refused() = ToStatusProto(by_request[i]->status());
+    } else {
+      const journal::Receipt& receipt = **by_request[i];
+      internal::Receipt* out = result->mutable_receipt();
+      out->set_index(receipt.index);
+      out->set_replayed(receipt.replayed);
+      out->set_leaf_hash(receipt.leaf_hash.ToBytes());
+      out->set_record_time_micros(absl::ToUnixMicros(receipt.record_time));
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerStoreServiceImpl::OpenSnapshot(grpc::ServerContext*,
+                                                  const internal::OpenSnapshotRequest* request,
+                                                  internal::SnapshotInfo* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot;
+  if (request->size() == 0) {
+    snapshot = ledger_->Latest();
+  } else {
+    absl::StatusOr<std::shared_ptr<const storage::Snapshot>> at = ledger_->At(request->size());
+    if (!at.ok()) return ToGrpcStatus(at.status());
+    snapshot = *std::move(at);
+  }
+  ledger_->Keep(snapshot);
+  response->set_size(snapshot->size());
+  response->set_root(snapshot->root().ToBytes());
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerStoreServiceImpl::Writable(grpc::ServerContext*,
+                                              const internal::WritableRequest*,
+                                              internal::StatusProto* response) {
+  *response = ToStatusProto(ledger_->Writable());
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerStoreServiceImpl::Get(grpc::ServerContext*, const internal::GetRequest* request,
+                                         internal::GetResponse* response) {
+  if (static_cast<size_t>(request->keys_size()) > kMaxKeysPerCall) {
+    return Invalid("keys", absl::StrCat("at most ", kMaxKeysPerCall, " per call"));
+  }
+  absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
+      SnapshotAt(ledger_, request->size());
+  if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
+  size_t bytes = 0;
+  for (const std::string& key : request->keys()) {
+    absl::StatusOr<std::optional<std::string>> value = (*snapshot)->Get(key);
+    if (!value.ok()) return ToGrpcStatus(value.status());
+    internal::GetResponse::Value* out = response->add_values();
+    if (*value) {
+      bytes += (*value)->size();
+      if (bytes > kMaxAnswerBytes) {
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            absl::StrCat("keys: the values exceed ", kMaxAnswerBytes,
+                                         " bytes; ask for fewer keys at once"));
+      }
+      out->set_found(true);
+      out->set_value(**std::move(value));
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerStoreServiceImpl::Scan(grpc::ServerContext*,
+                                          const internal::ScanRequest* request,
+                                          internal::ScanResponse* response) {
+  absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
+      SnapshotAt(ledger_, request->size());
+  if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
+  const size_t max_keys =
+      request->max_keys() == 0 ? kMaxKeysPerCall
+                               : std::min<size_t>(request->max_keys(), kMaxKeysPerCall);
+  size_t bytes = 0;
+  absl::Status scanned = (*snapshot)->Scan(
+      request->begin(), request->end(), [&](absl::string_view key, absl::string_view value) {
+        // One key past the page says there are more.
+        if (static_cast<size_t>(response->keys_size()) >= max_keys ||
+            (bytes > 0 && bytes + key.size() + value.size() > kMaxAnswerBytes)) {
+          response->set_more(true);
+          return false;
+        }
+        bytes += key.size() + value.size();
+        response->add_keys(std::string(key));
+        response->add_values(std::string(value));
+        return true;
+      });
+  return ToGrpcStatus(scanned);
+}
+
+grpc::Status LedgerStoreServiceImpl::Entries(grpc::ServerContext*,
+                                             const internal::EntriesRequest* request,
+                                             internal::EntriesResponse* response) {
+  if (static_cast<size_t>(request->indexes_size()) > kMaxIndexesPerCall) {
+    return Invalid("indexes", absl::StrCat("at most ", kMaxIndexesPerCall, " per call"));
+  }
+  absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
+      SnapshotAt(ledger_, request->size());
+  if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
+  size_t bytes = 0;
+  for (uint64_t index : request->indexes()) {
+    absl::StatusOr<Sha256Digest> hash = (*snapshot)->LeafHash(index);
+    if (!hash.ok()) return ToGrpcStatus(hash.status());
+    if (!request->leaf_hashes_only()) {
+      absl::StatusOr<std::string> entry = (*snapshot)->Entry(index);
+      if (!entry.ok()) return ToGrpcStatus(entry.status());
+      // The entries that fit; the client asks again for the rest.
+      if (bytes > 0 && bytes + entry->size() > kMaxAnswerBytes) break;
+      bytes += entry->size();
+      response->add_entries(*std::move(entry));
+    }
+    response->add_leaf_hashes(hash->ToBytes());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerStoreServiceImpl::Root(grpc::ServerContext*,
+                                          const internal::RootRequest* request,
+                                          internal::RootResponse* response) {
+  absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
+      SnapshotAt(ledger_, request->size());
+  if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
+  absl::StatusOr<Sha256Digest> root = (*snapshot)->Root(request->tree_size());
+  if (!root.ok()) return ToGrpcStatus(root.status());
+  response->set_root(root->ToBytes());
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerStoreServiceImpl::InclusionProofs(
+    grpc::ServerContext*, const internal::InclusionProofsRequest* request,
+    internal::InclusionProofsResponse* response) {
+  if (static_cast<size_t>(request->indexes_size()) > kMaxIndexesPerCall) {
+    return Invalid("indexes", absl::StrCat("at most ", kMaxIndexesPerCall, " per call"));
+  }
+  absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
+      SnapshotAt(ledger_, request->size());
+  if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
+  const std::vector<uint64_t> indexes(request->indexes().begin(), request->indexes().end());
+  absl::StatusOr<std::vector<std::vector<Sha256Digest>>> proofs =
+      (*snapshot)->InclusionProofs(indexes, request->tree_size());
+  if (!proofs.ok()) return ToGrpcStatus(proofs.status());
+  for (const std::vector<Sha256Digest>& proof : *proofs) {
+    internal::Proof* out = response->add_proofs();
+    for (const Sha256Digest& hash : proof) out->add_hashes(hash.ToBytes());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerStoreServiceImpl::ConsistencyProof(
+    grpc::ServerContext*, const internal::ConsistencyProofRequest* request,
+    internal::Proof* response) {
+  absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
+      SnapshotAt(ledger_, request->size());
+  if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
+  absl::StatusOr<std::vector<Sha256Digest>> proof =
+      (*snapshot)->ConsistencyProof(request->old_size(), request->new_size());
+  if (!proof.ok()) return ToGrpcStatus(proof.status());
+  for (const Sha256Digest& hash : *proof) response->add_hashes(hash.ToBytes());
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerStoreServiceImpl::NotaryKey(grpc::ServerContext*,
+                                               const internal::NotaryKeyRequest*,
+                                               internal::NotaryKeyResponse* response) {
+  response->set_verifier_key(notary_->verifier().VerifierKeyString());
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerStoreServiceImpl::SignCheckpoint(grpc::ServerContext*,
+                                                    const internal::SignAtRequest* request,
+                                                    internal::SignedNote* response) {
+  absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
+      SnapshotAt(ledger_, request->size());
+  if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
+  absl::StatusOr<std::string> note = notary_->SignCheckpoint(**snapshot);
+  if (!note.ok()) return ToGrpcStatus(note.status());
+  response->set_note(*std::move(note));
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerStoreServiceImpl::SignTrustList(grpc::ServerContext*,
+                                                   const internal::SignAtRequest* request,
+                                                   internal::SignedNote* response) {
+  absl::CivilDay day;
+  if (!absl::ParseCivilTime(request->day(), &day)) {
+    return Invalid("day", "must be a day as YYYY-MM-DD");
+  }
+  absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
+      SnapshotAt(ledger_, request->size());
+  if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
+  absl::StatusOr<std::string> note = notary_->SignTrustList(**snapshot, day);
+  if (!note.ok()) return ToGrpcStatus(note.status());
+  response->set_note(*std::move(note));
+  return grpc::Status::OK;
+}
+
+}  // namespace chemledger::ledgerd

@@ -1,0 +1,85 @@
+// ledgerd's internal gRPC service (proto/chemledger/internal/
+// ledger_store.proto): the ledger client and the notary of the process that
+// owns the store, for the personalities that run as processes of their own
+// (their side: remote_ledger.h).
+//
+// A thin adapter. What it adds to the in-process client:
+//   - Submit verifies every request's signature again, against the registry
+//     at the latest snapshot (registry/signers.h), before the journal sees
+//     it: a personality whose process is taken over can still drop or delay
+//     requests, but not write one that no registered key signed. Refusal
+//     records (unsigned by design, services/audit/refusals.h) are the one
+//     payload type taken as they come; genesis entries are never taken.
+//   - Every snapshot it hands out is kept (LedgerClient::Keep) for the reads
+//     that follow, which name it by its log size.
+//   - Answers are bounded (keys, entries and bytes per call); the client
+//     asks again for the rest.
+// Who may call it is decided before it is reached: ledgerd serves it on its
+// internal port over mutual TLS, behind the allow-list (services/cluster/
+// peer_allow_list.h).
+//
+// Thread-safety: thread-safe. The ledger client and notary must outlive it.
+
+#ifndef CHEMLEDGER_SERVICES_LEDGERD_LEDGER_STORE_SERVICE_H_
+#define CHEMLEDGER_SERVICES_LEDGERD_LEDGER_STORE_SERVICE_H_
+
+#include <cstddef>
+
+#include "chemledger/internal/ledger_store.grpc.pb.h"
+#include "journal/ledger_client.h"
+#include "services/notary/notary.h"
+
+namespace chemledger::ledgerd {
+
+// Bounds of one answer.
+inline constexpr size_t kMaxKeysPerCall = 4096;
+inline constexpr size_t kMaxIndexesPerCall = 4096;
+inline constexpr size_t kMaxRequestsPerSubmit = 4096;
+inline constexpr size_t kMaxAnswerBytes = 16 << 20;
+// What a client of this service must accept in one message.
+inline constexpr int kMaxMessageBytes = 64 << 20;
+
+class LedgerStoreServiceImpl final : public internal::LedgerStore::Service {
+ public:
+  LedgerStoreServiceImpl(journal::LedgerClient* ledger, const notary::LedgerNotary* notary,
+                         size_t verify_threads = 2)
+      : ledger_(ledger), notary_(notary), verify_threads_(verify_threads) {}
+
+  grpc::Status Submit(grpc::ServerContext* context, const internal::SubmitRequest* request,
+                      internal::SubmitResponse* response) override;
+  grpc::Status OpenSnapshot(grpc::ServerContext* context,
+                            const internal::OpenSnapshotRequest* request,
+                            internal::SnapshotInfo* response) override;
+  grpc::Status Writable(grpc::ServerContext* context, const internal::WritableRequest* request,
+                        internal::StatusProto* response) override;
+  grpc::Status Get(grpc::ServerContext* context, const internal::GetRequest* request,
+                   internal::GetResponse* response) override;
+  grpc::Status Scan(grpc::ServerContext* context, const internal::ScanRequest* request,
+                    internal::ScanResponse* response) override;
+  grpc::Status Entries(grpc::ServerContext* context, const internal::EntriesRequest* request,
+                       internal::EntriesResponse* response) override;
+  grpc::Status Root(grpc::ServerContext* context, const internal::RootRequest* request,
+                    internal::RootResponse* response) override;
+  grpc::Status InclusionProofs(grpc::ServerContext* context,
+                               const internal::InclusionProofsRequest* request,
+                               internal::InclusionProofsResponse* response) override;
+  grpc::Status ConsistencyProof(grpc::ServerContext* context,
+                                const internal::ConsistencyProofRequest* request,
+                                internal::Proof* response) override;
+  grpc::Status NotaryKey(grpc::ServerContext* context, const internal::NotaryKeyRequest* request,
+                         internal::NotaryKeyResponse* response) override;
+  grpc::Status SignCheckpoint(grpc::ServerContext* context,
+                              const internal::SignAtRequest* request,
+                              internal::SignedNote* response) override;
+  grpc::Status SignTrustList(grpc::ServerContext* context, const internal::SignAtRequest* request,
+                             internal::SignedNote* response) override;
+
+ private:
+  journal::LedgerClient* const ledger_;
+  const notary::LedgerNotary* const notary_;
+  const size_t verify_threads_;
+};
+
+}  // namespace chemledger::ledgerd
+
+#endif  // CHEMLEDGER_SERVICES_LEDGERD_LEDGER_STORE_SERVICE_H_

@@ -1,0 +1,255 @@
+// The remote ledger client and notary against ledgerd's internal service,
+// over real gRPC on loopback, on a real LevelDB store: every read answers
+// what the in-process client answers, writes go through with their receipts
+// and refusals (payloads included), and an unreachable ledgerd fails reads
+// with Unavailable.
+
+#include "services/ledgerd/remote_ledger.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/wire.h"
+#include "crypto/checkpoint.h"
+#include "crypto/trust_list.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "gtest/gtest.h"
+#include "services/common/envelope.h"
+#include "services/common/refusal.h"
+#include "services/ledgerd/ledger_store_service.h"
+#include "services/registry/registry_testing.h"
+#include "services/registry/signers.h"
+#include "testing/test_ledger.h"
+
+namespace chemledger::ledgerd {
+namespace {
+
+using chemledger::testing::TestKey;
+using chemledger::testing::TestLedger;
+
+class RemoteLedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    t_ = TestLedger::Create("remote_ledger", admin_);
+    ASSERT_TRUE(t_->AddLabelKey(admin_).ok());
+    for (int i = 0; i < 40; ++i) {
+      ASSERT_TRUE(t_->RegisterEnterprise(
+                        admin_, registry::testing::ExampleProducer(
+                                    registry::testing::ExampleUscc(absl::StrCat(110100 + i))))
+                      .ok());
+    }
+    service_ = std::make_unique<LedgerStoreServiceImpl>(&t_->client(), local_notary_.get());
+    Serve();
+    absl::StatusOr<std::unique_ptr<RemoteLedger>> remote = RemoteLedger::Connect(Channel());
+    ASSERT_TRUE(remote.ok()) << remote.status();
+    remote_ = *std::move(remote);
+  }
+
+  void Serve() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(service_.get());
+    builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+    builder.SetMaxSendMessageSize(kMaxMessageBytes);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+  }
+
+  std::shared_ptr<grpc::Channel> Channel() {
+    return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_),
+                                     grpc::InsecureChannelCredentials(),
+                                     RemoteLedgerChannelArguments());
+  }
+
+  const crypto::SigningKey admin_ = TestKey(1);
+  const crypto::NoteSigner note_signer_ =
+      *crypto::NoteSigner::Create("remote.test/log", crypto::SigningKey::Generate());
+  const std::unique_ptr<notary::LedgerNotary> local_notary_ = notary::NewLocalNotary(&note_signer_);
+  std::unique_ptr<TestLedger> t_;
+  std::unique_ptr<LedgerStoreServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::unique_ptr<RemoteLedger> remote_;
+};
+
+std::vector<std::pair<std::string, std::string>> ScanAll(const storage::Snapshot& s,
+                                                        absl::string_view begin = "",
+                                                        absl::string_view end = "") {
+  std::vector<std::pair<std::string, std::string>> out;
+  EXPECT_TRUE(s.Scan(begin, end, [&](absl::string_view k, absl::string_view v) {
+                 out.emplace_back(std::string(k), std::string(v));
+                 return true;
+               }).ok());
+  return out;
+}
+
+TEST_F(RemoteLedgerTest, ReadsAnswerWhatTheLocalClientAnswers) {
+  std::shared_ptr<const storage::Snapshot> local = t_->snapshot();
+  std::shared_ptr<const storage::Snapshot> remote = remote_->client()->Latest();
+  ASSERT_EQ(remote->size(), local->size());
+  EXPECT_EQ(remote->root(), local->root());
+  for (uint64_t i = 0; i < local->size(); ++i) {
+    EXPECT_EQ(*remote->Entry(i), *local->Entry(i)) << i;
+    EXPECT_EQ(*remote->LeafHash(i), *local->LeafHash(i)) << i;
+  }
+  EXPECT_EQ(remote->Entry(local->size()).status().code(), absl::StatusCode::kOutOfRange);
+  // The whole state, over many pages, and a range inside it.
+  const auto all = ScanAll(*local);
+  ASSERT_GT(all.size(), 64u);  // more than the first page
+  EXPECT_EQ(ScanAll(*remote), all);
+  EXPECT_EQ(ScanAll(*remote, all[10].first, all[200].first),
+            ScanAll(*local, all[10].first, all[200].first));
+  // A scan the visitor stops.
+  int visited = 0;
+  ASSERT_TRUE(remote->Scan("", "", [&](absl::string_view, absl::string_view) {
+                      return ++visited < 70;
+                    }).ok());
+  EXPECT_EQ(visited, 70);
+  for (size_t i = 0; i < all.size(); i += 37) {
+    EXPECT_EQ(**remote->Get(all[i].first), all[i].second);
+  }
+  EXPECT_EQ(*remote->Get("no such key"), std::nullopt);
+  // Proofs.
+  for (uint64_t tree = 1; tree <= local->size(); tree += 7) {
+    EXPECT_EQ(*remote->Root(tree), *local->Root(tree));
+    EXPECT_EQ(*remote->ConsistencyProof(tree, local->size()),
+              *local->ConsistencyProof(tree, local->size()));
+  }
+  std::vector<uint64_t> indexes = {0, 3, local->size() - 1};
+  EXPECT_EQ(*remote->InclusionProofs(indexes, local->size()),
+            *local->InclusionProofs(indexes, local->size()));
+  EXPECT_EQ(*remote->InclusionProof(2, local->size() - 1),
+            *local->InclusionProof(2, local->size() - 1));
+  EXPECT_EQ(remote->Root(local->size() + 1).status().code(), absl::StatusCode::kOutOfRange);
+  // The caches answered the second reads.
+  remote->Entry(0).IgnoreError();
+  remote->Get(all[0].first).IgnoreError();
+  const RemoteLedgerStats stats = remote_->stats();
+  EXPECT_GT(stats.entry_cache_hits, 0u);
+  EXPECT_GT(stats.state_cache_hits, 0u);
+}
+
+TEST_F(RemoteLedgerTest, SubmitsAndAnswersWithReceiptsAndRefusals) {
+  v1::RegistryRequest request;
+  request.set_request_id("remote-1");
+  *request.mutable_register_enterprise() =
+      registry::testing::ExampleProducer(registry::testing::ExampleUscc("320100"));
+  absl::StatusOr<v1::SignedEnvelope> e =
+      envelope::Sign(api::kRegistryContext, request.SerializeAsString(), admin_);
+  ASSERT_TRUE(e.ok());
+  const v1::SignedEnvelope* one[] = {&*e};
+  absl::StatusOr<journal::Receipt> receipt =
+      registry::SubmitSigned(*remote_->client(), one, api::kRegistryContext)[0];
+  ASSERT_TRUE(receipt.ok()) << receipt.status();
+  EXPECT_FALSE(receipt->replayed);
+  EXPECT_EQ(t_->snapshot()->size(), receipt->index + 1);
+  EXPECT_EQ(*t_->snapshot()->LeafHash(receipt->index), receipt->leaf_hash);
+  // A retry is answered by the first receipt.
+  absl::StatusOr<journal::Receipt> again =
+      registry::SubmitSigned(*remote_->client(), one, api::kRegistryContext)[0];
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->index, receipt->index);
+  // A rule's refusal comes back whole (the same enterprise again, new id).
+  request.set_request_id("remote-2");
+  absl::StatusOr<v1::SignedEnvelope> dup =
+      envelope::Sign(api::kRegistryContext, request.SerializeAsString(), admin_);
+  const v1::SignedEnvelope* two[] = {&*dup};
+  absl::Status refused = registry::SubmitSigned(*remote_->client(), two, api::kRegistryContext)[0]
+                             .status();
+  EXPECT_FALSE(refused.ok());
+  absl::Status local_refused =
+      registry::SubmitSigned(t_->client(), two, api::kRegistryContext)[0].status();
+  EXPECT_EQ(refused.code(), local_refused.code());
+  EXPECT_EQ(refused.message(), local_refused.message());
+  EXPECT_EQ(RefusalKindOf(refused), RefusalKindOf(local_refused));
+}
+
+TEST_F(RemoteLedgerTest, LedgerdVerifiesSignaturesAgain) {
+  // A personality that skips the check (or forges a request) is refused by
+  // ledgerd: a signature by a key the registry does not know, and one over
+  // other bytes.
+  v1::RegistryRequest request;
+  request.set_request_id("forged-1");
+  *request.mutable_register_enterprise() =
+      registry::testing::ExampleProducer(registry::testing::ExampleUscc("330100"));
+  absl::StatusOr<v1::SignedEnvelope> stranger =
+      envelope::Sign(api::kRegistryContext, request.SerializeAsString(), TestKey(77));
+  absl::StatusOr<v1::SignedEnvelope> altered =
+      envelope::Sign(api::kRegistryContext, request.SerializeAsString(), admin_);
+  altered->set_payload(altered->payload() + " ");
+  journal::Request a, b, genesis;
+  a.envelope = *stranger;
+  b.envelope = *altered;
+  genesis.envelope = *altered;
+  genesis.envelope.set_payload_type(std::string(api::kGenesisContext.payload_type()));
+  const uint64_t size = t_->snapshot()->size();
+  std::vector<absl::StatusOr<journal::Receipt>> results =
+      remote_->client()->Submit({a, b, genesis});
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].status().code(), absl::StatusCode::kUnauthenticated) << results[0].status();
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kUnauthenticated) << results[1].status();
+  EXPECT_EQ(results[2].status().code(), absl::StatusCode::kPermissionDenied) << results[2].status();
+  EXPECT_EQ(t_->snapshot()->size(), size);
+}
+
+TEST_F(RemoteLedgerTest, KeptSnapshotsAnswerAfterLaterWrites) {
+  std::shared_ptr<const storage::Snapshot> before = remote_->client()->Latest();
+  const auto state_before = ScanAll(*before);
+  ASSERT_TRUE(t_->RegisterEnterprise(admin_, registry::testing::ExampleProducer(
+                                                 registry::testing::ExampleUscc("340100")))
+                  .ok());
+  EXPECT_EQ(ScanAll(*before), state_before);
+  absl::StatusOr<std::shared_ptr<const storage::Snapshot>> at =
+      remote_->client()->At(before->size());
+  ASSERT_TRUE(at.ok()) << at.status();
+  EXPECT_EQ((*at)->root(), before->root());
+  EXPECT_GT(remote_->client()->Latest()->size(), before->size());
+  EXPECT_EQ(remote_->client()->At(before->size() + 100).status().code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_TRUE(remote_->client()->Writable().ok());
+}
+
+TEST_F(RemoteLedgerTest, NotarySignsWhatTheSnapshotSays) {
+  const notary::LedgerNotary& notary = *remote_->notary();
+  EXPECT_EQ(notary.verifier().VerifierKeyString(), note_signer_.verifier().VerifierKeyString());
+  std::shared_ptr<const storage::Snapshot> snapshot = remote_->client()->Latest();
+  absl::StatusOr<std::string> note = notary.SignCheckpoint(*snapshot);
+  ASSERT_TRUE(note.ok()) << note.status();
+  absl::StatusOr<crypto::Checkpoint> checkpoint =
+      crypto::OpenCheckpoint(*note, "remote.test/log", note_signer_.verifier());
+  ASSERT_TRUE(checkpoint.ok());
+  EXPECT_EQ(checkpoint->size, snapshot->size());
+  EXPECT_EQ(checkpoint->root_hash, snapshot->root());
+  absl::StatusOr<std::string> trust = notary.SignTrustList(*snapshot, api::TodayInChina());
+  ASSERT_TRUE(trust.ok()) << trust.status();
+  absl::StatusOr<crypto::TrustList> list = crypto::OpenTrustList(*trust, note_signer_.verifier());
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(*trust, *local_notary_->SignTrustList(*t_->snapshot(), api::TodayInChina()));
+}
+
+TEST_F(RemoteLedgerTest, UnreachableLedgerdFailsReadsWithUnavailable) {
+  std::shared_ptr<const storage::Snapshot> seen = remote_->client()->Latest();
+  server_->Shutdown();
+  server_.reset();
+  RemoteLedgerOptions quick;
+  quick.read_deadline = absl::Milliseconds(300);
+  quick.submit_deadline = absl::Milliseconds(300);
+  // The first ledger learnt the key; a new one with short deadlines cannot.
+  EXPECT_EQ(RemoteLedger::Connect(Channel(), quick, absl::Milliseconds(300)).status().code(),
+            absl::StatusCode::kUnavailable);
+  // Latest() still answers, with the last size seen, but every read fails.
+  // (remote_ has the default deadlines: build the snapshot by At instead.)
+  std::shared_ptr<const storage::Snapshot> latest = remote_->client()->Latest();
+  EXPECT_EQ(latest->size(), seen->size());
+  EXPECT_EQ(latest->Get("x").status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(remote_->client()->Writable().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace chemledger::ledgerd

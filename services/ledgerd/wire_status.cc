@@ -1,0 +1,31 @@
+#include "services/ledgerd/wire_status.h"
+
+#include <string>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+
+namespace chemledger::ledgerd {
+
+internal::StatusProto ToStatusProto(const absl::Status& status) {
+  internal::StatusProto proto;
+  proto.set_code(static_cast<int>(status.code()));
+  proto.set_message(std::string(status.message()));
+  status.ForEachPayload([&](absl::string_view type, const absl::Cord& payload) {
+    (*proto.mutable_payloads())[std::string(type)] = std::string(payload);
+  });
+  return proto;
+}
+
+absl::Status FromStatusProto(const internal::StatusProto& proto) {
+  absl::StatusCode code = absl::StatusCode::kUnknown;
+  if (proto.code() >= 0 && proto.code() <= 16) code = static_cast<absl::StatusCode>(proto.code());
+  if (code == absl::StatusCode::kOk) {
+    return absl::UnknownError(absl::StrCat("a refusal without a code: ", proto.message()));
+  }
+  absl::Status status(code, proto.message());
+  for (const auto& [type, payload] : proto.payloads()) status.SetPayload(type, absl::Cord(payload));
+  return status;
+}
+
+}  // namespace chemledger::ledgerd
