@@ -234,21 +234,28 @@ TEST_F(RemoteLedgerTest, NotarySignsWhatTheSnapshotSays) {
 }
 
 TEST_F(RemoteLedgerTest, UnreachableLedgerdFailsReadsWithUnavailable) {
-  std::shared_ptr<const storage::Snapshot> seen = remote_->client()->Latest();
-  server_->Shutdown();
-  server_.reset();
   RemoteLedgerOptions quick;
   quick.read_deadline = absl::Milliseconds(300);
   quick.submit_deadline = absl::Milliseconds(300);
-  // The first ledger learnt the key; a new one with short deadlines cannot.
+  absl::StatusOr<std::unique_ptr<RemoteLedger>> connected = RemoteLedger::Connect(Channel(), quick);
+  ASSERT_TRUE(connected.ok());
+  RemoteLedger& remote = **connected;
+  std::shared_ptr<const storage::Snapshot> seen = remote.client()->Latest();
+  server_->Shutdown();
+  server_.reset();
+  // A new one cannot learn the note key.
   EXPECT_EQ(RemoteLedger::Connect(Channel(), quick, absl::Milliseconds(300)).status().code(),
             absl::StatusCode::kUnavailable);
   // Latest() still answers, with the last size seen, but every read fails.
-  // (remote_ has the default deadlines: build the snapshot by At instead.)
-  std::shared_ptr<const storage::Snapshot> latest = remote_->client()->Latest();
+  std::shared_ptr<const storage::Snapshot> latest = remote.client()->Latest();
   EXPECT_EQ(latest->size(), seen->size());
+  EXPECT_EQ(latest->root(), seen->root());
   EXPECT_EQ(latest->Get("x").status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(remote_->client()->Writable().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(remote.client()->Writable().code(), absl::StatusCode::kUnavailable);
+  journal::Request request;
+  request.envelope.set_payload_type(std::string(api::kEventContext.payload_type()));
+  EXPECT_EQ(remote.client()->Submit({request})[0].status().code(),
+            absl::StatusCode::kUnavailable);
 }
 
 }  // namespace
