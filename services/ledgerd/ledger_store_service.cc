@@ -42,9 +42,15 @@ absl::StatusOr<std::shared_ptr<const storage::Snapshot>> SnapshotAt(journal::Led
 
 }  // namespace
 
-grpc::Status LedgerStoreServiceImpl::Submit(grpc::ServerContext*,
+grpc::Status LedgerStoreServiceImpl::Allowed(grpc::ServerContext* context,
+                                             LedgerStoreAccess access) const {
+  return ToGrpcStatus(allowed_.Check(context->auth_context().get(), access));
+}
+
+grpc::Status LedgerStoreServiceImpl::Submit(grpc::ServerContext* context,
                                             const internal::SubmitRequest* request,
                                             internal::SubmitResponse* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kSubmit); !a.ok()) return a;
   const size_t n = request->requests_size();
   if (n == 0) return Invalid("requests", "must not be empty");
   if (n > kMaxRequestsPerSubmit) {
@@ -55,6 +61,12 @@ grpc::Status LedgerStoreServiceImpl::Submit(grpc::ServerContext*,
   std::map<const crypto::SignatureContext*, std::vector<size_t>> by_context;
   for (size_t i = 0; i < n; ++i) {
     const v1::SignedEnvelope& envelope = request->requests(i).envelope();
+    if (absl::Status may = allowed_.CheckSubmit(context->auth_context().get(),
+                                                envelope.payload_type());
+        !may.ok()) {
+      refused[i] = absl::Status(may.code(), absl::StrCat("requests[", i, "]: ", may.message()));
+      continue;
+    }
     if (envelope.payload_type() == api::kRefusalPayloadType) continue;
     const crypto::SignatureContext* context = ContextOf(envelope.payload_type());
     if (context == nullptr) {
@@ -110,9 +122,10 @@ grpc::Status LedgerStoreServiceImpl::Submit(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerStoreServiceImpl::OpenSnapshot(grpc::ServerContext*,
+grpc::Status LedgerStoreServiceImpl::OpenSnapshot(grpc::ServerContext* context,
                                                   const internal::OpenSnapshotRequest* request,
                                                   internal::SnapshotInfo* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRead); !a.ok()) return a;
   std::shared_ptr<const storage::Snapshot> snapshot;
   if (request->size() == 0) {
     snapshot = ledger_->Latest();
@@ -127,15 +140,17 @@ grpc::Status LedgerStoreServiceImpl::OpenSnapshot(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerStoreServiceImpl::Writable(grpc::ServerContext*,
+grpc::Status LedgerStoreServiceImpl::Writable(grpc::ServerContext* context,
                                               const internal::WritableRequest*,
                                               internal::StatusProto* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRead); !a.ok()) return a;
   *response = ToStatusProto(ledger_->Writable());
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerStoreServiceImpl::Get(grpc::ServerContext*, const internal::GetRequest* request,
+grpc::Status LedgerStoreServiceImpl::Get(grpc::ServerContext* context, const internal::GetRequest* request,
                                          internal::GetResponse* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRead); !a.ok()) return a;
   if (static_cast<size_t>(request->keys_size()) > kMaxKeysPerCall) {
     return Invalid("keys", absl::StrCat("at most ", kMaxKeysPerCall, " per call"));
   }
@@ -161,9 +176,10 @@ grpc::Status LedgerStoreServiceImpl::Get(grpc::ServerContext*, const internal::G
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerStoreServiceImpl::Scan(grpc::ServerContext*,
+grpc::Status LedgerStoreServiceImpl::Scan(grpc::ServerContext* context,
                                           const internal::ScanRequest* request,
                                           internal::ScanResponse* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRead); !a.ok()) return a;
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
       SnapshotAt(ledger_, request->size());
   if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
@@ -187,9 +203,10 @@ grpc::Status LedgerStoreServiceImpl::Scan(grpc::ServerContext*,
   return ToGrpcStatus(scanned);
 }
 
-grpc::Status LedgerStoreServiceImpl::Entries(grpc::ServerContext*,
+grpc::Status LedgerStoreServiceImpl::Entries(grpc::ServerContext* context,
                                              const internal::EntriesRequest* request,
                                              internal::EntriesResponse* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRead); !a.ok()) return a;
   if (static_cast<size_t>(request->indexes_size()) > kMaxIndexesPerCall) {
     return Invalid("indexes", absl::StrCat("at most ", kMaxIndexesPerCall, " per call"));
   }
@@ -213,9 +230,10 @@ grpc::Status LedgerStoreServiceImpl::Entries(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerStoreServiceImpl::Root(grpc::ServerContext*,
+grpc::Status LedgerStoreServiceImpl::Root(grpc::ServerContext* context,
                                           const internal::RootRequest* request,
                                           internal::RootResponse* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRead); !a.ok()) return a;
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
       SnapshotAt(ledger_, request->size());
   if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
@@ -226,8 +244,9 @@ grpc::Status LedgerStoreServiceImpl::Root(grpc::ServerContext*,
 }
 
 grpc::Status LedgerStoreServiceImpl::InclusionProofs(
-    grpc::ServerContext*, const internal::InclusionProofsRequest* request,
+    grpc::ServerContext* context, const internal::InclusionProofsRequest* request,
     internal::InclusionProofsResponse* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRead); !a.ok()) return a;
   if (static_cast<size_t>(request->indexes_size()) > kMaxIndexesPerCall) {
     return Invalid("indexes", absl::StrCat("at most ", kMaxIndexesPerCall, " per call"));
   }
@@ -246,8 +265,9 @@ grpc::Status LedgerStoreServiceImpl::InclusionProofs(
 }
 
 grpc::Status LedgerStoreServiceImpl::ConsistencyProof(
-    grpc::ServerContext*, const internal::ConsistencyProofRequest* request,
+    grpc::ServerContext* context, const internal::ConsistencyProofRequest* request,
     internal::Proof* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRead); !a.ok()) return a;
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
       SnapshotAt(ledger_, request->size());
   if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
@@ -258,16 +278,18 @@ grpc::Status LedgerStoreServiceImpl::ConsistencyProof(
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerStoreServiceImpl::NotaryKey(grpc::ServerContext*,
+grpc::Status LedgerStoreServiceImpl::NotaryKey(grpc::ServerContext* context,
                                                const internal::NotaryKeyRequest*,
                                                internal::NotaryKeyResponse* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRead); !a.ok()) return a;
   response->set_verifier_key(notary_->verifier().VerifierKeyString());
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerStoreServiceImpl::SignCheckpoint(grpc::ServerContext*,
+grpc::Status LedgerStoreServiceImpl::SignCheckpoint(grpc::ServerContext* context,
                                                     const internal::SignAtRequest* request,
                                                     internal::SignedNote* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kSignCheckpoint); !a.ok()) return a;
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
       SnapshotAt(ledger_, request->size());
   if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
@@ -277,9 +299,10 @@ grpc::Status LedgerStoreServiceImpl::SignCheckpoint(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerStoreServiceImpl::SignTrustList(grpc::ServerContext*,
+grpc::Status LedgerStoreServiceImpl::SignTrustList(grpc::ServerContext* context,
                                                    const internal::SignAtRequest* request,
                                                    internal::SignedNote* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kSignTrustList); !a.ok()) return a;
   absl::CivilDay day;
   if (!absl::ParseCivilTime(request->day(), &day)) {
     return Invalid("day", "must be a day as YYYY-MM-DD");

@@ -14,9 +14,10 @@
 //     that follow, which name it by its log size.
 //   - Answers are bounded (keys, entries and bytes per call); the client
 //     asks again for the rest.
-// Who may call it is decided before it is reached: ledgerd serves it on its
-// internal port over mutual TLS, behind the allow-list (services/cluster/
-// peer_allow_list.h).
+// Who may call it: ledgerd serves it on its internal port over mutual TLS,
+// and every call is checked against the allow-list (peer_allow_list.h) by
+// the caller's certificate: what it may do, and which payload types it may
+// submit.
 //
 // Thread-safety: thread-safe. The ledger client and notary must outlive it.
 
@@ -27,6 +28,7 @@
 
 #include "chemledger/internal/ledger_store.grpc.pb.h"
 #include "journal/ledger_client.h"
+#include "services/ledgerd/peer_allow_list.h"
 #include "services/notary/notary.h"
 
 namespace chemledger::ledgerd {
@@ -42,8 +44,11 @@ inline constexpr int kMaxMessageBytes = 64 << 20;
 class LedgerStoreServiceImpl final : public internal::LedgerStore::Service {
  public:
   LedgerStoreServiceImpl(journal::LedgerClient* ledger, const notary::LedgerNotary* notary,
-                         size_t verify_threads = 2)
-      : ledger_(ledger), notary_(notary), verify_threads_(verify_threads) {}
+                         PeerAllowList allowed, size_t verify_threads = 2)
+      : ledger_(ledger),
+        notary_(notary),
+        allowed_(std::move(allowed)),
+        verify_threads_(verify_threads) {}
 
   grpc::Status Submit(grpc::ServerContext* context, const internal::SubmitRequest* request,
                       internal::SubmitResponse* response) override;
@@ -75,8 +80,11 @@ class LedgerStoreServiceImpl final : public internal::LedgerStore::Service {
                              internal::SignedNote* response) override;
 
  private:
+  grpc::Status Allowed(grpc::ServerContext* context, LedgerStoreAccess access) const;
+
   journal::LedgerClient* const ledger_;
   const notary::LedgerNotary* const notary_;
+  const PeerAllowList allowed_;
   const size_t verify_threads_;
 };
 

@@ -43,7 +43,8 @@ class RemoteLedgerTest : public ::testing::Test {
                                     registry::testing::ExampleUscc(absl::StrCat(110100 + i))))
                       .ok());
     }
-    service_ = std::make_unique<LedgerStoreServiceImpl>(&t_->client(), local_notary_.get());
+    service_ = std::make_unique<LedgerStoreServiceImpl>(&t_->client(), local_notary_.get(),
+                                                        PeerAllowList::Anyone());
     Serve();
     absl::StatusOr<std::unique_ptr<RemoteLedger>> remote = RemoteLedger::Connect(Channel());
     ASSERT_TRUE(remote.ok()) << remote.status();

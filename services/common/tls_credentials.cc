@@ -1,0 +1,61 @@
+#include "services/common/tls_credentials.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "crypto/key_files.h"
+
+namespace chemledger {
+
+absl::StatusOr<std::string> ReadPublicFile(const std::string& path, const std::string& what) {
+  if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(what, ": no file given"));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(what, ": cannot read ", path));
+  std::stringstream s;
+  s << in.rdbuf();
+  std::string text = s.str();
+  if (!absl::StrContains(text, "-----BEGIN CERTIFICATE-----")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": ", path, " holds no PEM certificate"));
+  }
+  return text;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsServerCredentials(
+    const TlsFiles& files, bool require_client_certificates) {
+  absl::StatusOr<std::string> cert = ReadPublicFile(files.cert, "--tls-cert");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = crypto::ReadPrivateFile(files.key, "--tls-key");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl(
+      require_client_certificates ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                  : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  if (require_client_certificates) {
+    absl::StatusOr<std::string> ca = ReadPublicFile(files.ca, "--tls-ca");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *std::move(ca);
+  }
+  ssl.pem_key_cert_pairs.push_back({*std::move(key), *std::move(cert)});
+  return grpc::SslServerCredentials(ssl);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsChannelCredentials(
+    const TlsFiles& files) {
+  grpc::SslCredentialsOptions ssl;
+  absl::StatusOr<std::string> ca = ReadPublicFile(files.ca, "--tls-ca");
+  if (!ca.ok()) return ca.status();
+  ssl.pem_root_certs = *std::move(ca);
+  if (!files.cert.empty() || !files.key.empty()) {
+    absl::StatusOr<std::string> cert = ReadPublicFile(files.cert, "--tls-cert");
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key = crypto::ReadPrivateFile(files.key, "--tls-key");
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *std::move(cert);
+    ssl.pem_private_key = *std::move(key);
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+}  // namespace chemledger
