@@ -49,6 +49,7 @@
 #include "services/chemledgerd/metrics.h"
 #include "services/chemledgerd/serve_config.h"
 #include "services/chemledgerd/test_clock.h"
+#include "services/common/listen_address.h"
 #include "services/label/label_service.h"
 #include "services/ledger/ledger_service.h"
 #include "services/verify/verify_service.h"
@@ -260,43 +261,12 @@ absl::Status NewLabelKey(const cli::Args& args) {
   return absl::OkStatus();
 }
 
-// Whether `listen` (HOST:PORT) is on this machine only: 127.x.y.z, [::1],
-// localhost, or a Unix socket.
-bool IsLoopback(absl::string_view listen) {
-  if (absl::StartsWith(listen, "unix:")) return true;
-  const size_t colon = listen.rfind(':');
-  if (colon == absl::string_view::npos) return false;
-  const absl::string_view host = listen.substr(0, colon);
-  if (host == "localhost" || host == "[::1]") return true;
-  std::vector<absl::string_view> octets = absl::StrSplit(host, '.');
-  if (octets.size() != 4 || octets[0] != "127") return false;
-  for (absl::string_view o : octets) {
-    int v = 0;
-    if (o.empty() || o.size() > 3 || !absl::SimpleAtoi(o, &v) || v > 255) return false;
-  }
-  return true;
-}
-
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-// Writes `port` to `path` (whole or not at all: written aside, then renamed).
-absl::Status WritePortFile(const std::string& path, int port) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << port << "\n";
-    if (!out.flush()) return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
-  }
-  return absl::OkStatus();
 }
 
 absl::Status Serve(const cli::Args& args) {

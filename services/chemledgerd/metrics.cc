@@ -1,12 +1,14 @@
 #include "services/chemledgerd/metrics.h"
 
 #include <filesystem>
+#include <algorithm>
 #include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "services/common/grpc_status.h"
 #include "services/common/listen_address.h"
 #include "grpcpp/support/status.h"
@@ -119,6 +121,20 @@ struct ServerMetrics::Impl {
                                        .Help("Bytes of the store's files on disk")
                                        .Register(*registry)
                                        .Add({});
+  prometheus::Family<prometheus::Counter>& cache_lookups =
+      prometheus::BuildCounter()
+          .Name("chemledger_cache_lookups_total")
+          .Help("Lookups of a cache, by cache and result (hit or miss)")
+          .Register(*registry);
+  struct WatchedCache {
+    std::function<std::pair<uint64_t, uint64_t>()> counts;
+    prometheus::Counter* hits;
+    prometheus::Counter* misses;
+    uint64_t hits_seen = 0;
+    uint64_t misses_seen = 0;
+  };
+  absl::Mutex caches_mu;
+  std::vector<WatchedCache> caches ABSL_GUARDED_BY(caches_mu);
   std::unique_ptr<httplib::Server> http;
   std::thread thread;
 };
@@ -160,9 +176,32 @@ void ServerMetrics::RecordCommit(const journal::CommittedBatch& batch) {
   impl_->commit_seconds.Observe(absl::ToDoubleSeconds(batch.commit_time));
 }
 
+void ServerMetrics::WatchCache(std::string cache,
+                              std::function<std::pair<uint64_t, uint64_t>()> counts) {
+  absl::MutexLock lock(&impl_->caches_mu);
+  Impl::WatchedCache watched;
+  watched.counts = std::move(counts);
+  watched.hits = &impl_->cache_lookups.Add({{"cache", cache}, {"result", "hit"}});
+  watched.misses = &impl_->cache_lookups.Add({{"cache", cache}, {"result", "miss"}});
+  impl_->caches.push_back(std::move(watched));
+}
+
 std::string ServerMetrics::Scrape() const {
   if (impl_->ledger != nullptr) {
     impl_->log_entries.Set(static_cast<double>(impl_->ledger->Latest()->size()));
+  }
+  {
+    absl::MutexLock lock(&impl_->caches_mu);
+    for (Impl::WatchedCache& c : impl_->caches) {
+      const auto [hits, misses] = c.counts();
+      if (hits > c.hits_seen) c.hits->Increment(static_cast<double>(hits - c.hits_seen));
+      if (misses > c.misses_seen) c.misses->Increment(static_cast<double>(misses - c.misses_seen));
+      c.hits_seen = std::max(c.hits_seen, hits);
+      c.misses_seen = std::max(c.misses_seen, misses);
+    }
+  }
+  if (impl_->store_dir.empty()) {
+    return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
   }
   uint64_t bytes = 0;
   std::error_code error;

@@ -10,6 +10,9 @@
 //   chemledger_journal_commit_seconds                   a batch's commit and sync (histogram)
 //   chemledger_log_entries                              the log's size
 //   chemledger_store_bytes                              the store's files on disk
+//   chemledger_cache_lookups_total{cache, result}       hits and misses of the caches
+//                                                       watched (a personality's reads
+//                                                       of ledgerd, services/ledgerd)
 //
 // The gRPC figures come from a server interceptor (every service, the
 // in-process calls of the staff app's bridge included); the HTTP figures from
@@ -22,8 +25,10 @@
 #ifndef CHEMLEDGER_SERVICES_CHEMLEDGERD_METRICS_H_
 #define CHEMLEDGER_SERVICES_CHEMLEDGERD_METRICS_H_
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -37,7 +42,8 @@ namespace chemledger::server {
 
 class ServerMetrics {
  public:
-  // `store_dir` is measured for the store's size.
+  // `store_dir` is measured for the store's size (empty: a process without
+  // a store, which reports none).
   explicit ServerMetrics(std::string store_dir);
 
   // The log whose size is reported (not owned; set once, before Serve).
@@ -51,6 +57,9 @@ class ServerMetrics {
   // `route`: "scan", "app", "console", "static" or "other".
   void RecordHttp(absl::string_view route, int status, absl::Duration latency);
   void RecordCommit(const journal::CommittedBatch& batch);
+  // A cache whose hits and misses so far `counts` tells (read when scraped;
+  // set before Serve).
+  void WatchCache(std::string cache, std::function<std::pair<uint64_t, uint64_t>()> counts);
 
   // Everything, in Prometheus text exposition format.
   std::string Scrape() const;

@@ -36,7 +36,8 @@ std::string FlagOf(const google::protobuf::FieldDescriptor* field) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> WithServeConfig(const std::vector<std::string>& argv) {
+absl::StatusOr<std::vector<std::string>> WithConfigFile(
+    const std::vector<std::string>& argv, const google::protobuf::Message& prototype) {
   std::string path;
   std::vector<std::string> rest;
   std::set<std::string> given;
@@ -64,14 +65,15 @@ absl::StatusOr<std::vector<std::string>> WithServeConfig(const std::vector<std::
   if (!text.ok()) {
     return absl::Status(text.status().code(), absl::StrCat("--config: ", text.status().message()));
   }
-  config::ServeConfig serve;
+  std::unique_ptr<google::protobuf::Message> parsed(prototype.New());
+  google::protobuf::Message& serve = *parsed;
   google::protobuf::TextFormat::Parser parser;
   FirstError errors;
   parser.RecordErrorsTo(&errors);
   if (!parser.ParseFromString(*text, &serve)) {
     return absl::InvalidArgumentError(absl::StrCat("--config: ", path, ": ", errors.error(),
-                                                   " (a chemledger.config.ServeConfig: "
-                                                   "docs/deployment.md)"));
+                                                   " (a ", prototype.GetDescriptor()->full_name(),
+                                                   ": docs/deployment.md)"));
   }
   std::vector<std::string> out;
   const google::protobuf::Reflection* r = serve.GetReflection();
@@ -89,19 +91,26 @@ absl::StatusOr<std::vector<std::string>> WithServeConfig(const std::vector<std::
         out.push_back(absl::StrCat(r->GetUInt32(serve, f)));
         break;
       default:
-        return absl::InternalError(absl::StrCat("ServeConfig.", f->name(), ": unhandled type"));
+        return absl::InternalError(
+            absl::StrCat(prototype.GetDescriptor()->name(), ".", f->name(), ": unhandled type"));
     }
   }
   out.insert(out.end(), rest.begin(), rest.end());
   return out;
 }
 
-std::string ServeConfigHelp() {
-  std::string help =
-      "--config FILE reads the flags from FILE, a chemledger.config.ServeConfig in\n"
+absl::StatusOr<std::vector<std::string>> WithServeConfig(const std::vector<std::string>& argv) {
+  return WithConfigFile(argv, config::ServeConfig::default_instance());
+}
+
+std::string ServeConfigHelp() { return ConfigFileHelp(*config::ServeConfig::descriptor()); }
+
+std::string ConfigFileHelp(const google::protobuf::Descriptor& descriptor) {
+  std::string help = absl::StrCat(
+      "--config FILE reads the flags from FILE, a ", descriptor.full_name(), " in\n"
       "Protobuf's text format (proto/chemledger/config/config.proto, docs/deployment.md);\n"
-      "flags on the command line override it. Its fields:\n";
-  const google::protobuf::Descriptor* d = config::ServeConfig::descriptor();
+      "flags on the command line override it. Its fields:\n");
+  const google::protobuf::Descriptor* d = &descriptor;
   for (int i = 0; i < d->field_count(); ++i) {
     const google::protobuf::FieldDescriptor* f = d->field(i);
     absl::StrAppend(&help, "  ", f->name(), ": ",

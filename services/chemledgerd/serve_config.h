@@ -13,6 +13,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 
 namespace chemledger::server {
 
@@ -26,6 +28,13 @@ absl::StatusOr<std::vector<std::string>> WithServeConfig(const std::vector<std::
 
 // What --help says of the file: each field, its type and its flag.
 std::string ServeConfigHelp();
+
+// The same for any configuration message whose fields are all strings or
+// uint32s standing for the flags of the same names (the cluster's services
+// read a chemledger.config.ServiceConfig).
+absl::StatusOr<std::vector<std::string>> WithConfigFile(
+    const std::vector<std::string>& argv, const google::protobuf::Message& prototype);
+std::string ConfigFileHelp(const google::protobuf::Descriptor& descriptor);
 
 }  // namespace chemledger::server
 

@@ -1,6 +1,12 @@
 #include "services/common/listen_address.h"
 
+#include <cstdio>
+#include <fstream>
+#include <vector>
+
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -19,6 +25,34 @@ absl::StatusOr<std::pair<std::string, int>> SplitListenAddress(absl::string_view
     host = host.substr(1, host.size() - 2);
   }
   return std::make_pair(host, port);
+}
+
+bool IsLoopback(absl::string_view listen) {
+  if (absl::StartsWith(listen, "unix:")) return true;
+  const size_t colon = listen.rfind(':');
+  if (colon == absl::string_view::npos) return false;
+  const absl::string_view host = listen.substr(0, colon);
+  if (host == "localhost" || host == "[::1]") return true;
+  std::vector<absl::string_view> octets = absl::StrSplit(host, '.');
+  if (octets.size() != 4 || octets[0] != "127") return false;
+  for (absl::string_view o : octets) {
+    int v = 0;
+    if (o.empty() || o.size() > 3 || !absl::SimpleAtoi(o, &v) || v > 255) return false;
+  }
+  return true;
+}
+
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << port << "\n";
+    if (!out.flush()) return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace chemledger
