@@ -212,6 +212,20 @@ absl::StatusOr<crypto::VerifyingKey> CreateLabelKey(const std::string& data_dir)
 
 Deployment::~Deployment() = default;
 
+std::unique_ptr<audit::RefusalRecorder> NewRefusalRecorder(journal::LedgerClient* ledger,
+                                                           const StateMachines* machines,
+                                                           std::function<absl::Time()> clock) {
+  // A refused request the log had accepted (a replay) is no new attempt.
+  return std::make_unique<audit::RefusalRecorder>(
+      ledger, std::move(clock),
+      [machines](const storage::StateReader& state,
+                 const v1::SignedEnvelope& request) -> absl::StatusOr<bool> {
+        const journal::StateMachine* owner = machines->OwnerOf(request.payload_type());
+        if (owner == nullptr) return false;
+        return journal::AlreadyAccepted(state, *owner, request);
+      });
+}
+
 absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& data_dir,
                                                              const OpenOptions& options) {
   std::unique_ptr<Deployment> d(new Deployment());
@@ -258,16 +272,7 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
       label::LabelKeyring::Open(KeyDir(data_dir));
   if (!keyring.ok()) return keyring.status();
   d->keyring_ = *std::move(keyring);
-  // A refused request the log had accepted (a replay) is no new attempt.
-  const StateMachines* machines = d->machines_.get();
-  d->refusals_ = std::make_unique<audit::RefusalRecorder>(
-      d->client_.get(), options.clock,
-      [machines](const storage::StateReader& state,
-                 const v1::SignedEnvelope& request) -> absl::StatusOr<bool> {
-        const journal::StateMachine* owner = machines->OwnerOf(request.payload_type());
-        if (owner == nullptr) return false;
-        return journal::AlreadyAccepted(state, *owner, request);
-      });
+  d->refusals_ = NewRefusalRecorder(d->client_.get(), d->machines_.get(), options.clock);
   d->issuer_ = std::make_unique<label::LabelIssuer>(d->client_.get(), d->keyring_.get(),
                                                     options.clock, d->refusals_.get());
   d->waybills_ = std::make_unique<waybill::WaybillBook>(

@@ -94,6 +94,13 @@ class StateMachines {
   std::vector<std::unique_ptr<journal::StateMachine>> machines_;
 };
 
+// Records refused requests in the log through `ledger` (audit/
+// refusal_recorder.h), leaving out the retries of requests the log has
+// accepted, which `machines` tell. Both must outlive it.
+std::unique_ptr<audit::RefusalRecorder> NewRefusalRecorder(journal::LedgerClient* ledger,
+                                                           const StateMachines* machines,
+                                                           std::function<absl::Time()> clock);
+
 // The catalogue compiled into this build (services/registry/data/catalogue.tsv).
 absl::StatusOr<std::unique_ptr<registry::Catalogue>> ShippedCatalogue();
 

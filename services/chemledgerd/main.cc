@@ -46,6 +46,7 @@
 #include "services/chemledgerd/deployment.h"
 #include "services/chemledgerd/serving_status.h"
 #include "services/chemledgerd/access_log.h"
+#include "services/chemledgerd/http_observer.h"
 #include "services/chemledgerd/metrics.h"
 #include "services/chemledgerd/serve_config.h"
 #include "services/chemledgerd/test_clock.h"
@@ -441,21 +442,7 @@ absl::Status Serve(const cli::Args& args) {
           absl::StrCat("--console: '", console, "' must be on or off"));
     }
     if (console == "on") http_options.audit = &audit_reads;
-    if (metrics || access_log) {
-      http_options.observe = [m = metrics.get(), log = access_log.get()](
-                                 const web::HttpObservation& seen) {
-        if (m != nullptr) m->RecordHttp(seen.route, seen.status, seen.latency);
-        if (log != nullptr) {
-          log->Write({{"kind", AccessLog::String("http")},
-                      {"route", AccessLog::String(seen.route)},
-                      {"method", AccessLog::String(seen.method)},
-                      {"path", AccessLog::String(seen.path.substr(0, 512))},
-                      {"status", AccessLog::Integer(seen.status)},
-                      {"ms", AccessLog::Number(absl::ToDoubleMilliseconds(seen.latency))},
-                      {"client", AccessLog::String(seen.client)}});
-        }
-      };
-    }
+    http_options.observe = HttpObserver(metrics.get(), access_log.get());
     if (args.Has("tls-cert")) {
       http_options.tls_cert_file = args.Get("tls-cert");
       http_options.tls_key_file = args.Get("tls-key");

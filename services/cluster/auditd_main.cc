@@ -1,0 +1,55 @@
+// auditd: the regulators' audit (AuditService) and the console as a
+// process of its own (docs/cluster.md). It holds no key and writes
+// nothing: it reads the ledger through ledgerd's internal port and has
+// ledgerd's note key sign the checkpoints and trust lists of its bundles.
+
+#include "absl/strings/str_cat.h"
+#include "services/audit/audit_reads.h"
+#include "services/audit/audit_service.h"
+#include "services/cluster/http_pages.h"
+#include "services/cluster/personality.h"
+#include "services/cluster/service_process.h"
+
+namespace chemledger::cluster {
+namespace {
+
+constexpr char kUsage[] =
+    "auditd: the audit (AuditService) and the regulator console of a ChemLedger cluster.\n"
+    "\n"
+    "  auditd --ledger HOST:PORT [--http-listen HOST:PORT|none] [--http-port-file F]\n"
+    "         [--http-tls-cert F --http-tls-key F]\n"
+    "         (--tls-ca F --tls-cert F --tls-key F | --plaintext) ...\n"
+    "\n"
+    "  --ledger HOST:PORT       ledgerd's internal port\n"
+    "  --http-listen HOST:PORT  the console under /console/ (and the scan pages; default\n"
+    "                           127.0.0.1:7481); beyond loopback with --http-tls-cert and\n"
+    "                           --http-tls-key\n";
+
+absl::Status Run(ServiceProcess& process) {
+  absl::StatusOr<Personality> p = ConnectPersonality(process);
+  if (!p.ok()) return p.status();
+  journal::LedgerClient* ledger = p->ledger->client();
+  const audit::AuditReads audit_reads(ledger, p->ledger->notary(), process.clock());
+  audit::AuditServiceImpl service(&audit_reads, p->reads.get());
+  absl::StatusOr<std::unique_ptr<web::ScanServer>> pages =
+      StartHttpPages(process, ledger, &audit_reads, "127.0.0.1:7481");
+  if (!pages.ok()) return pages.status();
+  ServiceProcess::Serving serving;
+  serving.services = {&service};
+  serving.ledger = ledger;
+  serving.ready_line = absl::StrCat("auditing ", p->deployment.deployment());
+  absl::Status served = process.Serve(serving);
+  pages->reset();
+  return served;
+}
+
+}  // namespace
+}  // namespace chemledger::cluster
+
+int main(int argc, char** argv) {
+  return chemledger::cluster::RunService(
+      {"auditd", chemledger::cluster::kUsage,
+       {"ledger", "http-listen", "http-port-file", "http-tls-cert", "http-tls-key"},
+       "127.0.0.1:7447"},
+      argc, argv, chemledger::cluster::Run);
+}

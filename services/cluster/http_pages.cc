@@ -1,0 +1,48 @@
+#include "services/cluster/http_pages.h"
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "services/chemledgerd/http_observer.h"
+#include "services/common/listen_address.h"
+
+namespace chemledger::cluster {
+
+absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
+    ServiceProcess& process, journal::LedgerClient* ledger, const audit::AuditReads* audit,
+    const char* default_listen) {
+  const cli::Args& args = process.args();
+  const std::string listen = args.Get("http-listen", default_listen);
+  if (listen == "none") return nullptr;
+  web::ScanServer::Options options;
+  options.listen = listen;
+  options.audit = audit;
+  options.observe = server::HttpObserver(process.metrics(), process.access_log());
+  if (args.Has("http-tls-cert") || args.Has("http-tls-key")) {
+    absl::StatusOr<std::string> cert = args.Required("http-tls-cert");
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key = args.Required("http-tls-key");
+    if (!key.ok()) return key.status();
+    options.tls_cert_file = *cert;
+    options.tls_key_file = *key;
+  } else if (!IsLoopback(listen)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--http-listen: ", listen, " is not a loopback address; serving beyond this machine "
+        "needs --http-tls-cert and --http-tls-key (or --http-listen none)"));
+  }
+  absl::StatusOr<std::unique_ptr<web::ScanServer>> started = web::ScanServer::Start(ledger, options);
+  if (!started.ok()) {
+    return absl::Status(started.status().code(),
+                        absl::StrCat("--http-listen: ", started.status().message()));
+  }
+  if (args.Has("http-port-file")) {
+    if (absl::Status s = WritePortFile(args.Get("http-port-file"), (*started)->port()); !s.ok()) {
+      return s;
+    }
+  }
+  std::cout << process.name() << ": pages on HTTP" << (options.tls_cert_file.empty() ? "" : "S")
+            << " port " << (*started)->port() << std::endl;
+  return started;
+}
+
+}  // namespace chemledger::cluster

@@ -1,0 +1,116 @@
+// ledgerd: the one process of a cluster that owns the store and the journal
+// (docs/cluster.md). It serves, on its public port, RegistryService and
+// LedgerService (lifecycle events, checkpoints, witnesses), and on its
+// internal port, over mutual TLS and behind the allow-list, the ledger to
+// the other services (proto/chemledger/internal/ledger_store.proto). It
+// holds the note key (DATA/keys/note.key) and no label key: those belong to
+// labeld and waybilld, and ledgerd refuses to start while DATA/keys holds
+// one.
+
+#include <filesystem>
+#include <iostream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "reference/reference_tables.h"
+#include "services/chemledgerd/deployment.h"
+#include "services/cluster/service_process.h"
+#include "services/ledger/ledger_service.h"
+#include "services/ledgerd/ledger_store_service.h"
+#include "services/ledgerd/peer_allow_list.h"
+#include "services/registry/registry_service.h"
+#include "services/registry/registry_state.h"
+
+namespace chemledger::cluster {
+namespace {
+
+constexpr char kUsage[] =
+    "ledgerd: the ledger of a ChemLedger cluster: the store, the journal, the note key.\n"
+    "Serves RegistryService and LedgerService on --listen, and the ledger to labeld,\n"
+    "waybilld, verifyd and auditd on --internal-listen (mutual TLS, allow-list).\n"
+    "\n"
+    "  ledgerd --data DIR [--internal-listen HOST:PORT] [--internal-port-file F]\n"
+    "          [--cache-mb N] (--tls-ca F --tls-cert F --tls-key F | --plaintext) ...\n"
+    "\n"
+    "  --data DIR                a deployment made by `chemledgerd init`, its label keys\n"
+    "                            moved to labeld's and waybilld's --label-keys directory\n"
+    "  --internal-listen HOST:PORT  the personalities' port (default 127.0.0.1:7453)\n"
+    "  --cache-mb N              LevelDB's block cache (default 64)\n";
+
+absl::Status NoLabelKeysHere(const std::string& data) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(data + "/keys", error)) {
+    const std::string name = entry.path().filename().string();
+    if (absl::StartsWith(name, "label-")) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          data, "/keys/", name, " is a label key: in a cluster only labeld and waybilld hold "
+          "label keys; move it to their --label-keys directory (docs/cluster.md)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Run(ServiceProcess& process) {
+  const cli::Args& args = process.args();
+  absl::StatusOr<std::string> data = args.Required("data");
+  if (!data.ok()) return data.status();
+  if (absl::Status s = NoLabelKeysHere(*data); !s.ok()) return s;
+  absl::StatusOr<uint64_t> cache_mb = args.Uint("cache-mb", 64);
+  if (!cache_mb.ok()) return cache_mb.status();
+  if (*cache_mb < 1 || *cache_mb > 65536) {
+    return absl::InvalidArgumentError("--cache-mb: must be 1 to 65536");
+  }
+  server::OpenOptions open_options;
+  open_options.block_cache_bytes = static_cast<size_t>(*cache_mb) << 20;
+  open_options.clock = process.clock();
+  if (process.metrics() != nullptr) {
+    open_options.on_commit = [m = process.metrics()](const journal::CommittedBatch& b) {
+      m->RecordCommit(b);
+    };
+  }
+  open_options.migration_progress = [](uint64_t done, uint64_t total) {
+    std::cout << "ledgerd: building the state from the log: " << done << " of " << total
+              << " entries" << std::endl;
+  };
+  const absl::Time started = absl::Now();
+  absl::StatusOr<std::unique_ptr<server::Deployment>> deployment =
+      server::Deployment::Open(*data, open_options);
+  if (!deployment.ok()) return deployment.status();
+  server::Deployment& d = **deployment;
+  read_auth::ReadCredentialChecker::Options read_options;
+  read_options.not_before = started;
+  read_options.origin = d.note_signer().name();
+  registry::ReadAuthenticator reads(std::move(read_options));
+  registry::RegistryServiceImpl registry_service(d.ledger_client(), &reads, d.refusals());
+  ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer(), &reads,
+                                           ledger::AppendStreamOptions(),
+                                           &reference::ShippedReferenceTables(), d.cosignatures());
+  // Without TLS there are no certificates to tell the callers apart: the
+  // internal port then answers anyone, on loopback only.
+  ledgerd::LedgerStoreServiceImpl store_service(
+      d.ledger_client(), d.notary(),
+      process.plaintext() ? ledgerd::PeerAllowList::Anyone()
+                          : ledgerd::PeerAllowList::ClusterDefault());
+  std::shared_ptr<const storage::Snapshot> snapshot = d.ledger_client()->Latest();
+  absl::StatusOr<state::DeploymentRecord> record = registry::ReadDeployment(*snapshot);
+  if (!record.ok()) return record.status();
+  ServiceProcess::Serving serving;
+  serving.services = {&registry_service, &ledger_service};
+  serving.internal_services = {&store_service};
+  serving.ledger = d.ledger_client();
+  serving.ready_line = absl::StrCat("serving deployment ", record->deployment(), " (log size ",
+                                    snapshot->size(), ")");
+  return process.Serve(serving);
+}
+
+}  // namespace
+}  // namespace chemledger::cluster
+
+int main(int argc, char** argv) {
+  return chemledger::cluster::RunService(
+      {"ledgerd", chemledger::cluster::kUsage,
+       {"data", "internal-listen", "internal-port-file", "cache-mb"},
+       "127.0.0.1:7443"},
+      argc, argv, chemledger::cluster::Run);
+}

@@ -1,0 +1,36 @@
+// What the personalities that run apart (labeld, waybilld, verifyd, auditd)
+// set up alike once connected to ledgerd: the deployment they serve (read
+// from the log's genesis), a test clock only for a test deployment, and
+// the checker of read credentials for that deployment.
+//
+// Read credentials' nonces are remembered per process (read_auth.h): behind
+// a load balancer, a credential could be used once at each instance within
+// its validity window (docs/cluster.md says so). Credentials signed before
+// the process started are refused.
+//
+// Thread-safety: as the objects it holds.
+
+#ifndef CHEMLEDGER_SERVICES_CLUSTER_PERSONALITY_H_
+#define CHEMLEDGER_SERVICES_CLUSTER_PERSONALITY_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "chemledger/state/state.pb.h"
+#include "services/cluster/service_process.h"
+#include "services/ledgerd/remote_ledger.h"
+#include "services/registry/read_access.h"
+
+namespace chemledger::cluster {
+
+struct Personality {
+  std::unique_ptr<ledgerd::RemoteLedger> ledger;
+  state::DeploymentRecord deployment;
+  std::unique_ptr<registry::ReadAuthenticator> reads;
+};
+
+absl::StatusOr<Personality> ConnectPersonality(ServiceProcess& process);
+
+}  // namespace chemledger::cluster
+
+#endif  // CHEMLEDGER_SERVICES_CLUSTER_PERSONALITY_H_

@@ -1,0 +1,310 @@
+#include "services/cluster/service_process.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "chemledger/config/config.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "services/chemledgerd/serve_config.h"
+#include "services/chemledgerd/serving_status.h"
+#include "services/chemledgerd/test_clock.h"
+#include "services/common/listen_address.h"
+#include "services/common/tls_credentials.h"
+#include "services/ledgerd/ledger_store_service.h"
+
+namespace chemledger::cluster {
+namespace {
+
+// The flags every service takes.
+const std::set<std::string>& CommonFlags() {
+  static const std::set<std::string>* const flags = new std::set<std::string>{
+      "listen",         "port-file",         "tls-ca",     "tls-cert",  "tls-key",
+      "metrics-listen", "metrics-port-file", "access-log", "max-threads", "test-clock"};
+  return *flags;
+}
+
+constexpr char kCommonUsage[] =
+    "Common flags:\n"
+    "  --listen HOST:PORT      the public gRPC port\n"
+    "  --port-file F           write the port there once serving\n"
+    "  --tls-ca F --tls-cert F --tls-key F\n"
+    "                          PEM files: the cluster's CA, this service's certificate (its\n"
+    "                          common name is the service's name) and key (mode 0600).\n"
+    "                          Every port serves TLS; calls between services are mutual TLS\n"
+    "  --plaintext             no TLS: only when every address is loopback (tests, demos)\n"
+    "  --metrics-listen HOST:PORT [--metrics-port-file F]\n"
+    "                          Prometheus metrics (plain HTTP; keep it on loopback or a\n"
+    "                          private network)\n"
+    "  --access-log FILE|-     one JSON object per call (request id, method, code, actor key)\n"
+    "  --max-threads N         threads gRPC may start for calls (default 1024)\n"
+    "  --test-clock FILE       test deployments only\n"
+    "  --config FILE           the flags from a chemledger.config.ServiceConfig (text format)\n";
+
+std::string OneLine(absl::string_view s) {
+  std::string out(s);
+  std::replace(out.begin(), out.end(), '\n', ' ');
+  return out;
+}
+
+}  // namespace
+
+absl::Status ServiceProcess::Prepare() {
+  plaintext_ = args_.Bool("plaintext");
+  if (plaintext_) {
+    for (const char* flag : {"listen", "internal-listen", "ledger", "http-listen"}) {
+      if (!args_.Has(flag)) continue;
+      const std::string address = args_.Get(flag);
+      if (address != "none" && !IsLoopback(address)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--plaintext: --", flag, " ", address,
+            " is not a loopback address; beyond this machine every port needs TLS"));
+      }
+    }
+    if (args_.Has("tls-cert") || args_.Has("tls-ca")) {
+      return absl::InvalidArgumentError("--plaintext: not with --tls-ca or --tls-cert");
+    }
+  } else {
+    for (const char* flag : {"tls-ca", "tls-cert", "tls-key"}) {
+      if (!args_.Has(flag)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--", flag, ": needed (every port serves TLS; tools/cluster/make-dev-ca.sh makes a "
+            "development CA), or --plaintext on loopback"));
+      }
+    }
+  }
+  if (args_.Has("test-clock")) {
+    absl::StatusOr<std::function<absl::Time()>> clock =
+        server::OpenTestClock(args_.Get("test-clock"));
+    if (!clock.ok()) return clock.status();
+    clock_ = *std::move(clock);
+  }
+  if (args_.Has("access-log")) {
+    const std::string where = args_.Get("access-log");
+    if (where == "-") {
+      access_log_ = std::make_unique<server::AccessLog>(&std::cerr);
+    } else {
+      access_file_ = std::make_unique<std::ofstream>(where, std::ios::app);
+      if (!*access_file_) {
+        return absl::InvalidArgumentError(absl::StrCat("--access-log: cannot append to ", where));
+      }
+      access_log_ = std::make_unique<server::AccessLog>(access_file_.get());
+    }
+  }
+  if (args_.Has("metrics-listen")) {
+    metrics_ = std::make_unique<server::ServerMetrics>(
+        args_.Has("data") ? absl::StrCat(args_.Get("data"), "/log") : "");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ledgerd::RemoteLedger>> ServiceProcess::ConnectLedger() {
+  absl::StatusOr<std::string> address = args_.Required("ledger");
+  if (!address.ok()) return address.status();
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  grpc::ChannelArguments channel_args = ledgerd::RemoteLedgerChannelArguments();
+  if (plaintext_) {
+    credentials = grpc::InsecureChannelCredentials();
+  } else {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> tls = TlsChannelCredentials(
+        {args_.Get("tls-ca"), args_.Get("tls-cert"), args_.Get("tls-key")});
+    if (!tls.ok()) return tls.status();
+    credentials = *std::move(tls);
+    // ledgerd's certificate names it, wherever it runs.
+    channel_args.SetSslTargetNameOverride("ledgerd");
+  }
+  absl::StatusOr<std::unique_ptr<ledgerd::RemoteLedger>> ledger = ledgerd::RemoteLedger::Connect(
+      grpc::CreateCustomChannel(*address, credentials, channel_args), {}, absl::Minutes(1));
+  if (!ledger.ok()) {
+    return absl::Status(ledger.status().code(),
+                        absl::StrCat("--ledger ", *address, ": ", ledger.status().message()));
+  }
+  if (metrics_) {
+    ledgerd::RemoteLedger* remote = ledger->get();
+    metrics_->WatchCache("ledger_entries", [remote] {
+      const ledgerd::RemoteLedgerStats s = remote->stats();
+      return std::make_pair(s.entry_cache_hits, s.entry_cache_misses);
+    });
+    metrics_->WatchCache("ledger_state", [remote] {
+      const ledgerd::RemoteLedgerStats s = remote->stats();
+      return std::make_pair(s.state_cache_hits, s.state_cache_misses);
+    });
+  }
+  return ledger;
+}
+
+absl::Status ServiceProcess::Serve(const Serving& serving) {
+  absl::StatusOr<uint64_t> max_threads = args_.Uint("max-threads", 1024);
+  if (!max_threads.ok()) return max_threads.status();
+  if (*max_threads < 8 || *max_threads > 10000) {
+    return absl::InvalidArgumentError("--max-threads: must be 8 to 10000");
+  }
+  std::shared_ptr<grpc::ServerCredentials> public_credentials;
+  std::shared_ptr<grpc::ServerCredentials> internal_credentials;
+  if (plaintext_) {
+    public_credentials = internal_credentials = grpc::InsecureServerCredentials();
+  } else {
+    const TlsFiles files{args_.Get("tls-ca"), args_.Get("tls-cert"), args_.Get("tls-key")};
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> tls = TlsServerCredentials(files, false);
+    if (!tls.ok()) return tls.status();
+    public_credentials = *std::move(tls);
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> mutual =
+        TlsServerCredentials(files, true);
+    if (!mutual.ok()) return mutual.status();
+    internal_credentials = *std::move(mutual);
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  const auto build = [&](const std::string& listen,
+                         const std::shared_ptr<grpc::ServerCredentials>& credentials,
+                         const std::vector<grpc::Service*>& services, bool internal,
+                         int* port) -> std::unique_ptr<grpc::Server> {
+    grpc::ServerBuilder builder;
+    grpc::ResourceQuota quota(absl::StrCat(spec_.name, internal ? "-internal" : ""));
+    quota.SetMaxThreads(static_cast<int>(*max_threads));
+    builder.SetResourceQuota(quota);
+    builder.AddListeningPort(listen, credentials, port);
+    if (internal) {
+      builder.SetMaxReceiveMessageSize(ledgerd::kMaxMessageBytes);
+      builder.SetMaxSendMessageSize(ledgerd::kMaxMessageBytes);
+    }
+    for (grpc::Service* service : services) builder.RegisterService(service);
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    if (metrics_) creators.push_back(metrics_->InterceptorFactory());
+    if (access_log_ && !internal) creators.push_back(access_log_->InterceptorFactory());
+    if (!creators.empty()) builder.experimental().SetInterceptorCreators(std::move(creators));
+    return builder.BuildAndStart();
+  };
+  const std::string listen = args_.Get("listen", spec_.default_listen);
+  int port = 0;
+  std::unique_ptr<grpc::Server> server;
+  if (!serving.services.empty()) {
+    server = build(listen, public_credentials, serving.services, false, &port);
+    if (server == nullptr || port == 0) {
+      return absl::UnavailableError(absl::StrCat("--listen: cannot listen on ", listen));
+    }
+  }
+  int internal_port = 0;
+  std::unique_ptr<grpc::Server> internal;
+  if (!serving.internal_services.empty()) {
+    const std::string internal_listen = args_.Get("internal-listen", "127.0.0.1:7453");
+    internal = build(internal_listen, internal_credentials, serving.internal_services, true,
+                     &internal_port);
+    if (internal == nullptr || internal_port == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("--internal-listen: cannot listen on ", internal_listen));
+    }
+  }
+  if (metrics_) {
+    if (serving.ledger != nullptr) metrics_->WatchLog(serving.ledger);
+    absl::StatusOr<int> metrics_port = metrics_->Serve(args_.Get("metrics-listen"));
+    if (!metrics_port.ok()) return metrics_port.status();
+    if (args_.Has("metrics-port-file")) {
+      if (absl::Status s = WritePortFile(args_.Get("metrics-port-file"), *metrics_port); !s.ok()) {
+        return s;
+      }
+    }
+  }
+  std::vector<std::unique_ptr<server::ServingStatusReporter>> health;
+  if (serving.ledger != nullptr) {
+    for (grpc::Server* s : {server.get(), internal.get()}) {
+      if (s == nullptr) continue;
+      health.push_back(std::make_unique<server::ServingStatusReporter>(
+          serving.ledger, s->GetHealthCheckService(), absl::Milliseconds(250),
+          [name = spec_.name](const absl::Status& writable) {
+            if (!writable.ok()) {
+              std::cerr << name << ": NOT_SERVING: " << OneLine(writable.message()) << std::endl;
+            }
+          }));
+    }
+  }
+  if (internal && args_.Has("internal-port-file")) {
+    if (absl::Status s = WritePortFile(args_.Get("internal-port-file"), internal_port); !s.ok()) {
+      return s;
+    }
+  }
+  // Written last: once it is there, every port accepts calls.
+  if (server && args_.Has("port-file")) {
+    if (absl::Status s = WritePortFile(args_.Get("port-file"), port); !s.ok()) return s;
+  }
+  std::cout << spec_.name << ": " << serving.ready_line;
+  if (server) std::cout << "; gRPC on port " << port;
+  if (internal) std::cout << "; internal port " << internal_port;
+  std::cout << (plaintext_ ? " (plaintext, loopback)" : " (TLS)") << std::endl;
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::cout << spec_.name << ": " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
+            << ", stopping: calls in progress finish, new ones are refused" << std::endl;
+  health.clear();
+  // The public port first: its calls may still need ledgerd's.
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(10);
+  if (server) server->Shutdown(deadline);
+  if (internal) internal->Shutdown(deadline);
+  if (server) server->Wait();
+  if (internal) internal->Wait();
+  return absl::OkStatus();
+}
+
+int RunService(const ServiceSpec& spec, int argc, char** argv,
+               const std::function<absl::Status(ServiceProcess&)>& run) {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  umask(077);
+  // A client that goes away mid-write must cost that write only.
+  signal(SIGPIPE, SIG_IGN);
+  std::vector<std::string> argv_list(argv + 1, argv + argc);
+  absl::StatusOr<std::vector<std::string>> configured =
+      server::WithConfigFile(argv_list, config::ServiceConfig::default_instance());
+  if (!configured.ok()) {
+    std::cerr << spec.name << ": " << OneLine(configured.status().message()) << "\n";
+    return 2;
+  }
+  cli::FlagSpec flags;
+  flags.with_value = CommonFlags();
+  flags.with_value.insert(spec.flags.begin(), spec.flags.end());
+  flags.boolean = {"plaintext"};
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(*configured, flags);
+  if (!args.ok()) {
+    std::cerr << spec.name << ": " << OneLine(args.status().message()) << " (see --help)\n";
+    return 2;
+  }
+  if (args->help()) {
+    std::cout << spec.usage << "\n"
+              << kCommonUsage << "\n"
+              << server::ConfigFileHelp(*config::ServiceConfig::descriptor());
+    return 0;
+  }
+  // Block the stop signals in every thread; Serve waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ServiceProcess process(spec, *std::move(args));
+  absl::Status status = process.Prepare();
+  if (status.ok()) status = run(process);
+  if (!status.ok()) {
+    std::cerr << spec.name << ": " << OneLine(status.message()) << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace chemledger::cluster

@@ -1,0 +1,52 @@
+// verifyd: verification (VerifyService) and the public scan pages as a
+// process of its own (docs/cluster.md). It holds no key and writes
+// nothing: it reads the ledger through ledgerd's internal port.
+
+#include "absl/strings/str_cat.h"
+#include "services/cluster/http_pages.h"
+#include "services/cluster/personality.h"
+#include "services/cluster/service_process.h"
+#include "services/verify/verify_service.h"
+
+namespace chemledger::cluster {
+namespace {
+
+constexpr char kUsage[] =
+    "verifyd: verification (VerifyService) and the scan pages of a ChemLedger cluster.\n"
+    "\n"
+    "  verifyd --ledger HOST:PORT [--http-listen HOST:PORT|none] [--http-port-file F]\n"
+    "          [--http-tls-cert F --http-tls-key F]\n"
+    "          (--tls-ca F --tls-cert F --tls-key F | --plaintext) ...\n"
+    "\n"
+    "  --ledger HOST:PORT       ledgerd's internal port\n"
+    "  --http-listen HOST:PORT  the scan pages (default 127.0.0.1:7480); beyond loopback\n"
+    "                           with --http-tls-cert and --http-tls-key (the public's\n"
+    "                           certificate)\n";
+
+absl::Status Run(ServiceProcess& process) {
+  absl::StatusOr<Personality> p = ConnectPersonality(process);
+  if (!p.ok()) return p.status();
+  journal::LedgerClient* ledger = p->ledger->client();
+  verify::VerifyServiceImpl service(ledger, p->reads.get());
+  absl::StatusOr<std::unique_ptr<web::ScanServer>> pages =
+      StartHttpPages(process, ledger, nullptr, "127.0.0.1:7480");
+  if (!pages.ok()) return pages.status();
+  ServiceProcess::Serving serving;
+  serving.services = {&service};
+  serving.ledger = ledger;
+  serving.ready_line = absl::StrCat("verifying for ", p->deployment.deployment());
+  absl::Status served = process.Serve(serving);
+  pages->reset();
+  return served;
+}
+
+}  // namespace
+}  // namespace chemledger::cluster
+
+int main(int argc, char** argv) {
+  return chemledger::cluster::RunService(
+      {"verifyd", chemledger::cluster::kUsage,
+       {"ledger", "http-listen", "http-port-file", "http-tls-cert", "http-tls-key"},
+       "127.0.0.1:7446"},
+      argc, argv, chemledger::cluster::Run);
+}

@@ -1,0 +1,57 @@
+// waybilld: e-waybills (WaybillService) as a process of its own
+// (docs/cluster.md). It holds the label keys (--label-keys), which sign the
+// waybill codes; it reaches the ledger through ledgerd's internal port.
+
+#include "absl/strings/str_cat.h"
+#include "services/chemledgerd/deployment.h"
+#include "services/cluster/personality.h"
+#include "services/cluster/service_process.h"
+#include "services/label/label_keyring.h"
+#include "services/waybill/waybill_service.h"
+#include "services/waybill/waybills.h"
+
+namespace chemledger::cluster {
+namespace {
+
+constexpr char kUsage[] =
+    "waybilld: e-waybills (WaybillService) of a ChemLedger cluster.\n"
+    "\n"
+    "  waybilld --ledger HOST:PORT --label-keys DIR (--tls-ca F --tls-cert F --tls-key F |\n"
+    "           --plaintext) ...\n"
+    "\n"
+    "  --ledger HOST:PORT   ledgerd's internal port\n"
+    "  --label-keys DIR     the label key files, which sign waybill codes\n";
+
+absl::Status Run(ServiceProcess& process) {
+  absl::StatusOr<std::string> key_dir = process.args().Required("label-keys");
+  if (!key_dir.ok()) return key_dir.status();
+  absl::StatusOr<std::unique_ptr<label::LabelKeyring>> keyring = label::LabelKeyring::Open(*key_dir);
+  if (!keyring.ok()) {
+    return absl::Status(keyring.status().code(),
+                        absl::StrCat("--label-keys: ", keyring.status().message()));
+  }
+  absl::StatusOr<Personality> p = ConnectPersonality(process);
+  if (!p.ok()) return p.status();
+  journal::LedgerClient* ledger = p->ledger->client();
+  absl::StatusOr<std::unique_ptr<registry::Catalogue>> catalogue = server::ShippedCatalogue();
+  if (!catalogue.ok()) return catalogue.status();
+  const server::StateMachines machines(catalogue->get());
+  std::unique_ptr<audit::RefusalRecorder> refusals =
+      server::NewRefusalRecorder(ledger, &machines, process.clock());
+  waybill::WaybillBook book(ledger, keyring->get(), process.clock(), refusals.get());
+  waybill::WaybillServiceImpl service(&book, ledger, p->reads.get());
+  ServiceProcess::Serving serving;
+  serving.services = {&service};
+  serving.ledger = ledger;
+  serving.ready_line = absl::StrCat("taking waybills for ", p->deployment.deployment());
+  return process.Serve(serving);
+}
+
+}  // namespace
+}  // namespace chemledger::cluster
+
+int main(int argc, char** argv) {
+  return chemledger::cluster::RunService(
+      {"waybilld", chemledger::cluster::kUsage, {"ledger", "label-keys"}, "127.0.0.1:7445"},
+      argc, argv, chemledger::cluster::Run);
+}
