@@ -31,7 +31,10 @@ namespace {
 
 class AuditE2eTest : public ChemledgerdE2eTest {
  protected:
-  std::string Server() { return absl::StrCat("--server 127.0.0.1:", port_); }
+  // AuditService's address (and CA), or `service`'s.
+  std::string Server(absl::string_view service = "chemledger.v1.AuditService") {
+    return ServerFlags(service);
+  }
 
   // Event "audit-<n>" of Acme (AcmeEvent).
   static v1::Event EventOf(v1::BusinessStep step, const std::string& code, int n) {
@@ -56,7 +59,7 @@ TEST_F(AuditE2eTest, AHistoryBundleVerifiesOfflineAgainstAKeptCheckpoint) {
   const std::string kept = dir_ + "/kept.checkpoint";
 
   // Kept by the regulator now; the log grows after it.
-  auto [status, out] = Chemaudit(absl::StrCat("checkpoint ", Server(), " --note-key ", vkey,
+  auto [status, out] = Chemaudit(absl::StrCat("checkpoint ", Server("chemledger.v1.LedgerService"), " --note-key ", vkey,
                                               " --out ", kept));
   ASSERT_EQ(status, 0) << out;
   EXPECT_NE(out.find("kept checkpoint of chemledger.test"), std::string::npos) << out;
@@ -197,7 +200,7 @@ TEST_F(AuditE2eTest, AnExportedQueryVerifiesOffline) {
   }
   const std::string vkey = dir_ + "/data/note.vkey";
   const std::string kept = dir_ + "/kept.checkpoint";
-  auto [status, out] = Chemaudit(absl::StrCat("checkpoint ", Server(), " --note-key ", vkey,
+  auto [status, out] = Chemaudit(absl::StrCat("checkpoint ", Server("chemledger.v1.LedgerService"), " --note-key ", vkey,
                                               " --out ", kept));
   ASSERT_EQ(status, 0) << out;
   ASSERT_NO_FATAL_FAILURE(Append(v1::CONSUMING, issued.labels[0].code(), ++n));
@@ -341,7 +344,7 @@ TEST_F(AuditE2eTest, ASubscriptionDeliversAnomaliesAsTheyAreWritten) {
   ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
   const std::string code = issued.labels[0].code();
   ASSERT_NO_FATAL_FAILURE(Append(v1::COMMISSIONING, code, 1));
-  auto audit = v1::AuditService::NewStub(channel_);
+  auto audit = v1::AuditService::NewStub(ChannelFor("chemledger.v1.AuditService"));
 
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -525,7 +528,7 @@ TEST_F(AuditE2eTest, TheWitnessCatchesAForkedLog) {
 
   // The same data copied (as a rebuilt or restored store would be), then
   // the two go different ways at the same size.
-  server_.reset();
+  ASSERT_NO_FATAL_FAILURE(KillServer());
   ASSERT_EQ(RunShell("cp -a '" + dir_ + "/data' '" + dir_ + "/fork'").first, 0);
   ASSERT_NO_FATAL_FAILURE(StartServer());
   ASSERT_NO_FATAL_FAILURE(Append(v1::STORING, issued.labels[0].code(), 2));
@@ -549,12 +552,12 @@ TEST_F(AuditE2eTest, TheWitnessCatchesAForkedLog) {
       crypto::NoteVerifier::Create("witness/" + stranger.key_id().ToString(),
                                    stranger.verifying_key())->VerifierKeyString();
   std::ofstream(dir_ + "/witnesses") << witness_vkey << "\n" << stranger_vkey << "\n";
-  std::tie(status, out) = Chemaudit(absl::StrCat("checkpoint ", Server(), " --note-key ", vkey,
+  std::tie(status, out) = Chemaudit(absl::StrCat("checkpoint ", Server("chemledger.v1.LedgerService"), " --note-key ", vkey,
                                                  " --out ", dir_, "/cosigned --witnesses ", dir_,
                                                  "/witnesses --require 1"));
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("co-signed by 1 of 2 witnesses"), std::string::npos) << out;
-  std::tie(status, out) = Chemaudit(absl::StrCat("checkpoint ", Server(), " --note-key ", vkey,
+  std::tie(status, out) = Chemaudit(absl::StrCat("checkpoint ", Server("chemledger.v1.LedgerService"), " --note-key ", vkey,
                                                  " --out ", dir_, "/cosigned --witnesses ", dir_,
                                                  "/witnesses --require 2"));
   EXPECT_EQ(status, 1) << out;
@@ -562,17 +565,15 @@ TEST_F(AuditE2eTest, TheWitnessCatchesAForkedLog) {
             std::string::npos) << out;
 
   // An acknowledged co-signature survives the server's kill -9.
-  ASSERT_TRUE(server_->Kill(SIGKILL).ok());
-  (void)server_->Wait();
-  server_.reset();
+  ASSERT_NO_FATAL_FAILURE(KillServer());
   ASSERT_NO_FATAL_FAILURE(StartServer());
-  std::tie(status, out) = Chemaudit(absl::StrCat("checkpoint ", Server(), " --note-key ", vkey,
+  std::tie(status, out) = Chemaudit(absl::StrCat("checkpoint ", Server("chemledger.v1.LedgerService"), " --note-key ", vkey,
                                                  " --out ", dir_, "/cosigned --witnesses ", dir_,
                                                  "/witnesses --require 1"));
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("co-signed by 1 of 2 witnesses"), std::string::npos) << out;
 
-  server_.reset();
+  ASSERT_NO_FATAL_FAILURE(KillServer());
   ASSERT_EQ(RunShell("mv '" + dir_ + "/data' '" + dir_ + "/data-a' && mv '" + dir_ + "/fork' '" +
                      dir_ + "/data'").first, 0);
   ASSERT_NO_FATAL_FAILURE(StartServer());

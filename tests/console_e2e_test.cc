@@ -34,17 +34,17 @@ namespace {
 
 class ConsoleE2eTest : public ChemledgerdE2eTest {
  protected:
-  std::string Console() { return absl::StrCat("http://127.0.0.1:", http_port_); }
+  std::string Console() { return absl::StrCat("http://127.0.0.1:", ConsolePort()); }
 
   httplib::Result Post(const std::string& path, const std::string& body,
                        const httplib::Headers& headers = {},
                        const char* type = "application/json") {
-    httplib::Client client("127.0.0.1", http_port_);
+    httplib::Client client("127.0.0.1", ConsolePort());
     client.set_read_timeout(30, 0);
     return client.Post(path.c_str(), headers, body, type);
   }
   httplib::Result Get(const std::string& path, const httplib::Headers& headers = {}) {
-    httplib::Client client("127.0.0.1", http_port_);
+    httplib::Client client("127.0.0.1", ConsolePort());
     return client.Get(path.c_str(), headers);
   }
 
@@ -374,6 +374,10 @@ namespace {
 // turned off by the file).
 class ConfiguredServerE2eTest : public ConsoleE2eTest {
  protected:
+  void SetUp() override {
+    if (ClusterShape()) GTEST_SKIP() << "chemledgerd's configuration file";
+    ConsoleE2eTest::SetUp();
+  }
   std::vector<std::string> ServeFlags() override {
     const std::string path = dir_ + "/serve.textproto";
     std::ofstream(path) << "# the console is off here\nconsole: \"off\"\nmax_threads: 64\n";

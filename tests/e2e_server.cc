@@ -4,7 +4,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -13,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "api/china_time.h"
@@ -55,6 +59,8 @@ void ChemledgerdE2eTest::TearDown() {
   ledger_.reset();
   waybills_.reset();
   server_.reset();  // kills and reaps it
+  for (auto it = cluster_.rbegin(); it != cluster_.rend(); ++it) it->reset();
+  cluster_.clear();
   if (!HasFailure() && !dir_.empty()) {
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
@@ -110,7 +116,161 @@ std::pair<int, std::string> ChemledgerdE2eTest::RunShell(const std::string& comm
   return RunToEnd({"/bin/sh", "-c", command + " 2>&1"});
 }
 
+void ChemledgerdE2eTest::KillServer() {
+  if (server_) {
+    EXPECT_TRUE(server_->Kill(SIGKILL).ok());
+    (void)server_->Wait();
+    server_.reset();
+  }
+  for (std::unique_ptr<Subprocess>& p : cluster_) {
+    EXPECT_TRUE(p->Kill(SIGKILL).ok());
+    (void)p->Wait();
+  }
+  cluster_.clear();
+}
+
+bool ChemledgerdE2eTest::ClusterShape() {
+  const char* shape = std::getenv("CHEMLEDGER_E2E_SHAPE");
+  return shape != nullptr && std::string(shape) == "cluster";
+}
+
+std::shared_ptr<grpc::Channel> ChemledgerdE2eTest::ChannelFor(absl::string_view method) {
+  if (service_channels_.empty()) return channel_;
+  absl::string_view service = absl::StripPrefix(method, "/");
+  service = service.substr(0, service.find('/'));
+  auto it = service_channels_.find(service);
+  EXPECT_NE(it, service_channels_.end()) << "no service " << service << " in the cluster";
+  return it == service_channels_.end() ? channel_ : it->second;
+}
+
+std::string ChemledgerdE2eTest::ServerFlags(absl::string_view service) const {
+  auto it = service_ports_.find(service);
+  if (it == service_ports_.end()) return absl::StrCat("--server 127.0.0.1:", port_);
+  return absl::StrCat("--server 127.0.0.1:", it->second, " --tls-ca ", dir_, "/ca/ca.pem");
+}
+
+namespace {
+
+// The port a process wrote to `path`, waiting for it until `deadline`.
+int WaitForPortFile(const std::string& path, absl::Time deadline) {
+  while (absl::Now() < deadline) {
+    std::ifstream in(path);
+    int port = 0;
+    if (in >> port && port > 0) return port;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return 0;
+}
+
+}  // namespace
+
+void ChemledgerdE2eTest::StartCluster(const std::vector<std::string>& flags) {
+  for (auto it = cluster_.rbegin(); it != cluster_.rend(); ++it) it->reset();  // ledgerd last
+  cluster_.clear();
+  service_channels_.clear();
+  service_ports_.clear();
+  std::vector<std::string> shared;  // flags every service takes
+  for (size_t i = 0; i < flags.size(); ++i) {
+    if (flags[i] == "--test-clock" && i + 1 < flags.size()) {
+      shared.push_back(flags[i]);
+      shared.push_back(flags[++i]);
+    } else {
+      FAIL() << "the cluster shape does not take chemledgerd's " << flags[i]
+             << " (skip the test in ClusterShape())";
+    }
+  }
+  const std::string ca = dir_ + "/ca";
+  if (!std::filesystem::exists(ca + "/ca.pem")) {
+    auto [code, out] = RunShell(absl::StrCat("bash '", RunfilePath("tools/cluster/make-dev-ca.sh"),
+                                             "' '", ca, "'"));
+    ASSERT_EQ(code, 0) << out;
+  }
+  // Only labeld and waybilld hold label keys.
+  const std::string label_keys = dir_ + "/label-keys";
+  std::filesystem::create_directories(label_keys);
+  std::filesystem::permissions(label_keys, std::filesystem::perms::owner_all);
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ + "/data/keys")) {
+    if (absl::StartsWith(entry.path().filename().string(), "label-")) {
+      std::filesystem::rename(entry.path(), label_keys + "/" + entry.path().filename().string());
+    }
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  const auto start = [&](const std::string& name, std::vector<std::string> argv) -> int {
+    std::filesystem::remove(dir_ + "/" + name + ".port");
+    std::vector<std::string> command = {RunfilePath("services/cluster/" + name),
+                                        "--listen",
+                                        "127.0.0.1:0",
+                                        "--port-file",
+                                        dir_ + "/" + name + ".port",
+                                        "--tls-ca",
+                                        ca + "/ca.pem",
+                                        "--tls-cert",
+                                        ca + "/" + name + ".pem",
+                                        "--tls-key",
+                                        ca + "/" + name + ".key"};
+    command.insert(command.end(), argv.begin(), argv.end());
+    command.insert(command.end(), shared.begin(), shared.end());
+    cluster_.push_back(std::make_unique<Subprocess>());
+    EXPECT_TRUE(cluster_.back()->Start(command).ok());
+    return 0;
+  };
+  std::filesystem::remove(dir_ + "/ledgerd.internal-port");
+  start("ledgerd", {"--data", dir_ + "/data", "--internal-listen", "127.0.0.1:0",
+                    "--internal-port-file", dir_ + "/ledgerd.internal-port"});
+  const int internal = WaitForPortFile(dir_ + "/ledgerd.internal-port", deadline);
+  ASSERT_NE(internal, 0) << "ledgerd did not start serving";
+  const std::string ledger = absl::StrCat("127.0.0.1:", internal);
+  start("labeld", {"--ledger", ledger, "--label-keys", label_keys});
+  start("waybilld", {"--ledger", ledger, "--label-keys", label_keys});
+  for (const std::string name : {"verifyd", "auditd"}) {
+    std::filesystem::remove(dir_ + "/" + name + ".http-port");
+    start(name, {"--ledger", ledger, "--http-listen", "127.0.0.1:0", "--http-port-file",
+                 dir_ + "/" + name + ".http-port"});
+  }
+  grpc::SslCredentialsOptions ssl;
+  std::ifstream ca_file(ca + "/ca.pem");
+  ssl.pem_root_certs.assign(std::istreambuf_iterator<char>(ca_file), {});
+  std::map<std::string, int> ports;
+  const auto channel = [&](const std::string& name) {
+    const int port = WaitForPortFile(dir_ + "/" + name + ".port", deadline);
+    EXPECT_NE(port, 0) << name << " did not start serving";
+    ports[name] = port;
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride(name);
+    return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), grpc::SslCredentials(ssl),
+                                     args);
+  };
+  channel_ = channel("ledgerd");
+  port_ = 0;  // no one port serves everything
+  service_channels_["chemledger.v1.RegistryService"] = channel_;
+  service_channels_["chemledger.v1.LedgerService"] = channel_;
+  service_channels_["chemledger.v1.LabelService"] = channel("labeld");
+  service_channels_["chemledger.v1.WaybillService"] = channel("waybilld");
+  service_channels_["chemledger.v1.VerifyService"] = channel("verifyd");
+  service_channels_["chemledger.v1.AuditService"] = channel("auditd");
+  service_ports_ = {{"chemledger.v1.RegistryService", ports["ledgerd"]},
+                    {"chemledger.v1.LedgerService", ports["ledgerd"]},
+                    {"chemledger.v1.LabelService", ports["labeld"]},
+                    {"chemledger.v1.WaybillService", ports["waybilld"]},
+                    {"chemledger.v1.VerifyService", ports["verifyd"]},
+                    {"chemledger.v1.AuditService", ports["auditd"]}};
+  http_port_ = WaitForPortFile(dir_ + "/verifyd.http-port", deadline);
+  console_port_ = WaitForPortFile(dir_ + "/auditd.http-port", deadline);
+  ASSERT_NE(http_port_, 0);
+  ASSERT_NE(console_port_, 0);
+  registry_ = v1::RegistryService::NewStub(ChannelFor("chemledger.v1.RegistryService"));
+  labels_ = v1::LabelService::NewStub(ChannelFor("chemledger.v1.LabelService"));
+  ledger_ = v1::LedgerService::NewStub(ChannelFor("chemledger.v1.LedgerService"));
+  waybills_ = v1::WaybillService::NewStub(ChannelFor("chemledger.v1.WaybillService"));
+}
+
 void ChemledgerdE2eTest::StartServer(const std::vector<std::string>& flags) {
+  if (ClusterShape()) {
+    std::vector<std::string> all = flags;
+    for (std::string& flag : ServeFlags()) all.push_back(std::move(flag));
+    StartCluster(all);
+    return;
+  }
   server_.reset();  // a running one is killed first
   server_ = std::make_unique<Subprocess>();
   std::vector<std::string> command = {Binary(),   "serve",         "--data",
@@ -354,7 +514,7 @@ grpc::Status ChemledgerdE2eTest::Read(const crypto::SigningKey& reader, const ch
                                       google::protobuf::MessageLite* response,
                                       grpc::ClientContext* context) {
   grpc::ClientContext fresh;
-  return read_auth::SignedRead(*channel_, context != nullptr ? context : &fresh, method, request,
+  return read_auth::SignedRead(*ChannelFor(method), context != nullptr ? context : &fresh, method, request,
                                read_auth::ReadSigner{reader, kDeployment}, response);
 }
 

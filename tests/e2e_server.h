@@ -5,6 +5,14 @@
 // connects gRPC stubs for the four services; TearDown() kills the server and
 // removes the directory (kept when the test failed, for a look at it).
 //
+// Two shapes: by default the all-in-one chemledgerd; with the environment
+// variable CHEMLEDGER_E2E_SHAPE=cluster (tools/cluster/e2e.sh), the services
+// as processes of their own (ledgerd, labeld, waybilld, verifyd, auditd) on
+// loopback over TLS with a development CA, the label keys moved from the
+// data directory to theirs; the stubs then reach each service at its own
+// port (ChannelFor), and tests that need what only chemledgerd has (the
+// staff app, its flags) skip themselves in that shape.
+//
 // Nothing is shared between tests: the keys, the request-id counter and the
 // server all belong to the fixture instance, so no test's outcome depends on
 // which ran before it. A test that needs the example enterprises registers
@@ -18,6 +26,7 @@
 #define CHEMLEDGER_TESTS_E2E_SERVER_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -78,6 +87,22 @@ class ChemledgerdE2eTest : public ::testing::Test {
   // the server does not say it is serving within 60 s. `flags` are added to
   // `chemledgerd serve`.
   void StartServer(const std::vector<std::string>& flags = {});
+
+  // Whether the services run apart (see above).
+  static bool ClusterShape();
+  // The channel to the service of `method` ("/chemledger.v1.AuditService/..."
+  // or "chemledger.v1.AuditService").
+  std::shared_ptr<grpc::Channel> ChannelFor(absl::string_view method);
+  // The flags that point a command-line tool (chemaudit, chemctl) at the
+  // service `service` ("chemledger.v1.AuditService"): --server, and in the
+  // cluster shape --tls-ca.
+  std::string ServerFlags(absl::string_view service) const;
+  // The HTTP port of the regulator console: chemledgerd's, or auditd's.
+  int ConsolePort() const { return console_port_ != 0 ? console_port_ : http_port_; }
+
+  // Kills the server (all-in-one) or every process of the cluster with
+  // SIGKILL, ledgerd first, and reaps them; StartServer starts them again.
+  void KillServer();
 
   // Today in China (UTC+8).
   static v1::Date Today();
@@ -199,7 +224,14 @@ class ChemledgerdE2eTest : public ::testing::Test {
   // Registered by RegisterExampleEnterprises() only.
   std::unique_ptr<crypto::SigningKey> acme_admin_, acme_operator_, other_admin_, regulator_;
   std::unique_ptr<Subprocess> server_;
+  // The cluster shape's processes, ledgerd first.
+  std::vector<std::unique_ptr<Subprocess>> cluster_;
+  // The all-in-one server's channel (in the cluster shape, ledgerd's).
   std::shared_ptr<grpc::Channel> channel_;
+  // The cluster shape's channels by service name ("chemledger.v1.LabelService").
+  std::map<std::string, std::shared_ptr<grpc::Channel>, std::less<>> service_channels_;
+  std::map<std::string, int, std::less<>> service_ports_;
+  int console_port_ = 0;
   // The gRPC port, and the port of the scan pages (HTTP); both on loopback.
   int port_ = 0;
   int http_port_ = 0;
@@ -211,6 +243,8 @@ class ChemledgerdE2eTest : public ::testing::Test {
  private:
   // Runs `chemledgerd init` in dir_.
   void InitDeployment();
+  // StartServer in the cluster shape.
+  void StartCluster(const std::vector<std::string>& flags);
 
   int next_id_ = 0;
 };

@@ -146,8 +146,7 @@ TEST_F(LabelE2eTest, NothingAcknowledgedIsLostToSigkill) {
   Issued issued = Issue(IssueRequest("KILL1", 10, *acme_operator_));
   ASSERT_TRUE(issued.status.ok());
   const uint64_t size = LogSize();
-  ASSERT_TRUE(server_->Kill(SIGKILL).ok());
-  ASSERT_TRUE(server_->Wait().ok());
+  ASSERT_NO_FATAL_FAILURE(KillServer());
   ASSERT_NO_FATAL_FAILURE(StartServer());
   EXPECT_EQ(LogSize(), size);
   grpc::ClientContext context;
@@ -173,8 +172,7 @@ TEST_F(LabelE2eTest, AnIssuanceKilledMidStreamIsRedeliveredWhole) {
     ASSERT_TRUE(reader->Read(&first));
     log_index = first.log_index();
     EXPECT_FALSE(first.replayed());
-    ASSERT_TRUE(server_->Kill(SIGKILL).ok());
-    ASSERT_TRUE(server_->Wait().ok());
+    ASSERT_NO_FATAL_FAILURE(KillServer());
     context.TryCancel();
   }
   ASSERT_NO_FATAL_FAILURE(StartServer());
@@ -205,7 +203,7 @@ TEST_F(VerifyE2eTest, UrlsAndPhotosGetAVerdictEachAndAnonymousCallsAreLimited) {
   ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
   Issued issued = Issue(IssueRequest("V1", 2, *acme_operator_));
   ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
-  auto verify = v1::VerifyService::NewStub(channel_);
+  auto verify = v1::VerifyService::NewStub(ChannelFor("chemledger.v1.VerifyService"));
 
   v1::VerifyRequest request;
   request.add_urls(issued.labels[0].url());

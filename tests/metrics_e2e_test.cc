@@ -25,6 +25,10 @@ namespace {
 
 class MetricsE2eTest : public ChemledgerdE2eTest {
  protected:
+  void SetUp() override {
+    if (ClusterShape()) GTEST_SKIP() << "chemledgerd's flags (the cluster's: services/cluster)";
+    ChemledgerdE2eTest::SetUp();
+  }
   // In the test's own directory (runs of the test may share TEST_TMPDIR).
   std::string PortFile() { return dir_ + "/metrics.port"; }
   std::string AccessLogFile() { return dir_ + "/access.log"; }

@@ -340,7 +340,7 @@ TEST_F(ScanPageE2eTest, AnonymousScansAreLimitedPerClientAddress) {
 
 // Beyond loopback the pages need TLS, as the gRPC port does.
 TEST_F(ScanPageE2eTest, PlainHttpOnlyOnLoopback) {
-  server_.reset();
+  ASSERT_NO_FATAL_FAILURE(KillServer());
   const auto [code, out] = RunChemledgerd({"serve", "--data", dir_ + "/data", "--listen",
                                            "127.0.0.1:0", "--http-listen", "0.0.0.0:0"});
   EXPECT_EQ(code, 1) << out;

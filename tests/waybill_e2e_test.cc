@@ -448,8 +448,7 @@ TEST_F(WaybillE2eTest, AStreamOf10000WaybillsGetsOneResultEachAndReplaysWhole) {
   const absl::Duration retry_took = absl::Now() - retry_start;
   EXPECT_EQ(LogSize(), before + valid) << "the retry wrote to the log";
 
-  ASSERT_TRUE(server_->Kill(SIGKILL).ok());
-  ASSERT_TRUE(server_->Wait().ok());
+  ASSERT_NO_FATAL_FAILURE(KillServer());
   const absl::Time restart_start = absl::Now();
   StartServer();
   ASSERT_FALSE(HasFatalFailure());
