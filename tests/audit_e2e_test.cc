@@ -518,7 +518,7 @@ TEST_F(AuditE2eTest, TheWitnessCatchesAForkedLog) {
   ASSERT_EQ(RunShell("mkdir -p '" + state + "'").first, 0);
   ASSERT_TRUE(crypto::SaveSigningKey(*regulator_, dir_ + "/witness.key", {}).ok());
   const auto watch = [&] {
-    return Chemaudit(absl::StrCat("watch ", Server(), " --note-key ", vkey, " --state ", state,
+    return Chemaudit(absl::StrCat("watch ", Server("chemledger.v1.LedgerService"), " --note-key ", vkey, " --state ", state,
                                   " --key ", dir_, "/witness.key --once"));
   };
   auto [status, out] = watch();

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <system_error>
 #include <thread>
@@ -220,6 +221,7 @@ void ChemledgerdE2eTest::StartCluster(const std::vector<std::string>& flags) {
   const int internal = WaitForPortFile(dir_ + "/ledgerd.internal-port", deadline);
   ASSERT_NE(internal, 0) << "ledgerd did not start serving";
   const std::string ledger = absl::StrCat("127.0.0.1:", internal);
+  std::cerr << "e2e: the cluster shape: ledgerd's internal port " << internal << std::endl;
   start("labeld", {"--ledger", ledger, "--label-keys", label_keys});
   start("waybilld", {"--ledger", ledger, "--label-keys", label_keys});
   for (const std::string name : {"verifyd", "auditd"}) {

@@ -363,7 +363,8 @@ TEST_F(ScanPageE2eTest, ChemscanVerifiesOnline) {
   std::ofstream(dir_ + "/voided.png", std::ios::binary) << *render::QrToPng(*qr);
   const auto run = [&](const std::string& flags) {
     return RunShell(absl::StrCat("exec '", RunfilePath("tools/chemscan/chemscan"),
-                                   "' verify --server 127.0.0.1:", port_, " ", flags, " - '",
+                                   "' verify ", ServerFlags("chemledger.v1.VerifyService"), " ",
+                                   flags, " - '",
                                    dir_, "/voided.png' < '", dir_, "/urls.txt'"));
   };
   auto [code, out] = run("");
@@ -386,7 +387,9 @@ TEST_F(ScanPageE2eTest, ChemscanVerifiesOnline) {
   EXPECT_NE(out.find("\"package_state\":\"consumed\""), std::string::npos) << out;
   EXPECT_NE(out.find("甲醇"), std::string::npos) << out;
   // Signed scans recorded as observations at a site: the used-up package's
-  // scan is a signal; its history shows the observation.
+  // scan is a signal; its history shows the observation. (Recording goes to
+  // LedgerService, which a cluster serves at another address.)
+  if (ClusterShape()) return;
   ASSERT_TRUE(crypto::SaveSigningKey(*acme_operator_, dir_ + "/acme.key", {}).ok());
   const uint64_t before = LogSize();
   std::tie(code, out) = run(absl::StrCat("--key '", dir_, "/acme.key' --observe-at 'gate 1' ",
@@ -425,8 +428,8 @@ TEST_F(ScanPageE2eTest, ChemscanVerifiesOnline) {
             grpc::StatusCode::PERMISSION_DENIED);
   // Only genuine codes: exit 0.
   std::tie(code, out) = RunShell(absl::StrCat(
-      "exec '", RunfilePath("tools/chemscan/chemscan"), "' verify --server 127.0.0.1:", port_,
-      " '", labels.genuine, "'"));
+      "exec '", RunfilePath("tools/chemscan/chemscan"), "' verify ",
+      ServerFlags("chemledger.v1.VerifyService"), " '", labels.genuine, "'"));
   EXPECT_EQ(code, 0) << out;
 }
 
@@ -434,6 +437,9 @@ TEST_F(ScanPageE2eTest, ChemscanVerifiesOnline) {
 // booked; what was expected and not scanned, and what was scanned and not
 // expected, is reported and changes nothing. Then a stock-take by scan.
 TEST_F(ScanPageE2eTest, ChemscanShipsReceivesAndTakesStockByScan) {
+  // chemscan calls several services at one address: a cluster needs a router
+  // by service name in front for it (docs/cluster.md).
+  if (ClusterShape()) GTEST_SKIP() << "chemscan ship/receive/gate talk to one address";
   ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
   const std::string carrier = registry::testing::ExampleUscc("370100");
   const std::string consignee = registry::testing::ExampleUscc("370600");
@@ -574,6 +580,9 @@ TEST_F(ScanPageE2eTest, ChemscanShipsReceivesAndTakesStockByScan) {
 // cancelled one's is refused, with the reason; a regulator sees who is
 // inside.
 TEST_F(ScanPageE2eTest, AParkGateByScan) {
+  // chemscan calls several services at one address: a cluster needs a router
+  // by service name in front for it (docs/cluster.md).
+  if (ClusterShape()) GTEST_SKIP() << "chemscan ship/receive/gate talk to one address";
   ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
   Waybills waybills;
   ASSERT_NO_FATAL_FAILURE(MakeWaybills(&waybills));

@@ -35,7 +35,7 @@ absl::Status Run(ServiceProcess& process) {
       StartHttpPages(process, ledger, &audit_reads, "127.0.0.1:7481");
   if (!pages.ok()) return pages.status();
   ServiceProcess::Serving serving;
-  serving.services = {&service};
+  serving.services = {&service, p->registry_reads.get()};
   serving.ledger = ledger;
   serving.ready_line = absl::StrCat("auditing ", p->deployment.deployment());
   absl::Status served = process.Serve(serving);

@@ -43,7 +43,7 @@ absl::Status Run(ServiceProcess& process) {
   label::LabelIssuer issuer(ledger, keyring->get(), process.clock(), refusals.get());
   label::LabelServiceImpl service(&issuer, ledger, p->ledger->notary(), p->reads.get());
   ServiceProcess::Serving serving;
-  serving.services = {&service};
+  serving.services = {&service, p->registry_reads.get()};
   serving.ledger = ledger;
   serving.ready_line = absl::StrCat("issuing labels for ", p->deployment.deployment());
   return process.Serve(serving);

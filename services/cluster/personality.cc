@@ -29,6 +29,9 @@ absl::StatusOr<Personality> ConnectPersonality(ServiceProcess& process) {
   read_options.not_before = started;
   read_options.origin = p.ledger->notary()->verifier().name();
   p.reads = std::make_unique<registry::ReadAuthenticator>(std::move(read_options));
+  p.registry_reads = std::make_unique<registry::RegistryServiceImpl>(
+      p.ledger->client(), p.reads.get(), nullptr,
+      registry::RegistryServiceImpl::Answers::kReadsOnly);
   return p;
 }
 

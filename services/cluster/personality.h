@@ -1,7 +1,9 @@
 // What the personalities that run apart (labeld, waybilld, verifyd, auditd)
 // set up alike once connected to ledgerd: the deployment they serve (read
 // from the log's genesis), a test clock only for a test deployment, and
-// the checker of read credentials for that deployment.
+// the checker of read credentials for that deployment, and RegistryService's
+// reads (every service answers GetDeployment, which clients ask first, and
+// the registry's reads; registry changes go to ledgerd).
 //
 // Read credentials' nonces are remembered per process (read_auth.h): behind
 // a load balancer, a credential could be used once at each instance within
@@ -20,6 +22,7 @@
 #include "services/cluster/service_process.h"
 #include "services/ledgerd/remote_ledger.h"
 #include "services/registry/read_access.h"
+#include "services/registry/registry_service.h"
 
 namespace chemledger::cluster {
 
@@ -27,6 +30,7 @@ struct Personality {
   std::unique_ptr<ledgerd::RemoteLedger> ledger;
   state::DeploymentRecord deployment;
   std::unique_ptr<registry::ReadAuthenticator> reads;
+  std::unique_ptr<registry::RegistryServiceImpl> registry_reads;
 };
 
 absl::StatusOr<Personality> ConnectPersonality(ServiceProcess& process);

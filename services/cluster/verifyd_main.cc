@@ -32,7 +32,7 @@ absl::Status Run(ServiceProcess& process) {
       StartHttpPages(process, ledger, nullptr, "127.0.0.1:7480");
   if (!pages.ok()) return pages.status();
   ServiceProcess::Serving serving;
-  serving.services = {&service};
+  serving.services = {&service, p->registry_reads.get()};
   serving.ledger = ledger;
   serving.ready_line = absl::StrCat("verifying for ", p->deployment.deployment());
   absl::Status served = process.Serve(serving);

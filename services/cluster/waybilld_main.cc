@@ -41,7 +41,7 @@ absl::Status Run(ServiceProcess& process) {
   waybill::WaybillBook book(ledger, keyring->get(), process.clock(), refusals.get());
   waybill::WaybillServiceImpl service(&book, ledger, p->reads.get());
   ServiceProcess::Serving serving;
-  serving.services = {&service};
+  serving.services = {&service, p->registry_reads.get()};
   serving.ledger = ledger;
   serving.ready_line = absl::StrCat("taking waybills for ", p->deployment.deployment());
   return process.Serve(serving);

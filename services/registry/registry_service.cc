@@ -38,6 +38,11 @@ absl::StatusOr<std::optional<state::ActorRecord>> ReadActorKey(
 
 grpc::Status RegistryServiceImpl::Submit(grpc::ServerContext*, const v1::SignedEnvelope* request,
                                          v1::SubmitResponse* response) {
+  if (answers_ == Answers::kReadsOnly) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "this service answers RegistryService's reads only: registry changes go "
+                        "to ledgerd");
+  }
   const v1::SignedEnvelope* one[] = {request};
   SignedBatchOptions options;
   options.verify_threads = 1;

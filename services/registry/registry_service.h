@@ -36,11 +36,16 @@ using RegistryServiceBase =
 
 class RegistryServiceImpl final : public RegistryServiceBase {
  public:
+  // What a service answers: everything, or (on the cluster's personalities,
+  // docs/cluster.md) the reads only, Submit refused with UNIMPLEMENTED
+  // naming ledgerd, where registry changes go.
+  enum class Answers { kAll, kReadsOnly };
+
   // `reads` checks read credentials; `refusals` (may be null) records
   // requests refused for breaking a rule. All must outlive the service.
   RegistryServiceImpl(journal::LedgerClient* ledger, ReadAuthenticator* reads,
-                      RefusalSink* refusals = nullptr)
-      : ledger_(ledger), reads_(reads), refusals_(refusals) {}
+                      RefusalSink* refusals = nullptr, Answers answers = Answers::kAll)
+      : ledger_(ledger), reads_(reads), refusals_(refusals), answers_(answers) {}
 
   grpc::Status Submit(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                       v1::SubmitResponse* response) override;
@@ -92,6 +97,7 @@ class RegistryServiceImpl final : public RegistryServiceBase {
   journal::LedgerClient* const ledger_;
   ReadAuthenticator* const reads_;
   RefusalSink* const refusals_;
+  const Answers answers_;
   // Runs the raw reads' handlers (raw_unary.h).
   CallExecutor read_executor_{8, 1024, "registry-read"};
 };
