@@ -28,6 +28,8 @@ PACKAGES=(
   libjs-chart.js
   # Metrics in Prometheus text format (services/chemledgerd/metrics.h).
   prometheus-cpp-dev
+  # The development CA of the cluster (tools/cluster/make-dev-ca.sh).
+  openssl
 )
 
 # The GHS pictograms and transport class labels, and the GHS statement texts,

@@ -255,7 +255,7 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
       d->store_.get(), d->machines_->all(), journal_options, options.migration_progress);
   if (!journal.ok()) return journal.status();
   d->journal_ = *std::move(journal);
-  d->client_ = journal::NewInProcessLedgerClient(d->journal_.get());
+  d->client_ = journal::NewInProcessLedgerClient(d->journal_.get(), options.snapshot_retention);
   absl::StatusOr<state::DeploymentRecord> record =
       registry::ReadDeployment(*d->client_->Latest());
   if (!record.ok()) {

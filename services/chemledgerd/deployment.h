@@ -124,6 +124,9 @@ struct OpenOptions {
   std::function<absl::Time()> clock;
   // Told of each batch the journal commits (journal::JournalOptions::on_commit).
   std::function<void(const journal::CommittedBatch&)> on_commit;
+  // How long and how many snapshots the ledger client keeps for paged
+  // reads (ledgerd keeps more: every personality's request opens one).
+  journal::SnapshotRetention snapshot_retention;
 };
 
 class Deployment {

@@ -64,6 +64,8 @@ absl::Status Run(ServiceProcess& process) {
   server::OpenOptions open_options;
   open_options.block_cache_bytes = static_cast<size_t>(*cache_mb) << 20;
   open_options.clock = process.clock();
+  // Every request of every personality opens a snapshot here.
+  open_options.snapshot_retention.max_kept = 1024;
   if (process.metrics() != nullptr) {
     open_options.on_commit = [m = process.metrics()](const journal::CommittedBatch& b) {
       m->RecordCommit(b);
