@@ -298,6 +298,43 @@ class LevelDbSnapshot final : public Snapshot {
   uint64_t size() const override { return size_; }
   const Sha256Digest& root() const override { return root_; }
 
+  // Every record of the database at this snapshot, into a new database in
+  // `directory` (Store::Backup).
+  absl::StatusOr<uint64_t> CopyTo(const std::string& directory) const {
+    leveldb::Options options;
+    options.create_if_missing = true;
+    options.error_if_exists = true;
+    leveldb::DB* raw = nullptr;
+    if (absl::Status s = FromLevelDb(leveldb::DB::Open(options, directory, &raw), "backup store");
+        !s.ok()) {
+      return s;
+    }
+    std::unique_ptr<leveldb::DB> copy(raw);
+    leveldb::ReadOptions read = Read();
+    read.fill_cache = false;
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read));
+    leveldb::WriteBatch batch;
+    uint64_t records = 0;
+    leveldb::WriteOptions write;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      batch.Put(it->key(), it->value());
+      ++records;
+      if (batch.ApproximateSize() >= (4 << 20)) {
+        if (absl::Status s = FromLevelDb(copy->Write(write, &batch), "backup write"); !s.ok()) {
+          return s;
+        }
+        batch.Clear();
+      }
+    }
+    if (absl::Status s = FromLevelDb(it->status(), "backup read"); !s.ok()) return s;
+    // The last write syncs everything before it.
+    write.sync = true;
+    if (absl::Status s = FromLevelDb(copy->Write(write, &batch), "backup write"); !s.ok()) {
+      return s;
+    }
+    return records;
+  }
+
   absl::StatusOr<std::string> Entry(uint64_t index) const override {
     if (index >= size_) {
       return absl::OutOfRangeError(
@@ -499,6 +536,21 @@ class LevelDbStore final : public Store {
   std::shared_ptr<const Snapshot> GetSnapshot() const override {
     absl::MutexLock lock(&publish_mu_);
     return published_;
+  }
+  absl::StatusOr<BackupInfo> Backup(const std::string& directory) const override {
+    std::error_code ec;
+    if (std::filesystem::exists(directory, ec)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("backup: ", directory, " exists; name a new directory"));
+    }
+    std::shared_ptr<const Snapshot> snapshot = GetSnapshot();
+    absl::StatusOr<uint64_t> records =
+        static_cast<const LevelDbSnapshot&>(*snapshot).CopyTo(directory);
+    if (!records.ok()) {
+      std::filesystem::remove_all(directory, ec);
+      return records.status();
+    }
+    return BackupInfo{snapshot->size(), snapshot->root(), *records};
   }
   uint64_t Size() const override { return size_.load(std::memory_order_acquire); }
   absl::StatusOr<std::string> Entry(uint64_t index) const override;

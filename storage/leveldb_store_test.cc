@@ -360,5 +360,58 @@ TEST(LevelDbStoreTest, AWriteTornIntoJunkAtTheLogsTailIsDroppedOnOpen) {
   EXPECT_TRUE(store->Commit({"entry 20"}, w).ok());
 }
 
+TEST(LevelDbStoreTest, ABackupIsOneCommitsStoreWhileCommitsGoOn) {
+  const std::string dir = testing::FreshTempDir("store_backup");
+  std::unique_ptr<Store> store = Open(dir + "/live");
+  ASSERT_NE(store, nullptr);
+  // Every commit adds 50 entries and says in the state how many there are:
+  // a copy of one commit's store has a state that agrees with its log.
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> commits{0};
+  const auto commit = [&] {
+    std::vector<std::string> entries;
+    for (int i = 0; i < 50; ++i) entries.push_back(absl::StrCat("entry ", store->Size() + i));
+    StateWrites w;
+    w.Put("size", absl::StrCat(store->Size() + entries.size()));
+    w.Put(absl::StrCat("k/", store->Size()), std::string(200, 'v'));
+    ASSERT_TRUE(store->Commit(entries, w).ok());
+    commits.fetch_add(1);
+  };
+  for (int i = 0; i < 100; ++i) commit();
+  std::thread writer([&] {
+    while (!stop.load()) commit();
+  });
+  while (commits.load() < 120) absl::SleepFor(absl::Milliseconds(1));
+  const uint64_t before = store->Size();
+  absl::StatusOr<Store::BackupInfo> backup = store->Backup(dir + "/backup");
+  const uint64_t committed_during = commits.load();
+  while (commits.load() < committed_during + 20) absl::SleepFor(absl::Milliseconds(1));
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(backup.ok()) << backup.status();
+  EXPECT_GE(backup->size, before);
+  EXPECT_LT(backup->size, store->Size());  // commits went on during and after it
+  EXPECT_GT(backup->records, 0u);
+  EXPECT_EQ(backup->root, *store->Root(backup->size));
+  // A directory that exists is refused and left alone.
+  EXPECT_EQ(store->Backup(dir + "/backup").status().code(), absl::StatusCode::kAlreadyExists);
+
+  std::unique_ptr<Store> copy = Open(dir + "/backup");
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(copy->Size(), backup->size);
+  EXPECT_EQ(copy->StateAppliedSize(), backup->size);
+  std::shared_ptr<const Snapshot> s = copy->GetSnapshot();
+  EXPECT_EQ(s->root(), backup->root);
+  EXPECT_EQ(Get(*s, "size"), absl::StrCat(backup->size));
+  absl::StatusOr<IntegrityReport> integrity = copy->CheckIntegrity(absl::nullopt);
+  ASSERT_TRUE(integrity.ok()) << integrity.status();
+  EXPECT_EQ(*copy->Entry(backup->size - 1), *store->Entry(backup->size - 1));
+  // The copy goes on as a store of its own.
+  StateWrites w;
+  w.Put("size", absl::StrCat(backup->size + 1));
+  ASSERT_TRUE(copy->Commit({"after the restore"}, w).ok());
+  EXPECT_EQ(*copy->Root(backup->size), backup->root);
+}
+
 }  // namespace
 }  // namespace chemledger::storage

@@ -206,6 +206,19 @@ class Store : public Log {
 
   // The latest committed state and log. Never waits for a Commit in progress.
   virtual std::shared_ptr<const Snapshot> GetSnapshot() const = 0;
+
+  // Writes a copy of the store as one Commit left it (the latest snapshot:
+  // its log, tree and state) into `directory`, a new store of the same
+  // backend that must not exist yet, while commits go on; it is synced
+  // before this returns. Returns the log size and root hash of the copy.
+  // AlreadyExists for a directory that exists; the directory is removed
+  // again when the copy fails midway.
+  struct BackupInfo {
+    uint64_t size = 0;
+    Sha256Digest root;
+    uint64_t records = 0;  // what the backend copied (LevelDB: key-value pairs)
+  };
+  virtual absl::StatusOr<BackupInfo> Backup(const std::string& directory) const = 0;
 };
 
 }  // namespace chemledger::storage
