@@ -75,6 +75,7 @@ inline constexpr char kQueryInTransitMethod[] = "/chemledger.v1.AuditService/Que
 inline constexpr char kAddCheckpointCosignatureMethod[] =
     "/chemledger.v1.LedgerService/AddCheckpointCosignature";
 inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";
+inline constexpr char kBackupMethod[] = "/chemledger.v1.AdminService/Backup";
 // Unary writes (signed envelopes; no read credentials) and the one public
 // read of the registry.
 inline constexpr char kAppendMethod[] = "/chemledger.v1.LedgerService/Append";

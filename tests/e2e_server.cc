@@ -246,12 +246,14 @@ void ChemledgerdE2eTest::StartCluster(const std::vector<std::string>& flags) {
   port_ = 0;  // no one port serves everything
   service_channels_["chemledger.v1.RegistryService"] = channel_;
   service_channels_["chemledger.v1.LedgerService"] = channel_;
+  service_channels_["chemledger.v1.AdminService"] = channel_;
   service_channels_["chemledger.v1.LabelService"] = channel("labeld");
   service_channels_["chemledger.v1.WaybillService"] = channel("waybilld");
   service_channels_["chemledger.v1.VerifyService"] = channel("verifyd");
   service_channels_["chemledger.v1.AuditService"] = channel("auditd");
   service_ports_ = {{"chemledger.v1.RegistryService", ports["ledgerd"]},
                     {"chemledger.v1.LedgerService", ports["ledgerd"]},
+                    {"chemledger.v1.AdminService", ports["ledgerd"]},
                     {"chemledger.v1.LabelService", ports["labeld"]},
                     {"chemledger.v1.WaybillService", ports["waybilld"]},
                     {"chemledger.v1.VerifyService", ports["verifyd"]},

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "chemledger/v1/registry.pb.h"
@@ -229,6 +230,7 @@ std::unique_ptr<audit::RefusalRecorder> NewRefusalRecorder(journal::LedgerClient
 absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& data_dir,
                                                              const OpenOptions& options) {
   std::unique_ptr<Deployment> d(new Deployment());
+  d->data_dir_ = data_dir;
   struct stat st;
   if (stat(LogDir(data_dir).c_str(), &st) != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -291,6 +293,133 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
   if (!cosignatures.ok()) return cosignatures.status();
   d->cosignatures_ = *std::move(cosignatures);
   return d;
+}
+
+absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment) {
+  const absl::Time started = absl::Now();
+  const std::string backups = deployment.data_dir() + "/backups";
+  std::error_code ec;
+  std::filesystem::create_directories(backups, ec);
+  if (ec) return absl::PermissionDeniedError(absl::StrCat("backup: cannot make ", backups));
+  std::string name = absl::FormatTime("%Y%m%dT%H%M%SZ", started, absl::UTCTimeZone());
+  for (int n = 2; std::filesystem::exists(backups + "/" + name, ec); ++n) {
+    name = absl::StrCat(absl::FormatTime("%Y%m%dT%H%M%SZ", started, absl::UTCTimeZone()), "-", n);
+  }
+  const std::string partial = backups + "/.partial-" + name;
+  const std::string done = backups + "/" + name;
+  std::filesystem::remove_all(partial, ec);
+  if (!std::filesystem::create_directory(partial, ec)) {
+    return absl::PermissionDeniedError(absl::StrCat("backup: cannot make ", partial));
+  }
+  const auto fail = [&](const absl::Status& s) {
+    std::filesystem::remove_all(partial, ec);
+    return s;
+  };
+  absl::StatusOr<storage::Store::BackupInfo> copied = deployment.store()->Backup(partial + "/log");
+  if (!copied.ok()) return fail(copied.status());
+  crypto::Checkpoint checkpoint;
+  checkpoint.origin = deployment.note_signer().name();
+  checkpoint.size = copied->size;
+  checkpoint.root_hash = copied->root;
+  absl::StatusOr<std::string> note = deployment.note_signer().SignCheckpoint(checkpoint);
+  if (!note.ok()) return fail(note.status());
+  const std::string vkey = deployment.note_signer().verifier().VerifierKeyString() + "\n";
+  for (const auto& [file, text] : {std::pair<std::string, std::string>{"note.vkey", vkey},
+                                   std::pair<std::string, std::string>{"checkpoint", *note}}) {
+    if (absl::Status s = storage::ReplaceFileDurably(partial + "/" + file, text, 0644); !s.ok()) {
+      return fail(s);
+    }
+  }
+  std::filesystem::rename(partial, done, ec);
+  if (ec) return fail(absl::InternalError(absl::StrCat("backup: cannot rename ", partial)));
+  // The rename itself, durable.
+  const int dir_fd = ::open(backups.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir_fd < 0 || ::fsync(dir_fd) != 0) {
+    if (dir_fd >= 0) ::close(dir_fd);
+    return absl::DataLossError(absl::StrCat("backup: cannot sync ", backups));
+  }
+  ::close(dir_fd);
+  BackupResult result;
+  result.directory = done;
+  result.size = copied->size;
+  result.root = copied->root;
+  result.checkpoint_note = *std::move(note);
+  result.records = copied->records;
+  result.took = absl::Now() - started;
+  return result;
+}
+
+absl::StatusOr<RestoreResult> RestoreDeployment(const std::string& backup_dir,
+                                                const std::string& keys_dir,
+                                                const std::string& data_dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(data_dir, ec)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "--data: ", data_dir, " exists; a restore makes a new data directory"));
+  }
+  for (const char* part : {"/log/CURRENT", "/note.vkey", "/checkpoint"}) {
+    if (!std::filesystem::exists(backup_dir + part, ec)) {
+      return absl::NotFoundError(absl::StrCat("--backup: ", backup_dir, " has no ", part + 1,
+                                              ": not a backup AdminService.Backup made"));
+    }
+  }
+  // The backup's checkpoint, under the verifier it names; the keys, that
+  // verifier's.
+  absl::StatusOr<std::string> vkey = storage::ReadWholeFile(backup_dir + "/note.vkey");
+  if (!vkey.ok()) return vkey.status();
+  absl::StatusOr<crypto::NoteVerifier> verifier = crypto::NoteVerifier::FromVerifierKey(
+      absl::StripTrailingAsciiWhitespace(*vkey));
+  if (!verifier.ok()) {
+    return absl::DataLossError(absl::StrCat("--backup: note.vkey: ", verifier.status().message()));
+  }
+  absl::StatusOr<std::string> note = storage::ReadWholeFile(backup_dir + "/checkpoint");
+  if (!note.ok()) return note.status();
+  absl::StatusOr<crypto::Checkpoint> checkpoint =
+      crypto::OpenCheckpoint(*note, verifier->name(), *verifier);
+  if (!checkpoint.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "--backup: the checkpoint does not verify under note.vkey: ",
+        checkpoint.status().message()));
+  }
+  absl::StatusOr<crypto::SigningKey> note_key =
+      crypto::LoadSigningKey(keys_dir + "/note.key", absl::nullopt);
+  if (!note_key.ok()) {
+    return absl::Status(note_key.status().code(),
+                        absl::StrCat("--keys: ", note_key.status().message()));
+  }
+  if (note_key->verifying_key().ToBytes() != verifier->key().ToBytes()) {
+    return absl::FailedPreconditionError(
+        "--keys: its note.key is not the key the backup's note.vkey names");
+  }
+  std::filesystem::create_directory(data_dir, ec);
+  if (ec) return absl::PermissionDeniedError(absl::StrCat("--data: cannot make ", data_dir));
+  std::filesystem::permissions(data_dir, std::filesystem::perms::owner_all, ec);
+  const auto fail = [&](const absl::Status& s) {
+    std::filesystem::remove_all(data_dir, ec);
+    return s;
+  };
+  std::filesystem::copy(backup_dir + "/log", LogDir(data_dir),
+                        std::filesystem::copy_options::recursive, ec);
+  if (ec) return fail(absl::InternalError(absl::StrCat("cannot copy the store: ", ec.message())));
+  std::filesystem::copy(keys_dir, KeyDir(data_dir), std::filesystem::copy_options::recursive, ec);
+  if (ec) return fail(absl::InternalError(absl::StrCat("cannot copy the keys: ", ec.message())));
+  std::filesystem::copy_file(backup_dir + "/note.vkey", NoteVerifierPath(data_dir), ec);
+  if (ec) return fail(absl::InternalError(absl::StrCat("cannot copy note.vkey: ", ec.message())));
+  storage::LevelDbLogOptions store_options;
+  store_options.create_if_missing = false;
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenLevelDbStore(LogDir(data_dir), store_options);
+  if (!store.ok()) return fail(store.status());
+  std::shared_ptr<const storage::Snapshot> snapshot = (*store)->GetSnapshot();
+  if (snapshot->size() != checkpoint->size || snapshot->root() != checkpoint->root_hash) {
+    return fail(absl::DataLossError(absl::StrCat(
+        "the backup's store is at size ", snapshot->size(), ", not at its checkpoint's ",
+        checkpoint->size, " (or its root differs): do not use this backup")));
+  }
+  if ((*store)->StateAppliedSize() != checkpoint->size) {
+    return fail(absl::DataLossError("the backup's state is not at its log's size"));
+  }
+  return RestoreResult{checkpoint->size, checkpoint->root_hash};
 }
 
 absl::StatusOr<CheckResult> CheckDeployment(

@@ -152,10 +152,13 @@ class Deployment {
   // Records refused requests in the log (for the services that submit
   // writes outside the personalities above: the registry's).
   audit::RefusalRecorder* refusals() const { return refusals_.get(); }
+  // The data directory it was opened from.
+  const std::string& data_dir() const { return data_dir_; }
 
  private:
   Deployment() = default;
 
+  std::string data_dir_;
   // Destruction runs bottom-up: the personalities, the refusal recorder
   // (which records what they queued), the client, the journal (which
   // finishes its batches in flight), then the store.
@@ -173,6 +176,37 @@ class Deployment {
   std::unique_ptr<notary::LedgerNotary> notary_;
   std::unique_ptr<ledger::WitnessCosignatures> cosignatures_;
 };
+
+// An online backup (AdminService.Backup; docs/deployment.md, "Backup and
+// restore"): the store as one commit left it, copied while the deployment
+// serves, into DATA/backups/<UTC time>/ with the note verifier key and the
+// copy's checkpoint signed by the note key. The directory appears whole or
+// not at all (written as .partial-<name>, then renamed). Keys are not
+// copied.
+struct BackupResult {
+  std::string directory;
+  uint64_t size = 0;
+  crypto::Sha256Digest root;
+  std::string checkpoint_note;  // the copy's signed checkpoint
+  uint64_t records = 0;
+  absl::Duration took;
+};
+absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment);
+
+// Makes a data directory `data_dir` (which must not exist) of the backup in
+// `backup_dir` and the key directory `keys_dir` (the deployment's
+// DATA/keys, backed up apart: the note key, and in chemledgerd's shape the
+// label keys), and checks it: the store opens and is at exactly the
+// backup's checkpoint, which verifies under the note key's verifier, and
+// the note key is that verifier's. Returns the checkpoint. Then `chemledgerd
+// check` rebuilds the state from the log, and the server can serve it.
+struct RestoreResult {
+  uint64_t size = 0;
+  crypto::Sha256Digest root;
+};
+absl::StatusOr<RestoreResult> RestoreDeployment(const std::string& backup_dir,
+                                                const std::string& keys_dir,
+                                                const std::string& data_dir);
 
 // What `chemledgerd check` found.
 struct CheckResult {

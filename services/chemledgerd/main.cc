@@ -45,7 +45,9 @@
 #include "services/audit/audit_service.h"
 #include "services/chemledgerd/deployment.h"
 #include "services/chemledgerd/serving_status.h"
+#include "absl/strings/escaping.h"
 #include "services/chemledgerd/access_log.h"
+#include "services/chemledgerd/admin_service.h"
 #include "services/chemledgerd/http_observer.h"
 #include "services/chemledgerd/metrics.h"
 #include "services/chemledgerd/serve_config.h"
@@ -73,6 +75,7 @@ constexpr char kUsage[] =
     "  serve           run the server on an initialised data directory\n"
     "  label-key new   make a new label signing key (register it with chemctl)\n"
     "  check           rebuild the state from the log and compare (server stopped)\n"
+    "  restore         make a data directory of a backup (AdminService.Backup)\n"
     "\n"
     "Run 'chemledgerd <command> --help' for a command's options.\n";
 
@@ -144,6 +147,16 @@ constexpr char kServeUsage[] =
     "--test-clock FILE takes \"now\" (record times, today's label key) from FILE,\n"
     "Unix seconds that a test rewrites to move time on (never backwards for the\n"
     "log); refused unless the deployment was made with init --test-deployment.\n";
+
+constexpr char kRestoreUsage[] =
+    "usage: chemledgerd restore --backup DIR --keys DIR --data NEWDIR\n"
+    "\n"
+    "Makes the data directory NEWDIR (which must not exist) of a backup that\n"
+    "AdminService.Backup wrote (`chemctl admin backup`: DATA/backups/<time>/) and\n"
+    "of the deployment's key directory (DATA/keys, backed up apart), and checks\n"
+    "that the store is at exactly the backup's signed checkpoint and that the note\n"
+    "key is the one that signed it. Then run `chemledgerd check --data NEWDIR` and\n"
+    "serve it (docs/deployment.md, \"Backup and restore\").\n";
 
 constexpr char kCheckUsage[] =
     "usage: chemledgerd check --data DIR\n"
@@ -247,6 +260,22 @@ absl::Status Check(const cli::Args& args) {
   std::cout << "check: " << result->entries << " entries re-hashed and applied again under "
             << "the rules of their time; " << result->state_keys
             << " state keys equal to what the log implies\n";
+  return absl::OkStatus();
+}
+
+absl::Status Restore(const cli::Args& args) {
+  absl::StatusOr<std::string> backup = args.Required("backup");
+  if (!backup.ok()) return backup.status();
+  absl::StatusOr<std::string> keys = args.Required("keys");
+  if (!keys.ok()) return keys.status();
+  absl::StatusOr<std::string> data = args.Required("data");
+  if (!data.ok()) return data.status();
+  absl::StatusOr<RestoreResult> restored = RestoreDeployment(*backup, *keys, *data);
+  if (!restored.ok()) return restored.status();
+  std::cout << "restored " << *data << ": log size " << restored->size << ", root "
+            << absl::BytesToHexString(restored->root.ToBytes())
+            << ", at the backup's signed checkpoint\n"
+            << "next: chemledgerd check --data " << *data << "\n";
   return absl::OkStatus();
 }
 
@@ -389,6 +418,7 @@ absl::Status Serve(const cli::Args& args) {
   // The audit's answers, to AuditService's callers and to the console's.
   const audit::AuditReads audit_reads(d.ledger_client(), d.notary(), open_options.clock);
   audit::AuditServiceImpl audit_service(&audit_reads, &reads);
+  AdminServiceImpl admin_service(&d, &reads);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -407,6 +437,7 @@ absl::Status Serve(const cli::Args& args) {
   builder.RegisterService(&waybill_service);
   builder.RegisterService(&verify_service);
   builder.RegisterService(&audit_service);
+  builder.RegisterService(&admin_service);
   {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
     if (metrics) {
@@ -543,6 +574,7 @@ int Main(int argc, char** argv) {
         {}},
        Serve},
       {{"check"}, kCheckUsage, {{"data"}, {}}, Check},
+      {{"restore"}, kRestoreUsage, {{"backup", "keys", "data"}, {}}, Restore},
       {{"label-key", "new"}, kLabelKeyUsage, {{"data"}, {}}, NewLabelKey},
   };
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

@@ -1,6 +1,7 @@
 // ledgerd: the one process of a cluster that owns the store and the journal
 // (docs/cluster.md). It serves, on its public port, RegistryService and
-// LedgerService (lifecycle events, checkpoints, witnesses), and on its
+// LedgerService (lifecycle events, checkpoints, witnesses) and AdminService
+// (online backups), and on its
 // internal port, over mutual TLS and behind the allow-list, the ledger to
 // the other services (proto/chemledger/internal/ledger_store.proto). It
 // holds the note key (DATA/keys/note.key) and no label key: those belong to
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "reference/reference_tables.h"
+#include "services/chemledgerd/admin_service.h"
 #include "services/chemledgerd/deployment.h"
 #include "services/cluster/service_process.h"
 #include "services/ledger/ledger_service.h"
@@ -94,11 +96,12 @@ absl::Status Run(ServiceProcess& process) {
       d.ledger_client(), d.notary(),
       process.plaintext() ? ledgerd::PeerAllowList::Anyone()
                           : ledgerd::PeerAllowList::ClusterDefault());
+  server::AdminServiceImpl admin_service(&d, &reads);
   std::shared_ptr<const storage::Snapshot> snapshot = d.ledger_client()->Latest();
   absl::StatusOr<state::DeploymentRecord> record = registry::ReadDeployment(*snapshot);
   if (!record.ok()) return record.status();
   ServiceProcess::Serving serving;
-  serving.services = {&registry_service, &ledger_service};
+  serving.services = {&registry_service, &ledger_service, &admin_service};
   serving.internal_services = {&store_service};
   serving.ledger = d.ledger_client();
   serving.ready_line = absl::StrCat("serving deployment ", record->deployment(), " (log size ",

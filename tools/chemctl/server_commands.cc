@@ -22,6 +22,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "absl/strings/escaping.h"
+#include "chemledger/v1/admin_service.grpc.pb.h"
 #include "chemledger/v1/label_service.grpc.pb.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -513,6 +515,29 @@ absl::Status Resolve(const cli::Args& args) {
   return absl::OkStatus();
 }
 
+absl::Status Backup(const cli::Args& args) {
+  absl::StatusOr<ReadSession> reads = ReadSession::Open(args);
+  if (!reads.ok()) return reads.status();
+  v1::BackupResponse response;
+  if (absl::Status s = reads->Call(api::kBackupMethod, v1::BackupRequest(), &response); !s.ok()) {
+    return s;
+  }
+  std::cout << "backup: " << response.directory() << " (on the server's machine)\n"
+            << "log size " << response.checkpoint().tree_size() << ", root "
+            << absl::BytesToHexString(response.checkpoint().root_hash()) << "\n"
+            << response.records() << " records in " << response.seconds() << " s\n"
+            << "restore: chemledgerd restore --backup DIR --keys DATA/keys --data NEWDIR\n";
+  if (args.Has("out")) {
+    std::ofstream out(args.Get("out"), std::ios::binary);
+    out << response.checkpoint().signed_note();
+    if (!out.flush()) {
+      return absl::PermissionDeniedError(absl::StrCat("--out: cannot write ", args.Get("out")));
+    }
+    std::cout << "its signed checkpoint: " << args.Get("out") << "\n";
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<Command> ServerCommands() {
@@ -523,6 +548,14 @@ std::vector<Command> ServerCommands() {
       kServerHelp;
   const std::string write_help = std::string(kWriteHelp) + kServerHelp;
   return {
+      {"admin backup", "an online backup of the store, on the server's machine (platform admin)",
+       "usage: chemctl admin backup --key FILE [--out CHECKPOINT] [--server HOST:PORT]\n\n"
+       "The server copies its store as one commit left it, while it serves, into\n"
+       "DATA/backups/<time>/ on its machine, with the copy's signed checkpoint\n"
+       "(--out keeps it here too). Keys are not in it: back up DATA/keys apart.\n"
+       "chemledgerd restore makes a data directory of it (docs/deployment.md).\n\n" +
+           read_help,
+       ReadFlags({"out"}), Backup},
       {"registry deployment", "show the server's deployment, resolver and log size",
        "usage: chemctl registry deployment [--server HOST:PORT]\n\n" + server_help,
        ServerFlags({}), ShowDeployment},

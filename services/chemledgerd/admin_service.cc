@@ -1,0 +1,43 @@
+#include "services/chemledgerd/admin_service.h"
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "api/wire.h"
+#include "services/common/grpc_status.h"
+
+namespace chemledger::server {
+
+grpc::Status AdminServiceImpl::Backup(grpc::ServerContext* context,
+                                      const v1::BackupRequest* request,
+                                      v1::BackupResponse* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = deployment_->ledger_client()->Latest();
+  absl::StatusOr<v1::Actor> reader = reads_->Authenticate(*snapshot, *context, api::kBackupMethod,
+                                                          request->SerializeAsString());
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
+  if (reader->role() != v1::PLATFORM_ADMIN) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "backups are for platform administrators");
+  }
+  if (!backing_up_.TryLock()) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "a backup is running: one at a time");
+  }
+  absl::StatusOr<BackupResult> backup = BackupDeployment(*deployment_);
+  backing_up_.Unlock();
+  if (!backup.ok()) return ToGrpcStatus(backup.status());
+  std::cout << "backup of log size " << backup->size << " in " << backup->directory << " ("
+            << backup->records << " records, " << absl::FormatDuration(backup->took) << ")"
+            << std::endl;
+  response->set_directory(backup->directory);
+  v1::Checkpoint* checkpoint = response->mutable_checkpoint();
+  checkpoint->set_origin(deployment_->note_signer().name());
+  checkpoint->set_tree_size(backup->size);
+  checkpoint->set_root_hash(backup->root.ToBytes());
+  checkpoint->set_signed_note(backup->checkpoint_note);
+  response->set_records(backup->records);
+  response->set_seconds(absl::ToDoubleSeconds(backup->took));
+  return grpc::Status::OK;
+}
+
+}  // namespace chemledger::server
