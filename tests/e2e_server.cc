@@ -168,6 +168,8 @@ int WaitForPortFile(const std::string& path, absl::Time deadline) {
 void ChemledgerdE2eTest::StartCluster(const std::vector<std::string>& flags) {
   for (auto it = cluster_.rbegin(); it != cluster_.rend(); ++it) it->reset();  // ledgerd last
   cluster_.clear();
+  cluster_index_.clear();
+  cluster_restart_.clear();
   service_channels_.clear();
   service_ports_.clear();
   std::vector<std::string> shared;  // flags every service takes
@@ -211,6 +213,8 @@ void ChemledgerdE2eTest::StartCluster(const std::vector<std::string>& flags) {
                                         ca + "/" + name + ".key"};
     command.insert(command.end(), argv.begin(), argv.end());
     command.insert(command.end(), shared.begin(), shared.end());
+    cluster_index_[name] = cluster_.size();
+    cluster_restart_[name] = command;
     cluster_.push_back(std::make_unique<Subprocess>());
     EXPECT_TRUE(cluster_.back()->Start(command).ok());
     return 0;
@@ -221,6 +225,9 @@ void ChemledgerdE2eTest::StartCluster(const std::vector<std::string>& flags) {
   const int internal = WaitForPortFile(dir_ + "/ledgerd.internal-port", deadline);
   ASSERT_NE(internal, 0) << "ledgerd did not start serving";
   const std::string ledger = absl::StrCat("127.0.0.1:", internal);
+  for (std::string& arg : cluster_restart_["ledgerd"]) {
+    if (arg == "127.0.0.1:0" && &arg != &cluster_restart_["ledgerd"][2]) arg = ledger;
+  }
   std::cerr << "e2e: the cluster shape: ledgerd's internal port " << internal << std::endl;
   start("labeld", {"--ledger", ledger, "--label-keys", label_keys});
   start("waybilld", {"--ledger", ledger, "--label-keys", label_keys});
@@ -237,7 +244,10 @@ void ChemledgerdE2eTest::StartCluster(const std::vector<std::string>& flags) {
     const int port = WaitForPortFile(dir_ + "/" + name + ".port", deadline);
     EXPECT_NE(port, 0) << name << " did not start serving";
     ports[name] = port;
+    cluster_restart_[name][2] = absl::StrCat("127.0.0.1:", port);  // --listen's value
     grpc::ChannelArguments args;
+    // A service that comes back is called again within a second.
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     args.SetSslTargetNameOverride(name);
     return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), grpc::SslCredentials(ssl),
                                      args);
@@ -268,8 +278,22 @@ void ChemledgerdE2eTest::StartCluster(const std::vector<std::string>& flags) {
   waybills_ = v1::WaybillService::NewStub(ChannelFor("chemledger.v1.WaybillService"));
 }
 
+void ChemledgerdE2eTest::RestartService(const std::string& name) {
+  auto index = cluster_index_.find(name);
+  ASSERT_NE(index, cluster_index_.end()) << "no service " << name << " in the cluster";
+  std::unique_ptr<Subprocess>& process = cluster_[index->second];
+  ASSERT_TRUE(process->Kill(SIGKILL).ok());
+  (void)process->Wait();
+  const std::string port_file = dir_ + "/" + name + ".port";
+  std::filesystem::remove(port_file);
+  process = std::make_unique<Subprocess>();
+  ASSERT_TRUE(process->Start(cluster_restart_[name]).ok());
+  ASSERT_NE(WaitForPortFile(port_file, absl::Now() + absl::Seconds(60)), 0)
+      << name << " did not serve again";
+}
+
 void ChemledgerdE2eTest::StartServer(const std::vector<std::string>& flags) {
-  if (ClusterShape()) {
+  if (RunsAsCluster()) {
     std::vector<std::string> all = flags;
     for (std::string& flag : ServeFlags()) all.push_back(std::move(flag));
     StartCluster(all);

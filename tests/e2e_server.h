@@ -90,6 +90,13 @@ class ChemledgerdE2eTest : public ::testing::Test {
 
   // Whether the services run apart (see above).
   static bool ClusterShape();
+  // Whether this fixture starts the cluster: ClusterShape() unless a test
+  // that needs the cluster says so.
+  virtual bool RunsAsCluster() { return ClusterShape(); }
+  // The cluster shape: kills service `name` ("ledgerd", "labeld", ...) with
+  // SIGKILL and starts it again on the same ports; fails fatally when it
+  // does not serve again within 60 s.
+  void RestartService(const std::string& name);
   // The channel to the service of `method` ("/chemledger.v1.AuditService/..."
   // or "chemledger.v1.AuditService").
   std::shared_ptr<grpc::Channel> ChannelFor(absl::string_view method);
@@ -224,8 +231,11 @@ class ChemledgerdE2eTest : public ::testing::Test {
   // Registered by RegisterExampleEnterprises() only.
   std::unique_ptr<crypto::SigningKey> acme_admin_, acme_operator_, other_admin_, regulator_;
   std::unique_ptr<Subprocess> server_;
-  // The cluster shape's processes, ledgerd first.
+  // The cluster shape's processes, ledgerd first, and how each is started
+  // again (on the ports it took first).
   std::vector<std::unique_ptr<Subprocess>> cluster_;
+  std::map<std::string, size_t> cluster_index_;
+  std::map<std::string, std::vector<std::string>> cluster_restart_;
   // The all-in-one server's channel (in the cluster shape, ledgerd's).
   std::shared_ptr<grpc::Channel> channel_;
   // The cluster shape's channels by service name ("chemledger.v1.LabelService").

@@ -68,6 +68,21 @@ class RemoteLedger::Core {
                     const Request& request, Response* response) {
     return Call(method, request, response, options_.read_deadline);
   }
+  // A read of a snapshot already open: ledgerd no longer holding it (it
+  // restarted, or the snapshot went unread past its retention) is no fault
+  // of the request, which can be sent again.
+  template <typename Request, typename Response>
+  absl::Status ReadOpen(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                     Response*),
+                        const Request& request, Response* response) {
+    absl::Status s = Read(method, request, response);
+    if (s.code() == absl::StatusCode::kFailedPrecondition) {
+      return absl::UnavailableError(absl::StrCat(
+          "ledgerd no longer holds the snapshot this request reads (it restarted, or the "
+          "snapshot went unread too long): send the request again (", s.message(), ")"));
+    }
+    return s;
+  }
 
   const RemoteLedgerOptions& options() const { return options_; }
 
@@ -203,7 +218,7 @@ class RemoteSnapshot final : public storage::Snapshot {
     request.set_size(size_);
     request.add_keys(std::string(key));
     internal::GetResponse response;
-    if (absl::Status s = core_->Read(&Stub::Get, request, &response); !s.ok()) return s;
+    if (absl::Status s = core_->ReadOpen(&Stub::Get, request, &response); !s.ok()) return s;
     if (response.values_size() != 1) return absl::DataLossError("ledgerd answered Get amiss");
     std::optional<std::string> value;
     if (response.values(0).found()) value = std::move(*response.mutable_values(0)->mutable_value());
@@ -227,7 +242,7 @@ class RemoteSnapshot final : public storage::Snapshot {
     for (;;) {
       request.set_max_keys(page);
       internal::ScanResponse response;
-      if (absl::Status s = core_->Read(&Stub::Scan, request, &response); !s.ok()) return s;
+      if (absl::Status s = core_->ReadOpen(&Stub::Scan, request, &response); !s.ok()) return s;
       if (response.keys_size() != response.values_size()) {
         return absl::DataLossError("ledgerd answered Scan amiss");
       }
@@ -251,7 +266,7 @@ class RemoteSnapshot final : public storage::Snapshot {
     request.set_size(size_);
     request.set_tree_size(tree_size);
     internal::RootResponse response;
-    if (absl::Status s = core_->Read(&Stub::Root, request, &response); !s.ok()) return s;
+    if (absl::Status s = core_->ReadOpen(&Stub::Root, request, &response); !s.ok()) return s;
     absl::StatusOr<Sha256Digest> root = Sha256Digest::FromBytes(response.root());
     if (!root.ok()) return absl::DataLossError("ledgerd sent a root that is not 32 bytes");
     return root;
@@ -278,7 +293,7 @@ class RemoteSnapshot final : public storage::Snapshot {
       request.set_tree_size(tree_size);
       for (size_t i = start; i < stop; ++i) request.add_indexes(indexes[i]);
       internal::InclusionProofsResponse response;
-      if (absl::Status s = core_->Read(&Stub::InclusionProofs, request, &response); !s.ok()) {
+      if (absl::Status s = core_->ReadOpen(&Stub::InclusionProofs, request, &response); !s.ok()) {
         return s;
       }
       if (static_cast<size_t>(response.proofs_size()) != stop - start) {
@@ -302,7 +317,7 @@ class RemoteSnapshot final : public storage::Snapshot {
     request.set_old_size(old_size);
     request.set_new_size(new_size);
     internal::Proof response;
-    if (absl::Status s = core_->Read(&Stub::ConsistencyProof, request, &response); !s.ok()) {
+    if (absl::Status s = core_->ReadOpen(&Stub::ConsistencyProof, request, &response); !s.ok()) {
       return s;
     }
     return Hashes(response.hashes());
@@ -330,7 +345,7 @@ class RemoteSnapshot final : public storage::Snapshot {
     request.add_indexes(index);
     request.set_leaf_hashes_only(!need_entry);
     internal::EntriesResponse response;
-    if (absl::Status s = core_->Read(&Stub::Entries, request, &response); !s.ok()) return s;
+    if (absl::Status s = core_->ReadOpen(&Stub::Entries, request, &response); !s.ok()) return s;
     if (response.leaf_hashes_size() != 1 || (need_entry && response.entries_size() != 1)) {
       return absl::DataLossError("ledgerd answered Entries amiss");
     }
@@ -524,6 +539,11 @@ grpc::ChannelArguments RemoteLedgerChannelArguments() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
+  // A ledgerd that comes back (a restart, a failover) is called again
+  // within two seconds, not after gRPC's default backoff of up to two
+  // minutes.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   return args;
 }
 

@@ -79,7 +79,8 @@ class RemoteLedger {
   std::unique_ptr<notary::LedgerNotary> notary_;
 };
 
-// Channel arguments a client of the internal service needs (message sizes).
+// Channel arguments a client of the internal service needs: message sizes,
+// and reconnecting within two seconds of ledgerd's return.
 grpc::ChannelArguments RemoteLedgerChannelArguments();
 
 }  // namespace chemledger::ledgerd
