@@ -9,7 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "chemledger/v1/registry.pb.h"
+#include "chemledger/v1/waybill.pb.h"
+#include "services/waybill/waybill_testing.h"
 #include "crypto/keys.h"
 
 namespace chemledger::chembench {
@@ -106,6 +109,27 @@ inline std::vector<BenchSetupStep> BenchCarrierSetup(const crypto::VerifyingKey&
           AddBenchAdmin(kBenchCarrierUscc, "bench dispatcher", carrier),
           RegisterBenchEnterprise(kBenchConsigneeUscc, kBenchConsigneeName, v1::USER,
                                   v1::LICENCE_TYPE_UNSPECIFIED)};
+}
+
+// Waybill `number`: `codes` of `product` from the producer to the
+// consignee, by the carrier.
+inline v1::Waybill BenchWaybill(const v1::Product& product, const std::string& number,
+                         const std::vector<std::string>& codes) {
+  v1::Waybill w = waybill::testing::ExampleWaybill(number, kBenchCarrierUscc, kBenchUscc,
+                                                   kBenchConsigneeUscc, codes, 25000, "KGM");
+  // The parties as the bench registered them (bench_enterprises.h).
+  w.set_carrier_name(kBenchCarrierName);
+  w.set_carrier_licence(BenchLicenceNumber(kBenchCarrierUscc));
+  w.mutable_consignor()->set_name(kBenchName);
+  *w.mutable_loader() = w.consignor();
+  w.mutable_consignee()->set_name(kBenchConsigneeName);
+  v1::GoodsLine* g = w.mutable_goods(0);
+  g->set_un_number(product.un_number());
+  g->set_proper_shipping_name(absl::StrCat(product.name_zh(), " ", product.name_en()));
+  g->set_hazard_class(product.hazard_class());
+  g->set_packing_group(product.packing_group());
+  g->set_packaging("25 kg bags");
+  return w;
 }
 
 }  // namespace chemledger::chembench

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <cctype>
 #include <fstream>
+#include <iterator>
 #include <system_error>
 #include <iostream>
 #include <utility>
@@ -83,6 +85,70 @@ absl::StatusOr<std::unique_ptr<BenchServer>> BenchServer::Start(
   return server;
 }
 
+absl::StatusOr<std::unique_ptr<BenchServer>> BenchServer::StartCluster(
+    const std::string& chemledgerd, const std::string& cluster_bin,
+    const std::string& cluster_script, const std::string& directory, const std::string& name) {
+  std::string scratch = absl::StrCat(directory, "/chembench-", name, ".XXXXXX");
+  if (mkdtemp(scratch.data()) == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot make a directory in ", directory));
+  }
+  std::unique_ptr<BenchServer> server(new BenchServer(scratch, crypto::SigningKey::Generate()));
+  server->chemledgerd_ = chemledgerd;
+  server->cluster_script_ = cluster_script;
+  absl::Status saved = crypto::SaveSigningKey(server->admin_, scratch + "/admin.key", {});
+  if (!saved.ok()) return saved;
+  if (Run({chemledgerd, "init", "--data", scratch + "/data", "--deployment", kDeployment,
+           "--resolver", "CL.EXAMPLE.CN", "--admin-key", scratch + "/admin.key"}) != 0) {
+    return absl::InternalError(absl::StrCat(chemledgerd, " init failed"));
+  }
+  if (Run({"/bin/bash", cluster_script, "start", cluster_bin, scratch + "/data",
+           scratch + "/cluster"}) != 0) {
+    return absl::InternalError(absl::StrCat(cluster_script, " start failed"));
+  }
+  std::ifstream env(scratch + "/cluster/cluster.env");
+  std::map<std::string, std::string> where;
+  for (std::string line; std::getline(env, line);) {
+    const size_t eq = line.find('=');
+    if (eq != std::string::npos) where[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  std::ifstream ca_file(where["TLS_CA"]);
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs.assign(std::istreambuf_iterator<char>(ca_file), {});
+  if (ssl.pem_root_certs.empty()) return absl::InternalError("the cluster wrote no cluster.env");
+  const auto channel = [&](const std::string& name) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 << 20);
+    args.SetSslTargetNameOverride(name);
+    std::string upper = name;
+    for (char& c : upper) c = static_cast<char>(std::toupper(c));
+    return grpc::CreateCustomChannel(where[upper], grpc::SslCredentials(ssl), args);
+  };
+  server->channel_ = channel("ledgerd");
+  server->service_channels_ = {{"chemledger.v1.RegistryService", server->channel_},
+                               {"chemledger.v1.LedgerService", server->channel_},
+                               {"chemledger.v1.LabelService", channel("labeld")},
+                               {"chemledger.v1.WaybillService", channel("waybilld")},
+                               {"chemledger.v1.VerifyService", channel("verifyd")},
+                               {"chemledger.v1.AuditService", channel("auditd")}};
+  return server;
+}
+
+std::shared_ptr<grpc::Channel> BenchServer::ChannelFor(absl::string_view service) const {
+  auto it = service_channels_.find(service);
+  return it == service_channels_.end() ? channel_ : it->second;
+}
+
+std::vector<pid_t> BenchServer::pids() const {
+  if (cluster_script_.empty()) return {pid_};
+  std::vector<pid_t> pids;
+  for (const char* name : {"ledgerd", "labeld", "waybilld", "verifyd", "auditd"}) {
+    std::ifstream in(absl::StrCat(scratch_, "/cluster/", name, ".pid"));
+    pid_t pid = 0;
+    if (in >> pid) pids.push_back(pid);
+  }
+  return pids;
+}
+
 absl::Status BenchServer::Serve() {
   std::remove((scratch_ + "/port").c_str());
   std::remove((scratch_ + "/http-port").c_str());
@@ -138,6 +204,9 @@ BenchServer::~BenchServer() {
     int status;
     waitpid(pid_, &status, 0);
   }
+  if (!cluster_script_.empty()) {
+    Run({"/bin/bash", cluster_script_, "stop", scratch_ + "/cluster"});
+  }
   const std::string rm = absl::StrCat("rm -rf '", scratch_, "'");
   if (system(rm.c_str()) != 0) std::cerr << "could not remove " << scratch_ << "\n";
 }
@@ -177,7 +246,7 @@ absl::Status BenchServer::Register(const std::vector<BenchSetupStep>& steps,
 absl::Status BenchServer::IssueLabels(const crypto::SigningKey& producer,
                                       const std::string& batch, int count,
                                       std::vector<std::string>* urls) {
-  auto labels = v1::LabelService::NewStub(channel_);
+  auto labels = v1::LabelService::NewStub(ChannelFor("chemledger.v1.LabelService"));
   for (int issued = 0; issued < count;) {
     v1::IssueLabelsRequest r;
     r.set_request_id(absl::StrCat("bench-", ++next_request_));
@@ -209,7 +278,7 @@ absl::Status BenchServer::IssueAndCommission(const crypto::SigningKey& producer,
                                              const std::string& batch, int count,
                                              std::vector<std::string>* urls) {
   if (absl::Status s = IssueLabels(producer, batch, count, urls); !s.ok()) return s;
-  auto ledger = v1::LedgerService::NewStub(channel_);
+  auto ledger = v1::LedgerService::NewStub(ChannelFor("chemledger.v1.LedgerService"));
   BenchEventSigner events(&producer, "bench-commission-");
   for (int first = 1; first <= count; first += api::kMaxCodesPerEvent) {
     grpc::ClientContext context;

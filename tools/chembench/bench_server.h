@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +44,19 @@ class BenchServer {
   static absl::StatusOr<std::unique_ptr<BenchServer>> Start(
       const std::string& chemledgerd, const std::string& directory, const std::string& name,
       std::vector<std::string> serve_flags = {});
+  // The same deployment served by the cluster (docs/cluster.md): ledgerd,
+  // labeld, waybilld, verifyd and auditd from `cluster_bin`, started by the
+  // script `cluster_script` (tools/cluster/cluster.sh) over TLS with a
+  // development CA. channel() is then ledgerd's; ChannelFor names each
+  // service's.
+  static absl::StatusOr<std::unique_ptr<BenchServer>> StartCluster(
+      const std::string& chemledgerd, const std::string& cluster_bin,
+      const std::string& cluster_script, const std::string& directory, const std::string& name);
+  // The channel to `service` ("chemledger.v1.LabelService"): channel() for
+  // chemledgerd.
+  std::shared_ptr<grpc::Channel> ChannelFor(absl::string_view service) const;
+  // The server's processes (chemledgerd's; the cluster's five).
+  std::vector<pid_t> pids() const;
   // Stops the server (SIGTERM) and serves the same data directory again;
   // returns how long it took from the start of the process until it
   // accepted calls.
@@ -96,6 +110,9 @@ class BenchServer {
 
   const std::string scratch_;
   std::string chemledgerd_;
+  // The cluster's script and run directory; empty for chemledgerd.
+  std::string cluster_script_;
+  std::map<std::string, std::shared_ptr<grpc::Channel>, std::less<>> service_channels_;
   std::vector<std::string> serve_flags_;
   const crypto::SigningKey admin_;
   pid_t pid_ = -1;

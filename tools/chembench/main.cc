@@ -15,6 +15,8 @@
 //   chembench verify --chemledgerd PATH [--dir DIR] [--clients N] [--seconds N] [--codes N]
 //   chembench pages --chemledgerd PATH [--dir DIR] [--page-rate N] [--write-rate N]
 //                   [--seconds N] [--codes N]
+//   chembench load --chemledgerd PATH [--cluster BIN_DIR [--cluster-script F]] [--dir DIR]
+//                  [--clients N] [--seconds N] [--rate N]
 
 #include <csignal>
 #include <iostream>
@@ -25,6 +27,7 @@
 #include "tools/chembench/event_bench.h"
 #include "tools/chembench/issuance_bench.h"
 #include "tools/chembench/label_bench.h"
+#include "tools/chembench/load_bench.h"
 #include "tools/chembench/log_bench.h"
 #include "tools/chembench/pages_bench.h"
 #include "tools/chembench/reads_bench.h"
@@ -84,7 +87,15 @@ constexpr char kUsage[] =
     "(default 5000/s).\n"
     "chembench verify --chemledgerd PATH [--dir DIR] [--clients N] [--seconds N]\n"
     "  [--codes N]: VerifyService codes verified per second, label URLs 1000 a call\n"
-    "and PNG photos 16 a call, next to the machine's bare Ed25519 verify rate.\n";
+    "and PNG photos 16 a call, next to the machine's bare Ed25519 verify rate.\n\n"
+    "chembench load --chemledgerd PATH [--cluster BIN_DIR [--cluster-script F]] [--dir DIR]\n"
+    "  [--clients N] [--seconds N] [--rate N]: a mixed workload (label issuances,\n"
+    "events, waybills, signed scans, history reads, audit queries) from N client\n"
+    "threads (default 8), at N operations a second or flat out (--rate 0, the\n"
+    "default), against chemledgerd, or with --cluster against ledgerd, labeld,\n"
+    "waybilld, verifyd and auditd from BIN_DIR (started by tools/cluster/cluster.sh,\n"
+    "run from the repository's root); progress each second, then throughput and\n"
+    "p50/p99/p999 latency per operation.\n";
 
 using chemledger::cli::Args;
 
@@ -224,6 +235,29 @@ int Verify(const Args& flags) {
   return chemledger::chembench::RunVerifyBench(options);
 }
 
+int Load(const Args& flags) {
+  chemledger::chembench::LoadBenchOptions options;
+  if (!ReadServerFlags(flags, "load", &options.chemledgerd, &options.directory) ||
+      !ReadCounts(flags, "load",
+                  {{"clients", &options.clients}, {"seconds", &options.seconds}})) {
+    return 2;
+  }
+  // --rate 0 (the default): flat out.
+  absl::StatusOr<uint64_t> rate = flags.Uint("rate", 0);
+  if (!rate.ok() || *rate > 10000000) {
+    std::cerr << "chembench load: --rate must be 0 (flat out) to 10000000\n";
+    return 2;
+  }
+  options.rate = static_cast<int>(*rate);
+  options.cluster_bin = flags.Get("cluster");
+  options.cluster_script = flags.Get("cluster-script", options.cluster_script);
+  if (options.clients < 1 || options.clients > 256) {
+    std::cerr << "chembench load: --clients must be 1 to 256\n";
+    return 2;
+  }
+  return chemledger::chembench::RunLoadBench(options);
+}
+
 int Scale(const Args& flags) {
   chemledger::chembench::ScaleBenchOptions options;
   if (!ReadServerFlags(flags, "scale", &options.chemledgerd, &options.directory) ||
@@ -314,6 +348,9 @@ const Benchmark kBenchmarks[] = {
      {{"chemledgerd", "dir", "codes", "events", "queries", "bundles", "streams", "window"}, {}},
      Audit},
     {"verify", {{"chemledgerd", "dir", "clients", "seconds", "codes"}, {}}, Verify},
+    {"load",
+     {{"chemledgerd", "dir", "cluster", "cluster-script", "clients", "seconds", "rate"}, {}},
+     Load},
     {"pages", {{"chemledgerd", "dir", "page-rate", "write-rate", "seconds", "codes"}, {}}, Pages},
 };
 
