@@ -1,0 +1,200 @@
+// The HTTP request paths (docs/fuzzing.md): whatever bytes a client sends
+// to the scan server (the scan pages of labels and waybill codes, the
+// blacklist, static assets, the regulator console's sign-in and API), it
+// answers with an HTTP response or closes the connection, and keeps
+// serving. The server runs in this process on a ledger with a real LevelDB
+// store (testing/test_ledger.h), set up once with a producer, its product
+// and issued labels; each input is written whole to a new loopback
+// connection (then its sending half is closed) and the answer read to its
+// end.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "crypto/checkpoint.h"
+#include "crypto/label_testing.h"
+#include "google/protobuf/stubs/logging.h"
+#include "services/audit/audit_reads.h"
+#include "services/notary/notary.h"
+#include "services/registry/registry_testing.h"
+#include "testing/test_ledger.h"
+#include "tests/fuzz/fuzz_target.h"
+#include "web/scan_server.h"
+
+namespace chemledger::fuzz {
+namespace {
+
+constexpr char kProducer[] = "91350100M000100Y43";
+
+struct Site {
+  crypto::SigningKey admin = crypto::testing::TestKey(1);
+  crypto::SigningKey producer_admin = crypto::testing::TestKey(2);
+  std::unique_ptr<testing::TestLedger> ledger;
+  std::unique_ptr<crypto::NoteSigner> note_signer;
+  std::unique_ptr<notary::LedgerNotary> notary;
+  std::unique_ptr<audit::AuditReads> audit;
+  std::unique_ptr<web::ScanServer> server;
+  std::string label_path;
+};
+
+Site& TheSite() {
+  static Site* site = [] {
+    google::protobuf::SetLogHandler(nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    auto* s = new Site();
+    s->ledger = testing::TestLedger::Create("http_request_fuzzer", s->admin);
+    testing::TestLedger& t = *s->ledger;
+    bool ok = t.AddLabelKey(s->admin).ok() &&
+              t.RegisterEnterprise(s->admin, registry::testing::ExampleProducer(kProducer)).ok() &&
+              t.AddActor(s->admin, kProducer, v1::ENTERPRISE_ADMIN, s->producer_admin).ok() &&
+              t.RegisterProduct(s->producer_admin,
+                                registry::testing::ExampleMethanol(kProducer, "M01"))
+                  .ok();
+    absl::StatusOr<label::Issuance> issued =
+        ok ? t.IssueBatch(s->producer_admin, kProducer, "M01", "HTTP", 2)
+           : absl::StatusOr<label::Issuance>(absl::InternalError("setup"));
+    absl::StatusOr<std::vector<label::IssuedLabel>> labels =
+        issued.ok() ? t.issuer().SignLabels(*issued, 0, 1)
+                    : absl::StatusOr<std::vector<label::IssuedLabel>>(issued.status());
+    if (!labels.ok() || labels->empty()) {
+      fprintf(stderr, "http_request_fuzzer: setup failed\n");
+      abort();
+    }
+    const std::string url = labels->front().url;
+    s->label_path = url.substr(url.find('/', url.find("//") + 2));
+    s->note_signer = std::make_unique<crypto::NoteSigner>(
+        *crypto::NoteSigner::Create("fuzz.example/log", crypto::testing::TestKey(9)));
+    s->notary = notary::NewLocalNotary(s->note_signer.get());
+    s->audit = std::make_unique<audit::AuditReads>(&t.client(), s->notary.get());
+    web::ScanServer::Options options;
+    options.listen = "127.0.0.1:0";
+    options.threads = 4;
+    options.audit = s->audit.get();
+    absl::StatusOr<std::unique_ptr<web::ScanServer>> server =
+        web::ScanServer::Start(&t.client(), options);
+    if (!server.ok()) {
+      fprintf(stderr, "http_request_fuzzer: %s\n", server.status().ToString().c_str());
+      abort();
+    }
+    s->server = *std::move(server);
+    return s;
+  }();
+  return *site;
+}
+
+// Whether `answer` holds a whole HTTP response (by its Content-Length, or
+// the last chunk of a chunked one).
+bool Whole(const std::string& answer) {
+  const size_t end = answer.find("\r\n\r\n");
+  if (end == std::string::npos) return false;
+  std::string head = answer.substr(0, end);
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const size_t length = head.find("\r\ncontent-length:");
+  if (length != std::string::npos) {
+    const size_t body = std::strtoull(head.c_str() + length + 17, nullptr, 10);
+    return answer.size() >= end + 4 + body;
+  }
+  if (head.find("chunked") != std::string::npos) {
+    return answer.size() >= 5 && answer.compare(answer.size() - 5, 5, "0\r\n\r\n") == 0;
+  }
+  return false;  // read to the end
+}
+
+// Sends `request` on a new connection and reads the answer: to its end, or
+// until it is whole, or until the server says nothing for a tenth of a
+// second (a request it still waits for the rest of; closing the connection
+// frees it). False when the server could not be reached at all.
+bool Exchange(int port, const std::string& request, std::string* answer) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  timeval timeout{0, 100000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
+    close(fd);
+    return false;
+  }
+  for (size_t sent = 0; sent < request.size();) {
+    const ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server may answer (413) and close before it all went
+    sent += static_cast<size_t>(n);
+  }
+  // (No half-close: the server answers nothing to a client that closed
+  // its sending half.)
+  char buffer[16384];
+  while (!Whole(*answer)) {
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n <= 0) break;
+    answer->append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  return true;
+}
+
+}  // namespace
+
+std::vector<std::string> FuzzSeeds() {
+  Site& s = TheSite();
+  const std::string host = "Host: 127.0.0.1\r\n";
+  return {
+      absl::StrCat("GET ", s.label_path, " HTTP/1.1\r\n", host, "\r\n"),
+      absl::StrCat("GET ", s.label_path, "?lang=en HTTP/1.1\r\n", host, "Connection: close\r\n\r\n"),
+      absl::StrCat("GET /blacklist HTTP/1.1\r\n", host, "\r\n"),
+      absl::StrCat("GET /static/ghs/GHS02.svg HTTP/1.1\r\n", host, "\r\n"),
+      absl::StrCat("GET /console/ HTTP/1.1\r\n", host, "\r\n"),
+      absl::StrCat("POST /console/login/challenge HTTP/1.1\r\n", host,
+                   "Content-Type: application/json\r\nOrigin: http://127.0.0.1\r\n"
+                   "Sec-Fetch-Site: same-origin\r\nContent-Length: 2\r\n\r\n{}"),
+      absl::StrCat("POST /console/api/QueryEvents HTTP/1.1\r\n", host,
+                   "Content-Type: application/json\r\nCookie: chemledger_console=abc\r\n"
+                   "Content-Length: 15\r\n\r\n{\"pageSize\":10}"),
+      absl::StrCat("GET /console/enter?ticket=AAAA HTTP/1.1\r\n", host, "\r\n"),
+      absl::StrCat("GET /HTTPS://CL.EXAMPLE.CN/W/ABC HTTP/1.1\r\n", host, "\r\n"),
+  };
+}
+
+}  // namespace chemledger::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size > (1 << 16)) return 0;
+  chemledger::fuzz::Site& s = chemledger::fuzz::TheSite();
+  std::string answer;
+  const std::string request(reinterpret_cast<const char*>(data), size);
+  if (!chemledger::fuzz::Exchange(s.server->port(), request, &answer)) {
+    fprintf(stderr, "http_request_fuzzer: the server could not be reached\n");
+    abort();
+  }
+  // An answer, when there is one, is HTTP.
+  if (!answer.empty() && answer.rfind("HTTP/1.", 0) != 0) {
+    fprintf(stderr, "http_request_fuzzer: an answer that is not HTTP: %s\n",
+            answer.substr(0, 200).c_str());
+    abort();
+  }
+  // And the server still serves.
+  std::string again;
+  if (!chemledger::fuzz::Exchange(s.server->port(),
+                                  "GET /blacklist HTTP/1.1\r\nHost: a\r\n\r\n", &again) ||
+      again.rfind("HTTP/1.1 200", 0) != 0) {
+    fprintf(stderr, "http_request_fuzzer: the server stopped serving: %s\n",
+            again.substr(0, 200).c_str());
+    abort();
+  }
+  return 0;
+}
