@@ -82,9 +82,14 @@ absl::Status Run(ServiceProcess& process) {
       server::Deployment::Open(*data, open_options);
   if (!deployment.ok()) return deployment.status();
   server::Deployment& d = **deployment;
+  // The memory of used read credentials, which the personalities share
+  // through the internal port: it holds nothing from before this start.
+  const std::shared_ptr<read_auth::NonceMemory> nonces =
+      read_auth::NewLocalNonceMemory({size_t{1} << 21, 100000, started});
   read_auth::ReadCredentialChecker::Options read_options;
   read_options.not_before = started;
   read_options.origin = d.note_signer().name();
+  read_options.memory = nonces;
   registry::ReadAuthenticator reads(std::move(read_options));
   registry::RegistryServiceImpl registry_service(d.ledger_client(), &reads, d.refusals());
   ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer(), &reads,
@@ -93,7 +98,7 @@ absl::Status Run(ServiceProcess& process) {
   // Without TLS there are no certificates to tell the callers apart: the
   // internal port then answers anyone, on loopback only.
   ledgerd::LedgerStoreServiceImpl store_service(
-      d.ledger_client(), d.notary(),
+      d.ledger_client(), d.notary(), nonces.get(),
       process.plaintext() ? ledgerd::PeerAllowList::Anyone()
                           : ledgerd::PeerAllowList::ClusterDefault());
   server::AdminServiceImpl admin_service(&d, &reads);

@@ -28,6 +28,8 @@ absl::StatusOr<Personality> ConnectPersonality(ServiceProcess& process) {
   read_auth::ReadCredentialChecker::Options read_options;
   read_options.not_before = started;
   read_options.origin = p.ledger->notary()->verifier().name();
+  // Used credentials are remembered by ledgerd, for every instance.
+  read_options.memory = p.ledger->nonce_memory();
   p.reads = std::make_unique<registry::ReadAuthenticator>(std::move(read_options));
   p.registry_reads = std::make_unique<registry::RegistryServiceImpl>(
       p.ledger->client(), p.reads.get(), nullptr,

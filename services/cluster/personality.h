@@ -5,10 +5,10 @@
 // reads (every service answers GetDeployment, which clients ask first, and
 // the registry's reads; registry changes go to ledgerd).
 //
-// Read credentials' nonces are remembered per process (read_auth.h): behind
-// a load balancer, a credential could be used once at each instance within
-// its validity window (docs/cluster.md says so). Credentials signed before
-// the process started are refused.
+// Read credentials' nonces are remembered by ledgerd (its internal port's
+// RememberNonce), one memory for every instance of every service: a
+// credential used at one instance is refused at all of them. Credentials
+// signed before this process, or ledgerd, started are refused.
 //
 // Thread-safety: as the objects it holds.
 

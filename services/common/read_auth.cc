@@ -61,7 +61,101 @@ ReadCredentials SignRead(const ReadRequest& request, const crypto::SigningKey& k
   return c;
 }
 
-ReadCredentialChecker::ReadCredentialChecker(Options options) : options_(std::move(options)) {}
+namespace {
+
+class LocalNonceMemory final : public NonceMemory {
+ public:
+  explicit LocalNonceMemory(NonceMemoryOptions options) : options_(options) {}
+
+  absl::Status Remember(absl::string_view key_id, absl::string_view nonce, absl::Time signed_at,
+                        int64_t expires, absl::Time at) override {
+    if (!IsLowerHex(key_id, 16) || !IsLowerHex(nonce, 2 * kNonceBytes)) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          "metadata ", kKeyIdHeader, ", ", kNonceHeader, ": must be 16 and 32 lowercase hex "
+          "digits"));
+    }
+    if (absl::ToUnixSeconds(signed_at) < absl::ToUnixSeconds(options_.not_before)) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          "metadata ", kTimeHeader, ": signed before the server's memory of used credentials "
+          "began (", absl::FormatTime(options_.not_before), "); sign the call afresh"));
+    }
+    const Used used{HexValue(key_id), HexValue(nonce.substr(0, 16)), HexValue(nonce.substr(16))};
+    const int64_t now = absl::ToUnixSeconds(at);
+    absl::MutexLock lock(&mu_);
+    // Forget what can no longer be accepted anyway.
+    while (!expiry_.empty() && expiry_.begin()->first < now) {
+      for (const Used& u : expiry_.begin()->second) {
+        used_.erase(u);
+        if (auto it = per_key_.find(u.key_id); it != per_key_.end() && --it->second == 0) {
+          per_key_.erase(it);
+        }
+      }
+      expiry_.erase(expiry_.begin());
+    }
+    forgotten_before_ = std::max(forgotten_before_, now);
+    if (expires < forgotten_before_) {
+      // Checked against an earlier clock while others moved on: its pair may
+      // have been forgotten already.
+      return absl::UnauthenticatedError(absl::StrCat(
+          "metadata ", kTimeHeader, ": signed too long ago; sign the call afresh"));
+    }
+    if (used_.contains(used)) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          "metadata ", kNonceHeader, ": these credentials were used already; sign every call "
+          "afresh, with a new nonce"));
+    }
+    size_t& of_key = per_key_[used.key_id];
+    if (used_.size() >= options_.max_remembered || of_key >= options_.max_remembered_per_key) {
+      if (of_key == 0) per_key_.erase(used.key_id);
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "read credentials: too many reads in the last two minutes",
+          used_.size() >= options_.max_remembered ? "" : " by this key",
+          " to remember their nonces; retry shortly"));
+    }
+    ++of_key;
+    used_.insert(used);
+    expiry_[expires].push_back(used);
+    return absl::OkStatus();
+  }
+
+ private:
+  // A (key id, nonce) pair, as 24 bytes.
+  struct Used {
+    uint64_t key_id;
+    uint64_t nonce_high;
+    uint64_t nonce_low;
+    friend bool operator==(const Used& a, const Used& b) {
+      return a.key_id == b.key_id && a.nonce_high == b.nonce_high && a.nonce_low == b.nonce_low;
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const Used& u) {
+      return H::combine(std::move(h), u.key_id, u.nonce_high, u.nonce_low);
+    }
+  };
+
+  const NonceMemoryOptions options_;
+  absl::Mutex mu_;
+  absl::flat_hash_set<Used> used_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, std::vector<Used>> expiry_ ABSL_GUARDED_BY(mu_);  // Unix seconds -> pairs
+  absl::flat_hash_map<uint64_t, size_t> per_key_ ABSL_GUARDED_BY(mu_);
+  // Pairs expiring before this (Unix seconds) may have been forgotten: a
+  // credential whose pair expires before it is refused as too old.
+  int64_t forgotten_before_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<NonceMemory> NewLocalNonceMemory(NonceMemoryOptions options) {
+  return std::make_unique<LocalNonceMemory>(options);
+}
+
+ReadCredentialChecker::ReadCredentialChecker(Options options)
+    : options_(std::move(options)),
+      memory_(options_.memory != nullptr
+                  ? options_.memory
+                  : std::shared_ptr<NonceMemory>(NewLocalNonceMemory(
+                        {options_.max_remembered, options_.max_remembered_per_key,
+                         absl::InfinitePast()}))) {}
 
 absl::Status ReadCredentialChecker::Check(
     const ReadCredentials& credentials, absl::string_view method,
@@ -128,49 +222,8 @@ absl::Status ReadCredentialChecker::Check(
   s->set_sig(credentials.signature);
   if (absl::Status verified = verify_signer(envelope, context); !verified.ok()) return verified;
   if (v1) return absl::OkStatus();
-  const absl::string_view nonce = credentials.nonce;
-  return Remember(Used{HexValue(credentials.key_id), HexValue(nonce.substr(0, 16)),
-                       HexValue(nonce.substr(16))},
-                  seconds + absl::ToInt64Seconds(window), now);
-}
-
-absl::Status ReadCredentialChecker::Remember(const Used& used, int64_t expires, absl::Time at) {
-  const int64_t now = absl::ToUnixSeconds(at);
-  absl::MutexLock lock(&mu_);
-  // Forget what can no longer be accepted anyway.
-  while (!expiry_.empty() && expiry_.begin()->first < now) {
-    for (const Used& u : expiry_.begin()->second) {
-      used_.erase(u);
-      if (auto it = per_key_.find(u.key_id); it != per_key_.end() && --it->second == 0) {
-        per_key_.erase(it);
-      }
-    }
-    expiry_.erase(expiry_.begin());
-  }
-  forgotten_before_ = std::max(forgotten_before_, now);
-  if (expires < forgotten_before_) {
-    // Checked against an earlier clock while others moved on: its pair may
-    // have been forgotten already.
-    return absl::UnauthenticatedError(absl::StrCat(
-        "metadata ", kTimeHeader, ": signed too long ago; sign the call afresh"));
-  }
-  if (used_.contains(used)) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "metadata ", kNonceHeader, ": these credentials were used already; sign every call "
-        "afresh, with a new nonce"));
-  }
-  size_t& of_key = per_key_[used.key_id];
-  if (used_.size() >= options_.max_remembered || of_key >= options_.max_remembered_per_key) {
-    if (of_key == 0) per_key_.erase(used.key_id);
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "read credentials: too many reads in the last two minutes",
-        used_.size() >= options_.max_remembered ? "" : " by this key",
-        " to remember their nonces; retry shortly"));
-  }
-  ++of_key;
-  used_.insert(used);
-  expiry_[expires].push_back(used);
-  return absl::OkStatus();
+  return memory_->Remember(credentials.key_id, credentials.nonce, absl::FromUnixSeconds(seconds),
+                           seconds + absl::ToInt64Seconds(window), now);
 }
 
 }  // namespace chemledger::read_auth

@@ -97,6 +97,38 @@ std::string SignedText(const ReadRequest& request, absl::string_view time,
 ReadCredentials SignRead(const ReadRequest& request, const crypto::SigningKey& key,
                          absl::Time now);
 
+// Where used (key id, nonce) pairs are remembered until they expire, so
+// that a replay is refused: in this process (NewLocalNonceMemory, what
+// chemledgerd uses), or shared by every instance of a cluster's services
+// (ledgerd keeps it; the personalities ask it through its internal port,
+// services/ledgerd/remote_ledger.h).
+//
+// Thread-safety: implementations are thread-safe.
+class NonceMemory {
+ public:
+  virtual ~NonceMemory() = default;
+  // Remembers `key_id` (16 lowercase hex digits) with `nonce` (32) until
+  // `expires` (Unix seconds), as of `now`, for credentials signed at
+  // `signed_at`. UNAUTHENTICATED, naming the metadata entry, for a pair
+  // already remembered or one that may have been forgotten (signed too long
+  // ago, or before the memory began); RESOURCE_EXHAUSTED when it is full.
+  virtual absl::Status Remember(absl::string_view key_id, absl::string_view nonce,
+                                absl::Time signed_at, int64_t expires, absl::Time now) = 0;
+};
+
+struct NonceMemoryOptions {
+  // How many unexpired (key id, nonce) pairs are remembered at most, in
+  // all and per key (about 60 bytes each). When full, reads are refused
+  // with RESOURCE_EXHAUSTED until some expire: the memory never forgets one
+  // early. The bound per key keeps one actor from taking them all.
+  size_t max_remembered = size_t{1} << 21;
+  size_t max_remembered_per_key = 100000;
+  // Credentials signed before this second are refused: the pairs used
+  // before the memory began are not in it.
+  absl::Time not_before = absl::InfinitePast();
+};
+std::unique_ptr<NonceMemory> NewLocalNonceMemory(NonceMemoryOptions options);
+
 // The server's half: checks the form, time and signature of credentials and
 // refuses a replay.
 class ReadCredentialChecker {
@@ -104,6 +136,9 @@ class ReadCredentialChecker {
   struct Options {
     std::string origin;  // this deployment's checkpoint origin
     bool accept_v1 = false;
+    // Where used nonces are remembered; null: a memory of this checker's
+    // own (NewLocalNonceMemory with the bounds below).
+    std::shared_ptr<NonceMemory> memory;
     // How many unexpired (key id, nonce) pairs are remembered at most, in
     // all and per key (about 60 bytes each). When full, reads are refused
     // with RESOURCE_EXHAUSTED until some expire: the server never forgets
@@ -138,30 +173,8 @@ class ReadCredentialChecker {
           verify_signer);
 
  private:
-  // A (key id, nonce) pair, as 24 bytes.
-  struct Used {
-    uint64_t key_id;
-    uint64_t nonce_high;
-    uint64_t nonce_low;
-    friend bool operator==(const Used& a, const Used& b) {
-      return a.key_id == b.key_id && a.nonce_high == b.nonce_high && a.nonce_low == b.nonce_low;
-    }
-    template <typename H>
-    friend H AbslHashValue(H h, const Used& u) {
-      return H::combine(std::move(h), u.key_id, u.nonce_high, u.nonce_low);
-    }
-  };
-  absl::Status Remember(const Used& used, int64_t expires, absl::Time now)
-      ABSL_LOCKS_EXCLUDED(mu_);
-
   const Options options_;
-  absl::Mutex mu_;
-  absl::flat_hash_set<Used> used_ ABSL_GUARDED_BY(mu_);
-  std::map<int64_t, std::vector<Used>> expiry_ ABSL_GUARDED_BY(mu_);  // Unix seconds -> pairs
-  absl::flat_hash_map<uint64_t, size_t> per_key_ ABSL_GUARDED_BY(mu_);
-  // Pairs expiring before this (Unix seconds) may have been forgotten: a
-  // credential whose pair expires before it is refused as too old.
-  int64_t forgotten_before_ ABSL_GUARDED_BY(mu_) = 0;
+  const std::shared_ptr<NonceMemory> memory_;
 };
 
 }  // namespace chemledger::read_auth

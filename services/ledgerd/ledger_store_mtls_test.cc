@@ -44,7 +44,7 @@ class LedgerStoreMtlsTest : public ::testing::Test {
 
   void SetUp() override {
     t_ = TestLedger::Create("mtls", admin_);
-    service_ = std::make_unique<LedgerStoreServiceImpl>(&t_->client(), notary_.get(),
+    service_ = std::make_unique<LedgerStoreServiceImpl>(&t_->client(), notary_.get(), nonces_.get(),
                                                         PeerAllowList::ClusterDefault());
     absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = TlsServerCredentials(
         {*ca_ + "/ca.pem", *ca_ + "/ledgerd.pem", *ca_ + "/ledgerd.key"}, true);
@@ -93,6 +93,7 @@ class LedgerStoreMtlsTest : public ::testing::Test {
   const crypto::NoteSigner note_signer_ =
       *crypto::NoteSigner::Create("mtls.test/log", crypto::SigningKey::Generate());
   const std::unique_ptr<notary::LedgerNotary> notary_ = notary::NewLocalNotary(&note_signer_);
+  const std::unique_ptr<read_auth::NonceMemory> nonces_ = read_auth::NewLocalNonceMemory({});
   std::unique_ptr<TestLedger> t_;
   std::unique_ptr<LedgerStoreServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;

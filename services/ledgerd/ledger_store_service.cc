@@ -316,4 +316,14 @@ grpc::Status LedgerStoreServiceImpl::SignTrustList(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status LedgerStoreServiceImpl::RememberNonce(grpc::ServerContext* context,
+                                                   const internal::RememberNonceRequest* request,
+                                                   internal::StatusProto* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRead); !a.ok()) return a;
+  *response = ToStatusProto(nonces_->Remember(request->key_id(), request->nonce(),
+                                              absl::FromUnixSeconds(request->signed_at()),
+                                              request->expires(), absl::Now()));
+  return grpc::Status::OK;
+}
+
 }  // namespace chemledger::ledgerd

@@ -28,6 +28,7 @@
 
 #include "chemledger/internal/ledger_store.grpc.pb.h"
 #include "journal/ledger_client.h"
+#include "services/common/read_auth.h"
 #include "services/ledgerd/peer_allow_list.h"
 #include "services/notary/notary.h"
 
@@ -43,10 +44,14 @@ inline constexpr int kMaxMessageBytes = 64 << 20;
 
 class LedgerStoreServiceImpl final : public internal::LedgerStore::Service {
  public:
+  // `nonces` is the memory of used read credentials that every service
+  // shares (the one ledgerd's own services check with).
   LedgerStoreServiceImpl(journal::LedgerClient* ledger, const notary::LedgerNotary* notary,
-                         PeerAllowList allowed, size_t verify_threads = 2)
+                         read_auth::NonceMemory* nonces, PeerAllowList allowed,
+                         size_t verify_threads = 2)
       : ledger_(ledger),
         notary_(notary),
+        nonces_(nonces),
         allowed_(std::move(allowed)),
         verify_threads_(verify_threads) {}
 
@@ -78,12 +83,16 @@ class LedgerStoreServiceImpl final : public internal::LedgerStore::Service {
                               internal::SignedNote* response) override;
   grpc::Status SignTrustList(grpc::ServerContext* context, const internal::SignAtRequest* request,
                              internal::SignedNote* response) override;
+  grpc::Status RememberNonce(grpc::ServerContext* context,
+                             const internal::RememberNonceRequest* request,
+                             internal::StatusProto* response) override;
 
  private:
   grpc::Status Allowed(grpc::ServerContext* context, LedgerStoreAccess access) const;
 
   journal::LedgerClient* const ledger_;
   const notary::LedgerNotary* const notary_;
+  read_auth::NonceMemory* const nonces_;
   const PeerAllowList allowed_;
   const size_t verify_threads_;
 };

@@ -506,6 +506,27 @@ class RemoteNotary final : public notary::LedgerNotary {
   const crypto::NoteVerifier verifier_;
 };
 
+class RemoteNonceMemory final : public read_auth::NonceMemory {
+ public:
+  explicit RemoteNonceMemory(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+
+  absl::Status Remember(absl::string_view key_id, absl::string_view nonce, absl::Time signed_at,
+                        int64_t expires, absl::Time) override {
+    internal::RememberNonceRequest request;
+    request.set_key_id(std::string(key_id));
+    request.set_nonce(std::string(nonce));
+    request.set_signed_at(absl::ToUnixSeconds(signed_at));
+    request.set_expires(expires);
+    internal::StatusProto response;
+    if (absl::Status s = core_->Read(&Stub::RememberNonce, request, &response); !s.ok()) return s;
+    if (response.code() == 0) return absl::OkStatus();
+    return FromStatusProto(response);
+  }
+
+ private:
+  const std::shared_ptr<Core> core_;
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RemoteLedger>> RemoteLedger::Connect(
@@ -526,6 +547,7 @@ absl::StatusOr<std::unique_ptr<RemoteLedger>> RemoteLedger::Connect(
   ledger->core_ = core;
   ledger->client_ = std::make_unique<RemoteLedgerClient>(core);
   ledger->notary_ = std::make_unique<RemoteNotary>(core, *std::move(verifier));
+  ledger->nonces_ = std::make_shared<RemoteNonceMemory>(core);
   return ledger;
 }
 
@@ -534,6 +556,7 @@ RemoteLedger::~RemoteLedger() = default;
 journal::LedgerClient* RemoteLedger::client() const { return client_.get(); }
 const notary::LedgerNotary* RemoteLedger::notary() const { return notary_.get(); }
 RemoteLedgerStats RemoteLedger::stats() const { return core_->stats(); }
+std::shared_ptr<read_auth::NonceMemory> RemoteLedger::nonce_memory() const { return nonces_; }
 
 grpc::ChannelArguments RemoteLedgerChannelArguments() {
   grpc::ChannelArguments args;

@@ -35,6 +35,7 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "journal/ledger_client.h"
+#include "services/common/read_auth.h"
 #include "services/notary/notary.h"
 
 namespace chemledger::ledgerd {
@@ -67,6 +68,9 @@ class RemoteLedger {
 
   journal::LedgerClient* client() const;
   const notary::LedgerNotary* notary() const;
+  // ledgerd's memory of used read credentials, which every instance of
+  // every service shares (read_auth::ReadCredentialChecker::Options::memory).
+  std::shared_ptr<read_auth::NonceMemory> nonce_memory() const;
   RemoteLedgerStats stats() const;
 
   // Internal.
@@ -77,6 +81,7 @@ class RemoteLedger {
   std::shared_ptr<Core> core_;
   std::unique_ptr<journal::LedgerClient> client_;
   std::unique_ptr<notary::LedgerNotary> notary_;
+  std::shared_ptr<read_auth::NonceMemory> nonces_;
 };
 
 // Channel arguments a client of the internal service needs: message sizes,

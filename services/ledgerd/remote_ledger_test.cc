@@ -44,7 +44,7 @@ class RemoteLedgerTest : public ::testing::Test {
                       .ok());
     }
     service_ = std::make_unique<LedgerStoreServiceImpl>(&t_->client(), local_notary_.get(),
-                                                        PeerAllowList::Anyone());
+                                                        nonces_.get(), PeerAllowList::Anyone());
     Serve();
     absl::StatusOr<std::unique_ptr<RemoteLedger>> remote = RemoteLedger::Connect(Channel());
     ASSERT_TRUE(remote.ok()) << remote.status();
@@ -71,6 +71,9 @@ class RemoteLedgerTest : public ::testing::Test {
   const crypto::NoteSigner note_signer_ =
       *crypto::NoteSigner::Create("remote.test/log", crypto::SigningKey::Generate());
   const std::unique_ptr<notary::LedgerNotary> local_notary_ = notary::NewLocalNotary(&note_signer_);
+  const absl::Time nonces_began_ = absl::Now();
+  const std::unique_ptr<read_auth::NonceMemory> nonces_ =
+      read_auth::NewLocalNonceMemory({1000, 100, nonces_began_});
   std::unique_ptr<TestLedger> t_;
   std::unique_ptr<LedgerStoreServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
@@ -232,6 +235,33 @@ TEST_F(RemoteLedgerTest, NotarySignsWhatTheSnapshotSays) {
   absl::StatusOr<crypto::TrustList> list = crypto::OpenTrustList(*trust, note_signer_.verifier());
   ASSERT_TRUE(list.ok()) << list.status();
   EXPECT_EQ(*trust, *local_notary_->SignTrustList(*t_->snapshot(), api::TodayInChina()));
+}
+
+TEST_F(RemoteLedgerTest, EveryInstanceSharesLedgerdsMemoryOfUsedCredentials) {
+  // Two instances of a personality, each with its own connection.
+  absl::StatusOr<std::unique_ptr<RemoteLedger>> other = RemoteLedger::Connect(Channel());
+  ASSERT_TRUE(other.ok());
+  const std::string key_id = "0123456789abcdef";
+  const std::string nonce = "00112233445566778899aabbccddeeff";
+  const absl::Time now = absl::Now();
+  const int64_t expires = absl::ToUnixSeconds(now) + 120;
+  ASSERT_TRUE(remote_->nonce_memory()->Remember(key_id, nonce, now, expires, now).ok());
+  // Used at one, refused at the other (and at the first).
+  absl::Status replay = (*other)->nonce_memory()->Remember(key_id, nonce, now, expires, now);
+  EXPECT_EQ(replay.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(replay.message().find("used already"), std::string::npos) << replay;
+  EXPECT_EQ(remote_->nonce_memory()->Remember(key_id, nonce, now, expires, now).code(),
+            absl::StatusCode::kUnauthenticated);
+  // Another nonce goes through; credentials signed before ledgerd's memory
+  // began do not.
+  EXPECT_TRUE((*other)->nonce_memory()
+                  ->Remember(key_id, "ffeeddccbbaa99887766554433221100", now, expires, now)
+                  .ok());
+  absl::Status before = remote_->nonce_memory()->Remember(
+      key_id, "0000000000000000000000000000000a", nonces_began_ - absl::Seconds(30), expires,
+      now);
+  EXPECT_EQ(before.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(before.message().find("signed before"), std::string::npos) << before;
 }
 
 TEST_F(RemoteLedgerTest, UnreachableLedgerdFailsReadsWithUnavailable) {
