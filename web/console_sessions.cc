@@ -1,10 +1,13 @@
 #include "web/console_sessions.h"
 
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "api/wire.h"
@@ -23,29 +26,32 @@ std::string TokenKey(absl::string_view token) { return crypto::Sha256(token).ToB
 
 }  // namespace
 
-void ConsoleSessions::DropExpired(absl::Time now) {
-  for (auto it = challenges_.begin(); it != challenges_.end();) {
-    it = it->second <= now ? challenges_.erase(it) : std::next(it);
-  }
-  for (auto it = tickets_.begin(); it != tickets_.end();) {
-    it = it->second.expires <= now ? tickets_.erase(it) : std::next(it);
-  }
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
-    it = it->second.expires <= now ? sessions_.erase(it) : std::next(it);
-  }
+constexpr char kChallenges[] = "console-challenge";
+constexpr char kTickets[] = "console-ticket";
+constexpr char kSessions[] = "console-session";
+
+// A session's record: its key id, when it began and when it ends.
+static std::string SessionValue(absl::string_view key_id, absl::Time created, absl::Time expires) {
+  return absl::StrCat(key_id, "\n", absl::ToUnixMicros(created), "\n",
+                      absl::ToUnixMicros(expires));
 }
+
+ConsoleSessions::ConsoleSessions(std::string origin, std::shared_ptr<EphemeralRecords> records)
+    : origin_(std::move(origin)),
+      records_(records != nullptr ? std::move(records)
+                                  : std::shared_ptr<EphemeralRecords>(NewLocalEphemeralRecords())) {}
 
 absl::StatusOr<v1::ConsoleChallenge> ConsoleSessions::Challenge(absl::Time now) {
   const std::string challenge = crypto::RandomBytes(32);
-  absl::MutexLock lock(&mu_);
-  DropExpired(now);
-  if (challenges_.size() >= kMaxOutstanding) {
+  const absl::Time expires = now + kChallengeLifetime;
+  absl::Status kept = records_->Put(kChallenges, challenge, "", "", expires,
+                                    {kMaxOutstanding, 0}, now);
+  if (absl::IsResourceExhausted(kept)) {
     return absl::ResourceExhaustedError(
         absl::StrCat(kMaxOutstanding, " sign-in challenges are waiting for an answer: try again "
                                       "in two minutes"));
   }
-  const absl::Time expires = now + kChallengeLifetime;
-  challenges_[challenge] = expires;
+  if (!kept.ok()) return kept;
   v1::ConsoleChallenge out;
   out.set_origin(origin_);
   out.set_challenge(challenge);
@@ -66,15 +72,14 @@ absl::StatusOr<v1::ConsoleTicket> ConsoleSessions::Login(const storage::StateRea
   }
   {
     // Used up here, whatever follows.
-    absl::MutexLock lock(&mu_);
-    DropExpired(now);
-    auto it = challenges_.find(login.challenge());
-    if (it == challenges_.end()) {
+    absl::StatusOr<std::optional<std::string>> given =
+        records_->Get(kChallenges, login.challenge(), /*take=*/true, now);
+    if (!given.ok()) return given.status();
+    if (!*given) {
       return absl::UnauthenticatedError(
           "login.challenge: not a challenge this server gave, or used or expired (a challenge "
           "is good once, for two minutes)");
     }
-    challenges_.erase(it);
   }
   absl::string_view console = login.console();
   if (!absl::ConsumePrefix(&console, "https://") && !absl::ConsumePrefix(&console, "http://")) {
@@ -111,15 +116,14 @@ absl::StatusOr<v1::ConsoleTicket> ConsoleSessions::Login(const storage::StateRea
   }
   const std::string ticket = RandomToken();
   const absl::Time expires = now + kTicketLifetime;
-  {
-    absl::MutexLock lock(&mu_);
-    if (tickets_.size() >= kMaxOutstanding) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat(kMaxOutstanding, " sign-in tickets are waiting to be opened: try again "
-                                        "in two minutes"));
-    }
-    tickets_[TokenKey(ticket)] = Ticket{key_id->ToString(), expires};
+  absl::Status kept = records_->Put(kTickets, TokenKey(ticket), key_id->ToString(), "", expires,
+                                    {kMaxOutstanding, 0}, now);
+  if (absl::IsResourceExhausted(kept)) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(kMaxOutstanding, " sign-in tickets are waiting to be opened: try again "
+                                      "in two minutes"));
   }
+  if (!kept.ok()) return kept;
   v1::ConsoleTicket out;
   out.set_enter_path(absl::StrCat("/console/enter?ticket=", ticket));
   out.set_expires_unix_seconds(absl::ToUnixSeconds(expires));
@@ -128,35 +132,24 @@ absl::StatusOr<v1::ConsoleTicket> ConsoleSessions::Login(const storage::StateRea
 
 absl::StatusOr<ConsoleSessions::Opened> ConsoleSessions::Enter(absl::string_view ticket,
                                                                absl::Time now) {
-  absl::MutexLock lock(&mu_);
-  DropExpired(now);
-  auto it = tickets_.find(TokenKey(ticket));
-  if (it == tickets_.end()) {
+  absl::StatusOr<std::optional<std::string>> key_id =
+      records_->Get(kTickets, TokenKey(ticket), /*take=*/true, now);
+  if (!key_id.ok()) return key_id.status();
+  if (!*key_id) {
     return absl::UnauthenticatedError(
         "ticket: not a ticket this server gave, or already opened or expired (a ticket opens "
         "once, within two minutes of chemaudit login)");
   }
-  const std::string key_id = it->second.key_id;
-  tickets_.erase(it);
   // A key's oldest session ends when it opens one too many.
-  std::vector<std::map<std::string, Session>::iterator> held;
-  for (auto s = sessions_.begin(); s != sessions_.end(); ++s) {
-    if (s->second.key_id == key_id) held.push_back(s);
-  }
-  while (static_cast<int>(held.size()) >= kMaxSessionsPerKey) {
-    auto oldest = held.begin();
-    for (auto h = held.begin(); h != held.end(); ++h) {
-      if ((*h)->second.created < (*oldest)->second.created) oldest = h;
-    }
-    sessions_.erase(*oldest);
-    held.erase(oldest);
-  }
-  if (sessions_.size() >= kMaxOutstanding) {
+  Opened opened{RandomToken(), now + kSessionLifetime};
+  absl::Status kept =
+      records_->Put(kSessions, TokenKey(opened.token), SessionValue(**key_id, now, opened.expires),
+                    **key_id, opened.expires, {kMaxOutstanding, kMaxSessionsPerKey}, now);
+  if (absl::IsResourceExhausted(kept)) {
     return absl::ResourceExhaustedError(
         absl::StrCat(kMaxOutstanding, " console sessions are open: try again later"));
   }
-  Opened opened{RandomToken(), now + kSessionLifetime};
-  sessions_[TokenKey(opened.token)] = Session{key_id, now, opened.expires};
+  if (!kept.ok()) return kept;
   return opened;
 }
 
@@ -164,15 +157,19 @@ absl::StatusOr<ConsoleSessions::Reader> ConsoleSessions::ReaderOf(
     const storage::StateReader& state, absl::string_view token, absl::Time now) {
   Reader reader;
   {
-    absl::MutexLock lock(&mu_);
-    auto it = sessions_.find(TokenKey(token));
-    if (it == sessions_.end() || it->second.expires <= now) {
-      if (it != sessions_.end()) sessions_.erase(it);
+    absl::StatusOr<std::optional<std::string>> session =
+        records_->Get(kSessions, TokenKey(token), /*take=*/false, now);
+    if (!session.ok()) return session.status();
+    std::vector<std::string> parts;
+    if (*session) parts = absl::StrSplit(**session, '\n');
+    int64_t expires = 0;
+    if (parts.size() != 3 || !absl::SimpleAtoi(parts[2], &expires) ||
+        absl::FromUnixMicros(expires) <= now) {
       return absl::UnauthenticatedError(
           "session: none, or ended (sign in again with chemaudit login)");
     }
-    reader.key_id = it->second.key_id;
-    reader.expires = it->second.expires;
+    reader.key_id = parts[0];
+    reader.expires = absl::FromUnixMicros(expires);
   }
   absl::StatusOr<crypto::KeyId> key_id = crypto::KeyId::Parse(reader.key_id);
   if (!key_id.ok()) return key_id.status();
@@ -190,8 +187,7 @@ absl::StatusOr<ConsoleSessions::Reader> ConsoleSessions::ReaderOf(
 }
 
 void ConsoleSessions::End(absl::string_view token) {
-  absl::MutexLock lock(&mu_);
-  sessions_.erase(TokenKey(token));
+  records_->Delete(kSessions, TokenKey(token)).IgnoreError();
 }
 
 }  // namespace chemledger::web

@@ -1,5 +1,7 @@
 // Sign-in to the regulator console (docs/console.md): challenges, one-time
-// tickets and sessions, kept by one server process in memory.
+// tickets and sessions, kept as EphemeralRecords (services/common/
+// ephemeral_records.h): chemledgerd's own, or in a cluster ledgerd's, which
+// every auditd instance shares.
 //
 //   Challenge()   a challenge for the regulator's key to sign
 //   Login()       the signed challenge in, a one-time ticket out, for a
@@ -11,9 +13,8 @@
 //                 enterprise blacklisted since sign-in ends the session)
 //   End()         signs out
 //
-// Nothing here is written to the log; a restart signs everyone out. Several
-// server processes behind one address each keep their own sessions
-// (issue 22 moves them to the store). Bounds: challenges and tickets live
+// Nothing here is written to the log; a restart of the process that keeps
+// the records signs everyone out. Bounds: challenges and tickets live
 // two minutes, sessions kSessionLifetime; at most kMaxSessionsPerKey per key
 // (a new one ends the oldest) and kMaxOutstanding challenges, tickets and
 // sessions each in all.
@@ -23,13 +24,12 @@
 #ifndef CHEMLEDGER_WEB_CONSOLE_SESSIONS_H_
 #define CHEMLEDGER_WEB_CONSOLE_SESSIONS_H_
 
-#include <map>
+#include <memory>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
+#include "services/common/ephemeral_records.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "chemledger/v1/console.pb.h"
 #include "chemledger/v1/registry.pb.h"
@@ -45,8 +45,10 @@ class ConsoleSessions {
   static constexpr int kMaxSessionsPerKey = 4;
   static constexpr size_t kMaxOutstanding = 10000;
 
-  // `origin`: the deployment's name (the log's origin).
-  explicit ConsoleSessions(std::string origin) : origin_(std::move(origin)) {}
+  // `origin`: the deployment's name (the log's origin); `records`: where
+  // challenges, tickets and sessions are kept (null: records of its own).
+  explicit ConsoleSessions(std::string origin,
+                           std::shared_ptr<EphemeralRecords> records = nullptr);
 
   const std::string& origin() const { return origin_; }
 
@@ -91,22 +93,8 @@ class ConsoleSessions {
   void End(absl::string_view token);
 
  private:
-  struct Session {
-    std::string key_id;
-    absl::Time created;
-    absl::Time expires;
-  };
-  struct Ticket {
-    std::string key_id;
-    absl::Time expires;
-  };
-  void DropExpired(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
   const std::string origin_;
-  absl::Mutex mu_;
-  std::map<std::string, absl::Time> challenges_ ABSL_GUARDED_BY(mu_);  // challenge -> expiry
-  std::map<std::string, Ticket> tickets_ ABSL_GUARDED_BY(mu_);         // SHA-256(ticket) -> key
-  std::map<std::string, Session> sessions_ ABSL_GUARDED_BY(mu_);       // SHA-256(token) -> session
+  const std::shared_ptr<EphemeralRecords> records_;
 };
 
 }  // namespace chemledger::web

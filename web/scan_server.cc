@@ -490,7 +490,8 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   });
   if (options.audit != nullptr) {
     impl->audit = options.audit;
-    impl->console_sessions = std::make_unique<ConsoleSessions>(options.audit->origin());
+    impl->console_sessions =
+        std::make_unique<ConsoleSessions>(options.audit->origin(), options.console_records);
   }
   impl->Route();
   const auto& [host, port] = *listen;

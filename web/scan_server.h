@@ -47,6 +47,7 @@
 #include "journal/ledger_client.h"
 #include "reference/reference_tables.h"
 #include "services/audit/audit_reads.h"
+#include "services/common/ephemeral_records.h"
 
 namespace chemledger::web {
 
@@ -81,6 +82,9 @@ class ScanServer {
     // The audit's answers, for the regulator console under /console/
     // (web/console.h); not owned, must outlive the server. Null: no console.
     const audit::AuditReads* audit = nullptr;
+    // Where the console keeps sign-in challenges, tickets and sessions
+    // (null: in this process). A cluster's auditd instances share ledgerd's.
+    std::shared_ptr<EphemeralRecords> console_records;
   };
 
   // Listens and serves until destroyed. `ledger` is not owned and must

@@ -2,6 +2,8 @@
 // process of its own (docs/cluster.md). It holds no key and writes
 // nothing: it reads the ledger through ledgerd's internal port and has
 // ledgerd's note key sign the checkpoints and trust lists of its bundles.
+// The console's sessions are kept by ledgerd, so a regulator signed in at
+// one auditd instance is signed in at all.
 
 #include "absl/strings/str_cat.h"
 #include "services/audit/audit_reads.h"
@@ -32,7 +34,7 @@ absl::Status Run(ServiceProcess& process) {
   const audit::AuditReads audit_reads(ledger, p->ledger->notary(), process.clock());
   audit::AuditServiceImpl service(&audit_reads, p->reads.get());
   absl::StatusOr<std::unique_ptr<web::ScanServer>> pages =
-      StartHttpPages(process, ledger, &audit_reads, "127.0.0.1:7481");
+      StartHttpPages(process, ledger, &audit_reads, p->ledger->records(), "127.0.0.1:7481");
   if (!pages.ok()) return pages.status();
   ServiceProcess::Serving serving;
   serving.services = {&service, p->registry_reads.get()};

@@ -10,13 +10,14 @@ namespace chemledger::cluster {
 
 absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
     ServiceProcess& process, journal::LedgerClient* ledger, const audit::AuditReads* audit,
-    const char* default_listen) {
+    std::shared_ptr<EphemeralRecords> console_records, const char* default_listen) {
   const cli::Args& args = process.args();
   const std::string listen = args.Get("http-listen", default_listen);
   if (listen == "none") return nullptr;
   web::ScanServer::Options options;
   options.listen = listen;
   options.audit = audit;
+  options.console_records = console_records;
   options.observe = server::HttpObserver(process.metrics(), process.access_log());
   if (args.Has("http-tls-cert") || args.Has("http-tls-key")) {
     absl::StatusOr<std::string> cert = args.Required("http-tls-cert");

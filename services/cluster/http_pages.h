@@ -18,11 +18,12 @@
 
 namespace chemledger::cluster {
 
-// Starts the pages over `ledger` (with the console when `audit` is given);
-// null when --http-listen is "none".
+// Starts the pages over `ledger` (with the console when `audit` is given,
+// its sign-in records kept in `console_records`); null when --http-listen
+// is "none".
 absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
     ServiceProcess& process, journal::LedgerClient* ledger, const audit::AuditReads* audit,
-    const char* default_listen);
+    std::shared_ptr<EphemeralRecords> console_records, const char* default_listen);
 
 }  // namespace chemledger::cluster
 

@@ -86,6 +86,8 @@ absl::Status Run(ServiceProcess& process) {
   // through the internal port: it holds nothing from before this start.
   const std::shared_ptr<read_auth::NonceMemory> nonces =
       read_auth::NewLocalNonceMemory({size_t{1} << 21, 100000, started});
+  // The console's sign-in records, which every auditd instance shares.
+  const std::unique_ptr<EphemeralRecords> records = NewLocalEphemeralRecords();
   read_auth::ReadCredentialChecker::Options read_options;
   read_options.not_before = started;
   read_options.origin = d.note_signer().name();
@@ -98,7 +100,7 @@ absl::Status Run(ServiceProcess& process) {
   // Without TLS there are no certificates to tell the callers apart: the
   // internal port then answers anyone, on loopback only.
   ledgerd::LedgerStoreServiceImpl store_service(
-      d.ledger_client(), d.notary(), nonces.get(),
+      d.ledger_client(), d.notary(), nonces.get(), records.get(),
       process.plaintext() ? ledgerd::PeerAllowList::Anyone()
                           : ledgerd::PeerAllowList::ClusterDefault());
   server::AdminServiceImpl admin_service(&d, &reads);

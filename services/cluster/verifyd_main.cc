@@ -29,7 +29,7 @@ absl::Status Run(ServiceProcess& process) {
   journal::LedgerClient* ledger = p->ledger->client();
   verify::VerifyServiceImpl service(ledger, p->reads.get());
   absl::StatusOr<std::unique_ptr<web::ScanServer>> pages =
-      StartHttpPages(process, ledger, nullptr, "127.0.0.1:7480");
+      StartHttpPages(process, ledger, nullptr, nullptr, "127.0.0.1:7480");
   if (!pages.ok()) return pages.status();
   ServiceProcess::Serving serving;
   serving.services = {&service, p->registry_reads.get()};

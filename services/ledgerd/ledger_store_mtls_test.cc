@@ -44,7 +44,7 @@ class LedgerStoreMtlsTest : public ::testing::Test {
 
   void SetUp() override {
     t_ = TestLedger::Create("mtls", admin_);
-    service_ = std::make_unique<LedgerStoreServiceImpl>(&t_->client(), notary_.get(), nonces_.get(),
+    service_ = std::make_unique<LedgerStoreServiceImpl>(&t_->client(), notary_.get(), nonces_.get(), records_.get(),
                                                         PeerAllowList::ClusterDefault());
     absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = TlsServerCredentials(
         {*ca_ + "/ca.pem", *ca_ + "/ledgerd.pem", *ca_ + "/ledgerd.key"}, true);
@@ -94,6 +94,7 @@ class LedgerStoreMtlsTest : public ::testing::Test {
       *crypto::NoteSigner::Create("mtls.test/log", crypto::SigningKey::Generate());
   const std::unique_ptr<notary::LedgerNotary> notary_ = notary::NewLocalNotary(&note_signer_);
   const std::unique_ptr<read_auth::NonceMemory> nonces_ = read_auth::NewLocalNonceMemory({});
+  const std::unique_ptr<EphemeralRecords> records_ = NewLocalEphemeralRecords();
   std::unique_ptr<TestLedger> t_;
   std::unique_ptr<LedgerStoreServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
@@ -136,6 +137,18 @@ TEST_F(LedgerStoreMtlsTest, EachServiceMayDoWhatTheAllowListSays) {
                 .status()
                 .code(),
             absl::StatusCode::kPermissionDenied);
+  // The console's records are auditd's alone.
+  EXPECT_EQ((*labeld)
+                ->records()
+                ->Put("console-session", "x", "y", "", absl::Now() + absl::Minutes(1), {},
+                      absl::Now())
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE((*auditd)
+                  ->records()
+                  ->Put("console-session", "x", "y", "", absl::Now() + absl::Minutes(1), {},
+                        absl::Now())
+                  .ok());
   EXPECT_EQ(t_->snapshot()->size(), snapshot->size());  // nothing was written
 }
 

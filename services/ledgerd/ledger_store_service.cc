@@ -1,6 +1,8 @@
 #include "services/ledgerd/ledger_store_service.h"
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -323,6 +325,42 @@ grpc::Status LedgerStoreServiceImpl::RememberNonce(grpc::ServerContext* context,
   *response = ToStatusProto(nonces_->Remember(request->key_id(), request->nonce(),
                                               absl::FromUnixSeconds(request->signed_at()),
                                               request->expires(), absl::Now()));
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerStoreServiceImpl::PutRecord(grpc::ServerContext* context,
+                                               const internal::PutRecordRequest* request,
+                                               internal::StatusProto* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRecords); !a.ok()) return a;
+  EphemeralRecords::Limits limits;
+  limits.max_of_kind = std::min<uint64_t>(request->max_of_kind(), 100000);
+  limits.max_per_owner = request->max_per_owner();
+  *response = ToStatusProto(records_->Put(request->kind(), request->key(), request->value(),
+                                          request->owner(),
+                                          absl::FromUnixMicros(request->expires_micros()), limits,
+                                          absl::Now()));
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerStoreServiceImpl::GetRecord(grpc::ServerContext* context,
+                                               const internal::GetRecordRequest* request,
+                                               internal::GetRecordResponse* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRecords); !a.ok()) return a;
+  absl::StatusOr<std::optional<std::string>> value =
+      records_->Get(request->kind(), request->key(), request->take(), absl::Now());
+  if (!value.ok()) return ToGrpcStatus(value.status());
+  if (*value) {
+    response->set_found(true);
+    response->set_value(**std::move(value));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerStoreServiceImpl::DeleteRecord(grpc::ServerContext* context,
+                                                  const internal::GetRecordRequest* request,
+                                                  internal::StatusProto* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRecords); !a.ok()) return a;
+  *response = ToStatusProto(records_->Delete(request->kind(), request->key()));
   return grpc::Status::OK;
 }
 

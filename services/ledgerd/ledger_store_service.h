@@ -28,6 +28,7 @@
 
 #include "chemledger/internal/ledger_store.grpc.pb.h"
 #include "journal/ledger_client.h"
+#include "services/common/ephemeral_records.h"
 #include "services/common/read_auth.h"
 #include "services/ledgerd/peer_allow_list.h"
 #include "services/notary/notary.h"
@@ -46,12 +47,14 @@ class LedgerStoreServiceImpl final : public internal::LedgerStore::Service {
  public:
   // `nonces` is the memory of used read credentials that every service
   // shares (the one ledgerd's own services check with).
+  // `records` keeps the console's sign-in records for every auditd.
   LedgerStoreServiceImpl(journal::LedgerClient* ledger, const notary::LedgerNotary* notary,
-                         read_auth::NonceMemory* nonces, PeerAllowList allowed,
-                         size_t verify_threads = 2)
+                         read_auth::NonceMemory* nonces, EphemeralRecords* records,
+                         PeerAllowList allowed, size_t verify_threads = 2)
       : ledger_(ledger),
         notary_(notary),
         nonces_(nonces),
+        records_(records),
         allowed_(std::move(allowed)),
         verify_threads_(verify_threads) {}
 
@@ -86,6 +89,13 @@ class LedgerStoreServiceImpl final : public internal::LedgerStore::Service {
   grpc::Status RememberNonce(grpc::ServerContext* context,
                              const internal::RememberNonceRequest* request,
                              internal::StatusProto* response) override;
+  grpc::Status PutRecord(grpc::ServerContext* context, const internal::PutRecordRequest* request,
+                         internal::StatusProto* response) override;
+  grpc::Status GetRecord(grpc::ServerContext* context, const internal::GetRecordRequest* request,
+                         internal::GetRecordResponse* response) override;
+  grpc::Status DeleteRecord(grpc::ServerContext* context,
+                            const internal::GetRecordRequest* request,
+                            internal::StatusProto* response) override;
 
  private:
   grpc::Status Allowed(grpc::ServerContext* context, LedgerStoreAccess access) const;
@@ -93,6 +103,7 @@ class LedgerStoreServiceImpl final : public internal::LedgerStore::Service {
   journal::LedgerClient* const ledger_;
   const notary::LedgerNotary* const notary_;
   read_auth::NonceMemory* const nonces_;
+  EphemeralRecords* const records_;
   const PeerAllowList allowed_;
   const size_t verify_threads_;
 };

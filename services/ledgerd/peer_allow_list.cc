@@ -18,6 +18,8 @@ const char* AccessName(LedgerStoreAccess access) {
       return "have checkpoints signed";
     case LedgerStoreAccess::kSignTrustList:
       return "have trust lists signed";
+    case LedgerStoreAccess::kRecords:
+      return "keep the console's sign-in records";
   }
   return "?";
 }
@@ -43,6 +45,7 @@ PeerAllowList PeerAllowList::ClusterDefault() {
   auditd.read = true;
   auditd.sign_checkpoint = true;
   auditd.sign_trust_list = true;
+  auditd.records = true;
   list.Allow("auditd", auditd);
   return list;
 }
@@ -84,6 +87,9 @@ absl::Status PeerAllowList::Check(const grpc::AuthContext* auth, LedgerStoreAcce
         break;
       case LedgerStoreAccess::kSignTrustList:
         allowed = g.sign_trust_list;
+        break;
+      case LedgerStoreAccess::kRecords:
+        allowed = g.records;
         break;
     }
   }

@@ -11,6 +11,9 @@
 //   verifyd    yes    -                                   -
 //   auditd     yes    -                                   checkpoints, trust lists
 //
+// and auditd alone keeps the console's sign-in records there (challenges,
+// tickets, sessions: PutRecord, GetRecord, DeleteRecord).
+//
 // Anyone else, and any call without a verified client certificate, is
 // refused (PermissionDenied naming the caller). Registry changes and
 // lifecycle events are never submitted through it: ledgerd serves
@@ -31,7 +34,7 @@
 
 namespace chemledger::ledgerd {
 
-enum class LedgerStoreAccess { kRead, kSubmit, kSignCheckpoint, kSignTrustList };
+enum class LedgerStoreAccess { kRead, kSubmit, kSignCheckpoint, kSignTrustList, kRecords };
 
 class PeerAllowList {
  public:
@@ -40,6 +43,7 @@ class PeerAllowList {
     std::set<std::string> submit;  // payload types
     bool sign_checkpoint = false;
     bool sign_trust_list = false;
+    bool records = false;  // the console's sign-in records (EphemeralRecords)
   };
 
   // The table above.

@@ -527,6 +527,51 @@ class RemoteNonceMemory final : public read_auth::NonceMemory {
   const std::shared_ptr<Core> core_;
 };
 
+class RemoteRecords final : public EphemeralRecords {
+ public:
+  explicit RemoteRecords(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+
+  absl::Status Put(absl::string_view kind, absl::string_view key, absl::string_view value,
+                   absl::string_view owner, absl::Time expires, const Limits& limits,
+                   absl::Time) override {
+    internal::PutRecordRequest request;
+    request.set_kind(std::string(kind));
+    request.set_key(std::string(key));
+    request.set_value(std::string(value));
+    request.set_owner(std::string(owner));
+    request.set_expires_micros(absl::ToUnixMicros(expires));
+    request.set_max_of_kind(limits.max_of_kind);
+    request.set_max_per_owner(limits.max_per_owner);
+    internal::StatusProto response;
+    if (absl::Status s = core_->Read(&Stub::PutRecord, request, &response); !s.ok()) return s;
+    return response.code() == 0 ? absl::OkStatus() : FromStatusProto(response);
+  }
+
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view kind, absl::string_view key,
+                                                 bool take, absl::Time) override {
+    internal::GetRecordRequest request;
+    request.set_kind(std::string(kind));
+    request.set_key(std::string(key));
+    request.set_take(take);
+    internal::GetRecordResponse response;
+    if (absl::Status s = core_->Read(&Stub::GetRecord, request, &response); !s.ok()) return s;
+    if (!response.found()) return std::nullopt;
+    return std::move(*response.mutable_value());
+  }
+
+  absl::Status Delete(absl::string_view kind, absl::string_view key) override {
+    internal::GetRecordRequest request;
+    request.set_kind(std::string(kind));
+    request.set_key(std::string(key));
+    internal::StatusProto response;
+    if (absl::Status s = core_->Read(&Stub::DeleteRecord, request, &response); !s.ok()) return s;
+    return response.code() == 0 ? absl::OkStatus() : FromStatusProto(response);
+  }
+
+ private:
+  const std::shared_ptr<Core> core_;
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RemoteLedger>> RemoteLedger::Connect(
@@ -548,6 +593,7 @@ absl::StatusOr<std::unique_ptr<RemoteLedger>> RemoteLedger::Connect(
   ledger->client_ = std::make_unique<RemoteLedgerClient>(core);
   ledger->notary_ = std::make_unique<RemoteNotary>(core, *std::move(verifier));
   ledger->nonces_ = std::make_shared<RemoteNonceMemory>(core);
+  ledger->records_ = std::make_shared<RemoteRecords>(core);
   return ledger;
 }
 
@@ -557,6 +603,7 @@ journal::LedgerClient* RemoteLedger::client() const { return client_.get(); }
 const notary::LedgerNotary* RemoteLedger::notary() const { return notary_.get(); }
 RemoteLedgerStats RemoteLedger::stats() const { return core_->stats(); }
 std::shared_ptr<read_auth::NonceMemory> RemoteLedger::nonce_memory() const { return nonces_; }
+std::shared_ptr<EphemeralRecords> RemoteLedger::records() const { return records_; }
 
 grpc::ChannelArguments RemoteLedgerChannelArguments() {
   grpc::ChannelArguments args;

@@ -35,6 +35,7 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "journal/ledger_client.h"
+#include "services/common/ephemeral_records.h"
 #include "services/common/read_auth.h"
 #include "services/notary/notary.h"
 
@@ -71,6 +72,9 @@ class RemoteLedger {
   // ledgerd's memory of used read credentials, which every instance of
   // every service shares (read_auth::ReadCredentialChecker::Options::memory).
   std::shared_ptr<read_auth::NonceMemory> nonce_memory() const;
+  // ledgerd's records that live minutes (the console's sign-in), shared by
+  // every auditd instance.
+  std::shared_ptr<EphemeralRecords> records() const;
   RemoteLedgerStats stats() const;
 
   // Internal.
@@ -82,6 +86,7 @@ class RemoteLedger {
   std::unique_ptr<journal::LedgerClient> client_;
   std::unique_ptr<notary::LedgerNotary> notary_;
   std::shared_ptr<read_auth::NonceMemory> nonces_;
+  std::shared_ptr<EphemeralRecords> records_;
 };
 
 // Channel arguments a client of the internal service needs: message sizes,

@@ -44,7 +44,8 @@ class RemoteLedgerTest : public ::testing::Test {
                       .ok());
     }
     service_ = std::make_unique<LedgerStoreServiceImpl>(&t_->client(), local_notary_.get(),
-                                                        nonces_.get(), PeerAllowList::Anyone());
+                                                        nonces_.get(), records_.get(),
+                                                        PeerAllowList::Anyone());
     Serve();
     absl::StatusOr<std::unique_ptr<RemoteLedger>> remote = RemoteLedger::Connect(Channel());
     ASSERT_TRUE(remote.ok()) << remote.status();
@@ -74,6 +75,7 @@ class RemoteLedgerTest : public ::testing::Test {
   const absl::Time nonces_began_ = absl::Now();
   const std::unique_ptr<read_auth::NonceMemory> nonces_ =
       read_auth::NewLocalNonceMemory({1000, 100, nonces_began_});
+  const std::unique_ptr<EphemeralRecords> records_ = NewLocalEphemeralRecords();
   std::unique_ptr<TestLedger> t_;
   std::unique_ptr<LedgerStoreServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
@@ -262,6 +264,33 @@ TEST_F(RemoteLedgerTest, EveryInstanceSharesLedgerdsMemoryOfUsedCredentials) {
       now);
   EXPECT_EQ(before.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_NE(before.message().find("signed before"), std::string::npos) << before;
+}
+
+TEST_F(RemoteLedgerTest, EveryInstanceSharesLedgerdsShortLivedRecords) {
+  absl::StatusOr<std::unique_ptr<RemoteLedger>> other = RemoteLedger::Connect(Channel());
+  ASSERT_TRUE(other.ok());
+  const absl::Time now = absl::Now();
+  EphemeralRecords& a = *remote_->records();
+  EphemeralRecords& b = *(*other)->records();
+  // A ticket given by one instance is opened, once, at another.
+  ASSERT_TRUE(a.Put("ticket", "T1", "key-1", "", now + absl::Minutes(2), {}, now).ok());
+  EXPECT_EQ(*b.Get("ticket", "T1", /*take=*/true, now), "key-1");
+  EXPECT_EQ(*a.Get("ticket", "T1", /*take=*/true, now), std::nullopt);
+  // Sessions bounded per owner: the oldest goes.
+  EphemeralRecords::Limits limits{100, 2};
+  for (const char* s : {"S1", "S2", "S3"}) {
+    ASSERT_TRUE(a.Put("session", s, "v", "key-1", now + absl::Minutes(30), limits, now).ok());
+  }
+  EXPECT_EQ(*b.Get("session", "S1", false, now), std::nullopt);
+  EXPECT_EQ(*b.Get("session", "S3", false, now), "v");
+  ASSERT_TRUE(b.Delete("session", "S3").ok());
+  EXPECT_EQ(*a.Get("session", "S3", false, now), std::nullopt);
+  // Expired is gone; a kind that is full refuses.
+  ASSERT_TRUE(a.Put("session", "S9", "v", "", now - absl::Seconds(1), limits, now).ok());
+  EXPECT_EQ(*b.Get("session", "S9", false, now), std::nullopt);
+  ASSERT_TRUE(a.Put("full", "1", "", "", now + absl::Minutes(1), {1, 0}, now).ok());
+  EXPECT_EQ(b.Put("full", "2", "", "", now + absl::Minutes(1), {1, 0}, now).code(),
+            absl::StatusCode::kResourceExhausted);
 }
 
 TEST_F(RemoteLedgerTest, UnreachableLedgerdFailsReadsWithUnavailable) {

@@ -1,0 +1,60 @@
+// Small records that live for minutes and that every instance of a service
+// must see alike: the regulator console's sign-in challenges, one-time
+// tickets and sessions (web/console_sessions.h). Kept in one process
+// (NewLocalEphemeralRecords: chemledgerd's own, or ledgerd's, which the
+// cluster's auditd instances share through its internal port:
+// services/ledgerd/remote_ledger.h). Not in the log and not on disk: a
+// restart of the process that keeps them forgets them (everyone signs in
+// again).
+//
+// Records are named by a kind ("session") and a key, carry a value and an
+// owner (whose records of a kind may be bounded), and expire.
+//
+// Thread-safety: implementations are thread-safe.
+
+#ifndef CHEMLEDGER_SERVICES_COMMON_EPHEMERAL_RECORDS_H_
+#define CHEMLEDGER_SERVICES_COMMON_EPHEMERAL_RECORDS_H_
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace chemledger {
+
+class EphemeralRecords {
+ public:
+  struct Limits {
+    size_t max_of_kind = 10000;  // unexpired records of the kind, in all
+    size_t max_per_owner = 0;    // of the kind, per owner; 0: no bound
+  };
+
+  virtual ~EphemeralRecords() = default;
+
+  // Keeps `value` under (`kind`, `key`) until `expires`, replacing what was
+  // there. When `owner` already has limits.max_per_owner records of the
+  // kind, its oldest goes; RESOURCE_EXHAUSTED (nothing kept) when
+  // limits.max_of_kind unexpired records of the kind are held.
+  virtual absl::Status Put(absl::string_view kind, absl::string_view key, absl::string_view value,
+                           absl::string_view owner, absl::Time expires, const Limits& limits,
+                           absl::Time now) = 0;
+
+  // The value under (`kind`, `key`), or nullopt when there is none or it
+  // expired. With `take`, the record goes too: of two takers, one gets it.
+  virtual absl::StatusOr<std::optional<std::string>> Get(absl::string_view kind,
+                                                         absl::string_view key, bool take,
+                                                         absl::Time now) = 0;
+
+  // Removes the record, if any.
+  virtual absl::Status Delete(absl::string_view kind, absl::string_view key) = 0;
+};
+
+std::unique_ptr<EphemeralRecords> NewLocalEphemeralRecords();
+
+}  // namespace chemledger
+
+#endif  // CHEMLEDGER_SERVICES_COMMON_EPHEMERAL_RECORDS_H_
