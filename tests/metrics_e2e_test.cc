@@ -93,6 +93,10 @@ TEST_F(MetricsE2eTest, CallsBatchesAndSizesAreCounted) {
   EXPECT_GT(Sample(text, "chemledger_journal_commit_seconds_count"), 0) << text;
   EXPECT_EQ(Sample(text, "chemledger_log_entries"), static_cast<double>(RawLogSize())) << text;
   EXPECT_GT(Sample(text, "chemledger_store_bytes"), 0) << text;
+  // Slots: none in use now, and their bounds.
+  EXPECT_EQ(Sample(text, "chemledger_slots_in_use", {"slot=\"issuance\""}), 0) << text;
+  EXPECT_EQ(Sample(text, "chemledger_slots", {"slot=\"issuance\""}), 4) << text;
+  EXPECT_GT(Sample(text, "chemledger_slots", {"slot=\"ledger_streams\""}), 0) << text;
   EXPECT_EQ(Sample(text, "chemledger_http_requests_total", {"route=\"other\"", "status=\"200\""}),
             1)
       << text;

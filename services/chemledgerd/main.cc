@@ -442,6 +442,15 @@ absl::Status Serve(const cli::Args& args) {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
     if (metrics) {
       metrics->WatchLog(d.ledger_client());
+      metrics->WatchSlots(
+          "issuance", [&label_service] { return label_service.issuances_in_progress(); },
+          label::kMaxConcurrentIssuances);
+      metrics->WatchSlots(
+          "ledger_streams", [&ledger_service] { return ledger_service.streams().open(); },
+          ledger_service.streams().max_open());
+      metrics->WatchSlots(
+          "waybill_streams", [&waybill_service] { return waybill_service.streams().open(); },
+          waybill_service.streams().max_open());
       creators.push_back(metrics->InterceptorFactory());
     }
     if (access_log) creators.push_back(access_log->InterceptorFactory());

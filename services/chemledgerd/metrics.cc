@@ -133,6 +133,18 @@ struct ServerMetrics::Impl {
     uint64_t hits_seen = 0;
     uint64_t misses_seen = 0;
   };
+  prometheus::Family<prometheus::Gauge>& slots_in_use =
+      prometheus::BuildGauge()
+          .Name("chemledger_slots_in_use")
+          .Help("Bounded resources in use (issuance slots, submission streams), by slot")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& slots =
+      prometheus::BuildGauge()
+          .Name("chemledger_slots")
+          .Help("The bound of each resource of chemledger_slots_in_use")
+          .Register(*registry);
+  std::vector<std::pair<prometheus::Gauge*, std::function<int()>>> watched_slots
+      ABSL_GUARDED_BY(caches_mu);
   absl::Mutex caches_mu;
   std::vector<WatchedCache> caches ABSL_GUARDED_BY(caches_mu);
   std::unique_ptr<httplib::Server> http;
@@ -176,6 +188,12 @@ void ServerMetrics::RecordCommit(const journal::CommittedBatch& batch) {
   impl_->commit_seconds.Observe(absl::ToDoubleSeconds(batch.commit_time));
 }
 
+void ServerMetrics::WatchSlots(std::string slot, std::function<int()> in_use, int capacity) {
+  absl::MutexLock lock(&impl_->caches_mu);
+  impl_->slots.Add({{"slot", slot}}).Set(capacity);
+  impl_->watched_slots.emplace_back(&impl_->slots_in_use.Add({{"slot", slot}}), std::move(in_use));
+}
+
 void ServerMetrics::WatchCache(std::string cache,
                               std::function<std::pair<uint64_t, uint64_t>()> counts) {
   absl::MutexLock lock(&impl_->caches_mu);
@@ -192,6 +210,7 @@ std::string ServerMetrics::Scrape() const {
   }
   {
     absl::MutexLock lock(&impl_->caches_mu);
+    for (auto& [gauge, in_use] : impl_->watched_slots) gauge->Set(in_use());
     for (Impl::WatchedCache& c : impl_->caches) {
       const auto [hits, misses] = c.counts();
       if (hits > c.hits_seen) c.hits->Increment(static_cast<double>(hits - c.hits_seen));

@@ -10,6 +10,9 @@
 //   chemledger_journal_commit_seconds                   a batch's commit and sync (histogram)
 //   chemledger_log_entries                              the log's size
 //   chemledger_store_bytes                              the store's files on disk
+//   chemledger_slots_in_use{slot}, chemledger_slots{slot}  bounded things in use and
+//                                                       their bound: issuance slots,
+//                                                       submission streams
 //   chemledger_cache_lookups_total{cache, result}       hits and misses of the caches
 //                                                       watched (a personality's reads
 //                                                       of ledgerd, services/ledgerd)
@@ -60,6 +63,9 @@ class ServerMetrics {
   // A cache whose hits and misses so far `counts` tells (read when scraped;
   // set before Serve).
   void WatchCache(std::string cache, std::function<std::pair<uint64_t, uint64_t>()> counts);
+  // A bounded resource (`slot`: "issuance", "ledger_streams", ...) whose use
+  // `in_use` tells when scraped, out of `capacity`.
+  void WatchSlots(std::string slot, std::function<int()> in_use, int capacity);
 
   // Everything, in Prometheus text exposition format.
   std::string Scrape() const;

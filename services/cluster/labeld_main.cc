@@ -42,6 +42,11 @@ absl::Status Run(ServiceProcess& process) {
       server::NewRefusalRecorder(ledger, &machines, process.clock());
   label::LabelIssuer issuer(ledger, keyring->get(), process.clock(), refusals.get());
   label::LabelServiceImpl service(&issuer, ledger, p->ledger->notary(), p->reads.get());
+  if (process.metrics() != nullptr) {
+    process.metrics()->WatchSlots(
+        "issuance", [&service] { return service.issuances_in_progress(); },
+        label::kMaxConcurrentIssuances);
+  }
   ServiceProcess::Serving serving;
   serving.services = {&service, p->registry_reads.get()};
   serving.ledger = ledger;

@@ -107,6 +107,11 @@ absl::Status Run(ServiceProcess& process) {
   std::shared_ptr<const storage::Snapshot> snapshot = d.ledger_client()->Latest();
   absl::StatusOr<state::DeploymentRecord> record = registry::ReadDeployment(*snapshot);
   if (!record.ok()) return record.status();
+  if (process.metrics() != nullptr) {
+    process.metrics()->WatchSlots(
+        "ledger_streams", [&ledger_service] { return ledger_service.streams().open(); },
+        ledger_service.streams().max_open());
+  }
   ServiceProcess::Serving serving;
   serving.services = {&registry_service, &ledger_service, &admin_service};
   serving.internal_services = {&store_service};

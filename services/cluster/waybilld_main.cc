@@ -40,6 +40,11 @@ absl::Status Run(ServiceProcess& process) {
       server::NewRefusalRecorder(ledger, &machines, process.clock());
   waybill::WaybillBook book(ledger, keyring->get(), process.clock(), refusals.get());
   waybill::WaybillServiceImpl service(&book, ledger, p->reads.get());
+  if (process.metrics() != nullptr) {
+    process.metrics()->WatchSlots(
+        "waybill_streams", [&service] { return service.streams().open(); },
+        service.streams().max_open());
+  }
   ServiceProcess::Serving serving;
   serving.services = {&service, p->registry_reads.get()};
   serving.ledger = ledger;

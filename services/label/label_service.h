@@ -64,6 +64,13 @@ class LabelServiceImpl final : public LabelServiceBase {
                                          const grpc::ByteBuffer* request,
                                          grpc::ByteBuffer* response) override;
 
+  // Issuances streaming now (at most kMaxConcurrentIssuances), for the
+  // metrics.
+  int issuances_in_progress() {
+    absl::MutexLock lock(&mu_);
+    return issuing_;
+  }
+
  private:
   grpc::Status ServeResolveLabel(grpc::ServerContextBase* context,
                                  const v1::ResolveLabelRequest* request,

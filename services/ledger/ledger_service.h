@@ -131,6 +131,9 @@ class LedgerServiceImpl final : public LedgerServiceBase {
                                    const v1::GetConsistencyProofRequest* request,
                                    v1::ConsistencyProof* response) override;
 
+  // The submission streams open, for the metrics.
+  const registry::StreamGate& streams() const { return streams_; }
+
  private:
   grpc::Status ServeGetEvent(grpc::ServerContextBase* context, const v1::GetEventRequest* request,
                              absl::string_view request_bytes, v1::EventRecord* response);

@@ -44,6 +44,13 @@ class StreamGate {
   StreamGate(const StreamGate&) = delete;
   StreamGate& operator=(const StreamGate&) = delete;
 
+  // Streams open now, and the most that may be (metrics).
+  int open() const {
+    absl::MutexLock lock(&mu_);
+    return open_;
+  }
+  int max_open() const { return max_open_; }
+
   // One open stream, for its life: its enterprise's slot, if entered.
   class Ticket {
    public:
@@ -91,7 +98,7 @@ class StreamGate {
   const int max_open_;
   const int max_per_enterprise_;
   const int max_per_actor_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   int open_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int> per_enterprise_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> per_actor_ ABSL_GUARDED_BY(mu_);  // by public key

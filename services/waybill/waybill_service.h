@@ -77,6 +77,9 @@ class WaybillServiceImpl final : public WaybillServiceBase {
                                   const v1::ResolveWaybillCodeRequest* request,
                                   v1::ResolveWaybillCodeResponse* response) override;
 
+  // The submission streams open, for the metrics.
+  const registry::StreamGate& streams() const { return streams_; }
+
  private:
   grpc::Status ServeGetWaybill(grpc::ServerContextBase* context,
                                const v1::GetWaybillRequest* request,
