@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "absl/strings/string_view.h"
 #include "crypto/keys.h"
 
 namespace chemledger::api {
@@ -38,6 +39,17 @@ inline constexpr crypto::SignatureContext kWaybillContext(
 // (docs/console.md); never a log entry.
 inline constexpr crypto::SignatureContext kConsoleLoginContext(
     "application/vnd.chemledger.console-login.v1+protobuf");
+// The context of a signed request the ledger takes (registry change, label
+// issuance, event, waybill), by its payload type; null for any other.
+inline const crypto::SignatureContext* SignedRequestContext(absl::string_view payload_type) {
+  static const crypto::SignatureContext* const kTaken[] = {
+      &kRegistryContext, &kIssueLabelsContext, &kEventContext, &kWaybillContext};
+  for (const crypto::SignatureContext* c : kTaken) {
+    if (c->payload_type() == payload_type) return c;
+  }
+  return nullptr;
+}
+
 // chemledger.v1.RefusedRequest: a refused request, recorded by the server
 // (its envelope is not signed; the request inside it is).
 inline constexpr char kRefusalPayloadType[] = "application/vnd.chemledger.refusal.v1+protobuf";

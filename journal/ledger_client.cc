@@ -29,9 +29,13 @@ class InProcessLedgerClient final : public LedgerClient {
       return absl::OutOfRangeError(absl::StrCat("log size ", size, " is beyond the latest, ",
                                                 latest->size()));
     }
-    if (size == latest->size()) return latest;
     absl::MutexLock lock(&mu_);
     auto it = kept_.find(size);
+    if (size == latest->size()) {
+      // Read while it is the latest: kept from now on, if it was kept.
+      if (it != kept_.end()) it->second.last_used = absl::Now();
+      return latest;
+    }
     if (it == kept_.end() || absl::Now() - it->second.last_used > retention_.keep) {
       return absl::FailedPreconditionError(absl::StrCat(
           "the snapshot at log size ", size, " is no longer kept: start the read again"));

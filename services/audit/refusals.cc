@@ -17,17 +17,6 @@ namespace {
 constexpr absl::string_view kRefusals = "x/refusal/";
 constexpr absl::string_view kRefusalsBy = "x/refusal-by/";
 
-// The signature context of a request the ledger takes, by payload type.
-const crypto::SignatureContext* ContextOf(absl::string_view payload_type) {
-  static const crypto::SignatureContext* const kTaken[] = {
-      &api::kEventContext, &api::kWaybillContext, &api::kRegistryContext,
-      &api::kIssueLabelsContext};
-  for (const crypto::SignatureContext* c : kTaken) {
-    if (c->payload_type() == payload_type) return c;
-  }
-  return nullptr;
-}
-
 absl::Status Invalid(absl::string_view field, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", rule));
 }
@@ -36,7 +25,7 @@ absl::Status Invalid(absl::string_view field, absl::string_view rule) {
 
 absl::StatusOr<v1::Actor> SignerOfRefused(const storage::StateReader& state,
                                           const v1::SignedEnvelope& request) {
-  const crypto::SignatureContext* context = ContextOf(request.payload_type());
+  const crypto::SignatureContext* context = api::SignedRequestContext(request.payload_type());
   if (context == nullptr) {
     return Invalid("refused.request.payload_type", "not a kind of request the ledger takes");
   }

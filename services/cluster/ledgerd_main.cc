@@ -102,7 +102,8 @@ absl::Status Run(ServiceProcess& process) {
   ledgerd::LedgerStoreServiceImpl store_service(
       d.ledger_client(), d.notary(), nonces.get(), records.get(),
       process.plaintext() ? ledgerd::PeerAllowList::Anyone()
-                          : ledgerd::PeerAllowList::ClusterDefault());
+                          : ledgerd::PeerAllowList::ClusterDefault(),
+      process.clock());
   server::AdminServiceImpl admin_service(&d, &reads);
   std::shared_ptr<const storage::Snapshot> snapshot = d.ledger_client()->Latest();
   absl::StatusOr<state::DeploymentRecord> record = registry::ReadDeployment(*snapshot);

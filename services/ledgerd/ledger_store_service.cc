@@ -10,7 +10,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
+#include "absl/strings/escaping.h"
+#include "api/china_time.h"
 #include "api/wire.h"
+#include "crypto/random.h"
+#include "crypto/trust_list.h"
+#include "services/label/issuance.h"
 #include "services/common/grpc_status.h"
 #include "services/ledgerd/wire_status.h"
 #include "services/registry/signers.h"
@@ -24,25 +29,65 @@ grpc::Status Invalid(absl::string_view field, absl::string_view rule) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat(field, ": ", rule));
 }
 
-// The signature context of a payload type a personality may submit; null
-// for the refusal records (unsigned) and for types it may not submit.
-const crypto::SignatureContext* ContextOf(absl::string_view payload_type) {
-  static const crypto::SignatureContext* const kSigned[] = {
-      &api::kRegistryContext, &api::kIssueLabelsContext, &api::kEventContext,
-      &api::kWaybillContext};
-  for (const crypto::SignatureContext* context : kSigned) {
-    if (context->payload_type() == payload_type) return context;
+bool SameTrustList(const crypto::TrustList& a, const crypto::TrustList& b) {
+  if (a.resolver != b.resolver || a.issued != b.issued || a.expires != b.expires ||
+      a.keys.size() != b.keys.size()) {
+    return false;
   }
-  return nullptr;
-}
-
-absl::StatusOr<std::shared_ptr<const storage::Snapshot>> SnapshotAt(journal::LedgerClient* ledger,
-                                                                    uint64_t size) {
-  if (size == 0) return absl::InvalidArgumentError("size: must name a snapshot (a log size)");
-  return ledger->At(size);
+  for (size_t i = 0; i < a.keys.size(); ++i) {
+    const crypto::TrustedLabelKey& x = a.keys[i];
+    const crypto::TrustedLabelKey& y = b.keys[i];
+    if (x.key.ToBytes() != y.key.ToBytes() || x.valid_from != y.valid_from ||
+        x.valid_until != y.valid_until || x.revoked_on != y.revoked_on) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
+
+LedgerStoreServiceImpl::LedgerStoreServiceImpl(journal::LedgerClient* ledger,
+                                               const notary::LedgerNotary* notary,
+                                               read_auth::NonceMemory* nonces,
+                                               EphemeralRecords* records, PeerAllowList allowed,
+                                               std::function<absl::Time()> clock,
+                                               size_t verify_threads)
+    : ledger_(ledger),
+      notary_(notary),
+      nonces_(nonces),
+      records_(records),
+      allowed_(std::move(allowed)),
+      clock_(clock ? std::move(clock) : [] { return absl::Now(); }),
+      verify_threads_(verify_threads),
+      instance_(absl::BytesToHexString(crypto::RandomBytes(8))) {}
+
+absl::StatusOr<std::shared_ptr<const storage::Snapshot>> LedgerStoreServiceImpl::SnapshotAt(
+    uint64_t size) {
+  if (size == 0) return absl::InvalidArgumentError("size: must name a snapshot (a log size)");
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = opened_.find(size);
+    if (it != opened_.end()) {
+      it->second.last_read = absl::Now();
+      return it->second.snapshot;
+    }
+  }
+  return ledger_->At(size);
+}
+
+void LedgerStoreServiceImpl::Opened(std::shared_ptr<const storage::Snapshot> snapshot) {
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&mu_);
+  OpenedSnapshot& opened = opened_[snapshot->size()];
+  if (opened.snapshot == nullptr) opened.snapshot = std::move(snapshot);
+  opened.last_read = now;
+  // Log sizes grow with time: the first ones are the oldest.
+  while (opened_.size() > kRequestSnapshots ||
+         (opened_.size() > 1 && now - opened_.begin()->second.last_read > kRequestSnapshotKeep)) {
+    opened_.erase(opened_.begin());
+  }
+}
 
 grpc::Status LedgerStoreServiceImpl::Allowed(grpc::ServerContext* context,
                                              LedgerStoreAccess access) const {
@@ -70,7 +115,7 @@ grpc::Status LedgerStoreServiceImpl::Submit(grpc::ServerContext* context,
       continue;
     }
     if (envelope.payload_type() == api::kRefusalPayloadType) continue;
-    const crypto::SignatureContext* context = ContextOf(envelope.payload_type());
+    const crypto::SignatureContext* context = api::SignedRequestContext(envelope.payload_type());
     if (context == nullptr) {
       refused[i] = absl::PermissionDeniedError(absl::StrCat(
           "requests[", i, "].envelope.payload_type: '", envelope.payload_type().substr(0, 100),
@@ -132,13 +177,24 @@ grpc::Status LedgerStoreServiceImpl::OpenSnapshot(grpc::ServerContext* context,
   if (request->size() == 0) {
     snapshot = ledger_->Latest();
   } else {
-    absl::StatusOr<std::shared_ptr<const storage::Snapshot>> at = ledger_->At(request->size());
+    absl::StatusOr<std::shared_ptr<const storage::Snapshot>> at = SnapshotAt(request->size());
     if (!at.ok()) return ToGrpcStatus(at.status());
     snapshot = *std::move(at);
   }
-  ledger_->Keep(snapshot);
+  Opened(snapshot);
   response->set_size(snapshot->size());
   response->set_root(snapshot->root().ToBytes());
+  response->set_instance(instance_);
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerStoreServiceImpl::KeepSnapshot(grpc::ServerContext* context,
+                                                  const internal::KeepSnapshotRequest* request,
+                                                  internal::StatusProto* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRead); !a.ok()) return a;
+  absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot = SnapshotAt(request->size());
+  if (snapshot.ok()) ledger_->Keep(*std::move(snapshot));
+  *response = ToStatusProto(snapshot.status());
   return grpc::Status::OK;
 }
 
@@ -157,7 +213,7 @@ grpc::Status LedgerStoreServiceImpl::Get(grpc::ServerContext* context, const int
     return Invalid("keys", absl::StrCat("at most ", kMaxKeysPerCall, " per call"));
   }
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
-      SnapshotAt(ledger_, request->size());
+      SnapshotAt(request->size());
   if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
   size_t bytes = 0;
   for (const std::string& key : request->keys()) {
@@ -183,7 +239,7 @@ grpc::Status LedgerStoreServiceImpl::Scan(grpc::ServerContext* context,
                                           internal::ScanResponse* response) {
   if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRead); !a.ok()) return a;
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
-      SnapshotAt(ledger_, request->size());
+      SnapshotAt(request->size());
   if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
   const size_t max_keys =
       request->max_keys() == 0 ? kMaxKeysPerCall
@@ -213,7 +269,7 @@ grpc::Status LedgerStoreServiceImpl::Entries(grpc::ServerContext* context,
     return Invalid("indexes", absl::StrCat("at most ", kMaxIndexesPerCall, " per call"));
   }
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
-      SnapshotAt(ledger_, request->size());
+      SnapshotAt(request->size());
   if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
   size_t bytes = 0;
   for (uint64_t index : request->indexes()) {
@@ -237,7 +293,7 @@ grpc::Status LedgerStoreServiceImpl::Root(grpc::ServerContext* context,
                                           internal::RootResponse* response) {
   if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRead); !a.ok()) return a;
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
-      SnapshotAt(ledger_, request->size());
+      SnapshotAt(request->size());
   if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
   absl::StatusOr<Sha256Digest> root = (*snapshot)->Root(request->tree_size());
   if (!root.ok()) return ToGrpcStatus(root.status());
@@ -253,7 +309,7 @@ grpc::Status LedgerStoreServiceImpl::InclusionProofs(
     return Invalid("indexes", absl::StrCat("at most ", kMaxIndexesPerCall, " per call"));
   }
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
-      SnapshotAt(ledger_, request->size());
+      SnapshotAt(request->size());
   if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
   const std::vector<uint64_t> indexes(request->indexes().begin(), request->indexes().end());
   absl::StatusOr<std::vector<std::vector<Sha256Digest>>> proofs =
@@ -271,7 +327,7 @@ grpc::Status LedgerStoreServiceImpl::ConsistencyProof(
     internal::Proof* response) {
   if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRead); !a.ok()) return a;
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
-      SnapshotAt(ledger_, request->size());
+      SnapshotAt(request->size());
   if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
   absl::StatusOr<std::vector<Sha256Digest>> proof =
       (*snapshot)->ConsistencyProof(request->old_size(), request->new_size());
@@ -293,7 +349,7 @@ grpc::Status LedgerStoreServiceImpl::SignCheckpoint(grpc::ServerContext* context
                                                     internal::SignedNote* response) {
   if (grpc::Status a = Allowed(context, LedgerStoreAccess::kSignCheckpoint); !a.ok()) return a;
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
-      SnapshotAt(ledger_, request->size());
+      SnapshotAt(request->size());
   if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
   absl::StatusOr<std::string> note = notary_->SignCheckpoint(**snapshot);
   if (!note.ok()) return ToGrpcStatus(note.status());
@@ -309,9 +365,26 @@ grpc::Status LedgerStoreServiceImpl::SignTrustList(grpc::ServerContext* context,
   if (!absl::ParseCivilTime(request->day(), &day)) {
     return Invalid("day", "must be a day as YYYY-MM-DD");
   }
+  // Only a list that is true now: for about today (clocks differ by hours
+  // at most), and of keys whose standing has not changed since the
+  // snapshot (a later revocation would make it false).
+  const absl::CivilDay today = api::ChinaDay(clock_());
+  if (day < today - 1 || day > today + 1) {
+    return Invalid("day", absl::StrCat("must be within a day of ledgerd's today, ",
+                                       absl::FormatCivilTime(today)));
+  }
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
-      SnapshotAt(ledger_, request->size());
+      SnapshotAt(request->size());
   if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
+  absl::StatusOr<crypto::TrustList> asked = label::MakeTrustList(**snapshot, day);
+  absl::StatusOr<crypto::TrustList> latest = label::MakeTrustList(*ledger_->Latest(), day);
+  if (!asked.ok()) return ToGrpcStatus(asked.status());
+  if (!latest.ok()) return ToGrpcStatus(latest.status());
+  if (!SameTrustList(*asked, *latest)) {
+    // ABORTED, not UNAVAILABLE: the client's transport retries the latter.
+    return grpc::Status(grpc::StatusCode::ABORTED,
+                        "the label keys' standing changed since this snapshot: read again");
+  }
   absl::StatusOr<std::string> note = notary_->SignTrustList(**snapshot, day);
   if (!note.ok()) return ToGrpcStatus(note.status());
   response->set_note(*std::move(note));
@@ -322,9 +395,13 @@ grpc::Status LedgerStoreServiceImpl::RememberNonce(grpc::ServerContext* context,
                                                    const internal::RememberNonceRequest* request,
                                                    internal::StatusProto* response) {
   if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRead); !a.ok()) return a;
+  // A pair is kept no longer than a credential can be good.
+  const absl::Time now = absl::Now();
+  const int64_t expires =
+      std::min<int64_t>(request->expires(), absl::ToUnixSeconds(now + absl::Minutes(10)));
   *response = ToStatusProto(nonces_->Remember(request->key_id(), request->nonce(),
                                               absl::FromUnixSeconds(request->signed_at()),
-                                              request->expires(), absl::Now()));
+                                              expires, now));
   return grpc::Status::OK;
 }
 
@@ -332,13 +409,19 @@ grpc::Status LedgerStoreServiceImpl::PutRecord(grpc::ServerContext* context,
                                                const internal::PutRecordRequest* request,
                                                internal::StatusProto* response) {
   if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRecords); !a.ok()) return a;
+  // Small records that live an hour at most, of a few kinds.
+  if (request->kind().empty() || request->kind().size() > 64 || request->key().size() > 256 ||
+      request->value().size() > 4096 || request->owner().size() > 128) {
+    return Invalid("kind, key, value, owner", "at most 64, 256, 4096 and 128 bytes");
+  }
+  const absl::Time now = absl::Now();
   EphemeralRecords::Limits limits;
   limits.max_of_kind = std::min<uint64_t>(request->max_of_kind(), 100000);
-  limits.max_per_owner = request->max_per_owner();
+  limits.max_per_owner = std::min<uint64_t>(request->max_per_owner(), 1000);
+  const absl::Time expires =
+      std::min(absl::FromUnixMicros(request->expires_micros()), now + absl::Hours(1));
   *response = ToStatusProto(records_->Put(request->kind(), request->key(), request->value(),
-                                          request->owner(),
-                                          absl::FromUnixMicros(request->expires_micros()), limits,
-                                          absl::Now()));
+                                          request->owner(), expires, limits, now));
   return grpc::Status::OK;
 }
 

@@ -10,8 +10,14 @@
 //     requests, but not write one that no registered key signed. Refusal
 //     records (unsigned by design, services/audit/refusals.h) are the one
 //     payload type taken as they come; genesis entries are never taken.
-//   - Every snapshot it hands out is kept (LedgerClient::Keep) for the reads
-//     that follow, which name it by its log size.
+//   - Every snapshot it hands out is kept for the reads of the request that
+//     opened it, which name it by its log size: 30 s after its last read,
+//     the kRequestSnapshots most recent. KeepSnapshot keeps one for paged
+//     reads through the ledger client (LedgerClient::Keep: two minutes).
+//   - SignTrustList signs the trust list of a snapshot only when it is the
+//     latest one's (the keys' standing has not changed since), for a day
+//     within one of ledgerd's own: never a list a later revocation makes
+//     false.
 //   - Answers are bounded (keys, entries and bytes per call); the client
 //     asks again for the rest.
 // Who may call it: ledgerd serves it on its internal port over mutual TLS,
@@ -25,6 +31,14 @@
 #define CHEMLEDGER_SERVICES_LEDGERD_LEDGER_STORE_SERVICE_H_
 
 #include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 #include "chemledger/internal/ledger_store.grpc.pb.h"
 #include "journal/ledger_client.h"
@@ -42,21 +56,20 @@ inline constexpr size_t kMaxRequestsPerSubmit = 4096;
 inline constexpr size_t kMaxAnswerBytes = 16 << 20;
 // What a client of this service must accept in one message.
 inline constexpr int kMaxMessageBytes = 64 << 20;
+// Snapshots kept for the requests that opened them.
+inline constexpr size_t kRequestSnapshots = 4096;
+inline constexpr absl::Duration kRequestSnapshotKeep = absl::Seconds(30);
 
 class LedgerStoreServiceImpl final : public internal::LedgerStore::Service {
  public:
   // `nonces` is the memory of used read credentials that every service
   // shares (the one ledgerd's own services check with).
   // `records` keeps the console's sign-in records for every auditd.
+  // `clock` says what day it is for SignTrustList (empty: the real clock).
   LedgerStoreServiceImpl(journal::LedgerClient* ledger, const notary::LedgerNotary* notary,
                          read_auth::NonceMemory* nonces, EphemeralRecords* records,
-                         PeerAllowList allowed, size_t verify_threads = 2)
-      : ledger_(ledger),
-        notary_(notary),
-        nonces_(nonces),
-        records_(records),
-        allowed_(std::move(allowed)),
-        verify_threads_(verify_threads) {}
+                         PeerAllowList allowed, std::function<absl::Time()> clock = nullptr,
+                         size_t verify_threads = 2);
 
   grpc::Status Submit(grpc::ServerContext* context, const internal::SubmitRequest* request,
                       internal::SubmitResponse* response) override;
@@ -65,6 +78,9 @@ class LedgerStoreServiceImpl final : public internal::LedgerStore::Service {
                             internal::SnapshotInfo* response) override;
   grpc::Status Writable(grpc::ServerContext* context, const internal::WritableRequest* request,
                         internal::StatusProto* response) override;
+  grpc::Status KeepSnapshot(grpc::ServerContext* context,
+                            const internal::KeepSnapshotRequest* request,
+                            internal::StatusProto* response) override;
   grpc::Status Get(grpc::ServerContext* context, const internal::GetRequest* request,
                    internal::GetResponse* response) override;
   grpc::Status Scan(grpc::ServerContext* context, const internal::ScanRequest* request,
@@ -99,13 +115,27 @@ class LedgerStoreServiceImpl final : public internal::LedgerStore::Service {
 
  private:
   grpc::Status Allowed(grpc::ServerContext* context, LedgerStoreAccess access) const;
+  // The snapshot of `size`: one a request opened, or one the ledger client
+  // has (the latest, or kept).
+  absl::StatusOr<std::shared_ptr<const storage::Snapshot>> SnapshotAt(uint64_t size)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void Opened(std::shared_ptr<const storage::Snapshot> snapshot) ABSL_LOCKS_EXCLUDED(mu_);
+
+  struct OpenedSnapshot {
+    std::shared_ptr<const storage::Snapshot> snapshot;
+    absl::Time last_read;
+  };
 
   journal::LedgerClient* const ledger_;
   const notary::LedgerNotary* const notary_;
   read_auth::NonceMemory* const nonces_;
   EphemeralRecords* const records_;
   const PeerAllowList allowed_;
+  const std::function<absl::Time()> clock_;
   const size_t verify_threads_;
+  const std::string instance_;  // random, for SnapshotInfo.instance
+  absl::Mutex mu_;
+  std::map<uint64_t, OpenedSnapshot> opened_ ABSL_GUARDED_BY(mu_);  // by log size
 };
 
 }  // namespace chemledger::ledgerd

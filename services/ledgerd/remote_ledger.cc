@@ -38,9 +38,12 @@ class RemoteLedger::Core {
 
   // Calls `method` until it answers, the connection stays broken past the
   // deadline, or it fails for another reason.
+  // `retry` false: for a call that is not safe to send twice (one whose
+  // answer may be lost after ledgerd acted on it).
   template <typename Request, typename Response>
   absl::Status Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
-                    const Request& request, Response* response, absl::Duration budget) {
+                    const Request& request, Response* response, absl::Duration budget,
+                    bool retry = true) {
     const absl::Time deadline = absl::Now() + budget;
     absl::Duration backoff = options_.first_backoff;
     for (;;) {
@@ -50,7 +53,8 @@ class RemoteLedger::Core {
       response->Clear();
       const grpc::Status status = (stub_.get()->*method)(&context, request, response);
       if (status.ok()) return absl::OkStatus();
-      if (status.error_code() != grpc::StatusCode::UNAVAILABLE || absl::Now() + backoff >= deadline) {
+      if (status.error_code() != grpc::StatusCode::UNAVAILABLE || !retry ||
+          absl::Now() + backoff >= deadline) {
         if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
             status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
           return absl::UnavailableError(
@@ -67,6 +71,13 @@ class RemoteLedger::Core {
   absl::Status Read(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
                     const Request& request, Response* response) {
     return Call(method, request, response, options_.read_deadline);
+  }
+  // A call sent once only (see Call).
+  template <typename Request, typename Response>
+  absl::Status CallOnce(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                     Response*),
+                        const Request& request, Response* response) {
+    return Call(method, request, response, options_.read_deadline, /*retry=*/false);
   }
   // A read of a snapshot already open: ledgerd no longer holding it (it
   // restarted, or the snapshot went unread past its retention) is no fault
@@ -137,11 +148,27 @@ class RemoteLedger::Core {
   }
 
   // The last snapshot ledgerd handed out (for Latest() when it cannot).
-  void SawSnapshot(uint64_t size, const Sha256Digest& root) {
-    absl::MutexLock lock(&seen_mu_);
-    if (size >= last_size_) {
-      last_size_ = size;
-      last_root_ = root;
+  // A new ledgerd process (a restart, perhaps on a restored store) makes
+  // everything cached before it suspect: it is forgotten.
+  void SawSnapshot(uint64_t size, const Sha256Digest& root, const std::string& instance) {
+    bool forget = false;
+    {
+      absl::MutexLock lock(&seen_mu_);
+      if (instance != instance_) {
+        forget = !instance_.empty();
+        instance_ = instance;
+        last_size_ = 0;
+      }
+      if (size >= last_size_) {
+        last_size_ = size;
+        last_root_ = root;
+      }
+    }
+    if (forget) {
+      absl::MutexLock lock(&cache_mu_);
+      lru_.clear();
+      entries_.clear();
+      cache_bytes_ = 0;
     }
   }
   std::pair<uint64_t, Sha256Digest> LastSeen() {
@@ -163,6 +190,7 @@ class RemoteLedger::Core {
 
   absl::Mutex seen_mu_;
   uint64_t last_size_ ABSL_GUARDED_BY(seen_mu_) = 0;
+  std::string instance_ ABSL_GUARDED_BY(seen_mu_);
   Sha256Digest last_root_ ABSL_GUARDED_BY(seen_mu_);
 };
 
@@ -377,7 +405,7 @@ absl::StatusOr<std::shared_ptr<const storage::Snapshot>> OpenRemoteSnapshot(
   if (!root.ok() || info.size() == 0 || (size != 0 && info.size() != size)) {
     return absl::DataLossError("ledgerd answered OpenSnapshot amiss");
   }
-  core->SawSnapshot(info.size(), *root);
+  core->SawSnapshot(info.size(), *root, info.instance());
   return std::make_shared<RemoteSnapshot>(core, info.size(), *root);
 }
 
@@ -417,7 +445,9 @@ class RemoteLedgerClient final : public journal::LedgerClient {
         }
         const internal::SubmitResult& result = response.results(i - start);
         if (result.has_refused()) {
-          results.push_back(FromStatusProto(result.refused()));
+          absl::Status refused = FromStatusProto(result.refused());
+          results.push_back(refused.ok() ? absl::DataLossError("ledgerd refused without a code")
+                                         : refused);
           continue;
         }
         journal::Receipt receipt;
@@ -445,16 +475,25 @@ class RemoteLedgerClient final : public journal::LedgerClient {
   }
 
   absl::Status Writable() override {
+    // Asked often (health checking): answered within two seconds or taken
+    // as down.
     internal::StatusProto response;
-    if (absl::Status s = core_->Read(&Stub::Writable, internal::WritableRequest(), &response);
+    if (absl::Status s = core_->Call(&Stub::Writable, internal::WritableRequest(), &response,
+                                     absl::Seconds(2));
         !s.ok()) {
       return s;
     }
-    if (response.code() == 0) return absl::OkStatus();
     return FromStatusProto(response);
   }
 
-  void Keep(std::shared_ptr<const storage::Snapshot>) override {}
+  void Keep(std::shared_ptr<const storage::Snapshot> snapshot) override {
+    // A paged read goes on: ledgerd keeps the snapshot longer. If it cannot,
+    // the next page says to start again.
+    internal::KeepSnapshotRequest request;
+    request.set_size(snapshot->size());
+    internal::StatusProto response;
+    core_->Read(&Stub::KeepSnapshot, request, &response).IgnoreError();
+  }
 
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> At(uint64_t size) override {
     if (size == 0) return absl::InvalidArgumentError("log size 0 names no snapshot");
@@ -518,8 +557,10 @@ class RemoteNonceMemory final : public read_auth::NonceMemory {
     request.set_signed_at(absl::ToUnixSeconds(signed_at));
     request.set_expires(expires);
     internal::StatusProto response;
-    if (absl::Status s = core_->Read(&Stub::RememberNonce, request, &response); !s.ok()) return s;
-    if (response.code() == 0) return absl::OkStatus();
+    // Sent once: a repeat after a lost answer would find its own pair.
+    if (absl::Status s = core_->CallOnce(&Stub::RememberNonce, request, &response); !s.ok()) {
+      return s;
+    }
     return FromStatusProto(response);
   }
 
@@ -544,7 +585,7 @@ class RemoteRecords final : public EphemeralRecords {
     request.set_max_per_owner(limits.max_per_owner);
     internal::StatusProto response;
     if (absl::Status s = core_->Read(&Stub::PutRecord, request, &response); !s.ok()) return s;
-    return response.code() == 0 ? absl::OkStatus() : FromStatusProto(response);
+    return FromStatusProto(response);
   }
 
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view kind, absl::string_view key,
@@ -554,7 +595,10 @@ class RemoteRecords final : public EphemeralRecords {
     request.set_key(std::string(key));
     request.set_take(take);
     internal::GetRecordResponse response;
-    if (absl::Status s = core_->Read(&Stub::GetRecord, request, &response); !s.ok()) return s;
+    // Taking is sent once: a repeat after a lost answer would find nothing.
+    absl::Status s = take ? core_->CallOnce(&Stub::GetRecord, request, &response)
+                          : core_->Read(&Stub::GetRecord, request, &response);
+    if (!s.ok()) return s;
     if (!response.found()) return std::nullopt;
     return std::move(*response.mutable_value());
   }
@@ -565,7 +609,7 @@ class RemoteRecords final : public EphemeralRecords {
     request.set_key(std::string(key));
     internal::StatusProto response;
     if (absl::Status s = core_->Read(&Stub::DeleteRecord, request, &response); !s.ok()) return s;
-    return response.code() == 0 ? absl::OkStatus() : FromStatusProto(response);
+    return FromStatusProto(response);
   }
 
  private:
@@ -576,11 +620,20 @@ class RemoteRecords final : public EphemeralRecords {
 
 absl::StatusOr<std::unique_ptr<RemoteLedger>> RemoteLedger::Connect(
     std::shared_ptr<grpc::Channel> channel, RemoteLedgerOptions options, absl::Duration wait) {
+  const std::shared_ptr<grpc::Channel> channel_for_errors = channel;
   auto core = std::make_shared<Core>(std::move(channel), options);
   internal::NotaryKeyResponse key;
   if (absl::Status s = core->Call(&Stub::NotaryKey, internal::NotaryKeyRequest(), &key, wait);
       !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("connecting to ledgerd: ", s.message()));
+    const grpc_connectivity_state state = channel_for_errors->GetState(false);
+    return absl::Status(
+        s.code(),
+        absl::StrCat("connecting to ledgerd: ", s.message(),
+                     state == GRPC_CHANNEL_TRANSIENT_FAILURE
+                         ? " (no connection: ledgerd is not listening there, or the TLS "
+                           "handshake fails: check --tls-ca, this service's certificate, and "
+                           "that ledgerd's certificate names ledgerd and has not expired)"
+                         : ""));
   }
   absl::StatusOr<crypto::NoteVerifier> verifier =
       crypto::NoteVerifier::FromVerifierKey(key.verifier_key());

@@ -7,15 +7,18 @@
 // ledgerd to open (and keep) one, and every read of it names that size.
 // A snapshot never changes, so what it reads is cached in it (state keys),
 // and log entries, which never change either, are cached across snapshots
-// (up to `entry_cache_bytes`); stats() counts the hits. Keep() is a no-op:
-// ledgerd already keeps what it hands out, for as long after its last read
-// as its retention says (journal::SnapshotRetention).
+// (up to `entry_cache_bytes`), until ledgerd's process changes (a restart,
+// perhaps on a restored store); stats() counts the hits. ledgerd keeps each
+// snapshot it hands out for the request's reads (30 s after its last);
+// Keep() asks it to keep one for paged reads (two minutes).
 //
 // Every call has a deadline. A call that finds ledgerd unreachable waits for
 // it (gRPC's wait-for-ready) until the deadline and is retried with backoff
 // when the connection breaks during it: reads always, Submit too, since
 // every request a personality submits carries a request id and a retry is
-// answered by the first one's receipt.
+// answered by the first one's receipt. The two calls whose repeat could
+// not be told from a second use (remembering a read credential's nonce,
+// taking a console ticket or challenge) are sent once.
 //
 // Latest() cannot fail by its signature: when ledgerd cannot be reached, it
 // returns a snapshot of the last size seen whose every read fails with
@@ -59,8 +62,8 @@ struct RemoteLedgerStats {
 
 class RemoteLedger {
  public:
-  // Connects over `channel` (mutual TLS in a cluster: services/cluster/
-  // tls.h) and learns the note key, waiting up to `wait` for ledgerd to
+  // Connects over `channel` (mutual TLS in a cluster: services/common/
+  // tls_credentials.h) and learns the note key, waiting up to `wait` for ledgerd to
   // answer. Unavailable if it does not.
   static absl::StatusOr<std::unique_ptr<RemoteLedger>> Connect(
       std::shared_ptr<grpc::Channel> channel, RemoteLedgerOptions options = {},

@@ -237,6 +237,14 @@ TEST_F(RemoteLedgerTest, NotarySignsWhatTheSnapshotSays) {
   absl::StatusOr<crypto::TrustList> list = crypto::OpenTrustList(*trust, note_signer_.verifier());
   ASSERT_TRUE(list.ok()) << list.status();
   EXPECT_EQ(*trust, *local_notary_->SignTrustList(*t_->snapshot(), api::TodayInChina()));
+  // Never a list for a day far from ledgerd's, nor one a later change of
+  // the keys' standing has made false.
+  EXPECT_EQ(notary.SignTrustList(*snapshot, api::TodayInChina() + 30).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(t_->AddLabelKey(admin_).ok());
+  absl::Status stale = notary.SignTrustList(*snapshot, api::TodayInChina()).status();
+  EXPECT_EQ(stale.code(), absl::StatusCode::kAborted) << stale;
+  EXPECT_TRUE(notary.SignTrustList(*remote_->client()->Latest(), api::TodayInChina()).ok());
 }
 
 TEST_F(RemoteLedgerTest, EveryInstanceSharesLedgerdsMemoryOfUsedCredentials) {

@@ -20,9 +20,7 @@ internal::StatusProto ToStatusProto(const absl::Status& status) {
 absl::Status FromStatusProto(const internal::StatusProto& proto) {
   absl::StatusCode code = absl::StatusCode::kUnknown;
   if (proto.code() >= 0 && proto.code() <= 16) code = static_cast<absl::StatusCode>(proto.code());
-  if (code == absl::StatusCode::kOk) {
-    return absl::UnknownError(absl::StrCat("a refusal without a code: ", proto.message()));
-  }
+  if (proto.code() == 0) return absl::OkStatus();
   absl::Status status(code, proto.message());
   for (const auto& [type, payload] : proto.payloads()) status.SetPayload(type, absl::Cord(payload));
   return status;

@@ -13,7 +13,7 @@
 namespace chemledger::ledgerd {
 
 internal::StatusProto ToStatusProto(const absl::Status& status);
-// A code outside absl's canonical codes becomes Unknown.
+// Code 0 is OK; a code outside absl's canonical codes becomes Unknown.
 absl::Status FromStatusProto(const internal::StatusProto& proto);
 
 }  // namespace chemledger::ledgerd
