@@ -132,14 +132,17 @@ absl::StatusOr<v1::ConsoleTicket> ConsoleSessions::Login(const storage::StateRea
 
 absl::StatusOr<ConsoleSessions::Opened> ConsoleSessions::Enter(absl::string_view ticket,
                                                                absl::Time now) {
-  absl::StatusOr<std::optional<std::string>> key_id =
-      records_->Get(kTickets, TokenKey(ticket), /*take=*/true, now);
-  if (!key_id.ok()) return key_id.status();
-  if (!*key_id) {
+  const auto unknown = [] {
     return absl::UnauthenticatedError(
         "ticket: not a ticket this server gave, or already opened or expired (a ticket opens "
         "once, within two minutes of chemaudit login)");
-  }
+  };
+  // The ticket is taken only once the session is kept: a failure between
+  // leaves it to be opened again.
+  absl::StatusOr<std::optional<std::string>> key_id =
+      records_->Get(kTickets, TokenKey(ticket), /*take=*/false, now);
+  if (!key_id.ok()) return key_id.status();
+  if (!*key_id) return unknown();
   // A key's oldest session ends when it opens one too many.
   Opened opened{RandomToken(), now + kSessionLifetime};
   absl::Status kept =
@@ -150,6 +153,13 @@ absl::StatusOr<ConsoleSessions::Opened> ConsoleSessions::Enter(absl::string_view
         absl::StrCat(kMaxOutstanding, " console sessions are open: try again later"));
   }
   if (!kept.ok()) return kept;
+  absl::StatusOr<std::optional<std::string>> taken =
+      records_->Get(kTickets, TokenKey(ticket), /*take=*/true, now);
+  if (!taken.ok() || !*taken) {
+    // Opened at the same moment elsewhere: one session per ticket.
+    records_->Delete(kSessions, TokenKey(opened.token)).IgnoreError();
+    return taken.ok() ? unknown() : taken.status();
+  }
   return opened;
 }
 

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "chemledger/v1/registry.pb.h"
@@ -299,8 +300,30 @@ absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment) {
   const absl::Time started = absl::Now();
   const std::string backups = deployment.data_dir() + "/backups";
   std::error_code ec;
-  std::filesystem::create_directories(backups, ec);
-  if (ec) return absl::PermissionDeniedError(absl::StrCat("backup: cannot make ", backups));
+  const auto sync_directory = [](const std::string& dir) -> absl::Status {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd < 0 || ::fsync(fd) != 0) {
+      if (fd >= 0) ::close(fd);
+      return absl::DataLossError(absl::StrCat("backup: cannot sync ", dir));
+    }
+    ::close(fd);
+    return absl::OkStatus();
+  };
+  if (!std::filesystem::exists(backups, ec)) {
+    std::filesystem::create_directory(backups, ec);
+    if (ec) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("backup: cannot make ", backups, ": ", ec.message()));
+    }
+    if (absl::Status s = sync_directory(deployment.data_dir()); !s.ok()) return s;
+  }
+  // What a backup cut short by a crash left.
+  for (const auto& entry : std::filesystem::directory_iterator(backups, ec)) {
+    if (absl::StartsWith(entry.path().filename().string(), ".partial-")) {
+      std::error_code ignored;
+      std::filesystem::remove_all(entry.path(), ignored);
+    }
+  }
   std::string name = absl::FormatTime("%Y%m%dT%H%M%SZ", started, absl::UTCTimeZone());
   for (int n = 2; std::filesystem::exists(backups + "/" + name, ec); ++n) {
     name = absl::StrCat(absl::FormatTime("%Y%m%dT%H%M%SZ", started, absl::UTCTimeZone()), "-", n);
@@ -309,7 +332,8 @@ absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment) {
   const std::string done = backups + "/" + name;
   std::filesystem::remove_all(partial, ec);
   if (!std::filesystem::create_directory(partial, ec)) {
-    return absl::PermissionDeniedError(absl::StrCat("backup: cannot make ", partial));
+    return absl::PermissionDeniedError(
+        absl::StrCat("backup: cannot make ", partial, ": ", ec.message()));
   }
   const auto fail = [&](const absl::Status& s) {
     std::filesystem::remove_all(partial, ec);
@@ -323,6 +347,17 @@ absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment) {
   checkpoint.root_hash = copied->root;
   absl::StatusOr<std::string> note = deployment.note_signer().SignCheckpoint(checkpoint);
   if (!note.ok()) return fail(note.status());
+  // The witnesses' co-signatures, as they are now (they go with the log: a
+  // restored server serves them again).
+  absl::StatusOr<std::string> cosignatures =
+      storage::ReadWholeFile(CosignaturesPath(deployment.data_dir()));
+  if (cosignatures.ok()) {
+    if (absl::Status s = storage::ReplaceFileDurably(partial + "/witness-cosignatures",
+                                                     *cosignatures, 0600);
+        !s.ok()) {
+      return fail(s);
+    }
+  }
   const std::string vkey = deployment.note_signer().verifier().VerifierKeyString() + "\n";
   for (const auto& [file, text] : {std::pair<std::string, std::string>{"note.vkey", vkey},
                                    std::pair<std::string, std::string>{"checkpoint", *note}}) {
@@ -331,14 +366,15 @@ absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment) {
     }
   }
   std::filesystem::rename(partial, done, ec);
-  if (ec) return fail(absl::InternalError(absl::StrCat("backup: cannot rename ", partial)));
-  // The rename itself, durable.
-  const int dir_fd = ::open(backups.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dir_fd < 0 || ::fsync(dir_fd) != 0) {
-    if (dir_fd >= 0) ::close(dir_fd);
-    return absl::DataLossError(absl::StrCat("backup: cannot sync ", backups));
+  if (ec) {
+    return fail(absl::InternalError(
+        absl::StrCat("backup: cannot rename ", partial, ": ", ec.message())));
   }
-  ::close(dir_fd);
+  // The rename itself, durable; a backup that may not survive is none.
+  if (absl::Status s = sync_directory(backups); !s.ok()) {
+    std::filesystem::remove_all(done, ec);
+    return s;
+  }
   BackupResult result;
   result.directory = done;
   result.size = copied->size;
@@ -405,6 +441,14 @@ absl::StatusOr<RestoreResult> RestoreDeployment(const std::string& backup_dir,
   if (ec) return fail(absl::InternalError(absl::StrCat("cannot copy the keys: ", ec.message())));
   std::filesystem::copy_file(backup_dir + "/note.vkey", NoteVerifierPath(data_dir), ec);
   if (ec) return fail(absl::InternalError(absl::StrCat("cannot copy note.vkey: ", ec.message())));
+  if (std::filesystem::exists(backup_dir + "/witness-cosignatures", ec)) {
+    std::filesystem::copy_file(backup_dir + "/witness-cosignatures", CosignaturesPath(data_dir),
+                               ec);
+    if (ec) {
+      return fail(absl::InternalError(
+          absl::StrCat("cannot copy witness-cosignatures: ", ec.message())));
+    }
+  }
   storage::LevelDbLogOptions store_options;
   store_options.create_if_missing = false;
   absl::StatusOr<std::unique_ptr<storage::Store>> store =

@@ -179,10 +179,11 @@ class Deployment {
 
 // An online backup (AdminService.Backup; docs/deployment.md, "Backup and
 // restore"): the store as one commit left it, copied while the deployment
-// serves, into DATA/backups/<UTC time>/ with the note verifier key and the
-// copy's checkpoint signed by the note key. The directory appears whole or
-// not at all (written as .partial-<name>, then renamed). Keys are not
-// copied.
+// serves, into DATA/backups/<UTC time>/ with the note verifier key, the
+// copy's checkpoint signed by the note key, and the witnesses' co-signatures.
+// The directory appears whole or not at all (written as .partial-<name>,
+// then renamed and synced; what a crash left of one is removed by the next
+// backup). Keys are not copied.
 struct BackupResult {
   std::string directory;
   uint64_t size = 0;

@@ -158,7 +158,9 @@ ServerMetrics::ServerMetrics(std::string store_dir) : impl_(new Impl) {
 
 void ServerMetrics::WatchLog(journal::LedgerClient* ledger) { impl_->ledger = ledger; }
 
-ServerMetrics::~ServerMetrics() {
+ServerMetrics::~ServerMetrics() { StopServing(); }
+
+void ServerMetrics::StopServing() {
   if (impl_->http) impl_->http->stop();
   if (impl_->thread.joinable()) impl_->thread.join();
 }

@@ -73,6 +73,9 @@ class ServerMetrics {
   // Serves GET /metrics on `listen` (HOST:PORT, port 0 picks one) until
   // destroyed; returns the port.
   absl::StatusOr<int> Serve(const std::string& listen);
+  // Stops serving /metrics (and so calling the functions WatchLog,
+  // WatchCache and WatchSlots were given): before what they read goes.
+  void StopServing();
 
  private:
   struct Impl;

@@ -260,6 +260,8 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
   if (internal) internal->Shutdown(deadline);
   if (server) server->Wait();
   if (internal) internal->Wait();
+  // The metrics read the services, which go when the caller returns.
+  if (metrics_) metrics_->StopServing();
   return absl::OkStatus();
 }
 

@@ -26,6 +26,10 @@ class LocalEphemeralRecords final : public EphemeralRecords {
     absl::MutexLock lock(&mu_);
     Kind& of_kind = records_[std::string(kind)];
     DropExpired(of_kind, now);
+    if (of_kind.size() >= limits.max_of_kind && of_kind.find(key) == of_kind.end()) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(limits.max_of_kind, " records of kind ", kind, " are held"));
+    }
     of_kind.erase(std::string(key));
     if (limits.max_per_owner > 0 && !owner.empty()) {
       for (;;) {
@@ -39,10 +43,6 @@ class LocalEphemeralRecords final : public EphemeralRecords {
         if (held < limits.max_per_owner) break;
         of_kind.erase(oldest);
       }
-    }
-    if (of_kind.size() >= limits.max_of_kind) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat(limits.max_of_kind, " records of kind ", kind, " are held"));
     }
     of_kind[std::string(key)] = Record{std::string(value), std::string(owner), expires, ++sequence_};
     return absl::OkStatus();
