@@ -5,8 +5,8 @@
 // serving. The server runs in this process on a ledger with a real LevelDB
 // store (testing/test_ledger.h), set up once with a producer, its product
 // and issued labels; each input is written whole to a new loopback
-// connection (then its sending half is closed) and the answer read to its
-// end.
+// connection and the answer read until it is whole (or the server is
+// silent for a tenth of a second: a request it still waits for the rest of).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
