@@ -36,11 +36,8 @@ absl::Status Run(ServiceProcess& process) {
   absl::StatusOr<std::unique_ptr<web::ScanServer>> pages =
       StartHttpPages(process, ledger, &audit_reads, p->ledger->records(), "127.0.0.1:7481");
   if (!pages.ok()) return pages.status();
-  ServiceProcess::Serving serving;
-  serving.services = {&service, p->registry_reads.get()};
-  serving.ledger = ledger;
-  serving.ready_line = absl::StrCat("auditing ", p->deployment.deployment());
-  absl::Status served = process.Serve(serving);
+  absl::Status served = ServePersonality(process, *p, &service,
+                                         absl::StrCat("auditing ", p->deployment.deployment()));
   pages->reset();
   return served;
 }

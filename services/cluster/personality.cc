@@ -8,9 +8,20 @@
 
 namespace chemledger::cluster {
 
-absl::StatusOr<Personality> ConnectPersonality(ServiceProcess& process) {
+absl::StatusOr<Personality> ConnectPersonality(ServiceProcess& process, Needs needs) {
   Personality p;
   const absl::Time started = absl::Now();
+  if (needs.signs) {
+    absl::StatusOr<std::string> key_dir = process.args().Required("label-keys");
+    if (!key_dir.ok()) return key_dir.status();
+    absl::StatusOr<std::unique_ptr<label::LabelKeyring>> keyring =
+        label::LabelKeyring::Open(*key_dir);
+    if (!keyring.ok()) {
+      return absl::Status(keyring.status().code(),
+                          absl::StrCat("--label-keys: ", keyring.status().message()));
+    }
+    p.label_keys = *std::move(keyring);
+  }
   absl::StatusOr<std::unique_ptr<ledgerd::RemoteLedger>> ledger = process.ConnectLedger();
   if (!ledger.ok()) return ledger.status();
   p.ledger = *std::move(ledger);
@@ -34,7 +45,24 @@ absl::StatusOr<Personality> ConnectPersonality(ServiceProcess& process) {
   p.registry_reads = std::make_unique<registry::RegistryServiceImpl>(
       p.ledger->client(), p.reads.get(), nullptr,
       registry::RegistryServiceImpl::Answers::kReadsOnly);
+  if (needs.signs) {
+    absl::StatusOr<std::unique_ptr<registry::Catalogue>> catalogue = server::ShippedCatalogue();
+    if (!catalogue.ok()) return catalogue.status();
+    p.catalogue = *std::move(catalogue);
+    p.machines = std::make_unique<server::StateMachines>(p.catalogue.get());
+    p.refusals =
+        server::NewRefusalRecorder(p.ledger->client(), p.machines.get(), process.clock());
+  }
   return p;
+}
+
+absl::Status ServePersonality(ServiceProcess& process, Personality& personality,
+                              grpc::Service* service, std::string ready_line) {
+  ServiceProcess::Serving serving;
+  serving.services = {service, personality.registry_reads.get()};
+  serving.ledger = personality.ledger->client();
+  serving.ready_line = std::move(ready_line);
+  return process.Serve(serving);
 }
 
 }  // namespace chemledger::cluster

@@ -19,7 +19,10 @@
 
 #include "absl/status/statusor.h"
 #include "chemledger/state/state.pb.h"
+#include "services/audit/refusal_recorder.h"
+#include "services/chemledgerd/deployment.h"
 #include "services/cluster/service_process.h"
+#include "services/label/label_keyring.h"
 #include "services/ledgerd/remote_ledger.h"
 #include "services/registry/read_access.h"
 #include "services/registry/registry_service.h"
@@ -31,9 +34,25 @@ struct Personality {
   state::DeploymentRecord deployment;
   std::unique_ptr<registry::ReadAuthenticator> reads;
   std::unique_ptr<registry::RegistryServiceImpl> registry_reads;
+  // With Needs::signs (labeld, waybilld): the label keys (--label-keys) and
+  // the recorder of refused requests (with the state machines it asks
+  // whether a refused request is a retry of an accepted one).
+  std::unique_ptr<label::LabelKeyring> label_keys;
+  std::unique_ptr<registry::Catalogue> catalogue;
+  std::unique_ptr<server::StateMachines> machines;
+  std::unique_ptr<audit::RefusalRecorder> refusals;
 };
 
-absl::StatusOr<Personality> ConnectPersonality(ServiceProcess& process);
+struct Needs {
+  bool signs = false;  // holds the label keys and records refusals
+};
+
+absl::StatusOr<Personality> ConnectPersonality(ServiceProcess& process, Needs needs = {});
+
+// Serves `service` and RegistryService's reads until stopped
+// (ServiceProcess::Serve), healthy while ledgerd is writable.
+absl::Status ServePersonality(ServiceProcess& process, Personality& personality,
+                              grpc::Service* service, std::string ready_line);
 
 }  // namespace chemledger::cluster
 

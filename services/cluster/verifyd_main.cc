@@ -31,11 +31,8 @@ absl::Status Run(ServiceProcess& process) {
   absl::StatusOr<std::unique_ptr<web::ScanServer>> pages =
       StartHttpPages(process, ledger, nullptr, nullptr, "127.0.0.1:7480");
   if (!pages.ok()) return pages.status();
-  ServiceProcess::Serving serving;
-  serving.services = {&service, p->registry_reads.get()};
-  serving.ledger = ledger;
-  serving.ready_line = absl::StrCat("verifying for ", p->deployment.deployment());
-  absl::Status served = process.Serve(serving);
+  absl::Status served = ServePersonality(process, *p, &service,
+                                         absl::StrCat("verifying for ", p->deployment.deployment()));
   pages->reset();
   return served;
 }

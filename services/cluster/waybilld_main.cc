@@ -23,33 +23,18 @@ constexpr char kUsage[] =
     "  --label-keys DIR     the label key files, which sign waybill codes\n";
 
 absl::Status Run(ServiceProcess& process) {
-  absl::StatusOr<std::string> key_dir = process.args().Required("label-keys");
-  if (!key_dir.ok()) return key_dir.status();
-  absl::StatusOr<std::unique_ptr<label::LabelKeyring>> keyring = label::LabelKeyring::Open(*key_dir);
-  if (!keyring.ok()) {
-    return absl::Status(keyring.status().code(),
-                        absl::StrCat("--label-keys: ", keyring.status().message()));
-  }
-  absl::StatusOr<Personality> p = ConnectPersonality(process);
+  absl::StatusOr<Personality> p = ConnectPersonality(process, Needs{/*signs=*/true});
   if (!p.ok()) return p.status();
   journal::LedgerClient* ledger = p->ledger->client();
-  absl::StatusOr<std::unique_ptr<registry::Catalogue>> catalogue = server::ShippedCatalogue();
-  if (!catalogue.ok()) return catalogue.status();
-  const server::StateMachines machines(catalogue->get());
-  std::unique_ptr<audit::RefusalRecorder> refusals =
-      server::NewRefusalRecorder(ledger, &machines, process.clock());
-  waybill::WaybillBook book(ledger, keyring->get(), process.clock(), refusals.get());
+  waybill::WaybillBook book(ledger, p->label_keys.get(), process.clock(), p->refusals.get());
   waybill::WaybillServiceImpl service(&book, ledger, p->reads.get());
   if (process.metrics() != nullptr) {
     process.metrics()->WatchSlots(
         "waybill_streams", [&service] { return service.streams().open(); },
         service.streams().max_open());
   }
-  ServiceProcess::Serving serving;
-  serving.services = {&service, p->registry_reads.get()};
-  serving.ledger = ledger;
-  serving.ready_line = absl::StrCat("taking waybills for ", p->deployment.deployment());
-  return process.Serve(serving);
+  return ServePersonality(process, *p, &service,
+                          absl::StrCat("taking waybills for ", p->deployment.deployment()));
 }
 
 }  // namespace

@@ -23,6 +23,10 @@ absl::StatusOr<Issuance> LabelIssuer::Issue(const v1::SignedEnvelope& envelope) 
       v1::LabelAssignment proposed;
       proposed.set_label_key_id((*key)->key_id().ToString());
       proposal = proposed.SerializeAsString();
+    } else if (!absl::IsFailedPrecondition(key.status())) {
+      // The registry could not be read (the ledger unreachable, say): a
+      // fault to send again, not the rules' "no usable key".
+      return key.status();
     }
   }
   const v1::SignedEnvelope* one[] = {&envelope};
