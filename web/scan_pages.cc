@@ -428,10 +428,10 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
     // fit, then says how many more there are.
     if (out.size() > kMaxPageBytes - 8 * 1024) {
       absl::StrAppend(&out, "<p class=\"na\">",
-                      absl::StrFormat(r.language == Language::kChinese
-                                          ? "另有 %d 行货物未列出：请查看运单。"
-                                          : "%d more goods lines not shown: see the waybill.",
-                                      w.goods_size() - line),
+                      r.language == Language::kChinese
+                          ? absl::StrCat("另有 ", w.goods_size() - line, " 行货物未列出：请查看运单。")
+                          : absl::StrCat(w.goods_size() - line,
+                                         " more goods lines not shown: see the waybill."),
                       "</p>");
       break;
     }
@@ -461,11 +461,11 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
                       "</b></p><p>", Escape(*general), "</p>");
     } else {
       absl::StrAppend(&out, "<p class=\"na\">",
-                      absl::StrFormat(r.language == Language::kChinese
-                                          ? "UN %s 的通用应急处置信息：参考表未收录。"
-                                          : "General emergency information for UN %s: not in "
-                                            "the reference tables.",
-                                      Escape(g.un_number())),
+                      r.language == Language::kChinese
+                          ? absl::StrCat("UN ", Escape(g.un_number()),
+                                         " 的通用应急处置信息：参考表未收录。")
+                          : absl::StrCat("General emergency information for UN ",
+                                         Escape(g.un_number()), ": not in the reference tables."),
                       "</p>");
     }
     if (g.emergency().empty()) {
