@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The cluster's binaries refuse what they must, with one line naming the flag
+# or file: no TLS files without --plaintext, --plaintext beyond loopback, a
+# configuration file's unknown field, and (ledgerd) a label key left in the
+# data directory. --help lists the flags and the configuration file's fields.
+set -uo pipefail
+BIN=services/cluster
+fail() { echo "FAIL: $*"; exit 1; }
+expect() {  # CODE TEXT COMMAND...: exit code CODE and TEXT in its output
+  local code=$1 text=$2; shift 2
+  local out; out="$("$@" 2>&1)"; local got=$?
+  [[ $got == "$code" ]] || fail "$* exited $got, not $code: $out"
+  [[ "$out" == *"$text"* ]] || fail "$* did not say '$text': $out"
+}
+for s in ledgerd labeld waybilld verifyd auditd; do
+  expect 0 "listen: \"...\"    (--listen)" "$BIN/$s" --help
+  expect 1 "--tls-ca: needed" "$BIN/$s" --listen 127.0.0.1:0
+  expect 1 "is not a loopback address" "$BIN/$s" --plaintext --listen 0.0.0.0:7443
+done
+printf 'listen: "127.0.0.1:0"\nno_such_field: 1\n' >"$TEST_TMPDIR/bad.textproto"
+expect 2 "line 2" "$BIN/labeld" --config "$TEST_TMPDIR/bad.textproto"
+# A field another service takes is refused as an unknown flag.
+printf 'data: "/tmp/x"\n' >"$TEST_TMPDIR/labeld.textproto"
+expect 2 "data" "$BIN/labeld" --config "$TEST_TMPDIR/labeld.textproto"
+# ledgerd will not run where a label key is.
+DATA="$TEST_TMPDIR/data"
+umask 077
+tools/chemctl/chemctl keygen --unsealed --out "$TEST_TMPDIR/admin.key" >/dev/null || fail "keygen"
+services/chemledgerd/chemledgerd init --data "$DATA" --deployment cli.test \
+  --resolver CL.EXAMPLE.CN --admin-key "$TEST_TMPDIR/admin.key" >/dev/null || fail "init"
+expect 1 "is a label key: in a cluster only labeld and waybilld hold label keys" \
+  "$BIN/ledgerd" --plaintext --data "$DATA" --listen 127.0.0.1:0 --internal-listen 127.0.0.1:0
+echo PASS
