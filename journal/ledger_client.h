@@ -2,11 +2,11 @@
 // lifecycle ledger, waybills, the registry's service, and later verification
 // and audit) reach the ledger: submit signed requests, read at a snapshot.
 //
-// In-process (NewInProcessLedgerClient, the only implementation so far) it
-// sits directly on a Journal; a gRPC implementation of the same interface
-// (planned) will let the personalities run as separate processes. So the
-// interface passes values only: no callbacks into the caller, no objects
-// shared for writing.
+// In-process (NewInProcessLedgerClient) it sits directly on a Journal; the
+// gRPC implementation of the same interface (services/ledgerd/
+// remote_ledger.h) lets the personalities run as separate processes
+// (docs/cluster.md). So the interface passes values only: no callbacks into
+// the caller, no objects shared for writing.
 //
 // Snapshots are named by the log size they reflect. A paged read that hands
 // out a page token asks the ledger to Keep its snapshot and puts the size in
