@@ -11,28 +11,25 @@
 // Who may open such a stream, and how many may be open, is
 // services/registry/stream_gate.h's.
 //
+// The queue between the reader and the handler is read_ahead_queue.h's.
+//
 // Thread-safety: AnswerInBatches runs on the handler's thread and two threads
 // of its own (a reader and the watchdog), joined before it returns.
 
 #ifndef CHEMLEDGER_SERVICES_COMMON_STREAM_BATCHES_H_
 #define CHEMLEDGER_SERVICES_COMMON_STREAM_BATCHES_H_
 
-#include <algorithm>
 #include <cstddef>
-#include <deque>
-#include <string>
 #include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
-#include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
 #include "grpcpp/support/sync_stream.h"
+#include "services/common/read_ahead_queue.h"
 #include "services/common/stream_watchdog.h"
 
 namespace chemledger {
@@ -54,32 +51,18 @@ template <typename Request, typename Result>
 grpc::Status AnswerInBatches(grpc::ServerContext* context, grpc::ServerReaderWriter<Result, Request>* stream,
                      const StreamBatchLimits& limits,
                      absl::FunctionRef<std::vector<Result>(std::vector<Request>&)> answer) {
-  absl::Mutex mu;
-  absl::CondVar changed;
-  std::deque<Request> queue;  // guarded by mu
-  size_t queued_bytes = 0;    // guarded by mu
-  bool done = false;          // guarded by mu: the client closed its side
-  bool stop = false;          // guarded by mu: the client went away
-  StreamWatchdog watchdog(context, limits.timeouts);
+  ReadAheadQueue<Request> queue(limits.max_queued, limits.max_queued_bytes);
+  StreamWatchdog watchdog([context] { context->TryCancel(); }, limits.timeouts);
   std::thread reader;
   try {
     reader = std::thread([&] {
-    Request request;
-    while (stream->Read(&request)) {
-      watchdog.Active();
-      absl::MutexLock lock(&mu);
-      while ((queue.size() >= limits.max_queued || queued_bytes >= limits.max_queued_bytes) &&
-             !stop) {
-        changed.Wait(&mu);
+      Request request;
+      while (stream->Read(&request)) {
+        watchdog.Active();
+        if (!queue.Push(std::move(request))) break;
+        request.Clear();
       }
-      if (stop) break;
-      queued_bytes += request.ByteSizeLong();
-      queue.push_back(std::move(request));
-      changed.SignalAll();
-    }
-    absl::MutexLock lock(&mu);
-    done = true;
-    changed.SignalAll();
+      queue.Close();
     });
   } catch (const std::system_error&) {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -87,19 +70,8 @@ grpc::Status AnswerInBatches(grpc::ServerContext* context, grpc::ServerReaderWri
   }
   bool client_gone = false;
   while (!client_gone) {
-    std::vector<Request> batch;
-    {
-      absl::MutexLock lock(&mu);
-      while (queue.empty() && !done) changed.Wait(&mu);
-      if (queue.empty()) break;
-      batch.reserve(std::min(queue.size(), limits.max_batch));
-      while (!queue.empty() && batch.size() < limits.max_batch) {
-        queued_bytes -= queue.front().ByteSizeLong();
-        batch.push_back(std::move(queue.front()));
-        queue.pop_front();
-      }
-      changed.SignalAll();
-    }
+    std::vector<Request> batch = queue.TakeBatch(limits.max_batch);
+    if (batch.empty()) break;
     for (const Result& result : answer(batch)) {
       watchdog.WriteStarted();
       const bool written = stream->Write(result);
@@ -112,10 +84,7 @@ grpc::Status AnswerInBatches(grpc::ServerContext* context, grpc::ServerReaderWri
   }
   if (client_gone) {
     context->TryCancel();
-    absl::MutexLock lock(&mu);
-    stop = true;
-    queue.clear();
-    changed.SignalAll();
+    queue.Stop();
   }
   reader.join();
   return grpc::Status::OK;

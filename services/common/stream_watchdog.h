@@ -1,24 +1,27 @@
 // Ends a stream whose client has stopped: one that sends nothing and is sent
-// nothing for `idle_timeout`, or does not take a message the server writes
-// within `write_timeout` (a slow reader holds the server's thread and its
-// stream slot). It cancels the call (the handler's Read and Write then fail
-// and the handler returns), so no client can hold a slot forever.
+// nothing for `timeouts.idle`, or does not take a message the server writes
+// within `timeouts.write` (a slow reader holds the server's thread and its
+// stream slot). It calls `end_stream` once (a gRPC handler passes
+// `[context] { context->TryCancel(); }`: the handler's Read and Write then
+// fail and the handler returns), so no client can hold a slot forever.
 //
-// Thread-safety: Active, WriteStarted and WriteDone may be called from any
-// thread; the watchdog owns one thread, joined by its destructor.
+// Thread-safety: Active, WriteStarted, WriteDone and fired may be called from
+// any thread; the watchdog owns one thread, which calls `end_stream` and is
+// joined by the destructor.
 
 #ifndef CHEMLEDGER_SERVICES_COMMON_STREAM_WATCHDOG_H_
 #define CHEMLEDGER_SERVICES_COMMON_STREAM_WATCHDOG_H_
 
 #include <algorithm>
+#include <functional>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "grpcpp/server_context.h"
 
 namespace chemledger {
 
@@ -29,8 +32,8 @@ struct StreamTimeouts {
 
 class StreamWatchdog {
  public:
-  StreamWatchdog(grpc::ServerContext* context, StreamTimeouts timeouts)
-      : context_(context), timeouts_(timeouts), last_activity_(absl::Now()) {
+  StreamWatchdog(std::function<void()> end_stream, StreamTimeouts timeouts)
+      : end_stream_(std::move(end_stream)), timeouts_(timeouts), last_activity_(absl::Now()) {
     try {
       thread_ = std::thread([this] { Watch(); });
     } catch (const std::system_error&) {
@@ -80,13 +83,13 @@ class StreamWatchdog {
       if ((writing_ && now - write_started_ > timeouts_.write) ||
           (!writing_ && now - last_activity_ > timeouts_.idle)) {
         fired_ = true;
-        context_->TryCancel();
+        end_stream_();
         return;
       }
     }
   }
 
-  grpc::ServerContext* const context_;
+  const std::function<void()> end_stream_;
   const StreamTimeouts timeouts_;
   mutable absl::Mutex mu_;
   absl::Time last_activity_ ABSL_GUARDED_BY(mu_);

@@ -75,7 +75,7 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
   };
   // A client that does not take a message for 30 s is dropped, and its
   // issuance slot freed (it sends the same request again for the labels).
-  StreamWatchdog watchdog(context, StreamTimeouts{absl::Hours(24), absl::Seconds(30)});
+  StreamWatchdog watchdog([context] { context->TryCancel(); }, StreamTimeouts{absl::Hours(24), absl::Seconds(30)});
   Halves next = sign(0);
   for (uint32_t offset = 0; offset < issuance->count; offset += kLabelsPerMessage) {
     wait(next);

@@ -95,7 +95,7 @@ grpc::Status LedgerServiceImpl::AppendBatches(
   registry::StreamGate::Ticket ticket =
       streams_.Enter(*client_->Latest(), *context, kAppendBatchesMethod);
   if (!ticket.ok()) return ToGrpcStatus(ticket.status());
-  StreamWatchdog watchdog(context, stream_options_.timeouts);
+  StreamWatchdog watchdog([context] { context->TryCancel(); }, stream_options_.timeouts);
   v1::EventBatch batch;
   while (stream->Read(&batch)) {
     watchdog.Active();
