@@ -8,6 +8,7 @@
 #include "api/wire.h"
 #include "services/audit/anomalies.h"
 #include "services/common/grpc_status.h"
+#include "services/common/incoming_call.h"
 #include "services/common/raw_unary.h"
 #include "services/common/snapshot_metadata.h"
 #include "services/registry/registry_state.h"
@@ -128,6 +129,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::QueryInTransit(grpc::CallbackServerC
 grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
                                                   const v1::ListAnomaliesRequest* request,
                                                   grpc::ServerWriter<v1::Anomaly>* writer) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   absl::StatusOr<v1::Actor> reader = reads_->Authenticate(
       *core_->ledger()->Latest(), *context, api::kSubscribeAnomaliesMethod, "");
   if (!reader.ok()) return ToGrpcStatus(reader.status());
@@ -231,6 +233,7 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
 grpc::Status AuditServiceImpl::ExportEvents(grpc::ServerContext* context,
                                             const v1::ExportEventsRequest* request,
                                             grpc::ServerWriter<v1::QueryBundlePart>* writer) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = core_->ledger()->Latest();
   absl::StatusOr<v1::Actor> reader =
       reads_->Authenticate(*snapshot, *context, api::kExportEventsMethod, "");

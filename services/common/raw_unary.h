@@ -21,6 +21,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "services/common/call_executor.h"
+#include "services/common/incoming_call.h"
 
 namespace chemledger {
 
@@ -77,7 +78,9 @@ grpc::ServerUnaryReactor* ServeRawUnary(grpc::CallbackServerContext* context,
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // gRPC keeps the request and response buffers until the call finishes.
   const bool scheduled =
-      executor.TrySchedule([reactor, raw_request, raw_response, handler]() mutable {
+      executor.TrySchedule([context, reactor, raw_request, raw_response, handler]() mutable {
+        // What the handler asks of other services ends with this call.
+        IncomingCall serving(context);
         reactor->Finish(
             internal::ServeRaw<Request, Response>(*raw_request, raw_response, handler));
       });

@@ -9,6 +9,7 @@
 #include "api/china_time.h"
 #include "crypto/trust_list.h"
 #include "services/common/grpc_status.h"
+#include "services/common/incoming_call.h"
 #include "services/common/raw_unary.h"
 #include "services/common/stream_watchdog.h"
 #include "services/common/snapshot_metadata.h"
@@ -22,6 +23,7 @@ namespace chemledger::label {
 grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
                                            const v1::SignedEnvelope* request,
                                            grpc::ServerWriter<v1::IssueLabelsResponse>* writer) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   {
     absl::MutexLock lock(&mu_);
     if (issuing_ >= kMaxConcurrentIssuances) {
@@ -112,6 +114,7 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
 grpc::Status LabelServiceImpl::GetTrustList(grpc::ServerContext* context,
                                             const v1::GetTrustListRequest*,
                                             v1::TrustListResponse* response) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellLogSize(context, snapshot->size());
   absl::StatusOr<std::string> note = notary_->SignTrustList(*snapshot, api::TodayInChina());

@@ -11,6 +11,7 @@
 #include "crypto/merkle.h"
 #include "services/registry/oversight.h"
 #include "services/common/grpc_status.h"
+#include "services/common/incoming_call.h"
 #include "services/common/page_cursor.h"
 #include "services/common/page_size.h"
 #include "services/common/raw_unary.h"
@@ -38,8 +39,10 @@ grpc::Status Denied(absl::string_view what) {
 
 }  // namespace
 
-grpc::Status LedgerServiceImpl::Append(grpc::ServerContext*, const v1::SignedEnvelope* request,
+grpc::Status LedgerServiceImpl::Append(grpc::ServerContext* context,
+                                       const v1::SignedEnvelope* request,
                                        v1::AppendResponse* response) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   absl::StatusOr<EventReceipt> receipt = ledger_->Append(*request);
   if (!receipt.ok()) return ToGrpcStatus(receipt.status());
   FillReceipt(*receipt, response);
@@ -75,6 +78,7 @@ std::vector<v1::AppendResult> LedgerServiceImpl::AnswerBatch(
 grpc::Status LedgerServiceImpl::AppendStream(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::AppendResult, v1::SignedEnvelope>* stream) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   registry::StreamGate::Ticket ticket =
       streams_.Enter(*client_->Latest(), *context, kAppendStreamMethod);
   if (!ticket.ok()) return ToGrpcStatus(ticket.status());
@@ -92,6 +96,7 @@ grpc::Status LedgerServiceImpl::AppendStream(
 grpc::Status LedgerServiceImpl::AppendBatches(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::EventBatchResult, v1::EventBatch>* stream) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   registry::StreamGate::Ticket ticket =
       streams_.Enter(*client_->Latest(), *context, kAppendBatchesMethod);
   if (!ticket.ok()) return ToGrpcStatus(ticket.status());
@@ -622,6 +627,7 @@ grpc::Status LedgerServiceImpl::ServeAddCheckpointCosignature(
 grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
                                               const v1::GetCheckpointRequest* request,
                                               v1::Checkpoint* response) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
   TellLogSize(context, snapshot->size());
   crypto::Checkpoint checkpoint;
@@ -664,6 +670,7 @@ grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
 grpc::Status LedgerServiceImpl::GetInclusionProof(grpc::ServerContext* context,
                                                   const v1::GetInclusionProofRequest* request,
                                                   v1::InclusionProof* response) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
   TellLogSize(context, snapshot->size());
   const uint64_t size = request->tree_size() == 0 ? snapshot->size() : request->tree_size();
@@ -682,6 +689,7 @@ grpc::Status LedgerServiceImpl::GetInclusionProof(grpc::ServerContext* context,
 grpc::Status LedgerServiceImpl::GetConsistencyProof(grpc::ServerContext* context,
                                                     const v1::GetConsistencyProofRequest* request,
                                                     v1::ConsistencyProof* response) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
   TellLogSize(context, snapshot->size());
   const uint64_t second = request->second_size() == 0 ? snapshot->size() : request->second_size();

@@ -20,6 +20,7 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "services/common/grpc_status.h"
+#include "services/common/incoming_call.h"
 #include "services/ledgerd/ledger_store_service.h"
 #include "services/ledgerd/wire_status.h"
 
@@ -44,15 +45,22 @@ class RemoteLedger::Core {
   absl::Status Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
                     const Request& request, Response* response, absl::Duration budget,
                     bool retry = true) {
-    const absl::Time deadline = absl::Now() + budget;
+    // No later than the deadline of the call this serves (incoming_call.h),
+    // which also cancels it when its caller cancels.
+    const absl::Time deadline = std::min(absl::Now() + budget, IncomingCall::Deadline());
     absl::Duration backoff = options_.first_backoff;
     for (;;) {
-      grpc::ClientContext context;
-      context.set_deadline(absl::ToChronoTime(deadline));
-      context.set_wait_for_ready(true);
+      std::unique_ptr<grpc::ClientContext> context = IncomingCall::NewOutgoingContext();
+      context->set_deadline(absl::ToChronoTime(deadline));
+      context->set_wait_for_ready(true);
       response->Clear();
-      const grpc::Status status = (stub_.get()->*method)(&context, request, response);
+      const grpc::Status status = (stub_.get()->*method)(context.get(), request, response);
       if (status.ok()) return absl::OkStatus();
+      if (IncomingCall::Cancelled()) {
+        return absl::CancelledError(absl::StrCat(
+            "the call this request serves was cancelled or passed its deadline while waiting "
+            "for ledgerd: ", status.error_message()));
+      }
       if (status.error_code() != grpc::StatusCode::UNAVAILABLE || !retry ||
           absl::Now() + backoff >= deadline) {
         if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||

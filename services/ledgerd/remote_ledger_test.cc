@@ -1,15 +1,20 @@
 // The remote ledger client and notary against ledgerd's internal service,
 // over real gRPC on loopback, on a real LevelDB store: every read answers
 // what the in-process client answers, writes go through with their receipts
-// and refusals (payloads included), and an unreachable ledgerd fails reads
-// with Unavailable.
+// and refusals (payloads included), an unreachable ledgerd fails reads
+// with Unavailable, and a read made on behalf of a call ends with that call.
 
 #include "services/ledgerd/remote_ledger.h"
 
+#include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "api/wire.h"
 #include "crypto/checkpoint.h"
 #include "crypto/trust_list.h"
@@ -20,6 +25,7 @@
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "services/common/envelope.h"
+#include "services/common/incoming_call.h"
 #include "services/common/refusal.h"
 #include "services/ledgerd/ledger_store_service.h"
 #include "services/registry/registry_testing.h"
@@ -324,6 +330,134 @@ TEST_F(RemoteLedgerTest, UnreachableLedgerdFailsReadsWithUnavailable) {
   request.envelope.set_payload_type(std::string(api::kEventContext.payload_type()));
   EXPECT_EQ(remote.client()->Submit({request})[0].status().code(),
             absl::StatusCode::kUnavailable);
+}
+
+// A service in front of ledgerd, the way a personality is: its handler reads
+// a snapshot through the remote ledger on behalf of its caller, in an
+// IncomingCall scope when `scoped`, and records how that read ended.
+class FrontService final : public internal::LedgerStore::Service {
+ public:
+  FrontService(std::shared_ptr<const storage::Snapshot> snapshot, bool scoped)
+      : snapshot_(std::move(snapshot)), scoped_(scoped) {}
+
+  grpc::Status Writable(grpc::ServerContext* context, const internal::WritableRequest*,
+                        internal::StatusProto*) override {
+    std::optional<IncomingCall> serving;
+    if (scoped_) serving.emplace(context);
+    const absl::Time start = absl::Now();
+    const absl::Status read = snapshot_->Get(absl::StrCat("front-", ++reads_)).status();
+    {
+      absl::MutexLock lock(&mu_);
+      inner_ = read;
+      inner_took_ = absl::Now() - start;
+    }
+    done_.Notify();
+    return grpc::Status::OK;
+  }
+
+  // Waits up to `limit` for the handler's read to end.
+  bool InnerEnded(absl::Duration limit) { return done_.WaitForNotificationWithTimeout(limit); }
+  absl::Status inner() {
+    absl::MutexLock lock(&mu_);
+    return inner_;
+  }
+  absl::Duration inner_took() {
+    absl::MutexLock lock(&mu_);
+    return inner_took_;
+  }
+
+ private:
+  const std::shared_ptr<const storage::Snapshot> snapshot_;
+  const bool scoped_;
+  std::atomic<int> reads_{0};
+  absl::Notification done_;
+  absl::Mutex mu_;
+  absl::Status inner_ ABSL_GUARDED_BY(mu_);
+  absl::Duration inner_took_ ABSL_GUARDED_BY(mu_);
+};
+
+class Front {
+ public:
+  explicit Front(FrontService* service) {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(service);
+    server_ = builder.BuildAndStart();
+    stub_ = internal::LedgerStore::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  }
+  ~Front() { server_->Shutdown(absl::ToChronoTime(absl::Now())); }
+  internal::LedgerStore::Stub& stub() { return *stub_; }
+
+ private:
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<internal::LedgerStore::Stub> stub_;
+};
+
+// ledgerd stops answering (its server is gone; the remote ledger waits for
+// it up to its own 5 s read deadline). A caller gives the front 300 ms.
+class PropagationTest : public RemoteLedgerTest {
+ protected:
+  void SetUp() override {
+    RemoteLedgerTest::SetUp();
+    RemoteLedgerOptions patient;
+    patient.read_deadline = absl::Seconds(5);
+    absl::StatusOr<std::unique_ptr<RemoteLedger>> connected =
+        RemoteLedger::Connect(Channel(), patient);
+    ASSERT_TRUE(connected.ok()) << connected.status();
+    patient_ = *std::move(connected);
+    snapshot_ = patient_->client()->Latest();
+    server_->Shutdown();
+    server_.reset();
+  }
+  std::unique_ptr<RemoteLedger> patient_;
+  std::shared_ptr<const storage::Snapshot> snapshot_;
+};
+
+TEST_F(PropagationTest, TheCallersDeadlineEndsTheCallToLedgerd) {
+  FrontService service(snapshot_, /*scoped=*/true);
+  Front front(&service);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
+  internal::StatusProto response;
+  EXPECT_EQ(front.stub().Writable(&context, {}, &response).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  ASSERT_TRUE(service.InnerEnded(absl::Seconds(30)));
+  EXPECT_FALSE(service.inner().ok());
+  EXPECT_LT(service.inner_took(), absl::Seconds(3)) << service.inner();
+}
+
+TEST_F(PropagationTest, TheCallersCancellationEndsTheCallToLedgerd) {
+  FrontService service(snapshot_, /*scoped=*/true);
+  Front front(&service);
+  grpc::ClientContext context;  // no deadline
+  std::thread canceller([&] {
+    absl::SleepFor(absl::Milliseconds(300));
+    context.TryCancel();
+  });
+  internal::StatusProto response;
+  EXPECT_EQ(front.stub().Writable(&context, {}, &response).error_code(),
+            grpc::StatusCode::CANCELLED);
+  canceller.join();
+  ASSERT_TRUE(service.InnerEnded(absl::Seconds(30)));
+  EXPECT_EQ(service.inner().code(), absl::StatusCode::kCancelled) << service.inner();
+  EXPECT_LT(service.inner_took(), absl::Seconds(3));
+}
+
+// The control: outside a scope, the read waits out its own deadline, long
+// after its caller gave up.
+TEST_F(PropagationTest, WithoutTheScopeTheCallToLedgerdOutlivesItsCaller) {
+  FrontService service(snapshot_, /*scoped=*/false);
+  Front front(&service);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
+  internal::StatusProto response;
+  EXPECT_EQ(front.stub().Writable(&context, {}, &response).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  ASSERT_TRUE(service.InnerEnded(absl::Seconds(30)));
+  EXPECT_EQ(service.inner().code(), absl::StatusCode::kUnavailable);
+  EXPECT_GE(service.inner_took(), absl::Seconds(4));
 }
 
 }  // namespace

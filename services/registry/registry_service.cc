@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/grpc_status.h"
+#include "services/common/incoming_call.h"
 #include "services/common/page_size.h"
 #include "services/common/raw_unary.h"
 #include "services/common/snapshot_metadata.h"
@@ -36,8 +37,10 @@ absl::StatusOr<std::optional<state::ActorRecord>> ReadActorKey(
 
 }  // namespace
 
-grpc::Status RegistryServiceImpl::Submit(grpc::ServerContext*, const v1::SignedEnvelope* request,
+grpc::Status RegistryServiceImpl::Submit(grpc::ServerContext* context,
+                                         const v1::SignedEnvelope* request,
                                          v1::SubmitResponse* response) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   if (answers_ == Answers::kReadsOnly) {
     return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                         "this service answers RegistryService's reads only: registry changes go "
@@ -58,6 +61,7 @@ grpc::Status RegistryServiceImpl::Submit(grpc::ServerContext*, const v1::SignedE
 grpc::Status RegistryServiceImpl::GetDeployment(grpc::ServerContext* context,
                                                 const v1::GetDeploymentRequest*,
                                                 v1::Deployment* response) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellLogSize(context, snapshot->size());
   absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(*snapshot);
@@ -74,6 +78,7 @@ grpc::Status RegistryServiceImpl::GetDeployment(grpc::ServerContext* context,
 grpc::Status RegistryServiceImpl::ListBlacklist(grpc::ServerContext* context,
                                                 const v1::ListBlacklistRequest* request,
                                                 v1::ListBlacklistResponse* response) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   absl::StatusOr<size_t> limit = PageSizeOf(request->page_size(), 100);
   if (!limit.ok()) return ToGrpcStatus(limit.status());
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
@@ -182,6 +187,7 @@ grpc::Status RegistryServiceImpl::ServeListProducts(grpc::ServerContextBase* con
 grpc::Status RegistryServiceImpl::GetPark(grpc::ServerContext* context,
                                           const v1::GetParkRequest* request,
                                           v1::Park* response) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellLogSize(context, snapshot->size());
   absl::StatusOr<std::optional<v1::Park>> park = registry::FindPark(*snapshot, request->park_id());

@@ -4,6 +4,7 @@
 #include "services/registry/registry_state.h"
 #include "services/registry/oversight.h"
 #include "services/common/grpc_status.h"
+#include "services/common/incoming_call.h"
 #include "services/common/page_cursor.h"
 #include "services/common/page_size.h"
 #include "services/common/raw_unary.h"
@@ -89,8 +90,10 @@ v1::WaybillResult ResultOf(const absl::StatusOr<WaybillReceipt>& receipt) {
 
 }  // namespace
 
-grpc::Status WaybillServiceImpl::Submit(grpc::ServerContext*, const v1::SignedEnvelope* request,
+grpc::Status WaybillServiceImpl::Submit(grpc::ServerContext* context,
+                                        const v1::SignedEnvelope* request,
                                         v1::WaybillResult* response) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   absl::StatusOr<WaybillReceipt> receipt = book_->Apply(*request);
   if (!receipt.ok()) return ToGrpcStatus(receipt.status());
   *response = ResultOf(receipt);
@@ -100,6 +103,7 @@ grpc::Status WaybillServiceImpl::Submit(grpc::ServerContext*, const v1::SignedEn
 grpc::Status WaybillServiceImpl::SubmitStream(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::WaybillResult, v1::SignedEnvelope>* stream) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   registry::StreamGate::Ticket ticket =
       streams_.Enter(*ledger_->Latest(), *context, kSubmitStreamMethod);
   if (!ticket.ok()) return ToGrpcStatus(ticket.status());
@@ -128,6 +132,7 @@ grpc::Status WaybillServiceImpl::SubmitStream(
 grpc::Status WaybillServiceImpl::ResolveWaybillCode(grpc::ServerContext* context,
                                                     const v1::ResolveWaybillCodeRequest* request,
                                                     v1::ResolveWaybillCodeResponse* response) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellLogSize(context, snapshot->size());
   absl::StatusOr<v1::ResolveWaybillCodeResponse> resolved =
