@@ -643,7 +643,7 @@ TEST_F(TestClockE2eTest, TimeMovesWhenTheTestSays) {
   ASSERT_EQ(status, 0) << out;
   std::tie(status, out) =
       RunChemledgerd({"serve", "--data", dir_ + "/real", "--listen", "127.0.0.1:0",
-                      "--http-listen", "none", "--test-clock", ClockFile()});
+                      "--plaintext", "--http-listen", "none", "--test-clock", ClockFile()});
   EXPECT_EQ(status, 1) << out;
   EXPECT_NE(out.find("is not a test deployment"), std::string::npos) << out;
   std::tie(status, out) = RunChemledgerd({"init", "--data", dir_ + "/real2", "--deployment",

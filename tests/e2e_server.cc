@@ -303,7 +303,7 @@ void ChemledgerdE2eTest::StartServer(const std::vector<std::string>& flags) {
   server_ = std::make_unique<Subprocess>();
   std::vector<std::string> command = {Binary(),   "serve",         "--data",
                                       dir_ + "/data", "--listen", "127.0.0.1:0",
-                                      "--http-listen", "127.0.0.1:0"};
+                                      "--plaintext", "--http-listen", "127.0.0.1:0"};
   command.insert(command.end(), flags.begin(), flags.end());
   for (std::string& flag : ServeFlags()) command.push_back(std::move(flag));
   ASSERT_TRUE(server_->Start(command).ok());

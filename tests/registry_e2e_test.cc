@@ -378,7 +378,7 @@ TEST_F(RegistryE2eTest, TheDataDirectoryAndTheTlsKeyAreTheServersAlone) {
   // opened to others behind its back).
   chmod((dir_ + "/data").c_str(), 0755);
   std::tie(code, out) =
-      RunChemledgerd({"serve", "--data", dir_ + "/data", "--listen", "127.0.0.1:0"});
+      RunChemledgerd({"serve", "--data", dir_ + "/data", "--listen", "127.0.0.1:0", "--plaintext"});
   chmod((dir_ + "/data").c_str(), 0700);
   EXPECT_NE(code, 0);
   EXPECT_NE(out.find("has mode 0755"), std::string::npos) << out;

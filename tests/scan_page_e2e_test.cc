@@ -338,13 +338,28 @@ TEST_F(ScanPageE2eTest, AnonymousScansAreLimitedPerClientAddress) {
   EXPECT_EQ(client.Get("/static/ghs/GHS01.png")->status, 200);
 }
 
-// Beyond loopback the pages need TLS, as the gRPC port does.
+// Beyond loopback the pages need TLS, as the gRPC port does; without TLS
+// chemledgerd serves only when asked to (--plaintext).
 TEST_F(ScanPageE2eTest, PlainHttpOnlyOnLoopback) {
   ASSERT_NO_FATAL_FAILURE(KillServer());
-  const auto [code, out] = RunChemledgerd({"serve", "--data", dir_ + "/data", "--listen",
-                                           "127.0.0.1:0", "--http-listen", "0.0.0.0:0"});
+  auto [code, out] = RunChemledgerd({"serve", "--data", dir_ + "/data", "--listen",
+                                     "127.0.0.1:0", "--plaintext", "--http-listen", "0.0.0.0:0"});
   EXPECT_EQ(code, 1) << out;
-  EXPECT_NE(out.find("--http-listen: 0.0.0.0:0 is not a loopback address"), std::string::npos)
+  EXPECT_NE(out.find("--plaintext: --http-listen 0.0.0.0:0 is not a loopback address"),
+            std::string::npos)
+      << out;
+  // And plaintext only when asked for: no TLS and no --plaintext serves nothing.
+  std::tie(code, out) = RunChemledgerd(
+      {"serve", "--data", dir_ + "/data", "--listen", "127.0.0.1:0", "--http-listen", "none"});
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("--tls-cert and --tls-key: needed to serve; or --plaintext"),
+            std::string::npos)
+      << out;
+  std::tie(code, out) = RunChemledgerd({"serve", "--data", dir_ + "/data", "--listen",
+                                        "0.0.0.0:0", "--plaintext", "--http-listen", "none"});
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("--plaintext: --listen 0.0.0.0:0 is not a loopback address"),
+            std::string::npos)
       << out;
 }
 

@@ -10,7 +10,7 @@
 //   chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file F]
 //                     [--http-listen HOST:PORT|none] [--http-port-file F] [--staff-app on|off]
 //                     [--console on|off]
-//                     [--tls-cert F --tls-key F] [--max-threads N]
+//                     (--tls-cert F --tls-key F | --plaintext) [--max-threads N]
 //                     [--cache-mb N] [--debug-sync-delay-ms MS] [--test-clock FILE]
 //   chemledgerd label-key new --data DIR
 //   chemledgerd check --data DIR
@@ -108,7 +108,8 @@ constexpr char kServeUsage[] =
     "                         [--staff-app on|off] [--console on|off]\n"
     "                         [--metrics-listen HOST:PORT [--metrics-port-file FILE]]\n"
     "                         [--access-log FILE|-]\n"
-    "                         [--tls-cert FILE --tls-key FILE] [--max-threads N]\n"
+    "                         (--tls-cert FILE --tls-key FILE | --plaintext)\n"
+    "                         [--max-threads N]\n"
     "                         [--cache-mb N] [--waybill-consent=off]\n"
     "                         [--read-credentials=v1-accepted]\n"
     "                         [--debug-sync-delay-ms MS] [--test-clock FILE]\n"
@@ -118,8 +119,9 @@ constexpr char kServeUsage[] =
     "(default 127.0.0.1:7443;\n"
     "port 0 picks a free one), and the public scan pages (what a phone opens\n"
     "from a label's QR; docs/scan-page.md) over HTTP on --http-listen (default\n"
-    "127.0.0.1:7480; none: no HTTP). Both use --tls-cert and --tls-key when given;\n"
-    "without TLS neither listens beyond loopback.\n"
+    "127.0.0.1:7480; none: no HTTP). Both use TLS with --tls-cert and --tls-key;\n"
+    "--plaintext serves without TLS, and only on loopback addresses (tests, demos,\n"
+    "a proxy on the same machine that terminates TLS).\n"
     "--staff-app off leaves out the staff app and the gRPC API over HTTP it calls\n"
     "(/app/; docs/staff-app.md), which are on the HTTP port by default;\n"
     "--console off the regulator console (/console/; docs/console.md).\n"
@@ -304,6 +306,10 @@ absl::Status Serve(const cli::Args& args) {
   if (!data.ok()) return data.status();
   const std::string listen = args.Get("listen", "127.0.0.1:7443");
   std::shared_ptr<grpc::ServerCredentials> credentials;
+  const bool plaintext = args.Bool("plaintext");
+  if (plaintext && (args.Has("tls-cert") || args.Has("tls-key"))) {
+    return absl::InvalidArgumentError("--plaintext: not with --tls-cert or --tls-key");
+  }
   if (args.Has("tls-cert") || args.Has("tls-key")) {
     absl::StatusOr<std::string> cert_path = args.Required("tls-cert");
     if (!cert_path.ok()) return cert_path.status();
@@ -317,10 +323,15 @@ absl::Status Serve(const cli::Args& args) {
     ssl.pem_key_cert_pairs.push_back({*key, *cert});
     credentials = grpc::SslServerCredentials(ssl);
   } else {
+    if (!plaintext) {
+      return absl::InvalidArgumentError(
+          "--tls-cert and --tls-key: needed to serve; or --plaintext to serve without TLS "
+          "on loopback addresses only (tests, demos, a TLS proxy on this machine)");
+    }
     if (!IsLoopback(listen)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "--listen: ", listen, " is not a loopback address; serving beyond this machine "
-          "needs --tls-cert and --tls-key"));
+          "--plaintext: --listen ", listen, " is not a loopback address; serving beyond this "
+          "machine needs --tls-cert and --tls-key"));
     }
     credentials = grpc::InsecureServerCredentials();
   }
@@ -488,8 +499,8 @@ absl::Status Serve(const cli::Args& args) {
       http_options.tls_key_file = args.Get("tls-key");
     } else if (!IsLoopback(http_listen)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "--http-listen: ", http_listen, " is not a loopback address; serving beyond this "
-          "machine needs --tls-cert and --tls-key (or --http-listen none)"));
+          "--plaintext: --http-listen ", http_listen, " is not a loopback address; serving "
+          "beyond this machine needs --tls-cert and --tls-key (or --http-listen none)"));
     }
     absl::StatusOr<std::unique_ptr<web::ScanServer>> started =
         web::ScanServer::Start(d.ledger_client(), http_options);
@@ -580,7 +591,7 @@ int Main(int argc, char** argv) {
          "tls-key",
          "max-threads", "cache-mb",
          "waybill-consent", "read-credentials", "debug-sync-delay-ms", "test-clock"},
-        {}},
+        {"plaintext"}},
        Serve},
       {{"check"}, kCheckUsage, {{"data"}, {}}, Check},
       {{"restore"}, kRestoreUsage, {{"backup", "keys", "data"}, {}}, Restore},

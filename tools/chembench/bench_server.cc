@@ -153,7 +153,8 @@ absl::Status BenchServer::Serve() {
   std::remove((scratch_ + "/port").c_str());
   std::remove((scratch_ + "/http-port").c_str());
   std::vector<std::string> argv = {chemledgerd_, "serve", "--data", scratch_ + "/data",
-                                   "--listen", "127.0.0.1:0", "--port-file", scratch_ + "/port",
+                                   "--listen", "127.0.0.1:0", "--plaintext",
+                                   "--port-file", scratch_ + "/port",
                                    "--http-listen", "127.0.0.1:0", "--http-port-file",
                                    scratch_ + "/http-port"};
   argv.insert(argv.end(), serve_flags_.begin(), serve_flags_.end());

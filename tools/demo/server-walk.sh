@@ -50,7 +50,7 @@ TRUST_ROOT="$(cat "$OUT/data/note.vkey")"
 
 if [[ -z "$CLUSTER" ]]; then
 step "3. chemledgerd serves the gRPC services on one port and the phone's scan pages over HTTP on another"
-"$BIN/chemledgerd" serve --data "$OUT/data" --listen 127.0.0.1:0 --port-file "$OUT/port" \
+"$BIN/chemledgerd" serve --data "$OUT/data" --listen 127.0.0.1:0 --plaintext --port-file "$OUT/port" \
   --http-listen 127.0.0.1:0 --http-port-file "$OUT/http-port" &
 SERVER_PID=$!
 for _ in $(seq 1 100); do [[ -s "$OUT/port" ]] && break; sleep 0.1; done
