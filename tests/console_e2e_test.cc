@@ -238,6 +238,13 @@ TEST_F(ConsoleE2eTest, SigningInTakesTheRegulatorsKeyAndTheCookieStaysWithThePag
   EXPECT_EQ(r->status, 200);
   EXPECT_GT(r->body.size(), 100000u);  // Debian's Chart.js
 
+  // A restart, even a kill, signs no one out: the sessions are on disk
+  // (DATA/ephemeral; in a cluster, ledgerd's).
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  r = Get("/console/api/session", {{"Cookie", cookie}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+
   // The key revoked: the session ends at its next call.
   v1::RegistryRequest revoke;
   revoke.mutable_revoke_key()->set_key_id(regulator_->key_id().ToString());

@@ -13,8 +13,9 @@
 //                 enterprise blacklisted since sign-in ends the session)
 //   End()         signs out
 //
-// Nothing here is written to the log; a restart of the process that keeps
-// the records signs everyone out. Bounds: challenges and tickets live
+// Nothing here is written to the log; the records are kept by chemledgerd or
+// ledgerd on disk beside the store (services/common/ephemeral_store.h), so a
+// restart signs no one out. Bounds: challenges and tickets live
 // two minutes, sessions kSessionLifetime; at most kMaxSessionsPerKey per key
 // (a new one ends the oldest) and kMaxOutstanding challenges, tickets and
 // sessions each in all.

@@ -4,6 +4,9 @@
 // ledger client the personalities use, and the platform's keys.
 //
 //   <data>/log/                 the LevelDB store (log, Merkle tree, state)
+//   <data>/ephemeral/           used read-credential nonces and console
+//                               sign-ins (services/common/ephemeral_store.h;
+//                               opened by the server, not by Deployment)
 //   <data>/keys/note.key        the platform note key (signs the label trust
 //                               list and log checkpoints); mode 0600
 //   <data>/keys/label-<id>.key  label signing keys; mode 0600

@@ -52,6 +52,7 @@
 #include "services/chemledgerd/metrics.h"
 #include "services/chemledgerd/serve_config.h"
 #include "services/chemledgerd/test_clock.h"
+#include "services/common/ephemeral_store.h"
 #include "services/common/listen_address.h"
 #include "services/label/label_service.h"
 #include "services/ledger/ledger_service.h"
@@ -376,7 +377,6 @@ absl::Status Serve(const cli::Args& args) {
   if (!consent_off.ok()) return consent_off.status();
   if (*consent_off) open_options.rules_epoch = 2;
   read_auth::ReadCredentialChecker::Options read_options;
-  read_options.not_before = absl::Now();
   absl::StatusOr<bool> read_v1 = DeprecatedFlag(
       args, "read-credentials", "v1-accepted", "read.v2 is always accepted",
       "clients sign read.v2 credentials",
@@ -418,6 +418,12 @@ absl::Status Serve(const cli::Args& args) {
   // One checker of read credentials for all services: a nonce used with one
   // is used for all.
   read_options.origin = d.note_signer().name();
+  // The used read credentials' nonces and the console's sign-ins, on disk
+  // beside the store: a restart forgets neither.
+  absl::StatusOr<std::unique_ptr<EphemeralStore>> ephemera =
+      EphemeralStore::Open(d.data_dir() + "/ephemeral", EphemeralStoreOptions(), absl::Now());
+  if (!ephemera.ok()) return ephemera.status();
+  read_options.memory = (*ephemera)->nonces();
   registry::ReadAuthenticator reads(std::move(read_options));
   registry::RegistryServiceImpl registry_service(d.ledger_client(), &reads, d.refusals());
   label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), d.notary(), &reads);
@@ -493,6 +499,7 @@ absl::Status Serve(const cli::Args& args) {
           absl::StrCat("--console: '", console, "' must be on or off"));
     }
     if (console == "on") http_options.audit = &audit_reads;
+    http_options.console_records = (*ephemera)->records();
     http_options.observe = HttpObserver(metrics.get(), access_log.get());
     if (args.Has("tls-cert")) {
       http_options.tls_cert_file = args.Get("tls-cert");

@@ -17,6 +17,7 @@
 #include "reference/reference_tables.h"
 #include "services/chemledgerd/admin_service.h"
 #include "services/chemledgerd/deployment.h"
+#include "services/common/ephemeral_store.h"
 #include "services/cluster/service_process.h"
 #include "services/ledger/ledger_service.h"
 #include "services/ledgerd/ledger_store_service.h"
@@ -83,13 +84,15 @@ absl::Status Run(ServiceProcess& process) {
   if (!deployment.ok()) return deployment.status();
   server::Deployment& d = **deployment;
   // The memory of used read credentials, which the personalities share
-  // through the internal port: it holds nothing from before this start.
-  const std::shared_ptr<read_auth::NonceMemory> nonces =
-      read_auth::NewLocalNonceMemory({size_t{1} << 21, 100000, started});
-  // The console's sign-in records, which every auditd instance shares.
-  const std::unique_ptr<EphemeralRecords> records = NewLocalEphemeralRecords();
+  // through the internal port, and the console's sign-in records, which
+  // every auditd instance shares: on disk beside the store, so that a
+  // restart of ledgerd forgets neither.
+  absl::StatusOr<std::unique_ptr<EphemeralStore>> ephemera =
+      EphemeralStore::Open(d.data_dir() + "/ephemeral", EphemeralStoreOptions(), started);
+  if (!ephemera.ok()) return ephemera.status();
+  const std::shared_ptr<read_auth::NonceMemory> nonces = (*ephemera)->nonces();
+  const std::shared_ptr<EphemeralRecords> records = (*ephemera)->records();
   read_auth::ReadCredentialChecker::Options read_options;
-  read_options.not_before = started;
   read_options.origin = d.note_signer().name();
   read_options.memory = nonces;
   registry::ReadAuthenticator reads(std::move(read_options));

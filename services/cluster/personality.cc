@@ -10,7 +10,6 @@ namespace chemledger::cluster {
 
 absl::StatusOr<Personality> ConnectPersonality(ServiceProcess& process, Needs needs) {
   Personality p;
-  const absl::Time started = absl::Now();
   if (needs.signs) {
     absl::StatusOr<std::string> key_dir = process.args().Required("label-keys");
     if (!key_dir.ok()) return key_dir.status();
@@ -37,7 +36,6 @@ absl::StatusOr<Personality> ConnectPersonality(ServiceProcess& process, Needs ne
         "--test-clock: ", p.deployment.deployment(), " is not a test deployment"));
   }
   read_auth::ReadCredentialChecker::Options read_options;
-  read_options.not_before = started;
   read_options.origin = p.ledger->notary()->verifier().name();
   // Used credentials are remembered by ledgerd, for every instance.
   read_options.memory = p.ledger->nonce_memory();

@@ -1,11 +1,10 @@
 // Small records that live for minutes and that every instance of a service
 // must see alike: the regulator console's sign-in challenges, one-time
-// tickets and sessions (web/console_sessions.h). Kept in one process
-// (NewLocalEphemeralRecords: chemledgerd's own, or ledgerd's, which the
-// cluster's auditd instances share through its internal port:
-// services/ledgerd/remote_ledger.h). Not in the log and not on disk: a
-// restart of the process that keeps them forgets them (everyone signs in
-// again).
+// tickets and sessions (web/console_sessions.h). Kept by one process
+// (chemledgerd, or ledgerd, which the cluster's auditd instances ask through
+// its internal port: services/ledgerd/remote_ledger.h), on disk beside the
+// store (ephemeral_store.h), so that its restart signs no one out; or in
+// memory only (NewLocalEphemeralRecords, for tests). Never in the log.
 //
 // Records are named by a kind ("session") and a key, carry a value and an
 // owner (whose records of a kind may be bounded), and expire.

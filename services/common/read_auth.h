@@ -22,10 +22,11 @@
 // The server accepts credentials signed at most kReadWindow before its clock
 // and kReadLead after it, and each (key id, nonce) once: it remembers them
 // until they expire, so a captured credential cannot be replayed, nor used
-// for another request, method or deployment. A server refuses credentials
-// signed before it started (it has not remembered the earlier ones), so
-// only one used within kReadLead before a restart could be replayed once
-// after it, still for its one request.
+// for another request, method or deployment. The servers keep that memory
+// on disk (ephemeral_store.h), so it survives a restart; a memory that may
+// have lost pairs (after a power loss) refuses credentials signed before it
+// began, so only one used within kReadLead before a power loss could be
+// replayed once after it, still for its one request.
 //
 // The first version, read.v1 (no nonce; the method and the time only, five
 // minutes either side) is accepted only when the server is told to

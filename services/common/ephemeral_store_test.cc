@@ -1,0 +1,187 @@
+// The ephemeral store on a real LevelDB in a temporary directory: what it
+// remembers survives a clean close and a process killed without one (a
+// child process that _exits without closing anything), and is treated as
+// lost only when the machine booted since an unclean close.
+
+#include "services/common/ephemeral_store.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+
+namespace chemledger {
+namespace {
+
+constexpr char kKey[] = "0123456789abcdef";
+constexpr char kNonceA[] = "00000000000000000000000000000001";
+constexpr char kNonceB[] = "00000000000000000000000000000002";
+
+class EphemeralStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(::testing::TempDir(), "/ephemeral-",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    SetBootId("boot-1");
+  }
+
+  void SetBootId(const std::string& id) { std::ofstream(dir_ + "/boot_id") << id << "\n"; }
+
+  std::unique_ptr<EphemeralStore> Open(absl::Time now) {
+    EphemeralStoreOptions options;
+    options.boot_id_file = dir_ + "/boot_id";
+    absl::StatusOr<std::unique_ptr<EphemeralStore>> store =
+        EphemeralStore::Open(dir_ + "/ephemeral", options, now);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+
+  // In a child process: opens the store, runs `use`, and ends the process
+  // without closing anything, as kill -9 would.
+  template <typename Use>
+  void InAKilledProcess(absl::Time now, Use use) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      std::unique_ptr<EphemeralStore> store = Open(now);
+      const bool ok = store != nullptr && use(*store);
+      _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+  }
+
+  std::string dir_;
+  const absl::Time t0_ = absl::FromUnixSeconds(1'800'000'000);
+  const int64_t expires_ = 1'800'000'000 + 120;
+};
+
+TEST_F(EphemeralStoreTest, ANewStoreRefusesCredentialsSignedBeforeItOpened) {
+  std::unique_ptr<EphemeralStore> store = Open(t0_);
+  EXPECT_EQ(store->nonces_not_before(), t0_);
+  EXPECT_EQ(store->nonces()
+                ->Remember(kKey, kNonceA, t0_ - absl::Seconds(1), expires_, t0_)
+                .code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(store->nonces()->Remember(kKey, kNonceA, t0_, expires_, t0_).ok());
+}
+
+TEST_F(EphemeralStoreTest, AUsedNonceIsRefusedAfterACleanRestart) {
+  {
+    std::unique_ptr<EphemeralStore> store = Open(t0_);
+    ASSERT_TRUE(store->nonces()->Remember(kKey, kNonceA, t0_, expires_, t0_).ok());
+  }
+  SetBootId("boot-2");  // even after a reboot: it was closed cleanly
+  const absl::Time later = t0_ + absl::Seconds(30);
+  std::unique_ptr<EphemeralStore> store = Open(later);
+  EXPECT_EQ(store->nonces_not_before(), absl::InfinitePast());
+  EXPECT_EQ(store->nonces_loaded(), 1u);
+  const absl::Status again = store->nonces()->Remember(kKey, kNonceA, t0_, expires_, later);
+  EXPECT_EQ(again.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(again.message().find("used already"), std::string::npos) << again;
+  // Signed before the restart, not used: accepted.
+  EXPECT_TRUE(store->nonces()->Remember(kKey, kNonceB, t0_, expires_, later).ok());
+}
+
+TEST_F(EphemeralStoreTest, AUsedNonceIsRefusedAfterTheProcessWasKilled) {
+  InAKilledProcess(t0_, [&](EphemeralStore& store) {
+    return store.nonces()->Remember(kKey, kNonceA, t0_, expires_, t0_).ok();
+  });
+  const absl::Time later = t0_ + absl::Seconds(5);
+  std::unique_ptr<EphemeralStore> store = Open(later);  // same boot
+  EXPECT_EQ(store->nonces_not_before(), absl::InfinitePast());
+  EXPECT_EQ(store->nonces()->Remember(kKey, kNonceA, t0_, expires_, later).code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(EphemeralStoreTest, AfterAnUncleanCloseAndARebootWhatCameBeforeIsRefused) {
+  InAKilledProcess(t0_, [&](EphemeralStore& store) {
+    return store.nonces()->Remember(kKey, kNonceA, t0_, expires_, t0_).ok();
+  });
+  SetBootId("boot-2");  // the machine lost power: unsynced writes may be gone
+  const absl::Time later = t0_ + absl::Seconds(5);
+  std::unique_ptr<EphemeralStore> store = Open(later);
+  EXPECT_EQ(store->nonces_not_before(), later);
+  EXPECT_EQ(store->nonces()->Remember(kKey, kNonceB, t0_, expires_, later).code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(store->nonces()->Remember(kKey, kNonceB, later, expires_, later).ok());
+}
+
+TEST_F(EphemeralStoreTest, ExpiredNoncesAreNotLoaded) {
+  {
+    std::unique_ptr<EphemeralStore> store = Open(t0_);
+    ASSERT_TRUE(store->nonces()->Remember(kKey, kNonceA, t0_, 1'800'000'000 + 1, t0_).ok());
+    ASSERT_TRUE(store->nonces()->Remember(kKey, kNonceB, t0_, expires_, t0_).ok());
+  }
+  std::unique_ptr<EphemeralStore> store = Open(t0_ + absl::Seconds(60));
+  EXPECT_EQ(store->nonces_loaded(), 1u);
+}
+
+TEST_F(EphemeralStoreTest, RecordsSurviveARestartAndATakeIsForGood) {
+  const EphemeralRecords::Limits limits{100, 0};
+  InAKilledProcess(t0_, [&](EphemeralStore& store) {
+    return store.records()
+               ->Put("session", "s1", "alice", "alice", t0_ + absl::Minutes(30), limits, t0_)
+               .ok() &&
+           store.records()
+               ->Put("ticket", "t1", "once", "alice", t0_ + absl::Minutes(1), limits, t0_)
+               .ok() &&
+           store.records()->Get("ticket", "t1", /*take=*/true, t0_).ok();
+  });
+  std::unique_ptr<EphemeralStore> store = Open(t0_ + absl::Seconds(10));
+  EphemeralRecords& records = *store->records();
+  absl::StatusOr<std::optional<std::string>> session =
+      records.Get("session", "s1", false, t0_ + absl::Seconds(10));
+  ASSERT_TRUE(session.ok());
+  EXPECT_EQ(session->value_or("(none)"), "alice");
+  absl::StatusOr<std::optional<std::string>> ticket =
+      records.Get("ticket", "t1", true, t0_ + absl::Seconds(10));
+  ASSERT_TRUE(ticket.ok());
+  EXPECT_FALSE(ticket->has_value());
+  // Expired: gone.
+  session = records.Get("session", "s1", false, t0_ + absl::Minutes(31));
+  ASSERT_TRUE(session.ok());
+  EXPECT_FALSE(session->has_value());
+}
+
+TEST_F(EphemeralStoreTest, RecordBoundsHoldAndTheOwnersOldestGoesForGood) {
+  const EphemeralRecords::Limits limits{3, 2};
+  const absl::Time expires = t0_ + absl::Minutes(30);
+  {
+    std::unique_ptr<EphemeralStore> store = Open(t0_);
+    EphemeralRecords& records = *store->records();
+    ASSERT_TRUE(records.Put("session", "a1", "1", "alice", expires, limits, t0_).ok());
+    ASSERT_TRUE(records.Put("session", "a2", "2", "alice", expires, limits, t0_).ok());
+    ASSERT_TRUE(records.Put("session", "a3", "3", "alice", expires, limits, t0_).ok());  // a1 goes
+    ASSERT_TRUE(records.Put("session", "b1", "4", "bob", expires, limits, t0_).ok());
+    EXPECT_EQ(records.Put("session", "c1", "5", "carol", expires, limits, t0_).code(),
+              absl::StatusCode::kResourceExhausted);
+    // Replacing a held key is no new record.
+    EXPECT_TRUE(records.Put("session", "b1", "6", "bob", expires, limits, t0_).ok());
+    EXPECT_EQ(records.Put("bad/kind", "x", "", "", expires, limits, t0_).code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  std::unique_ptr<EphemeralStore> store = Open(t0_ + absl::Seconds(1));
+  EphemeralRecords& records = *store->records();
+  const absl::Time now = t0_ + absl::Seconds(1);
+  EXPECT_FALSE(records.Get("session", "a1", false, now)->has_value());
+  EXPECT_EQ(records.Get("session", "a2", false, now)->value_or(""), "2");
+  EXPECT_EQ(records.Get("session", "a3", false, now)->value_or(""), "3");
+  EXPECT_EQ(records.Get("session", "b1", false, now)->value_or(""), "6");
+  ASSERT_TRUE(records.Delete("session", "b1").ok());
+  EXPECT_TRUE(records.Put("session", "c1", "5", "carol", expires, limits, now).ok());
+}
+
+}  // namespace
+}  // namespace chemledger
