@@ -66,9 +66,16 @@ class ClusterFaultTest : public ChemledgerdE2eTest {
  protected:
   bool RunsAsCluster() override { return true; }
 
+  // Every call waits for its service (wait-for-ready) up to 20 s. A client
+  // whose calls fail at once while the channel reconnects leaves the
+  // connection's progress to gRPC's backup poller (every 5 s), and with
+  // ledgerd killed every two seconds or so its new connections would never
+  // finish their TLS handshake: the way to call a service that restarts is
+  // to wait for it, with a deadline.
   std::unique_ptr<grpc::ClientContext> Context() {
     auto context = std::make_unique<grpc::ClientContext>();
     context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+    context->set_wait_for_ready(true);
     return context;
   }
 
@@ -143,6 +150,8 @@ class ClusterFaultTest : public ChemledgerdE2eTest {
         return;
       }
       v1::Event e = AcmeEvent(v1::COMMISSIONING, codes[0], i, absl::StrCat("fault-", client, "-"));
+      // Now (AcmeEvent's time grows with `i`, which here grows without end).
+      e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 1);
       e.add_codes(codes[1]);
       const v1::SignedEnvelope event_envelope =
           *envelope::Sign(api::kEventContext, e.SerializeAsString(), *acme_operator_);

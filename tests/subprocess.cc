@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,14 +33,20 @@ absl::Status Subprocess::Start(const std::vector<std::string>& argv) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
-  if (pid == 0) {
-    ::dup2(fds[1], STDOUT_FILENO);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
+  // posix_spawn, not fork: a fork runs the fork handlers of the libraries
+  // this process uses (gRPC pauses its threads around one), while other
+  // threads of the test are calling through gRPC.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  pid_t pid = 0;
+  const int spawned = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
   ::close(fds[1]);
+  if (spawned != 0) {
+    ::close(fds[0]);
+    return absl::InternalError(absl::StrCat("posix_spawn ", argv[0], ": ", std::strerror(spawned)));
+  }
   pid_ = pid;
   stdout_fd_ = fds[0];
   return absl::OkStatus();
