@@ -233,7 +233,7 @@ void ChemledgerdE2eTest::StartCluster(const std::vector<std::string>& flags) {
   start("waybilld", {"--ledger", ledger, "--label-keys", label_keys});
   for (const std::string name : {"verifyd", "auditd"}) {
     std::filesystem::remove(dir_ + "/" + name + ".http-port");
-    start(name, {"--ledger", ledger, "--http-listen", "127.0.0.1:0", "--http-port-file",
+    start(name, {"--ledger", ledger, "--http-plaintext", "--http-listen", "127.0.0.1:0", "--http-port-file",
                  dir_ + "/" + name + ".http-port"});
   }
   grpc::SslCredentialsOptions ssl;

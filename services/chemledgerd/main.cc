@@ -127,7 +127,7 @@ constexpr char kServeUsage[] =
     "(/app/; docs/staff-app.md), which are on the HTTP port by default;\n"
     "--console off the regulator console (/console/; docs/console.md).\n"
     "--metrics-listen serves metrics in Prometheus text format at /metrics on a\n"
-    "port of its own (plain HTTP: keep it on loopback or a private network;\n"
+    "port of its own (plain HTTP, so on a loopback address only;\n"
     "docs/deployment.md); none by default.\n"
     "--access-log appends one JSON object a line for each gRPC call and HTTP\n"
     "request to FILE (- for stderr): request id, key id, code, time; never a\n"
@@ -524,6 +524,12 @@ absl::Status Serve(const cli::Args& args) {
     }
   }
   if (metrics) {
+    if (!IsLoopback(args.Get("metrics-listen"))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--metrics-listen: ", args.Get("metrics-listen"), " is not a loopback address; the "
+          "metrics are plain HTTP: serve them on loopback and scrape them from this machine "
+          "(a local agent, or a TLS proxy)"));
+    }
     absl::StatusOr<int> metrics_port = metrics->Serve(args.Get("metrics-listen"));
     if (!metrics_port.ok()) return metrics_port.status();
     if (args.Has("metrics-port-file")) {
@@ -565,6 +571,8 @@ absl::Status Serve(const cli::Args& args) {
   scan_server.reset();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server->Wait();
+  // The metrics read the services, which go when this returns.
+  if (metrics) metrics->StopServing();
   return absl::OkStatus();
 }
 

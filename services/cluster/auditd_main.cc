@@ -19,13 +19,14 @@ constexpr char kUsage[] =
     "auditd: the audit (AuditService) and the regulator console of a ChemLedger cluster.\n"
     "\n"
     "  auditd --ledger HOST:PORT [--http-listen HOST:PORT|none] [--http-port-file F]\n"
-    "         [--http-tls-cert F --http-tls-key F]\n"
+    "         (--http-tls-cert F --http-tls-key F | --http-plaintext)\n"
     "         (--tls-ca F --tls-cert F --tls-key F | --plaintext) ...\n"
     "\n"
     "  --ledger HOST:PORT       ledgerd's internal port\n"
     "  --http-listen HOST:PORT  the console under /console/ (and the scan pages; default\n"
-    "                           127.0.0.1:7481); beyond loopback with --http-tls-cert and\n"
-    "                           --http-tls-key\n";
+    "                           127.0.0.1:7481), with TLS (--http-tls-cert and\n"
+    "                           --http-tls-key); --http-plaintext serves it without TLS,\n"
+    "                           on a loopback address only (behind a TLS proxy)\n";
 
 absl::Status Run(ServiceProcess& process) {
   absl::StatusOr<Personality> p = ConnectPersonality(process);
@@ -37,7 +38,8 @@ absl::Status Run(ServiceProcess& process) {
       StartHttpPages(process, ledger, &audit_reads, p->ledger->records(), "127.0.0.1:7481");
   if (!pages.ok()) return pages.status();
   absl::Status served = ServePersonality(process, *p, &service,
-                                         absl::StrCat("auditing ", p->deployment.deployment()));
+                                         absl::StrCat("auditing ", p->deployment.deployment()),
+                                         [&pages] { pages->reset(); });
   pages->reset();
   return served;
 }

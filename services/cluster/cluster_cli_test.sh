@@ -17,6 +17,9 @@ for s in ledgerd labeld waybilld verifyd auditd; do
   expect 1 "--tls-ca: needed" "$BIN/$s" --listen 127.0.0.1:0
   expect 1 "is not a loopback address" "$BIN/$s" --plaintext --listen 0.0.0.0:7443
 done
+# Metrics are plain HTTP: loopback only.
+expect 1 "--metrics-listen: 0.0.0.0:0 is not a loopback address" "$BIN/verifyd" --plaintext \
+  --listen 127.0.0.1:0 --ledger 127.0.0.1:1 --metrics-listen 0.0.0.0:0
 printf 'listen: "127.0.0.1:0"\nno_such_field: 1\n' >"$TEST_TMPDIR/bad.textproto"
 expect 2 "line 2" "$BIN/labeld" --config "$TEST_TMPDIR/bad.textproto"
 # A field another service takes is refused as an unknown flag.

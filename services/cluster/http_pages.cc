@@ -19,6 +19,11 @@ absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
   options.audit = audit;
   options.console_records = console_records;
   options.observe = server::HttpObserver(process.metrics(), process.access_log());
+  // --plaintext turns TLS off on every port, these pages' too.
+  const bool plaintext = args.Bool("http-plaintext") || process.plaintext();
+  if (plaintext && (args.Has("http-tls-cert") || args.Has("http-tls-key"))) {
+    return absl::InvalidArgumentError("--http-plaintext: not with --http-tls-cert or --http-tls-key");
+  }
   if (args.Has("http-tls-cert") || args.Has("http-tls-key")) {
     absl::StatusOr<std::string> cert = args.Required("http-tls-cert");
     if (!cert.ok()) return cert.status();
@@ -26,10 +31,15 @@ absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
     if (!key.ok()) return key.status();
     options.tls_cert_file = *cert;
     options.tls_key_file = *key;
+  } else if (!plaintext) {
+    return absl::InvalidArgumentError(
+        "--http-tls-cert and --http-tls-key: needed for the HTTP pages; or --http-plaintext to "
+        "serve them without TLS on a loopback address only (behind a TLS proxy on this "
+        "machine), or --http-listen none");
   } else if (!IsLoopback(listen)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--http-listen: ", listen, " is not a loopback address; serving beyond this machine "
-        "needs --http-tls-cert and --http-tls-key (or --http-listen none)"));
+        "--http-plaintext: --http-listen ", listen, " is not a loopback address; serving beyond "
+        "this machine needs --http-tls-cert and --http-tls-key (or --http-listen none)"));
   }
   absl::StatusOr<std::unique_ptr<web::ScanServer>> started = web::ScanServer::Start(ledger, options);
   if (!started.ok()) {

@@ -55,8 +55,10 @@ absl::StatusOr<Personality> ConnectPersonality(ServiceProcess& process, Needs ne
 }
 
 absl::Status ServePersonality(ServiceProcess& process, Personality& personality,
-                              grpc::Service* service, std::string ready_line) {
+                              grpc::Service* service, std::string ready_line,
+                              std::function<void()> stop_first) {
   ServiceProcess::Serving serving;
+  serving.stop_first = std::move(stop_first);
   serving.services = {service, personality.registry_reads.get()};
   serving.ledger = personality.ledger->client();
   serving.ready_line = std::move(ready_line);

@@ -7,14 +7,16 @@
 //
 // Read credentials' nonces are remembered by ledgerd (its internal port's
 // RememberNonce), one memory for every instance of every service: a
-// credential used at one instance is refused at all of them. Credentials
-// signed before this process, or ledgerd, started are refused.
+// credential used at one instance is refused at all of them. ledgerd keeps
+// them on disk (services/common/ephemeral_store.h), so neither this
+// process's restart nor ledgerd's forgets one.
 //
 // Thread-safety: as the objects it holds.
 
 #ifndef CHEMLEDGER_SERVICES_CLUSTER_PERSONALITY_H_
 #define CHEMLEDGER_SERVICES_CLUSTER_PERSONALITY_H_
 
+#include <functional>
 #include <memory>
 
 #include "absl/status/statusor.h"
@@ -51,8 +53,10 @@ absl::StatusOr<Personality> ConnectPersonality(ServiceProcess& process, Needs ne
 
 // Serves `service` and RegistryService's reads until stopped
 // (ServiceProcess::Serve), healthy while ledgerd is writable.
+// `stop_first`: see ServiceProcess::Serving.
 absl::Status ServePersonality(ServiceProcess& process, Personality& personality,
-                              grpc::Service* service, std::string ready_line);
+                              grpc::Service* service, std::string ready_line,
+                              std::function<void()> stop_first = nullptr);
 
 }  // namespace chemledger::cluster
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -47,8 +48,8 @@ constexpr char kCommonUsage[] =
     "                          Every port serves TLS; calls between services are mutual TLS\n"
     "  --plaintext             no TLS: only when every address is loopback (tests, demos)\n"
     "  --metrics-listen HOST:PORT [--metrics-port-file F]\n"
-    "                          Prometheus metrics (plain HTTP; keep it on loopback or a\n"
-    "                          private network)\n"
+    "                          Prometheus metrics (plain HTTP, so on a loopback address\n"
+    "                          only)\n"
     "  --access-log FILE|-     one JSON object per call (request id, method, code, actor key)\n"
     "  --max-threads N         threads gRPC may start for calls (default 1024)\n"
     "  --test-clock FILE       test deployments only\n"
@@ -63,6 +64,12 @@ std::string OneLine(absl::string_view s) {
 }  // namespace
 
 absl::Status ServiceProcess::Prepare() {
+  if (args_.Has("metrics-listen") && !IsLoopback(args_.Get("metrics-listen"))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics-listen: ", args_.Get("metrics-listen"), " is not a loopback address; the "
+        "metrics are plain HTTP: serve them on loopback and scrape them from this machine "
+        "(a local agent, or a TLS proxy)"));
+  }
   plaintext_ = args_.Bool("plaintext");
   if (plaintext_) {
     for (const char* flag : {"listen", "internal-listen", "ledger", "http-listen"}) {
@@ -254,10 +261,16 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
   std::cout << spec_.name << ": " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
             << ", stopping: calls in progress finish, new ones are refused" << std::endl;
   health.clear();
-  // The public port first: its calls may still need ledgerd's.
+  if (serving.stop_first) serving.stop_first();
+  // Both ports refuse new calls at once, and the calls in progress on
+  // either finish (or are cancelled at the deadline). ledgerd's public calls
+  // need nothing of its internal port; the internal port's in-flight calls
+  // are other processes' writes, which finish too.
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(10);
+  std::thread internal_stop;
+  if (internal) internal_stop = std::thread([&] { internal->Shutdown(deadline); });
   if (server) server->Shutdown(deadline);
-  if (internal) internal->Shutdown(deadline);
+  if (internal_stop.joinable()) internal_stop.join();
   if (server) server->Wait();
   if (internal) internal->Wait();
   // The metrics read the services, which go when the caller returns.
@@ -282,6 +295,7 @@ int RunService(const ServiceSpec& spec, int argc, char** argv,
   flags.with_value = CommonFlags();
   flags.with_value.insert(spec.flags.begin(), spec.flags.end());
   flags.boolean = {"plaintext"};
+  if (spec.flags.count("http-listen")) flags.boolean.insert("http-plaintext");
   absl::StatusOr<cli::Args> args = cli::Args::Parse(*configured, flags);
   if (!args.ok()) {
     std::cerr << spec.name << ": " << OneLine(args.status().message()) << " (see --help)\n";

@@ -68,6 +68,10 @@ class ServiceProcess {
     journal::LedgerClient* ledger = nullptr;
     // What it says once serving (after the port files are written).
     std::string ready_line;
+    // Called first when the stop signal comes, before the gRPC ports stop:
+    // the HTTP pages of verifyd and auditd stop taking requests and finish
+    // theirs.
+    std::function<void()> stop_first;
   };
   // Serves until SIGTERM or SIGINT, then stops gracefully.
   absl::Status Serve(const Serving& serving);

@@ -15,13 +15,14 @@ constexpr char kUsage[] =
     "verifyd: verification (VerifyService) and the scan pages of a ChemLedger cluster.\n"
     "\n"
     "  verifyd --ledger HOST:PORT [--http-listen HOST:PORT|none] [--http-port-file F]\n"
-    "          [--http-tls-cert F --http-tls-key F]\n"
+    "          (--http-tls-cert F --http-tls-key F | --http-plaintext)\n"
     "          (--tls-ca F --tls-cert F --tls-key F | --plaintext) ...\n"
     "\n"
     "  --ledger HOST:PORT       ledgerd's internal port\n"
-    "  --http-listen HOST:PORT  the scan pages (default 127.0.0.1:7480); beyond loopback\n"
-    "                           with --http-tls-cert and --http-tls-key (the public's\n"
-    "                           certificate)\n";
+    "  --http-listen HOST:PORT  the scan pages (default 127.0.0.1:7480), with TLS\n"
+    "                           (--http-tls-cert and --http-tls-key: the public's\n"
+    "                           certificate); --http-plaintext serves them without TLS,\n"
+    "                           on a loopback address only (behind a TLS proxy)\n";
 
 absl::Status Run(ServiceProcess& process) {
   absl::StatusOr<Personality> p = ConnectPersonality(process);
@@ -32,7 +33,8 @@ absl::Status Run(ServiceProcess& process) {
       StartHttpPages(process, ledger, nullptr, nullptr, "127.0.0.1:7480");
   if (!pages.ok()) return pages.status();
   absl::Status served = ServePersonality(process, *p, &service,
-                                         absl::StrCat("verifying for ", p->deployment.deployment()));
+                                         absl::StrCat("verifying for ", p->deployment.deployment()),
+                                         [&pages] { pages->reset(); });
   pages->reset();
   return served;
 }

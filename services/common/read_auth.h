@@ -146,9 +146,9 @@ class ReadCredentialChecker {
     // one early. The bound per key keeps one actor from taking them all.
     size_t max_remembered = size_t{1} << 21;
     size_t max_remembered_per_key = 100000;
-    // Credentials signed before this second are refused: the nonces of a
-    // previous process are not remembered, so a server takes nothing signed
-    // before it started (chemledgerd: its start).
+    // Credentials signed before this second are refused: for a memory that
+    // may have lost the nonces used before it began (ephemeral_store.h sets
+    // it after a power loss).
     absl::Time not_before = absl::InfinitePast();
   };
   explicit ReadCredentialChecker(Options options);
