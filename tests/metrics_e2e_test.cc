@@ -85,9 +85,10 @@ TEST_F(MetricsE2eTest, CallsBatchesAndSizesAreCounted) {
                     "code=\"INVALID_ARGUMENT\""}),
             1)
       << text;
-  EXPECT_GT(Sample(text, "chemledger_grpc_request_seconds_count",
-                   {"method=\"/chemledger.v1.RegistryService/Submit\""}),
-            0)
+  EXPECT_EQ(Sample(text, "chemledger_grpc_request_seconds_count",
+                   {"method=\"/chemledger.v1.RegistryService/Submit\"",
+                    "code=\"INVALID_ARGUMENT\""}),
+            1)
       << text;
   EXPECT_GT(Sample(text, "chemledger_journal_batches_total"), 0) << text;
   EXPECT_GT(Sample(text, "chemledger_journal_commit_seconds_count"), 0) << text;

@@ -81,7 +81,7 @@ struct ServerMetrics::Impl {
   prometheus::Family<prometheus::Histogram>& grpc_seconds =
       prometheus::BuildHistogram()
           .Name("chemledger_grpc_request_seconds")
-          .Help("gRPC calls' time from arrival to status, by method")
+          .Help("gRPC calls' time from arrival to status, by method and status code")
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& http_requests =
       prometheus::BuildCounter()
@@ -172,8 +172,9 @@ ServerMetrics::InterceptorFactory() {
 
 void ServerMetrics::RecordGrpc(absl::string_view method, int code, absl::Duration latency) {
   const std::string m(method);
-  impl_->grpc_requests.Add({{"method", m}, {"code", GrpcCodeName(static_cast<grpc::StatusCode>(code))}}).Increment();
-  impl_->grpc_seconds.Add({{"method", m}}, LatencyBuckets())
+  const std::string c(GrpcCodeName(static_cast<grpc::StatusCode>(code)));
+  impl_->grpc_requests.Add({{"method", m}, {"code", c}}).Increment();
+  impl_->grpc_seconds.Add({{"method", m}, {"code", c}}, LatencyBuckets())
       .Observe(absl::ToDoubleSeconds(latency));
 }
 

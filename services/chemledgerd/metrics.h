@@ -2,7 +2,7 @@
 // "Metrics"), on a port of their own (`serve --metrics-listen`):
 //
 //   chemledger_grpc_requests_total{method, code}        calls answered
-//   chemledger_grpc_request_seconds{method}             their latency (histogram)
+//   chemledger_grpc_request_seconds{method,code}        their latency (histogram)
 //   chemledger_http_requests_total{route, status}       scan pages, staff app, console
 //   chemledger_http_request_seconds{route}              their latency (histogram)
 //   chemledger_journal_batches_total                    batches the store committed
