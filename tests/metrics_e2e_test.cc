@@ -122,6 +122,14 @@ TEST_F(MetricsE2eTest, TheAccessLogSaysWhoCalledWhatWithTheRequestId) {
   EXPECT_EQ(std::string(id->second.data(), id->second.size()), "walk-0001");
   httplib::Client pages("127.0.0.1", http_port_);
   ASSERT_TRUE(pages.Get("/console/enter?ticket=SECRET-TICKET"));
+  // An HTTP request's id: the client's when sane, sent back; and a path that
+  // is not UTF-8 still makes a JSON line.
+  auto answered = pages.Get("/walk-page", {{"X-Request-Id", "page-0002"}});
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(answered->get_header_value("X-Request-Id"), "page-0002");
+  answered = pages.Get("/bad\xff\xfeutf8", {{"X-Request-Id", "has a space"}});
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(answered->get_header_value("X-Request-Id").size(), 16u);
 
   // Lines are written when calls end; the last one may trail a moment.
   std::string log;
@@ -131,7 +139,7 @@ TEST_F(MetricsE2eTest, TheAccessLogSaysWhoCalledWhatWithTheRequestId) {
     // (A call's line is written when the server is done with it, which may
     // be a moment after its answer reached the client.)
     if (absl::StrContains(log, "\"route\":\"console\"") &&
-        absl::StrContains(log, "walk-0001")) {
+        absl::StrContains(log, "walk-0001") && absl::StrContains(log, "\\ufffd")) {
       break;
     }
     absl::SleepFor(absl::Milliseconds(100));
@@ -154,6 +162,8 @@ TEST_F(MetricsE2eTest, TheAccessLogSaysWhoCalledWhatWithTheRequestId) {
   EXPECT_NE(refused_line.find("\"payload_type\":\"application/vnd.chemledger.registry.v1+protobuf\""),
             std::string::npos)
       << refused_line;
+  EXPECT_NE(log.find("\"request_id\":\"page-0002\""), std::string::npos) << log;
+  EXPECT_NE(log.find("\"path\":\"/bad\\ufffd\\ufffdutf8\""), std::string::npos) << log;
   // The console ticket in the query string is never logged.
   EXPECT_NE(log.find("\"path\":\"/console/enter\""), std::string::npos) << log;
   EXPECT_EQ(log.find("SECRET-TICKET"), std::string::npos) << log;

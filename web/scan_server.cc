@@ -1,5 +1,6 @@
 #include "web/scan_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
 #include <memory>
@@ -18,7 +19,9 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "absl/strings/escaping.h"
 #include "api/china_time.h"
+#include "crypto/random.h"
 #include "httplib.h"
 #include "services/common/rate_limiter.h"
 #include "services/common/read_auth.h"
@@ -35,6 +38,13 @@
 
 namespace chemledger::web {
 namespace {
+
+// The request id of the HTTP request this thread serves: the client's
+// X-Request-Id when it is a sane one, else a new one; sent back in the
+// answer's X-Request-Id. (A namespace-scope thread_local: one declared in a
+// function is constructed only on the threads that pass its declaration,
+// and httplib's workers never do.)
+thread_local std::string current_request_id;
 
 // Scan pages show the state as it is now: never cached. The pictograms
 // never change under their names: cached for a year.
@@ -474,12 +484,22 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
       seen.status = res.status;
       seen.latency = absl::Now() - request_start;
       seen.client = client;
+      seen.request_id = current_request_id;
       observe(seen);
     });
   }
   // Refused before the body is read: anything but a photo is small.
   impl->http->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     request_start = absl::Now();
+    std::string& request_id = current_request_id;
+    request_id = req.get_header_value("X-Request-Id");
+    const bool sane = !request_id.empty() && request_id.size() <= 64 &&
+                      std::all_of(request_id.begin(), request_id.end(), [](char c) {
+                        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+                               c == '_' || c == '.';
+                      });
+    if (!sane) request_id = absl::BytesToHexString(crypto::RandomBytes(8));
+    res.set_header("X-Request-Id", request_id);
     if (req.path != "/app/api/decode" &&
         req.get_header_value<uint64_t>("Content-Length") > kMaxCallBodyBytes) {
       res.status = 413;

@@ -59,6 +59,7 @@ struct HttpObservation {
   int status = 0;
   absl::Duration latency;    // in the server
   absl::string_view client;  // as the rate limits count it
+  absl::string_view request_id;  // the client's X-Request-Id, or a new one
 };
 
 class ScanServer {

@@ -123,9 +123,48 @@ AccessLog::InterceptorFactory() {
   return std::make_unique<AccessLogInterceptorFactory>(this);
 }
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence at the start of `s`, or 0.
+size_t Utf8SequenceLength(absl::string_view s) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const auto continuation = [&](size_t i) { return i < s.size() && (byte(i) & 0xc0) == 0x80; };
+  const unsigned char b = byte(0);
+  if (b >= 0xc2 && b <= 0xdf) return continuation(1) ? 2 : 0;
+  if (b >= 0xe0 && b <= 0xef) {
+    if (!continuation(1) || !continuation(2)) return 0;
+    if (b == 0xe0 && byte(1) < 0xa0) return 0;   // overlong
+    if (b == 0xed && byte(1) >= 0xa0) return 0;  // a surrogate
+    return 3;
+  }
+  if (b >= 0xf0 && b <= 0xf4) {
+    if (!continuation(1) || !continuation(2) || !continuation(3)) return 0;
+    if (b == 0xf0 && byte(1) < 0x90) return 0;   // overlong
+    if (b == 0xf4 && byte(1) >= 0x90) return 0;  // beyond U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+}  // namespace
+
+// JSON text: quotes, backslashes and control characters escaped; bytes that
+// are not well-formed UTF-8 (a path or a key id from a client may be
+// anything) become U+FFFD, so every line stays valid JSON.
 AccessLog::Value AccessLog::String(absl::string_view s) {
   std::string out = "\"";
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const size_t n = Utf8SequenceLength(s.substr(i));
+      if (n == 0) {
+        out += "\\ufffd";
+      } else {
+        out.append(s.data() + i, n);
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;

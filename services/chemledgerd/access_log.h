@@ -6,7 +6,11 @@
 //    "peer":"ipv4:127.0.0.1:50412","request_id":"3f1c…","key_id":"a0000b31c591f364",
 //    "payload_type":"application/vnd.chemledger.event.v1+protobuf"}
 //   {"time":…,"kind":"http","route":"scan","method":"GET","path":"/…","status":200,
-//    "ms":0.41,"client":"203.0.113.7"}
+//    "ms":0.41,"client":"203.0.113.7","request_id":"9b2e…"}
+//
+// (An HTTP request's id is its X-Request-Id header when sane, or one made
+// here, and the answer carries it back in X-Request-Id.) Text that is not
+// well-formed UTF-8 is logged with U+FFFD in place of each bad byte.
 //
 // `request_id` is the caller's `x-request-id` metadata when it sends one (at
 // most 64 printable characters), or one made here; either way the server

@@ -14,7 +14,8 @@ std::function<void(const web::HttpObservation&)> HttpObserver(ServerMetrics* met
                   {"path", AccessLog::String(seen.path.substr(0, 512))},
                   {"status", AccessLog::Integer(seen.status)},
                   {"ms", AccessLog::Number(absl::ToDoubleMilliseconds(seen.latency))},
-                  {"client", AccessLog::String(seen.client)}});
+                  {"client", AccessLog::String(seen.client)},
+                  {"request_id", AccessLog::String(seen.request_id)}});
     }
   };
 }
