@@ -1,7 +1,8 @@
 // The fault-injection suite (docs/cluster.md, "Faults"): the cluster's
 // processes (ledgerd, labeld, waybilld, verifyd, auditd) on loopback over
 // mutual TLS, mixed load from several clients (label issuances, events,
-// waybills, reads), and SIGKILL of a random process at random moments, each
+// waybills, signed scans at verifyd, stock queries at auditd, registry
+// reads), and SIGKILL of a random process at random moments, each
 // started again at once. Clients send each write again, the same signed
 // bytes, until it is acknowledged. Afterwards (the last kill taking every
 // process at once): `chemledgerd check` passes, every acknowledged write is
@@ -14,6 +15,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -24,7 +26,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/wire.h"
+#include "chemledger/v1/audit_service.pb.h"
 #include "chemledger/v1/log.pb.h"
+#include "chemledger/v1/verify_service.pb.h"
 #include "crypto/checkpoint.h"
 #include "crypto/sha256.h"
 #include "gtest/gtest.h"
@@ -128,6 +132,7 @@ class ClusterFaultTest : public ChemledgerdE2eTest {
       const v1::SignedEnvelope issue_envelope =
           *envelope::Sign(api::kIssueLabelsContext, issue.SerializeAsString(), *acme_operator_);
       std::vector<std::string> codes;
+      std::vector<std::string> urls;
       if (!UntilAcknowledged(
               "issuance " + batch,
               [&](uint64_t* index) {
@@ -135,15 +140,22 @@ class ClusterFaultTest : public ChemledgerdE2eTest {
                 auto reader = labels_->IssueLabels(context.get(), issue_envelope);
                 v1::IssueLabelsResponse message;
                 std::vector<std::string> got;
+                std::vector<std::string> got_urls;
                 while (reader->Read(&message)) {
                   *index = message.log_index();
-                  for (const v1::IssuedLabel& l : message.labels()) got.push_back(l.code());
+                  for (const v1::IssuedLabel& l : message.labels()) {
+                    got.push_back(l.code());
+                    got_urls.push_back(l.url());
+                  }
                 }
                 grpc::Status s = reader->Finish();
                 if (s.ok() && got.size() != 2) {
                   s = grpc::Status(grpc::StatusCode::INTERNAL, "not every label came back");
                 }
-                if (s.ok()) codes = got;
+                if (s.ok()) {
+                  codes = got;
+                  urls = got_urls;
+                }
                 return s;
               },
               issue_envelope.payload())) {
@@ -186,14 +198,60 @@ class ClusterFaultTest : public ChemledgerdE2eTest {
               waybill_envelope.payload())) {
         return;
       }
+      // Reads of the personalities killed with the rest: a scan of the
+      // first label (verifyd), signed, and the producer's stock (auditd).
+      if (!UntilAnswered("scan " + urls[0], [&] {
+            v1::VerifyRequest scan;
+            scan.add_urls(urls[0]);
+            v1::VerifyResponse verified;
+            grpc::Status s = Read(*acme_operator_, api::kVerifyMethod, scan, &verified,
+                                  Context().get());
+            if (s.ok() && (verified.verifications_size() != 1 ||
+                           !verified.verifications(0).has_label())) {
+              s = grpc::Status(grpc::StatusCode::INTERNAL, "no verification of the label");
+            }
+            return s;
+          })) {
+        return;
+      }
+      if (!UntilAnswered("stock of " + std::string(kAcme), [&] {
+            v1::StockQuery query;
+            query.set_enterprise_uscc(kAcme);
+            v1::StockReport report;
+            return Read(*acme_operator_, api::kQueryStockMethod, query, &report,
+                        Context().get());
+          })) {
+        return;
+      }
       v1::Deployment deployment;
       (void)registry_->GetDeployment(Context().get(), {}, &deployment);
+    }
+  }
+
+  // Sends the read `call` (signing it afresh each time) until it is
+  // answered, as UntilAcknowledged does for writes.
+  bool UntilAnswered(const std::string& what, const std::function<grpc::Status()>& call) {
+    const absl::Time give_up = absl::Now() + absl::Minutes(2);
+    for (int attempt = 1;; ++attempt) {
+      const grpc::Status s = call();
+      if (s.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++reads_;
+        return true;
+      }
+      if (!Retryable(s.error_code()) || absl::Now() > give_up) {
+        ADD_FAILURE() << what << " (attempt " << attempt << "): " << GrpcCodeName(s.error_code())
+                      << ": " << s.error_message();
+        return false;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
     }
   }
 
   std::mutex mu_;
   std::vector<Acknowledged> acknowledged_;
   int retries_ = 0;
+  int reads_ = 0;
 };
 
 TEST_F(ClusterFaultTest, EveryAcknowledgedWriteSurvivesKillsOfEveryProcess) {
@@ -280,6 +338,7 @@ TEST_F(ClusterFaultTest, EveryAcknowledgedWriteSurvivesKillsOfEveryProcess) {
   for (const auto& [name, n] : kills) std::cout << name << " " << n << " ";
   std::cout << "), writes acknowledged and checked: " << acknowledged_.size()
             << ", sent again after a fault: " << retries_
+            << ", reads answered (scans, stock): " << reads_
             << ", checkpoints checked: " << checkpoints.size() << ", log size " << log->size()
             << std::endl;
 }
