@@ -1,0 +1,193 @@
+// The read services' request validation (docs/fuzzing.md): whatever request
+// bytes reach VerifyService or AuditService, their cores answer or refuse
+// with a reason, and never crash. A ledger runs in this process on a real
+// LevelDB store (testing/test_ledger.h), set up once: a producer with its
+// administrator and methanol product, and issued labels. The input's first
+// byte picks the request kind and the reader (the platform administrator,
+// the producer's administrator, or for VerifyService anyone); the rest is
+// the request's bytes.
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/china_time.h"
+#include "chemledger/v1/audit_service.pb.h"
+#include "chemledger/v1/verify_service.pb.h"
+#include "crypto/checkpoint.h"
+#include "crypto/label_testing.h"
+#include "google/protobuf/stubs/logging.h"
+#include "services/audit/audit_reads.h"
+#include "services/notary/notary.h"
+#include "services/registry/registry_state.h"
+#include "services/registry/registry_testing.h"
+#include "services/verify/verification.h"
+#include "testing/test_ledger.h"
+#include "tests/fuzz/fuzz_target.h"
+
+namespace chemledger::fuzz {
+namespace {
+
+constexpr char kProducer[] = "91350100M000100Y43";
+
+struct World {
+  crypto::SigningKey admin = crypto::testing::TestKey(1);
+  crypto::SigningKey producer_admin = crypto::testing::TestKey(2);
+  std::unique_ptr<testing::TestLedger> ledger;
+  std::unique_ptr<crypto::NoteSigner> note_signer;
+  std::unique_ptr<notary::LedgerNotary> notary;
+  std::unique_ptr<audit::AuditReads> audit;
+  std::vector<v1::Actor> readers;
+  std::vector<std::string> urls;
+};
+
+World& TheWorld() {
+  static World* world = [] {
+    google::protobuf::SetLogHandler(nullptr);
+    auto* w = new World();
+    w->ledger = testing::TestLedger::Create("read_requests_fuzzer", w->admin);
+    testing::TestLedger& t = *w->ledger;
+    bool ok = t.AddLabelKey(w->admin).ok() &&
+              t.RegisterEnterprise(w->admin, registry::testing::ExampleProducer(kProducer)).ok() &&
+              t.AddActor(w->admin, kProducer, v1::ENTERPRISE_ADMIN, w->producer_admin).ok() &&
+              t.RegisterProduct(w->producer_admin,
+                                registry::testing::ExampleMethanol(kProducer, "M01"))
+                  .ok();
+    absl::StatusOr<label::Issuance> issued =
+        ok ? t.IssueBatch(w->producer_admin, kProducer, "M01", "READ", 3)
+           : absl::StatusOr<label::Issuance>(absl::InternalError("setup"));
+    absl::StatusOr<std::vector<label::IssuedLabel>> labels =
+        issued.ok() ? t.issuer().SignLabels(*issued, 0, 3)
+                    : absl::StatusOr<std::vector<label::IssuedLabel>>(issued.status());
+    if (!labels.ok() || labels->empty()) {
+      fprintf(stderr, "read_requests_fuzzer: setup failed\n");
+      abort();
+    }
+    for (const label::IssuedLabel& l : *labels) w->urls.push_back(l.url);
+    std::shared_ptr<const storage::Snapshot> snapshot = t.client().Latest();
+    for (const crypto::SigningKey* key : {&w->admin, &w->producer_admin}) {
+      absl::StatusOr<v1::Actor> actor = registry::ActiveSigner(*snapshot, key->key_id());
+      if (!actor.ok()) {
+        fprintf(stderr, "read_requests_fuzzer: %s\n", actor.status().ToString().c_str());
+        abort();
+      }
+      w->readers.push_back(*actor);
+    }
+    w->note_signer = std::make_unique<crypto::NoteSigner>(
+        *crypto::NoteSigner::Create("fuzz.example/log", crypto::testing::TestKey(9)));
+    w->notary = notary::NewLocalNotary(w->note_signer.get());
+    w->audit = std::make_unique<audit::AuditReads>(&t.client(), w->notary.get());
+    return w;
+  }();
+  return *world;
+}
+
+enum Kind : uint8_t { kVerify, kStock, kEvents, kReconcile, kAnomalies, kInTransit, kHistory, kKinds };
+
+// A refusal must say why, and be the caller's fault or the state's, not the
+// server's.
+void CheckRefusal(const absl::Status& s, const char* what) {
+  if (s.ok()) return;
+  if (s.message().empty() || s.code() == absl::StatusCode::kInternal ||
+      s.code() == absl::StatusCode::kUnknown || s.code() == absl::StatusCode::kDataLoss) {
+    fprintf(stderr, "read_requests_fuzzer: %s refused without a reason of the caller's: %s\n",
+            what, s.ToString().c_str());
+    abort();
+  }
+}
+
+std::string Input(Kind kind, uint8_t reader, const google::protobuf::Message& request) {
+  return std::string(1, static_cast<char>(kind * 4 + reader)) + request.SerializeAsString();
+}
+
+}  // namespace
+
+std::vector<std::string> FuzzSeeds() {
+  World& w = TheWorld();
+  v1::VerifyRequest verify;
+  for (const std::string& url : w.urls) verify.add_urls(url);
+  verify.add_urls("HTTPS://CL.EXAMPLE.CN/W/ABC");
+  v1::StockQuery stock;
+  stock.set_enterprise_uscc(kProducer);
+  v1::EventQuery events;
+  events.set_enterprise_uscc(kProducer);
+  events.set_page_size(10);
+  v1::ReconcileRequest reconcile;
+  v1::ListAnomaliesRequest anomalies;
+  v1::InTransitQuery in_transit;
+  v1::GetHistoryBundleRequest history;
+  history.set_code(w.urls[0]);
+  return {Input(kVerify, 0, verify),     Input(kVerify, 2, verify),
+          Input(kStock, 1, stock),       Input(kEvents, 1, events),
+          Input(kReconcile, 0, reconcile), Input(kAnomalies, 0, anomalies),
+          Input(kInTransit, 0, in_transit), Input(kHistory, 0, history)};
+}
+
+}  // namespace chemledger::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace chemledger;
+  using fuzz::Kind;
+  if (size < 1) return 0;
+  fuzz::World& w = fuzz::TheWorld();
+  const Kind kind = static_cast<Kind>((data[0] / 4) % fuzz::kKinds);
+  const v1::Actor& reader = w.readers[(data[0] % 4) % w.readers.size()];
+  const std::string bytes(reinterpret_cast<const char*>(data + 1), size - 1);
+  std::shared_ptr<const storage::Snapshot> snapshot = w.ledger->client().Latest();
+  switch (kind) {
+    case fuzz::kVerify: {
+      v1::VerifyRequest request;
+      if (!request.ParseFromString(bytes)) return 0;
+      const label::Scanner scanner =
+          data[0] % 4 >= 2 ? label::Scanner::Anyone() : label::Scanner::Actor(reader);
+      fuzz::CheckRefusal(
+          verify::Verify(*snapshot, request, api::TodayInChina(), scanner).status(),
+          "Verify");
+      break;
+    }
+    case fuzz::kStock: {
+      v1::StockQuery request;
+      if (!request.ParseFromString(bytes)) return 0;
+      fuzz::CheckRefusal(w.audit->QueryStock(*snapshot, reader, request).status(), "QueryStock");
+      break;
+    }
+    case fuzz::kEvents: {
+      v1::EventQuery request;
+      if (!request.ParseFromString(bytes)) return 0;
+      fuzz::CheckRefusal(w.audit->QueryEvents(snapshot, reader, request).status(), "QueryEvents");
+      break;
+    }
+    case fuzz::kReconcile: {
+      v1::ReconcileRequest request;
+      if (!request.ParseFromString(bytes)) return 0;
+      fuzz::CheckRefusal(w.audit->Reconcile(*snapshot, reader, request).status(), "Reconcile");
+      break;
+    }
+    case fuzz::kAnomalies: {
+      v1::ListAnomaliesRequest request;
+      if (!request.ParseFromString(bytes)) return 0;
+      fuzz::CheckRefusal(w.audit->ListAnomalies(*snapshot, reader, request).status(),
+                         "ListAnomalies");
+      break;
+    }
+    case fuzz::kInTransit: {
+      v1::InTransitQuery request;
+      if (!request.ParseFromString(bytes)) return 0;
+      fuzz::CheckRefusal(w.audit->QueryInTransit(*snapshot, reader, request).status(),
+                         "QueryInTransit");
+      break;
+    }
+    case fuzz::kHistory: {
+      v1::GetHistoryBundleRequest request;
+      if (!request.ParseFromString(bytes)) return 0;
+      fuzz::CheckRefusal(w.audit->GetHistoryBundle(*snapshot, reader, request).status(),
+                         "GetHistoryBundle");
+      break;
+    }
+    default:
+      break;
+  }
+  return 0;
+}
