@@ -212,6 +212,11 @@ absl::StatusOr<crypto::VerifyingKey> CreateLabelKey(const std::string& data_dir)
   return label::LabelKeyring::CreateKey(KeyDir(data_dir));
 }
 
+absl::StatusOr<crypto::VerifyingKey> CreateLabelKeyIn(const std::string& key_dir) {
+  if (absl::Status s = CheckPrivateDirectory(key_dir); !s.ok()) return s;
+  return label::LabelKeyring::CreateKey(key_dir);
+}
+
 Deployment::~Deployment() = default;
 
 std::unique_ptr<audit::RefusalRecorder> NewRefusalRecorder(journal::LedgerClient* ledger,

@@ -82,6 +82,9 @@ absl::StatusOr<InitResult> InitDeployment(const std::string& data_dir, const Ini
 // its public half, to be registered (RegistryRequest.add_label_key) by a
 // platform administrator. The server picks it up on its next issuance.
 absl::StatusOr<crypto::VerifyingKey> CreateLabelKey(const std::string& data_dir);
+// The same in `key_dir` itself, a cluster's label key directory (labeld's
+// and waybilld's --label-keys), which must exist and be private (0700).
+absl::StatusOr<crypto::VerifyingKey> CreateLabelKeyIn(const std::string& key_dir);
 
 // The ledger's state machines, in the order the journal applies them.
 class StateMachines {

@@ -12,7 +12,7 @@
 //                     [--console on|off]
 //                     (--tls-cert F --tls-key F | --plaintext) [--max-threads N]
 //                     [--cache-mb N] [--debug-sync-delay-ms MS] [--test-clock FILE]
-//   chemledgerd label-key new --data DIR
+//   chemledgerd label-key new (--data DIR | --keys DIR)
 //   chemledgerd check --data DIR
 //
 // Errors print one line "chemledgerd <command>: <reason>" and exit 1 (2 for a
@@ -171,9 +171,12 @@ constexpr char kCheckUsage[] =
     "and exits 1 when they differ.\n";
 
 constexpr char kLabelKeyUsage[] =
-    "usage: chemledgerd label-key new --data DIR\n"
+    "usage: chemledgerd label-key new (--data DIR | --keys DIR)\n"
     "\n"
-    "Makes a new label signing key in DIR/keys and prints its key id and public key.\n"
+    "Makes a new label signing key in DIR/keys (--data: chemledgerd's data\n"
+    "directory), or in DIR itself (--keys: a cluster's label key directory, the\n"
+    "--label-keys of labeld and waybilld, which must exist with mode 0700), and\n"
+    "prints its key id and public key.\n"
     "A platform administrator then registers it (chemctl registry add-label-key);\n"
     "the server uses the newest registered key that is valid on the day.\n";
 
@@ -283,9 +286,20 @@ absl::Status Restore(const cli::Args& args) {
 }
 
 absl::Status NewLabelKey(const cli::Args& args) {
-  absl::StatusOr<std::string> data = args.Required("data");
-  if (!data.ok()) return data.status();
-  absl::StatusOr<crypto::VerifyingKey> key = CreateLabelKey(*data);
+  if (args.Has("data") == args.Has("keys")) {
+    return absl::InvalidArgumentError(
+        "--data or --keys: one of them (chemledgerd's data directory, or a cluster's label key "
+        "directory)");
+  }
+  absl::StatusOr<crypto::VerifyingKey> key = absl::InternalError("unset");
+  if (args.Has("keys")) {
+    key = CreateLabelKeyIn(args.Get("keys"));
+    if (!key.ok()) {
+      return absl::Status(key.status().code(), absl::StrCat("--keys: ", key.status().message()));
+    }
+  } else {
+    key = CreateLabelKey(args.Get("data"));
+  }
   if (!key.ok()) return key.status();
   std::cout << "label key " << key->key_id().ToString() << "\n"
             << "public key " << key->ToBase64() << "\n"
@@ -610,7 +624,7 @@ int Main(int argc, char** argv) {
        Serve},
       {{"check"}, kCheckUsage, {{"data"}, {}}, Check},
       {{"restore"}, kRestoreUsage, {{"backup", "keys", "data"}, {}}, Restore},
-      {{"label-key", "new"}, kLabelKeyUsage, {{"data"}, {}}, NewLabelKey},
+      {{"label-key", "new"}, kLabelKeyUsage, {{"data", "keys"}, {}}, NewLabelKey},
   };
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     (args.empty() ? std::cerr : std::cout) << kUsage;

@@ -33,4 +33,12 @@ services/chemledgerd/chemledgerd init --data "$DATA" --deployment cli.test \
   --resolver CL.EXAMPLE.CN --admin-key "$TEST_TMPDIR/admin.key" >/dev/null || fail "init"
 expect 1 "is a label key: in a cluster only labeld and waybilld hold label keys" \
   "$BIN/ledgerd" --plaintext --data "$DATA" --listen 127.0.0.1:0 --internal-listen 127.0.0.1:0
+# A new label key goes straight into a cluster's label key directory.
+mkdir -m 700 "$TEST_TMPDIR/label-keys"
+expect 0 "label key " services/chemledgerd/chemledgerd label-key new --keys "$TEST_TMPDIR/label-keys"
+ls "$TEST_TMPDIR/label-keys"/label-*.key >/dev/null || fail "no key file in the label key directory"
+[[ "$(stat -c %a "$TEST_TMPDIR"/label-keys/label-*.key)" == 600 ]] || fail "the key file is not 0600"
+chmod 755 "$TEST_TMPDIR/label-keys"
+expect 1 "--keys: " services/chemledgerd/chemledgerd label-key new --keys "$TEST_TMPDIR/label-keys"
+expect 1 "--data or --keys" services/chemledgerd/chemledgerd label-key new
 echo PASS
