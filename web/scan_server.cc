@@ -484,8 +484,14 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
       seen.status = res.status;
       seen.latency = absl::Now() - request_start;
       seen.client = client;
+      // A request httplib refused before routing (400, 413, 414) got no id
+      // from the pre-routing handler: it gets one here.
+      if (current_request_id.empty()) {
+        current_request_id = absl::BytesToHexString(crypto::RandomBytes(8));
+      }
       seen.request_id = current_request_id;
       observe(seen);
+      current_request_id.clear();  // not the next request's on this thread
     });
   }
   // Refused before the body is read: anything but a photo is small.

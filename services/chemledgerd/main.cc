@@ -34,6 +34,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -420,6 +421,12 @@ absl::Status Serve(const cli::Args& args) {
   }
   // Metrics, when asked for: counted from the first commit on.
   std::unique_ptr<ServerMetrics> metrics;
+  if (args.Has("metrics-listen") && !IsLoopback(args.Get("metrics-listen"))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics-listen: ", args.Get("metrics-listen"), " is not a loopback address; the "
+        "metrics are plain HTTP: serve them on loopback and scrape them from this machine "
+        "(a local agent, or a TLS proxy)"));
+  }
   if (args.Has("metrics-listen")) {
     metrics = std::make_unique<ServerMetrics>(absl::StrCat(*data, "/log"));
     open_options.on_commit = [m = metrics.get()](const journal::CommittedBatch& b) {
@@ -537,13 +544,12 @@ absl::Status Serve(const cli::Args& args) {
       }
     }
   }
+  // Whatever way this returns from here on, the metrics stop serving before
+  // the services they read go.
+  absl::Cleanup stop_metrics = [&metrics] {
+    if (metrics) metrics->StopServing();
+  };
   if (metrics) {
-    if (!IsLoopback(args.Get("metrics-listen"))) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--metrics-listen: ", args.Get("metrics-listen"), " is not a loopback address; the "
-          "metrics are plain HTTP: serve them on loopback and scrape them from this machine "
-          "(a local agent, or a TLS proxy)"));
-    }
     absl::StatusOr<int> metrics_port = metrics->Serve(args.Get("metrics-listen"));
     if (!metrics_port.ok()) return metrics_port.status();
     if (args.Has("metrics-port-file")) {
@@ -585,9 +591,7 @@ absl::Status Serve(const cli::Args& args) {
   scan_server.reset();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server->Wait();
-  // The metrics read the services, which go when this returns.
-  if (metrics) metrics->StopServing();
-  return absl::OkStatus();
+  return absl::OkStatus();  // (stop_metrics runs first)
 }
 
 struct Command {

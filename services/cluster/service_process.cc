@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -268,7 +269,13 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
   // are other processes' writes, which finish too.
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(10);
   std::thread internal_stop;
-  if (internal) internal_stop = std::thread([&] { internal->Shutdown(deadline); });
+  if (internal) {
+    try {
+      internal_stop = std::thread([&] { internal->Shutdown(deadline); });
+    } catch (const std::system_error&) {
+      internal->Shutdown(deadline);  // no thread to be had: one port after the other
+    }
+  }
   if (server) server->Shutdown(deadline);
   if (internal_stop.joinable()) internal_stop.join();
   if (server) server->Wait();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
@@ -22,10 +23,14 @@ namespace {
 // Keys:
 //   m/boot                          the boot id the store was last opened under
 //   m/clean                         present when the store was closed cleanly
+//   m/not_before                    when a power loss may have lost nonces: the
+//                                   second the store reopened after it (unix
+//                                   seconds, decimal), kept while it matters
 //   n/<expires:8 BE><key id><nonce> a used read credential's nonce
 //   r/<kind>/<key>                  an ephemeral record
 constexpr char kBootKey[] = "m/boot";
 constexpr char kCleanKey[] = "m/clean";
+constexpr char kNotBeforeKey[] = "m/not_before";
 constexpr char kNoncePrefix[] = "n/";
 constexpr char kRecordPrefix[] = "r/";
 
@@ -50,6 +55,12 @@ std::string ExpiresKey(int64_t expires) {
 absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
   return absl::UnavailableError(absl::StrCat(what, ": ", s.ToString()));
+}
+
+leveldb::WriteOptions Synced() {
+  leveldb::WriteOptions synced;
+  synced.sync = true;
+  return synced;
 }
 
 std::string ReadBootId(const std::string& path) {
@@ -94,14 +105,18 @@ class EphemeralStore::Database {
  public:
   explicit Database(std::unique_ptr<leveldb::DB> db) : db_(std::move(db)) {}
   ~Database() {
+    if (!armed_) return;  // an open that failed: nothing says it is whole
     leveldb::WriteOptions synced;
     synced.sync = true;
     db_->Put(synced, kCleanKey, "");
   }
   leveldb::DB* db() const { return db_.get(); }
+  // Once the open has recorded this boot: a close from then on is clean.
+  void Arm() { armed_ = true; }
 
  private:
   const std::unique_ptr<leveldb::DB> db_;
+  bool armed_ = false;
 };
 
 namespace {
@@ -200,16 +215,21 @@ class StoredRecords final : public EphemeralRecords {
       return absl::ResourceExhaustedError(
           absl::StrCat(limits.max_of_kind, " records of kind ", kind, " are held"));
     }
+    bool evicts = present;  // replacing a live record ends the old one
     if (limits.max_per_owner > 0 && !owner.empty()) {
       while (of_owner.size() >= limits.max_per_owner) {  // the oldest go
         batch.Delete(of_owner.begin()->second);
         of_owner.erase(of_owner.begin());
+        evicts = true;
       }
     }
     StoredRecord record{absl::ToUnixMicros(expires), ++sequence_, std::string(owner),
                         std::string(value)};
     batch.Put(record_key, Encode(record));
-    return FromLevelDb(db_->db()->Write(leveldb::WriteOptions(), &batch),
+    // A batch that ends a live record (the owner's oldest session) is
+    // synced, as every deletion is: an ended session must not come back
+    // after a power loss.
+    return FromLevelDb(db_->db()->Write(evicts ? Synced() : leveldb::WriteOptions(), &batch),
                        "the console's records could not be written");
   }
 
@@ -224,7 +244,8 @@ class StoredRecords final : public EphemeralRecords {
     StoredRecord r;
     const bool expired = !Decode(bytes, &r) || absl::FromUnixMicros(r.expires_micros) <= now;
     if (expired || take) {
-      if (absl::Status s = FromLevelDb(db_->db()->Delete(leveldb::WriteOptions(), record_key),
+      // A taken ticket or challenge must stay taken, even after a power loss.
+      if (absl::Status s = FromLevelDb(db_->db()->Delete(Synced(), record_key),
                                        "the console's records could not be written");
           !s.ok()) {
         return s;
@@ -236,8 +257,7 @@ class StoredRecords final : public EphemeralRecords {
 
   absl::Status Delete(absl::string_view kind, absl::string_view key) override {
     absl::MutexLock lock(&mu_);
-    return FromLevelDb(db_->db()->Delete(leveldb::WriteOptions(),
-                                         absl::StrCat(kRecordPrefix, kind, "/", key)),
+    return FromLevelDb(db_->db()->Delete(Synced(), absl::StrCat(kRecordPrefix, kind, "/", key)),
                        "the console's records could not be written");
   }
 
@@ -274,10 +294,31 @@ absl::StatusOr<std::unique_ptr<EphemeralStore>> EphemeralStore::Open(
   const bool closed_cleanly = d.Get(leveldb::ReadOptions(), kCleanKey, &clean).ok();
   const std::string boot = ReadBootId(options.boot_id_file);
   const bool nothing_lost = known && (closed_cleanly || (!boot.empty() && boot == stored_boot));
+  // After a loss, credentials signed before this open are refused, and go
+  // on being refused by later opens (even clean ones) for as long as one
+  // signed before it could still be accepted: a later restart must not
+  // bring the lost nonces' credentials back.
+  absl::Time not_before = absl::InfinitePast();
+  std::string stored_not_before;
+  int64_t stored_seconds = 0;
+  if (d.Get(leveldb::ReadOptions(), kNotBeforeKey, &stored_not_before).ok() &&
+      absl::SimpleAtoi(stored_not_before, &stored_seconds)) {
+    not_before = absl::FromUnixSeconds(stored_seconds);
+  }
+  if (!nothing_lost) not_before = now;
+  const bool keep_not_before =
+      not_before != absl::InfinitePast() &&
+      now - not_before <= read_auth::kReadWindow + read_auth::kReadLead + absl::Seconds(1);
+  if (!keep_not_before) not_before = absl::InfinitePast();
   {
     leveldb::WriteBatch batch;
     batch.Delete(kCleanKey);
     batch.Put(kBootKey, boot);
+    if (keep_not_before) {
+      batch.Put(kNotBeforeKey, absl::StrCat(absl::ToUnixSeconds(not_before)));
+    } else {
+      batch.Delete(kNotBeforeKey);
+    }
     leveldb::WriteOptions synced;
     synced.sync = true;
     if (absl::Status s = FromLevelDb(d.Write(synced, &batch), absl::StrCat(directory, ": cannot write"));
@@ -288,7 +329,8 @@ absl::StatusOr<std::unique_ptr<EphemeralStore>> EphemeralStore::Open(
 
   std::unique_ptr<EphemeralStore> store(new EphemeralStore());
   store->db_ = db;
-  store->nonces_not_before_ = nothing_lost ? absl::InfinitePast() : now;
+  db->Arm();
+  store->nonces_not_before_ = not_before;
   auto nonces = std::make_shared<StoredNonceMemory>(
       db, read_auth::NewLocalNonceMemory({options.max_remembered, options.max_remembered_per_key,
                                           store->nonces_not_before_}));

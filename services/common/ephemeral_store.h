@@ -9,13 +9,16 @@
 //
 //   <data>/ephemeral/   a LevelDB of its own
 //
-// Durability: each write goes to LevelDB's log without an fsync (a read's
-// nonce is written on every authenticated read): it survives the process
-// being killed (kill -9), not the machine losing power. So when the store
-// was not closed cleanly and the machine booted since (another boot id), or
-// the store is new, what may have been lost is treated as lost: the nonce
-// memory then refuses credentials signed before the store opened, as a
-// memory that starts empty must (nonces_not_before()).
+// Durability: a nonce goes to LevelDB's log without an fsync (one is written
+// on every authenticated read): it survives the process being killed
+// (kill -9), not the machine losing power. So when the store was not closed
+// cleanly and the machine booted since (another boot id), or the store is
+// new, what may have been lost is treated as lost: the nonce memory then
+// refuses credentials signed before the store opened, as a memory that
+// starts empty must (nonces_not_before()), and later opens go on refusing
+// them while one could still be in its time window. Ending a record (a
+// ticket taken, a session ended or displaced) is synced: it never comes
+// back.
 //
 // Thread-safety: thread-safe. The memories it hands out share the database
 // with it and may outlive it; the database closes with the last of them.

@@ -85,7 +85,9 @@ TEST_F(EphemeralStoreTest, AUsedNonceIsRefusedAfterACleanRestart) {
   SetBootId("boot-2");  // even after a reboot: it was closed cleanly
   const absl::Time later = t0_ + absl::Seconds(30);
   std::unique_ptr<EphemeralStore> store = Open(later);
-  EXPECT_EQ(store->nonces_not_before(), absl::InfinitePast());
+  // Nothing lost: only the store's own beginning (it was new at t0_) still
+  // bounds what it takes, for a credential's window.
+  EXPECT_EQ(store->nonces_not_before(), t0_);
   EXPECT_EQ(store->nonces_loaded(), 1u);
   const absl::Status again = store->nonces()->Remember(kKey, kNonceA, t0_, expires_, later);
   EXPECT_EQ(again.code(), absl::StatusCode::kUnauthenticated);
@@ -100,7 +102,7 @@ TEST_F(EphemeralStoreTest, AUsedNonceIsRefusedAfterTheProcessWasKilled) {
   });
   const absl::Time later = t0_ + absl::Seconds(5);
   std::unique_ptr<EphemeralStore> store = Open(later);  // same boot
-  EXPECT_EQ(store->nonces_not_before(), absl::InfinitePast());
+  EXPECT_EQ(store->nonces_not_before(), t0_);  // the new store's beginning, as above
   EXPECT_EQ(store->nonces()->Remember(kKey, kNonceA, t0_, expires_, later).code(),
             absl::StatusCode::kUnauthenticated);
 }
@@ -116,6 +118,25 @@ TEST_F(EphemeralStoreTest, AfterAnUncleanCloseAndARebootWhatCameBeforeIsRefused)
   EXPECT_EQ(store->nonces()->Remember(kKey, kNonceB, t0_, expires_, later).code(),
             absl::StatusCode::kUnauthenticated);
   EXPECT_TRUE(store->nonces()->Remember(kKey, kNonceB, later, expires_, later).ok());
+}
+
+TEST_F(EphemeralStoreTest, TheRefusalAfterALossOutlivesTheNextRestart) {
+  InAKilledProcess(t0_, [&](EphemeralStore& store) {
+    return store.nonces()->Remember(kKey, kNonceA, t0_, expires_, t0_).ok();
+  });
+  SetBootId("boot-2");
+  const absl::Time reopened = t0_ + absl::Seconds(5);
+  { EXPECT_EQ(Open(reopened)->nonces_not_before(), reopened); }  // closed cleanly
+  // A clean restart soon after still refuses what was signed before the
+  // loss's reopening (its nonces may be gone)...
+  std::unique_ptr<EphemeralStore> store = Open(t0_ + absl::Seconds(20));
+  EXPECT_EQ(store->nonces_not_before(), reopened);
+  EXPECT_EQ(store->nonces()->Remember(kKey, kNonceA, t0_, expires_, t0_ + absl::Seconds(20)).code(),
+            absl::StatusCode::kUnauthenticated);
+  store.reset();
+  // ...until nothing signed before it could be accepted anyway.
+  store = Open(t0_ + absl::Minutes(5));
+  EXPECT_EQ(store->nonces_not_before(), absl::InfinitePast());
 }
 
 TEST_F(EphemeralStoreTest, ExpiredNoncesAreNotLoaded) {

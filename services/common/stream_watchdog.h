@@ -74,19 +74,21 @@ class StreamWatchdog {
 
  private:
   void Watch() {
-    absl::MutexLock lock(&mu_);
-    const absl::Duration tick = std::min(timeouts_.idle, timeouts_.write) / 8;
-    while (!stopping_) {
-      mu_.AwaitWithTimeout(absl::Condition(&stopping_), tick);
-      if (stopping_) return;
-      const absl::Time now = absl::Now();
-      if ((writing_ && now - write_started_ > timeouts_.write) ||
-          (!writing_ && now - last_activity_ > timeouts_.idle)) {
-        fired_ = true;
-        end_stream_();
-        return;
+    {
+      absl::MutexLock lock(&mu_);
+      const absl::Duration tick = std::min(timeouts_.idle, timeouts_.write) / 8;
+      for (;;) {
+        mu_.AwaitWithTimeout(absl::Condition(&stopping_), tick);
+        if (stopping_) return;
+        const absl::Time now = absl::Now();
+        if ((writing_ && now - write_started_ > timeouts_.write) ||
+            (!writing_ && now - last_activity_ > timeouts_.idle)) {
+          fired_ = true;
+          break;
+        }
       }
     }
+    end_stream_();  // without the lock: it may call back into the watchdog
   }
 
   const std::function<void()> end_stream_;
