@@ -98,6 +98,8 @@ TEST_F(MetricsE2eTest, CallsBatchesAndSizesAreCounted) {
   EXPECT_EQ(Sample(text, "chemledger_slots_in_use", {"slot=\"issuance\""}), 0) << text;
   EXPECT_EQ(Sample(text, "chemledger_slots", {"slot=\"issuance\""}), 4) << text;
   EXPECT_GT(Sample(text, "chemledger_slots", {"slot=\"ledger_streams\""}), 0) << text;
+  EXPECT_EQ(Sample(text, "chemledger_slots", {"slot=\"anomaly_subscriptions\""}), 256) << text;
+  EXPECT_EQ(Sample(text, "chemledger_slots_in_use", {"slot=\"exports\""}), 0) << text;
   EXPECT_EQ(Sample(text, "chemledger_http_requests_total", {"route=\"other\"", "status=\"200\""}),
             1)
       << text;

@@ -74,6 +74,16 @@ class AuditServiceImpl final : public AuditServiceBase {
   static constexpr int kMaxSubscriptions = 256;
   static constexpr int kMaxSubscriptionsPerActor = 4;
 
+  // How many are open now (for the metrics' slot gauges).
+  int subscriptions_open() {
+    absl::MutexLock lock(&subscriptions_mu_);
+    return subscriptions_;
+  }
+  int exports_open() {
+    absl::MutexLock lock(&subscriptions_mu_);
+    return exports_;
+  }
+
  private:
   grpc::Status ServeGetHistoryBundle(grpc::ServerContextBase* context,
                                      const v1::GetHistoryBundleRequest* request,

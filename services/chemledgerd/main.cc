@@ -489,6 +489,12 @@ absl::Status Serve(const cli::Args& args) {
       metrics->WatchSlots(
           "waybill_streams", [&waybill_service] { return waybill_service.streams().open(); },
           waybill_service.streams().max_open());
+      metrics->WatchSlots(
+          "anomaly_subscriptions", [&audit_service] { return audit_service.subscriptions_open(); },
+          audit::AuditServiceImpl::kMaxSubscriptions);
+      metrics->WatchSlots(
+          "exports", [&audit_service] { return audit_service.exports_open(); },
+          audit::AuditServiceImpl::kMaxExports);
       creators.push_back(metrics->InterceptorFactory());
     }
     if (access_log) creators.push_back(access_log->InterceptorFactory());

@@ -34,6 +34,14 @@ absl::Status Run(ServiceProcess& process) {
   journal::LedgerClient* ledger = p->ledger->client();
   const audit::AuditReads audit_reads(ledger, p->ledger->notary(), process.clock());
   audit::AuditServiceImpl service(&audit_reads, p->reads.get());
+  if (process.metrics() != nullptr) {
+    process.metrics()->WatchSlots(
+        "anomaly_subscriptions", [&service] { return service.subscriptions_open(); },
+        audit::AuditServiceImpl::kMaxSubscriptions);
+    process.metrics()->WatchSlots(
+        "exports", [&service] { return service.exports_open(); },
+        audit::AuditServiceImpl::kMaxExports);
+  }
   absl::StatusOr<std::unique_ptr<web::ScanServer>> pages =
       StartHttpPages(process, ledger, &audit_reads, p->ledger->records(), "127.0.0.1:7481");
   if (!pages.ok()) return pages.status();
