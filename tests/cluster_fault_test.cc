@@ -90,28 +90,37 @@ class ClusterFaultTest : public ChemledgerdE2eTest {
     std::string what;
   };
 
-  // Sends `call` until it is acknowledged (true) or refused by a rule, or
-  // two minutes pass (false, a failure).
-  bool UntilAcknowledged(const std::string& what,
-                         const std::function<grpc::Status(uint64_t* index)>& call,
-                         const std::string& payload) {
+  // Sends `call` until it succeeds (the number of attempts it took), or is
+  // refused by a rule or two minutes pass (0, a failure).
+  static int UntilOk(const std::string& what, const std::function<grpc::Status()>& call) {
     const absl::Time give_up = absl::Now() + absl::Minutes(2);
     for (int attempt = 1;; ++attempt) {
-      uint64_t index = 0;
-      const grpc::Status s = call(&index);
-      if (s.ok()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        acknowledged_.push_back({index, payload, what});
-        retries_ += attempt - 1;
-        return true;
-      }
+      const grpc::Status s = call();
+      if (s.ok()) return attempt;
       if (!Retryable(s.error_code()) || absl::Now() > give_up) {
         ADD_FAILURE() << what << " (attempt " << attempt << "): " << GrpcCodeName(s.error_code())
                       << ": " << s.error_message();
-        return false;
+        return 0;
       }
       absl::SleepFor(absl::Milliseconds(50));
     }
+  }
+
+  // Sends the write `call` until it is acknowledged (true), and records the
+  // acknowledgement; false as UntilOk's 0.
+  bool UntilAcknowledged(const std::string& what,
+                         const std::function<grpc::Status(uint64_t* index)>& call,
+                         const std::string& payload) {
+    uint64_t index = 0;
+    const int attempts = UntilOk(what, [&] {
+      index = 0;
+      return call(&index);
+    });
+    if (attempts == 0) return false;
+    std::lock_guard<std::mutex> lock(mu_);
+    acknowledged_.push_back({index, payload, what});
+    retries_ += attempts - 1;
+    return true;
   }
 
   // One client's mixed load until `stop`: issue two labels, commission
@@ -229,23 +238,12 @@ class ClusterFaultTest : public ChemledgerdE2eTest {
   }
 
   // Sends the read `call` (signing it afresh each time) until it is
-  // answered, as UntilAcknowledged does for writes.
+  // answered, and counts it.
   bool UntilAnswered(const std::string& what, const std::function<grpc::Status()>& call) {
-    const absl::Time give_up = absl::Now() + absl::Minutes(2);
-    for (int attempt = 1;; ++attempt) {
-      const grpc::Status s = call();
-      if (s.ok()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        ++reads_;
-        return true;
-      }
-      if (!Retryable(s.error_code()) || absl::Now() > give_up) {
-        ADD_FAILURE() << what << " (attempt " << attempt << "): " << GrpcCodeName(s.error_code())
-                      << ": " << s.error_message();
-        return false;
-      }
-      absl::SleepFor(absl::Milliseconds(50));
-    }
+    if (UntilOk(what, call) == 0) return false;
+    std::lock_guard<std::mutex> lock(mu_);
+    ++reads_;
+    return true;
   }
 
   std::mutex mu_;
