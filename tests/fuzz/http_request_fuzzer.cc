@@ -31,13 +31,12 @@
 #include "services/notary/notary.h"
 #include "services/registry/registry_testing.h"
 #include "testing/test_ledger.h"
+#include "tests/fuzz/fuzz_ledger.h"
 #include "tests/fuzz/fuzz_target.h"
 #include "web/scan_server.h"
 
 namespace chemledger::fuzz {
 namespace {
-
-constexpr char kProducer[] = "91350100M000100Y43";
 
 struct Site {
   crypto::SigningKey admin = crypto::testing::TestKey(1);
@@ -55,25 +54,11 @@ Site& TheSite() {
     google::protobuf::SetLogHandler(nullptr);
     signal(SIGPIPE, SIG_IGN);
     auto* s = new Site();
-    s->ledger = testing::TestLedger::Create("http_request_fuzzer", s->admin);
+    LabelledLedger labelled =
+        NewLabelledLedger("http_request_fuzzer", s->admin, s->producer_admin, "HTTP", 2, 1);
+    s->ledger = std::move(labelled.ledger);
     testing::TestLedger& t = *s->ledger;
-    bool ok = t.AddLabelKey(s->admin).ok() &&
-              t.RegisterEnterprise(s->admin, registry::testing::ExampleProducer(kProducer)).ok() &&
-              t.AddActor(s->admin, kProducer, v1::ENTERPRISE_ADMIN, s->producer_admin).ok() &&
-              t.RegisterProduct(s->producer_admin,
-                                registry::testing::ExampleMethanol(kProducer, "M01"))
-                  .ok();
-    absl::StatusOr<label::Issuance> issued =
-        ok ? t.IssueBatch(s->producer_admin, kProducer, "M01", "HTTP", 2)
-           : absl::StatusOr<label::Issuance>(absl::InternalError("setup"));
-    absl::StatusOr<std::vector<label::IssuedLabel>> labels =
-        issued.ok() ? t.issuer().SignLabels(*issued, 0, 1)
-                    : absl::StatusOr<std::vector<label::IssuedLabel>>(issued.status());
-    if (!labels.ok() || labels->empty()) {
-      fprintf(stderr, "http_request_fuzzer: setup failed\n");
-      abort();
-    }
-    const std::string url = labels->front().url;
+    const std::string url = labelled.labels.front().url;
     s->label_path = url.substr(url.find('/', url.find("//") + 2));
     s->note_signer = std::make_unique<crypto::NoteSigner>(
         *crypto::NoteSigner::Create("fuzz.example/log", crypto::testing::TestKey(9)));

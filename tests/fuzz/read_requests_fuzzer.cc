@@ -25,12 +25,13 @@
 #include "services/registry/registry_testing.h"
 #include "services/verify/verification.h"
 #include "testing/test_ledger.h"
+#include "tests/fuzz/fuzz_ledger.h"
 #include "tests/fuzz/fuzz_target.h"
 
 namespace chemledger::fuzz {
 namespace {
 
-constexpr char kProducer[] = "91350100M000100Y43";
+constexpr const char* kProducer = kFuzzProducer;
 
 struct World {
   crypto::SigningKey admin = crypto::testing::TestKey(1);
@@ -47,25 +48,11 @@ World& TheWorld() {
   static World* world = [] {
     google::protobuf::SetLogHandler(nullptr);
     auto* w = new World();
-    w->ledger = testing::TestLedger::Create("read_requests_fuzzer", w->admin);
+    LabelledLedger labelled =
+        NewLabelledLedger("read_requests_fuzzer", w->admin, w->producer_admin, "READ", 3, 3);
+    w->ledger = std::move(labelled.ledger);
     testing::TestLedger& t = *w->ledger;
-    bool ok = t.AddLabelKey(w->admin).ok() &&
-              t.RegisterEnterprise(w->admin, registry::testing::ExampleProducer(kProducer)).ok() &&
-              t.AddActor(w->admin, kProducer, v1::ENTERPRISE_ADMIN, w->producer_admin).ok() &&
-              t.RegisterProduct(w->producer_admin,
-                                registry::testing::ExampleMethanol(kProducer, "M01"))
-                  .ok();
-    absl::StatusOr<label::Issuance> issued =
-        ok ? t.IssueBatch(w->producer_admin, kProducer, "M01", "READ", 3)
-           : absl::StatusOr<label::Issuance>(absl::InternalError("setup"));
-    absl::StatusOr<std::vector<label::IssuedLabel>> labels =
-        issued.ok() ? t.issuer().SignLabels(*issued, 0, 3)
-                    : absl::StatusOr<std::vector<label::IssuedLabel>>(issued.status());
-    if (!labels.ok() || labels->empty()) {
-      fprintf(stderr, "read_requests_fuzzer: setup failed\n");
-      abort();
-    }
-    for (const label::IssuedLabel& l : *labels) w->urls.push_back(l.url);
+    for (const label::IssuedLabel& l : labelled.labels) w->urls.push_back(l.url);
     std::shared_ptr<const storage::Snapshot> snapshot = t.client().Latest();
     for (const crypto::SigningKey* key : {&w->admin, &w->producer_admin}) {
       absl::StatusOr<v1::Actor> actor = registry::ActiveSigner(*snapshot, key->key_id());
