@@ -421,11 +421,10 @@ absl::Status Serve(const cli::Args& args) {
   }
   // Metrics, when asked for: counted from the first commit on.
   std::unique_ptr<ServerMetrics> metrics;
-  if (args.Has("metrics-listen") && !IsLoopback(args.Get("metrics-listen"))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--metrics-listen: ", args.Get("metrics-listen"), " is not a loopback address; the "
-        "metrics are plain HTTP: serve them on loopback and scrape them from this machine "
-        "(a local agent, or a TLS proxy)"));
+  if (args.Has("metrics-listen")) {
+    if (absl::Status s = ServerMetrics::CheckListenAddress(args.Get("metrics-listen")); !s.ok()) {
+      return s;
+    }
   }
   if (args.Has("metrics-listen")) {
     metrics = std::make_unique<ServerMetrics>(absl::StrCat(*data, "/log"));

@@ -238,6 +238,14 @@ std::string ServerMetrics::Scrape() const {
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
 }
 
+absl::Status ServerMetrics::CheckListenAddress(absl::string_view listen) {
+  if (IsLoopback(listen)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--metrics-listen: ", listen, " is not a loopback address; the metrics are plain HTTP: "
+      "serve them on loopback and scrape them from this machine (a local agent, or a TLS "
+      "proxy)"));
+}
+
 absl::StatusOr<int> ServerMetrics::Serve(const std::string& listen) {
   absl::StatusOr<std::pair<std::string, int>> address = SplitListenAddress(listen);
   if (!address.ok()) {

@@ -73,6 +73,11 @@ class ServerMetrics {
   // Serves GET /metrics on `listen` (HOST:PORT, port 0 picks one) until
   // destroyed; returns the port.
   absl::StatusOr<int> Serve(const std::string& listen);
+
+  // The metrics are plain HTTP: InvalidArgument, naming --metrics-listen,
+  // for an address that is not loopback. For checking the flag before
+  // anything starts serving.
+  static absl::Status CheckListenAddress(absl::string_view listen);
   // Stops serving /metrics (and so calling the functions WatchLog,
   // WatchCache and WatchSlots were given): before what they read goes.
   void StopServing();

@@ -65,11 +65,11 @@ std::string OneLine(absl::string_view s) {
 }  // namespace
 
 absl::Status ServiceProcess::Prepare() {
-  if (args_.Has("metrics-listen") && !IsLoopback(args_.Get("metrics-listen"))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--metrics-listen: ", args_.Get("metrics-listen"), " is not a loopback address; the "
-        "metrics are plain HTTP: serve them on loopback and scrape them from this machine "
-        "(a local agent, or a TLS proxy)"));
+  if (args_.Has("metrics-listen")) {
+    if (absl::Status s = server::ServerMetrics::CheckListenAddress(args_.Get("metrics-listen"));
+        !s.ok()) {
+      return s;
+    }
   }
   plaintext_ = args_.Bool("plaintext");
   if (plaintext_) {
