@@ -293,6 +293,8 @@ class Journal::Impl {
     committer_ = std::thread([this] { CommitterLoop(); });
   }
 
+  std::pair<uint64_t, uint64_t> StateCacheCounts() const { return cache_.counts(); }
+
   ~Impl() {
     {
       absl::MutexLock lock(&mu_);
@@ -351,7 +353,7 @@ class Journal::Impl {
   const Owners owners_;
   JournalOptions options_;
 
-  // Touched by the sequencer thread only.
+  // Touched by the sequencer thread only (the cache's counts excepted).
   uint64_t next_index_;
   absl::Time last_record_time_;
   PrefixCache cache_;
@@ -734,6 +736,10 @@ absl::StatusOr<Receipt> Journal::Submit(Request request) {
 std::shared_ptr<const storage::Snapshot> Journal::Snapshot() const { return impl_->Snapshot(); }
 
 absl::Status Journal::Writable() const { return impl_->Writable(); }
+
+std::pair<uint64_t, uint64_t> Journal::StateCacheCounts() const {
+  return impl_->StateCacheCounts();
+}
 
 absl::StatusOr<CheckReport> Journal::Check(
     const storage::Store& store, std::vector<const StateMachine*> machines,

@@ -42,6 +42,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -139,6 +140,11 @@ class Journal {
   // Unavailable status every write now gets (the journal is read-only until
   // the store is reopened).
   absl::Status Writable() const;
+
+  // Lookups of the sequencer's cache of hot state keys (the registry's
+  // actors and enterprises, which nearly every entry reads) so far:
+  // {hits, misses}. For the metrics.
+  std::pair<uint64_t, uint64_t> StateCacheCounts() const;
 
   // Rebuilds the state of every entry of `store`'s log, in log order, each
   // under the rules and state of its time (kRebuild), into `scratch` (an

@@ -12,13 +12,17 @@
 // batch that never reached the disk is never used. It is emptied whenever it
 // holds more than kMaxKeys keys.
 //
-// Thread-safety: used by the sequencer thread only.
+// Thread-safety: used by the sequencer thread only, except counts(), which
+// any thread may read (for the metrics).
 
 #ifndef CHEMLEDGER_JOURNAL_PREFIX_CACHE_H_
 #define CHEMLEDGER_JOURNAL_PREFIX_CACHE_H_
 
+#include <atomic>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -40,9 +44,21 @@ class PrefixCache {
     return false;
   }
 
-  const std::optional<std::string>* Find(absl::string_view key) const {
+  // The cached value of a covered key; null (a miss, counted) when it is
+  // not cached.
+  const std::optional<std::string>* Find(absl::string_view key) {
     auto it = values_.find(key);
-    return it == values_.end() ? nullptr : &it->second;
+    if (it == values_.end()) {
+      misses_.fetch_add(1, std::memory_order_relaxed);
+      return nullptr;
+    }
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    return &it->second;
+  }
+
+  // Lookups of covered keys so far: {hits, misses}.
+  std::pair<uint64_t, uint64_t> counts() const {
+    return {hits_.load(std::memory_order_relaxed), misses_.load(std::memory_order_relaxed)};
   }
 
   void Put(absl::string_view key, const std::optional<std::string>& value) {
@@ -61,6 +77,8 @@ class PrefixCache {
  private:
   const std::vector<std::string> prefixes_;
   absl::flat_hash_map<std::string, std::optional<std::string>> values_;
+  std::atomic<uint64_t> hits_{0};
+  std::atomic<uint64_t> misses_{0};
 };
 
 // A StateReader over a committed snapshot that answers covered keys from

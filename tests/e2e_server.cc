@@ -173,10 +173,16 @@ void ChemledgerdE2eTest::StartCluster(const std::vector<std::string>& flags) {
   service_channels_.clear();
   service_ports_.clear();
   std::vector<std::string> shared;  // flags every service takes
+  // Flags every service takes with a file of its own: FILE.<service>.
+  std::vector<std::pair<std::string, std::string>> per_service_files;
   for (size_t i = 0; i < flags.size(); ++i) {
-    if (flags[i] == "--test-clock" && i + 1 < flags.size()) {
+    if ((flags[i] == "--test-clock" || flags[i] == "--metrics-listen") && i + 1 < flags.size()) {
       shared.push_back(flags[i]);
       shared.push_back(flags[++i]);
+    } else if ((flags[i] == "--metrics-port-file" || flags[i] == "--access-log") &&
+               i + 1 < flags.size()) {
+      per_service_files.emplace_back(flags[i], flags[i + 1]);
+      ++i;
     } else {
       FAIL() << "the cluster shape does not take chemledgerd's " << flags[i]
              << " (skip the test in ClusterShape())";
@@ -213,6 +219,10 @@ void ChemledgerdE2eTest::StartCluster(const std::vector<std::string>& flags) {
                                         ca + "/" + name + ".key"};
     command.insert(command.end(), argv.begin(), argv.end());
     command.insert(command.end(), shared.begin(), shared.end());
+    for (const auto& [flag, file] : per_service_files) {
+      command.push_back(flag);
+      command.push_back(absl::StrCat(file, ".", name));
+    }
     cluster_index_[name] = cluster_.size();
     cluster_restart_[name] = command;
     cluster_.push_back(std::make_unique<Subprocess>());

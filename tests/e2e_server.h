@@ -11,7 +11,10 @@
 // loopback over TLS with a development CA, the label keys moved from the
 // data directory to theirs; the stubs then reach each service at its own
 // port (ChannelFor), and tests that need what only chemledgerd has (the
-// staff app, its flags) skip themselves in that shape.
+// staff app, most of its flags) skip themselves in that shape. Of the serve
+// flags the cluster takes --test-clock and --metrics-listen for every
+// service, and --metrics-port-file FILE and --access-log FILE as
+// FILE.<service> for each.
 //
 // Nothing is shared between tests: the keys, the request-id counter and the
 // server all belong to the fixture instance, so no test's outcome depends on

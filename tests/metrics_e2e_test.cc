@@ -1,7 +1,10 @@
-// chemledgerd's metrics (services/chemledgerd/metrics.h) against a real
-// server: gRPC calls by method and code, the journal's batches, the log's
-// and store's sizes, HTTP requests by route, scraped over HTTP in Prometheus
-// text format.
+// The metrics (services/chemledgerd/metrics.h) against real servers, in
+// both shapes: gRPC calls by method and code, the journal's batches, the
+// log's and store's sizes, cache lookups, slots, HTTP requests by route,
+// scraped over HTTP in Prometheus text format from chemledgerd, or in the
+// cluster shape from the process that serves each (ledgerd: the registry
+// and the journal; labeld: issuance; verifyd: the scan pages; auditd: the
+// console and the audit's slots). And the access log's lines.
 
 #include <cstdlib>
 #include <fstream>
@@ -25,20 +28,37 @@ namespace {
 
 class MetricsE2eTest : public ChemledgerdE2eTest {
  protected:
-  void SetUp() override {
-    if (ClusterShape()) GTEST_SKIP() << "chemledgerd's flags (the cluster's: services/cluster)";
-    ChemledgerdE2eTest::SetUp();
-  }
   // In the test's own directory (runs of the test may share TEST_TMPDIR).
   std::string PortFile() { return dir_ + "/metrics.port"; }
   std::string AccessLogFile() { return dir_ + "/access.log"; }
+  // The access log's lines: chemledgerd's, or those of every process of the
+  // cluster.
+  std::string ReadAccessLogs() {
+    std::string all;
+    for (const std::string& file :
+         ClusterShape() ? std::vector<std::string>{AccessLogFile() + ".ledgerd",
+                                                   AccessLogFile() + ".verifyd",
+                                                   AccessLogFile() + ".auditd"}
+                        : std::vector<std::string>{AccessLogFile()}) {
+      std::ifstream in(file);
+      all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    return all;
+  }
   std::vector<std::string> ServeFlags() override {
     return {"--metrics-listen", "127.0.0.1:0", "--metrics-port-file", PortFile(),
             "--access-log", AccessLogFile()};
   }
-  std::string Scrape() {
+  // The metrics of chemledgerd, or in the cluster shape of `process`.
+  std::string Scrape(const std::string& process) {
+    const std::string port_file =
+        ClusterShape() ? absl::StrCat(PortFile(), ".", process) : PortFile();
     int port = 0;
-    std::ifstream(PortFile()) >> port;
+    for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+         port == 0 && absl::Now() < deadline; absl::SleepFor(absl::Milliseconds(20))) {
+      std::ifstream(port_file) >> port;
+    }
+    EXPECT_NE(port, 0) << "no metrics port in " << port_file;
     httplib::Client client("127.0.0.1", port);
     httplib::Result r = client.Get("/metrics");
     EXPECT_TRUE(r && r->status == 200);
@@ -68,44 +88,70 @@ TEST_F(MetricsE2eTest, CallsBatchesAndSizesAreCounted) {
   EXPECT_FALSE(Submit(Signed(*admin_, bad), &response).ok());
   httplib::Client pages("127.0.0.1", http_port_);
   ASSERT_TRUE(pages.Get("/"));
-  ASSERT_TRUE(pages.Get("/console/"));
+  httplib::Client console("127.0.0.1", ConsolePort());
+  ASSERT_TRUE(console.Get("/console/"));
   // The refusal is recorded in the log after its answer: wait for it.
   for (uint64_t size = 0; size != RawLogSize();) {
     size = RawLogSize();
     absl::SleepFor(absl::Milliseconds(300));
   }
 
-  const std::string text = Scrape();
-  EXPECT_GT(Sample(text, "chemledger_grpc_requests_total",
+  // The registry and the journal: chemledgerd's, or ledgerd's.
+  const std::string ledger = Scrape("ledgerd");
+  EXPECT_GT(Sample(ledger, "chemledger_grpc_requests_total",
                    {"method=\"/chemledger.v1.RegistryService/Submit\"", "code=\"OK\""}),
             0)
-      << text;
-  EXPECT_EQ(Sample(text, "chemledger_grpc_requests_total",
+      << ledger;
+  EXPECT_EQ(Sample(ledger, "chemledger_grpc_requests_total",
                    {"method=\"/chemledger.v1.RegistryService/Submit\"",
                     "code=\"INVALID_ARGUMENT\""}),
             1)
-      << text;
-  EXPECT_EQ(Sample(text, "chemledger_grpc_request_seconds_count",
+      << ledger;
+  EXPECT_EQ(Sample(ledger, "chemledger_grpc_request_seconds_count",
                    {"method=\"/chemledger.v1.RegistryService/Submit\"",
                     "code=\"INVALID_ARGUMENT\""}),
             1)
-      << text;
-  EXPECT_GT(Sample(text, "chemledger_journal_batches_total"), 0) << text;
-  EXPECT_GT(Sample(text, "chemledger_journal_commit_seconds_count"), 0) << text;
-  EXPECT_EQ(Sample(text, "chemledger_log_entries"), static_cast<double>(RawLogSize())) << text;
-  EXPECT_GT(Sample(text, "chemledger_store_bytes"), 0) << text;
-  // Slots: none in use now, and their bounds.
-  EXPECT_EQ(Sample(text, "chemledger_slots_in_use", {"slot=\"issuance\""}), 0) << text;
-  EXPECT_EQ(Sample(text, "chemledger_slots", {"slot=\"issuance\""}), 4) << text;
-  EXPECT_GT(Sample(text, "chemledger_slots", {"slot=\"ledger_streams\""}), 0) << text;
-  EXPECT_EQ(Sample(text, "chemledger_slots", {"slot=\"anomaly_subscriptions\""}), 256) << text;
-  EXPECT_EQ(Sample(text, "chemledger_slots_in_use", {"slot=\"exports\""}), 0) << text;
-  EXPECT_EQ(Sample(text, "chemledger_http_requests_total", {"route=\"other\"", "status=\"200\""}),
+      << ledger;
+  EXPECT_GT(Sample(ledger, "chemledger_journal_batches_total"), 0) << ledger;
+  EXPECT_GT(Sample(ledger, "chemledger_journal_commit_seconds_count"), 0) << ledger;
+  EXPECT_EQ(Sample(ledger, "chemledger_log_entries"), static_cast<double>(RawLogSize())) << ledger;
+  EXPECT_GT(Sample(ledger, "chemledger_store_bytes"), 0) << ledger;
+  // Every write checks its signer's actor record: after the first, from the
+  // journal's cache.
+  EXPECT_GT(Sample(ledger, "chemledger_cache_lookups_total",
+                   {"cache=\"sequencer_state\"", "result=\"hit\""}),
+            0)
+      << ledger;
+  EXPECT_GT(Sample(ledger, "chemledger_cache_lookups_total",
+                   {"cache=\"sequencer_state\"", "result=\"miss\""}),
+            0)
+      << ledger;
+  EXPECT_GT(Sample(ledger, "chemledger_slots", {"slot=\"ledger_streams\""}), 0) << ledger;
+  // Slots, none in use now, and their bounds: issuance (labeld's), the
+  // audit's (auditd's).
+  const std::string labels = Scrape("labeld");
+  EXPECT_EQ(Sample(labels, "chemledger_slots_in_use", {"slot=\"issuance\""}), 0) << labels;
+  EXPECT_EQ(Sample(labels, "chemledger_slots", {"slot=\"issuance\""}), 4) << labels;
+  const std::string audit = Scrape("auditd");
+  EXPECT_EQ(Sample(audit, "chemledger_slots", {"slot=\"anomaly_subscriptions\""}), 256) << audit;
+  EXPECT_EQ(Sample(audit, "chemledger_slots_in_use", {"slot=\"exports\""}), 0) << audit;
+  // HTTP requests by route: the scan server's (verifyd's), the console's
+  // (auditd's).
+  const std::string scans = Scrape("verifyd");
+  EXPECT_EQ(Sample(scans, "chemledger_http_requests_total", {"route=\"other\"", "status=\"200\""}),
             1)
-      << text;
-  EXPECT_EQ(Sample(text, "chemledger_http_requests_total", {"route=\"console\"", "status=\"200\""}),
+      << scans;
+  EXPECT_EQ(Sample(audit, "chemledger_http_requests_total", {"route=\"console\"", "status=\"200\""}),
             1)
-      << text;
+      << audit;
+  if (ClusterShape()) {
+    // A personality's caches of ledgerd's reads are counted (the row is
+    // there, whatever its count so far).
+    EXPECT_GE(Sample(audit, "chemledger_cache_lookups_total",
+                     {"cache=\"ledger_state\"", "result=\"miss\""}),
+              0)
+        << audit;
+  }
 }
 
 // The access log: a JSON object a line, with the request id (the caller's,
@@ -122,8 +168,9 @@ TEST_F(MetricsE2eTest, TheAccessLogSaysWhoCalledWhatWithTheRequestId) {
   auto id = sent_back.find("x-request-id");
   ASSERT_NE(id, sent_back.end());
   EXPECT_EQ(std::string(id->second.data(), id->second.size()), "walk-0001");
+  httplib::Client console("127.0.0.1", ConsolePort());
+  ASSERT_TRUE(console.Get("/console/enter?ticket=SECRET-TICKET"));
   httplib::Client pages("127.0.0.1", http_port_);
-  ASSERT_TRUE(pages.Get("/console/enter?ticket=SECRET-TICKET"));
   // An HTTP request's id: the client's when sane, sent back; and a path that
   // is not UTF-8 still makes a JSON line.
   auto answered = pages.Get("/walk-page", {{"X-Request-Id", "page-0002"}});
@@ -136,8 +183,7 @@ TEST_F(MetricsE2eTest, TheAccessLogSaysWhoCalledWhatWithTheRequestId) {
   // Lines are written when calls end; the last one may trail a moment.
   std::string log;
   for (int tries = 0; tries < 50; ++tries) {
-    std::ifstream in(AccessLogFile());
-    log.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    log = ReadAccessLogs();
     // (A call's line is written when the server is done with it, which may
     // be a moment after its answer reached the client.)
     if (absl::StrContains(log, "\"route\":\"console\"") &&

@@ -146,6 +146,9 @@ class Deployment {
 
   storage::Store* store() const { return store_.get(); }
   journal::LedgerClient* ledger_client() const { return client_.get(); }
+  // The journal itself, for what only the store's owner can tell (its
+  // state cache's counts, for the metrics).
+  const journal::Journal& journal() const { return *journal_; }
   label::LabelKeyring* keyring() const { return keyring_.get(); }
   label::LabelIssuer* issuer() const { return issuer_.get(); }
   ledger::Ledger* ledger() const { return ledger_.get(); }

@@ -14,7 +14,8 @@
 //                                                       their bound: issuance slots,
 //                                                       submission streams
 //   chemledger_cache_lookups_total{cache, result}       hits and misses of the caches
-//                                                       watched (a personality's reads
+//                                                       watched (the journal's state
+//                                                       cache; a personality's reads
 //                                                       of ledgerd, services/ledgerd)
 //
 // The gRPC figures come from a server interceptor (every service, the

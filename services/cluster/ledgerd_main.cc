@@ -115,6 +115,8 @@ absl::Status Run(ServiceProcess& process) {
     process.metrics()->WatchSlots(
         "ledger_streams", [&ledger_service] { return ledger_service.streams().open(); },
         ledger_service.streams().max_open());
+    process.metrics()->WatchCache("sequencer_state",
+                                  [&d] { return d.journal().StateCacheCounts(); });
   }
   ServiceProcess::Serving serving;
   serving.services = {&registry_service, &ledger_service, &admin_service};

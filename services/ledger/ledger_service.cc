@@ -4,19 +4,13 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "crypto/merkle.h"
-#include "services/registry/oversight.h"
 #include "services/common/grpc_status.h"
 #include "services/common/incoming_call.h"
-#include "services/common/page_cursor.h"
-#include "services/common/page_size.h"
 #include "services/common/raw_unary.h"
-#include "services/ledger/event_view.h"
-#include "services/ledger/site_load.h"
 #include "services/common/stream_batches.h"
 #include "services/common/snapshot_metadata.h"
 #include "services/registry/read_access.h"
@@ -29,12 +23,6 @@ void FillReceipt(const EventReceipt& receipt, v1::AppendResponse* out) {
   out->set_log_index(receipt.log_index);
   out->set_replayed(receipt.replayed);
   out->set_event_hash(receipt.event_hash.ToBytes());
-}
-
-grpc::Status Denied(absl::string_view what) {
-  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                      absl::StrCat("read credentials: this actor may not read ", what,
-                                   " (only regulators, and enterprises that held it)"));
 }
 
 }  // namespace
@@ -124,186 +112,58 @@ grpc::Status LedgerServiceImpl::AppendBatches(
   return grpc::Status::OK;
 }
 
-grpc::ServerUnaryReactor* LedgerServiceImpl::GetEvent(grpc::CallbackServerContext* context,
-                                                 const grpc::ByteBuffer* request,
-                                                 grpc::ByteBuffer* response) {
-  return ServeRawUnary<v1::GetEventRequest, v1::EventRecord>(
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* LedgerServiceImpl::ServeRead(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response, absl::string_view method,
+    absl::StatusOr<Response> (LedgerReads::*read)(const storage::Snapshot&, const v1::Actor&,
+                                                  const Request&) const) {
+  return ServeRawUnary<Request, Response>(
       context, request, response, read_executor_,
-      [this, context](const v1::GetEventRequest* r, absl::string_view bytes, v1::EventRecord* out) {
-        return ServeGetEvent(context, r, bytes, out);
+      [this, context, method, read](const Request* r, absl::string_view bytes, Response* out) {
+        absl::StatusOr<Reading> reading = BeginRead(context, method, bytes);
+        if (!reading.ok()) return ToGrpcStatus(reading.status());
+        absl::StatusOr<Response> answer = (reads_core_.*read)(*reading->snapshot, reading->reader, *r);
+        if (!answer.ok()) return ToGrpcStatus(answer.status());
+        *out = *std::move(answer);
+        return grpc::Status::OK;
       });
 }
 
-grpc::Status LedgerServiceImpl::ServeGetEvent(grpc::ServerContextBase* context,
-                                           const v1::GetEventRequest* request,
-                                           absl::string_view request_bytes,
-                                           v1::EventRecord* response) {
-  absl::StatusOr<Reading> reading = BeginRead(context, kGetEventMethod, request_bytes);
-  if (!reading.ok()) return ToGrpcStatus(reading.status());
-  const std::shared_ptr<const storage::Snapshot>& snapshot = reading->snapshot;
-  const v1::Actor* const reader = &reading->reader;
-  // Who may not read an event learns nothing about it, not even whether it
-  // exists.
-  const grpc::Status denied = Denied(absl::StrCat("event '", request->event_id(), "'"));
-  const std::string& recorder =
-      request->enterprise_uscc().empty() ? reader->enterprise_uscc() : request->enterprise_uscc();
-  if (recorder.empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "enterprise_uscc: name the enterprise that recorded the event (event ids "
-                        "are unique per enterprise)");
-  }
-  // A regulator whose jurisdiction holds the recording enterprise reads its
-  // events whole.
-  absl::StatusOr<bool> oversees =
-      registry::OverseesAllOf(*snapshot, *reader, registry::RecordKind::kPackages, recorder);
-  if (!oversees.ok()) return ToGrpcStatus(oversees.status());
-  const bool regulator = *oversees;
-  absl::StatusOr<std::optional<EventInfo>> info =
-      FindEvent(*snapshot, recorder, request->event_id());
-  if (!info.ok()) return ToGrpcStatus(info.status());
-  if (!*info) {
-    return regulator ? grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                    absl::StrCat("event_id: ", recorder, " recorded no event '",
-                                                 request->event_id(), "'"))
-                     : denied;
-  }
-  if (!regulator && (*info)->enterprise != reader->enterprise_uscc()) {
-    // Another enterprise's event: readable if it touched a code this reader
-    // may read (and then shown with only those codes: event_view.h).
-    absl::StatusOr<std::string> bytes = snapshot->Entry((*info)->log_index);
-    if (!bytes.ok()) return ToGrpcStatus(bytes.status());
-    v1::LogEntry entry;
-    v1::EventLinks links;
-    if (!entry.ParseFromString(*bytes) || !links.ParseFromString(entry.assignment())) {
-      return ToGrpcStatus(absl::DataLossError(
-          absl::StrCat("log entry ", (*info)->log_index, " is not an event")));
-    }
-    bool any = false;
-    for (const auto& link : links.links()) {
-      absl::StatusOr<bool> may = MayRead(*snapshot, *reader, link.code());
-      if (!may.ok()) return ToGrpcStatus(may.status());
-      if ((any = *may)) break;
-    }
-    if (!any) return denied;
-  }
-  absl::StatusOr<v1::EventRecord> record = ViewEvent(*snapshot, *reader, (*info)->log_index);
-  if (!record.ok()) return ToGrpcStatus(record.status());
-  *response = *std::move(record);
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* LedgerServiceImpl::GetEvent(grpc::CallbackServerContext* context,
+                                                 const grpc::ByteBuffer* request,
+                                                 grpc::ByteBuffer* response) {
+  return ServeRead(context, request, response, kGetEventMethod, &LedgerReads::GetEvent);
 }
 
 grpc::ServerUnaryReactor* LedgerServiceImpl::GetHistory(grpc::CallbackServerContext* context,
                                                  const grpc::ByteBuffer* request,
                                                  grpc::ByteBuffer* response) {
-  return ServeRawUnary<v1::GetHistoryRequest, v1::History>(
-      context, request, response, read_executor_,
-      [this, context](const v1::GetHistoryRequest* r, absl::string_view bytes, v1::History* out) {
-        return ServeGetHistory(context, r, bytes, out);
-      });
-}
-
-grpc::Status LedgerServiceImpl::ServeGetHistory(grpc::ServerContextBase* context,
-                                           const v1::GetHistoryRequest* request,
-                                           absl::string_view request_bytes,
-                                           v1::History* response) {
-  absl::StatusOr<Reading> reading = BeginRead(context, kGetHistoryMethod, request_bytes);
-  if (!reading.ok()) return ToGrpcStatus(reading.status());
-  const std::shared_ptr<const storage::Snapshot>& snapshot = reading->snapshot;
-  const v1::Actor* const reader = &reading->reader;
-  // MayRead is false for unknown codes: who may not read a code learns
-  // nothing about it, not even whether it exists.
-  absl::StatusOr<bool> may = MayRead(*snapshot, *reader, request->code());
-  if (!may.ok()) return ToGrpcStatus(may.status());
-  if (!*may) return Denied(absl::StrCat("the history of ", request->code()));
-  absl::StatusOr<std::optional<CodeState>> state = FindCode(*snapshot, request->code());
-  if (!state.ok()) return ToGrpcStatus(state.status());
-  if (!*state) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        absl::StrCat("code: '", request->code(), "' is not in the ledger"));
-  }
-  absl::StatusOr<std::vector<uint64_t>> history = History(*snapshot, request->code());
-  if (!history.ok()) return ToGrpcStatus(history.status());
-  const CodeState& s = **state;
-  response->set_code(s.code);
-  response->set_status(std::string(CodeStatusName(s.status)));
-  response->set_custodian(s.custodian);
-  response->set_remaining_milli(s.remaining_milli);
-  response->set_unit(s.unit);
-  response->set_parent(s.parent);
-  response->set_log_size(snapshot->size());
-  // A page: bounded in events and bytes.
-  if (request->page_size() > kMaxHistoryPage) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("page_size: at most ", kMaxHistoryPage));
-  }
-  const size_t page_size = request->page_size() == 0 ? kMaxHistoryPage : request->page_size();
-  uint64_t after = 0;
-  const bool from_start = request->page_token().empty();
-  if (!from_start && !absl::SimpleAtoi(request->page_token(), &after)) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "page_token: not a token this server gave (History.next_page_token)");
-  }
-  size_t bytes = 0;
-  for (uint64_t index : *history) {
-    if (!from_start && index <= after) continue;
-    if (static_cast<size_t>(response->events_size()) >= page_size ||
-        bytes >= kMaxHistoryPageBytes) {
-      response->set_next_page_token(
-          absl::StrCat(response->events(response->events_size() - 1).log_index()));
-      break;
-    }
-    absl::StatusOr<v1::EventRecord> record = ViewEvent(*snapshot, *reader, index);
-    if (!record.ok()) return ToGrpcStatus(record.status());
-    bytes += record->ByteSizeLong();
-    *response->add_events() = *std::move(record);
-  }
-  return grpc::Status::OK;
+  return ServeRead(context, request, response, kGetHistoryMethod, &LedgerReads::GetHistory);
 }
 
 grpc::ServerUnaryReactor* LedgerServiceImpl::ListStock(grpc::CallbackServerContext* context,
-                                                       const grpc::ByteBuffer* request,
-                                                       grpc::ByteBuffer* response) {
-  return ServeRawUnary<v1::ListStockRequest, v1::Stock>(
-      context, request, response, read_executor_,
-      [this, context](const v1::ListStockRequest* r, absl::string_view bytes, v1::Stock* out) {
-        return ServeListStock(context, r, bytes, out);
-      });
+                                                 const grpc::ByteBuffer* request,
+                                                 grpc::ByteBuffer* response) {
+  return ServeRead(context, request, response, kListStockMethod, &LedgerReads::ListStock);
 }
 
-grpc::Status LedgerServiceImpl::ServeListStock(grpc::ServerContextBase* context,
-                                               const v1::ListStockRequest* request,
-                                               absl::string_view request_bytes,
-                                               v1::Stock* response) {
-  absl::StatusOr<Reading> reading = BeginRead(context, kListStockMethod, request_bytes);
-  if (!reading.ok()) return ToGrpcStatus(reading.status());
-  const std::shared_ptr<const storage::Snapshot>& snapshot = reading->snapshot;
-  const v1::Actor* const reader = &reading->reader;
-  const std::string custodian =
-      request->enterprise_uscc().empty() ? reader->enterprise_uscc() : request->enterprise_uscc();
-  if (grpc::Status may = MayReadSite(*snapshot, *reader, custodian, request->site()); !may.ok()) {
-    return may;
-  }
-  absl::StatusOr<size_t> limit = PageSizeOf(request->page_size(), 1000);
-  if (!limit.ok()) return ToGrpcStatus(limit.status());
-  bool more = false;
-  absl::StatusOr<std::vector<CodeState>> stock =
-      ledger::ListStock(*snapshot, custodian, request->site(), request->page_token(),
-                *limit, &more);
-  if (!stock.ok()) return ToGrpcStatus(stock.status());
-  for (const CodeState& c : *stock) {
-    v1::Stock::Item* item = response->add_items();
-    item->set_code(c.code);
-    item->set_aggregate(c.aggregate);
-    item->set_product(c.product);
-    item->set_remaining_milli(c.remaining_milli);
-    item->set_unit(c.unit);
-    item->set_parent(c.parent);
-    item->set_on_hold(c.on_hold);
-    item->set_recalled(c.recalled);
-  }
-  if (more && !stock->empty()) response->set_next_page_token(stock->back().code);
-  response->set_log_size(snapshot->size());
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* LedgerServiceImpl::ListScanSignals(grpc::CallbackServerContext* context,
+                                                 const grpc::ByteBuffer* request,
+                                                 grpc::ByteBuffer* response) {
+  return ServeRead(context, request, response, kListScanSignalsMethod, &LedgerReads::ListScanSignals);
+}
+
+grpc::ServerUnaryReactor* LedgerServiceImpl::GetSiteLoad(grpc::CallbackServerContext* context,
+                                                 const grpc::ByteBuffer* request,
+                                                 grpc::ByteBuffer* response) {
+  return ServeRead(context, request, response, kGetSiteLoadMethod, &LedgerReads::GetSiteLoad);
+}
+
+grpc::ServerUnaryReactor* LedgerServiceImpl::ListSiteFlags(grpc::CallbackServerContext* context,
+                                                 const grpc::ByteBuffer* request,
+                                                 grpc::ByteBuffer* response) {
+  return ServeRead(context, request, response, kListSiteFlagsMethod, &LedgerReads::ListSiteFlags);
 }
 
 absl::StatusOr<LedgerServiceImpl::Reading> LedgerServiceImpl::BeginRead(
@@ -315,248 +175,6 @@ absl::StatusOr<LedgerServiceImpl::Reading> LedgerServiceImpl::BeginRead(
   reading.reader = *std::move(reader);
   TellLogSize(context, reading.snapshot->size());
   return reading;
-}
-
-grpc::Status LedgerServiceImpl::MayReadSite(const storage::Snapshot& snapshot,
-                                            const v1::Actor& reader, const std::string& custodian,
-                                            const std::string& site) {
-  if (custodian.empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "enterprise_uscc: is required (you belong to no enterprise)");
-  }
-  if (site.empty() || site.size() > 64) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "site: 1 to 64 characters");
-  }
-  if (registry::HasOversightRole(reader)) {
-    if (registry::DepartmentReads(reader, registry::RecordKind::kSites) != registry::Reads::kAll) {
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                          absl::StrCat("site: what is at sites is not read by ",
-                                       registry::DepartmentText(reader)));
-    }
-    absl::StatusOr<bool> oversees = registry::OverseesEnterprise(snapshot, reader, custodian);
-    if (!oversees.ok()) return ToGrpcStatus(oversees.status());
-    if (*oversees) return grpc::Status::OK;
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        absl::StrCat("enterprise_uscc: ", custodian, " is outside your "
-                                     "jurisdiction (", registry::JurisdictionText(reader), ")"));
-  }
-  // An emergency responder reads what is at a site after breaking glass
-  // for it (RegistryRequest.break_glass, recorded in the log first).
-  if (reader.role() == v1::RESPONDER) {
-    absl::StatusOr<bool> granted =
-        registry::HasBreakGlass(snapshot, reader, custodian, site, absl::Now());
-    if (!granted.ok()) return ToGrpcStatus(granted.status());
-    if (!*granted) {
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                          absl::StrCat("site: no break-glass access to ", custodian, "'s site '",
-                                       site, "' (RegistryRequest.break_glass, recorded first)"));
-    }
-    return grpc::Status::OK;
-  }
-  if (custodian != reader.enterprise_uscc()) return Denied(absl::StrCat("the stock of ", custodian));
-  return grpc::Status::OK;
-}
-
-grpc::ServerUnaryReactor* LedgerServiceImpl::GetSiteLoad(grpc::CallbackServerContext* context,
-                                                         const grpc::ByteBuffer* request,
-                                                         grpc::ByteBuffer* response) {
-  return ServeRawUnary<v1::GetSiteLoadRequest, v1::SiteLoad>(
-      context, request, response, read_executor_,
-      [this, context](const v1::GetSiteLoadRequest* r, absl::string_view bytes, v1::SiteLoad* out) {
-        return ServeGetSiteLoad(context, r, bytes, out);
-      });
-}
-
-grpc::Status LedgerServiceImpl::ServeGetSiteLoad(grpc::ServerContextBase* context,
-                                                 const v1::GetSiteLoadRequest* request,
-                                                 absl::string_view request_bytes,
-                                                 v1::SiteLoad* response) {
-  absl::StatusOr<Reading> reading = BeginRead(context, kGetSiteLoadMethod, request_bytes);
-  if (!reading.ok()) return ToGrpcStatus(reading.status());
-  const std::shared_ptr<const storage::Snapshot>& snapshot = reading->snapshot;
-  const v1::Actor* const reader = &reading->reader;
-  const std::string custodian =
-      request->enterprise_uscc().empty() ? reader->enterprise_uscc() : request->enterprise_uscc();
-  if (grpc::Status may = MayReadSite(*snapshot, *reader, custodian, request->site()); !may.ok()) {
-    return may;
-  }
-  absl::StatusOr<std::vector<ClassLoad>> loads = SiteLoads(*snapshot, custodian, request->site());
-  if (!loads.ok()) return ToGrpcStatus(loads.status());
-  absl::StatusOr<std::optional<v1::Site>> site =
-      registry::FindSite(*snapshot, custodian, request->site());
-  if (!site.ok()) return ToGrpcStatus(site.status());
-  const SiteAssessment assessment =
-      AssessSiteLoad(site->has_value() ? &**site : nullptr, *loads, *tables_);
-  const auto add_load = [](const ClassLoad& l, v1::SiteLoad::ClassLoad* out) {
-    out->set_hazard_class(l.hazard_class);
-    out->set_unit(l.unit);
-    out->set_load_milli(l.milli);
-  };
-  response->set_registered_site(site->has_value());
-  for (const ClassLoad& l : *loads) add_load(l, response->add_loads());
-  for (const SiteAssessment::Capacity& c : assessment.capacities) {
-    v1::SiteLoad::Capacity* out = response->add_capacities();
-    out->set_hazard_class(c.capacity.hazard_class());
-    out->set_unit(c.capacity.unit());
-    out->set_capacity_milli(c.capacity.capacity_milli());
-    out->set_load_milli(c.load_milli);
-    out->set_over_capacity(c.over);
-  }
-  for (const ClassLoad& l : assessment.uncovered) add_load(l, response->add_uncovered());
-  response->set_segregation_assessed(assessment.segregation_table_available);
-  for (const SiteAssessment::Incompatible& i : assessment.incompatible) {
-    v1::SiteLoad::IncompatibleClasses* out = response->add_incompatible();
-    out->set_class_a(i.class_a);
-    out->set_class_b(i.class_b);
-    out->set_requirement(i.requirement);
-  }
-  response->set_log_size(snapshot->size());
-  return grpc::Status::OK;
-}
-
-grpc::ServerUnaryReactor* LedgerServiceImpl::ListSiteFlags(grpc::CallbackServerContext* context,
-                                                           const grpc::ByteBuffer* request,
-                                                           grpc::ByteBuffer* response) {
-  return ServeRawUnary<v1::ListSiteFlagsRequest, v1::SiteFlags>(
-      context, request, response, read_executor_,
-      [this, context](const v1::ListSiteFlagsRequest* r, absl::string_view bytes,
-                      v1::SiteFlags* out) { return ServeListSiteFlags(context, r, bytes, out); });
-}
-
-grpc::Status LedgerServiceImpl::ServeListSiteFlags(grpc::ServerContextBase* context,
-                                                   const v1::ListSiteFlagsRequest* request,
-                                                   absl::string_view request_bytes,
-                                                   v1::SiteFlags* response) {
-  absl::StatusOr<Reading> reading = BeginRead(context, kListSiteFlagsMethod, request_bytes);
-  if (!reading.ok()) return ToGrpcStatus(reading.status());
-  const std::shared_ptr<const storage::Snapshot>& snapshot = reading->snapshot;
-  const v1::Actor* const reader = &reading->reader;
-  if (registry::HasOversightRole(*reader) &&
-      registry::DepartmentReads(*reader, registry::RecordKind::kSites) != registry::Reads::kAll) {
-    return Denied(absl::StrCat("site flags (not read by ", registry::DepartmentText(*reader), ")"));
-  }
-  const bool oversight = registry::HasOversightRole(*reader);
-  const std::string enterprise =
-      request->enterprise_uscc().empty() && !oversight ? reader->enterprise_uscc()
-                                                       : request->enterprise_uscc();
-  if (!oversight && (enterprise.empty() || enterprise != reader->enterprise_uscc())) {
-    return Denied(absl::StrCat("the site flags of ", enterprise.empty() ? "every enterprise" : enterprise));
-  }
-  if (oversight && !enterprise.empty()) {
-    absl::StatusOr<bool> oversees = registry::OverseesEnterprise(*snapshot, *reader, enterprise);
-    if (!oversees.ok()) return ToGrpcStatus(oversees.status());
-    if (!*oversees) return Denied(absl::StrCat("the site flags of ", enterprise));
-  }
-  absl::StatusOr<size_t> limit = PageSizeOf(request->page_size(), 1000);
-  if (!limit.ok()) return ToGrpcStatus(limit.status());
-  uint64_t after = 0;
-  if (!request->page_token().empty()) {
-    absl::StatusOr<std::string> position = OpenPageCursor(request->page_token());
-    if (!position.ok()) return ToGrpcStatus(position.status());
-    if (!absl::SimpleAtoi(*position, &after)) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "page_token: not a next_page_token of ListSiteFlags");
-    }
-  }
-  bool more = false;
-  absl::StatusOr<std::vector<state::SiteFlagRecord>> flags = ledger::ListSiteFlags(
-      *snapshot, enterprise, after, *limit, &more);
-  if (!flags.ok()) return ToGrpcStatus(flags.status());
-  registry::OversightMemo memo(*snapshot, *reader);
-  for (const state::SiteFlagRecord& r : *flags) {
-    // Of every enterprise: those within the regulator's jurisdiction.
-    if (oversight && enterprise.empty()) {
-      absl::StatusOr<bool> oversees = memo.Enterprise(r.custodian());
-      if (!oversees.ok()) return ToGrpcStatus(oversees.status());
-      if (!*oversees) continue;
-    }
-    v1::SiteFlags::Flag* f = response->add_flags();
-    f->set_log_index(r.log_index());
-    f->set_kind(r.kind());
-    f->set_enterprise_uscc(r.custodian());
-    f->set_site(r.site());
-    f->set_hazard_class(r.capacity_class());
-    f->set_unit(r.unit());
-    f->set_capacity_milli(r.capacity_milli());
-    f->set_load_milli(r.load_milli());
-    f->set_event_unix_seconds(r.event_unix_seconds());
-    f->set_cas(r.cas());
-  }
-  if (more && !flags->empty()) {
-    response->set_next_page_token(SealPageCursor(absl::StrCat(flags->back().log_index())));
-  }
-  response->set_log_size(snapshot->size());
-  return grpc::Status::OK;
-}
-
-grpc::ServerUnaryReactor* LedgerServiceImpl::ListScanSignals(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeRawUnary<v1::ListScanSignalsRequest, v1::ScanSignals>(
-      context, request, response, read_executor_,
-      [this, context](const v1::ListScanSignalsRequest* r, absl::string_view bytes,
-                      v1::ScanSignals* out) { return ServeListScanSignals(context, r, bytes, out); });
-}
-
-grpc::Status LedgerServiceImpl::ServeListScanSignals(grpc::ServerContextBase* context,
-                                                     const v1::ListScanSignalsRequest* request,
-                                                     absl::string_view request_bytes,
-                                                     v1::ScanSignals* response) {
-  absl::StatusOr<Reading> reading = BeginRead(context, kListScanSignalsMethod, request_bytes);
-  if (!reading.ok()) return ToGrpcStatus(reading.status());
-  const std::shared_ptr<const storage::Snapshot>& snapshot = reading->snapshot;
-  const v1::Actor* const reader = &reading->reader;
-  if (registry::DepartmentReads(*reader, registry::RecordKind::kScanSignals) !=
-      registry::Reads::kAll) {
-    return Denied("the scan signals");
-  }
-  absl::StatusOr<size_t> limit = PageSizeOf(request->page_size(), 1000);
-  if (!limit.ok()) return ToGrpcStatus(limit.status());
-  // A page token is "<log index>/<code>" of the last signal a page
-  // examined, sealed (page_cursor.h): it may be one the reader does not see.
-  uint64_t after_index = 0;
-  std::string after_code;
-  if (!request->page_token().empty()) {
-    absl::StatusOr<std::string> position = OpenPageCursor(request->page_token());
-    if (!position.ok()) return ToGrpcStatus(position.status());
-    const size_t slash = position->find('/');
-    if (slash == std::string::npos ||
-        !absl::SimpleAtoi(position->substr(0, slash), &after_index)) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "page_token: not a token this server gave (ScanSignals.next_page_token)");
-    }
-    after_code = position->substr(slash + 1);
-  }
-  absl::StatusOr<std::vector<ScanSignal>> signals =
-      ledger::ListScanSignals(*snapshot, after_index, after_code, *limit + 1);
-  if (!signals.ok()) return ToGrpcStatus(signals.status());
-  const bool more = signals->size() > *limit;
-  if (more) signals->pop_back();
-  registry::OversightMemo memo(*snapshot, *reader);
-  for (const ScanSignal& s : *signals) {
-    // Those about an enterprise within the regulator's jurisdiction: the
-    // package's custodian or the enterprise that saw it.
-    absl::StatusOr<bool> custodian = memo.Enterprise(s.custodian);
-    if (!custodian.ok()) return ToGrpcStatus(custodian.status());
-    if (!*custodian) {
-      absl::StatusOr<bool> seer = memo.Enterprise(s.seen_by);
-      if (!seer.ok()) return ToGrpcStatus(seer.status());
-      if (!*seer) continue;
-    }
-    v1::ScanSignals::Signal* out = response->add_signals();
-    out->set_log_index(s.log_index);
-    out->set_code(s.code);
-    out->set_kind(s.kind);
-    out->set_seen_by(s.seen_by);
-    out->set_custodian(s.custodian);
-    out->set_status(s.status);
-  }
-  if (more && !signals->empty()) {
-    response->set_next_page_token(
-        SealPageCursor(absl::StrCat(signals->back().log_index, "/", signals->back().code)));
-  }
-  response->set_log_size(snapshot->size());
-  return grpc::Status::OK;
 }
 
 grpc::ServerUnaryReactor* LedgerServiceImpl::AddCheckpointCosignature(

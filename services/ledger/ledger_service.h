@@ -23,6 +23,7 @@
 #include "reference/reference_tables.h"
 #include "services/ledger/witness_cosignatures.h"
 #include "services/ledger/ledger.h"
+#include "services/ledger/ledger_reads.h"
 
 namespace chemledger::ledger {
 
@@ -41,9 +42,6 @@ struct AppendStreamOptions {
   int max_per_actor = 2;
   StreamTimeouts timeouts;
 };
-// A history page: at most this many events, and this many bytes of them.
-inline constexpr size_t kMaxHistoryPage = 1000;
-inline constexpr size_t kMaxHistoryPageBytes = 4 << 20;
 // Most events one EventBatch may carry.
 using api::kMaxEventsPerBatchMessage;
 
@@ -83,7 +81,7 @@ class LedgerServiceImpl final : public LedgerServiceBase {
                         &reference::ShippedReferenceTables(),
                     WitnessCosignatures* cosignatures = nullptr)
       : ledger_(ledger),
-        tables_(tables),
+        reads_core_(tables),
         client_(client),
         signer_(checkpoint_signer),
         reads_(reads),
@@ -135,22 +133,15 @@ class LedgerServiceImpl final : public LedgerServiceBase {
   const registry::StreamGate& streams() const { return streams_; }
 
  private:
-  grpc::Status ServeGetEvent(grpc::ServerContextBase* context, const v1::GetEventRequest* request,
-                             absl::string_view request_bytes, v1::EventRecord* response);
-  grpc::Status ServeGetHistory(grpc::ServerContextBase* context,
-                               const v1::GetHistoryRequest* request,
-                               absl::string_view request_bytes, v1::History* response);
-  grpc::Status ServeListStock(grpc::ServerContextBase* context, const v1::ListStockRequest* request,
-                              absl::string_view request_bytes, v1::Stock* response);
-  grpc::Status ServeListScanSignals(grpc::ServerContextBase* context,
-                                    const v1::ListScanSignalsRequest* request,
-                                    absl::string_view request_bytes, v1::ScanSignals* response);
-  grpc::Status ServeGetSiteLoad(grpc::ServerContextBase* context,
-                                const v1::GetSiteLoadRequest* request,
-                                absl::string_view request_bytes, v1::SiteLoad* response);
-  grpc::Status ServeListSiteFlags(grpc::ServerContextBase* context,
-                                  const v1::ListSiteFlagsRequest* request,
-                                  absl::string_view request_bytes, v1::SiteFlags* response);
+  // Serves a raw read: checks the call's read credentials for `method`
+  // over the request's bytes as received, tells the caller the log size,
+  // and answers with `read` (one of LedgerReads's) at that snapshot.
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* ServeRead(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response, absl::string_view method,
+      absl::StatusOr<Response> (LedgerReads::*read)(const storage::Snapshot&, const v1::Actor&,
+                                                    const Request&) const);
   // A read's start: the latest committed state and who reads it (checked
   // read credentials for `method` over `request_bytes`), the log size told
   // to the caller.
@@ -160,17 +151,12 @@ class LedgerServiceImpl final : public LedgerServiceBase {
   };
   absl::StatusOr<Reading> BeginRead(grpc::ServerContextBase* context, absl::string_view method,
                                     absl::string_view request_bytes);
-  // Whether `reader` may read what is at `site` of `custodian`: its own
-  // enterprise's actors, regulators and platform administrators, and
-  // responders who broke glass for the site.
-  grpc::Status MayReadSite(const storage::Snapshot& snapshot, const v1::Actor& reader,
-                           const std::string& custodian, const std::string& site);
   grpc::Status ServeAddCheckpointCosignature(grpc::ServerContextBase* context,
                                              const v1::AddCheckpointCosignatureRequest* request,
                                              absl::string_view request_bytes,
                                              v1::AddCheckpointCosignatureResponse* response);
   Ledger* const ledger_;
-  const reference::ReferenceTables* const tables_;
+  const LedgerReads reads_core_;
   journal::LedgerClient* const client_;
   const crypto::NoteSigner* const signer_;
   registry::ReadAuthenticator* const reads_;

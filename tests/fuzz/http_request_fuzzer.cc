@@ -1,10 +1,13 @@
 // The HTTP request paths (docs/fuzzing.md): whatever bytes a client sends
 // to the scan server (the scan pages of labels and waybill codes, the
-// blacklist, static assets, the regulator console's sign-in and API), it
-// answers with an HTTP response or closes the connection, and keeps
-// serving. The server runs in this process on a ledger with a real LevelDB
-// store (testing/test_ledger.h), set up once with a producer, its product
-// and issued labels; each input is written whole to a new loopback
+// blacklist, static assets, the regulator console's sign-in and API, the
+// staff app's gRPC bridge and photo decoding), it answers with an HTTP
+// response or closes the connection, and keeps serving. The server runs in
+// this process on a ledger with a real LevelDB store (testing/
+// test_ledger.h), set up once with a producer, its product and issued
+// labels; the staff app's bridge reaches the gRPC services it carries
+// (registry, ledger, waybill, verify) over an in-process channel, as in
+// chemledgerd; each input is written whole to a new loopback
 // connection and the answer read until it is whole (or the server is
 // silent for a tenth of a second: a request it still waits for the rest of).
 
@@ -23,10 +26,27 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "api/wire.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "chemledger/v1/ledger_service.pb.h"
+#include "chemledger/v1/registry_service.pb.h"
+#include "chemledger/v1/verify_service.pb.h"
 #include "crypto/checkpoint.h"
 #include "crypto/label_testing.h"
 #include "google/protobuf/stubs/logging.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "render/qr.h"
+#include "services/common/envelope.h"
+#include "services/common/read_auth.h"
+#include "services/ledger/ledger_service.h"
+#include "services/registry/read_access.h"
+#include "services/registry/registry_service.h"
+#include "services/verify/verify_service.h"
+#include "services/waybill/waybill_service.h"
 #include "services/audit/audit_reads.h"
 #include "services/notary/notary.h"
 #include "services/registry/registry_testing.h"
@@ -45,8 +65,16 @@ struct Site {
   std::unique_ptr<crypto::NoteSigner> note_signer;
   std::unique_ptr<notary::LedgerNotary> notary;
   std::unique_ptr<audit::AuditReads> audit;
+  // The gRPC services the staff app's bridge carries, in this process.
+  std::unique_ptr<registry::ReadAuthenticator> reads;
+  std::unique_ptr<registry::RegistryServiceImpl> registry_service;
+  std::unique_ptr<ledger::LedgerServiceImpl> ledger_service;
+  std::unique_ptr<waybill::WaybillServiceImpl> waybill_service;
+  std::unique_ptr<verify::VerifyServiceImpl> verify_service;
+  std::unique_ptr<grpc::Server> grpc_server;
   std::unique_ptr<web::ScanServer> server;
   std::string label_path;
+  std::string label_url;
 };
 
 Site& TheSite() {
@@ -64,7 +92,28 @@ Site& TheSite() {
         *crypto::NoteSigner::Create("fuzz.example/log", crypto::testing::TestKey(9)));
     s->notary = notary::NewLocalNotary(s->note_signer.get());
     s->audit = std::make_unique<audit::AuditReads>(&t.client(), s->notary.get());
+    s->label_url = url;
+    s->reads = std::make_unique<registry::ReadAuthenticator>(
+        read_auth::ReadCredentialChecker::Options{s->note_signer->name()});
+    s->registry_service =
+        std::make_unique<registry::RegistryServiceImpl>(&t.client(), s->reads.get());
+    s->ledger_service = std::make_unique<ledger::LedgerServiceImpl>(
+        &t.ledger(), &t.client(), s->note_signer.get(), s->reads.get());
+    s->waybill_service =
+        std::make_unique<waybill::WaybillServiceImpl>(&t.waybills(), &t.client(), s->reads.get());
+    s->verify_service = std::make_unique<verify::VerifyServiceImpl>(&t.client(), s->reads.get());
+    grpc::ServerBuilder builder;  // no port: the in-process channel only
+    builder.RegisterService(s->registry_service.get());
+    builder.RegisterService(s->ledger_service.get());
+    builder.RegisterService(s->waybill_service.get());
+    builder.RegisterService(s->verify_service.get());
+    s->grpc_server = builder.BuildAndStart();
+    if (s->grpc_server == nullptr) {
+      fprintf(stderr, "http_request_fuzzer: the gRPC services did not start\n");
+      abort();
+    }
     web::ScanServer::Options options;
+    options.api_channel = s->grpc_server->InProcessChannel(grpc::ChannelArguments());
     options.listen = "127.0.0.1:0";
     options.threads = 4;
     options.audit = s->audit.get();
@@ -133,6 +182,61 @@ bool Exchange(int port, const std::string& request, std::string* answer, int sil
   return true;
 }
 
+// A POST of `body` to the staff app's bridge for gRPC `method`, with read
+// credentials of `reader` (none for a write, whose body is signed).
+std::string AppCall(const char* method, const std::string& body, const crypto::SigningKey* reader) {
+  std::string headers;
+  if (reader != nullptr) {
+    const read_auth::ReadCredentials c = read_auth::SignRead(
+        {TheSite().note_signer->name(), method, body}, *reader, absl::Now());
+    headers = absl::StrCat(read_auth::kKeyIdHeader, ": ", c.key_id, "\r\n",
+                           read_auth::kTimeHeader, ": ", c.time, "\r\n", read_auth::kNonceHeader,
+                           ": ", c.nonce, "\r\nchemledger-signature: ",
+                           absl::Base64Escape(c.signature), "\r\n");
+  }
+  return absl::StrCat("POST /app/rpc", method,
+                      " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n",
+                      headers, "Content-Length: ", body.size(), "\r\n\r\n", body);
+}
+
+// A commissioning of the first label, signed by the producer's administrator.
+std::string SignedEvent(Site& s) {
+  v1::Event e;
+  e.set_event_id("fuzz-commission");
+  e.set_step(v1::COMMISSIONING);
+  e.add_codes(s.label_url);
+  e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 60);
+  e.set_event_time_offset_minutes(480);
+  e.mutable_location()->set_enterprise_uscc(kFuzzProducer);
+  e.mutable_location()->set_site("warehouse 1");
+  absl::StatusOr<v1::SignedEnvelope> signed_event =
+      envelope::Sign(api::kEventContext, e.SerializeAsString(), s.producer_admin);
+  return signed_event.ok() ? signed_event->SerializeAsString() : "";
+}
+
+std::string ListStockRequest() {
+  v1::ListStockRequest r;
+  r.set_site("warehouse 1");
+  return r.SerializeAsString();
+}
+
+std::string VerifyRequest(const Site& s) {
+  v1::VerifyRequest r;
+  r.add_urls(s.label_url);
+  return r.SerializeAsString();
+}
+
+// A photo of the label's QR code, POSTed to /app/api/decode.
+std::string Photo(const std::string& url) {
+  absl::StatusOr<render::QrSymbol> qr = render::EncodeQr(url);
+  absl::StatusOr<std::string> png =
+      qr.ok() ? render::QrToPng(*qr, 2) : absl::StatusOr<std::string>(qr.status());
+  const std::string body = png.ok() ? *png : "";
+  return absl::StrCat("POST /app/api/decode HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+                      "Content-Type: image/png\r\nContent-Length: ", body.size(), "\r\n\r\n",
+                      body);
+}
+
 }  // namespace
 
 std::vector<std::string> FuzzSeeds() {
@@ -152,6 +256,15 @@ std::vector<std::string> FuzzSeeds() {
                    "Content-Length: 15\r\n\r\n{\"pageSize\":10}"),
       absl::StrCat("GET /console/enter?ticket=AAAA HTTP/1.1\r\n", host, "\r\n"),
       absl::StrCat("GET /HTTPS://CL.EXAMPLE.CN/W/ABC HTTP/1.1\r\n", host, "\r\n"),
+      // The staff app: the public method, a signed write, signed reads, a photo.
+      absl::StrCat("POST /app/rpc/", api::kGetDeploymentMethod + 1, " HTTP/1.1\r\n", host,
+                   "Content-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n"),
+      AppCall(api::kAppendMethod, SignedEvent(s), nullptr),
+      AppCall(api::kListStockMethod, ListStockRequest(), &s.producer_admin),
+      AppCall(api::kVerifyMethod, VerifyRequest(s), &s.producer_admin),
+      AppCall(api::kGetActorMethod, "", &s.producer_admin),
+      absl::StrCat("GET /app/ HTTP/1.1\r\n", host, "\r\n"),
+      Photo(s.label_url),
   };
 }
 

@@ -1,5 +1,6 @@
 // The read services' request validation (docs/fuzzing.md): whatever request
-// bytes reach VerifyService or AuditService, their cores answer or refuse
+// bytes reach VerifyService, AuditService or LedgerService's reads, their
+// cores (verification.h, audit_reads.h, ledger_reads.h) answer or refuse
 // with a reason, and never crash. A ledger runs in this process on a real
 // LevelDB store (testing/test_ledger.h), set up once: a producer with its
 // administrator and methanol product, and issued labels. The input's first
@@ -15,11 +16,13 @@
 
 #include "api/china_time.h"
 #include "chemledger/v1/audit_service.pb.h"
+#include "chemledger/v1/ledger_service.pb.h"
 #include "chemledger/v1/verify_service.pb.h"
 #include "crypto/checkpoint.h"
 #include "crypto/label_testing.h"
 #include "google/protobuf/stubs/logging.h"
 #include "services/audit/audit_reads.h"
+#include "services/ledger/ledger_reads.h"
 #include "services/notary/notary.h"
 #include "services/registry/registry_state.h"
 #include "services/registry/registry_testing.h"
@@ -40,6 +43,7 @@ struct World {
   std::unique_ptr<crypto::NoteSigner> note_signer;
   std::unique_ptr<notary::LedgerNotary> notary;
   std::unique_ptr<audit::AuditReads> audit;
+  std::unique_ptr<ledger::LedgerReads> ledger_reads;
   std::vector<v1::Actor> readers;
   std::vector<std::string> urls;
 };
@@ -66,12 +70,29 @@ World& TheWorld() {
         *crypto::NoteSigner::Create("fuzz.example/log", crypto::testing::TestKey(9)));
     w->notary = notary::NewLocalNotary(w->note_signer.get());
     w->audit = std::make_unique<audit::AuditReads>(&t.client(), w->notary.get());
+    w->ledger_reads = std::make_unique<ledger::LedgerReads>(&reference::ShippedReferenceTables());
     return w;
   }();
   return *world;
 }
 
-enum Kind : uint8_t { kVerify, kStock, kEvents, kReconcile, kAnomalies, kInTransit, kHistory, kKinds };
+enum Kind : uint8_t {
+  kVerify,
+  kStock,
+  kEvents,
+  kReconcile,
+  kAnomalies,
+  kInTransit,
+  kHistory,
+  // LedgerService's reads.
+  kGetEvent,
+  kGetHistory,
+  kListStock,
+  kListScanSignals,
+  kGetSiteLoad,
+  kListSiteFlags,
+  kKinds
+};
 
 // A refusal must say why, and be the caller's fault or the state's, not the
 // server's.
@@ -83,6 +104,18 @@ void CheckRefusal(const absl::Status& s, const char* what) {
             what, s.ToString().c_str());
     abort();
   }
+}
+
+// Parses `bytes` as the request of `read` and reads; 0 as libFuzzer wants.
+template <typename Request, typename Response>
+int LedgerRead(const storage::Snapshot& snapshot, const v1::Actor& reader, const std::string& bytes,
+               absl::StatusOr<Response> (ledger::LedgerReads::*read)(
+                   const storage::Snapshot&, const v1::Actor&, const Request&) const,
+               const char* what) {
+  Request request;
+  if (!request.ParseFromString(bytes)) return 0;
+  CheckRefusal((TheWorld().ledger_reads.get()->*read)(snapshot, reader, request).status(), what);
+  return 0;
 }
 
 std::string Input(Kind kind, uint8_t reader, const google::protobuf::Message& request) {
@@ -106,10 +139,29 @@ std::vector<std::string> FuzzSeeds() {
   v1::InTransitQuery in_transit;
   v1::GetHistoryBundleRequest history;
   history.set_code(w.urls[0]);
-  return {Input(kVerify, 0, verify),     Input(kVerify, 2, verify),
-          Input(kStock, 1, stock),       Input(kEvents, 1, events),
-          Input(kReconcile, 0, reconcile), Input(kAnomalies, 0, anomalies),
-          Input(kInTransit, 0, in_transit), Input(kHistory, 0, history)};
+  v1::GetEventRequest get_event;
+  get_event.set_enterprise_uscc(kProducer);
+  get_event.set_event_id("e-1");
+  v1::GetHistoryRequest get_history;
+  get_history.set_code(w.urls[0]);
+  get_history.set_page_size(2);
+  v1::ListStockRequest list_stock;
+  list_stock.set_enterprise_uscc(kProducer);
+  list_stock.set_site("warehouse 1");
+  v1::ListScanSignalsRequest scan_signals;
+  scan_signals.set_page_size(5);
+  v1::GetSiteLoadRequest site_load;
+  site_load.set_site("warehouse 1");
+  v1::ListSiteFlagsRequest site_flags;
+  site_flags.set_enterprise_uscc(kProducer);
+  return {Input(kVerify, 0, verify),           Input(kVerify, 2, verify),
+          Input(kStock, 1, stock),             Input(kEvents, 1, events),
+          Input(kReconcile, 0, reconcile),     Input(kAnomalies, 0, anomalies),
+          Input(kInTransit, 0, in_transit),    Input(kHistory, 0, history),
+          Input(kGetEvent, 1, get_event),      Input(kGetHistory, 0, get_history),
+          Input(kGetHistory, 1, get_history),  Input(kListStock, 1, list_stock),
+          Input(kListScanSignals, 0, scan_signals), Input(kGetSiteLoad, 1, site_load),
+          Input(kListSiteFlags, 0, site_flags)};
 }
 
 }  // namespace chemledger::fuzz
@@ -173,6 +225,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                          "GetHistoryBundle");
       break;
     }
+    case fuzz::kGetEvent:
+      return fuzz::LedgerRead(*snapshot, reader, bytes, &ledger::LedgerReads::GetEvent, "GetEvent");
+    case fuzz::kGetHistory:
+      return fuzz::LedgerRead(*snapshot, reader, bytes, &ledger::LedgerReads::GetHistory,
+                              "GetHistory");
+    case fuzz::kListStock:
+      return fuzz::LedgerRead(*snapshot, reader, bytes, &ledger::LedgerReads::ListStock,
+                              "ListStock");
+    case fuzz::kListScanSignals:
+      return fuzz::LedgerRead(*snapshot, reader, bytes, &ledger::LedgerReads::ListScanSignals,
+                              "ListScanSignals");
+    case fuzz::kGetSiteLoad:
+      return fuzz::LedgerRead(*snapshot, reader, bytes, &ledger::LedgerReads::GetSiteLoad,
+                              "GetSiteLoad");
+    case fuzz::kListSiteFlags:
+      return fuzz::LedgerRead(*snapshot, reader, bytes, &ledger::LedgerReads::ListSiteFlags,
+                              "ListSiteFlags");
     default:
       break;
   }

@@ -125,6 +125,7 @@ std::vector<std::string> FuzzSeeds() {
   e.mutable_location()->set_enterprise_uscc(kProducer);
   e.mutable_location()->set_site("warehouse 1");
   seeds.push_back(Input(2, 2, e.SerializeAsString()));
+  seeds.push_back(Input(2 | 0x10, 2, e.SerializeAsString()));  // as a batch
   e.set_event_id("seed-consume");
   e.set_step(v1::CONSUMING);
   e.set_quantity_milli(1000);
@@ -164,7 +165,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       s = t.issuer().Issue(*envelope).status();
       break;
     case 2:
-      s = t.ledger().Append(*envelope).status();
+      if (data[0] & 0x10) {
+        // As LedgerService's streams hand it on (AppendStream, AppendBatches):
+        // a batch, here holding the same event twice, which must be taken
+        // once (the second a replay of the first, at its index) or refused
+        // twice, each time for a reason.
+        const std::vector<const chemledger::v1::SignedEnvelope*> batch = {&*envelope, &*envelope};
+        std::vector<absl::StatusOr<chemledger::ledger::EventReceipt>> receipts =
+            t.ledger().AppendBatch(batch);
+        if (receipts.size() != batch.size()) abort();
+        if (receipts[0].ok() != receipts[1].ok()) abort();
+        if (receipts[0].ok() && receipts[1]->log_index != receipts[0]->log_index) {
+          abort();  // the same event written twice
+        }
+        s = receipts[0].ok() ? receipts[1].status() : receipts[0].status();
+      } else {
+        s = t.ledger().Append(*envelope).status();
+      }
       break;
     case 3:
       s = t.waybills().Apply(*envelope).status();
