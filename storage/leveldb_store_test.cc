@@ -1,9 +1,11 @@
-// The store half of the LevelDB backend: entries and state committed together,
-// snapshots, the applied size, and reads that do not wait for a stalled sync.
+// The store half of the LevelDB backend: the store suite (store_conformance.h),
+// and what is LevelDB's own: reads that do not wait for a stalled sync,
+// failed and torn writes, power cuts, backups.
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "storage/fault_injection_env.h"
 #include "storage/leveldb_log.h"
+#include "storage/store_conformance.h"
 #include "tests/subprocess.h"
 
 namespace chemledger::storage {
@@ -29,200 +32,26 @@ std::unique_ptr<Store> Open(const std::string& dir, FaultInjectionEnv* env = nul
   return store.ok() ? *std::move(store) : nullptr;
 }
 
+// Stores in fresh directories, by name.
+class LevelDbBackend final : public StoreBackend {
+ public:
+  std::unique_ptr<Store> Open(const std::string& name) override {
+    auto [it, inserted] = dirs_.emplace(name, "");
+    if (inserted) it->second = testing::FreshTempDir(name);
+    return storage::Open(it->second);
+  }
+
+ private:
+  std::map<std::string, std::string> dirs_;
+};
+
+LevelDbBackend leveldb_backend;
+INSTANTIATE_TEST_SUITE_P(LevelDb, StoreConformanceTest, ::testing::Values(&leveldb_backend));
+
 std::optional<std::string> Get(const Snapshot& s, const std::string& key) {
   absl::StatusOr<std::optional<std::string>> v = s.Get(key);
   EXPECT_TRUE(v.ok()) << v.status();
   return v.ok() ? *v : std::nullopt;
-}
-
-TEST(LevelDbStoreTest, CommitWritesEntriesAndStateTogether) {
-  const std::string dir = testing::FreshTempDir("store_commit");
-  std::unique_ptr<Store> store = Open(dir);
-  ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->StateAppliedSize(), std::nullopt);
-  EXPECT_EQ(store->GetSnapshot()->size(), 0u);
-  EXPECT_EQ(store->GetSnapshot()->root(), crypto::EmptyTreeRoot());
-
-  StateWrites w;
-  w.Put("code/A", "active");
-  w.Put("code/B", "active");
-  absl::StatusOr<uint64_t> first = store->Commit({"e0", "e1"}, w);
-  ASSERT_TRUE(first.ok()) << first.status();
-  EXPECT_EQ(*first, 0u);
-  EXPECT_EQ(store->Size(), 2u);
-  EXPECT_EQ(store->StateAppliedSize(), 2u);
-
-  std::shared_ptr<const Snapshot> s1 = store->GetSnapshot();
-  EXPECT_EQ(s1->size(), 2u);
-  EXPECT_EQ(s1->root(), *store->Root(2));
-  EXPECT_EQ(Get(*s1, "code/A"), "active");
-  EXPECT_EQ(*s1->Entry(1), "e1");
-
-  StateWrites w2;
-  w2.Put("code/A", "consumed");
-  w2.Delete("code/B");
-  ASSERT_TRUE(store->Commit({"e2"}, w2).ok());
-  // The earlier snapshot still reads the state as it was at size 2.
-  EXPECT_EQ(Get(*s1, "code/A"), "active");
-  EXPECT_EQ(Get(*s1, "code/B"), "active");
-  EXPECT_EQ(s1->Entry(2).status().code(), absl::StatusCode::kOutOfRange);
-  std::shared_ptr<const Snapshot> s2 = store->GetSnapshot();
-  EXPECT_EQ(s2->size(), 3u);
-  EXPECT_EQ(Get(*s2, "code/A"), "consumed");
-  EXPECT_EQ(Get(*s2, "code/B"), std::nullopt);
-  EXPECT_EQ(*s2->Root(2), s1->root());
-  EXPECT_EQ(s2->InclusionProof(0, 3)->size(), 2u);
-  EXPECT_EQ(*s2->ConsistencyProof(2, 3), *store->ConsistencyProof(2, 3));
-
-  // Reopened: the same entries, state and applied size.
-  s1.reset();
-  s2.reset();
-  store.reset();
-  store = Open(dir);
-  ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->Size(), 3u);
-  EXPECT_EQ(store->StateAppliedSize(), 3u);
-  EXPECT_EQ(Get(*store->GetSnapshot(), "code/A"), "consumed");
-  // The log's integrity check ignores the state keys.
-  absl::StatusOr<IntegrityReport> report = store->CheckIntegrity();
-  ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(report->entries_checked, 3u);
-}
-
-TEST(LevelDbStoreTest, ManyInclusionProofsAtOnceAreEachTheOneProof) {
-  const std::string dir = testing::FreshTempDir("store_proofs");
-  std::unique_ptr<Store> store = Open(dir);
-  ASSERT_NE(store, nullptr);
-  std::vector<std::string> entries;
-  for (int i = 0; i < 77; ++i) entries.push_back(absl::StrCat("entry ", i));
-  ASSERT_TRUE(store->Commit(entries, StateWrites()).ok());
-  ASSERT_TRUE(store->Commit({"one more"}, StateWrites()).ok());
-  std::shared_ptr<const Snapshot> s = store->GetSnapshot();
-  const std::vector<uint64_t> indexes = {0, 1, 2, 40, 41, 63, 64, 76, 77, 5};
-  for (uint64_t size : {uint64_t{78}, uint64_t{64}}) {
-    std::vector<uint64_t> in_tree;
-    for (uint64_t i : indexes) {
-      if (i < size) in_tree.push_back(i);
-    }
-    absl::StatusOr<std::vector<std::vector<Sha256Digest>>> many = s->InclusionProofs(in_tree, size);
-    ASSERT_TRUE(many.ok()) << many.status();
-    ASSERT_EQ(many->size(), in_tree.size());
-    for (size_t k = 0; k < in_tree.size(); ++k) {
-      EXPECT_EQ((*many)[k], *s->InclusionProof(in_tree[k], size)) << in_tree[k] << " of " << size;
-      EXPECT_TRUE(crypto::VerifyInclusion(in_tree[k], size, *s->LeafHash(in_tree[k]), (*many)[k],
-                                          *s->Root(size))
-                      .ok());
-    }
-  }
-  // Beyond the snapshot: refused as one proof is.
-  EXPECT_FALSE(s->InclusionProofs({1}, 79).ok());
-  EXPECT_FALSE(s->InclusionProofs({78}, 78).ok());
-}
-
-TEST(LevelDbStoreTest, ScanVisitsTheStateKeysOfARangeInOrder) {
-  const std::string dir = testing::FreshTempDir("store_scan");
-  std::unique_ptr<Store> store = Open(dir);
-  ASSERT_NE(store, nullptr);
-  StateWrites w;
-  for (const char* k : {"h/A/2", "h/A/1", "h/B/1", "h/A/3", "i/x", "g/z"}) w.Put(k, k);
-  ASSERT_TRUE(store->Commit({"e"}, w).ok());
-  std::vector<std::string> seen;
-  ASSERT_TRUE(store->GetSnapshot()
-                  ->Scan("h/A/", "h/A0",
-                         [&](absl::string_view k, absl::string_view v) {
-                           EXPECT_EQ(k, v);
-                           seen.emplace_back(k);
-                           return true;
-                         })
-                  .ok());
-  EXPECT_EQ(seen, (std::vector<std::string>{"h/A/1", "h/A/2", "h/A/3"}));
-  seen.clear();
-  ASSERT_TRUE(store->GetSnapshot()
-                  ->Scan("h/", "",
-                         [&](absl::string_view k, absl::string_view) {
-                           seen.emplace_back(k);
-                           return seen.size() < 4;
-                         })
-                  .ok());
-  EXPECT_EQ(seen, (std::vector<std::string>{"h/A/1", "h/A/2", "h/A/3", "h/B/1"}));
-}
-
-TEST(LevelDbStoreTest, AppendLeavesTheStateBehindAndApplyStateCatchesUp) {
-  const std::string dir = testing::FreshTempDir("store_apply");
-  std::unique_ptr<Store> store = Open(dir);
-  ASSERT_NE(store, nullptr);
-  // A log written before stores kept state: entries only.
-  ASSERT_TRUE(store->Append({"old0", "old1", "old2"}).ok());
-  EXPECT_EQ(store->StateAppliedSize(), std::nullopt);
-
-  StateWrites w;
-  w.Put("k", "v");
-  EXPECT_EQ(store->ApplyState(4, w).code(), absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE(store->ApplyState(2, w).ok());
-  EXPECT_EQ(store->StateAppliedSize(), 2u);
-  EXPECT_EQ(store->ApplyState(1, w).code(), absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE(store->ApplyState(3, StateWrites()).ok());
-  EXPECT_EQ(store->Size(), 3u);
-  EXPECT_EQ(Get(*store->GetSnapshot(), "k"), "v");
-
-  ASSERT_TRUE(store->Append({"new"}).ok());
-  EXPECT_EQ(store->StateAppliedSize(), 3u);
-  store.reset();
-  store = Open(dir);
-  ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->StateAppliedSize(), 3u);
-  EXPECT_EQ(store->Size(), 4u);
-}
-
-TEST(LevelDbStoreTest, ClearStateDropsEveryStateKeyAndKeepsTheLog) {
-  const std::string dir = testing::FreshTempDir("store_clear");
-  std::unique_ptr<Store> store = Open(dir);
-  ASSERT_NE(store, nullptr);
-  // More keys than one clearing batch deletes.
-  StateWrites w;
-  for (int i = 0; i < 40000; ++i) w.Put(absl::StrCat("k/", i), "v");
-  ASSERT_TRUE(store->Commit({"e0", "e1"}, w).ok());
-  const Sha256Digest root = store->GetSnapshot()->root();
-  ASSERT_TRUE(store->ClearState().ok());
-  EXPECT_EQ(store->StateAppliedSize(), std::nullopt);
-  std::shared_ptr<const Snapshot> cleared = store->GetSnapshot();
-  int keys = 0;
-  ASSERT_TRUE(cleared->Scan("", "", [&](absl::string_view, absl::string_view) {
-                       ++keys;
-                       return true;
-                     })
-                  .ok());
-  EXPECT_EQ(keys, 0);
-  EXPECT_EQ(cleared->size(), 2u);
-  EXPECT_EQ(cleared->root(), root);
-  EXPECT_EQ(*cleared->Entry(1), "e1");
-  // The state is built again from the start.
-  StateWrites again;
-  again.Put("k/0", "rebuilt");
-  ASSERT_TRUE(store->ApplyState(2, again).ok());
-  cleared.reset();  // a snapshot must not outlive its store (store.h)
-  store.reset();
-  store = Open(dir);
-  ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->StateAppliedSize(), 2u);
-  EXPECT_EQ(Get(*store->GetSnapshot(), "k/0"), "rebuilt");
-  EXPECT_EQ(Get(*store->GetSnapshot(), "k/1"), std::nullopt);
-  EXPECT_TRUE(store->CheckIntegrity().ok());
-}
-
-TEST(LevelDbStoreTest, RefusesOversizedAndEmptyCommitsWritingNothing) {
-  const std::string dir = testing::FreshTempDir("store_limits");
-  std::unique_ptr<Store> store = Open(dir);
-  ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->Commit({}, StateWrites()).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  StateWrites big_key;
-  big_key.Put(std::string(kMaxStateKeyBytes + 1, 'k'), "v");
-  absl::StatusOr<uint64_t> refused = store->Commit({"e"}, big_key);
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(refused.status().message().find("state key"), std::string::npos) << refused.status();
-  EXPECT_EQ(store->Size(), 0u);
-  EXPECT_EQ(store->StateAppliedSize(), std::nullopt);
 }
 
 TEST(LevelDbStoreTest, ReadsDoNotWaitForAStalledSync) {

@@ -117,6 +117,14 @@ inline std::string PrefixEnd(absl::string_view prefix) {
   return end;
 }
 
+// InvalidArgument naming `what` (the operation) and the entry, unless every
+// entry is within Log::kMaxEntryBytes and all of them within
+// Log::kMaxAppendBytes.
+absl::Status CheckEntryLimits(absl::Span<const std::string> entries, absl::string_view what);
+// InvalidArgument naming `what` and the key, unless every key is within
+// kMaxStateKeyBytes and every value within kMaxStateValueBytes.
+absl::Status CheckStateLimits(const StateWrites& state, absl::string_view what);
+
 // Reads of the log and the state at one log size: a Snapshot, or the journal's
 // view of the state while it checks an entry (journal/journal.h). State
 // machines read their state through this interface in both cases.

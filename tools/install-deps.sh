@@ -30,6 +30,9 @@ PACKAGES=(
   prometheus-cpp-dev
   # The development CA of the cluster (tools/cluster/make-dev-ca.sh).
   openssl
+  # The PostgreSQL store (storage/postgres_store.h): libpq to build with, and
+  # the server its tests start a cluster of their own with (initdb).
+  libpq-dev postgresql-15
 )
 
 # The GHS pictograms and transport class labels, and the GHS statement texts,

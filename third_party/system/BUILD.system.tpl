@@ -23,6 +23,13 @@ cc_library(
     linkopts = ["-lleveldb"],
 )
 
+# libpq (libpq-dev), the PostgreSQL store's client (storage/postgres_store.h);
+# its headers are under /usr/include/postgresql.
+cc_library(
+    name = "pq",
+    linkopts = ["-lpq"],
+)
+
 cc_library(
     name = "sodium",
     linkopts = ["-lsodium"],

@@ -1,0 +1,716 @@
+#include "storage/postgres_store.h"
+
+#include <endian.h>
+#include <postgresql/libpq-fe.h>
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "crypto/merkle.h"
+#include "storage/merkle_tree.h"
+
+namespace chemledger::storage {
+namespace {
+
+// The schema, by migration: migration N takes a database at version N-1 to
+// N. Append new ones; never change one that has shipped.
+const char* const kMigrations[] = {
+    // 1: the log, its tree, the versioned state and the head.
+    "CREATE TABLE entries (idx bigint PRIMARY KEY, data bytea NOT NULL);"
+    "CREATE TABLE tree_nodes (level smallint NOT NULL, idx bigint NOT NULL,"
+    "  hash bytea NOT NULL, PRIMARY KEY (level, idx));"
+    "CREATE TABLE state_versions (key bytea NOT NULL, version bigint NOT NULL,"
+    "  value bytea, PRIMARY KEY (key, version));"
+    "CREATE TABLE store_head (one boolean PRIMARY KEY DEFAULT true CHECK (one),"
+    "  version bigint NOT NULL, size bigint NOT NULL, root bytea NOT NULL,"
+    "  applied_size bigint);",
+};
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kPostgresSchemaVersion);
+
+struct ConnDeleter {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+using Connection = std::unique_ptr<PGconn, ConnDeleter>;
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+absl::Status Failed(PGconn* c, absl::string_view what) {
+  std::string message = PQerrorMessage(c);
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  if (PQstatus(c) != CONNECTION_OK) {
+    return absl::UnavailableError(absl::StrCat("postgres: ", what, ": ", message));
+  }
+  return absl::InternalError(absl::StrCat("postgres: ", what, ": ", message));
+}
+
+absl::StatusOr<Connection> Connect(const std::string& connection) {
+  Connection c(PQconnectdb(connection.c_str()));
+  if (c == nullptr || PQstatus(c.get()) != CONNECTION_OK) {
+    return absl::UnavailableError(absl::StrCat(
+        "postgres: cannot connect (", c ? PQerrorMessage(c.get()) : "out of memory", ")"));
+  }
+  return c;
+}
+
+// A command without parameters or rows.
+absl::Status Exec(PGconn* c, const char* sql) {
+  Result r(PQexec(c, sql));
+  const ExecStatusType status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return Failed(c, sql);
+  return absl::OkStatus();
+}
+
+// Query parameters in binary form, built by value.
+class Params {
+ public:
+  Params& Int8(int64_t v) {
+    uint64_t be = htobe64(static_cast<uint64_t>(v));
+    values_.emplace_back(reinterpret_cast<const char*>(&be), sizeof(be));
+    return *this;
+  }
+  Params& Int2(int16_t v) {
+    uint16_t be = htobe16(static_cast<uint16_t>(v));
+    values_.emplace_back(reinterpret_cast<const char*>(&be), sizeof(be));
+    return *this;
+  }
+  Params& Bytes(absl::string_view v) {
+    values_.emplace_back(v);
+    return *this;
+  }
+
+  Result Run(PGconn* c, const char* sql) const {
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+    for (const std::string& v : values_) {
+      values.push_back(v.data());
+      lengths.push_back(static_cast<int>(v.size()));
+      formats.push_back(1);
+    }
+    return Result(PQexecParams(c, sql, static_cast<int>(values.size()), nullptr, values.data(),
+                               lengths.data(), formats.data(), /*resultFormat=*/1));
+  }
+
+ private:
+  std::deque<std::string> values_;
+};
+
+absl::StatusOr<Result> Query(PGconn* c, const char* sql, const Params& params) {
+  Result r = params.Run(c, sql);
+  const ExecStatusType status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return Failed(c, sql);
+  return r;
+}
+
+int64_t Int8At(const PGresult* r, int row, int column) {
+  uint64_t be = 0;
+  std::memcpy(&be, PQgetvalue(r, row, column), sizeof(be));
+  return static_cast<int64_t>(be64toh(be));
+}
+
+absl::string_view BytesAt(const PGresult* r, int row, int column) {
+  return absl::string_view(PQgetvalue(r, row, column), PQgetlength(r, row, column));
+}
+
+// Rows for COPY ... FROM STDIN (FORMAT binary).
+class CopyRows {
+ public:
+  CopyRows() { data_.append("PGCOPY\n\377\r\n\0", 11).append(8, '\0'); }
+  CopyRows& Row(int16_t fields) {
+    Put16(fields);
+    ++rows_;
+    return *this;
+  }
+  CopyRows& Int8(int64_t v) {
+    Put32(8);
+    uint64_t be = htobe64(static_cast<uint64_t>(v));
+    data_.append(reinterpret_cast<const char*>(&be), 8);
+    return *this;
+  }
+  CopyRows& Int2(int16_t v) {
+    Put32(2);
+    Put16(v);
+    return *this;
+  }
+  CopyRows& Bytes(const std::optional<absl::string_view>& v) {
+    if (!v) {
+      Put32(-1);
+      return *this;
+    }
+    Put32(static_cast<int32_t>(v->size()));
+    data_.append(v->data(), v->size());
+    return *this;
+  }
+  size_t rows() const { return rows_; }
+
+  // Sends the rows with `copy` ("COPY t (a, b) FROM STDIN (FORMAT binary)").
+  absl::Status Send(PGconn* c, const char* copy) {
+    if (rows_ == 0) return absl::OkStatus();
+    Put16(-1);
+    Result start(PQexec(c, copy));
+    if (!start || PQresultStatus(start.get()) != PGRES_COPY_IN) return Failed(c, copy);
+    if (PQputCopyData(c, data_.data(), static_cast<int>(data_.size())) != 1 ||
+        PQputCopyEnd(c, nullptr) != 1) {
+      return Failed(c, copy);
+    }
+    Result end(PQgetResult(c));
+    const bool ok = end && PQresultStatus(end.get()) == PGRES_COMMAND_OK;
+    while (Result more{PQgetResult(c)}) {
+    }
+    return ok ? absl::OkStatus() : Failed(c, copy);
+  }
+
+ private:
+  void Put16(int16_t v) {
+    uint16_t be = htobe16(static_cast<uint16_t>(v));
+    data_.append(reinterpret_cast<const char*>(&be), 2);
+  }
+  void Put32(int32_t v) {
+    uint32_t be = htobe32(static_cast<uint32_t>(v));
+    data_.append(reinterpret_cast<const char*>(&be), 4);
+  }
+  std::string data_;
+  size_t rows_ = 0;
+};
+
+// Connections for reads: made as needed, at most `max`, reused.
+class ConnectionPool {
+ public:
+  ConnectionPool(std::string connection, int max) : connection_(std::move(connection)), max_(max) {}
+
+  class Lease {
+   public:
+    Lease(ConnectionPool* pool, Connection c) : pool_(pool), c_(std::move(c)) {}
+    Lease(Lease&&) = default;
+    ~Lease() {
+      if (c_) pool_->Return(std::move(c_));
+    }
+    PGconn* get() const { return c_.get(); }
+
+   private:
+    ConnectionPool* pool_;
+    Connection c_;
+  };
+
+  absl::StatusOr<Lease> Acquire() {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &ConnectionPool::Available));
+      if (!idle_.empty()) {
+        Connection c = std::move(idle_.back());
+        idle_.pop_back();
+        return Lease(this, std::move(c));
+      }
+      ++open_;
+    }
+    absl::StatusOr<Connection> c = Connect(connection_);
+    if (!c.ok()) {
+      absl::MutexLock lock(&mu_);
+      --open_;
+      return c.status();
+    }
+    return Lease(this, *std::move(c));
+  }
+
+ private:
+  bool Available() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !idle_.empty() || open_ < max_;
+  }
+  void Return(Connection c) {
+    absl::MutexLock lock(&mu_);
+    if (PQstatus(c.get()) != CONNECTION_OK || PQtransactionStatus(c.get()) != PQTRANS_IDLE) {
+      --open_;  // broken: dropped, a new one is made when needed
+      return;
+    }
+    idle_.push_back(std::move(c));
+  }
+
+  const std::string connection_;
+  const int max_;
+  absl::Mutex mu_;
+  std::vector<Connection> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+constexpr char kReadNode[] = "SELECT hash FROM tree_nodes WHERE level = $1 AND idx = $2";
+constexpr char kReadEntry[] = "SELECT data FROM entries WHERE idx = $1";
+constexpr char kReadState[] =
+    "SELECT value FROM state_versions WHERE key = $1 AND version <= $2 "
+    "ORDER BY version DESC LIMIT 1";
+// A page of a scan: the newest version of each key at or below the
+// snapshot's, deleted ones included (the caller skips them).
+constexpr char kScanFrom[] =
+    "SELECT DISTINCT ON (key) key, value FROM state_versions "
+    "WHERE key >= $1 AND version <= $2 ORDER BY key, version DESC LIMIT $3";
+constexpr char kScanFromTo[] =
+    "SELECT DISTINCT ON (key) key, value FROM state_versions "
+    "WHERE key >= $1 AND key < $4 AND version <= $2 ORDER BY key, version DESC LIMIT $3";
+constexpr char kScanAfter[] =
+    "SELECT DISTINCT ON (key) key, value FROM state_versions "
+    "WHERE key > $1 AND version <= $2 ORDER BY key, version DESC LIMIT $3";
+constexpr char kScanAfterTo[] =
+    "SELECT DISTINCT ON (key) key, value FROM state_versions "
+    "WHERE key > $1 AND key < $4 AND version <= $2 ORDER BY key, version DESC LIMIT $3";
+constexpr int64_t kScanPage = 1000;
+
+absl::StatusOr<Sha256Digest> ReadNode(PGconn* c, NodeId id) {
+  absl::StatusOr<Result> r =
+      Query(c, kReadNode, Params().Int2(static_cast<int16_t>(id.level)).Int8(id.index));
+  if (!r.ok()) return r.status();
+  if (PQntuples(r->get()) != 1) {
+    return absl::DataLossError(absl::StrCat("postgres: tree node (level ", id.level, ", index ",
+                                            id.index, ") is missing"));
+  }
+  return Sha256Digest::FromBytes(BytesAt(r->get(), 0, 0));
+}
+
+absl::Status OutOfSnapshot(uint64_t what, uint64_t size, absl::string_view name) {
+  return absl::OutOfRangeError(
+      absl::StrCat(name, " ", what, " is beyond the snapshot's log size ", size));
+}
+
+class PostgresSnapshot final : public Snapshot {
+ public:
+  PostgresSnapshot(ConnectionPool* pool, int64_t version, uint64_t size, const Sha256Digest& root)
+      : pool_(pool), version_(version), size_(size), root_(root) {}
+
+  uint64_t size() const override { return size_; }
+  const Sha256Digest& root() const override { return root_; }
+
+  absl::StatusOr<std::string> Entry(uint64_t index) const override {
+    if (index >= size_) return OutOfSnapshot(index, size_, "entry index");
+    absl::StatusOr<ConnectionPool::Lease> c = pool_->Acquire();
+    if (!c.ok()) return c.status();
+    absl::StatusOr<Result> r = Query(c->get(), kReadEntry, Params().Int8(index));
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) != 1) {
+      return absl::DataLossError(absl::StrCat("postgres: entry ", index, " is missing"));
+    }
+    return std::string(BytesAt(r->get(), 0, 0));
+  }
+  absl::StatusOr<Sha256Digest> LeafHash(uint64_t index) const override {
+    if (index >= size_) return OutOfSnapshot(index, size_, "entry index");
+    return WithNodes([&](const NodeReader& read) { return read(NodeId{0, index}); });
+  }
+  absl::StatusOr<Sha256Digest> Root(uint64_t tree_size) const override {
+    if (tree_size > size_) return OutOfSnapshot(tree_size, size_, "tree size");
+    if (tree_size == size_) return root_;
+    return WithNodes([&](const NodeReader& read) { return RootAt(tree_size, read); });
+  }
+  absl::StatusOr<std::vector<Sha256Digest>> InclusionProof(uint64_t index,
+                                                           uint64_t tree_size) const override {
+    if (tree_size > size_) return OutOfSnapshot(tree_size, size_, "tree size");
+    return WithNodes(
+        [&](const NodeReader& read) { return InclusionProofAt(index, tree_size, read); });
+  }
+  absl::StatusOr<std::vector<std::vector<Sha256Digest>>> InclusionProofs(
+      const std::vector<uint64_t>& indexes, uint64_t tree_size) const override {
+    if (tree_size > size_) return OutOfSnapshot(tree_size, size_, "tree size");
+    return WithNodes([&](const NodeReader& stored)
+                         -> absl::StatusOr<std::vector<std::vector<Sha256Digest>>> {
+      // Each stored node read once for all the proofs.
+      absl::flat_hash_map<std::pair<uint8_t, uint64_t>, Sha256Digest> read;
+      const NodeReader cached = [&](NodeId id) -> absl::StatusOr<Sha256Digest> {
+        auto it = read.find(std::make_pair(id.level, id.index));
+        if (it != read.end()) return it->second;
+        absl::StatusOr<Sha256Digest> hash = stored(id);
+        if (hash.ok()) read.emplace(std::make_pair(id.level, id.index), *hash);
+        return hash;
+      };
+      std::vector<std::vector<Sha256Digest>> proofs;
+      proofs.reserve(indexes.size());
+      for (uint64_t index : indexes) {
+        absl::StatusOr<std::vector<Sha256Digest>> proof =
+            InclusionProofAt(index, tree_size, cached);
+        if (!proof.ok()) return proof.status();
+        proofs.push_back(*std::move(proof));
+      }
+      return proofs;
+    });
+  }
+  absl::StatusOr<std::vector<Sha256Digest>> ConsistencyProof(uint64_t old_size,
+                                                             uint64_t new_size) const override {
+    if (new_size > size_) return OutOfSnapshot(new_size, size_, "tree size");
+    return WithNodes(
+        [&](const NodeReader& read) { return ConsistencyProofAt(old_size, new_size, read); });
+  }
+
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const override {
+    absl::StatusOr<ConnectionPool::Lease> c = pool_->Acquire();
+    if (!c.ok()) return c.status();
+    absl::StatusOr<Result> r = Query(c->get(), kReadState, Params().Bytes(key).Int8(version_));
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) == 0 || PQgetisnull(r->get(), 0, 0)) return std::nullopt;
+    return std::string(BytesAt(r->get(), 0, 0));
+  }
+
+  absl::Status Scan(absl::string_view begin, absl::string_view end,
+                    const ScanVisitor& visit) const override {
+    absl::StatusOr<ConnectionPool::Lease> c = pool_->Acquire();
+    if (!c.ok()) return c.status();
+    std::string from(begin);
+    bool first = true;
+    while (true) {
+      Params params;
+      params.Bytes(from).Int8(version_).Int8(kScanPage);
+      if (!end.empty()) params.Bytes(end);
+      const char* sql = first ? (end.empty() ? kScanFrom : kScanFromTo)
+                              : (end.empty() ? kScanAfter : kScanAfterTo);
+      absl::StatusOr<Result> r = Query(c->get(), sql, params);
+      if (!r.ok()) return r.status();
+      const int rows = PQntuples(r->get());
+      for (int i = 0; i < rows; ++i) {
+        if (PQgetisnull(r->get(), i, 1)) continue;  // deleted at this version
+        if (!visit(BytesAt(r->get(), i, 0), BytesAt(r->get(), i, 1))) return absl::OkStatus();
+      }
+      if (rows < kScanPage) return absl::OkStatus();
+      from = std::string(BytesAt(r->get(), rows - 1, 0));
+      first = false;
+    }
+  }
+
+ private:
+  template <typename F>
+  auto WithNodes(F&& f) const -> decltype(f(std::declval<const NodeReader&>())) {
+    absl::StatusOr<ConnectionPool::Lease> c = pool_->Acquire();
+    if (!c.ok()) return c.status();
+    PGconn* const conn = c->get();
+    const NodeReader read = [conn](NodeId id) { return ReadNode(conn, id); };
+    return f(read);
+  }
+
+  ConnectionPool* const pool_;
+  const int64_t version_;
+  const uint64_t size_;
+  const Sha256Digest root_;
+};
+
+class PostgresStore final : public Store {
+ public:
+  PostgresStore(const PostgresStoreOptions& options, Connection writer)
+      : reads_(options.connection, std::max(1, options.read_connections)),
+        writer_(std::move(writer)) {}
+
+  // Creates or migrates the schema and reads the head.
+  absl::Status Start() {
+    absl::MutexLock lock(&mu_);
+    PGconn* c = writer_.get();
+    if (absl::Status s = Exec(c,
+                              "CREATE TABLE IF NOT EXISTS chemledger_migrations ("
+                              "version int PRIMARY KEY, applied_at timestamptz NOT NULL "
+                              "DEFAULT now())");
+        !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<Result> at =
+        Query(c, "SELECT coalesce(max(version), 0)::bigint FROM chemledger_migrations", Params());
+    if (!at.ok()) return at.status();
+    const int64_t version = Int8At(at->get(), 0, 0);
+    if (version > kPostgresSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "postgres: the database's schema is version ", version, ", newer than this server's (",
+          kPostgresSchemaVersion, "): run a newer server"));
+    }
+    for (int64_t v = version + 1; v <= kPostgresSchemaVersion; ++v) {
+      // Each migration in a transaction of its own, recorded in it.
+      if (absl::Status s = Exec(c, "BEGIN"); !s.ok()) return s;
+      absl::Status s = Exec(c, kMigrations[v - 1]);
+      if (s.ok()) {
+        s = Query(c, "INSERT INTO chemledger_migrations (version) VALUES ($1::bigint::int)",
+                  Params().Int8(v))
+                .status();
+      }
+      if (s.ok() && v == 1) {
+        s = Query(c,
+                  "INSERT INTO store_head (version, size, root, applied_size) "
+                  "VALUES (0, 0, $1, NULL)",
+                  Params().Bytes(crypto::EmptyTreeRoot().ToBytes()))
+                .status();
+      }
+      if (s.ok()) s = Exec(c, "COMMIT");
+      if (!s.ok()) {
+        (void)Exec(c, "ROLLBACK");
+        return absl::Status(s.code(), absl::StrCat("migration ", v, ": ", s.message()));
+      }
+    }
+    absl::StatusOr<Result> head =
+        Query(c, "SELECT version, size, root, applied_size FROM store_head", Params());
+    if (!head.ok()) return head.status();
+    if (PQntuples(head->get()) != 1) return absl::DataLossError("postgres: store_head is empty");
+    version_ = Int8At(head->get(), 0, 0);
+    const uint64_t size = static_cast<uint64_t>(Int8At(head->get(), 0, 1));
+    absl::StatusOr<Sha256Digest> root = Sha256Digest::FromBytes(BytesAt(head->get(), 0, 2));
+    if (!root.ok()) return absl::DataLossError("postgres: store_head's root is not a hash");
+    applied_ = PQgetisnull(head->get(), 0, 3)
+                   ? std::nullopt
+                   : std::optional<uint64_t>(Int8At(head->get(), 0, 3));
+    absl::StatusOr<CompactRange> range =
+        CompactRange::Load(size, [c](NodeId id) { return ReadNode(c, id); });
+    if (!range.ok()) return range.status();
+    if (range->Root() != *root) {
+      return absl::DataLossError("postgres: the stored tree's root is not the head's");
+    }
+    range_ = *std::move(range);
+    Publish();
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<uint64_t> Append(absl::Span<const std::string> entries) override {
+    if (entries.empty()) return absl::InvalidArgumentError("append: no entries");
+    if (absl::Status s = CheckEntryLimits(entries, "append"); !s.ok()) return s;
+    absl::MutexLock lock(&mu_);
+    return Write(entries, nullptr, std::nullopt);
+  }
+
+  absl::StatusOr<uint64_t> Commit(absl::Span<const std::string> entries,
+                                  const StateWrites& state) override {
+    if (entries.empty() && state.empty()) {
+      return absl::InvalidArgumentError("commit: no entries and no state writes");
+    }
+    if (absl::Status s = CheckEntryLimits(entries, "commit"); !s.ok()) return s;
+    if (absl::Status s = CheckStateLimits(state, "commit"); !s.ok()) return s;
+    absl::MutexLock lock(&mu_);
+    return Write(entries, &state, range_.size() + entries.size());
+  }
+
+  absl::Status ApplyState(uint64_t applied_size, const StateWrites& state) override {
+    if (absl::Status s = CheckStateLimits(state, "apply state"); !s.ok()) return s;
+    absl::MutexLock lock(&mu_);
+    if (applied_size < applied_.value_or(0) || applied_size > range_.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "apply state: applied size ", applied_size, " is not between the state's ",
+          applied_.value_or(0), " and the log's size ", range_.size()));
+    }
+    return Write({}, &state, applied_size).status();
+  }
+
+  absl::Status ClearState() override {
+    absl::MutexLock lock(&mu_);
+    if (!write_error_.ok()) return write_error_;
+    PGconn* c = writer_.get();
+    // One transaction: PostgreSQL deletes a table's rows atomically.
+    absl::Status s = Exec(c, "BEGIN");
+    if (s.ok()) s = Exec(c, "DELETE FROM state_versions");
+    if (s.ok()) {
+      s = Query(c, "UPDATE store_head SET version = $1, applied_size = NULL",
+                Params().Int8(version_ + 1))
+              .status();
+    }
+    if (s.ok()) s = Exec(c, "COMMIT");
+    if (!s.ok()) {
+      (void)Exec(c, "ROLLBACK");
+      write_error_ = s;
+      return s;
+    }
+    ++version_;
+    applied_ = std::nullopt;
+    Publish();
+    return absl::OkStatus();
+  }
+
+  std::optional<uint64_t> StateAppliedSize() const override {
+    absl::MutexLock lock(&mu_);
+    return applied_;
+  }
+
+  uint64_t Size() const override { return GetSnapshot()->size(); }
+  absl::StatusOr<std::string> Entry(uint64_t index) const override {
+    return GetSnapshot()->Entry(index);
+  }
+  absl::StatusOr<Sha256Digest> LeafHash(uint64_t index) const override {
+    return GetSnapshot()->LeafHash(index);
+  }
+  absl::StatusOr<Sha256Digest> Root(uint64_t tree_size) const override {
+    return GetSnapshot()->Root(tree_size);
+  }
+  absl::StatusOr<std::vector<Sha256Digest>> InclusionProof(uint64_t index,
+                                                           uint64_t tree_size) const override {
+    return GetSnapshot()->InclusionProof(index, tree_size);
+  }
+  absl::StatusOr<std::vector<Sha256Digest>> ConsistencyProof(uint64_t old_size,
+                                                             uint64_t new_size) const override {
+    return GetSnapshot()->ConsistencyProof(old_size, new_size);
+  }
+
+  std::shared_ptr<const Snapshot> GetSnapshot() const override {
+    absl::MutexLock lock(&publish_mu_);
+    return published_;
+  }
+
+  absl::StatusOr<IntegrityReport> CheckIntegrity(
+      const absl::optional<TreeHead>& trusted) const override {
+    std::shared_ptr<const Snapshot> snapshot = GetSnapshot();
+    const uint64_t size = snapshot->size();
+    if (trusted && trusted->size > size) {
+      return absl::DataLossError(absl::StrCat("the log's size ", size,
+                                              " is below the trusted checkpoint's ",
+                                              trusted->size));
+    }
+    absl::StatusOr<ConnectionPool::Lease> lease = reads_.Acquire();
+    if (!lease.ok()) return lease.status();
+    PGconn* c = lease->get();
+    IntegrityReport report;
+    report.tree_size = size;
+    // Every entry below the snapshot's size, in order, re-hashed; every node
+    // they make compared with the stored one. (Rows of a commit after the
+    // snapshot may be there meanwhile, and are not looked at.)
+    CompactRange range;
+    absl::Status mismatch;
+    std::vector<std::pair<NodeId, Sha256Digest>> emitted;
+    for (uint64_t from = 0; from < size && mismatch.ok();) {
+      absl::StatusOr<Result> page =
+          Query(c, "SELECT idx, data FROM entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+                Params().Int8(from).Int8(std::min<uint64_t>(size, from + 4096)));
+      if (!page.ok()) return page.status();
+      const int rows = PQntuples(page->get());
+      for (int i = 0; i < rows; ++i) {
+        const uint64_t index = static_cast<uint64_t>(Int8At(page->get(), i, 0));
+        if (index != range.size()) {
+          return absl::DataLossError(absl::StrCat("postgres: entry ", range.size(), " is missing"));
+        }
+        range.Append(crypto::HashLeaf(BytesAt(page->get(), i, 1)),
+                     [&](NodeId id, const Sha256Digest& h) { emitted.emplace_back(id, h); });
+        ++report.entries_checked;
+      }
+      if (rows == 0) {
+        return absl::DataLossError(absl::StrCat("postgres: entry ", range.size(), " is missing"));
+      }
+      from = range.size();
+      for (const auto& [id, hash] : emitted) {
+        absl::StatusOr<Sha256Digest> stored = ReadNode(c, id);
+        if (!stored.ok()) return stored.status();
+        if (*stored != hash) {
+          return absl::DataLossError(absl::StrCat("postgres: tree node (level ", id.level,
+                                                  ", index ", id.index,
+                                                  ") is not the hash of its entries"));
+        }
+        ++report.nodes_checked;
+      }
+      emitted.clear();
+    }
+    report.root = range.Root();
+    if (report.root != snapshot->root()) {
+      return absl::DataLossError("postgres: the root of the entries is not the head's root");
+    }
+    if (trusted) {
+      absl::StatusOr<Sha256Digest> root = snapshot->Root(trusted->size);
+      if (!root.ok()) return root.status();
+      if (*root != trusted->root) {
+        return absl::DataLossError(absl::StrCat("the log's root at size ", trusted->size,
+                                                " is not the trusted checkpoint's"));
+      }
+    }
+    return report;
+  }
+
+  absl::StatusOr<BackupInfo> Backup(const std::string& directory) const override {
+    return absl::UnimplementedError(
+        "backup: a PostgreSQL store is backed up with PostgreSQL's own tools (pg_basebackup, or a "
+        "standby), not into " +
+        directory);
+  }
+
+ private:
+  // Appends `entries` and, when `state` is given, writes it as the state at
+  // `applied` (the new applied size), in one transaction.
+  absl::StatusOr<uint64_t> Write(absl::Span<const std::string> entries, const StateWrites* state,
+                                 std::optional<uint64_t> applied)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!write_error_.ok()) return write_error_;
+    const uint64_t first = range_.size();
+    const int64_t version = version_ + 1;
+    CompactRange range = range_;
+    CopyRows entry_rows, node_rows, state_rows;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      entry_rows.Row(2).Int8(first + i).Bytes(entries[i]);
+      range.Append(crypto::HashLeaf(entries[i]), [&](NodeId id, const Sha256Digest& h) {
+        const std::string bytes = h.ToBytes();
+        node_rows.Row(3).Int2(id.level).Int8(id.index).Bytes(absl::string_view(bytes));
+      });
+    }
+    if (state != nullptr) {
+      for (const auto& [key, value] : state->writes()) {
+        state_rows.Row(3).Bytes(absl::string_view(key)).Int8(version).Bytes(
+            value ? std::optional<absl::string_view>(*value) : std::nullopt);
+      }
+    }
+    const std::optional<uint64_t> new_applied = state != nullptr ? applied : applied_;
+    PGconn* c = writer_.get();
+    absl::Status s = Exec(c, "BEGIN");
+    if (s.ok()) s = entry_rows.Send(c, "COPY entries (idx, data) FROM STDIN (FORMAT binary)");
+    if (s.ok()) {
+      s = node_rows.Send(c, "COPY tree_nodes (level, idx, hash) FROM STDIN (FORMAT binary)");
+    }
+    if (s.ok()) {
+      s = state_rows.Send(c, "COPY state_versions (key, version, value) FROM STDIN (FORMAT binary)");
+    }
+    if (s.ok()) {
+      Params head;
+      head.Int8(version).Int8(range.size()).Bytes(range.Root().ToBytes());
+      if (new_applied) head.Int8(*new_applied);
+      s = Query(c,
+                new_applied ? "UPDATE store_head SET version = $1, size = $2, root = $3, "
+                              "applied_size = $4"
+                            : "UPDATE store_head SET version = $1, size = $2, root = $3, "
+                              "applied_size = NULL",
+                head)
+              .status();
+    }
+    if (s.ok()) s = Exec(c, "COMMIT");
+    if (!s.ok()) {
+      (void)Exec(c, "ROLLBACK");
+      // Whether COMMIT reached the database is unknown: read-only until
+      // reopened, as store.h says.
+      write_error_ = absl::Status(s.code(), absl::StrCat("commit failed, the store is read-only "
+                                                         "until reopened: ",
+                                                         s.message()));
+      return s;
+    }
+    version_ = version;
+    range_ = std::move(range);
+    applied_ = new_applied;
+    Publish();
+    return first;
+  }
+
+  void Publish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto snapshot = std::make_shared<PostgresSnapshot>(&reads_, version_, range_.size(),
+                                                       range_.Root());
+    absl::MutexLock lock(&publish_mu_);
+    published_ = std::move(snapshot);
+  }
+
+  mutable ConnectionPool reads_;
+  mutable absl::Mutex mu_;
+  Connection writer_ ABSL_GUARDED_BY(mu_);
+  int64_t version_ ABSL_GUARDED_BY(mu_) = 0;
+  CompactRange range_ ABSL_GUARDED_BY(mu_);
+  std::optional<uint64_t> applied_ ABSL_GUARDED_BY(mu_);
+  absl::Status write_error_ ABSL_GUARDED_BY(mu_);
+  mutable absl::Mutex publish_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::shared_ptr<const Snapshot> published_ ABSL_GUARDED_BY(publish_mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const PostgresStoreOptions& options) {
+  absl::StatusOr<Connection> writer = Connect(options.connection);
+  if (!writer.ok()) return writer.status();
+  auto store = std::make_unique<PostgresStore>(options, *std::move(writer));
+  if (absl::Status s = store->Start(); !s.ok()) return s;
+  return store;
+}
+
+}  // namespace chemledger::storage

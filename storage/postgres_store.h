@@ -1,0 +1,62 @@
+// The store (storage/store.h) on PostgreSQL 15, through libpq: the backend
+// for a ledger that must outlive one machine (docs/postgres.md). LevelDB
+// (storage/leveldb_log.h) stays the embedded default; both pass the same
+// store suite (storage/store_conformance.h).
+//
+// What is where, in the database the connection string names (the server
+// creates and migrates the schema itself, in numbered migrations recorded in
+// chemledger_migrations):
+//   entries(idx, data)                  the log's entries
+//   tree_nodes(level, idx, hash)        the Merkle tree's stored nodes
+//                                       (storage/merkle_tree.h; leaves at 0)
+//   state_versions(key, version, value) every value each state key has had,
+//                                       by the commit that wrote it (value
+//                                       NULL: deleted)
+//   store_head                          one row: the latest commit's version,
+//                                       log size, root and applied size
+// A Commit is one transaction: its entries, nodes, state versions and the
+// head row. A Snapshot is a commit's version and log size: its reads ask for
+// the newest version of a key at or below its own, so they never wait for a
+// commit in progress and see nothing of one (PostgreSQL's MVCC does the
+// rest). The durability of a commit is PostgreSQL's: with synchronous
+// replication configured (synchronous_commit = on or remote_apply,
+// synchronous_standby_names), an acknowledged commit is on a standby too.
+//
+// One writer: this object assumes it is the database's only writer (the
+// lease that makes that so across machines is ledgerd's business, not the
+// store's). Not done yet: the versions no snapshot can read any more are
+// kept (nothing prunes them), and Backup is left to PostgreSQL's own tools.
+//
+// Thread-safety: as store.h says. Reads use a pool of connections (at most
+// `read_connections`), commits one connection of their own.
+
+#ifndef CHEMLEDGER_STORAGE_POSTGRES_STORE_H_
+#define CHEMLEDGER_STORAGE_POSTGRES_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "storage/store.h"
+
+namespace chemledger::storage {
+
+struct PostgresStoreOptions {
+  // A libpq connection string ("host=127.0.0.1 port=5432 dbname=chemledger
+  // user=chemledger"); the database must exist.
+  std::string connection;
+  // Most connections reads hold at once (more readers wait for one).
+  int read_connections = 8;
+};
+
+// Connects, creates or migrates the schema, and reads the head. Unavailable
+// when the database cannot be reached; FailedPrecondition for a schema newer
+// than this server's.
+absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const PostgresStoreOptions& options);
+
+// The schema version this server creates and reads.
+inline constexpr int kPostgresSchemaVersion = 1;
+
+}  // namespace chemledger::storage
+
+#endif  // CHEMLEDGER_STORAGE_POSTGRES_STORE_H_

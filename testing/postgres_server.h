@@ -1,0 +1,54 @@
+// Test support: a PostgreSQL 15 server of the test's own (Debian's
+// postgresql-15 binaries), made with initdb in a fresh directory under /tmp,
+// listening on loopback on a free port, trusting local connections, and
+// stopped and removed by the destructor. Tests of the PostgreSQL store run
+// against it; nothing of the machine's own PostgreSQL (if any) is touched.
+//
+// PostgreSQL refuses to run as root: a test running as root runs the
+// server as `nobody` (setpriv), owning its directory.
+//
+// Not thread-safe: one owner. Connections made through Connection() may be
+// used from any thread.
+
+#ifndef CHEMLEDGER_TESTING_POSTGRES_SERVER_H_
+#define CHEMLEDGER_TESTING_POSTGRES_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "tests/subprocess.h"
+
+namespace chemledger::testing {
+
+class PostgresServer {
+ public:
+  // initdb, start, and wait until it accepts connections (at most 60 s).
+  // FailedPrecondition when postgresql-15 is not installed.
+  static absl::StatusOr<std::unique_ptr<PostgresServer>> Start();
+  ~PostgresServer();
+
+  PostgresServer(const PostgresServer&) = delete;
+  PostgresServer& operator=(const PostgresServer&) = delete;
+
+  int port() const { return port_; }
+  // A libpq connection string for `database` as the superuser "postgres".
+  std::string Connection(const std::string& database) const;
+  // Creates an empty database.
+  absl::Status CreateDatabase(const std::string& name);
+  // Runs one SQL command in `database` (for tests that need to look or
+  // tamper under the store).
+  absl::Status Execute(const std::string& database, const std::string& sql);
+
+ private:
+  PostgresServer() = default;
+
+  std::string dir_;
+  int port_ = 0;
+  Subprocess server_;
+};
+
+}  // namespace chemledger::testing
+
+#endif  // CHEMLEDGER_TESTING_POSTGRES_SERVER_H_
