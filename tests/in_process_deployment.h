@@ -19,10 +19,13 @@
 namespace chemledger::testing {
 
 // Initialises deployment `name` (label resolver CL.EXAMPLE.CN, first
-// administrator "root" signing with `admin`) in `data`.
+// administrator "root" signing with `admin`) in `data`, its store on
+// PostgreSQL when `postgres` (a connection string) is given.
 inline absl::Status InitInProcessDeployment(const std::string& data, const std::string& name,
-                                            const crypto::SigningKey& admin) {
+                                            const crypto::SigningKey& admin,
+                                            const std::string& postgres = "") {
   server::InitOptions init;
+  init.postgres = postgres;
   init.deployment = name;
   init.resolver = "CL.EXAMPLE.CN";
   init.admin_name = "root";

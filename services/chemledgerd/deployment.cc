@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <system_error>
 #include <utility>
 
@@ -30,11 +31,38 @@
 #include "services/waybill/waybill_rules.h"
 #include "storage/durable_file.h"
 #include "storage/leveldb_log.h"
+#include "storage/postgres_store.h"
 
 namespace chemledger::server {
 namespace {
 
 std::string LogDir(const std::string& data) { return data + "/log"; }
+// Present when the store is on PostgreSQL: its libpq connection string.
+std::string PostgresConfPath(const std::string& data) { return data + "/store.postgres"; }
+
+// Whether `data` holds a deployment: its LevelDB store, or the file that
+// says where its PostgreSQL store is.
+bool Initialised(const std::string& data) {
+  struct stat st;
+  return stat(LogDir(data).c_str(), &st) == 0 || stat(PostgresConfPath(data).c_str(), &st) == 0;
+}
+
+// The deployment's store: on PostgreSQL when DATA/store.postgres says so,
+// else LevelDB in DATA/log (with `leveldb`'s options).
+absl::StatusOr<std::unique_ptr<storage::Store>> OpenDeploymentStore(
+    const std::string& data, const storage::LevelDbLogOptions& leveldb) {
+  std::ifstream conf(PostgresConfPath(data));
+  if (conf) {
+    storage::PostgresStoreOptions options;
+    std::getline(conf, options.connection);
+    if (options.connection.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(PostgresConfPath(data), ": empty (a libpq connection string)"));
+    }
+    return storage::OpenPostgresStore(options);
+  }
+  return storage::OpenLevelDbStore(LogDir(data), leveldb);
+}
 std::string KeyDir(const std::string& data) { return data + "/keys"; }
 std::string NoteKeyPath(const std::string& data) { return data + "/keys/note.key"; }
 std::string NoteVerifierPath(const std::string& data) { return data + "/note.vkey"; }
@@ -96,6 +124,11 @@ absl::Status CheckFresh(const std::string& path) {
 // Readable by all whatever the umask (chemledgerd's is 077).
 absl::Status WritePublicFile(const std::string& path, const std::string& text) {
   return storage::ReplaceFileDurably(path, text, 0644);
+}
+
+// Readable by this user only (it may hold a password).
+absl::Status WritePrivateFile(const std::string& path, const std::string& text) {
+  return storage::ReplaceFileDurably(path, text, 0600);
 }
 
 }  // namespace
@@ -168,8 +201,22 @@ absl::StatusOr<InitResult> InitDeployment(const std::string& data_dir, const Ini
   absl::StatusOr<crypto::VerifyingKey> label_key = label::LabelKeyring::CreateKey(KeyDir(data_dir));
   if (!label_key.ok()) return label_key.status();
 
-  absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::OpenLevelDbStore(LogDir(data_dir));
+  if (!options.postgres.empty()) {
+    if (options.postgres.find('\n') != std::string::npos) {
+      return absl::InvalidArgumentError("postgres: a connection string is one line");
+    }
+    if (absl::Status s = WritePrivateFile(PostgresConfPath(data_dir), options.postgres + "\n");
+        !s.ok()) {
+      return s;
+    }
+  }
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      OpenDeploymentStore(data_dir, storage::LevelDbLogOptions());
   if (!store.ok()) return store.status();
+  if ((*store)->Size() != 0) {
+    return absl::FailedPreconditionError(
+        "postgres: the database holds a log already; init needs an empty one");
+  }
   absl::StatusOr<std::unique_ptr<registry::Catalogue>> catalogue = ShippedCatalogue();
   if (!catalogue.ok()) return catalogue.status();
   StateMachines machines(catalogue->get());
@@ -237,8 +284,7 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
                                                              const OpenOptions& options) {
   std::unique_ptr<Deployment> d(new Deployment());
   d->data_dir_ = data_dir;
-  struct stat st;
-  if (stat(LogDir(data_dir).c_str(), &st) != 0) {
+  if (!Initialised(data_dir)) {
     return absl::FailedPreconditionError(absl::StrCat(
         data_dir, " is not an initialised deployment (no log/): run chemledgerd init first"));
   }
@@ -248,7 +294,7 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
   store_options.env = options.env;
   store_options.block_cache_bytes = options.block_cache_bytes;
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      storage::OpenLevelDbStore(LogDir(data_dir), store_options);
+      OpenDeploymentStore(data_dir, store_options);
   if (!store.ok()) return store.status();
   d->store_ = *std::move(store);
   absl::StatusOr<std::unique_ptr<registry::Catalogue>> catalogue = ShippedCatalogue();
@@ -474,16 +520,16 @@ absl::StatusOr<RestoreResult> RestoreDeployment(const std::string& backup_dir,
 absl::StatusOr<CheckResult> CheckDeployment(
     const std::string& data_dir, const std::string& scratch_dir,
     const std::function<void(uint64_t, uint64_t)>& progress) {
-  struct stat st;
-  if (stat(LogDir(data_dir).c_str(), &st) != 0) {
+  if (!Initialised(data_dir)) {
     return absl::FailedPreconditionError(
         absl::StrCat(data_dir, " is not an initialised deployment (no log/)"));
   }
   storage::LevelDbLogOptions store_options;
   store_options.create_if_missing = false;
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      storage::OpenLevelDbStore(LogDir(data_dir), store_options);
+      OpenDeploymentStore(data_dir, store_options);
   if (!store.ok()) return store.status();
+  struct stat st;
   if (stat(scratch_dir.c_str(), &st) == 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("check: the scratch directory ", scratch_dir, " already exists"));

@@ -63,6 +63,10 @@ struct InitOptions {
   // Where "now" comes from (record times, "today"); empty: the real clock.
   // Only with test_deployment.
   std::function<absl::Time()> clock;
+  // The store on PostgreSQL (storage/postgres_store.h): a libpq connection
+  // string to an existing, empty database, kept in DATA/store.postgres.
+  // Empty: LevelDB in DATA/log.
+  std::string postgres;
 };
 
 struct InitResult {

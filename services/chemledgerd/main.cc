@@ -84,7 +84,7 @@ constexpr char kUsage[] =
 constexpr char kInitUsage[] =
     "usage: chemledgerd init --data DIR --deployment NAME --resolver HOST --admin-key FILE\n"
     "                        [--admin-name NAME] [--passphrase-file FILE] [--label-key-days N]\n"
-    "                        [--test-deployment [--test-clock FILE]]\n"
+    "                        [--test-deployment [--test-clock FILE]] [--postgres CONNINFO]\n"
     "\n"
     "Creates the deployment in DIR (which must not exist or be empty): the log with\n"
     "its genesis entry naming the first platform administrator, the platform note\n"
@@ -96,6 +96,10 @@ constexpr char kInitUsage[] =
     "  --deployment NAME  the deployment's name, e.g. chemledger.example.cn\n"
     "  --resolver HOST    the label resolver host labels name, upper case, at most\n"
     "                     24 characters, e.g. CL.EXAMPLE.CN\n"
+    "  --postgres CONNINFO  the store on PostgreSQL (docs/postgres.md): a libpq\n"
+    "                     connection string to an existing, empty database, kept\n"
+    "                     in DIR/store.postgres (mode 0600); default: LevelDB in\n"
+    "                     DIR/log\n"
     "  --test-deployment  a deployment for tests and drills, marked so in its genesis\n"
     "                     entry for everyone to see: its server may run on a test\n"
     "                     clock (serve --test-clock), so its record times say nothing\n"
@@ -228,6 +232,7 @@ absl::Status Init(const cli::Args& args) {
   }
   options.label_key_valid_days = static_cast<int>(*days);
   options.test_deployment = args.Bool("test-deployment");
+  options.postgres = args.Get("postgres", "");
   if (args.Has("test-clock")) {
     absl::StatusOr<std::function<absl::Time()>> clock = OpenTestClock(args.Get("test-clock"));
     if (!clock.ok()) return clock.status();
@@ -621,7 +626,7 @@ int Main(int argc, char** argv) {
   const std::vector<Command> commands = {
       {{"init"},
        kInitUsage,
-       {{"data", "deployment", "resolver", "admin-key", "admin-name", "passphrase-file",
+       {{"data", "deployment", "resolver", "admin-key", "admin-name", "passphrase-file", "postgres",
          "label-key-days", "test-clock"},
         {"test-deployment"}},
        Init},
