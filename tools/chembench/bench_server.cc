@@ -65,6 +65,19 @@ absl::Status Refused(absl::string_view what, const grpc::Status& s) {
 
 }  // namespace
 
+namespace {
+
+std::string& PostgresConnection() {
+  static std::string* connection = new std::string();
+  return *connection;
+}
+
+}  // namespace
+
+void BenchServer::StoreOnPostgres(const std::string& connection) {
+  PostgresConnection() = connection;
+}
+
 absl::StatusOr<std::unique_ptr<BenchServer>> BenchServer::Start(
     const std::string& chemledgerd, const std::string& directory, const std::string& name,
     std::vector<std::string> serve_flags) {
@@ -77,10 +90,15 @@ absl::StatusOr<std::unique_ptr<BenchServer>> BenchServer::Start(
   server->serve_flags_ = std::move(serve_flags);
   absl::Status saved = crypto::SaveSigningKey(server->admin_, scratch + "/admin.key", {});
   if (!saved.ok()) return saved;
-  if (Run({chemledgerd, "init", "--data", scratch + "/data", "--deployment", kDeployment,
-           "--resolver", "CL.EXAMPLE.CN", "--admin-key", scratch + "/admin.key"}) != 0) {
-    return absl::InternalError(absl::StrCat(chemledgerd, " init failed"));
+  std::vector<std::string> init = {chemledgerd,     "init",         "--data",
+                                    scratch + "/data", "--deployment", kDeployment,
+                                    "--resolver",      "CL.EXAMPLE.CN", "--admin-key",
+                                    scratch + "/admin.key"};
+  if (!PostgresConnection().empty()) {
+    init.push_back("--postgres");
+    init.push_back(PostgresConnection());
   }
+  if (Run(init) != 0) return absl::InternalError(absl::StrCat(chemledgerd, " init failed"));
   if (absl::Status s = server->Serve(); !s.ok()) return s;
   return server;
 }

@@ -44,6 +44,10 @@ class BenchServer {
   static absl::StatusOr<std::unique_ptr<BenchServer>> Start(
       const std::string& chemledgerd, const std::string& directory, const std::string& name,
       std::vector<std::string> serve_flags = {});
+  // Deployments Start makes from now on keep their store on PostgreSQL
+  // (chemledgerd init --postgres CONNINFO; the database must exist and be
+  // empty). Set once, before any benchmark runs.
+  static void StoreOnPostgres(const std::string& connection);
   // The same deployment served by the cluster (docs/cluster.md): ledgerd,
   // labeld, waybilld, verifyd and auditd from `cluster_bin`, started by the
   // script `cluster_script` (tools/cluster/cluster.sh) over TLS with a

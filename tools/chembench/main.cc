@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "tools/chembench/bench_server.h"
 #include "tools/chembench/event_bench.h"
 #include "tools/chembench/issuance_bench.h"
 #include "tools/chembench/label_bench.h"
@@ -61,7 +62,8 @@ constexpr char kUsage[] =
     "chemledgerd (a\n"
     "separate process) on a scratch deployment and pushes signed events over gRPC,\n"
     "unary and streaming: durable events/s and p50/p99 latency, next to one core's\n"
-    "Ed25519 verify rate.\n\n"
+    "Ed25519 verify rate. --postgres CONNINFO: the deployment's store on PostgreSQL\n"
+    "(an existing, empty database; docs/postgres.md).\n\n"
     "chembench waybills --chemledgerd PATH [--dir DIR] [--waybills N]\n"
     "  [--codes-per-waybill N] [--rounds N] [--streams N] [--window N]: starts\n"
     "chemledgerd (a separate process) on a scratch deployment, registers a carrier,\n"
@@ -145,6 +147,7 @@ int Labels(const Args& flags) {
 
 int Events(const Args& flags) {
   chemledger::chembench::EventBenchOptions options;
+  if (flags.Has("postgres")) chemledger::chembench::BenchServer::StoreOnPostgres(flags.Get("postgres"));
   if (!ReadServerFlags(flags, "events", &options.chemledgerd, &options.directory) ||
       !ReadCounts(flags, "events",
                   {{"clients", &options.clients}, {"streams", &options.streams},
@@ -331,7 +334,7 @@ const Benchmark kBenchmarks[] = {
     {"labels", {{"seconds", "threads"}, {}}, Labels},
     {"events",
      {{"chemledgerd", "dir", "clients", "streams", "unary-events", "stream-events", "codes",
-       "window", "batch"},
+       "window", "batch", "postgres"},
       {}},
      Events},
     {"waybills",
