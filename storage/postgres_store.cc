@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -14,8 +15,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "crypto/merkle.h"
 #include "storage/merkle_tree.h"
 
@@ -56,12 +59,25 @@ absl::Status Failed(PGconn* c, absl::string_view what) {
   return absl::InternalError(absl::StrCat("postgres: ", what, ": ", message));
 }
 
+// TCP keepalives and a timeout for unacknowledged data, so that a
+// partitioned database fails calls within about a minute instead of the
+// kernel's many; a connection string may set its own (later keywords win).
+constexpr char kConnectionDefaults[] =
+    "keepalives=1 keepalives_idle=30 keepalives_interval=10 keepalives_count=3 "
+    "tcp_user_timeout=60000 ";
+
 absl::StatusOr<Connection> Connect(const std::string& connection) {
-  Connection c(PQconnectdb(connection.c_str()));
+  const bool uri = absl::StartsWith(connection, "postgres://") ||
+                   absl::StartsWith(connection, "postgresql://");
+  const std::string with_defaults = uri ? connection : kConnectionDefaults + connection;
+  Connection c(PQconnectdb(with_defaults.c_str()));
   if (c == nullptr || PQstatus(c.get()) != CONNECTION_OK) {
     return absl::UnavailableError(absl::StrCat(
         "postgres: cannot connect (", c ? PQerrorMessage(c.get()) : "out of memory", ")"));
   }
+  // Notices ("relation already exists, skipping") are not errors; not on
+  // stderr.
+  PQsetNoticeProcessor(c.get(), [](void*, const char*) {}, nullptr);
   return c;
 }
 
@@ -244,6 +260,9 @@ class ConnectionPool {
   int open_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// The advisory lock the writer holds (pg_try_advisory_lock): "CHEMLEDG".
+constexpr int64_t kWriterLock = 0x4348454d4c454447;
+
 constexpr char kReadNode[] = "SELECT hash FROM tree_nodes WHERE level = $1 AND idx = $2";
 constexpr char kReadEntry[] = "SELECT data FROM entries WHERE idx = $1";
 constexpr char kReadState[] =
@@ -273,7 +292,12 @@ absl::StatusOr<Sha256Digest> ReadNode(PGconn* c, NodeId id) {
     return absl::DataLossError(absl::StrCat("postgres: tree node (level ", id.level, ", index ",
                                             id.index, ") is missing"));
   }
-  return Sha256Digest::FromBytes(BytesAt(r->get(), 0, 0));
+  absl::StatusOr<Sha256Digest> hash = Sha256Digest::FromBytes(BytesAt(r->get(), 0, 0));
+  if (!hash.ok()) {
+    return absl::DataLossError(absl::StrCat("postgres: tree node (level ", id.level, ", index ",
+                                            id.index, ") is not a SHA-256 hash"));
+  }
+  return hash;
 }
 
 absl::Status OutOfSnapshot(uint64_t what, uint64_t size, absl::string_view name) {
@@ -358,8 +382,6 @@ class PostgresSnapshot final : public Snapshot {
 
   absl::Status Scan(absl::string_view begin, absl::string_view end,
                     const ScanVisitor& visit) const override {
-    absl::StatusOr<ConnectionPool::Lease> c = pool_->Acquire();
-    if (!c.ok()) return c.status();
     std::string from(begin);
     bool first = true;
     while (true) {
@@ -368,7 +390,15 @@ class PostgresSnapshot final : public Snapshot {
       if (!end.empty()) params.Bytes(end);
       const char* sql = first ? (end.empty() ? kScanFrom : kScanFromTo)
                               : (end.empty() ? kScanAfter : kScanAfterTo);
-      absl::StatusOr<Result> r = Query(c->get(), sql, params);
+      absl::StatusOr<Result> r = absl::UnknownError("not read");
+      {
+        // The connection goes back before the visitor runs: visitors read
+        // too (a Get for each key they visit), and holding it while they
+        // do would let enough concurrent scans take every connection.
+        absl::StatusOr<ConnectionPool::Lease> c = pool_->Acquire();
+        if (!c.ok()) return c.status();
+        r = Query(c->get(), sql, params);
+      }
       if (!r.ok()) return r.status();
       const int rows = PQntuples(r->get());
       for (int i = 0; i < rows; ++i) {
@@ -400,13 +430,41 @@ class PostgresSnapshot final : public Snapshot {
 class PostgresStore final : public Store {
  public:
   PostgresStore(const PostgresStoreOptions& options, Connection writer)
-      : reads_(options.connection, std::max(1, options.read_connections)),
+      : lock_wait_(options.writer_lock_wait),
+        reads_(options.connection, std::max(1, options.read_connections)),
         writer_(std::move(writer)) {}
 
   // Creates or migrates the schema and reads the head.
   absl::Status Start() {
     absl::MutexLock lock(&mu_);
     PGconn* c = writer_.get();
+    // The one writer: a session lock, held as long as this connection lives
+    // (another server on the same database fails here; it takes over only
+    // once this connection is gone).
+    for (const absl::Time deadline = absl::Now() + lock_wait_;;) {
+      absl::StatusOr<Result> locked =
+          Query(c, "SELECT pg_try_advisory_lock($1)", Params().Int8(kWriterLock));
+      if (!locked.ok()) return locked.status();
+      if (PQgetvalue(locked->get(), 0, 0)[0] == 1) break;
+      if (absl::Now() >= deadline) {
+        return absl::FailedPreconditionError(
+            "postgres: another server writes to this database (it holds the writer's lock); "
+            "one writer per database");
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    // An acknowledged commit must be on disk: refuse settings that let
+    // PostgreSQL acknowledge before it is.
+    for (const char* setting : {"fsync", "synchronous_commit"}) {
+      absl::StatusOr<Result> value =
+          Query(c, absl::StrCat("SHOW ", setting).c_str(), Params());
+      if (!value.ok()) return value.status();
+      if (BytesAt(value->get(), 0, 0) == "off") {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "postgres: ", setting, " is off, so a commit could be acknowledged and then lost; "
+            "the store needs it on (docs/postgres.md)"));
+      }
+    }
     if (absl::Status s = Exec(c,
                               "CREATE TABLE IF NOT EXISTS chemledger_migrations ("
                               "version int PRIMARY KEY, applied_at timestamptz NOT NULL "
@@ -456,6 +514,10 @@ class PostgresStore final : public Store {
     applied_ = PQgetisnull(head->get(), 0, 3)
                    ? std::nullopt
                    : std::optional<uint64_t>(Int8At(head->get(), 0, 3));
+    if (applied_ && *applied_ > size) {
+      return absl::DataLossError(absl::StrCat("postgres: the state reflects log size ", *applied_,
+                                              ", beyond the log's ", size));
+    }
     absl::StatusOr<CompactRange> range =
         CompactRange::Load(size, [c](NodeId id) { return ReadNode(c, id); });
     if (!range.ok()) return range.status();
@@ -496,6 +558,8 @@ class PostgresStore final : public Store {
     return Write({}, &state, applied_size).status();
   }
 
+  // Snapshots taken before it read no state afterwards (every version is
+  // deleted); the journal calls it at open, before it takes any.
   absl::Status ClearState() override {
     absl::MutexLock lock(&mu_);
     if (!write_error_.ok()) return write_error_;
@@ -504,8 +568,8 @@ class PostgresStore final : public Store {
     absl::Status s = Exec(c, "BEGIN");
     if (s.ok()) s = Exec(c, "DELETE FROM state_versions");
     if (s.ok()) {
-      s = Query(c, "UPDATE store_head SET version = $1, applied_size = NULL",
-                Params().Int8(version_ + 1))
+      s = Query(c, "UPDATE store_head SET version = $1, applied_size = NULL WHERE version = $2",
+                Params().Int8(version_ + 1).Int8(version_))
               .status();
     }
     if (s.ok()) s = Exec(c, "COMMIT");
@@ -558,18 +622,39 @@ class PostgresStore final : public Store {
                                               " is below the trusted checkpoint's ",
                                               trusted->size));
     }
+    // One connection for the whole check (a second one asked for while
+    // holding it could wait on a pool it alone empties).
     absl::StatusOr<ConnectionPool::Lease> lease = reads_.Acquire();
     if (!lease.ok()) return lease.status();
     PGconn* c = lease->get();
     IntegrityReport report;
     report.tree_size = size;
+    // Foreign rows: entries at or beyond the size, and more (or fewer)
+    // stored nodes than a tree of that size has. Read in one statement (one
+    // database snapshot), and only judged when no commit came after ours.
+    absl::StatusOr<Result> counts =
+        Query(c,
+              "SELECT (SELECT size FROM store_head), "
+              "(SELECT count(*) FROM entries WHERE idx >= $1)::bigint, "
+              "(SELECT count(*) FROM tree_nodes)::bigint",
+              Params().Int8(size));
+    if (!counts.ok()) return counts.status();
+    if (static_cast<uint64_t>(Int8At(counts->get(), 0, 0)) == size) {
+      if (Int8At(counts->get(), 0, 1) != 0) {
+        return absl::DataLossError(absl::StrCat("postgres: entries at or beyond the log's size ",
+                                                size, " (rows no commit wrote)"));
+      }
+      if (static_cast<uint64_t>(Int8At(counts->get(), 0, 2)) != StoredNodeCount(size)) {
+        return absl::DataLossError(absl::StrCat(
+            "postgres: ", Int8At(counts->get(), 0, 2), " stored tree nodes, where a tree of ",
+            size, " entries has ", StoredNodeCount(size)));
+      }
+    }
     // Every entry below the snapshot's size, in order, re-hashed; every node
-    // they make compared with the stored one. (Rows of a commit after the
-    // snapshot may be there meanwhile, and are not looked at.)
+    // they make compared with the stored one, a page at a time.
     CompactRange range;
-    absl::Status mismatch;
-    std::vector<std::pair<NodeId, Sha256Digest>> emitted;
-    for (uint64_t from = 0; from < size && mismatch.ok();) {
+    std::map<uint8_t, std::map<uint64_t, Sha256Digest>> emitted;  // by level, index
+    for (uint64_t from = 0; from < size;) {
       absl::StatusOr<Result> page =
           Query(c, "SELECT idx, data FROM entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
                 Params().Int8(from).Int8(std::min<uint64_t>(size, from + 4096)));
@@ -581,22 +666,35 @@ class PostgresStore final : public Store {
           return absl::DataLossError(absl::StrCat("postgres: entry ", range.size(), " is missing"));
         }
         range.Append(crypto::HashLeaf(BytesAt(page->get(), i, 1)),
-                     [&](NodeId id, const Sha256Digest& h) { emitted.emplace_back(id, h); });
+                     [&](NodeId id, const Sha256Digest& h) { emitted[id.level][id.index] = h; });
         ++report.entries_checked;
       }
       if (rows == 0) {
         return absl::DataLossError(absl::StrCat("postgres: entry ", range.size(), " is missing"));
       }
       from = range.size();
-      for (const auto& [id, hash] : emitted) {
-        absl::StatusOr<Sha256Digest> stored = ReadNode(c, id);
+      for (const auto& [level, nodes] : emitted) {
+        absl::StatusOr<Result> stored = Query(
+            c, "SELECT idx, hash FROM tree_nodes WHERE level = $1 AND idx >= $2 AND idx <= $3",
+            Params().Int2(level).Int8(nodes.begin()->first).Int8(nodes.rbegin()->first));
         if (!stored.ok()) return stored.status();
-        if (*stored != hash) {
-          return absl::DataLossError(absl::StrCat("postgres: tree node (level ", id.level,
-                                                  ", index ", id.index,
-                                                  ") is not the hash of its entries"));
+        std::map<uint64_t, absl::string_view> found;
+        for (int i = 0; i < PQntuples(stored->get()); ++i) {
+          found.emplace(Int8At(stored->get(), i, 0), BytesAt(stored->get(), i, 1));
         }
-        ++report.nodes_checked;
+        for (const auto& [index, hash] : nodes) {
+          auto it = found.find(index);
+          if (it == found.end()) {
+            return absl::DataLossError(absl::StrCat("postgres: tree node (level ", level,
+                                                    ", index ", index, ") is missing"));
+          }
+          if (it->second != hash.ToBytes()) {
+            return absl::DataLossError(absl::StrCat("postgres: tree node (level ", level,
+                                                    ", index ", index,
+                                                    ") is not the hash of its entries"));
+          }
+          ++report.nodes_checked;
+        }
       }
       emitted.clear();
     }
@@ -605,7 +703,8 @@ class PostgresStore final : public Store {
       return absl::DataLossError("postgres: the root of the entries is not the head's root");
     }
     if (trusted) {
-      absl::StatusOr<Sha256Digest> root = snapshot->Root(trusted->size);
+      absl::StatusOr<Sha256Digest> root =
+          RootAt(trusted->size, [c](NodeId id) { return ReadNode(c, id); });
       if (!root.ok()) return root.status();
       if (*root != trusted->root) {
         return absl::DataLossError(absl::StrCat("the log's root at size ", trusted->size,
@@ -657,16 +756,22 @@ class PostgresStore final : public Store {
       s = state_rows.Send(c, "COPY state_versions (key, version, value) FROM STDIN (FORMAT binary)");
     }
     if (s.ok()) {
+      // From the head this store read, and no other (a second writer that
+      // got past the lock would fail here rather than interleave).
       Params head;
-      head.Int8(version).Int8(range.size()).Bytes(range.Root().ToBytes());
+      head.Int8(version).Int8(range.size()).Bytes(range.Root().ToBytes()).Int8(version_);
       if (new_applied) head.Int8(*new_applied);
-      s = Query(c,
+      absl::StatusOr<Result> updated =
+          Query(c,
                 new_applied ? "UPDATE store_head SET version = $1, size = $2, root = $3, "
-                              "applied_size = $4"
+                              "applied_size = $5 WHERE version = $4"
                             : "UPDATE store_head SET version = $1, size = $2, root = $3, "
-                              "applied_size = NULL",
-                head)
-              .status();
+                              "applied_size = NULL WHERE version = $4",
+                head);
+      s = updated.status();
+      if (s.ok() && std::string(PQcmdTuples(updated->get())) != "1") {
+        s = absl::DataLossError("postgres: the head row is not the one this store last wrote");
+      }
     }
     if (s.ok()) s = Exec(c, "COMMIT");
     if (!s.ok()) {
@@ -692,6 +797,7 @@ class PostgresStore final : public Store {
     published_ = std::move(snapshot);
   }
 
+  const absl::Duration lock_wait_;
   mutable ConnectionPool reads_;
   mutable absl::Mutex mu_;
   Connection writer_ ABSL_GUARDED_BY(mu_);

@@ -22,9 +22,10 @@
 // replication configured (synchronous_commit = on or remote_apply,
 // synchronous_standby_names), an acknowledged commit is on a standby too.
 //
-// One writer: this object assumes it is the database's only writer (the
-// lease that makes that so across machines is ledgerd's business, not the
-// store's). Not done yet: the versions no snapshot can read any more are
+// One writer: the store holds an advisory lock on its writing connection for
+// as long as it is open, so a second server on the same database fails to
+// open (taking over from a writer that is paused rather than gone, with
+// fencing, is issue 23's lease, not built yet). Not done yet: the versions no snapshot can read any more are
 // kept (nothing prunes them), and Backup is left to PostgreSQL's own tools.
 //
 // Thread-safety: as store.h says. Reads use a pool of connections (at most
@@ -37,6 +38,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "storage/store.h"
 
 namespace chemledger::storage {
@@ -47,11 +49,19 @@ struct PostgresStoreOptions {
   std::string connection;
   // Most connections reads hold at once (more readers wait for one).
   int read_connections = 8;
+  // How long Open waits for the writer's lock while another session holds
+  // it (a writer that was just killed holds it until PostgreSQL notices its
+  // connection is gone).
+  absl::Duration writer_lock_wait = absl::Seconds(10);
 };
 
-// Connects, creates or migrates the schema, and reads the head. Unavailable
-// when the database cannot be reached; FailedPrecondition for a schema newer
-// than this server's.
+// Connects, takes the writer's lock (an advisory lock held by the writing
+// connection), creates or migrates the schema, and reads the head.
+// Unavailable when the database cannot be reached; FailedPrecondition for a
+// schema newer than this server's, for a server that lets PostgreSQL
+// acknowledge a commit before it is on disk (fsync or synchronous_commit
+// off), and when another writer still holds the lock after
+// `writer_lock_wait`.
 absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const PostgresStoreOptions& options);
 
 // The schema version this server creates and reads.

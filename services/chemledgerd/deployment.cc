@@ -51,10 +51,18 @@ bool Initialised(const std::string& data) {
 // else LevelDB in DATA/log (with `leveldb`'s options).
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenDeploymentStore(
     const std::string& data, const storage::LevelDbLogOptions& leveldb) {
-  std::ifstream conf(PostgresConfPath(data));
-  if (conf) {
+  struct stat st;
+  if (stat(PostgresConfPath(data).c_str(), &st) == 0) {
+    std::ifstream conf(PostgresConfPath(data));
     storage::PostgresStoreOptions options;
-    std::getline(conf, options.connection);
+    if (!conf || !std::getline(conf, options.connection)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(PostgresConfPath(data), ": cannot be read"));
+    }
+    while (!options.connection.empty() &&
+           (options.connection.back() == '\r' || options.connection.back() == ' ')) {
+      options.connection.pop_back();
+    }
     if (options.connection.empty()) {
       return absl::FailedPreconditionError(
           absl::StrCat(PostgresConfPath(data), ": empty (a libpq connection string)"));
@@ -189,6 +197,23 @@ absl::StatusOr<InitResult> InitDeployment(const std::string& data_dir, const Ini
   if (options.label_key_valid_days < 1) {
     return absl::InvalidArgumentError("label key validity: must be at least 1 day");
   }
+  // A store on PostgreSQL: reachable and empty before anything is written
+  // (a failed init leaves no file pointing at someone else's database).
+  std::unique_ptr<storage::Store> postgres_store;
+  if (!options.postgres.empty()) {
+    if (options.postgres.find_first_of("\r\n") != std::string::npos) {
+      return absl::InvalidArgumentError("postgres: a connection string is one line");
+    }
+    storage::PostgresStoreOptions postgres;
+    postgres.connection = options.postgres;
+    absl::StatusOr<std::unique_ptr<storage::Store>> opened = storage::OpenPostgresStore(postgres);
+    if (!opened.ok()) return opened.status();
+    if ((*opened)->Size() != 0 || (*opened)->StateAppliedSize().has_value()) {
+      return absl::FailedPreconditionError(
+          "postgres: the database holds a log already; init needs an empty one");
+    }
+    postgres_store = *std::move(opened);
+  }
 
   for (const std::string& dir : {data_dir, KeyDir(data_dir)}) {
     if (absl::Status s = MakeDir(dir); !s.ok()) return s;
@@ -201,21 +226,15 @@ absl::StatusOr<InitResult> InitDeployment(const std::string& data_dir, const Ini
   absl::StatusOr<crypto::VerifyingKey> label_key = label::LabelKeyring::CreateKey(KeyDir(data_dir));
   if (!label_key.ok()) return label_key.status();
 
-  if (!options.postgres.empty()) {
-    if (options.postgres.find('\n') != std::string::npos) {
-      return absl::InvalidArgumentError("postgres: a connection string is one line");
-    }
+  absl::StatusOr<std::unique_ptr<storage::Store>> store = std::move(postgres_store);
+  if (*store != nullptr) {
     if (absl::Status s = WritePrivateFile(PostgresConfPath(data_dir), options.postgres + "\n");
         !s.ok()) {
       return s;
     }
-  }
-  absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      OpenDeploymentStore(data_dir, storage::LevelDbLogOptions());
-  if (!store.ok()) return store.status();
-  if ((*store)->Size() != 0) {
-    return absl::FailedPreconditionError(
-        "postgres: the database holds a log already; init needs an empty one");
+  } else {
+    store = OpenDeploymentStore(data_dir, storage::LevelDbLogOptions());
+    if (!store.ok()) return store.status();
   }
   absl::StatusOr<std::unique_ptr<registry::Catalogue>> catalogue = ShippedCatalogue();
   if (!catalogue.ok()) return catalogue.status();
