@@ -266,7 +266,7 @@ constexpr int64_t kWriterLock = 0x4348454d4c454447;
 constexpr char kReadNode[] = "SELECT hash FROM tree_nodes WHERE level = $1 AND idx = $2";
 constexpr char kReadEntry[] = "SELECT data FROM entries WHERE idx = $1";
 constexpr char kReadState[] =
-    "SELECT value FROM state_versions WHERE key = $1 AND version <= $2 "
+    "SELECT version, value FROM state_versions WHERE key = $1 AND version <= $2 "
     "ORDER BY version DESC LIMIT 1";
 // A page of a scan: the newest version of each key at or below the
 // snapshot's, deleted ones included (the caller skips them).
@@ -305,10 +305,84 @@ absl::Status OutOfSnapshot(uint64_t what, uint64_t size, absl::string_view name)
       absl::StrCat(name, " ", what, " is beyond the snapshot's log size ", size));
 }
 
+// The newest version of recently written and read state keys, so that most
+// reads of the latest snapshots need no round trip to the database. Coherent
+// because this store is the database's one writer: every commit puts its
+// writes here (Committed) before its snapshot is published, and a value read
+// from the database is kept only when no commit came after the snapshot it
+// was read at (Learned). An entry answers a snapshot at or after its
+// version; an older snapshot asks the database. Emptied when it holds more
+// than `max_keys`.
+//
+// Thread-safety: thread-safe.
+class LatestStateCache {
+ public:
+  explicit LatestStateCache(size_t max_keys) : max_keys_(max_keys) {}
+
+  // The value of `key` at snapshot `version` (nullopt inside: absent), when
+  // known here.
+  std::optional<std::optional<std::string>> Find(absl::string_view key, int64_t version) {
+    absl::MutexLock lock(&mu_);
+    auto it = map_.find(key);
+    if (it == map_.end() || it->second.version > version) {
+      ++misses_;
+      return std::nullopt;
+    }
+    ++hits_;
+    return it->second.value;
+  }
+
+  // Commit `version` wrote `writes` (none: entries only).
+  void Committed(int64_t version, const StateWrites* writes) {
+    absl::MutexLock lock(&mu_);
+    latest_ = version;
+    if (writes == nullptr) return;
+    if (map_.size() + writes->size() > max_keys_) map_.clear();
+    for (const auto& [key, value] : writes->writes()) {
+      map_.insert_or_assign(key, Entry{version, value});
+    }
+  }
+
+  // Every key deleted by commit `version`.
+  void Cleared(int64_t version) {
+    absl::MutexLock lock(&mu_);
+    latest_ = version;
+    map_.clear();
+  }
+
+  // A read at snapshot `read_version` found `value` written by commit
+  // `written` (0 and nullopt: never written).
+  void Learned(absl::string_view key, int64_t read_version, int64_t written,
+               std::optional<std::string> value) {
+    absl::MutexLock lock(&mu_);
+    if (read_version != latest_ || map_.contains(key)) return;
+    if (map_.size() >= max_keys_) map_.clear();
+    map_.emplace(std::string(key), Entry{written, std::move(value)});
+  }
+
+  std::pair<uint64_t, uint64_t> counts() const {
+    absl::MutexLock lock(&mu_);
+    return {hits_, misses_};
+  }
+
+ private:
+  struct Entry {
+    int64_t version;
+    std::optional<std::string> value;
+  };
+  const size_t max_keys_;
+  mutable absl::Mutex mu_;
+  int64_t latest_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<std::string, Entry> map_ ABSL_GUARDED_BY(mu_);
+  uint64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t misses_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 class PostgresSnapshot final : public Snapshot {
  public:
-  PostgresSnapshot(ConnectionPool* pool, int64_t version, uint64_t size, const Sha256Digest& root)
-      : pool_(pool), version_(version), size_(size), root_(root) {}
+  PostgresSnapshot(ConnectionPool* pool, LatestStateCache* cache, int64_t version, uint64_t size,
+                   const Sha256Digest& root)
+      : pool_(pool), cache_(cache), version_(version), size_(size), root_(root) {}
 
   uint64_t size() const override { return size_; }
   const Sha256Digest& root() const override { return root_; }
@@ -372,12 +446,21 @@ class PostgresSnapshot final : public Snapshot {
   }
 
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const override {
+    if (std::optional<std::optional<std::string>> cached = cache_->Find(key, version_)) {
+      return *std::move(cached);
+    }
     absl::StatusOr<ConnectionPool::Lease> c = pool_->Acquire();
     if (!c.ok()) return c.status();
     absl::StatusOr<Result> r = Query(c->get(), kReadState, Params().Bytes(key).Int8(version_));
     if (!r.ok()) return r.status();
-    if (PQntuples(r->get()) == 0 || PQgetisnull(r->get(), 0, 0)) return std::nullopt;
-    return std::string(BytesAt(r->get(), 0, 0));
+    std::optional<std::string> value;
+    int64_t written = 0;
+    if (PQntuples(r->get()) == 1) {
+      written = Int8At(r->get(), 0, 0);
+      if (!PQgetisnull(r->get(), 0, 1)) value = std::string(BytesAt(r->get(), 0, 1));
+    }
+    cache_->Learned(key, version_, written, value);
+    return value;
   }
 
   absl::Status Scan(absl::string_view begin, absl::string_view end,
@@ -422,6 +505,7 @@ class PostgresSnapshot final : public Snapshot {
   }
 
   ConnectionPool* const pool_;
+  LatestStateCache* const cache_;
   const int64_t version_;
   const uint64_t size_;
   const Sha256Digest root_;
@@ -525,6 +609,7 @@ class PostgresStore final : public Store {
       return absl::DataLossError("postgres: the stored tree's root is not the head's");
     }
     range_ = *std::move(range);
+    cache_.Cleared(version_);  // knows the latest version, and nothing yet
     Publish();
     return absl::OkStatus();
   }
@@ -580,6 +665,7 @@ class PostgresStore final : public Store {
     }
     ++version_;
     applied_ = std::nullopt;
+    cache_.Cleared(version_);
     Publish();
     return absl::OkStatus();
   }
@@ -786,12 +872,13 @@ class PostgresStore final : public Store {
     version_ = version;
     range_ = std::move(range);
     applied_ = new_applied;
+    cache_.Committed(version, state);
     Publish();
     return first;
   }
 
   void Publish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    auto snapshot = std::make_shared<PostgresSnapshot>(&reads_, version_, range_.size(),
+    auto snapshot = std::make_shared<PostgresSnapshot>(&reads_, &cache_, version_, range_.size(),
                                                        range_.Root());
     absl::MutexLock lock(&publish_mu_);
     published_ = std::move(snapshot);
@@ -799,6 +886,7 @@ class PostgresStore final : public Store {
 
   const absl::Duration lock_wait_;
   mutable ConnectionPool reads_;
+  mutable LatestStateCache cache_{1 << 18};
   mutable absl::Mutex mu_;
   Connection writer_ ABSL_GUARDED_BY(mu_);
   int64_t version_ ABSL_GUARDED_BY(mu_) = 0;

@@ -18,7 +18,9 @@
 // head row. A Snapshot is a commit's version and log size: its reads ask for
 // the newest version of a key at or below its own, so they never wait for a
 // commit in progress and see nothing of one (PostgreSQL's MVCC does the
-// rest). The durability of a commit is PostgreSQL's: with synchronous
+// rest). Reads of recently written or read keys at the latest snapshots are
+// answered from memory (a write-through cache of each key's newest version,
+// coherent because this store is the one writer). The durability of a commit is PostgreSQL's: with synchronous
 // replication configured (synchronous_commit = on or remote_apply,
 // synchronous_standby_names), an acknowledged commit is on a standby too.
 //
