@@ -98,6 +98,13 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
   const std::string conninfo = server->Connection("postgres");
   for (const absl::Time deadline = absl::Now() + absl::Seconds(60);;) {
     if (PQping(conninfo.c_str()) == PQPING_OK) break;
+    // Its stdout (which it never writes) closes when it exits.
+    bool exited = false;
+    (void)server->server_.ReadLines(absl::Now(), &exited);
+    if (exited) {
+      return absl::InternalError(
+          "the test's PostgreSQL exited while starting (its log is on standard error)");
+    }
     if (absl::Now() > deadline) {
       return absl::DeadlineExceededError("the test's PostgreSQL did not start within 60 s");
     }
