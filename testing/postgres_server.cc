@@ -100,7 +100,7 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
     if (PQping(conninfo.c_str()) == PQPING_OK) break;
     // Its stdout (which it never writes) closes when it exits.
     bool exited = false;
-    (void)server->server_.ReadLines(absl::Now(), &exited);
+    (void)server->server_.ReadLines(absl::Now() + absl::Milliseconds(1), &exited);
     if (exited) {
       return absl::InternalError(
           "the test's PostgreSQL exited while starting (its log is on standard error)");
