@@ -309,10 +309,11 @@ absl::Status OutOfSnapshot(uint64_t what, uint64_t size, absl::string_view name)
 // reads of the latest snapshots need no round trip to the database. Coherent
 // because this store is the database's one writer: every commit puts its
 // writes here (Committed) before its snapshot is published, and a value read
-// from the database is kept only when no commit came after the snapshot it
-// was read at (Learned). An entry answers a snapshot at or after its
-// version; an older snapshot asks the database. Emptied when it holds more
-// than `max_keys`.
+// from the database at a snapshot is kept (Learned) only when no later
+// commit wrote the key: such a commit's entry is here, unless the cache was
+// emptied since the snapshot, and then nothing is learned from it. An entry
+// answers a snapshot at or after its version; an older snapshot asks the
+// database. Emptied when it holds more than `max_keys`.
 //
 // Thread-safety: thread-safe.
 class LatestStateCache {
@@ -337,7 +338,7 @@ class LatestStateCache {
     absl::MutexLock lock(&mu_);
     latest_ = version;
     if (writes == nullptr) return;
-    if (map_.size() + writes->size() > max_keys_) map_.clear();
+    if (map_.size() + writes->size() > max_keys_) Empty();
     for (const auto& [key, value] : writes->writes()) {
       map_.insert_or_assign(key, Entry{version, value});
     }
@@ -347,7 +348,7 @@ class LatestStateCache {
   void Cleared(int64_t version) {
     absl::MutexLock lock(&mu_);
     latest_ = version;
-    map_.clear();
+    Empty();
   }
 
   // A read at snapshot `read_version` found `value` written by commit
@@ -355,8 +356,13 @@ class LatestStateCache {
   void Learned(absl::string_view key, int64_t read_version, int64_t written,
                std::optional<std::string> value) {
     absl::MutexLock lock(&mu_);
-    if (read_version != latest_ || map_.contains(key)) return;
-    if (map_.size() >= max_keys_) map_.clear();
+    // A later commit that wrote the key left its entry here, unless the
+    // cache was emptied after the read's snapshot.
+    if (read_version < emptied_at_ || map_.contains(key)) return;
+    if (map_.size() >= max_keys_) {
+      Empty();
+      return;
+    }
     map_.emplace(std::string(key), Entry{written, std::move(value)});
   }
 
@@ -370,9 +376,17 @@ class LatestStateCache {
     int64_t version;
     std::optional<std::string> value;
   };
+  void Empty() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    map_.clear();
+    emptied_at_ = latest_;
+  }
   const size_t max_keys_;
   mutable absl::Mutex mu_;
   int64_t latest_ ABSL_GUARDED_BY(mu_) = 0;
+  // The latest version when the map was last emptied: what was learned at
+  // an older snapshot may have been overwritten by a commit whose entry is
+  // gone.
+  int64_t emptied_at_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, Entry> map_ ABSL_GUARDED_BY(mu_);
   uint64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t misses_ ABSL_GUARDED_BY(mu_) = 0;

@@ -116,19 +116,32 @@ TEST(PostgresStoreTest, SnapshotsReadTheirOwnCommitWhileCommitsGoOn) {
     for (int i = 1; i <= 200; ++i) {
       StateWrites next;
       next.Put("count", absl::StrCat(i));
+      next.Put(absl::StrCat("k/", i), "written");
       if (!store->Commit({absl::StrCat("e", i)}, next).ok()) ++commit_failures;
     }
     done = true;
   });
-  // Each snapshot's count is the one of its own commit: its size - 1.
+  // Each snapshot's count is the one of its own commit: its size - 1; the
+  // key its commit wrote is there, the one the next commit writes is not
+  // (yet: a later snapshot must see it, whatever was remembered of its
+  // absence).
   int reads = 0, wrong = 0;
   while (!done) {
     std::shared_ptr<const Snapshot> s = store->GetSnapshot();
     absl::StatusOr<std::optional<std::string>> count = s->Get("count");
     if (!count.ok() || !count->has_value() || **count != absl::StrCat(s->size() - 1)) ++wrong;
+    absl::StatusOr<std::optional<std::string>> mine = s->Get(absl::StrCat("k/", s->size() - 1));
+    absl::StatusOr<std::optional<std::string>> next = s->Get(absl::StrCat("k/", s->size()));
+    if (s->size() > 1 && (!mine.ok() || !mine->has_value())) ++wrong;
+    if (!next.ok() || next->has_value()) ++wrong;
     ++reads;
   }
   writer.join();
+  std::shared_ptr<const Snapshot> last = store->GetSnapshot();
+  for (int i = 1; i <= 200; ++i) {
+    absl::StatusOr<std::optional<std::string>> k = last->Get(absl::StrCat("k/", i));
+    if (!k.ok() || !k->has_value()) ++wrong;
+  }
   EXPECT_EQ(commit_failures, 0);
   EXPECT_EQ(wrong, 0) << "of " << reads << " reads";
   EXPECT_GT(reads, 0);
