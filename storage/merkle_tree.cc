@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/numeric/bits.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -204,6 +205,26 @@ absl::StatusOr<std::vector<Sha256Digest>> ConsistencyProofAt(
   if (!whole_old_tree) ranges.emplace_back(begin, end);
   MemoReader reader(read);
   return reader.Hashes(ranges);
+}
+
+absl::StatusOr<std::vector<std::vector<Sha256Digest>>> InclusionProofsAt(
+    const std::vector<uint64_t>& indexes, uint64_t size, const NodeReader& read) {
+  absl::flat_hash_map<std::pair<uint8_t, uint64_t>, Sha256Digest> seen;
+  const NodeReader cached = [&](NodeId id) -> absl::StatusOr<Sha256Digest> {
+    auto it = seen.find(std::make_pair(id.level, id.index));
+    if (it != seen.end()) return it->second;
+    absl::StatusOr<Sha256Digest> hash = read(id);
+    if (hash.ok()) seen.emplace(std::make_pair(id.level, id.index), *hash);
+    return hash;
+  };
+  std::vector<std::vector<Sha256Digest>> proofs;
+  proofs.reserve(indexes.size());
+  for (uint64_t index : indexes) {
+    absl::StatusOr<std::vector<Sha256Digest>> proof = InclusionProofAt(index, size, cached);
+    if (!proof.ok()) return proof.status();
+    proofs.push_back(*std::move(proof));
+  }
+  return proofs;
 }
 
 }  // namespace chemledger::storage

@@ -98,6 +98,11 @@ uint64_t StoredNodeCount(uint64_t size);
 absl::StatusOr<Sha256Digest> RootAt(uint64_t size, const NodeReader& read);
 absl::StatusOr<std::vector<Sha256Digest>> InclusionProofAt(
     uint64_t index, uint64_t size, const NodeReader& read);
+// The inclusion proofs of the leaves at `indexes` in the tree of `size`, in
+// the same order; each stored node is read once for all of them (the proofs
+// of nearby leaves share most of their nodes).
+absl::StatusOr<std::vector<std::vector<Sha256Digest>>> InclusionProofsAt(
+    const std::vector<uint64_t>& indexes, uint64_t size, const NodeReader& read);
 absl::StatusOr<std::vector<Sha256Digest>> ConsistencyProofAt(
     uint64_t size1, uint64_t size2, const NodeReader& read);
 

@@ -467,27 +467,8 @@ class PostgresSnapshot final : public Snapshot {
   absl::StatusOr<std::vector<std::vector<Sha256Digest>>> InclusionProofs(
       const std::vector<uint64_t>& indexes, uint64_t tree_size) const override {
     if (tree_size > size_) return OutOfSnapshot(tree_size, size_, "tree size");
-    return WithNodes([&](const NodeReader& stored)
-                         -> absl::StatusOr<std::vector<std::vector<Sha256Digest>>> {
-      // Each stored node read once for all the proofs.
-      absl::flat_hash_map<std::pair<uint8_t, uint64_t>, Sha256Digest> read;
-      const NodeReader cached = [&](NodeId id) -> absl::StatusOr<Sha256Digest> {
-        auto it = read.find(std::make_pair(id.level, id.index));
-        if (it != read.end()) return it->second;
-        absl::StatusOr<Sha256Digest> hash = stored(id);
-        if (hash.ok()) read.emplace(std::make_pair(id.level, id.index), *hash);
-        return hash;
-      };
-      std::vector<std::vector<Sha256Digest>> proofs;
-      proofs.reserve(indexes.size());
-      for (uint64_t index : indexes) {
-        absl::StatusOr<std::vector<Sha256Digest>> proof =
-            InclusionProofAt(index, tree_size, cached);
-        if (!proof.ok()) return proof.status();
-        proofs.push_back(*std::move(proof));
-      }
-      return proofs;
-    });
+    return WithNodes(
+        [&](const NodeReader& read) { return InclusionProofsAt(indexes, tree_size, read); });
   }
   absl::StatusOr<std::vector<Sha256Digest>> ConsistencyProof(uint64_t old_size,
                                                              uint64_t new_size) const override {
