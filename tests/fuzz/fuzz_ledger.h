@@ -2,7 +2,7 @@
 // http_request_fuzzer): a whole ledger in this process on a real LevelDB
 // store (testing/test_ledger.h) with a producer, kFuzzProducer, its
 // administrator and its methanol product M01, and labels issued and signed
-// for it. Setting up is the target's own business: a failure aborts.
+// for it; and the audit's answers over it (NewAuditedLedger). Setting up is the target's own business: a failure aborts.
 
 #ifndef CHEMLEDGER_TESTS_FUZZ_FUZZ_LEDGER_H_
 #define CHEMLEDGER_TESTS_FUZZ_FUZZ_LEDGER_H_
@@ -14,6 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "crypto/checkpoint.h"
+#include "crypto/label_testing.h"
+#include "services/audit/audit_reads.h"
+#include "services/notary/notary.h"
 #include "services/registry/registry_testing.h"
 #include "testing/test_ledger.h"
 
@@ -53,6 +57,24 @@ inline LabelledLedger NewLabelledLedger(const char* name, const crypto::SigningK
     abort();
   }
   out.labels = *std::move(labels);
+  return out;
+}
+
+// The log's note key (test key 9, origin "fuzz.example/log") and its
+// notary, and the audit's answers over a ledger: what AuditService and the
+// console read through.
+struct AuditedLedger {
+  std::unique_ptr<crypto::NoteSigner> note_signer;
+  std::unique_ptr<notary::LedgerNotary> notary;
+  std::unique_ptr<audit::AuditReads> audit;
+};
+
+inline AuditedLedger NewAuditedLedger(testing::TestLedger& ledger) {
+  AuditedLedger out;
+  out.note_signer = std::make_unique<crypto::NoteSigner>(
+      *crypto::NoteSigner::Create("fuzz.example/log", crypto::testing::TestKey(9)));
+  out.notary = notary::NewLocalNotary(out.note_signer.get());
+  out.audit = std::make_unique<audit::AuditReads>(&ledger.client(), out.notary.get());
   return out;
 }
 

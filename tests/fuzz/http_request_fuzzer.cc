@@ -62,9 +62,7 @@ struct Site {
   crypto::SigningKey admin = crypto::testing::TestKey(1);
   crypto::SigningKey producer_admin = crypto::testing::TestKey(2);
   std::unique_ptr<testing::TestLedger> ledger;
-  std::unique_ptr<crypto::NoteSigner> note_signer;
-  std::unique_ptr<notary::LedgerNotary> notary;
-  std::unique_ptr<audit::AuditReads> audit;
+  AuditedLedger audited;  // the note key, its notary and the audit's answers
   // The gRPC services the staff app's bridge carries, in this process.
   std::unique_ptr<registry::ReadAuthenticator> reads;
   std::unique_ptr<registry::RegistryServiceImpl> registry_service;
@@ -88,17 +86,14 @@ Site& TheSite() {
     testing::TestLedger& t = *s->ledger;
     const std::string url = labelled.labels.front().url;
     s->label_path = url.substr(url.find('/', url.find("//") + 2));
-    s->note_signer = std::make_unique<crypto::NoteSigner>(
-        *crypto::NoteSigner::Create("fuzz.example/log", crypto::testing::TestKey(9)));
-    s->notary = notary::NewLocalNotary(s->note_signer.get());
-    s->audit = std::make_unique<audit::AuditReads>(&t.client(), s->notary.get());
+    s->audited = NewAuditedLedger(t);
     s->label_url = url;
     s->reads = std::make_unique<registry::ReadAuthenticator>(
-        read_auth::ReadCredentialChecker::Options{s->note_signer->name()});
+        read_auth::ReadCredentialChecker::Options{s->audited.note_signer->name()});
     s->registry_service =
         std::make_unique<registry::RegistryServiceImpl>(&t.client(), s->reads.get());
     s->ledger_service = std::make_unique<ledger::LedgerServiceImpl>(
-        &t.ledger(), &t.client(), s->note_signer.get(), s->reads.get());
+        &t.ledger(), &t.client(), s->audited.note_signer.get(), s->reads.get());
     s->waybill_service =
         std::make_unique<waybill::WaybillServiceImpl>(&t.waybills(), &t.client(), s->reads.get());
     s->verify_service = std::make_unique<verify::VerifyServiceImpl>(&t.client(), s->reads.get());
@@ -116,7 +111,7 @@ Site& TheSite() {
     options.api_channel = s->grpc_server->InProcessChannel(grpc::ChannelArguments());
     options.listen = "127.0.0.1:0";
     options.threads = 4;
-    options.audit = s->audit.get();
+    options.audit = s->audited.audit.get();
     absl::StatusOr<std::unique_ptr<web::ScanServer>> server =
         web::ScanServer::Start(&t.client(), options);
     if (!server.ok()) {
@@ -188,7 +183,7 @@ std::string AppCall(const char* method, const std::string& body, const crypto::S
   std::string headers;
   if (reader != nullptr) {
     const read_auth::ReadCredentials c = read_auth::SignRead(
-        {TheSite().note_signer->name(), method, body}, *reader, absl::Now());
+        {TheSite().audited.note_signer->name(), method, body}, *reader, absl::Now());
     headers = absl::StrCat(read_auth::kKeyIdHeader, ": ", c.key_id, "\r\n",
                            read_auth::kTimeHeader, ": ", c.time, "\r\n", read_auth::kNonceHeader,
                            ": ", c.nonce, "\r\nchemledger-signature: ",

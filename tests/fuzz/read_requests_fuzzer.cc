@@ -40,9 +40,7 @@ struct World {
   crypto::SigningKey admin = crypto::testing::TestKey(1);
   crypto::SigningKey producer_admin = crypto::testing::TestKey(2);
   std::unique_ptr<testing::TestLedger> ledger;
-  std::unique_ptr<crypto::NoteSigner> note_signer;
-  std::unique_ptr<notary::LedgerNotary> notary;
-  std::unique_ptr<audit::AuditReads> audit;
+  AuditedLedger audited;  // the note key, its notary and the audit's answers
   std::unique_ptr<ledger::LedgerReads> ledger_reads;
   std::vector<v1::Actor> readers;
   std::vector<std::string> urls;
@@ -66,10 +64,7 @@ World& TheWorld() {
       }
       w->readers.push_back(*actor);
     }
-    w->note_signer = std::make_unique<crypto::NoteSigner>(
-        *crypto::NoteSigner::Create("fuzz.example/log", crypto::testing::TestKey(9)));
-    w->notary = notary::NewLocalNotary(w->note_signer.get());
-    w->audit = std::make_unique<audit::AuditReads>(&t.client(), w->notary.get());
+    w->audited = NewAuditedLedger(t);
     w->ledger_reads = std::make_unique<ledger::LedgerReads>(&reference::ShippedReferenceTables());
     return w;
   }();
@@ -189,39 +184,42 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case fuzz::kStock: {
       v1::StockQuery request;
       if (!request.ParseFromString(bytes)) return 0;
-      fuzz::CheckRefusal(w.audit->QueryStock(*snapshot, reader, request).status(), "QueryStock");
+      fuzz::CheckRefusal(w.audited.audit->QueryStock(*snapshot, reader, request).status(),
+                         "QueryStock");
       break;
     }
     case fuzz::kEvents: {
       v1::EventQuery request;
       if (!request.ParseFromString(bytes)) return 0;
-      fuzz::CheckRefusal(w.audit->QueryEvents(snapshot, reader, request).status(), "QueryEvents");
+      fuzz::CheckRefusal(w.audited.audit->QueryEvents(snapshot, reader, request).status(),
+                         "QueryEvents");
       break;
     }
     case fuzz::kReconcile: {
       v1::ReconcileRequest request;
       if (!request.ParseFromString(bytes)) return 0;
-      fuzz::CheckRefusal(w.audit->Reconcile(*snapshot, reader, request).status(), "Reconcile");
+      fuzz::CheckRefusal(w.audited.audit->Reconcile(*snapshot, reader, request).status(),
+                         "Reconcile");
       break;
     }
     case fuzz::kAnomalies: {
       v1::ListAnomaliesRequest request;
       if (!request.ParseFromString(bytes)) return 0;
-      fuzz::CheckRefusal(w.audit->ListAnomalies(*snapshot, reader, request).status(),
+      fuzz::CheckRefusal(w.audited.audit->ListAnomalies(*snapshot, reader, request).status(),
                          "ListAnomalies");
       break;
     }
     case fuzz::kInTransit: {
       v1::InTransitQuery request;
       if (!request.ParseFromString(bytes)) return 0;
-      fuzz::CheckRefusal(w.audit->QueryInTransit(*snapshot, reader, request).status(),
+      fuzz::CheckRefusal(w.audited.audit->QueryInTransit(*snapshot, reader, request).status(),
                          "QueryInTransit");
       break;
     }
     case fuzz::kHistory: {
       v1::GetHistoryBundleRequest request;
       if (!request.ParseFromString(bytes)) return 0;
-      fuzz::CheckRefusal(w.audit->GetHistoryBundle(*snapshot, reader, request).status(),
+      fuzz::CheckRefusal(w.audited.audit->GetHistoryBundle(*snapshot, reader, request).status(),
                          "GetHistoryBundle");
       break;
     }
