@@ -43,9 +43,8 @@ absl::StatusOr<v1::EventRecord> LedgerReads::GetEvent(const storage::Snapshot& s
       request.enterprise_uscc().empty() ? reader.enterprise_uscc() : request.enterprise_uscc();
   if (recorder.empty()) {
     return absl::InvalidArgumentError(
-        "enterprise_uscc: name the enterprise "
-        "that recorded the event (event ids "
-        "are unique per enterprise)");
+        "enterprise_uscc: name the enterprise that recorded the event (event ids are unique "
+        "per enterprise)");
   }
   // A regulator whose jurisdiction holds the recording enterprise reads its
   // events whole.
