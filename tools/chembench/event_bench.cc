@@ -16,6 +16,8 @@
 #include <atomic>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -29,6 +31,7 @@
 #include "tools/chembench/bench_enterprises.h"
 #include "tools/chembench/bench_figures.h"
 #include "tools/chembench/bench_server.h"
+#include "tools/chembench/diy_table_bench.h"
 #include "tools/chembench/stream_window.h"
 
 namespace chemledger::chembench {
@@ -157,12 +160,60 @@ int RunEventBench(const EventBenchOptions& o) {
     for (auto& th : threads) th.join();
   }
   const RateFigures batched = Summarise(batch_events.size(), absl::Now() - start, batch_latency);
+
+  // Reads: GetHistory of random codes, `clients` threads, one call at a
+  // time each, for read_seconds.
+  std::vector<std::vector<double>> read_latency(o.clients);
+  std::atomic<int> read_errors{0};
+  std::atomic<size_t> reads{0};
+  start = absl::Now();
+  {
+    const absl::Time until = start + absl::Seconds(o.read_seconds);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < o.clients; ++t) {
+      threads.emplace_back([&, t] {
+        std::mt19937 rng(t + 1);
+        while (absl::Now() < until) {
+          grpc::ClientContext context;
+          v1::GetHistoryRequest request;
+          request.set_code(BenchCode("B1", 1 + static_cast<int>(rng() % codes)));
+          v1::History history;
+          const absl::Time sent = absl::Now();
+          if (!read_auth::SignedRead(*(*server)->channel(), &context, api::kGetHistoryMethod,
+                                     request, BenchServer::Signer(producer), &history)
+                   .ok()) {
+            ++read_errors;
+          }
+          read_latency[t].push_back(absl::ToDoubleMilliseconds(absl::Now() - sent));
+          ++reads;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  }
+  const RateFigures read_figures = Summarise(reads.load(), absl::Now() - start, read_latency);
   const double verify_after = VerifyRate(2, kEventBytes);
   server->reset();
-  if (unary_errors > 0 || stream_errors > 0 || batch_errors > 0) {
+
+  // The do-it-yourself table, with the same clients and events of the
+  // same shape, signed by the same key.
+  std::optional<RateFigures> diy;
+  if (!o.diy_postgres.empty()) {
+    BenchEventSigner diy_events(&producer, "diy-ev-");
+    std::vector<v1::SignedEnvelope> signed_events;
+    for (int i = 0; i < o.unary_events; ++i) {
+      signed_events.push_back(diy_events.Sign(v1::STORING, "B1", 1 + i % codes, 1));
+    }
+    absl::StatusOr<RateFigures> figures =
+        RunDiyTable(o.diy_postgres, producer.verifying_key(), signed_events, o.clients);
+    if (!figures.ok()) return fail(std::string(figures.status().message()));
+    diy = *figures;
+  }
+  if (unary_errors > 0 || stream_errors > 0 || batch_errors > 0 || read_errors > 0) {
     return fail(absl::StrCat(unary_errors.load(), " unary, ", stream_errors.load(),
                              " streamed and ", batch_errors.load(),
-                             " batched events were refused"));
+                             " batched events were refused; ", read_errors.load(),
+                             " reads failed"));
   }
   const double verify = (verify_before + verify_after) / 2;
   std::cout << absl::StrFormat(
@@ -177,6 +228,16 @@ int RunEventBench(const EventBenchOptions& o) {
       streaming.p50_ms, streaming.p99_ms, streaming.per_second / verify, o.batch, o.streams,
       o.window, o.stream_events, batched.per_second, batched.p50_ms, batched.p99_ms,
       batched.per_second / verify);
+  std::cout << absl::StrFormat("| GetHistory reads, %d clients, %d s | %d | %.0f reads/s | %.2f | %.2f | |\n",
+                               o.clients, o.read_seconds, reads.load(), read_figures.per_second,
+                               read_figures.p50_ms, read_figures.p99_ms);
+  if (diy) {
+    std::cout << absl::StrFormat(
+        "| do-it-yourself table (diy_table_bench.h), unary, %d clients | %d | %.0f | %.2f | %.2f "
+        "| %.2f |\n",
+        o.clients, o.unary_events, diy->per_second, diy->p50_ms, diy->p99_ms,
+        diy->per_second / verify);
+  }
   std::cout << absl::StrFormat("\nverify rate before %.0f/s, after %.0f/s\n", verify_before,
                                verify_after);
   return 0;

@@ -62,8 +62,11 @@ constexpr char kUsage[] =
     "chemledgerd (a\n"
     "separate process) on a scratch deployment and pushes signed events over gRPC,\n"
     "unary and streaming: durable events/s and p50/p99 latency, next to one core's\n"
-    "Ed25519 verify rate. --postgres CONNINFO: the deployment's store on PostgreSQL\n"
-    "(an existing, empty database; docs/postgres.md).\n\n"
+    "Ed25519 verify rate; then GetHistory reads/s for --read-seconds (default 5).\n"
+    "--postgres CONNINFO: the deployment's store on PostgreSQL (an existing, empty\n"
+    "database; docs/postgres.md), and after it, in the same database, the\n"
+    "do-it-yourself table a team would write instead (tools/chembench/diy_table_bench.h):\n"
+    "a per-code hash chain, one event per transaction, from the same clients.\n\n"
     "chembench waybills --chemledgerd PATH [--dir DIR] [--waybills N]\n"
     "  [--codes-per-waybill N] [--rounds N] [--streams N] [--window N]: starts\n"
     "chemledgerd (a separate process) on a scratch deployment, registers a carrier,\n"
@@ -147,13 +150,17 @@ int Labels(const Args& flags) {
 
 int Events(const Args& flags) {
   chemledger::chembench::EventBenchOptions options;
-  if (flags.Has("postgres")) chemledger::chembench::BenchServer::StoreOnPostgres(flags.Get("postgres"));
+  if (flags.Has("postgres")) {
+    chemledger::chembench::BenchServer::StoreOnPostgres(flags.Get("postgres"));
+    options.diy_postgres = flags.Get("postgres");
+  }
   if (!ReadServerFlags(flags, "events", &options.chemledgerd, &options.directory) ||
       !ReadCounts(flags, "events",
                   {{"clients", &options.clients}, {"streams", &options.streams},
                    {"unary-events", &options.unary_events},
                    {"stream-events", &options.stream_events}, {"codes", &options.codes},
-                   {"window", &options.window}, {"batch", &options.batch}})) {
+                   {"window", &options.window}, {"batch", &options.batch},
+                   {"read-seconds", &options.read_seconds}})) {
     return 2;
   }
   if (options.batch > 1000) {
@@ -334,7 +341,7 @@ const Benchmark kBenchmarks[] = {
     {"labels", {{"seconds", "threads"}, {}}, Labels},
     {"events",
      {{"chemledgerd", "dir", "clients", "streams", "unary-events", "stream-events", "codes",
-       "window", "batch", "postgres"},
+       "window", "batch", "postgres", "read-seconds"},
       {}},
      Events},
     {"waybills",
