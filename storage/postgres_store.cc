@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -94,37 +95,62 @@ class Params {
  public:
   Params& Int8(int64_t v) {
     uint64_t be = htobe64(static_cast<uint64_t>(v));
-    values_.emplace_back(reinterpret_cast<const char*>(&be), sizeof(be));
+    values_.emplace_back(std::string(reinterpret_cast<const char*>(&be), sizeof(be)));
     return *this;
   }
   Params& Int2(int16_t v) {
     uint16_t be = htobe16(static_cast<uint16_t>(v));
-    values_.emplace_back(reinterpret_cast<const char*>(&be), sizeof(be));
+    values_.emplace_back(std::string(reinterpret_cast<const char*>(&be), sizeof(be)));
     return *this;
   }
   Params& Bytes(absl::string_view v) {
-    values_.emplace_back(v);
+    values_.emplace_back(std::string(v));
+    return *this;
+  }
+  Params& Null() {
+    values_.emplace_back(std::nullopt);
     return *this;
   }
 
-  Result Run(PGconn* c, const char* sql) const {
+  // Runs `sql`, or when `prepared` is given the statement of that name
+  // (prepared from `sql` first if this connection has not prepared it yet).
+  Result Run(PGconn* c, const char* sql, const char* prepared) const {
     std::vector<const char*> values;
     std::vector<int> lengths, formats;
-    for (const std::string& v : values_) {
-      values.push_back(v.data());
-      lengths.push_back(static_cast<int>(v.size()));
+    for (const std::optional<std::string>& v : values_) {
+      values.push_back(v ? v->data() : nullptr);
+      lengths.push_back(v ? static_cast<int>(v->size()) : 0);
       formats.push_back(1);
     }
-    return Result(PQexecParams(c, sql, static_cast<int>(values.size()), nullptr, values.data(),
-                               lengths.data(), formats.data(), /*resultFormat=*/1));
+    const int n = static_cast<int>(values.size());
+    if (prepared == nullptr) {
+      return Result(PQexecParams(c, sql, n, nullptr, values.data(), lengths.data(),
+                                 formats.data(), /*resultFormat=*/1));
+    }
+    Result r(PQexecPrepared(c, prepared, n, values.data(), lengths.data(), formats.data(), 1));
+    const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+    // 26000: no prepared statement of that name on this connection yet.
+    if (state == nullptr || std::string_view(state) != "26000") return r;
+    Result made(PQprepare(c, prepared, sql, n, nullptr));
+    if (!made || PQresultStatus(made.get()) != PGRES_COMMAND_OK) return made;
+    return Result(PQexecPrepared(c, prepared, n, values.data(), lengths.data(), formats.data(), 1));
   }
 
  private:
-  std::deque<std::string> values_;
+  std::deque<std::optional<std::string>> values_;
 };
 
+// The name a statement run often is prepared under on each connection, or
+// null for one run as it is (defined with the statements, below).
+const char* PreparedName(const char* sql);
+
 absl::StatusOr<Result> Query(PGconn* c, const char* sql, const Params& params) {
-  Result r = params.Run(c, sql);
+  // A statement is prepared outside transactions only: a first use fails
+  // before it is prepared, and inside a transaction that failure would
+  // abort it.
+  const char* prepared =
+      PQtransactionStatus(c) == PQTRANS_IDLE ? PreparedName(sql) : nullptr;
+  Result r = params.Run(c, sql, prepared);
   const ExecStatusType status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return Failed(c, sql);
   return r;
@@ -139,67 +165,6 @@ int64_t Int8At(const PGresult* r, int row, int column) {
 absl::string_view BytesAt(const PGresult* r, int row, int column) {
   return absl::string_view(PQgetvalue(r, row, column), PQgetlength(r, row, column));
 }
-
-// Rows for COPY ... FROM STDIN (FORMAT binary).
-class CopyRows {
- public:
-  CopyRows() { data_.append("PGCOPY\n\377\r\n\0", 11).append(8, '\0'); }
-  CopyRows& Row(int16_t fields) {
-    Put16(fields);
-    ++rows_;
-    return *this;
-  }
-  CopyRows& Int8(int64_t v) {
-    Put32(8);
-    uint64_t be = htobe64(static_cast<uint64_t>(v));
-    data_.append(reinterpret_cast<const char*>(&be), 8);
-    return *this;
-  }
-  CopyRows& Int2(int16_t v) {
-    Put32(2);
-    Put16(v);
-    return *this;
-  }
-  CopyRows& Bytes(const std::optional<absl::string_view>& v) {
-    if (!v) {
-      Put32(-1);
-      return *this;
-    }
-    Put32(static_cast<int32_t>(v->size()));
-    data_.append(v->data(), v->size());
-    return *this;
-  }
-  size_t rows() const { return rows_; }
-
-  // Sends the rows with `copy` ("COPY t (a, b) FROM STDIN (FORMAT binary)").
-  absl::Status Send(PGconn* c, const char* copy) {
-    if (rows_ == 0) return absl::OkStatus();
-    Put16(-1);
-    Result start(PQexec(c, copy));
-    if (!start || PQresultStatus(start.get()) != PGRES_COPY_IN) return Failed(c, copy);
-    if (PQputCopyData(c, data_.data(), static_cast<int>(data_.size())) != 1 ||
-        PQputCopyEnd(c, nullptr) != 1) {
-      return Failed(c, copy);
-    }
-    Result end(PQgetResult(c));
-    const bool ok = end && PQresultStatus(end.get()) == PGRES_COMMAND_OK;
-    while (Result more{PQgetResult(c)}) {
-    }
-    return ok ? absl::OkStatus() : Failed(c, copy);
-  }
-
- private:
-  void Put16(int16_t v) {
-    uint16_t be = htobe16(static_cast<uint16_t>(v));
-    data_.append(reinterpret_cast<const char*>(&be), 2);
-  }
-  void Put32(int32_t v) {
-    uint32_t be = htobe32(static_cast<uint32_t>(v));
-    data_.append(reinterpret_cast<const char*>(&be), 4);
-  }
-  std::string data_;
-  size_t rows_ = 0;
-};
 
 // Connections for reads: made as needed, at most `max`, reused.
 class ConnectionPool {
@@ -283,6 +248,97 @@ constexpr char kScanAfterTo[] =
     "SELECT DISTINCT ON (key) key, value FROM state_versions "
     "WHERE key > $1 AND key < $4 AND version <= $2 ORDER BY key, version DESC LIMIT $3";
 constexpr int64_t kScanPage = 1000;
+// A commit: the head row moved from the version this store last wrote
+// ($4) to the new one, and the entries, tree nodes and state versions
+// inserted only when it was (arrays, one element per row). One statement,
+// so one transaction and one round trip; its one row counts the head rows
+// updated (0: another writer moved the head, and nothing was written).
+constexpr char kCommit[] =
+    "WITH head AS (UPDATE store_head SET version = $1::int8, size = $2::int8, root = $3, "
+    "    applied_size = $5::int8 WHERE version = $4::int8 RETURNING 1), "
+    "  e AS (INSERT INTO entries (idx, data) "
+    "    SELECT * FROM unnest($6::int8[], $7::bytea[]) WHERE EXISTS (SELECT FROM head)), "
+    "  n AS (INSERT INTO tree_nodes (level, idx, hash) "
+    "    SELECT * FROM unnest($8::int2[], $9::int8[], $10::bytea[]) "
+    "    WHERE EXISTS (SELECT FROM head)), "
+    "  s AS (INSERT INTO state_versions (key, version, value) "
+    "    SELECT k, $1::int8, v FROM unnest($11::bytea[], $12::bytea[]) AS t(k, v) "
+    "    WHERE EXISTS (SELECT FROM head)) "
+    "SELECT count(*)::int8 FROM head";
+
+const char* PreparedName(const char* sql) {
+  static constexpr std::pair<const char*, const char*> kPrepared[] = {
+      {kReadNode, "read_node"},       {kReadEntry, "read_entry"},
+      {kReadState, "read_state"},     {kScanFrom, "scan_from"},
+      {kScanFromTo, "scan_from_to"},  {kScanAfter, "scan_after"},
+      {kScanAfterTo, "scan_after_to"}, {kCommit, "commit"}};
+  for (const auto& [statement, name] : kPrepared) {
+    if (statement == sql) return name;
+  }
+  return nullptr;
+}
+
+// A one-dimensional array parameter in PostgreSQL's binary form.
+class ArrayParam {
+ public:
+  // Element types: int2, int8, bytea.
+  static constexpr uint32_t kInt2 = 21, kInt8 = 20, kBytea = 17;
+  explicit ArrayParam(uint32_t element_type) : type_(element_type) {}
+
+  ArrayParam& Int8(int64_t v) {
+    Put32(8);
+    uint64_t be = htobe64(static_cast<uint64_t>(v));
+    elements_.append(reinterpret_cast<const char*>(&be), 8);
+    ++count_;
+    return *this;
+  }
+  ArrayParam& Int2(int16_t v) {
+    Put32(2);
+    uint16_t be = htobe16(static_cast<uint16_t>(v));
+    elements_.append(reinterpret_cast<const char*>(&be), 2);
+    ++count_;
+    return *this;
+  }
+  ArrayParam& Bytes(const std::optional<absl::string_view>& v) {
+    if (!v) {
+      Put32(-1);
+      has_null_ = true;
+    } else {
+      Put32(static_cast<int32_t>(v->size()));
+      elements_.append(v->data(), v->size());
+    }
+    ++count_;
+    return *this;
+  }
+
+  // The array: dimensions, whether it holds a NULL, element type, length
+  // and lower bound, then the elements (an empty array has no dimension).
+  std::string Encode() const {
+    std::string out;
+    const auto put = [&out](uint32_t v) {
+      uint32_t be = htobe32(v);
+      out.append(reinterpret_cast<const char*>(&be), 4);
+    };
+    put(count_ == 0 ? 0 : 1);
+    put(has_null_ ? 1 : 0);
+    put(type_);
+    if (count_ > 0) {
+      put(static_cast<uint32_t>(count_));
+      put(1);
+    }
+    return out + elements_;
+  }
+
+ private:
+  void Put32(int32_t v) {
+    uint32_t be = htobe32(static_cast<uint32_t>(v));
+    elements_.append(reinterpret_cast<const char*>(&be), 4);
+  }
+  const uint32_t type_;
+  std::string elements_;
+  size_t count_ = 0;
+  bool has_null_ = false;
+};
 
 absl::StatusOr<Sha256Digest> ReadNode(PGconn* c, NodeId id) {
   absl::StatusOr<Result> r =
@@ -850,54 +906,49 @@ class PostgresStore final : public Store {
     const uint64_t first = range_.size();
     const int64_t version = version_ + 1;
     CompactRange range = range_;
-    CopyRows entry_rows, node_rows, state_rows;
+    ArrayParam entry_index(ArrayParam::kInt8), entry_data(ArrayParam::kBytea);
+    ArrayParam node_level(ArrayParam::kInt2), node_index(ArrayParam::kInt8),
+        node_hash(ArrayParam::kBytea);
+    ArrayParam state_key(ArrayParam::kBytea), state_value(ArrayParam::kBytea);
     std::vector<Sha256Digest> leaf_hashes;
     leaf_hashes.reserve(entries.size());
     for (size_t i = 0; i < entries.size(); ++i) {
-      entry_rows.Row(2).Int8(first + i).Bytes(entries[i]);
+      entry_index.Int8(first + i);
+      entry_data.Bytes(entries[i]);
       leaf_hashes.push_back(crypto::HashLeaf(entries[i]));
       range.Append(leaf_hashes.back(), [&](NodeId id, const Sha256Digest& h) {
         const std::string bytes = h.ToBytes();
-        node_rows.Row(3).Int2(id.level).Int8(id.index).Bytes(absl::string_view(bytes));
+        node_level.Int2(id.level);
+        node_index.Int8(id.index);
+        node_hash.Bytes(absl::string_view(bytes));
       });
     }
     if (state != nullptr) {
       for (const auto& [key, value] : state->writes()) {
-        state_rows.Row(3).Bytes(absl::string_view(key)).Int8(version).Bytes(
-            value ? std::optional<absl::string_view>(*value) : std::nullopt);
+        state_key.Bytes(absl::string_view(key));
+        state_value.Bytes(value ? std::optional<absl::string_view>(*value) : std::nullopt);
       }
     }
     const std::optional<uint64_t> new_applied = state != nullptr ? applied : applied_;
     PGconn* c = writer_.get();
-    absl::Status s = Exec(c, "BEGIN");
-    if (s.ok()) s = entry_rows.Send(c, "COPY entries (idx, data) FROM STDIN (FORMAT binary)");
-    if (s.ok()) {
-      s = node_rows.Send(c, "COPY tree_nodes (level, idx, hash) FROM STDIN (FORMAT binary)");
+    // From the head this store read, and no other: a second writer that
+    // got past the lock fails here rather than interleave.
+    Params params;
+    params.Int8(version).Int8(range.size()).Bytes(range.Root().ToBytes()).Int8(version_);
+    if (new_applied) {
+      params.Int8(*new_applied);
+    } else {
+      params.Null();
     }
-    if (s.ok()) {
-      s = state_rows.Send(c, "COPY state_versions (key, version, value) FROM STDIN (FORMAT binary)");
+    params.Bytes(entry_index.Encode()).Bytes(entry_data.Encode());
+    params.Bytes(node_level.Encode()).Bytes(node_index.Encode()).Bytes(node_hash.Encode());
+    params.Bytes(state_key.Encode()).Bytes(state_value.Encode());
+    absl::StatusOr<Result> committed = Query(c, kCommit, params);
+    absl::Status s = committed.status();
+    if (s.ok() && (PQntuples(committed->get()) != 1 || Int8At(committed->get(), 0, 0) != 1)) {
+      s = absl::DataLossError("postgres: the head row is not the one this store last wrote");
     }
-    if (s.ok()) {
-      // From the head this store read, and no other (a second writer that
-      // got past the lock would fail here rather than interleave).
-      Params head;
-      head.Int8(version).Int8(range.size()).Bytes(range.Root().ToBytes()).Int8(version_);
-      if (new_applied) head.Int8(*new_applied);
-      absl::StatusOr<Result> updated =
-          Query(c,
-                new_applied ? "UPDATE store_head SET version = $1, size = $2, root = $3, "
-                              "applied_size = $5 WHERE version = $4"
-                            : "UPDATE store_head SET version = $1, size = $2, root = $3, "
-                              "applied_size = NULL WHERE version = $4",
-                head);
-      s = updated.status();
-      if (s.ok() && std::string(PQcmdTuples(updated->get())) != "1") {
-        s = absl::DataLossError("postgres: the head row is not the one this store last wrote");
-      }
-    }
-    if (s.ok()) s = Exec(c, "COMMIT");
     if (!s.ok()) {
-      (void)Exec(c, "ROLLBACK");
       // Whether COMMIT reached the database is unknown: read-only until
       // reopened, as store.h says.
       write_error_ = absl::Status(s.code(), absl::StrCat("commit failed, the store is read-only "
