@@ -371,6 +371,11 @@ absl::Status OutOfSnapshot(uint64_t what, uint64_t size, absl::string_view name)
 // answers a snapshot at or after its version; an older snapshot asks the
 // database. Emptied when it holds more than `max_keys`.
 //
+// It also keeps the live rows of small prefix scans (a scan of all keys
+// starting with a prefix, of at most kMaxScanRows rows), learned only at
+// the latest version (so no commit it does not know of came between), and
+// dropped by the first commit that writes a key under the prefix.
+//
 // Thread-safety: thread-safe.
 class LatestStateCache {
  public:
@@ -397,6 +402,7 @@ class LatestStateCache {
     if (map_.size() + writes->size() > max_keys_) Empty();
     for (const auto& [key, value] : writes->writes()) {
       map_.insert_or_assign(key, Entry{version, value});
+      if (!prefix_lengths_.empty()) Wrote(key);
     }
   }
 
@@ -422,6 +428,32 @@ class LatestStateCache {
     map_.emplace(std::string(key), Entry{written, std::move(value)});
   }
 
+  static constexpr size_t kMaxScanRows = 64;
+  static constexpr size_t kMaxScans = 4096;
+  using Rows = std::vector<std::pair<std::string, std::string>>;
+
+  // The live rows under `prefix` at snapshot `version`, when known here.
+  std::optional<Rows> FindScan(absl::string_view prefix, int64_t version) {
+    absl::MutexLock lock(&mu_);
+    auto it = scans_.find(prefix);
+    if (it == scans_.end() || it->second.version > version) {
+      ++misses_;
+      return std::nullopt;
+    }
+    ++hits_;
+    return it->second.rows;
+  }
+
+  // A scan of `prefix` at snapshot `read_version` found `rows`.
+  void LearnedScan(absl::string_view prefix, int64_t read_version, Rows rows) {
+    absl::MutexLock lock(&mu_);
+    if (read_version != latest_ || rows.size() > kMaxScanRows) return;
+    if (scans_.size() >= kMaxScans) EmptyScans();
+    if (scans_.emplace(std::string(prefix), Scan{read_version, std::move(rows)}).second) {
+      ++prefix_lengths_[prefix.size()];
+    }
+  }
+
   std::pair<uint64_t, uint64_t> counts() const {
     absl::MutexLock lock(&mu_);
     return {hits_, misses_};
@@ -432,9 +464,29 @@ class LatestStateCache {
     int64_t version;
     std::optional<std::string> value;
   };
+  struct Scan {
+    int64_t version;
+    Rows rows;
+  };
   void Empty() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     map_.clear();
     emptied_at_ = latest_;
+    EmptyScans();
+  }
+  void EmptyScans() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    scans_.clear();
+    prefix_lengths_.clear();
+  }
+  // Drops the scans of every prefix of `key`.
+  void Wrote(absl::string_view key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (auto it = prefix_lengths_.begin(); it != prefix_lengths_.end();) {
+      const size_t length = it->first;
+      if (length <= key.size() && scans_.erase(key.substr(0, length)) == 1 && --it->second == 0) {
+        prefix_lengths_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
   }
   const size_t max_keys_;
   mutable absl::Mutex mu_;
@@ -444,6 +496,9 @@ class LatestStateCache {
   // gone.
   int64_t emptied_at_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, Entry> map_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Scan> scans_ ABSL_GUARDED_BY(mu_);
+  // How many of scans_' prefixes have each length.
+  std::map<size_t, size_t> prefix_lengths_ ABSL_GUARDED_BY(mu_);
   uint64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t misses_ ABSL_GUARDED_BY(mu_) = 0;
 };
@@ -553,6 +608,18 @@ class PostgresSnapshot final : public Snapshot {
 
   absl::Status Scan(absl::string_view begin, absl::string_view end,
                     const ScanVisitor& visit) const override {
+    // A scan of a whole prefix may be answered, or learned, by the cache.
+    const bool prefix_scan = !begin.empty() && !end.empty() && end == PrefixEnd(begin);
+    if (prefix_scan) {
+      if (std::optional<LatestStateCache::Rows> rows = cache_->FindScan(begin, version_)) {
+        for (const auto& [key, value] : *rows) {
+          if (!visit(key, value)) break;
+        }
+        return absl::OkStatus();
+      }
+    }
+    std::optional<LatestStateCache::Rows> learned;
+    if (prefix_scan) learned.emplace();
     std::string from(begin);
     bool first = true;
     while (true) {
@@ -574,9 +641,21 @@ class PostgresSnapshot final : public Snapshot {
       const int rows = PQntuples(r->get());
       for (int i = 0; i < rows; ++i) {
         if (PQgetisnull(r->get(), i, 1)) continue;  // deleted at this version
-        if (!visit(BytesAt(r->get(), i, 0), BytesAt(r->get(), i, 1))) return absl::OkStatus();
+        const absl::string_view key = BytesAt(r->get(), i, 0), value = BytesAt(r->get(), i, 1);
+        if (learned) {
+          if (learned->size() < LatestStateCache::kMaxScanRows) {
+            learned->emplace_back(key, value);
+          } else {
+            learned.reset();
+          }
+        }
+        if (!visit(key, value)) return absl::OkStatus();
       }
-      if (rows < kScanPage) return absl::OkStatus();
+      if (rows < kScanPage) {
+        // Every row under the prefix was read.
+        if (learned) cache_->LearnedScan(begin, version_, *std::move(learned));
+        return absl::OkStatus();
+      }
       from = std::string(BytesAt(r->get(), rows - 1, 0));
       first = false;
     }

@@ -142,6 +142,52 @@ TEST_P(StoreConformanceTest, ScanVisitsTheStateKeysOfARangeInOrder) {
   EXPECT_EQ(seen, (std::vector<std::string>{"h/A/1", "h/A/2", "h/A/3", "h/B/1"}));
 }
 
+// A backend may answer a whole-prefix scan from memory: every later write
+// under the prefix (or under a longer prefix inside it) must show, and
+// none at an older snapshot.
+TEST_P(StoreConformanceTest, PrefixScansSeeEveryLaterWriteUnderThePrefixAndNoneBefore) {
+  std::unique_ptr<Store> store = Open("store_prefix_scans");
+  ASSERT_NE(store, nullptr);
+  StateWrites w;
+  for (const char* k : {"s/A/1", "s/A/2", "s/B/1"}) w.Put(k, "v");
+  ASSERT_TRUE(store->Commit({"e0"}, w).ok());
+  std::shared_ptr<const Snapshot> before = store->GetSnapshot();
+  // Twice, so that a backend that learns from the first answers the second.
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(KeysOf(*before, "s/A/", PrefixEnd("s/A/")),
+              (std::vector<std::string>{"s/A/1", "s/A/2"}));
+    EXPECT_EQ(KeysOf(*before, "s/", PrefixEnd("s/")),
+              (std::vector<std::string>{"s/A/1", "s/A/2", "s/B/1"}));
+  }
+  StateWrites w2;
+  w2.Put("s/A/3", "v");
+  w2.Delete("s/A/1");
+  w2.Put("s/A", "not under s/A/");
+  ASSERT_TRUE(store->Commit({"e1"}, w2).ok());
+  std::shared_ptr<const Snapshot> after = store->GetSnapshot();
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(KeysOf(*after, "s/A/", PrefixEnd("s/A/")),
+              (std::vector<std::string>{"s/A/2", "s/A/3"}));
+    EXPECT_EQ(KeysOf(*after, "s/", PrefixEnd("s/")),
+              (std::vector<std::string>{"s/A", "s/A/2", "s/A/3", "s/B/1"}));
+    EXPECT_EQ(KeysOf(*before, "s/A/", PrefixEnd("s/A/")),
+              (std::vector<std::string>{"s/A/1", "s/A/2"}));
+  }
+  // Values too, and a visitor that stops early.
+  StateWrites w3;
+  w3.Put("s/B/1", "changed");
+  ASSERT_TRUE(store->Commit({"e2"}, w3).ok());
+  std::vector<std::string> values;
+  ASSERT_TRUE(store->GetSnapshot()
+                  ->Scan("s/B/", PrefixEnd("s/B/"),
+                         [&](absl::string_view, absl::string_view v) {
+                           values.emplace_back(v);
+                           return false;
+                         })
+                  .ok());
+  EXPECT_EQ(values, (std::vector<std::string>{"changed"}));
+}
+
 TEST_P(StoreConformanceTest, AppendLeavesTheStateBehindAndApplyStateCatchesUp) {
   const std::string name = "store_apply";
   std::unique_ptr<Store> store = Open(name);
