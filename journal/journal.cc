@@ -28,6 +28,9 @@ namespace {
 
 // Most bytes of entry and state writes one request may make.
 constexpr size_t kMaxRequestBytes = 8 << 20;
+// Most bytes of batches merged into one commit (a store takes at most
+// storage::Log::kMaxAppendBytes of entries in one).
+constexpr size_t kMaxCommitBytes = storage::Log::kMaxAppendBytes / 2;
 
 // "j/req/<key>" -> index(8, big-endian) || SHA-256(payload)(32)
 // `id`'s key within the scope its owner gives it.
@@ -557,6 +560,26 @@ void Journal::Impl::SequencerLoop() {
     layers.push_back(&batch->layer);  // the batch's own writes, read last-but-one
     size_t taken = 0;
     std::vector<Group*> finished;
+    // The request records this batch will look up, asked of the store
+    // together (a hint: where reads are round trips, one instead of one
+    // each). A scope read here may differ from the batch's own view; then
+    // that read asks again.
+    {
+      std::vector<std::string> request_keys;
+      size_t counted = 0;
+      for (Group* g : groups) {
+        for (size_t i = g->next; i < g->requests.size() && counted < options_.max_batch_requests;
+             ++i, ++counted) {
+          if (!g->key_errors[i].ok() || !g->keys[i]) continue;
+          const v1::SignedEnvelope& envelope = g->requests[i].envelope;
+          const StateMachine* owner = OwnerOf(owners_, envelope.payload_type());
+          absl::StatusOr<std::string> scoped =
+              ScopedRequestKey(*owner, *g->keys[i], envelope, base);
+          if (scoped.ok()) request_keys.push_back(RequestStateKey(*scoped));
+        }
+      }
+      committed->Prefetch(request_keys);
+    }
     // A batch ends at max_batch_bytes of entries and state writes; one
     // request adds at most kMaxRequestBytes, so a batch stays far below what
     // one Store::Commit takes.
@@ -587,7 +610,8 @@ void Journal::Impl::SequencerLoop() {
 void Journal::Impl::CommitterLoop() {
   BecomeJournalThread("journal-commit");
   for (;;) {
-    std::shared_ptr<Batch> batch;
+    // Every batch checked and waiting, oldest first, as one commit.
+    std::vector<std::shared_ptr<Batch>> batches;
     absl::Status failed;
     {
       absl::MutexLock lock(&mu_);
@@ -597,43 +621,73 @@ void Journal::Impl::CommitterLoop() {
           },
           this));
       if (committing_ == in_flight_.size()) return;  // the sequencer is done, and so is this
-      batch = in_flight_[committing_];
-      ++committing_;
+      size_t bytes = 0;
+      while (committing_ < in_flight_.size()) {
+        const std::shared_ptr<Batch>& next = in_flight_[committing_];
+        if (!batches.empty() && bytes + next->bytes > kMaxCommitBytes) break;
+        bytes += next->bytes;
+        batches.push_back(next);
+        ++committing_;
+      }
       failed = failed_;
     }
+    // One batch is committed as it is; several are merged (a later batch's
+    // write of a key replaces an earlier one's).
+    const std::vector<std::string>* entries = &batches.front()->layer.entries;
+    const storage::StateWrites* writes = &batches.front()->layer.writes;
+    std::vector<std::string> merged_entries;
+    storage::StateWrites merged_writes;
+    size_t slots = 0;
+    for (const auto& b : batches) slots += b->slots.size();
+    if (batches.size() > 1) {
+      for (const auto& b : batches) {
+        merged_entries.insert(merged_entries.end(), b->layer.entries.begin(),
+                              b->layer.entries.end());
+        for (const auto& [key, value] : b->layer.writes.writes()) {
+          if (value) {
+            merged_writes.Put(key, *value);
+          } else {
+            merged_writes.Delete(key);
+          }
+        }
+      }
+      entries = &merged_entries;
+      writes = &merged_writes;
+    }
     absl::Status status = failed;
-    const bool has_writes = !batch->layer.entries.empty() || !batch->layer.writes.empty();
+    const bool has_writes = !entries->empty() || !writes->empty();
     if (status.ok() && has_writes) {
       const absl::Time commit_start = absl::Now();
-      absl::StatusOr<uint64_t> first = store_->Commit(batch->layer.entries, batch->layer.writes);
+      absl::StatusOr<uint64_t> first = store_->Commit(*entries, *writes);
       if (first.ok() && options_.on_commit) {
-        options_.on_commit(CommittedBatch{batch->slots.size(), batch->layer.entries.size(),
-                                          absl::Now() - commit_start});
+        options_.on_commit(CommittedBatch{slots, entries->size(), absl::Now() - commit_start});
       }
       if (!first.ok()) {
         status = absl::UnavailableError(absl::StrCat(
             "journal: the store is read-only after a failed commit (reopen to recover): ",
             first.status().message()));
-      } else if (*first != batch->layer.first_index) {
-        status = absl::InternalError(absl::StrCat(
-            "journal: the store placed a batch at ", *first, ", not at ",
-            batch->layer.first_index, " (was it written by someone else?)"));
+      } else if (*first != batches.front()->layer.first_index) {
+        status = absl::InternalError(absl::StrCat("journal: the store placed a batch at ", *first,
+                                                  ", not at ", batches.front()->layer.first_index,
+                                                  " (was it written by someone else?)"));
       }
     }
     {
       absl::MutexLock lock(&mu_);
       if (!status.ok() && failed_.ok()) failed_ = status;
-      in_flight_.pop_front();
-      --committing_;
+      for (size_t i = 0; i < batches.size(); ++i) in_flight_.pop_front();
+      committing_ -= batches.size();
     }
-    for (Slot& slot : batch->slots) {
-      // A refusal too was decided on the state of batches before this one,
-      // which may not have reached the disk either.
-      if (!status.ok()) slot.result = status;
-      // A replayed receipt (accepted, no entry of its own) is answered once
-      // this batch, behind the one holding its entry, is durable.
-      slot.group->results[slot.request] = std::move(slot.result);
-      if (slot.request + 1 == slot.group->requests.size()) slot.group->done.Notify();
+    for (const auto& batch : batches) {
+      for (Slot& slot : batch->slots) {
+        // A refusal too was decided on the state of batches before this
+        // one, which may not have reached the disk either.
+        if (!status.ok()) slot.result = status;
+        // A replayed receipt (accepted, no entry of its own) is answered
+        // once this batch, behind the one holding its entry, is durable.
+        slot.group->results[slot.request] = std::move(slot.result);
+        if (slot.request + 1 == slot.group->requests.size()) slot.group->done.Notify();
+      }
     }
   }
 }

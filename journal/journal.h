@@ -66,9 +66,11 @@ struct JournalOptions {
   // holds (a request makes at most 8 MiB of both).
   size_t max_batch_requests = 4096;
   size_t max_batch_bytes = 8 << 20;
-  // Batches checked but not yet durable: while one syncs, the next is checked
-  // on its changes. At least 1.
-  int max_batches_in_flight = 2;
+  // Batches checked but not yet durable: while one commits, the next ones
+  // are checked on its changes, and the committer then takes all the
+  // batches waiting as one commit (so that requests arriving during a
+  // commit share the next one). At least 1.
+  int max_batches_in_flight = 8;
   // The clock entries' record times come from (tests pass their own). Record
   // times never go backwards: an entry is never recorded before the one
   // before it.

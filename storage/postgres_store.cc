@@ -248,6 +248,10 @@ constexpr char kScanAfterTo[] =
     "SELECT DISTINCT ON (key) key, value FROM state_versions "
     "WHERE key > $1 AND key < $4 AND version <= $2 ORDER BY key, version DESC LIMIT $3";
 constexpr int64_t kScanPage = 1000;
+// The newest version at or below a snapshot's of each of many keys.
+constexpr char kReadStates[] =
+    "SELECT DISTINCT ON (key) key, version, value FROM state_versions "
+    "WHERE key = ANY($1::bytea[]) AND version <= $2::int8 ORDER BY key, version DESC";
 // A commit: the head row moved from the version this store last wrote
 // ($4) to the new one, and the entries, tree nodes and state versions
 // inserted only when it was (arrays, one element per row). One statement,
@@ -268,10 +272,9 @@ constexpr char kCommit[] =
 
 const char* PreparedName(const char* sql) {
   static constexpr std::pair<const char*, const char*> kPrepared[] = {
-      {kReadNode, "read_node"},       {kReadEntry, "read_entry"},
-      {kReadState, "read_state"},     {kScanFrom, "scan_from"},
-      {kScanFromTo, "scan_from_to"},  {kScanAfter, "scan_after"},
-      {kScanAfterTo, "scan_after_to"}, {kCommit, "commit"}};
+      {kReadNode, "read_node"},        {kReadEntry, "read_entry"},    {kReadState, "read_state"},
+      {kScanFrom, "scan_from"},        {kScanFromTo, "scan_from_to"}, {kScanAfter, "scan_after"},
+      {kScanAfterTo, "scan_after_to"}, {kCommit, "commit"},           {kReadStates, "read_states"}};
   for (const auto& [statement, name] : kPrepared) {
     if (statement == sql) return name;
   }
@@ -392,6 +395,14 @@ class LatestStateCache {
     }
     ++hits_;
     return it->second.value;
+  }
+
+  // Whether the value of `key` at snapshot `version` is known here (not
+  // counted as a lookup).
+  bool Knows(absl::string_view key, int64_t version) const {
+    absl::MutexLock lock(&mu_);
+    auto it = map_.find(key);
+    return it != map_.end() && it->second.version <= version;
   }
 
   // Commit `version` wrote `writes` (none: entries only).
@@ -604,6 +615,36 @@ class PostgresSnapshot final : public Snapshot {
     }
     cache_->Learned(key, version_, written, value);
     return value;
+  }
+
+  // The keys not known to the cache, read in one statement and learned.
+  void Prefetch(absl::Span<const std::string> keys) const override {
+    ArrayParam wanted(ArrayParam::kBytea);
+    std::vector<absl::string_view> asked;
+    for (const std::string& key : keys) {
+      if (cache_->Knows(key, version_)) continue;
+      wanted.Bytes(absl::string_view(key));
+      asked.push_back(key);
+    }
+    if (asked.empty()) return;
+    absl::StatusOr<ConnectionPool::Lease> c = pool_->Acquire();
+    if (!c.ok()) return;  // a hint: the reads will ask again
+    absl::StatusOr<Result> r =
+        Query(c->get(), kReadStates, Params().Bytes(wanted.Encode()).Int8(version_));
+    if (!r.ok()) return;
+    absl::flat_hash_map<absl::string_view, int> found;  // key -> row
+    for (int i = 0; i < PQntuples(r->get()); ++i) found.emplace(BytesAt(r->get(), i, 0), i);
+    for (absl::string_view key : asked) {
+      auto it = found.find(key);
+      if (it == found.end()) {
+        cache_->Learned(key, version_, 0, std::nullopt);
+        continue;
+      }
+      const int row = it->second;
+      std::optional<std::string> value;
+      if (!PQgetisnull(r->get(), row, 2)) value = std::string(BytesAt(r->get(), row, 2));
+      cache_->Learned(key, version_, Int8At(r->get(), row, 1), std::move(value));
+    }
   }
 
   absl::Status Scan(absl::string_view begin, absl::string_view end,

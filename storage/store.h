@@ -177,6 +177,11 @@ class Snapshot : public StateReader {
     }
     return proofs;
   }
+
+  // A hint that the state keys `keys` are about to be read: a store whose
+  // reads are round trips may fetch them together now. What the reads
+  // return is the same whatever it does; this one does nothing.
+  virtual void Prefetch(absl::Span<const std::string> keys) const {}
 };
 
 class Store : public Log {

@@ -188,6 +188,42 @@ TEST_P(StoreConformanceTest, PrefixScansSeeEveryLaterWriteUnderThePrefixAndNoneB
   EXPECT_EQ(values, (std::vector<std::string>{"changed"}));
 }
 
+// Prefetch is a hint: whatever a backend does with it, every read at every
+// snapshot returns what it would have without it.
+TEST_P(StoreConformanceTest, PrefetchChangesNoReadAtAnySnapshot) {
+  std::unique_ptr<Store> store = Open("store_prefetch");
+  ASSERT_NE(store, nullptr);
+  StateWrites w;
+  w.Put("p/kept", "1");
+  w.Put("p/changed", "old");
+  w.Put("p/deleted", "1");
+  ASSERT_TRUE(store->Commit({"e0"}, w).ok());
+  std::shared_ptr<const Snapshot> before = store->GetSnapshot();
+  const std::vector<std::string> keys = {"p/kept", "p/changed", "p/deleted", "p/new", "p/never",
+                                         "p/kept"};
+  before->Prefetch(keys);
+  EXPECT_EQ(Get(*before, "p/changed"), "old");
+  EXPECT_EQ(Get(*before, "p/never"), std::nullopt);
+  StateWrites w2;
+  w2.Put("p/changed", "new");
+  w2.Delete("p/deleted");
+  w2.Put("p/new", "2");
+  ASSERT_TRUE(store->Commit({"e1"}, w2).ok());
+  // The old snapshot prefetched again after the commit, and the new one.
+  before->Prefetch(keys);
+  std::shared_ptr<const Snapshot> after = store->GetSnapshot();
+  after->Prefetch(keys);
+  EXPECT_EQ(Get(*before, "p/kept"), "1");
+  EXPECT_EQ(Get(*before, "p/changed"), "old");
+  EXPECT_EQ(Get(*before, "p/deleted"), "1");
+  EXPECT_EQ(Get(*before, "p/new"), std::nullopt);
+  EXPECT_EQ(Get(*after, "p/kept"), "1");
+  EXPECT_EQ(Get(*after, "p/changed"), "new");
+  EXPECT_EQ(Get(*after, "p/deleted"), std::nullopt);
+  EXPECT_EQ(Get(*after, "p/new"), "2");
+  EXPECT_EQ(Get(*after, "p/never"), std::nullopt);
+}
+
 TEST_P(StoreConformanceTest, AppendLeavesTheStateBehindAndApplyStateCatchesUp) {
   const std::string name = "store_apply";
   std::unique_ptr<Store> store = Open(name);
