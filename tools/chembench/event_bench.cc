@@ -41,14 +41,15 @@ namespace {
 // size.
 constexpr size_t kEventBytes = 160;
 
-}  // namespace
+struct StoreFigures {
+  RateFigures unary, streaming, batched, reads;
+  size_t read_count = 0;
+};
 
-int RunEventBench(const EventBenchOptions& o) {
-  if (sodium_init() < 0) return 1;
-  const auto fail = [&](const std::string& why) {
-    std::cerr << "chembench events: " << why << "\n";
-    return 1;
-  };
+// One chemledgerd, on the store BenchServer::StoreOnPostgres last chose:
+// unary, streamed and batched events, then reads.
+absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o) {
+  const auto fail = [](const std::string& why) { return absl::InternalError(why); };
   absl::StatusOr<std::unique_ptr<BenchServer>> server =
       BenchServer::Start(o.chemledgerd, o.directory, "events");
   if (!server.ok()) return fail(std::string(server.status().message()));
@@ -74,7 +75,6 @@ int RunEventBench(const EventBenchOptions& o) {
   };
 
   // Unary: `clients` threads, one call at a time each.
-  const double verify_before = VerifyRate(2, kEventBytes);
   std::vector<v1::SignedEnvelope> unary_events = presign(o.unary_events);
   std::vector<std::vector<double>> unary_latency(o.clients);
   std::atomic<int> unary_errors{0};
@@ -192,49 +192,76 @@ int RunEventBench(const EventBenchOptions& o) {
     for (auto& th : threads) th.join();
   }
   const RateFigures read_figures = Summarise(reads.load(), absl::Now() - start, read_latency);
-  const double verify_after = VerifyRate(2, kEventBytes);
   server->reset();
-
-  // The do-it-yourself table, with the same clients and events of the
-  // same shape, signed by the same key.
-  std::optional<RateFigures> diy;
-  if (!o.diy_postgres.empty()) {
-    BenchEventSigner diy_events(&producer, "diy-ev-");
-    std::vector<v1::SignedEnvelope> signed_events;
-    for (int i = 0; i < o.unary_events; ++i) {
-      signed_events.push_back(diy_events.Sign(v1::STORING, "B1", 1 + i % codes, 1));
-    }
-    absl::StatusOr<RateFigures> figures =
-        RunDiyTable(o.diy_postgres, producer.verifying_key(), signed_events, o.clients);
-    if (!figures.ok()) return fail(std::string(figures.status().message()));
-    diy = *figures;
-  }
   if (unary_errors > 0 || stream_errors > 0 || batch_errors > 0 || read_errors > 0) {
     return fail(absl::StrCat(unary_errors.load(), " unary, ", stream_errors.load(),
                              " streamed and ", batch_errors.load(),
                              " batched events were refused; ", read_errors.load(),
                              " reads failed"));
   }
+  return StoreFigures{unary, streaming, batched, read_figures, reads.load()};
+}
+
+}  // namespace
+
+int RunEventBench(const EventBenchOptions& o) {
+  if (sodium_init() < 0) return 1;
+  const auto fail = [&](const std::string& why) {
+    std::cerr << "chembench events: " << why << "\n";
+    return 1;
+  };
+  const double verify_before = VerifyRate(2, kEventBytes);
+  // Each store in turn: LevelDB, and with a database PostgreSQL too.
+  std::vector<std::pair<std::string, StoreFigures>> stores;
+  for (const std::string& connection : {std::string(), o.postgres}) {
+    if (!connection.empty() || stores.empty()) {
+      BenchServer::StoreOnPostgres(connection);
+      absl::StatusOr<StoreFigures> figures = MeasureStore(o);
+      if (!figures.ok()) return fail(std::string(figures.status().message()));
+      stores.emplace_back(connection.empty() ? "LevelDB" : "PostgreSQL", *figures);
+    }
+  }
+  // The do-it-yourself table, with the same clients and events of the
+  // same shape.
+  std::optional<RateFigures> diy;
+  if (!o.postgres.empty()) {
+    crypto::SigningKey producer = crypto::SigningKey::Generate();
+    BenchEventSigner diy_events(&producer, "diy-ev-");
+    std::vector<v1::SignedEnvelope> signed_events;
+    for (int i = 0; i < o.unary_events; ++i) {
+      signed_events.push_back(diy_events.Sign(v1::STORING, "B1", 1 + i % o.codes, 1));
+    }
+    absl::StatusOr<RateFigures> figures =
+        RunDiyTable(o.postgres, producer.verifying_key(), signed_events, o.clients);
+    if (!figures.ok()) return fail(std::string(figures.status().message()));
+    diy = *figures;
+  }
+  const double verify_after = VerifyRate(2, kEventBytes);
   const double verify = (verify_before + verify_after) / 2;
   std::cout << absl::StrFormat(
-      "| mode | events | durable events/s | p50 ms | p99 ms | vs one core's Ed25519 verify (%.0f/s) |\n"
-      "|---|---:|---:|---:|---:|---:|\n"
-      "| unary, %d clients | %d | %.0f | %.2f | %.2f | %.2f |\n"
-      "| streaming, %d streams, %d in flight each | %d | %.0f | %.2f | %.2f | %.2f |\n"
-      "| batches of %d, %d streams, %d in flight each (latency per batch) | %d | %.0f | %.2f | "
-      "%.2f | %.2f |\n",
-      verify, o.clients, o.unary_events, unary.per_second, unary.p50_ms, unary.p99_ms,
-      unary.per_second / verify, o.streams, o.window, o.stream_events, streaming.per_second,
-      streaming.p50_ms, streaming.p99_ms, streaming.per_second / verify, o.batch, o.streams,
-      o.window, o.stream_events, batched.per_second, batched.p50_ms, batched.p99_ms,
-      batched.per_second / verify);
-  std::cout << absl::StrFormat("| GetHistory reads, %d clients, %d s | %d | %.0f reads/s | %.2f | %.2f | |\n",
-                               o.clients, o.read_seconds, reads.load(), read_figures.per_second,
-                               read_figures.p50_ms, read_figures.p99_ms);
+      "| store | mode | events | durable events/s | p50 ms | p99 ms | vs one core's Ed25519 "
+      "verify (%.0f/s) |\n"
+      "|---|---|---:|---:|---:|---:|---:|\n",
+      verify);
+  for (const auto& [store, f] : stores) {
+    std::cout << absl::StrFormat(
+        "| %s | unary, %d clients | %d | %.0f | %.2f | %.2f | %.2f |\n"
+        "| %s | streaming, %d streams, %d in flight each | %d | %.0f | %.2f | %.2f | %.2f |\n"
+        "| %s | batches of %d, %d streams, %d in flight each (latency per batch) | %d | %.0f | "
+        "%.2f | %.2f | %.2f |\n"
+        "| %s | GetHistory reads, %d clients, %d s | %d | %.0f reads/s | %.2f | %.2f | |\n",
+        store, o.clients, o.unary_events, f.unary.per_second, f.unary.p50_ms, f.unary.p99_ms,
+        f.unary.per_second / verify, store, o.streams, o.window, o.stream_events,
+        f.streaming.per_second, f.streaming.p50_ms, f.streaming.p99_ms,
+        f.streaming.per_second / verify, store, o.batch, o.streams, o.window, o.stream_events,
+        f.batched.per_second, f.batched.p50_ms, f.batched.p99_ms, f.batched.per_second / verify,
+        store, o.clients, o.read_seconds, f.read_count, f.reads.per_second, f.reads.p50_ms,
+        f.reads.p99_ms);
+  }
   if (diy) {
     std::cout << absl::StrFormat(
-        "| do-it-yourself table (diy_table_bench.h), unary, %d clients | %d | %.0f | %.2f | %.2f "
-        "| %.2f |\n",
+        "| do-it-yourself table (diy_table_bench.h) | unary, %d clients | %d | %.0f | %.2f | "
+        "%.2f | %.2f |\n",
         o.clients, o.unary_events, diy->per_second, diy->p50_ms, diy->p99_ms,
         diy->per_second / verify);
   }

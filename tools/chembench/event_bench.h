@@ -18,10 +18,11 @@ struct EventBenchOptions {
   int batch = 100;    // events per EventBatch message
   int stream_events = 100000;
   int read_seconds = 5;  // GetHistory of random codes from `clients` threads, closed loop
-  // When set (a libpq connection string), the do-it-yourself table
-  // (diy_table_bench.h) is measured too, in this database, with the same
-  // clients and one event per call.
-  std::string diy_postgres;
+  // When set (a libpq connection string to an existing, empty database),
+  // after LevelDB the same run on a store in this database, then the
+  // do-it-yourself table (diy_table_bench.h) in it, with the same clients
+  // and one event per call.
+  std::string postgres;
 };
 
 // Prints a Markdown table to stdout; returns a process exit status.

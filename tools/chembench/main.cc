@@ -63,10 +63,11 @@ constexpr char kUsage[] =
     "separate process) on a scratch deployment and pushes signed events over gRPC,\n"
     "unary and streaming: durable events/s and p50/p99 latency, next to one core's\n"
     "Ed25519 verify rate; then GetHistory reads/s for --read-seconds (default 5).\n"
-    "--postgres CONNINFO: the deployment's store on PostgreSQL (an existing, empty\n"
-    "database; docs/postgres.md), and after it, in the same database, the\n"
-    "do-it-yourself table a team would write instead (tools/chembench/diy_table_bench.h):\n"
-    "a per-code hash chain, one event per transaction, from the same clients.\n\n"
+    "--postgres CONNINFO: then all of it again with the deployment's store on\n"
+    "PostgreSQL (an existing, empty database; docs/postgres.md), and after it, in the\n"
+    "same database, the do-it-yourself table a team would write instead\n"
+    "(tools/chembench/diy_table_bench.h): a per-code hash chain, one event per\n"
+    "transaction, from the same clients.\n\n"
     "chembench waybills --chemledgerd PATH [--dir DIR] [--waybills N]\n"
     "  [--codes-per-waybill N] [--rounds N] [--streams N] [--window N]: starts\n"
     "chemledgerd (a separate process) on a scratch deployment, registers a carrier,\n"
@@ -150,10 +151,7 @@ int Labels(const Args& flags) {
 
 int Events(const Args& flags) {
   chemledger::chembench::EventBenchOptions options;
-  if (flags.Has("postgres")) {
-    chemledger::chembench::BenchServer::StoreOnPostgres(flags.Get("postgres"));
-    options.diy_postgres = flags.Get("postgres");
-  }
+  if (flags.Has("postgres")) options.postgres = flags.Get("postgres");
   if (!ReadServerFlags(flags, "events", &options.chemledgerd, &options.directory) ||
       !ReadCounts(flags, "events",
                   {{"clients", &options.clients}, {"streams", &options.streams},
