@@ -2,6 +2,7 @@
 
 #include <endian.h>
 #include <postgresql/libpq-fe.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -9,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -38,6 +40,12 @@ const char* const kMigrations[] = {
     "CREATE TABLE store_head (one boolean PRIMARY KEY DEFAULT true CHECK (one),"
     "  version bigint NOT NULL, size bigint NOT NULL, root bytea NOT NULL,"
     "  applied_size bigint);",
+    // 2: the writer's lease. writer_epoch grows by one at each takeover, and
+    // every commit names the epoch it writes under (fencing); writer,
+    // writer_pid (its writing connection's backend) and lease_expires (by
+    // the database's clock) say who holds it and until when.
+    "ALTER TABLE store_head ADD COLUMN writer_epoch bigint NOT NULL DEFAULT 0,"
+    "  ADD COLUMN writer text, ADD COLUMN writer_pid int, ADD COLUMN lease_expires timestamptz;",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kPostgresSchemaVersion);
 
@@ -225,8 +233,8 @@ class ConnectionPool {
   int open_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// The advisory lock the writer holds (pg_try_advisory_lock): "CHEMLEDG".
-constexpr int64_t kWriterLock = 0x4348454d4c454447;
+// The advisory lock a server holds while it migrates the schema: "CHEMLEDG".
+constexpr int64_t kMigrationLock = 0x4348454d4c454447;
 
 constexpr char kReadNode[] = "SELECT hash FROM tree_nodes WHERE level = $1 AND idx = $2";
 constexpr char kReadEntry[] = "SELECT data FROM entries WHERE idx = $1";
@@ -253,13 +261,14 @@ constexpr char kReadStates[] =
     "SELECT DISTINCT ON (key) key, version, value FROM state_versions "
     "WHERE key = ANY($1::bytea[]) AND version <= $2::int8 ORDER BY key, version DESC";
 // A commit: the head row moved from the version this store last wrote
-// ($4) to the new one, and the entries, tree nodes and state versions
-// inserted only when it was (arrays, one element per row). One statement,
-// so one transaction and one round trip; its one row counts the head rows
-// updated (0: another writer moved the head, and nothing was written).
+// ($4), under the lease epoch it holds ($13), to the new one, and the entries, tree nodes and state
+// versions inserted only when it was (arrays, one element per row). One statement, so one
+// transaction and one round trip; its one row counts the head rows updated (0: another writer took
+// the lease or moved the head, and nothing was written).
 constexpr char kCommit[] =
     "WITH head AS (UPDATE store_head SET version = $1::int8, size = $2::int8, root = $3, "
-    "    applied_size = $5::int8 WHERE version = $4::int8 RETURNING 1), "
+    "    applied_size = $5::int8 WHERE version = $4::int8 AND writer_epoch = $13::int8 "
+    "    RETURNING 1), "
     "  e AS (INSERT INTO entries (idx, data) "
     "    SELECT * FROM unnest($6::int8[], $7::bytea[]) WHERE EXISTS (SELECT FROM head)), "
     "  n AS (INSERT INTO tree_nodes (level, idx, hash) "
@@ -270,11 +279,34 @@ constexpr char kCommit[] =
     "    WHERE EXISTS (SELECT FROM head)) "
     "SELECT count(*)::int8 FROM head";
 
+// Takes the lease when no writer holds it: none ever did, or it released
+// it, or its lease expired, or its writing connection is gone. Returns the
+// new epoch and the head as of taking it (the row lock orders this after
+// any commit in progress).
+constexpr char kTakeLease[] =
+    "UPDATE store_head SET writer_epoch = writer_epoch + 1, writer = $1, "
+    "  writer_pid = pg_backend_pid(), "
+    "  lease_expires = clock_timestamp() + $2::int8 * interval '1 millisecond' "
+    "WHERE writer IS NULL OR lease_expires < clock_timestamp() "
+    "  OR NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = store_head.writer_pid) "
+    "RETURNING writer_epoch, version, size, root, applied_size";
+constexpr char kRenewLease[] =
+    "UPDATE store_head SET lease_expires = clock_timestamp() + $2::int8 * interval '1 millisecond' "
+    "WHERE writer_epoch = $1::int8 RETURNING 1";
+constexpr char kReleaseLease[] =
+    "UPDATE store_head SET writer = NULL, writer_pid = NULL, lease_expires = NULL "
+    "WHERE writer_epoch = $1::int8";
+constexpr char kLeaseHolder[] =
+    "SELECT coalesce(writer, ''), "
+    "  coalesce(extract(epoch FROM lease_expires - clock_timestamp()), 0)::float8::text "
+    "FROM store_head";
+
 const char* PreparedName(const char* sql) {
   static constexpr std::pair<const char*, const char*> kPrepared[] = {
       {kReadNode, "read_node"},        {kReadEntry, "read_entry"},    {kReadState, "read_state"},
       {kScanFrom, "scan_from"},        {kScanFromTo, "scan_from_to"}, {kScanAfter, "scan_after"},
-      {kScanAfterTo, "scan_after_to"}, {kCommit, "commit"},           {kReadStates, "read_states"}};
+      {kScanAfterTo, "scan_after_to"}, {kCommit, "commit"},           {kReadStates, "read_states"},
+      {kRenewLease, "renew_lease"}};
   for (const auto& [statement, name] : kPrepared) {
     if (statement == sql) return name;
   }
@@ -723,41 +755,165 @@ class PostgresSnapshot final : public Snapshot {
 class PostgresStore final : public Store {
  public:
   PostgresStore(const PostgresStoreOptions& options, Connection writer)
-      : lock_wait_(options.writer_lock_wait),
+      : options_(options),
         reads_(options.connection, std::max(1, options.read_connections)),
         writer_(std::move(writer)) {}
 
-  // Creates or migrates the schema and reads the head.
+  ~PostgresStore() override {
+    {
+      absl::MutexLock lock(&lease_mu_);
+      stopping_ = true;
+    }
+    if (renewer_.joinable()) renewer_.join();
+    // Released, so that the next writer need not wait for it to expire.
+    absl::MutexLock lock(&mu_);
+    if (epoch_ > 0 && write_error_.ok()) {
+      (void)Query(writer_.get(), kReleaseLease, Params().Int8(epoch_));
+    }
+  }
+
+  // Checks the server's settings, creates or migrates the schema, takes the
+  // writer's lease and reads the head.
   absl::Status Start() {
     absl::MutexLock lock(&mu_);
     PGconn* c = writer_.get();
-    // The one writer: a session lock, held as long as this connection lives
-    // (another server on the same database fails here; it takes over only
-    // once this connection is gone).
-    for (const absl::Time deadline = absl::Now() + lock_wait_;;) {
-      absl::StatusOr<Result> locked =
-          Query(c, "SELECT pg_try_advisory_lock($1)", Params().Int8(kWriterLock));
-      if (!locked.ok()) return locked.status();
-      if (PQgetvalue(locked->get(), 0, 0)[0] == 1) break;
+    if (absl::Status s = CheckSettings(c); !s.ok()) return s;
+    if (absl::Status s = Migrate(c); !s.ok()) return s;
+    // The one writer: the lease, taken when no live writer holds it.
+    absl::StatusOr<Result> head = absl::UnknownError("no lease");
+    const std::string writer =
+        options_.writer_name.empty() ? DefaultWriterName() : options_.writer_name;
+    for (const absl::Time deadline = absl::Now() + options_.lease_wait;;) {
+      head = Query(c, kTakeLease,
+                   Params().Bytes(writer).Int8(absl::ToInt64Milliseconds(options_.lease)));
+      if (!head.ok()) return head.status();
+      if (PQntuples(head->get()) == 1) break;
       if (absl::Now() >= deadline) {
-        return absl::FailedPreconditionError(
-            "postgres: another server writes to this database (it holds the writer's lock); "
-            "one writer per database");
+        absl::StatusOr<Result> holder = Query(c, kLeaseHolder, Params());
+        return absl::FailedPreconditionError(absl::StrCat(
+            "postgres: another server writes to this database (",
+            holder.ok() && PQntuples(holder->get()) == 1
+                ? absl::StrCat("'", BytesAt(holder->get(), 0, 0), "' holds the writer's lease for ",
+                               BytesAt(holder->get(), 0, 1), " s more")
+                : "it holds the writer's lease",
+            "); one writer per database, the others wait for its lease"));
       }
-      absl::SleepFor(absl::Milliseconds(100));
+      absl::SleepFor(std::min(absl::Milliseconds(200), options_.lease / 10));
     }
-    // An acknowledged commit must be on disk: refuse settings that let
-    // PostgreSQL acknowledge before it is.
-    for (const char* setting : {"fsync", "synchronous_commit"}) {
-      absl::StatusOr<Result> value =
-          Query(c, absl::StrCat("SHOW ", setting).c_str(), Params());
+    epoch_ = Int8At(head->get(), 0, 0);
+    version_ = Int8At(head->get(), 0, 1);
+    const uint64_t size = static_cast<uint64_t>(Int8At(head->get(), 0, 2));
+    absl::StatusOr<Sha256Digest> root = Sha256Digest::FromBytes(BytesAt(head->get(), 0, 3));
+    if (!root.ok()) return absl::DataLossError("postgres: store_head's root is not a hash");
+    applied_ = PQgetisnull(head->get(), 0, 4) ? std::nullopt
+                                              : std::optional<uint64_t>(Int8At(head->get(), 0, 4));
+    if (applied_ && *applied_ > size) {
+      return absl::DataLossError(absl::StrCat("postgres: the state reflects log size ", *applied_,
+                                              ", beyond the log's ", size));
+    }
+    absl::StatusOr<CompactRange> range =
+        CompactRange::Load(size, [c](NodeId id) { return ReadNode(c, id); });
+    if (!range.ok()) return range.status();
+    if (range->Root() != *root) {
+      return absl::DataLossError("postgres: the stored tree's root is not the head's");
+    }
+    range_ = *std::move(range);
+    cache_.Cleared(version_);  // knows the latest version, and nothing yet
+    Publish();
+    renewer_ = std::thread([this, epoch = epoch_] { RenewLease(epoch); });
+    return absl::OkStatus();
+  }
+
+ private:
+  static std::string DefaultWriterName() {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    return absl::StrCat(host, ":", getpid());
+  }
+
+  // An acknowledged commit must be on disk (and, when asked, on a
+  // synchronous standby too): refuse settings that let PostgreSQL
+  // acknowledge before it is.
+  absl::Status CheckSettings(PGconn* c) {
+    std::map<std::string, std::string> settings;
+    for (const char* setting : {"fsync", "synchronous_commit", "synchronous_standby_names"}) {
+      absl::StatusOr<Result> value = Query(c, absl::StrCat("SHOW ", setting).c_str(), Params());
       if (!value.ok()) return value.status();
-      if (BytesAt(value->get(), 0, 0) == "off") {
+      settings[setting] = std::string(BytesAt(value->get(), 0, 0));
+    }
+    for (const char* setting : {"fsync", "synchronous_commit"}) {
+      if (settings[setting] == "off") {
         return absl::FailedPreconditionError(absl::StrCat(
             "postgres: ", setting, " is off, so a commit could be acknowledged and then lost; "
             "the store needs it on (docs/postgres.md)"));
       }
     }
+    if (options_.require_synchronous_standby) {
+      if (settings["synchronous_standby_names"].empty()) {
+        return absl::FailedPreconditionError(
+            "postgres: no synchronous standby is configured (synchronous_standby_names is empty), "
+            "so an acknowledged commit would be lost with this server's disk; configure one or "
+            "open without requiring it (docs/postgres.md)");
+      }
+      const std::string& commit = settings["synchronous_commit"];
+      if (commit != "on" && commit != "remote_apply") {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "postgres: synchronous_commit is ", commit,
+            ", so a commit is acknowledged before the standby has it on disk; the store needs "
+            "on or remote_apply (docs/postgres.md)"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Renews the lease every third of its length until the store goes; when
+  // another writer has taken it, the store is read-only from then on.
+  void RenewLease(int64_t epoch) {
+    Connection c;
+    const absl::Duration every = options_.lease / 3;
+    for (;;) {
+      {
+        absl::MutexLock lock(&lease_mu_);
+        if (lease_mu_.AwaitWithTimeout(absl::Condition(&stopping_), every)) return;
+      }
+      if (c == nullptr || PQstatus(c.get()) != CONNECTION_OK) {
+        absl::StatusOr<Connection> made = Connect(options_.connection);
+        if (!made.ok()) continue;  // again at the next turn; fencing keeps writes safe meanwhile
+        c = *std::move(made);
+      }
+      absl::StatusOr<Result> renewed =
+          Query(c.get(), kRenewLease,
+                Params().Int8(epoch).Int8(absl::ToInt64Milliseconds(options_.lease)));
+      if (!renewed.ok()) continue;
+      if (PQntuples(renewed->get()) == 1) continue;
+      // Another writer took over: nothing more is written from here.
+      {
+        absl::MutexLock lock(&mu_);
+        if (write_error_.ok()) {
+          write_error_ = absl::FailedPreconditionError(
+              "postgres: another server took the writer's lease; this store is read-only");
+        }
+      }
+      if (options_.on_lease_lost) options_.on_lease_lost();
+      return;
+    }
+  }
+
+  // Creates the schema or brings it up to this server's version, one
+  // migration per transaction, under a session lock (servers starting
+  // together migrate one after another).
+  absl::Status Migrate(PGconn* c) {
+    absl::StatusOr<Result> locked =
+        Query(c, "SELECT pg_advisory_lock($1)", Params().Int8(kMigrationLock));
+    if (!locked.ok()) return locked.status();
+    absl::Status migrated = MigrateLocked(c);
+    absl::StatusOr<Result> unlocked =
+        Query(c, "SELECT pg_advisory_unlock($1)", Params().Int8(kMigrationLock));
+    if (migrated.ok() && !unlocked.ok()) return unlocked.status();
+    return migrated;
+  }
+
+  absl::Status MigrateLocked(PGconn* c) {
     if (absl::Status s = Exec(c,
                               "CREATE TABLE IF NOT EXISTS chemledger_migrations ("
                               "version int PRIMARY KEY, applied_at timestamptz NOT NULL "
@@ -796,33 +952,10 @@ class PostgresStore final : public Store {
         return absl::Status(s.code(), absl::StrCat("migration ", v, ": ", s.message()));
       }
     }
-    absl::StatusOr<Result> head =
-        Query(c, "SELECT version, size, root, applied_size FROM store_head", Params());
-    if (!head.ok()) return head.status();
-    if (PQntuples(head->get()) != 1) return absl::DataLossError("postgres: store_head is empty");
-    version_ = Int8At(head->get(), 0, 0);
-    const uint64_t size = static_cast<uint64_t>(Int8At(head->get(), 0, 1));
-    absl::StatusOr<Sha256Digest> root = Sha256Digest::FromBytes(BytesAt(head->get(), 0, 2));
-    if (!root.ok()) return absl::DataLossError("postgres: store_head's root is not a hash");
-    applied_ = PQgetisnull(head->get(), 0, 3)
-                   ? std::nullopt
-                   : std::optional<uint64_t>(Int8At(head->get(), 0, 3));
-    if (applied_ && *applied_ > size) {
-      return absl::DataLossError(absl::StrCat("postgres: the state reflects log size ", *applied_,
-                                              ", beyond the log's ", size));
-    }
-    absl::StatusOr<CompactRange> range =
-        CompactRange::Load(size, [c](NodeId id) { return ReadNode(c, id); });
-    if (!range.ok()) return range.status();
-    if (range->Root() != *root) {
-      return absl::DataLossError("postgres: the stored tree's root is not the head's");
-    }
-    range_ = *std::move(range);
-    cache_.Cleared(version_);  // knows the latest version, and nothing yet
-    Publish();
     return absl::OkStatus();
   }
 
+ public:
   absl::StatusOr<uint64_t> Append(absl::Span<const std::string> entries) override {
     if (entries.empty()) return absl::InvalidArgumentError("append: no entries");
     if (absl::Status s = CheckEntryLimits(entries, "append"); !s.ok()) return s;
@@ -862,9 +995,16 @@ class PostgresStore final : public Store {
     absl::Status s = Exec(c, "BEGIN");
     if (s.ok()) s = Exec(c, "DELETE FROM state_versions");
     if (s.ok()) {
-      s = Query(c, "UPDATE store_head SET version = $1, applied_size = NULL WHERE version = $2",
-                Params().Int8(version_ + 1).Int8(version_))
-              .status();
+      absl::StatusOr<Result> updated =
+          Query(c,
+                "UPDATE store_head SET version = $1, applied_size = NULL "
+                "WHERE version = $2 AND writer_epoch = $3",
+                Params().Int8(version_ + 1).Int8(version_).Int8(epoch_));
+      s = updated.status();
+      if (s.ok() && std::string(PQcmdTuples(updated->get())) != "1") {
+        s = absl::FailedPreconditionError(
+            "postgres: another server took the writer's lease or moved the head");
+      }
     }
     if (s.ok()) s = Exec(c, "COMMIT");
     if (!s.ok()) {
@@ -1063,10 +1203,13 @@ class PostgresStore final : public Store {
     params.Bytes(entry_index.Encode()).Bytes(entry_data.Encode());
     params.Bytes(node_level.Encode()).Bytes(node_index.Encode()).Bytes(node_hash.Encode());
     params.Bytes(state_key.Encode()).Bytes(state_value.Encode());
+    params.Int8(epoch_);
     absl::StatusOr<Result> committed = Query(c, kCommit, params);
     absl::Status s = committed.status();
     if (s.ok() && (PQntuples(committed->get()) != 1 || Int8At(committed->get(), 0, 0) != 1)) {
-      s = absl::DataLossError("postgres: the head row is not the one this store last wrote");
+      s = absl::FailedPreconditionError(
+          "postgres: nothing written: another server took the writer's lease (or moved the "
+          "head)");
     }
     if (!s.ok()) {
       // Whether COMMIT reached the database is unknown: read-only until
@@ -1093,18 +1236,22 @@ class PostgresStore final : public Store {
     published_ = std::move(snapshot);
   }
 
-  const absl::Duration lock_wait_;
+  const PostgresStoreOptions options_;
   mutable ConnectionPool reads_;
   mutable LatestStateCache cache_{1 << 18};
   RecentLeafHashes leaves_{1 << 18};
   mutable absl::Mutex mu_;
   Connection writer_ ABSL_GUARDED_BY(mu_);
   int64_t version_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;  // the lease's, once taken
   CompactRange range_ ABSL_GUARDED_BY(mu_);
   std::optional<uint64_t> applied_ ABSL_GUARDED_BY(mu_);
   absl::Status write_error_ ABSL_GUARDED_BY(mu_);
   mutable absl::Mutex publish_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::shared_ptr<const Snapshot> published_ ABSL_GUARDED_BY(publish_mu_);
+  absl::Mutex lease_mu_;
+  bool stopping_ ABSL_GUARDED_BY(lease_mu_) = false;
+  std::thread renewer_;
 };
 
 }  // namespace

@@ -24,11 +24,15 @@
 // replication configured (synchronous_commit = on or remote_apply,
 // synchronous_standby_names), an acknowledged commit is on a standby too.
 //
-// One writer: the store holds an advisory lock on its writing connection for
-// as long as it is open, so a second server on the same database fails to
-// open (taking over from a writer that is paused rather than gone, with
-// fencing, is issue 23's lease, not built yet). Not done yet: the versions no snapshot can read any more are
-// kept (nothing prunes them), and Backup is left to PostgreSQL's own tools.
+// One writer: the writer's lease, in the head row. Open takes it when no
+// live writer holds it (none did, or it released it, or its lease expired
+// by the database's clock, or its writing connection is gone), which adds
+// one to the lease's epoch; the store renews it every third of its length.
+// Every commit names its epoch and writes nothing once another server has
+// taken the lease (fencing: a writer that was paused past its lease and
+// resumes cannot append), and the store is then read-only. Not done yet:
+// the versions no snapshot can read any more are kept (nothing prunes
+// them), and Backup is left to PostgreSQL's own tools.
 //
 // Thread-safety: as store.h says. Reads use a pool of connections (at most
 // `read_connections`), commits one connection of their own.
@@ -36,6 +40,7 @@
 #ifndef CHEMLEDGER_STORAGE_POSTGRES_STORE_H_
 #define CHEMLEDGER_STORAGE_POSTGRES_STORE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -51,23 +56,36 @@ struct PostgresStoreOptions {
   std::string connection;
   // Most connections reads hold at once (more readers wait for one).
   int read_connections = 8;
-  // How long Open waits for the writer's lock while another session holds
-  // it (a writer that was just killed holds it until PostgreSQL notices its
-  // connection is gone).
-  absl::Duration writer_lock_wait = absl::Seconds(10);
+  // How long the writer's lease lasts unless renewed; it is renewed every
+  // third of it. Another server takes over this long after this one stops
+  // renewing (at once when this one's connection is gone, as after a kill).
+  absl::Duration lease = absl::Seconds(10);
+  // How long Open waits for the lease while another writer holds it; a
+  // standby server waits as long as it takes (absl::InfiniteDuration()).
+  absl::Duration lease_wait = absl::Seconds(10);
+  // Who this writer is, as store_head.writer shows it (default host:pid).
+  std::string writer_name;
+  // Called once, on a background thread, when another server has taken the
+  // lease; the store is read-only from then on. A server exits here so that
+  // its supervisor starts it again as a standby.
+  std::function<void()> on_lease_lost;
+  // Refuse a server that would acknowledge a commit before a synchronous
+  // standby has it on disk: synchronous_standby_names must name one and
+  // synchronous_commit be on or remote_apply.
+  bool require_synchronous_standby = false;
 };
 
-// Connects, takes the writer's lock (an advisory lock held by the writing
-// connection), creates or migrates the schema, and reads the head.
-// Unavailable when the database cannot be reached; FailedPrecondition for a
-// schema newer than this server's, for a server that lets PostgreSQL
-// acknowledge a commit before it is on disk (fsync or synchronous_commit
-// off), and when another writer still holds the lock after
-// `writer_lock_wait`.
+// Connects, checks the server's settings, creates or migrates the schema,
+// takes the writer's lease and reads the head. Unavailable when the
+// database cannot be reached; FailedPrecondition for a schema newer than
+// this server's, for a server that lets PostgreSQL acknowledge a commit
+// before it is on disk (fsync or synchronous_commit off; with
+// require_synchronous_standby, before a standby has it), and when another
+// writer still holds the lease after `lease_wait`.
 absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const PostgresStoreOptions& options);
 
 // The schema version this server creates and reads.
-inline constexpr int kPostgresSchemaVersion = 1;
+inline constexpr int kPostgresSchemaVersion = 2;
 
 }  // namespace chemledger::storage
 

@@ -154,12 +154,101 @@ TEST(PostgresStoreTest, ASecondWriterOnTheSameDatabaseIsRefused) {
   ASSERT_NE(first, nullptr);
   PostgresStoreOptions options;
   options.connection = Server().Connection("two_writers");
-  options.writer_lock_wait = absl::Milliseconds(300);
+  options.lease_wait = absl::Milliseconds(300);
   absl::StatusOr<std::unique_ptr<Store>> second = OpenPostgresStore(options);
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition) << second.status();
   // Once the first is gone, another may write.
   first.reset();
   EXPECT_NE(OpenIn("two_writers"), nullptr);
+}
+
+// A writer paused past its lease (here: its lease made to lapse, as a
+// SIGSTOP longer than it would) loses it to the next server, and when it
+// writes again it writes nothing: the lease's epoch fences it.
+TEST(PostgresStoreTest, AWriterWhoseLeaseLapsedIsFencedOffByTheNext) {
+  ASSERT_TRUE(Server().CreateDatabase("lease_fencing").ok());
+  std::atomic<int> lost{0};
+  PostgresStoreOptions options;
+  options.connection = Server().Connection("lease_fencing");
+  options.lease = absl::Seconds(3);
+  options.writer_name = "first";
+  options.on_lease_lost = [&] { ++lost; };
+  absl::StatusOr<std::unique_ptr<Store>> first = OpenPostgresStore(options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  StateWrites w;
+  w.Put("k", "first");
+  ASSERT_TRUE((*first)->Commit({"e0"}, w).ok());
+
+  // While the first renews its lease, a second waits and gives up.
+  PostgresStoreOptions second_options;
+  second_options.connection = options.connection;
+  second_options.writer_name = "second";
+  second_options.lease_wait = absl::Milliseconds(500);
+  absl::StatusOr<std::unique_ptr<Store>> refused = OpenPostgresStore(second_options);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("'first' holds the writer's lease"),
+            std::string::npos)
+      << refused.status();
+
+  ASSERT_TRUE(Server()
+                  .Execute("lease_fencing",
+                           "UPDATE store_head SET lease_expires = clock_timestamp() - "
+                           "interval '1 second'")
+                  .ok());
+  absl::StatusOr<std::unique_ptr<Store>> second = OpenPostgresStore(second_options);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ((*second)->Size(), 1u);
+  StateWrites w2;
+  w2.Put("k", "second");
+  ASSERT_TRUE((*second)->Commit({"e1"}, w2).ok());
+
+  // The first resumes: its commit writes nothing, and it learns it lost.
+  StateWrites w3;
+  w3.Put("k", "first again");
+  absl::StatusOr<uint64_t> late = (*first)->Commit({"e1 from the first"}, w3);
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition) << late.status();
+  EXPECT_FALSE((*first)->Commit({"e2"}, StateWrites()).ok()) << "read-only after fencing";
+  for (int i = 0; i < 50 && lost == 0; ++i) absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(lost, 1) << "told once that the lease was taken";
+  EXPECT_EQ((*second)->Size(), 2u);
+  EXPECT_EQ(*(*second)->GetSnapshot()->Entry(1), "e1");
+  EXPECT_EQ(*(*second)->GetSnapshot()->Get("k"), "second");
+  ASSERT_TRUE((*second)->Commit({"e2"}, StateWrites()).ok());
+  absl::StatusOr<IntegrityReport> check = (*second)->CheckIntegrity(absl::nullopt);
+  EXPECT_TRUE(check.ok()) << check.status();
+}
+
+// A writer that is gone (its connection closed, as when its process is
+// killed) is taken over at once, without waiting for its lease to lapse.
+TEST(PostgresStoreTest, AWriterWhoseConnectionIsGoneIsTakenOverAtOnce) {
+  ASSERT_TRUE(Server().CreateDatabase("lease_gone").ok());
+  PostgresStoreOptions options;
+  options.connection = Server().Connection("lease_gone");
+  options.lease = absl::Seconds(60);
+  absl::StatusOr<std::unique_ptr<Store>> first = OpenPostgresStore(options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE((*first)->Commit({"e0"}, StateWrites()).ok());
+  ASSERT_TRUE(Server()
+                  .Execute("lease_gone",
+                           "SELECT pg_terminate_backend(writer_pid) FROM store_head")
+                  .ok());
+  options.lease_wait = absl::Seconds(5);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<Store>> second = OpenPostgresStore(options);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ((*second)->Size(), 1u);
+}
+
+TEST(PostgresStoreTest, WithoutASynchronousStandbyARequiringStoreRefusesToOpen) {
+  ASSERT_TRUE(Server().CreateDatabase("needs_standby").ok());
+  PostgresStoreOptions options;
+  options.connection = Server().Connection("needs_standby");
+  options.require_synchronous_standby = true;
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(options);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(store.status().message().find("synchronous_standby_names"), std::string::npos)
+      << store.status();
 }
 
 TEST(PostgresStoreTest, ReadsInsideAScanDoNotWaitForItsConnection) {

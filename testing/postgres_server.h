@@ -7,6 +7,11 @@
 // PostgreSQL refuses to run as root: a test running as root runs the
 // server as `nobody` (setpriv), owning its directory.
 //
+// A server can also make a hot standby of itself (StartStandby: a
+// pg_basebackup through a physical replication slot, streaming from it,
+// synchronous or not), be killed as a lost machine would be (Kill), and a
+// standby promoted (Promote): what the failover tests need.
+//
 // Not thread-safe: one owner. Connections made through Connection() may be
 // used from any thread.
 
@@ -15,6 +20,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -40,12 +46,33 @@ class PostgresServer {
   // Runs one SQL command in `database` (for tests that need to look or
   // tamper under the store).
   absl::Status Execute(const std::string& database, const std::string& sql);
+  // The first column of the first row `sql` returns in `database`.
+  absl::StatusOr<std::string> QueryValue(const std::string& database, const std::string& sql);
+
+  // A hot standby of this server named `name` (its application_name and
+  // replication slot), made from a base backup and streaming from this
+  // server. With `synchronous`, this server then acknowledges a commit only
+  // once the standby has flushed it (synchronous_standby_names =
+  // `name`, synchronous_commit = on), and this returns once the standby is
+  // the synchronous one.
+  absl::StatusOr<std::unique_ptr<PostgresServer>> StartStandby(const std::string& name,
+                                                               bool synchronous);
+  // Promotes this standby to a primary; returns once it accepts writes.
+  absl::Status Promote();
+  // SIGKILL to the server (its postmaster): gone at once, as a lost machine.
+  void Kill();
+  // Fast shutdown, and start again on the same port and data.
+  absl::Status Stop();
+  absl::Status Restart();
 
  private:
   PostgresServer() = default;
+  absl::Status Launch();
 
   std::string dir_;
   int port_ = 0;
+  std::vector<std::string> argv_;  // the server's command line
+  bool running_ = false;
   Subprocess server_;
 };
 

@@ -1,0 +1,116 @@
+// The PostgreSQL store (postgres_store.h) on a primary with a synchronous
+// standby (testing/postgres_server.h), both the test's own: an acknowledged
+// commit is on the standby before it is acknowledged, so that losing the
+// primary (SIGKILL) and promoting the standby loses none of them.
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "storage/postgres_store.h"
+#include "testing/postgres_server.h"
+
+namespace chemledger::storage {
+namespace {
+
+struct Pair {
+  std::unique_ptr<testing::PostgresServer> primary, standby;
+};
+
+Pair StartPair(const std::string& database) {
+  Pair pair;
+  absl::StatusOr<std::unique_ptr<testing::PostgresServer>> primary =
+      testing::PostgresServer::Start();
+  EXPECT_TRUE(primary.ok()) << primary.status();
+  if (!primary.ok()) return pair;
+  pair.primary = *std::move(primary);
+  EXPECT_TRUE(pair.primary->CreateDatabase(database).ok());
+  absl::StatusOr<std::unique_ptr<testing::PostgresServer>> standby =
+      pair.primary->StartStandby("standby1", /*synchronous=*/true);
+  EXPECT_TRUE(standby.ok()) << standby.status();
+  if (standby.ok()) pair.standby = *std::move(standby);
+  return pair;
+}
+
+TEST(PostgresReplicationTest, EveryAcknowledgedCommitSurvivesLosingThePrimary) {
+  Pair pair = StartPair("ledger");
+  ASSERT_NE(pair.standby, nullptr);
+  PostgresStoreOptions options;
+  options.connection = pair.primary->Connection("ledger");
+  options.require_synchronous_standby = true;
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  // Writers commit until the primary is killed under them; what was
+  // acknowledged is counted.
+  std::atomic<int> acknowledged{0};
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) {
+      StateWrites w;
+      w.Put(absl::StrCat("k/", i), absl::StrCat("v", i));
+      if (!(*store)->Commit({absl::StrCat("e", i)}, w).ok()) return;
+      acknowledged = i + 1;
+    }
+  });
+  while (acknowledged < 200) absl::SleepFor(absl::Milliseconds(5));
+  pair.primary->Kill();
+  stop = true;
+  writer.join();
+  const int acked = acknowledged;
+  ASSERT_GE(acked, 200);
+  store->reset();  // read-only after its failed commit; its renewer goes too
+
+  ASSERT_TRUE(pair.standby->Promote().ok());
+  options.connection = pair.standby->Connection("ledger");
+  options.require_synchronous_standby = false;  // the new primary has none yet
+  absl::StatusOr<std::unique_ptr<Store>> promoted = OpenPostgresStore(options);
+  ASSERT_TRUE(promoted.ok()) << promoted.status();
+  // Every acknowledged commit, and at most the one in flight when the
+  // primary died.
+  const uint64_t size = (*promoted)->Size();
+  EXPECT_GE(size, static_cast<uint64_t>(acked));
+  EXPECT_LE(size, static_cast<uint64_t>(acked) + 1);
+  std::shared_ptr<const Snapshot> s = (*promoted)->GetSnapshot();
+  for (uint64_t i = 0; i < size; ++i) {
+    ASSERT_EQ(*s->Entry(i), absl::StrCat("e", i));
+    ASSERT_EQ(*s->Get(absl::StrCat("k/", i)), absl::StrCat("v", i));
+  }
+  absl::StatusOr<IntegrityReport> check = (*promoted)->CheckIntegrity(absl::nullopt);
+  EXPECT_TRUE(check.ok()) << check.status();
+  // And it goes on from there.
+  EXPECT_EQ(*(*promoted)->Commit({"after"}, StateWrites()), size);
+}
+
+TEST(PostgresReplicationTest, ACommitIsNotAcknowledgedBeforeTheStandbyHasIt) {
+  Pair pair = StartPair("ledger");
+  ASSERT_NE(pair.standby, nullptr);
+  PostgresStoreOptions options;
+  options.connection = pair.primary->Connection("ledger");
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->Commit({"e0"}, StateWrites()).ok());
+  ASSERT_TRUE(pair.standby->Stop().ok());
+  absl::Notification done;
+  absl::StatusOr<uint64_t> result = absl::UnknownError("not yet");
+  std::thread committer([&] {
+    result = (*store)->Commit({"e1"}, StateWrites());
+    done.Notify();
+  });
+  EXPECT_FALSE(done.WaitForNotificationWithTimeout(absl::Seconds(2)))
+      << "acknowledged without the standby: " << result.status();
+  ASSERT_TRUE(pair.standby->Restart().ok());
+  EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  committer.join();
+  EXPECT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ((*store)->Size(), 2u);
+}
+
+}  // namespace
+}  // namespace chemledger::storage
