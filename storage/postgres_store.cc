@@ -777,6 +777,7 @@ class PostgresStore final : public Store {
   absl::Status Start() {
     absl::MutexLock lock(&mu_);
     PGconn* c = writer_.get();
+    if (options_.read_only) return StartReadOnly(c);
     if (absl::Status s = CheckSettings(c); !s.ok()) return s;
     if (absl::Status s = Migrate(c); !s.ok()) return s;
     // The one writer: the lease, taken when no live writer holds it.
@@ -801,12 +802,46 @@ class PostgresStore final : public Store {
       absl::SleepFor(std::min(absl::Milliseconds(200), options_.lease / 10));
     }
     epoch_ = Int8At(head->get(), 0, 0);
-    version_ = Int8At(head->get(), 0, 1);
-    const uint64_t size = static_cast<uint64_t>(Int8At(head->get(), 0, 2));
-    absl::StatusOr<Sha256Digest> root = Sha256Digest::FromBytes(BytesAt(head->get(), 0, 3));
+    if (absl::Status s = LoadHead(c, head->get(), 1); !s.ok()) return s;
+    renewer_ = std::thread([this, epoch = epoch_] { RenewLease(epoch); });
+    return absl::OkStatus();
+  }
+
+ private:
+  // Reads the head without the lease, and writes nothing from then on.
+  absl::Status StartReadOnly(PGconn* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    absl::StatusOr<Result> schema =
+        Query(c,
+              "SELECT coalesce(max(version), 0)::bigint FROM chemledger_migrations WHERE "
+              "to_regclass('chemledger_migrations') IS NOT NULL",
+              Params());
+    if (!schema.ok()) return schema.status();
+    if (Int8At(schema->get(), 0, 0) != kPostgresSchemaVersion) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("postgres: the database's schema is version ", Int8At(schema->get(), 0, 0),
+                       ", this server reads version ", kPostgresSchemaVersion,
+                       " (a writer of this version migrates it)"));
+    }
+    absl::StatusOr<Result> head =
+        Query(c, "SELECT version, size, root, applied_size FROM store_head", Params());
+    if (!head.ok()) return head.status();
+    if (PQntuples(head->get()) != 1) return absl::DataLossError("postgres: store_head is empty");
+    if (absl::Status s = LoadHead(c, head->get(), 0); !s.ok()) return s;
+    write_error_ = absl::FailedPreconditionError("postgres: this store was opened read-only");
+    return absl::OkStatus();
+  }
+
+  // The head from `row`'s columns from `column` on (version, size, root,
+  // applied size), its tree's compact range, and the first snapshot.
+  absl::Status LoadHead(PGconn* c, const PGresult* row, int column)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    version_ = Int8At(row, 0, column);
+    const uint64_t size = static_cast<uint64_t>(Int8At(row, 0, column + 1));
+    absl::StatusOr<Sha256Digest> root = Sha256Digest::FromBytes(BytesAt(row, 0, column + 2));
     if (!root.ok()) return absl::DataLossError("postgres: store_head's root is not a hash");
-    applied_ = PQgetisnull(head->get(), 0, 4) ? std::nullopt
-                                              : std::optional<uint64_t>(Int8At(head->get(), 0, 4));
+    applied_ = PQgetisnull(row, 0, column + 3)
+                   ? std::nullopt
+                   : std::optional<uint64_t>(Int8At(row, 0, column + 3));
     if (applied_ && *applied_ > size) {
       return absl::DataLossError(absl::StrCat("postgres: the state reflects log size ", *applied_,
                                               ", beyond the log's ", size));
@@ -820,11 +855,9 @@ class PostgresStore final : public Store {
     range_ = *std::move(range);
     cache_.Cleared(version_);  // knows the latest version, and nothing yet
     Publish();
-    renewer_ = std::thread([this, epoch = epoch_] { RenewLease(epoch); });
     return absl::OkStatus();
   }
 
- private:
   static std::string DefaultWriterName() {
     char host[256] = {};
     gethostname(host, sizeof(host) - 1);

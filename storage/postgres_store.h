@@ -73,6 +73,11 @@ struct PostgresStoreOptions {
   // standby has it on disk: synchronous_standby_names must name one and
   // synchronous_commit be on or remote_apply.
   bool require_synchronous_standby = false;
+  // Opens without the lease, beside the writer (for `chemledgerd check` and
+  // other readers): nothing is migrated (a schema older than this
+  // server's is refused) and nothing written (every write is
+  // FailedPrecondition); the snapshot is the head as of Open.
+  bool read_only = false;
 };
 
 // Connects, checks the server's settings, creates or migrates the schema,

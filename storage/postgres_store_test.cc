@@ -240,6 +240,30 @@ TEST(PostgresStoreTest, AWriterWhoseConnectionIsGoneIsTakenOverAtOnce) {
   EXPECT_EQ((*second)->Size(), 1u);
 }
 
+TEST(PostgresStoreTest, AReadOnlyStoreOpensBesideTheWriterAndWritesNothing) {
+  ASSERT_TRUE(Server().CreateDatabase("read_only").ok());
+  std::unique_ptr<Store> writer = OpenIn("read_only");
+  ASSERT_NE(writer, nullptr);
+  StateWrites w;
+  w.Put("k", "v");
+  ASSERT_TRUE(writer->Commit({"e0"}, w).ok());
+  PostgresStoreOptions options;
+  options.connection = Server().Connection("read_only");
+  options.read_only = true;
+  options.lease_wait = absl::ZeroDuration();
+  absl::StatusOr<std::unique_ptr<Store>> reader = OpenPostgresStore(options);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->Size(), 1u);
+  EXPECT_EQ(*(*reader)->GetSnapshot()->Get("k"), "v");
+  EXPECT_EQ((*reader)->Commit({"e1"}, StateWrites()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<IntegrityReport> check = (*reader)->CheckIntegrity(absl::nullopt);
+  EXPECT_TRUE(check.ok()) << check.status();
+  // The writer still writes.
+  EXPECT_TRUE(writer->Commit({"e1"}, StateWrites()).ok());
+  EXPECT_EQ(writer->Size(), 2u);
+}
+
 TEST(PostgresStoreTest, WithoutASynchronousStandbyARequiringStoreRefusesToOpen) {
   ASSERT_TRUE(Server().CreateDatabase("needs_standby").ok());
   PostgresStoreOptions options;

@@ -50,11 +50,12 @@ bool Initialised(const std::string& data) {
 // The deployment's store: on PostgreSQL when DATA/store.postgres says so,
 // else LevelDB in DATA/log (with `leveldb`'s options).
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenDeploymentStore(
-    const std::string& data, const storage::LevelDbLogOptions& leveldb) {
+    const std::string& data, const storage::LevelDbLogOptions& leveldb,
+    const storage::PostgresStoreOptions& postgres = storage::PostgresStoreOptions()) {
   struct stat st;
   if (stat(PostgresConfPath(data).c_str(), &st) == 0) {
     std::ifstream conf(PostgresConfPath(data));
-    storage::PostgresStoreOptions options;
+    storage::PostgresStoreOptions options = postgres;
     if (!conf || !std::getline(conf, options.connection)) {
       return absl::FailedPreconditionError(
           absl::StrCat(PostgresConfPath(data), ": cannot be read"));
@@ -313,7 +314,7 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
   store_options.env = options.env;
   store_options.block_cache_bytes = options.block_cache_bytes;
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      OpenDeploymentStore(data_dir, store_options);
+      OpenDeploymentStore(data_dir, store_options, options.postgres);
   if (!store.ok()) return store.status();
   d->store_ = *std::move(store);
   absl::StatusOr<std::unique_ptr<registry::Catalogue>> catalogue = ShippedCatalogue();
@@ -545,8 +546,11 @@ absl::StatusOr<CheckResult> CheckDeployment(
   }
   storage::LevelDbLogOptions store_options;
   store_options.create_if_missing = false;
+  // On PostgreSQL the check reads beside a running writer, without its lease.
+  storage::PostgresStoreOptions postgres;
+  postgres.read_only = true;
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      OpenDeploymentStore(data_dir, store_options);
+      OpenDeploymentStore(data_dir, store_options, postgres);
   if (!store.ok()) return store.status();
   struct stat st;
   if (stat(scratch_dir.c_str(), &st) == 0) {

@@ -34,16 +34,17 @@
 #include "crypto/checkpoint.h"
 #include "crypto/keys.h"
 #include "journal/journal.h"
-#include "services/audit/refusal_recorder.h"
 #include "journal/ledger_client.h"
 #include "journal/state_machine.h"
+#include "services/audit/refusal_recorder.h"
 #include "services/label/issuance.h"
 #include "services/label/label_keyring.h"
-#include "services/ledger/witness_cosignatures.h"
 #include "services/ledger/ledger.h"
+#include "services/ledger/witness_cosignatures.h"
 #include "services/notary/notary.h"
 #include "services/registry/catalogue.h"
 #include "services/waybill/waybills.h"
+#include "storage/postgres_store.h"
 #include "storage/store.h"
 
 namespace leveldb {
@@ -137,6 +138,11 @@ struct OpenOptions {
   // How long and how many snapshots the ledger client keeps for paged
   // reads (ledgerd keeps more: every personality's request opens one).
   journal::SnapshotRetention snapshot_retention;
+  // For a store on PostgreSQL (DATA/store.postgres, whose connection string
+  // replaces `connection`): the writer's lease, how long Open waits for it
+  // and what happens when another server takes it
+  // (storage/postgres_store.h; postgres_flags.h reads them from flags).
+  storage::PostgresStoreOptions postgres;
 };
 
 class Deployment {

@@ -31,40 +31,41 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "api/china_time.h"
+#include "crypto/key_files.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "api/china_time.h"
-#include "crypto/key_files.h"
 #include "services/audit/audit_service.h"
-#include "services/chemledgerd/deployment.h"
-#include "services/chemledgerd/serving_status.h"
-#include "absl/strings/escaping.h"
 #include "services/chemledgerd/access_log.h"
 #include "services/chemledgerd/admin_service.h"
+#include "services/chemledgerd/deployment.h"
 #include "services/chemledgerd/http_observer.h"
 #include "services/chemledgerd/metrics.h"
+#include "services/chemledgerd/postgres_flags.h"
 #include "services/chemledgerd/serve_config.h"
+#include "services/chemledgerd/serving_status.h"
 #include "services/chemledgerd/test_clock.h"
 #include "services/common/ephemeral_store.h"
 #include "services/common/listen_address.h"
 #include "services/label/label_service.h"
 #include "services/ledger/ledger_service.h"
-#include "services/verify/verify_service.h"
-#include "services/waybill/waybill_service.h"
 #include "services/registry/registry_service.h"
 #include "services/registry/registry_state.h"
+#include "services/verify/verify_service.h"
+#include "services/waybill/waybill_service.h"
 #include "storage/slow_sync_env.h"
-#include "web/scan_server.h"
 #include "tools/cli/args.h"
 #include "tools/cli/key_args.h"
+#include "web/scan_server.h"
 
 namespace chemledger::server {
 namespace {
@@ -117,6 +118,8 @@ constexpr char kServeUsage[] =
     "                         (--tls-cert FILE --tls-key FILE | --plaintext)\n"
     "                         [--max-threads N]\n"
     "                         [--cache-mb N] [--waybill-consent=off]\n"
+    "                         [--lease S] [--lease-wait S|forever]\n"
+    "                         [--synchronous-standby required|optional]\n"
     "                         [--read-credentials=v1-accepted]\n"
     "                         [--debug-sync-delay-ms MS] [--test-clock FILE]\n"
     "\n"
@@ -144,6 +147,7 @@ constexpr char kServeUsage[] =
     "call in progress, so that many calls may wait at once.\n"
     "--cache-mb bounds the store's block cache (default 64; the store also holds\n"
     "two 32 MB write buffers).\n"
+    "--lease, --lease-wait, --synchronous-standby: for a store on PostgreSQL (below).\n"
     "--waybill-consent=off (deprecated; accepted until 2027-06-30, see\n"
     "CHANGELOG.md) opens a carrier's waybills at once, without their consignor's\n"
     "consent, as before rules epoch 3: new entries are written under epoch 2.\n"
@@ -437,6 +441,14 @@ absl::Status Serve(const cli::Args& args) {
       m->RecordCommit(b);
     };
   }
+  if (absl::Status s = ReadPostgresFlags(args, "chemledgerd", &open_options.postgres); !s.ok()) {
+    return s;
+  }
+  if (args.Get("lease-wait") == "forever") {
+    std::cout << "chemledgerd: a standby: waiting for the writer's lease (if the store is on "
+                 "PostgreSQL)"
+              << std::endl;
+  }
   absl::StatusOr<std::unique_ptr<Deployment>> deployment = Deployment::Open(*data, open_options);
   if (!deployment.ok()) return deployment.status();
   Deployment& d = **deployment;
@@ -614,6 +626,7 @@ struct Command {
 };
 
 int Main(int argc, char** argv) {
+  static const std::string serve_usage = absl::StrCat(kServeUsage, "\n", kPostgresFlagsUsage);
   // Debian builds Abseil without NDEBUG, which leaves Mutex deadlock
   // detection on: a lock-order graph updated on every lock, unlock and
   // mutex destruction, on every call. The lock orders are checked by the
@@ -631,11 +644,28 @@ int Main(int argc, char** argv) {
         {"test-deployment"}},
        Init},
       {{"serve"},
-       kServeUsage,
-       {{"data", "listen", "port-file", "http-listen", "http-port-file", "staff-app", "console", "metrics-listen", "metrics-port-file", "access-log", "tls-cert",
+       serve_usage.c_str(),
+       {{"data",
+         "listen",
+         "port-file",
+         "http-listen",
+         "http-port-file",
+         "staff-app",
+         "console",
+         "metrics-listen",
+         "metrics-port-file",
+         "access-log",
+         "tls-cert",
          "tls-key",
-         "max-threads", "cache-mb",
-         "waybill-consent", "read-credentials", "debug-sync-delay-ms", "test-clock"},
+         "max-threads",
+         "cache-mb",
+         "lease",
+         "lease-wait",
+         "synchronous-standby",
+         "waybill-consent",
+         "read-credentials",
+         "debug-sync-delay-ms",
+         "test-clock"},
         {"plaintext"}},
        Serve},
       {{"check"}, kCheckUsage, {{"data"}, {}}, Check},

@@ -17,8 +17,9 @@
 #include "reference/reference_tables.h"
 #include "services/chemledgerd/admin_service.h"
 #include "services/chemledgerd/deployment.h"
-#include "services/common/ephemeral_store.h"
+#include "services/chemledgerd/postgres_flags.h"
 #include "services/cluster/service_process.h"
+#include "services/common/ephemeral_store.h"
 #include "services/ledger/ledger_service.h"
 #include "services/ledgerd/ledger_store_service.h"
 #include "services/ledgerd/peer_allow_list.h"
@@ -39,7 +40,10 @@ constexpr char kUsage[] =
     "  --data DIR                a deployment made by `chemledgerd init`, its label keys\n"
     "                            moved to labeld's and waybilld's --label-keys directory\n"
     "  --internal-listen HOST:PORT  the personalities' port (default 127.0.0.1:7453)\n"
-    "  --cache-mb N              LevelDB's block cache (default 64)\n";
+    "  --cache-mb N              LevelDB's block cache (default 64)\n"
+    "  --lease S, --lease-wait S|forever, --synchronous-standby required|optional\n"
+    "                            for a store on PostgreSQL: the writer's lease (see\n"
+    "                            chemledgerd serve --help; docs/postgres.md)\n";
 
 absl::Status NoLabelKeysHere(const std::string& data) {
   std::error_code error;
@@ -73,6 +77,15 @@ absl::Status Run(ServiceProcess& process) {
     open_options.on_commit = [m = process.metrics()](const journal::CommittedBatch& b) {
       m->RecordCommit(b);
     };
+  }
+  if (absl::Status s = server::ReadPostgresFlags(args, "ledgerd", &open_options.postgres);
+      !s.ok()) {
+    return s;
+  }
+  if (args.Get("lease-wait") == "forever") {
+    std::cout << "ledgerd: a standby: waiting for the writer's lease (if the store is on "
+                 "PostgreSQL)"
+              << std::endl;
   }
   open_options.migration_progress = [](uint64_t done, uint64_t total) {
     std::cout << "ledgerd: building the state from the log: " << done << " of " << total
@@ -132,8 +145,10 @@ absl::Status Run(ServiceProcess& process) {
 
 int main(int argc, char** argv) {
   return chemledger::cluster::RunService(
-      {"ledgerd", chemledger::cluster::kUsage,
-       {"data", "internal-listen", "internal-port-file", "cache-mb"},
+      {"ledgerd",
+       chemledger::cluster::kUsage,
+       {"data", "internal-listen", "internal-port-file", "cache-mb", "lease", "lease-wait",
+        "synchronous-standby"},
        "127.0.0.1:7443"},
       argc, argv, chemledger::cluster::Run);
 }
