@@ -1,0 +1,104 @@
+// Two chemledgerd on one store on PostgreSQL (docs/postgres.md, "One
+// writer: the lease"): the writer is paused with SIGSTOP past its lease, a
+// standby server (--lease-wait forever, waiting in start-up) takes over and
+// serves, and when the first resumes it writes nothing more and exits with
+// status 75. The log holds every acknowledged write once, and
+// `chemledgerd check` passes beside the new writer.
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "testing/postgres_server.h"
+#include "tests/e2e_server.h"
+
+namespace chemledger::testing {
+namespace {
+
+PostgresServer& Postgres() {
+  static std::unique_ptr<PostgresServer> server = [] {
+    absl::StatusOr<std::unique_ptr<PostgresServer>> s = PostgresServer::Start();
+    if (!s.ok()) {
+      fprintf(stderr, "lease_takeover_test: %s\n", s.status().ToString().c_str());
+      std::abort();
+    }
+    return *std::move(s);
+  }();
+  return *server;
+}
+
+class LeaseTakeoverTest : public ChemledgerdE2eTest {
+ protected:
+  bool RunsAsCluster() override { return false; }
+  std::vector<std::string> InitFlags() override {
+    static int databases = 0;
+    const std::string name = absl::StrCat("ledger", ++databases);
+    EXPECT_TRUE(Postgres().CreateDatabase(name).ok());
+    return {"--postgres", Postgres().Connection(name)};
+  }
+  std::vector<std::string> ServeFlags() override { return {"--lease", "2"}; }
+};
+
+TEST_F(LeaseTakeoverTest, APausedWriterIsTakenOverAndWritesNothingWhenItResumes) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  const uint64_t before = RawLogSize();
+  std::unique_ptr<Subprocess> first = std::move(server_);
+  auto first_registry = std::move(registry_);
+
+  // The standby: the same deployment (keys, store.postgres) in a directory
+  // of its own, without the first's ephemeral records.
+  const std::string first_dir = dir_;
+  const std::string second_dir = dir_ + "-standby";
+  ASSERT_EQ(RunShell(absl::StrCat("cp -a ", first_dir, " ", second_dir, " && rm -rf ",
+                                  second_dir, "/data/ephemeral"))
+                .first,
+            0);
+  dir_ = second_dir;
+
+  ASSERT_EQ(kill(first->pid(), SIGSTOP), 0);
+  const absl::Time stopped = absl::Now();
+  // Serves once the first's lease (2 s) has lapsed.
+  ASSERT_NO_FATAL_FAILURE(StartServer({"--lease-wait", "forever"}));
+  EXPECT_GE(absl::Now() - stopped, absl::Seconds(1));
+  EXPECT_EQ(RawLogSize(), before);
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, Enterprise("91110000600037341L")));
+  const uint64_t taken_over = RawLogSize();
+  EXPECT_EQ(taken_over, before + 1);
+
+  // The first resumes: a write sent to it is not acknowledged, and it exits.
+  ASSERT_EQ(kill(first->pid(), SIGCONT), 0);
+  {
+    v1::RegistryRequest r = Enterprise("91310000132200821H");
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    v1::SubmitResponse response;
+    grpc::Status s = first_registry->Submit(&context, Signed(*admin_, r), &response);
+    EXPECT_FALSE(s.ok()) << "the fenced writer acknowledged a write at index "
+                         << response.log_index();
+  }
+  absl::StatusOr<int> status = first->Wait();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 75) << "wait status " << *status;
+  first.reset();
+
+  // Only the new writer's entries, and it goes on.
+  EXPECT_EQ(RawLogSize(), taken_over);
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, Enterprise("91440300708461136T")));
+  EXPECT_EQ(RawLogSize(), taken_over + 1);
+  // The check reads the store beside the writer, without its lease.
+  const auto [code, out] = RunChemledgerd({"check", "--data", second_dir + "/data"});
+  EXPECT_EQ(code, 0) << out;
+  std::error_code ignored;
+  std::filesystem::remove_all(first_dir, ignored);
+}
+
+}  // namespace
+}  // namespace chemledger::testing
