@@ -160,7 +160,11 @@ absl::StatusOr<Result> Query(PGconn* c, const char* sql, const Params& params) {
       PQtransactionStatus(c) == PQTRANS_IDLE ? PreparedName(sql) : nullptr;
   Result r = params.Run(c, sql, prepared);
   const ExecStatusType status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return Failed(c, sql);
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    // A statement run often is named by its name (the commit's text is long).
+    const char* name = PreparedName(sql);
+    return Failed(c, name != nullptr ? name : sql);
+  }
   return r;
 }
 
