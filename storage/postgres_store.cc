@@ -769,6 +769,7 @@ class PostgresStore final : public Store {
       stopping_ = true;
     }
     if (renewer_.joinable()) renewer_.join();
+    if (follower_.joinable()) follower_.join();
     // Released, so that the next writer need not wait for it to expire.
     absl::MutexLock lock(&mu_);
     if (epoch_ > 0 && write_error_.ok()) {
@@ -832,23 +833,40 @@ class PostgresStore final : public Store {
     if (PQntuples(head->get()) != 1) return absl::DataLossError("postgres: store_head is empty");
     if (absl::Status s = LoadHead(c, head->get(), 0); !s.ok()) return s;
     write_error_ = absl::FailedPreconditionError("postgres: this store was opened read-only");
+    if (options_.follow_head_every > absl::ZeroDuration()) {
+      {
+        absl::MutexLock follow_lock(&follow_mu_);
+        follow_.emplace();
+        follow_->last_success = absl::Now();
+        follow_->size = range_.size();
+      }
+      follower_ = std::thread([this] { FollowHead(); });
+    }
     return absl::OkStatus();
   }
 
+  // A head as store_head holds it, with its tree's compact range.
+  struct Head {
+    int64_t version = 0;
+    std::optional<uint64_t> applied;
+    CompactRange range;
+  };
+
   // The head from `row`'s columns from `column` on (version, size, root,
-  // applied size), its tree's compact range, and the first snapshot.
-  absl::Status LoadHead(PGconn* c, const PGresult* row, int column)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    version_ = Int8At(row, 0, column);
+  // applied size), its compact range read through `c` and checked against
+  // the root.
+  static absl::StatusOr<Head> ParseHead(PGconn* c, const PGresult* row, int column) {
+    Head head;
+    head.version = Int8At(row, 0, column);
     const uint64_t size = static_cast<uint64_t>(Int8At(row, 0, column + 1));
     absl::StatusOr<Sha256Digest> root = Sha256Digest::FromBytes(BytesAt(row, 0, column + 2));
     if (!root.ok()) return absl::DataLossError("postgres: store_head's root is not a hash");
-    applied_ = PQgetisnull(row, 0, column + 3)
-                   ? std::nullopt
-                   : std::optional<uint64_t>(Int8At(row, 0, column + 3));
-    if (applied_ && *applied_ > size) {
-      return absl::DataLossError(absl::StrCat("postgres: the state reflects log size ", *applied_,
-                                              ", beyond the log's ", size));
+    head.applied = PQgetisnull(row, 0, column + 3)
+                       ? std::nullopt
+                       : std::optional<uint64_t>(Int8At(row, 0, column + 3));
+    if (head.applied && *head.applied > size) {
+      return absl::DataLossError(absl::StrCat("postgres: the state reflects log size ",
+                                              *head.applied, ", beyond the log's ", size));
     }
     absl::StatusOr<CompactRange> range =
         CompactRange::Load(size, [c](NodeId id) { return ReadNode(c, id); });
@@ -856,11 +874,101 @@ class PostgresStore final : public Store {
     if (range->Root() != *root) {
       return absl::DataLossError("postgres: the stored tree's root is not the head's");
     }
-    range_ = *std::move(range);
-    cache_.Cleared(version_);  // knows the latest version, and nothing yet
+    head.range = *std::move(range);
+    return head;
+  }
+
+  // Makes `head` the latest: the cache forgets everything (it knows the
+  // head's version, and nothing yet), and its snapshot is published.
+  void Install(Head head) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    version_ = head.version;
+    applied_ = head.applied;
+    range_ = std::move(head.range);
+    cache_.Cleared(version_);
     Publish();
+  }
+
+  absl::Status LoadHead(PGconn* c, const PGresult* row, int column)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    absl::StatusOr<Head> head = ParseHead(c, row, column);
+    if (!head.ok()) return head.status();
+    Install(*std::move(head));
     return absl::OkStatus();
   }
+
+  // A read-only store following the writer: reads the head every
+  // follow_head_every, on a connection of its own, until the store goes.
+  void FollowHead() {
+    Connection c;
+    for (;;) {
+      {
+        absl::MutexLock lock(&lease_mu_);
+        if (lease_mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.follow_head_every)) {
+          return;
+        }
+      }
+      absl::Status read = FollowOnce(c);
+      absl::MutexLock lock(&follow_mu_);
+      follow_->last_read = read;
+      if (read.ok()) follow_->last_success = absl::Now();
+      follow_->size = GetSnapshot()->size();
+    }
+  }
+
+  // Publishes the head the database has now, if it moved, once it is shown
+  // to extend the one published (a consistency proof from the database's
+  // own nodes): a replica never serves a log that forked from what it
+  // served before, whatever the database it reaches turns out to be.
+  absl::Status FollowOnce(Connection& c) {
+    if (c == nullptr || PQstatus(c.get()) != CONNECTION_OK) {
+      absl::StatusOr<Connection> made = Connect(options_.connection);
+      if (!made.ok()) return made.status();
+      c = *std::move(made);
+    }
+    absl::StatusOr<Result> row =
+        Query(c.get(), "SELECT version, size, root, applied_size FROM store_head", Params());
+    if (!row.ok()) return row.status();
+    if (PQntuples(row->get()) != 1) return absl::DataLossError("postgres: store_head is empty");
+    absl::MutexLock lock(&mu_);
+    const int64_t version = Int8At(row->get(), 0, 0);
+    if (version == version_) return absl::OkStatus();
+    if (version < version_) {
+      return absl::DataLossError(absl::StrCat(
+          "postgres: the head went back from commit ", version_, " to ", version,
+          " (a restored or a different database?); still serving log size ", range_.size()));
+    }
+    absl::StatusOr<Head> next = ParseHead(c.get(), row->get(), 0);
+    if (!next.ok()) return next.status();
+    const uint64_t old_size = range_.size();
+    const uint64_t new_size = next->range.size();
+    absl::Status extends =
+        new_size < old_size
+            ? absl::DataLossError(absl::StrCat("the log shrank to ", new_size))
+            : absl::OkStatus();
+    if (extends.ok()) {
+      absl::StatusOr<std::vector<Sha256Digest>> proof = ConsistencyProofAt(
+          old_size, new_size, [&c](NodeId id) { return ReadNode(c.get(), id); });
+      extends = proof.ok() ? crypto::VerifyConsistency(old_size, new_size, range_.Root(),
+                                                       next->range.Root(), *proof)
+                           : proof.status();
+    }
+    if (!extends.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "postgres: the database's log (size ", new_size,
+          ") does not extend the one this replica served (size ", old_size,
+          "): ", extends.message(), "; still serving log size ", old_size));
+    }
+    Install(*std::move(next));
+    return absl::OkStatus();
+  }
+
+ public:
+  std::optional<FollowStatus> Following() const {
+    absl::MutexLock lock(&follow_mu_);
+    return follow_;
+  }
+
+ private:
 
   static std::string DefaultWriterName() {
     char host[256] = {};
@@ -1289,16 +1397,30 @@ class PostgresStore final : public Store {
   absl::Mutex lease_mu_;
   bool stopping_ ABSL_GUARDED_BY(lease_mu_) = false;
   std::thread renewer_;
+  // A following read-only store's (follow_head_every).
+  mutable absl::Mutex follow_mu_ ABSL_ACQUIRED_AFTER(publish_mu_);
+  std::optional<FollowStatus> follow_ ABSL_GUARDED_BY(follow_mu_);
+  std::thread follower_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const PostgresStoreOptions& options) {
+  if (options.follow_head_every > absl::ZeroDuration() && !options.read_only) {
+    return absl::InvalidArgumentError(
+        "postgres: follow_head_every is for a read-only store (a writer's head is its own)");
+  }
   absl::StatusOr<Connection> writer = Connect(options.connection);
   if (!writer.ok()) return writer.status();
   auto store = std::make_unique<PostgresStore>(options, *std::move(writer));
   if (absl::Status s = store->Start(); !s.ok()) return s;
   return store;
+}
+
+std::optional<FollowStatus> PostgresFollowStatus(const Store& store) {
+  const auto* postgres = dynamic_cast<const PostgresStore*>(&store);
+  if (postgres == nullptr) return std::nullopt;
+  return postgres->Following();
 }
 
 }  // namespace chemledger::storage

@@ -42,6 +42,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -78,7 +79,24 @@ struct PostgresStoreOptions {
   // server's is refused) and nothing written (every write is
   // FailedPrecondition); the snapshot is the head as of Open.
   bool read_only = false;
+  // With read_only: reads the head again this often and publishes each new
+  // commit's snapshot, so that reads follow the writer (a read replica,
+  // which may connect to a standby: its snapshots are the commits the
+  // standby has replayed). Zero: the head as of Open, for good.
+  absl::Duration follow_head_every = absl::ZeroDuration();
 };
+
+// What a following read-only store (follow_head_every) knows of the head:
+// OK while it reads it; the reason (Unavailable) and since when once it
+// cannot.
+struct FollowStatus {
+  absl::Status last_read;
+  absl::Time last_success;  // the last time the head was read
+  uint64_t size = 0;        // the size of the latest snapshot published
+};
+// The status of `store` when it is a following read-only PostgreSQL store;
+// nullopt for any other store.
+std::optional<FollowStatus> PostgresFollowStatus(const Store& store);
 
 // Connects, checks the server's settings, creates or migrates the schema,
 // takes the writer's lease and reads the head. Unavailable when the

@@ -264,6 +264,109 @@ TEST(PostgresStoreTest, AReadOnlyStoreOpensBesideTheWriterAndWritesNothing) {
   EXPECT_EQ(writer->Size(), 2u);
 }
 
+std::unique_ptr<Store> OpenFollowerIn(const std::string& database) {
+  PostgresStoreOptions options;
+  options.connection = Server().Connection(database);
+  options.read_only = true;
+  options.follow_head_every = absl::Milliseconds(10);
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? *std::move(store) : nullptr;
+}
+
+// Waits up to 10 s for `store` to publish log size `size`.
+bool ReachesSize(const Store& store, uint64_t size) {
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(10); absl::Now() < deadline;) {
+    if (store.GetSnapshot()->size() >= size) return store.GetSnapshot()->size() == size;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return false;
+}
+
+TEST(PostgresStoreTest, AFollowingReadOnlyStoreServesEachCommitOfTheWriterAndNoStaleValue) {
+  ASSERT_TRUE(Server().CreateDatabase("following").ok());
+  std::unique_ptr<Store> writer = OpenIn("following");
+  ASSERT_NE(writer, nullptr);
+  StateWrites first;
+  first.Put("k/a", "1");
+  first.Put("k/b", "1");
+  ASSERT_TRUE(writer->Commit({"e0"}, first).ok());
+  std::unique_ptr<Store> follower = OpenFollowerIn("following");
+  ASSERT_NE(follower, nullptr);
+  std::shared_ptr<const Snapshot> at1 = follower->GetSnapshot();
+  ASSERT_EQ(at1->size(), 1u);
+  // Read (and so cached) at the follower's latest snapshot.
+  EXPECT_EQ(*at1->Get("k/a"), "1");
+  std::vector<std::string> keys;
+  ASSERT_TRUE(at1->Scan("k/", "k0", [&](absl::string_view k, absl::string_view) {
+                    keys.emplace_back(k);
+                    return true;
+                  }).ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{"k/a", "k/b"}));
+
+  StateWrites second;
+  second.Put("k/a", "2");
+  second.Delete("k/b");
+  second.Put("k/c", "2");
+  ASSERT_TRUE(writer->Commit({"e1", "e2"}, second).ok());
+  ASSERT_TRUE(ReachesSize(*follower, 3));
+  std::shared_ptr<const Snapshot> at3 = follower->GetSnapshot();
+  EXPECT_EQ(at3->root(), writer->GetSnapshot()->root());
+  EXPECT_EQ(*at3->Get("k/a"), "2");
+  EXPECT_EQ(*at3->Get("k/b"), std::nullopt);
+  keys.clear();
+  ASSERT_TRUE(at3->Scan("k/", "k0", [&](absl::string_view k, absl::string_view) {
+                    keys.emplace_back(k);
+                    return true;
+                  }).ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{"k/a", "k/c"}));
+  EXPECT_EQ(*at3->Entry(2), "e2");
+  // The snapshot taken before still reads its own commit.
+  EXPECT_EQ(*at1->Get("k/a"), "1");
+  EXPECT_EQ(*at1->Get("k/b"), "1");
+  EXPECT_EQ(at1->Entry(1).status().code(), absl::StatusCode::kOutOfRange);
+  std::optional<FollowStatus> status = PostgresFollowStatus(*follower);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(status->last_read.ok()) << status->last_read;
+  EXPECT_EQ(status->size, 3u);
+  EXPECT_FALSE(PostgresFollowStatus(*writer).has_value());
+  EXPECT_EQ(follower->Commit({"e3"}, StateWrites()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(PostgresStoreTest, AFollowerRefusesADatabaseWhoseLogDoesNotExtendTheOneItServed) {
+  ASSERT_TRUE(Server().CreateDatabase("forked").ok());
+  std::unique_ptr<Store> writer = OpenIn("forked");
+  ASSERT_NE(writer, nullptr);
+  ASSERT_TRUE(writer->Commit({"a0", "a1"}, StateWrites()).ok());
+  std::unique_ptr<Store> follower = OpenFollowerIn("forked");
+  ASSERT_NE(follower, nullptr);
+  const Sha256Digest served = follower->GetSnapshot()->root();
+  writer.reset();
+  // Another log in its place (a different database behind the same
+  // address), further along than the one served.
+  ASSERT_TRUE(Server()
+                  .Execute("forked",
+                           "DROP TABLE entries, tree_nodes, state_versions, store_head, "
+                           "chemledger_migrations")
+                  .ok());
+  writer = OpenIn("forked");
+  ASSERT_NE(writer, nullptr);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(writer->Commit({absl::StrCat("b", i)}, StateWrites()).ok());
+  absl::Status last;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(10); absl::Now() < deadline;) {
+    last = PostgresFollowStatus(*follower)->last_read;
+    if (!last.ok()) break;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(last.code(), absl::StatusCode::kDataLoss) << last;
+  // Seen while the other log is shorter ("the head went back") or once it
+  // is longer ("does not extend").
+  EXPECT_NE(last.message().find("still serving log size 2"), std::string::npos) << last;
+  EXPECT_EQ(follower->GetSnapshot()->size(), 2u);
+  EXPECT_EQ(follower->GetSnapshot()->root(), served);
+}
+
 TEST(PostgresStoreTest, WithoutASynchronousStandbyARequiringStoreRefusesToOpen) {
   ASSERT_TRUE(Server().CreateDatabase("needs_standby").ok());
   PostgresStoreOptions options;
