@@ -11,20 +11,13 @@
 namespace chemledger::journal {
 namespace {
 
-class InProcessLedgerClient final : public LedgerClient {
+// The snapshots kept for paged reads, over a source of the latest one.
+class RetainingLedgerClient : public LedgerClient {
  public:
-  InProcessLedgerClient(Journal* journal, SnapshotRetention retention)
-      : journal_(journal), retention_(retention) {}
-
-  std::vector<absl::StatusOr<Receipt>> Submit(std::vector<Request> requests) override {
-    return journal_->Submit(std::move(requests));
-  }
-
-  std::shared_ptr<const storage::Snapshot> Latest() override { return journal_->Snapshot(); }
-  absl::Status Writable() override { return journal_->Writable(); }
+  explicit RetainingLedgerClient(SnapshotRetention retention) : retention_(retention) {}
 
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> At(uint64_t size) override {
-    std::shared_ptr<const storage::Snapshot> latest = journal_->Snapshot();
+    std::shared_ptr<const storage::Snapshot> latest = Latest();
     if (size > latest->size()) {
       return absl::OutOfRangeError(absl::StrCat("log size ", size, " is beyond the latest, ",
                                                 latest->size()));
@@ -69,10 +62,48 @@ class InProcessLedgerClient final : public LedgerClient {
     absl::Time last_used;
   };
 
-  Journal* const journal_;
   const SnapshotRetention retention_;
   absl::Mutex mu_;
   std::map<uint64_t, Kept> kept_ ABSL_GUARDED_BY(mu_);
+};
+
+class InProcessLedgerClient final : public RetainingLedgerClient {
+ public:
+  InProcessLedgerClient(Journal* journal, SnapshotRetention retention)
+      : RetainingLedgerClient(retention), journal_(journal) {}
+
+  std::vector<absl::StatusOr<Receipt>> Submit(std::vector<Request> requests) override {
+    return journal_->Submit(std::move(requests));
+  }
+  std::shared_ptr<const storage::Snapshot> Latest() override { return journal_->Snapshot(); }
+  absl::Status Writable() override { return journal_->Writable(); }
+
+ private:
+  Journal* const journal_;
+};
+
+class ReadReplicaLedgerClient final : public RetainingLedgerClient {
+ public:
+  ReadReplicaLedgerClient(storage::Store* store, SnapshotRetention retention,
+                          std::string writes_go_to, std::function<absl::Status()> healthy)
+      : RetainingLedgerClient(retention),
+        store_(store),
+        refusal_(absl::FailedPreconditionError(absl::StrCat(
+            "this ledger is a read replica and takes no writes: send them to ", writes_go_to))),
+        healthy_(std::move(healthy)) {}
+
+  std::vector<absl::StatusOr<Receipt>> Submit(std::vector<Request> requests) override {
+    return std::vector<absl::StatusOr<Receipt>>(requests.size(), refusal_);
+  }
+  std::shared_ptr<const storage::Snapshot> Latest() override { return store_->GetSnapshot(); }
+  absl::Status Writable() override { return refusal_; }
+  bool ReadsOnly() override { return true; }
+  absl::Status Healthy() override { return healthy_ ? healthy_() : absl::OkStatus(); }
+
+ private:
+  storage::Store* const store_;
+  const absl::Status refusal_;
+  const std::function<absl::Status()> healthy_;
 };
 
 }  // namespace
@@ -80,6 +111,14 @@ class InProcessLedgerClient final : public LedgerClient {
 std::unique_ptr<LedgerClient> NewInProcessLedgerClient(Journal* journal,
                                                        SnapshotRetention retention) {
   return std::make_unique<InProcessLedgerClient>(journal, retention);
+}
+
+std::unique_ptr<LedgerClient> NewReadReplicaLedgerClient(storage::Store* store,
+                                                         SnapshotRetention retention,
+                                                         std::string writes_go_to,
+                                                         std::function<absl::Status()> healthy) {
+  return std::make_unique<ReadReplicaLedgerClient>(store, retention, std::move(writes_go_to),
+                                                   std::move(healthy));
 }
 
 }  // namespace chemledger::journal

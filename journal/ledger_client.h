@@ -19,7 +19,9 @@
 #ifndef CHEMLEDGER_JOURNAL_LEDGER_CLIENT_H_
 #define CHEMLEDGER_JOURNAL_LEDGER_CLIENT_H_
 
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -45,6 +47,17 @@ class LedgerClient {
   // checks report this.
   virtual absl::Status Writable() = 0;
 
+  // Whether this ledger serves reads only (a read replica, docs/postgres.md):
+  // every request submitted is refused (FailedPrecondition: send it to the
+  // writer) and Writable says so.
+  virtual bool ReadsOnly() { return false; }
+
+  // OK while this ledger serves what it is for, which health checks report:
+  // a writer while it accepts writes (Writable); a read replica while it
+  // follows the writer's commits (Unavailable, saying why, once it has not
+  // read the writer's head for a while).
+  virtual absl::Status Healthy() { return Writable(); }
+
   // Keeps `snapshot` (from Latest or At) for later At calls.
   virtual void Keep(std::shared_ptr<const storage::Snapshot> snapshot) = 0;
 
@@ -62,6 +75,16 @@ struct SnapshotRetention {
 // A client over `journal` in this process. The journal must outlive it.
 std::unique_ptr<LedgerClient> NewInProcessLedgerClient(Journal* journal,
                                                        SnapshotRetention retention = {});
+
+// A read replica's client (ReadsOnly) over `store`, a store another server
+// writes to and this one follows (a read-only PostgreSQL store following
+// the head): reads as above; Submit refuses every request, saying
+// `writes_go_to` (where the writer is); Healthy is `healthy`. The store must
+// outlive it.
+std::unique_ptr<LedgerClient> NewReadReplicaLedgerClient(storage::Store* store,
+                                                         SnapshotRetention retention,
+                                                         std::string writes_go_to,
+                                                         std::function<absl::Status()> healthy);
 
 }  // namespace chemledger::journal
 

@@ -313,23 +313,52 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
   store_options.create_if_missing = false;
   store_options.env = options.env;
   store_options.block_cache_bytes = options.block_cache_bytes;
+  storage::PostgresStoreOptions postgres = options.postgres;
+  if (options.read_replica) {
+    struct stat st;
+    if (stat(PostgresConfPath(data_dir).c_str(), &st) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "a read replica reads a store on PostgreSQL, and ", data_dir,
+          "'s store is LevelDB, which only its own server opens (docs/postgres.md)"));
+    }
+    postgres.read_only = true;
+    postgres.follow_head_every = options.follow_head_every;
+  }
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      OpenDeploymentStore(data_dir, store_options, options.postgres);
+      OpenDeploymentStore(data_dir, store_options, postgres);
   if (!store.ok()) return store.status();
   d->store_ = *std::move(store);
   absl::StatusOr<std::unique_ptr<registry::Catalogue>> catalogue = ShippedCatalogue();
   if (!catalogue.ok()) return catalogue.status();
   d->catalogue_ = *std::move(catalogue);
   d->machines_ = std::make_unique<StateMachines>(d->catalogue_.get());
-  journal::JournalOptions journal_options;
-  journal_options.rules_epoch = options.rules_epoch;
-  if (options.clock) journal_options.clock = options.clock;
-  journal_options.on_commit = options.on_commit;
-  absl::StatusOr<std::unique_ptr<journal::Journal>> journal = journal::Journal::Open(
-      d->store_.get(), d->machines_->all(), journal_options, options.migration_progress);
-  if (!journal.ok()) return journal.status();
-  d->journal_ = *std::move(journal);
-  d->client_ = journal::NewInProcessLedgerClient(d->journal_.get(), options.snapshot_retention);
+  if (options.read_replica) {
+    const storage::Store* replica = d->store_.get();
+    d->client_ = journal::NewReadReplicaLedgerClient(
+        d->store_.get(), options.snapshot_retention,
+        "the writer (the ledgerd or chemledgerd that holds the store's writer's lease)",
+        [replica, limit = options.replica_lag_limit]() -> absl::Status {
+          std::optional<storage::FollowStatus> follow = storage::PostgresFollowStatus(*replica);
+          if (!follow) return absl::OkStatus();
+          if (follow->last_read.code() == absl::StatusCode::kDataLoss) return follow->last_read;
+          const absl::Duration behind = absl::Now() - follow->last_success;
+          if (behind <= limit) return absl::OkStatus();
+          return absl::UnavailableError(absl::StrCat(
+              "the read replica has not read the writer's head for ",
+              absl::ToInt64Seconds(behind), " s (it serves log size ", follow->size,
+              "): ", follow->last_read.message()));
+        });
+  } else {
+    journal::JournalOptions journal_options;
+    journal_options.rules_epoch = options.rules_epoch;
+    if (options.clock) journal_options.clock = options.clock;
+    journal_options.on_commit = options.on_commit;
+    absl::StatusOr<std::unique_ptr<journal::Journal>> journal = journal::Journal::Open(
+        d->store_.get(), d->machines_->all(), journal_options, options.migration_progress);
+    if (!journal.ok()) return journal.status();
+    d->journal_ = *std::move(journal);
+    d->client_ = journal::NewInProcessLedgerClient(d->journal_.get(), options.snapshot_retention);
+  }
   absl::StatusOr<state::DeploymentRecord> record =
       registry::ReadDeployment(*d->client_->Latest());
   if (!record.ok()) {

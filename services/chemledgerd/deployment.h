@@ -143,6 +143,14 @@ struct OpenOptions {
   // and what happens when another server takes it
   // (storage/postgres_store.h; postgres_flags.h reads them from flags).
   storage::PostgresStoreOptions postgres;
+  // A read replica (ledgerd --read-replica; docs/postgres.md): the store
+  // must be on PostgreSQL; it is opened read-only, beside the writer or on a
+  // standby, and follows the head every `follow_head_every`. There is no
+  // journal: the ledger client refuses every write (ReadsOnly) and is
+  // healthy while the head was read within `replica_lag_limit`.
+  bool read_replica = false;
+  absl::Duration follow_head_every = absl::Milliseconds(100);
+  absl::Duration replica_lag_limit = absl::Seconds(5);
 };
 
 class Deployment {
@@ -157,8 +165,8 @@ class Deployment {
   storage::Store* store() const { return store_.get(); }
   journal::LedgerClient* ledger_client() const { return client_.get(); }
   // The journal itself, for what only the store's owner can tell (its
-  // state cache's counts, for the metrics).
-  const journal::Journal& journal() const { return *journal_; }
+  // state cache's counts, for the metrics); null for a read replica.
+  const journal::Journal* journal() const { return journal_.get(); }
   label::LabelKeyring* keyring() const { return keyring_.get(); }
   label::LabelIssuer* issuer() const { return issuer_.get(); }
   ledger::Ledger* ledger() const { return ledger_.get(); }

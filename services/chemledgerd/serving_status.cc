@@ -21,11 +21,11 @@ ServingStatusReporter::~ServingStatusReporter() {
 }
 
 void ServingStatusReporter::Report() {
-  const absl::Status writable = ledger_->Writable();
-  if (last_ == writable.ok()) return;
-  last_ = writable.ok();
-  health_->SetServingStatus(writable.ok());
-  if (on_change_) on_change_(writable);
+  const absl::Status healthy = ledger_->Healthy();
+  if (last_ == healthy.ok()) return;
+  last_ = healthy.ok();
+  health_->SetServingStatus(healthy.ok());
+  if (on_change_) on_change_(healthy);
 }
 
 }  // namespace chemledger::server

@@ -1,9 +1,11 @@
 // Keeps a server's gRPC health status (grpc.health.v1) in step with the
-// ledger: SERVING while it accepts writes, NOT_SERVING once a write has
-// failed (disk full, an I/O error) and the ledger is read-only. Reads still
-// answer then; the health check tells load balancers and operators to look.
-// It turns SERVING again only when the store is reopened: fix the cause, then
-// restart chemledgerd (docs/deployment.md).
+// ledger (journal::LedgerClient::Healthy): SERVING while it accepts writes,
+// NOT_SERVING once a write has failed (disk full, an I/O error) and the
+// ledger is read-only. Reads still answer then; the health check tells load
+// balancers and operators to look. It turns SERVING again only when the
+// store is reopened: fix the cause, then restart chemledgerd
+// (docs/deployment.md). A read replica's ledger (ledgerd --read-replica) is
+// SERVING while it follows the writer's commits.
 //
 // Thread-safety: owns one thread, which polls the ledger; construct and
 // destroy it from one thread. The ledger client and the health service must
@@ -27,7 +29,7 @@ namespace chemledger::server {
 class ServingStatusReporter {
  public:
   // Sets the status now, then every `interval`. `on_change`, if given, is
-  // called (on the reporter's thread) with the ledger's status whenever it
+  // called (on the reporter's thread) with the ledger's health whenever it
   // changes, for the server's log.
   ServingStatusReporter(journal::LedgerClient* ledger, grpc::HealthCheckServiceInterface* health,
                         absl::Duration interval = absl::Milliseconds(250),

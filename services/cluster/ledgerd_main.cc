@@ -43,7 +43,12 @@ constexpr char kUsage[] =
     "  --cache-mb N              LevelDB's block cache (default 64)\n"
     "  --lease S, --lease-wait S|forever, --synchronous-standby required|optional\n"
     "                            for a store on PostgreSQL: the writer's lease (see\n"
-    "                            chemledgerd serve --help; docs/postgres.md)\n";
+    "                            chemledgerd serve --help; docs/postgres.md)\n"
+    "  --read-replica            serve reads only, of a store on PostgreSQL that another\n"
+    "                            ledgerd writes (DATA/store.postgres may name a hot\n"
+    "                            standby): no lease, no journal; every write is refused,\n"
+    "                            every read answer names the log size and root it was\n"
+    "                            read at; point verifyd's and auditd's --ledger here\n";
 
 absl::Status NoLabelKeysHere(const std::string& data) {
   std::error_code error;
@@ -78,8 +83,17 @@ absl::Status Run(ServiceProcess& process) {
       m->RecordCommit(b);
     };
   }
-  if (absl::Status s = server::ReadPostgresFlags(args, "ledgerd", &open_options.postgres);
-      !s.ok()) {
+  open_options.read_replica = args.Has("read-replica");
+  if (open_options.read_replica) {
+    for (const char* flag : {"lease", "lease-wait", "synchronous-standby"}) {
+      if (args.Has(flag)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--", flag, ": a read replica (--read-replica) takes no writer's lease"));
+      }
+    }
+  } else if (absl::Status s =
+                 server::ReadPostgresFlags(args, "ledgerd", &open_options.postgres);
+             !s.ok()) {
     return s;
   }
   if (args.Get("lease-wait") == "forever") {
@@ -128,15 +142,20 @@ absl::Status Run(ServiceProcess& process) {
     process.metrics()->WatchSlots(
         "ledger_streams", [&ledger_service] { return ledger_service.streams().open(); },
         ledger_service.streams().max_open());
-    process.metrics()->WatchCache("sequencer_state",
-                                  [&d] { return d.journal().StateCacheCounts(); });
+    if (d.journal() != nullptr) {
+      process.metrics()->WatchCache("sequencer_state",
+                                    [&d] { return d.journal()->StateCacheCounts(); });
+    }
   }
   ServiceProcess::Serving serving;
   serving.services = {&registry_service, &ledger_service, &admin_service};
   serving.internal_services = {&store_service};
   serving.ledger = d.ledger_client();
-  serving.ready_line = absl::StrCat("serving deployment ", record->deployment(), " (log size ",
-                                    snapshot->size(), ")");
+  serving.ready_line =
+      absl::StrCat("serving deployment ", record->deployment(),
+                   open_options.read_replica ? " as a read replica" : "", " (log size ",
+                   snapshot->size(), open_options.read_replica ? ", following the writer" : "",
+                   ")");
   return process.Serve(serving);
 }
 
@@ -149,6 +168,7 @@ int main(int argc, char** argv) {
        chemledger::cluster::kUsage,
        {"data", "internal-listen", "internal-port-file", "cache-mb", "lease", "lease-wait",
         "synchronous-standby"},
-       "127.0.0.1:7443"},
+       "127.0.0.1:7443",
+       {"read-replica"}},
       argc, argv, chemledger::cluster::Run);
 }

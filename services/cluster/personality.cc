@@ -24,6 +24,11 @@ absl::StatusOr<Personality> ConnectPersonality(ServiceProcess& process, Needs ne
   absl::StatusOr<std::unique_ptr<ledgerd::RemoteLedger>> ledger = process.ConnectLedger();
   if (!ledger.ok()) return ledger.status();
   p.ledger = *std::move(ledger);
+  if (needs.signs && p.ledger->client()->ReadsOnly()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--ledger ", process.args().Get("ledger"), ": that ledgerd is a read replica, and ",
+        process.name(), " writes: point it at the writer (docs/postgres.md)"));
+  }
   std::shared_ptr<const storage::Snapshot> snapshot = p.ledger->client()->Latest();
   absl::StatusOr<state::DeploymentRecord> record = registry::ReadDeployment(*snapshot);
   if (!record.ok()) {
@@ -61,7 +66,9 @@ absl::Status ServePersonality(ServiceProcess& process, Personality& personality,
   serving.stop_first = std::move(stop_first);
   serving.services = {service, personality.registry_reads.get()};
   serving.ledger = personality.ledger->client();
-  serving.ready_line = std::move(ready_line);
+  serving.ready_line = personality.ledger->client()->ReadsOnly()
+                           ? absl::StrCat(ready_line, "; reads from a read replica")
+                           : std::move(ready_line);
   return process.Serve(serving);
 }
 

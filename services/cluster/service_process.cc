@@ -302,6 +302,7 @@ int RunService(const ServiceSpec& spec, int argc, char** argv,
   flags.with_value = CommonFlags();
   flags.with_value.insert(spec.flags.begin(), spec.flags.end());
   flags.boolean = {"plaintext"};
+  flags.boolean.insert(spec.switches.begin(), spec.switches.end());
   if (spec.flags.count("http-listen")) flags.boolean.insert("http-plaintext");
   absl::StatusOr<cli::Args> args = cli::Args::Parse(*configured, flags);
   if (!args.ok()) {

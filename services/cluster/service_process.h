@@ -39,6 +39,7 @@ struct ServiceSpec {
   std::string usage;      // --help's text for its own flags and what it serves
   std::set<std::string> flags;  // its own flags (with a value), beyond the common ones
   std::string default_listen;   // its public gRPC port's default
+  std::set<std::string> switches;  // its own flags without a value
 };
 
 class ServiceProcess {

@@ -206,6 +206,15 @@ grpc::Status LedgerStoreServiceImpl::Writable(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status LedgerStoreServiceImpl::Healthy(grpc::ServerContext* context,
+                                             const internal::HealthyRequest*,
+                                             internal::HealthyResponse* response) {
+  if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRead); !a.ok()) return a;
+  *response->mutable_status() = ToStatusProto(ledger_->Healthy());
+  response->set_reads_only(ledger_->ReadsOnly());
+  return grpc::Status::OK;
+}
+
 grpc::Status LedgerStoreServiceImpl::Get(grpc::ServerContext* context, const internal::GetRequest* request,
                                          internal::GetResponse* response) {
   if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRead); !a.ok()) return a;

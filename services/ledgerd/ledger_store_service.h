@@ -78,6 +78,8 @@ class LedgerStoreServiceImpl final : public internal::LedgerStore::Service {
                             internal::SnapshotInfo* response) override;
   grpc::Status Writable(grpc::ServerContext* context, const internal::WritableRequest* request,
                         internal::StatusProto* response) override;
+  grpc::Status Healthy(grpc::ServerContext* context, const internal::HealthyRequest* request,
+                       internal::HealthyResponse* response) override;
   grpc::Status KeepSnapshot(grpc::ServerContext* context,
                             const internal::KeepSnapshotRequest* request,
                             internal::StatusProto* response) override;

@@ -494,6 +494,20 @@ class RemoteLedgerClient final : public journal::LedgerClient {
     return FromStatusProto(response);
   }
 
+  bool ReadsOnly() override { return reads_only_.load(std::memory_order_relaxed); }
+
+  absl::Status Healthy() override {
+    // As Writable: answered within two seconds or taken as down.
+    internal::HealthyResponse response;
+    if (absl::Status s = core_->Call(&Stub::Healthy, internal::HealthyRequest(), &response,
+                                     absl::Seconds(2));
+        !s.ok()) {
+      return s;
+    }
+    reads_only_.store(response.reads_only(), std::memory_order_relaxed);
+    return FromStatusProto(response.status());
+  }
+
   void Keep(std::shared_ptr<const storage::Snapshot> snapshot) override {
     // A paged read goes on: ledgerd keeps the snapshot longer. If it cannot,
     // the next page says to start again.
@@ -510,6 +524,8 @@ class RemoteLedgerClient final : public journal::LedgerClient {
 
  private:
   const std::shared_ptr<Core> core_;
+  // As ledgerd last said (Healthy; asked once at Connect).
+  std::atomic<bool> reads_only_{false};
 };
 
 class RemoteNotary final : public notary::LedgerNotary {
@@ -652,6 +668,8 @@ absl::StatusOr<std::unique_ptr<RemoteLedger>> RemoteLedger::Connect(
   std::unique_ptr<RemoteLedger> ledger(new RemoteLedger());
   ledger->core_ = core;
   ledger->client_ = std::make_unique<RemoteLedgerClient>(core);
+  // Whether it is a read replica; a ledgerd that is down now says later.
+  (void)ledger->client_->Healthy();
   ledger->notary_ = std::make_unique<RemoteNotary>(core, *std::move(verifier));
   ledger->nonces_ = std::make_shared<RemoteNonceMemory>(core);
   ledger->records_ = std::make_shared<RemoteRecords>(core);
