@@ -150,9 +150,6 @@ std::string ChemledgerdE2eTest::ServerFlags(absl::string_view service) const {
   return absl::StrCat("--server 127.0.0.1:", it->second, " --tls-ca ", dir_, "/ca/ca.pem");
 }
 
-namespace {
-
-// The port a process wrote to `path`, waiting for it until `deadline`.
 int WaitForPortFile(const std::string& path, absl::Time deadline) {
   while (absl::Now() < deadline) {
     std::ifstream in(path);
@@ -162,8 +159,6 @@ int WaitForPortFile(const std::string& path, absl::Time deadline) {
   }
   return 0;
 }
-
-}  // namespace
 
 void ChemledgerdE2eTest::StartCluster(const std::vector<std::string>& flags) {
   for (auto it = cluster_.rbegin(); it != cluster_.rend(); ++it) it->reset();  // ledgerd last

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "chemledger/v1/label_service.grpc.pb.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
@@ -50,6 +51,10 @@
 #include "tests/subprocess.h"
 
 namespace chemledger::testing {
+
+// The port a server wrote to the port file `path`, once it is there; 0 if
+// it is not by `deadline`.
+int WaitForPortFile(const std::string& path, absl::Time deadline);
 
 class ChemledgerdE2eTest : public ::testing::Test {
  protected:

@@ -42,7 +42,7 @@ grpc::Status AuditServiceImpl::ServeReconcile(grpc::ServerContextBase* context,
   absl::StatusOr<v1::Actor> reader =
       reads_->Authenticate(*snapshot, *context, api::kReconcileMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   return Answer(core_->Reconcile(*snapshot, *reader, *request,
                                       [context] { return context->IsCancelled(); }),
                 response);
@@ -90,7 +90,7 @@ grpc::Status AuditServiceImpl::ServeListAnomalies(grpc::ServerContextBase* conte
   absl::StatusOr<v1::Actor> reader =
       reads_->Authenticate(*snapshot, *context, api::kListAnomaliesMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   return Answer(core_->ListAnomalies(*snapshot, *reader, *request), response);
 }
 
@@ -105,7 +105,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::QueryStock(grpc::CallbackServerConte
         absl::StatusOr<v1::Actor> reader =
             reads_->Authenticate(*snapshot, *context, api::kQueryStockMethod, bytes);
         if (!reader.ok()) return ToGrpcStatus(reader.status());
-        TellLogSize(context, snapshot->size());
+        TellServedAt(context, *snapshot);
         return Answer(core_->QueryStock(*snapshot, *reader, *r), out);
       });
 }
@@ -121,7 +121,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::QueryInTransit(grpc::CallbackServerC
         absl::StatusOr<v1::Actor> reader =
             reads_->Authenticate(*snapshot, *context, api::kQueryInTransitMethod, bytes);
         if (!reader.ok()) return ToGrpcStatus(reader.status());
-        TellLogSize(context, snapshot->size());
+        TellServedAt(context, *snapshot);
         return Answer(core_->QueryInTransit(*snapshot, *reader, *r), out);
       });
 }
@@ -254,7 +254,7 @@ grpc::Status AuditServiceImpl::ExportEvents(grpc::ServerContext* context,
       --s->exports_;
     }
   } release{this};
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   return ToGrpcStatus(core_->ExportEvents(
       *snapshot, *reader, *request, [&](const v1::QueryBundlePart& part) {
         return !context->IsCancelled() && writer->Write(part);
@@ -269,7 +269,7 @@ grpc::Status AuditServiceImpl::ServeGetHistoryBundle(grpc::ServerContextBase* co
   absl::StatusOr<v1::Actor> reader =
       reads_->Authenticate(*snapshot, *context, api::kGetHistoryBundleMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   return Answer(core_->GetHistoryBundle(*snapshot, *reader, *request), response);
 }
 

@@ -83,7 +83,7 @@ absl::Status Run(ServiceProcess& process) {
       m->RecordCommit(b);
     };
   }
-  open_options.read_replica = args.Has("read-replica");
+  open_options.read_replica = args.Bool("read-replica");
   if (open_options.read_replica) {
     for (const char* flag : {"lease", "lease-wait", "synchronous-standby"}) {
       if (args.Has(flag)) {

@@ -116,7 +116,7 @@ grpc::Status LabelServiceImpl::GetTrustList(grpc::ServerContext* context,
                                             v1::TrustListResponse* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   absl::StatusOr<std::string> note = notary_->SignTrustList(*snapshot, api::TodayInChina());
   if (!note.ok()) return ToGrpcStatus(note.status());
   response->set_signed_note(*std::move(note));
@@ -139,7 +139,7 @@ grpc::Status LabelServiceImpl::ServeResolveLabel(grpc::ServerContextBase* contex
                                                  v1::ResolveLabelResponse* response) {
   // Anyone holding a package may scan it; registered actors see more.
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   Scanner scanner = Scanner::Anyone();
   if (context->client_metadata().count(read_auth::kKeyIdHeader) > 0) {
     absl::StatusOr<v1::Actor> actor =

@@ -173,7 +173,7 @@ absl::StatusOr<LedgerServiceImpl::Reading> LedgerServiceImpl::BeginRead(
       reads_->Authenticate(*reading.snapshot, *context, method, request_bytes);
   if (!reader.ok()) return reader.status();
   reading.reader = *std::move(reader);
-  TellLogSize(context, reading.snapshot->size());
+  TellServedAt(context, *reading.snapshot);
   return reading;
 }
 
@@ -247,7 +247,7 @@ grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
                                               v1::Checkpoint* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   crypto::Checkpoint checkpoint;
   checkpoint.origin = signer_->name();
   checkpoint.size = snapshot->size();
@@ -290,7 +290,7 @@ grpc::Status LedgerServiceImpl::GetInclusionProof(grpc::ServerContext* context,
                                                   v1::InclusionProof* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   const uint64_t size = request->tree_size() == 0 ? snapshot->size() : request->tree_size();
   absl::StatusOr<std::vector<crypto::Sha256Digest>> proof =
       snapshot->InclusionProof(request->leaf_index(), size);
@@ -309,7 +309,7 @@ grpc::Status LedgerServiceImpl::GetConsistencyProof(grpc::ServerContext* context
                                                     v1::ConsistencyProof* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   const uint64_t second = request->second_size() == 0 ? snapshot->size() : request->second_size();
   absl::StatusOr<std::vector<crypto::Sha256Digest>> proof =
       snapshot->ConsistencyProof(request->first_size(), second);

@@ -26,7 +26,7 @@ absl::StatusOr<std::optional<state::ActorRecord>> ReadActorKey(
   if (auto reader = reads.Authenticate(snapshot, context, method, request_bytes); !reader.ok()) {
     return reader.status();
   }
-  TellLogSize(&context, snapshot.size());
+  TellServedAt(&context, snapshot);
   absl::StatusOr<crypto::KeyId> parsed = crypto::KeyId::Parse(key_id);
   if (!parsed.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("key_id: ", parsed.status().message()));
@@ -63,7 +63,7 @@ grpc::Status RegistryServiceImpl::GetDeployment(grpc::ServerContext* context,
                                                 v1::Deployment* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(*snapshot);
   if (!deployment.ok()) return ToGrpcStatus(deployment.status());
   response->set_deployment(deployment->deployment());
@@ -82,7 +82,7 @@ grpc::Status RegistryServiceImpl::ListBlacklist(grpc::ServerContext* context,
   absl::StatusOr<size_t> limit = PageSizeOf(request->page_size(), 100);
   if (!limit.ok()) return ToGrpcStatus(limit.status());
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   bool more = false;
   absl::StatusOr<std::vector<BlacklistedEnterprise>> listed =
       registry::ListBlacklist(*snapshot, request->page_token(),
@@ -112,7 +112,7 @@ grpc::Status RegistryServiceImpl::ServeGetEnterprise(grpc::ServerContextBase* co
   if (auto reader = reads_->Authenticate(*snapshot, *context, kGetEnterpriseMethod, request_bytes); !reader.ok()) {
     return ToGrpcStatus(reader.status());
   }
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   absl::StatusOr<std::optional<EnterpriseRecord>> record = FindEnterprise(*snapshot, request->uscc());
   if (!record.ok()) return ToGrpcStatus(record.status());
   if (!*record) {
@@ -144,7 +144,7 @@ grpc::Status RegistryServiceImpl::ServeGetProduct(grpc::ServerContextBase* conte
   if (auto reader = reads_->Authenticate(*snapshot, *context, kGetProductMethod, request_bytes); !reader.ok()) {
     return ToGrpcStatus(reader.status());
   }
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   absl::StatusOr<std::optional<v1::Product>> product =
       FindProduct(*snapshot, request->enterprise_uscc(), request->product_number());
   if (!product.ok()) return ToGrpcStatus(product.status());
@@ -176,7 +176,7 @@ grpc::Status RegistryServiceImpl::ServeListProducts(grpc::ServerContextBase* con
   if (auto reader = reads_->Authenticate(*snapshot, *context, kListProductsMethod, request_bytes); !reader.ok()) {
     return ToGrpcStatus(reader.status());
   }
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   absl::StatusOr<std::vector<v1::Product>> products =
       registry::ListProducts(*snapshot, request->enterprise_uscc());
   if (!products.ok()) return ToGrpcStatus(products.status());
@@ -189,7 +189,7 @@ grpc::Status RegistryServiceImpl::GetPark(grpc::ServerContext* context,
                                           v1::Park* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   absl::StatusOr<std::optional<v1::Park>> park = registry::FindPark(*snapshot, request->park_id());
   if (!park.ok()) return ToGrpcStatus(park.status());
   if (!*park) {
@@ -217,7 +217,7 @@ grpc::Status RegistryServiceImpl::ServeListSites(grpc::ServerContextBase* contex
   absl::StatusOr<v1::Actor> reader =
       reads_->Authenticate(*snapshot, *context, kListSitesMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   const std::string uscc =
       request->enterprise_uscc().empty() ? reader->enterprise_uscc() : request->enterprise_uscc();
   if (uscc.empty()) {
@@ -330,7 +330,7 @@ grpc::Status RegistryServiceImpl::ServeGetRegistryEntry(grpc::ServerContextBase*
   if (auto reader = reads_->Authenticate(*snapshot, *context, kGetRegistryEntryMethod, request_bytes); !reader.ok()) {
     return ToGrpcStatus(reader.status());
   }
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   const grpc::Status none(grpc::StatusCode::NOT_FOUND,
                           absl::StrCat("log_index: ", request->log_index(),
                                        " is not a registry entry of this log"));

@@ -29,7 +29,7 @@ grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,
                                             absl::string_view request_bytes,
                                             v1::VerifyResponse* response) {
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   label::Scanner scanner = label::Scanner::Anyone();
   if (context->client_metadata().count(read_auth::kKeyIdHeader) > 0) {
     // Credentials given must hold: a caller that meant to sign is told why

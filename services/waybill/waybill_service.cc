@@ -134,7 +134,7 @@ grpc::Status WaybillServiceImpl::ResolveWaybillCode(grpc::ServerContext* context
                                                     v1::ResolveWaybillCodeResponse* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   absl::StatusOr<v1::ResolveWaybillCodeResponse> resolved =
       waybill::ResolveWaybillCode(*snapshot, request->url(), api::TodayInChina());
   if (!resolved.ok()) return ToGrpcStatus(resolved.status());
@@ -160,7 +160,7 @@ grpc::Status WaybillServiceImpl::ServeGetWaybill(grpc::ServerContextBase* contex
   absl::StatusOr<v1::Actor> reader =
       reads_->Authenticate(*snapshot, *context, kGetWaybillMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   // Numbers are unique per carrier: the one named, or else the one waybill
   // of that number this reader may read.
   absl::StatusOr<std::optional<WaybillState>> state = std::optional<WaybillState>();
@@ -278,7 +278,7 @@ grpc::Status WaybillServiceImpl::ServeListWaybills(grpc::ServerContextBase* cont
     snapshot = *std::move(at);
     after = token->substr(colon + 1);
   }
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   const v1::ListWaybillsRequest& f = *request;
   const v1::Actor actor = *reader;
   registry::OversightMemo memo(*snapshot, actor);
@@ -350,7 +350,7 @@ grpc::Status WaybillServiceImpl::ServeListVehiclesInPark(
   absl::StatusOr<v1::Actor> reader =
       reads_->Authenticate(*snapshot, *context, kListVehiclesInParkMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
-  TellLogSize(context, snapshot->size());
+  TellServedAt(context, *snapshot);
   absl::StatusOr<bool> oversees =
       registry::DepartmentReads(*reader, registry::RecordKind::kVehicles) == registry::Reads::kAll
           ? registry::OverseesPark(*snapshot, *reader, request->park_id())

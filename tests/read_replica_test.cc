@@ -1,0 +1,264 @@
+// Read replicas (docs/postgres.md, "Read replicas"): chemledgerd writes to a
+// primary PostgreSQL; a ledgerd started with --read-replica reads the same
+// deployment from a hot standby of it. Its answers name the log size and
+// root they were read at (the headers chemledger-log-size and
+// chemledger-log-root), which are the writer's tree heads; it follows the
+// writer's commits; it refuses every write, naming the writer; auditd reads
+// through it, labeld refuses to; its health turns NOT_SERVING when it can
+// no longer read the standby.
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "crypto/merkle.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "gtest/gtest.h"
+#include "testing/postgres_server.h"
+#include "tests/e2e_server.h"
+
+namespace chemledger::testing {
+namespace {
+
+// grpc.health.v1.HealthCheckResponse.ServingStatus
+constexpr int kServing = 1;
+constexpr int kNotServing = 2;
+
+// Health/Check for the whole server: the status number, or -1.
+int CheckHealth(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::Slice empty{std::string()};
+  grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                 &response, [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  if (!status.ok()) return -1;
+  std::vector<grpc::Slice> slices;
+  if (!response.Dump(&slices).ok()) return -1;
+  std::string bytes;
+  for (const grpc::Slice& s : slices) {
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  if (bytes.size() == 2 && bytes[0] == 0x08) return bytes[1];
+  return bytes.empty() ? 0 : -1;
+}
+
+std::string Header(const grpc::ClientContext& context, const std::string& name) {
+  auto it = context.GetServerInitialMetadata().find(name);
+  return it == context.GetServerInitialMetadata().end()
+             ? std::string()
+             : std::string(it->second.data(), it->second.size());
+}
+
+class ReadReplicaTest : public ChemledgerdE2eTest {
+ protected:
+  bool RunsAsCluster() override { return false; }
+  std::vector<std::string> InitFlags() override {
+    absl::StatusOr<std::unique_ptr<PostgresServer>> primary = PostgresServer::Start();
+    EXPECT_TRUE(primary.ok()) << primary.status();
+    if (!primary.ok()) return {};
+    primary_ = *std::move(primary);
+    EXPECT_TRUE(primary_->CreateDatabase("ledger").ok());
+    // Asynchronous: the replica may be behind, as replicas are.
+    absl::StatusOr<std::unique_ptr<PostgresServer>> standby =
+        primary_->StartStandby("replica1", /*synchronous=*/false);
+    EXPECT_TRUE(standby.ok()) << standby.status();
+    if (!standby.ok()) return {};
+    standby_ = *std::move(standby);
+    return {"--postgres", primary_->Connection("ledger")};
+  }
+
+  // Starts the service `name` (services/cluster/NAME) with `args`, plaintext
+  // on loopback; returns its public port (0 if it did not serve in 60 s).
+  int StartService(const std::string& name, std::vector<std::string> args,
+                   std::unique_ptr<Subprocess>* process) {
+    const std::string port_file = absl::StrCat(dir_, "/", name, ".port");
+    std::filesystem::remove(port_file);
+    std::vector<std::string> command = {RunfilePath("services/cluster/" + name), "--plaintext",
+                                        "--listen", "127.0.0.1:0", "--port-file", port_file};
+    command.insert(command.end(), args.begin(), args.end());
+    *process = std::make_unique<Subprocess>();
+    EXPECT_TRUE((*process)->Start(command).ok());
+    return WaitForPortFile(port_file, absl::Now() + absl::Seconds(60));
+  }
+
+  // A ledgerd --read-replica on a copy of the deployment (without label
+  // keys) whose store.postgres names the standby.
+  void StartReplica() {
+    const std::string data = dir_ + "/replica";
+    ASSERT_EQ(RunShell(absl::StrCat("cp -a ", dir_, "/data ", data, " && rm -rf ", data,
+                                    "/keys/label-* ", data, "/ephemeral"))
+                  .first,
+              0);
+    {
+      std::ofstream conf(data + "/store.postgres", std::ios::trunc);
+      conf << standby_->Connection("ledger") << "\n";
+    }
+    const std::string internal_file = dir_ + "/replica.internal-port";
+    replica_port_ = StartService("ledgerd",
+                                 {"--read-replica", "--data", data, "--internal-listen",
+                                  "127.0.0.1:0", "--internal-port-file", internal_file},
+                                 &replica_);
+    ASSERT_NE(replica_port_, 0) << "the read replica did not start serving";
+    replica_internal_ = WaitForPortFile(internal_file, absl::Now() + absl::Seconds(10));
+    ASSERT_NE(replica_internal_, 0);
+    replica_channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", replica_port_),
+                                           grpc::InsecureChannelCredentials());
+    replica_registry_ = v1::RegistryService::NewStub(replica_channel_);
+  }
+
+  // The replica's GetDeployment, with the tree head its answer names.
+  struct Served {
+    grpc::Status status;
+    uint64_t log_size = 0;
+    std::string size_header, root_header;
+  };
+  Served ReadDeploymentFromReplica() {
+    grpc::ClientContext context;
+    v1::Deployment deployment;
+    Served served;
+    served.status = replica_registry_->GetDeployment(&context, {}, &deployment);
+    served.log_size = deployment.log_size();
+    served.size_header = Header(context, "chemledger-log-size");
+    served.root_header = Header(context, "chemledger-log-root");
+    return served;
+  }
+
+  // Waits up to 20 s for the replica to serve log size `size`.
+  Served ReplicaAt(uint64_t size) {
+    Served served;
+    for (const absl::Time deadline = absl::Now() + absl::Seconds(20); absl::Now() < deadline;) {
+      served = ReadDeploymentFromReplica();
+      if (served.status.ok() && served.log_size >= size) break;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return served;
+  }
+
+  std::unique_ptr<PostgresServer> primary_, standby_;
+  std::unique_ptr<Subprocess> replica_;
+  int replica_port_ = 0, replica_internal_ = 0;
+  std::shared_ptr<grpc::Channel> replica_channel_;
+  std::unique_ptr<v1::RegistryService::Stub> replica_registry_;
+};
+
+TEST_F(ReadReplicaTest, AReplicaOnAStandbyServesTheWritersTreeHeadsAndTakesNoWrite) {
+  ASSERT_NE(standby_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Issued issued = IssueM01("91350100M000100Y43", *acme_admin_, "R1", 2);
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  const std::string code = issued.labels[0].code();
+  v1::AppendResponse appended;
+  grpc::Status a = AppendEvent(*acme_operator_, AcmeEvent(v1::COMMISSIONING, code, 1, "R1E"), &appended);
+  ASSERT_TRUE(a.ok()) << a.error_message();
+  v1::History written_history;
+  a = GetHistory(*regulator_, code, &written_history);
+  ASSERT_TRUE(a.ok()) << a.error_message();
+  ASSERT_GE(written_history.events_size(), 1);
+  absl::StatusOr<crypto::Checkpoint> written = VerifiedCheckpoint();
+  ASSERT_TRUE(written.ok()) << written.status();
+
+  ASSERT_NO_FATAL_FAILURE(StartReplica());
+  EXPECT_EQ(CheckHealth(replica_channel_), kServing);
+  // Its answers name the writer's tree head: the size and the root of a
+  // checkpoint the writer signed.
+  Served served = ReplicaAt(written->size);
+  ASSERT_TRUE(served.status.ok()) << served.status.error_message();
+  EXPECT_EQ(served.log_size, written->size);
+  EXPECT_EQ(served.size_header, std::to_string(written->size));
+  EXPECT_EQ(served.root_header, absl::BytesToHexString(written->root_hash.ToBytes()));
+
+  // Histories and checkpoints read from the replica, checked as a client
+  // checks the writer's: against the key pinned at init.
+  std::shared_ptr<grpc::Channel> writer_channel = channel_;
+  std::unique_ptr<v1::LedgerService::Stub> writer_ledger = std::move(ledger_);
+  channel_ = replica_channel_;
+  ledger_ = v1::LedgerService::NewStub(replica_channel_);
+  {
+    absl::StatusOr<crypto::Checkpoint> from_replica = VerifiedCheckpoint();
+    ASSERT_TRUE(from_replica.ok()) << from_replica.status();
+    EXPECT_EQ(from_replica->size, written->size);
+    EXPECT_EQ(from_replica->root_hash, written->root_hash);
+    v1::History history;
+    grpc::Status s = GetHistory(*regulator_, code, &history);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(history.events_size(), written_history.events_size());
+    ExpectHistoryVerifies(code, history, *from_replica);
+  }
+
+  // A write sent to the replica is refused and names where writes go; the
+  // writer's log does not move.
+  {
+    grpc::ClientContext context;
+    v1::SubmitResponse response;
+    grpc::Status s = replica_registry_->Submit(
+        &context, Signed(*admin_, Enterprise("91110000600037341L")), &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+    EXPECT_TRUE(absl::StrContains(s.error_message(), "read replica")) << s.error_message();
+  }
+  channel_ = writer_channel;
+  ledger_ = std::move(writer_ledger);
+  EXPECT_EQ(RawLogSize(), written->size);
+
+  // It follows the writer.
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, Enterprise("91110000600037341L")));
+  served = ReplicaAt(written->size + 1);
+  EXPECT_EQ(served.log_size, written->size + 1);
+  absl::StatusOr<crypto::Checkpoint> later = VerifiedCheckpoint();
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(served.root_header, absl::BytesToHexString(later->root_hash.ToBytes()));
+
+  // auditd reads through it; labeld, which writes, refuses it.
+  const std::string replica_ledger = absl::StrCat("127.0.0.1:", replica_internal_);
+  std::unique_ptr<Subprocess> auditd;
+  const int audit_port =
+      StartService("auditd", {"--ledger", replica_ledger, "--http-plaintext", "--http-listen",
+                              "127.0.0.1:0", "--http-port-file", dir_ + "/auditd.http-port"},
+                   &auditd);
+  ASSERT_NE(audit_port, 0) << "auditd did not serve from the replica";
+  channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", audit_port),
+                                 grpc::InsecureChannelCredentials());
+  EXPECT_EQ(LogSize(), later->size);
+  channel_ = writer_channel;
+  {
+    const std::string keys = dir_ + "/label-keys";
+    ASSERT_EQ(RunShell(absl::StrCat("mkdir -m 700 ", keys, " && cp ", dir_, "/data/keys/label-* ",
+                                    keys))
+                  .first,
+              0);
+    const auto [code, said] = RunShell(absl::StrCat(
+        RunfilePath("services/cluster/labeld"), " --plaintext --listen 127.0.0.1:0 --ledger ",
+        replica_ledger, " --label-keys ", keys, " 2>&1"));
+    EXPECT_EQ(code, 1) << said;
+    EXPECT_TRUE(absl::StrContains(said, "read replica")) << said;
+  }
+
+  // Without its standby the replica still answers from what it has, and
+  // its health says it no longer follows.
+  standby_->Kill();
+  int health = kServing;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+       absl::Now() < deadline && health == kServing;) {
+    absl::SleepFor(absl::Milliseconds(250));
+    health = CheckHealth(replica_channel_);
+  }
+  EXPECT_EQ(health, kNotServing);
+}
+
+}  // namespace
+}  // namespace chemledger::testing
