@@ -794,6 +794,9 @@ class PostgresStore final : public Store {
                    Params().Bytes(writer).Int8(absl::ToInt64Milliseconds(options_.lease)));
       if (!head.ok()) return head.status();
       if (PQntuples(head->get()) == 1) break;
+      if (options_.give_up_waiting && options_.give_up_waiting()) {
+        return absl::CancelledError("postgres: stopped waiting for the writer's lease");
+      }
       if (absl::Now() >= deadline) {
         absl::StatusOr<Result> holder = Query(c, kLeaseHolder, Params());
         return absl::FailedPreconditionError(absl::StrCat(

@@ -64,6 +64,9 @@ struct PostgresStoreOptions {
   // How long Open waits for the lease while another writer holds it; a
   // standby server waits as long as it takes (absl::InfiniteDuration()).
   absl::Duration lease_wait = absl::Seconds(10);
+  // Asked while Open waits for the lease; true ends the wait (Open returns
+  // Cancelled): a standby server that is told to stop.
+  std::function<bool()> give_up_waiting;
   // Who this writer is, as store_head.writer shows it (default host:pid).
   std::string writer_name;
   // Called once, on a background thread, when another server has taken the

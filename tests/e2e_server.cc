@@ -613,6 +613,28 @@ absl::StatusOr<crypto::Checkpoint> ChemledgerdE2eTest::VerifiedCheckpoint() {
   return crypto::OpenCheckpoint(checkpoint.signed_note(), deployment.checkpoint_origin(), *root);
 }
 
+void ChemledgerdE2eTest::ExpectConsistent(const crypto::Checkpoint& older,
+                                          const crypto::Checkpoint& newer) {
+  ASSERT_LE(older.size, newer.size);
+  grpc::ClientContext context;
+  v1::GetConsistencyProofRequest request;
+  request.set_first_size(older.size);
+  request.set_second_size(newer.size);
+  v1::ConsistencyProof proof;
+  grpc::Status s = ledger_->GetConsistencyProof(&context, request, &proof);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  std::vector<crypto::Sha256Digest> hashes;
+  for (const std::string& h : proof.hashes()) {
+    absl::StatusOr<crypto::Sha256Digest> hash = crypto::Sha256Digest::FromBytes(h);
+    ASSERT_TRUE(hash.ok());
+    hashes.push_back(*hash);
+  }
+  absl::Status verified = crypto::VerifyConsistency(older.size, newer.size, older.root_hash,
+                                                    newer.root_hash, hashes);
+  EXPECT_TRUE(verified.ok()) << "the log at " << newer.size << " does not extend the log at "
+                             << older.size << ": " << verified;
+}
+
 void ChemledgerdE2eTest::ExpectProvable(uint64_t index, const crypto::Sha256Digest& leaf,
                                         const crypto::Checkpoint& checkpoint) {
   ASSERT_LT(index, checkpoint.size) << "the checkpoint is older than entry " << index;

@@ -225,6 +225,9 @@ class ChemledgerdE2eTest : public ::testing::Test {
   // and proves by the server's inclusion proof into `checkpoint`.
   void ExpectHistoryVerifies(const std::string& code, const v1::History& history,
                              const crypto::Checkpoint& checkpoint);
+  // Checks, by the server's consistency proof, that the log of `newer` is
+  // the log of `older` with entries appended.
+  void ExpectConsistent(const crypto::Checkpoint& older, const crypto::Checkpoint& newer);
   // Checks that the entry at `index` whose leaf hash is `leaf` proves, by the
   // server's inclusion proof, into `checkpoint`.
   void ExpectProvable(uint64_t index, const crypto::Sha256Digest& leaf,

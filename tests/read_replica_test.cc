@@ -1,16 +1,29 @@
-// Read replicas (docs/postgres.md, "Read replicas"): chemledgerd writes to a
-// primary PostgreSQL; a ledgerd started with --read-replica reads the same
-// deployment from a hot standby of it. Its answers name the log size and
-// root they were read at (the headers chemledger-log-size and
-// chemledger-log-root), which are the writer's tree heads; it follows the
-// writer's commits; it refuses every write, naming the writer; auditd reads
-// through it, labeld refuses to; its health turns NOT_SERVING when it can
-// no longer read the standby.
+// Read replicas and standbys (docs/postgres.md): chemledgerd writes to a
+// primary PostgreSQL.
+//
+// A ledgerd started with --read-replica reads the same deployment from a
+// hot standby of it. Its answers name the log size and root they were read
+// at (the headers chemledger-log-size and chemledger-log-root), which are
+// the writer's tree heads; it follows the writer's commits; it refuses
+// every write, naming the writer; auditd reads through it, labeld refuses
+// to; its health turns NOT_SERVING when it can no longer read the standby.
+//
+// A ledgerd started with --lease-wait forever (a standby server) serves
+// reads the same way while it waits for the writer's lease. The writer is
+// killed with SIGKILL during mixed load (lifecycle events and registry
+// changes from two threads); the standby takes the lease, serves as the
+// writer on the same address, and every acknowledged write is there
+// exactly once (sent again, it is answered as a replay at its first
+// index), the log extends every checkpoint handed out before, and `check`
+// passes.
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -100,15 +113,7 @@ class ReadReplicaTest : public ChemledgerdE2eTest {
   // A ledgerd --read-replica on a copy of the deployment (without label
   // keys) whose store.postgres names the standby.
   void StartReplica() {
-    const std::string data = dir_ + "/replica";
-    ASSERT_EQ(RunShell(absl::StrCat("cp -a ", dir_, "/data ", data, " && rm -rf ", data,
-                                    "/keys/label-* ", data, "/ephemeral"))
-                  .first,
-              0);
-    {
-      std::ofstream conf(data + "/store.postgres", std::ios::trunc);
-      conf << standby_->Connection("ledger") << "\n";
-    }
+    const std::string data = CopyDeployment("replica", standby_->Connection("ledger"));
     const std::string internal_file = dir_ + "/replica.internal-port";
     replica_port_ = StartService("ledgerd",
                                  {"--read-replica", "--data", data, "--internal-listen",
@@ -148,6 +153,19 @@ class ReadReplicaTest : public ChemledgerdE2eTest {
       absl::SleepFor(absl::Milliseconds(50));
     }
     return served;
+  }
+
+  // A copy of the deployment for another ledgerd: without label keys and
+  // ephemeral records; its store.postgres names `connection`.
+  std::string CopyDeployment(const std::string& name, const std::string& connection) {
+    const std::string data = dir_ + "/" + name;
+    EXPECT_EQ(RunShell(absl::StrCat("cp -a ", dir_, "/data ", data, " && rm -rf ", data,
+                                    "/keys/label-* ", data, "/ephemeral"))
+                  .first,
+              0);
+    std::ofstream conf(data + "/store.postgres", std::ios::trunc);
+    conf << connection << "\n";
+    return data;
   }
 
   std::unique_ptr<PostgresServer> primary_, standby_;
@@ -258,6 +276,118 @@ TEST_F(ReadReplicaTest, AReplicaOnAStandbyServesTheWritersTreeHeadsAndTakesNoWri
     health = CheckHealth(replica_channel_);
   }
   EXPECT_EQ(health, kNotServing);
+}
+
+TEST_F(ReadReplicaTest, AStandbyServesReadsThenTakesOverFromAKilledWriterLosingNoWrite) {
+  ASSERT_NE(standby_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Issued issued = IssueM01(kAcme, *acme_admin_, "S1", 400);
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+
+  // The standby ledgerd, on the writer's database, with a 2 s lease.
+  const std::string data = CopyDeployment("standby", primary_->Connection("ledger"));
+  const std::string port_file = dir_ + "/ledgerd.port";
+  std::unique_ptr<Subprocess> standby;
+  const int read_port =
+      StartService("ledgerd", {"--data", data, "--lease-wait", "forever", "--lease", "2",
+                               "--internal-listen", "127.0.0.1:0"},
+                   &standby);
+  ASSERT_NE(read_port, 0) << "the standby serves no reads while it waits";
+  std::filesystem::remove(port_file);
+  auto standby_channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", read_port),
+                                             grpc::InsecureChannelCredentials());
+  replica_channel_ = standby_channel;
+  replica_registry_ = v1::RegistryService::NewStub(standby_channel);
+  const uint64_t written = RawLogSize();
+  Served served = ReplicaAt(written);
+  EXPECT_EQ(served.log_size, written);
+  EXPECT_EQ(served.size_header, std::to_string(written));
+  {
+    grpc::ClientContext context;
+    v1::SubmitResponse response;
+    grpc::Status s = replica_registry_->Submit(
+        &context, Signed(*admin_, Enterprise("91110000600037341L")), &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  }
+
+  // Mixed load on the writer: lifecycle events and registry changes.
+  struct AckedEvent {
+    v1::Event event;
+    uint64_t index;
+  };
+  struct AckedChange {
+    v1::SignedEnvelope request;
+    uint64_t index;
+  };
+  std::mutex mu;
+  std::vector<AckedEvent> events;
+  std::vector<AckedChange> changes;
+  std::vector<crypto::Checkpoint> handed_out;
+  std::atomic<bool> stop{false};
+  std::thread event_load([&] {
+    for (int i = 0; !stop && i < static_cast<int>(issued.labels.size()); ++i) {
+      v1::Event e = AcmeEvent(v1::COMMISSIONING, issued.labels[i].code(), i, "KILL");
+      v1::AppendResponse response;
+      if (!AppendEvent(*acme_operator_, e, &response).ok()) return;
+      std::lock_guard<std::mutex> lock(mu);
+      events.push_back({e, response.log_index()});
+    }
+  });
+  std::thread registry_load([&] {
+    for (int i = 0; !stop; ++i) {
+      crypto::SigningKey key = crypto::SigningKey::Generate();
+      v1::SignedEnvelope request = Signed(
+          *acme_admin_, Actor(absl::StrCat("shift ", i), v1::ENTERPRISE_OPERATOR, kAcme, key));
+      v1::SubmitResponse response;
+      if (!Submit(request, &response).ok()) return;
+      std::lock_guard<std::mutex> lock(mu);
+      changes.push_back({request, response.log_index()});
+    }
+  });
+  for (int i = 0; i < 600; ++i) {
+    if (absl::StatusOr<crypto::Checkpoint> c = VerifiedCheckpoint(); c.ok()) {
+      handed_out.push_back(*c);
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+    std::lock_guard<std::mutex> lock(mu);
+    if (events.size() >= 20 && changes.size() >= 20) break;
+  }
+  KillServer();
+  stop = true;
+  event_load.join();
+  registry_load.join();
+  ASSERT_GE(events.size(), 20u);
+  ASSERT_GE(changes.size(), 20u);
+  ASSERT_FALSE(handed_out.empty());
+
+  // The standby takes the lease (at once: the writer's connection is gone)
+  // and serves as the writer.
+  const int write_port = WaitForPortFile(port_file, absl::Now() + absl::Seconds(60));
+  ASSERT_NE(write_port, 0) << "the standby did not take over";
+  channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", write_port),
+                                 grpc::InsecureChannelCredentials());
+  registry_ = v1::RegistryService::NewStub(channel_);
+  ledger_ = v1::LedgerService::NewStub(channel_);
+  for (const AckedEvent& a : events) {
+    v1::AppendResponse again;
+    grpc::Status s = AppendEvent(*acme_operator_, a.event, &again);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_TRUE(again.replayed()) << "the event at " << a.index << " was lost and taken anew";
+    EXPECT_EQ(again.log_index(), a.index);
+  }
+  for (const AckedChange& a : changes) {
+    v1::SubmitResponse again;
+    grpc::Status s = Submit(a.request, &again);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_TRUE(again.replayed()) << "the change at " << a.index << " was lost and taken anew";
+    EXPECT_EQ(again.log_index(), a.index);
+  }
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, Enterprise("91110000600037341L")));
+  absl::StatusOr<crypto::Checkpoint> after = VerifiedCheckpoint();
+  ASSERT_TRUE(after.ok()) << after.status();
+  for (const crypto::Checkpoint& before : handed_out) ExpectConsistent(before, *after);
+  const auto [code, out] = RunChemledgerd({"check", "--data", data});
+  EXPECT_EQ(code, 0) << out;
 }
 
 }  // namespace

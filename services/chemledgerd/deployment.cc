@@ -300,6 +300,11 @@ std::unique_ptr<audit::RefusalRecorder> NewRefusalRecorder(journal::LedgerClient
       });
 }
 
+bool StoreIsOnPostgres(const std::string& data_dir) {
+  struct stat st;
+  return stat(PostgresConfPath(data_dir).c_str(), &st) == 0;
+}
+
 absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& data_dir,
                                                              const OpenOptions& options) {
   std::unique_ptr<Deployment> d(new Deployment());
@@ -315,8 +320,7 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
   store_options.block_cache_bytes = options.block_cache_bytes;
   storage::PostgresStoreOptions postgres = options.postgres;
   if (options.read_replica) {
-    struct stat st;
-    if (stat(PostgresConfPath(data_dir).c_str(), &st) != 0) {
+    if (!StoreIsOnPostgres(data_dir)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "a read replica reads a store on PostgreSQL, and ", data_dir,
           "'s store is LevelDB, which only its own server opens (docs/postgres.md)"));

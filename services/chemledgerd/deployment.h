@@ -115,6 +115,10 @@ std::unique_ptr<audit::RefusalRecorder> NewRefusalRecorder(journal::LedgerClient
 // The catalogue compiled into this build (services/registry/data/catalogue.tsv).
 absl::StatusOr<std::unique_ptr<registry::Catalogue>> ShippedCatalogue();
 
+// Whether the deployment in `data_dir` keeps its store on PostgreSQL
+// (DATA/store.postgres) rather than in LevelDB.
+bool StoreIsOnPostgres(const std::string& data_dir);
+
 struct OpenOptions {
   // The file system LevelDB uses; nullptr for the real one (tests pass a
   // fault-injecting Env). Not owned; must outlive the deployment.

@@ -8,11 +8,14 @@
 // labeld and waybilld, and ledgerd refuses to start while DATA/keys holds
 // one.
 
+#include <atomic>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "reference/reference_tables.h"
 #include "services/chemledgerd/admin_service.h"
@@ -63,6 +66,62 @@ absl::Status NoLabelKeysHere(const std::string& data) {
   return absl::OkStatus();
 }
 
+// Serves `d` until stopped (or, for a standby's read replica, until
+// `until` is notified).
+absl::Status ServeDeployment(ServiceProcess& process, server::Deployment& d,
+                             absl::Notification* until) {
+  const absl::Time started = absl::Now();
+  // The memory of used read credentials, which the personalities share
+  // through the internal port, and the console's sign-in records, which
+  // every auditd instance shares: on disk beside the store, so that a
+  // restart of ledgerd forgets neither.
+  absl::StatusOr<std::unique_ptr<EphemeralStore>> ephemera =
+      EphemeralStore::Open(d.data_dir() + "/ephemeral", EphemeralStoreOptions(), started);
+  if (!ephemera.ok()) return ephemera.status();
+  const std::shared_ptr<read_auth::NonceMemory> nonces = (*ephemera)->nonces();
+  const std::shared_ptr<EphemeralRecords> records = (*ephemera)->records();
+  read_auth::ReadCredentialChecker::Options read_options;
+  read_options.origin = d.note_signer().name();
+  read_options.memory = nonces;
+  registry::ReadAuthenticator reads(std::move(read_options));
+  registry::RegistryServiceImpl registry_service(d.ledger_client(), &reads, d.refusals());
+  ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer(), &reads,
+                                           ledger::AppendStreamOptions(),
+                                           &reference::ShippedReferenceTables(), d.cosignatures());
+  // Without TLS there are no certificates to tell the callers apart: the
+  // internal port then answers anyone, on loopback only.
+  ledgerd::LedgerStoreServiceImpl store_service(
+      d.ledger_client(), d.notary(), nonces.get(), records.get(),
+      process.plaintext() ? ledgerd::PeerAllowList::Anyone()
+                          : ledgerd::PeerAllowList::ClusterDefault(),
+      process.clock());
+  server::AdminServiceImpl admin_service(&d, &reads);
+  std::shared_ptr<const storage::Snapshot> snapshot = d.ledger_client()->Latest();
+  absl::StatusOr<state::DeploymentRecord> record = registry::ReadDeployment(*snapshot);
+  if (!record.ok()) return record.status();
+  // The metrics watch the writer's services only (a standby's read replica
+  // goes, and its services with it, when it takes over).
+  if (process.metrics() != nullptr && until == nullptr) {
+    process.metrics()->WatchSlots(
+        "ledger_streams", [&ledger_service] { return ledger_service.streams().open(); },
+        ledger_service.streams().max_open());
+    if (d.journal() != nullptr) {
+      process.metrics()->WatchCache("sequencer_state",
+                                    [&d] { return d.journal()->StateCacheCounts(); });
+    }
+  }
+  ServiceProcess::Serving serving;
+  serving.services = {&registry_service, &ledger_service, &admin_service};
+  serving.internal_services = {&store_service};
+  serving.ledger = d.ledger_client();
+  serving.until = until;
+  const bool replica = d.ledger_client()->ReadsOnly();
+  serving.ready_line = absl::StrCat("serving deployment ", record->deployment(),
+                                    replica ? " as a read replica" : "", " (log size ",
+                                    snapshot->size(), replica ? ", following the writer" : "", ")");
+  return process.Serve(serving);
+}
+
 absl::Status Run(ServiceProcess& process) {
   const cli::Args& args = process.args();
   absl::StatusOr<std::string> data = args.Required("data");
@@ -96,67 +155,47 @@ absl::Status Run(ServiceProcess& process) {
              !s.ok()) {
     return s;
   }
-  if (args.Get("lease-wait") == "forever") {
-    std::cout << "ledgerd: a standby: waiting for the writer's lease (if the store is on "
-                 "PostgreSQL)"
-              << std::endl;
-  }
   open_options.migration_progress = [](uint64_t done, uint64_t total) {
     std::cout << "ledgerd: building the state from the log: " << done << " of " << total
               << " entries" << std::endl;
   };
-  const absl::Time started = absl::Now();
-  absl::StatusOr<std::unique_ptr<server::Deployment>> deployment =
-      server::Deployment::Open(*data, open_options);
-  if (!deployment.ok()) return deployment.status();
-  server::Deployment& d = **deployment;
-  // The memory of used read credentials, which the personalities share
-  // through the internal port, and the console's sign-in records, which
-  // every auditd instance shares: on disk beside the store, so that a
-  // restart of ledgerd forgets neither.
-  absl::StatusOr<std::unique_ptr<EphemeralStore>> ephemera =
-      EphemeralStore::Open(d.data_dir() + "/ephemeral", EphemeralStoreOptions(), started);
-  if (!ephemera.ok()) return ephemera.status();
-  const std::shared_ptr<read_auth::NonceMemory> nonces = (*ephemera)->nonces();
-  const std::shared_ptr<EphemeralRecords> records = (*ephemera)->records();
-  read_auth::ReadCredentialChecker::Options read_options;
-  read_options.origin = d.note_signer().name();
-  read_options.memory = nonces;
-  registry::ReadAuthenticator reads(std::move(read_options));
-  registry::RegistryServiceImpl registry_service(d.ledger_client(), &reads, d.refusals());
-  ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer(), &reads,
-                                           ledger::AppendStreamOptions(),
-                                           &reference::ShippedReferenceTables(), d.cosignatures());
-  // Without TLS there are no certificates to tell the callers apart: the
-  // internal port then answers anyone, on loopback only.
-  ledgerd::LedgerStoreServiceImpl store_service(
-      d.ledger_client(), d.notary(), nonces.get(), records.get(),
-      process.plaintext() ? ledgerd::PeerAllowList::Anyone()
-                          : ledgerd::PeerAllowList::ClusterDefault(),
-      process.clock());
-  server::AdminServiceImpl admin_service(&d, &reads);
-  std::shared_ptr<const storage::Snapshot> snapshot = d.ledger_client()->Latest();
-  absl::StatusOr<state::DeploymentRecord> record = registry::ReadDeployment(*snapshot);
-  if (!record.ok()) return record.status();
-  if (process.metrics() != nullptr) {
-    process.metrics()->WatchSlots(
-        "ledger_streams", [&ledger_service] { return ledger_service.streams().open(); },
-        ledger_service.streams().max_open());
-    if (d.journal() != nullptr) {
-      process.metrics()->WatchCache("sequencer_state",
-                                    [&d] { return d.journal()->StateCacheCounts(); });
-    }
+  const bool standby = args.Get("lease-wait") == "forever";
+  if (!standby || !server::StoreIsOnPostgres(*data)) {
+    absl::StatusOr<std::unique_ptr<server::Deployment>> deployment =
+        server::Deployment::Open(*data, open_options);
+    if (!deployment.ok()) return deployment.status();
+    return ServeDeployment(process, **deployment, nullptr);
   }
-  ServiceProcess::Serving serving;
-  serving.services = {&registry_service, &ledger_service, &admin_service};
-  serving.internal_services = {&store_service};
-  serving.ledger = d.ledger_client();
-  serving.ready_line =
-      absl::StrCat("serving deployment ", record->deployment(),
-                   open_options.read_replica ? " as a read replica" : "", " (log size ",
-                   snapshot->size(), open_options.read_replica ? ", following the writer" : "",
-                   ")");
-  return process.Serve(serving);
+  // A standby: it serves reads, as a read replica, while another thread
+  // waits for the writer's lease; once it holds it, the replica stops
+  // (calls in progress finish) and the writer serves on the same ports.
+  std::cout << "ledgerd: a standby: serving reads while waiting for the writer's lease"
+            << std::endl;
+  server::OpenOptions replica_options = open_options;
+  replica_options.read_replica = true;
+  absl::StatusOr<std::unique_ptr<server::Deployment>> replica =
+      server::Deployment::Open(*data, replica_options);
+  if (!replica.ok()) return replica.status();
+  std::atomic<bool> give_up{false};
+  open_options.postgres.give_up_waiting = [&give_up] { return give_up.load(); };
+  absl::Notification lease_taken;
+  absl::StatusOr<std::unique_ptr<server::Deployment>> writer =
+      absl::CancelledError("not opened");
+  std::thread opener([&] {
+    writer = server::Deployment::Open(*data, open_options);
+    lease_taken.Notify();
+  });
+  absl::Status served = ServeDeployment(process, **replica, &lease_taken);
+  if (!served.ok() || process.stop_requested()) {
+    give_up = true;
+    opener.join();
+    return served;
+  }
+  opener.join();
+  replica->reset();
+  if (!writer.ok()) return writer.status();
+  std::cout << "ledgerd: took the writer's lease: serving as the writer" << std::endl;
+  return ServeDeployment(process, **writer, nullptr);
 }
 
 }  // namespace

@@ -257,10 +257,22 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-  std::cout << spec_.name << ": " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
-            << ", stopping: calls in progress finish, new ones are refused" << std::endl;
+  if (serving.until == nullptr) {
+    sigwait(&stop_signals, &stop_signal_);
+  } else {
+    const timespec tick = {0, 100 * 1000 * 1000};
+    while (!serving.until->HasBeenNotified()) {
+      const int got = sigtimedwait(&stop_signals, nullptr, &tick);
+      if (got > 0) {
+        stop_signal_ = got;
+        break;
+      }
+    }
+  }
+  if (stop_signal_ != 0) {
+    std::cout << spec_.name << ": " << (stop_signal_ == SIGINT ? "SIGINT" : "SIGTERM")
+              << ", stopping: calls in progress finish, new ones are refused" << std::endl;
+  }
   health.clear();
   if (serving.stop_first) serving.stop_first();
   // Both ports refuse new calls at once, and the calls in progress on

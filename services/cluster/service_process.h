@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "grpcpp/impl/codegen/service_type.h"
 #include "journal/ledger_client.h"
@@ -73,9 +74,14 @@ class ServiceProcess {
     // the HTTP pages of verifyd and auditd stop taking requests and finish
     // theirs.
     std::function<void()> stop_first;
+    // When notified, serving ends as it does on a signal (a standby ledgerd
+    // that took the writer's lease serves again, as the writer).
+    absl::Notification* until = nullptr;
   };
-  // Serves until SIGTERM or SIGINT, then stops gracefully.
+  // Serves until SIGTERM or SIGINT (or `until`), then stops gracefully.
   absl::Status Serve(const Serving& serving);
+  // Whether SIGTERM or SIGINT came: the process is to stop.
+  bool stop_requested() const { return stop_signal_ != 0; }
 
  private:
   friend int RunService(const ServiceSpec&, int, char**,
@@ -86,6 +92,7 @@ class ServiceProcess {
   const ServiceSpec spec_;
   const cli::Args args_;
   bool plaintext_ = false;
+  int stop_signal_ = 0;  // the signal that asked to stop, once one came
   std::function<absl::Time()> clock_;
   std::unique_ptr<server::ServerMetrics> metrics_;
   std::unique_ptr<std::ofstream> access_file_;
