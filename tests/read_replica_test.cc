@@ -44,13 +44,19 @@ namespace {
 constexpr int kServing = 1;
 constexpr int kNotServing = 2;
 
-// Health/Check for the whole server: the status number, or -1.
-int CheckHealth(const std::shared_ptr<grpc::Channel>& channel) {
+// Health/Check for `service` ("" for the whole server): the status number,
+// or -1.
+int CheckHealth(const std::shared_ptr<grpc::Channel>& channel, const std::string& service = "") {
   grpc::GenericStub stub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  grpc::Slice empty{std::string()};
-  grpc::ByteBuffer request(&empty, 1);
+  // HealthCheckRequest: field 1, the service name.
+  std::string bytes_out;
+  if (!service.empty()) {
+    bytes_out = std::string(1, '\x0a') + static_cast<char>(service.size()) + service;
+  }
+  grpc::Slice encoded{bytes_out};
+  grpc::ByteBuffer request(&encoded, 1);
   grpc::ByteBuffer response;
   absl::Notification done;
   grpc::Status status;
@@ -193,6 +199,8 @@ TEST_F(ReadReplicaTest, AReplicaOnAStandbyServesTheWritersTreeHeadsAndTakesNoWri
 
   ASSERT_NO_FATAL_FAILURE(StartReplica());
   EXPECT_EQ(CheckHealth(replica_channel_), kServing);
+  // It takes no writes: a load balancer sends none to it.
+  EXPECT_EQ(CheckHealth(replica_channel_, "chemledger.writer"), kNotServing);
   // Its answers name the writer's tree head: the size and the root of a
   // checkpoint the writer signed.
   Served served = ReplicaAt(written->size);
@@ -298,6 +306,8 @@ TEST_F(ReadReplicaTest, AStandbyServesReadsThenTakesOverFromAKilledWriterLosingN
                                              grpc::InsecureChannelCredentials());
   replica_channel_ = standby_channel;
   replica_registry_ = v1::RegistryService::NewStub(standby_channel);
+  EXPECT_EQ(CheckHealth(standby_channel), kServing);
+  EXPECT_EQ(CheckHealth(standby_channel, "chemledger.writer"), kNotServing);
   const uint64_t written = RawLogSize();
   Served served = ReplicaAt(written);
   EXPECT_EQ(served.log_size, written);
@@ -368,6 +378,7 @@ TEST_F(ReadReplicaTest, AStandbyServesReadsThenTakesOverFromAKilledWriterLosingN
                                  grpc::InsecureChannelCredentials());
   registry_ = v1::RegistryService::NewStub(channel_);
   ledger_ = v1::LedgerService::NewStub(channel_);
+  EXPECT_EQ(CheckHealth(channel_, "chemledger.writer"), kServing);
   for (const AckedEvent& a : events) {
     v1::AppendResponse again;
     grpc::Status s = AppendEvent(*acme_operator_, a.event, &again);

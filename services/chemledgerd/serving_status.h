@@ -7,6 +7,12 @@
 // (docs/deployment.md). A read replica's ledger (ledgerd --read-replica) is
 // SERVING while it follows the writer's commits.
 //
+// The health service named kWriterHealthService says whether this server
+// takes writes now: SERVING at the writer only, not at a read replica nor
+// at a standby ledgerd still waiting for the lease. A load balancer in
+// front of the writer and its standbys checks it to send writes to the one
+// that holds the lease (docs/postgres.md).
+//
 // Thread-safety: owns one thread, which polls the ledger; construct and
 // destroy it from one thread. The ledger client and the health service must
 // outlive it.
@@ -25,6 +31,8 @@
 #include "journal/ledger_client.h"
 
 namespace chemledger::server {
+
+inline constexpr char kWriterHealthService[] = "chemledger.writer";
 
 class ServingStatusReporter {
  public:
@@ -46,6 +54,7 @@ class ServingStatusReporter {
   grpc::HealthCheckServiceInterface* const health_;
   const std::function<void(const absl::Status&)> on_change_;
   std::optional<bool> last_;  // the status last set
+  std::optional<bool> last_writes_;  // kWriterHealthService's last set
   absl::Notification stop_;
   std::thread thread_;
 };
