@@ -374,6 +374,7 @@ TEST_F(ReadReplicaTest, AStandbyServesReadsThenTakesOverFromAKilledWriterLosingN
   // and serves as the writer.
   const int write_port = WaitForPortFile(port_file, absl::Now() + absl::Seconds(60));
   ASSERT_NE(write_port, 0) << "the standby did not take over";
+  EXPECT_EQ(write_port, read_port) << "the writer serves where the standby served reads";
   channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", write_port),
                                  grpc::InsecureChannelCredentials());
   registry_ = v1::RegistryService::NewStub(channel_);

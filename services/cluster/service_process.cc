@@ -10,6 +10,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -196,7 +197,15 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
     if (!creators.empty()) builder.experimental().SetInterceptorCreators(std::move(creators));
     return builder.BuildAndStart();
   };
-  const std::string listen = args_.Get("listen", spec_.default_listen);
+  // Serving again in this process (a standby that took the lease): the
+  // same ports, also where the flags asked for any free one.
+  const auto again = [](std::string address, int before) {
+    if (before != 0 && absl::EndsWith(address, ":0")) {
+      address = absl::StrCat(address.substr(0, address.size() - 1), before);
+    }
+    return address;
+  };
+  const std::string listen = again(args_.Get("listen", spec_.default_listen), served_port_);
   int port = 0;
   std::unique_ptr<grpc::Server> server;
   if (!serving.services.empty()) {
@@ -208,7 +217,8 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
   int internal_port = 0;
   std::unique_ptr<grpc::Server> internal;
   if (!serving.internal_services.empty()) {
-    const std::string internal_listen = args_.Get("internal-listen", "127.0.0.1:7453");
+    const std::string internal_listen =
+        again(args_.Get("internal-listen", "127.0.0.1:7453"), served_internal_port_);
     internal = build(internal_listen, internal_credentials, serving.internal_services, true,
                      &internal_port);
     if (internal == nullptr || internal_port == 0) {
@@ -218,14 +228,18 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
   }
   if (metrics_) {
     if (serving.ledger != nullptr) metrics_->WatchLog(serving.ledger);
-    absl::StatusOr<int> metrics_port = metrics_->Serve(args_.Get("metrics-listen"));
+    absl::StatusOr<int> metrics_port =
+        metrics_->Serve(again(args_.Get("metrics-listen"), served_metrics_port_));
     if (!metrics_port.ok()) return metrics_port.status();
+    served_metrics_port_ = *metrics_port;
     if (args_.Has("metrics-port-file")) {
       if (absl::Status s = WritePortFile(args_.Get("metrics-port-file"), *metrics_port); !s.ok()) {
         return s;
       }
     }
   }
+  served_port_ = port;
+  served_internal_port_ = internal_port;
   std::vector<std::unique_ptr<server::ServingStatusReporter>> health;
   if (serving.ledger != nullptr) {
     for (grpc::Server* s : {server.get(), internal.get()}) {

@@ -93,6 +93,10 @@ class ServiceProcess {
   const cli::Args args_;
   bool plaintext_ = false;
   int stop_signal_ = 0;  // the signal that asked to stop, once one came
+  // The ports the last Serve bound (0: none), which the next one binds.
+  int served_port_ = 0;
+  int served_internal_port_ = 0;
+  int served_metrics_port_ = 0;
   std::function<absl::Time()> clock_;
   std::unique_ptr<server::ServerMetrics> metrics_;
   std::unique_ptr<std::ofstream> access_file_;

@@ -16,11 +16,20 @@
 #   LEDGERD=127.0.0.1:P LABELD=... WAYBILLD=... VERIFYD=... AUDITD=...
 #   SCAN_PAGES=https://127.0.0.1:P CONSOLE=https://127.0.0.1:P TLS_CA=RUN_DIR/ca/ca.pem
 # (the HTTP pages serve TLS with the development CA's certificates too).
+#
+# A deployment whose store is on PostgreSQL (DATA_DIR/store.postgres;
+# postgres-pair.sh makes a primary and a standby) gets two more ledgerd,
+# each on a copy of DATA_DIR in RUN_DIR: a standby (--lease-wait forever,
+# serving reads until it takes the writer's lease; RUN_DIR/standby-data)
+# and, when STANDBY_CONNINFO is set (a connection string to the PostgreSQL
+# standby, as pair.env has it), a read replica on that standby
+# (--read-replica; RUN_DIR/replica-data), which auditd then reads from.
+# cluster.env says where they are: LEDGERD_STANDBY=... LEDGERD_REPLICA=...
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 SERVICES=(ledgerd labeld waybilld verifyd auditd)
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 wait_for() {  # FILE NAME: the port file a service writes once serving
   for _ in $(seq 1 600); do [[ -s "$1" ]] && return 0; sleep 0.1; done
@@ -31,7 +40,7 @@ wait_for() {  # FILE NAME: the port file a service writes once serving
 
 stop() {
   local run=$1
-  for name in auditd verifyd waybilld labeld ledgerd; do  # ledgerd last
+  for name in auditd verifyd waybilld labeld ledgerd-replica ledgerd ledgerd-standby; do
     local pidfile="$run/$name.pid"
     [[ -s "$pidfile" ]] || continue
     local pid; pid="$(cat "$pidfile")"
@@ -55,29 +64,60 @@ start() {
   shopt -u nullglob
   rm -f "$run"/*.port "$run"/*.http-port "$run/ledgerd.internal-port"
   local tls=(--tls-ca "$run/ca/ca.pem")
-  launch() {  # NAME ARGS...
+  launch() {  # NAME ARGS...: NAME is the binary, or ledgerd-standby / ledgerd-replica
     local name=$1; shift
-    "$bin/$name" --listen 127.0.0.1:0 --port-file "$run/$name.port" "${tls[@]}" \
-      --tls-cert "$run/ca/$name.pem" --tls-key "$run/ca/$name.key" "$@" \
+    local binary=${name%%-*}
+    "$bin/$binary" --listen 127.0.0.1:0 --port-file "$run/$name.port" "${tls[@]}" \
+      --tls-cert "$run/ca/$binary.pem" --tls-key "$run/ca/$binary.key" "$@" \
       >"$run/$name.log" 2>&1 &
     echo $! >"$run/$name.pid"
   }
+  local extra=()
+  if [[ -f $data/store.postgres ]]; then
+    # Copies of the deployment (keys, store.postgres) for the other ledgerd.
+    copy() {  # NAME: RUN_DIR/NAME-data
+      rm -rf "$run/$1-data"
+      cp -a "$data" "$run/$1-data"
+      rm -rf "$run/$1-data/ephemeral"
+    }
+    copy standby
+    extra+=(ledgerd-standby)
+    if [[ -n ${STANDBY_CONNINFO:-} ]]; then
+      copy replica
+      echo "$STANDBY_CONNINFO" >"$run/replica-data/store.postgres"
+      extra+=(ledgerd-replica)
+    fi
+  fi
   launch ledgerd --data "$data" --internal-listen 127.0.0.1:0 \
     --internal-port-file "$run/ledgerd.internal-port"
   wait_for "$run/ledgerd.internal-port" ledgerd
   local ledger="127.0.0.1:$(cat "$run/ledgerd.internal-port")"
+  local audit_ledger=$ledger
+  for name in "${extra[@]}"; do
+    if [[ $name == ledgerd-standby ]]; then
+      launch ledgerd-standby --data "$run/standby-data" --lease-wait forever \
+        --internal-listen 127.0.0.1:0 --internal-port-file "$run/ledgerd-standby.internal-port"
+    else
+      launch ledgerd-replica --data "$run/replica-data" --read-replica \
+        --internal-listen 127.0.0.1:0 --internal-port-file "$run/ledgerd-replica.internal-port"
+      wait_for "$run/ledgerd-replica.internal-port" ledgerd-replica
+      audit_ledger="127.0.0.1:$(cat "$run/ledgerd-replica.internal-port")"
+    fi
+  done
   launch labeld --ledger "$ledger" --label-keys "$run/label-keys"
   launch waybilld --ledger "$ledger" --label-keys "$run/label-keys"
-  for name in verifyd auditd; do
-    launch "$name" --ledger "$ledger" --http-listen 127.0.0.1:0 \
-      --http-port-file "$run/$name.http-port" \
-      --http-tls-cert "$run/ca/$name.pem" --http-tls-key "$run/ca/$name.key"
-  done
-  for name in "${SERVICES[@]}"; do wait_for "$run/$name.port" "$name"; done
+  launch verifyd --ledger "$ledger" --http-listen 127.0.0.1:0 \
+    --http-port-file "$run/verifyd.http-port" \
+    --http-tls-cert "$run/ca/verifyd.pem" --http-tls-key "$run/ca/verifyd.key"
+  launch auditd --ledger "$audit_ledger" --http-listen 127.0.0.1:0 \
+    --http-port-file "$run/auditd.http-port" \
+    --http-tls-cert "$run/ca/auditd.pem" --http-tls-key "$run/ca/auditd.key"
+  for name in "${SERVICES[@]}" "${extra[@]}"; do wait_for "$run/$name.port" "$name"; done
   for name in verifyd auditd; do wait_for "$run/$name.http-port" "$name"; done
   {
-    for name in "${SERVICES[@]}"; do
-      echo "${name^^}=127.0.0.1:$(cat "$run/$name.port")"
+    for name in "${SERVICES[@]}" "${extra[@]}"; do
+      local var=${name^^}
+      echo "${var//-/_}=127.0.0.1:$(cat "$run/$name.port")"
     done
     echo "SCAN_PAGES=https://127.0.0.1:$(cat "$run/verifyd.http-port")"
     echo "CONSOLE=https://127.0.0.1:$(cat "$run/auditd.http-port")/console/"

@@ -17,12 +17,14 @@
 # DIR/pair.env:
 #   PRIMARY_PORT=P STANDBY_PORT=Q
 #   CONNINFO='host=127.0.0.1,127.0.0.1 port=P,Q user=postgres dbname=chemledger target_session_attrs=read-write'
+#   STANDBY_CONNINFO='host=127.0.0.1 port=Q user=postgres dbname=chemledger'
 # Give CONNINFO to `chemledgerd init --postgres`: after a promotion the
-# servers find the new primary through it.
+# servers find the new primary through it. STANDBY_CONNINFO is for a read
+# replica (ledgerd --read-replica; cluster.sh starts one when it is set).
 set -euo pipefail
 BIN=/usr/lib/postgresql/15/bin
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 as_server() {  # runs "$@" as the servers' user
   if [[ $(id -u) -eq 0 ]]; then
@@ -78,6 +80,7 @@ start() {
     echo "PRIMARY_PORT=$primary_port"
     echo "STANDBY_PORT=$standby_port"
     echo "CONNINFO='host=127.0.0.1,127.0.0.1 port=$primary_port,$standby_port user=postgres dbname=chemledger target_session_attrs=read-write'"
+    echo "STANDBY_CONNINFO='host=127.0.0.1 port=$standby_port user=postgres dbname=chemledger'"
   } >"$dir/pair.env"
   echo "postgres-pair.sh: primary on $primary_port, synchronous standby on $standby_port ($dir/pair.env):"
   sed 's/^/  /' "$dir/pair.env"
