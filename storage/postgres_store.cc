@@ -944,22 +944,21 @@ class PostgresStore final : public Store {
     if (!next.ok()) return next.status();
     const uint64_t old_size = range_.size();
     const uint64_t new_size = next->range.size();
-    absl::Status extends =
-        new_size < old_size
-            ? absl::DataLossError(absl::StrCat("the log shrank to ", new_size))
-            : absl::OkStatus();
+    absl::Status extends = new_size < old_size
+                               ? absl::DataLossError(absl::StrCat("the log shrank to ", new_size))
+                               : absl::OkStatus();
     if (extends.ok()) {
-      absl::StatusOr<std::vector<Sha256Digest>> proof = ConsistencyProofAt(
-          old_size, new_size, [&c](NodeId id) { return ReadNode(c.get(), id); });
+      absl::StatusOr<std::vector<Sha256Digest>> proof =
+          ConsistencyProofAt(old_size, new_size, [&c](NodeId id) { return ReadNode(c.get(), id); });
       extends = proof.ok() ? crypto::VerifyConsistency(old_size, new_size, range_.Root(),
                                                        next->range.Root(), *proof)
                            : proof.status();
     }
     if (!extends.ok()) {
-      return absl::DataLossError(absl::StrCat(
-          "postgres: the database's log (size ", new_size,
-          ") does not extend the one this replica served (size ", old_size,
-          "): ", extends.message(), "; still serving log size ", old_size));
+      return absl::DataLossError(
+          absl::StrCat("postgres: the database's log (size ", new_size,
+                       ") does not extend the one this replica served (size ", old_size,
+                       "): ", extends.message(), "; still serving log size ", old_size));
     }
     Install(*std::move(next));
     return absl::OkStatus();
@@ -972,7 +971,6 @@ class PostgresStore final : public Store {
   }
 
  private:
-
   static std::string DefaultWriterName() {
     char host[256] = {};
     gethostname(host, sizeof(host) - 1);

@@ -298,10 +298,12 @@ TEST(PostgresStoreTest, AFollowingReadOnlyStoreServesEachCommitOfTheWriterAndNoS
   // Read (and so cached) at the follower's latest snapshot.
   EXPECT_EQ(*at1->Get("k/a"), "1");
   std::vector<std::string> keys;
-  ASSERT_TRUE(at1->Scan("k/", "k0", [&](absl::string_view k, absl::string_view) {
-                    keys.emplace_back(k);
-                    return true;
-                  }).ok());
+  ASSERT_TRUE(at1->Scan("k/", "k0",
+                        [&](absl::string_view k, absl::string_view) {
+                          keys.emplace_back(k);
+                          return true;
+                        })
+                  .ok());
   EXPECT_EQ(keys, (std::vector<std::string>{"k/a", "k/b"}));
 
   StateWrites second;
@@ -315,10 +317,12 @@ TEST(PostgresStoreTest, AFollowingReadOnlyStoreServesEachCommitOfTheWriterAndNoS
   EXPECT_EQ(*at3->Get("k/a"), "2");
   EXPECT_EQ(*at3->Get("k/b"), std::nullopt);
   keys.clear();
-  ASSERT_TRUE(at3->Scan("k/", "k0", [&](absl::string_view k, absl::string_view) {
-                    keys.emplace_back(k);
-                    return true;
-                  }).ok());
+  ASSERT_TRUE(at3->Scan("k/", "k0",
+                        [&](absl::string_view k, absl::string_view) {
+                          keys.emplace_back(k);
+                          return true;
+                        })
+                  .ok());
   EXPECT_EQ(keys, (std::vector<std::string>{"k/a", "k/c"}));
   EXPECT_EQ(*at3->Entry(2), "e2");
   // The snapshot taken before still reads its own commit.
@@ -352,7 +356,8 @@ TEST(PostgresStoreTest, AFollowerRefusesADatabaseWhoseLogDoesNotExtendTheOneItSe
                   .ok());
   writer = OpenIn("forked");
   ASSERT_NE(writer, nullptr);
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(writer->Commit({absl::StrCat("b", i)}, StateWrites()).ok());
+  for (int i = 0; i < 4; ++i)
+    ASSERT_TRUE(writer->Commit({absl::StrCat("b", i)}, StateWrites()).ok());
   absl::Status last;
   for (const absl::Time deadline = absl::Now() + absl::Seconds(10); absl::Now() < deadline;) {
     last = PostgresFollowStatus(*follower)->last_read;

@@ -1,19 +1,20 @@
 #include "tests/e2e_server.h"
 
-#include <csignal>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <mutex>
 #include <system_error>
 #include <thread>
 #include <utility>
 
-#include "chemledger/v1/audit_service.pb.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,7 @@
 #include "absl/time/time.h"
 #include "api/china_time.h"
 #include "api/wire.h"
+#include "chemledger/v1/audit_service.pb.h"
 #include "crypto/key_files.h"
 #include "crypto/merkle.h"
 #include "grpcpp/create_channel.h"
@@ -613,6 +615,89 @@ absl::StatusOr<crypto::Checkpoint> ChemledgerdE2eTest::VerifiedCheckpoint() {
   return crypto::OpenCheckpoint(checkpoint.signed_note(), deployment.checkpoint_origin(), *root);
 }
 
+ChemledgerdE2eTest::Acknowledged ChemledgerdE2eTest::WriteMixedLoadUntil(
+    size_t each, const std::vector<std::string>& codes, bool with_issuances,
+    const std::function<void()>& fault) {
+  Acknowledged acked;
+  std::mutex mu;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> load;
+  load.emplace_back([&] {
+    for (size_t i = 0; !stop && i < codes.size(); ++i) {
+      v1::Event e = AcmeEvent(v1::COMMISSIONING, codes[i], static_cast<int>(i), "DRILL");
+      v1::AppendResponse response;
+      if (!AppendEvent(*acme_operator_, e, &response).ok()) return;
+      std::lock_guard<std::mutex> lock(mu);
+      acked.events.emplace_back(e, response.log_index());
+    }
+  });
+  load.emplace_back([&] {
+    for (int i = 0; !stop; ++i) {
+      crypto::SigningKey key = crypto::SigningKey::Generate();
+      v1::SignedEnvelope request = Signed(*acme_admin_, Actor(absl::StrCat("drill shift ", i),
+                                                              v1::ENTERPRISE_OPERATOR, kAcme, key));
+      v1::SubmitResponse response;
+      if (!Submit(request, &response).ok()) return;
+      std::lock_guard<std::mutex> lock(mu);
+      acked.changes.emplace_back(request, response.log_index());
+    }
+  });
+  if (with_issuances) {
+    load.emplace_back([&] {
+      for (int i = 0; !stop; ++i) {
+        v1::SignedEnvelope request = IssueRequest(absl::StrCat("DRILL", i), 2, *acme_admin_);
+        Issued issued = Issue(request);
+        if (!issued.status.ok()) return;
+        std::lock_guard<std::mutex> lock(mu);
+        acked.issuances.emplace_back(request, issued.log_index);
+      }
+    });
+  }
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(60); absl::Now() < deadline;) {
+    if (absl::StatusOr<crypto::Checkpoint> c = VerifiedCheckpoint(); c.ok()) {
+      acked.checkpoints.push_back(*c);
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+    std::lock_guard<std::mutex> lock(mu);
+    if (acked.events.size() >= each && acked.changes.size() >= each &&
+        (!with_issuances || acked.issuances.size() >= each)) {
+      break;
+    }
+  }
+  fault();
+  // The writes in flight when the fault came end, acknowledged or not.
+  absl::SleepFor(absl::Milliseconds(500));
+  stop = true;
+  for (std::thread& t : load) t.join();
+  return acked;
+}
+
+void ChemledgerdE2eTest::ExpectAcknowledgedOnce(const Acknowledged& acked) {
+  for (const auto& [request, index] : acked.issuances) {
+    Issued again = Issue(request);
+    ASSERT_TRUE(again.status.ok()) << again.status.error_message();
+    EXPECT_TRUE(again.replayed) << "the issuance at " << index << " was lost and taken anew";
+    EXPECT_EQ(again.log_index, index);
+  }
+  for (const auto& [event, index] : acked.events) {
+    v1::AppendResponse again;
+    grpc::Status s = AppendEvent(*acme_operator_, event, &again);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_TRUE(again.replayed()) << "the event at " << index << " was lost and taken anew";
+    EXPECT_EQ(again.log_index(), index);
+  }
+  for (const auto& [request, index] : acked.changes) {
+    v1::SubmitResponse again;
+    grpc::Status s = Submit(request, &again);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_TRUE(again.replayed()) << "the change at " << index << " was lost and taken anew";
+    EXPECT_EQ(again.log_index(), index);
+  }
+  absl::StatusOr<crypto::Checkpoint> after = VerifiedCheckpoint();
+  ASSERT_TRUE(after.ok()) << after.status();
+  for (const crypto::Checkpoint& before : acked.checkpoints) ExpectConsistent(before, *after);
+}
+
 void ChemledgerdE2eTest::ExpectConsistent(const crypto::Checkpoint& older,
                                           const crypto::Checkpoint& newer) {
   ASSERT_LE(older.size, newer.size);
@@ -629,8 +714,8 @@ void ChemledgerdE2eTest::ExpectConsistent(const crypto::Checkpoint& older,
     ASSERT_TRUE(hash.ok());
     hashes.push_back(*hash);
   }
-  absl::Status verified = crypto::VerifyConsistency(older.size, newer.size, older.root_hash,
-                                                    newer.root_hash, hashes);
+  absl::Status verified =
+      crypto::VerifyConsistency(older.size, newer.size, older.root_hash, newer.root_hash, hashes);
   EXPECT_TRUE(verified.ok()) << "the log at " << newer.size << " does not extend the log at "
                              << older.size << ": " << verified;
 }

@@ -29,6 +29,7 @@
 #define CHEMLEDGER_TESTS_E2E_SERVER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -225,6 +226,26 @@ class ChemledgerdE2eTest : public ::testing::Test {
   // and proves by the server's inclusion proof into `checkpoint`.
   void ExpectHistoryVerifies(const std::string& code, const v1::History& history,
                              const crypto::Checkpoint& checkpoint);
+  // What a failover drill's load had acknowledged when the fault came.
+  struct Acknowledged {
+    std::vector<std::pair<v1::SignedEnvelope, uint64_t>> issuances;  // with their log index
+    std::vector<std::pair<v1::Event, uint64_t>> events;
+    std::vector<std::pair<v1::SignedEnvelope, uint64_t>> changes;  // registry changes
+    std::vector<crypto::Checkpoint> checkpoints;  // verified, handed out before the fault
+  };
+  // Mixed load for failover drills (after RegisterExampleEnterprises):
+  // lifecycle events (COMMISSIONING `codes`, one each, as Acme's operator),
+  // registry changes (operators added to Acme) and, `with_issuances`, label
+  // issuances, each from a thread of its own, while this thread keeps the
+  // verified checkpoints it is handed. Once each kind has `each`
+  // acknowledged (or after 60 s), calls `fault`; each thread stops at its
+  // first failed write (or when `codes` run out).
+  Acknowledged WriteMixedLoadUntil(size_t each, const std::vector<std::string>& codes,
+                                   bool with_issuances, const std::function<void()>& fault);
+  // After a failover: every acknowledged write, sent again, is answered as a
+  // replay at its first index (it is there exactly once), and the log now
+  // extends every checkpoint handed out before.
+  void ExpectAcknowledgedOnce(const Acknowledged& acked);
   // Checks, by the server's consistency proof, that the log of `newer` is
   // the log of `older` with entries appended.
   void ExpectConsistent(const crypto::Checkpoint& older, const crypto::Checkpoint& newer);

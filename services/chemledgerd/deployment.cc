@@ -321,9 +321,9 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
   storage::PostgresStoreOptions postgres = options.postgres;
   if (options.read_replica) {
     if (!StoreIsOnPostgres(data_dir)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "a read replica reads a store on PostgreSQL, and ", data_dir,
-          "'s store is LevelDB, which only its own server opens (docs/postgres.md)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("a read replica reads a store on PostgreSQL, and ", data_dir,
+                       "'s store is LevelDB, which only its own server opens (docs/postgres.md)"));
     }
     postgres.read_only = true;
     postgres.follow_head_every = options.follow_head_every;
@@ -348,9 +348,8 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
           const absl::Duration behind = absl::Now() - follow->last_success;
           if (behind <= limit) return absl::OkStatus();
           return absl::UnavailableError(absl::StrCat(
-              "the read replica has not read the writer's head for ",
-              absl::ToInt64Seconds(behind), " s (it serves log size ", follow->size,
-              "): ", follow->last_read.message()));
+              "the read replica has not read the writer's head for ", absl::ToInt64Seconds(behind),
+              " s (it serves log size ", follow->size, "): ", follow->last_read.message()));
         });
   } else {
     journal::JournalOptions journal_options;

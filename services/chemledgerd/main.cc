@@ -496,8 +496,7 @@ absl::Status Serve(const cli::Args& args) {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
     if (metrics) {
       metrics->WatchLog(d.ledger_client());
-      metrics->WatchCache("sequencer_state",
-                          [&d] { return d.journal()->StateCacheCounts(); });
+      metrics->WatchCache("sequencer_state", [&d] { return d.journal()->StateCacheCounts(); });
       metrics->WatchSlots(
           "issuance", [&label_service] { return label_service.issuances_in_progress(); },
           label::kMaxConcurrentIssuances);

@@ -116,9 +116,9 @@ absl::Status ServeDeployment(ServiceProcess& process, server::Deployment& d,
   serving.ledger = d.ledger_client();
   serving.until = until;
   const bool replica = d.ledger_client()->ReadsOnly();
-  serving.ready_line = absl::StrCat("serving deployment ", record->deployment(),
-                                    replica ? " as a read replica" : "", " (log size ",
-                                    snapshot->size(), replica ? ", following the writer" : "", ")");
+  serving.ready_line =
+      absl::StrCat("serving deployment ", record->deployment(), replica ? " as a read replica" : "",
+                   " (log size ", snapshot->size(), replica ? ", following the writer" : "", ")");
   return process.Serve(serving);
 }
 
@@ -146,12 +146,11 @@ absl::Status Run(ServiceProcess& process) {
   if (open_options.read_replica) {
     for (const char* flag : {"lease", "lease-wait", "synchronous-standby"}) {
       if (args.Has(flag)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--", flag, ": a read replica (--read-replica) takes no writer's lease"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", flag, ": a read replica (--read-replica) takes no writer's lease"));
       }
     }
-  } else if (absl::Status s =
-                 server::ReadPostgresFlags(args, "ledgerd", &open_options.postgres);
+  } else if (absl::Status s = server::ReadPostgresFlags(args, "ledgerd", &open_options.postgres);
              !s.ok()) {
     return s;
   }
@@ -179,8 +178,7 @@ absl::Status Run(ServiceProcess& process) {
   std::atomic<bool> give_up{false};
   open_options.postgres.give_up_waiting = [&give_up] { return give_up.load(); };
   absl::Notification lease_taken;
-  absl::StatusOr<std::unique_ptr<server::Deployment>> writer =
-      absl::CancelledError("not opened");
+  absl::StatusOr<std::unique_ptr<server::Deployment>> writer = absl::CancelledError("not opened");
   std::thread opener([&] {
     writer = server::Deployment::Open(*data, open_options);
     lease_taken.Notify();

@@ -499,8 +499,8 @@ class RemoteLedgerClient final : public journal::LedgerClient {
   absl::Status Healthy() override {
     // As Writable: answered within two seconds or taken as down.
     internal::HealthyResponse response;
-    if (absl::Status s = core_->Call(&Stub::Healthy, internal::HealthyRequest(), &response,
-                                     absl::Seconds(2));
+    if (absl::Status s =
+            core_->Call(&Stub::Healthy, internal::HealthyRequest(), &response, absl::Seconds(2));
         !s.ok()) {
       return s;
     }
