@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -197,9 +198,16 @@ class ConnectionPool {
     Connection c_;
   };
 
+  // Every Acquire fails with `why` from now on.
+  void Poison(absl::Status why) {
+    absl::MutexLock lock(&mu_);
+    poisoned_ = std::move(why);
+  }
+
   absl::StatusOr<Lease> Acquire() {
     {
       absl::MutexLock lock(&mu_);
+      if (!poisoned_.ok()) return poisoned_;
       mu_.Await(absl::Condition(this, &ConnectionPool::Available));
       if (!idle_.empty()) {
         Connection c = std::move(idle_.back());
@@ -235,6 +243,7 @@ class ConnectionPool {
   absl::Mutex mu_;
   std::vector<Connection> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status poisoned_ ABSL_GUARDED_BY(mu_);
 };
 
 // The advisory lock a server holds while it migrates the schema: "CHEMLEDG".
@@ -900,7 +909,8 @@ class PostgresStore final : public Store {
   }
 
   // A read-only store following the writer: reads the head every
-  // follow_head_every, on a connection of its own, until the store goes.
+  // follow_head_every, on a connection of its own, until the store goes or
+  // the database's log turns out not to extend the one published.
   void FollowHead() {
     Connection c;
     for (;;) {
@@ -910,55 +920,101 @@ class PostgresStore final : public Store {
           return;
         }
       }
-      absl::Status read = FollowOnce(c);
+      absl::Duration lease_lapsed = absl::ZeroDuration();
+      absl::Status read = FollowOnce(c, &lease_lapsed);
+      const uint64_t size = GetSnapshot()->size();
       absl::MutexLock lock(&follow_mu_);
       follow_->last_read = read;
-      if (read.ok()) follow_->last_success = absl::Now();
-      follow_->size = GetSnapshot()->size();
+      follow_->size = size;
+      if (read.ok()) {
+        follow_->last_success = absl::Now();
+        follow_->lease_lapsed = lease_lapsed;
+      }
+      if (read.code() == absl::StatusCode::kDataLoss) return;  // for good
     }
   }
 
-  // Publishes the head the database has now, if it moved, once it is shown
-  // to extend the one published (a consistency proof from the database's
-  // own nodes): a replica never serves a log that forked from what it
-  // served before, whatever the database it reaches turns out to be.
-  absl::Status FollowOnce(Connection& c) {
+  // The database's log does not extend the one published: every read of
+  // the database fails from now on (what it holds is not what the
+  // published heads name), and nothing more is followed.
+  absl::Status Diverged(const std::string& why, uint64_t served)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    absl::Status diverged = absl::DataLossError(absl::StrCat(
+        "postgres: ", why, ": this store followed a log of size ", served,
+        " that the database's does not extend (a restored or a different database?); it reads "
+        "nothing more from it"));
+    reads_.Poison(diverged);
+    return diverged;
+  }
+
+  // Publishes the head the database has now, if it moved and may be
+  // published (see follow_head_every); `lease_lapsed` gets how long ago the
+  // writer's lease lapsed. A read that fails is Unavailable (tried again at
+  // the next turn); a log that does not extend the published one DataLoss.
+  absl::Status FollowOnce(Connection& c, absl::Duration* lease_lapsed) {
     if (c == nullptr || PQstatus(c.get()) != CONNECTION_OK) {
       absl::StatusOr<Connection> made = Connect(options_.connection);
       if (!made.ok()) return made.status();
       c = *std::move(made);
     }
     absl::StatusOr<Result> row =
-        Query(c.get(), "SELECT version, size, root, applied_size FROM store_head", Params());
+        Query(c.get(),
+              "SELECT version, size, root, applied_size, "
+              "extract(epoch FROM clock_timestamp() - lease_expires)::float8 FROM store_head",
+              Params());
     if (!row.ok()) return row.status();
     if (PQntuples(row->get()) != 1) return absl::DataLossError("postgres: store_head is empty");
+    *lease_lapsed =
+        PQgetisnull(row->get(), 0, 4)
+            ? absl::InfiniteDuration()
+            : std::max(absl::ZeroDuration(),
+                       absl::Seconds(std::strtod(PQgetvalue(row->get(), 0, 4), nullptr)));
     absl::MutexLock lock(&mu_);
+    const uint64_t served = range_.size();
     const int64_t version = Int8At(row->get(), 0, 0);
-    if (version == version_) return absl::OkStatus();
+    if (version == version_) {
+      if (static_cast<uint64_t>(Int8At(row->get(), 0, 1)) != served ||
+          BytesAt(row->get(), 0, 2) != range_.Root().ToBytes()) {
+        return Diverged(absl::StrCat("commit ", version, " holds another log"), served);
+      }
+      return absl::OkStatus();
+    }
     if (version < version_) {
-      return absl::DataLossError(absl::StrCat(
-          "postgres: the head went back from commit ", version_, " to ", version,
-          " (a restored or a different database?); still serving log size ", range_.size()));
+      return Diverged(absl::StrCat("the head went back from commit ", version_, " to ", version),
+                      served);
     }
     absl::StatusOr<Head> next = ParseHead(c.get(), row->get(), 0);
     if (!next.ok()) return next.status();
-    const uint64_t old_size = range_.size();
-    const uint64_t new_size = next->range.size();
-    absl::Status extends = new_size < old_size
-                               ? absl::DataLossError(absl::StrCat("the log shrank to ", new_size))
-                               : absl::OkStatus();
-    if (extends.ok()) {
-      absl::StatusOr<std::vector<Sha256Digest>> proof =
-          ConsistencyProofAt(old_size, new_size, [&c](NodeId id) { return ReadNode(c.get(), id); });
-      extends = proof.ok() ? crypto::VerifyConsistency(old_size, new_size, range_.Root(),
-                                                       next->range.Root(), *proof)
-                           : proof.status();
+    const uint64_t size = next->range.size();
+    if (size < served) {
+      return Diverged(absl::StrCat("the log shrank to ", size), served);
     }
-    if (!extends.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("postgres: the database's log (size ", new_size,
-                       ") does not extend the one this replica served (size ", old_size,
-                       "): ", extends.message(), "; still serving log size ", old_size));
+    absl::StatusOr<std::vector<Sha256Digest>> proof =
+        ConsistencyProofAt(served, size, [&c](NodeId id) { return ReadNode(c.get(), id); });
+    if (!proof.ok()) return proof.status();
+    if (absl::Status s =
+            crypto::VerifyConsistency(served, size, range_.Root(), next->range.Root(), *proof);
+        !s.ok()) {
+      return Diverged(absl::StrCat("the log of size ", size, " is not an extension (",
+                                   s.message(), ")"),
+                      served);
+    }
+    if (next->applied != size) {
+      return absl::UnavailableError(absl::StrCat(
+          "postgres: the writer is building the state (it reflects ",
+          next->applied ? absl::StrCat(*next->applied) : std::string("none"), " of ", size,
+          " entries); still serving log size ", served));
+    }
+    if (options_.follow_check) {
+      // What the cache knows may be older than the candidate: it forgets it
+      // (what it learns at the candidate is true at the published head too).
+      cache_.Cleared(next->version);
+      PostgresSnapshot candidate(&reads_, &cache_, &leaves_, next->version, size,
+                                 next->range.Root());
+      if (absl::Status s = options_.follow_check(candidate); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat(s.message(), "; still serving log size ",
+                                                    served));
+      }
     }
     Install(*std::move(next));
     return absl::OkStatus();

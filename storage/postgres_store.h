@@ -85,17 +85,31 @@ struct PostgresStoreOptions {
   // With read_only: reads the head again this often and publishes each new
   // commit's snapshot, so that reads follow the writer (a read replica,
   // which may connect to a standby: its snapshots are the commits the
-  // standby has replayed). Zero: the head as of Open, for good.
+  // standby has replayed). Zero: the head as of Open, for good. A new head
+  // is published only when its log extends the one published (checked
+  // with a consistency proof from the database's own nodes), its state
+  // reflects its whole log (not while the writer rebuilds the state), and
+  // `follow_check` (when set) accepts its snapshot. A database whose log
+  // does not extend the one published (a restored or a different one) is
+  // not followed: from then on every read of the database fails with that
+  // DataLoss, and the store follows nothing more.
   absl::Duration follow_head_every = absl::ZeroDuration();
+  std::function<absl::Status(const Snapshot&)> follow_check;
 };
 
-// What a following read-only store (follow_head_every) knows of the head:
-// OK while it reads it; the reason (Unavailable) and since when once it
-// cannot.
+// What a following read-only store (follow_head_every) knows of the head.
 struct FollowStatus {
+  // OK while it reads the head; the reason otherwise: Unavailable (the
+  // database cannot be reached, the writer is rebuilding the state),
+  // DataLoss for a log that does not extend the one published (for good).
   absl::Status last_read;
   absl::Time last_success;  // the last time the head was read
   uint64_t size = 0;        // the size of the latest snapshot published
+  // How long ago the writer's lease lapsed, by the database's clock, as the
+  // head last read says (zero while a writer holds a live lease; infinite
+  // when none was ever taken or it was released). At a standby that stopped
+  // replicating, it grows although the writer lives.
+  absl::Duration lease_lapsed = absl::ZeroDuration();
 };
 // The status of `store` when it is a following read-only PostgreSQL store;
 // nullopt for any other store.

@@ -361,15 +361,47 @@ TEST(PostgresStoreTest, AFollowerRefusesADatabaseWhoseLogDoesNotExtendTheOneItSe
   absl::Status last;
   for (const absl::Time deadline = absl::Now() + absl::Seconds(10); absl::Now() < deadline;) {
     last = PostgresFollowStatus(*follower)->last_read;
+    if (last.code() == absl::StatusCode::kDataLoss) break;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  // Seen while the other log is shorter ("the head went back") or once it
+  // is longer (not an extension): either way, for good.
+  EXPECT_EQ(last.code(), absl::StatusCode::kDataLoss) << last;
+  EXPECT_NE(last.message().find("followed a log of size 2"), std::string::npos) << last;
+  EXPECT_EQ(follower->GetSnapshot()->size(), 2u);
+  EXPECT_EQ(follower->GetSnapshot()->root(), served);
+  // What the database holds now is not what the published head names: no
+  // read of it is served.
+  EXPECT_EQ(follower->GetSnapshot()->Entry(0).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(follower->GetSnapshot()->Get("k").status().code(), absl::StatusCode::kDataLoss);
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(PostgresFollowStatus(*follower)->last_read.code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(PostgresStoreTest, AFollowerPublishesNoHeadWhoseStateIsNotBuiltYet) {
+  ASSERT_TRUE(Server().CreateDatabase("unbuilt").ok());
+  std::unique_ptr<Store> writer = OpenIn("unbuilt");
+  ASSERT_NE(writer, nullptr);
+  StateWrites w;
+  w.Put("k", "1");
+  ASSERT_TRUE(writer->Commit({"e0"}, w).ok());
+  std::unique_ptr<Store> follower = OpenFollowerIn("unbuilt");
+  ASSERT_NE(follower, nullptr);
+  // Entries without their state (as a writer rebuilding the state has).
+  ASSERT_TRUE(writer->Append({"e1", "e2"}).ok());
+  absl::Status last;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(10); absl::Now() < deadline;) {
+    last = PostgresFollowStatus(*follower)->last_read;
     if (!last.ok()) break;
     absl::SleepFor(absl::Milliseconds(5));
   }
-  EXPECT_EQ(last.code(), absl::StatusCode::kDataLoss) << last;
-  // Seen while the other log is shorter ("the head went back") or once it
-  // is longer ("does not extend").
-  EXPECT_NE(last.message().find("still serving log size 2"), std::string::npos) << last;
-  EXPECT_EQ(follower->GetSnapshot()->size(), 2u);
-  EXPECT_EQ(follower->GetSnapshot()->root(), served);
+  EXPECT_EQ(last.code(), absl::StatusCode::kUnavailable) << last;
+  EXPECT_EQ(follower->GetSnapshot()->size(), 1u);
+  StateWrites built;
+  built.Put("k", "3");
+  ASSERT_TRUE(writer->ApplyState(3, built).ok());
+  ASSERT_TRUE(ReachesSize(*follower, 3));
+  EXPECT_EQ(*follower->GetSnapshot()->Get("k"), "3");
 }
 
 TEST(PostgresStoreTest, WithoutASynchronousStandbyARequiringStoreRefusesToOpen) {

@@ -300,6 +300,21 @@ std::unique_ptr<audit::RefusalRecorder> NewRefusalRecorder(journal::LedgerClient
       });
 }
 
+// A read replica serves a state of this build's layout only, and only once
+// the writer has built it (journal/journal.h, kStateFormat).
+absl::Status ReplicaReadsStateOf(const storage::Snapshot& snapshot) {
+  absl::StatusOr<std::optional<std::string>> format =
+      snapshot.Get(journal::Journal::kStateFormatKey);
+  if (!format.ok()) return format.status();
+  const std::string mine = absl::StrCat(journal::Journal::kStateFormat);
+  if (*format == mine) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      "the store's state is ", format->has_value() ? absl::StrCat("of format '", **format, "'")
+                                                   : std::string("of no recorded format"),
+      " and this read replica reads format ", mine,
+      ": the writer is building it, or it runs another version (run the writer's)"));
+}
+
 bool StoreIsOnPostgres(const std::string& data_dir) {
   struct stat st;
   return stat(PostgresConfPath(data_dir).c_str(), &st) == 0;
@@ -327,6 +342,7 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
     }
     postgres.read_only = true;
     postgres.follow_head_every = options.follow_head_every;
+    postgres.follow_check = ReplicaReadsStateOf;
   }
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
       OpenDeploymentStore(data_dir, store_options, postgres);
@@ -337,6 +353,7 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
   d->catalogue_ = *std::move(catalogue);
   d->machines_ = std::make_unique<StateMachines>(d->catalogue_.get());
   if (options.read_replica) {
+    if (absl::Status s = ReplicaReadsStateOf(*d->store_->GetSnapshot()); !s.ok()) return s;
     const storage::Store* replica = d->store_.get();
     d->client_ = journal::NewReadReplicaLedgerClient(
         d->store_.get(), options.snapshot_retention,
@@ -346,10 +363,23 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
           if (!follow) return absl::OkStatus();
           if (follow->last_read.code() == absl::StatusCode::kDataLoss) return follow->last_read;
           const absl::Duration behind = absl::Now() - follow->last_success;
-          if (behind <= limit) return absl::OkStatus();
-          return absl::UnavailableError(absl::StrCat(
-              "the read replica has not read the writer's head for ", absl::ToInt64Seconds(behind),
-              " s (it serves log size ", follow->size, "): ", follow->last_read.message()));
+          if (behind > limit) {
+            return absl::UnavailableError(absl::StrCat(
+                "the read replica has not read the writer's head for ",
+                absl::ToInt64Seconds(behind), " s (it serves log size ", follow->size,
+                "): ", follow->last_read.message()));
+          }
+          if (follow->lease_lapsed > limit) {
+            return absl::UnavailableError(absl::StrCat(
+                "no writer has renewed its lease in this replica's database for ",
+                follow->lease_lapsed == absl::InfiniteDuration()
+                    ? std::string("long (none holds it)")
+                    : absl::StrCat(absl::ToInt64Seconds(follow->lease_lapsed), " s"),
+                ": the writer is down, or the database stopped replicating from the primary "
+                "(it serves log size ",
+                follow->size, ")"));
+          }
+          return absl::OkStatus();
         });
   } else {
     journal::JournalOptions journal_options;

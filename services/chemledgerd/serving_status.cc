@@ -24,9 +24,9 @@ void ServingStatusReporter::Report() {
   const absl::Status healthy = ledger_->Healthy();
   const bool writes = ledger_->Writable().ok();
   if (last_ == healthy.ok() && last_writes_ == writes) return;
-  // Setting the server's status sets every named service's too: the
-  // writer's goes after it.
-  health_->SetServingStatus(healthy.ok());
+  // The server's status by its name "" (SetServingStatus(bool) would set
+  // every named service's too, the writer's for a moment).
+  health_->SetServingStatus("", healthy.ok());
   health_->SetServingStatus(kWriterHealthService, writes);
   last_writes_ = writes;
   if (last_ == healthy.ok()) return;

@@ -180,7 +180,17 @@ absl::Status Run(ServiceProcess& process) {
   absl::Notification lease_taken;
   absl::StatusOr<std::unique_ptr<server::Deployment>> writer = absl::CancelledError("not opened");
   std::thread opener([&] {
-    writer = server::Deployment::Open(*data, open_options);
+    // Until it holds the lease, or is told to stop; a database that cannot
+    // be reached (a PostgreSQL failover in progress) is asked again.
+    for (;;) {
+      writer = server::Deployment::Open(*data, open_options);
+      if (writer.ok() || give_up || writer.status().code() != absl::StatusCode::kUnavailable) {
+        break;
+      }
+      std::cout << "ledgerd: a standby: " << writer.status().message() << "; trying again"
+                << std::endl;
+      absl::SleepFor(absl::Seconds(1));
+    }
     lease_taken.Notify();
   });
   absl::Status served = ServeDeployment(process, **replica, &lease_taken);
@@ -190,10 +200,16 @@ absl::Status Run(ServiceProcess& process) {
     return served;
   }
   opener.join();
-  replica->reset();
-  if (!writer.ok()) return writer.status();
-  std::cout << "ledgerd: took the writer's lease: serving as the writer" << std::endl;
-  return ServeDeployment(process, **writer, nullptr);
+  // The replica's store goes beside the writer's start (its follower may
+  // be in a query a while).
+  std::thread closer([&replica] { replica->reset(); });
+  absl::Status status = writer.status();
+  if (writer.ok()) {
+    std::cout << "ledgerd: took the writer's lease: serving as the writer" << std::endl;
+    status = ServeDeployment(process, **writer, nullptr);
+  }
+  closer.join();
+  return status;
 }
 
 }  // namespace

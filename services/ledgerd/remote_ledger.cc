@@ -502,7 +502,8 @@ class RemoteLedgerClient final : public journal::LedgerClient {
     if (absl::Status s =
             core_->Call(&Stub::Healthy, internal::HealthyRequest(), &response, absl::Seconds(2));
         !s.ok()) {
-      return s;
+      // A ledgerd older than Healthy is a writer: its health is Writable.
+      return s.code() == absl::StatusCode::kUnimplemented ? Writable() : s;
     }
     reads_only_.store(response.reads_only(), std::memory_order_relaxed);
     return FromStatusProto(response.status());

@@ -40,7 +40,8 @@ wait_for() {  # FILE NAME: the port file a service writes once serving
 
 stop() {
   local run=$1
-  for name in auditd verifyd waybilld labeld ledgerd-replica ledgerd ledgerd-standby; do
+  # The standby before the writer (or it would take over), the writer last.
+  for name in auditd verifyd waybilld labeld ledgerd-replica ledgerd-standby ledgerd; do
     local pidfile="$run/$name.pid"
     [[ -s "$pidfile" ]] || continue
     local pid; pid="$(cat "$pidfile")"
@@ -62,7 +63,7 @@ start() {
   shopt -s nullglob
   for key in "$data"/keys/label-*.key; do mv "$key" "$run/label-keys/"; done
   shopt -u nullglob
-  rm -f "$run"/*.port "$run"/*.http-port "$run/ledgerd.internal-port"
+  rm -f "$run"/*.port "$run"/*.http-port "$run"/*.internal-port
   local tls=(--tls-ca "$run/ca/ca.pem")
   launch() {  # NAME ARGS...: NAME is the binary, or ledgerd-standby / ledgerd-replica
     local name=$1; shift
