@@ -417,7 +417,10 @@ absl::Status OutOfSnapshot(uint64_t what, uint64_t size, absl::string_view name)
 // commit wrote the key: such a commit's entry is here, unless the cache was
 // emptied since the snapshot, and then nothing is learned from it. An entry
 // answers a snapshot at or after its version; an older snapshot asks the
-// database. Emptied when it holds more than `max_keys`.
+// database. Emptied when it holds more than `max_keys`. In a following
+// read-only store (another server writes) it is emptied (Cleared) before
+// each newer head is read at or published, so that what it holds is the
+// newest value at or below that head: true for the older snapshots too.
 //
 // It also keeps the live rows of small prefix scans (a scan of all keys
 // starting with a prefix, of at most kMaxScanRows rows), learned only at

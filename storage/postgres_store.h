@@ -20,7 +20,9 @@
 // commit in progress and see nothing of one (PostgreSQL's MVCC does the
 // rest). Reads of recently written or read keys at the latest snapshots are
 // answered from memory (a write-through cache of each key's newest version,
-// coherent because this store is the one writer). The durability of a commit is PostgreSQL's: with synchronous
+// coherent because this store is the one writer; a following read-only
+// store forgets it whenever it publishes a new head). The durability of a
+// commit is PostgreSQL's: with synchronous
 // replication configured (synchronous_commit = on or remote_apply,
 // synchronous_standby_names), an acknowledged commit is on a standby too.
 //
