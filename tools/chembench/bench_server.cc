@@ -217,7 +217,35 @@ uint64_t BenchServer::StoreBytes() const {
   return bytes;
 }
 
+absl::StatusOr<std::shared_ptr<grpc::Channel>> BenchServer::StartReadReplica(
+    const std::string& ledgerd) {
+  const std::string data = scratch_ + "/replica";
+  const std::string copy = absl::StrCat("cp -a '", scratch_, "/data' '", data, "' && rm -rf '",
+                                        data, "'/keys/label-* '", data, "/ephemeral'");
+  if (system(copy.c_str()) != 0) return absl::InternalError("could not copy the deployment");
+  const std::string port_file = scratch_ + "/replica-port";
+  replica_pid_ =
+      Spawn({ledgerd, "--read-replica", "--data", data, "--plaintext", "--listen", "127.0.0.1:0",
+             "--port-file", port_file, "--internal-listen", "127.0.0.1:0"});
+  int port = 0;
+  for (int i = 0; i < 20000 && port == 0; ++i) {
+    std::ifstream in(port_file);
+    if (!(in >> port)) port = 0;
+    if (port == 0) absl::SleepFor(absl::Milliseconds(1));
+  }
+  if (port == 0) return absl::InternalError(absl::StrCat(ledgerd, " --read-replica did not start"));
+  grpc::ChannelArguments channel_args;
+  channel_args.SetMaxReceiveMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                   grpc::InsecureChannelCredentials(), channel_args);
+}
+
 BenchServer::~BenchServer() {
+  if (replica_pid_ > 0) {
+    kill(replica_pid_, SIGTERM);
+    int status;
+    waitpid(replica_pid_, &status, 0);
+  }
   if (pid_ > 0) {
     kill(pid_, SIGTERM);
     int status;

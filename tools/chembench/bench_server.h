@@ -67,6 +67,11 @@ class BenchServer {
   absl::StatusOr<absl::Duration> Restart();
   // The server process.
   pid_t pid() const { return pid_; }
+  // Starts `ledgerd --read-replica` (the binary `ledgerd`) on a copy of the
+  // deployment (its store on PostgreSQL: the replica reads the same
+  // database), plaintext on loopback, and returns the channel to it once
+  // it serves. It is stopped with this server.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> StartReadReplica(const std::string& ledgerd);
   // Bytes on disk in the data directory's store.
   uint64_t StoreBytes() const;
   // Stops the server (SIGTERM, then waits for it) and removes the directory.
@@ -120,6 +125,7 @@ class BenchServer {
   std::vector<std::string> serve_flags_;
   const crypto::SigningKey admin_;
   pid_t pid_ = -1;
+  pid_t replica_pid_ = -1;
   std::shared_ptr<grpc::Channel> channel_;
   int http_port_ = 0;
   int next_request_ = 0;

@@ -41,14 +41,59 @@ namespace {
 // size.
 constexpr size_t kEventBytes = 160;
 
+struct ReadFigures {
+  RateFigures rate;
+  size_t count = 0;
+  int errors = 0;
+};
+
 struct StoreFigures {
   RateFigures unary, streaming, batched, reads;
   size_t read_count = 0;
+  // With a read replica (PostgreSQL and --ledgerd): reads at it alone, and
+  // at it and the writer together.
+  std::optional<ReadFigures> replica_reads, both_reads;
 };
+
+// GetHistory of random codes of batch B1 (1 to `codes`), signed by
+// `reader`, from `clients` threads spread over `channels`, one call at a
+// time each, for `seconds`.
+ReadFigures ReadHistories(const std::vector<std::shared_ptr<grpc::Channel>>& channels, int clients,
+                          int seconds, int codes, const crypto::SigningKey& reader) {
+  std::vector<std::vector<double>> latency(clients);
+  std::atomic<int> errors{0};
+  std::atomic<size_t> reads{0};
+  const absl::Time start = absl::Now();
+  const absl::Time until = start + absl::Seconds(seconds);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < clients; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t + 1);
+      grpc::Channel& channel = *channels[t % channels.size()];
+      while (absl::Now() < until) {
+        grpc::ClientContext context;
+        v1::GetHistoryRequest request;
+        request.set_code(BenchCode("B1", 1 + static_cast<int>(rng() % codes)));
+        v1::History history;
+        const absl::Time sent = absl::Now();
+        if (!read_auth::SignedRead(channel, &context, api::kGetHistoryMethod, request,
+                                   BenchServer::Signer(reader), &history)
+                 .ok()) {
+          ++errors;
+        }
+        latency[t].push_back(absl::ToDoubleMilliseconds(absl::Now() - sent));
+        ++reads;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  return ReadFigures{Summarise(reads.load(), absl::Now() - start, latency), reads.load(),
+                     errors.load()};
+}
 
 // One chemledgerd, on the store BenchServer::StoreOnPostgres last chose:
 // unary, streamed and batched events, then reads.
-absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o) {
+absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool replica) {
   const auto fail = [](const std::string& why) { return absl::InternalError(why); };
   absl::StatusOr<std::unique_ptr<BenchServer>> server =
       BenchServer::Start(o.chemledgerd, o.directory, "events");
@@ -163,43 +208,31 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o) {
 
   // Reads: GetHistory of random codes, `clients` threads, one call at a
   // time each, for read_seconds.
-  std::vector<std::vector<double>> read_latency(o.clients);
-  std::atomic<int> read_errors{0};
-  std::atomic<size_t> reads{0};
-  start = absl::Now();
-  {
-    const absl::Time until = start + absl::Seconds(o.read_seconds);
-    std::vector<std::thread> threads;
-    for (int t = 0; t < o.clients; ++t) {
-      threads.emplace_back([&, t] {
-        std::mt19937 rng(t + 1);
-        while (absl::Now() < until) {
-          grpc::ClientContext context;
-          v1::GetHistoryRequest request;
-          request.set_code(BenchCode("B1", 1 + static_cast<int>(rng() % codes)));
-          v1::History history;
-          const absl::Time sent = absl::Now();
-          if (!read_auth::SignedRead(*(*server)->channel(), &context, api::kGetHistoryMethod,
-                                     request, BenchServer::Signer(producer), &history)
-                   .ok()) {
-            ++read_errors;
-          }
-          read_latency[t].push_back(absl::ToDoubleMilliseconds(absl::Now() - sent));
-          ++reads;
-        }
-      });
-    }
-    for (auto& th : threads) th.join();
+  const ReadFigures writer_reads =
+      ReadHistories({(*server)->channel()}, o.clients, o.read_seconds, codes, producer);
+  StoreFigures figures{unary, streaming, batched, writer_reads.rate, writer_reads.count};
+  int read_errors = writer_reads.errors;
+  // At a read replica of a store on PostgreSQL: alone, then beside the
+  // writer (half the clients each).
+  if (replica && !o.ledgerd.empty()) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> at_replica =
+        (*server)->StartReadReplica(o.ledgerd);
+    if (!at_replica.ok()) return fail(std::string(at_replica.status().message()));
+    const ReadFigures alone =
+        ReadHistories({*at_replica}, o.clients, o.read_seconds, codes, producer);
+    const ReadFigures beside = ReadHistories({(*server)->channel(), *at_replica}, o.clients,
+                                             o.read_seconds, codes, producer);
+    read_errors += alone.errors + beside.errors;
+    figures.replica_reads = alone;
+    figures.both_reads = beside;
   }
-  const RateFigures read_figures = Summarise(reads.load(), absl::Now() - start, read_latency);
   server->reset();
   if (unary_errors > 0 || stream_errors > 0 || batch_errors > 0 || read_errors > 0) {
     return fail(absl::StrCat(unary_errors.load(), " unary, ", stream_errors.load(),
                              " streamed and ", batch_errors.load(),
-                             " batched events were refused; ", read_errors.load(),
-                             " reads failed"));
+                             " batched events were refused; ", read_errors, " reads failed"));
   }
-  return StoreFigures{unary, streaming, batched, read_figures, reads.load()};
+  return figures;
 }
 
 }  // namespace
@@ -216,7 +249,7 @@ int RunEventBench(const EventBenchOptions& o) {
   for (const std::string& connection : {std::string(), o.postgres}) {
     if (!connection.empty() || stores.empty()) {
       BenchServer::StoreOnPostgres(connection);
-      absl::StatusOr<StoreFigures> figures = MeasureStore(o);
+      absl::StatusOr<StoreFigures> figures = MeasureStore(o, !connection.empty());
       if (!figures.ok()) return fail(std::string(figures.status().message()));
       stores.emplace_back(connection.empty() ? "LevelDB" : "PostgreSQL", *figures);
     }
@@ -257,6 +290,17 @@ int RunEventBench(const EventBenchOptions& o) {
         f.batched.per_second, f.batched.p50_ms, f.batched.p99_ms, f.batched.per_second / verify,
         store, o.clients, o.read_seconds, f.read_count, f.reads.per_second, f.reads.p50_ms,
         f.reads.p99_ms);
+    if (f.replica_reads) {
+      std::cout << absl::StrFormat(
+          "| %s | GetHistory reads at a read replica (ledgerd --read-replica), %d clients, %d s "
+          "| %d | %.0f reads/s | %.2f | %.2f | |\n"
+          "| %s | GetHistory reads at the writer and the replica together, %d clients, %d s "
+          "| %d | %.0f reads/s | %.2f | %.2f | |\n",
+          store, o.clients, o.read_seconds, f.replica_reads->count,
+          f.replica_reads->rate.per_second, f.replica_reads->rate.p50_ms,
+          f.replica_reads->rate.p99_ms, store, o.clients, o.read_seconds, f.both_reads->count,
+          f.both_reads->rate.per_second, f.both_reads->rate.p50_ms, f.both_reads->rate.p99_ms);
+    }
   }
   if (diy) {
     std::cout << absl::StrFormat(

@@ -23,6 +23,10 @@ struct EventBenchOptions {
   // do-it-yourself table (diy_table_bench.h) in it, with the same clients
   // and one event per call.
   std::string postgres;
+  // With postgres: the ledgerd binary; GetHistory reads are then also
+  // measured at a read replica of the PostgreSQL store (ledgerd
+  // --read-replica), alone and beside the writer's.
+  std::string ledgerd;
 };
 
 // Prints a Markdown table to stdout; returns a process exit status.

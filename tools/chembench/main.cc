@@ -5,6 +5,7 @@
 //   chembench labels [--seconds S] [--threads N]
 //   chembench issuance [--dir DIR] [--rounds N]
 //   chembench events --chemledgerd PATH [--dir DIR] [--clients N] [--streams N]
+//                    [--postgres CONNINFO [--ledgerd PATH]] [--read-seconds N]
 //                    [--unary-events N] [--stream-events N] [--codes N] [--window N]
 //   chembench waybills --chemledgerd PATH [--dir DIR] [--waybills N]
 //                      [--codes-per-waybill N] [--rounds N] [--streams N] [--window N]
@@ -67,7 +68,9 @@ constexpr char kUsage[] =
     "PostgreSQL (an existing, empty database; docs/postgres.md), and after it, in the\n"
     "same database, the do-it-yourself table a team would write instead\n"
     "(tools/chembench/diy_table_bench.h): a per-code hash chain, one event per\n"
-    "transaction, from the same clients.\n\n"
+    "transaction, from the same clients. With --ledgerd PATH too: GetHistory reads/s\n"
+    "at a read replica of the PostgreSQL store (ledgerd --read-replica), alone and\n"
+    "beside the writer.\n\n"
     "chembench waybills --chemledgerd PATH [--dir DIR] [--waybills N]\n"
     "  [--codes-per-waybill N] [--rounds N] [--streams N] [--window N]: starts\n"
     "chemledgerd (a separate process) on a scratch deployment, registers a carrier,\n"
@@ -152,6 +155,7 @@ int Labels(const Args& flags) {
 int Events(const Args& flags) {
   chemledger::chembench::EventBenchOptions options;
   if (flags.Has("postgres")) options.postgres = flags.Get("postgres");
+  if (flags.Has("ledgerd")) options.ledgerd = flags.Get("ledgerd");
   if (!ReadServerFlags(flags, "events", &options.chemledgerd, &options.directory) ||
       !ReadCounts(flags, "events",
                   {{"clients", &options.clients}, {"streams", &options.streams},
@@ -339,7 +343,7 @@ const Benchmark kBenchmarks[] = {
     {"labels", {{"seconds", "threads"}, {}}, Labels},
     {"events",
      {{"chemledgerd", "dir", "clients", "streams", "unary-events", "stream-events", "codes",
-       "window", "batch", "postgres", "read-seconds"},
+       "window", "batch", "postgres", "read-seconds", "ledgerd"},
       {}},
      Events},
     {"waybills",
@@ -349,7 +353,8 @@ const Benchmark kBenchmarks[] = {
     {"reads",
      {{"chemledgerd", "dir", "write-rate", "read-rate", "seconds", "sync-delay-ms", "codes"}, {}},
      Reads},
-    {"scale", {{"chemledgerd", "dir", "codes", "events", "streams", "window", "restarts"}, {}},
+    {"scale",
+     {{"chemledgerd", "dir", "codes", "events", "streams", "window", "restarts"}, {}},
      Scale},
     {"log", {{"dir", "seconds", "proof-entries"}, {"keep"}}, Log},
     {"audit",
