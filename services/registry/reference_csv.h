@@ -1,0 +1,76 @@
+// Reference tables as CSV files (docs/reference-data.md): how an operator
+// hands a table to `chemctl reference import`, and how the table is read
+// back wherever it is checked. This module reads the file and checks every
+// row; it says nothing about where the table goes (that is the registry's,
+// in a later step of issue 24).
+//
+// The format: UTF-8 without a byte-order mark, RFC 4180 (fields separated by
+// commas, a field with a comma, a quote or a line break in double quotes,
+// a quote inside doubled), lines ending in LF or CRLF, a header line first.
+// A validator reports every problem, each naming its line (of the file, 1
+// for the header) and its field, so that one run shows all that is wrong.
+//
+// Thread-safety: functions only, no state.
+
+#ifndef CHEMLEDGER_SERVICES_REGISTRY_REFERENCE_CSV_H_
+#define CHEMLEDGER_SERVICES_REGISTRY_REFERENCE_CSV_H_
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "services/registry/catalogue.h"
+
+namespace chemledger::registry {
+
+// One record of a CSV file and the line of the file it starts on (a quoted
+// field may run over several lines).
+struct CsvRecord {
+  size_t line = 0;
+  std::vector<std::string> fields;
+};
+
+// Splits `text` into records. InvalidArgument naming the line for a
+// byte-order mark, text that is not UTF-8, a quote inside an unquoted
+// field, text after a closing quote, or a quoted field still open at the
+// end. An empty last line is not a record.
+absl::StatusOr<std::vector<CsvRecord>> ReadCsv(absl::string_view text);
+
+// A problem with one field of one row.
+struct CsvProblem {
+  size_t line = 0;
+  std::string field;  // the header's name of the field; "" for the whole row
+  std::string message;
+  // "line 3, field cas: check digit ..." (no field: "line 3: ...").
+  std::string ToString() const;
+};
+
+// The largest reference table file, in bytes, and its most rows.
+inline constexpr size_t kMaxReferenceCsvBytes = 2 << 20;
+inline constexpr size_t kMaxReferenceCsvRows = 10000;
+
+// The header of a catalogue CSV (the 危险化学品目录's entries).
+inline constexpr absl::string_view kCatalogueCsvHeader =
+    "catalogue_no,name_zh,name_en,cas,un,hazard_class,packing_group,flags";
+
+// A catalogue CSV read and checked: its rows, and every problem found. The
+// rows are usable only when there are no problems. Each row: catalogue_no
+// 1 to 2828, unique in the file; name_zh required; name_en optional; cas
+// empty or "-" for none, else a CAS number whose check digit holds (a CAS
+// may appear on more than one row: the 目录 lists some under two entries);
+// un, hazard_class, packing_group empty where the table does not say (the
+// 目录 itself has none of them), else a UN number of four digits, a GB 6944
+// class or division, and I, II or III exactly where the class has packing
+// groups ("-" where it has none); flags empty or "-" for none, else names
+// separated by ";" (剧毒, 易制爆, 易制毒, 重点监管, 高危).
+struct CatalogueCsv {
+  std::vector<CatalogueEntry> rows;
+  std::vector<CsvProblem> problems;
+};
+CatalogueCsv ReadCatalogueCsv(absl::string_view text);
+
+}  // namespace chemledger::registry
+
+#endif  // CHEMLEDGER_SERVICES_REGISTRY_REFERENCE_CSV_H_

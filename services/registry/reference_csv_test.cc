@@ -1,0 +1,115 @@
+#include "services/registry/reference_csv.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace chemledger::registry {
+namespace {
+
+std::vector<std::string> ProblemTexts(const CatalogueCsv& csv) {
+  std::vector<std::string> texts;
+  for (const CsvProblem& p : csv.problems) texts.push_back(p.ToString());
+  return texts;
+}
+
+TEST(ReadCsvTest, QuotedFieldsCarryCommasQuotesAndLineBreaks) {
+  absl::StatusOr<std::vector<CsvRecord>> records =
+      ReadCsv("a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\n,,\n");
+  ASSERT_TRUE(records.ok()) << records.status();
+  ASSERT_EQ(records->size(), 3u);
+  EXPECT_EQ((*records)[0].line, 1u);
+  EXPECT_EQ((*records)[1].line, 2u);
+  EXPECT_EQ((*records)[1].fields, (std::vector<std::string>{"x, y", "say \"hi\"", "two\nlines"}));
+  // The record after a quoted line break starts on the file's next line.
+  EXPECT_EQ((*records)[2].line, 4u);
+  EXPECT_EQ((*records)[2].fields, (std::vector<std::string>{"", "", ""}));
+}
+
+TEST(ReadCsvTest, MalformedTextIsRefusedNamingTheLine) {
+  const struct {
+    std::string text;
+    std::string says;
+  } cases[] = {
+      {"\xEF\xBB\xBF" "a,b\n", "line 1: starts with a byte-order mark"},
+      {"a,b\nx,\"open\n", "line 2: a quoted field is not closed"},
+      {"a,b\nx,y\"z\n", "line 2: has a quote inside an unquoted field"},
+      {"a,b\nx,\"y\"z\n", "line 2: has text after a closing quote"},
+      {"a,b\nx,\xff\n", "line 2: is not UTF-8"},
+      {"a,b\nx,\xc0\xaf\n", "line 2: is not UTF-8"},  // an overlong '/'
+      {"a,b\rx,y\n", "line 1: has a carriage return"},
+  };
+  for (const auto& c : cases) {
+    absl::StatusOr<std::vector<CsvRecord>> records = ReadCsv(c.text);
+    ASSERT_FALSE(records.ok()) << c.says;
+    EXPECT_EQ(records.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(records.status().message().find(c.says), std::string::npos) << records.status();
+  }
+}
+
+constexpr char kHeader[] = "catalogue_no,name_zh,name_en,cas,un,hazard_class,packing_group,flags\n";
+
+TEST(ReadCatalogueCsvTest, ReadsRowsWithOptionalTransportColumnsAndRepeatedCas) {
+  const std::string text = std::string(kHeader) +
+                           "1,甲醇,Methanol,67-56-1,1230,3,II,重点监管\n"
+                           "2,\"氰化钠\",\"Sodium cyanide, solid\",143-33-9,,,,剧毒;重点监管\n"
+                           "3,某溶液,,67-56-1,,,,-\r\n"
+                           "4,氨,,7664-41-7,1005,2.3,-,\n";
+  CatalogueCsv csv = ReadCatalogueCsv(text);
+  ASSERT_TRUE(csv.problems.empty()) << ProblemTexts(csv)[0];
+  ASSERT_EQ(csv.rows.size(), 4u);
+  EXPECT_EQ(csv.rows[0].un_number, "1230");
+  EXPECT_EQ(csv.rows[0].packing_group, "II");
+  EXPECT_EQ(csv.rows[1].name_en, "Sodium cyanide, solid");
+  EXPECT_EQ(csv.rows[1].un_number, "");
+  EXPECT_EQ(csv.rows[1].flags, kHighlyToxic | kKeySupervised);
+  EXPECT_EQ(csv.rows[2].cas, "67-56-1");
+  EXPECT_EQ(csv.rows[2].flags, 0);
+  EXPECT_EQ(csv.rows[3].hazard_class, "2.3");
+  EXPECT_EQ(csv.rows[3].packing_group, "");
+}
+
+TEST(ReadCatalogueCsvTest, EveryProblemIsNamedByLineAndFieldAndNoRowIsKept) {
+  const std::string text = std::string(kHeader) +
+                           "1,甲醇,Methanol,67-56-1,1230,3,II,重点监管\n"
+                           "1,乙醇,Ethanol,64-17-5,1170,3,II,\n"      // repeated number
+                           "3,,x,64-17-6,12,3.5,IV,剧毒;有毒\n"       // five problems
+                           "4,氨,,7664-41-7,1005,2.3,II,\n"           // class 2 has no group
+                           "5,苯,,71-43-2,1114,,II,\n"                // group without class
+                           "6,x,y\n"                                  // too few fields
+                           "2829,x,,,,,,\n";                          // beyond the 目录
+  CatalogueCsv csv = ReadCatalogueCsv(text);
+  EXPECT_TRUE(csv.rows.empty());
+  EXPECT_EQ(ProblemTexts(csv),
+            (std::vector<std::string>{
+                "line 3, field catalogue_no: 1 is also on line 2",
+                "line 4, field name_zh: is empty (the 目录's name is required)",
+                "line 4, field cas: '64-17-6' has check digit 6, expected 5 (CAS Registry Number)",
+                "line 4, field un: '12' must be exactly 4 digits (UN number, e.g. 1942)",
+                "line 4, field hazard_class: '3.5' is not a GB 6944 class or division",
+                "line 4, field packing_group: 'IV' is not I, II, III or -",
+                "line 4, field flags: unknown control flag '有毒' (known: 剧毒, 易制爆, 易制毒, "
+                "重点监管, 高危)",
+                "line 5, field packing_group: class 2.3 has no packing group: -",
+                "line 6, field packing_group: is given without a hazard_class",
+                "line 7: has 3 fields, not 8",
+                "line 8, field catalogue_no: 2829 is out of range; 危险化学品目录 (2015) has "
+                "entries 1 to 2828",
+            }));
+}
+
+TEST(ReadCatalogueCsvTest, AWrongHeaderOrAnOversizedFileIsOneProblem) {
+  CatalogueCsv wrong = ReadCatalogueCsv("no,name\n1,x\n");
+  ASSERT_EQ(wrong.problems.size(), 1u);
+  EXPECT_EQ(wrong.problems[0].line, 1u);
+  EXPECT_NE(wrong.problems[0].message.find(std::string(kCatalogueCsvHeader)), std::string::npos);
+  CatalogueCsv empty = ReadCatalogueCsv("");
+  ASSERT_EQ(empty.problems.size(), 1u);
+  CatalogueCsv big = ReadCatalogueCsv(std::string(kMaxReferenceCsvBytes + 1, 'x'));
+  ASSERT_EQ(big.problems.size(), 1u);
+  EXPECT_NE(big.problems[0].message.find("bytes"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace chemledger::registry
