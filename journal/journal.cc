@@ -563,8 +563,8 @@ void Journal::Impl::SequencerLoop() {
     // The request records this batch will look up, asked of the store
     // together (a hint: where reads are round trips, one instead of one
     // each). A scope read here may differ from the batch's own view; then
-    // that read asks again.
-    {
+    // that read asks again. Skipped where reads are not round trips.
+    if (committed->Prefetches()) {
       std::vector<std::string> request_keys;
       size_t counted = 0;
       for (Group* g : groups) {

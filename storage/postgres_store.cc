@@ -665,6 +665,8 @@ class PostgresSnapshot final : public Snapshot {
     return value;
   }
 
+  bool Prefetches() const override { return true; }
+
   // The keys not known to the cache, read in one statement and learned.
   void Prefetch(absl::Span<const std::string> keys) const override {
     ArrayParam wanted(ArrayParam::kBytea);

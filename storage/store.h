@@ -182,6 +182,9 @@ class Snapshot : public StateReader {
   // reads are round trips may fetch them together now. What the reads
   // return is the same whatever it does; this one does nothing.
   virtual void Prefetch(absl::Span<const std::string> keys) const {}
+  // Whether Prefetch does anything: a caller whose keys cost work to name
+  // skips it when it does not.
+  virtual bool Prefetches() const { return false; }
 };
 
 class Store : public Log {
