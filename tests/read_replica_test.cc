@@ -36,46 +36,10 @@
 #include "gtest/gtest.h"
 #include "testing/postgres_server.h"
 #include "tests/e2e_server.h"
+#include "tests/grpc_health.h"
 
 namespace chemledger::testing {
 namespace {
-
-// grpc.health.v1.HealthCheckResponse.ServingStatus
-constexpr int kServing = 1;
-constexpr int kNotServing = 2;
-
-// Health/Check for `service` ("" for the whole server): the status number,
-// or -1.
-int CheckHealth(const std::shared_ptr<grpc::Channel>& channel, const std::string& service = "") {
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  // HealthCheckRequest: field 1, the service name.
-  std::string bytes_out;
-  if (!service.empty()) {
-    bytes_out = std::string(1, '\x0a') + static_cast<char>(service.size()) + service;
-  }
-  grpc::Slice encoded{bytes_out};
-  grpc::ByteBuffer request(&encoded, 1);
-  grpc::ByteBuffer response;
-  absl::Notification done;
-  grpc::Status status;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status s) {
-                   status = std::move(s);
-                   done.Notify();
-                 });
-  done.WaitForNotification();
-  if (!status.ok()) return -1;
-  std::vector<grpc::Slice> slices;
-  if (!response.Dump(&slices).ok()) return -1;
-  std::string bytes;
-  for (const grpc::Slice& s : slices) {
-    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  if (bytes.size() == 2 && bytes[0] == 0x08) return bytes[1];
-  return bytes.empty() ? 0 : -1;
-}
 
 std::string Header(const grpc::ClientContext& context, const std::string& name) {
   auto it = context.GetServerInitialMetadata().find(name);

@@ -23,40 +23,11 @@
 #include "storage/fault_injection_env.h"
 #include "tests/crash_parties.h"
 #include "tests/in_process_deployment.h"
+#include "tests/grpc_health.h"
 #include "tests/subprocess.h"
 
 namespace chemledger::testing {
 namespace {
-
-// grpc.health.v1.HealthCheckResponse.ServingStatus
-constexpr int kServing = 1;
-constexpr int kNotServing = 2;
-
-// Health/Check for the whole server: the status number, or -1.
-int CheckHealth(const std::shared_ptr<grpc::Channel>& channel) {
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  grpc::Slice empty{std::string()};  // an empty HealthCheckRequest: service ""
-  grpc::ByteBuffer request(&empty, 1);
-  grpc::ByteBuffer response;
-  absl::Notification done;
-  grpc::Status status;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                 &response, [&](grpc::Status s) {
-                   status = std::move(s);
-                   done.Notify();
-                 });
-  done.WaitForNotification();
-  if (!status.ok()) return -1;
-  std::vector<grpc::Slice> slices;
-  if (!response.Dump(&slices).ok()) return -1;
-  std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  // Field 1 (varint): 0x08, then the status.
-  if (bytes.size() == 2 && bytes[0] == 0x08) return bytes[1];
-  return bytes.empty() ? 0 : -1;
-}
 
 // Waits up to 5 s for the server to report `want`.
 bool Reports(const std::shared_ptr<grpc::Channel>& channel, int want) {
