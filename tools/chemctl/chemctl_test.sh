@@ -111,9 +111,25 @@ printf 'wrong\n' >wrong.txt
 expect_error "wrong passphrase" "$CHEMCTL" log checkpoint --db db --key sealed.key \
   --passphrase-file wrong.txt --origin chemledger.test/log
 
+# --- reference check: a table file's every problem, by line and field -------
+printf 'catalogue_no,name_zh,name_en,cas,un,hazard_class,packing_group,flags\n1,甲醇,Methanol,67-56-1,1230,3,II,重点监管\n2,"氰化钠","Sodium cyanide, solid",143-33-9,,,,剧毒;重点监管\n' >good.csv
+"$CHEMCTL" reference check good.csv >out.txt || fail "reference check refused a good table"
+grep -q "good.csv: a catalogue of 2 rows, no problems; SHA-256 $(sha256sum good.csv | cut -c1-64)" out.txt ||
+  fail "reference check: $(cat out.txt)"
+printf 'catalogue_no,name_zh,name_en,cas,un,hazard_class,packing_group,flags\n1,甲醇,,67-56-2,1230,3,II,\n1,,,,,,,有毒\n' >bad.csv
+expect_error "4 problems in bad.csv" "$CHEMCTL" reference check bad.csv
+grep -qF "line 2, field cas: '67-56-2' has check digit 2, expected 1" out.txt ||
+  fail "reference check did not name the CAS: $(cat out.txt)"
+grep -qF "line 3, field catalogue_no: 1 is also on line 2" out.txt ||
+  fail "reference check did not name the repeated number: $(cat out.txt)"
+grep -qF "line 3, field flags: unknown control flag '有毒'" out.txt ||
+  fail "reference check did not name the flag: $(cat out.txt)"
+expect_error "--table: 'blacklist'" "$CHEMCTL" reference check --table blacklist good.csv
+
 # --- help and usage -------------------------------------------------------
 for cmd in "log append" "log root" "log entry" "log proof" "log consistency" "log verify" \
-           "log checkpoint" "merkle root" "keygen" "key show" "checkpoint verify"; do
+           "log checkpoint" "merkle root" "keygen" "key show" "checkpoint verify" \
+           "reference check"; do
   # shellcheck disable=SC2086
   "$CHEMCTL" $cmd --help >out.txt || fail "'$cmd --help' failed"
   grep -q "^usage: chemctl $cmd" out.txt || fail "'$cmd --help' has no usage line"

@@ -16,7 +16,8 @@ namespace {
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
   for (auto group : {LogCommands(), MerkleCommands(), KeyCommands(), CheckpointCommands(),
-                     LabelCommands(), ServerCommands(), EventCommands(), WaybillCommands()}) {
+                     LabelCommands(), ServerCommands(), EventCommands(), WaybillCommands(),
+                     ReferenceCommands()}) {
     all.insert(all.end(), group.begin(), group.end());
   }
   return all;
