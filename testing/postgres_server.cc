@@ -262,4 +262,18 @@ absl::Status PostgresServer::CreateDatabase(const std::string& name) {
   return Execute("postgres", absl::StrCat("CREATE DATABASE \"", name, "\""));
 }
 
+absl::StatusOr<PostgresPair> StartPostgresPair(const std::string& database,
+                                               const std::string& standby_name, bool synchronous) {
+  PostgresPair pair;
+  absl::StatusOr<std::unique_ptr<PostgresServer>> primary = PostgresServer::Start();
+  if (!primary.ok()) return primary.status();
+  pair.primary = *std::move(primary);
+  if (absl::Status s = pair.primary->CreateDatabase(database); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<PostgresServer>> standby =
+      pair.primary->StartStandby(standby_name, synchronous);
+  if (!standby.ok()) return standby.status();
+  pair.standby = *std::move(standby);
+  return pair;
+}
+
 }  // namespace chemledger::testing

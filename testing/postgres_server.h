@@ -76,6 +76,15 @@ class PostgresServer {
   Subprocess server_;
 };
 
+// A primary with an empty database `database` and a hot standby
+// `standby_name` streaming from it (synchronous or not, as StartStandby).
+struct PostgresPair {
+  std::unique_ptr<PostgresServer> primary;
+  std::unique_ptr<PostgresServer> standby;
+};
+absl::StatusOr<PostgresPair> StartPostgresPair(const std::string& database,
+                                               const std::string& standby_name, bool synchronous);
+
 }  // namespace chemledger::testing
 
 #endif  // CHEMLEDGER_TESTING_POSTGRES_SERVER_H_

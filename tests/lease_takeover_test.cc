@@ -113,16 +113,12 @@ class FailoverTest : public ChemledgerdE2eTest {
  protected:
   bool RunsAsCluster() override { return false; }
   std::vector<std::string> InitFlags() override {
-    absl::StatusOr<std::unique_ptr<PostgresServer>> primary = PostgresServer::Start();
-    EXPECT_TRUE(primary.ok()) << primary.status();
-    if (!primary.ok()) return {};
-    primary_ = *std::move(primary);
-    EXPECT_TRUE(primary_->CreateDatabase("ledger").ok());
-    absl::StatusOr<std::unique_ptr<PostgresServer>> standby =
-        primary_->StartStandby("standby1", /*synchronous=*/true);
-    EXPECT_TRUE(standby.ok()) << standby.status();
-    if (!standby.ok()) return {};
-    standby_ = *std::move(standby);
+    absl::StatusOr<PostgresPair> pair =
+        StartPostgresPair("ledger", "standby1", /*synchronous=*/true);
+    EXPECT_TRUE(pair.ok()) << pair.status();
+    if (!pair.ok()) return {};
+    primary_ = std::move(pair->primary);
+    standby_ = std::move(pair->standby);
     return {"--postgres",
             absl::StrCat("host=127.0.0.1,127.0.0.1 port=", primary_->port(), ",", standby_->port(),
                          " user=postgres dbname=ledger target_session_attrs=read-write "

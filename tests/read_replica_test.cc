@@ -52,17 +52,13 @@ class ReadReplicaTest : public ChemledgerdE2eTest {
  protected:
   bool RunsAsCluster() override { return false; }
   std::vector<std::string> InitFlags() override {
-    absl::StatusOr<std::unique_ptr<PostgresServer>> primary = PostgresServer::Start();
-    EXPECT_TRUE(primary.ok()) << primary.status();
-    if (!primary.ok()) return {};
-    primary_ = *std::move(primary);
-    EXPECT_TRUE(primary_->CreateDatabase("ledger").ok());
     // Asynchronous: the replica may be behind, as replicas are.
-    absl::StatusOr<std::unique_ptr<PostgresServer>> standby =
-        primary_->StartStandby("replica1", /*synchronous=*/false);
-    EXPECT_TRUE(standby.ok()) << standby.status();
-    if (!standby.ok()) return {};
-    standby_ = *std::move(standby);
+    absl::StatusOr<PostgresPair> pair =
+        StartPostgresPair("ledger", "replica1", /*synchronous=*/false);
+    EXPECT_TRUE(pair.ok()) << pair.status();
+    if (!pair.ok()) return {};
+    primary_ = std::move(pair->primary);
+    standby_ = std::move(pair->standby);
     return {"--postgres", primary_->Connection("ledger")};
   }
 
