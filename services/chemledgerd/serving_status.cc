@@ -22,7 +22,10 @@ ServingStatusReporter::~ServingStatusReporter() {
 
 void ServingStatusReporter::Report() {
   const absl::Status healthy = ledger_->Healthy();
-  const bool writes = ledger_->Writable().ok();
+  // A writer's health is whether it takes writes (LedgerClient::Healthy); a
+  // read replica takes none. Derived, not asked again: for a remote ledger
+  // that would be a second call every tick.
+  const bool writes = !ledger_->ReadsOnly() && healthy.ok();
   if (last_ == healthy.ok() && last_writes_ == writes) return;
   // The server's status by its name "" (SetServingStatus(bool) would set
   // every named service's too, the writer's for a moment).
