@@ -44,7 +44,7 @@ std::string PostgresConfPath(const std::string& data) { return data + "/store.po
 // says where its PostgreSQL store is.
 bool Initialised(const std::string& data) {
   struct stat st;
-  return stat(LogDir(data).c_str(), &st) == 0 || stat(PostgresConfPath(data).c_str(), &st) == 0;
+  return stat(LogDir(data).c_str(), &st) == 0 || StoreIsOnPostgres(data);
 }
 
 // The deployment's store: on PostgreSQL when DATA/store.postgres says so,
@@ -52,8 +52,7 @@ bool Initialised(const std::string& data) {
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenDeploymentStore(
     const std::string& data, const storage::LevelDbLogOptions& leveldb,
     const storage::PostgresStoreOptions& postgres = storage::PostgresStoreOptions()) {
-  struct stat st;
-  if (stat(PostgresConfPath(data).c_str(), &st) == 0) {
+  if (StoreIsOnPostgres(data)) {
     std::ifstream conf(PostgresConfPath(data));
     storage::PostgresStoreOptions options = postgres;
     if (!conf || !std::getline(conf, options.connection)) {
