@@ -56,7 +56,10 @@ namespace chemledger::journal {
 //   4: a regulator is added with its department and jurisdiction.
 //   5: hazardous waste: WASTE_DECLARING, and a declared waste package ships
 //      only to a licensed disposer on a waybill with its transfer manifest.
-inline constexpr uint32_t kCurrentRulesEpoch = 5;
+//   6: reference tables imported into the log (the registry's
+//      import_reference_table); a product is checked against the imported
+//      catalogue in force, once there is one.
+inline constexpr uint32_t kCurrentRulesEpoch = 6;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {

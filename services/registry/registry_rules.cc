@@ -5,9 +5,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "crypto/label.h"
 #include "services/common/envelope.h"
 #include "services/common/identifiers.h"
+#include "services/registry/reference_tables.h"
 #include "services/registry/registry_keys.h"
 #include "services/registry/validation.h"
 
@@ -39,19 +41,6 @@ CatalogueEntry FromRow(const v1::CatalogueRow& row) {
                         row.packing_group(),    static_cast<uint8_t>(row.control_flags())};
 }
 
-v1::CatalogueRow ToRow(const CatalogueEntry& e) {
-  v1::CatalogueRow row;
-  row.set_catalogue_number(e.catalogue_number);
-  row.set_name_zh(e.name_zh);
-  row.set_name_en(e.name_en);
-  row.set_cas(e.cas);
-  row.set_un_number(e.un_number);
-  row.set_hazard_class(e.hazard_class);
-  row.set_packing_group(e.packing_group);
-  row.set_control_flags(e.flags);
-  return row;
-}
-
 // Whether a key is registered already, as an actor key or a label key.
 absl::StatusOr<bool> KeyTaken(const storage::StateReader& state, const crypto::KeyId& id) {
   absl::StatusOr<std::optional<state::ActorRecord>> actor = FindActor(state, id);
@@ -72,7 +61,8 @@ std::vector<std::string> RegistryRules::OwnedPayloadTypes() const {
 // The deployment record is among them: every issuance lookup (one per code
 // an event names) reads its resolver.
 std::vector<std::string> RegistryRules::CachedPrefixes() const {
-  return {keys::Genesis(), keys::Actors(), keys::Enterprise(""), keys::Products()};
+  return {keys::Genesis(), keys::Actors(), keys::Enterprise(""), keys::Products(),
+          std::string(kReferenceTableInForcePrefix)};
 }
 
 absl::StatusOr<std::optional<journal::RequestId>> RegistryRules::RequestKey(
@@ -288,6 +278,56 @@ absl::Status BreakGlass(const journal::EntryContext& entry, const v1::BreakGlass
 
 }  // namespace
 
+absl::StatusOr<v1::RegistryAssignment> RegistryRules::CatalogueCheckOf(
+    const journal::EntryContext& entry, const v1::Product& p,
+    const storage::StateReader& state) const {
+  v1::RegistryAssignment assignment;
+  absl::StatusOr<std::optional<v1::ReferenceTableVersion>> in_force =
+      ReferenceTableInForce(state, v1::CATALOGUE);
+  if (!in_force.ok()) return in_force.status();
+  if (*in_force) {
+    // An imported catalogue, read from the state as it stood before this
+    // entry, whether it is sequenced or rebuilt (the journal then compares
+    // the result with the logged assignment).
+    const std::string& version = (*in_force)->version();
+    assignment.set_catalogue_version(version);
+    absl::StatusOr<std::vector<v1::CatalogueRow>> rows = FindCatalogueRows(state, version, p.cas());
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return assignment;
+    const v1::CatalogueRow* chosen = &rows->front();
+    std::vector<std::string> numbers;
+    for (const v1::CatalogueRow& row : *rows) {
+      numbers.push_back(absl::StrCat(row.catalogue_number()));
+      if (row.catalogue_number() == p.catalogue_number()) chosen = &row;
+    }
+    if (rows->size() > 1 && chosen->catalogue_number() != p.catalogue_number()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "product.catalogue_number: ", p.catalogue_number(), " does not match CAS ", p.cas(),
+          ": catalogue ", version, " lists it as entry ", absl::StrJoin(numbers, " or entry ")));
+    }
+    *assignment.mutable_checked_against() = *chosen;
+    return assignment;
+  }
+  // No catalogue imported yet: the compiled-in one when sequenced, the row
+  // recorded in the entry when rebuilt (none recorded before rules epoch 1:
+  // the field rules alone).
+  if (entry.mode == journal::ApplyMode::kSequence) {
+    if (const CatalogueEntry* row = p.cas().empty() ? nullptr : catalogue_->FindByCas(p.cas())) {
+      *assignment.mutable_checked_against() = ToCatalogueRow(*row);
+    }
+    return assignment;
+  }
+  if (!assignment.ParseFromString(std::string(entry.proposal))) {
+    return absl::InvalidArgumentError("assignment: not a RegistryAssignment");
+  }
+  if (!assignment.catalogue_version().empty()) {
+    return absl::DataLossError(absl::StrCat(
+        "assignment.catalogue_version: entry ", entry.index, " was checked against catalogue ",
+        assignment.catalogue_version(), ", but no catalogue had been imported before it"));
+  }
+  return assignment;
+}
+
 absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
                                          const storage::StateReader& state,
                                          storage::StateWrites* changes) const {
@@ -328,26 +368,13 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
     }
     case v1::RegistryRequest::kRegisterProduct: {
       const v1::Product& p = request.register_product();
-      // The catalogue row the product is checked against: today's under
-      // kSequence, the recorded one when rebuilding (none recorded before
-      // rules epoch 1: the field rules alone).
-      v1::RegistryAssignment assignment;
-      Catalogue recorded;
-      const Catalogue* catalogue = catalogue_;
-      if (entry.mode == journal::ApplyMode::kSequence) {
-        if (const CatalogueEntry* row = p.cas().empty() ? nullptr : catalogue_->FindByCas(p.cas())) {
-          *assignment.mutable_checked_against() = ToRow(*row);
-        }
-      } else {
-        if (!assignment.ParseFromString(std::string(entry.proposal))) {
-          return absl::InvalidArgumentError("assignment: not a RegistryAssignment");
-        }
-        std::vector<CatalogueEntry> rows;
-        if (assignment.has_checked_against()) rows.push_back(FromRow(assignment.checked_against()));
-        recorded = Catalogue::FromEntries(std::move(rows));
-        catalogue = &recorded;
+      absl::StatusOr<v1::RegistryAssignment> assignment = CatalogueCheckOf(entry, p, state);
+      if (!assignment.ok()) return assignment.status();
+      std::vector<CatalogueEntry> rows;
+      if (assignment->has_checked_against()) rows.push_back(FromRow(assignment->checked_against()));
+      if (absl::Status s = ValidateProduct(p, Catalogue::FromEntries(std::move(rows))); !s.ok()) {
+        return s;
       }
-      if (absl::Status s = ValidateProduct(p, *catalogue); !s.ok()) return s;
       absl::StatusOr<std::optional<EnterpriseRecord>> e = FindEnterprise(state, p.enterprise_uscc());
       if (!e.ok()) return e.status();
       if (!*e) {
@@ -375,7 +402,7 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
             "product.product_number: ", p.product_number(), " is already registered for ",
             p.enterprise_uscc()));
       }
-      if (entry.rules_epoch >= 1) *entry.assignment = assignment.SerializeAsString();
+      if (entry.rules_epoch >= 1) *entry.assignment = assignment->SerializeAsString();
       changes->Put(keys::Product(p.enterprise_uscc(), p.product_number()), p.SerializeAsString());
       return absl::OkStatus();
     }
@@ -581,6 +608,8 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
     case v1::RegistryRequest::kAssignRegulator:
       if (!platform_admin) return denied("assign regulators");
       return AssignRegulator(request.assign_regulator(), state, changes);
+    case v1::RegistryRequest::kImportReferenceTable:
+      return ImportReferenceTable(entry, request.import_reference_table(), actor, state, changes);
     case v1::RegistryRequest::CHANGE_NOT_SET:
       break;
   }

@@ -66,6 +66,11 @@ class RegistryRules final : public journal::StateMachine {
   absl::Status ApplyGenesis(const journal::EntryContext& entry, storage::StateWrites* changes) const;
   absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::StateReader& state,
                             storage::StateWrites* changes) const;
+  // The catalogue row product `p` is checked against, and the catalogue
+  // version it comes from (RegistryAssignment).
+  absl::StatusOr<v1::RegistryAssignment> CatalogueCheckOf(const journal::EntryContext& entry,
+                                                          const v1::Product& p,
+                                                          const storage::StateReader& state) const;
 
   const Catalogue* const catalogue_;
 };

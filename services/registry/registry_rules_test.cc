@@ -21,7 +21,10 @@
 #include "journal/journal.h"
 #include "services/chemledgerd/deployment.h"
 #include "services/common/envelope.h"
+#include "crypto/sha256.h"
 #include "services/registry/catalogue.h"
+#include "services/registry/reference_csv.h"
+#include "services/registry/reference_tables.h"
 #include "services/registry/registry_state.h"
 #include "services/registry/registry_testing.h"
 #include "services/registry/signers.h"
@@ -839,6 +842,173 @@ TEST_F(RegistryRulesTest, ProductsKeepTheCatalogueRowTheyWereCheckedAgainst) {
                 "1230 does not match CAS 67-56-1: the catalogue says UN 1992")),
             std::string::npos)
       << journal.status();
+}
+
+
+// A catalogue CSV of these rows (docs/reference-data.md), the header first.
+std::string CatalogueCsvOf(const std::vector<std::string>& rows) {
+  std::string csv = absl::StrCat(kCatalogueCsvHeader, "\n");
+  for (const std::string& row : rows) absl::StrAppend(&csv, row, "\n");
+  return csv;
+}
+
+v1::ReferenceTableImport CatalogueImport(const std::string& version, const std::string& csv) {
+  v1::ReferenceTableImport import;
+  import.set_table(v1::CATALOGUE);
+  import.set_version(version);
+  import.mutable_source()->set_title("测试目录 (a table of this test's own)");
+  import.mutable_source()->set_issuer("ChemLedger tests");
+  *import.mutable_source()->mutable_issued_on() = api::ToProtoDate(absl::CivilDay(2026, 11, 1));
+  import.mutable_source()->set_document_number("TEST-1");
+  import.set_content(csv);
+  const crypto::Sha256Digest digest = crypto::Sha256(csv);
+  import.set_content_sha256(
+      std::string(reinterpret_cast<const char*>(digest.bytes().data()), digest.kSize));
+  return import;
+}
+
+// Imported catalogues are registry entries: a platform administrator's
+// only, whole or not at all; from its entry on, a version governs product
+// registrations (rows without UN numbers or classes check the CAS number,
+// catalogue number and flags), the entries before it keep theirs, and the
+// state rebuilt from the log reads each entry under the version of its time.
+TEST_F(RegistryRulesTest, ReferenceTablesGovernTheEntriesAfterThem) {
+  const auto import_request = [&](const v1::ReferenceTableImport& import) {
+    v1::RegistryRequest r = Request();
+    *r.mutable_import_reference_table() = import;
+    return r;
+  };
+  // Before any import the compiled-in catalogue stands in (methanol: 重点监管, 高危).
+  v1::Product me01 = Methanol(kAcme, "ME01");
+  Ok(acme_admin_, Product(me01));
+  v1::Product lax = Methanol(kAcme, "ME02");
+  lax.clear_control_flags();
+  lax.add_control_flags("重点监管");
+  Refused(acme_admin_, Product(lax), absl::StatusCode::kInvalidArgument,
+          "product.control_flags: must include 重点监管,高危");
+
+  const std::string v1_csv = CatalogueCsvOf({
+      "1022,甲醇,Methanol,67-56-1,,,,重点监管",
+      "1,测试氰化物,Test cyanide,143-33-9,,,,剧毒",
+      "2,测试双列,Twice listed A,64-17-5,,,,",
+      "3,测试双列,Twice listed B,64-17-5,,,,易制毒",
+  });
+  // Who may import, and what is refused whole.
+  Refused(acme_admin_, import_request(CatalogueImport("t1", v1_csv)),
+          absl::StatusCode::kPermissionDenied, "may not import reference tables");
+  Refused(regulator_, import_request(CatalogueImport("t1", v1_csv)),
+          absl::StatusCode::kPermissionDenied, "platform administrators only");
+  v1::ReferenceTableImport wrong_hash = CatalogueImport("t1", v1_csv);
+  wrong_hash.set_content(absl::StrCat(v1_csv, "4,多一行,One more row,,,,,\n"));
+  Refused(admin_, import_request(wrong_hash), absl::StatusCode::kInvalidArgument,
+          "import_reference_table.content_sha256: is not the SHA-256 of content");
+  Refused(admin_,
+          import_request(CatalogueImport(
+              "t1", CatalogueCsvOf({"1022,甲醇,Methanol,67-56-1,,,,重点监管",
+                                    "5,坏行,Bad row,67-56-2,,,,", "6,,No name,,,,,剧毒X"}))),
+          absl::StatusCode::kInvalidArgument,
+          "import_reference_table.content: 3 problems, the table is refused whole: line 3, "
+          "field cas:");
+  v1::ReferenceTableImport no_title = CatalogueImport("t1", v1_csv);
+  no_title.mutable_source()->clear_title();
+  Refused(admin_, import_request(no_title), absl::StatusCode::kInvalidArgument,
+          "import_reference_table.source.title: is required");
+  Refused(admin_, import_request(CatalogueImport("t 1", v1_csv)),
+          absl::StatusCode::kInvalidArgument, "import_reference_table.version: 't 1' must be");
+  absl::StatusOr<std::vector<v1::ReferenceTableVersion>> versions =
+      ListReferenceTableVersions(*ledger_->snapshot(), v1::REFERENCE_TABLE_UNSPECIFIED);
+  ASSERT_TRUE(versions.ok()) << versions.status();
+  EXPECT_TRUE(versions->empty()) << "a refused import left a version";
+
+  absl::StatusOr<journal::Receipt> t1 =
+      ledger_->Registry(admin_, import_request(CatalogueImport("t1", v1_csv)));
+  ASSERT_TRUE(t1.ok()) << t1.status();
+  Refused(admin_, import_request(CatalogueImport("t1", v1_csv)),
+          absl::StatusCode::kAlreadyExists, "import_reference_table.version: catalogue t1 was "
+                                            "imported before");
+
+  // Version t1 governs: methanol needs 重点监管 only now, and has no UN
+  // number to compare; the cyanide needs 剧毒; a CAS number listed twice
+  // needs the catalogue number of one of its rows.
+  absl::StatusOr<journal::Receipt> me02 = ledger_->Registry(acme_admin_, Product(lax));
+  ASSERT_TRUE(me02.ok()) << me02.status();
+  v1::RegistryAssignment assignment = LoggedAssignment(me02->index);
+  EXPECT_EQ(assignment.catalogue_version(), "t1");
+  EXPECT_EQ(assignment.checked_against().catalogue_number(), 1022);
+  EXPECT_EQ(assignment.checked_against().un_number(), "");
+  v1::Product cyanide = Methanol(kAcme, "CN01");
+  cyanide.set_name_zh("测试氰化物");
+  cyanide.set_cas("143-33-9");
+  cyanide.set_un_number("1689");
+  cyanide.set_hazard_class("6.1");
+  cyanide.set_packing_group("I");
+  cyanide.set_catalogue_number(1);
+  Refused(acme_admin_, Product(cyanide), absl::StatusCode::kInvalidArgument,
+          "product.control_flags: must include 剧毒 for CAS 143-33-9");
+  cyanide.add_control_flags("剧毒");
+  Ok(acme_admin_, Product(cyanide));
+  v1::Product twice = Methanol(kAcme, "ET01");
+  twice.set_cas("64-17-5");
+  twice.clear_control_flags();
+  twice.set_catalogue_number(2);
+  absl::StatusOr<journal::Receipt> et01 = ledger_->Registry(acme_admin_, Product(twice));
+  ASSERT_TRUE(et01.ok()) << et01.status();
+  EXPECT_EQ(LoggedAssignment(et01->index).checked_against().name_en(), "Twice listed A");
+  twice.set_product_number("ET02");
+  twice.set_catalogue_number(3);
+  Refused(acme_admin_, Product(twice), absl::StatusCode::kInvalidArgument,
+          "product.control_flags: must include 易制毒 for CAS 64-17-5");
+  twice.set_catalogue_number(7);
+  Refused(acme_admin_, Product(twice), absl::StatusCode::kInvalidArgument,
+          "product.catalogue_number: 7 does not match CAS 64-17-5: catalogue t1 lists it as "
+          "entry 2 or entry 3");
+
+  // Version t2 adds 剧毒 to methanol (a test's table, not the 目录's): from
+  // its entry on, methanol needs it; ME01 and ME02 stay as registered.
+  absl::StatusOr<journal::Receipt> t2 = ledger_->Registry(
+      admin_, import_request(CatalogueImport(
+                  "t2", CatalogueCsvOf({"1022,甲醇,Methanol,67-56-1,1230,3,II,剧毒;重点监管"}))));
+  ASSERT_TRUE(t2.ok()) << t2.status();
+  v1::Product me03 = Methanol(kAcme, "ME03");
+  Refused(acme_admin_, Product(me03), absl::StatusCode::kInvalidArgument,
+          "product.control_flags: must include 剧毒,重点监管 for CAS 67-56-1");
+  me03.add_control_flags("剧毒");
+  me03.set_un_number("1992");
+  Refused(acme_admin_, Product(me03), absl::StatusCode::kInvalidArgument,
+          "product.un_number: 1992 does not match CAS 67-56-1: the catalogue says UN 1230");
+  me03.set_un_number("1230");
+  Ok(acme_admin_, Product(me03));
+  // The cyanide is in no version in force now: its declared flags stand.
+  v1::Product cyanide2 = cyanide;
+  cyanide2.set_product_number("CN02");
+  cyanide2.clear_control_flags();
+  absl::StatusOr<journal::Receipt> cn02 = ledger_->Registry(acme_admin_, Product(cyanide2));
+  ASSERT_TRUE(cn02.ok()) << cn02.status();
+  EXPECT_EQ(LoggedAssignment(cn02->index).catalogue_version(), "t2");
+  EXPECT_FALSE(LoggedAssignment(cn02->index).has_checked_against());
+
+  versions = ListReferenceTableVersions(*ledger_->snapshot(), v1::CATALOGUE);
+  ASSERT_TRUE(versions.ok()) << versions.status();
+  ASSERT_EQ(versions->size(), 2u);
+  EXPECT_EQ((*versions)[0].version(), "t1");
+  EXPECT_FALSE((*versions)[0].in_force());
+  EXPECT_EQ((*versions)[0].rows(), 4u);
+  EXPECT_EQ((*versions)[0].log_index(), t1->index);
+  EXPECT_EQ((*versions)[0].source().document_number(), "TEST-1");
+  EXPECT_EQ((*versions)[1].version(), "t2");
+  EXPECT_TRUE((*versions)[1].in_force());
+
+  // Rebuilt from the log, each registration meets the version of its time
+  // (ME02 would fail under t2, CN01 under none); the same after a reopen.
+  ExpectCheckPasses();
+  ledger_->Reopen();
+  ASSERT_FALSE(HasFatalFailure());
+  ExpectCheckPasses();
+  absl::StatusOr<std::vector<v1::CatalogueRow>> rows =
+      FindCatalogueRows(*ledger_->snapshot(), "t1", "64-17-5");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[1].control_flags(), static_cast<uint32_t>(kDrugPrecursor));
 }
 
 }  // namespace

@@ -8,7 +8,10 @@
 #include "services/common/page_size.h"
 #include "services/common/raw_unary.h"
 #include "services/common/snapshot_metadata.h"
+#include "services/common/identifiers.h"
 #include "services/registry/read_access.h"
+#include "services/registry/reference_tables.h"
+#include "services/registry/shipped_catalogue.h"
 #include "services/registry/registry_state.h"
 #include "services/registry/signers.h"
 
@@ -197,6 +200,45 @@ grpc::Status RegistryServiceImpl::GetPark(grpc::ServerContext* context,
                         absl::StrCat("park_id: '", request->park_id(), "' is not registered"));
   }
   *response = **std::move(park);
+  return grpc::Status::OK;
+}
+
+grpc::Status RegistryServiceImpl::ListReferenceTables(
+    grpc::ServerContext* context, const v1::ListReferenceTablesRequest* request,
+    v1::ListReferenceTablesResponse* response) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  TellServedAt(context, *snapshot);
+  absl::StatusOr<std::vector<v1::ReferenceTableVersion>> versions =
+      ListReferenceTableVersions(*snapshot, request->table());
+  if (!versions.ok()) return ToGrpcStatus(versions.status());
+  for (v1::ReferenceTableVersion& v : *versions) *response->add_versions() = std::move(v);
+  response->set_log_size(snapshot->size());
+  return grpc::Status::OK;
+}
+
+grpc::Status RegistryServiceImpl::FindCatalogueEntries(
+    grpc::ServerContext* context, const v1::FindCatalogueEntriesRequest* request,
+    v1::FindCatalogueEntriesResponse* response) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
+  if (absl::Status s = ids::ValidateCas("cas", request->cas()); !s.ok()) return ToGrpcStatus(s);
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  TellServedAt(context, *snapshot);
+  response->set_log_size(snapshot->size());
+  absl::StatusOr<std::optional<v1::ReferenceTableVersion>> in_force =
+      ReferenceTableInForce(*snapshot, v1::CATALOGUE);
+  if (!in_force.ok()) return ToGrpcStatus(in_force.status());
+  if (!*in_force) {
+    if (const CatalogueEntry* row = ShippedCatalogue().FindByCas(request->cas())) {
+      *response->add_rows() = ToCatalogueRow(*row);
+    }
+    return grpc::Status::OK;
+  }
+  response->set_catalogue_version((*in_force)->version());
+  absl::StatusOr<std::vector<v1::CatalogueRow>> rows =
+      FindCatalogueRows(*snapshot, (*in_force)->version(), request->cas());
+  if (!rows.ok()) return ToGrpcStatus(rows.status());
+  for (v1::CatalogueRow& row : *rows) *response->add_rows() = std::move(row);
   return grpc::Status::OK;
 }
 

@@ -56,6 +56,13 @@ class RegistryServiceImpl final : public RegistryServiceBase {
                              v1::ListBlacklistResponse* response) override;
   grpc::Status GetPark(grpc::ServerContext* context, const v1::GetParkRequest* request,
                        v1::Park* response) override;
+  // Open to anyone: reference tables are public regulations.
+  grpc::Status ListReferenceTables(grpc::ServerContext* context,
+                                   const v1::ListReferenceTablesRequest* request,
+                                   v1::ListReferenceTablesResponse* response) override;
+  grpc::Status FindCatalogueEntries(grpc::ServerContext* context,
+                                    const v1::FindCatalogueEntriesRequest* request,
+                                    v1::FindCatalogueEntriesResponse* response) override;
   grpc::ServerUnaryReactor* ListSites(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;

@@ -345,12 +345,13 @@ absl::Status ValidateProduct(const v1::Product& p, const Catalogue& catalogue) {
   if (const CatalogueEntry* entry = catalogue.FindByCas(p.cas()); entry != nullptr) {
     const std::string ref =
         absl::StrCat(" (危险化学品目录 entry ", entry->catalogue_number, ", ", entry->name_zh, ")");
-    if (p.un_number() != entry->un_number) {
+    // An imported 目录 gives no UN number or class: compared where it does.
+    if (!entry->un_number.empty() && p.un_number() != entry->un_number) {
       return Invalid("product.un_number",
                      absl::StrCat(p.un_number(), " does not match CAS ", p.cas(), ": the catalogue says UN ",
                                   entry->un_number, ref));
     }
-    if (p.hazard_class() != entry->hazard_class) {
+    if (!entry->hazard_class.empty() && p.hazard_class() != entry->hazard_class) {
       return Invalid("product.hazard_class",
                      absl::StrCat(p.hazard_class(), " does not match CAS ", p.cas(),
                                   ": the catalogue says class ", entry->hazard_class, ref));

@@ -1,0 +1,250 @@
+#include "services/registry/reference_tables.h"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "chemledger/state/state.pb.h"
+#include "crypto/sha256.h"
+#include "services/registry/reference_csv.h"
+
+namespace chemledger::registry {
+namespace {
+
+// How many of a refused file's problems the refusal names (chemctl
+// reference check lists them all).
+constexpr size_t kProblemsNamed = 10;
+
+std::string InForceKey(absl::string_view table) {
+  return absl::StrCat(kReferenceTableInForcePrefix, table);
+}
+std::string VersionsOf(absl::string_view table) { return absl::StrCat("r/ref/ver/", table, "/"); }
+std::string VersionKey(absl::string_view table, absl::string_view version) {
+  return absl::StrCat(VersionsOf(table), version);
+}
+std::string CatalogueRowsKey(absl::string_view version, absl::string_view cas) {
+  return absl::StrCat("r/ref/cas/catalogue/", version, "/", cas);
+}
+
+absl::Status Invalid(absl::string_view field, absl::string_view rule) {
+  return absl::InvalidArgumentError(absl::StrCat("import_reference_table.", field, ": ", rule));
+}
+
+bool IsVersion(absl::string_view v) {
+  if (v.empty() || v.size() > 32) return false;
+  return std::all_of(v.begin(), v.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+absl::Status CheckText(absl::string_view field, const std::string& text, size_t max,
+                       bool required) {
+  if (required && text.empty()) return Invalid(field, "is required");
+  if (text.size() > max) return Invalid(field, absl::StrCat("at most ", max, " bytes"));
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSource(const v1::ReferenceSource& source) {
+  if (absl::Status s = CheckText("source.title", source.title(), 256, true); !s.ok()) return s;
+  if (absl::Status s = CheckText("source.issuer", source.issuer(), 256, true); !s.ok()) return s;
+  if (absl::Status s = CheckText("source.document_number", source.document_number(), 128, true);
+      !s.ok()) {
+    return s;
+  }
+  const v1::Date& d = source.issued_on();
+  const absl::CivilDay day(d.year(), d.month(), d.day());
+  if (d.year() < 1950 || d.year() > 2179 || day.year() != d.year() || day.month() != d.month() ||
+      day.day() != d.day()) {
+    return Invalid("source.issued_on", absl::StrCat(d.year(), "-", d.month(), "-", d.day(),
+                                                    " is not a date from 1950-01-01 to 2179-12-31"));
+  }
+  if (absl::Status s = CheckText("source.uri", source.uri(), 512, false); !s.ok()) return s;
+  if (!source.uri().empty() && !absl::StartsWith(source.uri(), "https://") &&
+      !absl::StartsWith(source.uri(), "http://")) {
+    return Invalid("source.uri", "must be an http(s) URL");
+  }
+  return CheckText("source.note", source.note(), 2000, false);
+}
+
+template <typename M>
+absl::StatusOr<std::optional<M>> ReadRecord(const storage::StateReader& state,
+                                            const std::string& key) {
+  absl::StatusOr<std::optional<std::string>> bytes = state.Get(key);
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) return std::nullopt;
+  M record;
+  if (!record.ParseFromString(**bytes)) {
+    return absl::DataLossError(absl::StrCat("state record ", key, " is malformed"));
+  }
+  return record;
+}
+
+}  // namespace
+
+v1::CatalogueRow ToCatalogueRow(const CatalogueEntry& e) {
+  v1::CatalogueRow row;
+  row.set_catalogue_number(e.catalogue_number);
+  row.set_name_zh(e.name_zh);
+  row.set_name_en(e.name_en);
+  row.set_cas(e.cas);
+  row.set_un_number(e.un_number);
+  row.set_hazard_class(e.hazard_class);
+  row.set_packing_group(e.packing_group);
+  row.set_control_flags(e.flags);
+  return row;
+}
+
+absl::string_view ReferenceTableName(v1::ReferenceTable table) {
+  switch (table) {
+    case v1::CATALOGUE:
+      return "catalogue";
+    default:
+      return "";
+  }
+}
+
+absl::StatusOr<std::optional<v1::ReferenceTableVersion>> ReferenceTableInForce(
+    const storage::StateReader& state, v1::ReferenceTable table) {
+  const absl::string_view name = ReferenceTableName(table);
+  if (name.empty()) return std::nullopt;
+  return ReadRecord<v1::ReferenceTableVersion>(state, InForceKey(name));
+}
+
+absl::StatusOr<std::vector<v1::ReferenceTableVersion>> ListReferenceTableVersions(
+    const storage::StateReader& state, v1::ReferenceTable table) {
+  std::vector<v1::ReferenceTable> tables;
+  if (table == v1::REFERENCE_TABLE_UNSPECIFIED) {
+    tables = {v1::CATALOGUE};
+  } else if (!ReferenceTableName(table).empty()) {
+    tables = {table};
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("table: ", static_cast<int>(table), " is not a reference table"));
+  }
+  std::vector<v1::ReferenceTableVersion> out;
+  for (v1::ReferenceTable t : tables) {
+    const std::string prefix = VersionsOf(ReferenceTableName(t));
+    std::vector<v1::ReferenceTableVersion> versions;
+    bool malformed = false;
+    absl::Status s = state.Scan(prefix, storage::PrefixEnd(prefix),
+                                [&](absl::string_view, absl::string_view value) {
+                                  malformed = !versions.emplace_back().ParseFromString(
+                                      std::string(value));
+                                  return !malformed;
+                                });
+    if (!s.ok()) return s;
+    if (malformed) return absl::DataLossError("a reference table version record is malformed");
+    absl::StatusOr<std::optional<v1::ReferenceTableVersion>> in_force =
+        ReferenceTableInForce(state, t);
+    if (!in_force.ok()) return in_force.status();
+    std::sort(versions.begin(), versions.end(),
+              [](const v1::ReferenceTableVersion& a, const v1::ReferenceTableVersion& b) {
+                return a.log_index() < b.log_index();
+              });
+    for (v1::ReferenceTableVersion& v : versions) {
+      v.set_in_force(*in_force && (*in_force)->version() == v.version());
+      out.push_back(std::move(v));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::CatalogueRow>> FindCatalogueRows(const storage::StateReader& state,
+                                                                absl::string_view version,
+                                                                absl::string_view cas) {
+  if (version.empty() || cas.empty()) return std::vector<v1::CatalogueRow>{};
+  absl::StatusOr<std::optional<state::CatalogueRows>> rows =
+      ReadRecord<state::CatalogueRows>(state, CatalogueRowsKey(version, cas));
+  if (!rows.ok()) return rows.status();
+  if (!*rows) return std::vector<v1::CatalogueRow>{};
+  return std::vector<v1::CatalogueRow>((*rows)->rows().begin(), (*rows)->rows().end());
+}
+
+absl::Status ImportReferenceTable(const journal::EntryContext& entry,
+                                  const v1::ReferenceTableImport& import, const v1::Actor& actor,
+                                  const storage::StateReader& state,
+                                  storage::StateWrites* changes) {
+  if (actor.role() != v1::PLATFORM_ADMIN) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "envelope.signatures[0].key_id: actor '", actor.name(), "' (",
+        v1::ActorRole_Name(actor.role()),
+        ") may not import reference tables: platform administrators only"));
+  }
+  if (entry.rules_epoch < kReferenceTablesRulesEpoch) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "import_reference_table: reference tables are imported from rules epoch ",
+        kReferenceTablesRulesEpoch, "; this entry is of epoch ", entry.rules_epoch));
+  }
+  const absl::string_view table = ReferenceTableName(import.table());
+  if (table.empty()) {
+    return Invalid("table", absl::StrCat(v1::ReferenceTable_Name(import.table()), " (",
+                                         static_cast<int>(import.table()),
+                                         ") is not a table this server imports (CATALOGUE)"));
+  }
+  if (!IsVersion(import.version())) {
+    return Invalid("version", absl::StrCat("'", import.version(),
+                                           "' must be 1 to 32 of A-Z a-z 0-9 . _ -"));
+  }
+  if (absl::Status s = ValidateSource(import.source()); !s.ok()) return s;
+  if (import.content().empty()) return Invalid("content", "is required (the table's CSV file)");
+  if (import.content().size() > kMaxReferenceCsvBytes) {
+    return Invalid("content", absl::StrCat("is ", import.content().size(), " bytes; at most ",
+                                           kMaxReferenceCsvBytes));
+  }
+  const crypto::Sha256Digest digest = crypto::Sha256(import.content());
+  if (import.content_sha256().size() != crypto::Sha256Digest::kSize) {
+    return Invalid("content_sha256", "must be 32 bytes (the SHA-256 of content)");
+  }
+  if (import.content_sha256() !=
+      absl::string_view(reinterpret_cast<const char*>(digest.bytes().data()), digest.kSize)) {
+    return Invalid("content_sha256", absl::StrCat("is not the SHA-256 of content (",
+                                                  digest.ToHex(), "): not the file meant"));
+  }
+  absl::StatusOr<std::optional<std::string>> known =
+      state.Get(VersionKey(table, import.version()));
+  if (!known.ok()) return known.status();
+  if (known->has_value()) {
+    return absl::AlreadyExistsError(absl::StrCat("import_reference_table.version: ", table, " ",
+                                                 import.version(),
+                                                 " was imported before; give a new version"));
+  }
+
+  const CatalogueCsv csv = ReadCatalogueCsv(import.content());
+  if (!csv.problems.empty()) {
+    std::string named;
+    for (size_t i = 0; i < csv.problems.size() && i < kProblemsNamed; ++i) {
+      absl::StrAppend(&named, i == 0 ? "" : "; ", csv.problems[i].ToString());
+    }
+    return Invalid("content",
+                   absl::StrCat(csv.problems.size(),
+                                csv.problems.size() == 1 ? " problem" : " problems",
+                                ", the table is refused whole", csv.problems.size() > kProblemsNamed
+                                    ? absl::StrCat(" (the first ", kProblemsNamed, ")")
+                                    : "",
+                                ": ", named));
+  }
+  std::map<std::string, state::CatalogueRows> by_cas;
+  for (const CatalogueEntry& row : csv.rows) {
+    if (!row.cas.empty()) *by_cas[row.cas].add_rows() = ToCatalogueRow(row);
+  }
+  for (const auto& [cas, rows] : by_cas) {
+    changes->Put(CatalogueRowsKey(import.version(), cas), rows.SerializeAsString());
+  }
+  v1::ReferenceTableVersion version;
+  version.set_table(import.table());
+  version.set_version(import.version());
+  *version.mutable_source() = import.source();
+  version.set_content_sha256(import.content_sha256());
+  version.set_rows(static_cast<uint32_t>(csv.rows.size()));
+  version.set_log_index(entry.index);
+  const std::string record = version.SerializeAsString();
+  changes->Put(VersionKey(table, import.version()), record);
+  changes->Put(InForceKey(table), record);
+  return absl::OkStatus();
+}
+
+}  // namespace chemledger::registry

@@ -1,0 +1,79 @@
+// Reference tables in the registry (docs/reference-data.md): the versions of
+// the tables a platform administrator imported as signed registry entries
+// (v1::ReferenceTableImport), and the rows the rules read from the version
+// in force. A new version is in force from its own entry on; because the
+// journal hands each entry the state as it stood just before it, an entry
+// is always checked (when sequenced, and again when the state is rebuilt)
+// against the version in force when it was written.
+//
+// State keys (the registry's "r/ref/" prefix; docs/architecture.md):
+//   r/ref/cur/<table>                     v1::ReferenceTableVersion in force
+//   r/ref/ver/<table>/<version>           v1::ReferenceTableVersion
+//   r/ref/cas/<table>/<version>/<cas>     state::CatalogueRows (CATALOGUE)
+// where <table> is ReferenceTableName (e.g. "catalogue").
+//
+// Pure functions over a storage::StateReader; thread-safe as the reader is.
+
+#ifndef CHEMLEDGER_SERVICES_REGISTRY_REFERENCE_TABLES_H_
+#define CHEMLEDGER_SERVICES_REGISTRY_REFERENCE_TABLES_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "chemledger/v1/registry.pb.h"
+#include "journal/state_machine.h"
+#include "services/registry/catalogue.h"
+#include "storage/store.h"
+
+namespace chemledger::registry {
+
+// The rules epoch from which reference tables are imported into the log
+// (journal::kCurrentRulesEpoch's list).
+inline constexpr uint32_t kReferenceTablesRulesEpoch = 6;
+
+// The prefix of the records of the versions in force (read by every
+// product registration: the journal keeps it in memory).
+inline constexpr absl::string_view kReferenceTableInForcePrefix = "r/ref/cur/";
+
+// "catalogue" for CATALOGUE; "" for a table this build does not know.
+absl::string_view ReferenceTableName(v1::ReferenceTable table);
+
+// The version of `table` in force, if any was imported.
+absl::StatusOr<std::optional<v1::ReferenceTableVersion>> ReferenceTableInForce(
+    const storage::StateReader& state, v1::ReferenceTable table);
+
+// Every imported version of `table` (REFERENCE_TABLE_UNSPECIFIED: of every
+// table), by table and then in the order of their imports, in_force set on
+// the version in force.
+absl::StatusOr<std::vector<v1::ReferenceTableVersion>> ListReferenceTableVersions(
+    const storage::StateReader& state, v1::ReferenceTable table);
+
+// The rows of catalogue `version` with CAS number `cas`, in file order
+// (none: the CAS number is not in it).
+absl::StatusOr<std::vector<v1::CatalogueRow>> FindCatalogueRows(const storage::StateReader& state,
+                                                                absl::string_view version,
+                                                                absl::string_view cas);
+
+// A catalogue entry as the log and the state record it.
+v1::CatalogueRow ToCatalogueRow(const CatalogueEntry& entry);
+
+// The rule of RegistryRequest.import_reference_table, for an actor the
+// caller found may act (registry_rules.h): a platform administrator's;
+// under rules epoch kReferenceTablesRulesEpoch or later; a known table; a
+// version of 1-32 of A-Z a-z 0-9 . _ - not imported before (AlreadyExists);
+// the source's title, issuer, date and document number; content_sha256 the
+// SHA-256 of content; content a file of the table's format with no problem
+// at all (InvalidArgument "import_reference_table.content: ..." naming the
+// line and field of the first problems). Writes the version, puts it in
+// force, and writes its rows.
+absl::Status ImportReferenceTable(const journal::EntryContext& entry,
+                                  const v1::ReferenceTableImport& import, const v1::Actor& actor,
+                                  const storage::StateReader& state,
+                                  storage::StateWrites* changes);
+
+}  // namespace chemledger::registry
+
+#endif  // CHEMLEDGER_SERVICES_REGISTRY_REFERENCE_TABLES_H_
