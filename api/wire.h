@@ -64,6 +64,15 @@ inline constexpr char kGetActorMethod[] = "/chemledger.v1.RegistryService/GetAct
 inline constexpr char kGetActorKeyMethod[] = "/chemledger.v1.RegistryService/GetActorKey";
 inline constexpr char kGetRegistryEntryMethod[] =
     "/chemledger.v1.RegistryService/GetRegistryEntry";
+inline constexpr char kListPendingProductsMethod[] =
+    "/chemledger.v1.RegistryService/ListPendingProducts";
+inline constexpr char kListProductFlagChangesMethod[] =
+    "/chemledger.v1.RegistryService/ListProductFlagChanges";
+// Open to anyone (no read credentials): reference tables are public.
+inline constexpr char kListReferenceTablesMethod[] =
+    "/chemledger.v1.RegistryService/ListReferenceTables";
+inline constexpr char kFindCatalogueEntriesMethod[] =
+    "/chemledger.v1.RegistryService/FindCatalogueEntries";
 inline constexpr char kResolveLabelMethod[] = "/chemledger.v1.LabelService/ResolveLabel";
 inline constexpr char kGetEventMethod[] = "/chemledger.v1.LedgerService/GetEvent";
 inline constexpr char kGetHistoryMethod[] = "/chemledger.v1.LedgerService/GetHistory";

@@ -212,7 +212,19 @@ void SafetyInformation(const v1::ResolveLabelResponse& scan,
   if (p.catalogue_number() > 0) {
     Row(out, T(r, "危险化学品目录序号", "Catalogue entry"), absl::StrCat(p.catalogue_number()));
   }
-  Row(out, T(r, "管控类别", "Control"), absl::StrJoin(p.control_flags(), "、"));
+  if (p.flags_provisional()) {
+    // In no catalogue in force: the registrant's own declaration until a
+    // regulator decides (docs/reference-data.md).
+    const std::string declared = p.control_flags().empty()
+                                     ? std::string(T(r, "未申报", "none declared"))
+                                     : absl::StrJoin(p.control_flags(), "、");
+    Row(out, T(r, "管控类别", "Control"),
+        absl::StrCat(declared, T(r, "（暂定：企业自报，待应急管理部门确认）",
+                       " (provisional: declared by the enterprise, not yet confirmed by the "
+                       "emergency management regulator)")));
+  } else {
+    Row(out, T(r, "管控类别", "Control"), absl::StrJoin(p.control_flags(), "、"));
+  }
   absl::StrAppend(out, "</dl></section>");
 
   absl::StrAppend(out, "<section><h2>", T(r, "危险性", "Hazards"), "</h2>");

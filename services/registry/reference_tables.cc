@@ -164,10 +164,19 @@ absl::StatusOr<std::vector<v1::CatalogueRow>> FindCatalogueRows(const storage::S
   return std::vector<v1::CatalogueRow>((*rows)->rows().begin(), (*rows)->rows().end());
 }
 
-absl::Status ImportReferenceTable(const journal::EntryContext& entry,
-                                  const v1::ReferenceTableImport& import, const v1::Actor& actor,
-                                  const storage::StateReader& state,
-                                  storage::StateWrites* changes) {
+const v1::CatalogueRow* ChooseCatalogueRow(const std::vector<v1::CatalogueRow>& rows,
+                                           int32_t catalogue_number) {
+  for (const v1::CatalogueRow& row : rows) {
+    if (row.catalogue_number() == catalogue_number) return &row;
+  }
+  return rows.empty() ? nullptr : &rows.front();
+}
+
+absl::StatusOr<ImportedCatalogue> ImportReferenceTable(const journal::EntryContext& entry,
+                                                       const v1::ReferenceTableImport& import,
+                                                       const v1::Actor& actor,
+                                                       const storage::StateReader& state,
+                                                       storage::StateWrites* changes) {
   if (actor.role() != v1::PLATFORM_ADMIN) {
     return absl::PermissionDeniedError(absl::StrCat(
         "envelope.signatures[0].key_id: actor '", actor.name(), "' (",
@@ -227,12 +236,15 @@ absl::Status ImportReferenceTable(const journal::EntryContext& entry,
                                     : "",
                                 ": ", named));
   }
-  std::map<std::string, state::CatalogueRows> by_cas;
+  ImportedCatalogue imported;
+  imported.version = import.version();
   for (const CatalogueEntry& row : csv.rows) {
-    if (!row.cas.empty()) *by_cas[row.cas].add_rows() = ToCatalogueRow(row);
+    if (!row.cas.empty()) imported.rows_by_cas[row.cas].push_back(ToCatalogueRow(row));
   }
-  for (const auto& [cas, rows] : by_cas) {
-    changes->Put(CatalogueRowsKey(import.version(), cas), rows.SerializeAsString());
+  for (const auto& [cas, rows] : imported.rows_by_cas) {
+    state::CatalogueRows record;
+    for (const v1::CatalogueRow& row : rows) *record.add_rows() = row;
+    changes->Put(CatalogueRowsKey(import.version(), cas), record.SerializeAsString());
   }
   v1::ReferenceTableVersion version;
   version.set_table(import.table());
@@ -244,7 +256,7 @@ absl::Status ImportReferenceTable(const journal::EntryContext& entry,
   const std::string record = version.SerializeAsString();
   changes->Put(VersionKey(table, import.version()), record);
   changes->Put(InForceKey(table), record);
-  return absl::OkStatus();
+  return imported;
 }
 
 }  // namespace chemledger::registry

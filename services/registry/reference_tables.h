@@ -17,6 +17,8 @@
 #ifndef CHEMLEDGER_SERVICES_REGISTRY_REFERENCE_TABLES_H_
 #define CHEMLEDGER_SERVICES_REGISTRY_REFERENCE_TABLES_H_
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,6 +62,18 @@ absl::StatusOr<std::vector<v1::CatalogueRow>> FindCatalogueRows(const storage::S
 // A catalogue entry as the log and the state record it.
 v1::CatalogueRow ToCatalogueRow(const CatalogueEntry& entry);
 
+// Of the rows of one CAS number, the one whose catalogue number is
+// `catalogue_number`, else the first; nullptr when `rows` is empty.
+const v1::CatalogueRow* ChooseCatalogueRow(const std::vector<v1::CatalogueRow>& rows,
+                                           int32_t catalogue_number);
+
+// A catalogue version as its import entry wrote it: its name and its rows
+// by CAS number (rows without one are not keyed).
+struct ImportedCatalogue {
+  std::string version;
+  std::map<std::string, std::vector<v1::CatalogueRow>, std::less<>> rows_by_cas;
+};
+
 // The rule of RegistryRequest.import_reference_table, for an actor the
 // caller found may act (registry_rules.h): a platform administrator's;
 // under rules epoch kReferenceTablesRulesEpoch or later; a known table; a
@@ -68,11 +82,13 @@ v1::CatalogueRow ToCatalogueRow(const CatalogueEntry& entry);
 // SHA-256 of content; content a file of the table's format with no problem
 // at all (InvalidArgument "import_reference_table.content: ..." naming the
 // line and field of the first problems). Writes the version, puts it in
-// force, and writes its rows.
-absl::Status ImportReferenceTable(const journal::EntryContext& entry,
-                                  const v1::ReferenceTableImport& import, const v1::Actor& actor,
-                                  const storage::StateReader& state,
-                                  storage::StateWrites* changes);
+// force, and writes its rows; returns them (for AddCatalogueFlags,
+// product_flags.h).
+absl::StatusOr<ImportedCatalogue> ImportReferenceTable(const journal::EntryContext& entry,
+                                                       const v1::ReferenceTableImport& import,
+                                                       const v1::Actor& actor,
+                                                       const storage::StateReader& state,
+                                                       storage::StateWrites* changes);
 
 }  // namespace chemledger::registry
 

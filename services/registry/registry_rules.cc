@@ -9,6 +9,7 @@
 #include "crypto/label.h"
 #include "services/common/envelope.h"
 #include "services/common/identifiers.h"
+#include "services/registry/product_flags.h"
 #include "services/registry/reference_tables.h"
 #include "services/registry/registry_keys.h"
 #include "services/registry/validation.h"
@@ -294,12 +295,9 @@ absl::StatusOr<v1::RegistryAssignment> RegistryRules::CatalogueCheckOf(
     absl::StatusOr<std::vector<v1::CatalogueRow>> rows = FindCatalogueRows(state, version, p.cas());
     if (!rows.ok()) return rows.status();
     if (rows->empty()) return assignment;
-    const v1::CatalogueRow* chosen = &rows->front();
+    const v1::CatalogueRow* chosen = ChooseCatalogueRow(*rows, p.catalogue_number());
     std::vector<std::string> numbers;
-    for (const v1::CatalogueRow& row : *rows) {
-      numbers.push_back(absl::StrCat(row.catalogue_number()));
-      if (row.catalogue_number() == p.catalogue_number()) chosen = &row;
-    }
+    for (const v1::CatalogueRow& row : *rows) numbers.push_back(absl::StrCat(row.catalogue_number()));
     if (rows->size() > 1 && chosen->catalogue_number() != p.catalogue_number()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "product.catalogue_number: ", p.catalogue_number(), " does not match CAS ", p.cas(),
@@ -403,6 +401,12 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
             p.enterprise_uscc()));
       }
       if (entry.rules_epoch >= 1) *entry.assignment = assignment->SerializeAsString();
+      // In no imported catalogue in force: its declared flags are
+      // provisional until a regulator decides them.
+      if (!assignment->catalogue_version().empty() && !assignment->has_checked_against()) {
+        PutProvisionalProduct(entry.index, p, assignment->catalogue_version(), changes);
+        return absl::OkStatus();
+      }
       changes->Put(keys::Product(p.enterprise_uscc(), p.product_number()), p.SerializeAsString());
       return absl::OkStatus();
     }
@@ -608,8 +612,18 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
     case v1::RegistryRequest::kAssignRegulator:
       if (!platform_admin) return denied("assign regulators");
       return AssignRegulator(request.assign_regulator(), state, changes);
-    case v1::RegistryRequest::kImportReferenceTable:
-      return ImportReferenceTable(entry, request.import_reference_table(), actor, state, changes);
+    case v1::RegistryRequest::kImportReferenceTable: {
+      absl::StatusOr<ImportedCatalogue> imported =
+          ImportReferenceTable(entry, request.import_reference_table(), actor, state, changes);
+      if (!imported.ok()) return imported.status();
+      return AddCatalogueFlags(entry, *imported, state, changes);
+    }
+    case v1::RegistryRequest::kDecideProductFlags:
+      if (entry.rules_epoch < kReferenceTablesRulesEpoch) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "decide_product_flags: from rules epoch ", kReferenceTablesRulesEpoch));
+      }
+      return DecideProductFlags(entry, request.decide_product_flags(), actor, state, changes);
     case v1::RegistryRequest::CHANGE_NOT_SET:
       break;
   }

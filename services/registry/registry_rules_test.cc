@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "api/china_time.h"
 #include "api/wire.h"
 #include "chemledger/v1/log.pb.h"
@@ -24,6 +25,7 @@
 #include "crypto/sha256.h"
 #include "services/registry/catalogue.h"
 #include "services/registry/reference_csv.h"
+#include "services/registry/product_flags.h"
 #include "services/registry/reference_tables.h"
 #include "services/registry/registry_state.h"
 #include "services/registry/registry_testing.h"
@@ -1009,6 +1011,168 @@ TEST_F(RegistryRulesTest, ReferenceTablesGovernTheEntriesAfterThem) {
   ASSERT_TRUE(rows.ok()) << rows.status();
   ASSERT_EQ(rows->size(), 2u);
   EXPECT_EQ((*rows)[1].control_flags(), static_cast<uint32_t>(kDrugPrecursor));
+}
+
+
+// Once a catalogue is imported, a product in no version in force is
+// registered with provisional flags; a regulator of 应急管理 overseeing the
+// enterprise confirms or corrects them (never below what the catalogue in
+// force gives); a later version that lists the CAS number adds its flags to
+// products registered before it and ends their provisional standing; every
+// change is recorded, and the state rebuilds from the log.
+TEST_F(RegistryRulesTest, ProductsOutsideTheCatalogueWaitForARegulatorAndFollowNewVersions) {
+  const auto import_request = [&](const std::string& version, const std::string& csv) {
+    v1::RegistryRequest r = Request();
+    *r.mutable_import_reference_table() = CatalogueImport(version, csv);
+    return r;
+  };
+  const auto decision = [&](const std::string& number, std::vector<std::string> flags,
+                            const std::string& reason) {
+    v1::RegistryRequest r = Request();
+    v1::ProductFlagsDecision* d = r.mutable_decide_product_flags();
+    d->set_enterprise_uscc(kAcme);
+    d->set_product_number(number);
+    for (const std::string& f : flags) d->add_control_flags(f);
+    d->set_reason(reason);
+    return r;
+  };
+  // Registered before any import: not provisional (the compiled-in
+  // catalogue stood in), though this CAS is in no table.
+  v1::Product early = Methanol(kAcme, "XA01");
+  early.set_cas("7732-18-5");
+  early.clear_control_flags();
+  Ok(acme_admin_, Product(early));
+  ASSERT_TRUE(FindProductNow(kAcme, "XA01").has_value());
+  EXPECT_FALSE(FindProductNow(kAcme, "XA01")->flags_provisional());
+
+  Ok(admin_, import_request("t1", CatalogueCsvOf({"1022,甲醇,Methanol,67-56-1,,,,重点监管"})));
+  // A registrant may not claim the standing itself.
+  v1::Product claimed = Methanol(kAcme, "XB01");
+  claimed.set_flags_provisional(true);
+  Refused(acme_admin_, Product(claimed), absl::StatusCode::kInvalidArgument,
+          "product.flags_provisional: is the server's to set");
+  // In no version in force: registered, its declared flags provisional.
+  v1::Product outside = Methanol(kAcme, "XB01");
+  outside.set_cas("7732-18-5");
+  outside.clear_control_flags();
+  absl::StatusOr<journal::Receipt> xb01 = ledger_->Registry(acme_admin_, Product(outside));
+  ASSERT_TRUE(xb01.ok()) << xb01.status();
+  v1::Product mixture = Methanol(kAcme, "XM01");
+  mixture.clear_cas();
+  mixture.set_catalogue_number(2828);
+  mixture.clear_control_flags();
+  mixture.add_control_flags("易制爆");
+  Ok(acme_admin_, Product(mixture));
+  ASSERT_TRUE(FindProductNow(kAcme, "XB01").has_value());
+  EXPECT_TRUE(FindProductNow(kAcme, "XB01")->flags_provisional());
+  absl::StatusOr<std::vector<v1::PendingProduct>> pending =
+      ListPendingProducts(*ledger_->snapshot(), "");
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_EQ((*pending)[0].product().product_number(), "XB01");
+  EXPECT_EQ((*pending)[0].registered_at(), xb01->index);
+  EXPECT_EQ((*pending)[0].catalogue_version(), "t1");
+  EXPECT_EQ((*pending)[1].product().product_number(), "XM01");
+
+  // Who decides: a regulator of 应急管理 overseeing the enterprise, with a
+  // reason, for a registered product, with known flags.
+  Refused(acme_admin_, decision("XB01", {"易制毒"}, "confirmed"),
+          absl::StatusCode::kPermissionDenied, "regulators of 应急管理 (EMERGENCY_MANAGEMENT) only");
+  Refused(admin_, decision("XB01", {"易制毒"}, "confirmed"), absl::StatusCode::kPermissionDenied,
+          "may not decide product flags");
+  const crypto::SigningKey police = TestKey(6), fujian = TestKey(7), guangdong = TestKey(8);
+  v1::RegistryRequest add_police = AddActor("police", v1::REGULATOR, "", police);
+  add_police.mutable_add_actor()->set_department(v1::PUBLIC_SECURITY);
+  Ok(admin_, add_police);
+  Refused(police, decision("XB01", {"易制毒"}, "confirmed"), absl::StatusCode::kPermissionDenied,
+          "regulators of 应急管理");
+  v1::RegistryRequest add_fujian = AddActor("fujian", v1::REGULATOR, "", fujian);
+  add_fujian.mutable_add_actor()->mutable_jurisdiction()->Clear();
+  add_fujian.mutable_add_actor()->mutable_jurisdiction()->set_region_prefix("35");
+  Ok(admin_, add_fujian);
+  v1::RegistryRequest add_guangdong = AddActor("guangdong", v1::REGULATOR, "", guangdong);
+  add_guangdong.mutable_add_actor()->mutable_jurisdiction()->Clear();
+  add_guangdong.mutable_add_actor()->mutable_jurisdiction()->set_region_prefix("44");
+  Ok(admin_, add_guangdong);
+  Refused(guangdong, decision("XB01", {"易制毒"}, "confirmed"),
+          absl::StatusCode::kPermissionDenied,
+          "decide_product_flags.enterprise_uscc: 91350100M000100Y43 is outside the jurisdiction");
+  Refused(fujian, decision("XB01", {"易制毒"}, ""), absl::StatusCode::kInvalidArgument,
+          "decide_product_flags.reason: is required");
+  Refused(fujian, decision("XB01", {"剧毒X"}, "typo"), absl::StatusCode::kInvalidArgument,
+          "decide_product_flags.control_flags:");
+  Refused(fujian, decision("NOPE", {}, "none"), absl::StatusCode::kNotFound,
+          "decide_product_flags.product_number: 91350100M000100Y43/NOPE is not registered");
+  // Not below the catalogue in force: methanol keeps 重点监管.
+  Ok(acme_admin_, Product(Methanol(kAcme, "XC01")));
+  Refused(fujian, decision("XC01", {}, "no flags"), absl::StatusCode::kInvalidArgument,
+          "decide_product_flags.control_flags: must include 重点监管, which catalogue t1 gives "
+          "CAS 67-56-1 (entry 1022)");
+
+  absl::StatusOr<journal::Receipt> decided =
+      ledger_->Registry(fujian, decision("XB01", {"易制毒"}, "a test decision"));
+  ASSERT_TRUE(decided.ok()) << decided.status();
+  std::optional<v1::Product> xb = FindProductNow(kAcme, "XB01");
+  ASSERT_TRUE(xb.has_value());
+  EXPECT_FALSE(xb->flags_provisional());
+  ASSERT_EQ(xb->control_flags_size(), 1);
+  EXPECT_EQ(xb->control_flags(0), "易制毒");
+  pending = ListPendingProducts(*ledger_->snapshot(), kAcme);
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].product().product_number(), "XM01");
+
+  // Version t2 lists 7732-18-5 with 重点监管 (this test's table, not the 目录):
+  // XA01 and XB01 get it added (XB01 keeps its 易制毒), XM01 has no CAS and
+  // stays pending, methanol loses nothing though t2 drops its row.
+  absl::StatusOr<journal::Receipt> t2 = ledger_->Registry(
+      admin_, import_request("t2", CatalogueCsvOf({"2800,测试水,Test water,7732-18-5,,,,重点监管"})));
+  ASSERT_TRUE(t2.ok()) << t2.status();
+  std::optional<v1::Product> xa = FindProductNow(kAcme, "XA01");
+  ASSERT_TRUE(xa.has_value());
+  ASSERT_EQ(xa->control_flags_size(), 1);
+  EXPECT_EQ(xa->control_flags(0), "重点监管");
+  xb = FindProductNow(kAcme, "XB01");
+  ASSERT_TRUE(xb.has_value());
+  EXPECT_EQ(absl::StrJoin(xb->control_flags(), ","), "易制毒,重点监管");
+  EXPECT_EQ(absl::StrJoin(FindProductNow(kAcme, "XC01")->control_flags(), ","), "重点监管,高危");
+
+  absl::StatusOr<std::vector<v1::ProductFlagChange>> flag_changes =
+      ListProductFlagChanges(*ledger_->snapshot(), kAcme);
+  ASSERT_TRUE(flag_changes.ok()) << flag_changes.status();
+  ASSERT_EQ(flag_changes->size(), 3u);
+  // By enterprise, product, then log index: XA01 (t2), XB01 (decision, t2).
+  EXPECT_EQ((*flag_changes)[0].product_number(), "XA01");
+  EXPECT_EQ((*flag_changes)[0].catalogue_version(), "t2");
+  EXPECT_EQ((*flag_changes)[0].log_index(), t2->index);
+  EXPECT_TRUE((*flag_changes)[0].flags_before().empty());
+  EXPECT_FALSE((*flag_changes)[0].was_provisional());
+  EXPECT_EQ((*flag_changes)[1].product_number(), "XB01");
+  EXPECT_EQ((*flag_changes)[1].decided_by(), fujian.key_id().ToString());
+  EXPECT_TRUE((*flag_changes)[1].was_provisional());
+  EXPECT_EQ((*flag_changes)[1].log_index(), decided->index);
+  EXPECT_EQ((*flag_changes)[2].catalogue_version(), "t2");
+  EXPECT_EQ(absl::StrJoin((*flag_changes)[2].flags_after(), ","), "易制毒,重点监管");
+
+  // A pending product whose CAS a new version lists is no longer pending.
+  v1::Product later = Methanol(kAcme, "XD01");
+  later.set_cas("7664-93-9");
+  later.set_catalogue_number(1302);
+  later.clear_control_flags();
+  Ok(acme_admin_, Product(later));
+  EXPECT_TRUE(FindProductNow(kAcme, "XD01")->flags_provisional());
+  Ok(admin_, import_request("t3", CatalogueCsvOf({"1302,硫酸,Sulphuric acid,7664-93-9,,,,"})));
+  EXPECT_FALSE(FindProductNow(kAcme, "XD01")->flags_provisional());
+  EXPECT_TRUE(FindProductNow(kAcme, "XD01")->control_flags().empty());
+  pending = ListPendingProducts(*ledger_->snapshot(), "");
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].product().product_number(), "XM01");
+
+  ExpectCheckPasses();
+  ledger_->Reopen();
+  ASSERT_FALSE(HasFatalFailure());
+  ExpectCheckPasses();
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "services/common/snapshot_metadata.h"
 #include "services/common/identifiers.h"
 #include "services/registry/read_access.h"
+#include "services/registry/product_flags.h"
 #include "services/registry/reference_tables.h"
 #include "services/registry/shipped_catalogue.h"
 #include "services/registry/registry_state.h"
@@ -239,6 +240,114 @@ grpc::Status RegistryServiceImpl::FindCatalogueEntries(
       FindCatalogueRows(*snapshot, (*in_force)->version(), request->cas());
   if (!rows.ok()) return ToGrpcStatus(rows.status());
   for (v1::CatalogueRow& row : *rows) *response->add_rows() = std::move(row);
+  return grpc::Status::OK;
+}
+
+namespace {
+
+// The enterprise whose product flag records `reader` asks for ("": every
+// one it oversees), or why it may not.
+absl::StatusOr<std::string> ProductFlagScope(const storage::StateReader& state,
+                                             const v1::Actor& reader,
+                                             const std::string& requested) {
+  if (IsEnterpriseRole(reader.role())) {
+    if (!requested.empty() && requested != reader.enterprise_uscc()) {
+      return absl::PermissionDeniedError(
+          "enterprise_uscc: an enterprise's actors read their own enterprise's products only");
+    }
+    return reader.enterprise_uscc();
+  }
+  if (!HasOversightRole(reader)) {
+    return absl::PermissionDeniedError(
+        "read credentials: products under review are read by their enterprise's actors, "
+        "regulators and platform administrators");
+  }
+  if (!requested.empty()) {
+    absl::StatusOr<bool> oversees = OverseesEnterprise(state, reader, requested);
+    if (!oversees.ok()) return oversees.status();
+    if (!*oversees) {
+      return absl::PermissionDeniedError(absl::StrCat("enterprise_uscc: ", requested,
+                                                      " is outside your jurisdiction (",
+                                                      JurisdictionText(reader), ")"));
+    }
+  }
+  return requested;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* RegistryServiceImpl::ListPendingProducts(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::ListPendingProductsRequest, v1::ListPendingProductsResponse>(
+      context, request, response, read_executor_,
+      [this, context](const v1::ListPendingProductsRequest* r, absl::string_view bytes,
+                      v1::ListPendingProductsResponse* out) {
+        return ServeListPendingProducts(context, r, bytes, out);
+      });
+}
+
+grpc::Status RegistryServiceImpl::ServeListPendingProducts(
+    grpc::ServerContextBase* context, const v1::ListPendingProductsRequest* request,
+    absl::string_view request_bytes, v1::ListPendingProductsResponse* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  absl::StatusOr<v1::Actor> reader =
+      reads_->Authenticate(*snapshot, *context, kListPendingProductsMethod, request_bytes);
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
+  TellServedAt(context, *snapshot);
+  absl::StatusOr<std::string> uscc =
+      ProductFlagScope(*snapshot, *reader, request->enterprise_uscc());
+  if (!uscc.ok()) return ToGrpcStatus(uscc.status());
+  absl::StatusOr<std::vector<v1::PendingProduct>> pending = ListPendingProducts(*snapshot, *uscc);
+  if (!pending.ok()) return ToGrpcStatus(pending.status());
+  OversightMemo oversees(*snapshot, *reader);
+  for (v1::PendingProduct& p : *pending) {
+    if (uscc->empty()) {
+      absl::StatusOr<bool> shown = oversees.Enterprise(p.product().enterprise_uscc());
+      if (!shown.ok()) return ToGrpcStatus(shown.status());
+      if (!*shown) continue;
+    }
+    *response->add_products() = std::move(p);
+  }
+  response->set_log_size(snapshot->size());
+  return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* RegistryServiceImpl::ListProductFlagChanges(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::ListProductFlagChangesRequest, v1::ListProductFlagChangesResponse>(
+      context, request, response, read_executor_,
+      [this, context](const v1::ListProductFlagChangesRequest* r, absl::string_view bytes,
+                      v1::ListProductFlagChangesResponse* out) {
+        return ServeListProductFlagChanges(context, r, bytes, out);
+      });
+}
+
+grpc::Status RegistryServiceImpl::ServeListProductFlagChanges(
+    grpc::ServerContextBase* context, const v1::ListProductFlagChangesRequest* request,
+    absl::string_view request_bytes, v1::ListProductFlagChangesResponse* response) {
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  absl::StatusOr<v1::Actor> reader =
+      reads_->Authenticate(*snapshot, *context, kListProductFlagChangesMethod, request_bytes);
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
+  TellServedAt(context, *snapshot);
+  absl::StatusOr<std::string> uscc =
+      ProductFlagScope(*snapshot, *reader, request->enterprise_uscc());
+  if (!uscc.ok()) return ToGrpcStatus(uscc.status());
+  absl::StatusOr<std::vector<v1::ProductFlagChange>> changes =
+      ListProductFlagChanges(*snapshot, *uscc);
+  if (!changes.ok()) return ToGrpcStatus(changes.status());
+  OversightMemo oversees(*snapshot, *reader);
+  for (v1::ProductFlagChange& c : *changes) {
+    if (uscc->empty()) {
+      absl::StatusOr<bool> shown = oversees.Enterprise(c.enterprise_uscc());
+      if (!shown.ok()) return ToGrpcStatus(shown.status());
+      if (!*shown) continue;
+    }
+    *response->add_changes() = std::move(c);
+  }
+  response->set_log_size(snapshot->size());
   return grpc::Status::OK;
 }
 

@@ -26,13 +26,15 @@ using api::kGetEnterpriseMethod;
 using api::kGetProductMethod;
 using api::kListProductsMethod;
 using api::kListSitesMethod;
+using api::kListPendingProductsMethod;
+using api::kListProductFlagChangesMethod;
 
 // Submit carries its own signature; GetEnterprise, GetProduct, ListProducts,
 // GetActor, GetActorKey and GetRegistryEntry need read credentials, checked
 // over the request's bytes as received (raw methods: raw_unary.h);
 // GetDeployment is open.
 using RegistryServiceBase =
-    v1::RegistryService::WithRawCallbackMethod_GetEnterprise<v1::RegistryService::WithRawCallbackMethod_GetProduct<v1::RegistryService::WithRawCallbackMethod_ListProducts<v1::RegistryService::WithRawCallbackMethod_GetActor<v1::RegistryService::WithRawCallbackMethod_GetActorKey<v1::RegistryService::WithRawCallbackMethod_GetRegistryEntry<v1::RegistryService::WithRawCallbackMethod_ListSites<v1::RegistryService::Service>>>>>>>;
+    v1::RegistryService::WithRawCallbackMethod_GetEnterprise<v1::RegistryService::WithRawCallbackMethod_GetProduct<v1::RegistryService::WithRawCallbackMethod_ListProducts<v1::RegistryService::WithRawCallbackMethod_GetActor<v1::RegistryService::WithRawCallbackMethod_GetActorKey<v1::RegistryService::WithRawCallbackMethod_GetRegistryEntry<v1::RegistryService::WithRawCallbackMethod_ListSites<v1::RegistryService::WithRawCallbackMethod_ListPendingProducts<v1::RegistryService::WithRawCallbackMethod_ListProductFlagChanges<v1::RegistryService::Service>>>>>>>>>;
 
 class RegistryServiceImpl final : public RegistryServiceBase {
  public:
@@ -84,6 +86,12 @@ class RegistryServiceImpl final : public RegistryServiceBase {
   grpc::ServerUnaryReactor* GetRegistryEntry(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListPendingProducts(grpc::CallbackServerContext* context,
+                                                const grpc::ByteBuffer* request,
+                                                grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListProductFlagChanges(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) override;
 
  private:
   grpc::Status ServeGetEnterprise(grpc::ServerContextBase* context, const v1::GetEnterpriseRequest* request,
@@ -98,6 +106,14 @@ class RegistryServiceImpl final : public RegistryServiceBase {
                       absl::string_view request_bytes, v1::Actor* response);
   grpc::Status ServeGetActorKey(grpc::ServerContextBase* context, const v1::GetActorRequest* request,
                       absl::string_view request_bytes, v1::ActorKeyRecord* response);
+  grpc::Status ServeListPendingProducts(grpc::ServerContextBase* context,
+                                       const v1::ListPendingProductsRequest* request,
+                                       absl::string_view request_bytes,
+                                       v1::ListPendingProductsResponse* response);
+  grpc::Status ServeListProductFlagChanges(grpc::ServerContextBase* context,
+                                          const v1::ListProductFlagChangesRequest* request,
+                                          absl::string_view request_bytes,
+                                          v1::ListProductFlagChangesResponse* response);
   grpc::Status ServeGetRegistryEntry(grpc::ServerContextBase* context, const v1::GetRegistryEntryRequest* request,
                       absl::string_view request_bytes, v1::RegistryEntry* response);
 

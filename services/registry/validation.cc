@@ -249,6 +249,11 @@ absl::Status ValidateEnterprise(const v1::Enterprise& e) {
 }
 
 absl::Status ValidateProduct(const v1::Product& p, const Catalogue& catalogue) {
+  if (p.flags_provisional()) {
+    return Invalid("product.flags_provisional",
+                   "is the server's to set (a product in no catalogue in force), not the "
+                   "registrant's");
+  }
   if (absl::Status s = ids::ValidateUscc("product.enterprise_uscc", p.enterprise_uscc()); !s.ok()) {
     return s;
   }

@@ -32,7 +32,7 @@ std::vector<Command> CheckpointCommands();
 std::vector<Command> LabelCommands();
 std::vector<Command> ServerCommands();
 std::vector<Command> WaybillCommands();  // waybill submit|depart|arrive|cancel|show|list
-std::vector<Command> ReferenceCommands();  // reference check
+std::vector<Command> ReferenceCommands();  // reference check|import|list|find
 std::vector<Command> EventCommands();  // event record|history  // registry ..., label issue|fetch-trust-list|resolve
 
 // Exit statuses.

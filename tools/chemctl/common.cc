@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <utility>
 
@@ -15,6 +16,8 @@
 #include "tools/cli/plaintext_target.h"
 #include "services/common/grpc_read_auth.h"
 #include "services/common/grpc_status.h"
+#include "api/wire.h"
+#include "services/common/envelope.h"
 
 namespace chemledger::chemctl {
 
@@ -103,6 +106,25 @@ absl::Status ParseJson(const std::string& path, absl::string_view what, const st
         absl::StrCat(path, ": not a ", what, " in JSON: ", s.message().as_string()));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<v1::SubmitResponse> SubmitRegistryRequest(const cli::Args& args,
+                                                         v1::RegistryRequest request) {
+  absl::StatusOr<crypto::SigningKey> key = cli::SigningKeyArg(args, "key");
+  if (!key.ok()) return key.status();
+  request.set_request_id(RequestId(args));
+  absl::StatusOr<v1::SignedEnvelope> envelope =
+      envelope::Sign(api::kRegistryContext, request.SerializeAsString(), *key);
+  if (!envelope.ok()) return envelope.status();
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ServerChannel(args);
+  if (!channel.ok()) return channel.status();
+  v1::SubmitResponse response;
+  grpc::Status status =
+      v1::RegistryService::NewStub(*channel)->Submit(Context().get(), *envelope, &response);
+  if (!status.ok()) return ServerError(status);
+  std::cout << (response.replayed() ? "already recorded" : "recorded") << " at log index "
+            << response.log_index() << " (request " << request.request_id() << ")\n";
+  return response;
 }
 
 std::unique_ptr<grpc::ClientContext> Context(int seconds) {

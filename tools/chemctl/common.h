@@ -12,6 +12,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "crypto/keys.h"
+#include "chemledger/v1/registry.pb.h"
+#include "chemledger/v1/registry_service.pb.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
@@ -70,6 +72,13 @@ absl::StatusOr<M> ReadJson(const std::string& path, absl::string_view what) {
   if (absl::Status s = ParseJson(path, what, *text, &message); !s.ok()) return s;
   return message;
 }
+
+// Signs `request` with the actor key of --key (its request_id set here:
+// --request-id or a fresh one), submits it to RegistryService.Submit, and
+// prints "recorded at log index N (request ID)" ("already recorded" for a
+// retry).
+absl::StatusOr<v1::SubmitResponse> SubmitRegistryRequest(const cli::Args& args,
+                                                         v1::RegistryRequest request);
 
 // A client context with a deadline `seconds` from now.
 std::unique_ptr<grpc::ClientContext> Context(int seconds = 30);

@@ -52,22 +52,9 @@ absl::StatusOr<std::unique_ptr<v1::LabelService::Stub>> LabelStub(const cli::Arg
   return v1::LabelService::NewStub(*channel);
 }
 
-// Signs `request` (its request_id set here) and submits it.
 absl::Status Submit(const cli::Args& args, v1::RegistryRequest request) {
-  absl::StatusOr<crypto::SigningKey> key = cli::SigningKeyArg(args, "key");
-  if (!key.ok()) return key.status();
-  request.set_request_id(RequestId(args));
-  absl::StatusOr<v1::SignedEnvelope> envelope =
-      envelope::Sign(api::kRegistryContext, request.SerializeAsString(), *key);
-  if (!envelope.ok()) return envelope.status();
-  absl::StatusOr<std::unique_ptr<v1::RegistryService::Stub>> stub = RegistryStub(args);
-  if (!stub.ok()) return stub.status();
-  v1::SubmitResponse response;
-  grpc::Status status = (*stub)->Submit(Context().get(), *envelope, &response);
-  if (!status.ok()) return ServerError(status);
-  std::cout << (response.replayed() ? "already recorded" : "recorded") << " at log index "
-            << response.log_index() << " (request " << request.request_id() << ")\n";
-  return absl::OkStatus();
+  absl::StatusOr<v1::SubmitResponse> submitted = SubmitRegistryRequest(args, std::move(request));
+  return submitted.ok() ? absl::OkStatus() : submitted.status();
 }
 
 absl::Status RequireNoPositional(const cli::Args& args) {

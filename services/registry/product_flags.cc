@@ -1,0 +1,209 @@
+#include "services/registry/product_flags.h"
+
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "chemledger/state/state.pb.h"
+#include "services/common/envelope.h"
+#include "services/registry/catalogue.h"
+#include "services/registry/oversight.h"
+#include "services/registry/registry_keys.h"
+#include "services/registry/registry_state.h"
+
+namespace chemledger::registry {
+namespace {
+
+constexpr char kPendingPrefix[] = "r/pend/";
+constexpr char kFlagChangePrefix[] = "r/flagchg/";
+
+std::string PendingKey(absl::string_view uscc, absl::string_view number) {
+  return absl::StrCat(kPendingPrefix, uscc, "/", number);
+}
+std::string FlagChangeKey(absl::string_view uscc, absl::string_view number, uint64_t index) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(index));
+  return absl::StrCat(kFlagChangePrefix, uscc, "/", number, "/", hex);
+}
+// Where the keys of `uscc` ("": everyone's) begin.
+std::string PrefixOf(absl::string_view prefix, absl::string_view uscc) {
+  return uscc.empty() ? std::string(prefix) : absl::StrCat(prefix, uscc, "/");
+}
+
+// The flag names of ControlFlag bits, in the canonical order.
+std::vector<std::string> FlagNames(uint8_t flags) {
+  if (flags == 0) return {};
+  return absl::StrSplit(ControlFlagsText(flags), ',');
+}
+
+absl::StatusOr<uint8_t> FlagsOf(const google::protobuf::RepeatedPtrField<std::string>& names,
+                                absl::string_view field) {
+  absl::StatusOr<uint8_t> flags = ParseControlFlags(absl::StrJoin(names, ","));
+  if (!flags.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", flags.status().message()));
+  }
+  return flags;
+}
+
+// Writes `product` with `flags` (not provisional) and records the change.
+void PutFlagChange(uint64_t index, v1::Product product, uint8_t flags, v1::ProductFlagChange change,
+                   storage::StateWrites* changes) {
+  change.set_enterprise_uscc(product.enterprise_uscc());
+  change.set_product_number(product.product_number());
+  change.set_log_index(index);
+  *change.mutable_flags_before() = product.control_flags();
+  change.set_was_provisional(product.flags_provisional());
+  product.clear_control_flags();
+  for (std::string& name : FlagNames(flags)) product.add_control_flags(std::move(name));
+  *change.mutable_flags_after() = product.control_flags();
+  if (product.flags_provisional()) {
+    changes->Delete(PendingKey(product.enterprise_uscc(), product.product_number()));
+  }
+  product.set_flags_provisional(false);
+  changes->Put(FlagChangeKey(product.enterprise_uscc(), product.product_number(), index),
+               change.SerializeAsString());
+  changes->Put(keys::Product(product.enterprise_uscc(), product.product_number()),
+               product.SerializeAsString());
+}
+
+}  // namespace
+
+void PutProvisionalProduct(uint64_t entry_index, v1::Product product,
+                           absl::string_view catalogue_version, storage::StateWrites* changes) {
+  product.set_flags_provisional(true);
+  state::PendingProductRecord pending;
+  pending.set_registered_at(entry_index);
+  pending.set_catalogue_version(std::string(catalogue_version));
+  changes->Put(PendingKey(product.enterprise_uscc(), product.product_number()),
+               pending.SerializeAsString());
+  changes->Put(keys::Product(product.enterprise_uscc(), product.product_number()),
+               product.SerializeAsString());
+}
+
+absl::Status DecideProductFlags(const journal::EntryContext& entry,
+                                const v1::ProductFlagsDecision& decision, const v1::Actor& actor,
+                                const storage::StateReader& state, storage::StateWrites* changes) {
+  if (actor.role() != v1::REGULATOR || actor.department() != v1::EMERGENCY_MANAGEMENT) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "envelope.signatures[0].key_id: actor '", actor.name(), "' (",
+        v1::ActorRole_Name(actor.role()),
+        ") may not decide product flags: regulators of 应急管理 (EMERGENCY_MANAGEMENT) only"));
+  }
+  if (decision.reason().empty() || decision.reason().size() > 512) {
+    return absl::InvalidArgumentError("decide_product_flags.reason: is required, at most 512 bytes");
+  }
+  absl::StatusOr<uint8_t> flags = FlagsOf(decision.control_flags(), "decide_product_flags.control_flags");
+  if (!flags.ok()) return flags.status();
+  absl::StatusOr<std::optional<v1::Product>> product =
+      FindProduct(state, decision.enterprise_uscc(), decision.product_number());
+  if (!product.ok()) return product.status();
+  if (!*product) {
+    return absl::NotFoundError(absl::StrCat("decide_product_flags.product_number: ",
+                                            decision.enterprise_uscc(), "/",
+                                            decision.product_number(), " is not registered"));
+  }
+  absl::StatusOr<bool> oversees = OverseesEnterprise(state, actor, decision.enterprise_uscc());
+  if (!oversees.ok()) return oversees.status();
+  if (!*oversees) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "decide_product_flags.enterprise_uscc: ", decision.enterprise_uscc(),
+        " is outside the jurisdiction of '", actor.name(), "' (", JurisdictionText(actor), ")"));
+  }
+  // The catalogue in force has the last word on the flags it gives.
+  absl::StatusOr<std::optional<v1::ReferenceTableVersion>> in_force =
+      ReferenceTableInForce(state, v1::CATALOGUE);
+  if (!in_force.ok()) return in_force.status();
+  if (*in_force) {
+    absl::StatusOr<std::vector<v1::CatalogueRow>> rows =
+        FindCatalogueRows(state, (*in_force)->version(), (*product)->cas());
+    if (!rows.ok()) return rows.status();
+    if (const v1::CatalogueRow* row = ChooseCatalogueRow(*rows, (*product)->catalogue_number())) {
+      const uint8_t required = static_cast<uint8_t>(row->control_flags());
+      if ((*flags & required) != required) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "decide_product_flags.control_flags: must include ", ControlFlagsText(required),
+            ", which catalogue ", (*in_force)->version(), " gives CAS ", (*product)->cas(),
+            " (entry ", row->catalogue_number(), ")"));
+      }
+    }
+  }
+  absl::StatusOr<crypto::KeyId> signer =
+      envelope::SignerKeyId(*entry.envelope, api::kRegistryContext);
+  if (!signer.ok()) return signer.status();
+  v1::ProductFlagChange change;
+  change.set_decided_by(signer->ToString());
+  change.set_reason(decision.reason());
+  PutFlagChange(entry.index, **std::move(product), *flags, std::move(change), changes);
+  return absl::OkStatus();
+}
+
+absl::Status AddCatalogueFlags(const journal::EntryContext& entry,
+                               const ImportedCatalogue& imported,
+                               const storage::StateReader& state, storage::StateWrites* changes) {
+  absl::StatusOr<std::vector<v1::Product>> products = ListAllProducts(state);
+  if (!products.ok()) return products.status();
+  for (v1::Product& product : *products) {
+    if (product.cas().empty()) continue;
+    const auto it = imported.rows_by_cas.find(product.cas());
+    if (it == imported.rows_by_cas.end()) continue;
+    const v1::CatalogueRow* row = ChooseCatalogueRow(it->second, product.catalogue_number());
+    absl::StatusOr<uint8_t> flags = FlagsOf(product.control_flags(), "product.control_flags");
+    if (!flags.ok()) return flags.status();
+    const uint8_t wanted = *flags | static_cast<uint8_t>(row->control_flags());
+    if (wanted == *flags && !product.flags_provisional()) continue;
+    v1::ProductFlagChange change;
+    change.set_catalogue_version(imported.version);
+    PutFlagChange(entry.index, std::move(product), wanted, std::move(change), changes);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<v1::PendingProduct>> ListPendingProducts(
+    const storage::StateReader& state, absl::string_view uscc) {
+  const std::string prefix = PrefixOf(kPendingPrefix, uscc);
+  std::vector<std::pair<std::string, state::PendingProductRecord>> found;
+  bool malformed = false;
+  absl::Status s = state.Scan(prefix, storage::PrefixEnd(prefix),
+                              [&](absl::string_view key, absl::string_view value) {
+                                auto& [name, record] = found.emplace_back();
+                                name = std::string(key.substr(sizeof(kPendingPrefix) - 1));
+                                malformed = !record.ParseFromString(std::string(value));
+                                return !malformed;
+                              });
+  if (!s.ok()) return s;
+  if (malformed) return absl::DataLossError("a pending product record is malformed");
+  std::vector<v1::PendingProduct> out;
+  for (auto& [name, record] : found) {
+    const std::vector<std::string> parts = absl::StrSplit(name, absl::MaxSplits('/', 1));
+    if (parts.size() != 2) return absl::DataLossError(absl::StrCat("pending key ", name));
+    absl::StatusOr<std::optional<v1::Product>> product = FindProduct(state, parts[0], parts[1]);
+    if (!product.ok()) return product.status();
+    if (!*product) {
+      return absl::DataLossError(absl::StrCat("pending product ", name, " is not registered"));
+    }
+    v1::PendingProduct& p = out.emplace_back();
+    *p.mutable_product() = **std::move(product);
+    p.set_registered_at(record.registered_at());
+    p.set_catalogue_version(record.catalogue_version());
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::ProductFlagChange>> ListProductFlagChanges(
+    const storage::StateReader& state, absl::string_view uscc) {
+  const std::string prefix = PrefixOf(kFlagChangePrefix, uscc);
+  std::vector<v1::ProductFlagChange> out;
+  bool malformed = false;
+  absl::Status s = state.Scan(prefix, storage::PrefixEnd(prefix),
+                              [&](absl::string_view, absl::string_view value) {
+                                malformed = !out.emplace_back().ParseFromString(std::string(value));
+                                return !malformed;
+                              });
+  if (!s.ok()) return s;
+  if (malformed) return absl::DataLossError("a product flag change record is malformed");
+  return out;
+}
+
+}  // namespace chemledger::registry

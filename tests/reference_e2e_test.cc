@@ -1,0 +1,228 @@
+// End to end, reference tables (docs/reference-data.md): a real chemledgerd
+// (tests/e2e_server.h), the operator's chemctl, real gRPC on loopback, real
+// LevelDB on disk. A catalogue is imported as a signed registry entry with
+// its source and hash; a malformed file changes nothing and names its row
+// (whether chemctl stops it here or a client sends it anyway); from its
+// entry on, a version governs product registrations, and a later version
+// takes over from its own entry; `chemledgerd check` rebuilds every entry
+// under the version of its time; a restarted server serves the same. The
+// tables are this test's own, not the 目录's.
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "api/wire.h"
+#include "chemledger/v1/log.pb.h"
+#include "chemledger/v1/registry_service.grpc.pb.h"
+#include "crypto/key_files.h"
+#include "crypto/sha256.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "services/registry/registry_testing.h"
+#include "tests/e2e_server.h"
+#include "tests/subprocess.h"
+
+namespace chemledger {
+namespace {
+
+constexpr char kHeader[] = "catalogue_no,name_zh,name_en,cas,un,hazard_class,packing_group,flags\n";
+
+class ReferenceE2eTest : public testing::ChemledgerdE2eTest {
+ protected:
+  std::string WriteCsv(const std::string& name, const std::string& text) {
+    const std::string path = absl::StrCat(dir_, "/", name);
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+  }
+  // chemctl with the registry's server flags; its exit code and output.
+  std::pair<int, std::string> Chemctl(const std::string& args) {
+    return RunShell(absl::StrCat("exec '", RunfilePath("tools/chemctl/chemctl"), "' ", args, " ",
+                                 ServerFlags("chemledger.v1.RegistryService"), " 2>&1"));
+  }
+  std::pair<int, std::string> Import(const std::string& version, const std::string& csv_path) {
+    return Chemctl(absl::StrCat(
+        "reference import --table catalogue --version ", version,
+        " --title '测试目录' --issuer 'ChemLedger tests' --issued-on 2026-11-01"
+        " --document-number TEST-", version, " --note 'a table of this test' --key '", dir_,
+        "/admin-cli.key' '", csv_path, "'"));
+  }
+  v1::ListReferenceTablesResponse ListTables() {
+    v1::ListReferenceTablesResponse response;
+    grpc::ClientContext context;
+    grpc::Status status =
+        v1::RegistryService::NewStub(ChannelFor(api::kListReferenceTablesMethod))
+            ->ListReferenceTables(&context, v1::ListReferenceTablesRequest(), &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+  static v1::Product Cyanide(const std::string& number) {
+    v1::Product p = registry::testing::ExampleMethanol(kAcme, number);
+    p.set_name_zh("测试氰化物");
+    p.set_name_en("Test cyanide");
+    p.set_cas("143-33-9");
+    p.set_un_number("1689");
+    p.set_hazard_class("6.1");
+    p.set_packing_group("I");
+    p.set_catalogue_number(1);
+    p.clear_control_flags();
+    return p;
+  }
+};
+
+TEST_F(ReferenceE2eTest, ImportedCataloguesGovernRegistrationsFromTheirEntryOn) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  ASSERT_TRUE(crypto::SaveSigningKey(*admin_, dir_ + "/admin-cli.key", {}).ok());
+  ASSERT_TRUE(crypto::SaveSigningKey(*acme_admin_, dir_ + "/acme-cli.key", {}).ok());
+
+  auto [code, out] = Chemctl("reference list");
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("no reference table imported"), std::string::npos) << out;
+  // Before any import the compiled-in catalogue answers, and the fictional
+  // cyanide of this test is in no table: its declared flags stand.
+  std::tie(code, out) = Chemctl("reference find 143-33-9");
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("143-33-9: not in the compiled-in catalogue"), std::string::npos) << out;
+
+  // A malformed file: chemctl lists every problem and sends nothing.
+  const std::string bad = WriteCsv(
+      "bad.csv", absl::StrCat(kHeader, "1022,甲醇,Methanol,67-56-1,,,,重点监管\n",
+                              "1,测试氰化物,Test cyanide,143-33-8,,,,剧毒\n",
+                              "2,,Nameless,,,,,易制爆\n"));
+  const uint64_t before = LogSize();
+  std::tie(code, out) = Import("t1", bad);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("line 3, field cas: "), std::string::npos) << out;
+  EXPECT_NE(out.find("line 4, field name_zh: "), std::string::npos) << out;
+  EXPECT_NE(out.find("2 problems in " + bad), std::string::npos) << out;
+  EXPECT_EQ(LogSize(), before);
+  // Sent anyway by a client of its own, the server refuses it whole, naming
+  // the rows, and writes nothing.
+  {
+    std::ifstream in(bad, std::ios::binary);
+    const std::string content((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+    v1::RegistryRequest r;
+    v1::ReferenceTableImport* import = r.mutable_import_reference_table();
+    import->set_table(v1::CATALOGUE);
+    import->set_version("t1");
+    import->mutable_source()->set_title("测试目录");
+    import->mutable_source()->set_issuer("ChemLedger tests");
+    import->mutable_source()->mutable_issued_on()->set_year(2026);
+    import->mutable_source()->mutable_issued_on()->set_month(11);
+    import->mutable_source()->mutable_issued_on()->set_day(1);
+    import->mutable_source()->set_document_number("TEST-t1");
+    import->set_content(content);
+    const crypto::Sha256Digest digest = crypto::Sha256(content);
+    import->set_content_sha256(
+        std::string(reinterpret_cast<const char*>(digest.bytes().data()), digest.kSize));
+    r.set_request_id("bad-import");
+    Refused(Signed(*admin_, r), grpc::StatusCode::INVALID_ARGUMENT,
+            "import_reference_table.content: 2 problems, the table is refused whole: line 3, "
+            "field cas: ");
+    EXPECT_EQ(LogSize(), before);
+    EXPECT_EQ(ListTables().versions_size(), 0);
+  }
+
+  // Version t1, imported with chemctl by the platform administrator (an
+  // enterprise's admin may not).
+  const std::string t1_text = absl::StrCat(kHeader, "1022,甲醇,Methanol,67-56-1,,,,重点监管\n",
+                                            "1,测试氰化物,Test cyanide,143-33-9,,,,剧毒\n");
+  const std::string t1 = WriteCsv("t1.csv", t1_text);
+  std::tie(code, out) = Chemctl(absl::StrCat(
+      "reference import --version t1 --title x --issuer y --issued-on 2026-11-01 "
+      "--document-number z --key '", dir_, "/acme-cli.key' '", t1, "'"));
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("may not import reference tables"), std::string::npos) << out;
+  std::tie(code, out) = Import("t1", t1);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("catalogue t1 in force: 2 rows, SHA-256 " + crypto::Sha256(t1_text).ToHex()),
+            std::string::npos)
+      << out;
+  std::tie(code, out) = Import("t1", t1);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("catalogue t1 was imported before"), std::string::npos) << out;
+
+  v1::ListReferenceTablesResponse tables = ListTables();
+  ASSERT_EQ(tables.versions_size(), 1);
+  const v1::ReferenceTableVersion& listed = tables.versions(0);
+  EXPECT_EQ(listed.version(), "t1");
+  EXPECT_TRUE(listed.in_force());
+  EXPECT_EQ(listed.rows(), 2u);
+  EXPECT_EQ(listed.source().document_number(), "TEST-t1");
+  EXPECT_EQ(crypto::HexEncode(listed.content_sha256()), crypto::Sha256(t1_text).ToHex());
+  // The entry at its log index holds the file, signed by the administrator.
+  {
+    v1::GetRegistryEntryRequest request;
+    request.set_log_index(listed.log_index());
+    v1::RegistryEntry entry;
+    grpc::Status status = Read(*regulator_, api::kGetRegistryEntryMethod, request, &entry);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    v1::LogEntry logged;
+    ASSERT_TRUE(logged.ParseFromString(entry.entry()));
+    v1::RegistryRequest r;
+    ASSERT_TRUE(r.ParseFromString(logged.envelope().payload()));
+    EXPECT_EQ(r.import_reference_table().content(), t1_text);
+    EXPECT_EQ(logged.envelope().signatures(0).key_id(), admin_->key_id().ToString());
+  }
+  std::tie(code, out) = Chemctl("reference list");
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("catalogue t1 (in force): 2 rows, 测试目录, ChemLedger tests TEST-t1 of "
+                     "2026-11-01; log index " + absl::StrCat(listed.log_index())),
+            std::string::npos)
+      << out;
+  std::tie(code, out) = Chemctl("reference find 143-33-9");
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("143-33-9: entry 1 测试氰化物 (Test cyanide), flags 剧毒 (catalogue t1)"),
+            std::string::npos)
+      << out;
+
+  // Under t1 the cyanide must carry 剧毒 (without the table it needed none).
+  Refused(Signed(*acme_admin_, Product(Cyanide("CN01"))), grpc::StatusCode::INVALID_ARGUMENT,
+          "product.control_flags: must include 剧毒 for CAS 143-33-9");
+  v1::Product cyanide = Cyanide("CN01");
+  cyanide.add_control_flags("剧毒");
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*acme_admin_, Product(cyanide)));
+  // Methanol needs 重点监管 only under t1 (the compiled-in row also asks 高危).
+  v1::Product methanol = registry::testing::ExampleMethanol(kAcme, "M02");
+  methanol.clear_control_flags();
+  methanol.add_control_flags("重点监管");
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*acme_admin_, Product(methanol)));
+
+  // Version t2 flags methanol 剧毒 too (this test's table): from its entry
+  // on, a methanol product needs it; M01 and M02 stay registered.
+  const std::string t2 = WriteCsv(
+      "t2.csv", absl::StrCat(kHeader, "1022,甲醇,Methanol,67-56-1,1230,3,II,剧毒;重点监管\n"));
+  std::tie(code, out) = Import("t2", t2);
+  ASSERT_EQ(code, 0) << out;
+  methanol.set_product_number("M03");
+  Refused(Signed(*acme_admin_, Product(methanol)), grpc::StatusCode::INVALID_ARGUMENT,
+          "product.control_flags: must include 剧毒,重点监管 for CAS 67-56-1");
+  methanol.add_control_flags("剧毒");
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*acme_admin_, Product(methanol)));
+  tables = ListTables();
+  ASSERT_EQ(tables.versions_size(), 2);
+  EXPECT_FALSE(tables.versions(0).in_force());
+  EXPECT_TRUE(tables.versions(1).in_force());
+  EXPECT_EQ(tables.versions(1).version(), "t2");
+
+  // Every entry rebuilds under the version of its time (M02 would fail
+  // under t2, CN01 under none), and a restarted server serves the same.
+  ASSERT_NO_FATAL_FAILURE(KillServer());
+  std::tie(code, out) = RunChemledgerd({"check", "--data", dir_ + "/data"});
+  ASSERT_EQ(code, 0) << out;
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  tables = ListTables();
+  ASSERT_EQ(tables.versions_size(), 2);
+  EXPECT_TRUE(tables.versions(1).in_force());
+  std::tie(code, out) = Chemctl("reference find 67-56-1");
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("entry 1022 甲醇 (Methanol), UN 1230, class 3, flags 剧毒,重点监管 "
+                     "(catalogue t2)"),
+            std::string::npos)
+      << out;
+}
+
+}  // namespace
+}  // namespace chemledger
