@@ -13,13 +13,16 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "api/wire.h"
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
 #include "crypto/key_files.h"
+#include "crypto/label.h"
 #include "crypto/sha256.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "services/registry/registry_testing.h"
 #include "tests/e2e_server.h"
 #include "tests/subprocess.h"
@@ -38,15 +41,16 @@ class ReferenceE2eTest : public testing::ChemledgerdE2eTest {
   }
   // chemctl with the registry's server flags; its exit code and output.
   std::pair<int, std::string> Chemctl(const std::string& args) {
-    return RunShell(absl::StrCat("exec '", RunfilePath("tools/chemctl/chemctl"), "' ", args, " ",
-                                 ServerFlags("chemledger.v1.RegistryService"), " 2>&1"));
+    return RunShell(absl::StrCat("exec '", testing::RunfilePath("tools/chemctl/chemctl"), "' ",
+                                 args, " ", ServerFlags("chemledger.v1.RegistryService"), " 2>&1"));
   }
   std::pair<int, std::string> Import(const std::string& version, const std::string& csv_path) {
-    return Chemctl(absl::StrCat(
-        "reference import --table catalogue --version ", version,
-        " --title '测试目录' --issuer 'ChemLedger tests' --issued-on 2026-11-01"
-        " --document-number TEST-", version, " --note 'a table of this test' --key '", dir_,
-        "/admin-cli.key' '", csv_path, "'"));
+    return Chemctl(
+        absl::StrCat("reference import --table catalogue --version ", version,
+                     " --title '测试目录' --issuer 'ChemLedger tests' --issued-on 2026-11-01"
+                     " --document-number TEST-",
+                     version, " --note 'a table of this test' --key '", dir_, "/admin-cli.key' '",
+                     csv_path, "'"));
   }
   v1::ListReferenceTablesResponse ListTables() {
     v1::ListReferenceTablesResponse response;
@@ -61,7 +65,7 @@ class ReferenceE2eTest : public testing::ChemledgerdE2eTest {
     v1::Product p = registry::testing::ExampleMethanol(kAcme, number);
     p.set_name_zh("测试氰化物");
     p.set_name_en("Test cyanide");
-    p.set_cas("143-33-9");
+    p.set_cas("7732-18-5");
     p.set_un_number("1689");
     p.set_hazard_class("6.1");
     p.set_packing_group("I");
@@ -79,17 +83,17 @@ TEST_F(ReferenceE2eTest, ImportedCataloguesGovernRegistrationsFromTheirEntryOn) 
   auto [code, out] = Chemctl("reference list");
   ASSERT_EQ(code, 0) << out;
   EXPECT_NE(out.find("no reference table imported"), std::string::npos) << out;
-  // Before any import the compiled-in catalogue answers, and the fictional
-  // cyanide of this test is in no table: its declared flags stand.
-  std::tie(code, out) = Chemctl("reference find 143-33-9");
+  // Before any import the compiled-in catalogue answers, and the substance
+  // of this test (CAS 7732-18-5) is in no table: its declared flags stand.
+  std::tie(code, out) = Chemctl("reference find 7732-18-5");
   ASSERT_EQ(code, 0) << out;
-  EXPECT_NE(out.find("143-33-9: not in the compiled-in catalogue"), std::string::npos) << out;
+  EXPECT_NE(out.find("7732-18-5: not in the compiled-in catalogue"), std::string::npos) << out;
 
   // A malformed file: chemctl lists every problem and sends nothing.
-  const std::string bad = WriteCsv(
-      "bad.csv", absl::StrCat(kHeader, "1022,甲醇,Methanol,67-56-1,,,,重点监管\n",
-                              "1,测试氰化物,Test cyanide,143-33-8,,,,剧毒\n",
-                              "2,,Nameless,,,,,易制爆\n"));
+  const std::string bad =
+      WriteCsv("bad.csv", absl::StrCat(kHeader, "1022,甲醇,Methanol,67-56-1,,,,重点监管\n",
+                                       "1,测试氰化物,Test cyanide,7732-18-4,,,,剧毒\n",
+                                       "2,,Nameless,,,,,易制爆\n"));
   const uint64_t before = LogSize();
   std::tie(code, out) = Import("t1", bad);
   EXPECT_EQ(code, 1) << out;
@@ -128,11 +132,12 @@ TEST_F(ReferenceE2eTest, ImportedCataloguesGovernRegistrationsFromTheirEntryOn) 
   // Version t1, imported with chemctl by the platform administrator (an
   // enterprise's admin may not).
   const std::string t1_text = absl::StrCat(kHeader, "1022,甲醇,Methanol,67-56-1,,,,重点监管\n",
-                                            "1,测试氰化物,Test cyanide,143-33-9,,,,剧毒\n");
+                                           "1,测试氰化物,Test cyanide,7732-18-5,,,,剧毒\n");
   const std::string t1 = WriteCsv("t1.csv", t1_text);
-  std::tie(code, out) = Chemctl(absl::StrCat(
-      "reference import --version t1 --title x --issuer y --issued-on 2026-11-01 "
-      "--document-number z --key '", dir_, "/acme-cli.key' '", t1, "'"));
+  std::tie(code, out) = Chemctl(
+      absl::StrCat("reference import --version t1 --title x --issuer y --issued-on 2026-11-01 "
+                   "--document-number z --key '",
+                   dir_, "/acme-cli.key' '", t1, "'"));
   EXPECT_EQ(code, 1) << out;
   EXPECT_NE(out.find("may not import reference tables"), std::string::npos) << out;
   std::tie(code, out) = Import("t1", t1);
@@ -169,18 +174,19 @@ TEST_F(ReferenceE2eTest, ImportedCataloguesGovernRegistrationsFromTheirEntryOn) 
   std::tie(code, out) = Chemctl("reference list");
   ASSERT_EQ(code, 0) << out;
   EXPECT_NE(out.find("catalogue t1 (in force): 2 rows, 测试目录, ChemLedger tests TEST-t1 of "
-                     "2026-11-01; log index " + absl::StrCat(listed.log_index())),
+                     "2026-11-01; log index " +
+                     absl::StrCat(listed.log_index())),
             std::string::npos)
       << out;
-  std::tie(code, out) = Chemctl("reference find 143-33-9");
+  std::tie(code, out) = Chemctl("reference find 7732-18-5");
   ASSERT_EQ(code, 0) << out;
-  EXPECT_NE(out.find("143-33-9: entry 1 测试氰化物 (Test cyanide), flags 剧毒 (catalogue t1)"),
+  EXPECT_NE(out.find("7732-18-5: entry 1 测试氰化物 (Test cyanide), flags 剧毒 (catalogue t1)"),
             std::string::npos)
       << out;
 
   // Under t1 the cyanide must carry 剧毒 (without the table it needed none).
   Refused(Signed(*acme_admin_, Product(Cyanide("CN01"))), grpc::StatusCode::INVALID_ARGUMENT,
-          "product.control_flags: must include 剧毒 for CAS 143-33-9");
+          "product.control_flags: must include 剧毒 for CAS 7732-18-5");
   v1::Product cyanide = Cyanide("CN01");
   cyanide.add_control_flags("剧毒");
   ASSERT_NO_FATAL_FAILURE(SubmitOk(*acme_admin_, Product(cyanide)));
@@ -222,6 +228,128 @@ TEST_F(ReferenceE2eTest, ImportedCataloguesGovernRegistrationsFromTheirEntryOn) 
                      "(catalogue t2)"),
             std::string::npos)
       << out;
+}
+
+// Products outside the catalogue in force: registered with provisional
+// flags that the scan page shows as such, labels issued meanwhile, listed
+// for their enterprise and its regulators; a regulator of 应急管理 decides
+// the flags with chemctl; a later version adds its flags to the product,
+// and labels issued from then on carry them.
+TEST_F(ReferenceE2eTest, ProductsOutsideTheCatalogueWaitForARegulator) {
+  ASSERT_TRUE(crypto::SaveSigningKey(*admin_, dir_ + "/admin-cli.key", {}).ok());
+  ASSERT_TRUE(crypto::SaveSigningKey(*regulator_, dir_ + "/regulator-cli.key", {}).ok());
+  // A catalogue without methanol: M01 (registered next) is in no version.
+  auto [code, out] = Import(
+      "t1",
+      WriteCsv("t1.csv", absl::StrCat(kHeader, "1,测试氰化物,Test cyanide,143-33-9,,,,剧毒\n")));
+  ASSERT_EQ(code, 0) << out;
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  ASSERT_TRUE(crypto::SaveSigningKey(*acme_admin_, dir_ + "/acme-cli.key", {}).ok());
+
+  v1::GetProductRequest get;
+  get.set_enterprise_uscc(kAcme);
+  get.set_product_number("M01");
+  v1::Product product;
+  grpc::Status status = Read(*acme_admin_, api::kGetProductMethod, get, &product);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(product.flags_provisional());
+  v1::ListPendingProductsResponse pending;
+  status = Read(*regulator_, api::kListPendingProductsMethod, v1::ListPendingProductsRequest(),
+                &pending);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(pending.products_size(), 1);
+  EXPECT_EQ(pending.products(0).product().product_number(), "M01");
+  EXPECT_EQ(pending.products(0).catalogue_version(), "t1");
+  // Another enterprise's admin sees none of Acme's.
+  v1::ListPendingProductsRequest acme_only;
+  acme_only.set_enterprise_uscc(kAcme);
+  EXPECT_EQ(Read(*other_admin_, api::kListPendingProductsMethod, acme_only, &pending).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  status = Read(*other_admin_, api::kListPendingProductsMethod, v1::ListPendingProductsRequest(),
+                &pending);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(pending.products_size(), 0);
+  std::tie(code, out) =
+      Chemctl(absl::StrCat("registry product pending --key '", dir_, "/acme-cli.key'"));
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find(absl::StrCat(kAcme,
+                                  " M01 甲醇 (CAS 67-56-1): declared 重点监管,高危, "
+                                  "registered at log index ")),
+            std::string::npos)
+      << out;
+
+  // Labels are issued meanwhile, and the scan page says whose the flags are.
+  Issued issued = IssueM01(kAcme, *acme_admin_, "B1", 1);
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  ASSERT_EQ(issued.labels.size(), 1u);
+  {
+    const std::string url = issued.labels[0].url();
+    const std::string path = url.substr(url.find('/', std::string("HTTPS://").size()));
+    httplib::Client client("127.0.0.1", http_port_);
+    httplib::Result page = client.Get(path.c_str());
+    ASSERT_TRUE(page) << httplib::to_string(page.error());
+    EXPECT_EQ(page->status, 200);
+    EXPECT_NE(page->body.find("重点监管、高危（暂定：企业自报，待应急管理部门确认）"),
+              std::string::npos)
+        << page->body;
+  }
+
+  // The regulator (应急管理, national) decides; the enterprise may not.
+  const std::string decide =
+      absl::StrCat("registry product decide-flags ", kAcme,
+                   " M01 --flags 易制毒,重点监管,高危 --reason 'test decision' ");
+  std::tie(code, out) = Chemctl(absl::StrCat(decide, "--key '", dir_, "/acme-cli.key'"));
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("regulators of 应急管理"), std::string::npos) << out;
+  std::tie(code, out) = Chemctl(absl::StrCat(decide, "--key '", dir_, "/regulator-cli.key'"));
+  ASSERT_EQ(code, 0) << out;
+  status = Read(*acme_admin_, api::kGetProductMethod, get, &product);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(product.flags_provisional());
+  EXPECT_EQ(absl::StrJoin(product.control_flags(), ","), "易制毒,重点监管,高危");
+  status = Read(*regulator_, api::kListPendingProductsMethod, v1::ListPendingProductsRequest(),
+                &pending);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(pending.products_size(), 0);
+
+  // Version t2 lists methanol as 剧毒 (this test's table): the flag is added
+  // to M01, recorded, and the labels issued after it carry it.
+  std::tie(code, out) = Import(
+      "t2", WriteCsv("t2.csv", absl::StrCat(kHeader, "1022,甲醇,Methanol,67-56-1,,,,剧毒\n")));
+  ASSERT_EQ(code, 0) << out;
+  status = Read(*acme_admin_, api::kGetProductMethod, get, &product);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(absl::StrJoin(product.control_flags(), ","), "剧毒,易制毒,重点监管,高危");
+  v1::ListProductFlagChangesResponse changes;
+  status = Read(*regulator_, api::kListProductFlagChangesMethod,
+                v1::ListProductFlagChangesRequest(), &changes);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(changes.changes_size(), 2);
+  EXPECT_EQ(changes.changes(0).decided_by(), regulator_->key_id().ToString());
+  EXPECT_TRUE(changes.changes(0).was_provisional());
+  EXPECT_EQ(changes.changes(1).catalogue_version(), "t2");
+  EXPECT_EQ(absl::StrJoin(changes.changes(1).flags_after(), ","), "剧毒,易制毒,重点监管,高危");
+  std::tie(code, out) = Chemctl(
+      absl::StrCat("registry product flag-changes ", kAcme, " --key '", dir_, "/acme-cli.key'"));
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("-> 剧毒,易制毒,重点监管,高危, by catalogue t2"), std::string::npos) << out;
+  EXPECT_NE(out.find("重点监管,高危 (provisional) -> 易制毒,重点监管,高危, decided by regulator " +
+                     regulator_->key_id().ToString() + ": test decision"),
+            std::string::npos)
+      << out;
+
+  absl::StatusOr<crypto::ParsedLabel> before = crypto::ParseLabelUrl(issued.labels[0].url());
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(before->claims.control_flags & crypto::kHighlyToxic, 0);
+  issued = IssueM01(kAcme, *acme_admin_, "B2", 1);
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  absl::StatusOr<crypto::ParsedLabel> after = crypto::ParseLabelUrl(issued.labels[0].url());
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_NE(after->claims.control_flags & crypto::kHighlyToxic, 0);
+
+  ASSERT_NO_FATAL_FAILURE(KillServer());
+  std::tie(code, out) = RunChemledgerd({"check", "--data", dir_ + "/data"});
+  EXPECT_EQ(code, 0) << out;
 }
 
 }  // namespace

@@ -219,7 +219,8 @@ void SafetyInformation(const v1::ResolveLabelResponse& scan,
                                      ? std::string(T(r, "未申报", "none declared"))
                                      : absl::StrJoin(p.control_flags(), "、");
     Row(out, T(r, "管控类别", "Control"),
-        absl::StrCat(declared, T(r, "（暂定：企业自报，待应急管理部门确认）",
+        absl::StrCat(declared,
+                     T(r, "（暂定：企业自报，待应急管理部门确认）",
                        " (provisional: declared by the enterprise, not yet confirmed by the "
                        "emergency management regulator)")));
   } else {

@@ -92,17 +92,19 @@ absl::Status DecideProductFlags(const journal::EntryContext& entry,
         ") may not decide product flags: regulators of 应急管理 (EMERGENCY_MANAGEMENT) only"));
   }
   if (decision.reason().empty() || decision.reason().size() > 512) {
-    return absl::InvalidArgumentError("decide_product_flags.reason: is required, at most 512 bytes");
+    return absl::InvalidArgumentError(
+        "decide_product_flags.reason: is required, at most 512 bytes");
   }
-  absl::StatusOr<uint8_t> flags = FlagsOf(decision.control_flags(), "decide_product_flags.control_flags");
+  absl::StatusOr<uint8_t> flags =
+      FlagsOf(decision.control_flags(), "decide_product_flags.control_flags");
   if (!flags.ok()) return flags.status();
   absl::StatusOr<std::optional<v1::Product>> product =
       FindProduct(state, decision.enterprise_uscc(), decision.product_number());
   if (!product.ok()) return product.status();
   if (!*product) {
-    return absl::NotFoundError(absl::StrCat("decide_product_flags.product_number: ",
-                                            decision.enterprise_uscc(), "/",
-                                            decision.product_number(), " is not registered"));
+    return absl::NotFoundError(
+        absl::StrCat("decide_product_flags.product_number: ", decision.enterprise_uscc(), "/",
+                     decision.product_number(), " is not registered"));
   }
   absl::StatusOr<bool> oversees = OverseesEnterprise(state, actor, decision.enterprise_uscc());
   if (!oversees.ok()) return oversees.status();
@@ -140,8 +142,8 @@ absl::Status DecideProductFlags(const journal::EntryContext& entry,
 }
 
 absl::Status AddCatalogueFlags(const journal::EntryContext& entry,
-                               const ImportedCatalogue& imported,
-                               const storage::StateReader& state, storage::StateWrites* changes) {
+                               const ImportedCatalogue& imported, const storage::StateReader& state,
+                               storage::StateWrites* changes) {
   absl::StatusOr<std::vector<v1::Product>> products = ListAllProducts(state);
   if (!products.ok()) return products.status();
   for (v1::Product& product : *products) {

@@ -51,8 +51,8 @@ absl::Status DecideProductFlags(const journal::EntryContext& entry,
 // product whose flags change has the change recorded. `state` is the state
 // before the import.
 absl::Status AddCatalogueFlags(const journal::EntryContext& entry,
-                               const ImportedCatalogue& imported,
-                               const storage::StateReader& state, storage::StateWrites* changes);
+                               const ImportedCatalogue& imported, const storage::StateReader& state,
+                               storage::StateWrites* changes);
 
 // The provisional products of `uscc` ("": of every enterprise), by
 // enterprise and product number.

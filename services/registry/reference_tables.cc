@@ -59,8 +59,9 @@ absl::Status ValidateSource(const v1::ReferenceSource& source) {
   const absl::CivilDay day(d.year(), d.month(), d.day());
   if (d.year() < 1950 || d.year() > 2179 || day.year() != d.year() || day.month() != d.month() ||
       day.day() != d.day()) {
-    return Invalid("source.issued_on", absl::StrCat(d.year(), "-", d.month(), "-", d.day(),
-                                                    " is not a date from 1950-01-01 to 2179-12-31"));
+    return Invalid("source.issued_on",
+                   absl::StrCat(d.year(), "-", d.month(), "-", d.day(),
+                                " is not a date from 1950-01-01 to 2179-12-31"));
   }
   if (absl::Status s = CheckText("source.uri", source.uri(), 512, false); !s.ok()) return s;
   if (!source.uri().empty() && !absl::StartsWith(source.uri(), "https://") &&
@@ -130,12 +131,11 @@ absl::StatusOr<std::vector<v1::ReferenceTableVersion>> ListReferenceTableVersion
     const std::string prefix = VersionsOf(ReferenceTableName(t));
     std::vector<v1::ReferenceTableVersion> versions;
     bool malformed = false;
-    absl::Status s = state.Scan(prefix, storage::PrefixEnd(prefix),
-                                [&](absl::string_view, absl::string_view value) {
-                                  malformed = !versions.emplace_back().ParseFromString(
-                                      std::string(value));
-                                  return !malformed;
-                                });
+    absl::Status s = state.Scan(
+        prefix, storage::PrefixEnd(prefix), [&](absl::string_view, absl::string_view value) {
+          malformed = !versions.emplace_back().ParseFromString(std::string(value));
+          return !malformed;
+        });
     if (!s.ok()) return s;
     if (malformed) return absl::DataLossError("a reference table version record is malformed");
     absl::StatusOr<std::optional<v1::ReferenceTableVersion>> in_force =
@@ -178,15 +178,15 @@ absl::StatusOr<ImportedCatalogue> ImportReferenceTable(const journal::EntryConte
                                                        const storage::StateReader& state,
                                                        storage::StateWrites* changes) {
   if (actor.role() != v1::PLATFORM_ADMIN) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "envelope.signatures[0].key_id: actor '", actor.name(), "' (",
-        v1::ActorRole_Name(actor.role()),
-        ") may not import reference tables: platform administrators only"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("envelope.signatures[0].key_id: actor '", actor.name(), "' (",
+                     v1::ActorRole_Name(actor.role()),
+                     ") may not import reference tables: platform administrators only"));
   }
   if (entry.rules_epoch < kReferenceTablesRulesEpoch) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "import_reference_table: reference tables are imported from rules epoch ",
-        kReferenceTablesRulesEpoch, "; this entry is of epoch ", entry.rules_epoch));
+    return absl::InvalidArgumentError(
+        absl::StrCat("import_reference_table: reference tables are imported from rules epoch ",
+                     kReferenceTablesRulesEpoch, "; this entry is of epoch ", entry.rules_epoch));
   }
   const absl::string_view table = ReferenceTableName(import.table());
   if (table.empty()) {
@@ -195,8 +195,8 @@ absl::StatusOr<ImportedCatalogue> ImportReferenceTable(const journal::EntryConte
                                          ") is not a table this server imports (CATALOGUE)"));
   }
   if (!IsVersion(import.version())) {
-    return Invalid("version", absl::StrCat("'", import.version(),
-                                           "' must be 1 to 32 of A-Z a-z 0-9 . _ -"));
+    return Invalid("version",
+                   absl::StrCat("'", import.version(), "' must be 1 to 32 of A-Z a-z 0-9 . _ -"));
   }
   if (absl::Status s = ValidateSource(import.source()); !s.ok()) return s;
   if (import.content().empty()) return Invalid("content", "is required (the table's CSV file)");
@@ -210,11 +210,10 @@ absl::StatusOr<ImportedCatalogue> ImportReferenceTable(const journal::EntryConte
   }
   if (import.content_sha256() !=
       absl::string_view(reinterpret_cast<const char*>(digest.bytes().data()), digest.kSize)) {
-    return Invalid("content_sha256", absl::StrCat("is not the SHA-256 of content (",
-                                                  digest.ToHex(), "): not the file meant"));
+    return Invalid("content_sha256", absl::StrCat("is not the SHA-256 of content (", digest.ToHex(),
+                                                  "): not the file meant"));
   }
-  absl::StatusOr<std::optional<std::string>> known =
-      state.Get(VersionKey(table, import.version()));
+  absl::StatusOr<std::optional<std::string>> known = state.Get(VersionKey(table, import.version()));
   if (!known.ok()) return known.status();
   if (known->has_value()) {
     return absl::AlreadyExistsError(absl::StrCat("import_reference_table.version: ", table, " ",
@@ -228,13 +227,13 @@ absl::StatusOr<ImportedCatalogue> ImportReferenceTable(const journal::EntryConte
     for (size_t i = 0; i < csv.problems.size() && i < kProblemsNamed; ++i) {
       absl::StrAppend(&named, i == 0 ? "" : "; ", csv.problems[i].ToString());
     }
-    return Invalid("content",
-                   absl::StrCat(csv.problems.size(),
-                                csv.problems.size() == 1 ? " problem" : " problems",
-                                ", the table is refused whole", csv.problems.size() > kProblemsNamed
-                                    ? absl::StrCat(" (the first ", kProblemsNamed, ")")
-                                    : "",
-                                ": ", named));
+    return Invalid("content", absl::StrCat(csv.problems.size(),
+                                           csv.problems.size() == 1 ? " problem" : " problems",
+                                           ", the table is refused whole",
+                                           csv.problems.size() > kProblemsNamed
+                                               ? absl::StrCat(" (the first ", kProblemsNamed, ")")
+                                               : "",
+                                           ": ", named));
   }
   ImportedCatalogue imported;
   imported.version = import.version();

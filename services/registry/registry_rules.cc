@@ -1,7 +1,5 @@
 #include "services/registry/registry_rules.h"
 
-#include "services/registry/oversight.h"
-
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +7,7 @@
 #include "crypto/label.h"
 #include "services/common/envelope.h"
 #include "services/common/identifiers.h"
+#include "services/registry/oversight.h"
 #include "services/registry/product_flags.h"
 #include "services/registry/reference_tables.h"
 #include "services/registry/registry_keys.h"
@@ -297,7 +296,8 @@ absl::StatusOr<v1::RegistryAssignment> RegistryRules::CatalogueCheckOf(
     if (rows->empty()) return assignment;
     const v1::CatalogueRow* chosen = ChooseCatalogueRow(*rows, p.catalogue_number());
     std::vector<std::string> numbers;
-    for (const v1::CatalogueRow& row : *rows) numbers.push_back(absl::StrCat(row.catalogue_number()));
+    for (const v1::CatalogueRow& row : *rows)
+      numbers.push_back(absl::StrCat(row.catalogue_number()));
     if (rows->size() > 1 && chosen->catalogue_number() != p.catalogue_number()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "product.catalogue_number: ", p.catalogue_number(), " does not match CAS ", p.cas(),
@@ -620,8 +620,8 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
     }
     case v1::RegistryRequest::kDecideProductFlags:
       if (entry.rules_epoch < kReferenceTablesRulesEpoch) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "decide_product_flags: from rules epoch ", kReferenceTablesRulesEpoch));
+        return absl::InvalidArgumentError(
+            absl::StrCat("decide_product_flags: from rules epoch ", kReferenceTablesRulesEpoch));
       }
       return DecideProductFlags(entry, request.decide_product_flags(), actor, state, changes);
     case v1::RegistryRequest::CHANGE_NOT_SET:

@@ -6,9 +6,9 @@
 
 #include "services/registry/registry_rules.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,14 +18,14 @@
 #include "api/wire.h"
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/registry.pb.h"
+#include "crypto/sha256.h"
 #include "gtest/gtest.h"
 #include "journal/journal.h"
 #include "services/chemledgerd/deployment.h"
 #include "services/common/envelope.h"
-#include "crypto/sha256.h"
 #include "services/registry/catalogue.h"
-#include "services/registry/reference_csv.h"
 #include "services/registry/product_flags.h"
+#include "services/registry/reference_csv.h"
 #include "services/registry/reference_tables.h"
 #include "services/registry/registry_state.h"
 #include "services/registry/registry_testing.h"
@@ -846,7 +846,6 @@ TEST_F(RegistryRulesTest, ProductsKeepTheCatalogueRowTheyWereCheckedAgainst) {
       << journal.status();
 }
 
-
 // A catalogue CSV of these rows (docs/reference-data.md), the header first.
 std::string CatalogueCsvOf(const std::vector<std::string>& rows) {
   std::string csv = absl::StrCat(kCatalogueCsvHeader, "\n");
@@ -925,9 +924,9 @@ TEST_F(RegistryRulesTest, ReferenceTablesGovernTheEntriesAfterThem) {
   absl::StatusOr<journal::Receipt> t1 =
       ledger_->Registry(admin_, import_request(CatalogueImport("t1", v1_csv)));
   ASSERT_TRUE(t1.ok()) << t1.status();
-  Refused(admin_, import_request(CatalogueImport("t1", v1_csv)),
-          absl::StatusCode::kAlreadyExists, "import_reference_table.version: catalogue t1 was "
-                                            "imported before");
+  Refused(admin_, import_request(CatalogueImport("t1", v1_csv)), absl::StatusCode::kAlreadyExists,
+          "import_reference_table.version: catalogue t1 was "
+          "imported before");
 
   // Version t1 governs: methanol needs 重点监管 only now, and has no UN
   // number to compare; the cyanide needs 剧毒; a CAS number listed twice
@@ -1013,7 +1012,6 @@ TEST_F(RegistryRulesTest, ReferenceTablesGovernTheEntriesAfterThem) {
   EXPECT_EQ((*rows)[1].control_flags(), static_cast<uint32_t>(kDrugPrecursor));
 }
 
-
 // Once a catalogue is imported, a product in no version in force is
 // registered with provisional flags; a regulator of 应急管理 overseeing the
 // enterprise confirms or corrects them (never below what the catalogue in
@@ -1077,7 +1075,8 @@ TEST_F(RegistryRulesTest, ProductsOutsideTheCatalogueWaitForARegulatorAndFollowN
   // Who decides: a regulator of 应急管理 overseeing the enterprise, with a
   // reason, for a registered product, with known flags.
   Refused(acme_admin_, decision("XB01", {"易制毒"}, "confirmed"),
-          absl::StatusCode::kPermissionDenied, "regulators of 应急管理 (EMERGENCY_MANAGEMENT) only");
+          absl::StatusCode::kPermissionDenied,
+          "regulators of 应急管理 (EMERGENCY_MANAGEMENT) only");
   Refused(admin_, decision("XB01", {"易制毒"}, "confirmed"), absl::StatusCode::kPermissionDenied,
           "may not decide product flags");
   const crypto::SigningKey police = TestKey(6), fujian = TestKey(7), guangdong = TestKey(8);
@@ -1094,8 +1093,7 @@ TEST_F(RegistryRulesTest, ProductsOutsideTheCatalogueWaitForARegulatorAndFollowN
   add_guangdong.mutable_add_actor()->mutable_jurisdiction()->Clear();
   add_guangdong.mutable_add_actor()->mutable_jurisdiction()->set_region_prefix("44");
   Ok(admin_, add_guangdong);
-  Refused(guangdong, decision("XB01", {"易制毒"}, "confirmed"),
-          absl::StatusCode::kPermissionDenied,
+  Refused(guangdong, decision("XB01", {"易制毒"}, "confirmed"), absl::StatusCode::kPermissionDenied,
           "decide_product_flags.enterprise_uscc: 91350100M000100Y43 is outside the jurisdiction");
   Refused(fujian, decision("XB01", {"易制毒"}, ""), absl::StatusCode::kInvalidArgument,
           "decide_product_flags.reason: is required");
@@ -1126,7 +1124,8 @@ TEST_F(RegistryRulesTest, ProductsOutsideTheCatalogueWaitForARegulatorAndFollowN
   // XA01 and XB01 get it added (XB01 keeps its 易制毒), XM01 has no CAS and
   // stays pending, methanol loses nothing though t2 drops its row.
   absl::StatusOr<journal::Receipt> t2 = ledger_->Registry(
-      admin_, import_request("t2", CatalogueCsvOf({"2800,测试水,Test water,7732-18-5,,,,重点监管"})));
+      admin_,
+      import_request("t2", CatalogueCsvOf({"2800,测试水,Test water,7732-18-5,,,,重点监管"})));
   ASSERT_TRUE(t2.ok()) << t2.status();
   std::optional<v1::Product> xa = FindProductNow(kAcme, "XA01");
   ASSERT_TRUE(xa.has_value());

@@ -1,19 +1,18 @@
 #include "services/registry/registry_service.h"
 
-#include "services/registry/oversight.h"
-
 #include "absl/strings/str_cat.h"
 #include "services/common/grpc_status.h"
+#include "services/common/identifiers.h"
 #include "services/common/incoming_call.h"
 #include "services/common/page_size.h"
 #include "services/common/raw_unary.h"
 #include "services/common/snapshot_metadata.h"
-#include "services/common/identifiers.h"
-#include "services/registry/read_access.h"
+#include "services/registry/oversight.h"
 #include "services/registry/product_flags.h"
+#include "services/registry/read_access.h"
 #include "services/registry/reference_tables.h"
-#include "services/registry/shipped_catalogue.h"
 #include "services/registry/registry_state.h"
+#include "services/registry/shipped_catalogue.h"
 #include "services/registry/signers.h"
 
 namespace chemledger::registry {
@@ -204,9 +203,9 @@ grpc::Status RegistryServiceImpl::GetPark(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::ListReferenceTables(
-    grpc::ServerContext* context, const v1::ListReferenceTablesRequest* request,
-    v1::ListReferenceTablesResponse* response) {
+grpc::Status RegistryServiceImpl::ListReferenceTables(grpc::ServerContext* context,
+                                                      const v1::ListReferenceTablesRequest* request,
+                                                      v1::ListReferenceTablesResponse* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellServedAt(context, *snapshot);
@@ -298,7 +297,8 @@ grpc::Status RegistryServiceImpl::ServeListPendingProducts(
   absl::StatusOr<std::string> uscc =
       ProductFlagScope(*snapshot, *reader, request->enterprise_uscc());
   if (!uscc.ok()) return ToGrpcStatus(uscc.status());
-  absl::StatusOr<std::vector<v1::PendingProduct>> pending = ListPendingProducts(*snapshot, *uscc);
+  absl::StatusOr<std::vector<v1::PendingProduct>> pending =
+      registry::ListPendingProducts(*snapshot, *uscc);
   if (!pending.ok()) return ToGrpcStatus(pending.status());
   OversightMemo oversees(*snapshot, *reader);
   for (v1::PendingProduct& p : *pending) {
@@ -336,7 +336,7 @@ grpc::Status RegistryServiceImpl::ServeListProductFlagChanges(
       ProductFlagScope(*snapshot, *reader, request->enterprise_uscc());
   if (!uscc.ok()) return ToGrpcStatus(uscc.status());
   absl::StatusOr<std::vector<v1::ProductFlagChange>> changes =
-      ListProductFlagChanges(*snapshot, *uscc);
+      registry::ListProductFlagChanges(*snapshot, *uscc);
   if (!changes.ok()) return ToGrpcStatus(changes.status());
   OversightMemo oversees(*snapshot, *reader);
   for (v1::ProductFlagChange& c : *changes) {

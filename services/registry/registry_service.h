@@ -20,21 +20,29 @@ namespace chemledger::registry {
 
 // Full method names, as read credentials sign them.
 using api::kGetActorKeyMethod;
-using api::kGetRegistryEntryMethod;
 using api::kGetActorMethod;
 using api::kGetEnterpriseMethod;
 using api::kGetProductMethod;
-using api::kListProductsMethod;
-using api::kListSitesMethod;
+using api::kGetRegistryEntryMethod;
 using api::kListPendingProductsMethod;
 using api::kListProductFlagChangesMethod;
+using api::kListProductsMethod;
+using api::kListSitesMethod;
 
 // Submit carries its own signature; GetEnterprise, GetProduct, ListProducts,
 // GetActor, GetActorKey and GetRegistryEntry need read credentials, checked
 // over the request's bytes as received (raw methods: raw_unary.h);
 // GetDeployment is open.
-using RegistryServiceBase =
-    v1::RegistryService::WithRawCallbackMethod_GetEnterprise<v1::RegistryService::WithRawCallbackMethod_GetProduct<v1::RegistryService::WithRawCallbackMethod_ListProducts<v1::RegistryService::WithRawCallbackMethod_GetActor<v1::RegistryService::WithRawCallbackMethod_GetActorKey<v1::RegistryService::WithRawCallbackMethod_GetRegistryEntry<v1::RegistryService::WithRawCallbackMethod_ListSites<v1::RegistryService::WithRawCallbackMethod_ListPendingProducts<v1::RegistryService::WithRawCallbackMethod_ListProductFlagChanges<v1::RegistryService::Service>>>>>>>>>;
+using RegistryServiceBase = v1::RegistryService::WithRawCallbackMethod_GetEnterprise<
+    v1::RegistryService::WithRawCallbackMethod_GetProduct<
+        v1::RegistryService::WithRawCallbackMethod_ListProducts<
+            v1::RegistryService::WithRawCallbackMethod_GetActor<
+                v1::RegistryService::WithRawCallbackMethod_GetActorKey<
+                    v1::RegistryService::WithRawCallbackMethod_GetRegistryEntry<
+                        v1::RegistryService::WithRawCallbackMethod_ListSites<
+                            v1::RegistryService::WithRawCallbackMethod_ListPendingProducts<
+                                v1::RegistryService::WithRawCallbackMethod_ListProductFlagChanges<
+                                    v1::RegistryService::Service>>>>>>>>>;
 
 class RegistryServiceImpl final : public RegistryServiceBase {
  public:
@@ -107,13 +115,13 @@ class RegistryServiceImpl final : public RegistryServiceBase {
   grpc::Status ServeGetActorKey(grpc::ServerContextBase* context, const v1::GetActorRequest* request,
                       absl::string_view request_bytes, v1::ActorKeyRecord* response);
   grpc::Status ServeListPendingProducts(grpc::ServerContextBase* context,
-                                       const v1::ListPendingProductsRequest* request,
-                                       absl::string_view request_bytes,
-                                       v1::ListPendingProductsResponse* response);
+                                        const v1::ListPendingProductsRequest* request,
+                                        absl::string_view request_bytes,
+                                        v1::ListPendingProductsResponse* response);
   grpc::Status ServeListProductFlagChanges(grpc::ServerContextBase* context,
-                                          const v1::ListProductFlagChangesRequest* request,
-                                          absl::string_view request_bytes,
-                                          v1::ListProductFlagChangesResponse* response);
+                                           const v1::ListProductFlagChangesRequest* request,
+                                           absl::string_view request_bytes,
+                                           v1::ListProductFlagChangesResponse* response);
   grpc::Status ServeGetRegistryEntry(grpc::ServerContextBase* context, const v1::GetRegistryEntryRequest* request,
                       absl::string_view request_bytes, v1::RegistryEntry* response);
 

@@ -125,11 +125,24 @@ grep -qF "line 3, field catalogue_no: 1 is also on line 2" out.txt ||
 grep -qF "line 3, field flags: unknown control flag '有毒'" out.txt ||
   fail "reference check did not name the flag: $(cat out.txt)"
 expect_error "--table: 'blacklist'" "$CHEMCTL" reference check --table blacklist good.csv
+# An import checks the file here first: a bad one is never sent (no server runs here).
+import_flags="--version v1 --title t --issuer i --issued-on 2026-11-01 --document-number n --key sealed.key"
+# shellcheck disable=SC2086
+expect_error "4 problems in bad.csv" "$CHEMCTL" reference import $import_flags bad.csv
+grep -qF "line 3, field flags: unknown control flag '有毒'" out.txt ||
+  fail "reference import did not list the problems: $(cat out.txt)"
+expect_error "--version is required" "$CHEMCTL" reference import --title t good.csv
+# shellcheck disable=SC2086
+expect_error "--issued-on" "$CHEMCTL" reference import $import_flags --issued-on 2026-02-30 good.csv
+expect_error "--flags: unknown control flag" "$CHEMCTL" registry product decide-flags \
+  91350100M000100Y43 M01 --flags 有毒 --reason r --key sealed.key
 
 # --- help and usage -------------------------------------------------------
 for cmd in "log append" "log root" "log entry" "log proof" "log consistency" "log verify" \
            "log checkpoint" "merkle root" "keygen" "key show" "checkpoint verify" \
-           "reference check"; do
+           "reference check" "reference import" "reference list" "reference find" \
+           "registry product pending" "registry product decide-flags" \
+           "registry product flag-changes"; do
   # shellcheck disable=SC2086
   "$CHEMCTL" $cmd --help >out.txt || fail "'$cmd --help' failed"
   grep -q "^usage: chemctl $cmd" out.txt || fail "'$cmd --help' has no usage line"

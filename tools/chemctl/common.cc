@@ -9,15 +9,15 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/json_util.h"
+#include "api/wire.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "tools/cli/plaintext_target.h"
+#include "services/common/envelope.h"
 #include "services/common/grpc_read_auth.h"
 #include "services/common/grpc_status.h"
-#include "api/wire.h"
-#include "services/common/envelope.h"
+#include "tools/cli/plaintext_target.h"
 
 namespace chemledger::chemctl {
 
@@ -79,10 +79,10 @@ cli::FlagSpec WriteFlags(std::set<std::string> with_value, std::set<std::string>
   return ServerFlags(std::move(with_value), std::move(boolean));
 }
 
-cli::FlagSpec ReadFlags(std::set<std::string> with_value) {
+cli::FlagSpec ReadFlags(std::set<std::string> with_value, std::set<std::string> boolean) {
   with_value.insert("key");
   with_value.insert("passphrase-file");
-  return ServerFlags(std::move(with_value));
+  return ServerFlags(std::move(with_value), std::move(boolean));
 }
 
 std::string PrintJson(const google::protobuf::Message& m) {

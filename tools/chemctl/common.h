@@ -11,9 +11,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
-#include "crypto/keys.h"
 #include "chemledger/v1/registry.pb.h"
 #include "chemledger/v1/registry_service.pb.h"
+#include "crypto/keys.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
@@ -44,7 +44,7 @@ std::string RequestId(const cli::Args& args);
 // --request-id); a signed read's (and --key, --passphrase-file).
 cli::FlagSpec ServerFlags(std::set<std::string> with_value, std::set<std::string> boolean = {});
 cli::FlagSpec WriteFlags(std::set<std::string> with_value, std::set<std::string> boolean = {});
-cli::FlagSpec ReadFlags(std::set<std::string> with_value = {});
+cli::FlagSpec ReadFlags(std::set<std::string> with_value = {}, std::set<std::string> boolean = {});
 
 // Their help lines.
 inline constexpr char kServerHelp[] =

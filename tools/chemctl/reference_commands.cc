@@ -9,7 +9,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "api/china_time.h"
+#include "api/wire.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
 #include "crypto/sha256.h"
 #include "services/registry/reference_csv.h"
@@ -68,7 +71,8 @@ absl::Status ReferenceImport(const cli::Args& args) {
   v1::ReferenceTableImport import;
   import.set_table(*table);
   for (const char* flag : {"version", "title", "issuer", "issued-on", "document-number"}) {
-    if (!args.Has(flag)) return absl::InvalidArgumentError(absl::StrCat("--", flag, " is required"));
+    if (!args.Has(flag))
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, " is required"));
   }
   import.set_version(args.Get("version"));
   v1::ReferenceSource* source = import.mutable_source();
@@ -91,8 +95,8 @@ absl::Status ReferenceImport(const cli::Args& args) {
   *request.mutable_import_reference_table() = std::move(import);
   absl::StatusOr<v1::SubmitResponse> submitted = SubmitRegistryRequest(args, std::move(request));
   if (!submitted.ok()) return submitted.status();
-  std::cout << args.Get("table", "catalogue") << " " << args.Get("version") << " in force: "
-            << rows << " rows, SHA-256 " << digest.ToHex() << "\n";
+  std::cout << args.Get("table", "catalogue") << " " << args.Get("version") << " in force: " << rows
+            << " rows, SHA-256 " << digest.ToHex() << "\n";
   return absl::OkStatus();
 }
 
@@ -164,18 +168,106 @@ absl::Status ReferenceFind(const cli::Args& args) {
   return absl::OkStatus();
 }
 
+absl::Status PendingProducts(const cli::Args& args) {
+  if (args.positional().size() > 1) return absl::InvalidArgumentError("give at most one USCC");
+  absl::StatusOr<ReadSession> reads = ReadSession::Open(args);
+  if (!reads.ok()) return reads.status();
+  v1::ListPendingProductsRequest request;
+  if (!args.positional().empty()) request.set_enterprise_uscc(args.positional()[0]);
+  v1::ListPendingProductsResponse response;
+  if (absl::Status s = reads->Call(api::kListPendingProductsMethod, request, &response); !s.ok()) {
+    return s;
+  }
+  if (args.Bool("json")) {
+    std::cout << PrintJson(response) << "\n";
+    return absl::OkStatus();
+  }
+  if (response.products().empty()) std::cout << "no product waits for a decision on its flags\n";
+  for (const v1::PendingProduct& p : response.products()) {
+    const v1::Product& product = p.product();
+    std::cout << product.enterprise_uscc() << " " << product.product_number() << " "
+              << product.name_zh() << " (CAS " << (product.cas().empty() ? "none" : product.cas())
+              << "): declared "
+              << (product.control_flags().empty() ? std::string("no flags")
+                                                  : absl::StrJoin(product.control_flags(), ","))
+              << ", registered at log index " << p.registered_at() << ", not in catalogue "
+              << p.catalogue_version() << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecideFlags(const cli::Args& args) {
+  if (args.positional().size() != 2) {
+    return absl::InvalidArgumentError("give the product's USCC and product number");
+  }
+  if (!args.Has("flags")) {
+    return absl::InvalidArgumentError("--flags is required (e.g. 剧毒,重点监管; - for none)");
+  }
+  if (!args.Has("reason")) return absl::InvalidArgumentError("--reason is required");
+  v1::RegistryRequest request;
+  v1::ProductFlagsDecision* decision = request.mutable_decide_product_flags();
+  decision->set_enterprise_uscc(args.positional()[0]);
+  decision->set_product_number(args.positional()[1]);
+  absl::StatusOr<uint8_t> flags = registry::ParseControlFlags(args.Get("flags"));
+  if (!flags.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--flags: ", flags.status().message()));
+  }
+  if (*flags != 0) {
+    for (absl::string_view name : absl::StrSplit(registry::ControlFlagsText(*flags), ',')) {
+      decision->add_control_flags(std::string(name));
+    }
+  }
+  decision->set_reason(args.Get("reason"));
+  absl::StatusOr<v1::SubmitResponse> submitted = SubmitRegistryRequest(args, std::move(request));
+  return submitted.ok() ? absl::OkStatus() : submitted.status();
+}
+
+absl::Status FlagChanges(const cli::Args& args) {
+  if (args.positional().size() > 1) return absl::InvalidArgumentError("give at most one USCC");
+  absl::StatusOr<ReadSession> reads = ReadSession::Open(args);
+  if (!reads.ok()) return reads.status();
+  v1::ListProductFlagChangesRequest request;
+  if (!args.positional().empty()) request.set_enterprise_uscc(args.positional()[0]);
+  v1::ListProductFlagChangesResponse response;
+  if (absl::Status s = reads->Call(api::kListProductFlagChangesMethod, request, &response);
+      !s.ok()) {
+    return s;
+  }
+  if (args.Bool("json")) {
+    std::cout << PrintJson(response) << "\n";
+    return absl::OkStatus();
+  }
+  if (response.changes().empty()) std::cout << "no product's flags were changed\n";
+  const auto text = [](const google::protobuf::RepeatedPtrField<std::string>& flags) {
+    return flags.empty() ? std::string("none") : absl::StrJoin(flags, ",");
+  };
+  for (const v1::ProductFlagChange& c : response.changes()) {
+    std::cout << c.enterprise_uscc() << " " << c.product_number() << " at log index "
+              << c.log_index() << ": " << text(c.flags_before())
+              << (c.was_provisional() ? " (provisional)" : "") << " -> " << text(c.flags_after())
+              << ", "
+              << (c.decided_by().empty()
+                      ? absl::StrCat("by catalogue ", c.catalogue_version())
+                      : absl::StrCat("decided by regulator ", c.decided_by(), ": ", c.reason()))
+              << "\n";
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<Command> ReferenceCommands() {
   return {
-      {"reference check", "check a reference table file (CSV) before it is imported",
+      {"reference check",
+       "check a reference table file (CSV) before it is imported",
        "usage: chemctl reference check [--table catalogue] FILE.csv\n\n"
        "Reads a reference table file (docs/reference-data.md: UTF-8 CSV, RFC 4180,\n"
        "a header line) and checks every row. Prints every problem on its own line,\n"
        "naming the line of the file and the field (\"line 4, field cas: ...\"), and\n"
        "exits 1 if there is any; otherwise prints the number of rows and the file's\n"
        "SHA-256. Offline: nothing is sent anywhere. FILE - reads standard input.\n",
-       {{"table"}, {}}, ReferenceCheck},
+       {{"table"}, {}},
+       ReferenceCheck},
       {"reference import", "import a version of a reference table (platform admin)",
        "usage: chemctl reference import [--table catalogue] --version V --title T --issuer I\n"
        "                                --issued-on YYYY-MM-DD --document-number N\n"
@@ -187,8 +279,8 @@ std::vector<Command> ReferenceCommands() {
        "A-Z a-z 0-9 . _ -, new for the table. The source is the official text's: title,\n"
        "issuing body, date and document number (文号); docs/reference-data.md.\n\n" +
            std::string(kWriteHelp) + kServerHelp,
-       WriteFlags({"table", "version", "title", "issuer", "issued-on", "document-number", "uri",
-                   "note"}),
+       WriteFlags(
+           {"table", "version", "title", "issuer", "issued-on", "document-number", "uri", "note"}),
        ReferenceImport},
       {"reference list", "the reference table versions the server holds",
        "usage: chemctl reference list [--table catalogue] [--json] [--server HOST:PORT]\n\n"
@@ -203,6 +295,32 @@ std::vector<Command> ReferenceCommands() {
        "the table gives them, and the control flags a product of it must carry.\n\n" +
            std::string(kServerHelp),
        ServerFlags({}, {"json"}), ReferenceFind},
+      {"registry product pending", "products whose control flags wait for a regulator",
+       "usage: chemctl registry product pending [USCC] [--json] --key FILE [--server HOST:PORT]\n\n"
+       "Products registered with provisional flags: their CAS number is in no catalogue\n"
+       "in force (docs/reference-data.md). An enterprise's actors see their own;\n"
+       "regulators and platform administrators those they oversee (USCC: one of them).\n\n" +
+           std::string("  --key FILE             your actor key (signs the read)\n"
+                       "  --passphrase-file F    passphrase of a sealed --key\n") +
+           kServerHelp,
+       ReadFlags({}, {"json"}), PendingProducts},
+      {"registry product decide-flags", "confirm or correct a product's control flags (应急管理)",
+       "usage: chemctl registry product decide-flags USCC PRODUCT --flags F --reason TEXT\n"
+       "                                             --key FILE [options]\n\n"
+       "By a regulator of 应急管理 whose jurisdiction holds the enterprise. F: the\n"
+       "flags from now on, comma-separated (剧毒,易制爆,易制毒,重点监管,高危), or - for\n"
+       "none; they must include what the catalogue in force gives the product's CAS.\n\n" +
+           std::string(kWriteHelp) + kServerHelp,
+       WriteFlags({"flags", "reason"}), DecideFlags},
+      {"registry product flag-changes", "changes of registered products' control flags",
+       "usage: chemctl registry product flag-changes [USCC] [--json] --key FILE\n"
+       "                                              [--server HOST:PORT]\n\n"
+       "Every change of a product's flags: by a regulator's decision, or flags an\n"
+       "imported catalogue version added. Read as registry product pending.\n\n" +
+           std::string("  --key FILE             your actor key (signs the read)\n"
+                       "  --passphrase-file F    passphrase of a sealed --key\n") +
+           kServerHelp,
+       ReadFlags({}, {"json"}), FlagChanges},
   };
 }
 
