@@ -187,8 +187,9 @@ class Journal {
   //      "x/refusal-by/"); shipments due by planned arrival ("w/due/").
   //  10: declared waste in the code records and flows (CodeRecord.waste,
   //      PackagePosition.waste).
-  //  11: imported reference tables ("r/ref/"); a server of an older format
-  //      rebuilds, meets an entry of rules epoch 6 and refuses to start,
+  //  11: imported reference tables ("r/ref/"), provisional products
+  //      ("r/pend/", Product.flags_provisional) and flag changes
+  //      ("r/flagchg/"). An older server refuses this newer format at Open
   //      rather than check products against its compiled-in catalogue.
   static constexpr int kStateFormat = 11;
   static constexpr absl::string_view kStateFormatKey = "j/state-format";

@@ -58,7 +58,9 @@ namespace chemledger::journal {
 //      only to a licensed disposer on a waybill with its transfer manifest.
 //   6: reference tables imported into the log (the registry's
 //      import_reference_table); a product is checked against the imported
-//      catalogue in force, once there is one.
+//      catalogue in force, once there is one, and registered with
+//      provisional flags when it is in none; regulators decide product
+//      flags (decide_product_flags).
 inline constexpr uint32_t kCurrentRulesEpoch = 6;
 
 // Why the journal is calling Apply.

@@ -145,7 +145,13 @@ TEST_F(ReferenceE2eTest, ImportedCataloguesGovernRegistrationsFromTheirEntryOn) 
   EXPECT_NE(out.find("catalogue t1 in force: 2 rows, SHA-256 " + crypto::Sha256(t1_text).ToHex()),
             std::string::npos)
       << out;
+  // Run again (a retry after a lost answer): the same request, recorded once.
   std::tie(code, out) = Import("t1", t1);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("already recorded at log index"), std::string::npos) << out;
+  // Another file under a version in use is refused.
+  std::tie(code, out) =
+      Import("t1", WriteCsv("t1b.csv", absl::StrCat(kHeader, "1022,甲醇,Methanol,67-56-1,,,,\n")));
   EXPECT_EQ(code, 1) << out;
   EXPECT_NE(out.find("catalogue t1 was imported before"), std::string::npos) << out;
 
@@ -184,7 +190,7 @@ TEST_F(ReferenceE2eTest, ImportedCataloguesGovernRegistrationsFromTheirEntryOn) 
             std::string::npos)
       << out;
 
-  // Under t1 the cyanide must carry 剧毒 (without the table it needed none).
+  // Under t1 the test's substance must carry 剧毒.
   Refused(Signed(*acme_admin_, Product(Cyanide("CN01"))), grpc::StatusCode::INVALID_ARGUMENT,
           "product.control_flags: must include 剧毒 for CAS 7732-18-5");
   v1::Product cyanide = Cyanide("CN01");

@@ -47,9 +47,10 @@ absl::StatusOr<uint8_t> FlagsOf(const google::protobuf::RepeatedPtrField<std::st
   return flags;
 }
 
-// Writes `product` with `flags` (not provisional) and records the change.
+// Writes `product` with `flags` (provisional still, or not) and records the
+// change.
 void PutFlagChange(uint64_t index, v1::Product product, uint8_t flags, v1::ProductFlagChange change,
-                   storage::StateWrites* changes) {
+                   bool still_provisional, storage::StateWrites* changes) {
   change.set_enterprise_uscc(product.enterprise_uscc());
   change.set_product_number(product.product_number());
   change.set_log_index(index);
@@ -58,10 +59,10 @@ void PutFlagChange(uint64_t index, v1::Product product, uint8_t flags, v1::Produ
   product.clear_control_flags();
   for (std::string& name : FlagNames(flags)) product.add_control_flags(std::move(name));
   *change.mutable_flags_after() = product.control_flags();
-  if (product.flags_provisional()) {
+  if (product.flags_provisional() && !still_provisional) {
     changes->Delete(PendingKey(product.enterprise_uscc(), product.product_number()));
   }
-  product.set_flags_provisional(false);
+  product.set_flags_provisional(still_provisional);
   changes->Put(FlagChangeKey(product.enterprise_uscc(), product.product_number(), index),
                change.SerializeAsString());
   changes->Put(keys::Product(product.enterprise_uscc(), product.product_number()),
@@ -85,11 +86,19 @@ void PutProvisionalProduct(uint64_t entry_index, v1::Product product,
 absl::Status DecideProductFlags(const journal::EntryContext& entry,
                                 const v1::ProductFlagsDecision& decision, const v1::Actor& actor,
                                 const storage::StateReader& state, storage::StateWrites* changes) {
-  if (actor.role() != v1::REGULATOR || actor.department() != v1::EMERGENCY_MANAGEMENT) {
+  if (entry.rules_epoch < kReferenceTablesRulesEpoch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("decide_product_flags: from rules epoch ", kReferenceTablesRulesEpoch));
+  }
+  // A product record holds for the whole country: a park's regulator does
+  // not decide it.
+  if (actor.role() != v1::REGULATOR || actor.department() != v1::EMERGENCY_MANAGEMENT ||
+      !actor.jurisdiction().park_id().empty()) {
     return absl::PermissionDeniedError(absl::StrCat(
         "envelope.signatures[0].key_id: actor '", actor.name(), "' (",
         v1::ActorRole_Name(actor.role()),
-        ") may not decide product flags: regulators of 应急管理 (EMERGENCY_MANAGEMENT) only"));
+        ") may not decide product flags: regulators of 应急管理 (EMERGENCY_MANAGEMENT) with a "
+        "national or regional jurisdiction only"));
   }
   if (decision.reason().empty() || decision.reason().size() > 512) {
     return absl::InvalidArgumentError(
@@ -98,6 +107,15 @@ absl::Status DecideProductFlags(const journal::EntryContext& entry,
   absl::StatusOr<uint8_t> flags =
       FlagsOf(decision.control_flags(), "decide_product_flags.control_flags");
   if (!flags.ok()) return flags.status();
+  // Jurisdiction first: whether a product exists is no business of a
+  // regulator outside it.
+  absl::StatusOr<bool> oversees = OverseesEnterprise(state, actor, decision.enterprise_uscc());
+  if (!oversees.ok()) return oversees.status();
+  if (!*oversees) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "decide_product_flags.enterprise_uscc: ", decision.enterprise_uscc(),
+        " is outside the jurisdiction of '", actor.name(), "' (", JurisdictionText(actor), ")"));
+  }
   absl::StatusOr<std::optional<v1::Product>> product =
       FindProduct(state, decision.enterprise_uscc(), decision.product_number());
   if (!product.ok()) return product.status();
@@ -106,29 +124,41 @@ absl::Status DecideProductFlags(const journal::EntryContext& entry,
         absl::StrCat("decide_product_flags.product_number: ", decision.enterprise_uscc(), "/",
                      decision.product_number(), " is not registered"));
   }
-  absl::StatusOr<bool> oversees = OverseesEnterprise(state, actor, decision.enterprise_uscc());
-  if (!oversees.ok()) return oversees.status();
-  if (!*oversees) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "decide_product_flags.enterprise_uscc: ", decision.enterprise_uscc(),
-        " is outside the jurisdiction of '", actor.name(), "' (", JurisdictionText(actor), ")"));
-  }
-  // The catalogue in force has the last word on the flags it gives.
+  // The catalogue in force has the last word on the flags it gives; before
+  // any import, the compiled-in catalogue's flags stand and no one decides.
   absl::StatusOr<std::optional<v1::ReferenceTableVersion>> in_force =
       ReferenceTableInForce(state, v1::CATALOGUE);
   if (!in_force.ok()) return in_force.status();
-  if (*in_force) {
-    absl::StatusOr<std::vector<v1::CatalogueRow>> rows =
-        FindCatalogueRows(state, (*in_force)->version(), (*product)->cas());
-    if (!rows.ok()) return rows.status();
-    if (const v1::CatalogueRow* row = ChooseCatalogueRow(*rows, (*product)->catalogue_number())) {
-      const uint8_t required = static_cast<uint8_t>(row->control_flags());
-      if ((*flags & required) != required) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "decide_product_flags.control_flags: must include ", ControlFlagsText(required),
-            ", which catalogue ", (*in_force)->version(), " gives CAS ", (*product)->cas(),
-            " (entry ", row->catalogue_number(), ")"));
-      }
+  if (!*in_force) {
+    return absl::FailedPreconditionError(
+        "decide_product_flags: no catalogue has been imported; until one is, the compiled-in "
+        "catalogue's flags stand and no product is provisional");
+  }
+  absl::StatusOr<std::vector<v1::CatalogueRow>> rows =
+      FindCatalogueRows(state, (*in_force)->version(), (*product)->cas());
+  if (!rows.ok()) return rows.status();
+  if (const v1::CatalogueRow* row = ChooseCatalogueRow(*rows, (*product)->catalogue_number())) {
+    const uint8_t required = static_cast<uint8_t>(row->control_flags());
+    if ((*flags & required) != required) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("decide_product_flags.control_flags: must include ",
+                       ControlFlagsText(required), ", which catalogue ", (*in_force)->version(),
+                       " gives CAS ", (*product)->cas(), " (entry ", row->catalogue_number(), ")"));
+    }
+  }
+  // A provisional product's declaration is confirmed or corrected either
+  // way; a decided one only gains flags.
+  absl::StatusOr<uint8_t> current = FlagsOf((*product)->control_flags(), "product.control_flags");
+  if (!current.ok()) return current.status();
+  if (!(*product)->flags_provisional()) {
+    if ((*flags & *current) != *current) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "decide_product_flags.control_flags: must include ", ControlFlagsText(*current),
+          ": the product's flags are not provisional, and a decision only adds to them"));
+    }
+    if (*flags == *current) {
+      return absl::FailedPreconditionError(
+          "decide_product_flags.control_flags: the product carries these flags already");
     }
   }
   absl::StatusOr<crypto::KeyId> signer =
@@ -137,8 +167,17 @@ absl::Status DecideProductFlags(const journal::EntryContext& entry,
   v1::ProductFlagChange change;
   change.set_decided_by(signer->ToString());
   change.set_reason(decision.reason());
-  PutFlagChange(entry.index, **std::move(product), *flags, std::move(change), changes);
+  PutFlagChange(entry.index, **std::move(product), *flags, std::move(change),
+                /*still_provisional=*/false, changes);
   return absl::OkStatus();
+}
+
+// Whether `product` is what `row` says of its CAS number: the same entry
+// number, and UN number and class where the row gives them.
+bool MatchesRow(const v1::Product& product, const v1::CatalogueRow& row) {
+  return product.catalogue_number() == row.catalogue_number() &&
+         (row.un_number().empty() || row.un_number() == product.un_number()) &&
+         (row.hazard_class().empty() || row.hazard_class() == product.hazard_class());
 }
 
 absl::Status AddCatalogueFlags(const journal::EntryContext& entry,
@@ -154,10 +193,16 @@ absl::Status AddCatalogueFlags(const journal::EntryContext& entry,
     absl::StatusOr<uint8_t> flags = FlagsOf(product.control_flags(), "product.control_flags");
     if (!flags.ok()) return flags.status();
     const uint8_t wanted = *flags | static_cast<uint8_t>(row->control_flags());
-    if (wanted == *flags && !product.flags_provisional()) continue;
+    // A provisional product stops waiting only when the row is its own
+    // (entry number, and UN number and class where the row gives them);
+    // the flags are added either way.
+    const bool settles = product.flags_provisional() && MatchesRow(product, *row);
+    if (wanted == *flags && !settles) continue;
+    const bool still_provisional = product.flags_provisional() && !settles;
     v1::ProductFlagChange change;
     change.set_catalogue_version(imported.version);
-    PutFlagChange(entry.index, std::move(product), wanted, std::move(change), changes);
+    PutFlagChange(entry.index, std::move(product), wanted, std::move(change), still_provisional,
+                  changes);
   }
   return absl::OkStatus();
 }

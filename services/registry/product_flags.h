@@ -36,20 +36,25 @@ void PutProvisionalProduct(uint64_t entry_index, v1::Product product,
                            absl::string_view catalogue_version, storage::StateWrites* changes);
 
 // The rule of RegistryRequest.decide_product_flags, for an actor the caller
-// found may act: a REGULATOR of EMERGENCY_MANAGEMENT whose jurisdiction
-// holds the enterprise; a registered product; known flags, including every
-// flag the catalogue in force gives its CAS number; a reason of 1 to 512
-// bytes. Writes the product with these flags (not provisional), removes its
-// pending record, and records the change.
+// found may act: from rules epoch 6; a REGULATOR of EMERGENCY_MANAGEMENT
+// with a national or regional jurisdiction that holds the enterprise; a
+// reason of 1 to 512 bytes; a registered product; a catalogue imported and
+// in force (FailedPrecondition before: the compiled-in catalogue's flags
+// stand); known flags, including every flag the catalogue in force gives the
+// product's CAS number; for a product whose flags are not provisional, its
+// flags and at least one more. Writes the product with these flags (not
+// provisional), removes its pending record, and records the change.
 absl::Status DecideProductFlags(const journal::EntryContext& entry,
                                 const v1::ProductFlagsDecision& decision, const v1::Actor& actor,
                                 const storage::StateReader& state, storage::StateWrites* changes);
 
 // For the import of catalogue `imported` at `entry`: every registered
 // product whose CAS number it lists gets the flags of its row that it does
-// not carry (none is taken away), and is no longer provisional; each
-// product whose flags change has the change recorded. `state` is the state
-// before the import.
+// not carry (none is taken away); a provisional one stops waiting when the
+// row is its own (its entry number, and UN number and class where the row
+// gives them). Each change is recorded. `state` is the journal's view of
+// the entry (its own writes so far on top of the state before it); the
+// products read there are not written by the import's own rows.
 absl::Status AddCatalogueFlags(const journal::EntryContext& entry,
                                const ImportedCatalogue& imported, const storage::StateReader& state,
                                storage::StateWrites* changes);

@@ -1,11 +1,15 @@
 #include "services/registry/reference_csv.h"
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "services/common/identifiers.h"
 
@@ -124,57 +128,119 @@ absl::StatusOr<std::vector<CsvRecord>> ReadCsv(absl::string_view text) {
   return records;
 }
 
-CatalogueCsv ReadCatalogueCsv(absl::string_view text) {
-  CatalogueCsv out;
-  const auto problem = [&](size_t line, absl::string_view field, std::string message) {
-    // The identifier checks name their field first; the problem names it.
+namespace {
+
+// Collects problems; an identifier check's message that starts with its
+// field's name loses it (the problem names the field).
+class Problems {
+ public:
+  explicit Problems(std::vector<CsvProblem>* out) : out_(out) {}
+  void Add(size_t line, absl::string_view field, std::string message) {
     const std::string named = absl::StrCat(field, ": ");
     if (!field.empty() && absl::StartsWith(message, named)) message.erase(0, named.size());
-    out.problems.push_back(CsvProblem{line, std::string(field), std::move(message)});
-  };
+    out_->push_back(CsvProblem{line, std::string(field), std::move(message)});
+  }
+  size_t count() const { return out_->size(); }
+  // In the order of the file's lines (rows with the wrong number of fields
+  // are found before the others are read).
+  void SortByLine() {
+    std::stable_sort(out_->begin(), out_->end(),
+                     [](const CsvProblem& a, const CsvProblem& b) { return a.line < b.line; });
+  }
+
+ private:
+  std::vector<CsvProblem>* out_;
+};
+
+// The rows of a table file whose header must be `header`, each with
+// `header`'s number of fields (rows with another number are problems and
+// left out); nullopt, with the problem, when the file as a whole is wrong.
+std::optional<std::vector<CsvRecord>> ReadTableRows(absl::string_view text,
+                                                    absl::string_view header_text,
+                                                    Problems& problem) {
   if (text.size() > kMaxReferenceCsvBytes) {
-    problem(0, "", absl::StrCat("the file has ", text.size(), " bytes, more than the ",
-                                kMaxReferenceCsvBytes, " a table may have"));
-    return out;
+    problem.Add(0, "",
+                absl::StrCat("the file has ", text.size(), " bytes, more than the ",
+                             kMaxReferenceCsvBytes, " a table may have"));
+    return std::nullopt;
   }
   absl::StatusOr<std::vector<CsvRecord>> records = ReadCsv(text);
   if (!records.ok()) {
-    problem(0, "", std::string(records.status().message()));
-    return out;
+    problem.Add(0, "", std::string(records.status().message()));
+    return std::nullopt;
   }
   if (records->empty()) {
-    problem(1, "", absl::StrCat("the file is empty; it starts with the header ",
-                                kCatalogueCsvHeader));
-    return out;
+    problem.Add(1, "", absl::StrCat("the file is empty; it starts with the header ", header_text));
+    return std::nullopt;
   }
-  static constexpr absl::string_view kFields[] = {"catalogue_no", "name_zh",      "name_en",
-                                                  "cas",          "un",           "hazard_class",
-                                                  "packing_group", "flags"};
-  {
-    const CsvRecord& header = records->front();
-    std::string joined;
-    for (size_t f = 0; f < header.fields.size(); ++f) {
-      absl::StrAppend(&joined, f == 0 ? "" : ",", header.fields[f]);
-    }
-    if (joined != kCatalogueCsvHeader) {
-      problem(1, "", absl::StrCat("the header is \"", joined, "\", not \"", kCatalogueCsvHeader,
-                                  "\""));
-      return out;
-    }
+  const CsvRecord& header = records->front();
+  const std::string joined = absl::StrJoin(header.fields, ",");
+  if (joined != header_text) {
+    problem.Add(1, "", absl::StrCat("the header is \"", joined, "\", not \"", header_text, "\""));
+    return std::nullopt;
   }
   if (records->size() - 1 > kMaxReferenceCsvRows) {
-    problem(0, "", absl::StrCat("the file has ", records->size() - 1, " rows, more than the ",
-                                kMaxReferenceCsvRows, " a table may have"));
-    return out;
+    problem.Add(0, "",
+                absl::StrCat("the file has ", records->size() - 1, " rows, more than the ",
+                             kMaxReferenceCsvRows, " a table may have"));
+    return std::nullopt;
   }
-  std::map<int, size_t> numbers;  // catalogue number -> its line
+  std::vector<CsvRecord> rows;
   for (size_t r = 1; r < records->size(); ++r) {
-    const CsvRecord& record = (*records)[r];
-    const size_t line = record.line;
-    if (record.fields.size() != 8) {
-      problem(line, "", absl::StrCat("has ", record.fields.size(), " fields, not 8"));
+    CsvRecord& record = (*records)[r];
+    if (record.fields.size() != header.fields.size()) {
+      problem.Add(
+          record.line, "",
+          absl::StrCat("has ", record.fields.size(), " fields, not ", header.fields.size()));
       continue;
     }
+    rows.push_back(std::move(record));
+  }
+  return rows;
+}
+
+// A decimal of at most `decimals` digits after the point, > 0 and at most
+// `max` in whole units, as an integer count of 10^-decimals units.
+std::optional<uint64_t> ParseDecimal(absl::string_view text, int decimals, uint64_t max) {
+  const size_t point = text.find('.');
+  absl::string_view whole = text.substr(0, point);
+  absl::string_view fraction = point == absl::string_view::npos ? "" : text.substr(point + 1);
+  if (whole.empty() || whole.size() > 9 || fraction.size() > static_cast<size_t>(decimals) ||
+      (point != absl::string_view::npos && fraction.empty())) {
+    return std::nullopt;
+  }
+  for (char c : whole) {
+    if (c < '0' || c > '9') return std::nullopt;
+  }
+  for (char c : fraction) {
+    if (c < '0' || c > '9') return std::nullopt;
+  }
+  uint64_t value = 0;
+  for (char c : whole) value = value * 10 + static_cast<uint64_t>(c - '0');
+  if (value > max) return std::nullopt;
+  for (int d = 0; d < decimals; ++d) {
+    value = value * 10 + (d < static_cast<int>(fraction.size()) ? fraction[d] - '0' : 0);
+  }
+  if (value == 0) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+CatalogueCsv ReadCatalogueCsv(absl::string_view text) {
+  CatalogueCsv out;
+  Problems problems(&out.problems);
+  const auto problem = [&](size_t line, absl::string_view field, std::string message) {
+    problems.Add(line, field, std::move(message));
+  };
+  static constexpr absl::string_view kFields[] = {
+      "catalogue_no", "name_zh", "name_en", "cas", "un", "hazard_class", "packing_group", "flags"};
+  std::optional<std::vector<CsvRecord>> records =
+      ReadTableRows(text, kCatalogueCsvHeader, problems);
+  if (!records) return out;
+  std::map<int, size_t> numbers;  // catalogue number -> its line
+  for (const CsvRecord& record : *records) {
+    const size_t line = record.line;
     const std::vector<std::string>& f = record.fields;
     const size_t before = out.problems.size();
     CatalogueEntry e;
@@ -229,6 +295,70 @@ CatalogueCsv ReadCatalogueCsv(absl::string_view text) {
     }
     if (out.problems.size() == before) out.rows.push_back(std::move(e));
   }
+  problems.SortByLine();
+  if (!out.problems.empty()) out.rows.clear();
+  return out;
+}
+
+ThresholdCsv ReadThresholdCsv(absl::string_view text) {
+  ThresholdCsv out;
+  Problems problems(&out.problems);
+  std::optional<std::vector<CsvRecord>> records =
+      ReadTableRows(text, kThresholdCsvHeader, problems);
+  if (!records) return out;
+  std::map<std::pair<std::string, std::string>, size_t> keys;  // (kind, key) -> its line
+  for (const CsvRecord& record : *records) {
+    const size_t line = record.line;
+    const std::vector<std::string>& f = record.fields;
+    const size_t before = problems.count();
+    ThresholdEntry e;
+    if (f[0] == "cas") {
+      e.kind = ThresholdEntry::kSubstance;
+      if (absl::Status s = ids::ValidateCas("key", f[1]); !s.ok()) {
+        problems.Add(line, "key", std::string(s.message()));
+      }
+    } else if (f[0] == "category") {
+      e.kind = ThresholdEntry::kCategory;
+      const bool ok =
+          !f[1].empty() && f[1].size() <= 16 && std::all_of(f[1].begin(), f[1].end(), [](char c) {
+            return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-';
+          });
+      if (!ok) {
+        problems.Add(
+            line, "key",
+            absl::StrCat("'", f[1], "' is not a category code: 1 to 16 of A-Z a-z 0-9 . -"));
+      }
+    } else {
+      problems.Add(line, "kind", absl::StrCat("'", f[0], "' is not cas or category"));
+    }
+    e.key = f[1];
+    if (auto [it, added] = keys.emplace(std::make_pair(f[0], f[1]), line); !added) {
+      problems.Add(line, "key", absl::StrCat(f[0], " ", f[1], " is also on line ", it->second));
+    }
+    e.name_zh = f[2];
+    if (e.name_zh.empty())
+      problems.Add(line, "name_zh", "is empty (the standard's name is required)");
+    if (std::optional<uint64_t> kg = ParseDecimal(f[3], 3, 1000000)) {
+      e.threshold_kg = *kg;
+    } else {
+      problems.Add(line, "threshold_t",
+                   absl::StrCat("'", f[3],
+                                "' is not a quantity in tonnes above 0 and at most "
+                                "1000000, with at most 3 decimals"));
+    }
+    if (f[4].empty()) {
+      e.beta_hundredths = 100;
+    } else if (std::optional<uint64_t> beta = ParseDecimal(f[4], 2, 100)) {
+      e.beta_hundredths = static_cast<uint32_t>(*beta);
+    } else {
+      problems.Add(line, "beta",
+                   absl::StrCat("'", f[4],
+                                "' is not a correction factor above 0 and at most 100, "
+                                "with at most 2 decimals (empty: 1)"));
+    }
+    if (problems.count() == before) out.rows.push_back(std::move(e));
+  }
+  problems.SortByLine();
   if (!out.problems.empty()) out.rows.clear();
   return out;
 }

@@ -1,8 +1,7 @@
 // Reference tables as CSV files (docs/reference-data.md): how an operator
 // hands a table to `chemctl reference import`, and how the table is read
 // back wherever it is checked. This module reads the file and checks every
-// row; it says nothing about where the table goes (that is the registry's,
-// in a later step of issue 24).
+// row; where the table goes is reference_tables.h's.
 //
 // The format: UTF-8 without a byte-order mark, RFC 4180 (fields separated by
 // commas, a field with a comma, a quote or a line break in double quotes,
@@ -16,6 +15,7 @@
 #define CHEMLEDGER_SERVICES_REGISTRY_REFERENCE_CSV_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -70,6 +70,34 @@ struct CatalogueCsv {
   std::vector<CsvProblem> problems;
 };
 CatalogueCsv ReadCatalogueCsv(absl::string_view text);
+
+// The header of a threshold CSV: GB 18218's critical quantities (临界量)
+// for identifying major hazard installations (重大危险源): its 表1 of named
+// chemicals and its 表2 of hazard categories.
+inline constexpr absl::string_view kThresholdCsvHeader = "kind,key,name_zh,threshold_t,beta";
+
+// One row of a threshold table.
+struct ThresholdEntry {
+  enum Kind { kSubstance, kCategory };
+  Kind kind = kSubstance;
+  std::string key;  // a CAS number (kSubstance) or the standard's category code
+  std::string name_zh;
+  uint64_t threshold_kg = 0;       // the critical quantity Q, in kilograms
+  uint32_t beta_hundredths = 100;  // the correction factor β, in hundredths
+};
+
+// A threshold CSV read and checked, as CatalogueCsv. Each row: kind `cas`
+// (a named chemical; key its CAS number, check digit holding) or
+// `category` (a hazard category; key the standard's code, 1 to 16 of A-Z
+// a-z 0-9 . -); each (kind, key) once; name_zh required; threshold_t the
+// critical quantity in tonnes, above 0, at most 1,000,000, at most 3
+// decimals; beta the correction factor β, above 0, at most 100, at most 2
+// decimals, empty for 1.
+struct ThresholdCsv {
+  std::vector<ThresholdEntry> rows;
+  std::vector<CsvProblem> problems;
+};
+ThresholdCsv ReadThresholdCsv(absl::string_view text);
 
 }  // namespace chemledger::registry
 

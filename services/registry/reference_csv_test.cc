@@ -111,5 +111,55 @@ TEST(ReadCatalogueCsvTest, AWrongHeaderOrAnOversizedFileIsOneProblem) {
   EXPECT_NE(big.problems[0].message.find("bytes"), std::string::npos);
 }
 
+// The thresholds of GB 18218 (a test's own values, not the standard's):
+// named chemicals by CAS number and hazard categories by code, Q in tonnes
+// as kilograms, β in hundredths (empty: 1).
+TEST(ReadThresholdCsvTest, RowsByCasOrCategoryWithQuantitiesInKilograms) {
+  const ThresholdCsv csv = ReadThresholdCsv(
+      "kind,key,name_zh,threshold_t,beta\n"
+      "cas,67-56-1,甲醇,500,\n"
+      "category,J1,测试类别,0.125,1.5\n");
+  ASSERT_TRUE(csv.problems.empty()) << csv.problems[0].ToString();
+  ASSERT_EQ(csv.rows.size(), 2u);
+  EXPECT_EQ(csv.rows[0].kind, ThresholdEntry::kSubstance);
+  EXPECT_EQ(csv.rows[0].key, "67-56-1");
+  EXPECT_EQ(csv.rows[0].threshold_kg, 500000u);
+  EXPECT_EQ(csv.rows[0].beta_hundredths, 100u);
+  EXPECT_EQ(csv.rows[1].kind, ThresholdEntry::kCategory);
+  EXPECT_EQ(csv.rows[1].threshold_kg, 125u);
+  EXPECT_EQ(csv.rows[1].beta_hundredths, 150u);
+}
+
+TEST(ReadThresholdCsvTest, EveryProblemIsNamedAndNoRowIsKept) {
+  const ThresholdCsv csv = ReadThresholdCsv(
+      "kind,key,name_zh,threshold_t,beta\n"
+      "cas,67-56-2,甲醇,500,\n"     // line 2: check digit
+      "substance,X,测试,1,\n"       // line 3: kind
+      "category,J 1,,0,101\n"       // line 4: key, name, Q, beta
+      "cas,7732-18-5,水,1.0005,\n"  // line 5: too many decimals
+      "cas,67-56-1,甲醇,500,1\n"    // line 6: fine
+      "cas,67-56-1,甲醇,400,1\n"    // line 7: repeated
+      "category,J1,x\n");           // line 8: fields
+  std::vector<std::string> texts;
+  for (const CsvProblem& p : csv.problems) texts.push_back(p.ToString());
+  EXPECT_TRUE(csv.rows.empty());
+  const std::vector<std::string> expected = {
+      "line 2, field key: ",
+      "line 3, field kind: 'substance' is not cas or category",
+      "line 4, field key: ",
+      "line 4, field name_zh: ",
+      "line 4, field threshold_t: '0'",
+      "line 4, field beta: '101'",
+      "line 5, field threshold_t: '1.0005'",
+      "line 7, field key: cas 67-56-1 is also on line 6",
+      "line 8: has 3 fields, not 5"};
+  ASSERT_EQ(texts.size(), expected.size()) << ::testing::PrintToString(texts);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(texts[i].rfind(expected[i], 0), 0u) << texts[i] << " / " << expected[i];
+  }
+  EXPECT_EQ(ReadThresholdCsv("kind,key\n").problems.at(0).ToString(),
+            "line 1: the header is \"kind,key\", not \"kind,key,name_zh,threshold_t,beta\"");
+}
+
 }  // namespace
 }  // namespace chemledger::registry

@@ -29,6 +29,9 @@ std::string VersionKey(absl::string_view table, absl::string_view version) {
 std::string CatalogueRowsKey(absl::string_view version, absl::string_view cas) {
   return absl::StrCat("r/ref/cas/catalogue/", version, "/", cas);
 }
+std::string ThresholdKey(absl::string_view version, bool category, absl::string_view key) {
+  return absl::StrCat("r/ref/thr/", version, category ? "/cat/" : "/cas/", key);
+}
 
 absl::Status Invalid(absl::string_view field, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat("import_reference_table.", field, ": ", rule));
@@ -103,6 +106,8 @@ absl::string_view ReferenceTableName(v1::ReferenceTable table) {
   switch (table) {
     case v1::CATALOGUE:
       return "catalogue";
+    case v1::MAJOR_HAZARD_THRESHOLDS:
+      return "thresholds";
     default:
       return "";
   }
@@ -119,7 +124,7 @@ absl::StatusOr<std::vector<v1::ReferenceTableVersion>> ListReferenceTableVersion
     const storage::StateReader& state, v1::ReferenceTable table) {
   std::vector<v1::ReferenceTable> tables;
   if (table == v1::REFERENCE_TABLE_UNSPECIFIED) {
-    tables = {v1::CATALOGUE};
+    tables = {v1::CATALOGUE, v1::MAJOR_HAZARD_THRESHOLDS};
   } else if (!ReferenceTableName(table).empty()) {
     tables = {table};
   } else {
@@ -164,6 +169,14 @@ absl::StatusOr<std::vector<v1::CatalogueRow>> FindCatalogueRows(const storage::S
   return std::vector<v1::CatalogueRow>((*rows)->rows().begin(), (*rows)->rows().end());
 }
 
+absl::StatusOr<std::optional<v1::ThresholdRow>> FindThresholdRow(const storage::StateReader& state,
+                                                                 absl::string_view version,
+                                                                 bool category,
+                                                                 absl::string_view key) {
+  if (version.empty() || key.empty()) return std::nullopt;
+  return ReadRecord<v1::ThresholdRow>(state, ThresholdKey(version, category, key));
+}
+
 const v1::CatalogueRow* ChooseCatalogueRow(const std::vector<v1::CatalogueRow>& rows,
                                            int32_t catalogue_number) {
   for (const v1::CatalogueRow& row : rows) {
@@ -192,7 +205,8 @@ absl::StatusOr<ImportedCatalogue> ImportReferenceTable(const journal::EntryConte
   if (table.empty()) {
     return Invalid("table", absl::StrCat(v1::ReferenceTable_Name(import.table()), " (",
                                          static_cast<int>(import.table()),
-                                         ") is not a table this server imports (CATALOGUE)"));
+                                         ") is not a table this server imports (CATALOGUE, "
+                                         "MAJOR_HAZARD_THRESHOLDS)"));
   }
   if (!IsVersion(import.version())) {
     return Invalid("version",
@@ -221,36 +235,62 @@ absl::StatusOr<ImportedCatalogue> ImportReferenceTable(const journal::EntryConte
                                                  " was imported before; give a new version"));
   }
 
-  const CatalogueCsv csv = ReadCatalogueCsv(import.content());
-  if (!csv.problems.empty()) {
-    std::string named;
-    for (size_t i = 0; i < csv.problems.size() && i < kProblemsNamed; ++i) {
-      absl::StrAppend(&named, i == 0 ? "" : "; ", csv.problems[i].ToString());
-    }
-    return Invalid("content", absl::StrCat(csv.problems.size(),
-                                           csv.problems.size() == 1 ? " problem" : " problems",
-                                           ", the table is refused whole",
-                                           csv.problems.size() > kProblemsNamed
-                                               ? absl::StrCat(" (the first ", kProblemsNamed, ")")
-                                               : "",
-                                           ": ", named));
-  }
+  // Every problem of the file, whatever its table; nothing is written
+  // unless there is none.
+  std::vector<CsvProblem> problems;
+  size_t rows = 0;
   ImportedCatalogue imported;
+  imported.table = import.table();
   imported.version = import.version();
-  for (const CatalogueEntry& row : csv.rows) {
-    if (!row.cas.empty()) imported.rows_by_cas[row.cas].push_back(ToCatalogueRow(row));
+  std::vector<v1::ThresholdRow> thresholds;
+  if (import.table() == v1::CATALOGUE) {
+    CatalogueCsv csv = ReadCatalogueCsv(import.content());
+    problems = std::move(csv.problems);
+    rows = csv.rows.size();
+    for (const CatalogueEntry& row : csv.rows) {
+      if (!row.cas.empty()) imported.rows_by_cas[row.cas].push_back(ToCatalogueRow(row));
+    }
+  } else {
+    ThresholdCsv csv = ReadThresholdCsv(import.content());
+    problems = std::move(csv.problems);
+    rows = csv.rows.size();
+    for (const ThresholdEntry& entry : csv.rows) {
+      v1::ThresholdRow& row = thresholds.emplace_back();
+      row.set_category(entry.kind == ThresholdEntry::kCategory);
+      row.set_key(entry.key);
+      row.set_name_zh(entry.name_zh);
+      row.set_threshold_kg(entry.threshold_kg);
+      row.set_beta_hundredths(entry.beta_hundredths);
+    }
   }
-  for (const auto& [cas, rows] : imported.rows_by_cas) {
+  if (!problems.empty()) {
+    std::string named;
+    for (size_t i = 0; i < problems.size() && i < kProblemsNamed; ++i) {
+      absl::StrAppend(&named, i == 0 ? "" : "; ", problems[i].ToString());
+    }
+    return Invalid("content",
+                   absl::StrCat(problems.size(), problems.size() == 1 ? " problem" : " problems",
+                                ", the table is refused whole",
+                                problems.size() > kProblemsNamed
+                                    ? absl::StrCat(" (the first ", kProblemsNamed, ")")
+                                    : "",
+                                ": ", named));
+  }
+  for (const auto& [cas, cas_rows] : imported.rows_by_cas) {
     state::CatalogueRows record;
-    for (const v1::CatalogueRow& row : rows) *record.add_rows() = row;
+    for (const v1::CatalogueRow& row : cas_rows) *record.add_rows() = row;
     changes->Put(CatalogueRowsKey(import.version(), cas), record.SerializeAsString());
+  }
+  for (const v1::ThresholdRow& row : thresholds) {
+    changes->Put(ThresholdKey(import.version(), row.category(), row.key()),
+                 row.SerializeAsString());
   }
   v1::ReferenceTableVersion version;
   version.set_table(import.table());
   version.set_version(import.version());
   *version.mutable_source() = import.source();
   version.set_content_sha256(import.content_sha256());
-  version.set_rows(static_cast<uint32_t>(csv.rows.size()));
+  version.set_rows(static_cast<uint32_t>(rows));
   version.set_log_index(entry.index);
   const std::string record = version.SerializeAsString();
   changes->Put(VersionKey(table, import.version()), record);

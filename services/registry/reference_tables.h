@@ -9,8 +9,9 @@
 // State keys (the registry's "r/ref/" prefix; docs/architecture.md):
 //   r/ref/cur/<table>                     v1::ReferenceTableVersion in force
 //   r/ref/ver/<table>/<version>           v1::ReferenceTableVersion
-//   r/ref/cas/<table>/<version>/<cas>     state::CatalogueRows (CATALOGUE)
-// where <table> is ReferenceTableName (e.g. "catalogue").
+//   r/ref/cas/catalogue/<version>/<cas>   state::CatalogueRows (CATALOGUE)
+//   r/ref/thr/<version>/<cas|cat>/<key>   v1::ThresholdRow (MAJOR_HAZARD_THRESHOLDS)
+// where <table> is ReferenceTableName ("catalogue", "thresholds").
 //
 // Pure functions over a storage::StateReader; thread-safe as the reader is.
 
@@ -40,7 +41,8 @@ inline constexpr uint32_t kReferenceTablesRulesEpoch = 6;
 // product registration: the journal keeps it in memory).
 inline constexpr absl::string_view kReferenceTableInForcePrefix = "r/ref/cur/";
 
-// "catalogue" for CATALOGUE; "" for a table this build does not know.
+// "catalogue" for CATALOGUE, "thresholds" for MAJOR_HAZARD_THRESHOLDS; ""
+// for a table this build does not know.
 absl::string_view ReferenceTableName(v1::ReferenceTable table);
 
 // The version of `table` in force, if any was imported.
@@ -67,9 +69,18 @@ v1::CatalogueRow ToCatalogueRow(const CatalogueEntry& entry);
 const v1::CatalogueRow* ChooseCatalogueRow(const std::vector<v1::CatalogueRow>& rows,
                                            int32_t catalogue_number);
 
-// A catalogue version as its import entry wrote it: its name and its rows
-// by CAS number (rows without one are not keyed).
+// The threshold row of GB 18218 for `key` in thresholds `version`: a named
+// chemical's by CAS number (category false) or a hazard category's by its
+// code; nullopt when the version has none.
+absl::StatusOr<std::optional<v1::ThresholdRow>> FindThresholdRow(const storage::StateReader& state,
+                                                                 absl::string_view version,
+                                                                 bool category,
+                                                                 absl::string_view key);
+
+// A table version as its import entry wrote it: its table, its name and,
+// for a catalogue, its rows by CAS number (rows without one are not keyed).
 struct ImportedCatalogue {
+  v1::ReferenceTable table = v1::REFERENCE_TABLE_UNSPECIFIED;
   std::string version;
   std::map<std::string, std::vector<v1::CatalogueRow>, std::less<>> rows_by_cas;
 };
@@ -77,7 +88,7 @@ struct ImportedCatalogue {
 // The rule of RegistryRequest.import_reference_table, for an actor the
 // caller found may act (registry_rules.h): a platform administrator's;
 // under rules epoch kReferenceTablesRulesEpoch or later; a known table; a
-// version of 1-32 of A-Z a-z 0-9 . _ - not imported before (AlreadyExists);
+// version of 1-32 of A-Z a-z 0-9 . _ - not imported before for its table (AlreadyExists);
 // the source's title, issuer, date and document number; content_sha256 the
 // SHA-256 of content; content a file of the table's format with no problem
 // at all (InvalidArgument "import_reference_table.content: ..." naming the

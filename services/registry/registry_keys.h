@@ -6,6 +6,8 @@
 //   r/actor/<key id>          state::ActorRecord
 //   r/lkey/<key id>           state::LabelKeyRecord
 //   r/black/<uscc>            state::BlacklistRecord (while blacklisted)
+// and, kept by their own modules: r/ref/ (reference_tables.h), r/pend/ and
+// r/flagchg/ (product_flags.h).
 
 #ifndef CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_KEYS_H_
 #define CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_KEYS_H_

@@ -366,6 +366,11 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
     }
     case v1::RegistryRequest::kRegisterProduct: {
       const v1::Product& p = request.register_product();
+      if (entry.rules_epoch >= kReferenceTablesRulesEpoch && p.flags_provisional()) {
+        return absl::InvalidArgumentError(
+            "product.flags_provisional: is the server's to set (a product in no catalogue in "
+            "force), not the registrant's");
+      }
       absl::StatusOr<v1::RegistryAssignment> assignment = CatalogueCheckOf(entry, p, state);
       if (!assignment.ok()) return assignment.status();
       std::vector<CatalogueEntry> rows;
@@ -616,13 +621,10 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       absl::StatusOr<ImportedCatalogue> imported =
           ImportReferenceTable(entry, request.import_reference_table(), actor, state, changes);
       if (!imported.ok()) return imported.status();
+      if (imported->table != v1::CATALOGUE) return absl::OkStatus();
       return AddCatalogueFlags(entry, *imported, state, changes);
     }
     case v1::RegistryRequest::kDecideProductFlags:
-      if (entry.rules_epoch < kReferenceTablesRulesEpoch) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("decide_product_flags: from rules epoch ", kReferenceTablesRulesEpoch));
-      }
       return DecideProductFlags(entry, request.decide_product_flags(), actor, state, changes);
     case v1::RegistryRequest::CHANGE_NOT_SET:
       break;

@@ -1034,6 +1034,10 @@ TEST_F(RegistryRulesTest, ProductsOutsideTheCatalogueWaitForARegulatorAndFollowN
     d->set_reason(reason);
     return r;
   };
+  // Before any import no one decides flags: the compiled-in catalogue's stand.
+  Ok(acme_admin_, Product(Methanol(kAcme, "XZ01")));
+  Refused(regulator_, decision("XZ01", {"剧毒", "重点监管", "高危"}, "too early"),
+          absl::StatusCode::kFailedPrecondition, "no catalogue has been imported");
   // Registered before any import: not provisional (the compiled-in
   // catalogue stood in), though this CAS is in no table.
   v1::Product early = Methanol(kAcme, "XA01");
@@ -1057,7 +1061,7 @@ TEST_F(RegistryRulesTest, ProductsOutsideTheCatalogueWaitForARegulatorAndFollowN
   ASSERT_TRUE(xb01.ok()) << xb01.status();
   v1::Product mixture = Methanol(kAcme, "XM01");
   mixture.clear_cas();
-  mixture.set_catalogue_number(2828);
+  mixture.set_catalogue_number(0);  // not in the 目录
   mixture.clear_control_flags();
   mixture.add_control_flags("易制爆");
   Ok(acme_admin_, Product(mixture));
@@ -1076,7 +1080,7 @@ TEST_F(RegistryRulesTest, ProductsOutsideTheCatalogueWaitForARegulatorAndFollowN
   // reason, for a registered product, with known flags.
   Refused(acme_admin_, decision("XB01", {"易制毒"}, "confirmed"),
           absl::StatusCode::kPermissionDenied,
-          "regulators of 应急管理 (EMERGENCY_MANAGEMENT) only");
+          "regulators of 应急管理 (EMERGENCY_MANAGEMENT) with");
   Refused(admin_, decision("XB01", {"易制毒"}, "confirmed"), absl::StatusCode::kPermissionDenied,
           "may not decide product flags");
   const crypto::SigningKey police = TestKey(6), fujian = TestKey(7), guangdong = TestKey(8);
@@ -1107,6 +1111,25 @@ TEST_F(RegistryRulesTest, ProductsOutsideTheCatalogueWaitForARegulatorAndFollowN
           "decide_product_flags.control_flags: must include 重点监管, which catalogue t1 gives "
           "CAS 67-56-1 (entry 1022)");
 
+  // A product that is not provisional only gains flags.
+  Refused(fujian, decision("XC01", {"重点监管"}, "lower"), absl::StatusCode::kInvalidArgument,
+          "must include 重点监管,高危: the product's flags are not provisional");
+  Refused(fujian, decision("XC01", {"重点监管", "高危"}, "same"),
+          absl::StatusCode::kFailedPrecondition, "carries these flags already");
+  // A park's regulator does not decide a product of the whole country.
+  {
+    v1::RegistryRequest park = Request();
+    *park.mutable_register_park() = testing::ExamplePark("FZ-TEST");
+    Ok(admin_, park);
+  }
+  const crypto::SigningKey park_regulator = TestKey(9);
+  v1::RegistryRequest add_park_regulator = AddActor("park", v1::REGULATOR, "", park_regulator);
+  add_park_regulator.mutable_add_actor()->mutable_jurisdiction()->Clear();
+  add_park_regulator.mutable_add_actor()->mutable_jurisdiction()->set_park_id("FZ-TEST");
+  Ok(admin_, add_park_regulator);
+  Refused(park_regulator, decision("XB01", {"易制毒"}, "park"), absl::StatusCode::kPermissionDenied,
+          "with a national or regional jurisdiction only");
+
   absl::StatusOr<journal::Receipt> decided =
       ledger_->Registry(fujian, decision("XB01", {"易制毒"}, "a test decision"));
   ASSERT_TRUE(decided.ok()) << decided.status();
@@ -1122,10 +1145,10 @@ TEST_F(RegistryRulesTest, ProductsOutsideTheCatalogueWaitForARegulatorAndFollowN
 
   // Version t2 lists 7732-18-5 with 重点监管 (this test's table, not the 目录):
   // XA01 and XB01 get it added (XB01 keeps its 易制毒), XM01 has no CAS and
-  // stays pending, methanol loses nothing though t2 drops its row.
+  // stays pending, and methanol's row without flags takes none from XC01.
   absl::StatusOr<journal::Receipt> t2 = ledger_->Registry(
-      admin_,
-      import_request("t2", CatalogueCsvOf({"2800,测试水,Test water,7732-18-5,,,,重点监管"})));
+      admin_, import_request("t2", CatalogueCsvOf({"2800,测试水,Test water,7732-18-5,,,,重点监管",
+                                                   "1022,甲醇,Methanol,67-56-1,,,,"})));
   ASSERT_TRUE(t2.ok()) << t2.status();
   std::optional<v1::Product> xa = FindProductNow(kAcme, "XA01");
   ASSERT_TRUE(xa.has_value());
@@ -1171,6 +1194,65 @@ TEST_F(RegistryRulesTest, ProductsOutsideTheCatalogueWaitForARegulatorAndFollowN
   ExpectCheckPasses();
   ledger_->Reopen();
   ASSERT_FALSE(HasFatalFailure());
+  ExpectCheckPasses();
+}
+
+// GB 18218's thresholds are a table of their own: versioned apart from the
+// catalogue, refused whole when a row is wrong, read by CAS number or by
+// category code (a test's own values, not the standard's).
+TEST_F(RegistryRulesTest, ThresholdTablesAreVersionedApartFromTheCatalogue) {
+  const auto import_request = [&](v1::ReferenceTable table, const std::string& version,
+                                  const std::string& csv) {
+    v1::RegistryRequest r = Request();
+    *r.mutable_import_reference_table() = CatalogueImport(version, csv);
+    r.mutable_import_reference_table()->set_table(table);
+    return r;
+  };
+  const std::string header = "kind,key,name_zh,threshold_t,beta\n";
+  Refused(admin_,
+          import_request(v1::MAJOR_HAZARD_THRESHOLDS, "g1",
+                         header + "cas,67-56-1,甲醇,500,\ncategory,J1,测试类别,-5,\n"),
+          absl::StatusCode::kInvalidArgument,
+          "import_reference_table.content: 1 problem, the table is refused whole: line 3, field "
+          "threshold_t: '-5'");
+  Ok(admin_, import_request(v1::MAJOR_HAZARD_THRESHOLDS, "g1",
+                            header + "cas,67-56-1,甲醇,500,\ncategory,J1,测试类别,5,2\n"));
+  // The same version name for the catalogue is another table's.
+  Ok(admin_,
+     import_request(v1::CATALOGUE, "g1", CatalogueCsvOf({"1022,甲醇,Methanol,67-56-1,,,,"})));
+  Refused(admin_,
+          import_request(v1::MAJOR_HAZARD_THRESHOLDS, "g1", header + "cas,67-56-1,甲醇,50,\n"),
+          absl::StatusCode::kAlreadyExists, "thresholds g1 was imported before");
+
+  absl::StatusOr<std::optional<v1::ThresholdRow>> methanol =
+      FindThresholdRow(*ledger_->snapshot(), "g1", false, "67-56-1");
+  ASSERT_TRUE(methanol.ok()) << methanol.status();
+  ASSERT_TRUE(methanol->has_value());
+  EXPECT_EQ((*methanol)->threshold_kg(), 500000u);
+  EXPECT_EQ((*methanol)->beta_hundredths(), 100u);
+  absl::StatusOr<std::optional<v1::ThresholdRow>> j1 =
+      FindThresholdRow(*ledger_->snapshot(), "g1", true, "J1");
+  ASSERT_TRUE(j1.ok() && j1->has_value());
+  EXPECT_EQ((*j1)->threshold_kg(), 5000u);
+  EXPECT_EQ((*j1)->beta_hundredths(), 200u);
+  absl::StatusOr<std::optional<v1::ThresholdRow>> none =
+      FindThresholdRow(*ledger_->snapshot(), "g1", true, "67-56-1");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+
+  absl::StatusOr<std::vector<v1::ReferenceTableVersion>> versions =
+      ListReferenceTableVersions(*ledger_->snapshot(), v1::REFERENCE_TABLE_UNSPECIFIED);
+  ASSERT_TRUE(versions.ok()) << versions.status();
+  ASSERT_EQ(versions->size(), 2u);
+  EXPECT_EQ((*versions)[0].table(), v1::CATALOGUE);
+  EXPECT_TRUE((*versions)[0].in_force());
+  EXPECT_EQ((*versions)[1].table(), v1::MAJOR_HAZARD_THRESHOLDS);
+  EXPECT_TRUE((*versions)[1].in_force());
+  EXPECT_EQ((*versions)[1].rows(), 2u);
+  absl::StatusOr<std::optional<v1::ReferenceTableVersion>> in_force =
+      ReferenceTableInForce(*ledger_->snapshot(), v1::MAJOR_HAZARD_THRESHOLDS);
+  ASSERT_TRUE(in_force.ok() && in_force->has_value());
+  EXPECT_EQ((*in_force)->version(), "g1");
   ExpectCheckPasses();
 }
 

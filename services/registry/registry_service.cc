@@ -249,6 +249,9 @@ namespace {
 absl::StatusOr<std::string> ProductFlagScope(const storage::StateReader& state,
                                              const v1::Actor& reader,
                                              const std::string& requested) {
+  if (!requested.empty()) {
+    if (absl::Status s = ids::ValidateUscc("enterprise_uscc", requested); !s.ok()) return s;
+  }
   if (IsEnterpriseRole(reader.role())) {
     if (!requested.empty() && requested != reader.enterprise_uscc()) {
       return absl::PermissionDeniedError(

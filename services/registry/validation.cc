@@ -249,11 +249,6 @@ absl::Status ValidateEnterprise(const v1::Enterprise& e) {
 }
 
 absl::Status ValidateProduct(const v1::Product& p, const Catalogue& catalogue) {
-  if (p.flags_provisional()) {
-    return Invalid("product.flags_provisional",
-                   "is the server's to set (a product in no catalogue in force), not the "
-                   "registrant's");
-  }
   if (absl::Status s = ids::ValidateUscc("product.enterprise_uscc", p.enterprise_uscc()); !s.ok()) {
     return s;
   }
@@ -286,10 +281,14 @@ absl::Status ValidateProduct(const v1::Product& p, const Catalogue& catalogue) {
                    absl::StrCat("class ", p.hazard_class(), " needs packing group I, II or III",
                                 p.packing_group().empty() ? "" : absl::StrCat(", not '", p.packing_group(), "'")));
   }
-  if (absl::Status s = ids::ValidateCatalogueNumber("product.catalogue_number",
-                                                    p.catalogue_number());
-      !s.ok()) {
-    return s;
+  // 0: not in the 目录 (a product in no catalogue; its CAS number, if in
+  // the catalogue checked against, still asks for the entry's number below).
+  if (p.catalogue_number() != 0) {
+    if (absl::Status s =
+            ids::ValidateCatalogueNumber("product.catalogue_number", p.catalogue_number());
+        !s.ok()) {
+      return s;
+    }
   }
   std::set<std::string> pictograms;
   for (int i = 0; i < p.ghs_pictograms_size(); ++i) {

@@ -132,6 +132,13 @@ expect_error "4 problems in bad.csv" "$CHEMCTL" reference import $import_flags b
 grep -qF "line 3, field flags: unknown control flag '有毒'" out.txt ||
   fail "reference import did not list the problems: $(cat out.txt)"
 expect_error "--version is required" "$CHEMCTL" reference import --title t good.csv
+# GB 18218 thresholds: a table of their own, checked the same way.
+printf 'kind,key,name_zh,threshold_t,beta\ncas,67-56-1,甲醇,500,\ncategory,J1,测试,5,1.5\n' >thr.csv
+"$CHEMCTL" reference check --table thresholds thr.csv >out.txt || fail "thresholds refused: $(cat out.txt)"
+grep -q "thr.csv: a threshold table of 2 rows, no problems" out.txt || fail "thresholds check: $(cat out.txt)"
+printf 'kind,key,name_zh,threshold_t,beta\ncas,67-56-2,甲醇,500,\n' >thr-bad.csv
+expect_error "1 problem in thr-bad.csv" "$CHEMCTL" reference check --table thresholds thr-bad.csv
+grep -qF "line 2, field key: " out.txt || fail "thresholds check did not name the key: $(cat out.txt)"
 # shellcheck disable=SC2086
 expect_error "--issued-on" "$CHEMCTL" reference import $import_flags --issued-on 2026-02-30 good.csv
 expect_error "--flags: unknown control flag" "$CHEMCTL" registry product decide-flags \

@@ -32,7 +32,8 @@ std::vector<Command> CheckpointCommands();
 std::vector<Command> LabelCommands();
 std::vector<Command> ServerCommands();
 std::vector<Command> WaybillCommands();  // waybill submit|depart|arrive|cancel|show|list
-std::vector<Command> ReferenceCommands();  // reference check|import|list|find
+// reference check|import|list|find, registry product pending|decide-flags|flag-changes
+std::vector<Command> ReferenceCommands();
 std::vector<Command> EventCommands();  // event record|history  // registry ..., label issue|fetch-trust-list|resolve
 
 // Exit statuses.

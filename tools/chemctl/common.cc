@@ -109,10 +109,12 @@ absl::Status ParseJson(const std::string& path, absl::string_view what, const st
 }
 
 absl::StatusOr<v1::SubmitResponse> SubmitRegistryRequest(const cli::Args& args,
-                                                         v1::RegistryRequest request) {
+                                                         v1::RegistryRequest request,
+                                                         const std::string& default_request_id) {
   absl::StatusOr<crypto::SigningKey> key = cli::SigningKeyArg(args, "key");
   if (!key.ok()) return key.status();
-  request.set_request_id(RequestId(args));
+  request.set_request_id(args.Has("request-id") || default_request_id.empty() ? RequestId(args)
+                                                                              : default_request_id);
   absl::StatusOr<v1::SignedEnvelope> envelope =
       envelope::Sign(api::kRegistryContext, request.SerializeAsString(), *key);
   if (!envelope.ok()) return envelope.status();

@@ -74,11 +74,11 @@ absl::StatusOr<M> ReadJson(const std::string& path, absl::string_view what) {
 }
 
 // Signs `request` with the actor key of --key (its request_id set here:
-// --request-id or a fresh one), submits it to RegistryService.Submit, and
-// prints "recorded at log index N (request ID)" ("already recorded" for a
-// retry).
-absl::StatusOr<v1::SubmitResponse> SubmitRegistryRequest(const cli::Args& args,
-                                                         v1::RegistryRequest request);
+// --request-id, else `default_request_id`, else a fresh one), submits it to
+// RegistryService.Submit, and prints "recorded at log index N (request ID)"
+// ("already recorded" for a retry).
+absl::StatusOr<v1::SubmitResponse> SubmitRegistryRequest(
+    const cli::Args& args, v1::RegistryRequest request, const std::string& default_request_id = "");
 
 // A client context with a deadline `seconds` from now.
 std::unique_ptr<grpc::ClientContext> Context(int seconds = 30);

@@ -22,19 +22,35 @@
 namespace chemledger::chemctl {
 namespace {
 
-// --table NAME (default catalogue): the tables this version imports.
+// The tables this version imports, by the name --table gives them.
+constexpr struct {
+  const char* name;
+  v1::ReferenceTable table;
+  const char* what;  // "a catalogue of N rows"
+} kTables[] = {{"catalogue", v1::CATALOGUE, "catalogue"},
+               {"thresholds", v1::MAJOR_HAZARD_THRESHOLDS, "threshold table"}};
+
+std::string TableName(v1::ReferenceTable table) {
+  for (const auto& t : kTables) {
+    if (t.table == table) return t.name;
+  }
+  return absl::AsciiStrToLower(v1::ReferenceTable_Name(table));
+}
+
+// --table NAME (default catalogue).
 absl::StatusOr<v1::ReferenceTable> TableArg(const cli::Args& args) {
   const std::string table = args.Get("table", "catalogue");
-  if (table != "catalogue") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--table: '", table, "' is not a table this version reads (catalogue)"));
+  for (const auto& t : kTables) {
+    if (table == t.name) return t.table;
   }
-  return v1::CATALOGUE;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--table: '", table, "' is not a table this version reads (catalogue, thresholds)"));
 }
 
 // A reference table file checked here: its text, or every problem printed
 // (one per line) and an error.
-absl::StatusOr<std::string> CheckedTableFile(const cli::Args& args, size_t* rows) {
+absl::StatusOr<std::string> CheckedTableFile(const cli::Args& args, v1::ReferenceTable table,
+                                             size_t* rows) {
   if (args.positional().size() != 1) {
     return absl::InvalidArgumentError("give one FILE.csv (or - for standard input)");
   }
@@ -42,15 +58,23 @@ absl::StatusOr<std::string> CheckedTableFile(const cli::Args& args, size_t* rows
   absl::StatusOr<std::string> text =
       cli::ReadFileOrStdin(path, registry::kMaxReferenceCsvBytes + 1);
   if (!text.ok()) return text.status();
-  const registry::CatalogueCsv csv = registry::ReadCatalogueCsv(*text);
-  if (!csv.problems.empty()) {
-    for (const registry::CsvProblem& p : csv.problems) std::cout << p.ToString() << "\n";
-    std::cout.flush();
-    return absl::InvalidArgumentError(absl::StrCat(
-        csv.problems.size(), csv.problems.size() == 1 ? " problem" : " problems", " in ", path,
-        " (listed above); a table with any problem is refused whole"));
+  std::vector<registry::CsvProblem> problems;
+  if (table == v1::CATALOGUE) {
+    registry::CatalogueCsv csv = registry::ReadCatalogueCsv(*text);
+    problems = std::move(csv.problems);
+    *rows = csv.rows.size();
+  } else {
+    registry::ThresholdCsv csv = registry::ReadThresholdCsv(*text);
+    problems = std::move(csv.problems);
+    *rows = csv.rows.size();
   }
-  *rows = csv.rows.size();
+  if (!problems.empty()) {
+    for (const registry::CsvProblem& p : problems) std::cout << p.ToString() << "\n";
+    std::cout.flush();
+    return absl::InvalidArgumentError(
+        absl::StrCat(problems.size(), problems.size() == 1 ? " problem" : " problems", " in ", path,
+                     " (listed above); a table with any problem is refused whole"));
+  }
   return text;
 }
 
@@ -58,9 +82,13 @@ absl::Status ReferenceCheck(const cli::Args& args) {
   absl::StatusOr<v1::ReferenceTable> table = TableArg(args);
   if (!table.ok()) return table.status();
   size_t rows = 0;
-  absl::StatusOr<std::string> text = CheckedTableFile(args, &rows);
+  absl::StatusOr<std::string> text = CheckedTableFile(args, *table, &rows);
   if (!text.ok()) return text.status();
-  std::cout << args.positional()[0] << ": a " << args.Get("table", "catalogue") << " of " << rows
+  std::string what;
+  for (const auto& t : kTables) {
+    if (t.table == *table) what = t.what;
+  }
+  std::cout << args.positional()[0] << ": a " << what << " of " << rows
             << " rows, no problems; SHA-256 " << crypto::Sha256(*text).ToHex() << "\n";
   return absl::OkStatus();
 }
@@ -85,7 +113,7 @@ absl::Status ReferenceImport(const cli::Args& args) {
   source->set_uri(args.Get("uri"));
   source->set_note(args.Get("note"));
   size_t rows = 0;
-  absl::StatusOr<std::string> text = CheckedTableFile(args, &rows);
+  absl::StatusOr<std::string> text = CheckedTableFile(args, *table, &rows);
   if (!text.ok()) return text.status();
   const crypto::Sha256Digest digest = crypto::Sha256(*text);
   import.set_content(*text);
@@ -93,7 +121,13 @@ absl::Status ReferenceImport(const cli::Args& args) {
       std::string(reinterpret_cast<const char*>(digest.bytes().data()), digest.kSize));
   v1::RegistryRequest request;
   *request.mutable_import_reference_table() = std::move(import);
-  absl::StatusOr<v1::SubmitResponse> submitted = SubmitRegistryRequest(args, std::move(request));
+  // The same file imported again under the same version is a retry: it
+  // answers "already recorded" rather than that the version exists.
+  const std::string request_id =
+      absl::StrCat("import-", args.Get("table", "catalogue"), "-", args.Get("version"), "-",
+                   digest.ToHex().substr(0, 16));
+  absl::StatusOr<v1::SubmitResponse> submitted =
+      SubmitRegistryRequest(args, std::move(request), request_id);
   if (!submitted.ok()) return submitted.status();
   std::cout << args.Get("table", "catalogue") << " " << args.Get("version") << " in force: " << rows
             << " rows, SHA-256 " << digest.ToHex() << "\n";
@@ -126,10 +160,9 @@ absl::Status ReferenceList(const cli::Args& args) {
               << "): the compiled-in catalogue stands in\n";
   }
   for (const v1::ReferenceTableVersion& v : response.versions()) {
-    std::cout << absl::AsciiStrToLower(v1::ReferenceTable_Name(v.table())) << " " << v.version()
-              << (v.in_force() ? " (in force)" : "") << ": " << v.rows() << " rows, "
-              << v.source().title() << ", " << v.source().issuer() << " "
-              << v.source().document_number() << " of " << DayText(v.source().issued_on())
+    std::cout << TableName(v.table()) << " " << v.version() << (v.in_force() ? " (in force)" : "")
+              << ": " << v.rows() << " rows, " << v.source().title() << ", " << v.source().issuer()
+              << " " << v.source().document_number() << " of " << DayText(v.source().issued_on())
               << "; log index " << v.log_index() << ", SHA-256 "
               << crypto::HexEncode(v.content_sha256()) << "\n";
   }
@@ -190,7 +223,7 @@ absl::Status PendingProducts(const cli::Args& args) {
               << "): declared "
               << (product.control_flags().empty() ? std::string("no flags")
                                                   : absl::StrJoin(product.control_flags(), ","))
-              << ", registered at log index " << p.registered_at() << ", not in catalogue "
+              << ", registered at log index " << p.registered_at() << " under catalogue "
               << p.catalogue_version() << "\n";
   }
   return absl::OkStatus();
@@ -260,7 +293,7 @@ std::vector<Command> ReferenceCommands() {
   return {
       {"reference check",
        "check a reference table file (CSV) before it is imported",
-       "usage: chemctl reference check [--table catalogue] FILE.csv\n\n"
+       "usage: chemctl reference check [--table catalogue|thresholds] FILE.csv\n\n"
        "Reads a reference table file (docs/reference-data.md: UTF-8 CSV, RFC 4180,\n"
        "a header line) and checks every row. Prints every problem on its own line,\n"
        "naming the line of the file and the field (\"line 4, field cas: ...\"), and\n"
@@ -269,7 +302,8 @@ std::vector<Command> ReferenceCommands() {
        {{"table"}, {}},
        ReferenceCheck},
       {"reference import", "import a version of a reference table (platform admin)",
-       "usage: chemctl reference import [--table catalogue] --version V --title T --issuer I\n"
+       "usage: chemctl reference import [--table catalogue|thresholds] --version V --title T "
+       "--issuer I\n"
        "                                --issued-on YYYY-MM-DD --document-number N\n"
        "                                [--uri URL] [--note TEXT] --key FILE [options] FILE.csv\n\n"
        "Checks FILE as reference check does (every problem printed, nothing sent if\n"
@@ -283,7 +317,8 @@ std::vector<Command> ReferenceCommands() {
            {"table", "version", "title", "issuer", "issued-on", "document-number", "uri", "note"}),
        ReferenceImport},
       {"reference list", "the reference table versions the server holds",
-       "usage: chemctl reference list [--table catalogue] [--json] [--server HOST:PORT]\n\n"
+       "usage: chemctl reference list [--table catalogue|thresholds] [--json] [--server "
+       "HOST:PORT]\n\n"
        "Every imported version, by table in the order of import, the one in force\n"
        "marked, with its source, rows, log index and SHA-256. Open to anyone.\n\n" +
            std::string(kServerHelp),
