@@ -12,21 +12,21 @@
 #include <system_error>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "chemledger/v1/registry.pb.h"
-#include "absl/time/civil_time.h"
 #include "crypto/key_files.h"
 #include "services/audit/refusals.h"
 #include "services/common/envelope.h"
 #include "services/label/issuance_rules.h"
 #include "services/ledger/lifecycle_rules.h"
-#include "services/registry/catalogue_data.h"
 #include "services/registry/registry_rules.h"
 #include "services/registry/registry_state.h"
+#include "services/registry/shipped_catalogue.h"
 #include "services/registry/signers.h"
 #include "services/waybill/waybill_rules.h"
 #include "storage/durable_file.h"
@@ -167,10 +167,9 @@ std::vector<const journal::StateMachine*> StateMachines::all() const {
 }
 
 absl::StatusOr<std::unique_ptr<registry::Catalogue>> ShippedCatalogue() {
-  absl::StatusOr<registry::Catalogue> catalogue =
-      registry::Catalogue::Parse(registry::kShippedCatalogueTsv);
+  absl::StatusOr<const registry::Catalogue*> catalogue = registry::ShippedCatalogue();
   if (!catalogue.ok()) return catalogue.status();
-  return std::make_unique<registry::Catalogue>(*std::move(catalogue));
+  return std::make_unique<registry::Catalogue>(**catalogue);
 }
 
 absl::StatusOr<InitResult> InitDeployment(const std::string& data_dir, const InitOptions& options,

@@ -11,6 +11,7 @@
 #include "chemledger/state/state.pb.h"
 #include "crypto/sha256.h"
 #include "services/registry/reference_csv.h"
+#include "services/registry/state_record.h"
 
 namespace chemledger::registry {
 namespace {
@@ -74,19 +75,6 @@ absl::Status ValidateSource(const v1::ReferenceSource& source) {
   return CheckText("source.note", source.note(), 2000, false);
 }
 
-template <typename M>
-absl::StatusOr<std::optional<M>> ReadRecord(const storage::StateReader& state,
-                                            const std::string& key) {
-  absl::StatusOr<std::optional<std::string>> bytes = state.Get(key);
-  if (!bytes.ok()) return bytes.status();
-  if (!bytes->has_value()) return std::nullopt;
-  M record;
-  if (!record.ParseFromString(**bytes)) {
-    return absl::DataLossError(absl::StrCat("state record ", key, " is malformed"));
-  }
-  return record;
-}
-
 }  // namespace
 
 v1::CatalogueRow ToCatalogueRow(const CatalogueEntry& e) {
@@ -117,7 +105,7 @@ absl::StatusOr<std::optional<v1::ReferenceTableVersion>> ReferenceTableInForce(
     const storage::StateReader& state, v1::ReferenceTable table) {
   const absl::string_view name = ReferenceTableName(table);
   if (name.empty()) return std::nullopt;
-  return ReadRecord<v1::ReferenceTableVersion>(state, InForceKey(name));
+  return ReadStateRecord<v1::ReferenceTableVersion>(state, InForceKey(name));
 }
 
 absl::StatusOr<std::vector<v1::ReferenceTableVersion>> ListReferenceTableVersions(
@@ -163,7 +151,7 @@ absl::StatusOr<std::vector<v1::CatalogueRow>> FindCatalogueRows(const storage::S
                                                                 absl::string_view cas) {
   if (version.empty() || cas.empty()) return std::vector<v1::CatalogueRow>{};
   absl::StatusOr<std::optional<state::CatalogueRows>> rows =
-      ReadRecord<state::CatalogueRows>(state, CatalogueRowsKey(version, cas));
+      ReadStateRecord<state::CatalogueRows>(state, CatalogueRowsKey(version, cas));
   if (!rows.ok()) return rows.status();
   if (!*rows) return std::vector<v1::CatalogueRow>{};
   return std::vector<v1::CatalogueRow>((*rows)->rows().begin(), (*rows)->rows().end());
@@ -174,7 +162,7 @@ absl::StatusOr<std::optional<v1::ThresholdRow>> FindThresholdRow(const storage::
                                                                  bool category,
                                                                  absl::string_view key) {
   if (version.empty() || key.empty()) return std::nullopt;
-  return ReadRecord<v1::ThresholdRow>(state, ThresholdKey(version, category, key));
+  return ReadStateRecord<v1::ThresholdRow>(state, ThresholdKey(version, category, key));
 }
 
 const v1::CatalogueRow* ChooseCatalogueRow(const std::vector<v1::CatalogueRow>& rows,

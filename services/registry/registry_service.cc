@@ -229,7 +229,9 @@ grpc::Status RegistryServiceImpl::FindCatalogueEntries(
       ReferenceTableInForce(*snapshot, v1::CATALOGUE);
   if (!in_force.ok()) return ToGrpcStatus(in_force.status());
   if (!*in_force) {
-    if (const CatalogueEntry* row = ShippedCatalogue().FindByCas(request->cas())) {
+    absl::StatusOr<const Catalogue*> shipped = ShippedCatalogue();
+    if (!shipped.ok()) return ToGrpcStatus(shipped.status());
+    if (const CatalogueEntry* row = (*shipped)->FindByCas(request->cas())) {
       *response->add_rows() = ToCatalogueRow(*row);
     }
     return grpc::Status::OK;

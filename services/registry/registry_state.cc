@@ -5,22 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/refusal.h"
 #include "services/registry/registry_keys.h"
+#include "services/registry/state_record.h"
 
 namespace chemledger::registry {
 namespace {
-
-template <typename Record>
-absl::StatusOr<std::optional<Record>> ReadRecord(const storage::StateReader& state,
-                                                 const std::string& key) {
-  absl::StatusOr<std::optional<std::string>> bytes = state.Get(key);
-  if (!bytes.ok()) return bytes.status();
-  if (!*bytes) return std::nullopt;
-  Record record;
-  if (!record.ParseFromString(**bytes)) {
-    return absl::DataLossError(absl::StrCat("state record '", key, "' is malformed"));
-  }
-  return record;
-}
 
 absl::StatusOr<LabelKeyState> ToLabelKeyState(const state::LabelKeyRecord& r) {
   absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(r.public_key());
@@ -42,7 +30,7 @@ absl::Status KeyIdError(absl::StatusCode code, absl::string_view message) {
 
 absl::StatusOr<state::DeploymentRecord> ReadDeployment(const storage::StateReader& state) {
   absl::StatusOr<std::optional<state::DeploymentRecord>> r =
-      ReadRecord<state::DeploymentRecord>(state, keys::Genesis());
+      ReadStateRecord<state::DeploymentRecord>(state, keys::Genesis());
   if (!r.ok()) return r.status();
   if (!*r) return absl::NotFoundError("the log has no genesis entry");
   return **r;
@@ -52,7 +40,7 @@ absl::StatusOr<std::optional<EnterpriseRecord>> FindEnterprise(const storage::St
                                                                 absl::string_view uscc) {
   if (uscc.empty()) return std::nullopt;
   absl::StatusOr<std::optional<state::EnterpriseRecord>> r =
-      ReadRecord<state::EnterpriseRecord>(state, keys::Enterprise(uscc));
+      ReadStateRecord<state::EnterpriseRecord>(state, keys::Enterprise(uscc));
   if (!r.ok()) return r.status();
   if (!*r) return std::nullopt;
   EnterpriseRecord out{std::move(*(*r)->mutable_enterprise()), std::nullopt,
@@ -65,7 +53,7 @@ absl::StatusOr<std::optional<v1::Product>> FindProduct(const storage::StateReade
                                                        absl::string_view uscc,
                                                        absl::string_view product_number) {
   if (uscc.empty() || product_number.empty()) return std::nullopt;
-  return ReadRecord<v1::Product>(state, keys::Product(uscc, product_number));
+  return ReadStateRecord<v1::Product>(state, keys::Product(uscc, product_number));
 }
 
 absl::StatusOr<std::vector<v1::Product>> ListProducts(const storage::StateReader& state,
@@ -155,7 +143,7 @@ absl::StatusOr<std::optional<v1::Site>> FindSite(const storage::StateReader& sta
                                                  absl::string_view uscc,
                                                  absl::string_view site_id) {
   if (uscc.empty() || site_id.empty()) return std::nullopt;
-  return ReadRecord<v1::Site>(state, keys::Site(uscc, site_id));
+  return ReadStateRecord<v1::Site>(state, keys::Site(uscc, site_id));
 }
 
 absl::StatusOr<std::vector<v1::Site>> ListSites(const storage::StateReader& state,
@@ -194,7 +182,7 @@ absl::StatusOr<std::optional<crypto::KeyId>> ResponderKey(const v1::Actor& reade
 absl::StatusOr<bool> GrantHeld(const storage::StateReader& state, const std::string& key,
                                absl::Time now) {
   absl::StatusOr<std::optional<state::BreakGlassRecord>> r =
-      ReadRecord<state::BreakGlassRecord>(state, key);
+      ReadStateRecord<state::BreakGlassRecord>(state, key);
   if (!r.ok()) return r.status();
   return r->has_value() && absl::FromUnixSeconds((*r)->expires_unix_seconds()) > now;
 }
@@ -222,14 +210,14 @@ absl::StatusOr<bool> HasBreakGlassForWaybill(const storage::StateReader& state,
 absl::StatusOr<std::optional<v1::Park>> FindPark(const storage::StateReader& state,
                                                  absl::string_view park_id) {
   if (park_id.empty()) return std::nullopt;
-  return ReadRecord<v1::Park>(state, keys::Park(park_id));
+  return ReadStateRecord<v1::Park>(state, keys::Park(park_id));
 }
 
 absl::StatusOr<std::optional<BlacklistedEnterprise>> FindBlacklisting(
     const storage::StateReader& state, absl::string_view uscc) {
   if (uscc.empty()) return std::nullopt;
   absl::StatusOr<std::optional<state::BlacklistRecord>> r =
-      ReadRecord<state::BlacklistRecord>(state, keys::Blacklisted(uscc));
+      ReadStateRecord<state::BlacklistRecord>(state, keys::Blacklisted(uscc));
   if (!r.ok()) return r.status();
   if (!*r) return std::nullopt;
   BlacklistedEnterprise out{std::string(uscc), "", **std::move(r)};
@@ -252,13 +240,13 @@ v1::BlacklistEntry ToBlacklistEntry(const BlacklistedEnterprise& listed) {
 
 absl::StatusOr<std::optional<state::ActorRecord>> FindActor(const storage::StateReader& state,
                                                             const crypto::KeyId& key_id) {
-  return ReadRecord<state::ActorRecord>(state, keys::Actor(key_id));
+  return ReadStateRecord<state::ActorRecord>(state, keys::Actor(key_id));
 }
 
 absl::StatusOr<std::optional<LabelKeyState>> FindLabelKey(const storage::StateReader& state,
                                                           const crypto::KeyId& key_id) {
   absl::StatusOr<std::optional<state::LabelKeyRecord>> r =
-      ReadRecord<state::LabelKeyRecord>(state, keys::LabelKey(key_id));
+      ReadStateRecord<state::LabelKeyRecord>(state, keys::LabelKey(key_id));
   if (!r.ok()) return r.status();
   if (!*r) return std::nullopt;
   absl::StatusOr<LabelKeyState> s = ToLabelKeyState(**r);

@@ -4,18 +4,21 @@
 // (reference_tables.h), and what RegistryService.FindCatalogueEntries
 // answers until then.
 //
-// Thread-safety: parsed once, on first use; immutable after.
+// Thread-safety: parsed once, on first use; immutable after. The one place
+// the compiled-in text is parsed (the server's rules and its reads share it).
 
 #ifndef CHEMLEDGER_SERVICES_REGISTRY_SHIPPED_CATALOGUE_H_
 #define CHEMLEDGER_SERVICES_REGISTRY_SHIPPED_CATALOGUE_H_
 
+#include "absl/status/statusor.h"
 #include "services/registry/catalogue.h"
 
 namespace chemledger::registry {
 
-// The compiled-in catalogue. Its text is checked by catalogue_test; a build
-// whose text does not parse stops the process at first use, naming the line.
-const Catalogue& ShippedCatalogue();
+// The compiled-in catalogue (lives as long as the process). Its text is
+// checked by catalogue_test; a build whose text does not parse gets the
+// parse error, naming the line, at every call.
+absl::StatusOr<const Catalogue*> ShippedCatalogue();
 
 }  // namespace chemledger::registry
 
