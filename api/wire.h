@@ -54,6 +54,12 @@ inline const crypto::SignatureContext* SignedRequestContext(absl::string_view pa
 // (its envelope is not signed; the request inside it is).
 inline constexpr char kRefusalPayloadType[] = "application/vnd.chemledger.refusal.v1+protobuf";
 
+// chemledger.v1.MajorHazardAlert: a site crossed GB 18218's Σ q/Q = 1 or
+// changed grade, recorded by the server after the event that did it (its
+// envelope is not signed; the signed checkpoint covers it).
+inline constexpr char kMajorHazardAlertPayloadType[] =
+    "application/vnd.chemledger.major-hazard-alert.v1+protobuf";
+
 // ---- Full method names, as read credentials sign them.
 
 inline constexpr char kGetEnterpriseMethod[] = "/chemledger.v1.RegistryService/GetEnterprise";
@@ -93,6 +99,8 @@ inline constexpr char kSubscribeAnomaliesMethod[] =
     "/chemledger.v1.AuditService/SubscribeAnomalies";
 inline constexpr char kExportEventsMethod[] = "/chemledger.v1.AuditService/ExportEvents";
 inline constexpr char kQueryInTransitMethod[] = "/chemledger.v1.AuditService/QueryInTransit";
+inline constexpr char kListMajorHazardSitesMethod[] =
+    "/chemledger.v1.AuditService/ListMajorHazardSites";
 inline constexpr char kAddCheckpointCosignatureMethod[] =
     "/chemledger.v1.LedgerService/AddCheckpointCosignature";
 inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";

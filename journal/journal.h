@@ -191,7 +191,10 @@ class Journal {
   //      ("r/pend/", Product.flags_provisional) and flag changes
   //      ("r/flagchg/"). An older server refuses this newer format at Open
   //      rather than check products against its compiled-in catalogue.
-  static constexpr int kStateFormat = 11;
+  //  12: what each site holds per product ("l/pload/"), GB 18218
+  //      identification of sites ("l/mh/"), alerts waiting to be recorded
+  //      ("l/mhpend/") and recorded ("l/mhalert/", "l/mhalert-by/").
+  static constexpr int kStateFormat = 12;
   static constexpr absl::string_view kStateFormatKey = "j/state-format";
 
  private:

@@ -15,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/wire.h"
+#include "chemledger/v1/audit_service.pb.h"
+#include "chemledger/v1/ledger_service.pb.h"
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
 #include "crypto/key_files.h"
@@ -356,6 +358,137 @@ TEST_F(ReferenceE2eTest, ProductsOutsideTheCatalogueWaitForARegulator) {
   ASSERT_NO_FATAL_FAILURE(KillServer());
   std::tie(code, out) = RunChemledgerd({"check", "--data", dir_ + "/data"});
   EXPECT_EQ(code, 0) << out;
+}
+
+// 重大危险源 identified live (docs/major-hazards.md): methanol stored at a
+// registered site until S = Σ q/Q crosses 1 under an imported thresholds
+// table (this test's own values); the alert entry appears once, the grade is
+// the standard's formula by hand; moving goods out brings the site back
+// under (an alert of its own); enterprise and regulator read it over gRPC
+// and chemaudit; a restart and `check` agree.
+TEST_F(ReferenceE2eTest, SitesCrossingOneAreAlertedOnceAndGradedByTheFormula) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  ASSERT_TRUE(crypto::SaveSigningKey(*admin_, dir_ + "/admin-cli.key", {}).ok());
+  ASSERT_TRUE(crypto::SaveSigningKey(*regulator_, dir_ + "/regulator-cli.key", {}).ok());
+  // Q(methanol) = 50 kg, β = 2 (not the standard's values).
+  const std::string csv =
+      WriteCsv("thresholds.csv", "kind,key,name_zh,threshold_t,beta\ncas,67-56-1,甲醇,0.05,2\n");
+  auto [code, out] = Chemctl(absl::StrCat(
+      "reference import --table thresholds --version e2e-1 --title '测试临界量' --issuer "
+      "'ChemLedger tests' --issued-on 2026-11-01 --document-number TEST-MH --key '",
+      dir_, "/admin-cli.key' '", csv, "'"));
+  ASSERT_EQ(code, 0) << out;
+  for (const auto& [site_id, alpha] : {std::pair<std::string, uint32_t>{"WH-1", 20}, {"WH-2", 0}}) {
+    v1::Site site = registry::testing::ExampleSite(kAcme, site_id);
+    site.set_exposure_correction_tenths(alpha);
+    v1::RegistryRequest r;
+    r.set_request_id(absl::StrCat("site-", site_id));
+    *r.mutable_register_site() = site;
+    ASSERT_NO_FATAL_FAILURE(SubmitOk(*acme_admin_, r));
+  }
+  Issued issued = IssueM01(kAcme, *acme_admin_, "MH", 4);
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  ASSERT_EQ(issued.labels.size(), 4u);
+  int n = 0;
+  const auto at = [&](v1::BusinessStep step, const std::string& code, const std::string& site) {
+    v1::Event e = AcmeEvent(step, code, ++n, "mh-");
+    e.mutable_location()->set_site(site);
+    grpc::Status status = AppendEvent(*acme_operator_, e);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+  };
+  const auto site_load = [&](const crypto::SigningKey& reader, const std::string& site) {
+    v1::GetSiteLoadRequest get;
+    get.set_enterprise_uscc(kAcme);
+    get.set_site(site);
+    v1::SiteLoad load;
+    grpc::Status status = Read(reader, api::kGetSiteLoadMethod, get, &load);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return load.major_hazard();
+  };
+  const auto alerts = [&]() {
+    v1::ListAnomaliesRequest list;
+    list.add_kinds(v1::MAJOR_HAZARD_ALERT);
+    v1::Anomalies anomalies;
+    grpc::Status status = Read(*regulator_, api::kListAnomaliesMethod, list, &anomalies);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return std::vector<v1::Anomaly>(anomalies.anomalies().begin(), anomalies.anomalies().end());
+  };
+  // The recorder writes alerts after their events: wait for `count`.
+  const auto await_alerts = [&](size_t count) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    std::vector<v1::Anomaly> found = alerts();
+    while (found.size() < count && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(100));
+      found = alerts();
+    }
+    return found;
+  };
+
+  at(v1::COMMISSIONING, issued.labels[0].code(), "WH-1");
+  v1::MajorHazardAssessment wh1 = site_load(*acme_admin_, "WH-1");
+  EXPECT_EQ(wh1.thresholds_version(), "e2e-1");
+  EXPECT_EQ(wh1.sum_billionths(), 500000000u);  // 25 kg / 50 kg
+  EXPECT_FALSE(wh1.major_hazard());
+  at(v1::COMMISSIONING, issued.labels[1].code(), "WH-1");
+  // By hand: S = 50/50 = 1; R = α Σ β q/Q = 2.0 × 2 × 1 = 4: 四级.
+  const double s = (25.0 + 25.0) / 50.0, r = 2.0 * (2 * s);
+  wh1 = site_load(*regulator_, "WH-1");
+  EXPECT_TRUE(wh1.major_hazard());
+  EXPECT_EQ(wh1.sum_billionths(), static_cast<uint64_t>(s * 1e9));
+  EXPECT_EQ(wh1.r_billionths(), static_cast<uint64_t>(r * 1e9));
+  EXPECT_EQ(wh1.grade(), v1::GRADE_4);
+  std::vector<v1::Anomaly> found = await_alerts(1);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].enterprise_uscc(), kAcme);
+  EXPECT_EQ(found[0].major_hazard_alert().site_id(), "WH-1");
+  EXPECT_TRUE(found[0].major_hazard_alert().major_hazard());
+  EXPECT_EQ(found[0].major_hazard_alert().grade(), v1::GRADE_4);
+  EXPECT_EQ(found[0].major_hazard_alert().r_billionths(), static_cast<uint64_t>(r * 1e9));
+  // More of it, the same grade: no second alert.
+  at(v1::COMMISSIONING, issued.labels[2].code(), "WH-1");
+  at(v1::COMMISSIONING, issued.labels[3].code(), "WH-1");
+  EXPECT_EQ(site_load(*acme_admin_, "WH-1").r_billionths(), 8000000000u);  // 2.0 × 2 × 2
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_EQ(alerts().size(), 1u);
+  v1::MajorHazardSites sites;
+  grpc::Status status =
+      Read(*regulator_, api::kListMajorHazardSitesMethod, v1::MajorHazardSitesQuery(), &sites);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(sites.sites_size(), 1);
+  EXPECT_EQ(sites.sites(0).site_id(), "WH-1");
+  EXPECT_EQ(sites.sites(0).declared_grade(), v1::GRADE_4);
+  EXPECT_EQ(sites.sites(0).alert_log_index(), found[0].log_index());
+  // Another enterprise sees none of it.
+  status =
+      Read(*other_admin_, api::kListMajorHazardSitesMethod, v1::MajorHazardSitesQuery(), &sites);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(sites.sites_size(), 0);
+
+  // Three drums out to WH-2 (no α registered): WH-1 back under, WH-2 over
+  // without a grade; an alert each.
+  for (int i = 1; i < 4; ++i) at(v1::STORING, issued.labels[i].code(), "WH-2");
+  EXPECT_FALSE(site_load(*acme_admin_, "WH-1").major_hazard());
+  v1::MajorHazardAssessment wh2 = site_load(*acme_admin_, "WH-2");
+  EXPECT_TRUE(wh2.major_hazard());
+  EXPECT_EQ(wh2.grade(), v1::MAJOR_HAZARD_GRADE_UNSPECIFIED);
+  found = await_alerts(3);
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_EQ(found[1].major_hazard_alert().site_id(), "WH-2");  // the second drum's storing
+  EXPECT_EQ(found[2].major_hazard_alert().site_id(), "WH-1");  // the third's
+  EXPECT_FALSE(found[2].major_hazard_alert().major_hazard());
+  std::tie(code, out) =
+      Chemaudit(absl::StrCat("major-hazards --key '", dir_, "/regulator-cli.key' ",
+                             ServerFlags("chemledger.v1.AuditService")));
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("WH-2"), std::string::npos) << out;
+  EXPECT_EQ(out.find("WH-1"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 major hazard sites"), std::string::npos) << out;
+
+  ASSERT_NO_FATAL_FAILURE(KillServer());
+  std::tie(code, out) = RunChemledgerd({"check", "--data", dir_ + "/data"});
+  EXPECT_EQ(code, 0) << out;
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  EXPECT_EQ(alerts().size(), 3u);
 }
 
 }  // namespace

@@ -296,6 +296,12 @@ void RouteConsole(const ConsoleContext& c, httplib::Server* http) {
       c, slots, http, "QueryInTransit",
       [audit](auto snapshot, const v1::Actor& reader, const v1::InTransitQuery& r,
               const httplib::Request&) { return audit->QueryInTransit(*snapshot, reader, r); });
+  RouteMethod<v1::MajorHazardSitesQuery, v1::MajorHazardSites>(
+      c, slots, http, "ListMajorHazardSites",
+      [audit](auto snapshot, const v1::Actor& reader, const v1::MajorHazardSitesQuery& r,
+              const httplib::Request&) {
+        return audit->ListMajorHazardSites(*snapshot, reader, r);
+      });
   http->Post(R"(/console/api/.*)", [](const httplib::Request& req, httplib::Response& res) {
     SendError(res, absl::UnimplementedError(
                        absl::StrCat(req.path, ": not a method of the console's API "

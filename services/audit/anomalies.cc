@@ -14,6 +14,7 @@
 #include "services/common/status_macros.h"
 #include "services/ledger/code_state.h"
 #include "services/ledger/event_index.h"
+#include "services/ledger/major_hazard.h"
 #include "services/registry/oversight.h"
 #include "services/registry/registry_state.h"
 #include "services/waybill/waybill_state.h"
@@ -57,6 +58,12 @@ class Lister {
     }
     if (Wants(v1::CONTROLLED_GOODS_LOST)) {
       CL_ASSIGN_OR_RETURN(SourceRead r, ReadControlledLosses(page_size));
+      reads.push_back(std::move(r));
+    }
+    if (Wants(v1::MAJOR_HAZARD_ALERT) &&
+        (enterprise_actor || registry::DepartmentReads(reader_, registry::RecordKind::kSites) !=
+                                 registry::Reads::kNone)) {
+      CL_ASSIGN_OR_RETURN(SourceRead r, ReadMajorHazardAlerts(page_size));
       reads.push_back(std::move(r));
     }
     // Merged in log order, up to where every source was read.
@@ -284,6 +291,39 @@ class Lister {
     return read;
   }
 
+  absl::StatusOr<SourceRead> ReadMajorHazardAlerts(uint32_t page_size) {
+    SourceRead read;
+    size_t examined = 0;
+    absl::Status failed = absl::OkStatus();
+    const std::string by =
+        registry::IsEnterpriseRole(reader_.role()) ? reader_.enterprise_uscc() : "";
+    CL_RETURN_IF_ERROR(ledger::ScanMajorHazardAlerts(
+        state_, by, request_.after_log_index(), [&](const v1::RecordedMajorHazardAlert& r) {
+          if (read.found.size() >= page_size || examined >= kExaminedPerSource) {
+            read.exhausted = false;
+            return false;
+          }
+          ++examined;
+          read.last_examined = r.log_index();
+          absl::StatusOr<bool> covered = Covers(r.alert().enterprise_uscc());
+          if (!covered.ok()) {
+            failed = covered.status();
+            return false;
+          }
+          if (*covered) {
+            v1::Anomaly& a = read.found.emplace_back();
+            a.set_kind(v1::MAJOR_HAZARD_ALERT);
+            a.set_log_index(r.log_index());
+            a.set_enterprise_uscc(r.alert().enterprise_uscc());
+            a.set_detail(ledger::MajorHazardAlertText(r.alert()));
+            *a.mutable_major_hazard_alert() = r.alert();
+          }
+          return true;
+        }));
+    CL_RETURN_IF_ERROR(failed);
+    return read;
+  }
+
   const storage::StateReader& state_;
   const v1::Actor& reader_;
   const v1::ListAnomaliesRequest& request_;
@@ -311,7 +351,8 @@ absl::StatusOr<v1::Anomalies> ListAnomalies(const storage::StateReader& state,
   for (int kind : request.kinds()) {
     if (kind == v1::ANOMALY_KIND_UNSPECIFIED || !v1::AnomalyKind_IsValid(kind)) {
       return absl::InvalidArgumentError(
-          "kinds: REFUSED_REQUEST, CLONE_SIGNAL, CONTROLLED_GOODS_LOST or OVERDUE_SHIPMENT");
+          "kinds: REFUSED_REQUEST, CLONE_SIGNAL, CONTROLLED_GOODS_LOST, OVERDUE_SHIPMENT or "
+          "MAJOR_HAZARD_ALERT");
     }
   }
   // The place, as the audit reads it; no goods (every product).

@@ -10,14 +10,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "api/china_time.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/log.pb.h"
 #include "services/audit/anomalies.h"
 #include "services/audit/event_query.h"
 #include "services/audit/history_bundle.h"
 #include "services/audit/in_transit.h"
+#include "services/audit/major_hazard_sites.h"
 #include "services/audit/query_bundle.h"
-#include "api/china_time.h"
 #include "services/audit/reconciliation.h"
 #include "services/audit/stock_query.h"
 #include "services/common/page_cursor.h"
@@ -170,6 +171,12 @@ absl::StatusOr<v1::InTransitReport> AuditReads::QueryInTransit(
     const storage::Snapshot& snapshot, const v1::Actor& reader,
     const v1::InTransitQuery& request) const {
   return audit::QueryInTransit(snapshot, reader, request, clock_());
+}
+
+absl::StatusOr<v1::MajorHazardSites> AuditReads::ListMajorHazardSites(
+    const storage::Snapshot& snapshot, const v1::Actor& reader,
+    const v1::MajorHazardSitesQuery& request) const {
+  return audit::ListMajorHazardSites(snapshot, reader, request);
 }
 
 absl::StatusOr<v1::StockReport> AuditReads::QueryStock(const storage::Snapshot& snapshot,

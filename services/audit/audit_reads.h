@@ -79,6 +79,10 @@ class AuditReads {
                                                      const v1::InTransitQuery& request) const;
 
   // Stock on hand (stock_query.h).
+  // Sites that are major hazard sources now (major_hazard_sites.h).
+  absl::StatusOr<v1::MajorHazardSites> ListMajorHazardSites(
+      const storage::Snapshot& snapshot, const v1::Actor& reader,
+      const v1::MajorHazardSitesQuery& request) const;
   absl::StatusOr<v1::StockReport> QueryStock(const storage::Snapshot& snapshot,
                                              const v1::Actor& reader,
                                              const v1::StockQuery& request) const;

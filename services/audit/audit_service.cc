@@ -126,6 +126,22 @@ grpc::ServerUnaryReactor* AuditServiceImpl::QueryInTransit(grpc::CallbackServerC
       });
 }
 
+grpc::ServerUnaryReactor* AuditServiceImpl::ListMajorHazardSites(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::MajorHazardSitesQuery, v1::MajorHazardSites>(
+      context, request, response, executor_,
+      [this, context](const v1::MajorHazardSitesQuery* r, absl::string_view bytes,
+                      v1::MajorHazardSites* out) -> grpc::Status {
+        std::shared_ptr<const storage::Snapshot> snapshot = core_->ledger()->Latest();
+        absl::StatusOr<v1::Actor> reader =
+            reads_->Authenticate(*snapshot, *context, api::kListMajorHazardSitesMethod, bytes);
+        if (!reader.ok()) return ToGrpcStatus(reader.status());
+        TellServedAt(context, *snapshot);
+        return Answer(core_->ListMajorHazardSites(*snapshot, *reader, *r), out);
+      });
+}
+
 grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
                                                   const v1::ListAnomaliesRequest* request,
                                                   grpc::ServerWriter<v1::Anomaly>* writer) {

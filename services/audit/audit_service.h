@@ -32,8 +32,9 @@ using AuditServiceBase = v1::AuditService::WithRawCallbackMethod_GetHistoryBundl
         v1::AuditService::WithRawCallbackMethod_QueryEvents<
             v1::AuditService::WithRawCallbackMethod_ListAnomalies<
                 v1::AuditService::WithRawCallbackMethod_QueryStock<
-                v1::AuditService::WithRawCallbackMethod_QueryInTransit<
-                    v1::AuditService::Service>>>>>>;
+                    v1::AuditService::WithRawCallbackMethod_QueryInTransit<
+                        v1::AuditService::WithRawCallbackMethod_ListMajorHazardSites<
+                            v1::AuditService::Service>>>>>>>;
 
 class AuditServiceImpl final : public AuditServiceBase {
  public:
@@ -64,6 +65,9 @@ class AuditServiceImpl final : public AuditServiceBase {
   grpc::ServerUnaryReactor* QueryInTransit(grpc::CallbackServerContext* context,
                                            const grpc::ByteBuffer* request,
                                            grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListMajorHazardSites(grpc::CallbackServerContext* context,
+                                                 const grpc::ByteBuffer* request,
+                                                 grpc::ByteBuffer* response) override;
   // A long-lived call on a thread of its own (of --max-threads); at most
   // kMaxExports at once in the process.
   grpc::Status ExportEvents(grpc::ServerContext* context, const v1::ExportEventsRequest* request,

@@ -24,6 +24,7 @@
 #include "services/common/envelope.h"
 #include "services/label/issuance_rules.h"
 #include "services/ledger/lifecycle_rules.h"
+#include "services/ledger/major_hazard.h"
 #include "services/registry/registry_rules.h"
 #include "services/registry/registry_state.h"
 #include "services/registry/shipped_catalogue.h"
@@ -147,6 +148,7 @@ StateMachines::StateMachines(const registry::Catalogue* catalogue) {
   machines_.push_back(std::make_unique<ledger::LifecycleRules>());
   machines_.push_back(std::make_unique<waybill::WaybillRules>());
   machines_.push_back(std::make_unique<audit::RefusalRules>());
+  machines_.push_back(std::make_unique<ledger::MajorHazardAlertRules>());
 }
 
 StateMachines::~StateMachines() = default;
@@ -407,6 +409,7 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
   if (!keyring.ok()) return keyring.status();
   d->keyring_ = *std::move(keyring);
   d->refusals_ = NewRefusalRecorder(d->client_.get(), d->machines_.get(), options.clock);
+  d->major_hazard_alerts_ = std::make_unique<ledger::MajorHazardAlertRecorder>(d->client_.get());
   d->issuer_ = std::make_unique<label::LabelIssuer>(d->client_.get(), d->keyring_.get(),
                                                     options.clock, d->refusals_.get());
   d->waybills_ = std::make_unique<waybill::WaybillBook>(

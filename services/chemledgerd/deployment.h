@@ -40,6 +40,7 @@
 #include "services/label/issuance.h"
 #include "services/label/label_keyring.h"
 #include "services/ledger/ledger.h"
+#include "services/ledger/major_hazard_recorder.h"
 #include "services/ledger/witness_cosignatures.h"
 #include "services/notary/notary.h"
 #include "services/registry/catalogue.h"
@@ -183,6 +184,11 @@ class Deployment {
   // Records refused requests in the log (for the services that submit
   // writes outside the personalities above: the registry's).
   audit::RefusalRecorder* refusals() const { return refusals_.get(); }
+  // Records the alerts of sites crossing GB 18218's Σ q/Q = 1 or changing
+  // grade as entries (ledger/major_hazard_recorder.h).
+  ledger::MajorHazardAlertRecorder* major_hazard_alerts() const {
+    return major_hazard_alerts_.get();
+  }
   // The data directory it was opened from.
   const std::string& data_dir() const { return data_dir_; }
 
@@ -199,6 +205,7 @@ class Deployment {
   std::unique_ptr<journal::Journal> journal_;
   std::unique_ptr<journal::LedgerClient> client_;
   std::unique_ptr<audit::RefusalRecorder> refusals_;
+  std::unique_ptr<ledger::MajorHazardAlertRecorder> major_hazard_alerts_;
   std::unique_ptr<label::LabelKeyring> keyring_;
   std::unique_ptr<label::LabelIssuer> issuer_;
   std::unique_ptr<waybill::WaybillBook> waybills_;

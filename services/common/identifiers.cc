@@ -1,5 +1,6 @@
 #include "services/common/identifiers.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -170,6 +171,12 @@ absl::Status ValidateCatalogueNumber(absl::string_view field, int64_t number) {
         kCatalogueEntries));
   }
   return absl::OkStatus();
+}
+
+bool IsMajorHazardCategoryCode(absl::string_view code) {
+  return !code.empty() && code.size() <= 16 && std::all_of(code.begin(), code.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-';
+  });
 }
 
 bool IsPrecautionaryStatementCode(absl::string_view code) {

@@ -46,6 +46,10 @@ absl::Status ValidateCatalogueNumber(absl::string_view field, int64_t number);
 // A GHS precautionary statement code: "P" and three digits, or up to three
 // of them joined by '+' (P210, P301+P310, P303+P361+P353).
 bool IsPrecautionaryStatementCode(absl::string_view code);
+
+// A GB 18218 hazard category code as a MAJOR_HAZARD_THRESHOLDS table keys
+// it ("W5.1", "J1"): 1 to 16 of A-Z a-z 0-9 . -.
+bool IsMajorHazardCategoryCode(absl::string_view code);
 inline constexpr int64_t kCatalogueEntries = 2828;
 
 }  // namespace chemledger::ids

@@ -13,6 +13,7 @@
 #include "services/common/page_size.h"
 #include "services/ledger/code_state.h"
 #include "services/ledger/event_view.h"
+#include "services/ledger/major_hazard.h"
 #include "services/ledger/site_load.h"
 #include "services/registry/oversight.h"
 #include "services/registry/read_access.h"
@@ -260,6 +261,15 @@ absl::StatusOr<v1::SiteLoad> LedgerReads::GetSiteLoad(const storage::Snapshot& s
     out->set_class_a(i.class_a);
     out->set_class_b(i.class_b);
     out->set_requirement(i.requirement);
+  }
+  if (site->has_value()) {
+    absl::StatusOr<std::vector<ProductLoad>> products =
+        SiteProductLoads(snapshot, custodian, request.site());
+    if (!products.ok()) return products.status();
+    absl::StatusOr<v1::MajorHazardAssessment> major_hazard =
+        AssessMajorHazard(snapshot, *products, (*site)->exposure_correction_tenths());
+    if (!major_hazard.ok()) return major_hazard.status();
+    *response.mutable_major_hazard() = *std::move(major_hazard);
   }
   response.set_log_size(snapshot.size());
   return response;

@@ -216,7 +216,7 @@ absl::Status SiteLoadChanges::Write(const storage::StateReader& state, uint64_t 
       put(flag);
     }
   }
-  return absl::OkStatus();
+  return WriteMajorHazardChanges(state, deltas_, index, when, changes);
 }
 
 absl::StatusOr<std::vector<state::SiteFlagRecord>> ListSiteFlags(const storage::StateReader& state,

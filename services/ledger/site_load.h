@@ -45,6 +45,7 @@
 #include "chemledger/v1/registry.pb.h"
 #include "reference/reference_tables.h"
 #include "services/ledger/code_state.h"
+#include "services/ledger/major_hazard.h"
 #include "storage/store.h"
 
 namespace chemledger::ledger {
@@ -71,16 +72,15 @@ class SiteLoadChanges {
   // Writes the changed loads into `changes` (reading the products' classes
   // and the sites' capacities from `state`), and a flag for each registered
   // capacity the event takes its site's load over and each chemical it
-  // brings to a site not licensed for it. `index` and `when` are the
-  // event's log index and time.
+  // brings to a site not licensed for it; and the per-product stock and
+  // GB 18218 identification of the sites (major_hazard.h). `index` and
+  // `when` are the event's log index and time.
   absl::Status Write(const storage::StateReader& state, uint64_t index, absl::Time when,
                      storage::StateWrites* changes) const;
 
  private:
   void Count(const CodeState& c, int sign);
-  // (custodian, site, issuer, product, unit) -> signed thousandths.
-  std::map<std::tuple<std::string, std::string, std::string, std::string, std::string>, int64_t>
-      deltas_;
+  ProductLoadDeltas deltas_;
 };
 
 // Whether capacity class `capacity_class` covers goods of `hazard_class`:

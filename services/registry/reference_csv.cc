@@ -319,11 +319,7 @@ ThresholdCsv ReadThresholdCsv(absl::string_view text) {
       }
     } else if (f[0] == "category") {
       e.kind = ThresholdEntry::kCategory;
-      const bool ok =
-          !f[1].empty() && f[1].size() <= 16 && std::all_of(f[1].begin(), f[1].end(), [](char c) {
-            return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-';
-          });
-      if (!ok) {
+      if (!ids::IsMajorHazardCategoryCode(f[1])) {
         problems.Add(
             line, "key",
             absl::StrCat("'", f[1], "' is not a category code: 1 to 16 of A-Z a-z 0-9 . -"));

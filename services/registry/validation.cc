@@ -166,6 +166,12 @@ absl::Status ValidateSite(const v1::Site& site) {
   if (!site.park_id().empty() && !IsIdentifier(site.park_id(), kMaxSiteIdLength)) {
     return Invalid("site.park_id", "must be a registered park's id");
   }
+  if (site.exposure_correction_tenths() > 100) {
+    return Invalid(
+        "site.exposure_correction_tenths",
+        absl::StrCat(site.exposure_correction_tenths(),
+                     " is over 100: GB 18218's α in tenths (20: 2.0), or 0 when not given"));
+  }
   return absl::OkStatus();
 }
 
@@ -331,6 +337,20 @@ absl::Status ValidateProduct(const v1::Product& p, const Catalogue& catalogue) {
       return Invalid(field, absl::StrCat("is ", text->size(), " bytes; at most ",
                                          kMaxSafetyTextBytes));
     }
+  }
+  if (p.major_hazard_categories_size() > 8) {
+    return Invalid("product.major_hazard_categories", "at most 8");
+  }
+  for (int i = 0; i < p.major_hazard_categories_size(); ++i) {
+    if (!ids::IsMajorHazardCategoryCode(p.major_hazard_categories(i))) {
+      return Invalid(absl::StrCat("product.major_hazard_categories[", i, "]"),
+                     absl::StrCat("'", p.major_hazard_categories(i),
+                                  "' is not a GB 18218 category code: 1 to 16 of A-Z a-z 0-9 . -"));
+    }
+  }
+  if (p.density_grams_per_litre() > 50000) {
+    return Invalid("product.density_grams_per_litre",
+                   absl::StrCat(p.density_grams_per_litre(), " is over 50000 (g/L)"));
   }
   absl::StatusOr<uint8_t> flags = ParseControlFlags(absl::StrJoin(p.control_flags(), ","));
   if (!flags.ok()) return Invalid("product.control_flags", flags.status().message());

@@ -23,9 +23,9 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -33,28 +33,29 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/str_format.h"
-#include "google/protobuf/util/json_util.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "api/china_time.h"
 #include "api/wire.h"
 #include "chemledger/v1/audit_service.grpc.pb.h"
 #include "chemledger/v1/audit_service.pb.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
 #include "crypto/merkle.h"
-#include "tools/cli/key_args.h"
-#include "absl/time/clock.h"
+#include "google/protobuf/util/json_util.h"
 #include "services/audit/epcis.h"
-#include "services/common/grpc_read_auth.h"
 #include "services/audit/history_bundle.h"
 #include "services/audit/query_bundle.h"
-#include "api/china_time.h"
+#include "services/common/grpc_read_auth.h"
+#include "services/ledger/major_hazard.h"
 #include "tools/chemaudit/console_login.h"
 #include "tools/chemaudit/report_format.h"
 #include "tools/chemctl/common.h"
 #include "tools/cli/args.h"
+#include "tools/cli/key_args.h"
 
 namespace chemledger::chemaudit {
 namespace {
@@ -129,6 +130,11 @@ constexpr char kUsage[] =
     "      shipments in transit now (AuditService.QueryInTransit): waybill, vehicle,\n"
     "      consignor, consignee, planned arrival, packages received of shipped,\n"
     "      overdue, controlled goods, waste; with --park the vehicles inside it\n"
+    "  major-hazards --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
+    "                [--enterprise USCC | --region PREFIX | --park ID] [--json]\n"
+    "      sites that are 重大危险源 now (AuditService.ListMajorHazardSites): GB 18218\n"
+    "      S = Σ q/Q, R and the grade the ledger computed from their stock, with each\n"
+    "      product's share; the alerts are anomalies (--kind MAJOR_HAZARD_ALERT)\n"
     "  export --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
     "         [query flags as for query] [--kept CHECKPOINT] [--reconcile] --out BUNDLE\n"
     "      a query's events with their proofs, the signers' registrations, the\n"
@@ -866,10 +872,10 @@ int Anomalies(const std::vector<std::string>& argv) {
       v1::AnomalyKind kind;
       if (!v1::AnomalyKind_Parse(absl::AsciiStrToUpper(name), &kind) ||
           kind == v1::ANOMALY_KIND_UNSPECIFIED) {
-        return Fail("anomalies", absl::InvalidArgumentError(
-                                     "--kind: REFUSED_REQUEST, CLONE_SIGNAL, "
-                                     "CONTROLLED_GOODS_LOST or OVERDUE_SHIPMENT (several "
-                                     "separated by commas)"));
+        return Fail("anomalies",
+                    absl::InvalidArgumentError("--kind: REFUSED_REQUEST, CLONE_SIGNAL, "
+                                               "CONTROLLED_GOODS_LOST, OVERDUE_SHIPMENT or "
+                                               "MAJOR_HAZARD_ALERT (several separated by commas)"));
       }
       request.add_kinds(kind);
     }
@@ -896,9 +902,12 @@ int Anomalies(const std::vector<std::string>& argv) {
       std::cout << line << std::endl;
       return;
     }
-    const std::string what = a.kind() == v1::REFUSED_REQUEST    ? v1::RefusalKind_Name(a.refusal_kind())
+    const std::string what = a.kind() == v1::REFUSED_REQUEST
+                                 ? v1::RefusalKind_Name(a.refusal_kind())
                              : a.kind() == v1::OVERDUE_SHIPMENT ? a.waybill()
-                                                                : a.code();
+                             : a.kind() == v1::MAJOR_HAZARD_ALERT
+                                 ? absl::StrCat("site ", a.major_hazard_alert().site_id())
+                                 : a.code();
     std::cout << absl::StrFormat("%10d %-21s %-18s %-31s %s", a.log_index(),
                                  v1::AnomalyKind_Name(a.kind()), a.enterprise_uscc(), what,
                                  a.detail())
@@ -1086,6 +1095,62 @@ int Transit(const std::vector<std::string>& argv) {
   return 0;
 }
 
+// Sites that are major hazard sources now.
+int MajorHazards(const std::vector<std::string>& argv) {
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(
+      argv,
+      {{"server", "tls-ca", "key", "passphrase-file", "enterprise", "region", "park"}, {"json"}});
+  if (!args.ok()) return Fail("major-hazards", args.status());
+  if (args->help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (!args->positional().empty()) {
+    return Fail("major-hazards", absl::InvalidArgumentError("takes no positional arguments"));
+  }
+  v1::MajorHazardSitesQuery query;
+  query.set_enterprise_uscc(args->Get("enterprise"));
+  query.set_region_prefix(args->Get("region"));
+  query.set_park_id(args->Get("park"));
+  absl::StatusOr<chemctl::ReadSession> session = chemctl::ReadSession::Open(*args);
+  if (!session.ok()) return Fail("major-hazards", session.status());
+  v1::MajorHazardSites sites;
+  if (absl::Status s = session->Call(api::kListMajorHazardSitesMethod, query, &sites); !s.ok()) {
+    return Fail("major-hazards", s);
+  }
+  if (args->Bool("json")) {
+    std::cout << chemctl::PrintJson(sites) << "\n";
+    return 0;
+  }
+  for (const v1::MajorHazardSite& s : sites.sites()) {
+    const v1::MajorHazardAssessment& a = s.assessment();
+    std::cout << absl::StrFormat(
+        "%-18s %-12s %-20s S = %s  %s  %s (declared %s); entry %d, alert %s\n", s.enterprise_uscc(),
+        s.site_id(), s.site_name(), ledger::BillionthsText(a.sum_billionths()),
+        a.exposure_correction_tenths() == 0
+            ? std::string("R not computed (no α registered)")
+            : absl::StrCat("R = ", ledger::BillionthsText(a.r_billionths())),
+        ledger::MajorHazardGradeText(a.grade()), ledger::MajorHazardGradeText(s.declared_grade()),
+        s.assessed_at_log_index(),
+        s.alert_log_index() == 0 ? std::string("not yet recorded")
+                                 : absl::StrCat(s.alert_log_index()));
+    for (const v1::MajorHazardContribution& c : a.contributions()) {
+      std::cout << absl::StrFormat(
+          "    %-18s %-8s %-20s %-12s q %.3f t / Q %.3f t (%s %s) β %.2f\n", c.issuer_uscc(),
+          c.product_number(), c.name_zh(), c.cas(), c.quantity_grams() / 1e6,
+          c.threshold_kg() / 1e3, c.by_category() ? "category" : "CAS", c.threshold_key(),
+          c.beta_hundredths() / 100.0);
+    }
+    for (const v1::MajorHazardUncounted& u : a.uncounted()) {
+      std::cout << absl::StrFormat("    not counted: %s %s %s (%s)\n", u.issuer_uscc(),
+                                   u.product_number(), u.name_zh(), u.reason());
+    }
+  }
+  std::cout << sites.sites_size() << " major hazard sites; read at log size " << sites.log_size()
+            << "\n";
+  return 0;
+}
+
 }  // namespace
 }  // namespace chemledger::chemaudit
 
@@ -1110,6 +1175,7 @@ int main(int argc, char** argv) {
   if (command == "login") return chemledger::chemaudit::Login(args);
   if (command == "export") return chemledger::chemaudit::Export(args);
   if (command == "transit") return chemledger::chemaudit::Transit(args);
+  if (command == "major-hazards") return chemledger::chemaudit::MajorHazards(args);
   std::cerr << "chemaudit: unknown command '" << command << "'\n" << chemledger::chemaudit::kUsage;
   return 2;
 }

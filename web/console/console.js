@@ -442,8 +442,13 @@ function search(event) {
 
 // ---- Anomalies ----
 
-const KINDS = { REFUSED_REQUEST: '被拒绝的请求 refused', CLONE_SIGNAL: '疑似克隆 clone signal',
-  CONTROLLED_GOODS_LOST: '管控物品丢失 controlled goods lost', OVERDUE_SHIPMENT: '逾期未收货 overdue' };
+const KINDS = {
+  REFUSED_REQUEST: '被拒绝的请求 refused',
+  CLONE_SIGNAL: '疑似克隆 clone signal',
+  CONTROLLED_GOODS_LOST: '管控物品丢失 controlled goods lost',
+  OVERDUE_SHIPMENT: '逾期未收货 overdue',
+  MAJOR_HAZARD_ALERT: '重大危险源预警 major hazard'
+};
 
 async function anomalies(event) {
   if (event) event.preventDefault();

@@ -1,0 +1,66 @@
+// The major hazard alert recorder: writes each alert an event left
+// (major_hazard.h, "l/mhpend/") into the log as an alert entry of its own
+// (api::kMajorHazardAlertPayloadType), so that every crossing of GB 18218's
+// Σ q/Q = 1 and every change of grade is an entry a regulator can prove.
+//
+// One thread of its own looks at the latest state whenever the log has
+// grown (at most every `poll`), and submits an entry for each alert waiting
+// there, oldest first. The alert's state machine accepts each alert once
+// (the same alert again is "already recorded"), so two recorders, or one
+// restarted after a crash between an event and its alert, record it once.
+// An alert left by an event is never lost: it waits in the state, in the
+// event's own atomic commit, until its entry is written.
+//
+// Thread-safety: thread-safe. The ledger client must outlive the recorder;
+// the destructor stops the thread (alerts still waiting are recorded by the
+// next recorder on the same store).
+
+#ifndef CHEMLEDGER_SERVICES_LEDGER_MAJOR_HAZARD_RECORDER_H_
+#define CHEMLEDGER_SERVICES_LEDGER_MAJOR_HAZARD_RECORDER_H_
+
+#include <cstdint>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "journal/ledger_client.h"
+
+namespace chemledger::ledger {
+
+class MajorHazardAlertRecorder {
+ public:
+  explicit MajorHazardAlertRecorder(journal::LedgerClient* ledger,
+                                    absl::Duration poll = absl::Milliseconds(200));
+  ~MajorHazardAlertRecorder();
+  MajorHazardAlertRecorder(const MajorHazardAlertRecorder&) = delete;
+  MajorHazardAlertRecorder& operator=(const MajorHazardAlertRecorder&) = delete;
+
+  // Records every alert waiting in the latest state now, on the caller's
+  // thread; how many entries it wrote (an alert another recorder wrote
+  // first is not counted).
+  absl::StatusOr<int> RecordWaiting();
+
+  struct Counters {
+    uint64_t recorded = 0;  // alert entries written
+    uint64_t failed = 0;    // submissions the ledger refused or could not write
+  };
+  Counters counters() const;
+
+ private:
+  void Run();
+
+  journal::LedgerClient* const ledger_;
+  const absl::Duration poll_;
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  Counters counters_ ABSL_GUARDED_BY(mu_);
+  // Serialises RecordWaiting between the thread and callers.
+  absl::Mutex recording_;
+  std::thread thread_;
+};
+
+}  // namespace chemledger::ledger
+
+#endif  // CHEMLEDGER_SERVICES_LEDGER_MAJOR_HAZARD_RECORDER_H_
