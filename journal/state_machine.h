@@ -61,7 +61,11 @@ namespace chemledger::journal {
 //      catalogue in force, once there is one, and registered with
 //      provisional flags when it is in none; regulators decide product
 //      flags (decide_product_flags).
-inline constexpr uint32_t kCurrentRulesEpoch = 6;
+//   7: GB 18218 identification of registered sites at each event that
+//      moves goods there, with alert entries (ledger/major_hazard.h; its
+//      arithmetic is frozen for this epoch: a change to it is a new epoch);
+//      control lists set their flags (the registry's ControlListFlagsFor).
+inline constexpr uint32_t kCurrentRulesEpoch = 7;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {

@@ -360,6 +360,63 @@ TEST_F(ReferenceE2eTest, ProductsOutsideTheCatalogueWaitForARegulator) {
   EXPECT_EQ(code, 0) << out;
 }
 
+// A control list (docs/reference-data.md, "The control lists") imported
+// with chemctl adds its flag to the registered products it names, recorded
+// as a flag change naming the list; from its entry on a registration
+// without the flag is refused naming it; a malformed list changes nothing.
+// The list is this test's own, not the official one.
+TEST_F(ReferenceE2eTest, ControlListsAddTheirFlagsAndGovernRegistrations) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  ASSERT_TRUE(crypto::SaveSigningKey(*admin_, dir_ + "/admin-cli.key", {}).ok());
+  ASSERT_TRUE(crypto::SaveSigningKey(*acme_admin_, dir_ + "/acme-cli.key", {}).ok());
+  const auto import = [&](const std::string& version, const std::string& path) {
+    return Chemctl(
+        absl::StrCat("reference import --table explosives-precursors --version ", version,
+                     " --title '测试易制爆名录' --issuer 'ChemLedger tests' --issued-on 2026-11-01 "
+                     "--document-number TEST-YZB --key '",
+                     dir_, "/admin-cli.key' '", path, "'"));
+  };
+  const uint64_t before = LogSize();
+  auto [code, out] = import("b1", WriteCsv("bad.csv", "cas,name_zh,note\n67-56-1,,\n"));
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("line 2, field name_zh"), std::string::npos) << out;
+  EXPECT_EQ(LogSize(), before);
+  std::tie(code, out) =
+      import("e1", WriteCsv("e1.csv", "cas,name_zh,note\n67-56-1,甲醇,a test's own list\n"));
+  ASSERT_EQ(code, 0) << out;
+
+  v1::GetProductRequest get;
+  get.set_enterprise_uscc(kAcme);
+  get.set_product_number("M01");
+  v1::Product product;
+  grpc::Status status = Read(*acme_admin_, api::kGetProductMethod, get, &product);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(absl::StrJoin(product.control_flags(), ","), "易制爆,重点监管,高危");
+  std::tie(code, out) = Chemctl(
+      absl::StrCat("registry product flag-changes ", kAcme, " --key '", dir_, "/acme-cli.key'"));
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("-> 易制爆,重点监管,高危, by explosives-precursors e1"), std::string::npos)
+      << out;
+  ASSERT_NO_FATAL_FAILURE(
+      Refused(Signed(*acme_admin_, Product(registry::testing::ExampleMethanol(kAcme, "M02"))),
+              grpc::StatusCode::INVALID_ARGUMENT,
+              "product.control_flags: must include 易制爆, which the control lists in force "
+              "(explosives-precursors/e1) give CAS 67-56-1"));
+  v1::Product m03 = registry::testing::ExampleMethanol(kAcme, "M03");
+  m03.add_control_flags("易制爆");
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*acme_admin_, Product(m03)));
+  // New labels carry the flag.
+  Issued issued = IssueM01(kAcme, *acme_admin_, "CL", 1);
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  absl::StatusOr<crypto::ParsedLabel> label = crypto::ParseLabelUrl(issued.labels[0].url());
+  ASSERT_TRUE(label.ok()) << label.status();
+  EXPECT_NE(label->claims.control_flags & crypto::kExplosivesPrecursor, 0);
+
+  ASSERT_NO_FATAL_FAILURE(KillServer());
+  std::tie(code, out) = RunChemledgerd({"check", "--data", dir_ + "/data"});
+  EXPECT_EQ(code, 0) << out;
+}
+
 // 重大危险源 identified live (docs/major-hazards.md): methanol stored at a
 // registered site until S = Σ q/Q crosses 1 under an imported thresholds
 // table (this test's own values); the alert entry appears once, the grade is

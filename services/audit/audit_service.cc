@@ -182,7 +182,8 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
   };
   v1::ListAnomaliesRequest entries = *request;
   entries.clear_kinds();
-  for (v1::AnomalyKind kind : {v1::REFUSED_REQUEST, v1::CLONE_SIGNAL, v1::CONTROLLED_GOODS_LOST}) {
+  for (v1::AnomalyKind kind :
+       {v1::REFUSED_REQUEST, v1::CLONE_SIGNAL, v1::CONTROLLED_GOODS_LOST, v1::MAJOR_HAZARD_ALERT}) {
     if (wants(kind)) entries.add_kinds(kind);
   }
   const bool want_entries = entries.kinds_size() > 0;

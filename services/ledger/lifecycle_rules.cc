@@ -1221,7 +1221,7 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
     }
     if (!previous && !after.aggregate) changes->Put(internal::HeldKey(code, after.enterprise), "");
   }
-  CL_RETURN_IF_ERROR(site_loads.Write(state, entry.index, s.when, changes));
+  CL_RETURN_IF_ERROR(site_loads.Write(state, entry.index, s.when, entry.rules_epoch, changes));
   flows.Write(event, entry.index, s.when, s.shipment_waybill, changes);
   // The event in the audit's lists (event_index.h).
   state::EventIndexRecord indexed;

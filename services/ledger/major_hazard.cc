@@ -223,7 +223,8 @@ absl::StatusOr<v1::MajorHazardAssessment> AssessMajorHazard(const storage::State
 
 absl::Status WriteMajorHazardChanges(const storage::StateReader& state,
                                      const ProductLoadDeltas& deltas, uint64_t index,
-                                     absl::Time when, storage::StateWrites* changes) {
+                                     absl::Time when, uint32_t rules_epoch,
+                                     storage::StateWrites* changes) {
   // (custodian, site) -> the changes there.
   std::map<std::pair<std::string, std::string>,
            std::map<std::tuple<std::string, std::string, std::string>, int64_t>>
@@ -233,44 +234,65 @@ absl::Status WriteMajorHazardChanges(const storage::StateReader& state,
     const auto& [custodian, site, issuer, product, unit] = key;
     by_site[{custodian, site}][{issuer, product, unit}] += delta;
   }
+  // The thresholds in force, read once for the event (and only from the
+  // epoch that identifies sites).
+  std::optional<v1::ReferenceTableVersion> thresholds;
+  if (rules_epoch >= kMajorHazardRulesEpoch && !by_site.empty()) {
+    CL_ASSIGN_OR_RETURN(thresholds,
+                        registry::ReferenceTableInForce(state, v1::MAJOR_HAZARD_THRESHOLDS));
+  }
   for (const auto& [where, site_deltas] : by_site) {
     const auto& [custodian, site] = where;
-    CL_ASSIGN_OR_RETURN(std::vector<ProductLoad> before, SiteProductLoads(state, custodian, site));
-    std::map<std::tuple<std::string, std::string, std::string>, uint64_t> after;
-    for (const ProductLoad& l : before) after[{l.issuer, l.product, l.unit}] = l.milli;
+    // The stock per product: a point read and write of each one touched.
+    std::map<std::tuple<std::string, std::string, std::string>, uint64_t> changed;
     for (const auto& [id, delta] : site_deltas) {
       if (delta == 0) continue;
-      uint64_t& milli = after[id];
-      // Never below zero (a load is a sum of what is there).
-      milli = delta < 0 && static_cast<uint64_t>(-delta) > milli ? 0 : milli + delta;
       const std::string key = absl::StrCat(LoadPrefix(custodian, site), std::get<0>(id), "/",
                                            std::get<1>(id), "/", std::get<2>(id));
+      CL_ASSIGN_OR_RETURN(std::optional<std::string> stored, state.Get(key));
+      uint64_t milli = 0;
+      if (stored && !absl::SimpleAtoi(*stored, &milli)) {
+        return absl::DataLossError(absl::StrCat("product load ", key, " is malformed"));
+      }
+      // Never below zero (a load is a sum of what is there).
+      milli = delta < 0 && static_cast<uint64_t>(-delta) > milli ? 0 : milli + delta;
+      changed[id] = milli;
       if (milli == 0) {
         changes->Delete(key);
-        after.erase(id);
       } else {
         changes->Put(key, absl::StrCat(milli));
       }
     }
+    if (!thresholds || changed.empty()) continue;
     // Identification is for registered sites (a free-text site is no unit
     // the standard knows).
     CL_ASSIGN_OR_RETURN(std::optional<v1::Site> registered,
                         registry::FindSite(state, custodian, site));
     if (!registered) continue;
+    // The whole stock of the site after the event.
+    CL_ASSIGN_OR_RETURN(std::vector<ProductLoad> before, SiteProductLoads(state, custodian, site));
+    std::map<std::tuple<std::string, std::string, std::string>, uint64_t> after;
+    for (const ProductLoad& l : before) after[{l.issuer, l.product, l.unit}] = l.milli;
+    for (const auto& [id, milli] : changed) {
+      if (milli == 0) {
+        after.erase(id);
+      } else {
+        after[id] = milli;
+      }
+    }
     std::vector<ProductLoad> loads;
     for (const auto& [id, milli] : after) {
       loads.push_back({std::get<0>(id), std::get<1>(id), std::get<2>(id), milli});
     }
     CL_ASSIGN_OR_RETURN(v1::MajorHazardAssessment now,
                         AssessMajorHazard(state, loads, registered->exposure_correction_tenths()));
-    if (now.thresholds_version().empty()) continue;
     CL_ASSIGN_OR_RETURN(std::optional<state::MajorHazardStatus> status,
                         FindMajorHazardStatus(state, custodian, site));
     const bool was_major = status.has_value();
     const v1::MajorHazardGrade was_grade =
         status ? status->assessment().grade() : v1::NOT_A_MAJOR_HAZARD;
-    const bool changed = !SameIdentification(was_major, was_grade, now);
-    if (changed) {
+    const bool changed_identification = !SameIdentification(was_major, was_grade, now);
+    if (changed_identification) {
       v1::MajorHazardAlert alert;
       alert.set_enterprise_uscc(custodian);
       alert.set_site_id(site);
@@ -290,11 +312,14 @@ absl::Status WriteMajorHazardChanges(const storage::StateReader& state,
       if (was_major) changes->Delete(StatusKey(custodian, site));
       continue;
     }
+    // The figures only: each product's share is read live (GetSiteLoad).
+    now.clear_contributions();
+    now.clear_uncounted();
     state::MajorHazardStatus next;
     *next.mutable_assessment() = std::move(now);
     next.set_log_index(index);
-    next.set_changed_at_log_index(changed ? index : status->changed_at_log_index());
-    next.set_alert_log_index(changed ? 0 : status->alert_log_index());
+    next.set_changed_at_log_index(changed_identification ? index : status->changed_at_log_index());
+    next.set_alert_log_index(changed_identification ? 0 : status->alert_log_index());
     changes->Put(StatusKey(custodian, site), next.SerializeAsString());
   }
   return absl::OkStatus();

@@ -82,13 +82,22 @@ absl::StatusOr<v1::MajorHazardAssessment> AssessMajorHazard(const storage::State
 using ProductLoadDeltas =
     std::map<std::tuple<std::string, std::string, std::string, std::string, std::string>, int64_t>;
 
-// Writes what the event at log index `index` (time `when`) does to the
-// per-product stock of the sites it touches and, for registered sites, to
-// their identification: the status, and an alert left for recording when
-// it crosses S = 1 or changes grade.
+// The rules epoch from which sites are identified (journal/state_machine.h).
+// The arithmetic here is that epoch's: alert entries in the log must equal
+// what a rebuild computes, so a change to it is a new epoch, with the old
+// arithmetic kept for the entries before it.
+inline constexpr uint32_t kMajorHazardRulesEpoch = 7;
+
+// Writes what the event at log index `index` (time `when`, rules epoch
+// `rules_epoch`) does to the per-product stock of the sites it touches and,
+// from kMajorHazardRulesEpoch on, once a thresholds table is in force, to
+// the identification of the registered ones: the status (S, R, grade: the
+// figures, not the shares), and an alert left for recording when a site
+// crosses S = 1 or changes grade.
 absl::Status WriteMajorHazardChanges(const storage::StateReader& state,
                                      const ProductLoadDeltas& deltas, uint64_t index,
-                                     absl::Time when, storage::StateWrites* changes);
+                                     absl::Time when, uint32_t rules_epoch,
+                                     storage::StateWrites* changes);
 
 // The status of `site` of `custodian` if it is a major hazard source now.
 absl::StatusOr<std::optional<state::MajorHazardStatus>> FindMajorHazardStatus(

@@ -1,8 +1,11 @@
 #include "services/ledger/major_hazard_recorder.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "api/wire.h"
 #include "chemledger/v1/major_hazard.pb.h"
 #include "services/ledger/major_hazard.h"
@@ -26,32 +29,62 @@ MajorHazardAlertRecorder::Counters MajorHazardAlertRecorder::counters() const {
   return counters_;
 }
 
+namespace {
+
+std::string AlertName(const v1::MajorHazardAlert& alert) {
+  return absl::StrCat("site '", alert.site_id(), "' of ", alert.enterprise_uscc(), " (entry ",
+                      alert.event_log_index(), ")");
+}
+
+}  // namespace
+
 absl::StatusOr<int> MajorHazardAlertRecorder::RecordWaiting() {
   absl::MutexLock recording(&recording_);
+  const absl::Time now = absl::Now();
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   std::vector<journal::Request> requests;
+  std::vector<v1::MajorHazardAlert> alerts;
+  absl::flat_hash_map<std::string, Retry> still_waiting;
   absl::Status scanned =
       ScanPendingMajorHazardAlerts(*snapshot, [&](const v1::MajorHazardAlert& alert) {
+        const std::string name = AlertName(alert);
+        if (auto it = retries_.find(name); it != retries_.end()) {
+          still_waiting.insert(*it);
+          if (it->second.next > now) return true;  // not yet
+        }
         journal::Request entry;
         entry.envelope.set_payload_type(api::kMajorHazardAlertPayloadType);
         entry.envelope.set_payload(alert.SerializeAsString());
         requests.push_back(std::move(entry));
+        alerts.push_back(alert);
         return requests.size() < 256;  // the rest on the next round
       });
   if (!scanned.ok()) return scanned;
+  // Alerts no longer waiting (recorded, by this recorder or another) are
+  // forgotten.
+  retries_ = std::move(still_waiting);
   if (requests.empty()) return 0;
   std::vector<absl::StatusOr<journal::Receipt>> results = ledger_->Submit(std::move(requests));
   int recorded = 0, failed = 0;
   absl::Status first_failure = absl::OkStatus();
-  for (const absl::StatusOr<journal::Receipt>& r : results) {
-    if (r.ok()) {
-      if (!r->replayed) ++recorded;
-    } else if (!absl::IsAlreadyExists(r.status()) && !absl::IsFailedPrecondition(r.status())) {
-      // AlreadyExists or FailedPrecondition: another recorder wrote it
-      // between the snapshot and the submission.
-      ++failed;
-      if (first_failure.ok()) first_failure = r.status();
+  for (size_t i = 0; i < results.size(); ++i) {
+    const absl::StatusOr<journal::Receipt>& r = results[i];
+    const std::string name = AlertName(alerts[i]);
+    if (r.ok() || absl::IsAlreadyExists(r.status())) {
+      // AlreadyExists: another recorder wrote it meanwhile.
+      if (r.ok() && !r->replayed) ++recorded;
+      retries_.erase(name);
+      continue;
     }
+    ++failed;
+    if (first_failure.ok()) first_failure = r.status();
+    auto [it, first] = retries_.try_emplace(name, Retry{now, absl::ZeroDuration()});
+    if (first) {
+      std::fprintf(stderr, "major hazard alert for %s not recorded: %s; trying again\n",
+                   name.c_str(), r.status().ToString().c_str());
+    }
+    it->second.delay = std::min(absl::Minutes(1), std::max(absl::Seconds(1), 2 * it->second.delay));
+    it->second.next = now + it->second.delay;
   }
   absl::MutexLock lock(&mu_);
   counters_.recorded += recorded;

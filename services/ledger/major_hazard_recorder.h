@@ -5,8 +5,10 @@
 //
 // One thread of its own looks at the latest state whenever the log has
 // grown (at most every `poll`), and submits an entry for each alert waiting
-// there, oldest first. The alert's state machine accepts each alert once
-// (the same alert again is "already recorded"), so two recorders, or one
+// there, oldest first, at most 256 at a time. An alert whose entry could
+// not be written is reported on stderr once and tried again after 1 s,
+// then 2 s, ... up to a minute between tries; the others go on meanwhile. The alert's state machine
+// accepts each alert once (the same alert again is "already recorded"), so two recorders, or one
 // restarted after a crash between an event and its alert, record it once.
 // An alert left by an event is never lost: it waits in the state, in the
 // event's own atomic commit, until its entry is written.
@@ -22,6 +24,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -37,9 +40,10 @@ class MajorHazardAlertRecorder {
   MajorHazardAlertRecorder(const MajorHazardAlertRecorder&) = delete;
   MajorHazardAlertRecorder& operator=(const MajorHazardAlertRecorder&) = delete;
 
-  // Records every alert waiting in the latest state now, on the caller's
-  // thread; how many entries it wrote (an alert another recorder wrote
-  // first is not counted).
+  // Records the alerts waiting in the latest state now (those not waiting
+  // to be tried again), on the caller's thread; how many entries it wrote
+  // (an alert another recorder wrote first is not counted), or the first
+  // failure.
   absl::StatusOr<int> RecordWaiting();
 
   struct Counters {
@@ -58,6 +62,12 @@ class MajorHazardAlertRecorder {
   Counters counters_ ABSL_GUARDED_BY(mu_);
   // Serialises RecordWaiting between the thread and callers.
   absl::Mutex recording_;
+  // Alerts whose entry failed: when to try again, and the delay after that.
+  struct Retry {
+    absl::Time next;
+    absl::Duration delay;
+  };
+  absl::flat_hash_map<std::string, Retry> retries_ ABSL_GUARDED_BY(recording_);
   std::thread thread_;
 };
 

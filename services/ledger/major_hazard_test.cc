@@ -162,10 +162,15 @@ TEST_F(MajorHazardTest, ASiteCrossingOneIsAlertedOnceAndGradedByTheFormula) {
   EXPECT_EQ(wh3->assessment().r_billionths(), static_cast<uint64_t>(r1 * kBillion));
   EXPECT_EQ(wh3->assessment().grade(), v1::GRADE_4);  // R = 4 < 10
   EXPECT_EQ(wh3->assessment().thresholds_version(), "t1");
-  ASSERT_EQ(wh3->assessment().contributions_size(), 1);
-  EXPECT_EQ(wh3->assessment().contributions(0).quantity_grams(), 50000u);
-  EXPECT_EQ(wh3->assessment().contributions(0).threshold_key(), "67-56-1");
-  EXPECT_FALSE(wh3->assessment().contributions(0).by_category());
+  // The status keeps the figures; each product's share is computed live.
+  EXPECT_EQ(wh3->assessment().contributions_size(), 0);
+  v1::MajorHazardAssessment live = Assess("WH-3", 20);
+  EXPECT_EQ(live.sum_billionths(), wh3->assessment().sum_billionths());
+  ASSERT_EQ(live.contributions_size(), 1);
+  EXPECT_EQ(live.contributions(0).quantity_grams(), 50000u);
+  EXPECT_EQ(live.contributions(0).threshold_key(), "67-56-1");
+  EXPECT_FALSE(live.contributions(0).by_category());
+  EXPECT_EQ(live.contributions(0).ratio_billionths(), kBillion);
   EXPECT_EQ(wh3->changed_at_log_index(), crossing.log_index);
   EXPECT_EQ(wh3->alert_log_index(), 0u);
   std::vector<v1::MajorHazardAlert> pending = Pending();
@@ -227,8 +232,10 @@ TEST_F(MajorHazardTest, ASiteCrossingOneIsAlertedOnceAndGradedByTheFormula) {
   EXPECT_EQ(wh3->assessment().sum_billionths(), static_cast<uint64_t>(s2 * kBillion));
   EXPECT_EQ(wh3->assessment().r_billionths(), static_cast<uint64_t>(r2 * kBillion));
   EXPECT_EQ(wh3->assessment().grade(), v1::GRADE_3);  // 10 ≤ R < 50
-  ASSERT_EQ(wh3->assessment().contributions_size(), 2);
-  const v1::MajorHazardContribution& mixture = wh3->assessment().contributions(1);
+  live = Assess("WH-3", 20);
+  EXPECT_EQ(live.r_billionths(), wh3->assessment().r_billionths());
+  ASSERT_EQ(live.contributions_size(), 2);
+  const v1::MajorHazardContribution& mixture = live.contributions(1);
   EXPECT_EQ(mixture.product_number(), "X01");
   EXPECT_TRUE(mixture.by_category());
   EXPECT_EQ(mixture.threshold_key(), "W5.2");
@@ -278,6 +285,28 @@ TEST_F(MajorHazardTest, ASiteCrossingOneIsAlertedOnceAndGradedByTheFormula) {
   t_->Reopen();
   ExpectCheckPasses();
   EXPECT_EQ(Status("WH-3")->assessment().sum_billionths(), 2 * kBillion);
+}
+
+// Entries of an epoch before identification (a deployment pinned to an
+// older --rules-epoch) keep the stock per product but identify nothing.
+TEST_F(MajorHazardTest, EntriesOfAnEarlierRulesEpochIdentifyNothing) {
+  ASSERT_NO_FATAL_FAILURE(RegisterSite("WH-3", 20));
+  ASSERT_NO_FATAL_FAILURE(ImportThresholds("t1", "0.05"));
+  chemledger::testing::TestLedgerOptions epoch6;
+  epoch6.rules_epoch = 6;
+  t_->Reopen(epoch6);
+  Ok(producer_, At(Event(v1::COMMISSIONING, kProducer, {Code(1), Code(2), Code(3)}), "WH-3"));
+  EXPECT_FALSE(Status("WH-3"));
+  EXPECT_TRUE(Pending().empty());
+  EXPECT_EQ(Assess("WH-3", 20).sum_billionths(), 3 * kBillion / 2);  // the stock is kept
+  ExpectCheckPasses();
+  // From epoch 7 the next event there identifies it.
+  t_->Reopen(chemledger::testing::TestLedgerOptions());
+  Ok(producer_, At(Event(v1::COMMISSIONING, kProducer, {Code(4)}), "WH-3"));
+  ASSERT_TRUE(Status("WH-3"));
+  EXPECT_EQ(Status("WH-3")->assessment().sum_billionths(), 2 * kBillion);
+  EXPECT_EQ(Pending().size(), 1u);
+  ExpectCheckPasses();
 }
 
 TEST_F(MajorHazardTest, StockThatCannotBeWeighedOrHasNoThresholdIsListedNotCounted) {

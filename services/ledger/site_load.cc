@@ -114,7 +114,8 @@ void SiteLoadChanges::Count(const CodeState& c, int sign) {
 }
 
 absl::Status SiteLoadChanges::Write(const storage::StateReader& state, uint64_t index,
-                                    absl::Time when, storage::StateWrites* changes) const {
+                                    absl::Time when, uint32_t rules_epoch,
+                                    storage::StateWrites* changes) const {
   // Net change per (custodian, site) and (class, unit).
   std::map<std::pair<std::string, std::string>, std::map<std::pair<std::string, std::string>, int64_t>>
       by_site;
@@ -216,7 +217,7 @@ absl::Status SiteLoadChanges::Write(const storage::StateReader& state, uint64_t 
       put(flag);
     }
   }
-  return WriteMajorHazardChanges(state, deltas_, index, when, changes);
+  return WriteMajorHazardChanges(state, deltas_, index, when, rules_epoch, changes);
 }
 
 absl::StatusOr<std::vector<state::SiteFlagRecord>> ListSiteFlags(const storage::StateReader& state,

@@ -76,7 +76,7 @@ class SiteLoadChanges {
   // GB 18218 identification of the sites (major_hazard.h). `index` and
   // `when` are the event's log index and time.
   absl::Status Write(const storage::StateReader& state, uint64_t index, absl::Time when,
-                     storage::StateWrites* changes) const;
+                     uint32_t rules_epoch, storage::StateWrites* changes) const;
 
  private:
   void Count(const CodeState& c, int sign);

@@ -146,6 +146,15 @@ absl::Status DecideProductFlags(const journal::EntryContext& entry,
                        " gives CAS ", (*product)->cas(), " (entry ", row->catalogue_number(), ")"));
     }
   }
+  // So have the control lists in force, on the flags they set.
+  absl::StatusOr<ControlListFlags> listed = ControlListFlagsFor(state, (*product)->cas());
+  if (!listed.ok()) return listed.status();
+  if ((*flags & listed->flags) != listed->flags) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("decide_product_flags.control_flags: must include ",
+                     ControlFlagsText(listed->flags), ", which the control lists in force (",
+                     absl::StrJoin(listed->lists, ", "), ") give CAS ", (*product)->cas()));
+  }
   // A provisional product's declaration is confirmed or corrected either
   // way; a decided one only gains flags.
   absl::StatusOr<uint8_t> current = FlagsOf((*product)->control_flags(), "product.control_flags");
@@ -193,14 +202,16 @@ absl::Status AddCatalogueFlags(const journal::EntryContext& entry,
     absl::StatusOr<uint8_t> flags = FlagsOf(product.control_flags(), "product.control_flags");
     if (!flags.ok()) return flags.status();
     const uint8_t wanted = *flags | static_cast<uint8_t>(row->control_flags());
-    // A provisional product stops waiting only when the row is its own
-    // (entry number, and UN number and class where the row gives them);
-    // the flags are added either way.
-    const bool settles = product.flags_provisional() && MatchesRow(product, *row);
+    // A provisional product stops waiting only when a catalogue's row is
+    // its own (entry number, and UN number and class where the row gives
+    // them; a control list settles nothing); the flags are added either way.
+    const bool settles =
+        imported.table == v1::CATALOGUE && product.flags_provisional() && MatchesRow(product, *row);
     if (wanted == *flags && !settles) continue;
     const bool still_provisional = product.flags_provisional() && !settles;
     v1::ProductFlagChange change;
     change.set_catalogue_version(imported.version);
+    if (imported.table != v1::CATALOGUE) change.set_table(imported.table);
     PutFlagChange(entry.index, std::move(product), wanted, std::move(change), still_provisional,
                   changes);
   }

@@ -48,13 +48,13 @@ absl::Status DecideProductFlags(const journal::EntryContext& entry,
                                 const v1::ProductFlagsDecision& decision, const v1::Actor& actor,
                                 const storage::StateReader& state, storage::StateWrites* changes);
 
-// For the import of catalogue `imported` at `entry`: every registered
-// product whose CAS number it lists gets the flags of its row that it does
-// not carry (none is taken away); a provisional one stops waiting when the
-// row is its own (its entry number, and UN number and class where the row
-// gives them). Each change is recorded. `state` is the journal's view of
-// the entry (its own writes so far on top of the state before it); the
-// products read there are not written by the import's own rows.
+// For the import of catalogue or control list `imported` at `entry`: every
+// registered product whose CAS number it lists gets the flags of its row
+// that it does not carry (none is taken away); a provisional one stops
+// waiting when a catalogue's row is its own (its entry number, and UN
+// number and class where the row gives them). Each change is recorded. `state` is the journal's
+// view of the entry (its own writes so far on top of the state before it); the products read there
+// are not written by the import's own rows.
 absl::Status AddCatalogueFlags(const journal::EntryContext& entry,
                                const ImportedCatalogue& imported, const storage::StateReader& state,
                                storage::StateWrites* changes);

@@ -359,4 +359,37 @@ ThresholdCsv ReadThresholdCsv(absl::string_view text) {
   return out;
 }
 
+ControlListCsv ReadControlListCsv(absl::string_view text) {
+  ControlListCsv out;
+  Problems problems(&out.problems);
+  std::optional<std::vector<CsvRecord>> records =
+      ReadTableRows(text, kControlListCsvHeader, problems);
+  if (!records) return out;
+  std::map<std::string, size_t> lines;  // CAS number -> its line
+  for (const CsvRecord& record : *records) {
+    const size_t line = record.line;
+    const std::vector<std::string>& f = record.fields;
+    const size_t before = problems.count();
+    ControlListEntry e;
+    e.cas = f[0];
+    if (absl::Status s = ids::ValidateCas("cas", e.cas); !s.ok()) {
+      problems.Add(line, "cas", std::string(s.message()));
+    } else if (auto [it, added] = lines.emplace(e.cas, line); !added) {
+      problems.Add(line, "cas", absl::StrCat(e.cas, " is also on line ", it->second));
+    }
+    e.name_zh = f[1];
+    if (e.name_zh.empty()) {
+      problems.Add(line, "name_zh", "is empty (the list's name of the chemical is required)");
+    }
+    e.note = f[2];
+    if (e.note.size() > 256) {
+      problems.Add(line, "note", absl::StrCat("is ", e.note.size(), " bytes; at most 256"));
+    }
+    if (problems.count() == before) out.rows.push_back(std::move(e));
+  }
+  problems.SortByLine();
+  if (!out.problems.empty()) out.rows.clear();
+  return out;
+}
+
 }  // namespace chemledger::registry

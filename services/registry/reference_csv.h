@@ -99,6 +99,26 @@ struct ThresholdCsv {
 };
 ThresholdCsv ReadThresholdCsv(absl::string_view text);
 
+// The header of a control list CSV (易制爆, 易制毒, 重点监管, 特别管控): the
+// chemicals a list names.
+inline constexpr absl::string_view kControlListCsvHeader = "cas,name_zh,note";
+
+// One chemical a control list names.
+struct ControlListEntry {
+  std::string cas;
+  std::string name_zh;
+  std::string note;  // e.g. the 易制毒 category, or the batch of 重点监管
+};
+
+// A control list CSV read and checked, as CatalogueCsv. Each row: cas a CAS
+// number whose check digit holds, once per file; name_zh required (the
+// list's name of the chemical); note optional, at most 256 bytes.
+struct ControlListCsv {
+  std::vector<ControlListEntry> rows;
+  std::vector<CsvProblem> problems;
+};
+ControlListCsv ReadControlListCsv(absl::string_view text);
+
 }  // namespace chemledger::registry
 
 #endif  // CHEMLEDGER_SERVICES_REGISTRY_REFERENCE_CSV_H_

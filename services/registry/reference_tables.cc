@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "chemledger/state/state.pb.h"
+#include "crypto/label.h"
 #include "crypto/sha256.h"
 #include "services/registry/reference_csv.h"
 #include "services/registry/state_record.h"
@@ -32,6 +33,10 @@ std::string CatalogueRowsKey(absl::string_view version, absl::string_view cas) {
 }
 std::string ThresholdKey(absl::string_view version, bool category, absl::string_view key) {
   return absl::StrCat("r/ref/thr/", version, category ? "/cat/" : "/cas/", key);
+}
+std::string ControlListKey(absl::string_view table, absl::string_view version,
+                           absl::string_view cas) {
+  return absl::StrCat("r/ref/ctl/", table, "/", version, "/", cas);
 }
 
 absl::Status Invalid(absl::string_view field, absl::string_view rule) {
@@ -96,9 +101,51 @@ absl::string_view ReferenceTableName(v1::ReferenceTable table) {
       return "catalogue";
     case v1::MAJOR_HAZARD_THRESHOLDS:
       return "thresholds";
+    case v1::EXPLOSIVES_PRECURSOR_LIST:
+      return "explosives-precursors";
+    case v1::DRUG_PRECURSOR_LIST:
+      return "drug-precursors";
+    case v1::KEY_SUPERVISED_LIST:
+      return "key-supervised";
+    case v1::SPECIALLY_CONTROLLED_LIST:
+      return "specially-controlled";
     default:
       return "";
   }
+}
+
+uint8_t ControlListFlag(v1::ReferenceTable table) {
+  switch (table) {
+    case v1::EXPLOSIVES_PRECURSOR_LIST:
+      return crypto::kExplosivesPrecursor;
+    case v1::DRUG_PRECURSOR_LIST:
+      return crypto::kDrugPrecursor;
+    case v1::KEY_SUPERVISED_LIST:
+      return crypto::kKeySupervised;
+    case v1::SPECIALLY_CONTROLLED_LIST:
+      return crypto::kHighHazard;
+    default:
+      return 0;
+  }
+}
+
+absl::StatusOr<ControlListFlags> ControlListFlagsFor(const storage::StateReader& state,
+                                                     absl::string_view cas) {
+  ControlListFlags out;
+  if (cas.empty()) return out;
+  for (v1::ReferenceTable table : kControlLists) {
+    absl::StatusOr<std::optional<v1::ReferenceTableVersion>> in_force =
+        ReferenceTableInForce(state, table);
+    if (!in_force.ok()) return in_force.status();
+    if (!*in_force) continue;
+    absl::StatusOr<std::optional<std::string>> named =
+        state.Get(ControlListKey(ReferenceTableName(table), (*in_force)->version(), cas));
+    if (!named.ok()) return named.status();
+    if (!*named) continue;
+    out.flags |= ControlListFlag(table);
+    out.lists.push_back(absl::StrCat(ReferenceTableName(table), "/", (*in_force)->version()));
+  }
+  return out;
 }
 
 absl::StatusOr<std::optional<v1::ReferenceTableVersion>> ReferenceTableInForce(
@@ -194,7 +241,14 @@ absl::StatusOr<ImportedCatalogue> ImportReferenceTable(const journal::EntryConte
     return Invalid("table", absl::StrCat(v1::ReferenceTable_Name(import.table()), " (",
                                          static_cast<int>(import.table()),
                                          ") is not a table this server imports (CATALOGUE, "
-                                         "MAJOR_HAZARD_THRESHOLDS)"));
+                                         "MAJOR_HAZARD_THRESHOLDS, EXPLOSIVES_PRECURSOR_LIST, "
+                                         "DRUG_PRECURSOR_LIST, KEY_SUPERVISED_LIST, "
+                                         "SPECIALLY_CONTROLLED_LIST)"));
+  }
+  if (ControlListFlag(import.table()) != 0 && entry.rules_epoch < kControlListsRulesEpoch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("import_reference_table.table: control lists are imported from rules epoch ",
+                     kControlListsRulesEpoch, "; this entry is of epoch ", entry.rules_epoch));
   }
   if (!IsVersion(import.version())) {
     return Invalid("version",
@@ -238,6 +292,17 @@ absl::StatusOr<ImportedCatalogue> ImportReferenceTable(const journal::EntryConte
     for (const CatalogueEntry& row : csv.rows) {
       if (!row.cas.empty()) imported.rows_by_cas[row.cas].push_back(ToCatalogueRow(row));
     }
+  } else if (const uint8_t flag = ControlListFlag(import.table()); flag != 0) {
+    ControlListCsv csv = ReadControlListCsv(import.content());
+    problems = std::move(csv.problems);
+    rows = csv.rows.size();
+    for (const ControlListEntry& named : csv.rows) {
+      v1::CatalogueRow row;
+      row.set_cas(named.cas);
+      row.set_name_zh(named.name_zh);
+      row.set_control_flags(flag);
+      imported.rows_by_cas[named.cas].push_back(std::move(row));
+    }
   } else {
     ThresholdCsv csv = ReadThresholdCsv(import.content());
     problems = std::move(csv.problems);
@@ -265,6 +330,10 @@ absl::StatusOr<ImportedCatalogue> ImportReferenceTable(const journal::EntryConte
                                 ": ", named));
   }
   for (const auto& [cas, cas_rows] : imported.rows_by_cas) {
+    if (import.table() != v1::CATALOGUE) {
+      changes->Put(ControlListKey(table, import.version(), cas), cas_rows[0].name_zh());
+      continue;
+    }
     state::CatalogueRows record;
     for (const v1::CatalogueRow& row : cas_rows) *record.add_rows() = row;
     changes->Put(CatalogueRowsKey(import.version(), cas), record.SerializeAsString());

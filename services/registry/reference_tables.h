@@ -11,7 +11,10 @@
 //   r/ref/ver/<table>/<version>           v1::ReferenceTableVersion
 //   r/ref/cas/catalogue/<version>/<cas>   state::CatalogueRows (CATALOGUE)
 //   r/ref/thr/<version>/<cas|cat>/<key>   v1::ThresholdRow (MAJOR_HAZARD_THRESHOLDS)
-// where <table> is ReferenceTableName ("catalogue", "thresholds").
+//   r/ref/ctl/<table>/<version>/<cas>     the list's name of the chemical (control lists)
+// where <table> is ReferenceTableName ("catalogue", "thresholds",
+// "explosives-precursors", "drug-precursors", "key-supervised",
+// "specially-controlled").
 //
 // Pure functions over a storage::StateReader; thread-safe as the reader is.
 
@@ -44,6 +47,27 @@ inline constexpr absl::string_view kReferenceTableInForcePrefix = "r/ref/cur/";
 // "catalogue" for CATALOGUE, "thresholds" for MAJOR_HAZARD_THRESHOLDS; ""
 // for a table this build does not know.
 absl::string_view ReferenceTableName(v1::ReferenceTable table);
+
+// The rules epoch from which control lists are imported and read.
+inline constexpr uint32_t kControlListsRulesEpoch = 7;
+
+// The control lists, each setting one control flag on the chemicals it names.
+inline constexpr v1::ReferenceTable kControlLists[] = {
+    v1::EXPLOSIVES_PRECURSOR_LIST, v1::DRUG_PRECURSOR_LIST, v1::KEY_SUPERVISED_LIST,
+    v1::SPECIALLY_CONTROLLED_LIST};
+
+// The control flag (crypto/label.h bits) a control list sets; 0 for a table
+// that is not one.
+uint8_t ControlListFlag(v1::ReferenceTable table);
+
+// What the control lists in force say of CAS number `cas`: the flags they
+// set, and which lists name it ("<table>/<version>"), in kControlLists order.
+struct ControlListFlags {
+  uint8_t flags = 0;
+  std::vector<std::string> lists;
+};
+absl::StatusOr<ControlListFlags> ControlListFlagsFor(const storage::StateReader& state,
+                                                     absl::string_view cas);
 
 // The version of `table` in force, if any was imported.
 absl::StatusOr<std::optional<v1::ReferenceTableVersion>> ReferenceTableInForce(
@@ -78,7 +102,8 @@ absl::StatusOr<std::optional<v1::ThresholdRow>> FindThresholdRow(const storage::
                                                                  absl::string_view key);
 
 // A table version as its import entry wrote it: its table, its name and,
-// for a catalogue, its rows by CAS number (rows without one are not keyed).
+// for a catalogue, its rows by CAS number (rows without one are not keyed);
+// for a control list, a row per CAS number it names, carrying its flag.
 struct ImportedCatalogue {
   v1::ReferenceTable table = v1::REFERENCE_TABLE_UNSPECIFIED;
   std::string version;

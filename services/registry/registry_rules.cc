@@ -378,6 +378,24 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       if (absl::Status s = ValidateProduct(p, Catalogue::FromEntries(std::move(rows))); !s.ok()) {
         return s;
       }
+      // The control lists in force that name its CAS number set their
+      // flags too (read from the state before this entry, in both modes).
+      absl::StatusOr<ControlListFlags> listed = entry.rules_epoch >= kControlListsRulesEpoch
+                                                    ? ControlListFlagsFor(state, p.cas())
+                                                    : ControlListFlags();
+      if (!listed.ok()) return listed.status();
+      assignment->clear_control_lists();
+      for (const std::string& list : listed->lists) assignment->add_control_lists(list);
+      if (listed->flags != 0) {
+        absl::StatusOr<uint8_t> declared = ParseControlFlags(absl::StrJoin(p.control_flags(), ","));
+        if (!declared.ok()) return declared.status();
+        if ((*declared & listed->flags) != listed->flags) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("product.control_flags: must include ", ControlFlagsText(listed->flags),
+                           ", which the control lists in force (",
+                           absl::StrJoin(listed->lists, ", "), ") give CAS ", p.cas()));
+        }
+      }
       absl::StatusOr<std::optional<EnterpriseRecord>> e = FindEnterprise(state, p.enterprise_uscc());
       if (!e.ok()) return e.status();
       if (!*e) {
@@ -621,7 +639,9 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       absl::StatusOr<ImportedCatalogue> imported =
           ImportReferenceTable(entry, request.import_reference_table(), actor, state, changes);
       if (!imported.ok()) return imported.status();
-      if (imported->table != v1::CATALOGUE) return absl::OkStatus();
+      // A catalogue or a control list adds its flags to the products
+      // registered before it; the thresholds set none.
+      if (imported->table == v1::MAJOR_HAZARD_THRESHOLDS) return absl::OkStatus();
       return AddCatalogueFlags(entry, *imported, state, changes);
     }
     case v1::RegistryRequest::kDecideProductFlags:

@@ -1256,5 +1256,71 @@ TEST_F(RegistryRulesTest, ThresholdTablesAreVersionedApartFromTheCatalogue) {
   ExpectCheckPasses();
 }
 
+// The control lists set flags: a list's import adds its flag to the
+// registered products it names (recorded, with the list), and from its
+// entry on a product it names must carry the flag; a malformed list is
+// refused whole naming its row (a test's own list, not the official one).
+TEST_F(RegistryRulesTest, ControlListsSetTheirFlagsFromTheirEntryOn) {
+  const auto list_import = [&](v1::ReferenceTable table, const std::string& version,
+                               const std::string& csv) {
+    v1::RegistryRequest r = Request();
+    *r.mutable_import_reference_table() = CatalogueImport(version, csv);
+    r.mutable_import_reference_table()->set_table(table);
+    return r;
+  };
+  Ok(acme_admin_,
+     Product(Methanol(kAcme, "ME01")));  // 重点监管,高危 from the compiled-in catalogue
+  Refused(admin_,
+          list_import(v1::EXPLOSIVES_PRECURSOR_LIST, "e1",
+                      "cas,name_zh,note\n67-56-1,甲醇,\n67-56-2,错号,\n"),
+          absl::StatusCode::kInvalidArgument,
+          "import_reference_table.content: 1 problem, the table is refused whole: line 3, field "
+          "cas");
+  const uint64_t import_index = ledger_->snapshot()->size();
+  Ok(admin_, list_import(v1::EXPLOSIVES_PRECURSOR_LIST, "e1",
+                         "cas,name_zh,note\n67-56-1,甲醇,a test's own list\n"));
+  // Registered before: gains the flag, and the change names the list.
+  absl::StatusOr<std::optional<v1::Product>> me01 =
+      FindProduct(*ledger_->snapshot(), kAcme, "ME01");
+  ASSERT_TRUE(me01.ok() && me01->has_value());
+  EXPECT_EQ(absl::StrJoin((*me01)->control_flags(), ","), "易制爆,重点监管,高危");
+  absl::StatusOr<std::vector<v1::ProductFlagChange>> changes =
+      ListProductFlagChanges(*ledger_->snapshot(), kAcme);
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ((*changes)[0].log_index(), import_index);
+  EXPECT_EQ((*changes)[0].table(), v1::EXPLOSIVES_PRECURSOR_LIST);
+  EXPECT_EQ((*changes)[0].catalogue_version(), "e1");
+  // Registered after: must carry it.
+  Refused(acme_admin_, Product(Methanol(kAcme, "ME02")), absl::StatusCode::kInvalidArgument,
+          "product.control_flags: must include 易制爆, which the control lists in force "
+          "(explosives-precursors/e1) give CAS 67-56-1");
+  v1::Product me03 = Methanol(kAcme, "ME03");
+  me03.add_control_flags("易制爆");
+  const uint64_t me03_index = ledger_->snapshot()->size();
+  Ok(acme_admin_, Product(me03));
+  const v1::RegistryAssignment assignment = LoggedAssignment(me03_index);
+  ASSERT_EQ(assignment.control_lists_size(), 1);
+  EXPECT_EQ(assignment.control_lists(0), "explosives-precursors/e1");
+  // A second list sets its own flag; lists of other chemicals set nothing.
+  Ok(admin_,
+     list_import(v1::SPECIALLY_CONTROLLED_LIST, "s1", "cas,name_zh,note\n7664-93-9,硫酸,\n"));
+  v1::Product me04 = Methanol(kAcme, "ME04");
+  me04.add_control_flags("易制爆");
+  Ok(acme_admin_, Product(me04));
+  // A new version of the list that no longer names it: from its entry on,
+  // the flag is not required (products keep the flags they have).
+  Ok(admin_,
+     list_import(v1::EXPLOSIVES_PRECURSOR_LIST, "e2", "cas,name_zh,note\n7664-93-9,硫酸,\n"));
+  Ok(acme_admin_, Product(Methanol(kAcme, "ME05")));
+  me01 = FindProduct(*ledger_->snapshot(), kAcme, "ME01");
+  ASSERT_TRUE(me01.ok() && me01->has_value());
+  EXPECT_EQ(absl::StrJoin((*me01)->control_flags(), ","), "易制爆,重点监管,高危");
+
+  ledger_->Reopen();
+  ASSERT_FALSE(HasFatalFailure());
+  ExpectCheckPasses();
+}
+
 }  // namespace
 }  // namespace chemledger::registry

@@ -79,6 +79,7 @@ enum Kind : uint8_t {
   kAnomalies,
   kInTransit,
   kHistory,
+  kMajorHazardSites,
   // LedgerService's reads.
   kGetEvent,
   kGetHistory,
@@ -149,14 +150,24 @@ std::vector<std::string> FuzzSeeds() {
   site_load.set_site("warehouse 1");
   v1::ListSiteFlagsRequest site_flags;
   site_flags.set_enterprise_uscc(kProducer);
-  return {Input(kVerify, 0, verify),           Input(kVerify, 2, verify),
-          Input(kStock, 1, stock),             Input(kEvents, 1, events),
-          Input(kReconcile, 0, reconcile),     Input(kAnomalies, 0, anomalies),
-          Input(kInTransit, 0, in_transit),    Input(kHistory, 0, history),
-          Input(kGetEvent, 1, get_event),      Input(kGetHistory, 0, get_history),
-          Input(kGetHistory, 1, get_history),  Input(kListStock, 1, list_stock),
-          Input(kListScanSignals, 0, scan_signals), Input(kGetSiteLoad, 1, site_load),
-          Input(kListSiteFlags, 0, site_flags)};
+  v1::MajorHazardSitesQuery major_hazards;
+  major_hazards.set_region_prefix("3501");
+  return {Input(kVerify, 0, verify),
+          Input(kVerify, 2, verify),
+          Input(kStock, 1, stock),
+          Input(kEvents, 1, events),
+          Input(kReconcile, 0, reconcile),
+          Input(kAnomalies, 0, anomalies),
+          Input(kInTransit, 0, in_transit),
+          Input(kHistory, 0, history),
+          Input(kGetEvent, 1, get_event),
+          Input(kGetHistory, 0, get_history),
+          Input(kGetHistory, 1, get_history),
+          Input(kListStock, 1, list_stock),
+          Input(kListScanSignals, 0, scan_signals),
+          Input(kGetSiteLoad, 1, site_load),
+          Input(kListSiteFlags, 0, site_flags),
+          Input(kMajorHazardSites, 0, major_hazards)};
 }
 
 }  // namespace chemledger::fuzz
@@ -221,6 +232,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!request.ParseFromString(bytes)) return 0;
       fuzz::CheckRefusal(w.audited.audit->GetHistoryBundle(*snapshot, reader, request).status(),
                          "GetHistoryBundle");
+      break;
+    }
+    case fuzz::kMajorHazardSites: {
+      v1::MajorHazardSitesQuery request;
+      if (!request.ParseFromString(bytes)) return 0;
+      fuzz::CheckRefusal(w.audited.audit->ListMajorHazardSites(*snapshot, reader, request).status(),
+                         "ListMajorHazardSites");
       break;
     }
     case fuzz::kGetEvent:

@@ -133,8 +133,8 @@ constexpr char kUsage[] =
     "  major-hazards --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
     "                [--enterprise USCC | --region PREFIX | --park ID] [--json]\n"
     "      sites that are 重大危险源 now (AuditService.ListMajorHazardSites): GB 18218\n"
-    "      S = Σ q/Q, R and the grade the ledger computed from their stock, with each\n"
-    "      product's share; the alerts are anomalies (--kind MAJOR_HAZARD_ALERT)\n"
+    "      S = Σ q/Q, R and the grade the ledger computed from their stock at the last\n"
+    "      event there; the alerts are anomalies (--kind MAJOR_HAZARD_ALERT)\n"
     "  export --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
     "         [query flags as for query] [--kept CHECKPOINT] [--reconcile] --out BUNDLE\n"
     "      a query's events with their proofs, the signers' registrations, the\n"
@@ -1134,17 +1134,6 @@ int MajorHazards(const std::vector<std::string>& argv) {
         s.assessed_at_log_index(),
         s.alert_log_index() == 0 ? std::string("not yet recorded")
                                  : absl::StrCat(s.alert_log_index()));
-    for (const v1::MajorHazardContribution& c : a.contributions()) {
-      std::cout << absl::StrFormat(
-          "    %-18s %-8s %-20s %-12s q %.3f t / Q %.3f t (%s %s) β %.2f\n", c.issuer_uscc(),
-          c.product_number(), c.name_zh(), c.cas(), c.quantity_grams() / 1e6,
-          c.threshold_kg() / 1e3, c.by_category() ? "category" : "CAS", c.threshold_key(),
-          c.beta_hundredths() / 100.0);
-    }
-    for (const v1::MajorHazardUncounted& u : a.uncounted()) {
-      std::cout << absl::StrFormat("    not counted: %s %s %s (%s)\n", u.issuer_uscc(),
-                                   u.product_number(), u.name_zh(), u.reason());
-    }
   }
   std::cout << sites.sites_size() << " major hazard sites; read at log size " << sites.log_size()
             << "\n";

@@ -28,7 +28,11 @@ constexpr struct {
   v1::ReferenceTable table;
   const char* what;  // "a catalogue of N rows"
 } kTables[] = {{"catalogue", v1::CATALOGUE, "catalogue"},
-               {"thresholds", v1::MAJOR_HAZARD_THRESHOLDS, "threshold table"}};
+               {"thresholds", v1::MAJOR_HAZARD_THRESHOLDS, "threshold table"},
+               {"explosives-precursors", v1::EXPLOSIVES_PRECURSOR_LIST, "易制爆 list"},
+               {"drug-precursors", v1::DRUG_PRECURSOR_LIST, "易制毒 list"},
+               {"key-supervised", v1::KEY_SUPERVISED_LIST, "重点监管 list"},
+               {"specially-controlled", v1::SPECIALLY_CONTROLLED_LIST, "特别管控 list"}};
 
 std::string TableName(v1::ReferenceTable table) {
   for (const auto& t : kTables) {
@@ -44,7 +48,9 @@ absl::StatusOr<v1::ReferenceTable> TableArg(const cli::Args& args) {
     if (table == t.name) return t.table;
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "--table: '", table, "' is not a table this version reads (catalogue, thresholds)"));
+      "--table: '", table,
+      "' is not a table this version reads (catalogue, thresholds, explosives-precursors, "
+      "drug-precursors, key-supervised, specially-controlled)"));
 }
 
 // A reference table file checked here: its text, or every problem printed
@@ -63,8 +69,12 @@ absl::StatusOr<std::string> CheckedTableFile(const cli::Args& args, v1::Referenc
     registry::CatalogueCsv csv = registry::ReadCatalogueCsv(*text);
     problems = std::move(csv.problems);
     *rows = csv.rows.size();
-  } else {
+  } else if (table == v1::MAJOR_HAZARD_THRESHOLDS) {
     registry::ThresholdCsv csv = registry::ReadThresholdCsv(*text);
+    problems = std::move(csv.problems);
+    *rows = csv.rows.size();
+  } else {
+    registry::ControlListCsv csv = registry::ReadControlListCsv(*text);
     problems = std::move(csv.problems);
     *rows = csv.rows.size();
   }
@@ -280,7 +290,11 @@ absl::Status FlagChanges(const cli::Args& args) {
               << (c.was_provisional() ? " (provisional)" : "") << " -> " << text(c.flags_after())
               << ", "
               << (c.decided_by().empty()
-                      ? absl::StrCat("by catalogue ", c.catalogue_version())
+                      ? absl::StrCat(
+                            "by ",
+                            TableName(c.table() == v1::REFERENCE_TABLE_UNSPECIFIED ? v1::CATALOGUE
+                                                                                   : c.table()),
+                            " ", c.catalogue_version())
                       : absl::StrCat("decided by regulator ", c.decided_by(), ": ", c.reason()))
               << "\n";
   }
@@ -293,16 +307,19 @@ std::vector<Command> ReferenceCommands() {
   return {
       {"reference check",
        "check a reference table file (CSV) before it is imported",
-       "usage: chemctl reference check [--table catalogue|thresholds] FILE.csv\n\n"
+       "usage: chemctl reference check [--table TABLE] FILE.csv\n\n"
        "Reads a reference table file (docs/reference-data.md: UTF-8 CSV, RFC 4180,\n"
        "a header line) and checks every row. Prints every problem on its own line,\n"
        "naming the line of the file and the field (\"line 4, field cas: ...\"), and\n"
        "exits 1 if there is any; otherwise prints the number of rows and the file's\n"
-       "SHA-256. Offline: nothing is sent anywhere. FILE - reads standard input.\n",
+       "SHA-256. Offline: nothing is sent anywhere. FILE - reads standard input.\n"
+       "TABLE: catalogue (default), thresholds, or a control list: explosives-precursors\n"
+       "(易制爆), drug-precursors (易制毒), key-supervised (重点监管), specially-controlled\n"
+       "(特别管控).\n",
        {{"table"}, {}},
        ReferenceCheck},
       {"reference import", "import a version of a reference table (platform admin)",
-       "usage: chemctl reference import [--table catalogue|thresholds] --version V --title T "
+       "usage: chemctl reference import [--table TABLE] --version V --title T "
        "--issuer I\n"
        "                                --issued-on YYYY-MM-DD --document-number N\n"
        "                                [--uri URL] [--note TEXT] --key FILE [options] FILE.csv\n\n"
@@ -311,13 +328,15 @@ std::vector<Command> ReferenceCommands() {
        "From that entry on the version is in force: products registered after it are\n"
        "checked against it; those before keep the version of their time. V: 1 to 32 of\n"
        "A-Z a-z 0-9 . _ -, new for the table. The source is the official text's: title,\n"
-       "issuing body, date and document number (文号); docs/reference-data.md.\n\n" +
+       "issuing body, date and document number (文号); docs/reference-data.md. TABLE as\n"
+       "for reference check; a control list adds its flag to the registered products\n"
+       "it names, and from its entry on a product it names must carry the flag.\n\n" +
            std::string(kWriteHelp) + kServerHelp,
        WriteFlags(
            {"table", "version", "title", "issuer", "issued-on", "document-number", "uri", "note"}),
        ReferenceImport},
       {"reference list", "the reference table versions the server holds",
-       "usage: chemctl reference list [--table catalogue|thresholds] [--json] [--server "
+       "usage: chemctl reference list [--table TABLE] [--json] [--server "
        "HOST:PORT]\n\n"
        "Every imported version, by table in the order of import, the one in force\n"
        "marked, with its source, rows, log index and SHA-256. Open to anyone.\n\n" +

@@ -615,6 +615,40 @@ async function transit(event) {
   }
 }
 
+// ---- 重大危险源: sites that are major hazard sources now (GB 18218) ----
+
+const GRADES = { GRADE_1: '一级', GRADE_2: '二级', GRADE_3: '三级', GRADE_4: '四级',
+  NOT_A_MAJOR_HAZARD: '非重大危险源', MAJOR_HAZARD_GRADE_UNSPECIFIED: '未定级 (no α registered)' };
+// Billionths (a JSON string of a uint64) as a decimal with three places.
+const billionths = (v) => (Number(BigInt(v || '0') / 1000000n) / 1000).toFixed(3);
+
+async function hazards(event) {
+  event.preventDefault();
+  const request = {};
+  const put = (field, id) => { const v = $(id).value.trim(); if (v) request[field] = v; };
+  put('enterprise_uscc', 'hazards-enterprise'); put('park_id', 'hazards-park');
+  put('region_prefix', 'hazards-region');
+  try {
+    const report = await api('ListMajorHazardSites', request);
+    const rows = (report.sites || []).map((s) => {
+      const a = s.assessment || {};
+      return [el('td', {}, s.enterprise_uscc), el('td', {}, `${s.site_id} ${s.site_name || ''}`),
+        el('td', {}, s.region_code || ''), num(billionths(a.sum_billionths)),
+        num(a.exposure_correction_tenths ? billionths(a.r_billionths) : '—'),
+        el('td', { class: 'failed' }, GRADES[a.grade || 'MAJOR_HAZARD_GRADE_UNSPECIFIED'] || a.grade),
+        el('td', {}, GRADES[s.declared_grade] || ''), el('td', {}, a.thresholds_version || ''),
+        el('td', {}, s.assessed_at_log_index ? `#${s.assessed_at_log_index}` : ''),
+        el('td', {}, s.alert_log_index ? `#${s.alert_log_index}` : '待记录 pending')];
+    });
+    show('hazards-result',
+      el('p', {}, `${rows.length} 处重大危险源 major hazard sites (日志大小 log size ${report.log_size})`),
+      table(['企业 enterprise', '场所 site', '地区 region', 'S = Σq/Q', 'R', '计算级别 grade', '申报级别 declared',
+        '临界量表 thresholds', '最近事件 last event', '预警条目 alert entry'], rows));
+  } catch (e) {
+    failure('hazards-result', e);
+  }
+}
+
 // ---- Tabs and start ----
 
 function selectTab(name) {
@@ -639,6 +673,7 @@ async function start() {
   $('reconcile-form').addEventListener('submit', reconcile);
   $('stock-form').addEventListener('submit', stock);
   $('transit-form').addEventListener('submit', transit);
+  $('hazards-form').addEventListener('submit', hazards);
   $('logout').addEventListener('click', async () => {
     await fetch('/console/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
     signedOut();
