@@ -22,6 +22,7 @@
 #include "crypto/key_files.h"
 #include "crypto/label.h"
 #include "crypto/sha256.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
@@ -435,14 +436,21 @@ TEST_F(ReferenceE2eTest, SitesCrossingOneAreAlertedOnceAndGradedByTheFormula) {
       "'ChemLedger tests' --issued-on 2026-11-01 --document-number TEST-MH --key '",
       dir_, "/admin-cli.key' '", csv, "'"));
   ASSERT_EQ(code, 0) << out;
-  for (const auto& [site_id, alpha] : {std::pair<std::string, uint32_t>{"WH-1", 20}, {"WH-2", 0}}) {
-    v1::Site site = registry::testing::ExampleSite(kAcme, site_id);
-    site.set_exposure_correction_tenths(alpha);
-    v1::RegistryRequest r;
-    r.set_request_id(absl::StrCat("site-", site_id));
-    *r.mutable_register_site() = site;
-    ASSERT_NO_FATAL_FAILURE(SubmitOk(*acme_admin_, r));
-  }
+  ASSERT_TRUE(crypto::SaveSigningKey(*acme_admin_, dir_ + "/acme-cli.key", {}).ok());
+  // WH-1 with α = 2.0 by the enterprise's administrator with chemctl; WH-2
+  // without α.
+  v1::Site wh1_site = registry::testing::ExampleSite(kAcme, "WH-1");
+  wh1_site.set_exposure_correction_tenths(20);
+  std::string json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(wh1_site, &json).ok());
+  std::tie(code, out) =
+      Chemctl(absl::StrCat("registry site add --json '", WriteCsv("wh1.json", json), "' --key '",
+                           dir_, "/acme-cli.key'"));
+  ASSERT_EQ(code, 0) << out;
+  v1::RegistryRequest wh2_site;
+  wh2_site.set_request_id("site-WH-2");
+  *wh2_site.mutable_register_site() = registry::testing::ExampleSite(kAcme, "WH-2");
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*acme_admin_, wh2_site));
   Issued issued = IssueM01(kAcme, *acme_admin_, "MH", 4);
   ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
   ASSERT_EQ(issued.labels.size(), 4u);
@@ -507,6 +515,12 @@ TEST_F(ReferenceE2eTest, SitesCrossingOneAreAlertedOnceAndGradedByTheFormula) {
   EXPECT_EQ(site_load(*acme_admin_, "WH-1").r_billionths(), 8000000000u);  // 2.0 × 2 × 2
   absl::SleepFor(absl::Seconds(1));
   EXPECT_EQ(alerts().size(), 1u);
+  // The enterprise's own view with chemctl: the shares.
+  std::tie(code, out) =
+      Chemctl(absl::StrCat("registry site load ", kAcme, " WH-1 --key '", dir_, "/acme-cli.key'"));
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("\"ratio_billionths\": \"2000000000\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"grade\": \"GRADE_4\""), std::string::npos) << out;
   v1::MajorHazardSites sites;
   grpc::Status status =
       Read(*regulator_, api::kListMajorHazardSitesMethod, v1::MajorHazardSitesQuery(), &sites);

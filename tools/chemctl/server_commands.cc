@@ -25,6 +25,7 @@
 #include "absl/strings/escaping.h"
 #include "chemledger/v1/admin_service.grpc.pb.h"
 #include "chemledger/v1/label_service.grpc.pb.h"
+#include "chemledger/v1/ledger_service.pb.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
@@ -85,6 +86,35 @@ absl::Status AddProduct(const cli::Args& args) {
   v1::RegistryRequest r;
   *r.mutable_register_product() = *std::move(p);
   return Submit(args, std::move(r));
+}
+
+absl::Status AddSite(const cli::Args& args) {
+  absl::StatusOr<std::string> path = args.Required("json");
+  if (!path.ok()) return path.status();
+  absl::StatusOr<v1::Site> site = ReadJson<v1::Site>(*path, "chemledger.v1.Site");
+  if (!site.ok()) return site.status();
+  v1::RegistryRequest r;
+  *r.mutable_register_site() = *std::move(site);
+  return Submit(args, std::move(r));
+}
+
+// What a site holds per class, against its capacities, and its GB 18218
+// identification now (LedgerService.GetSiteLoad).
+absl::Status ShowSiteLoad(const cli::Args& args) {
+  if (args.positional().size() != 2) {
+    return absl::InvalidArgumentError("give the enterprise's USCC and the site");
+  }
+  absl::StatusOr<ReadSession> reads = ReadSession::Open(args);
+  if (!reads.ok()) return reads.status();
+  v1::GetSiteLoadRequest request;
+  request.set_enterprise_uscc(args.positional()[0]);
+  request.set_site(args.positional()[1]);
+  v1::SiteLoad response;
+  if (absl::Status s = reads->Call(api::kGetSiteLoadMethod, request, &response); !s.ok()) {
+    return s;
+  }
+  std::cout << PrintJson(response);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<crypto::VerifyingKey> PublicKeyArg(const cli::Args& args) {
@@ -563,6 +593,19 @@ std::vector<Command> ServerCommands() {
        "FILE (or -) is a chemledger.v1.Product in JSON (proto/chemledger/v1/registry.proto).\n\n" +
            write_help,
        WriteFlags({"json"}), AddProduct},
+      {"registry site add", "register (or re-register) a site (enterprise admin)",
+       "usage: chemctl registry site add --json FILE --key FILE [options]\n\n"
+       "FILE (or -) is a chemledger.v1.Site in JSON (proto/chemledger/v1/registry.proto;\n"
+       "docs/sites.md), with exposure_correction_tenths for GB 18218's α.\n\n" +
+           write_help,
+       WriteFlags({"json"}), AddSite},
+      {"registry site load", "what a site holds now, and its 重大危险源 identification",
+       "usage: chemctl registry site load USCC SITE --key FILE [--server HOST:PORT]\n\n"
+       "LedgerService.GetSiteLoad as JSON: the loads per hazard class against the\n"
+       "site's capacities, and major_hazard: GB 18218's S = Σ q/Q, R and the grade\n"
+       "of the stock there now, each product's share (docs/major-hazards.md).\n\n" +
+           read_help,
+       ReadFlags(), ShowSiteLoad},
       {"registry product show", "show one product, or list an enterprise's products",
        "usage: chemctl registry product show USCC [PRODUCT] --key FILE [--server HOST:PORT]\n\n" +
            read_help,
