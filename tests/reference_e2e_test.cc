@@ -418,6 +418,37 @@ TEST_F(ReferenceE2eTest, ControlListsAddTheirFlagsAndGovernRegistrations) {
   EXPECT_EQ(code, 0) << out;
 }
 
+// The tables the pages read are imports too: once a statement texts version
+// is in force, a label's scan page shows its text (this test's own, marked
+// as such), and the compiled-in texts stand where it gives none.
+TEST_F(ReferenceE2eTest, ScanPagesReadTheStatementTextsInForce) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  ASSERT_TRUE(crypto::SaveSigningKey(*admin_, dir_ + "/admin-cli.key", {}).ok());
+  Issued issued = IssueM01(kAcme, *acme_admin_, "ST", 1);
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  const std::string url = issued.labels[0].url();
+  const std::string path = url.substr(url.find('/', std::string("HTTPS://").size()));
+  const auto page = [&]() {
+    httplib::Client client("127.0.0.1", http_port_);
+    httplib::Result got = client.Get(path.c_str());
+    EXPECT_TRUE(got) << httplib::to_string(got.error());
+    return got ? got->body : std::string();
+  };
+  const std::string test_text = "测试文本：本测试自拟的H225文本";
+  EXPECT_EQ(page().find(test_text), std::string::npos);
+  auto [code, out] = Chemctl(absl::StrCat(
+      "reference import --table statements --version s1 --title '测试说明文本' --issuer "
+      "'ChemLedger tests' --issued-on 2026-11-01 --document-number TEST-ST --key '",
+      dir_, "/admin-cli.key' '",
+      WriteCsv("statements.csv", absl::StrCat("code,text_zh,text_en\nH225,", test_text, ",\n")),
+      "'"));
+  ASSERT_EQ(code, 0) << out;
+  const std::string body = page();
+  EXPECT_NE(body.find(test_text), std::string::npos) << body;
+  // H301 is not in it: the compiled-in text, or the page says it has none.
+  EXPECT_NE(body.find("<b>H301</b>"), std::string::npos) << body;
+}
+
 // 重大危险源 identified live (docs/major-hazards.md): methanol stored at a
 // registered site until S = Σ q/Q crosses 1 under an imported thresholds
 // table (this test's own values); the alert entry appears once, the grade is

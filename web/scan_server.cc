@@ -10,27 +10,28 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
-#include "absl/strings/escaping.h"
 #include "api/china_time.h"
 #include "crypto/random.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "httplib.h"
-#include "services/common/rate_limiter.h"
-#include "services/common/read_auth.h"
-#include "services/label/label_resolution.h"
-#include "services/registry/registry_state.h"
-#include "services/waybill/waybill_code_resolution.h"
 #include "render/pictograms.h"
 #include "render/qr.h"
 #include "services/common/listen_address.h"
+#include "services/common/rate_limiter.h"
+#include "services/common/read_auth.h"
+#include "services/label/label_resolution.h"
+#include "services/registry/logged_reference_tables.h"
+#include "services/registry/registry_state.h"
+#include "services/waybill/waybill_code_resolution.h"
 #include "web/api_bridge.h"
 #include "web/console.h"
 #include "web/scan_pages.h"
@@ -230,7 +231,8 @@ void ScanServer::Impl::ServeScan(const httplib::Request& req, httplib::Response&
         waybill::ResolveWaybillCode(*snapshot, url, api::TodayInChina());
     if (!scan.ok()) return Fail(req, res, scan.status());
     const absl::Time resolved = absl::Now();
-    std::string html = WaybillPage(*scan, *tables, page);
+    const registry::LoggedReferenceTables logged(*snapshot, *tables);
+    std::string html = WaybillPage(*scan, logged, page);
     timing(resolved);
     SendHtml(res, 200, std::move(html));
     return;
@@ -239,7 +241,8 @@ void ScanServer::Impl::ServeScan(const httplib::Request& req, httplib::Response&
       label::ResolveLabel(*snapshot, url, api::TodayInChina(), label::Scanner::Anyone());
   if (!scan.ok()) return Fail(req, res, scan.status());
   const absl::Time resolved = absl::Now();
-  std::string html = LabelPage(*scan, *tables, page);
+  const registry::LoggedReferenceTables logged(*snapshot, *tables);
+  std::string html = LabelPage(*scan, logged, page);
   timing(resolved);
   SendHtml(res, 200, std::move(html));
 }

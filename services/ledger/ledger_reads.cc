@@ -15,6 +15,7 @@
 #include "services/ledger/event_view.h"
 #include "services/ledger/major_hazard.h"
 #include "services/ledger/site_load.h"
+#include "services/registry/logged_reference_tables.h"
 #include "services/registry/oversight.h"
 #include "services/registry/read_access.h"
 #include "services/registry/registry_state.h"
@@ -237,8 +238,11 @@ absl::StatusOr<v1::SiteLoad> LedgerReads::GetSiteLoad(const storage::Snapshot& s
   absl::StatusOr<std::optional<v1::Site>> site =
       registry::FindSite(snapshot, custodian, request.site());
   if (!site.ok()) return site.status();
+  // The tables as the log has them now (an imported segregation table in
+  // force), over the compiled-in ones.
+  const registry::LoggedReferenceTables tables(snapshot, *tables_);
   const SiteAssessment assessment =
-      AssessSiteLoad(site->has_value() ? &**site : nullptr, *loads, *tables_);
+      AssessSiteLoad(site->has_value() ? &**site : nullptr, *loads, tables);
   const auto add_load = [](const ClassLoad& l, v1::SiteLoad::ClassLoad* out) {
     out->set_hazard_class(l.hazard_class);
     out->set_unit(l.unit);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
 #include "services/common/identifiers.h"
 
 namespace chemledger::registry {
@@ -384,6 +385,124 @@ ControlListCsv ReadControlListCsv(absl::string_view text) {
     e.note = f[2];
     if (e.note.size() > 256) {
       problems.Add(line, "note", absl::StrCat("is ", e.note.size(), " bytes; at most 256"));
+    }
+    if (problems.count() == before) out.rows.push_back(std::move(e));
+  }
+  problems.SortByLine();
+  if (!out.problems.empty()) out.rows.clear();
+  return out;
+}
+
+namespace {
+
+bool IsHazardStatementCode(absl::string_view code) {
+  absl::string_view digits = code;
+  if (absl::ConsumePrefix(&digits, "EUH") || absl::ConsumePrefix(&digits, "H")) {
+    return digits.size() == 3 && std::all_of(digits.begin(), digits.end(), [](char c) {
+             return absl::ascii_isdigit(static_cast<unsigned char>(c));
+           });
+  }
+  return false;
+}
+
+// A GB 6944 class ("3") or division ("5.1").
+bool IsClassOrDivision(absl::string_view c) {
+  return IsHazardClass(c) || (c.size() == 1 && c[0] >= '1' && c[0] <= '9');
+}
+
+TextCsv ReadTexts(absl::string_view text, absl::string_view header, absl::string_view key_field,
+                  size_t max_text, bool (*valid_key)(absl::string_view),
+                  absl::string_view key_rule) {
+  TextCsv out;
+  Problems problems(&out.problems);
+  std::optional<std::vector<CsvRecord>> records = ReadTableRows(text, header, problems);
+  if (!records) return out;
+  std::map<std::string, size_t> lines;  // key -> its line
+  for (const CsvRecord& record : *records) {
+    const size_t line = record.line;
+    const std::vector<std::string>& f = record.fields;
+    const size_t before = problems.count();
+    TextEntry e{f[0], f[1], f[2]};
+    if (!valid_key(e.key)) {
+      problems.Add(line, std::string(key_field), absl::StrCat("'", e.key, "' is not ", key_rule));
+    } else if (auto [it, added] = lines.emplace(e.key, line); !added) {
+      problems.Add(line, std::string(key_field),
+                   absl::StrCat(e.key, " is also on line ", it->second));
+    }
+    if (e.text_zh.empty() && e.text_en.empty()) {
+      problems.Add(line, "", "text_zh and text_en are both empty (give at least one)");
+    }
+    for (const auto& [field, value] :
+         {std::pair<const char*, const std::string*>{"text_zh", &e.text_zh},
+          {"text_en", &e.text_en}}) {
+      if (value->size() > max_text) {
+        problems.Add(line, field, absl::StrCat("is ", value->size(), " bytes; at most ", max_text));
+      }
+    }
+    if (problems.count() == before) out.rows.push_back(std::move(e));
+  }
+  problems.SortByLine();
+  if (!out.problems.empty()) out.rows.clear();
+  return out;
+}
+
+}  // namespace
+
+TextCsv ReadStatementCsv(absl::string_view text) {
+  return ReadTexts(
+      text, kStatementCsvHeader, "code", 1000,
+      [](absl::string_view code) {
+        return IsHazardStatementCode(code) || ids::IsPrecautionaryStatementCode(code);
+      },
+      "a GHS statement code (H225, EUH014, P210, P301+P310)");
+}
+
+TextCsv ReadEmergencyCsv(absl::string_view text) {
+  return ReadTexts(
+      text, kEmergencyCsvHeader, "un", 4000,
+      [](absl::string_view un) { return ids::ValidateUnNumber("un", un).ok(); },
+      "a UN number of four digits");
+}
+
+SegregationCsv ReadSegregationCsv(absl::string_view text) {
+  SegregationCsv out;
+  Problems problems(&out.problems);
+  std::optional<std::vector<CsvRecord>> records =
+      ReadTableRows(text, kSegregationCsvHeader, problems);
+  if (!records) return out;
+  std::map<std::pair<std::string, std::string>, size_t> lines;  // pair -> its line
+  for (const CsvRecord& record : *records) {
+    const size_t line = record.line;
+    const std::vector<std::string>& f = record.fields;
+    const size_t before = problems.count();
+    for (size_t i : {0, 1}) {
+      if (!IsClassOrDivision(f[i])) {
+        problems.Add(line, i == 0 ? "class_a" : "class_b",
+                     absl::StrCat("'", f[i], "' is not a GB 6944 class or division (3, 5.1)"));
+      }
+    }
+    SegregationEntry e;
+    e.class_a = std::min(f[0], f[1]);
+    e.class_b = std::max(f[0], f[1]);
+    if (problems.count() == before) {
+      if (auto [it, added] = lines.emplace(std::make_pair(e.class_a, e.class_b), line); !added) {
+        problems.Add(line, "class_b",
+                     absl::StrCat(e.class_a, " and ", e.class_b, " are also on line ", it->second));
+      }
+    }
+    if (f[2] == "yes") {
+      e.same_site_allowed = true;
+    } else if (f[2] == "no") {
+      e.same_site_allowed = false;
+    } else {
+      problems.Add(line, "same_site", absl::StrCat("'", f[2], "' is not yes or no"));
+    }
+    e.requirement = f[3];
+    if (e.requirement.empty()) {
+      problems.Add(line, "requirement", "is empty (the table's words are required)");
+    } else if (e.requirement.size() > 256) {
+      problems.Add(line, "requirement",
+                   absl::StrCat("is ", e.requirement.size(), " bytes; at most 256"));
     }
     if (problems.count() == before) out.rows.push_back(std::move(e));
   }

@@ -119,6 +119,53 @@ struct ControlListCsv {
 };
 ControlListCsv ReadControlListCsv(absl::string_view text);
 
+// The header of a statement texts CSV (GB 30000's hazard and precautionary
+// statements), of an emergency information CSV (per UN number), and of a
+// storage segregation CSV (GB 15603).
+inline constexpr absl::string_view kStatementCsvHeader = "code,text_zh,text_en";
+inline constexpr absl::string_view kEmergencyCsvHeader = "un,text_zh,text_en";
+inline constexpr absl::string_view kSegregationCsvHeader = "class_a,class_b,same_site,requirement";
+
+// One row of a statement texts or emergency information table: its key (a
+// statement code, or a UN number) and its texts.
+struct TextEntry {
+  std::string key;
+  std::string text_zh;
+  std::string text_en;
+};
+
+// A statement texts CSV read and checked, as CatalogueCsv. Each row: code
+// a GHS hazard statement code (H and three digits, EUH and three digits) or
+// a precautionary one (P and three digits, or up to three joined by '+'),
+// once per file; text_zh and text_en each at most 1000 bytes, at least one
+// of them given.
+struct TextCsv {
+  std::vector<TextEntry> rows;
+  std::vector<CsvProblem> problems;
+};
+TextCsv ReadStatementCsv(absl::string_view text);
+// An emergency information CSV: as statements, keyed by un, a UN number of
+// four digits; texts at most 4000 bytes.
+TextCsv ReadEmergencyCsv(absl::string_view text);
+
+// One row of a storage segregation table.
+struct SegregationEntry {
+  std::string class_a, class_b;  // class_a < class_b
+  bool same_site_allowed = true;
+  std::string requirement;
+};
+
+// A storage segregation CSV read and checked, as CatalogueCsv. Each row:
+// class_a and class_b GB 6944 classes ("3") or divisions ("5.1"), each
+// unordered pair once; same_site `yes` or `no` (whether the two may be
+// stored in one storage area at all); requirement the table's words,
+// required, at most 256 bytes.
+struct SegregationCsv {
+  std::vector<SegregationEntry> rows;
+  std::vector<CsvProblem> problems;
+};
+SegregationCsv ReadSegregationCsv(absl::string_view text);
+
 }  // namespace chemledger::registry
 
 #endif  // CHEMLEDGER_SERVICES_REGISTRY_REFERENCE_CSV_H_

@@ -161,5 +161,65 @@ TEST(ReadThresholdCsvTest, EveryProblemIsNamedAndNoRowIsKept) {
             "line 1: the header is \"kind,key\", not \"kind,key,name_zh,threshold_t,beta\"");
 }
 
+std::vector<std::string> Texts(const std::vector<CsvProblem>& problems) {
+  std::vector<std::string> texts;
+  for (const CsvProblem& p : problems) texts.push_back(p.ToString());
+  return texts;
+}
+
+void ExpectProblems(const std::vector<CsvProblem>& problems,
+                    const std::vector<std::string>& expected) {
+  const std::vector<std::string> texts = Texts(problems);
+  ASSERT_EQ(texts.size(), expected.size()) << ::testing::PrintToString(texts);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(texts[i].rfind(expected[i], 0), 0u) << texts[i] << " / " << expected[i];
+  }
+}
+
+TEST(ReadControlListCsvTest, OneRowPerCasNumber) {
+  const ControlListCsv good = ReadControlListCsv("cas,name_zh,note\n67-56-1,甲醇,第一批\n");
+  ASSERT_TRUE(good.problems.empty()) << ::testing::PrintToString(Texts(good.problems));
+  ASSERT_EQ(good.rows.size(), 1u);
+  EXPECT_EQ(good.rows[0].note, "第一批");
+  const ControlListCsv bad =
+      ReadControlListCsv("cas,name_zh,note\n67-56-2,甲醇,\n67-56-1,,\n67-56-1,甲醇,\n");
+  EXPECT_TRUE(bad.rows.empty());
+  ExpectProblems(bad.problems, {"line 2, field cas: ", "line 3, field name_zh: ",
+                                "line 4, field cas: 67-56-1 is also on line 3"});
+}
+
+TEST(ReadStatementCsvTest, CodesOfBothKindsAndAtLeastOneText) {
+  const TextCsv good =
+      ReadStatementCsv("code,text_zh,text_en\nH225,甲,\nEUH014,,b\nP301+P310,丙,c\n");
+  ASSERT_TRUE(good.problems.empty()) << ::testing::PrintToString(Texts(good.problems));
+  ASSERT_EQ(good.rows.size(), 3u);
+  EXPECT_EQ(good.rows[1].key, "EUH014");
+  const TextCsv bad = ReadStatementCsv("code,text_zh,text_en\nH22,甲,\nP210,,\nP210,乙,\n");
+  EXPECT_TRUE(bad.rows.empty());
+  ExpectProblems(bad.problems, {"line 2, field code: 'H22' is not a GHS statement code",
+                                "line 3: text_zh and text_en are both empty",
+                                "line 4, field code: P210 is also on line 3"});
+  const TextCsv emergency = ReadEmergencyCsv("un,text_zh,text_en\n1230,甲,\n123,乙,\n");
+  ExpectProblems(emergency.problems, {"line 3, field un: '123' is not a UN number"});
+}
+
+TEST(ReadSegregationCsvTest, UnorderedPairsOfClassesOnce) {
+  const SegregationCsv good =
+      ReadSegregationCsv("class_a,class_b,same_site,requirement\n5.1,3,no,甲\n2,8,yes,乙\n");
+  ASSERT_TRUE(good.problems.empty()) << ::testing::PrintToString(Texts(good.problems));
+  ASSERT_EQ(good.rows.size(), 2u);
+  EXPECT_EQ(good.rows[0].class_a, "3");
+  EXPECT_EQ(good.rows[0].class_b, "5.1");
+  EXPECT_FALSE(good.rows[0].same_site_allowed);
+  const SegregationCsv bad = ReadSegregationCsv(
+      "class_a,class_b,same_site,requirement\n3,5.9,no,甲\n3,5.1,maybe,\n5.1,3,no,乙\n3,5.1,no,"
+      "丙\n");
+  EXPECT_TRUE(bad.rows.empty());
+  ExpectProblems(bad.problems, {"line 2, field class_b: '5.9'", "line 3, field same_site: 'maybe'",
+                                "line 3, field requirement: ",
+                                "line 4, field class_b: 3 and 5.1 are also on line 3",
+                                "line 5, field class_b: 3 and 5.1 are also on line 3"});
+}
+
 }  // namespace
 }  // namespace chemledger::registry

@@ -38,6 +38,15 @@ std::string ControlListKey(absl::string_view table, absl::string_view version,
                            absl::string_view cas) {
   return absl::StrCat("r/ref/ctl/", table, "/", version, "/", cas);
 }
+std::string StatementKey(absl::string_view version, absl::string_view code) {
+  return absl::StrCat("r/ref/stm/", version, "/", code);
+}
+std::string EmergencyKey(absl::string_view version, absl::string_view un) {
+  return absl::StrCat("r/ref/emg/", version, "/", un);
+}
+std::string SegregationKey(absl::string_view version, absl::string_view a, absl::string_view b) {
+  return absl::StrCat("r/ref/seg/", version, "/", a, "/", b);
+}
 
 absl::Status Invalid(absl::string_view field, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat("import_reference_table.", field, ": ", rule));
@@ -109,6 +118,12 @@ absl::string_view ReferenceTableName(v1::ReferenceTable table) {
       return "key-supervised";
     case v1::SPECIALLY_CONTROLLED_LIST:
       return "specially-controlled";
+    case v1::STATEMENT_TEXTS:
+      return "statements";
+    case v1::STORAGE_SEGREGATION:
+      return "segregation";
+    case v1::EMERGENCY_INFORMATION:
+      return "emergency";
     default:
       return "";
   }
@@ -212,6 +227,26 @@ absl::StatusOr<std::optional<v1::ThresholdRow>> FindThresholdRow(const storage::
   return ReadStateRecord<v1::ThresholdRow>(state, ThresholdKey(version, category, key));
 }
 
+absl::StatusOr<std::optional<state::ReferenceTextRow>> FindStatementText(
+    const storage::StateReader& state, absl::string_view version, absl::string_view code) {
+  if (version.empty() || code.empty()) return std::nullopt;
+  return ReadStateRecord<state::ReferenceTextRow>(state, StatementKey(version, code));
+}
+
+absl::StatusOr<std::optional<state::ReferenceTextRow>> FindEmergencyInformation(
+    const storage::StateReader& state, absl::string_view version, absl::string_view un) {
+  if (version.empty() || un.empty()) return std::nullopt;
+  return ReadStateRecord<state::ReferenceTextRow>(state, EmergencyKey(version, un));
+}
+
+absl::StatusOr<std::optional<state::SegregationRow>> FindSegregationRow(
+    const storage::StateReader& state, absl::string_view version, absl::string_view a,
+    absl::string_view b) {
+  if (version.empty() || a.empty() || b.empty()) return std::nullopt;
+  return ReadStateRecord<state::SegregationRow>(
+      state, SegregationKey(version, std::min(a, b), std::max(a, b)));
+}
+
 const v1::CatalogueRow* ChooseCatalogueRow(const std::vector<v1::CatalogueRow>& rows,
                                            int32_t catalogue_number) {
   for (const v1::CatalogueRow& row : rows) {
@@ -243,12 +278,14 @@ absl::StatusOr<ImportedCatalogue> ImportReferenceTable(const journal::EntryConte
                                          ") is not a table this server imports (CATALOGUE, "
                                          "MAJOR_HAZARD_THRESHOLDS, EXPLOSIVES_PRECURSOR_LIST, "
                                          "DRUG_PRECURSOR_LIST, KEY_SUPERVISED_LIST, "
-                                         "SPECIALLY_CONTROLLED_LIST)"));
+                                         "SPECIALLY_CONTROLLED_LIST, STATEMENT_TEXTS, "
+                                         "STORAGE_SEGREGATION, EMERGENCY_INFORMATION)"));
   }
-  if (ControlListFlag(import.table()) != 0 && entry.rules_epoch < kControlListsRulesEpoch) {
+  if (import.table() > v1::MAJOR_HAZARD_THRESHOLDS && entry.rules_epoch < kControlListsRulesEpoch) {
     return absl::InvalidArgumentError(
-        absl::StrCat("import_reference_table.table: control lists are imported from rules epoch ",
-                     kControlListsRulesEpoch, "; this entry is of epoch ", entry.rules_epoch));
+        absl::StrCat("import_reference_table.table: ", v1::ReferenceTable_Name(import.table()),
+                     " is imported from rules epoch ", kControlListsRulesEpoch,
+                     "; this entry is of epoch ", entry.rules_epoch));
   }
   if (!IsVersion(import.version())) {
     return Invalid("version",
@@ -285,7 +322,33 @@ absl::StatusOr<ImportedCatalogue> ImportReferenceTable(const journal::EntryConte
   imported.table = import.table();
   imported.version = import.version();
   std::vector<v1::ThresholdRow> thresholds;
-  if (import.table() == v1::CATALOGUE) {
+  std::vector<std::pair<std::string, std::string>> keyed_rows;  // state key, record
+  if (import.table() == v1::STATEMENT_TEXTS || import.table() == v1::EMERGENCY_INFORMATION) {
+    const bool statements = import.table() == v1::STATEMENT_TEXTS;
+    TextCsv csv =
+        statements ? ReadStatementCsv(import.content()) : ReadEmergencyCsv(import.content());
+    problems = std::move(csv.problems);
+    rows = csv.rows.size();
+    for (const TextEntry& row : csv.rows) {
+      state::ReferenceTextRow record;
+      record.set_text_zh(row.text_zh);
+      record.set_text_en(row.text_en);
+      keyed_rows.emplace_back(statements ? StatementKey(import.version(), row.key)
+                                         : EmergencyKey(import.version(), row.key),
+                              record.SerializeAsString());
+    }
+  } else if (import.table() == v1::STORAGE_SEGREGATION) {
+    SegregationCsv csv = ReadSegregationCsv(import.content());
+    problems = std::move(csv.problems);
+    rows = csv.rows.size();
+    for (const SegregationEntry& row : csv.rows) {
+      state::SegregationRow record;
+      record.set_same_site_allowed(row.same_site_allowed);
+      record.set_requirement(row.requirement);
+      keyed_rows.emplace_back(SegregationKey(import.version(), row.class_a, row.class_b),
+                              record.SerializeAsString());
+    }
+  } else if (import.table() == v1::CATALOGUE) {
     CatalogueCsv csv = ReadCatalogueCsv(import.content());
     problems = std::move(csv.problems);
     rows = csv.rows.size();
@@ -338,6 +401,7 @@ absl::StatusOr<ImportedCatalogue> ImportReferenceTable(const journal::EntryConte
     for (const v1::CatalogueRow& row : cas_rows) *record.add_rows() = row;
     changes->Put(CatalogueRowsKey(import.version(), cas), record.SerializeAsString());
   }
+  for (const auto& [key, record] : keyed_rows) changes->Put(key, record);
   for (const v1::ThresholdRow& row : thresholds) {
     changes->Put(ThresholdKey(import.version(), row.category(), row.key()),
                  row.SerializeAsString());

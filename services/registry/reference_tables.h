@@ -12,9 +12,12 @@
 //   r/ref/cas/catalogue/<version>/<cas>   state::CatalogueRows (CATALOGUE)
 //   r/ref/thr/<version>/<cas|cat>/<key>   v1::ThresholdRow (MAJOR_HAZARD_THRESHOLDS)
 //   r/ref/ctl/<table>/<version>/<cas>     the list's name of the chemical (control lists)
+//   r/ref/stm/<version>/<code>            state::ReferenceTextRow (STATEMENT_TEXTS)
+//   r/ref/emg/<version>/<un>              state::ReferenceTextRow (EMERGENCY_INFORMATION)
+//   r/ref/seg/<version>/<a>/<b>           state::SegregationRow (STORAGE_SEGREGATION; a < b)
 // where <table> is ReferenceTableName ("catalogue", "thresholds",
 // "explosives-precursors", "drug-precursors", "key-supervised",
-// "specially-controlled").
+// "specially-controlled", "statements", "segregation", "emergency").
 //
 // Pure functions over a storage::StateReader; thread-safe as the reader is.
 
@@ -29,6 +32,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "chemledger/state/state.pb.h"
 #include "chemledger/v1/registry.pb.h"
 #include "journal/state_machine.h"
 #include "services/registry/catalogue.h"
@@ -100,6 +104,18 @@ absl::StatusOr<std::optional<v1::ThresholdRow>> FindThresholdRow(const storage::
                                                                  absl::string_view version,
                                                                  bool category,
                                                                  absl::string_view key);
+
+// A row of statement texts `version` for a statement code ("H225",
+// "P301+P310"), of emergency information `version` for a UN number, and of
+// segregation `version` for two classes (either order); nullopt when the
+// version has none.
+absl::StatusOr<std::optional<state::ReferenceTextRow>> FindStatementText(
+    const storage::StateReader& state, absl::string_view version, absl::string_view code);
+absl::StatusOr<std::optional<state::ReferenceTextRow>> FindEmergencyInformation(
+    const storage::StateReader& state, absl::string_view version, absl::string_view un);
+absl::StatusOr<std::optional<state::SegregationRow>> FindSegregationRow(
+    const storage::StateReader& state, absl::string_view version, absl::string_view a,
+    absl::string_view b);
 
 // A table version as its import entry wrote it: its table, its name and,
 // for a catalogue, its rows by CAS number (rows without one are not keyed);

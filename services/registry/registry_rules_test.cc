@@ -24,6 +24,7 @@
 #include "services/chemledgerd/deployment.h"
 #include "services/common/envelope.h"
 #include "services/registry/catalogue.h"
+#include "services/registry/logged_reference_tables.h"
 #include "services/registry/product_flags.h"
 #include "services/registry/reference_csv.h"
 #include "services/registry/reference_tables.h"
@@ -1317,6 +1318,66 @@ TEST_F(RegistryRulesTest, ControlListsSetTheirFlagsFromTheirEntryOn) {
   ASSERT_TRUE(me01.ok() && me01->has_value());
   EXPECT_EQ(absl::StrJoin((*me01)->control_flags(), ","), "易制爆,重点监管,高危");
 
+  ledger_->Reopen();
+  ASSERT_FALSE(HasFatalFailure());
+  ExpectCheckPasses();
+}
+
+// The tables the pages and site assessments read come from the versions in
+// force: statement texts and emergency information over the compiled-in
+// texts, a segregation table whole (by class where a division has no row);
+// a malformed file is refused naming its row.
+TEST_F(RegistryRulesTest, PageTablesAreReadFromTheVersionsInForce) {
+  const auto import_request = [&](v1::ReferenceTable table, const std::string& version,
+                                  const std::string& csv) {
+    v1::RegistryRequest r = Request();
+    *r.mutable_import_reference_table() = CatalogueImport(version, csv);
+    r.mutable_import_reference_table()->set_table(table);
+    return r;
+  };
+  const reference::ReferenceTables& shipped = reference::ShippedReferenceTables();
+  {
+    LoggedReferenceTables before(*ledger_->snapshot(), shipped);
+    EXPECT_EQ(before.StatementText("H225", reference::Language::kEnglish),
+              shipped.StatementText("H225", reference::Language::kEnglish));
+    EXPECT_FALSE(before.HasSegregationTable());
+  }
+  Refused(admin_,
+          import_request(v1::STORAGE_SEGREGATION, "g1",
+                         "class_a,class_b,same_site,requirement\n3,5.1,maybe,测试\n"),
+          absl::StatusCode::kInvalidArgument,
+          "import_reference_table.content: 1 problem, the table is refused whole: line 2, field "
+          "same_site");
+  Ok(admin_, import_request(v1::STATEMENT_TEXTS, "s1",
+                            "code,text_zh,text_en\nP210,测试：远离热源（本测试）,\n"
+                            "P301,测试甲,\nP310,测试乙,\nH225,,Test text for H225\n"));
+  Ok(admin_, import_request(v1::STORAGE_SEGREGATION, "g1",
+                            "class_a,class_b,same_site,requirement\n5.1,3,no,测试：不得同库\n"
+                            "2,8,yes,测试：隔开\n"));
+  Ok(admin_,
+     import_request(v1::EMERGENCY_INFORMATION, "e1", "un,text_zh,text_en\n1230,测试应急信息,\n"));
+  LoggedReferenceTables logged(*ledger_->snapshot(), shipped);
+  using reference::Language;
+  EXPECT_EQ(logged.StatementText("P210", Language::kChinese), "测试：远离热源（本测试）");
+  EXPECT_EQ(logged.StatementText("P301+P310", Language::kChinese), "测试甲测试乙");
+  EXPECT_EQ(logged.StatementText("H225", Language::kEnglish), "Test text for H225");
+  // No Chinese H225 in the version: the compiled-in text stands.
+  EXPECT_EQ(logged.StatementText("H225", Language::kChinese),
+            shipped.StatementText("H225", Language::kChinese));
+  EXPECT_EQ(logged.EmergencyInformation("1230", Language::kChinese), "测试应急信息");
+  EXPECT_FALSE(logged.EmergencyInformation("1230", Language::kEnglish));
+  EXPECT_TRUE(logged.HasSegregationTable());
+  std::optional<reference::SegregationRule> rule = logged.StorageSegregation("3", "5.1");
+  ASSERT_TRUE(rule);
+  EXPECT_FALSE(rule->same_site_allowed);
+  EXPECT_EQ(rule->requirement, "测试：不得同库");
+  rule = logged.StorageSegregation("8", "2.1");  // by the class of 2.1
+  ASSERT_TRUE(rule);
+  EXPECT_TRUE(rule->same_site_allowed);
+  EXPECT_FALSE(logged.StorageSegregation("3", "8"));
+  std::vector<reference::TableSource> sources = logged.Sources();
+  ASSERT_GE(sources.size(), 3u);
+  EXPECT_EQ(sources[0].table.rfind("statements s1", 0), 0u) << sources[0].table;
   ledger_->Reopen();
   ASSERT_FALSE(HasFatalFailure());
   ExpectCheckPasses();

@@ -32,7 +32,10 @@ constexpr struct {
                {"explosives-precursors", v1::EXPLOSIVES_PRECURSOR_LIST, "易制爆 list"},
                {"drug-precursors", v1::DRUG_PRECURSOR_LIST, "易制毒 list"},
                {"key-supervised", v1::KEY_SUPERVISED_LIST, "重点监管 list"},
-               {"specially-controlled", v1::SPECIALLY_CONTROLLED_LIST, "特别管控 list"}};
+               {"specially-controlled", v1::SPECIALLY_CONTROLLED_LIST, "特别管控 list"},
+               {"statements", v1::STATEMENT_TEXTS, "statement texts table"},
+               {"segregation", v1::STORAGE_SEGREGATION, "segregation table"},
+               {"emergency", v1::EMERGENCY_INFORMATION, "emergency information table"}};
 
 std::string TableName(v1::ReferenceTable table) {
   for (const auto& t : kTables) {
@@ -50,7 +53,8 @@ absl::StatusOr<v1::ReferenceTable> TableArg(const cli::Args& args) {
   return absl::InvalidArgumentError(absl::StrCat(
       "--table: '", table,
       "' is not a table this version reads (catalogue, thresholds, explosives-precursors, "
-      "drug-precursors, key-supervised, specially-controlled)"));
+      "drug-precursors, key-supervised, specially-controlled, statements, segregation, "
+      "emergency)"));
 }
 
 // A reference table file checked here: its text, or every problem printed
@@ -67,6 +71,15 @@ absl::StatusOr<std::string> CheckedTableFile(const cli::Args& args, v1::Referenc
   std::vector<registry::CsvProblem> problems;
   if (table == v1::CATALOGUE) {
     registry::CatalogueCsv csv = registry::ReadCatalogueCsv(*text);
+    problems = std::move(csv.problems);
+    *rows = csv.rows.size();
+  } else if (table == v1::STATEMENT_TEXTS || table == v1::EMERGENCY_INFORMATION) {
+    registry::TextCsv csv = table == v1::STATEMENT_TEXTS ? registry::ReadStatementCsv(*text)
+                                                         : registry::ReadEmergencyCsv(*text);
+    problems = std::move(csv.problems);
+    *rows = csv.rows.size();
+  } else if (table == v1::STORAGE_SEGREGATION) {
+    registry::SegregationCsv csv = registry::ReadSegregationCsv(*text);
     problems = std::move(csv.problems);
     *rows = csv.rows.size();
   } else if (table == v1::MAJOR_HAZARD_THRESHOLDS) {
@@ -313,9 +326,10 @@ std::vector<Command> ReferenceCommands() {
        "naming the line of the file and the field (\"line 4, field cas: ...\"), and\n"
        "exits 1 if there is any; otherwise prints the number of rows and the file's\n"
        "SHA-256. Offline: nothing is sent anywhere. FILE - reads standard input.\n"
-       "TABLE: catalogue (default), thresholds, or a control list: explosives-precursors\n"
+       "TABLE: catalogue (default), thresholds, a control list (explosives-precursors\n"
        "(易制爆), drug-precursors (易制毒), key-supervised (重点监管), specially-controlled\n"
-       "(特别管控).\n",
+       "(特别管控)), or a table the pages read: statements (GB 30000 texts), segregation\n"
+       "(GB 15603), emergency (per UN number).\n",
        {{"table"}, {}},
        ReferenceCheck},
       {"reference import", "import a version of a reference table (platform admin)",
