@@ -193,7 +193,10 @@ class Journal {
   //      rather than check products against its compiled-in catalogue.
   //  12: what each site holds per product ("l/pload/"), GB 18218
   //      identification of sites ("l/mh/"), alerts waiting to be recorded
-  //      ("l/mhpend/") and recorded ("l/mhalert/", "l/mhalert-by/").
+  //      ("l/mhpend/") and recorded ("l/mhalert/", "l/mhalert-by/"); the
+  //      rows of imported control lists ("r/ref/ctl/"), statement texts
+  //      ("r/ref/stm/"), segregation ("r/ref/seg/") and emergency
+  //      information ("r/ref/emg/").
   static constexpr int kStateFormat = 12;
   static constexpr absl::string_view kStateFormatKey = "j/state-format";
 

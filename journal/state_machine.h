@@ -64,7 +64,9 @@ namespace chemledger::journal {
 //   7: GB 18218 identification of registered sites at each event that
 //      moves goods there, with alert entries (ledger/major_hazard.h; its
 //      arithmetic is frozen for this epoch: a change to it is a new epoch);
-//      control lists set their flags (the registry's ControlListFlagsFor).
+//      control lists set their flags (the registry's ControlListFlagsFor);
+//      control lists, statement texts, storage segregation and emergency
+//      information are imported.
 inline constexpr uint32_t kCurrentRulesEpoch = 7;
 
 // Why the journal is calling Apply.

@@ -12,8 +12,10 @@
 // A combined code ("P301+P310") missing from a table is its parts' texts
 // joined, as GHS combines them, when every part has a text.
 //
-// The reference-data issue makes these tables signed, versioned entries in
-// the log; callers keep using this interface.
+// A deployment imports its own versions as signed entries in the log
+// (docs/reference-data.md); registry::LoggedReferenceTables
+// (services/registry/logged_reference_tables.h) reads them at a snapshot,
+// over these compiled-in tables, behind this same interface.
 //
 // Thread-safe: the tables are immutable after first use.
 

@@ -398,6 +398,11 @@ TEST_F(ReferenceE2eTest, ControlListsAddTheirFlagsAndGovernRegistrations) {
   ASSERT_EQ(code, 0) << out;
   EXPECT_NE(out.find("-> 易制爆,重点监管,高危, by explosives-precursors e1"), std::string::npos)
       << out;
+  std::tie(code, out) = Chemctl("reference find 67-56-1");
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("67-56-1: named by explosives-precursors/e1, which set 易制爆"),
+            std::string::npos)
+      << out;
   ASSERT_NO_FATAL_FAILURE(
       Refused(Signed(*acme_admin_, Product(registry::testing::ExampleMethanol(kAcme, "M02"))),
               grpc::StatusCode::INVALID_ARGUMENT,

@@ -45,6 +45,7 @@ absl::StatusOr<int> MajorHazardAlertRecorder::RecordWaiting() {
   std::vector<journal::Request> requests;
   std::vector<v1::MajorHazardAlert> alerts;
   absl::flat_hash_map<std::string, Retry> still_waiting;
+  bool truncated = false;
   absl::Status scanned =
       ScanPendingMajorHazardAlerts(*snapshot, [&](const v1::MajorHazardAlert& alert) {
         const std::string name = AlertName(alert);
@@ -57,12 +58,14 @@ absl::StatusOr<int> MajorHazardAlertRecorder::RecordWaiting() {
         entry.envelope.set_payload(alert.SerializeAsString());
         requests.push_back(std::move(entry));
         alerts.push_back(alert);
-        return requests.size() < 256;  // the rest on the next round
+        if (requests.size() < 256) return true;
+        truncated = true;  // the rest on the next round
+        return false;
       });
   if (!scanned.ok()) return scanned;
   // Alerts no longer waiting (recorded, by this recorder or another) are
-  // forgotten.
-  retries_ = std::move(still_waiting);
+  // forgotten; when the scan stopped early, those beyond it are kept.
+  if (!truncated) retries_ = std::move(still_waiting);
   if (requests.empty()) return 0;
   std::vector<absl::StatusOr<journal::Receipt>> results = ledger_->Submit(std::move(requests));
   int recorded = 0, failed = 0;

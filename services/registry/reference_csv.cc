@@ -395,14 +395,17 @@ ControlListCsv ReadControlListCsv(absl::string_view text) {
 
 namespace {
 
+// H or EUH, three digits, and up to four letters (H350i, H360FD), as
+// product registrations take them.
 bool IsHazardStatementCode(absl::string_view code) {
-  absl::string_view digits = code;
-  if (absl::ConsumePrefix(&digits, "EUH") || absl::ConsumePrefix(&digits, "H")) {
-    return digits.size() == 3 && std::all_of(digits.begin(), digits.end(), [](char c) {
-             return absl::ascii_isdigit(static_cast<unsigned char>(c));
-           });
+  absl::string_view rest = code;
+  if (!absl::ConsumePrefix(&rest, "EUH") && !absl::ConsumePrefix(&rest, "H")) return false;
+  if (rest.size() < 3 || rest.size() > 7) return false;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(rest[i]);
+    if (i < 3 ? !absl::ascii_isdigit(c) : !absl::ascii_isalpha(c)) return false;
   }
-  return false;
+  return true;
 }
 
 // A GB 6944 class ("3") or division ("5.1").

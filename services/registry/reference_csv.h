@@ -135,7 +135,8 @@ struct TextEntry {
 };
 
 // A statement texts CSV read and checked, as CatalogueCsv. Each row: code
-// a GHS hazard statement code (H and three digits, EUH and three digits) or
+// a GHS hazard statement code (H or EUH, three digits and up to four
+// letters: H225, H350i, EUH014) or
 // a precautionary one (P and three digits, or up to three joined by '+'),
 // once per file; text_zh and text_en each at most 1000 bytes, at least one
 // of them given.

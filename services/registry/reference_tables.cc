@@ -174,7 +174,13 @@ absl::StatusOr<std::vector<v1::ReferenceTableVersion>> ListReferenceTableVersion
     const storage::StateReader& state, v1::ReferenceTable table) {
   std::vector<v1::ReferenceTable> tables;
   if (table == v1::REFERENCE_TABLE_UNSPECIFIED) {
-    tables = {v1::CATALOGUE, v1::MAJOR_HAZARD_THRESHOLDS};
+    // Every table this build knows, in the enum's order.
+    for (int t = v1::ReferenceTable_MIN; t <= v1::ReferenceTable_MAX; ++t) {
+      if (v1::ReferenceTable_IsValid(t) &&
+          !ReferenceTableName(static_cast<v1::ReferenceTable>(t)).empty()) {
+        tables.push_back(static_cast<v1::ReferenceTable>(t));
+      }
+    }
   } else if (!ReferenceTableName(table).empty()) {
     tables = {table};
   } else {

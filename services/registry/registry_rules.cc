@@ -641,7 +641,9 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       if (!imported.ok()) return imported.status();
       // A catalogue or a control list adds its flags to the products
       // registered before it; the thresholds set none.
-      if (imported->table == v1::MAJOR_HAZARD_THRESHOLDS) return absl::OkStatus();
+      if (imported->table != v1::CATALOGUE && ControlListFlag(imported->table) == 0) {
+        return absl::OkStatus();
+      }
       return AddCatalogueFlags(entry, *imported, state, changes);
     }
     case v1::RegistryRequest::kDecideProductFlags:

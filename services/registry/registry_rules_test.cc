@@ -1317,6 +1317,16 @@ TEST_F(RegistryRulesTest, ControlListsSetTheirFlagsFromTheirEntryOn) {
   me01 = FindProduct(*ledger_->snapshot(), kAcme, "ME01");
   ASSERT_TRUE(me01.ok() && me01->has_value());
   EXPECT_EQ(absl::StrJoin((*me01)->control_flags(), ","), "易制爆,重点监管,高危");
+  // Every table's versions are listed.
+  absl::StatusOr<std::vector<v1::ReferenceTableVersion>> versions =
+      ListReferenceTableVersions(*ledger_->snapshot(), v1::REFERENCE_TABLE_UNSPECIFIED);
+  ASSERT_TRUE(versions.ok()) << versions.status();
+  ASSERT_EQ(versions->size(), 3u);
+  EXPECT_EQ((*versions)[0].version(), "e1");
+  EXPECT_FALSE((*versions)[0].in_force());
+  EXPECT_EQ((*versions)[1].version(), "e2");
+  EXPECT_TRUE((*versions)[1].in_force());
+  EXPECT_EQ((*versions)[2].table(), v1::SPECIALLY_CONTROLLED_LIST);
 
   ledger_->Reopen();
   ASSERT_FALSE(HasFatalFailure());
@@ -1342,6 +1352,14 @@ TEST_F(RegistryRulesTest, PageTablesAreReadFromTheVersionsInForce) {
               shipped.StatementText("H225", reference::Language::kEnglish));
     EXPECT_FALSE(before.HasSegregationTable());
   }
+  // Under an earlier rules epoch these tables are not imported.
+  TestLedgerOptions epoch6;
+  epoch6.rules_epoch = 6;
+  ledger_->Reopen(epoch6);
+  Refused(admin_, import_request(v1::STATEMENT_TEXTS, "s0", "code,text_zh,text_en\nP210,测试,\n"),
+          absl::StatusCode::kInvalidArgument,
+          "import_reference_table.table: STATEMENT_TEXTS is imported from rules epoch 7");
+  ledger_->Reopen(TestLedgerOptions());
   Refused(admin_,
           import_request(v1::STORAGE_SEGREGATION, "g1",
                          "class_a,class_b,same_site,requirement\n3,5.1,maybe,测试\n"),
@@ -1360,6 +1378,9 @@ TEST_F(RegistryRulesTest, PageTablesAreReadFromTheVersionsInForce) {
   using reference::Language;
   EXPECT_EQ(logged.StatementText("P210", Language::kChinese), "测试：远离热源（本测试）");
   EXPECT_EQ(logged.StatementText("P301+P310", Language::kChinese), "测试甲测试乙");
+  // A combination whose parts the version lacks: the compiled-in text.
+  EXPECT_EQ(logged.StatementText("P301+P330", Language::kChinese),
+            shipped.StatementText("P301+P330", Language::kChinese));
   EXPECT_EQ(logged.StatementText("H225", Language::kEnglish), "Test text for H225");
   // No Chinese H225 in the version: the compiled-in text stands.
   EXPECT_EQ(logged.StatementText("H225", Language::kChinese),

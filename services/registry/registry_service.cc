@@ -1,6 +1,7 @@
 #include "services/registry/registry_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "services/common/grpc_status.h"
 #include "services/common/identifiers.h"
 #include "services/common/incoming_call.h"
@@ -225,6 +226,14 @@ grpc::Status RegistryServiceImpl::FindCatalogueEntries(
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellServedAt(context, *snapshot);
   response->set_log_size(snapshot->size());
+  absl::StatusOr<ControlListFlags> listed = ControlListFlagsFor(*snapshot, request->cas());
+  if (!listed.ok()) return ToGrpcStatus(listed.status());
+  for (const std::string& list : listed->lists) response->add_control_lists(list);
+  if (listed->flags != 0) {
+    for (absl::string_view flag : absl::StrSplit(ControlFlagsText(listed->flags), ',')) {
+      response->add_control_list_flags(std::string(flag));
+    }
+  }
   absl::StatusOr<std::optional<v1::ReferenceTableVersion>> in_force =
       ReferenceTableInForce(*snapshot, v1::CATALOGUE);
   if (!in_force.ok()) return ToGrpcStatus(in_force.status());

@@ -209,6 +209,10 @@ absl::Status ReferenceFind(const cli::Args& args) {
   const std::string source = response.catalogue_version().empty()
                                  ? std::string("the compiled-in catalogue")
                                  : absl::StrCat("catalogue ", response.catalogue_version());
+  if (!response.control_lists().empty()) {
+    std::cout << request.cas() << ": named by " << absl::StrJoin(response.control_lists(), ", ")
+              << ", which set " << absl::StrJoin(response.control_list_flags(), ",") << "\n";
+  }
   if (response.rows().empty()) {
     std::cout << request.cas() << ": not in " << source << "\n";
     return absl::OkStatus();
