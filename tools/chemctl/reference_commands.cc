@@ -360,11 +360,12 @@ std::vector<Command> ReferenceCommands() {
        "marked, with its source, rows, log index and SHA-256. Open to anyone.\n\n" +
            std::string(kServerHelp),
        ServerFlags({"table"}, {"json"}), ReferenceList},
-      {"reference find", "what the catalogue in force says of a CAS number",
+      {"reference find", "what the catalogue and the control lists in force say of a CAS number",
        "usage: chemctl reference find CAS [--json] [--server HOST:PORT]\n\n"
-       "The catalogue rows of CAS in the version in force (or the compiled-in\n"
-       "catalogue before any import): entry number, names, UN number and class where\n"
-       "the table gives them, and the control flags a product of it must carry.\n\n" +
+       "The control lists in force that name CAS and the flags they set, and the\n"
+       "catalogue rows of CAS in the version in force (or the compiled-in catalogue\n"
+       "before any import): entry number, names, UN number and class where the table\n"
+       "gives them, and the control flags a product of it must carry.\n\n" +
            std::string(kServerHelp),
        ServerFlags({}, {"json"}), ReferenceFind},
       {"registry product pending", "products whose control flags wait for a regulator",
@@ -381,14 +382,16 @@ std::vector<Command> ReferenceCommands() {
        "                                             --key FILE [options]\n\n"
        "By a regulator of 应急管理 whose jurisdiction holds the enterprise. F: the\n"
        "flags from now on, comma-separated (剧毒,易制爆,易制毒,重点监管,高危), or - for\n"
-       "none; they must include what the catalogue in force gives the product's CAS.\n\n" +
+       "none; they must include what the catalogue and the control lists in force give\n"
+       "the product's CAS.\n\n" +
            std::string(kWriteHelp) + kServerHelp,
        WriteFlags({"flags", "reason"}), DecideFlags},
       {"registry product flag-changes", "changes of registered products' control flags",
        "usage: chemctl registry product flag-changes [USCC] [--json] --key FILE\n"
        "                                              [--server HOST:PORT]\n\n"
        "Every change of a product's flags: by a regulator's decision, or flags an\n"
-       "imported catalogue version added. Read as registry product pending.\n\n" +
+       "imported catalogue or control list version added (\"by explosives-precursors\n"
+       "2017\"). Read as registry product pending.\n\n" +
            std::string("  --key FILE             your actor key (signs the read)\n"
                        "  --passphrase-file F    passphrase of a sealed --key\n") +
            kServerHelp,
