@@ -141,6 +141,14 @@ expect_error "1 problem in thr-bad.csv" "$CHEMCTL" reference check --table thres
 grep -qF "line 2, field key: " out.txt || fail "thresholds check did not name the key: $(cat out.txt)"
 # shellcheck disable=SC2086
 expect_error "--issued-on" "$CHEMCTL" reference import $import_flags --issued-on 2026-02-30 good.csv
+printf 'cas,name_zh,note\n67-56-2,甲醇,\n' >list-bad.csv
+expect_error "1 problem in list-bad.csv" "$CHEMCTL" reference check --table explosives-precursors \
+  list-bad.csv
+grep -qF "line 2, field cas: " out.txt || fail "control list check did not name the cas: $(cat out.txt)"
+printf 'class_a,class_b,same_site,requirement\n3,5.1,no,不得同库\n' >seg.csv
+"$CHEMCTL" reference check --table segregation seg.csv >out.txt || fail "segregation check failed"
+grep -qF "a segregation table of 1 rows" out.txt || fail "segregation check: $(cat out.txt)"
+expect_error "--table: 'nonesuch' is not a table" "$CHEMCTL" reference check --table nonesuch seg.csv
 expect_error "--flags: unknown control flag" "$CHEMCTL" registry product decide-flags \
   91350100M000100Y43 M01 --flags 有毒 --reason r --key sealed.key
 
@@ -149,7 +157,7 @@ for cmd in "log append" "log root" "log entry" "log proof" "log consistency" "lo
            "log checkpoint" "merkle root" "keygen" "key show" "checkpoint verify" \
            "reference check" "reference import" "reference list" "reference find" \
            "registry product pending" "registry product decide-flags" \
-           "registry product flag-changes"; do
+           "registry product flag-changes" "registry site add" "registry site load"; do
   # shellcheck disable=SC2086
   "$CHEMCTL" $cmd --help >out.txt || fail "'$cmd --help' failed"
   grep -q "^usage: chemctl $cmd" out.txt || fail "'$cmd --help' has no usage line"
