@@ -359,7 +359,7 @@ BenchEventSigner::BenchEventSigner(const crypto::SigningKey* producer, std::stri
       event_seconds_(absl::ToUnixSeconds(absl::Now()) - 60) {}
 
 v1::SignedEnvelope BenchEventSigner::Sign(v1::BusinessStep step, const std::string& batch,
-                                          int first, int count) {
+                                          int first, int count, const std::string& site) {
   v1::Event e;
   e.set_event_id(absl::StrCat(id_prefix_, ++next_id_));
   e.set_step(step);
@@ -367,7 +367,7 @@ v1::SignedEnvelope BenchEventSigner::Sign(v1::BusinessStep step, const std::stri
   e.mutable_event_time()->set_seconds(event_seconds_);
   e.set_event_time_offset_minutes(480);
   e.mutable_location()->set_enterprise_uscc(kBenchUscc);
-  e.mutable_location()->set_site("bench");
+  e.mutable_location()->set_site(site.empty() ? "bench" : site);
   return *envelope::Sign(api::kEventContext, e.SerializeAsString(), *producer_);
 }
 

@@ -141,8 +141,10 @@ class BenchEventSigner {
  public:
   BenchEventSigner(const crypto::SigningKey* producer, std::string id_prefix);
 
-  // An event of `step` on packages `first` to first + count - 1 of `batch`.
-  v1::SignedEnvelope Sign(v1::BusinessStep step, const std::string& batch, int first, int count);
+  // An event of `step` on packages `first` to first + count - 1 of `batch`,
+  // at `site` ("" for the free-text site "bench").
+  v1::SignedEnvelope Sign(v1::BusinessStep step, const std::string& batch, int first, int count,
+                          const std::string& site = "");
 
  private:
   const crypto::SigningKey* const producer_;

@@ -26,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "api/wire.h"
+#include "crypto/sha256.h"
 #include "grpcpp/grpcpp.h"
 #include "services/common/grpc_read_auth.h"
 #include "tools/chembench/bench_enterprises.h"
@@ -109,13 +110,61 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
   absl::StatusOr<std::vector<crypto::SigningKey>> openers =
       (*server)->StreamOpeners(kBenchUscc, o.streams);
   if (!openers.ok()) return fail(std::string(openers.status().message()));
+  // With major hazard sites: two registered sites (α 2.0) and a thresholds
+  // table naming the product (this benchmark's own values, not GB 18218's),
+  // and each event moves a package to the other site.
+  int round = 0;
+  const bool two_sites = o.major_hazard_sites || o.registered_sites;
+  if (two_sites) {
+    std::vector<BenchSetupStep> steps;
+    for (const char* site_id : {"BENCH-A", "BENCH-B"}) {
+      BenchSetupStep step{false, {}};
+      v1::Site* site = step.request.mutable_register_site();
+      site->set_enterprise_uscc(kBenchUscc);
+      site->set_site_id(site_id);
+      site->set_name(absl::StrCat("bench ", site_id));
+      site->set_address("bench");
+      site->set_region_code("350100");
+      site->set_major_hazard_grade(v1::GRADE_4);
+      site->set_exposure_correction_tenths(20);
+      for (v1::ResponsiblePerson* p :
+           {site->mutable_principal(), site->mutable_technical(), site->mutable_operational()}) {
+        p->set_name("bench");
+        p->set_phone("0591-87654321");
+      }
+      steps.push_back(std::move(step));
+    }
+    BenchSetupStep thresholds{true, {}};
+    v1::ReferenceTableImport* import = thresholds.request.mutable_import_reference_table();
+    import->set_table(v1::MAJOR_HAZARD_THRESHOLDS);
+    import->set_version("bench");
+    import->mutable_source()->set_title("chembench's own thresholds (not GB 18218's values)");
+    import->mutable_source()->set_issuer("chembench");
+    import->mutable_source()->mutable_issued_on()->set_year(2026);
+    import->mutable_source()->mutable_issued_on()->set_month(1);
+    import->mutable_source()->mutable_issued_on()->set_day(1);
+    import->mutable_source()->set_document_number("BENCH");
+    import->set_content(absl::StrCat("kind,key,name_zh,threshold_t,beta\ncas,",
+                                     BenchProduct().cas(), ",硝酸铵,50,2\n"));
+    const crypto::Sha256Digest digest = crypto::Sha256(import->content());
+    import->set_content_sha256(
+        std::string(reinterpret_cast<const char*>(digest.bytes().data()), digest.kSize));
+    if (o.major_hazard_sites) steps.push_back(std::move(thresholds));
+    if (absl::Status s = (*server)->Register(steps, producer); !s.ok()) {
+      return fail(std::string(s.message()));
+    }
+  }
   BenchEventSigner events(&producer, "bench-ev-");
   const auto presign = [&](int n) {
     std::vector<v1::SignedEnvelope> signed_events;
     signed_events.reserve(n);
     for (int i = 0; i < n; ++i) {
-      signed_events.push_back(events.Sign(v1::STORING, "B1", 1 + i % codes, 1));
+      // Each pass over the codes moves every package to the other site.
+      const std::string site =
+          !two_sites ? "" : ((round + i / codes) % 2 == 0 ? "BENCH-A" : "BENCH-B");
+      signed_events.push_back(events.Sign(v1::STORING, "B1", 1 + i % codes, 1, site));
     }
+    round += (n + codes - 1) / codes;
     return signed_events;
   };
 

@@ -27,6 +27,14 @@ struct EventBenchOptions {
   // measured at a read replica of the PostgreSQL store (ledgerd
   // --read-replica), alone and beside the writer's.
   std::string ledgerd;
+  // When set, the events move packages between two registered sites of the
+  // producer under an imported GB 18218 thresholds table, so that every
+  // event re-assesses both sites (docs/major-hazards.md); otherwise they are
+  // stored at a free-text site, which is not assessed.
+  bool major_hazard_sites = false;
+  // The same two registered sites without the thresholds table: what the
+  // registered sites cost without the identification.
+  bool registered_sites = false;
 };
 
 // Prints a Markdown table to stdout; returns a process exit status.

@@ -59,7 +59,8 @@ constexpr char kUsage[] =
     "LabelService over loopback gRPC (requests of 100,000), next to bare Ed25519\n"
     "signing on all cores.\n\n"
     "chembench events --chemledgerd PATH [--dir DIR] [--clients N] [--streams N]\n"
-    "  [--unary-events N] [--stream-events N] [--codes N] [--window N]: starts\n"
+    "  [--unary-events N] [--stream-events N] [--codes N] [--window N]\n"
+    "  [--major-hazard-sites | --registered-sites]: starts\n"
     "chemledgerd (a\n"
     "separate process) on a scratch deployment and pushes signed events over gRPC,\n"
     "unary and streaming: durable events/s and p50/p99 latency, next to one core's\n"
@@ -156,6 +157,8 @@ int Events(const Args& flags) {
   chemledger::chembench::EventBenchOptions options;
   if (flags.Has("postgres")) options.postgres = flags.Get("postgres");
   if (flags.Has("ledgerd")) options.ledgerd = flags.Get("ledgerd");
+  options.major_hazard_sites = flags.Bool("major-hazard-sites");
+  options.registered_sites = flags.Bool("registered-sites");
   if (!ReadServerFlags(flags, "events", &options.chemledgerd, &options.directory) ||
       !ReadCounts(flags, "events",
                   {{"clients", &options.clients}, {"streams", &options.streams},
@@ -344,7 +347,7 @@ const Benchmark kBenchmarks[] = {
     {"events",
      {{"chemledgerd", "dir", "clients", "streams", "unary-events", "stream-events", "codes",
        "window", "batch", "postgres", "read-seconds", "ledgerd"},
-      {}},
+      {"major-hazard-sites", "registered-sites"}},
      Events},
     {"waybills",
      {{"chemledgerd", "dir", "waybills", "codes-per-waybill", "rounds", "streams", "window"}, {}},
