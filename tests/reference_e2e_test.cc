@@ -47,9 +47,12 @@ class ReferenceE2eTest : public testing::ChemledgerdE2eTest {
     return RunShell(absl::StrCat("exec '", testing::RunfilePath("tools/chemctl/chemctl"), "' ",
                                  args, " ", ServerFlags("chemledger.v1.RegistryService"), " 2>&1"));
   }
-  std::pair<int, std::string> Import(const std::string& version, const std::string& csv_path) {
+  // chemctl reference import of `csv_path` as `version` of `table`
+  // (chemctl's --table name), with this test's source.
+  std::pair<int, std::string> Import(const std::string& version, const std::string& csv_path,
+                                     const std::string& table = "catalogue") {
     return Chemctl(
-        absl::StrCat("reference import --table catalogue --version ", version,
+        absl::StrCat("reference import --table ", table, " --version ", version,
                      " --title '测试目录' --issuer 'ChemLedger tests' --issued-on 2026-11-01"
                      " --document-number TEST-",
                      version, " --note 'a table of this test' --key '", dir_, "/admin-cli.key' '",
@@ -371,11 +374,7 @@ TEST_F(ReferenceE2eTest, ControlListsAddTheirFlagsAndGovernRegistrations) {
   ASSERT_TRUE(crypto::SaveSigningKey(*admin_, dir_ + "/admin-cli.key", {}).ok());
   ASSERT_TRUE(crypto::SaveSigningKey(*acme_admin_, dir_ + "/acme-cli.key", {}).ok());
   const auto import = [&](const std::string& version, const std::string& path) {
-    return Chemctl(
-        absl::StrCat("reference import --table explosives-precursors --version ", version,
-                     " --title '测试易制爆名录' --issuer 'ChemLedger tests' --issued-on 2026-11-01 "
-                     "--document-number TEST-YZB --key '",
-                     dir_, "/admin-cli.key' '", path, "'"));
+    return Import(version, path, "explosives-precursors");
   };
   const uint64_t before = LogSize();
   auto [code, out] = import("b1", WriteCsv("bad.csv", "cas,name_zh,note\n67-56-1,,\n"));
@@ -441,12 +440,10 @@ TEST_F(ReferenceE2eTest, ScanPagesReadTheStatementTextsInForce) {
   };
   const std::string test_text = "测试文本：本测试自拟的H225文本";
   EXPECT_EQ(page().find(test_text), std::string::npos);
-  auto [code, out] = Chemctl(absl::StrCat(
-      "reference import --table statements --version s1 --title '测试说明文本' --issuer "
-      "'ChemLedger tests' --issued-on 2026-11-01 --document-number TEST-ST --key '",
-      dir_, "/admin-cli.key' '",
+  auto [code, out] = Import(
+      "s1",
       WriteCsv("statements.csv", absl::StrCat("code,text_zh,text_en\nH225,", test_text, ",\n")),
-      "'"));
+      "statements");
   ASSERT_EQ(code, 0) << out;
   const std::string body = page();
   EXPECT_NE(body.find(test_text), std::string::npos) << body;
@@ -467,10 +464,7 @@ TEST_F(ReferenceE2eTest, SitesCrossingOneAreAlertedOnceAndGradedByTheFormula) {
   // Q(methanol) = 50 kg, β = 2 (not the standard's values).
   const std::string csv =
       WriteCsv("thresholds.csv", "kind,key,name_zh,threshold_t,beta\ncas,67-56-1,甲醇,0.05,2\n");
-  auto [code, out] = Chemctl(absl::StrCat(
-      "reference import --table thresholds --version e2e-1 --title '测试临界量' --issuer "
-      "'ChemLedger tests' --issued-on 2026-11-01 --document-number TEST-MH --key '",
-      dir_, "/admin-cli.key' '", csv, "'"));
+  auto [code, out] = Import("e2e-1", csv, "thresholds");
   ASSERT_EQ(code, 0) << out;
   ASSERT_TRUE(crypto::SaveSigningKey(*acme_admin_, dir_ + "/acme-cli.key", {}).ok());
   // WH-1 with α = 2.0 by the enterprise's administrator with chemctl; WH-2

@@ -7,10 +7,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "api/wire.h"
 #include "services/common/status_macros.h"
+#include "services/ledger/key_part.h"
 #include "services/registry/reference_tables.h"
 #include "services/registry/registry_rules.h"
 #include "services/registry/registry_state.h"
@@ -27,16 +27,8 @@ constexpr absl::string_view kAlertsBy = "l/mhalert-by/";
 
 constexpr uint64_t kBillion = 1000000000;
 
-// Sites hold no '/' once escaped (as in site_load.cc).
-std::string Escaped(absl::string_view part) {
-  return absl::StrReplaceAll(part, {{"%", "%25"}, {"/", "%2F"}});
-}
-std::string Unescaped(absl::string_view part) {
-  return absl::StrReplaceAll(part, {{"%2F", "/"}, {"%25", "%"}});
-}
-
 std::string SitePart(absl::string_view custodian, absl::string_view site) {
-  return absl::StrCat(custodian, "/", Escaped(site));
+  return absl::StrCat(custodian, "/", EscapedKeyPart(site));
 }
 std::string LoadPrefix(absl::string_view custodian, absl::string_view site) {
   return absl::StrCat(kProductLoads, SitePart(custodian, site), "/");
@@ -136,14 +128,15 @@ v1::MajorHazardGrade GradeForR(uint64_t r_billionths) {
   return v1::GRADE_4;
 }
 
-absl::StatusOr<v1::MajorHazardAssessment> AssessMajorHazard(const storage::StateReader& state,
-                                                            const std::vector<ProductLoad>& loads,
-                                                            uint32_t exposure_correction_tenths) {
+namespace {
+
+// The identification of `loads` under thresholds `version` (one in force).
+absl::StatusOr<v1::MajorHazardAssessment> AssessUnder(const storage::StateReader& state,
+                                                      const std::string& version,
+                                                      const std::vector<ProductLoad>& loads,
+                                                      uint32_t exposure_correction_tenths) {
   v1::MajorHazardAssessment a;
-  CL_ASSIGN_OR_RETURN(std::optional<v1::ReferenceTableVersion> table,
-                      registry::ReferenceTableInForce(state, v1::MAJOR_HAZARD_THRESHOLDS));
-  if (!table) return a;
-  a.set_thresholds_version(table->version());
+  a.set_thresholds_version(version);
   a.set_exposure_correction_tenths(exposure_correction_tenths);
   // Mass per product, summed over its units; what cannot be weighed is
   // listed apart.
@@ -185,8 +178,7 @@ absl::StatusOr<v1::MajorHazardAssessment> AssessMajorHazard(const storage::State
   unsigned __int128 sum = 0, weighted = 0;  // billionths; β-weighted in hundredths
   for (const auto& [id, mg] : milligrams) {
     const v1::Product& p = *products[id];
-    CL_ASSIGN_OR_RETURN(std::optional<v1::ThresholdRow> row,
-                        ThresholdFor(state, table->version(), p));
+    CL_ASSIGN_OR_RETURN(std::optional<v1::ThresholdRow> row, ThresholdFor(state, version, p));
     if (!row || row->threshold_kg() == 0) {
       ProductLoad whole{id.first, id.second, "GRM", Saturated(mg)};
       uncounted(whole, p, "no-threshold");
@@ -219,6 +211,17 @@ absl::StatusOr<v1::MajorHazardAssessment> AssessMajorHazard(const storage::State
     a.set_grade(GradeForR(r));
   }
   return a;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::MajorHazardAssessment> AssessMajorHazard(const storage::StateReader& state,
+                                                            const std::vector<ProductLoad>& loads,
+                                                            uint32_t exposure_correction_tenths) {
+  CL_ASSIGN_OR_RETURN(std::optional<v1::ReferenceTableVersion> table,
+                      registry::ReferenceTableInForce(state, v1::MAJOR_HAZARD_THRESHOLDS));
+  if (!table) return v1::MajorHazardAssessment();
+  return AssessUnder(state, table->version(), loads, exposure_correction_tenths);
 }
 
 absl::Status WriteMajorHazardChanges(const storage::StateReader& state,
@@ -284,8 +287,9 @@ absl::Status WriteMajorHazardChanges(const storage::StateReader& state,
     for (const auto& [id, milli] : after) {
       loads.push_back({std::get<0>(id), std::get<1>(id), std::get<2>(id), milli});
     }
-    CL_ASSIGN_OR_RETURN(v1::MajorHazardAssessment now,
-                        AssessMajorHazard(state, loads, registered->exposure_correction_tenths()));
+    CL_ASSIGN_OR_RETURN(
+        v1::MajorHazardAssessment now,
+        AssessUnder(state, thresholds->version(), loads, registered->exposure_correction_tenths()));
     CL_ASSIGN_OR_RETURN(std::optional<state::MajorHazardStatus> status,
                         FindMajorHazardStatus(state, custodian, site));
     const bool was_major = status.has_value();
@@ -385,7 +389,7 @@ absl::Status ScanMajorHazardStatuses(const storage::StateReader& state, absl::st
           bad = absl::DataLossError(absl::StrCat("major hazard status ", key, " is malformed"));
           return false;
         }
-        return visit(parts[0], Unescaped(parts[1]), status);
+        return visit(parts[0], UnescapedKeyPart(parts[1]), status);
       }));
   return bad;
 }
@@ -436,7 +440,7 @@ absl::StatusOr<std::optional<journal::RequestId>> MajorHazardAlertRules::Request
     return Invalid("envelope.payload", "not a MajorHazardAlert");
   }
   const std::string id = absl::StrCat(alert.event_log_index(), "/", alert.enterprise_uscc(), "/",
-                                      Escaped(alert.site_id()));
+                                      EscapedKeyPart(alert.site_id()));
   return journal::RequestId{absl::StrCat("mhalert/", id), "alert", id, "major hazard alert",
                             "mhalert"};
 }

@@ -9,44 +9,34 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "services/ledger/key_part.h"
 #include "services/registry/registry_state.h"
 
 namespace chemledger::ledger {
 namespace {
 
-// Sites and classes hold no '/' once escaped (sites are free text before a
-// registration is required).
-std::string Escaped(absl::string_view part) {
-  return absl::StrReplaceAll(part, {{"%", "%25"}, {"/", "%2F"}});
-}
-
 std::string LoadPrefix(absl::string_view custodian, absl::string_view site) {
-  return absl::StrCat("l/load/", custodian, "/", Escaped(site), "/");
+  return absl::StrCat("l/load/", custodian, "/", EscapedKeyPart(site), "/");
 }
 
 std::string LoadKey(absl::string_view custodian, absl::string_view site,
                     absl::string_view hazard_class, absl::string_view unit) {
-  return absl::StrCat(LoadPrefix(custodian, site), Escaped(hazard_class), "/", unit);
+  return absl::StrCat(LoadPrefix(custodian, site), EscapedKeyPart(hazard_class), "/", unit);
 }
 
 // What one flag is about: a capacity's class, or a chemical.
 std::string FlagSubject(const state::SiteFlagRecord& r) {
-  return r.cas().empty() ? absl::StrCat("class-", Escaped(r.capacity_class()))
+  return r.cas().empty() ? absl::StrCat("class-", EscapedKeyPart(r.capacity_class()))
                          : absl::StrCat("cas-", r.cas());
 }
 std::string FlagKey(const state::SiteFlagRecord& r) {
   return absl::StrFormat("l/siteflag/%016x/%s/%s/%s", r.log_index(), r.custodian(),
-                         Escaped(r.site()), FlagSubject(r));
+                         EscapedKeyPart(r.site()), FlagSubject(r));
 }
 std::string FlagByKey(const state::SiteFlagRecord& r) {
   return absl::StrFormat("l/siteflag-by/%s/%016x/%s/%s", r.custodian(), r.log_index(),
-                         Escaped(r.site()), FlagSubject(r));
-}
-
-std::string Unescaped(absl::string_view part) {
-  return absl::StrReplaceAll(part, {{"%2F", "/"}, {"%25", "%"}});
+                         EscapedKeyPart(r.site()), FlagSubject(r));
 }
 
 using LoadMap = std::map<std::pair<std::string, std::string>, uint64_t>;  // (class, unit)
@@ -65,7 +55,7 @@ absl::StatusOr<LoadMap> ReadLoads(const storage::StateReader& state, absl::strin
                                   malformed = true;
                                   return false;
                                 }
-                                loads[{Unescaped(parts[0]), parts[1]}] = milli;
+                                loads[{UnescapedKeyPart(parts[0]), parts[1]}] = milli;
                                 return true;
                               });
   if (!s.ok()) return s;

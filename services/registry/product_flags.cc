@@ -189,9 +189,8 @@ bool MatchesRow(const v1::Product& product, const v1::CatalogueRow& row) {
          (row.hazard_class().empty() || row.hazard_class() == product.hazard_class());
 }
 
-absl::Status AddCatalogueFlags(const journal::EntryContext& entry,
-                               const ImportedCatalogue& imported, const storage::StateReader& state,
-                               storage::StateWrites* changes) {
+absl::Status AddImportedFlags(const journal::EntryContext& entry, const ImportedTable& imported,
+                              const storage::StateReader& state, storage::StateWrites* changes) {
   absl::StatusOr<std::vector<v1::Product>> products = ListAllProducts(state);
   if (!products.ok()) return products.status();
   for (v1::Product& product : *products) {

@@ -52,12 +52,12 @@ absl::Status DecideProductFlags(const journal::EntryContext& entry,
 // registered product whose CAS number it lists gets the flags of its row
 // that it does not carry (none is taken away); a provisional one stops
 // waiting when a catalogue's row is its own (its entry number, and UN
-// number and class where the row gives them). Each change is recorded. `state` is the journal's
-// view of the entry (its own writes so far on top of the state before it); the products read there
-// are not written by the import's own rows.
-absl::Status AddCatalogueFlags(const journal::EntryContext& entry,
-                               const ImportedCatalogue& imported, const storage::StateReader& state,
-                               storage::StateWrites* changes);
+// number and class where the row gives them). Each change is recorded.
+// `state` is the journal's view of the entry (its own writes so far on top
+// of the state before it); the products read there are not written by the
+// import's own rows.
+absl::Status AddImportedFlags(const journal::EntryContext& entry, const ImportedTable& imported,
+                              const storage::StateReader& state, storage::StateWrites* changes);
 
 // The provisional products of `uscc` ("": of every enterprise), by
 // enterprise and product number.

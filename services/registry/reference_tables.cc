@@ -261,11 +261,11 @@ const v1::CatalogueRow* ChooseCatalogueRow(const std::vector<v1::CatalogueRow>& 
   return rows.empty() ? nullptr : &rows.front();
 }
 
-absl::StatusOr<ImportedCatalogue> ImportReferenceTable(const journal::EntryContext& entry,
-                                                       const v1::ReferenceTableImport& import,
-                                                       const v1::Actor& actor,
-                                                       const storage::StateReader& state,
-                                                       storage::StateWrites* changes) {
+absl::StatusOr<ImportedTable> ImportReferenceTable(const journal::EntryContext& entry,
+                                                   const v1::ReferenceTableImport& import,
+                                                   const v1::Actor& actor,
+                                                   const storage::StateReader& state,
+                                                   storage::StateWrites* changes) {
   if (actor.role() != v1::PLATFORM_ADMIN) {
     return absl::PermissionDeniedError(
         absl::StrCat("envelope.signatures[0].key_id: actor '", actor.name(), "' (",
@@ -324,7 +324,7 @@ absl::StatusOr<ImportedCatalogue> ImportReferenceTable(const journal::EntryConte
   // unless there is none.
   std::vector<CsvProblem> problems;
   size_t rows = 0;
-  ImportedCatalogue imported;
+  ImportedTable imported;
   imported.table = import.table();
   imported.version = import.version();
   std::vector<v1::ThresholdRow> thresholds;

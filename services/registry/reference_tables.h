@@ -120,7 +120,7 @@ absl::StatusOr<std::optional<state::SegregationRow>> FindSegregationRow(
 // A table version as its import entry wrote it: its table, its name and,
 // for a catalogue, its rows by CAS number (rows without one are not keyed);
 // for a control list, a row per CAS number it names, carrying its flag.
-struct ImportedCatalogue {
+struct ImportedTable {
   v1::ReferenceTable table = v1::REFERENCE_TABLE_UNSPECIFIED;
   std::string version;
   std::map<std::string, std::vector<v1::CatalogueRow>, std::less<>> rows_by_cas;
@@ -134,13 +134,13 @@ struct ImportedCatalogue {
 // SHA-256 of content; content a file of the table's format with no problem
 // at all (InvalidArgument "import_reference_table.content: ..." naming the
 // line and field of the first problems). Writes the version, puts it in
-// force, and writes its rows; returns them (for AddCatalogueFlags,
+// force, and writes its rows; returns them (for AddImportedFlags,
 // product_flags.h).
-absl::StatusOr<ImportedCatalogue> ImportReferenceTable(const journal::EntryContext& entry,
-                                                       const v1::ReferenceTableImport& import,
-                                                       const v1::Actor& actor,
-                                                       const storage::StateReader& state,
-                                                       storage::StateWrites* changes);
+absl::StatusOr<ImportedTable> ImportReferenceTable(const journal::EntryContext& entry,
+                                                   const v1::ReferenceTableImport& import,
+                                                   const v1::Actor& actor,
+                                                   const storage::StateReader& state,
+                                                   storage::StateWrites* changes);
 
 }  // namespace chemledger::registry
 

@@ -636,7 +636,7 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       if (!platform_admin) return denied("assign regulators");
       return AssignRegulator(request.assign_regulator(), state, changes);
     case v1::RegistryRequest::kImportReferenceTable: {
-      absl::StatusOr<ImportedCatalogue> imported =
+      absl::StatusOr<ImportedTable> imported =
           ImportReferenceTable(entry, request.import_reference_table(), actor, state, changes);
       if (!imported.ok()) return imported.status();
       // A catalogue or a control list adds its flags to the products
@@ -644,7 +644,7 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       if (imported->table != v1::CATALOGUE && ControlListFlag(imported->table) == 0) {
         return absl::OkStatus();
       }
-      return AddCatalogueFlags(entry, *imported, state, changes);
+      return AddImportedFlags(entry, *imported, state, changes);
     }
     case v1::RegistryRequest::kDecideProductFlags:
       return DecideProductFlags(entry, request.decide_product_flags(), actor, state, changes);

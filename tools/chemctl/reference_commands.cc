@@ -47,14 +47,14 @@ std::string TableName(v1::ReferenceTable table) {
 // --table NAME (default catalogue).
 absl::StatusOr<v1::ReferenceTable> TableArg(const cli::Args& args) {
   const std::string table = args.Get("table", "catalogue");
+  std::vector<std::string> names;
   for (const auto& t : kTables) {
     if (table == t.name) return t.table;
+    names.push_back(t.name);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--table: '", table,
-      "' is not a table this version reads (catalogue, thresholds, explosives-precursors, "
-      "drug-precursors, key-supervised, specially-controlled, statements, segregation, "
-      "emergency)"));
+  return absl::InvalidArgumentError(absl::StrCat("--table: '", table,
+                                                 "' is not a table this version reads (",
+                                                 absl::StrJoin(names, ", "), ")"));
 }
 
 // A reference table file checked here: its text, or every problem printed
