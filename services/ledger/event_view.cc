@@ -1,17 +1,67 @@
 #include "services/ledger/event_view.h"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 
-#include "services/registry/oversight.h"
 #include "absl/strings/str_cat.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "crypto/merkle.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "services/ledger/code_state.h"
+#include "services/registry/oversight.h"
 
 namespace chemledger::ledger {
 namespace {
+
+using google::protobuf::internal::WireFormatLite;
+
+// Entries up to this size are hashed where they are read; larger ones (an
+// event of a thousand codes is about 60 KB) take the leaf hash the store
+// keeps in its tree, one point read instead of hashing every byte.
+constexpr size_t kHashEntriesUpTo = 4096;
+
+absl::StatusOr<crypto::Sha256Digest> LeafHashOf(const storage::StateReader& state, uint64_t index,
+                                                const std::string& bytes) {
+  if (bytes.size() <= kHashEntriesUpTo) return crypto::HashLeaf(bytes);
+  return state.LeafHash(index);
+}
+
+// Event.location.enterprise_uscc of a serialized v1::Event, read without
+// parsing the rest (its codes, up to a thousand of them), with the parser's
+// own rules: of repeated fields the last one wins, and repeated locations
+// merge. Nullopt when the bytes are not a well-formed message.
+std::optional<std::string> LocationEnterprise(absl::string_view event) {
+  constexpr int kLocation = v1::Event::kLocationFieldNumber;
+  constexpr int kEnterprise = v1::Location::kEnterpriseUsccFieldNumber;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(event.data()),
+                                            static_cast<int>(event.size()));
+  std::string enterprise;
+  while (const uint32_t tag = in.ReadTag()) {
+    if (WireFormatLite::GetTagFieldNumber(tag) != kLocation ||
+        WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (!WireFormatLite::SkipField(&in, tag)) return std::nullopt;
+      continue;
+    }
+    uint32_t length = 0;
+    if (!in.ReadVarint32(&length)) return std::nullopt;
+    const auto limit = in.PushLimit(static_cast<int>(length));
+    while (const uint32_t inner = in.ReadTag()) {
+      if (WireFormatLite::GetTagFieldNumber(inner) == kEnterprise &&
+          WireFormatLite::GetTagWireType(inner) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+        if (!WireFormatLite::ReadString(&in, &enterprise)) return std::nullopt;
+      } else if (!WireFormatLite::SkipField(&in, inner)) {
+        return std::nullopt;
+      }
+    }
+    if (!in.ConsumedEntireMessage()) return std::nullopt;
+    in.PopLimit(limit);
+  }
+  if (!in.ConsumedEntireMessage()) return std::nullopt;
+  return enterprise;
+}
 
 // MayRead, asked once per code.
 class ReadableCodes {
@@ -38,30 +88,40 @@ absl::StatusOr<v1::EventRecord> ViewEvent(const storage::StateReader& state,
                                           const v1::Actor& reader, uint64_t index) {
   absl::StatusOr<std::string> bytes = state.Entry(index);
   if (!bytes.ok()) return bytes.status();
+  const auto not_an_event = [index] {
+    return absl::DataLossError(absl::StrCat("log entry ", index, " is not an event"));
+  };
   v1::EventRecord record;
   record.set_log_index(index);
-  record.set_event_hash(crypto::HashLeaf(*bytes).ToBytes());
+  absl::StatusOr<crypto::Sha256Digest> leaf = LeafHashOf(state, index, *bytes);
+  if (!leaf.ok()) return leaf.status();
+  record.set_event_hash(leaf->ToBytes());
   v1::LogEntry* entry = record.mutable_entry();
-  v1::Event event;
-  v1::EventLinks links;
-  if (!entry->ParseFromString(*bytes) || !event.ParseFromString(entry->envelope().payload()) ||
-      !links.ParseFromString(entry->assignment())) {
-    return absl::DataLossError(absl::StrCat("log entry ", index, " is not an event"));
-  }
+  if (!entry->ParseFromString(*bytes)) return not_an_event();
   const auto whole = [&] {
     record.set_entry_bytes(*std::move(bytes));
     return record;
   };
-  if (reader.enterprise_uscc() == event.location().enterprise_uscc() &&
-      !reader.enterprise_uscc().empty()) {
+  // Who sees it whole is decided by where it was recorded, read without
+  // parsing its codes: a read of one package's history does not pay for
+  // every other package its events name.
+  const std::optional<std::string> enterprise = LocationEnterprise(entry->envelope().payload());
+  if (!enterprise) return not_an_event();
+  if (reader.enterprise_uscc() == *enterprise && !reader.enterprise_uscc().empty()) {
     return whole();
   }
   // A regulator whose department reads every package sees whole the events
   // of the enterprises it oversees (others, the codes they may read, below).
-  absl::StatusOr<bool> oversees = registry::OverseesAllOf(
-      state, reader, registry::RecordKind::kPackages, event.location().enterprise_uscc());
+  absl::StatusOr<bool> oversees =
+      registry::OverseesAllOf(state, reader, registry::RecordKind::kPackages, *enterprise);
   if (!oversees.ok()) return oversees.status();
   if (*oversees) return whole();
+  v1::Event event;
+  v1::EventLinks links;
+  if (!event.ParseFromString(entry->envelope().payload()) ||
+      !links.ParseFromString(entry->assignment())) {
+    return not_an_event();
+  }
   ReadableCodes readable(state, reader);
   bool all = true;
   for (const auto& link : links.links()) {

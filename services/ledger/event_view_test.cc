@@ -77,5 +77,48 @@ TEST_F(EventViewTest, APastCustodianSeesOnlyTheCodesOfAnEventItMayRead) {
   ExpectWhole(View(warehouse_, history[2]));
 }
 
+TEST_F(EventViewTest, AnEventOfManyCodesCarriesItsLoggedLeafHash) {
+  // Entries this large take the leaf hash from the store's tree instead of
+  // hashing their bytes: it must be the same hash, whole or redacted.
+  ASSERT_TRUE(t_->IssueBatch(producer_, kProducer, "M01", "B2", 200, "25", "KGM").ok());
+  std::vector<std::string> codes;
+  for (int s = 1; s <= 200; ++s) codes.push_back(absl::StrCat(kProducer, ".M01.B2.", s));
+  Ok(producer_, Event(v1::COMMISSIONING, kProducer, codes));
+  Move(producer_, kProducer, warehouse_, kWarehouse, {codes[0]});
+  const uint64_t commissioned = HistoryOf(codes[0])[0];
+  absl::StatusOr<std::string> logged = t_->snapshot()->Entry(commissioned);
+  ASSERT_TRUE(logged.ok());
+  ASSERT_GT(logged->size(), 8000u);
+
+  ExpectWhole(View(producer_, commissioned));
+  ExpectWhole(View(regulator_, commissioned));
+  const v1::EventRecord seen = View(warehouse_, commissioned);
+  EXPECT_TRUE(seen.redacted());
+  EXPECT_EQ(CodesOf(seen), std::vector<std::string>{codes[0]});
+  EXPECT_EQ(seen.event_hash(), crypto::HashLeaf(*logged).ToBytes());
+}
+
+TEST_F(EventViewTest, WhereAnEventWasRecordedIsReadAsTheParserReadsIt) {
+  // Whole or not is decided from the event's location without parsing its
+  // codes; a location given twice merges, the later enterprise winning, as
+  // the rules read it. Here the rules saw the producer (its own event).
+  Commission({3});
+  v1::Event first = Event(v1::STORING, kWarehouse, {Code(3)});
+  v1::Event second;
+  second.mutable_location()->set_enterprise_uscc(kProducer);
+  const std::string payload = first.SerializeAsString() + second.SerializeAsString();
+  absl::StatusOr<v1::SignedEnvelope> env = envelope::Sign(api::kEventContext, payload, producer_);
+  ASSERT_TRUE(env.ok()) << env.status();
+  absl::StatusOr<EventReceipt> stored = t_->ledger().Append(*env);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+
+  ExpectWhole(View(producer_, stored->log_index));
+  absl::StatusOr<v1::EventRecord> warehouse =
+      ViewEvent(*t_->snapshot(), ActorOf(warehouse_), stored->log_index);
+  ASSERT_TRUE(warehouse.ok()) << warehouse.status();
+  EXPECT_TRUE(warehouse->redacted()) << "the warehouse named first is not where it was recorded";
+  EXPECT_TRUE(CodesOf(*warehouse).empty());
+}
+
 }  // namespace
 }  // namespace chemledger::ledger
