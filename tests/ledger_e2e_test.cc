@@ -7,6 +7,7 @@
 // only grows (consistency proof); a freshly restarted server answers 300
 // concurrent reads.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -311,6 +312,43 @@ TEST_F(LedgerE2eTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
 // A freshly started server holds hundreds of calls in flight at once: each
 // waits its turn (none is refused with RESOURCE_EXHAUSTED), and every read
 // says the log size it was served at.
+// A package in many events of a thousand codes each: its history comes in
+// pages a gRPC client takes with its default 4 MiB limit, and the pages
+// together are every event, in order.
+TEST_F(LedgerE2eTest, AHistoryOfLargeEventsComesInPagesAClientReceives) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Issued issued = IssueM01(kAcme, *acme_admin_, "BIG", api::kMaxCodesPerEvent);
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  std::vector<std::string> codes;
+  for (const v1::IssuedLabel& l : issued.labels) codes.push_back(l.code());
+  constexpr int kEvents = 24;  // whole, about 220 KB each: over 5 MiB in all
+  for (int n = 0; n < kEvents; ++n) {
+    v1::Event e = AcmeEvent(n == 0 ? v1::COMMISSIONING : v1::STORING, codes[0], n, "big-");
+    for (size_t i = 1; i < codes.size(); ++i) e.add_codes(codes[i]);
+    grpc::Status s = AppendEvent(*acme_admin_, e);
+    ASSERT_TRUE(s.ok()) << n << ": " << s.error_message();
+  }
+  std::vector<uint64_t> paged;
+  std::string token;
+  int pages = 0;
+  for (; pages < kEvents; ++pages) {
+    v1::GetHistoryRequest request;
+    request.set_code(codes[500]);
+    request.set_page_token(token);
+    v1::History page;
+    grpc::Status s = Read(*acme_admin_, api::kGetHistoryMethod, request, &page);
+    ASSERT_TRUE(s.ok()) << "page " << pages << ": " << s.error_message();
+    EXPECT_LT(page.ByteSizeLong(), size_t{4} << 20);
+    ASSERT_GT(page.events_size(), 0);
+    for (const v1::EventRecord& e : page.events()) paged.push_back(e.log_index());
+    token = page.next_page_token();
+    if (token.empty()) break;
+  }
+  EXPECT_GE(pages, 1) << "all the events fitted in one page: the test no longer tests the bound";
+  ASSERT_EQ(paged.size(), static_cast<size_t>(kEvents));
+  EXPECT_TRUE(std::is_sorted(paged.begin(), paged.end()));
+}
+
 TEST_F(LedgerE2eTest, HundredsOfConcurrentReadsAllGetAnswers) {
   ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
   // A fresh server, as a client after a restart meets it.

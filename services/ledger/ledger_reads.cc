@@ -121,16 +121,25 @@ absl::StatusOr<v1::History> LedgerReads::GetHistory(const storage::Snapshot& sna
         "page_token: not a token this server gave (History.next_page_token)");
   }
   size_t bytes = 0;
+  const auto end_page = [&] {
+    response.set_next_page_token(
+        absl::StrCat(response.events(response.events_size() - 1).log_index()));
+  };
   for (uint64_t index : *history) {
     if (!from_start && index <= after) continue;
-    if (static_cast<size_t>(response.events_size()) >= page_size || bytes >= kMaxHistoryPageBytes) {
-      response.set_next_page_token(
-          absl::StrCat(response.events(response.events_size() - 1).log_index()));
+    if (static_cast<size_t>(response.events_size()) >= page_size) {
+      end_page();
       break;
     }
     absl::StatusOr<v1::EventRecord> record = ViewEvent(snapshot, reader, index);
     if (!record.ok()) return record.status();
-    bytes += record->ByteSizeLong();
+    const size_t record_bytes = record->ByteSizeLong();
+    // The event that would take the page past its bytes starts the next one.
+    if (response.events_size() > 0 && bytes + record_bytes > kMaxHistoryPageBytes) {
+      end_page();
+      break;
+    }
+    bytes += record_bytes;
     *response.add_events() = *std::move(record);
   }
   return response;

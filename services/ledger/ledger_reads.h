@@ -38,9 +38,12 @@
 
 namespace chemledger::ledger {
 
-// A history page: at most this many events, and this many bytes of them.
+// A history page: at most this many events, and this many bytes of them
+// (the events of a page never add up to more, so the whole answer stays
+// under the 4 MiB a gRPC client receives by default; a page holds at least
+// one event, and one is at most about 2 MiB even whole).
 inline constexpr size_t kMaxHistoryPage = 1000;
-inline constexpr size_t kMaxHistoryPageBytes = 4 << 20;
+inline constexpr size_t kMaxHistoryPageBytes = (4 << 20) - (64 << 10);
 
 class LedgerReads {
  public:
