@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -72,7 +73,15 @@ class StaffAppE2eTest : public ChemledgerdE2eTest {
 
   // Sends `request` as it is on a fresh connection; the answer's first line.
   std::string RawStatusLine(const std::string& request) {
+    const std::string answer = RawAnswer(request, /*whole=*/false);
+    return answer.substr(0, answer.find("\r\n"));
+  }
+  // The raw answer to `request`: its status line, or (whole) all the server
+  // sends until it closes the connection.
+  std::string RawAnswer(const std::string& request, bool whole = true) {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    timeval timeout{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     sockaddr_in to{};
     to.sin_family = AF_INET;
     to.sin_port = htons(static_cast<uint16_t>(http_port_));
@@ -83,13 +92,13 @@ class StaffAppE2eTest : public ChemledgerdE2eTest {
             static_cast<ssize_t>(request.size())) {
       char buffer[512];
       ssize_t n;
-      while (answer.find("\r\n") == std::string::npos &&
+      while ((whole || answer.find("\r\n") == std::string::npos) &&
              (n = recv(fd, buffer, sizeof buffer, 0)) > 0) {
         answer.append(buffer, static_cast<size_t>(n));
       }
     }
     close(fd);
-    return answer.substr(0, answer.find("\r\n"));
+    return answer;
   }
 
   // Read credentials for `method` over `bytes`, as HTTP headers.
@@ -205,6 +214,23 @@ TEST_F(StaffAppE2eTest, TheBridgeCarriesSignedCallsAndRefusesTheRest) {
                 "Content-Type: application/x-protobuf\r\nContent-Length: ",
                 3 << 20, "\r\n\r\n")),
             "HTTP/1.1 413 Payload Too Large");
+  // Both limits answer as the server answers (JSON with a code), so the app
+  // marks the record refused instead of taking it for a proxy's page and
+  // sending it again forever: a call's, and the photo decoder's.
+  for (const auto& [path, bytes] : std::vector<std::pair<std::string, int>>{
+           {"/app/rpc/chemledger.v1.LedgerService/Append", 3 << 20},
+           {"/app/api/decode", 5 << 20}}) {
+    const std::string answer =
+        RawAnswer(absl::StrCat("POST ", path,
+                               " HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                               "Content-Length: ",
+                               bytes, "\r\n\r\n"));
+    EXPECT_EQ(answer.substr(0, answer.find("\r\n")), "HTTP/1.1 413 Payload Too Large") << path;
+    const size_t body = answer.find("\r\n\r\n");
+    ASSERT_NE(body, std::string::npos) << path << ": " << answer;
+    EXPECT_EQ(Field(Json(answer.substr(body + 4)), "code"), "RESOURCE_EXHAUSTED")
+        << path << ": " << answer;
+  }
 
   // The public read, no credentials.
   a = Http("POST", "/app/rpc/chemledger.v1.RegistryService/GetDeployment", "");

@@ -513,10 +513,27 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
         req.get_header_value<uint64_t>("Content-Length") > kMaxCallBodyBytes) {
       res.status = 413;
       res.set_header("Connection", "close");
+      res.set_content(
+          ErrorJson(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                    absl::StrCat("request body: at most ", kMaxCallBodyBytes,
+                                 " bytes (a photo to /app/api/decode: ", kMaxBodyBytes, ")")),
+          "application/json");
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
+  // A body over the library's own limit (a photo over kMaxBodyBytes) is
+  // refused by httplib with an empty 413: answer it as this server answers,
+  // so that a client tells it from a proxy's page and does not retry it.
+  impl->http->set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+        if (res.status != 413 || !res.body.empty())
+          return httplib::Server::HandlerResponse::Unhandled;
+        res.set_content(ErrorJson(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                  absl::StrCat("request body: at most ", kMaxBodyBytes, " bytes")),
+                        "application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      }));
   if (options.audit != nullptr) {
     impl->audit = options.audit;
     impl->console_sessions =

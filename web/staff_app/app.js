@@ -200,6 +200,10 @@ async function call(method, body, { read = true } = {}) {
   let json = null;
   try { json = await response.json(); } catch (e) { /* an answer that is not ours */ }
   if (json === null || typeof json !== 'object') {
+    // Too large for a proxy on the way: sending it again will not help.
+    if (response.status === 413) {
+      throw new Refusal(413, 'RESOURCE_EXHAUSTED', '请求过大，无法提交');
+    }
     // Not this server's answer (a proxy's or a captive portal's page):
     // nothing was decided; try again later.
     throw new Refusal(response.status || 502, 'NOT_OURS', '服务器暂时无法应答');
