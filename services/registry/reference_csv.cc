@@ -54,6 +54,8 @@ size_t Utf8SequenceLength(absl::string_view s) {
 }  // namespace
 
 std::string CsvProblem::ToString() const {
+  // Line 0 is the file as a whole; its message says where, if anywhere.
+  if (line == 0) return message;
   return field.empty() ? absl::StrCat("line ", line, ": ", message)
                        : absl::StrCat("line ", line, ", field ", field, ": ", message);
 }
@@ -217,12 +219,14 @@ std::optional<uint64_t> ParseDecimal(absl::string_view text, int decimals, uint6
     if (c < '0' || c > '9') return std::nullopt;
   }
   uint64_t value = 0;
+  uint64_t scaled_max = max;
   for (char c : whole) value = value * 10 + static_cast<uint64_t>(c - '0');
-  if (value > max) return std::nullopt;
   for (int d = 0; d < decimals; ++d) {
     value = value * 10 + (d < static_cast<int>(fraction.size()) ? fraction[d] - '0' : 0);
+    scaled_max *= 10;
   }
-  if (value == 0) return std::nullopt;
+  // At most `max` itself: 100.5 is over a maximum of 100.
+  if (value == 0 || value > scaled_max) return std::nullopt;
   return value;
 }
 

@@ -43,7 +43,8 @@ struct CsvProblem {
   size_t line = 0;
   std::string field;  // the header's name of the field; "" for the whole row
   std::string message;
-  // "line 3, field cas: check digit ..." (no field: "line 3: ...").
+  // "line 3, field cas: check digit ..." (no field: "line 3: ..."; line 0,
+  // the file as a whole: the message alone).
   std::string ToString() const;
 };
 

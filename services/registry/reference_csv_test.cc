@@ -133,13 +133,14 @@ TEST(ReadThresholdCsvTest, RowsByCasOrCategoryWithQuantitiesInKilograms) {
 TEST(ReadThresholdCsvTest, EveryProblemIsNamedAndNoRowIsKept) {
   const ThresholdCsv csv = ReadThresholdCsv(
       "kind,key,name_zh,threshold_t,beta\n"
-      "cas,67-56-2,甲醇,500,\n"     // line 2: check digit
-      "substance,X,测试,1,\n"       // line 3: kind
-      "category,J 1,,0,101\n"       // line 4: key, name, Q, beta
-      "cas,7732-18-5,水,1.0005,\n"  // line 5: too many decimals
-      "cas,67-56-1,甲醇,500,1\n"    // line 6: fine
-      "cas,67-56-1,甲醇,400,1\n"    // line 7: repeated
-      "category,J1,x\n");           // line 8: fields
+      "cas,67-56-2,甲醇,500,\n"            // line 2: check digit
+      "substance,X,测试,1,\n"              // line 3: kind
+      "category,J 1,,0,101\n"              // line 4: key, name, Q, beta
+      "cas,7732-18-5,水,1.0005,\n"         // line 5: too many decimals
+      "cas,67-56-1,甲醇,500,1\n"           // line 6: fine
+      "cas,67-56-1,甲醇,400,1\n"           // line 7: repeated
+      "category,J1,x\n"                    // line 8: fields
+      "category,J2,x,1000000.5,100.5\n");  // line 9: over the most by a fraction
   std::vector<std::string> texts;
   for (const CsvProblem& p : csv.problems) texts.push_back(p.ToString());
   EXPECT_TRUE(csv.rows.empty());
@@ -152,13 +153,19 @@ TEST(ReadThresholdCsvTest, EveryProblemIsNamedAndNoRowIsKept) {
       "line 4, field beta: '101'",
       "line 5, field threshold_t: '1.0005'",
       "line 7, field key: cas 67-56-1 is also on line 6",
-      "line 8: has 3 fields, not 5"};
+      "line 8: has 3 fields, not 5",
+      "line 9, field threshold_t: '1000000.5'",
+      "line 9, field beta: '100.5'"};
   ASSERT_EQ(texts.size(), expected.size()) << ::testing::PrintToString(texts);
   for (size_t i = 0; i < expected.size(); ++i) {
     EXPECT_EQ(texts[i].rfind(expected[i], 0), 0u) << texts[i] << " / " << expected[i];
   }
   EXPECT_EQ(ReadThresholdCsv("kind,key\n").problems.at(0).ToString(),
             "line 1: the header is \"kind,key\", not \"kind,key,name_zh,threshold_t,beta\"");
+  // A problem of the file as a whole names its line once.
+  EXPECT_EQ(
+      ReadThresholdCsv("kind,key,name_zh,threshold_t,beta\ncas,\"open\n").problems.at(0).ToString(),
+      "line 2: a quoted field is not closed before the end");
 }
 
 std::vector<std::string> Texts(const std::vector<CsvProblem>& problems) {
