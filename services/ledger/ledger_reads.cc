@@ -11,6 +11,7 @@
 #include "chemledger/v1/log.pb.h"
 #include "services/common/page_cursor.h"
 #include "services/common/page_size.h"
+#include "services/common/text_length.h"
 #include "services/ledger/code_state.h"
 #include "services/ledger/event_view.h"
 #include "services/ledger/major_hazard.h"
@@ -355,7 +356,7 @@ absl::Status LedgerReads::MayReadSite(const storage::Snapshot& snapshot, const v
   if (custodian.empty()) {
     return absl::InvalidArgumentError("enterprise_uscc: is required (you belong to no enterprise)");
   }
-  if (site.empty() || site.size() > 64) {
+  if (!HasOneToCharacters(site, 64)) {
     return absl::InvalidArgumentError("site: 1 to 64 characters");
   }
   if (registry::HasOversightRole(reader)) {

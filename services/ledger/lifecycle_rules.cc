@@ -12,6 +12,7 @@
 #include "services/common/package_code.h"
 #include "services/common/refusal.h"
 #include "services/common/status_macros.h"
+#include "services/common/text_length.h"
 #include "services/label/issuance_state.h"
 #include "services/ledger/code_state.h"
 #include "services/ledger/event_index.h"
@@ -909,7 +910,7 @@ absl::Status CheckEvent(Step& s) {
   }
   const std::string step = v1::BusinessStep_Name(e.step());
   CL_RETURN_IF_ERROR(ids::ValidateUscc("event.location.enterprise_uscc", s.who));
-  if (e.location().site().empty() || e.location().site().size() > 64) {
+  if (!HasOneToCharacters(e.location().site(), 64)) {
     return Invalid("location.site", "1 to 64 characters are required");
   }
   if (!e.has_event_time()) return Invalid("event_time", "is required");

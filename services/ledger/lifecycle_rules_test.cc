@@ -164,6 +164,23 @@ TEST_F(LifecycleRulesTest, APackageLivesItsWholeLife) {
   ExpectCheckPasses();
 }
 
+// A site is free text of 1 to 64 characters, counted as characters: a
+// Chinese name of 64 (192 bytes of UTF-8) is a site, one more is not.
+TEST_F(LifecycleRulesTest, ASiteIsSixtyFourCharactersNotBytes) {
+  Commission({1});
+  std::string site;
+  for (int i = 0; i < 64; ++i) site += "库";
+  v1::Event store = Event(v1::STORING, kProducer, {Code(1)});
+  store.mutable_location()->set_site(site);
+  Ok(producer_, store);
+  store = Event(v1::STORING, kProducer, {Code(1)});
+  store.mutable_location()->set_site(site + "A");
+  Refused(producer_, store, absl::StatusCode::kInvalidArgument,
+          "location.site: 1 to 64 characters are required");
+  store.mutable_location()->set_site("");
+  Refused(producer_, store, absl::StatusCode::kInvalidArgument, "location.site");
+}
+
 TEST_F(LifecycleRulesTest, OnlyTheCustodianActsAndReceiptChangesCustody) {
   Commission({1});
   Refused(warehouse_, Event(v1::STORING, kWarehouse, {Code(1)}),

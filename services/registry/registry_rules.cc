@@ -7,6 +7,7 @@
 #include "crypto/label.h"
 #include "services/common/envelope.h"
 #include "services/common/identifiers.h"
+#include "services/common/text_length.h"
 #include "services/registry/oversight.h"
 #include "services/registry/product_flags.h"
 #include "services/registry/reference_tables.h"
@@ -253,7 +254,7 @@ absl::Status BreakGlass(const journal::EntryContext& entry, const v1::BreakGlass
         !s.ok()) {
       return s;
     }
-    if (glass.site().empty() || glass.site().size() > 64) {
+    if (!HasOneToCharacters(glass.site(), 64)) {
       return absl::InvalidArgumentError("break_glass.site: 1 to 64 characters");
     }
   }
