@@ -585,6 +585,27 @@ TEST_F(WaybillE2eTest, AWaybillShipsDepartsArrivesAndIsReceivedAcrossCustody) {
     EXPECT_EQ(record.log_index(), submitted.log_index());
     EXPECT_TRUE(record.shipped().empty());
   }
+  {
+    // Anyone resolves the code (a roadside inspector's phone), as often as
+    // the per-address limit of anonymous scans allows: 600 at once, then
+    // RESOURCE_EXHAUSTED.
+    v1::ResolveWaybillCodeRequest request;
+    request.set_url(submitted.waybill_code());
+    int answered = 0;
+    grpc::Status last;
+    for (int i = 0; i < 700 && last.ok(); ++i) {
+      grpc::ClientContext context;
+      v1::ResolveWaybillCodeResponse response;
+      last = waybills_->ResolveWaybillCode(&context, request, &response);
+      if (last.ok()) {
+        ++answered;
+        if (i == 0) EXPECT_EQ(response.waybill_number(), "WB-LIFE-1");
+      }
+    }
+    EXPECT_EQ(last.error_code(), StatusCode::RESOURCE_EXHAUSTED) << last.error_message();
+    EXPECT_GE(answered, 600);
+    EXPECT_LT(answered, 700);
+  }
   refused([&] { return submit("WB-LIFE-2", {code(3), code(2)}); }, StatusCode::FAILED_PRECONDITION,
           absl::StrCat("waybill.goods[0].codes[1]: ", code(2), " cannot be listed: it must be in the consignor's custody, active, not packed and on no other open waybill"));
   {

@@ -133,6 +133,12 @@ grpc::Status WaybillServiceImpl::ResolveWaybillCode(grpc::ServerContext* context
                                                     const v1::ResolveWaybillCodeRequest* request,
                                                     v1::ResolveWaybillCodeResponse* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
+  // Open to anyone, as a label scan is, and limited alike.
+  if (!anonymous_.Take(ClientAddress(context->peer()), 1, absl::Now())) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "waybill code resolutions are limited per client address: retry in a few "
+                        "seconds");
+  }
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellServedAt(context, *snapshot);
   absl::StatusOr<v1::ResolveWaybillCodeResponse> resolved =

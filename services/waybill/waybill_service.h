@@ -8,12 +8,13 @@
 #define CHEMLEDGER_SERVICES_WAYBILL_WAYBILL_SERVICE_H_
 
 #include "api/wire.h"
-#include "services/common/call_executor.h"
 #include "chemledger/v1/waybill_service.grpc.pb.h"
+#include "journal/ledger_client.h"
+#include "services/common/call_executor.h"
+#include "services/common/rate_limiter.h"
 #include "services/common/stream_batches.h"
 #include "services/registry/read_access.h"
 #include "services/registry/stream_gate.h"
-#include "journal/ledger_client.h"
 #include "services/waybill/waybills.h"
 
 namespace chemledger::waybill {
@@ -99,6 +100,8 @@ class WaybillServiceImpl final : public WaybillServiceBase {
   registry::ReadAuthenticator* const reads_;
   const SubmitStreamOptions stream_options_;
   registry::StreamGate streams_;
+  // Anonymous resolutions of waybill codes, per client address.
+  RateLimiter anonymous_{kAnonymousScansPerSecond, kAnonymousScanBurst};
   // Runs the raw reads' handlers (raw_unary.h).
   CallExecutor read_executor_{8, 1024, "waybill-read"};
 };
