@@ -33,6 +33,18 @@ struct SourceRead {
   uint64_t last_examined = 0;
 };
 
+// Whether `reader` is a regulator whose department reads no packages, or
+// only disposed waste (交通运输, 生态环境: registry/oversight.h): of the
+// anomalies it reads only the overdue shipments of the waybills it reads.
+bool ReadsOverdueShipmentsOnly(const v1::Actor& reader) {
+  if (registry::IsEnterpriseRole(reader.role()) || !registry::HasOversightRole(reader)) {
+    return false;
+  }
+  const registry::Reads packages =
+      registry::DepartmentReads(reader, registry::RecordKind::kPackages);
+  return packages == registry::Reads::kNone || packages == registry::Reads::kWaste;
+}
+
 class Lister {
  public:
   Lister(const storage::StateReader& state, const v1::Actor& reader,
@@ -44,23 +56,24 @@ class Lister {
     const bool enterprise_actor = registry::IsEnterpriseRole(reader_.role());
     controlled_only_ = !enterprise_actor && packages == registry::Reads::kControlledGoods;
     full_reasons_ = !enterprise_actor;
+    const bool packages_read = !ReadsOverdueShipmentsOnly(reader_);
     std::vector<SourceRead> reads;
-    if (Wants(v1::REFUSED_REQUEST)) {
+    if (packages_read && Wants(v1::REFUSED_REQUEST)) {
       CL_ASSIGN_OR_RETURN(SourceRead r, ReadRefusals(page_size));
       reads.push_back(std::move(r));
     }
-    if (Wants(v1::CLONE_SIGNAL) &&
+    if (packages_read && Wants(v1::CLONE_SIGNAL) &&
         (enterprise_actor ||
          registry::DepartmentReads(reader_, registry::RecordKind::kScanSignals) !=
              registry::Reads::kNone)) {
       CL_ASSIGN_OR_RETURN(SourceRead r, ReadCloneSignals(page_size));
       reads.push_back(std::move(r));
     }
-    if (Wants(v1::CONTROLLED_GOODS_LOST)) {
+    if (packages_read && Wants(v1::CONTROLLED_GOODS_LOST)) {
       CL_ASSIGN_OR_RETURN(SourceRead r, ReadControlledLosses(page_size));
       reads.push_back(std::move(r));
     }
-    if (Wants(v1::MAJOR_HAZARD_ALERT) &&
+    if (packages_read && Wants(v1::MAJOR_HAZARD_ALERT) &&
         (enterprise_actor || registry::DepartmentReads(reader_, registry::RecordKind::kSites) !=
                                  registry::Reads::kNone)) {
       CL_ASSIGN_OR_RETURN(SourceRead r, ReadMajorHazardAlerts(page_size));
@@ -355,10 +368,14 @@ absl::StatusOr<v1::Anomalies> ListAnomalies(const storage::StateReader& state,
           "MAJOR_HAZARD_ALERT");
     }
   }
-  // The place, as the audit reads it; no goods (every product).
+  // The place, as the audit reads it; no goods (every product). A
+  // department that reads waybills but not packages reads overdue
+  // shipments: admitted as a reader of waybills.
   absl::StatusOr<AuditScope> scope = AuditScope::Resolve(
       state, reader, GoodsSelector{},
-      PlaceSelector{request.enterprise_uscc(), request.region_prefix(), request.park_id()});
+      PlaceSelector{request.enterprise_uscc(), request.region_prefix(), request.park_id()},
+      ReadsOverdueShipmentsOnly(reader) ? registry::RecordKind::kWaybills
+                                        : registry::RecordKind::kPackages);
   if (!scope.ok()) return scope.status();
   Lister lister(state, reader, request, *std::move(scope));
   return lister.Run(request.page_size() == 0 ? kDefaultAnomalyPageSize : request.page_size(),
