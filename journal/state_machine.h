@@ -67,7 +67,10 @@ namespace chemledger::journal {
 //      control lists set their flags (the registry's ControlListFlagsFor);
 //      control lists, statement texts, storage segregation and emergency
 //      information are imported.
-inline constexpr uint32_t kCurrentRulesEpoch = 7;
+//   8: a regulator holds, releases and recalls only what its department
+//      supervises: 公安 controlled goods only, 生态环境 nothing (it reads
+//      packages only once disposed, and a disposed package is not held).
+inline constexpr uint32_t kCurrentRulesEpoch = 8;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {
@@ -120,7 +123,7 @@ inline absl::StatusOr<RequestId> MakeRequestId(absl::string_view kind, absl::str
                                                absl::string_view what = "request") {
   if (id.empty() || id.size() > kMaxRequestIdBytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat(field, ": 1 to ", kMaxRequestIdBytes, " characters are required"));
+        absl::StrCat(field, ": 1 to ", kMaxRequestIdBytes, " bytes are required"));
   }
   return RequestId{absl::StrCat(kind, "/", id), std::string(field), std::string(id),
                    std::string(what), std::string(kind)};

@@ -1111,8 +1111,14 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
   }
   // From epoch 4 a regulator acts within its jurisdiction: the enterprise
   // the event names (the custodian, or for a recall the issuer).
+  const registry::Reads regulator_reads =
+      by_regulator ? registry::DepartmentReads(actor, registry::RecordKind::kPackages)
+                   : registry::Reads::kNone;
   if (by_regulator && entry.rules_epoch >= 4) {
-    if (registry::DepartmentReads(actor, registry::RecordKind::kPackages) == registry::Reads::kNone) {
+    // From epoch 8 a department acts on what it supervises only: 生态环境
+    // reads packages once disposed, and a disposed package is not held.
+    if (regulator_reads == registry::Reads::kNone ||
+        (entry.rules_epoch >= 8 && regulator_reads == registry::Reads::kWaste)) {
       return absl::PermissionDeniedError(absl::StrCat(
           "envelope.signatures[0].key_id: ", registry::DepartmentText(actor),
           " does not hold or recall goods"));
@@ -1134,6 +1140,21 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
       registry::DepartmentReads(actor, registry::RecordKind::kPackages) == registry::Reads::kAll;
   CL_RETURN_IF_ERROR(CheckEvent(s));
   if (absl::Status refused = ApplyStep(s); !refused.ok()) return Redact(s, refused);
+  // From epoch 8, 公安 holds and recalls controlled goods only: every
+  // package the event touches (a pallet's contents included).
+  if (by_regulator && entry.rules_epoch >= 8 &&
+      regulator_reads == registry::Reads::kControlledGoods) {
+    for (const auto& [code, c] : s.touched) {
+      if (c.aggregate) continue;
+      CL_ASSIGN_OR_RETURN(std::optional<v1::Product> product,
+                          registry::FindProduct(state, c.enterprise, c.product));
+      if (!product || !registry::IsControlledGood(*product)) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "event.codes: ", code, " is not a controlled good: ", registry::DepartmentText(actor),
+            " holds, releases and recalls controlled goods only (剧毒, 易制爆, 易制毒)"));
+      }
+    }
+  }
   // Where the custodian's goods are: the site of the events that put them
   // somewhere.
   if (PutsGoodsAtSite(event.step())) {

@@ -965,6 +965,57 @@ TEST_F(LifecycleRulesTest, ARegulatorHoldsAndRecallsAnyPackageButRecordsNothingE
   Ok(warehouse_, same_id);
 }
 
+// From rules epoch 8 a department holds and recalls what it supervises: 公安
+// controlled goods (剧毒, 易制爆, 易制毒) only, 生态环境 nothing.
+TEST_F(LifecycleRulesTest, ADepartmentHoldsOnlyWhatItSupervises) {
+  const auto add_regulator = [&](const crypto::SigningKey& key, v1::Department department) {
+    v1::RegistryRequest r;
+    v1::Actor* a = r.mutable_add_actor();
+    a->set_name(v1::Department_Name(department));
+    a->set_role(v1::REGULATOR);
+    a->set_public_key(key.verifying_key().ToBytes());
+    a->set_department(department);
+    a->mutable_jurisdiction()->set_national(true);
+    absl::StatusOr<journal::Receipt> added = t_->Registry(admin_, r);
+    ASSERT_TRUE(added.ok()) << added.status();
+  };
+  const crypto::SigningKey police = TestKey(20), ecology = TestKey(21);
+  ASSERT_NO_FATAL_FAILURE(add_regulator(police, v1::PUBLIC_SECURITY));
+  ASSERT_NO_FATAL_FAILURE(add_regulator(ecology, v1::ECOLOGY_ENVIRONMENT));
+  v1::Product toxic = registry::testing::ExampleMethanol(kProducer, "T01");
+  toxic.add_control_flags("剧毒");
+  ASSERT_TRUE(t_->RegisterProduct(admin_, toxic).ok());
+  absl::StatusOr<label::Issuance> issued =
+      t_->IssueBatch(producer_, kProducer, "T01", "TX", 1, "25", "KGM");
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  const std::string toxic_code = absl::StrCat(kProducer, ".T01.TX.1");
+  Commission({1});
+  Ok(producer_, Event(v1::COMMISSIONING, kProducer, {toxic_code}));
+
+  v1::Event hold = Event(v1::HOLDING, kProducer, {Code(1)});
+  hold.set_reason("公安 检查");
+  Refused(police, hold, absl::StatusCode::kPermissionDenied,
+          Code(1) +
+              " is not a controlled good: 公安 (PUBLIC_SECURITY) holds, releases and "
+              "recalls controlled goods only");
+  Refused(ecology, hold, absl::StatusCode::kPermissionDenied,
+          "生态环境 (ECOLOGY_ENVIRONMENT) does not hold or recall goods");
+  v1::Event recall = Event(v1::RECALLING, kProducer, {toxic_code, Code(1)});
+  recall.set_reason("公安 召回");
+  Refused(police, recall, absl::StatusCode::kPermissionDenied, "is not a controlled good");
+  hold = Event(v1::HOLDING, kProducer, {toxic_code});
+  hold.set_reason("公安 检查");
+  Ok(police, hold);
+  EXPECT_TRUE(Find(toxic_code).on_hold);
+  v1::Event release = Event(v1::RELEASING, kProducer, {toxic_code});
+  release.set_reason("检查合格");
+  Ok(police, release);
+  // 应急管理 holds any package.
+  hold = Event(v1::HOLDING, kProducer, {Code(1)});
+  hold.set_reason("应急管理局 检查");
+  Ok(regulator_, hold);
+}
+
 TEST_F(LifecycleRulesTest, ARecallIsTheIssuersAndStopsUseForGood) {
   Commission({1, 2});
   Move(producer_, kProducer, user_, kUser, {Code(1)});
