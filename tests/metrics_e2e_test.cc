@@ -113,6 +113,11 @@ TEST_F(MetricsE2eTest, CallsBatchesAndSizesAreCounted) {
             1)
       << ledger;
   EXPECT_GT(Sample(ledger, "chemledger_journal_batches_total"), 0) << ledger;
+  // The refused submission's record reached the log.
+  EXPECT_EQ(Sample(ledger, "chemledger_refusal_records_total", {"outcome=\"recorded\""}), 1)
+      << ledger;
+  EXPECT_EQ(Sample(ledger, "chemledger_refusal_records_total", {"outcome=\"dropped\""}), 0)
+      << ledger;
   EXPECT_GT(Sample(ledger, "chemledger_journal_commit_seconds_count"), 0) << ledger;
   EXPECT_EQ(Sample(ledger, "chemledger_log_entries"), static_cast<double>(RawLogSize())) << ledger;
   EXPECT_GT(Sample(ledger, "chemledger_store_bytes"), 0) << ledger;

@@ -30,6 +30,8 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -72,6 +74,12 @@ class RefusalRecorder final : public registry::RefusalSink {
     uint64_t dropped = 0;       // the queue was full, or the recorder stopped first
     uint64_t unverified = 0;    // no registered key's signature verifies
     uint64_t failed = 0;        // the ledger could not write the entry
+    // Each count with its name ("recorded", "dropped", ...), for metrics.
+    std::vector<std::pair<std::string, uint64_t>> ByOutcome() const {
+      return {{"recorded", recorded},         {"repeated", repeated},   {"replays", replays},
+              {"rate_limited", rate_limited}, {"too_large", too_large}, {"dropped", dropped},
+              {"unverified", unverified},     {"failed", failed}};
+    }
   };
   Counters counters() const;
   // Waits until everything queued so far has been handled (for tests).

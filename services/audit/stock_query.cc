@@ -27,11 +27,14 @@ struct LineKey {
 
 absl::StatusOr<v1::StockReport> QueryStock(const storage::StateReader& state,
                                            const v1::Actor& reader, const v1::StockQuery& q) {
-  absl::StatusOr<AuditScope> resolved = AuditScope::Resolve(
-      state, reader,
-      GoodsSelector{q.cas(), q.un_number(), q.catalogue_number(), q.control_flag(),
-                    q.product_uscc(), q.product_number()},
-      PlaceSelector{q.enterprise_uscc(), q.region_prefix(), q.park_id()});
+  absl::StatusOr<AuditScope> resolved =
+      AuditScope::Resolve(state, reader,
+                          GoodsSelector{q.cas(), q.un_number(), q.catalogue_number(),
+                                        q.control_flag(), q.product_uscc(), q.product_number()},
+                          PlaceSelector{q.enterprise_uscc(), q.region_prefix(), q.park_id()},
+                          // What is where is a site's record (as ListStock and GetSiteLoad read
+                          // it): for the departments that read sites.
+                          registry::RecordKind::kSites);
   if (!resolved.ok()) return resolved.status();
   AuditScope& scope = *resolved;
   // The enterprises whose stock is read.

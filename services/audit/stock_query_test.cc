@@ -58,6 +58,16 @@ TEST_F(StockQueryTest, WhatIsWhereNowWithTotals) {
   other.set_enterprise_uscc(kProducer);
   EXPECT_EQ(QueryStock(*t_->snapshot(), ActorOf(warehouse_), other).status().code(),
             absl::StatusCode::kPermissionDenied);
+  // What is where is read by the departments that read sites, as
+  // LedgerService.ListStock is: not 公安, 市场监管, 交通运输 or 生态环境.
+  for (v1::Department d :
+       {v1::PUBLIC_SECURITY, v1::MARKET_REGULATION, v1::TRANSPORT, v1::ECOLOGY_ENVIRONMENT}) {
+    v1::Actor regulator = ActorOf(regulator_);
+    regulator.set_department(d);
+    EXPECT_EQ(QueryStock(*t_->snapshot(), regulator, all).status().code(),
+              absl::StatusCode::kPermissionDenied)
+        << v1::Department_Name(d);
+  }
   v1::StockQuery bad;
   bad.set_cas("67-56-2");
   EXPECT_EQ(QueryStock(*t_->snapshot(), ActorOf(regulator_), bad).status().code(),

@@ -497,6 +497,9 @@ absl::Status Serve(const cli::Args& args) {
     if (metrics) {
       metrics->WatchLog(d.ledger_client());
       metrics->WatchCache("sequencer_state", [&d] { return d.journal()->StateCacheCounts(); });
+      if (d.refusals() != nullptr) {
+        metrics->WatchRefusalRecords([&d] { return d.refusals()->counters().ByOutcome(); });
+      }
       metrics->WatchSlots(
           "issuance", [&label_service] { return label_service.issuances_in_progress(); },
           label::kMaxConcurrentIssuances);

@@ -1,7 +1,8 @@
 #include "services/chemledgerd/metrics.h"
 
-#include <filesystem>
 #include <algorithm>
+#include <filesystem>
+#include <map>
 #include <thread>
 #include <utility>
 
@@ -9,8 +10,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "services/common/grpc_status.h"
-#include "services/common/listen_address.h"
 #include "grpcpp/support/status.h"
 #include "httplib.h"
 #include "prometheus/counter.h"
@@ -18,6 +17,8 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "services/common/grpc_status.h"
+#include "services/common/listen_address.h"
 
 namespace chemledger::server {
 namespace {
@@ -145,6 +146,18 @@ struct ServerMetrics::Impl {
           .Register(*registry);
   std::vector<std::pair<prometheus::Gauge*, std::function<int()>>> watched_slots
       ABSL_GUARDED_BY(caches_mu);
+  prometheus::Family<prometheus::Counter>& refusal_records =
+      prometheus::BuildCounter()
+          .Name("chemledger_refusal_records_total")
+          .Help(
+              "Refused requests by what became of their record (recorded in the log, "
+              "repeated, replays, rate_limited, too_large, dropped, unverified, failed)")
+          .Register(*registry);
+  std::function<std::vector<std::pair<std::string, uint64_t>>()> refusal_counts
+      ABSL_GUARDED_BY(caches_mu);
+  // Per outcome: its counter and the count it was last brought to.
+  std::map<std::string, std::pair<prometheus::Counter*, uint64_t>> refusal_seen
+      ABSL_GUARDED_BY(caches_mu);
   absl::Mutex caches_mu;
   std::vector<WatchedCache> caches ABSL_GUARDED_BY(caches_mu);
   std::unique_ptr<httplib::Server> http;
@@ -197,6 +210,12 @@ void ServerMetrics::WatchSlots(std::string slot, std::function<int()> in_use, in
   impl_->watched_slots.emplace_back(&impl_->slots_in_use.Add({{"slot", slot}}), std::move(in_use));
 }
 
+void ServerMetrics::WatchRefusalRecords(
+    std::function<std::vector<std::pair<std::string, uint64_t>>()> counts) {
+  absl::MutexLock lock(&impl_->caches_mu);
+  impl_->refusal_counts = std::move(counts);
+}
+
 void ServerMetrics::WatchCache(std::string cache,
                               std::function<std::pair<uint64_t, uint64_t>()> counts) {
   absl::MutexLock lock(&impl_->caches_mu);
@@ -220,6 +239,20 @@ std::string ServerMetrics::Scrape() const {
       if (misses > c.misses_seen) c.misses->Increment(static_cast<double>(misses - c.misses_seen));
       c.hits_seen = std::max(c.hits_seen, hits);
       c.misses_seen = std::max(c.misses_seen, misses);
+    }
+    if (impl_->refusal_counts) {
+      for (const auto& [outcome, count] : impl_->refusal_counts()) {
+        auto it = impl_->refusal_seen.find(outcome);
+        if (it == impl_->refusal_seen.end()) {
+          it = impl_->refusal_seen
+                   .emplace(outcome,
+                            std::make_pair(&impl_->refusal_records.Add({{"outcome", outcome}}), 0))
+                   .first;
+        }
+        auto& [counter, seen] = it->second;
+        if (count > seen) counter->Increment(static_cast<double>(count - seen));
+        seen = std::max(seen, count);
+      }
     }
   }
   if (impl_->store_dir.empty()) {

@@ -17,6 +17,11 @@
 //                                                       watched (the journal's state
 //                                                       cache; a personality's reads
 //                                                       of ledgerd, services/ledgerd)
+//   chemledger_refusal_records_total{outcome}           what became of refused requests
+//                                                       (audit/refusal_recorder.h):
+//                                                       recorded, repeated, replays,
+//                                                       rate_limited, too_large,
+//                                                       dropped, unverified, failed
 //
 // The gRPC figures come from a server interceptor (every service, the
 // in-process calls of the staff app's bridge included); the HTTP figures from
@@ -67,6 +72,9 @@ class ServerMetrics {
   // A bounded resource (`slot`: "issuance", "ledger_streams", ...) whose use
   // `in_use` tells when scraped, out of `capacity`.
   void WatchSlots(std::string slot, std::function<int()> in_use, int capacity);
+  // The refusal recorder's counts so far by outcome, which `counts` tells
+  // (read when scraped; set before Serve).
+  void WatchRefusalRecords(std::function<std::vector<std::pair<std::string, uint64_t>>()> counts);
 
   // Everything, in Prometheus text exposition format.
   std::string Scrape() const;

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "crypto/key_files.h"
 #include "services/chemledgerd/http_observer.h"
 #include "services/common/listen_address.h"
 
@@ -29,6 +30,12 @@ absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
     if (!cert.ok()) return cert.status();
     absl::StatusOr<std::string> key = args.Required("http-tls-key");
     if (!key.ok()) return key.status();
+    // The key file under the rules of --tls-key (owned by this user, no
+    // access for group or others), before the HTTP library reads it.
+    if (absl::StatusOr<std::string> private_key = crypto::ReadPrivateFile(*key, "--http-tls-key");
+        !private_key.ok()) {
+      return private_key.status();
+    }
     options.tls_cert_file = *cert;
     options.tls_key_file = *key;
   } else if (!plaintext) {

@@ -31,6 +31,10 @@ absl::Status Run(ServiceProcess& process) {
   label::LabelIssuer issuer(ledger, p->label_keys.get(), process.clock(), p->refusals.get());
   label::LabelServiceImpl service(&issuer, ledger, p->ledger->notary(), p->reads.get());
   if (process.metrics() != nullptr) {
+    if (p->refusals != nullptr) {
+      process.metrics()->WatchRefusalRecords(
+          [r = p->refusals.get()] { return r->counters().ByOutcome(); });
+    }
     process.metrics()->WatchSlots(
         "issuance", [&service] { return service.issuances_in_progress(); },
         label::kMaxConcurrentIssuances);

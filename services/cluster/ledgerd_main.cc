@@ -34,7 +34,8 @@ namespace {
 
 constexpr char kUsage[] =
     "ledgerd: the ledger of a ChemLedger cluster: the store, the journal, the note key.\n"
-    "Serves RegistryService and LedgerService on --listen, and the ledger to labeld,\n"
+    "Serves RegistryService, LedgerService and AdminService on --listen, and the ledger to "
+    "labeld,\n"
     "waybilld, verifyd and auditd on --internal-listen (mutual TLS, allow-list).\n"
     "\n"
     "  ledgerd --data DIR [--internal-listen HOST:PORT] [--internal-port-file F]\n"
@@ -108,6 +109,9 @@ absl::Status ServeDeployment(ServiceProcess& process, server::Deployment& d,
     if (d.journal() != nullptr) {
       process.metrics()->WatchCache("sequencer_state",
                                     [&d] { return d.journal()->StateCacheCounts(); });
+    }
+    if (d.refusals() != nullptr) {
+      process.metrics()->WatchRefusalRecords([&d] { return d.refusals()->counters().ByOutcome(); });
     }
   }
   ServiceProcess::Serving serving;

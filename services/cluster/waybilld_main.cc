@@ -29,6 +29,10 @@ absl::Status Run(ServiceProcess& process) {
   waybill::WaybillBook book(ledger, p->label_keys.get(), process.clock(), p->refusals.get());
   waybill::WaybillServiceImpl service(&book, ledger, p->reads.get());
   if (process.metrics() != nullptr) {
+    if (p->refusals != nullptr) {
+      process.metrics()->WatchRefusalRecords(
+          [r = p->refusals.get()] { return r->counters().ByOutcome(); });
+    }
     process.metrics()->WatchSlots(
         "waybill_streams", [&service] { return service.streams().open(); },
         service.streams().max_open());
