@@ -46,7 +46,7 @@ inline WaybillCodeClaims ExampleWaybillCodeClaims() {
   c.resolver = "CL.EXAMPLE.CN";
   c.waybill_number = "YD350100-20261123-0001";
   c.revision = 4711;
-  c.carrier_uscc = "91110105MA0000001P";
+  c.carrier_uscc = "91110105MA0000007L";
   c.vehicle_plate = "闽A12345";
   c.plate_colour = 2;  // yellow
   c.trailer_plate = "闽A1234挂";

@@ -62,7 +62,7 @@ TEST_F(WaybillCodeTest, RoundTripsAndStaysInTheQrAlphanumericSet) {
     EXPECT_EQ(*MakeWaybillCodeUrl(claims, key_), *url);
   }
   // One line keeps the URL short enough for a small symbol (about QR
-  // version 11 at error correction M).
+  // version 10 at error correction M).
   EXPECT_LE(MakeWaybillCodeUrl(Example(), key_)->size(), 280u);
   EXPECT_FALSE(IsWaybillCodeUrl(*MakeLabelUrl(testing::ExampleLabelClaims(), key_)));
 }
@@ -153,15 +153,15 @@ TEST_F(WaybillCodeTest, TheDocumentedExample) {
   const std::string url = *MakeWaybillCodeUrl(Example(), key_);
   EXPECT_EQ(url,
             "HTTPS://CL.EXAMPLE.CN/W/YD350100-20261123-0001/"
-            "AFI6NO4IJ2DUNPAAAAAAAETHHEYTCMJQGEYDKTKBGAYDAMBQGAYVAGCBGEZDGNBVAABBQQJRGIZTIBKXSQCQTWBGL"
-            "4TGAAIBATHB4AQAAAAD2CIAJRKFEAAACTFDIXLMUSQZCCL5HNMIACPECFJBI5CBGLSLSEB3KNO7CXJL4CFGGKOJSH"
-            "TF3TXV6MKKQTGNST3EPEZKPXGA7FVV6JPMOTX7ICVKWTID");
+            "AFI6NO4IJ2DUNPAAAAAAAETHHEYTCMJQGEYDKTKBGAYDAMBQGA3UYGCBGEZDGNBVAABBQQJRGIZTIBKXSQCQTWB"
+            "GL4TGAAIBATHB4AQAAAAD2CIAJRKFEAAACTJMJTEKL4YHSUJLOMTHP6VRVGLSRJHAKAKFRCNWNQY5HVW6RNA5H7"
+            "WLL3S66SOPOS7Z23562LWGP2E5JPXKCTM2SNQMQFQDL6B6ETIG");
   const ParsedWaybillCode parsed = *ParseWaybillCodeUrl(url);
   EXPECT_EQ(absl::BytesToHexString(parsed.signed_message.substr(parsed.signed_message.rfind('/') + 1)),
             "01"  // version
             "51e6bb884e8746bc"  // key id
             "000000001267"  // revision
-            "39313131303130354d413030303030303150"  // carrier
+            "39313131303130354d41303030303030374c"  // carrier
             "18"  // plate province
             "41313233343500"  // plate tail
             "02"  // colour
