@@ -10,7 +10,8 @@
 //   POST /console/logout             ends it
 //   GET  /console/api/session        -> chemledger.v1.ConsoleSession
 //   POST /console/api/<Method>       AuditService's GetHistoryBundle, QueryEvents,
-//                                    Reconcile, ListAnomalies, QueryStock: the
+//                                    Reconcile, ListAnomalies, QueryStock,
+//                                    QueryInTransit, ListMajorHazardSites: the
 //                                    request message in, the response out
 //
 // Bodies are Protobuf's JSON mapping of the messages of

@@ -1,19 +1,14 @@
-// chemledgerd: the all-in-one ChemLedger server. One process, the embedded
-// LevelDB log, the gRPC services RegistryService, LabelService,
-// LedgerService, WaybillService, VerifyService and AuditService on one port (plus gRPC
-// health checking and server reflection), and the public scan pages over
-// HTTP on another (web/scan_server.h).
+// chemledgerd: the all-in-one ChemLedger server. One process, the store
+// (embedded LevelDB, or PostgreSQL: docs/postgres.md), the gRPC services
+// RegistryService, LabelService, LedgerService, WaybillService,
+// VerifyService, AuditService and AdminService on one port (plus gRPC
+// health checking and server reflection), and the public scan pages, the
+// staff app and the regulators' console over HTTP on another
+// (web/scan_server.h).
 //
-//   chemledgerd init --data DIR --deployment NAME --resolver HOST
-//                    --admin-key FILE [--admin-name NAME] [--passphrase-file F]
-//                    [--label-key-days N] [--test-deployment [--test-clock FILE]]
-//   chemledgerd serve --data DIR [--listen HOST:PORT] [--port-file F]
-//                     [--http-listen HOST:PORT|none] [--http-port-file F] [--staff-app on|off]
-//                     [--console on|off]
-//                     (--tls-cert F --tls-key F | --plaintext) [--max-threads N]
-//                     [--cache-mb N] [--debug-sync-delay-ms MS] [--test-clock FILE]
-//   chemledgerd label-key new (--data DIR | --keys DIR)
-//   chemledgerd check --data DIR
+// The commands (init, serve, label-key new, check, restore) and every flag
+// are in kUsage below, which `chemledgerd --help` prints, and in
+// docs/deployment.md.
 //
 // Errors print one line "chemledgerd <command>: <reason>" and exit 1 (2 for a
 // bad command line).
