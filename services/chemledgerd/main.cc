@@ -51,6 +51,7 @@
 #include "services/chemledgerd/test_clock.h"
 #include "services/common/ephemeral_store.h"
 #include "services/common/listen_address.h"
+#include "services/common/tls_credentials.h"
 #include "services/label/label_service.h"
 #include "services/ledger/ledger_service.h"
 #include "services/registry/registry_service.h"
@@ -313,14 +314,6 @@ absl::Status NewLabelKey(const cli::Args& args) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 absl::Status Serve(const cli::Args& args) {
   absl::StatusOr<std::string> data = args.Required("data");
   if (!data.ok()) return data.status();
@@ -335,13 +328,12 @@ absl::Status Serve(const cli::Args& args) {
     if (!cert_path.ok()) return cert_path.status();
     absl::StatusOr<std::string> key_path = args.Required("tls-key");
     if (!key_path.ok()) return key_path.status();
-    absl::StatusOr<std::string> cert = ReadSmallFile(*cert_path);
-    if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = crypto::ReadPrivateFile(*key_path, "--tls-key");
-    if (!key.ok()) return key.status();
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({*key, *cert});
-    credentials = grpc::SslServerCredentials(ssl);
+    // Read again every minute: a renewed certificate is taken without a
+    // restart (services/common/tls_credentials.h).
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> tls =
+        TlsServerCredentials(TlsFiles{"", *cert_path, *key_path}, false);
+    if (!tls.ok()) return tls.status();
+    credentials = *std::move(tls);
   } else {
     if (!plaintext) {
       return absl::InvalidArgumentError(

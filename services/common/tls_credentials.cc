@@ -1,11 +1,15 @@
 #include "services/common/tls_credentials.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "crypto/key_files.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
 
 namespace chemledger {
 
@@ -25,20 +29,28 @@ absl::StatusOr<std::string> ReadPublicFile(const std::string& path, const std::s
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsServerCredentials(
     const TlsFiles& files, bool require_client_certificates) {
+  // Checked now, with errors naming the flag; gRPC's watcher reads them.
   absl::StatusOr<std::string> cert = ReadPublicFile(files.cert, "--tls-cert");
   if (!cert.ok()) return cert.status();
   absl::StatusOr<std::string> key = crypto::ReadPrivateFile(files.key, "--tls-key");
   if (!key.ok()) return key.status();
-  grpc::SslServerCredentialsOptions ssl(
-      require_client_certificates ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
-                                  : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   if (require_client_certificates) {
     absl::StatusOr<std::string> ca = ReadPublicFile(files.ca, "--tls-ca");
     if (!ca.ok()) return ca.status();
-    ssl.pem_root_certs = *std::move(ca);
   }
-  ssl.pem_key_cert_pairs.push_back({*std::move(key), *std::move(cert)});
-  return grpc::SslServerCredentials(ssl);
+  const int64_t every = absl::ToInt64Seconds(files.reload_every);
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      files.key, files.cert, require_client_certificates ? files.ca : "",
+      static_cast<unsigned int>(std::clamp<int64_t>(every, 1, 86400)));
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (require_client_certificates) {
+    options.watch_root_certs();
+    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  } else {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  }
+  return grpc::experimental::TlsServerCredentials(options);
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsChannelCredentials(

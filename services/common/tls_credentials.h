@@ -5,6 +5,13 @@
 // The private key file must be the user's alone (crypto::ReadPrivateFile's
 // rules); the certificate and CA files may be public.
 //
+// A server reads its files again every `TlsFiles::reload_every` (a minute by
+// default) and takes a renewed certificate and key, or CA, for every
+// handshake after that, without a restart: replace the files (the key and the
+// certificate together, as a matching pair: a pair that does not match is not
+// taken, and the previous one stays). The rules on the key file are checked
+// when the server starts. A client's certificate is read once.
+//
 // Thread-safety: pure functions of the files.
 
 #ifndef CHEMLEDGER_SERVICES_COMMON_TLS_CREDENTIALS_H_
@@ -14,6 +21,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
 
@@ -23,6 +31,8 @@ struct TlsFiles {
   std::string ca;    // PEM: the CA whose certificates the peer must present
   std::string cert;  // PEM: this process's certificate (chain)
   std::string key;   // PEM: its private key, mode 0600
+  // How often a server reads the files again (at least a second).
+  absl::Duration reload_every = absl::Minutes(1);
 };
 
 // A TLS server with `files.cert` and `files.key`. With `require_client_
