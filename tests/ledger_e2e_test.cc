@@ -309,9 +309,6 @@ TEST_F(LedgerE2eTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
   }
 }
 
-// A freshly started server holds hundreds of calls in flight at once: each
-// waits its turn (none is refused with RESOURCE_EXHAUSTED), and every read
-// says the log size it was served at.
 // A package in many events of a thousand codes each: its history comes in
 // pages a gRPC client takes with its default 4 MiB limit, and the pages
 // together are every event, in order.
@@ -349,6 +346,9 @@ TEST_F(LedgerE2eTest, AHistoryOfLargeEventsComesInPagesAClientReceives) {
   EXPECT_TRUE(std::is_sorted(paged.begin(), paged.end()));
 }
 
+// A freshly started server holds hundreds of calls in flight at once: each
+// waits its turn (none is refused with RESOURCE_EXHAUSTED), and every read
+// says the log size it was served at.
 TEST_F(LedgerE2eTest, HundredsOfConcurrentReadsAllGetAnswers) {
   ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
   // A fresh server, as a client after a restart meets it.

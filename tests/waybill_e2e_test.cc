@@ -587,13 +587,13 @@ TEST_F(WaybillE2eTest, AWaybillShipsDepartsArrivesAndIsReceivedAcrossCustody) {
   }
   {
     // Anyone resolves the code (a roadside inspector's phone), as often as
-    // the per-address limit of anonymous scans allows: 600 at once, then
-    // RESOURCE_EXHAUSTED.
+    // the per-address limit of anonymous scans allows: a burst of 600 (and
+    // 60 a second more while they are asked), then RESOURCE_EXHAUSTED.
     v1::ResolveWaybillCodeRequest request;
     request.set_url(submitted.waybill_code());
     int answered = 0;
     grpc::Status last;
-    for (int i = 0; i < 700 && last.ok(); ++i) {
+    for (int i = 0; i < 100000 && last.ok(); ++i) {
       grpc::ClientContext context;
       v1::ResolveWaybillCodeResponse response;
       last = waybills_->ResolveWaybillCode(&context, request, &response);
@@ -604,7 +604,6 @@ TEST_F(WaybillE2eTest, AWaybillShipsDepartsArrivesAndIsReceivedAcrossCustody) {
     }
     EXPECT_EQ(last.error_code(), StatusCode::RESOURCE_EXHAUSTED) << last.error_message();
     EXPECT_GE(answered, 600);
-    EXPECT_LT(answered, 700);
   }
   refused([&] { return submit("WB-LIFE-2", {code(3), code(2)}); }, StatusCode::FAILED_PRECONDITION,
           absl::StrCat("waybill.goods[0].codes[1]: ", code(2), " cannot be listed: it must be in the consignor's custody, active, not packed and on no other open waybill"));

@@ -29,7 +29,8 @@ namespace chemledger {
 std::string ClientAddress(absl::string_view peer);
 
 // What one client address may ask of the public scan without credentials
-// (LabelService.ResolveLabel, VerifyService.Verify), per server process: a
+// (LabelService.ResolveLabel, VerifyService.Verify,
+// WaybillService.ResolveWaybillCode, the scan pages), per server process: a
 // second, and in a burst.
 inline constexpr double kAnonymousScansPerSecond = 60;
 inline constexpr double kAnonymousScanBurst = 600;

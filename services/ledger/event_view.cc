@@ -32,7 +32,9 @@ absl::StatusOr<crypto::Sha256Digest> LeafHashOf(const storage::StateReader& stat
 // Event.location.enterprise_uscc of a serialized v1::Event, read without
 // parsing the rest (its codes, up to a thousand of them), with the parser's
 // own rules: of repeated fields the last one wins, and repeated locations
-// merge. Nullopt when the bytes are not a well-formed message.
+// merge. Nullopt when the bytes' wire format is broken (a length past the
+// end, field number 0, a truncated field). It checks no more than that: the
+// entries it reads were parsed whole by the rules when they were appended.
 std::optional<std::string> LocationEnterprise(absl::string_view event) {
   constexpr int kLocation = v1::Event::kLocationFieldNumber;
   constexpr int kEnterprise = v1::Location::kEnterpriseUsccFieldNumber;
@@ -40,15 +42,19 @@ std::optional<std::string> LocationEnterprise(absl::string_view event) {
                                             static_cast<int>(event.size()));
   std::string enterprise;
   while (const uint32_t tag = in.ReadTag()) {
+    if (WireFormatLite::GetTagFieldNumber(tag) == 0) return std::nullopt;  // as the parser
     if (WireFormatLite::GetTagFieldNumber(tag) != kLocation ||
         WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
       if (!WireFormatLite::SkipField(&in, tag)) return std::nullopt;
       continue;
     }
     uint32_t length = 0;
-    if (!in.ReadVarint32(&length)) return std::nullopt;
+    if (!in.ReadVarint32(&length) || length > event.size() - in.CurrentPosition()) {
+      return std::nullopt;
+    }
     const auto limit = in.PushLimit(static_cast<int>(length));
     while (const uint32_t inner = in.ReadTag()) {
+      if (WireFormatLite::GetTagFieldNumber(inner) == 0) return std::nullopt;
       if (WireFormatLite::GetTagFieldNumber(inner) == kEnterprise &&
           WireFormatLite::GetTagWireType(inner) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
         if (!WireFormatLite::ReadString(&in, &enterprise)) return std::nullopt;

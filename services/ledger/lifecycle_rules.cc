@@ -910,7 +910,9 @@ absl::Status CheckEvent(Step& s) {
   }
   const std::string step = v1::BusinessStep_Name(e.step());
   CL_RETURN_IF_ERROR(ids::ValidateUscc("event.location.enterprise_uscc", s.who));
-  if (!HasOneToCharacters(e.location().site(), 64)) {
+  // From epoch 8 counted in characters; before, in bytes.
+  if (s.entry.rules_epoch >= 8 ? !HasOneToCharacters(e.location().site(), 64)
+                               : e.location().site().empty() || e.location().site().size() > 64) {
     return Invalid("location.site", "1 to 64 characters are required");
   }
   if (!e.has_event_time()) return Invalid("event_time", "is required");
@@ -1114,11 +1116,15 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
   const registry::Reads regulator_reads =
       by_regulator ? registry::DepartmentReads(actor, registry::RecordKind::kPackages)
                    : registry::Reads::kNone;
+  // From epoch 8 a department holds and recalls what it supervises only
+  // (releasing is left to any that may act, so that a hold placed before
+  // is never stuck): 生态环境 reads packages once disposed, and a disposed
+  // package is not held.
+  const bool supervised_only =
+      by_regulator && entry.rules_epoch >= 8 && event.step() != v1::RELEASING;
   if (by_regulator && entry.rules_epoch >= 4) {
-    // From epoch 8 a department acts on what it supervises only: 生态环境
-    // reads packages once disposed, and a disposed package is not held.
     if (regulator_reads == registry::Reads::kNone ||
-        (entry.rules_epoch >= 8 && regulator_reads == registry::Reads::kWaste)) {
+        (supervised_only && regulator_reads == registry::Reads::kWaste)) {
       return absl::PermissionDeniedError(absl::StrCat(
           "envelope.signatures[0].key_id: ", registry::DepartmentText(actor),
           " does not hold or recall goods"));
@@ -1140,18 +1146,31 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
       registry::DepartmentReads(actor, registry::RecordKind::kPackages) == registry::Reads::kAll;
   CL_RETURN_IF_ERROR(CheckEvent(s));
   if (absl::Status refused = ApplyStep(s); !refused.ok()) return Redact(s, refused);
-  // From epoch 8, 公安 holds and recalls controlled goods only: every
-  // package the event touches (a pallet's contents included).
-  if (by_regulator && entry.rules_epoch >= 8 &&
-      regulator_reads == registry::Reads::kControlledGoods) {
+  // From epoch 8, 公安 holds and recalls controlled goods only: each code
+  // the event names is one, or a pallet carrying one (the refusal names
+  // only the codes the event names, never what else is on a pallet).
+  if (supervised_only && regulator_reads == registry::Reads::kControlledGoods) {
+    std::set<std::string> carrying;  // controlled packages and the aggregates they are on
     for (const auto& [code, c] : s.touched) {
       if (c.aggregate) continue;
       CL_ASSIGN_OR_RETURN(std::optional<v1::Product> product,
                           registry::FindProduct(state, c.enterprise, c.product));
-      if (!product || !registry::IsControlledGood(*product)) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            "event.codes: ", code, " is not a controlled good: ", registry::DepartmentText(actor),
-            " holds, releases and recalls controlled goods only (剧毒, 易制爆, 易制毒)"));
+      if (!product || !registry::IsControlledGood(*product)) continue;
+      carrying.insert(code);
+      std::string parent = c.parent;
+      for (int depth = 0; depth <= kMaxNesting && !parent.empty(); ++depth) {
+        if (!carrying.insert(parent).second) break;
+        auto up = s.touched.find(parent);
+        parent = up == s.touched.end() ? "" : up->second.parent;
+      }
+    }
+    for (int i = 0; i < event.codes_size(); ++i) {
+      if (!carrying.count(event.codes(i))) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("event.", Field(i), ": ", event.codes(i),
+                         " is not a controlled good, nor an aggregate carrying one: ",
+                         registry::DepartmentText(actor),
+                         " holds and recalls controlled goods only (剧毒, 易制爆, 易制毒)"));
       }
     }
   }

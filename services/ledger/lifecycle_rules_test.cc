@@ -992,12 +992,24 @@ TEST_F(LifecycleRulesTest, ADepartmentHoldsOnlyWhatItSupervises) {
   Commission({1});
   Ok(producer_, Event(v1::COMMISSIONING, kProducer, {toxic_code}));
 
+  // Under epoch 7 either held anything; what they held they may release.
+  testing::TestLedgerOptions epoch7;
+  epoch7.rules_epoch = 7;
+  t_->Reopen(epoch7);
+  v1::Event old_hold = Event(v1::HOLDING, kProducer, {Code(1)});
+  old_hold.set_reason("生态环境 检查");
+  Ok(ecology, old_hold);
+  t_->Reopen(testing::TestLedgerOptions());
+  v1::Event old_release = Event(v1::RELEASING, kProducer, {Code(1)});
+  old_release.set_reason("检查合格");
+  Ok(ecology, old_release);
+
   v1::Event hold = Event(v1::HOLDING, kProducer, {Code(1)});
   hold.set_reason("公安 检查");
   Refused(police, hold, absl::StatusCode::kPermissionDenied,
-          Code(1) +
-              " is not a controlled good: 公安 (PUBLIC_SECURITY) holds, releases and "
-              "recalls controlled goods only");
+          "event.codes[0]: " + Code(1) +
+              " is not a controlled good, nor an aggregate carrying one: 公安 (PUBLIC_SECURITY) "
+              "holds and recalls controlled goods only");
   Refused(ecology, hold, absl::StatusCode::kPermissionDenied,
           "生态环境 (ECOLOGY_ENVIRONMENT) does not hold or recall goods");
   v1::Event recall = Event(v1::RECALLING, kProducer, {toxic_code, Code(1)});
@@ -1010,6 +1022,31 @@ TEST_F(LifecycleRulesTest, ADepartmentHoldsOnlyWhatItSupervises) {
   v1::Event release = Event(v1::RELEASING, kProducer, {toxic_code});
   release.set_reason("检查合格");
   Ok(police, release);
+  // A pallet carrying a controlled good is held whole; one that carries
+  // none is refused, naming the pallet, not what is on it.
+  const std::string mixed = kProducer + ".LU.MIX", plain = kProducer + ".LU.PLAIN";
+  Commission({2, 3});
+  v1::Event pack = Event(v1::PACKING, kProducer, {toxic_code, Code(2)});
+  pack.set_parent_code(mixed);
+  Ok(producer_, pack);
+  pack = Event(v1::PACKING, kProducer, {Code(3)});
+  pack.set_parent_code(plain);
+  Ok(producer_, pack);
+  hold = Event(v1::HOLDING, kProducer, {plain});
+  hold.set_reason("公安 检查");
+  {
+    absl::StatusOr<EventReceipt> refused = t_->ledger().Append(Signed(police, hold));
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.status().message().find("event.codes[0]: " + plain +
+                                              " is not a controlled good, nor an aggregate"),
+              std::string::npos)
+        << refused.status();
+    EXPECT_EQ(refused.status().message().find(Code(3)), std::string::npos) << refused.status();
+  }
+  hold = Event(v1::HOLDING, kProducer, {mixed});
+  hold.set_reason("公安 检查");
+  Ok(police, hold);
+  EXPECT_TRUE(Find(mixed).on_hold);
   // 应急管理 holds any package.
   hold = Event(v1::HOLDING, kProducer, {Code(1)});
   hold.set_reason("应急管理局 检查");

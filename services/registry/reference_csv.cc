@@ -203,8 +203,10 @@ std::optional<std::vector<CsvRecord>> ReadTableRows(absl::string_view text,
 }
 
 // A decimal of at most `decimals` digits after the point, > 0 and at most
-// `max` in whole units, as an integer count of 10^-decimals units.
-std::optional<uint64_t> ParseDecimal(absl::string_view text, int decimals, uint64_t max) {
+// `max` (with `whole_bounds`; else its whole units at most `max`), as an
+// integer count of 10^-decimals units.
+std::optional<uint64_t> ParseDecimal(absl::string_view text, int decimals, uint64_t max,
+                                     bool whole_bounds) {
   const size_t point = text.find('.');
   absl::string_view whole = text.substr(0, point);
   absl::string_view fraction = point == absl::string_view::npos ? "" : text.substr(point + 1);
@@ -221,12 +223,12 @@ std::optional<uint64_t> ParseDecimal(absl::string_view text, int decimals, uint6
   uint64_t value = 0;
   uint64_t scaled_max = max;
   for (char c : whole) value = value * 10 + static_cast<uint64_t>(c - '0');
+  if (!whole_bounds && value > max) return std::nullopt;
   for (int d = 0; d < decimals; ++d) {
     value = value * 10 + (d < static_cast<int>(fraction.size()) ? fraction[d] - '0' : 0);
     scaled_max *= 10;
   }
-  // At most `max` itself: 100.5 is over a maximum of 100.
-  if (value == 0 || value > scaled_max) return std::nullopt;
+  if (value == 0 || (whole_bounds && value > scaled_max)) return std::nullopt;
   return value;
 }
 
@@ -305,7 +307,7 @@ CatalogueCsv ReadCatalogueCsv(absl::string_view text) {
   return out;
 }
 
-ThresholdCsv ReadThresholdCsv(absl::string_view text) {
+ThresholdCsv ReadThresholdCsv(absl::string_view text, bool whole_bounds) {
   ThresholdCsv out;
   Problems problems(&out.problems);
   std::optional<std::vector<CsvRecord>> records =
@@ -339,7 +341,7 @@ ThresholdCsv ReadThresholdCsv(absl::string_view text) {
     e.name_zh = f[2];
     if (e.name_zh.empty())
       problems.Add(line, "name_zh", "is empty (the standard's name is required)");
-    if (std::optional<uint64_t> kg = ParseDecimal(f[3], 3, 1000000)) {
+    if (std::optional<uint64_t> kg = ParseDecimal(f[3], 3, 1000000, whole_bounds)) {
       e.threshold_kg = *kg;
     } else {
       problems.Add(line, "threshold_t",
@@ -349,7 +351,7 @@ ThresholdCsv ReadThresholdCsv(absl::string_view text) {
     }
     if (f[4].empty()) {
       e.beta_hundredths = 100;
-    } else if (std::optional<uint64_t> beta = ParseDecimal(f[4], 2, 100)) {
+    } else if (std::optional<uint64_t> beta = ParseDecimal(f[4], 2, 100, whole_bounds)) {
       e.beta_hundredths = static_cast<uint32_t>(*beta);
     } else {
       problems.Add(line, "beta",

@@ -98,7 +98,11 @@ struct ThresholdCsv {
   std::vector<ThresholdEntry> rows;
   std::vector<CsvProblem> problems;
 };
-ThresholdCsv ReadThresholdCsv(absl::string_view text);
+// `whole_bounds`: the most Q and β are bounds on the whole value, so 100.5
+// is over a β of at most 100 (imports from rules epoch 8, and every file
+// checked now); without it, as imports of epochs 6 and 7 were read, only the
+// whole units are bounded.
+ThresholdCsv ReadThresholdCsv(absl::string_view text, bool whole_bounds = true);
 
 // The header of a control list CSV (易制爆, 易制毒, 重点监管, 特别管控): the
 // chemicals a list names.

@@ -162,6 +162,13 @@ TEST(ReadThresholdCsvTest, EveryProblemIsNamedAndNoRowIsKept) {
   }
   EXPECT_EQ(ReadThresholdCsv("kind,key\n").problems.at(0).ToString(),
             "line 1: the header is \"kind,key\", not \"kind,key,name_zh,threshold_t,beta\"");
+  // Imports of epochs 6 and 7 bounded the whole units only: read as then.
+  const ThresholdCsv as_then =
+      ReadThresholdCsv("kind,key,name_zh,threshold_t,beta\ncategory,J2,x,1000000.5,100.5\n", false);
+  EXPECT_TRUE(as_then.problems.empty()) << as_then.problems.front().ToString();
+  ASSERT_EQ(as_then.rows.size(), 1u);
+  EXPECT_EQ(as_then.rows[0].threshold_kg, 1000000500u);
+  EXPECT_EQ(as_then.rows[0].beta_hundredths, 10050u);
   // A problem of the file as a whole names its line once.
   EXPECT_EQ(
       ReadThresholdCsv("kind,key,name_zh,threshold_t,beta\ncas,\"open\n").problems.at(0).ToString(),

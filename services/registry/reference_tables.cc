@@ -373,7 +373,8 @@ absl::StatusOr<ImportedTable> ImportReferenceTable(const journal::EntryContext& 
       imported.rows_by_cas[named.cas].push_back(std::move(row));
     }
   } else {
-    ThresholdCsv csv = ReadThresholdCsv(import.content());
+    // From epoch 8 the most Q and β bound the whole value (100.5 > 100).
+    ThresholdCsv csv = ReadThresholdCsv(import.content(), entry.rules_epoch >= 8);
     problems = std::move(csv.problems);
     rows = csv.rows.size();
     for (const ThresholdEntry& entry : csv.rows) {

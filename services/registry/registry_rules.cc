@@ -254,7 +254,9 @@ absl::Status BreakGlass(const journal::EntryContext& entry, const v1::BreakGlass
         !s.ok()) {
       return s;
     }
-    if (!HasOneToCharacters(glass.site(), 64)) {
+    // From epoch 8 counted in characters; before, in bytes.
+    if (entry.rules_epoch >= 8 ? !HasOneToCharacters(glass.site(), 64)
+                               : glass.site().empty() || glass.site().size() > 64) {
       return absl::InvalidArgumentError("break_glass.site: 1 to 64 characters");
     }
   }

@@ -1255,6 +1255,19 @@ TEST_F(RegistryRulesTest, ThresholdTablesAreVersionedApartFromTheCatalogue) {
   ASSERT_TRUE(in_force.ok() && in_force->has_value());
   EXPECT_EQ((*in_force)->version(), "g1");
   ExpectCheckPasses();
+  // A β over 100 by a fraction: refused from rules epoch 8; an import of
+  // epoch 7 took it, and the log still rebuilds.
+  Refused(
+      admin_,
+      import_request(v1::MAJOR_HAZARD_THRESHOLDS, "g2", header + "cas,67-56-1,甲醇,500,100.5\n"),
+      absl::StatusCode::kInvalidArgument, "line 2, field beta: '100.5'");
+  TestLedgerOptions epoch7;
+  epoch7.rules_epoch = 7;
+  ledger_->Reopen(epoch7);
+  Ok(admin_,
+     import_request(v1::MAJOR_HAZARD_THRESHOLDS, "g2", header + "cas,67-56-1,甲醇,500,100.5\n"));
+  ledger_->Reopen(TestLedgerOptions());
+  ExpectCheckPasses();
 }
 
 // The control lists set flags: a list's import adds its flag to the
