@@ -67,9 +67,11 @@ namespace chemledger::journal {
 //      control lists set their flags (the registry's ControlListFlagsFor);
 //      control lists, statement texts, storage segregation and emergency
 //      information are imported.
-//   8: a regulator holds, releases and recalls only what its department
-//      supervises: 公安 controlled goods only, 生态环境 nothing (it reads
-//      packages only once disposed, and a disposed package is not held).
+//   8: a regulator holds and recalls only what its department supervises:
+//      公安 controlled goods (or pallets carrying them) only, 生态环境
+//      nothing (it reads packages only once disposed, and a disposed
+//      package is not held); sites are 1 to 64 characters, not bytes; a
+//      threshold import's Q and β are bounded as whole values.
 inline constexpr uint32_t kCurrentRulesEpoch = 8;
 
 // Why the journal is calling Apply.
