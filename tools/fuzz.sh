@@ -20,7 +20,7 @@ if [[ ${#targets[@]} -eq 0 ]]; then
   targets=(base32_fuzzer label_url_fuzzer waybill_code_fuzzer signed_note_fuzzer
            read_credentials_fuzzer query_bundle_fuzzer request_rules_fuzzer
            http_request_fuzzer signed_envelope_fuzzer history_bundle_fuzzer
-           read_requests_fuzzer)
+           read_requests_fuzzer event_location_fuzzer)
 fi
 command -v clang++ >/dev/null || {
   echo "fuzz: needs clang (apt-get install clang)" >&2

@@ -8,15 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "crypto/merkle.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/wire_format_lite.h"
 #include "services/ledger/code_state.h"
+#include "services/ledger/event_location.h"
 #include "services/registry/oversight.h"
 
 namespace chemledger::ledger {
 namespace {
-
-using google::protobuf::internal::WireFormatLite;
 
 // Entries up to this size are hashed where they are read; larger ones (an
 // event of a thousand codes is about 60 KB) take the leaf hash the store
@@ -27,46 +24,6 @@ absl::StatusOr<crypto::Sha256Digest> LeafHashOf(const storage::StateReader& stat
                                                 const std::string& bytes) {
   if (bytes.size() <= kHashEntriesUpTo) return crypto::HashLeaf(bytes);
   return state.LeafHash(index);
-}
-
-// Event.location.enterprise_uscc of a serialized v1::Event, read without
-// parsing the rest (its codes, up to a thousand of them), with the parser's
-// own rules: of repeated fields the last one wins, and repeated locations
-// merge. Nullopt when the bytes' wire format is broken (a length past the
-// end, field number 0, a truncated field). It checks no more than that: the
-// entries it reads were parsed whole by the rules when they were appended.
-std::optional<std::string> LocationEnterprise(absl::string_view event) {
-  constexpr int kLocation = v1::Event::kLocationFieldNumber;
-  constexpr int kEnterprise = v1::Location::kEnterpriseUsccFieldNumber;
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(event.data()),
-                                            static_cast<int>(event.size()));
-  std::string enterprise;
-  while (const uint32_t tag = in.ReadTag()) {
-    if (WireFormatLite::GetTagFieldNumber(tag) == 0) return std::nullopt;  // as the parser
-    if (WireFormatLite::GetTagFieldNumber(tag) != kLocation ||
-        WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      if (!WireFormatLite::SkipField(&in, tag)) return std::nullopt;
-      continue;
-    }
-    uint32_t length = 0;
-    if (!in.ReadVarint32(&length) || length > event.size() - in.CurrentPosition()) {
-      return std::nullopt;
-    }
-    const auto limit = in.PushLimit(static_cast<int>(length));
-    while (const uint32_t inner = in.ReadTag()) {
-      if (WireFormatLite::GetTagFieldNumber(inner) == 0) return std::nullopt;
-      if (WireFormatLite::GetTagFieldNumber(inner) == kEnterprise &&
-          WireFormatLite::GetTagWireType(inner) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-        if (!WireFormatLite::ReadString(&in, &enterprise)) return std::nullopt;
-      } else if (!WireFormatLite::SkipField(&in, inner)) {
-        return std::nullopt;
-      }
-    }
-    if (!in.ConsumedEntireMessage()) return std::nullopt;
-    in.PopLimit(limit);
-  }
-  if (!in.ConsumedEntireMessage()) return std::nullopt;
-  return enterprise;
 }
 
 // MayRead, asked once per code.
@@ -111,7 +68,8 @@ absl::StatusOr<v1::EventRecord> ViewEvent(const storage::StateReader& state,
   // Who sees it whole is decided by where it was recorded, read without
   // parsing its codes: a read of one package's history does not pay for
   // every other package its events name.
-  const std::optional<std::string> enterprise = LocationEnterprise(entry->envelope().payload());
+  const std::optional<std::string> enterprise =
+      EventLocationEnterprise(entry->envelope().payload());
   if (!enterprise) return not_an_event();
   if (reader.enterprise_uscc() == *enterprise && !reader.enterprise_uscc().empty()) {
     return whole();
