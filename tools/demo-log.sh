@@ -14,7 +14,7 @@ step() { printf '\n== %s\n' "$*"; }
 run() { printf '$ chemctl %s\n' "$*" >&2; "$CHEMCTL" "$@"; }
 
 step "1. The log's signing key (Ed25519; private file mode 0600)"
-run keygen --out "$WORK/log.key" --note-name "$ORIGIN" | tee "$WORK/keygen.txt"
+run keygen --unsealed --out "$WORK/log.key" --note-name "$ORIGIN" | tee "$WORK/keygen.txt"
 VKEY="$(sed -n 's/^note-verifier-key //p' "$WORK/keygen.txt")"
 
 step "2. A package of ammonium nitrate (UN 1942), from production to storage"
@@ -45,8 +45,8 @@ step "8. Integrity check: re-hash every entry, re-derive every tree node, match 
 run log verify --db "$WORK/db" --checkpoint "$WORK/cp4.txt" --origin "$ORIGIN" --verifier-key "$VKEY"
 
 step "9. The package's signed QR label (一码), its trust list, and an offline check"
-run keygen --out "$WORK/label.key" >/dev/null
-run keygen --out "$WORK/trust-root.key" >/dev/null
+run keygen --unsealed --out "$WORK/label.key" >/dev/null
+run keygen --unsealed --out "$WORK/trust-root.key" >/dev/null
 run label trust-list --root-key "$WORK/trust-root.key" --resolver CL.EXAMPLE.CN \
   "$WORK/label.key.pub:2026-01-01:2027-12-31" >"$WORK/trust-list.txt" 2>"$WORK/root.txt"
 cat "$WORK/trust-list.txt"
