@@ -2,7 +2,8 @@
 # A walk through ChemLedger with chemctl and chemscan: record a package's life
 # as log entries, sign a checkpoint, prove an entry is in the log, prove the log
 # only grew, re-derive every hash; then sign the package's QR label, render it
-# and verify it offline. Usage: tools/demo-log.sh CHEMCTL CHEMSCAN [OUTPUT_DIR]
+# and verify it offline. Usage: tools/demo/demo-log.sh CHEMCTL CHEMSCAN [OUTPUT_DIR] (tested by
+# tools/demo:demo_log_test)
 set -euo pipefail
 CHEMCTL="${1:?usage: demo-log.sh CHEMCTL CHEMSCAN [OUTPUT_DIR]}"
 CHEMSCAN="${2:?usage: demo-log.sh CHEMCTL CHEMSCAN [OUTPUT_DIR]}"
