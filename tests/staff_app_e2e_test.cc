@@ -231,6 +231,22 @@ TEST_F(StaffAppE2eTest, TheBridgeCarriesSignedCallsAndRefusesTheRest) {
     EXPECT_EQ(Field(Json(answer.substr(body + 4)), "code"), "RESOURCE_EXHAUSTED")
         << path << ": " << answer;
   }
+  // Bodies whose size the server cannot bound before reading them are
+  // refused before a byte of them is read: chunked, compressed, without a
+  // length; and a body on a GET.
+  for (const auto& [request, status] : std::vector<std::pair<std::string, std::string>>{
+           {"POST /app/api/decode HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "HTTP/1.1 411 Length Required"},
+           {"POST /app/rpc/chemledger.v1.LedgerService/Append HTTP/1.1\r\nHost: x\r\n"
+            "Content-Encoding: gzip\r\nContent-Length: 10\r\n\r\n",
+            "HTTP/1.1 415 Unsupported Media Type"},
+           {"POST /app/rpc/chemledger.v1.LedgerService/Append HTTP/1.1\r\nHost: x\r\n"
+            "Connection: close\r\n\r\n",
+            "HTTP/1.1 411 Length Required"},
+           {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n",
+            "HTTP/1.1 400 Bad Request"}}) {
+    EXPECT_EQ(RawStatusLine(request), status) << request;
+  }
 
   // The public read, no credentials.
   a = Http("POST", "/app/rpc/chemledger.v1.RegistryService/GetDeployment", "");

@@ -164,6 +164,12 @@ void RouteMethod(const ConsoleContext& c, std::shared_ptr<ApiSlots> slots,
   http->Post(absl::StrCat("/console/api/", name),
              [c, slots, answer](const httplib::Request& req, httplib::Response& res) {
                if (absl::Status s = SameOriginJson(req); !s.ok()) return SendError(res, s);
+               // Signed in first: a call without a session never waits for
+               // a slot (nor holds the page server's thread while it waits).
+               std::shared_ptr<const storage::Snapshot> snapshot = c.audit->ledger()->Latest();
+               absl::StatusOr<ConsoleSessions::Reader> reader =
+                   c.sessions->ReaderOf(*snapshot, SessionToken(req), absl::Now());
+               if (!reader.ok()) return SendError(res, reader.status());
                if (!slots->Acquire()) {
                  return SendError(res, absl::UnavailableError(
                                            "the console is answering other calls: try again"));
@@ -172,10 +178,7 @@ void RouteMethod(const ConsoleContext& c, std::shared_ptr<ApiSlots> slots,
                  ApiSlots* slots;
                  ~Release() { slots->Release(); }
                } release{slots.get()};
-               std::shared_ptr<const storage::Snapshot> snapshot = c.audit->ledger()->Latest();
-               absl::StatusOr<ConsoleSessions::Reader> reader =
-                   c.sessions->ReaderOf(*snapshot, SessionToken(req), absl::Now());
-               if (!reader.ok()) return SendError(res, reader.status());
+               snapshot = c.audit->ledger()->Latest();  // what it is once a slot is had
                Request request;
                if (absl::Status s = ParseBody(req, &request); !s.ok()) return SendError(res, s);
                absl::StatusOr<Response> response =

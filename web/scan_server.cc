@@ -187,8 +187,10 @@ struct ScanServer::Impl {
 
 void ScanServer::Impl::Fail(const httplib::Request& req, httplib::Response& res,
                             const absl::Status& status) {
-  // The reason is for the operator's log, not for the public.
-  std::cerr << "chemledgerd: scan page " << req.path << ": " << status << std::endl;
+  // The reason is for the operator's log, not for the public (the path as
+  // C escapes: a request's %0A must not start a line of its own).
+  std::cerr << "chemledgerd: scan page " << absl::CHexEscape(req.path) << ": " << status
+            << std::endl;
   const PageRequest page = PageRequestOf(req);
   SendHtml(res, 500,
            MessagePage(page.language == Language::kChinese ? "暂时无法查询" : "Not available now",
@@ -509,6 +511,34 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
                       });
     if (!sane) request_id = absl::BytesToHexString(crypto::RandomBytes(8));
     res.set_header("X-Request-Id", request_id);
+    // Bodies come whole, as they are, with their length: the HTTP library
+    // bounds a body by its Content-Length only (a chunked body, one without
+    // a length, or a compressed one would be read, or inflated, without
+    // limit). The staff app and the console always send a length.
+    const auto refuse = [&](int status, grpc::StatusCode code, absl::string_view why) {
+      res.status = status;
+      res.set_header("Connection", "close");
+      res.set_content(ErrorJson(code, why), "application/json");
+      return httplib::Server::HandlerResponse::Handled;
+    };
+    if (req.has_header("Transfer-Encoding")) {
+      return refuse(411, grpc::StatusCode::INVALID_ARGUMENT,
+                    "Transfer-Encoding: not taken; send the body with a Content-Length");
+    }
+    if (req.has_header("Content-Encoding") &&
+        !absl::EqualsIgnoreCase(req.get_header_value("Content-Encoding"), "identity")) {
+      return refuse(415, grpc::StatusCode::INVALID_ARGUMENT,
+                    "Content-Encoding: not taken; send the body as it is");
+    }
+    const bool has_body_method = req.method == "POST" || req.method == "PUT" ||
+                                 req.method == "PATCH" || req.method == "DELETE";
+    if (has_body_method && !req.has_header("Content-Length")) {
+      return refuse(411, grpc::StatusCode::INVALID_ARGUMENT, "Content-Length: required");
+    }
+    if (!has_body_method && req.get_header_value<uint64_t>("Content-Length") > 0) {
+      return refuse(400, grpc::StatusCode::INVALID_ARGUMENT,
+                    absl::StrCat(req.method, ": a request without a body"));
+    }
     if (req.path != "/app/api/decode" &&
         req.get_header_value<uint64_t>("Content-Length") > kMaxCallBodyBytes) {
       res.status = 413;
