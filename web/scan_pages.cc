@@ -18,6 +18,18 @@
 namespace chemledger::web {
 namespace {
 
+// At most `most` characters of a verifier's detail, which may quote the
+// scanned URL: a forged code's page says why it is refused, not whatever
+// text its maker put in it.
+std::string Shortened(absl::string_view text, size_t most = 120) {
+  size_t characters = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;  // continues one
+    if (++characters > most) return absl::StrCat(text.substr(0, i), "…");
+  }
+  return std::string(text);
+}
+
 // The text in the page's language.
 absl::string_view T(const PageRequest& r, absl::string_view zh, absl::string_view en) {
   return r.language == Language::kChinese ? zh : en;
@@ -338,7 +350,8 @@ std::string LabelPage(const v1::ResolveLabelResponse& scan,
   if (scan.product().un_number().empty() && scan.code().empty()) {
     // Nothing the log accounts for: the verdict and why, nothing else.
     absl::StrAppend(&out, "<section><h2>", T(r, "原因", "Why"), "</h2><p><code>",
-                    Escape(scan.verdict()), "</code> ", Escape(scan.detail()), "</p></section>");
+                    Escape(scan.verdict()), "</code> ", Escape(Shortened(scan.detail())),
+                    "</p></section>");
   } else {
     SafetyInformation(scan, tables, r, &out);
     absl::StrAppend(&out, "<section><h2>", T(r, "本码", "This code"), "</h2><dl>");
@@ -391,7 +404,7 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
                   "</div><div class=\"what\">", what, "</div></header><main>");
   if (scan.waybill_number().empty()) {
     absl::StrAppend(&out, "<section><h2>", T(r, "原因", "Why"), "</h2><p><code>", Escape(v),
-                    "</code> ", Escape(scan.detail()), "</p></section></main>", Foot(r));
+                    "</code> ", Escape(Shortened(scan.detail())), "</p></section></main>", Foot(r));
     return out;
   }
   const v1::PublicWaybillView& w = scan.public_view();

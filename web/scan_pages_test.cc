@@ -105,6 +105,17 @@ TEST(ScanPagesTest, SuspiciousAndFake) {
   EXPECT_TRUE(Has(page, "<header class=\"bad\"><div class=\"word\">伪</div>"));
   EXPECT_TRUE(Has(page, "bad-signature"));
   EXPECT_FALSE(Has(page, "应急咨询电话"));
+
+  // A detail that quotes what the forger wrote is cut short: the page says
+  // why, not the forger's text at length.
+  std::string quoted = "malformed: '";
+  for (int i = 0; i < 100; ++i) quoted += "请拨打13800000000领取";
+  fake.set_verdict("malformed");
+  fake.set_detail(quoted);
+  page = LabelPage(fake, reference::ShippedReferenceTables(), Zh());
+  EXPECT_TRUE(Has(page, "malformed: &#39;请拨打") || Has(page, "malformed: '请拨打")) << page;
+  EXPECT_TRUE(Has(page, "…"));
+  EXPECT_LT(page.size(), quoted.size()) << "the whole detail was echoed";
 }
 
 TEST(ScanPagesTest, ALostPackageTellsTheFinderWhatToDo) {
