@@ -41,11 +41,12 @@ ConsoleSessions::ConsoleSessions(std::string origin, std::shared_ptr<EphemeralRe
       records_(records != nullptr ? std::move(records)
                                   : std::shared_ptr<EphemeralRecords>(NewLocalEphemeralRecords())) {}
 
-absl::StatusOr<v1::ConsoleChallenge> ConsoleSessions::Challenge(absl::Time now) {
+absl::StatusOr<v1::ConsoleChallenge> ConsoleSessions::Challenge(absl::string_view client,
+                                                                absl::Time now) {
   const std::string challenge = crypto::RandomBytes(32);
   const absl::Time expires = now + kChallengeLifetime;
-  absl::Status kept = records_->Put(kChallenges, challenge, "", "", expires,
-                                    {kMaxOutstanding, 0}, now);
+  absl::Status kept = records_->Put(kChallenges, challenge, "", absl::StrCat("client/", client),
+                                    expires, {kMaxOutstanding, kMaxOutstandingPerClient}, now);
   if (absl::IsResourceExhausted(kept)) {
     return absl::ResourceExhaustedError(
         absl::StrCat(kMaxOutstanding, " sign-in challenges are waiting for an answer: try again "

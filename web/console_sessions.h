@@ -45,6 +45,10 @@ class ConsoleSessions {
   static constexpr absl::Duration kSessionLifetime = absl::Minutes(30);
   static constexpr int kMaxSessionsPerKey = 4;
   static constexpr size_t kMaxOutstanding = 10000;
+  // Unanswered challenges per client address: its oldest goes when it asks
+  // for more, so that one address cannot take the kMaxOutstanding every
+  // regulator shares.
+  static constexpr size_t kMaxOutstandingPerClient = 8;
 
   // `origin`: the deployment's name (the log's origin); `records`: where
   // challenges, tickets and sessions are kept (null: records of its own).
@@ -53,8 +57,9 @@ class ConsoleSessions {
 
   const std::string& origin() const { return origin_; }
 
-  // A new challenge; ResourceExhausted when kMaxOutstanding are unused.
-  absl::StatusOr<v1::ConsoleChallenge> Challenge(absl::Time now);
+  // A new challenge for `client` (its address, as the rate limits name it);
+  // ResourceExhausted when kMaxOutstanding are unused.
+  absl::StatusOr<v1::ConsoleChallenge> Challenge(absl::string_view client, absl::Time now);
 
   // Checks `request` (a ConsoleLogin for this origin and for `host`, the
   // HOST[:PORT] the request was sent to, naming a challenge given and not

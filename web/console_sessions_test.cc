@@ -38,11 +38,16 @@ class ConsoleSessionsTest : public ::testing::Test {
   // A login for a fresh challenge, signed by `signer` naming `named`.
   v1::ConsoleLoginRequest LoginOf(const crypto::SigningKey& signer,
                                   const crypto::SigningKey& named) {
-    absl::StatusOr<v1::ConsoleChallenge> c = sessions_->Challenge(now_);
+    absl::StatusOr<v1::ConsoleChallenge> c = sessions_->Challenge("ipv4:10.0.0.1", now_);
     EXPECT_TRUE(c.ok());
+    return LoginFor(*c, signer, named);
+  }
+  // A login answering challenge `c`.
+  v1::ConsoleLoginRequest LoginFor(const v1::ConsoleChallenge& c, const crypto::SigningKey& signer,
+                                   const crypto::SigningKey& named) {
     v1::ConsoleLogin login;
-    login.set_origin(c->origin());
-    login.set_challenge(c->challenge());
+    login.set_origin(c.origin());
+    login.set_challenge(c.challenge());
     login.set_key_id(named.key_id().ToString());
     login.set_console("https://console.example:7480");
     v1::ConsoleLoginRequest r;
@@ -93,6 +98,26 @@ TEST_F(ConsoleSessionsTest, ARegulatorSignsInOnceAndReadsAsItself) {
                 .code(),
             absl::StatusCode::kUnauthenticated);
   EXPECT_FALSE(sessions_->ReaderOf(*t_->snapshot(), opened->token, now_).ok());
+}
+
+// One address cannot hold the challenges every regulator shares: asking for
+// more than kMaxOutstandingPerClient ends its oldest, not anyone else's.
+TEST_F(ConsoleSessionsTest, OneAddressHoldsAFewChallengesAtMost) {
+  absl::StatusOr<v1::ConsoleChallenge> other = sessions_->Challenge("ipv4:10.0.0.2", now_);
+  ASSERT_TRUE(other.ok());
+  std::vector<v1::ConsoleChallenge> mine;
+  for (size_t i = 0; i <= ConsoleSessions::kMaxOutstandingPerClient; ++i) {
+    absl::StatusOr<v1::ConsoleChallenge> c = sessions_->Challenge("ipv4:10.0.0.9", now_);
+    ASSERT_TRUE(c.ok()) << c.status();
+    mine.push_back(*c);
+  }
+  absl::StatusOr<v1::ConsoleTicket> t = sessions_->Login(
+      *t_->snapshot(), LoginFor(mine.front(), regulator_, regulator_), kHost, now_);
+  EXPECT_FALSE(t.ok()) << "the address's oldest challenge was kept";
+  t = sessions_->Login(*t_->snapshot(), LoginFor(mine.back(), regulator_, regulator_), kHost, now_);
+  EXPECT_TRUE(t.ok()) << t.status();
+  t = sessions_->Login(*t_->snapshot(), LoginFor(*other, regulator_, regulator_), kHost, now_);
+  EXPECT_TRUE(t.ok()) << t.status();
 }
 
 TEST_F(ConsoleSessionsTest, OnlyAnActiveRegulatorsOwnSignatureOpensASession) {
