@@ -330,6 +330,10 @@ TEST_F(ScanPageE2eTest, AnonymousScansAreLimitedPerClientAddress) {
   httplib::Headers two_lines = {{"X-Forwarded-For", "198.51.100.2"},
                                 {"X-Forwarded-For", "127.0.0.1"}};
   EXPECT_GE(limited_of_40(two_lines), 35);
+  // Nor text that is no address (each made-up value would be a client of
+  // its own): it counts as the proxy's own address, whose bucket is empty.
+  EXPECT_GE(limited_of_40({{"X-Forwarded-For", "1:2:3"}}), 35);
+  EXPECT_GE(limited_of_40({{"X-Forwarded-For", "[fe80::1"}}), 35);
   // What browsers ask for by themselves is no scan.
   EXPECT_EQ(client.Get("/favicon.ico")->status, 404);
   EXPECT_EQ(client.Get("/robots.txt")->status, 200);

@@ -1,5 +1,7 @@
 #include "web/scan_server.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <atomic>
 #include <iostream>
@@ -131,6 +133,27 @@ bool IsLoopbackAddress(absl::string_view address) {
 // a TLS terminator on this machine (a loopback peer), the client is the
 // address that proxy appended last to X-Forwarded-For; anything earlier in
 // that header is the client's own say and is not trusted.
+// The address a proxy wrote in X-Forwarded-For (IPv4, IPv6, either with a
+// port as some proxies write it: "192.0.2.7:51234", "[2001:db8::7]:51234");
+// empty when it is not an address, so that made-up text never becomes a
+// client of its own.
+std::string ForwardedAddress(absl::string_view text) {
+  if (absl::StartsWith(text, "[")) {
+    const size_t close = text.find(']');
+    if (close == absl::string_view::npos) return "";
+    text = text.substr(1, close - 1);
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    text = text.substr(0, text.find(':'));  // IPv4 with a port
+  }
+  const std::string address(text);
+  unsigned char bytes[16];
+  if (inet_pton(AF_INET, address.c_str(), bytes) == 1 ||
+      inet_pton(AF_INET6, address.c_str(), bytes) == 1) {
+    return address;
+  }
+  return "";
+}
+
 std::string ClientOf(const httplib::Request& req) {
   std::string address = req.remote_addr;
   if (IsLoopbackAddress(address) && req.has_header("X-Forwarded-For")) {
@@ -139,12 +162,9 @@ std::string ClientOf(const httplib::Request& req) {
     const std::string forwarded = req.get_header_value(
         "X-Forwarded-For", req.get_header_value_count("X-Forwarded-For") - 1);
     const size_t comma = forwarded.rfind(',');
-    const std::string last(absl::StripAsciiWhitespace(
+    const std::string last = ForwardedAddress(absl::StripAsciiWhitespace(
         comma == std::string::npos ? forwarded : forwarded.substr(comma + 1)));
-    if (!last.empty() && last.size() <= 45 &&
-        last.find_first_not_of("0123456789abcdefABCDEF.:") == std::string::npos) {
-      address = last;
-    }
+    if (!last.empty()) address = last;
   }
   const bool v6 = address.find(':') != std::string::npos;
   return ClientAddress(v6 ? absl::StrCat("ipv6:[", address, "]:0")
