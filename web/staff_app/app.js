@@ -123,7 +123,9 @@ const app = {
   origin: saved.origin || '',
   actor: saved.actor || null,
   sites: saved.sites || [],
-  waybills: saved.waybills || {},  // number -> WaybillRecord (JSON), for working offline
+  // number -> WaybillRecord (JSON), for working offline; keyed by what was
+  // scanned or typed, so with no prototype ("__proto__" is a number too)
+  waybills: Object.assign(Object.create(null), saved.waybills || {}),
   clockOffset: saved.clockOffset || 0,  // server clock - device clock, seconds
   task: saved.task || 'receive',
   site: saved.site || '',
