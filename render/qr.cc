@@ -156,6 +156,22 @@ absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_byt
   const bool png = absl::StartsWith(image_bytes, "\x89PNG\r\n\x1a\n");
   const bool jpeg = absl::StartsWith(image_bytes, "\xff\xd8\xff");
   if (!png && !jpeg) return absl::InvalidArgumentError("image: not a PNG or JPEG image");
+  // A progressive JPEG is decoded a scan at a time, each over the whole
+  // image: a few kilobytes of tiny scans would cost minutes. A camera's has
+  // about ten. (0xFF 0xDA starts a scan: inside scan data every 0xFF is
+  // followed by 0x00 or a restart marker, so the count is exact but for
+  // embedded thumbnails.)
+  if (jpeg) {
+    constexpr size_t kMaxJpegScans = 32;
+    size_t scans = 0;
+    for (size_t at = image_bytes.find("\xff\xda"); at != absl::string_view::npos;
+         at = image_bytes.find("\xff\xda", at + 2)) {
+      if (++scans > kMaxJpegScans) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("image: a JPEG of more than ", kMaxJpegScans, " scans is not read"));
+      }
+    }
+  }
   int width = 0, height = 0, channels = 0;
   if (!stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(image_bytes.data()),
                              static_cast<int>(image_bytes.size()), &width, &height, &channels)) {

@@ -119,6 +119,12 @@ TEST(QrReadTest, OnlyPngAndJpegOfBoundedSizeAreRead) {
   absl::StatusOr<std::vector<std::string>> refused = ReadQrCodes(huge);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
   EXPECT_NE(refused.status().message().find("pixels"), std::string::npos) << refused.status();
+  // A JPEG of many scans is refused before anything is decoded.
+  std::string scans("\xff\xd8\xff\xe0", 4);
+  for (int i = 0; i < 40; ++i) scans += std::string("\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00", 10);
+  refused = ReadQrCodes(scans);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  EXPECT_NE(refused.status().message().find("scans"), std::string::npos) << refused.status();
 }
 
 }  // namespace chemledger::render
