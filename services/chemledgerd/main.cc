@@ -487,6 +487,10 @@ absl::Status Serve(const cli::Args& args) {
       if (d.refusals() != nullptr) {
         metrics->WatchRefusalRecords([&d] { return d.refusals()->counters().ByOutcome(); });
       }
+      if (d.major_hazard_alerts() != nullptr) {
+        metrics->WatchMajorHazardAlerts(
+            [&d] { return d.major_hazard_alerts()->counters().ByOutcome(); });
+      }
       metrics->WatchSlots(
           "issuance", [&label_service] { return label_service.issuances_in_progress(); },
           label::kMaxConcurrentIssuances);

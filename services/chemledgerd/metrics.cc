@@ -146,18 +146,13 @@ struct ServerMetrics::Impl {
           .Register(*registry);
   std::vector<std::pair<prometheus::Gauge*, std::function<int()>>> watched_slots
       ABSL_GUARDED_BY(caches_mu);
-  prometheus::Family<prometheus::Counter>& refusal_records =
-      prometheus::BuildCounter()
-          .Name("chemledger_refusal_records_total")
-          .Help(
-              "Refused requests by what became of their record (recorded in the log, "
-              "repeated, replays, rate_limited, too_large, dropped, unverified, failed)")
-          .Register(*registry);
-  std::function<std::vector<std::pair<std::string, uint64_t>>()> refusal_counts
-      ABSL_GUARDED_BY(caches_mu);
-  // Per outcome: its counter and the count it was last brought to.
-  std::map<std::string, std::pair<prometheus::Counter*, uint64_t>> refusal_seen
-      ABSL_GUARDED_BY(caches_mu);
+  struct WatchedOutcomes {
+    prometheus::Family<prometheus::Counter>* family;
+    ServerMetrics::OutcomeCounts counts;
+    // Per outcome: its counter and the count it was last brought to.
+    std::map<std::string, std::pair<prometheus::Counter*, uint64_t>> seen;
+  };
+  std::vector<WatchedOutcomes> outcomes ABSL_GUARDED_BY(caches_mu);
   absl::Mutex caches_mu;
   std::vector<WatchedCache> caches ABSL_GUARDED_BY(caches_mu);
   std::unique_ptr<httplib::Server> http;
@@ -210,10 +205,27 @@ void ServerMetrics::WatchSlots(std::string slot, std::function<int()> in_use, in
   impl_->watched_slots.emplace_back(&impl_->slots_in_use.Add({{"slot", slot}}), std::move(in_use));
 }
 
-void ServerMetrics::WatchRefusalRecords(
-    std::function<std::vector<std::pair<std::string, uint64_t>>()> counts) {
+void ServerMetrics::WatchOutcomes(const std::string& family, const std::string& help,
+                                  OutcomeCounts counts) {
   absl::MutexLock lock(&impl_->caches_mu);
-  impl_->refusal_counts = std::move(counts);
+  impl_->outcomes.push_back(
+      {&prometheus::BuildCounter().Name(family).Help(help).Register(*impl_->registry),
+       std::move(counts),
+       {}});
+}
+
+void ServerMetrics::WatchRefusalRecords(OutcomeCounts counts) {
+  WatchOutcomes("chemledger_refusal_records_total",
+                "Refused requests by what became of their record (recorded in the log, "
+                "repeated, replays, rate_limited, too_large, dropped, unverified, failed)",
+                std::move(counts));
+}
+
+void ServerMetrics::WatchMajorHazardAlerts(OutcomeCounts counts) {
+  WatchOutcomes("chemledger_major_hazard_alerts_total",
+                "Major hazard alert entries recorded, and submissions of them that failed "
+                "(each is tried again)",
+                std::move(counts));
 }
 
 void ServerMetrics::WatchCache(std::string cache,
@@ -240,13 +252,11 @@ std::string ServerMetrics::Scrape() const {
       c.hits_seen = std::max(c.hits_seen, hits);
       c.misses_seen = std::max(c.misses_seen, misses);
     }
-    if (impl_->refusal_counts) {
-      for (const auto& [outcome, count] : impl_->refusal_counts()) {
-        auto it = impl_->refusal_seen.find(outcome);
-        if (it == impl_->refusal_seen.end()) {
-          it = impl_->refusal_seen
-                   .emplace(outcome,
-                            std::make_pair(&impl_->refusal_records.Add({{"outcome", outcome}}), 0))
+    for (Impl::WatchedOutcomes& w : impl_->outcomes) {
+      for (const auto& [outcome, count] : w.counts()) {
+        auto it = w.seen.find(outcome);
+        if (it == w.seen.end()) {
+          it = w.seen.emplace(outcome, std::make_pair(&w.family->Add({{"outcome", outcome}}), 0))
                    .first;
         }
         auto& [counter, seen] = it->second;

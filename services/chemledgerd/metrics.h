@@ -22,6 +22,10 @@
 //                                                       recorded, repeated, replays,
 //                                                       rate_limited, too_large,
 //                                                       dropped, unverified, failed
+//   chemledger_major_hazard_alerts_total{outcome}       alert entries recorded, and
+//                                                       submissions that failed (each
+//                                                       tried again; ledger/
+//                                                       major_hazard_recorder.h)
 //
 // The gRPC figures come from a server interceptor (every service, the
 // in-process calls of the staff app's bridge included); the HTTP figures from
@@ -72,9 +76,15 @@ class ServerMetrics {
   // A bounded resource (`slot`: "issuance", "ledger_streams", ...) whose use
   // `in_use` tells when scraped, out of `capacity`.
   void WatchSlots(std::string slot, std::function<int()> in_use, int capacity);
-  // The refusal recorder's counts so far by outcome, which `counts` tells
-  // (read when scraped; set before Serve).
-  void WatchRefusalRecords(std::function<std::vector<std::pair<std::string, uint64_t>>()> counts);
+  // Counts so far by outcome, which `counts` tells (read when scraped; set
+  // before Serve), as the counter `family` ("chemledger_refusal_records_total",
+  // "chemledger_major_hazard_alerts_total") with the label `outcome`.
+  using OutcomeCounts = std::function<std::vector<std::pair<std::string, uint64_t>>()>;
+  void WatchOutcomes(const std::string& family, const std::string& help, OutcomeCounts counts);
+  // The refusal recorder's (chemledger_refusal_records_total) and the major
+  // hazard alert recorder's (chemledger_major_hazard_alerts_total).
+  void WatchRefusalRecords(OutcomeCounts counts);
+  void WatchMajorHazardAlerts(OutcomeCounts counts);
 
   // Everything, in Prometheus text exposition format.
   std::string Scrape() const;

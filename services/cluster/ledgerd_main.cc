@@ -113,6 +113,10 @@ absl::Status ServeDeployment(ServiceProcess& process, server::Deployment& d,
     if (d.refusals() != nullptr) {
       process.metrics()->WatchRefusalRecords([&d] { return d.refusals()->counters().ByOutcome(); });
     }
+    if (d.major_hazard_alerts() != nullptr) {
+      process.metrics()->WatchMajorHazardAlerts(
+          [&d] { return d.major_hazard_alerts()->counters().ByOutcome(); });
+    }
   }
   ServiceProcess::Serving serving;
   serving.services = {&registry_service, &ledger_service, &admin_service};

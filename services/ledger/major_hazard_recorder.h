@@ -21,7 +21,10 @@
 #define CHEMLEDGER_SERVICES_LEDGER_MAJOR_HAZARD_RECORDER_H_
 
 #include <cstdint>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -49,6 +52,10 @@ class MajorHazardAlertRecorder {
   struct Counters {
     uint64_t recorded = 0;  // alert entries written
     uint64_t failed = 0;    // submissions the ledger refused or could not write
+    // Each count with its name, for metrics.
+    std::vector<std::pair<std::string, uint64_t>> ByOutcome() const {
+      return {{"recorded", recorded}, {"failed", failed}};
+    }
   };
   Counters counters() const;
 
