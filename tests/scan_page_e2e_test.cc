@@ -4,30 +4,33 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <tuple>
+#include <iterator>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "api/china_time.h"
 #include "api/wire.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
+#include "chemledger/v1/registry_service.grpc.pb.h"
 #include "chemledger/v1/waybill_service.grpc.pb.h"
+#include "crypto/key_files.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
-#include "crypto/key_files.h"
 #include "render/qr.h"
 #include "services/common/envelope.h"
 #include "services/registry/registry_testing.h"
 #include "services/waybill/waybill_testing.h"
 #include "tests/e2e_server.h"
+#include "tests/subprocess.h"
 
 namespace chemledger::testing {
 namespace {
@@ -365,6 +368,56 @@ TEST_F(ScanPageE2eTest, PlainHttpOnlyOnLoopback) {
   EXPECT_NE(out.find("--plaintext: --listen 0.0.0.0:0 is not a loopback address"),
             std::string::npos)
       << out;
+}
+
+// With --tls-cert and --tls-key both ports speak TLS with that certificate:
+// gRPC, and the pages, which also tell browsers to keep to HTTPS.
+TEST_F(ScanPageE2eTest, TlsOnBothPorts) {
+  ASSERT_NO_FATAL_FAILURE(KillServer());
+  const std::string ca = dir_ + "/ca";
+  ASSERT_EQ(std::system(absl::StrCat("bash ", RunfilePath("tools/cluster/make-dev-ca.sh"), " ", ca,
+                                     " ledgerd >/dev/null")
+                            .c_str()),
+            0);
+  Subprocess server;
+  ASSERT_TRUE(server
+                  .Start({Binary(), "serve", "--data", dir_ + "/data", "--listen", "127.0.0.1:0",
+                          "--http-listen", "127.0.0.1:0", "--tls-cert", ca + "/ledgerd.pem",
+                          "--tls-key", ca + "/ledgerd.key"})
+                  .ok());
+  int grpc_port = 0, https_port = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (grpc_port == 0) {
+    absl::StatusOr<std::string> line = server.ReadLine(deadline);
+    ASSERT_TRUE(line.ok()) << "chemledgerd did not start serving: " << line.status();
+    if (absl::StartsWith(*line, "chemledgerd: scan pages on HTTPS port")) {
+      ASSERT_TRUE(absl::SimpleAtoi(line->substr(line->rfind(' ') + 1), &https_port)) << *line;
+    }
+    if (absl::StartsWith(*line, "chemledgerd: serving")) {
+      ASSERT_TRUE(absl::SimpleAtoi(line->substr(line->rfind(' ') + 1), &grpc_port)) << *line;
+    }
+  }
+  ASSERT_NE(https_port, 0);
+  std::ifstream ca_file(ca + "/ca.pem");
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs.assign(std::istreambuf_iterator<char>(ca_file),
+                            std::istreambuf_iterator<char>());
+  auto registry = v1::RegistryService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port), grpc::SslCredentials(ssl)));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  v1::Deployment deployment;
+  grpc::Status status = registry->GetDeployment(&context, v1::GetDeploymentRequest(), &deployment);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(deployment.checkpoint_origin().empty());
+
+  httplib::SSLClient pages("127.0.0.1", https_port);
+  pages.set_ca_cert_path((ca + "/ca.pem").c_str());
+  pages.enable_server_certificate_verification(true);
+  httplib::Result page = pages.Get("/blacklist");
+  ASSERT_TRUE(page) << httplib::to_string(page.error());
+  EXPECT_EQ(page->status, 200);
+  EXPECT_EQ(page->get_header_value("Strict-Transport-Security"), "max-age=31536000");
 }
 
 // chemscan verify --server: the server's verdicts for URLs and photos, as a

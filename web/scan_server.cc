@@ -477,6 +477,8 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
           options.tls_key_file));
     }
     impl->http = std::move(tls);
+    // Served over TLS itself (no proxy in front): browsers keep to HTTPS.
+    impl->http->set_default_headers({{"Strict-Transport-Security", "max-age=31536000"}});
   }
   const int threads = options.threads;
   impl->http->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
