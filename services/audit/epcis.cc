@@ -195,6 +195,7 @@ absl::StatusOr<Value> EventOf(const v1::ProvenEntry& proven,
   if (e.quantity_milli() > 0) f["cl:quantity"] = Str(Decimal(e.quantity_milli()));
   if (!e.reason().empty()) f["cl:reason"] = Str(e.reason());
   if (!e.corrects_event_id().empty()) f["cl:correctsEventId"] = Str(e.corrects_event_id());
+  if (!e.waste_code().empty()) f["cl:wasteCode"] = Str(e.waste_code());
   Value v;
   *v.mutable_struct_value() = std::move(out);
   return v;

@@ -23,7 +23,7 @@
 //   RECALLING       ObjectEvent OBSERVE  other           recalled
 //   OBSERVING       ObjectEvent OBSERVE  inspecting      (none)
 //   ERROR_DECLARATION ObjectEvent OBSERVE other          (none)
-//   WASTE_DECLARING ObjectEvent OBSERVE  other           non_sellable_other (waste code not exported)
+//   WASTE_DECLARING ObjectEvent OBSERVE  other           non_sellable_other (cl:wasteCode)
 // Identifiers are URIs: a code is urn:chemledger:code:<code>, an enterprise
 // urn:chemledger:enterprise:<USCC>, a site urn:chemledger:site:<USCC>:<site,
 // percent-encoded>, a waybill urn:chemledger:waybill:<number>. eventID is

@@ -106,9 +106,14 @@ TEST_F(EpcisTest, EveryStepExportsToAValidEpcisDocument) {
   v1::Event store = Event(v1::STORING, kProducer, {Code(4)});
   store.mutable_location()->set_site("仓库 3/东区 #2");
   Ok(producer_, store);
+  // Code 5: declared hazardous waste, with its 名录 code.
+  v1::Event waste = Event(v1::WASTE_DECLARING, kProducer, {Code(5)});
+  waste.set_waste_code("900-041-49");
+  Ok(producer_, waste);
 
   const std::vector<std::string> files = {Export(Code(1), "code1"), Export(Code(2), "code2"),
-                                          Export(Code(3), "code3"), Export(Code(4), "code4")};
+                                          Export(Code(3), "code3"), Export(Code(4), "code4"),
+                                          Export(Code(5), "code5")};
   // What the mapping says, in the documents themselves.
   EXPECT_NE(documents_[0].find("\"bizStep\": \"shipping\""), std::string::npos) << documents_[0];
   EXPECT_NE(documents_[0].find("\"type\": \"bol\""), std::string::npos);
@@ -119,6 +124,9 @@ TEST_F(EpcisTest, EveryStepExportsToAValidEpcisDocument) {
   EXPECT_NE(documents_[0].find("ni:///sha-256;"), std::string::npos);
   EXPECT_NE(documents_[2].find("\"disposition\": \"inactive\""), std::string::npos);
   EXPECT_NE(documents_[3].find("%E4%BB%93%E5%BA%93%203%2F"), std::string::npos) << documents_[3];
+  EXPECT_NE(documents_[4].find("\"cl:wasteCode\": \"900-041-49\""), std::string::npos)
+      << documents_[4];
+  EXPECT_NE(documents_[4].find("\"disposition\": \"non_sellable_other\""), std::string::npos);
 
   auto [status, out] = Validate(files);
   EXPECT_EQ(status, 0) << out;
