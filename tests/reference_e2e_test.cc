@@ -151,6 +151,31 @@ TEST_F(ReferenceE2eTest, ImportedCataloguesGovernRegistrationsFromTheirEntryOn) 
   EXPECT_NE(out.find("catalogue t1 in force: 2 rows, SHA-256 " + crypto::Sha256(t1_text).ToHex()),
             std::string::npos)
       << out;
+  // The file as logged, fetched back from the entry: byte for byte the one
+  // imported, with its SHA-256, for anyone auditing the registry.
+  {
+    ASSERT_EQ(ListTables().versions_size(), 1);
+    const uint64_t index = ListTables().versions(0).log_index();
+    const std::string logged = dir_ + "/t1.logged.csv";
+    auto [entry_code, entry_out] =
+        Chemctl(absl::StrCat("registry entry ", index, " --content-out '", logged, "' --key '",
+                             dir_, "/admin-cli.key'"));
+    ASSERT_EQ(entry_code, 0) << entry_out;
+    EXPECT_NE(entry_out.find(absl::StrCat("SHA-256 ", crypto::Sha256(t1_text).ToHex())),
+              std::string::npos)
+        << entry_out;
+    EXPECT_NE(entry_out.find("leaf hash "), std::string::npos) << entry_out;
+    std::ifstream in(logged, std::ios::binary);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()),
+              t1_text);
+    // An entry that imports nothing has no file to write.
+    std::tie(entry_code, entry_out) = Chemctl(absl::StrCat(
+        "registry entry 1 --content-out '", logged, "' --key '", dir_, "/admin-cli.key'"));
+    EXPECT_NE(entry_code, 0) << entry_out;
+    EXPECT_NE(entry_out.find("--content-out: this entry imports no reference table"),
+              std::string::npos)
+        << entry_out;
+  }
   // Run again (a retry after a lost answer): the same request, recorded once.
   std::tie(code, out) = Import("t1", t1);
   EXPECT_EQ(code, 0) << out;

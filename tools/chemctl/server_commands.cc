@@ -11,30 +11,34 @@
 #include <utility>
 #include <vector>
 
-#include "api/china_time.h"
-#include "api/net_quantity.h"
-#include "api/wire.h"
-#include "crypto/checkpoint.h"
-#include "crypto/key_files.h"
-#include "crypto/trust_list.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "absl/strings/escaping.h"
+#include "absl/time/time.h"
+#include "api/china_time.h"
+#include "api/net_quantity.h"
+#include "api/wire.h"
 #include "chemledger/v1/admin_service.grpc.pb.h"
 #include "chemledger/v1/label_service.grpc.pb.h"
 #include "chemledger/v1/ledger_service.pb.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
+#include "crypto/checkpoint.h"
+#include "crypto/key_files.h"
+#include "crypto/label.h"
+#include "crypto/merkle.h"
+#include "crypto/sha256.h"
+#include "crypto/trust_list.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
+#include "render/printable_label.h"
+#include "render/qr.h"
 #include "services/common/envelope.h"
 #include "services/common/grpc_read_auth.h"
 #include "services/common/grpc_status.h"
-#include "crypto/label.h"
-#include "render/printable_label.h"
-#include "render/qr.h"
 #include "tools/chemctl/command.h"
 #include "tools/chemctl/common.h"
 
@@ -286,6 +290,61 @@ absl::Status ShowProducts(const cli::Args& args) {
     return s;
   }
   std::cout << PrintJson(response);
+  return absl::OkStatus();
+}
+
+// One registry entry of the log, to audit the registry from outside: what
+// it asks and who signed it, its leaf hash (to prove with an inclusion
+// proof), and an imported reference table's file as it was logged.
+absl::Status ShowRegistryEntry(const cli::Args& args) {
+  uint64_t index = 0;
+  if (args.positional().size() != 1 || !absl::SimpleAtoi(args.positional()[0], &index)) {
+    return absl::InvalidArgumentError("give the entry's log index (a number)");
+  }
+  absl::StatusOr<ReadSession> reads = ReadSession::Open(args);
+  if (!reads.ok()) return reads.status();
+  v1::GetRegistryEntryRequest request;
+  request.set_log_index(index);
+  v1::RegistryEntry response;
+  if (absl::Status s = reads->Call(api::kGetRegistryEntryMethod, request, &response); !s.ok()) {
+    return s;
+  }
+  v1::LogEntry entry;
+  v1::RegistryRequest change;
+  if (!entry.ParseFromString(response.entry()) ||
+      !change.ParseFromString(entry.envelope().payload())) {
+    return absl::DataLossError(absl::StrCat("entry ", index, ": not a registry entry"));
+  }
+  if (args.Has("content-out") && !change.has_import_reference_table()) {
+    return absl::InvalidArgumentError("--content-out: this entry imports no reference table");
+  }
+  std::cout << "log index " << response.log_index() << "\n"
+            << "leaf hash " << crypto::HashLeaf(response.entry()).ToHex()
+            << " (chemctl event history --verify proves entries; LedgerService.GetInclusionProof)\n"
+            << "recorded "
+            << absl::FormatTime(absl::FromUnixSeconds(entry.record_time().seconds()) +
+                                    absl::Nanoseconds(entry.record_time().nanos()),
+                                absl::UTCTimeZone())
+            << "\n";
+  for (const v1::Signature& s : entry.envelope().signatures()) {
+    std::cout << "signed by key " << s.key_id() << "\n";
+  }
+  if (change.has_import_reference_table()) {
+    v1::ReferenceTableImport* imported = change.mutable_import_reference_table();
+    const std::string content = imported->content();
+    std::cout << "imported file: " << content.size() << " bytes, SHA-256 "
+              << crypto::Sha256(content).ToHex() << "\n";
+    if (args.Has("content-out")) {
+      std::ofstream out(args.Get("content-out"), std::ios::binary | std::ios::trunc);
+      out << content;
+      if (!out.good()) {
+        return absl::UnavailableError(absl::StrCat("cannot write ", args.Get("content-out")));
+      }
+      std::cout << "written to " << args.Get("content-out") << "\n";
+    }
+    imported->clear_content();  // said above, not printed again
+  }
+  std::cout << PrintJson(change);
   return absl::OkStatus();
 }
 
@@ -574,15 +633,16 @@ std::vector<Command> ServerCommands() {
            read_help,
        ReadFlags({"out"}), Backup},
       {"registry deployment", "show the server's deployment, resolver and log size",
-       "usage: chemctl registry deployment [--server HOST:PORT]\n\n" + server_help,
-       ServerFlags({}), ShowDeployment},
+       "usage: chemctl registry deployment [--server HOST:PORT]\n\n" + server_help, ServerFlags({}),
+       ShowDeployment},
       {"registry enterprise add", "register an enterprise (platform admin)",
        "usage: chemctl registry enterprise add --json FILE --key FILE [options]\n\n"
        "FILE (or - for stdin) is a chemledger.v1.Enterprise in JSON, e.g.\n"
        "  {\"uscc\": \"91350100M000100Y43\", \"name\": \"...\", \"region_code\": \"350100\",\n"
        "   \"address\": \"...\", \"roles\": [\"PRODUCER\"], \"licences\": [{\"type\":\n"
        "   \"SAFETY_PRODUCTION\", \"number\": \"...\", \"valid_from\": {\"year\": 2024,\n"
-       "   \"month\": 1, \"day\": 1}, \"valid_until\": {...}}]}\n\n" + write_help,
+       "   \"month\": 1, \"day\": 1}, \"valid_until\": {...}}]}\n\n" +
+           write_help,
        WriteFlags({"json"}), AddEnterprise},
       {"registry enterprise show", "show an enterprise and its blacklist state",
        "usage: chemctl registry enterprise show USCC --key FILE [--server HOST:PORT]\n\n" +
@@ -606,6 +666,16 @@ std::vector<Command> ServerCommands() {
        "of the stock there now, each product's share (docs/major-hazards.md).\n\n" +
            read_help,
        ReadFlags(), ShowSiteLoad},
+      {"registry entry", "one registry entry of the log: what it asks, who signed it, its hash",
+       "usage: chemctl registry entry LOG_INDEX [--content-out FILE] --key FILE\n"
+       "                             [--server HOST:PORT]\n\n"
+       "RegistryService.GetRegistryEntry: the entry's leaf hash, record time and\n"
+       "signer, and the registry request as JSON. For an imported reference table\n"
+       "(chemctl reference list gives their log indexes) the file's size and\n"
+       "SHA-256, and with --content-out the file itself, byte for byte as logged,\n"
+       "to compare with the official one.\n\n" +
+           read_help,
+       ReadFlags({"content-out"}), ShowRegistryEntry},
       {"registry product show", "show one product, or list an enterprise's products",
        "usage: chemctl registry product show USCC [PRODUCT] --key FILE [--server HOST:PORT]\n\n" +
            read_help,
@@ -620,14 +690,16 @@ std::vector<Command> ServerCommands() {
        "A regulator needs --department (emergency_management, transport,\n"
        "public_security, ecology_environment, market_regulation, park_administration)\n"
        "and --jurisdiction (national, a GB/T 2260 region of 2, 4 or 6 digits, or\n"
-       "park:PARK_ID); docs/audit.md.\n\n" + write_help,
+       "park:PARK_ID); docs/audit.md.\n\n" +
+           write_help,
        WriteFlags({"name", "role", "enterprise", "public-key", "public-key-file", "department",
                    "jurisdiction"}),
        AddActor},
       {"registry regulator assign", "assign a regulator its department and jurisdiction",
        "usage: chemctl registry regulator assign --key-id ID --department D --jurisdiction J\n"
        "                                         --key FILE [options]\n\n"
-       "By a platform administrator; D and J as for registry actor add.\n\n" + write_help,
+       "By a platform administrator; D and J as for registry actor add.\n\n" +
+           write_help,
        WriteFlags({"key-id", "department", "jurisdiction"}), AssignRegulator},
       {"registry revoke-key", "revoke an actor key or a label key",
        "usage: chemctl registry revoke-key --key-id ID --reason TEXT --key FILE [options]\n\n" +
@@ -635,12 +707,14 @@ std::vector<Command> ServerCommands() {
        WriteFlags({"key-id", "reason"}), RevokeKey},
       {"registry blacklist", "put an enterprise on the blacklist, or --lift it",
        "usage: chemctl registry blacklist --enterprise USCC --reason TEXT [--date YYYY-MM-DD]\n"
-       "                                  [--lift] --key FILE [options]\n\n" + write_help,
+       "                                  [--lift] --key FILE [options]\n\n" +
+           write_help,
        WriteFlags({"enterprise", "reason", "date"}, {"lift"}), Blacklist},
       {"registry add-label-key", "register a label key made by chemledgerd label-key new",
        "usage: chemctl registry add-label-key (--public-key BASE64 | --public-key-file FILE)\n"
        "                                      --valid-from YYYY-MM-DD --valid-until YYYY-MM-DD\n"
-       "                                      --key FILE [options]\n\n" + write_help,
+       "                                      --key FILE [options]\n\n" +
+           write_help,
        WriteFlags({"public-key", "public-key-file", "valid-from", "valid-until"}), AddLabelKey},
       {"label issue", "issue signed labels for a product batch (up to 100000)",
        "usage: chemctl label issue --enterprise USCC --product NUMBER --batch BATCH\n"
@@ -651,28 +725,32 @@ std::vector<Command> ServerCommands() {
        "Writes the label URLs one per line to --out (or stdout); with --png-dir a QR\n"
        "code PNG per label, with --print-dir a printable GB 15258-style label (PNG at\n"
        "200 dpi and SVG) per label, each named by its code, for the first\n"
-       "--render-limit labels (default all).\n\n" + write_help,
-       WriteFlags({"enterprise", "product", "batch", "production-date", "count", "quantity",
-                   "unit", "out", "png-dir", "print-dir", "render-limit"}),
+       "--render-limit labels (default all).\n\n" +
+           write_help,
+       WriteFlags({"enterprise", "product", "batch", "production-date", "count", "quantity", "unit",
+                   "out", "png-dir", "print-dir", "render-limit"}),
        Issue},
       {"label print", "render a label URL as a printable GB 15258-style label",
        "usage: chemctl label print URL (--png FILE | --svg FILE)... --key FILE\n"
        "                           [--server HOST:PORT]\n\n"
        "Fetches the product and supplier the URL names from the registry (a read\n"
        "signed with --key) and writes the printable label (A6; PNG at 200 dpi, SVG\n"
-       "in millimetres).\n\n" + read_help,
+       "in millimetres).\n\n" +
+           read_help,
        ReadFlags({"png", "svg"}), Print},
       {"label fetch-trust-list", "download the signed label trust list",
        "usage: chemctl label fetch-trust-list [--out FILE] [--trust-root VKEY] [--server ...]\n\n"
        "With --trust-root (the note verifier key chemledgerd init printed) the list\n"
-       "is verified before it is written.\n\n" + server_help,
+       "is verified before it is written.\n\n" +
+           server_help,
        ServerFlags({"out", "trust-root"}), FetchTrustList},
       {"label resolve", "check a label online: signature, issuance, product",
        "usage: chemctl label resolve URL [--key FILE] [--server HOST:PORT]\n\n"
        "Exits 0 only for an authentic label whose code the log holds with exactly\n"
        "its claims. Anyone may resolve (the public scan shows the product and the\n"
        "supplier's name and address); with --key, a registered actor sees the whole\n"
-       "enterprise record.\n\n" + read_help,
+       "enterprise record.\n\n" +
+           read_help,
        ReadFlags(), Resolve},
   };
 }
