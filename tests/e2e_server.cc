@@ -315,18 +315,7 @@ void ChemledgerdE2eTest::StartServer(const std::vector<std::string>& flags) {
   for (std::string& flag : ServeFlags()) command.push_back(std::move(flag));
   ASSERT_TRUE(server_->Start(command).ok());
   int port = 0;
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (port == 0) {
-    absl::StatusOr<std::string> line = server_->ReadLine(deadline);
-    ASSERT_TRUE(line.ok()) << "chemledgerd did not start serving: " << line.status();
-    if (absl::StartsWith(*line, "chemledgerd: scan pages on HTTP")) {
-      ASSERT_TRUE(absl::SimpleAtoi(line->substr(line->rfind(' ') + 1), &http_port_)) << *line;
-    }
-    if (absl::StartsWith(*line, "chemledgerd: serving")) {
-      ASSERT_TRUE(absl::SimpleAtoi(line->substr(line->rfind(' ') + 1), &port)) << *line;
-    }
-  }
-  ASSERT_NE(port, 0);
+  ASSERT_NO_FATAL_FAILURE(ReadServingPorts(*server_, &port, &http_port_));
   port_ = port;
   channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
                                  grpc::InsecureChannelCredentials());
@@ -334,6 +323,23 @@ void ChemledgerdE2eTest::StartServer(const std::vector<std::string>& flags) {
   labels_ = v1::LabelService::NewStub(channel_);
   ledger_ = v1::LedgerService::NewStub(channel_);
   waybills_ = v1::WaybillService::NewStub(channel_);
+}
+
+void ChemledgerdE2eTest::ReadServingPorts(Subprocess& server, int* grpc_port, int* http_port) {
+  *grpc_port = 0;
+  *http_port = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (*grpc_port == 0) {
+    absl::StatusOr<std::string> line = server.ReadLine(deadline);
+    ASSERT_TRUE(line.ok()) << "chemledgerd did not start serving: " << line.status();
+    if (absl::StartsWith(*line, "chemledgerd: scan pages on HTTP")) {
+      ASSERT_TRUE(absl::SimpleAtoi(line->substr(line->rfind(' ') + 1), http_port)) << *line;
+    }
+    if (absl::StartsWith(*line, "chemledgerd: serving")) {
+      ASSERT_TRUE(absl::SimpleAtoi(line->substr(line->rfind(' ') + 1), grpc_port)) << *line;
+    }
+  }
+  ASSERT_NE(*grpc_port, 0);
 }
 
 v1::Date ChemledgerdE2eTest::Today() { return api::ToProtoDate(api::TodayInChina()); }

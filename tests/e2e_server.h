@@ -96,6 +96,10 @@ class ChemledgerdE2eTest : public ::testing::Test {
   // the server does not say it is serving within 60 s. `flags` are added to
   // `chemledgerd serve`.
   void StartServer(const std::vector<std::string>& flags = {});
+  // Reads `server`'s (chemledgerd serve) output until it says it serves:
+  // its gRPC port, and its pages' port (0 when it serves none). Fails
+  // fatally when it does not within 60 s.
+  static void ReadServingPorts(Subprocess& server, int* grpc_port, int* http_port);
 
   // Whether the services run apart (see above).
   static bool ClusterShape();

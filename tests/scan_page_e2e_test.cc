@@ -386,17 +386,7 @@ TEST_F(ScanPageE2eTest, TlsOnBothPorts) {
                           "--tls-key", ca + "/ledgerd.key"})
                   .ok());
   int grpc_port = 0, https_port = 0;
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (grpc_port == 0) {
-    absl::StatusOr<std::string> line = server.ReadLine(deadline);
-    ASSERT_TRUE(line.ok()) << "chemledgerd did not start serving: " << line.status();
-    if (absl::StartsWith(*line, "chemledgerd: scan pages on HTTPS port")) {
-      ASSERT_TRUE(absl::SimpleAtoi(line->substr(line->rfind(' ') + 1), &https_port)) << *line;
-    }
-    if (absl::StartsWith(*line, "chemledgerd: serving")) {
-      ASSERT_TRUE(absl::SimpleAtoi(line->substr(line->rfind(' ') + 1), &grpc_port)) << *line;
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(ReadServingPorts(server, &grpc_port, &https_port));
   ASSERT_NE(https_port, 0);
   std::ifstream ca_file(ca + "/ca.pem");
   grpc::SslCredentialsOptions ssl;
