@@ -6,11 +6,13 @@
 // rules); the certificate and CA files may be public.
 //
 // A server reads its files again every `TlsFiles::reload_every` (a minute by
-// default) and takes a renewed certificate and key, or CA, for every
-// handshake after that, without a restart: replace the files (the key and the
-// certificate together, as a matching pair: a pair that does not match is not
-// taken, and the previous one stays). The rules on the key file are checked
-// when the server starts. A client's certificate is read once.
+// default) and uses what it read, certificate and key, or CA, for every
+// handshake after that, without a restart. gRPC does not check that a key
+// and certificate read apart match: read while only one was replaced, they
+// fail every handshake until the next read. So `cert` and `key` may name the
+// same file (the key and the chain in one PEM), which one rename replaces
+// whole. The rules on the key file are checked when the server starts. A
+// client's certificate is read once.
 //
 // Thread-safety: pure functions of the files.
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -88,6 +89,42 @@ TEST_F(TlsCredentialsTest, AServerTakesARenewedCertificateWithoutARestart) {
     renewed = Connects(b_);
   }
   EXPECT_TRUE(renewed) << "the renewed certificate was not taken";
+  EXPECT_FALSE(Connects(a_));
+}
+
+// The key and the certificate in one file, given to both flags: a renewal
+// replaces both with one rename, so no read ever sees one without the other.
+TEST_F(TlsCredentialsTest, OneFileHoldingKeyAndCertificateRenewsWithOneRename) {
+  const auto combine = [&](const std::string& dir) {
+    const std::string next = live_ + "/tls.pem.next";
+    {
+      std::ofstream out(next, std::ios::binary | std::ios::trunc);
+      for (const char* part : {"/ledgerd.key", "/ledgerd.pem"}) {
+        std::ifstream in(dir + part, std::ios::binary);
+        out << in.rdbuf();
+      }
+    }
+    ASSERT_EQ(chmod(next.c_str(), 0600), 0);
+    fs::rename(next, live_ + "/tls.pem");
+  };
+  ASSERT_NO_FATAL_FAILURE(combine(a_));
+  TlsFiles files{"", live_ + "/tls.pem", live_ + "/tls.pem"};
+  files.reload_every = absl::Seconds(1);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
+      TlsServerCredentials(files, /*require_client_certificates=*/false);
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", *creds, &port_);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  EXPECT_TRUE(Connects(a_));
+  ASSERT_NO_FATAL_FAILURE(combine(b_));
+  bool renewed = false;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(20);
+       !renewed && absl::Now() < deadline;) {
+    renewed = Connects(b_);
+  }
+  EXPECT_TRUE(renewed);
   EXPECT_FALSE(Connects(a_));
 }
 
