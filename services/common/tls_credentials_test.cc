@@ -62,33 +62,41 @@ class TlsCredentialsTest : public ::testing::Test {
     return channel->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
   }
 
+  // A server with `files`, read again every second.
+  void StartServer(TlsFiles files) {
+    files.reload_every = absl::Seconds(1);
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
+        TlsServerCredentials(files, /*require_client_certificates=*/false);
+    ASSERT_TRUE(creds.ok()) << creds.status();
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", *creds, &port_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+  }
+
+  // Whether a client of `ca_dir`'s CA connects within 20 s (a renewal is
+  // read within a second or two).
+  bool ConnectsSoon(const std::string& ca_dir) {
+    for (const absl::Time deadline = absl::Now() + absl::Seconds(20); absl::Now() < deadline;) {
+      if (Connects(ca_dir)) return true;
+    }
+    return false;
+  }
+
   std::string a_, b_, live_;
   int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
 };
 
 TEST_F(TlsCredentialsTest, AServerTakesARenewedCertificateWithoutARestart) {
   ASSERT_NO_FATAL_FAILURE(Install(a_));
-  TlsFiles files{"", live_ + "/cert.pem", live_ + "/key.pem"};
-  files.reload_every = absl::Seconds(1);
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
-      TlsServerCredentials(files, /*require_client_certificates=*/false);
-  ASSERT_TRUE(creds.ok()) << creds.status();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", *creds, &port_);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_NE(server, nullptr);
-
+  ASSERT_NO_FATAL_FAILURE(StartServer(TlsFiles{"", live_ + "/cert.pem", live_ + "/key.pem"}));
   EXPECT_TRUE(Connects(a_));
   EXPECT_FALSE(Connects(b_));
 
   // Renewed: the other CA's certificate and key. New handshakes get them.
   ASSERT_NO_FATAL_FAILURE(Install(b_));
-  bool renewed = false;
-  for (const absl::Time deadline = absl::Now() + absl::Seconds(20);
-       !renewed && absl::Now() < deadline;) {
-    renewed = Connects(b_);
-  }
-  EXPECT_TRUE(renewed) << "the renewed certificate was not taken";
+  EXPECT_TRUE(ConnectsSoon(b_)) << "the renewed certificate was not taken";
   EXPECT_FALSE(Connects(a_));
 }
 
@@ -108,23 +116,10 @@ TEST_F(TlsCredentialsTest, OneFileHoldingKeyAndCertificateRenewsWithOneRename) {
     fs::rename(next, live_ + "/tls.pem");
   };
   ASSERT_NO_FATAL_FAILURE(combine(a_));
-  TlsFiles files{"", live_ + "/tls.pem", live_ + "/tls.pem"};
-  files.reload_every = absl::Seconds(1);
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
-      TlsServerCredentials(files, /*require_client_certificates=*/false);
-  ASSERT_TRUE(creds.ok()) << creds.status();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", *creds, &port_);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_NE(server, nullptr);
+  ASSERT_NO_FATAL_FAILURE(StartServer(TlsFiles{"", live_ + "/tls.pem", live_ + "/tls.pem"}));
   EXPECT_TRUE(Connects(a_));
   ASSERT_NO_FATAL_FAILURE(combine(b_));
-  bool renewed = false;
-  for (const absl::Time deadline = absl::Now() + absl::Seconds(20);
-       !renewed && absl::Now() < deadline;) {
-    renewed = Connects(b_);
-  }
-  EXPECT_TRUE(renewed);
+  EXPECT_TRUE(ConnectsSoon(b_)) << "the renewed file was not taken";
   EXPECT_FALSE(Connects(a_));
 }
 
