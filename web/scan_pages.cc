@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "api/china_time.h"
 #include "api/net_quantity.h"
+#include "services/common/text_length.h"
 #include "web/html.h"
 #include "render/pictograms.h"
 
@@ -22,12 +23,8 @@ namespace {
 // scanned URL: a forged code's page says why it is refused, not whatever
 // text its maker put in it.
 std::string Shortened(absl::string_view text, size_t most = 120) {
-  size_t characters = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;  // continues one
-    if (++characters > most) return absl::StrCat(text.substr(0, i), "…");
-  }
-  return std::string(text);
+  const absl::string_view head = FirstCharacters(text, most);
+  return head.size() == text.size() ? std::string(text) : absl::StrCat(head, "…");
 }
 
 // The text in the page's language.

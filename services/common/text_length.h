@@ -23,6 +23,17 @@ inline size_t CharacterCount(absl::string_view text) {
   }));
 }
 
+// The first `most` characters of UTF-8 `text` (all of it when it has no
+// more), never cut inside a character.
+inline absl::string_view FirstCharacters(absl::string_view text, size_t most) {
+  size_t characters = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;  // continues one
+    if (++characters > most) return text.substr(0, i);
+  }
+  return text;
+}
+
 // Whether `text` has 1 to `most` characters.
 inline bool HasOneToCharacters(absl::string_view text, size_t most) {
   return !text.empty() && CharacterCount(text) <= most;

@@ -12,6 +12,13 @@ TEST(TextLengthTest, CountsCharactersNotBytes) {
   EXPECT_EQ(CharacterCount("\xF0\x9F\x9B\xA2"), 1u);  // one 4-byte character
 }
 
+TEST(TextLengthTest, FirstCharactersNeverCutsOne) {
+  EXPECT_EQ(FirstCharacters("3号仓库", 2), "3号");
+  EXPECT_EQ(FirstCharacters("3号仓库", 4), "3号仓库");
+  EXPECT_EQ(FirstCharacters("3号仓库", 9), "3号仓库");
+  EXPECT_EQ(FirstCharacters("abc", 0), "");
+}
+
 TEST(TextLengthTest, OneToMostCharacters) {
   std::string site;
   for (int i = 0; i < 64; ++i) site += "库";  // 64 characters, 192 bytes
