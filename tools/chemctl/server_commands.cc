@@ -72,34 +72,29 @@ absl::Status RequireNoPositional(const cli::Args& args) {
 
 // ---------------------------------------------------------------- registry
 
-absl::Status AddEnterprise(const cli::Args& args) {
+// Submits a registry request whose `change` is the message M read from
+// --json (FILE or -, M in Protobuf's JSON mapping).
+template <typename M>
+absl::Status SubmitJsonChange(const cli::Args& args, M* (v1::RegistryRequest::*change)()) {
   absl::StatusOr<std::string> path = args.Required("json");
   if (!path.ok()) return path.status();
-  absl::StatusOr<v1::Enterprise> e = ReadJson<v1::Enterprise>(*path, "chemledger.v1.Enterprise");
-  if (!e.ok()) return e.status();
+  absl::StatusOr<M> message = ReadJson<M>(*path, M::descriptor()->full_name());
+  if (!message.ok()) return message.status();
   v1::RegistryRequest r;
-  *r.mutable_register_enterprise() = *std::move(e);
+  *(r.*change)() = *std::move(message);
   return Submit(args, std::move(r));
+}
+
+absl::Status AddEnterprise(const cli::Args& args) {
+  return SubmitJsonChange(args, &v1::RegistryRequest::mutable_register_enterprise);
 }
 
 absl::Status AddProduct(const cli::Args& args) {
-  absl::StatusOr<std::string> path = args.Required("json");
-  if (!path.ok()) return path.status();
-  absl::StatusOr<v1::Product> p = ReadJson<v1::Product>(*path, "chemledger.v1.Product");
-  if (!p.ok()) return p.status();
-  v1::RegistryRequest r;
-  *r.mutable_register_product() = *std::move(p);
-  return Submit(args, std::move(r));
+  return SubmitJsonChange(args, &v1::RegistryRequest::mutable_register_product);
 }
 
 absl::Status AddSite(const cli::Args& args) {
-  absl::StatusOr<std::string> path = args.Required("json");
-  if (!path.ok()) return path.status();
-  absl::StatusOr<v1::Site> site = ReadJson<v1::Site>(*path, "chemledger.v1.Site");
-  if (!site.ok()) return site.status();
-  v1::RegistryRequest r;
-  *r.mutable_register_site() = *std::move(site);
-  return Submit(args, std::move(r));
+  return SubmitJsonChange(args, &v1::RegistryRequest::mutable_register_site);
 }
 
 // What a site holds per class, against its capacities, and its GB 18218
