@@ -51,6 +51,7 @@
 #include "services/chemledgerd/test_clock.h"
 #include "services/common/ephemeral_store.h"
 #include "services/common/listen_address.h"
+#include "services/common/server_threads.h"
 #include "services/common/tls_credentials.h"
 #include "services/label/label_service.h"
 #include "services/ledger/ledger_service.h"
@@ -466,10 +467,9 @@ absl::Status Serve(const cli::Args& args) {
   grpc::ServerBuilder builder;
   // Bound the threads gRPC may start for calls (each call in progress holds
   // one), so a flood of requests cannot exhaust the machine; the bound is
-  // high enough that hundreds of concurrent calls wait rather than fail.
-  grpc::ResourceQuota quota("chemledgerd");
-  quota.SetMaxThreads(static_cast<int>(*max_threads));
-  builder.SetResourceQuota(quota);
+  // high enough that hundreds of concurrent calls are served rather than
+  // refused. Threads that finish a call stay for the next (server_threads.h).
+  BoundCallThreads("chemledgerd", static_cast<int>(*max_threads), &builder);
   int port = 0;
   builder.AddListeningPort(listen, credentials, &port);
   builder.RegisterService(&registry_service);

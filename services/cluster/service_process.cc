@@ -26,6 +26,7 @@
 #include "services/chemledgerd/serving_status.h"
 #include "services/chemledgerd/test_clock.h"
 #include "services/common/listen_address.h"
+#include "services/common/server_threads.h"
 #include "services/common/tls_credentials.h"
 #include "services/ledgerd/ledger_store_service.h"
 
@@ -182,9 +183,8 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
                          const std::vector<grpc::Service*>& services, bool internal,
                          int* port) -> std::unique_ptr<grpc::Server> {
     grpc::ServerBuilder builder;
-    grpc::ResourceQuota quota(absl::StrCat(spec_.name, internal ? "-internal" : ""));
-    quota.SetMaxThreads(static_cast<int>(*max_threads));
-    builder.SetResourceQuota(quota);
+    BoundCallThreads(absl::StrCat(spec_.name, internal ? "-internal" : ""),
+                     static_cast<int>(*max_threads), &builder);
     builder.AddListeningPort(listen, credentials, port);
     if (internal) {
       builder.SetMaxReceiveMessageSize(ledgerd::kMaxMessageBytes);
