@@ -36,6 +36,7 @@
 #include "services/waybill/waybill_code_resolution.h"
 #include "web/api_bridge.h"
 #include "web/console.h"
+#include "web/renewing_certificate.h"
 #include "web/scan_pages.h"
 #include "web/staff_app_files.h"
 
@@ -186,6 +187,9 @@ struct ScanServer::Impl {
   journal::LedgerClient* ledger;
   const reference::ReferenceTables* tables;
   std::string resolver_host;  // the resolver up to its first '/'
+  // The HTTP port's certificate (null: plain HTTP); before `http`, whose TLS
+  // context it serves, so that it goes after it.
+  std::unique_ptr<RenewingCertificate> certificate;
   std::unique_ptr<httplib::Server> http;
   RateLimiter anonymous{kAnonymousScansPerSecond, kAnonymousScanBurst};
   std::unique_ptr<ApiBridge> bridge;  // null: no staff app
@@ -469,12 +473,17 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   if (options.tls_cert_file.empty()) {
     impl->http = std::make_unique<httplib::Server>();
   } else {
-    auto tls = std::make_unique<httplib::SSLServer>(options.tls_cert_file.c_str(),
-                                                    options.tls_key_file.c_str());
+    absl::StatusOr<std::unique_ptr<RenewingCertificate>> certificate = RenewingCertificate::Open(
+        options.tls_cert_file, options.tls_key_file, options.tls_reload_every);
+    if (!certificate.ok()) return certificate.status();
+    impl->certificate = *std::move(certificate);
+    RenewingCertificate* served = impl->certificate.get();
+    auto tls = std::make_unique<httplib::SSLServer>(
+        [served](SSL_CTX& ctx) { return served->Install(ctx); });
     if (!tls->is_valid()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "cannot use the TLS certificate ", options.tls_cert_file, " with key ",
-          options.tls_key_file));
+      return absl::InternalError(absl::StrCat("cannot set up TLS with the certificate ",
+                                              options.tls_cert_file, " and key ",
+                                              options.tls_key_file));
     }
     impl->http = std::move(tls);
     // Served over TLS itself (no proxy in front): browsers keep to HTTPS.

@@ -68,9 +68,12 @@ class ScanServer {
     // HOST:PORT ("127.0.0.1:7480", "[::1]:0", "0.0.0.0:443"); port 0 picks
     // a free one (port() says which).
     std::string listen = "127.0.0.1:7480";
-    // PEM files; both or neither. Neither: plain HTTP.
+    // PEM files; both or neither (or one file given twice, holding the key
+    // and the chain). Neither: plain HTTP. Read again every
+    // `tls_reload_every` (web/renewing_certificate.h).
     std::string tls_cert_file;
     std::string tls_key_file;
+    absl::Duration tls_reload_every = absl::Minutes(1);
     // Threads serving requests.
     int threads = 16;
     // The statement texts the pages show; not owned, must outlive the server.

@@ -14,8 +14,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "chemledger/testing/slow_echo.grpc.pb.h"
-#include "gtest/gtest.h"
 #include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
 
 namespace chemledger {
 namespace {
@@ -44,8 +44,8 @@ Served ThreadsServing(grpc::ServerBuilder& builder, int clients, int calls) {
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   EXPECT_NE(server, nullptr);
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
   std::unique_ptr<testing::SlowEcho::Stub> stub = testing::SlowEcho::NewStub(channel);
   absl::Mutex mu;
   Served served;
@@ -83,7 +83,8 @@ TEST(BoundCallThreadsTest, ThreadsThatFinishACallServeTheNext) {
   BoundCallThreads("server_threads_test", 1024, &builder);
   const Served served = ThreadsServing(builder, 8, 1600);
   EXPECT_EQ(served.refused, 0);
-  EXPECT_LE(served.threads.size(), 8u + 8u) << "threads were started for calls and ended after them";
+  EXPECT_LE(served.threads.size(), 8u + 8u)
+      << "threads were started for calls and ended after them";
 }
 
 // What the bound is for: gRPC's default ends a thread after each call when

@@ -1,0 +1,160 @@
+#include "web/renewing_certificate.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <iostream>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+namespace chemledger::web {
+
+struct RenewingCertificate::Loaded {
+  X509* leaf = nullptr;
+  STACK_OF(X509) * chain = nullptr;  // the certificates after the leaf
+  EVP_PKEY* key = nullptr;
+  std::string fingerprint;
+
+  Loaded() = default;
+  Loaded(const Loaded&) = delete;
+  Loaded& operator=(const Loaded&) = delete;
+  ~Loaded() {
+    X509_free(leaf);
+    sk_X509_pop_free(chain, X509_free);
+    EVP_PKEY_free(key);
+  }
+};
+
+namespace {
+
+// OpenSSL's latest error, for a message; clears the queue.
+std::string OpenSslError() {
+  const unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "no detail";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof(text));
+  return text;
+}
+
+std::string Fingerprint(X509* cert) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (X509_digest(cert, EVP_sha256(), digest, &length) != 1) return "";
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length));
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const RenewingCertificate::Loaded>> RenewingCertificate::Read(
+    const std::string& cert_file, const std::string& key_file) {
+  auto loaded = std::make_shared<Loaded>();
+  {
+    BIO* in = BIO_new_file(cert_file.c_str(), "r");
+    if (in == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(cert_file, ": cannot be read (", OpenSslError(), ")"));
+    }
+    loaded->leaf = PEM_read_bio_X509(in, nullptr, nullptr, nullptr);
+    if (loaded->leaf != nullptr) {
+      loaded->chain = sk_X509_new_null();
+      while (X509* next = PEM_read_bio_X509(in, nullptr, nullptr, nullptr)) {
+        sk_X509_push(loaded->chain, next);
+      }
+    }
+    BIO_free(in);
+    ERR_clear_error();  // the end of the file reads as an error
+    if (loaded->leaf == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(cert_file, ": no PEM certificate in it"));
+    }
+  }
+  {
+    BIO* in = BIO_new_file(key_file.c_str(), "r");
+    if (in == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(key_file, ": cannot be read (", OpenSslError(), ")"));
+    }
+    loaded->key = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
+    BIO_free(in);
+    if (loaded->key == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(key_file, ": no PEM private key in it (", OpenSslError(), ")"));
+    }
+  }
+  if (X509_check_private_key(loaded->leaf, loaded->key) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(absl::StrCat(
+        key_file, ": not the private key of the certificate in ", cert_file,
+        " (replaced one without the other? keep both in one file, replaced by one rename)"));
+  }
+  loaded->fingerprint = Fingerprint(loaded->leaf);
+  return std::shared_ptr<const Loaded>(std::move(loaded));
+}
+
+absl::StatusOr<std::unique_ptr<RenewingCertificate>> RenewingCertificate::Open(
+    std::string cert_file, std::string key_file, absl::Duration reload_every) {
+  absl::StatusOr<std::shared_ptr<const Loaded>> loaded = Read(cert_file, key_file);
+  if (!loaded.ok()) return loaded.status();
+  return std::unique_ptr<RenewingCertificate>(new RenewingCertificate(
+      std::move(cert_file), std::move(key_file), reload_every, *std::move(loaded)));
+}
+
+RenewingCertificate::RenewingCertificate(std::string cert_file, std::string key_file,
+                                         absl::Duration reload_every,
+                                         std::shared_ptr<const Loaded> loaded)
+    : cert_file_(std::move(cert_file)),
+      key_file_(std::move(key_file)),
+      reload_every_(reload_every),
+      loaded_(std::move(loaded)),
+      read_at_(absl::Now()) {}
+
+RenewingCertificate::~RenewingCertificate() = default;
+
+std::shared_ptr<const RenewingCertificate::Loaded> RenewingCertificate::Current() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = absl::Now();
+  if (now - read_at_ >= reload_every_) {
+    read_at_ = now;  // one handshake reads; the others serve what is there
+    absl::StatusOr<std::shared_ptr<const Loaded>> fresh = Read(cert_file_, key_file_);
+    if (fresh.ok()) {
+      if ((*fresh)->fingerprint != loaded_->fingerprint) {
+        std::cerr << "chemledgerd: the HTTP port now serves the certificate in " << cert_file_
+                  << " (SHA-256 " << (*fresh)->fingerprint << ")\n";
+      }
+      loaded_ = *std::move(fresh);
+    } else {
+      std::cerr << "chemledgerd: the HTTP port keeps its certificate: " << fresh.status().message()
+                << "\n";
+    }
+  }
+  return loaded_;
+}
+
+int RenewingCertificate::SelectForHandshake(SSL* ssl, void* self) {
+  std::shared_ptr<const Loaded> loaded = static_cast<RenewingCertificate*>(self)->Current();
+  // The SSL object takes references of its own: `loaded` may go after this.
+  if (SSL_use_cert_and_key(ssl, loaded->leaf, loaded->key, loaded->chain, 1) != 1) {
+    std::cerr << "chemledgerd: a TLS handshake on the HTTP port failed: " << OpenSslError() << "\n";
+    return 0;
+  }
+  return 1;
+}
+
+bool RenewingCertificate::Install(SSL_CTX& ctx) {
+  SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
+  if (SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION) != 1) return false;
+  SSL_CTX_set_cert_cb(&ctx, &RenewingCertificate::SelectForHandshake, this);
+  return true;
+}
+
+std::string RenewingCertificate::ServedFingerprint() const {
+  absl::MutexLock lock(&mu_);
+  return loaded_->fingerprint;
+}
+
+}  // namespace chemledger::web

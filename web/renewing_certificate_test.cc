@@ -1,0 +1,166 @@
+#include "web/renewing_certificate.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "tests/subprocess.h"
+
+namespace chemledger::web {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Two development CAs (tools/cluster/make-dev-ca.sh), each with a server
+// certificate for "localhost", and an HTTPS server whose certificate is read
+// again at every handshake.
+class RenewingCertificateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string script = testing::RunfilePath("tools/cluster/make-dev-ca.sh");
+    for (std::string* dir : {&a_, &b_}) {
+      *dir = testing::FreshTempDir(dir == &a_ ? "http_ca_a" : "http_ca_b");
+      ASSERT_EQ(std::system(absl::StrCat("bash ", script, " ", *dir, " pages >/dev/null").c_str()),
+                0);
+    }
+    live_ = testing::FreshTempDir("http_tls_live");
+  }
+
+  void TearDown() override {
+    if (server_) server_->stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Replaces `to` in the live directory with `from` by one rename.
+  void Put(const std::string& from, const std::string& to) {
+    const std::string next = absl::StrCat(live_, "/", to, ".next");
+    fs::copy_file(from, next, fs::copy_options::overwrite_existing);
+    ASSERT_EQ(chmod(next.c_str(), 0600), 0);
+    fs::rename(next, absl::StrCat(live_, "/", to));
+  }
+
+  // Serves the live directory's `cert` and `key` files.
+  void Serve(const std::string& cert = "cert.pem", const std::string& key = "key.pem") {
+    absl::StatusOr<std::unique_ptr<RenewingCertificate>> certificate =
+        RenewingCertificate::Open(live_ + "/" + cert, live_ + "/" + key, absl::ZeroDuration());
+    ASSERT_TRUE(certificate.ok()) << certificate.status();
+    certificate_ = *std::move(certificate);
+    RenewingCertificate* served = certificate_.get();
+    server_ = std::make_unique<httplib::SSLServer>(
+        [served](SSL_CTX& ctx) { return served->Install(ctx); });
+    ASSERT_TRUE(server_->is_valid());
+    server_->Get("/", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("served", "text/plain");
+    });
+    port_ = server_->bind_to_any_port("127.0.0.1");
+    ASSERT_GT(port_, 0);
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+
+  // Whether a client that trusts only `ca_dir`'s CA gets the page.
+  bool Trusted(const std::string& ca_dir) {
+    httplib::SSLClient client("localhost", port_);
+    client.set_ca_cert_path((ca_dir + "/ca.pem").c_str());
+    client.enable_server_certificate_verification(true);
+    client.set_connection_timeout(5, 0);
+    httplib::Result result = client.Get("/");
+    return result && result->status == 200 && result->body == "served";
+  }
+
+  std::string a_, b_, live_;
+  std::unique_ptr<RenewingCertificate> certificate_;
+  std::unique_ptr<httplib::SSLServer> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+TEST_F(RenewingCertificateTest, ARenewedCertificateIsServedWithoutARestart) {
+  ASSERT_NO_FATAL_FAILURE(Put(a_ + "/pages.pem", "cert.pem"));
+  ASSERT_NO_FATAL_FAILURE(Put(a_ + "/pages.key", "key.pem"));
+  ASSERT_NO_FATAL_FAILURE(Serve());
+  const std::string first = certificate_->ServedFingerprint();
+  EXPECT_TRUE(Trusted(a_));
+  EXPECT_FALSE(Trusted(b_));
+
+  ASSERT_NO_FATAL_FAILURE(Put(b_ + "/pages.pem", "cert.pem"));
+  ASSERT_NO_FATAL_FAILURE(Put(b_ + "/pages.key", "key.pem"));
+  EXPECT_TRUE(Trusted(b_)) << "the renewed certificate was not served";
+  EXPECT_FALSE(Trusted(a_));
+  EXPECT_NE(certificate_->ServedFingerprint(), first);
+}
+
+// Read while only the certificate had been replaced: the key is not its, so
+// the server goes on with the pair it had, and takes the new pair once the
+// key follows.
+TEST_F(RenewingCertificateTest, AHalfReplacedPairKeepsTheOldCertificate) {
+  ASSERT_NO_FATAL_FAILURE(Put(a_ + "/pages.pem", "cert.pem"));
+  ASSERT_NO_FATAL_FAILURE(Put(a_ + "/pages.key", "key.pem"));
+  ASSERT_NO_FATAL_FAILURE(Serve());
+  const std::string first = certificate_->ServedFingerprint();
+
+  ASSERT_NO_FATAL_FAILURE(Put(b_ + "/pages.pem", "cert.pem"));
+  EXPECT_TRUE(Trusted(a_)) << "a mismatched pair stopped the old certificate";
+  EXPECT_EQ(certificate_->ServedFingerprint(), first);
+
+  ASSERT_NO_FATAL_FAILURE(Put(b_ + "/pages.key", "key.pem"));
+  EXPECT_TRUE(Trusted(b_));
+}
+
+TEST_F(RenewingCertificateTest, AMissingFileIsKeptThroughAndNamedAtOpen) {
+  ASSERT_NO_FATAL_FAILURE(Put(a_ + "/pages.pem", "cert.pem"));
+  absl::StatusOr<std::unique_ptr<RenewingCertificate>> missing_key =
+      RenewingCertificate::Open(live_ + "/cert.pem", live_ + "/key.pem", absl::Minutes(1));
+  ASSERT_FALSE(missing_key.ok());
+  EXPECT_EQ(missing_key.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(missing_key.status().message().find("key.pem"), absl::string_view::npos)
+      << missing_key.status();
+
+  ASSERT_NO_FATAL_FAILURE(Put(b_ + "/pages.key", "key.pem"));
+  absl::StatusOr<std::unique_ptr<RenewingCertificate>> mismatched =
+      RenewingCertificate::Open(live_ + "/cert.pem", live_ + "/key.pem", absl::Minutes(1));
+  ASSERT_FALSE(mismatched.ok());
+  EXPECT_NE(mismatched.status().message().find("not the private key"), absl::string_view::npos)
+      << mismatched.status();
+
+  // Served, then the file removed: handshakes go on with what was read.
+  ASSERT_NO_FATAL_FAILURE(Put(a_ + "/pages.key", "key.pem"));
+  ASSERT_NO_FATAL_FAILURE(Serve());
+  fs::remove(live_ + "/cert.pem");
+  EXPECT_TRUE(Trusted(a_));
+}
+
+// One file holding the key and the chain, given as both: renewed by one
+// rename.
+TEST_F(RenewingCertificateTest, OneFileHoldingKeyAndChain) {
+  const auto combine = [&](const std::string& dir) {
+    const std::string next = live_ + "/tls.pem.next";
+    {
+      std::ofstream out(next, std::ios::binary | std::ios::trunc);
+      for (const char* part : {"/pages.key", "/pages.pem"}) {
+        std::ifstream in(dir + part, std::ios::binary);
+        out << in.rdbuf();
+      }
+    }
+    ASSERT_EQ(chmod(next.c_str(), 0600), 0);
+    fs::rename(next, live_ + "/tls.pem");
+  };
+  ASSERT_NO_FATAL_FAILURE(combine(a_));
+  ASSERT_NO_FATAL_FAILURE(Serve("tls.pem", "tls.pem"));
+  EXPECT_TRUE(Trusted(a_));
+  ASSERT_NO_FATAL_FAILURE(combine(b_));
+  EXPECT_TRUE(Trusted(b_));
+  EXPECT_FALSE(Trusted(a_));
+}
+
+}  // namespace
+}  // namespace chemledger::web
