@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 
@@ -132,6 +134,23 @@ std::string FreshTempDir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+bool ReplaceByRename(const std::vector<std::string>& parts, const std::string& path,
+                     unsigned mode) {
+  const std::string next = path + ".next";
+  {
+    std::ofstream out(next, std::ios::binary | std::ios::trunc);
+    for (const std::string& part : parts) {
+      std::ifstream in(part, std::ios::binary);
+      if (!in || !(out << in.rdbuf())) return false;
+    }
+    if (!out.flush()) return false;
+  }
+  if (chmod(next.c_str(), static_cast<mode_t>(mode)) != 0) return false;
+  std::error_code error;
+  std::filesystem::rename(next, path, error);
+  return !error;
 }
 
 }  // namespace chemledger::testing

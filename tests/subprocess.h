@@ -59,6 +59,12 @@ std::string RunfilePath(const std::string& workspace_relative);
 // A fresh, empty directory under TEST_TMPDIR (or /tmp) named after `name`.
 std::string FreshTempDir(const std::string& name);
 
+// Replaces `path` as a certificate renewal tool does: the files `parts`, one
+// after another, are written beside it with `mode`, then renamed over it.
+// False (and nothing replaced) when a part cannot be read or the file
+// written.
+bool ReplaceByRename(const std::vector<std::string>& parts, const std::string& path, unsigned mode);
+
 }  // namespace chemledger::testing
 
 #endif  // CHEMLEDGER_TESTS_SUBPROCESS_H_

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -42,10 +41,7 @@ class RenewingCertificateTest : public ::testing::Test {
 
   // Replaces `to` in the live directory with `from` by one rename.
   void Put(const std::string& from, const std::string& to) {
-    const std::string next = absl::StrCat(live_, "/", to, ".next");
-    fs::copy_file(from, next, fs::copy_options::overwrite_existing);
-    ASSERT_EQ(chmod(next.c_str(), 0600), 0);
-    fs::rename(next, absl::StrCat(live_, "/", to));
+    ASSERT_TRUE(testing::ReplaceByRename({from}, live_ + "/" + to, 0600));
   }
 
   // Serves the live directory's `cert` and `key` files.
@@ -143,16 +139,8 @@ TEST_F(RenewingCertificateTest, AMissingFileIsKeptThroughAndNamedAtOpen) {
 // rename.
 TEST_F(RenewingCertificateTest, OneFileHoldingKeyAndChain) {
   const auto combine = [&](const std::string& dir) {
-    const std::string next = live_ + "/tls.pem.next";
-    {
-      std::ofstream out(next, std::ios::binary | std::ios::trunc);
-      for (const char* part : {"/pages.key", "/pages.pem"}) {
-        std::ifstream in(dir + part, std::ios::binary);
-        out << in.rdbuf();
-      }
-    }
-    ASSERT_EQ(chmod(next.c_str(), 0600), 0);
-    fs::rename(next, live_ + "/tls.pem");
+    ASSERT_TRUE(testing::ReplaceByRename({dir + "/pages.key", dir + "/pages.pem"},
+                                         live_ + "/tls.pem", 0600));
   };
   ASSERT_NO_FATAL_FAILURE(combine(a_));
   ASSERT_NO_FATAL_FAILURE(Serve("tls.pem", "tls.pem"));

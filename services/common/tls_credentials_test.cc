@@ -4,8 +4,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 
@@ -20,8 +18,6 @@
 
 namespace chemledger {
 namespace {
-
-namespace fs = std::filesystem;
 
 // Two development CAs (tools/cluster/make-dev-ca.sh), each with a server
 // certificate named "ledgerd".
@@ -40,13 +36,8 @@ class TlsCredentialsTest : public ::testing::Test {
   // Puts `dir`'s server certificate and key where the server reads them,
   // each by a rename (as a certificate renewal tool does).
   void Install(const std::string& dir) {
-    for (const auto& [from, to] : {std::pair<std::string, std::string>{"ledgerd.pem", "cert.pem"},
-                                   {"ledgerd.key", "key.pem"}}) {
-      const std::string next = absl::StrCat(live_, "/", to, ".next");
-      fs::copy_file(absl::StrCat(dir, "/", from), next, fs::copy_options::overwrite_existing);
-      ASSERT_EQ(chmod(next.c_str(), to == "key.pem" ? 0600 : 0644), 0);
-      fs::rename(next, absl::StrCat(live_, "/", to));
-    }
+    ASSERT_TRUE(testing::ReplaceByRename({dir + "/ledgerd.pem"}, live_ + "/cert.pem", 0644));
+    ASSERT_TRUE(testing::ReplaceByRename({dir + "/ledgerd.key"}, live_ + "/key.pem", 0600));
   }
 
   // Whether a client that trusts only `ca_dir`'s CA completes a handshake.
@@ -104,16 +95,8 @@ TEST_F(TlsCredentialsTest, AServerTakesARenewedCertificateWithoutARestart) {
 // replaces both with one rename, so no read ever sees one without the other.
 TEST_F(TlsCredentialsTest, OneFileHoldingKeyAndCertificateRenewsWithOneRename) {
   const auto combine = [&](const std::string& dir) {
-    const std::string next = live_ + "/tls.pem.next";
-    {
-      std::ofstream out(next, std::ios::binary | std::ios::trunc);
-      for (const char* part : {"/ledgerd.key", "/ledgerd.pem"}) {
-        std::ifstream in(dir + part, std::ios::binary);
-        out << in.rdbuf();
-      }
-    }
-    ASSERT_EQ(chmod(next.c_str(), 0600), 0);
-    fs::rename(next, live_ + "/tls.pem");
+    ASSERT_TRUE(testing::ReplaceByRename({dir + "/ledgerd.key", dir + "/ledgerd.pem"},
+                                         live_ + "/tls.pem", 0600));
   };
   ASSERT_NO_FATAL_FAILURE(combine(a_));
   ASSERT_NO_FATAL_FAILURE(StartServer(TlsFiles{"", live_ + "/tls.pem", live_ + "/tls.pem"}));
