@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "crypto/key_files.h"
 #include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_certificate_verifier.h"
 #include "grpcpp/security/tls_credentials_options.h"
 
 namespace chemledger {
@@ -55,19 +56,30 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsServerCredentials(
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsChannelCredentials(
     const TlsFiles& files) {
-  grpc::SslCredentialsOptions ssl;
+  // Checked now, with errors naming the flag; gRPC's watcher reads them.
   absl::StatusOr<std::string> ca = ReadPublicFile(files.ca, "--tls-ca");
   if (!ca.ok()) return ca.status();
-  ssl.pem_root_certs = *std::move(ca);
-  if (!files.cert.empty() || !files.key.empty()) {
+  const bool presents_certificate = !files.cert.empty() || !files.key.empty();
+  if (presents_certificate) {
     absl::StatusOr<std::string> cert = ReadPublicFile(files.cert, "--tls-cert");
     if (!cert.ok()) return cert.status();
     absl::StatusOr<std::string> key = crypto::ReadPrivateFile(files.key, "--tls-key");
     if (!key.ok()) return key.status();
-    ssl.pem_cert_chain = *std::move(cert);
-    ssl.pem_private_key = *std::move(key);
   }
-  return grpc::SslCredentials(ssl);
+  const int64_t every = absl::ToInt64Seconds(files.reload_every);
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      presents_certificate ? files.key : "", presents_certificate ? files.cert : "", files.ca,
+      static_cast<unsigned int>(std::clamp<int64_t>(every, 1, 86400)));
+  grpc::experimental::TlsChannelCredentialsOptions options;
+  options.set_certificate_provider(provider);
+  options.watch_root_certs();
+  if (presents_certificate) options.watch_identity_key_cert_pairs();
+  options.set_verify_server_certs(true);
+  // The server's certificate must name the host called (or the channel's
+  // ssl_target_name_override), as with grpc::SslCredentials.
+  options.set_certificate_verifier(
+      std::make_shared<grpc::experimental::HostNameCertificateVerifier>());
+  return grpc::experimental::TlsCredentials(options);
 }
 
 }  // namespace chemledger

@@ -5,14 +5,14 @@
 // The private key file must be the user's alone (crypto::ReadPrivateFile's
 // rules); the certificate and CA files may be public.
 //
-// A server reads its files again every `TlsFiles::reload_every` (a minute by
-// default) and uses what it read, certificate and key, or CA, for every
-// handshake after that, without a restart. gRPC does not check that a key
+// A server or client reads its files again every `TlsFiles::reload_every`
+// (a minute by default) and uses what it read, certificate and key, or CA,
+// for every handshake after that, without a restart. gRPC does not check that a key
 // and certificate read apart match: read while only one was replaced, they
 // fail every handshake until the next read. So `cert` and `key` may name the
 // same file (the key and the chain in one PEM), which one rename replaces
-// whole. The rules on the key file are checked when the server starts. A
-// client's certificate is read once.
+// whole. The rules on the key file are checked when the credentials are
+// made.
 //
 // Thread-safety: pure functions of the files.
 
@@ -33,7 +33,7 @@ struct TlsFiles {
   std::string ca;    // PEM: the CA whose certificates the peer must present
   std::string cert;  // PEM: this process's certificate (chain)
   std::string key;   // PEM: its private key, mode 0600
-  // How often a server reads the files again (at least a second).
+  // How often the files are read again (at least a second).
   absl::Duration reload_every = absl::Minutes(1);
 };
 
@@ -44,8 +44,9 @@ struct TlsFiles {
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsServerCredentials(
     const TlsFiles& files, bool require_client_certificates);
 
-// A TLS client that accepts only servers with a certificate of `files.ca`,
-// and presents `files.cert` (both or neither of cert and key).
+// A TLS client that accepts only servers with a certificate of `files.ca`
+// that names the host called, and presents `files.cert` (both or neither of
+// cert and key).
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsChannelCredentials(
     const TlsFiles& files);
 

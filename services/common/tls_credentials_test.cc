@@ -40,24 +40,30 @@ class TlsCredentialsTest : public ::testing::Test {
     ASSERT_TRUE(testing::ReplaceByRename({dir + "/ledgerd.key"}, live_ + "/key.pem", 0600));
   }
 
-  // Whether a client that trusts only `ca_dir`'s CA completes a handshake.
-  bool Connects(const std::string& ca_dir) {
+  // Whether a client that trusts only `ca_dir`'s CA completes a handshake
+  // with the server named `name`.
+  bool Connects(const std::string& ca_dir, const std::string& name = "ledgerd") {
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
         TlsChannelCredentials(TlsFiles{ca_dir + "/ca.pem", "", ""});
     EXPECT_TRUE(creds.ok()) << creds.status();
     if (!creds.ok()) return false;
+    return ConnectsWith(*creds, name);
+  }
+
+  bool ConnectsWith(const std::shared_ptr<grpc::ChannelCredentials>& creds,
+                    const std::string& name = "ledgerd") {
     grpc::ChannelArguments args;
-    args.SetSslTargetNameOverride("ledgerd");
+    args.SetSslTargetNameOverride(name);
     std::shared_ptr<grpc::Channel> channel =
-        grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_), *creds, args);
+        grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_), creds, args);
     return channel->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
   }
 
   // A server with `files`, read again every second.
-  void StartServer(TlsFiles files) {
+  void StartServer(TlsFiles files, bool require_client_certificates = false) {
     files.reload_every = absl::Seconds(1);
     absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
-        TlsServerCredentials(files, /*require_client_certificates=*/false);
+        TlsServerCredentials(files, require_client_certificates);
     ASSERT_TRUE(creds.ok()) << creds.status();
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", *creds, &port_);
@@ -104,6 +110,42 @@ TEST_F(TlsCredentialsTest, OneFileHoldingKeyAndCertificateRenewsWithOneRename) {
   ASSERT_NO_FATAL_FAILURE(combine(b_));
   EXPECT_TRUE(ConnectsSoon(b_)) << "the renewed file was not taken";
   EXPECT_FALSE(Connects(a_));
+}
+
+TEST_F(TlsCredentialsTest, AClientRefusesAServerOfAnotherName) {
+  ASSERT_NO_FATAL_FAILURE(Install(a_));
+  ASSERT_NO_FATAL_FAILURE(StartServer(TlsFiles{"", live_ + "/cert.pem", live_ + "/key.pem"}));
+  EXPECT_TRUE(Connects(a_, "ledgerd"));
+  EXPECT_TRUE(Connects(a_, "localhost"));  // the certificate's other name
+  EXPECT_FALSE(Connects(a_, "labeld")) << "a certificate for another name was accepted";
+}
+
+// A cluster service's client certificate, renewed on disk, is presented on
+// the next connection made with the same credentials (as ledgerd's callers
+// keep theirs for the life of the process).
+TEST_F(TlsCredentialsTest, AClientPresentsARenewedCertificateWithoutARestart) {
+  ASSERT_NO_FATAL_FAILURE(Install(a_));
+  ASSERT_NO_FATAL_FAILURE(
+      StartServer(TlsFiles{a_ + "/ca.pem", live_ + "/cert.pem", live_ + "/key.pem"},
+                  /*require_client_certificates=*/true));
+  // The client's certificate is of the other CA: the server refuses it.
+  ASSERT_TRUE(testing::ReplaceByRename({b_ + "/ledgerd.key", b_ + "/ledgerd.pem"},
+                                       live_ + "/client.pem", 0600));
+  TlsFiles client{a_ + "/ca.pem", live_ + "/client.pem", live_ + "/client.pem"};
+  client.reload_every = absl::Seconds(1);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds = TlsChannelCredentials(client);
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  EXPECT_FALSE(ConnectsWith(*creds));
+
+  // Renewed with one of the server's CA: taken within a read or two.
+  ASSERT_TRUE(testing::ReplaceByRename({a_ + "/ledgerd.key", a_ + "/ledgerd.pem"},
+                                       live_ + "/client.pem", 0600));
+  bool connected = false;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(20);
+       !connected && absl::Now() < deadline;) {
+    connected = ConnectsWith(*creds);
+  }
+  EXPECT_TRUE(connected) << "the renewed client certificate was not presented";
 }
 
 TEST_F(TlsCredentialsTest, AKeyOthersMayReadIsRefusedAtStart) {
