@@ -599,7 +599,9 @@ TEST_F(WaybillE2eTest, AWaybillShipsDepartsArrivesAndIsReceivedAcrossCustody) {
       last = waybills_->ResolveWaybillCode(&context, request, &response);
       if (last.ok()) {
         ++answered;
-        if (i == 0) EXPECT_EQ(response.waybill_number(), "WB-LIFE-1");
+        if (i == 0) {
+          EXPECT_EQ(response.waybill_number(), "WB-LIFE-1");
+        }
       }
     }
     EXPECT_EQ(last.error_code(), StatusCode::RESOURCE_EXHAUSTED) << last.error_message();
