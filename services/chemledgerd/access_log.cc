@@ -10,9 +10,10 @@
 #include "absl/time/clock.h"
 #include "chemledger/v1/log.pb.h"
 #include "crypto/random.h"
-#include "services/common/grpc_status.h"
 #include "grpcpp/server_context.h"
+#include "services/common/grpc_status.h"
 #include "services/common/read_auth.h"
+#include "services/common/text_length.h"
 
 namespace chemledger::server {
 namespace {
@@ -122,31 +123,6 @@ std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 AccessLog::InterceptorFactory() {
   return std::make_unique<AccessLogInterceptorFactory>(this);
 }
-
-namespace {
-
-// The length of the well-formed UTF-8 sequence at the start of `s`, or 0.
-size_t Utf8SequenceLength(absl::string_view s) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  const auto continuation = [&](size_t i) { return i < s.size() && (byte(i) & 0xc0) == 0x80; };
-  const unsigned char b = byte(0);
-  if (b >= 0xc2 && b <= 0xdf) return continuation(1) ? 2 : 0;
-  if (b >= 0xe0 && b <= 0xef) {
-    if (!continuation(1) || !continuation(2)) return 0;
-    if (b == 0xe0 && byte(1) < 0xa0) return 0;   // overlong
-    if (b == 0xed && byte(1) >= 0xa0) return 0;  // a surrogate
-    return 3;
-  }
-  if (b >= 0xf0 && b <= 0xf4) {
-    if (!continuation(1) || !continuation(2) || !continuation(3)) return 0;
-    if (b == 0xf0 && byte(1) < 0x90) return 0;   // overlong
-    if (b == 0xf4 && byte(1) >= 0x90) return 0;  // beyond U+10FFFF
-    return 4;
-  }
-  return 0;
-}
-
-}  // namespace
 
 // JSON text: quotes, backslashes and control characters escaped; bytes that
 // are not well-formed UTF-8 (a path or a key id from a client may be
