@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <chrono>
 #include <iostream>
 #include <utility>
 
@@ -61,16 +62,35 @@ absl::StatusOr<std::shared_ptr<const RenewingCertificate::Loaded>> RenewingCerti
           absl::StrCat(cert_file, ": cannot be read (", OpenSslError(), ")"));
     }
     loaded->leaf = PEM_read_bio_X509(in, nullptr, nullptr, nullptr);
+    bool damaged = false;
     if (loaded->leaf != nullptr) {
       loaded->chain = sk_X509_new_null();
-      while (X509* next = PEM_read_bio_X509(in, nullptr, nullptr, nullptr)) {
-        sk_X509_push(loaded->chain, next);
+      ERR_clear_error();
+      for (;;) {
+        X509* next = PEM_read_bio_X509(in, nullptr, nullptr, nullptr);
+        if (next == nullptr) {
+          // The end of the file reads as "no start line"; anything else is
+          // a certificate of the chain cut short or damaged.
+          const unsigned long error = ERR_peek_last_error();
+          damaged = error != 0 && !(ERR_GET_LIB(error) == ERR_LIB_PEM &&
+                                    ERR_GET_REASON(error) == PEM_R_NO_START_LINE);
+          break;
+        }
+        if (loaded->chain == nullptr || sk_X509_push(loaded->chain, next) == 0) {
+          X509_free(next);
+          damaged = true;
+          break;
+        }
       }
     }
     BIO_free(in);
-    ERR_clear_error();  // the end of the file reads as an error
+    ERR_clear_error();
     if (loaded->leaf == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(cert_file, ": no PEM certificate in it"));
+    }
+    if (damaged) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          cert_file, ": a certificate of the chain after the first is damaged or cut short"));
     }
   }
   {
@@ -79,7 +99,9 @@ absl::StatusOr<std::shared_ptr<const RenewingCertificate::Loaded>> RenewingCerti
       return absl::InvalidArgumentError(
           absl::StrCat(key_file, ": cannot be read (", OpenSslError(), ")"));
     }
-    loaded->key = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
+    // Never asks for a password (an encrypted key is refused).
+    pem_password_cb* no_password = [](char*, int, int, void*) { return 0; };
+    loaded->key = PEM_read_bio_PrivateKey(in, nullptr, no_password, nullptr);
     BIO_free(in);
     if (loaded->key == nullptr) {
       return absl::InvalidArgumentError(
@@ -91,6 +113,21 @@ absl::StatusOr<std::shared_ptr<const RenewingCertificate::Loaded>> RenewingCerti
     return absl::InvalidArgumentError(absl::StrCat(
         key_file, ": not the private key of the certificate in ", cert_file,
         " (replaced one without the other? keep both in one file, replaced by one rename)"));
+  }
+  // What a handshake will do with them: OpenSSL's security level (a short
+  // RSA key, a weak signature) and the key types it serves are checked only
+  // there, so a handshake is tried on a probe first.
+  SSL_CTX* probe_context = SSL_CTX_new(TLS_server_method());
+  SSL* probe = probe_context == nullptr ? nullptr : SSL_new(probe_context);
+  const bool usable = probe != nullptr &&
+                      SSL_use_cert_and_key(probe, loaded->leaf, loaded->key, loaded->chain, 1) == 1;
+  const std::string why = usable ? "" : OpenSslError();
+  SSL_free(probe);
+  SSL_CTX_free(probe_context);
+  if (!usable) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(cert_file, ": TLS cannot serve this certificate and key (", why,
+                     "; at OpenSSL's default security level, RSA keys need 2048 bits or more)"));
   }
   loaded->fingerprint = Fingerprint(loaded->leaf);
   return std::shared_ptr<const Loaded>(std::move(loaded));
@@ -111,26 +148,31 @@ RenewingCertificate::RenewingCertificate(std::string cert_file, std::string key_
       key_file_(std::move(key_file)),
       reload_every_(reload_every),
       loaded_(std::move(loaded)),
-      read_at_(absl::Now()) {}
+      read_at_(std::chrono::steady_clock::now()) {}
 
 RenewingCertificate::~RenewingCertificate() = default;
 
 std::shared_ptr<const RenewingCertificate::Loaded> RenewingCertificate::Current() {
+  {
+    absl::MutexLock lock(&mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - read_at_ < absl::ToChronoNanoseconds(reload_every_)) return loaded_;
+    // This handshake reads, outside the lock; the others (and this one's
+    // neighbours until the read is done) serve what is there.
+    read_at_ = now;
+  }
+  absl::StatusOr<std::shared_ptr<const Loaded>> fresh = Read(cert_file_, key_file_);
   absl::MutexLock lock(&mu_);
-  const absl::Time now = absl::Now();
-  if (now - read_at_ >= reload_every_) {
-    read_at_ = now;  // one handshake reads; the others serve what is there
-    absl::StatusOr<std::shared_ptr<const Loaded>> fresh = Read(cert_file_, key_file_);
-    if (fresh.ok()) {
-      if ((*fresh)->fingerprint != loaded_->fingerprint) {
-        std::cerr << "chemledgerd: the HTTP port now serves the certificate in " << cert_file_
-                  << " (SHA-256 " << (*fresh)->fingerprint << ")\n";
-      }
-      loaded_ = *std::move(fresh);
-    } else {
-      std::cerr << "chemledgerd: the HTTP port keeps its certificate: " << fresh.status().message()
-                << "\n";
+  if (fresh.ok()) {
+    if ((*fresh)->fingerprint != loaded_->fingerprint) {
+      std::cerr << "chemledgerd: the HTTP port now serves the certificate in " << cert_file_
+                << " (SHA-256 " << (*fresh)->fingerprint << ")\n";
     }
+    loaded_ = *std::move(fresh);
+  } else {
+    // At most once per reload_every: the reads are.
+    std::cerr << "chemledgerd: the HTTP port keeps its certificate: " << fresh.status().message()
+              << "\n";
   }
   return loaded_;
 }
@@ -138,8 +180,9 @@ std::shared_ptr<const RenewingCertificate::Loaded> RenewingCertificate::Current(
 int RenewingCertificate::SelectForHandshake(SSL* ssl, void* self) {
   std::shared_ptr<const Loaded> loaded = static_cast<RenewingCertificate*>(self)->Current();
   // The SSL object takes references of its own: `loaded` may go after this.
+  // Checked on a probe when read, so this fails only without memory.
   if (SSL_use_cert_and_key(ssl, loaded->leaf, loaded->key, loaded->chain, 1) != 1) {
-    std::cerr << "chemledgerd: a TLS handshake on the HTTP port failed: " << OpenSslError() << "\n";
+    ERR_clear_error();
     return 0;
   }
   return 1;

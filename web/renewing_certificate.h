@@ -4,11 +4,13 @@
 // restart.
 //
 // The files are read at most once per `reload_every`, by the first handshake
-// after that time has passed. What was read is served only when it can be:
-// a key that does not match its certificate (read while only one of two
-// files had been replaced), a file missing or not PEM, and the server goes
-// on serving what it served before, says why on stderr, and tries again at
-// the next read. Keeping key and chain in one file, replaced by one rename,
+// after that time has passed (outside the lock, so the other handshakes go
+// on meanwhile). What was read is served only when a handshake could serve
+// it: a key that does not match its certificate (read while only one of two
+// files had been replaced), one OpenSSL refuses (an RSA key under 2048
+// bits), a chain cut short, an encrypted key, a file missing or not PEM, and
+// the server goes on serving what it served before, says why on stderr, and
+// tries again at the next read. Keeping key and chain in one file, replaced by one rename,
 // avoids the mismatch altogether (docs/deployment.md).
 //
 // Thread-safety: Install's callback runs on every serving thread at once;
@@ -20,6 +22,7 @@
 
 #include <openssl/ssl.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -33,8 +36,9 @@ namespace chemledger::web {
 class RenewingCertificate {
  public:
   // Reads `cert_file` (PEM: the certificate, then its chain) and `key_file`
-  // (PEM: its private key; may be the same file). InvalidArgument naming the
-  // file when either cannot be read or the key is not the certificate's.
+  // (PEM: its private key, not encrypted; may be the same file).
+  // InvalidArgument naming the file when either cannot be read, the key is
+  // not the certificate's, or a handshake could not serve them.
   static absl::StatusOr<std::unique_ptr<RenewingCertificate>> Open(std::string cert_file,
                                                                    std::string key_file,
                                                                    absl::Duration reload_every);
@@ -65,7 +69,7 @@ class RenewingCertificate {
   const absl::Duration reload_every_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const Loaded> loaded_ ABSL_GUARDED_BY(mu_);
-  absl::Time read_at_ ABSL_GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point read_at_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace chemledger::web

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -45,9 +47,11 @@ class RenewingCertificateTest : public ::testing::Test {
   }
 
   // Serves the live directory's `cert` and `key` files.
-  void Serve(const std::string& cert = "cert.pem", const std::string& key = "key.pem") {
+  // Read again at every handshake, unless `reload_every` says otherwise.
+  void Serve(const std::string& cert = "cert.pem", const std::string& key = "key.pem",
+             absl::Duration reload_every = absl::ZeroDuration()) {
     absl::StatusOr<std::unique_ptr<RenewingCertificate>> certificate =
-        RenewingCertificate::Open(live_ + "/" + cert, live_ + "/" + key, absl::ZeroDuration());
+        RenewingCertificate::Open(live_ + "/" + cert, live_ + "/" + key, reload_every);
     ASSERT_TRUE(certificate.ok()) << certificate.status();
     certificate_ = *std::move(certificate);
     RenewingCertificate* served = certificate_.get();
@@ -133,6 +137,71 @@ TEST_F(RenewingCertificateTest, AMissingFileIsKeptThroughAndNamedAtOpen) {
   ASSERT_NO_FATAL_FAILURE(Serve());
   fs::remove(live_ + "/cert.pem");
   EXPECT_TRUE(Trusted(a_));
+}
+
+// Between reads the files are not looked at: a renewal waits for the next.
+TEST_F(RenewingCertificateTest, FilesAreReadOncePerReloadPeriod) {
+  ASSERT_NO_FATAL_FAILURE(Put(a_ + "/pages.pem", "cert.pem"));
+  ASSERT_NO_FATAL_FAILURE(Put(a_ + "/pages.key", "key.pem"));
+  ASSERT_NO_FATAL_FAILURE(Serve("cert.pem", "key.pem", absl::Hours(1)));
+  ASSERT_NO_FATAL_FAILURE(Put(b_ + "/pages.pem", "cert.pem"));
+  ASSERT_NO_FATAL_FAILURE(Put(b_ + "/pages.key", "key.pem"));
+  EXPECT_TRUE(Trusted(a_));
+  EXPECT_FALSE(Trusted(b_));
+}
+
+// What a handshake could not serve is refused when read, not at every
+// handshake after it: a 1024-bit RSA key (under OpenSSL's default security
+// level), a chain cut short, an encrypted key.
+TEST_F(RenewingCertificateTest, WhatAHandshakeCannotServeIsRefusedWhenRead) {
+  const std::string weak = live_ + "/weak";
+  ASSERT_EQ(
+      std::system(absl::StrCat("openssl req -x509 -newkey rsa:1024 -nodes -keyout ", weak,
+                               ".key -out ", weak, ".pem -days 2 -subj /CN=localhost 2>/dev/null")
+                      .c_str()),
+      0);
+  absl::StatusOr<std::unique_ptr<RenewingCertificate>> refused =
+      RenewingCertificate::Open(weak + ".pem", weak + ".key", absl::Minutes(1));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("TLS cannot serve"), absl::string_view::npos)
+      << refused.status();
+
+  // A chain whose second certificate is cut in half.
+  std::string ca;
+  {
+    std::ifstream in(a_ + "/ca.pem");
+    ca.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const std::string cut = live_ + "/cut.pem";
+  {
+    std::ifstream leaf(a_ + "/pages.pem");
+    std::ofstream out(cut);
+    out << leaf.rdbuf() << ca.substr(0, ca.size() / 2);
+  }
+  refused = RenewingCertificate::Open(cut, a_ + "/pages.key", absl::Minutes(1));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("damaged or cut short"), absl::string_view::npos)
+      << refused.status();
+
+  const std::string locked = live_ + "/locked.key";
+  ASSERT_EQ(std::system(absl::StrCat("openssl pkey -in ", a_,
+                                     "/pages.key -aes256 -passout "
+                                     "pass:secret -out ",
+                                     locked, " 2>/dev/null")
+                            .c_str()),
+            0);
+  refused = RenewingCertificate::Open(a_ + "/pages.pem", locked, absl::Minutes(1));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("no PEM private key"), absl::string_view::npos)
+      << refused.status();
+
+  // Renewed with the weak pair while serving: the good one stays.
+  ASSERT_NO_FATAL_FAILURE(Put(a_ + "/pages.pem", "cert.pem"));
+  ASSERT_NO_FATAL_FAILURE(Put(a_ + "/pages.key", "key.pem"));
+  ASSERT_NO_FATAL_FAILURE(Serve());
+  ASSERT_NO_FATAL_FAILURE(Put(weak + ".pem", "cert.pem"));
+  ASSERT_NO_FATAL_FAILURE(Put(weak + ".key", "key.pem"));
+  EXPECT_TRUE(Trusted(a_)) << "a pair no handshake can serve replaced the good one";
 }
 
 // One file holding the key and the chain, given as both: renewed by one

@@ -6,8 +6,9 @@
 // ends when two others are already polling, so with a few calls in flight
 // (eight clients appending events, each call waiting for its fsync) nearly
 // every call starts a thread and ends one. BoundCallThreads keeps up to
-// kIdleCallThreads finished threads waiting for the next call instead (an
-// idle one wakes every ten seconds and ends when more than that are idle),
+// kIdleCallThreads finished threads waiting for the next call instead (they
+// stay until the server shuts down, with whatever they keep per thread: a
+// thread_local font face of the label renderer, a PNG encoder's stream),
 // and bounds every thread serving calls by the server's --max-threads.
 //
 // Thread-safety: call before BuildAndStart, on the builder's thread.

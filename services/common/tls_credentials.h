@@ -14,7 +14,8 @@
 // whole. The rules on the key file are checked when the credentials are
 // made.
 //
-// Thread-safety: pure functions of the files.
+// Thread-safety: thread-safe. Each set of credentials made watches its files
+// on a thread of gRPC's for as long as the credentials live.
 
 #ifndef CHEMLEDGER_SERVICES_COMMON_TLS_CREDENTIALS_H_
 #define CHEMLEDGER_SERVICES_COMMON_TLS_CREDENTIALS_H_
