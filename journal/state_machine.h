@@ -72,7 +72,13 @@ namespace chemledger::journal {
 //      nothing (it reads packages only once disposed, and a disposed
 //      package is not held); sites are 1 to 64 characters, not bytes; a
 //      threshold import's Q and β are bounded as whole values.
-inline constexpr uint32_t kCurrentRulesEpoch = 8;
+//   9: waybills: a blacklisted carrier's waybill is not consented to,
+//      amended or shipped under; an arrived waybill releases the codes it
+//      listed that never shipped, and closes once what shipped is received;
+//      a receipt is not declared an error while its code is on another open
+//      waybill; gate passages and departures or arrivals are not dated
+//      after the platform's clock, nor an exit before its entry.
+inline constexpr uint32_t kCurrentRulesEpoch = 9;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {

@@ -628,7 +628,7 @@ TEST_F(WaybillE2eTest, AWaybillShipsDepartsArrivesAndIsReceivedAcrossCustody) {
           "depart.waybill_number: 'WB-LIFE-3' is CANCELLED");
   ASSERT_TRUE(submit("WB-LIFE-4", {code(3)}).ok());
   refused([&] { return move("WB-LIFE-4", /*depart=*/false); }, StatusCode::FAILED_PRECONDITION,
-          "arrive.waybill_number: 'WB-LIFE-4' is OPEN, not departed");
+          "arrive.waybill_number: 'WB-LIFE-4' is OPEN: only a DEPARTED waybill arrives");
   // A package not on the waybill does not ship under it.
   refused([&] { return event(consignor_key, consignor, v1::SHIPPING, {code(4)}, "WB-LIFE-1"); },
           StatusCode::FAILED_PRECONDITION,
@@ -655,7 +655,7 @@ TEST_F(WaybillE2eTest, AWaybillShipsDepartsArrivesAndIsReceivedAcrossCustody) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(record_of("WB-LIFE-1").status(), v1::ARRIVED);
   refused([&] { return move("WB-LIFE-1", /*depart=*/false); }, StatusCode::FAILED_PRECONDITION,
-          "arrive.waybill_number: 'WB-LIFE-1' is ARRIVED, not departed");
+          "arrive.waybill_number: 'WB-LIFE-1' is ARRIVED: only a DEPARTED waybill arrives");
   {
     // Its signed changes, each provable: submitted, departed, arrived.
     const v1::WaybillRecord record = record_of("WB-LIFE-1");

@@ -302,6 +302,7 @@ absl::Status CheckWaybill(Step& s, const std::string& code) {
                                             "'"));
   }
   const std::string ref = waybill::WaybillRef(w->waybill.carrier_uscc(), e.waybill_id());
+  const bool first = s.shipment_waybill.empty();  // the event's first code
   if (!s.shipment_waybill.empty() && s.shipment_waybill != ref) {
     return absl::FailedPreconditionError(absl::StrCat(
         "event.codes: the codes are on different carriers' waybills numbered '", e.waybill_id(),
@@ -318,6 +319,18 @@ absl::Status CheckWaybill(Step& s, const std::string& code) {
     return absl::FailedPreconditionError(absl::StrCat(
         "event.consignee_uscc: waybill '", e.waybill_id(), "' goes to ",
         w->waybill.consignee().uscc(), ", not ", e.consignee_uscc()));
+  }
+  if (s.entry.rules_epoch >= 9 && first) {
+    // A carrier blacklisted since the waybill opened takes no goods.
+    CL_ASSIGN_OR_RETURN(std::optional<registry::EnterpriseRecord> carrier,
+                        registry::FindEnterprise(s.state, w->waybill.carrier_uscc()));
+    if (carrier && carrier->blacklist_reason) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "event.waybill_id: waybill '", e.waybill_id(), "' is carried by ",
+          w->waybill.carrier_uscc(),
+          ", which is blacklisted: no goods are handed to it (cancel the waybill and book "
+          "another carrier)"));
+    }
   }
   return absl::OkStatus();
 }

@@ -4,10 +4,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "services/common/identifiers.h"
 #include "services/common/package_code.h"
 #include "services/common/refusal.h"
+#include "services/common/status_macros.h"
 #include "services/ledger/code_state.h"
 #include "services/registry/registry_rules.h"
 #include "services/registry/registry_state.h"
@@ -36,6 +38,45 @@ absl::Status WriteWaybill(const storage::StateReader& state, const std::string& 
 
 absl::Status Precondition(absl::string_view field, absl::string_view rule) {
   return absl::FailedPreconditionError(absl::StrCat(field, ": ", rule));
+}
+
+// How far ahead of the platform's clock a device's clock may run.
+constexpr absl::Duration kClockAllowance = absl::Minutes(5);
+
+// From rules epoch 9: a time a device states (a gate's passage, a
+// departure, an arrival) is not after the entry's record time (give or take
+// a device clock kClockAllowance ahead). Unset times pass.
+absl::Status CheckNotLater(const journal::EntryContext& entry, absl::string_view field,
+                           const google::protobuf::Timestamp& time) {
+  if (entry.rules_epoch < 9 || (time.seconds() == 0 && time.nanos() == 0)) {
+    return absl::OkStatus();
+  }
+  const absl::Time stated = absl::FromUnixSeconds(time.seconds()) + absl::Nanoseconds(time.nanos());
+  if (stated <= entry.record_time + kClockAllowance) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": ", absl::FormatTime(absl::RFC3339_sec, stated, absl::UTCTimeZone()),
+                   " is later than the platform's time of recording (",
+                   absl::FormatTime(absl::RFC3339_sec, entry.record_time, absl::UTCTimeZone()),
+                   "); a device's clock may run at most 5 minutes ahead"));
+}
+
+// From rules epoch 9, an ARRIVED waybill `w` (ref `ref`): the codes it
+// listed that never shipped did not travel, so they are free for another
+// waybill; and it closes once everything that shipped is received.
+absl::Status SettleArrived(const journal::EntryContext& entry, const storage::StateReader& state,
+                           const std::string& ref, WaybillState& w, storage::StateWrites* changes) {
+  if (entry.rules_epoch < 9 || w.status != v1::ARRIVED) return absl::OkStatus();
+  for (const std::string& code : CodesOf(w.waybill)) {
+    if (w.shipped.count(code)) continue;
+    absl::StatusOr<std::optional<std::string>> open = OpenWaybillOf(state, code);
+    if (!open.ok()) return open.status();
+    if (*open && **open == ref) changes->Delete(internal::OpenKey(code));
+  }
+  if (!w.shipped.empty() && w.received.size() == w.shipped.size()) {
+    w.status_before_close = w.status;
+    w.status = v1::CLOSED;
+  }
+  return absl::OkStatus();
 }
 
 // The waybill number a change is about.
@@ -291,6 +332,12 @@ absl::Status CheckContent(const journal::EntryContext& entry, const storage::Sta
         "waybill.carrier_uscc: ", w.carrier_uscc(),
         " holds no 道路运输经营许可证 (ROAD_TRANSPORT) valid today"));
   }
+  // Listed since it submitted (a consent or an amendment comes later).
+  if (entry.rules_epoch >= 9 && (*carrier)->blacklist_reason) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("waybill.carrier_uscc: ", w.carrier_uscc(),
+                     " is blacklisted: no goods are consigned to its vehicles"));
+  }
   // The consignor's and the consignee's records: [0] and [1].
   std::optional<registry::EnterpriseRecord> parties[2];
   for (int i = 0; i < 2; ++i) {
@@ -436,6 +483,7 @@ absl::Status ApplyGatePassage(const journal::EntryContext& entry,
     return absl::InvalidArgumentError("gate.direction: must be ENTRY or EXIT");
   }
   if (!g.has_time()) return absl::InvalidArgumentError("gate.time: is required");
+  CL_RETURN_IF_ERROR(CheckNotLater(entry, "gate.time", g.time()));
   absl::StatusOr<std::optional<WaybillState>> w =
       FindWaybill(state, g.carrier_uscc(), g.waybill_number());
   if (!w.ok()) return w.status();
@@ -451,6 +499,17 @@ absl::Status ApplyGatePassage(const journal::EntryContext& entry,
     if (!inside->has_value()) {
       return Precondition("gate.direction", absl::StrCat("the vehicle on '", g.waybill_number(),
                                                          "' did not enter ", g.park_id()));
+    }
+    if (entry.rules_epoch >= 9) {
+      state::InParkRecord entered;
+      if (!entered.ParseFromString(**inside)) {
+        return absl::DataLossError(absl::StrCat("the record of ", key, " is damaged"));
+      }
+      if (g.time().seconds() < entered.entered_unix_seconds()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("gate.time: an exit before the vehicle's entry (",
+                         entered.entered_unix_seconds(), " Unix seconds)"));
+      }
     }
     changes->Delete(key);
     changes->Put(internal::ChangeKey(ref, entry.index), "");
@@ -640,9 +699,13 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
                                                 next.status == v1::PENDING) &&
                                                    next.shipped.empty();
       if (!cancellable) {
-        return Precondition("cancel.waybill_number",
-                            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status),
-                                         carrier_actor ? "" : ": its consignor cancels it only before anything on it has shipped"));
+        return Precondition(
+            "cancel.waybill_number",
+            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status),
+                         carrier_actor
+                             ? ": its carrier cancels a PENDING, OPEN or DEPARTED waybill only"
+                             : ": its consignor cancels it only while PENDING or OPEN and "
+                               "before anything on it has shipped"));
       }
       if (!next.received.empty()) {
         return Precondition("cancel.waybill_number",
@@ -660,18 +723,24 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
     }
     case v1::WaybillRequest::kDepart:
       if (next.status != v1::OPEN) {
-        return Precondition("depart.waybill_number",
-                            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status)));
+        return Precondition(
+            "depart.waybill_number",
+            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status),
+                         ": only an OPEN waybill departs (a PENDING one waits for its "
+                         "consignor's consent)"));
       }
+      CL_RETURN_IF_ERROR(CheckNotLater(entry, "depart.time", request.depart().time()));
       next.status = v1::DEPARTED;
       break;
     case v1::WaybillRequest::kArrive:
       if (next.status != v1::DEPARTED) {
         return Precondition("arrive.waybill_number",
                             absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status),
-                                         ", not departed"));
+                                         ": only a DEPARTED waybill arrives"));
       }
+      CL_RETURN_IF_ERROR(CheckNotLater(entry, "arrive.time", request.arrive().time()));
       next.status = v1::ARRIVED;
+      CL_RETURN_IF_ERROR(SettleArrived(entry, state, ref, next, changes));
       break;
     case v1::WaybillRequest::kAuthorizeCarrier:
     case v1::WaybillRequest::kGate:
@@ -748,7 +817,22 @@ absl::Status UndoNotes(const journal::EntryContext& entry, const storage::StateR
       if (!*number) continue;
       absl::StatusOr<WaybillState*> w = waybill(**number);
       if (!w.ok()) return w.status();
-      if (*w == nullptr || (*w)->received.erase(code) == 0) continue;
+      if (*w == nullptr || (*w)->received.count(code) == 0) continue;
+      if (entry.rules_epoch >= 9) {
+        // Listed again since it was received: the receipt cannot be undone
+        // under the listing's feet (the code would be on two waybills).
+        absl::StatusOr<std::optional<std::string>> listed = OpenWaybillOf(state, code);
+        if (!listed.ok()) return listed.status();
+        if (*listed && **listed != **number) {
+          return Precondition(
+              "event.corrects_event_id",
+              absl::StrCat(code, " is on open waybill ", NumberOfRef(**listed), " of ",
+                           CarrierOfRef(**listed),
+                           " since it was received; cancel or amend that waybill before "
+                           "declaring the receipt an error"));
+        }
+      }
+      (*w)->received.erase(code);
       changes->Delete(internal::ReceivedKey(code));
       changes->Put(internal::OpenKey(code), **number);
       if ((*w)->status == v1::CLOSED) {
@@ -757,7 +841,11 @@ absl::Status UndoNotes(const journal::EntryContext& entry, const storage::StateR
       }
     }
   }
-  for (const auto& [number, w] : changed) {
+  for (auto& [number, w] : changed) {
+    // A shipment undone on an arrived waybill: its codes did not travel.
+    if (corrected.step() == v1::SHIPPING) {
+      CL_RETURN_IF_ERROR(SettleArrived(entry, state, number, w, changes));
+    }
     if (absl::Status s = WriteWaybill(state, number, w, changes); !s.ok()) return s;
   }
   return absl::OkStatus();
@@ -803,7 +891,8 @@ absl::Status NoteEvent(const journal::EntryContext& entry, const storage::StateR
         w.status = v1::CLOSED;
       }
     }
-    for (const auto& [number, w] : changed) {
+    for (auto& [number, w] : changed) {
+      CL_RETURN_IF_ERROR(SettleArrived(entry, state, number, w, changes));
       if (absl::Status s = WriteWaybill(state, number, w, changes); !s.ok()) return s;
     }
   } else if (event.step() == v1::ERROR_DECLARATION) {

@@ -241,7 +241,8 @@ TEST_F(WaybillRulesTest, AParkGateLetsInOnlyWhatMayTravelAndKnowsWhoIsInside) {
   ASSERT_TRUE(Submit(carrier_, Waybill("YD-GATE-1", {Code(1)})).ok());
   ASSERT_TRUE(Submit(carrier_, Waybill("YD-GATE-2", {Code(2)})).ok());
   const auto passage = [&](const std::string& number, v1::GatePassage::Direction direction,
-                           const crypto::SigningKey& key = TestKey(9)) {
+                           const crypto::SigningKey& key = TestKey(9),
+                           absl::Time when = absl::Now()) {
     v1::WaybillRequest r;
     v1::GatePassage* g = r.mutable_gate();
     g->set_waybill_number(number);
@@ -249,11 +250,22 @@ TEST_F(WaybillRulesTest, AParkGateLetsInOnlyWhatMayTravelAndKnowsWhoIsInside) {
     g->set_park_id("FZ-CHEM");
     g->set_gate_id("G1");
     g->set_direction(direction);
-    g->mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    g->mutable_time()->set_seconds(absl::ToUnixSeconds(when));
     return Submit(key, std::move(r));
   };
+  // A gate's clock an hour ahead: refused, naming the field.
+  absl::StatusOr<WaybillReceipt> ahead =
+      passage("YD-GATE-1", v1::GatePassage::ENTRY, TestKey(9), absl::Now() + absl::Hours(1));
+  EXPECT_TRUE(absl::IsInvalidArgument(ahead.status())) << ahead.status();
+  EXPECT_NE(ahead.status().message().find("gate.time: "), std::string::npos) << ahead.status();
   absl::StatusOr<WaybillReceipt> in = passage("YD-GATE-1", v1::GatePassage::ENTRY);
   ASSERT_TRUE(in.ok()) << in.status();
+  // An exit dated before the entry.
+  absl::StatusOr<WaybillReceipt> early =
+      passage("YD-GATE-1", v1::GatePassage::EXIT, TestKey(9), absl::Now() - absl::Hours(1));
+  EXPECT_TRUE(absl::IsInvalidArgument(early.status())) << early.status();
+  EXPECT_NE(early.status().message().find("an exit before the vehicle's entry"), std::string::npos)
+      << early.status();
   absl::StatusOr<WaybillReceipt> twice = passage("YD-GATE-1", v1::GatePassage::ENTRY);
   EXPECT_TRUE(absl::IsFailedPrecondition(twice.status())) << twice.status();
   absl::StatusOr<std::vector<VehicleInPark>> inside = VehiclesInPark(*t_->snapshot(), "FZ-CHEM");
@@ -317,13 +329,109 @@ TEST_F(WaybillRulesTest, ShippingFollowsTheWaybillAndReceiptClosesIt) {
   ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
   std::optional<WaybillState> w = Find("WB-1");
   ASSERT_TRUE(w.has_value());
-  EXPECT_EQ(w->status, v1::ARRIVED) << "partly received stays open";
+  // What shipped is received: closed, though code 2 never shipped (rules
+  // epoch 9; it stayed ARRIVED for good before, holding code 2).
+  EXPECT_EQ(w->status, v1::CLOSED);
   EXPECT_EQ(w->received, std::set<std::string>{Code(1)});
   EXPECT_EQ(OpenWaybill(Code(1)), "") << "received: off the waybill";
-  EXPECT_EQ(OpenWaybill(Code(2)), "WB-1");
-  // Arrived waybills accept no more shipping.
+  EXPECT_EQ(OpenWaybill(Code(2)), "") << "never shipped: released at arrival";
+  // The trip is over: its waybill ships nothing more, and code 2 goes on
+  // another one.
   RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(2)}, "WB-1", kUser),
-               absl::StatusCode::kFailedPrecondition, "ARRIVED");
+               absl::StatusCode::kFailedPrecondition, "waybill 'WB-1' is CLOSED");
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-1B", {Code(2)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(2)}, "WB-1B", kUser).ok());
+  ExpectStateRebuildsFromTheLog();
+}
+
+// Under rules epoch 8 an arrived waybill kept the codes that never shipped
+// (entries of that epoch rebuild so).
+TEST_F(WaybillRulesTest, BeforeEpochNineAnArrivedWaybillKeptItsUnshippedCodes) {
+  chemledger::testing::TestLedgerOptions epoch8;
+  epoch8.rules_epoch = 8;
+  t_->Reopen(epoch8);
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-8", {Code(1), Code(2)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-8", kUser).ok());
+  ASSERT_TRUE(Submit(carrier_, Depart("WB-8")).ok());
+  ASSERT_TRUE(Submit(carrier_, Arrive("WB-8")).ok());
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
+  EXPECT_EQ(Find("WB-8")->status, v1::ARRIVED);
+  EXPECT_EQ(OpenWaybill(Code(2)), "WB-8");
+  ExpectStateRebuildsFromTheLog();
+}
+
+// Received before the carrier records the arrival: the arrival closes it.
+TEST_F(WaybillRulesTest, AnArrivalAfterEverythingShippedWasReceivedClosesTheWaybill) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-R", {Code(1), Code(2)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-R", kUser).ok());
+  ASSERT_TRUE(Submit(carrier_, Depart("WB-R")).ok());
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
+  EXPECT_EQ(Find("WB-R")->status, v1::DEPARTED);
+  ASSERT_TRUE(Submit(carrier_, Arrive("WB-R")).ok());
+  EXPECT_EQ(Find("WB-R")->status, v1::CLOSED);
+  EXPECT_EQ(OpenWaybill(Code(2)), "");
+  ExpectStateRebuildsFromTheLog();
+}
+
+// A carrier blacklisted after it submitted: its waybill is not consented
+// to, and nothing ships under an open one.
+TEST_F(WaybillRulesTest, ABlacklistedCarrierTakesNoGoods) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-B1", {Code(1)})).ok());
+  v1::RegistryRequest blacklist;
+  blacklist.set_request_id("blacklist-carrier");
+  blacklist.mutable_blacklist()->set_enterprise_uscc(kCarrier);
+  blacklist.mutable_blacklist()->set_blacklisted(true);
+  blacklist.mutable_blacklist()->set_reason("vehicles without inspection");
+  ASSERT_TRUE(t_->Registry(admin_, blacklist).ok());
+  const uint64_t before = LogSize();
+  RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-B1", kUser),
+               absl::StatusCode::kPermissionDenied,
+               "carried by " + kCarrier + ", which is blacklisted");
+  EXPECT_EQ(LogSize(), before);
+  ExpectStateRebuildsFromTheLog();
+}
+
+// A receipt declared wrong after its code went on another open waybill
+// would leave the code on two: refused until that waybill lets it go.
+TEST_F(WaybillRulesTest, AReceiptIsNotUndoneUnderAnotherWaybillsListing) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-U1", {Code(1)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-U1", kUser).ok());
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
+  const std::string receipt = absl::StrCat("ev-", next_id_);
+  ASSERT_TRUE(t_->AuthorizeCarrier(user_, kCarrier).ok());
+  ASSERT_TRUE(
+      Submit(carrier_, testing::ExampleWaybill("WB-U2", kCarrier, kUser, kOther, {Code(1)})).ok());
+  ASSERT_EQ(OpenWaybill(Code(1)), "WB-U2");
+  v1::Event e;
+  e.set_event_id(absl::StrCat("ev-", ++next_id_));
+  e.set_step(v1::ERROR_DECLARATION);
+  e.set_corrects_event_id(receipt);
+  e.set_reason("recorded by mistake");
+  clock_ += absl::Seconds(1);
+  e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(clock_));
+  e.set_event_time_offset_minutes(480);
+  e.mutable_location()->set_enterprise_uscc(kUser);
+  e.mutable_location()->set_site("main");
+  RefusedEvent(t_->ledger()
+                   .Append(*envelope::Sign(api::kEventContext, e.SerializeAsString(), user_))
+                   .status(),
+               absl::StatusCode::kFailedPrecondition, "is on open waybill WB-U2");
+  EXPECT_EQ(OpenWaybill(Code(1)), "WB-U2");
+  ExpectStateRebuildsFromTheLog();
+}
+
+// Times a device states are not after the platform's clock (give or take
+// five minutes), and a vehicle leaves a park after it entered.
+TEST_F(WaybillRulesTest, DepartureAndArrivalAreNotDatedInTheFuture) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-T", {Code(1)})).ok());
+  v1::WaybillRequest depart = Depart("WB-T");
+  depart.mutable_depart()->mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) + 3600);
+  Refused(carrier_, depart, absl::StatusCode::kInvalidArgument, "depart.time: ");
+  depart.mutable_depart()->mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 60);
+  ASSERT_TRUE(Submit(carrier_, depart).ok());
+  v1::WaybillRequest arrive = Arrive("WB-T");
+  arrive.mutable_arrive()->mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) + 3600);
+  Refused(carrier_, arrive, absl::StatusCode::kInvalidArgument, "is later than the platform's");
   ExpectStateRebuildsFromTheLog();
 }
 
@@ -613,8 +721,9 @@ TEST_F(WaybillRulesTest, AWaybillOpensOnlyWithItsConsignorsConsent) {
   EXPECT_EQ(Find("WB-C3")->status, v1::OPEN);
   EXPECT_FALSE(standing->waybill_code.empty());
   ASSERT_TRUE(Submit(carrier_, Depart("WB-C3")).ok());
-  Refused(producer_, Cancel("WB-C3", "too late", kCarrier), absl::StatusCode::kFailedPrecondition,
-          "its consignor cancels it only before anything on it has shipped");
+  Refused(
+      producer_, Cancel("WB-C3", "too late", kCarrier), absl::StatusCode::kFailedPrecondition,
+      "its consignor cancels it only while PENDING or OPEN and before anything on it has shipped");
   // Another enterprise neither consents nor cancels: to it the waybill is
   // none. The carrier may not consent to its own waybill.
   Refused(user_, consent("WB-C1", Find("WB-C1")->content_log_index),
@@ -876,7 +985,7 @@ TEST_F(WaybillRulesTest, EachChangeNeedsTheStatusItChanges) {
   absl::StatusOr<WaybillReceipt> submitted = Submit(carrier_, Waybill("WB-S1", {Code(1), Code(2)}));
   ASSERT_TRUE(submitted.ok()) << submitted.status();
   Refused(carrier_, Arrive("WB-S1"), absl::StatusCode::kFailedPrecondition,
-          "arrive.waybill_number: 'WB-S1' is OPEN, not departed");
+          "arrive.waybill_number: 'WB-S1' is OPEN: only a DEPARTED waybill arrives");
   Refused(carrier_, Cancel("WB-S1", ""), absl::StatusCode::kInvalidArgument, "cancel.reason");
 
   // An amendment replaces the codes: the dropped one is free, the new one
@@ -917,7 +1026,7 @@ TEST_F(WaybillRulesTest, EachChangeNeedsTheStatusItChanges) {
   ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(3)}, "WB-S1", kUser).ok());
   ASSERT_TRUE(Submit(carrier_, Arrive("WB-S1")).ok());
   Refused(carrier_, Arrive("WB-S1"), absl::StatusCode::kFailedPrecondition,
-          "'WB-S1' is ARRIVED, not departed");
+          "'WB-S1' is ARRIVED: only a DEPARTED waybill arrives");
   Refused(carrier_, Cancel("WB-S1", "too late"), absl::StatusCode::kFailedPrecondition,
           "cancel.waybill_number: 'WB-S1' is ARRIVED");
 
