@@ -76,8 +76,10 @@ namespace chemledger::journal {
 //      amended or shipped under; an arrived waybill releases the codes it
 //      listed that never shipped, and closes once what shipped is received;
 //      a receipt is not declared an error while its code is on another open
-//      waybill; gate passages and departures or arrivals are not dated
-//      after the platform's clock, nor an exit before its entry.
+//      waybill; a listed package is not consumed, repackaged, packed,
+//      unpacked, voided or destroyed; gate passages and departures or
+//      arrivals are not dated after the platform's clock, nor an exit before
+//      its entry.
 inline constexpr uint32_t kCurrentRulesEpoch = 9;
 
 // Why the journal is calling Apply.

@@ -235,6 +235,21 @@ absl::Status NotHeld(const std::string& field, const std::vector<CodeState*>& co
   return absl::OkStatus();
 }
 
+// From rules epoch 9, refused while `code` is on an open waybill: what the
+// waybill states (products, quantities, the codes themselves) must stay
+// what ships, so using, splitting, packing, voiding or disposing of a listed
+// package waits for the waybill to be amended or cancelled.
+absl::Status NotListed(Step& s, const std::string& field, const std::string& code) {
+  if (s.entry.rules_epoch < 9) return absl::OkStatus();
+  CL_ASSIGN_OR_RETURN(std::optional<std::string> open, waybill::OpenWaybillOf(s.state, code));
+  if (!open) return absl::OkStatus();
+  return Precondition(
+      field, absl::StrCat(code, " is on open waybill ", waybill::NumberOfRef(*open), " of ",
+                          waybill::CarrierOfRef(*open),
+                          ": amend or cancel the waybill first (what it states must stay what "
+                          "ships)"));
+}
+
 // ------------------------------------------------------------ step handlers
 
 absl::Status Commissioning(Step& s) {
@@ -451,6 +466,7 @@ absl::Status ConsumingOrRepackaging(Step& s) {
   CL_ASSIGN_OR_RETURN(CodeState * input, s.Held(0));
   if (input->aggregate) return Invalid("codes[0]", "is an aggregate: unpack it first");
   CL_RETURN_IF_ERROR(NotHeld("codes[0]", {input}));
+  CL_RETURN_IF_ERROR(NotListed(s, "codes[0]", input->code));
   if (input->recalled) {
     return Precondition("codes[0]", absl::StrCat(input->code, " is recalled: not to be ",
                                                  e.step() == v1::CONSUMING ? "consumed" : "repackaged",
@@ -559,6 +575,7 @@ absl::Status PackingOrUnpacking(Step& s) {
       return absl::PermissionDeniedError(absl::StrCat(
           "event.parent_code: ", parent_code, " is not active in the custody of ", s.who));
     }
+    CL_RETURN_IF_ERROR(NotListed(s, "parent_code", parent_code));
     for (int i = 0; i < e.codes_size(); ++i) {
       if (!parent->children.count(e.codes(i))) {
         return Precondition(Field(i), absl::StrCat(e.codes(i), " is not packed on ", parent_code));
@@ -590,6 +607,7 @@ absl::Status PackingOrUnpacking(Step& s) {
                                                     " is not an active aggregate in the custody of ",
                                                     s.who));
   }
+  CL_RETURN_IF_ERROR(NotListed(s, "parent_code", parent_code));
   // The parent's ancestors: packing one of them onto it would make a cycle.
   std::set<std::string> ancestors = {parent_code};
   for (const CodeState* a = parent; !a->parent.empty();) {
@@ -611,6 +629,7 @@ absl::Status PackingOrUnpacking(Step& s) {
                                               " deep"));
     }
     CL_ASSIGN_OR_RETURN(CodeState * child, s.Held(i));
+    CL_RETURN_IF_ERROR(NotListed(s, field, child->code));
     child->parent = parent_code;
     parent->children.insert(child->code);
     if (parent->children.size() > static_cast<size_t>(kMaxChildren)) {
@@ -633,6 +652,7 @@ absl::Status Destroying(Step& s) {
     CL_ASSIGN_OR_RETURN(CodeState * c, s.Held(i));
     if (c->aggregate) return Invalid(Field(i), "is an aggregate: unpack it first");
     CL_RETURN_IF_ERROR(NotHeld(Field(i), {c}));
+    CL_RETURN_IF_ERROR(NotListed(s, Field(i), c->code));
     c->status = CodeStatus::kDisposed;
     c->remaining_milli = 0;
   }
@@ -721,6 +741,7 @@ absl::Status Voiding(Step& s) {
       c = s.Create(std::move(fresh));
     } else {
       CL_ASSIGN_OR_RETURN(c, s.Held(i));
+      CL_RETURN_IF_ERROR(NotListed(s, field, c->code));
       if (c->waste) {
         return Precondition(field, absl::StrCat(c->code, " is declared waste: it is disposed of "
                                                          "by a licensed disposer, not voided"));

@@ -420,6 +420,40 @@ TEST_F(WaybillRulesTest, AReceiptIsNotUndoneUnderAnotherWaybillsListing) {
   ExpectStateRebuildsFromTheLog();
 }
 
+// What an open waybill states stays what ships: a listed package is not
+// used, split, packed, voided or disposed of until the waybill lets it go.
+TEST_F(WaybillRulesTest, AListedPackageIsNotUsedUntilItsWaybillLetsItGo) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-Q", {Code(1)})).ok());
+  const auto append = [&](v1::BusinessStep step, const std::function<void(v1::Event*)>& fill) {
+    v1::Event e;
+    e.set_event_id(absl::StrCat("ev-", ++next_id_));
+    e.set_step(step);
+    e.add_codes(Code(1));
+    fill(&e);
+    clock_ += absl::Seconds(1);
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(clock_));
+    e.set_event_time_offset_minutes(480);
+    e.mutable_location()->set_enterprise_uscc(kProducer);
+    e.mutable_location()->set_site("main");
+    return t_->ledger()
+        .Append(*envelope::Sign(api::kEventContext, e.SerializeAsString(), producer_))
+        .status();
+  };
+  const auto consume = [&] {
+    return append(v1::CONSUMING, [](v1::Event* e) { e->set_quantity_milli(50000); });
+  };
+  RefusedEvent(consume(), absl::StatusCode::kFailedPrecondition,
+               "codes[0]: " + Code(1) + " is on open waybill WB-Q of " + kCarrier);
+  RefusedEvent(append(v1::PACKING, [](v1::Event* e) { e->set_parent_code(kProducer + ".LU.P1"); }),
+               absl::StatusCode::kFailedPrecondition, "is on open waybill WB-Q");
+  RefusedEvent(append(v1::VOIDING, [](v1::Event* e) { e->set_reason("misprint"); }),
+               absl::StatusCode::kFailedPrecondition, "is on open waybill WB-Q");
+  ASSERT_TRUE(Submit(carrier_, Cancel("WB-Q", "load changed")).ok());
+  absl::Status consumed = consume();
+  EXPECT_TRUE(consumed.ok()) << consumed;
+  ExpectStateRebuildsFromTheLog();
+}
+
 // Times a device states are not after the platform's clock (give or take
 // five minutes), and a vehicle leaves a park after it entered.
 TEST_F(WaybillRulesTest, DepartureAndArrivalAreNotDatedInTheFuture) {
