@@ -197,7 +197,9 @@ class Journal {
   //      rows of imported control lists ("r/ref/ctl/"), statement texts
   //      ("r/ref/stm/"), segregation ("r/ref/seg/") and emergency
   //      information ("r/ref/emg/").
-  static constexpr int kStateFormat = 12;
+  //  13: a park gate's request ids scoped by its park ("j/req/<kind>/park:<park id>/<id>"),
+  //      not the platform's.
+  static constexpr int kStateFormat = 13;
   static constexpr absl::string_view kStateFormatKey = "j/state-format";
 
  private:

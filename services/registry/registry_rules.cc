@@ -688,8 +688,12 @@ absl::StatusOr<std::string> SignerRequestScope(const v1::SignedEnvelope& envelop
   // An unregistered key gets a scope of its own; the rules then refuse its
   // request, so nothing is ever written under it.
   if (!*actor) return absl::StrCat("unregistered-key-", key_id->ToString());
-  const std::string& enterprise = (*actor)->actor().enterprise_uscc();
-  return enterprise.empty() ? std::string(kPlatformRequestScope) : enterprise;
+  const v1::Actor& a = (*actor)->actor();
+  if (!a.enterprise_uscc().empty()) return a.enterprise_uscc();
+  // A park's gates keep their ids apart from every other park's (state
+  // format 13; they shared the platform's before).
+  if (a.role() == v1::PARK_GATE && !a.park_id().empty()) return absl::StrCat("park:", a.park_id());
+  return std::string(kPlatformRequestScope);
 }
 
 absl::StatusOr<std::string> RegistryRules::RequestScope(const v1::SignedEnvelope& envelope,

@@ -90,9 +90,10 @@ absl::Status CheckRetrySigner(const v1::SignedEnvelope& envelope,
                               const crypto::SignatureContext& context);
 
 // For StateMachine::RequestScope: the scope request ids of `envelope`'s
-// signer are unique in: the signer's enterprise (USCC), or "platform" for an
-// actor of none (platform administrators, regulators). A key never
-// registered gets a scope of its own (the rules refuse what it signs).
+// signer are unique in: the signer's enterprise (USCC); a park gate's park
+// ("park:<park id>"); or "platform" for the other actors of no enterprise
+// (platform administrators, regulators). A key never registered gets a
+// scope of its own (the rules refuse what it signs).
 inline constexpr char kPlatformRequestScope[] = "platform";
 absl::StatusOr<std::string> SignerRequestScope(const v1::SignedEnvelope& envelope,
                                                const storage::StateReader& state,

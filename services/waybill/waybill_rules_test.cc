@@ -242,8 +242,9 @@ TEST_F(WaybillRulesTest, AParkGateLetsInOnlyWhatMayTravelAndKnowsWhoIsInside) {
   ASSERT_TRUE(Submit(carrier_, Waybill("YD-GATE-2", {Code(2)})).ok());
   const auto passage = [&](const std::string& number, v1::GatePassage::Direction direction,
                            const crypto::SigningKey& key = TestKey(9),
-                           absl::Time when = absl::Now()) {
+                           absl::Time when = absl::Now(), const std::string& request_id = "") {
     v1::WaybillRequest r;
+    r.set_request_id(request_id);
     v1::GatePassage* g = r.mutable_gate();
     g->set_waybill_number(number);
     g->set_carrier_uscc(kCarrier);
@@ -260,6 +261,39 @@ TEST_F(WaybillRulesTest, AParkGateLetsInOnlyWhatMayTravelAndKnowsWhoIsInside) {
   EXPECT_NE(ahead.status().message().find("gate.time: "), std::string::npos) << ahead.status();
   absl::StatusOr<WaybillReceipt> in = passage("YD-GATE-1", v1::GatePassage::ENTRY);
   ASSERT_TRUE(in.ok()) << in.status();
+  // Another park's gate uses the same request id for its own passage: its
+  // ids are its park's, neither blocked by nor telling of this park's.
+  {
+    v1::RegistryRequest other_park;
+    other_park.set_request_id("park-2");
+    *other_park.mutable_register_park() = registry::testing::ExamplePark("XM-CHEM");
+    ASSERT_TRUE(t_->Registry(admin_, other_park).ok());
+    const crypto::SigningKey other_gate = TestKey(10);
+    v1::RegistryRequest add_other_gate;
+    add_other_gate.set_request_id("gate-actor-2");
+    *add_other_gate.mutable_add_actor() =
+        registry::testing::ExampleActor("gate 2", v1::PARK_GATE, "", other_gate.verifying_key());
+    add_other_gate.mutable_add_actor()->set_park_id("XM-CHEM");
+    ASSERT_TRUE(t_->Registry(admin_, add_other_gate).ok());
+    absl::StatusOr<WaybillReceipt> first_here =
+        passage("YD-GATE-2", v1::GatePassage::ENTRY, TestKey(9), absl::Now(), "PASS-1");
+    ASSERT_TRUE(first_here.ok()) << first_here.status();
+    v1::WaybillRequest there;
+    there.set_request_id("PASS-1");
+    v1::GatePassage* g = there.mutable_gate();
+    g->set_waybill_number("YD-GATE-2");
+    g->set_carrier_uscc(kCarrier);
+    g->set_park_id("XM-CHEM");
+    g->set_gate_id("G1");
+    g->set_direction(v1::GatePassage::ENTRY);
+    g->mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    absl::StatusOr<WaybillReceipt> first_there = Submit(other_gate, there);
+    ASSERT_TRUE(first_there.ok()) << first_there.status();
+    EXPECT_FALSE(first_there->replayed);
+    EXPECT_NE(first_there->log_index, first_here->log_index);
+    // Back out of the first park, so that the rest of the test goes as it did.
+    ASSERT_TRUE(passage("YD-GATE-2", v1::GatePassage::EXIT).ok());
+  }
   // An exit dated before the entry.
   absl::StatusOr<WaybillReceipt> early =
       passage("YD-GATE-1", v1::GatePassage::EXIT, TestKey(9), absl::Now() - absl::Hours(1));
