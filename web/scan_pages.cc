@@ -376,8 +376,9 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
     colour = "bad";
   } else if (v == "closed") {
     word = T(r, "已关闭", "Closed");
-    what = T(r, "此运单的货物已全部签收：二维码不再使用。",
-             "Everything on this waybill was received: the code is no longer in use.");
+    what = T(r, "此运单的运输已结束，所运货物已签收：二维码不再使用。",
+             "This waybill's trip is over and what it carried was received: the code is no "
+             "longer in use.");
     colour = "bad";
   } else if (v == "superseded") {
     word = T(r, "已更新", "Superseded");

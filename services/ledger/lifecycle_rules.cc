@@ -235,17 +235,20 @@ absl::Status NotHeld(const std::string& field, const std::vector<CodeState*>& co
   return absl::OkStatus();
 }
 
-// From rules epoch 9, refused while `code` is on an open waybill: what the
-// waybill states (products, quantities, the codes themselves) must stay
-// what ships, so using, splitting, packing, voiding or disposing of a listed
-// package waits for the waybill to be amended or cancelled.
+// From rules epoch 9, refused while `code` is on an OPEN waybill (not yet
+// departed): what the waybill states (products, quantities, the codes
+// themselves) must stay what ships, so using, splitting, packing, voiding or
+// disposing of a listed package waits for the waybill to be amended or
+// cancelled, which its carrier and consignor still can. Once the vehicle
+// has departed, a code not shipped on it is its holder's to use.
 absl::Status NotListed(Step& s, const std::string& field, const std::string& code) {
   if (s.entry.rules_epoch < 9) return absl::OkStatus();
-  CL_ASSIGN_OR_RETURN(std::optional<std::string> open, waybill::OpenWaybillOf(s.state, code));
-  if (!open) return absl::OkStatus();
+  CL_ASSIGN_OR_RETURN(std::optional<waybill::HoldingWaybill> holding,
+                      waybill::WaybillHolding(s.state, code));
+  if (!holding || holding->status != v1::OPEN) return absl::OkStatus();
   return Precondition(
-      field, absl::StrCat(code, " is on open waybill ", waybill::NumberOfRef(*open), " of ",
-                          waybill::CarrierOfRef(*open),
+      field, absl::StrCat(code, " is on open waybill ", waybill::NumberOfRef(holding->ref), " of ",
+                          waybill::CarrierOfRef(holding->ref),
                           ": amend or cancel the waybill first (what it states must stay what "
                           "ships)"));
 }
@@ -342,9 +345,7 @@ absl::Status CheckWaybill(Step& s, const std::string& code) {
     if (carrier && carrier->blacklist_reason) {
       return absl::PermissionDeniedError(absl::StrCat(
           "event.waybill_id: waybill '", e.waybill_id(), "' is carried by ",
-          w->waybill.carrier_uscc(),
-          ", which is blacklisted: no goods are handed to it (cancel the waybill and book "
-          "another carrier)"));
+          w->waybill.carrier_uscc(), ", which is blacklisted: no goods are handed to it"));
     }
   }
   return absl::OkStatus();

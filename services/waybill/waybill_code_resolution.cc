@@ -217,8 +217,9 @@ absl::StatusOr<v1::ResolveWaybillCodeResponse> ResolveWaybillCode(
                                      "' was cancelled: this code is void"));
   } else if (w.status == v1::CLOSED) {
     response.set_verdict("closed");
-    response.set_detail(absl::StrCat("everything on waybill '", claims.waybill_number,
-                                     "' was received: the code is no longer in use"));
+    response.set_detail(absl::StrCat("the trip of waybill '", claims.waybill_number,
+                                     "' is over and what it carried was received: the code is "
+                                     "no longer in use"));
   } else if (w.status == v1::PENDING && claims.revision == w.content_log_index) {
     response.set_verdict("pending");
     response.set_detail(absl::StrCat("the consignor has not consented to waybill '",

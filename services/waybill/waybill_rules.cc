@@ -62,7 +62,8 @@ absl::Status CheckNotLater(const journal::EntryContext& entry, absl::string_view
 
 // From rules epoch 9, an ARRIVED waybill `w` (ref `ref`): the codes it
 // listed that never shipped did not travel, so they are free for another
-// waybill; and it closes once everything that shipped is received.
+// waybill; and it closes once everything that shipped (if anything did) is
+// received.
 absl::Status SettleArrived(const journal::EntryContext& entry, const storage::StateReader& state,
                            const std::string& ref, WaybillState& w, storage::StateWrites* changes) {
   if (entry.rules_epoch < 9 || w.status != v1::ARRIVED) return absl::OkStatus();
@@ -72,7 +73,8 @@ absl::Status SettleArrived(const journal::EntryContext& entry, const storage::St
     if (!open.ok()) return open.status();
     if (*open && **open == ref) changes->Delete(internal::OpenKey(code));
   }
-  if (!w.shipped.empty() && w.received.size() == w.shipped.size()) {
+  // Everything that shipped (if anything did) is received.
+  if (w.received.size() == w.shipped.size()) {
     w.status_before_close = w.status;
     w.status = v1::CLOSED;
   }
@@ -142,8 +144,8 @@ const v1::Waybill* NewContent(const v1::WaybillRequest& r) {
 // The full reason goes with it for the regulator (refusal.h). Before rules
 // epoch 1 custody was checked outside the log's order, so a rebuilt entry of
 // epoch 0 is held to the open-waybill rule only.
-absl::Status CheckListable(const storage::StateReader& state, const v1::Waybill& w,
-                           bool check_custody) {
+absl::Status CheckListable(const journal::EntryContext& entry, const storage::StateReader& state,
+                           const v1::Waybill& w, bool check_custody) {
   for (int l = 0; l < w.goods_size(); ++l) {
     for (int c = 0; c < w.goods(l).codes_size(); ++c) {
       const std::string field = absl::StrCat("waybill.goods[", l, "].codes[", c, "]");
@@ -167,7 +169,15 @@ absl::Status CheckListable(const storage::StateReader& state, const v1::Waybill&
                                      (*s)->parent.empty() ? "" : " and packed on " + (*s)->parent));
         }
       }
-      absl::StatusOr<std::optional<std::string>> open = OpenWaybillOf(state, code);
+      absl::StatusOr<std::optional<std::string>> open;
+      if (entry.rules_epoch >= 9) {
+        // An arrived waybill that never shipped it does not hold it.
+        absl::StatusOr<std::optional<HoldingWaybill>> holding = WaybillHolding(state, code);
+        if (!holding.ok()) return holding.status();
+        open = *holding ? std::optional<std::string>((*holding)->ref) : std::nullopt;
+      } else {
+        open = OpenWaybillOf(state, code);
+      }
       if (!open.ok()) return open.status();
       if (*open && **open != WaybillRef(w.carrier_uscc(), w.waybill_number())) {
         return refuse(absl::StrCat("is already on open waybill ", NumberOfRef(**open), " of ",
@@ -284,7 +294,7 @@ absl::Status CheckQuantities(const storage::StateReader& state, const v1::Waybil
 // waybill) and stated as their codes hold them.
 absl::Status CheckGoods(const journal::EntryContext& entry, const storage::StateReader& state,
                         const v1::Waybill& w, bool legacy_rebuild) {
-  if (absl::Status s = CheckListable(state, w, !legacy_rebuild); !s.ok()) return s;
+  if (absl::Status s = CheckListable(entry, state, w, !legacy_rebuild); !s.ok()) return s;
   if (entry.rules_epoch >= 2) return CheckQuantities(state, w);
   return absl::OkStatus();
 }
@@ -510,6 +520,9 @@ absl::Status ApplyGatePassage(const journal::EntryContext& entry,
             absl::StrCat("gate.time: an exit before the vehicle's entry (",
                          entered.entered_unix_seconds(), " Unix seconds)"));
       }
+      if (!entered.plate().empty()) {
+        changes->Delete(internal::InParkPlateKey(g.park_id(), entered.plate()));
+      }
     }
     changes->Delete(key);
     changes->Put(internal::ChangeKey(ref, entry.index), "");
@@ -549,6 +562,20 @@ absl::Status ApplyGatePassage(const journal::EntryContext& entry,
   record.set_gate_id(g.gate_id());
   record.set_entered_unix_seconds(g.time().seconds());
   record.set_log_index(entry.index);
+  if (entry.rules_epoch >= 9) {
+    // One vehicle is inside once, whatever waybill it shows.
+    const std::string& plate = (*w)->waybill.vehicle().plate();
+    const std::string plate_key = internal::InParkPlateKey(g.park_id(), plate);
+    absl::StatusOr<std::optional<std::string>> on = state.Get(plate_key);
+    if (!on.ok()) return on.status();
+    if (*on) {
+      return Precondition("gate.direction",
+                          absl::StrCat("vehicle ", plate, " is already inside ", g.park_id(),
+                                       " (on waybill ", NumberOfRef(**on), ")"));
+    }
+    record.set_plate(plate);
+    changes->Put(plate_key, ref);
+  }
   changes->Put(key, record.SerializeAsString());
   changes->Put(internal::ChangeKey(ref, entry.index), "");
   return absl::OkStatus();

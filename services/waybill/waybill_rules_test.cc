@@ -239,7 +239,9 @@ TEST_F(WaybillRulesTest, AParkGateLetsInOnlyWhatMayTravelAndKnowsWhoIsInside) {
   ASSERT_TRUE(t_->Registry(admin_, add_gate).ok());
 
   ASSERT_TRUE(Submit(carrier_, Waybill("YD-GATE-1", {Code(1)})).ok());
-  ASSERT_TRUE(Submit(carrier_, Waybill("YD-GATE-2", {Code(2)})).ok());
+  v1::Waybill second_truck = Waybill("YD-GATE-2", {Code(2)});
+  second_truck.mutable_vehicle()->set_plate("闽A54321");
+  ASSERT_TRUE(Submit(carrier_, second_truck).ok());
   const auto passage = [&](const std::string& number, v1::GatePassage::Direction direction,
                            const crypto::SigningKey& key = TestKey(9),
                            absl::Time when = absl::Now(), const std::string& request_id = "") {
@@ -302,11 +304,20 @@ TEST_F(WaybillRulesTest, AParkGateLetsInOnlyWhatMayTravelAndKnowsWhoIsInside) {
       << early.status();
   absl::StatusOr<WaybillReceipt> twice = passage("YD-GATE-1", v1::GatePassage::ENTRY);
   EXPECT_TRUE(absl::IsFailedPrecondition(twice.status())) << twice.status();
+  // The same truck on another waybill: inside already, by its plate.
+  ASSERT_TRUE(Submit(carrier_, Waybill("YD-GATE-4", {Code(4)})).ok());
+  absl::StatusOr<WaybillReceipt> same_truck = passage("YD-GATE-4", v1::GatePassage::ENTRY);
+  EXPECT_TRUE(absl::IsFailedPrecondition(same_truck.status())) << same_truck.status();
+  EXPECT_NE(same_truck.status().message().find(
+                "vehicle 闽A12345 is already inside FZ-CHEM (on waybill YD-GATE-1)"),
+            std::string::npos)
+      << same_truck.status();
   absl::StatusOr<std::vector<VehicleInPark>> inside = VehiclesInPark(*t_->snapshot(), "FZ-CHEM");
   ASSERT_TRUE(inside.ok()) << inside.status();
   ASSERT_EQ(inside->size(), 1u);
   EXPECT_EQ(inside->front().waybill_ref, WaybillRef(kCarrier, "YD-GATE-1"));
   EXPECT_EQ(inside->front().gate_id, "G1");
+  EXPECT_EQ(inside->front().plate, "闽A12345");
   // The passage is one of the waybill's changes.
   absl::StatusOr<std::vector<uint64_t>> changes =
       WaybillChanges(*t_->snapshot(), WaybillRef(kCarrier, "YD-GATE-1"));
@@ -314,6 +325,9 @@ TEST_F(WaybillRulesTest, AParkGateLetsInOnlyWhatMayTravelAndKnowsWhoIsInside) {
   EXPECT_EQ(changes->back(), in->log_index);
   ASSERT_TRUE(passage("YD-GATE-1", v1::GatePassage::EXIT).ok());
   EXPECT_TRUE(VehiclesInPark(*t_->snapshot(), "FZ-CHEM")->empty());
+  // Out, the truck enters again on its other waybill.
+  ASSERT_TRUE(passage("YD-GATE-4", v1::GatePassage::ENTRY).ok());
+  ASSERT_TRUE(passage("YD-GATE-4", v1::GatePassage::EXIT).ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(passage("YD-GATE-1", v1::GatePassage::EXIT).status()));
 
   // Entry refused, with the reason: a cancelled waybill; a blacklisted party.
@@ -392,6 +406,61 @@ TEST_F(WaybillRulesTest, BeforeEpochNineAnArrivedWaybillKeptItsUnshippedCodes) {
   EXPECT_EQ(Find("WB-8")->status, v1::ARRIVED);
   EXPECT_EQ(OpenWaybill(Code(2)), "WB-8");
   ExpectStateRebuildsFromTheLog();
+  // Under epoch 9 that trip no longer holds code 2: it goes on a new
+  // waybill (which takes it over), and WB-8 stays as it was.
+  t_->Reopen(chemledger::testing::TestLedgerOptions());
+  absl::StatusOr<WaybillReceipt> relisted = Submit(carrier_, Waybill("WB-9", {Code(2)}));
+  ASSERT_TRUE(relisted.ok()) << relisted.status();
+  EXPECT_EQ(OpenWaybill(Code(2)), "WB-9");
+  EXPECT_EQ(Find("WB-8")->status, v1::ARRIVED);
+  ExpectStateRebuildsFromTheLog();
+}
+
+// An arrival with nothing shipped closes the waybill (nothing is left to
+// receive), and a shipment declared an error on an arrived waybill releases
+// its codes; a receipt declared an error reopens a waybill closed so.
+TEST_F(WaybillRulesTest, ArrivedWaybillsSettleWhatTheirTripLeft) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-N", {Code(1)})).ok());
+  ASSERT_TRUE(Submit(carrier_, Depart("WB-N")).ok());
+  ASSERT_TRUE(Submit(carrier_, Arrive("WB-N")).ok());
+  EXPECT_EQ(Find("WB-N")->status, v1::CLOSED);
+  EXPECT_EQ(OpenWaybill(Code(1)), "");
+
+  const auto declare = [&](const crypto::SigningKey& key, const std::string& uscc,
+                           const std::string& wrong) {
+    v1::Event e;
+    e.set_event_id(absl::StrCat("ev-", ++next_id_));
+    e.set_step(v1::ERROR_DECLARATION);
+    e.set_corrects_event_id(wrong);
+    e.set_reason("recorded by mistake");
+    clock_ += absl::Seconds(1);
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(clock_));
+    e.set_event_time_offset_minutes(480);
+    e.mutable_location()->set_enterprise_uscc(uscc);
+    e.mutable_location()->set_site("main");
+    return t_->ledger()
+        .Append(*envelope::Sign(api::kEventContext, e.SerializeAsString(), key))
+        .status();
+  };
+  // Two shipped, one received; then the other shipment was a mistake: the
+  // waybill, arrived, releases that code and closes.
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-M", {Code(2), Code(3)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(2)}, "WB-M", kUser).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(3)}, "WB-M", kUser).ok());
+  const std::string wrong_shipment = absl::StrCat("ev-", next_id_);
+  ASSERT_TRUE(Submit(carrier_, Depart("WB-M")).ok());
+  ASSERT_TRUE(Submit(carrier_, Arrive("WB-M")).ok());
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(2)}).ok());
+  const std::string receipt = absl::StrCat("ev-", next_id_);
+  EXPECT_EQ(Find("WB-M")->status, v1::ARRIVED);
+  ASSERT_TRUE(declare(producer_, kProducer, wrong_shipment).ok());
+  EXPECT_EQ(Find("WB-M")->status, v1::CLOSED);
+  EXPECT_EQ(OpenWaybill(Code(3)), "");
+  // The receipt was wrong too: open again, arrived, waiting for code 2.
+  ASSERT_TRUE(declare(user_, kUser, receipt).ok());
+  EXPECT_EQ(Find("WB-M")->status, v1::ARRIVED);
+  EXPECT_EQ(OpenWaybill(Code(2)), "WB-M");
+  ExpectStateRebuildsFromTheLog();
 }
 
 // Received before the carrier records the arrival: the arrival closes it.
@@ -422,6 +491,29 @@ TEST_F(WaybillRulesTest, ABlacklistedCarrierTakesNoGoods) {
                absl::StatusCode::kPermissionDenied,
                "carried by " + kCarrier + ", which is blacklisted");
   EXPECT_EQ(LogSize(), before);
+  ExpectStateRebuildsFromTheLog();
+}
+
+// A waybill submitted before its carrier was blacklisted waits for a
+// consent that is then refused.
+TEST_F(WaybillRulesTest, AConsentToABlacklistedCarriersWaybillIsRefused) {
+  ASSERT_TRUE(Submit(producer_, testing::WithdrawCarrierRequest("", kCarrier)).ok());
+  absl::StatusOr<WaybillReceipt> pending = Submit(carrier_, Waybill("WB-B2", {Code(2)}));
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  ASSERT_EQ(Find("WB-B2")->status, v1::PENDING);
+  v1::RegistryRequest blacklist;
+  blacklist.set_request_id("blacklist-carrier");
+  blacklist.mutable_blacklist()->set_enterprise_uscc(kCarrier);
+  blacklist.mutable_blacklist()->set_blacklisted(true);
+  blacklist.mutable_blacklist()->set_reason("vehicles without inspection");
+  ASSERT_TRUE(t_->Registry(admin_, blacklist).ok());
+  v1::WaybillRequest consent;
+  consent.mutable_consent()->set_waybill_number("WB-B2");
+  consent.mutable_consent()->set_carrier_uscc(kCarrier);
+  consent.mutable_consent()->set_revision(pending->log_index);
+  Refused(producer_, consent, absl::StatusCode::kPermissionDenied,
+          "waybill.carrier_uscc: " + kCarrier + " is blacklisted");
+  EXPECT_EQ(Find("WB-B2")->status, v1::PENDING);
   ExpectStateRebuildsFromTheLog();
 }
 

@@ -381,7 +381,8 @@ grpc::Status WaybillServiceImpl::ServeListVehiclesInPark(
     out->set_entered_unix_seconds(absl::ToUnixSeconds(v.entered));
     out->set_log_index(v.log_index);
     if (*w) {
-      out->set_vehicle_plate((*w)->waybill.vehicle().plate());
+      // The vehicle that entered, which an amendment since may have changed.
+      out->set_vehicle_plate(v.plate.empty() ? (*w)->waybill.vehicle().plate() : v.plate);
       for (const v1::GoodsLine& g : (*w)->waybill.goods()) out->add_un_numbers(g.un_number());
     }
   }

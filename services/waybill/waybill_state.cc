@@ -19,6 +19,8 @@ namespace internal {
 //   w/auth/<consignor>/<carrier>  state::CarrierAuthorizationRecord
 //   w/chg/<ref>/<log index, 20 digits>  "": a change to the waybill
 //   w/inpark/<park id>/<ref>  state::InParkRecord: the vehicle is inside the park
+//   w/inplate/<park id>/<plate>  the ref it entered on: that vehicle is inside
+//                             (entries from rules epoch 9)
 //   w/due/<planned arrival>/<ref>  "": goods shipped on it, not closed or cancelled
 std::string WaybillKey(absl::string_view ref) { return absl::StrCat("w/bill/", ref); }
 std::string NumberPrefix(absl::string_view number) { return absl::StrCat("w/num/", number, "/"); }
@@ -40,6 +42,9 @@ std::string InParkPrefix(absl::string_view park_id) {
 }
 std::string InParkKey(absl::string_view park_id, absl::string_view ref) {
   return absl::StrCat(InParkPrefix(park_id), ref);
+}
+std::string InParkPlateKey(absl::string_view park_id, absl::string_view plate) {
+  return absl::StrCat("w/inplate/", park_id, "/", plate);
 }
 
 std::string DueKey(const WaybillState& s, absl::string_view ref) {
@@ -182,6 +187,18 @@ absl::StatusOr<std::optional<std::string>> OpenWaybillOf(const storage::StateRea
   return state.Get(internal::OpenKey(code));
 }
 
+absl::StatusOr<std::optional<HoldingWaybill>> WaybillHolding(const storage::StateReader& state,
+                                                             absl::string_view code) {
+  absl::StatusOr<std::optional<std::string>> ref = OpenWaybillOf(state, code);
+  if (!ref.ok()) return ref.status();
+  if (!*ref) return std::nullopt;
+  absl::StatusOr<std::optional<WaybillState>> w = FindWaybillByRef(state, **ref);
+  if (!w.ok()) return w.status();
+  if (!*w) return absl::DataLossError(absl::StrCat("open waybill ", **ref, " is missing"));
+  if ((*w)->status == v1::ARRIVED && !(*w)->shipped.count(std::string(code))) return std::nullopt;
+  return HoldingWaybill{**std::move(ref), (*w)->status};
+}
+
 namespace {
 
 // Adds the waybills of `numbers` that `keep` wants to `page`, until it holds
@@ -316,7 +333,7 @@ absl::StatusOr<std::vector<VehicleInPark>> VehiclesInPark(const storage::StateRe
                                 }
                                 out.push_back({std::string(key.substr(prefix.size())), r.gate_id(),
                                                absl::FromUnixSeconds(r.entered_unix_seconds()),
-                                               r.log_index()});
+                                               r.log_index(), r.plate()});
                                 return true;
                               });
   if (!s.ok()) return s;

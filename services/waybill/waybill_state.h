@@ -71,6 +71,16 @@ absl::StatusOr<std::optional<WaybillState>> ShipmentWaybill(const storage::State
 // if any.
 absl::StatusOr<std::optional<std::string>> OpenWaybillOf(const storage::StateReader& state,
                                                          absl::string_view code);
+// The open waybill `code` is held for (rules epoch 9): the one listing it,
+// unless that waybill ARRIVED without shipping it (its trip is over without
+// the code: an arrival from rules epoch 9 releases such codes, and waybills
+// that arrived before still list them).
+struct HoldingWaybill {
+  std::string ref;
+  v1::WaybillStatus status = v1::WAYBILL_STATUS_UNSPECIFIED;
+};
+absl::StatusOr<std::optional<HoldingWaybill>> WaybillHolding(const storage::StateReader& state,
+                                                             absl::string_view code);
 // A page of a listing: the waybills kept, by ref (carrier, then number),
 // and where the next page begins (empty: the listing is complete).
 struct WaybillPage {
@@ -120,6 +130,7 @@ struct VehicleInPark {
   std::string gate_id;
   absl::Time entered;
   uint64_t log_index = 0;
+  std::string plate;  // of the vehicle that entered; empty before rules epoch 9
 };
 // The vehicles inside `park_id` now, by waybill ref, at most `limit`.
 absl::StatusOr<std::vector<VehicleInPark>> VehiclesInPark(const storage::StateReader& state,
@@ -148,6 +159,7 @@ std::string AuthorizationKey(absl::string_view consignor, absl::string_view carr
 std::string ChangeKey(absl::string_view ref, uint64_t log_index);
 std::string PartyKey(absl::string_view party, absl::string_view ref);
 std::string InParkKey(absl::string_view park_id, absl::string_view ref);
+std::string InParkPlateKey(absl::string_view park_id, absl::string_view plate);
 // The due key of waybill `ref` as `s` leaves it, or "" when it is not due
 // (ShipmentsDueBefore).
 std::string DueKey(const WaybillState& s, absl::string_view ref);
