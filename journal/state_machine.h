@@ -75,11 +75,12 @@ namespace chemledger::journal {
 //   9: waybills: a blacklisted carrier's waybill is not consented to,
 //      amended or shipped under; an arrived waybill releases the codes it
 //      listed that never shipped, and closes once what shipped is received;
-//      a receipt is not declared an error while its code is on another open
-//      waybill; a listed package is not consumed, repackaged, packed,
-//      unpacked, voided or destroyed; gate passages and departures or
-//      arrivals are not dated after the platform's clock, nor an exit before
-//      its entry.
+//      a receipt is not declared an error while another waybill holds its
+//      code; a package listed on an OPEN waybill is not consumed,
+//      repackaged, packed, unpacked, voided or destroyed; gate passages and
+//      departures or arrivals are not dated more than 5 minutes after the
+//      platform's clock, nor an exit before its entry; a gate knows the
+//      vehicles inside by plate.
 inline constexpr uint32_t kCurrentRulesEpoch = 9;
 
 // Why the journal is calling Apply.

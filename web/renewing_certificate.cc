@@ -1,5 +1,6 @@
 #include "web/renewing_certificate.h"
 
+#include <errno.h>  // program_invocation_short_name
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -165,14 +166,14 @@ std::shared_ptr<const RenewingCertificate::Loaded> RenewingCertificate::Current(
   absl::MutexLock lock(&mu_);
   if (fresh.ok()) {
     if ((*fresh)->fingerprint != loaded_->fingerprint) {
-      std::cerr << "chemledgerd: the HTTP port now serves the certificate in " << cert_file_
-                << " (SHA-256 " << (*fresh)->fingerprint << ")\n";
+      std::cerr << program_invocation_short_name << ": the HTTP port now serves the certificate in "
+                << cert_file_ << " (SHA-256 " << (*fresh)->fingerprint << ")\n";
     }
     loaded_ = *std::move(fresh);
   } else {
     // At most once per reload_every: the reads are.
-    std::cerr << "chemledgerd: the HTTP port keeps its certificate: " << fresh.status().message()
-              << "\n";
+    std::cerr << program_invocation_short_name
+              << ": the HTTP port keeps its certificate: " << fresh.status().message() << "\n";
   }
   return loaded_;
 }

@@ -848,13 +848,13 @@ absl::Status UndoNotes(const journal::EntryContext& entry, const storage::StateR
       if (entry.rules_epoch >= 9) {
         // Listed again since it was received: the receipt cannot be undone
         // under the listing's feet (the code would be on two waybills).
-        absl::StatusOr<std::optional<std::string>> listed = OpenWaybillOf(state, code);
+        absl::StatusOr<std::optional<HoldingWaybill>> listed = WaybillHolding(state, code);
         if (!listed.ok()) return listed.status();
-        if (*listed && **listed != **number) {
+        if (*listed && (*listed)->ref != **number) {
           return Precondition(
               "event.corrects_event_id",
-              absl::StrCat(code, " is on open waybill ", NumberOfRef(**listed), " of ",
-                           CarrierOfRef(**listed),
+              absl::StrCat(code, " is on open waybill ", NumberOfRef((*listed)->ref), " of ",
+                           CarrierOfRef((*listed)->ref),
                            " since it was received; cancel or amend that waybill before "
                            "declaring the receipt an error"));
         }
