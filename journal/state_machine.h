@@ -76,8 +76,9 @@ namespace chemledger::journal {
 //      amended or shipped under; an arrived waybill releases the codes it
 //      listed that never shipped, and closes once what shipped is received;
 //      a receipt is not declared an error while another waybill holds its
-//      code; a package listed on an OPEN waybill is not consumed,
-//      repackaged, packed, unpacked, voided or destroyed; gate passages and
+//      code; a package a waybill holds (OPEN, or DEPARTED and not yet
+//      shipped) is not consumed, repackaged, packed, unpacked, voided or
+//      destroyed; gate passages and
 //      departures or arrivals are not dated more than 5 minutes after the
 //      platform's clock, nor an exit before its entry; a gate knows the
 //      vehicles inside by plate.

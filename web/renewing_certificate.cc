@@ -34,6 +34,11 @@ struct RenewingCertificate::Loaded {
 
 namespace {
 
+// OpenSSL's security level 2 (112-bit security: RSA and DH keys of 2048
+// bits or more, no SHA-1 signatures), set here rather than left to how the
+// library was built (Debian builds in 2; upstream's default is 1).
+constexpr int kSecurityLevel = 2;
+
 // OpenSSL's latest error, for a message; clears the queue.
 std::string OpenSslError() {
   const unsigned long code = ERR_get_error();
@@ -119,6 +124,7 @@ absl::StatusOr<std::shared_ptr<const RenewingCertificate::Loaded>> RenewingCerti
   // RSA key, a weak signature) and the key types it serves are checked only
   // there, so a handshake is tried on a probe first.
   SSL_CTX* probe_context = SSL_CTX_new(TLS_server_method());
+  if (probe_context != nullptr) SSL_CTX_set_security_level(probe_context, kSecurityLevel);
   SSL* probe = probe_context == nullptr ? nullptr : SSL_new(probe_context);
   const bool usable = probe != nullptr &&
                       SSL_use_cert_and_key(probe, loaded->leaf, loaded->key, loaded->chain, 1) == 1;
@@ -192,6 +198,7 @@ int RenewingCertificate::SelectForHandshake(SSL* ssl, void* self) {
 bool RenewingCertificate::Install(SSL_CTX& ctx) {
   SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
   if (SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION) != 1) return false;
+  SSL_CTX_set_security_level(&ctx, kSecurityLevel);
   SSL_CTX_set_cert_cb(&ctx, &RenewingCertificate::SelectForHandshake, this);
   return true;
 }

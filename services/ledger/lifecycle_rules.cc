@@ -235,22 +235,23 @@ absl::Status NotHeld(const std::string& field, const std::vector<CodeState*>& co
   return absl::OkStatus();
 }
 
-// From rules epoch 9, refused while `code` is on an OPEN waybill (not yet
-// departed): what the waybill states (products, quantities, the codes
-// themselves) must stay what ships, so using, splitting, packing, voiding or
-// disposing of a listed package waits for the waybill to be amended or
-// cancelled, which its carrier and consignor still can. Once the vehicle
-// has departed, a code not shipped on it is its holder's to use.
-absl::Status NotListed(Step& s, const std::string& field, const std::string& code) {
+// From rules epoch 9, refused while a waybill holds `code` for its trip (it
+// lists it, OPEN, or DEPARTED and the code may still ship under it: until
+// the arrival, which releases what never shipped): what the waybill states
+// (products, quantities, the codes themselves) must stay what ships, so
+// using, splitting, packing, voiding or disposing of a listed package waits
+// for the waybill to be amended or cancelled, or to arrive.
+absl::Status NotHeldForAWaybill(Step& s, const std::string& field, const std::string& code) {
   if (s.entry.rules_epoch < 9) return absl::OkStatus();
-  CL_ASSIGN_OR_RETURN(std::optional<waybill::HoldingWaybill> holding,
-                      waybill::WaybillHolding(s.state, code));
-  if (!holding || holding->status != v1::OPEN) return absl::OkStatus();
+  CL_ASSIGN_OR_RETURN(std::optional<waybill::WaybillHolder> holder,
+                      waybill::WaybillHolderOf(s.state, code));
+  if (!holder) return absl::OkStatus();
   return Precondition(
-      field, absl::StrCat(code, " is on open waybill ", waybill::NumberOfRef(holding->ref), " of ",
-                          waybill::CarrierOfRef(holding->ref),
-                          ": amend or cancel the waybill first (what it states must stay what "
-                          "ships)"));
+      field,
+      absl::StrCat(code, " is on open waybill ", waybill::NumberOfRef(holder->ref), " of ",
+                   waybill::CarrierOfRef(holder->ref), " (", v1::WaybillStatus_Name(holder->status),
+                   "): what it states must stay what ships, so the waybill is amended or "
+                   "cancelled first, or arrives without it"));
 }
 
 // ------------------------------------------------------------ step handlers
@@ -467,7 +468,7 @@ absl::Status ConsumingOrRepackaging(Step& s) {
   CL_ASSIGN_OR_RETURN(CodeState * input, s.Held(0));
   if (input->aggregate) return Invalid("codes[0]", "is an aggregate: unpack it first");
   CL_RETURN_IF_ERROR(NotHeld("codes[0]", {input}));
-  CL_RETURN_IF_ERROR(NotListed(s, "codes[0]", input->code));
+  CL_RETURN_IF_ERROR(NotHeldForAWaybill(s, "codes[0]", input->code));
   if (input->recalled) {
     return Precondition("codes[0]", absl::StrCat(input->code, " is recalled: not to be ",
                                                  e.step() == v1::CONSUMING ? "consumed" : "repackaged",
@@ -576,7 +577,7 @@ absl::Status PackingOrUnpacking(Step& s) {
       return absl::PermissionDeniedError(absl::StrCat(
           "event.parent_code: ", parent_code, " is not active in the custody of ", s.who));
     }
-    CL_RETURN_IF_ERROR(NotListed(s, "parent_code", parent_code));
+    CL_RETURN_IF_ERROR(NotHeldForAWaybill(s, "parent_code", parent_code));
     for (int i = 0; i < e.codes_size(); ++i) {
       if (!parent->children.count(e.codes(i))) {
         return Precondition(Field(i), absl::StrCat(e.codes(i), " is not packed on ", parent_code));
@@ -608,7 +609,7 @@ absl::Status PackingOrUnpacking(Step& s) {
                                                     " is not an active aggregate in the custody of ",
                                                     s.who));
   }
-  CL_RETURN_IF_ERROR(NotListed(s, "parent_code", parent_code));
+  CL_RETURN_IF_ERROR(NotHeldForAWaybill(s, "parent_code", parent_code));
   // The parent's ancestors: packing one of them onto it would make a cycle.
   std::set<std::string> ancestors = {parent_code};
   for (const CodeState* a = parent; !a->parent.empty();) {
@@ -630,7 +631,7 @@ absl::Status PackingOrUnpacking(Step& s) {
                                               " deep"));
     }
     CL_ASSIGN_OR_RETURN(CodeState * child, s.Held(i));
-    CL_RETURN_IF_ERROR(NotListed(s, field, child->code));
+    CL_RETURN_IF_ERROR(NotHeldForAWaybill(s, field, child->code));
     child->parent = parent_code;
     parent->children.insert(child->code);
     if (parent->children.size() > static_cast<size_t>(kMaxChildren)) {
@@ -653,7 +654,7 @@ absl::Status Destroying(Step& s) {
     CL_ASSIGN_OR_RETURN(CodeState * c, s.Held(i));
     if (c->aggregate) return Invalid(Field(i), "is an aggregate: unpack it first");
     CL_RETURN_IF_ERROR(NotHeld(Field(i), {c}));
-    CL_RETURN_IF_ERROR(NotListed(s, Field(i), c->code));
+    CL_RETURN_IF_ERROR(NotHeldForAWaybill(s, Field(i), c->code));
     c->status = CodeStatus::kDisposed;
     c->remaining_milli = 0;
   }
@@ -742,7 +743,7 @@ absl::Status Voiding(Step& s) {
       c = s.Create(std::move(fresh));
     } else {
       CL_ASSIGN_OR_RETURN(c, s.Held(i));
-      CL_RETURN_IF_ERROR(NotListed(s, field, c->code));
+      CL_RETURN_IF_ERROR(NotHeldForAWaybill(s, field, c->code));
       if (c->waste) {
         return Precondition(field, absl::StrCat(c->code, " is declared waste: it is disposed of "
                                                          "by a licensed disposer, not voided"));

@@ -79,7 +79,8 @@ class LifecycleRules final : public journal::StateMachine {
   absl::StatusOr<std::optional<journal::RequestId>> RequestKey(
       const v1::SignedEnvelope& envelope) const override;
   // A retry's signer may still act.
-  // Request ids are unique per enterprise (registry::SignerRequestScope).
+  // Request ids are unique per enterprise, or per park for gate actors
+  // (registry::SignerRequestScope).
   absl::StatusOr<std::string> RequestScope(const v1::SignedEnvelope& envelope,
                                            const storage::StateReader& state) const override;
   absl::Status CheckRetry(const v1::SignedEnvelope& envelope,

@@ -54,7 +54,8 @@ class RegistryRules final : public journal::StateMachine {
   // "registry/<request_id>"; genesis has none.
   absl::StatusOr<std::optional<journal::RequestId>> RequestKey(
       const v1::SignedEnvelope& envelope) const override;
-  // Request ids are unique per enterprise (registry::SignerRequestScope).
+  // Request ids are unique per enterprise, or per park for gate actors
+  // (registry::SignerRequestScope).
   absl::StatusOr<std::string> RequestScope(const v1::SignedEnvelope& envelope,
                                            const storage::StateReader& state) const override;
   absl::Status CheckRetry(const v1::SignedEnvelope& envelope,

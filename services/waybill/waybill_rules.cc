@@ -46,8 +46,8 @@ constexpr absl::Duration kClockAllowance = absl::Minutes(5);
 // From rules epoch 9: a time a device states (a gate's passage, a
 // departure, an arrival) is not after the entry's record time (give or take
 // a device clock kClockAllowance ahead). Unset times pass.
-absl::Status CheckNotLater(const journal::EntryContext& entry, absl::string_view field,
-                           const google::protobuf::Timestamp& time) {
+absl::Status CheckNotAheadOfRecordTime(const journal::EntryContext& entry, absl::string_view field,
+                                       const google::protobuf::Timestamp& time) {
   if (entry.rules_epoch < 9 || (time.seconds() == 0 && time.nanos() == 0)) {
     return absl::OkStatus();
   }
@@ -169,19 +169,21 @@ absl::Status CheckListable(const journal::EntryContext& entry, const storage::St
                                      (*s)->parent.empty() ? "" : " and packed on " + (*s)->parent));
         }
       }
-      absl::StatusOr<std::optional<std::string>> open;
+      // From epoch 9 an arrived waybill that never shipped it does not
+      // hold it (WaybillHolderOf); before, every waybill listing it did.
+      std::optional<std::string> holder;
       if (entry.rules_epoch >= 9) {
-        // An arrived waybill that never shipped it does not hold it.
-        absl::StatusOr<std::optional<HoldingWaybill>> holding = WaybillHolding(state, code);
-        if (!holding.ok()) return holding.status();
-        open = *holding ? std::optional<std::string>((*holding)->ref) : std::nullopt;
+        absl::StatusOr<std::optional<WaybillHolder>> h = WaybillHolderOf(state, code);
+        if (!h.ok()) return h.status();
+        if (*h) holder = (*h)->ref;
       } else {
-        open = OpenWaybillOf(state, code);
+        absl::StatusOr<std::optional<std::string>> open = OpenWaybillOf(state, code);
+        if (!open.ok()) return open.status();
+        holder = *std::move(open);
       }
-      if (!open.ok()) return open.status();
-      if (*open && **open != WaybillRef(w.carrier_uscc(), w.waybill_number())) {
-        return refuse(absl::StrCat("is already on open waybill ", NumberOfRef(**open), " of ",
-                                   CarrierOfRef(**open)));
+      if (holder && *holder != WaybillRef(w.carrier_uscc(), w.waybill_number())) {
+        return refuse(absl::StrCat("is already on open waybill ", NumberOfRef(*holder), " of ",
+                                   CarrierOfRef(*holder)));
       }
     }
   }
@@ -493,7 +495,7 @@ absl::Status ApplyGatePassage(const journal::EntryContext& entry,
     return absl::InvalidArgumentError("gate.direction: must be ENTRY or EXIT");
   }
   if (!g.has_time()) return absl::InvalidArgumentError("gate.time: is required");
-  CL_RETURN_IF_ERROR(CheckNotLater(entry, "gate.time", g.time()));
+  CL_RETURN_IF_ERROR(CheckNotAheadOfRecordTime(entry, "gate.time", g.time()));
   absl::StatusOr<std::optional<WaybillState>> w =
       FindWaybill(state, g.carrier_uscc(), g.waybill_number());
   if (!w.ok()) return w.status();
@@ -515,7 +517,9 @@ absl::Status ApplyGatePassage(const journal::EntryContext& entry,
       if (!entered.ParseFromString(**inside)) {
         return absl::DataLossError(absl::StrCat("the record of ", key, " is damaged"));
       }
-      if (g.time().seconds() < entered.entered_unix_seconds()) {
+      // Give or take the gates' clocks (one may run behind the other).
+      if (g.time().seconds() + absl::ToInt64Seconds(kClockAllowance) <
+          entered.entered_unix_seconds()) {
         return absl::InvalidArgumentError(
             absl::StrCat("gate.time: an exit before the vehicle's entry (",
                          entered.entered_unix_seconds(), " Unix seconds)"));
@@ -756,7 +760,7 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
                          ": only an OPEN waybill departs (a PENDING one waits for its "
                          "consignor's consent)"));
       }
-      CL_RETURN_IF_ERROR(CheckNotLater(entry, "depart.time", request.depart().time()));
+      CL_RETURN_IF_ERROR(CheckNotAheadOfRecordTime(entry, "depart.time", request.depart().time()));
       next.status = v1::DEPARTED;
       break;
     case v1::WaybillRequest::kArrive:
@@ -765,7 +769,7 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
                             absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status),
                                          ": only a DEPARTED waybill arrives"));
       }
-      CL_RETURN_IF_ERROR(CheckNotLater(entry, "arrive.time", request.arrive().time()));
+      CL_RETURN_IF_ERROR(CheckNotAheadOfRecordTime(entry, "arrive.time", request.arrive().time()));
       next.status = v1::ARRIVED;
       CL_RETURN_IF_ERROR(SettleArrived(entry, state, ref, next, changes));
       break;
@@ -848,15 +852,17 @@ absl::Status UndoNotes(const journal::EntryContext& entry, const storage::StateR
       if (entry.rules_epoch >= 9) {
         // Listed again since it was received: the receipt cannot be undone
         // under the listing's feet (the code would be on two waybills).
-        absl::StatusOr<std::optional<HoldingWaybill>> listed = WaybillHolding(state, code);
+        absl::StatusOr<std::optional<WaybillHolder>> listed = WaybillHolderOf(state, code);
         if (!listed.ok()) return listed.status();
         if (*listed && (*listed)->ref != **number) {
           return Precondition(
               "event.corrects_event_id",
               absl::StrCat(code, " is on open waybill ", NumberOfRef((*listed)->ref), " of ",
-                           CarrierOfRef((*listed)->ref),
-                           " since it was received; cancel or amend that waybill before "
-                           "declaring the receipt an error"));
+                           CarrierOfRef((*listed)->ref), " (",
+                           v1::WaybillStatus_Name((*listed)->status),
+                           ") since it was received; the receipt is declared an error once "
+                           "that waybill no longer holds it (amended, cancelled, or arrived "
+                           "without it)"));
         }
       }
       (*w)->received.erase(code);

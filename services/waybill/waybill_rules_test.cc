@@ -574,9 +574,35 @@ TEST_F(WaybillRulesTest, AListedPackageIsNotUsedUntilItsWaybillLetsItGo) {
                absl::StatusCode::kFailedPrecondition, "is on open waybill WB-Q");
   RefusedEvent(append(v1::VOIDING, [](v1::Event* e) { e->set_reason("misprint"); }),
                absl::StatusCode::kFailedPrecondition, "is on open waybill WB-Q");
-  ASSERT_TRUE(Submit(carrier_, Cancel("WB-Q", "load changed")).ok());
+  // Departed, it may still ship under the waybill: still held.
+  ASSERT_TRUE(Submit(carrier_, Depart("WB-Q")).ok());
+  RefusedEvent(consume(), absl::StatusCode::kFailedPrecondition,
+               "WB-Q of " + kCarrier + " (DEPARTED)");
+  // Arrived without it: released, its holder's again.
+  ASSERT_TRUE(Submit(carrier_, Arrive("WB-Q")).ok());
   absl::Status consumed = consume();
   EXPECT_TRUE(consumed.ok()) << consumed;
+  // Cancelling lets a package go too.
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-Q2", {Code(2)})).ok());
+  const auto void_two = [&] {
+    v1::Event e;
+    e.set_event_id(absl::StrCat("ev-", ++next_id_));
+    e.set_step(v1::VOIDING);
+    e.add_codes(Code(2));
+    e.set_reason("misprint");
+    clock_ += absl::Seconds(1);
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(clock_));
+    e.set_event_time_offset_minutes(480);
+    e.mutable_location()->set_enterprise_uscc(kProducer);
+    e.mutable_location()->set_site("main");
+    return t_->ledger()
+        .Append(*envelope::Sign(api::kEventContext, e.SerializeAsString(), producer_))
+        .status();
+  };
+  RefusedEvent(void_two(), absl::StatusCode::kFailedPrecondition, "is on open waybill WB-Q2");
+  ASSERT_TRUE(Submit(carrier_, Cancel("WB-Q2", "load changed")).ok());
+  absl::Status voided = void_two();
+  EXPECT_TRUE(voided.ok()) << voided;
   ExpectStateRebuildsFromTheLog();
 }
 

@@ -380,9 +380,11 @@ grpc::Status WaybillServiceImpl::ServeListVehiclesInPark(
     out->set_gate_id(v.gate_id);
     out->set_entered_unix_seconds(absl::ToUnixSeconds(v.entered));
     out->set_log_index(v.log_index);
+    // The vehicle that entered (an amendment since may have changed the
+    // waybill's); before rules epoch 9 only the waybill's is known.
+    out->set_vehicle_plate(v.plate);
     if (*w) {
-      // The vehicle that entered, which an amendment since may have changed.
-      out->set_vehicle_plate(v.plate.empty() ? (*w)->waybill.vehicle().plate() : v.plate);
+      if (v.plate.empty()) out->set_vehicle_plate((*w)->waybill.vehicle().plate());
       for (const v1::GoodsLine& g : (*w)->waybill.goods()) out->add_un_numbers(g.un_number());
     }
   }

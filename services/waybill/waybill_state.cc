@@ -187,7 +187,7 @@ absl::StatusOr<std::optional<std::string>> OpenWaybillOf(const storage::StateRea
   return state.Get(internal::OpenKey(code));
 }
 
-absl::StatusOr<std::optional<HoldingWaybill>> WaybillHolding(const storage::StateReader& state,
+absl::StatusOr<std::optional<WaybillHolder>> WaybillHolderOf(const storage::StateReader& state,
                                                              absl::string_view code) {
   absl::StatusOr<std::optional<std::string>> ref = OpenWaybillOf(state, code);
   if (!ref.ok()) return ref.status();
@@ -196,7 +196,7 @@ absl::StatusOr<std::optional<HoldingWaybill>> WaybillHolding(const storage::Stat
   if (!w.ok()) return w.status();
   if (!*w) return absl::DataLossError(absl::StrCat("open waybill ", **ref, " is missing"));
   if ((*w)->status == v1::ARRIVED && !(*w)->shipped.count(std::string(code))) return std::nullopt;
-  return HoldingWaybill{**std::move(ref), (*w)->status};
+  return WaybillHolder{**std::move(ref), (*w)->status};
 }
 
 namespace {

@@ -75,11 +75,11 @@ absl::StatusOr<std::optional<std::string>> OpenWaybillOf(const storage::StateRea
 // unless that waybill ARRIVED without shipping it (its trip is over without
 // the code: an arrival from rules epoch 9 releases such codes, and waybills
 // that arrived before still list them).
-struct HoldingWaybill {
+struct WaybillHolder {
   std::string ref;
   v1::WaybillStatus status = v1::WAYBILL_STATUS_UNSPECIFIED;
 };
-absl::StatusOr<std::optional<HoldingWaybill>> WaybillHolding(const storage::StateReader& state,
+absl::StatusOr<std::optional<WaybillHolder>> WaybillHolderOf(const storage::StateReader& state,
                                                              absl::string_view code);
 // A page of a listing: the waybills kept, by ref (carrier, then number),
 // and where the next page begins (empty: the listing is complete).
