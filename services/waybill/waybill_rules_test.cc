@@ -99,6 +99,16 @@ class WaybillRulesTest : public ::testing::Test {
   absl::Status Event(const crypto::SigningKey& key, v1::BusinessStep step, const std::string& uscc,
                      const std::vector<std::string>& codes, const std::string& waybill = "",
                      const std::string& consignee = "") {
+    return EventWith(key, step, uscc, codes, [&](v1::Event* e) {
+      e->set_waybill_id(waybill);
+      e->set_consignee_uscc(consignee);
+    });
+  }
+  // An event of `step` on `codes`, signed by `key` for `uscc`, with `fill`
+  // setting what its step needs besides (ids "ev-<n>", one second apart).
+  absl::Status EventWith(const crypto::SigningKey& key, v1::BusinessStep step,
+                         const std::string& uscc, const std::vector<std::string>& codes,
+                         const std::function<void(v1::Event*)>& fill) {
     v1::Event e;
     e.set_event_id(absl::StrCat("ev-", ++next_id_));
     e.set_step(step);
@@ -108,12 +118,41 @@ class WaybillRulesTest : public ::testing::Test {
     e.set_event_time_offset_minutes(480);
     e.mutable_location()->set_enterprise_uscc(uscc);
     e.mutable_location()->set_site("main");
-    e.set_waybill_id(waybill);
-    e.set_consignee_uscc(consignee);
+    fill(&e);
     absl::StatusOr<v1::SignedEnvelope> signed_event =
         envelope::Sign(api::kEventContext, e.SerializeAsString(), key);
     if (!signed_event.ok()) return signed_event.status();
     return t_->ledger().Append(*signed_event).status();
+  }
+  // `uscc`'s event `wrong` declared an error by `key`.
+  absl::Status DeclareError(const crypto::SigningKey& key, const std::string& uscc,
+                            const std::string& wrong) {
+    return EventWith(key, v1::ERROR_DECLARATION, uscc, {}, [&](v1::Event* e) {
+      e->set_corrects_event_id(wrong);
+      e->set_reason("recorded by mistake");
+    });
+  }
+  // Registers park `park_id` (with gate G1) and `gate` as a gate actor of it.
+  void RegisterParkWithGateActor(const std::string& park_id, const crypto::SigningKey& gate) {
+    v1::RegistryRequest park;
+    park.set_request_id("park-" + park_id);
+    *park.mutable_register_park() = registry::testing::ExamplePark(park_id);
+    ASSERT_TRUE(t_->Registry(admin_, park).ok());
+    v1::RegistryRequest add_gate;
+    add_gate.set_request_id("gate-actor-" + park_id);
+    *add_gate.mutable_add_actor() = registry::testing::ExampleActor(
+        "gate of " + park_id, v1::PARK_GATE, "", gate.verifying_key());
+    add_gate.mutable_add_actor()->set_park_id(park_id);
+    ASSERT_TRUE(t_->Registry(admin_, add_gate).ok());
+  }
+  // The platform blacklists `uscc`.
+  void Blacklist(const std::string& uscc, const std::string& reason) {
+    v1::RegistryRequest blacklist;
+    blacklist.set_request_id("blacklist-" + uscc);
+    blacklist.mutable_blacklist()->set_enterprise_uscc(uscc);
+    blacklist.mutable_blacklist()->set_blacklisted(true);
+    blacklist.mutable_blacklist()->set_reason(reason);
+    ASSERT_TRUE(t_->Registry(admin_, blacklist).ok());
   }
 
   v1::Waybill Waybill(const std::string& number, const std::vector<std::string>& codes) {
@@ -226,17 +265,7 @@ class WaybillRulesTest : public ::testing::Test {
 
 TEST_F(WaybillRulesTest, AParkGateLetsInOnlyWhatMayTravelAndKnowsWhoIsInside) {
   // A park with one gate, and a gate actor of it.
-  v1::RegistryRequest park;
-  park.set_request_id("park");
-  *park.mutable_register_park() = registry::testing::ExamplePark("FZ-CHEM");
-  ASSERT_TRUE(t_->Registry(admin_, park).ok());
-  const crypto::SigningKey gate = TestKey(9);
-  v1::RegistryRequest add_gate;
-  add_gate.set_request_id("gate-actor");
-  *add_gate.mutable_add_actor() =
-      registry::testing::ExampleActor("gate 1", v1::PARK_GATE, "", gate.verifying_key());
-  add_gate.mutable_add_actor()->set_park_id("FZ-CHEM");
-  ASSERT_TRUE(t_->Registry(admin_, add_gate).ok());
+  ASSERT_NO_FATAL_FAILURE(RegisterParkWithGateActor("FZ-CHEM", TestKey(9)));
 
   ASSERT_TRUE(Submit(carrier_, Waybill("YD-GATE-1", {Code(1)})).ok());
   v1::Waybill second_truck = Waybill("YD-GATE-2", {Code(2)});
@@ -244,13 +273,14 @@ TEST_F(WaybillRulesTest, AParkGateLetsInOnlyWhatMayTravelAndKnowsWhoIsInside) {
   ASSERT_TRUE(Submit(carrier_, second_truck).ok());
   const auto passage = [&](const std::string& number, v1::GatePassage::Direction direction,
                            const crypto::SigningKey& key = TestKey(9),
-                           absl::Time when = absl::Now(), const std::string& request_id = "") {
+                           absl::Time when = absl::Now(), const std::string& request_id = "",
+                           const std::string& park = "FZ-CHEM") {
     v1::WaybillRequest r;
     r.set_request_id(request_id);
     v1::GatePassage* g = r.mutable_gate();
     g->set_waybill_number(number);
     g->set_carrier_uscc(kCarrier);
-    g->set_park_id("FZ-CHEM");
+    g->set_park_id(park);
     g->set_gate_id("G1");
     g->set_direction(direction);
     g->mutable_time()->set_seconds(absl::ToUnixSeconds(when));
@@ -266,30 +296,12 @@ TEST_F(WaybillRulesTest, AParkGateLetsInOnlyWhatMayTravelAndKnowsWhoIsInside) {
   // Another park's gate uses the same request id for its own passage: its
   // ids are its park's, neither blocked by nor telling of this park's.
   {
-    v1::RegistryRequest other_park;
-    other_park.set_request_id("park-2");
-    *other_park.mutable_register_park() = registry::testing::ExamplePark("XM-CHEM");
-    ASSERT_TRUE(t_->Registry(admin_, other_park).ok());
-    const crypto::SigningKey other_gate = TestKey(10);
-    v1::RegistryRequest add_other_gate;
-    add_other_gate.set_request_id("gate-actor-2");
-    *add_other_gate.mutable_add_actor() =
-        registry::testing::ExampleActor("gate 2", v1::PARK_GATE, "", other_gate.verifying_key());
-    add_other_gate.mutable_add_actor()->set_park_id("XM-CHEM");
-    ASSERT_TRUE(t_->Registry(admin_, add_other_gate).ok());
+    ASSERT_NO_FATAL_FAILURE(RegisterParkWithGateActor("XM-CHEM", TestKey(10)));
     absl::StatusOr<WaybillReceipt> first_here =
         passage("YD-GATE-2", v1::GatePassage::ENTRY, TestKey(9), absl::Now(), "PASS-1");
     ASSERT_TRUE(first_here.ok()) << first_here.status();
-    v1::WaybillRequest there;
-    there.set_request_id("PASS-1");
-    v1::GatePassage* g = there.mutable_gate();
-    g->set_waybill_number("YD-GATE-2");
-    g->set_carrier_uscc(kCarrier);
-    g->set_park_id("XM-CHEM");
-    g->set_gate_id("G1");
-    g->set_direction(v1::GatePassage::ENTRY);
-    g->mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
-    absl::StatusOr<WaybillReceipt> first_there = Submit(other_gate, there);
+    absl::StatusOr<WaybillReceipt> first_there =
+        passage("YD-GATE-2", v1::GatePassage::ENTRY, TestKey(10), absl::Now(), "PASS-1", "XM-CHEM");
     ASSERT_TRUE(first_there.ok()) << first_there.status();
     EXPECT_FALSE(first_there->replayed);
     EXPECT_NE(first_there->log_index, first_here->log_index);
@@ -341,12 +353,7 @@ TEST_F(WaybillRulesTest, AParkGateLetsInOnlyWhatMayTravelAndKnowsWhoIsInside) {
             std::string::npos)
       << refused.status();
   ASSERT_TRUE(Submit(carrier_, Waybill("YD-GATE-3", {Code(3)})).ok());
-  v1::RegistryRequest blacklist;
-  blacklist.set_request_id("blacklist-user");
-  blacklist.mutable_blacklist()->set_enterprise_uscc(kUser);
-  blacklist.mutable_blacklist()->set_blacklisted(true);
-  blacklist.mutable_blacklist()->set_reason("storage without licence");
-  ASSERT_TRUE(t_->Registry(admin_, blacklist).ok());
+  ASSERT_NO_FATAL_FAILURE(Blacklist(kUser, "storage without licence"));
   refused = passage("YD-GATE-3", v1::GatePassage::ENTRY);
   EXPECT_NE(refused.status().message().find("is blacklisted"), std::string::npos)
       << refused.status();
@@ -426,22 +433,6 @@ TEST_F(WaybillRulesTest, ArrivedWaybillsSettleWhatTheirTripLeft) {
   EXPECT_EQ(Find("WB-N")->status, v1::CLOSED);
   EXPECT_EQ(OpenWaybill(Code(1)), "");
 
-  const auto declare = [&](const crypto::SigningKey& key, const std::string& uscc,
-                           const std::string& wrong) {
-    v1::Event e;
-    e.set_event_id(absl::StrCat("ev-", ++next_id_));
-    e.set_step(v1::ERROR_DECLARATION);
-    e.set_corrects_event_id(wrong);
-    e.set_reason("recorded by mistake");
-    clock_ += absl::Seconds(1);
-    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(clock_));
-    e.set_event_time_offset_minutes(480);
-    e.mutable_location()->set_enterprise_uscc(uscc);
-    e.mutable_location()->set_site("main");
-    return t_->ledger()
-        .Append(*envelope::Sign(api::kEventContext, e.SerializeAsString(), key))
-        .status();
-  };
   // Two shipped, one received; then the other shipment was a mistake: the
   // waybill, arrived, releases that code and closes.
   ASSERT_TRUE(Submit(carrier_, Waybill("WB-M", {Code(2), Code(3)})).ok());
@@ -453,11 +444,11 @@ TEST_F(WaybillRulesTest, ArrivedWaybillsSettleWhatTheirTripLeft) {
   ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(2)}).ok());
   const std::string receipt = absl::StrCat("ev-", next_id_);
   EXPECT_EQ(Find("WB-M")->status, v1::ARRIVED);
-  ASSERT_TRUE(declare(producer_, kProducer, wrong_shipment).ok());
+  ASSERT_TRUE(DeclareError(producer_, kProducer, wrong_shipment).ok());
   EXPECT_EQ(Find("WB-M")->status, v1::CLOSED);
   EXPECT_EQ(OpenWaybill(Code(3)), "");
   // The receipt was wrong too: open again, arrived, waiting for code 2.
-  ASSERT_TRUE(declare(user_, kUser, receipt).ok());
+  ASSERT_TRUE(DeclareError(user_, kUser, receipt).ok());
   EXPECT_EQ(Find("WB-M")->status, v1::ARRIVED);
   EXPECT_EQ(OpenWaybill(Code(2)), "WB-M");
   ExpectStateRebuildsFromTheLog();
@@ -480,12 +471,7 @@ TEST_F(WaybillRulesTest, AnArrivalAfterEverythingShippedWasReceivedClosesTheWayb
 // to, and nothing ships under an open one.
 TEST_F(WaybillRulesTest, ABlacklistedCarrierTakesNoGoods) {
   ASSERT_TRUE(Submit(carrier_, Waybill("WB-B1", {Code(1)})).ok());
-  v1::RegistryRequest blacklist;
-  blacklist.set_request_id("blacklist-carrier");
-  blacklist.mutable_blacklist()->set_enterprise_uscc(kCarrier);
-  blacklist.mutable_blacklist()->set_blacklisted(true);
-  blacklist.mutable_blacklist()->set_reason("vehicles without inspection");
-  ASSERT_TRUE(t_->Registry(admin_, blacklist).ok());
+  ASSERT_NO_FATAL_FAILURE(Blacklist(kCarrier, "vehicles without inspection"));
   const uint64_t before = LogSize();
   RefusedEvent(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-B1", kUser),
                absl::StatusCode::kPermissionDenied,
@@ -501,12 +487,7 @@ TEST_F(WaybillRulesTest, AConsentToABlacklistedCarriersWaybillIsRefused) {
   absl::StatusOr<WaybillReceipt> pending = Submit(carrier_, Waybill("WB-B2", {Code(2)}));
   ASSERT_TRUE(pending.ok()) << pending.status();
   ASSERT_EQ(Find("WB-B2")->status, v1::PENDING);
-  v1::RegistryRequest blacklist;
-  blacklist.set_request_id("blacklist-carrier");
-  blacklist.mutable_blacklist()->set_enterprise_uscc(kCarrier);
-  blacklist.mutable_blacklist()->set_blacklisted(true);
-  blacklist.mutable_blacklist()->set_reason("vehicles without inspection");
-  ASSERT_TRUE(t_->Registry(admin_, blacklist).ok());
+  ASSERT_NO_FATAL_FAILURE(Blacklist(kCarrier, "vehicles without inspection"));
   v1::WaybillRequest consent;
   consent.mutable_consent()->set_waybill_number("WB-B2");
   consent.mutable_consent()->set_carrier_uscc(kCarrier);
@@ -528,20 +509,8 @@ TEST_F(WaybillRulesTest, AReceiptIsNotUndoneUnderAnotherWaybillsListing) {
   ASSERT_TRUE(
       Submit(carrier_, testing::ExampleWaybill("WB-U2", kCarrier, kUser, kOther, {Code(1)})).ok());
   ASSERT_EQ(OpenWaybill(Code(1)), "WB-U2");
-  v1::Event e;
-  e.set_event_id(absl::StrCat("ev-", ++next_id_));
-  e.set_step(v1::ERROR_DECLARATION);
-  e.set_corrects_event_id(receipt);
-  e.set_reason("recorded by mistake");
-  clock_ += absl::Seconds(1);
-  e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(clock_));
-  e.set_event_time_offset_minutes(480);
-  e.mutable_location()->set_enterprise_uscc(kUser);
-  e.mutable_location()->set_site("main");
-  RefusedEvent(t_->ledger()
-                   .Append(*envelope::Sign(api::kEventContext, e.SerializeAsString(), user_))
-                   .status(),
-               absl::StatusCode::kFailedPrecondition, "is on open waybill WB-U2");
+  RefusedEvent(DeclareError(user_, kUser, receipt), absl::StatusCode::kFailedPrecondition,
+               "is on open waybill WB-U2");
   EXPECT_EQ(OpenWaybill(Code(1)), "WB-U2");
   ExpectStateRebuildsFromTheLog();
 }
@@ -550,30 +519,20 @@ TEST_F(WaybillRulesTest, AReceiptIsNotUndoneUnderAnotherWaybillsListing) {
 // used, split, packed, voided or disposed of until the waybill lets it go.
 TEST_F(WaybillRulesTest, AListedPackageIsNotUsedUntilItsWaybillLetsItGo) {
   ASSERT_TRUE(Submit(carrier_, Waybill("WB-Q", {Code(1)})).ok());
-  const auto append = [&](v1::BusinessStep step, const std::function<void(v1::Event*)>& fill) {
-    v1::Event e;
-    e.set_event_id(absl::StrCat("ev-", ++next_id_));
-    e.set_step(step);
-    e.add_codes(Code(1));
-    fill(&e);
-    clock_ += absl::Seconds(1);
-    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(clock_));
-    e.set_event_time_offset_minutes(480);
-    e.mutable_location()->set_enterprise_uscc(kProducer);
-    e.mutable_location()->set_site("main");
-    return t_->ledger()
-        .Append(*envelope::Sign(api::kEventContext, e.SerializeAsString(), producer_))
-        .status();
+  const auto on_one = [&](v1::BusinessStep step, const std::function<void(v1::Event*)>& fill) {
+    return EventWith(producer_, step, kProducer, {Code(1)}, fill);
   };
   const auto consume = [&] {
-    return append(v1::CONSUMING, [](v1::Event* e) { e->set_quantity_milli(50000); });
+    return on_one(v1::CONSUMING, [](v1::Event* e) { e->set_quantity_milli(50000); });
   };
-  RefusedEvent(consume(), absl::StatusCode::kFailedPrecondition,
-               "codes[0]: " + Code(1) + " is on open waybill WB-Q of " + kCarrier);
-  RefusedEvent(append(v1::PACKING, [](v1::Event* e) { e->set_parent_code(kProducer + ".LU.P1"); }),
+  const auto misprint = [](v1::Event* e) { e->set_reason("misprint"); };
+  RefusedEvent(
+      consume(), absl::StatusCode::kFailedPrecondition,
+      "event.codes[0]: " + Code(1) + " is on open waybill WB-Q of " + kCarrier + " (OPEN)");
+  RefusedEvent(on_one(v1::PACKING, [](v1::Event* e) { e->set_parent_code(kProducer + ".LU.P1"); }),
                absl::StatusCode::kFailedPrecondition, "is on open waybill WB-Q");
-  RefusedEvent(append(v1::VOIDING, [](v1::Event* e) { e->set_reason("misprint"); }),
-               absl::StatusCode::kFailedPrecondition, "is on open waybill WB-Q");
+  RefusedEvent(on_one(v1::VOIDING, misprint), absl::StatusCode::kFailedPrecondition,
+               "is on open waybill WB-Q");
   // Departed, it may still ship under the waybill: still held.
   ASSERT_TRUE(Submit(carrier_, Depart("WB-Q")).ok());
   RefusedEvent(consume(), absl::StatusCode::kFailedPrecondition,
@@ -584,24 +543,10 @@ TEST_F(WaybillRulesTest, AListedPackageIsNotUsedUntilItsWaybillLetsItGo) {
   EXPECT_TRUE(consumed.ok()) << consumed;
   // Cancelling lets a package go too.
   ASSERT_TRUE(Submit(carrier_, Waybill("WB-Q2", {Code(2)})).ok());
-  const auto void_two = [&] {
-    v1::Event e;
-    e.set_event_id(absl::StrCat("ev-", ++next_id_));
-    e.set_step(v1::VOIDING);
-    e.add_codes(Code(2));
-    e.set_reason("misprint");
-    clock_ += absl::Seconds(1);
-    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(clock_));
-    e.set_event_time_offset_minutes(480);
-    e.mutable_location()->set_enterprise_uscc(kProducer);
-    e.mutable_location()->set_site("main");
-    return t_->ledger()
-        .Append(*envelope::Sign(api::kEventContext, e.SerializeAsString(), producer_))
-        .status();
-  };
-  RefusedEvent(void_two(), absl::StatusCode::kFailedPrecondition, "is on open waybill WB-Q2");
+  RefusedEvent(EventWith(producer_, v1::VOIDING, kProducer, {Code(2)}, misprint),
+               absl::StatusCode::kFailedPrecondition, "is on open waybill WB-Q2");
   ASSERT_TRUE(Submit(carrier_, Cancel("WB-Q2", "load changed")).ok());
-  absl::Status voided = void_two();
+  absl::Status voided = EventWith(producer_, v1::VOIDING, kProducer, {Code(2)}, misprint);
   EXPECT_TRUE(voided.ok()) << voided;
   ExpectStateRebuildsFromTheLog();
 }
@@ -624,21 +569,6 @@ TEST_F(WaybillRulesTest, DepartureAndArrivalAreNotDatedInTheFuture) {
 // An error declaration undoes a shipment or a receipt in the ledger; the
 // waybill book undoes what it noted of it.
 TEST_F(WaybillRulesTest, AWrongReceiptOrShipmentDeclaredIsUndoneOnTheWaybillToo) {
-  const auto declare = [&](const crypto::SigningKey& key, const std::string& uscc,
-                           const std::string& wrong) {
-    v1::Event e;
-    e.set_event_id(absl::StrCat("ev-", ++next_id_));
-    e.set_step(v1::ERROR_DECLARATION);
-    e.set_corrects_event_id(wrong);
-    e.set_reason("recorded by mistake");
-    clock_ += absl::Seconds(1);
-    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(clock_));
-    e.set_event_time_offset_minutes(480);
-    e.mutable_location()->set_enterprise_uscc(uscc);
-    e.mutable_location()->set_site("main");
-    return t_->ledger().Append(*envelope::Sign(api::kEventContext, e.SerializeAsString(), key))
-        .status();
-  };
   ASSERT_TRUE(Submit(carrier_, Waybill("WB-E1", {Code(1), Code(2)})).ok());
   ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1), Code(2)}, "WB-E1", kUser).ok());
   ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
@@ -648,7 +578,7 @@ TEST_F(WaybillRulesTest, AWrongReceiptOrShipmentDeclaredIsUndoneOnTheWaybillToo)
   EXPECT_EQ(OpenWaybill(Code(2)), "");
 
   // The second receipt was wrong: the waybill is open again, listing it.
-  ASSERT_TRUE(declare(user_, kUser, wrong_receipt).ok());
+  ASSERT_TRUE(DeclareError(user_, kUser, wrong_receipt).ok());
   std::optional<WaybillState> w = Find("WB-E1");
   ASSERT_TRUE(w.has_value());
   EXPECT_EQ(w->status, v1::OPEN);
@@ -665,7 +595,7 @@ TEST_F(WaybillRulesTest, AWrongReceiptOrShipmentDeclaredIsUndoneOnTheWaybillToo)
   const std::string wrong_shipment = absl::StrCat("ev-", next_id_);
   Refused(carrier_, Amend(Waybill("WB-E2", {Code(3), Code(4)})),
           absl::StatusCode::kFailedPrecondition, "nothing on it has shipped");
-  ASSERT_TRUE(declare(producer_, kProducer, wrong_shipment).ok());
+  ASSERT_TRUE(DeclareError(producer_, kProducer, wrong_shipment).ok());
   EXPECT_TRUE(Find("WB-E2")->shipped.empty());
   EXPECT_EQ(OpenWaybill(Code(3)), "WB-E2");
   EXPECT_TRUE(Submit(carrier_, Amend(Waybill("WB-E2", {Code(3), Code(4)}))).ok());
