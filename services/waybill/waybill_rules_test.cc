@@ -423,6 +423,24 @@ TEST_F(WaybillRulesTest, BeforeEpochNineAnArrivedWaybillKeptItsUnshippedCodes) {
   ExpectStateRebuildsFromTheLog();
 }
 
+// A waybill that arrived under epoch 8 settles at its first receipt under
+// epoch 9: the code it never shipped is released and it closes.
+TEST_F(WaybillRulesTest, AWaybillArrivedBeforeEpochNineSettlesAtItsNextReceipt) {
+  chemledger::testing::TestLedgerOptions epoch8;
+  epoch8.rules_epoch = 8;
+  t_->Reopen(epoch8);
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-88", {Code(1), Code(2)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-88", kUser).ok());
+  ASSERT_TRUE(Submit(carrier_, Depart("WB-88")).ok());
+  ASSERT_TRUE(Submit(carrier_, Arrive("WB-88")).ok());
+  EXPECT_EQ(OpenWaybill(Code(2)), "WB-88");
+  t_->Reopen(chemledger::testing::TestLedgerOptions());
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
+  EXPECT_EQ(Find("WB-88")->status, v1::CLOSED);
+  EXPECT_EQ(OpenWaybill(Code(2)), "");
+  ExpectStateRebuildsFromTheLog();
+}
+
 // An arrival with nothing shipped closes the waybill (nothing is left to
 // receive), and a shipment declared an error on an arrived waybill releases
 // its codes; a receipt declared an error reopens a waybill closed so.
