@@ -375,10 +375,7 @@ TEST_F(ScanPageE2eTest, PlainHttpOnlyOnLoopback) {
 TEST_F(ScanPageE2eTest, TlsOnBothPorts) {
   ASSERT_NO_FATAL_FAILURE(KillServer());
   const std::string ca = dir_ + "/ca";
-  ASSERT_EQ(std::system(absl::StrCat("bash ", RunfilePath("tools/cluster/make-dev-ca.sh"), " ", ca,
-                                     " ledgerd >/dev/null")
-                            .c_str()),
-            0);
+  ASSERT_TRUE(MakeDevelopmentCa(ca, "ledgerd"));
   Subprocess server;
   ASSERT_TRUE(server
                   .Start({Binary(), "serve", "--data", dir_ + "/data", "--listen", "127.0.0.1:0",

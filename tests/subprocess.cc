@@ -136,6 +136,12 @@ std::string FreshTempDir(const std::string& name) {
   return dir;
 }
 
+bool MakeDevelopmentCa(const std::string& dir, const std::string& names) {
+  return std::system(absl::StrCat("bash ", RunfilePath("tools/cluster/make-dev-ca.sh"), " ", dir,
+                                  " ", names, " >/dev/null")
+                         .c_str()) == 0;
+}
+
 bool ReplaceByRename(const std::vector<std::string>& parts, const std::string& path,
                      unsigned mode) {
   const std::string next = path + ".next";

@@ -59,6 +59,12 @@ std::string RunfilePath(const std::string& workspace_relative);
 // A fresh, empty directory under TEST_TMPDIR (or /tmp) named after `name`.
 std::string FreshTempDir(const std::string& name);
 
+// Makes a development CA in `dir` with a certificate and key for each of
+// `names` (space-separated), by tools/cluster/make-dev-ca.sh from this
+// test's runfiles (the test's BUILD target lists it in `data`). True when
+// the script succeeded.
+bool MakeDevelopmentCa(const std::string& dir, const std::string& names);
+
 // Replaces `path` as a certificate renewal tool does: the files `parts`, one
 // after another, are written beside it with `mode`, then renamed over it.
 // False (and nothing replaced) when a part cannot be read or the file

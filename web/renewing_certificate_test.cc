@@ -27,11 +27,9 @@ namespace fs = std::filesystem;
 class RenewingCertificateTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string script = testing::RunfilePath("tools/cluster/make-dev-ca.sh");
     for (std::string* dir : {&a_, &b_}) {
       *dir = testing::FreshTempDir(dir == &a_ ? "http_ca_a" : "http_ca_b");
-      ASSERT_EQ(std::system(absl::StrCat("bash ", script, " ", *dir, " pages >/dev/null").c_str()),
-                0);
+      ASSERT_TRUE(testing::MakeDevelopmentCa(*dir, "pages"));
     }
     live_ = testing::FreshTempDir("http_tls_live");
   }

@@ -571,19 +571,18 @@ TEST_F(AuditScenarioTest, AYearOfTradeReconcilesAndEveryInjectedAnomalyIsListed)
 
   // 交通运输 reads every waybill and no packages: of the anomalies, the
   // overdue shipments alone. 生态环境 reads those carrying waste (none here).
-  v1::Actor transport = reader;
-  transport.set_department(v1::TRANSPORT);
-  absl::StatusOr<v1::Anomalies> by_transport =
-      ListAnomalies(*snapshot, transport, v1::ListAnomaliesRequest(), Now());
+  const auto anomalies_for = [&](v1::Department department) {
+    v1::Actor regulator = reader;
+    regulator.set_department(department);
+    return ListAnomalies(*snapshot, regulator, v1::ListAnomaliesRequest(), Now());
+  };
+  absl::StatusOr<v1::Anomalies> by_transport = anomalies_for(v1::TRANSPORT);
   ASSERT_TRUE(by_transport.ok()) << by_transport.status();
   EXPECT_TRUE(by_transport->anomalies().empty());
   std::multiset<std::string> overdue;
   for (const v1::Anomaly& a : by_transport->overdue_shipments()) overdue.insert(a.waybill());
   EXPECT_EQ(overdue, std::multiset<std::string>(lost_waybills_.begin(), lost_waybills_.end()));
-  v1::Actor ecology = reader;
-  ecology.set_department(v1::ECOLOGY_ENVIRONMENT);
-  absl::StatusOr<v1::Anomalies> by_ecology =
-      ListAnomalies(*snapshot, ecology, v1::ListAnomaliesRequest(), Now());
+  absl::StatusOr<v1::Anomalies> by_ecology = anomalies_for(v1::ECOLOGY_ENVIRONMENT);
   ASSERT_TRUE(by_ecology.ok()) << by_ecology.status();
   EXPECT_TRUE(by_ecology->anomalies().empty());
   EXPECT_TRUE(by_ecology->overdue_shipments().empty());

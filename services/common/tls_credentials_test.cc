@@ -24,11 +24,9 @@ namespace {
 class TlsCredentialsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string script = testing::RunfilePath("tools/cluster/make-dev-ca.sh");
     for (std::string* dir : {&a_, &b_}) {
       *dir = testing::FreshTempDir(dir == &a_ ? "tls_ca_a" : "tls_ca_b");
-      ASSERT_EQ(std::system(absl::StrCat("bash ", script, " ", *dir, " ledgerd >/dev/null").c_str()),
-                0);
+      ASSERT_TRUE(testing::MakeDevelopmentCa(*dir, "ledgerd"));
     }
     live_ = testing::FreshTempDir("tls_live");
   }

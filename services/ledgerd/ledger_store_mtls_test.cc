@@ -33,13 +33,9 @@ class LedgerStoreMtlsTest : public ::testing::Test {
   static void SetUpTestSuite() {
     ca_ = new std::string(chemledger::testing::FreshTempDir("mtls_ca"));
     other_ = new std::string(chemledger::testing::FreshTempDir("mtls_other_ca"));
-    const std::string script = chemledger::testing::RunfilePath("tools/cluster/make-dev-ca.sh");
-    ASSERT_EQ(std::system(absl::StrCat("bash ", script, " ", *ca_,
-                                       " ledgerd labeld waybilld verifyd auditd chemctl >/dev/null")
-                              .c_str()),
-              0);
-    ASSERT_EQ(std::system(absl::StrCat("bash ", script, " ", *other_, " labeld >/dev/null").c_str()),
-              0);
+    ASSERT_TRUE(chemledger::testing::MakeDevelopmentCa(
+        *ca_, "ledgerd labeld waybilld verifyd auditd chemctl"));
+    ASSERT_TRUE(chemledger::testing::MakeDevelopmentCa(*other_, "labeld"));
   }
 
   void SetUp() override {

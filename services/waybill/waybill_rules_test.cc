@@ -145,6 +145,17 @@ class WaybillRulesTest : public ::testing::Test {
     add_gate.mutable_add_actor()->set_park_id(park_id);
     ASSERT_TRUE(t_->Registry(admin_, add_gate).ok());
   }
+  // Under rules epoch 8 (the ledger reopened so): waybill `number` lists
+  // codes 1 and 2, code 1 ships, the vehicle departs and arrives.
+  void ArriveWithCodeTwoUnshippedUnderEpochEight(const std::string& number) {
+    chemledger::testing::TestLedgerOptions epoch8;
+    epoch8.rules_epoch = 8;
+    t_->Reopen(epoch8);
+    ASSERT_TRUE(Submit(carrier_, Waybill(number, {Code(1), Code(2)})).ok());
+    ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, number, kUser).ok());
+    ASSERT_TRUE(Submit(carrier_, Depart(number)).ok());
+    ASSERT_TRUE(Submit(carrier_, Arrive(number)).ok());
+  }
   // The platform blacklists `uscc`.
   void Blacklist(const std::string& uscc, const std::string& reason) {
     v1::RegistryRequest blacklist;
@@ -402,13 +413,7 @@ TEST_F(WaybillRulesTest, ShippingFollowsTheWaybillAndReceiptClosesIt) {
 // Under rules epoch 8 an arrived waybill kept the codes that never shipped
 // (entries of that epoch rebuild so).
 TEST_F(WaybillRulesTest, BeforeEpochNineAnArrivedWaybillKeptItsUnshippedCodes) {
-  chemledger::testing::TestLedgerOptions epoch8;
-  epoch8.rules_epoch = 8;
-  t_->Reopen(epoch8);
-  ASSERT_TRUE(Submit(carrier_, Waybill("WB-8", {Code(1), Code(2)})).ok());
-  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-8", kUser).ok());
-  ASSERT_TRUE(Submit(carrier_, Depart("WB-8")).ok());
-  ASSERT_TRUE(Submit(carrier_, Arrive("WB-8")).ok());
+  ASSERT_NO_FATAL_FAILURE(ArriveWithCodeTwoUnshippedUnderEpochEight("WB-8"));
   ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
   EXPECT_EQ(Find("WB-8")->status, v1::ARRIVED);
   EXPECT_EQ(OpenWaybill(Code(2)), "WB-8");
@@ -426,13 +431,7 @@ TEST_F(WaybillRulesTest, BeforeEpochNineAnArrivedWaybillKeptItsUnshippedCodes) {
 // A waybill that arrived under epoch 8 settles at its first receipt under
 // epoch 9: the code it never shipped is released and it closes.
 TEST_F(WaybillRulesTest, AWaybillArrivedBeforeEpochNineSettlesAtItsNextReceipt) {
-  chemledger::testing::TestLedgerOptions epoch8;
-  epoch8.rules_epoch = 8;
-  t_->Reopen(epoch8);
-  ASSERT_TRUE(Submit(carrier_, Waybill("WB-88", {Code(1), Code(2)})).ok());
-  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-88", kUser).ok());
-  ASSERT_TRUE(Submit(carrier_, Depart("WB-88")).ok());
-  ASSERT_TRUE(Submit(carrier_, Arrive("WB-88")).ok());
+  ASSERT_NO_FATAL_FAILURE(ArriveWithCodeTwoUnshippedUnderEpochEight("WB-88"));
   EXPECT_EQ(OpenWaybill(Code(2)), "WB-88");
   t_->Reopen(chemledger::testing::TestLedgerOptions());
   ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
