@@ -10,11 +10,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -26,6 +28,7 @@
 #include "crypto/merkle.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "leveldb/db.h"
 #include "services/common/envelope.h"
 #include "services/common/grpc_read_auth.h"
 #include "services/registry/registry_testing.h"
@@ -394,6 +397,53 @@ TEST_F(LedgerE2eTest, HundredsOfConcurrentReadsAllGetAnswers) {
   for (std::thread& t : readers) t.join();
   EXPECT_EQ(answered.load(), kCalls) << failures.size() << " failed, first: "
                                      << (failures.empty() ? "" : failures[0]);
+}
+
+// A fault of the server (here a state record damaged on disk behind its
+// back) reaches the client as DATA_LOSS with a reference into the server's
+// log, not as the store's own words (the record's key, the code's state).
+TEST_F(LedgerE2eTest, AServerFaultReachesTheClientAsItsCodeAndAReferenceOnly) {
+  if (ClusterShape()) GTEST_SKIP() << "damages chemledgerd's own store";
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Issued issued = Issue(IssueRequest("FAULT", 2, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  const std::string damaged = issued.labels[0].code();
+  const std::string sound = issued.labels[1].code();
+  for (const std::string& code : {damaged, sound}) {
+    v1::Event commission;
+    commission.set_event_id("fault-commission-" + code);
+    commission.set_step(v1::COMMISSIONING);
+    commission.add_codes(code);
+    commission.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    commission.set_event_time_offset_minutes(480);
+    commission.mutable_location()->set_enterprise_uscc(kAcme);
+    commission.mutable_location()->set_site("plant");
+    ASSERT_TRUE(AppendEvent(*acme_operator_, commission).ok());
+  }
+  ASSERT_NO_FATAL_FAILURE(KillServer());
+  {
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), dir_ + "/data/log", &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    const std::string key = "sl/code/" + damaged;
+    std::string value;
+    ASSERT_TRUE(db->Get(leveldb::ReadOptions(), key, &value).ok()) << key;
+    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), key, "\xff\xff\xff not a record").ok());
+  }
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+
+  v1::History history;
+  const grpc::Status status = GetHistory(*acme_admin_, damaged, &history);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DATA_LOSS) << status.error_message();
+  EXPECT_TRUE(absl::StartsWith(status.error_message(),
+                               "the server failed (DATA_LOSS); its log has the cause under "
+                               "reference "))
+      << status.error_message();
+  EXPECT_FALSE(absl::StrContains(status.error_message(), damaged)) << status.error_message();
+  EXPECT_FALSE(absl::StrContains(status.error_message(), "malformed")) << status.error_message();
+  // The rest of the ledger still answers.
+  EXPECT_TRUE(GetHistory(*acme_admin_, sound, &history).ok());
+  EXPECT_EQ(history.events_size(), 1);
 }
 
 }  // namespace

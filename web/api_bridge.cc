@@ -162,7 +162,10 @@ BridgeAnswer ApiBridge::Call(absl::string_view method, const std::string& reques
       read_auth::UnaryCallBytes(*channel_, &context, method, request_bytes, &response_bytes);
   if (!status.ok()) return Refuse(status.error_code(), status.error_message());
   absl::StatusOr<std::string> json = ResponseJson(method, response_bytes);
-  if (!json.ok()) return Refuse(grpc::StatusCode::INTERNAL, json.status().message());
+  if (!json.ok()) {
+    const absl::Status reported = PublicStatus(json.status());
+    return Refuse(static_cast<grpc::StatusCode>(reported.code()), reported.message());
+  }
   return {200, *std::move(json)};
 }
 

@@ -14,6 +14,7 @@
 #include "chemledger/v1/console.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "httplib.h"
+#include "services/common/grpc_status.h"
 #include "services/registry/oversight.h"
 #include "web/api_bridge.h"
 #include "web/console_files.h"
@@ -36,7 +37,8 @@ void SecurityHeaders(httplib::Response& res) {
   res.set_header("Cache-Control", "no-store");
 }
 
-void SendError(httplib::Response& res, const absl::Status& status) {
+void SendError(httplib::Response& res, const absl::Status& given) {
+  const absl::Status status = PublicStatus(given);
   SecurityHeaders(res);
   res.status = HttpStatusOf(static_cast<int>(status.code()));
   res.set_content(ErrorJson(static_cast<grpc::StatusCode>(status.code()), status.message()),

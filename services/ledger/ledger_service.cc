@@ -44,8 +44,9 @@ std::vector<v1::AppendResult> LedgerServiceImpl::AnswerBatch(
     if (receipt.ok()) {
       FillReceipt(*receipt, result.mutable_receipt());
     } else {
-      result.set_code(static_cast<int>(receipt.status().code()));
-      result.set_message(std::string(receipt.status().message()));
+      const absl::Status reported = PublicStatus(receipt.status());
+      result.set_code(static_cast<int>(reported.code()));
+      result.set_message(std::string(reported.message()));
     }
     return result;
   };

@@ -82,8 +82,9 @@ v1::WaybillResult ResultOf(const absl::StatusOr<WaybillReceipt>& receipt) {
     result.set_replayed(receipt->replayed);
     result.set_waybill_code(receipt->waybill_code);
   } else {
-    result.set_code(static_cast<int>(receipt.status().code()));
-    result.set_message(std::string(receipt.status().message()));
+    const absl::Status reported = PublicStatus(receipt.status());
+    result.set_code(static_cast<int>(reported.code()));
+    result.set_message(std::string(reported.message()));
   }
   return result;
 }
