@@ -532,6 +532,34 @@ TEST_F(WaybillRulesTest, AReceiptIsNotUndoneUnderAnotherWaybillsListing) {
   ExpectStateRebuildsFromTheLog();
 }
 
+// A waybill that arrived under epoch 8 without shipping a code still names
+// it in the open-waybill index, but does not hold it: a receipt of that code
+// may be declared wrong under epoch 9, and the code goes back on the
+// waybill it was received from.
+TEST_F(WaybillRulesTest, AReceiptIsUndoneUnderAWaybillThatArrivedBeforeEpochNineWithoutIt) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-E1", {Code(1)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-E1", kUser).ok());
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
+  const std::string receipt = absl::StrCat("ev-", next_id_);
+  ASSERT_TRUE(t_->AuthorizeCarrier(user_, kCarrier).ok());
+  chemledger::testing::TestLedgerOptions epoch8;
+  epoch8.rules_epoch = 8;
+  t_->Reopen(epoch8);
+  ASSERT_TRUE(
+      Submit(carrier_, testing::ExampleWaybill("WB-E2", kCarrier, kUser, kOther, {Code(1)})).ok());
+  ASSERT_TRUE(Submit(carrier_, Depart("WB-E2")).ok());
+  ASSERT_TRUE(Submit(carrier_, Arrive("WB-E2")).ok());
+  ASSERT_EQ(Find("WB-E2")->status, v1::ARRIVED) << "epoch 8: an arrival settles nothing";
+  ASSERT_EQ(OpenWaybill(Code(1)), "WB-E2");
+
+  t_->Reopen(chemledger::testing::TestLedgerOptions());
+  absl::Status undone = DeclareError(user_, kUser, receipt);
+  ASSERT_TRUE(undone.ok()) << undone;
+  EXPECT_EQ(OpenWaybill(Code(1)), "WB-E1") << "back in transit on the waybill it came on";
+  EXPECT_EQ(Find("WB-E2")->status, v1::ARRIVED);
+  ExpectStateRebuildsFromTheLog();
+}
+
 // What an open waybill states stays what ships: a listed package is not
 // used, split, packed, voided or disposed of until the waybill lets it go.
 TEST_F(WaybillRulesTest, AListedPackageIsNotUsedUntilItsWaybillLetsItGo) {
