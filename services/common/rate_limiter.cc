@@ -9,14 +9,29 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 
 namespace chemledger {
 
-std::string ClientAddress(absl::string_view peer) {
+namespace {
+
+// gRPC writes an IPv6 peer as a URI, its brackets percent-encoded
+// ("ipv6:%5B::1%5D:443", gRPC 1.48 and later) or not ("ipv6:[::1]:443",
+// earlier): the brackets, either way.
+std::string WithBrackets(absl::string_view peer) {
+  return absl::StrReplaceAll(peer, {{"%5B", "["}, {"%5b", "["}, {"%5D", "]"}, {"%5d", "]"}});
+}
+
+}  // namespace
+
+std::string ClientAddress(absl::string_view given_peer) {
   // "ipv6:[2001:db8:1:2:3:4:5:6]:51234": one client is a /64 (a host may
   // take any address in its network's /64), however the address is written
-  // ("::" compressed or not). An IPv4-mapped address counts as IPv4.
+  // ("::" compressed or not, brackets percent-encoded or not). An
+  // IPv4-mapped address counts as IPv4.
+  const std::string bracketed = WithBrackets(given_peer);
+  const absl::string_view peer = bracketed;
   if (absl::StartsWith(peer, "ipv6:[")) {
     const size_t close = peer.find(']');
     if (close != absl::string_view::npos) {

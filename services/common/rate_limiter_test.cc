@@ -1,5 +1,11 @@
 #include "services/common/rate_limiter.h"
 
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "chemledger/testing/slow_echo.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 
 namespace chemledger {
@@ -46,6 +52,49 @@ TEST(RateLimiterTest, ClientAddressesDropThePortAndGroupIpv6By64) {
   EXPECT_EQ(ClientAddress("ipv6:[::ffff:10.0.0.7]:5"), "ipv4:10.0.0.7");
   EXPECT_EQ(ClientAddress("ipv6:[::1]:7443"), "ipv6:0:0:0:0::/64");
   EXPECT_EQ(ClientAddress("unix:/run/chemledger.sock"), "unix:/run/chemledger.sock");
+  // As gRPC 1.48 and later write it: a URI, the brackets percent-encoded.
+  EXPECT_EQ(ClientAddress("ipv6:%5B2001:db8:1:2:3:4:5:6%5D:443"), "ipv6:2001:db8:1:2::/64");
+  EXPECT_EQ(ClientAddress("ipv6:%5b2001:db8:1:2::9%5d:80"), "ipv6:2001:db8:1:2::/64");
+  EXPECT_EQ(ClientAddress("ipv6:%5B::ffff:10.0.0.7%5D:5"), "ipv4:10.0.0.7");
+}
+
+class PeerEchoService final : public testing::SlowEcho::Service {
+  grpc::Status Echo(grpc::ServerContext* context, const testing::EchoRequest*,
+                    testing::EchoResponse* response) override {
+    response->set_peer(context->peer());
+    return grpc::Status::OK;
+  }
+};
+
+// The peer this gRPC library gives for a call from `host` (a loopback
+// address) to a server listening there.
+std::string PeerOfACallFrom(const std::string& host) {
+  PeerEchoService service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(host + ":0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) return "";
+  std::unique_ptr<testing::SlowEcho::Stub> stub = testing::SlowEcho::NewStub(
+      grpc::CreateChannel(absl::StrCat(host, ":", port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  testing::EchoRequest request;
+  testing::EchoResponse response;
+  const grpc::Status status = stub->Echo(&context, request, &response);
+  server->Shutdown();
+  return status.ok() ? response.peer() : "";
+}
+
+// What the services give ClientAddress is what gRPC itself writes, not what
+// the tests above spell by hand.
+TEST(RateLimiterTest, ThePeersGrpcWritesAreGroupedAsAddresses) {
+  const std::string v4 = PeerOfACallFrom("127.0.0.1");
+  ASSERT_FALSE(v4.empty());
+  EXPECT_EQ(ClientAddress(v4), "ipv4:127.0.0.1") << v4;
+  const std::string v6 = PeerOfACallFrom("[::1]");
+  if (v6.empty()) GTEST_SKIP() << "no IPv6 loopback here";
+  EXPECT_EQ(ClientAddress(v6), "ipv6:0:0:0:0::/64") << v6;
 }
 
 }  // namespace
