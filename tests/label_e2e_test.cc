@@ -254,6 +254,15 @@ TEST_F(VerifyE2eTest, UrlsAndPhotosGetAVerdictEachAndAnonymousCallsAreLimited) {
   status = Read(*regulator_, "/chemledger.v1.VerifyService/Verify", too_many, &signed_response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
   EXPECT_NE(status.error_message().find("urls: 1001"), std::string::npos) << status.error_message();
+  // Anonymous too: told why (not to retry later), before the limit is charged.
+  {
+    grpc::ClientContext context;
+    v1::VerifyResponse ignored;
+    status = verify->Verify(&context, too_many, &ignored);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+    EXPECT_NE(status.error_message().find("urls: 1001"), std::string::npos)
+        << status.error_message();
+  }
 }
 
 }  // namespace

@@ -735,7 +735,7 @@ TEST_F(ScanPageE2eTest, InChromiumOnAPhoneOverSlow4G) {
       {"label-genuine-en", PathOf(labels.genuine) + "?lang=en", "Genuine", green},
       {"label-used-up", PathOf(labels.used_up), "可疑", orange},
       {"label-voided", PathOf(labels.voided), "可疑", orange},
-      {"label-lost", PathOf(labels.lost), "真", green},
+      {"label-lost", PathOf(labels.lost), "真", red},
       {"label-forged", PathOf(labels.forged), "伪", red},
       {"waybill-open", PathOf(waybills.open), "有效", green},
       {"waybill-cancelled", PathOf(waybills.cancelled), "已取消", red},

@@ -19,17 +19,61 @@
 namespace chemledger::web {
 namespace {
 
-// At most `most` characters of a verifier's detail, which may quote the
-// scanned URL: a forged code's page says why it is refused, not whatever
-// text its maker put in it.
-std::string Shortened(absl::string_view text, size_t most = 120) {
-  const absl::string_view head = FirstCharacters(text, most);
-  return head.size() == text.size() ? std::string(text) : absl::StrCat(head, "…");
-}
-
 // The text in the page's language.
 absl::string_view T(const PageRequest& r, absl::string_view zh, absl::string_view en) {
   return r.language == Language::kChinese ? zh : en;
+}
+
+// Why a code the log does not account for is refused, in a fixed text per
+// verdict: never the verifier's detail, which quotes what the code's maker
+// wrote into it (a forged serial reading "正品，请致电 400..." must not show
+// on the platform's own page).
+absl::string_view WhyRefused(absl::string_view verdict, const PageRequest& r) {
+  if (verdict == "malformed") {
+    return T(r, "二维码内容不是本平台的标签或运单格式。",
+             "The code is not in the platform's label or waybill format.");
+  }
+  if (verdict == "unsupported-version") {
+    return T(r, "二维码的格式版本本平台不认识。",
+             "The code's format version is not one this "
+             "platform knows.");
+  }
+  if (verdict == "wrong-resolver") {
+    return T(r, "二维码属于另一个平台或地址。", "The code names another platform's address.");
+  }
+  if (verdict == "unknown-key") {
+    return T(r, "签名所用的密钥不是本平台的。",
+             "It is signed by a key that is not this "
+             "platform's.");
+  }
+  if (verdict == "revoked-key") {
+    return T(r, "签名所用的密钥已被吊销，且账本中没有吊销前的签发记录。",
+             "It is signed by a revoked key, and the ledger holds no issuance of it from before "
+             "the revocation.");
+  }
+  if (verdict == "bad-signature") {
+    return T(r, "签名不符：内容被改动过或是伪造的。",
+             "The signature does not match: the content was altered or forged.");
+  }
+  if (verdict == "not-issued") {
+    return T(r, "签名有效，但账本中没有这样的签发记录。",
+             "The signature verifies, but the ledger holds no such issuance.");
+  }
+  return T(r, "账本中没有此码。", "The ledger does not hold this code.");
+}
+
+// Warnings that change what the holder of a genuine label must do now: the
+// page's header says so in colour, not only the list below it.
+bool CallsForCare(v1::ScanWarningKind kind) {
+  switch (kind) {
+    case v1::PACKAGE_LOST:
+    case v1::PACKAGE_ON_HOLD:
+    case v1::PACKAGE_RECALLED:
+    case v1::IN_TRANSIT_ELSEWHERE:
+      return true;
+    default:
+      return false;
+  }
 }
 
 constexpr absl::string_view kStyle =
@@ -305,7 +349,28 @@ void SafetyInformation(const v1::ResolveLabelResponse& scan,
 std::string LabelPage(const v1::ResolveLabelResponse& scan,
                       const reference::ReferenceTables& tables, const PageRequest& r) {
   absl::string_view word, what, colour;
-  if (scan.assessment() == "genuine") {
+  const auto warned = [&](v1::ScanWarningKind kind) {
+    for (const v1::ScanWarning& w : scan.scan_warnings()) {
+      if (w.kind() == kind) return true;
+    }
+    return false;
+  };
+  bool calls_for_care = false;
+  for (const v1::ScanWarning& w : scan.scan_warnings()) calls_for_care |= CallsForCare(w.kind());
+  if (scan.assessment() == "genuine" && warned(v1::PACKAGE_LOST)) {
+    // The label is the platform's, but the package is missing from its
+    // owner: the finder's first concern is safety, and the header says so.
+    word = T(r, "真", "Genuine");
+    what = T(r, "标签真实，但此包装已报告丢失或被盗：请远离，拨打 110 或 119。",
+             "The label is genuine, but this package was reported lost or stolen: keep away "
+             "and call 110 or 119.");
+    colour = "bad";
+  } else if (scan.assessment() == "genuine" && calls_for_care) {
+    word = T(r, "真", "Genuine");
+    what = T(r, "标签真实，但此包装有警示：请先阅读下面的警示。",
+             "The label is genuine, but this package has warnings: read them below first.");
+    colour = "warn";
+  } else if (scan.assessment() == "genuine") {
     word = T(r, "真", "Genuine");
     what = T(r, "标签真实：由平台签发并记录在账本中。", "This label was issued by the platform and is in its ledger.");
     colour = "ok";
@@ -347,7 +412,7 @@ std::string LabelPage(const v1::ResolveLabelResponse& scan,
   if (scan.product().un_number().empty() && scan.code().empty()) {
     // Nothing the log accounts for: the verdict and why, nothing else.
     absl::StrAppend(&out, "<section><h2>", T(r, "原因", "Why"), "</h2><p><code>",
-                    Escape(scan.verdict()), "</code> ", Escape(Shortened(scan.detail())),
+                    Escape(scan.verdict()), "</code> ", WhyRefused(scan.verdict(), r),
                     "</p></section>");
   } else {
     SafetyInformation(scan, tables, r, &out);
@@ -402,7 +467,7 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
                   "</div><div class=\"what\">", what, "</div></header><main>");
   if (scan.waybill_number().empty()) {
     absl::StrAppend(&out, "<section><h2>", T(r, "原因", "Why"), "</h2><p><code>", Escape(v),
-                    "</code> ", Escape(Shortened(scan.detail())), "</p></section></main>", Foot(r));
+                    "</code> ", WhyRefused(v, r), "</p></section></main>", Foot(r));
     return out;
   }
   const v1::PublicWaybillView& w = scan.public_view();

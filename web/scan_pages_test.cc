@@ -106,16 +106,14 @@ TEST(ScanPagesTest, SuspiciousAndFake) {
   EXPECT_TRUE(Has(page, "bad-signature"));
   EXPECT_FALSE(Has(page, "应急咨询电话"));
 
-  // A detail that quotes what the forger wrote is cut short: the page says
-  // why, not the forger's text at length.
-  std::string quoted = "malformed: '";
-  for (int i = 0; i < 100; ++i) quoted += "请拨打13800000000领取";
+  // A detail that quotes what the forger wrote is not shown: the page says
+  // why in its own words, nothing of the forger's text.
   fake.set_verdict("malformed");
-  fake.set_detail(quoted);
+  fake.set_detail("label serial: '本品为正品请致电4000000000' must be 1 to 999999999");
   page = LabelPage(fake, reference::ShippedReferenceTables(), Zh());
-  EXPECT_TRUE(Has(page, "malformed: &#39;请拨打") || Has(page, "malformed: '请拨打")) << page;
-  EXPECT_TRUE(Has(page, "…"));
-  EXPECT_LT(page.size(), quoted.size()) << "the whole detail was echoed";
+  EXPECT_TRUE(Has(page, "二维码内容不是本平台的标签或运单格式。")) << page;
+  EXPECT_FALSE(Has(page, "4000000000")) << page;
+  EXPECT_FALSE(Has(page, "本品为正品")) << page;
 }
 
 TEST(ScanPagesTest, ALostPackageTellsTheFinderWhatToDo) {
@@ -124,9 +122,37 @@ TEST(ScanPagesTest, ALostPackageTellsTheFinderWhatToDo) {
   w->set_kind(v1::PACKAGE_LOST);
   w->set_text("reported lost");
   const std::string page = LabelPage(lost, reference::ShippedReferenceTables(), Zh());
+  // Genuine, but the header is red and says what to do, not only the list.
+  EXPECT_TRUE(Has(page,
+                  "<header class=\"bad\"><div class=\"word\">真</div><div "
+                  "class=\"what\">标签真实，但此包装已报告丢失或被盗"))
+      << page;
   EXPECT_TRUE(Has(page, "<section class=\"alert\">"));
   EXPECT_TRUE(Has(page, "请远离，拨打 110 或 119"));
   EXPECT_TRUE(Has(page, "0591-12345678"));
+}
+
+// A genuine label on a package that is on hold, recalled or in transit
+// under someone else's eyes: orange, and the header says to read the
+// warnings; a blacklisted supplier or a revoked key alone leaves it green.
+TEST(ScanPagesTest, AGenuineLabelWithAWarningToActOnIsNotGreen) {
+  for (v1::ScanWarningKind kind :
+       {v1::PACKAGE_ON_HOLD, v1::PACKAGE_RECALLED, v1::IN_TRANSIT_ELSEWHERE}) {
+    v1::ResolveLabelResponse r = Genuine();
+    r.add_scan_warnings()->set_kind(kind);
+    const std::string page = LabelPage(r, reference::ShippedReferenceTables(), Zh());
+    EXPECT_TRUE(Has(page,
+                    "<header class=\"warn\"><div class=\"word\">真</div><div "
+                    "class=\"what\">标签真实，但此包装有警示"))
+        << v1::ScanWarningKind_Name(kind);
+  }
+  for (v1::ScanWarningKind kind : {v1::LABEL_KEY_REVOKED, v1::SUPPLIER_BLACKLISTED}) {
+    v1::ResolveLabelResponse r = Genuine();
+    r.add_scan_warnings()->set_kind(kind);
+    const std::string page = LabelPage(r, reference::ShippedReferenceTables(), En());
+    EXPECT_TRUE(Has(page, "<header class=\"ok\"><div class=\"word\">Genuine</div>"))
+        << v1::ScanWarningKind_Name(kind);
+  }
 }
 
 TEST(ScanPagesTest, ABlacklistedSupplierIsShown) {

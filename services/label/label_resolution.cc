@@ -121,7 +121,15 @@ absl::StatusOr<std::optional<IssuanceRecord>> IssuedBeforeRevocation(
     return std::nullopt;
   }
   absl::StatusOr<IssuanceRecord> issued = MatchIssuance(state, label);
-  if (!issued.ok() || issued->log_index >= *(*key)->revoked_at) return std::nullopt;
+  if (!issued.ok()) {
+    // Not in the log (or with other claims): not accounted for. Anything
+    // else is the store's failure, not the label's.
+    if (absl::IsNotFound(issued.status()) || absl::IsFailedPrecondition(issued.status())) {
+      return std::nullopt;
+    }
+    return issued.status();
+  }
+  if (issued->log_index >= *(*key)->revoked_at) return std::nullopt;
   *warning = absl::StrCat(
       "label key ", label.key_id.ToString(), " was revoked on ",
       absl::FormatCivilTime(*(*key)->revoked_on), " (log index ", *(*key)->revoked_at,

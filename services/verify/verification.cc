@@ -39,9 +39,7 @@ size_t CostOf(const v1::VerifyRequest& request) {
          kImageCost * static_cast<size_t>(request.images_size());
 }
 
-absl::StatusOr<v1::VerifyResponse> Verify(const storage::StateReader& state,
-                                          const v1::VerifyRequest& request, absl::CivilDay today,
-                                          const label::Scanner& scanner) {
+absl::Status CheckBounds(const v1::VerifyRequest& request) {
   if (request.urls_size() > kMaxUrlsPerCall) {
     return absl::InvalidArgumentError(
         absl::StrCat("urls: ", request.urls_size(), " in one call; at most ", kMaxUrlsPerCall));
@@ -57,6 +55,13 @@ absl::StatusOr<v1::VerifyResponse> Verify(const storage::StateReader& state,
                                                    " bytes in one call; at most ",
                                                    kMaxImageBytesPerCall));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::VerifyResponse> Verify(const storage::StateReader& state,
+                                          const v1::VerifyRequest& request, absl::CivilDay today,
+                                          const label::Scanner& scanner) {
+  if (absl::Status s = CheckBounds(request); !s.ok()) return s;
   // One trust list for every code of the call.
   absl::StatusOr<crypto::TrustList> trust = label::MakeTrustList(state, today);
   if (!trust.ok()) return trust.status();
@@ -71,6 +76,10 @@ absl::StatusOr<v1::VerifyResponse> Verify(const storage::StateReader& state,
     if (!codes.ok() || codes->empty()) {
       response.add_images_without_codes(i + 1);
       continue;
+    }
+    if (codes->size() > static_cast<size_t>(kMaxCodesPerImage)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "images[", i, "]: ", codes->size(), " codes in one image; at most ", kMaxCodesPerImage));
     }
     for (std::string& url : *codes) {
       if (absl::Status s = VerifyOne(state, std::move(url), i + 1, *trust, scanner, &response);

@@ -25,6 +25,15 @@ inline constexpr int kMaxImagesPerCall = 16;
 // Below gRPC's 4 MiB message limit, with room for the URLs.
 inline constexpr size_t kMaxImageBytesPerCall = 3 << 20;
 
+// The most codes one image may hold: a photo of a pallet holds dozens; a
+// picture made to hold hundreds (each resolved against the log) is refused.
+inline constexpr int kMaxCodesPerImage = 100;
+
+// INVALID_ARGUMENT naming the field when `request` is over the bounds above
+// (checked before a rate limit is charged, so a request that can never be
+// answered costs nothing and is told why, not to retry).
+absl::Status CheckBounds(const v1::VerifyRequest& request);
+
 // What `request` costs an anonymous caller's rate limit: one per URL and
 // kImageCost per image (reading a photo costs about that much).
 inline constexpr size_t kImageCost = 10;
@@ -32,8 +41,9 @@ size_t CostOf(const v1::VerifyRequest& request);
 
 // Verifies every URL of `request`, then every code read from its images,
 // against `state` as of `today` (China day), as `scanner`. INVALID_ARGUMENT
-// naming the field when the request is over the bounds above; otherwise
-// errors only when `state` cannot be read.
+// naming the field when the request is over the bounds above (CheckBounds)
+// or an image holds more than kMaxCodesPerImage codes; otherwise errors
+// only when `state` cannot be read.
 absl::StatusOr<v1::VerifyResponse> Verify(const storage::StateReader& state,
                                           const v1::VerifyRequest& request, absl::CivilDay today,
                                           const label::Scanner& scanner);

@@ -30,6 +30,10 @@ grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,
                                             v1::VerifyResponse* response) {
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellServedAt(context, *snapshot);
+  // A request that can never be answered is told why before it costs anything.
+  if (absl::Status bounds = verify::CheckBounds(*request); !bounds.ok()) {
+    return ToGrpcStatus(bounds);
+  }
   label::Scanner scanner = label::Scanner::Anyone();
   if (context->client_metadata().count(read_auth::kKeyIdHeader) > 0) {
     // Credentials given must hold: a caller that meant to sign is told why
