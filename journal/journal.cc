@@ -771,6 +771,13 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(
       return absl::DataLossError(absl::StrCat("entry ", size - 1, " is not a LogEntry"));
     }
     last_record_time = RecordTime(entry);
+    if (options.rules_epoch < entry.rules_epoch() && !options.allow_older_rules_epoch) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the log's latest entry (", size - 1, ") was written under rules epoch ",
+          entry.rules_epoch(), "; this server would write under epoch ", options.rules_epoch,
+          ", and a log never goes back to older rules (--waybill-consent=off is only for a "
+          "store that never left epoch 2)"));
+    }
   }
   return std::unique_ptr<Journal>(new Journal(std::make_unique<Impl>(
       store, std::move(machines), *std::move(owners), std::move(options), size,

@@ -75,8 +75,15 @@ struct JournalOptions {
   // times never go backwards: an entry is never recorded before the one
   // before it.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
-  // The rules epoch new entries are checked under.
+  // The rules epoch new entries are checked under. Never older than the
+  // log's latest entry's: Open refuses that (FailedPrecondition), since
+  // rules of an older epoch would ignore what later epochs protect (a
+  // regulator's jurisdiction, waste, waybill holds) on a state that relies
+  // on them.
   uint32_t rules_epoch = kCurrentRulesEpoch;
+  // Tests only: lets a test write entries of an older epoch after newer
+  // ones, as a log written by an older server would hold them.
+  bool allow_older_rules_epoch = false;
   // Told after each batch the store committed, on the committing thread
   // (so it must be quick and thread-safe; metrics.h counts them): how many
   // requests and entries, and how long the store's commit and sync took.

@@ -438,6 +438,16 @@ TEST_F(JournalTest, EntriesRebuildUnderTheRulesOfTheirOwnEpoch) {
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->entries, 2u);
 
+  // A journal never goes back to older rules than the log's latest entry's
+  // (unless a test asks to, to write what an older server would have).
+  absl::Status back = OpenJournal(epoch0);
+  EXPECT_EQ(back.code(), absl::StatusCode::kFailedPrecondition) << back;
+  EXPECT_NE(back.message().find("never goes back to older rules"), std::string::npos) << back;
+  JournalOptions back_in_a_test = epoch0;
+  back_in_a_test.allow_older_rules_epoch = true;
+  ASSERT_TRUE(OpenJournal(back_in_a_test).ok());
+  journal_.reset();
+
   // An entry of an epoch newer than this build's rules is not applied.
   JournalOptions future;
   future.rules_epoch = kCurrentRulesEpoch + 1;

@@ -69,6 +69,7 @@ void TestLedger::Open() {
   machines_ = std::make_unique<server::StateMachines>(options_.catalogue.get());
   journal::JournalOptions journal_options;
   journal_options.rules_epoch = options_.rules_epoch;
+  journal_options.allow_older_rules_epoch = true;  // tests write "old" logs after newer entries
   if (options_.clock) journal_options.clock = options_.clock;
   absl::StatusOr<std::unique_ptr<journal::Journal>> journal =
       journal::Journal::Open(store_.get(), machines_->all(), journal_options);

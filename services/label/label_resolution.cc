@@ -50,8 +50,25 @@ absl::StatusOr<bool> WarnOfState(const storage::StateReader& state, const std::s
          "to the supplier",
          response);
   }
-  if ((*now)->on_hold && !ledger::IsTerminal(status)) {
-    Warn(v1::PACKAGE_ON_HOLD, "this package is on hold: it must not be moved or used", response);
+  if (!ledger::IsTerminal(status)) {
+    // Its own hold, or that of a pallet it is packed on (at any depth): a
+    // sealed pallet's packages are sealed with it.
+    bool held = (*now)->on_hold;
+    std::string parent = (*now)->parent;
+    for (int depth = 0; !held && !parent.empty() && depth < ledger::kMaxNesting; ++depth) {
+      absl::StatusOr<std::optional<ledger::CodeState>> up = ledger::FindCode(state, parent);
+      if (!up.ok()) return up.status();
+      if (!*up) break;
+      held = (*up)->on_hold;
+      parent = (*up)->parent;
+    }
+    if (held) {
+      Warn(v1::PACKAGE_ON_HOLD,
+           (*now)->on_hold ? "this package is on hold: it must not be moved or used"
+                           : "this package is packed on a pallet that is on hold: it must not "
+                             "be moved or used",
+           response);
+    }
   }
   switch (status) {
     case ledger::CodeStatus::kVoided:
