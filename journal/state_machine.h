@@ -82,7 +82,14 @@ namespace chemledger::journal {
 //      departures or arrivals are not dated more than 5 minutes after the
 //      platform's clock, nor an exit before its entry; a gate knows the
 //      vehicles inside by plate.
-inline constexpr uint32_t kCurrentRulesEpoch = 9;
+//  10: what a waybill holds is held at any depth: nothing is packed on or
+//      unpacked from an aggregate whose ancestor a waybill holds, and an
+//      event on a held package is not declared an error (but shipments and
+//      receipts, which the waybill book undoes); an error declaration is not
+//      itself declared an error; a held (封存) package is not voided, packed,
+//      nor a sealed pallet packed on or unpacked; a regulator's hold takes
+//      over the custodian's own.
+inline constexpr uint32_t kCurrentRulesEpoch = 10;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {

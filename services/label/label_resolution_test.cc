@@ -77,7 +77,7 @@ class LabelResolutionTest : public ::testing::Test {
   // Records `step` for `codes` as Acme, with `reason` or `quantity_milli`
   // where the step needs them.
   absl::Status Record(v1::BusinessStep step, std::vector<std::string> codes,
-                      uint64_t quantity_milli = 0) {
+                      uint64_t quantity_milli = 0, const std::string& parent_code = "") {
     v1::Event e;
     e.set_event_id(absl::StrCat("resolution-ev-", ++next_event_));
     e.set_step(step);
@@ -87,6 +87,7 @@ class LabelResolutionTest : public ::testing::Test {
     e.mutable_location()->set_enterprise_uscc(kAcme);
     e.mutable_location()->set_site("plant");
     e.set_quantity_milli(quantity_milli);
+    e.set_parent_code(parent_code);
     if (step == v1::VOIDING || step == v1::LOSS_REPORT || step == v1::HOLDING ||
         step == v1::RELEASING || step == v1::RECALLING) {
       e.set_reason("as the test says");
@@ -262,6 +263,28 @@ TEST_F(LabelResolutionTest, HoldsAndRecallsAreWarnings) {
   ASSERT_EQ(r.scan_warnings_size(), 1);
   EXPECT_EQ(r.scan_warnings(0).kind(), v1::PACKAGE_RECALLED);
   EXPECT_NE(r.warnings(0).find("return it"), std::string::npos) << r.warnings(0);
+}
+
+// A package packed on a sealed pallet is sealed with it, however it got
+// there (before rules epoch 10 a package could be packed on a held pallet
+// and not be held itself).
+TEST_F(LabelResolutionTest, APackageOnAHeldPalletIsWarnedOf) {
+  chemledger::testing::TestLedgerOptions epoch9;
+  epoch9.rules_epoch = 9;
+  ledger_->Reopen(epoch9);
+  const std::string pallet = absl::StrCat(kAcme, ".LU.SEALED");
+  ASSERT_TRUE(Record(v1::COMMISSIONING, {CodeOf(1), CodeOf(2)}).ok());
+  ASSERT_TRUE(Record(v1::PACKING, {CodeOf(1)}, 0, pallet).ok());
+  ASSERT_TRUE(Record(v1::HOLDING, {pallet}).ok());
+  ASSERT_TRUE(Record(v1::PACKING, {CodeOf(2)}, 0, pallet).ok());
+  for (uint64_t serial : {1, 2}) {
+    const v1::ResolveLabelResponse r = Resolve(UrlOf(serial));
+    EXPECT_EQ(r.assessment(), "genuine");
+    ASSERT_EQ(r.scan_warnings_size(), 1) << serial;
+    EXPECT_EQ(r.scan_warnings(0).kind(), v1::PACKAGE_ON_HOLD) << serial;
+  }
+  EXPECT_NE(Resolve(UrlOf(2)).warnings(0).find("packed on a pallet that is on hold"),
+            std::string::npos);
 }
 
 TEST_F(LabelResolutionTest, ABlacklistedSupplierIsAWarning) {

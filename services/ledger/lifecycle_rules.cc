@@ -254,6 +254,41 @@ absl::Status NotHeldForAWaybill(Step& s, const std::string& field, const std::st
                    "cancelled first, or arrives without it"));
 }
 
+// From rules epoch 10, NotHeldForAWaybill for `code` and every aggregate it
+// is packed on, to the top: a waybill that lists a pallet states all that
+// is on it, at any depth, so nothing below it is packed, unpacked or
+// corrected either. (Before epoch 10: `code` alone, as NotHeldForAWaybill.)
+absl::Status NotHeldForAWaybillWithin(Step& s, const std::string& field, const std::string& code) {
+  CL_RETURN_IF_ERROR(NotHeldForAWaybill(s, field, code));
+  if (s.entry.rules_epoch < 10) return absl::OkStatus();
+  CL_ASSIGN_OR_RETURN(CodeState * c, s.StateOf(code));
+  for (int depth = 0; c != nullptr && !c->parent.empty() && depth < kMaxNesting; ++depth) {
+    const std::string parent = c->parent;
+    CL_RETURN_IF_ERROR(NotHeldForAWaybill(s, field, parent));
+    CL_ASSIGN_OR_RETURN(c, s.StateOf(parent));
+  }
+  return absl::OkStatus();
+}
+
+// From rules epoch 10, refused while `code` or an aggregate it is packed on
+// is on hold (封存): a sealed pallet is not opened or added to, and a held
+// package is not packed anywhere.
+absl::Status NotSealed(Step& s, const std::string& field, const std::string& code) {
+  if (s.entry.rules_epoch < 10) return absl::OkStatus();
+  CL_ASSIGN_OR_RETURN(CodeState * c, s.StateOf(code));
+  for (int depth = 0; c != nullptr && depth <= kMaxNesting; ++depth) {
+    if (c->on_hold) {
+      return Precondition(field, c->code == code
+                                     ? absl::StrCat(code, " is on hold (封存): released first")
+                                     : absl::StrCat(code, " is packed on ", c->code,
+                                                    ", which is on hold (封存): released first"));
+    }
+    if (c->parent.empty()) break;
+    CL_ASSIGN_OR_RETURN(c, s.StateOf(c->parent));
+  }
+  return absl::OkStatus();
+}
+
 // ------------------------------------------------------------ step handlers
 
 absl::Status Commissioning(Step& s) {
@@ -577,7 +612,8 @@ absl::Status PackingOrUnpacking(Step& s) {
       return absl::PermissionDeniedError(absl::StrCat(
           "event.parent_code: ", parent_code, " is not active in the custody of ", s.who));
     }
-    CL_RETURN_IF_ERROR(NotHeldForAWaybill(s, "parent_code", parent_code));
+    CL_RETURN_IF_ERROR(NotHeldForAWaybillWithin(s, "parent_code", parent_code));
+    CL_RETURN_IF_ERROR(NotSealed(s, "parent_code", parent_code));
     for (int i = 0; i < e.codes_size(); ++i) {
       if (!parent->children.count(e.codes(i))) {
         return Precondition(Field(i), absl::StrCat(e.codes(i), " is not packed on ", parent_code));
@@ -609,7 +645,8 @@ absl::Status PackingOrUnpacking(Step& s) {
                                                     " is not an active aggregate in the custody of ",
                                                     s.who));
   }
-  CL_RETURN_IF_ERROR(NotHeldForAWaybill(s, "parent_code", parent_code));
+  CL_RETURN_IF_ERROR(NotHeldForAWaybillWithin(s, "parent_code", parent_code));
+  CL_RETURN_IF_ERROR(NotSealed(s, "parent_code", parent_code));
   // The parent's ancestors: packing one of them onto it would make a cycle.
   std::set<std::string> ancestors = {parent_code};
   for (const CodeState* a = parent; !a->parent.empty();) {
@@ -632,6 +669,7 @@ absl::Status PackingOrUnpacking(Step& s) {
     }
     CL_ASSIGN_OR_RETURN(CodeState * child, s.Held(i));
     CL_RETURN_IF_ERROR(NotHeldForAWaybill(s, field, child->code));
+    CL_RETURN_IF_ERROR(NotSealed(s, field, child->code));
     child->parent = parent_code;
     parent->children.insert(child->code);
     if (parent->children.size() > static_cast<size_t>(kMaxChildren)) {
@@ -744,6 +782,9 @@ absl::Status Voiding(Step& s) {
     } else {
       CL_ASSIGN_OR_RETURN(c, s.Held(i));
       CL_RETURN_IF_ERROR(NotHeldForAWaybill(s, field, c->code));
+      // From epoch 10 a held package is not ended by voiding its code (as
+      // it is not by disposing of it): its hold is released first.
+      if (s.entry.rules_epoch >= 10) CL_RETURN_IF_ERROR(NotHeld(field, {c}));
       if (c->waste) {
         return Precondition(field, absl::StrCat(c->code, " is declared waste: it is disposed of "
                                                          "by a licensed disposer, not voided"));
@@ -781,6 +822,16 @@ absl::Status ErrorDeclaration(Step& s) {
     return Invalid("corrects_event_id", absl::StrCat("'", e.corrects_event_id(),
                                                      "' is an observation: it changed nothing"));
   }
+  // From epoch 10 a correction is not corrected: undoing it would put the
+  // wrong event's result back without its step's checks (a shipment
+  // without its waybill, a receipt its waybill never sees). The step is
+  // recorded again instead, and checked as any.
+  if (s.entry.rules_epoch >= 10 && wrong.step() == v1::ERROR_DECLARATION) {
+    return Invalid("corrects_event_id",
+                   absl::StrCat("'", e.corrects_event_id(),
+                                "' is itself an error declaration: record the step it undid "
+                                "again instead"));
+  }
   std::set<std::string> codes;
   for (const auto& link : links.links()) codes.insert(link.code());
   if (e.codes_size() > 0 && std::set<std::string>(e.codes().begin(), e.codes().end()) != codes) {
@@ -789,6 +840,15 @@ absl::Status ErrorDeclaration(Step& s) {
   // The wrong event is undone: each code it touched goes back to the state
   // before it. That needs it to be each code's latest event, and not the one
   // that created the code (void that instead).
+  // From epoch 10, what a waybill holds stays what it states: a correction
+  // that would change a listed package (its quantity, what is on it) waits
+  // for the waybill to let it go. A shipment or a receipt is the waybill's
+  // own business: the waybill book undoes it on the waybill.
+  if (s.entry.rules_epoch >= 10 && wrong.step() != v1::SHIPPING && wrong.step() != v1::RECEIVING) {
+    for (const std::string& code : codes) {
+      CL_RETURN_IF_ERROR(NotHeldForAWaybillWithin(s, "corrects_event_id", code));
+    }
+  }
   for (const std::string& code : codes) {
     CL_ASSIGN_OR_RETURN(CodeState * now, s.StateOf(code));
     // (Observations since change nothing and do not count.)
@@ -834,7 +894,12 @@ absl::Status HoldingOrReleasing(Step& s) {
     // it was packed).
     const bool any_held = std::any_of(moved.begin(), moved.end(),
                                       [](const CodeState* m) { return m->on_hold; });
-    if (hold ? c->on_hold : !any_held) {
+    // From epoch 10 a regulator's hold takes over the custodian's own (the
+    // custodian can no longer lift it); only a regulator's hold is not
+    // placed twice.
+    const bool takes_over =
+        hold && c->on_hold && s.by_regulator && !c->hold_by_regulator && s.entry.rules_epoch >= 10;
+    if (hold ? c->on_hold && !takes_over : !any_held) {
       return Precondition(field, absl::StrCat(c->code, hold ? " is already on hold"
                                                             : " is not on hold, nor is anything on it"));
     }
@@ -1227,9 +1292,12 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
   v1::EventLinks links;
   for (const auto& [code, c] : s.touched) {
     if (s.when < c.last_event_time) {
-      return Precondition("event_time", absl::StrCat(absl::FormatTime(s.when, local), " is before ",
+      // (Redacted like any refusal: the time of a package's latest event is
+      // not told to whoever may not read its history, e.g. an observer.)
+      return Redact(
+          s, Precondition("event_time", absl::StrCat(absl::FormatTime(s.when, local), " is before ",
                                                      code, "'s previous event at ",
-                                                     absl::FormatTime(c.last_event_time, local)));
+                                                     absl::FormatTime(c.last_event_time, local))));
     }
     v1::EventLinks::Link* link = links.add_links();
     link->set_code(code);

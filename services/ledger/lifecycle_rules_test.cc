@@ -753,6 +753,117 @@ TEST_F(LifecycleRulesTest, AnErrorDeclarationUndoesTheWrongEvent) {
   ExpectCheckPasses();
 }
 
+// From rules epoch 10 a correction is not corrected: undoing it would put
+// the wrong event's result back unchecked. Before, it was.
+TEST_F(LifecycleRulesTest, AnErrorDeclarationIsNotItselfDeclaredAnError) {
+  Commission({1});
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
+  use.set_quantity_milli(10000);
+  Ok(producer_, use);
+  v1::Event error = Event(v1::ERROR_DECLARATION, kProducer, {});
+  error.set_corrects_event_id(use.event_id());
+  error.set_reason("scanned the wrong drum");
+  Ok(producer_, error);
+  v1::Event undo = Event(v1::ERROR_DECLARATION, kProducer, {});
+  undo.set_corrects_event_id(error.event_id());
+  undo.set_reason("it was the right drum after all");
+  Refused(producer_, undo, absl::StatusCode::kInvalidArgument,
+          "event.corrects_event_id: '" + error.event_id() +
+              "' is itself an error declaration: record the step it undid again instead");
+  EXPECT_EQ(Find(Code(1)).remaining_milli, 25000u);
+  // The step recorded again instead, checked as any.
+  use = Event(v1::CONSUMING, kProducer, {Code(1)});
+  use.set_event_id("ev-again");
+  use.set_quantity_milli(10000);
+  Ok(producer_, use);
+  EXPECT_EQ(Find(Code(1)).remaining_milli, 15000u);
+
+  // Under epoch 9 the undo was undone (entries of that epoch rebuild so).
+  testing::TestLedgerOptions epoch9;
+  epoch9.rules_epoch = 9;
+  t_->Reopen(epoch9);
+  v1::Event again = Event(v1::ERROR_DECLARATION, kProducer, {});
+  again.set_corrects_event_id("ev-again");
+  again.set_reason("wrong drum");
+  Ok(producer_, again);
+  v1::Event old_undo = Event(v1::ERROR_DECLARATION, kProducer, {});
+  old_undo.set_corrects_event_id(again.event_id());
+  old_undo.set_reason("right drum");
+  Ok(producer_, old_undo);
+  EXPECT_EQ(Find(Code(1)).remaining_milli, 15000u);
+  t_->Reopen(testing::TestLedgerOptions());
+  ExpectCheckPasses();
+}
+
+// What a waybill lists stays what ships, at any depth (rules epoch 10): a
+// pallet on a listed pallet is not opened or added to, and an event on a
+// listed package is not declared wrong (a shipment's or receipt's
+// correction is the waybill book's, and stays allowed: waybill_rules_test).
+TEST_F(LifecycleRulesTest, WhatAWaybillListsIsHeldAtAnyDepth) {
+  Commission({1, 2, 3});
+  const std::string inner = absl::StrCat(kProducer, ".LU.IN1");
+  const std::string outer = absl::StrCat(kProducer, ".LU.OUT1");
+  v1::Event pack = Event(v1::PACKING, kProducer, {Code(1)});
+  pack.set_parent_code(inner);
+  Ok(producer_, pack);
+  v1::Event pack_outer = Event(v1::PACKING, kProducer, {inner});
+  pack_outer.set_parent_code(outer);
+  Ok(producer_, pack_outer);
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(3)});
+  use.set_quantity_milli(5000);
+  Ok(producer_, use);
+  SubmitWaybill("WB-DEEP", kProducer, kWarehouse, {outer, Code(3)});
+
+  v1::Event take = Event(v1::UNPACKING, kProducer, {Code(1)});
+  take.set_parent_code(inner);
+  Refused(producer_, take, absl::StatusCode::kFailedPrecondition,
+          "event.parent_code: " + outer + " is on open waybill WB-DEEP");
+  v1::Event add = Event(v1::PACKING, kProducer, {Code(2)});
+  add.set_parent_code(inner);
+  Refused(producer_, add, absl::StatusCode::kFailedPrecondition,
+          "event.parent_code: " + outer + " is on open waybill WB-DEEP");
+  v1::Event error = Event(v1::ERROR_DECLARATION, kProducer, {});
+  error.set_corrects_event_id(use.event_id());
+  error.set_reason("used the wrong drum");
+  Refused(producer_, error, absl::StatusCode::kFailedPrecondition,
+          "event.corrects_event_id: " + Code(3) + " is on open waybill WB-DEEP");
+  EXPECT_EQ(Find(Code(3)).remaining_milli, 20000u);
+  EXPECT_EQ(Find(Code(1)).parent, inner);
+
+  // Under epoch 9 only the named aggregate was looked at.
+  testing::TestLedgerOptions epoch9;
+  epoch9.rules_epoch = 9;
+  t_->Reopen(epoch9);
+  take.set_event_id("ev-take-9");
+  Ok(producer_, take);
+  EXPECT_EQ(Find(Code(1)).parent, "");
+  t_->Reopen(testing::TestLedgerOptions());
+  ExpectCheckPasses();
+}
+
+// From rules epoch 10 a regulator's hold takes over the custodian's own
+// quarantine, which the custodian could otherwise lift at will.
+TEST_F(LifecycleRulesTest, ARegulatorsHoldTakesOverTheCustodiansOwn) {
+  Commission({1});
+  v1::Event own = Event(v1::HOLDING, kProducer, {Code(1)});
+  own.set_reason("quarantine");
+  Ok(producer_, own);
+  EXPECT_FALSE(Find(Code(1)).hold_by_regulator);
+  v1::Event seal = Event(v1::HOLDING, kProducer, {Code(1)});
+  seal.set_reason("应急管理局 现场检查 封存");
+  Ok(regulator_, seal);
+  EXPECT_TRUE(Find(Code(1)).on_hold);
+  EXPECT_TRUE(Find(Code(1)).hold_by_regulator);
+  v1::Event lift = Event(v1::RELEASING, kProducer, {Code(1)});
+  lift.set_reason("quarantine over");
+  Refused(producer_, lift, absl::StatusCode::kPermissionDenied,
+          "is on hold by a regulator: only a regulator releases it");
+  // A regulator's hold is not placed twice.
+  seal.set_event_id("ev-seal-again");
+  Refused(regulator_, seal, absl::StatusCode::kFailedPrecondition, "is already on hold");
+  ExpectCheckPasses();
+}
+
 TEST_F(LifecycleRulesTest, SameEventIdSameBytesIsTheOriginalReceipt) {
   Commission({1});
   const v1::Event store = Event(v1::STORING, kProducer, {Code(1)});
@@ -906,16 +1017,41 @@ TEST_F(LifecycleRulesTest, AHeldPackageIsNotShippedOrUsedUntilReleased) {
   v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
   use.set_quantity_milli(1000);
   Refused(producer_, use, Code_::kFailedPrecondition, "is on hold (封存): released first");
+  // Nor voided, nor packed on a pallet (from rules epoch 10).
+  v1::Event void_it = Event(v1::VOIDING, kProducer, {Code(1)});
+  void_it.set_reason("label damaged");
+  Refused(producer_, void_it, Code_::kFailedPrecondition, "is on hold (封存): released first");
+  const std::string pallet = absl::StrCat(kProducer, ".LU.P1");
   v1::Event pack = Event(v1::PACKING, kProducer, {Code(1), Code(2)});
-  pack.set_parent_code(absl::StrCat(kProducer, ".LU.P1"));
+  pack.set_parent_code(pallet);
+  Refused(producer_, pack, Code_::kFailedPrecondition,
+          "event.codes[0]: " + Code(1) + " is on hold (封存): released first");
+  v1::Event lift = Event(v1::RELEASING, kProducer, {Code(1)});
+  lift.set_reason("cleared");
+  Ok(producer_, lift);
+  // A held pallet holds what is on it: nothing ships, nothing is packed on
+  // it or taken off it.
+  pack = Event(v1::PACKING, kProducer, {Code(1), Code(2)});
+  pack.set_parent_code(pallet);
   Ok(producer_, pack);
-  SubmitWaybill("WB-HELD", kProducer, kWarehouse, {absl::StrCat(kProducer, ".LU.P1")});
-  v1::Event ship = Event(v1::SHIPPING, kProducer, {absl::StrCat(kProducer, ".LU.P1")});
+  v1::Event seal = Event(v1::HOLDING, kProducer, {pallet});
+  seal.set_reason("suspected contamination");
+  Ok(producer_, seal);
+  EXPECT_TRUE(Find(Code(1)).on_hold);
+  v1::Event add = Event(v1::PACKING, kProducer, {Code(3)});
+  add.set_parent_code(pallet);
+  Refused(producer_, add, Code_::kFailedPrecondition,
+          "event.parent_code: " + pallet + " is on hold (封存): released first");
+  v1::Event take = Event(v1::UNPACKING, kProducer, {Code(2)});
+  take.set_parent_code(pallet);
+  Refused(producer_, take, Code_::kFailedPrecondition, "is on hold (封存): released first");
+  SubmitWaybill("WB-HELD", kProducer, kWarehouse, {pallet});
+  v1::Event ship = Event(v1::SHIPPING, kProducer, {pallet});
   ship.set_consignee_uscc(kWarehouse);
   ship.set_waybill_id("WB-HELD");
-  Refused(producer_, ship, Code_::kFailedPrecondition, Code(1) + " is on hold");
+  Refused(producer_, ship, Code_::kFailedPrecondition, " is on hold");
   // Storing it elsewhere on site is allowed.
-  Ok(producer_, Event(v1::STORING, kProducer, {absl::StrCat(kProducer, ".LU.P1")}));
+  Ok(producer_, Event(v1::STORING, kProducer, {pallet}));
   // Another enterprise may not hold or release what it does not hold.
   v1::Event release = Event(v1::RELEASING, kWarehouse, {Code(3)});
   release.set_reason("not ours");

@@ -928,6 +928,30 @@ absl::Status NoteEvent(const journal::EntryContext& entry, const storage::StateR
       CL_RETURN_IF_ERROR(SettleArrived(entry, state, number, w, changes));
       if (absl::Status s = WriteWaybill(state, number, w, changes); !s.ok()) return s;
     }
+  } else if (event.step() == v1::FOUND && entry.rules_epoch >= 10) {
+    // A package reported lost on its trip and found again is back with its
+    // shipper (FOUND leaves it active in the shipper's custody): the trip
+    // no longer carries it. It is no longer shipped under its waybill, which
+    // an arrival then settles (it used to wait for a receipt that would
+    // never come, holding the package for good).
+    std::map<std::string, WaybillState> changed;
+    for (const std::string& code : event.codes()) {
+      absl::StatusOr<std::optional<std::string>> open = OpenWaybillOf(state, code);
+      if (!open.ok()) return open.status();
+      if (!*open) continue;
+      auto it = changed.find(**open);
+      if (it == changed.end()) {
+        absl::StatusOr<std::optional<WaybillState>> w = FindWaybillByRef(state, **open);
+        if (!w.ok()) return w.status();
+        if (!*w) return absl::DataLossError(absl::StrCat("open waybill ", **open, " is missing"));
+        it = changed.emplace(**open, **std::move(w)).first;
+      }
+      if (it->second.received.count(code) == 0) it->second.shipped.erase(code);
+    }
+    for (auto& [number, w] : changed) {
+      CL_RETURN_IF_ERROR(SettleArrived(entry, state, number, w, changes));
+      if (absl::Status s = WriteWaybill(state, number, w, changes); !s.ok()) return s;
+    }
   } else if (event.step() == v1::ERROR_DECLARATION) {
     return UndoNotes(entry, state, event, changes);
   }

@@ -532,6 +532,29 @@ TEST_F(WaybillRulesTest, AReceiptIsNotUndoneUnderAnotherWaybillsListing) {
   ExpectStateRebuildsFromTheLog();
 }
 
+// A package lost on the trip and found again is back with its shipper: from
+// rules epoch 10 the waybill no longer counts it as shipped, so the arrival
+// settles the waybill and the package is free (it was held for good).
+TEST_F(WaybillRulesTest, APackageLostOnTheTripAndFoundIsNoLongerOnIt) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-L", {Code(1), Code(2)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1), Code(2)}, "WB-L", kUser).ok());
+  ASSERT_TRUE(Submit(carrier_, Depart("WB-L")).ok());
+  const auto with_reason = [](v1::Event* e) { e->set_reason("fell off the truck"); };
+  ASSERT_TRUE(EventWith(producer_, v1::LOSS_REPORT, kProducer, {Code(1)}, with_reason).ok());
+  EXPECT_EQ(OpenWaybill(Code(1)), "WB-L") << "lost on the trip: still the trip's";
+  ASSERT_TRUE(EventWith(producer_, v1::FOUND, kProducer, {Code(1)}, with_reason).ok());
+  EXPECT_EQ(Find("WB-L")->shipped.count(Code(1)), 0u);
+  ASSERT_TRUE(Submit(carrier_, Arrive("WB-L")).ok());
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(2)}).ok());
+  EXPECT_EQ(Find("WB-L")->status, v1::CLOSED);
+  EXPECT_EQ(OpenWaybill(Code(1)), "");
+  // Free: it is used at the shipper's.
+  ASSERT_TRUE(EventWith(producer_, v1::CONSUMING, kProducer, {Code(1)}, [](v1::Event* e) {
+                e->set_quantity_milli(1000);
+              }).ok());
+  ExpectStateRebuildsFromTheLog();
+}
+
 // A waybill that arrived under epoch 8 without shipping a code still names
 // it in the open-waybill index, but does not hold it: a receipt of that code
 // may be declared wrong under epoch 9, and the code goes back on the
