@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace chemledger::ids {
 namespace {
@@ -177,6 +178,17 @@ bool IsMajorHazardCategoryCode(absl::string_view code) {
   return !code.empty() && code.size() <= 16 && std::all_of(code.begin(), code.end(), [](char c) {
     return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-';
   });
+}
+
+bool IsHazardStatementCode(absl::string_view code) {
+  absl::string_view rest = code;
+  if (!absl::ConsumePrefix(&rest, "EUH") && !absl::ConsumePrefix(&rest, "H")) return false;
+  if (rest.size() < 3 || rest.size() > 7) return false;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(rest[i]);
+    if (i < 3 ? !absl::ascii_isdigit(c) : !absl::ascii_isalpha(c)) return false;
+  }
+  return true;
 }
 
 bool IsPrecautionaryStatementCode(absl::string_view code) {

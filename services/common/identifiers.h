@@ -43,6 +43,10 @@ absl::Status ValidateUnNumber(absl::string_view field, absl::string_view un);
 // Entry number in 危险化学品目录 (2015 edition): 1 to 2828.
 absl::Status ValidateCatalogueNumber(absl::string_view field, int64_t number);
 
+// A GHS hazard statement code: "H" or "EUH", three digits, and up to four
+// letters (H225, H350i, H360FD, EUH014).
+bool IsHazardStatementCode(absl::string_view code);
+
 // A GHS precautionary statement code: "P" and three digits, or up to three
 // of them joined by '+' (P210, P301+P310, P303+P361+P353).
 bool IsPrecautionaryStatementCode(absl::string_view code);

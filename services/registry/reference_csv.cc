@@ -372,19 +372,6 @@ ControlListCsv ReadControlListCsv(absl::string_view text) {
 
 namespace {
 
-// H or EUH, three digits, and up to four letters (H350i, H360FD), as
-// product registrations take them.
-bool IsHazardStatementCode(absl::string_view code) {
-  absl::string_view rest = code;
-  if (!absl::ConsumePrefix(&rest, "EUH") && !absl::ConsumePrefix(&rest, "H")) return false;
-  if (rest.size() < 3 || rest.size() > 7) return false;
-  for (size_t i = 0; i < rest.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(rest[i]);
-    if (i < 3 ? !absl::ascii_isdigit(c) : !absl::ascii_isalpha(c)) return false;
-  }
-  return true;
-}
-
 // A GB 6944 class ("3") or division ("5.1").
 bool IsClassOrDivision(absl::string_view c) {
   return IsHazardClass(c) || (c.size() == 1 && c[0] >= '1' && c[0] <= '9');
@@ -432,7 +419,7 @@ TextCsv ReadStatementCsv(absl::string_view text) {
   return ReadTexts(
       text, kStatementCsvHeader, "code", 1000,
       [](absl::string_view code) {
-        return IsHazardStatementCode(code) || ids::IsPrecautionaryStatementCode(code);
+        return ids::IsHazardStatementCode(code) || ids::IsPrecautionaryStatementCode(code);
       },
       "a GHS statement code (H225, EUH014, P210, P301+P310)");
 }

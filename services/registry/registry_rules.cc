@@ -180,8 +180,9 @@ absl::Status AssignRegulator(const v1::RegulatorAssignment& assignment,
   return absl::OkStatus();
 }
 
-absl::Status RegisterSite(const v1::Site& site, const v1::Actor& actor,
-                          const storage::StateReader& state, storage::StateWrites* changes) {
+absl::Status RegisterSite(const journal::EntryContext& entry, const v1::Site& site,
+                          const v1::Actor& actor, const storage::StateReader& state,
+                          storage::StateWrites* changes) {
   if (absl::Status s = ValidateSite(site); !s.ok()) return s;
   if (actor.role() != v1::PLATFORM_ADMIN &&
       !(actor.role() == v1::ENTERPRISE_ADMIN && actor.enterprise_uscc() == site.enterprise_uscc())) {
@@ -195,6 +196,20 @@ absl::Status RegisterSite(const v1::Site& site, const v1::Actor& actor,
   if (!*e) {
     return absl::NotFoundError(absl::StrCat("site.enterprise_uscc: enterprise ",
                                             site.enterprise_uscc(), " is not registered"));
+  }
+  // From epoch 10 a registered site's park is changed by a platform
+  // administrator only: a park's regulators oversee the enterprises with a
+  // site in it, and an enterprise does not leave their oversight by itself.
+  if (entry.rules_epoch >= 10 && actor.role() != v1::PLATFORM_ADMIN) {
+    absl::StatusOr<std::optional<v1::Site>> known =
+        FindSite(state, site.enterprise_uscc(), site.site_id());
+    if (!known.ok()) return known.status();
+    if (*known && (*known)->park_id() != site.park_id()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "site.park_id: site ", site.site_id(), " is registered in park '", (*known)->park_id(),
+          "'; only a platform administrator moves a site to another park "
+          "or out of one"));
+    }
   }
   if (!site.park_id().empty()) {
     absl::StatusOr<std::optional<v1::Park>> park = FindPark(state, site.park_id());
@@ -338,6 +353,22 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
   if (!request.ParseFromString(entry.envelope->payload())) {
     return absl::InvalidArgumentError("envelope.payload: not a RegistryRequest");
   }
+  // From epoch 10 a registration is bounded as events and waybills are: a
+  // request (a reference table's import aside, bounded by its own rules) of
+  // at most kMaxRegistryRequestBytes, each text at most kMaxRegistryTextBytes,
+  // so that no registrant can fill the state (and the sequencer's memory
+  // when an import revisits every product) with megabytes of a name.
+  if (entry.rules_epoch >= 10 &&
+      request.change_case() != v1::RegistryRequest::kImportReferenceTable) {
+    if (entry.envelope->payload().size() > kMaxRegistryRequestBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("envelope.payload: ", entry.envelope->payload().size(),
+                       " bytes; a registry request is at most ", kMaxRegistryRequestBytes));
+    }
+    if (absl::Status s = CheckTextFieldBytes(request, "request", kMaxRegistryTextBytes); !s.ok()) {
+      return s;
+    }
+  }
   const v1::Actor& actor = *signer;
   const bool platform_admin = actor.role() == v1::PLATFORM_ADMIN;
   const auto admin_of = [&](const std::string& uscc) {
@@ -378,6 +409,16 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       if (!assignment.ok()) return assignment.status();
       std::vector<CatalogueEntry> rows;
       if (assignment->has_checked_against()) rows.push_back(FromRow(assignment->checked_against()));
+      if (entry.rules_epoch >= 10) {
+        for (int i = 0; i < p.hazard_statements_size(); ++i) {
+          if (!ids::IsHazardStatementCode(p.hazard_statements(i))) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "product.hazard_statements[", i, "]: '", p.hazard_statements(i),
+                "' must be a GHS hazard statement code: H, three digits, at most four letters "
+                "(H225, H350i)"));
+          }
+        }
+      }
       if (absl::Status s = ValidateProduct(p, Catalogue::FromEntries(std::move(rows))); !s.ok()) {
         return s;
       }
@@ -575,6 +616,22 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
         }
       }
       if (b.reason().empty()) return absl::InvalidArgumentError("blacklist.reason: is required");
+      // From epoch 10 the public list's date holds: the day of the listing
+      // decision, not after the day it is recorded nor over a year before
+      // it; none given, the day it is recorded (China time).
+      v1::Date listed_on = b.date();
+      if (entry.rules_epoch >= 10 && b.blacklisted()) {
+        const absl::CivilDay recorded = ChinaDay(entry.record_time);
+        if (!b.has_date() ||
+            (b.date().year() == 0 && b.date().month() == 0 && b.date().day() == 0)) {
+          listed_on = ToProtoDate(recorded);
+        } else if (!ValidDate(b.date()) || FromProtoDate(b.date()) > recorded ||
+                   FromProtoDate(b.date()) < recorded - 366) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "blacklist.date: must be a date from a year before the day it is recorded (",
+              absl::FormatCivilTime(recorded), ", China time) to that day"));
+        }
+      }
       state::EnterpriseRecord record;
       if (!record.ParseFromString(**bytes)) {
         return absl::DataLossError(absl::StrCat("state record '", key, "' is malformed"));
@@ -585,7 +642,7 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
         // The public list (黑名单): who listed it, when and why.
         state::BlacklistRecord listed;
         listed.set_reason(b.reason());
-        *listed.mutable_date() = b.date();
+        *listed.mutable_date() = listed_on;
         // By function, not by name: the list is public.
         listed.set_listed_by(actor.role() == v1::REGULATOR ? "regulator"
                                                            : "platform administrator");
@@ -630,7 +687,7 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       return absl::OkStatus();
     }
     case v1::RegistryRequest::kRegisterSite:
-      return RegisterSite(request.register_site(), actor, state, changes);
+      return RegisterSite(entry, request.register_site(), actor, state, changes);
     case v1::RegistryRequest::kRegisterPark:
       return RegisterPark(request.register_park(), actor, changes);
     case v1::RegistryRequest::kBreakGlass:

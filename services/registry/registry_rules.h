@@ -18,7 +18,14 @@
 //    regulators;
 //  - the signer is a registered, unrevoked actor whose enterprise is not
 //    blacklisted (every other owner of a payload type asks the same through
-//    CheckSigner).
+//    CheckSigner);
+//  - from rules epoch 10: a request (an import aside) is at most
+//    kMaxRegistryRequestBytes and each of its texts at most
+//    kMaxRegistryTextBytes; a blacklisting's date is the day of the
+//    decision, within the year before it is recorded (none given: that
+//    day); a registered site changes park only by a platform
+//    administrator; hazard statement codes are H and three digits with at
+//    most four letters (H350i).
 //
 // What a product registration was checked against is recorded in the entry
 // (v1::RegistryAssignment: the catalogue row), so that rebuilding the state
@@ -30,6 +37,7 @@
 #ifndef CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_RULES_H_
 #define CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_RULES_H_
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -41,6 +49,11 @@
 #include "services/registry/registry_state.h"
 
 namespace chemledger::registry {
+
+// Bounds of a registry request from rules epoch 10 (a reference table's
+// import has its own): the whole payload, and each text field in it.
+inline constexpr size_t kMaxRegistryRequestBytes = 64 << 10;
+inline constexpr size_t kMaxRegistryTextBytes = 4096;
 
 class RegistryRules final : public journal::StateMachine {
  public:

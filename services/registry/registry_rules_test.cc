@@ -284,6 +284,7 @@ TEST_F(RegistryRulesTest, SitesAndParksAreRegisteredByWhoRunsThem) {
   // Changed by registering it again.
   v1::RegistryRequest changed = Request();
   *changed.mutable_register_site() = testing::ExampleSite(kAcme, "WH-3");
+  changed.mutable_register_site()->set_park_id("FZ-JIANGYIN");
   changed.mutable_register_site()->set_major_hazard_grade(v1::GRADE_3);
   Ok(acme_admin_, changed);
   absl::StatusOr<std::vector<v1::Site>> sites = ListSites(*ledger_->snapshot(), kAcme);
@@ -326,6 +327,65 @@ TEST_F(RegistryRulesTest, SitesAndParksAreRegisteredByWhoRunsThem) {
   *unknown_park.mutable_register_site() = testing::ExampleSite(kAcme, "WH-5");
   unknown_park.mutable_register_site()->set_park_id("NOWHERE");
   Refused(acme_admin_, unknown_park, absl::StatusCode::kNotFound, "site.park_id: park NOWHERE");
+
+  // From rules epoch 10 an enterprise does not take its site out of the
+  // park (out of the park regulators' oversight) by itself; the platform
+  // may move it.
+  v1::RegistryRequest leave = Request();
+  *leave.mutable_register_site() = testing::ExampleSite(kAcme, "WH-3");
+  Refused(acme_admin_, leave, absl::StatusCode::kPermissionDenied,
+          "site.park_id: site WH-3 is registered in park 'FZ-JIANGYIN'; only a platform "
+          "administrator moves a site");
+  Ok(admin_, leave);
+  ExpectCheckPasses();
+}
+
+// From rules epoch 10 a registration is bounded: a text of kilobytes, or a
+// request over 64 KiB, is refused naming the field.
+TEST_F(RegistryRulesTest, RegistrationsAreBoundedInSize) {
+  v1::Product long_name = Methanol(kAcme, "BIG1");
+  long_name.set_name_en(std::string(kMaxRegistryTextBytes + 1, 'x'));
+  Refused(acme_admin_, Product(long_name), absl::StatusCode::kInvalidArgument,
+          "request.register_product.name_en: 4097 bytes; at most 4096");
+  v1::Product many = Methanol(kAcme, "BIG2");
+  for (int i = 0; i < 40; ++i) many.add_precautionary_statements(std::string(4000, 'P'));
+  Refused(acme_admin_, Product(many), absl::StatusCode::kInvalidArgument, "envelope.payload: ");
+  v1::Product odd_code = Methanol(kAcme, "BIG3");
+  odd_code.add_hazard_statements("H225<>");
+  Refused(acme_admin_, Product(odd_code), absl::StatusCode::kInvalidArgument,
+          "]: 'H225<>' must be a GHS hazard statement code");
+  v1::Product fine = Methanol(kAcme, "BIG4");
+  fine.set_name_en(std::string(kMaxRegistryTextBytes, 'x'));
+  Ok(acme_admin_, Product(fine));
+
+  // Under epoch 9 such a name was taken (entries of that epoch rebuild so).
+  TestLedgerOptions epoch9;
+  epoch9.rules_epoch = 9;
+  ledger_->Reopen(epoch9);
+  Ok(acme_admin_, Product(long_name));
+  ledger_->Reopen(TestLedgerOptions());
+  ExpectCheckPasses();
+}
+
+// From rules epoch 10 the public list's date is the day of the decision,
+// within the year before it is recorded; none given, the day it is recorded.
+TEST_F(RegistryRulesTest, ABlacklistingIsDatedWithinTheYearBeforeItIsRecorded) {
+  v1::RegistryRequest future = Blacklist(kOther, true, "storage without licence");
+  *future.mutable_blacklist()->mutable_date() = api::ToProtoDate(api::TodayInChina() + 2);
+  Refused(regulator_, future, absl::StatusCode::kInvalidArgument, "blacklist.date: must be");
+  v1::RegistryRequest ancient = Blacklist(kOther, true, "storage without licence");
+  ancient.mutable_blacklist()->mutable_date()->set_year(1990);
+  ancient.mutable_blacklist()->mutable_date()->set_month(1);
+  ancient.mutable_blacklist()->mutable_date()->set_day(1);
+  Refused(regulator_, ancient, absl::StatusCode::kInvalidArgument, "blacklist.date: must be");
+  Ok(regulator_, Blacklist(kOther, true, "storage without licence"));
+  bool more = false;
+  absl::StatusOr<std::vector<BlacklistedEnterprise>> listed =
+      ListBlacklist(*ledger_->snapshot(), "", 10, &more);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u);
+  const v1::Date& date = listed->front().record.date();
+  EXPECT_EQ(api::FromProtoDate(date), api::ChinaDay(absl::Now())) << date.ShortDebugString();
   ExpectCheckPasses();
 }
 

@@ -30,14 +30,6 @@ bool IsUpperAlnum(absl::string_view s) {
   return true;
 }
 
-bool ValidDate(const v1::Date& d) {
-  if (d.year() < 1900 || d.year() > 9999 || d.month() < 1 || d.month() > 12 || d.day() < 1) {
-    return false;
-  }
-  const absl::CivilDay day(d.year(), d.month(), d.day());
-  return day.month() == d.month() && day.day() == d.day();  // no 02-30
-}
-
 absl::CivilDay ToDay(const v1::Date& d) { return absl::CivilDay(d.year(), d.month(), d.day()); }
 
 v1::LicenceType LicenceFor(v1::EnterpriseRole role) {
@@ -79,6 +71,14 @@ absl::Status ValidatePerson(absl::string_view field, const v1::ResponsiblePerson
 }
 
 }  // namespace
+
+bool ValidDate(const v1::Date& d) {
+  if (d.year() < 1900 || d.year() > 9999 || d.month() < 1 || d.month() > 12 || d.day() < 1) {
+    return false;
+  }
+  const absl::CivilDay day(d.year(), d.month(), d.day());
+  return day.month() == d.month() && day.day() == d.day();  // no 02-30
+}
 
 absl::Status ValidateRegulatorScope(absl::string_view field, v1::Department department,
                                     const v1::Jurisdiction& jurisdiction) {
@@ -201,6 +201,34 @@ absl::Status ValidatePark(const v1::Park& park) {
     }
     if (park.gates(i).name().empty() || park.gates(i).name().size() > 64) {
       return Invalid(absl::StrCat(field, ".name"), "is required, at most 64 bytes");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTextFieldBytes(const google::protobuf::Message& message, absl::string_view root,
+                                 size_t most) {
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const google::protobuf::FieldDescriptor* f : fields) {
+    const std::string name = absl::StrCat(root, ".", f->name());
+    const int count = f->is_repeated() ? reflection->FieldSize(message, f) : 1;
+    for (int i = 0; i < count; ++i) {
+      const std::string at = f->is_repeated() ? absl::StrCat(name, "[", i, "]") : name;
+      if (f->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
+        const std::string& text =
+            f->is_repeated() ? reflection->GetRepeatedStringReference(message, f, i, nullptr)
+                             : reflection->GetStringReference(message, f, nullptr);
+        if (text.size() > most) {
+          return Invalid(at, absl::StrCat(text.size(), " bytes; at most ", most));
+        }
+      } else if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+        const google::protobuf::Message& inner = f->is_repeated()
+                                                     ? reflection->GetRepeatedMessage(message, f, i)
+                                                     : reflection->GetMessage(message, f);
+        if (absl::Status s = CheckTextFieldBytes(inner, at, most); !s.ok()) return s;
+      }
     }
   }
   return absl::OkStatus();

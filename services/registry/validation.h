@@ -7,8 +7,11 @@
 #ifndef CHEMLEDGER_SERVICES_REGISTRY_VALIDATION_H_
 #define CHEMLEDGER_SERVICES_REGISTRY_VALIDATION_H_
 
+#include <cstddef>
+
 #include "absl/status/status.h"
 #include "chemledger/v1/registry.pb.h"
+#include "google/protobuf/message.h"
 #include "services/registry/catalogue.h"
 
 namespace chemledger::registry {
@@ -46,6 +49,15 @@ absl::Status ValidateRegulatorScope(absl::string_view field, v1::Department depa
                                     const v1::Jurisdiction& jurisdiction);
 // A park's fields: id, name, region, administration, gates (ids once each).
 absl::Status ValidatePark(const v1::Park& park);
+
+// A calendar date from 1900 to 9999 that exists (no 02-30).
+bool ValidDate(const v1::Date& date);
+
+// Every text (string) field of `message`, at any depth, at most `most`
+// bytes: INVALID_ARGUMENT naming the first that is longer ("<root>.name:
+// 70000 bytes; at most 4096"). Bytes fields are not text and not counted.
+absl::Status CheckTextFieldBytes(const google::protobuf::Message& message, absl::string_view root,
+                                 size_t most);
 
 }  // namespace chemledger::registry
 
