@@ -445,6 +445,13 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
              "This waybill's trip is over and what it carried was received: the code is no "
              "longer in use.");
     colour = "bad";
+  } else if (v == "revoked-key" && !scan.waybill_number().empty()) {
+    // Signed by a key revoked after this revision: the log holds it.
+    word = T(r, "需换码", "Re-issue");
+    what = T(r, "运单内容与账本一致，但二维码的签名密钥已被吊销：请向承运人索取新的二维码。",
+             "The waybill is as the ledger holds it, but the code's signing key was revoked: "
+             "ask the carrier for a new code.");
+    colour = "warn";
   } else if (v == "superseded") {
     word = T(r, "已更新", "Superseded");
     what = T(r, "运单已修改：请向承运人索取当前的二维码。",

@@ -278,6 +278,12 @@ TEST(ScanPagesTest, ACancelledOrClosedWaybillSaysSoInRed) {
   page = WaybillPage(forged, reference::ShippedReferenceTables(), Zh());
   EXPECT_TRUE(Has(page, "<div class=\"word\">伪</div>"));
   EXPECT_FALSE(Has(page, "车辆与人员"));
+  // Signed by a key revoked since, held by the log: the waybill, in orange.
+  page = WaybillPage(Waybill("revoked-key", v1::OPEN), reference::ShippedReferenceTables(), Zh());
+  EXPECT_TRUE(Has(page, "<header class=\"warn\"><div class=\"word\">需换码</div>")) << page;
+  forged.set_verdict("revoked-key");  // and one the log does not hold
+  page = WaybillPage(forged, reference::ShippedReferenceTables(), Zh());
+  EXPECT_TRUE(Has(page, "<div class=\"word\">伪</div>"));
 }
 
 TEST(ScanPagesTest, TheBlacklist) {

@@ -180,7 +180,24 @@ absl::StatusOr<v1::ResolveWaybillCodeResponse> ResolveWaybillCode(
   crypto::WaybillCodeCheck check = crypto::VerifyWaybillCode(url, trust);
   response.set_verdict(std::string(crypto::LabelVerdictName(check.verdict)));
   response.set_detail(check.detail);
-  if (check.verdict != crypto::LabelVerdict::kAuthentic) return response;
+  // A code signed by a label key revoked after the revision it states (the
+  // trust list no longer vouches for it) is still the log's: the waybill is
+  // shown, and the carrier asked for a code signed by the current key.
+  std::optional<std::string> revoked_since;
+  if (check.verdict == crypto::LabelVerdict::kRevokedKey && check.code) {
+    absl::StatusOr<std::optional<registry::LabelKeyState>> key =
+        registry::FindLabelKey(state, check.code->key_id);
+    if (!key.ok()) return key.status();
+    if (*key && (*key)->revoked_at && check.code->VerifySignature((*key)->key).ok() &&
+        check.code->claims.revision < *(*key)->revoked_at) {
+      revoked_since = absl::StrCat(
+          "signed by label key ", check.code->key_id.ToString(), ", revoked at log index ",
+          *(*key)->revoked_at, " after this revision (", check.code->claims.revision,
+          "): the waybill is as the log holds it; ask the carrier for a code signed by the "
+          "current key (GetWaybill gives one)");
+    }
+  }
+  if (check.verdict != crypto::LabelVerdict::kAuthentic && !revoked_since) return response;
 
   const crypto::WaybillCodeClaims& claims = check.code->claims;
   const auto not_issued = [&] {
@@ -230,6 +247,9 @@ absl::StatusOr<v1::ResolveWaybillCodeResponse> ResolveWaybillCode(
                                      "' was amended (log index ", w.content_log_index,
                                      ") after this code (", claims.revision,
                                      "): ask the carrier for its current code"));
+  } else if (revoked_since) {
+    response.set_verdict("revoked-key");
+    response.set_detail(*std::move(revoked_since));
   }
   return response;
 }

@@ -202,5 +202,36 @@ TEST_F(WaybillCodeResolutionTest, ACodeTheLogDoesNotHoldIsNotIssued) {
   EXPECT_EQ(Resolve("HTTPS://CL.EXAMPLE.CN/W/").verdict(), "malformed");
 }
 
+// A code signed by a label key revoked after the revision it states is the
+// log's still: the waybill shows, and the carrier is asked for a code of
+// the current key. One signed with that key for a later revision is not.
+TEST_F(WaybillCodeResolutionTest, ACodeOfAKeyRevokedSinceShowsItsWaybill) {
+  Commission({1});
+  const std::string code = Put("WB-RK", {Code(1)});
+  absl::StatusOr<crypto::ParsedWaybillCode> parsed = crypto::ParseWaybillCodeUrl(code);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  absl::StatusOr<const crypto::SigningKey*> key = t_->waybills().CodeKey(*t_->snapshot());
+  ASSERT_TRUE(key.ok());
+  const crypto::SigningKey& revoked = **key;  // the keyring keeps it
+  v1::RegistryRequest revoke;
+  revoke.set_request_id("revoke-label-key");
+  revoke.mutable_revoke_key()->set_key_id(revoked.key_id().ToString());
+  revoke.mutable_revoke_key()->set_reason("the key file was copied");
+  absl::StatusOr<journal::Receipt> receipt = t_->Registry(admin_, revoke);
+  ASSERT_TRUE(receipt.ok()) << receipt.status();
+
+  v1::ResolveWaybillCodeResponse r = Resolve(code);
+  EXPECT_EQ(r.verdict(), "revoked-key");
+  EXPECT_EQ(r.waybill_number(), "WB-RK");
+  EXPECT_EQ(r.status(), v1::OPEN);
+  EXPECT_NE(r.detail().find("GetWaybill"), std::string::npos) << r.detail();
+
+  crypto::WaybillCodeClaims later = parsed->claims;
+  later.revision = receipt->index + 1;
+  r = Resolve(*crypto::MakeWaybillCodeUrl(later, revoked));
+  EXPECT_EQ(r.verdict(), "revoked-key");
+  EXPECT_TRUE(r.waybill_number().empty()) << "signed after the revocation: nothing shows";
+}
+
 }  // namespace
 }  // namespace chemledger::waybill
