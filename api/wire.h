@@ -54,6 +54,12 @@ inline const crypto::SignatureContext* SignedRequestContext(absl::string_view pa
 // (its envelope is not signed; the request inside it is).
 inline constexpr char kRefusalPayloadType[] = "application/vnd.chemledger.refusal.v1+protobuf";
 
+// chemledger.v1.PublicScan: an anonymous scan of a lost, ended or voided
+// package's label, recorded by the server (its envelope is not signed; the
+// label inside is, by a label key).
+inline constexpr char kPublicScanPayloadType[] =
+    "application/vnd.chemledger.public-scan.v1+protobuf";
+
 // chemledger.v1.MajorHazardAlert: a site crossed GB 18218's Σ q/Q = 1 or
 // changed grade, recorded by the server after the event that did it (its
 // envelope is not signed; the signed checkpoint covers it).

@@ -193,6 +193,51 @@ class ScanPageE2eTest : public ChemledgerdE2eTest {
   absl::Time clock_ = absl::Now() - absl::Minutes(10);
 };
 
+// Anyone's scan of a lost or a used-up package's label is recorded: 公安
+// and the owner read it at once as a scan signal (where from: the caller's
+// network, never its address); a scan of a package in use is not.
+TEST_F(ScanPageE2eTest, AScanOfALostOrUsedUpLabelAlertsThePoliceAndTheOwner) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  const crypto::SigningKey police = crypto::SigningKey::Generate();
+  v1::RegistryRequest add_police = Actor("公安 inspector", v1::REGULATOR, "", police);
+  add_police.mutable_add_actor()->set_department(v1::PUBLIC_SECURITY);
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, add_police));
+  Labels labels;
+  ASSERT_NO_FATAL_FAILURE(MakeLabels(&labels));
+  EXPECT_EQ(Get(PathOf(labels.genuine)).status, 200);
+  EXPECT_EQ(Get(PathOf(labels.lost)).status, 200);
+  EXPECT_EQ(Get(PathOf(labels.used_up)).status, 200);
+
+  const auto signals_of = [&](const crypto::SigningKey& reader) {
+    v1::ListScanSignalsRequest request;
+    v1::ScanSignals signals;
+    const grpc::Status status = Read(reader, api::kListScanSignalsMethod, request, &signals);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return signals;
+  };
+  // Recorded after the page is answered: a moment later.
+  v1::ScanSignals seen;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(20); absl::Now() < deadline;) {
+    seen = signals_of(police);
+    if (seen.signals_size() >= 2) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_EQ(seen.signals_size(), 2) << seen.ShortDebugString();
+  std::set<std::string> kinds;
+  for (const v1::ScanSignals::Signal& s : seen.signals()) {
+    kinds.insert(s.kind());
+    EXPECT_EQ(s.seen_by(), "public");
+    EXPECT_EQ(s.custodian(), kAcme);
+    EXPECT_EQ(s.channel(), "scan-page");
+    EXPECT_EQ(s.client_network(), "ipv4:127.0.0.0/24");
+  }
+  EXPECT_EQ(kinds, (std::set<std::string>{"lost-package-scanned", "ended-package-scanned"}));
+  // The owner reads the public scans of its own packages; another
+  // enterprise reads none of them.
+  EXPECT_EQ(signals_of(*acme_operator_).signals_size(), 2);
+  EXPECT_EQ(signals_of(*other_admin_).signals_size(), 0);
+}
+
 // An authentic, a used-up (clone warning), a forged and a voided label; a
 // lost one; English on request; the pictograms; every text escaped.
 TEST_F(ScanPageE2eTest, ALabelPageShowsTheVerdictWarningsAndSafetyInformation) {
@@ -437,6 +482,33 @@ TEST_F(ScanPageE2eTest, ChemscanVerifiesOnline) {
   EXPECT_TRUE(absl::StartsWith(lines[2], "fake\t-\tstdin:3\tbad-signature")) << lines[2];
   EXPECT_TRUE(absl::StartsWith(lines[3], "suspicious\t")) << lines[3];
   EXPECT_NE(lines[3].find("voided.png"), std::string::npos) << lines[3];
+  // Those anonymous scans of a used-up and a voided package are public
+  // scans the server records (docs/events.md): wait for both.
+  const auto signals_of = [&](const crypto::SigningKey& reader) {
+    std::vector<v1::ScanSignals::Signal> all;
+    v1::ListScanSignalsRequest list;
+    list.set_page_size(1);
+    for (;;) {
+      v1::ScanSignals page;
+      const grpc::Status status = Read(reader, api::kListScanSignalsMethod, list, &page);
+      EXPECT_TRUE(status.ok()) << status.error_message();
+      if (!status.ok()) break;
+      all.insert(all.end(), page.signals().begin(), page.signals().end());
+      if (page.next_page_token().empty()) break;
+      list.set_page_token(page.next_page_token());
+    }
+    return all;
+  };
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(20);
+       signals_of(*regulator_).size() < 2 && absl::Now() < deadline;) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_EQ(signals_of(*regulator_).size(), 2u);
+  for (const v1::ScanSignals::Signal& s : signals_of(*regulator_)) {
+    EXPECT_EQ(s.kind(), "ended-package-scanned");
+    EXPECT_EQ(s.seen_by(), "public");
+    EXPECT_EQ(s.channel(), "verify");
+  }
 
   // Signed as a registered actor, with details: the package's state.
   ASSERT_TRUE(crypto::SaveSigningKey(*regulator_, dir_ + "/regulator.key", {}).ok());
@@ -466,25 +538,20 @@ TEST_F(ScanPageE2eTest, ChemscanVerifiesOnline) {
   EXPECT_EQ(observed.step(), v1::OBSERVING);
   EXPECT_EQ(observed.location().site(), "gate 1");
   // The used-up and the voided package seen again are signals on the
-  // regulators' list, a page at a time.
-  v1::ListScanSignalsRequest list;
-  list.set_page_size(1);
-  v1::ScanSignals signals;
-  ASSERT_TRUE(Read(*regulator_, api::kListScanSignalsMethod, list, &signals).ok());
-  ASSERT_EQ(signals.signals_size(), 1);
-  EXPECT_EQ(signals.signals(0).kind(), "ended-package-seen");
-  EXPECT_EQ(signals.signals(0).seen_by(), kAcme);
-  std::set<std::string> seen = {signals.signals(0).code()};
-  ASSERT_FALSE(signals.next_page_token().empty());
-  list.set_page_token(signals.next_page_token());
-  ASSERT_TRUE(Read(*regulator_, api::kListScanSignalsMethod, list, &signals).ok());
-  ASSERT_EQ(signals.signals_size(), 1);
-  EXPECT_TRUE(signals.next_page_token().empty());
-  seen.insert(signals.signals(0).code());
+  // regulators' list, a page at a time, after the two public scans.
+  const std::vector<v1::ScanSignals::Signal> all = signals_of(*regulator_);
+  ASSERT_EQ(all.size(), 4u);
+  std::set<std::string> seen;
+  for (size_t i = 2; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].kind(), "ended-package-seen");
+    EXPECT_EQ(all[i].seen_by(), kAcme);
+    seen.insert(all[i].code());
+  }
   EXPECT_TRUE(seen.count(labels.used_up_code)) << labels.used_up_code;
   EXPECT_EQ(seen.size(), 2u);
-  EXPECT_EQ(Read(*acme_operator_, api::kListScanSignalsMethod, list, &signals).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  // The custodian reads the public scans of its packages, not the
+  // observations.
+  EXPECT_EQ(signals_of(*acme_operator_).size(), 2u);
   // Only genuine codes: exit 0.
   std::tie(code, out) = RunShell(absl::StrCat(
       "exec '", RunfilePath("tools/chemscan/chemscan"), "' verify ",

@@ -186,6 +186,7 @@ void SendJson(httplib::Response& res, int status, std::string json) {
 struct ScanServer::Impl {
   journal::LedgerClient* ledger;
   const reference::ReferenceTables* tables;
+  label::PublicScanSink* public_scans = nullptr;
   std::string resolver_host;  // the resolver up to its first '/'
   // The HTTP port's certificate (null: plain HTTP); before `http`, whose TLS
   // context it serves, so that it goes after it.
@@ -271,6 +272,7 @@ void ScanServer::Impl::ServeScan(const httplib::Request& req, httplib::Response&
   std::string html = LabelPage(*scan, logged, page);
   timing(resolved);
   SendHtml(res, 200, std::move(html));
+  if (public_scans != nullptr) public_scans->Scanned(url, *scan, ClientOf(req), "scan-page");
 }
 
 void ScanServer::Impl::ServeBlacklist(const httplib::Request& req, httplib::Response& res) {
@@ -462,6 +464,7 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   auto impl = std::make_unique<Impl>();
   impl->ledger = ledger;
   impl->tables = options.tables;
+  impl->public_scans = options.public_scans;
   if (options.api_channel) impl->bridge = std::make_unique<ApiBridge>(options.api_channel);
   {
     absl::StatusOr<state::DeploymentRecord> deployment =

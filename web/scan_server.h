@@ -48,6 +48,7 @@
 #include "reference/reference_tables.h"
 #include "services/audit/audit_reads.h"
 #include "services/common/ephemeral_records.h"
+#include "services/label/public_scan_sink.h"
 
 namespace chemledger::web {
 
@@ -86,6 +87,10 @@ class ScanServer {
     // The audit's answers, for the regulator console under /console/
     // (web/console.h); not owned, must outlive the server. Null: no console.
     const audit::AuditReads* audit = nullptr;
+    // Told of each label page served (label/public_scan_sink.h): the
+    // recorder of public scans of lost, ended or voided packages; not
+    // owned, must outlive the server. Null: none recorded.
+    label::PublicScanSink* public_scans = nullptr;
     // Where the console keeps sign-in challenges, tickets and sessions
     // (null: in this process). A cluster's auditd instances share ledgerd's.
     std::shared_ptr<EphemeralRecords> console_records;

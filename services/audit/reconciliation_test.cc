@@ -416,10 +416,17 @@ TEST_F(ReconciliationTest, WasteIsNotVoidedNorShippedUnderAnotherCodeAndItsDecla
   v1::Event theirs = Event(v1::WASTE_DECLARING, kWarehouse, {Code(2)});
   theirs.set_waste_code("900-041-49");
   Ok(warehouse_, theirs);
-  // The producer's declaration undone: no waste declared any more.
+  // The producer's declaration undone: no waste declared any more. Not
+  // while the waste waybill lists the drum (rules epoch 10): it is
+  // cancelled first.
   v1::Event undo = Event(v1::ERROR_DECLARATION, kProducer, {});
   undo.set_corrects_event_id(declare.event_id());
   undo.set_reason("declared the wrong drum");
+  Refused(producer_, undo, absl::StatusCode::kFailedPrecondition, "is on open waybill WB-X");
+  v1::WaybillRequest cancel;
+  cancel.mutable_cancel()->set_waybill_number("WB-X");
+  cancel.mutable_cancel()->set_reason("not waste after all");
+  ASSERT_TRUE(ApplyWaybill(cancel).ok());
   Ok(producer_, undo);
   const v1::Reconciliation r = Run(Regulator(), v1::ReconcileRequest());
   const v1::ReconciliationRow* producer = Row(r, kProducer);

@@ -25,6 +25,8 @@
 #include "services/label/issuance_rules.h"
 #include "services/ledger/lifecycle_rules.h"
 #include "services/ledger/major_hazard.h"
+#include "services/ledger/public_scan_recorder.h"
+#include "services/ledger/public_scans.h"
 #include "services/registry/registry_rules.h"
 #include "services/registry/registry_state.h"
 #include "services/registry/shipped_catalogue.h"
@@ -149,6 +151,7 @@ StateMachines::StateMachines(const registry::Catalogue* catalogue) {
   machines_.push_back(std::make_unique<waybill::WaybillRules>());
   machines_.push_back(std::make_unique<audit::RefusalRules>());
   machines_.push_back(std::make_unique<ledger::MajorHazardAlertRules>());
+  machines_.push_back(std::make_unique<ledger::PublicScanRules>());
 }
 
 StateMachines::~StateMachines() = default;
@@ -410,6 +413,7 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
   d->keyring_ = *std::move(keyring);
   d->refusals_ = NewRefusalRecorder(d->client_.get(), d->machines_.get(), options.clock);
   d->major_hazard_alerts_ = std::make_unique<ledger::MajorHazardAlertRecorder>(d->client_.get());
+  d->public_scans_ = std::make_unique<ledger::PublicScanRecorder>(d->client_.get(), options.clock);
   d->issuer_ = std::make_unique<label::LabelIssuer>(d->client_.get(), d->keyring_.get(),
                                                     options.clock, d->refusals_.get());
   d->waybills_ = std::make_unique<waybill::WaybillBook>(

@@ -41,6 +41,7 @@
 #include "services/label/label_keyring.h"
 #include "services/ledger/ledger.h"
 #include "services/ledger/major_hazard_recorder.h"
+#include "services/ledger/public_scan_recorder.h"
 #include "services/ledger/witness_cosignatures.h"
 #include "services/notary/notary.h"
 #include "services/registry/catalogue.h"
@@ -189,6 +190,9 @@ class Deployment {
   ledger::MajorHazardAlertRecorder* major_hazard_alerts() const {
     return major_hazard_alerts_.get();
   }
+  // Records the anonymous scans of lost, ended or voided packages
+  // (ledger/public_scan_recorder.h): the scan services' PublicScanSink.
+  ledger::PublicScanRecorder* public_scans() const { return public_scans_.get(); }
   // The data directory it was opened from.
   const std::string& data_dir() const { return data_dir_; }
 
@@ -206,6 +210,7 @@ class Deployment {
   std::unique_ptr<journal::LedgerClient> client_;
   std::unique_ptr<audit::RefusalRecorder> refusals_;
   std::unique_ptr<ledger::MajorHazardAlertRecorder> major_hazard_alerts_;
+  std::unique_ptr<ledger::PublicScanRecorder> public_scans_;
   std::unique_ptr<label::LabelKeyring> keyring_;
   std::unique_ptr<label::LabelIssuer> issuer_;
   std::unique_ptr<waybill::WaybillBook> waybills_;

@@ -452,12 +452,15 @@ absl::Status Serve(const cli::Args& args) {
   read_options.memory = (*ephemera)->nonces();
   registry::ReadAuthenticator reads(std::move(read_options));
   registry::RegistryServiceImpl registry_service(d.ledger_client(), &reads, d.refusals());
-  label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), d.notary(), &reads);
+  label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), d.notary(), &reads,
+                                        d.public_scans());
   ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer(),
                                            &reads, ledger::AppendStreamOptions(),
                                            &reference::ShippedReferenceTables(), d.cosignatures());
   waybill::WaybillServiceImpl waybill_service(d.waybills(), d.ledger_client(), &reads);
-  verify::VerifyServiceImpl verify_service(d.ledger_client(), &reads);
+  verify::VerifyOptions verify_options;
+  verify_options.public_scans = d.public_scans();
+  verify::VerifyServiceImpl verify_service(d.ledger_client(), &reads, verify_options);
   // The audit's answers, to AuditService's callers and to the console's.
   const audit::AuditReads audit_reads(d.ledger_client(), d.notary(), open_options.clock);
   audit::AuditServiceImpl audit_service(&audit_reads, &reads);
@@ -491,6 +494,9 @@ absl::Status Serve(const cli::Args& args) {
       if (d.major_hazard_alerts() != nullptr) {
         metrics->WatchMajorHazardAlerts(
             [&d] { return d.major_hazard_alerts()->counters().ByOutcome(); });
+      }
+      if (d.public_scans() != nullptr) {
+        metrics->WatchPublicScanRecords([&d] { return d.public_scans()->counters().ByOutcome(); });
       }
       metrics->WatchSlots(
           "issuance", [&label_service] { return label_service.issuances_in_progress(); },
@@ -540,6 +546,7 @@ absl::Status Serve(const cli::Args& args) {
     if (console == "on") http_options.audit = &audit_reads;
     http_options.console_records = (*ephemera)->records();
     http_options.observe = HttpObserver(metrics.get(), access_log.get());
+    http_options.public_scans = d.public_scans();
     if (args.Has("tls-cert")) {
       http_options.tls_cert_file = args.Get("tls-cert");
       http_options.tls_key_file = args.Get("tls-key");

@@ -228,6 +228,13 @@ void ServerMetrics::WatchMajorHazardAlerts(OutcomeCounts counts) {
                 std::move(counts));
 }
 
+void ServerMetrics::WatchPublicScanRecords(OutcomeCounts counts) {
+  WatchOutcomes("chemledger_public_scan_records_total",
+                "What became of anonymous scans of lost, used-up, disposed-of or voided "
+                "packages (recorded in the log, or why not)",
+                std::move(counts));
+}
+
 void ServerMetrics::WatchCache(std::string cache,
                               std::function<std::pair<uint64_t, uint64_t>()> counts) {
   absl::MutexLock lock(&impl_->caches_mu);

@@ -26,6 +26,11 @@
 //                                                       submissions that failed (each
 //                                                       tried again; ledger/
 //                                                       major_hazard_recorder.h)
+//   chemledger_public_scan_records_total{outcome}       what became of anonymous scans
+//                                                       of lost or ended packages
+//                                                       (ledger/public_scan_recorder.h):
+//                                                       recorded, repeated, rate_limited,
+//                                                       dropped, refused, failed
 //
 // The gRPC figures come from a server interceptor (every service, the
 // in-process calls of the staff app's bridge included); the HTTP figures from
@@ -85,6 +90,8 @@ class ServerMetrics {
   // hazard alert recorder's (chemledger_major_hazard_alerts_total).
   void WatchRefusalRecords(OutcomeCounts counts);
   void WatchMajorHazardAlerts(OutcomeCounts counts);
+  // The public scan recorder's (chemledger_public_scan_records_total).
+  void WatchPublicScanRecords(OutcomeCounts counts);
 
   // Everything, in Prometheus text exposition format.
   std::string Scrape() const;

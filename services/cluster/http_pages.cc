@@ -11,7 +11,8 @@ namespace chemledger::cluster {
 
 absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
     ServiceProcess& process, journal::LedgerClient* ledger, const audit::AuditReads* audit,
-    std::shared_ptr<EphemeralRecords> console_records, const char* default_listen) {
+    std::shared_ptr<EphemeralRecords> console_records, label::PublicScanSink* public_scans,
+    const char* default_listen) {
   const cli::Args& args = process.args();
   const std::string listen = args.Get("http-listen", default_listen);
   if (listen == "none") return nullptr;
@@ -19,6 +20,7 @@ absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
   options.listen = listen;
   options.audit = audit;
   options.console_records = console_records;
+  options.public_scans = public_scans;
   options.observe = server::HttpObserver(process.metrics(), process.access_log());
   // --plaintext turns TLS off on every port, these pages' too.
   const bool plaintext = args.Bool("http-plaintext") || process.plaintext();

@@ -19,11 +19,12 @@
 namespace chemledger::cluster {
 
 // Starts the pages over `ledger` (with the console when `audit` is given,
-// its sign-in records kept in `console_records`); null when --http-listen
-// is "none".
+// its sign-in records kept in `console_records`; label pages told to
+// `public_scans`, which may be null); null when --http-listen is "none".
 absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
     ServiceProcess& process, journal::LedgerClient* ledger, const audit::AuditReads* audit,
-    std::shared_ptr<EphemeralRecords> console_records, const char* default_listen);
+    std::shared_ptr<EphemeralRecords> console_records, label::PublicScanSink* public_scans,
+    const char* default_listen);
 
 }  // namespace chemledger::cluster
 

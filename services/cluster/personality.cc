@@ -48,6 +48,12 @@ absl::StatusOr<Personality> ConnectPersonality(ServiceProcess& process, Needs ne
   p.registry_reads = std::make_unique<registry::RegistryServiceImpl>(
       p.ledger->client(), p.reads.get(), nullptr,
       registry::RegistryServiceImpl::Answers::kReadsOnly);
+  p.public_scans =
+      std::make_unique<ledger::PublicScanRecorder>(p.ledger->client(), process.clock());
+  if (process.metrics() != nullptr) {
+    process.metrics()->WatchPublicScanRecords(
+        [r = p.public_scans.get()] { return r->counters().ByOutcome(); });
+  }
   if (needs.signs) {
     absl::StatusOr<std::unique_ptr<registry::Catalogue>> catalogue = server::ShippedCatalogue();
     if (!catalogue.ok()) return catalogue.status();

@@ -25,6 +25,7 @@
 #include "services/chemledgerd/deployment.h"
 #include "services/cluster/service_process.h"
 #include "services/label/label_keyring.h"
+#include "services/ledger/public_scan_recorder.h"
 #include "services/ledgerd/remote_ledger.h"
 #include "services/registry/read_access.h"
 #include "services/registry/registry_service.h"
@@ -43,6 +44,9 @@ struct Personality {
   std::unique_ptr<registry::Catalogue> catalogue;
   std::unique_ptr<server::StateMachines> machines;
   std::unique_ptr<audit::RefusalRecorder> refusals;
+  // Records the anonymous scans of lost, ended or voided packages
+  // (ledger/public_scan_recorder.h), for the services that answer scans.
+  std::unique_ptr<ledger::PublicScanRecorder> public_scans;
 };
 
 struct Needs {

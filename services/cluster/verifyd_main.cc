@@ -28,9 +28,11 @@ absl::Status Run(ServiceProcess& process) {
   absl::StatusOr<Personality> p = ConnectPersonality(process);
   if (!p.ok()) return p.status();
   journal::LedgerClient* ledger = p->ledger->client();
-  verify::VerifyServiceImpl service(ledger, p->reads.get());
+  verify::VerifyOptions options;
+  options.public_scans = p->public_scans.get();
+  verify::VerifyServiceImpl service(ledger, p->reads.get(), options);
   absl::StatusOr<std::unique_ptr<web::ScanServer>> pages =
-      StartHttpPages(process, ledger, nullptr, nullptr, "127.0.0.1:7480");
+      StartHttpPages(process, ledger, nullptr, nullptr, p->public_scans.get(), "127.0.0.1:7480");
   if (!pages.ok()) return pages.status();
   absl::Status served = ServePersonality(process, *p, &service,
                                          absl::StrCat("verifying for ", p->deployment.deployment()),

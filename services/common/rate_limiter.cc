@@ -6,11 +6,13 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace chemledger {
 
@@ -52,6 +54,25 @@ std::string ClientAddress(absl::string_view given_peer) {
   const size_t colon = peer.rfind(':');
   if (colon == absl::string_view::npos || colon <= peer.find(':')) return std::string(peer);
   return std::string(peer.substr(0, colon));
+}
+
+std::string ClientNetwork(absl::string_view client_address) {
+  if (absl::ConsumePrefix(&client_address, "ipv4:")) {
+    std::vector<absl::string_view> octets = absl::StrSplit(client_address, '.');
+    int value = 0;
+    if (octets.size() != 4) return "";
+    for (absl::string_view o : octets) {
+      if (o.empty() || o.size() > 3 || !absl::SimpleAtoi(o, &value) || value > 255) return "";
+    }
+    return absl::StrCat("ipv4:", octets[0], ".", octets[1], ".", octets[2], ".0/24");
+  }
+  if (absl::ConsumePrefix(&client_address, "ipv6:") &&
+      absl::ConsumeSuffix(&client_address, "::/64")) {
+    std::vector<absl::string_view> groups = absl::StrSplit(client_address, ':');
+    if (groups.size() != 4) return "";
+    return absl::StrCat("ipv6:", groups[0], ":", groups[1], ":", groups[2], "::/48");
+  }
+  return "";
 }
 
 void RateLimiter::ForgetIdle(absl::Time now) {

@@ -28,6 +28,12 @@ namespace chemledger {
 // address of its network's /64); one with "::" counts whole.
 std::string ClientAddress(absl::string_view peer);
 
+// The network of a client address as ClientAddress gives it, coarse enough
+// to say where a scan came from without naming its device: an IPv4 /24
+// ("ipv4:203.0.113.0/24"), an IPv6 /48 ("ipv6:2001:db8:1::/48"); "" for
+// anything else.
+std::string ClientNetwork(absl::string_view client_address);
+
 // What one client address may ask of the public scan without credentials
 // (LabelService.ResolveLabel, VerifyService.Verify,
 // WaybillService.ResolveWaybillCode, the scan pages), per server process: a

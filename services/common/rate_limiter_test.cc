@@ -58,6 +58,14 @@ TEST(RateLimiterTest, ClientAddressesDropThePortAndGroupIpv6By64) {
   EXPECT_EQ(ClientAddress("ipv6:%5B::ffff:10.0.0.7%5D:5"), "ipv4:10.0.0.7");
 }
 
+TEST(RateLimiterTest, ClientNetworksAreCoarse) {
+  EXPECT_EQ(ClientNetwork("ipv4:203.0.113.77"), "ipv4:203.0.113.0/24");
+  EXPECT_EQ(ClientNetwork(ClientAddress("ipv6:%5B2001:db8:1:2::9%5D:80")), "ipv6:2001:db8:1::/48");
+  EXPECT_EQ(ClientNetwork("ipv4:1.2.3"), "");
+  EXPECT_EQ(ClientNetwork("ipv4:1.2.3.256"), "");
+  EXPECT_EQ(ClientNetwork("unix:/run/x.sock"), "");
+}
+
 class PeerEchoService final : public testing::SlowEcho::Service {
   grpc::Status Echo(grpc::ServerContext* context, const testing::EchoRequest*,
                     testing::EchoResponse* response) override {

@@ -155,6 +155,10 @@ grpc::Status LabelServiceImpl::ServeResolveLabel(grpc::ServerContextBase* contex
       label::ResolveLabel(*snapshot, request->url(), api::TodayInChina(), scanner);
   if (!resolved.ok()) return ToGrpcStatus(resolved.status());
   *response = *std::move(resolved);
+  if (!scanner.registered() && public_scans_ != nullptr) {
+    public_scans_->Scanned(request->url(), *response, ClientAddress(context->peer()),
+                           "resolve-label");
+  }
   return grpc::Status::OK;
 }
 

@@ -21,17 +21,18 @@
 #include <algorithm>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "api/wire.h"
+#include "chemledger/v1/label_service.grpc.pb.h"
+#include "crypto/checkpoint.h"
+#include "journal/ledger_client.h"
 #include "services/common/call_executor.h"
 #include "services/common/rate_limiter.h"
 #include "services/common/worker_pool.h"
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
-#include "chemledger/v1/label_service.grpc.pb.h"
-#include "crypto/checkpoint.h"
-#include "services/notary/notary.h"
 #include "services/label/issuance.h"
-#include "journal/ledger_client.h"
+#include "services/label/public_scan_sink.h"
+#include "services/notary/notary.h"
 #include "services/registry/read_access.h"
 
 namespace chemledger::label {
@@ -52,9 +53,16 @@ class LabelServiceImpl final : public LabelServiceBase {
  public:
   // `notary` signs the exported trust list (the platform's note key);
   // `reads` checks read credentials.
+  // `public_scans` (may be null: none recorded) is told of each anonymous
+  // ResolveLabel (public_scan_sink.h).
   LabelServiceImpl(LabelIssuer* issuer, journal::LedgerClient* ledger,
-                   const notary::LedgerNotary* notary, registry::ReadAuthenticator* reads)
-      : issuer_(issuer), ledger_(ledger), notary_(notary), reads_(reads) {}
+                   const notary::LedgerNotary* notary, registry::ReadAuthenticator* reads,
+                   PublicScanSink* public_scans = nullptr)
+      : issuer_(issuer),
+        ledger_(ledger),
+        notary_(notary),
+        reads_(reads),
+        public_scans_(public_scans) {}
 
   grpc::Status IssueLabels(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                            grpc::ServerWriter<v1::IssueLabelsResponse>* writer) override;
@@ -81,6 +89,7 @@ class LabelServiceImpl final : public LabelServiceBase {
   journal::LedgerClient* const ledger_;
   const notary::LedgerNotary* const notary_;
   registry::ReadAuthenticator* const reads_;
+  PublicScanSink* const public_scans_;
   // Anonymous ResolveLabel calls, per client address (as VerifyService's).
   RateLimiter anonymous_{kAnonymousScansPerSecond, kAnonymousScanBurst};
   absl::Mutex mu_;

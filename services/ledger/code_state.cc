@@ -259,6 +259,8 @@ absl::StatusOr<std::vector<ScanSignal>> ListScanSignals(const storage::StateRead
                                 signal.seen_by = r.seen_by();
                                 signal.custodian = r.custodian();
                                 signal.status = r.status();
+                                signal.client_network = r.client_network();
+                                signal.channel = r.channel();
                                 return true;
                               });
   if (!s.ok()) return s;

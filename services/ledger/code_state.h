@@ -108,14 +108,23 @@ absl::Status ScanStockCodes(const storage::StateReader& state, absl::string_view
 // A scan its history cannot explain: an OBSERVING event of a package used
 // up, disposed of or voided ("ended-package-seen"), or in another
 // enterprise's custody and not on its way to the observer
-// ("seen-away-from-custodian"). What the regulators' anomaly list reads.
+// ("seen-away-from-custodian"); a public scan (public_scans.h) of a package
+// reported lost ("lost-package-scanned") or ended or voided
+// ("ended-package-scanned"). What the regulators' anomaly list reads.
+inline constexpr char kLostPackageScanned[] = "lost-package-scanned";
+inline constexpr char kEndedPackageScanned[] = "ended-package-scanned";
+// ScanSignal.seen_by of a public scan.
+inline constexpr char kSeenByPublic[] = "public";
+
 struct ScanSignal {
-  uint64_t log_index = 0;  // of the observation
+  uint64_t log_index = 0;  // of the observation or the public scan entry
   std::string code;
   std::string kind;
-  std::string seen_by;
+  std::string seen_by;  // the observing enterprise; "public" for a public scan
   std::string custodian;
   std::string status;
+  std::string client_network;  // a public scan's (PublicScan.client_network)
+  std::string channel;         // a public scan's (PublicScan.channel)
 };
 // The signals after the one of (`after_index`, `after_code`) (0 and "":
 // from the start; the last of a page to read the next), oldest first, at

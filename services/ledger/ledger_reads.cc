@@ -181,8 +181,14 @@ absl::StatusOr<v1::ScanSignals> LedgerReads::ListScanSignals(
     const storage::Snapshot& snapshot, const v1::Actor& reader,
     const v1::ListScanSignalsRequest& request) const {
   v1::ScanSignals response;
-  if (registry::DepartmentReads(reader, registry::RecordKind::kScanSignals) !=
-      registry::Reads::kAll) {
+  // An enterprise's actors read the public scans of the packages in its
+  // custody (its lost drum was scanned: where, when); the regulators whose
+  // department reads scan signals read all within their jurisdiction.
+  const bool own_public_scans_only =
+      !reader.enterprise_uscc().empty() && !registry::HasOversightRole(reader);
+  if (!own_public_scans_only &&
+      registry::DepartmentReads(reader, registry::RecordKind::kScanSignals) !=
+          registry::Reads::kAll) {
     return Denied("the scan signals");
   }
   absl::StatusOr<size_t> limit = PageSizeOf(request.page_size(), 1000);
@@ -209,14 +215,18 @@ absl::StatusOr<v1::ScanSignals> LedgerReads::ListScanSignals(
   if (more) signals->pop_back();
   registry::OversightMemo memo(snapshot, reader);
   for (const ScanSignal& s : *signals) {
-    // Those about an enterprise within the regulator's jurisdiction: the
-    // package's custodian or the enterprise that saw it.
-    absl::StatusOr<bool> custodian = memo.Enterprise(s.custodian);
-    if (!custodian.ok()) return custodian.status();
-    if (!*custodian) {
-      absl::StatusOr<bool> seer = memo.Enterprise(s.seen_by);
-      if (!seer.ok()) return seer.status();
-      if (!*seer) continue;
+    if (own_public_scans_only) {
+      if (s.seen_by != kSeenByPublic || s.custodian != reader.enterprise_uscc()) continue;
+    } else {
+      // Those about an enterprise within the regulator's jurisdiction: the
+      // package's custodian or the enterprise that saw it.
+      absl::StatusOr<bool> custodian = memo.Enterprise(s.custodian);
+      if (!custodian.ok()) return custodian.status();
+      if (!*custodian) {
+        absl::StatusOr<bool> seer = memo.Enterprise(s.seen_by);
+        if (!seer.ok()) return seer.status();
+        if (!*seer) continue;
+      }
     }
     v1::ScanSignals::Signal* out = response.add_signals();
     out->set_log_index(s.log_index);
@@ -225,6 +235,8 @@ absl::StatusOr<v1::ScanSignals> LedgerReads::ListScanSignals(
     out->set_seen_by(s.seen_by);
     out->set_custodian(s.custodian);
     out->set_status(s.status);
+    out->set_client_network(s.client_network);
+    out->set_channel(s.channel);
   }
   if (more && !signals->empty()) {
     response.set_next_page_token(

@@ -58,6 +58,12 @@ grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,
       verify::Verify(*snapshot, *request, api::TodayInChina(), scanner);
   if (!verified.ok()) return ToGrpcStatus(verified.status());
   *response = *std::move(verified);
+  if (!scanner.registered() && public_scans_ != nullptr) {
+    const std::string client = ClientAddress(context->peer());
+    for (const v1::Verification& v : response->verifications()) {
+      if (v.has_label()) public_scans_->Scanned(v.url(), v.label(), client, "verify");
+    }
+  }
   return grpc::Status::OK;
 }
 

@@ -14,8 +14,9 @@
 #include "chemledger/v1/verify_service.grpc.pb.h"
 #include "journal/ledger_client.h"
 #include "services/common/call_executor.h"
-#include "services/registry/read_access.h"
 #include "services/common/rate_limiter.h"
+#include "services/label/public_scan_sink.h"
+#include "services/registry/read_access.h"
 
 namespace chemledger::verify {
 
@@ -27,6 +28,9 @@ struct VerifyOptions {
   double anonymous_burst = kAnonymousScanBurst;
   double signed_rate = 2000;
   double signed_burst = 20000;
+  // Told of each label an anonymous call verified (label/public_scan_sink.h);
+  // not owned; null: none recorded.
+  label::PublicScanSink* public_scans = nullptr;
 };
 
 using VerifyServiceBase = v1::VerifyService::WithRawCallbackMethod_Verify<v1::VerifyService::Service>;
@@ -38,7 +42,8 @@ class VerifyServiceImpl final : public VerifyServiceBase {
       : ledger_(ledger),
         reads_(reads),
         anonymous_(options.anonymous_rate, options.anonymous_burst),
-        signed_(options.signed_rate, options.signed_burst) {}
+        signed_(options.signed_rate, options.signed_burst),
+        public_scans_(options.public_scans) {}
 
   grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext* context,
                                    const grpc::ByteBuffer* request,
@@ -52,6 +57,7 @@ class VerifyServiceImpl final : public VerifyServiceBase {
   registry::ReadAuthenticator* const reads_;
   RateLimiter anonymous_;
   RateLimiter signed_;  // by actor key
+  label::PublicScanSink* const public_scans_;
   // Runs the handlers (raw_unary.h): reading photos takes CPU.
   CallExecutor executor_{4, 256, "verify"};
 };

@@ -1,0 +1,114 @@
+// The public scan recorder: told of every anonymous scan (label::
+// PublicScanSink), it records those whose answer calls for it as public
+// scan entries (public_scans.h): a package reported lost or stolen, or one
+// consumed, disposed of or voided. The scan's answer never waits for it.
+//
+// Scanned() only decides and queues (bounded: beyond kMaxQueued, a scan is
+// counted and dropped); one thread of its own submits, for each:
+//   - skips a scan of the same code from the same client network in the
+//     same hour as one already submitted (the entry's request key is the
+//     same; the log would take it once anyway);
+//   - takes a token from the client network's bucket (PublicScanLimits: 30 at once,
+//     then 10 a minute; beyond, counted, not recorded), so
+//     that nobody floods the log with scans of one copied label;
+//   - submits the entry; a refusal (the package found meanwhile) is counted.
+// The limits and counters are per server process.
+//
+// Thread-safety: thread-safe. The ledger client must outlive the recorder;
+// the destructor records what is queued (for at most a second), counts the
+// rest as dropped, and stops.
+
+#ifndef CHEMLEDGER_SERVICES_LEDGER_PUBLIC_SCAN_RECORDER_H_
+#define CHEMLEDGER_SERVICES_LEDGER_PUBLIC_SCAN_RECORDER_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "journal/ledger_client.h"
+#include "services/common/rate_limiter.h"
+#include "services/label/public_scan_sink.h"
+
+namespace chemledger::ledger {
+
+// Whether an anonymous scan answered with `answer` is one to record: a
+// label the log accounts for whose package is reported lost, has ended or
+// whose code was voided.
+bool CallsForPublicRecord(const v1::ResolveLabelResponse& answer);
+
+// What one client network may have recorded: a burst, then so many a minute.
+struct PublicScanLimits {
+  double per_network_per_minute = 10;
+  double burst_per_network = 30;
+};
+
+class PublicScanRecorder final : public label::PublicScanSink {
+ public:
+  static constexpr size_t kMaxQueued = 4096;
+
+  // `clock` gives the scans' hours (empty: the real clock).
+  explicit PublicScanRecorder(journal::LedgerClient* ledger,
+                              std::function<absl::Time()> clock = {},
+                              PublicScanLimits limits = PublicScanLimits());
+  ~PublicScanRecorder() override;
+  PublicScanRecorder(const PublicScanRecorder&) = delete;
+  PublicScanRecorder& operator=(const PublicScanRecorder&) = delete;
+
+  void Scanned(absl::string_view label_url, const v1::ResolveLabelResponse& answer,
+               absl::string_view client_address, absl::string_view channel) override;
+
+  // Waits until every scan queued so far is handled (for tests and an
+  // orderly stop), at most `timeout`; whether it was.
+  bool Flush(absl::Duration timeout);
+
+  struct Counters {
+    uint64_t recorded = 0;      // entries written
+    uint64_t repeated = 0;      // the same code, network and hour as one before
+    uint64_t rate_limited = 0;  // over the client network's budget
+    uint64_t dropped = 0;       // the queue was full, or the recorder stopped first
+    uint64_t refused = 0;       // the ledger refused the entry (the package found since)
+    uint64_t failed = 0;        // the ledger could not write it
+    std::vector<std::pair<std::string, uint64_t>> ByOutcome() const {
+      return {{"recorded", recorded}, {"repeated", repeated}, {"rate_limited", rate_limited},
+              {"dropped", dropped},   {"refused", refused},   {"failed", failed}};
+    }
+  };
+  Counters counters() const;
+
+ private:
+  struct Pending {
+    std::string label_url;
+    std::string code;
+    std::string client_network;
+    std::string channel;
+    absl::Time scanned_at;
+  };
+  void Run();
+  void Record(const Pending& p);
+
+  journal::LedgerClient* const ledger_;
+  const std::function<absl::Time()> clock_;
+  RateLimiter per_network_;
+  mutable absl::Mutex mu_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  uint64_t queued_ ABSL_GUARDED_BY(mu_) = 0;   // ever queued
+  uint64_t handled_ ABSL_GUARDED_BY(mu_) = 0;  // ever handled (recorded or not)
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  Counters counters_ ABSL_GUARDED_BY(mu_);
+  // Touched by the thread only: what was submitted this hour.
+  std::string hour_;
+  absl::flat_hash_set<std::string> submitted_this_hour_;
+  std::thread thread_;
+};
+
+}  // namespace chemledger::ledger
+
+#endif  // CHEMLEDGER_SERVICES_LEDGER_PUBLIC_SCAN_RECORDER_H_
