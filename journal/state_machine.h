@@ -88,7 +88,14 @@ namespace chemledger::journal {
 //      receipts, which the waybill book undoes); an error declaration is not
 //      itself declared an error; a held (封存) package is not voided, packed,
 //      nor a sealed pallet packed on or unpacked; a regulator's hold takes
-//      over the custodian's own.
+//      over the custodian's own; a package observed by enterprises of two
+//      cities within 6 hours is a scan signal (seen-in-two-places). The
+//      waybill book: a package lost on the trip and found again is no
+//      longer shipped under its waybill. The registry: a request (an import
+//      aside) is at most 64 KiB and each text at most 4,096 bytes; a
+//      blacklisting is dated within the year before it is recorded; a
+//      site's park is changed by a platform administrator only; hazard
+//      statement codes are checked. Public scan entries are taken.
 inline constexpr uint32_t kCurrentRulesEpoch = 10;
 
 // Why the journal is calling Apply.

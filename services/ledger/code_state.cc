@@ -35,6 +35,8 @@ std::string ScanSignalKey(uint64_t index, absl::string_view code) {
   return absl::StrFormat("l/signal/%016x/%s", index, code);
 }
 
+std::string LastSeenKey(absl::string_view code) { return absl::StrCat("l/lastseen/", code); }
+
 state::CodeRecord ToRecord(const CodeState& s) {
   state::CodeRecord r;
   r.set_aggregate(s.aggregate);
@@ -261,6 +263,7 @@ absl::StatusOr<std::vector<ScanSignal>> ListScanSignals(const storage::StateRead
                                 signal.status = r.status();
                                 signal.client_network = r.client_network();
                                 signal.channel = r.channel();
+                                signal.earlier_seen_by = r.earlier_seen_by();
                                 return true;
                               });
   if (!s.ok()) return s;

@@ -125,6 +125,7 @@ struct ScanSignal {
   std::string status;
   std::string client_network;  // a public scan's (PublicScan.client_network)
   std::string channel;         // a public scan's (PublicScan.channel)
+  std::string earlier_seen_by;  // "seen-in-two-places": the earlier observer
 };
 // The signals after the one of (`after_index`, `after_code`) (0 and "":
 // from the start; the last of a page to read the next), oldest first, at
@@ -149,6 +150,7 @@ std::string HistoryKey(absl::string_view code, uint64_t index);
 std::string HeldKey(absl::string_view code, absl::string_view uscc);
 std::string EventKey(absl::string_view enterprise, absl::string_view event_id);
 std::string ScanSignalKey(uint64_t index, absl::string_view code);
+std::string LastSeenKey(absl::string_view code);
 // The stock index key of `c` ("l/at/<custodian>/<site>/<code>"), or "" when
 // it is not stock at a site (ListStock).
 std::string StockKey(const CodeState& c);

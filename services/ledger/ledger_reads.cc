@@ -237,6 +237,7 @@ absl::StatusOr<v1::ScanSignals> LedgerReads::ListScanSignals(
     out->set_status(s.status);
     out->set_client_network(s.client_network);
     out->set_channel(s.channel);
+    out->set_earlier_seen_by(s.earlier_seen_by);
   }
   if (more && !signals->empty()) {
     response.set_next_page_token(

@@ -80,6 +80,8 @@ class Step {
   std::string shipment_waste_code;
   // An observation's scans its history cannot explain: code and record.
   std::vector<std::pair<std::string, state::ScanSignalRecord>> scan_signals;
+  // An observation's latest sighting of each code (rules epoch 10).
+  std::vector<std::pair<std::string, state::LastSeenRecord>> last_seen;
 
   // The working copy of `code`'s state; null when the ledger does not know it.
   absl::StatusOr<CodeState*> StateOf(const std::string& code) {
@@ -955,6 +957,52 @@ absl::StatusOr<bool> CarriedBy(const storage::StateReader& state, const CodeStat
   return false;
 }
 
+// Two sightings this close, by enterprises of different cities, cannot both
+// be of one package: one label is a copy.
+constexpr absl::Duration kTwoPlacesWindow = absl::Hours(6);
+
+// The city of a GB/T 2260 region code (its first 4 digits: 3501 福州).
+absl::string_view CityOf(absl::string_view region_code) { return region_code.substr(0, 4); }
+
+// From rules epoch 10, for OBSERVING: whether the package `code` was last
+// observed by another enterprise in another city within kTwoPlacesWindow of
+// this observation (that enterprise, if so); notes this observation as the
+// latest. Where an observation is: its site's region when the enterprise
+// registered that site, else the enterprise's. A carrier's scans are left
+// out (its vehicles are anywhere along the route, whatever city it is
+// registered in).
+absl::StatusOr<std::optional<std::string>> SeenInTwoPlaces(Step& s, const std::string& code) {
+  if (s.entry.rules_epoch < 10 || !s.enterprise) return std::nullopt;
+  const v1::Enterprise& observer = s.enterprise->enterprise;
+  if (std::find(observer.roles().begin(), observer.roles().end(), v1::CARRIER) !=
+      observer.roles().end()) {
+    return std::nullopt;
+  }
+  CL_ASSIGN_OR_RETURN(std::optional<v1::Site> site,
+                      registry::FindSite(s.state, s.who, s.e.location().site()));
+  const std::string region = site ? site->region_code() : observer.region_code();
+  std::optional<std::string> earlier;
+  CL_ASSIGN_OR_RETURN(std::optional<std::string> bytes, s.state.Get(internal::LastSeenKey(code)));
+  if (bytes) {
+    state::LastSeenRecord last;
+    if (!last.ParseFromString(*bytes)) {
+      return absl::DataLossError(absl::StrCat("the last sighting of ", code, " is malformed"));
+    }
+    const absl::Duration apart =
+        absl::AbsDuration(s.when - absl::FromUnixSeconds(last.event_time_seconds()));
+    if (last.enterprise() != s.who && CityOf(last.region_code()) != CityOf(region) &&
+        apart <= kTwoPlacesWindow) {
+      earlier = last.enterprise();
+    }
+  }
+  state::LastSeenRecord now;
+  now.set_enterprise(s.who);
+  now.set_region_code(region);
+  now.set_event_time_seconds(absl::ToUnixSeconds(s.when));
+  s.last_seen.emplace_back(code, std::move(now));
+  return earlier;
+}
+
 // OBSERVING: a registered actor's scan of packages at its site. Changes
 // nothing; any package the ledger knows, in any state. Notes a scan signal
 // for each the history cannot explain.
@@ -964,8 +1012,12 @@ absl::Status Observing(Step& s) {
   for (int i = 0; i < e.codes_size(); ++i) {
     const std::string field = Field(i);
     CL_ASSIGN_OR_RETURN(CodeState * c, s.InLedger(i));
+    CL_ASSIGN_OR_RETURN(std::optional<std::string> two_places, SeenInTwoPlaces(s, c->code));
     state::ScanSignalRecord signal;
-    if (IsTerminal(c->status)) {
+    if (two_places) {
+      signal.set_kind("seen-in-two-places");
+      signal.set_earlier_seen_by(*two_places);
+    } else if (IsTerminal(c->status)) {
       signal.set_kind("ended-package-seen");
     } else if (c->custodian != s.who &&
                !(c->status == CodeStatus::kInTransit && c->consignee == s.who)) {
@@ -1396,6 +1448,9 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
   }
   for (const auto& [code, signal] : s.scan_signals) {
     changes->Put(internal::ScanSignalKey(entry.index, code), signal.SerializeAsString());
+  }
+  for (const auto& [code, seen] : s.last_seen) {
+    changes->Put(internal::LastSeenKey(code), seen.SerializeAsString());
   }
   state::EventRecord record;
   record.set_log_index(entry.index);

@@ -1223,6 +1223,48 @@ TEST_F(LifecycleRulesTest, ARecallIsTheIssuersAndStopsUseForGood) {
   Refused(producer_, unknown, Code_::kNotFound, "is not in the ledger");
 }
 
+// From rules epoch 10 one package seen by enterprises of two cities within
+// six hours is a signal (one label is a copy); the same city, hours apart,
+// or a carrier on the road is not.
+TEST_F(LifecycleRulesTest, APackageSeenInTwoCitiesWithinHoursIsASignal) {
+  clock_ = absl::Now() - absl::Hours(20);
+  Commission({1, 2, 3});
+  Move(producer_, kProducer, user_, kUser, {Code(1)});
+  // The user (registered in 350300) scans what it holds; the warehouse
+  // (350200, another city) scans the same code seconds later.
+  Ok(user_, Event(v1::OBSERVING, kUser, {Code(1)}));
+  const EventReceipt twice = Ok(warehouse_, Event(v1::OBSERVING, kWarehouse, {Code(1)}));
+  // Hours apart: nothing to tell about the time (code 2 at the producer,
+  // seen by the warehouse 19 hours later: only seen away from its custodian).
+  Ok(producer_, Event(v1::OBSERVING, kProducer, {Code(2)}));
+  Ok(warehouse_, Event(v1::OBSERVING, kWarehouse, {Code(2)}, -absl::Hours(19)));
+  // A carrier's scan on the road is not a place.
+  Ok(producer_, Event(v1::OBSERVING, kProducer, {Code(3)}));
+  Ok(carrier_, Event(v1::OBSERVING, kCarrier, {Code(3)}));
+  absl::StatusOr<std::vector<ScanSignal>> signals = ListScanSignals(*t_->snapshot(), 0, "", 100);
+  ASSERT_TRUE(signals.ok()) << signals.status();
+  std::vector<ScanSignal> two_places;
+  for (const ScanSignal& s : *signals) {
+    if (s.kind == "seen-in-two-places") two_places.push_back(s);
+  }
+  ASSERT_EQ(two_places.size(), 1u);
+  EXPECT_EQ(two_places[0].log_index, twice.log_index);
+  EXPECT_EQ(two_places[0].code, Code(1));
+  EXPECT_EQ(two_places[0].seen_by, kWarehouse);
+  EXPECT_EQ(two_places[0].earlier_seen_by, kUser);
+  EXPECT_EQ(two_places[0].custodian, kUser);
+
+  // Under epoch 9 there was no such signal (entries of that epoch rebuild so).
+  testing::TestLedgerOptions epoch9;
+  epoch9.rules_epoch = 9;
+  t_->Reopen(epoch9);
+  const size_t before = ListScanSignals(*t_->snapshot(), 0, "", 100)->size();
+  Ok(user_, Event(v1::OBSERVING, kUser, {Code(1)}));  // seconds after the warehouse's
+  EXPECT_EQ(ListScanSignals(*t_->snapshot(), 0, "", 100)->size(), before) << "no new signal";
+  t_->Reopen(testing::TestLedgerOptions());
+  ExpectCheckPasses();
+}
+
 TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAsSignals) {
   Commission({1, 2, 3});
   v1::Event use = Event(v1::CONSUMING, kProducer, {Code(2)});
