@@ -1,11 +1,13 @@
 #include "journal/journal.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <deque>
 #include <map>
 #include <thread>
@@ -663,9 +665,17 @@ void Journal::Impl::CommitterLoop() {
         options_.on_commit(CommittedBatch{slots, entries->size(), absl::Now() - commit_start});
       }
       if (!first.ok()) {
-        status = absl::UnavailableError(absl::StrCat(
-            "journal: the store is read-only after a failed commit (reopen to recover): ",
-            first.status().message()));
+        // The store's words (a file name, a database's message) are the
+        // operator's: logged here, once; the callers are told what it means.
+        const std::string line = absl::StrCat(program_invocation_short_name,
+                                              ": journal: a commit failed, the store is "
+                                              "read-only until reopened: ",
+                                              first.status().ToString(), "\n");
+        fwrite(line.data(), 1, line.size(), stderr);
+        fflush(stderr);
+        status = absl::UnavailableError(
+            "journal: the store is read-only after a failed commit (reopen to recover); the "
+            "server's log has the cause");
       } else if (*first != batches.front()->layer.first_index) {
         status = absl::InternalError(absl::StrCat("journal: the store placed a batch at ", *first,
                                                   ", not at ", batches.front()->layer.first_index,

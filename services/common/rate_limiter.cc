@@ -78,8 +78,12 @@ std::string ClientNetwork(absl::string_view client_address) {
 void RateLimiter::ForgetIdle(absl::Time now) {
   if (now - last_sweep_ < absl::Seconds(10)) return;
   last_sweep_ = now;
+  // Not before its bucket would be full again: forgetting it earlier would
+  // hand it tokens it has not waited for.
+  const absl::Duration idle =
+      std::max(absl::Minutes(1), rate_ > 0 ? absl::Seconds(burst_ / rate_) : absl::Minutes(1));
   for (auto it = buckets_.begin(); it != buckets_.end();) {
-    if (now - it->second.updated > absl::Minutes(1)) {
+    if (now - it->second.updated > idle) {
       buckets_.erase(it++);
     } else {
       ++it;

@@ -1,10 +1,11 @@
 // A token bucket per client (its address, as gRPC names the peer: see
 // ClientAddress): how much an anonymous caller may ask for (scans verified),
-// `rate` a second with bursts of `burst`. Per server process: several processes behind one address each
-// keep their own. Clients unseen for a minute are forgotten, and at most
-// `max_clients` are remembered: beyond that, new clients share one bucket
-// until some are forgotten (memory does not grow, and the clients already
-// known keep theirs). A call that costs nothing takes nothing.
+// `rate` a second with bursts of `burst`. Per server process: several processes behind one address
+// each keep their own. Clients unseen for a minute, or for as long as their bucket takes to fill
+// again if that is longer, are forgotten (a forgotten client comes back with a full bucket, no more
+// than it would have had), and at most `max_clients` are remembered: beyond that, new clients share
+// one bucket until some are forgotten (memory does not grow, and the clients already known keep
+// theirs). A call that costs nothing takes nothing.
 //
 // Thread-safety: thread-safe.
 
@@ -24,8 +25,8 @@ namespace chemledger {
 
 // The client's address without its port ("ipv4:10.0.0.7:51234" ->
 // "ipv4:10.0.0.7"), from a gRPC peer string: what rate limits are per. An
-// IPv6 address written out in full counts by its /64 (a host may take any
-// address of its network's /64); one with "::" counts whole.
+// IPv6 address counts by its /64 (a host may take any address of its
+// network's /64), however it is written; an IPv4-mapped one as IPv4.
 std::string ClientAddress(absl::string_view peer);
 
 // The network of a client address as ClientAddress gives it, coarse enough

@@ -58,6 +58,17 @@ TEST(RateLimiterTest, ClientAddressesDropThePortAndGroupIpv6By64) {
   EXPECT_EQ(ClientAddress("ipv6:%5B::ffff:10.0.0.7%5D:5"), "ipv4:10.0.0.7");
 }
 
+// A slow bucket is remembered until it would be full again: a client that
+// waits a minute does not come back with a whole new burst.
+TEST(RateLimiterTest, ASlowBucketIsNotForgottenBeforeItRefills) {
+  RateLimiter limiter(/*rate=*/10.0 / 60, /*burst=*/30);
+  EXPECT_TRUE(limiter.Take("ipv4:10.0.0.1", 30, kT0));
+  EXPECT_FALSE(limiter.Take("ipv4:10.0.0.1", 20, kT0 + absl::Seconds(70)))
+      << "about 11 tokens came back in 70 s, not 30";
+  EXPECT_TRUE(limiter.Take("ipv4:10.0.0.1", 11, kT0 + absl::Seconds(70)));
+  EXPECT_TRUE(limiter.Take("ipv4:10.0.0.1", 30, kT0 + absl::Minutes(10)));
+}
+
 TEST(RateLimiterTest, ClientNetworksAreCoarse) {
   EXPECT_EQ(ClientNetwork("ipv4:203.0.113.77"), "ipv4:203.0.113.0/24");
   EXPECT_EQ(ClientNetwork(ClientAddress("ipv6:%5B2001:db8:1:2::9%5D:80")), "ipv6:2001:db8:1::/48");

@@ -181,9 +181,11 @@ absl::StatusOr<v1::ScanSignals> LedgerReads::ListScanSignals(
     const storage::Snapshot& snapshot, const v1::Actor& reader,
     const v1::ListScanSignalsRequest& request) const {
   v1::ScanSignals response;
-  // An enterprise's actors read the public scans of the packages in its
-  // custody (its lost drum was scanned: where, when); the regulators whose
-  // department reads scan signals read all within their jurisdiction.
+  // An enterprise's actors read the public scans of its lost packages (its
+  // stolen drum was scanned: when, and through what), not where from, nor
+  // the scans of its ended packages (a possible copy: the custodian may be
+  // the one who refilled it); the regulators whose department reads scan
+  // signals read all within their jurisdiction.
   const bool own_public_scans_only =
       !reader.enterprise_uscc().empty() && !registry::HasOversightRole(reader);
   if (!own_public_scans_only &&
@@ -216,7 +218,7 @@ absl::StatusOr<v1::ScanSignals> LedgerReads::ListScanSignals(
   registry::OversightMemo memo(snapshot, reader);
   for (const ScanSignal& s : *signals) {
     if (own_public_scans_only) {
-      if (s.seen_by != kSeenByPublic || s.custodian != reader.enterprise_uscc()) continue;
+      if (s.kind != kLostPackageScanned || s.custodian != reader.enterprise_uscc()) continue;
     } else {
       // Those about an enterprise within the regulator's jurisdiction: the
       // package's custodian or the enterprise that saw it.
@@ -235,7 +237,7 @@ absl::StatusOr<v1::ScanSignals> LedgerReads::ListScanSignals(
     out->set_seen_by(s.seen_by);
     out->set_custodian(s.custodian);
     out->set_status(s.status);
-    out->set_client_network(s.client_network);
+    if (!own_public_scans_only) out->set_client_network(s.client_network);
     out->set_channel(s.channel);
     out->set_earlier_seen_by(s.earlier_seen_by);
   }

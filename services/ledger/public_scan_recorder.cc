@@ -1,5 +1,6 @@
 #include "services/ledger/public_scan_recorder.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -22,11 +23,11 @@ bool CallsForPublicRecord(const v1::ResolveLabelResponse& answer) {
 }
 
 PublicScanRecorder::PublicScanRecorder(journal::LedgerClient* ledger,
-                                       std::function<absl::Time()> clock,
-                                       PublicScanLimits limits)
+                                       std::function<absl::Time()> clock, PublicScanLimits limits)
     : ledger_(ledger),
       clock_(clock ? std::move(clock) : [] { return absl::Now(); }),
       per_network_(limits.per_network_per_minute / 60, limits.burst_per_network),
+      all_(limits.all_per_minute / 60, limits.burst_all),
       thread_([this] { Run(); }) {}
 
 PublicScanRecorder::~PublicScanRecorder() {
@@ -98,15 +99,23 @@ void PublicScanRecorder::Record(const Pending& p) {
   const std::string hour = PublicScanHour(p.scanned_at);
   if (hour != hour_) {
     hour_ = hour;
-    submitted_this_hour_.clear();
+    recorded_this_hour_.clear();
   }
-  const std::string key = absl::StrCat(p.code, "\n", p.client_network);
-  if (submitted_this_hour_.contains(key)) return count(&Counters::repeated);
-  if (!per_network_.Take(p.client_network.empty() ? "unknown" : p.client_network, 1,
-                         p.scanned_at)) {
+  auto known = recorded_this_hour_.find(p.code);
+  if (known != recorded_this_hour_.end()) {
+    const std::vector<std::string>& networks = known->second;
+    if (std::find(networks.begin(), networks.end(), p.client_network) != networks.end()) {
+      return count(&Counters::repeated);
+    }
+    if (networks.size() >= kMaxNetworksPerCode) return count(&Counters::capped);
+  } else if (recorded_this_hour_.size() >= kMaxCodesPerHour) {
     return count(&Counters::rate_limited);
   }
-  submitted_this_hour_.insert(key);
+  if (!per_network_.Take(p.client_network.empty() ? "unknown" : p.client_network, 1,
+                         p.scanned_at) ||
+      !all_.Take("all", 1, p.scanned_at)) {
+    return count(&Counters::rate_limited);
+  }
   v1::PublicScan scan;
   scan.set_label_url(p.label_url);
   scan.set_client_network(p.client_network);
@@ -118,14 +127,17 @@ void PublicScanRecorder::Record(const Pending& p) {
   std::vector<journal::Request> one;
   one.push_back(std::move(entry));
   std::vector<absl::StatusOr<journal::Receipt>> result = ledger_->Submit(std::move(one));
-  if (result[0].ok()) {
-    count(result[0]->replayed ? &Counters::repeated : &Counters::recorded);
-  } else if (absl::IsAlreadyExists(result[0].status())) {
-    count(&Counters::repeated);  // the same code, network and hour by another channel
-  } else if (absl::IsFailedPrecondition(result[0].status()) ||
-             absl::IsInvalidArgument(result[0].status())) {
+  const absl::Status& status = result[0].status();
+  if (result[0].ok() || absl::IsAlreadyExists(status)) {
+    // In the log now (or by another channel before): remembered, so that
+    // the same scan is not sent again this hour.
+    recorded_this_hour_[p.code].push_back(p.client_network);
+    count(!result[0].ok() || result[0]->replayed ? &Counters::repeated : &Counters::recorded);
+  } else if (absl::IsFailedPrecondition(status) || absl::IsInvalidArgument(status) ||
+             absl::IsUnauthenticated(status)) {
     count(&Counters::refused);
   } else {
+    // Not remembered: the next scan of it tries again.
     count(&Counters::failed);
   }
 }

@@ -6,12 +6,17 @@
 // Scanned() only decides and queues (bounded: beyond kMaxQueued, a scan is
 // counted and dropped); one thread of its own submits, for each:
 //   - skips a scan of the same code from the same client network in the
-//     same hour as one already submitted (the entry's request key is the
-//     same; the log would take it once anyway);
-//   - takes a token from the client network's bucket (PublicScanLimits: 30 at once,
-//     then 10 a minute; beyond, counted, not recorded), so
-//     that nobody floods the log with scans of one copied label;
-//   - submits the entry; a refusal (the package found meanwhile) is counted.
+//     same hour as one already recorded (the entry's request key is the
+//     same; the log would take it once anyway), and one of a code already
+//     recorded this hour from kMaxNetworksPerCode networks (a label copied
+//     and passed around is signalled, not written a thousand times);
+//   - takes a token from the client network's bucket and one from the
+//     process's (PublicScanLimits: a network 30 at once then 10 a minute,
+//     all networks 600 at once then 120 a minute; beyond, counted, not
+//     recorded), so that no one, however many networks it has, floods the
+//     log;
+//   - submits the entry; a refusal (the package found meanwhile) is
+//     counted, and so is a failure to write (a later scan tries again).
 // The limits and counters are per server process.
 //
 // Thread-safety: thread-safe. The ledger client must outlive the recorder;
@@ -30,7 +35,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "journal/ledger_client.h"
@@ -44,15 +49,22 @@ namespace chemledger::ledger {
 // whose code was voided.
 bool CallsForPublicRecord(const v1::ResolveLabelResponse& answer);
 
-// What one client network may have recorded: a burst, then so many a minute.
+// What one client network, and all of them together, may have recorded: a
+// burst, then so many a minute.
 struct PublicScanLimits {
   double per_network_per_minute = 10;
   double burst_per_network = 30;
+  double all_per_minute = 120;
+  double burst_all = 600;
 };
 
 class PublicScanRecorder final : public label::PublicScanSink {
  public:
   static constexpr size_t kMaxQueued = 4096;
+  // Networks whose scans of one code are recorded in one hour.
+  static constexpr size_t kMaxNetworksPerCode = 5;
+  // Codes remembered in one hour (beyond, scans are counted, not recorded).
+  static constexpr size_t kMaxCodesPerHour = 100000;
 
   // `clock` gives the scans' hours (empty: the real clock).
   explicit PublicScanRecorder(journal::LedgerClient* ledger,
@@ -72,13 +84,16 @@ class PublicScanRecorder final : public label::PublicScanSink {
   struct Counters {
     uint64_t recorded = 0;      // entries written
     uint64_t repeated = 0;      // the same code, network and hour as one before
-    uint64_t rate_limited = 0;  // over the client network's budget
+    uint64_t capped = 0;        // a code already recorded from kMaxNetworksPerCode networks
+    uint64_t rate_limited = 0;  // over the client network's or the process's budget
     uint64_t dropped = 0;       // the queue was full, or the recorder stopped first
     uint64_t refused = 0;       // the ledger refused the entry (the package found since)
     uint64_t failed = 0;        // the ledger could not write it
     std::vector<std::pair<std::string, uint64_t>> ByOutcome() const {
-      return {{"recorded", recorded}, {"repeated", repeated}, {"rate_limited", rate_limited},
-              {"dropped", dropped},   {"refused", refused},   {"failed", failed}};
+      return {{"recorded", recorded}, {"repeated", repeated},
+              {"capped", capped},     {"rate_limited", rate_limited},
+              {"dropped", dropped},   {"refused", refused},
+              {"failed", failed}};
     }
   };
   Counters counters() const;
@@ -97,15 +112,17 @@ class PublicScanRecorder final : public label::PublicScanSink {
   journal::LedgerClient* const ledger_;
   const std::function<absl::Time()> clock_;
   RateLimiter per_network_;
+  RateLimiter all_;
   mutable absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t queued_ ABSL_GUARDED_BY(mu_) = 0;   // ever queued
   uint64_t handled_ ABSL_GUARDED_BY(mu_) = 0;  // ever handled (recorded or not)
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   Counters counters_ ABSL_GUARDED_BY(mu_);
-  // Touched by the thread only: what was submitted this hour.
+  // Touched by the thread only: this hour's recorded scans, by code: the
+  // networks they came from.
   std::string hour_;
-  absl::flat_hash_set<std::string> submitted_this_hour_;
+  absl::flat_hash_map<std::string, std::vector<std::string>> recorded_this_hour_;
   std::thread thread_;
 };
 

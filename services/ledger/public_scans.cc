@@ -61,6 +61,10 @@ absl::Status PublicScanRules::Apply(const journal::EntryContext& entry,
                                     const storage::StateReader& state,
                                     storage::StateWrites* changes) const {
   if (entry.envelope->payload_type() != api::kPublicScanPayloadType) return absl::OkStatus();
+  if (entry.rules_epoch < kPublicScansRulesEpoch) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "public_scan: public scans are recorded from rules epoch ", kPublicScansRulesEpoch));
+  }
   if (entry.envelope->signatures_size() != 0) {
     return absl::InvalidArgumentError(
         "envelope.signatures: a public scan is the server's record: unsigned");

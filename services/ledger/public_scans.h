@@ -31,6 +31,10 @@
 
 namespace chemledger::ledger {
 
+// The rules epoch public scan entries are taken from (a server writing an
+// older epoch's entries records none).
+inline constexpr uint32_t kPublicScansRulesEpoch = 10;
+
 // The China-time hour of `t`, as PublicScan.hour states it: "2026-12-01T18".
 std::string PublicScanHour(absl::Time t);
 

@@ -84,7 +84,8 @@ TEST_F(PublicScansTest, ScansOfLostOrEndedPackagesBecomeSignalsAndOthersDoNot) {
   use.set_quantity_milli(25000);
   Ok(producer_, use);
 
-  PublicScanRecorder recorder(&t_->client());
+  const absl::Time now = absl::Now();  // one hour for every scan of the test
+  PublicScanRecorder recorder(&t_->client(), [now] { return now; });
   const uint64_t before = LogSize();
   OpenPage(recorder, UrlOf(1), "ipv4:203.0.113.7");
   OpenPage(recorder, UrlOf(2), "ipv4:198.51.100.9");
@@ -160,28 +161,72 @@ TEST_F(PublicScansTest, TheLedgerTakesOnlyAScanOfItsOwnLabelOfALostOrEndedPackag
   ExpectCheckPasses();
 }
 
-TEST_F(PublicScansTest, ScansAreLimitedPerNetwork) {
+TEST_F(PublicScansTest, ScansAreLimitedPerNetworkAndInAll) {
   Ok(producer_, Event(v1::COMMISSIONING, kProducer, {CodeOf(1), CodeOf(2), CodeOf(3)}));
   for (int serial = 1; serial <= 3; ++serial) {
     v1::Event use = Event(v1::CONSUMING, kProducer, {CodeOf(serial)});
     use.set_quantity_milli(25000);
     Ok(producer_, use);
   }
-  PublicScanLimits two;
-  two.burst_per_network = 2;
-  two.per_network_per_minute = 1;
-  PublicScanRecorder recorder(&t_->client(), {}, two);
+  PublicScanLimits limits;
+  limits.burst_per_network = 2;
+  limits.per_network_per_minute = 1;
+  limits.burst_all = 3;
+  limits.all_per_minute = 1;
+  const absl::Time now = absl::Now();
+  PublicScanRecorder recorder(
+      &t_->client(), [now] { return now; }, limits);
   // One network scans three used-up labels: its budget takes two.
   for (int serial = 1; serial <= 3; ++serial) {
     OpenPage(recorder, UrlOf(serial), absl::StrCat("ipv4:203.0.113.", serial));
   }
-  // Another network has its own.
+  // Another network has its own, but all networks together have three.
   OpenPage(recorder, UrlOf(3), "ipv4:198.51.100.1");
+  OpenPage(recorder, UrlOf(1), "ipv4:192.0.2.1");
   ASSERT_TRUE(recorder.Flush(absl::Seconds(10)));
   const PublicScanRecorder::Counters counted = recorder.counters();
   EXPECT_EQ(counted.recorded, 3u);
-  EXPECT_EQ(counted.rate_limited, 1u);
+  EXPECT_EQ(counted.rate_limited, 2u);
   EXPECT_EQ(Signals().size(), 3u);
+}
+
+// A label passed around (a copy on a refilled drum, a photo shared) is
+// recorded from a few networks an hour, not from every phone that opens it.
+TEST_F(PublicScansTest, OneCodeIsRecordedFromAFewNetworksAnHour) {
+  Ok(producer_, Event(v1::COMMISSIONING, kProducer, {CodeOf(1)}));
+  v1::Event use = Event(v1::CONSUMING, kProducer, {CodeOf(1)});
+  use.set_quantity_milli(25000);
+  Ok(producer_, use);
+  const absl::Time now = absl::Now();
+  PublicScanRecorder recorder(&t_->client(), [now] { return now; });
+  const size_t networks = PublicScanRecorder::kMaxNetworksPerCode + 3;
+  for (size_t n = 0; n < networks; ++n) {
+    OpenPage(recorder, UrlOf(1), absl::StrCat("ipv4:10.", n, ".0.1"));
+  }
+  ASSERT_TRUE(recorder.Flush(absl::Seconds(10)));
+  const PublicScanRecorder::Counters counted = recorder.counters();
+  EXPECT_EQ(counted.recorded, PublicScanRecorder::kMaxNetworksPerCode);
+  EXPECT_EQ(counted.capped, 3u);
+  EXPECT_EQ(Signals().size(), PublicScanRecorder::kMaxNetworksPerCode);
+}
+
+// Before rules epoch 10 (a server writing an older epoch's entries) no
+// public scan is taken.
+TEST_F(PublicScansTest, NoneBeforeRulesEpochTen) {
+  Ok(producer_, Event(v1::COMMISSIONING, kProducer, {CodeOf(1)}));
+  v1::Event lost = Event(v1::LOSS_REPORT, kProducer, {CodeOf(1)});
+  lost.set_reason("stolen");
+  Ok(producer_, lost);
+  chemledger::testing::TestLedgerOptions epoch9;
+  epoch9.rules_epoch = 9;
+  t_->Reopen(epoch9);
+  v1::PublicScan scan;
+  scan.set_label_url(UrlOf(1));
+  scan.set_channel("scan-page");
+  scan.set_hour(PublicScanHour(absl::Now()));
+  const absl::Status s = SubmitScan(scan);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("from rules epoch 10"), std::string::npos) << s;
 }
 
 }  // namespace

@@ -114,7 +114,12 @@ grpc::Status LedgerStoreServiceImpl::Submit(grpc::ServerContext* context,
       refused[i] = absl::Status(may.code(), absl::StrCat("requests[", i, "]: ", may.message()));
       continue;
     }
-    if (envelope.payload_type() == api::kRefusalPayloadType) continue;
+    // The server's own entries: unsigned; their state machines check what
+    // is in them (a refused request's signature, a scanned label's).
+    if (envelope.payload_type() == api::kRefusalPayloadType ||
+        envelope.payload_type() == api::kPublicScanPayloadType) {
+      continue;
+    }
     const crypto::SignatureContext* context = api::SignedRequestContext(envelope.payload_type());
     if (context == nullptr) {
       refused[i] = absl::PermissionDeniedError(absl::StrCat(

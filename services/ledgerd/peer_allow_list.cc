@@ -29,20 +29,26 @@ const char* AccessName(LedgerStoreAccess access) {
 PeerAllowList PeerAllowList::ClusterDefault() {
   PeerAllowList list;
   const std::string refusal(api::kRefusalPayloadType);
+  // Anonymous scans of lost or ended packages (ledger/public_scans.h), by
+  // every service that answers scans: labeld (ResolveLabel), verifyd
+  // (Verify, the pages), auditd (the pages) and waybilld.
+  const std::string public_scan(api::kPublicScanPayloadType);
   Grant labeld;
   labeld.read = true;
-  labeld.submit = {std::string(api::kIssueLabelsContext.payload_type()), refusal};
+  labeld.submit = {std::string(api::kIssueLabelsContext.payload_type()), refusal, public_scan};
   labeld.sign_trust_list = true;
   list.Allow("labeld", labeld);
   Grant waybilld;
   waybilld.read = true;
-  waybilld.submit = {std::string(api::kWaybillContext.payload_type()), refusal};
+  waybilld.submit = {std::string(api::kWaybillContext.payload_type()), refusal, public_scan};
   list.Allow("waybilld", waybilld);
   Grant verifyd;
   verifyd.read = true;
+  verifyd.submit = {public_scan};
   list.Allow("verifyd", verifyd);
   Grant auditd;
   auditd.read = true;
+  auditd.submit = {public_scan};
   auditd.sign_checkpoint = true;
   auditd.sign_trust_list = true;
   auditd.records = true;
