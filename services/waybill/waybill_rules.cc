@@ -173,7 +173,8 @@ absl::Status CheckListable(const journal::EntryContext& entry, const storage::St
       // hold it (WaybillHolderOf); before, every waybill listing it did.
       std::optional<std::string> holder;
       if (entry.rules_epoch >= 9) {
-        absl::StatusOr<std::optional<WaybillHolder>> h = WaybillHolderOf(state, code);
+        absl::StatusOr<std::optional<WaybillHolder>> h =
+            WaybillHolderOf(state, code, entry.rules_epoch);
         if (!h.ok()) return h.status();
         if (*h) holder = (*h)->ref;
       } else {
@@ -852,7 +853,8 @@ absl::Status UndoNotes(const journal::EntryContext& entry, const storage::StateR
       if (entry.rules_epoch >= 9) {
         // Listed again since it was received: the receipt cannot be undone
         // under the listing's feet (the code would be on two waybills).
-        absl::StatusOr<std::optional<WaybillHolder>> listed = WaybillHolderOf(state, code);
+        absl::StatusOr<std::optional<WaybillHolder>> listed =
+            WaybillHolderOf(state, code, entry.rules_epoch);
         if (!listed.ok()) return listed.status();
         if (*listed && (*listed)->ref != **number) {
           return Precondition(
