@@ -176,49 +176,58 @@ class Lister {
 
   absl::Status AddOverdue(absl::Time now, v1::Anomalies* out) {
     const uint32_t grace = request_.grace_minutes() == 0 ? 120 : request_.grace_minutes();
-    CL_ASSIGN_OR_RETURN(std::vector<waybill::WaybillState> due,
-                        waybill::ShipmentsDueBefore(state_, now - absl::Minutes(grace), 1000));
     // What the reader's department reads of waybills (registry/oversight.h).
     const registry::Reads reads = registry::IsEnterpriseRole(reader_.role())
                                       ? registry::Reads::kAll
                                       : registry::DepartmentReads(reader_,
                                                                   registry::RecordKind::kWaybills);
-    for (const waybill::WaybillState& w : due) {
-      if (reads == registry::Reads::kNone ||
-          (reads == registry::Reads::kControlledGoods &&
-           !registry::CarriesControlledGoods(w.waybill)) ||
-          (reads == registry::Reads::kWaste && !registry::CarriesWaste(w.waybill))) {
-        continue;
-      }
-      std::vector<std::string> missing;
-      for (const std::string& code : w.shipped) {
-        if (!w.received.count(code)) missing.push_back(code);
-      }
-      if (missing.empty()) continue;
-      const v1::Waybill& b = w.waybill;
-      std::string whose;
-      for (const std::string* party :
-           {&b.consignor().uscc(), &b.consignee().uscc(), &b.carrier_uscc()}) {
-        CL_ASSIGN_OR_RETURN(bool covered, Covers(*party));
-        if (covered) {
-          whose = *party;
-          break;
-        }
-      }
-      if (whose.empty()) continue;
-      v1::Anomaly* a = out->add_overdue_shipments();
-      a->set_kind(v1::OVERDUE_SHIPMENT);
-      a->set_log_index(w.log_index);
-      a->set_enterprise_uscc(whose);
-      a->set_waybill(waybill::WaybillRef(b.carrier_uscc(), b.waybill_number()));
-      *a->mutable_planned_arrival() = b.planned_arrival();
-      a->set_code(missing.front());
-      a->set_detail(absl::StrCat(missing.size(), " of ", w.shipped.size(),
-                                 " shipped codes not received; from ", b.consignor().uscc(),
-                                 " to ", b.consignee().uscc(), ", carried by ",
-                                 b.carrier_uscc()));
-    }
-    return absl::OkStatus();
+    if (reads == registry::Reads::kNone) return absl::OkStatus();
+    // The reader's own kept up to kMaxOverdueShipments, from at most
+    // kMaxOverdueExamined of everyone's (the filter before the bound: the
+    // oldest overdue waybills of other regions never hide a reader's own).
+    size_t examined = 0;
+    return waybill::VisitShipmentsDueBefore(
+        state_, now - absl::Minutes(grace),
+        [&](const waybill::WaybillState& w) -> absl::StatusOr<bool> {
+          if (static_cast<size_t>(out->overdue_shipments_size()) >= kMaxOverdueShipments ||
+              ++examined > kMaxOverdueExamined) {
+            out->set_overdue_truncated(true);
+            return false;
+          }
+          if ((reads == registry::Reads::kControlledGoods &&
+               !registry::CarriesControlledGoods(w.waybill)) ||
+              (reads == registry::Reads::kWaste && !registry::CarriesWaste(w.waybill))) {
+            return true;
+          }
+          std::vector<std::string> missing;
+          for (const std::string& code : w.shipped) {
+            if (!w.received.count(code)) missing.push_back(code);
+          }
+          if (missing.empty()) return true;
+          const v1::Waybill& b = w.waybill;
+          std::string whose;
+          for (const std::string* party :
+               {&b.consignor().uscc(), &b.consignee().uscc(), &b.carrier_uscc()}) {
+            CL_ASSIGN_OR_RETURN(bool covered, Covers(*party));
+            if (covered) {
+              whose = *party;
+              break;
+            }
+          }
+          if (whose.empty()) return true;
+          v1::Anomaly* a = out->add_overdue_shipments();
+          a->set_kind(v1::OVERDUE_SHIPMENT);
+          a->set_log_index(w.log_index);
+          a->set_enterprise_uscc(whose);
+          a->set_waybill(waybill::WaybillRef(b.carrier_uscc(), b.waybill_number()));
+          *a->mutable_planned_arrival() = b.planned_arrival();
+          a->set_code(missing.front());
+          a->set_detail(absl::StrCat(missing.size(), " of ", w.shipped.size(),
+                                     " shipped codes not received; from ", b.consignor().uscc(),
+                                     " to ", b.consignee().uscc(), ", carried by ",
+                                     b.carrier_uscc()));
+          return true;
+        });
   }
 
   absl::StatusOr<std::string> ReasonOf(uint64_t index) {
@@ -250,9 +259,15 @@ class Lister {
         read.last_examined = read.found.back().log_index();
         break;
       }
+      // An enterprise hears of the public scans of its own lost goods only
+      // (as a scanner it would learn who holds what it scanned; as the
+      // custodian of a package seen again after it ended, or in two places,
+      // it may be the one who copied the label: those are the regulators'),
+      // as LedgerService.ListScanSignals tells it.
+      if (registry::IsEnterpriseRole(reader_.role()) && s.kind != ledger::kLostPackageScanned) {
+        continue;
+      }
       CL_ASSIGN_OR_RETURN(bool custodian, Covers(s.custodian));
-      // An enterprise hears of scans of its own goods only (as a scanner it
-      // would learn who holds what it scanned).
       bool scanner = false;
       if (!registry::IsEnterpriseRole(reader_.role())) {
         CL_ASSIGN_OR_RETURN(scanner, Covers(s.seen_by));

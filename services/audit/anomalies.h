@@ -39,6 +39,10 @@ namespace chemledger::audit {
 
 inline constexpr uint32_t kMaxAnomalyPageSize = 1000;
 inline constexpr uint32_t kDefaultAnomalyPageSize = 100;
+// The overdue shipments one answer holds (the reader's), and how many of the
+// whole deployment's, oldest first, are looked at for them.
+inline constexpr size_t kMaxOverdueShipments = 1000;
+inline constexpr size_t kMaxOverdueExamined = 20000;
 
 // The anomalies `request` asks for, as `reader` may read them at `state`.
 // InvalidArgument naming the field for a malformed request;

@@ -214,6 +214,9 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
       absl::StatusOr<v1::Actor> still =
           k.ok() ? registry::ActiveSigner(*snapshot, k->key_id()) : k.status();
       if (!still.ok()) return ToGrpcStatus(still.status());
+      // Read as the registry has it now: a regulator reassigned to another
+      // department or jurisdiction reads what the new one covers from here.
+      *reader = *std::move(still);
     }
     if (want_entries && snapshot->size() != read_size) {
       read_size = snapshot->size();

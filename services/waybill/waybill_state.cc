@@ -350,6 +350,34 @@ absl::StatusOr<std::vector<VehicleInPark>> VehiclesInPark(const storage::StateRe
   return out;
 }
 
+absl::Status VisitShipmentsDueBefore(
+    const storage::StateReader& state, absl::Time before,
+    const std::function<absl::StatusOr<bool>(const WaybillState&)>& visit) {
+  const std::string prefix = "w/due/";
+  absl::Status failed;
+  absl::Status scanned = state.Scan(
+      prefix, absl::StrCat(prefix, ledger::TimeKey(before)),
+      [&](absl::string_view key, absl::string_view) {
+        const absl::string_view rest = key.substr(prefix.size());
+        if (rest.size() <= 17) return true;
+        const std::string ref(rest.substr(17));
+        absl::StatusOr<std::optional<WaybillState>> w = FindWaybillByRef(state, ref);
+        if (!w.ok() || !*w) {
+          failed = w.ok() ? absl::DataLossError(absl::StrCat("due waybill ", ref, " is missing"))
+                          : w.status();
+          return false;
+        }
+        absl::StatusOr<bool> more = visit(**w);
+        if (!more.ok()) {
+          failed = more.status();
+          return false;
+        }
+        return *more;
+      });
+  if (!scanned.ok()) return scanned;
+  return failed;
+}
+
 absl::StatusOr<std::vector<WaybillState>> ShipmentsDueBefore(const storage::StateReader& state,
                                                              absl::Time before, size_t limit) {
   std::vector<std::string> refs;

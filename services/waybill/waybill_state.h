@@ -150,6 +150,11 @@ std::vector<std::string> CodesOf(const v1::Waybill& w);
 //   w/due/<planned arrival, 16 hex µs, offset binary>/<ref>   ""
 // The waybills listed with a planned arrival before `before`, oldest first,
 // at most `limit` (the anomaly list's overdue shipments read it).
+// Visits them instead, oldest first, until `visit` returns false (or an
+// error, which is returned).
+absl::Status VisitShipmentsDueBefore(
+    const storage::StateReader& state, absl::Time before,
+    const std::function<absl::StatusOr<bool>(const WaybillState&)>& visit);
 absl::StatusOr<std::vector<WaybillState>> ShipmentsDueBefore(const storage::StateReader& state,
                                                              absl::Time before, size_t limit);
 

@@ -420,11 +420,13 @@ int Verify(const std::vector<std::string>& argv) {
     }
     std::cout << "\n";
     if (q.reconciled) {
+      // Row by row, as `chemaudit reconcile` counts them: differences of
+      // two rows of one unit may cancel out in their total.
       int64_t differences = 0;
-      for (const v1::ReconciliationRow& t : q.reconciliation.totals()) {
-        differences += t.figures().stock_difference_milli() != 0 ||
-                       t.figures().transit_difference_milli() != 0 ||
-                       t.figures().lost_difference_milli() != 0;
+      for (const v1::ReconciliationRow& row : q.reconciliation.rows()) {
+        differences += row.figures().stock_difference_milli() != 0 ||
+                       row.figures().transit_difference_milli() != 0 ||
+                       row.figures().lost_difference_milli() != 0;
       }
       std::cout << "reconciliation re-added: " << q.reconciliation.rows_size() << " rows, "
                 << q.reconciliation.totals_size() << " totals; every balance and total adds up"
