@@ -49,7 +49,7 @@ class ConsoleE2eTest : public ChemledgerdE2eTest {
   }
 
   // A signed ConsoleLoginRequest as JSON, for a fresh challenge.
-  std::string SignedLogin(const crypto::SigningKey& key) {
+  std::string SignedLogin(const crypto::SigningKey& key, const std::string& console = "") {
     httplib::Result r = Post("/console/login/challenge", "{}");
     EXPECT_TRUE(r && r->status == 200);
     v1::ConsoleChallenge challenge;
@@ -59,7 +59,7 @@ class ConsoleE2eTest : public ChemledgerdE2eTest {
     login.set_origin(challenge.origin());
     login.set_challenge(challenge.challenge());
     login.set_key_id(key.key_id().ToString());
-    login.set_console(Console());
+    login.set_console(console.empty() ? Console() : console);
     v1::ConsoleLoginRequest request;
     request.set_login(login.SerializeAsString());
     request.set_signature(key.Sign(api::kConsoleLoginContext, request.login())->ToBytes());
@@ -162,6 +162,14 @@ TEST_F(ConsoleE2eTest, SigningInTakesTheRegulatorsKeyAndTheCookieStaysWithThePag
               std::string::npos)
         << r->body;
   }
+  // A look-alike console relaying a login signed for its own address, sent
+  // on with its own Host: refused (this console has no address of its own
+  // configured, so it signs in only at a loopback address).
+  r = Post("/console/login", SignedLogin(*regulator_, "https://evil.example"),
+           {{"Host", "evil.example"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("signs in only at a loopback address"), std::string::npos) << r->body;
   // Bad input names the field.
   r = Post("/console/login", R"({"login": "AAAA", "signatur": ""})");
   ASSERT_TRUE(r);
@@ -400,4 +408,28 @@ TEST_F(ConfiguredServerE2eTest, TheConfigurationFileTurnsTheConsoleOff) {
 }
 
 }  // namespace
+// With --console-address a sign-in is good for that address only: the login
+// must name it, and be sent to it (the Host header); loopback is then not
+// the console's either.
+TEST_F(ConsoleE2eTest, ASignInIsGoodOnlyForTheConsolesOwnAddress) {
+  if (ClusterShape()) GTEST_SKIP() << "chemledgerd's flags";
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  ASSERT_NO_FATAL_FAILURE(StartServer({"--console-address", "console.example.gov.cn"}));
+  httplib::Result r =
+      Post("/console/login", SignedLogin(*regulator_, "https://console.example.gov.cn"),
+           {{"Host", "console.example.gov.cn"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  // A look-alike relaying a login signed for its own address.
+  r = Post("/console/login", SignedLogin(*regulator_, "https://evil.example"),
+           {{"Host", "evil.example"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("is not an address of this console"), std::string::npos) << r->body;
+  // The real address signed, sent to another name of the machine.
+  r = Post("/console/login", SignedLogin(*regulator_, "https://console.example.gov.cn"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+}
+
 }  // namespace chemledger::testing

@@ -1,10 +1,12 @@
 #include "web/console.h"
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <string>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -35,6 +37,33 @@ void SecurityHeaders(httplib::Response& res) {
   res.set_header("X-Content-Type-Options", "nosniff");
   res.set_header("Referrer-Policy", "no-referrer");
   res.set_header("Cache-Control", "no-store");
+}
+
+// Whether `host` (a Host header, HOST[:PORT]) names this machine's loopback.
+bool IsLoopbackHost(absl::string_view host) {
+  for (absl::string_view loopback : {"127.0.0.1", "localhost", "[::1]"}) {
+    absl::string_view rest = host;
+    if (absl::ConsumePrefix(&rest, loopback) && (rest.empty() || rest[0] == ':')) return true;
+  }
+  return false;
+}
+
+// The console address a sign-in sent to this request is for: the request's
+// Host when it is one of the console's addresses (never a name the client
+// alone chose).
+absl::StatusOr<std::string> ConsoleAddressOf(const ConsoleContext& c, const httplib::Request& req) {
+  const std::string host = req.get_header_value("Host");
+  if (!c.addresses.empty()) {
+    if (std::find(c.addresses.begin(), c.addresses.end(), host) != c.addresses.end()) return host;
+    return absl::InvalidArgumentError(
+        absl::StrCat("Host: '", absl::CHexEscape(host.substr(0, 100)),
+                     "' is not an address of this console (chemledgerd serve --console-address)"));
+  }
+  if (IsLoopbackHost(host)) return host;
+  return absl::FailedPreconditionError(
+      "login.console: this console signs in only at a loopback address, as it was given no "
+      "address of its own (chemledgerd serve --console-address HOST[:PORT], the address "
+      "regulators call)");
 }
 
 void SendError(httplib::Response& res, const absl::Status& given) {
@@ -221,8 +250,10 @@ void RouteConsole(const ConsoleContext& c, httplib::Server* http) {
     if (absl::Status s = SignInAllowed(c, req); !s.ok()) return SendError(res, s);
     v1::ConsoleLoginRequest request;
     if (absl::Status s = ParseBody(req, &request); !s.ok()) return SendError(res, s);
-    absl::StatusOr<v1::ConsoleTicket> ticket = c.sessions->Login(
-        *c.audit->ledger()->Latest(), request, req.get_header_value("Host"), absl::Now());
+    absl::StatusOr<std::string> console = ConsoleAddressOf(c, req);
+    if (!console.ok()) return SendError(res, console.status());
+    absl::StatusOr<v1::ConsoleTicket> ticket =
+        c.sessions->Login(*c.audit->ledger()->Latest(), request, *console, absl::Now());
     if (!ticket.ok()) return SendError(res, ticket.status());
     SendMessage(res, *ticket);
   });

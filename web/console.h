@@ -37,6 +37,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "services/audit/audit_reads.h"
 #include "services/common/rate_limiter.h"
@@ -59,6 +60,13 @@ struct ConsoleContext {
   // API calls answered at once (the rest wait up to 30 s, then 503): the
   // server's HTTP threads also serve the public scan pages.
   int max_api_calls = 2;
+  // The console's own addresses, HOST[:PORT] as a browser's Host header
+  // names them: a sign-in names the address its signer called
+  // (ConsoleLogin.console), and it is taken only when that is one of these
+  // and the request was sent to it; a look-alike console relaying logins
+  // gets nothing. Empty: only loopback addresses (127.0.0.1, [::1],
+  // localhost, any port) are the console's.
+  std::vector<std::string> addresses;
 };
 
 // Sign-in calls a client address may make: two a second, twenty at once.

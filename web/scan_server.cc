@@ -195,6 +195,7 @@ struct ScanServer::Impl {
   RateLimiter anonymous{kAnonymousScansPerSecond, kAnonymousScanBurst};
   std::unique_ptr<ApiBridge> bridge;  // null: no staff app
   const audit::AuditReads* audit = nullptr;  // null: no console
+  std::vector<std::string> console_addresses;
   std::unique_ptr<ConsoleSessions> console_sessions;
   RateLimiter console_sign_ins{kSignInsPerSecond, kSignInBurst};
   std::atomic<int> decoding{0};
@@ -385,6 +386,7 @@ void ScanServer::Impl::Route() {
     console.sessions = console_sessions.get();
     console.sign_in_limiter = &console_sign_ins;
     console.client_of = ClientOf;
+    console.addresses = console_addresses;
     RouteConsole(console, http.get());
   } else {
     const auto off = [](const httplib::Request&, httplib::Response& res) {
@@ -465,6 +467,7 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   impl->ledger = ledger;
   impl->tables = options.tables;
   impl->public_scans = options.public_scans;
+  impl->console_addresses = options.console_addresses;
   if (options.api_channel) impl->bridge = std::make_unique<ApiBridge>(options.api_channel);
   {
     absl::StatusOr<state::DeploymentRecord> deployment =

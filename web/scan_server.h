@@ -39,6 +39,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -91,6 +92,11 @@ class ScanServer {
     // recorder of public scans of lost, ended or voided packages; not
     // owned, must outlive the server. Null: none recorded.
     label::PublicScanSink* public_scans = nullptr;
+    // The console's addresses as regulators call it, HOST[:PORT] each
+    // ("console.example.gov.cn", "console.example.gov.cn:7480"): a sign-in
+    // is good only for one of them (web/console.h). None: sign-ins only at
+    // a loopback address (tests, a console used on this machine).
+    std::vector<std::string> console_addresses;
     // Where the console keeps sign-in challenges, tickets and sessions
     // (null: in this process). A cluster's auditd instances share ledgerd's.
     std::shared_ptr<EphemeralRecords> console_records;

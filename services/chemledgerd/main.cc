@@ -110,6 +110,7 @@ constexpr char kServeUsage[] =
     "usage: chemledgerd serve [--config FILE] --data DIR [--listen HOST:PORT] [--port-file FILE]\n"
     "                         [--http-listen HOST:PORT|none] [--http-port-file FILE]\n"
     "                         [--staff-app on|off] [--console on|off]\n"
+    "                         [--console-address HOST[:PORT][,...]]\n"
     "                         [--metrics-listen HOST:PORT [--metrics-port-file FILE]]\n"
     "                         [--access-log FILE|-]\n"
     "                         (--tls-cert FILE --tls-key FILE | --plaintext)\n"
@@ -131,6 +132,9 @@ constexpr char kServeUsage[] =
     "--staff-app off leaves out the staff app and the gRPC API over HTTP it calls\n"
     "(/app/; docs/staff-app.md), which are on the HTTP port by default;\n"
     "--console off the regulator console (/console/; docs/console.md).\n"
+    "--console-address HOST[:PORT][,...] the console's addresses as regulators\n"
+    "call it (the Host a browser sends): a sign-in is good only for one of them;\n"
+    "without it, sign-ins only at a loopback address.\n"
     "--metrics-listen serves metrics in Prometheus text format at /metrics on a\n"
     "port of its own (plain HTTP, so on a loopback address only;\n"
     "docs/deployment.md); none by default.\n"
@@ -544,6 +548,10 @@ absl::Status Serve(const cli::Args& args) {
           absl::StrCat("--console: '", console, "' must be on or off"));
     }
     if (console == "on") http_options.audit = &audit_reads;
+    if (args.Has("console-address")) {
+      http_options.console_addresses =
+          absl::StrSplit(args.Get("console-address"), ',', absl::SkipEmpty());
+    }
     http_options.console_records = (*ephemera)->records();
     http_options.observe = HttpObserver(metrics.get(), access_log.get());
     http_options.public_scans = d.public_scans();
@@ -653,6 +661,7 @@ int Main(int argc, char** argv) {
          "http-port-file",
          "staff-app",
          "console",
+         "console-address",
          "metrics-listen",
          "metrics-port-file",
          "access-log",

@@ -26,7 +26,10 @@ constexpr char kUsage[] =
     "  --http-listen HOST:PORT  the console under /console/ (and the scan pages; default\n"
     "                           127.0.0.1:7481), with TLS (--http-tls-cert and\n"
     "                           --http-tls-key); --http-plaintext serves it without TLS,\n"
-    "                           on a loopback address only (behind a TLS proxy)\n";
+    "                           on a loopback address only (behind a TLS proxy)\n"
+    "  --console-address HOST[:PORT][,...]  the console's addresses as regulators call\n"
+    "                           it: a sign-in is good only for one of them (without it,\n"
+    "                           only at a loopback address)\n";
 
 absl::Status Run(ServiceProcess& process) {
   absl::StatusOr<Personality> p = ConnectPersonality(process);
@@ -56,9 +59,10 @@ absl::Status Run(ServiceProcess& process) {
 }  // namespace chemledger::cluster
 
 int main(int argc, char** argv) {
-  return chemledger::cluster::RunService(
-      {"auditd", chemledger::cluster::kUsage,
-       {"ledger", "http-listen", "http-port-file", "http-tls-cert", "http-tls-key"},
-       "127.0.0.1:7447"},
-      argc, argv, chemledger::cluster::Run);
+  return chemledger::cluster::RunService({"auditd",
+                                          chemledger::cluster::kUsage,
+                                          {"ledger", "http-listen", "http-port-file",
+                                           "http-tls-cert", "http-tls-key", "console-address"},
+                                          "127.0.0.1:7447"},
+                                         argc, argv, chemledger::cluster::Run);
 }

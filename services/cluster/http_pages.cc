@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "crypto/key_files.h"
 #include "services/chemledgerd/http_observer.h"
 #include "services/common/listen_address.h"
@@ -21,6 +22,9 @@ absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
   options.audit = audit;
   options.console_records = console_records;
   options.public_scans = public_scans;
+  if (args.Has("console-address")) {
+    options.console_addresses = absl::StrSplit(args.Get("console-address"), ',', absl::SkipEmpty());
+  }
   options.observe = server::HttpObserver(process.metrics(), process.access_log());
   // --plaintext turns TLS off on every port, these pages' too.
   const bool plaintext = args.Bool("http-plaintext") || process.plaintext();
