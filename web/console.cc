@@ -19,6 +19,7 @@
 #include "services/common/grpc_status.h"
 #include "services/registry/oversight.h"
 #include "web/api_bridge.h"
+#include "web/call_slots.h"
 #include "web/console_files.h"
 
 namespace chemledger::web {
@@ -152,28 +153,6 @@ void SendFile(httplib::Response& res, absl::string_view name, const char* type) 
   res.set_content(file->data(), file->size(), type);
 }
 
-// At most `max` API calls at once; the others wait their turn for a while.
-class ApiSlots {
- public:
-  explicit ApiSlots(int max) : max_(max) {}
-  bool Acquire() {
-    absl::MutexLock lock(&mu_);
-    auto free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_use_ < max_; };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&free), absl::Seconds(30))) return false;
-    ++in_use_;
-    return true;
-  }
-  void Release() {
-    absl::MutexLock lock(&mu_);
-    --in_use_;
-  }
-
- private:
-  const int max_;
-  absl::Mutex mu_;
-  int in_use_ ABSL_GUARDED_BY(mu_) = 0;
-};
-
 // Whether the client may start another sign-in step now.
 absl::Status SignInAllowed(const ConsoleContext& c, const httplib::Request& req) {
   if (!c.sign_in_limiter->Take(c.client_of(req), 1, absl::Now())) {
@@ -186,11 +165,11 @@ absl::Status SignInAllowed(const ConsoleContext& c, const httplib::Request& req)
 
 // An API method: the request message as JSON in, the core's answer out.
 template <typename Request, typename Response>
-void RouteMethod(const ConsoleContext& c, std::shared_ptr<ApiSlots> slots,
-                 httplib::Server* http, const std::string& name,
-                 std::function<absl::StatusOr<Response>(
-                     std::shared_ptr<const storage::Snapshot>, const v1::Actor&, const Request&,
-                     const httplib::Request&)>
+void RouteMethod(const ConsoleContext& c, std::shared_ptr<CallSlots> slots, httplib::Server* http,
+                 const std::string& name,
+                 std::function<absl::StatusOr<Response>(std::shared_ptr<const storage::Snapshot>,
+                                                        const v1::Actor&, const Request&,
+                                                        const httplib::Request&)>
                      answer) {
   http->Post(absl::StrCat("/console/api/", name),
              [c, slots, answer](const httplib::Request& req, httplib::Response& res) {
@@ -202,11 +181,12 @@ void RouteMethod(const ConsoleContext& c, std::shared_ptr<ApiSlots> slots,
                    c.sessions->ReaderOf(*snapshot, SessionToken(req), absl::Now());
                if (!reader.ok()) return SendError(res, reader.status());
                if (!slots->Acquire()) {
+                 res.set_header("Retry-After", "2");
                  return SendError(res, absl::UnavailableError(
                                            "the console is answering other calls: try again"));
                }
                struct Release {
-                 ApiSlots* slots;
+                 CallSlots* slots;
                  ~Release() { slots->Release(); }
                } release{slots.get()};
                snapshot = c.audit->ledger()->Latest();  // what it is once a slot is had
@@ -306,7 +286,7 @@ void RouteConsole(const ConsoleContext& c, httplib::Server* http) {
 
   // AuditService, through its core.
   const audit::AuditReads* audit = c.audit;
-  auto slots = std::make_shared<ApiSlots>(c.max_api_calls);
+  auto slots = std::make_shared<CallSlots>(c.max_api_calls);
   RouteMethod<v1::GetHistoryBundleRequest, v1::HistoryBundle>(
       c, slots, http, "GetHistoryBundle",
       [audit](auto snapshot, const v1::Actor& reader, const v1::GetHistoryBundleRequest& r,

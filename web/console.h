@@ -57,8 +57,9 @@ struct ConsoleContext {
   // as `client_of` names it; both required.
   RateLimiter* sign_in_limiter = nullptr;
   std::function<std::string(const httplib::Request&)> client_of;
-  // API calls answered at once (the rest wait up to 30 s, then 503): the
-  // server's HTTP threads also serve the public scan pages.
+  // API calls answered at once; as many more wait up to 30 s, and the rest
+  // are answered 503 at once: the server's HTTP threads also serve the
+  // public scan pages.
   int max_api_calls = 2;
   // The console's own addresses, HOST[:PORT] as a browser's Host header
   // names them: a sign-in names the address its signer called
