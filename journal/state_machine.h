@@ -91,8 +91,7 @@ namespace chemledger::journal {
 //      over the custodian's own; a package observed by enterprises of two
 //      cities within 6 hours is a scan signal (seen-in-two-places). The
 //      waybill book: a package lost on the trip and found again is no
-//      longer shipped under its waybill; a blacklisted carrier's waybill
-//      no longer holds what it never shipped. The registry: a request (an import
+//      longer shipped under its waybill. The registry: a request (an import
 //      aside) is at most 64 KiB and each text at most 4,096 bytes; a
 //      blacklisting is dated within the year before it is recorded; a
 //      site's park is changed by a platform administrator only; hazard

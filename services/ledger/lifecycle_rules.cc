@@ -246,7 +246,7 @@ absl::Status NotHeld(const std::string& field, const std::vector<CodeState*>& co
 absl::Status NotHeldForAWaybill(Step& s, const std::string& field, const std::string& code) {
   if (s.entry.rules_epoch < 9) return absl::OkStatus();
   CL_ASSIGN_OR_RETURN(std::optional<waybill::WaybillHolder> holder,
-                      waybill::WaybillHolderOf(s.state, code, s.entry.rules_epoch));
+                      waybill::WaybillHolderOf(s.state, code));
   if (!holder) return absl::OkStatus();
   return Precondition(
       field,

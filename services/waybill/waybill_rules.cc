@@ -173,8 +173,7 @@ absl::Status CheckListable(const journal::EntryContext& entry, const storage::St
       // hold it (WaybillHolderOf); before, every waybill listing it did.
       std::optional<std::string> holder;
       if (entry.rules_epoch >= 9) {
-        absl::StatusOr<std::optional<WaybillHolder>> h =
-            WaybillHolderOf(state, code, entry.rules_epoch);
+        absl::StatusOr<std::optional<WaybillHolder>> h = WaybillHolderOf(state, code);
         if (!h.ok()) return h.status();
         if (*h) holder = (*h)->ref;
       } else {
@@ -853,8 +852,7 @@ absl::Status UndoNotes(const journal::EntryContext& entry, const storage::StateR
       if (entry.rules_epoch >= 9) {
         // Listed again since it was received: the receipt cannot be undone
         // under the listing's feet (the code would be on two waybills).
-        absl::StatusOr<std::optional<WaybillHolder>> listed =
-            WaybillHolderOf(state, code, entry.rules_epoch);
+        absl::StatusOr<std::optional<WaybillHolder>> listed = WaybillHolderOf(state, code);
         if (!listed.ok()) return listed.status();
         if (*listed && (*listed)->ref != **number) {
           return Precondition(

@@ -497,26 +497,6 @@ TEST_F(WaybillRulesTest, ABlacklistedCarrierTakesNoGoods) {
   ExpectStateRebuildsFromTheLog();
 }
 
-// A departed waybill whose carrier is then blacklisted: nothing more ships
-// under it and its consignor cannot cancel it, so from rules epoch 10 it
-// no longer holds what it never shipped (under epoch 9 it did, for good).
-TEST_F(WaybillRulesTest, ABlacklistedCarriersWaybillLetsGoWhatNeverShipped) {
-  ASSERT_TRUE(Submit(carrier_, Waybill("WB-BD", {Code(1), Code(2)})).ok());
-  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-BD", kUser).ok());
-  ASSERT_TRUE(Submit(carrier_, Depart("WB-BD")).ok());
-  ASSERT_NO_FATAL_FAILURE(Blacklist(kCarrier, "vehicles without inspection"));
-  const auto use = [&](v1::Event* e) { e->set_quantity_milli(1000); };
-  chemledger::testing::TestLedgerOptions epoch9;
-  epoch9.rules_epoch = 9;
-  t_->Reopen(epoch9);
-  RefusedEvent(EventWith(producer_, v1::CONSUMING, kProducer, {Code(2)}, use),
-               absl::StatusCode::kFailedPrecondition, "is on open waybill WB-BD");
-  t_->Reopen(chemledger::testing::TestLedgerOptions());
-  absl::Status used = EventWith(producer_, v1::CONSUMING, kProducer, {Code(2)}, use);
-  EXPECT_TRUE(used.ok()) << used;
-  ExpectStateRebuildsFromTheLog();
-}
-
 // A waybill submitted before its carrier was blacklisted waits for a
 // consent that is then refused.
 TEST_F(WaybillRulesTest, AConsentToABlacklistedCarriersWaybillIsRefused) {

@@ -6,7 +6,6 @@
 #include "absl/strings/str_format.h"
 #include "api/china_time.h"
 #include "services/ledger/time_key.h"
-#include "services/registry/registry_state.h"
 
 namespace chemledger::waybill {
 namespace internal {
@@ -189,22 +188,14 @@ absl::StatusOr<std::optional<std::string>> OpenWaybillOf(const storage::StateRea
 }
 
 absl::StatusOr<std::optional<WaybillHolder>> WaybillHolderOf(const storage::StateReader& state,
-                                                             absl::string_view code,
-                                                             uint32_t rules_epoch) {
+                                                             absl::string_view code) {
   absl::StatusOr<std::optional<std::string>> ref = OpenWaybillOf(state, code);
   if (!ref.ok()) return ref.status();
   if (!*ref) return std::nullopt;
   absl::StatusOr<std::optional<WaybillState>> w = FindWaybillByRef(state, **ref);
   if (!w.ok()) return w.status();
   if (!*w) return absl::DataLossError(absl::StrCat("open waybill ", **ref, " is missing"));
-  const bool shipped = (*w)->shipped.count(std::string(code)) > 0;
-  if ((*w)->status == v1::ARRIVED && !shipped) return std::nullopt;
-  if (rules_epoch >= 10 && !shipped) {
-    absl::StatusOr<std::optional<registry::EnterpriseRecord>> carrier =
-        registry::FindEnterprise(state, (*w)->waybill.carrier_uscc());
-    if (!carrier.ok()) return carrier.status();
-    if (*carrier && (*carrier)->blacklist_reason) return std::nullopt;
-  }
+  if ((*w)->status == v1::ARRIVED && !(*w)->shipped.count(std::string(code))) return std::nullopt;
   return WaybillHolder{**std::move(ref), (*w)->status};
 }
 

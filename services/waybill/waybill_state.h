@@ -74,17 +74,13 @@ absl::StatusOr<std::optional<std::string>> OpenWaybillOf(const storage::StateRea
 // The open waybill `code` is held for (rules epoch 9): the one listing it,
 // unless that waybill ARRIVED without shipping it (its trip is over without
 // the code: an arrival from rules epoch 9 releases such codes, and waybills
-// that arrived before still list them), or, from rules epoch 10
-// (`rules_epoch`), its carrier is blacklisted and it never shipped the code
-// (nothing ships under such a waybill any more, and a departed one cannot
-// be cancelled by its consignor: the code would be held for good).
+// that arrived before still list them).
 struct WaybillHolder {
   std::string ref;
   v1::WaybillStatus status = v1::WAYBILL_STATUS_UNSPECIFIED;
 };
 absl::StatusOr<std::optional<WaybillHolder>> WaybillHolderOf(const storage::StateReader& state,
-                                                             absl::string_view code,
-                                                             uint32_t rules_epoch);
+                                                             absl::string_view code);
 // A page of a listing: the waybills kept, by ref (carrier, then number),
 // and where the next page begins (empty: the listing is complete).
 struct WaybillPage {
