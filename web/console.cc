@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -40,6 +41,30 @@ void SecurityHeaders(httplib::Response& res) {
   res.set_header("Cache-Control", "no-store");
 }
 
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ParseConsoleAddresses(absl::string_view flag_value) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(flag_value, ',')) {
+    std::string address = absl::AsciiStrToLower(absl::StripAsciiWhitespace(part));
+    if (address.empty()) continue;
+    if (absl::StrContains(address, "/") || absl::EndsWith(address, ":443") ||
+        absl::EndsWith(address, ":80")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--console-address: '", address,
+          "' must be HOST or HOST:PORT as a browser's Host header names it (no scheme, no "
+          "path, no :443 or :80)"));
+    }
+    out.push_back(std::move(address));
+  }
+  if (out.empty()) {
+    return absl::InvalidArgumentError("--console-address: at least one HOST[:PORT] is required");
+  }
+  return out;
+}
+
+namespace {
+
 // Whether `host` (a Host header, HOST[:PORT]) names this machine's loopback.
 bool IsLoopbackHost(absl::string_view host) {
   for (absl::string_view loopback : {"127.0.0.1", "localhost", "[::1]"}) {
@@ -53,7 +78,7 @@ bool IsLoopbackHost(absl::string_view host) {
 // Host when it is one of the console's addresses (never a name the client
 // alone chose).
 absl::StatusOr<std::string> ConsoleAddressOf(const ConsoleContext& c, const httplib::Request& req) {
-  const std::string host = req.get_header_value("Host");
+  const std::string host = absl::AsciiStrToLower(req.get_header_value("Host"));
   if (!c.addresses.empty()) {
     if (std::find(c.addresses.begin(), c.addresses.end(), host) != c.addresses.end()) return host;
     return absl::InvalidArgumentError(

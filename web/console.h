@@ -70,6 +70,12 @@ struct ConsoleContext {
   std::vector<std::string> addresses;
 };
 
+// The console's addresses as --console-address gives them ("a.example,
+// b.example:7480"): each HOST[:PORT], trimmed and in lower case (as
+// browsers send Host). InvalidArgument naming the flag for an empty list,
+// a scheme or a path, or a default port (:443, :80: browsers leave it out).
+absl::StatusOr<std::vector<std::string>> ParseConsoleAddresses(absl::string_view flag_value);
+
 // Sign-in calls a client address may make: two a second, twenty at once.
 inline constexpr double kSignInsPerSecond = 2;
 inline constexpr double kSignInBurst = 20;

@@ -413,7 +413,12 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
   d->keyring_ = *std::move(keyring);
   d->refusals_ = NewRefusalRecorder(d->client_.get(), d->machines_.get(), options.clock);
   d->major_hazard_alerts_ = std::make_unique<ledger::MajorHazardAlertRecorder>(d->client_.get());
-  d->public_scans_ = std::make_unique<ledger::PublicScanRecorder>(d->client_.get(), options.clock);
+  // Public scans are entries of rules epoch 10 on: a server writing an
+  // older epoch's entries records none.
+  if (options.rules_epoch >= ledger::kPublicScansRulesEpoch) {
+    d->public_scans_ =
+        std::make_unique<ledger::PublicScanRecorder>(d->client_.get(), options.clock);
+  }
   d->issuer_ = std::make_unique<label::LabelIssuer>(d->client_.get(), d->keyring_.get(),
                                                     options.clock, d->refusals_.get());
   d->waybills_ = std::make_unique<waybill::WaybillBook>(

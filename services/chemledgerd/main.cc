@@ -62,6 +62,7 @@
 #include "storage/slow_sync_env.h"
 #include "tools/cli/args.h"
 #include "tools/cli/key_args.h"
+#include "web/console.h"
 #include "web/scan_server.h"
 
 namespace chemledger::server {
@@ -549,8 +550,10 @@ absl::Status Serve(const cli::Args& args) {
     }
     if (console == "on") http_options.audit = &audit_reads;
     if (args.Has("console-address")) {
-      http_options.console_addresses =
-          absl::StrSplit(args.Get("console-address"), ',', absl::SkipEmpty());
+      absl::StatusOr<std::vector<std::string>> addresses =
+          web::ParseConsoleAddresses(args.Get("console-address"));
+      if (!addresses.ok()) return addresses.status();
+      http_options.console_addresses = *std::move(addresses);
     }
     http_options.console_records = (*ephemera)->records();
     http_options.observe = HttpObserver(metrics.get(), access_log.get());

@@ -7,6 +7,7 @@
 #include "crypto/key_files.h"
 #include "services/chemledgerd/http_observer.h"
 #include "services/common/listen_address.h"
+#include "web/console.h"
 
 namespace chemledger::cluster {
 
@@ -23,7 +24,10 @@ absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
   options.console_records = console_records;
   options.public_scans = public_scans;
   if (args.Has("console-address")) {
-    options.console_addresses = absl::StrSplit(args.Get("console-address"), ',', absl::SkipEmpty());
+    absl::StatusOr<std::vector<std::string>> addresses =
+        web::ParseConsoleAddresses(args.Get("console-address"));
+    if (!addresses.ok()) return addresses.status();
+    options.console_addresses = *std::move(addresses);
   }
   options.observe = server::HttpObserver(process.metrics(), process.access_log());
   // --plaintext turns TLS off on every port, these pages' too.

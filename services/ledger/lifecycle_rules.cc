@@ -971,7 +971,8 @@ absl::string_view CityOf(absl::string_view region_code) { return region_code.sub
 // registered that site, else the enterprise's. A carrier's scans are left
 // out (its vehicles are anywhere along the route, whatever city it is
 // registered in).
-absl::StatusOr<std::optional<std::string>> SeenInTwoPlaces(Step& s, const std::string& code) {
+absl::StatusOr<std::optional<std::string>> SeenInTwoPlaces(Step& s, const CodeState& c) {
+  const std::string& code = c.code;
   if (s.entry.rules_epoch < 10 || !s.enterprise) return std::nullopt;
   const v1::Enterprise& observer = s.enterprise->enterprise;
   if (std::find(observer.roles().begin(), observer.roles().end(), v1::CARRIER) !=
@@ -988,17 +989,28 @@ absl::StatusOr<std::optional<std::string>> SeenInTwoPlaces(Step& s, const std::s
     if (!last.ParseFromString(*bytes)) {
       return absl::DataLossError(absl::StrCat("the last sighting of ", code, " is malformed"));
     }
-    const absl::Duration apart =
-        absl::AbsDuration(s.when - absl::FromUnixSeconds(last.event_time_seconds()));
-    if (last.enterprise() != s.who && CityOf(last.region_code()) != CityOf(region) &&
-        apart <= kTwoPlacesWindow) {
+    const absl::Time last_seen = absl::FromUnixSeconds(last.event_time_seconds());
+    // Nothing happened to it in between (a shipment, a receipt: any
+    // change), so nothing explains its being in another city.
+    const bool unchanged =
+        last.has_last_change() == c.last_change_index.has_value() &&
+        (!c.last_change_index || last.last_change_index() == *c.last_change_index);
+    if (last.enterprise() != s.who && CityOf(last.region_code()) != CityOf(region) && unchanged &&
+        absl::AbsDuration(s.when - last_seen) <= kTwoPlacesWindow) {
       earlier = last.enterprise();
     }
+    // A sighting sent late (observations are not held to time order) does
+    // not replace a later one.
+    if (s.when < last_seen) return earlier;
   }
   state::LastSeenRecord now;
   now.set_enterprise(s.who);
   now.set_region_code(region);
   now.set_event_time_seconds(absl::ToUnixSeconds(s.when));
+  if (c.last_change_index) {
+    now.set_has_last_change(true);
+    now.set_last_change_index(*c.last_change_index);
+  }
   s.last_seen.emplace_back(code, std::move(now));
   return earlier;
 }
@@ -1012,7 +1024,7 @@ absl::Status Observing(Step& s) {
   for (int i = 0; i < e.codes_size(); ++i) {
     const std::string field = Field(i);
     CL_ASSIGN_OR_RETURN(CodeState * c, s.InLedger(i));
-    CL_ASSIGN_OR_RETURN(std::optional<std::string> two_places, SeenInTwoPlaces(s, c->code));
+    CL_ASSIGN_OR_RETURN(std::optional<std::string> two_places, SeenInTwoPlaces(s, *c));
     state::ScanSignalRecord signal;
     if (two_places) {
       signal.set_kind("seen-in-two-places");

@@ -1241,6 +1241,10 @@ TEST_F(LifecycleRulesTest, APackageSeenInTwoCitiesWithinHoursIsASignal) {
   // A carrier's scan on the road is not a place.
   Ok(producer_, Event(v1::OBSERVING, kProducer, {Code(3)}));
   Ok(carrier_, Event(v1::OBSERVING, kCarrier, {Code(3)}));
+  // Seen at the producer, then shipped and received in another city within
+  // the hour: its history explains the second place.
+  Move(producer_, kProducer, warehouse_, kWarehouse, {Code(3)});
+  Ok(warehouse_, Event(v1::OBSERVING, kWarehouse, {Code(3)}));
   absl::StatusOr<std::vector<ScanSignal>> signals = ListScanSignals(*t_->snapshot(), 0, "", 100);
   ASSERT_TRUE(signals.ok()) << signals.status();
   std::vector<ScanSignal> two_places;
