@@ -409,17 +409,9 @@ TEST_F(LedgerE2eTest, AServerFaultReachesTheClientAsItsCodeAndAReferenceOnly) {
   ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
   const std::string damaged = issued.labels[0].code();
   const std::string sound = issued.labels[1].code();
-  for (const std::string& code : {damaged, sound}) {
-    v1::Event commission;
-    commission.set_event_id("fault-commission-" + code);
-    commission.set_step(v1::COMMISSIONING);
-    commission.add_codes(code);
-    commission.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
-    commission.set_event_time_offset_minutes(480);
-    commission.mutable_location()->set_enterprise_uscc(kAcme);
-    commission.mutable_location()->set_site("plant");
-    ASSERT_TRUE(AppendEvent(*acme_operator_, commission).ok());
-  }
+  ASSERT_TRUE(
+      AppendEvent(*acme_operator_, AcmeEvent(v1::COMMISSIONING, damaged, 1, "fault-")).ok());
+  ASSERT_TRUE(AppendEvent(*acme_operator_, AcmeEvent(v1::COMMISSIONING, sound, 2, "fault-")).ok());
   ASSERT_NO_FATAL_FAILURE(KillServer());
   {
     leveldb::DB* raw = nullptr;

@@ -1,5 +1,7 @@
 #include "services/waybill/waybill_rules.h"
 
+#include <functional>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -886,6 +888,35 @@ absl::Status UndoNotes(const journal::EntryContext& entry, const storage::StateR
 
 // A ledger event (already accepted by the lifecycle rules): shipments and
 // receipts under waybills.
+// For an event's codes that are on an open waybill: `note` each with the
+// waybill's ref and its working copy (each waybill read once), then settle
+// (SettleArrived) and write each waybill noted.
+absl::Status NoteOnOpenWaybills(
+    const journal::EntryContext& entry, const storage::StateReader& state, const v1::Event& event,
+    storage::StateWrites* changes,
+    const std::function<void(const std::string& code, const std::string& ref, WaybillState& w)>&
+        note) {
+  std::map<std::string, WaybillState> changed;
+  for (const std::string& code : event.codes()) {
+    absl::StatusOr<std::optional<std::string>> open = OpenWaybillOf(state, code);
+    if (!open.ok()) return open.status();
+    if (!*open) continue;
+    auto it = changed.find(**open);
+    if (it == changed.end()) {
+      absl::StatusOr<std::optional<WaybillState>> w = FindWaybillByRef(state, **open);
+      if (!w.ok()) return w.status();
+      if (!*w) return absl::DataLossError(absl::StrCat("open waybill ", **open, " is missing"));
+      it = changed.emplace(**open, **std::move(w)).first;
+    }
+    note(code, it->first, it->second);
+  }
+  for (auto& [ref, w] : changed) {
+    CL_RETURN_IF_ERROR(SettleArrived(entry, state, ref, w, changes));
+    if (absl::Status s = WriteWaybill(state, ref, w, changes); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status NoteEvent(const journal::EntryContext& entry, const storage::StateReader& state,
                        storage::StateWrites* changes) {
   v1::Event event;
@@ -902,56 +933,29 @@ absl::Status NoteEvent(const journal::EntryContext& entry, const storage::StateR
     return WriteWaybill(state, WaybillRef((*w)->waybill.carrier_uscc(), event.waybill_id()), **w,
                         changes);
   } else if (event.step() == v1::RECEIVING) {
-    std::map<std::string, WaybillState> changed;
-    for (const std::string& code : event.codes()) {
-      absl::StatusOr<std::optional<std::string>> open = OpenWaybillOf(state, code);
-      if (!open.ok()) return open.status();
-      if (!*open) continue;
-      auto it = changed.find(**open);
-      if (it == changed.end()) {
-        absl::StatusOr<std::optional<WaybillState>> w = FindWaybillByRef(state, **open);
-        if (!w.ok()) return w.status();
-        if (!*w) return absl::DataLossError(absl::StrCat("open waybill ", **open, " is missing"));
-        it = changed.emplace(**open, **std::move(w)).first;
-      }
-      WaybillState& w = it->second;
-      if (w.shipped.count(code) == 0) continue;  // received, but not under this waybill
-      w.received.insert(code);
-      changes->Delete(internal::OpenKey(code));
-      changes->Put(internal::ReceivedKey(code), **open);
-      if (w.received.size() == CodesOf(w.waybill).size() && w.status != v1::CLOSED) {
-        w.status_before_close = w.status;
-        w.status = v1::CLOSED;
-      }
-    }
-    for (auto& [number, w] : changed) {
-      CL_RETURN_IF_ERROR(SettleArrived(entry, state, number, w, changes));
-      if (absl::Status s = WriteWaybill(state, number, w, changes); !s.ok()) return s;
-    }
+    return NoteOnOpenWaybills(
+        entry, state, event, changes,
+        [&](const std::string& code, const std::string& ref, WaybillState& w) {
+          // Received, but not under this waybill.
+          if (w.shipped.count(code) == 0) return;
+          w.received.insert(code);
+          changes->Delete(internal::OpenKey(code));
+          changes->Put(internal::ReceivedKey(code), ref);
+          if (w.received.size() == CodesOf(w.waybill).size() && w.status != v1::CLOSED) {
+            w.status_before_close = w.status;
+            w.status = v1::CLOSED;
+          }
+        });
   } else if (event.step() == v1::FOUND && entry.rules_epoch >= 10) {
     // A package reported lost on its trip and found again is back with its
     // shipper (FOUND leaves it active in the shipper's custody): the trip
     // no longer carries it. It is no longer shipped under its waybill, which
     // an arrival then settles (it used to wait for a receipt that would
     // never come, holding the package for good).
-    std::map<std::string, WaybillState> changed;
-    for (const std::string& code : event.codes()) {
-      absl::StatusOr<std::optional<std::string>> open = OpenWaybillOf(state, code);
-      if (!open.ok()) return open.status();
-      if (!*open) continue;
-      auto it = changed.find(**open);
-      if (it == changed.end()) {
-        absl::StatusOr<std::optional<WaybillState>> w = FindWaybillByRef(state, **open);
-        if (!w.ok()) return w.status();
-        if (!*w) return absl::DataLossError(absl::StrCat("open waybill ", **open, " is missing"));
-        it = changed.emplace(**open, **std::move(w)).first;
-      }
-      if (it->second.received.count(code) == 0) it->second.shipped.erase(code);
-    }
-    for (auto& [number, w] : changed) {
-      CL_RETURN_IF_ERROR(SettleArrived(entry, state, number, w, changes));
-      if (absl::Status s = WriteWaybill(state, number, w, changes); !s.ok()) return s;
-    }
+    return NoteOnOpenWaybills(entry, state, event, changes,
+                              [](const std::string& code, const std::string&, WaybillState& w) {
+                                if (w.received.count(code) == 0) w.shipped.erase(code);
+                              });
   } else if (event.step() == v1::ERROR_DECLARATION) {
     return UndoNotes(entry, state, event, changes);
   }
