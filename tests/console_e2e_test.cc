@@ -210,6 +210,15 @@ TEST_F(ConsoleE2eTest, SigningInTakesTheRegulatorsKeyAndTheCookieStaysWithThePag
   EXPECT_EQ(session.key_id(), regulator_->key_id().ToString());
   EXPECT_EQ(session.role(), "REGULATOR");
   EXPECT_EQ(session.origin(), kDeployment);
+  // A second console cookie beside it (one planted for a longer path is sent
+  // first): no session at all, rather than someone else's.
+  {
+    httplib::Result planted =
+        Get("/console/api/session",
+            {{"Cookie", absl::StrCat("chemledger_console=planted-by-someone; ", cookie)}});
+    ASSERT_TRUE(planted);
+    EXPECT_EQ(planted->status, 401) << planted->body;
+  }
 
   // The API: JSON of AuditService's messages, for the session's actor.
   r = Post("/console/api/QueryStock", "{}", {{"Cookie", cookie}});

@@ -153,14 +153,23 @@ absl::Status SameOriginJson(const httplib::Request& req) {
   return absl::OkStatus();
 }
 
+// The session cookie's value; "" for none, and for more than one: a
+// cookie planted for a longer path (by a sibling domain, or over plain
+// HTTP) would be sent before the browser's own and sign it in as someone
+// else, so two are no session at all.
 std::string SessionToken(const httplib::Request& req) {
-  for (absl::string_view cookie : absl::StrSplit(req.get_header_value("Cookie"), ';')) {
-    cookie = absl::StripAsciiWhitespace(cookie);
-    if (absl::ConsumePrefix(&cookie, kCookieName) && absl::ConsumePrefix(&cookie, "=")) {
-      return std::string(cookie);
+  std::string token;
+  int found = 0;
+  for (size_t line = 0; line < req.get_header_value_count("Cookie"); ++line) {
+    for (absl::string_view cookie : absl::StrSplit(req.get_header_value("Cookie", line), ';')) {
+      cookie = absl::StripAsciiWhitespace(cookie);
+      if (absl::ConsumePrefix(&cookie, kCookieName) && absl::ConsumePrefix(&cookie, "=")) {
+        token = std::string(cookie);
+        ++found;
+      }
     }
   }
-  return "";
+  return found == 1 ? token : "";
 }
 
 std::string SessionCookie(absl::string_view value, int64_t max_age_seconds) {
