@@ -12,7 +12,6 @@
 #include "absl/time/time.h"
 #include "api/china_time.h"
 #include "api/net_quantity.h"
-#include "services/common/text_length.h"
 #include "web/html.h"
 #include "render/pictograms.h"
 
