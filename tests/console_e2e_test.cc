@@ -68,7 +68,7 @@ class ConsoleE2eTest : public ChemledgerdE2eTest {
     return json;
   }
 
-  // The session cookie ("chemledger_console=...") a ticket's path opens.
+  // The session cookie ("__Host-chemledger_console=...") a ticket's path opens.
   std::string Enter(const std::string& enter_path, std::string* set_cookie = nullptr) {
     httplib::Result r = Get(enter_path);
     EXPECT_TRUE(r && r->status == 303) << (r ? r->body : "no answer");
@@ -180,8 +180,8 @@ TEST_F(ConsoleE2eTest, SigningInTakesTheRegulatorsKeyAndTheCookieStaysWithThePag
   // and never sent by another site.
   std::string set_cookie;
   const std::string cookie = Enter(ticket.enter_path(), &set_cookie);
-  EXPECT_TRUE(absl::StartsWith(cookie, "chemledger_console=")) << set_cookie;
-  for (const char* attribute : {"HttpOnly", "Secure", "SameSite=Strict", "Path=/console"}) {
+  EXPECT_TRUE(absl::StartsWith(cookie, "__Host-chemledger_console=")) << set_cookie;
+  for (const char* attribute : {"HttpOnly", "Secure", "SameSite=Strict", "Path=/;"}) {
     EXPECT_NE(set_cookie.find(attribute), std::string::npos) << set_cookie;
   }
   r = Get(ticket.enter_path());
@@ -215,7 +215,7 @@ TEST_F(ConsoleE2eTest, SigningInTakesTheRegulatorsKeyAndTheCookieStaysWithThePag
   {
     httplib::Result planted =
         Get("/console/api/session",
-            {{"Cookie", absl::StrCat("chemledger_console=planted-by-someone; ", cookie)}});
+            {{"Cookie", absl::StrCat("__Host-chemledger_console=planted-by-someone; ", cookie)}});
     ASSERT_TRUE(planted);
     EXPECT_EQ(planted->status, 401) << planted->body;
   }
@@ -347,6 +347,16 @@ TEST_F(ConsoleE2eTest, TheConsoleInChromiumProvesEachEventAndCatchesATamperedPro
   EXPECT_FALSE(field("entered", "pin_warning").bool_value()) << out;
   EXPECT_NE(field("entered", "who").string_value().find("REGULATOR"), std::string::npos) << out;
   EXPECT_EQ(field("entered", "script_sees_cookie").string_value(), "") << out;
+  // The browser took the session cookie under its "__Host-" name (it
+  // refuses one that breaks the prefix's rules), secure, for the whole host.
+  {
+    const google::protobuf::Value cookies = field("entered", "cookie");
+    ASSERT_EQ(cookies.list_value().values_size(), 1) << out;
+    const auto& taken = cookies.list_value().values(0).struct_value().fields();
+    EXPECT_EQ(taken.at("name").string_value(), "__Host-chemledger_console") << out;
+    EXPECT_TRUE(taken.at("secure").bool_value()) << out;
+    EXPECT_EQ(taken.at("path").string_value(), "/") << out;
+  }
   // Three events, each proved against the checkpoint the pinned key signed.
   EXPECT_EQ(field("timeline", "checkpoint").string_value(), "ok") << out;
   EXPECT_EQ(proofs("timeline"), "ok,ok,ok") << out;

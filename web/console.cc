@@ -26,7 +26,10 @@
 namespace chemledger::web {
 namespace {
 
-constexpr char kCookieName[] = "chemledger_console";
+// "__Host-": a browser takes the cookie only from a secure origin, for the
+// whole host ("Path=/") and never with a "Domain", so neither a sibling
+// domain nor a plain-HTTP page can plant one beside the console's own.
+constexpr char kCookieName[] = "__Host-chemledger_console";
 constexpr size_t kMaxRequestBytes = 64 << 10;
 // Only what the console's own files do: scripts, styles and calls from
 // this origin, nothing inline, no framing.
@@ -173,7 +176,7 @@ std::string SessionToken(const httplib::Request& req) {
 }
 
 std::string SessionCookie(absl::string_view value, int64_t max_age_seconds) {
-  return absl::StrCat(kCookieName, "=", value, "; Path=/console; Max-Age=", max_age_seconds,
+  return absl::StrCat(kCookieName, "=", value, "; Path=/; Max-Age=", max_age_seconds,
                       "; HttpOnly; Secure; SameSite=Strict");
 }
 

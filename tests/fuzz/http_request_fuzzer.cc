@@ -239,7 +239,8 @@ std::vector<std::string> FuzzSeeds() {
   const std::string host = "Host: 127.0.0.1\r\n";
   return {
       absl::StrCat("GET ", s.label_path, " HTTP/1.1\r\n", host, "\r\n"),
-      absl::StrCat("GET ", s.label_path, "?lang=en HTTP/1.1\r\n", host, "Connection: close\r\n\r\n"),
+      absl::StrCat("GET ", s.label_path, "?lang=en HTTP/1.1\r\n", host,
+                   "Connection: close\r\n\r\n"),
       absl::StrCat("GET /blacklist HTTP/1.1\r\n", host, "\r\n"),
       absl::StrCat("GET /static/ghs/GHS02.svg HTTP/1.1\r\n", host, "\r\n"),
       absl::StrCat("GET /console/ HTTP/1.1\r\n", host, "\r\n"),
@@ -247,7 +248,7 @@ std::vector<std::string> FuzzSeeds() {
                    "Content-Type: application/json\r\nOrigin: http://127.0.0.1\r\n"
                    "Sec-Fetch-Site: same-origin\r\nContent-Length: 2\r\n\r\n{}"),
       absl::StrCat("POST /console/api/QueryEvents HTTP/1.1\r\n", host,
-                   "Content-Type: application/json\r\nCookie: chemledger_console=abc\r\n"
+                   "Content-Type: application/json\r\nCookie: __Host-chemledger_console=abc\r\n"
                    "Content-Length: 15\r\n\r\n{\"pageSize\":10}"),
       absl::StrCat("GET /console/enter?ticket=AAAA HTTP/1.1\r\n", host, "\r\n"),
       absl::StrCat("GET /HTTPS://CL.EXAMPLE.CN/W/ABC HTTP/1.1\r\n", host, "\r\n"),
