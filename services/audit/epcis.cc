@@ -110,10 +110,27 @@ Mapping MappingOf(v1::BusinessStep step) {
   }
 }
 
-// `corrected`: for an ERROR_DECLARATION that names no codes, the codes of
-// the event it corrects (as the bundle holds it), else empty.
-absl::StatusOr<Value> EventOf(const v1::ProvenEntry& proven,
-                              const std::map<std::string, std::vector<std::string>>& codes_of) {
+// An event's key among the bundle's: event ids are unique per enterprise.
+std::string EventKey(const v1::Event& e, absl::string_view event_id) {
+  return absl::StrCat(e.location().enterprise_uscc(), "/", event_id);
+}
+
+// An entry's EPCIS eventID: its RFC 6962 leaf hash as an RFC 6920 URI.
+std::string EventIdOf(const v1::ProvenEntry& proven) {
+  return absl::StrCat("ni:///sha-256;",
+                      absl::WebSafeBase64Escape(crypto::HashLeaf(proven.entry_bytes()).ToBytes()));
+}
+
+// What the bundle says of its events, by EventKey: their codes (an error
+// declaration that names none is about the codes of the event it
+// corrects) and, for an event a later one declared an error, EPCIS's
+// errorDeclaration for it.
+struct BundleIndex {
+  std::map<std::string, std::vector<std::string>> codes_of;
+  std::map<std::string, Value> error_declaration_of;
+};
+
+absl::StatusOr<Value> EventOf(const v1::ProvenEntry& proven, const BundleIndex& index) {
   v1::LogEntry entry;
   v1::Event e;
   if (!entry.ParseFromString(proven.entry_bytes()) || !e.ParseFromString(entry.envelope().payload())) {
@@ -126,8 +143,11 @@ absl::StatusOr<Value> EventOf(const v1::ProvenEntry& proven,
   f["eventTime"] = Str(Rfc3339(e.event_time().seconds(), e.event_time().nanos()));
   f["eventTimeZoneOffset"] = Str(Offset(e.event_time_offset_minutes()));
   f["recordTime"] = Str(Rfc3339(entry.record_time().seconds(), entry.record_time().nanos()));
-  f["eventID"] = Str(absl::StrCat(
-      "ni:///sha-256;", absl::WebSafeBase64Escape(crypto::HashLeaf(proven.entry_bytes()).ToBytes())));
+  f["eventID"] = Str(EventIdOf(proven));
+  if (auto it = index.error_declaration_of.find(EventKey(e, e.event_id()));
+      it != index.error_declaration_of.end()) {
+    f["errorDeclaration"] = it->second;
+  }
   f["bizStep"] = Str(m.biz_step);
   if (*m.disposition != '\0') f["disposition"] = Str(m.disposition);
   const v1::Location& where = e.location();
@@ -140,8 +160,8 @@ absl::StatusOr<Value> EventOf(const v1::ProvenEntry& proven,
   for (const std::string& c : e.codes()) *codes.mutable_list_value()->add_values() = Str(CodeUri(c));
   if (e.step() == v1::ERROR_DECLARATION && e.codes().empty()) {
     // Event ids are unique per enterprise: the corrected event is this one's.
-    auto it = codes_of.find(absl::StrCat(e.location().enterprise_uscc(), "/", e.corrects_event_id()));
-    if (it != codes_of.end()) {
+    auto it = index.codes_of.find(EventKey(e, e.corrects_event_id()));
+    if (it != index.codes_of.end()) {
       for (const std::string& c : it->second) {
         *codes.mutable_list_value()->add_values() = Str(CodeUri(c));
       }
@@ -213,19 +233,31 @@ absl::StatusOr<std::string> EpcisDocumentOf(const v1::HistoryBundle& bundle, abs
   f["creationDate"] = Str(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone()));
   f["cl:checkpointOrigin"] = Str(bundle.checkpoint().origin());
   f["cl:checkpointSize"] = Str(absl::StrCat(bundle.checkpoint().tree_size()));
-  // Each event's codes by "<enterprise>/<event id>", for error declarations.
-  std::map<std::string, std::vector<std::string>> codes_of;
+  BundleIndex index;
   for (const v1::ProvenEntry& e : bundle.events()) {
     v1::LogEntry entry;
     v1::Event event;
-    if (entry.ParseFromString(e.entry_bytes()) && event.ParseFromString(entry.envelope().payload())) {
-      codes_of[absl::StrCat(event.location().enterprise_uscc(), "/", event.event_id())].assign(
-          event.codes().begin(), event.codes().end());
+    if (!entry.ParseFromString(e.entry_bytes()) ||
+        !event.ParseFromString(entry.envelope().payload())) {
+      continue;  // EventOf says which
+    }
+    index.codes_of[EventKey(event, event.event_id())].assign(event.codes().begin(),
+                                                             event.codes().end());
+    if (event.step() == v1::ERROR_DECLARATION) {
+      // The declaration undid the event (its codes went back to their state
+      // from before it): in EPCIS's words it did not occur. The declaration
+      // is exported too; cl:declaredBy names it.
+      index.error_declaration_of[EventKey(event, event.corrects_event_id())] =
+          Object({{"declarationTime",
+                   Str(Rfc3339(entry.record_time().seconds(), entry.record_time().nanos()))},
+                  {"reason", Str("did_not_occur")},
+                  {"cl:declaredBy", Str(EventIdOf(e))},
+                  {"cl:reason", Str(event.reason())}});
     }
   }
   Value events;
   for (const v1::ProvenEntry& e : bundle.events()) {
-    absl::StatusOr<Value> event = EventOf(e, codes_of);
+    absl::StatusOr<Value> event = EventOf(e, index);
     if (!event.ok()) return event.status();
     *events.mutable_list_value()->add_values() = *std::move(event);
   }

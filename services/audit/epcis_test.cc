@@ -106,6 +106,13 @@ TEST_F(EpcisTest, EveryStepExportsToAValidEpcisDocument) {
   v1::Event store = Event(v1::STORING, kProducer, {Code(4)});
   store.mutable_location()->set_site("仓库 3/东区 #2");
   Ok(producer_, store);
+  // ... then stored at the right one, and the first declared an error.
+  v1::Event store_again = Event(v1::STORING, kProducer, {Code(4)});
+  Ok(producer_, store_again);
+  v1::Event wrong = Event(v1::ERROR_DECLARATION, kProducer, {});
+  wrong.set_corrects_event_id(store_again.event_id());
+  wrong.set_reason("scanned at the wrong bay");
+  Ok(producer_, wrong);
   // Code 5: declared hazardous waste, with its 名录 code.
   v1::Event waste = Event(v1::WASTE_DECLARING, kProducer, {Code(5)});
   waste.set_waste_code("900-041-49");
@@ -124,6 +131,23 @@ TEST_F(EpcisTest, EveryStepExportsToAValidEpcisDocument) {
   EXPECT_NE(documents_[0].find("ni:///sha-256;"), std::string::npos);
   EXPECT_NE(documents_[2].find("\"disposition\": \"inactive\""), std::string::npos);
   EXPECT_NE(documents_[3].find("%E4%BB%93%E5%BA%93%203%2F"), std::string::npos) << documents_[3];
+  // The event declared an error carries EPCIS's errorDeclaration (it was
+  // undone: it did not occur), naming the declaration; the first does not.
+  {
+    const std::string& doc = documents_[3];
+    const size_t declared = doc.find("\"errorDeclaration\"");
+    ASSERT_NE(declared, std::string::npos) << doc;
+    EXPECT_EQ(doc.find("\"errorDeclaration\"", declared + 1), std::string::npos) << doc;
+    EXPECT_NE(doc.find("\"reason\": \"did_not_occur\""), std::string::npos) << doc;
+    EXPECT_NE(doc.find("\"cl:reason\": \"scanned at the wrong bay\""), std::string::npos) << doc;
+    EXPECT_NE(doc.find("\"cl:declaredBy\": \"ni:///sha-256;"), std::string::npos) << doc;
+    // (Keys print in order: the event's own "cl:eventId" comes before it.)
+    const size_t own_id = doc.rfind("\"cl:eventId\"", declared);
+    ASSERT_NE(own_id, std::string::npos) << doc;
+    EXPECT_EQ(doc.substr(own_id, doc.find(',', own_id) - own_id),
+              absl::StrCat("\"cl:eventId\": \"", store_again.event_id(), "\""))
+        << doc;
+  }
   EXPECT_NE(documents_[4].find("\"cl:wasteCode\": \"900-041-49\""), std::string::npos)
       << documents_[4];
   EXPECT_NE(documents_[4].find("\"disposition\": \"non_sellable_other\""), std::string::npos);
