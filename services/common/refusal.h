@@ -47,12 +47,12 @@ inline std::optional<std::string> RefusalKindOf(const absl::Status& refusal) {
 }
 
 // `told` (what the caller is told) carrying `full` (what happened) as its
-// full reason, and `full`'s kind. A `full` that already carries a full
-// reason passes it on.
+// full reason (its message: the recorded refusal keeps the code told, and a
+// reason reads the same whether it was told or not), and `full`'s kind. A
+// `full` that already carries a full reason passes it on.
 inline absl::Status WithFullReason(absl::Status told, const absl::Status& full) {
   auto inner = full.GetPayload(kFullReasonPayload);
-  told.SetPayload(kFullReasonPayload,
-                  inner ? *inner : absl::Cord(full.ToString(absl::StatusToStringMode::kWithNoExtraData)));
+  told.SetPayload(kFullReasonPayload, inner ? *inner : absl::Cord(full.message()));
   if (auto kind = full.GetPayload(kRefusalKindPayload)) told.SetPayload(kRefusalKindPayload, *kind);
   return told;
 }

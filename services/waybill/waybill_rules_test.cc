@@ -5,16 +5,17 @@
 
 #include "services/waybill/waybill_rules.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
-#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
@@ -24,6 +25,7 @@
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/registry.pb.h"
 #include "chemledger/v1/waybill.pb.h"
+#include "crypto/label.h"
 #include "crypto/trust_list.h"
 #include "crypto/waybill_code.h"
 #include "gtest/gtest.h"
@@ -32,8 +34,6 @@
 #include "services/common/refusal.h"
 #include "services/label/issuance.h"
 #include "services/label/label_resolution.h"
-#include "api/china_time.h"
-#include "crypto/label.h"
 #include "services/ledger/ledger.h"
 #include "services/registry/registry_testing.h"
 #include "services/waybill/waybill_state.h"
@@ -836,6 +836,9 @@ TEST_F(WaybillRulesTest, WhatTheWaybillStatesIsWhatTheRegistryAndTheLedgerHold) 
     EXPECT_EQ(r.status().message().find("150000"), std::string::npos) << r.status();
     EXPECT_NE(FullReason(r.status()).value_or("").find("its codes hold 150000"), std::string::npos)
         << r.status();
+    // The full reason reads as a told one does: the field first, no code.
+    EXPECT_TRUE(absl::StartsWith(FullReason(r.status()).value_or(""), "waybill.goods[0]"))
+        << FullReason(r.status()).value_or("");
     EXPECT_EQ(LogSize(), before);
   }
   v1::Waybill rest = Waybill("WB-USED", {Code(3)});
