@@ -9,9 +9,9 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
-#include <tuple>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +23,7 @@
 #include "crypto/checkpoint.h"
 #include "crypto/key_files.h"
 #include "gtest/gtest.h"
+#include "journal/state_machine.h"
 #include "tests/e2e_server.h"
 #include "tests/subprocess.h"
 
@@ -605,6 +606,9 @@ TEST_F(TestClockE2eTest, TimeMovesWhenTheTestSays) {
   v1::Deployment deployment;
   ASSERT_TRUE(registry_->GetDeployment(&context, {}, &deployment).ok());
   EXPECT_TRUE(deployment.test_deployment());
+  // The rules the log's latest entry (genesis) was checked under: this
+  // server's, the newest.
+  EXPECT_EQ(deployment.latest_rules_epoch(), journal::kCurrentRulesEpoch);
 
   ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
   Issued issued = Issue(IssueRequest("CLOCK", 1, *acme_operator_));

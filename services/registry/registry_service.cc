@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "chemledger/v1/log.pb.h"
 #include "services/common/grpc_status.h"
 #include "services/common/identifiers.h"
 #include "services/common/incoming_call.h"
@@ -76,6 +77,16 @@ grpc::Status RegistryServiceImpl::GetDeployment(grpc::ServerContext* context,
   // The note key is named after the deployment (chemledgerd init).
   response->set_checkpoint_origin(deployment->deployment());
   response->set_test_deployment(deployment->test_deployment());
+  if (snapshot->size() > 0) {
+    absl::StatusOr<std::string> latest = snapshot->Entry(snapshot->size() - 1);
+    v1::LogEntry entry;
+    if (!latest.ok()) return ToGrpcStatus(latest.status());
+    if (!entry.ParseFromString(*latest)) {
+      return ToGrpcStatus(
+          absl::DataLossError(absl::StrCat("log entry ", snapshot->size() - 1, " does not parse")));
+    }
+    response->set_latest_rules_epoch(entry.rules_epoch());
+  }
   return grpc::Status::OK;
 }
 
