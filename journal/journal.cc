@@ -292,7 +292,7 @@ class Journal::Impl {
         options_(std::move(options)),
         next_index_(size),
         last_record_time_(last_record_time),
-        cache_(CachedPrefixesOf(machines_)) {
+        cache_(CachedPrefixesOf(machines_), options_.cached_prefix_keys) {
     options_.max_batches_in_flight = std::max(1, options_.max_batches_in_flight);
     sequencer_ = std::thread([this] { SequencerLoop(); });
     committer_ = std::thread([this] { CommitterLoop(); });
@@ -565,8 +565,12 @@ void Journal::Impl::SequencerLoop() {
     // The request records this batch will look up, asked of the store
     // together (a hint: where reads are round trips, one instead of one
     // each). A scope read here may differ from the batch's own view; then
-    // that read asks again. Skipped where reads are not round trips.
+    // that read asks again. Skipped where reads are not round trips. The
+    // scopes are read as the batch sees the state (through the batches not
+    // yet committed): a cached key filled from the committed snapshot
+    // beneath a batch that changed it would stay stale after that commit.
     if (committed->Prefetches()) {
+      const LayeredReader view(&base, &base, layers.data(), layers.size(), nullptr, next_index_);
       std::vector<std::string> request_keys;
       size_t counted = 0;
       for (Group* g : groups) {
@@ -576,7 +580,7 @@ void Journal::Impl::SequencerLoop() {
           const v1::SignedEnvelope& envelope = g->requests[i].envelope;
           const StateMachine* owner = OwnerOf(owners_, envelope.payload_type());
           absl::StatusOr<std::string> scoped =
-              ScopedRequestKey(*owner, *g->keys[i], envelope, base);
+              ScopedRequestKey(*owner, *g->keys[i], envelope, view);
           if (scoped.ok()) request_keys.push_back(RequestStateKey(*scoped));
         }
       }

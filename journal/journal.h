@@ -84,6 +84,9 @@ struct JournalOptions {
   // Tests only: lets a test write entries of an older epoch after newer
   // ones, as a log written by an older server would hold them.
   bool allow_older_rules_epoch = false;
+  // Most keys the sequencer keeps of the state machines' CachedPrefixes
+  // (the cache is emptied when it is full). At least 1.
+  size_t cached_prefix_keys = 65536;
   // Told after each batch the store committed, on the committing thread
   // (so it must be quick and thread-safe; metrics.h counts them): how many
   // requests and entries, and how long the store's commit and sync took.

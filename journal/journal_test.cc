@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -498,6 +499,192 @@ TEST_F(JournalTest, OpenAndCheckFindAnEntryWhoseBytesWereChanged) {
   EXPECT_NE(opened.message().find("entry 19"), std::string::npos) << opened;
   absl::StatusOr<CheckReport> report = Check();
   EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss) << report.status();
+}
+
+// Accounts that open and close, in a state the sequencer caches
+// (CachedPrefixes): payload "id|who|action", action "open", "close", "use"
+// (refused unless who's account is open) or "touch:<other>" (reads other's
+// account). Each request's scope reads its sender's account, as the
+// registry's scope reads its actor.
+constexpr char kAccount[] = "application/vnd.test.account";
+
+class Accounts final : public StateMachine {
+ public:
+  absl::string_view name() const override { return "accounts"; }
+  std::vector<std::string> OwnedPayloadTypes() const override { return {kAccount}; }
+  std::vector<std::string> CachedPrefixes() const override { return {"acct/"}; }
+  absl::StatusOr<std::optional<RequestId>> RequestKey(
+      const v1::SignedEnvelope& envelope) const override {
+    std::vector<std::string> parts = absl::StrSplit(envelope.payload(), '|');
+    if (parts.size() != 3) return absl::InvalidArgumentError("account: malformed");
+    return RequestId{absl::StrCat("a/", parts[0]), "account.id", parts[0]};
+  }
+  absl::StatusOr<std::string> RequestScope(const v1::SignedEnvelope& envelope,
+                                           const storage::StateReader& state) const override {
+    std::vector<std::string> parts = absl::StrSplit(envelope.payload(), '|');
+    if (parts.size() != 3) return absl::InvalidArgumentError("account: malformed");
+    absl::StatusOr<std::optional<std::string>> account = state.Get("acct/" + parts[1]);
+    if (!account.ok()) return account.status();
+    return std::string();
+  }
+  absl::Status Apply(const EntryContext& entry, const storage::StateReader& state,
+                     storage::StateWrites* changes) const override {
+    if (entry.envelope->payload_type() != kAccount) return absl::OkStatus();
+    applied.fetch_add(1);
+    std::vector<std::string> parts = absl::StrSplit(entry.envelope->payload(), '|');
+    const std::string& action = parts[2];
+    if (action == "open" || action == "close") {
+      changes->Put("acct/" + parts[1], action);
+      return absl::OkStatus();
+    }
+    if (absl::StartsWith(action, "touch:")) {
+      return state.Get(absl::StrCat("acct/", action.substr(6))).status();
+    }
+    absl::StatusOr<std::optional<std::string>> account = state.Get("acct/" + parts[1]);
+    if (!account.ok()) return account.status();
+    if (*account != "open") return absl::FailedPreconditionError("account: not open");
+    return absl::OkStatus();
+  }
+  mutable std::atomic<int> applied{0};
+};
+
+Request AccountRequest(const std::string& id, const std::string& who, const std::string& action) {
+  Request r;
+  r.envelope.set_payload_type(kAccount);
+  r.envelope.set_payload(absl::StrCat(id, "|", who, "|", action));
+  return r;
+}
+
+// A store whose snapshots say that reads are round trips (as PostgreSQL's
+// do), so that the sequencer looks up each batch's request records first.
+class PrefetchingSnapshot final : public storage::Snapshot {
+ public:
+  explicit PrefetchingSnapshot(std::shared_ptr<const storage::Snapshot> s) : s_(std::move(s)) {}
+  uint64_t size() const override { return s_->size(); }
+  absl::StatusOr<std::string> Entry(uint64_t i) const override { return s_->Entry(i); }
+  absl::StatusOr<storage::Sha256Digest> LeafHash(uint64_t i) const override {
+    return s_->LeafHash(i);
+  }
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const override {
+    return s_->Get(key);
+  }
+  absl::Status Scan(absl::string_view begin, absl::string_view end,
+                    const storage::ScanVisitor& visit) const override {
+    return s_->Scan(begin, end, visit);
+  }
+  const storage::Sha256Digest& root() const override { return s_->root(); }
+  absl::StatusOr<storage::Sha256Digest> Root(uint64_t n) const override { return s_->Root(n); }
+  absl::StatusOr<std::vector<storage::Sha256Digest>> InclusionProof(uint64_t i,
+                                                                    uint64_t n) const override {
+    return s_->InclusionProof(i, n);
+  }
+  absl::StatusOr<std::vector<storage::Sha256Digest>> ConsistencyProof(uint64_t m,
+                                                                      uint64_t n) const override {
+    return s_->ConsistencyProof(m, n);
+  }
+  bool Prefetches() const override { return true; }
+
+ private:
+  std::shared_ptr<const storage::Snapshot> s_;
+};
+
+class PrefetchingStore final : public storage::Store {
+ public:
+  explicit PrefetchingStore(storage::Store* s) : s_(s) {}
+  absl::StatusOr<uint64_t> Append(absl::Span<const std::string> entries) override {
+    return s_->Append(entries);
+  }
+  uint64_t Size() const override { return s_->Size(); }
+  absl::StatusOr<std::string> Entry(uint64_t i) const override { return s_->Entry(i); }
+  absl::StatusOr<storage::Sha256Digest> LeafHash(uint64_t i) const override {
+    return s_->LeafHash(i);
+  }
+  absl::StatusOr<storage::Sha256Digest> Root(uint64_t n) const override { return s_->Root(n); }
+  absl::StatusOr<std::vector<storage::Sha256Digest>> InclusionProof(uint64_t i,
+                                                                    uint64_t n) const override {
+    return s_->InclusionProof(i, n);
+  }
+  absl::StatusOr<std::vector<storage::Sha256Digest>> ConsistencyProof(uint64_t m,
+                                                                      uint64_t n) const override {
+    return s_->ConsistencyProof(m, n);
+  }
+  absl::StatusOr<storage::IntegrityReport> CheckIntegrity(
+      const absl::optional<storage::TreeHead>& trusted) const override {
+    return s_->CheckIntegrity(trusted);
+  }
+  absl::StatusOr<uint64_t> Commit(absl::Span<const std::string> entries,
+                                  const storage::StateWrites& state) override {
+    return s_->Commit(entries, state);
+  }
+  std::optional<uint64_t> StateAppliedSize() const override { return s_->StateAppliedSize(); }
+  absl::Status ApplyState(uint64_t applied_size, const storage::StateWrites& state) override {
+    return s_->ApplyState(applied_size, state);
+  }
+  absl::Status ClearState() override { return s_->ClearState(); }
+  std::shared_ptr<const storage::Snapshot> GetSnapshot() const override {
+    return std::make_shared<PrefetchingSnapshot>(s_->GetSnapshot());
+  }
+  absl::StatusOr<BackupInfo> Backup(const std::string& directory) const override {
+    return s_->Backup(directory);
+  }
+
+ private:
+  storage::Store* s_;
+};
+
+// A key the sequencer caches, changed by a batch still committing: the
+// batches checked meanwhile see the change, and so does every later one,
+// even when the cache was emptied (it is full) while the change was not
+// yet durable and a look-up ahead of a batch (on a store whose reads are
+// round trips) missed it.
+TEST_F(JournalTest, ACachedKeyChangedByABatchStillCommittingStaysChanged) {
+  Accounts accounts;
+  PrefetchingStore store(store_.get());
+  JournalOptions options;
+  options.cached_prefix_keys = 2;
+  absl::StatusOr<std::unique_ptr<Journal>> opened =
+      Journal::Open(&store, {&accounts}, std::move(options));
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::unique_ptr<Journal> journal = *std::move(opened);
+  ASSERT_TRUE(journal->Submit(AccountRequest("1", "alice", "open")).ok());
+  ASSERT_TRUE(journal->Submit(AccountRequest("2", "alice", "use")).ok());
+
+  // Alice's account closes in a batch whose commit is held.
+  env_.HoldSyncs();
+  std::thread close(
+      [&] { EXPECT_TRUE(journal->Submit(AccountRequest("3", "alice", "close")).ok()); });
+  ASSERT_TRUE(env_.WaitForHeldSync(absl::Seconds(10)));
+  // A batch of its own that fills the cache (two keys: bob's, carol's), which
+  // empties it ...
+  const int applied = accounts.applied.load();
+  std::thread touch(
+      [&] { EXPECT_TRUE(journal->Submit(AccountRequest("4", "bob", "touch:carol")).ok()); });
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (accounts.applied.load() == applied && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_GT(accounts.applied.load(), applied);
+  // ... then alice's use, looked up ahead of its batch: refused, the close
+  // is seen.
+  std::thread use([&] {
+    EXPECT_EQ(journal->Submit(AccountRequest("5", "alice", "use")).status().code(),
+              absl::StatusCode::kFailedPrecondition);
+  });
+  absl::SleepFor(absl::Milliseconds(200));
+  env_.ReleaseSyncs();
+  close.join();
+  touch.join();
+  use.join();
+  // Everything committed: alice's account is closed for every later batch.
+  absl::StatusOr<Receipt> again = journal->Submit(AccountRequest("6", "alice", "use"));
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition)
+      << (again.ok() ? absl::StrCat("accepted at ", again->index) : again.status().ToString());
+  journal.reset();
+  const std::string scratch_dir = testing::FreshTempDir("cached_key_scratch");
+  absl::StatusOr<std::unique_ptr<storage::Store>> scratch = storage::OpenLevelDbStore(scratch_dir);
+  ASSERT_TRUE(scratch.ok());
+  absl::StatusOr<CheckReport> report = Journal::Check(*store_, {&accounts}, scratch->get());
+  EXPECT_TRUE(report.ok()) << report.status();
 }
 
 }  // namespace

@@ -7,10 +7,13 @@
 // sequencer puts every checked batch's writes under those prefixes here
 // before it checks the next batch. A value here newer than the snapshot the
 // sequencer reads from was written by a batch not yet committed, and such
-// batches are layers above this cache (LayeredReader reads them first).
+// batches are layers above this cache (LayeredReader reads them first), so
+// the cache is read, and filled on a miss, only through a LayeredReader
+// over every batch not yet committed: a miss filled from the snapshot
+// beneath a batch that wrote the key would outlive that batch's commit.
 // After a failed commit the journal writes nothing more, so a value of a
 // batch that never reached the disk is never used. It is emptied whenever it
-// holds more than kMaxKeys keys.
+// holds its most keys (JournalOptions::cached_prefix_keys).
 //
 // Thread-safety: used by the sequencer thread only, except counts(), which
 // any thread may read (for the metrics).
@@ -18,6 +21,7 @@
 #ifndef CHEMLEDGER_JOURNAL_PREFIX_CACHE_H_
 #define CHEMLEDGER_JOURNAL_PREFIX_CACHE_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -33,9 +37,8 @@ namespace chemledger::journal {
 
 class PrefixCache {
  public:
-  static constexpr size_t kMaxKeys = 65536;
-
-  explicit PrefixCache(std::vector<std::string> prefixes) : prefixes_(std::move(prefixes)) {}
+  PrefixCache(std::vector<std::string> prefixes, size_t max_keys)
+      : prefixes_(std::move(prefixes)), max_keys_(std::max<size_t>(max_keys, 1)) {}
 
   bool Covers(absl::string_view key) const {
     for (const std::string& p : prefixes_) {
@@ -62,7 +65,7 @@ class PrefixCache {
   }
 
   void Put(absl::string_view key, const std::optional<std::string>& value) {
-    if (values_.size() >= kMaxKeys) values_.clear();
+    if (values_.size() >= max_keys_) values_.clear();
     values_.insert_or_assign(std::string(key), value);
   }
 
@@ -76,6 +79,7 @@ class PrefixCache {
 
  private:
   const std::vector<std::string> prefixes_;
+  const size_t max_keys_;
   absl::flat_hash_map<std::string, std::optional<std::string>> values_;
   std::atomic<uint64_t> hits_{0};
   std::atomic<uint64_t> misses_{0};
