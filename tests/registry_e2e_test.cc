@@ -350,6 +350,51 @@ TEST_F(RegistryE2eTest, RegistryEntriesAreReadableWithTheirBytesAndProve) {
   v1::RegistryEntry none;
   EXPECT_EQ(entry_at(issued.log_index, &none).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(entry_at(LogSize() + 10, &none).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  // A site's registration names its responsible persons and phones: read
+  // as ListSites reads it (the enterprise, regulators who read sites), not
+  // by another enterprise walking the log.
+  v1::RegistryRequest site;
+  site.set_request_id("site-WH-9");
+  *site.mutable_register_site() = registry::testing::ExampleSite(kAcme, "WH-9");
+  const uint64_t site_at = LogSize();
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*acme_admin_, site));
+  v1::GetRegistryEntryRequest get_site;
+  get_site.set_log_index(site_at);
+  v1::RegistryEntry read_site;
+  grpc::Status status = Read(*other_admin_, api::kGetRegistryEntryMethod, get_site, &read_site);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  EXPECT_NE(status.error_message().find("registers a site"), std::string::npos)
+      << status.error_message();
+  EXPECT_TRUE(read_site.entry().empty());
+  for (const crypto::SigningKey* may : {acme_operator_.get(), regulator_.get(), admin_.get()}) {
+    status = Read(*may, api::kGetRegistryEntryMethod, get_site, &read_site);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(read_site.log_index(), site_at);
+  }
+
+  // A responder's break-glass grant: the responder, the enterprise it names
+  // and its overseers read it; another enterprise does not.
+  const crypto::SigningKey responder = crypto::SigningKey::Generate();
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, Actor("fire brigade 9", v1::RESPONDER, "", responder)));
+  v1::RegistryRequest glass;
+  glass.set_request_id("glass-WH-9");
+  glass.mutable_break_glass()->set_enterprise_uscc(kAcme);
+  glass.mutable_break_glass()->set_site("WH-9");
+  glass.mutable_break_glass()->set_reason("119 火警: WH-9");
+  const uint64_t glass_at = LogSize();
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(responder, glass));
+  v1::GetRegistryEntryRequest get_glass;
+  get_glass.set_log_index(glass_at);
+  v1::RegistryEntry read_glass;
+  status = Read(*other_admin_, api::kGetRegistryEntryMethod, get_glass, &read_glass);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  for (const crypto::SigningKey* may :
+       std::vector<const crypto::SigningKey*>{&responder, acme_operator_.get(), regulator_.get()}) {
+    status = Read(*may, api::kGetRegistryEntryMethod, get_glass, &read_glass);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(read_glass.log_index(), glass_at);
+  }
 }
 
 TEST_F(RegistryE2eTest, TheDataDirectoryAndTheTlsKeyAreTheServersAlone) {

@@ -9,6 +9,7 @@
 #include "services/common/page_size.h"
 #include "services/common/raw_unary.h"
 #include "services/common/snapshot_metadata.h"
+#include "services/common/status_macros.h"
 #include "services/registry/oversight.h"
 #include "services/registry/product_flags.h"
 #include "services/registry/read_access.h"
@@ -488,6 +489,55 @@ grpc::Status RegistryServiceImpl::ServeGetActorKey(grpc::ServerContextBase* cont
   return grpc::Status::OK;
 }
 
+namespace {
+
+// Whether `reader` may read the registry entry `entry`. Most registry
+// entries are what GetEnterprise, GetActor and GetProduct show any reader;
+// two are not: a site's registration (its responsible persons and phones,
+// what it may hold) is read as ListSites reads it, and a responder's
+// break-glass grant (its reason, where it looked) by the responder, the
+// enterprise it names and those who oversee that enterprise.
+absl::Status MayReadRegistryEntry(const storage::StateReader& state, const v1::Actor& reader,
+                                  const v1::LogEntry& entry) {
+  v1::RegistryRequest request;
+  if (!request.ParseFromString(entry.envelope().payload())) {
+    return absl::DataLossError("is not a RegistryRequest");
+  }
+  if (request.has_register_site()) {
+    const std::string& uscc = request.register_site().enterprise_uscc();
+    if (reader.enterprise_uscc() == uscc) return absl::OkStatus();
+    CL_ASSIGN_OR_RETURN(bool oversees, OverseesAllOf(state, reader, RecordKind::kSites, uscc));
+    if (oversees) return absl::OkStatus();
+    return absl::PermissionDeniedError(
+        "registers a site: a site's registration is read by its enterprise's actors, platform "
+        "administrators and the regulators who read its sites (as ListSites)");
+  }
+  if (request.has_break_glass()) {
+    const v1::BreakGlass& glass = request.break_glass();
+    const std::string& uscc =
+        glass.enterprise_uscc().empty() ? glass.carrier_uscc() : glass.enterprise_uscc();
+    if (!uscc.empty() && reader.enterprise_uscc() == uscc) return absl::OkStatus();
+    if (entry.envelope().signatures_size() > 0) {
+      if (absl::StatusOr<crypto::KeyId> signer =
+              crypto::KeyId::Parse(entry.envelope().signatures(0).key_id());
+          signer.ok()) {
+        CL_ASSIGN_OR_RETURN(std::optional<state::ActorRecord> responder, FindActor(state, *signer));
+        if (responder && responder->actor().public_key() == reader.public_key()) {
+          return absl::OkStatus();
+        }
+      }
+    }
+    CL_ASSIGN_OR_RETURN(bool oversees, OverseesEnterprise(state, reader, uscc));
+    if (oversees && HasOversightRole(reader)) return absl::OkStatus();
+    return absl::PermissionDeniedError(
+        "is a responder's break-glass grant: read by that responder, the enterprise it names "
+        "and those who oversee that enterprise");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* RegistryServiceImpl::GetRegistryEntry(grpc::CallbackServerContext* context,
                                                    const grpc::ByteBuffer* request,
                                                    grpc::ByteBuffer* response) {
@@ -503,9 +553,9 @@ grpc::Status RegistryServiceImpl::ServeGetRegistryEntry(grpc::ServerContextBase*
                                              absl::string_view request_bytes,
                                              v1::RegistryEntry* response) {
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  if (auto reader = reads_->Authenticate(*snapshot, *context, kGetRegistryEntryMethod, request_bytes); !reader.ok()) {
-    return ToGrpcStatus(reader.status());
-  }
+  absl::StatusOr<v1::Actor> reader =
+      reads_->Authenticate(*snapshot, *context, kGetRegistryEntryMethod, request_bytes);
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
   TellServedAt(context, *snapshot);
   const grpc::Status none(grpc::StatusCode::NOT_FOUND,
                           absl::StrCat("log_index: ", request->log_index(),
@@ -523,6 +573,13 @@ grpc::Status RegistryServiceImpl::ServeGetRegistryEntry(grpc::ServerContextBase*
   if (entry.envelope().payload_type() != api::kRegistryContext.payload_type() &&
       entry.envelope().payload_type() != api::kGenesisContext.payload_type()) {
     return none;
+  }
+  if (entry.envelope().payload_type() == api::kRegistryContext.payload_type()) {
+    absl::Status may = MayReadRegistryEntry(*snapshot, *reader, entry);
+    if (!may.ok()) {
+      return ToGrpcStatus(absl::Status(
+          may.code(), absl::StrCat("log_index: entry ", request->log_index(), " ", may.message())));
+    }
   }
   response->set_log_index(request->log_index());
   response->set_entry(*std::move(bytes));
