@@ -14,7 +14,7 @@ StreamGate::Ticket::Ticket(Ticket&& other) noexcept
       status_(std::move(other.status_)),
       enterprise_(std::move(other.enterprise_)),
       actor_(std::move(other.actor_)),
-      signers_(std::move(other.signers_)) {
+      own_signers_(std::move(other.own_signers_)) {
   other.gate_ = nullptr;
 }
 
@@ -30,18 +30,18 @@ absl::Status StreamGate::Ticket::SignedByStreamEnterprise(const storage::StateRe
         ", every request is signed by one of its own actors"));
   };
   if (envelope.signatures_size() != 1) return refuse();
-  const std::string& key_id = envelope.signatures(0).key_id();
-  auto known = signers_.find(key_id);
-  if (known == signers_.end()) {
-    bool ours = false;
-    if (absl::StatusOr<crypto::KeyId> id = crypto::KeyId::Parse(key_id); id.ok()) {
-      absl::StatusOr<std::optional<state::ActorRecord>> actor = FindActor(state, *id);
-      if (!actor.ok()) return actor.status();
-      ours = actor->has_value() && (*actor)->actor().enterprise_uscc() == enterprise_;
-    }
-    known = signers_.emplace(key_id, ours).first;
-  }
-  return known->second ? absl::OkStatus() : refuse();
+  // Only the enterprise's own actors are remembered (as many as it
+  // registered): a stream that sends key ids of anyone else, or made up,
+  // is looked up each time rather than grow this set.
+  absl::StatusOr<crypto::KeyId> id = crypto::KeyId::Parse(envelope.signatures(0).key_id());
+  if (!id.ok()) return refuse();
+  const std::string key_id = id->ToString();
+  if (own_signers_.contains(key_id)) return absl::OkStatus();
+  absl::StatusOr<std::optional<state::ActorRecord>> actor = FindActor(state, *id);
+  if (!actor.ok()) return actor.status();
+  if (!actor->has_value() || (*actor)->actor().enterprise_uscc() != enterprise_) return refuse();
+  own_signers_.insert(key_id);
+  return absl::OkStatus();
 }
 
 StreamGate::Ticket StreamGate::Enter(const storage::StateReader& state,

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -67,7 +68,8 @@ class StreamGate {
 
     // Whether `envelope` is signed by one registered actor of the stream's
     // enterprise (as of `state`); PERMISSION_DENIED naming the signature
-    // otherwise. Remembers the signers it has found.
+    // otherwise. Remembers the enterprise's signers it has found (only
+    // those: the set stays as small as the enterprise's actors).
     absl::Status SignedByStreamEnterprise(const storage::StateReader& state,
                                           const v1::SignedEnvelope& envelope);
 
@@ -82,7 +84,7 @@ class StreamGate {
     absl::Status status_;
     std::string enterprise_;
     std::string actor_;  // the opener's public key
-    std::map<std::string, bool> signers_;  // key id -> of this enterprise
+    absl::flat_hash_set<std::string> own_signers_;  // key ids of the enterprise's actors
   };
 
   // Checks `context`'s credentials for `method` against the registry in
