@@ -450,17 +450,19 @@ absl::StatusOr<ParsedKeyFile> ParseKeyFile(absl::string_view text,
   return out;
 }
 
-absl::Status CheckPrivateFileMode(const std::string& path, mode_t mode, uid_t owner) {
+// `what`: "private key file" or "passphrase file" (a passphrase others may
+// read unseals the key beside it).
+absl::Status CheckPrivateFileMode(const std::string& path, mode_t mode, uid_t owner,
+                                  absl::string_view what = "private key file") {
   if (owner != geteuid()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "private key file ", path, " belongs to user ", owner,
-        ", not to this user (", geteuid(), "); a private key must be its user's own"));
+    return absl::FailedPreconditionError(absl::StrCat(what, " ", path, " belongs to user ", owner,
+                                                      ", not to this user (", geteuid(), "); a ",
+                                                      what, " must be its user's own"));
   }
   if ((mode & 077) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "private key file ", path, " has mode ", OctalMode(mode),
-        "; it must not be accessible by group or others (run: chmod 600 ",
-        path, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " ", path, " has mode ", OctalMode(mode),
+                     "; it must not be accessible by group or others (run: chmod 600 ", path, ")"));
   }
   return absl::OkStatus();
 }
@@ -497,6 +499,10 @@ absl::StatusOr<Passphrase> Passphrase::FromString(absl::string_view text) {
 absl::StatusOr<Passphrase> Passphrase::ReadFromFile(const std::string& path) {
   absl::StatusOr<FileContents> file = ReadSmallFile(path, "passphrase file");
   if (!file.ok()) return file.status();
+  if (absl::Status mode = CheckPrivateFileMode(path, file->mode, file->owner, "passphrase file");
+      !mode.ok()) {
+    return mode;
+  }
   absl::string_view text = file->text.str();
   const size_t newline = text.find('\n');
   if (newline != absl::string_view::npos) text = text.substr(0, newline);

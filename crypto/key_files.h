@@ -47,7 +47,9 @@ class Passphrase {
   // InvalidArgument if `text` is empty.
   static absl::StatusOr<Passphrase> FromString(absl::string_view text);
   // The first line of the file at `path`, without its newline (for CLI use:
-  // --passphrase-file). Empty passphrases and unreadable files are errors.
+  // --passphrase-file). Empty passphrases and unreadable files are errors;
+  // so is a file not this user's own or that group or others may read
+  // (FailedPrecondition, as for a private key file: it unseals one).
   static absl::StatusOr<Passphrase> ReadFromFile(const std::string& path);
 
   Passphrase(Passphrase&& other) noexcept;

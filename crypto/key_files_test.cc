@@ -449,6 +449,12 @@ TEST_F(KeyFileTest, PassphraseFromFile) {
               HasSubstr("first line is empty"));
   EXPECT_EQ(Passphrase::ReadFromFile(Path("none")).status().code(),
             absl::StatusCode::kNotFound);
+  // A passphrase others may read unseals the key beside it: refused.
+  WriteFile(pw_path, "s3cret phrase\n", 0644);
+  absl::StatusOr<Passphrase> shared = Passphrase::ReadFromFile(pw_path);
+  EXPECT_EQ(shared.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(shared.status().message()), HasSubstr("passphrase file"));
+  EXPECT_THAT(std::string(shared.status().message()), HasSubstr("chmod 600"));
 }
 
 }  // namespace

@@ -101,6 +101,10 @@ expect_error "the log was rewritten" "$CHEMCTL" log verify --db forged --checkpo
   --origin chemledger.test/log --verifier-key "$vkey"
 
 printf 'correct horse battery staple\n' >pass.txt
+# A passphrase file others may read is refused, as a private key file is.
+chmod 644 pass.txt
+expect_error "passphrase file pass.txt has mode 0644" "$CHEMCTL" keygen --out sealed.key --passphrase-file pass.txt
+chmod 600 pass.txt
 "$CHEMCTL" keygen --out sealed.key --passphrase-file pass.txt >/dev/null
 grep -q "^sealed-seed " sealed.key || fail "sealed key has no sealed-seed line"
 grep -q "^kdf argon2id13 opslimit=3 memlimit=268435456 " sealed.key ||
@@ -108,6 +112,7 @@ grep -q "^kdf argon2id13 opslimit=3 memlimit=268435456 " sealed.key ||
 "$CHEMCTL" log checkpoint --db db --key sealed.key --passphrase-file pass.txt \
   --origin chemledger.test/log >/dev/null || fail "sealed key did not sign"
 printf 'wrong\n' >wrong.txt
+chmod 600 wrong.txt
 expect_error "wrong passphrase" "$CHEMCTL" log checkpoint --db db --key sealed.key \
   --passphrase-file wrong.txt --origin chemledger.test/log
 
