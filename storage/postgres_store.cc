@@ -1074,36 +1074,71 @@ class PostgresStore final : public Store {
   }
 
   // Renews the lease every third of its length until the store goes; when
-  // another writer has taken it, the store is read-only from then on.
+  // another writer has taken it, the store is read-only from then on
+  // (on_lease_lost). After a failed commit it releases the lease and calls
+  // on_read_only.
   void RenewLease(int64_t epoch) {
     Connection c;
     const absl::Duration every = options_.lease / 3;
     for (;;) {
+      bool commit_failed = false;
       {
         absl::MutexLock lock(&lease_mu_);
-        if (lease_mu_.AwaitWithTimeout(absl::Condition(&stopping_), every)) return;
+        (void)lease_mu_.AwaitWithTimeout(
+            absl::Condition(
+                +[](PostgresStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->lease_mu_) {
+                  return s->stopping_ || s->commit_failed_;
+                },
+                this),
+            every);
+        if (stopping_) return;
+        commit_failed = commit_failed_;
       }
       if (c == nullptr || PQstatus(c.get()) != CONNECTION_OK) {
         absl::StatusOr<Connection> made = Connect(options_.connection);
-        if (!made.ok()) continue;  // again at the next turn; fencing keeps writes safe meanwhile
-        c = *std::move(made);
-      }
-      absl::StatusOr<Result> renewed =
-          Query(c.get(), kRenewLease,
-                Params().Int8(epoch).Int8(absl::ToInt64Milliseconds(options_.lease)));
-      if (!renewed.ok()) continue;
-      if (PQntuples(renewed->get()) == 1) continue;
-      // Another writer took over: nothing more is written from here.
-      {
-        absl::MutexLock lock(&mu_);
-        if (write_error_.ok()) {
-          write_error_ = absl::FailedPreconditionError(
-              "postgres: another server took the writer's lease; this store is read-only");
+        if (made.ok()) {
+          c = *std::move(made);
+        } else if (!commit_failed) {
+          continue;  // again at the next turn; fencing keeps writes safe meanwhile
         }
       }
-      if (options_.on_lease_lost) options_.on_lease_lost();
+      absl::StatusOr<Result> renewed =
+          c == nullptr
+              ? absl::StatusOr<Result>(absl::UnavailableError("no connection"))
+              : Query(c.get(), kRenewLease,
+                      Params().Int8(epoch).Int8(absl::ToInt64Milliseconds(options_.lease)));
+      if (renewed.ok() && PQntuples(renewed->get()) == 0) {
+        // Another writer took over: nothing more is written from here.
+        {
+          absl::MutexLock lock(&mu_);
+          if (write_error_.ok()) {
+            write_error_ = absl::FailedPreconditionError(
+                "postgres: another server took the writer's lease; this store is read-only");
+          }
+        }
+        if (options_.on_lease_lost) options_.on_lease_lost();
+        return;
+      }
+      if (!commit_failed) continue;
+      // A commit failed, the lease still this store's (or the database out
+      // of reach): read-only until reopened. Renewing the lease would keep
+      // every standby out; released, one takes over at once (a lease that
+      // cannot be released here lapses).
+      if (renewed.ok()) (void)Query(c.get(), kReleaseLease, Params().Int8(epoch));
+      absl::Status why;
+      {
+        absl::MutexLock lock(&mu_);
+        why = write_error_;
+      }
+      if (options_.on_read_only) options_.on_read_only(why);
       return;
     }
+  }
+
+  // Wakes the lease renewer after a failed commit (mu_ held).
+  void TellRenewerCommitFailed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    absl::MutexLock lock(&lease_mu_);
+    commit_failed_ = true;
   }
 
   // Creates the schema or brings it up to this server's version, one
@@ -1217,6 +1252,7 @@ class PostgresStore final : public Store {
     if (!s.ok()) {
       (void)Exec(c, "ROLLBACK");
       write_error_ = s;
+      TellRenewerCommitFailed();
       return s;
     }
     ++version_;
@@ -1424,6 +1460,7 @@ class PostgresStore final : public Store {
       write_error_ = absl::Status(s.code(), absl::StrCat("commit failed, the store is read-only "
                                                          "until reopened: ",
                                                          s.message()));
+      TellRenewerCommitFailed();
       return s;
     }
     version_ = version;
@@ -1458,6 +1495,7 @@ class PostgresStore final : public Store {
   std::shared_ptr<const Snapshot> published_ ABSL_GUARDED_BY(publish_mu_);
   absl::Mutex lease_mu_;
   bool stopping_ ABSL_GUARDED_BY(lease_mu_) = false;
+  bool commit_failed_ ABSL_GUARDED_BY(lease_mu_) = false;
   std::thread renewer_;
   // A following read-only store's (follow_head_every).
   mutable absl::Mutex follow_mu_ ABSL_ACQUIRED_AFTER(publish_mu_);

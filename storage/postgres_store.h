@@ -75,6 +75,14 @@ struct PostgresStoreOptions {
   // lease; the store is read-only from then on. A server exits here so that
   // its supervisor starts it again as a standby.
   std::function<void()> on_lease_lost;
+  // Called once, on a background thread, when a commit (or clearing the
+  // state) failed, so that the store is read-only from then on, with why;
+  // by then the lease is released (best effort: the database may be out of
+  // reach, and then it lapses), so that a standby may take over at once. A
+  // server exits here so that its supervisor starts it again: a read-only
+  // writer that kept renewing its lease would keep every standby out and
+  // take no writes until restarted by hand.
+  std::function<void(const absl::Status&)> on_read_only;
   // Refuse a server that would acknowledge a commit before a synchronous
   // standby has it on disk: synchronous_standby_names must name one and
   // synchronous_commit be on or remote_apply.

@@ -9,15 +9,16 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
-#include "absl/time/time.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "storage/store_conformance.h"
 #include "testing/postgres_server.h"
@@ -216,6 +217,55 @@ TEST(PostgresStoreTest, AWriterWhoseLeaseLapsedIsFencedOffByTheNext) {
   ASSERT_TRUE((*second)->Commit({"e2"}, StateWrites()).ok());
   absl::StatusOr<IntegrityReport> check = (*second)->CheckIntegrity(absl::nullopt);
   EXPECT_TRUE(check.ok()) << check.status();
+}
+
+// A writer whose commit failed while its connection stayed up (the
+// database refused the statement: a full disk, a timeout) is read-only; it
+// says so once and lets go of the lease, so that a standby takes over at
+// once rather than wait for a writer that renews a lease it cannot use.
+TEST(PostgresStoreTest, AWriterWhoseCommitFailedReleasesTheLease) {
+  ASSERT_TRUE(Server().CreateDatabase("commit_failed").ok());
+  std::atomic<int> told{0};
+  absl::Mutex mu;
+  std::string why;
+  PostgresStoreOptions options;
+  options.connection = Server().Connection("commit_failed");
+  options.lease = absl::Seconds(60);
+  options.writer_name = "first";
+  options.on_read_only = [&](const absl::Status& s) {
+    absl::MutexLock lock(&mu);
+    why = std::string(s.message());
+    ++told;
+  };
+  absl::StatusOr<std::unique_ptr<Store>> first = OpenPostgresStore(options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE((*first)->Commit({"e0"}, StateWrites()).ok());
+  ASSERT_TRUE(Server()
+                  .Execute("commit_failed",
+                           "CREATE FUNCTION refuse_entries() RETURNS trigger LANGUAGE plpgsql AS "
+                           "$$ BEGIN RAISE EXCEPTION 'no space left (test)'; END $$; "
+                           "CREATE TRIGGER refuse_entries BEFORE INSERT ON entries FOR EACH ROW "
+                           "EXECUTE FUNCTION refuse_entries()")
+                  .ok());
+  EXPECT_FALSE((*first)->Commit({"e1"}, StateWrites()).ok());
+  ASSERT_TRUE(Server().Execute("commit_failed", "DROP TRIGGER refuse_entries ON entries").ok());
+  EXPECT_FALSE((*first)->Commit({"e1"}, StateWrites()).ok()) << "read-only until reopened";
+  for (int i = 0; i < 100 && told == 0; ++i) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(told, 1);
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_NE(why.find("no space left (test)"), std::string::npos) << why;
+  }
+  // The lease is free long before its 60 s would lapse.
+  PostgresStoreOptions second_options;
+  second_options.connection = options.connection;
+  second_options.writer_name = "second";
+  second_options.lease_wait = absl::Seconds(5);
+  absl::StatusOr<std::unique_ptr<Store>> second = OpenPostgresStore(second_options);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ((*second)->Size(), 1u);
+  ASSERT_TRUE((*second)->Commit({"e1"}, StateWrites()).ok());
+  EXPECT_EQ(told, 1);
 }
 
 // A writer that is gone (its connection closed, as when its process is

@@ -61,6 +61,14 @@ absl::Status ReadPostgresFlags(const cli::Args& args, const std::string& program
               << std::endl;
     std::_Exit(75);
   };
+  options->on_read_only = [program](const absl::Status& why) {
+    std::cerr << program << ": a commit to the store on PostgreSQL failed (" << why.message()
+              << "); what was acknowledged is in the store, nothing since was. It released the "
+                 "writer's lease and exits (status 75) so that its supervisor starts it again, "
+                 "or a standby takes over"
+              << std::endl;
+    std::_Exit(75);
+  };
   return absl::OkStatus();
 }
 
