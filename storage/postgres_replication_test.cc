@@ -112,5 +112,40 @@ TEST(PostgresReplicationTest, ACommitIsNotAcknowledgedBeforeTheStandbyHasIt) {
   EXPECT_EQ((*store)->Size(), 2u);
 }
 
+// The wait for the synchronous standby cancelled (as an operator's
+// pg_cancel_backend does): PostgreSQL has the commit locally, answers it
+// and only warns that the standby may not have it. That commit is not
+// acknowledged; the store is read-only, says so, and lets go of the lease.
+TEST(PostgresReplicationTest, ACommitWhoseStandbyWaitWasCancelledIsNotAcknowledged) {
+  Pair pair = StartPair("ledger");
+  ASSERT_NE(pair.standby, nullptr);
+  std::atomic<int> read_only{0};
+  PostgresStoreOptions options;
+  options.connection = pair.primary->Connection("ledger");
+  options.require_synchronous_standby = true;
+  options.on_read_only = [&](const absl::Status&) { ++read_only; };
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->Commit({"e0"}, StateWrites()).ok());
+  ASSERT_TRUE(pair.standby->Stop().ok());
+  absl::Notification done;
+  absl::StatusOr<uint64_t> result = absl::UnknownError("not yet");
+  std::thread committer([&] {
+    result = (*store)->Commit({"e1"}, StateWrites());
+    done.Notify();
+  });
+  ASSERT_FALSE(done.WaitForNotificationWithTimeout(absl::Seconds(1)));
+  ASSERT_TRUE(
+      pair.primary->Execute("ledger", "SELECT pg_cancel_backend(writer_pid) FROM store_head").ok());
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  committer.join();
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable) << result.status();
+  EXPECT_NE(result.status().message().find("outcome is unknown"), std::string::npos)
+      << result.status();
+  EXPECT_FALSE((*store)->Commit({"e2"}, StateWrites()).ok()) << "read-only";
+  for (int i = 0; i < 100 && read_only == 0; ++i) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(read_only, 1);
+}
+
 }  // namespace
 }  // namespace chemledger::storage

@@ -787,6 +787,8 @@ class PostgresStore final : public Store {
     // Released, so that the next writer need not wait for it to expire.
     absl::MutexLock lock(&mu_);
     if (epoch_ > 0 && write_error_.ok()) {
+      // Not held up by a synchronous standby that is down (see RenewLease).
+      (void)Exec(writer_.get(), "SET synchronous_commit = local");
       (void)Query(writer_.get(), kReleaseLease, Params().Int8(epoch_));
     }
   }
@@ -799,6 +801,9 @@ class PostgresStore final : public Store {
     if (options_.read_only) return StartReadOnly(c);
     if (absl::Status s = CheckSettings(c); !s.ok()) return s;
     if (absl::Status s = Migrate(c); !s.ok()) return s;
+    // A warning on this connection during a commit makes its outcome unknown
+    // (Commit); other notices are ignored, as on every connection.
+    PQsetNoticeReceiver(c, &CountWriterWarning, &writer_warnings_);
     // The one writer: the lease, taken when no live writer holds it.
     absl::StatusOr<Result> head = absl::UnknownError("no lease");
     const std::string writer =
@@ -1041,6 +1046,9 @@ class PostgresStore final : public Store {
   // An acknowledged commit must be on disk (and, when asked, on a
   // synchronous standby too): refuse settings that let PostgreSQL
   // acknowledge before it is.
+  // Checks them on the writer's connection and keeps synchronous_commit
+  // as checked for its session: a reload that weakens the server's setting
+  // later does not reach the writer.
   absl::Status CheckSettings(PGconn* c) {
     std::map<std::string, std::string> settings;
     for (const char* setting : {"fsync", "synchronous_commit", "synchronous_standby_names"}) {
@@ -1070,7 +1078,30 @@ class PostgresStore final : public Store {
             "on or remote_apply (docs/postgres.md)"));
       }
     }
-    return absl::OkStatus();
+    const std::string& commit = settings["synchronous_commit"];
+    if (commit != "on" && commit != "remote_apply" && commit != "remote_write" &&
+        commit != "local") {
+      return absl::FailedPreconditionError(absl::StrCat("postgres: synchronous_commit is '", commit,
+                                                        "', which this store does not know"));
+    }
+    return Exec(c, absl::StrCat("SET synchronous_commit = ", commit).c_str());
+  }
+
+  // What the database warned of on the writer's connection since the last
+  // reset (a libpq notice receiver; called inside the writer's queries,
+  // under mu_).
+  struct WriterWarnings {
+    int count = 0;
+    std::string first;  // the first warning's message
+  };
+  static void CountWriterWarning(void* arg, const PGresult* notice) {
+    const char* severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (severity == nullptr || absl::string_view(severity) != "WARNING") return;
+    auto* warnings = static_cast<WriterWarnings*>(arg);
+    if (warnings->count++ == 0) {
+      const char* message = PQresultErrorField(notice, PG_DIAG_MESSAGE_PRIMARY);
+      warnings->first = message == nullptr ? "" : message;
+    }
   }
 
   // Renews the lease every third of its length until the store goes; when
@@ -1096,6 +1127,13 @@ class PostgresStore final : public Store {
       }
       if (c == nullptr || PQstatus(c.get()) != CONNECTION_OK) {
         absl::StatusOr<Connection> made = Connect(options_.connection);
+        // The lease is renewed without waiting for a synchronous standby
+        // (it says who writes, and a standby's lease expires there or
+        // names a backend gone with the old primary): a standby that is
+        // down holds up the writer's commits, not the renewal of its lease.
+        if (made.ok() && !Exec(made->get(), "SET synchronous_commit = local").ok()) {
+          made = absl::UnavailableError("postgres: cannot set the lease connection up");
+        }
         if (made.ok()) {
           c = *std::move(made);
         } else if (!commit_failed) {
@@ -1447,8 +1485,19 @@ class PostgresStore final : public Store {
     params.Bytes(node_level.Encode()).Bytes(node_index.Encode()).Bytes(node_hash.Encode());
     params.Bytes(state_key.Encode()).Bytes(state_value.Encode());
     params.Int8(epoch_);
+    writer_warnings_ = WriterWarnings();
     absl::StatusOr<Result> committed = Query(c, kCommit, params);
     absl::Status s = committed.status();
+    if (s.ok() && writer_warnings_.count > 0) {
+      // The database answered, but warned: so it does when the wait for a
+      // synchronous standby is cancelled ("already committed locally, but
+      // might not have been replicated"). Not acknowledged: its outcome is
+      // unknown, and the store read-only.
+      s = absl::UnavailableError(
+          absl::StrCat("postgres: the commit's outcome is unknown: the database warned \"",
+                       writer_warnings_.first,
+                       "\" (a synchronous standby may not have it); nothing is acknowledged"));
+    }
     if (s.ok() && (PQntuples(committed->get()) != 1 || Int8At(committed->get(), 0, 0) != 1)) {
       s = absl::FailedPreconditionError(
           "postgres: nothing written: another server took the writer's lease (or moved the "
@@ -1486,6 +1535,7 @@ class PostgresStore final : public Store {
   RecentLeafHashes leaves_{1 << 18};
   mutable absl::Mutex mu_;
   Connection writer_ ABSL_GUARDED_BY(mu_);
+  WriterWarnings writer_warnings_ ABSL_GUARDED_BY(mu_);
   int64_t version_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;  // the lease's, once taken
   CompactRange range_ ABSL_GUARDED_BY(mu_);
