@@ -127,6 +127,9 @@ inline constexpr char kSubmitStreamMethod[] = "/chemledger.v1.WaybillService/Sub
 inline constexpr uint32_t kMaxPackagesPerRequest = 100000;
 // Labels per IssueLabels response message.
 inline constexpr uint32_t kLabelsPerMessage = 1000;
+// What a VerifyRequest costs against VerifyService's rate limits: 1 per URL
+// and this per image (reading a photo costs about as much as that many URLs).
+inline constexpr size_t kVerifyImageCost = 10;
 // Most codes one event may name (children of one packing included).
 inline constexpr int kMaxCodesPerEvent = 1000;
 // Most codes one event may touch, the contents of the aggregates it moves and

@@ -149,7 +149,7 @@ absl::StatusOr<std::string> QrToPng(const QrSymbol& qr, int module_px, int quiet
   return internal::WritePng(side, side, internal::PngPixels::kGrey1, std::move(raw));
 }
 
-absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_bytes) {
+absl::Status CheckQrImage(absl::string_view image_bytes) {
   // PNG or JPEG only, by their signatures (the decoder reads more formats),
   // and no bigger than kMaxQrImagePixels once decoded, checked from the
   // header before anything is decoded.
@@ -184,6 +184,12 @@ absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_byt
                                                    " pixels; at most ", kMaxQrImagePixels,
                                                    " pixels are read"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_bytes) {
+  if (absl::Status s = CheckQrImage(image_bytes); !s.ok()) return s;
+  int width = 0, height = 0, channels = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(image_bytes.data()),
                             static_cast<int>(image_bytes.size()), &width, &height, &channels,

@@ -59,6 +59,11 @@ inline constexpr int64_t kMaxQrImagePixels = 4096 * 4096;
 // its header, before it is decoded).
 absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_bytes);
 
+// What ReadQrCodes refuses before decoding, checked alone (cheap: the
+// signature, a JPEG's scan count and the header's size): InvalidArgument
+// ("image: ...") for bytes it would not read.
+absl::Status CheckQrImage(absl::string_view image_bytes);
+
 }  // namespace chemledger::render
 
 #endif  // CHEMLEDGER_RENDER_QR_H_

@@ -13,18 +13,19 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/net_quantity.h"
 #include "api/wire.h"
 #include "chemledger/v1/label_service.grpc.pb.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
+#include "chemledger/v1/verify_service.grpc.pb.h"
 #include "crypto/trust_list.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "render/printable_label.h"
 #include "render/qr.h"
-#include "chemledger/v1/verify_service.grpc.pb.h"
 #include "services/common/grpc_read_auth.h"
 #include "tests/e2e_server.h"
 #include "tests/subprocess.h"
@@ -213,7 +214,13 @@ TEST_F(VerifyE2eTest, UrlsAndPhotosGetAVerdictEachAndAnonymousCallsAreLimited) {
   absl::StatusOr<std::string> photo = render::QrToPng(*qr);
   ASSERT_TRUE(photo.ok()) << photo.status();
   request.add_images(*photo);
-  request.add_images("not an image");
+  // A blank 16 x 16 PNG: an image, without a code.
+  std::string blank;
+  ASSERT_TRUE(
+      absl::Base64Unescape("iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAAAAAA6mKC9AAAAD0lEQVR42mP4jwYYRrYAAID"
+                           "5/wGR6yAaAAAAAElFTkSuQmCC",
+                           &blank));
+  request.add_images(blank);
   v1::VerifyResponse response;
   {
     grpc::ClientContext context;
@@ -230,6 +237,37 @@ TEST_F(VerifyE2eTest, UrlsAndPhotosGetAVerdictEachAndAnonymousCallsAreLimited) {
   EXPECT_EQ(response.verifications(2).label().code(), issued.labels[1].code());
   ASSERT_EQ(response.images_without_codes_size(), 1);
   EXPECT_EQ(response.images_without_codes(0), 2);
+
+  // Bytes that are not a PNG or JPEG, or one over 16 megapixels (told from
+  // its header), are refused naming the image, before any limit is charged.
+  // A PNG signature and an IHDR of 5000 x 5000 pixels (and a CRC).
+  const std::string huge = std::string("\x89PNG\r\n\x1a\n", 8) +
+                           std::string("\x00\x00\x00\x0dIHDR", 8) +
+                           std::string("\x00\x00\x13\x88\x00\x00\x13\x88\x08\x00\x00\x00\x00", 13) +
+                           std::string("\x00\x00\x00\x00", 4);
+  for (const std::string& bad : {std::string("not an image"), huge}) {
+    v1::VerifyRequest refused;
+    refused.add_urls(issued.labels[0].url());
+    refused.add_images(bad);
+    grpc::ClientContext context;
+    v1::VerifyResponse ignored;
+    grpc::Status status = verify->Verify(&context, refused, &ignored);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+    EXPECT_NE(status.error_message().find("images[0]: image:"), std::string::npos)
+        << status.error_message();
+  }
+  // More than an anonymous burst (600) in one call can never pass: refused
+  // as such, not "retry later".
+  {
+    v1::VerifyRequest over;
+    for (int i = 0; i < 601; ++i) over.add_urls(issued.labels[i % 2].url());
+    grpc::ClientContext context;
+    v1::VerifyResponse ignored;
+    grpc::Status status = verify->Verify(&context, over, &ignored);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+    EXPECT_NE(status.error_message().find("an anonymous call costs at most 600"), std::string::npos)
+        << status.error_message();
+  }
 
   // Anonymous: 600 a burst per client address; that call cost 22 (a URL 1,
   // an image 10), so 600 URLs more are refused.

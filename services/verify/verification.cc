@@ -55,6 +55,13 @@ absl::Status CheckBounds(const v1::VerifyRequest& request) {
                                                    " bytes in one call; at most ",
                                                    kMaxImageBytesPerCall));
   }
+  // A PNG or JPEG of at most render::kMaxQrImagePixels, told from its
+  // header: an image that is not is refused, not listed as holding no code.
+  for (int i = 0; i < request.images_size(); ++i) {
+    if (absl::Status s = render::CheckQrImage(request.images(i)); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("images[", i, "]: ", s.message()));
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
+#include "api/wire.h"
 #include "chemledger/v1/verify_service.pb.h"
 #include "services/label/label_resolution.h"
 #include "storage/store.h"
@@ -36,7 +37,7 @@ absl::Status CheckBounds(const v1::VerifyRequest& request);
 
 // What `request` costs an anonymous caller's rate limit: one per URL and
 // kImageCost per image (reading a photo costs about that much).
-inline constexpr size_t kImageCost = 10;
+inline constexpr size_t kImageCost = api::kVerifyImageCost;
 size_t CostOf(const v1::VerifyRequest& request);
 
 // Verifies every URL of `request`, then every code read from its images,

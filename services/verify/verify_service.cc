@@ -41,12 +41,25 @@ grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,
     absl::StatusOr<v1::Actor> actor =
         reads_->Authenticate(*snapshot, *context, api::kVerifyMethod, request_bytes);
     if (!actor.ok()) return ToGrpcStatus(actor.status());
+    if (static_cast<double>(CostOf(*request)) > signed_burst_) {
+      return grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("urls, images: this call costs ", CostOf(*request), " (a URL 1, an image ",
+                       kImageCost, "); a signed call costs at most ", signed_burst_, ": split it"));
+    }
     if (!signed_.Take(actor->public_key(), static_cast<double>(CostOf(*request)), absl::Now())) {
       return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                           "this actor's verifications are limited (2000 codes a second, bursts "
                           "of 20000): retry in a few seconds");
     }
     scanner = label::Scanner::Actor(*std::move(actor));
+  } else if (static_cast<double>(CostOf(*request)) > anonymous_burst_) {
+    // More than the burst: no wait would let it through.
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("urls, images: this call costs ", CostOf(*request), " (a URL 1, an image ",
+                     kImageCost, "); an anonymous call costs at most ", anonymous_burst_,
+                     ": split it, or sign the call as a registered actor"));
   } else if (!anonymous_.Take(ClientAddress(context->peer()), static_cast<double>(CostOf(*request)),
                               absl::Now())) {
     return grpc::Status(

@@ -41,6 +41,8 @@ class VerifyServiceImpl final : public VerifyServiceBase {
                     VerifyOptions options = {})
       : ledger_(ledger),
         reads_(reads),
+        anonymous_burst_(options.anonymous_burst),
+        signed_burst_(options.signed_burst),
         anonymous_(options.anonymous_rate, options.anonymous_burst),
         signed_(options.signed_rate, options.signed_burst),
         public_scans_(options.public_scans) {}
@@ -55,6 +57,8 @@ class VerifyServiceImpl final : public VerifyServiceBase {
 
   journal::LedgerClient* const ledger_;
   registry::ReadAuthenticator* const reads_;
+  const double anonymous_burst_;
+  const double signed_burst_;
   RateLimiter anonymous_;
   RateLimiter signed_;  // by actor key
   label::PublicScanSink* const public_scans_;

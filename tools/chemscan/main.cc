@@ -381,8 +381,16 @@ class OnlineReporter {
 };
 
 constexpr int kUrlsPerCall = 1000;
-// Below an anonymous address's burst (kAnonymousScanBurst, 600).
-constexpr int kAnonymousUrlsPerCall = 500;
+// What one call may cost (a URL 1, an image verify::kImageCost): a signed
+// call's bound, and below an anonymous address's burst (kAnonymousScanBurst,
+// 600), which the server refuses a call to exceed.
+constexpr size_t kSignedCostPerCall = 20000;
+constexpr size_t kAnonymousCostPerCall = 500;
+
+size_t CostOf(const v1::VerifyRequest& request) {
+  return static_cast<size_t>(request.urls_size()) +
+         api::kVerifyImageCost * static_cast<size_t>(request.images_size());
+}
 constexpr int kImagesPerCall = 16;
 constexpr size_t kImageBytesPerCall = 3 << 20;
 
@@ -398,7 +406,7 @@ absl::Status VerifyInputs(
     const std::vector<Input>& inputs, const VerifyCall& call,
     const std::function<void(const std::string&, const v1::Verification&)>& on_verdict,
     const std::function<void(const std::string&, absl::string_view)>& on_failure,
-    const char* progress, int urls_per_call = kUrlsPerCall) {
+    const char* progress, size_t max_cost_per_call = kSignedCostPerCall) {
   const bool show = progress != nullptr && (inputs.size() > kUrlsPerCall || isatty(STDERR_FILENO));
   size_t done = 0;
   v1::VerifyRequest request;
@@ -445,7 +453,7 @@ absl::Status VerifyInputs(
       continue;
     }
     if (!input.url.empty()) {
-      if (request.urls_size() == urls_per_call) {
+      if (request.urls_size() == kUrlsPerCall || CostOf(request) + 1 > max_cost_per_call) {
         if (absl::Status s = flush(); !s.ok()) return s;
       }
       request.add_urls(input.url);
@@ -458,8 +466,15 @@ absl::Status VerifyInputs(
                                             kImageBytesPerCall, " (save it smaller)"));
       continue;
     }
+    // What the server would refuse the whole call for (not a PNG or JPEG,
+    // over 16 megapixels): this file's failure, not the batch's.
+    if (absl::Status readable = render::CheckQrImage(input.image); !readable.ok()) {
+      on_failure(input.source, readable.message());
+      continue;
+    }
     if (request.images_size() == kImagesPerCall ||
-        image_bytes + input.image.size() > kImageBytesPerCall) {
+        image_bytes + input.image.size() > kImageBytesPerCall ||
+        CostOf(request) + api::kVerifyImageCost > max_cost_per_call) {
       if (absl::Status s = flush(); !s.ok()) return s;
     }
     request.add_images(input.image);
@@ -518,7 +533,7 @@ int VerifyOnline(const cli::Args& args) {
           [&](const std::string& source, absl::string_view why) { reporter.Failure(source, why); },
           "verify",
           // An anonymous call may cost no more than the per-address burst.
-          session ? kUrlsPerCall : kAnonymousUrlsPerCall);
+          session ? kSignedCostPerCall : kAnonymousCostPerCall);
       !s.ok()) {
     std::cerr << "chemscan verify: " << s.message() << "\n";
     return 1;
