@@ -146,6 +146,7 @@ class ClusterFaultTest : public ChemledgerdE2eTest {
               "issuance " + batch,
               [&](uint64_t* index) {
                 auto context = Context();
+                AttachStreamCredentials(context.get(), api::kIssueLabelsMethod, *acme_operator_);
                 auto reader = labels_->IssueLabels(context.get(), issue_envelope);
                 v1::IssueLabelsResponse message;
                 std::vector<std::string> got;

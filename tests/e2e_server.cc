@@ -485,6 +485,15 @@ v1::SignedEnvelope ChemledgerdE2eTest::IssueRequest(const std::string& batch, ui
 
 ChemledgerdE2eTest::Issued ChemledgerdE2eTest::Issue(const v1::SignedEnvelope& envelope) {
   grpc::ClientContext context;
+  // As a client does: read credentials of the signer (one of the fixture's
+  // keys), which the server asks for when the request was recorded before.
+  for (const crypto::SigningKey* key :
+       {admin_.get(), acme_admin_.get(), acme_operator_.get(), other_admin_.get()}) {
+    if (key != nullptr && envelope.signatures_size() > 0 &&
+        key->key_id().ToString() == envelope.signatures(0).key_id()) {
+      AttachStreamCredentials(&context, api::kIssueLabelsMethod, *key);
+    }
+  }
   auto reader = labels_->IssueLabels(&context, envelope);
   Issued out;
   v1::IssueLabelsResponse message;

@@ -177,7 +177,8 @@ class ChemledgerdE2eTest : public ::testing::Test {
     uint64_t log_index = 0;
     bool replayed = false;
   };
-  // Sends an issuance and reads its whole answer stream.
+  // Sends an issuance and reads its whole answer stream, with read
+  // credentials of its signer when that is one of the fixture's keys.
   Issued Issue(const v1::SignedEnvelope& envelope);
 
   // Issues `count` labels of `uscc`'s product M01, 25 KGM each, in `batch`.

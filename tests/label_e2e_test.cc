@@ -177,6 +177,25 @@ TEST_F(LabelE2eTest, AnIssuanceKilledMidStreamIsRedeliveredWhole) {
     context.TryCancel();
   }
   ASSERT_NO_FATAL_FAILURE(StartServer());
+  // The signed request is in the log, which others read: its labels go
+  // again only to an actor of the enterprise, with read credentials.
+  const auto resend = [&](const crypto::SigningKey* reader) {
+    grpc::ClientContext context;
+    if (reader != nullptr) AttachStreamCredentials(&context, api::kIssueLabelsMethod, *reader);
+    auto stream = labels_->IssueLabels(&context, request);
+    v1::IssueLabelsResponse message;
+    int labels = 0;
+    while (stream->Read(&message)) labels += message.labels_size();
+    grpc::Status status = stream->Finish();
+    EXPECT_EQ(labels, 0);
+    return status;
+  };
+  grpc::Status refused = resend(nullptr);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAUTHENTICATED) << refused.error_message();
+  EXPECT_NE(refused.error_message().find("recorded before"), std::string::npos)
+      << refused.error_message();
+  refused = resend(other_admin_.get());
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED) << refused.error_message();
   Issued again = Issue(request);
   ASSERT_TRUE(again.status.ok()) << again.status.error_message();
   EXPECT_TRUE(again.replayed);

@@ -42,6 +42,27 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
   } release{this};
   absl::StatusOr<Issuance> issuance = issuer_->Issue(*request);
   if (!issuance.ok()) return ToGrpcStatus(issuance.status());
+  if (issuance->replayed) {
+    // The signed request is in the log, where more than its signer may
+    // read it: its labels (printed or not) go again only to an actor of the
+    // enterprise they were issued to, who says so with read credentials.
+    const std::string& enterprise = issuance->claims.enterprise;
+    std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+    absl::StatusOr<v1::Actor> reader =
+        reads_->Authenticate(*snapshot, *context, api::kIssueLabelsMethod, "");
+    const std::string recorded = absl::StrCat(
+        "this issuance was recorded before (log index ", issuance->log_index,
+        "): its labels are sent again only to an actor of ", enterprise,
+        " with read credentials for IssueLabels in the call's metadata (docs/label-format.md)");
+    if (!reader.ok()) {
+      return grpc::Status(static_cast<grpc::StatusCode>(reader.status().code()),
+                          absl::StrCat(recorded, ": ", reader.status().message()));
+    }
+    if (reader->enterprise_uscc() != enterprise) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          absl::StrCat(recorded, "; actor '", reader->name(), "' is not one"));
+    }
+  }
   v1::IssueLabelsResponse header;
   header.set_log_index(issuance->log_index);
   header.set_replayed(issuance->replayed);
