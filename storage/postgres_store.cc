@@ -1265,15 +1265,25 @@ class PostgresStore final : public Store {
     return Write({}, &state, applied_size).status();
   }
 
-  // Snapshots taken before it read no state afterwards (every version is
-  // deleted); the journal calls it at open, before it takes any.
+  // Clears logically: a deletion (a NULL value) at the next version of every
+  // key whose newest version holds a value, so that snapshots at earlier
+  // versions (a read replica of an older build still serving, `chemledgerd
+  // check` beside the writer) keep reading the state they were taken at.
   absl::Status ClearState() override {
     absl::MutexLock lock(&mu_);
     if (!write_error_.ok()) return write_error_;
     PGconn* c = writer_.get();
-    // One transaction: PostgreSQL deletes a table's rows atomically.
+    // One transaction: the deletions and the head's new version together.
     absl::Status s = Exec(c, "BEGIN");
-    if (s.ok()) s = Exec(c, "DELETE FROM state_versions");
+    if (s.ok()) {
+      s = Query(c,
+                "INSERT INTO state_versions (key, version, value) "
+                "SELECT key, $1::int8, NULL FROM (SELECT DISTINCT ON (key) key, value "
+                "  FROM state_versions ORDER BY key, version DESC) newest "
+                "WHERE value IS NOT NULL",
+                Params().Int8(version_ + 1))
+              .status();
+    }
     if (s.ok()) {
       absl::StatusOr<Result> updated =
           Query(c,

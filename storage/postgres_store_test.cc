@@ -290,6 +290,64 @@ TEST(PostgresStoreTest, AWriterWhoseConnectionIsGoneIsTakenOverAtOnce) {
   EXPECT_EQ((*second)->Size(), 1u);
 }
 
+// Clearing the state for a rebuild (a new state format) leaves what a
+// reader beside the writer (a replica of an older build, `check`) took a
+// snapshot of: it still reads that state, not an empty one under its head.
+TEST(PostgresStoreTest, ClearingTheStateLeavesEarlierSnapshotsTheirState) {
+  ASSERT_TRUE(Server().CreateDatabase("clear_state").ok());
+  std::unique_ptr<Store> writer = OpenIn("clear_state");
+  ASSERT_NE(writer, nullptr);
+  StateWrites w;
+  w.Put("k", "v");
+  w.Put("gone", "x");
+  ASSERT_TRUE(writer->Commit({"e0"}, w).ok());
+  StateWrites d;
+  d.Delete("gone");
+  ASSERT_TRUE(writer->Commit({"e1"}, d).ok());
+  PostgresStoreOptions options;
+  options.connection = Server().Connection("clear_state");
+  options.read_only = true;
+  options.lease_wait = absl::ZeroDuration();
+  absl::StatusOr<std::unique_ptr<Store>> reader = OpenPostgresStore(options);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  std::shared_ptr<const Snapshot> before = (*reader)->GetSnapshot();
+  std::shared_ptr<const Snapshot> writer_before = writer->GetSnapshot();
+
+  ASSERT_TRUE(writer->ClearState().ok());
+  EXPECT_EQ(*before->Get("k"), "v");
+  EXPECT_EQ(*writer_before->Get("k"), "v");
+  EXPECT_EQ(*before->Get("gone"), std::nullopt);
+  int keys = 0;
+  ASSERT_TRUE(before
+                  ->Scan("", "",
+                         [&](absl::string_view, absl::string_view) {
+                           ++keys;
+                           return true;
+                         })
+                  .ok());
+  EXPECT_EQ(keys, 1);
+  // After it: no state, and the log as it was.
+  std::shared_ptr<const Snapshot> after = writer->GetSnapshot();
+  EXPECT_EQ(*after->Get("k"), std::nullopt);
+  keys = 0;
+  ASSERT_TRUE(after
+                  ->Scan("", "",
+                         [&](absl::string_view, absl::string_view) {
+                           ++keys;
+                           return true;
+                         })
+                  .ok());
+  EXPECT_EQ(keys, 0);
+  EXPECT_EQ(writer->StateAppliedSize(), std::nullopt);
+  EXPECT_EQ(writer->Size(), 2u);
+  // The state written again reads as written.
+  StateWrites again;
+  again.Put("k", "rebuilt");
+  ASSERT_TRUE(writer->ApplyState(2, again).ok());
+  EXPECT_EQ(*writer->GetSnapshot()->Get("k"), "rebuilt");
+  EXPECT_EQ(*before->Get("k"), "v");
+}
+
 TEST(PostgresStoreTest, AReadOnlyStoreOpensBesideTheWriterAndWritesNothing) {
   ASSERT_TRUE(Server().CreateDatabase("read_only").ok());
   std::unique_ptr<Store> writer = OpenIn("read_only");

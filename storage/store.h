@@ -217,7 +217,9 @@ class Store : public Log {
   // in durable steps. The record goes first, so after a crash midway
   // StateAppliedSize() is nullopt and some state keys may remain: call it
   // again. Only while nothing else writes to the store (before a journal
-  // runs on it). Read-only failure as Commit's.
+  // runs on it). Snapshots taken before it (in this process or, on a shared
+  // database, in a reader's) still read the state as it was. Read-only
+  // failure as Commit's.
   virtual absl::Status ClearState() = 0;
 
   // The latest committed state and log. Never waits for a Commit in progress.
