@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -49,12 +51,42 @@ absl::Status ReplaceFileDurably(const std::string& path, absl::string_view conte
     unlink(tmp.c_str());
     return status;
   }
-  const std::string dir = DirectoryOf(path);
-  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) return Failed("open directory", dir);
-  const bool synced = fsync(dir_fd) == 0;
-  close(dir_fd);
-  return synced ? absl::OkStatus() : Failed("sync directory", dir);
+  return SyncDirectory(DirectoryOf(path));
+}
+
+absl::Status SyncTreeDurably(const std::string& directory) {
+  std::error_code ec;
+  std::vector<std::string> directories = {directory};
+  for (auto it = std::filesystem::recursive_directory_iterator(directory, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string path = it->path().string();
+    if (it->is_directory(ec)) {
+      directories.push_back(path);
+      continue;
+    }
+    if (!it->is_regular_file(ec)) continue;
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Failed("open", path);
+    const bool synced = fsync(fd) == 0;
+    close(fd);
+    if (!synced) return Failed("sync", path);
+  }
+  if (ec) {
+    return absl::DataLossError(absl::StrCat("cannot list ", directory, ": ", ec.message()));
+  }
+  // Deepest first: a directory's entries before the entry naming it.
+  for (auto d = directories.rbegin(); d != directories.rend(); ++d) {
+    if (absl::Status s = SyncDirectory(*d); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SyncDirectory(const std::string& directory) {
+  const int fd = open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Failed("open directory", directory);
+  const bool synced = fsync(fd) == 0;
+  close(fd);
+  return synced ? absl::OkStatus() : Failed("sync directory", directory);
 }
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {

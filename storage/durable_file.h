@@ -24,6 +24,15 @@ namespace chemledger::storage {
 absl::Status ReplaceFileDurably(const std::string& path, absl::string_view contents,
                                 mode_t mode = 0644);
 
+// Makes everything under `directory` durable as it stands: fsyncs every
+// regular file in it and its subdirectories, then each directory, deepest
+// first (so that the files' names survive a power loss too). For a tree
+// written without syncs (a copied store, a backup) before it is used.
+absl::Status SyncTreeDurably(const std::string& directory);
+
+// fsyncs `directory` itself: the names in it (not the files' contents).
+absl::Status SyncDirectory(const std::string& directory);
+
 // The whole of `path`; NotFound when there is none.
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
 

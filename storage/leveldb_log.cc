@@ -1,6 +1,5 @@
 #include "storage/leveldb_log.h"
 
-
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -8,21 +7,21 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
-#include <atomic>
 #include <functional>
-#include <deque>
-#include <utility>
-
+#include <iostream>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/numeric/bits.h"
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -32,7 +31,7 @@
 #include "leveldb/env.h"
 #include "leveldb/filter_policy.h"
 #include "leveldb/write_batch.h"
-#include "absl/strings/escaping.h"
+#include "storage/durable_file.h"
 #include "storage/merkle_tree.h"
 
 namespace chemledger::storage {
@@ -314,7 +313,10 @@ class LevelDbSnapshot final : public Snapshot {
     std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read));
     leveldb::WriteBatch batch;
     uint64_t records = 0;
+    // Every batch synced: LevelDB closes a full log file without a sync of
+    // its own, and may skip flushing its memtable when closed.
     leveldb::WriteOptions write;
+    write.sync = true;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       batch.Put(it->key(), it->value());
       ++records;
@@ -326,11 +328,12 @@ class LevelDbSnapshot final : public Snapshot {
       }
     }
     if (absl::Status s = FromLevelDb(it->status(), "backup read"); !s.ok()) return s;
-    // The last write syncs everything before it.
-    write.sync = true;
     if (absl::Status s = FromLevelDb(copy->Write(write, &batch), "backup write"); !s.ok()) {
       return s;
     }
+    copy.reset();
+    // The files LevelDB made, and their names, durable.
+    if (absl::Status s = SyncTreeDurably(directory); !s.ok()) return s;
     return records;
   }
 

@@ -443,15 +443,7 @@ absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment) {
   const absl::Time started = absl::Now();
   const std::string backups = deployment.data_dir() + "/backups";
   std::error_code ec;
-  const auto sync_directory = [](const std::string& dir) -> absl::Status {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-    if (fd < 0 || ::fsync(fd) != 0) {
-      if (fd >= 0) ::close(fd);
-      return absl::DataLossError(absl::StrCat("backup: cannot sync ", dir));
-    }
-    ::close(fd);
-    return absl::OkStatus();
-  };
+  const auto sync_directory = [](const std::string& dir) { return storage::SyncDirectory(dir); };
   if (!std::filesystem::exists(backups, ec)) {
     std::filesystem::create_directory(backups, ec);
     if (ec) {
@@ -508,6 +500,9 @@ absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment) {
       return fail(s);
     }
   }
+  // Everything in it (the keys copied, the store) durable before it is
+  // named a backup.
+  if (absl::Status s = storage::SyncTreeDurably(partial); !s.ok()) return fail(s);
   std::filesystem::rename(partial, done, ec);
   if (ec) {
     return fail(absl::InternalError(
@@ -605,6 +600,15 @@ absl::StatusOr<RestoreResult> RestoreDeployment(const std::string& backup_dir,
   }
   if ((*store)->StateAppliedSize() != checkpoint->size) {
     return fail(absl::DataLossError("the backup's state is not at its log's size"));
+  }
+  snapshot.reset();  // before its store
+  store->reset();
+  // What was copied (with no syncs) durable, and the data directory's own
+  // name, before a server writes on top of it.
+  if (absl::Status s = storage::SyncTreeDurably(data_dir); !s.ok()) return fail(s);
+  const std::string parent = std::filesystem::path(data_dir).parent_path().string();
+  if (absl::Status s = storage::SyncDirectory(parent.empty() ? "." : parent); !s.ok()) {
+    return fail(s);
   }
   return RestoreResult{checkpoint->size, checkpoint->root_hash};
 }
