@@ -110,8 +110,14 @@ TEST_F(BackupE2eTest, ABackupTakenWhileServingRestoresChecksAndGoesOn) {
                                         dir_ + "/keys-backup", "--data", dir_ + "/data"});
   ASSERT_EQ(code, 0) << out;
   EXPECT_NE(out.find(absl::StrCat("log size ", checkpoint->size)), std::string::npos) << out;
+  // A scratch directory left by a check that was killed (its process gone)
+  // is removed by the next check.
+  const std::string left = dir_ + "/data/check-scratch-999999999";
+  ASSERT_EQ(RunShell("mkdir -p '" + left + "' && touch '" + left + "/000005.ldb'").first, 0);
   std::tie(code, out) = RunChemledgerd({"check", "--data", dir_ + "/data"});
   ASSERT_EQ(code, 0) << out;
+  EXPECT_FALSE(std::filesystem::exists(left)) << out;
+  EXPECT_NE(out.find("left by a check that did not finish"), std::string::npos) << out;
   EXPECT_NE(out.find(absl::StrCat("check: ", checkpoint->size, " entries")), std::string::npos)
       << out;
 

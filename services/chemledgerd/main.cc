@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -267,6 +269,22 @@ absl::Status Check(const cli::Args& args) {
   absl::StatusOr<std::string> data = args.Required("data");
   if (!data.ok()) return data.status();
   const std::string scratch = absl::StrCat(*data, "/check-scratch-", getpid());
+  // What a check killed midway left (a whole copy of the state): a scratch
+  // directory whose process is gone, or that names this process's id,
+  // which no live check can be using.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(*data, ec)) {
+    const std::string filename = entry.path().filename().string();
+    absl::string_view name = filename;
+    int pid = 0;
+    if (!absl::ConsumePrefix(&name, "check-scratch-") || !absl::SimpleAtoi(name, &pid)) continue;
+    if (pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH)) {
+      std::error_code ignored;
+      std::filesystem::remove_all(entry.path(), ignored);
+      std::cerr << "chemledgerd check: removed " << entry.path().string()
+                << ", left by a check that did not finish\n";
+    }
+  }
   uint64_t shown = 0;
   absl::StatusOr<CheckResult> result =
       CheckDeployment(*data, scratch, [&](uint64_t done, uint64_t total) {
