@@ -60,6 +60,22 @@ const TrustedLabelKey* TrustList::Find(const KeyId& id) const {
   return nullptr;
 }
 
+bool SameTrustList(const TrustList& a, const TrustList& b) {
+  if (a.resolver != b.resolver || a.issued != b.issued || a.expires != b.expires ||
+      a.keys.size() != b.keys.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.keys.size(); ++i) {
+    const TrustedLabelKey& x = a.keys[i];
+    const TrustedLabelKey& y = b.keys[i];
+    if (x.key.ToBytes() != y.key.ToBytes() || x.valid_from != y.valid_from ||
+        x.valid_until != y.valid_until || x.revoked_on != y.revoked_on) {
+      return false;
+    }
+  }
+  return true;
+}
+
 absl::StatusOr<std::string> SignTrustList(const TrustList& list, const NoteSigner& signer) {
   if (absl::Status s = CheckList(list); !s.ok()) return s;
   std::string text = absl::StrCat(list.expires ? kHeaderV2 : kHeader, "\n", "resolver ",

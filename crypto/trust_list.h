@@ -55,6 +55,9 @@ struct TrustList {
   const TrustedLabelKey* Find(const KeyId& id) const;
 };
 
+// Whether two lists say the same: resolver, days and every key's standing.
+bool SameTrustList(const TrustList& a, const TrustList& b);
+
 // The signed note for `list` (InvalidArgument for an empty or malformed
 // resolver, a key listed twice, or valid_until before valid_from).
 absl::StatusOr<std::string> SignTrustList(const TrustList& list, const NoteSigner& signer);

@@ -19,6 +19,8 @@
 #define CHEMLEDGER_SERVICES_LABEL_LABEL_SERVICE_H_
 
 #include <algorithm>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -26,6 +28,7 @@
 #include "api/wire.h"
 #include "chemledger/v1/label_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
+#include "crypto/trust_list.h"
 #include "journal/ledger_client.h"
 #include "services/common/call_executor.h"
 #include "services/common/rate_limiter.h"
@@ -94,6 +97,13 @@ class LabelServiceImpl final : public LabelServiceBase {
   RateLimiter anonymous_{kAnonymousScansPerSecond, kAnonymousScanBurst};
   absl::Mutex mu_;
   int issuing_ ABSL_GUARDED_BY(mu_) = 0;
+  // The last trust list signed, and its note (GetTrustList).
+  struct SignedTrustList {
+    crypto::TrustList list;
+    std::string note;
+  };
+  absl::Mutex trust_list_mu_;
+  std::optional<SignedTrustList> signed_trust_list_ ABSL_GUARDED_BY(trust_list_mu_);
   // Signs each message's labels in two halves, while the last one is written.
   WorkerPool signing_pool_{
       static_cast<int>(std::max(2u, std::thread::hardware_concurrency())), 0, "label-sign"};

@@ -274,8 +274,21 @@ grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
     checkpoint.root_hash = newest->root;
     lines = std::move(newest->lines);
   }
-  absl::StatusOr<std::string> note = signer_->SignCheckpoint(checkpoint);
-  if (!note.ok()) return ToGrpcStatus(note.status());
+  std::optional<std::string> note;
+  {
+    absl::MutexLock lock(&checkpoint_mu_);
+    if (signed_checkpoint_ && signed_checkpoint_->size == checkpoint.size &&
+        signed_checkpoint_->root == checkpoint.root_hash) {
+      note = signed_checkpoint_->note;
+    }
+  }
+  if (!note) {
+    absl::StatusOr<std::string> signed_note = signer_->SignCheckpoint(checkpoint);
+    if (!signed_note.ok()) return ToGrpcStatus(signed_note.status());
+    note = *signed_note;
+    absl::MutexLock lock(&checkpoint_mu_);
+    signed_checkpoint_ = SignedCheckpoint{checkpoint.size, checkpoint.root_hash, *signed_note};
+  }
   // Ed25519 signs the same text the same way: the witnesses' lines were made
   // over exactly this note.
   absl::StrAppend(&*note, lines);

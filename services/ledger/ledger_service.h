@@ -8,6 +8,7 @@
 #define CHEMLEDGER_SERVICES_LEDGER_LEDGER_SERVICE_H_
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "api/wire.h"
@@ -171,6 +172,15 @@ class LedgerServiceImpl final : public LedgerServiceBase {
   registry::StreamGate streams_;
   // Runs the raw reads' handlers (raw_unary.h).
   CallExecutor read_executor_{8, 1024, "ledger-read"};
+  // The last checkpoint note signed (GetCheckpoint): anyone may ask as often
+  // as they like, and it is signed again only for another size or root.
+  absl::Mutex checkpoint_mu_;
+  struct SignedCheckpoint {
+    uint64_t size = 0;
+    crypto::Sha256Digest root;
+    std::string note;
+  };
+  std::optional<SignedCheckpoint> signed_checkpoint_ ABSL_GUARDED_BY(checkpoint_mu_);
 };
 
 }  // namespace chemledger::ledger

@@ -29,22 +29,6 @@ grpc::Status Invalid(absl::string_view field, absl::string_view rule) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat(field, ": ", rule));
 }
 
-bool SameTrustList(const crypto::TrustList& a, const crypto::TrustList& b) {
-  if (a.resolver != b.resolver || a.issued != b.issued || a.expires != b.expires ||
-      a.keys.size() != b.keys.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.keys.size(); ++i) {
-    const crypto::TrustedLabelKey& x = a.keys[i];
-    const crypto::TrustedLabelKey& y = b.keys[i];
-    if (x.key.ToBytes() != y.key.ToBytes() || x.valid_from != y.valid_from ||
-        x.valid_until != y.valid_until || x.revoked_on != y.revoked_on) {
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 LedgerStoreServiceImpl::LedgerStoreServiceImpl(journal::LedgerClient* ledger,
@@ -394,7 +378,7 @@ grpc::Status LedgerStoreServiceImpl::SignTrustList(grpc::ServerContext* context,
   absl::StatusOr<crypto::TrustList> latest = label::MakeTrustList(*ledger_->Latest(), day);
   if (!asked.ok()) return ToGrpcStatus(asked.status());
   if (!latest.ok()) return ToGrpcStatus(latest.status());
-  if (!SameTrustList(*asked, *latest)) {
+  if (!crypto::SameTrustList(*asked, *latest)) {
     // ABORTED, not UNAVAILABLE: the client's transport retries the latter.
     return grpc::Status(grpc::StatusCode::ABORTED,
                         "the label keys' standing changed since this snapshot: read again");
