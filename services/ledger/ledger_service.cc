@@ -255,9 +255,15 @@ grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
   checkpoint.root_hash = snapshot->root();
   std::string lines;  // the witnesses' signature lines
   if (request->with_cosignatures()) {
-    std::optional<WitnessCosignatures::Cosigned> newest = cosignatures_->Newest();
+    const int min_witnesses = static_cast<int>(
+        std::min<uint32_t>(std::max<uint32_t>(request->min_cosignatures(), 1), 1000));
+    std::optional<WitnessCosignatures::Cosigned> newest = cosignatures_->Newest(min_witnesses);
     if (!newest) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no witness has co-signed a checkpoint yet");
+      return grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          min_witnesses == 1
+              ? std::string("no witness has co-signed a checkpoint yet")
+              : absl::StrCat("no checkpoint kept is co-signed by ", min_witnesses, " witnesses"));
     }
     // Only a checkpoint of this log is signed again: co-signatures kept for
     // another (a store restored from a backup behind them) are not served.

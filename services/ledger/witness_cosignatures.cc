@@ -24,10 +24,11 @@ absl::StatusOr<std::unique_ptr<WitnessCosignatures>> WitnessCosignatures::Open(s
     ++number;
     std::vector<std::string> parts = absl::StrSplit(line, absl::MaxSplits(' ', 3));
     Cosignature c;
+    uint64_t size = 0;
     absl::StatusOr<crypto::Sha256Digest> root =
         parts.size() == 4 ? crypto::Sha256Digest::FromHex(parts[2])
                           : absl::InvalidArgumentError("four fields");
-    if (!root.ok() || !absl::SimpleAtoi(parts[1], &c.size) ||
+    if (!root.ok() || !absl::SimpleAtoi(parts[1], &size) ||
         parts[3].find(absl::StrCat("witness/", parts[0], " ")) == std::string::npos) {
       return absl::InvalidArgumentError(absl::StrCat(
           file, ":", number,
@@ -36,7 +37,9 @@ absl::StatusOr<std::unique_ptr<WitnessCosignatures>> WitnessCosignatures::Open(s
     }
     c.root = *root;
     c.line = absl::StrCat(parts[3], "\n");
-    kept->by_witness_[parts[0]] = std::move(c);
+    std::map<uint64_t, Cosignature>& kept_by_size = kept->by_witness_[parts[0]];
+    kept_by_size[size] = std::move(c);
+    while (kept_by_size.size() > kKeptPerWitness) kept_by_size.erase(kept_by_size.begin());
   }
   return kept;
 }
@@ -45,37 +48,56 @@ absl::StatusOr<int> WitnessCosignatures::Add(const std::string& key_id, uint64_t
                                              const crypto::Sha256Digest& root,
                                              const std::string& line) {
   absl::MutexLock lock(&mu_);
-  auto it = by_witness_.find(key_id);
-  if (it == by_witness_.end() || size >= it->second.size) {
-    std::map<std::string, Cosignature> next = by_witness_;
-    next[key_id] = Cosignature{size, root, line};
-    if (!file_.empty()) {
-      std::string text;
-      for (const auto& [id, c] : next) {
-        absl::StrAppend(&text, id, " ", c.size, " ", c.root.ToHex(), " ", c.line);
+  const auto count = [this, size]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return static_cast<int>(
+        std::count_if(by_witness_.begin(), by_witness_.end(),
+                      [size](const auto& w) { return w.second.count(size) > 0; }));
+  };
+  auto& mine = by_witness_[key_id];
+  if (auto same = mine.find(size);
+      same != mine.end() && same->second.root == root && same->second.line == line) {
+    return count();  // already kept: nothing to write
+  }
+  if (mine.size() >= kKeptPerWitness && size < mine.begin()->first) return count();
+  std::map<std::string, std::map<uint64_t, Cosignature>> next = by_witness_;
+  std::map<uint64_t, Cosignature>& kept = next[key_id];
+  kept[size] = Cosignature{root, line};
+  while (kept.size() > kKeptPerWitness) kept.erase(kept.begin());
+  if (!file_.empty()) {
+    std::string text;
+    for (const auto& [id, by_size] : next) {
+      for (const auto& [kept_size, c] : by_size) {
+        absl::StrAppend(&text, id, " ", kept_size, " ", c.root.ToHex(), " ", c.line);
         if (c.line.empty() || c.line.back() != '\n') text.push_back('\n');
       }
-      if (absl::Status s = storage::ReplaceFileDurably(file_, text, 0644); !s.ok()) return s;
     }
-    by_witness_ = std::move(next);
+    if (absl::Status s = storage::ReplaceFileDurably(file_, text, 0644); !s.ok()) {
+      if (mine.empty()) by_witness_.erase(key_id);
+      return s;
+    }
   }
-  return static_cast<int>(std::count_if(by_witness_.begin(), by_witness_.end(),
-                                        [size](const auto& w) { return w.second.size == size; }));
+  by_witness_ = std::move(next);
+  return count();
 }
 
-std::optional<WitnessCosignatures::Cosigned> WitnessCosignatures::Newest() const {
+std::optional<WitnessCosignatures::Cosigned> WitnessCosignatures::Newest(int min_witnesses) const {
   absl::MutexLock lock(&mu_);
-  uint64_t newest = 0;
-  for (const auto& [id, c] : by_witness_) newest = std::max(newest, c.size);
-  if (newest == 0) return std::nullopt;
-  Cosigned out;
-  out.size = newest;
-  for (const auto& [id, c] : by_witness_) {
-    if (c.size != newest) continue;
-    out.root = c.root;
-    out.lines += c.line;
+  // Each size's witnesses (a size's root is the log's at that size: every
+  // line kept was checked against it).
+  std::map<uint64_t, Cosigned> by_size;
+  for (const auto& [id, kept] : by_witness_) {
+    for (const auto& [size, c] : kept) {
+      Cosigned& at = by_size[size];
+      at.size = size;
+      at.root = c.root;
+      at.lines += c.line;
+      ++at.witnesses;
+    }
   }
-  return out;
+  for (auto it = by_size.rbegin(); it != by_size.rend(); ++it) {
+    if (it->second.witnesses >= std::max(1, min_witnesses)) return it->second;
+  }
+  return std::nullopt;
 }
 
 }  // namespace chemledger::ledger

@@ -1,7 +1,9 @@
 // The witnesses' co-signatures of the log's checkpoints (docs/audit.md, "A
-// witness"): per witness key, the newest checkpoint it co-signed and its
-// signature line, which LedgerService.GetCheckpoint serves with that
-// checkpoint. Kept in a file beside the store (DATA/witness-cosignatures),
+// witness"): per witness key, the newest kKeptPerWitness checkpoints it
+// co-signed and its signature lines, which LedgerService.GetCheckpoint
+// serves with those checkpoints (so that witnesses polling at different
+// moments still meet at a size, and one witness co-signing every new size
+// does not hide the others'). Kept in a file beside the store (DATA/witness-cosignatures),
 // replaced durably before Add returns, so an acknowledged co-signature
 // survives a restart or a crash.
 //
@@ -10,7 +12,8 @@
 // that requires it (each line verifies against its witness's key over the
 // checkpoint the server signs again at that size).
 //
-// One line per witness: "<key id> <size> <root, hex> <signature line>".
+// One line per co-signature kept: "<key id> <size> <root, hex> <signature
+// line>".
 //
 // Thread-safety: thread-safe.
 
@@ -35,25 +38,30 @@ class WitnessCosignatures {
   // not of this form). An empty `file` keeps them in memory only (tests).
   static absl::StatusOr<std::unique_ptr<WitnessCosignatures>> Open(std::string file);
 
+  // How many of its newest co-signatures each witness keeps.
+  static constexpr size_t kKeptPerWitness = 8;
+
   // Keeps `line` ("— witness/<key id> <base64>\n") as witness `key_id`'s
-  // co-signature of the checkpoint of `size` and `root`, unless it already
-  // co-signed a larger one; durable when OK. Returns how many witnesses
-  // co-signed the checkpoint of `size`.
+  // co-signature of the checkpoint of `size` and `root`, among its
+  // kKeptPerWitness newest (one older than all of them is not kept);
+  // durable when OK, and the file rewritten only when something changed.
+  // Returns how many witnesses co-signed the checkpoint of `size`.
   absl::StatusOr<int> Add(const std::string& key_id, uint64_t size,
                           const crypto::Sha256Digest& root, const std::string& line);
 
-  // The newest checkpoint any witness co-signed, with every witness's line
-  // for it; nullopt when none has.
+  // The newest checkpoint that at least `min_witnesses` (at least 1)
+  // witnesses co-signed, with every witness's line for it; nullopt when
+  // there is none.
   struct Cosigned {
     uint64_t size = 0;
     crypto::Sha256Digest root;
     std::string lines;
+    int witnesses = 0;
   };
-  std::optional<Cosigned> Newest() const;
+  std::optional<Cosigned> Newest(int min_witnesses = 1) const;
 
  private:
   struct Cosignature {
-    uint64_t size = 0;
     crypto::Sha256Digest root;
     std::string line;
   };
@@ -61,7 +69,8 @@ class WitnessCosignatures {
 
   const std::string file_;
   mutable absl::Mutex mu_;
-  std::map<std::string, Cosignature> by_witness_ ABSL_GUARDED_BY(mu_);
+  // By witness key id, then size.
+  std::map<std::string, std::map<uint64_t, Cosignature>> by_witness_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace chemledger::ledger

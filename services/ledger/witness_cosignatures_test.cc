@@ -26,8 +26,8 @@ TEST(WitnessCosignaturesTest, TheNewestCosignedCheckpointSurvivesReopening) {
     EXPECT_EQ(*(*kept)->Add("aaaa", 5, root5, "\u2014 witness/aaaa AAA=\n"), 1);
     EXPECT_EQ(*(*kept)->Add("bbbb", 5, root5, "\u2014 witness/bbbb BBB=\n"), 2);
     EXPECT_EQ(*(*kept)->Add("aaaa", 9, root9, "\u2014 witness/aaaa CCC=\n"), 1);
-    // An older one than the witness already gave changes nothing.
-    EXPECT_EQ(*(*kept)->Add("aaaa", 5, root5, "\u2014 witness/aaaa AAA=\n"), 1);
+    // One the witness already gave changes nothing (both of 5 are kept).
+    EXPECT_EQ(*(*kept)->Add("aaaa", 5, root5, "\u2014 witness/aaaa AAA=\n"), 2);
   }
   auto reopened = WitnessCosignatures::Open(file);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
@@ -39,6 +39,46 @@ TEST(WitnessCosignaturesTest, TheNewestCosignedCheckpointSurvivesReopening) {
   // The other witness catches up.
   EXPECT_EQ(*(*reopened)->Add("bbbb", 9, root9, "\u2014 witness/bbbb DDD=\n"), 2);
   EXPECT_EQ((*reopened)->Newest()->lines, "\u2014 witness/aaaa CCC=\n\u2014 witness/bbbb DDD=\n");
+}
+
+// A witness that co-signs every new size does not hide the others': each
+// keeps its newest few, and a client asks for the newest checkpoint enough
+// of them co-signed.
+TEST(WitnessCosignaturesTest, TheNewestCheckpointEnoughWitnessesCosignedIsServed) {
+  const std::string file = TempFile("cosignatures-quorum");
+  std::remove(file.c_str());
+  auto kept = WitnessCosignatures::Open(file);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  const auto root = [](uint64_t size) { return crypto::Sha256(std::to_string(size)); };
+  const auto line = [](const std::string& id, uint64_t size) {
+    return "\u2014 witness/" + id + " S" + std::to_string(size) + "=\n";
+  };
+  ASSERT_TRUE((*kept)->Add("aaaa", 10, root(10), line("aaaa", 10)).ok());
+  ASSERT_TRUE((*kept)->Add("bbbb", 10, root(10), line("bbbb", 10)).ok());
+  for (uint64_t size = 11; size <= 14; ++size) {
+    ASSERT_TRUE((*kept)->Add("cccc", size, root(size), line("cccc", size)).ok());
+  }
+  EXPECT_EQ((*kept)->Newest()->size, 14u);
+  EXPECT_EQ((*kept)->Newest()->witnesses, 1);
+  std::optional<WitnessCosignatures::Cosigned> two = (*kept)->Newest(2);
+  ASSERT_TRUE(two.has_value());
+  EXPECT_EQ(two->size, 10u);
+  EXPECT_EQ(two->witnesses, 2);
+  EXPECT_EQ(two->lines, line("aaaa", 10) + line("bbbb", 10));
+  EXPECT_FALSE((*kept)->Newest(3).has_value());
+  // What was kept is not written again when a witness repeats itself.
+  std::remove(file.c_str());
+  ASSERT_TRUE((*kept)->Add("cccc", 14, root(14), line("cccc", 14)).ok());
+  EXPECT_FALSE(std::ifstream(file).good()) << "rewritten for a co-signature it had";
+  // A witness keeps its newest kKeptPerWitness; an older one is not taken.
+  for (uint64_t size = 15; size < 15 + WitnessCosignatures::kKeptPerWitness; ++size) {
+    ASSERT_TRUE((*kept)->Add("cccc", size, root(size), line("cccc", size)).ok());
+  }
+  EXPECT_EQ(*(*kept)->Add("cccc", 11, root(11), line("cccc", 11)), 0);
+  auto reopened = WitnessCosignatures::Open(file);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->Newest(2)->size, 10u);
+  EXPECT_EQ((*reopened)->Newest()->size, 14u + WitnessCosignatures::kKeptPerWitness);
 }
 
 TEST(WitnessCosignaturesTest, AFileNotOfThisFormStopsTheStartSayingWhere) {

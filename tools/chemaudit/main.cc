@@ -224,6 +224,7 @@ int Checkpoint(const std::vector<std::string>& argv) {
   }
   v1::GetCheckpointRequest ask;
   ask.set_with_cosignatures(required > 0);
+  ask.set_min_cosignatures(static_cast<uint32_t>(required));
   v1::Checkpoint checkpoint;
   const grpc::Status got = ledger->GetCheckpoint(chemctl::Context().get(), ask, &checkpoint);
   if (!got.ok()) return Fail("checkpoint", chemctl::ServerError(got));
