@@ -483,26 +483,28 @@ v1::SignedEnvelope ChemledgerdE2eTest::IssueRequest(const std::string& batch, ui
   return *envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), key);
 }
 
-ChemledgerdE2eTest::Issued ChemledgerdE2eTest::Issue(const v1::SignedEnvelope& envelope) {
+ChemledgerdE2eTest::Issued ChemledgerdE2eTest::Issue(const v1::SignedEnvelope& envelope,
+                                                     const crypto::SigningKey* reader) {
   grpc::ClientContext context;
+  if (reader != nullptr) AttachStreamCredentials(&context, api::kIssueLabelsMethod, *reader);
   // As a client does: read credentials of the signer (one of the fixture's
   // keys), which the server asks for when the request was recorded before.
   for (const crypto::SigningKey* key :
        {admin_.get(), acme_admin_.get(), acme_operator_.get(), other_admin_.get()}) {
-    if (key != nullptr && envelope.signatures_size() > 0 &&
+    if (reader == nullptr && key != nullptr && envelope.signatures_size() > 0 &&
         key->key_id().ToString() == envelope.signatures(0).key_id()) {
       AttachStreamCredentials(&context, api::kIssueLabelsMethod, *key);
     }
   }
-  auto reader = labels_->IssueLabels(&context, envelope);
+  auto stream = labels_->IssueLabels(&context, envelope);
   Issued out;
   v1::IssueLabelsResponse message;
-  while (reader->Read(&message)) {
+  while (stream->Read(&message)) {
     out.log_index = message.log_index();
     out.replayed = message.replayed();
     for (const v1::IssuedLabel& l : message.labels()) out.labels.push_back(l);
   }
-  out.status = reader->Finish();
+  out.status = stream->Finish();
   return out;
 }
 
@@ -519,7 +521,7 @@ ChemledgerdE2eTest::Issued ChemledgerdE2eTest::IssueM01(const std::string& uscc,
   r.set_package_count(count);
   r.set_net_quantity("25");
   r.set_unit("KGM");
-  return Issue(*envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), key));
+  return Issue(*envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), key), &key);
 }
 
 crypto::TrustList ChemledgerdE2eTest::FetchTrustList() {

@@ -178,8 +178,9 @@ class ChemledgerdE2eTest : public ::testing::Test {
     bool replayed = false;
   };
   // Sends an issuance and reads its whole answer stream, with read
-  // credentials of its signer when that is one of the fixture's keys.
-  Issued Issue(const v1::SignedEnvelope& envelope);
+  // credentials of `reader` (by default its signer, when that is one of the
+  // fixture's keys).
+  Issued Issue(const v1::SignedEnvelope& envelope, const crypto::SigningKey* reader = nullptr);
 
   // Issues `count` labels of `uscc`'s product M01, 25 KGM each, in `batch`.
   Issued IssueM01(const std::string& uscc, const crypto::SigningKey& key,

@@ -167,6 +167,7 @@ TEST_F(LabelE2eTest, AnIssuanceKilledMidStreamIsRedeliveredWhole) {
   uint64_t log_index = 0;
   {
     grpc::ClientContext context;
+    AttachStreamCredentials(&context, api::kIssueLabelsMethod, *acme_operator_);
     auto reader = labels_->IssueLabels(&context, request);
     v1::IssueLabelsResponse first;
     // The first message comes only after the issuance is durable.
@@ -178,7 +179,8 @@ TEST_F(LabelE2eTest, AnIssuanceKilledMidStreamIsRedeliveredWhole) {
   }
   ASSERT_NO_FATAL_FAILURE(StartServer());
   // The signed request is in the log, which others read: its labels go
-  // again only to an actor of the enterprise, with read credentials.
+  // (again, or for the first time: a request refused once is in the log
+  // too) only to an actor of the enterprise, with read credentials.
   const auto resend = [&](const crypto::SigningKey* reader) {
     grpc::ClientContext context;
     if (reader != nullptr) AttachStreamCredentials(&context, api::kIssueLabelsMethod, *reader);
@@ -192,10 +194,21 @@ TEST_F(LabelE2eTest, AnIssuanceKilledMidStreamIsRedeliveredWhole) {
   };
   grpc::Status refused = resend(nullptr);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAUTHENTICATED) << refused.error_message();
-  EXPECT_NE(refused.error_message().find("recorded before"), std::string::npos)
+  EXPECT_NE(refused.error_message().find("labels go only to an actor of"), std::string::npos)
       << refused.error_message();
   refused = resend(other_admin_.get());
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED) << refused.error_message();
+  {
+    // A new request without them: refused, and nothing written.
+    const uint64_t before = LogSize();
+    const v1::SignedEnvelope fresh = IssueRequest("MIDKILL", 1, *acme_operator_);
+    grpc::ClientContext context;
+    auto stream = labels_->IssueLabels(&context, fresh);
+    v1::IssueLabelsResponse message;
+    EXPECT_FALSE(stream->Read(&message));
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(LogSize(), before);
+  }
   Issued again = Issue(request);
   ASSERT_TRUE(again.status.ok()) << again.status.error_message();
   EXPECT_TRUE(again.replayed);

@@ -72,7 +72,8 @@ TEST_F(LedgerE2eTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
   issue.set_net_quantity("200");
   issue.set_unit("LTR");
   Issued issued =
-      Issue(*envelope::Sign(api::kIssueLabelsContext, issue.SerializeAsString(), plant_admin));
+      Issue(*envelope::Sign(api::kIssueLabelsContext, issue.SerializeAsString(), plant_admin),
+            &plant_admin);
   ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
   const auto code = [&](int serial) { return issued.labels[serial - 1].code(); };
 

@@ -128,7 +128,7 @@ TEST_F(RegistryE2eTest, RevokedKeysAndBlacklistedEnterprisesAreRefused) {
     ExpectProvable(key.revoked_at(), crypto::HashLeaf(key.revocation_entry()), *checkpoint);
   }
   const uint64_t before = LogSize();
-  Issued refused = Issue(IssueRequest("B9", 1, temp));
+  Issued refused = Issue(IssueRequest("B9", 1, temp), &temp);
   EXPECT_EQ(refused.status.error_code(), StatusCode::PERMISSION_DENIED)
       << refused.status.error_message();
   EXPECT_TRUE(refused.labels.empty());

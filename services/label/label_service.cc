@@ -40,29 +40,34 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
       --service->issuing_;
     }
   } release{this};
-  absl::StatusOr<Issuance> issuance = issuer_->Issue(*request);
-  if (!issuance.ok()) return ToGrpcStatus(issuance.status());
-  if (issuance->replayed) {
-    // The signed request is in the log, where more than its signer may
-    // read it: its labels (printed or not) go again only to an actor of the
-    // enterprise they were issued to, who says so with read credentials.
-    const std::string& enterprise = issuance->claims.enterprise;
+  // Labels go only to an actor of the enterprise they are for, who says
+  // so with read credentials: the signed request may be in the log (as a
+  // refusal recorded, or accepted before), where more than its signer may
+  // read it, and be accepted when sent again.
+  {
+    v1::IssueLabelsRequest asked;
+    if (!asked.ParseFromString(request->payload())) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "envelope.payload: not an IssueLabelsRequest");
+    }
     std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
     absl::StatusOr<v1::Actor> reader =
         reads_->Authenticate(*snapshot, *context, api::kIssueLabelsMethod, "");
-    const std::string recorded = absl::StrCat(
-        "this issuance was recorded before (log index ", issuance->log_index,
-        "): its labels are sent again only to an actor of ", enterprise,
-        " with read credentials for IssueLabels in the call's metadata (docs/label-format.md)");
+    const std::string whose = absl::StrCat(
+        "labels go only to an actor of ", asked.enterprise_uscc(),
+        " with read credentials for IssueLabels in the call's metadata (docs/deployment.md, "
+        "\"Label issuance\")");
     if (!reader.ok()) {
       return grpc::Status(static_cast<grpc::StatusCode>(reader.status().code()),
-                          absl::StrCat(recorded, ": ", reader.status().message()));
+                          absl::StrCat(whose, ": ", reader.status().message()));
     }
-    if (reader->enterprise_uscc() != enterprise) {
+    if (asked.enterprise_uscc().empty() || reader->enterprise_uscc() != asked.enterprise_uscc()) {
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                          absl::StrCat(recorded, "; actor '", reader->name(), "' is not one"));
+                          absl::StrCat(whose, "; actor '", reader->name(), "' is not one"));
     }
   }
+  absl::StatusOr<Issuance> issuance = issuer_->Issue(*request);
+  if (!issuance.ok()) return ToGrpcStatus(issuance.status());
   v1::IssueLabelsResponse header;
   header.set_log_index(issuance->log_index);
   header.set_replayed(issuance->replayed);

@@ -309,6 +309,7 @@ absl::Status BenchServer::IssueLabels(const crypto::SigningKey& producer,
         envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), producer);
     if (!signed_request.ok()) return signed_request.status();
     grpc::ClientContext context;
+    read_auth::AttachStreamCredentials(&context, api::kIssueLabelsMethod, Signer(producer));
     auto reader = labels->IssueLabels(&context, *signed_request);
     v1::IssueLabelsResponse message;
     while (reader->Read(&message)) {

@@ -18,12 +18,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "api/china_time.h"
+#include "api/wire.h"
 #include "chemledger/v1/label_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "services/chemledgerd/deployment.h"
 #include "services/common/envelope.h"
-#include "api/china_time.h"
-#include "api/wire.h"
+#include "services/common/grpc_read_auth.h"
 #include "services/label/label_service.h"
 #include "services/registry/signers.h"
 #include "tools/chembench/bench_enterprises.h"
@@ -132,6 +133,8 @@ int RunIssuanceBench(const IssuanceBenchOptions& options) {
         *envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), producer);
     const absl::Time start = absl::Now();
     grpc::ClientContext context;
+    read_auth::AttachStreamCredentials(&context, api::kIssueLabelsMethod,
+                                       read_auth::ReadSigner{producer, "chembench"});
     auto reader = stub->IssueLabels(&context, envelope);
     v1::IssueLabelsResponse message;
     uint64_t received = 0;

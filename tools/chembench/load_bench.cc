@@ -151,6 +151,8 @@ int RunLoadBench(const LoadBenchOptions& o) {
             r.set_package_count(10);
             r.set_net_quantity("25");
             r.set_unit("KGM");
+            read_auth::AttachStreamCredentials(&context, api::kIssueLabelsMethod,
+                                               BenchServer::Signer(producer));
             auto reader = labels->IssueLabels(
                 &context, *envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(),
                                           producer));
