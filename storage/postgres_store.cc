@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <iostream>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -1094,9 +1095,20 @@ class PostgresStore final : public Store {
     int count = 0;
     std::string first;  // the first warning's message
   };
+  // Only the wait for a synchronous standby cancelled (raised in syncrep.c:
+  // a field PostgreSQL never translates) makes a commit's outcome unknown;
+  // other warnings (a database nearing transaction-id wraparound warns on
+  // every write, and the write is done) go to the log.
   static void CountWriterWarning(void* arg, const PGresult* notice) {
     const char* severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
     if (severity == nullptr || absl::string_view(severity) != "WARNING") return;
+    const char* source = PQresultErrorField(notice, PG_DIAG_SOURCE_FILE);
+    if (source == nullptr || absl::string_view(source) != "syncrep.c") {
+      const char* message = PQresultErrorField(notice, PG_DIAG_MESSAGE_PRIMARY);
+      std::cerr << "postgres: the database warned: " << (message == nullptr ? "" : message)
+                << std::endl;
+      return;
+    }
     auto* warnings = static_cast<WriterWarnings*>(arg);
     if (warnings->count++ == 0) {
       const char* message = PQresultErrorField(notice, PG_DIAG_MESSAGE_PRIMARY);
@@ -1131,7 +1143,13 @@ class PostgresStore final : public Store {
         // (it says who writes, and a standby's lease expires there or
         // names a backend gone with the old primary): a standby that is
         // down holds up the writer's commits, not the renewal of its lease.
-        if (made.ok() && !Exec(made->get(), "SET synchronous_commit = local").ok()) {
+        // Nor does it wait long on the head row a commit holds while it
+        // waits for the standby: the next turn tries again.
+        if (made.ok() &&
+            !Exec(made->get(), absl::StrCat("SET synchronous_commit = local; SET lock_timeout = ",
+                                            std::max<int64_t>(1, absl::ToInt64Milliseconds(every)))
+                                   .c_str())
+                 .ok()) {
           made = absl::UnavailableError("postgres: cannot set the lease connection up");
         }
         if (made.ok()) {
@@ -1273,17 +1291,9 @@ class PostgresStore final : public Store {
     absl::MutexLock lock(&mu_);
     if (!write_error_.ok()) return write_error_;
     PGconn* c = writer_.get();
-    // One transaction: the deletions and the head's new version together.
+    // One transaction: the head's new version first (it holds the head row,
+    // and is refused if another writer moved it), then the deletions.
     absl::Status s = Exec(c, "BEGIN");
-    if (s.ok()) {
-      s = Query(c,
-                "INSERT INTO state_versions (key, version, value) "
-                "SELECT key, $1::int8, NULL FROM (SELECT DISTINCT ON (key) key, value "
-                "  FROM state_versions ORDER BY key, version DESC) newest "
-                "WHERE value IS NOT NULL",
-                Params().Int8(version_ + 1))
-              .status();
-    }
     if (s.ok()) {
       absl::StatusOr<Result> updated =
           Query(c,
@@ -1296,7 +1306,23 @@ class PostgresStore final : public Store {
             "postgres: another server took the writer's lease or moved the head");
       }
     }
+    if (s.ok()) {
+      s = Query(
+              c,
+              "INSERT INTO state_versions (key, version, value) "
+              "SELECT key, $1::int8, NULL FROM (SELECT DISTINCT ON (key) key, value "
+              "  FROM state_versions WHERE version <= $2::int8 ORDER BY key, version DESC) newest "
+              "WHERE value IS NOT NULL",
+              Params().Int8(version_ + 1).Int8(version_))
+              .status();
+    }
+    writer_warnings_ = WriterWarnings();
     if (s.ok()) s = Exec(c, "COMMIT");
+    if (s.ok() && writer_warnings_.count > 0) {
+      s = absl::UnavailableError(absl::StrCat(
+          "postgres: clearing the state: the commit's outcome is unknown: the database warned \"",
+          writer_warnings_.first, "\""));
+    }
     if (!s.ok()) {
       (void)Exec(c, "ROLLBACK");
       write_error_ = s;

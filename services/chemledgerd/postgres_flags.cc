@@ -63,9 +63,11 @@ absl::Status ReadPostgresFlags(const cli::Args& args, const std::string& program
   };
   options->on_read_only = [program](const absl::Status& why) {
     std::cerr << program << ": a commit to the store on PostgreSQL failed (" << why.message()
-              << "); what was acknowledged is in the store, nothing since was. It released the "
-                 "writer's lease and exits (status 75) so that its supervisor starts it again, "
-                 "or a standby takes over"
+              << "); every write it acknowledged is in the store, and the failed one was not "
+                 "acknowledged (it may or may not be there: the next writer reads the store as it "
+                 "is). It lets go of the writer's lease (where it cannot, the lease lapses) and "
+                 "exits (status 75) so that its supervisor starts it again, or a standby takes "
+                 "over"
               << std::endl;
     std::_Exit(75);
   };
