@@ -297,6 +297,12 @@ void ScanServer::Impl::ServeBlacklist(const httplib::Request& req, httplib::Resp
 }
 
 void ScanServer::Impl::ServeDecode(const httplib::Request& req, httplib::Response& res) {
+  // What cannot be read is told so before it costs the address anything.
+  if (!render::CheckQrImage(req.body).ok()) {
+    return SendJson(res, 400,
+                    ErrorJson(grpc::StatusCode::INVALID_ARGUMENT,
+                              "body: not a PNG or JPEG photo of at most 16 megapixels"));
+  }
   if (!anonymous.Take(ClientOf(req), kDecodeCost, absl::Now())) {
     res.set_header("Retry-After", "5");
     return SendJson(res, 429, ErrorJson(grpc::StatusCode::RESOURCE_EXHAUSTED,

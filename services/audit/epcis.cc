@@ -234,6 +234,8 @@ absl::StatusOr<std::string> EpcisDocumentOf(const v1::HistoryBundle& bundle, abs
   f["cl:checkpointOrigin"] = Str(bundle.checkpoint().origin());
   f["cl:checkpointSize"] = Str(absl::StrCat(bundle.checkpoint().tree_size()));
   BundleIndex index;
+  // Each error declaration's key, and the key of the event it undid.
+  std::map<std::string, std::string> declaration_undid;
   for (const v1::ProvenEntry& e : bundle.events()) {
     v1::LogEntry entry;
     v1::Event event;
@@ -244,10 +246,17 @@ absl::StatusOr<std::string> EpcisDocumentOf(const v1::HistoryBundle& bundle, abs
     index.codes_of[EventKey(event, event.event_id())].assign(event.codes().begin(),
                                                              event.codes().end());
     if (event.step() == v1::ERROR_DECLARATION) {
+      const std::string corrected = EventKey(event, event.corrects_event_id());
+      // A declaration declared an error (before rules epoch 10) put back
+      // what it had undone: that event occurred after all.
+      if (auto undid = declaration_undid.find(corrected); undid != declaration_undid.end()) {
+        index.error_declaration_of.erase(undid->second);
+      }
+      declaration_undid[EventKey(event, event.event_id())] = corrected;
       // The declaration undid the event (its codes went back to their state
       // from before it): in EPCIS's words it did not occur. The declaration
       // is exported too; cl:declaredBy names it.
-      index.error_declaration_of[EventKey(event, event.corrects_event_id())] =
+      index.error_declaration_of[corrected] =
           Object({{"declarationTime",
                    Str(Rfc3339(entry.record_time().seconds(), entry.record_time().nanos()))},
                   {"reason", Str("did_not_occur")},

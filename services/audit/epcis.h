@@ -5,31 +5,33 @@
 // the documents it exports, and GS1's examples).
 //
 // Mapping, per ChemLedger business step (CBV 2.0 vocabulary):
-//   COMMISSIONING   ObjectEvent ADD      commissioning   active
-//   STORING         ObjectEvent OBSERVE  storing         in_progress
-//   SHIPPING        ObjectEvent OBSERVE  shipping        in_transit   (waybill: bizTransaction
-//   "bol";
-//                                                                      source and destination
-//                                                                      owning parties)
-//   RECEIVING       ObjectEvent OBSERVE  receiving       in_progress
-//   CONSUMING       ObjectEvent OBSERVE  dispensing      partially_dispensed
-//   REPACKAGING     TransformationEvent  repackaging     active       (input and output codes)
-//   PACKING         AggregationEvent ADD     packing     container_closed
-//   UNPACKING       AggregationEvent DELETE  unpacking   container_open
-//   DESTROYING      ObjectEvent DELETE   destroying      destroyed    (transfer manifest as a
-//   bizTransaction) LOSS_REPORT     ObjectEvent OBSERVE  other           unknown FOUND ObjectEvent
-//   OBSERVE  other           active VOIDING         ObjectEvent DELETE   decommissioning inactive
-//   HOLDING         ObjectEvent OBSERVE  holding         non_sellable_other
-//   RELEASING       ObjectEvent OBSERVE  other           active
-//   RECALLING       ObjectEvent OBSERVE  other           recalled
-//   OBSERVING       ObjectEvent OBSERVE  inspecting      (none)
-//   ERROR_DECLARATION ObjectEvent OBSERVE other          (none)       (the codes of the event it
-//   corrects)
-// An event that a later one in the bundle declared an error carries EPCIS's
-// errorDeclaration: the declaration's record time, reason "did_not_occur"
-// (the declaration undid it), cl:declaredBy (the declaration's eventID) and
-// cl:reason.
-//   WASTE_DECLARING ObjectEvent OBSERVE  other           non_sellable_other (cl:wasteCode)
+//   COMMISSIONING     ObjectEvent ADD         commissioning    active
+//   STORING           ObjectEvent OBSERVE     storing          in_progress
+//   SHIPPING          ObjectEvent OBSERVE     shipping         in_transit
+//                     (the waybill a bizTransaction "bol"; source and
+//                     destination owning parties)
+//   RECEIVING         ObjectEvent OBSERVE     receiving        in_progress
+//   CONSUMING         ObjectEvent OBSERVE     dispensing       partially_dispensed
+//   REPACKAGING       TransformationEvent     repackaging      active (input and output codes)
+//   PACKING           AggregationEvent ADD    packing          container_closed
+//   UNPACKING         AggregationEvent DELETE unpacking        container_open
+//   DESTROYING        ObjectEvent DELETE      destroying       destroyed
+//                     (the transfer manifest a bizTransaction)
+//   LOSS_REPORT       ObjectEvent OBSERVE     other            unknown
+//   FOUND             ObjectEvent OBSERVE     other            active
+//   VOIDING           ObjectEvent DELETE      decommissioning  inactive
+//   HOLDING           ObjectEvent OBSERVE     holding          non_sellable_other
+//   RELEASING         ObjectEvent OBSERVE     other            active
+//   RECALLING         ObjectEvent OBSERVE     other            recalled
+//   OBSERVING         ObjectEvent OBSERVE     inspecting       (none)
+//   ERROR_DECLARATION ObjectEvent OBSERVE     other            (none)
+//                     (the codes of the event it corrects)
+//   WASTE_DECLARING   ObjectEvent OBSERVE     other            non_sellable_other (cl:wasteCode)
+// An event that a later one in the bundle declared an error (and that no
+// later declaration put back: before rules epoch 10 a declaration could
+// itself be declared an error) carries EPCIS's errorDeclaration: the
+// declaration's record time, reason "did_not_occur" (the declaration undid
+// it), cl:declaredBy (the declaration's eventID) and cl:reason.
 // Identifiers are URIs: a code is urn:chemledger:code:<code>, an enterprise
 // urn:chemledger:enterprise:<USCC>, a site urn:chemledger:site:<USCC>:<site,
 // percent-encoded>, a waybill urn:chemledger:waybill:<number>. eventID is

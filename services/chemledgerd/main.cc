@@ -277,7 +277,10 @@ absl::Status Check(const cli::Args& args) {
     const std::string filename = entry.path().filename().string();
     absl::string_view name = filename;
     int pid = 0;
-    if (!absl::ConsumePrefix(&name, "check-scratch-") || !absl::SimpleAtoi(name, &pid)) continue;
+    if (!absl::ConsumePrefix(&name, "check-scratch-") || !absl::SimpleAtoi(name, &pid) ||
+        pid <= 0) {
+      continue;
+    }
     if (pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH)) {
       std::error_code ignored;
       std::filesystem::remove_all(entry.path(), ignored);
