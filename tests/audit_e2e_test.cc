@@ -562,7 +562,9 @@ TEST_F(AuditE2eTest, TheWitnessCatchesAForkedLog) {
                                                  " --out ", dir_, "/cosigned --witnesses ", dir_,
                                                  "/witnesses --require 2"));
   EXPECT_EQ(status, 1) << out;
-  EXPECT_NE(out.find("no checkpoint kept is co-signed by 2 witnesses"), std::string::npos) << out;
+  EXPECT_NE(out.find("no checkpoint kept is co-signed by 2 of the witnesses asked for"),
+            std::string::npos)
+      << out;
 
   // An acknowledged co-signature survives the server's kill -9.
   ASSERT_NO_FATAL_FAILURE(KillServer());

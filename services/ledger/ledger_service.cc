@@ -1,6 +1,8 @@
 #include "services/ledger/ledger_service.h"
 
 #include <algorithm>
+#include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -11,8 +13,8 @@
 #include "services/common/grpc_status.h"
 #include "services/common/incoming_call.h"
 #include "services/common/raw_unary.h"
-#include "services/common/stream_batches.h"
 #include "services/common/snapshot_metadata.h"
+#include "services/common/stream_batches.h"
 #include "services/registry/read_access.h"
 #include "services/registry/registry_state.h"
 
@@ -257,13 +259,20 @@ grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
   if (request->with_cosignatures()) {
     const int min_witnesses = static_cast<int>(
         std::min<uint32_t>(std::max<uint32_t>(request->min_cosignatures(), 1), 1000));
-    std::optional<WitnessCosignatures::Cosigned> newest = cosignatures_->Newest(min_witnesses);
+    if (request->witness_key_ids_size() > 100) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "witness_key_ids: at most 100");
+    }
+    const std::set<std::string> only(request->witness_key_ids().begin(),
+                                     request->witness_key_ids().end());
+    std::optional<WitnessCosignatures::Cosigned> newest =
+        cosignatures_->Newest(min_witnesses, only);
     if (!newest) {
       return grpc::Status(
           grpc::StatusCode::NOT_FOUND,
           min_witnesses == 1
               ? std::string("no witness has co-signed a checkpoint yet")
-              : absl::StrCat("no checkpoint kept is co-signed by ", min_witnesses, " witnesses"));
+              : absl::StrCat("no checkpoint kept is co-signed by ", min_witnesses,
+                             only.empty() ? " witnesses" : " of the witnesses asked for"));
     }
     // Only a checkpoint of this log is signed again: co-signatures kept for
     // another (a store restored from a backup behind them) are not served.

@@ -80,12 +80,14 @@ absl::StatusOr<int> WitnessCosignatures::Add(const std::string& key_id, uint64_t
   return count();
 }
 
-std::optional<WitnessCosignatures::Cosigned> WitnessCosignatures::Newest(int min_witnesses) const {
+std::optional<WitnessCosignatures::Cosigned> WitnessCosignatures::Newest(
+    int min_witnesses, const std::set<std::string>& only) const {
   absl::MutexLock lock(&mu_);
   // Each size's witnesses (a size's root is the log's at that size: every
   // line kept was checked against it).
   std::map<uint64_t, Cosigned> by_size;
   for (const auto& [id, kept] : by_witness_) {
+    if (!only.empty() && only.count(id) == 0) continue;
     for (const auto& [size, c] : kept) {
       Cosigned& at = by_size[size];
       at.size = size;

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -51,14 +52,16 @@ class WitnessCosignatures {
 
   // The newest checkpoint that at least `min_witnesses` (at least 1)
   // witnesses co-signed, with every witness's line for it; nullopt when
-  // there is none.
+  // there is none. `only` (when not empty) names the witnesses that count:
+  // the others' co-signatures are neither counted nor served.
   struct Cosigned {
     uint64_t size = 0;
     crypto::Sha256Digest root;
     std::string lines;
     int witnesses = 0;
   };
-  std::optional<Cosigned> Newest(int min_witnesses = 1) const;
+  std::optional<Cosigned> Newest(int min_witnesses = 1,
+                                 const std::set<std::string>& only = {}) const;
 
  private:
   struct Cosignature {

@@ -66,6 +66,11 @@ TEST(WitnessCosignaturesTest, TheNewestCheckpointEnoughWitnessesCosignedIsServed
   EXPECT_EQ(two->witnesses, 2);
   EXPECT_EQ(two->lines, line("aaaa", 10) + line("bbbb", 10));
   EXPECT_FALSE((*kept)->Newest(3).has_value());
+  // Only the witnesses a client names count: cccc's newer sizes do not
+  // stand in for bbbb's.
+  EXPECT_EQ((*kept)->Newest(2, {"aaaa", "bbbb"})->size, 10u);
+  EXPECT_FALSE((*kept)->Newest(2, {"aaaa", "cccc"}).has_value());
+  EXPECT_EQ((*kept)->Newest(1, {"aaaa"})->lines, line("aaaa", 10));
   // What was kept is not written again when a witness repeats itself.
   std::remove(file.c_str());
   ASSERT_TRUE((*kept)->Add("cccc", 14, root(14), line("cccc", 14)).ok());

@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
@@ -225,6 +226,10 @@ int Checkpoint(const std::vector<std::string>& argv) {
   v1::GetCheckpointRequest ask;
   ask.set_with_cosignatures(required > 0);
   ask.set_min_cosignatures(static_cast<uint32_t>(required));
+  for (const crypto::NoteVerifier& w : witnesses) {
+    absl::string_view id = w.name();
+    if (absl::ConsumePrefix(&id, "witness/")) ask.add_witness_key_ids(std::string(id));
+  }
   v1::Checkpoint checkpoint;
   const grpc::Status got = ledger->GetCheckpoint(chemctl::Context().get(), ask, &checkpoint);
   if (!got.ok()) return Fail("checkpoint", chemctl::ServerError(got));
