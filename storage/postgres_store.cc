@@ -1191,6 +1191,20 @@ class PostgresStore final : public Store {
     }
   }
 
+  // UNAVAILABLE when the database answered the writer's last commit with
+  // the warning CountWriterWarning counts (its wait for a synchronous
+  // standby cancelled: committed locally, maybe not on the standby): its
+  // outcome is unknown and nothing of it is acknowledged. `what` starts the
+  // message.
+  absl::Status OutcomeUnknownIfWarned(absl::string_view what) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writer_warnings_.count == 0) return absl::OkStatus();
+    return absl::UnavailableError(
+        absl::StrCat("postgres: ", what, "the commit's outcome is unknown: the database warned \"",
+                     writer_warnings_.first,
+                     "\" (a synchronous standby may not have it); nothing is acknowledged"));
+  }
+
   // Wakes the lease renewer after a failed commit (mu_ held).
   void TellRenewerCommitFailed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     absl::MutexLock lock(&lease_mu_);
@@ -1318,11 +1332,7 @@ class PostgresStore final : public Store {
     }
     writer_warnings_ = WriterWarnings();
     if (s.ok()) s = Exec(c, "COMMIT");
-    if (s.ok() && writer_warnings_.count > 0) {
-      s = absl::UnavailableError(absl::StrCat(
-          "postgres: clearing the state: the commit's outcome is unknown: the database warned \"",
-          writer_warnings_.first, "\""));
-    }
+    if (s.ok()) s = OutcomeUnknownIfWarned("clearing the state: ");
     if (!s.ok()) {
       (void)Exec(c, "ROLLBACK");
       write_error_ = s;
@@ -1524,16 +1534,7 @@ class PostgresStore final : public Store {
     writer_warnings_ = WriterWarnings();
     absl::StatusOr<Result> committed = Query(c, kCommit, params);
     absl::Status s = committed.status();
-    if (s.ok() && writer_warnings_.count > 0) {
-      // The database answered, but warned: so it does when the wait for a
-      // synchronous standby is cancelled ("already committed locally, but
-      // might not have been replicated"). Not acknowledged: its outcome is
-      // unknown, and the store read-only.
-      s = absl::UnavailableError(
-          absl::StrCat("postgres: the commit's outcome is unknown: the database warned \"",
-                       writer_warnings_.first,
-                       "\" (a synchronous standby may not have it); nothing is acknowledged"));
-    }
+    if (s.ok()) s = OutcomeUnknownIfWarned("");
     if (s.ok() && (PQntuples(committed->get()) != 1 || Int8At(committed->get(), 0, 0) != 1)) {
       s = absl::FailedPreconditionError(
           "postgres: nothing written: another server took the writer's lease (or moved the "

@@ -443,14 +443,13 @@ absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment) {
   const absl::Time started = absl::Now();
   const std::string backups = deployment.data_dir() + "/backups";
   std::error_code ec;
-  const auto sync_directory = [](const std::string& dir) { return storage::SyncDirectory(dir); };
   if (!std::filesystem::exists(backups, ec)) {
     std::filesystem::create_directory(backups, ec);
     if (ec) {
       return absl::PermissionDeniedError(
           absl::StrCat("backup: cannot make ", backups, ": ", ec.message()));
     }
-    if (absl::Status s = sync_directory(deployment.data_dir()); !s.ok()) return s;
+    if (absl::Status s = storage::SyncDirectory(deployment.data_dir()); !s.ok()) return s;
   }
   // What a backup cut short by a crash left.
   for (const auto& entry : std::filesystem::directory_iterator(backups, ec)) {
@@ -509,7 +508,7 @@ absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment) {
         absl::StrCat("backup: cannot rename ", partial, ": ", ec.message())));
   }
   // The rename itself, durable; a backup that may not survive is none.
-  if (absl::Status s = sync_directory(backups); !s.ok()) {
+  if (absl::Status s = storage::SyncDirectory(backups); !s.ok()) {
     std::filesystem::remove_all(done, ec);
     return s;
   }
