@@ -134,6 +134,10 @@ inline constexpr uint32_t kLabelsPerMessage = 1000;
 // What a VerifyRequest costs against VerifyService's rate limits: 1 per URL
 // and this per image (reading a photo costs about as much as that many URLs).
 inline constexpr size_t kVerifyImageCost = 10;
+// What a VerifyRequest of `urls` URLs and `images` images costs.
+inline constexpr size_t VerifyCallCost(size_t urls, size_t images) {
+  return urls + kVerifyImageCost * images;
+}
 // Most codes one event may name (children of one packing included).
 inline constexpr int kMaxCodesPerEvent = 1000;
 // Most codes one event may touch, the contents of the aggregates it moves and

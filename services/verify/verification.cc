@@ -35,8 +35,8 @@ absl::Status VerifyOne(const storage::StateReader& state, std::string url, int i
 }  // namespace
 
 size_t CostOf(const v1::VerifyRequest& request) {
-  return static_cast<size_t>(request.urls_size()) +
-         kImageCost * static_cast<size_t>(request.images_size());
+  return api::VerifyCallCost(static_cast<size_t>(request.urls_size()),
+                             static_cast<size_t>(request.images_size()));
 }
 
 absl::Status CheckBounds(const v1::VerifyRequest& request) {

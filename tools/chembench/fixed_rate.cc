@@ -10,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -123,6 +124,74 @@ EventStreamAtRate::Result EventStreamAtRate::Finish() {
   r.latency = PercentilesOf(latencies_);
   r.errors = errors_.load();
   return r;
+}
+
+IdleAndLoadedRounds RunIdleAndLoadedRounds(
+    int rounds, int server_pid, const std::function<std::vector<double>()>& phase,
+    const std::function<int()>& phase_errors,
+    const std::function<std::vector<v1::SignedEnvelope>()>& sign_writes,
+    std::shared_ptr<grpc::Channel> channel, const crypto::SigningKey& opener, int write_rate) {
+  IdleAndLoadedRounds out;
+  const auto cores_since = [server_pid](double cpu, absl::Time t) {
+    return (ProcessCpuSeconds(server_pid) - cpu) / absl::ToDoubleSeconds(absl::Now() - t);
+  };
+  for (int r = 0; r < rounds; ++r) {
+    IdleAndLoadedRound round;
+    double cpu = ProcessCpuSeconds(server_pid);
+    absl::Time t = absl::Now();
+    std::vector<double> idle = phase();
+    round.idle_cores = cores_since(cpu, t);
+
+    std::vector<v1::SignedEnvelope> events = sign_writes();
+    cpu = ProcessCpuSeconds(server_pid);
+    t = absl::Now();
+    EventStreamAtRate writer(channel, opener, std::move(events), write_rate);
+    std::vector<double> loaded = phase();
+    const EventStreamAtRate::Result written = writer.Finish();
+    round.loaded_cores = cores_since(cpu, t);
+
+    out.errors += written.errors;
+    round.idle = PercentilesOf(idle);
+    round.loaded = PercentilesOf(loaded);
+    round.written_per_second = written.per_second;
+    round.write_latency = written.latency;
+    out.all_idle.insert(out.all_idle.end(), idle.begin(), idle.end());
+    out.all_loaded.insert(out.all_loaded.end(), loaded.begin(), loaded.end());
+    out.rounds.push_back(round);
+  }
+  out.errors += phase_errors();
+  return out;
+}
+
+std::string IdleAndLoadedRounds::Report(const std::string& what) const {
+  std::string out = absl::StrCat(
+      "| round | idle p50 ms | idle p99 ms | loaded p50 ms | loaded p99 ms | loaded / idle p99 | "
+      "writes achieved /s | writes p99 ms | server CPU idle / loaded (cores) |\n"
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::vector<double> idle_p99s, loaded_p99s;
+  for (size_t r = 0; r < rounds.size(); ++r) {
+    const IdleAndLoadedRound& x = rounds[r];
+    idle_p99s.push_back(x.idle.p99);
+    loaded_p99s.push_back(x.loaded.p99);
+    absl::StrAppend(
+        &out, absl::StrFormat("| %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.1f | "
+                              "%.2f / %.2f |\n",
+                              r + 1, x.idle.p50, x.idle.p99, x.loaded.p50, x.loaded.p99,
+                              x.idle.p99 > 0 ? x.loaded.p99 / x.idle.p99 : 0, x.written_per_second,
+                              x.write_latency.p99, x.idle_cores, x.loaded_cores));
+  }
+  const double idle = PercentilesOf(idle_p99s).p50, loaded = PercentilesOf(loaded_p99s).p50;
+  const Percentiles a = PercentilesOf(all_idle), b = PercentilesOf(all_loaded);
+  absl::StrAppend(
+      &out,
+      absl::StrFormat(
+          "\n%s, median of the rounds' p99: idle %.2f ms, loaded %.2f ms, loaded / idle %.2f\n"
+          "%s, all rounds pooled: idle p50 %.2f / p99 %.2f / max %.2f ms (%d calls), loaded p50 "
+          "%.2f / p99 %.2f / max %.2f ms (%d calls), loaded / idle p99 %.2f\n",
+          what, idle, loaded, idle > 0 ? loaded / idle : 0, what, a.p50, a.p99, a.max,
+          static_cast<int>(a.count), b.p50, b.p99, b.max, static_cast<int>(b.count),
+          a.p99 > 0 ? b.p99 / a.p99 : 0));
+  return out;
 }
 
 }  // namespace chemledger::chembench

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -68,6 +69,34 @@ class EventStreamAtRate {
   absl::Time end_;
   std::thread thread_;
 };
+
+// Rounds of an idle phase (calls only) and a loaded one (the same calls
+// while signed events stream in at a fixed rate), alternated so that what
+// else the machine does falls on both alike.
+struct IdleAndLoadedRound {
+  Percentiles idle, loaded;
+  double idle_cores = 0, loaded_cores = 0;  // the server's CPU in each phase
+  double written_per_second = 0;
+  Percentiles write_latency;
+};
+struct IdleAndLoadedRounds {
+  std::vector<IdleAndLoadedRound> rounds;
+  std::vector<double> all_idle, all_loaded;  // every call's latency, ms
+  int errors = 0;                            // calls and writes that failed
+
+  // A Markdown table, a row per round (`what`: "pages", "reads"), then the
+  // medians of the rounds' p99s and the pooled percentiles.
+  std::string Report(const std::string& what) const;
+};
+// Runs `rounds` rounds: `phase()` makes one phase's calls and returns their
+// latencies (counting its failures itself, in what `phase_errors` reads);
+// `sign_writes()` signs the loaded phase's events, streamed as `opener` at
+// `write_rate` a second. `server_pid` is the process whose CPU is counted.
+IdleAndLoadedRounds RunIdleAndLoadedRounds(
+    int rounds, int server_pid, const std::function<std::vector<double>()>& phase,
+    const std::function<int()>& phase_errors,
+    const std::function<std::vector<v1::SignedEnvelope>()>& sign_writes,
+    std::shared_ptr<grpc::Channel> channel, const crypto::SigningKey& opener, int write_rate);
 
 }  // namespace chemledger::chembench
 

@@ -1,9 +1,9 @@
 #include "tools/chembench/pages_bench.h"
 
 #include <sodium.h>
-
 #include <sys/types.h>
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
 #include <memory>
@@ -11,15 +11,16 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "httplib.h"
 #include "tools/chembench/bench_enterprises.h"
 #include "tools/chembench/bench_server.h"
 #include "tools/chembench/fixed_rate.h"
+#include "tools/chembench/machine_probe.h"
 
 namespace chemledger::chembench {
 namespace {
@@ -29,24 +30,49 @@ constexpr int kPhones = 256;     // client addresses the requests come from
 
 // GETs random label pages at `rate` per second for `seconds`; latencies in
 // ms. A request fails unless it answers 200 with the verdict 真.
-// The sum of the durations in a Server-Timing header, ms (-1 if none).
-double ServerMillis(const std::string& header) {
+// The durations in a Server-Timing header, ms, in its order (snapshot,
+// resolve, render), and their sum last; empty if none.
+std::vector<double> ServerMillis(const std::string& header) {
+  std::vector<double> parts;
   double sum = 0;
-  bool any = false;
   for (absl::string_view part : absl::StrSplit(header, ',')) {
     const size_t at = part.find("dur=");
     double ms = 0;
     if (at != absl::string_view::npos && absl::SimpleAtod(part.substr(at + 4), &ms)) {
+      parts.push_back(ms);
       sum += ms;
-      any = true;
     }
   }
-  return any ? sum : -1;
+  if (!parts.empty()) parts.push_back(sum);
+  return parts;
 }
+
+// Per stage of the Server-Timing header (and the total last): the time of
+// each request in the server.
+struct ServerStages {
+  std::vector<std::vector<double>> stages;
+  void Add(const std::vector<double>& parts) {
+    if (stages.size() < parts.size()) stages.resize(parts.size());
+    for (size_t i = 0; i < parts.size(); ++i) stages[i].push_back(parts[i]);
+  }
+  Percentiles Total() const {
+    return stages.empty() ? Percentiles() : PercentilesOf(stages.back());
+  }
+  // "snapshot p99 a, resolve p99 b, render p99 c" (ms).
+  std::string StageP99s() const {
+    static const char* const kNames[] = {"snapshot", "resolve", "render"};
+    std::string out;
+    for (size_t i = 0; i + 1 < stages.size() && i < 3; ++i) {
+      absl::StrAppend(&out, i ? ", " : "", kNames[i], " ",
+                      absl::StrFormat("%.3f", PercentilesOf(stages[i]).p99));
+    }
+    return out;
+  }
+};
 
 std::vector<double> PagesAtRate(int port, const std::vector<std::string>& paths, int rate,
                                 int seconds, std::atomic<int>* errors,
-                                std::vector<double>* server_ms = nullptr) {
+                                ServerStages* server_ms = nullptr) {
   absl::Mutex mu;
   std::vector<std::unique_ptr<httplib::Client>> clients;
   std::vector<std::mt19937> rngs;
@@ -66,9 +92,9 @@ std::vector<double> PagesAtRate(int port, const std::vector<std::string>& paths,
         const bool ok = r && r->status == 200 &&
                         r->body.find("<div class=\"word\">真</div>") != std::string::npos;
         if (ok && server_ms != nullptr) {
-          const double ms = ServerMillis(r->get_header_value("Server-Timing"));
+          const std::vector<double> parts = ServerMillis(r->get_header_value("Server-Timing"));
           absl::MutexLock lock(&mu);
-          if (ms >= 0) server_ms->push_back(ms);
+          server_ms->Add(parts);
         }
         return ok;
       },
@@ -83,6 +109,9 @@ int RunPagesBench(const PagesBenchOptions& o) {
     std::cerr << "chembench pages: " << why << "\n";
     return 1;
   };
+  // Before the server starts: what the machine alone gives a short task.
+  const MachineProbe machine =
+      ProbeMachine(absl::Microseconds(250), o.page_rate, std::min(o.seconds, 5));
   absl::StatusOr<std::unique_ptr<BenchServer>> server =
       BenchServer::Start(o.chemledgerd, o.directory, "pages");
   if (!server.ok()) return fail(std::string(server.status().message()));
@@ -97,53 +126,48 @@ int RunPagesBench(const PagesBenchOptions& o) {
   const int port = (*server)->http_port();
   std::atomic<int> page_errors{0};
 
-  // Warm up (connections, caches), then idle: pages only.
+  // Warm up (connections, caches).
   PagesAtRate(port, paths, o.page_rate, 1, &page_errors);
   page_errors = 0;
   const pid_t pid = (*server)->pid();
-  double cpu = ProcessCpuSeconds(pid);
-  absl::Time t = absl::Now();
-  std::vector<double> idle_server, busy_server;
-  const std::vector<double> idle =
-      PagesAtRate(port, paths, o.page_rate, o.seconds, &page_errors, &idle_server);
-  const double idle_cores = (ProcessCpuSeconds(pid) - cpu) / absl::ToDoubleSeconds(absl::Now() - t);
 
-  // While STORING events stream in at a fixed rate on one stream.
+  ServerStages idle_server, busy_server;
+  bool loaded_phase = false;
   BenchEventSigner events(&producer, "pages-ev-");
-  std::vector<v1::SignedEnvelope> signed_events;
-  const int write_total = o.write_rate * o.seconds;
-  signed_events.reserve(write_total);
-  for (int i = 0; i < write_total; ++i) {
-    signed_events.push_back(events.Sign(v1::STORING, "P1", 1 + i % o.codes, 1));
-  }
-  cpu = ProcessCpuSeconds(pid);
-  t = absl::Now();
-  EventStreamAtRate writer((*server)->channel(), producer, std::move(signed_events), o.write_rate);
-  const std::vector<double> busy =
-      PagesAtRate(port, paths, o.page_rate, o.seconds, &page_errors, &busy_server);
-  const EventStreamAtRate::Result written = writer.Finish();
-  const double busy_cores = (ProcessCpuSeconds(pid) - cpu) / absl::ToDoubleSeconds(absl::Now() - t);
+  const IdleAndLoadedRounds rounds = RunIdleAndLoadedRounds(
+      o.rounds, pid,
+      [&] {
+        std::vector<double> latencies =
+            PagesAtRate(port, paths, o.page_rate, o.seconds, &page_errors,
+                        loaded_phase ? &busy_server : &idle_server);
+        loaded_phase = !loaded_phase;
+        return latencies;
+      },
+      [&] { return page_errors.load(); },
+      [&] {
+        std::vector<v1::SignedEnvelope> signed_events;
+        signed_events.reserve(o.write_rate * o.seconds);
+        for (int i = 0; i < o.write_rate * o.seconds; ++i) {
+          signed_events.push_back(events.Sign(v1::STORING, "P1", 1 + i % o.codes, 1));
+        }
+        return signed_events;
+      },
+      (*server)->channel(), producer, o.write_rate);
   server->reset();
-  if (page_errors > 0 || written.errors > 0) {
-    return fail(absl::StrCat(page_errors.load(), " page requests and ", written.errors,
-                             " writes failed"));
-  }
-  const Percentiles a = PercentilesOf(idle), b = PercentilesOf(busy);
-  const Percentiles as = PercentilesOf(idle_server), bs = PercentilesOf(busy_server);
+  if (rounds.errors > 0)
+    return fail(absl::StrCat(rounds.errors, " page requests or writes failed"));
+
+  const Percentiles as = idle_server.Total(), bs = busy_server.Total();
   std::cout << absl::StrFormat(
       "scan pages: GET of random label pages (of %d commissioned labels) at %d/s over %d "
-      "kept-alive connections; writes: STORING events on one stream at %d/s (achieved %.0f/s)\n\n"
-      "| pages | requests | p50 ms | p99 ms | max ms | chemledgerd CPU (cores) |\n"
-      "|---|---:|---:|---:|---:|---:|\n"
-      "| idle | %d | %.2f | %.2f | %.2f | %.2f |\n"
-      "| while events stream in | %d | %.2f | %.2f | %.2f | %.2f |\n\n"
-      "p99 under load / idle: %.2f (target: p99 <= 5 ms, ratio <= 1.5)\n"
-      "writes (from send to durable answer): p50 %.2f ms, p99 %.2f ms\n"
-      "time in the server (Server-Timing: snapshot, resolution, rendering): idle p50 %.3f / p99 "
-      "%.3f ms, under load p50 %.3f / p99 %.3f ms\n",
-      o.codes, o.page_rate, kThreads, o.write_rate, written.per_second, a.count, a.p50, a.p99,
-      a.max, idle_cores, b.count, b.p50, b.p99, b.max, busy_cores, a.p99 > 0 ? b.p99 / a.p99 : 0,
-      written.latency.p50, written.latency.p99, as.p50, as.p99, bs.p50, bs.p99);
+      "kept-alive connections, %d s a phase; writes: STORING events on one stream at %d/s; "
+      "target: p99 <= 5 ms, loaded / idle <= 1.5\n\n%s"
+      "time in the server (Server-Timing: snapshot, resolution, rendering), pooled: idle p50 %.3f "
+      "/ p99 %.3f ms, loaded p50 %.3f / p99 %.3f ms\n"
+      "p99 of each stage in the server, ms: idle %s; loaded %s\n%s\n",
+      o.codes, o.page_rate, kThreads, o.seconds, o.write_rate, rounds.Report("pages"), as.p50,
+      as.p99, bs.p50, bs.p99, idle_server.StageP99s(), busy_server.StageP99s(),
+      MachineProbeLine(machine));
   return 0;
 }
 

@@ -18,6 +18,7 @@ struct PagesBenchOptions {
   int page_rate = 500;    // page requests per second
   int write_rate = 5000;  // events per second, in the second phase
   int seconds = 10;       // per phase
+  int rounds = 3;         // of an idle phase and a loaded one, alternated
   int codes = 2000;       // labels issued, commissioned, and scanned at random
 };
 

@@ -20,6 +20,7 @@
 #include "tools/chembench/bench_enterprises.h"
 #include "tools/chembench/bench_server.h"
 #include "tools/chembench/fixed_rate.h"
+#include "tools/chembench/machine_probe.h"
 
 namespace chemledger::chembench {
 namespace {
@@ -53,6 +54,9 @@ int RunReadsBench(const ReadsBenchOptions& o) {
     std::cerr << "chembench reads: " << why << "\n";
     return 1;
   };
+  // Before the server starts: what the machine alone gives a short task.
+  const MachineProbe machine =
+      ProbeMachine(absl::Microseconds(250), o.read_rate, std::min(o.seconds, 5));
   absl::StatusOr<std::unique_ptr<BenchServer>> server = BenchServer::Start(
       o.chemledgerd, o.directory, "reads",
       {"--debug-sync-delay-ms", absl::StrCat(o.sync_delay_ms)});
@@ -64,36 +68,30 @@ int RunReadsBench(const ReadsBenchOptions& o) {
   }
   std::atomic<int> read_errors{0};
 
-  // Idle: reads only.
-  const std::vector<double> idle =
-      ReadAtRate((*server)->channel().get(), producer, o.codes, o.read_rate, o.seconds, &read_errors);
-
-  // Under writes: STORING events at a fixed rate on one stream, signed ahead.
   BenchEventSigner events(&producer, "reads-ev-");
-  const int write_total = o.write_rate * o.seconds;
-  std::vector<v1::SignedEnvelope> signed_events;
-  signed_events.reserve(write_total);
-  for (int i = 0; i < write_total; ++i) {
-    signed_events.push_back(events.Sign(v1::STORING, "R1", 1 + i % o.codes, 1));
-  }
-  EventStreamAtRate writer((*server)->channel(), producer, std::move(signed_events), o.write_rate);
-  const std::vector<double> busy =
-      ReadAtRate((*server)->channel().get(), producer, o.codes, o.read_rate, o.seconds, &read_errors);
-  const EventStreamAtRate::Result written = writer.Finish();
+  const IdleAndLoadedRounds rounds = RunIdleAndLoadedRounds(
+      o.rounds, (*server)->pid(),
+      [&] {
+        return ReadAtRate((*server)->channel().get(), producer, o.codes, o.read_rate, o.seconds,
+                          &read_errors);
+      },
+      [&] { return read_errors.load(); },
+      [&] {
+        std::vector<v1::SignedEnvelope> signed_events;
+        signed_events.reserve(o.write_rate * o.seconds);
+        for (int i = 0; i < o.write_rate * o.seconds; ++i) {
+          signed_events.push_back(events.Sign(v1::STORING, "R1", 1 + i % o.codes, 1));
+        }
+        return signed_events;
+      },
+      (*server)->channel(), producer, o.write_rate);
   server->reset();
-  if (read_errors > 0 || written.errors > 0) {
-    return fail(absl::StrCat(read_errors.load(), " reads and ", written.errors,
-                             " writes failed"));
-  }
-  const Percentiles a = PercentilesOf(idle), b = PercentilesOf(busy), w = written.latency;
+  if (rounds.errors > 0) return fail(absl::StrCat(rounds.errors, " reads or writes failed"));
   std::cout << absl::StrFormat(
-      "fsync slowed by %d ms; reads: GetHistory of random codes at %d/s; writes: STORING events "
-      "on one stream at %d/s (achieved %.0f/s)\n\n"
-      "| reads | calls | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|\n"
-      "| idle | %d | %.2f | %.2f | %.2f |\n| while events stream in | %d | %.2f | %.2f | %.2f |\n\n"
-      "writes (from send to durable answer): p50 %.2f ms, p99 %.2f ms\n",
-      o.sync_delay_ms, o.read_rate, o.write_rate, written.per_second, a.count, a.p50,
-      a.p99, a.max, b.count, b.p50, b.p99, b.max, w.p50, w.p99);
+      "fsync slowed by %d ms; reads: GetHistory of random codes at %d/s, %d s a phase; writes: "
+      "STORING events on one stream at %d/s; target: loaded p99 <= 2 ms\n\n%s%s\n",
+      o.sync_delay_ms, o.read_rate, o.seconds, o.write_rate, rounds.Report("reads"),
+      MachineProbeLine(machine));
   return 0;
 }
 

@@ -17,6 +17,7 @@ struct ReadsBenchOptions {
   int write_rate = 5000;  // events per second
   int read_rate = 500;    // GetHistory calls per second
   int seconds = 10;       // per phase
+  int rounds = 3;         // of an idle phase and a loaded one, alternated
   int sync_delay_ms = 5;
   int codes = 20000;
 };

@@ -388,8 +388,8 @@ constexpr size_t kSignedCostPerCall = 20000;
 constexpr size_t kAnonymousCostPerCall = 500;
 
 size_t CostOf(const v1::VerifyRequest& request) {
-  return static_cast<size_t>(request.urls_size()) +
-         api::kVerifyImageCost * static_cast<size_t>(request.images_size());
+  return api::VerifyCallCost(static_cast<size_t>(request.urls_size()),
+                             static_cast<size_t>(request.images_size()));
 }
 constexpr int kImagesPerCall = 16;
 constexpr size_t kImageBytesPerCall = 3 << 20;
