@@ -494,6 +494,14 @@ TEST_F(StaffAppE2eTest, InChromiumWarehouseStaffWorkByScanOfflineToo) {
   EXPECT_NE(text(take, "items").find(codes[0]), std::string::npos);
   EXPECT_NE(text(take, "items").find(codes[3]), std::string::npos);
 
+  // A forged label of a package the consignee holds: 伪, not booked.
+  const google::protobuf::Struct& forged = steps["forged"];
+  EXPECT_NE(text(forged, "scanned").find("伪"), std::string::npos) << text(forged, "scanned");
+  EXPECT_NE(text(forged, "message").find("标签核验未通过 1 件"), std::string::npos)
+      << text(forged, "message");
+  EXPECT_EQ(text(forged, "queue_grew"), "0");
+  EXPECT_EQ(text(forged, "pending"), "待提交 0");
+
   // The ledger's refusal is shown and not sent again.
   const google::protobuf::Struct& refused = steps["refused"];
   EXPECT_NE(text(refused, "refused").find("被拒"), std::string::npos) << text(refused, "refused");

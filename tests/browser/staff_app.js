@@ -166,6 +166,26 @@ async function main() {
     await tab.screenshot({ path: path.join(spec.out_dir, 'staff-app-stocktake.png'),
                            fullPage: true });
 
+    // A forged label (label 1's, a signature character changed) of a package
+    // in this consignee's custody: 伪, and never booked, though the ledger
+    // would take the code.
+    const at = L[0].length - 10;
+    const forged = L[0].slice(0, at) + (L[0][at] === 'A' ? 'B' : 'A') + L[0].slice(at + 1);
+    await tab.click('#clear');
+    await tab.selectOption('#task', 'store');
+    await scan(tab, forged);
+    await tab.waitForFunction(() => document.querySelectorAll('#scanned li .fake').length === 1,
+                              null, { timeout: 10000 });
+    const queueBefore = (await texts(tab, '#queue li')).length;
+    await tab.click('#submit');
+    await tab.waitForFunction(() => document.querySelector('#message').textContent.includes('核验未通过'));
+    report('forged', { scanned: await texts(tab, '#scanned li'),
+                       message: await tab.locator('#message').textContent(),
+                       queue_grew: (await texts(tab, '#queue li')).length - queueBefore,
+                       pending: await tab.locator('#pending').textContent() });
+    await tab.screenshot({ path: path.join(spec.out_dir, 'staff-app-forged.png'), fullPage: true });
+    await tab.click('#clear');
+
     // A refusal is shown, not queued again: storing label 4, which is in
     // the producer's custody, not the consignee's.
     await tab.selectOption('#task', 'store');

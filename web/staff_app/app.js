@@ -140,8 +140,11 @@ function save() {
 }
 
 // The queue: one localStorage key per record, {id, seq, what, envelope, at,
-// state: 'pending' | 'done' | 'refused', message, log_index}. Read afresh
-// each time: another tab may have added or sent records.
+// state: 'pending' | 'done' | 'refused' | 'held', message, log_index}. A
+// held record is what was scanned offline for booking, {held: {step, at,
+// scans: [{code, url}], consignee, waybill}}, not yet signed: its labels are
+// verified when the device is online, and only the genuine ones are signed
+// and sent. Read afresh each time: another tab may have added or sent records.
 const QUEUE = 'chemledger-staff-queue/';
 function queueItems() {
   const items = [];
@@ -154,7 +157,8 @@ function queueItems() {
 }
 const putItem = (item) => localStorage.setItem(QUEUE + item.id, JSON.stringify(item));
 const dropItem = (item) => localStorage.removeItem(QUEUE + item.id);
-const pendingCount = () => queueItems().filter((i) => i.state === 'pending').length;
+const waiting = (i) => i.state === 'pending' || i.state === 'held';
+const pendingCount = () => queueItems().filter(waiting).length;
 let nextSeq = Date.now() * 1000;
 
 // A waybill kept for working offline: what the page reads of it, without
@@ -334,30 +338,51 @@ function takeText(text) {
   verifySoon();
 }
 
-// Verdicts on what was scanned (真 / 可疑 / 伪), when online.
+// The server's verdicts on label URLs (VerifyService.Verify, signed): for
+// each, {assessment: 'genuine' | 'suspicious' | 'fake', note}. Throws
+// Offline without a connection.
+async function verdictsOf(urls) {
+  const verdicts = [];
+  for (let first = 0; first < urls.length; first += 1000) {  // at most 1000 URLs a call
+    const part = urls.slice(first, first + 1000);
+    const request = new ProtoWriter();
+    for (const url of part) request.string(1, url);
+    const answer = await call(METHOD.verify, request.done());
+    const verifications = answer.verifications || [];
+    part.forEach((url, i) => {
+      const label = (verifications[i] || {}).label;
+      verdicts.push(label ? { assessment: label.assessment || 'fake',
+                              note: (label.warnings || []).join('；') }
+                          : { assessment: 'fake', note: '不是包装标签' });
+    });
+  }
+  return verdicts;
+}
+
+// Verdicts on what was scanned (真 / 可疑 / 伪), when online. True when
+// every scanned label has one.
 let verifyTimer = 0;
 function verifySoon() {
   clearTimeout(verifyTimer);
   verifyTimer = setTimeout(verifyScanned, 300);
 }
 async function verifyScanned() {
-  // VerifyService takes at most 1000 URLs a call.
-  const waiting = [...app.scanned.entries()].filter(([, s]) => s.url && !s.verdict).slice(0, 1000);
-  if (!waiting.length || !app.online) return;
-  const request = new ProtoWriter();
-  for (const [, s] of waiting) request.string(1, s.url);
+  const unchecked = [...app.scanned.entries()].filter(([, s]) => s.url && !s.verdict);
+  if (!unchecked.length) return true;
+  if (!app.online) return false;
   try {
-    const answer = await call(METHOD.verify, request.done());
-    (answer.verifications || []).forEach((v, i) => {
-      const scanned = app.scanned.get(waiting[i][0]);
-      if (!scanned || !v.label) return;
-      scanned.verdict = v.label.assessment || 'fake';
-      scanned.note = (v.label.warnings || []).join('；');
+    const verdicts = await verdictsOf(unchecked.map(([, s]) => s.url));
+    unchecked.forEach(([code], i) => {
+      const scanned = app.scanned.get(code);
+      if (!scanned) return;
+      scanned.verdict = verdicts[i].assessment;
+      scanned.note = verdicts[i].note;
     });
     render();
-    if (waiting.length === 1000) verifySoon();
+    return true;
   } catch (e) {
     if (!(e instanceof Offline)) note('核验失败：' + e.message, 'refused');
+    return false;
   }
 }
 
@@ -418,7 +443,7 @@ function listOf(title, codes, kind) {
 
 function render() {
   const queue = queueItems();
-  $('pending').textContent = `待提交 ${queue.filter((i) => i.state === 'pending').length}`;
+  $('pending').textContent = `待提交 ${queue.filter(waiting).length}`;
   if (!app.actor) return;
   const byWaybill = app.task === 'receive' || app.task === 'ship';
   $('waybill-row').hidden = !byWaybill;
@@ -437,7 +462,8 @@ function render() {
     const [word, kind] = VERDICT[s.verdict] || ['未核验', 'pending'];
     const verdict = document.createElement('b');
     verdict.textContent = word;
-    verdict.className = kind;
+    // Genuine, with something to heed (lost, on hold, recalled, ...).
+    verdict.className = s.verdict === 'genuine' && s.note ? 'genuine heed' : kind;
     li.append(verdict, ' ', code, s.note ? `（${s.note}）` : '');
     list.appendChild(li);
   }
@@ -459,14 +485,22 @@ function render() {
     li.className = item.state;
     const when = new Date(item.at * 1000).toLocaleString('zh-CN', { hour12: false });
     const state = item.state === 'done' ? `已记录（日志序号 ${item.log_index}）`
-        : item.state === 'refused' ? `被拒：${item.message}` : '待提交';
+        : item.state === 'refused' ? `被拒：${item.message}`
+        : item.state === 'held' ? '待联网核验标签后提交' : '待提交';
     li.textContent = `${when} ${item.what} — ${state}`;
     list_.appendChild(li);
   }
 }
 
-// One event per 1000 codes, signed now, queued, then sent.
-async function record(step, codes, at, fill, what) {
+// The SHIPPING event's consignee and waybill (fields 11 and 12).
+function fillFor(step, shipping) {
+  return step === STEP.SHIPPING
+      ? (e) => e.string(11, shipping.consignee).string(12, shipping.waybill) : () => {};
+}
+
+// One event per 1000 codes, signed now and queued.
+async function queueEvents(step, codes, at, shipping, what) {
+  const fill = fillFor(step, shipping);
   for (let first = 0; first < codes.length; first += MAX_CODES_PER_EVENT) {
     const part = codes.slice(first, first + MAX_CODES_PER_EVENT);
     const id = 'app-' + hex(crypto.getRandomValues(new Uint8Array(16)));
@@ -488,6 +522,54 @@ async function record(step, codes, at, fill, what) {
     putItem({ id, seq: ++nextSeq, what: `${what}，${part.length} 件`,
               envelope: base64(envelope), at, state: 'pending' });
   }
+}
+
+// Scans to book once their labels are verified: kept unsigned.
+function hold(step, scans, at, shipping, what) {
+  for (let first = 0; first < scans.length; first += MAX_CODES_PER_EVENT) {
+    const part = scans.slice(first, first + MAX_CODES_PER_EVENT);
+    putItem({ id: 'held-' + hex(crypto.getRandomValues(new Uint8Array(16))), seq: ++nextSeq,
+              what: `${what}，${part.length} 件`, at, state: 'held',
+              held: { step, at, scans: part, shipping, what } });
+  }
+}
+
+// Held scans, online: the genuine ones signed and queued, the others
+// listed as not booked. False when the connection went.
+async function verifyHeld() {
+  for (const item of queueItems()) {
+    if (item.state !== 'held') continue;
+    const { step, at, scans, shipping, what } = item.held;
+    let verdicts;
+    try {
+      verdicts = await verdictsOf(scans.map((s) => s.url));
+    } catch (e) {
+      if (e instanceof Offline) return false;
+      note('核验失败：' + e.message, 'refused');
+      return false;
+    }
+    const genuine = scans.filter((s, i) => verdicts[i].assessment === 'genuine').map((s) => s.code);
+    const not = scans.map((s, i) => [s.code, verdicts[i].assessment])
+        .filter(([, a]) => a !== 'genuine');
+    if (genuine.length) await queueEvents(step, genuine, at, shipping, what);
+    dropItem(item);
+    if (not.length) {
+      putItem({ id: item.id + '-not', seq: ++nextSeq, what: `${what}，${not.length} 件`, at,
+                state: 'refused',
+                message: '标签核验未通过，未记录：' +
+                    not.map(([c, a]) => `${c}（${(VERDICT[a] || ['伪'])[0]}）`).join('、') });
+    }
+  }
+  return true;
+}
+
+// Queued, then sent.
+async function record(step, codes, at, shipping, what) {
+  await queueEvents(step, codes, at, shipping, what);
+  settle();
+}
+
+function settle() {
   // Keep what is pending or refused, and the last 50 recorded.
   const done = queueItems().filter((i) => i.state === 'done');
   for (const old of done.slice(0, Math.max(0, done.length - 50))) dropItem(old);
@@ -501,6 +583,10 @@ async function flush() {
   flushing = true;
   let sent = false;
   try {
+    if (app.online && queueItems().some((i) => i.state === 'held')) {
+      await verifyHeld();
+      render();
+    }
     for (const item of queueItems()) {
       if (item.state !== 'pending') continue;
       try {
@@ -512,9 +598,11 @@ async function flush() {
       } catch (e) {
         // Offline, busy, restarting, or an answer that is not the ledger's
         // decision: the same bytes go again later. A 4xx answer of this
-        // server (but 408, 429 and 499) is its decision, final.
-        const final = e instanceof Refusal && e.code !== 'NOT_OURS' && e.status >= 400 &&
-                      e.status < 500 && ![408, 429, 499].includes(e.status);
+        // server (but 408, 429 and 499) is its decision, final; so is 501
+        // (UNIMPLEMENTED: this server never takes it).
+        const final = e instanceof Refusal && e.code !== 'NOT_OURS' &&
+                      ((e.status >= 400 && e.status < 500 && ![408, 429, 499].includes(e.status)) ||
+                       e.status === 501);
         if (!final) break;
         item.state = 'refused';
         item.message = e.message;
@@ -552,48 +640,65 @@ async function submit() {
   }
 }
 
+// What is booked: only labels the server verified genuine. Online, every
+// scanned label is verified first; a fake or suspicious one, or a code typed
+// in (no label to verify), is never booked. Offline, the scans are held
+// (unsigned) and verified when the connection is back.
 async function submitScans() {
   const codes = [...app.scanned.keys()];
   if (app.task === 'stocktake') return stocktake(codes);
   if (!codes.length) { note('还没有扫描任何包装', 'pending'); return; }
   const at = Math.max(...[...app.scanned.values()].map((s) => s.at));
   const number = $('waybill').value.trim();
-  if (app.task === 'store') {
-    await record(STEP.STORING, codes, at, () => {}, `入库 ${app.site}`);
-  } else {
-    const record_ = app.waybills[number];
-    const expected = expectedCodes();
-    if (app.task === 'ship' && !record_) {
-      note('发货前请先加载运单（需要联网一次）', 'refused');
-      return;
-    }
-    // Against a loaded waybill, only what it expects is booked (as chemscan
-    // does); without one (offline, never loaded) the ledger decides.
-    const book = expected ? codes.filter((c) => expected.has(c)) : codes;
-    if (!book.length) { note('扫到的包装都不在本运单上，未记录', 'refused'); return; }
-    if (app.task === 'receive') {
-      await record(STEP.RECEIVING, book, at, () => {}, `收货 运单 ${number || '（未加载）'}`);
-    } else {
-      await record(STEP.SHIPPING, book, at, (e) => {
-        e.string(11, record_.waybill.consignee.uscc).string(12, record_.waybill.waybill_number);
-      }, `发货 运单 ${number}`);
-    }
-    // The saved waybill follows what was booked, offline too; it is read
-    // again from the server once the queue has gone in.
-    if (record_) {
-      const done = app.task === 'receive' ? 'received' : 'shipped';
-      record_[done] = [...(record_[done] || []), ...book];
-      save();
-    }
-    if (expected) {
-      const missing = [...expected].filter((c) => !app.scanned.has(c)).length;
-      const unexpected = codes.length - book.length;
-      note(`已签名 ${book.length} 件${missing ? `，应到未扫 ${missing} 件` : ''}${unexpected ? `，不在本运单 ${unexpected} 件（未记录）` : ''}`,
-           missing || unexpected ? 'pending' : 'done');
-    }
+  const record_ = app.waybills[number];
+  if (app.task === 'ship' && !record_) {
+    note('发货前请先加载运单（需要联网一次）', 'refused');
+    return;
   }
+  const checked = await verifyScanned();
+  // Against a loaded waybill, only what it expects is booked (as chemscan
+  // does); without one (offline, never loaded) the ledger decides.
+  const expected = app.task === 'store' ? null : expectedCodes();
+  const onWaybill = expected ? codes.filter((c) => expected.has(c)) : codes;
+  const scanOf = (c) => app.scanned.get(c);
+  const book = onWaybill.filter((c) => scanOf(c).verdict === 'genuine');
+  const held = checked ? [] : onWaybill.filter((c) => scanOf(c).url && !scanOf(c).verdict);
+  const failed = onWaybill.filter((c) => ['fake', 'suspicious'].includes(scanOf(c).verdict));
+  const typed = onWaybill.filter((c) => !scanOf(c).url);
+  if (!book.length && !held.length) {
+    const why = [failed.length ? `标签核验未通过 ${failed.length} 件` : '',
+                 typed.length ? `手输编码 ${typed.length} 件（无标签可核验）` : ''].filter((w) => w);
+    note(onWaybill.length ? `没有可记录的包装：${why.join('，')}` : '扫到的包装都不在本运单上，未记录',
+         'refused');
+    return;
+  }
+  const step = { store: STEP.STORING, receive: STEP.RECEIVING, ship: STEP.SHIPPING }[app.task];
+  const what = app.task === 'store' ? `入库 ${app.site}`
+      : app.task === 'receive' ? `收货 运单 ${number || '（未加载）'}` : `发货 运单 ${number}`;
+  const shipping = app.task === 'ship'
+      ? { consignee: record_.waybill.consignee.uscc, waybill: record_.waybill.waybill_number } : null;
+  if (held.length) hold(step, held.map((c) => ({ code: c, url: scanOf(c).url })), at, shipping, what);
+  if (book.length) await queueEvents(step, book, at, shipping, what);
+  // The saved waybill follows what was booked, offline too; it is read
+  // again from the server once the queue has gone in.
+  if (record_ && app.task !== 'store') {
+    const done = app.task === 'receive' ? 'received' : 'shipped';
+    record_[done] = [...(record_[done] || []), ...book, ...held];
+    save();
+  }
+  const parts = [`已签名 ${book.length} 件`];
+  if (held.length) parts.push(`离线未核验 ${held.length} 件（联网核验后提交）`);
+  if (failed.length) parts.push(`标签核验未通过 ${failed.length} 件（未记录）`);
+  if (typed.length) parts.push(`手输编码 ${typed.length} 件（无标签可核验，未记录）`);
+  if (expected) {
+    const missing = [...expected].filter((c) => !app.scanned.has(c)).length;
+    const unexpected = codes.length - onWaybill.length;
+    if (missing) parts.push(`应到未扫 ${missing} 件`);
+    if (unexpected) parts.push(`不在本运单 ${unexpected} 件（未记录）`);
+  }
+  note(parts.join('，'), parts.length > 1 ? 'pending' : 'done');
   app.scanned.clear();
-  render();
+  settle();
 }
 
 // A stock-take compares, and changes nothing.
@@ -694,7 +799,7 @@ async function start() {
   $('photo').onchange = () => takePhoto($('photo').files[0]);
   $('submit').onclick = submit;
   $('clear').onclick = () => { app.scanned.clear(); app.stocktake = null; note(''); render(); };
-  window.addEventListener('online', () => { setOnline(true); flush(); });
+  window.addEventListener('online', () => { setOnline(true); verifySoon(); flush(); });
   // Another tab queued or sent records.
   window.addEventListener('storage', (e) => { if (e.key && e.key.startsWith(QUEUE)) render(); });
   window.addEventListener('offline', () => setOnline(false));
