@@ -564,11 +564,12 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
                       "</p>");
     }
     if (g.emergency().empty()) {
-      absl::StrAppend(&out, "<p class=\"na\">",
-                      T(r, "此行货物的应急处置信息暂缺：请拨打运单应急电话。",
-                        "No emergency information registered for this line: call the "
-                        "waybill's emergency phone."),
-                      "</p>");
+      absl::StrAppend(
+          &out, "<p class=\"na\">",
+          T(r, "此行未显示货物的应急处置信息（未登记，或超出本页查询的范围）：请拨打运单应急电话。",
+            "No emergency information shown for this line (none registered, or "
+            "beyond what this page looks up): call the waybill's emergency phone."),
+          "</p>");
     }
     for (const v1::GoodsEmergencyInfo& e : g.emergency()) {
       absl::StrAppend(&out, "<p><b>", Escape(r.language == Language::kChinese ? e.product_name_zh()

@@ -49,31 +49,35 @@ absl::StatusOr<std::optional<v1::Waybill>> ContentAt(const storage::StateReader&
 // kMaxEmergencyProducts, each with the emergency information its supplier
 // registered.
 constexpr size_t kMaxEmergencyProducts = 8;
-// Codes examined for a whole waybill (one anonymous scan costs this much at
-// most).
-constexpr int kMaxCodesExamined = 400;
+// Lookups in the state (a pallet opened, a product read) for a whole
+// waybill: one anonymous scan costs this much at most. A package code whose
+// product the line already shows costs nothing (its code names the product).
+constexpr int kMaxLookups = 400;
 
-// `seen` holds the products already given (on an earlier line too) and
-// `examined` counts codes across the waybill.
+// `lookups` counts across the waybill; each line shows its own products.
 absl::Status AddEmergencyInfo(const storage::StateReader& state,
                               const google::protobuf::RepeatedPtrField<std::string>& codes,
-                              std::set<std::pair<std::string, std::string>>* seen_products,
-                              int* examined, v1::PublicGoodsLine* line) {
-  std::set<std::pair<std::string, std::string>>& seen = *seen_products;  // (uscc, product)
+                              int* lookups, v1::PublicGoodsLine* line) {
+  std::set<std::pair<std::string, std::string>> seen;  // (uscc, product)
   std::vector<std::string> pending(codes.begin(), codes.end());
   size_t added = 0;
-  while (!pending.empty() && added < kMaxEmergencyProducts &&
-         (*examined)++ < kMaxCodesExamined) {
+  while (!pending.empty() && added < kMaxEmergencyProducts) {
     const std::string code = std::move(pending.back());
     pending.pop_back();
-    if (ids::IsAggregateCode(code)) {
+    const bool aggregate = ids::IsAggregateCode(code);
+    std::optional<ids::PackageCode> package;
+    if (!aggregate) {
+      package = ids::PackageCode::Parse(code);
+      if (!package || seen.count({package->uscc, package->product})) continue;
+    }
+    if ((*lookups)++ >= kMaxLookups) break;
+    if (aggregate) {
       absl::StatusOr<std::optional<ledger::CodeState>> pallet = ledger::FindCode(state, code);
       if (!pallet.ok()) return pallet.status();
       if (*pallet) pending.insert(pending.end(), (*pallet)->children.begin(), (*pallet)->children.end());
       continue;
     }
-    std::optional<ids::PackageCode> package = ids::PackageCode::Parse(code);
-    if (!package || !seen.emplace(package->uscc, package->product).second) continue;
+    seen.emplace(package->uscc, package->product);
     absl::StatusOr<std::optional<v1::Product>> product =
         registry::FindProduct(state, package->uscc, package->product);
     if (!product.ok()) return product.status();
@@ -119,8 +123,7 @@ absl::StatusOr<v1::PublicWaybillView> PublicView(const storage::StateReader& sta
   view.set_tank_number(w.vehicle().tank_number());
   if (w.has_driver()) *view.mutable_driver() = Masked(w.driver());
   if (w.has_escort()) *view.mutable_escort() = Masked(w.escort());
-  std::set<std::pair<std::string, std::string>> products;
-  int examined = 0;
+  int lookups = 0;
   for (const v1::GoodsLine& g : w.goods()) {
     v1::PublicGoodsLine* line = view.add_goods();
     line->set_un_number(g.un_number());
@@ -131,7 +134,7 @@ absl::StatusOr<v1::PublicWaybillView> PublicView(const storage::StateReader& sta
     line->set_quantity_milli(g.quantity_milli());
     line->set_unit(g.unit());
     line->set_codes(static_cast<uint32_t>(g.codes_size()));
-    if (absl::Status s = AddEmergencyInfo(state, g.codes(), &products, &examined, line); !s.ok()) {
+    if (absl::Status s = AddEmergencyInfo(state, g.codes(), &lookups, line); !s.ok()) {
       return s;
     }
   }

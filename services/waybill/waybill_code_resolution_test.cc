@@ -33,6 +33,30 @@ class WaybillCodeResolutionTest : public LifecycleFixture {
     EXPECT_FALSE(receipt.ok() && receipt->waybill_code.empty());
     return receipt.ok() ? receipt->waybill_code : "";
   }
+  // Waybill `number` with a goods line for each of `lines` (codes).
+  std::string PutLines(const std::string& number,
+                       const std::vector<std::vector<std::string>>& lines) {
+    v1::Waybill w =
+        testing::ExampleWaybill(number, kCarrier, kProducer, kWarehouse, lines[0], 25000, "KGM");
+    const v1::GoodsLine model = w.goods(0);
+    w.clear_goods();
+    for (const std::vector<std::string>& codes : lines) {
+      v1::GoodsLine* line = w.add_goods();
+      *line = model;
+      line->clear_codes();
+      uint64_t milli = 0;
+      for (const std::string& code : codes) {
+        line->add_codes(code);
+        milli += ContentsMilli(code);
+      }
+      line->set_quantity_milli(milli);
+    }
+    v1::WaybillRequest r;
+    *r.mutable_submit() = w;
+    absl::StatusOr<WaybillReceipt> receipt = ApplyWaybill(r);
+    EXPECT_TRUE(receipt.ok()) << receipt.status();
+    return receipt.ok() ? receipt->waybill_code : "";
+  }
   v1::ResolveWaybillCodeResponse Resolve(const std::string& url) {
     absl::StatusOr<v1::ResolveWaybillCodeResponse> r =
         ResolveWaybillCode(*t_->snapshot(), url, api::TodayInChina());
@@ -160,6 +184,25 @@ TEST_F(WaybillCodeResolutionTest, TheCodeShowsThePublicViewWithCrewMasked) {
   ASSERT_EQ(view.goods(0).emergency_size(), 1);
   EXPECT_FALSE(view.goods(0).emergency(0).product_name_zh().empty());
   EXPECT_FALSE(view.goods(0).emergency(0).emergency_phone().empty());
+}
+
+// Every line shows its own products, and codes of a product the line already
+// shows cost no lookup: 450 drums of one product on the first line leave the
+// second line its information (it was cut off, and said "none registered").
+TEST_F(WaybillCodeResolutionTest, EveryLineShowsItsProductsHoweverLongTheLinesBefore) {
+  ASSERT_TRUE(t_->IssueBatch(producer_, kProducer, "M01", "B2", 451, "25", "KGM").ok());
+  std::vector<std::string> codes;
+  for (int i = 1; i <= 451; ++i) codes.push_back(absl::StrCat(kProducer, ".M01.B2.", i));
+  Ok(producer_, Event(v1::COMMISSIONING, kProducer, codes));
+  const std::string last = codes.back();
+  codes.pop_back();
+  const v1::ResolveWaybillCodeResponse r = Resolve(PutLines("WB-L2", {codes, {last}}));
+  ASSERT_EQ(r.verdict(), "authentic") << r.detail();
+  ASSERT_EQ(r.public_view().goods_size(), 2);
+  for (int line = 0; line < 2; ++line) {
+    ASSERT_EQ(r.public_view().goods(line).emergency_size(), 1) << "line " << line;
+    EXPECT_FALSE(r.public_view().goods(line).emergency(0).emergency_phone().empty());
+  }
 }
 
 TEST(MaskMiddleTest, KeepsTheEndsAndNeverTheWhole) {
