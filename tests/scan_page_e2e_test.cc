@@ -322,6 +322,19 @@ TEST_F(ScanPageE2eTest, AWaybillPageShowsTheWaybillWithTheCrewMasked) {
   page = Get(PathOf(waybills.cancelled));
   EXPECT_EQ(Word(page), "已取消");
   EXPECT_TRUE(Has(page, "<header class=\"bad\">"));
+
+  // chemscan online: the open waybill's code genuine; the cancelled one's,
+  // which the log holds, suspicious (not fake).
+  std::ofstream(dir_ + "/waybill-codes.txt") << waybills.open << "\n" << waybills.cancelled << "\n";
+  auto [code, out] = RunShell(absl::StrCat("exec '", RunfilePath("tools/chemscan/chemscan"),
+                                           "' verify ", ServerFlags("chemledger.v1.VerifyService"),
+                                           " - < '", dir_, "/waybill-codes.txt'"));
+  EXPECT_EQ(code, 1) << out;
+  const std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << out;
+  EXPECT_TRUE(absl::StartsWith(lines[0], "genuine\t")) << lines[0];
+  EXPECT_TRUE(absl::StartsWith(lines[1], "suspicious\t")) << lines[1];
+  EXPECT_NE(lines[1].find("cancelled"), std::string::npos) << lines[1];
 }
 
 // The public blacklist, and a blacklisted supplier's label.

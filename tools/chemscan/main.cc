@@ -303,6 +303,15 @@ class OnlineReporter {
   // The package codes of the labels the log accounts for, as reported.
   const std::vector<std::string>& accounted() const { return accounted_; }
 
+  // A waybill code's word: genuine for the current code of a waybill in use;
+  // suspicious for a code the log holds that is not that (cancelled, closed,
+  // superseded, pending, signed by a key revoked since: the scan page's
+  // orange and red words); fake for one the log does not hold.
+  static absl::string_view WaybillAssessment(const v1::ResolveWaybillCodeResponse& w) {
+    if (w.verdict() == "authentic") return "genuine";
+    return w.waybill_number().empty() ? "fake" : "suspicious";
+  }
+
   void Report(absl::string_view source, const v1::Verification& v) {
     // Codes the ledger has seen (an issued label never commissioned is
     // "not-recorded": there is nothing to observe yet).
@@ -320,9 +329,9 @@ class OnlineReporter {
                         ", vehicle ", view.vehicle_plate(), ", ", view.goods_size(),
                         " goods lines");
       }
-      Line(source, w.verdict() == "authentic" ? "genuine" : "fake", w.verdict(),
-           w.waybill_number().empty() ? "" : absl::StrCat("waybill:", w.waybill_number()),
-           detail, {}, "");
+      Line(source, WaybillAssessment(w), w.verdict(),
+           w.waybill_number().empty() ? "" : absl::StrCat("waybill:", w.waybill_number()), detail,
+           {}, "");
       return;
     }
     const v1::ResolveLabelResponse& l = v.label();
