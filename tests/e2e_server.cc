@@ -132,6 +132,11 @@ void ChemledgerdE2eTest::KillServer() {
   cluster_.clear();
 }
 
+void ChemledgerdE2eTest::SignalServer(int signal) {
+  if (server_) EXPECT_TRUE(server_->Kill(signal).ok());
+  for (std::unique_ptr<Subprocess>& p : cluster_) EXPECT_TRUE(p->Kill(signal).ok());
+}
+
 bool ChemledgerdE2eTest::ClusterShape() {
   const char* shape = std::getenv("CHEMLEDGER_E2E_SHAPE");
   return shape != nullptr && std::string(shape) == "cluster";

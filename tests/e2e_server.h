@@ -123,6 +123,9 @@ class ChemledgerdE2eTest : public ::testing::Test {
   // Kills the server (all-in-one) or every process of the cluster with
   // SIGKILL, ledgerd first, and reaps them; StartServer starts them again.
   void KillServer();
+  // Sends `signal` to the server (all-in-one) or to every process of the
+  // cluster, and reaps none.
+  void SignalServer(int signal);
 
   // Today in China (UTC+8).
   static v1::Date Today();

@@ -6,19 +6,20 @@
 // and the journal; labeld: issuance; verifyd: the scan pages; auditd: the
 // console and the audit's slots). And the access log's lines.
 
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
-#include <iterator>
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "tests/e2e_server.h"
@@ -161,6 +162,15 @@ TEST_F(MetricsE2eTest, CallsBatchesAndSizesAreCounted) {
               0)
         << audit;
   }
+}
+
+// A hang-up (a reload, a log rotation's postrotate) stops no process: the
+// server keeps serving, reads and writes.
+TEST_F(MetricsE2eTest, AHangUpDoesNotStopTheServer) {
+  SignalServer(SIGHUP);
+  absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  EXPECT_GT(LogSize(), 1u);
 }
 
 // The access log: a JSON object a line, with the request id (the caller's,

@@ -382,6 +382,10 @@ absl::Status Serve(const cli::Args& args) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // A hang-up does not stop the server (a closed terminal, `systemctl
+  // reload`, a log rotation's postrotate): there is nothing to reload, and
+  // the access log is rotated with copytruncate (docs/deployment.md).
+  signal(SIGHUP, SIG_IGN);
 
   absl::StatusOr<uint64_t> max_threads = args.Uint("max-threads", 1024);
   if (!max_threads.ok()) return max_threads.status();

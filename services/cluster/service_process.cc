@@ -347,6 +347,8 @@ int RunService(const ServiceSpec& spec, int argc, char** argv,
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // A hang-up does not stop a service (as chemledgerd: nothing to reload).
+  signal(SIGHUP, SIG_IGN);
   ServiceProcess process(spec, *std::move(args));
   absl::Status status = process.Prepare();
   if (status.ok()) status = run(process);

@@ -1,6 +1,7 @@
 #include "services/label/issuance.h"
 
 #include <algorithm>
+#include <iostream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -27,6 +28,10 @@ absl::StatusOr<Issuance> LabelIssuer::Issue(const v1::SignedEnvelope& envelope) 
       // The registry could not be read (the ledger unreachable, say): a
       // fault to send again, not the rules' "no usable key".
       return key.status();
+    } else {
+      // The rules refuse the request (no usable key) with their own words;
+      // why each registered key was passed over is for the operator.
+      std::cerr << "label issuance: " << key.status().message() << std::endl;
     }
   }
   const v1::SignedEnvelope* one[] = {&envelope};

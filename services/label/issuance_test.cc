@@ -409,6 +409,17 @@ TEST_F(IssuanceTest, LabelKeysRotateAndRevocationFailsOnlyTheRevokedKeysLabels) 
   Revoke(second);
   Refused(Signed(acme_operator_, Batch("B4", 1)), absl::StatusCode::kFailedPrecondition,
           "no label key is usable");
+  // The key holder's choice says, for the operator, each registered key
+  // and why it was passed over.
+  absl::StatusOr<std::unique_ptr<LabelKeyring>> keyring = LabelKeyring::Open(ledger_->key_dir());
+  ASSERT_TRUE(keyring.ok()) << keyring.status();
+  absl::StatusOr<const crypto::SigningKey*> none =
+      CurrentLabelKey(*ledger_->snapshot(), **keyring, Today());
+  ASSERT_EQ(none.status().code(), absl::StatusCode::kFailedPrecondition) << none.status();
+  EXPECT_NE(none.status().message().find(absl::StrCat(second.ToString(), " revoked on ")),
+            std::string::npos)
+      << none.status();
+  EXPECT_NE(none.status().message().find(" valid from "), std::string::npos) << none.status();
 
   // The trust list survives a restart (it is read from the store).
   ledger_->Reopen();

@@ -3,12 +3,15 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "absl/time/civil_time.h"
 #include "crypto/key_files.h"
 #include "services/registry/registry_state.h"
 
@@ -100,11 +103,27 @@ absl::StatusOr<const crypto::SigningKey*> CurrentLabelKey(const storage::StateRe
   if (!keys.ok()) return keys.status();
   const registry::LabelKeyState* chosen = nullptr;
   const crypto::SigningKey* key = nullptr;
+  std::vector<std::string> why_not;  // each registered key passed over, and why
   for (const registry::LabelKeyState& label_key : *keys) {
     const registry::LabelKeyState* k = &label_key;
-    if (k->revoked_on || today < k->valid_from || k->valid_until < today) continue;
+    const std::string id = k->key.key_id().ToString();
+    if (k->revoked_on) {
+      why_not.push_back(absl::StrCat(id, " revoked on ", absl::FormatCivilTime(*k->revoked_on)));
+      continue;
+    }
+    if (today < k->valid_from) {
+      why_not.push_back(absl::StrCat(id, " valid from ", absl::FormatCivilTime(k->valid_from)));
+      continue;
+    }
+    if (k->valid_until < today) {
+      why_not.push_back(absl::StrCat(id, " expired after ", absl::FormatCivilTime(k->valid_until)));
+      continue;
+    }
     absl::StatusOr<const crypto::SigningKey*> here = keyring.Find(k->key.key_id());
-    if (!here.ok()) continue;
+    if (!here.ok()) {
+      why_not.push_back(std::string(here.status().message()));  // names the key
+      continue;
+    }
     if (chosen == nullptr || chosen->valid_from < k->valid_from) {
       chosen = k;
       key = *here;
@@ -114,7 +133,9 @@ absl::StatusOr<const crypto::SigningKey*> CurrentLabelKey(const storage::StateRe
     return absl::FailedPreconditionError(absl::StrCat(
         "no label key is usable on ", absl::FormatCivilTime(today),
         ": the platform must make one (chemledgerd label-key new) and register it "
-        "(add_label_key)"));
+        "(add_label_key)",
+        why_not.empty() ? std::string(" (none is registered)")
+                        : absl::StrCat(" (registered: ", absl::StrJoin(why_not, "; "), ")")));
   }
   return key;
 }

@@ -149,8 +149,8 @@ absl::StatusOr<ReadSession> ReadSession::Open(const cli::Args& args) {
 }
 
 absl::Status ReadSession::Call(const char* method, const google::protobuf::Message& request,
-                               google::protobuf::Message* response) {
-  std::unique_ptr<grpc::ClientContext> context = Context();
+                               google::protobuf::Message* response, int timeout_seconds) {
+  std::unique_ptr<grpc::ClientContext> context = Context(timeout_seconds);
   grpc::Status status = read_auth::SignedRead(*channel_, context.get(), method, request,
                                               read_auth::ReadSigner{key_, origin_}, response);
   if (!status.ok()) return ServerError(status);

@@ -90,10 +90,10 @@ class ReadSession {
  public:
   static absl::StatusOr<ReadSession> Open(const cli::Args& args);
 
-  // Calls `method` with `request` (a fresh context with the usual deadline);
-  // a refusal as ServerError.
+  // Calls `method` with `request` (a fresh context with a deadline
+  // `timeout_seconds` from now); a refusal as ServerError.
   absl::Status Call(const char* method, const google::protobuf::Message& request,
-                    google::protobuf::Message* response);
+                    google::protobuf::Message* response, int timeout_seconds = 30);
 
   // The server, and the actor's key (to sign writes in the same session).
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }

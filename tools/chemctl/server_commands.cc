@@ -599,10 +599,18 @@ absl::Status Resolve(const cli::Args& args) {
 }
 
 absl::Status Backup(const cli::Args& args) {
+  // The copy is made while the call waits: a large store takes minutes.
+  absl::StatusOr<uint64_t> timeout = args.Uint("timeout", 3600);
+  if (!timeout.ok()) return timeout.status();
+  if (*timeout < 1 || *timeout > 7 * 24 * 3600) {
+    return absl::InvalidArgumentError("--timeout: must be 1 to 604800 seconds");
+  }
   absl::StatusOr<ReadSession> reads = ReadSession::Open(args);
   if (!reads.ok()) return reads.status();
   v1::BackupResponse response;
-  if (absl::Status s = reads->Call(api::kBackupMethod, v1::BackupRequest(), &response); !s.ok()) {
+  if (absl::Status s = reads->Call(api::kBackupMethod, v1::BackupRequest(), &response,
+                                   static_cast<int>(*timeout));
+      !s.ok()) {
     return s;
   }
   std::cout << "backup: " << response.directory() << " (on the server's machine)\n"
@@ -632,13 +640,16 @@ std::vector<Command> ServerCommands() {
   const std::string write_help = std::string(kWriteHelp) + kServerHelp;
   return {
       {"admin backup", "an online backup of the store, on the server's machine (platform admin)",
-       "usage: chemctl admin backup --key FILE [--out CHECKPOINT] [--server HOST:PORT]\n\n"
+       "usage: chemctl admin backup --key FILE [--out CHECKPOINT] [--timeout SECONDS]\n"
+       "                           [--server HOST:PORT]\n\n"
        "The server copies its store as one commit left it, while it serves, into\n"
        "DATA/backups/<time>/ on its machine, with the copy's signed checkpoint\n"
        "(--out keeps it here too). Keys are not in it: back up DATA/keys apart.\n"
-       "chemledgerd restore makes a data directory of it (docs/deployment.md).\n\n" +
+       "chemledgerd restore makes a data directory of it (docs/deployment.md).\n"
+       "The call waits for the copy, up to --timeout (default 3600 s); a copy the\n"
+       "call stopped waiting for still completes on the server.\n\n" +
            read_help,
-       ReadFlags({"out"}), Backup},
+       ReadFlags({"out", "timeout"}), Backup},
       {"registry deployment", "show the server's deployment, resolver and log size",
        "usage: chemctl registry deployment [--server HOST:PORT]\n\n" + server_help, ServerFlags({}),
        ShowDeployment},
