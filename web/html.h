@@ -18,6 +18,10 @@ namespace chemledger::web {
 // replaced by U+FFFD, so no input can open a tag or end an attribute.
 std::string Escape(absl::string_view text);
 
+// `text` cut to at most `max_bytes` bytes at a UTF-8 character boundary,
+// with "…" appended when it was cut (so at most max_bytes + 3 bytes).
+std::string Clip(absl::string_view text, size_t max_bytes);
+
 // A percent-encoded path segment or query value (RFC 3986 unreserved
 // characters kept), for links built from data.
 std::string UrlEncode(absl::string_view text);

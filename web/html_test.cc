@@ -18,6 +18,15 @@ TEST(HtmlTest, EscapeLeavesNoMarkup) {
   EXPECT_EQ(Escape("tab\tnew\nline"), "tab\tnew\nline");
 }
 
+TEST(HtmlTest, ClipCutsAtACharacterBoundary) {
+  EXPECT_EQ(Clip("abc", 3), "abc");
+  EXPECT_EQ(Clip("abcd", 3), "abc…");
+  // 甲 is three bytes: never half of it.
+  EXPECT_EQ(Clip("甲乙", 4), "甲…");
+  EXPECT_EQ(Clip("甲乙", 2), "…");
+  EXPECT_EQ(Clip("甲乙", 6), "甲乙");
+}
+
 TEST(HtmlTest, UrlEncodeKeepsOnlyUnreserved) {
   EXPECT_EQ(UrlEncode("91350100M000100Y43"), "91350100M000100Y43");
   EXPECT_EQ(UrlEncode("a b&c=d/e"), "a%20b%26c%3Dd%2Fe");

@@ -1,5 +1,6 @@
 #include "web/scan_pages.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -12,8 +13,8 @@
 #include "absl/time/time.h"
 #include "api/china_time.h"
 #include "api/net_quantity.h"
-#include "web/html.h"
 #include "render/pictograms.h"
+#include "web/html.h"
 
 namespace chemledger::web {
 namespace {
@@ -119,10 +120,28 @@ std::string Foot(const PageRequest& r) {
                       "</footer></body></html>");
 }
 
+// What a page shows of one registered text (a name, an address, a reason),
+// of a statement list, and of a link: the page stays within kMaxPageBytes
+// whatever a registration holds (the SDS has the rest).
+constexpr size_t kMaxTextShown = 300;
+constexpr int kMaxStatementsShown = 30;
+constexpr size_t kMaxLinkShown = 512;
+
 // <dt>name</dt><dd>value</dd>, for a value that is there.
 void Row(std::string* out, absl::string_view name, absl::string_view value) {
   if (value.empty()) return;
-  absl::StrAppend(out, "<dt>", Escape(name), "</dt><dd>", Escape(value), "</dd>");
+  absl::StrAppend(out, "<dt>", Escape(name), "</dt><dd>", Escape(Clip(value, kMaxTextShown)),
+                  "</dd>");
+}
+
+// "<li>N more: see the SDS</li>" for a list cut at kMaxStatementsShown.
+std::string MoreStatements(int more, const PageRequest& r) {
+  if (more <= 0) return "";
+  return absl::StrCat("<li class=\"na\">",
+                      r.language == Language::kChinese
+                          ? absl::StrCat("另有 ", more, " 条，见安全技术说明书（SDS）。")
+                          : absl::StrCat(more, " more: see the safety data sheet (SDS)."),
+                      "</li>");
 }
 
 std::string ChinaTime(const google::protobuf::Timestamp& t) {
@@ -217,9 +236,11 @@ void PrecautionarySection(const v1::Product& p, const reference::ReferenceTables
                           {'4', "安全储存", "Storage"},
                           {'5', "废弃处置", "Disposal"}};
   absl::StrAppend(out, "<section><h2>", T(r, "防范说明", "Precautionary statements"), "</h2>");
+  const int shown = std::min(p.precautionary_statements_size(), kMaxStatementsShown);
   for (const Group& g : groups) {
     std::string items;
-    for (const std::string& code : p.precautionary_statements()) {
+    for (int i = 0; i < shown; ++i) {
+      const std::string& code = p.precautionary_statements(i);
       if (code.size() > 1 && code[1] == g.digit) {
         absl::StrAppend(&items, StatementItem(code, tables, r));
       }
@@ -227,6 +248,10 @@ void PrecautionarySection(const v1::Product& p, const reference::ReferenceTables
     if (!items.empty()) {
       absl::StrAppend(out, "<h3>", T(r, g.zh, g.en), "</h3><ul>", items, "</ul>");
     }
+  }
+  if (shown < p.precautionary_statements_size()) {
+    absl::StrAppend(out, "<ul>", MoreStatements(p.precautionary_statements_size() - shown, r),
+                    "</ul>");
   }
   absl::StrAppend(out, "</section>");
 }
@@ -255,8 +280,9 @@ void SafetyInformation(const v1::ResolveLabelResponse& scan,
     absl::StrAppend(out, "<section><h2>", T(r, "应急咨询电话（24小时）", "Emergency phone (24 h)"),
                     "</h2>", TelLink(p.emergency_phone()), "</section>");
   }
-  absl::StrAppend(out, "<section><h2>", Escape(p.name_zh()), "<br><small lang=\"en\">",
-                  Escape(p.name_en()), "</small></h2><dl>");
+  absl::StrAppend(out, "<section><h2>", Escape(Clip(p.name_zh(), kMaxTextShown)),
+                  "<br><small lang=\"en\">", Escape(Clip(p.name_en(), kMaxTextShown)),
+                  "</small></h2><dl>");
   Row(out, "CAS", p.cas());
   Row(out, T(r, "联合国编号", "UN number"), p.un_number().empty() ? "" : "UN " + p.un_number());
   Row(out, T(r, "危险类别", "Hazard class"), p.hazard_class());
@@ -300,10 +326,11 @@ void SafetyInformation(const v1::ResolveLabelResponse& scan,
   }
   if (!p.hazard_statements().empty()) {
     absl::StrAppend(out, "<ul>");
-    for (const std::string& h : p.hazard_statements()) {
-      absl::StrAppend(out, StatementItem(h, tables, r));
+    const int shown = std::min(p.hazard_statements_size(), kMaxStatementsShown);
+    for (int i = 0; i < shown; ++i) {
+      absl::StrAppend(out, StatementItem(p.hazard_statements(i), tables, r));
     }
-    absl::StrAppend(out, "</ul>");
+    absl::StrAppend(out, MoreStatements(p.hazard_statements_size() - shown, r), "</ul>");
   }
   absl::StrAppend(out, "</section>");
 
@@ -323,6 +350,11 @@ void SafetyInformation(const v1::ResolveLabelResponse& scan,
                   "</h2>");
   if (p.sds_uri().empty()) {
     absl::StrAppend(out, "<p class=\"na\">", T(r, "未登记。", "Not registered."), "</p>");
+  } else if (p.sds_uri().size() > kMaxLinkShown) {
+    absl::StrAppend(out, "<p class=\"na\">",
+                    T(r, "登记的链接过长，此页不显示：请向供应商索取。",
+                      "The registered link is too long to show here: ask the supplier."),
+                    "</p>");
   } else {
     absl::StrAppend(out, "<p><a href=\"", Escape(p.sds_uri()), "\" rel=\"noopener nofollow\">",
                     Escape(p.sds_uri()), "</a></p>");
@@ -385,26 +417,28 @@ std::string LabelPage(const v1::ResolveLabelResponse& scan,
              "what it says; tell the local emergency management authority.");
     colour = "bad";
   }
-  std::string out = Head(absl::StrCat(word, " · ", scan.product().name_zh().empty()
-                                                       ? "ChemLedger"
-                                                       : scan.product().name_zh()),
-                         r);
+  std::string out =
+      Head(absl::StrCat(word, " · ",
+                        scan.product().name_zh().empty() ? "ChemLedger"
+                                                         : Clip(scan.product().name_zh(), 100)),
+           r);
   absl::StrAppend(&out, "<header class=\"", colour, "\"><div class=\"word\">", word,
                   "</div><div class=\"what\">", what, "</div></header><main>");
   if (!scan.scan_warnings().empty()) {
     absl::StrAppend(&out, "<section class=\"alert\"><h2>", T(r, "警示", "Warnings"), "</h2><ul>");
     for (const v1::ScanWarning& w : scan.scan_warnings()) {
-      absl::StrAppend(&out, "<li>", Escape(WarningText(w, r)), "</li>");
+      absl::StrAppend(&out, "<li>", Escape(Clip(WarningText(w, r), 2 * kMaxTextShown)), "</li>");
     }
     absl::StrAppend(&out, "</ul>");
     if (scan.has_supplier_blacklisting()) {
       const v1::BlacklistEntry& b = scan.supplier_blacklisting();
-      absl::StrAppend(&out, "<p>", T(r, "列入黑名单：", "Blacklisted: "), Escape(b.enterprise_name()),
-                      " · ", Escape(b.reason()), " · ",
-                      absl::StrFormat("%04d-%02d-%02d", b.date().year(), b.date().month(),
-                                      b.date().day()),
-                      " · <a href=\"/blacklist", T(r, "", "?lang=en"), "\">",
-                      T(r, "查看黑名单", "see the blacklist"), "</a></p>");
+      absl::StrAppend(
+          &out, "<p>", T(r, "列入黑名单：", "Blacklisted: "),
+          Escape(Clip(b.enterprise_name(), kMaxTextShown)), " · ",
+          Escape(Clip(b.reason(), kMaxTextShown)), " · ",
+          absl::StrFormat("%04d-%02d-%02d", b.date().year(), b.date().month(), b.date().day()),
+          " · <a href=\"/blacklist", T(r, "", "?lang=en"), "\">",
+          T(r, "查看黑名单", "see the blacklist"), "</a></p>");
     }
     absl::StrAppend(&out, "</section>");
   }

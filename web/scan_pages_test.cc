@@ -268,6 +268,36 @@ TEST(ScanPagesTest, AWaybillOfManyLinesStaysWithinTheBudget) {
   EXPECT_TRUE(Has(page, "行货物未列出")) << page.size();
 }
 
+// Whatever a registration holds, a label page stays within the budget: long
+// names and reasons cut, statement lists cut with a count, an overlong link
+// not shown.
+TEST(ScanPagesTest, ALabelPageStaysWithinTheBudgetWhateverTheRegistrationHolds) {
+  v1::ResolveLabelResponse r = Genuine();
+  v1::Product* p = r.mutable_product();
+  p->set_name_zh(std::string(4000, 'N'));
+  p->set_name_en(std::string(20000, '&'));  // escaped, five times as long
+  for (int i = 0; i < 2000; ++i) {
+    p->add_hazard_statements("H225");
+    p->add_precautionary_statements("P301+P310+P330");
+  }
+  p->set_first_aid(std::string(1000, '<'));
+  p->set_fire_fighting(std::string(1000, '<'));
+  p->set_spill_response(std::string(1000, '<'));
+  p->set_sds_uri("https://example.cn/" + std::string(10000, 'a'));
+  r.mutable_enterprise()->mutable_enterprise()->set_address(std::string(10000, '"'));
+  v1::ScanWarning* w = r.add_scan_warnings();
+  w->set_kind(v1::SUPPLIER_BLACKLISTED);
+  w->set_text(std::string(10000, 'W'));
+  r.mutable_supplier_blacklisting()->set_reason(std::string(10000, '>'));
+  for (const PageRequest& req : {Zh(), En()}) {
+    const std::string page = LabelPage(r, reference::ShippedReferenceTables(), req);
+    EXPECT_LE(page.size(), kMaxPageBytes);
+    EXPECT_TRUE(Has(page, req.language == Language::kChinese ? "条，见安全技术说明书（SDS）"
+                                                             : "more: see the safety data sheet"));
+    EXPECT_FALSE(Has(page, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+  }
+}
+
 TEST(ScanPagesTest, ACancelledOrClosedWaybillSaysSoInRed) {
   std::string page = WaybillPage(Waybill("cancelled", v1::CANCELLED), reference::ShippedReferenceTables(), Zh());
   EXPECT_TRUE(Has(page, "<header class=\"bad\"><div class=\"word\">已取消</div>"));

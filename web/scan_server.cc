@@ -130,7 +130,8 @@ bool IsLoopbackAddress(absl::string_view address) {
 }
 
 // The client's address as the rate limiter counts it (the form gRPC peers
-// take, so one address is one client whichever door it came in by). Behind
+// take). Each entry point keeps its own allowance (the pages here; the gRPC
+// ResolveLabel, ResolveWaybillCode and Verify each theirs). Behind
 // a TLS terminator on this machine (a loopback peer), the client is the
 // address that proxy appended last to X-Forwarded-For; anything earlier in
 // that header is the client's own say and is not trusted.
