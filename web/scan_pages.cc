@@ -127,11 +127,12 @@ constexpr size_t kMaxTextShown = 300;
 constexpr int kMaxStatementsShown = 30;
 constexpr size_t kMaxLinkShown = 512;
 
-// <dt>name</dt><dd>value</dd>, for a value that is there.
-void Row(std::string* out, absl::string_view name, absl::string_view value) {
+// <dt>name</dt><dd>value</dd>, for a value that is there (at most
+// `max_bytes` of it).
+void Row(std::string* out, absl::string_view name, absl::string_view value,
+         size_t max_bytes = kMaxTextShown) {
   if (value.empty()) return;
-  absl::StrAppend(out, "<dt>", Escape(name), "</dt><dd>", Escape(Clip(value, kMaxTextShown)),
-                  "</dd>");
+  absl::StrAppend(out, "<dt>", Escape(name), "</dt><dd>", Escape(Clip(value, max_bytes)), "</dd>");
 }
 
 // "<li>N more: see the SDS</li>" for a list cut at kMaxStatementsShown.
@@ -551,11 +552,14 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
   absl::StrAppend(&out, "</dl></section>");
 
   absl::StrAppend(&out, "<section><h2>", T(r, "货物", "Goods"), "</h2>");
+  // Within the page budget: a waybill of very many lines (or products)
+  // shows as many as fit, then says how many more there are. What follows
+  // the goods (permits, the footer) takes less than kReserve.
+  constexpr size_t kReserve = 4 * 1024;
+  const size_t budget = kMaxPageBytes - kReserve;
   for (int line = 0; line < w.goods_size(); ++line) {
     const v1::PublicGoodsLine& g = w.goods(line);
-    // Within the page budget: a waybill of very many lines shows as many as
-    // fit, then says how many more there are.
-    if (out.size() > kMaxPageBytes - 8 * 1024) {
+    if (out.size() > budget - 2 * 1024) {
       absl::StrAppend(&out, "<p class=\"na\">",
                       r.language == Language::kChinese
                           ? absl::StrCat("另有 ", w.goods_size() - line, " 行货物未列出：请查看运单。")
@@ -587,7 +591,7 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
                                                            : reference::Language::kEnglish);
         general) {
       absl::StrAppend(&out, "<p><b>", T(r, "按联合国编号的应急处置", "Emergency response for the UN number"),
-                      "</b></p><p>", Escape(*general), "</p>");
+                      "</b></p><p>", Escape(Clip(*general, 1000)), "</p>");
     } else {
       absl::StrAppend(&out, "<p class=\"na\">",
                       r.language == Language::kChinese
@@ -605,19 +609,43 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
             "beyond what this page looks up): call the waybill's emergency phone."),
           "</p>");
     }
+    int products_left_out = 0;
     for (const v1::GoodsEmergencyInfo& e : g.emergency()) {
-      absl::StrAppend(&out, "<p><b>", Escape(r.language == Language::kChinese ? e.product_name_zh()
-                                                                             : e.product_name_en()),
-                      "</b> <small>", Escape(e.supplier_name()), "</small></p><dl>");
+      std::string product;
+      absl::StrAppend(
+          &product, "<p><b>",
+          Escape(Clip(r.language == Language::kChinese ? e.product_name_zh() : e.product_name_en(),
+                      kMaxTextShown)),
+          "</b> <small>", Escape(Clip(e.supplier_name(), kMaxTextShown)), "</small></p><dl>");
       if (!e.emergency_phone().empty()) {
-        absl::StrAppend(&out, "<dt>", T(r, "应急电话", "Emergency phone"), "</dt><dd>",
+        absl::StrAppend(&product, "<dt>", T(r, "应急电话", "Emergency phone"), "</dt><dd>",
                         TelLink(e.emergency_phone()), "</dd>");
       }
+      // The supplier's texts whole (the registry bounds each).
       const absl::string_view na = T(r, "未登记", "not registered");
-      Row(&out, T(r, "急救", "First aid"), e.first_aid().empty() ? na : e.first_aid());
-      Row(&out, T(r, "消防", "Fire fighting"), e.fire_fighting().empty() ? na : e.fire_fighting());
-      Row(&out, T(r, "泄漏", "Spills"), e.spill_response().empty() ? na : e.spill_response());
-      absl::StrAppend(&out, "</dl>");
+      constexpr size_t kWhole = 4096;
+      Row(&product, T(r, "急救", "First aid"), e.first_aid().empty() ? na : e.first_aid(), kWhole);
+      Row(&product, T(r, "消防", "Fire fighting"),
+          e.fire_fighting().empty() ? na : e.fire_fighting(), kWhole);
+      Row(&product, T(r, "泄漏", "Spills"), e.spill_response().empty() ? na : e.spill_response(),
+          kWhole);
+      absl::StrAppend(&product, "</dl>");
+      if (products_left_out > 0 || out.size() + product.size() > budget) {
+        ++products_left_out;
+        continue;
+      }
+      absl::StrAppend(&out, product);
+    }
+    if (products_left_out > 0) {
+      absl::StrAppend(
+          &out, "<p class=\"na\">",
+          r.language == Language::kChinese
+              ? absl::StrCat("另有 ", products_left_out,
+                             " 种货物的应急处置信息未显示（页面篇幅所限）：请拨打运单应急电话。")
+              : absl::StrCat(products_left_out,
+                             " more products' emergency information not shown (the "
+                             "page's size): call the waybill's emergency phone."),
+          "</p>");
     }
   }
   absl::StrAppend(&out, "</section>");

@@ -298,6 +298,30 @@ TEST(ScanPagesTest, ALabelPageStaysWithinTheBudgetWhateverTheRegistrationHolds) 
   }
 }
 
+// Eight products a line, each with its texts at the registry's bound and
+// made five times longer by escaping: the page still keeps its budget and
+// says what it left out.
+TEST(ScanPagesTest, AWaybillOfLongSafetyTextsStaysWithinTheBudget) {
+  v1::ResolveWaybillCodeResponse big = Waybill("authentic", v1::OPEN);
+  v1::PublicGoodsLine* line = big.mutable_public_view()->mutable_goods(0);
+  line->clear_emergency();
+  for (int i = 0; i < 8; ++i) {
+    v1::GoodsEmergencyInfo* e = line->add_emergency();
+    e->set_product_name_zh(std::string(5000, '&'));
+    e->set_supplier_name(std::string(5000, '&'));
+    e->set_first_aid(std::string(1000, '&'));
+    e->set_fire_fighting(std::string(1000, '&'));
+    e->set_spill_response(std::string(1000, '&'));
+  }
+  for (int i = 0; i < 3; ++i) *big.mutable_public_view()->add_goods() = *line;
+  for (const PageRequest& req : {Zh(), En()}) {
+    const std::string page = WaybillPage(big, reference::ShippedReferenceTables(), req);
+    EXPECT_LE(page.size(), kMaxPageBytes);
+    EXPECT_TRUE(Has(page, req.language == Language::kChinese ? "种货物的应急处置信息未显示"
+                                                             : "more products' emergency"));
+  }
+}
+
 TEST(ScanPagesTest, ACancelledOrClosedWaybillSaysSoInRed) {
   std::string page = WaybillPage(Waybill("cancelled", v1::CANCELLED), reference::ShippedReferenceTables(), Zh());
   EXPECT_TRUE(Has(page, "<header class=\"bad\"><div class=\"word\">已取消</div>"));
