@@ -126,11 +126,12 @@ EventStreamAtRate::Result EventStreamAtRate::Finish() {
   return r;
 }
 
-IdleAndLoadedRounds RunIdleAndLoadedRounds(
-    int rounds, int server_pid, const std::function<std::vector<double>()>& phase,
-    const std::function<int()>& phase_errors,
-    const std::function<std::vector<v1::SignedEnvelope>()>& sign_writes,
-    std::shared_ptr<grpc::Channel> channel, const crypto::SigningKey& opener, int write_rate) {
+IdleAndLoadedRounds RunIdleAndLoadedRounds(int rounds, int server_pid,
+                                           const std::function<std::vector<double>()>& phase,
+                                           const std::function<int()>& phase_errors,
+                                           const LoadedWrites& writes,
+                                           std::shared_ptr<grpc::Channel> channel,
+                                           const crypto::SigningKey& opener) {
   IdleAndLoadedRounds out;
   const auto cores_since = [server_pid](double cpu, absl::Time t) {
     return (ProcessCpuSeconds(server_pid) - cpu) / absl::ToDoubleSeconds(absl::Now() - t);
@@ -142,10 +143,14 @@ IdleAndLoadedRounds RunIdleAndLoadedRounds(
     std::vector<double> idle = phase();
     round.idle_cores = cores_since(cpu, t);
 
-    std::vector<v1::SignedEnvelope> events = sign_writes();
+    std::vector<v1::SignedEnvelope> events;
+    events.reserve(writes.per_phase);
+    for (int i = 0; i < writes.per_phase; ++i) {
+      events.push_back(writes.signer->Sign(v1::STORING, writes.batch, 1 + i % writes.codes, 1));
+    }
     cpu = ProcessCpuSeconds(server_pid);
     t = absl::Now();
-    EventStreamAtRate writer(channel, opener, std::move(events), write_rate);
+    EventStreamAtRate writer(channel, opener, std::move(events), writes.rate);
     std::vector<double> loaded = phase();
     const EventStreamAtRate::Result written = writer.Finish();
     round.loaded_cores = cores_since(cpu, t);

@@ -19,6 +19,7 @@
 #include "chemledger/v1/log.pb.h"
 #include "crypto/keys.h"
 #include "grpcpp/channel.h"
+#include "tools/chembench/bench_server.h"
 
 namespace chemledger::chembench {
 
@@ -88,15 +89,25 @@ struct IdleAndLoadedRounds {
   // medians of the rounds' p99s and the pooled percentiles.
   std::string Report(const std::string& what) const;
 };
+// The loaded phase's writes: `per_phase` STORING events signed by `signer`
+// on packages 1 to `codes` of `batch` in turn, streamed at `rate` a second.
+struct LoadedWrites {
+  BenchEventSigner* signer;
+  std::string batch;
+  int codes;
+  int per_phase;
+  int rate;
+};
 // Runs `rounds` rounds: `phase()` makes one phase's calls and returns their
 // latencies (counting its failures itself, in what `phase_errors` reads);
-// `sign_writes()` signs the loaded phase's events, streamed as `opener` at
-// `write_rate` a second. `server_pid` is the process whose CPU is counted.
-IdleAndLoadedRounds RunIdleAndLoadedRounds(
-    int rounds, int server_pid, const std::function<std::vector<double>()>& phase,
-    const std::function<int()>& phase_errors,
-    const std::function<std::vector<v1::SignedEnvelope>()>& sign_writes,
-    std::shared_ptr<grpc::Channel> channel, const crypto::SigningKey& opener, int write_rate);
+// the loaded phases stream `writes` on `channel`, opened as `opener`.
+// `server_pid` is the process whose CPU is counted.
+IdleAndLoadedRounds RunIdleAndLoadedRounds(int rounds, int server_pid,
+                                           const std::function<std::vector<double>()>& phase,
+                                           const std::function<int()>& phase_errors,
+                                           const LoadedWrites& writes,
+                                           std::shared_ptr<grpc::Channel> channel,
+                                           const crypto::SigningKey& opener);
 
 }  // namespace chemledger::chembench
 

@@ -76,15 +76,8 @@ int RunReadsBench(const ReadsBenchOptions& o) {
                           &read_errors);
       },
       [&] { return read_errors.load(); },
-      [&] {
-        std::vector<v1::SignedEnvelope> signed_events;
-        signed_events.reserve(o.write_rate * o.seconds);
-        for (int i = 0; i < o.write_rate * o.seconds; ++i) {
-          signed_events.push_back(events.Sign(v1::STORING, "R1", 1 + i % o.codes, 1));
-        }
-        return signed_events;
-      },
-      (*server)->channel(), producer, o.write_rate);
+      LoadedWrites{&events, "R1", o.codes, o.write_rate * o.seconds, o.write_rate},
+      (*server)->channel(), producer);
   server->reset();
   if (rounds.errors > 0) return fail(absl::StrCat(rounds.errors, " reads or writes failed"));
   std::cout << absl::StrFormat(

@@ -338,6 +338,24 @@ function takeText(text) {
   verifySoon();
 }
 
+// The scan warnings in Chinese, by kind (as the scan page words them); a
+// kind this page does not know shows the server's own text.
+const WARNING_ZH = {
+  LABEL_KEY_REVOKED: '签发密钥已在签发后被吊销（标签信息仍然有效）',
+  CODE_VOIDED: '此码已作废，标签可能是复制的',
+  PACKAGE_ENDED: '此包装已用完或已处置，标签可能被复制',
+  PACKAGE_LOST: '此包装已报告丢失或被盗：请远离，报 110/119',
+  SUPPLIER_BLACKLISTED: '供应商已被列入黑名单',
+  IN_TRANSIT_ELSEWHERE: '此包装正在运输中，扫描者不是其承运人或收货人',
+  PACKAGE_ON_HOLD: '此包装已被封存（暂扣），不得移动或使用',
+  PACKAGE_RECALLED: '此包装已被召回，请勿使用',
+};
+function warningsOf(label) {
+  const kinds = label.scan_warnings || [];
+  if (!kinds.length) return (label.warnings || []).join('；');
+  return kinds.map((w) => WARNING_ZH[w.kind] || w.text).join('；');
+}
+
 // The server's verdicts on label URLs (VerifyService.Verify, signed): for
 // each, {assessment: 'genuine' | 'suspicious' | 'fake', note}. Throws
 // Offline without a connection.
@@ -351,8 +369,7 @@ async function verdictsOf(urls) {
     const verifications = answer.verifications || [];
     part.forEach((url, i) => {
       const label = (verifications[i] || {}).label;
-      verdicts.push(label ? { assessment: label.assessment || 'fake',
-                              note: (label.warnings || []).join('；') }
+      verdicts.push(label ? { assessment: label.assessment || 'fake', note: warningsOf(label) }
                           : { assessment: 'fake', note: '不是包装标签' });
     });
   }
