@@ -133,7 +133,9 @@ void ChemledgerdE2eTest::KillServer() {
 }
 
 void ChemledgerdE2eTest::SignalServer(int signal) {
-  if (server_) EXPECT_TRUE(server_->Kill(signal).ok());
+  if (server_) {
+    EXPECT_TRUE(server_->Kill(signal).ok());
+  }
   for (std::unique_ptr<Subprocess>& p : cluster_) EXPECT_TRUE(p->Kill(signal).ok());
 }
 
