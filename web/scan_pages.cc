@@ -127,6 +127,18 @@ constexpr size_t kMaxTextShown = 300;
 constexpr int kMaxStatementsShown = 30;
 constexpr size_t kMaxLinkShown = 512;
 
+// What a label page shows of a registration's texts. A page over budget as
+// usual (texts that escaping makes several times longer) is made again
+// compact, within the budget for any registration the registry accepts.
+struct Shown {
+  size_t text;     // a name, an address, a reason
+  int statements;  // of each list
+  size_t link;     // the SDS link
+  size_t safety;   // first aid, fire fighting, spills
+};
+constexpr Shown kUsual{kMaxTextShown, kMaxStatementsShown, kMaxLinkShown, 4096};
+constexpr Shown kCompact{100, 10, 128, 300};
+
 // <dt>name</dt><dd>value</dd>, for a value that is there (at most
 // `max_bytes` of it).
 void Row(std::string* out, absl::string_view name, absl::string_view value,
@@ -219,7 +231,7 @@ std::string StatementItem(absl::string_view code, const reference::ReferenceTabl
 }
 
 void PrecautionarySection(const v1::Product& p, const reference::ReferenceTables& tables,
-                          const PageRequest& r, std::string* out) {
+                          const PageRequest& r, const Shown& limits, std::string* out) {
   if (p.precautionary_statements().empty()) {
     absl::StrAppend(out, "<section><h2>", T(r, "防范说明", "Precautionary statements"),
                     "</h2><p class=\"na\">",
@@ -237,7 +249,7 @@ void PrecautionarySection(const v1::Product& p, const reference::ReferenceTables
                           {'4', "安全储存", "Storage"},
                           {'5', "废弃处置", "Disposal"}};
   absl::StrAppend(out, "<section><h2>", T(r, "防范说明", "Precautionary statements"), "</h2>");
-  const int shown = std::min(p.precautionary_statements_size(), kMaxStatementsShown);
+  const int shown = std::min(p.precautionary_statements_size(), limits.statements);
   for (const Group& g : groups) {
     std::string items;
     for (int i = 0; i < shown; ++i) {
@@ -258,7 +270,7 @@ void PrecautionarySection(const v1::Product& p, const reference::ReferenceTables
 }
 
 void SafetyText(absl::string_view title, const std::string& text, const PageRequest& r,
-                std::string* out) {
+                const Shown& limits, std::string* out) {
   absl::StrAppend(out, "<section><h2>", Escape(title), "</h2>");
   if (text.empty()) {
     absl::StrAppend(out, "<p class=\"na\">",
@@ -266,14 +278,14 @@ void SafetyText(absl::string_view title, const std::string& text, const PageRequ
                       "Not registered by the supplier: see the safety data sheet (SDS)."),
                     "</p>");
   } else {
-    absl::StrAppend(out, "<p>", Escape(text), "</p>");
+    absl::StrAppend(out, "<p>", Escape(Clip(text, limits.safety)), "</p>");
   }
   absl::StrAppend(out, "</section>");
 }
 
 void SafetyInformation(const v1::ResolveLabelResponse& scan,
                        const reference::ReferenceTables& tables, const PageRequest& r,
-                       std::string* out) {
+                       const Shown& limits, std::string* out) {
   const v1::Product& p = scan.product();
   // Who to call comes first: it is what a person next to a leaking drum
   // needs.
@@ -281,8 +293,8 @@ void SafetyInformation(const v1::ResolveLabelResponse& scan,
     absl::StrAppend(out, "<section><h2>", T(r, "应急咨询电话（24小时）", "Emergency phone (24 h)"),
                     "</h2>", TelLink(p.emergency_phone()), "</section>");
   }
-  absl::StrAppend(out, "<section><h2>", Escape(Clip(p.name_zh(), kMaxTextShown)),
-                  "<br><small lang=\"en\">", Escape(Clip(p.name_en(), kMaxTextShown)),
+  absl::StrAppend(out, "<section><h2>", Escape(Clip(p.name_zh(), limits.text)),
+                  "<br><small lang=\"en\">", Escape(Clip(p.name_en(), limits.text)),
                   "</small></h2><dl>");
   Row(out, "CAS", p.cas());
   Row(out, T(r, "联合国编号", "UN number"), p.un_number().empty() ? "" : "UN " + p.un_number());
@@ -327,7 +339,7 @@ void SafetyInformation(const v1::ResolveLabelResponse& scan,
   }
   if (!p.hazard_statements().empty()) {
     absl::StrAppend(out, "<ul>");
-    const int shown = std::min(p.hazard_statements_size(), kMaxStatementsShown);
+    const int shown = std::min(p.hazard_statements_size(), limits.statements);
     for (int i = 0; i < shown; ++i) {
       absl::StrAppend(out, StatementItem(p.hazard_statements(i), tables, r));
     }
@@ -335,23 +347,23 @@ void SafetyInformation(const v1::ResolveLabelResponse& scan,
   }
   absl::StrAppend(out, "</section>");
 
-  PrecautionarySection(p, tables, r, out);
-  SafetyText(T(r, "急救措施", "First aid"), p.first_aid(), r, out);
-  SafetyText(T(r, "消防措施", "Fire fighting"), p.fire_fighting(), r, out);
-  SafetyText(T(r, "泄漏应急处理", "Spills and leaks"), p.spill_response(), r, out);
+  PrecautionarySection(p, tables, r, limits, out);
+  SafetyText(T(r, "急救措施", "First aid"), p.first_aid(), r, limits, out);
+  SafetyText(T(r, "消防措施", "Fire fighting"), p.fire_fighting(), r, limits, out);
+  SafetyText(T(r, "泄漏应急处理", "Spills and leaks"), p.spill_response(), r, limits, out);
 
   const v1::Enterprise& e = scan.enterprise().enterprise();
   absl::StrAppend(out, "<section><h2>", T(r, "供应商", "Supplier"), "</h2><dl>");
-  Row(out, T(r, "名称", "Name"), e.name());
-  Row(out, T(r, "统一社会信用代码", "USCC"), e.uscc());
-  Row(out, T(r, "地址", "Address"), e.address());
+  Row(out, T(r, "名称", "Name"), e.name(), limits.text);
+  Row(out, T(r, "统一社会信用代码", "USCC"), e.uscc(), limits.text);
+  Row(out, T(r, "地址", "Address"), e.address(), limits.text);
   absl::StrAppend(out, "</dl></section>");
 
   absl::StrAppend(out, "<section><h2>", T(r, "安全技术说明书（SDS）", "Safety data sheet (SDS)"),
                   "</h2>");
   if (p.sds_uri().empty()) {
     absl::StrAppend(out, "<p class=\"na\">", T(r, "未登记。", "Not registered."), "</p>");
-  } else if (p.sds_uri().size() > kMaxLinkShown) {
+  } else if (p.sds_uri().size() > limits.link) {
     absl::StrAppend(out, "<p class=\"na\">",
                     T(r, "登记的链接过长，此页不显示：请向供应商索取。",
                       "The registered link is too long to show here: ask the supplier."),
@@ -376,10 +388,9 @@ void SafetyInformation(const v1::ResolveLabelResponse& scan,
   absl::StrAppend(out, "</section>");
 }
 
-}  // namespace
-
-std::string LabelPage(const v1::ResolveLabelResponse& scan,
-                      const reference::ReferenceTables& tables, const PageRequest& r) {
+std::string LabelPageWithin(const v1::ResolveLabelResponse& scan,
+                            const reference::ReferenceTables& tables, const PageRequest& r,
+                            const Shown& limits) {
   absl::string_view word, what, colour;
   const auto warned = [&](v1::ScanWarningKind kind) {
     for (const v1::ScanWarning& w : scan.scan_warnings()) {
@@ -449,7 +460,7 @@ std::string LabelPage(const v1::ResolveLabelResponse& scan,
                     Escape(scan.verdict()), "</code> ", WhyRefused(scan.verdict(), r),
                     "</p></section>");
   } else {
-    SafetyInformation(scan, tables, r, &out);
+    SafetyInformation(scan, tables, r, limits, &out);
     absl::StrAppend(&out, "<section><h2>", T(r, "本码", "This code"), "</h2><dl>");
     Row(&out, T(r, "码", "Code"), scan.code());
     Row(&out, T(r, "签发记录（账本序号）", "Issued at log index"),
@@ -458,6 +469,15 @@ std::string LabelPage(const v1::ResolveLabelResponse& scan,
   }
   absl::StrAppend(&out, "</main>", Foot(r));
   return out;
+}
+
+}  // namespace
+
+std::string LabelPage(const v1::ResolveLabelResponse& scan,
+                      const reference::ReferenceTables& tables, const PageRequest& r) {
+  std::string page = LabelPageWithin(scan, tables, r, kUsual);
+  if (page.size() > kMaxPageBytes) page = LabelPageWithin(scan, tables, r, kCompact);
+  return page;
 }
 
 std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
@@ -555,34 +575,38 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
   // Within the page budget: a waybill of very many lines (or products)
   // shows as many as fit, then says how many more there are. What follows
   // the goods (permits, the footer) takes less than kReserve.
-  constexpr size_t kReserve = 4 * 1024;
+  constexpr size_t kReserve = 8 * 1024;
   const size_t budget = kMaxPageBytes - kReserve;
+  const auto more_lines = [&](int line) {
+    return absl::StrCat(
+        "<p class=\"na\">",
+        r.language == Language::kChinese
+            ? absl::StrCat("另有 ", w.goods_size() - line, " 行货物未列出：请查看运单。")
+            : absl::StrCat(w.goods_size() - line, " more goods lines not shown: see the waybill."),
+        "</p>");
+  };
   for (int line = 0; line < w.goods_size(); ++line) {
     const v1::PublicGoodsLine& g = w.goods(line);
     if (out.size() > budget - 2 * 1024) {
-      absl::StrAppend(&out, "<p class=\"na\">",
-                      r.language == Language::kChinese
-                          ? absl::StrCat("另有 ", w.goods_size() - line, " 行货物未列出：请查看运单。")
-                          : absl::StrCat(w.goods_size() - line,
-                                         " more goods lines not shown: see the waybill."),
-                      "</p>");
+      absl::StrAppend(&out, more_lines(line));
       break;
     }
-    absl::StrAppend(&out, "<h3>UN ", Escape(g.un_number()), " ", Escape(g.proper_shipping_name()),
-                    "</h3>");
+    std::string head;
+    absl::StrAppend(&head, "<h3>UN ", Escape(g.un_number()), " ",
+                    Escape(Clip(g.proper_shipping_name(), kMaxTextShown)), "</h3>");
     if (std::optional<absl::string_view> png = render::TransportLabelPng(g.hazard_class()); png) {
-      absl::StrAppend(&out, "<div class=\"pics\"><img src=\"/static/transport/",
+      absl::StrAppend(&head, "<div class=\"pics\"><img src=\"/static/transport/",
                       Escape(g.hazard_class()), ".png\" alt=\"", T(r, "类别 ", "class "),
                       Escape(g.hazard_class()), "\" width=\"76\" height=\"76\"></div>");
     }
-    absl::StrAppend(&out, "<dl>");
-    Row(&out, T(r, "类别", "Class"), g.hazard_class());
-    Row(&out, T(r, "包装类别", "Packing group"), g.packing_group());
-    Row(&out, T(r, "包装", "Packaging"), g.packaging());
-    Row(&out, T(r, "数量", "Quantity"),
+    absl::StrAppend(&head, "<dl>");
+    Row(&head, T(r, "类别", "Class"), g.hazard_class());
+    Row(&head, T(r, "包装类别", "Packing group"), g.packing_group());
+    Row(&head, T(r, "包装", "Packaging"), g.packaging());
+    Row(&head, T(r, "数量", "Quantity"),
         absl::StrCat(api::FormatNetQuantity(g.quantity_milli()), " ", UnitText(r, g.unit()),
                      g.codes() > 0 ? absl::StrCat(" · ", g.codes(), T(r, " 个码", " codes")) : ""));
-    absl::StrAppend(&out, "</dl>");
+    absl::StrAppend(&head, "</dl>");
     // The general information for the UN number, from the reference
     // tables: what a responder reads before knowing whose goods these are.
     if (std::optional<std::string> general =
@@ -590,17 +614,23 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
                                                            ? reference::Language::kChinese
                                                            : reference::Language::kEnglish);
         general) {
-      absl::StrAppend(&out, "<p><b>", T(r, "按联合国编号的应急处置", "Emergency response for the UN number"),
-                      "</b></p><p>", Escape(Clip(*general, 1000)), "</p>");
+      absl::StrAppend(&head, "<p><b>",
+                      T(r, "按联合国编号的应急处置", "Emergency response for the UN number"),
+                      "</b></p><p>", Escape(Clip(*general, 4096)), "</p>");
     } else {
-      absl::StrAppend(&out, "<p class=\"na\">",
-                      r.language == Language::kChinese
-                          ? absl::StrCat("UN ", Escape(g.un_number()),
-                                         " 的通用应急处置信息：参考表未收录。")
-                          : absl::StrCat("General emergency information for UN ",
-                                         Escape(g.un_number()), ": not in the reference tables."),
-                      "</p>");
+      absl::StrAppend(
+          &head, "<p class=\"na\">",
+          r.language == Language::kChinese
+              ? absl::StrCat("UN ", Escape(g.un_number()), " 的通用应急处置信息：参考表未收录。")
+              : absl::StrCat("General emergency information for UN ", Escape(g.un_number()),
+                             ": not in the reference tables."),
+          "</p>");
     }
+    if (out.size() + head.size() > budget) {
+      absl::StrAppend(&out, more_lines(line));
+      break;
+    }
+    absl::StrAppend(&out, head);
     if (g.emergency().empty()) {
       absl::StrAppend(
           &out, "<p class=\"na\">",

@@ -280,9 +280,9 @@ TEST(ScanPagesTest, ALabelPageStaysWithinTheBudgetWhateverTheRegistrationHolds) 
     p->add_hazard_statements("H225");
     p->add_precautionary_statements("P301+P310+P330");
   }
-  p->set_first_aid(std::string(1000, '<'));
-  p->set_fire_fighting(std::string(1000, '<'));
-  p->set_spill_response(std::string(1000, '<'));
+  p->set_first_aid(std::string(1000, '"'));  // the registry's bound, six times as long escaped
+  p->set_fire_fighting(std::string(1000, '"'));
+  p->set_spill_response(std::string(1000, '"'));
   p->set_sds_uri("https://example.cn/" + std::string(10000, 'a'));
   r.mutable_enterprise()->mutable_enterprise()->set_address(std::string(10000, '"'));
   v1::ScanWarning* w = r.add_scan_warnings();
@@ -290,8 +290,13 @@ TEST(ScanPagesTest, ALabelPageStaysWithinTheBudgetWhateverTheRegistrationHolds) 
   w->set_text(std::string(10000, 'W'));
   r.mutable_supplier_blacklisting()->set_reason(std::string(10000, '>'));
   for (const PageRequest& req : {Zh(), En()}) {
-    const std::string page = LabelPage(r, reference::ShippedReferenceTables(), req);
+    std::string page = LabelPage(r, reference::ShippedReferenceTables(), req);
     EXPECT_LE(page.size(), kMaxPageBytes);
+    p->set_sds_uri("https://example.cn/" + std::string(490, '"'));  // shown, escaped
+    page = LabelPage(r, reference::ShippedReferenceTables(), req);
+    EXPECT_LE(page.size(), kMaxPageBytes);
+    p->set_sds_uri("https://example.cn/" + std::string(10000, 'a'));
+    page = LabelPage(r, reference::ShippedReferenceTables(), req);
     EXPECT_TRUE(Has(page, req.language == Language::kChinese ? "条，见安全技术说明书（SDS）"
                                                              : "more: see the safety data sheet"));
     EXPECT_FALSE(Has(page, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
@@ -313,7 +318,12 @@ TEST(ScanPagesTest, AWaybillOfLongSafetyTextsStaysWithinTheBudget) {
     e->set_fire_fighting(std::string(1000, '&'));
     e->set_spill_response(std::string(1000, '&'));
   }
+  line->set_proper_shipping_name(std::string(20000, '"'));
+  line->set_packaging(std::string(20000, '"'));
   for (int i = 0; i < 3; ++i) *big.mutable_public_view()->add_goods() = *line;
+  big.mutable_public_view()->set_toxic_permit(std::string(5000, '"'));
+  big.mutable_public_view()->set_precursor_permit(std::string(5000, '"'));
+  big.mutable_public_view()->set_waste_manifest(std::string(5000, '"'));
   for (const PageRequest& req : {Zh(), En()}) {
     const std::string page = WaybillPage(big, reference::ShippedReferenceTables(), req);
     EXPECT_LE(page.size(), kMaxPageBytes);

@@ -1,6 +1,7 @@
 #include "services/waybill/waybill_code_resolution.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -49,51 +50,66 @@ absl::StatusOr<std::optional<v1::Waybill>> ContentAt(const storage::StateReader&
 // kMaxEmergencyProducts, each with the emergency information its supplier
 // registered.
 constexpr size_t kMaxEmergencyProducts = 8;
-// Lookups in the state (a pallet opened, a product read) for a whole
-// waybill: one anonymous scan costs this much at most. A package code whose
-// product the line already shows costs nothing (its code names the product).
-constexpr int kMaxLookups = 400;
+// Reads of the state for a whole waybill: one anonymous scan costs this
+// much at most. A pallet opened is one; a product is two (the product and
+// its supplier) the first time on the waybill and none after (kept in
+// ProductsRead); a package code whose product the line already shows costs
+// nothing (its code names the product).
+constexpr int kMaxReads = 400;
 
-// `lookups` counts across the waybill; each line shows its own products.
+// The products read so far on a waybill, by (uscc, product): nullopt for
+// one the registry does not hold.
+using ProductsRead =
+    std::map<std::pair<std::string, std::string>, std::optional<v1::GoodsEmergencyInfo>>;
+
+// `reads` counts across the waybill; each line shows its own products.
 absl::Status AddEmergencyInfo(const storage::StateReader& state,
                               const google::protobuf::RepeatedPtrField<std::string>& codes,
-                              int* lookups, v1::PublicGoodsLine* line) {
-  std::set<std::pair<std::string, std::string>> seen;  // (uscc, product)
+                              int* reads, ProductsRead* products, v1::PublicGoodsLine* line) {
+  std::set<std::pair<std::string, std::string>> seen;  // (uscc, product) on this line
   std::vector<std::string> pending(codes.begin(), codes.end());
   size_t added = 0;
   while (!pending.empty() && added < kMaxEmergencyProducts) {
     const std::string code = std::move(pending.back());
     pending.pop_back();
-    const bool aggregate = ids::IsAggregateCode(code);
-    std::optional<ids::PackageCode> package;
-    if (!aggregate) {
-      package = ids::PackageCode::Parse(code);
-      if (!package || seen.count({package->uscc, package->product})) continue;
-    }
-    if ((*lookups)++ >= kMaxLookups) break;
-    if (aggregate) {
+    if (ids::IsAggregateCode(code)) {
+      if (*reads + 1 > kMaxReads) break;
+      ++*reads;
       absl::StatusOr<std::optional<ledger::CodeState>> pallet = ledger::FindCode(state, code);
       if (!pallet.ok()) return pallet.status();
       if (*pallet) pending.insert(pending.end(), (*pallet)->children.begin(), (*pallet)->children.end());
       continue;
     }
-    seen.emplace(package->uscc, package->product);
-    absl::StatusOr<std::optional<v1::Product>> product =
-        registry::FindProduct(state, package->uscc, package->product);
-    if (!product.ok()) return product.status();
-    if (!*product) continue;
-    absl::StatusOr<std::optional<registry::EnterpriseRecord>> supplier =
-        registry::FindEnterprise(state, package->uscc);
-    if (!supplier.ok()) return supplier.status();
+    std::optional<ids::PackageCode> package = ids::PackageCode::Parse(code);
+    if (!package) continue;
+    const std::pair<std::string, std::string> key(package->uscc, package->product);
+    if (!seen.insert(key).second) continue;
+    auto known = products->find(key);
+    if (known == products->end()) {
+      if (*reads + 2 > kMaxReads) break;
+      *reads += 2;
+      absl::StatusOr<std::optional<v1::Product>> product =
+          registry::FindProduct(state, package->uscc, package->product);
+      if (!product.ok()) return product.status();
+      std::optional<v1::GoodsEmergencyInfo> info;
+      if (*product) {
+        absl::StatusOr<std::optional<registry::EnterpriseRecord>> supplier =
+            registry::FindEnterprise(state, package->uscc);
+        if (!supplier.ok()) return supplier.status();
+        info.emplace();
+        info->set_product_name_zh((*product)->name_zh());
+        info->set_product_name_en((*product)->name_en());
+        if (*supplier) info->set_supplier_name((*supplier)->enterprise.name());
+        info->set_emergency_phone((*product)->emergency_phone());
+        info->set_first_aid((*product)->first_aid());
+        info->set_fire_fighting((*product)->fire_fighting());
+        info->set_spill_response((*product)->spill_response());
+      }
+      known = products->emplace(key, std::move(info)).first;
+    }
+    if (!known->second) continue;
     ++added;
-    v1::GoodsEmergencyInfo* info = line->add_emergency();
-    info->set_product_name_zh((*product)->name_zh());
-    info->set_product_name_en((*product)->name_en());
-    if (*supplier) info->set_supplier_name((*supplier)->enterprise.name());
-    info->set_emergency_phone((*product)->emergency_phone());
-    info->set_first_aid((*product)->first_aid());
-    info->set_fire_fighting((*product)->fire_fighting());
-    info->set_spill_response((*product)->spill_response());
+    *line->add_emergency() = *known->second;
   }
   return absl::OkStatus();
 }
@@ -123,7 +139,8 @@ absl::StatusOr<v1::PublicWaybillView> PublicView(const storage::StateReader& sta
   view.set_tank_number(w.vehicle().tank_number());
   if (w.has_driver()) *view.mutable_driver() = Masked(w.driver());
   if (w.has_escort()) *view.mutable_escort() = Masked(w.escort());
-  int lookups = 0;
+  int reads = 0;
+  ProductsRead products;
   for (const v1::GoodsLine& g : w.goods()) {
     v1::PublicGoodsLine* line = view.add_goods();
     line->set_un_number(g.un_number());
@@ -134,7 +151,7 @@ absl::StatusOr<v1::PublicWaybillView> PublicView(const storage::StateReader& sta
     line->set_quantity_milli(g.quantity_milli());
     line->set_unit(g.unit());
     line->set_codes(static_cast<uint32_t>(g.codes_size()));
-    if (absl::Status s = AddEmergencyInfo(state, g.codes(), &lookups, line); !s.ok()) {
+    if (absl::Status s = AddEmergencyInfo(state, g.codes(), &reads, &products, line); !s.ok()) {
       return s;
     }
   }

@@ -43,7 +43,8 @@ Percentiles PercentilesOf(std::vector<double> v) {
   if (v.empty()) return p;
   std::sort(v.begin(), v.end());
   p.p50 = v[v.size() / 2];
-  p.p99 = v[std::min(v.size() - 1, v.size() * 99 / 100)];
+  // Nearest rank: the smallest value at or above 99 % of them.
+  p.p99 = v[(v.size() * 99 + 99) / 100 - 1];
   p.max = v.back();
   return p;
 }
@@ -138,6 +139,13 @@ IdleAndLoadedRounds RunIdleAndLoadedRounds(int rounds, int server_pid,
   };
   for (int r = 0; r < rounds; ++r) {
     IdleAndLoadedRound round;
+    // After a loaded phase the server may still be compacting what it
+    // wrote: the idle phase starts once it is (up to 20 s).
+    for (const absl::Time until = absl::Now() + absl::Seconds(20); r > 0 && absl::Now() < until;) {
+      const double before = ProcessCpuSeconds(server_pid);
+      absl::SleepFor(absl::Milliseconds(500));
+      if (ProcessCpuSeconds(server_pid) - before < 0.05) break;  // under 10 % of a core
+    }
     double cpu = ProcessCpuSeconds(server_pid);
     absl::Time t = absl::Now();
     std::vector<double> idle = phase();

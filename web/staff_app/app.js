@@ -361,8 +361,10 @@ function warningsOf(label) {
 // Offline without a connection.
 async function verdictsOf(urls) {
   const verdicts = [];
-  for (let first = 0; first < urls.length; first += 1000) {  // at most 1000 URLs a call
-    const part = urls.slice(first, first + 1000);
+  // 200 a call (Verify takes 1000; answers of 200 stay well within a
+  // message's size with every product's safety texts in them).
+  for (let first = 0; first < urls.length; first += 200) {
+    const part = urls.slice(first, first + 200);
     const request = new ProtoWriter();
     for (const url of part) request.string(1, url);
     const answer = await call(METHOD.verify, request.done());
@@ -515,17 +517,24 @@ function fillFor(step, shipping) {
       ? (e) => e.string(11, shipping.consignee).string(12, shipping.waybill) : () => {};
 }
 
-// One event per 1000 codes, signed now and queued.
-async function queueEvents(step, codes, at, shipping, what) {
+// One event per 1000 codes, signed now and queued. `from` (a held record)
+// gives the events their ids (the same for the same record and part, so an
+// event made twice is one to the ledger), their place in the queue and the
+// site it was scanned at; without it, new ids, the end of the queue and the
+// site chosen now.
+async function queueEvents(step, codes, at, shipping, what, from = null) {
   const fill = fillFor(step, shipping);
   for (let first = 0; first < codes.length; first += MAX_CODES_PER_EVENT) {
     const part = codes.slice(first, first + MAX_CODES_PER_EVENT);
-    const id = 'app-' + hex(crypto.getRandomValues(new Uint8Array(16)));
+    const n = first / MAX_CODES_PER_EVENT;
+    const id = from ? `app-${from.id.replace(/^held-/, '')}-${n}`
+                    : 'app-' + hex(crypto.getRandomValues(new Uint8Array(16)));
     const event = new ProtoWriter().string(1, id).uint(2, step);
     for (const c of part) event.string(3, c);
     event.message(4, new ProtoWriter().uint(1, at))
         .uint(5, CHINA_OFFSET_MINUTES)
-        .message(6, new ProtoWriter().string(1, app.actor.enterprise_uscc).string(2, app.site));
+        .message(6, new ProtoWriter().string(1, app.actor.enterprise_uscc)
+                                     .string(2, from ? from.held.site : app.site));
     fill(event);
     const payload = event.done();
     const signature = await sign(EVENT_CONTEXT, payload);
@@ -536,46 +545,70 @@ async function queueEvents(step, codes, at, shipping, what) {
         .done();
     // Stored before anything else happens: a full storage refuses here,
     // and the caller says so, with the scans still on the screen.
-    putItem({ id, seq: ++nextSeq, what: `${what}，${part.length} 件`,
-              envelope: base64(envelope), at, state: 'pending' });
+    // A held record's events take its place in the queue (sent in the order
+    // the work was done).
+    putItem({ id, seq: from ? from.seq + (n + 1) / 1000 : ++nextSeq,
+              what: `${what}，${part.length} 件`, envelope: base64(envelope), at,
+              state: 'pending' });
   }
 }
 
-// Scans to book once their labels are verified: kept unsigned.
-function hold(step, scans, at, shipping, what) {
+// Scans to book once their labels are verified: kept unsigned, with the
+// site and waybill they were scanned for.
+function hold(step, scans, at, shipping, what, waybill) {
   for (let first = 0; first < scans.length; first += MAX_CODES_PER_EVENT) {
     const part = scans.slice(first, first + MAX_CODES_PER_EVENT);
     putItem({ id: 'held-' + hex(crypto.getRandomValues(new Uint8Array(16))), seq: ++nextSeq,
               what: `${what}，${part.length} 件`, at, state: 'held',
-              held: { step, at, scans: part, shipping, what } });
+              held: { step, at, scans: part, shipping, what, site: app.site, waybill } });
   }
 }
 
-// Held scans, online: the genuine ones signed and queued, the others
-// listed as not booked. False when the connection went.
+// Held scans, online, oldest first: the genuine ones signed and queued in
+// the held record's place, the others listed as not booked (and taken off
+// the saved waybill). False while one is left (the connection went): the
+// queue behind it waits, so that events go in the order they were made.
 async function verifyHeld() {
   for (const item of queueItems()) {
     if (item.state !== 'held') continue;
-    const { step, at, scans, shipping, what } = item.held;
+    const { step, at, scans, shipping, what, waybill } = item.held;
     let verdicts;
     try {
       verdicts = await verdictsOf(scans.map((s) => s.url));
     } catch (e) {
       if (e instanceof Offline) return false;
-      note('核验失败：' + e.message, 'refused');
-      return false;
+      if (!(e instanceof Refusal) || e.code === 'NOT_OURS' || e.status >= 500 ||
+          [408, 429, 499].includes(e.status)) {
+        return false;  // again later
+      }
+      // The server's decision (the device's key no longer accepted, say):
+      // nothing of this record can be booked.
+      item.state = 'refused';
+      item.message = '无法核验标签，未记录：' + e.message;
+      delete item.held;
+      putItem(item);
+      continue;
     }
     const genuine = scans.filter((s, i) => verdicts[i].assessment === 'genuine').map((s) => s.code);
     const not = scans.map((s, i) => [s.code, verdicts[i].assessment])
         .filter(([, a]) => a !== 'genuine');
-    if (genuine.length) await queueEvents(step, genuine, at, shipping, what);
-    dropItem(item);
+    // Every step stored before the held record goes: a reload in between
+    // makes the same events again (the same ids) and the same note.
     if (not.length) {
-      putItem({ id: item.id + '-not', seq: ++nextSeq, what: `${what}，${not.length} 件`, at,
+      putItem({ id: item.id + '-not', seq: item.seq, what: `${what}，${not.length} 件`, at,
                 state: 'refused',
                 message: '标签核验未通过，未记录：' +
                     not.map(([c, a]) => `${c}（${(VERDICT[a] || ['伪'])[0]}）`).join('、') });
+      const saved = waybill && app.waybills[waybill];
+      if (saved) {
+        const done = step === STEP.RECEIVING ? 'received' : 'shipped';
+        const rejected = new Set(not.map(([c]) => c));
+        saved[done] = (saved[done] || []).filter((c) => !rejected.has(c));
+        save();
+      }
     }
+    if (genuine.length) await queueEvents(step, genuine, at, shipping, what, item);
+    dropItem(item);
   }
   return true;
 }
@@ -595,17 +628,31 @@ function settle() {
 }
 
 let flushing = false;
+// One flush at a time across this device's tabs (Web Locks), so that two
+// tabs never verify and sign the same held record at once.
 async function flush() {
   if (flushing || !app.key) return;
+  if (navigator.locks) {
+    await navigator.locks.request('chemledger-staff-flush', { ifAvailable: true },
+                                  async (lock) => { if (lock) await flushHere(); });
+  } else {
+    await flushHere();
+  }
+}
+async function flushHere() {
+  if (flushing) return;
   flushing = true;
   let sent = false;
   try {
-    if (app.online && queueItems().some((i) => i.state === 'held')) {
-      await verifyHeld();
+    let heldLeft = false;
+    if (queueItems().some((i) => i.state === 'held')) {
+      heldLeft = !(app.online && await verifyHeld());
       render();
     }
+    const firstHeld = Math.min(...queueItems().filter((i) => i.state === 'held').map((i) => i.seq));
     for (const item of queueItems()) {
       if (item.state !== 'pending') continue;
+      if (heldLeft && item.seq > firstHeld) break;  // in order, after what is still held
       try {
         const receipt = await call(METHOD.append, unbase64(item.envelope), { read: false });
         if (receipt.log_index === undefined) break;  // not a receipt: again later
@@ -694,7 +741,10 @@ async function submitScans() {
       : app.task === 'receive' ? `收货 运单 ${number || '（未加载）'}` : `发货 运单 ${number}`;
   const shipping = app.task === 'ship'
       ? { consignee: record_.waybill.consignee.uscc, waybill: record_.waybill.waybill_number } : null;
-  if (held.length) hold(step, held.map((c) => ({ code: c, url: scanOf(c).url })), at, shipping, what);
+  if (held.length) {
+    hold(step, held.map((c) => ({ code: c, url: scanOf(c).url })), at, shipping, what,
+         app.task === 'store' ? '' : number);
+  }
   if (book.length) await queueEvents(step, book, at, shipping, what);
   // The saved waybill follows what was booked, offline too; it is read
   // again from the server once the queue has gone in.
@@ -714,7 +764,8 @@ async function submitScans() {
     if (unexpected) parts.push(`不在本运单 ${unexpected} 件（未记录）`);
   }
   note(parts.join('，'), parts.length > 1 ? 'pending' : 'done');
-  app.scanned.clear();
+  // What was scanned while this was verifying stays on the screen.
+  for (const c of codes) app.scanned.delete(c);
   settle();
 }
 
