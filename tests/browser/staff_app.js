@@ -186,13 +186,32 @@ async function main() {
     await tab.screenshot({ path: path.join(spec.out_dir, 'staff-app-forged.png'), fullPage: true });
     await tab.click('#clear');
 
+    // The same offline: held unsigned, verified when the connection is
+    // back, and then listed as not booked; nothing is sent.
+    const heldBefore = (await texts(tab, '#queue li.done')).length;
+    await consignee.context.setOffline(true);
+    await scan(tab, forged);
+    await tab.click('#submit');
+    await tab.waitForFunction(() => document.querySelector('#pending').textContent === '待提交 1');
+    const held = { pending: await tab.locator('#pending').textContent(),
+                   queue: await texts(tab, '#queue li') };
+    await consignee.context.setOffline(false);
+    await tab.evaluate(() => window.dispatchEvent(new Event('online')));
+    await tab.waitForFunction(() => document.querySelector('#queue li.refused') !== null,
+                              null, { timeout: 20000 });
+    report('forged-offline', { held, refused: await texts(tab, '#queue li.refused'),
+                               pending: await tab.locator('#pending').textContent(),
+                               done_grew: (await texts(tab, '#queue li.done')).length - heldBefore });
+
     // A refusal is shown, not queued again: storing label 4, which is in
     // the producer's custody, not the consignee's.
     await tab.selectOption('#task', 'store');
     await scan(tab, L[3]);
+    const refusedBefore = (await texts(tab, '#queue li.refused')).length;
     await tab.click('#submit');
-    await tab.waitForFunction(() => document.querySelector('#queue li.refused') !== null,
-                              null, { timeout: 20000 });
+    await tab.waitForFunction((n) => document.querySelectorAll('#queue li.refused').length > n,
+                              refusedBefore, { timeout: 20000 });
+    await tab.waitForFunction(() => document.querySelector('#pending').textContent === '待提交 0');
     report('refused', { refused: await texts(tab, '#queue li.refused'),
                         pending: await tab.locator('#pending').textContent() });
     await consignee.context.close();

@@ -753,7 +753,7 @@ async function submitScans() {
     record_[done] = [...(record_[done] || []), ...book, ...held];
     save();
   }
-  const parts = [`已签名 ${book.length} 件`];
+  const parts = book.length ? [`已签名 ${book.length} 件`] : [];
   if (held.length) parts.push(`离线未核验 ${held.length} 件（联网核验后提交）`);
   if (failed.length) parts.push(`标签核验未通过 ${failed.length} 件（未记录）`);
   if (typed.length) parts.push(`手输编码 ${typed.length} 件（无标签可核验，未记录）`);
@@ -763,7 +763,7 @@ async function submitScans() {
     if (missing) parts.push(`应到未扫 ${missing} 件`);
     if (unexpected) parts.push(`不在本运单 ${unexpected} 件（未记录）`);
   }
-  note(parts.join('，'), parts.length > 1 ? 'pending' : 'done');
+  note(parts.join('，'), parts.length > 1 || !book.length ? 'pending' : 'done');
   // What was scanned while this was verifying stays on the screen.
   for (const c of codes) app.scanned.delete(c);
   settle();
