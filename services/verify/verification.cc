@@ -65,10 +65,34 @@ absl::Status CheckBounds(const v1::VerifyRequest& request) {
   return absl::OkStatus();
 }
 
+size_t CostOfCodesRead(size_t images, size_t codes_read) {
+  const size_t paid = images * kImageCost;
+  return codes_read > paid ? codes_read - paid : 0;
+}
+
 absl::StatusOr<v1::VerifyResponse> Verify(const storage::StateReader& state,
                                           const v1::VerifyRequest& request, absl::CivilDay today,
-                                          const label::Scanner& scanner) {
+                                          const label::Scanner& scanner,
+                                          absl::FunctionRef<absl::Status(size_t extra)> charge) {
   if (absl::Status s = CheckBounds(request); !s.ok()) return s;
+  // The images read first: what they hold is charged before anything is
+  // verified (a photo of a hundred waybill codes is a hundred resolutions).
+  std::vector<std::vector<std::string>> read(request.images_size());
+  size_t codes_read = 0;
+  for (int i = 0; i < request.images_size(); ++i) {
+    // An image that does not decode, or holds no code, is reported as such.
+    absl::StatusOr<std::vector<std::string>> codes = render::ReadQrCodes(request.images(i));
+    if (!codes.ok()) continue;
+    if (codes->size() > static_cast<size_t>(kMaxCodesPerImage)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "images[", i, "]: ", codes->size(), " codes in one image; at most ", kMaxCodesPerImage));
+    }
+    codes_read += codes->size();
+    read[i] = *std::move(codes);
+  }
+  if (absl::Status s = charge(CostOfCodesRead(request.images_size(), codes_read)); !s.ok()) {
+    return s;
+  }
   // One trust list for every code of the call.
   absl::StatusOr<crypto::TrustList> trust = label::MakeTrustList(state, today);
   if (!trust.ok()) return trust.status();
@@ -78,17 +102,11 @@ absl::StatusOr<v1::VerifyResponse> Verify(const storage::StateReader& state,
     if (absl::Status s = VerifyOne(state, url, 0, *trust, scanner, &response); !s.ok()) return s;
   }
   for (int i = 0; i < request.images_size(); ++i) {
-    // An image that does not decode, or holds no code, is reported as such.
-    absl::StatusOr<std::vector<std::string>> codes = render::ReadQrCodes(request.images(i));
-    if (!codes.ok() || codes->empty()) {
+    if (read[i].empty()) {
       response.add_images_without_codes(i + 1);
       continue;
     }
-    if (codes->size() > static_cast<size_t>(kMaxCodesPerImage)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "images[", i, "]: ", codes->size(), " codes in one image; at most ", kMaxCodesPerImage));
-    }
-    for (std::string& url : *codes) {
+    for (std::string& url : read[i]) {
       if (absl::Status s = VerifyOne(state, std::move(url), i + 1, *trust, scanner, &response);
           !s.ok()) {
         return s;

@@ -12,6 +12,8 @@
 
 #include <cstddef>
 
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
 #include "api/wire.h"
@@ -40,14 +42,22 @@ absl::Status CheckBounds(const v1::VerifyRequest& request);
 inline constexpr size_t kImageCost = api::kVerifyImageCost;
 size_t CostOf(const v1::VerifyRequest& request);
 
+// What the codes read from a call's images cost beyond what CostOf charged
+// for the images: a code is 1, as a URL is, and an image's kImageCost pays
+// for its first kImageCost codes.
+size_t CostOfCodesRead(size_t images, size_t codes_read);
+
 // Verifies every URL of `request`, then every code read from its images,
-// against `state` as of `today` (China day), as `scanner`. INVALID_ARGUMENT
-// naming the field when the request is over the bounds above (CheckBounds)
-// or an image holds more than kMaxCodesPerImage codes; otherwise errors
-// only when `state` cannot be read.
-absl::StatusOr<v1::VerifyResponse> Verify(const storage::StateReader& state,
-                                          const v1::VerifyRequest& request, absl::CivilDay today,
-                                          const label::Scanner& scanner);
+// against `state` as of `today` (China day), as `scanner`. Once the images
+// are read, and before anything is verified, `charge(extra)` is called with
+// CostOfCodesRead (0 included); a status it returns other than OK ends the
+// call with that status. INVALID_ARGUMENT naming the field when the request
+// is over the bounds above (CheckBounds) or an image holds more than
+// kMaxCodesPerImage codes; otherwise errors only when `state` cannot be read.
+absl::StatusOr<v1::VerifyResponse> Verify(
+    const storage::StateReader& state, const v1::VerifyRequest& request, absl::CivilDay today,
+    const label::Scanner& scanner,
+    absl::FunctionRef<absl::Status(size_t extra)> charge = [](size_t) { return absl::OkStatus(); });
 
 }  // namespace chemledger::verify
 

@@ -67,8 +67,24 @@ grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,
         "anonymous verification is limited per client address: retry in a few seconds, ask for "
         "fewer codes at once, or sign the call as a registered actor");
   }
+  // The codes the images hold beyond what the images paid for, charged to
+  // the same limit once they are read.
+  const auto charge = [&](size_t extra) {
+    if (extra == 0) return absl::OkStatus();
+    const bool taken =
+        scanner.registered()
+            ? signed_.Take(scanner.actor()->public_key(), static_cast<double>(extra), absl::Now())
+            : anonymous_.Take(ClientAddress(context->peer()), static_cast<double>(extra),
+                              absl::Now());
+    if (taken) return absl::OkStatus();
+    return absl::ResourceExhaustedError(
+        absl::StrCat("images: they hold ", extra,
+                     " codes more than their cost paid for (an image pays for ", kImageCost,
+                     "; each code more costs 1), over this caller's limit: nothing was verified; "
+                     "retry in a few seconds, or send fewer images at once"));
+  };
   absl::StatusOr<v1::VerifyResponse> verified =
-      verify::Verify(*snapshot, *request, api::TodayInChina(), scanner);
+      verify::Verify(*snapshot, *request, api::TodayInChina(), scanner, charge);
   if (!verified.ok()) return ToGrpcStatus(verified.status());
   *response = *std::move(verified);
   if (!scanner.registered() && public_scans_ != nullptr) {

@@ -1,0 +1,100 @@
+#include "services/verify/verification.h"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "api/china_time.h"
+#include "gtest/gtest.h"
+#include "render/qr.h"
+#include "services/label/issuance.h"
+#include "services/label/label_resolution.h"
+#include "services/registry/registry_testing.h"
+#include "testing/test_ledger.h"
+
+namespace chemledger::verify {
+namespace {
+
+using chemledger::testing::TestLedger;
+
+const std::string kAcme = registry::testing::ExampleUscc("350100");
+
+// `urls` as QR symbols in rows of four, in one PNG, each a little off the
+// grid (symbols exactly in line make finder patterns of different symbols
+// line up, and a reader pairs them wrongly), as on a real pallet.
+std::string PhotoOf(const std::vector<std::string>& urls) {
+  std::vector<render::QrSymbol> symbols;
+  for (const std::string& url : urls) symbols.push_back(*render::EncodeQr(url));
+  const int cell = symbols[0].size + 24;
+  const int columns = 4, rows = (static_cast<int>(symbols.size()) + columns - 1) / columns;
+  render::QrSymbol sheet;
+  sheet.size = cell * std::max(columns, rows);
+  sheet.modules.assign(static_cast<size_t>(sheet.size) * sheet.size, false);
+  for (size_t i = 0; i < symbols.size(); ++i) {
+    const int column = static_cast<int>(i % columns), row = static_cast<int>(i / columns);
+    const int left = column * cell + 5 + (row * 7) % 13, top = row * cell + 5 + (column * 5) % 11;
+    for (int y = 0; y < symbols[i].size; ++y) {
+      for (int x = 0; x < symbols[i].size; ++x) {
+        sheet.modules[static_cast<size_t>(top + y) * sheet.size + left + x] = symbols[i].dark(x, y);
+      }
+    }
+  }
+  return *render::QrToPng(sheet, 3, 4);
+}
+
+TEST(CostOfCodesReadTest, AnImagePaysForItsFirstTenCodes) {
+  EXPECT_EQ(CostOfCodesRead(1, 0), 0u);
+  EXPECT_EQ(CostOfCodesRead(1, 10), 0u);
+  EXPECT_EQ(CostOfCodesRead(1, 12), 2u);
+  EXPECT_EQ(CostOfCodesRead(2, 12), 0u);
+  EXPECT_EQ(CostOfCodesRead(16, 1600), 1440u);
+}
+
+// A photo holding more codes than its cost paid for is charged for them
+// once read, before anything is verified; a refused charge verifies nothing.
+TEST(VerifyTest, CodesReadFromImagesBeyondTheirCostAreChargedFirst) {
+  const crypto::SigningKey admin = crypto::SigningKey::Generate();
+  const crypto::SigningKey acme_admin = crypto::SigningKey::Generate();
+  std::unique_ptr<TestLedger> ledger = TestLedger::Create("verify-charge", admin);
+  ASSERT_TRUE(ledger->RegisterEnterprise(admin, registry::testing::ExampleProducer(kAcme)).ok());
+  ASSERT_TRUE(ledger->AddActor(admin, kAcme, v1::ENTERPRISE_ADMIN, acme_admin).ok());
+  ASSERT_TRUE(
+      ledger->RegisterProduct(acme_admin, registry::testing::ExampleMethanol(kAcme, "M01")).ok());
+  ASSERT_TRUE(ledger->AddLabelKey(admin).ok());
+  absl::StatusOr<label::Issuance> issued = ledger->IssueBatch(acme_admin, kAcme, "M01", "B1", 12);
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  absl::StatusOr<std::vector<label::IssuedLabel>> labels =
+      ledger->issuer().SignLabels(*issued, 0, 12);
+  ASSERT_TRUE(labels.ok()) << labels.status();
+  std::vector<std::string> urls;
+  for (const label::IssuedLabel& l : *labels) urls.push_back(l.url);
+  ASSERT_EQ(urls.size(), 12u);
+
+  v1::VerifyRequest request;
+  request.add_images(PhotoOf(urls));
+  // How many of the twelve the reader finds in the photo (most: it is a
+  // photo): more than the ten an image pays for.
+  absl::StatusOr<std::vector<std::string>> read = render::ReadQrCodes(request.images(0));
+  ASSERT_TRUE(read.ok()) << read.status();
+  const size_t n = read->size();
+  ASSERT_GT(n, 10u);
+  std::vector<size_t> charged;
+  absl::StatusOr<v1::VerifyResponse> verified =
+      Verify(*ledger->snapshot(), request, api::TodayInChina(), label::Scanner::Anyone(),
+             [&](size_t extra) {
+               charged.push_back(extra);
+               return absl::OkStatus();
+             });
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(static_cast<size_t>(verified->verifications_size()), n);
+  EXPECT_EQ(charged, std::vector<size_t>{n - 10});
+
+  verified = Verify(*ledger->snapshot(), request, api::TodayInChina(), label::Scanner::Anyone(),
+                    [](size_t) { return absl::ResourceExhaustedError("over the limit"); });
+  EXPECT_EQ(verified.status().code(), absl::StatusCode::kResourceExhausted) << verified.status();
+}
+
+}  // namespace
+}  // namespace chemledger::verify
