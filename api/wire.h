@@ -134,7 +134,11 @@ inline constexpr uint32_t kLabelsPerMessage = 1000;
 // What a VerifyRequest costs against VerifyService's rate limits: 1 per URL
 // and this per image (reading a photo costs about as much as that many URLs).
 inline constexpr size_t kVerifyImageCost = 10;
-// What a VerifyRequest of `urls` URLs and `images` images costs.
+// Most codes VerifyService reads from one image; each beyond
+// kVerifyImageCost costs 1 more, charged once the image is read, so an
+// image costs at most this much.
+inline constexpr size_t kVerifyMaxCodesPerImage = 100;
+// What a VerifyRequest of `urls` URLs and `images` images costs up front.
 inline constexpr size_t VerifyCallCost(size_t urls, size_t images) {
   return urls + kVerifyImageCost * images;
 }

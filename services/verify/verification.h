@@ -30,7 +30,7 @@ inline constexpr size_t kMaxImageBytesPerCall = 3 << 20;
 
 // The most codes one image may hold: a photo of a pallet holds dozens; a
 // picture made to hold hundreds (each resolved against the log) is refused.
-inline constexpr int kMaxCodesPerImage = 100;
+inline constexpr int kMaxCodesPerImage = static_cast<int>(api::kVerifyMaxCodesPerImage);
 
 // INVALID_ARGUMENT naming the field when `request` is over the bounds above
 // (checked before a rate limit is charged, so a request that can never be

@@ -390,15 +390,18 @@ class OnlineReporter {
 };
 
 constexpr int kUrlsPerCall = 1000;
-// What one call may cost (a URL 1, an image verify::kImageCost): a signed
-// call's bound, and below an anonymous address's burst (kAnonymousScanBurst,
-// 600), which the server refuses a call to exceed.
+// What one call may cost: a signed call's bound, and below an anonymous
+// address's burst (kAnonymousScanBurst, 600), which the server refuses a
+// call to exceed.
 constexpr size_t kSignedCostPerCall = 20000;
 constexpr size_t kAnonymousCostPerCall = 500;
 
-size_t CostOf(const v1::VerifyRequest& request) {
-  return api::VerifyCallCost(static_cast<size_t>(request.urls_size()),
-                             static_cast<size_t>(request.images_size()));
+// The most `request` can cost: a URL 1, an image what it costs up front
+// and then for the codes read from it beyond those (at most
+// api::kVerifyMaxCodesPerImage in all), so that no call outgrows its budget.
+size_t MostCostOf(const v1::VerifyRequest& request) {
+  return static_cast<size_t>(request.urls_size()) +
+         api::kVerifyMaxCodesPerImage * static_cast<size_t>(request.images_size());
 }
 constexpr int kImagesPerCall = 16;
 constexpr size_t kImageBytesPerCall = 3 << 20;
@@ -462,7 +465,7 @@ absl::Status VerifyInputs(
       continue;
     }
     if (!input.url.empty()) {
-      if (request.urls_size() == kUrlsPerCall || CostOf(request) + 1 > max_cost_per_call) {
+      if (request.urls_size() == kUrlsPerCall || MostCostOf(request) + 1 > max_cost_per_call) {
         if (absl::Status s = flush(); !s.ok()) return s;
       }
       request.add_urls(input.url);
@@ -483,7 +486,7 @@ absl::Status VerifyInputs(
     }
     if (request.images_size() == kImagesPerCall ||
         image_bytes + input.image.size() > kImageBytesPerCall ||
-        CostOf(request) + api::kVerifyImageCost > max_cost_per_call) {
+        MostCostOf(request) + api::kVerifyMaxCodesPerImage > max_cost_per_call) {
       if (absl::Status s = flush(); !s.ok()) return s;
     }
     request.add_images(input.image);
