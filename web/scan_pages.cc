@@ -126,6 +126,9 @@ std::string Foot(const PageRequest& r) {
 constexpr size_t kMaxTextShown = 300;
 constexpr int kMaxStatementsShown = 30;
 constexpr size_t kMaxLinkShown = 512;
+// A text the registry or the reference tables already bound (a supplier's
+// first aid, a UN number's guidance): shown whole, this only a backstop.
+constexpr size_t kWholeText = 4096;
 
 // What a label page shows of a registration's texts. A page over budget as
 // usual (texts that escaping makes several times longer) is made again
@@ -136,7 +139,7 @@ struct Shown {
   size_t link;     // the SDS link
   size_t safety;   // first aid, fire fighting, spills
 };
-constexpr Shown kUsual{kMaxTextShown, kMaxStatementsShown, kMaxLinkShown, 4096};
+constexpr Shown kUsual{kMaxTextShown, kMaxStatementsShown, kMaxLinkShown, kWholeText};
 constexpr Shown kCompact{100, 10, 128, 300};
 
 // <dt>name</dt><dd>value</dd>, for a value that is there (at most
@@ -616,7 +619,7 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
         general) {
       absl::StrAppend(&head, "<p><b>",
                       T(r, "按联合国编号的应急处置", "Emergency response for the UN number"),
-                      "</b></p><p>", Escape(Clip(*general, 4096)), "</p>");
+                      "</b></p><p>", Escape(Clip(*general, kWholeText)), "</p>");
     } else {
       absl::StrAppend(
           &head, "<p class=\"na\">",
@@ -641,6 +644,10 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
     }
     int products_left_out = 0;
     for (const v1::GoodsEmergencyInfo& e : g.emergency()) {
+      if (products_left_out > 0) {  // the rest of the line is counted, not made
+        ++products_left_out;
+        continue;
+      }
       std::string product;
       absl::StrAppend(
           &product, "<p><b>",
@@ -651,16 +658,15 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
         absl::StrAppend(&product, "<dt>", T(r, "应急电话", "Emergency phone"), "</dt><dd>",
                         TelLink(e.emergency_phone()), "</dd>");
       }
-      // The supplier's texts whole (the registry bounds each).
       const absl::string_view na = T(r, "未登记", "not registered");
-      constexpr size_t kWhole = 4096;
-      Row(&product, T(r, "急救", "First aid"), e.first_aid().empty() ? na : e.first_aid(), kWhole);
+      Row(&product, T(r, "急救", "First aid"), e.first_aid().empty() ? na : e.first_aid(),
+          kWholeText);
       Row(&product, T(r, "消防", "Fire fighting"),
-          e.fire_fighting().empty() ? na : e.fire_fighting(), kWhole);
+          e.fire_fighting().empty() ? na : e.fire_fighting(), kWholeText);
       Row(&product, T(r, "泄漏", "Spills"), e.spill_response().empty() ? na : e.spill_response(),
-          kWhole);
+          kWholeText);
       absl::StrAppend(&product, "</dl>");
-      if (products_left_out > 0 || out.size() + product.size() > budget) {
+      if (out.size() + product.size() > budget) {
         ++products_left_out;
         continue;
       }

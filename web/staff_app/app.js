@@ -511,6 +511,16 @@ function render() {
   }
 }
 
+// Whether a failed call's answer is this server's decision, final: a 4xx
+// answer (but 408, 429 and 499), or 501 (UNIMPLEMENTED: this server never
+// takes it). Offline, busy, restarting, or an answer that is not the
+// ledger's: not final, the same call goes again later.
+function isServersDecision(e) {
+  return e instanceof Refusal && e.code !== 'NOT_OURS' &&
+         ((e.status >= 400 && e.status < 500 && ![408, 429, 499].includes(e.status)) ||
+          e.status === 501);
+}
+
 // The SHIPPING event's consignee and waybill (fields 11 and 12).
 function fillFor(step, shipping) {
   return step === STEP.SHIPPING
@@ -576,11 +586,7 @@ async function verifyHeld() {
     try {
       verdicts = await verdictsOf(scans.map((s) => s.url));
     } catch (e) {
-      if (e instanceof Offline) return false;
-      if (!(e instanceof Refusal) || e.code === 'NOT_OURS' || e.status >= 500 ||
-          [408, 429, 499].includes(e.status)) {
-        return false;  // again later
-      }
+      if (!isServersDecision(e)) return false;  // again later
       // The server's decision (the device's key no longer accepted, say):
       // nothing of this record can be booked.
       item.state = 'refused';
@@ -611,12 +617,6 @@ async function verifyHeld() {
     dropItem(item);
   }
   return true;
-}
-
-// Queued, then sent.
-async function record(step, codes, at, shipping, what) {
-  await queueEvents(step, codes, at, shipping, what);
-  settle();
 }
 
 function settle() {
@@ -660,14 +660,7 @@ async function flushHere() {
         item.log_index = receipt.log_index;
         sent = true;
       } catch (e) {
-        // Offline, busy, restarting, or an answer that is not the ledger's
-        // decision: the same bytes go again later. A 4xx answer of this
-        // server (but 408, 429 and 499) is its decision, final; so is 501
-        // (UNIMPLEMENTED: this server never takes it).
-        const final = e instanceof Refusal && e.code !== 'NOT_OURS' &&
-                      ((e.status >= 400 && e.status < 500 && ![408, 429, 499].includes(e.status)) ||
-                       e.status === 501);
-        if (!final) break;
+        if (!isServersDecision(e)) break;  // the same bytes go again later
         item.state = 'refused';
         item.message = e.message;
         sent = true;
