@@ -125,21 +125,29 @@ TEST_F(LabelE2eTest, IssuesA100000CodeBatchThatRendersReadsBackAndVerifiesOfflin
 
 TEST_F(LabelE2eTest, RetryRedeliversTheSameCodesAndSerialsContinue) {
   ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
-  const v1::SignedEnvelope request = IssueRequest("RETRY1", 30, *acme_operator_);
+  // A count that fills neither the messages (1,000 labels) nor the chunks
+  // the server signs them in (125): every serial once, in order.
+  const v1::SignedEnvelope request = IssueRequest("RETRY1", 2345, *acme_operator_);
   Issued first = Issue(request);
   ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  ASSERT_EQ(first.labels.size(), 2345u);
+  for (size_t i = 0; i < first.labels.size(); ++i) {
+    ASSERT_EQ(first.labels[i].serial(), i + 1);
+  }
   const uint64_t size = LogSize();
   Issued again = Issue(request);
   ASSERT_TRUE(again.status.ok());
   EXPECT_TRUE(again.replayed);
   EXPECT_EQ(again.log_index, first.log_index);
   EXPECT_EQ(LogSize(), size);
-  ASSERT_EQ(again.labels.size(), 30u);
-  EXPECT_EQ(again.labels[29].url(), first.labels[29].url());
+  ASSERT_EQ(again.labels.size(), 2345u);
+  for (size_t i = 0; i < again.labels.size(); ++i) {
+    ASSERT_EQ(again.labels[i].url(), first.labels[i].url()) << i;
+  }
 
   Issued more = Issue(IssueRequest("RETRY1", 5, *acme_operator_));
   ASSERT_TRUE(more.status.ok());
-  EXPECT_EQ(more.labels[0].serial(), 31u);
+  EXPECT_EQ(more.labels[0].serial(), 2346u);
 }
 
 TEST_F(LabelE2eTest, NothingAcknowledgedIsLostToSigkill) {

@@ -1,9 +1,11 @@
 #include "services/label/label_service.h"
 
-#include <array>
-#include <iterator>
+#include <deque>
+#include <memory>
 #include <utility>
+#include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/china_time.h"
@@ -11,8 +13,8 @@
 #include "services/common/grpc_status.h"
 #include "services/common/incoming_call.h"
 #include "services/common/raw_unary.h"
-#include "services/common/stream_watchdog.h"
 #include "services/common/snapshot_metadata.h"
+#include "services/common/stream_watchdog.h"
 #include "services/label/label_resolution.h"
 #include "services/registry/read_access.h"
 #include "services/registry/registry_state.h"
@@ -75,58 +77,71 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
   header.mutable_assignment()->set_count(issuance->count);
   header.mutable_assignment()->set_label_key_id(issuance->label_key_id.ToString());
 
-  // Each message's labels are signed in two halves on two threads (the
-  // machine's cores), and the next message is signed while this one is
-  // written.
-  // (On the service's fixed signing workers: no thread is made per call.)
-  struct Half {
+  // The labels are signed in chunks on the service's fixed signing workers
+  // (no thread is made per call), up to kMessagesSignedAhead messages ahead
+  // of the one being written, so that neither the workers nor the writer
+  // waits for the other: with a message signed in two halves and only the
+  // next one ahead, the workers stood idle while the slower half finished
+  // and while the writer wrote (issuance reached 0.74 of the machine's
+  // signing rate; BENCHMARKS.md, "Label issuance").
+  static constexpr uint32_t kLabelsPerChunk = 125;
+  static constexpr size_t kMessagesSignedAhead = 3;
+  struct Chunk {
     std::shared_ptr<WorkerPool::Task> task;
     absl::StatusOr<std::vector<IssuedLabel>> labels = absl::UnknownError("not signed");
   };
-  using Halves = std::array<std::shared_ptr<Half>, 2>;
-  const auto sign = [&](uint32_t offset) {
-    constexpr uint32_t kHalf = kLabelsPerMessage / 2;
-    Halves halves;
-    for (uint32_t h = 0; h < 2; ++h) {
-      auto half = std::make_shared<Half>();
-      half->task = signing_pool_.Run([this, &issuance, offset, h, half = half.get()] {
-        half->labels = issuer_->SignLabels(*issuance, offset + h * kHalf, kHalf);
-      });
-      halves[h] = std::move(half);
+  using Message = std::vector<std::shared_ptr<Chunk>>;
+  std::deque<Message> ahead;
+  uint32_t next_offset = 0;
+  const auto sign_ahead = [&] {
+    for (; ahead.size() < kMessagesSignedAhead && next_offset < issuance->count;
+         next_offset += kLabelsPerMessage) {
+      Message message;
+      for (uint32_t c = 0; c < kLabelsPerMessage && next_offset + c < issuance->count;
+           c += kLabelsPerChunk) {
+        auto chunk = std::make_shared<Chunk>();
+        const uint32_t offset = next_offset + c;
+        // The chunk is owned by `message` and the task alike; `issuance`
+        // outlives every task (each is waited for before this returns).
+        chunk->task = signing_pool_.Run([this, &issuance, offset, chunk = chunk.get()] {
+          chunk->labels = issuer_->SignLabels(*issuance, offset, kLabelsPerChunk);
+        });
+        message.push_back(std::move(chunk));
+      }
+      ahead.push_back(std::move(message));
     }
-    return halves;
   };
-  const auto wait = [](Halves& halves) {
-    for (auto& half : halves) {
-      if (half) half->task->Wait();
-    }
+  const auto wait = [](const Message& message) {
+    for (const auto& chunk : message) chunk->task->Wait();
   };
+  // Whatever way this returns, no signing task is left running.
+  const auto wait_for_all = absl::MakeCleanup([&] {
+    for (const Message& message : ahead) wait(message);
+  });
   // A client that does not take a message for 30 s is dropped, and its
   // issuance slot freed (it sends the same request again for the labels).
   StreamWatchdog watchdog([context] { context->TryCancel(); }, StreamTimeouts{absl::Hours(24), absl::Seconds(30)});
-  Halves next = sign(0);
-  for (uint32_t offset = 0; offset < issuance->count; offset += kLabelsPerMessage) {
-    wait(next);
-    absl::StatusOr<std::vector<IssuedLabel>> labels = std::move(next[0]->labels);
-    absl::StatusOr<std::vector<IssuedLabel>> second = std::move(next[1]->labels);
-    if (!labels.ok()) return ToGrpcStatus(labels.status());
-    if (!second.ok()) return ToGrpcStatus(second.status());
-    labels->insert(labels->end(), std::make_move_iterator(second->begin()),
-                   std::make_move_iterator(second->end()));
-    if (offset + kLabelsPerMessage < issuance->count) next = sign(offset + kLabelsPerMessage);
+  sign_ahead();
+  for (uint32_t offset = 0; !ahead.empty(); offset += kLabelsPerMessage) {
+    wait(ahead.front());
+    const Message chunks = std::move(ahead.front());
+    ahead.pop_front();
+    sign_ahead();
     v1::IssueLabelsResponse message = header;
-    message.mutable_labels()->Reserve(static_cast<int>(labels->size()));
-    for (IssuedLabel& label : *labels) {
-      v1::IssuedLabel* out = message.add_labels();
-      out->set_serial(label.serial);
-      out->set_code(std::move(label.code));
-      out->set_url(std::move(label.url));
+    message.mutable_labels()->Reserve(static_cast<int>(kLabelsPerMessage));
+    for (const auto& chunk : chunks) {
+      if (!chunk->labels.ok()) return ToGrpcStatus(chunk->labels.status());
+      for (IssuedLabel& label : *chunk->labels) {
+        v1::IssuedLabel* out = message.add_labels();
+        out->set_serial(label.serial);
+        out->set_code(std::move(label.code));
+        out->set_url(std::move(label.url));
+      }
     }
     watchdog.WriteStarted();
     const bool written = !context->IsCancelled() && writer->Write(message);
     watchdog.WriteDone();
     if (!written) {
-      wait(next);
       return grpc::Status(grpc::StatusCode::CANCELLED,
                           absl::StrCat("the client went away after ", offset,
                                        " labels; the issuance is recorded at log index ",

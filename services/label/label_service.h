@@ -104,7 +104,7 @@ class LabelServiceImpl final : public LabelServiceBase {
   };
   absl::Mutex trust_list_mu_;
   std::optional<SignedTrustList> signed_trust_list_ ABSL_GUARDED_BY(trust_list_mu_);
-  // Signs each message's labels in two halves, while the last one is written.
+  // Signs the labels in chunks, a few messages ahead of the one written.
   WorkerPool signing_pool_{
       static_cast<int>(std::max(2u, std::thread::hardware_concurrency())), 0, "label-sign"};
   // Runs the raw reads' handlers (raw_unary.h).
