@@ -96,6 +96,11 @@ absl::StatusOr<int> MajorHazardAlertRecorder::RecordWaiting() {
   return recorded;
 }
 
+bool MajorHazardAlertRecorder::RetriesWaiting() {
+  absl::MutexLock recording(&recording_);
+  return !retries_.empty();
+}
+
 void MajorHazardAlertRecorder::Run() {
   uint64_t looked_at = 0;  // the log size last looked at with nothing left to do
   for (;;) {
@@ -109,8 +114,9 @@ void MajorHazardAlertRecorder::Run() {
     if (size == looked_at) continue;
     absl::StatusOr<int> recorded = RecordWaiting();
     // Look again at once when it wrote (its own entries grew the log) or
-    // failed; settle when a round found nothing.
-    if (recorded.ok() && *recorded == 0) looked_at = size;
+    // failed, and every round while an alert waits to be tried again (a
+    // quiet log may never grow again); settle when a round found nothing.
+    if (recorded.ok() && *recorded == 0 && !RetriesWaiting()) looked_at = size;
   }
 }
 

@@ -7,8 +7,9 @@
 // grown (at most every `poll`), and submits an entry for each alert waiting
 // there, oldest first, at most 256 at a time. An alert whose entry could
 // not be written is reported on stderr once and tried again after 1 s,
-// then 2 s, ... up to a minute between tries; the others go on meanwhile. The alert's state machine
-// accepts each alert once (the same alert again is "already recorded"), so two recorders, or one
+// then 2 s, ... up to a minute between tries, whether or not the log grows
+// meanwhile; the others go on. The alert's state machine accepts each alert
+// once (the same alert again is "already recorded"), so two recorders, or one
 // restarted after a crash between an event and its alert, record it once.
 // An alert left by an event is never lost: it waits in the state, in the
 // event's own atomic commit, until its entry is written.
@@ -61,6 +62,8 @@ class MajorHazardAlertRecorder {
 
  private:
   void Run();
+  // Whether an alert that failed waits to be tried again.
+  bool RetriesWaiting();
 
   journal::LedgerClient* const ledger_;
   const absl::Duration poll_;

@@ -289,6 +289,57 @@ TEST_F(MajorHazardTest, ASiteCrossingOneIsAlertedOnceAndGradedByTheFormula) {
 
 // Entries of an epoch before identification (a deployment pinned to an
 // older --rules-epoch) keep the stock per product but identify nothing.
+// The deployment's ledger, except that the first `failures` submissions
+// fail as a commit that could not be written would.
+class FailingFirstSubmissions : public journal::LedgerClient {
+ public:
+  FailingFirstSubmissions(journal::LedgerClient* ledger, int failures)
+      : ledger_(ledger), failures_(failures) {}
+  std::vector<absl::StatusOr<journal::Receipt>> Submit(
+      std::vector<journal::Request> requests) override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (failures_ > 0) {
+        --failures_;
+        return std::vector<absl::StatusOr<journal::Receipt>>(
+            requests.size(), absl::UnavailableError("test: the commit could not be written"));
+      }
+    }
+    return ledger_->Submit(std::move(requests));
+  }
+  std::shared_ptr<const storage::Snapshot> Latest() override { return ledger_->Latest(); }
+  absl::Status Writable() override { return ledger_->Writable(); }
+  void Keep(std::shared_ptr<const storage::Snapshot> snapshot) override {
+    ledger_->Keep(std::move(snapshot));
+  }
+  absl::StatusOr<std::shared_ptr<const storage::Snapshot>> At(uint64_t size) override {
+    return ledger_->At(size);
+  }
+
+ private:
+  journal::LedgerClient* const ledger_;
+  absl::Mutex mu_;
+  int failures_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(MajorHazardTest, AnAlertWhoseEntryFailedIsTriedAgainWhileTheLogStaysQuiet) {
+  ASSERT_NO_FATAL_FAILURE(RegisterSite("WH-3", 20));
+  ASSERT_NO_FATAL_FAILURE(ImportThresholds("t1", "0.05"));
+  Ok(producer_, At(Event(v1::COMMISSIONING, kProducer, {Code(1)}), "WH-3"));
+  Ok(producer_, At(Event(v1::COMMISSIONING, kProducer, {Code(2)}), "WH-3"));  // S = 1
+  ASSERT_EQ(Pending().size(), 1u);
+  // The recorder's first try fails; nothing else is written after it, so
+  // the try a second later must come from the recorder alone.
+  FailingFirstSubmissions ledger(&t_->client(), 1);
+  MajorHazardAlertRecorder recorder(&ledger, absl::Milliseconds(20));
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!Pending().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_TRUE(Pending().empty()) << "the alert was not tried again";
+  EXPECT_EQ(Recorded().size(), 1u);
+  EXPECT_EQ(recorder.counters().failed, 1u);
+  EXPECT_EQ(recorder.counters().recorded, 1u);
+}
+
 TEST_F(MajorHazardTest, EntriesOfAnEarlierRulesEpochIdentifyNothing) {
   ASSERT_NO_FATAL_FAILURE(RegisterSite("WH-3", 20));
   ASSERT_NO_FATAL_FAILURE(ImportThresholds("t1", "0.05"));
