@@ -170,6 +170,16 @@ TEST_F(ConsoleE2eTest, SigningInTakesTheRegulatorsKeyAndTheCookieStaysWithThePag
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400) << r->body;
   EXPECT_NE(r->body.find("signs in only at a loopback address"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("Host: 'evil.example'"), std::string::npos) << r->body;
+  // Host names are not case-sensitive: a client that sends its Host, and
+  // signs its console address, in capitals is let in.
+  {
+    const std::string shouting = absl::StrCat("LOCALHOST:", ConsolePort());
+    r = Post("/console/login", SignedLogin(*regulator_, absl::StrCat("https://", shouting)),
+             {{"Host", shouting}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+  }
   // Bad input names the field.
   r = Post("/console/login", R"({"login": "AAAA", "signatur": ""})");
   ASSERT_TRUE(r);

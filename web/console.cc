@@ -89,10 +89,11 @@ absl::StatusOr<std::string> ConsoleAddressOf(const ConsoleContext& c, const http
                      "' is not an address of this console (chemledgerd serve --console-address)"));
   }
   if (IsLoopbackHost(host)) return host;
-  return absl::FailedPreconditionError(
-      "login.console: this console signs in only at a loopback address, as it was given no "
-      "address of its own (chemledgerd serve --console-address HOST[:PORT], the address "
-      "regulators call)");
+  return absl::InvalidArgumentError(absl::StrCat(
+      "Host: '", absl::CHexEscape(host.substr(0, 100)),
+      "' is not a loopback address, and this console signs in only at a loopback address, as "
+      "it was given no address of its own (chemledgerd serve --console-address HOST[:PORT], the "
+      "address regulators call)"));
 }
 
 void SendError(httplib::Response& res, const absl::Status& given) {

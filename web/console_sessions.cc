@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -87,7 +88,8 @@ absl::StatusOr<v1::ConsoleTicket> ConsoleSessions::Login(const storage::StateRea
     return absl::InvalidArgumentError(
         "login.console: the console's address as called, https://HOST[:PORT], is required");
   }
-  if (console != host) {
+  // Host names are not case-sensitive: `host` comes lower-cased.
+  if (absl::AsciiStrToLower(console) != host) {
     return absl::InvalidArgumentError(absl::StrCat(
         "login.console: '", login.console(), "' is not this console (", host,
         "): a login is good only at the address its signer called"));

@@ -36,10 +36,6 @@ absl::StatusOr<v1::InTransitReport> QueryInTransit(const storage::StateReader& s
                       waybill::ShipmentsDueBefore(state, now + absl::Hours(24 * 365 * 100),
                                                   kMaxShipmentsExamined));
   for (const waybill::WaybillState& w : moving) {
-    if (static_cast<size_t>(report.shipments_size()) >= kMaxShipmentsInTransit) {
-      report.set_truncated(true);
-      break;
-    }
     const v1::Waybill& b = w.waybill;
     const bool controlled = registry::CarriesControlledGoods(b);
     const bool waste = registry::CarriesWaste(b);
@@ -57,6 +53,11 @@ absl::StatusOr<v1::InTransitReport> QueryInTransit(const storage::StateReader& s
     size_t received = 0;
     for (const std::string& code : w.shipped) received += w.received.count(code);
     if (received == w.shipped.size()) continue;
+    // Truncated only when one more of the reader's would be listed.
+    if (static_cast<size_t>(report.shipments_size()) >= kMaxShipmentsInTransit) {
+      report.set_truncated(true);
+      break;
+    }
     v1::ShipmentInTransit* s = report.add_shipments();
     s->set_waybill_number(b.waybill_number());
     s->set_carrier_uscc(b.carrier_uscc());

@@ -53,7 +53,7 @@ absl::StatusOr<v1::StockReport> QueryStock(const storage::StateReader& state,
   size_t read = 0;
   for (const std::string& uscc : enterprises) {
     std::vector<std::string> codes;
-    CL_RETURN_IF_ERROR(ledger::ScanStockCodes(state, uscc, [&](absl::string_view code) {
+    CL_RETURN_IF_ERROR(ledger::ScanStockCodes(state, uscc, q.site(), [&](absl::string_view code) {
       codes.emplace_back(code);
       return codes.size() + read <= kMaxStockCodes;
     }));
@@ -61,7 +61,8 @@ absl::StatusOr<v1::StockReport> QueryStock(const storage::StateReader& state,
     if (read > kMaxStockCodes) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "the stock asked for is over ", kMaxStockCodes,
-          " codes: narrow it to a chemical, an enterprise or a site"));
+          " codes: narrow the place (an enterprise, a region, a park or a site; the goods "
+          "asked for are picked out of what the place holds and do not narrow the count)"));
     }
     for (const std::string& code : codes) {
       CL_ASSIGN_OR_RETURN(std::optional<ledger::CodeState> c, ledger::FindCode(state, code));

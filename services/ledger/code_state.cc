@@ -189,9 +189,15 @@ absl::StatusOr<std::optional<EventInfo>> FindEvent(const storage::StateReader& s
 }
 
 absl::Status ScanStockCodes(const storage::StateReader& state, absl::string_view custodian,
+                            absl::string_view site,
                             const std::function<bool(absl::string_view code)>& visit) {
   if (custodian.empty()) return absl::OkStatus();
-  const std::string prefix = absl::StrCat("l/at/", custodian, "/");
+  CodeState probe;  // the index key of a code "" at `site`: the site's prefix
+  probe.status = CodeStatus::kActive;
+  probe.custodian = std::string(custodian);
+  probe.site = std::string(site);
+  const std::string prefix =
+      site.empty() ? absl::StrCat("l/at/", custodian, "/") : internal::StockKey(probe);
   return state.Scan(prefix, storage::PrefixEnd(prefix),
                     [&](absl::string_view key, absl::string_view) {
                       // "<site, '/' escaped>/<code>": the code is after the last '/'.

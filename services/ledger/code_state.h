@@ -100,9 +100,10 @@ absl::StatusOr<std::vector<CodeState>> ListStock(const storage::StateReader& sta
                                                  size_t limit, bool* more);
 
 // Calls `visit` with the code of each package and aggregate in the stock
-// index of `custodian` (every site; ListStock's rule), by site then code;
-// stops when it returns false.
+// index of `custodian` (ListStock's rule) at `site`, or at every site when
+// `site` is empty, by site then code; stops when it returns false.
 absl::Status ScanStockCodes(const storage::StateReader& state, absl::string_view custodian,
+                            absl::string_view site,
                             const std::function<bool(absl::string_view code)>& visit);
 
 // A scan its history cannot explain: an OBSERVING event of a package used
