@@ -87,8 +87,8 @@ inline constexpr char kFindCatalogueEntriesMethod[] =
     "/chemledger.v1.RegistryService/FindCatalogueEntries";
 inline constexpr char kResolveLabelMethod[] = "/chemledger.v1.LabelService/ResolveLabel";
 // Read credentials for IssueLabels (signed over no request bytes, as a
-// stream's): asked only when the request was recorded before, to send its
-// labels again.
+// stream's): required on every call, by an actor of the labels' enterprise
+// (the signed request may be in the log, where others read it).
 inline constexpr char kIssueLabelsMethod[] = "/chemledger.v1.LabelService/IssueLabels";
 inline constexpr char kGetEventMethod[] = "/chemledger.v1.LedgerService/GetEvent";
 inline constexpr char kGetHistoryMethod[] = "/chemledger.v1.LedgerService/GetHistory";

@@ -174,7 +174,8 @@ TEST_F(RegistryE2eTest, RevokedKeysAndBlacklistedEnterprisesAreRefused) {
   Issued blocked =
       Issue(*envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), *other_admin_));
   EXPECT_EQ(blocked.status.error_code(), StatusCode::PERMISSION_DENIED);
-  EXPECT_NE(blocked.status.error_message().find("envelope.signatures[0].key_id: the signer's "
+  // (Refused at the call's read credentials, before the request is read.)
+  EXPECT_NE(blocked.status.error_message().find("metadata chemledger-key-id: the signer's "
                                                 "enterprise " + std::string(kOther) +
                                                 " is blacklisted"),
             std::string::npos)
@@ -219,7 +220,7 @@ TEST_F(RegistryE2eTest, RegistryReadsNeedAnActorsSignatureAndTheScanShowsLess) {
   // Signed for another method, another request, another deployment: the
   // signature does not verify.
   expect_unauthenticated(send(made_for(kDeployment, api::kGetProductMethod, bytes, absl::Now())),
-                         "read credentials");
+                         "read credentials: metadata chemledger-signature-bin");
   v1::GetEnterpriseRequest other;
   other.set_uscc(kOther);
   expect_unauthenticated(
@@ -229,6 +230,15 @@ TEST_F(RegistryE2eTest, RegistryReadsNeedAnActorsSignatureAndTheScanShowsLess) {
   expect_unauthenticated(
       send(made_for("another.deployment", api::kGetEnterpriseMethod, bytes, absl::Now())),
       "read credentials");
+  // Signed by a key nobody registered: named as the metadata entry sent.
+  {
+    const crypto::SigningKey stranger = crypto::SigningKey::Generate();
+    expect_unauthenticated(
+        send(read_auth::SignRead(
+            read_auth::ReadRequest{kDeployment, api::kGetEnterpriseMethod, bytes}, stranger,
+            absl::Now())),
+        "read credentials: metadata chemledger-key-id: key " + stranger.key_id().ToString());
+  }
   // Signed two minutes ago: refused.
   expect_unauthenticated(
       send(made_for(kDeployment, api::kGetEnterpriseMethod, bytes,

@@ -21,8 +21,8 @@
 // AuditService (services/audit/audit_reads.h) for the actor whose session the
 // cookie names (web/console_sessions.h); it adds no rule and skips none.
 //
-// The session cookie is HttpOnly, Secure and SameSite=Strict, on path
-// /console; the API takes only POSTs of application/json from the same
+// The session cookie is HttpOnly, Secure and SameSite=Strict, on path /
+// (as its __Host- prefix requires); the API takes only POSTs of application/json from the same
 // origin (Sec-Fetch-Site, Origin against Host), so another site cannot make
 // a signed-in browser call it; GET /console/api/session only says who is
 // signed in. A ticket opens only from a navigation the user started

@@ -5,11 +5,11 @@
 // vouches for the name, the allow-list says what the name may do. The
 // cluster's table (ClusterDefault):
 //
-//   caller     reads  submits (payload types)            signs
-//   labeld     yes    label issuances, refusal records    trust lists
-//   waybilld   yes    waybills, refusal records           -
-//   verifyd    yes    -                                   -
-//   auditd     yes    -                                   checkpoints, trust lists
+//   caller     reads  submits (payload types)                          signs
+//   labeld     yes    label issuances, refusal records, public scans    trust lists
+//   waybilld   yes    waybills, refusal records, public scans           -
+//   verifyd    yes    public scans                                      -
+//   auditd     yes    public scans                                      checkpoints, trust lists
 //
 // and auditd alone keeps the console's sign-in records there (challenges,
 // tickets, sessions: PutRecord, GetRecord, DeleteRecord).

@@ -1,8 +1,10 @@
 #include "services/registry/read_access.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "services/common/grpc_read_auth.h"
+#include "services/common/read_auth.h"
 #include "services/registry/registry_state.h"
 
 namespace chemledger::registry {
@@ -17,8 +19,15 @@ absl::StatusOr<v1::Actor> ReadAuthenticator::Authenticate(const storage::StateRe
       [&](const v1::SignedEnvelope& envelope, const crypto::SignatureContext& signature_context) {
         absl::StatusOr<v1::Actor> actor = VerifySigner(state, envelope, signature_context);
         if (!actor.ok()) {
-          return absl::Status(actor.status().code(),
-                              absl::StrCat("read credentials: ", actor.status().message()));
+          // The credentials are checked as an envelope; the caller sent
+          // metadata entries, so those are what the message names.
+          const std::string message = absl::StrReplaceAll(
+              actor.status().message(),
+              {{"envelope.signatures[0].key_id",
+                absl::StrCat("metadata ", read_auth::kKeyIdHeader)},
+               {"envelope.signatures[0].sig",
+                absl::StrCat("metadata ", read_auth::kSignatureHeader)}});
+          return absl::Status(actor.status().code(), absl::StrCat("read credentials: ", message));
         }
         reader = *std::move(actor);
         return absl::OkStatus();
