@@ -24,6 +24,14 @@ grpc::ServerUnaryReactor* VerifyServiceImpl::Verify(grpc::CallbackServerContext*
                       v1::VerifyResponse* out) { return ServeVerify(context, r, bytes, out); });
 }
 
+bool VerifyServiceImpl::TakeAllowance(const label::Scanner& scanner,
+                                      const grpc::ServerContextBase& context, size_t cost) {
+  return scanner.registered()
+             ? signed_.Take(scanner.actor()->public_key(), static_cast<double>(cost), absl::Now())
+             : anonymous_.Take(ClientAddress(context.peer()), static_cast<double>(cost),
+                               absl::Now());
+}
+
 grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,
                                             const v1::VerifyRequest* request,
                                             absl::string_view request_bytes,
@@ -41,42 +49,36 @@ grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,
     absl::StatusOr<v1::Actor> actor =
         reads_->Authenticate(*snapshot, *context, api::kVerifyMethod, request_bytes);
     if (!actor.ok()) return ToGrpcStatus(actor.status());
-    if (static_cast<double>(CostOf(*request)) > signed_burst_) {
-      return grpc::Status(
-          grpc::StatusCode::INVALID_ARGUMENT,
-          absl::StrCat("urls, images: this call costs ", CostOf(*request), " (a URL 1, an image ",
-                       kImageCost, "); a signed call costs at most ", signed_burst_, ": split it"));
-    }
-    if (!signed_.Take(actor->public_key(), static_cast<double>(CostOf(*request)), absl::Now())) {
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          "this actor's verifications are limited (2000 codes a second, bursts "
-                          "of 20000): retry in a few seconds");
-    }
     scanner = label::Scanner::Actor(*std::move(actor));
-  } else if (static_cast<double>(CostOf(*request)) > anonymous_burst_) {
+  }
+  const size_t cost = CostOf(*request);
+  const double burst = scanner.registered() ? signed_burst_ : anonymous_burst_;
+  if (static_cast<double>(cost) > burst) {
     // More than the burst: no wait would let it through.
     return grpc::Status(
         grpc::StatusCode::INVALID_ARGUMENT,
-        absl::StrCat("urls, images: this call costs ", CostOf(*request), " (a URL 1, an image ",
-                     kImageCost, "); an anonymous call costs at most ", anonymous_burst_,
-                     ": split it, or sign the call as a registered actor"));
-  } else if (!anonymous_.Take(ClientAddress(context->peer()), static_cast<double>(CostOf(*request)),
-                              absl::Now())) {
+        absl::StrCat("urls, images: this call costs ", cost, " (a URL 1, an image ", kImageCost,
+                     "); ", scanner.registered() ? "a signed" : "an anonymous",
+                     " call costs at most ", burst,
+                     scanner.registered() ? ": split it"
+                                          : ": split it, or sign the call as a registered actor"));
+  }
+  if (!TakeAllowance(scanner, *context, cost)) {
     return grpc::Status(
         grpc::StatusCode::RESOURCE_EXHAUSTED,
-        "anonymous verification is limited per client address: retry in a few seconds, ask for "
-        "fewer codes at once, or sign the call as a registered actor");
+        absl::StrCat(scanner.registered()
+                         ? absl::StrCat("this actor's verifications are limited (", signed_rate_,
+                                        " codes a second, bursts of ", signed_burst_, ")")
+                         : "anonymous verification is limited per client address",
+                     ": retry in a few seconds, ask for fewer codes at once",
+                     scanner.registered() ? ""
+                                          : ", or sign the call as a "
+                                            "registered actor"));
   }
   // The codes the images hold beyond what the images paid for, charged to
-  // the same limit once they are read.
+  // the same allowance once they are read.
   const auto charge = [&](size_t extra) {
-    if (extra == 0) return absl::OkStatus();
-    const bool taken =
-        scanner.registered()
-            ? signed_.Take(scanner.actor()->public_key(), static_cast<double>(extra), absl::Now())
-            : anonymous_.Take(ClientAddress(context->peer()), static_cast<double>(extra),
-                              absl::Now());
-    if (taken) return absl::OkStatus();
+    if (extra == 0 || TakeAllowance(scanner, *context, extra)) return absl::OkStatus();
     return absl::ResourceExhaustedError(
         absl::StrCat("images: they hold ", extra,
                      " codes more than their cost paid for (an image pays for ", kImageCost,

@@ -15,6 +15,7 @@
 #include "journal/ledger_client.h"
 #include "services/common/call_executor.h"
 #include "services/common/rate_limiter.h"
+#include "services/label/label_resolution.h"
 #include "services/label/public_scan_sink.h"
 #include "services/registry/read_access.h"
 
@@ -42,6 +43,7 @@ class VerifyServiceImpl final : public VerifyServiceBase {
       : ledger_(ledger),
         reads_(reads),
         anonymous_burst_(options.anonymous_burst),
+        signed_rate_(options.signed_rate),
         signed_burst_(options.signed_burst),
         anonymous_(options.anonymous_rate, options.anonymous_burst),
         signed_(options.signed_rate, options.signed_burst),
@@ -54,10 +56,15 @@ class VerifyServiceImpl final : public VerifyServiceBase {
  private:
   grpc::Status ServeVerify(grpc::ServerContextBase* context, const v1::VerifyRequest* request,
                            absl::string_view request_bytes, v1::VerifyResponse* response);
+  // Takes `cost` codes from the caller's allowance: a registered scanner's
+  // own (by key), anyone else's by client address. False: over it.
+  bool TakeAllowance(const label::Scanner& scanner, const grpc::ServerContextBase& context,
+                     size_t cost);
 
   journal::LedgerClient* const ledger_;
   registry::ReadAuthenticator* const reads_;
   const double anonymous_burst_;
+  const double signed_rate_;
   const double signed_burst_;
   RateLimiter anonymous_;
   RateLimiter signed_;  // by actor key

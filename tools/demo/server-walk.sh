@@ -269,7 +269,7 @@ if [[ -n "$CLUSTER" ]]; then
 fi
 printf '\nchemledgerd keeps serving on %s, scan pages on %s (Ctrl-C stops it). Try:\n' "$SERVER" "$SCAN_PAGES"
 printf '  open %s/blacklist, or a label: %s/%s\n' "$SCAN_PAGES" "$SCAN_PAGES" "$(head -1 "$OUT/labels/urls.txt" | cut -d/ -f4-)"
-printf '  %s/chemctl registry product show --server %s %s\n' "$BIN" "$SERVER" "$USCC"
+printf '  %s/chemctl registry product show %s --key %s/keys/admin.key --server %s\n' "$BIN" "$USCC" "$OUT" "$SERVER"
 printf '  the regulator console: %s/chemaudit login --console %s --key %s/keys/admin.key --note-key %s/data/note.vkey\n' \
   "$BIN" "$SCAN_PAGES" "$OUT" "$OUT"
 printf '    and open the address it prints in a browser on this machine (docs/console.md)\n'
