@@ -96,7 +96,10 @@ namespace chemledger::journal {
 //      blacklisting is dated within the year before it is recorded; a
 //      site's park is changed by a platform administrator only; hazard
 //      statement codes are checked. Public scan entries are taken.
-inline constexpr uint32_t kCurrentRulesEpoch = 10;
+//  11: a receipt made under no waybill (its goods came on one cancelled on
+//      the way) is not declared an error while a waybill holds its code,
+//      as one made under a waybill was not from epoch 9.
+inline constexpr uint32_t kCurrentRulesEpoch = 11;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {

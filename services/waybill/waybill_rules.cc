@@ -847,7 +847,27 @@ absl::Status UndoNotes(const journal::EntryContext& entry, const storage::StateR
       absl::StatusOr<std::optional<std::string>> number =
           state.Get(internal::ReceivedKey(code));
       if (!number.ok()) return number.status();
-      if (!*number) continue;
+      if (!*number) {
+        // A receipt under no waybill (the goods came on one cancelled on
+        // the way, or on none): nothing to undo here, but from epoch 11 not
+        // undone either while a waybill lists the code, which would then
+        // be in transit and listed at once.
+        if (entry.rules_epoch >= 11) {
+          absl::StatusOr<std::optional<WaybillHolder>> listed = WaybillHolderOf(state, code);
+          if (!listed.ok()) return listed.status();
+          if (*listed) {
+            return Precondition(
+                "event.corrects_event_id",
+                absl::StrCat(code, " is on open waybill ", NumberOfRef((*listed)->ref), " of ",
+                             CarrierOfRef((*listed)->ref), " (",
+                             v1::WaybillStatus_Name((*listed)->status),
+                             ") since it was received; the receipt is declared an error once "
+                             "that waybill no longer holds it (amended, cancelled, or arrived "
+                             "without it)"));
+          }
+        }
+        continue;
+      }
       absl::StatusOr<WaybillState*> w = waybill(**number);
       if (!w.ok()) return w.status();
       if (*w == nullptr || (*w)->received.count(code) == 0) continue;

@@ -532,6 +532,34 @@ TEST_F(WaybillRulesTest, AReceiptIsNotUndoneUnderAnotherWaybillsListing) {
   ExpectStateRebuildsFromTheLog();
 }
 
+// A receipt made under no waybill (the goods came on one cancelled on the
+// way) is not undone either while a waybill lists its code, from rules
+// epoch 11; under epoch 10 it was, and the code went back in transit while
+// the new waybill still listed it.
+TEST_F(WaybillRulesTest, AReceiptUnderNoWaybillIsNotUndoneUnderAWaybillsListing) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-N1", {Code(1)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-N1", kUser).ok());
+  ASSERT_TRUE(Submit(carrier_, Cancel("WB-N1", "consignee refused the goods")).ok());
+  ASSERT_EQ(OpenWaybill(Code(1)), "");
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
+  const std::string receipt = absl::StrCat("ev-", next_id_);
+  ASSERT_TRUE(t_->AuthorizeCarrier(user_, kCarrier).ok());
+  ASSERT_TRUE(
+      Submit(carrier_, testing::ExampleWaybill("WB-N2", kCarrier, kUser, kOther, {Code(1)})).ok());
+  ASSERT_EQ(OpenWaybill(Code(1)), "WB-N2");
+  RefusedEvent(DeclareError(user_, kUser, receipt), absl::StatusCode::kFailedPrecondition,
+               "is on open waybill WB-N2");
+  EXPECT_EQ(OpenWaybill(Code(1)), "WB-N2");
+  // An entry of epoch 10 keeps its rule (a store written then rebuilds).
+  chemledger::testing::TestLedgerOptions epoch10;
+  epoch10.rules_epoch = 10;
+  t_->Reopen(epoch10);
+  absl::Status undone = DeclareError(user_, kUser, receipt);
+  EXPECT_TRUE(undone.ok()) << undone;
+  t_->Reopen(chemledger::testing::TestLedgerOptions());
+  ExpectStateRebuildsFromTheLog();
+}
+
 // A package lost on the trip and found again is back with its shipper: from
 // rules epoch 10 the waybill no longer counts it as shipped, so the arrival
 // settles the waybill and the package is free (it was held for good).
