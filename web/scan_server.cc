@@ -410,8 +410,10 @@ void ScanServer::Impl::Route() {
     // Not a label path either: say what it is.
     const auto off = [](const httplib::Request&, httplib::Response& res) {
       res.status = 404;
-      res.set_content("the staff app is off on this server (chemledgerd serve --staff-app off)",
-                      "text/plain; charset=utf-8");
+      res.set_content(
+          "the staff app is not served here (chemledgerd serve --staff-app off; the cluster's "
+          "page servers do not serve it)",
+          "text/plain; charset=utf-8");
     };
     http->Get(R"(/app(/.*)?)", off);
     http->Post(R"(/app(/.*)?)", off);
