@@ -209,7 +209,9 @@ class Journal {
   //      information ("r/ref/emg/").
   //  13: a park gate's request ids scoped by its park ("j/req/<kind>/park:<park id>/<id>"),
   //      not the platform's.
-  static constexpr int kStateFormat = 13;
+  //  14: the waybill a code was last received under names the receipt's
+  //      log index too ("w/recv/<code>": "<ref>\n<index>").
+  static constexpr int kStateFormat = 14;
   static constexpr absl::string_view kStateFormatKey = "j/state-format";
 
  private:

@@ -98,7 +98,9 @@ namespace chemledger::journal {
 //      statement codes are checked. Public scan entries are taken.
 //  11: a receipt made under no waybill (its goods came on one cancelled on
 //      the way) is not declared an error while a waybill holds its code,
-//      as one made under a waybill was not from epoch 9.
+//      as one made under a waybill was not from epoch 9; and, declared an
+//      error, it no longer reopens the waybill the code was received under
+//      on an earlier trip.
 inline constexpr uint32_t kCurrentRulesEpoch = 11;
 
 // Why the journal is calling Apply.

@@ -843,53 +843,51 @@ absl::Status UndoNotes(const journal::EntryContext& entry, const storage::StateR
       }
     }
   } else if (corrected.step() == v1::RECEIVING) {
+    // The receipt cannot be undone under a listing's feet: the code would
+    // be in transit and on another waybill at once.
+    const auto listed_since = [](const std::string& code, const WaybillHolder& listed) {
+      return Precondition(
+          "event.corrects_event_id",
+          absl::StrCat(code, " is on open waybill ", NumberOfRef(listed.ref), " of ",
+                       CarrierOfRef(listed.ref), " (", v1::WaybillStatus_Name(listed.status),
+                       ") since it was received; the receipt is declared an error once that "
+                       "waybill no longer holds it (amended, cancelled, or arrived without it)"));
+    };
     for (const std::string& code : corrected.codes()) {
-      absl::StatusOr<std::optional<std::string>> number =
-          state.Get(internal::ReceivedKey(code));
-      if (!number.ok()) return number.status();
-      if (!*number) {
-        // A receipt under no waybill (the goods came on one cancelled on
-        // the way, or on none): nothing to undo here, but from epoch 11 not
-        // undone either while a waybill lists the code, which would then
-        // be in transit and listed at once.
+      absl::StatusOr<std::optional<std::string>> received = state.Get(internal::ReceivedKey(code));
+      if (!received.ok()) return received.status();
+      // The waybill this receipt was made under, if any. From epoch 11 the
+      // key counts only when this receipt wrote it: it stays from the
+      // code's earlier trips, and a receipt under no waybill (the goods
+      // came on one cancelled on the way) must not reopen an old one.
+      std::optional<std::string> number;
+      if (*received) {
+        internal::Receipt receipt = internal::ParseReceiptValue(**received);
+        if (entry.rules_epoch < 11 || receipt.log_index == (*info)->log_index) {
+          number = std::move(receipt.ref);
+        }
+      }
+      if (!number) {
+        // Nothing to undo on a waybill; from epoch 11 not undone either
+        // while a waybill lists the code.
         if (entry.rules_epoch >= 11) {
           absl::StatusOr<std::optional<WaybillHolder>> listed = WaybillHolderOf(state, code);
           if (!listed.ok()) return listed.status();
-          if (*listed) {
-            return Precondition(
-                "event.corrects_event_id",
-                absl::StrCat(code, " is on open waybill ", NumberOfRef((*listed)->ref), " of ",
-                             CarrierOfRef((*listed)->ref), " (",
-                             v1::WaybillStatus_Name((*listed)->status),
-                             ") since it was received; the receipt is declared an error once "
-                             "that waybill no longer holds it (amended, cancelled, or arrived "
-                             "without it)"));
-          }
+          if (*listed) return listed_since(code, **listed);
         }
         continue;
       }
-      absl::StatusOr<WaybillState*> w = waybill(**number);
+      absl::StatusOr<WaybillState*> w = waybill(*number);
       if (!w.ok()) return w.status();
       if (*w == nullptr || (*w)->received.count(code) == 0) continue;
       if (entry.rules_epoch >= 9) {
-        // Listed again since it was received: the receipt cannot be undone
-        // under the listing's feet (the code would be on two waybills).
         absl::StatusOr<std::optional<WaybillHolder>> listed = WaybillHolderOf(state, code);
         if (!listed.ok()) return listed.status();
-        if (*listed && (*listed)->ref != **number) {
-          return Precondition(
-              "event.corrects_event_id",
-              absl::StrCat(code, " is on open waybill ", NumberOfRef((*listed)->ref), " of ",
-                           CarrierOfRef((*listed)->ref), " (",
-                           v1::WaybillStatus_Name((*listed)->status),
-                           ") since it was received; the receipt is declared an error once "
-                           "that waybill no longer holds it (amended, cancelled, or arrived "
-                           "without it)"));
-        }
+        if (*listed && (*listed)->ref != *number) return listed_since(code, **listed);
       }
       (*w)->received.erase(code);
       changes->Delete(internal::ReceivedKey(code));
-      changes->Put(internal::OpenKey(code), **number);
+      changes->Put(internal::OpenKey(code), *number);
       if ((*w)->status == v1::CLOSED) {
         (*w)->status = (*w)->status_before_close;
         (*w)->status_before_close = v1::WAYBILL_STATUS_UNSPECIFIED;
@@ -960,7 +958,7 @@ absl::Status NoteEvent(const journal::EntryContext& entry, const storage::StateR
           if (w.shipped.count(code) == 0) return;
           w.received.insert(code);
           changes->Delete(internal::OpenKey(code));
-          changes->Put(internal::ReceivedKey(code), ref);
+          changes->Put(internal::ReceivedKey(code), internal::ReceiptValue(ref, entry.index));
           if (w.received.size() == CodesOf(w.waybill).size() && w.status != v1::CLOSED) {
             w.status_before_close = w.status;
             w.status = v1::CLOSED;

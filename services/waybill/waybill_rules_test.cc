@@ -560,6 +560,30 @@ TEST_F(WaybillRulesTest, AReceiptUnderNoWaybillIsNotUndoneUnderAWaybillsListing)
   ExpectStateRebuildsFromTheLog();
 }
 
+// The waybill a code was last received under is remembered past that trip:
+// from rules epoch 11 a later receipt under no waybill, declared wrong, does
+// not reopen it (before, the old, closed waybill went back to DEPARTED with
+// the code open on it again).
+TEST_F(WaybillRulesTest, AReceiptUnderNoWaybillDoesNotReopenTheWaybillOfAnEarlierTrip) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-T1", {Code(1)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-T1", kUser).ok());
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}).ok());
+  ASSERT_EQ(Find("WB-T1")->status, v1::CLOSED);
+  ASSERT_TRUE(t_->AuthorizeCarrier(user_, kCarrier).ok());
+  ASSERT_TRUE(
+      Submit(carrier_, testing::ExampleWaybill("WB-T2", kCarrier, kUser, kOther, {Code(1)})).ok());
+  ASSERT_TRUE(Event(user_, v1::SHIPPING, kUser, {Code(1)}, "WB-T2", kOther).ok());
+  ASSERT_TRUE(Submit(carrier_, Cancel("WB-T2", "consignee refused the goods")).ok());
+  ASSERT_TRUE(Event(other_, v1::RECEIVING, kOther, {Code(1)}).ok());
+  const std::string receipt = absl::StrCat("ev-", next_id_);
+  absl::Status undone = DeclareError(other_, kOther, receipt);
+  ASSERT_TRUE(undone.ok()) << undone;
+  EXPECT_EQ(Find("WB-T1")->status, v1::CLOSED);
+  EXPECT_EQ(Find("WB-T1")->received.count(Code(1)), 1u);
+  EXPECT_EQ(OpenWaybill(Code(1)), "");
+  ExpectStateRebuildsFromTheLog();
+}
+
 // A package lost on the trip and found again is back with its shipper: from
 // rules epoch 10 the waybill no longer counts it as shipped, so the arrival
 // settles the waybill and the package is free (it was held for good).

@@ -29,6 +29,21 @@ std::string NumberKey(absl::string_view number, absl::string_view carrier) {
 }
 std::string OpenKey(absl::string_view code) { return absl::StrCat("w/open/", code); }
 std::string ReceivedKey(absl::string_view code) { return absl::StrCat("w/recv/", code); }
+std::string ReceiptValue(absl::string_view ref, uint64_t log_index) {
+  return absl::StrCat(ref, "\n", log_index);
+}
+Receipt ParseReceiptValue(absl::string_view value) {
+  Receipt r;
+  const size_t newline = value.rfind('\n');
+  if (newline == absl::string_view::npos ||
+      !absl::SimpleAtoi(value.substr(newline + 1), &r.log_index)) {
+    r.ref = std::string(value);
+    r.log_index = 0;
+    return r;
+  }
+  r.ref = std::string(value.substr(0, newline));
+  return r;
+}
 std::string AuthorizationKey(absl::string_view consignor, absl::string_view carrier) {
   return absl::StrCat("w/auth/", consignor, "/", carrier);
 }

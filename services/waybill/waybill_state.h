@@ -160,6 +160,15 @@ std::string WaybillKey(absl::string_view ref);
 std::string NumberKey(absl::string_view number, absl::string_view carrier);
 std::string OpenKey(absl::string_view code);
 std::string ReceivedKey(absl::string_view code);
+// The value under ReceivedKey: the waybill a code was last received under
+// and the log index of that receipt (state format 14; before, the ref
+// alone, and a value of that form reads as log index 0).
+struct Receipt {
+  std::string ref;
+  uint64_t log_index = 0;
+};
+std::string ReceiptValue(absl::string_view ref, uint64_t log_index);
+Receipt ParseReceiptValue(absl::string_view value);
 std::string AuthorizationKey(absl::string_view consignor, absl::string_view carrier);
 std::string ChangeKey(absl::string_view ref, uint64_t log_index);
 std::string PartyKey(absl::string_view party, absl::string_view ref);
