@@ -210,7 +210,9 @@ class Journal {
   //  13: a park gate's request ids scoped by its park ("j/req/<kind>/park:<park id>/<id>"),
   //      not the platform's.
   //  14: the waybill a code was last received under names the receipt's
-  //      log index too ("w/recv/<code>": "<ref>\n<index>").
+  //      log index too ("w/recv/<code>": "<ref>\n<index>"); the stock
+  //      index escapes '%' in a site as well as '/' ("a%2Fb" and "a/b"
+  //      were one site in it).
   static constexpr int kStateFormat = 14;
   static constexpr absl::string_view kStateFormatKey = "j/state-format";
 

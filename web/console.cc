@@ -149,7 +149,8 @@ absl::Status SameOriginJson(const httplib::Request& req) {
   if (!origin.empty()) {
     absl::string_view host = origin;
     if (!absl::ConsumePrefix(&host, "https://")) absl::ConsumePrefix(&host, "http://");
-    if (host != req.get_header_value("Host")) {
+    // (Host names are not case-sensitive.)
+    if (absl::AsciiStrToLower(host) != absl::AsciiStrToLower(req.get_header_value("Host"))) {
       return absl::PermissionDeniedError(
           absl::StrCat("Origin: ", origin, " is not this server's"));
     }

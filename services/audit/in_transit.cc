@@ -34,7 +34,12 @@ absl::StatusOr<v1::InTransitReport> QueryInTransit(const storage::StateReader& s
   // covers them all), the reader's kept up to the bound.
   CL_ASSIGN_OR_RETURN(std::vector<waybill::WaybillState> moving,
                       waybill::ShipmentsDueBefore(state, now + absl::Hours(24 * 365 * 100),
-                                                  kMaxShipmentsExamined));
+                                                  kMaxShipmentsExamined + 1));
+  // One more than are examined: whether any was left out.
+  if (moving.size() > kMaxShipmentsExamined) {
+    moving.erase(moving.begin() + kMaxShipmentsExamined, moving.end());
+    report.set_truncated(true);
+  }
   for (const waybill::WaybillState& w : moving) {
     const v1::Waybill& b = w.waybill;
     const bool controlled = registry::CarriesControlledGoods(b);
@@ -75,7 +80,6 @@ absl::StatusOr<v1::InTransitReport> QueryInTransit(const storage::StateReader& s
     s->set_controlled_goods(controlled);
     s->set_waste(waste);
   }
-  if (moving.size() >= kMaxShipmentsExamined) report.set_truncated(true);
   // The vehicles inside a park, for departments that read them in a park
   // within their jurisdiction.
   bool vehicles = !query.park_id().empty() && !registry::IsEnterpriseRole(reader.role()) &&

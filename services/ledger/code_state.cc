@@ -1,11 +1,12 @@
 #include "services/ledger/code_state.h"
 
-#include "services/registry/oversight.h"
-#include "services/registry/registry_state.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "services/ledger/key_part.h"
+#include "services/registry/oversight.h"
+#include "services/registry/registry_state.h"
 
 namespace chemledger::ledger {
 namespace internal {
@@ -28,8 +29,7 @@ std::string EventKey(absl::string_view enterprise, absl::string_view event_id) {
 }
 std::string StockKey(const CodeState& c) {
   if (c.status != CodeStatus::kActive || c.site.empty() || c.custodian.empty()) return "";
-  return absl::StrCat("l/at/", c.custodian, "/", absl::StrReplaceAll(c.site, {{"/", "%2F"}}), "/",
-                      c.code);
+  return absl::StrCat("l/at/", c.custodian, "/", EscapedKeyPart(c.site), "/", c.code);
 }
 std::string ScanSignalKey(uint64_t index, absl::string_view code) {
   return absl::StrFormat("l/signal/%016x/%s", index, code);

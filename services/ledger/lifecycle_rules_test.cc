@@ -1351,6 +1351,8 @@ TEST_F(LifecycleRulesTest, TheStockIndexFollowsCustodySiteAndStatus) {
   EXPECT_EQ(stock(kProducer, "main"), (std::vector<std::string>{Code(1), Code(3)}));
   EXPECT_EQ(stock(kProducer, "bay 2/east"), (std::vector<std::string>{Code(2)}));
   EXPECT_EQ(Find(Code(2)).site, "bay 2/east");
+  // A site written as its own escaped form is another site (state format 14).
+  EXPECT_TRUE(stock(kProducer, "bay 2%2Feast").empty());
   // Used up: gone from the shelf; shipped: on the road; received: there.
   v1::Event use = Event(v1::CONSUMING, kProducer, {Code(3)});
   use.set_quantity_milli(25000);

@@ -287,8 +287,6 @@ TEST_F(MajorHazardTest, ASiteCrossingOneIsAlertedOnceAndGradedByTheFormula) {
   EXPECT_EQ(Status("WH-3")->assessment().sum_billionths(), 2 * kBillion);
 }
 
-// Entries of an epoch before identification (a deployment pinned to an
-// older --rules-epoch) keep the stock per product but identify nothing.
 // The deployment's ledger, except that the first `failures` submissions
 // fail as a commit that could not be written would.
 class FailingFirstSubmissions : public journal::LedgerClient {
@@ -340,6 +338,8 @@ TEST_F(MajorHazardTest, AnAlertWhoseEntryFailedIsTriedAgainWhileTheLogStaysQuiet
   EXPECT_EQ(recorder.counters().recorded, 1u);
 }
 
+// Entries of an epoch before identification (a deployment pinned to an
+// older --rules-epoch) keep the stock per product but identify nothing.
 TEST_F(MajorHazardTest, EntriesOfAnEarlierRulesEpochIdentifyNothing) {
   ASSERT_NO_FATAL_FAILURE(RegisterSite("WH-3", 20));
   ASSERT_NO_FATAL_FAILURE(ImportThresholds("t1", "0.05"));
