@@ -260,8 +260,7 @@ void RouteConsole(const ConsoleContext& c, httplib::Server* http) {
   // Signing in (console.proto).
   http->Post("/console/login/challenge", [c](const httplib::Request& req, httplib::Response& res) {
     if (absl::Status s = SignInAllowed(c, req); !s.ok()) return SendError(res, s);
-    absl::StatusOr<v1::ConsoleChallenge> challenge =
-        c.sessions->Challenge(c.client_of(req), absl::Now());
+    absl::StatusOr<v1::ConsoleChallenge> challenge = c.sessions->Challenge(absl::Now());
     if (!challenge.ok()) return SendError(res, challenge.status());
     SendMessage(res, *challenge);
   });

@@ -1,5 +1,7 @@
 #include "web/console_sessions.h"
 
+#include <sodium.h>
+
 #include <optional>
 #include <utility>
 #include <vector>
@@ -8,8 +10,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "api/wire.h"
 #include "crypto/keys.h"
@@ -25,9 +27,46 @@ std::string RandomToken() { return absl::WebSafeBase64Escape(crypto::RandomBytes
 
 std::string TokenKey(absl::string_view token) { return crypto::Sha256(token).ToBytes(); }
 
+// A challenge is its expiry (Unix seconds, 8 bytes big-endian), 8 random
+// bytes, and the first 16 bytes of HMAC-SHA-256, under the key of the
+// expiry's day, of the origin, a newline and those 16 bytes. Nothing is
+// kept when one is given, so asking for challenges fills nothing; a login
+// that succeeds marks its challenge used.
+constexpr size_t kChallengeBytes = 32;
+constexpr size_t kChallengeRandomBytes = 8;
+constexpr size_t kChallengeMacBytes = 16;
+constexpr size_t kChallengeKeyBytes = crypto_auth_hmacsha256_KEYBYTES;
+
+std::string BigEndian64(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
+  return out;
+}
+
+uint64_t ReadBigEndian64(absl::string_view bytes) {
+  uint64_t v = 0;
+  for (unsigned char c : bytes) v = v << 8 | c;
+  return v;
+}
+
+std::string ChallengeMac(absl::string_view key, absl::string_view origin, absl::string_view head) {
+  crypto_auth_hmacsha256_state state;
+  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()),
+                              key.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(origin.data()),
+                                origin.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>("\n"), 1);
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(head.data()),
+                                head.size());
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_final(&state, mac);
+  return std::string(reinterpret_cast<const char*>(mac), kChallengeMacBytes);
+}
+
 }  // namespace
 
-constexpr char kChallenges[] = "console-challenge";
+constexpr char kChallengeKeys[] = "console-challenge-key";
+constexpr char kUsedChallenges[] = "console-challenge-used";
 constexpr char kTickets[] = "console-ticket";
 constexpr char kSessions[] = "console-session";
 
@@ -42,23 +81,84 @@ ConsoleSessions::ConsoleSessions(std::string origin, std::shared_ptr<EphemeralRe
       records_(records != nullptr ? std::move(records)
                                   : std::shared_ptr<EphemeralRecords>(NewLocalEphemeralRecords())) {}
 
-absl::StatusOr<v1::ConsoleChallenge> ConsoleSessions::Challenge(absl::string_view client,
-                                                                absl::Time now) {
-  const std::string challenge = crypto::RandomBytes(32);
-  const absl::Time expires = now + kChallengeLifetime;
-  absl::Status kept = records_->Put(kChallenges, challenge, "", absl::StrCat("client/", client),
-                                    expires, {kMaxOutstanding, kMaxOutstandingPerClient}, now);
-  if (absl::IsResourceExhausted(kept)) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(kMaxOutstanding, " sign-in challenges are waiting for an answer: try again "
-                                      "in two minutes"));
+absl::StatusOr<std::optional<std::string>> ConsoleSessions::ChallengeKey(int64_t day, bool make,
+                                                                         absl::Time now) {
+  {
+    absl::MutexLock lock(&keys_mu_);
+    if (auto it = challenge_keys_.find(day); it != challenge_keys_.end()) return it->second;
   }
-  if (!kept.ok()) return kept;
+  const std::string name = absl::StrCat(day);
+  absl::StatusOr<std::optional<std::string>> kept =
+      records_->Get(kChallengeKeys, name, /*take=*/false, now);
+  if (!kept.ok()) return kept.status();
+  if (!*kept && make) {
+    // The first instance to need the day's key makes it; the others take
+    // that one (of two makers, one wins).
+    EphemeralRecords::Limits limits;
+    limits.max_of_kind = 16;
+    limits.only_if_absent = true;
+    absl::Status made = records_->Put(kChallengeKeys, name, crypto::RandomBytes(kChallengeKeyBytes),
+                                      "", absl::FromUnixSeconds((day + 2) * 86400), limits, now);
+    if (!made.ok() && !absl::IsAlreadyExists(made)) return made;
+    kept = records_->Get(kChallengeKeys, name, /*take=*/false, now);
+    if (!kept.ok()) return kept.status();
+  }
+  if (!*kept) return std::nullopt;
+  if ((*kept)->size() != kChallengeKeyBytes) {
+    return absl::DataLossError("the console's challenge key record is damaged");
+  }
+  absl::MutexLock lock(&keys_mu_);
+  // Keys of days whose challenges have all expired are not needed again.
+  for (auto it = challenge_keys_.begin(); it != challenge_keys_.end();) {
+    if (it->first < day - 1) {
+      challenge_keys_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  challenge_keys_[day] = **kept;
+  return kept;
+}
+
+absl::StatusOr<v1::ConsoleChallenge> ConsoleSessions::Challenge(absl::Time now) {
+  const absl::Time expires = now + kChallengeLifetime;
+  const int64_t expiry = absl::ToUnixSeconds(expires);
+  absl::StatusOr<std::optional<std::string>> key = ChallengeKey(expiry / 86400, true, now);
+  if (!key.ok()) return key.status();
+  if (!*key) return absl::UnavailableError("the console's challenge key could not be made");
+  const std::string head = absl::StrCat(BigEndian64(static_cast<uint64_t>(expiry)),
+                                        crypto::RandomBytes(kChallengeRandomBytes));
   v1::ConsoleChallenge out;
   out.set_origin(origin_);
-  out.set_challenge(challenge);
-  out.set_expires_unix_seconds(absl::ToUnixSeconds(expires));
+  out.set_challenge(absl::StrCat(head, ChallengeMac(**key, origin_, head)));
+  out.set_expires_unix_seconds(expiry);
   return out;
+}
+
+absl::StatusOr<int64_t> ConsoleSessions::CheckChallenge(absl::string_view challenge,
+                                                        absl::Time now) {
+  const auto unknown = [] {
+    return absl::UnauthenticatedError(
+        "login.challenge: not a challenge this server gave, or used or expired (a challenge is "
+        "good once, for two minutes)");
+  };
+  if (challenge.size() != kChallengeBytes) return unknown();
+  const int64_t expiry = static_cast<int64_t>(ReadBigEndian64(challenge.substr(0, 8)));
+  // (A minute's grace beyond the lifetime for the clocks of several
+  // console instances.)
+  if (expiry <= absl::ToUnixSeconds(now) ||
+      expiry > absl::ToUnixSeconds(now + kChallengeLifetime + absl::Minutes(1))) {
+    return unknown();
+  }
+  absl::StatusOr<std::optional<std::string>> key = ChallengeKey(expiry / 86400, false, now);
+  if (!key.ok()) return key.status();
+  if (!*key) return unknown();
+  const absl::string_view head = challenge.substr(0, kChallengeBytes - kChallengeMacBytes);
+  const std::string mac = ChallengeMac(**key, origin_, head);
+  if (sodium_memcmp(mac.data(), challenge.data() + head.size(), kChallengeMacBytes) != 0) {
+    return unknown();
+  }
+  return expiry;
 }
 
 absl::StatusOr<v1::ConsoleTicket> ConsoleSessions::Login(const storage::StateReader& state,
@@ -72,17 +172,9 @@ absl::StatusOr<v1::ConsoleTicket> ConsoleSessions::Login(const storage::StateRea
     return absl::InvalidArgumentError(absl::StrCat("login.origin: '", login.origin(),
                                                    "' is not this deployment ('", origin_, "')"));
   }
-  {
-    // Used up here, whatever follows.
-    absl::StatusOr<std::optional<std::string>> given =
-        records_->Get(kChallenges, login.challenge(), /*take=*/true, now);
-    if (!given.ok()) return given.status();
-    if (!*given) {
-      return absl::UnauthenticatedError(
-          "login.challenge: not a challenge this server gave, or used or expired (a challenge "
-          "is good once, for two minutes)");
-    }
-  }
+  // Checked here; used up below, by a login that succeeds.
+  absl::StatusOr<int64_t> challenge_expiry = CheckChallenge(login.challenge(), now);
+  if (!challenge_expiry.ok()) return challenge_expiry.status();
   absl::string_view console = login.console();
   if (!absl::ConsumePrefix(&console, "https://") && !absl::ConsumePrefix(&console, "http://")) {
     return absl::InvalidArgumentError(
@@ -116,6 +208,25 @@ absl::StatusOr<v1::ConsoleTicket> ConsoleSessions::Login(const storage::StateRea
   if (!registry::HasOversightRole(*actor)) {
     return absl::PermissionDeniedError(
         "login.key_id: the console is for regulators and platform administrators");
+  }
+  // Used up: of two logins with one challenge, one gets a ticket. Only
+  // registered regulators' signed logins are recorded here.
+  {
+    EphemeralRecords::Limits limits;
+    limits.max_of_kind = kMaxOutstanding;
+    limits.only_if_absent = true;
+    absl::Status used = records_->Put(kUsedChallenges, login.challenge(), "", key_id->ToString(),
+                                      absl::FromUnixSeconds(*challenge_expiry), limits, now);
+    if (absl::IsAlreadyExists(used)) {
+      return absl::UnauthenticatedError(
+          "login.challenge: not a challenge this server gave, or used or expired (a challenge "
+          "is good once, for two minutes)");
+    }
+    if (absl::IsResourceExhausted(used)) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          kMaxOutstanding, " sign-ins in the last two minutes: try again in two minutes"));
+    }
+    if (!used.ok()) return used;
   }
   const std::string ticket = RandomToken();
   const absl::Time expires = now + kTicketLifetime;

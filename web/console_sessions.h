@@ -15,25 +15,31 @@
 //
 // Nothing here is written to the log; the records are kept by chemledgerd or
 // ledgerd on disk beside the store (services/common/ephemeral_store.h), so a
-// restart signs no one out. Bounds: challenges and tickets live
-// two minutes, sessions kSessionLifetime; at most kMaxSessionsPerKey per key
-// (a new one ends the oldest) and kMaxOutstanding challenges, tickets and
-// sessions each in all.
+// restart signs no one out. Challenges are not kept (see Challenge), only
+// the used ones. Bounds: challenges and tickets live two minutes, sessions
+// kSessionLifetime; at most kMaxSessionsPerKey per key (a new one ends the
+// oldest) and kMaxOutstanding used challenges, tickets and sessions each in
+// all.
 //
 // Thread-safety: thread-safe.
 
 #ifndef CHEMLEDGER_WEB_CONSOLE_SESSIONS_H_
 #define CHEMLEDGER_WEB_CONSOLE_SESSIONS_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
-#include "services/common/ephemeral_records.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "chemledger/v1/console.pb.h"
 #include "chemledger/v1/registry.pb.h"
+#include "services/common/ephemeral_records.h"
 #include "storage/store.h"
 
 namespace chemledger::web {
@@ -45,10 +51,6 @@ class ConsoleSessions {
   static constexpr absl::Duration kSessionLifetime = absl::Minutes(30);
   static constexpr int kMaxSessionsPerKey = 4;
   static constexpr size_t kMaxOutstanding = 10000;
-  // Unanswered challenges per client address: its oldest goes when it asks
-  // for more, so that one address cannot take the kMaxOutstanding every
-  // regulator shares.
-  static constexpr size_t kMaxOutstandingPerClient = 8;
 
   // `origin`: the deployment's name (the log's origin); `records`: where
   // challenges, tickets and sessions are kept (null: records of its own).
@@ -57,9 +59,11 @@ class ConsoleSessions {
 
   const std::string& origin() const { return origin_; }
 
-  // A new challenge for `client` (its address, as the rate limits name it);
-  // ResourceExhausted when kMaxOutstanding are unused.
-  absl::StatusOr<v1::ConsoleChallenge> Challenge(absl::string_view client, absl::Time now);
+  // A new challenge, good for kChallengeLifetime. Nothing is kept for it
+  // (it carries its expiry and a MAC under a key of the day that every
+  // instance shares through the records), so however many are asked for,
+  // none is refused and none pushes out another.
+  absl::StatusOr<v1::ConsoleChallenge> Challenge(absl::Time now);
 
   // Checks `request` (a ConsoleLogin for this origin and for `host`, the
   // HOST[:PORT] the request was sent to, naming a challenge given and not
@@ -69,8 +73,8 @@ class ConsoleSessions {
   // (form, origin, console address), Unauthenticated (challenge; a key that
   // may not act or a signature that does not verify, alike, so that nobody
   // learns a key's standing without its signature), PermissionDenied (not a
-  // regulator or administrator). Once the login parses and names this
-  // origin, its challenge is used up whatever the outcome.
+  // regulator or administrator), ResourceExhausted (kMaxOutstanding logins
+  // in the last two minutes). A login that succeeds uses its challenge up.
   absl::StatusOr<v1::ConsoleTicket> Login(const storage::StateReader& state,
                                           const v1::ConsoleLoginRequest& request,
                                           absl::string_view host, absl::Time now);
@@ -99,8 +103,19 @@ class ConsoleSessions {
   void End(absl::string_view token);
 
  private:
+  // The challenge key of day `day` (Unix seconds / 86400): cached, else read
+  // from the records, else (with `make`) made there; nullopt when there is
+  // none and `make` is false.
+  absl::StatusOr<std::optional<std::string>> ChallengeKey(int64_t day, bool make, absl::Time now);
+  // The expiry of `challenge` when this deployment gave it and it has not
+  // expired (whether it was used is the caller's to check); Unauthenticated
+  // naming login.challenge otherwise.
+  absl::StatusOr<int64_t> CheckChallenge(absl::string_view challenge, absl::Time now);
+
   const std::string origin_;
   const std::shared_ptr<EphemeralRecords> records_;
+  absl::Mutex keys_mu_;
+  absl::flat_hash_map<int64_t, std::string> challenge_keys_ ABSL_GUARDED_BY(keys_mu_);
 };
 
 }  // namespace chemledger::web

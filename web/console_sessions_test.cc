@@ -38,7 +38,7 @@ class ConsoleSessionsTest : public ::testing::Test {
   // A login for a fresh challenge, signed by `signer` naming `named`.
   v1::ConsoleLoginRequest LoginOf(const crypto::SigningKey& signer,
                                   const crypto::SigningKey& named) {
-    absl::StatusOr<v1::ConsoleChallenge> c = sessions_->Challenge("ipv4:10.0.0.1", now_);
+    absl::StatusOr<v1::ConsoleChallenge> c = sessions_->Challenge(now_);
     EXPECT_TRUE(c.ok());
     return LoginFor(*c, signer, named);
   }
@@ -100,24 +100,57 @@ TEST_F(ConsoleSessionsTest, ARegulatorSignsInOnceAndReadsAsItself) {
   EXPECT_FALSE(sessions_->ReaderOf(*t_->snapshot(), opened->token, now_).ok());
 }
 
-// One address cannot hold the challenges every regulator shares: asking for
-// more than kMaxOutstandingPerClient ends its oldest, not anyone else's.
-TEST_F(ConsoleSessionsTest, OneAddressHoldsAFewChallengesAtMost) {
-  absl::StatusOr<v1::ConsoleChallenge> other = sessions_->Challenge("ipv4:10.0.0.2", now_);
-  ASSERT_TRUE(other.ok());
-  std::vector<v1::ConsoleChallenge> mine;
-  for (size_t i = 0; i <= ConsoleSessions::kMaxOutstandingPerClient; ++i) {
-    absl::StatusOr<v1::ConsoleChallenge> c = sessions_->Challenge("ipv4:10.0.0.9", now_);
-    ASSERT_TRUE(c.ok()) << c.status();
-    mine.push_back(*c);
-  }
-  absl::StatusOr<v1::ConsoleTicket> t = sessions_->Login(
-      *t_->snapshot(), LoginFor(mine.front(), regulator_, regulator_), kHost, now_);
-  EXPECT_FALSE(t.ok()) << "the address's oldest challenge was kept";
-  t = sessions_->Login(*t_->snapshot(), LoginFor(mine.back(), regulator_, regulator_), kHost, now_);
+// Nothing is kept for a challenge given, so nobody fills anything by asking
+// for challenges: after 20,000 (more than any store's bound), the first
+// still signs in. Each instance sharing the records takes the others'
+// challenges; a challenge altered, of another deployment, or past its
+// lifetime is unknown; one that a failed login named is still good.
+TEST_F(ConsoleSessionsTest, AskingForChallengesFillsNothingAndTheyHoldOnlyAsGiven) {
+  absl::StatusOr<v1::ConsoleChallenge> first = sessions_->Challenge(now_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  for (int i = 0; i < 20000; ++i) ASSERT_TRUE(sessions_->Challenge(now_).ok());
+
+  const auto refused_as_unknown = [&](const v1::ConsoleChallenge& c, absl::Time at) {
+    absl::StatusOr<v1::ConsoleTicket> t =
+        sessions_->Login(*t_->snapshot(), LoginFor(c, regulator_, regulator_), kHost, at);
+    EXPECT_EQ(t.status().code(), absl::StatusCode::kUnauthenticated) << t.status();
+    EXPECT_TRUE(absl::StrContains(t.status().message(), "login.challenge")) << t.status();
+  };
+  v1::ConsoleChallenge altered = *first;
+  altered.mutable_challenge()->back() ^= 1;
+  refused_as_unknown(altered, now_);
+  v1::ConsoleChallenge random = *first;
+  random.set_challenge(std::string(32, 'x'));
+  refused_as_unknown(random, now_);
+  refused_as_unknown(*first, now_ + ConsoleSessions::kChallengeLifetime);
+  // Another deployment's challenge, though its records are these.
+  auto records = std::shared_ptr<EphemeralRecords>(NewLocalEphemeralRecords());
+  ConsoleSessions here(origin_, records), elsewhere("elsewhere", records);
+  absl::StatusOr<v1::ConsoleChallenge> theirs = elsewhere.Challenge(now_);
+  ASSERT_TRUE(theirs.ok());
+  theirs->set_origin(origin_);
+  absl::StatusOr<v1::ConsoleTicket> t =
+      here.Login(*t_->snapshot(), LoginFor(*theirs, regulator_, regulator_), kHost, now_);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kUnauthenticated) << t.status();
+
+  // A failed login does not use the challenge up; the first that succeeds
+  // does.
+  t = sessions_->Login(*t_->snapshot(), LoginFor(*first, stranger_, regulator_), kHost, now_);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kUnauthenticated);
+  t = sessions_->Login(*t_->snapshot(), LoginFor(*first, regulator_, regulator_), kHost, now_);
   EXPECT_TRUE(t.ok()) << t.status();
-  t = sessions_->Login(*t_->snapshot(), LoginFor(*other, regulator_, regulator_), kHost, now_);
+  refused_as_unknown(*first, now_);
+
+  // A second instance over the same records (a cluster's auditd instances)
+  // takes the first's challenges, and sees them used.
+  ConsoleSessions other_instance(origin_, records);
+  absl::StatusOr<v1::ConsoleChallenge> given = here.Challenge(now_);
+  ASSERT_TRUE(given.ok());
+  const v1::ConsoleLoginRequest login = LoginFor(*given, regulator_, regulator_);
+  t = other_instance.Login(*t_->snapshot(), login, kHost, now_);
   EXPECT_TRUE(t.ok()) << t.status();
+  t = here.Login(*t_->snapshot(), login, kHost, now_);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kUnauthenticated) << "used at the other instance";
 }
 
 TEST_F(ConsoleSessionsTest, OnlyAnActiveRegulatorsOwnSignatureOpensASession) {

@@ -26,6 +26,9 @@ class LocalEphemeralRecords final : public EphemeralRecords {
     absl::MutexLock lock(&mu_);
     Kind& of_kind = records_[std::string(kind)];
     DropExpired(of_kind, now);
+    if (limits.only_if_absent && of_kind.find(key) != of_kind.end()) {
+      return absl::AlreadyExistsError(absl::StrCat("a record of kind ", kind, " is held"));
+    }
     if (of_kind.size() >= limits.max_of_kind && of_kind.find(key) == of_kind.end()) {
       return absl::ResourceExhaustedError(
           absl::StrCat(limits.max_of_kind, " records of kind ", kind, " are held"));

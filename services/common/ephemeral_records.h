@@ -1,6 +1,6 @@
 // Small records that live for minutes and that every instance of a service
-// must see alike: the regulator console's sign-in challenges, one-time
-// tickets and sessions (web/console_sessions.h). Kept by one process
+// must see alike: the regulator console's used sign-in challenges and the
+// key its challenges are made with, one-time tickets and sessions (web/console_sessions.h). Kept by one process
 // (chemledgerd, or ledgerd, which the cluster's auditd instances ask through
 // its internal port: services/ledgerd/remote_ledger.h), on disk beside the
 // store (ephemeral_store.h), so that its restart signs no one out; or in
@@ -30,14 +30,17 @@ class EphemeralRecords {
   struct Limits {
     size_t max_of_kind = 10000;  // unexpired records of the kind, in all
     size_t max_per_owner = 0;    // of the kind, per owner; 0: no bound
+    // ALREADY_EXISTS (nothing kept) when an unexpired record is under the
+    // key: of two putters of one key, one succeeds.
+    bool only_if_absent = false;
   };
 
   virtual ~EphemeralRecords() = default;
 
   // Keeps `value` under (`kind`, `key`) until `expires`, replacing what was
-  // there. When `owner` already has limits.max_per_owner records of the
-  // kind, its oldest goes; RESOURCE_EXHAUSTED (nothing kept) when
-  // limits.max_of_kind unexpired records of the kind are held.
+  // there (or, with limits.only_if_absent, refusing to). When `owner` already has
+  // limits.max_per_owner records of the kind, its oldest goes; RESOURCE_EXHAUSTED (nothing kept)
+  // when limits.max_of_kind unexpired records of the kind are held.
   virtual absl::Status Put(absl::string_view kind, absl::string_view key, absl::string_view value,
                            absl::string_view owner, absl::Time expires, const Limits& limits,
                            absl::Time now) = 0;

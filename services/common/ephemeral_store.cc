@@ -210,6 +210,10 @@ class StoredRecords final : public EphemeralRecords {
       ++held;
       if (!owner.empty() && r.owner == owner) of_owner[r.sequence] = it->key().ToString();
     }
+    if (present && limits.only_if_absent) {
+      db_->db()->Write(leveldb::WriteOptions(), &batch);
+      return absl::AlreadyExistsError(absl::StrCat("a record of kind ", kind, " is held"));
+    }
     if (held >= limits.max_of_kind && !present) {
       db_->db()->Write(leveldb::WriteOptions(), &batch);
       return absl::ResourceExhaustedError(

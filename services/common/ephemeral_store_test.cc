@@ -204,5 +204,25 @@ TEST_F(EphemeralStoreTest, RecordBoundsHoldAndTheOwnersOldestGoesForGood) {
   EXPECT_TRUE(records.Put("session", "c1", "5", "carol", expires, limits, now).ok());
 }
 
+// With only_if_absent, of two putters of one key one succeeds (the stored
+// records and the in-memory ones alike); an expired record is no longer
+// there.
+TEST_F(EphemeralStoreTest, OnlyIfAbsentKeepsTheFirst) {
+  EphemeralRecords::Limits once;
+  once.only_if_absent = true;
+  std::unique_ptr<EphemeralStore> store = Open(t0_);
+  std::unique_ptr<EphemeralRecords> local = NewLocalEphemeralRecords();
+  for (EphemeralRecords* records : {store->records().get(), local.get()}) {
+    const absl::Time expires = t0_ + absl::Minutes(2);
+    ASSERT_TRUE(records->Put("used", "c1", "first", "alice", expires, once, t0_).ok());
+    EXPECT_EQ(records->Put("used", "c1", "second", "bob", expires, once, t0_).code(),
+              absl::StatusCode::kAlreadyExists);
+    EXPECT_EQ(records->Get("used", "c1", false, t0_)->value_or(""), "first");
+    EXPECT_TRUE(
+        records->Put("used", "c1", "later", "bob", expires + absl::Minutes(2), once, expires).ok());
+    EXPECT_EQ(records->Get("used", "c1", false, expires)->value_or(""), "later");
+  }
+}
+
 }  // namespace
 }  // namespace chemledger

@@ -416,6 +416,7 @@ grpc::Status LedgerStoreServiceImpl::PutRecord(grpc::ServerContext* context,
   EphemeralRecords::Limits limits;
   limits.max_of_kind = std::min<uint64_t>(request->max_of_kind(), 100000);
   limits.max_per_owner = std::min<uint64_t>(request->max_per_owner(), 1000);
+  limits.only_if_absent = request->only_if_absent();
   const absl::Time expires =
       std::min(absl::FromUnixMicros(request->expires_micros()), now + absl::Hours(1));
   *response = ToStatusProto(records_->Put(request->kind(), request->key(), request->value(),

@@ -11,8 +11,9 @@
 //   verifyd    yes    public scans                                      -
 //   auditd     yes    public scans                                      checkpoints, trust lists
 //
-// and auditd alone keeps the console's sign-in records there (challenges,
-// tickets, sessions: PutRecord, GetRecord, DeleteRecord).
+// and auditd alone keeps the console's sign-in records there (used
+// challenges, the day's challenge key, tickets, sessions: PutRecord,
+// GetRecord, DeleteRecord).
 //
 // Anyone else, and any call without a verified client certificate, is
 // refused (PermissionDenied naming the caller). Registry changes and

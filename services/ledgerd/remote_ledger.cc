@@ -608,8 +608,13 @@ class RemoteRecords final : public EphemeralRecords {
     request.set_expires_micros(absl::ToUnixMicros(expires));
     request.set_max_of_kind(limits.max_of_kind);
     request.set_max_per_owner(limits.max_per_owner);
+    request.set_only_if_absent(limits.only_if_absent);
     internal::StatusProto response;
-    if (absl::Status s = core_->Read(&Stub::PutRecord, request, &response); !s.ok()) return s;
+    // Only-if-absent is sent once: a repeat after a lost answer would find
+    // the first one's record.
+    absl::Status s = limits.only_if_absent ? core_->CallOnce(&Stub::PutRecord, request, &response)
+                                           : core_->Read(&Stub::PutRecord, request, &response);
+    if (!s.ok()) return s;
     return FromStatusProto(response);
   }
 

@@ -18,7 +18,7 @@
 // every request a personality submits carries a request id and a retry is
 // answered by the first one's receipt. The two calls whose repeat could
 // not be told from a second use (remembering a read credential's nonce,
-// taking a console ticket or challenge) are sent once.
+// taking a console ticket, marking a console challenge used) are sent once.
 //
 // Latest() cannot fail by its signature: when ledgerd cannot be reached, it
 // returns a snapshot of the last size seen whose every read fails with
