@@ -83,10 +83,9 @@ ConsoleSessions::ConsoleSessions(std::string origin, std::shared_ptr<EphemeralRe
 
 absl::StatusOr<std::optional<std::string>> ConsoleSessions::ChallengeKey(int64_t day, bool make,
                                                                          absl::Time now) {
-  {
-    absl::MutexLock lock(&keys_mu_);
-    if (auto it = challenge_keys_.find(day); it != challenge_keys_.end()) return it->second;
-  }
+  // Read from the records every time (a sign-in step is rare): a copy kept
+  // here could differ from the records' after the process keeping them lost
+  // the day's key (a power loss) and another instance made a new one.
   const std::string name = absl::StrCat(day);
   absl::StatusOr<std::optional<std::string>> kept =
       records_->Get(kChallengeKeys, name, /*take=*/false, now);
@@ -107,16 +106,6 @@ absl::StatusOr<std::optional<std::string>> ConsoleSessions::ChallengeKey(int64_t
   if ((*kept)->size() != kChallengeKeyBytes) {
     return absl::DataLossError("the console's challenge key record is damaged");
   }
-  absl::MutexLock lock(&keys_mu_);
-  // Keys of days whose challenges have all expired are not needed again.
-  for (auto it = challenge_keys_.begin(); it != challenge_keys_.end();) {
-    if (it->first < day - 1) {
-      challenge_keys_.erase(it++);
-    } else {
-      ++it;
-    }
-  }
-  challenge_keys_[day] = **kept;
   return kept;
 }
 

@@ -31,11 +31,8 @@
 #include <optional>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "chemledger/v1/console.pb.h"
 #include "chemledger/v1/registry.pb.h"
@@ -103,9 +100,9 @@ class ConsoleSessions {
   void End(absl::string_view token);
 
  private:
-  // The challenge key of day `day` (Unix seconds / 86400): cached, else read
-  // from the records, else (with `make`) made there; nullopt when there is
-  // none and `make` is false.
+  // The challenge key of day `day` (Unix seconds / 86400), read from the
+  // records, or (with `make`) made there when there is none; nullopt when
+  // there is none and `make` is false.
   absl::StatusOr<std::optional<std::string>> ChallengeKey(int64_t day, bool make, absl::Time now);
   // The expiry of `challenge` when this deployment gave it and it has not
   // expired (whether it was used is the caller's to check); Unauthenticated
@@ -114,8 +111,6 @@ class ConsoleSessions {
 
   const std::string origin_;
   const std::shared_ptr<EphemeralRecords> records_;
-  absl::Mutex keys_mu_;
-  absl::flat_hash_map<int64_t, std::string> challenge_keys_ ABSL_GUARDED_BY(keys_mu_);
 };
 
 }  // namespace chemledger::web
