@@ -36,6 +36,8 @@ constexpr size_t kChallengeBytes = 32;
 constexpr size_t kChallengeRandomBytes = 8;
 constexpr size_t kChallengeMacBytes = 16;
 constexpr size_t kChallengeKeyBytes = crypto_auth_hmacsha256_KEYBYTES;
+// How long a used challenge's mark outlives the challenge.
+constexpr absl::Duration kUsedMarkMargin = absl::Minutes(3);
 
 std::string BigEndian64(uint64_t v) {
   std::string out(8, '\0');
@@ -199,13 +201,19 @@ absl::StatusOr<v1::ConsoleTicket> ConsoleSessions::Login(const storage::StateRea
         "login.key_id: the console is for regulators and platform administrators");
   }
   // Used up: of two logins with one challenge, one gets a ticket. Only
-  // registered regulators' signed logins are recorded here.
+  // registered regulators' signed logins are recorded here. The mark
+  // outlives the challenge by kUsedMarkMargin, as the store's clock judges
+  // the mark and each console instance's clock the challenge (a minute
+  // apart at most is allowed), so no instance takes a challenge whose mark
+  // the store has dropped. (No bound per owner: dropping an owner's oldest
+  // mark would make that challenge good again.)
   {
     EphemeralRecords::Limits limits;
     limits.max_of_kind = kMaxOutstanding;
     limits.only_if_absent = true;
-    absl::Status used = records_->Put(kUsedChallenges, login.challenge(), "", key_id->ToString(),
-                                      absl::FromUnixSeconds(*challenge_expiry), limits, now);
+    absl::Status used =
+        records_->Put(kUsedChallenges, login.challenge(), "", key_id->ToString(),
+                      absl::FromUnixSeconds(*challenge_expiry) + kUsedMarkMargin, limits, now);
     if (absl::IsAlreadyExists(used)) {
       return absl::UnauthenticatedError(
           "login.challenge: not a challenge this server gave, or used or expired (a challenge "
@@ -213,7 +221,7 @@ absl::StatusOr<v1::ConsoleTicket> ConsoleSessions::Login(const storage::StateRea
     }
     if (absl::IsResourceExhausted(used)) {
       return absl::ResourceExhaustedError(absl::StrCat(
-          kMaxOutstanding, " sign-ins in the last two minutes: try again in two minutes"));
+          kMaxOutstanding, " sign-ins in the last five minutes: try again in a few minutes"));
     }
     if (!used.ok()) return used;
   }

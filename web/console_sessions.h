@@ -50,7 +50,8 @@ class ConsoleSessions {
   static constexpr size_t kMaxOutstanding = 10000;
 
   // `origin`: the deployment's name (the log's origin); `records`: where
-  // challenges, tickets and sessions are kept (null: records of its own).
+  // the challenge key, used challenges, tickets and sessions are kept
+  // (null: records of its own).
   explicit ConsoleSessions(std::string origin,
                            std::shared_ptr<EphemeralRecords> records = nullptr);
 
@@ -71,7 +72,9 @@ class ConsoleSessions {
   // may not act or a signature that does not verify, alike, so that nobody
   // learns a key's standing without its signature), PermissionDenied (not a
   // regulator or administrator), ResourceExhausted (kMaxOutstanding logins
-  // in the last two minutes). A login that succeeds uses its challenge up.
+  // in the last five minutes). A login whose signature and signer are
+  // accepted uses its challenge up, even when no ticket can then be given;
+  // one refused before that leaves it good until it expires.
   absl::StatusOr<v1::ConsoleTicket> Login(const storage::StateReader& state,
                                           const v1::ConsoleLoginRequest& request,
                                           absl::string_view host, absl::Time now);

@@ -1,10 +1,11 @@
-// Small records that live for minutes and that every instance of a service
+// Small records that live for minutes (the console's challenge key, two
+// days) and that every instance of a service
 // must see alike: the regulator console's used sign-in challenges and the
-// key its challenges are made with, one-time tickets and sessions (web/console_sessions.h). Kept by one process
-// (chemledgerd, or ledgerd, which the cluster's auditd instances ask through
-// its internal port: services/ledgerd/remote_ledger.h), on disk beside the
-// store (ephemeral_store.h), so that its restart signs no one out; or in
-// memory only (NewLocalEphemeralRecords, for tests). Never in the log.
+// key its challenges are made with, one-time tickets and sessions (web/console_sessions.h). Kept by
+// one process (chemledgerd, or ledgerd, which the cluster's auditd instances ask through its
+// internal port: services/ledgerd/remote_ledger.h), on disk beside the store (ephemeral_store.h),
+// so that its restart signs no one out; or in memory only (NewLocalEphemeralRecords, for tests).
+// Never in the log.
 //
 // Records are named by a kind ("session") and a key, carry a value and an
 // owner (whose records of a kind may be bounded), and expire.
@@ -31,7 +32,10 @@ class EphemeralRecords {
     size_t max_of_kind = 10000;  // unexpired records of the kind, in all
     size_t max_per_owner = 0;    // of the kind, per owner; 0: no bound
     // ALREADY_EXISTS (nothing kept) when an unexpired record is under the
-    // key: of two putters of one key, one succeeds.
+    // key: of two putters of one key, one succeeds. Such a record is kept
+    // durably (synced) where the records are on disk. (A mark that must
+    // stay, such as a used challenge, takes no max_per_owner: an owner's
+    // oldest would go, and its key be free again.)
     bool only_if_absent = false;
   };
 

@@ -232,9 +232,12 @@ class StoredRecords final : public EphemeralRecords {
     batch.Put(record_key, Encode(record));
     // A batch that ends a live record (the owner's oldest session) is
     // synced, as every deletion is: an ended session must not come back
-    // after a power loss.
-    return FromLevelDb(db_->db()->Write(evicts ? Synced() : leveldb::WriteOptions(), &batch),
-                       "the console's records could not be written");
+    // after a power loss; so is an only-if-absent record (a used console
+    // challenge), which must stay used.
+    return FromLevelDb(
+        db_->db()->Write(evicts || limits.only_if_absent ? Synced() : leveldb::WriteOptions(),
+                         &batch),
+        "the console's records could not be written");
   }
 
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view kind, absl::string_view key,

@@ -407,7 +407,8 @@ grpc::Status LedgerStoreServiceImpl::PutRecord(grpc::ServerContext* context,
                                                const internal::PutRecordRequest* request,
                                                internal::StatusProto* response) {
   if (grpc::Status a = Allowed(context, LedgerStoreAccess::kRecords); !a.ok()) return a;
-  // Small records that live an hour at most, of a few kinds.
+  // Small records that live two days at most (the console's challenge key
+  // of the day; sign-ins minutes), of a few kinds.
   if (request->kind().empty() || request->kind().size() > 64 || request->key().size() > 256 ||
       request->value().size() > 4096 || request->owner().size() > 128) {
     return Invalid("kind, key, value, owner", "at most 64, 256, 4096 and 128 bytes");
@@ -418,7 +419,7 @@ grpc::Status LedgerStoreServiceImpl::PutRecord(grpc::ServerContext* context,
   limits.max_per_owner = std::min<uint64_t>(request->max_per_owner(), 1000);
   limits.only_if_absent = request->only_if_absent();
   const absl::Time expires =
-      std::min(absl::FromUnixMicros(request->expires_micros()), now + absl::Hours(1));
+      std::min(absl::FromUnixMicros(request->expires_micros()), now + absl::Hours(49));
   *response = ToStatusProto(records_->Put(request->kind(), request->key(), request->value(),
                                           request->owner(), expires, limits, now));
   return grpc::Status::OK;
