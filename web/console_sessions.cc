@@ -92,6 +92,13 @@ absl::StatusOr<std::optional<std::string>> ConsoleSessions::ChallengeKey(int64_t
   absl::StatusOr<std::optional<std::string>> kept =
       records_->Get(kChallengeKeys, name, /*take=*/false, now);
   if (!kept.ok()) return kept.status();
+  if (*kept && (*kept)->size() != kChallengeKeyBytes) {
+    // A damaged record: no key, and made again when one is asked for (else
+    // it would block sign-in until it expires).
+    if (!make) return std::nullopt;
+    if (absl::Status s = records_->Delete(kChallengeKeys, name); !s.ok()) return s;
+    *kept = std::nullopt;
+  }
   if (!*kept && make) {
     // The first instance to need the day's key makes it; the others take
     // that one (of two makers, one wins).

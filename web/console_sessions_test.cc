@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/wire.h"
 #include "crypto/keys.h"
@@ -151,6 +152,23 @@ TEST_F(ConsoleSessionsTest, AskingForChallengesFillsNothingAndTheyHoldOnlyAsGive
   EXPECT_TRUE(t.ok()) << t.status();
   t = here.Login(*t_->snapshot(), login, kHost, now_);
   EXPECT_EQ(t.status().code(), absl::StatusCode::kUnauthenticated) << "used at the other instance";
+}
+
+// A damaged key record (not 32 bytes) does not block sign-in until it
+// expires: the next challenge makes the day's key again.
+TEST_F(ConsoleSessionsTest, ADamagedChallengeKeyIsMadeAgain) {
+  auto records = std::shared_ptr<EphemeralRecords>(NewLocalEphemeralRecords());
+  ConsoleSessions sessions(origin_, records);
+  const int64_t day = absl::ToUnixSeconds(now_ + ConsoleSessions::kChallengeLifetime) / 86400;
+  ASSERT_TRUE(records
+                  ->Put("console-challenge-key", absl::StrCat(day), "short", "",
+                        now_ + absl::Hours(48), EphemeralRecords::Limits(), now_)
+                  .ok());
+  absl::StatusOr<v1::ConsoleChallenge> c = sessions.Challenge(now_);
+  ASSERT_TRUE(c.ok()) << c.status();
+  absl::StatusOr<v1::ConsoleTicket> t =
+      sessions.Login(*t_->snapshot(), LoginFor(*c, regulator_, regulator_), kHost, now_);
+  EXPECT_TRUE(t.ok()) << t.status();
 }
 
 TEST_F(ConsoleSessionsTest, OnlyAnActiveRegulatorsOwnSignatureOpensASession) {
