@@ -17,6 +17,7 @@
 #include "crypto/keys.h"
 #include "crypto/random.h"
 #include "crypto/sha256.h"
+#include "services/common/big_endian.h"
 #include "services/registry/oversight.h"
 #include "services/registry/registry_state.h"
 
@@ -39,16 +40,10 @@ constexpr size_t kChallengeKeyBytes = crypto_auth_hmacsha256_KEYBYTES;
 // How long a used challenge's mark outlives the challenge.
 constexpr absl::Duration kUsedMarkMargin = absl::Minutes(3);
 
-std::string BigEndian64(uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
-  return out;
-}
-
-uint64_t ReadBigEndian64(absl::string_view bytes) {
-  uint64_t v = 0;
-  for (unsigned char c : bytes) v = v << 8 | c;
-  return v;
+absl::Status UnknownChallenge() {
+  return absl::UnauthenticatedError(
+      "login.challenge: not a challenge this server gave, or used or expired (a challenge is good "
+      "once, for two minutes)");
 }
 
 std::string ChallengeMac(absl::string_view key, absl::string_view origin, absl::string_view head) {
@@ -135,26 +130,21 @@ absl::StatusOr<v1::ConsoleChallenge> ConsoleSessions::Challenge(absl::Time now) 
 
 absl::StatusOr<int64_t> ConsoleSessions::CheckChallenge(absl::string_view challenge,
                                                         absl::Time now) {
-  const auto unknown = [] {
-    return absl::UnauthenticatedError(
-        "login.challenge: not a challenge this server gave, or used or expired (a challenge is "
-        "good once, for two minutes)");
-  };
-  if (challenge.size() != kChallengeBytes) return unknown();
-  const int64_t expiry = static_cast<int64_t>(ReadBigEndian64(challenge.substr(0, 8)));
+  if (challenge.size() != kChallengeBytes) return UnknownChallenge();
+  const int64_t expiry = static_cast<int64_t>(FromBigEndian64(challenge));
   // (A minute's grace beyond the lifetime for the clocks of several
   // console instances.)
   if (expiry <= absl::ToUnixSeconds(now) ||
       expiry > absl::ToUnixSeconds(now + kChallengeLifetime + absl::Minutes(1))) {
-    return unknown();
+    return UnknownChallenge();
   }
   absl::StatusOr<std::optional<std::string>> key = ChallengeKey(expiry / 86400, false, now);
   if (!key.ok()) return key.status();
-  if (!*key) return unknown();
+  if (!*key) return UnknownChallenge();
   const absl::string_view head = challenge.substr(0, kChallengeBytes - kChallengeMacBytes);
   const std::string mac = ChallengeMac(**key, origin_, head);
   if (sodium_memcmp(mac.data(), challenge.data() + head.size(), kChallengeMacBytes) != 0) {
-    return unknown();
+    return UnknownChallenge();
   }
   return expiry;
 }
@@ -221,11 +211,7 @@ absl::StatusOr<v1::ConsoleTicket> ConsoleSessions::Login(const storage::StateRea
     absl::Status used =
         records_->Put(kUsedChallenges, login.challenge(), "", key_id->ToString(),
                       absl::FromUnixSeconds(*challenge_expiry) + kUsedMarkMargin, limits, now);
-    if (absl::IsAlreadyExists(used)) {
-      return absl::UnauthenticatedError(
-          "login.challenge: not a challenge this server gave, or used or expired (a challenge "
-          "is good once, for two minutes)");
-    }
+    if (absl::IsAlreadyExists(used)) return UnknownChallenge();
     if (absl::IsResourceExhausted(used)) {
       return absl::ResourceExhaustedError(absl::StrCat(
           kMaxOutstanding, " sign-ins in the last five minutes: try again in a few minutes"));

@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "leveldb/db.h"
 #include "leveldb/write_batch.h"
+#include "services/common/big_endian.h"
 
 namespace chemledger {
 namespace {
@@ -33,18 +34,6 @@ constexpr char kCleanKey[] = "m/clean";
 constexpr char kNotBeforeKey[] = "m/not_before";
 constexpr char kNoncePrefix[] = "n/";
 constexpr char kRecordPrefix[] = "r/";
-
-std::string BigEndian64(uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
-  return out;
-}
-
-uint64_t FromBigEndian64(absl::string_view bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(bytes[i]);
-  return v;
-}
 
 // Expiry seconds as a key part that sorts in time order (none is negative in
 // practice; a negative one sorts first and is dropped as expired).
