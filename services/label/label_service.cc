@@ -82,8 +82,9 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
   // of the one being written, so that neither the workers nor the writer
   // waits for the other: with a message signed in two halves and only the
   // next one ahead, the workers stood idle while the slower half finished
-  // and while the writer wrote (issuance reached 0.74 of the machine's
-  // signing rate; BENCHMARKS.md, "Label issuance").
+  // and while the writer wrote (issuance reached 0.57-0.79 of the
+  // machine's signing rate; BENCHMARKS.md, "Label issuance signed ahead in
+  // chunks").
   static constexpr uint32_t kLabelsPerChunk = 125;
   static constexpr size_t kMessagesSignedAhead = 3;
   struct Chunk {
