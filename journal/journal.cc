@@ -292,7 +292,8 @@ class Journal::Impl {
         options_(std::move(options)),
         next_index_(size),
         last_record_time_(last_record_time),
-        cache_(CachedPrefixesOf(machines_), options_.cached_prefix_keys) {
+        cache_(CachedPrefixesOf(machines_), options_.cached_prefix_keys,
+               options_.cached_leaf_hashes) {
     options_.max_batches_in_flight = std::max(1, options_.max_batches_in_flight);
     sequencer_ = std::thread([this] { SequencerLoop(); });
     committer_ = std::thread([this] { CommitterLoop(); });
@@ -604,7 +605,7 @@ void Journal::Impl::SequencerLoop() {
       if (taken >= options_.max_batch_requests || batch->bytes >= options_.max_batch_bytes) break;
     }
     // The cache reads as the state after this batch (see prefix_cache.h).
-    cache_.Update(batch->layer.writes);
+    cache_.Update(batch->layer);
     absl::MutexLock lock(&mu_);
     for (Group* g : finished) {
       queue_.erase(std::find(queue_.begin(), queue_.end(), g));

@@ -87,6 +87,10 @@ struct JournalOptions {
   // Most keys the sequencer keeps of the state machines' CachedPrefixes
   // (the cache is emptied when it is full). At least 1.
   size_t cached_prefix_keys = 65536;
+  // How many of the latest entries' leaf hashes the sequencer keeps for the
+  // chain links of the events that follow them (40 bytes each; 0 keeps
+  // none and reads each from the store's tree).
+  size_t cached_leaf_hashes = 1 << 17;
   // Told after each batch the store committed, on the committing thread
   // (so it must be quick and thread-safe; metrics.h counts them): how many
   // requests and entries, and how long the store's commit and sync took.

@@ -687,5 +687,96 @@ TEST_F(JournalTest, ACachedKeyChangedByABatchStillCommittingStaysChanged) {
   EXPECT_TRUE(report.ok()) << report.status();
 }
 
+// Links each entry to an earlier one, as an event's chain link names its
+// code's previous event: payload "id|back", the assignment is the leaf hash
+// of the entry `back` entries before it, as the sequencer read it.
+constexpr char kLink[] = "application/vnd.test.link";
+
+class Linker final : public StateMachine {
+ public:
+  absl::string_view name() const override { return "linker"; }
+  std::vector<std::string> OwnedPayloadTypes() const override { return {kLink}; }
+  absl::StatusOr<std::string> RequestScope(const v1::SignedEnvelope&,
+                                           const storage::StateReader&) const override {
+    return std::string();
+  }
+  absl::Status Apply(const EntryContext& entry, const storage::StateReader& state,
+                     storage::StateWrites* changes) const override {
+    std::vector<std::string> parts = absl::StrSplit(entry.envelope->payload(), '|');
+    uint64_t back = 0;
+    if (parts.size() != 2 || !absl::SimpleAtoi(parts[1], &back)) {
+      return absl::InvalidArgumentError("link: malformed");
+    }
+    if (back == 0 || back > entry.index) return absl::OkStatus();
+    absl::StatusOr<crypto::Sha256Digest> linked = state.LeafHash(entry.index - back);
+    if (!linked.ok()) return linked.status();
+    *entry.assignment = linked->ToBytes();
+    changes->Put("linked", "");
+    return absl::OkStatus();
+  }
+};
+
+Request Link(int id, int back) {
+  Request r;
+  r.envelope.set_payload_type(kLink);
+  r.envelope.set_payload(absl::StrCat(id, "|", back));
+  return r;
+}
+
+// The sequencer keeps the latest entries' leaf hashes in a ring (here of 4
+// slots, so that links further back, and indexes sharing a slot, read the
+// store's tree): every link must name the hash the log holds at that index,
+// from batches still committing, from the ring and from the store alike,
+// and after a reopen that empties the ring.
+TEST_F(JournalTest, LinksReadTheLeafHashesTheLogHolds) {
+  Linker linker;
+  JournalOptions options;
+  options.cached_leaf_hashes = 4;
+  const auto open = [&]() -> std::unique_ptr<Journal> {
+    absl::StatusOr<std::unique_ptr<Journal>> j = Journal::Open(store_.get(), {&linker}, options);
+    EXPECT_TRUE(j.ok()) << j.status();
+    return j.ok() ? *std::move(j) : nullptr;
+  };
+  std::unique_ptr<Journal> journal = open();
+  ASSERT_NE(journal, nullptr);
+  std::atomic<int> next_id{0};
+  const auto submit_many = [&](Journal* j) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < 60; ++i) {
+          const int id = next_id++;
+          EXPECT_TRUE(j->Submit(Link(id, id % 9)).ok());
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+  };
+  submit_many(journal.get());
+  journal = nullptr;
+  journal = open();
+  ASSERT_NE(journal, nullptr);
+  submit_many(journal.get());
+
+  std::shared_ptr<const storage::Snapshot> s = journal->Snapshot();
+  ASSERT_EQ(s->size(), 480u);
+  int linked = 0;
+  for (uint64_t i = 0; i < s->size(); ++i) {
+    v1::LogEntry entry;
+    ASSERT_TRUE(entry.ParseFromString(*s->Entry(i)));
+    std::vector<std::string> parts = absl::StrSplit(entry.envelope().payload(), '|');
+    uint64_t back = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(parts[1], &back));
+    if (back == 0 || back > i) {
+      EXPECT_EQ(entry.assignment(), "") << "entry " << i;
+      continue;
+    }
+    ++linked;
+    EXPECT_EQ(entry.assignment(), s->LeafHash(i - back)->ToBytes())
+        << "entry " << i << " links " << back << " back";
+  }
+  EXPECT_GT(linked, 400);
+}
+
 }  // namespace
 }  // namespace chemledger::journal

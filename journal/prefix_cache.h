@@ -15,6 +15,12 @@
 // batch that never reached the disk is never used. It is emptied whenever it
 // holds its most keys (JournalOptions::cached_prefix_keys).
 //
+// It also keeps the leaf hashes of the latest entries (the chain link of a
+// package's next event names its previous event's, mostly a recent one), in
+// a ring of JournalOptions::cached_leaf_hashes slots by index: an index's
+// leaf hash never changes once the sequencer has given the index out, so
+// any hash held here stays true.
+//
 // Thread-safety: used by the sequencer thread only, except counts(), which
 // any thread may read (for the metrics).
 
@@ -31,14 +37,18 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
+#include "crypto/sha256.h"
+#include "journal/layered_reader.h"
 #include "storage/store.h"
 
 namespace chemledger::journal {
 
 class PrefixCache {
  public:
-  PrefixCache(std::vector<std::string> prefixes, size_t max_keys)
-      : prefixes_(std::move(prefixes)), max_keys_(std::max<size_t>(max_keys, 1)) {}
+  PrefixCache(std::vector<std::string> prefixes, size_t max_keys, size_t leaf_hash_slots)
+      : prefixes_(std::move(prefixes)),
+        max_keys_(std::max<size_t>(max_keys, 1)),
+        leaf_hashes_(leaf_hash_slots) {}
 
   bool Covers(absl::string_view key) const {
     for (const std::string& p : prefixes_) {
@@ -69,18 +79,40 @@ class PrefixCache {
     values_.insert_or_assign(std::string(key), value);
   }
 
-  // A checked batch's writes: the covered ones replace what is cached.
-  void Update(const storage::StateWrites& writes) {
+  // A checked batch: its covered writes replace what is cached, and its
+  // entries' leaf hashes are kept.
+  void Update(const Layer& batch) {
+    for (size_t i = 0; i < batch.leaf_hashes.size(); ++i) {
+      PutLeafHash(batch.first_index + i, batch.leaf_hashes[i]);
+    }
     if (prefixes_.empty()) return;
-    for (const auto& [key, value] : writes.writes()) {
+    for (const auto& [key, value] : batch.writes.writes()) {
       if (Covers(key)) Put(key, value);
     }
   }
 
+  // The leaf hash of entry `index` if it is kept; null if not.
+  const crypto::Sha256Digest* FindLeafHash(uint64_t index) const {
+    if (leaf_hashes_.empty()) return nullptr;
+    const LeafHashSlot& slot = leaf_hashes_[index % leaf_hashes_.size()];
+    return slot.index_plus_one == index + 1 ? &slot.hash : nullptr;
+  }
+
+  void PutLeafHash(uint64_t index, const crypto::Sha256Digest& hash) {
+    if (leaf_hashes_.empty()) return;
+    leaf_hashes_[index % leaf_hashes_.size()] = LeafHashSlot{index + 1, hash};
+  }
+
  private:
+  struct LeafHashSlot {
+    uint64_t index_plus_one = 0;  // 0: empty
+    crypto::Sha256Digest hash;
+  };
+
   const std::vector<std::string> prefixes_;
   const size_t max_keys_;
   absl::flat_hash_map<std::string, std::optional<std::string>> values_;
+  std::vector<LeafHashSlot> leaf_hashes_;
   std::atomic<uint64_t> hits_{0};
   std::atomic<uint64_t> misses_{0};
 };
@@ -97,7 +129,10 @@ class PrefixCachedReader final : public storage::StateReader {
     return snapshot_->Entry(index);
   }
   absl::StatusOr<crypto::Sha256Digest> LeafHash(uint64_t index) const override {
-    return snapshot_->LeafHash(index);
+    if (const crypto::Sha256Digest* cached = cache_->FindLeafHash(index)) return *cached;
+    absl::StatusOr<crypto::Sha256Digest> hash = snapshot_->LeafHash(index);
+    if (hash.ok()) cache_->PutLeafHash(index, *hash);
+    return hash;
   }
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const override {
     if (!cache_->Covers(key)) return snapshot_->Get(key);
