@@ -202,7 +202,10 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
   }
   std::set<std::string> overdue_told;
   absl::Time checked_reader = absl::Now();
-  uint64_t read_size = 0;
+  // The log size up to which every anomaly has been told; a backlog of more
+  // than a round's pages is told over the rounds that follow, whether or not
+  // the log grows meanwhile.
+  uint64_t told_size = 0;
   absl::Time overdue_checked = absl::InfinitePast();
   while (!context->IsCancelled()) {
     snapshot = core_->ledger()->Latest();
@@ -218,8 +221,7 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
       // department or jurisdiction reads what the new one covers from here.
       *reader = *std::move(still);
     }
-    if (want_entries && snapshot->size() != read_size) {
-      read_size = snapshot->size();
+    if (want_entries && snapshot->size() != told_size) {
       for (int pages = 0; pages < 100; ++pages) {
         absl::StatusOr<v1::Anomalies> page =
             core_->ListAnomalies(*snapshot, *reader, entries);
@@ -231,6 +233,7 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
         if (page->next_after_log_index() == 0) {
           // Everything up to this snapshot is told.
           if (snapshot->size() > 0) entries.set_after_log_index(snapshot->size() - 1);
+          told_size = snapshot->size();
           break;
         }
         entries.set_after_log_index(page->next_after_log_index());
