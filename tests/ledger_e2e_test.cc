@@ -246,6 +246,33 @@ TEST_F(LedgerE2eTest, ABatchLivesItsLifeAndEveryEventProvesIntoACheckpoint) {
     EXPECT_EQ(result.results(2).receipt().log_index(), result.results(0).receipt().log_index() + 1);
     EXPECT_EQ(LogSize(), before + 2);
   }
+  // A message of more than 1000 events ends the stream (INVALID_ARGUMENT)
+  // once the messages before it are answered.
+  {
+    grpc::ClientContext context;
+    AttachStreamCredentials(&context, api::kAppendBatchesMethod, plant_admin);
+    auto stream = ledger_->AppendBatches(&context);
+    v1::EventBatch first;
+    *first.add_events() = *envelope::Sign(
+        api::kEventContext, event(v1::STORING, {code(4)}).SerializeAsString(), plant_admin);
+    v1::EventBatch over;
+    for (int i = 0; i < 1001; ++i) *over.add_events() = first.events(0);
+    ASSERT_TRUE(stream->Write(first));
+    ASSERT_TRUE(stream->Write(over));
+    stream->WritesDone();
+    v1::EventBatchResult result;
+    ASSERT_TRUE(stream->Read(&result));
+    ASSERT_EQ(result.results_size(), 1);
+    // (code 4 was used up above: the first message is answered, refused)
+    EXPECT_EQ(result.results(0).code(), static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION))
+        << result.results(0).message();
+    EXPECT_FALSE(stream->Read(&result));
+    const grpc::Status status = stream->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+    EXPECT_NE(status.error_message().find("1001 events in one batch; at most 1000"),
+              std::string::npos)
+        << status.error_message();
+  }
 
   // 8 concurrent clients, each storing its own package 25 times: nothing lost
   // or duplicated, chains intact.

@@ -7,11 +7,14 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "api/china_time.h"
 #include "api/wire.h"
+#include "chemledger/v1/label.pb.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "chemledger/v1/registry.pb.h"
@@ -20,6 +23,7 @@
 #include "services/chemledgerd/deployment.h"
 #include "services/common/envelope.h"
 #include "services/common/grpc_read_auth.h"
+#include "services/label/issuance.h"
 #include "services/ledger/ledger_service.h"
 #include "services/registry/registry_testing.h"
 #include "services/registry/signers.h"
@@ -77,6 +81,12 @@ class StreamGateTest : public ::testing::Test {
     options.timeouts.write = absl::Seconds(5);
     reads_ = std::make_unique<registry::ReadAuthenticator>(
         read_auth::ReadCredentialChecker::Options{d_->note_signer().name()});
+    StartService(options);
+  }
+  // Serves the ledger with `options` (again, if it was served).
+  void StartService(const ledger::AppendStreamOptions& options) {
+    if (server_) server_->Shutdown(std::chrono::system_clock::now());
+    server_.reset();
     service_ = std::make_unique<ledger::LedgerServiceImpl>(
         d_->ledger(), d_->ledger_client(), &d_->note_signer(), reads_.get(), options);
     grpc::ServerBuilder builder;
@@ -210,6 +220,83 @@ TEST_F(StreamGateTest, AnIdleStreamIsDroppedAndFreesItsSlot) {
   // Their slots are free again.
   Open c = OpenStream(&producer_key_);
   EXPECT_TRUE(RoundTrip(c, Storing(Producer(), ProducerKey(), 3)).ok());
+}
+
+// A stream's next batch is checked while the one before it commits, but the
+// batches reach the rules in the order sent: the producer commissions 300
+// codes and then stores each, 600 events written without waiting for any
+// answer (so they arrive in several batches, the storing ones after the
+// commissioning they depend on), with an event of another enterprise every
+// 50, which the stream refuses in its place. Every other one is accepted, in
+// the order sent.
+TEST_F(StreamGateTest, AStreamsBatchesAreCommittedInTheOrderSent) {
+  // Without the fixture's short idle timeout: a batch may take a while to
+  // check and commit on a busy machine.
+  StartService(ledger::AppendStreamOptions{});
+  v1::RegistryRequest product;
+  *product.mutable_register_product() = registry::testing::ExampleMethanol(Producer(), "M01");
+  ASSERT_TRUE(SubmitRegistry(*d_, AdminKey(), product).ok());
+  constexpr int kCodes = 300;
+  v1::IssueLabelsRequest issue;
+  issue.set_request_id("stream-order");
+  issue.set_enterprise_uscc(Producer());
+  issue.set_product_number("M01");
+  issue.set_batch("ORDER");
+  *issue.mutable_production_date() = api::ToProtoDate(api::TodayInChina() - 1);
+  issue.set_package_count(kCodes);
+  issue.set_net_quantity("25");
+  issue.set_unit("KGM");
+  absl::StatusOr<label::Issuance> issued = d_->issuer()->Issue(
+      *envelope::Sign(api::kIssueLabelsContext, issue.SerializeAsString(), ProducerKey()));
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  const auto event = [&](const std::string& id, v1::BusinessStep step, int k) {
+    v1::Event e;
+    e.set_event_id(id);
+    e.set_step(step);
+    e.add_codes(absl::StrCat(Producer(), ".M01.ORDER.", issued->claims.serial + k));
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    e.set_event_time_offset_minutes(480);
+    e.mutable_location()->set_enterprise_uscc(Producer());
+    e.mutable_location()->set_site("warehouse 1");
+    return *envelope::Sign(api::kEventContext, e.SerializeAsString(), ProducerKey());
+  };
+  std::vector<v1::SignedEnvelope> events;
+  std::vector<bool> foreign;
+  const auto add = [&](v1::SignedEnvelope e, bool other_enterprise) {
+    events.push_back(std::move(e));
+    foreign.push_back(other_enterprise);
+  };
+  for (int k = 0; k < kCodes; ++k) {
+    add(event(absl::StrCat("c-", k), v1::COMMISSIONING, k), false);
+    if (k % 50 == 0) add(Storing(Consignee(), CrashKey(8), k), true);
+  }
+  for (int k = 0; k < kCodes; ++k) add(event(absl::StrCat("s-", k), v1::STORING, k), false);
+
+  Open o = OpenStream(&producer_key_);
+  std::thread writer([&] {
+    for (const v1::SignedEnvelope& e : events) {
+      if (!o.stream->Write(e)) break;
+    }
+    o.stream->WritesDone();
+  });
+  std::vector<v1::AppendResult> results;
+  v1::AppendResult r;
+  while (o.stream->Read(&r)) results.push_back(r);
+  writer.join();
+  const grpc::Status status = o.stream->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(results.size(), events.size());
+  uint64_t last_index = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (foreign[i]) {
+      EXPECT_EQ(results[i].code(), static_cast<int>(absl::StatusCode::kPermissionDenied))
+          << "event " << i << ": " << results[i].message();
+      continue;
+    }
+    ASSERT_EQ(results[i].code(), 0) << "event " << i << ": " << results[i].message();
+    EXPECT_GT(results[i].receipt().log_index(), last_index) << "event " << i;
+    last_index = results[i].receipt().log_index();
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
-// The queue between a stream's reader and its handler (stream_batches.h): the
-// reader pushes each request it reads from the client; the handler takes
-// what has queued up as one batch. The queue is bounded by a count and by
+// The queue between a stream's reader and the thread that takes its batches
+// (stream_batches.h's checker; "the handler" below): the reader pushes each
+// request it reads from the client; the handler takes what has queued up as
+// one batch. The queue is bounded by a count and by
 // bytes, so a client that sends ahead cannot fill the server's memory: a push
 // into a full queue waits until the handler takes a batch.
 //

@@ -21,11 +21,21 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendBatch(
 
 std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendBatch(
     absl::Span<const v1::SignedEnvelope* const> events) {
+  return AppendVerified(VerifyBatch(events));
+}
+
+registry::VerifiedBatch Ledger::VerifyBatch(absl::Span<const v1::SignedEnvelope* const> events) {
   registry::SignedBatchOptions options;
   options.verify_threads = verify_threads_;
+  return registry::VerifySigned(*ledger_, events, kEventContext, options);
+}
+
+std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendVerified(
+    const registry::VerifiedBatch& batch) {
+  registry::SignedBatchOptions options;
   options.refusals = refusals_;
   std::vector<absl::StatusOr<journal::Receipt>> receipts =
-      registry::SubmitSigned(*ledger_, events, kEventContext, options);
+      registry::SubmitVerified(*ledger_, batch, kEventContext, options);
   std::vector<absl::StatusOr<EventReceipt>> results;
   results.reserve(receipts.size());
   for (absl::StatusOr<journal::Receipt>& r : receipts) {

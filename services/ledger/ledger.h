@@ -56,6 +56,13 @@ class Ledger {
   std::vector<absl::StatusOr<EventReceipt>> AppendBatch(
       absl::Span<const v1::SignedEnvelope> events);
 
+  // AppendBatch in two steps, for a stream that checks its next batch while
+  // the one before it commits: the signatures (VerifyBatch; the envelopes
+  // must outlive the result), then the rules and the durable write
+  // (AppendVerified).
+  registry::VerifiedBatch VerifyBatch(absl::Span<const v1::SignedEnvelope* const> events);
+  std::vector<absl::StatusOr<EventReceipt>> AppendVerified(const registry::VerifiedBatch& batch);
+
  private:
   journal::LedgerClient* const ledger_;
   registry::RefusalSink* const refusals_;

@@ -27,6 +27,25 @@ void FillReceipt(const EventReceipt& receipt, v1::AppendResponse* out) {
   out->set_event_hash(receipt.event_hash.ToBytes());
 }
 
+v1::AppendResult ResultOf(const absl::StatusOr<EventReceipt>& receipt) {
+  v1::AppendResult result;
+  if (receipt.ok()) {
+    FillReceipt(*receipt, result.mutable_receipt());
+  } else {
+    const absl::Status reported = PublicStatus(receipt.status());
+    result.set_code(static_cast<int>(reported.code()));
+    result.set_message(std::string(reported.message()));
+  }
+  return result;
+}
+
+std::vector<v1::AppendResult> ResultsOf(const std::vector<absl::StatusOr<EventReceipt>>& receipts) {
+  std::vector<v1::AppendResult> results;
+  results.reserve(receipts.size());
+  for (const absl::StatusOr<EventReceipt>& receipt : receipts) results.push_back(ResultOf(receipt));
+  return results;
+}
+
 }  // namespace
 
 grpc::Status LedgerServiceImpl::Append(grpc::ServerContext* context,
@@ -39,33 +58,6 @@ grpc::Status LedgerServiceImpl::Append(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-std::vector<v1::AppendResult> LedgerServiceImpl::AnswerBatch(
-    registry::StreamGate::Ticket& ticket, const std::vector<const v1::SignedEnvelope*>& batch) {
-  const auto as_result = [](const absl::StatusOr<EventReceipt>& receipt) {
-    v1::AppendResult result;
-    if (receipt.ok()) {
-      FillReceipt(*receipt, result.mutable_receipt());
-    } else {
-      const absl::Status reported = PublicStatus(receipt.status());
-      result.set_code(static_cast<int>(reported.code()));
-      result.set_message(std::string(reported.message()));
-    }
-    return result;
-  };
-  std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
-  return registry::AnswerForStreamEnterprise<v1::AppendResult>(
-      ticket, *snapshot, batch,
-      [&](const absl::Status& refused) { return as_result(refused); },
-      [&](const std::vector<const v1::SignedEnvelope*>& admitted) {
-        std::vector<v1::AppendResult> results;
-        results.reserve(admitted.size());
-        for (const absl::StatusOr<EventReceipt>& receipt : ledger_->AppendBatch(admitted)) {
-          results.push_back(as_result(receipt));
-        }
-        return results;
-      });
-}
-
 grpc::Status LedgerServiceImpl::AppendStream(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::AppendResult, v1::SignedEnvelope>* stream) {
@@ -75,12 +67,21 @@ grpc::Status LedgerServiceImpl::AppendStream(
   if (!ticket.ok()) return ToGrpcStatus(ticket.status());
   StreamBatchLimits limits{kMaxBatchEvents, kMaxQueuedEvents, kMaxQueuedBytes};
   limits.timeouts = stream_options_.timeouts;
-  return AnswerInBatches<v1::SignedEnvelope, v1::AppendResult>(
-      context, stream, limits, [&](std::vector<v1::SignedEnvelope>& batch) {
-        std::vector<const v1::SignedEnvelope*> pointers;
-        pointers.reserve(batch.size());
-        for (const v1::SignedEnvelope& e : batch) pointers.push_back(&e);
-        return AnswerBatch(ticket, pointers);
+  return AnswerInBatches<v1::SignedEnvelope, registry::CheckedStreamBatch, v1::AppendResult>(
+      context, stream, limits,
+      [&](std::vector<v1::SignedEnvelope> batch) {
+        return registry::CheckStreamBatch(
+            ticket, *client_->Latest(), std::move(batch),
+            [&](absl::Span<const v1::SignedEnvelope* const> admitted) {
+              return ledger_->VerifyBatch(admitted);
+            });
+      },
+      [&](registry::CheckedStreamBatch& batch) {
+        return registry::AnswerCheckedStreamBatch<v1::AppendResult>(
+            batch, [](const absl::Status& refused) { return ResultOf(refused); },
+            [&](const registry::VerifiedBatch& admitted) {
+              return ResultsOf(ledger_->AppendVerified(admitted));
+            });
       });
 }
 
@@ -91,28 +92,41 @@ grpc::Status LedgerServiceImpl::AppendBatches(
   registry::StreamGate::Ticket ticket =
       streams_.Enter(*client_->Latest(), *context, kAppendBatchesMethod);
   if (!ticket.ok()) return ToGrpcStatus(ticket.status());
-  StreamWatchdog watchdog([context] { context->TryCancel(); }, stream_options_.timeouts);
-  v1::EventBatch batch;
-  while (stream->Read(&batch)) {
-    watchdog.Active();
-    if (batch.events_size() > kMaxEventsPerBatchMessage) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("events: ", batch.events_size(), " events in one batch; at most ",
-                                       kMaxEventsPerBatchMessage));
-    }
-    std::vector<const v1::SignedEnvelope*> events;
-    events.reserve(batch.events_size());
-    for (const v1::SignedEnvelope& e : batch.events()) events.push_back(&e);
-    v1::EventBatchResult out;
-    for (v1::AppendResult& result : AnswerBatch(ticket, events)) {
-      *out.add_results() = std::move(result);
-    }
-    watchdog.WriteStarted();
-    const bool written = stream->Write(out);
-    watchdog.WriteDone();
-    if (!written) break;
-  }
-  return grpc::Status::OK;
+  // Each message is a batch of its own (one durable write), checked while
+  // the one before it commits.
+  StreamBatchLimits limits{1, kMaxQueuedEventBatches, kMaxQueuedBytes};
+  limits.timeouts = stream_options_.timeouts;
+  return AnswerInBatches<v1::EventBatch, registry::CheckedStreamBatch, v1::EventBatchResult>(
+      context, stream, limits,
+      [](const v1::EventBatch& batch) {
+        if (batch.events_size() <= kMaxEventsPerBatchMessage) return grpc::Status::OK;
+        return grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            absl::StrCat("events: ", batch.events_size(), " events in one batch; at most ",
+                         kMaxEventsPerBatchMessage));
+      },
+      [&](std::vector<v1::EventBatch> batches) {
+        std::vector<v1::SignedEnvelope> events;
+        for (v1::EventBatch& b : batches) {
+          for (v1::SignedEnvelope& e : *b.mutable_events()) events.push_back(std::move(e));
+        }
+        return registry::CheckStreamBatch(
+            ticket, *client_->Latest(), std::move(events),
+            [&](absl::Span<const v1::SignedEnvelope* const> admitted) {
+              return ledger_->VerifyBatch(admitted);
+            });
+      },
+      [&](registry::CheckedStreamBatch& batch) {
+        v1::EventBatchResult out;
+        for (v1::AppendResult& result : registry::AnswerCheckedStreamBatch<v1::AppendResult>(
+                 batch, [](const absl::Status& refused) { return ResultOf(refused); },
+                 [&](const registry::VerifiedBatch& admitted) {
+                   return ResultsOf(ledger_->AppendVerified(admitted));
+                 })) {
+          *out.add_results() = std::move(result);
+        }
+        return std::vector<v1::EventBatchResult>{std::move(out)};
+      });
 }
 
 template <typename Request, typename Response>

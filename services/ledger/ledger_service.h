@@ -29,9 +29,12 @@
 namespace chemledger::ledger {
 
 // AppendStream appends at most this many queued events as one batch, and
-// stops reading ahead at kMaxQueuedEvents.
+// stops reading ahead at kMaxQueuedEvents (besides which a stream holds up
+// to three batches: being checked, waiting, being answered; stream_batches.h).
 inline constexpr size_t kMaxBatchEvents = 512;
 inline constexpr size_t kMaxQueuedEvents = 4096;
+// AppendBatches reads at most this many messages ahead of their answers.
+inline constexpr size_t kMaxQueuedEventBatches = 8;
 inline constexpr size_t kMaxQueuedBytes = 16 << 20;
 // Append streams (AppendStream and AppendBatches): how many may be open at
 // once, in all and per enterprise (more are refused with RESOURCE_EXHAUSTED,
@@ -161,9 +164,6 @@ class LedgerServiceImpl final : public LedgerServiceBase {
   journal::LedgerClient* const client_;
   const crypto::NoteSigner* const signer_;
   registry::ReadAuthenticator* const reads_;
-  // Answers one batch read from a stream of `ticket`'s.
-  std::vector<v1::AppendResult> AnswerBatch(registry::StreamGate::Ticket& ticket,
-                                            const std::vector<const v1::SignedEnvelope*>& batch);
 
   // Witnesses' co-signatures.
   std::unique_ptr<WitnessCosignatures> own_cosignatures_;

@@ -89,7 +89,8 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
   // A batch's checks (a stream's) run on the pool's workers only, of lower
   // priority than the threads that answer calls: a read or a single write
   // arriving meanwhile is served first, and the batch takes what CPU is
-  // left. This thread (a stream's handler, at the callers' priority) waits.
+  // left. This thread (a stream's checker, or a handler, at the callers'
+  // priority) waits.
   const size_t workers_wanted =
       n < 16 ? 1 : std::min<size_t>(std::max<size_t>(threads, 1), n / 8);
   const size_t per = (n + workers_wanted - 1) / workers_wanted;
@@ -106,11 +107,30 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
 std::vector<absl::StatusOr<journal::Receipt>> SubmitSigned(
     journal::LedgerClient& ledger, absl::Span<const v1::SignedEnvelope* const> envelopes,
     const crypto::SignatureContext& context, const SignedBatchOptions& options) {
+  return SubmitVerified(ledger, VerifySigned(ledger, envelopes, context, options), context,
+                        options);
+}
+
+VerifiedBatch VerifySigned(journal::LedgerClient& ledger,
+                           absl::Span<const v1::SignedEnvelope* const> envelopes,
+                           const crypto::SignatureContext& context,
+                           const SignedBatchOptions& options) {
+  VerifiedBatch batch;
+  batch.envelopes.assign(envelopes.begin(), envelopes.end());
+  batch.snapshot = ledger.Latest();
+  batch.signers =
+      VerifyActorSignatures(*batch.snapshot, envelopes, context, options.verify_threads);
+  return batch;
+}
+
+std::vector<absl::StatusOr<journal::Receipt>> SubmitVerified(
+    journal::LedgerClient& ledger, const VerifiedBatch& batch,
+    const crypto::SignatureContext& context, const SignedBatchOptions& options) {
+  const std::vector<const v1::SignedEnvelope*>& envelopes = batch.envelopes;
+  const std::vector<absl::StatusOr<VerifiedSigner>>& signers = batch.signers;
+  const storage::Snapshot* snapshot = batch.snapshot.get();
   const size_t n = envelopes.size();
   std::vector<absl::StatusOr<journal::Receipt>> results(n, absl::UnknownError("not processed"));
-  std::vector<absl::StatusOr<VerifiedSigner>> signers;
-  std::shared_ptr<const storage::Snapshot> snapshot = ledger.Latest();
-  signers = VerifyActorSignatures(*snapshot, envelopes, context, options.verify_threads);
   std::vector<journal::Request> requests;
   std::vector<size_t> positions;
   requests.reserve(n);

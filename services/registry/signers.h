@@ -8,6 +8,9 @@
 //      entry: a key may have been revoked in between), idempotent request ids
 //      are answered by their first receipt, and the batch is committed;
 //   3. one result per request, in order.
+// SubmitSigned does both steps; a stream does step 1 of its next batch
+// (VerifySigned) while step 2 of the one before it (SubmitVerified) waits
+// for its commit.
 //
 // Thread-safety: thread-safe; the ledger client must outlive the call.
 
@@ -15,6 +18,7 @@
 #define CHEMLEDGER_SERVICES_REGISTRY_SIGNERS_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -75,6 +79,28 @@ struct SignedBatchOptions {
 // result per envelope, in order.
 std::vector<absl::StatusOr<journal::Receipt>> SubmitSigned(
     journal::LedgerClient& ledger, absl::Span<const v1::SignedEnvelope* const> envelopes,
+    const crypto::SignatureContext& context, const SignedBatchOptions& options = {});
+
+// A batch whose signers are checked (step 1), ready to submit. It points at
+// the envelopes, which must outlive it.
+struct VerifiedBatch {
+  std::vector<const v1::SignedEnvelope*> envelopes;
+  std::vector<absl::StatusOr<VerifiedSigner>> signers;  // one per envelope
+  std::shared_ptr<const storage::Snapshot> snapshot;    // the state they were checked in
+};
+
+// Step 1: `envelopes`' signers checked at the ledger's latest snapshot
+// (VerifyActorSignatures with options.verify_threads).
+VerifiedBatch VerifySigned(journal::LedgerClient& ledger,
+                           absl::Span<const v1::SignedEnvelope* const> envelopes,
+                           const crypto::SignatureContext& context,
+                           const SignedBatchOptions& options = {});
+
+// Step 2: `batch`'s verified requests as one journal submission, the others
+// answered with why their signer was refused; refusals told to
+// options.refusals. One result per envelope, in order.
+std::vector<absl::StatusOr<journal::Receipt>> SubmitVerified(
+    journal::LedgerClient& ledger, const VerifiedBatch& batch,
     const crypto::SignatureContext& context, const SignedBatchOptions& options = {});
 
 }  // namespace chemledger::registry

@@ -102,4 +102,21 @@ void StreamGate::Leave(const std::string& enterprise, const std::string& actor) 
   if (--per_actor_[actor] == 0) per_actor_.erase(actor);
 }
 
+CheckedStreamBatch CheckStreamBatch(
+    StreamGate::Ticket& ticket, const storage::StateReader& state,
+    std::vector<v1::SignedEnvelope> envelopes,
+    absl::FunctionRef<VerifiedBatch(absl::Span<const v1::SignedEnvelope* const>)> verify) {
+  CheckedStreamBatch batch;
+  batch.envelopes = std::move(envelopes);
+  batch.refused.reserve(batch.envelopes.size());
+  std::vector<const v1::SignedEnvelope*> admitted;
+  admitted.reserve(batch.envelopes.size());
+  for (const v1::SignedEnvelope& e : batch.envelopes) {
+    batch.refused.push_back(ticket.SignedByStreamEnterprise(state, e));
+    if (batch.refused.back().ok()) admitted.push_back(&e);
+  }
+  if (!admitted.empty()) batch.admitted = verify(admitted);
+  return batch;
+}
+
 }  // namespace chemledger::registry

@@ -29,6 +29,7 @@
 #include "chemledger/v1/registry.pb.h"
 #include "grpcpp/server_context.h"
 #include "services/registry/read_access.h"
+#include "services/registry/signers.h"
 #include "storage/store.h"
 
 namespace chemledger::registry {
@@ -69,7 +70,8 @@ class StreamGate {
     // Whether `envelope` is signed by one registered actor of the stream's
     // enterprise (as of `state`); PERMISSION_DENIED naming the signature
     // otherwise. Remembers the enterprise's signers it has found (only
-    // those: the set stays as small as the enterprise's actors).
+    // those: the set stays as small as the enterprise's actors), so one
+    // thread at a time calls it (a stream's checker).
     absl::Status SignedByStreamEnterprise(const storage::StateReader& state,
                                           const v1::SignedEnvelope& envelope);
 
@@ -106,31 +108,49 @@ class StreamGate {
   std::map<std::string, int> per_actor_ ABSL_GUARDED_BY(mu_);  // by public key
 };
 
-// Answers `batch` from a stream of `ticket`'s: each envelope not signed by
-// the stream's enterprise gets `refused(why)`; the others go to `core`
-// together, which returns one result each, in order.
-template <typename Result>
-std::vector<Result> AnswerForStreamEnterprise(
+// A stream's batch checked ahead of its answer (CheckStreamBatch), while the
+// batch before it commits: which envelopes the stream refuses (not signed by
+// its enterprise) and the others' signers, verified. It owns the envelopes
+// that `admitted` points at (moving it keeps them where they are; it cannot
+// be copied).
+struct CheckedStreamBatch {
+  CheckedStreamBatch() = default;
+  CheckedStreamBatch(CheckedStreamBatch&&) = default;
+  CheckedStreamBatch& operator=(CheckedStreamBatch&&) = default;
+  CheckedStreamBatch(const CheckedStreamBatch&) = delete;
+  CheckedStreamBatch& operator=(const CheckedStreamBatch&) = delete;
+
+  std::vector<v1::SignedEnvelope> envelopes;
+  std::vector<absl::Status> refused;  // one per envelope: OK when admitted
+  VerifiedBatch admitted;             // the admitted envelopes, in order
+};
+
+// Checks `envelopes`, from a stream of `ticket`'s, against the registry in
+// `state`, and has `verify` check the signers of those the stream admits.
+CheckedStreamBatch CheckStreamBatch(
     StreamGate::Ticket& ticket, const storage::StateReader& state,
-    const std::vector<const v1::SignedEnvelope*>& batch,
-    absl::FunctionRef<Result(const absl::Status&)> refused,
-    absl::FunctionRef<std::vector<Result>(const std::vector<const v1::SignedEnvelope*>&)> core) {
-  std::vector<Result> results(batch.size());
-  std::vector<const v1::SignedEnvelope*> admitted;
-  std::vector<size_t> positions;
-  admitted.reserve(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) {
-    if (absl::Status s = ticket.SignedByStreamEnterprise(state, *batch[i]); !s.ok()) {
-      results[i] = refused(s);
+    std::vector<v1::SignedEnvelope> envelopes,
+    absl::FunctionRef<VerifiedBatch(absl::Span<const v1::SignedEnvelope* const>)> verify);
+
+// Answers a checked batch: `refused(why)` for each envelope the stream
+// refused; the admitted ones go to `core` together, which returns one
+// result each, in order.
+template <typename Result>
+std::vector<Result> AnswerCheckedStreamBatch(
+    const CheckedStreamBatch& batch, absl::FunctionRef<Result(const absl::Status&)> refused,
+    absl::FunctionRef<std::vector<Result>(const VerifiedBatch&)> core) {
+  std::vector<Result> results;
+  results.reserve(batch.envelopes.size());
+  std::vector<Result> answered;
+  if (!batch.admitted.envelopes.empty()) answered = core(batch.admitted);
+  size_t next = 0;
+  for (size_t i = 0; i < batch.envelopes.size(); ++i) {
+    if (!batch.refused[i].ok()) {
+      results.push_back(refused(batch.refused[i]));
+    } else if (next < answered.size()) {
+      results.push_back(std::move(answered[next++]));
     } else {
-      admitted.push_back(batch[i]);
-      positions.push_back(i);
-    }
-  }
-  if (!admitted.empty()) {
-    std::vector<Result> answered = core(admitted);
-    for (size_t j = 0; j < positions.size() && j < answered.size(); ++j) {
-      results[positions[j]] = std::move(answered[j]);
+      results.push_back(refused(absl::InternalError("the request was not answered")));
     }
   }
   return results;

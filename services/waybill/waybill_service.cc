@@ -110,19 +110,22 @@ grpc::Status WaybillServiceImpl::SubmitStream(
   if (!ticket.ok()) return ToGrpcStatus(ticket.status());
   StreamBatchLimits limits{kMaxBatchWaybills, kMaxQueuedWaybills, kMaxQueuedBytes};
   limits.timeouts = stream_options_.timeouts;
-  return AnswerInBatches<v1::SignedEnvelope, v1::WaybillResult>(
-      context, stream, limits, [&](std::vector<v1::SignedEnvelope>& batch) {
-        std::vector<const v1::SignedEnvelope*> pointers;
-        pointers.reserve(batch.size());
-        for (const v1::SignedEnvelope& e : batch) pointers.push_back(&e);
-        std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-        return registry::AnswerForStreamEnterprise<v1::WaybillResult>(
-            ticket, *snapshot, pointers,
-            [](const absl::Status& refused) { return ResultOf(refused); },
-            [&](const std::vector<const v1::SignedEnvelope*>& admitted) {
+  return AnswerInBatches<v1::SignedEnvelope, registry::CheckedStreamBatch, v1::WaybillResult>(
+      context, stream, limits,
+      [&](std::vector<v1::SignedEnvelope> batch) {
+        return registry::CheckStreamBatch(
+            ticket, *ledger_->Latest(), std::move(batch),
+            [&](absl::Span<const v1::SignedEnvelope* const> admitted) {
+              return book_->VerifyBatch(admitted);
+            });
+      },
+      [&](registry::CheckedStreamBatch& batch) {
+        return registry::AnswerCheckedStreamBatch<v1::WaybillResult>(
+            batch, [](const absl::Status& refused) { return ResultOf(refused); },
+            [&](const registry::VerifiedBatch& admitted) {
               std::vector<v1::WaybillResult> results;
-              results.reserve(admitted.size());
-              for (const auto& receipt : book_->ApplyBatch(admitted)) {
+              results.reserve(admitted.envelopes.size());
+              for (const auto& receipt : book_->ApplyVerified(admitted)) {
                 results.push_back(ResultOf(receipt));
               }
               return results;

@@ -20,7 +20,9 @@
 namespace chemledger::waybill {
 
 // SubmitStream applies at most this many queued waybill requests as one batch
-// (one durable write), and stops reading ahead at kMaxQueuedWaybills.
+// (one durable write), and stops reading ahead at kMaxQueuedWaybills (besides
+// which a stream holds up to three batches: being checked, waiting, being
+// answered; stream_batches.h).
 inline constexpr size_t kMaxBatchWaybills = 256;
 inline constexpr size_t kMaxQueuedWaybills = 2048;
 inline constexpr size_t kMaxQueuedBytes = 16 << 20;

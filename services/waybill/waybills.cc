@@ -18,11 +18,23 @@ absl::StatusOr<WaybillReceipt> WaybillBook::Apply(const v1::SignedEnvelope& enve
 
 std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
     absl::Span<const v1::SignedEnvelope* const> envelopes) {
+  return ApplyVerified(VerifyBatch(envelopes));
+}
+
+registry::VerifiedBatch WaybillBook::VerifyBatch(
+    absl::Span<const v1::SignedEnvelope* const> requests) {
   registry::SignedBatchOptions options;
   options.verify_threads = verify_threads_;
+  return registry::VerifySigned(*ledger_, requests, kWaybillContext, options);
+}
+
+std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyVerified(
+    const registry::VerifiedBatch& batch) {
+  const std::vector<const v1::SignedEnvelope*>& envelopes = batch.envelopes;
+  registry::SignedBatchOptions options;
   options.refusals = refusals_;
   std::vector<absl::StatusOr<journal::Receipt>> receipts =
-      registry::SubmitSigned(*ledger_, envelopes, kWaybillContext, options);
+      registry::SubmitVerified(*ledger_, batch, kWaybillContext, options);
   std::vector<absl::StatusOr<WaybillReceipt>> results;
   results.reserve(receipts.size());
   // The codes of submitted and amended waybills, for the carrier to print,

@@ -72,6 +72,13 @@ class WaybillBook {
   std::vector<absl::StatusOr<WaybillReceipt>> ApplyBatch(
       absl::Span<const v1::SignedEnvelope* const> requests);
 
+  // ApplyBatch in two steps, for a stream that checks its next batch while
+  // the one before it commits: the signatures (VerifyBatch; the envelopes
+  // must outlive the result), then the rules and the durable write
+  // (ApplyVerified).
+  registry::VerifiedBatch VerifyBatch(absl::Span<const v1::SignedEnvelope* const> requests);
+  std::vector<absl::StatusOr<WaybillReceipt>> ApplyVerified(const registry::VerifiedBatch& batch);
+
   // The key waybill codes are signed with now: the platform's current label
   // key (label::CurrentLabelKey). FailedPrecondition when there is none.
   absl::StatusOr<const crypto::SigningKey*> CodeKey(const storage::StateReader& state) const;

@@ -14,7 +14,9 @@ struct WaybillBenchOptions {
   int codes_per_waybill = 1;           // each commissioned for this run
   int rounds = 3;
   int streams = 2;
-  int window = 256;  // waybills in flight per stream (the server takes up to 256 at once)
+  // Waybills in flight per stream: four of the server's batches of 256, so
+  // that it can check the next batch while one commits.
+  int window = 1024;
 };
 
 // Prints a Markdown table to stdout; returns a process exit status.
