@@ -67,22 +67,15 @@ grpc::Status LedgerServiceImpl::AppendStream(
   if (!ticket.ok()) return ToGrpcStatus(ticket.status());
   StreamBatchLimits limits{kMaxBatchEvents, kMaxQueuedEvents, kMaxQueuedBytes};
   limits.timeouts = stream_options_.timeouts;
-  return AnswerInBatches<v1::SignedEnvelope, registry::CheckedStreamBatch, v1::AppendResult>(
-      context, stream, limits,
-      [&](std::vector<v1::SignedEnvelope> batch) {
-        return registry::CheckStreamBatch(
-            ticket, *client_->Latest(), std::move(batch),
-            [&](absl::Span<const v1::SignedEnvelope* const> admitted) {
-              return ledger_->VerifyBatch(admitted);
-            });
+  return registry::AnswerSignedStream<v1::AppendResult>(
+      context, stream, limits, ticket, *client_,
+      [&](absl::Span<const v1::SignedEnvelope* const> admitted) {
+        return ledger_->VerifyBatch(admitted);
       },
-      [&](registry::CheckedStreamBatch& batch) {
-        return registry::AnswerCheckedStreamBatch<v1::AppendResult>(
-            batch, [](const absl::Status& refused) { return ResultOf(refused); },
-            [&](const registry::VerifiedBatch& admitted) {
-              return ResultsOf(ledger_->AppendVerified(admitted));
-            });
-      });
+      [&](const registry::VerifiedBatch& admitted) {
+        return ResultsOf(ledger_->AppendVerified(admitted));
+      },
+      [](const absl::Status& refused) { return ResultOf(refused); });
 }
 
 grpc::Status LedgerServiceImpl::AppendBatches(

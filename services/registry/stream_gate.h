@@ -28,6 +28,9 @@
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/registry.pb.h"
 #include "grpcpp/server_context.h"
+#include "grpcpp/support/sync_stream.h"
+#include "journal/ledger_client.h"
+#include "services/common/stream_batches.h"
 #include "services/registry/read_access.h"
 #include "services/registry/signers.h"
 #include "storage/store.h"
@@ -154,6 +157,29 @@ std::vector<Result> AnswerCheckedStreamBatch(
     }
   }
   return results;
+}
+
+// Answers a stream of signed writes opened with `ticket` (AppendStream,
+// SubmitStream) a batch at a time, each batch's gate and signers checked
+// while the one before it commits (services/common/stream_batches.h):
+// `verify` checks the signers of what the stream admits (at `ledger`'s
+// latest snapshot), `apply` submits them and returns one result each, in
+// order, and `refused(why)` answers what the stream refuses.
+template <typename Result>
+grpc::Status AnswerSignedStream(
+    grpc::ServerContext* context, grpc::ServerReaderWriter<Result, v1::SignedEnvelope>* stream,
+    const StreamBatchLimits& limits, StreamGate::Ticket& ticket, journal::LedgerClient& ledger,
+    absl::FunctionRef<VerifiedBatch(absl::Span<const v1::SignedEnvelope* const>)> verify,
+    absl::FunctionRef<std::vector<Result>(const VerifiedBatch&)> apply,
+    absl::FunctionRef<Result(const absl::Status&)> refused) {
+  return AnswerInBatches<v1::SignedEnvelope, CheckedStreamBatch, Result>(
+      context, stream, limits,
+      [&](std::vector<v1::SignedEnvelope> batch) {
+        return CheckStreamBatch(ticket, *ledger.Latest(), std::move(batch), verify);
+      },
+      [&](CheckedStreamBatch& batch) {
+        return AnswerCheckedStreamBatch<Result>(batch, refused, apply);
+      });
 }
 
 }  // namespace chemledger::registry

@@ -110,27 +110,20 @@ grpc::Status WaybillServiceImpl::SubmitStream(
   if (!ticket.ok()) return ToGrpcStatus(ticket.status());
   StreamBatchLimits limits{kMaxBatchWaybills, kMaxQueuedWaybills, kMaxQueuedBytes};
   limits.timeouts = stream_options_.timeouts;
-  return AnswerInBatches<v1::SignedEnvelope, registry::CheckedStreamBatch, v1::WaybillResult>(
-      context, stream, limits,
-      [&](std::vector<v1::SignedEnvelope> batch) {
-        return registry::CheckStreamBatch(
-            ticket, *ledger_->Latest(), std::move(batch),
-            [&](absl::Span<const v1::SignedEnvelope* const> admitted) {
-              return book_->VerifyBatch(admitted);
-            });
+  return registry::AnswerSignedStream<v1::WaybillResult>(
+      context, stream, limits, ticket, *ledger_,
+      [&](absl::Span<const v1::SignedEnvelope* const> admitted) {
+        return book_->VerifyBatch(admitted);
       },
-      [&](registry::CheckedStreamBatch& batch) {
-        return registry::AnswerCheckedStreamBatch<v1::WaybillResult>(
-            batch, [](const absl::Status& refused) { return ResultOf(refused); },
-            [&](const registry::VerifiedBatch& admitted) {
-              std::vector<v1::WaybillResult> results;
-              results.reserve(admitted.envelopes.size());
-              for (const auto& receipt : book_->ApplyVerified(admitted)) {
-                results.push_back(ResultOf(receipt));
-              }
-              return results;
-            });
-      });
+      [&](const registry::VerifiedBatch& admitted) {
+        std::vector<v1::WaybillResult> results;
+        results.reserve(admitted.envelopes.size());
+        for (const auto& receipt : book_->ApplyVerified(admitted)) {
+          results.push_back(ResultOf(receipt));
+        }
+        return results;
+      },
+      [](const absl::Status& refused) { return ResultOf(refused); });
 }
 
 grpc::Status WaybillServiceImpl::ResolveWaybillCode(grpc::ServerContext* context,
