@@ -108,12 +108,12 @@ CheckedStreamBatch CheckStreamBatch(
     absl::FunctionRef<VerifiedBatch(absl::Span<const v1::SignedEnvelope* const>)> verify) {
   CheckedStreamBatch batch;
   batch.envelopes = std::move(envelopes);
-  batch.refused.reserve(batch.envelopes.size());
+  batch.admission.reserve(batch.envelopes.size());
   std::vector<const v1::SignedEnvelope*> admitted;
   admitted.reserve(batch.envelopes.size());
   for (const v1::SignedEnvelope& e : batch.envelopes) {
-    batch.refused.push_back(ticket.SignedByStreamEnterprise(state, e));
-    if (batch.refused.back().ok()) admitted.push_back(&e);
+    batch.admission.push_back(ticket.SignedByStreamEnterprise(state, e));
+    if (batch.admission.back().ok()) admitted.push_back(&e);
   }
   if (!admitted.empty()) batch.admitted = verify(admitted);
   return batch;

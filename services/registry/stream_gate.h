@@ -6,11 +6,16 @@
 // that cannot sign takes none. At most `max_open` streams are open in all and
 // `max_per_enterprise` per enterprise, so one enterprise cannot take them
 // all, and `max_per_actor` per actor (the key that opened it), so one actor
-// cannot take all of its enterprise's. The handler then refuses any envelope on the stream that is not
-// signed by an actor of the stream's enterprise (SignedByStreamEnterprise).
-// Limits are per server process.
+// cannot take all of its enterprise's. The stream then refuses any envelope
+// on it that is not signed by an actor of the stream's enterprise
+// (SignedByStreamEnterprise). Limits are per server process.
 //
-// Thread-safety: thread-safe.
+// Also here: checking and answering a stream's batches (CheckStreamBatch,
+// AnswerCheckedStreamBatch, and AnswerSignedStream, which serves a whole
+// stream with them over services/common/stream_batches.h).
+//
+// Thread-safety: StreamGate is thread-safe; a Ticket is used by one thread at
+// a time (its stream's checker).
 
 #ifndef CHEMLEDGER_SERVICES_REGISTRY_STREAM_GATE_H_
 #define CHEMLEDGER_SERVICES_REGISTRY_STREAM_GATE_H_
@@ -25,6 +30,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/registry.pb.h"
 #include "grpcpp/server_context.h"
@@ -124,7 +130,7 @@ struct CheckedStreamBatch {
   CheckedStreamBatch& operator=(const CheckedStreamBatch&) = delete;
 
   std::vector<v1::SignedEnvelope> envelopes;
-  std::vector<absl::Status> refused;  // one per envelope: OK when admitted
+  std::vector<absl::Status> admission;  // one per envelope: OK, or why the stream refuses it
   VerifiedBatch admitted;             // the admitted envelopes, in order
 };
 
@@ -148,8 +154,8 @@ std::vector<Result> AnswerCheckedStreamBatch(
   if (!batch.admitted.envelopes.empty()) answered = core(batch.admitted);
   size_t next = 0;
   for (size_t i = 0; i < batch.envelopes.size(); ++i) {
-    if (!batch.refused[i].ok()) {
-      results.push_back(refused(batch.refused[i]));
+    if (!batch.admission[i].ok()) {
+      results.push_back(refused(batch.admission[i]));
     } else if (next < answered.size()) {
       results.push_back(std::move(answered[next++]));
     } else {
