@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -395,6 +396,37 @@ absl::StatusOr<v1::Anomalies> ListAnomalies(const storage::StateReader& state,
   Lister lister(state, reader, request, *std::move(scope));
   return lister.Run(request.page_size() == 0 ? kDefaultAnomalyPageSize : request.page_size(),
                     now);
+}
+
+AnomalyFeed::AnomalyFeed(v1::ListAnomaliesRequest request, uint64_t size, uint32_t page_size,
+                         int pages_per_round)
+    : request_(std::move(request)), pages_per_round_(std::max(pages_per_round, 1)) {
+  request_.set_page_size(page_size);
+  if (request_.after_log_index() == 0 && size > 0) {
+    request_.set_after_log_index(size - 1);
+    told_size_ = size;
+  }
+}
+
+absl::StatusOr<bool> AnomalyFeed::Round(uint64_t size, Lister list,
+                                        absl::FunctionRef<bool(const v1::Anomaly&)> tell) {
+  if (CaughtUp(size)) return true;
+  for (int pages = 0; pages < pages_per_round_; ++pages) {
+    absl::StatusOr<v1::Anomalies> page = list(request_);
+    if (!page.ok()) return page.status();
+    for (const v1::Anomaly& a : page->anomalies()) {
+      if (!tell(a)) return false;
+      request_.set_after_log_index(a.log_index());
+    }
+    if (page->next_after_log_index() == 0) {
+      // Everything up to this log is told.
+      if (size > 0) request_.set_after_log_index(size - 1);
+      told_size_ = size;
+      return true;
+    }
+    request_.set_after_log_index(page->next_after_log_index());
+  }
+  return true;
 }
 
 }  // namespace chemledger::audit

@@ -29,6 +29,9 @@
 #ifndef CHEMLEDGER_SERVICES_AUDIT_ANOMALIES_H_
 #define CHEMLEDGER_SERVICES_AUDIT_ANOMALIES_H_
 
+#include <cstdint>
+
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "chemledger/v1/audit_service.pb.h"
@@ -52,6 +55,39 @@ absl::StatusOr<v1::Anomalies> ListAnomalies(const storage::StateReader& state,
                                             const v1::Actor& reader,
                                             const v1::ListAnomaliesRequest& request,
                                             absl::Time now);
+
+// A subscription's place in the anomaly list (AuditService.
+// SubscribeAnomalies), and the telling of what follows it a round at a
+// time: a round reads at most `pages_per_round` pages of `page_size`, so a
+// long backlog is told over the rounds that follow, whether or not the log
+// grows meanwhile.
+//
+// Thread-compatible: one subscription's thread uses it.
+class AnomalyFeed {
+ public:
+  // Lists a page as ListAnomalies would, at the round's state.
+  using Lister =
+      absl::FunctionRef<absl::StatusOr<v1::Anomalies>(const v1::ListAnomaliesRequest& request)>;
+
+  // `request`'s kinds and place; its after_log_index, or if 0 the last entry
+  // of a log of `size` (from now on).
+  AnomalyFeed(v1::ListAnomaliesRequest request, uint64_t size,
+              uint32_t page_size = kMaxAnomalyPageSize, int pages_per_round = 100);
+
+  // One round over a log of `size`, read with `list`: `tell` gets each
+  // anomaly not told yet, in log order. False when `tell` returned false
+  // (the listener left); the round's read error, if any.
+  absl::StatusOr<bool> Round(uint64_t size, Lister list,
+                             absl::FunctionRef<bool(const v1::Anomaly&)> tell);
+
+  // Whether every anomaly of a log of `size` has been told.
+  bool CaughtUp(uint64_t size) const { return told_size_ == size; }
+
+ private:
+  v1::ListAnomaliesRequest request_;
+  const int pages_per_round_;
+  uint64_t told_size_ = 0;  // every anomaly of a log of this size is told
+};
 
 }  // namespace chemledger::audit
 

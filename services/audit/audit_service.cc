@@ -188,7 +188,6 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
   }
   const bool want_entries = entries.kinds_size() > 0;
   const bool want_overdue = wants(v1::OVERDUE_SHIPMENT);
-  entries.set_page_size(kMaxAnomalyPageSize);
   v1::ListAnomaliesRequest overdue = *request;
   overdue.clear_kinds();
   overdue.add_kinds(v1::OVERDUE_SHIPMENT);
@@ -196,16 +195,11 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
   overdue.set_page_size(1);
 
   std::shared_ptr<const storage::Snapshot> snapshot = core_->ledger()->Latest();
-  // From now on, unless the caller names where it left off.
-  if (entries.after_log_index() == 0 && snapshot->size() > 0) {
-    entries.set_after_log_index(snapshot->size() - 1);
-  }
+  // From now on, unless the caller names where it left off; a backlog is
+  // told a round (100 pages) at a time.
+  AnomalyFeed feed(std::move(entries), snapshot->size());
   std::set<std::string> overdue_told;
   absl::Time checked_reader = absl::Now();
-  // The log size up to which every anomaly has been told; a backlog of more
-  // than a round's pages is told over the rounds that follow, whether or not
-  // the log grows meanwhile.
-  uint64_t told_size = 0;
   absl::Time overdue_checked = absl::InfinitePast();
   while (!context->IsCancelled()) {
     snapshot = core_->ledger()->Latest();
@@ -221,23 +215,15 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
       // department or jurisdiction reads what the new one covers from here.
       *reader = *std::move(still);
     }
-    if (want_entries && snapshot->size() != told_size) {
-      for (int pages = 0; pages < 100; ++pages) {
-        absl::StatusOr<v1::Anomalies> page =
-            core_->ListAnomalies(*snapshot, *reader, entries);
-        if (!page.ok()) return ToGrpcStatus(page.status());
-        for (const v1::Anomaly& a : page->anomalies()) {
-          if (!writer->Write(a)) return grpc::Status::OK;
-          entries.set_after_log_index(a.log_index());
-        }
-        if (page->next_after_log_index() == 0) {
-          // Everything up to this snapshot is told.
-          if (snapshot->size() > 0) entries.set_after_log_index(snapshot->size() - 1);
-          told_size = snapshot->size();
-          break;
-        }
-        entries.set_after_log_index(page->next_after_log_index());
-      }
+    if (want_entries) {
+      absl::StatusOr<bool> listening = feed.Round(
+          snapshot->size(),
+          [&](const v1::ListAnomaliesRequest& r) {
+            return core_->ListAnomalies(*snapshot, *reader, r);
+          },
+          [&](const v1::Anomaly& a) { return writer->Write(a); });
+      if (!listening.ok()) return ToGrpcStatus(listening.status());
+      if (!*listening) return grpc::Status::OK;
     }
     if (want_overdue && absl::Now() - overdue_checked > absl::Seconds(10)) {
       overdue_checked = absl::Now();

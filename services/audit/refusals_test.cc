@@ -174,6 +174,60 @@ TEST_F(RefusalsTest, OneKeyCannotFloodTheLog) {
   EXPECT_EQ(Anomalies(ActorOf(regulator_), small).size(), static_cast<size_t>(kRefusalBurstPerKey));
 }
 
+// A subscription resumed from an old place tells its backlog a round at a
+// time (here a page of 2 a round), every anomaly once and in order, over
+// the rounds that follow, though the log does not grow meanwhile; then
+// nothing more until it does.
+TEST_F(RefusalsTest, ASubscriptionsBacklogIsToldOverTheNextRounds) {
+  Commission({1});
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
+  for (int i = 0; i < 7; ++i) {
+    use.set_event_id(absl::StrCat("backlog-", i));
+    use.set_quantity_milli(99000000 + i);
+    ASSERT_FALSE(Attempt(producer_, use).ok());
+  }
+  recorder_->Flush();
+  const std::vector<v1::Anomaly> all = Anomalies(ActorOf(regulator_));
+  ASSERT_EQ(all.size(), 7u);
+  v1::ListAnomaliesRequest from_start;
+  from_start.add_kinds(v1::REFUSED_REQUEST);
+  from_start.set_after_log_index(1);  // resumed from before the backlog
+  std::shared_ptr<const storage::Snapshot> s = t_->snapshot();
+  AnomalyFeed feed(from_start, s->size(), /*page_size=*/2, /*pages_per_round=*/1);
+  const v1::Actor regulator = ActorOf(regulator_);
+  const auto list = [&](const v1::ListAnomaliesRequest& r) {
+    return ListAnomalies(*s, regulator, r, absl::Now());
+  };
+  std::vector<uint64_t> told;
+  int rounds = 0;
+  while (!feed.CaughtUp(s->size()) && rounds < 20) {
+    ++rounds;
+    absl::StatusOr<bool> listening = feed.Round(s->size(), list, [&](const v1::Anomaly& a) {
+      told.push_back(a.log_index());
+      return true;
+    });
+    ASSERT_TRUE(listening.ok()) << listening.status();
+    ASSERT_TRUE(*listening);
+  }
+  EXPECT_GE(rounds, 4);  // 7 anomalies, 2 a round
+  std::vector<uint64_t> expected;
+  for (const v1::Anomaly& a : all) expected.push_back(a.log_index());
+  EXPECT_EQ(told, expected);
+  // Caught up: a round tells nothing more at the same size.
+  ASSERT_TRUE(feed.Round(s->size(), list,
+                         [&](const v1::Anomaly&) {
+                           ADD_FAILURE() << "told twice";
+                           return true;
+                         })
+                  .ok());
+  // A listener that leaves ends the round with false.
+  AnomalyFeed again(from_start, s->size(), 2, 1);
+  absl::StatusOr<bool> left =
+      again.Round(s->size(), list, [](const v1::Anomaly&) { return false; });
+  ASSERT_TRUE(left.ok());
+  EXPECT_FALSE(*left);
+}
+
 TEST_F(RefusalsTest, CloneSignalsAndControlledLosses) {
   // A 剧毒 product of the producer's, lost.
   v1::Product cyanide = registry::testing::ExampleMethanol(kProducer, "NACN");
