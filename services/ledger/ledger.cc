@@ -21,13 +21,14 @@ std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendBatch(
 
 std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendBatch(
     absl::Span<const v1::SignedEnvelope* const> events) {
-  return AppendVerified(VerifyBatch(events));
+  return AppendVerified(VerifyBatch(ledger_->Latest(), events));
 }
 
-registry::VerifiedBatch Ledger::VerifyBatch(absl::Span<const v1::SignedEnvelope* const> events) {
+registry::VerifiedBatch Ledger::VerifyBatch(std::shared_ptr<const storage::Snapshot> snapshot,
+                                            absl::Span<const v1::SignedEnvelope* const> events) {
   registry::SignedBatchOptions options;
   options.verify_threads = verify_threads_;
-  return registry::VerifySigned(*ledger_, events, kEventContext, options);
+  return registry::VerifySigned(std::move(snapshot), events, kEventContext, options);
 }
 
 std::vector<absl::StatusOr<EventReceipt>> Ledger::AppendVerified(

@@ -57,10 +57,11 @@ class Ledger {
       absl::Span<const v1::SignedEnvelope> events);
 
   // AppendBatch in two steps, for a stream that checks its next batch while
-  // the one before it commits: the signatures (VerifyBatch; the envelopes
-  // must outlive the result), then the rules and the durable write
-  // (AppendVerified).
-  registry::VerifiedBatch VerifyBatch(absl::Span<const v1::SignedEnvelope* const> events);
+  // the one before it commits: the signatures, at `snapshot` (VerifyBatch;
+  // the envelopes must outlive the result), then the rules and the durable
+  // write (AppendVerified).
+  registry::VerifiedBatch VerifyBatch(std::shared_ptr<const storage::Snapshot> snapshot,
+                                      absl::Span<const v1::SignedEnvelope* const> events);
   std::vector<absl::StatusOr<EventReceipt>> AppendVerified(const registry::VerifiedBatch& batch);
 
  private:

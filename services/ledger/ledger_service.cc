@@ -69,8 +69,9 @@ grpc::Status LedgerServiceImpl::AppendStream(
   limits.timeouts = stream_options_.timeouts;
   return registry::AnswerSignedStream<v1::AppendResult>(
       context, stream, limits, ticket, *client_,
-      [&](absl::Span<const v1::SignedEnvelope* const> admitted) {
-        return ledger_->VerifyBatch(admitted);
+      [&](std::shared_ptr<const storage::Snapshot> at,
+          absl::Span<const v1::SignedEnvelope* const> admitted) {
+        return ledger_->VerifyBatch(std::move(at), admitted);
       },
       [&](const registry::VerifiedBatch& admitted) {
         return ResultsOf(ledger_->AppendVerified(admitted));
@@ -104,9 +105,10 @@ grpc::Status LedgerServiceImpl::AppendBatches(
           for (v1::SignedEnvelope& e : *b.mutable_events()) events.push_back(std::move(e));
         }
         return registry::CheckStreamBatch(
-            ticket, *client_->Latest(), std::move(events),
-            [&](absl::Span<const v1::SignedEnvelope* const> admitted) {
-              return ledger_->VerifyBatch(admitted);
+            ticket, client_->Latest(), std::move(events),
+            [&](std::shared_ptr<const storage::Snapshot> at,
+                absl::Span<const v1::SignedEnvelope* const> admitted) {
+              return ledger_->VerifyBatch(std::move(at), admitted);
             });
       },
       [&](registry::CheckedStreamBatch& batch) {

@@ -107,17 +107,17 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
 std::vector<absl::StatusOr<journal::Receipt>> SubmitSigned(
     journal::LedgerClient& ledger, absl::Span<const v1::SignedEnvelope* const> envelopes,
     const crypto::SignatureContext& context, const SignedBatchOptions& options) {
-  return SubmitVerified(ledger, VerifySigned(ledger, envelopes, context, options), context,
+  return SubmitVerified(ledger, VerifySigned(ledger.Latest(), envelopes, context, options), context,
                         options);
 }
 
-VerifiedBatch VerifySigned(journal::LedgerClient& ledger,
+VerifiedBatch VerifySigned(std::shared_ptr<const storage::Snapshot> snapshot,
                            absl::Span<const v1::SignedEnvelope* const> envelopes,
                            const crypto::SignatureContext& context,
                            const SignedBatchOptions& options) {
   VerifiedBatch batch;
   batch.envelopes.assign(envelopes.begin(), envelopes.end());
-  batch.snapshot = ledger.Latest();
+  batch.snapshot = std::move(snapshot);
   batch.signers =
       VerifyActorSignatures(*batch.snapshot, envelopes, context, options.verify_threads);
   return batch;

@@ -89,9 +89,9 @@ struct VerifiedBatch {
   std::shared_ptr<const storage::Snapshot> snapshot;    // the state they were checked in
 };
 
-// Step 1: `envelopes`' signers checked at the ledger's latest snapshot
-// (VerifyActorSignatures with options.verify_threads).
-VerifiedBatch VerifySigned(journal::LedgerClient& ledger,
+// Step 1: `envelopes`' signers checked at `snapshot` (VerifyActorSignatures
+// with options.verify_threads).
+VerifiedBatch VerifySigned(std::shared_ptr<const storage::Snapshot> snapshot,
                            absl::Span<const v1::SignedEnvelope* const> envelopes,
                            const crypto::SignatureContext& context,
                            const SignedBatchOptions& options = {});

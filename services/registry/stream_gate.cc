@@ -102,20 +102,20 @@ void StreamGate::Leave(const std::string& enterprise, const std::string& actor) 
   if (--per_actor_[actor] == 0) per_actor_.erase(actor);
 }
 
-CheckedStreamBatch CheckStreamBatch(
-    StreamGate::Ticket& ticket, const storage::StateReader& state,
-    std::vector<v1::SignedEnvelope> envelopes,
-    absl::FunctionRef<VerifiedBatch(absl::Span<const v1::SignedEnvelope* const>)> verify) {
+CheckedStreamBatch CheckStreamBatch(StreamGate::Ticket& ticket,
+                                    std::shared_ptr<const storage::Snapshot> snapshot,
+                                    std::vector<v1::SignedEnvelope> envelopes,
+                                    StreamBatchVerifier verify) {
   CheckedStreamBatch batch;
   batch.envelopes = std::move(envelopes);
   batch.admission.reserve(batch.envelopes.size());
   std::vector<const v1::SignedEnvelope*> admitted;
   admitted.reserve(batch.envelopes.size());
   for (const v1::SignedEnvelope& e : batch.envelopes) {
-    batch.admission.push_back(ticket.SignedByStreamEnterprise(state, e));
+    batch.admission.push_back(ticket.SignedByStreamEnterprise(*snapshot, e));
     if (batch.admission.back().ok()) admitted.push_back(&e);
   }
-  if (!admitted.empty()) batch.admitted = verify(admitted);
+  if (!admitted.empty()) batch.admitted = verify(std::move(snapshot), admitted);
   return batch;
 }
 

@@ -134,12 +134,19 @@ struct CheckedStreamBatch {
   VerifiedBatch admitted;             // the admitted envelopes, in order
 };
 
-// Checks `envelopes`, from a stream of `ticket`'s, against the registry in
-// `state`, and has `verify` check the signers of those the stream admits.
-CheckedStreamBatch CheckStreamBatch(
-    StreamGate::Ticket& ticket, const storage::StateReader& state,
-    std::vector<v1::SignedEnvelope> envelopes,
-    absl::FunctionRef<VerifiedBatch(absl::Span<const v1::SignedEnvelope* const>)> verify);
+// Checks the signers of a stream's admitted envelopes at a snapshot (a
+// personality's VerifyBatch).
+using StreamBatchVerifier =
+    absl::FunctionRef<VerifiedBatch(std::shared_ptr<const storage::Snapshot> snapshot,
+                                    absl::Span<const v1::SignedEnvelope* const> admitted)>;
+
+// Checks `envelopes`, from a stream of `ticket`'s, against the registry at
+// `snapshot`, and has `verify` check the signers of those the stream admits
+// at the same snapshot.
+CheckedStreamBatch CheckStreamBatch(StreamGate::Ticket& ticket,
+                                    std::shared_ptr<const storage::Snapshot> snapshot,
+                                    std::vector<v1::SignedEnvelope> envelopes,
+                                    StreamBatchVerifier verify);
 
 // Answers a checked batch: `refused(why)` for each envelope the stream
 // refused; the admitted ones go to `core` together, which returns one
@@ -167,21 +174,21 @@ std::vector<Result> AnswerCheckedStreamBatch(
 
 // Answers a stream of signed writes opened with `ticket` (AppendStream,
 // SubmitStream) a batch at a time, each batch's gate and signers checked
-// while the one before it commits (services/common/stream_batches.h):
-// `verify` checks the signers of what the stream admits (at `ledger`'s
-// latest snapshot), `apply` submits them and returns one result each, in
+// while the one before it commits (services/common/stream_batches.h), at
+// `ledger`'s latest snapshot: `verify` checks the signers of what the
+// stream admits, `apply` submits them and returns one result each, in
 // order, and `refused(why)` answers what the stream refuses.
 template <typename Result>
-grpc::Status AnswerSignedStream(
-    grpc::ServerContext* context, grpc::ServerReaderWriter<Result, v1::SignedEnvelope>* stream,
-    const StreamBatchLimits& limits, StreamGate::Ticket& ticket, journal::LedgerClient& ledger,
-    absl::FunctionRef<VerifiedBatch(absl::Span<const v1::SignedEnvelope* const>)> verify,
-    absl::FunctionRef<std::vector<Result>(const VerifiedBatch&)> apply,
-    absl::FunctionRef<Result(const absl::Status&)> refused) {
+grpc::Status AnswerSignedStream(grpc::ServerContext* context,
+                                grpc::ServerReaderWriter<Result, v1::SignedEnvelope>* stream,
+                                const StreamBatchLimits& limits, StreamGate::Ticket& ticket,
+                                journal::LedgerClient& ledger, StreamBatchVerifier verify,
+                                absl::FunctionRef<std::vector<Result>(const VerifiedBatch&)> apply,
+                                absl::FunctionRef<Result(const absl::Status&)> refused) {
   return AnswerInBatches<v1::SignedEnvelope, CheckedStreamBatch, Result>(
       context, stream, limits,
       [&](std::vector<v1::SignedEnvelope> batch) {
-        return CheckStreamBatch(ticket, *ledger.Latest(), std::move(batch), verify);
+        return CheckStreamBatch(ticket, ledger.Latest(), std::move(batch), verify);
       },
       [&](CheckedStreamBatch& batch) {
         return AnswerCheckedStreamBatch<Result>(batch, refused, apply);

@@ -112,8 +112,9 @@ grpc::Status WaybillServiceImpl::SubmitStream(
   limits.timeouts = stream_options_.timeouts;
   return registry::AnswerSignedStream<v1::WaybillResult>(
       context, stream, limits, ticket, *ledger_,
-      [&](absl::Span<const v1::SignedEnvelope* const> admitted) {
-        return book_->VerifyBatch(admitted);
+      [&](std::shared_ptr<const storage::Snapshot> at,
+          absl::Span<const v1::SignedEnvelope* const> admitted) {
+        return book_->VerifyBatch(std::move(at), admitted);
       },
       [&](const registry::VerifiedBatch& admitted) {
         std::vector<v1::WaybillResult> results;

@@ -18,14 +18,15 @@ absl::StatusOr<WaybillReceipt> WaybillBook::Apply(const v1::SignedEnvelope& enve
 
 std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyBatch(
     absl::Span<const v1::SignedEnvelope* const> envelopes) {
-  return ApplyVerified(VerifyBatch(envelopes));
+  return ApplyVerified(VerifyBatch(ledger_->Latest(), envelopes));
 }
 
 registry::VerifiedBatch WaybillBook::VerifyBatch(
+    std::shared_ptr<const storage::Snapshot> snapshot,
     absl::Span<const v1::SignedEnvelope* const> requests) {
   registry::SignedBatchOptions options;
   options.verify_threads = verify_threads_;
-  return registry::VerifySigned(*ledger_, requests, kWaybillContext, options);
+  return registry::VerifySigned(std::move(snapshot), requests, kWaybillContext, options);
 }
 
 std::vector<absl::StatusOr<WaybillReceipt>> WaybillBook::ApplyVerified(

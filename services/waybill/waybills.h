@@ -73,10 +73,11 @@ class WaybillBook {
       absl::Span<const v1::SignedEnvelope* const> requests);
 
   // ApplyBatch in two steps, for a stream that checks its next batch while
-  // the one before it commits: the signatures (VerifyBatch; the envelopes
-  // must outlive the result), then the rules and the durable write
-  // (ApplyVerified).
-  registry::VerifiedBatch VerifyBatch(absl::Span<const v1::SignedEnvelope* const> requests);
+  // the one before it commits: the signatures, at `snapshot` (VerifyBatch;
+  // the envelopes must outlive the result), then the rules and the durable
+  // write (ApplyVerified).
+  registry::VerifiedBatch VerifyBatch(std::shared_ptr<const storage::Snapshot> snapshot,
+                                      absl::Span<const v1::SignedEnvelope* const> requests);
   std::vector<absl::StatusOr<WaybillReceipt>> ApplyVerified(const registry::VerifiedBatch& batch);
 
   // The key waybill codes are signed with now: the platform's current label
