@@ -42,6 +42,18 @@ class RefusalsTest : public ledger::lifecycle_testing::LifecycleFixture {
     absl::StatusOr<ledger::EventReceipt> r = recording_->Append(Signed(key, e));
     return r.ok() ? absl::OkStatus() : r.status();
   }
+  // The producer tries `n` times to use more of Code(1) than it holds
+  // (commissioned here), each refused: event ids "<id_prefix>-<i>".
+  void AttemptOverConsumption(const std::string& id_prefix, int n) {
+    Commission({1});
+    v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
+    for (int i = 0; i < n; ++i) {
+      use.set_event_id(absl::StrCat(id_prefix, "-", i));
+      use.set_quantity_milli(99000000 + i);
+      ASSERT_FALSE(Attempt(producer_, use).ok());
+    }
+    recorder_->Flush();
+  }
   std::vector<v1::Anomaly> Anomalies(const v1::Actor& reader, v1::ListAnomaliesRequest r = {}) {
     std::vector<v1::Anomaly> out;
     for (int pages = 0; pages < 1000; ++pages) {
@@ -157,14 +169,7 @@ TEST_F(RefusalsTest, ARevokedKeysAttemptIsRecordedButAForgeryIsNot) {
 }
 
 TEST_F(RefusalsTest, OneKeyCannotFloodTheLog) {
-  Commission({1});
-  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
-  for (int i = 0; i < 30; ++i) {
-    use.set_event_id(absl::StrCat("flood-", i));
-    use.set_quantity_milli(99000000 + i);
-    ASSERT_FALSE(Attempt(producer_, use).ok());
-  }
-  recorder_->Flush();
+  ASSERT_NO_FATAL_FAILURE(AttemptOverConsumption("flood", 30));
   const RefusalRecorder::Counters c = recorder_->counters();
   EXPECT_EQ(c.recorded, static_cast<uint64_t>(kRefusalBurstPerKey));
   EXPECT_EQ(c.rate_limited, 30 - static_cast<uint64_t>(kRefusalBurstPerKey));
@@ -179,14 +184,7 @@ TEST_F(RefusalsTest, OneKeyCannotFloodTheLog) {
 // the rounds that follow, though the log does not grow meanwhile; then
 // nothing more until it does.
 TEST_F(RefusalsTest, ASubscriptionsBacklogIsToldOverTheNextRounds) {
-  Commission({1});
-  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
-  for (int i = 0; i < 7; ++i) {
-    use.set_event_id(absl::StrCat("backlog-", i));
-    use.set_quantity_milli(99000000 + i);
-    ASSERT_FALSE(Attempt(producer_, use).ok());
-  }
-  recorder_->Flush();
+  ASSERT_NO_FATAL_FAILURE(AttemptOverConsumption("backlog", 7));
   const std::vector<v1::Anomaly> all = Anomalies(ActorOf(regulator_));
   ASSERT_EQ(all.size(), 7u);
   v1::ListAnomaliesRequest from_start;

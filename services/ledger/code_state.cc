@@ -3,7 +3,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_replace.h"
 #include "services/ledger/key_part.h"
 #include "services/registry/oversight.h"
 #include "services/registry/registry_state.h"
