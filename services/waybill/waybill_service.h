@@ -30,8 +30,8 @@ inline constexpr size_t kMaxQueuedBytes = 16 << 20;
 // (more are refused with RESOURCE_EXHAUSTED), and when an idle or unread
 // stream is dropped.
 struct SubmitStreamOptions {
-  int max_open = 8;
-  int max_per_enterprise = 2;
+  int max_open = 16;
+  int max_per_enterprise = 4;
   int max_per_actor = 1;
   StreamTimeouts timeouts;
 };

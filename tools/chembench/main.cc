@@ -77,7 +77,7 @@ constexpr char kUsage[] =
     "chemledgerd (a separate process) on a scratch deployment, registers a carrier,\n"
     "commissions packages and pushes signed e-waybills over SubmitStream, N per round\n"
     "(default 20000, each listing packages of its own; --window, default 1024, in\n"
-    "flight on each of --streams, default 2): durable waybills/s and p50/p99 latency\n"
+    "flight on each of --streams, default 4): durable waybills/s and p50/p99 latency\n"
     "per round, next to one core's Ed25519 verify rate.\n"
     "chembench reads --chemledgerd PATH [--dir DIR] [--write-rate N] [--read-rate N]\n"
     "  [--seconds N] [--sync-delay-ms N] [--codes N] [--rounds N]: GetHistory latency\n"

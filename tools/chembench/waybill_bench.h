@@ -13,7 +13,7 @@ struct WaybillBenchOptions {
   int waybills = 20000;                // per round
   int codes_per_waybill = 1;           // each commissioned for this run
   int rounds = 3;
-  int streams = 2;
+  int streams = 4;
   // Waybills in flight per stream: four of the server's batches of 256, so
   // that it can check the next batch while one commits.
   int window = 1024;
