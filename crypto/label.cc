@@ -192,6 +192,13 @@ absl::StatusOr<ParsedLabel> ParseLabelUrl(absl::string_view url) {
   absl::SimpleAtoi(serial, &c.serial);
 
   const absl::string_view segment = parts[3];
+  absl::StatusOr<std::string> payload = Base32Decode(segment);
+  // The version comes first: a later version may have another length.
+  if (payload.ok() && !payload->empty() && static_cast<uint8_t>((*payload)[0]) != kLabelVersion) {
+    return absl::UnimplementedError(
+        absl::StrCat("label format version ", static_cast<uint8_t>((*payload)[0]),
+                     " is not supported (this verifier reads version ", kLabelVersion, ")"));
+  }
   if (segment.size() != kSignedSegmentSize) {
     return Invalid("signature part",
                    absl::StrCat("must be ", kSignedSegmentSize, " Base32 characters, is ",
@@ -199,16 +206,8 @@ absl::StatusOr<ParsedLabel> ParseLabelUrl(absl::string_view url) {
                                                     ? " (truncated?)"
                                                     : " (trailing bytes?)"));
   }
-  absl::StatusOr<std::string> payload = Base32Decode(segment);
   if (!payload.ok()) return Invalid("signature part", payload.status().message());
   if (payload->size() != kPayloadSize) return Invalid("signature part", "has the wrong length");
-
-  const uint8_t version = static_cast<uint8_t>((*payload)[0]);
-  if (version != kLabelVersion) {
-    return absl::UnimplementedError(
-        absl::StrCat("label format version ", version, " is not supported (this verifier "
-                     "reads version ", kLabelVersion, ")"));
-  }
   absl::StatusOr<KeyId> key_id = KeyId::FromBytes(payload->substr(1, KeyId::kSize));
   if (!key_id.ok()) return key_id.status();
   c.un_number = absl::StrCat(GetBigEndian(*payload, 9, 2));
@@ -228,9 +227,9 @@ absl::StatusOr<ParsedLabel> ParseLabelUrl(absl::string_view url) {
   absl::StatusOr<Signature> signature =
       Signature::FromBytes(payload->substr(kClaimsSize, Signature::kSize));
   if (!signature.ok()) return signature.status();
-  return ParsedLabel{std::move(c), version, *key_id, *signature,
-                     absl::StrCat(url.substr(0, url.size() - segment.size()),
-                                  payload->substr(0, kClaimsSize))};
+  return ParsedLabel{
+      std::move(c), kLabelVersion, *key_id, *signature,
+      absl::StrCat(url.substr(0, url.size() - segment.size()), payload->substr(0, kClaimsSize))};
 }
 
 }  // namespace chemledger::crypto

@@ -143,6 +143,11 @@ TEST(LabelTest, UnsupportedVersionIsItsOwnError) {
   payload[0] = 2;
   ExpectMalformed(url.substr(0, url.rfind('/') + 1) + Base32Encode(payload),
                   "version 2 is not supported", absl::StatusCode::kUnimplemented);
+  // A later version may be longer or shorter: still its own error.
+  ExpectMalformed(url.substr(0, url.rfind('/') + 1) + Base32Encode(payload + "more bytes"),
+                  "version 2 is not supported", absl::StatusCode::kUnimplemented);
+  ExpectMalformed(url.substr(0, url.rfind('/') + 1) + Base32Encode(payload.substr(0, 40)),
+                  "version 2 is not supported", absl::StatusCode::kUnimplemented);
 }
 
 TEST(LabelTest, BadClaimsAreRefusedWithTheField) {

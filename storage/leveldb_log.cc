@@ -866,17 +866,17 @@ absl::StatusOr<IntegrityReport> LevelDbStore::CheckIntegrity(
   // equal to what the entries give.
   IntegrityReport report;
   CompactRange range;
+  const auto unexpected = [](const leveldb::Slice& key) {
+    return absl::DataLossError(absl::StrCat("integrity: unexpected key '",
+                                            crypto::HexEncode(key.ToString()), "' in the log"));
+  };
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const leveldb::Slice key = it->key();
     if (key == leveldb::Slice(kFormatKey)) continue;
     // The applied size and the state keys sort after every entry.
     if (key == leveldb::Slice(kStateAppliedKey) || (!key.empty() && key[0] == kStatePrefix)) break;
-    if (key.size() != 9 || key[0] != kEntryPrefix) {
-      return absl::DataLossError(absl::StrCat(
-          "integrity: unexpected key '", crypto::HexEncode(key.ToString()),
-          "' in the log"));
-    }
+    if (key.size() != 9 || key[0] != kEntryPrefix) return unexpected(key);
     const uint64_t index = GetBigEndian64(key.data() + 1);
     if (index != range.size()) {
       return absl::DataLossError(absl::StrCat(
@@ -911,6 +911,14 @@ absl::StatusOr<IntegrityReport> LevelDbStore::CheckIntegrity(
           " (the log was rewritten)"));
     }
   }
+  // After the entries: the applied size, the state keys (the state is not
+  // checked here), and nothing else.
+  if (it->Valid() && it->key() == leveldb::Slice(kStateAppliedKey)) it->Next();
+  if (it->Valid() && (it->key().empty() || it->key()[0] != kStatePrefix)) {
+    return unexpected(it->key());
+  }
+  it->Seek(std::string(1, static_cast<char>(kStatePrefix + 1)));  // past every state key
+  if (it->Valid()) return unexpected(it->key());
   if (!it->status().ok()) return FromLevelDb(it->status(), "integrity: reading entries");
   report.tree_size = range.size();
   if (trusted && trusted->size > report.tree_size) {

@@ -316,6 +316,21 @@ TEST_F(LevelDbLogTest, ForeignKeyIsReported) {
   ExpectIntegrityFailure("unexpected key");
 }
 
+TEST_F(LevelDbLogTest, ForeignKeysBesideTheStateAreReported) {
+  AppendRange(0, 10);
+  // A server's store holds its applied size and its state keys after the
+  // entries: the log's check passes over them, and over nothing else.
+  Tamper("f#state-applied", [](std::string* v) { *v = std::string(7, '\0') + "\x0a"; });
+  Tamper("scode/1", [](std::string* v) { *v = "state"; });
+  ASSERT_TRUE(log_->CheckIntegrity().ok()) << log_->CheckIntegrity().status();
+  Tamper("f#zzz", [](std::string* v) { *v = "?"; });
+  ExpectIntegrityFailure("unexpected key '66237a7a7a'");
+  Tamper("f#zzz", nullptr, /*erase=*/true);
+  ASSERT_TRUE(log_->CheckIntegrity().ok());
+  Tamper("zz", [](std::string* v) { *v = "?"; });
+  ExpectIntegrityFailure("unexpected key '7a7a'");
+}
+
 TEST_F(LevelDbLogTest, ForeignMetaKeyIsReported) {
   AppendRange(0, 10);
   Tamper("#junk", [](std::string* v) { *v = "?"; });

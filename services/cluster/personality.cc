@@ -73,7 +73,10 @@ absl::Status ServePersonality(ServiceProcess& process, Personality& personality,
   serving.services = {service, personality.registry_reads.get()};
   serving.ledger = personality.ledger->client();
   serving.ready_line = personality.ledger->client()->ReadsOnly()
-                           ? absl::StrCat(ready_line, "; reads from a read replica")
+                           ? absl::StrCat(ready_line,
+                                          "; reads from a read replica, where anonymous "
+                                          "scans are not recorded (point --ledger at the "
+                                          "writer to record them)")
                            : std::move(ready_line);
   return process.Serve(serving);
 }

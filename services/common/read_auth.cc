@@ -107,10 +107,10 @@ class LocalNonceMemory final : public NonceMemory {
     size_t& of_key = per_key_[used.key_id];
     if (used_.size() >= options_.max_remembered || of_key >= options_.max_remembered_per_key) {
       if (of_key == 0) per_key_.erase(used.key_id);
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "read credentials: too many reads in the last two minutes",
-          used_.size() >= options_.max_remembered ? "" : " by this key",
-          " to remember their nonces; retry shortly"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("read credentials: too many reads in the last minute",
+                       used_.size() >= options_.max_remembered ? "" : " by this key",
+                       " to remember their nonces; retry shortly"));
     }
     ++of_key;
     used_.insert(used);
