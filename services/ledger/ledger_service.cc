@@ -15,6 +15,7 @@
 #include "services/common/raw_unary.h"
 #include "services/common/snapshot_metadata.h"
 #include "services/common/stream_batches.h"
+#include "services/ledger/log_proofs.h"
 #include "services/registry/read_access.h"
 #include "services/registry/registry_state.h"
 
@@ -205,52 +206,10 @@ grpc::Status LedgerServiceImpl::ServeAddCheckpointCosignature(
     absl::string_view request_bytes, v1::AddCheckpointCosignatureResponse* response) {
   absl::StatusOr<Reading> reading = BeginRead(context, kAddCheckpointCosignatureMethod, request_bytes);
   if (!reading.ok()) return ToGrpcStatus(reading.status());
-  const v1::Actor& witness = reading->reader;
-  if (witness.role() != v1::REGULATOR) {
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "witnesses are regulators");
-  }
-  // This log's checkpoint, of a size and root this log has.
-  absl::StatusOr<crypto::Checkpoint> checkpoint =
-      crypto::OpenCheckpoint(request->cosigned_note(), signer_->name(), signer_->verifier());
-  if (!checkpoint.ok()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("cosigned_note: ", checkpoint.status().message()));
-  }
-  const storage::Snapshot& snapshot = *reading->snapshot;
-  if (checkpoint->size > snapshot.size()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "cosigned_note: a size beyond this log's");
-  }
-  absl::StatusOr<crypto::Sha256Digest> root = snapshot.Root(checkpoint->size);
-  if (!root.ok()) return ToGrpcStatus(root.status());
-  if (*root != checkpoint->root_hash) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "cosigned_note: not this log's root at that size");
-  }
-  // Co-signed by the caller's key, as "witness/<key id>".
-  absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(witness.public_key());
-  if (!key.ok()) return ToGrpcStatus(key.status());
-  const std::string name = absl::StrCat("witness/", key->key_id().ToString());
-  absl::StatusOr<crypto::NoteVerifier> verifier = crypto::NoteVerifier::Create(name, *key);
-  if (!verifier.ok()) return ToGrpcStatus(verifier.status());
-  if (absl::StatusOr<std::string> opened = crypto::OpenNote(request->cosigned_note(), *verifier);
-      !opened.ok()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("cosigned_note: no signature line of ", name, ": ",
-                                     opened.status().message()));
-  }
-  const std::string marker = absl::StrCat("\xe2\x80\x94 ", name, " ");
-  const size_t at = request->cosigned_note().find(marker);
-  const size_t end = request->cosigned_note().find('\n', at);
-  if (at == std::string::npos || end == std::string::npos) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "cosigned_note: malformed line");
-  }
-  absl::StatusOr<int> witnesses =
-      cosignatures_->Add(key->key_id().ToString(), checkpoint->size, checkpoint->root_hash,
-                         request->cosigned_note().substr(at, end + 1 - at));
-  if (!witnesses.ok()) return ToGrpcStatus(witnesses.status());
-  response->set_tree_size(checkpoint->size);
-  response->set_witnesses(*witnesses);
+  absl::StatusOr<v1::AddCheckpointCosignatureResponse> added = AddCosignature(
+      *reading->snapshot, reading->reader, signer_->verifier(), *request, *cosignatures_);
+  if (!added.ok()) return ToGrpcStatus(added.status());
+  *response = *std::move(added);
   return grpc::Status::OK;
 }
 
@@ -260,44 +219,10 @@ grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
   TellServedAt(context, *snapshot);
-  crypto::Checkpoint checkpoint;
-  checkpoint.origin = signer_->name();
-  checkpoint.size = snapshot->size();
-  checkpoint.root_hash = snapshot->root();
-  std::string lines;  // the witnesses' signature lines
-  if (request->with_cosignatures()) {
-    const int min_witnesses = static_cast<int>(
-        std::min<uint32_t>(std::max<uint32_t>(request->min_cosignatures(), 1), 1000));
-    if (request->witness_key_ids_size() > 100) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "witness_key_ids: at most 100");
-    }
-    const std::set<std::string> only(request->witness_key_ids().begin(),
-                                     request->witness_key_ids().end());
-    std::optional<WitnessCosignatures::Cosigned> newest =
-        cosignatures_->Newest(min_witnesses, only);
-    if (!newest) {
-      return grpc::Status(
-          grpc::StatusCode::NOT_FOUND,
-          min_witnesses == 1
-              ? std::string("no witness has co-signed a checkpoint yet")
-              : absl::StrCat("no checkpoint kept is co-signed by ", min_witnesses,
-                             only.empty() ? " witnesses" : " of the witnesses asked for"));
-    }
-    // Only a checkpoint of this log is signed again: co-signatures kept for
-    // another (a store restored from a backup behind them) are not served.
-    absl::StatusOr<crypto::Sha256Digest> root =
-        newest->size <= snapshot->size() ? snapshot->Root(newest->size)
-                                         : absl::OutOfRangeError("beyond the log");
-    if (!root.ok() || *root != newest->root) {
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          absl::StrCat("the witnesses' co-signatures kept (of size ", newest->size,
-                                       ") are not of this log: move DATA/witness-cosignatures "
-                                       "away; the witnesses' next round hands in new ones"));
-    }
-    checkpoint.size = newest->size;
-    checkpoint.root_hash = newest->root;
-    lines = std::move(newest->lines);
-  }
+  absl::StatusOr<CheckpointToSign> to_sign =
+      CheckpointFor(*snapshot, signer_->name(), *cosignatures_, *request);
+  if (!to_sign.ok()) return ToGrpcStatus(to_sign.status());
+  const crypto::Checkpoint& checkpoint = to_sign->checkpoint;
   std::optional<std::string> note;
   {
     absl::MutexLock lock(&checkpoint_mu_);
@@ -315,7 +240,7 @@ grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
   }
   // Ed25519 signs the same text the same way: the witnesses' lines were made
   // over exactly this note.
-  absl::StrAppend(&*note, lines);
+  absl::StrAppend(&*note, to_sign->witness_lines);
   response->set_origin(checkpoint.origin);
   response->set_tree_size(checkpoint.size);
   response->set_root_hash(checkpoint.root_hash.ToBytes());
@@ -329,16 +254,9 @@ grpc::Status LedgerServiceImpl::GetInclusionProof(grpc::ServerContext* context,
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
   TellServedAt(context, *snapshot);
-  const uint64_t size = request->tree_size() == 0 ? snapshot->size() : request->tree_size();
-  absl::StatusOr<std::vector<crypto::Sha256Digest>> proof =
-      snapshot->InclusionProof(request->leaf_index(), size);
-  if (!proof.ok()) {
-    return ToGrpcStatus(absl::Status(proof.status().code(),
-                                     absl::StrCat("leaf_index, tree_size: ", proof.status().message())));
-  }
-  response->set_leaf_index(request->leaf_index());
-  response->set_tree_size(size);
-  for (const crypto::Sha256Digest& h : *proof) response->add_hashes(h.ToBytes());
+  absl::StatusOr<v1::InclusionProof> proof = InclusionProofOf(*snapshot, *request);
+  if (!proof.ok()) return ToGrpcStatus(proof.status());
+  *response = *std::move(proof);
   return grpc::Status::OK;
 }
 
@@ -348,16 +266,9 @@ grpc::Status LedgerServiceImpl::GetConsistencyProof(grpc::ServerContext* context
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
   TellServedAt(context, *snapshot);
-  const uint64_t second = request->second_size() == 0 ? snapshot->size() : request->second_size();
-  absl::StatusOr<std::vector<crypto::Sha256Digest>> proof =
-      snapshot->ConsistencyProof(request->first_size(), second);
-  if (!proof.ok()) {
-    return ToGrpcStatus(absl::Status(proof.status().code(),
-                                     absl::StrCat("first_size, second_size: ", proof.status().message())));
-  }
-  response->set_first_size(request->first_size());
-  response->set_second_size(second);
-  for (const crypto::Sha256Digest& h : *proof) response->add_hashes(h.ToBytes());
+  absl::StatusOr<v1::ConsistencyProof> proof = ConsistencyProofOf(*snapshot, *request);
+  if (!proof.ok()) return ToGrpcStatus(proof.status());
+  *response = *std::move(proof);
   return grpc::Status::OK;
 }
 

@@ -1,6 +1,7 @@
 // The read services' request validation (docs/fuzzing.md): whatever request
 // bytes reach VerifyService, AuditService or LedgerService's reads, their
-// cores (verification.h, audit_reads.h, ledger_reads.h) answer or refuse
+// cores (verification.h, audit_reads.h, ledger_reads.h, log_proofs.h: the
+// log's proofs, checkpoints and witnesses' co-signatures) answer or refuse
 // with a reason, and never crash. A ledger runs in this process on a real
 // LevelDB store (testing/test_ledger.h), set up once: a producer with its
 // administrator and methanol product, and issued labels. The input's first
@@ -23,6 +24,8 @@
 #include "google/protobuf/stubs/logging.h"
 #include "services/audit/audit_reads.h"
 #include "services/ledger/ledger_reads.h"
+#include "services/ledger/log_proofs.h"
+#include "services/ledger/witness_cosignatures.h"
 #include "services/notary/notary.h"
 #include "services/registry/registry_state.h"
 #include "services/registry/registry_testing.h"
@@ -44,6 +47,11 @@ struct World {
   std::unique_ptr<ledger::LedgerReads> ledger_reads;
   std::vector<v1::Actor> readers;
   std::vector<std::string> urls;
+  // A witness (a regulator, as read credentials would give it) and the
+  // co-signatures the log keeps.
+  crypto::SigningKey witness_key = crypto::testing::TestKey(3);
+  v1::Actor witness;
+  std::unique_ptr<ledger::WitnessCosignatures> cosignatures;
 };
 
 World& TheWorld() {
@@ -66,6 +74,9 @@ World& TheWorld() {
     }
     w->audited = NewAuditedLedger(t);
     w->ledger_reads = std::make_unique<ledger::LedgerReads>(&reference::ShippedReferenceTables());
+    w->witness = registry::testing::ExampleActor("witness", v1::REGULATOR, "",
+                                                 w->witness_key.verifying_key());
+    w->cosignatures = *ledger::WitnessCosignatures::Open("");
     return w;
   }();
   return *world;
@@ -87,6 +98,11 @@ enum Kind : uint8_t {
   kListScanSignals,
   kGetSiteLoad,
   kListSiteFlags,
+  // LedgerService's log reads and the witnesses' co-signatures.
+  kInclusionProof,
+  kConsistencyProof,
+  kCheckpoint,
+  kCosignature,
   kKinds
 };
 
@@ -152,6 +168,21 @@ std::vector<std::string> FuzzSeeds() {
   site_flags.set_enterprise_uscc(kProducer);
   v1::MajorHazardSitesQuery major_hazards;
   major_hazards.set_region_prefix("3501");
+  v1::GetInclusionProofRequest inclusion;
+  inclusion.set_leaf_index(1);
+  v1::GetConsistencyProofRequest consistency;
+  consistency.set_first_size(2);
+  v1::GetCheckpointRequest checkpoint;
+  checkpoint.set_with_cosignatures(true);
+  // The witness's co-signature of the log's checkpoint at size 2.
+  std::shared_ptr<const storage::Snapshot> snapshot = w.ledger->client().Latest();
+  const crypto::NoteSigner& log = *w.audited.note_signer;
+  crypto::SigningKey witness_key = crypto::testing::TestKey(3);
+  const std::string witness_name = "witness/" + witness_key.key_id().ToString();
+  v1::AddCheckpointCosignatureRequest cosignature;
+  cosignature.set_cosigned_note(
+      *crypto::NoteSigner::Create(witness_name, std::move(witness_key))
+           ->Cosign(*log.SignCheckpoint({log.name(), 2, *snapshot->Root(2)})));
   return {Input(kVerify, 0, verify),
           Input(kVerify, 2, verify),
           Input(kStock, 1, stock),
@@ -167,7 +198,11 @@ std::vector<std::string> FuzzSeeds() {
           Input(kListScanSignals, 0, scan_signals),
           Input(kGetSiteLoad, 1, site_load),
           Input(kListSiteFlags, 0, site_flags),
-          Input(kMajorHazardSites, 0, major_hazards)};
+          Input(kMajorHazardSites, 0, major_hazards),
+          Input(kInclusionProof, 0, inclusion),
+          Input(kConsistencyProof, 0, consistency),
+          Input(kCheckpoint, 0, checkpoint),
+          Input(kCosignature, 0, cosignature)};
 }
 
 }  // namespace chemledger::fuzz
@@ -258,6 +293,41 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case fuzz::kListSiteFlags:
       return fuzz::LedgerRead(*snapshot, reader, bytes, &ledger::LedgerReads::ListSiteFlags,
                               "ListSiteFlags");
+    case fuzz::kInclusionProof: {
+      v1::GetInclusionProofRequest request;
+      if (!request.ParseFromString(bytes)) return 0;
+      fuzz::CheckRefusal(ledger::InclusionProofOf(*snapshot, request).status(),
+                         "GetInclusionProof");
+      break;
+    }
+    case fuzz::kConsistencyProof: {
+      v1::GetConsistencyProofRequest request;
+      if (!request.ParseFromString(bytes)) return 0;
+      fuzz::CheckRefusal(ledger::ConsistencyProofOf(*snapshot, request).status(),
+                         "GetConsistencyProof");
+      break;
+    }
+    case fuzz::kCheckpoint: {
+      v1::GetCheckpointRequest request;
+      if (!request.ParseFromString(bytes)) return 0;
+      fuzz::CheckRefusal(
+          ledger::CheckpointFor(*snapshot, w.audited.note_signer->name(), *w.cosignatures, request)
+              .status(),
+          "GetCheckpoint");
+      break;
+    }
+    case fuzz::kCosignature: {
+      v1::AddCheckpointCosignatureRequest request;
+      if (!request.ParseFromString(bytes)) return 0;
+      // Any reader byte: the witness, or a reader who is not one.
+      const v1::Actor& cosigner = data[0] % 2 == 0 ? w.witness : reader;
+      fuzz::CheckRefusal(
+          ledger::AddCosignature(*snapshot, cosigner, w.audited.note_signer->verifier(), request,
+                                 *w.cosignatures)
+              .status(),
+          "AddCheckpointCosignature");
+      break;
+    }
     default:
       break;
   }
