@@ -202,16 +202,22 @@ absl::StatusOr<v1::ConsoleTicket> ConsoleSessions::Login(const storage::StateRea
   // outlives the challenge by kUsedMarkMargin, as the store's clock judges
   // the mark and each console instance's clock the challenge (a minute
   // apart at most is allowed), so no instance takes a challenge whose mark
-  // the store has dropped. (No bound per owner: dropping an owner's oldest
-  // mark would make that challenge good again.)
+  // the store has dropped. (A bound per key that refuses, never one that
+  // drops a key's oldest mark: that challenge would be good again.)
   {
     EphemeralRecords::Limits limits;
     limits.max_of_kind = kMaxOutstanding;
     limits.only_if_absent = true;
+    limits.refuse_beyond_per_owner = kMaxSignInsPerKey;
     absl::Status used =
         records_->Put(kUsedChallenges, login.challenge(), "", key_id->ToString(),
                       absl::FromUnixSeconds(*challenge_expiry) + kUsedMarkMargin, limits, now);
     if (absl::IsAlreadyExists(used)) return UnknownChallenge();
+    if (used == OwnerHoldsTooManyRecords(kUsedChallenges, kMaxSignInsPerKey)) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "login.key_id: ", kMaxSignInsPerKey,
+          " sign-ins by this key in the last five minutes: try again in a few minutes"));
+    }
     if (absl::IsResourceExhausted(used)) {
       return absl::ResourceExhaustedError(absl::StrCat(
           kMaxOutstanding, " sign-ins in the last five minutes: try again in a few minutes"));

@@ -18,8 +18,8 @@
 // restart signs no one out. Challenges are not kept (see Challenge), only
 // the used ones. Bounds: challenges and tickets live two minutes, sessions
 // kSessionLifetime; at most kMaxSessionsPerKey per key (a new one ends the
-// oldest) and kMaxOutstanding used challenges, tickets and sessions each in
-// all.
+// oldest), kMaxSignInsPerKey sign-ins per key in five minutes, and
+// kMaxOutstanding used challenges, tickets and sessions each in all.
 //
 // Thread-safety: thread-safe.
 
@@ -47,6 +47,10 @@ class ConsoleSessions {
   static constexpr absl::Duration kTicketLifetime = absl::Minutes(2);
   static constexpr absl::Duration kSessionLifetime = absl::Minutes(30);
   static constexpr int kMaxSessionsPerKey = 4;
+  // Sign-ins one key may make while their challenges' marks live (about
+  // five minutes): more are refused, so that one key, from however many
+  // addresses, cannot use up kMaxOutstanding for everyone.
+  static constexpr size_t kMaxSignInsPerKey = 20;
   static constexpr size_t kMaxOutstanding = 10000;
 
   // `origin`: the deployment's name (the log's origin); `records`: where

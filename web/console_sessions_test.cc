@@ -226,6 +226,27 @@ TEST_F(ConsoleSessionsTest, OnlyAnActiveRegulatorsOwnSignatureOpensASession) {
             absl::StatusCode::kUnauthenticated);
 }
 
+// One key, from however many addresses, signs in at most kMaxSignInsPerKey
+// times while the marks of its used challenges live: the next is refused
+// naming the key, and the other regulators still sign in.
+TEST_F(ConsoleSessionsTest, OneKeyCannotUseUpTheSignInsOfEveryone) {
+  for (size_t i = 0; i < ConsoleSessions::kMaxSignInsPerKey; ++i) {
+    absl::StatusOr<v1::ConsoleTicket> ticket =
+        sessions_->Login(*t_->snapshot(), LoginOf(regulator_, regulator_), kHost, now_);
+    ASSERT_TRUE(ticket.ok()) << i << ": " << ticket.status();
+  }
+  const v1::ConsoleLoginRequest one_more = LoginOf(regulator_, regulator_);
+  absl::StatusOr<v1::ConsoleTicket> refused =
+      sessions_->Login(*t_->snapshot(), one_more, kHost, now_);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
+  EXPECT_TRUE(absl::StartsWith(refused.status().message(), "login.key_id: 20 sign-ins by this key"))
+      << refused.status();
+  EXPECT_TRUE(sessions_->Login(*t_->snapshot(), LoginOf(admin_, admin_), kHost, now_).ok());
+  // Once the marks expire, the key signs in again.
+  now_ += absl::Minutes(6);
+  EXPECT_TRUE(sessions_->Login(*t_->snapshot(), LoginOf(regulator_, regulator_), kHost, now_).ok());
+}
+
 TEST_F(ConsoleSessionsTest, ARevokedKeyEndsItsSessionsAndOldSessionsMakeRoom) {
   std::vector<std::string> tokens;
   for (int i = 0; i < ConsoleSessions::kMaxSessionsPerKey + 1; ++i) {

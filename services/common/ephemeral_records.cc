@@ -8,6 +8,12 @@
 #include "absl/synchronization/mutex.h"
 
 namespace chemledger {
+
+absl::Status OwnerHoldsTooManyRecords(absl::string_view kind, size_t bound) {
+  return absl::ResourceExhaustedError(
+      absl::StrCat(bound, " records of kind ", kind, " are held by their owner"));
+}
+
 namespace {
 
 class LocalEphemeralRecords final : public EphemeralRecords {
@@ -32,6 +38,13 @@ class LocalEphemeralRecords final : public EphemeralRecords {
     if (of_kind.size() >= limits.max_of_kind && of_kind.find(key) == of_kind.end()) {
       return absl::ResourceExhaustedError(
           absl::StrCat(limits.max_of_kind, " records of kind ", kind, " are held"));
+    }
+    if (limits.refuse_beyond_per_owner > 0 && !owner.empty()) {
+      size_t held = 0;
+      for (const auto& [k, r] : of_kind) held += r.owner == owner && k != key;
+      if (held >= limits.refuse_beyond_per_owner) {
+        return OwnerHoldsTooManyRecords(kind, limits.refuse_beyond_per_owner);
+      }
     }
     of_kind.erase(std::string(key));
     if (limits.max_per_owner > 0 && !owner.empty()) {

@@ -37,6 +37,11 @@ class EphemeralRecords {
     // stay, such as a used challenge, takes no max_per_owner: an owner's
     // oldest would go, and its key be free again.)
     bool only_if_absent = false;
+    // RESOURCE_EXHAUSTED (nothing kept, nothing dropped) when `owner`
+    // already holds this many unexpired records of the kind: the bound for
+    // marks that must stay (only_if_absent), so that one owner cannot take
+    // max_of_kind from everyone. 0: no bound.
+    size_t refuse_beyond_per_owner = 0;
   };
 
   virtual ~EphemeralRecords() = default;
@@ -44,7 +49,8 @@ class EphemeralRecords {
   // Keeps `value` under (`kind`, `key`) until `expires`, replacing what was
   // there (or, with limits.only_if_absent, refusing to). When `owner` already has
   // limits.max_per_owner records of the kind, its oldest goes; RESOURCE_EXHAUSTED (nothing kept)
-  // when limits.max_of_kind unexpired records of the kind are held.
+  // when limits.max_of_kind unexpired records of the kind are held, or
+  // `owner` holds limits.refuse_beyond_per_owner of them.
   virtual absl::Status Put(absl::string_view kind, absl::string_view key, absl::string_view value,
                            absl::string_view owner, absl::Time expires, const Limits& limits,
                            absl::Time now) = 0;
@@ -60,6 +66,10 @@ class EphemeralRecords {
 };
 
 std::unique_ptr<EphemeralRecords> NewLocalEphemeralRecords();
+
+// The refusal of a record beyond Limits::refuse_beyond_per_owner (for the
+// implementations).
+absl::Status OwnerHoldsTooManyRecords(absl::string_view kind, size_t bound);
 
 }  // namespace chemledger
 

@@ -208,6 +208,11 @@ class StoredRecords final : public EphemeralRecords {
       return absl::ResourceExhaustedError(
           absl::StrCat(limits.max_of_kind, " records of kind ", kind, " are held"));
     }
+    if (limits.refuse_beyond_per_owner > 0 && !owner.empty() &&
+        of_owner.size() >= limits.refuse_beyond_per_owner) {
+      db_->db()->Write(leveldb::WriteOptions(), &batch);
+      return OwnerHoldsTooManyRecords(kind, limits.refuse_beyond_per_owner);
+    }
     bool evicts = present;  // replacing a live record ends the old one
     if (limits.max_per_owner > 0 && !owner.empty()) {
       while (of_owner.size() >= limits.max_per_owner) {  // the oldest go

@@ -224,5 +224,31 @@ TEST_F(EphemeralStoreTest, OnlyIfAbsentKeepsTheFirst) {
   }
 }
 
+// refuse_beyond_per_owner refuses an owner's next record and drops none of
+// its records (the stored records and the in-memory ones alike); others'
+// records and the owner's after some expire are kept.
+TEST_F(EphemeralStoreTest, AnOwnerBeyondItsBoundIsRefusedAndKeepsWhatItHas) {
+  EphemeralRecords::Limits marks;
+  marks.only_if_absent = true;
+  marks.refuse_beyond_per_owner = 2;
+  std::unique_ptr<EphemeralStore> store = Open(t0_);
+  std::unique_ptr<EphemeralRecords> local = NewLocalEphemeralRecords();
+  for (EphemeralRecords* records : {store->records().get(), local.get()}) {
+    const absl::Time soon = t0_ + absl::Minutes(1);
+    const absl::Time later = t0_ + absl::Minutes(5);
+    ASSERT_TRUE(records->Put("used", "m1", "", "alice", soon, marks, t0_).ok());
+    ASSERT_TRUE(records->Put("used", "m2", "", "alice", later, marks, t0_).ok());
+    const absl::Status third = records->Put("used", "m3", "", "alice", later, marks, t0_);
+    EXPECT_EQ(third.code(), absl::StatusCode::kResourceExhausted) << third;
+    EXPECT_EQ(third, OwnerHoldsTooManyRecords("used", 2));
+    EXPECT_TRUE(records->Get("used", "m1", false, t0_)->has_value()) << "a mark was dropped";
+    EXPECT_TRUE(records->Get("used", "m2", false, t0_)->has_value());
+    EXPECT_FALSE(records->Get("used", "m3", false, t0_)->has_value());
+    EXPECT_TRUE(records->Put("used", "m4", "", "bob", later, marks, t0_).ok());
+    // Once m1 expires, alice has room for one more.
+    EXPECT_TRUE(records->Put("used", "m3", "", "alice", later, marks, soon).ok());
+  }
+}
+
 }  // namespace
 }  // namespace chemledger

@@ -418,6 +418,7 @@ grpc::Status LedgerStoreServiceImpl::PutRecord(grpc::ServerContext* context,
   limits.max_of_kind = std::min<uint64_t>(request->max_of_kind(), 100000);
   limits.max_per_owner = std::min<uint64_t>(request->max_per_owner(), 1000);
   limits.only_if_absent = request->only_if_absent();
+  limits.refuse_beyond_per_owner = std::min<uint64_t>(request->refuse_beyond_per_owner(), 100000);
   const absl::Time expires =
       std::min(absl::FromUnixMicros(request->expires_micros()), now + absl::Hours(49));
   *response = ToStatusProto(records_->Put(request->kind(), request->key(), request->value(),

@@ -609,6 +609,7 @@ class RemoteRecords final : public EphemeralRecords {
     request.set_max_of_kind(limits.max_of_kind);
     request.set_max_per_owner(limits.max_per_owner);
     request.set_only_if_absent(limits.only_if_absent);
+    request.set_refuse_beyond_per_owner(limits.refuse_beyond_per_owner);
     internal::StatusProto response;
     // Only-if-absent is sent once: a repeat after a lost answer would find
     // the first one's record.
