@@ -4,13 +4,14 @@
 // copied anywhere and checked against one pinned verifier key. Labels are then
 // verified offline with VerifyLabel. docs/label-format.md describes both.
 //
+// clang-format off
 //   chemledger-label-trust-list v2
 //   resolver CL.EXAMPLE.CN
 //   issued 2026-11-23
 //   expires 2026-11-30
 //   key 1474ba62a1e3b3f7 11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo= valid 2026-01-01 2027-12-31
-//   key f332fdd2d1f23bcf PUAXw+hDiVqStwqnTRt+vJyYLM8uxJaMwM1V8Sr0Zgw= valid 2025-01-01 2026-12-31
-//   revoked 2026-06-01
+//   key f332fdd2d1f23bcf PUAXw+hDiVqStwqnTRt+vJyYLM8uxJaMwM1V8Sr0Zgw= valid 2025-01-01 2026-12-31 revoked 2026-06-01
+// clang-format on
 //
 // The validity dates say when the platform may sign with a key; a label does
 // not record when it was signed, so verification does not use them. A revoked

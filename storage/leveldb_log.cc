@@ -911,6 +911,7 @@ absl::StatusOr<IntegrityReport> LevelDbStore::CheckIntegrity(
           " (the log was rewritten)"));
     }
   }
+  if (!it->status().ok()) return FromLevelDb(it->status(), "integrity: reading entries");
   // After the entries: the applied size, the state keys (the state is not
   // checked here), and nothing else.
   if (it->Valid() && it->key() == leveldb::Slice(kStateAppliedKey)) it->Next();
@@ -919,7 +920,7 @@ absl::StatusOr<IntegrityReport> LevelDbStore::CheckIntegrity(
   }
   it->Seek(std::string(1, static_cast<char>(kStatePrefix + 1)));  // past every state key
   if (it->Valid()) return unexpected(it->key());
-  if (!it->status().ok()) return FromLevelDb(it->status(), "integrity: reading entries");
+  if (!it->status().ok()) return FromLevelDb(it->status(), "integrity: reading keys");
   report.tree_size = range.size();
   if (trusted && trusted->size > report.tree_size) {
     return absl::DataLossError(absl::StrCat(

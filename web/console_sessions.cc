@@ -216,7 +216,7 @@ absl::StatusOr<v1::ConsoleTicket> ConsoleSessions::Login(const storage::StateRea
     if (used == OwnerHoldsTooManyRecords(kUsedChallenges, kMaxSignInsPerKey)) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "login.key_id: ", kMaxSignInsPerKey,
-          " sign-ins by this key in the last five minutes: try again in a few minutes"));
+          " sign-ins by this key in the last few minutes: try again in a few minutes"));
     }
     if (absl::IsResourceExhausted(used)) {
       return absl::ResourceExhaustedError(absl::StrCat(

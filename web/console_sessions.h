@@ -18,7 +18,7 @@
 // restart signs no one out. Challenges are not kept (see Challenge), only
 // the used ones. Bounds: challenges and tickets live two minutes, sessions
 // kSessionLifetime; at most kMaxSessionsPerKey per key (a new one ends the
-// oldest), kMaxSignInsPerKey sign-ins per key in five minutes, and
+// oldest), kMaxSignInsPerKey live sign-ins per key, and
 // kMaxOutstanding used challenges, tickets and sessions each in all.
 //
 // Thread-safety: thread-safe.
@@ -47,9 +47,9 @@ class ConsoleSessions {
   static constexpr absl::Duration kTicketLifetime = absl::Minutes(2);
   static constexpr absl::Duration kSessionLifetime = absl::Minutes(30);
   static constexpr int kMaxSessionsPerKey = 4;
-  // Sign-ins one key may make while their challenges' marks live (about
-  // five minutes): more are refused, so that one key, from however many
-  // addresses, cannot use up kMaxOutstanding for everyone.
+  // Sign-ins one key may hold: a sign-in counts while its challenge's used
+  // mark lives (3 to 6 minutes); more are refused, so that one key, from
+  // however many addresses, cannot use up kMaxOutstanding for everyone.
   static constexpr size_t kMaxSignInsPerKey = 20;
   static constexpr size_t kMaxOutstanding = 10000;
 

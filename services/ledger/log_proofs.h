@@ -5,8 +5,9 @@
 // witness"). The gRPC service is a thin adapter over these; tests and the
 // fuzz targets call them without the network.
 //
-// Errors name the request field at fault; none is the server's fault but a
-// store that cannot be read.
+// Refusals name the request field at fault (a caller who may not co-sign is
+// PermissionDenied); none is the server's fault but a store that cannot be
+// read, or a co-signatures' file that cannot be written.
 //
 // Thread-safety: functions of their arguments; WitnessCosignatures is
 // thread-safe.

@@ -81,6 +81,7 @@ TEST_F(LogProofsTest, InclusionProofsVerifyAndBadIndexesNameTheFields) {
   request.set_leaf_index(snapshot_->size());
   proof = InclusionProofOf(*snapshot_, request);
   ASSERT_FALSE(proof.ok());
+  EXPECT_EQ(proof.status().code(), absl::StatusCode::kOutOfRange) << proof.status();
   EXPECT_NE(proof.status().message().find("leaf_index, tree_size: "), std::string::npos)
       << proof.status();
 }
@@ -99,6 +100,7 @@ TEST_F(LogProofsTest, ConsistencyProofsVerifyAndBadSizesNameTheFields) {
   request.set_first_size(snapshot_->size() + 1);
   proof = ConsistencyProofOf(*snapshot_, request);
   ASSERT_FALSE(proof.ok());
+  EXPECT_EQ(proof.status().code(), absl::StatusCode::kOutOfRange) << proof.status();
   EXPECT_NE(proof.status().message().find("first_size, second_size: "), std::string::npos)
       << proof.status();
 }
@@ -135,9 +137,33 @@ TEST_F(LogProofsTest, AWitnessCosignatureIsKeptAndServed) {
   EXPECT_EQ(CheckpointFor(*snapshot_, log_.name(), *cosignatures_, ask).status().code(),
             absl::StatusCode::kNotFound);
   ask.set_min_cosignatures(1);
-  for (int i = 0; i < 101; ++i) ask.add_witness_key_ids("0000000000000000");
+  for (int i = 0; i < 99; ++i) ask.add_witness_key_ids("0000000000000000");
+  ask.add_witness_key_ids(witness_key_.key_id().ToString());
+  EXPECT_TRUE(CheckpointFor(*snapshot_, log_.name(), *cosignatures_, ask).ok());  // 100
+  ask.add_witness_key_ids("0000000000000000");
   EXPECT_EQ(CheckpointFor(*snapshot_, log_.name(), *cosignatures_, ask).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Co-signatures kept for a longer log than the one served (a store
+// restored from a backup behind them) are not served as this log's.
+TEST_F(LogProofsTest, CosignaturesOfAnotherLogAreNotServed) {
+  ASSERT_TRUE(AddCosignature(*snapshot_, witness_, log_.verifier(),
+                             Request(Cosigned(snapshot_->size(), kWitnessSeed)), *cosignatures_)
+                  .ok());
+  std::shared_ptr<const storage::Snapshot> longer = snapshot_;
+  // Another log, shorter than the size co-signed.
+  std::unique_ptr<TestLedger> other = TestLedger::Create("log_proofs_test_other", admin_);
+  std::shared_ptr<const storage::Snapshot> shorter = other->snapshot();
+  ASSERT_LT(shorter->size(), longer->size());
+  v1::GetCheckpointRequest ask;
+  ask.set_with_cosignatures(true);
+  absl::StatusOr<CheckpointToSign> served =
+      CheckpointFor(*shorter, log_.name(), *cosignatures_, ask);
+  EXPECT_EQ(served.status().code(), absl::StatusCode::kFailedPrecondition) << served.status();
+  EXPECT_NE(served.status().message().find("are not of this log"), std::string::npos)
+      << served.status();
+  EXPECT_TRUE(CheckpointFor(*longer, log_.name(), *cosignatures_, ask).ok());
 }
 
 TEST_F(LogProofsTest, CosignaturesThatAreNotThisLogsOrTheWitnesssAreRefused) {

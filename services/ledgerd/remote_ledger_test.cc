@@ -305,6 +305,17 @@ TEST_F(RemoteLedgerTest, EveryInstanceSharesLedgerdsShortLivedRecords) {
   ASSERT_TRUE(a.Put("full", "1", "", "", now + absl::Minutes(1), {1, 0}, now).ok());
   EXPECT_EQ(b.Put("full", "2", "", "", now + absl::Minutes(1), {1, 0}, now).code(),
             absl::StatusCode::kResourceExhausted);
+  // Marks bounded per owner by refusal: the third is refused, whichever
+  // instance puts it, and none is dropped.
+  EphemeralRecords::Limits marks;
+  marks.only_if_absent = true;
+  marks.refuse_beyond_per_owner = 2;
+  ASSERT_TRUE(a.Put("used", "M1", "", "key-1", now + absl::Minutes(5), marks, now).ok());
+  ASSERT_TRUE(b.Put("used", "M2", "", "key-1", now + absl::Minutes(5), marks, now).ok());
+  EXPECT_EQ(a.Put("used", "M3", "", "key-1", now + absl::Minutes(5), marks, now),
+            OwnerHoldsTooManyRecords("used", 2));
+  EXPECT_TRUE(b.Get("used", "M1", false, now)->has_value());
+  EXPECT_TRUE(a.Put("used", "M3", "", "key-2", now + absl::Minutes(5), marks, now).ok());
 }
 
 TEST_F(RemoteLedgerTest, UnreachableLedgerdFailsReadsWithUnavailable) {

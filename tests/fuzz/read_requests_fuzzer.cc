@@ -47,10 +47,12 @@ struct World {
   std::unique_ptr<ledger::LedgerReads> ledger_reads;
   std::vector<v1::Actor> readers;
   std::vector<std::string> urls;
-  // A witness (a regulator, as read credentials would give it) and the
-  // co-signatures the log keeps.
-  crypto::SigningKey witness_key = crypto::testing::TestKey(3);
+  // A witness (a regulator, as read credentials would give it), and the
+  // co-signatures GetCheckpoint reads: the witness's of the checkpoint at
+  // size 2, kept once (each AddCheckpointCosignature input gets a store of
+  // its own, so that no input depends on the ones before it).
   v1::Actor witness;
+  std::string cosigned_note;
   std::unique_ptr<ledger::WitnessCosignatures> cosignatures;
 };
 
@@ -74,9 +76,23 @@ World& TheWorld() {
     }
     w->audited = NewAuditedLedger(t);
     w->ledger_reads = std::make_unique<ledger::LedgerReads>(&reference::ShippedReferenceTables());
-    w->witness = registry::testing::ExampleActor("witness", v1::REGULATOR, "",
-                                                 w->witness_key.verifying_key());
+    crypto::SigningKey witness_key = crypto::testing::TestKey(3);
+    w->witness =
+        registry::testing::ExampleActor("witness", v1::REGULATOR, "", witness_key.verifying_key());
+    const crypto::NoteSigner& log = *w->audited.note_signer;
+    const std::string witness_name = "witness/" + witness_key.key_id().ToString();
+    w->cosigned_note = *crypto::NoteSigner::Create(witness_name, std::move(witness_key))
+                            ->Cosign(*log.SignCheckpoint({log.name(), 2, *snapshot->Root(2)}));
     w->cosignatures = *ledger::WitnessCosignatures::Open("");
+    v1::AddCheckpointCosignatureRequest kept;
+    kept.set_cosigned_note(w->cosigned_note);
+    if (absl::Status s =
+            ledger::AddCosignature(*snapshot, w->witness, log.verifier(), kept, *w->cosignatures)
+                .status();
+        !s.ok()) {
+      fprintf(stderr, "read_requests_fuzzer: %s\n", s.ToString().c_str());
+      abort();
+    }
     return w;
   }();
   return *world;
@@ -174,15 +190,8 @@ std::vector<std::string> FuzzSeeds() {
   consistency.set_first_size(2);
   v1::GetCheckpointRequest checkpoint;
   checkpoint.set_with_cosignatures(true);
-  // The witness's co-signature of the log's checkpoint at size 2.
-  std::shared_ptr<const storage::Snapshot> snapshot = w.ledger->client().Latest();
-  const crypto::NoteSigner& log = *w.audited.note_signer;
-  crypto::SigningKey witness_key = crypto::testing::TestKey(3);
-  const std::string witness_name = "witness/" + witness_key.key_id().ToString();
   v1::AddCheckpointCosignatureRequest cosignature;
-  cosignature.set_cosigned_note(
-      *crypto::NoteSigner::Create(witness_name, std::move(witness_key))
-           ->Cosign(*log.SignCheckpoint({log.name(), 2, *snapshot->Root(2)})));
+  cosignature.set_cosigned_note(w.cosigned_note);
   return {Input(kVerify, 0, verify),
           Input(kVerify, 2, verify),
           Input(kStock, 1, stock),
@@ -321,9 +330,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!request.ParseFromString(bytes)) return 0;
       // Any reader byte: the witness, or a reader who is not one.
       const v1::Actor& cosigner = data[0] % 2 == 0 ? w.witness : reader;
+      std::unique_ptr<ledger::WitnessCosignatures> cosignatures =
+          *ledger::WitnessCosignatures::Open("");
       fuzz::CheckRefusal(
           ledger::AddCosignature(*snapshot, cosigner, w.audited.note_signer->verifier(), request,
-                                 *w.cosignatures)
+                                 *cosignatures)
               .status(),
           "AddCheckpointCosignature");
       break;

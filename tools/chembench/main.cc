@@ -200,9 +200,9 @@ int Waybills(const Args& flags) {
                  "most 10000000\n";
     return 2;
   }
-  if (options.codes_per_waybill > 1000 || options.streams > 8) {
+  if (options.codes_per_waybill > 1000 || options.streams > 4) {
     std::cerr << "chembench waybills: --codes-per-waybill must be at most 1000, --streams at "
-                 "most 8 (the server's limit)\n";
+                 "most 4 (the server's limit per enterprise: every stream is the carrier's)\n";
     return 2;
   }
   return chemledger::chembench::RunWaybillBench(options);
