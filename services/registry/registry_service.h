@@ -1,7 +1,8 @@
 // RegistryService (proto/chemledger/v1/registry_service.proto): the gRPC
 // adapter over the registry: writes go to the ledger, whose registry rules
-// (registry_rules.h) decide them; reads come from a snapshot
-// (registry_state.h). It translates requests and statuses and nothing else.
+// (registry_rules.h) decide them; reads come from a snapshot, answered by
+// registry_reads.h once read credentials are checked. It translates requests and statuses and
+// nothing else.
 //
 // Thread-safety: safe for gRPC's concurrent handlers. The ledger client must
 // outlive the service.
@@ -10,10 +11,11 @@
 #define CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_SERVICE_H_
 
 #include "api/wire.h"
-#include "services/common/call_executor.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
 #include "journal/ledger_client.h"
+#include "services/common/call_executor.h"
 #include "services/registry/read_access.h"
+#include "services/registry/registry_reads.h"
 #include "services/registry/signers.h"
 
 namespace chemledger::registry {
@@ -102,33 +104,20 @@ class RegistryServiceImpl final : public RegistryServiceBase {
                                                    grpc::ByteBuffer* response) override;
 
  private:
-  grpc::Status ServeGetEnterprise(grpc::ServerContextBase* context, const v1::GetEnterpriseRequest* request,
-                      absl::string_view request_bytes, v1::EnterpriseRecord* response);
-  grpc::Status ServeGetProduct(grpc::ServerContextBase* context, const v1::GetProductRequest* request,
-                      absl::string_view request_bytes, v1::Product* response);
-  grpc::Status ServeListSites(grpc::ServerContextBase* context, const v1::ListSitesRequest* request,
-                              absl::string_view request_bytes, v1::ListSitesResponse* response);
-  grpc::Status ServeListProducts(grpc::ServerContextBase* context, const v1::ListProductsRequest* request,
-                      absl::string_view request_bytes, v1::ListProductsResponse* response);
-  grpc::Status ServeGetActor(grpc::ServerContextBase* context, const v1::GetActorRequest* request,
-                      absl::string_view request_bytes, v1::Actor* response);
-  grpc::Status ServeGetActorKey(grpc::ServerContextBase* context, const v1::GetActorRequest* request,
-                      absl::string_view request_bytes, v1::ActorKeyRecord* response);
-  grpc::Status ServeListPendingProducts(grpc::ServerContextBase* context,
-                                        const v1::ListPendingProductsRequest* request,
-                                        absl::string_view request_bytes,
-                                        v1::ListPendingProductsResponse* response);
-  grpc::Status ServeListProductFlagChanges(grpc::ServerContextBase* context,
-                                           const v1::ListProductFlagChangesRequest* request,
-                                           absl::string_view request_bytes,
-                                           v1::ListProductFlagChangesResponse* response);
-  grpc::Status ServeGetRegistryEntry(grpc::ServerContextBase* context, const v1::GetRegistryEntryRequest* request,
-                      absl::string_view request_bytes, v1::RegistryEntry* response);
+  // Serves a read that needs read credentials for `method`: checks them over
+  // the request's bytes, tells the log size and answers with `read`.
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* ServeRead(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response, absl::string_view method,
+      absl::StatusOr<Response> (RegistryReads::*read)(const storage::Snapshot&, const v1::Actor&,
+                                                      const Request&) const);
 
   journal::LedgerClient* const ledger_;
   ReadAuthenticator* const reads_;
   RefusalSink* const refusals_;
   const Answers answers_;
+  const RegistryReads reads_core_{};
   // Runs the raw reads' handlers (raw_unary.h).
   CallExecutor read_executor_{8, 1024, "registry-read"};
 };

@@ -27,6 +27,7 @@
 #include "services/ledger/log_proofs.h"
 #include "services/ledger/witness_cosignatures.h"
 #include "services/notary/notary.h"
+#include "services/registry/registry_reads.h"
 #include "services/registry/registry_state.h"
 #include "services/registry/registry_testing.h"
 #include "services/verify/verification.h"
@@ -119,6 +120,8 @@ enum Kind : uint8_t {
   kConsistencyProof,
   kCheckpoint,
   kCosignature,
+  // RegistryService's reads: the input's second byte picks the method.
+  kRegistry,
   kKinds
 };
 
@@ -131,6 +134,90 @@ void CheckRefusal(const absl::Status& s, const char* what) {
     fprintf(stderr, "read_requests_fuzzer: %s refused without a reason of the caller's: %s\n",
             what, s.ToString().c_str());
     abort();
+  }
+}
+
+// RegistryService's reads, in the order of the input's second byte.
+enum RegistryMethod : uint8_t {
+  kListBlacklist,
+  kGetPark,
+  kListReferenceTables,
+  kFindCatalogueEntries,
+  kGetEnterprise,
+  kGetProduct,
+  kListProducts,
+  kListPendingProducts,
+  kListProductFlagChanges,
+  kListSites,
+  kGetActor,
+  kGetActorKey,
+  kGetRegistryEntry,
+  kRegistryReads
+};
+
+// Parses `bytes` as the request of an open registry read and reads.
+template <typename Request, typename Response>
+int OpenRegistryRead(const storage::Snapshot& snapshot, const std::string& bytes,
+                     absl::StatusOr<Response> (registry::RegistryReads::*read)(
+                         const storage::Snapshot&, const Request&) const,
+                     const char* what) {
+  Request request;
+  if (!request.ParseFromString(bytes)) return 0;
+  CheckRefusal((registry::RegistryReads().*read)(snapshot, request).status(), what);
+  return 0;
+}
+
+// Parses `bytes` as the request of a registry read for `reader` and reads.
+template <typename Request, typename Response>
+int RegistryRead(const storage::Snapshot& snapshot, const v1::Actor& reader,
+                 const std::string& bytes,
+                 absl::StatusOr<Response> (registry::RegistryReads::*read)(const storage::Snapshot&,
+                                                                           const v1::Actor&,
+                                                                           const Request&) const,
+                 const char* what) {
+  Request request;
+  if (!request.ParseFromString(bytes)) return 0;
+  CheckRefusal((registry::RegistryReads().*read)(snapshot, reader, request).status(), what);
+  return 0;
+}
+
+int ReadRegistry(const storage::Snapshot& snapshot, const v1::Actor& reader, uint8_t method,
+                 const std::string& bytes) {
+  using registry::RegistryReads;
+  switch (static_cast<RegistryMethod>(method % kRegistryReads)) {
+    case kListBlacklist:
+      return OpenRegistryRead(snapshot, bytes, &RegistryReads::ListBlacklist, "ListBlacklist");
+    case kGetPark:
+      return OpenRegistryRead(snapshot, bytes, &RegistryReads::GetPark, "GetPark");
+    case kListReferenceTables:
+      return OpenRegistryRead(snapshot, bytes, &RegistryReads::ListReferenceTables,
+                              "ListReferenceTables");
+    case kFindCatalogueEntries:
+      return OpenRegistryRead(snapshot, bytes, &RegistryReads::FindCatalogueEntries,
+                              "FindCatalogueEntries");
+    case kGetEnterprise:
+      return RegistryRead(snapshot, reader, bytes, &RegistryReads::GetEnterprise, "GetEnterprise");
+    case kGetProduct:
+      return RegistryRead(snapshot, reader, bytes, &RegistryReads::GetProduct, "GetProduct");
+    case kListProducts:
+      return RegistryRead(snapshot, reader, bytes, &RegistryReads::ListProducts, "ListProducts");
+    case kListPendingProducts:
+      return RegistryRead(snapshot, reader, bytes, &RegistryReads::ListPendingProducts,
+                          "ListPendingProducts");
+    case kListProductFlagChanges:
+      return RegistryRead(snapshot, reader, bytes, &RegistryReads::ListProductFlagChanges,
+                          "ListProductFlagChanges");
+    case kListSites:
+      return RegistryRead(snapshot, reader, bytes, &RegistryReads::ListSites, "ListSites");
+    case kGetActor:
+      return RegistryRead(snapshot, reader, bytes, &RegistryReads::GetActor, "GetActor");
+    case kGetActorKey:
+      return RegistryRead(snapshot, reader, bytes, &RegistryReads::GetActorKey, "GetActorKey");
+    case kGetRegistryEntry:
+      return RegistryRead(snapshot, reader, bytes, &RegistryReads::GetRegistryEntry,
+                          "GetRegistryEntry");
+    default:
+      return 0;
   }
 }
 
@@ -148,6 +235,12 @@ int LedgerRead(const storage::Snapshot& snapshot, const v1::Actor& reader, const
 
 std::string Input(Kind kind, uint8_t reader, const google::protobuf::Message& request) {
   return std::string(1, static_cast<char>(kind * 4 + reader)) + request.SerializeAsString();
+}
+
+std::string RegistryInput(RegistryMethod read, uint8_t reader,
+                          const google::protobuf::Message& request) {
+  return std::string(1, static_cast<char>(kRegistry * 4 + reader)) +
+         std::string(1, static_cast<char>(read)) + request.SerializeAsString();
 }
 
 }  // namespace
@@ -192,6 +285,19 @@ std::vector<std::string> FuzzSeeds() {
   checkpoint.set_with_cosignatures(true);
   v1::AddCheckpointCosignatureRequest cosignature;
   cosignature.set_cosigned_note(w.cosigned_note);
+  v1::GetEnterpriseRequest enterprise;
+  enterprise.set_uscc(kProducer);
+  v1::ListSitesRequest sites;
+  sites.set_enterprise_uscc(kProducer);
+  v1::GetActorRequest actor;
+  actor.set_key_id(w.admin.key_id().ToString());
+  v1::GetRegistryEntryRequest registry_entry;
+  registry_entry.set_log_index(1);
+  v1::FindCatalogueEntriesRequest catalogue;
+  catalogue.set_cas("67-56-1");
+  v1::ListPendingProductsRequest pending;
+  v1::ListBlacklistRequest blacklist;
+  blacklist.set_page_size(10);
   return {Input(kVerify, 0, verify),
           Input(kVerify, 2, verify),
           Input(kStock, 1, stock),
@@ -211,7 +317,18 @@ std::vector<std::string> FuzzSeeds() {
           Input(kInclusionProof, 0, inclusion),
           Input(kConsistencyProof, 0, consistency),
           Input(kCheckpoint, 0, checkpoint),
-          Input(kCosignature, 0, cosignature)};
+          Input(kCosignature, 0, cosignature),
+          RegistryInput(kListBlacklist, 0, blacklist),
+          RegistryInput(kFindCatalogueEntries, 0, catalogue),
+          RegistryInput(kGetEnterprise, 1, enterprise),
+          RegistryInput(kListPendingProducts, 0, pending),
+          RegistryInput(kListPendingProducts, 1, pending),
+          RegistryInput(kListSites, 0, sites),
+          RegistryInput(kListSites, 1, sites),
+          RegistryInput(kGetActor, 1, actor),
+          RegistryInput(kGetActorKey, 0, actor),
+          RegistryInput(kGetRegistryEntry, 0, registry_entry),
+          RegistryInput(kGetRegistryEntry, 1, registry_entry)};
 }
 
 }  // namespace chemledger::fuzz
@@ -339,6 +456,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           "AddCheckpointCosignature");
       break;
     }
+    case fuzz::kRegistry:
+      if (bytes.empty()) return 0;
+      return fuzz::ReadRegistry(*snapshot, reader, static_cast<uint8_t>(bytes[0]), bytes.substr(1));
     default:
       break;
   }

@@ -1,0 +1,160 @@
+#include "services/registry/registry_reads.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "services/registry/registry_state.h"
+#include "services/registry/registry_testing.h"
+#include "testing/test_ledger.h"
+
+namespace chemledger::registry {
+namespace {
+
+using ::chemledger::testing::TestKey;
+using ::chemledger::testing::TestLedger;
+
+constexpr char kAcme[] = "91350100M000100Y43";
+constexpr char kOther[] = "91110105771583283D";
+
+class RegistryReadsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    t_ = TestLedger::Create("registry_reads_test", admin_);
+    ASSERT_TRUE(t_->RegisterEnterprise(admin_, testing::ExampleProducer(kAcme)).ok());
+    ASSERT_TRUE(t_->RegisterEnterprise(admin_, testing::ExampleProducer(kOther)).ok());
+    ASSERT_TRUE(t_->AddActor(admin_, kAcme, v1::ENTERPRISE_OPERATOR, acme_, "acme operator").ok());
+    ASSERT_TRUE(
+        t_->AddActor(admin_, kOther, v1::ENTERPRISE_OPERATOR, other_, "other operator").ok());
+    snapshot_ = t_->snapshot();
+    for (const crypto::SigningKey* key : {&admin_, &acme_, &other_}) {
+      absl::StatusOr<v1::Actor> actor = ActiveSigner(*snapshot_, key->key_id());
+      ASSERT_TRUE(actor.ok()) << actor.status();
+      actors_.push_back(*actor);
+    }
+  }
+  const v1::Actor& admin() const { return actors_[0]; }
+  const v1::Actor& acme() const { return actors_[1]; }
+  const v1::Actor& other() const { return actors_[2]; }
+
+  template <typename T>
+  static void ExpectRefused(const absl::StatusOr<T>& answer, absl::StatusCode code,
+                            const std::string& prefix) {
+    ASSERT_FALSE(answer.ok()) << prefix;
+    EXPECT_EQ(answer.status().code(), code) << answer.status();
+    EXPECT_TRUE(absl::StartsWith(answer.status().message(), prefix)) << answer.status();
+  }
+
+  crypto::SigningKey admin_ = TestKey(1), acme_ = TestKey(2), other_ = TestKey(3);
+  std::unique_ptr<TestLedger> t_;
+  std::shared_ptr<const storage::Snapshot> snapshot_;
+  std::vector<v1::Actor> actors_;
+  const RegistryReads reads_{};
+};
+
+TEST_F(RegistryReadsTest, EnterprisesAndActorsAreFoundOrNamedMissing) {
+  v1::GetEnterpriseRequest enterprise;
+  enterprise.set_uscc(kAcme);
+  absl::StatusOr<v1::EnterpriseRecord> record =
+      reads_.GetEnterprise(*snapshot_, other(), enterprise);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->enterprise().uscc(), kAcme);
+  EXPECT_FALSE(record->blacklisted());
+  enterprise.set_uscc("91310000132200821H");
+  ExpectRefused(reads_.GetEnterprise(*snapshot_, other(), enterprise), absl::StatusCode::kNotFound,
+                "uscc: enterprise '91310000132200821H' is not registered");
+
+  v1::GetActorRequest actor;
+  actor.set_key_id(acme_.key_id().ToString());
+  absl::StatusOr<v1::Actor> found = reads_.GetActor(*snapshot_, other(), actor);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->name(), "acme operator");
+  actor.set_key_id("not a key id");
+  ExpectRefused(reads_.GetActor(*snapshot_, other(), actor), absl::StatusCode::kInvalidArgument,
+                "key_id: ");
+  actor.set_key_id(TestKey(9).key_id().ToString());
+  ExpectRefused(reads_.GetActorKey(*snapshot_, other(), actor), absl::StatusCode::kNotFound,
+                "key_id: no actor key ");
+}
+
+// A revoked key is gone for GetActor, and GetActorKey shows both entries.
+TEST_F(RegistryReadsTest, ARevokedKeyStaysReadableWithItsRevocation) {
+  v1::RegistryRequest revoke;
+  revoke.mutable_revoke_key()->set_key_id(other_.key_id().ToString());
+  revoke.mutable_revoke_key()->set_reason("left");
+  ASSERT_TRUE(t_->Registry(admin_, revoke).ok());
+  std::shared_ptr<const storage::Snapshot> now = t_->snapshot();
+  v1::GetActorRequest request;
+  request.set_key_id(other_.key_id().ToString());
+  ExpectRefused(reads_.GetActor(*now, acme(), request), absl::StatusCode::kNotFound,
+                "key_id: no active actor holds key ");
+  absl::StatusOr<v1::ActorKeyRecord> record = reads_.GetActorKey(*now, acme(), request);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_TRUE(record->revoked());
+  EXPECT_EQ(record->revoked_reason(), "left");
+  EXPECT_EQ(record->revocation_entry(), *now->Entry(record->revoked_at()));
+  EXPECT_EQ(record->registration_entry(), *now->Entry(record->added_at()));
+}
+
+TEST_F(RegistryReadsTest, SitesAreReadByTheirEnterpriseAndThoseWhoOverseeIt) {
+  v1::ListSitesRequest request;
+  request.set_enterprise_uscc(kAcme);
+  EXPECT_TRUE(reads_.ListSites(*snapshot_, acme(), request).ok());
+  EXPECT_TRUE(reads_.ListSites(*snapshot_, admin(), request).ok());
+  ExpectRefused(reads_.ListSites(*snapshot_, other(), request), absl::StatusCode::kPermissionDenied,
+                "enterprise_uscc: the sites of ");
+  request.clear_enterprise_uscc();  // the reader's own
+  EXPECT_TRUE(reads_.ListSites(*snapshot_, other(), request).ok());
+  ExpectRefused(reads_.ListSites(*snapshot_, admin(), request), absl::StatusCode::kInvalidArgument,
+                "enterprise_uscc: is required");
+}
+
+TEST_F(RegistryReadsTest, ProductsUnderReviewAreTheEnterprisesOwn) {
+  v1::ListPendingProductsRequest request;
+  request.set_enterprise_uscc(kOther);
+  ExpectRefused(reads_.ListPendingProducts(*snapshot_, acme(), request),
+                absl::StatusCode::kPermissionDenied, "enterprise_uscc: an enterprise's actors");
+  request.set_enterprise_uscc("not a uscc");
+  ExpectRefused(reads_.ListPendingProducts(*snapshot_, admin(), request),
+                absl::StatusCode::kInvalidArgument, "enterprise_uscc");
+  request.clear_enterprise_uscc();
+  EXPECT_TRUE(reads_.ListPendingProducts(*snapshot_, acme(), request).ok());
+  EXPECT_TRUE(reads_.ListProductFlagChanges(*snapshot_, admin(), {}).ok());
+}
+
+TEST_F(RegistryReadsTest, RegistryEntriesOnlyAndOpenReadsCheckTheirFields) {
+  v1::GetRegistryEntryRequest entry;
+  entry.set_log_index(0);  // genesis
+  EXPECT_TRUE(reads_.GetRegistryEntry(*snapshot_, other(), entry).ok());
+  entry.set_log_index(snapshot_->size());
+  ExpectRefused(reads_.GetRegistryEntry(*snapshot_, other(), entry), absl::StatusCode::kNotFound,
+                "log_index: ");
+
+  v1::ListBlacklistRequest blacklist;
+  blacklist.set_page_size(-1);
+  ExpectRefused(reads_.ListBlacklist(*snapshot_, blacklist), absl::StatusCode::kInvalidArgument,
+                "page_size: ");
+  blacklist.set_page_size(0);
+  absl::StatusOr<v1::ListBlacklistResponse> none = reads_.ListBlacklist(*snapshot_, blacklist);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->entries_size(), 0);
+  EXPECT_EQ(none->log_size(), snapshot_->size());
+
+  v1::FindCatalogueEntriesRequest catalogue;
+  catalogue.set_cas("67-56-2");  // a bad check digit
+  ExpectRefused(reads_.FindCatalogueEntries(*snapshot_, catalogue),
+                absl::StatusCode::kInvalidArgument, "cas");
+  catalogue.set_cas("67-56-1");
+  absl::StatusOr<v1::FindCatalogueEntriesResponse> methanol =
+      reads_.FindCatalogueEntries(*snapshot_, catalogue);
+  ASSERT_TRUE(methanol.ok()) << methanol.status();
+  EXPECT_EQ(methanol->rows_size(), 1);
+
+  v1::GetParkRequest park;
+  park.set_park_id("nowhere");
+  ExpectRefused(reads_.GetPark(*snapshot_, park), absl::StatusCode::kNotFound, "park_id: ");
+}
+
+}  // namespace
+}  // namespace chemledger::registry
