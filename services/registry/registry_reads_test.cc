@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "services/registry/registry_state.h"
 #include "services/registry/registry_testing.h"
@@ -27,6 +28,12 @@ class RegistryReadsTest : public ::testing::Test {
     ASSERT_TRUE(t_->AddActor(admin_, kAcme, v1::ENTERPRISE_OPERATOR, acme_, "acme operator").ok());
     ASSERT_TRUE(
         t_->AddActor(admin_, kOther, v1::ENTERPRISE_OPERATOR, other_, "other operator").ok());
+    ASSERT_TRUE(t_->AddActor(admin_, kAcme, v1::ENTERPRISE_ADMIN, acme_admin_, "acme admin").ok());
+    v1::RegistryRequest site;
+    *site.mutable_register_site() = testing::ExampleSite(kAcme, "WH-1");
+    absl::StatusOr<journal::Receipt> registered = t_->Registry(acme_admin_, site);
+    ASSERT_TRUE(registered.ok()) << registered.status();
+    site_at_ = registered->index;
     snapshot_ = t_->snapshot();
     for (const crypto::SigningKey* key : {&admin_, &acme_, &other_}) {
       absl::StatusOr<v1::Actor> actor = ActiveSigner(*snapshot_, key->key_id());
@@ -46,7 +53,9 @@ class RegistryReadsTest : public ::testing::Test {
     EXPECT_TRUE(absl::StartsWith(answer.status().message(), prefix)) << answer.status();
   }
 
-  crypto::SigningKey admin_ = TestKey(1), acme_ = TestKey(2), other_ = TestKey(3);
+  crypto::SigningKey admin_ = TestKey(1), acme_ = TestKey(2), other_ = TestKey(3),
+                     acme_admin_ = TestKey(4);
+  uint64_t site_at_ = 0;
   std::unique_ptr<TestLedger> t_;
   std::shared_ptr<const storage::Snapshot> snapshot_;
   std::vector<v1::Actor> actors_;
@@ -100,12 +109,18 @@ TEST_F(RegistryReadsTest, ARevokedKeyStaysReadableWithItsRevocation) {
 TEST_F(RegistryReadsTest, SitesAreReadByTheirEnterpriseAndThoseWhoOverseeIt) {
   v1::ListSitesRequest request;
   request.set_enterprise_uscc(kAcme);
-  EXPECT_TRUE(reads_.ListSites(*snapshot_, acme(), request).ok());
-  EXPECT_TRUE(reads_.ListSites(*snapshot_, admin(), request).ok());
+  for (const v1::Actor* may : {&acme(), &admin()}) {
+    absl::StatusOr<v1::ListSitesResponse> sites = reads_.ListSites(*snapshot_, *may, request);
+    ASSERT_TRUE(sites.ok()) << sites.status();
+    ASSERT_EQ(sites->sites_size(), 1);
+    EXPECT_EQ(sites->sites(0).site_id(), "WH-1");
+  }
   ExpectRefused(reads_.ListSites(*snapshot_, other(), request), absl::StatusCode::kPermissionDenied,
                 "enterprise_uscc: the sites of ");
   request.clear_enterprise_uscc();  // the reader's own
-  EXPECT_TRUE(reads_.ListSites(*snapshot_, other(), request).ok());
+  absl::StatusOr<v1::ListSitesResponse> none = reads_.ListSites(*snapshot_, other(), request);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->sites_size(), 0);
   ExpectRefused(reads_.ListSites(*snapshot_, admin(), request), absl::StatusCode::kInvalidArgument,
                 "enterprise_uscc: is required");
 }
@@ -129,7 +144,17 @@ TEST_F(RegistryReadsTest, RegistryEntriesOnlyAndOpenReadsCheckTheirFields) {
   EXPECT_TRUE(reads_.GetRegistryEntry(*snapshot_, other(), entry).ok());
   entry.set_log_index(snapshot_->size());
   ExpectRefused(reads_.GetRegistryEntry(*snapshot_, other(), entry), absl::StatusCode::kNotFound,
-                "log_index: ");
+                absl::StrCat("log_index: ", snapshot_->size(), " is not a registry entry"));
+  // A site's registration is read as ListSites reads it.
+  entry.set_log_index(site_at_);
+  ExpectRefused(reads_.GetRegistryEntry(*snapshot_, other(), entry),
+                absl::StatusCode::kPermissionDenied,
+                absl::StrCat("log_index: entry ", site_at_, " registers a site"));
+  for (const v1::Actor* may : {&acme(), &admin()}) {
+    absl::StatusOr<v1::RegistryEntry> read = reads_.GetRegistryEntry(*snapshot_, *may, entry);
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->entry(), *snapshot_->Entry(site_at_));
+  }
 
   v1::ListBlacklistRequest blacklist;
   blacklist.set_page_size(-1);
@@ -153,7 +178,20 @@ TEST_F(RegistryReadsTest, RegistryEntriesOnlyAndOpenReadsCheckTheirFields) {
 
   v1::GetParkRequest park;
   park.set_park_id("nowhere");
-  ExpectRefused(reads_.GetPark(*snapshot_, park), absl::StatusCode::kNotFound, "park_id: ");
+  ExpectRefused(reads_.GetPark(*snapshot_, park), absl::StatusCode::kNotFound,
+                "park_id: 'nowhere' is not registered");
+
+  v1::GetProductRequest product;
+  product.set_enterprise_uscc(kAcme);
+  product.set_product_number("M01");
+  ExpectRefused(reads_.GetProduct(*snapshot_, other(), product), absl::StatusCode::kNotFound,
+                "product_number: 'M01' is not a registered product of '91350100M000100Y43'");
+  v1::ListProductsRequest products;
+  products.set_enterprise_uscc(kAcme);
+  absl::StatusOr<v1::ListProductsResponse> listed =
+      reads_.ListProducts(*snapshot_, other(), products);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->products_size(), 0);
 }
 
 }  // namespace

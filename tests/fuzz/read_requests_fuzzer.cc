@@ -1,13 +1,15 @@
 // The read services' request validation (docs/fuzzing.md): whatever request
-// bytes reach VerifyService, AuditService or LedgerService's reads, their
-// cores (verification.h, audit_reads.h, ledger_reads.h, log_proofs.h: the
-// log's proofs, checkpoints and witnesses' co-signatures) answer or refuse
-// with a reason, and never crash. A ledger runs in this process on a real
+// bytes reach VerifyService, AuditService, LedgerService's reads or
+// RegistryService's, their cores (verification.h, audit_reads.h,
+// ledger_reads.h, log_proofs.h: the log's proofs, checkpoints and witnesses'
+// co-signatures; registry_reads.h) answer or refuse with a reason, and never
+// crash. A ledger runs in this process on a real
 // LevelDB store (testing/test_ledger.h), set up once: a producer with its
 // administrator and methanol product, and issued labels. The input's first
 // byte picks the request kind and the reader (the platform administrator,
 // the producer's administrator, or for VerifyService anyone); the rest is
-// the request's bytes.
+// the request's bytes (for RegistryService, the second byte picks the
+// method and the rest is the request's bytes).
 
 #include <cstdio>
 #include <cstdlib>
@@ -298,6 +300,15 @@ std::vector<std::string> FuzzSeeds() {
   v1::ListPendingProductsRequest pending;
   v1::ListBlacklistRequest blacklist;
   blacklist.set_page_size(10);
+  v1::GetParkRequest park;
+  park.set_park_id("P1");
+  v1::ListReferenceTablesRequest reference_tables;
+  v1::GetProductRequest product;
+  product.set_enterprise_uscc(kProducer);
+  product.set_product_number("M01");
+  v1::ListProductsRequest products;
+  products.set_enterprise_uscc(kProducer);
+  v1::ListProductFlagChangesRequest flag_changes;
   return {Input(kVerify, 0, verify),
           Input(kVerify, 2, verify),
           Input(kStock, 1, stock),
@@ -319,6 +330,11 @@ std::vector<std::string> FuzzSeeds() {
           Input(kCheckpoint, 0, checkpoint),
           Input(kCosignature, 0, cosignature),
           RegistryInput(kListBlacklist, 0, blacklist),
+          RegistryInput(kGetPark, 0, park),
+          RegistryInput(kListReferenceTables, 0, reference_tables),
+          RegistryInput(kGetProduct, 1, product),
+          RegistryInput(kListProducts, 0, products),
+          RegistryInput(kListProductFlagChanges, 0, flag_changes),
           RegistryInput(kFindCatalogueEntries, 0, catalogue),
           RegistryInput(kGetEnterprise, 1, enterprise),
           RegistryInput(kListPendingProducts, 0, pending),
