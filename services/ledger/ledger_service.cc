@@ -134,7 +134,8 @@ grpc::ServerUnaryReactor* LedgerServiceImpl::ServeRead(
   return ServeRawUnary<Request, Response>(
       context, request, response, read_executor_,
       [this, context, method, read](const Request* r, absl::string_view bytes, Response* out) {
-        absl::StatusOr<Reading> reading = BeginRead(context, method, bytes);
+        absl::StatusOr<registry::ReadAuthenticator::Reading> reading =
+            reads_->BeginRead(*client_, *context, method, bytes);
         if (!reading.ok()) return ToGrpcStatus(reading.status());
         absl::StatusOr<Response> answer = (reads_core_.*read)(*reading->snapshot, reading->reader, *r);
         if (!answer.ok()) return ToGrpcStatus(answer.status());
@@ -179,17 +180,6 @@ grpc::ServerUnaryReactor* LedgerServiceImpl::ListSiteFlags(grpc::CallbackServerC
   return ServeRead(context, request, response, kListSiteFlagsMethod, &LedgerReads::ListSiteFlags);
 }
 
-absl::StatusOr<LedgerServiceImpl::Reading> LedgerServiceImpl::BeginRead(
-    grpc::ServerContextBase* context, absl::string_view method, absl::string_view request_bytes) {
-  Reading reading{client_->Latest(), {}};
-  absl::StatusOr<v1::Actor> reader =
-      reads_->Authenticate(*reading.snapshot, *context, method, request_bytes);
-  if (!reader.ok()) return reader.status();
-  reading.reader = *std::move(reader);
-  TellServedAt(context, *reading.snapshot);
-  return reading;
-}
-
 grpc::ServerUnaryReactor* LedgerServiceImpl::AddCheckpointCosignature(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
@@ -204,7 +194,8 @@ grpc::ServerUnaryReactor* LedgerServiceImpl::AddCheckpointCosignature(
 grpc::Status LedgerServiceImpl::ServeAddCheckpointCosignature(
     grpc::ServerContextBase* context, const v1::AddCheckpointCosignatureRequest* request,
     absl::string_view request_bytes, v1::AddCheckpointCosignatureResponse* response) {
-  absl::StatusOr<Reading> reading = BeginRead(context, kAddCheckpointCosignatureMethod, request_bytes);
+  absl::StatusOr<registry::ReadAuthenticator::Reading> reading =
+      reads_->BeginRead(*client_, *context, kAddCheckpointCosignatureMethod, request_bytes);
   if (!reading.ok()) return ToGrpcStatus(reading.status());
   absl::StatusOr<v1::AddCheckpointCosignatureResponse> added = AddCosignature(
       *reading->snapshot, reading->reader, signer_->verifier(), *request, *cosignatures_);

@@ -146,15 +146,6 @@ class LedgerServiceImpl final : public LedgerServiceBase {
       grpc::ByteBuffer* response, absl::string_view method,
       absl::StatusOr<Response> (LedgerReads::*read)(const storage::Snapshot&, const v1::Actor&,
                                                     const Request&) const);
-  // A read's start: the latest committed state and who reads it (checked
-  // read credentials for `method` over `request_bytes`), the log size told
-  // to the caller.
-  struct Reading {
-    std::shared_ptr<const storage::Snapshot> snapshot;
-    v1::Actor reader;
-  };
-  absl::StatusOr<Reading> BeginRead(grpc::ServerContextBase* context, absl::string_view method,
-                                    absl::string_view request_bytes);
   grpc::Status ServeAddCheckpointCosignature(grpc::ServerContextBase* context,
                                              const v1::AddCheckpointCosignatureRequest* request,
                                              absl::string_view request_bytes,

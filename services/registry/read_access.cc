@@ -5,9 +5,22 @@
 #include "absl/time/clock.h"
 #include "services/common/grpc_read_auth.h"
 #include "services/common/read_auth.h"
+#include "services/common/snapshot_metadata.h"
 #include "services/registry/registry_state.h"
 
 namespace chemledger::registry {
+
+absl::StatusOr<ReadAuthenticator::Reading> ReadAuthenticator::BeginRead(
+    journal::LedgerClient& ledger, grpc::ServerContextBase& context, absl::string_view method,
+    absl::string_view request_bytes) {
+  Reading reading{ledger.Latest(), {}};
+  absl::StatusOr<v1::Actor> reader =
+      Authenticate(*reading.snapshot, context, method, request_bytes);
+  if (!reader.ok()) return reader.status();
+  reading.reader = *std::move(reader);
+  TellServedAt(&context, *reading.snapshot);
+  return reading;
+}
 
 absl::StatusOr<v1::Actor> ReadAuthenticator::Authenticate(const storage::StateReader& state,
                                                           const grpc::ServerContextBase& context,

@@ -17,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "chemledger/v1/registry.pb.h"
 #include "grpcpp/server_context.h"
+#include "journal/ledger_client.h"
 #include "services/common/read_auth.h"
 #include "storage/store.h"
 
@@ -35,6 +36,16 @@ class ReadAuthenticator {
                                          const grpc::ServerContextBase& context,
                                          absl::string_view method,
                                          absl::string_view request_bytes);
+
+  // A read's start: the latest committed state of `ledger` and who reads it
+  // (Authenticate against that state), the log size told to the caller
+  // (services/common/snapshot_metadata.h).
+  struct Reading {
+    std::shared_ptr<const storage::Snapshot> snapshot;
+    v1::Actor reader;
+  };
+  absl::StatusOr<Reading> BeginRead(journal::LedgerClient& ledger, grpc::ServerContextBase& context,
+                                    absl::string_view method, absl::string_view request_bytes);
 
  private:
   read_auth::ReadCredentialChecker checker_;

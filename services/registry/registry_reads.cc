@@ -53,6 +53,25 @@ absl::StatusOr<std::string> ProductFlagScope(const storage::StateReader& state,
   return requested;
 }
 
+// Moves into `out` the records of `all` that `reader` sees: every one when
+// they are one enterprise's (`uscc`, which ProductFlagScope allowed), else
+// those of the enterprises it oversees (`enterprise_of` names a record's).
+template <typename Record, typename EnterpriseOf>
+absl::Status AddOverseen(const storage::StateReader& state, const v1::Actor& reader,
+                         const std::string& uscc, std::vector<Record>& all,
+                         EnterpriseOf enterprise_of,
+                         google::protobuf::RepeatedPtrField<Record>* out) {
+  OversightMemo oversees(state, reader);
+  for (Record& record : all) {
+    if (uscc.empty()) {
+      CL_ASSIGN_OR_RETURN(bool shown, oversees.Enterprise(enterprise_of(record)));
+      if (!shown) continue;
+    }
+    *out->Add() = std::move(record);
+  }
+  return absl::OkStatus();
+}
+
 // Whether `reader` may read the registry entry `entry`. Most registry
 // entries are what GetEnterprise, GetActor and GetProduct show any reader;
 // two are not: a site's registration (its responsible persons and phones,
@@ -219,14 +238,10 @@ absl::StatusOr<v1::ListPendingProductsResponse> RegistryReads::ListPendingProduc
   CL_ASSIGN_OR_RETURN(std::vector<v1::PendingProduct> pending,
                       registry::ListPendingProducts(snapshot, uscc));
   v1::ListPendingProductsResponse response;
-  OversightMemo oversees(snapshot, reader);
-  for (v1::PendingProduct& p : pending) {
-    if (uscc.empty()) {
-      CL_ASSIGN_OR_RETURN(bool shown, oversees.Enterprise(p.product().enterprise_uscc()));
-      if (!shown) continue;
-    }
-    *response.add_products() = std::move(p);
-  }
+  CL_RETURN_IF_ERROR(AddOverseen(
+      snapshot, reader, uscc, pending,
+      [](const v1::PendingProduct& p) { return p.product().enterprise_uscc(); },
+      response.mutable_products()));
   response.set_log_size(snapshot.size());
   return response;
 }
@@ -239,14 +254,10 @@ absl::StatusOr<v1::ListProductFlagChangesResponse> RegistryReads::ListProductFla
   CL_ASSIGN_OR_RETURN(std::vector<v1::ProductFlagChange> changes,
                       registry::ListProductFlagChanges(snapshot, uscc));
   v1::ListProductFlagChangesResponse response;
-  OversightMemo oversees(snapshot, reader);
-  for (v1::ProductFlagChange& c : changes) {
-    if (uscc.empty()) {
-      CL_ASSIGN_OR_RETURN(bool shown, oversees.Enterprise(c.enterprise_uscc()));
-      if (!shown) continue;
-    }
-    *response.add_changes() = std::move(c);
-  }
+  CL_RETURN_IF_ERROR(AddOverseen(
+      snapshot, reader, uscc, changes,
+      [](const v1::ProductFlagChange& c) { return c.enterprise_uscc(); },
+      response.mutable_changes()));
   response.set_log_size(snapshot.size());
   return response;
 }

@@ -119,11 +119,10 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::ServeRead(
   return ServeRawUnary<Request, Response>(
       context, request, response, read_executor_,
       [this, context, method, read](const Request* r, absl::string_view bytes, Response* out) {
-        std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-        absl::StatusOr<v1::Actor> reader = reads_->Authenticate(*snapshot, *context, method, bytes);
-        if (!reader.ok()) return ToGrpcStatus(reader.status());
-        TellServedAt(context, *snapshot);
-        return Answer((reads_core_.*read)(*snapshot, *reader, *r), out);
+        absl::StatusOr<ReadAuthenticator::Reading> reading =
+            reads_->BeginRead(*ledger_, *context, method, bytes);
+        if (!reading.ok()) return ToGrpcStatus(reading.status());
+        return Answer((reads_core_.*read)(*reading->snapshot, reading->reader, *r), out);
       });
 }
 
