@@ -16,6 +16,7 @@
 #include "services/common/snapshot_metadata.h"
 #include "services/common/stream_batches.h"
 #include "services/ledger/log_proofs.h"
+#include "services/registry/credentialed_read.h"
 #include "services/registry/read_access.h"
 #include "services/registry/registry_state.h"
 
@@ -131,17 +132,8 @@ grpc::ServerUnaryReactor* LedgerServiceImpl::ServeRead(
     grpc::ByteBuffer* response, absl::string_view method,
     absl::StatusOr<Response> (LedgerReads::*read)(const storage::Snapshot&, const v1::Actor&,
                                                   const Request&) const) {
-  return ServeRawUnary<Request, Response>(
-      context, request, response, read_executor_,
-      [this, context, method, read](const Request* r, absl::string_view bytes, Response* out) {
-        absl::StatusOr<registry::ReadAuthenticator::Reading> reading =
-            reads_->BeginRead(*client_, *context, method, bytes);
-        if (!reading.ok()) return ToGrpcStatus(reading.status());
-        absl::StatusOr<Response> answer = (reads_core_.*read)(*reading->snapshot, reading->reader, *r);
-        if (!answer.ok()) return ToGrpcStatus(answer.status());
-        *out = *std::move(answer);
-        return grpc::Status::OK;
-      });
+  return registry::ServeCredentialedRead(context, request, response, read_executor_, *reads_,
+                                         *client_, method, reads_core_, read);
 }
 
 grpc::ServerUnaryReactor* LedgerServiceImpl::GetEvent(grpc::CallbackServerContext* context,

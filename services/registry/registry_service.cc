@@ -7,8 +7,8 @@
 #include "chemledger/v1/log.pb.h"
 #include "services/common/grpc_status.h"
 #include "services/common/incoming_call.h"
-#include "services/common/raw_unary.h"
 #include "services/common/snapshot_metadata.h"
+#include "services/registry/credentialed_read.h"
 #include "services/registry/registry_state.h"
 #include "services/registry/signers.h"
 
@@ -116,14 +116,8 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::ServeRead(
     grpc::ByteBuffer* response, absl::string_view method,
     absl::StatusOr<Response> (RegistryReads::*read)(const storage::Snapshot&, const v1::Actor&,
                                                     const Request&) const) {
-  return ServeRawUnary<Request, Response>(
-      context, request, response, read_executor_,
-      [this, context, method, read](const Request* r, absl::string_view bytes, Response* out) {
-        absl::StatusOr<ReadAuthenticator::Reading> reading =
-            reads_->BeginRead(*ledger_, *context, method, bytes);
-        if (!reading.ok()) return ToGrpcStatus(reading.status());
-        return Answer((reads_core_.*read)(*reading->snapshot, reading->reader, *r), out);
-      });
+  return ServeCredentialedRead(context, request, response, read_executor_, *reads_, *ledger_,
+                               method, reads_core_, read);
 }
 
 grpc::ServerUnaryReactor* RegistryServiceImpl::GetEnterprise(grpc::CallbackServerContext* context,

@@ -1,5 +1,6 @@
 // WaybillService (proto/chemledger/v1/waybill_service.proto): the gRPC adapter
-// over the waybill book (waybills.h).
+// over the waybill book (waybills.h), its reads (waybill_reads.h) and the
+// resolution of waybill codes (waybill_code_resolution.h).
 //
 // Thread-safety: safe for gRPC's concurrent handlers. The book and registry
 // must outlive the service.
@@ -15,6 +16,7 @@
 #include "services/common/stream_batches.h"
 #include "services/registry/read_access.h"
 #include "services/registry/stream_gate.h"
+#include "services/waybill/waybill_reads.h"
 #include "services/waybill/waybills.h"
 
 namespace chemledger::waybill {
@@ -84,22 +86,15 @@ class WaybillServiceImpl final : public WaybillServiceBase {
   const registry::StreamGate& streams() const { return streams_; }
 
  private:
-  grpc::Status ServeGetWaybill(grpc::ServerContextBase* context,
-                               const v1::GetWaybillRequest* request,
-                               absl::string_view request_bytes, v1::WaybillRecord* response);
   grpc::Status ServeListWaybills(grpc::ServerContextBase* context,
                                  const v1::ListWaybillsRequest* request,
                                  absl::string_view request_bytes,
                                  v1::ListWaybillsResponse* response);
 
-  grpc::Status ServeListVehiclesInPark(grpc::ServerContextBase* context,
-                                       const v1::ListVehiclesInParkRequest* request,
-                                       absl::string_view request_bytes,
-                                       v1::VehiclesInPark* response);
-
   WaybillBook* const book_;
   journal::LedgerClient* const ledger_;
   registry::ReadAuthenticator* const reads_;
+  const WaybillReads reads_core_{book_};
   const SubmitStreamOptions stream_options_;
   registry::StreamGate streams_;
   // Anonymous resolutions of waybill codes, per client address.

@@ -2,13 +2,17 @@
 // bytes reach VerifyService, AuditService, LedgerService's reads or
 // RegistryService's, their cores (verification.h, audit_reads.h,
 // ledger_reads.h, log_proofs.h: the log's proofs, checkpoints and witnesses'
-// co-signatures; registry_reads.h) answer or refuse with a reason, and never
-// crash. A ledger runs in this process on a real
+// co-signatures; registry_reads.h; WaybillService's reads, waybill_reads.h,
+// and its online resolution of waybill codes) answer or refuse with a
+// reason, and never crash. A ledger runs in this process on a real
 // LevelDB store (testing/test_ledger.h), set up once: a producer with its
-// administrator and methanol product, and issued labels. The input's first
-// byte picks the request kind and the reader (the platform administrator,
-// the producer's administrator, or for VerifyService anyone); the rest is
-// the request's bytes (for RegistryService, the second byte picks the
+// administrator and methanol product, and issued labels; for the waybill
+// reads also a carrier, a consignee, a park with a gate, and one waybill
+// whose vehicle is inside the park. The input's first byte picks the
+// request kind and the reader (the platform administrator, the producer's
+// administrator, or for VerifyService anyone; for WaybillService also the
+// carrier's administrator and the park's gate); the rest is the request's
+// bytes (for RegistryService and WaybillService, the second byte picks the
 // method and the rest is the request's bytes).
 
 #include <cstdio>
@@ -17,7 +21,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "api/china_time.h"
+#include "api/wire.h"
 #include "chemledger/v1/audit_service.pb.h"
 #include "chemledger/v1/ledger_service.pb.h"
 #include "chemledger/v1/verify_service.pb.h"
@@ -25,6 +31,7 @@
 #include "crypto/label_testing.h"
 #include "google/protobuf/stubs/logging.h"
 #include "services/audit/audit_reads.h"
+#include "services/common/envelope.h"
 #include "services/ledger/ledger_reads.h"
 #include "services/ledger/log_proofs.h"
 #include "services/ledger/witness_cosignatures.h"
@@ -33,6 +40,9 @@
 #include "services/registry/registry_state.h"
 #include "services/registry/registry_testing.h"
 #include "services/verify/verification.h"
+#include "services/waybill/waybill_code_resolution.h"
+#include "services/waybill/waybill_reads.h"
+#include "services/waybill/waybill_testing.h"
 #include "testing/test_ledger.h"
 #include "tests/fuzz/fuzz_ledger.h"
 #include "tests/fuzz/fuzz_target.h"
@@ -57,7 +67,95 @@ struct World {
   v1::Actor witness;
   std::string cosigned_note;
   std::unique_ptr<ledger::WitnessCosignatures> cosignatures;
+  // WaybillService's reads: the platform administrator, the consignor's
+  // administrator, the carrier's and the park's gate; the waybill's code.
+  std::unique_ptr<waybill::WaybillReads> waybill_reads;
+  std::vector<v1::Actor> waybill_readers;
+  std::string waybill_url;
 };
+
+const std::string& FuzzCarrier() {
+  static const std::string* uscc = new std::string(registry::testing::ExampleUscc("110105"));
+  return *uscc;
+}
+const std::string& FuzzConsignee() {
+  static const std::string* uscc = new std::string(registry::testing::ExampleUscc("330200"));
+  return *uscc;
+}
+
+void Must(const absl::Status& s, const char* what) {
+  if (s.ok()) return;
+  fprintf(stderr, "read_requests_fuzzer: %s: %s\n", what, s.ToString().c_str());
+  abort();
+}
+
+// The waybill reads' world: a carrier (administered by test key 5) and a
+// consignee; the producer's first code commissioned and on waybill
+// "FUZZ-1", whose vehicle entered park "FZ-CHEM" at gate G1 (test key 6).
+void AddWaybillWorld(World& w, const std::string& code) {
+  testing::TestLedger& t = *w.ledger;
+  const crypto::SigningKey carrier_admin = crypto::testing::TestKey(5);
+  const crypto::SigningKey gate = crypto::testing::TestKey(6);
+  Must(t.RegisterEnterprise(w.admin, registry::testing::ExampleEnterprise(
+                                         FuzzCarrier(), v1::CARRIER, v1::ROAD_TRANSPORT)),
+       "carrier");
+  Must(t.RegisterEnterprise(w.admin, registry::testing::ExampleEnterprise(
+                                         FuzzConsignee(), v1::USER, v1::LICENCE_TYPE_UNSPECIFIED)),
+       "consignee");
+  Must(t.AddActor(w.admin, FuzzCarrier(), v1::ENTERPRISE_ADMIN, carrier_admin), "carrier admin");
+  v1::RegistryRequest park;
+  *park.mutable_register_park() = registry::testing::ExamplePark("FZ-CHEM");
+  Must(t.Registry(w.admin, park).status(), "park");
+  v1::RegistryRequest add_gate;
+  *add_gate.mutable_add_actor() =
+      registry::testing::ExampleActor("gate", v1::PARK_GATE, "", gate.verifying_key());
+  add_gate.mutable_add_actor()->set_park_id("FZ-CHEM");
+  Must(t.Registry(w.admin, add_gate).status(), "gate");
+  v1::Event commissioning;
+  commissioning.set_event_id("commission");
+  commissioning.set_step(v1::COMMISSIONING);
+  commissioning.add_codes(code);
+  commissioning.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  commissioning.set_event_time_offset_minutes(480);
+  commissioning.mutable_location()->set_enterprise_uscc(kProducer);
+  commissioning.mutable_location()->set_site("main");
+  absl::StatusOr<v1::SignedEnvelope> event =
+      envelope::Sign(api::kEventContext, commissioning.SerializeAsString(), w.producer_admin);
+  Must(event.status(), "commissioning");
+  Must(t.ledger().Append(*event).status(), "commissioning");
+  Must(t.AuthorizeCarrier(w.producer_admin, FuzzCarrier()), "authorization");
+  const auto submit = [&](const crypto::SigningKey& key, const v1::WaybillRequest& r) {
+    absl::StatusOr<v1::SignedEnvelope> e =
+        envelope::Sign(api::kWaybillContext, r.SerializeAsString(), key);
+    Must(e.status(), "waybill");
+    return t.waybills().Apply(*e);
+  };
+  v1::WaybillRequest submission;
+  submission.set_request_id("fuzz-1");
+  *submission.mutable_submit() = waybill::testing::ExampleWaybill(
+      "FUZZ-1", FuzzCarrier(), kProducer, FuzzConsignee(), {code}, 25000, "KGM");
+  absl::StatusOr<waybill::WaybillReceipt> submitted = submit(carrier_admin, submission);
+  Must(submitted.status(), "waybill");
+  w.waybill_url = submitted->waybill_code;
+  v1::WaybillRequest entry;
+  entry.set_request_id("gate-1");
+  v1::GatePassage* g = entry.mutable_gate();
+  g->set_waybill_number("FUZZ-1");
+  g->set_carrier_uscc(FuzzCarrier());
+  g->set_park_id("FZ-CHEM");
+  g->set_gate_id("G1");
+  g->set_direction(v1::GatePassage::ENTRY);
+  g->mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  Must(submit(gate, entry).status(), "gate entry");
+  w.waybill_reads = std::make_unique<waybill::WaybillReads>(&t.waybills());
+  std::shared_ptr<const storage::Snapshot> snapshot = t.client().Latest();
+  for (const crypto::SigningKey* key : std::initializer_list<const crypto::SigningKey*>{
+           &w.admin, &w.producer_admin, &carrier_admin, &gate}) {
+    absl::StatusOr<v1::Actor> actor = registry::ActiveSigner(*snapshot, key->key_id());
+    Must(actor.status(), "waybill reader");
+    w.waybill_readers.push_back(*actor);
+  }
+}
 
 World& TheWorld() {
   static World* world = [] {
@@ -96,6 +194,7 @@ World& TheWorld() {
       fprintf(stderr, "read_requests_fuzzer: %s\n", s.ToString().c_str());
       abort();
     }
+    AddWaybillWorld(*w, labelled.labels[0].code);
     return w;
   }();
   return *world;
@@ -124,6 +223,8 @@ enum Kind : uint8_t {
   kCosignature,
   // RegistryService's reads: the input's second byte picks the method.
   kRegistry,
+  // WaybillService's reads: the input's second byte picks the method.
+  kWaybill,
   kKinds
 };
 
@@ -223,6 +324,65 @@ int ReadRegistry(const storage::Snapshot& snapshot, const v1::Actor& reader, uin
   }
 }
 
+// WaybillService's reads, in the order of the input's second byte.
+enum WaybillMethod : uint8_t {
+  kGetWaybill,
+  kListWaybills,
+  kListVehiclesInPark,
+  kResolveWaybillCode,
+  kWaybillReads
+};
+
+int ReadWaybills(const storage::Snapshot& snapshot, uint8_t reader_byte, uint8_t method,
+                 const std::string& bytes) {
+  World& w = TheWorld();
+  const v1::Actor& reader = w.waybill_readers[reader_byte % w.waybill_readers.size()];
+  switch (static_cast<WaybillMethod>(method % kWaybillReads)) {
+    case kGetWaybill: {
+      v1::GetWaybillRequest request;
+      if (!request.ParseFromString(bytes)) return 0;
+      CheckRefusal(w.waybill_reads->GetWaybill(snapshot, reader, request).status(), "GetWaybill");
+      break;
+    }
+    case kListWaybills: {
+      v1::ListWaybillsRequest request;
+      if (!request.ParseFromString(bytes)) return 0;
+      // A token this process sealed gives its position; anything else is
+      // read as the position itself, which the adapter never passes but
+      // the core must survive.
+      absl::StatusOr<waybill::WaybillListPosition> position =
+          waybill::OpenListWaybillsToken(request.page_token());
+      const std::string after = position.ok() ? position->after : request.page_token();
+      CheckRefusal(w.waybill_reads->ListWaybills(snapshot, reader, request, after).status(),
+                   "ListWaybills");
+      break;
+    }
+    case kListVehiclesInPark: {
+      v1::ListVehiclesInParkRequest request;
+      if (!request.ParseFromString(bytes)) return 0;
+      CheckRefusal(w.waybill_reads->ListVehiclesInPark(snapshot, reader, request).status(),
+                   "ListVehiclesInPark");
+      break;
+    }
+    case kResolveWaybillCode: {
+      v1::ResolveWaybillCodeRequest request;
+      if (!request.ParseFromString(bytes)) return 0;
+      // Open to anyone: errors only when the store cannot be read.
+      absl::StatusOr<v1::ResolveWaybillCodeResponse> resolved =
+          waybill::ResolveWaybillCode(snapshot, request.url(), api::TodayInChina());
+      if (!resolved.ok()) {
+        fprintf(stderr, "read_requests_fuzzer: ResolveWaybillCode failed: %s\n",
+                resolved.status().ToString().c_str());
+        abort();
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return 0;
+}
+
 // Parses `bytes` as the request of `read` and reads; 0 as libFuzzer wants.
 template <typename Request, typename Response>
 int LedgerRead(const storage::Snapshot& snapshot, const v1::Actor& reader, const std::string& bytes,
@@ -242,6 +402,12 @@ std::string Input(Kind kind, uint8_t reader, const google::protobuf::Message& re
 std::string RegistryInput(RegistryMethod read, uint8_t reader,
                           const google::protobuf::Message& request) {
   return std::string(1, static_cast<char>(kRegistry * 4 + reader)) +
+         std::string(1, static_cast<char>(read)) + request.SerializeAsString();
+}
+
+std::string WaybillInput(WaybillMethod read, uint8_t reader,
+                         const google::protobuf::Message& request) {
+  return std::string(1, static_cast<char>(kWaybill * 4 + reader)) +
          std::string(1, static_cast<char>(read)) + request.SerializeAsString();
 }
 
@@ -309,6 +475,20 @@ std::vector<std::string> FuzzSeeds() {
   v1::ListProductsRequest products;
   products.set_enterprise_uscc(kProducer);
   v1::ListProductFlagChangesRequest flag_changes;
+  v1::GetWaybillRequest get_waybill;
+  get_waybill.set_waybill_number("FUZZ-1");
+  v1::GetWaybillRequest get_carriers_waybill = get_waybill;
+  get_carriers_waybill.set_carrier_uscc(FuzzCarrier());
+  v1::ListWaybillsRequest list_waybills;
+  list_waybills.set_page_size(1);
+  list_waybills.set_vehicle_plate("闽A12345");
+  v1::ListWaybillsRequest list_of_consignee;
+  list_of_consignee.set_consignee_uscc(FuzzConsignee());
+  list_of_consignee.set_page_token(waybill::ListWaybillsToken({1, ""}));
+  v1::ListVehiclesInParkRequest vehicles;
+  vehicles.set_park_id("FZ-CHEM");
+  v1::ResolveWaybillCodeRequest resolve;
+  resolve.set_url(w.waybill_url);
   return {Input(kVerify, 0, verify),
           Input(kVerify, 2, verify),
           Input(kStock, 1, stock),
@@ -344,7 +524,15 @@ std::vector<std::string> FuzzSeeds() {
           RegistryInput(kGetActor, 1, actor),
           RegistryInput(kGetActorKey, 0, actor),
           RegistryInput(kGetRegistryEntry, 0, registry_entry),
-          RegistryInput(kGetRegistryEntry, 1, registry_entry)};
+          RegistryInput(kGetRegistryEntry, 1, registry_entry),
+          WaybillInput(kGetWaybill, 0, get_waybill),
+          WaybillInput(kGetWaybill, 1, get_carriers_waybill),
+          WaybillInput(kGetWaybill, 2, get_waybill),
+          WaybillInput(kListWaybills, 0, list_waybills),
+          WaybillInput(kListWaybills, 2, list_of_consignee),
+          WaybillInput(kListVehiclesInPark, 3, vehicles),
+          WaybillInput(kListVehiclesInPark, 0, vehicles),
+          WaybillInput(kResolveWaybillCode, 0, resolve)};
 }
 
 }  // namespace chemledger::fuzz
@@ -475,6 +663,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case fuzz::kRegistry:
       if (bytes.empty()) return 0;
       return fuzz::ReadRegistry(*snapshot, reader, static_cast<uint8_t>(bytes[0]), bytes.substr(1));
+    case fuzz::kWaybill:
+      if (bytes.empty()) return 0;
+      return fuzz::ReadWaybills(*snapshot, data[0] % 4, static_cast<uint8_t>(bytes[0]),
+                                bytes.substr(1));
     default:
       break;
   }
