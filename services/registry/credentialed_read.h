@@ -1,12 +1,16 @@
 // One shape for the reads that need read credentials, shared by the gRPC
-// adapters (LedgerService, RegistryService, WaybillService): the request
+// adapters (LedgerService, RegistryService, WaybillService; not
+// ListWaybills, whose later pages are read at an earlier snapshot): the request
 // arrives raw (raw_unary.h), its credentials are checked over its bytes as
 // received against the latest committed state (ReadAuthenticator::
 // BeginRead, which also tells the caller the log size), and a core's read
 // answers at that snapshot. The adapter adds no rule and skips none.
 //
-// Thread-safety: as ServeRawUnary; `reads`, `ledger`, `core` and
-// `executor` must outlive every call served.
+// Thread-safety: as ServeRawUnary. The handler holds `reads`, `ledger` and
+// `core` by reference (not by value, as raw_unary.h asks of other
+// captures): they are the service's own long-lived members, and must
+// outlive every call served, as `executor` must; a service declares its
+// executor after them, so that it is destroyed first.
 
 #ifndef CHEMLEDGER_SERVICES_REGISTRY_CREDENTIALED_READ_H_
 #define CHEMLEDGER_SERVICES_REGISTRY_CREDENTIALED_READ_H_

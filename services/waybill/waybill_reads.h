@@ -7,21 +7,28 @@
 // read at its first page's) and translates the status. Tests and the fuzz
 // targets call these without the network.
 //
-// Who reads what:
-//   - A waybill: its carrier, consignor and consignee; regulators whose
-//     department reads waybills (registry/oversight.h: all, controlled goods
-//     or waste) with one of its parties in their jurisdiction; a responder
-//     who broke glass for it (RegistryRequest.break_glass), when the carrier
-//     is named. Whether a waybill exists is told only to those who may read
-//     it and to regulators who oversee everything: anyone else is refused
-//     with PERMISSION_DENIED whether it exists or not.
+// Who reads what (registry/oversight.h says which department reads what):
+//   - A waybill: its carrier, consignor and consignee; platform
+//     administrators; regulators whose department reads waybills (all,
+//     controlled goods or waste) with one of its parties in their
+//     jurisdiction; a responder who broke glass for it
+//     (RegistryRequest.break_glass), when the carrier is named.
+//     Whether a waybill that may not be read exists is told only to those
+//     whose jurisdiction covers everything (platform administrators,
+//     national regulators of any department: NOT_FOUND for a waybill that is
+//     not there, PERMISSION_DENIED for one their department does not read)
+//     and to a responder whose grant names it; anyone else is refused with
+//     PERMISSION_DENIED whether it exists or not.
 //   - A listing: the waybills among the matching ones the reader may read;
 //     an enterprise's listing reads only waybills it is party to.
-//   - The vehicles in a park: the park's gates and regulators whose
-//     department reads vehicles and whose jurisdiction holds the park.
+//   - The vehicles in a park: the park's gates, platform administrators and
+//     regulators whose department reads vehicles and whose jurisdiction
+//     holds the park.
 //
-// Refusals name the request field and the rule; none is the server's fault
-// but a store that cannot be read or a record that does not parse.
+// Refusals say the rule, and name the request field when one is at fault
+// (a reader who may not read is refused naming the read credentials); none
+// is the server's fault but a store that cannot be read or a record that
+// does not parse.
 //
 // Thread-safety: thread-safe (const, no state of its own). `book` is not
 // owned and must outlive the object.

@@ -22,6 +22,7 @@
 #include "chemledger/v1/registry.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/envelope.h"
+#include "services/common/page_cursor.h"
 #include "services/registry/registry_state.h"
 #include "services/registry/registry_testing.h"
 #include "services/waybill/waybill_testing.h"
@@ -285,6 +286,25 @@ TEST_F(WaybillReadsTest, AListingGoesPageByPageAtOneSnapshotAndFilters) {
   v1::ListWaybillsRequest by_plate;
   by_plate.set_vehicle_plate("闽A99999");
   EXPECT_EQ(ListAll(producer_, by_plate, 100), std::vector<std::string>{"YD-3"});
+  // A regulator's listing through the index of the party it names.
+  const crypto::SigningKey national = TestKey(20);
+  ASSERT_NO_FATAL_FAILURE(AddRegulator(national, v1::TRANSPORT, ""));
+  v1::ListWaybillsRequest of_consignee;
+  of_consignee.set_consignee_uscc(kUser);
+  EXPECT_EQ(ListAll(national, of_consignee, 2).size(), 5u);
+  of_consignee.set_consignee_uscc(kOther);
+  EXPECT_TRUE(ListAll(national, of_consignee, 2).empty());
+  v1::ListWaybillsRequest of_carrier;
+  of_carrier.set_carrier_uscc(kOtherCarrier);
+  EXPECT_TRUE(ListAll(national, of_carrier, 2).empty());
+  // Departures in a window: all of them left now.
+  v1::ListWaybillsRequest departed;
+  departed.set_departure_from(absl::ToUnixSeconds(absl::Now() - absl::Hours(1)));
+  departed.set_departure_to(absl::ToUnixSeconds(absl::Now() + absl::Hours(1)));
+  EXPECT_EQ(ListAll(carrier_, departed, 100).size(), 5u);
+  departed.set_departure_from(absl::ToUnixSeconds(absl::Now() + absl::Hours(1)));
+  departed.set_departure_to(0);
+  EXPECT_TRUE(ListAll(carrier_, departed, 100).empty());
   // A page read at the first page's snapshot does not see a later waybill.
   std::shared_ptr<const storage::Snapshot> first = t_->snapshot();
   v1::ListWaybillsRequest one;
@@ -306,8 +326,10 @@ TEST_F(WaybillReadsTest, APageTokenCarriesItsSnapshotAndNothingElseOpens) {
   ASSERT_TRUE(opened.ok()) << opened.status();
   EXPECT_EQ(opened->log_size, 42u);
   EXPECT_EQ(opened->after, position.after);
-  for (const std::string& bad :
-       std::vector<std::string>{"", "42:x", "garbage", std::string(200, 'A')}) {
+  // Not sealed by this process; sealed, but not a size and a position.
+  for (const std::string& bad : std::vector<std::string>{
+           "", "42:x", "garbage", std::string(200, 'A'), SealPageCursor("no colon"),
+           SealPageCursor("x:y"), SealPageCursor(":y")}) {
     absl::StatusOr<WaybillListPosition> refused = OpenListWaybillsToken(bad);
     EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << bad << ": " << refused.status();
     EXPECT_NE(refused.status().message().find("page_token"), std::string::npos) << refused.status();
@@ -381,14 +403,20 @@ TEST_F(WaybillReadsTest, AParksGatesAndItsRegulatorsReadWhoIsInside) {
   ASSERT_EQ(inside->vehicles(0).un_numbers_size(), 1);
   EXPECT_EQ(inside->vehicles(0).un_numbers(0), "1230");
   EXPECT_EQ(inside->log_size(), t_->snapshot()->size());
-  // A national transport regulator; a regulator of a department that does
-  // not read vehicles; another park's gate; an enterprise.
+  // Transport regulators of the whole country and of the park's province;
+  // one of another province; a regulator of a department that does not read
+  // vehicles; another park's gate; an enterprise.
   const crypto::SigningKey transport = TestKey(42);
+  const crypto::SigningKey fujian = TestKey(44);
+  const crypto::SigningKey guangdong = TestKey(45);
   const crypto::SigningKey market = TestKey(43);
   ASSERT_NO_FATAL_FAILURE(AddRegulator(transport, v1::TRANSPORT, ""));
+  ASSERT_NO_FATAL_FAILURE(AddRegulator(fujian, v1::TRANSPORT, "35"));
+  ASSERT_NO_FATAL_FAILURE(AddRegulator(guangdong, v1::TRANSPORT, "44"));
   ASSERT_NO_FATAL_FAILURE(AddRegulator(market, v1::MARKET_REGULATION, ""));
   EXPECT_TRUE(read(transport).ok()) << read(transport).status();
-  for (const crypto::SigningKey* refused : {&market, &other_gate, &carrier_}) {
+  EXPECT_TRUE(read(fujian).ok()) << read(fujian).status();
+  for (const crypto::SigningKey* refused : {&guangdong, &market, &other_gate, &carrier_}) {
     absl::StatusOr<v1::VehiclesInPark> no = read(*refused);
     EXPECT_TRUE(absl::IsPermissionDenied(no.status())) << no.status();
     EXPECT_NE(no.status().message().find("park_id: the vehicles inside a park"), std::string::npos);
