@@ -35,6 +35,14 @@ cc_library(
     linkopts = ["-lsodium"],
 )
 
+# gperftools' thread-caching malloc (libtcmalloc-minimal4), the server
+# processes' allocator (//services/common:server_malloc says why). Linked by
+# its file name: Debian's -dev package for it brings the whole of gperftools.
+cc_library(
+    name = "tcmalloc",
+    linkopts = ["-l:libtcmalloc_minimal.so.4"],
+)
+
 cc_library(
     name = "zlib",
     linkopts = ["-lz"],
