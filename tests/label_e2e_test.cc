@@ -24,6 +24,7 @@
 #include "crypto/trust_list.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "render/printable_label.h"
 #include "render/qr.h"
 #include "services/common/grpc_read_auth.h"
@@ -341,6 +342,77 @@ TEST_F(VerifyE2eTest, UrlsAndPhotosGetAVerdictEachAndAnonymousCallsAreLimited) {
     EXPECT_NE(status.error_message().find("urls: 1001"), std::string::npos)
         << status.error_message();
   }
+}
+
+// A process's anonymous entry points share one allowance per client
+// address: what Verify used up, the scan pages (served beside it in both
+// shapes) and, in the all-in-one server, ResolveLabel and
+// ResolveWaybillCode no longer have. The allowance fills again at 60 a
+// second, so each check drains it to under one scan first and tries at
+// once; a few tries allow for a slow machine (with allowances of their own
+// every try would pass).
+TEST_F(VerifyE2eTest, EveryAnonymousEntryPointOfAProcessSharesOneAllowance) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Issued issued = Issue(IssueRequest("V2", 1, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  ASSERT_NE(http_port_, 0);
+  auto verify = v1::VerifyService::NewStub(ChannelFor("chemledger.v1.VerifyService"));
+  const std::string url = issued.labels[0].url();
+  // Anonymous Verify calls of `size` URLs until one is refused.
+  const auto drain = [&](int size) {
+    v1::VerifyRequest request;
+    for (int i = 0; i < size; ++i) request.add_urls(url);
+    for (int call = 0; call < 1000; ++call) {
+      grpc::ClientContext context;
+      v1::VerifyResponse ignored;
+      const grpc::Status status = verify->Verify(&context, request, &ignored);
+      if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) return;
+      ASSERT_TRUE(status.ok()) << status.error_message();
+    }
+    FAIL() << "Verify was never limited";
+  };
+  const auto drained = [&] {
+    drain(100);
+    drain(10);
+    drain(1);
+  };
+  const std::string page_path = url.substr(url.find('/', std::string("HTTPS://").size()));
+  int pages_refused = 0;
+  for (int attempt = 0; attempt < 5 && pages_refused == 0; ++attempt) {
+    ASSERT_NO_FATAL_FAILURE(drained());
+    httplib::Client client("127.0.0.1", http_port_);
+    httplib::Result page = client.Get(page_path.c_str());
+    ASSERT_TRUE(page) << httplib::to_string(page.error());
+    if (page->status == 429) ++pages_refused;
+  }
+  EXPECT_EQ(pages_refused, 1) << "the scan pages kept an allowance of their own";
+  if (ClusterShape()) return;  // labeld and waybilld are processes of their own
+  int labels_refused = 0;
+  for (int attempt = 0; attempt < 5 && labels_refused == 0; ++attempt) {
+    ASSERT_NO_FATAL_FAILURE(drained());
+    grpc::ClientContext context;
+    v1::ResolveLabelRequest resolve;
+    resolve.set_url(url);
+    v1::ResolveLabelResponse resolved;
+    if (labels_->ResolveLabel(&context, resolve, &resolved).error_code() ==
+        grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++labels_refused;
+    }
+  }
+  EXPECT_EQ(labels_refused, 1) << "ResolveLabel kept an allowance of its own";
+  int waybill_codes_refused = 0;
+  for (int attempt = 0; attempt < 5 && waybill_codes_refused == 0; ++attempt) {
+    ASSERT_NO_FATAL_FAILURE(drained());
+    grpc::ClientContext context;
+    v1::ResolveWaybillCodeRequest resolve;
+    resolve.set_url("HTTPS://CL.EXAMPLE.CN/W/NOT-A-CODE");
+    v1::ResolveWaybillCodeResponse resolved;
+    if (waybills_->ResolveWaybillCode(&context, resolve, &resolved).error_code() ==
+        grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++waybill_codes_refused;
+    }
+  }
+  EXPECT_EQ(waybill_codes_refused, 1) << "ResolveWaybillCode kept an allowance of its own";
 }
 
 }  // namespace

@@ -193,7 +193,10 @@ struct ScanServer::Impl {
   // context it serves, so that it goes after it.
   std::unique_ptr<RenewingCertificate> certificate;
   std::unique_ptr<httplib::Server> http;
-  RateLimiter anonymous{kAnonymousScansPerSecond, kAnonymousScanBurst};
+  // Anonymous scans per client address: the process's shared allowance
+  // (Options::anonymous_scans), else the pages' own.
+  RateLimiter own_anonymous{kAnonymousScansPerSecond, kAnonymousScanBurst};
+  RateLimiter* anonymous = &own_anonymous;
   std::unique_ptr<ApiBridge> bridge;  // null: no staff app
   const audit::AuditReads* audit = nullptr;  // null: no console
   std::vector<std::string> console_addresses;
@@ -230,7 +233,7 @@ void ScanServer::Impl::Fail(const httplib::Request& req, httplib::Response& res,
 void ScanServer::Impl::ServeScan(const httplib::Request& req, httplib::Response& res) {
   const PageRequest page = PageRequestOf(req);
   const bool zh = page.language == Language::kChinese;
-  if (!anonymous.Take(ClientOf(req), 1, absl::Now())) {
+  if (!anonymous->Take(ClientOf(req), 1, absl::Now())) {
     res.set_header("Retry-After", "5");
     SendHtml(res, 429,
              MessagePage(zh ? "请稍候" : "Please wait",
@@ -304,7 +307,7 @@ void ScanServer::Impl::ServeDecode(const httplib::Request& req, httplib::Respons
                     ErrorJson(grpc::StatusCode::INVALID_ARGUMENT,
                               "body: not a PNG or JPEG photo of at most 16 megapixels"));
   }
-  if (!anonymous.Take(ClientOf(req), kDecodeCost, absl::Now())) {
+  if (!anonymous->Take(ClientOf(req), kDecodeCost, absl::Now())) {
     res.set_header("Retry-After", "5");
     return SendJson(res, 429, ErrorJson(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                         "too many photos from this network address; wait a few seconds"));
@@ -476,6 +479,7 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   impl->ledger = ledger;
   impl->tables = options.tables;
   impl->public_scans = options.public_scans;
+  if (options.anonymous_scans != nullptr) impl->anonymous = options.anonymous_scans;
   impl->console_addresses = options.console_addresses;
   if (options.api_channel) impl->bridge = std::make_unique<ApiBridge>(options.api_channel);
   {

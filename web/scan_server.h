@@ -49,6 +49,7 @@
 #include "reference/reference_tables.h"
 #include "services/audit/audit_reads.h"
 #include "services/common/ephemeral_records.h"
+#include "services/common/rate_limiter.h"
 #include "services/label/public_scan_sink.h"
 
 namespace chemledger::web {
@@ -100,6 +101,10 @@ class ScanServer {
     // Where the console keeps sign-in challenges, tickets and sessions
     // (null: in this process). A cluster's auditd instances share ledgerd's.
     std::shared_ptr<EphemeralRecords> console_records;
+    // The allowance per client address that the pages share with the
+    // process's other anonymous entry points (rate_limiter.h); not owned,
+    // must outlive the server. Null: the pages keep their own.
+    RateLimiter* anonymous_scans = nullptr;
   };
 
   // Listens and serves until destroyed. `ledger` is not owned and must

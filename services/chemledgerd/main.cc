@@ -53,6 +53,7 @@
 #include "services/chemledgerd/test_clock.h"
 #include "services/common/ephemeral_store.h"
 #include "services/common/listen_address.h"
+#include "services/common/rate_limiter.h"
 #include "services/common/server_threads.h"
 #include "services/common/tls_credentials.h"
 #include "services/label/label_service.h"
@@ -482,14 +483,20 @@ absl::Status Serve(const cli::Args& args) {
   read_options.memory = (*ephemera)->nonces();
   registry::ReadAuthenticator reads(std::move(read_options));
   registry::RegistryServiceImpl registry_service(d.ledger_client(), &reads, d.refusals());
+  // One allowance per client address for every anonymous entry point: the
+  // scan pages, ResolveLabel, ResolveWaybillCode and Verify together
+  // (services/common/rate_limiter.h).
+  RateLimiter anonymous_scans(kAnonymousScansPerSecond, kAnonymousScanBurst);
   label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), d.notary(), &reads,
-                                        d.public_scans());
+                                        d.public_scans(), &anonymous_scans);
   ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer(),
                                            &reads, ledger::AppendStreamOptions(),
                                            &reference::ShippedReferenceTables(), d.cosignatures());
-  waybill::WaybillServiceImpl waybill_service(d.waybills(), d.ledger_client(), &reads);
+  waybill::WaybillServiceImpl waybill_service(d.waybills(), d.ledger_client(), &reads, {},
+                                              &anonymous_scans);
   verify::VerifyOptions verify_options;
   verify_options.public_scans = d.public_scans();
+  verify_options.anonymous_scans = &anonymous_scans;
   verify::VerifyServiceImpl verify_service(d.ledger_client(), &reads, verify_options);
   // The audit's answers, to AuditService's callers and to the console's.
   const audit::AuditReads audit_reads(d.ledger_client(), d.notary(), open_options.clock);
@@ -583,6 +590,7 @@ absl::Status Serve(const cli::Args& args) {
     http_options.console_records = (*ephemera)->records();
     http_options.observe = HttpObserver(metrics.get(), access_log.get());
     http_options.public_scans = d.public_scans();
+    http_options.anonymous_scans = &anonymous_scans;
     if (args.Has("tls-cert")) {
       http_options.tls_cert_file = args.Get("tls-cert");
       http_options.tls_key_file = args.Get("tls-key");

@@ -45,8 +45,9 @@ absl::Status Run(ServiceProcess& process) {
         "exports", [&service] { return service.exports_open(); },
         audit::AuditServiceImpl::kMaxExports);
   }
-  absl::StatusOr<std::unique_ptr<web::ScanServer>> pages = StartHttpPages(
-      process, ledger, &audit_reads, p->ledger->records(), p->public_scans.get(), "127.0.0.1:7481");
+  absl::StatusOr<std::unique_ptr<web::ScanServer>> pages =
+      StartHttpPages(process, ledger, &audit_reads, p->ledger->records(), p->public_scans.get(),
+                     nullptr, "127.0.0.1:7481");
   if (!pages.ok()) return pages.status();
   absl::Status served = ServePersonality(process, *p, &service,
                                          absl::StrCat("auditing ", p->deployment.deployment()),

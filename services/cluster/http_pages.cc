@@ -14,7 +14,7 @@ namespace chemledger::cluster {
 absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
     ServiceProcess& process, journal::LedgerClient* ledger, const audit::AuditReads* audit,
     std::shared_ptr<EphemeralRecords> console_records, label::PublicScanSink* public_scans,
-    const char* default_listen) {
+    RateLimiter* anonymous_scans, const char* default_listen) {
   const cli::Args& args = process.args();
   const std::string listen = args.Get("http-listen", default_listen);
   if (listen == "none") return nullptr;
@@ -23,6 +23,7 @@ absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
   options.audit = audit;
   options.console_records = console_records;
   options.public_scans = public_scans;
+  options.anonymous_scans = anonymous_scans;
   if (args.Has("console-address")) {
     absl::StatusOr<std::vector<std::string>> addresses =
         web::ParseConsoleAddresses(args.Get("console-address"));

@@ -20,11 +20,13 @@ namespace chemledger::cluster {
 
 // Starts the pages over `ledger` (with the console when `audit` is given,
 // its sign-in records kept in `console_records`; label pages told to
-// `public_scans`, which may be null); null when --http-listen is "none".
+// `public_scans`, which may be null; anonymous scans charged to
+// `anonymous_scans`, the process's shared allowance, or to the pages' own
+// when null); null when --http-listen is "none".
 absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
     ServiceProcess& process, journal::LedgerClient* ledger, const audit::AuditReads* audit,
     std::shared_ptr<EphemeralRecords> console_records, label::PublicScanSink* public_scans,
-    const char* default_listen);
+    RateLimiter* anonymous_scans, const char* default_listen);
 
 }  // namespace chemledger::cluster
 

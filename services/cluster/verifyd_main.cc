@@ -6,6 +6,7 @@
 #include "services/cluster/http_pages.h"
 #include "services/cluster/personality.h"
 #include "services/cluster/service_process.h"
+#include "services/common/rate_limiter.h"
 #include "services/verify/verify_service.h"
 
 namespace chemledger::cluster {
@@ -28,11 +29,14 @@ absl::Status Run(ServiceProcess& process) {
   absl::StatusOr<Personality> p = ConnectPersonality(process);
   if (!p.ok()) return p.status();
   journal::LedgerClient* ledger = p->ledger->client();
+  // One allowance per client address for Verify and the pages together.
+  RateLimiter anonymous_scans(kAnonymousScansPerSecond, kAnonymousScanBurst);
   verify::VerifyOptions options;
   options.public_scans = p->public_scans.get();
+  options.anonymous_scans = &anonymous_scans;
   verify::VerifyServiceImpl service(ledger, p->reads.get(), options);
-  absl::StatusOr<std::unique_ptr<web::ScanServer>> pages =
-      StartHttpPages(process, ledger, nullptr, nullptr, p->public_scans.get(), "127.0.0.1:7480");
+  absl::StatusOr<std::unique_ptr<web::ScanServer>> pages = StartHttpPages(
+      process, ledger, nullptr, nullptr, p->public_scans.get(), &anonymous_scans, "127.0.0.1:7480");
   if (!pages.ok()) return pages.status();
   absl::Status served = ServePersonality(process, *p, &service,
                                          absl::StrCat("verifying for ", p->deployment.deployment()),

@@ -38,7 +38,9 @@ std::string ClientNetwork(absl::string_view client_address);
 // What one client address may ask of the public scan without credentials
 // (LabelService.ResolveLabel, VerifyService.Verify,
 // WaybillService.ResolveWaybillCode, the scan pages), per server process: a
-// second, and in a burst.
+// second, and in a burst. A process serving several of them gives them one
+// RateLimiter, so that an address has one allowance there, not one per
+// entry point.
 inline constexpr double kAnonymousScansPerSecond = 60;
 inline constexpr double kAnonymousScanBurst = 600;
 

@@ -207,7 +207,7 @@ grpc::Status LabelServiceImpl::ServeResolveLabel(grpc::ServerContextBase* contex
         reads_->Authenticate(*snapshot, *context, kResolveLabelMethod, request_bytes);
     if (actor.ok()) scanner = Scanner::Actor(*std::move(actor));
   }
-  if (!scanner.registered() && !anonymous_.Take(ClientAddress(context->peer()), 1, absl::Now())) {
+  if (!scanner.registered() && !anonymous_->Take(ClientAddress(context->peer()), 1, absl::Now())) {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                         "anonymous scans are limited per client address: retry in a few seconds, "
                         "or sign the call as a registered actor");

@@ -60,12 +60,13 @@ class LabelServiceImpl final : public LabelServiceBase {
   // ResolveLabel (public_scan_sink.h).
   LabelServiceImpl(LabelIssuer* issuer, journal::LedgerClient* ledger,
                    const notary::LedgerNotary* notary, registry::ReadAuthenticator* reads,
-                   PublicScanSink* public_scans = nullptr)
+                   PublicScanSink* public_scans = nullptr, RateLimiter* anonymous_scans = nullptr)
       : issuer_(issuer),
         ledger_(ledger),
         notary_(notary),
         reads_(reads),
-        public_scans_(public_scans) {}
+        public_scans_(public_scans),
+        anonymous_(anonymous_scans != nullptr ? anonymous_scans : &own_anonymous_) {}
 
   grpc::Status IssueLabels(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                            grpc::ServerWriter<v1::IssueLabelsResponse>* writer) override;
@@ -93,8 +94,11 @@ class LabelServiceImpl final : public LabelServiceBase {
   const notary::LedgerNotary* const notary_;
   registry::ReadAuthenticator* const reads_;
   PublicScanSink* const public_scans_;
-  // Anonymous ResolveLabel calls, per client address (as VerifyService's).
-  RateLimiter anonymous_{kAnonymousScansPerSecond, kAnonymousScanBurst};
+  // Anonymous ResolveLabel calls, per client address: the process's
+  // allowance shared with its other anonymous entry points when one was
+  // given, else its own.
+  RateLimiter own_anonymous_{kAnonymousScansPerSecond, kAnonymousScanBurst};
+  RateLimiter* const anonymous_;
   absl::Mutex mu_;
   int issuing_ ABSL_GUARDED_BY(mu_) = 0;
   // The last trust list signed, and its note (GetTrustList).

@@ -28,8 +28,8 @@ bool VerifyServiceImpl::TakeAllowance(const label::Scanner& scanner,
                                       const grpc::ServerContextBase& context, size_t cost) {
   return scanner.registered()
              ? signed_.Take(scanner.actor()->public_key(), static_cast<double>(cost), absl::Now())
-             : anonymous_.Take(ClientAddress(context.peer()), static_cast<double>(cost),
-                               absl::Now());
+             : anonymous_->Take(ClientAddress(context.peer()), static_cast<double>(cost),
+                                absl::Now());
 }
 
 grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,

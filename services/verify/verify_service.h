@@ -32,6 +32,11 @@ struct VerifyOptions {
   // Told of each label an anonymous call verified (label/public_scan_sink.h);
   // not owned; null: none recorded.
   label::PublicScanSink* public_scans = nullptr;
+  // The allowance per client address that anonymous calls share with the
+  // process's other anonymous entry points (rate_limiter.h), made with
+  // anonymous_rate and anonymous_burst; not owned. Null: the service keeps
+  // its own.
+  RateLimiter* anonymous_scans = nullptr;
 };
 
 using VerifyServiceBase = v1::VerifyService::WithRawCallbackMethod_Verify<v1::VerifyService::Service>;
@@ -45,7 +50,8 @@ class VerifyServiceImpl final : public VerifyServiceBase {
         anonymous_burst_(options.anonymous_burst),
         signed_rate_(options.signed_rate),
         signed_burst_(options.signed_burst),
-        anonymous_(options.anonymous_rate, options.anonymous_burst),
+        own_anonymous_(options.anonymous_rate, options.anonymous_burst),
+        anonymous_(options.anonymous_scans != nullptr ? options.anonymous_scans : &own_anonymous_),
         signed_(options.signed_rate, options.signed_burst),
         public_scans_(options.public_scans) {}
 
@@ -66,8 +72,9 @@ class VerifyServiceImpl final : public VerifyServiceBase {
   const double anonymous_burst_;
   const double signed_rate_;
   const double signed_burst_;
-  RateLimiter anonymous_;
-  RateLimiter signed_;  // by actor key
+  RateLimiter own_anonymous_;
+  RateLimiter* const anonymous_;  // by client address
+  RateLimiter signed_;            // by actor key
   label::PublicScanSink* const public_scans_;
   // Runs the handlers (raw_unary.h): reading photos takes CPU.
   CallExecutor executor_{4, 256, "verify"};

@@ -72,7 +72,7 @@ grpc::Status WaybillServiceImpl::ResolveWaybillCode(grpc::ServerContext* context
                                                     v1::ResolveWaybillCodeResponse* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   // Open to anyone, as a label scan is, and limited alike.
-  if (!anonymous_.Take(ClientAddress(context->peer()), 1, absl::Now())) {
+  if (!anonymous_->Take(ClientAddress(context->peer()), 1, absl::Now())) {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                         "waybill code resolutions are limited per client address: retry in a few "
                         "seconds");

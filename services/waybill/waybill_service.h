@@ -54,14 +54,19 @@ using WaybillServiceBase = v1::WaybillService::WithRawCallbackMethod_GetWaybill<
 class WaybillServiceImpl final : public WaybillServiceBase {
  public:
   // `reads` checks read credentials; it must outlive the service.
+  // `anonymous_scans`: the allowance per client address that anonymous
+  // ResolveWaybillCode calls share with the process's other anonymous entry
+  // points (rate_limiter.h); null: the service keeps its own.
   WaybillServiceImpl(WaybillBook* book, journal::LedgerClient* ledger,
-                     registry::ReadAuthenticator* reads, SubmitStreamOptions stream_options = {})
+                     registry::ReadAuthenticator* reads, SubmitStreamOptions stream_options = {},
+                     RateLimiter* anonymous_scans = nullptr)
       : book_(book),
         ledger_(ledger),
         reads_(reads),
         stream_options_(stream_options),
         streams_(reads, stream_options.max_open, stream_options.max_per_enterprise,
-                 stream_options.max_per_actor) {}
+                 stream_options.max_per_actor),
+        anonymous_(anonymous_scans != nullptr ? anonymous_scans : &own_anonymous_) {}
 
   grpc::Status Submit(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                       v1::WaybillResult* response) override;
@@ -98,7 +103,8 @@ class WaybillServiceImpl final : public WaybillServiceBase {
   const SubmitStreamOptions stream_options_;
   registry::StreamGate streams_;
   // Anonymous resolutions of waybill codes, per client address.
-  RateLimiter anonymous_{kAnonymousScansPerSecond, kAnonymousScanBurst};
+  RateLimiter own_anonymous_{kAnonymousScansPerSecond, kAnonymousScanBurst};
+  RateLimiter* const anonymous_;
   // Runs the raw reads' handlers (raw_unary.h).
   CallExecutor read_executor_{8, 1024, "waybill-read"};
 };
