@@ -21,6 +21,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "api/china_time.h"
+#include "api/wire.h"
 #include "crypto/random.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -71,7 +72,7 @@ constexpr size_t kMaxBodyBytes = 4 << 20;
 // that the answer is 503 and the app says to try again.
 constexpr int kMaxConcurrentDecodes = 2;
 // What a photo costs against the anonymous limit, in scans.
-constexpr double kDecodeCost = 10;
+constexpr double kDecodeCost = api::kVerifyImageCost;  // as in Verify
 // Bridge calls in progress at once (each holds one of the server's threads
 // until the service answers): the rest of the threads stay free for the
 // public scan pages.
@@ -130,11 +131,11 @@ bool IsLoopbackAddress(absl::string_view address) {
 }
 
 // The client's address as the rate limiter counts it (the form gRPC peers
-// take). Each entry point keeps its own allowance (the pages here; the gRPC
-// ResolveLabel, ResolveWaybillCode and Verify each theirs). Behind
-// a TLS terminator on this machine (a loopback peer), the client is the
-// address that proxy appended last to X-Forwarded-For; anything earlier in
-// that header is the client's own say and is not trusted.
+// take, so that an allowance shared with the gRPC scans counts one address
+// once). Behind a TLS terminator on this machine (a loopback peer), the
+// client is the address that proxy appended last to X-Forwarded-For;
+// anything earlier in that header is the client's own say and is not
+// trusted.
 // The address a proxy wrote in X-Forwarded-For (IPv4, IPv6, either with a
 // port as some proxies write it: "192.0.2.7:51234", "[2001:db8::7]:51234");
 // empty when it is not an address, so that made-up text never becomes a

@@ -20,8 +20,9 @@
 //   ?lang=en on any page: English instead of Chinese.
 //
 // A label or waybill page is an anonymous scan, limited per client address
-// as the gRPC scans are (kAnonymousScansPerSecond, per server process:
-// several processes behind one address each keep their own); beyond it the
+// (kAnonymousScansPerSecond, per server process: several processes behind
+// one address each keep their own), on the allowance it shares with the
+// gRPC scans when Options::anonymous_scans is given; beyond it the
 // answer is 429 with a page saying to wait. A request from loopback (a TLS
 // terminator on this machine) counts against the last address in its
 // X-Forwarded-For, which that proxy appends.

@@ -53,6 +53,9 @@ class RateLimiter {
   // nothing) when it holds fewer.
   bool Take(absl::string_view client, double cost, absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The most one call may ever take (a cost above it never passes).
+  double burst() const { return burst_; }
+
  private:
   struct Bucket {
     double tokens;

@@ -52,7 +52,7 @@ grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,
     scanner = label::Scanner::Actor(*std::move(actor));
   }
   const size_t cost = CostOf(*request);
-  const double burst = scanner.registered() ? signed_burst_ : anonymous_burst_;
+  const double burst = scanner.registered() ? signed_burst_ : anonymous_->burst();
   if (static_cast<double>(cost) > burst) {
     // More than the burst: no wait would let it through.
     return grpc::Status(

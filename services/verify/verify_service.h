@@ -33,9 +33,9 @@ struct VerifyOptions {
   // not owned; null: none recorded.
   label::PublicScanSink* public_scans = nullptr;
   // The allowance per client address that anonymous calls share with the
-  // process's other anonymous entry points (rate_limiter.h), made with
-  // anonymous_rate and anonymous_burst; not owned. Null: the service keeps
-  // its own.
+  // process's other anonymous entry points (rate_limiter.h); not owned. Its
+  // own rate and burst apply, and anonymous_rate and anonymous_burst are
+  // not used. Null: the service keeps its own, of those.
   RateLimiter* anonymous_scans = nullptr;
 };
 
@@ -47,7 +47,6 @@ class VerifyServiceImpl final : public VerifyServiceBase {
                     VerifyOptions options = {})
       : ledger_(ledger),
         reads_(reads),
-        anonymous_burst_(options.anonymous_burst),
         signed_rate_(options.signed_rate),
         signed_burst_(options.signed_burst),
         own_anonymous_(options.anonymous_rate, options.anonymous_burst),
@@ -69,7 +68,6 @@ class VerifyServiceImpl final : public VerifyServiceBase {
 
   journal::LedgerClient* const ledger_;
   registry::ReadAuthenticator* const reads_;
-  const double anonymous_burst_;
   const double signed_rate_;
   const double signed_burst_;
   RateLimiter own_anonymous_;
