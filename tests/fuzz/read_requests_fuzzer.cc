@@ -13,7 +13,9 @@
 // administrator, or for VerifyService anyone; for WaybillService also the
 // carrier's administrator and the park's gate); the rest is the request's
 // bytes (for RegistryService and WaybillService, the second byte picks the
-// method and the rest is the request's bytes).
+// method and the rest is the request's bytes). AuditService's streams are
+// fed through their cores too: ExportEvents's first parts, and a round of
+// SubscribeAnomalies's feed (anomalies.h).
 
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +32,7 @@
 #include "crypto/checkpoint.h"
 #include "crypto/label_testing.h"
 #include "google/protobuf/stubs/logging.h"
+#include "services/audit/anomalies.h"
 #include "services/audit/audit_reads.h"
 #include "services/common/envelope.h"
 #include "services/ledger/ledger_reads.h"
@@ -225,6 +228,10 @@ enum Kind : uint8_t {
   kRegistry,
   // WaybillService's reads: the input's second byte picks the method.
   kWaybill,
+  // AuditService's streams: ExportEvents (its first parts), and one round
+  // of SubscribeAnomalies's feed.
+  kExportEvents,
+  kSubscribeAnomalies,
   kKinds
 };
 
@@ -489,6 +496,11 @@ std::vector<std::string> FuzzSeeds() {
   vehicles.set_park_id("FZ-CHEM");
   v1::ResolveWaybillCodeRequest resolve;
   resolve.set_url(w.waybill_url);
+  v1::ExportEventsRequest export_events;
+  export_events.mutable_query()->set_enterprise_uscc(kProducer);
+  export_events.set_consistency_from_size(2);
+  v1::ListAnomaliesRequest subscribe;
+  subscribe.set_after_log_index(1);
   return {Input(kVerify, 0, verify),
           Input(kVerify, 2, verify),
           Input(kStock, 1, stock),
@@ -532,7 +544,11 @@ std::vector<std::string> FuzzSeeds() {
           WaybillInput(kListWaybills, 2, list_of_consignee),
           WaybillInput(kListVehiclesInPark, 3, vehicles),
           WaybillInput(kListVehiclesInPark, 0, vehicles),
-          WaybillInput(kResolveWaybillCode, 0, resolve)};
+          WaybillInput(kResolveWaybillCode, 0, resolve),
+          Input(kExportEvents, 0, export_events),
+          Input(kExportEvents, 1, export_events),
+          Input(kSubscribeAnomalies, 0, subscribe),
+          Input(kSubscribeAnomalies, 1, subscribe)};
 }
 
 }  // namespace chemledger::fuzz
@@ -663,6 +679,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case fuzz::kRegistry:
       if (bytes.empty()) return 0;
       return fuzz::ReadRegistry(*snapshot, reader, static_cast<uint8_t>(bytes[0]), bytes.substr(1));
+    case fuzz::kExportEvents: {
+      v1::ExportEventsRequest request;
+      if (!request.ParseFromString(bytes)) return 0;
+      // The first parts only: a stream the caller may leave at any part.
+      int parts = 0;
+      fuzz::CheckRefusal(w.audited.audit->ExportEvents(
+                             *snapshot, reader, request,
+                             [&parts](const v1::QueryBundlePart&) { return ++parts < 8; }),
+                         "ExportEvents");
+      break;
+    }
+    case fuzz::kSubscribeAnomalies: {
+      v1::ListAnomaliesRequest request;
+      if (!request.ParseFromString(bytes)) return 0;
+      // A subscription from where the request says (or the log's start),
+      // one round of a few pages, as AuditService's loop reads it.
+      audit::AnomalyFeed feed(request, 0, 20, 3);
+      int told = 0;
+      absl::StatusOr<bool> round = feed.Round(
+          snapshot->size(),
+          [&](const v1::ListAnomaliesRequest& page) {
+            return w.audited.audit->ListAnomalies(*snapshot, reader, page);
+          },
+          [&told](const v1::Anomaly&) { return ++told < 100; });
+      fuzz::CheckRefusal(round.status(), "SubscribeAnomalies");
+      break;
+    }
     case fuzz::kWaybill:
       if (bytes.empty()) return 0;
       return fuzz::ReadWaybills(*snapshot, data[0] % 4, static_cast<uint8_t>(bytes[0]),
