@@ -348,9 +348,9 @@ TEST_F(VerifyE2eTest, UrlsAndPhotosGetAVerdictEachAndAnonymousCallsAreLimited) {
 // address: what Verify used up, the scan pages (served beside it in both
 // shapes) and, in the all-in-one server, ResolveLabel and
 // ResolveWaybillCode no longer have. The allowance fills again at 60 a
-// second, so each check drains it to under one scan first and tries at
-// once; a few tries allow for a slow machine (with allowances of their own
-// every try would pass).
+// second, so each check drains it to under ten scans and then asks 50 times
+// in a row: with one allowance some are refused unless each took over 13 ms;
+// with allowances of their own none would be.
 TEST_F(VerifyE2eTest, EveryAnonymousEntryPointOfAProcessSharesOneAllowance) {
   ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
   Issued issued = Issue(IssueRequest("V2", 1, *acme_operator_));
@@ -371,25 +371,25 @@ TEST_F(VerifyE2eTest, EveryAnonymousEntryPointOfAProcessSharesOneAllowance) {
     }
     FAIL() << "Verify was never limited";
   };
-  const auto drained = [&] {
-    drain(100);
-    drain(10);
-    drain(1);
-  };
+  constexpr int kProbes = 50;
   const std::string page_path = url.substr(url.find('/', std::string("HTTPS://").size()));
+  ASSERT_NO_FATAL_FAILURE(drain(100));
+  ASSERT_NO_FATAL_FAILURE(drain(10));
   int pages_refused = 0;
-  for (int attempt = 0; attempt < 5 && pages_refused == 0; ++attempt) {
-    ASSERT_NO_FATAL_FAILURE(drained());
-    httplib::Client client("127.0.0.1", http_port_);
-    httplib::Result page = client.Get(page_path.c_str());
-    ASSERT_TRUE(page) << httplib::to_string(page.error());
-    if (page->status == 429) ++pages_refused;
+  {
+    httplib::Client client("127.0.0.1", http_port_);  // one kept-alive connection
+    for (int probe = 0; probe < kProbes; ++probe) {
+      httplib::Result page = client.Get(page_path.c_str());
+      ASSERT_TRUE(page) << httplib::to_string(page.error());
+      if (page->status == 429) ++pages_refused;
+    }
   }
-  EXPECT_EQ(pages_refused, 1) << "the scan pages kept an allowance of their own";
+  EXPECT_GT(pages_refused, 0) << "the scan pages kept an allowance of their own";
   if (ClusterShape()) return;  // labeld and waybilld are processes of their own
+  ASSERT_NO_FATAL_FAILURE(drain(100));
+  ASSERT_NO_FATAL_FAILURE(drain(10));
   int labels_refused = 0;
-  for (int attempt = 0; attempt < 5 && labels_refused == 0; ++attempt) {
-    ASSERT_NO_FATAL_FAILURE(drained());
+  for (int probe = 0; probe < kProbes; ++probe) {
     grpc::ClientContext context;
     v1::ResolveLabelRequest resolve;
     resolve.set_url(url);
@@ -399,10 +399,11 @@ TEST_F(VerifyE2eTest, EveryAnonymousEntryPointOfAProcessSharesOneAllowance) {
       ++labels_refused;
     }
   }
-  EXPECT_EQ(labels_refused, 1) << "ResolveLabel kept an allowance of its own";
+  EXPECT_GT(labels_refused, 0) << "ResolveLabel kept an allowance of its own";
+  ASSERT_NO_FATAL_FAILURE(drain(100));
+  ASSERT_NO_FATAL_FAILURE(drain(10));
   int waybill_codes_refused = 0;
-  for (int attempt = 0; attempt < 5 && waybill_codes_refused == 0; ++attempt) {
-    ASSERT_NO_FATAL_FAILURE(drained());
+  for (int probe = 0; probe < kProbes; ++probe) {
     grpc::ClientContext context;
     v1::ResolveWaybillCodeRequest resolve;
     resolve.set_url("HTTPS://CL.EXAMPLE.CN/W/NOT-A-CODE");
@@ -412,7 +413,7 @@ TEST_F(VerifyE2eTest, EveryAnonymousEntryPointOfAProcessSharesOneAllowance) {
       ++waybill_codes_refused;
     }
   }
-  EXPECT_EQ(waybill_codes_refused, 1) << "ResolveWaybillCode kept an allowance of its own";
+  EXPECT_GT(waybill_codes_refused, 0) << "ResolveWaybillCode kept an allowance of its own";
 }
 
 }  // namespace
