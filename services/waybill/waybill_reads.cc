@@ -107,6 +107,7 @@ absl::StatusOr<v1::WaybillRecord> WaybillReads::GetWaybill(
   }
   // Numbers are unique per carrier: the one named, or else the one waybill
   // of that number this reader may read.
+  registry::OversightMemo memo(snapshot, reader);
   std::optional<WaybillState> state;
   if (!request.carrier_uscc().empty()) {
     absl::StatusOr<std::optional<WaybillState>> found =
@@ -118,7 +119,6 @@ absl::StatusOr<v1::WaybillRecord> WaybillReads::GetWaybill(
         WaybillsNumbered(snapshot, request.waybill_number());
     if (!numbered.ok()) return numbered.status();
     int readable = 0;
-    registry::OversightMemo memo(snapshot, reader);
     for (WaybillState& w : *numbered) {
       absl::StatusOr<bool> may_read = MayRead(memo, reader, w.waybill);
       if (!may_read.ok()) return may_read.status();
@@ -140,15 +140,15 @@ absl::StatusOr<v1::WaybillRecord> WaybillReads::GetWaybill(
                                               request.waybill_number(), clock_());
   if (!responder.ok()) return responder.status();
   // Whether a waybill exists is told to those who may read it, and to
-  // regulators who oversee everything.
+  // regulators who oversee everything. (One found by number alone was
+  // found because the reader may read it.)
   bool may = false;
-  if (state) {
-    registry::OversightMemo memo(snapshot, reader);
+  if (state && !request.carrier_uscc().empty()) {
     absl::StatusOr<bool> may_read = MayRead(memo, reader, state->waybill);
     if (!may_read.ok()) return may_read.status();
     may = *may_read;
   } else {
-    may = registry::OverseesEverything(reader);
+    may = state.has_value() || registry::OverseesEverything(reader);
   }
   if (!*responder && !may) {
     return absl::PermissionDeniedError(
@@ -178,7 +178,7 @@ absl::StatusOr<v1::WaybillRecord> WaybillReads::GetWaybill(
 
 absl::StatusOr<WaybillReads::ListWaybillsPage> WaybillReads::ListWaybills(
     const storage::Snapshot& snapshot, const v1::Actor& reader,
-    const v1::ListWaybillsRequest& request, absl::string_view after) const {
+    const v1::ListWaybillsRequest& request, const std::string& after) const {
   absl::StatusOr<size_t> limit = PageSizeOf(request.page_size(), 100);
   if (!limit.ok()) return limit.status();
   const v1::ListWaybillsRequest& f = request;
@@ -216,10 +216,9 @@ absl::StatusOr<WaybillReads::ListWaybillsPage> WaybillReads::ListWaybills(
   } else {
     party = f.consignee_uscc();
   }
-  const std::string from(after);
   absl::StatusOr<WaybillPage> found =
-      party.empty() ? waybill::ListWaybills(snapshot, from, *limit, keep)
-                    : waybill::ListWaybillsOf(snapshot, party, from, *limit, keep);
+      party.empty() ? waybill::ListWaybills(snapshot, after, *limit, keep)
+                    : waybill::ListWaybillsOf(snapshot, party, after, *limit, keep);
   if (!found.ok()) return found.status();
   if (!failure.ok()) return failure;
   const absl::StatusOr<const crypto::SigningKey*> code_key = book_->CodeKey(snapshot);

@@ -87,7 +87,7 @@ class WaybillReads {
   absl::StatusOr<ListWaybillsPage> ListWaybills(const storage::Snapshot& snapshot,
                                                 const v1::Actor& reader,
                                                 const v1::ListWaybillsRequest& request,
-                                                absl::string_view after) const;
+                                                const std::string& after) const;
 
   absl::StatusOr<v1::VehiclesInPark> ListVehiclesInPark(
       const storage::Snapshot& snapshot, const v1::Actor& reader,

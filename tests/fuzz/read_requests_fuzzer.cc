@@ -277,23 +277,24 @@ int OpenRegistryRead(const storage::Snapshot& snapshot, const std::string& bytes
   return 0;
 }
 
-// Parses `bytes` as the request of a registry read for `reader` and reads.
-template <typename Request, typename Response>
-int RegistryRead(const storage::Snapshot& snapshot, const v1::Actor& reader,
-                 const std::string& bytes,
-                 absl::StatusOr<Response> (registry::RegistryReads::*read)(const storage::Snapshot&,
-                                                                           const v1::Actor&,
-                                                                           const Request&) const,
-                 const char* what) {
+// Parses `bytes` as the request of `read`, one of `core`'s reads for a
+// reader with credentials, and reads; 0 as libFuzzer wants.
+template <typename Core, typename Request, typename Response>
+int CoreRead(const Core& core, const storage::Snapshot& snapshot, const v1::Actor& reader,
+             const std::string& bytes,
+             absl::StatusOr<Response> (Core::*read)(const storage::Snapshot&, const v1::Actor&,
+                                                    const Request&) const,
+             const char* what) {
   Request request;
   if (!request.ParseFromString(bytes)) return 0;
-  CheckRefusal((registry::RegistryReads().*read)(snapshot, reader, request).status(), what);
+  CheckRefusal((core.*read)(snapshot, reader, request).status(), what);
   return 0;
 }
 
 int ReadRegistry(const storage::Snapshot& snapshot, const v1::Actor& reader, uint8_t method,
                  const std::string& bytes) {
   using registry::RegistryReads;
+  const RegistryReads registry_reads;
   switch (static_cast<RegistryMethod>(method % kRegistryReads)) {
     case kListBlacklist:
       return OpenRegistryRead(snapshot, bytes, &RegistryReads::ListBlacklist, "ListBlacklist");
@@ -306,26 +307,32 @@ int ReadRegistry(const storage::Snapshot& snapshot, const v1::Actor& reader, uin
       return OpenRegistryRead(snapshot, bytes, &RegistryReads::FindCatalogueEntries,
                               "FindCatalogueEntries");
     case kGetEnterprise:
-      return RegistryRead(snapshot, reader, bytes, &RegistryReads::GetEnterprise, "GetEnterprise");
+      return CoreRead(registry_reads, snapshot, reader, bytes, &RegistryReads::GetEnterprise,
+                      "GetEnterprise");
     case kGetProduct:
-      return RegistryRead(snapshot, reader, bytes, &RegistryReads::GetProduct, "GetProduct");
+      return CoreRead(registry_reads, snapshot, reader, bytes, &RegistryReads::GetProduct,
+                      "GetProduct");
     case kListProducts:
-      return RegistryRead(snapshot, reader, bytes, &RegistryReads::ListProducts, "ListProducts");
+      return CoreRead(registry_reads, snapshot, reader, bytes, &RegistryReads::ListProducts,
+                      "ListProducts");
     case kListPendingProducts:
-      return RegistryRead(snapshot, reader, bytes, &RegistryReads::ListPendingProducts,
-                          "ListPendingProducts");
+      return CoreRead(registry_reads, snapshot, reader, bytes, &RegistryReads::ListPendingProducts,
+                      "ListPendingProducts");
     case kListProductFlagChanges:
-      return RegistryRead(snapshot, reader, bytes, &RegistryReads::ListProductFlagChanges,
-                          "ListProductFlagChanges");
+      return CoreRead(registry_reads, snapshot, reader, bytes,
+                      &RegistryReads::ListProductFlagChanges, "ListProductFlagChanges");
     case kListSites:
-      return RegistryRead(snapshot, reader, bytes, &RegistryReads::ListSites, "ListSites");
+      return CoreRead(registry_reads, snapshot, reader, bytes, &RegistryReads::ListSites,
+                      "ListSites");
     case kGetActor:
-      return RegistryRead(snapshot, reader, bytes, &RegistryReads::GetActor, "GetActor");
+      return CoreRead(registry_reads, snapshot, reader, bytes, &RegistryReads::GetActor,
+                      "GetActor");
     case kGetActorKey:
-      return RegistryRead(snapshot, reader, bytes, &RegistryReads::GetActorKey, "GetActorKey");
+      return CoreRead(registry_reads, snapshot, reader, bytes, &RegistryReads::GetActorKey,
+                      "GetActorKey");
     case kGetRegistryEntry:
-      return RegistryRead(snapshot, reader, bytes, &RegistryReads::GetRegistryEntry,
-                          "GetRegistryEntry");
+      return CoreRead(registry_reads, snapshot, reader, bytes, &RegistryReads::GetRegistryEntry,
+                      "GetRegistryEntry");
     default:
       return 0;
   }
@@ -345,12 +352,9 @@ int ReadWaybills(const storage::Snapshot& snapshot, uint8_t reader_byte, uint8_t
   World& w = TheWorld();
   const v1::Actor& reader = w.waybill_readers[reader_byte % w.waybill_readers.size()];
   switch (static_cast<WaybillMethod>(method % kWaybillReads)) {
-    case kGetWaybill: {
-      v1::GetWaybillRequest request;
-      if (!request.ParseFromString(bytes)) return 0;
-      CheckRefusal(w.waybill_reads->GetWaybill(snapshot, reader, request).status(), "GetWaybill");
-      break;
-    }
+    case kGetWaybill:
+      return CoreRead(*w.waybill_reads, snapshot, reader, bytes, &waybill::WaybillReads::GetWaybill,
+                      "GetWaybill");
     case kListWaybills: {
       v1::ListWaybillsRequest request;
       if (!request.ParseFromString(bytes)) return 0;
@@ -364,13 +368,9 @@ int ReadWaybills(const storage::Snapshot& snapshot, uint8_t reader_byte, uint8_t
                    "ListWaybills");
       break;
     }
-    case kListVehiclesInPark: {
-      v1::ListVehiclesInParkRequest request;
-      if (!request.ParseFromString(bytes)) return 0;
-      CheckRefusal(w.waybill_reads->ListVehiclesInPark(snapshot, reader, request).status(),
-                   "ListVehiclesInPark");
-      break;
-    }
+    case kListVehiclesInPark:
+      return CoreRead(*w.waybill_reads, snapshot, reader, bytes,
+                      &waybill::WaybillReads::ListVehiclesInPark, "ListVehiclesInPark");
     case kResolveWaybillCode: {
       v1::ResolveWaybillCodeRequest request;
       if (!request.ParseFromString(bytes)) return 0;
@@ -387,18 +387,6 @@ int ReadWaybills(const storage::Snapshot& snapshot, uint8_t reader_byte, uint8_t
     default:
       break;
   }
-  return 0;
-}
-
-// Parses `bytes` as the request of `read` and reads; 0 as libFuzzer wants.
-template <typename Request, typename Response>
-int LedgerRead(const storage::Snapshot& snapshot, const v1::Actor& reader, const std::string& bytes,
-               absl::StatusOr<Response> (ledger::LedgerReads::*read)(
-                   const storage::Snapshot&, const v1::Actor&, const Request&) const,
-               const char* what) {
-  Request request;
-  if (!request.ParseFromString(bytes)) return 0;
-  CheckRefusal((TheWorld().ledger_reads.get()->*read)(snapshot, reader, request).status(), what);
   return 0;
 }
 
@@ -623,22 +611,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     }
     case fuzz::kGetEvent:
-      return fuzz::LedgerRead(*snapshot, reader, bytes, &ledger::LedgerReads::GetEvent, "GetEvent");
+      return fuzz::CoreRead(*w.ledger_reads, *snapshot, reader, bytes,
+                            &ledger::LedgerReads::GetEvent, "GetEvent");
     case fuzz::kGetHistory:
-      return fuzz::LedgerRead(*snapshot, reader, bytes, &ledger::LedgerReads::GetHistory,
-                              "GetHistory");
+      return fuzz::CoreRead(*w.ledger_reads, *snapshot, reader, bytes,
+                            &ledger::LedgerReads::GetHistory, "GetHistory");
     case fuzz::kListStock:
-      return fuzz::LedgerRead(*snapshot, reader, bytes, &ledger::LedgerReads::ListStock,
-                              "ListStock");
+      return fuzz::CoreRead(*w.ledger_reads, *snapshot, reader, bytes,
+                            &ledger::LedgerReads::ListStock, "ListStock");
     case fuzz::kListScanSignals:
-      return fuzz::LedgerRead(*snapshot, reader, bytes, &ledger::LedgerReads::ListScanSignals,
-                              "ListScanSignals");
+      return fuzz::CoreRead(*w.ledger_reads, *snapshot, reader, bytes,
+                            &ledger::LedgerReads::ListScanSignals, "ListScanSignals");
     case fuzz::kGetSiteLoad:
-      return fuzz::LedgerRead(*snapshot, reader, bytes, &ledger::LedgerReads::GetSiteLoad,
-                              "GetSiteLoad");
+      return fuzz::CoreRead(*w.ledger_reads, *snapshot, reader, bytes,
+                            &ledger::LedgerReads::GetSiteLoad, "GetSiteLoad");
     case fuzz::kListSiteFlags:
-      return fuzz::LedgerRead(*snapshot, reader, bytes, &ledger::LedgerReads::ListSiteFlags,
-                              "ListSiteFlags");
+      return fuzz::CoreRead(*w.ledger_reads, *snapshot, reader, bytes,
+                            &ledger::LedgerReads::ListSiteFlags, "ListSiteFlags");
     case fuzz::kInclusionProof: {
       v1::GetInclusionProofRequest request;
       if (!request.ParseFromString(bytes)) return 0;
