@@ -94,16 +94,7 @@ absl::StatusOr<v1::InTransitReport> QueryInTransit(const storage::StateReader& s
     for (const waybill::VehicleInPark& v : inside) {
       CL_ASSIGN_OR_RETURN(std::optional<waybill::WaybillState> w,
                           waybill::FindWaybillByRef(state, v.waybill_ref));
-      v1::VehiclesInPark::Vehicle* out = report.add_vehicles_in_park();
-      out->set_waybill_number(waybill::NumberOfRef(v.waybill_ref));
-      out->set_carrier_uscc(waybill::CarrierOfRef(v.waybill_ref));
-      out->set_gate_id(v.gate_id);
-      out->set_entered_unix_seconds(absl::ToUnixSeconds(v.entered));
-      out->set_log_index(v.log_index);
-      if (w) {
-        out->set_vehicle_plate(w->waybill.vehicle().plate());
-        for (const v1::GoodsLine& g : w->waybill.goods()) out->add_un_numbers(g.un_number());
-      }
+      waybill::DescribeVehicleInPark(v, w ? &*w : nullptr, report.add_vehicles_in_park());
     }
   }
   return report;

@@ -29,6 +29,11 @@ MajorHazardAlertRecorder::Counters MajorHazardAlertRecorder::counters() const {
   return counters_;
 }
 
+uint64_t MajorHazardAlertRecorder::scans() const {
+  absl::MutexLock lock(&mu_);
+  return scans_;
+}
+
 namespace {
 
 std::string AlertName(const v1::MajorHazardAlert& alert) {
@@ -46,6 +51,10 @@ absl::StatusOr<int> MajorHazardAlertRecorder::RecordWaiting() {
   std::vector<v1::MajorHazardAlert> alerts;
   absl::flat_hash_map<std::string, Retry> still_waiting;
   bool truncated = false;
+  {
+    absl::MutexLock lock(&mu_);
+    ++scans_;
+  }
   absl::Status scanned =
       ScanPendingMajorHazardAlerts(*snapshot, [&](const v1::MajorHazardAlert& alert) {
         const std::string name = AlertName(alert);
@@ -96,13 +105,16 @@ absl::StatusOr<int> MajorHazardAlertRecorder::RecordWaiting() {
   return recorded;
 }
 
-bool MajorHazardAlertRecorder::RetriesWaiting() {
+absl::Time MajorHazardAlertRecorder::NextRetry() {
   absl::MutexLock recording(&recording_);
-  return !retries_.empty();
+  absl::Time next = absl::InfiniteFuture();
+  for (const auto& [name, retry] : retries_) next = std::min(next, retry.next);
+  return next;
 }
 
 void MajorHazardAlertRecorder::Run() {
   uint64_t looked_at = 0;  // the log size last looked at with nothing left to do
+  absl::Time next_retry = absl::InfiniteFuture();  // then: when a failed alert is due
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
@@ -111,12 +123,17 @@ void MajorHazardAlertRecorder::Run() {
     }
     if (!ledger_->Writable().ok()) continue;  // a read replica, or a store gone read-only
     const uint64_t size = ledger_->Latest()->size();
-    if (size == looked_at) continue;
+    if (size == looked_at && absl::Now() < next_retry) continue;
     absl::StatusOr<int> recorded = RecordWaiting();
     // Look again at once when it wrote (its own entries grew the log) or
-    // failed, and every round while an alert waits to be tried again (a
-    // quiet log may never grow again); settle when a round found nothing.
-    if (recorded.ok() && *recorded == 0 && !RetriesWaiting()) looked_at = size;
+    // failed; settle when a round found nothing to write now, until the log
+    // grows or a failed alert is due (a quiet log may never grow again).
+    if (recorded.ok() && *recorded == 0) {
+      looked_at = size;
+      next_retry = NextRetry();
+    } else {
+      looked_at = 0;
+    }
   }
 }
 

@@ -8,7 +8,9 @@
 // there, oldest first, at most 256 at a time. An alert whose entry could
 // not be written is reported on stderr once and tried again after 1 s,
 // then 2 s, ... up to a minute between tries, whether or not the log grows
-// meanwhile; the others go on. The alert's state machine accepts each alert
+// meanwhile; the others go on. While the log stays quiet and an alert waits
+// for its next try, the state is not looked at again before that try is
+// due. The alert's state machine accepts each alert
 // once (the same alert again is "already recorded"), so two recorders, or one
 // restarted after a crash between an event and its alert, record it once.
 // An alert left by an event is never lost: it waits in the state, in the
@@ -59,17 +61,22 @@ class MajorHazardAlertRecorder {
     }
   };
   Counters counters() const;
+  // How many times the waiting alerts were looked for in the state (by the
+  // thread or RecordWaiting): for tests and diagnosis.
+  uint64_t scans() const;
 
  private:
   void Run();
-  // Whether an alert that failed waits to be tried again.
-  bool RetriesWaiting();
+  // When the first alert that failed is due to be tried again
+  // (InfiniteFuture: none waits).
+  absl::Time NextRetry();
 
   journal::LedgerClient* const ledger_;
   const absl::Duration poll_;
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   Counters counters_ ABSL_GUARDED_BY(mu_);
+  uint64_t scans_ ABSL_GUARDED_BY(mu_) = 0;
   // Serialises RecordWaiting between the thread and callers.
   absl::Mutex recording_;
   // Alerts whose entry failed: when to try again, and the delay after that.

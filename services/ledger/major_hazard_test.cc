@@ -336,6 +336,16 @@ TEST_F(MajorHazardTest, AnAlertWhoseEntryFailedIsTriedAgainWhileTheLogStaysQuiet
   EXPECT_EQ(Recorded().size(), 1u);
   EXPECT_EQ(recorder.counters().failed, 1u);
   EXPECT_EQ(recorder.counters().recorded, 1u);
+  // The try came a second after the failure; polling every 20 ms, a
+  // recorder that looked at the state every round while the alert waited
+  // would have scanned it about 50 times. It looks when the log grows (its
+  // own entries) and when the retry is due.
+  absl::SleepFor(absl::Milliseconds(100));  // its look after its own entry
+  const uint64_t scans = recorder.scans();
+  EXPECT_LE(scans, 8u);
+  // Settled: nothing waits and the log is quiet.
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(recorder.scans(), scans);
 }
 
 // Entries of an epoch before identification (a deployment pinned to an

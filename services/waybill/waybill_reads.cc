@@ -251,19 +251,7 @@ absl::StatusOr<v1::VehiclesInPark> WaybillReads::ListVehiclesInPark(
   for (const VehicleInPark& v : *inside) {
     absl::StatusOr<std::optional<WaybillState>> w = FindWaybillByRef(snapshot, v.waybill_ref);
     if (!w.ok()) return w.status();
-    v1::VehiclesInPark::Vehicle* out = response.add_vehicles();
-    out->set_waybill_number(NumberOfRef(v.waybill_ref));
-    out->set_carrier_uscc(CarrierOfRef(v.waybill_ref));
-    out->set_gate_id(v.gate_id);
-    out->set_entered_unix_seconds(absl::ToUnixSeconds(v.entered));
-    out->set_log_index(v.log_index);
-    // The vehicle that entered (an amendment since may have changed the
-    // waybill's); before rules epoch 9 only the waybill's is known.
-    out->set_vehicle_plate(v.plate);
-    if (*w) {
-      if (v.plate.empty()) out->set_vehicle_plate((*w)->waybill.vehicle().plate());
-      for (const v1::GoodsLine& g : (*w)->waybill.goods()) out->add_un_numbers(g.un_number());
-    }
+    DescribeVehicleInPark(v, w->has_value() ? &**w : nullptr, response.add_vehicles());
   }
   response.set_log_size(snapshot.size());
   return response;

@@ -421,6 +421,20 @@ TEST_F(WaybillReadsTest, AParksGatesAndItsRegulatorsReadWhoIsInside) {
     EXPECT_TRUE(absl::IsPermissionDenied(no.status())) << no.status();
     EXPECT_NE(no.status().message().find("park_id: the vehicles inside a park"), std::string::npos);
   }
+
+  // The carrier amends the waybill's vehicle (nothing shipped yet): the
+  // vehicle inside is still the one the gate let in.
+  v1::WaybillRequest amend;
+  *amend.mutable_amend() =
+      testing::ExampleWaybill("YD-GATE", kCarrier, kProducer, kUser, {Code(1)});
+  amend.mutable_amend()->mutable_vehicle()->set_plate("闽A99999");
+  absl::StatusOr<WaybillReceipt> amended = Submit(carrier_, amend);
+  ASSERT_TRUE(amended.ok()) << amended.status();
+  ASSERT_EQ(Get(carrier_, "YD-GATE")->waybill().vehicle().plate(), "闽A99999");
+  inside = read(gate);
+  ASSERT_TRUE(inside.ok()) << inside.status();
+  ASSERT_EQ(inside->vehicles_size(), 1);
+  EXPECT_EQ(inside->vehicles(0).vehicle_plate(), "闽A12345");
 }
 
 }  // namespace

@@ -331,6 +331,19 @@ std::vector<std::string> CodesOf(const v1::Waybill& w) {
   return codes;
 }
 
+void DescribeVehicleInPark(const VehicleInPark& v, const WaybillState* w,
+                           v1::VehiclesInPark::Vehicle* out) {
+  out->set_waybill_number(NumberOfRef(v.waybill_ref));
+  out->set_carrier_uscc(CarrierOfRef(v.waybill_ref));
+  out->set_gate_id(v.gate_id);
+  out->set_entered_unix_seconds(absl::ToUnixSeconds(v.entered));
+  out->set_log_index(v.log_index);
+  out->set_vehicle_plate(v.plate);
+  if (w == nullptr) return;
+  if (v.plate.empty()) out->set_vehicle_plate(w->waybill.vehicle().plate());
+  for (const v1::GoodsLine& g : w->waybill.goods()) out->add_un_numbers(g.un_number());
+}
+
 absl::StatusOr<std::vector<VehicleInPark>> VehiclesInPark(const storage::StateReader& state,
                                                           absl::string_view park_id,
                                                           size_t limit) {

@@ -16,11 +16,12 @@
 #include <string>
 #include <vector>
 
-#include "api/wire.h"
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
+#include "api/wire.h"
 #include "chemledger/state/state.pb.h"
 #include "chemledger/v1/waybill.pb.h"
+#include "chemledger/v1/waybill_service.pb.h"
 #include "crypto/keys.h"
 #include "storage/store.h"
 
@@ -136,6 +137,15 @@ struct VehicleInPark {
 absl::StatusOr<std::vector<VehicleInPark>> VehiclesInPark(const storage::StateReader& state,
                                                           absl::string_view park_id,
                                                           size_t limit = 10000);
+
+// `v` as the reads of who is inside a park answer it
+// (WaybillService.ListVehiclesInPark, AuditService.QueryInTransit), with the
+// waybill it travels on (`w`; null when it is not found): the plate of the
+// vehicle that entered, which an amendment of the waybill since does not
+// change (the waybill's own before rules epoch 9, when the gate did not
+// record it), and the UN numbers of the waybill's goods.
+void DescribeVehicleInPark(const VehicleInPark& v, const WaybillState* w,
+                           v1::VehiclesInPark::Vehicle* out);
 
 // Every code a waybill lists, line by line.
 std::vector<std::string> CodesOf(const v1::Waybill& w);
