@@ -115,10 +115,11 @@ inline constexpr char kAddCheckpointCosignatureMethod[] =
     "/chemledger.v1.LedgerService/AddCheckpointCosignature";
 inline constexpr char kListWaybillsMethod[] = "/chemledger.v1.WaybillService/ListWaybills";
 inline constexpr char kBackupMethod[] = "/chemledger.v1.AdminService/Backup";
-// Unary writes (signed envelopes; no read credentials) and the one public
-// read of the registry.
+// Unary writes (signed envelopes; no read credentials), the one public
+// read of the registry, and the label keys' trust list (public).
 inline constexpr char kAppendMethod[] = "/chemledger.v1.LedgerService/Append";
 inline constexpr char kGetDeploymentMethod[] = "/chemledger.v1.RegistryService/GetDeployment";
+inline constexpr char kGetTrustListMethod[] = "/chemledger.v1.LabelService/GetTrustList";
 // Streams of writes open with credentials for their own method
 // (services/registry/stream_gate.h).
 inline constexpr char kAppendStreamMethod[] = "/chemledger.v1.LedgerService/AppendStream";

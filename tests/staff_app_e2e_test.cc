@@ -443,6 +443,12 @@ TEST_F(StaffAppE2eTest, InChromiumWarehouseStaffWorkByScanOfflineToo) {
   // Goods in, offline: queued (one pending), then recorded when back online,
   // with the time of the scans, not of the sending.
   const google::protobuf::Struct& offline = steps["received-offline"];
+  // Offline, the labels were told genuine from the trust list the phone
+  // fetched while online, and held for the packages' state.
+  EXPECT_NE(text(offline, "scanned").find("离线核验：签名真实"), std::string::npos)
+      << text(offline, "scanned");
+  EXPECT_NE(text(offline, "message").find("离线核验签名真实 2 件"), std::string::npos)
+      << text(offline, "message");
   EXPECT_EQ(text(offline, "pending"), "待提交 1");
   EXPECT_EQ(text(offline, "network"), "离线");
   EXPECT_NE(text(offline, "unreadable").find("无法识别"), std::string::npos);
@@ -502,17 +508,18 @@ TEST_F(StaffAppE2eTest, InChromiumWarehouseStaffWorkByScanOfflineToo) {
   EXPECT_EQ(text(forged, "queue_grew"), "0");
   EXPECT_EQ(text(forged, "pending"), "待提交 0");
 
-  // Offline, the forged label is held, then verified and not booked.
-  const google::protobuf::Struct& held = steps["forged-offline"];
-  const google::protobuf::Struct& held_before = held.fields().at("held").struct_value();
-  EXPECT_EQ(text(held_before, "pending"), "待提交 1");
-  EXPECT_NE(text(held_before, "queue").find("待联网核验标签后提交"), std::string::npos)
-      << text(held_before, "queue");
-  EXPECT_NE(text(held, "refused").find("标签核验未通过，未记录"), std::string::npos)
-      << text(held, "refused");
-  EXPECT_NE(text(held, "refused").find("（伪）"), std::string::npos) << text(held, "refused");
-  EXPECT_EQ(text(held, "pending"), "待提交 0");
-  EXPECT_EQ(text(held, "done_grew"), "0");
+  // Offline, the trust list on the phone shows the forged label 伪 at once:
+  // neither held nor booked.
+  const google::protobuf::Struct& forged_offline = steps["forged-offline"];
+  EXPECT_NE(text(forged_offline, "scanned").find("伪"), std::string::npos)
+      << text(forged_offline, "scanned");
+  EXPECT_NE(text(forged_offline, "scanned").find("离线核验：签名不符"), std::string::npos)
+      << text(forged_offline, "scanned");
+  EXPECT_NE(text(forged_offline, "message").find("标签核验未通过 1 件"), std::string::npos)
+      << text(forged_offline, "message");
+  EXPECT_EQ(text(forged_offline, "queue_grew"), "0");
+  EXPECT_EQ(text(forged_offline, "pending"), "待提交 0");
+  EXPECT_EQ(text(forged_offline, "done_grew"), "0");
 
   // The ledger's refusal is shown and not sent again.
   const google::protobuf::Struct& refused = steps["refused"];

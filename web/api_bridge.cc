@@ -22,13 +22,14 @@ namespace chemledger::web {
 namespace {
 
 // What the staff app needs, and nothing more: who it is, its sites, a
-// waybill, the stock at a site, verdicts on what it scanned, and writing
-// events. Every one but GetDeployment needs a signature.
+// waybill, the stock at a site, verdicts on what it scanned (and the label
+// keys' trust list, for verdicts without a connection), and writing events.
+// Every one but GetDeployment and GetTrustList needs a signature.
 const absl::flat_hash_set<std::string>& CarriedMethods() {
   static const auto* methods = new absl::flat_hash_set<std::string>{
-      api::kGetDeploymentMethod, api::kGetActorMethod, api::kListSitesMethod,
-      api::kGetWaybillMethod, api::kListStockMethod, api::kVerifyMethod,
-      api::kAppendMethod,
+      api::kGetDeploymentMethod, api::kGetTrustListMethod, api::kGetActorMethod,
+      api::kListSitesMethod,     api::kGetWaybillMethod,   api::kListStockMethod,
+      api::kVerifyMethod,        api::kAppendMethod,
   };
   return *methods;
 }
@@ -117,7 +118,8 @@ BridgeAnswer ApiBridge::Call(absl::string_view method, const std::string& reques
                   absl::StrCat("path: ", method, " is not carried over HTTP; use gRPC"));
   }
   const bool signed_in_body = method == api::kAppendMethod;
-  const bool public_method = method == api::kGetDeploymentMethod;
+  const bool public_method =
+      method == api::kGetDeploymentMethod || method == api::kGetTrustListMethod;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        absl::ToChronoMilliseconds(deadline_));

@@ -109,6 +109,7 @@ absl::StatusOr<v1::WaybillRecord> WaybillReads::GetWaybill(
   // of that number this reader may read.
   registry::OversightMemo memo(snapshot, reader);
   std::optional<WaybillState> state;
+  bool numbered_unread = false;  // by number alone: some waybill so numbered is not the reader's
   if (!request.carrier_uscc().empty()) {
     absl::StatusOr<std::optional<WaybillState>> found =
         FindWaybill(snapshot, request.carrier_uscc(), request.waybill_number());
@@ -122,7 +123,10 @@ absl::StatusOr<v1::WaybillRecord> WaybillReads::GetWaybill(
     for (WaybillState& w : *numbered) {
       absl::StatusOr<bool> may_read = MayRead(memo, reader, w.waybill);
       if (!may_read.ok()) return may_read.status();
-      if (!*may_read) continue;
+      if (!*may_read) {
+        numbered_unread = true;
+        continue;
+      }
       if (++readable > 1) {
         return absl::InvalidArgumentError(
             absl::StrCat("carrier_uscc: several waybills numbered '", request.waybill_number(),
@@ -140,15 +144,16 @@ absl::StatusOr<v1::WaybillRecord> WaybillReads::GetWaybill(
                                               request.waybill_number(), clock_());
   if (!responder.ok()) return responder.status();
   // Whether a waybill exists is told to those who may read it, and to
-  // regulators who oversee everything. (One found by number alone was
-  // found because the reader may read it.)
+  // regulators who oversee everything: NOT_FOUND when there is none,
+  // PERMISSION_DENIED when their department does not read it. (One found
+  // by number alone was found because the reader may read it.)
   bool may = false;
   if (state && !request.carrier_uscc().empty()) {
     absl::StatusOr<bool> may_read = MayRead(memo, reader, state->waybill);
     if (!may_read.ok()) return may_read.status();
     may = *may_read;
   } else {
-    may = state.has_value() || registry::OverseesEverything(reader);
+    may = state.has_value() || (registry::OverseesEverything(reader) && !numbered_unread);
   }
   if (!*responder && !may) {
     return absl::PermissionDeniedError(

@@ -215,6 +215,16 @@ TEST_F(WaybillReadsTest, WhoMayNotReadLearnsNotEvenWhetherItExists) {
   EXPECT_NE(missing.status().message().find("waybill_number: no waybill 'YD-NONE'"),
             std::string::npos);
   EXPECT_TRUE(Get(national, "YD-1", kCarrier).ok());
+  // A national regulator whose department does not read this waybill is
+  // told it is there and not its to read, by number alone as with the
+  // carrier named; one that is not there is NOT_FOUND either way.
+  const crypto::SigningKey market = TestKey(24);
+  ASSERT_NO_FATAL_FAILURE(AddRegulator(market, v1::MARKET_REGULATION, ""));
+  EXPECT_TRUE(absl::IsPermissionDenied(Get(market, "YD-1", kCarrier).status()));
+  EXPECT_TRUE(absl::IsPermissionDenied(Get(market, "YD-1").status()))
+      << Get(market, "YD-1").status();
+  EXPECT_TRUE(absl::IsNotFound(Get(market, "YD-NONE").status()));
+  EXPECT_TRUE(absl::IsNotFound(Get(market, "YD-NONE", kCarrier).status()));
 }
 
 TEST_F(WaybillReadsTest, ARegulatorReadsItsDepartmentsWaybillsWithAPartyInItsJurisdiction) {

@@ -29,6 +29,7 @@ const METHOD = {
   waybill: '/chemledger.v1.WaybillService/GetWaybill',
   stock: '/chemledger.v1.LedgerService/ListStock',
   verify: '/chemledger.v1.VerifyService/Verify',
+  trustList: '/chemledger.v1.LabelService/GetTrustList',
   append: '/chemledger.v1.LedgerService/Append',
 };
 const STEP = { STORING: 2, SHIPPING: 3, RECEIVING: 4 };
@@ -262,6 +263,7 @@ async function checkEnrolment() {
     message.textContent = '';
     await loadSites();
     showWork();
+    refreshTrustList();
   } catch (e) {
     message.textContent = e instanceof Refusal && e.status === 401
         ? '尚未登记（或本机时钟不准）：' + e.message
@@ -378,6 +380,154 @@ async function verdictsOf(urls) {
   return verdicts;
 }
 
+// ---- Verdicts without a connection (docs/label-format.md, "Verifying").
+//
+// The label keys' trust list (LabelService.GetTrustList, a signed note) is
+// fetched while online and kept on the device; offline, a scanned label's
+// signature is checked against it. The note's verifier key is the one the
+// device was first given (by the server whose page this is), kept with the
+// list: a list under another key is refused. An offline check decides only
+// what a signature can: a label that fails it is 伪 and is neither held nor
+// booked; one that passes is held as before, as only the server knows
+// whether the package is voided, used up, lost or on hold.
+
+const LABEL_CONTEXT = 'application/vnd.chemledger.label.v1';
+const TRUST = 'chemledger-staff-trust';
+const TRUST_REFRESH_SECONDS = 3600;
+let trust = JSON.parse(localStorage.getItem(TRUST) || 'null');  // {verifier_key, note, at}
+let trustList = null;  // the parsed text
+
+// RFC 4648 Base32 without padding, upper case; null for anything else.
+function unbase32(s) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const out = [];
+  let bits = 0, value = 0;
+  for (const c of s) {
+    const v = alphabet.indexOf(c);
+    if (v < 0) return null;
+    value = ((value << 5) | v) & 0xffff;
+    bits += 5;
+    if (bits >= 8) { bits -= 8; out.push((value >> bits) & 0xff); }
+  }
+  return Uint8Array.from(out);
+}
+
+// A key id (docs/signatures.md, "Key ids").
+async function keyIdOf(publicRaw) {
+  const id = await sha256(concat(te.encode('chemledger key id v1'), Uint8Array.of(0, 1), publicRaw));
+  return hex(id.subarray(0, 8));
+}
+
+async function ed25519Verifies(publicRaw, signature, message) {
+  const key = await crypto.subtle.importKey('raw', publicRaw, { name: 'Ed25519' }, false, ['verify']);
+  return crypto.subtle.verify({ name: 'Ed25519' }, key, signature, message);
+}
+
+// The text of C2SP signed note `note` if the key of verifier key string
+// `verifier` ("<name>+<hash>+<base64(0x01 || key)>") signed it; else null
+// (docs/checkpoint-format.md).
+async function openNote(note, verifier) {
+  const v = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+=*)$/.exec(verifier || '');
+  if (!v) return null;
+  const raw = unbase64(v[3]);
+  if (raw.length !== 33 || raw[0] !== 1) return null;
+  const hash = await sha256(concat(te.encode(v[1] + '\n'), raw));
+  if (hex(hash.subarray(0, 4)) !== v[2]) return null;
+  const split = note.lastIndexOf('\n\n');
+  if (split < 0) return null;
+  const text = note.slice(0, split + 1);
+  for (const line of note.slice(split + 2).split('\n')) {
+    const s = /^\u2014 (\S+) ([A-Za-z0-9+/]+=*)$/.exec(line);
+    if (!s || s[1] !== v[1]) continue;
+    const signature = unbase64(s[2]);
+    if (signature.length !== 68 || hex(signature.subarray(0, 4)) !== v[2]) continue;
+    if (await ed25519Verifies(raw.subarray(1), signature.subarray(4), te.encode(text))) return text;
+  }
+  return null;
+}
+
+// A trust list's text (docs/label-format.md, "The trust list"), v2 only.
+function parseTrustList(text) {
+  const lines = text.split('\n');
+  if (lines[0] !== 'chemledger-label-trust-list v2') return null;
+  const list = { resolver: '', expires: '', keys: Object.create(null) };
+  for (const line of lines.slice(1)) {
+    let m;
+    if ((m = /^resolver (\S+)$/.exec(line))) list.resolver = m[1];
+    else if ((m = /^expires (\d{4}-\d{2}-\d{2})$/.exec(line))) list.expires = m[1];
+    else if ((m = /^key ([0-9a-f]{16}) (\S+) valid \S+ \S+( revoked \S+)?$/.exec(line))) {
+      list.keys[m[1]] = { key: m[2], revoked: Boolean(m[3]) };
+    }
+  }
+  return list.resolver && list.expires ? list : null;
+}
+
+// Today in China (UTC+8) by the server's clock, as YYYY-MM-DD.
+const chinaToday = () => new Date((now() + CHINA_OFFSET_MINUTES * 60) * 1000).toISOString().slice(0, 10);
+
+async function loadTrustList() {
+  if (!trust || trustList) return;
+  const text = await openNote(trust.note, trust.verifier_key);
+  trustList = text ? parseTrustList(text) : null;
+}
+
+// Fetches the trust list when the one kept is older than an hour (or there
+// is none), while online.
+async function refreshTrustList() {
+  if (!app.online || (trust && now() - trust.at < TRUST_REFRESH_SECONDS)) return;
+  try {
+    const answer = await call(METHOD.trustList, new Uint8Array(), { read: false });
+    const verifier = trust ? trust.verifier_key : answer.verifier_key;
+    const text = await openNote(answer.signed_note || '', verifier);
+    const list = text ? parseTrustList(text) : null;
+    if (!list) {
+      note('标签信任列表无法验证（不是本机保存的签名密钥所签），离线时无法核验标签', 'refused');
+      return;
+    }
+    trust = { verifier_key: verifier, note: answer.signed_note, at: now() };
+    localStorage.setItem(TRUST, JSON.stringify(trust));
+    trustList = list;
+    for (const [, s] of app.scanned) delete s.offline;  // told again by this list
+  } catch (e) {
+    // Offline, or the server's refusal: the list kept (if any) stays.
+  }
+}
+
+// A label's verdict from the trust list: {assessment: 'fake', note} when it
+// fails, 'genuine' (its signature only) when it passes, null when it cannot
+// be told here (no list, an expired list, a revoked key, a label this page
+// does not read): the server decides once online.
+async function offlineVerdictOf(url) {
+  await loadTrustList();
+  if (!trustList || chinaToday() > trustList.expires) return null;
+  const m = /^HTTPS:\/\/([A-Z0-9.:-]{1,63})\/([0-9A-HJ-NP-RTUW-Y]{18}\.[A-Z0-9]{1,16}\/[A-Z0-9]{1,20}\.[1-9][0-9]{0,8})\/([A-Z2-7]{144})$/.exec(url);
+  if (!m) return null;
+  const payload = unbase32(m[3]);
+  if (!payload || payload.length !== 90 || payload[0] !== 1) return null;
+  if (m[1] !== trustList.resolver) return { assessment: 'fake', note: '离线核验：不是本平台的标签' };
+  const keyId = hex(payload.subarray(1, 9));
+  const entry = trustList.keys[keyId];
+  if (!entry) return { assessment: 'fake', note: '离线核验：签发密钥不在信任列表中' };
+  if (entry.revoked) return null;  // genuine with a warning or not: the server tells
+  const publicRaw = unbase64(entry.key);
+  if (publicRaw.length !== 32 || await keyIdOf(publicRaw) !== keyId) return null;
+  const signed = concat(te.encode(`HTTPS://${m[1]}/${m[2]}/`), payload.subarray(0, 26));
+  const genuine = await ed25519Verifies(publicRaw, payload.subarray(26), pae(LABEL_CONTEXT, signed));
+  return genuine ? { assessment: 'genuine', note: '离线核验：签名真实，包装状态待联网核验' }
+                 : { assessment: 'fake', note: '离线核验：签名不符' };
+}
+
+// Offline verdicts for what was scanned and has none from the server.
+async function verifyOffline() {
+  let changed = false;
+  for (const [, s] of app.scanned) {
+    if (!s.url || s.verdict || s.offline !== undefined) continue;
+    try { s.offline = await offlineVerdictOf(s.url); } catch (e) { s.offline = null; }
+    changed = true;
+  }
+  if (changed) render();
+}
+
 // Verdicts on what was scanned (真 / 可疑 / 伪), when online. True when
 // every scanned label has one.
 let verifyTimer = 0;
@@ -388,7 +538,7 @@ function verifySoon() {
 async function verifyScanned() {
   const unchecked = [...app.scanned.entries()].filter(([, s]) => s.url && !s.verdict);
   if (!unchecked.length) return true;
-  if (!app.online) return false;
+  if (!app.online) { await verifyOffline(); return false; }
   try {
     const verdicts = await verdictsOf(unchecked.map(([, s]) => s.url));
     unchecked.forEach(([code], i) => {
@@ -401,6 +551,7 @@ async function verifyScanned() {
     return true;
   } catch (e) {
     if (!(e instanceof Offline)) note('核验失败：' + e.message, 'refused');
+    await verifyOffline();
     return false;
   }
 }
@@ -478,12 +629,18 @@ function render() {
   list.textContent = '';
   for (const [code, s] of app.scanned) {
     const li = document.createElement('li');
-    const [word, kind] = VERDICT[s.verdict] || ['未核验', 'pending'];
+    // The server's verdict; else one from the trust list (offline), whose
+    // 真 stays grey: the package's state is not known yet.
+    const offline = !s.verdict && s.offline ? s.offline : null;
+    const [word, kind] = VERDICT[s.verdict || (offline ? offline.assessment : '')] ||
+                         ['未核验', 'pending'];
     const verdict = document.createElement('b');
     verdict.textContent = word;
     // Genuine, with something to heed (lost, on hold, recalled, ...).
-    verdict.className = s.verdict === 'genuine' && s.note ? 'genuine heed' : kind;
-    li.append(verdict, ' ', code, s.note ? `（${s.note}）` : '');
+    verdict.className = s.verdict === 'genuine' && s.note ? 'genuine heed'
+        : offline && offline.assessment === 'genuine' ? 'pending' : kind;
+    const said = offline ? offline.note : s.note;
+    li.append(verdict, ' ', code, said ? `（${said}）` : '');
     list.appendChild(li);
   }
   $('scanned-count').textContent = String(app.scanned.size);
@@ -699,8 +856,9 @@ async function submit() {
 
 // What is booked: only labels the server verified genuine. Online, every
 // scanned label is verified first; a fake or suspicious one, or a code typed
-// in (no label to verify), is never booked. Offline, the scans are held
-// (unsigned) and verified when the connection is back.
+// in (no label to verify), is never booked. Offline, a label the trust list
+// shows forged is not booked either; the others are held (unsigned) and
+// verified when the connection is back.
 async function submitScans() {
   const codes = [...app.scanned.keys()];
   if (app.task === 'stocktake') return stocktake(codes);
@@ -719,8 +877,11 @@ async function submitScans() {
   const onWaybill = expected ? codes.filter((c) => expected.has(c)) : codes;
   const scanOf = (c) => app.scanned.get(c);
   const book = onWaybill.filter((c) => scanOf(c).verdict === 'genuine');
-  const held = checked ? [] : onWaybill.filter((c) => scanOf(c).url && !scanOf(c).verdict);
-  const failed = onWaybill.filter((c) => ['fake', 'suspicious'].includes(scanOf(c).verdict));
+  const forgedOffline = (c) => !scanOf(c).verdict && (scanOf(c).offline || {}).assessment === 'fake';
+  const held = checked ? []
+      : onWaybill.filter((c) => scanOf(c).url && !scanOf(c).verdict && !forgedOffline(c));
+  const failed = onWaybill.filter((c) => ['fake', 'suspicious'].includes(scanOf(c).verdict) ||
+                                         forgedOffline(c));
   const typed = onWaybill.filter((c) => !scanOf(c).url);
   if (!book.length && !held.length) {
     const why = [failed.length ? `标签核验未通过 ${failed.length} 件` : '',
@@ -747,7 +908,11 @@ async function submitScans() {
     save();
   }
   const parts = book.length ? [`已签名 ${book.length} 件`] : [];
-  if (held.length) parts.push(`离线未核验 ${held.length} 件（联网核验后提交）`);
+  const signedOffline = held.filter((c) => (scanOf(c).offline || {}).assessment === 'genuine').length;
+  if (signedOffline) parts.push(`离线核验签名真实 ${signedOffline} 件（联网核验状态后提交）`);
+  if (held.length > signedOffline) {
+    parts.push(`离线未核验 ${held.length - signedOffline} 件（联网核验后提交）`);
+  }
   if (failed.length) parts.push(`标签核验未通过 ${failed.length} 件（未记录）`);
   if (typed.length) parts.push(`手输编码 ${typed.length} 件（无标签可核验，未记录）`);
   if (expected) {
@@ -860,7 +1025,12 @@ async function start() {
   $('photo').onchange = () => takePhoto($('photo').files[0]);
   $('submit').onclick = submit;
   $('clear').onclick = () => { app.scanned.clear(); app.stocktake = null; note(''); render(); };
-  window.addEventListener('online', () => { setOnline(true); verifySoon(); flush(); });
+  window.addEventListener('online', () => {
+    setOnline(true);
+    verifySoon();
+    flush();
+    refreshTrustList();
+  });
   // Another tab queued or sent records.
   window.addEventListener('storage', (e) => { if (e.key && e.key.startsWith(QUEUE)) render(); });
   window.addEventListener('offline', () => setOnline(false));
@@ -869,7 +1039,7 @@ async function start() {
   if (app.key && app.actor) {
     showWork();
     flush();
-    if (navigator.onLine) loadSites().then(showWork);
+    if (navigator.onLine) loadSites().then(showWork).then(refreshTrustList);
   } else {
     showEnrolment();
   }
