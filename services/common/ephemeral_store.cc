@@ -277,6 +277,7 @@ absl::StatusOr<std::unique_ptr<EphemeralStore>> EphemeralStore::Open(
   }
   leveldb::Options db_options;
   db_options.create_if_missing = true;
+  if (options.env != nullptr) db_options.env = options.env;
   leveldb::DB* raw = nullptr;
   if (absl::Status s = FromLevelDb(leveldb::DB::Open(db_options, directory, &raw),
                                    absl::StrCat(directory, ": cannot open"));

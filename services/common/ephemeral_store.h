@@ -34,6 +34,10 @@
 #include "services/common/ephemeral_records.h"
 #include "services/common/read_auth.h"
 
+namespace leveldb {
+class Env;
+}  // namespace leveldb
+
 namespace chemledger {
 
 struct EphemeralStoreOptions {
@@ -42,6 +46,10 @@ struct EphemeralStoreOptions {
   size_t max_remembered_per_key = 100000;
   // Where the machine's boot id is read; tests point it at a file of their own.
   std::string boot_id_file = "/proc/sys/kernel/random/boot_id";
+  // Where the store's files are written (not owned; must outlive the
+  // store). null: LevelDB's default. Tests pass a fault-injecting one
+  // (storage/fault_injection_env.h) to cut the power.
+  leveldb::Env* env = nullptr;
 };
 
 class EphemeralStore {
@@ -63,7 +71,7 @@ class EphemeralStore {
   // Credentials signed before this are refused (InfinitePast when nothing
   // can have been lost since the store was last open).
   absl::Time nonces_not_before() const { return nonces_not_before_; }
-  // How many unexpired nonces and records were loaded at open.
+  // How many unexpired nonces were loaded at open.
   size_t nonces_loaded() const { return nonces_loaded_; }
 
   // Internal.

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "storage/fault_injection_env.h"
 
 namespace chemledger {
 namespace {
@@ -36,9 +37,10 @@ class EphemeralStoreTest : public ::testing::Test {
 
   void SetBootId(const std::string& id) { std::ofstream(dir_ + "/boot_id") << id << "\n"; }
 
-  std::unique_ptr<EphemeralStore> Open(absl::Time now) {
+  std::unique_ptr<EphemeralStore> Open(absl::Time now, leveldb::Env* env = nullptr) {
     EphemeralStoreOptions options;
     options.boot_id_file = dir_ + "/boot_id";
+    options.env = env;
     absl::StatusOr<std::unique_ptr<EphemeralStore>> store =
         EphemeralStore::Open(dir_ + "/ephemeral", options, now);
     EXPECT_TRUE(store.ok()) << store.status();
@@ -118,6 +120,37 @@ TEST_F(EphemeralStoreTest, AfterAnUncleanCloseAndARebootWhatCameBeforeIsRefused)
   EXPECT_EQ(store->nonces()->Remember(kKey, kNonceB, t0_, expires_, later).code(),
             absl::StatusCode::kUnauthenticated);
   EXPECT_TRUE(store->nonces()->Remember(kKey, kNonceB, later, expires_, later).ok());
+}
+
+// The machine loses power: LevelDB keeps only what was fsynced. A mark that
+// must stay (only_if_absent: a used sign-in challenge) was synced and is
+// still there; a nonce (written without an fsync) is gone, and so every
+// credential signed before the store opened again is refused.
+TEST_F(EphemeralStoreTest, AMarkThatMustStaySurvivesAPowerCut) {
+  storage::FaultInjectionEnv env;
+  EphemeralRecords::Limits once;
+  once.only_if_absent = true;
+  const absl::Time expires = t0_ + absl::Minutes(5);
+  {
+    std::unique_ptr<EphemeralStore> store = Open(t0_, &env);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->records()->Put("used", "challenge-1", "", "alice", expires, once, t0_).ok());
+    ASSERT_TRUE(store->nonces()->Remember(kKey, kNonceA, t0_, expires_, t0_).ok());
+    env.CutPower();
+  }  // the close cannot write either: it is not clean
+  env.DropUnsyncedData();
+  SetBootId("boot-2");
+  const absl::Time later = t0_ + absl::Seconds(5);
+  std::unique_ptr<EphemeralStore> store = Open(later, &env);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(
+      store->records()->Put("used", "challenge-1", "", "mallory", expires, once, later).code(),
+      absl::StatusCode::kAlreadyExists)
+      << "the used mark was lost with the power";
+  EXPECT_EQ(store->nonces_loaded(), 0u) << "the nonce, written without an fsync, is gone";
+  EXPECT_EQ(store->nonces_not_before(), later);
+  EXPECT_EQ(store->nonces()->Remember(kKey, kNonceA, t0_, expires_, later).code(),
+            absl::StatusCode::kUnauthenticated);
 }
 
 TEST_F(EphemeralStoreTest, TheRefusalAfterALossOutlivesTheNextRestart) {
