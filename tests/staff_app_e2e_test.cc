@@ -521,6 +521,18 @@ TEST_F(StaffAppE2eTest, InChromiumWarehouseStaffWorkByScanOfflineToo) {
   EXPECT_EQ(text(forged_offline, "pending"), "待提交 0");
   EXPECT_EQ(text(forged_offline, "done_grew"), "0");
 
+  // A label it cannot judge offline is held, then verified and not booked.
+  const google::protobuf::Struct& held = steps["held-offline"];
+  const google::protobuf::Struct& held_before = held.fields().at("held").struct_value();
+  EXPECT_EQ(text(held_before, "pending"), "待提交 1");
+  EXPECT_NE(text(held_before, "queue").find("待联网核验标签后提交"), std::string::npos)
+      << text(held_before, "queue");
+  EXPECT_NE(text(held, "refused").find("标签核验未通过，未记录"), std::string::npos)
+      << text(held, "refused");
+  EXPECT_NE(text(held, "refused").find("（伪）"), std::string::npos) << text(held, "refused");
+  EXPECT_EQ(text(held, "pending"), "待提交 0");
+  EXPECT_EQ(text(held, "done_grew"), "0");
+
   // The ledger's refusal is shown and not sent again.
   const google::protobuf::Struct& refused = steps["refused"];
   EXPECT_NE(text(refused, "refused").find("被拒"), std::string::npos) << text(refused, "refused");

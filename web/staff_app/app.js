@@ -384,18 +384,24 @@ async function verdictsOf(urls) {
 //
 // The label keys' trust list (LabelService.GetTrustList, a signed note) is
 // fetched while online and kept on the device; offline, a scanned label's
-// signature is checked against it. The note's verifier key is the one the
-// device was first given (by the server whose page this is), kept with the
-// list: a list under another key is refused. An offline check decides only
-// what a signature can: a label that fails it is 伪 and is neither held nor
-// booked; one that passes is held as before, as only the server knows
-// whether the package is voided, used up, lost or on hold.
+// signature is checked against it. The note's verifier key is taken on first
+// use from the server whose page this is (the page's own code comes from it
+// too), must be named for the deployment (its checkpoint origin), and is
+// kept with the list: a list under another key is refused. A list older
+// than the one kept, or already expired, is not taken. An offline check
+// decides only what a signature can: a label whose signature fails, or that
+// names another resolver, is 伪 and is neither held nor booked; one that
+// passes is held as before, as only the server knows whether the package is
+// voided, used up, lost or on hold; one the list cannot judge (a key it does
+// not hold, which may be newer than the list, or a revoked one) is held for
+// the server's verdict.
 
 const LABEL_CONTEXT = 'application/vnd.chemledger.label.v1';
 const TRUST = 'chemledger-staff-trust';
 const TRUST_REFRESH_SECONDS = 3600;
 let trust = JSON.parse(localStorage.getItem(TRUST) || 'null');  // {verifier_key, note, at}
-let trustList = null;  // the parsed text
+let trustList = null;     // `trust`'s list, parsed once its note is checked
+let trustGeneration = 0;  // raised whenever `trust` changes
 
 // RFC 4648 Base32 without padding, upper case; null for anything else.
 function unbase32(s) {
@@ -412,6 +418,11 @@ function unbase32(s) {
   return Uint8Array.from(out);
 }
 
+// Standard base64, or null.
+function unbase64OrNull(s) {
+  try { return unbase64(s); } catch (e) { return null; }
+}
+
 // A key id (docs/signatures.md, "Key ids").
 async function keyIdOf(publicRaw) {
   const id = await sha256(concat(te.encode('chemledger key id v1'), Uint8Array.of(0, 1), publicRaw));
@@ -424,13 +435,13 @@ async function ed25519Verifies(publicRaw, signature, message) {
 }
 
 // The text of C2SP signed note `note` if the key of verifier key string
-// `verifier` ("<name>+<hash>+<base64(0x01 || key)>") signed it; else null
-// (docs/checkpoint-format.md).
-async function openNote(note, verifier) {
+// `verifier` ("<name>+<hash>+<base64(0x01 || key)>"), named `name`, signed
+// it; else null (docs/checkpoint-format.md).
+async function openNote(note, verifier, name) {
   const v = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+=*)$/.exec(verifier || '');
-  if (!v) return null;
-  const raw = unbase64(v[3]);
-  if (raw.length !== 33 || raw[0] !== 1) return null;
+  if (!v || v[1] !== name) return null;
+  const raw = unbase64OrNull(v[3]);
+  if (!raw || raw.length !== 33 || raw[0] !== 1) return null;
   const hash = await sha256(concat(te.encode(v[1] + '\n'), raw));
   if (hex(hash.subarray(0, 4)) !== v[2]) return null;
   const split = note.lastIndexOf('\n\n');
@@ -439,8 +450,8 @@ async function openNote(note, verifier) {
   for (const line of note.slice(split + 2).split('\n')) {
     const s = /^\u2014 (\S+) ([A-Za-z0-9+/]+=*)$/.exec(line);
     if (!s || s[1] !== v[1]) continue;
-    const signature = unbase64(s[2]);
-    if (signature.length !== 68 || hex(signature.subarray(0, 4)) !== v[2]) continue;
+    const signature = unbase64OrNull(s[2]);
+    if (!signature || signature.length !== 68 || hex(signature.subarray(0, 4)) !== v[2]) continue;
     if (await ed25519Verifies(raw.subarray(1), signature.subarray(4), te.encode(text))) return text;
   }
   return null;
@@ -450,67 +461,77 @@ async function openNote(note, verifier) {
 function parseTrustList(text) {
   const lines = text.split('\n');
   if (lines[0] !== 'chemledger-label-trust-list v2') return null;
-  const list = { resolver: '', expires: '', keys: Object.create(null) };
+  const list = { resolver: '', issued: '', expires: '', keys: Object.create(null) };
   for (const line of lines.slice(1)) {
     let m;
     if ((m = /^resolver (\S+)$/.exec(line))) list.resolver = m[1];
+    else if ((m = /^issued (\d{4}-\d{2}-\d{2})$/.exec(line))) list.issued = m[1];
     else if ((m = /^expires (\d{4}-\d{2}-\d{2})$/.exec(line))) list.expires = m[1];
     else if ((m = /^key ([0-9a-f]{16}) (\S+) valid \S+ \S+( revoked \S+)?$/.exec(line))) {
       list.keys[m[1]] = { key: m[2], revoked: Boolean(m[3]) };
     }
   }
-  return list.resolver && list.expires ? list : null;
+  return list.resolver && list.issued && list.expires ? list : null;
 }
 
 // Today in China (UTC+8) by the server's clock, as YYYY-MM-DD.
 const chinaToday = () => new Date((now() + CHINA_OFFSET_MINUTES * 60) * 1000).toISOString().slice(0, 10);
 
+// The kept list, its note checked (once per page load).
 async function loadTrustList() {
-  if (!trust || trustList) return;
-  const text = await openNote(trust.note, trust.verifier_key);
-  trustList = text ? parseTrustList(text) : null;
+  if (!trust || trustList || !app.origin) return;
+  const kept = trust;
+  const text = await openNote(kept.note, kept.verifier_key, app.origin);
+  if (trust === kept && !trustList) trustList = text ? parseTrustList(text) : null;
 }
 
-// Fetches the trust list when the one kept is older than an hour (or there
-// is none), while online.
+// Fetches the trust list while online when the one kept is an hour old (or
+// there is none).
 async function refreshTrustList() {
-  if (!app.online || (trust && now() - trust.at < TRUST_REFRESH_SECONDS)) return;
+  if (!app.online || !app.origin || (trust && now() - trust.at < TRUST_REFRESH_SECONDS)) return;
+  let answer;
   try {
-    const answer = await call(METHOD.trustList, new Uint8Array(), { read: false });
-    const verifier = trust ? trust.verifier_key : answer.verifier_key;
-    const text = await openNote(answer.signed_note || '', verifier);
-    const list = text ? parseTrustList(text) : null;
-    if (!list) {
-      note('标签信任列表无法验证（不是本机保存的签名密钥所签），离线时无法核验标签', 'refused');
-      return;
-    }
-    trust = { verifier_key: verifier, note: answer.signed_note, at: now() };
-    localStorage.setItem(TRUST, JSON.stringify(trust));
-    trustList = list;
-    for (const [, s] of app.scanned) delete s.offline;  // told again by this list
+    answer = await call(METHOD.trustList, new Uint8Array(), { read: false });
   } catch (e) {
-    // Offline, or the server's refusal: the list kept (if any) stays.
+    return;  // offline, or the server's refusal: the list kept (if any) stays
   }
+  await loadTrustList();
+  const verifier = trust ? trust.verifier_key : answer.verifier_key;
+  const text = await openNote(answer.signed_note || '', verifier, app.origin);
+  const list = text ? parseTrustList(text) : null;
+  if (!list) {
+    note('标签信任列表无法验证（不是本机保存的签名密钥所签），离线时无法核验标签', 'refused');
+    return;
+  }
+  // Never an older list than the one kept (a replica behind, an answer
+  // replayed), nor one already expired.
+  if ((trustList && list.issued < trustList.issued) || list.expires < chinaToday()) return;
+  trust = { verifier_key: verifier, note: answer.signed_note, at: now() };
+  localStorage.setItem(TRUST, JSON.stringify(trust));
+  trustList = list;
+  ++trustGeneration;
+  for (const [, s] of app.scanned) delete s.offline;  // told again by this list
 }
 
-// A label's verdict from the trust list: {assessment: 'fake', note} when it
-// fails, 'genuine' (its signature only) when it passes, null when it cannot
-// be told here (no list, an expired list, a revoked key, a label this page
-// does not read): the server decides once online.
+// A label's verdict from the trust list: {assessment: 'fake', note} when its
+// signature fails or it names another resolver, 'genuine' (its signature
+// only) when it passes, null when it cannot be told here (no list, an
+// expired list, a key the list does not hold or marks revoked, a label this
+// page does not read): the server decides once online.
 async function offlineVerdictOf(url) {
   await loadTrustList();
-  if (!trustList || chinaToday() > trustList.expires) return null;
+  const list = trustList;
+  if (!list || chinaToday() > list.expires) return null;
   const m = /^HTTPS:\/\/([A-Z0-9.:-]{1,63})\/([0-9A-HJ-NP-RTUW-Y]{18}\.[A-Z0-9]{1,16}\/[A-Z0-9]{1,20}\.[1-9][0-9]{0,8})\/([A-Z2-7]{144})$/.exec(url);
   if (!m) return null;
   const payload = unbase32(m[3]);
   if (!payload || payload.length !== 90 || payload[0] !== 1) return null;
-  if (m[1] !== trustList.resolver) return { assessment: 'fake', note: '离线核验：不是本平台的标签' };
+  if (m[1] !== list.resolver) return { assessment: 'fake', note: '离线核验：不是本平台的标签' };
   const keyId = hex(payload.subarray(1, 9));
-  const entry = trustList.keys[keyId];
-  if (!entry) return { assessment: 'fake', note: '离线核验：签发密钥不在信任列表中' };
-  if (entry.revoked) return null;  // genuine with a warning or not: the server tells
-  const publicRaw = unbase64(entry.key);
-  if (publicRaw.length !== 32 || await keyIdOf(publicRaw) !== keyId) return null;
+  const entry = list.keys[keyId];
+  if (!entry || entry.revoked) return null;  // newer than the list, or revoked: the server tells
+  const publicRaw = unbase64OrNull(entry.key);
+  if (!publicRaw || publicRaw.length !== 32 || await keyIdOf(publicRaw) !== keyId) return null;
   const signed = concat(te.encode(`HTTPS://${m[1]}/${m[2]}/`), payload.subarray(0, 26));
   const genuine = await ed25519Verifies(publicRaw, payload.subarray(26), pae(LABEL_CONTEXT, signed));
   return genuine ? { assessment: 'genuine', note: '离线核验：签名真实，包装状态待联网核验' }
@@ -522,7 +543,11 @@ async function verifyOffline() {
   let changed = false;
   for (const [, s] of app.scanned) {
     if (!s.url || s.verdict || s.offline !== undefined) continue;
-    try { s.offline = await offlineVerdictOf(s.url); } catch (e) { s.offline = null; }
+    const generation = trustGeneration;
+    let verdict = null;
+    try { verdict = await offlineVerdictOf(s.url); } catch (e) { verdict = null; }
+    if (generation !== trustGeneration) continue;  // a newer list came meanwhile: told again
+    s.offline = verdict;
     changed = true;
   }
   if (changed) render();
@@ -1010,6 +1035,7 @@ async function start() {
     await dropKey();
     for (const item of queueItems()) dropItem(item);
     localStorage.removeItem(STORE);
+    localStorage.removeItem(TRUST);
     location.reload();
   };
   $('task').onchange = () => { app.task = $('task').value; app.stocktake = null; save(); render(); };
@@ -1034,7 +1060,7 @@ async function start() {
   // Another tab queued or sent records.
   window.addEventListener('storage', (e) => { if (e.key && e.key.startsWith(QUEUE)) render(); });
   window.addEventListener('offline', () => setOnline(false));
-  setInterval(flush, 30000);
+  setInterval(() => { flush(); refreshTrustList(); }, 30000);
 
   if (app.key && app.actor) {
     showWork();
