@@ -123,6 +123,7 @@ TEST_F(MetricsE2eTest, CallsBatchesAndSizesAreCounted) {
   // with nothing recorded and nothing failed.
   EXPECT_EQ(Sample(ledger, "chemledger_major_hazard_alerts_total", {"outcome=\"failed\""}), 0)
       << ledger;
+  EXPECT_EQ(Sample(ledger, "chemledger_major_hazard_alerts_waiting"), 0) << ledger;
   EXPECT_GT(Sample(ledger, "chemledger_journal_commit_seconds_count"), 0) << ledger;
   EXPECT_EQ(Sample(ledger, "chemledger_log_entries"), static_cast<double>(RawLogSize())) << ledger;
   EXPECT_GT(Sample(ledger, "chemledger_store_bytes"), 0) << ledger;

@@ -530,7 +530,8 @@ absl::Status Serve(const cli::Args& args) {
       }
       if (d.major_hazard_alerts() != nullptr) {
         metrics->WatchMajorHazardAlerts(
-            [&d] { return d.major_hazard_alerts()->counters().ByOutcome(); });
+            [&d] { return d.major_hazard_alerts()->counters().ByOutcome(); },
+            [&d] { return static_cast<int>(d.major_hazard_alerts()->waiting()); });
       }
       if (d.public_scans() != nullptr) {
         metrics->WatchPublicScanRecords([&d] { return d.public_scans()->counters().ByOutcome(); });

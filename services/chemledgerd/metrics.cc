@@ -144,7 +144,7 @@ struct ServerMetrics::Impl {
           .Name("chemledger_slots")
           .Help("The bound of each resource of chemledger_slots_in_use")
           .Register(*registry);
-  std::vector<std::pair<prometheus::Gauge*, std::function<int()>>> watched_slots
+  std::vector<std::pair<prometheus::Gauge*, std::function<int()>>> watched_gauges
       ABSL_GUARDED_BY(caches_mu);
   struct WatchedOutcomes {
     prometheus::Family<prometheus::Counter>* family;
@@ -202,7 +202,7 @@ void ServerMetrics::RecordCommit(const journal::CommittedBatch& batch) {
 void ServerMetrics::WatchSlots(std::string slot, std::function<int()> in_use, int capacity) {
   absl::MutexLock lock(&impl_->caches_mu);
   impl_->slots.Add({{"slot", slot}}).Set(capacity);
-  impl_->watched_slots.emplace_back(&impl_->slots_in_use.Add({{"slot", slot}}), std::move(in_use));
+  impl_->watched_gauges.emplace_back(&impl_->slots_in_use.Add({{"slot", slot}}), std::move(in_use));
 }
 
 void ServerMetrics::WatchOutcomes(const std::string& family, const std::string& help,
@@ -221,11 +221,19 @@ void ServerMetrics::WatchRefusalRecords(OutcomeCounts counts) {
                 std::move(counts));
 }
 
-void ServerMetrics::WatchMajorHazardAlerts(OutcomeCounts counts) {
+void ServerMetrics::WatchMajorHazardAlerts(OutcomeCounts counts, std::function<int()> waiting) {
   WatchOutcomes("chemledger_major_hazard_alerts_total",
                 "Major hazard alert entries recorded, and submissions of them that failed "
                 "(each is tried again)",
                 std::move(counts));
+  prometheus::Gauge& gauge =
+      prometheus::BuildGauge()
+          .Name("chemledger_major_hazard_alerts_waiting")
+          .Help("Major hazard alerts whose entry could not be written, waiting to be tried again")
+          .Register(*impl_->registry)
+          .Add({});
+  absl::MutexLock lock(&impl_->caches_mu);
+  impl_->watched_gauges.emplace_back(&gauge, std::move(waiting));
 }
 
 void ServerMetrics::WatchPublicScanRecords(OutcomeCounts counts) {
@@ -251,7 +259,7 @@ std::string ServerMetrics::Scrape() const {
   }
   {
     absl::MutexLock lock(&impl_->caches_mu);
-    for (auto& [gauge, in_use] : impl_->watched_slots) gauge->Set(in_use());
+    for (auto& [gauge, in_use] : impl_->watched_gauges) gauge->Set(in_use());
     for (Impl::WatchedCache& c : impl_->caches) {
       const auto [hits, misses] = c.counts();
       if (hits > c.hits_seen) c.hits->Increment(static_cast<double>(hits - c.hits_seen));

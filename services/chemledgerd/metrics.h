@@ -26,6 +26,8 @@
 //                                                       submissions that failed (each
 //                                                       tried again; ledger/
 //                                                       major_hazard_recorder.h)
+//   chemledger_major_hazard_alerts_waiting              alerts whose entry failed,
+//                                                       waiting to be tried again
 //   chemledger_public_scan_records_total{outcome}       what became of anonymous scans
 //                                                       of lost or ended packages
 //                                                       (ledger/public_scan_recorder.h):
@@ -87,9 +89,10 @@ class ServerMetrics {
   using OutcomeCounts = std::function<std::vector<std::pair<std::string, uint64_t>>()>;
   void WatchOutcomes(const std::string& family, const std::string& help, OutcomeCounts counts);
   // The refusal recorder's (chemledger_refusal_records_total) and the major
-  // hazard alert recorder's (chemledger_major_hazard_alerts_total).
+  // hazard alert recorder's (chemledger_major_hazard_alerts_total, and the
+  // alerts `waiting` for another try, chemledger_major_hazard_alerts_waiting).
   void WatchRefusalRecords(OutcomeCounts counts);
-  void WatchMajorHazardAlerts(OutcomeCounts counts);
+  void WatchMajorHazardAlerts(OutcomeCounts counts, std::function<int()> waiting);
   // The public scan recorder's (chemledger_public_scan_records_total).
   void WatchPublicScanRecords(OutcomeCounts counts);
 

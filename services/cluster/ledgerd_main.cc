@@ -115,7 +115,8 @@ absl::Status ServeDeployment(ServiceProcess& process, server::Deployment& d,
     }
     if (d.major_hazard_alerts() != nullptr) {
       process.metrics()->WatchMajorHazardAlerts(
-          [&d] { return d.major_hazard_alerts()->counters().ByOutcome(); });
+          [&d] { return d.major_hazard_alerts()->counters().ByOutcome(); },
+          [&d] { return static_cast<int>(d.major_hazard_alerts()->waiting()); });
     }
   }
   ServiceProcess::Serving serving;

@@ -34,6 +34,11 @@ uint64_t MajorHazardAlertRecorder::scans() const {
   return scans_;
 }
 
+size_t MajorHazardAlertRecorder::waiting() const {
+  absl::MutexLock lock(&mu_);
+  return waiting_;
+}
+
 namespace {
 
 std::string AlertName(const v1::MajorHazardAlert& alert) {
@@ -75,7 +80,11 @@ absl::StatusOr<int> MajorHazardAlertRecorder::RecordWaiting() {
   // Alerts no longer waiting (recorded, by this recorder or another) are
   // forgotten; when the scan stopped early, those beyond it are kept.
   if (!truncated) retries_ = std::move(still_waiting);
-  if (requests.empty()) return 0;
+  if (requests.empty()) {
+    absl::MutexLock lock(&mu_);
+    waiting_ = retries_.size();
+    return 0;
+  }
   std::vector<absl::StatusOr<journal::Receipt>> results = ledger_->Submit(std::move(requests));
   int recorded = 0, failed = 0;
   absl::Status first_failure = absl::OkStatus();
@@ -101,6 +110,7 @@ absl::StatusOr<int> MajorHazardAlertRecorder::RecordWaiting() {
   absl::MutexLock lock(&mu_);
   counters_.recorded += recorded;
   counters_.failed += failed;
+  waiting_ = retries_.size();
   if (!first_failure.ok()) return first_failure;
   return recorded;
 }

@@ -64,6 +64,9 @@ class MajorHazardAlertRecorder {
   // How many times the waiting alerts were looked for in the state (by the
   // thread or RecordWaiting): for tests and diagnosis.
   uint64_t scans() const;
+  // How many alerts whose entry could not be written wait to be tried
+  // again (as of the end of the last RecordWaiting).
+  size_t waiting() const;
 
  private:
   void Run();
@@ -77,6 +80,7 @@ class MajorHazardAlertRecorder {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   Counters counters_ ABSL_GUARDED_BY(mu_);
   uint64_t scans_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t waiting_ ABSL_GUARDED_BY(mu_) = 0;
   // Serialises RecordWaiting between the thread and callers.
   absl::Mutex recording_;
   // Alerts whose entry failed: when to try again, and the delay after that.

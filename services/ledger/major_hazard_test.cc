@@ -330,6 +330,13 @@ TEST_F(MajorHazardTest, AnAlertWhoseEntryFailedIsTriedAgainWhileTheLogStaysQuiet
   // the try a second later must come from the recorder alone.
   FailingFirstSubmissions ledger(&t_->client(), 1);
   MajorHazardAlertRecorder recorder(&ledger, absl::Milliseconds(20));
+  // The failed alert waits (its next try is a second away).
+  const absl::Time failed_by = absl::Now() + absl::Seconds(10);
+  while (recorder.counters().failed == 0 && absl::Now() < failed_by) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(recorder.counters().failed, 1u);
+  EXPECT_EQ(recorder.waiting(), 1u);
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   while (!Pending().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
   EXPECT_TRUE(Pending().empty()) << "the alert was not tried again";
@@ -346,6 +353,7 @@ TEST_F(MajorHazardTest, AnAlertWhoseEntryFailedIsTriedAgainWhileTheLogStaysQuiet
   // Settled: nothing waits and the log is quiet.
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_EQ(recorder.scans(), scans);
+  EXPECT_EQ(recorder.waiting(), 0u);
 }
 
 // Entries of an epoch before identification (a deployment pinned to an
