@@ -718,13 +718,13 @@ std::string BlacklistPage(const std::vector<v1::BlacklistEntry>& entries,
               ? T(r, "监管部门", "regulator")
               : e.listed_by() == "platform administrator" ? T(r, "平台管理员", "platform administrator")
                                                           : absl::string_view(e.listed_by());
-      absl::StrAppend(&out, "<tr><td>", Escape(e.enterprise_name()), "<br><small>",
-                      Escape(e.enterprise_uscc()), "</small></td><td>", Escape(e.reason()),
-                      "</td><td>",
-                      absl::StrFormat("%04d-%02d-%02d", e.date().year(), e.date().month(),
-                                      e.date().day()),
-                      "</td><td>", Escape(by), "<br><small>", T(r, "账本序号 ", "log index "),
-                      e.log_index(), "</small></td></tr>");
+      absl::StrAppend(
+          &out, "<tr><td>", Escape(Clip(e.enterprise_name(), kMaxTextShown)), "<br><small>",
+          Escape(e.enterprise_uscc()), "</small></td><td>", Escape(Clip(e.reason(), kMaxTextShown)),
+          "</td><td>",
+          absl::StrFormat("%04d-%02d-%02d", e.date().year(), e.date().month(), e.date().day()),
+          "</td><td>", Escape(by), "<br><small>", T(r, "账本序号 ", "log index "), e.log_index(),
+          "</small></td></tr>");
     }
     absl::StrAppend(&out, "</table>");
   }

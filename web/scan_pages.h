@@ -62,8 +62,8 @@ std::string WaybillPage(const v1::ResolveWaybillCodeResponse& scan,
                         const reference::ReferenceTables& tables, const PageRequest& request);
 
 // The public blacklist (黑名单): one row per listed enterprise with the
-// reason, the date and who listed it. `next_page` is the path of the next
-// page, empty on the last.
+// reason (its first 300 bytes, as the name), the date and who listed it.
+// `next_page` is the path of the next page, empty on the last.
 std::string BlacklistPage(const std::vector<v1::BlacklistEntry>& entries,
                           absl::string_view next_page, const PageRequest& request);
 

@@ -367,6 +367,14 @@ TEST(ScanPagesTest, TheBlacklist) {
   EXPECT_TRUE(Has(page, "监管部门"));
   EXPECT_TRUE(Has(page, "账本序号 42"));
   EXPECT_TRUE(Has(page, "下一页"));
+  // A registration's long texts show their first 300 bytes.
+  e.set_enterprise_name(std::string(1000, 'N'));
+  e.set_reason(std::string(1000, 'R'));
+  page = BlacklistPage({e}, "", Zh());
+  EXPECT_TRUE(Has(page, std::string(300, 'R') + "…"));
+  EXPECT_FALSE(Has(page, std::string(301, 'R')));
+  EXPECT_TRUE(Has(page, std::string(300, 'N') + "…"));
+  EXPECT_FALSE(Has(page, std::string(301, 'N')));
   page = BlacklistPage({}, "", Zh());
   EXPECT_TRUE(Has(page, "目前没有企业被列入黑名单。"));
 }
