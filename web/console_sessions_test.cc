@@ -1,6 +1,7 @@
 #include "web/console_sessions.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -10,6 +11,7 @@
 #include "api/wire.h"
 #include "crypto/keys.h"
 #include "gtest/gtest.h"
+#include "services/common/ephemeral_records.h"
 #include "services/registry/registry_testing.h"
 #include "testing/test_ledger.h"
 
@@ -152,6 +154,48 @@ TEST_F(ConsoleSessionsTest, AskingForChallengesFillsNothingAndTheyHoldOnlyAsGive
   EXPECT_TRUE(t.ok()) << t.status();
   t = here.Login(*t_->snapshot(), login, kHost, now_);
   EXPECT_EQ(t.status().code(), absl::StatusCode::kUnauthenticated) << "used at the other instance";
+}
+
+// Records judged by a clock `ahead` of the caller's: in a cluster the
+// store (ledgerd) judges records by its own clock, an instance's
+// challenges by the instance's.
+class RecordsWithClockAhead : public EphemeralRecords {
+ public:
+  explicit RecordsWithClockAhead(absl::Duration ahead)
+      : records_(NewLocalEphemeralRecords()), ahead_(ahead) {}
+  absl::Status Put(absl::string_view kind, absl::string_view key, absl::string_view value,
+                   absl::string_view owner, absl::Time expires, const Limits& limits,
+                   absl::Time now) override {
+    return records_->Put(kind, key, value, owner, expires, limits, now + ahead_);
+  }
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view kind, absl::string_view key,
+                                                 bool take, absl::Time now) override {
+    return records_->Get(kind, key, take, now + ahead_);
+  }
+  absl::Status Delete(absl::string_view kind, absl::string_view key) override {
+    return records_->Delete(kind, key);
+  }
+
+ private:
+  std::unique_ptr<EphemeralRecords> records_;
+  const absl::Duration ahead_;
+};
+
+// A used challenge stays used to its end by the instance's clock though the
+// store's runs a minute ahead (the most allowed): its mark outlives the
+// challenge by a margin, so the store does not drop it while an instance
+// still takes the challenge.
+TEST_F(ConsoleSessionsTest, AUsedChallengeStaysUsedWhenTheStoresClockRunsAhead) {
+  ConsoleSessions instance(origin_, std::make_shared<RecordsWithClockAhead>(absl::Minutes(1)));
+  absl::StatusOr<v1::ConsoleChallenge> c = instance.Challenge(now_);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const v1::ConsoleLoginRequest login = LoginFor(*c, regulator_, regulator_);
+  absl::StatusOr<v1::ConsoleTicket> t = instance.Login(*t_->snapshot(), login, kHost, now_);
+  ASSERT_TRUE(t.ok()) << t.status();
+  const absl::Time near_its_end = now_ + ConsoleSessions::kChallengeLifetime - absl::Seconds(5);
+  t = instance.Login(*t_->snapshot(), login, kHost, near_its_end);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kUnauthenticated)
+      << "the challenge was taken twice: " << t.status();
 }
 
 // A damaged key record (not 32 bytes) does not block sign-in until it
