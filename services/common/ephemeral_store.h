@@ -46,9 +46,11 @@ struct EphemeralStoreOptions {
   size_t max_remembered_per_key = 100000;
   // Where the machine's boot id is read; tests point it at a file of their own.
   std::string boot_id_file = "/proc/sys/kernel/random/boot_id";
-  // Where the store's files are written (not owned; must outlive the
-  // store). null: LevelDB's default. Tests pass a fault-injecting one
-  // (storage/fault_injection_env.h) to cut the power.
+  // Where the store's files are written (not owned). It must outlive the
+  // store and every memory it handed out (nonces(), records()): the
+  // database uses it until the last of them is gone. null: LevelDB's
+  // default. Tests pass a fault-injecting one (storage/fault_injection_env.h)
+  // to cut the power.
   leveldb::Env* env = nullptr;
 };
 
