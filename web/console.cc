@@ -250,6 +250,9 @@ void RouteConsole(const ConsoleContext& c, httplib::Server* http) {
   http->Get("/console/console.js", [](const httplib::Request&, httplib::Response& res) {
     SendFile(res, "console.js", "text/javascript; charset=utf-8");
   });
+  http->Get("/console/signed_note.js", [](const httplib::Request&, httplib::Response& res) {
+    SendFile(res, "signed_note.js", "text/javascript; charset=utf-8");
+  });
   http->Get("/console/chart.min.js", [](const httplib::Request&, httplib::Response& res) {
     SendFile(res, "chart.min.js", "text/javascript; charset=utf-8");
   });

@@ -361,6 +361,9 @@ void ScanServer::Impl::RouteStaffApp() {
   http->Get("/app/app.js", [send_file](const httplib::Request&, httplib::Response& res) {
     send_file(res, "app.js", "text/javascript; charset=utf-8");
   });
+  http->Get("/app/signed_note.js", [send_file](const httplib::Request&, httplib::Response& res) {
+    send_file(res, "signed_note.js", "text/javascript; charset=utf-8");
+  });
   http->Get("/app/sw.js", [send_file](const httplib::Request&, httplib::Response& res) {
     send_file(res, "sw.js", "text/javascript; charset=utf-8");
   });

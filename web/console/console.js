@@ -84,38 +84,12 @@ async function consistent(size1, root1, size2, root2, proof) {
   return sn === 0 && equal(fr, root1) && equal(sr, root2);
 }
 
-// A C2SP note verifier key: "<name>+<8 hex key hash>+<base64(0x01 || key)>".
-async function parseVerifierKey(text) {
-  // The name holds no '+'; the base64 key may.
-  const first = text.indexOf('+');
-  const second = first < 0 ? -1 : text.indexOf('+', first + 1);
-  if (second < 0) throw new Error('not a verifier key (name+hash+key)');
-  const name = text.slice(0, first), hash = text.slice(first + 1, second), key64 = text.slice(second + 1);
-  const raw = b64(key64);
-  if (raw.length !== 33 || raw[0] !== 1) throw new Error('not an Ed25519 note key');
-  const want = (await sha256(concat(enc.encode(name), new Uint8Array([0x0a]), raw))).slice(0, 4);
-  if (hex(want) !== hash) throw new Error('the key hash does not match the name and key');
-  const key = await crypto.subtle.importKey('raw', raw.slice(1), { name: 'Ed25519' }, false, ['verify']);
-  return { name, hash: want, key };
-}
-
-// Checks a signed note against the pinned key: {origin, size, root} or throws.
+// Checks a signed note against the pinned key (signed_note.js): {origin,
+// size, root} or throws.
 async function verifyCheckpoint(note, pinned) {
-  const split = note.indexOf('\n\n');
-  if (split < 0) throw new Error('the checkpoint is not a signed note');
-  const body = note.slice(0, split + 1);
-  let signed = false;
-  for (const line of note.slice(split + 2).split('\n')) {
-    if (!line.startsWith('\u2014 ')) continue;
-    const [name, sig64] = line.slice(2).split(' ');
-    if (name !== pinned.name) continue;
-    let sig;
-    try { sig = b64(sig64 || ''); } catch (e) { continue; }
-    if (sig.length !== 68 || !equal(sig.slice(0, 4), pinned.hash)) continue;
-    signed = await crypto.subtle.verify({ name: 'Ed25519' }, pinned.key, sig.slice(4), enc.encode(body));
-    if (signed) break;
-  }
-  if (!signed) throw new Error(`no valid signature by the pinned key ${pinned.name}`);
+  if (!note.includes('\n\n')) throw new Error('the checkpoint is not a signed note');
+  const body = await SignedNote.open(note, pinned);
+  if (body === null) throw new Error(`no valid signature by the pinned key ${pinned.name}`);
   const lines = body.split('\n');
   const size = Number(lines[1]);
   const root = b64(lines[2]);
@@ -279,7 +253,7 @@ async function loadPin() {
     return;
   }
   try {
-    pinned = await parseVerifierKey(text);
+    pinned = await SignedNote.parseVerifierKey(text);
     if (pinned.name !== session.origin) throw new Error(`it is for ${pinned.name}, this console for ${session.origin}`);
   } catch (e) {
     pinned = null;

@@ -100,12 +100,17 @@ const loadKey = () => keyStore('readonly', (s) => s.get('device'));
 const storeKey = (k) => keyStore('readwrite', (s) => s.put(k, 'device'));
 const dropKey = () => keyStore('readwrite', (s) => s.delete('device'));
 
+// A key id (docs/signatures.md, "Key ids").
+async function keyIdOf(publicRaw) {
+  const id = await sha256(concat(te.encode('chemledger key id v1'), Uint8Array.of(0, 1), publicRaw));
+  return hex(id.subarray(0, 8));
+}
+
 async function makeKey() {
   // Not extractable: script on this page can sign with it but never read it.
   const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
   const publicRaw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
-  const id = await sha256(concat(te.encode('chemledger key id v1'), Uint8Array.of(0, 1), publicRaw));
-  const key = { privateKey: pair.privateKey, publicRaw, keyId: hex(id.subarray(0, 8)) };
+  const key = { privateKey: pair.privateKey, publicRaw, keyId: await keyIdOf(publicRaw) };
   await storeKey(key);
   return key;
 }
@@ -423,38 +428,20 @@ function unbase64OrNull(s) {
   try { return unbase64(s); } catch (e) { return null; }
 }
 
-// A key id (docs/signatures.md, "Key ids").
-async function keyIdOf(publicRaw) {
-  const id = await sha256(concat(te.encode('chemledger key id v1'), Uint8Array.of(0, 1), publicRaw));
-  return hex(id.subarray(0, 8));
-}
-
 async function ed25519Verifies(publicRaw, signature, message) {
   const key = await crypto.subtle.importKey('raw', publicRaw, { name: 'Ed25519' }, false, ['verify']);
   return crypto.subtle.verify({ name: 'Ed25519' }, key, signature, message);
 }
 
 // The text of C2SP signed note `note` if the key of verifier key string
-// `verifier` ("<name>+<hash>+<base64(0x01 || key)>"), named `name`, signed
-// it; else null (docs/checkpoint-format.md).
+// `verifier`, named `name`, signed it; else null (signed_note.js).
 async function openNote(note, verifier, name) {
-  const v = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+=*)$/.exec(verifier || '');
-  if (!v || v[1] !== name) return null;
-  const raw = unbase64OrNull(v[3]);
-  if (!raw || raw.length !== 33 || raw[0] !== 1) return null;
-  const hash = await sha256(concat(te.encode(v[1] + '\n'), raw));
-  if (hex(hash.subarray(0, 4)) !== v[2]) return null;
-  const split = note.lastIndexOf('\n\n');
-  if (split < 0) return null;
-  const text = note.slice(0, split + 1);
-  for (const line of note.slice(split + 2).split('\n')) {
-    const s = /^\u2014 (\S+) ([A-Za-z0-9+/]+=*)$/.exec(line);
-    if (!s || s[1] !== v[1]) continue;
-    const signature = unbase64OrNull(s[2]);
-    if (!signature || signature.length !== 68 || hex(signature.subarray(0, 4)) !== v[2]) continue;
-    if (await ed25519Verifies(raw.subarray(1), signature.subarray(4), te.encode(text))) return text;
+  try {
+    const pinned = await SignedNote.parseVerifierKey(verifier || '');
+    return pinned.name === name ? await SignedNote.open(note, pinned) : null;
+  } catch (e) {
+    return null;  // not a verifier key
   }
-  return null;
 }
 
 // A trust list's text (docs/label-format.md, "The trust list"), v2 only.

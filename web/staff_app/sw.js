@@ -4,7 +4,7 @@
 // cached copy when not. Calls to /app/rpc and /app/api are never cached.
 'use strict';
 const CACHE = 'chemledger-staff-app';
-const FILES = ['/app/', '/app/app.js', '/app/app.css'];
+const FILES = ['/app/', '/app/app.js', '/app/signed_note.js', '/app/app.css'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(FILES)));
