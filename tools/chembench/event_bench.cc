@@ -25,6 +25,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
+#include "chemledger/v1/registry_service.grpc.pb.h"
 #include "api/wire.h"
 #include "crypto/sha256.h"
 #include "grpcpp/grpcpp.h"
@@ -49,7 +50,7 @@ struct ReadFigures {
 };
 
 struct StoreFigures {
-  RateFigures unary, streaming, batched, reads;
+  RateFigures unary, unary_floor, streaming, batched, reads;
   size_t read_count = 0;
   // With a read replica (PostgreSQL and --ledgerd): reads at it alone, and
   // at it and the writer together.
@@ -190,6 +191,34 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
   }
   const RateFigures unary = Summarise(unary_events.size(), absl::Now() - start, unary_latency);
 
+  // The floor under a unary write on this machine: as many calls of
+  // GetDeployment (public, no signature, no write: one snapshot and one
+  // entry read) from the same clients, one at a time each. What a unary
+  // Append costs above it is the server's own work.
+  auto registry = v1::RegistryService::NewStub((*server)->channel());
+  std::vector<std::vector<double>> floor_latency(o.clients);
+  std::atomic<int> floor_errors{0};
+  start = absl::Now();
+  {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < o.clients; ++t) {
+      threads.emplace_back([&, t] {
+        for (size_t i = t; i < unary_events.size(); i += o.clients) {
+          grpc::ClientContext context;
+          v1::Deployment deployment;
+          const absl::Time sent = absl::Now();
+          if (!registry->GetDeployment(&context, v1::GetDeploymentRequest(), &deployment).ok()) {
+            ++floor_errors;
+          }
+          floor_latency[t].push_back(absl::ToDoubleMilliseconds(absl::Now() - sent));
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  }
+  const RateFigures unary_floor =
+      Summarise(unary_events.size(), absl::Now() - start, floor_latency);
+
   // Streaming: `streams` streams, at most `window` events in flight each.
   std::vector<v1::SignedEnvelope> stream_events = presign(o.stream_events);
   std::vector<std::vector<double>> stream_latency(o.streams);
@@ -259,8 +288,9 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
   // time each, for read_seconds.
   const ReadFigures writer_reads =
       ReadHistories({(*server)->channel()}, o.clients, o.read_seconds, codes, producer);
-  StoreFigures figures{unary, streaming, batched, writer_reads.rate, writer_reads.count};
-  int read_errors = writer_reads.errors;
+  StoreFigures figures{unary,           unary_floor,       streaming,
+                       batched,         writer_reads.rate, writer_reads.count};
+  int read_errors = writer_reads.errors + floor_errors.load();
   // At a read replica of a store on PostgreSQL: alone, then beside the
   // writer (half the clients each).
   if (replica && !o.ledgerd.empty()) {
@@ -328,12 +358,16 @@ int RunEventBench(const EventBenchOptions& o) {
   for (const auto& [store, f] : stores) {
     std::cout << absl::StrFormat(
         "| %s | unary, %d clients | %d | %.0f | %.2f | %.2f | %.2f |\n"
+        "| %s | the floor: GetDeployment (no signature, no write), %d clients | %d | %.0f calls/s "
+        "| %.2f | %.2f | %.2f |\n"
         "| %s | streaming, %d streams, %d in flight each | %d | %.0f | %.2f | %.2f | %.2f |\n"
         "| %s | batches of %d, %d streams, %d in flight each (latency per batch) | %d | %.0f | "
         "%.2f | %.2f | %.2f |\n"
         "| %s | GetHistory reads, %d clients, %d s | %d | %.0f reads/s | %.2f | %.2f | |\n",
         store, o.clients, o.unary_events, f.unary.per_second, f.unary.p50_ms, f.unary.p99_ms,
-        f.unary.per_second / verify, store, o.streams, o.window, o.stream_events,
+        f.unary.per_second / verify, store, o.clients, o.unary_events, f.unary_floor.per_second,
+        f.unary_floor.p50_ms, f.unary_floor.p99_ms, f.unary_floor.per_second / verify, store,
+        o.streams, o.window, o.stream_events,
         f.streaming.per_second, f.streaming.p50_ms, f.streaming.p99_ms,
         f.streaming.per_second / verify, store, o.batch, o.streams, o.window, o.stream_events,
         f.batched.per_second, f.batched.p50_ms, f.batched.p99_ms, f.batched.per_second / verify,
