@@ -316,10 +316,15 @@ function note(text, kind = '') {
 }
 
 // A scanned text: a label URL, a waybill-code URL, or a code typed in.
+// Labels, waybill codes and package codes are upper case throughout
+// (docs/label-format.md), so a text a scanner or a keyboard sent in lower
+// case (caps lock, a reader's setting) is taken upper-cased: nothing valid
+// changes, and the code is the package's own. Only HTTPS URLs are labels.
 function parseScan(text) {
-  let m = /^https?:\/\/[^/]+\/W\/([^/]+)\/[A-Z2-7]+$/i.exec(text);
-  if (m) return { waybill: decodeURIComponent(m[1]) };
-  m = /^https?:\/\/[^/]+\/([0-9A-Z]{18}\.[^/]+)\/([^/]+)\/[A-Z2-7]+$/i.exec(text);
+  text = text.toUpperCase();
+  let m = /^HTTPS:\/\/[^/]+\/W\/([A-Z0-9-]+)\/[A-Z2-7]+$/.exec(text);
+  if (m) return { waybill: m[1] };
+  m = /^HTTPS:\/\/[^/]+\/([0-9A-Z]{18}\.[^/]+)\/([^/]+)\/[A-Z2-7]+$/.exec(text);
   if (m) return { code: `${m[1]}.${m[2]}`, url: text };
   if (/^[0-9A-Z]{18}\.[^\s/]+$/.test(text)) return { code: text };
   return null;
@@ -444,21 +449,51 @@ async function openNote(note, verifier, name) {
   }
 }
 
-// A trust list's text (docs/label-format.md, "The trust list"), v2 only.
+// A real YYYY-MM-DD day (not 2026-02-30).
+function isDay(text) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const d = new Date(`${text}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === text;
+}
+
+// A trust list's text (docs/label-format.md, "The trust list"), v2 only,
+// read as strictly as the server writes it (crypto/trust_list.cc): the
+// lines in order, one space between fields, real days, expires not before
+// issued, a key's until not before its from, each key once. Anything else:
+// null (the list is not used).
 function parseTrustList(text) {
-  const lines = text.split('\n');
-  if (lines[0] !== 'chemledger-label-trust-list v2') return null;
-  const list = { resolver: '', issued: '', expires: '', keys: Object.create(null) };
-  for (const line of lines.slice(1)) {
-    let m;
-    if ((m = /^resolver (\S+)$/.exec(line))) list.resolver = m[1];
-    else if ((m = /^issued (\d{4}-\d{2}-\d{2})$/.exec(line))) list.issued = m[1];
-    else if ((m = /^expires (\d{4}-\d{2}-\d{2})$/.exec(line))) list.expires = m[1];
-    else if ((m = /^key ([0-9a-f]{16}) (\S+) valid \S+ \S+( revoked \S+)?$/.exec(line))) {
-      list.keys[m[1]] = { key: m[2], revoked: Boolean(m[3]) };
+  if (!text.endsWith('\n')) return null;
+  const lines = text.slice(0, -1).split('\n');
+  const header = /^chemledger-label-trust-list v2$/.exec(lines[0] || '');
+  const resolver = /^resolver (\S+)$/.exec(lines[1] || '');
+  const issued = /^issued (\S+)$/.exec(lines[2] || '');
+  const expires = /^expires (\S+)$/.exec(lines[3] || '');
+  if (!header || !resolver || !issued || !expires) return null;
+  if (!isDay(issued[1]) || !isDay(expires[1]) || expires[1] < issued[1]) return null;
+  const list = { resolver: resolver[1], issued: issued[1], expires: expires[1],
+                 keys: Object.create(null) };
+  for (const line of lines.slice(4)) {
+    const m = /^key ([0-9a-f]{16}) ([A-Za-z0-9+/]{43}=) valid (\S+) (\S+)(?: revoked (\S+))?$/.exec(line);
+    if (!m || m[1] in list.keys || !isDay(m[3]) || !isDay(m[4]) || m[4] < m[3] ||
+        (m[5] !== undefined && !isDay(m[5]))) {
+      return null;
     }
+    list.keys[m[1]] = { key: m[2], revoked: m[5] !== undefined };
   }
-  return list.resolver && list.issued && list.expires ? list : null;
+  return list;
+}
+
+// Whether a label's 26 claim bytes hold only what the platform writes
+// (docs/label-format.md, "The payload"): UN 1 to 9999, a CAS number's
+// digits or 0, a quantity above 0, a unit of A-Z 0-9, no unknown flags.
+function claimsWellFormed(claims) {
+  const un = (claims[9] << 8) | claims[10];
+  let cas = 0;
+  for (let i = 11; i < 16; ++i) cas = cas * 256 + claims[i];
+  const quantity = ((claims[16] << 24) >>> 0) + (claims[17] << 16) + (claims[18] << 8) + claims[19];
+  const unit = String.fromCharCode(claims[20], claims[21], claims[22]);
+  return un >= 1 && un <= 9999 && (cas === 0 || (cas >= 10000 && cas <= 9999999999)) &&
+         quantity > 0 && /^[A-Z0-9]{3}$/.test(unit) && (claims[25] & 0xe0) === 0;
 }
 
 // Today in China (UTC+8) by the server's clock, as YYYY-MM-DD.
@@ -513,6 +548,7 @@ async function offlineVerdictOf(url) {
   if (!m) return null;
   const payload = unbase32(m[3]);
   if (!payload || payload.length !== 90 || payload[0] !== 1) return null;
+  if (!claimsWellFormed(payload.subarray(0, 26))) return null;  // malformed: the server says so
   if (m[1] !== list.resolver) return { assessment: 'fake', note: '离线核验：不是本平台的标签' };
   const keyId = hex(payload.subarray(1, 9));
   const entry = list.keys[keyId];
