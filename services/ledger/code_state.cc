@@ -15,7 +15,7 @@ namespace internal {
 //   l/held/<code>/<uscc>        ""   every enterprise that has held it
 //   l/event/<uscc>/<event id>   state::EventRecord
 //   l/signal/<index, 16 hex digits>/<code>   state::ScanSignalRecord
-//   l/at/<custodian>/<site>/<code>   ""   active codes at a site (sites hold no '/')
+//   l/at/<custodian>/<site>/<code>   ""   active codes at a site (the site escaped: EscapedKeyPart)
 std::string CodeKey(absl::string_view code) { return absl::StrCat("l/code/", code); }
 std::string HistoryKey(absl::string_view code, uint64_t index) {
   return absl::StrFormat("l/hist/%s/%016x", code, index);
