@@ -226,6 +226,11 @@ TEST_F(ReadReplicaTest, AReplicaOnAStandbyServesTheWritersTreeHeadsAndTakesNoWri
   channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", audit_port),
                                  grpc::InsecureChannelCredentials());
   EXPECT_EQ(LogSize(), later->size);
+  // A personality holds no store: healthy while its ledger is, and no
+  // chemledger.writer status at all (NOT_FOUND: the call fails), which a
+  // load balancer for writes asks of ledgerd alone.
+  EXPECT_EQ(CheckHealth(channel_), kServing);
+  EXPECT_EQ(CheckHealth(channel_, "chemledger.writer"), -1);
   channel_ = writer_channel;
   {
     const std::string keys = dir_ + "/label-keys";

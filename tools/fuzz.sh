@@ -34,6 +34,9 @@ bin="$(bazel --output_base="$output_base" info --config=fuzz bazel-bin)"
 # The seeds, written by the ordinary build's short driver.
 bazel build "${labels[@]}"
 mkdir -p tests/fuzz/crashes
+# With the build's -fno-sanitize-recover, undefined behaviour stops the run
+# as a crash does; print where it happened.
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 status=0
 for t in "${targets[@]}"; do
   corpus="tests/fuzz/corpus/$t"

@@ -7,8 +7,9 @@ namespace chemledger::server {
 ServingStatusReporter::ServingStatusReporter(journal::LedgerClient* ledger,
                                              grpc::HealthCheckServiceInterface* health,
                                              absl::Duration interval,
-                                             std::function<void(const absl::Status&)> on_change)
-    : ledger_(ledger), health_(health), on_change_(std::move(on_change)) {
+                                             std::function<void(const absl::Status&)> on_change,
+                                             WriterHealth writer)
+    : ledger_(ledger), health_(health), on_change_(std::move(on_change)), writer_(writer) {
   Report();
   thread_ = std::thread([this, interval] {
     while (!stop_.WaitForNotificationWithTimeout(interval)) Report();
@@ -30,7 +31,7 @@ void ServingStatusReporter::Report() {
   // The server's status by its name "" (SetServingStatus(bool) would set
   // every named service's too, the writer's for a moment).
   health_->SetServingStatus("", healthy.ok());
-  health_->SetServingStatus(kWriterHealthService, writes);
+  if (writer_ == WriterHealth::kReported) health_->SetServingStatus(kWriterHealthService, writes);
   last_writes_ = writes;
   if (last_ == healthy.ok()) return;
   last_ = healthy.ok();

@@ -11,7 +11,10 @@
 // takes writes now: SERVING at the writer only, not at a read replica nor
 // at a standby ledgerd still waiting for the lease. A load balancer in
 // front of the writer and its standbys checks it to send writes to the one
-// that holds the lease (docs/postgres.md).
+// that holds the lease (docs/postgres.md). Only a server that holds the
+// store (chemledgerd, ledgerd) reports it: a personality of the cluster
+// (labeld, waybilld, verifyd, auditd) writes through ledgerd and does not
+// know it by that name (NOT_FOUND).
 //
 // Thread-safety: owns one thread, which polls the ledger; construct and
 // destroy it from one thread. The ledger client and the health service must
@@ -34,6 +37,9 @@ namespace chemledger::server {
 
 inline constexpr char kWriterHealthService[] = "chemledger.writer";
 
+// Whether the server holds the store, and so reports kWriterHealthService.
+enum class WriterHealth { kReported, kNotReported };
+
 class ServingStatusReporter {
  public:
   // Sets the status now, then every `interval`. `on_change`, if given, is
@@ -41,7 +47,8 @@ class ServingStatusReporter {
   // changes, for the server's log.
   ServingStatusReporter(journal::LedgerClient* ledger, grpc::HealthCheckServiceInterface* health,
                         absl::Duration interval = absl::Milliseconds(250),
-                        std::function<void(const absl::Status&)> on_change = nullptr);
+                        std::function<void(const absl::Status&)> on_change = nullptr,
+                        WriterHealth writer = WriterHealth::kReported);
   ~ServingStatusReporter();
 
   ServingStatusReporter(const ServingStatusReporter&) = delete;
@@ -53,6 +60,7 @@ class ServingStatusReporter {
   journal::LedgerClient* const ledger_;
   grpc::HealthCheckServiceInterface* const health_;
   const std::function<void(const absl::Status&)> on_change_;
+  const WriterHealth writer_;
   std::optional<bool> last_;  // the status last set
   std::optional<bool> last_writes_;  // kWriterHealthService's last set
   absl::Notification stop_;

@@ -123,6 +123,7 @@ absl::Status ServeDeployment(ServiceProcess& process, server::Deployment& d,
   serving.services = {&registry_service, &ledger_service, &admin_service};
   serving.internal_services = {&store_service};
   serving.ledger = d.ledger_client();
+  serving.holds_store = true;
   serving.until = until;
   const bool replica = d.ledger_client()->ReadsOnly();
   serving.ready_line =

@@ -250,7 +250,9 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
             if (!writable.ok()) {
               std::cerr << name << ": NOT_SERVING: " << OneLine(writable.message()) << std::endl;
             }
-          }));
+          },
+          serving.holds_store ? server::WriterHealth::kReported
+                              : server::WriterHealth::kNotReported));
     }
   }
   if (internal && args_.Has("internal-port-file")) {

@@ -68,6 +68,9 @@ class ServiceProcess {
     std::vector<grpc::Service*> internal_services;
     // Health: NOT_SERVING while it is not writable.
     journal::LedgerClient* ledger = nullptr;
+    // ledgerd, which holds the store: its health also says whether it is the
+    // writer (chemledger.writer); the personalities' does not.
+    bool holds_store = false;
     // What it says once serving (after the port files are written).
     std::string ready_line;
     // Called first when the stop signal comes, before the gRPC ports stop:

@@ -30,8 +30,9 @@ PeerAllowList PeerAllowList::ClusterDefault() {
   PeerAllowList list;
   const std::string refusal(api::kRefusalPayloadType);
   // Anonymous scans of lost or ended packages (ledger/public_scans.h), by
-  // every service that answers scans: labeld (ResolveLabel), verifyd
-  // (Verify, the pages), auditd (the pages) and waybilld.
+  // every service that answers label scans: labeld (ResolveLabel), verifyd
+  // (Verify, the pages) and auditd (the pages); not waybilld, whose scans
+  // are of waybill codes.
   const std::string public_scan(api::kPublicScanPayloadType);
   Grant labeld;
   labeld.read = true;
@@ -40,7 +41,7 @@ PeerAllowList PeerAllowList::ClusterDefault() {
   list.Allow("labeld", labeld);
   Grant waybilld;
   waybilld.read = true;
-  waybilld.submit = {std::string(api::kWaybillContext.payload_type()), refusal, public_scan};
+  waybilld.submit = {std::string(api::kWaybillContext.payload_type()), refusal};
   list.Allow("waybilld", waybilld);
   Grant verifyd;
   verifyd.read = true;

@@ -7,24 +7,26 @@
 # one machine, no archiving.
 #
 #   tools/cluster/postgres-pair.sh start DIR
-#   tools/cluster/postgres-pair.sh promote DIR   (the standby becomes the primary)
+#   tools/cluster/postgres-pair.sh promote DIR   (the primary is stopped at once, as if
+#                                                 lost, and the standby becomes the primary)
 #   tools/cluster/postgres-pair.sh stop DIR
 #
 # start makes DIR/primary (initdb) and DIR/standby (pg_basebackup through
 # the physical replication slot "standby1"), starts both on free ports,
 # makes the standby synchronous (synchronous_standby_names = standby1,
 # synchronous_commit = on), creates the database "chemledger", and writes
-# DIR/pair.env:
-#   PRIMARY_PORT=P STANDBY_PORT=Q
-#   CONNINFO='host=127.0.0.1,127.0.0.1 port=P,Q user=postgres dbname=chemledger target_session_attrs=read-write'
-#   STANDBY_CONNINFO='host=127.0.0.1 port=Q user=postgres dbname=chemledger'
+# DIR/pair.env (each line an export, so that `. DIR/pair.env` passes them
+# on to cluster.sh and the servers):
+#   export PRIMARY_PORT=P STANDBY_PORT=Q
+#   export CONNINFO='host=127.0.0.1,127.0.0.1 port=P,Q user=postgres dbname=chemledger target_session_attrs=read-write'
+#   export STANDBY_CONNINFO='host=127.0.0.1 port=Q user=postgres dbname=chemledger'
 # Give CONNINFO to `chemledgerd init --postgres`: after a promotion the
 # servers find the new primary through it. STANDBY_CONNINFO is for a read
 # replica (ledgerd --read-replica; cluster.sh starts one when it is set).
 set -euo pipefail
 BIN=/usr/lib/postgresql/15/bin
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 as_server() {  # runs "$@" as the servers' user
   if [[ $(id -u) -eq 0 ]]; then
@@ -77,10 +79,10 @@ start() {
     { echo "postgres-pair.sh: the standby did not become synchronous (logs in $dir)" >&2; exit 1; }
   psql_at "$primary_port" "CREATE DATABASE chemledger" >/dev/null
   {
-    echo "PRIMARY_PORT=$primary_port"
-    echo "STANDBY_PORT=$standby_port"
-    echo "CONNINFO='host=127.0.0.1,127.0.0.1 port=$primary_port,$standby_port user=postgres dbname=chemledger target_session_attrs=read-write'"
-    echo "STANDBY_CONNINFO='host=127.0.0.1 port=$standby_port user=postgres dbname=chemledger'"
+    echo "export PRIMARY_PORT=$primary_port"
+    echo "export STANDBY_PORT=$standby_port"
+    echo "export CONNINFO='host=127.0.0.1,127.0.0.1 port=$primary_port,$standby_port user=postgres dbname=chemledger target_session_attrs=read-write'"
+    echo "export STANDBY_CONNINFO='host=127.0.0.1 port=$standby_port user=postgres dbname=chemledger'"
   } >"$dir/pair.env"
   echo "postgres-pair.sh: primary on $primary_port, synchronous standby on $standby_port ($dir/pair.env):"
   sed 's/^/  /' "$dir/pair.env"
@@ -88,8 +90,14 @@ start() {
 
 promote() {
   local dir=$1
+  # The old primary goes first, as a lost one would: left running it would
+  # stay writable beside the promoted standby, and servers whose connection
+  # string names it first would go on writing to it.
+  if [[ -f $dir/primary/postmaster.pid ]]; then
+    as_server "$BIN/pg_ctl" -D "$dir/primary" -m immediate -w stop >/dev/null
+  fi
   as_server "$BIN/pg_ctl" -D "$dir/standby" -w promote >/dev/null
-  echo "postgres-pair.sh: the standby is the primary now"
+  echo "postgres-pair.sh: the old primary is stopped and the standby is the primary now"
 }
 
 stop() {
