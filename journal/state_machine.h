@@ -101,7 +101,10 @@ namespace chemledger::journal {
 //      as one made under a waybill was not from epoch 9; and, declared an
 //      error, it no longer reopens the waybill the code was received under
 //      on an earlier trip.
-inline constexpr uint32_t kCurrentRulesEpoch = 11;
+//  12: a regulator of 交通运输 records the arrival of a waybill (DEPARTED, or
+//      OPEN) whose carrier is blacklisted (its own actors sign nothing),
+//      releasing the codes it listed that never shipped.
+inline constexpr uint32_t kCurrentRulesEpoch = 12;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {

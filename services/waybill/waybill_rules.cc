@@ -13,6 +13,7 @@
 #include "services/common/refusal.h"
 #include "services/common/status_macros.h"
 #include "services/ledger/code_state.h"
+#include "services/registry/oversight.h"
 #include "services/registry/registry_rules.h"
 #include "services/registry/registry_state.h"
 #include "services/waybill/validation.h"
@@ -111,6 +112,11 @@ absl::StatusOr<std::string> CarrierNamed(const storage::StateReader& state,
   switch (r.change_case()) {
     case v1::WaybillRequest::kSubmit: return r.submit().carrier_uscc();
     case v1::WaybillRequest::kConsent: return r.consent().carrier_uscc();
+    case v1::WaybillRequest::kArrive:
+      // A regulator names it (RegulatorMayRecordArrival); a carrier's actor
+      // need not.
+      if (!r.arrive().carrier_uscc().empty()) return r.arrive().carrier_uscc();
+      break;
     case v1::WaybillRequest::kCancel: {
       if (!r.cancel().carrier_uscc().empty()) return r.cancel().carrier_uscc();
       const std::string& number = r.cancel().waybill_number();
@@ -587,6 +593,61 @@ absl::Status ApplyGatePassage(const journal::EntryContext& entry,
   return absl::OkStatus();
 }
 
+// From rules epoch 12: a regulator of 交通运输 records the arrival of a
+// waybill whose carrier is blacklisted. Its own actors sign nothing once it
+// is listed, so without this its DEPARTED waybill (or an OPEN one with goods
+// already shipped, which the consignor may no longer cancel) could never
+// arrive and would hold the codes it listed that never shipped for good
+// (nothing consumes, repackages or lists them on another waybill while it
+// does). The regulator's jurisdiction holds the carrier, the consignor or
+// the consignee; the time rule of an arrival applies as to the carrier's.
+absl::Status RegulatorMayRecordArrival(const journal::EntryContext& entry,
+                                       const storage::StateReader& state,
+                                       const v1::Actor& regulator,
+                                       const v1::WaybillMovement& arrive,
+                                       const std::optional<WaybillState>& existing) {
+  const std::string& number = arrive.waybill_number();
+  const auto denied = [&](absl::string_view why) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("envelope.signatures[0].key_id: regulator '", regulator.name(),
+                     "' may not record the arrival of waybill '", number, "': ", why));
+  };
+  if (regulator.department() != v1::TRANSPORT) {
+    return denied(
+        absl::StrCat("only a regulator of 交通运输 (TRANSPORT) may, and only for a "
+                     "blacklisted carrier; this one is of ",
+                     registry::DepartmentText(regulator)));
+  }
+  if (arrive.carrier_uscc().empty()) {
+    return absl::InvalidArgumentError(
+        "arrive.carrier_uscc: is required when a regulator records the arrival");
+  }
+  if (!existing) {
+    return absl::NotFoundError(absl::StrCat("arrive.waybill_number: carrier ",
+                                            arrive.carrier_uscc(), " has no waybill '", number,
+                                            "'"));
+  }
+  bool oversees = false;
+  for (const std::string* party :
+       {&existing->waybill.carrier_uscc(), &existing->waybill.consignor().uscc(),
+        &existing->waybill.consignee().uscc()}) {
+    CL_ASSIGN_OR_RETURN(bool covered, registry::OverseesEnterprise(state, regulator, *party));
+    oversees = oversees || covered;
+  }
+  if (!oversees) {
+    return denied("its jurisdiction holds neither the carrier, the consignor nor the consignee");
+  }
+  CL_ASSIGN_OR_RETURN(std::optional<registry::EnterpriseRecord> carrier,
+                      registry::FindEnterprise(state, arrive.carrier_uscc()));
+  if (!carrier || !carrier->blacklist_reason) {
+    return Precondition(
+        "arrive.carrier_uscc",
+        absl::StrCat(arrive.carrier_uscc(),
+                     " is not blacklisted: its own actors record the arrival of its waybills"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::StateReader& state,
                           storage::StateWrites* changes) {
   absl::StatusOr<v1::Actor> actor = registry::CheckSigner(entry, state, kWaybillContext);
@@ -624,10 +685,15 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
   const bool enterprise_actor =
       actor->role() == v1::ENTERPRISE_ADMIN || actor->role() == v1::ENTERPRISE_OPERATOR;
   const std::string& who = actor->enterprise_uscc();
-  // A waybill is its carrier's, and for consent and cancelling its
-  // consignor's too. To anyone else another enterprise's waybill is none:
-  // the same answer as for a number never used.
-  if (!request.has_submit()) {
+  const bool regulator_arrival =
+      entry.rules_epoch >= 12 && request.has_arrive() && actor->role() == v1::REGULATOR;
+  if (regulator_arrival) {
+    CL_RETURN_IF_ERROR(
+        RegulatorMayRecordArrival(entry, state, *actor, request.arrive(), *existing));
+  } else if (!request.has_submit()) {
+    // A waybill is its carrier's, and for consent and cancelling its
+    // consignor's too. To anyone else another enterprise's waybill is none:
+    // the same answer as for a number never used.
     const bool party =
         *existing && enterprise_actor &&
         (who == (*existing)->waybill.carrier_uscc() ||
@@ -652,8 +718,9 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
       enterprise_actor && *existing && who == (*existing)->waybill.consignor().uscc();
   // The carrier's actors change its waybills; the consignor's consent to
   // them, and may cancel one that has not departed.
-  if (request.has_consent() ? !consignor_actor
-                            : !(carrier_actor || (request.has_cancel() && consignor_actor))) {
+  if (!regulator_arrival &&
+      (request.has_consent() ? !consignor_actor
+                             : !(carrier_actor || (request.has_cancel() && consignor_actor)))) {
     return absl::PermissionDeniedError(absl::StrCat(
         "envelope.signatures[0].key_id: actor '", actor->name(), "' may not ",
         request.has_consent() ? "consent to" : "change", " waybill '", number, "': ",
@@ -766,10 +833,14 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
       next.status = v1::DEPARTED;
       break;
     case v1::WaybillRequest::kArrive:
-      if (next.status != v1::DEPARTED) {
-        return Precondition("arrive.waybill_number",
-                            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status),
-                                         ": only a DEPARTED waybill arrives"));
+      // A regulator arrives an OPEN one too: goods loaded on a vehicle whose
+      // departure its blacklisted carrier could not sign.
+      if (next.status != v1::DEPARTED && !(regulator_arrival && next.status == v1::OPEN)) {
+        return Precondition(
+            "arrive.waybill_number",
+            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status),
+                         regulator_arrival ? ": a regulator arrives an OPEN or DEPARTED waybill"
+                                           : ": only a DEPARTED waybill arrives"));
       }
       CL_RETURN_IF_ERROR(CheckNotAheadOfRecordTime(entry, "arrive.time", request.arrive().time()));
       next.status = v1::ARRIVED;

@@ -497,6 +497,92 @@ TEST_F(WaybillRulesTest, ABlacklistedCarrierTakesNoGoods) {
   ExpectStateRebuildsFromTheLog();
 }
 
+// From rules epoch 12 a blacklisted carrier's departed waybill, which its
+// own actors can no longer arrive, is arrived by a regulator of 交通运输
+// whose jurisdiction holds one of its parties: the codes that never shipped
+// are free again (used, listed on another waybill), the ones that shipped
+// are received and close it. Nobody else may, nor for a carrier in good
+// standing, nor under the rules before.
+TEST_F(WaybillRulesTest, ARegulatorArrivesABlacklistedCarriersStrandedWaybills) {
+  const auto add_regulator = [&](const crypto::SigningKey& key, v1::Department department,
+                                 const std::string& region) {
+    v1::RegistryRequest r;
+    r.set_request_id(absl::StrCat("regulator-", key.key_id().ToString()));
+    *r.mutable_add_actor() =
+        registry::testing::ExampleActor(absl::StrCat("regulator ", department, " ", region),
+                                        v1::REGULATOR, "", key.verifying_key());
+    r.mutable_add_actor()->set_department(department);
+    if (!region.empty()) {
+      r.mutable_add_actor()->mutable_jurisdiction()->set_national(false);
+      r.mutable_add_actor()->mutable_jurisdiction()->set_region_prefix(region);
+    }
+    ASSERT_TRUE(t_->Registry(admin_, r).ok());
+  };
+  const crypto::SigningKey transport_zhejiang = TestKey(40);   // the consignee's province
+  const crypto::SigningKey transport_guangdong = TestKey(41);  // no party's
+  const crypto::SigningKey emergency = TestKey(42);
+  ASSERT_NO_FATAL_FAILURE(add_regulator(transport_zhejiang, v1::TRANSPORT, "33"));
+  ASSERT_NO_FATAL_FAILURE(add_regulator(transport_guangdong, v1::TRANSPORT, "44"));
+  ASSERT_NO_FATAL_FAILURE(add_regulator(emergency, v1::EMERGENCY_MANAGEMENT, ""));
+
+  // Codes 1 and 2 listed, code 1 shipped, the vehicle departed; codes 3
+  // and 4 on another, code 3 shipped, not departed.
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-R", {Code(1), Code(2)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-R", kUser).ok());
+  ASSERT_TRUE(Submit(carrier_, Depart("WB-R")).ok());
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-R2", {Code(3), Code(4)})).ok());
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(3)}, "WB-R2", kUser).ok());
+  v1::WaybillRequest arrive = Arrive("WB-R");
+  arrive.mutable_arrive()->set_carrier_uscc(kCarrier);
+
+  // A carrier in good standing arrives its waybills itself.
+  Refused(transport_zhejiang, arrive, absl::StatusCode::kFailedPrecondition,
+          "arrive.carrier_uscc: " + kCarrier + " is not blacklisted");
+  ASSERT_NO_FATAL_FAILURE(Blacklist(kCarrier, "vehicles without inspection"));
+  // Its own actors sign nothing now, and code 2 is held by the waybill.
+  Refused(carrier_, Arrive("WB-R"), absl::StatusCode::kPermissionDenied, "");
+  const auto used = [](v1::Event* e) { e->set_quantity_milli(1000); };
+  RefusedEvent(EventWith(producer_, v1::CONSUMING, kProducer, {Code(2)}, used),
+               absl::StatusCode::kFailedPrecondition, "is on open waybill WB-R");
+
+  // Not another department, not outside the parties' regions, not without
+  // naming the carrier.
+  Refused(emergency, arrive, absl::StatusCode::kPermissionDenied, "only a regulator of 交通运输");
+  Refused(transport_guangdong, arrive, absl::StatusCode::kPermissionDenied,
+          "its jurisdiction holds neither the carrier, the consignor nor the consignee");
+  Refused(transport_zhejiang, Arrive("WB-R"), absl::StatusCode::kInvalidArgument,
+          "arrive.carrier_uscc: is required when a regulator records the arrival");
+  // Nor under the rules of epoch 11: the regulator has no waybill of its own.
+  chemledger::testing::TestLedgerOptions epoch11;
+  epoch11.rules_epoch = 11;
+  t_->Reopen(epoch11);
+  Refused(transport_zhejiang, arrive, absl::StatusCode::kNotFound, "has no waybill 'WB-R'");
+  t_->Reopen(chemledger::testing::TestLedgerOptions());
+
+  const uint64_t before = LogSize();
+  absl::StatusOr<WaybillReceipt> arrived = Submit(transport_zhejiang, arrive);
+  ASSERT_TRUE(arrived.ok()) << arrived.status();
+  EXPECT_EQ(LogSize(), before + 1);
+  EXPECT_EQ(Find("WB-R")->status, v1::ARRIVED);
+  // Code 2, which never shipped, is free; code 1's receipt closes the trip.
+  EXPECT_TRUE(EventWith(producer_, v1::CONSUMING, kProducer, {Code(2)}, used).ok());
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(1)}, "WB-R").ok());
+  EXPECT_EQ(Find("WB-R")->status, v1::CLOSED);
+  // Arrived once: a second arrival is refused by the status.
+  Refused(transport_zhejiang, arrive, absl::StatusCode::kFailedPrecondition,
+          "a regulator arrives an OPEN or DEPARTED waybill");
+  // The OPEN one, loaded but never departed (its consignor may no longer
+  // cancel it: code 3 shipped), arrives too, and code 4 is free.
+  Refused(producer_, Cancel("WB-R2", "carrier blacklisted", kCarrier),
+          absl::StatusCode::kFailedPrecondition, "before anything on it has shipped");
+  v1::WaybillRequest arrive_open = Arrive("WB-R2");
+  arrive_open.mutable_arrive()->set_carrier_uscc(kCarrier);
+  ASSERT_TRUE(Submit(transport_zhejiang, arrive_open).ok());
+  EXPECT_EQ(Find("WB-R2")->status, v1::ARRIVED);
+  EXPECT_TRUE(EventWith(producer_, v1::CONSUMING, kProducer, {Code(4)}, used).ok());
+  ExpectStateRebuildsFromTheLog();
+}
+
 // A waybill submitted before its carrier was blacklisted waits for a
 // consent that is then refused.
 TEST_F(WaybillRulesTest, AConsentToABlacklistedCarriersWaybillIsRefused) {

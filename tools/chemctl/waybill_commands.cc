@@ -98,6 +98,8 @@ absl::Status Movement(const cli::Args& args, bool depart) {
     }
   }
   m->mutable_time()->set_seconds(absl::ToUnixSeconds(when));
+  // A regulator recording a blacklisted carrier's arrival names the carrier.
+  if (!depart && args.Has("carrier")) m->set_carrier_uscc(args.Get("carrier"));
   return Send(args, std::move(r), absl::StrCat(depart ? "departed " : "arrived ", *number));
 }
 
@@ -208,30 +210,37 @@ std::vector<Command> WaybillCommands() {
                     kWriteHelp, kServerHelp),
        WriteFlags({"time"}), [](const cli::Args& a) { return Movement(a, true); }},
       {"waybill arrive", "the vehicle has arrived at the destination",
-       absl::StrCat("usage: chemctl waybill arrive NUMBER --key KEY [--time RFC3339]\n\n"
+       absl::StrCat("usage: chemctl waybill arrive NUMBER --key KEY [--time RFC3339] "
+                    "[--carrier USCC]\n\n"
                     "  --time T               when (default now); give the same T with\n"
-                    "                         --request-id to resend the same request\n",
+                    "                         --request-id to resend the same request\n"
+                    "  --carrier USCC         the waybill's carrier, when a regulator of\n"
+                    "                         交通运输 records the arrival of a blacklisted\n"
+                    "                         carrier's departed waybill (docs/waybills.md)\n",
                     kWriteHelp, kServerHelp),
-       WriteFlags({"time"}), [](const cli::Args& a) { return Movement(a, false); }},
+       WriteFlags({"time", "carrier"}), [](const cli::Args& a) { return Movement(a, false); }},
       {"waybill cancel", "cancel a waybill (nothing received under it yet)",
-       absl::StrCat("usage: chemctl waybill cancel NUMBER --reason TEXT --key KEY [--carrier USCC]\n\n"
-                    "  --carrier USCC         the waybill's carrier, when a consignor cancels\n"
-                    "                         (waybill numbers are unique per carrier)\n",
-                    kWriteHelp, kServerHelp),
+       absl::StrCat(
+           "usage: chemctl waybill cancel NUMBER --reason TEXT --key KEY [--carrier USCC]\n\n"
+           "  --carrier USCC         the waybill's carrier, when a consignor cancels\n"
+           "                         (waybill numbers are unique per carrier)\n",
+           kWriteHelp, kServerHelp),
        WriteFlags({"reason", "carrier"}), Cancel},
       {"waybill consent", "the consignor consents to a pending waybill its goods are on",
-       absl::StrCat("usage: chemctl waybill consent NUMBER --carrier USCC --revision N --key KEY\n\n"
-                    "Signed by an actor of the consignor. --revision is the waybill's content\n"
-                    "revision as read (waybill show): consent is to what was read.\n\n",
-                    kWriteHelp, kServerHelp),
+       absl::StrCat(
+           "usage: chemctl waybill consent NUMBER --carrier USCC --revision N --key KEY\n\n"
+           "Signed by an actor of the consignor. --revision is the waybill's content\n"
+           "revision as read (waybill show): consent is to what was read.\n\n",
+           kWriteHelp, kServerHelp),
        WriteFlags({"carrier", "revision"}), Consent},
       {"waybill authorize-carrier", "the consignor lets a carrier's waybills open at once",
-       absl::StrCat("usage: chemctl waybill authorize-carrier --carrier USCC --until YYYY-MM-DD --key KEY\n"
-                    "       chemctl waybill authorize-carrier --carrier USCC --withdraw --key KEY\n\n"
-                    "Signed by an actor of the consignor: waybills of that carrier for the\n"
-                    "consignor's goods open at once, without consent to each, until the day\n"
-                    "given (China time, at most three years ahead).\n\n",
-                    kWriteHelp, kServerHelp),
+       absl::StrCat(
+           "usage: chemctl waybill authorize-carrier --carrier USCC --until YYYY-MM-DD --key KEY\n"
+           "       chemctl waybill authorize-carrier --carrier USCC --withdraw --key KEY\n\n"
+           "Signed by an actor of the consignor: waybills of that carrier for the\n"
+           "consignor's goods open at once, without consent to each, until the day\n"
+           "given (China time, at most three years ahead).\n\n",
+           kWriteHelp, kServerHelp),
        WriteFlags({"carrier", "until"}, {"withdraw"}), AuthorizeCarrier},
       {"waybill show", "one waybill: status, shipped and received codes, its code",
        absl::StrCat("usage: chemctl waybill show NUMBER --key KEY [--carrier USCC] [--qr PNG]\n\n"
