@@ -33,24 +33,31 @@ const SignedNote = (() => {
 
   // The text of `note` (everything before its last blank line, with the
   // newline of its last line) if the key `pinned` (parseVerifierKey's)
-  // signed it; else null.
+  // signed it; else null. Read as crypto/checkpoint.cc reads a note: every
+  // signature line well-formed ("\u2014 <name> <base64 of more than 4
+  // bytes>", the name without '+'), and the first line of the pinned name
+  // and key hash decides.
   async function open(note, pinned) {
     const split = note.lastIndexOf('\n\n');
-    if (split < 0) return null;
+    if (split < 0 || !note.endsWith('\n')) return null;
     const text = note.slice(0, split + 1);
-    for (const line of note.slice(split + 2).split('\n')) {
-      if (!line.startsWith('\u2014 ')) continue;
-      const [name, signature64] = line.slice(2).split(' ');
-      if (name !== pinned.name) continue;
+    let first = null;
+    for (const line of note.slice(split + 2, -1).split('\n')) {
+      const m = /^\u2014 ([^\s+]+) (\S+)$/.exec(line);
+      if (!m) return null;
       let signature;
-      try { signature = fromBase64(signature64 || ''); } catch (e) { continue; }
-      if (signature.length !== 68 || toHex(signature.slice(0, 4)) !== toHex(pinned.hash)) continue;
-      if (await crypto.subtle.verify({ name: 'Ed25519' }, pinned.key, signature.slice(4),
-                                     utf8.encode(text))) {
-        return text;
+      try { signature = fromBase64(m[2]); } catch (e) { return null; }
+      if (signature.length <= 4) return null;
+      if (first === null && m[1] === pinned.name &&
+          toHex(signature.slice(0, 4)) === toHex(pinned.hash)) {
+        first = signature;
       }
     }
-    return null;
+    if (first === null || first.length !== 68) return null;
+    return await crypto.subtle.verify({ name: 'Ed25519' }, pinned.key, first.slice(4),
+                                      utf8.encode(text))
+               ? text
+               : null;
   }
 
   return { parseVerifierKey, open };

@@ -14,8 +14,9 @@
 namespace chemledger {
 namespace {
 
-// "1764615081-17": the process's start second and a count, so references
-// from two runs of a server do not meet in one log.
+// "1764615081-17": the second of the process's first reference (its first
+// server fault) and a count, so references from two runs of a server do not
+// meet in one log.
 std::string NextReference() {
   static const int64_t started = absl::ToUnixSeconds(absl::Now());
   static std::atomic<uint64_t> count{0};

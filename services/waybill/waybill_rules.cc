@@ -107,15 +107,16 @@ std::string NumberOf(const v1::WaybillRequest& r) {
 // else the carrier of the waybill of that number the signer is consignor of
 // (so a consignor's cancellation from before cancellations named the
 // carrier, when numbers were unique in the deployment, finds its waybill).
+// For an arrival a regulator signs (from rules epoch 12: `regulator_arrival`),
+// the one it names.
 absl::StatusOr<std::string> CarrierNamed(const storage::StateReader& state,
-                                         const v1::WaybillRequest& r, const v1::Actor& signer) {
+                                         const v1::WaybillRequest& r, const v1::Actor& signer,
+                                         bool regulator_arrival) {
   switch (r.change_case()) {
     case v1::WaybillRequest::kSubmit: return r.submit().carrier_uscc();
     case v1::WaybillRequest::kConsent: return r.consent().carrier_uscc();
     case v1::WaybillRequest::kArrive:
-      // A regulator names it (RegulatorMayRecordArrival); a carrier's actor
-      // need not.
-      if (!r.arrive().carrier_uscc().empty()) return r.arrive().carrier_uscc();
+      if (regulator_arrival) return r.arrive().carrier_uscc();
       break;
     case v1::WaybillRequest::kCancel: {
       if (!r.cancel().carrier_uscc().empty()) return r.cancel().carrier_uscc();
@@ -600,9 +601,11 @@ absl::Status ApplyGatePassage(const journal::EntryContext& entry,
 // arrive and would hold the codes it listed that never shipped for good
 // (nothing consumes, repackages or lists them on another waybill while it
 // does). The regulator's jurisdiction holds the carrier, the consignor or
-// the consignee; the time rule of an arrival applies as to the carrier's.
-absl::Status RegulatorMayRecordArrival(const journal::EntryContext& entry,
-                                       const storage::StateReader& state,
+// the consignee; the time rule of an arrival applies as to the carrier's. A
+// regulator whose jurisdiction is not the whole country learns no more of
+// waybills outside it than GetWaybill tells it: a missing one is refused as
+// one outside its jurisdiction.
+absl::Status RegulatorMayRecordArrival(const storage::StateReader& state,
                                        const v1::Actor& regulator,
                                        const v1::WaybillMovement& arrive,
                                        const std::optional<WaybillState>& existing) {
@@ -622,20 +625,24 @@ absl::Status RegulatorMayRecordArrival(const journal::EntryContext& entry,
     return absl::InvalidArgumentError(
         "arrive.carrier_uscc: is required when a regulator records the arrival");
   }
-  if (!existing) {
+  const bool everywhere = registry::OverseesEverything(regulator);
+  if (!existing && everywhere) {
     return absl::NotFoundError(absl::StrCat("arrive.waybill_number: carrier ",
                                             arrive.carrier_uscc(), " has no waybill '", number,
                                             "'"));
   }
-  bool oversees = false;
-  for (const std::string* party :
-       {&existing->waybill.carrier_uscc(), &existing->waybill.consignor().uscc(),
-        &existing->waybill.consignee().uscc()}) {
-    CL_ASSIGN_OR_RETURN(bool covered, registry::OverseesEnterprise(state, regulator, *party));
-    oversees = oversees || covered;
+  bool oversees = everywhere;
+  if (existing) {
+    for (const std::string* party :
+         {&existing->waybill.carrier_uscc(), &existing->waybill.consignor().uscc(),
+          &existing->waybill.consignee().uscc()}) {
+      CL_ASSIGN_OR_RETURN(bool covered, registry::OverseesEnterprise(state, regulator, *party));
+      oversees = oversees || covered;
+    }
   }
   if (!oversees) {
-    return denied("its jurisdiction holds neither the carrier, the consignor nor the consignee");
+    return denied(absl::StrCat("it is not a waybill of carrier ", arrive.carrier_uscc(),
+                               " whose carrier, consignor or consignee its jurisdiction holds"));
   }
   CL_ASSIGN_OR_RETURN(std::optional<registry::EnterpriseRecord> carrier,
                       registry::FindEnterprise(state, arrive.carrier_uscc()));
@@ -676,7 +683,24 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
   const std::string number = NumberOf(request);
   // A waybill is named by its carrier and its number: numbers are unique per
   // carrier, so no carrier can take (or learn of) another's.
-  absl::StatusOr<std::string> carrier_named = CarrierNamed(state, request, *actor);
+  // From rules epoch 12 a regulator may arrive a blacklisted carrier's
+  // waybill, naming the carrier (RegulatorMayRecordArrival); nobody else
+  // names one in a departure or an arrival.
+  const bool regulator_arrival =
+      entry.rules_epoch >= 12 && request.has_arrive() && actor->role() == v1::REGULATOR;
+  if (entry.rules_epoch >= 12 && !regulator_arrival) {
+    if (request.has_depart() && !request.depart().carrier_uscc().empty()) {
+      return absl::InvalidArgumentError(
+          "depart.carrier_uscc: must be empty (the carrier is the signer's enterprise)");
+    }
+    if (request.has_arrive() && !request.arrive().carrier_uscc().empty()) {
+      return absl::InvalidArgumentError(
+          "arrive.carrier_uscc: only a regulator names the carrier (the carrier is the signer's "
+          "enterprise)");
+    }
+  }
+  absl::StatusOr<std::string> carrier_named =
+      CarrierNamed(state, request, *actor, regulator_arrival);
   if (!carrier_named.ok()) return carrier_named.status();
   const std::string ref = WaybillRef(*carrier_named, number);
   absl::StatusOr<std::optional<WaybillState>> existing = FindWaybillByRef(state, ref);
@@ -685,11 +709,8 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
   const bool enterprise_actor =
       actor->role() == v1::ENTERPRISE_ADMIN || actor->role() == v1::ENTERPRISE_OPERATOR;
   const std::string& who = actor->enterprise_uscc();
-  const bool regulator_arrival =
-      entry.rules_epoch >= 12 && request.has_arrive() && actor->role() == v1::REGULATOR;
   if (regulator_arrival) {
-    CL_RETURN_IF_ERROR(
-        RegulatorMayRecordArrival(entry, state, *actor, request.arrive(), *existing));
+    CL_RETURN_IF_ERROR(RegulatorMayRecordArrival(state, *actor, request.arrive(), *existing));
   } else if (!request.has_submit()) {
     // A waybill is its carrier's, and for consent and cancelling its
     // consignor's too. To anyone else another enterprise's waybill is none:
@@ -833,14 +854,19 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
       next.status = v1::DEPARTED;
       break;
     case v1::WaybillRequest::kArrive:
-      // A regulator arrives an OPEN one too: goods loaded on a vehicle whose
-      // departure its blacklisted carrier could not sign.
-      if (next.status != v1::DEPARTED && !(regulator_arrival && next.status == v1::OPEN)) {
+      // A regulator arrives an OPEN one too, once goods are loaded on a
+      // vehicle whose departure its blacklisted carrier could not sign (with
+      // nothing shipped, the consignor cancels it).
+      if (next.status != v1::DEPARTED &&
+          !(regulator_arrival && next.status == v1::OPEN && !next.shipped.empty())) {
+        const char* rule = !regulator_arrival ? ": only a DEPARTED waybill arrives"
+                           : next.status == v1::OPEN
+                               ? " with nothing shipped: its consignor cancels it"
+                               : ": a regulator arrives a DEPARTED waybill, or an OPEN one with "
+                                 "goods shipped";
         return Precondition(
             "arrive.waybill_number",
-            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status),
-                         regulator_arrival ? ": a regulator arrives an OPEN or DEPARTED waybill"
-                                           : ": only a DEPARTED waybill arrives"));
+            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status), rule));
       }
       CL_RETURN_IF_ERROR(CheckNotAheadOfRecordTime(entry, "arrive.time", request.arrive().time()));
       next.status = v1::ARRIVED;

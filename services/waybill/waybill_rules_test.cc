@@ -535,9 +535,17 @@ TEST_F(WaybillRulesTest, ARegulatorArrivesABlacklistedCarriersStrandedWaybills) 
   v1::WaybillRequest arrive = Arrive("WB-R");
   arrive.mutable_arrive()->set_carrier_uscc(kCarrier);
 
-  // A carrier in good standing arrives its waybills itself.
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-R3", {Code(5)})).ok());
+  // A carrier in good standing arrives its waybills itself, and nobody but a
+  // regulator names a carrier in a movement.
   Refused(transport_zhejiang, arrive, absl::StatusCode::kFailedPrecondition,
           "arrive.carrier_uscc: " + kCarrier + " is not blacklisted");
+  Refused(carrier_, arrive, absl::StatusCode::kInvalidArgument,
+          "arrive.carrier_uscc: only a regulator names the carrier");
+  v1::WaybillRequest depart_named = Depart("WB-R3");
+  depart_named.mutable_depart()->set_carrier_uscc(kCarrier);
+  Refused(carrier_, depart_named, absl::StatusCode::kInvalidArgument,
+          "depart.carrier_uscc: must be empty");
   ASSERT_NO_FATAL_FAILURE(Blacklist(kCarrier, "vehicles without inspection"));
   // Its own actors sign nothing now, and code 2 is held by the waybill.
   Refused(carrier_, Arrive("WB-R"), absl::StatusCode::kPermissionDenied, "");
@@ -549,9 +557,16 @@ TEST_F(WaybillRulesTest, ARegulatorArrivesABlacklistedCarriersStrandedWaybills) 
   // naming the carrier.
   Refused(emergency, arrive, absl::StatusCode::kPermissionDenied, "only a regulator of 交通运输");
   Refused(transport_guangdong, arrive, absl::StatusCode::kPermissionDenied,
-          "its jurisdiction holds neither the carrier, the consignor nor the consignee");
+          "whose carrier, consignor or consignee its jurisdiction holds");
+  // A regional regulator learns nothing of waybills outside its
+  // jurisdiction: a number nobody used is refused as one outside it.
+  v1::WaybillRequest unused = Arrive("WB-NEVER");
+  unused.mutable_arrive()->set_carrier_uscc(kCarrier);
+  Refused(transport_guangdong, unused, absl::StatusCode::kPermissionDenied,
+          "whose carrier, consignor or consignee its jurisdiction holds");
   Refused(transport_zhejiang, Arrive("WB-R"), absl::StatusCode::kInvalidArgument,
           "arrive.carrier_uscc: is required when a regulator records the arrival");
+
   // Nor under the rules of epoch 11: the regulator has no waybill of its own.
   chemledger::testing::TestLedgerOptions epoch11;
   epoch11.rules_epoch = 11;
@@ -570,7 +585,12 @@ TEST_F(WaybillRulesTest, ARegulatorArrivesABlacklistedCarriersStrandedWaybills) 
   EXPECT_EQ(Find("WB-R")->status, v1::CLOSED);
   // Arrived once: a second arrival is refused by the status.
   Refused(transport_zhejiang, arrive, absl::StatusCode::kFailedPrecondition,
-          "a regulator arrives an OPEN or DEPARTED waybill");
+          "a regulator arrives a DEPARTED waybill, or an OPEN one with goods shipped");
+  // An OPEN one with nothing shipped is its consignor's to cancel.
+  v1::WaybillRequest arrive_unshipped = Arrive("WB-R3");
+  arrive_unshipped.mutable_arrive()->set_carrier_uscc(kCarrier);
+  Refused(transport_zhejiang, arrive_unshipped, absl::StatusCode::kFailedPrecondition,
+          "'WB-R3' is OPEN with nothing shipped: its consignor cancels it");
   // The OPEN one, loaded but never departed (its consignor may no longer
   // cancel it: code 3 shipped), arrives too, and code 4 is free.
   Refused(producer_, Cancel("WB-R2", "carrier blacklisted", kCarrier),

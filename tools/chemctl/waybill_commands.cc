@@ -216,7 +216,8 @@ std::vector<Command> WaybillCommands() {
                     "                         --request-id to resend the same request\n"
                     "  --carrier USCC         the waybill's carrier, when a regulator of\n"
                     "                         交通运输 records the arrival of a blacklisted\n"
-                    "                         carrier's departed waybill (docs/waybills.md)\n",
+                    "                         carrier's waybill, departed or with goods\n"
+                    "                         shipped (docs/waybills.md)\n",
                     kWriteHelp, kServerHelp),
        WriteFlags({"time", "carrier"}), [](const cli::Args& a) { return Movement(a, false); }},
       {"waybill cancel", "cancel a waybill (nothing received under it yet)",

@@ -89,19 +89,22 @@ start() {
 }
 
 promote() {
-  local dir=$1
+  local dir
+  dir=$(cd "$1" && pwd)  # as_server runs from /
   # The old primary goes first, as a lost one would: left running it would
   # stay writable beside the promoted standby, and servers whose connection
-  # string names it first would go on writing to it.
-  if [[ -f $dir/primary/postmaster.pid ]]; then
-    as_server "$BIN/pg_ctl" -D "$dir/primary" -m immediate -w stop >/dev/null
+  # string names it first would go on writing to it. Already gone (killed,
+  # its postmaster.pid left behind): nothing to stop.
+  if as_server "$BIN/pg_ctl" -D "$dir/primary" status >/dev/null 2>&1; then
+    as_server "$BIN/pg_ctl" -D "$dir/primary" -m immediate -w stop >/dev/null || true
   fi
   as_server "$BIN/pg_ctl" -D "$dir/standby" -w promote >/dev/null
   echo "postgres-pair.sh: the old primary is stopped and the standby is the primary now"
 }
 
 stop() {
-  local dir=$1
+  local dir
+  dir=$(cd "$1" && pwd)  # as_server runs from /
   for server in standby primary; do
     [[ -f $dir/$server/postmaster.pid ]] || continue
     as_server "$BIN/pg_ctl" -D "$dir/$server" -m fast -w stop >/dev/null 2>&1 || true
