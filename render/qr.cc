@@ -10,6 +10,8 @@
 #include <vector>
 
 #define ZX_USE_UTF8 1
+#include <png.h>
+#include <turbojpeg.h>
 #include <ZXing/BarcodeFormat.h>
 #include <ZXing/BitMatrix.h>
 #include <ZXing/DecodeHints.h>
@@ -20,7 +22,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "render/png.h"
-#include "stb/stb_image.h"
 
 namespace chemledger::render {
 namespace {
@@ -149,10 +150,101 @@ absl::StatusOr<std::string> QrToPng(const QrSymbol& qr, int module_px, int quiet
   return internal::WritePng(side, side, internal::PngPixels::kGrey1, std::move(raw));
 }
 
+namespace {
+
+// Photos come from anyone (the staff app's uploads, VerifyService's
+// anonymous images): they are read with libpng's and libjpeg-turbo's
+// decoders, which Debian keeps patched, not with stb_image (whose Debian
+// snapshot predates its fixes for crafted JPEG Huffman tables).
+
+absl::Status Unreadable(absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("image: not a PNG or JPEG image we can read (", why, ")"));
+}
+
+struct TurboJpeg {
+  tjhandle handle = tjInitDecompress();
+  ~TurboJpeg() {
+    if (handle != nullptr) tjDestroy(handle);
+  }
+};
+
+struct PngImage {
+  png_image image;
+  PngImage() {
+    std::memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+  }
+  ~PngImage() { png_image_free(&image); }
+};
+
+// The width and height from the image's header.
+absl::Status ImageSize(absl::string_view bytes, bool png, int* width, int* height) {
+  if (png) {
+    PngImage p;
+    if (!png_image_begin_read_from_memory(&p.image, bytes.data(), bytes.size())) {
+      return Unreadable(p.image.message);
+    }
+    *width = static_cast<int>(std::min<png_uint_32>(p.image.width, 1u << 30));
+    *height = static_cast<int>(std::min<png_uint_32>(p.image.height, 1u << 30));
+    return absl::OkStatus();
+  }
+  TurboJpeg j;
+  if (j.handle == nullptr) return absl::InternalError("image: libjpeg-turbo did not start");
+  int subsampling = 0, colourspace = 0;
+  if (tjDecompressHeader3(j.handle, reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<unsigned long>(bytes.size()), width, height, &subsampling,
+                          &colourspace) != 0) {
+    return Unreadable(tjGetErrorStr2(j.handle));
+  }
+  return absl::OkStatus();
+}
+
+// 8-bit greyscale pixels, width × height, rows without padding (an image
+// CheckQrImage passed).
+absl::StatusOr<std::vector<uint8_t>> DecodeGrey(absl::string_view bytes, int* width,
+                                                int* height) {
+  if (absl::StartsWith(bytes, "\x89PNG")) {
+    PngImage p;
+    if (!png_image_begin_read_from_memory(&p.image, bytes.data(), bytes.size())) {
+      return Unreadable(p.image.message);
+    }
+    p.image.format = PNG_FORMAT_GRAY;
+    std::vector<uint8_t> pixels(PNG_IMAGE_SIZE(p.image));
+    // Transparent parts are read as on white paper.
+    png_color white{255, 255, 255};
+    if (!png_image_finish_read(&p.image, &white, pixels.data(), 0, nullptr)) {
+      return Unreadable(p.image.message);
+    }
+    *width = static_cast<int>(p.image.width);
+    *height = static_cast<int>(p.image.height);
+    return pixels;
+  }
+  TurboJpeg j;
+  if (j.handle == nullptr) return absl::InternalError("image: libjpeg-turbo did not start");
+  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+  const auto size = static_cast<unsigned long>(bytes.size());
+  int subsampling = 0, colourspace = 0;
+  if (tjDecompressHeader3(j.handle, data, size, width, height, &subsampling, &colourspace) != 0) {
+    return Unreadable(tjGetErrorStr2(j.handle));
+  }
+  std::vector<uint8_t> pixels(static_cast<size_t>(*width) * static_cast<size_t>(*height));
+  // A photo with a damaged stretch still decodes (a warning); an error, or
+  // a progressive JPEG of an unreasonable number of scans, does not.
+  if (tjDecompress2(j.handle, data, size, pixels.data(), *width, 0, *height, TJPF_GRAY,
+                    TJFLAG_LIMITSCANS) != 0 &&
+      tjGetErrorCode(j.handle) != TJERR_WARNING) {
+    return Unreadable(tjGetErrorStr2(j.handle));
+  }
+  return pixels;
+}
+
+}  // namespace
+
 absl::Status CheckQrImage(absl::string_view image_bytes) {
-  // PNG or JPEG only, by their signatures (the decoder reads more formats),
-  // and no bigger than kMaxQrImagePixels once decoded, checked from the
-  // header before anything is decoded.
+  // PNG or JPEG only, by their signatures, and no bigger than
+  // kMaxQrImagePixels once decoded, checked from the header before anything
+  // is decoded.
   const bool png = absl::StartsWith(image_bytes, "\x89PNG\r\n\x1a\n");
   const bool jpeg = absl::StartsWith(image_bytes, "\xff\xd8\xff");
   if (!png && !jpeg) return absl::InvalidArgumentError("image: not a PNG or JPEG image");
@@ -172,12 +264,8 @@ absl::Status CheckQrImage(absl::string_view image_bytes) {
       }
     }
   }
-  int width = 0, height = 0, channels = 0;
-  if (!stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(image_bytes.data()),
-                             static_cast<int>(image_bytes.size()), &width, &height, &channels)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("image: not a PNG or JPEG image we can read (", stbi_failure_reason(), ")"));
-  }
+  int width = 0, height = 0;
+  if (absl::Status s = ImageSize(image_bytes, png, &width, &height); !s.ok()) return s;
   if (width <= 0 || height <= 0 ||
       static_cast<int64_t>(width) * height > static_cast<int64_t>(kMaxQrImagePixels)) {
     return absl::InvalidArgumentError(absl::StrCat("image: ", width, " x ", height,
@@ -189,16 +277,9 @@ absl::Status CheckQrImage(absl::string_view image_bytes) {
 
 absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_bytes) {
   if (absl::Status s = CheckQrImage(image_bytes); !s.ok()) return s;
-  int width = 0, height = 0, channels = 0;
-  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(image_bytes.data()),
-                            static_cast<int>(image_bytes.size()), &width, &height, &channels,
-                            1),
-      &stbi_image_free);
-  if (pixels == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("image: not a PNG or JPEG image we can read (", stbi_failure_reason(), ")"));
-  }
+  int width = 0, height = 0;
+  absl::StatusOr<std::vector<uint8_t>> pixels = DecodeGrey(image_bytes, &width, &height);
+  if (!pixels.ok()) return pixels.status();
   // ZXing's two adaptive binarizers see different photos well (uneven
   // light, noise). The whole image is read with the first; while the codes
   // found cover little of it (under 40%: a pallet's side may hold more
@@ -228,8 +309,8 @@ absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_byt
   const auto more_may_be_there = [&] { return texts.empty() || covered < 0.4 * width * height; };
   constexpr ZXing::Binarizer kBinarizers[] = {ZXing::Binarizer::LocalAverage,
                                               ZXing::Binarizer::GlobalHistogram};
-  read(pixels.get(), width, 0, 0, width, height, kBinarizers[0]);
-  if (more_may_be_there()) read(pixels.get(), width, 0, 0, width, height, kBinarizers[1]);
+  read(pixels->data(), width, 0, 0, width, height, kBinarizers[0]);
+  if (more_may_be_there()) read(pixels->data(), width, 0, 0, width, height, kBinarizers[1]);
   if (more_may_be_there()) {
     const int w = width / 2 + width / 4, h = height / 2 + height / 4;  // three quarters
     if (w >= kMinQuarterPixels && h >= kMinQuarterPixels) {
@@ -237,14 +318,14 @@ absl::StatusOr<std::vector<std::string>> ReadQrCodes(absl::string_view image_byt
                                  {width - w, 0},
                                  {0, height - h},
                                  {width - w, height - h}}) {
-        for (const ZXing::Binarizer b : kBinarizers) read(pixels.get(), width, x, y, w, h, b);
+        for (const ZXing::Binarizer b : kBinarizers) read(pixels->data(), width, x, y, w, h, b);
       }
     }
   }
   // Nothing yet in a small photo: modules of 2-3 blurred pixels, which
   // ZXing reads better twice the size.
   if (texts.empty() && static_cast<int64_t>(width) * height <= kMaxUpscaledPixels / 4) {
-    const std::vector<uint8_t> doubled = Doubled(pixels.get(), width, height);
+    const std::vector<uint8_t> doubled = Doubled(pixels->data(), width, height);
     for (const ZXing::Binarizer b : kBinarizers) {
       read(doubled.data(), 2 * width, 0, 0, 2 * width, 2 * height, b);
     }

@@ -104,6 +104,59 @@ TEST(QrTest, NotAnImage) {
 
 }  // namespace
 
+namespace {
+
+// PNG's CRC-32 (ISO 3309), over a chunk's type and data.
+uint32_t Crc32(const std::string& bytes) {
+  uint32_t crc = 0xffffffffu;
+  for (unsigned char b : bytes) {
+    crc ^= b;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  return crc ^ 0xffffffffu;
+}
+
+std::string Segment(int marker, const std::string& payload) {
+  const size_t length = payload.size() + 2;
+  return std::string{'\xff', static_cast<char>(marker), static_cast<char>(length >> 8),
+                     static_cast<char>(length & 0xff)} +
+         payload;
+}
+
+}  // namespace
+
+// A JPEG whose Huffman table declares 2,040 codes (255 of each length 9 to
+// 16; a table holds at most 256), its values laid out to overwrite the
+// table's own bounds: Debian's stb_image (the snapshot of 2022-09-08, before
+// stb_image 2.28's checks) wrote them past its 256-byte array and crashed the
+// process reading it. One anonymous upload of these 2.3 KB was enough to stop
+// a server. It is refused now, and the process goes on.
+TEST(QrReadTest, AJpegWithAnOverlongHuffmanTableIsRefused) {
+  std::string values(2040, '\0');
+  const auto put = [&](size_t offset, uint32_t v) {
+    for (int i = 0; i < 4; ++i) values[offset - 1024 + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  for (int k = 0; k < 18; ++k) put(1540 + 4 * k, k >= 10 ? 0xffffffffu : 0u);
+  for (int k = 0; k < 17; ++k) put(1612 + 4 * k, 0x3fff0000u);
+  const std::string dc_counts("\x00\x01\x05\x01\x01\x01\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00", 16);
+  std::string dc_values;
+  for (char v = 0; v < 12; ++v) dc_values += v;
+  std::string ac_counts(8, '\0');
+  ac_counts += std::string(8, '\xff');
+  std::string jpeg("\xff\xd8", 2);
+  jpeg += Segment(0xdb, std::string(1, '\0') + std::string(64, '\x01'));
+  jpeg += Segment(0xc4, std::string(1, '\0') + dc_counts + dc_values);
+  jpeg += Segment(0xc4, std::string(1, '\x10') + ac_counts + values);
+  jpeg += Segment(0xc0, std::string("\x08\x00\x08\x00\x08\x01\x01\x11\x00", 9));
+  jpeg += Segment(0xda, std::string("\x01\x01\x00\x00\x3f\x00", 6));
+  jpeg += '\x3f';
+  for (int i = 0; i < 64; ++i) jpeg += std::string("\xff\x00", 2);
+  jpeg += std::string("\xff\xd9", 2);
+  ASSERT_EQ(jpeg.size(), 2319u);  // as the security review's proof of concept
+  absl::StatusOr<std::vector<std::string>> read = ReadQrCodes(jpeg);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument) << read.status();
+}
+
 // Hostile images: other formats, and a header claiming a size too big to
 // decode, are refused before anything is decoded.
 TEST(QrReadTest, OnlyPngAndJpegOfBoundedSizeAreRead) {
@@ -114,8 +167,14 @@ TEST(QrReadTest, OnlyPngAndJpegOfBoundedSizeAreRead) {
   // A PNG signature and an IHDR of 5000 x 5000 pixels (25 megapixels).
   std::string huge("\x89PNG\r\n\x1a\n", 8);
   huge += std::string("\x00\x00\x00\x0dIHDR", 8);
-  huge += std::string("\x00\x00\x13\x88\x00\x00\x13\x88\x08\x00\x00\x00\x00", 13);
-  huge += std::string("\x00\x00\x00\x00", 4);  // CRC, not checked for the header
+  const std::string ihdr("IHDR\x00\x00\x13\x88\x00\x00\x13\x88\x08\x00\x00\x00\x00", 17);
+  huge += ihdr.substr(4);
+  const uint32_t crc = Crc32(ihdr);
+  for (int shift = 24; shift >= 0; shift -= 8) huge += static_cast<char>((crc >> shift) & 0xff);
+  // The header is read up to the first image data.
+  huge += std::string("\x00\x00\x00\x00IDAT", 8);
+  const uint32_t idat_crc = Crc32("IDAT");
+  for (int shift = 24; shift >= 0; shift -= 8) huge += static_cast<char>((idat_crc >> shift) & 0xff);
   absl::StatusOr<std::vector<std::string>> refused = ReadQrCodes(huge);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
   EXPECT_NE(refused.status().message().find("pixels"), std::string::npos) << refused.status();

@@ -244,8 +244,30 @@ TEST_F(StaffAppE2eTest, TheBridgeCarriesSignedCallsAndRefusesTheRest) {
             "Connection: close\r\n\r\n",
             "HTTP/1.1 411 Length Required"},
            {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n",
-            "HTTP/1.1 400 Bad Request"}}) {
+            "HTTP/1.1 400 Bad Request"},
+           // Methods no route serves, whose bodies httplib would read (PRI's
+           // without a length, until the client stops).
+           {"PRI / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 405 Method Not Allowed"},
+           {"PUT /app/api/decode HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n",
+            "HTTP/1.1 405 Method Not Allowed"}}) {
     EXPECT_EQ(RawStatusLine(request), status) << request;
+  }
+  // Byte ranges are not served: a request for many overlapping ranges of a
+  // pictogram gets it whole, once (the library would have built thousands
+  // of copies in memory).
+  {
+    std::string ranges = "bytes=0-";
+    for (int i = 0; i < 1000; ++i) ranges += ",0-";
+    const std::string whole = RawAnswer(
+        "GET /static/ghs/GHS05.png HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const std::string ranged = RawAnswer(absl::StrCat(
+        "GET /static/ghs/GHS05.png HTTP/1.1\r\nHost: x\r\nConnection: close\r\nRange: ", ranges,
+        "\r\n\r\n"));
+    EXPECT_EQ(ranged.substr(0, ranged.find("\r\n")), "HTTP/1.1 200 OK");
+    ASSERT_NE(whole.find("\r\n\r\n"), std::string::npos);
+    ASSERT_NE(ranged.find("\r\n\r\n"), std::string::npos);
+    EXPECT_EQ(ranged.size() - ranged.find("\r\n\r\n"), whole.size() - whole.find("\r\n\r\n"));
+    EXPECT_GT(whole.size() - whole.find("\r\n\r\n"), 1000u);
   }
 
   // The public read, no credentials.

@@ -12,6 +12,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libabsl-dev
   libleveldb-dev libsodium-dev libzxing-dev libstb-dev zlib1g-dev libgtest-dev libgmock-dev
   libbenchmark-dev libfreetype-dev
+  # Reading photos from anyone (render/qr.cc): libpng and libjpeg-turbo.
+  libpng-dev libturbojpeg0-dev
   # The servers' allocator (services/common:server_malloc).
   libtcmalloc-minimal4
   # The HTTP scan pages (web/): cpp-httplib 0.11 (docs/scan-page.md says why).

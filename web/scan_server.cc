@@ -575,6 +575,21 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
       res.set_content(ErrorJson(code, why), "application/json");
       return httplib::Server::HandlerResponse::Handled;
     };
+    // Only the methods the routes serve. httplib reads a body for PUT,
+    // PATCH, DELETE and PRI too, PRI's without a length until the client
+    // stops: refused here, before any body is read.
+    if (req.method != "GET" && req.method != "HEAD" && req.method != "POST") {
+      res.set_header("Allow", "GET, HEAD, POST");
+      return refuse(405, grpc::StatusCode::INVALID_ARGUMENT,
+                    absl::StrCat("method: ", req.method.substr(0, 16), " is not served here"));
+    }
+    // Nothing here is served in parts, and httplib would build the answer to
+    // every byte range asked for, overlapping ones included, in memory
+    // (thousands of copies of a page for one request): the ranges it parsed
+    // are dropped and every answer goes whole, as RFC 9110 (14.2) lets a
+    // server do. (The Request is the library's own, not const: only this
+    // handler's view of it is.)
+    const_cast<httplib::Request&>(req).ranges.clear();
     if (req.has_header("Transfer-Encoding")) {
       return refuse(411, grpc::StatusCode::INVALID_ARGUMENT,
                     "Transfer-Encoding: not taken; send the body with a Content-Length");
@@ -584,8 +599,7 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
       return refuse(415, grpc::StatusCode::INVALID_ARGUMENT,
                     "Content-Encoding: not taken; send the body as it is");
     }
-    const bool has_body_method = req.method == "POST" || req.method == "PUT" ||
-                                 req.method == "PATCH" || req.method == "DELETE";
+    const bool has_body_method = req.method == "POST";
     if (has_body_method && !req.has_header("Content-Length")) {
       return refuse(411, grpc::StatusCode::INVALID_ARGUMENT, "Content-Length: required");
     }

@@ -62,11 +62,25 @@ cc_library(
     linkopts = ["-lZXing"],
 )
 
-# stb_image (PNG/JPEG reading), Debian libstb.
-# Include as <stb/stb_image.h>.
+# stb_image (PNG/JPEG reading of images the project made itself, in tests),
+# Debian libstb. Include as <stb/stb_image.h>. Never for images from outside:
+# Debian's snapshot predates fixes for crafted JPEGs (render/qr.cc reads
+# those with libpng and libjpeg-turbo below).
 cc_library(
     name = "stb",
     linkopts = ["-lstb"],
+)
+
+# libpng 1.6 (libpng-dev) and libjpeg-turbo's TurboJPEG (libturbojpeg0-dev):
+# photos and uploads from anyone (render/qr.cc, ReadQrCodes).
+cc_library(
+    name = "png",
+    linkopts = ["-lpng16"],
+)
+
+cc_library(
+    name = "turbojpeg",
+    linkopts = ["-lturbojpeg"],
 )
 
 cc_library(
