@@ -316,44 +316,47 @@ absl::StatusOr<v1::Actor> ActiveSigner(const storage::StateReader& state,
   return (*record)->actor();
 }
 
-absl::StatusOr<std::pair<v1::Actor, envelope::ResolvedSignature>> ResolveSigner(
-    const storage::StateReader& state, const v1::SignedEnvelope& envelope,
-    const crypto::SignatureContext& context) {
-  // The actor record is read once: the lookup finds the key (unknown and
-  // revoked keys told apart, as envelope::Resolve words them), and keeps the
-  // actor for the blacklist check.
-  std::optional<v1::Actor> actor;
+absl::StatusOr<ResolvedSigner> ResolveSigner(const storage::StateReader& state,
+                                             const v1::SignedEnvelope& envelope,
+                                             const crypto::SignatureContext& context) {
+  // The actor record is read once: the lookup finds the key (an unknown one
+  // as envelope::Resolve words it) and keeps the record for the standing.
+  std::optional<state::ActorRecord> found;
   absl::StatusOr<envelope::ResolvedSignature> resolved = envelope::Resolve(
       envelope, context, [&](const crypto::KeyId& id) -> absl::StatusOr<crypto::VerifyingKey> {
         absl::StatusOr<std::optional<state::ActorRecord>> record = FindActor(state, id);
         if (!record.ok()) return record.status();
         if (!*record) return absl::NotFoundError("unknown key");
-        if ((*record)->revoked()) {
-          return WithRefusalKind(absl::PermissionDeniedError(absl::StrCat(
-                                     "key ", id.ToString(), " was revoked: ",
-                                     (*record)->revoked_reason())),
-                                 "REVOKED_KEY");
-        }
         absl::StatusOr<crypto::VerifyingKey> key =
             crypto::VerifyingKey::FromBytes((*record)->actor().public_key());
         if (!key.ok()) return absl::DataLossError("an actor record holds a malformed key");
-        actor = (*record)->actor();
+        found = **std::move(record);
         return key;
       });
   if (!resolved.ok()) return resolved.status();
-  if (absl::Status s = CheckNotBlacklisted(state, *actor); !s.ok()) return s;
-  return std::make_pair(*std::move(actor), *std::move(resolved));
+  ResolvedSigner signer{found->actor(), *std::move(resolved), absl::OkStatus()};
+  if (found->revoked()) {
+    signer.standing =
+        WithRefusalKind(KeyIdError(absl::StatusCode::kPermissionDenied,
+                                   absl::StrCat("key ", signer.signature.key_id.ToString(),
+                                                " was revoked: ", found->revoked_reason())),
+                        "REVOKED_KEY");
+  } else {
+    signer.standing = CheckNotBlacklisted(state, signer.actor);
+  }
+  return signer;
 }
 
 absl::StatusOr<v1::Actor> VerifySigner(const storage::StateReader& state,
                                        const v1::SignedEnvelope& envelope,
                                        const crypto::SignatureContext& context) {
-  auto resolved = ResolveSigner(state, envelope, context);
+  absl::StatusOr<ResolvedSigner> resolved = ResolveSigner(state, envelope, context);
   if (!resolved.ok()) return resolved.status();
-  if (absl::Status s = envelope::CheckSignature(envelope, context, resolved->second); !s.ok()) {
+  if (absl::Status s = envelope::CheckSignature(envelope, context, resolved->signature); !s.ok()) {
     return s;
   }
-  return std::move(resolved->first);
+  if (!resolved->standing.ok()) return resolved->standing;
+  return std::move(resolved->actor);
 }
 
 absl::Status CheckSignatureOfRegistered(const storage::StateReader& state,

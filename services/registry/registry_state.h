@@ -123,14 +123,24 @@ absl::StatusOr<std::vector<LabelKeyState>> LabelKeys(const storage::StateReader&
 absl::StatusOr<v1::Actor> ActiveSigner(const storage::StateReader& state,
                                        const crypto::KeyId& key_id);
 
+// A signer found for an envelope, before its signature is checked.
+struct ResolvedSigner {
+  v1::Actor actor;
+  envelope::ResolvedSignature signature;
+  // Whether the key may sign now: OK, or why not (revoked, its enterprise
+  // blacklisted; PermissionDenied saying why). Told only once the signature
+  // is checked, so that nobody learns a key's standing, or the reason for
+  // it, by sending a request with its id and any signature.
+  absl::Status standing;
+};
 // Checks `envelope`'s form (envelope::Resolve) and finds its signer's key
-// among the registered, unrevoked actors (not checking the signature itself);
-// the signer's enterprise must not be blacklisted.
-absl::StatusOr<std::pair<v1::Actor, envelope::ResolvedSignature>> ResolveSigner(
-    const storage::StateReader& state, const v1::SignedEnvelope& envelope,
-    const crypto::SignatureContext& context);
-// ResolveSigner, then the signature check: the whole verification of a
-// signed envelope against the registry.
+// among the registered actors, revoked ones included (not checking the
+// signature itself); an unknown key is Unauthenticated.
+absl::StatusOr<ResolvedSigner> ResolveSigner(const storage::StateReader& state,
+                                             const v1::SignedEnvelope& envelope,
+                                             const crypto::SignatureContext& context);
+// ResolveSigner, then the signature check, then the signer's standing: the
+// whole verification of a signed envelope against the registry.
 absl::StatusOr<v1::Actor> VerifySigner(const storage::StateReader& state,
                                        const v1::SignedEnvelope& envelope,
                                        const crypto::SignatureContext& context);

@@ -37,12 +37,16 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
   const size_t n = envelopes.size();
   std::vector<absl::StatusOr<VerifiedSigner>> signers;
   std::vector<std::optional<envelope::ResolvedSignature>> resolved(n);
+  // Each signer's standing (revoked, blacklisted), told only once the
+  // signature holds (ResolvedSigner::standing).
+  std::vector<absl::Status> standing(n);
   signers.reserve(n);
   // A batch usually has few signers: each is looked up (and its key parsed,
   // which checks the point: as costly as a verification) once.
   struct Signer {
     v1::Actor actor;
     crypto::VerifyingKey key;
+    absl::Status standing;
   };
   std::map<std::string, Signer> looked_up;
   for (size_t i = 0; i < n; ++i) {
@@ -50,7 +54,8 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
     const std::string key_id = e.signatures_size() == 1 ? e.signatures(0).key_id() : "";
     auto known = looked_up.find(key_id);
     if (known != looked_up.end()) {
-      // The signer is fine; only the envelope's own form is left to check.
+      // The signer is known (its standing comes with it); only the
+      // envelope's own form is left to check.
       absl::StatusOr<envelope::ResolvedSignature> r = envelope::Resolve(
           e, context, [&](const crypto::KeyId&) -> absl::StatusOr<crypto::VerifyingKey> {
             return known->second.key;
@@ -60,24 +65,27 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
         continue;
       }
       resolved[i] = *std::move(r);
+      standing[i] = known->second.standing;
       signers.push_back(VerifiedSigner{known->second.actor, resolved[i]->key_id});
       continue;
     }
-    absl::StatusOr<std::pair<v1::Actor, envelope::ResolvedSignature>> r =
-        ResolveSigner(state, e, context);
+    absl::StatusOr<ResolvedSigner> r = ResolveSigner(state, e, context);
     if (!r.ok()) {
       signers.push_back(r.status());
       continue;
     }
-    looked_up.insert_or_assign(key_id, Signer{r->first, r->second.key});
-    resolved[i] = std::move(r->second);
-    signers.push_back(VerifiedSigner{std::move(r->first), resolved[i]->key_id});
+    looked_up.insert_or_assign(key_id, Signer{r->actor, r->signature.key, r->standing});
+    resolved[i] = std::move(r->signature);
+    standing[i] = std::move(r->standing);
+    signers.push_back(VerifiedSigner{std::move(r->actor), resolved[i]->key_id});
   }
   const auto check_range = [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       if (!signers[i].ok()) continue;
       if (absl::Status s = envelope::CheckSignature(*envelopes[i], context, *resolved[i]); !s.ok()) {
         signers[i] = s;
+      } else if (!standing[i].ok()) {
+        signers[i] = standing[i];
       }
     }
   };

@@ -49,7 +49,7 @@ TEST_F(VerifyActorSignaturesTest, EachEnvelopeGetsItsOwnVerdict) {
   std::vector<std::string> said;
   for (int i = 0; i < 100; ++i) {
     const std::string payload = absl::StrCat("payload ", i);
-    switch (i % 5) {
+    switch (i % 6) {
       case 0:
       case 1:
         envelopes.push_back(*envelope::Sign(kTestContext, payload, operator_));
@@ -72,6 +72,13 @@ TEST_F(VerifyActorSignaturesTest, EachEnvelopeGetsItsOwnVerdict) {
         expected.push_back(absl::StatusCode::kUnauthenticated);
         said.push_back("key_id");
         break;
+      case 5:  // the revoked key's id, signed by someone else: its standing
+               // (and why it was revoked) is told only to its holder
+        envelopes.push_back(*envelope::Sign(kTestContext, payload, stranger_));
+        envelopes.back().mutable_signatures(0)->set_key_id(revoked_.key_id().ToString());
+        expected.push_back(absl::StatusCode::kUnauthenticated);
+        said.push_back("envelope.signatures[0].sig");
+        break;
     }
   }
   std::vector<const v1::SignedEnvelope*> pointers;
@@ -90,6 +97,10 @@ TEST_F(VerifyActorSignaturesTest, EachEnvelopeGetsItsOwnVerdict) {
       } else {
         EXPECT_NE(results[i].status().message().find(said[i]), std::string::npos)
             << i << ": " << results[i].status();
+        if (i % 6 == 5) {
+          EXPECT_EQ(results[i].status().message().find("laptop lost"), std::string::npos)
+              << i << ": " << results[i].status();
+        }
       }
     }
   }
