@@ -455,6 +455,8 @@ TEST_F(StaffAppE2eTest, InChromiumWarehouseStaffWorkByScanOfflineToo) {
   EXPECT_NE(text(shipped, "lists").find("不在本运单（不会记录） 1"), std::string::npos);
   EXPECT_NE(text(shipped, "message").find("已签名 2 件"), std::string::npos) << text(shipped, "message");
   EXPECT_NE(text(shipped, "queue").find("已记录"), std::string::npos) << text(shipped, "queue");
+  EXPECT_EQ(text(shipped, "waybill_kept"), "true");
+  EXPECT_EQ(text(shipped, "crew_kept"), "false") << "the crew's personal data left on the device";
   v1::GetWaybillRequest get;
   get.set_waybill_number("YD-APP-1");
   v1::WaybillRecord record;

@@ -98,8 +98,14 @@ async function main() {
     const beforeShip = { lists: await lists(tab), scanned: await texts(tab, '#scanned li') };
     await tab.click('#submit');
     await waitRecorded(tab, 1);
+    // The waybill is kept on the device for working offline, without its
+    // crew's names, qualification numbers and phones.
+    const kept = await tab.evaluate(() => localStorage.getItem('chemledger-staff') || '');
     report('shipped', { ...beforeShip, message: await tab.locator('#message').textContent(),
-                        queue: await texts(tab, '#queue li') });
+                        queue: await texts(tab, '#queue li'),
+                        waybill_kept: String(kept.includes('YD-APP-1')),
+                        crew_kept: String(kept.includes('qualification_number') ||
+                                          kept.includes('"driver"')) });
     await tab.screenshot({ path: path.join(spec.out_dir, 'staff-app-ship.png'), fullPage: true });
     await producer.context.close();
 

@@ -124,6 +124,19 @@ async function sign(context, body) {
 
 const STORE = 'chemledger-staff';
 const saved = JSON.parse(localStorage.getItem(STORE) || '{}');
+
+// A waybill as kept on the device for working offline: what the page reads
+// of it, without its signed changes (which can be large) and without its
+// crew (names, 从业资格证号 and phones: personal data the page never shows,
+// not to be left on a shared warehouse device).
+function keptWaybill(record) {
+  const { changes, ...kept } = record || {};
+  if (kept.waybill) {
+    const { driver, escort, ...waybill } = kept.waybill;
+    kept.waybill = waybill;
+  }
+  return kept;
+}
 const app = {
   key: null,
   origin: saved.origin || '',
@@ -131,7 +144,8 @@ const app = {
   sites: saved.sites || [],
   // number -> WaybillRecord (JSON), for working offline; keyed by what was
   // scanned or typed, so with no prototype ("__proto__" is a number too)
-  waybills: Object.assign(Object.create(null), saved.waybills || {}),
+  waybills: Object.assign(Object.create(null), Object.fromEntries(
+      Object.entries(saved.waybills || {}).map(([n, w]) => [n, keptWaybill(w)]))),
   clockOffset: saved.clockOffset || 0,  // server clock - device clock, seconds
   task: saved.task || 'receive',
   site: saved.site || '',
@@ -167,12 +181,10 @@ const waiting = (i) => i.state === 'pending' || i.state === 'held';
 const pendingCount = () => queueItems().filter(waiting).length;
 let nextSeq = Date.now() * 1000;
 
-// A waybill kept for working offline: what the page reads of it, without
-// its signed changes (which can be large); at most 20 kept.
+// A waybill kept for working offline (keptWaybill); at most 20 kept.
 function keepWaybill(number, record) {
-  const { changes, ...kept } = record;
   delete app.waybills[number];
-  app.waybills[number] = kept;
+  app.waybills[number] = keptWaybill(record);
   const numbers = Object.keys(app.waybills);
   for (const old of numbers.slice(0, Math.max(0, numbers.length - 20))) delete app.waybills[old];
   save();
