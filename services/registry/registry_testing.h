@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -100,6 +101,20 @@ inline v1::Actor ExampleActor(const std::string& name, v1::ActorRole role,
   if (role == v1::REGULATOR) {
     a.set_department(v1::EMERGENCY_MANAGEMENT);
     a.mutable_jurisdiction()->set_national(true);
+  }
+  return a;
+}
+
+// A regulator of `department` whose jurisdiction is the region prefix
+// `region` ("" for the whole country), signing with `key`.
+inline v1::Actor ExampleRegulator(v1::Department department, const std::string& region,
+                                  const crypto::VerifyingKey& key) {
+  v1::Actor a =
+      ExampleActor(absl::StrCat("regulator ", department, " ", region), v1::REGULATOR, "", key);
+  a.set_department(department);
+  if (!region.empty()) {
+    a.mutable_jurisdiction()->set_national(false);
+    a.mutable_jurisdiction()->set_region_prefix(region);
   }
   return a;
 }

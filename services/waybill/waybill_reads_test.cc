@@ -106,13 +106,7 @@ class WaybillReadsTest : public ::testing::Test {
                     const std::string& region) {
     v1::RegistryRequest r;
     *r.mutable_add_actor() =
-        registry::testing::ExampleActor(absl::StrCat("regulator ", department, " ", region),
-                                        v1::REGULATOR, "", key.verifying_key());
-    r.mutable_add_actor()->set_department(department);
-    if (!region.empty()) {
-      r.mutable_add_actor()->mutable_jurisdiction()->set_national(false);
-      r.mutable_add_actor()->mutable_jurisdiction()->set_region_prefix(region);
-    }
+        registry::testing::ExampleRegulator(department, region, key.verifying_key());
     absl::StatusOr<journal::Receipt> added = t_->Registry(admin_, r);
     ASSERT_TRUE(added.ok()) << added.status();
   }

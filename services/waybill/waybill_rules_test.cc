@@ -509,13 +509,7 @@ TEST_F(WaybillRulesTest, ARegulatorArrivesABlacklistedCarriersStrandedWaybills) 
     v1::RegistryRequest r;
     r.set_request_id(absl::StrCat("regulator-", key.key_id().ToString()));
     *r.mutable_add_actor() =
-        registry::testing::ExampleActor(absl::StrCat("regulator ", department, " ", region),
-                                        v1::REGULATOR, "", key.verifying_key());
-    r.mutable_add_actor()->set_department(department);
-    if (!region.empty()) {
-      r.mutable_add_actor()->mutable_jurisdiction()->set_national(false);
-      r.mutable_add_actor()->mutable_jurisdiction()->set_region_prefix(region);
-    }
+        registry::testing::ExampleRegulator(department, region, key.verifying_key());
     ASSERT_TRUE(t_->Registry(admin_, r).ok());
   };
   const crypto::SigningKey transport_zhejiang = TestKey(40);   // the consignee's province
