@@ -339,7 +339,9 @@ TEST_F(MajorHazardTest, AnAlertWhoseEntryFailedIsTriedAgainWhileTheLogStaysQuiet
   // Waiting, unless this thread was held up past the retry (which sets the
   // count to 0 as it counts the alert recorded, under one lock).
   const size_t waiting = recorder.waiting();
-  if (recorder.counters().recorded == 0) EXPECT_EQ(waiting, 1u);
+  if (recorder.counters().recorded == 0) {
+    EXPECT_EQ(waiting, 1u);
+  }
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   while (!Pending().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
   EXPECT_TRUE(Pending().empty()) << "the alert was not tried again";
