@@ -97,9 +97,18 @@ bool RateLimiter::Take(absl::string_view client, double cost, absl::Time now) {
   ForgetIdle(now);
   auto it = buckets_.find(client);
   if (it == buckets_.end()) {
-    // Beyond max_clients, new clients share one bucket: a flood from many
-    // addresses slows those new clients, not the ones already known.
-    const std::string key = buckets_.size() >= max_clients_ ? kOverflow : std::string(client);
+    // Beyond max_clients, new clients share a bucket per network (an IPv4
+    // /24, an IPv6 /48: ClientNetwork), for at most max_clients / 4
+    // networks more, and then one bucket: a flood from many addresses (the
+    // /64s of one /48 fill the table) slows the new clients of its own
+    // networks, not those of others, nor the clients already known.
+    std::string key(client);
+    if (buckets_.size() >= max_clients_) {
+      const std::string network = ClientNetwork(client);
+      key = network.empty() || buckets_.size() >= max_clients_ + max_clients_ / 4
+                ? std::string(kOverflow)
+                : absl::StrCat(kOverflow, " ", network);
+    }
     it = buckets_.find(key);
     if (it == buckets_.end()) it = buckets_.emplace(key, Bucket{burst_, now}).first;
   }

@@ -4,8 +4,10 @@
 // each keep their own. Clients unseen for a minute, or for as long as their bucket takes to fill
 // again if that is longer, are forgotten (a forgotten client comes back with a full bucket, no more
 // than it would have had), and at most `max_clients` are remembered: beyond that, new clients share
-// one bucket until some are forgotten (memory does not grow, and the clients already known keep
-// theirs). A call that costs nothing takes nothing.
+// a bucket per network (ClientNetwork: an IPv4 /24, an IPv6 /48), for at most max_clients / 4
+// networks, and then one bucket, until some are forgotten (memory stays bounded, the clients
+// already known keep theirs, and one network's flood does not spend the allowance of new clients
+// elsewhere). A call that costs nothing takes nothing.
 //
 // Thread-safety: thread-safe.
 

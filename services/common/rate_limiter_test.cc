@@ -42,6 +42,28 @@ TEST(RateLimiterTest, RemembersAtMostSoManyClientsAndForgetsIdleOnes) {
   EXPECT_TRUE(limiter.Take("e", 0, kT0 + absl::Minutes(2)));
 }
 
+// One /48 holds 65,536 /64s, each a client: enough to fill the table. The
+// new clients beyond it share a bucket per network, so the flood's own
+// network is slowed and a phone elsewhere still scans.
+TEST(RateLimiterTest, AFullTableSharesBucketsPerNetworkNotOneForAll) {
+  RateLimiter limiter(1, 20, /*max_clients=*/100);
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_TRUE(limiter.Take(absl::StrCat("ipv6:2001:db8:1:", absl::Hex(i), "::/64"), 1, kT0));
+  }
+  // The flood goes on from new /64s of the same /48: one bucket for them.
+  int passed = 0;
+  for (int i = 100; i < 200; ++i) {
+    passed += limiter.Take(absl::StrCat("ipv6:2001:db8:1:", absl::Hex(i), "::/64"), 1, kT0);
+  }
+  EXPECT_EQ(passed, 20) << "the flooding network's new addresses share one burst";
+  // A new client of another network has a bucket of its own, full.
+  EXPECT_TRUE(limiter.Take("ipv6:2001:db8:2:1::/64", 20, kT0));
+  EXPECT_TRUE(limiter.Take("ipv4:203.0.113.9", 20, kT0));
+  // Not an address ClientNetwork reads: the last, shared bucket.
+  EXPECT_TRUE(limiter.Take("unix:/tmp/socket", 20, kT0));
+  EXPECT_FALSE(limiter.Take("unix:/tmp/other", 1, kT0));
+}
+
 TEST(RateLimiterTest, ClientAddressesDropThePortAndGroupIpv6By64) {
   EXPECT_EQ(ClientAddress("ipv4:10.0.0.7:51234"), "ipv4:10.0.0.7");
   EXPECT_EQ(ClientAddress("ipv6:[2001:db8:1:2:3:4:5:6]:443"), "ipv6:2001:db8:1:2::/64");
