@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -24,9 +25,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "api/wire.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "chemledger/v1/registry_service.grpc.pb.h"
-#include "api/wire.h"
 #include "crypto/sha256.h"
 #include "grpcpp/grpcpp.h"
 #include "services/common/grpc_read_auth.h"
@@ -91,6 +92,27 @@ ReadFigures ReadHistories(const std::vector<std::shared_ptr<grpc::Channel>>& cha
   for (auto& th : threads) th.join();
   return ReadFigures{Summarise(reads.load(), absl::Now() - start, latency), reads.load(),
                      errors.load()};
+}
+
+// `calls` unary calls from `clients` threads, one at a time each (thread t
+// makes calls t, t + clients, ...): `call(i)` makes call i and says whether it
+// succeeded; failures are counted in `errors`.
+RateFigures TimeUnaryCalls(int clients, size_t calls, const std::function<bool(size_t)>& call,
+                           std::atomic<int>* errors) {
+  std::vector<std::vector<double>> latency(clients);
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < clients; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = t; i < calls; i += clients) {
+        const absl::Time sent = absl::Now();
+        if (!call(i)) ++*errors;
+        latency[t].push_back(absl::ToDoubleMilliseconds(absl::Now() - sent));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  return Summarise(calls, absl::Now() - start, latency);
 }
 
 // One chemledgerd, on the store BenchServer::StoreOnPostgres last chose:
@@ -171,59 +193,36 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
 
   // Unary: `clients` threads, one call at a time each.
   std::vector<v1::SignedEnvelope> unary_events = presign(o.unary_events);
-  std::vector<std::vector<double>> unary_latency(o.clients);
   std::atomic<int> unary_errors{0};
-  absl::Time start = absl::Now();
-  {
-    std::vector<std::thread> threads;
-    for (int t = 0; t < o.clients; ++t) {
-      threads.emplace_back([&, t] {
-        for (size_t i = t; i < unary_events.size(); i += o.clients) {
-          grpc::ClientContext context;
-          v1::AppendResponse response;
-          const absl::Time sent = absl::Now();
-          if (!ledger->Append(&context, unary_events[i], &response).ok()) ++unary_errors;
-          unary_latency[t].push_back(absl::ToDoubleMilliseconds(absl::Now() - sent));
-        }
-      });
-    }
-    for (auto& th : threads) th.join();
-  }
-  const RateFigures unary = Summarise(unary_events.size(), absl::Now() - start, unary_latency);
+  const RateFigures unary = TimeUnaryCalls(
+      o.clients, unary_events.size(),
+      [&](size_t i) {
+        grpc::ClientContext context;
+        v1::AppendResponse response;
+        return ledger->Append(&context, unary_events[i], &response).ok();
+      },
+      &unary_errors);
 
   // The floor under a unary write on this machine: as many calls of
   // GetDeployment (public, no signature, no write: one snapshot and one
   // entry read) from the same clients, one at a time each. What a unary
   // Append costs above it is the server's own work.
   auto registry = v1::RegistryService::NewStub((*server)->channel());
-  std::vector<std::vector<double>> floor_latency(o.clients);
   std::atomic<int> floor_errors{0};
-  start = absl::Now();
-  {
-    std::vector<std::thread> threads;
-    for (int t = 0; t < o.clients; ++t) {
-      threads.emplace_back([&, t] {
-        for (size_t i = t; i < unary_events.size(); i += o.clients) {
-          grpc::ClientContext context;
-          v1::Deployment deployment;
-          const absl::Time sent = absl::Now();
-          if (!registry->GetDeployment(&context, v1::GetDeploymentRequest(), &deployment).ok()) {
-            ++floor_errors;
-          }
-          floor_latency[t].push_back(absl::ToDoubleMilliseconds(absl::Now() - sent));
-        }
-      });
-    }
-    for (auto& th : threads) th.join();
-  }
-  const RateFigures unary_floor =
-      Summarise(unary_events.size(), absl::Now() - start, floor_latency);
+  const RateFigures unary_floor = TimeUnaryCalls(
+      o.clients, unary_events.size(),
+      [&](size_t) {
+        grpc::ClientContext context;
+        v1::Deployment deployment;
+        return registry->GetDeployment(&context, v1::GetDeploymentRequest(), &deployment).ok();
+      },
+      &floor_errors);
 
   // Streaming: `streams` streams, at most `window` events in flight each.
   std::vector<v1::SignedEnvelope> stream_events = presign(o.stream_events);
   std::vector<std::vector<double>> stream_latency(o.streams);
   std::atomic<int> stream_errors{0};
-  start = absl::Now();
+  absl::Time start = absl::Now();
   {
     std::vector<std::thread> threads;
     for (int t = 0; t < o.streams; ++t) {
