@@ -296,6 +296,19 @@ absl::Status CheckNotBlacklisted(const storage::StateReader& state, const v1::Ac
   return absl::OkStatus();
 }
 
+// Whether the key `key_id` of `record` may sign now: OK, or why not (revoked,
+// its enterprise blacklisted).
+absl::Status StandingOf(const storage::StateReader& state, const state::ActorRecord& record,
+                        const crypto::KeyId& key_id) {
+  if (record.revoked()) {
+    return WithRefusalKind(KeyIdError(absl::StatusCode::kPermissionDenied,
+                                      absl::StrCat("key ", key_id.ToString(),
+                                                   " was revoked: ", record.revoked_reason())),
+                           "REVOKED_KEY");
+  }
+  return CheckNotBlacklisted(state, record.actor());
+}
+
 }  // namespace
 
 absl::StatusOr<v1::Actor> ActiveSigner(const storage::StateReader& state,
@@ -306,13 +319,7 @@ absl::StatusOr<v1::Actor> ActiveSigner(const storage::StateReader& state,
     return KeyIdError(absl::StatusCode::kUnauthenticated,
                       absl::StrCat("key ", key_id.ToString(), " is not registered"));
   }
-  if ((*record)->revoked()) {
-    return WithRefusalKind(KeyIdError(absl::StatusCode::kPermissionDenied,
-                                      absl::StrCat("key ", key_id.ToString(), " was revoked: ",
-                                                   (*record)->revoked_reason())),
-                           "REVOKED_KEY");
-  }
-  if (absl::Status s = CheckNotBlacklisted(state, (*record)->actor()); !s.ok()) return s;
+  if (absl::Status s = StandingOf(state, **record, key_id); !s.ok()) return s;
   return (*record)->actor();
 }
 
@@ -334,17 +341,8 @@ absl::StatusOr<ResolvedSigner> ResolveSigner(const storage::StateReader& state,
         return key;
       });
   if (!resolved.ok()) return resolved.status();
-  ResolvedSigner signer{found->actor(), *std::move(resolved), absl::OkStatus()};
-  if (found->revoked()) {
-    signer.standing =
-        WithRefusalKind(KeyIdError(absl::StatusCode::kPermissionDenied,
-                                   absl::StrCat("key ", signer.signature.key_id.ToString(),
-                                                " was revoked: ", found->revoked_reason())),
-                        "REVOKED_KEY");
-  } else {
-    signer.standing = CheckNotBlacklisted(state, signer.actor);
-  }
-  return signer;
+  absl::Status standing = StandingOf(state, *found, resolved->key_id);
+  return ResolvedSigner{found->actor(), *std::move(resolved), std::move(standing)};
 }
 
 absl::StatusOr<v1::Actor> VerifySigner(const storage::StateReader& state,
