@@ -1,5 +1,7 @@
 #include "journal/ledger_client.h"
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <utility>
 
@@ -16,37 +18,49 @@ class RetainingLedgerClient : public LedgerClient {
  public:
   explicit RetainingLedgerClient(SnapshotRetention retention) : retention_(retention) {}
 
+  // Every read and write passes here, so that an expired snapshot is let go
+  // (and with it what LevelDB keeps for it) within a second of expiring even
+  // when no paged read comes again.
+  std::shared_ptr<const storage::Snapshot> Latest() final {
+    DropExpiredIfDue();
+    return LatestOfSource();
+  }
+  std::vector<absl::StatusOr<Receipt>> Submit(std::vector<Request> requests) final {
+    DropExpiredIfDue();
+    return SubmitToSource(std::move(requests));
+  }
+
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> At(uint64_t size) override {
     std::shared_ptr<const storage::Snapshot> latest = Latest();
     if (size > latest->size()) {
       return absl::OutOfRangeError(absl::StrCat("log size ", size, " is beyond the latest, ",
                                                 latest->size()));
     }
+    const absl::Time now = absl::Now();
     absl::MutexLock lock(&mu_);
     auto it = kept_.find(size);
     if (size == latest->size()) {
       // Read while it is the latest: kept from now on, if it was kept.
-      if (it != kept_.end()) it->second.last_used = absl::Now();
+      if (it != kept_.end() && !Expired(it->second, now)) it->second.last_used = now;
       return latest;
     }
-    if (it == kept_.end() || absl::Now() - it->second.last_used > retention_.keep) {
+    if (it == kept_.end() || Expired(it->second, now)) {
+      if (it != kept_.end()) kept_.erase(it);
       return absl::FailedPreconditionError(absl::StrCat(
           "the snapshot at log size ", size, " is no longer kept: start the read again"));
     }
-    it->second.last_used = absl::Now();
+    it->second.last_used = now;
     return it->second.snapshot;
   }
 
   void Keep(std::shared_ptr<const storage::Snapshot> s) override {
     const absl::Time now = absl::Now();
     absl::MutexLock lock(&mu_);
-    auto [it, added] = kept_.try_emplace(s->size(), Kept{s, now});
-    it->second.last_used = now;
+    auto [it, added] = kept_.try_emplace(s->size(), Kept{s, now, now});
+    if (!Expired(it->second, now)) it->second.last_used = now;
     if (!added) return;
     // Drop what has expired, then the least recently used beyond the bound.
-    for (auto k = kept_.begin(); k != kept_.end();) {
-      k = now - k->second.last_used > retention_.keep ? kept_.erase(k) : std::next(k);
-    }
+    DropExpiredLocked(now);
     while (kept_.size() > retention_.max_kept) {
       auto oldest = kept_.begin();
       for (auto k = kept_.begin(); k != kept_.end(); ++k) {
@@ -57,12 +71,38 @@ class RetainingLedgerClient : public LedgerClient {
   }
 
  private:
+  virtual std::shared_ptr<const storage::Snapshot> LatestOfSource() = 0;
+  virtual std::vector<absl::StatusOr<Receipt>> SubmitToSource(std::vector<Request> requests) = 0;
+
   struct Kept {
     std::shared_ptr<const storage::Snapshot> snapshot;
+    absl::Time first_kept;
     absl::Time last_used;
   };
 
+  bool Expired(const Kept& k, absl::Time now) const {
+    return now - k.last_used > retention_.keep || now - k.first_kept > retention_.max_age;
+  }
+  void DropExpiredLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (auto k = kept_.begin(); k != kept_.end();) {
+      k = Expired(k->second, now) ? kept_.erase(k) : std::next(k);
+    }
+  }
+  // At most once a second, and without the lock while nothing is kept.
+  void DropExpiredIfDue() {
+    const int64_t now_ns = absl::GetCurrentTimeNanos();
+    int64_t due = next_sweep_ns_.load(std::memory_order_relaxed);
+    if (now_ns < due) return;
+    if (!next_sweep_ns_.compare_exchange_strong(due, now_ns + 1'000'000'000,
+                                                std::memory_order_relaxed)) {
+      return;  // another thread sweeps
+    }
+    absl::MutexLock lock(&mu_);
+    DropExpiredLocked(absl::FromUnixNanos(now_ns));
+  }
+
   const SnapshotRetention retention_;
+  std::atomic<int64_t> next_sweep_ns_{0};
   absl::Mutex mu_;
   std::map<uint64_t, Kept> kept_ ABSL_GUARDED_BY(mu_);
 };
@@ -72,10 +112,12 @@ class InProcessLedgerClient final : public RetainingLedgerClient {
   InProcessLedgerClient(Journal* journal, SnapshotRetention retention)
       : RetainingLedgerClient(retention), journal_(journal) {}
 
-  std::vector<absl::StatusOr<Receipt>> Submit(std::vector<Request> requests) override {
+  std::vector<absl::StatusOr<Receipt>> SubmitToSource(std::vector<Request> requests) override {
     return journal_->Submit(std::move(requests));
   }
-  std::shared_ptr<const storage::Snapshot> Latest() override { return journal_->Snapshot(); }
+  std::shared_ptr<const storage::Snapshot> LatestOfSource() override {
+    return journal_->Snapshot();
+  }
   absl::Status Writable() override { return journal_->Writable(); }
 
  private:
@@ -92,10 +134,12 @@ class ReadReplicaLedgerClient final : public RetainingLedgerClient {
             "this ledger is a read replica and takes no writes: send them to ", writes_go_to))),
         healthy_(std::move(healthy)) {}
 
-  std::vector<absl::StatusOr<Receipt>> Submit(std::vector<Request> requests) override {
+  std::vector<absl::StatusOr<Receipt>> SubmitToSource(std::vector<Request> requests) override {
     return std::vector<absl::StatusOr<Receipt>>(requests.size(), refusal_);
   }
-  std::shared_ptr<const storage::Snapshot> Latest() override { return store_->GetSnapshot(); }
+  std::shared_ptr<const storage::Snapshot> LatestOfSource() override {
+    return store_->GetSnapshot();
+  }
   absl::Status Writable() override { return refusal_; }
   bool ReadsOnly() override { return true; }
   absl::Status Healthy() override { return healthy_ ? healthy_() : absl::OkStatus(); }

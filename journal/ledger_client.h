@@ -12,7 +12,9 @@
 // out a page token asks the ledger to Keep its snapshot and puts the size in
 // the token; the next page asks At(size). The ledger keeps such snapshots for
 // a bounded time (in-process: at most `max_kept`, each for `keep` after its
-// last use), so that every page reads the same state.
+// last use and never longer than `max_age` in all), so that every page reads
+// the same state, and lets an expired one go within a second even when no
+// paged read comes again (a kept snapshot holds back LevelDB's compaction).
 //
 // Thread-safety: implementations are thread-safe.
 
@@ -68,7 +70,8 @@ class LedgerClient {
 };
 
 struct SnapshotRetention {
-  absl::Duration keep = absl::Minutes(2);
+  absl::Duration keep = absl::Minutes(2);      // after its last use
+  absl::Duration max_age = absl::Minutes(10);  // after it was first kept
   size_t max_kept = 64;
 };
 
