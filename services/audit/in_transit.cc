@@ -31,55 +31,56 @@ absl::StatusOr<v1::InTransitReport> QueryInTransit(const storage::StateReader& s
   v1::InTransitReport report;
   report.set_log_size(state.size());
   // Every shipment in progress, by planned arrival (a hundred years ahead
-  // covers them all), the reader's kept up to the bound.
-  CL_ASSIGN_OR_RETURN(std::vector<waybill::WaybillState> moving,
-                      waybill::ShipmentsDueBefore(state, now + absl::Hours(24 * 365 * 100),
-                                                  kMaxShipmentsExamined + 1));
-  // One more than are examined: whether any was left out.
-  if (moving.size() > kMaxShipmentsExamined) {
-    moving.erase(moving.begin() + kMaxShipmentsExamined, moving.end());
-    report.set_truncated(true);
-  }
-  for (const waybill::WaybillState& w : moving) {
-    const v1::Waybill& b = w.waybill;
-    const bool controlled = registry::CarriesControlledGoods(b);
-    const bool waste = registry::CarriesWaste(b);
-    if ((reads == registry::Reads::kControlledGoods && !controlled) ||
-        (reads == registry::Reads::kWaste && !waste) || reads == registry::Reads::kNone) {
-      continue;
-    }
-    bool covered = false;
-    for (const std::string* party : {&b.consignor().uscc(), &b.consignee().uscc(),
-                                     &b.carrier_uscc()}) {
-      CL_ASSIGN_OR_RETURN(bool c, scope.Covers(*party));
-      covered = covered || c;
-    }
-    if (!covered) continue;
-    size_t received = 0;
-    for (const std::string& code : w.shipped) received += w.received.count(code);
-    if (received == w.shipped.size()) continue;
-    // Truncated only when one more of the reader's would be listed.
-    if (static_cast<size_t>(report.shipments_size()) >= kMaxShipmentsInTransit) {
-      report.set_truncated(true);
-      break;
-    }
-    v1::ShipmentInTransit* s = report.add_shipments();
-    s->set_waybill_number(b.waybill_number());
-    s->set_carrier_uscc(b.carrier_uscc());
-    s->set_carrier_name(b.carrier_name());
-    s->set_consignor_uscc(b.consignor().uscc());
-    s->set_consignee_uscc(b.consignee().uscc());
-    s->set_vehicle_plate(b.vehicle().plate());
-    for (const v1::GoodsLine& g : b.goods()) s->add_un_numbers(g.un_number());
-    *s->mutable_planned_departure() = b.planned_departure();
-    *s->mutable_planned_arrival() = b.planned_arrival();
-    s->set_packages_shipped(static_cast<uint32_t>(w.shipped.size()));
-    s->set_packages_received(static_cast<uint32_t>(received));
-    s->set_overdue(absl::FromUnixSeconds(b.planned_arrival().seconds()) < now);
-    s->set_log_index(w.log_index);
-    s->set_controlled_goods(controlled);
-    s->set_waste(waste);
-  }
+  // covers them all), visited one at a time (a report holds the reader's
+  // only, up to its bound, never every shipment in transit).
+  size_t examined = 0;
+  CL_RETURN_IF_ERROR(waybill::VisitShipmentsDueBefore(
+      state, now + absl::Hours(24 * 365 * 100),
+      [&](const waybill::WaybillState& w) -> absl::StatusOr<bool> {
+        if (++examined > kMaxShipmentsExamined) {
+          report.set_truncated(true);
+          return false;
+        }
+        const v1::Waybill& b = w.waybill;
+        const bool controlled = registry::CarriesControlledGoods(b);
+        const bool waste = registry::CarriesWaste(b);
+        if ((reads == registry::Reads::kControlledGoods && !controlled) ||
+            (reads == registry::Reads::kWaste && !waste) || reads == registry::Reads::kNone) {
+          return true;
+        }
+        bool covered = false;
+        for (const std::string* party :
+             {&b.consignor().uscc(), &b.consignee().uscc(), &b.carrier_uscc()}) {
+          CL_ASSIGN_OR_RETURN(bool c, scope.Covers(*party));
+          covered = covered || c;
+        }
+        if (!covered) return true;
+        size_t received = 0;
+        for (const std::string& code : w.shipped) received += w.received.count(code);
+        if (received == w.shipped.size()) return true;
+        // Truncated only when one more of the reader's would be listed.
+        if (static_cast<size_t>(report.shipments_size()) >= kMaxShipmentsInTransit) {
+          report.set_truncated(true);
+          return false;
+        }
+        v1::ShipmentInTransit* s = report.add_shipments();
+        s->set_waybill_number(b.waybill_number());
+        s->set_carrier_uscc(b.carrier_uscc());
+        s->set_carrier_name(b.carrier_name());
+        s->set_consignor_uscc(b.consignor().uscc());
+        s->set_consignee_uscc(b.consignee().uscc());
+        s->set_vehicle_plate(b.vehicle().plate());
+        for (const v1::GoodsLine& g : b.goods()) s->add_un_numbers(g.un_number());
+        *s->mutable_planned_departure() = b.planned_departure();
+        *s->mutable_planned_arrival() = b.planned_arrival();
+        s->set_packages_shipped(static_cast<uint32_t>(w.shipped.size()));
+        s->set_packages_received(static_cast<uint32_t>(received));
+        s->set_overdue(absl::FromUnixSeconds(b.planned_arrival().seconds()) < now);
+        s->set_log_index(w.log_index);
+        s->set_controlled_goods(controlled);
+        s->set_waste(waste);
+        return true;
+      }));
   // The vehicles inside a park, for departments that read them in a park
   // within their jurisdiction.
   bool vehicles = !query.park_id().empty() && !registry::IsEnterpriseRole(reader.role()) &&

@@ -397,27 +397,4 @@ absl::Status VisitShipmentsDueBefore(
   return failed;
 }
 
-absl::StatusOr<std::vector<WaybillState>> ShipmentsDueBefore(const storage::StateReader& state,
-                                                             absl::Time before, size_t limit) {
-  std::vector<std::string> refs;
-  const std::string prefix = "w/due/";
-  absl::Status scanned = state.Scan(
-      prefix, absl::StrCat(prefix, ledger::TimeKey(before)),
-      [&](absl::string_view key, absl::string_view) {
-        if (refs.size() == limit) return false;
-        const absl::string_view rest = key.substr(prefix.size());
-        if (rest.size() > 17) refs.emplace_back(rest.substr(17));
-        return true;
-      });
-  if (!scanned.ok()) return scanned;
-  std::vector<WaybillState> out;
-  for (const std::string& ref : refs) {
-    absl::StatusOr<std::optional<WaybillState>> w = FindWaybillByRef(state, ref);
-    if (!w.ok()) return w.status();
-    if (!*w) return absl::DataLossError(absl::StrCat("due waybill ", ref, " is missing"));
-    out.push_back(**std::move(w));
-  }
-  return out;
-}
-
 }  // namespace chemledger::waybill

@@ -154,15 +154,13 @@ std::vector<std::string> CodesOf(const v1::Waybill& w);
 // of the goods shipped on it are not received (and it is neither closed nor
 // cancelled), under its planned arrival time:
 //   w/due/<planned arrival, 16 hex µs, offset binary>/<ref>   ""
-// The waybills listed with a planned arrival before `before`, oldest first,
-// at most `limit` (the anomaly list's overdue shipments read it).
-// Visits them instead, oldest first, until `visit` returns false (or an
-// error, which is returned).
+// Visits the waybills listed with a planned arrival before `before`, oldest
+// first, one at a time, until `visit` returns false (or an error, which is
+// returned); the anomaly list's overdue shipments and the audit's shipments
+// in transit read them so.
 absl::Status VisitShipmentsDueBefore(
     const storage::StateReader& state, absl::Time before,
     const std::function<absl::StatusOr<bool>(const WaybillState&)>& visit);
-absl::StatusOr<std::vector<WaybillState>> ShipmentsDueBefore(const storage::StateReader& state,
-                                                             absl::Time before, size_t limit);
 
 namespace internal {
 // For WaybillRules: the state keys and records.
@@ -185,7 +183,7 @@ std::string PartyKey(absl::string_view party, absl::string_view ref);
 std::string InParkKey(absl::string_view park_id, absl::string_view ref);
 std::string InParkPlateKey(absl::string_view park_id, absl::string_view plate);
 // The due key of waybill `ref` as `s` leaves it, or "" when it is not due
-// (ShipmentsDueBefore).
+// (VisitShipmentsDueBefore).
 std::string DueKey(const WaybillState& s, absl::string_view ref);
 state::WaybillRecord ToRecord(const WaybillState& s);
 WaybillState FromRecord(const state::WaybillRecord& r);
