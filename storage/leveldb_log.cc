@@ -25,6 +25,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "crypto/merkle.h"
 #include "leveldb/cache.h"
 #include "leveldb/db.h"
@@ -1060,6 +1062,33 @@ std::string DroppedByRecovery(const std::string& directory) {
   return dropped.empty() ? "\n  (LevelDB's LOG names nothing dropped)" : dropped;
 }
 
+// Copies LevelDB's write-ahead logs and the files that name them
+// (MANIFEST-*, CURRENT) from `directory` into a new sibling directory
+// `<directory>.damaged-<UTC time>`, synced, before recovery drops what it
+// cannot read: the evidence of what was dropped stays for the operator.
+// Returns the copy's path.
+absl::StatusOr<std::string> KeepDamagedLogs(const std::string& directory) {
+  const std::string copy = absl::StrCat(
+      directory, ".damaged-", absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone()));
+  std::error_code ec;
+  std::filesystem::create_directories(copy, ec);
+  if (ec) return absl::InternalError(absl::StrCat("create ", copy, ": ", ec.message()));
+  for (const auto& f : std::filesystem::directory_iterator(directory, ec)) {
+    const std::string name = f.path().filename().string();
+    if (!(absl::EndsWith(name, ".log") || absl::StartsWith(name, "MANIFEST-") ||
+          name == "CURRENT")) {
+      continue;
+    }
+    std::filesystem::copy_file(f.path(), copy + "/" + name,
+                               std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec)
+      return absl::InternalError(absl::StrCat("copy ", name, " to ", copy, ": ", ec.message()));
+  }
+  if (ec) return absl::InternalError(absl::StrCat("list ", directory, ": ", ec.message()));
+  if (absl::Status s = SyncTreeDurably(copy); !s.ok()) return s;
+  return copy;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& directory,
@@ -1068,12 +1097,28 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& direc
   absl::StatusOr<std::unique_ptr<Store>> store =
       OpenLevelDbStoreOnce(directory, options, /*paranoid=*/true, &corrupt);
   if (store.ok() || !corrupt) return store;
+  const absl::Status first = store.status();
+  if (!options.recover_torn_tail) {
+    return absl::DataLossError(absl::StrCat(
+        first.message(),
+        "; not repaired here. `chemledgerd serve` recovers a write torn by a crash (it keeps a "
+        "copy of the damaged files beside the directory first); if the damage is elsewhere, "
+        "acknowledged writes may be in it: copy the data directory and restore from a backup"));
+  }
   // A power cut can tear the write that was in progress, leaving junk at the
   // tail of LevelDB's write-ahead log. Those bytes were never synced, so never
   // acknowledged: recover without them, then check the whole log (every
   // entry against the tree) before serving anything from it. Corruption
-  // anywhere else fails that check and is reported as DataLoss.
-  const absl::Status first = store.status();
+  // anywhere else fails that check and is reported as DataLoss. Recovery
+  // cannot tell a torn tail from damage to synced records that it drops with
+  // it, so the damaged files are copied aside first.
+  absl::StatusOr<std::string> kept = KeepDamagedLogs(directory);
+  if (!kept.ok()) {
+    return absl::DataLossError(absl::StrCat(first.message(),
+                                            "; not repaired: keeping a copy of "
+                                            "the damaged files failed: ",
+                                            kept.status().message()));
+  }
   {
     absl::StatusOr<std::unique_ptr<Store>> recovered =
         OpenLevelDbStoreOnce(directory, options, /*paranoid=*/false, nullptr);
@@ -1097,7 +1142,9 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& direc
             << " entries, every one against the tree). If a client holds a receipt for a log "
                "index at or beyond "
             << (*store)->Size()
-            << ", an acknowledged write was lost: restore from a backup instead." << std::endl;
+            << ", an acknowledged write was lost: restore from a backup instead. The damaged "
+               "files as they were: "
+            << *kept << std::endl;
   return store;
 }
 

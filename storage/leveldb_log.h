@@ -62,6 +62,10 @@ struct LevelDbLogOptions {
   leveldb::Env* env = nullptr;
   // LevelDB block cache, bytes.
   size_t block_cache_bytes = 64 << 20;
+  // Whether opening recovers from a damaged write-ahead log (see
+  // OpenLevelDbStore). `chemledgerd check` opens without: it reports the
+  // damage (DataLoss) and changes nothing.
+  bool recover_torn_tail = true;
 };
 
 // Opens (or creates) the store in `directory`. Errors as OpenLevelDbLog's;
@@ -69,8 +73,13 @@ struct LevelDbLogOptions {
 // A write torn by a crash (junk at the tail of LevelDB's write-ahead log,
 // never synced, so never acknowledged) is dropped: the store recovers
 // without it, checks the whole log against the tree before opening, and
-// says on stderr what LevelDB dropped. Corruption that this check finds is
-// DataLoss naming what to do (restore from a backup).
+// says on stderr what LevelDB dropped. LevelDB cannot tell a torn tail from
+// damage to earlier, synced records of the same file, which it drops too;
+// so the damaged files are first copied to `<directory>.damaged-<UTC time>`
+// (named on stderr), and a client's receipt for an index at or beyond the
+// recovered size means an acknowledged write was lost. Corruption that the
+// check finds is DataLoss naming what to do (restore from a backup). With
+// `recover_torn_tail` false, any damage is DataLoss and nothing is changed.
 absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(
     const std::string& directory, const LevelDbLogOptions& options = {});
 

@@ -177,12 +177,34 @@ TEST(LevelDbStoreTest, AWriteTornIntoJunkAtTheLogsTailIsDroppedOnOpen) {
     // does not match, with its payload: as a torn sector may leave it.
     out << std::string("\xde\xad\xbe\xef\x0a\x00\x01", 7) << std::string(10, '\x5a');
   }
+  const uintmax_t damaged_size = std::filesystem::file_size(newest);
+  // As `chemledgerd check` opens: the damage is reported, nothing repaired.
+  {
+    LevelDbLogOptions options;
+    options.recover_torn_tail = false;
+    absl::StatusOr<std::unique_ptr<Store>> checked = OpenLevelDbStore(dir, options);
+    EXPECT_EQ(checked.status().code(), absl::StatusCode::kDataLoss) << checked.status();
+    EXPECT_EQ(std::filesystem::file_size(newest), damaged_size);
+  }
   std::unique_ptr<Store> store = Open(dir);
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->Size(), 20u);
   std::shared_ptr<const Snapshot> s = store->GetSnapshot();
   EXPECT_EQ(Get(*s, "last"), "19");
   EXPECT_EQ(*s->Entry(19), "entry 19");
+  // The damaged files were kept, as they were, beside the directory.
+  int copies = 0;
+  const std::string parent = std::filesystem::path(dir).parent_path().string();
+  const std::string base = std::filesystem::path(dir).filename().string();
+  for (const auto& f : std::filesystem::directory_iterator(parent)) {
+    const std::string name = f.path().filename().string();
+    if (name.rfind(base + ".damaged-", 0) != 0) continue;
+    ++copies;
+    const auto kept = f.path() / std::filesystem::path(newest).filename();
+    ASSERT_TRUE(std::filesystem::exists(kept));
+    EXPECT_EQ(std::filesystem::file_size(kept), damaged_size);
+  }
+  EXPECT_EQ(copies, 1);
   // And it goes on.
   StateWrites w;
   w.Put("last", "20");

@@ -621,6 +621,7 @@ absl::StatusOr<CheckResult> CheckDeployment(
   }
   storage::LevelDbLogOptions store_options;
   store_options.create_if_missing = false;
+  store_options.recover_torn_tail = false;  // the check reports damage, never repairs it
   // On PostgreSQL the check reads beside a running writer, without its lease.
   storage::PostgresStoreOptions postgres;
   postgres.read_only = true;
