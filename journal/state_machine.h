@@ -104,7 +104,11 @@ namespace chemledger::journal {
 //  12: a regulator of 交通运输 records the arrival of a waybill (DEPARTED, or
 //      OPEN) whose carrier is blacklisted (its own actors sign nothing),
 //      releasing the codes it listed that never shipped.
-inline constexpr uint32_t kCurrentRulesEpoch = 12;
+//  13: a regulator lifts only a blacklisting that a regulator of its own
+//      department listed within its jurisdiction (a platform
+//      administrator's, only a platform administrator); an enterprise
+//      already blacklisted is not listed again until lifted.
+inline constexpr uint32_t kCurrentRulesEpoch = 13;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {

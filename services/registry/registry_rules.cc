@@ -2,11 +2,13 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "crypto/label.h"
 #include "services/common/envelope.h"
 #include "services/common/identifiers.h"
+#include "services/common/status_macros.h"
 #include "services/common/text_length.h"
 #include "services/registry/oversight.h"
 #include "services/registry/product_flags.h"
@@ -344,6 +346,78 @@ absl::StatusOr<v1::RegistryAssignment> RegistryRules::CatalogueCheckOf(
   return assignment;
 }
 
+namespace {
+
+// Whether regulator `lifter`'s jurisdiction holds all of `lister`'s.
+absl::StatusOr<bool> JurisdictionHolds(const storage::StateReader& state, const v1::Actor& lifter,
+                                       const v1::Actor& lister) {
+  if (OverseesEverything(lifter)) return true;
+  if (OverseesEverything(lister)) return false;
+  const v1::Jurisdiction& mine = lifter.jurisdiction();
+  const v1::Jurisdiction& theirs = lister.jurisdiction();
+  if (!mine.region_prefix().empty()) {
+    if (!theirs.region_prefix().empty()) {
+      return absl::StartsWith(theirs.region_prefix(), mine.region_prefix());
+    }
+    return OverseesPark(state, lifter, theirs.park_id());
+  }
+  return !mine.park_id().empty() && theirs.park_id() == mine.park_id();
+}
+
+// From rules epoch 13 a regulator lifts only a blacklisting that a regulator
+// of its own department listed within its jurisdiction (or a wider one's
+// below it): not one the platform administrator listed, not another
+// department's, not one listed above it. Otherwise any regulator overseeing
+// the enterprise could undo a listing, and an enterprise could pick that
+// regulator by registering a site in a lenient park.
+absl::Status MayLiftBlacklisting(const storage::StateReader& state, const v1::Actor& lifter,
+                                 const std::string& uscc) {
+  const std::string field = absl::StrCat("blacklist.enterprise_uscc: ", uscc);
+  CL_ASSIGN_OR_RETURN(std::optional<std::string> bytes, state.Get(keys::Blacklisted(uscc)));
+  state::BlacklistRecord listed;
+  if (!bytes || !listed.ParseFromString(*bytes)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        field,
+        " was blacklisted with no record of who listed it: only a platform administrator "
+        "lifts it"));
+  }
+  if (listed.listed_by() != "regulator") {
+    return absl::PermissionDeniedError(
+        absl::StrCat(field, " was blacklisted by a platform administrator (log index ",
+                     listed.log_index(), "): only a platform administrator lifts it"));
+  }
+  CL_ASSIGN_OR_RETURN(std::string entry_bytes, state.Entry(listed.log_index()));
+  v1::LogEntry listing;
+  if (!listing.ParseFromString(entry_bytes)) {
+    return absl::DataLossError(
+        absl::StrCat("log entry ", listed.log_index(), " (a blacklisting) is not a LogEntry"));
+  }
+  CL_ASSIGN_OR_RETURN(crypto::KeyId lister_key,
+                      envelope::SignerKeyId(listing.envelope(), kRegistryContext));
+  CL_ASSIGN_OR_RETURN(std::optional<state::ActorRecord> lister, FindActor(state, lister_key));
+  if (!lister) {
+    return absl::DataLossError(absl::StrCat("the signer of blacklisting ", listed.log_index(),
+                                            " is not a registered actor"));
+  }
+  const v1::Actor& by = lister->actor();
+  if (by.department() != lifter.department()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        field, " was blacklisted by a regulator of ", DepartmentText(by), " (log index ",
+        listed.log_index(), "): only that department or a platform administrator lifts it, not ",
+        DepartmentText(lifter)));
+  }
+  CL_ASSIGN_OR_RETURN(bool holds, JurisdictionHolds(state, lifter, by));
+  if (!holds) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        field, " was blacklisted by a regulator whose jurisdiction (", JurisdictionText(by),
+        ") is not within this one's (", JurisdictionText(lifter), "; log index ",
+        listed.log_index(), "): only a regulator over it or a platform administrator lifts it"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
                                          const storage::StateReader& state,
                                          storage::StateWrites* changes) const {
@@ -635,6 +709,20 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       state::EnterpriseRecord record;
       if (!record.ParseFromString(**bytes)) {
         return absl::DataLossError(absl::StrCat("state record '", key, "' is malformed"));
+      }
+      if (entry.rules_epoch >= 13) {
+        // A listing stands until lifted: listing it again would put a new
+        // lister (and with it who may lift it) over the first.
+        if (b.blacklisted() && record.blacklisted()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("blacklist.enterprise_uscc: ", b.enterprise_uscc(),
+                           " is already blacklisted: it is lifted before it is listed again"));
+        }
+        if (!b.blacklisted() && record.blacklisted() && actor.role() == v1::REGULATOR) {
+          if (absl::Status s = MayLiftBlacklisting(state, actor, b.enterprise_uscc()); !s.ok()) {
+            return s;
+          }
+        }
       }
       record.set_blacklisted(b.blacklisted());
       if (b.blacklisted()) {

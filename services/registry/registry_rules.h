@@ -25,7 +25,11 @@
 //    decision, within the year before it is recorded (none given: that
 //    day); a registered site changes park only by a platform
 //    administrator; hazard statement codes are H and three digits with at
-//    most four letters (H350i).
+//    most four letters (H350i);
+//  - from rules epoch 13: a regulator lifts only a blacklisting that a
+//    regulator of its own department listed within its jurisdiction (one a
+//    platform administrator listed, only a platform administrator); an
+//    enterprise already blacklisted is not listed again until lifted.
 //
 // What a product registration was checked against is recorded in the entry
 // (v1::RegistryAssignment: the catalogue row), so that rebuilding the state

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/china_time.h"
@@ -28,6 +29,7 @@
 #include "services/registry/product_flags.h"
 #include "services/registry/reference_csv.h"
 #include "services/registry/reference_tables.h"
+#include "services/registry/registry_reads.h"
 #include "services/registry/registry_state.h"
 #include "services/registry/registry_testing.h"
 #include "services/registry/signers.h"
@@ -684,6 +686,60 @@ TEST_F(RegistryRulesTest, KeysAreRegisteredOnceAndRevokedOnce) {
   ExpectCheckPasses();
 }
 
+// From rules epoch 13 a regulator lifts only what a regulator of its own
+// department listed within its jurisdiction; a platform administrator's
+// listing only a platform administrator lifts; a listing stands until
+// lifted.
+TEST_F(RegistryRulesTest, ARegulatorLiftsOnlyWhatItsDepartmentListedWithinItsJurisdiction) {
+  const crypto::SigningKey em_province = TestKey(40), em_city = TestKey(41),
+                           transport_province = TestKey(42);
+  const auto add_regulator = [&](v1::Department department, const std::string& region,
+                                 const crypto::SigningKey& key) {
+    v1::RegistryRequest r = Request();
+    *r.mutable_add_actor() = testing::ExampleRegulator(department, region, key.verifying_key());
+    Ok(admin_, r);
+  };
+  add_regulator(v1::EMERGENCY_MANAGEMENT, "35", em_province);
+  add_regulator(v1::EMERGENCY_MANAGEMENT, "3501", em_city);
+  add_regulator(v1::TRANSPORT, "35", transport_province);
+  ASSERT_FALSE(HasFatalFailure());
+
+  // The platform administrator's listing: a regulator over the enterprise
+  // does not lift it.
+  Ok(admin_, Blacklist(kAcme, true, "false declarations"));
+  Refused(em_province, Blacklist(kAcme, false, "corrected"), absl::StatusCode::kPermissionDenied,
+          "blacklisted by a platform administrator");
+  // Listed once: not again until lifted.
+  Refused(em_city, Blacklist(kAcme, true, "again"), absl::StatusCode::kFailedPrecondition,
+          "is already blacklisted");
+  Ok(admin_, Blacklist(kAcme, false, "corrected"));
+
+  // A city's 应急管理 listing: not lifted by 交通运输 of the province, but
+  // by the province's 应急管理 above the city.
+  Ok(em_city, Blacklist(kAcme, true, "storage without licence"));
+  Refused(transport_province, Blacklist(kAcme, false, "x"), absl::StatusCode::kPermissionDenied,
+          "only that department or a platform administrator lifts it");
+  Ok(em_province, Blacklist(kAcme, false, "licensed"));
+
+  // A province's listing: not lifted by a city below it; by itself, yes.
+  Ok(em_province, Blacklist(kAcme, true, "storage without licence"));
+  Refused(em_city, Blacklist(kAcme, false, "x"), absl::StatusCode::kPermissionDenied,
+          "is not within this one's");
+  Ok(em_province, Blacklist(kAcme, false, "licensed"));
+  ExpectCheckPasses();
+
+  // Entries of epoch 12 keep their rules: there any regulator over the
+  // enterprise lifted, and a listing could be made again.
+  TestLedgerOptions epoch12;
+  epoch12.rules_epoch = 12;
+  ledger_->Reopen(epoch12);
+  ASSERT_FALSE(HasFatalFailure());
+  Ok(em_city, Blacklist(kAcme, true, "storage without licence"));
+  Ok(em_city, Blacklist(kAcme, true, "and again"));
+  Ok(transport_province, Blacklist(kAcme, false, "lifted under the old rules"));
+  ExpectCheckPasses();
+}
+
 TEST_F(RegistryRulesTest, RevokedKeysAndBlacklistedEnterprisesWriteNothing) {
   Ok(admin_, Revoke(acme_admin_.key_id().ToString(), "laptop lost"));
   Refused(acme_admin_, Product(Methanol(kAcme, "ME05")), absl::StatusCode::kPermissionDenied,
@@ -1194,6 +1250,28 @@ TEST_F(RegistryRulesTest, ProductsOutsideTheCatalogueWaitForARegulatorAndFollowN
   absl::StatusOr<journal::Receipt> decided =
       ledger_->Registry(fujian, decision("XB01", {"易制毒"}, "a test decision"));
   ASSERT_TRUE(decided.ok()) << decided.status();
+  // The decision's entry (its reason) is read as ListProductFlagChanges
+  // reads it: by the enterprise and those who oversee it, not by anyone
+  // walking the log's registry entries.
+  {
+    const RegistryReads reads;
+    v1::GetRegistryEntryRequest entry;
+    entry.set_log_index(decided->index);
+    const std::shared_ptr<const storage::Snapshot> now = ledger_->snapshot();
+    for (const crypto::SigningKey* key : {&other_admin_, &guangdong}) {
+      absl::StatusOr<v1::Actor> reader = ActiveSigner(*now, key->key_id());
+      ASSERT_TRUE(reader.ok()) << reader.status();
+      absl::StatusOr<v1::RegistryEntry> read = reads.GetRegistryEntry(*now, *reader, entry);
+      EXPECT_EQ(read.status().code(), absl::StatusCode::kPermissionDenied) << read.status();
+      EXPECT_TRUE(absl::StrContains(read.status().message(), "decision on a product's flags"))
+          << read.status();
+    }
+    for (const crypto::SigningKey* key : {&acme_admin_, &fujian, &admin_}) {
+      absl::StatusOr<v1::Actor> reader = ActiveSigner(*now, key->key_id());
+      ASSERT_TRUE(reader.ok()) << reader.status();
+      EXPECT_TRUE(reads.GetRegistryEntry(*now, *reader, entry).ok());
+    }
+  }
   std::optional<v1::Product> xb = FindProductNow(kAcme, "XB01");
   ASSERT_TRUE(xb.has_value());
   EXPECT_FALSE(xb->flags_provisional());
