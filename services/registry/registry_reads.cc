@@ -74,10 +74,12 @@ absl::Status AddOverseen(const storage::StateReader& state, const v1::Actor& rea
 
 // Whether `reader` may read the registry entry `entry`. Most registry
 // entries are what GetEnterprise, GetActor and GetProduct show any reader;
-// two are not: a site's registration (its responsible persons and phones,
-// what it may hold) is read as ListSites reads it, and a responder's
+// three are not: a site's registration (its responsible persons and phones,
+// what it may hold) is read as ListSites reads it, a responder's
 // break-glass grant (its reason, where it looked) by the responder, the
-// enterprise it names and those who oversee that enterprise.
+// enterprise it names and those who oversee that enterprise, and a
+// regulator's decision on a product's flags (its reason) as
+// ListProductFlagChanges reads it.
 absl::Status MayReadRegistryEntry(const storage::StateReader& state, const v1::Actor& reader,
                                   const v1::LogEntry& entry) {
   v1::RegistryRequest request;
@@ -113,6 +115,17 @@ absl::Status MayReadRegistryEntry(const storage::StateReader& state, const v1::A
     return absl::PermissionDeniedError(
         "is a responder's break-glass grant: read by that responder, the enterprise it names "
         "and those who oversee that enterprise");
+  }
+  if (request.has_decide_product_flags()) {
+    const std::string& uscc = request.decide_product_flags().enterprise_uscc();
+    if (!uscc.empty() && reader.enterprise_uscc() == uscc) return absl::OkStatus();
+    if (HasOversightRole(reader)) {
+      CL_ASSIGN_OR_RETURN(bool oversees, OverseesEnterprise(state, reader, uscc));
+      if (oversees) return absl::OkStatus();
+    }
+    return absl::PermissionDeniedError(
+        "is a regulator's decision on a product's flags: read by the product's enterprise and "
+        "those who oversee it (as ListProductFlagChanges)");
   }
   return absl::OkStatus();
 }
