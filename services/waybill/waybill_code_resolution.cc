@@ -245,7 +245,10 @@ absl::StatusOr<v1::ResolveWaybillCodeResponse> ResolveWaybillCode(
   response.set_status(w.status);
   response.set_revision(claims.revision);
   response.set_current_revision(w.content_log_index);
-  absl::StatusOr<v1::PublicWaybillView> view = PublicView(state, w.waybill);
+  // The content this code states, not the waybill's latest: an old code
+  // shows nobody an amendment made since (its route, crew or goods), nor
+  // one still waiting for the consignor's consent.
+  absl::StatusOr<v1::PublicWaybillView> view = PublicView(state, **content);
   if (!view.ok()) return view.status();
   *response.mutable_public_view() = *std::move(view);
   if (w.status == v1::CANCELLED) {

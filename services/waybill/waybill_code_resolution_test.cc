@@ -79,6 +79,10 @@ TEST_F(WaybillCodeResolutionTest, ACodeSaysWhetherItsWaybillIsStillInUse) {
   r = Resolve(first);
   EXPECT_EQ(r.verdict(), "superseded") << r.detail();
   EXPECT_LT(r.revision(), r.current_revision());
+  // It shows what it stated, not the amendment made since.
+  ASSERT_EQ(r.public_view().goods_size(), 1);
+  EXPECT_EQ(r.public_view().goods(0).codes(), 1u);
+  EXPECT_EQ(Resolve(second).public_view().goods(0).codes(), 2u);
   EXPECT_EQ(Resolve(second).verdict(), "authentic");
 
   // Amended by a carrier the consignor has not authorised: pending, and the
