@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/wire.h"
@@ -28,6 +29,7 @@
 #include "services/audit/reconciliation.h"
 #include "services/audit/refusal_recorder.h"
 #include "services/common/envelope.h"
+#include "services/label/issuance.h"
 #include "services/ledger/code_state.h"
 #include "services/ledger/ledger.h"
 #include "services/ledger/lifecycle_rules.h"
@@ -323,6 +325,7 @@ class AuditScenarioTest : public ::testing::Test {
   std::map<std::string, std::vector<std::string>> holdings_;  // in stock, by enterprise
   std::map<std::string, uint64_t> remaining_;
   std::map<std::string, std::string> issuer_of_;
+  std::map<std::string, label::Issuance> issuances_;  // by producer
   std::map<std::string, int64_t> carried_;
   std::vector<std::string> used_up_;
   std::set<std::string> lost_waybills_;
@@ -340,6 +343,7 @@ TEST_F(AuditScenarioTest, AYearOfTradeReconcilesAndEveryInjectedAnomalyIsListed)
     absl::StatusOr<label::Issuance> issued =
         t_->IssueBatch(*p.key, p.uscc, "M01", "Y2026", kPerProducer, "25", "KGM");
     ASSERT_TRUE(issued.ok()) << issued.status();
+    issuances_.emplace(p.uscc, *issued);
     for (uint32_t i = 1; i <= kPerProducer; ++i) {
       const std::string code = absl::StrCat(p.uscc, ".M01.Y2026.", i);
       to_commission[p.uscc].push_back(code);
@@ -453,8 +457,16 @@ TEST_F(AuditScenarioTest, AYearOfTradeReconcilesAndEveryInjectedAnomalyIsListed)
     if (month == 5) {  // a used-up drum scanned at a warehouse: a clone?
       ASSERT_FALSE(used_up_.empty());
       clone_codes.push_back(used_up_.front());
-      ASSERT_NO_FATAL_FAILURE(Ok(*warehouses_[4].key,
-                                 NewEvent(v1::OBSERVING, warehouses_[4].uscc, {used_up_.front()})));
+      // Someone else's package: observed with the label scanned from it.
+      v1::Event seen = NewEvent(v1::OBSERVING, warehouses_[4].uscc, {used_up_.front()});
+      const std::string& code = used_up_.front();
+      uint32_t serial = 0;
+      ASSERT_TRUE(absl::SimpleAtoi(code.substr(code.rfind('.') + 1), &serial));
+      absl::StatusOr<std::vector<label::IssuedLabel>> label =
+          t_->issuer().SignLabels(issuances_.at(issuer_of_.at(code)), serial - 1, 1);
+      ASSERT_TRUE(label.ok() && label->size() == 1) << label.status();
+      seen.add_label_urls(label->front().url);
+      ASSERT_NO_FATAL_FAILURE(Ok(*warehouses_[4].key, seen));
     }
     if (month == 6) {  // two drums of sodium cyanide gone
       v1::Event loss = NewEvent(v1::LOSS_REPORT, producers_[0].uscc, {toxic[0], toxic[1]});

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "chemledger/state/state.pb.h"
 #include "chemledger/v1/ledger.pb.h"
+#include "crypto/label.h"
 #include "services/common/identifiers.h"
 #include "services/common/package_code.h"
 #include "services/common/refusal.h"
@@ -1015,14 +1016,55 @@ absl::StatusOr<std::optional<std::string>> SeenInTwoPlaces(Step& s, const CodeSt
   return earlier;
 }
 
+// From rules epoch 13, for OBSERVING: the label of code `i`, which the
+// observer neither holds, has held nor is sent, proves that it scanned the
+// package rather than guessed its code (codes are serials: without this an
+// observation told anyone which codes exist, and when each last changed).
+// Checked before anything is read of the code, so that the refusal is the
+// same whether the code exists or not.
+absl::Status LabelProvesTheScan(const Step& s, int i) {
+  const v1::Event& e = s.e;
+  const std::string field = absl::StrCat("label_urls[", i, "]");
+  if (i >= e.label_urls_size() || e.label_urls(i).empty()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "event.", field, ": ", e.codes(i), " is not a package ", s.who,
+        " holds, has held or is sent: its observation carries the label URL scanned from it"));
+  }
+  absl::StatusOr<crypto::ParsedLabel> label = crypto::ParseLabelUrl(e.label_urls(i));
+  if (!label.ok()) return Invalid(field, label.status().message());
+  if (label->claims.Code() != e.codes(i)) {
+    return Invalid(field,
+                   absl::StrCat("is the label of ", label->claims.Code(), ", not of ", e.codes(i)));
+  }
+  CL_ASSIGN_OR_RETURN(std::optional<registry::LabelKeyState> key,
+                      registry::FindLabelKey(s.state, label->key_id));
+  if (!key || !label->VerifySignature(key->key).ok()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("event.", field, ": not a label this ledger's label keys signed"));
+  }
+  return absl::OkStatus();
+}
+
 // OBSERVING: a registered actor's scan of packages at its site. Changes
-// nothing; any package the ledger knows, in any state. Notes a scan signal
-// for each the history cannot explain.
+// nothing; any package the ledger knows, in any state (from rules epoch 13,
+// one the observer neither holds, has held nor is sent with the label
+// scanned from it: LabelProvesTheScan). Notes a scan signal for each the
+// history cannot explain.
 absl::Status Observing(Step& s) {
   const v1::Event& e = s.e;
   if (e.codes_size() == 0) return Invalid("codes", "at least one code is required");
+  if (s.entry.rules_epoch >= 13 && e.label_urls_size() != 0 &&
+      e.label_urls_size() != e.codes_size()) {
+    return Invalid("label_urls",
+                   absl::StrCat("one per code, in the order of codes (", e.codes_size(),
+                                "), or none; ", e.label_urls_size(), " given"));
+  }
   for (int i = 0; i < e.codes_size(); ++i) {
     const std::string field = Field(i);
+    if (s.entry.rules_epoch >= 13) {
+      CL_ASSIGN_OR_RETURN(bool may_know, s.MayKnow(e.codes(i)));
+      if (!may_know) CL_RETURN_IF_ERROR(LabelProvesTheScan(s, i));
+    }
     CL_ASSIGN_OR_RETURN(CodeState * c, s.InLedger(i));
     CL_ASSIGN_OR_RETURN(std::optional<std::string> two_places, SeenInTwoPlaces(s, *c));
     state::ScanSignalRecord signal;
@@ -1134,6 +1176,9 @@ absl::Status CheckEvent(Step& s) {
   const bool only_carrier =
       ent.roles_size() > 0 && std::all_of(ent.roles().begin(), ent.roles().end(),
                                           [](int r) { return r == v1::CARRIER; });
+  if (s.entry.rules_epoch >= 13 && e.label_urls_size() > 0 && e.step() != v1::OBSERVING) {
+    return Invalid("label_urls", "only an observation (OBSERVING) carries labels");
+  }
   if (only_carrier && e.step() != v1::OBSERVING) {
     return refuse("a carrier records transport on e-waybills, not package events (it may "
                   "record what it scans: OBSERVING)");

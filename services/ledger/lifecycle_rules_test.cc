@@ -27,6 +27,7 @@
 #include "chemledger/v1/registry.pb.h"
 #include "chemledger/v1/waybill.pb.h"
 #include "crypto/keys.h"
+#include "crypto/label.h"
 #include "crypto/merkle.h"
 #include "gtest/gtest.h"
 #include "journal/journal.h"
@@ -1313,6 +1314,63 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
   // A code the ledger does not know.
   Refused(warehouse_, Event(v1::OBSERVING, kWarehouse, {Code(9)}), absl::StatusCode::kPermissionDenied,
           "is not a code " + kWarehouse + " holds, has held or is sent");
+  // From rules epoch 13 someone else's package is observed with the label
+  // scanned from it. Without one the refusal is the same for a package in
+  // the ledger (3), one issued but never commissioned (9) and a code never
+  // issued: guessing codes tells nothing (nor, by the event time, when a
+  // package last changed). The same for a label of another code, or one no
+  // label key of the ledger signed.
+  {
+    const std::string never_issued = kProducer + ".M01.B1.77";
+    const crypto::SigningKey forger = TestKey(60);
+    absl::StatusOr<std::string> forged = crypto::MakeLabelUrl(
+        [&] {
+          absl::StatusOr<crypto::ParsedLabel> genuine = crypto::ParseLabelUrl(LabelUrl(Code(3)));
+          EXPECT_TRUE(genuine.ok());
+          return genuine.ok() ? genuine->claims : crypto::LabelClaims();
+        }(),
+        forger);
+    ASSERT_TRUE(forged.ok()) << forged.status();
+    const uint64_t before = LogSize();
+    for (const auto& [code, label] :
+         std::vector<std::pair<std::string, std::string>>{{Code(3), ""},
+                                                          {Code(9), ""},
+                                                          {never_issued, ""},
+                                                          {Code(3), LabelUrl(Code(4))},
+                                                          {Code(3), *forged}}) {
+      v1::Event e = Event(v1::OBSERVING, kWarehouse, {code});
+      e.clear_label_urls();
+      e.add_label_urls(label);
+      absl::StatusOr<EventReceipt> r = t_->ledger().Append(Signed(warehouse_, e));
+      ASSERT_FALSE(r.ok()) << code << " with label '" << label << "' was observed";
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << r.status();
+      EXPECT_EQ(r.status().message(), absl::StrCat("event.codes[0]: ", code, " is not a code ",
+                                                   kWarehouse, " holds, has held or is sent"));
+    }
+    EXPECT_EQ(LogSize(), before);
+    // Labels one per code or none, and on observations only.
+    v1::Event two = Event(v1::OBSERVING, kProducer, {Code(1), Code(3)});
+    two.mutable_label_urls()->RemoveLast();
+    Refused(producer_, two, absl::StatusCode::kInvalidArgument,
+            "event.label_urls: one per code, in the order of codes (2), or none; 1 given");
+    v1::Event stored = Event(v1::STORING, kProducer, {Code(4)});
+    stored.add_label_urls(LabelUrl(Code(4)));
+    Refused(producer_, stored, absl::StatusCode::kInvalidArgument,
+            "event.label_urls: only an observation (OBSERVING) carries labels");
+    // The producer's own packages need none; entries of epoch 12 kept theirs.
+    v1::Event own = Event(v1::OBSERVING, kProducer, {Code(1)});
+    own.clear_label_urls();
+    Ok(producer_, own);
+    testing::TestLedgerOptions epoch12;
+    epoch12.rules_epoch = 12;
+    t_->Reopen(epoch12);
+    ASSERT_FALSE(HasFatalFailure());
+    v1::Event bare = Event(v1::OBSERVING, kWarehouse, {Code(3)});
+    bare.clear_label_urls();
+    Ok(warehouse_, bare);
+    t_->Reopen(testing::TestLedgerOptions());
+    ASSERT_FALSE(HasFatalFailure());
+  }
   // Observations do not stand in the way of correcting the last change, and
   // are not themselves "corrected".
   v1::Event wrong_use = Event(v1::CONSUMING, kProducer, {Code(1)});

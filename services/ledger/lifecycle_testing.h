@@ -9,7 +9,6 @@
 #ifndef CHEMLEDGER_SERVICES_LEDGER_LIFECYCLE_TESTING_H_
 #define CHEMLEDGER_SERVICES_LEDGER_LIFECYCLE_TESTING_H_
 
-#include "services/common/refusal.h"
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -18,7 +17,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
@@ -35,6 +36,7 @@
 #include "journal/journal.h"
 #include "services/common/envelope.h"
 #include "services/common/refusal.h"
+#include "services/label/issuance.h"
 #include "services/ledger/code_state.h"
 #include "services/ledger/ledger.h"
 #include "services/registry/registry_testing.h"
@@ -97,6 +99,7 @@ class LifecycleFixture : public ::testing::Test {
     absl::StatusOr<label::Issuance> issued =
         t_->IssueBatch(producer_, kProducer, "M01", "B1", 10, "25", "KGM");
     ASSERT_TRUE(issued.ok()) << issued.status();
+    issued_.emplace(*std::move(issued));
     // Every consignor lets the carrier's waybills open at once.
     for (const crypto::SigningKey* consignor : {&producer_, &warehouse_, &user_, &disposer_}) {
       absl::Status s = t_->AuthorizeCarrier(*consignor, kCarrier);
@@ -157,7 +160,25 @@ class LifecycleFixture : public ::testing::Test {
     e.set_event_time_offset_minutes(480);
     e.mutable_location()->set_enterprise_uscc(uscc);
     e.mutable_location()->set_site("main");
+    // An observation carries the labels scanned, as chemscan sends them.
+    if (step == v1::OBSERVING) {
+      for (const std::string& code : e.codes()) e.add_label_urls(LabelUrl(code));
+    }
     return e;
+  }
+  // The signed label URL of a code of the fixture's batch (B1); "" for any
+  // other code.
+  std::string LabelUrl(const std::string& code) {
+    const std::string prefix = absl::StrCat(kProducer, ".M01.B1.");
+    uint32_t serial = 0;
+    if (!issued_ || code.rfind(prefix, 0) != 0 ||
+        !absl::SimpleAtoi(code.substr(prefix.size()), &serial) || serial == 0) {
+      return "";
+    }
+    absl::StatusOr<std::vector<label::IssuedLabel>> labels =
+        t_->issuer().SignLabels(*issued_, serial - 1, 1);
+    EXPECT_TRUE(labels.ok()) << labels.status();
+    return labels.ok() && labels->size() == 1 ? labels->front().url : "";
   }
   static v1::SignedEnvelope Signed(const crypto::SigningKey& key, const v1::Event& e) {
     absl::StatusOr<v1::SignedEnvelope> env =
@@ -294,6 +315,7 @@ class LifecycleFixture : public ::testing::Test {
 
   crypto::SigningKey admin_, regulator_, producer_, warehouse_, user_, disposer_, carrier_;
   std::unique_ptr<TestLedger> t_;
+  std::optional<label::Issuance> issued_;  // batch B1
   absl::Time clock_ = absl::Now() - absl::Hours(1);
   int next_id_ = 0;
 };

@@ -32,23 +32,24 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "api/china_time.h"
-#include "api/wire.h"
-#include "absl/time/clock.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
-#include "crypto/checkpoint.h"
-#include "crypto/trust_list.h"
-#include "crypto/waybill_code.h"
+#include "absl/time/clock.h"
+#include "api/china_time.h"
+#include "api/wire.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "chemledger/v1/verify_service.grpc.pb.h"
 #include "chemledger/v1/waybill_service.grpc.pb.h"
-#include "services/common/envelope.h"
+#include "crypto/checkpoint.h"
+#include "crypto/trust_list.h"
+#include "crypto/waybill_code.h"
 #include "render/qr.h"
+#include "services/common/envelope.h"
 #include "tools/chemctl/common.h"
 #include "tools/cli/args.h"
 
@@ -302,6 +303,8 @@ class OnlineReporter {
 
   // The package codes of the labels the log accounts for, as reported.
   const std::vector<std::string>& accounted() const { return accounted_; }
+  // The label URL each accounted code was read from.
+  const std::string& LabelUrlOf(const std::string& code) const { return label_urls_.at(code); }
 
   // A waybill code's word: genuine for the current code of a waybill in use;
   // suspicious for a code the log holds that is not that (cancelled, closed,
@@ -319,6 +322,7 @@ class OnlineReporter {
         v.label().package_state() != "not-recorded" &&
         accounted_set_.insert(v.label().code()).second) {
       accounted_.push_back(v.label().code());
+      label_urls_[v.label().code()] = v.url();
     }
     if (v.has_waybill()) {
       const v1::ResolveWaybillCodeResponse& w = v.waybill();
@@ -385,6 +389,7 @@ class OnlineReporter {
   const bool details_;
   std::vector<std::string> accounted_;
   absl::flat_hash_set<std::string> accounted_set_;
+  absl::flat_hash_map<std::string, std::string> label_urls_;
   int checked_ = 0;
   int failed_ = 0;
 };
@@ -556,11 +561,16 @@ int VerifyOnline(const cli::Args& args) {
   }
   // Signed scans recorded in the ledger: one OBSERVING event per 1000 codes
   // the log accounts for (genuine or not: a scan of an ended package is what
-  // the regulators want to see).
+  // the regulators want to see), each with the label it was read from (what
+  // proves the scan of a package the observer does not hold).
   if (args.Has("observe-at") && !reporter.accounted().empty()) {
     absl::StatusOr<std::vector<uint64_t>> indexes =
         RecordEvents(*session, v1::OBSERVING, reporter.accounted(), args.Get("enterprise"),
-                     args.Get("observe-at"), [](v1::Event*) {});
+                     args.Get("observe-at"), [&](v1::Event* e) {
+                       for (const std::string& code : e->codes()) {
+                         e->add_label_urls(reporter.LabelUrlOf(code));
+                       }
+                     });
     if (!indexes.ok()) {
       std::cerr << "chemscan verify: " << indexes.status().message() << "\n";
       return 1;
