@@ -22,6 +22,7 @@
 #include "services/chemledgerd/deployment.h"
 #include "services/common/envelope.h"
 #include "services/common/grpc_read_auth.h"
+#include "services/common/rate_limiter.h"
 #include "services/label/label_service.h"
 #include "services/ledger/ledger_service.h"
 #include "services/registry/registry_testing.h"
@@ -143,6 +144,44 @@ TEST(ReadsDuringCommitTest, HistoryAndLabelScansAnswerWhileACommitIsStalled) {
   writer.join();
   EXPECT_TRUE(stored.load());
   server->Shutdown();
+
+  // Signed label resolutions are limited per actor too (here to a burst of
+  // 3 that never refills): the fourth is RESOURCE_EXHAUSTED, while an
+  // anonymous call still counts against its address only.
+  RateLimiter few(/*rate=*/1e-9, /*burst=*/3);
+  label::LabelServiceImpl limited(d.issuer(), d.ledger_client(), d.notary(), &reads,
+                                  /*public_scans=*/nullptr, /*anonymous_scans=*/nullptr, &few);
+  grpc::ServerBuilder limited_builder;
+  limited_builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  limited_builder.RegisterService(&limited);
+  std::unique_ptr<grpc::Server> limited_server = limited_builder.BuildAndStart();
+  ASSERT_NE(limited_server, nullptr);
+  auto limited_channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  for (int i = 0; i < 4; ++i) {
+    grpc::ClientContext signed_context;
+    v1::ResolveLabelRequest resolve;
+    resolve.set_url((*labels)[1].url);
+    v1::ResolveLabelResponse resolved;
+    grpc::Status status =
+        read_auth::SignedRead(*limited_channel, &signed_context, api::kResolveLabelMethod, resolve,
+                              read_auth::ReadSigner{regulator, d.note_signer().name()}, &resolved);
+    if (i < 3) {
+      ASSERT_TRUE(status.ok()) << i << ": " << status.error_message();
+    } else {
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+      EXPECT_NE(status.error_message().find("this actor's scans are limited"), std::string::npos)
+          << status.error_message();
+    }
+  }
+  grpc::ClientContext anonymous_context;
+  v1::ResolveLabelRequest resolve;
+  resolve.set_url((*labels)[1].url);
+  v1::ResolveLabelResponse resolved;
+  EXPECT_TRUE(v1::LabelService::NewStub(limited_channel)
+                  ->ResolveLabel(&anonymous_context, resolve, &resolved)
+                  .ok());
+  limited_server->Shutdown();
 }
 
 }  // namespace

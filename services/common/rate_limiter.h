@@ -45,6 +45,10 @@ std::string ClientNetwork(absl::string_view client_address);
 // entry point.
 inline constexpr double kAnonymousScansPerSecond = 60;
 inline constexpr double kAnonymousScanBurst = 600;
+// A registered actor's signed scans, per actor: far more, but bounded, so
+// that one actor cannot take a service's threads from everyone.
+inline constexpr double kSignedScansPerSecond = 2000;
+inline constexpr double kSignedScanBurst = 20000;
 
 class RateLimiter {
  public:
@@ -57,6 +61,8 @@ class RateLimiter {
 
   // The most one call may ever take (a cost above it never passes).
   double burst() const { return burst_; }
+  // Tokens a second each bucket gains.
+  double rate() const { return rate_; }
 
  private:
   struct Bucket {

@@ -212,6 +212,12 @@ grpc::Status LabelServiceImpl::ServeResolveLabel(grpc::ServerContextBase* contex
                         "anonymous scans are limited per client address: retry in a few seconds, "
                         "or sign the call as a registered actor");
   }
+  if (scanner.registered() && !signed_->Take(scanner.actor()->public_key(), 1, absl::Now())) {
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("this actor's scans are limited (", signed_->rate(), " a second, bursts of ",
+                     signed_->burst(), "): retry in a few seconds"));
+  }
   absl::StatusOr<v1::ResolveLabelResponse> resolved =
       label::ResolveLabel(*snapshot, request->url(), api::TodayInChina(), scanner);
   if (!resolved.ok()) return ToGrpcStatus(resolved.status());

@@ -57,16 +57,21 @@ class LabelServiceImpl final : public LabelServiceBase {
   // `notary` signs the exported trust list (the platform's note key);
   // `reads` checks read credentials.
   // `public_scans` (may be null: none recorded) is told of each anonymous
-  // ResolveLabel (public_scan_sink.h).
+  // ResolveLabel (public_scan_sink.h). `anonymous_scans` limits anonymous
+  // ResolveLabel calls per client address, `signed_scans` signed ones per
+  // actor key (null: the service's own, kAnonymousScansPerSecond and
+  // kSignedScansPerSecond); not owned.
   LabelServiceImpl(LabelIssuer* issuer, journal::LedgerClient* ledger,
                    const notary::LedgerNotary* notary, registry::ReadAuthenticator* reads,
-                   PublicScanSink* public_scans = nullptr, RateLimiter* anonymous_scans = nullptr)
+                   PublicScanSink* public_scans = nullptr, RateLimiter* anonymous_scans = nullptr,
+                   RateLimiter* signed_scans = nullptr)
       : issuer_(issuer),
         ledger_(ledger),
         notary_(notary),
         reads_(reads),
         public_scans_(public_scans),
-        anonymous_(anonymous_scans != nullptr ? anonymous_scans : &own_anonymous_) {}
+        anonymous_(anonymous_scans != nullptr ? anonymous_scans : &own_anonymous_),
+        signed_(signed_scans != nullptr ? signed_scans : &own_signed_) {}
 
   grpc::Status IssueLabels(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                            grpc::ServerWriter<v1::IssueLabelsResponse>* writer) override;
@@ -99,6 +104,9 @@ class LabelServiceImpl final : public LabelServiceBase {
   // given, else its own.
   RateLimiter own_anonymous_{kAnonymousScansPerSecond, kAnonymousScanBurst};
   RateLimiter* const anonymous_;
+  // Signed ResolveLabel calls, per actor key.
+  RateLimiter own_signed_{kSignedScansPerSecond, kSignedScanBurst};
+  RateLimiter* const signed_;
   absl::Mutex mu_;
   int issuing_ ABSL_GUARDED_BY(mu_) = 0;
   // The last trust list signed, and its note (GetTrustList).

@@ -27,8 +27,8 @@ namespace chemledger::verify {
 struct VerifyOptions {
   double anonymous_rate = kAnonymousScansPerSecond;
   double anonymous_burst = kAnonymousScanBurst;
-  double signed_rate = 2000;
-  double signed_burst = 20000;
+  double signed_rate = kSignedScansPerSecond;
+  double signed_burst = kSignedScanBurst;
   // Told of each label an anonymous call verified (label/public_scan_sink.h);
   // not owned; null: none recorded.
   label::PublicScanSink* public_scans = nullptr;
