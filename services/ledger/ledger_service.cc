@@ -200,6 +200,13 @@ grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
                                               const v1::GetCheckpointRequest* request,
                                               v1::Checkpoint* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
+  if (client_->ReadsOnly()) {
+    // A replica whose database no longer extends the log it served signs
+    // nothing more of it.
+    if (absl::Status health = client_->Healthy(); health.code() == absl::StatusCode::kDataLoss) {
+      return ToGrpcStatus(health);
+    }
+  }
   std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
   TellServedAt(context, *snapshot);
   absl::StatusOr<CheckpointToSign> to_sign =
