@@ -107,7 +107,10 @@ namespace chemledger::journal {
 //  13: a regulator lifts only a blacklisting that a regulator of its own
 //      department listed within its jurisdiction (a platform
 //      administrator's, only a platform administrator); an enterprise
-//      already blacklisted is not listed again until lifted.
+//      already blacklisted is not listed again until lifted. An
+//      observation of a package the observer neither holds, has held, is
+//      sent nor carries takes the label scanned from it (Event.label_urls),
+//      one the log issued; labels only on observations, each its code's.
 inline constexpr uint32_t kCurrentRulesEpoch = 13;
 
 // Why the journal is calling Apply.

@@ -50,6 +50,11 @@ absl::Status NotEnded(const std::string& field, const CodeState& c) {
                          "AFTER_TERMINAL_STATE");
 }
 
+// Whether `carrier` carries `c` (in transit) now: the open waybill that
+// lists it, or the pallet it is packed on, is `carrier`'s.
+absl::StatusOr<bool> CarriedBy(const storage::StateReader& state, const CodeState& c,
+                               const std::string& carrier);
+
 // What one event does to the codes it touches: the shared context of the
 // step handlers. Working copies of the touched codes' states live in
 // `touched` (stable addresses); `before` keeps each touched code's state
@@ -135,7 +140,12 @@ class Step {
     CL_ASSIGN_OR_RETURN(bool held, HasHeld(state, code, who));
     if (held) return true;
     CL_ASSIGN_OR_RETURN(std::optional<CodeState> c, FindCode(state, code));
-    return c.has_value() && c->status == CodeStatus::kInTransit && c->consignee == who;
+    if (!c.has_value() || c->status != CodeStatus::kInTransit) return false;
+    if (c->consignee == who) return true;
+    // From rules epoch 13 the carrier of the load (the open waybill that
+    // lists it or its pallet is its) knows what it carries.
+    if (entry.rules_epoch < 13) return false;
+    return CarriedBy(state, *c, who);
   }
 
   // How a refusal names the aggregate `code` is packed on: by its code if
@@ -944,8 +954,6 @@ absl::Status Recalling(Step& s) {
   return absl::OkStatus();
 }
 
-// Whether `carrier` carries `c` (in transit) now: the open waybill that
-// lists it, or the pallet it is packed on, is `carrier`'s.
 absl::StatusOr<bool> CarriedBy(const storage::StateReader& state, const CodeState& c,
                                const std::string& carrier) {
   std::string listed = c.code;
@@ -1036,12 +1044,20 @@ absl::Status LabelProvesTheScan(const Step& s, int i) {
     return Invalid(field,
                    absl::StrCat("is the label of ", label->claims.Code(), ", not of ", e.codes(i)));
   }
+  const absl::Status not_issued = absl::PermissionDeniedError(
+      absl::StrCat("event.", field, ": not a label this ledger issued"));
   CL_ASSIGN_OR_RETURN(std::optional<registry::LabelKeyState> key,
                       registry::FindLabelKey(s.state, label->key_id));
-  if (!key || !label->VerifySignature(key->key).ok()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("event.", field, ": not a label this ledger's label keys signed"));
+  if (!key || !label->VerifySignature(key->key).ok()) return not_issued;
+  // The log's own issuance of it, by that key, with exactly these claims,
+  // and before the key's revocation: a key is revoked because it leaked,
+  // and labels made with it since prove nothing.
+  absl::StatusOr<label::IssuanceRecord> issued = label::MatchIssuance(s.state, *label);
+  if (absl::IsNotFound(issued.status()) || absl::IsFailedPrecondition(issued.status())) {
+    return not_issued;
   }
+  if (!issued.ok()) return issued.status();
+  if (key->revoked_at && issued->log_index >= *key->revoked_at) return not_issued;
   return absl::OkStatus();
 }
 
@@ -1053,12 +1069,7 @@ absl::Status LabelProvesTheScan(const Step& s, int i) {
 absl::Status Observing(Step& s) {
   const v1::Event& e = s.e;
   if (e.codes_size() == 0) return Invalid("codes", "at least one code is required");
-  if (s.entry.rules_epoch >= 13 && e.label_urls_size() != 0 &&
-      e.label_urls_size() != e.codes_size()) {
-    return Invalid("label_urls",
-                   absl::StrCat("one per code, in the order of codes (", e.codes_size(),
-                                "), or none; ", e.label_urls_size(), " given"));
-  }
+  // (Labels are one per code or none, each its code's: CheckEvent.)
   for (int i = 0; i < e.codes_size(); ++i) {
     const std::string field = Field(i);
     if (s.entry.rules_epoch >= 13) {
@@ -1143,6 +1154,31 @@ absl::Status CheckEvent(Step& s) {
       return Invalid(Field(i), absl::StrCat("'", e.codes(i), "' is named twice"));
     }
   }
+  // Labels (rules epoch 13): only an observation carries them, one per code
+  // or none, each the label of its code (read whole only where it must
+  // prove the scan: LabelProvesTheScan).
+  if (s.entry.rules_epoch >= 13 && e.label_urls_size() > 0) {
+    if (e.step() != v1::OBSERVING) {
+      return Invalid("label_urls", "only an observation (OBSERVING) carries labels");
+    }
+    if (e.label_urls_size() != e.codes_size()) {
+      return Invalid("label_urls",
+                     absl::StrCat("one per code, in the order of codes (", e.codes_size(),
+                                  "), or none; ", e.label_urls_size(), " given"));
+    }
+    for (int i = 0; i < e.label_urls_size(); ++i) {
+      if (e.label_urls(i).empty()) continue;
+      absl::StatusOr<crypto::ParsedLabel> label = crypto::ParseLabelUrl(e.label_urls(i));
+      if (!label.ok()) {
+        return Invalid(absl::StrCat("label_urls[", i, "]"), label.status().message());
+      }
+      if (label->claims.Code() != e.codes(i)) {
+        return Invalid(
+            absl::StrCat("label_urls[", i, "]"),
+            absl::StrCat("is the label of ", label->claims.Code(), ", not of ", e.codes(i)));
+      }
+    }
+  }
   // The enterprise's roles bound what it may record.
   CL_ASSIGN_OR_RETURN(s.enterprise, registry::FindEnterprise(s.state, s.who));
   if (!s.enterprise) {
@@ -1174,11 +1210,8 @@ absl::Status CheckEvent(Step& s) {
         absl::StrCat("event.step: enterprise ", s.who, " may not record ", step, ": ", needs));
   };
   const bool only_carrier =
-      ent.roles_size() > 0 && std::all_of(ent.roles().begin(), ent.roles().end(),
-                                          [](int r) { return r == v1::CARRIER; });
-  if (s.entry.rules_epoch >= 13 && e.label_urls_size() > 0 && e.step() != v1::OBSERVING) {
-    return Invalid("label_urls", "only an observation (OBSERVING) carries labels");
-  }
+      ent.roles_size() > 0 &&
+      std::all_of(ent.roles().begin(), ent.roles().end(), [](int r) { return r == v1::CARRIER; });
   if (only_carrier && e.step() != v1::OBSERVING) {
     return refuse("a carrier records transport on e-waybills, not package events (it may "
                   "record what it scans: OBSERVING)");

@@ -22,7 +22,10 @@
 //    another enterprise's custody and not on its way to the observer (nor
 //    carried by it), is kept as a scan signal for the regulators
 //    (ListScanSignals); an observation does not count as a code's latest
-//    event for time order or error declarations;
+//    event for time order or error declarations; from rules epoch 13 an
+//    observation of a code the observer neither holds, has held, is sent
+//    nor carries carries the label the log issued for it (Event.label_urls),
+//    refused alike whether the code exists or not;
 //  - only the custodian stores, ships, consumes, repackages, packs or
 //    disposes of a package; receipt by the consignee changes the custodian;
 //  - shipping needs an open e-waybill of that consignor and consignee that

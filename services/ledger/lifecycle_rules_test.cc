@@ -1318,8 +1318,8 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
   // scanned from it. Without one the refusal is the same for a package in
   // the ledger (3), one issued but never commissioned (9) and a code never
   // issued: guessing codes tells nothing (nor, by the event time, when a
-  // package last changed). The same for a label of another code, or one no
-  // label key of the ledger signed.
+  // package last changed). The same for a label no label key of the ledger
+  // signed, or one the log never issued (signed with a leaked key).
   {
     const std::string never_issued = kProducer + ".M01.B1.77";
     const crypto::SigningKey forger = TestKey(60);
@@ -1331,13 +1331,23 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
         }(),
         forger);
     ASSERT_TRUE(forged.ok()) << forged.status();
+    // Signed by the ledger's own label key (as a leaked one would), for a
+    // serial the log never issued.
+    absl::StatusOr<crypto::ParsedLabel> genuine = crypto::ParseLabelUrl(LabelUrl(Code(3)));
+    ASSERT_TRUE(genuine.ok());
+    absl::StatusOr<const crypto::SigningKey*> label_key = t_->keyring().Find(genuine->key_id);
+    ASSERT_TRUE(label_key.ok()) << label_key.status();
+    crypto::LabelClaims unissued_claims = genuine->claims;
+    unissued_claims.serial = 77;
+    absl::StatusOr<std::string> unissued = crypto::MakeLabelUrl(unissued_claims, **label_key);
+    ASSERT_TRUE(unissued.ok()) << unissued.status();
     const uint64_t before = LogSize();
     for (const auto& [code, label] :
          std::vector<std::pair<std::string, std::string>>{{Code(3), ""},
                                                           {Code(9), ""},
                                                           {never_issued, ""},
-                                                          {Code(3), LabelUrl(Code(4))},
-                                                          {Code(3), *forged}}) {
+                                                          {Code(3), *forged},
+                                                          {never_issued, *unissued}}) {
       v1::Event e = Event(v1::OBSERVING, kWarehouse, {code});
       e.clear_label_urls();
       e.add_label_urls(label);
@@ -1348,7 +1358,12 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
                                                    kWarehouse, " holds, has held or is sent"));
     }
     EXPECT_EQ(LogSize(), before);
-    // Labels one per code or none, and on observations only.
+    // Labels one per code or none, each its own code's, and on observations
+    // only (what a label says is read before any state, and tells nothing).
+    v1::Event swapped = Event(v1::OBSERVING, kWarehouse, {Code(3)});
+    swapped.set_label_urls(0, LabelUrl(Code(4)));
+    Refused(warehouse_, swapped, absl::StatusCode::kInvalidArgument,
+            "event.label_urls[0]: is the label of " + Code(4) + ", not of " + Code(3));
     v1::Event two = Event(v1::OBSERVING, kProducer, {Code(1), Code(3)});
     two.mutable_label_urls()->RemoveLast();
     Refused(producer_, two, absl::StatusCode::kInvalidArgument,
