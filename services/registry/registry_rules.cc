@@ -386,20 +386,31 @@ absl::Status MayLiftBlacklisting(const storage::StateReader& state, const v1::Ac
         absl::StrCat(field, " was blacklisted by a platform administrator (log index ",
                      listed.log_index(), "): only a platform administrator lifts it"));
   }
-  CL_ASSIGN_OR_RETURN(std::string entry_bytes, state.Entry(listed.log_index()));
-  v1::LogEntry listing;
-  if (!listing.ParseFromString(entry_bytes)) {
-    return absl::DataLossError(
-        absl::StrCat("log entry ", listed.log_index(), " (a blacklisting) is not a LogEntry"));
+  // The lister as it was when it listed (recorded from epoch 13); for an
+  // older listing, the signer of its entry as registered now.
+  v1::Actor by;
+  if (listed.lister_recorded()) {
+    by.set_role(v1::REGULATOR);
+    by.set_department(listed.lister_department());
+    if (listed.has_lister_jurisdiction()) {
+      *by.mutable_jurisdiction() = listed.lister_jurisdiction();
+    }
+  } else {
+    CL_ASSIGN_OR_RETURN(std::string entry_bytes, state.Entry(listed.log_index()));
+    v1::LogEntry listing;
+    if (!listing.ParseFromString(entry_bytes)) {
+      return absl::DataLossError(
+          absl::StrCat("log entry ", listed.log_index(), " (a blacklisting) is not a LogEntry"));
+    }
+    CL_ASSIGN_OR_RETURN(crypto::KeyId lister_key,
+                        envelope::SignerKeyId(listing.envelope(), kRegistryContext));
+    CL_ASSIGN_OR_RETURN(std::optional<state::ActorRecord> lister, FindActor(state, lister_key));
+    if (!lister) {
+      return absl::DataLossError(absl::StrCat("the signer of blacklisting ", listed.log_index(),
+                                              " is not a registered actor"));
+    }
+    by = lister->actor();
   }
-  CL_ASSIGN_OR_RETURN(crypto::KeyId lister_key,
-                      envelope::SignerKeyId(listing.envelope(), kRegistryContext));
-  CL_ASSIGN_OR_RETURN(std::optional<state::ActorRecord> lister, FindActor(state, lister_key));
-  if (!lister) {
-    return absl::DataLossError(absl::StrCat("the signer of blacklisting ", listed.log_index(),
-                                            " is not a registered actor"));
-  }
-  const v1::Actor& by = lister->actor();
   if (by.department() != lifter.department()) {
     return absl::PermissionDeniedError(absl::StrCat(
         field, " was blacklisted by a regulator of ", DepartmentText(by), " (log index ",
@@ -734,6 +745,13 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
         // By function, not by name: the list is public.
         listed.set_listed_by(actor.role() == v1::REGULATOR ? "regulator"
                                                            : "platform administrator");
+        if (entry.rules_epoch >= 13 && actor.role() == v1::REGULATOR) {
+          listed.set_lister_recorded(true);
+          listed.set_lister_department(actor.department());
+          if (actor.has_jurisdiction()) {
+            *listed.mutable_lister_jurisdiction() = actor.jurisdiction();
+          }
+        }
         listed.set_log_index(entry.index);
         changes->Put(keys::Blacklisted(b.enterprise_uscc()), listed.SerializeAsString());
       } else {

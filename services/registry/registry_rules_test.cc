@@ -719,7 +719,25 @@ TEST_F(RegistryRulesTest, ARegulatorLiftsOnlyWhatItsDepartmentListedWithinItsJur
   Ok(em_city, Blacklist(kAcme, true, "storage without licence"));
   Refused(transport_province, Blacklist(kAcme, false, "x"), absl::StatusCode::kPermissionDenied,
           "only that department or a platform administrator lifts it");
+  // Who may lift is fixed when it is listed: the city's regulator made
+  // national since does not put its listing above the province.
+  {
+    v1::RegistryRequest reassign = Request();
+    v1::RegulatorAssignment* a = reassign.mutable_assign_regulator();
+    a->set_key_id(em_city.key_id().ToString());
+    a->set_department(v1::EMERGENCY_MANAGEMENT);
+    a->mutable_jurisdiction()->set_national(true);
+    Ok(admin_, reassign);
+  }
   Ok(em_province, Blacklist(kAcme, false, "licensed"));
+  {
+    v1::RegistryRequest back = Request();
+    v1::RegulatorAssignment* a = back.mutable_assign_regulator();
+    a->set_key_id(em_city.key_id().ToString());
+    a->set_department(v1::EMERGENCY_MANAGEMENT);
+    a->mutable_jurisdiction()->set_region_prefix("3501");
+    Ok(admin_, back);
+  }
 
   // A province's listing: not lifted by a city below it; by itself, yes.
   Ok(em_province, Blacklist(kAcme, true, "storage without licence"));
