@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
@@ -37,6 +38,7 @@ class RetainingLedgerClient : public LedgerClient {
                                                 latest->size()));
     }
     const absl::Time now = absl::Now();
+    std::shared_ptr<const storage::Snapshot> gone;  // let go after the lock
     absl::MutexLock lock(&mu_);
     auto it = kept_.find(size);
     if (size == latest->size()) {
@@ -45,7 +47,10 @@ class RetainingLedgerClient : public LedgerClient {
       return latest;
     }
     if (it == kept_.end() || Expired(it->second, now)) {
-      if (it != kept_.end()) kept_.erase(it);
+      if (it != kept_.end()) {
+        gone = std::move(it->second.snapshot);
+        kept_.erase(it);
+      }
       return absl::FailedPreconditionError(absl::StrCat(
           "the snapshot at log size ", size, " is no longer kept: start the read again"));
     }
@@ -55,17 +60,27 @@ class RetainingLedgerClient : public LedgerClient {
 
   void Keep(std::shared_ptr<const storage::Snapshot> s) override {
     const absl::Time now = absl::Now();
+    std::vector<std::shared_ptr<const storage::Snapshot>> gone;  // let go after the lock
     absl::MutexLock lock(&mu_);
     auto [it, added] = kept_.try_emplace(s->size(), Kept{s, now, now});
-    if (!Expired(it->second, now)) it->second.last_used = now;
-    if (!added) return;
+    if (!added) {
+      if (Expired(it->second, now)) {
+        // Expired but not yet swept: a new listing at this size starts anew.
+        gone.push_back(std::move(it->second.snapshot));
+        it->second = Kept{std::move(s), now, now};
+      } else {
+        it->second.last_used = now;
+      }
+      return;
+    }
     // Drop what has expired, then the least recently used beyond the bound.
-    DropExpiredLocked(now);
+    DropExpiredLocked(now, &gone);
     while (kept_.size() > retention_.max_kept) {
       auto oldest = kept_.begin();
       for (auto k = kept_.begin(); k != kept_.end(); ++k) {
         if (k->second.last_used < oldest->second.last_used) oldest = k;
       }
+      gone.push_back(std::move(oldest->second.snapshot));
       kept_.erase(oldest);
     }
   }
@@ -83,12 +98,22 @@ class RetainingLedgerClient : public LedgerClient {
   bool Expired(const Kept& k, absl::Time now) const {
     return now - k.last_used > retention_.keep || now - k.first_kept > retention_.max_age;
   }
-  void DropExpiredLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // Moves the expired out of kept_ into *gone, for the caller to let go
+  // once it has released the lock (a LevelDB snapshot's release takes
+  // LevelDB's own lock).
+  void DropExpiredLocked(absl::Time now,
+                         std::vector<std::shared_ptr<const storage::Snapshot>>* gone)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (auto k = kept_.begin(); k != kept_.end();) {
-      k = Expired(k->second, now) ? kept_.erase(k) : std::next(k);
+      if (Expired(k->second, now)) {
+        gone->push_back(std::move(k->second.snapshot));
+        k = kept_.erase(k);
+      } else {
+        ++k;
+      }
     }
   }
-  // At most once a second, and without the lock while nothing is kept.
+  // At most once a second (one thread, one short lock).
   void DropExpiredIfDue() {
     const int64_t now_ns = absl::GetCurrentTimeNanos();
     int64_t due = next_sweep_ns_.load(std::memory_order_relaxed);
@@ -97,8 +122,9 @@ class RetainingLedgerClient : public LedgerClient {
                                                 std::memory_order_relaxed)) {
       return;  // another thread sweeps
     }
+    std::vector<std::shared_ptr<const storage::Snapshot>> gone;  // let go after the lock
     absl::MutexLock lock(&mu_);
-    DropExpiredLocked(absl::FromUnixNanos(now_ns));
+    DropExpiredLocked(absl::FromUnixNanos(now_ns), &gone);
   }
 
   const SnapshotRetention retention_;

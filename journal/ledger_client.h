@@ -13,8 +13,9 @@
 // the token; the next page asks At(size). The ledger keeps such snapshots for
 // a bounded time (in-process: at most `max_kept`, each for `keep` after its
 // last use and never longer than `max_age` in all), so that every page reads
-// the same state, and lets an expired one go within a second even when no
-// paged read comes again (a kept snapshot holds back LevelDB's compaction).
+// the same state, and lets an expired one go within a second of the next
+// read or write of any kind (a kept snapshot holds back LevelDB's
+// compaction).
 //
 // Thread-safety: implementations are thread-safe.
 
