@@ -1114,10 +1114,11 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& direc
   // it, so the damaged files are copied aside first.
   absl::StatusOr<std::string> kept = KeepDamagedLogs(directory);
   if (!kept.ok()) {
-    return absl::DataLossError(absl::StrCat(first.message(),
-                                            "; not repaired: keeping a copy of "
-                                            "the damaged files failed: ",
-                                            kept.status().message()));
+    return absl::DataLossError(absl::StrCat(
+        first.message(), "; not repaired: keeping a copy of the damaged files failed (",
+        kept.status().message(),
+        "): free space beside the data directory and start again, or copy the directory "
+        "elsewhere yourself first"));
   }
   {
     absl::StatusOr<std::unique_ptr<Store>> recovered =

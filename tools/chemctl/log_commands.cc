@@ -26,6 +26,9 @@ absl::StatusOr<std::unique_ptr<storage::Log>> OpenLog(const cli::Args& args,
   if (db->empty()) return absl::InvalidArgumentError("--db must not be empty");
   storage::LevelDbLogOptions options;
   options.create_if_missing = create;
+  // Reading a log (verify, proofs) never repairs it; only appending, as a
+  // server would, recovers a write torn by a crash.
+  options.recover_torn_tail = create;
   return storage::OpenLevelDbLog(*db, options);
 }
 
