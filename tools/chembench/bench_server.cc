@@ -189,11 +189,22 @@ absl::Status BenchServer::Serve() {
   if (!(http_port_file >> http_port_)) {
     return absl::InternalError(absl::StrCat(chemledgerd_, " serve wrote no --http-port-file"));
   }
+  grpc_port_ = port;
   grpc::ChannelArguments channel_args;
   channel_args.SetMaxReceiveMessageSize(64 << 20);
   channel_ = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
                                        grpc::InsecureChannelCredentials(), channel_args);
   return absl::OkStatus();
+}
+
+std::shared_ptr<grpc::Channel> BenchServer::NewConnection() const {
+  grpc::ChannelArguments channel_args;
+  channel_args.SetMaxReceiveMessageSize(64 << 20);
+  // Channels with the same arguments share gRPC's global subchannel pool,
+  // and with it one connection: a pool of its own gives this one its own.
+  channel_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", grpc_port_),
+                                   grpc::InsecureChannelCredentials(), channel_args);
 }
 
 absl::StatusOr<absl::Duration> BenchServer::Restart() {

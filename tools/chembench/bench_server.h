@@ -80,6 +80,9 @@ class BenchServer {
   BenchServer& operator=(const BenchServer&) = delete;
 
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  // A channel to chemledgerd on a TCP connection of its own, as another
+  // client's would be (channel() and the channels made alike share one).
+  std::shared_ptr<grpc::Channel> NewConnection() const;
   // The port of the scan pages (HTTP on loopback).
   int http_port() const { return http_port_; }
 
@@ -127,6 +130,7 @@ class BenchServer {
   pid_t pid_ = -1;
   pid_t replica_pid_ = -1;
   std::shared_ptr<grpc::Channel> channel_;
+  int grpc_port_ = 0;
   int http_port_ = 0;
   int next_request_ = 0;
 };

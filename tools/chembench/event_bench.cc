@@ -123,6 +123,18 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
       BenchServer::Start(o.chemledgerd, o.directory, "events");
   if (!server.ok()) return fail(std::string(server.status().message()));
   auto ledger = v1::LedgerService::NewStub((*server)->channel());
+  // Each client (a unary caller, a stream, a reader) on a connection of its
+  // own, as separate clients are.
+  std::vector<std::shared_ptr<grpc::Channel>> connections;
+  for (int t = 0; t < std::max(o.clients, o.streams); ++t) {
+    connections.push_back((*server)->NewConnection());
+  }
+  std::vector<std::unique_ptr<v1::LedgerService::Stub>> ledgers;
+  std::vector<std::unique_ptr<v1::RegistryService::Stub>> registries;
+  for (const auto& c : connections) {
+    ledgers.push_back(v1::LedgerService::NewStub(c));
+    registries.push_back(v1::RegistryService::NewStub(c));
+  }
 
   // The producer, its operator and product; codes issued and commissioned.
   crypto::SigningKey producer = crypto::SigningKey::Generate();
@@ -199,7 +211,7 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
       [&](size_t i) {
         grpc::ClientContext context;
         v1::AppendResponse response;
-        return ledger->Append(&context, unary_events[i], &response).ok();
+        return ledgers[i % o.clients]->Append(&context, unary_events[i], &response).ok();
       },
       &unary_errors);
 
@@ -207,14 +219,15 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
   // GetDeployment (public, no signature, no write: one snapshot and one
   // entry read) from the same clients, one at a time each. What a unary
   // Append costs above it is the server's own work.
-  auto registry = v1::RegistryService::NewStub((*server)->channel());
   std::atomic<int> floor_errors{0};
   const RateFigures unary_floor = TimeUnaryCalls(
       o.clients, unary_events.size(),
-      [&](size_t) {
+      [&](size_t i) {
         grpc::ClientContext context;
         v1::Deployment deployment;
-        return registry->GetDeployment(&context, v1::GetDeploymentRequest(), &deployment).ok();
+        return registries[i % o.clients]
+            ->GetDeployment(&context, v1::GetDeploymentRequest(), &deployment)
+            .ok();
       },
       &floor_errors);
 
@@ -234,11 +247,11 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
         grpc::ClientContext context;
         read_auth::AttachStreamCredentials(&context, api::kAppendStreamMethod,
                                            BenchServer::Signer((*openers)[t]));
-        StreamOutcome outcome = PushWithWindow(
-            ledger->AppendStream(&context).get(), mine, o.window,
-            [&](size_t, const v1::AppendResult& result) {
-              if (result.code() != 0) ++stream_errors;
-            });
+        StreamOutcome outcome =
+            PushWithWindow(ledgers[t]->AppendStream(&context).get(), mine, o.window,
+                           [&](size_t, const v1::AppendResult& result) {
+                             if (result.code() != 0) ++stream_errors;
+                           });
         if (!outcome.status.ok() || outcome.answers != mine.size()) ++stream_errors;
         stream_latency[t] = std::move(outcome.latencies_ms);
       });
@@ -269,7 +282,7 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
         read_auth::AttachStreamCredentials(&context, api::kAppendBatchesMethod,
                                            BenchServer::Signer((*openers)[t]));
         StreamOutcome outcome = PushWithWindow(
-            ledger->AppendBatches(&context).get(), mine, std::max(1, o.window / o.batch),
+            ledgers[t]->AppendBatches(&context).get(), mine, std::max(1, o.window / o.batch),
             [&](size_t, const v1::EventBatchResult& result) {
               for (const v1::AppendResult& r : result.results()) {
                 if (r.code() != 0) ++batch_errors;
@@ -286,7 +299,7 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
   // Reads: GetHistory of random codes, `clients` threads, one call at a
   // time each, for read_seconds.
   const ReadFigures writer_reads =
-      ReadHistories({(*server)->channel()}, o.clients, o.read_seconds, codes, producer);
+      ReadHistories(connections, o.clients, o.read_seconds, codes, producer);
   StoreFigures figures{unary,           unary_floor,       streaming,
                        batched,         writer_reads.rate, writer_reads.count};
   int read_errors = writer_reads.errors + floor_errors.load();

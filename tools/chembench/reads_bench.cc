@@ -67,12 +67,14 @@ int RunReadsBench(const ReadsBenchOptions& o) {
     return fail(std::string(s.message()));
   }
   std::atomic<int> read_errors{0};
+  // The reader is another client than the writer: a connection of its own.
+  const std::shared_ptr<grpc::Channel> read_channel = (*server)->NewConnection();
 
   BenchEventSigner events(&producer, "reads-ev-");
   const IdleAndLoadedRounds rounds = RunIdleAndLoadedRounds(
       o.rounds, (*server)->pid(),
       [&] {
-        return ReadAtRate((*server)->channel().get(), producer, o.codes, o.read_rate, o.seconds,
+        return ReadAtRate(read_channel.get(), producer, o.codes, o.read_rate, o.seconds,
                           &read_errors);
       },
       [&] { return read_errors.load(); },
