@@ -1372,6 +1372,22 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
     stored.add_label_urls(LabelUrl(Code(4)));
     Refused(producer_, stored, absl::StatusCode::kInvalidArgument,
             "event.label_urls: only an observation (OBSERVING) carries labels");
+    // The carrier of the open waybill a package travels on knows what it
+    // carries: its roadside scan needs no label. Anyone else's does.
+    Commission({4});
+    SubmitWaybill("WB-ROAD", kProducer, kWarehouse, {Code(4)});
+    v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(4)});
+    ship.set_consignee_uscc(kWarehouse);
+    ship.set_waybill_id("WB-ROAD");
+    Ok(producer_, ship);
+    v1::Event roadside_bare = Event(v1::OBSERVING, kCarrier, {Code(4)});
+    roadside_bare.clear_label_urls();
+    Ok(carrier_, roadside_bare);
+    v1::Event user_bare = Event(v1::OBSERVING, kUser, {Code(4)});
+    user_bare.clear_label_urls();
+    Refused(user_, user_bare, absl::StatusCode::kPermissionDenied,
+            "is not a code " + kUser + " holds, has held or is sent");
+    Ok(warehouse_, Event(v1::RECEIVING, kWarehouse, {Code(4)}));
     // The producer's own packages need none; entries of epoch 12 kept theirs.
     v1::Event own = Event(v1::OBSERVING, kProducer, {Code(1)});
     own.clear_label_urls();
