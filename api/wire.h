@@ -145,6 +145,10 @@ inline constexpr size_t VerifyCallCost(size_t urls, size_t images) {
 }
 // Most codes one event may name (children of one packing included).
 inline constexpr int kMaxCodesPerEvent = 1000;
+// From rules epoch 13, most codes of one observation (OBSERVING) that its
+// labels must prove the scan of: those its enterprise neither holds, has
+// held, is sent nor carries (docs/events.md).
+inline constexpr int kMaxLabelProofsPerObservation = 100;
 // Most codes one event may touch, the contents of the aggregates it moves and
 // a repackaging's outputs included.
 inline constexpr int kMaxTouchedCodes = 10000;

@@ -55,6 +55,10 @@ absl::Status NotEnded(const std::string& field, const CodeState& c) {
 absl::StatusOr<bool> CarriedBy(const storage::StateReader& state, const CodeState& c,
                                const std::string& carrier);
 
+// From rules epoch 13: the most codes of one observation whose scan a label
+// must prove (a signature check each, in the sequencer).
+constexpr int kMaxLabelProofs = api::kMaxLabelProofsPerObservation;
+
 // What one event does to the codes it touches: the shared context of the
 // step handlers. Working copies of the touched codes' states live in
 // `touched` (stable addresses); `before` keeps each touched code's state
@@ -88,6 +92,10 @@ class Step {
   std::vector<std::pair<std::string, state::ScanSignalRecord>> scan_signals;
   // An observation's latest sighting of each code (rules epoch 10).
   std::vector<std::pair<std::string, state::LastSeenRecord>> last_seen;
+  // An observation's codes that its label must prove the scan of (rules
+  // epoch 13: the observer neither holds, has held, is sent nor carries
+  // them), by index; decided in CheckEvent.
+  std::vector<bool> needs_label;
 
   // The working copy of `code`'s state; null when the ledger does not know it.
   absl::StatusOr<CodeState*> StateOf(const std::string& code) {
@@ -1072,9 +1080,8 @@ absl::Status Observing(Step& s) {
   // (Labels are one per code or none, each its code's: CheckEvent.)
   for (int i = 0; i < e.codes_size(); ++i) {
     const std::string field = Field(i);
-    if (s.entry.rules_epoch >= 13) {
-      CL_ASSIGN_OR_RETURN(bool may_know, s.MayKnow(e.codes(i)));
-      if (!may_know) CL_RETURN_IF_ERROR(LabelProvesTheScan(s, i));
+    if (s.entry.rules_epoch >= 13 && s.needs_label[i]) {
+      CL_RETURN_IF_ERROR(LabelProvesTheScan(s, i));
     }
     CL_ASSIGN_OR_RETURN(CodeState * c, s.InLedger(i));
     CL_ASSIGN_OR_RETURN(std::optional<std::string> two_places, SeenInTwoPlaces(s, *c));
@@ -1168,6 +1175,7 @@ absl::Status CheckEvent(Step& s) {
     }
     for (int i = 0; i < e.label_urls_size(); ++i) {
       if (e.label_urls(i).empty()) continue;
+      // (What a label says is checked here, before any state is read.)
       absl::StatusOr<crypto::ParsedLabel> label = crypto::ParseLabelUrl(e.label_urls(i));
       if (!label.ok()) {
         return Invalid(absl::StrCat("label_urls[", i, "]"), label.status().message());
@@ -1176,6 +1184,24 @@ absl::Status CheckEvent(Step& s) {
         return Invalid(
             absl::StrCat("label_urls[", i, "]"),
             absl::StrCat("is the label of ", label->claims.Code(), ", not of ", e.codes(i)));
+      }
+    }
+  }
+  // Which codes of an observation its labels must prove (what the observer
+  // holds, held, is sent or carries it knows itself, so this tells it
+  // nothing), at most kMaxLabelProofs an event: each is a signature check
+  // in the sequencer.
+  if (s.entry.rules_epoch >= 13 && e.step() == v1::OBSERVING) {
+    int proofs = 0;
+    s.needs_label.assign(e.codes_size(), false);
+    for (int i = 0; i < e.codes_size(); ++i) {
+      CL_ASSIGN_OR_RETURN(bool may_know, s.MayKnow(e.codes(i)));
+      if (may_know) continue;
+      s.needs_label[i] = true;
+      if (++proofs > kMaxLabelProofs) {
+        return Invalid("codes", absl::StrCat("an observation names at most ", kMaxLabelProofs,
+                                             " packages its enterprise neither holds, has held, "
+                                             "is sent nor carries: split it"));
       }
     }
   }

@@ -1388,6 +1388,19 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
     Refused(user_, user_bare, absl::StatusCode::kPermissionDenied,
             "is not a code " + kUser + " holds, has held or is sent");
     Ok(warehouse_, Event(v1::RECEIVING, kWarehouse, {Code(4)}));
+    // At most 100 codes an observation that labels must prove.
+    {
+      v1::Event many = Event(v1::OBSERVING, kWarehouse, {});
+      for (int serial = 1000; serial <= 1100; ++serial) {
+        many.add_codes(absl::StrCat(kProducer, ".M01.B1.", serial));
+        many.add_label_urls("");
+      }
+      Refused(warehouse_, many, absl::StatusCode::kInvalidArgument,
+              "event.codes: an observation names at most 100 packages");
+      many.mutable_codes()->RemoveLast();
+      many.mutable_label_urls()->RemoveLast();
+      Refused(warehouse_, many, absl::StatusCode::kPermissionDenied, "is not a code");
+    }
     // The producer's own packages need none; entries of epoch 12 kept theirs.
     v1::Event own = Event(v1::OBSERVING, kProducer, {Code(1)});
     own.clear_label_urls();

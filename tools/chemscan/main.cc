@@ -256,19 +256,19 @@ std::vector<Input> ReadInputs(const std::vector<std::string>& positional) {
 }
 
 // Records `codes` as `step` events signed by the session's actor for
-// `enterprise` at `site`, now, one event per 1000 codes (`fill` adds the
-// step's own fields); their log indexes, or the first refusal.
+// `enterprise` at `site`, now, one event per `per_event` codes (`fill` adds
+// the step's own fields); their log indexes, or the first refusal.
 absl::StatusOr<std::vector<uint64_t>> RecordEvents(
     const chemctl::ReadSession& session, v1::BusinessStep step,
-    const std::vector<std::string>& codes, const std::string& enterprise,
-    const std::string& site, const std::function<void(v1::Event*)>& fill) {
+    const std::vector<std::string>& codes, const std::string& enterprise, const std::string& site,
+    const std::function<void(v1::Event*)>& fill, size_t per_event = api::kMaxCodesPerEvent) {
   auto ledger = v1::LedgerService::NewStub(session.channel());
   std::vector<uint64_t> indexes;
-  for (size_t first = 0; first < codes.size(); first += api::kMaxCodesPerEvent) {
+  for (size_t first = 0; first < codes.size(); first += per_event) {
     v1::Event e;
     e.set_event_id(chemctl::RequestId(cli::Args()));
     e.set_step(step);
-    for (size_t i = first; i < std::min(codes.size(), first + api::kMaxCodesPerEvent); ++i) {
+    for (size_t i = first; i < std::min(codes.size(), first + per_event); ++i) {
       e.add_codes(codes[i]);
     }
     e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
@@ -559,18 +559,21 @@ int VerifyOnline(const cli::Args& args) {
     std::cerr << "chemscan verify: no label found in the input\n";
     return 1;
   }
-  // Signed scans recorded in the ledger: one OBSERVING event per 1000 codes
-  // the log accounts for (genuine or not: a scan of an ended package is what
+  // Signed scans recorded in the ledger: OBSERVING events of the codes the
+  // log accounts for (genuine or not: a scan of an ended package is what
   // the regulators want to see), each with the label it was read from (what
-  // proves the scan of a package the observer does not hold).
+  // proves the scan of a package the observer does not hold: at most
+  // kMaxLabelProofsPerObservation such an event, so events of that many).
   if (args.Has("observe-at") && !reporter.accounted().empty()) {
-    absl::StatusOr<std::vector<uint64_t>> indexes =
-        RecordEvents(*session, v1::OBSERVING, reporter.accounted(), args.Get("enterprise"),
-                     args.Get("observe-at"), [&](v1::Event* e) {
-                       for (const std::string& code : e->codes()) {
-                         e->add_label_urls(reporter.LabelUrlOf(code));
-                       }
-                     });
+    absl::StatusOr<std::vector<uint64_t>> indexes = RecordEvents(
+        *session, v1::OBSERVING, reporter.accounted(), args.Get("enterprise"),
+        args.Get("observe-at"),
+        [&](v1::Event* e) {
+          for (const std::string& code : e->codes()) {
+            e->add_label_urls(reporter.LabelUrlOf(code));
+          }
+        },
+        api::kMaxLabelProofsPerObservation);
     if (!indexes.ok()) {
       std::cerr << "chemscan verify: " << indexes.status().message() << "\n";
       return 1;
