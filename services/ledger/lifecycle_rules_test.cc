@@ -1375,11 +1375,7 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
     // The carrier of the open waybill a package travels on knows what it
     // carries: its roadside scan needs no label. Anyone else's does.
     Commission({4});
-    SubmitWaybill("WB-ROAD", kProducer, kWarehouse, {Code(4)});
-    v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(4)});
-    ship.set_consignee_uscc(kWarehouse);
-    ship.set_waybill_id("WB-ROAD");
-    Ok(producer_, ship);
+    Ship(producer_, kProducer, kWarehouse, {Code(4)}, "WB-ROAD");
     v1::Event roadside_bare = Event(v1::OBSERVING, kCarrier, {Code(4)});
     roadside_bare.clear_label_urls();
     Ok(carrier_, roadside_bare);

@@ -254,17 +254,23 @@ class LifecycleFixture : public ::testing::Test {
     for (int s : serials) codes.push_back(Code(s));
     Ok(producer_, Event(v1::COMMISSIONING, kProducer, codes));
   }
+  // Ships `codes` from `from` to `to` under a new e-waybill `number` listing
+  // them (the fixture's carrier's); they stay in transit.
+  void Ship(const crypto::SigningKey& from_key, const std::string& from, const std::string& to,
+            const std::vector<std::string>& codes, const std::string& number) {
+    SubmitWaybill(number, from, to, codes);
+    v1::Event ship = Event(v1::SHIPPING, from, codes);
+    ship.set_consignee_uscc(to);
+    ship.set_waybill_id(number);
+    Ok(from_key, ship);
+  }
   // Ships `codes` from `from` to `to` under a new e-waybill listing them and
   // receives them there; the waybill closes.
   void Move(const crypto::SigningKey& from_key, const std::string& from,
             const crypto::SigningKey& to_key, const std::string& to,
             const std::vector<std::string>& codes) {
     const std::string number = absl::StrCat("WB-MOVE-", ++next_id_);
-    SubmitWaybill(number, from, to, codes);
-    v1::Event ship = Event(v1::SHIPPING, from, codes);
-    ship.set_consignee_uscc(to);
-    ship.set_waybill_id(number);
-    Ok(from_key, ship);
+    Ship(from_key, from, to, codes, number);
     Ok(to_key, Event(v1::RECEIVING, to, codes));
     std::optional<waybill::WaybillState> w = FindWaybill(number);
     ASSERT_TRUE(w.has_value()) << number;
