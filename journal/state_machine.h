@@ -111,11 +111,15 @@ namespace chemledger::journal {
 //      observation of a package the observer neither holds, has held, is
 //      sent nor carries takes the label scanned from it (Event.label_urls),
 //      one the log issued; labels only on observations, each its code's.
-inline constexpr uint32_t kCurrentRulesEpoch = 13;
+//  14: every label an observation carries is one a label key of the ledger
+//      signed, what the observer holds included (checked with the event's
+//      signature, before it is sequenced).
+inline constexpr uint32_t kCurrentRulesEpoch = 14;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {
-  // A new request is being sequenced: its signatures were verified by the
+  // A new request is being sequenced: its signatures (and, from rules epoch
+  // 14, those of the labels an observation carries) were verified by the
   // caller; the owner decides the assignment.
   kSequence,
   // A logged entry is being applied again, to rebuild the state (`check`, a

@@ -81,7 +81,8 @@ void TestLedger::Open() {
   ASSERT_TRUE(keyring.ok()) << keyring.status();
   keyring_ = *std::move(keyring);
   issuer_ = std::make_unique<label::LabelIssuer>(client_.get(), keyring_.get());
-  ledger_ = std::make_unique<ledger::Ledger>(client_.get());
+  ledger_ = std::make_unique<ledger::Ledger>(client_.get(), nullptr, /*verify_threads=*/2,
+                                             options_.rules_epoch);
   waybills_ = std::make_unique<waybill::WaybillBook>(client_.get(), keyring_.get());
 }
 

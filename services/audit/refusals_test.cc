@@ -1,14 +1,15 @@
 // Refused requests recorded in the log (refusals.h, refusal_recorder.h) and
 // the anomaly list over them (anomalies.h), on a real journal and store.
 
-#include "services/audit/anomalies.h"
-#include "services/audit/refusal_recorder.h"
 #include "services/audit/refusals.h"
 
 #include <memory>
 
+#include "crypto/label.h"
 #include "gtest/gtest.h"
 #include "journal/journal.h"
+#include "services/audit/anomalies.h"
+#include "services/audit/refusal_recorder.h"
 #include "services/ledger/lifecycle_rules.h"
 #include "services/ledger/lifecycle_testing.h"
 
@@ -118,10 +119,32 @@ TEST_F(RefusalsTest, EachKindOfRuleIsNamed) {
   ship.set_waybill_id("WB-R1");
   Ok(producer_, ship);
   ASSERT_FALSE(Attempt(user_, Event(v1::RECEIVING, kUser, {Code(2)})).ok());
+  // Forged labels in circulation: one no label key of the ledger signed
+  // (refused with the event's signature, before the ledger orders it), and
+  // one the log never issued, made with the ledger's own key as a leaked
+  // key would be (refused as the ledger orders it).
+  absl::StatusOr<crypto::ParsedLabel> genuine = crypto::ParseLabelUrl(LabelUrl(Code(1)));
+  ASSERT_TRUE(genuine.ok());
+  absl::StatusOr<std::string> forged =
+      crypto::MakeLabelUrl(genuine->claims, chemledger::testing::TestKey(60));
+  ASSERT_TRUE(forged.ok());
+  v1::Event seen = Event(v1::OBSERVING, kWarehouse, {Code(1)});
+  seen.set_label_urls(0, *forged);
+  EXPECT_EQ(Attempt(warehouse_, seen).code(), absl::StatusCode::kPermissionDenied);
+  absl::StatusOr<const crypto::SigningKey*> label_key = t_->keyring().Find(genuine->key_id);
+  ASSERT_TRUE(label_key.ok()) << label_key.status();
+  crypto::LabelClaims unissued = genuine->claims;
+  unissued.serial = 77;
+  forged = crypto::MakeLabelUrl(unissued, **label_key);
+  ASSERT_TRUE(forged.ok());
+  seen = Event(v1::OBSERVING, kWarehouse, {kProducer + ".M01.B1.77"});
+  seen.set_label_urls(0, *forged);
+  EXPECT_EQ(Attempt(warehouse_, seen).code(), absl::StatusCode::kPermissionDenied);
   recorder_->Flush();
   std::vector<v1::RefusalKind> kinds;
   for (const v1::Anomaly& a : Anomalies(ActorOf(regulator_))) kinds.push_back(a.refusal_kind());
-  EXPECT_EQ(kinds, (std::vector<v1::RefusalKind>{v1::AFTER_TERMINAL_STATE, v1::WRONG_CONSIGNEE}));
+  EXPECT_EQ(kinds, (std::vector<v1::RefusalKind>{v1::AFTER_TERMINAL_STATE, v1::WRONG_CONSIGNEE,
+                                                 v1::FORGED_LABEL, v1::FORGED_LABEL}));
   // The user sees its own attempt, without the full reason, and without
   // the kind: it was told only that the package is none of its business,
   // and learns no more here. The producer sees its own.
@@ -130,7 +153,7 @@ TEST_F(RefusalsTest, EachKindOfRuleIsNamed) {
   EXPECT_EQ(users[0].refusal_kind(), v1::REFUSAL_KIND_UNSPECIFIED);
   EXPECT_TRUE(users[0].detail().empty());
   EXPECT_EQ(Anomalies(ActorOf(producer_)).size(), 1u);
-  EXPECT_TRUE(Anomalies(ActorOf(warehouse_)).empty());
+  EXPECT_EQ(Anomalies(ActorOf(warehouse_)).size(), 2u);
 }
 
 TEST_F(RefusalsTest, ARevokedKeysAttemptIsRecordedButAForgeryIsNot) {

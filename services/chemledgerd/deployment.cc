@@ -423,7 +423,8 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
                                                     options.clock, d->refusals_.get());
   d->waybills_ = std::make_unique<waybill::WaybillBook>(
       d->client_.get(), d->keyring_.get(), options.clock, d->refusals_.get());
-  d->ledger_ = std::make_unique<ledger::Ledger>(d->client_.get(), d->refusals_.get());
+  d->ledger_ = std::make_unique<ledger::Ledger>(d->client_.get(), d->refusals_.get(),
+                                                /*verify_threads=*/2, options.rules_epoch);
   absl::StatusOr<crypto::SigningKey> note_key =
       crypto::LoadSigningKey(NoteKeyPath(data_dir), absl::nullopt);
   if (!note_key.ok()) return note_key.status();

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "services/ledger/observation_labels.h"
 #include "services/registry/signers.h"
 
 namespace chemledger::ledger {
@@ -28,6 +29,7 @@ registry::VerifiedBatch Ledger::VerifyBatch(std::shared_ptr<const storage::Snaps
                                             absl::Span<const v1::SignedEnvelope* const> events) {
   registry::SignedBatchOptions options;
   options.verify_threads = verify_threads_;
+  if (rules_epoch_ >= kLabelSignaturesRulesEpoch) options.content_check = CheckObservationLabels;
   return registry::VerifySigned(std::move(snapshot), events, kEventContext, options);
 }
 

@@ -1,6 +1,7 @@
 // The lifecycle ledger, the personality behind LedgerService: it takes
 // signed events (chemledger.v1.Event, proto/chemledger/v1/ledger.proto),
-// verifies their signatures in parallel, and submits them to the ledger,
+// verifies their signatures (and an observation's labels) in parallel, and
+// submits them to the ledger,
 // where LifecycleRules (lifecycle_rules.h, which lists the rules) checks
 // each in order and links it into each code's hash chain. What the ledger
 // knows of a code is read with code_state.h at a snapshot.
@@ -21,8 +22,9 @@
 #include "chemledger/v1/log.pb.h"
 #include "crypto/sha256.h"
 #include "journal/ledger_client.h"
-#include "services/registry/signers.h"
+#include "journal/state_machine.h"
 #include "services/ledger/code_state.h"
+#include "services/registry/signers.h"
 
 namespace chemledger::ledger {
 
@@ -35,10 +37,15 @@ struct EventReceipt {
 class Ledger {
  public:
   // `refusals` (may be null) is told of each event refused for breaking a
-  // rule, to record it (registry/signers.h).
+  // rule, to record it (registry/signers.h). `rules_epoch` is the one the
+  // journal writes entries under: from 14 an observation's labels are
+  // checked with its signature (observation_labels.h).
   explicit Ledger(journal::LedgerClient* ledger, registry::RefusalSink* refusals = nullptr,
-                  size_t verify_threads = 2)
-      : ledger_(ledger), refusals_(refusals), verify_threads_(verify_threads) {}
+                  size_t verify_threads = 2, uint32_t rules_epoch = journal::kCurrentRulesEpoch)
+      : ledger_(ledger),
+        refusals_(refusals),
+        verify_threads_(verify_threads),
+        rules_epoch_(rules_epoch) {}
 
   // Verifies, checks and records one event. Errors: InvalidArgument (a
   // malformed envelope or field), Unauthenticated, PermissionDenied (revoked
@@ -68,6 +75,7 @@ class Ledger {
   journal::LedgerClient* const ledger_;
   registry::RefusalSink* const refusals_;
   const size_t verify_threads_;
+  const uint32_t rules_epoch_;
 };
 
 }  // namespace chemledger::ledger

@@ -17,6 +17,7 @@
 #include "services/label/issuance_state.h"
 #include "services/ledger/code_state.h"
 #include "services/ledger/event_index.h"
+#include "services/ledger/observation_labels.h"
 #include "services/ledger/quantity_flows.h"
 #include "services/ledger/site_load.h"
 #include "services/registry/oversight.h"
@@ -1049,11 +1050,17 @@ absl::Status LabelProvesTheScan(const Step& s, int i) {
   // (CheckEvent read it well-formed and of this code.)
   absl::StatusOr<crypto::ParsedLabel> label = crypto::ParseLabelUrl(e.label_urls(i));
   if (!label.ok()) return Invalid(field, label.status().message());
-  const absl::Status not_issued = absl::PermissionDeniedError(
-      absl::StrCat("event.", field, ": not a label this ledger issued"));
+  const absl::Status not_issued =
+      WithRefusalKind(absl::PermissionDeniedError(
+                          absl::StrCat("event.", field, ": not a label this ledger issued")),
+                      "FORGED_LABEL");
   CL_ASSIGN_OR_RETURN(std::optional<registry::LabelKeyState> key,
                       registry::FindLabelKey(s.state, label->key_id));
-  if (!key || !label->VerifySignature(key->key).ok()) return not_issued;
+  // (From rules epoch 14 its signature was checked before: CheckEvent.)
+  if (!key || (s.entry.rules_epoch < kLabelSignaturesRulesEpoch &&
+               !label->VerifySignature(key->key).ok())) {
+    return not_issued;
+  }
   // The log's own issuance of it, by that key, with exactly these claims,
   // and before the key's revocation: a key is revoked because it leaked,
   // and labels made with it since prove nothing.
@@ -1182,6 +1189,15 @@ absl::Status CheckEvent(Step& s) {
             absl::StrCat("label_urls[", i, "]"),
             absl::StrCat("is the label of ", label->claims.Code(), ", not of ", e.codes(i)));
       }
+    }
+    // From rules epoch 14 every label an observation carries is one a label
+    // key of this ledger signed (what the observer holds included: a forged
+    // label in circulation is refused and recorded). A new request's were
+    // checked with its signature, off the sequencer (Ledger::VerifyBatch);
+    // a logged entry's are checked again here.
+    if (s.entry.rules_epoch >= kLabelSignaturesRulesEpoch &&
+        s.entry.mode == journal::ApplyMode::kRebuild) {
+      CL_RETURN_IF_ERROR(CheckLabelSignatures(s.state, e));
     }
   }
   // Which codes of an observation its labels must prove (what the observer

@@ -25,7 +25,10 @@
 //    event for time order or error declarations; from rules epoch 13 an
 //    observation of a code the observer neither holds, has held, is sent
 //    nor carries carries the label the log issued for it (Event.label_urls),
-//    refused alike whether the code exists or not;
+//    refused alike whether the code exists or not; from rules epoch 14
+//    every label an observation carries is one a label key of the ledger
+//    signed (checked with the event's signature, before it is sequenced:
+//    observation_labels.h);
 //  - only the custodian stores, ships, consumes, repackages, packs or
 //    disposes of a package; receipt by the consignee changes the custodian;
 //  - shipping needs an open e-waybill of that consignor and consignee that

@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -1318,19 +1319,20 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
   // scanned from it. Without one the refusal is the same for a package in
   // the ledger (3), one issued but never commissioned (9) and a code never
   // issued: guessing codes tells nothing (nor, by the event time, when a
-  // package last changed). The same for a label no label key of the ledger
-  // signed, or one the log never issued (signed with a leaked key).
+  // package last changed). The same for a label the log never issued
+  // (signed with a leaked key).
   {
     const std::string never_issued = kProducer + ".M01.B1.77";
     const crypto::SigningKey forger = TestKey(60);
-    absl::StatusOr<std::string> forged = crypto::MakeLabelUrl(
-        [&] {
-          absl::StatusOr<crypto::ParsedLabel> genuine = crypto::ParseLabelUrl(LabelUrl(Code(3)));
-          EXPECT_TRUE(genuine.ok());
-          return genuine.ok() ? genuine->claims : crypto::LabelClaims();
-        }(),
-        forger);
-    ASSERT_TRUE(forged.ok()) << forged.status();
+    // `code`'s label with its claims, signed by a key not the ledger's.
+    const auto forged_label = [&](const std::string& code) {
+      absl::StatusOr<crypto::ParsedLabel> genuine = crypto::ParseLabelUrl(LabelUrl(code));
+      EXPECT_TRUE(genuine.ok()) << code;
+      absl::StatusOr<std::string> forged =
+          crypto::MakeLabelUrl(genuine.ok() ? genuine->claims : crypto::LabelClaims(), forger);
+      EXPECT_TRUE(forged.ok()) << forged.status();
+      return forged.ok() ? *forged : "";
+    };
     // Signed by the ledger's own label key (as a leaked one would), for a
     // serial the log never issued.
     absl::StatusOr<crypto::ParsedLabel> genuine = crypto::ParseLabelUrl(LabelUrl(Code(3)));
@@ -1342,12 +1344,8 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
     absl::StatusOr<std::string> unissued = crypto::MakeLabelUrl(unissued_claims, **label_key);
     ASSERT_TRUE(unissued.ok()) << unissued.status();
     const uint64_t before = LogSize();
-    for (const auto& [code, label] :
-         std::vector<std::pair<std::string, std::string>>{{Code(3), ""},
-                                                          {Code(9), ""},
-                                                          {never_issued, ""},
-                                                          {Code(3), *forged},
-                                                          {never_issued, *unissued}}) {
+    for (const auto& [code, label] : std::vector<std::pair<std::string, std::string>>{
+             {Code(3), ""}, {Code(9), ""}, {never_issued, ""}, {never_issued, *unissued}}) {
       v1::Event e = Event(v1::OBSERVING, kWarehouse, {code});
       e.clear_label_urls();
       e.add_label_urls(label);
@@ -1356,6 +1354,31 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
       EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << r.status();
       EXPECT_EQ(r.status().message(), absl::StrCat("event.codes[0]: ", code, " is not a code ",
                                                    kWarehouse, " holds, has held or is sent"));
+    }
+    EXPECT_EQ(LogSize(), before);
+    // From rules epoch 14 a label no label key of the ledger signed is
+    // refused as such, on any code (the observer's own too: a forged label
+    // is in circulation), before anything of the ledger is read: checked
+    // with the event's signature, not as the ledger orders writes.
+    for (const auto& [key, uscc, code] :
+         std::vector<std::tuple<const crypto::SigningKey*, std::string, std::string>>{
+             {&warehouse_, kWarehouse, Code(3)},
+             {&warehouse_, kWarehouse, never_issued},
+             {&producer_, kProducer, Code(1)}}) {
+      v1::Event e = Event(v1::OBSERVING, uscc, {code});
+      e.set_label_urls(0, forged_label(code == never_issued ? Code(3) : code));
+      if (code == never_issued) {
+        // (A label of serial 77 with the claims of serial 3.)
+        absl::StatusOr<crypto::ParsedLabel> genuine = crypto::ParseLabelUrl(LabelUrl(Code(3)));
+        ASSERT_TRUE(genuine.ok());
+        crypto::LabelClaims claims = genuine->claims;
+        claims.serial = 77;
+        absl::StatusOr<std::string> forged = crypto::MakeLabelUrl(claims, forger);
+        ASSERT_TRUE(forged.ok());
+        e.set_label_urls(0, *forged);
+      }
+      Refused(*key, e, absl::StatusCode::kPermissionDenied,
+              "event.label_urls[0]: not a label this ledger issued");
     }
     EXPECT_EQ(LogSize(), before);
     // Labels one per code or none, each its own code's, and on observations
@@ -1401,6 +1424,21 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
     v1::Event own = Event(v1::OBSERVING, kProducer, {Code(1)});
     own.clear_label_urls();
     Ok(producer_, own);
+    // Entries of epoch 13 kept theirs: a forged label on what the observer
+    // holds went unread, one on someone else's was refused alike whether the
+    // code exists or not.
+    testing::TestLedgerOptions epoch13;
+    epoch13.rules_epoch = 13;
+    t_->Reopen(epoch13);
+    ASSERT_FALSE(HasFatalFailure());
+    v1::Event own_forged = Event(v1::OBSERVING, kProducer, {Code(1)});
+    own_forged.set_label_urls(0, forged_label(Code(1)));
+    Ok(producer_, own_forged);
+    v1::Event others_forged = Event(v1::OBSERVING, kWarehouse, {Code(3)});
+    others_forged.set_label_urls(0, forged_label(Code(3)));
+    Refused(warehouse_, others_forged, absl::StatusCode::kPermissionDenied,
+            absl::StrCat("event.codes[0]: ", Code(3), " is not a code ", kWarehouse,
+                         " holds, has held or is sent"));
     testing::TestLedgerOptions epoch12;
     epoch12.rules_epoch = 12;
     t_->Reopen(epoch12);
@@ -1428,6 +1466,31 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
   Refused(producer_, fix_observation, absl::StatusCode::kInvalidArgument,
           "is an observation: it changed nothing");
   ExpectChainIntact(Code(1));
+  ExpectCheckPasses();  // the epoch 13 observation's forged label included
+}
+
+// A new observation's labels are checked with its signature, before the
+// ledger orders it (Ledger::VerifyBatch); when the state is rebuilt from the
+// log (`chemledgerd check`) the rules read them again: an entry whose forged
+// label got past (here, submitted around the personality) fails the check.
+TEST_F(LifecycleRulesTest, CheckReadsLoggedObservationsLabelsAgain) {
+  Commission({1});
+  ExpectCheckPasses();
+  absl::StatusOr<crypto::ParsedLabel> genuine = crypto::ParseLabelUrl(LabelUrl(Code(1)));
+  ASSERT_TRUE(genuine.ok());
+  absl::StatusOr<std::string> forged = crypto::MakeLabelUrl(genuine->claims, TestKey(60));
+  ASSERT_TRUE(forged.ok()) << forged.status();
+  v1::Event e = Event(v1::OBSERVING, kProducer, {Code(1)});
+  e.set_label_urls(0, *forged);
+  std::vector<journal::Request> around_the_ledger(1);
+  around_the_ledger[0].envelope = Signed(producer_, e);
+  ASSERT_TRUE(t_->client().Submit(std::move(around_the_ledger))[0].ok());
+  absl::StatusOr<journal::CheckReport> report = t_->Check();
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss) << report.status();
+  EXPECT_NE(report.status().message().find("event.label_urls[0]: not a label this ledger issued"),
+            std::string::npos)
+      << report.status();
 }
 
 TEST_F(LifecycleRulesTest, TheStockIndexFollowsCustodySiteAndStatus) {

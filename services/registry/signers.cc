@@ -33,7 +33,7 @@ WorkerPool& VerifyPool() {
 
 std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
     const storage::StateReader& state, absl::Span<const v1::SignedEnvelope* const> envelopes,
-    const crypto::SignatureContext& context, size_t threads) {
+    const crypto::SignatureContext& context, size_t threads, const ContentCheck& content_check) {
   const size_t n = envelopes.size();
   std::vector<absl::StatusOr<VerifiedSigner>> signers;
   std::vector<std::optional<envelope::ResolvedSignature>> resolved(n);
@@ -86,6 +86,8 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
         signers[i] = s;
       } else if (!standing[i].ok()) {
         signers[i] = standing[i];
+      } else if (content_check) {
+        if (absl::Status s = content_check(state, *envelopes[i]); !s.ok()) signers[i] = s;
       }
     }
   };
@@ -126,8 +128,8 @@ VerifiedBatch VerifySigned(std::shared_ptr<const storage::Snapshot> snapshot,
   VerifiedBatch batch;
   batch.envelopes.assign(envelopes.begin(), envelopes.end());
   batch.snapshot = std::move(snapshot);
-  batch.signers =
-      VerifyActorSignatures(*batch.snapshot, envelopes, context, options.verify_threads);
+  batch.signers = VerifyActorSignatures(*batch.snapshot, envelopes, context, options.verify_threads,
+                                        options.content_check);
   return batch;
 }
 

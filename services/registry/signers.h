@@ -38,14 +38,24 @@ struct VerifiedSigner {
   crypto::KeyId key_id;
 };
 
+// A check of a request's content that needs no order, only a snapshot (the
+// signatures a request carries inside it, e.g. an observation's labels):
+// run beside the request's own signature check, on the same threads, for
+// requests whose signer holds. Its refusal answers the request; one marked
+// with a refusal kind (services/common/refusal.h) is recorded as a rule's.
+using ContentCheck = std::function<absl::Status(const storage::StateReader& state,
+                                                const v1::SignedEnvelope& request)>;
+
 // For each of `envelopes`, its signer, checked to be a registered, unrevoked
 // actor whose enterprise is not blacklisted (in `state`) and whose signature
 // verifies over the envelope for `context`; or why not, with the errors of
-// VerifySigner (an unknown key and a revoked one told apart). Uses up to
-// `threads` threads (small batches use one).
+// VerifySigner (an unknown key and a revoked one told apart), or
+// `content_check`'s refusal (if given). Uses up to `threads` threads (small
+// batches use one).
 std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
     const storage::StateReader& state, absl::Span<const v1::SignedEnvelope* const> envelopes,
-    const crypto::SignatureContext& context, size_t threads);
+    const crypto::SignatureContext& context, size_t threads,
+    const ContentCheck& content_check = nullptr);
 
 // Where refused requests go to be recorded (services/audit/refusal_recorder.h):
 // told of each request refused for breaking a rule, after the refusal is
@@ -72,6 +82,8 @@ struct SignedBatchOptions {
   RefusalSink* refusals = nullptr;
   // What to propose for request i (journal::Request::proposal), if anything.
   std::function<std::string(size_t i)> proposal;
+  // What else step 1 checks of each request (null: nothing).
+  ContentCheck content_check;
 };
 
 // Verifies `envelopes` (VerifyActorSignatures at the ledger's latest
@@ -90,7 +102,7 @@ struct VerifiedBatch {
 };
 
 // Step 1: `envelopes`' signers checked at `snapshot` (VerifyActorSignatures
-// with options.verify_threads).
+// with options.verify_threads and options.content_check).
 VerifiedBatch VerifySigned(std::shared_ptr<const storage::Snapshot> snapshot,
                            absl::Span<const v1::SignedEnvelope* const> envelopes,
                            const crypto::SignatureContext& context,
