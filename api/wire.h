@@ -149,6 +149,9 @@ inline constexpr int kMaxCodesPerEvent = 1000;
 // labels must prove the scan of: those its enterprise neither holds, has
 // held, is sent nor carries (docs/events.md).
 inline constexpr int kMaxLabelProofsPerObservation = 100;
+// From rules epoch 14, most labels (non-empty Event.label_urls) one
+// observation carries: each is a signature check.
+inline constexpr int kMaxLabelsPerObservation = 100;
 // Most codes one event may touch, the contents of the aggregates it moves and
 // a repackaging's outputs included.
 inline constexpr int kMaxTouchedCodes = 10000;

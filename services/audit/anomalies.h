@@ -5,7 +5,8 @@
 //     recorded in the log (refusals.h, refusal_recorder.h), with the rule's
 //     kind (after a terminal state, wrong consignee, quantity mismatch,
 //     controlled goods without permit, blacklisted enterprise, revoked key,
-//     over-consumption, disposal without manifest, or another rule);
+//     over-consumption, disposal without manifest, a forged label, or
+//     another rule);
 //   - CLONE_SIGNAL: a signed scan its package's history cannot explain
 //     (ledger::ListScanSignals);
 //   - CONTROLLED_GOODS_LOST: a 剧毒, 易制爆 or 易制毒 package reported lost

@@ -327,6 +327,7 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
                                                              const OpenOptions& options) {
   std::unique_ptr<Deployment> d(new Deployment());
   d->data_dir_ = data_dir;
+  d->rules_epoch_ = options.rules_epoch;
   if (!Initialised(data_dir)) {
     return absl::FailedPreconditionError(absl::StrCat(
         data_dir, " is not an initialised deployment (no log/): run chemledgerd init first"));

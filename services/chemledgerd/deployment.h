@@ -195,11 +195,14 @@ class Deployment {
   ledger::PublicScanRecorder* public_scans() const { return public_scans_.get(); }
   // The data directory it was opened from.
   const std::string& data_dir() const { return data_dir_; }
+  // The rules epoch its journal writes entries under (OpenOptions).
+  uint32_t rules_epoch() const { return rules_epoch_; }
 
  private:
   Deployment() = default;
 
   std::string data_dir_;
+  uint32_t rules_epoch_ = journal::kCurrentRulesEpoch;
   // Destruction runs bottom-up: the personalities, the refusal recorder
   // (which records what they queued), the client, the journal (which
   // finishes its batches in flight), then the store.

@@ -29,7 +29,7 @@ registry::VerifiedBatch Ledger::VerifyBatch(std::shared_ptr<const storage::Snaps
                                             absl::Span<const v1::SignedEnvelope* const> events) {
   registry::SignedBatchOptions options;
   options.verify_threads = verify_threads_;
-  if (rules_epoch_ >= kLabelSignaturesRulesEpoch) options.content_check = CheckObservationLabels;
+  options.content_check = EventContentCheck(rules_epoch_);
   return registry::VerifySigned(std::move(snapshot), events, kEventContext, options);
 }
 

@@ -37,9 +37,10 @@ struct EventReceipt {
 class Ledger {
  public:
   // `refusals` (may be null) is told of each event refused for breaking a
-  // rule, to record it (registry/signers.h). `rules_epoch` is the one the
-  // journal writes entries under: from 14 an observation's labels are
-  // checked with its signature (observation_labels.h).
+  // rule, to record it (registry/signers.h). `rules_epoch` must be the one
+  // the journal writes entries under: from 14 an observation's labels are
+  // checked with its signature (observation_labels.h), and the rules then
+  // trust that check.
   explicit Ledger(journal::LedgerClient* ledger, registry::RefusalSink* refusals = nullptr,
                   size_t verify_threads = 2, uint32_t rules_epoch = journal::kCurrentRulesEpoch)
       : ledger_(ledger),

@@ -1177,6 +1177,17 @@ absl::Status CheckEvent(Step& s) {
                      absl::StrCat("one per code, in the order of codes (", e.codes_size(),
                                   "), or none; ", e.label_urls_size(), " given"));
     }
+    // From rules epoch 14 at most kMaxLabelsPerObservation are given: each
+    // is a signature check, made before the event is sequenced.
+    if (s.entry.rules_epoch >= kLabelSignaturesRulesEpoch) {
+      int given = 0;
+      for (const std::string& url : e.label_urls()) given += url.empty() ? 0 : 1;
+      if (given > api::kMaxLabelsPerObservation) {
+        return Invalid("label_urls", absl::StrCat("an observation carries at most ",
+                                                  api::kMaxLabelsPerObservation, " labels (", given,
+                                                  " given): split it"));
+      }
+    }
     for (int i = 0; i < e.label_urls_size(); ++i) {
       if (e.label_urls(i).empty()) continue;
       // (What a label says is checked here, before any state is read.)
@@ -1202,8 +1213,8 @@ absl::Status CheckEvent(Step& s) {
   }
   // Which codes of an observation its labels must prove (what the observer
   // holds, held, is sent or carries it knows itself, so this tells it
-  // nothing), at most kMaxLabelProofs an event: each is a signature check
-  // in the sequencer.
+  // nothing), at most kMaxLabelProofs an event (before rules epoch 14 each
+  // was a signature check in the sequencer).
   if (s.entry.rules_epoch >= 13 && e.step() == v1::OBSERVING) {
     int proofs = 0;
     s.needs_label.assign(e.codes_size(), false);

@@ -1419,6 +1419,15 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
       many.mutable_codes()->RemoveLast();
       many.mutable_label_urls()->RemoveLast();
       Refused(warehouse_, many, absl::StatusCode::kPermissionDenied, "is not a code");
+      // From rules epoch 14 at most 100 labels an observation (each a
+      // signature check), counted before any is read.
+      v1::Event labelled = Event(v1::OBSERVING, kProducer, {});
+      for (int serial = 1000; serial <= 1100; ++serial) {
+        labelled.add_codes(absl::StrCat(kProducer, ".M01.B1.", serial));
+        labelled.add_label_urls("not read");
+      }
+      Refused(producer_, labelled, absl::StatusCode::kInvalidArgument,
+              "event.label_urls: an observation carries at most 100 labels (101 given): split it");
     }
     // The producer's own packages need none; entries of epoch 12 kept theirs.
     v1::Event own = Event(v1::OBSERVING, kProducer, {Code(1)});

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "api/wire.h"
 #include "crypto/label.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
@@ -27,9 +28,13 @@ bool CarriesLabels(absl::string_view payload) {
 }
 
 absl::Status CheckLabelSignatures(const storage::StateReader& state, const v1::Event& event) {
-  if (event.step() != v1::OBSERVING || event.label_urls_size() != event.codes_size()) {
+  if (event.step() != v1::OBSERVING || event.label_urls_size() != event.codes_size() ||
+      event.codes_size() > api::kMaxCodesPerEvent) {
     return absl::OkStatus();
   }
+  int given = 0;
+  for (const std::string& url : event.label_urls()) given += url.empty() ? 0 : 1;
+  if (given > api::kMaxLabelsPerObservation) return absl::OkStatus();
   // An observation's labels are usually a few label keys' (each parsed
   // once: parsing checks the point, as costly as a verification).
   std::map<crypto::KeyId, std::optional<crypto::VerifyingKey>> keys;
@@ -61,6 +66,11 @@ absl::Status CheckObservationLabels(const storage::StateReader& state,
   v1::Event event;
   if (!event.ParseFromString(envelope.payload())) return absl::OkStatus();
   return CheckLabelSignatures(state, event);
+}
+
+registry::ContentCheck EventContentCheck(uint32_t rules_epoch) {
+  if (rules_epoch < kLabelSignaturesRulesEpoch) return nullptr;
+  return CheckObservationLabels;
 }
 
 }  // namespace chemledger::ledger

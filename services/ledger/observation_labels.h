@@ -20,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/log.pb.h"
+#include "services/registry/signers.h"
 #include "storage/store.h"
 
 namespace chemledger::ledger {
@@ -36,15 +37,23 @@ bool CarriesLabels(absl::string_view payload);
 // before the revocation is the rules' to read); otherwise PermissionDenied
 // "event.label_urls[i]: not a label this ledger issued" for the first that
 // is not, marked FORGED_LABEL (services/common/refusal.h). Only what the
-// rules' form checks let through is looked at (an observation with one label
-// per code): empty labels, unreadable ones and labels of another code are
-// the rules' to refuse (InvalidArgument). Any other step: OK.
+// rules' form checks let through is looked at (an observation of at most
+// api::kMaxCodesPerEvent codes with one label per code, at most
+// api::kMaxLabelsPerObservation of them given): empty labels, unreadable
+// ones and labels of another code are the rules' to refuse
+// (InvalidArgument), as is an event of more. Any other step: OK.
 absl::Status CheckLabelSignatures(const storage::StateReader& state, const v1::Event& event);
 
 // CheckLabelSignatures on the event `envelope` carries; OK for one whose
 // payload carries no labels or is not an event (the rules refuse that).
 absl::Status CheckObservationLabels(const storage::StateReader& state,
                                     const v1::SignedEnvelope& envelope);
+
+// What is checked of an event beside its signature, before it is sequenced
+// (registry::SignedBatchOptions::content_check), by every path that submits
+// events to a journal writing entries of `rules_epoch`: CheckObservationLabels
+// from kLabelSignaturesRulesEpoch, nothing before.
+registry::ContentCheck EventContentCheck(uint32_t rules_epoch);
 
 }  // namespace chemledger::ledger
 

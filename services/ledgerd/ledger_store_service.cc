@@ -2,21 +2,22 @@
 
 #include <algorithm>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
-#include "absl/strings/escaping.h"
 #include "api/china_time.h"
 #include "api/wire.h"
 #include "crypto/random.h"
 #include "crypto/trust_list.h"
-#include "services/label/issuance.h"
 #include "services/common/grpc_status.h"
+#include "services/label/issuance.h"
+#include "services/ledger/observation_labels.h"
 #include "services/ledgerd/wire_status.h"
 #include "services/registry/signers.h"
 
@@ -36,7 +37,7 @@ LedgerStoreServiceImpl::LedgerStoreServiceImpl(journal::LedgerClient* ledger,
                                                read_auth::NonceMemory* nonces,
                                                EphemeralRecords* records, PeerAllowList allowed,
                                                std::function<absl::Time()> clock,
-                                               size_t verify_threads)
+                                               size_t verify_threads, uint32_t rules_epoch)
     : ledger_(ledger),
       notary_(notary),
       nonces_(nonces),
@@ -44,6 +45,7 @@ LedgerStoreServiceImpl::LedgerStoreServiceImpl(journal::LedgerClient* ledger,
       allowed_(std::move(allowed)),
       clock_(clock ? std::move(clock) : [] { return absl::Now(); }),
       verify_threads_(verify_threads),
+      event_content_check_(ledger::EventContentCheck(rules_epoch)),
       instance_(absl::BytesToHexString(crypto::RandomBytes(8))) {}
 
 absl::StatusOr<std::shared_ptr<const storage::Snapshot>> LedgerStoreServiceImpl::SnapshotAt(
@@ -88,7 +90,8 @@ grpc::Status LedgerStoreServiceImpl::Submit(grpc::ServerContext* context,
     return Invalid("requests", absl::StrCat("at most ", kMaxRequestsPerSubmit, " per call"));
   }
   std::vector<std::optional<absl::Status>> refused(n);
-  // The signatures again, per payload type, at the latest snapshot.
+  // The signatures again, per payload type, at the latest snapshot, with
+  // what the personalities check besides (an observation's labels).
   std::map<const crypto::SignatureContext*, std::vector<size_t>> by_context;
   for (size_t i = 0; i < n; ++i) {
     const v1::SignedEnvelope& envelope = request->requests(i).envelope();
@@ -120,7 +123,9 @@ grpc::Status LedgerStoreServiceImpl::Submit(grpc::ServerContext* context,
       envelopes.reserve(indexes.size());
       for (size_t i : indexes) envelopes.push_back(&request->requests(i).envelope());
       std::vector<absl::StatusOr<registry::VerifiedSigner>> verified =
-          registry::VerifyActorSignatures(*snapshot, envelopes, *context, verify_threads_);
+          registry::VerifyActorSignatures(
+              *snapshot, envelopes, *context, verify_threads_,
+              context == &api::kEventContext ? event_content_check_ : nullptr);
       for (size_t k = 0; k < indexes.size(); ++k) {
         if (!verified[k].ok()) refused[indexes[k]] = verified[k].status();
       }

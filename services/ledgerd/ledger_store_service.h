@@ -39,13 +39,14 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-
 #include "chemledger/internal/ledger_store.grpc.pb.h"
 #include "journal/ledger_client.h"
+#include "journal/state_machine.h"
 #include "services/common/ephemeral_records.h"
 #include "services/common/read_auth.h"
 #include "services/ledgerd/peer_allow_list.h"
 #include "services/notary/notary.h"
+#include "services/registry/signers.h"
 
 namespace chemledger::ledgerd {
 
@@ -66,10 +67,15 @@ class LedgerStoreServiceImpl final : public internal::LedgerStore::Service {
   // shares (the one ledgerd's own services check with).
   // `records` keeps the console's sign-in records for every auditd.
   // `clock` says what day it is for SignTrustList (empty: the real clock).
+  // `rules_epoch` is the one the journal writes entries under: what Submit
+  // checks of a request besides its signature follows it (an observation's
+  // labels from epoch 14, ledger/observation_labels.h), as the
+  // personalities' own submissions do.
   LedgerStoreServiceImpl(journal::LedgerClient* ledger, const notary::LedgerNotary* notary,
                          read_auth::NonceMemory* nonces, EphemeralRecords* records,
                          PeerAllowList allowed, std::function<absl::Time()> clock = nullptr,
-                         size_t verify_threads = 2);
+                         size_t verify_threads = 2,
+                         uint32_t rules_epoch = journal::kCurrentRulesEpoch);
 
   grpc::Status Submit(grpc::ServerContext* context, const internal::SubmitRequest* request,
                       internal::SubmitResponse* response) override;
@@ -135,6 +141,7 @@ class LedgerStoreServiceImpl final : public internal::LedgerStore::Service {
   const PeerAllowList allowed_;
   const std::function<absl::Time()> clock_;
   const size_t verify_threads_;
+  const registry::ContentCheck event_content_check_;
   const std::string instance_;  // random, for SnapshotInfo.instance
   absl::Mutex mu_;
   std::map<uint64_t, OpenedSnapshot> opened_ ABSL_GUARDED_BY(mu_);  // by log size

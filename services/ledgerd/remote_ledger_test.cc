@@ -17,6 +17,8 @@
 #include "absl/synchronization/notification.h"
 #include "api/wire.h"
 #include "crypto/checkpoint.h"
+#include "crypto/label.h"
+#include "crypto/label_testing.h"
 #include "crypto/trust_list.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -207,6 +209,25 @@ TEST_F(RemoteLedgerTest, LedgerdVerifiesSignaturesAgain) {
   EXPECT_EQ(results[0].status().code(), absl::StatusCode::kUnauthenticated) << results[0].status();
   EXPECT_EQ(results[1].status().code(), absl::StatusCode::kUnauthenticated) << results[1].status();
   EXPECT_EQ(results[2].status().code(), absl::StatusCode::kPermissionDenied) << results[2].status();
+  EXPECT_EQ(t_->snapshot()->size(), size);
+  // And what the personalities check besides the signature: an observation
+  // carrying a label no label key of the ledger signed (the rules trust
+  // that check from rules epoch 14).
+  const crypto::LabelClaims claims = crypto::testing::ExampleLabelClaims();
+  absl::StatusOr<std::string> forged = crypto::MakeLabelUrl(claims, TestKey(78));
+  ASSERT_TRUE(forged.ok()) << forged.status();
+  v1::Event seen;
+  seen.set_event_id("seen-1");
+  seen.set_step(v1::OBSERVING);
+  seen.add_codes(claims.Code());
+  seen.add_label_urls(*forged);
+  seen.mutable_location()->set_enterprise_uscc(claims.enterprise);
+  journal::Request observation;
+  observation.envelope = *envelope::Sign(api::kEventContext, seen.SerializeAsString(), admin_);
+  results = remote_->client()->Submit({observation});
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].status().code(), absl::StatusCode::kPermissionDenied) << results[0].status();
+  EXPECT_EQ(results[0].status().message(), "event.label_urls[0]: not a label this ledger issued");
   EXPECT_EQ(t_->snapshot()->size(), size);
 }
 
