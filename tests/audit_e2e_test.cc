@@ -392,6 +392,18 @@ TEST_F(AuditE2eTest, ASubscriptionDeliversAnomaliesAsTheyAreWritten) {
   auto refused = audit->SubscribeAnomalies(&bare, v1::ListAnomaliesRequest());
   EXPECT_FALSE(refused->Read(&none));
   EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // A kind that is not one is refused at once, as ListAnomalies refuses it
+  // (it held a slot and never sent anything).
+  grpc::ClientContext unspecified;
+  unspecified.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  AttachStreamCredentials(&unspecified, api::kSubscribeAnomaliesMethod, *regulator_);
+  v1::ListAnomaliesRequest no_kind;
+  no_kind.add_kinds(v1::ANOMALY_KIND_UNSPECIFIED);
+  auto bad = audit->SubscribeAnomalies(&unspecified, no_kind);
+  EXPECT_FALSE(bad->Read(&none));
+  const grpc::Status bad_kind = bad->Finish();
+  EXPECT_EQ(bad_kind.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad_kind.error_message();
+  EXPECT_NE(bad_kind.error_message().find("kinds:"), std::string::npos) << bad_kind.error_message();
 }
 
 // A regulator reads, and holds goods, within its jurisdiction only: 福建

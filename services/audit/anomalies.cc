@@ -363,6 +363,17 @@ class Lister {
 
 }  // namespace
 
+absl::Status CheckAnomalyKinds(const v1::ListAnomaliesRequest& request) {
+  for (int kind : request.kinds()) {
+    if (kind == v1::ANOMALY_KIND_UNSPECIFIED || !v1::AnomalyKind_IsValid(kind)) {
+      return absl::InvalidArgumentError(
+          "kinds: REFUSED_REQUEST, CLONE_SIGNAL, CONTROLLED_GOODS_LOST, OVERDUE_SHIPMENT or "
+          "MAJOR_HAZARD_ALERT");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::Anomalies> ListAnomalies(const storage::StateReader& state,
                                             const v1::Actor& reader,
                                             const v1::ListAnomaliesRequest& request,
@@ -377,13 +388,7 @@ absl::StatusOr<v1::Anomalies> ListAnomalies(const storage::StateReader& state,
   if (request.page_size() > kMaxAnomalyPageSize) {
     return absl::InvalidArgumentError(absl::StrCat("page_size: at most ", kMaxAnomalyPageSize));
   }
-  for (int kind : request.kinds()) {
-    if (kind == v1::ANOMALY_KIND_UNSPECIFIED || !v1::AnomalyKind_IsValid(kind)) {
-      return absl::InvalidArgumentError(
-          "kinds: REFUSED_REQUEST, CLONE_SIGNAL, CONTROLLED_GOODS_LOST, OVERDUE_SHIPMENT or "
-          "MAJOR_HAZARD_ALERT");
-    }
-  }
+  if (absl::Status s = CheckAnomalyKinds(request); !s.ok()) return s;
   // The place, as the audit reads it; no goods (every product). A
   // department that reads waybills but not packages reads overdue
   // shipments: admitted as a reader of waybills.

@@ -48,6 +48,11 @@ inline constexpr uint32_t kDefaultAnomalyPageSize = 100;
 inline constexpr size_t kMaxOverdueShipments = 1000;
 inline constexpr size_t kMaxOverdueExamined = 20000;
 
+// InvalidArgument ("kinds: ...") when `request` names a kind that is not one
+// (UNSPECIFIED, or a number no kind has): what ListAnomalies and
+// SubscribeAnomalies refuse first.
+absl::Status CheckAnomalyKinds(const v1::ListAnomaliesRequest& request);
+
 // The anomalies `request` asks for, as `reader` may read them at `state`.
 // InvalidArgument naming the field for a malformed request;
 // PermissionDenied when the reader may not read them at all or names a

@@ -149,6 +149,8 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
   absl::StatusOr<v1::Actor> reader = reads_->Authenticate(
       *core_->ledger()->Latest(), *context, api::kSubscribeAnomaliesMethod, "");
   if (!reader.ok()) return ToGrpcStatus(reader.status());
+  // (The rest of the request is checked by its first round, below.)
+  if (absl::Status kinds = CheckAnomalyKinds(*request); !kinds.ok()) return ToGrpcStatus(kinds);
   const std::string key = reader->public_key();
   {
     absl::MutexLock lock(&subscriptions_mu_);

@@ -471,9 +471,12 @@ class Reconciler {
     q->set_waste_disposed_milli(U(f.waste_disposed));
     q->set_closing_waste_stock_milli(U(f.closing_waste_stock));
     q->set_closing_waste_in_transit_milli(U(f.closing_waste_transit));
-    q->set_waste_disposal_rate(f.waste_declared > 0 ? static_cast<double>(f.waste_disposed) /
-                                                          static_cast<double>(f.waste_declared)
-                                                    : 0.0);
+    // Of the figures as reported (a column that added up to a negative
+    // figure reads zero), as a reader recomputes it (reconciliation_check.h).
+    q->set_waste_disposal_rate(q->waste_declared_milli() > 0
+                                   ? static_cast<double>(q->waste_disposed_milli()) /
+                                         static_cast<double>(q->waste_declared_milli())
+                                   : 0.0);
     // A column that added up to a negative figure is reported as zero: the
     // balance is taken from the reported figures, so the difference shows.
     v1::QuantityFigures& r = *q;

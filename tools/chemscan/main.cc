@@ -563,7 +563,7 @@ int VerifyOnline(const cli::Args& args) {
   // log accounts for (genuine or not: a scan of an ended package is what
   // the regulators want to see), each with the label it was read from (what
   // proves the scan of a package the observer does not hold: at most
-  // kMaxLabelProofsPerObservation such an event, so events of that many).
+  // kMaxLabelsPerObservation labels an event, so events of that many).
   if (args.Has("observe-at") && !reporter.accounted().empty()) {
     absl::StatusOr<std::vector<uint64_t>> indexes = RecordEvents(
         *session, v1::OBSERVING, reporter.accounted(), args.Get("enterprise"),
@@ -573,7 +573,7 @@ int VerifyOnline(const cli::Args& args) {
             e->add_label_urls(reporter.LabelUrlOf(code));
           }
         },
-        api::kMaxLabelProofsPerObservation);
+        std::min(api::kMaxLabelProofsPerObservation, api::kMaxLabelsPerObservation));
     if (!indexes.ok()) {
       std::cerr << "chemscan verify: " << indexes.status().message() << "\n";
       return 1;
