@@ -152,6 +152,9 @@ inline constexpr int kMaxLabelProofsPerObservation = 100;
 // From rules epoch 14, most labels (non-empty Event.label_urls) one
 // observation carries: each is a signature check.
 inline constexpr int kMaxLabelsPerObservation = 100;
+// The most anomalies a page of AuditService.ListAnomalies holds with their
+// evidence (ListAnomaliesRequest.with_evidence).
+inline constexpr uint32_t kMaxAnomalyPageSizeWithEvidence = 100;
 // Most codes one event may touch, the contents of the aggregates it moves and
 // a repackaging's outputs included.
 inline constexpr int kMaxTouchedCodes = 10000;

@@ -336,6 +336,28 @@ TEST_F(AuditE2eTest, AnomaliesListARefusedAttempt) {
                                                  "/regulator.key --kind NOTHING"));
   EXPECT_EQ(status, 1) << out;
   EXPECT_NE(out.find("--kind: REFUSED_REQUEST, CLONE_SIGNAL"), std::string::npos) << out;
+  // --prove: each anomaly's entry, proved in a checkpoint the pinned note
+  // key signed (LedgerService is ledgerd in a cluster).
+  const std::string vkey = dir_ + "/data/note.vkey";
+  std::string ledger = Server("chemledger.v1.LedgerService");
+  ledger = absl::StrCat("--ledger-server", ledger.substr(std::string("--server").size()));
+  std::tie(status, out) = Chemaudit(
+      absl::StrCat("anomalies ", Server(), " --key ", dir_,
+                   "/regulator.key --kind REFUSED_REQUEST --prove --note-key ", vkey, " ", ledger));
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("OVER_CONSUMPTION"), std::string::npos) << out;
+  EXPECT_NE(out.find("proved 1 entries in the log of"), std::string::npos) << out;
+  // Against another note key, nothing is proved.
+  const std::string other_vkey = dir_ + "/other.vkey";
+  absl::StatusOr<crypto::NoteSigner> other =
+      crypto::NoteSigner::Create("other.example/log", crypto::SigningKey::Generate());
+  ASSERT_TRUE(other.ok());
+  std::ofstream(other_vkey) << other->verifier().VerifierKeyString() << "\n";
+  std::tie(status, out) = Chemaudit(absl::StrCat(
+      "anomalies ", Server(), " --key ", dir_,
+      "/regulator.key --kind REFUSED_REQUEST --prove --note-key ", other_vkey, " ", ledger));
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("does not verify with the pinned key"), std::string::npos) << out;
 }
 
 // Nobody has to poll: a subscription delivers an anomaly as it is written.

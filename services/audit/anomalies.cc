@@ -361,6 +361,29 @@ class Lister {
   bool full_reasons_ = false;
 };
 
+// Anomalies.evidence of `page`: the entry of each log index its anomalies
+// name, once, in log order; the page cut after a whole log index once the
+// entries pass kMaxAnomalyEvidenceBytes (always after the first).
+absl::Status AttachEvidence(const storage::StateReader& state, v1::Anomalies* page) {
+  size_t bytes = 0;
+  int kept = 0;
+  for (; kept < page->anomalies_size(); ++kept) {
+    const uint64_t index = page->anomalies(kept).log_index();
+    if (page->evidence_size() > 0 && page->evidence().rbegin()->log_index() == index) continue;
+    if (bytes >= kMaxAnomalyEvidenceBytes) break;
+    CL_ASSIGN_OR_RETURN(std::string entry, state.Entry(index));
+    bytes += entry.size();
+    v1::AnomalyEvidence* evidence = page->add_evidence();
+    evidence->set_log_index(index);
+    evidence->set_entry(std::move(entry));
+  }
+  if (kept < page->anomalies_size()) {
+    page->mutable_anomalies()->DeleteSubrange(kept, page->anomalies_size() - kept);
+    page->set_next_after_log_index(page->anomalies(kept - 1).log_index());
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status CheckAnomalyKinds(const v1::ListAnomaliesRequest& request) {
@@ -389,6 +412,22 @@ absl::StatusOr<v1::Anomalies> ListAnomalies(const storage::StateReader& state,
     return absl::InvalidArgumentError(absl::StrCat("page_size: at most ", kMaxAnomalyPageSize));
   }
   if (absl::Status s = CheckAnomalyKinds(request); !s.ok()) return s;
+  if (request.with_evidence()) {
+    // An entry holds the whole request or event: what only a reader of
+    // every package and waybill in its scope reads whole.
+    if (registry::DepartmentReads(reader, registry::RecordKind::kPackages) !=
+            registry::Reads::kAll ||
+        registry::DepartmentReads(reader, registry::RecordKind::kWaybills) !=
+            registry::Reads::kAll) {
+      return absl::PermissionDeniedError(
+          "with_evidence: the entries are for platform administrators and regulators whose "
+          "department reads every package and waybill (应急管理, 园区管委会)");
+    }
+    if (request.page_size() > kMaxAnomalyPageSizeWithEvidence) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("page_size: at most ", kMaxAnomalyPageSizeWithEvidence, " with_evidence"));
+    }
+  }
   // The place, as the audit reads it; no goods (every product). A
   // department that reads waybills but not packages reads overdue
   // shipments: admitted as a reader of waybills.
@@ -399,8 +438,11 @@ absl::StatusOr<v1::Anomalies> ListAnomalies(const storage::StateReader& state,
                                         : registry::RecordKind::kPackages);
   if (!scope.ok()) return scope.status();
   Lister lister(state, reader, request, *std::move(scope));
-  return lister.Run(request.page_size() == 0 ? kDefaultAnomalyPageSize : request.page_size(),
-                    now);
+  absl::StatusOr<v1::Anomalies> page =
+      lister.Run(request.page_size() == 0 ? kDefaultAnomalyPageSize : request.page_size(), now);
+  if (!page.ok() || !request.with_evidence()) return page;
+  if (absl::Status s = AttachEvidence(state, &*page); !s.ok()) return s;
+  return page;
 }
 
 AnomalyFeed::AnomalyFeed(v1::ListAnomaliesRequest request, uint64_t size, uint32_t page_size,

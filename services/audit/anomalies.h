@@ -35,6 +35,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "api/wire.h"
 #include "chemledger/v1/audit_service.pb.h"
 #include "chemledger/v1/registry.pb.h"
 #include "storage/store.h"
@@ -42,6 +43,11 @@
 namespace chemledger::audit {
 
 inline constexpr uint32_t kMaxAnomalyPageSize = 1000;
+// With their evidence (ListAnomaliesRequest.with_evidence): the most
+// anomalies a page holds, and the entries' bytes after which it ends (after
+// a whole log index).
+inline constexpr uint32_t kMaxAnomalyPageSizeWithEvidence = api::kMaxAnomalyPageSizeWithEvidence;
+inline constexpr size_t kMaxAnomalyEvidenceBytes = 3 << 20;
 inline constexpr uint32_t kDefaultAnomalyPageSize = 100;
 // The overdue shipments one answer holds (the reader's), and how many of the
 // whole deployment's, oldest first, are looked at for them.
@@ -53,10 +59,12 @@ inline constexpr size_t kMaxOverdueExamined = 20000;
 // SubscribeAnomalies refuse first.
 absl::Status CheckAnomalyKinds(const v1::ListAnomaliesRequest& request);
 
-// The anomalies `request` asks for, as `reader` may read them at `state`.
-// InvalidArgument naming the field for a malformed request;
-// PermissionDenied when the reader may not read them at all or names a
-// place outside its scope.
+// The anomalies `request` asks for, as `reader` may read them at `state`,
+// with the entries that are their evidence if it asks (for a platform
+// administrator, or a regulator whose department reads every package and
+// waybill). InvalidArgument naming the field for a malformed request;
+// PermissionDenied when the reader may not read them at all, names a place
+// outside its scope, or asks for evidence it may not read.
 absl::StatusOr<v1::Anomalies> ListAnomalies(const storage::StateReader& state,
                                             const v1::Actor& reader,
                                             const v1::ListAnomaliesRequest& request,

@@ -151,6 +151,10 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   // (The rest of the request is checked by its first round, below.)
   if (absl::Status kinds = CheckAnomalyKinds(*request); !kinds.ok()) return ToGrpcStatus(kinds);
+  if (request->with_evidence()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "with_evidence: read the entries with ListAnomalies");
+  }
   const std::string key = reader->public_key();
   {
     absl::MutexLock lock(&subscriptions_mu_);

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "crypto/label.h"
+#include "crypto/merkle.h"
 #include "gtest/gtest.h"
 #include "journal/journal.h"
 #include "services/audit/anomalies.h"
@@ -103,6 +104,45 @@ TEST_F(RefusalsTest, ARefusedEventIsRecordedWithWhoWhatWhy) {
   recorder_->Flush();
   EXPECT_EQ(Anomalies(ActorOf(regulator_)).size(), 1u);
   ExpectCheckPasses();
+}
+
+// A regulator that reads everything gets the entries that are the
+// anomalies' evidence, each the leaf the log's tree holds; nobody else does.
+TEST_F(RefusalsTest, TheEvidenceIsTheLoggedEntry) {
+  ASSERT_NO_FATAL_FAILURE(AttemptOverConsumption("evidence", 3));
+  v1::ListAnomaliesRequest request;
+  request.set_with_evidence(true);
+  absl::StatusOr<v1::Anomalies> page =
+      ListAnomalies(*t_->snapshot(), ActorOf(regulator_), request, absl::Now());
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->anomalies_size(), 3);
+  ASSERT_EQ(page->evidence_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    const v1::AnomalyEvidence& e = page->evidence(i);
+    EXPECT_EQ(e.log_index(), page->anomalies(i).log_index());
+    absl::StatusOr<crypto::Sha256Digest> leaf = t_->snapshot()->LeafHash(e.log_index());
+    ASSERT_TRUE(leaf.ok());
+    EXPECT_EQ(crypto::HashLeaf(e.entry()), *leaf);
+    v1::LogEntry entry;
+    ASSERT_TRUE(entry.ParseFromString(e.entry()));
+    v1::RefusedRequest refused;
+    ASSERT_TRUE(refused.ParseFromString(entry.envelope().payload()));
+    EXPECT_EQ(refused.kind(), v1::OVER_CONSUMPTION);
+  }
+  // Without asking, none.
+  request.set_with_evidence(false);
+  page = ListAnomalies(*t_->snapshot(), ActorOf(regulator_), request, absl::Now());
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->evidence_size(), 0);
+  // An enterprise reads its own anomalies, not their entries; a page of
+  // evidence holds at most 100.
+  request.set_with_evidence(true);
+  page = ListAnomalies(*t_->snapshot(), ActorOf(producer_), request, absl::Now());
+  EXPECT_EQ(page.status().code(), absl::StatusCode::kPermissionDenied) << page.status();
+  EXPECT_NE(page.status().message().find("with_evidence:"), std::string::npos);
+  request.set_page_size(101);
+  page = ListAnomalies(*t_->snapshot(), ActorOf(regulator_), request, absl::Now());
+  EXPECT_EQ(page.status().code(), absl::StatusCode::kInvalidArgument) << page.status();
 }
 
 TEST_F(RefusalsTest, EachKindOfRuleIsNamed) {

@@ -115,13 +115,19 @@ constexpr char kUsage[] =
     "  anomalies --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
     "            [--kind K[,K...]] [--enterprise USCC | --region PREFIX | --park ID]\n"
     "            [--after LOG_INDEX] [--grace-minutes N] [--json] [--follow]\n"
+    "            [--prove --note-key VKEY [--ledger-server HOST:PORT]]\n"
     "      the anomaly list (AuditService.ListAnomalies): first the shipments\n"
     "      overdue now (not received N minutes, default 120, after their planned\n"
     "      arrival), then in log order refused requests recorded in the log (with\n"
     "      the rule), clone signals, losses of controlled goods and major hazard\n"
     "      alerts (a site crossing GB 18218's S = 1 or changing grade); --after the\n"
     "      last one seen lists only newer ones; --follow subscribes\n"
-    "      (SubscribeAnomalies) and prints them as they are written, until stopped\n"
+    "      (SubscribeAnomalies) and prints them as they are written, until stopped;\n"
+    "      --prove reads each anomaly's log entry (a platform administrator's or a\n"
+    "      regulator's of 应急管理 or 园区管委会) and proves it in a checkpoint\n"
+    "      signed by the pinned note key, failing if any does not prove (from\n"
+    "      LedgerService at --server, or at --ledger-server: ledgerd in a cluster\n"
+    "      without a proxy)\n"
     "  stock --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
     "        [goods as for query] [--enterprise USCC | --region PREFIX | --park ID]\n"
     "        [--site SITE] [--codes] [--csv | --json]\n"
@@ -865,12 +871,73 @@ int Query(const std::vector<std::string>& argv) {
   return 0;
 }
 
+// Proves each of `entries` (an anomaly's log entry, as the server gave it)
+// in the log: a checkpoint signed by `key` at or past every one, and an
+// inclusion proof of each leaf in it. Says what was proved; DataLoss naming
+// the first entry that does not prove.
+absl::StatusOr<std::string> ProveEntries(v1::LedgerService::Stub& ledger,
+                                         const crypto::NoteVerifier& key,
+                                         const std::vector<v1::AnomalyEvidence>& entries) {
+  v1::Checkpoint fetched;
+  if (grpc::Status s =
+          ledger.GetCheckpoint(chemctl::Context().get(), v1::GetCheckpointRequest(), &fetched);
+      !s.ok()) {
+    return chemctl::ServerError(s);
+  }
+  absl::StatusOr<crypto::Checkpoint> checkpoint =
+      crypto::OpenCheckpoint(fetched.signed_note(), key.name(), key);
+  if (!checkpoint.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("the server's checkpoint does not verify with the pinned key: ",
+                     checkpoint.status().message()));
+  }
+  for (const v1::AnomalyEvidence& e : entries) {
+    const std::string which = absl::StrCat("the entry at log index ", e.log_index());
+    if (e.log_index() >= checkpoint->size) {
+      return absl::DataLossError(
+          absl::StrCat(which, " is past the checkpoint's size ", checkpoint->size));
+    }
+    v1::GetInclusionProofRequest ask;
+    ask.set_leaf_index(e.log_index());
+    ask.set_tree_size(checkpoint->size);
+    v1::InclusionProof proof;
+    if (grpc::Status s = ledger.GetInclusionProof(chemctl::Context().get(), ask, &proof); !s.ok()) {
+      return chemctl::ServerError(s);
+    }
+    std::vector<crypto::Sha256Digest> hashes;
+    for (const std::string& h : proof.hashes()) {
+      absl::StatusOr<crypto::Sha256Digest> d = crypto::Sha256Digest::FromBytes(h);
+      if (!d.ok()) return absl::DataLossError(absl::StrCat(which, ": a malformed proof"));
+      hashes.push_back(*d);
+    }
+    if (absl::Status s =
+            crypto::VerifyInclusion(e.log_index(), checkpoint->size, crypto::HashLeaf(e.entry()),
+                                    hashes, checkpoint->root_hash);
+        !s.ok()) {
+      return absl::DataLossError(
+          absl::StrCat(which, " is not in the log the checkpoint signs: ", s.message()));
+    }
+  }
+  return absl::StrCat("proved ", entries.size(), " entries in the log of ", key.name(), " at size ",
+                      checkpoint->size, " (its checkpoint signed by the pinned key)");
+}
+
 int Anomalies(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
-      argv, {{"server", "tls-ca", "key", "passphrase-file", "kind", "enterprise", "region",
-              "park", "after", "grace-minutes"},
-             {"json", "follow"}});
+      argv, {{"server", "tls-ca", "key", "passphrase-file", "kind", "enterprise", "region", "park",
+              "after", "grace-minutes", "note-key", "ledger-server"},
+             {"json", "follow", "prove"}});
   if (!args.ok()) return Fail("anomalies", args.status());
+  const bool prove = args->Bool("prove");
+  std::optional<crypto::NoteVerifier> note_key;
+  if (prove) {
+    if (args->Bool("follow")) {
+      return Fail("anomalies", absl::InvalidArgumentError("--prove: not with --follow"));
+    }
+    absl::StatusOr<crypto::NoteVerifier> key = NoteKey(*args);
+    if (!key.ok()) return Fail("anomalies", key.status());
+    note_key = *std::move(key);
+  }
   if (args->help()) {
     std::cout << kUsage;
     return 0;
@@ -895,7 +962,8 @@ int Anomalies(const std::vector<std::string>& argv) {
   absl::StatusOr<uint64_t> after = args->Uint("after", 0);
   if (!after.ok()) return Fail("anomalies", after.status());
   request.set_after_log_index(*after);
-  request.set_page_size(1000);
+  request.set_page_size(prove ? api::kMaxAnomalyPageSizeWithEvidence : 1000);
+  request.set_with_evidence(prove);
   absl::StatusOr<uint64_t> grace = args->Uint("grace-minutes", 0);
   if (!grace.ok()) return Fail("anomalies", grace.status());
   request.set_grace_minutes(static_cast<uint32_t>(std::min<uint64_t>(*grace, 1u << 31)));
@@ -946,12 +1014,14 @@ int Anomalies(const std::vector<std::string>& argv) {
                                  "CODE / RULE", "DETAIL");
   }
   uint64_t listed = 0, last = *after, log_size = 0;
+  std::vector<v1::AnomalyEvidence> evidence;
   for (bool first = true;; first = false) {
     v1::Anomalies page;
     if (absl::Status s = session->Call(api::kListAnomaliesMethod, request, &page); !s.ok()) {
       return Fail("anomalies", s);
     }
     log_size = page.log_size();
+    for (v1::AnomalyEvidence& e : *page.mutable_evidence()) evidence.push_back(std::move(e));
     // The shipments overdue now come with every page: shown once.
     std::vector<v1::Anomaly> shown(page.anomalies().begin(), page.anomalies().end());
     if (first) shown.insert(shown.begin(), page.overdue_shipments().begin(),
@@ -966,6 +1036,26 @@ int Anomalies(const std::vector<std::string>& argv) {
   }
   std::cerr << "chemaudit anomalies: " << listed << " listed at log size " << log_size
             << "; to see only newer ones next time: --after " << last << "\n";
+  if (prove) {
+    std::shared_ptr<grpc::Channel> channel = session->channel();
+    if (args->Has("ledger-server")) {
+      std::vector<std::string> flags = {"--server", args->Get("ledger-server")};
+      if (args->Has("tls-ca")) flags.insert(flags.end(), {"--tls-ca", args->Get("tls-ca")});
+      absl::StatusOr<cli::Args> ledger_args = cli::Args::Parse(flags, {{"server", "tls-ca"}, {}});
+      if (!ledger_args.ok()) return Fail("anomalies", ledger_args.status());
+      absl::StatusOr<std::shared_ptr<grpc::Channel>> ledger_channel =
+          chemctl::ServerChannel(*ledger_args);
+      if (!ledger_channel.ok()) {
+        return Fail("anomalies", absl::InvalidArgumentError(absl::StrCat(
+                                     "--ledger-server: ", ledger_channel.status().message())));
+      }
+      channel = *std::move(ledger_channel);
+    }
+    auto ledger = v1::LedgerService::NewStub(channel);
+    absl::StatusOr<std::string> proved = ProveEntries(*ledger, *note_key, evidence);
+    if (!proved.ok()) return Fail("anomalies", proved.status());
+    std::cerr << "chemaudit anomalies: " << *proved << "\n";
+  }
   return 0;
 }
 
