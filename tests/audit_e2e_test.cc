@@ -216,6 +216,11 @@ TEST_F(AuditE2eTest, AnExportedQueryVerifiesOffline) {
       Chemaudit(absl::StrCat("verify ", bundle, " --note-key ", vkey, " --kept ", kept));
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("verified: a query's 7 events by 1 signers"), std::string::npos) << out;
+  // Who exported it, and so what the query was narrowed to.
+  EXPECT_NE(out.find("exported by inspector (REGULATOR): the query's events within what it "
+                     "oversees (EMERGENCY_MANAGEMENT, national)"),
+            std::string::npos)
+      << out;
   EXPECT_NE(out.find("reconciliation re-added: 1 rows, 1 totals; every balance and total adds up; "
                      "every balance is zero"),
             std::string::npos)

@@ -150,6 +150,7 @@ absl::Status ExportQueryBundle(const storage::Snapshot& snapshot, const v1::Acto
   *header->mutable_query() = request.query();
   header->mutable_query()->clear_page_size();
   header->mutable_query()->clear_page_token();
+  *header->mutable_exported_by() = reader;
   absl::StatusOr<v1::Checkpoint> checkpoint = internal::SignedCheckpointOf(snapshot, notary);
   if (!checkpoint.ok()) return checkpoint.status();
   *header->mutable_checkpoint() = *std::move(checkpoint);
@@ -363,6 +364,7 @@ absl::Status QueryBundleVerifier::State::Header(const std::string& field,
     to = *t;
   }
   verified.query = query;
+  verified.exported_by = h.exported_by();
   verified.tree_size = checkpoint->size;
   return absl::OkStatus();
 }

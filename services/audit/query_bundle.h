@@ -82,6 +82,9 @@ absl::StatusOr<std::optional<std::string>> ReadFramedPart(std::istream& in);
 // What a verified bundle shows.
 struct VerifiedQuery {
   v1::EventQuery query;
+  // Who exported it (the header's word; empty in bundles made before it was
+  // written): the query is narrowed to what it oversees.
+  v1::Actor exported_by;
   uint64_t tree_size = 0;
   uint64_t events = 0;
   uint64_t registrations = 0;

@@ -431,6 +431,22 @@ int Verify(const std::vector<std::string>& argv) {
       std::cout << ", which extends the kept checkpoint at size " << loaded->kept->size;
     }
     std::cout << "\n";
+    if (!q.exported_by.name().empty()) {
+      // What the query was narrowed to (the exporter's word).
+      const v1::Actor& by = q.exported_by;
+      std::string oversees = "everything";
+      if (by.role() == v1::REGULATOR) {
+        oversees = absl::StrCat(v1::Department_Name(by.department()), ", ",
+                                by.jurisdiction().national() ? "national"
+                                : !by.jurisdiction().park_id().empty()
+                                    ? "park " + by.jurisdiction().park_id()
+                                : !by.jurisdiction().region_prefix().empty()
+                                    ? "region " + by.jurisdiction().region_prefix()
+                                    : "no jurisdiction assigned: reads everything");
+      }
+      std::cout << "exported by " << by.name() << " (" << v1::ActorRole_Name(by.role())
+                << "): the query's events within what it oversees (" << oversees << ")\n";
+    }
     if (q.reconciled) {
       // Row by row, as `chemaudit reconcile` counts them: differences of
       // two rows of one unit may cancel out in their total.
