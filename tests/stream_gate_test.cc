@@ -169,18 +169,25 @@ TEST_F(StreamGateTest, EachEnterpriseHasItsShareAndSignsWhatItsStreamsCarry) {
   EXPECT_EQ(foreign->code(), static_cast<int>(absl::StatusCode::kPermissionDenied));
   EXPECT_NE(foreign->message().find("on a stream opened by " + Consignee()), std::string::npos)
       << foreign->message();
-  // A key id made up (long, and not a key id at all) is refused the same
-  // way, and so is the producer's again: only the stream's own signers are
-  // remembered, not what else a stream sends.
+  // A key id made up (long, and not a key id at all) is refused as a single
+  // Append refuses it (INVALID_ARGUMENT), and so is a key nobody
+  // registered (UNAUTHENTICATED); the producer's is refused again: only the
+  // stream's own signers are remembered, not what else a stream sends.
   for (int i = 0; i < 3; ++i) {
     v1::SignedEnvelope made_up = Storing(Consignee(), other, 6 + i);
     made_up.mutable_signatures(0)->set_key_id(std::string(1024 + i, 'k'));
     absl::StatusOr<v1::AppendResult> refused = RoundTrip(theirs, made_up);
     ASSERT_TRUE(refused.ok()) << refused.status();
-    EXPECT_EQ(refused->code(), static_cast<int>(absl::StatusCode::kPermissionDenied));
+    EXPECT_EQ(refused->code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
     EXPECT_NE(refused->message().find("envelope.signatures[0].key_id"), std::string::npos)
         << refused->message();
   }
+  const crypto::SigningKey stranger = crypto::SigningKey::Generate();
+  absl::StatusOr<v1::AppendResult> unknown = RoundTrip(theirs, Storing(Consignee(), stranger, 10));
+  ASSERT_TRUE(unknown.ok()) << unknown.status();
+  EXPECT_EQ(unknown->code(), static_cast<int>(absl::StatusCode::kUnauthenticated))
+      << unknown->message();
+  EXPECT_NE(unknown->message().find("is not registered"), std::string::npos) << unknown->message();
   foreign = RoundTrip(theirs, Storing(Producer(), ProducerKey(), 9));
   ASSERT_TRUE(foreign.ok()) << foreign.status();
   EXPECT_EQ(foreign->code(), static_cast<int>(absl::StatusCode::kPermissionDenied));

@@ -203,6 +203,7 @@ TEST_F(WaybillE2eTest, AStreamOf10000WaybillsGetsOneResultEachAndReplaysWhole) {
   const std::string nobody = registry::testing::ExampleUscc("440300");  // never registered
   const crypto::SigningKey producer_key = RegisterProducer(producer, "bulk producer admin");
   const crypto::SigningKey carrier_key = RegisterCarrier(carrier, "bulk dispatcher");
+  const crypto::SigningKey stranger_key = crypto::SigningKey::Generate();
   ASSERT_NO_FATAL_FAILURE(AuthorizeCarrier(producer_key, carrier));
   ASSERT_NO_FATAL_FAILURE(AuthorizeCarrier(*other_admin_, carrier));
   ASSERT_FALSE(HasFailure());
@@ -249,6 +250,7 @@ TEST_F(WaybillE2eTest, AStreamOf10000WaybillsGetsOneResultEachAndReplaysWhole) {
     v1::Waybill& w = *r.mutable_submit();
     const crypto::SigningKey* signer = &carrier_key;
     bool tamper = false;
+    bool two_signatures = false;
     Expected e;
     if (i % 50 == 25) {
       const int kind = (i / 50) % kKinds;
@@ -338,11 +340,26 @@ TEST_F(WaybillE2eTest, AStreamOf10000WaybillsGetsOneResultEachAndReplaysWhole) {
           tamper = true;
           e = {StatusCode::UNAUTHENTICATED, "envelope.signatures[0].sig"};
           break;
-        case 16:  // on the carrier's stream, a request another enterprise signed
-          signer = &producer_key;
-          e = {StatusCode::PERMISSION_DENIED,
-               absl::StrCat("envelope.signatures[0].key_id: on a stream opened by ", carrier,
-                            ", every request is signed by one of its own actors")};
+        case 16:  // on the carrier's stream, what a single Submit refuses the same way
+          switch ((i / 50 / kKinds) % 3) {
+            case 0:  // a request another enterprise signed
+              signer = &producer_key;
+              e = {StatusCode::PERMISSION_DENIED,
+                   absl::StrCat("envelope.signatures[0].key_id: on a stream opened by ", carrier,
+                                ", every request is signed by one of its own actors")};
+              break;
+            case 1:  // a key nobody registered
+              signer = &stranger_key;
+              e = {StatusCode::UNAUTHENTICATED,
+                   absl::StrCat("envelope.signatures[0].key_id: key ",
+                                stranger_key.key_id().ToString(), " is not registered")};
+              break;
+            default:  // two signatures
+              two_signatures = true;
+              e = {StatusCode::INVALID_ARGUMENT,
+                   "envelope.signatures: exactly one signature is required, got 2"};
+              break;
+          }
           break;
         case 17:
           r.set_request_id(request_id(i - 1));
@@ -354,6 +371,7 @@ TEST_F(WaybillE2eTest, AStreamOf10000WaybillsGetsOneResultEachAndReplaysWhole) {
     }
     v1::SignedEnvelope signed_request =
         *envelope::Sign(api::kWaybillContext, r.SerializeAsString(), *signer);
+    if (two_signatures) *signed_request.add_signatures() = signed_request.signatures(0);
     if (tamper) {  // another plate, after signing
       r.mutable_submit()->mutable_vehicle()->set_plate("闽A54321");
       signed_request.set_payload(r.SerializeAsString());

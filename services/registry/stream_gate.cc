@@ -29,17 +29,21 @@ absl::Status StreamGate::Ticket::SignedByStreamEnterprise(const storage::StateRe
         "envelope.signatures[0].key_id: on a stream opened by ", enterprise_,
         ", every request is signed by one of its own actors"));
   };
-  if (envelope.signatures_size() != 1) return refuse();
+  // A malformed envelope or an unregistered key is the signature check's to
+  // refuse, with the answers a single Submit gets (InvalidArgument,
+  // Unauthenticated); only another enterprise's actor is refused here.
+  if (envelope.signatures_size() != 1) return absl::OkStatus();
   // Only the enterprise's own actors are remembered (as many as it
   // registered): a stream that sends key ids of anyone else, or made up,
   // is looked up each time rather than grow this set.
   absl::StatusOr<crypto::KeyId> id = crypto::KeyId::Parse(envelope.signatures(0).key_id());
-  if (!id.ok()) return refuse();
+  if (!id.ok()) return absl::OkStatus();
   const std::string key_id = id->ToString();
   if (own_signers_.contains(key_id)) return absl::OkStatus();
   absl::StatusOr<std::optional<state::ActorRecord>> actor = FindActor(state, *id);
   if (!actor.ok()) return actor.status();
-  if (!actor->has_value() || (*actor)->actor().enterprise_uscc() != enterprise_) return refuse();
+  if (!actor->has_value()) return absl::OkStatus();
+  if ((*actor)->actor().enterprise_uscc() != enterprise_) return refuse();
   own_signers_.insert(key_id);
   return absl::OkStatus();
 }

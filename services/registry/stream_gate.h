@@ -76,11 +76,13 @@ class StreamGate {
     const absl::Status& status() const { return status_; }
     const std::string& enterprise() const { return enterprise_; }
 
-    // Whether `envelope` is signed by one registered actor of the stream's
-    // enterprise (as of `state`); PERMISSION_DENIED naming the signature
-    // otherwise. Remembers the enterprise's signers it has found (only
-    // those: the set stays as small as the enterprise's actors), so one
-    // thread at a time calls it (a stream's checker).
+    // Whether `envelope` may go on to the signature check: PERMISSION_DENIED
+    // naming the signature when one registered actor of another enterprise
+    // (as of `state`) signed it; OK for the stream enterprise's actors, and
+    // for envelopes whose form or key the signature check refuses as a
+    // single Submit's (InvalidArgument, Unauthenticated). Remembers the enterprise's signers it has
+    // found (only those: the set stays as small as the enterprise's actors), so one thread at a
+    // time calls it (a stream's checker).
     absl::Status SignedByStreamEnterprise(const storage::StateReader& state,
                                           const v1::SignedEnvelope& envelope);
 
