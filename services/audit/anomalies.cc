@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "api/wire.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/refusal.pb.h"
@@ -361,17 +362,47 @@ class Lister {
   bool full_reasons_ = false;
 };
 
+// The enterprise whose record `entry` is, for telling who may read it
+// whole: an event's recorder; for the server's own entries (a refusal, an
+// alert, a public scan) the anomaly's enterprise (the refused signer's, the
+// alerted site's, the scanned package's custodian). Empty: the platform's.
+std::string EntryOwner(const std::string& entry, const v1::Anomaly& anomaly) {
+  v1::LogEntry parsed;
+  if (parsed.ParseFromString(entry) &&
+      parsed.envelope().payload_type() == api::kEventContext.payload_type()) {
+    v1::Event event;
+    if (event.ParseFromString(parsed.envelope().payload())) {
+      return event.location().enterprise_uscc();
+    }
+  }
+  return anomaly.enterprise_uscc();
+}
+
 // Anomalies.evidence of `page`: the entry of each log index its anomalies
-// name, once, in log order; the page cut after a whole log index once the
-// entries pass kMaxAnomalyEvidenceBytes (always after the first).
-absl::Status AttachEvidence(const storage::StateReader& state, v1::Anomalies* page) {
+// name, once, in log order, where `reader` reads the entry's enterprise's
+// records whole (an observation recorded outside its scope comes without:
+// the anomaly names it, the entry would show the rest); the page cut after
+// a whole log index before the entries pass kMaxAnomalyEvidenceBytes
+// (never before the first).
+absl::Status AttachEvidence(const storage::StateReader& state, const v1::Actor& reader,
+                            v1::Anomalies* page) {
   size_t bytes = 0;
   int kept = 0;
+  std::optional<uint64_t> previous;
   for (; kept < page->anomalies_size(); ++kept) {
-    const uint64_t index = page->anomalies(kept).log_index();
-    if (page->evidence_size() > 0 && page->evidence().rbegin()->log_index() == index) continue;
-    if (bytes >= kMaxAnomalyEvidenceBytes) break;
+    const v1::Anomaly& anomaly = page->anomalies(kept);
+    const uint64_t index = anomaly.log_index();
+    if (previous == index) continue;
     CL_ASSIGN_OR_RETURN(std::string entry, state.Entry(index));
+    if (previous && bytes + entry.size() > kMaxAnomalyEvidenceBytes) break;
+    previous = index;
+    const std::string owner = EntryOwner(entry, anomaly);
+    bool whole = registry::OverseesEverything(reader);
+    if (!whole && !owner.empty()) {
+      CL_ASSIGN_OR_RETURN(
+          whole, registry::OverseesAllOf(state, reader, registry::RecordKind::kPackages, owner));
+    }
+    if (!whole) continue;
     bytes += entry.size();
     v1::AnomalyEvidence* evidence = page->add_evidence();
     evidence->set_log_index(index);
@@ -421,7 +452,7 @@ absl::StatusOr<v1::Anomalies> ListAnomalies(const storage::StateReader& state,
             registry::Reads::kAll) {
       return absl::PermissionDeniedError(
           "with_evidence: the entries are for platform administrators and regulators whose "
-          "department reads every package and waybill (应急管理, 园区管委会)");
+          "department reads every package and waybill (应急管理, 园区管委会, or none assigned)");
     }
     if (request.page_size() > kMaxAnomalyPageSizeWithEvidence) {
       return absl::InvalidArgumentError(
@@ -441,7 +472,7 @@ absl::StatusOr<v1::Anomalies> ListAnomalies(const storage::StateReader& state,
   absl::StatusOr<v1::Anomalies> page =
       lister.Run(request.page_size() == 0 ? kDefaultAnomalyPageSize : request.page_size(), now);
   if (!page.ok() || !request.with_evidence()) return page;
-  if (absl::Status s = AttachEvidence(state, &*page); !s.ok()) return s;
+  if (absl::Status s = AttachEvidence(state, reader, &*page); !s.ok()) return s;
   return page;
 }
 

@@ -47,7 +47,7 @@ inline constexpr uint32_t kMaxAnomalyPageSize = 1000;
 // anomalies a page holds, and the entries' bytes after which it ends (after
 // a whole log index).
 inline constexpr uint32_t kMaxAnomalyPageSizeWithEvidence = api::kMaxAnomalyPageSizeWithEvidence;
-inline constexpr size_t kMaxAnomalyEvidenceBytes = 3 << 20;
+inline constexpr size_t kMaxAnomalyEvidenceBytes = 2 << 20;
 inline constexpr uint32_t kDefaultAnomalyPageSize = 100;
 // The overdue shipments one answer holds (the reader's), and how many of the
 // whole deployment's, oldest first, are looked at for them.

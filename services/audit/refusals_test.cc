@@ -145,6 +145,37 @@ TEST_F(RefusalsTest, TheEvidenceIsTheLoggedEntry) {
   EXPECT_EQ(page.status().code(), absl::StatusCode::kInvalidArgument) << page.status();
 }
 
+// An observation recorded by an enterprise outside a regional regulator's
+// jurisdiction, of a package of one inside, is listed to it without its
+// entry (which would show the rest of that enterprise's event); a national
+// regulator gets it.
+TEST_F(RefusalsTest, EvidenceOnlyOfWhatTheReaderReadsWhole) {
+  Commission({1});
+  const crypto::SigningKey city = chemledger::testing::TestKey(70);
+  ASSERT_TRUE(t_->AddActor(admin_, "", v1::REGULATOR, city, "city inspector").ok());
+  v1::RegistryRequest assign;
+  assign.mutable_assign_regulator()->set_key_id(city.key_id().ToString());
+  assign.mutable_assign_regulator()->set_department(v1::EMERGENCY_MANAGEMENT);
+  assign.mutable_assign_regulator()->mutable_jurisdiction()->set_region_prefix("3501");
+  absl::StatusOr<journal::Receipt> assigned = t_->Registry(admin_, assign);
+  ASSERT_TRUE(assigned.ok()) << assigned.status();
+  // The warehouse (region 350200) scans the producer's (350100) package.
+  Ok(warehouse_, Event(v1::OBSERVING, kWarehouse, {Code(1)}));
+  v1::ListAnomaliesRequest request;
+  request.add_kinds(v1::CLONE_SIGNAL);
+  request.set_with_evidence(true);
+  absl::StatusOr<v1::Anomalies> page =
+      ListAnomalies(*t_->snapshot(), ActorOf(city), request, absl::Now());
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->anomalies_size(), 1);
+  EXPECT_EQ(page->anomalies(0).enterprise_uscc(), kProducer);
+  EXPECT_EQ(page->evidence_size(), 0);
+  page = ListAnomalies(*t_->snapshot(), ActorOf(regulator_), request, absl::Now());
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->evidence_size(), 1);
+  EXPECT_EQ(page->evidence(0).log_index(), page->anomalies(0).log_index());
+}
+
 TEST_F(RefusalsTest, EachKindOfRuleIsNamed) {
   Commission({1, 2});
   v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});

@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -31,10 +32,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -52,6 +54,7 @@
 #include "services/audit/query_bundle.h"
 #include "services/common/grpc_read_auth.h"
 #include "services/ledger/major_hazard.h"
+#include "tools/chemaudit/anomaly_evidence.h"
 #include "tools/chemaudit/console_login.h"
 #include "tools/chemaudit/report_format.h"
 #include "tools/chemctl/common.h"
@@ -887,13 +890,14 @@ int Query(const std::vector<std::string>& argv) {
   return 0;
 }
 
-// Proves each of `entries` (an anomaly's log entry, as the server gave it)
-// in the log: a checkpoint signed by `key` at or past every one, and an
-// inclusion proof of each leaf in it. Says what was proved; DataLoss naming
-// the first entry that does not prove.
+// Proves the entries whose leaf hashes `leaves` holds (by log index) in the
+// log: a checkpoint signed by `key` at or past every one, and an inclusion
+// proof of each in it. Says what was proved; DataLoss naming the first
+// entry that does not prove, Unavailable when the server's checkpoint is
+// behind an entry (a read replica behind: try again).
 absl::StatusOr<std::string> ProveEntries(v1::LedgerService::Stub& ledger,
                                          const crypto::NoteVerifier& key,
-                                         const std::vector<v1::AnomalyEvidence>& entries) {
+                                         const std::map<uint64_t, crypto::Sha256Digest>& leaves) {
   v1::Checkpoint fetched;
   if (grpc::Status s =
           ledger.GetCheckpoint(chemctl::Context().get(), v1::GetCheckpointRequest(), &fetched);
@@ -907,14 +911,15 @@ absl::StatusOr<std::string> ProveEntries(v1::LedgerService::Stub& ledger,
         absl::StrCat("the server's checkpoint does not verify with the pinned key: ",
                      checkpoint.status().message()));
   }
-  for (const v1::AnomalyEvidence& e : entries) {
-    const std::string which = absl::StrCat("the entry at log index ", e.log_index());
-    if (e.log_index() >= checkpoint->size) {
-      return absl::DataLossError(
-          absl::StrCat(which, " is past the checkpoint's size ", checkpoint->size));
+  for (const auto& [index, leaf] : leaves) {
+    const std::string which = absl::StrCat("the entry at log index ", index);
+    if (index >= checkpoint->size) {
+      return absl::UnavailableError(absl::StrCat("the ledger server's checkpoint (size ",
+                                                 checkpoint->size, ") is behind ", which,
+                                                 ": try again"));
     }
     v1::GetInclusionProofRequest ask;
-    ask.set_leaf_index(e.log_index());
+    ask.set_leaf_index(index);
     ask.set_tree_size(checkpoint->size);
     v1::InclusionProof proof;
     if (grpc::Status s = ledger.GetInclusionProof(chemctl::Context().get(), ask, &proof); !s.ok()) {
@@ -927,14 +932,13 @@ absl::StatusOr<std::string> ProveEntries(v1::LedgerService::Stub& ledger,
       hashes.push_back(*d);
     }
     if (absl::Status s =
-            crypto::VerifyInclusion(e.log_index(), checkpoint->size, crypto::HashLeaf(e.entry()),
-                                    hashes, checkpoint->root_hash);
+            crypto::VerifyInclusion(index, checkpoint->size, leaf, hashes, checkpoint->root_hash);
         !s.ok()) {
       return absl::DataLossError(
           absl::StrCat(which, " is not in the log the checkpoint signs: ", s.message()));
     }
   }
-  return absl::StrCat("proved ", entries.size(), " entries in the log of ", key.name(), " at size ",
+  return absl::StrCat("proved ", leaves.size(), " entries in the log of ", key.name(), " at size ",
                       checkpoint->size, " (its checkpoint signed by the pinned key)");
 }
 
@@ -1030,14 +1034,33 @@ int Anomalies(const std::vector<std::string>& argv) {
                                  "CODE / RULE", "DETAIL");
   }
   uint64_t listed = 0, last = *after, log_size = 0;
-  std::vector<v1::AnomalyEvidence> evidence;
+  // --prove: each anomaly's entry checked to be what it says as its page
+  // comes, its leaf hash kept for the proofs; those that came without one.
+  std::map<uint64_t, crypto::Sha256Digest> leaves;
+  std::vector<uint64_t> without_entry;
   for (bool first = true;; first = false) {
     v1::Anomalies page;
     if (absl::Status s = session->Call(api::kListAnomaliesMethod, request, &page); !s.ok()) {
       return Fail("anomalies", s);
     }
     log_size = page.log_size();
-    for (v1::AnomalyEvidence& e : *page.mutable_evidence()) evidence.push_back(std::move(e));
+    if (prove) {
+      std::map<uint64_t, const std::string*> entries;
+      for (const v1::AnomalyEvidence& e : page.evidence()) entries[e.log_index()] = &e.entry();
+      for (const v1::Anomaly& a : page.anomalies()) {
+        auto found = entries.find(a.log_index());
+        if (found == entries.end()) {
+          if (without_entry.empty() || without_entry.back() != a.log_index()) {
+            without_entry.push_back(a.log_index());
+          }
+          continue;
+        }
+        if (absl::Status s = EvidenceIsOf(a, *found->second); !s.ok()) {
+          return Fail("anomalies", s);
+        }
+        leaves.emplace(a.log_index(), crypto::HashLeaf(*found->second));
+      }
+    }
     // The shipments overdue now come with every page: shown once.
     std::vector<v1::Anomaly> shown(page.anomalies().begin(), page.anomalies().end());
     if (first) shown.insert(shown.begin(), page.overdue_shipments().begin(),
@@ -1068,9 +1091,17 @@ int Anomalies(const std::vector<std::string>& argv) {
       channel = *std::move(ledger_channel);
     }
     auto ledger = v1::LedgerService::NewStub(channel);
-    absl::StatusOr<std::string> proved = ProveEntries(*ledger, *note_key, evidence);
+    absl::StatusOr<std::string> proved = ProveEntries(*ledger, *note_key, leaves);
     if (!proved.ok()) return Fail("anomalies", proved.status());
     std::cerr << "chemaudit anomalies: " << *proved << "\n";
+    if (!without_entry.empty()) {
+      return Fail("anomalies",
+                  absl::FailedPreconditionError(absl::StrCat(
+                      without_entry.size(),
+                      " anomalies came without their entry, so are not proved (recorded by an "
+                      "enterprise outside what you oversee), at log indexes ",
+                      absl::StrJoin(without_entry, ", "))));
+    }
   }
   return 0;
 }

@@ -1,0 +1,27 @@
+// What `chemaudit anomalies --prove` checks of each anomaly's evidence
+// before proving it in the log: that the entry the server gave is the entry
+// the anomaly says it is (docs/audit.md, "Proving an anomaly").
+//
+// Pure functions; thread-safe.
+
+#ifndef CHEMLEDGER_TOOLS_CHEMAUDIT_ANOMALY_EVIDENCE_H_
+#define CHEMLEDGER_TOOLS_CHEMAUDIT_ANOMALY_EVIDENCE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "chemledger/v1/audit_service.pb.h"
+
+namespace chemledger::chemaudit {
+
+// OK when `entry` (the bytes of a chemledger.v1.LogEntry the server gave as
+// `a`'s evidence) is the entry `a` says it is: a recorded refusal of its
+// code and kind (when the anomaly shows one) by its signer's key; an
+// observation (OBSERVING) or a public scan of its code; the loss report
+// (LOSS_REPORT) of its code; its major hazard alert. DataLoss saying which
+// entry differs otherwise (overdue shipments have no entry: DataLoss).
+absl::Status EvidenceIsOf(const v1::Anomaly& a, const std::string& entry);
+
+}  // namespace chemledger::chemaudit
+
+#endif  // CHEMLEDGER_TOOLS_CHEMAUDIT_ANOMALY_EVIDENCE_H_

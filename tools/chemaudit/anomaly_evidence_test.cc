@@ -1,0 +1,111 @@
+// The evidence check of chemaudit anomalies --prove (anomaly_evidence.h):
+// each kind of anomaly against the entry it names, and against entries that
+// are not it.
+
+#include "tools/chemaudit/anomaly_evidence.h"
+
+#include <string>
+
+#include "api/wire.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "chemledger/v1/log.pb.h"
+#include "chemledger/v1/major_hazard.pb.h"
+#include "chemledger/v1/public_scan.pb.h"
+#include "chemledger/v1/refusal.pb.h"
+#include "crypto/keys.h"
+#include "crypto/label.h"
+#include "crypto/label_testing.h"
+#include "gtest/gtest.h"
+
+namespace chemledger::chemaudit {
+namespace {
+
+std::string EntryOf(absl::string_view payload_type, const std::string& payload) {
+  v1::LogEntry entry;
+  entry.mutable_envelope()->set_payload_type(std::string(payload_type));
+  entry.mutable_envelope()->set_payload(payload);
+  return entry.SerializeAsString();
+}
+
+std::string EventEntry(v1::BusinessStep step, const std::string& code) {
+  v1::Event e;
+  e.set_step(step);
+  e.add_codes("91350100M000100Y43.M01.B1.9");
+  e.add_codes(code);
+  return EntryOf(api::kEventContext.payload_type(), e.SerializeAsString());
+}
+
+TEST(AnomalyEvidenceTest, ARefusalIsOfItsKeyCodeAndKind) {
+  v1::RefusedRequest refused;
+  refused.mutable_request()->add_signatures()->set_key_id("0123456789abcdef");
+  refused.set_code(9);
+  refused.set_kind(v1::OVER_CONSUMPTION);
+  const std::string entry = EntryOf(api::kRefusalPayloadType, refused.SerializeAsString());
+  v1::Anomaly a;
+  a.set_kind(v1::REFUSED_REQUEST);
+  a.set_log_index(7);
+  a.set_signer_key_id("0123456789abcdef");
+  a.set_refusal_code(9);
+  a.set_refusal_kind(v1::OVER_CONSUMPTION);
+  EXPECT_TRUE(EvidenceIsOf(a, entry).ok()) << EvidenceIsOf(a, entry);
+  // An enterprise's reader may be shown no kind: any kind then.
+  a.set_refusal_kind(v1::REFUSAL_KIND_UNSPECIFIED);
+  EXPECT_TRUE(EvidenceIsOf(a, entry).ok());
+  for (const auto& change : {+[](v1::Anomaly& x) { x.set_refusal_kind(v1::WRONG_CONSIGNEE); },
+                             +[](v1::Anomaly& x) { x.set_refusal_code(7); },
+                             +[](v1::Anomaly& x) { x.set_signer_key_id("fedcba9876543210"); }}) {
+    v1::Anomaly wrong = a;
+    wrong.set_refusal_kind(v1::OVER_CONSUMPTION);
+    change(wrong);
+    const absl::Status s = EvidenceIsOf(wrong, entry);
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_EQ(s.message(),
+              "the entry at log index 7 is not the REFUSED_REQUEST the anomaly list says it is");
+  }
+  // Another entry at its index (an event) is not it.
+  EXPECT_FALSE(EvidenceIsOf(a, EventEntry(v1::OBSERVING, "X")).ok());
+  EXPECT_FALSE(EvidenceIsOf(a, "not an entry \xff").ok());
+}
+
+TEST(AnomalyEvidenceTest, ACloneSignalIsAnObservationOrAPublicScanOfItsCode) {
+  const crypto::LabelClaims claims = crypto::testing::ExampleLabelClaims();
+  v1::Anomaly a;
+  a.set_kind(v1::CLONE_SIGNAL);
+  a.set_code(claims.Code());
+  EXPECT_TRUE(EvidenceIsOf(a, EventEntry(v1::OBSERVING, claims.Code())).ok());
+  EXPECT_FALSE(EvidenceIsOf(a, EventEntry(v1::STORING, claims.Code())).ok());
+  EXPECT_FALSE(EvidenceIsOf(a, EventEntry(v1::OBSERVING, claims.Code() + "0")).ok());
+  v1::PublicScan scan;
+  absl::StatusOr<std::string> url = crypto::MakeLabelUrl(claims, crypto::SigningKey::Generate());
+  ASSERT_TRUE(url.ok());
+  scan.set_label_url(*url);
+  EXPECT_TRUE(EvidenceIsOf(a, EntryOf(api::kPublicScanPayloadType, scan.SerializeAsString())).ok());
+  a.set_code(claims.Code() + "0");
+  EXPECT_FALSE(
+      EvidenceIsOf(a, EntryOf(api::kPublicScanPayloadType, scan.SerializeAsString())).ok());
+}
+
+TEST(AnomalyEvidenceTest, ALossIsTheLossReportAndAnAlertItsAlert) {
+  v1::Anomaly loss;
+  loss.set_kind(v1::CONTROLLED_GOODS_LOST);
+  loss.set_code("C1");
+  EXPECT_TRUE(EvidenceIsOf(loss, EventEntry(v1::LOSS_REPORT, "C1")).ok());
+  EXPECT_FALSE(EvidenceIsOf(loss, EventEntry(v1::OBSERVING, "C1")).ok());
+  v1::MajorHazardAlert alert;
+  alert.set_enterprise_uscc("91350100M000100Y43");
+  alert.set_site_id("tank-farm");
+  v1::Anomaly a;
+  a.set_kind(v1::MAJOR_HAZARD_ALERT);
+  *a.mutable_major_hazard_alert() = alert;
+  const std::string entry = EntryOf(api::kMajorHazardAlertPayloadType, alert.SerializeAsString());
+  EXPECT_TRUE(EvidenceIsOf(a, entry).ok());
+  a.mutable_major_hazard_alert()->set_site_id("warehouse");
+  EXPECT_FALSE(EvidenceIsOf(a, entry).ok());
+  // An overdue shipment has no entry to be.
+  v1::Anomaly overdue;
+  overdue.set_kind(v1::OVERDUE_SHIPMENT);
+  EXPECT_FALSE(EvidenceIsOf(overdue, entry).ok());
+}
+
+}  // namespace
+}  // namespace chemledger::chemaudit
