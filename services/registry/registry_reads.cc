@@ -293,8 +293,14 @@ absl::StatusOr<v1::ListSitesResponse> RegistryReads::ListSites(
                      " are read by its own actors and the regulators whose "
                      "department reads sites and whose jurisdiction holds it"));
   }
-  CL_ASSIGN_OR_RETURN(std::vector<v1::Site> sites, registry::ListSites(snapshot, uscc));
+  // One more than are listed, to tell whether there are more.
+  CL_ASSIGN_OR_RETURN(std::vector<v1::Site> sites,
+                      registry::ListSites(snapshot, uscc, kMaxSitesListed + 1));
   v1::ListSitesResponse response;
+  if (sites.size() > kMaxSitesListed) {
+    sites.resize(kMaxSitesListed);
+    response.set_truncated(true);
+  }
   for (v1::Site& site : sites) *response.add_sites() = std::move(site);
   return response;
 }

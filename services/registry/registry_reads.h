@@ -13,12 +13,17 @@
 #ifndef CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_READS_H_
 #define CHEMLEDGER_SERVICES_REGISTRY_REGISTRY_READS_H_
 
+#include <cstddef>
+
 #include "absl/status/statusor.h"
 #include "chemledger/v1/registry.pb.h"
 #include "chemledger/v1/registry_service.pb.h"
 #include "storage/store.h"
 
 namespace chemledger::registry {
+
+// The most sites ListSites answers (ListSitesResponse.truncated beyond).
+inline constexpr size_t kMaxSitesListed = 10000;
 
 class RegistryReads {
  public:

@@ -1,13 +1,18 @@
 #include "services/registry/registry_reads.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "api/wire.h"
 #include "gtest/gtest.h"
+#include "services/common/envelope.h"
 #include "services/registry/registry_state.h"
 #include "services/registry/registry_testing.h"
+#include "services/registry/signers.h"
 #include "testing/test_ledger.h"
 
 namespace chemledger::registry {
@@ -123,6 +128,42 @@ TEST_F(RegistryReadsTest, SitesAreReadByTheirEnterpriseAndThoseWhoOverseeIt) {
   EXPECT_EQ(none->sites_size(), 0);
   ExpectRefused(reads_.ListSites(*snapshot_, admin(), request), absl::StatusCode::kInvalidArgument,
                 "enterprise_uscc: is required");
+}
+
+// ListSites is not paged: past kMaxSitesListed it says so rather than cut
+// the list without a word.
+TEST_F(RegistryReadsTest, AListOfMoreSitesThanAnsweredSaysSo) {
+  // WH-1 is registered; kMaxSitesListed more, in batches of one commit each.
+  std::vector<v1::SignedEnvelope> envelopes;
+  for (size_t i = 0; i < kMaxSitesListed; ++i) {
+    v1::RegistryRequest r;
+    r.set_request_id(absl::StrCat("site-", i));
+    *r.mutable_register_site() = testing::ExampleSite(kAcme, absl::StrCat("S", 100000 + i));
+    absl::StatusOr<v1::SignedEnvelope> signed_request =
+        envelope::Sign(api::kRegistryContext, r.SerializeAsString(), acme_admin_);
+    ASSERT_TRUE(signed_request.ok());
+    envelopes.push_back(*std::move(signed_request));
+  }
+  for (size_t begin = 0; begin < envelopes.size(); begin += 1000) {
+    std::vector<const v1::SignedEnvelope*> batch;
+    for (size_t i = begin; i < std::min(envelopes.size(), begin + 1000); ++i) {
+      batch.push_back(&envelopes[i]);
+    }
+    for (const absl::StatusOr<journal::Receipt>& r :
+         SubmitSigned(t_->client(), batch, api::kRegistryContext)) {
+      ASSERT_TRUE(r.ok()) << r.status();
+    }
+  }
+  v1::ListSitesRequest request;
+  request.set_enterprise_uscc(kAcme);
+  absl::StatusOr<v1::ListSitesResponse> sites = reads_.ListSites(*t_->snapshot(), admin(), request);
+  ASSERT_TRUE(sites.ok()) << sites.status();
+  EXPECT_EQ(static_cast<size_t>(sites->sites_size()), kMaxSitesListed);
+  EXPECT_TRUE(sites->truncated());
+  EXPECT_EQ(sites->sites(0).site_id(), "S100000");  // by site_id: WH-1 comes last
+  absl::StatusOr<v1::ListSitesResponse> one = reads_.ListSites(*snapshot_, admin(), request);
+  ASSERT_TRUE(one.ok());
+  EXPECT_FALSE(one->truncated());
 }
 
 TEST_F(RegistryReadsTest, ProductsUnderReviewAreTheEnterprisesOwn) {
