@@ -1180,8 +1180,7 @@ absl::Status CheckEvent(Step& s) {
     // From rules epoch 14 at most kMaxLabelsPerObservation are given: each
     // is a signature check, made before the event is sequenced.
     if (s.entry.rules_epoch >= kLabelSignaturesRulesEpoch) {
-      int given = 0;
-      for (const std::string& url : e.label_urls()) given += url.empty() ? 0 : 1;
+      const int given = LabelsGiven(e);
       if (given > api::kMaxLabelsPerObservation) {
         return Invalid("label_urls", absl::StrCat("an observation carries at most ",
                                                   api::kMaxLabelsPerObservation, " labels (", given,

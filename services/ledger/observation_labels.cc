@@ -27,14 +27,18 @@ bool CarriesLabels(absl::string_view payload) {
   }
 }
 
+int LabelsGiven(const v1::Event& event) {
+  int given = 0;
+  for (const std::string& url : event.label_urls()) given += url.empty() ? 0 : 1;
+  return given;
+}
+
 absl::Status CheckLabelSignatures(const storage::StateReader& state, const v1::Event& event) {
   if (event.step() != v1::OBSERVING || event.label_urls_size() != event.codes_size() ||
       event.codes_size() > api::kMaxCodesPerEvent) {
     return absl::OkStatus();
   }
-  int given = 0;
-  for (const std::string& url : event.label_urls()) given += url.empty() ? 0 : 1;
-  if (given > api::kMaxLabelsPerObservation) return absl::OkStatus();
+  if (LabelsGiven(event) > api::kMaxLabelsPerObservation) return absl::OkStatus();
   // An observation's labels are usually a few label keys' (each parsed
   // once: parsing checks the point, as costly as a verification).
   std::map<crypto::KeyId, std::optional<crypto::VerifyingKey>> keys;

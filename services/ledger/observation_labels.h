@@ -32,6 +32,10 @@ inline constexpr uint32_t kLabelSignaturesRulesEpoch = 14;
 // without parsing it; false for bytes that are not an event.
 bool CarriesLabels(absl::string_view payload);
 
+// How many labels `event` gives (non-empty label_urls): what
+// api::kMaxLabelsPerObservation bounds from rules epoch 14.
+int LabelsGiven(const v1::Event& event);
+
 // OK if every label the observation `event` carries is signed by a label key
 // registered in `state` (revoked ones included: whether the log issued it
 // before the revocation is the rules' to read); otherwise PermissionDenied
