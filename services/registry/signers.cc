@@ -12,6 +12,7 @@
 
 #include "services/common/refusal.h"
 #include "services/common/worker_pool.h"
+#include "services/registry/deployment_binding.h"
 #include "services/registry/registry_state.h"
 
 namespace chemledger::registry {
@@ -79,11 +80,32 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
     standing[i] = std::move(r->standing);
     signers.push_back(VerifiedSigner{std::move(r->actor), resolved[i]->key_id});
   }
+  // This deployment's name, for the requests that name theirs
+  // (deployment_binding.h): read once a batch.
+  absl::StatusOr<std::string> origin = absl::UnknownError("not read");
+  if (n > 0) {
+    absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(state);
+    if (deployment.ok()) {
+      origin = deployment->deployment();
+    } else {
+      origin = deployment.status();
+    }
+  }
+  const auto check_binding = [&origin](const v1::SignedEnvelope& e) -> absl::Status {
+    if (!origin.ok()) {
+      if (NamedDeployment(e.payload()).empty()) return absl::OkStatus();
+      return origin.status();
+    }
+    return CheckNamedDeployment(e.payload(), *origin);
+  };
   const auto check_range = [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       if (!signers[i].ok()) continue;
       if (absl::Status s = envelope::CheckSignature(*envelopes[i], context, *resolved[i]); !s.ok()) {
         signers[i] = s;
+      } else if (absl::Status bound = check_binding(*envelopes[i]); !bound.ok()) {
+        // Another deployment's request: not this one's to refuse by its rules.
+        signers[i] = bound;
       } else if (!standing[i].ok()) {
         signers[i] = standing[i];
       } else if (content_check) {

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/wire.h"
+#include "chemledger/v1/ledger.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/envelope.h"
 #include "services/registry/registry_testing.h"
@@ -111,6 +112,84 @@ TEST_F(VerifyActorSignaturesTest, EachEnvelopeGetsItsOwnVerdict) {
   EXPECT_EQ(results[0].status().code(), absl::StatusCode::kInvalidArgument) << results[0].status();
   EXPECT_NE(results[0].status().message().find("envelope.payload_type"), std::string::npos)
       << results[0].status();
+}
+
+// A request names the deployment it was signed for (deployment_binding.h):
+// another deployment's is refused before its signer's standing is told,
+// on every thread, and is never a rule's refusal to record.
+TEST_F(VerifyActorSignaturesTest, ARequestSignedForAnotherDeploymentIsRefused) {
+  const std::shared_ptr<const storage::Snapshot> snapshot = ledger_->snapshot();
+  absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(*snapshot);
+  ASSERT_TRUE(deployment.ok()) << deployment.status();
+  const std::string here = deployment->deployment();
+  ASSERT_FALSE(here.empty());
+  std::vector<v1::SignedEnvelope> envelopes;
+  std::vector<absl::StatusCode> expected;
+  for (int i = 0; i < 60; ++i) {
+    v1::Event event;
+    event.set_event_id(absl::StrCat("e-", i));
+    switch (i % 4) {
+      case 0:  // names none
+        envelopes.push_back(
+            *envelope::Sign(api::kEventContext, event.SerializeAsString(), operator_));
+        expected.push_back(absl::StatusCode::kOk);
+        break;
+      case 1:  // names this one
+        event.set_deployment(here);
+        envelopes.push_back(
+            *envelope::Sign(api::kEventContext, event.SerializeAsString(), operator_));
+        expected.push_back(absl::StatusCode::kOk);
+        break;
+      case 2:  // names another
+        event.set_deployment(here + "-staging");
+        envelopes.push_back(
+            *envelope::Sign(api::kEventContext, event.SerializeAsString(), operator_));
+        expected.push_back(absl::StatusCode::kUnauthenticated);
+        break;
+      case 3:  // names another, by a revoked key: not this deployment's to judge
+        event.set_deployment("another.example");
+        envelopes.push_back(
+            *envelope::Sign(api::kEventContext, event.SerializeAsString(), revoked_));
+        expected.push_back(absl::StatusCode::kUnauthenticated);
+        break;
+    }
+  }
+  std::vector<const v1::SignedEnvelope*> pointers;
+  for (const auto& e : envelopes) pointers.push_back(&e);
+  for (size_t threads : {1, 2}) {
+    SCOPED_TRACE(absl::StrCat(threads, " threads"));
+    const auto results = VerifyActorSignatures(*snapshot, pointers, api::kEventContext, threads);
+    ASSERT_EQ(results.size(), envelopes.size());
+    for (size_t i = 0; i < results.size(); ++i) {
+      EXPECT_EQ(results[i].status().code(), expected[i]) << i << ": " << results[i].status();
+      if (!results[i].ok()) {
+        EXPECT_NE(results[i].status().message().find("deployment: the request was signed for"),
+                  std::string::npos)
+            << i << ": " << results[i].status();
+        EXPECT_EQ(results[i].status().message().find("laptop lost"), std::string::npos);
+      }
+    }
+  }
+
+  // Submitted: refused, nothing written, nothing recorded as a refusal.
+  struct Recorded : RefusalSink {
+    void Refused(const v1::SignedEnvelope&, const absl::Status& refusal) override {
+      refusals.push_back(refusal);
+    }
+    std::vector<absl::Status> refusals;
+  } recorded;
+  SignedBatchOptions options;
+  options.refusals = &recorded;
+  const std::vector<const v1::SignedEnvelope*> foreign = {&envelopes[2], &envelopes[3],
+                                                          &envelopes[6]};
+  const uint64_t size_before = ledger_->snapshot()->size();
+  const auto receipts = SubmitSigned(ledger_->client(), foreign, api::kEventContext, options);
+  ASSERT_EQ(receipts.size(), foreign.size());
+  for (const auto& r : receipts) {
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnauthenticated) << r.status();
+  }
+  EXPECT_TRUE(recorded.refusals.empty());
+  EXPECT_EQ(ledger_->snapshot()->size(), size_before);
 }
 
 }  // namespace
