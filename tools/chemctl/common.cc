@@ -115,6 +115,9 @@ absl::StatusOr<v1::SubmitResponse> SubmitRegistryRequest(const cli::Args& args,
   if (!key.ok()) return key.status();
   request.set_request_id(args.Has("request-id") || default_request_id.empty() ? RequestId(args)
                                                                               : default_request_id);
+  absl::StatusOr<std::string> deployment = ServedDeployment(args);
+  if (!deployment.ok()) return deployment.status();
+  request.set_deployment(*deployment);
   absl::StatusOr<v1::SignedEnvelope> envelope =
       envelope::Sign(api::kRegistryContext, request.SerializeAsString(), *key);
   if (!envelope.ok()) return envelope.status();
@@ -127,6 +130,19 @@ absl::StatusOr<v1::SubmitResponse> SubmitRegistryRequest(const cli::Args& args,
   std::cout << (response.replayed() ? "already recorded" : "recorded") << " at log index "
             << response.log_index() << " (request " << request.request_id() << ")\n";
   return response;
+}
+
+absl::StatusOr<std::string> ServedDeployment(const cli::Args& args) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ServerChannel(args);
+  if (!channel.ok()) return channel.status();
+  v1::Deployment deployment;
+  grpc::Status status = v1::RegistryService::NewStub(*channel)->GetDeployment(
+      Context().get(), v1::GetDeploymentRequest(), &deployment);
+  if (!status.ok()) return ServerError(status);
+  if (deployment.checkpoint_origin().empty()) {
+    return absl::FailedPreconditionError("the server names no deployment (GetDeployment)");
+  }
+  return deployment.checkpoint_origin();
 }
 
 std::unique_ptr<grpc::ClientContext> Context(int seconds) {

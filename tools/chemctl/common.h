@@ -36,6 +36,11 @@ inline constexpr const char* kServerFlags[] = {"server", "tls-ca"};
 // A channel to the server the flags name.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> ServerChannel(const cli::Args& args);
 
+// The name of the deployment the server serves (its checkpoint origin, from
+// GetDeployment), which every signed write names (its `deployment` field),
+// so that no other deployment takes the request.
+absl::StatusOr<std::string> ServedDeployment(const cli::Args& args);
+
 // A fresh random request id ("chemctl-" + 32 hex digits), or --request-id.
 std::string RequestId(const cli::Args& args);
 

@@ -124,6 +124,9 @@ absl::Status Record(const cli::Args& args) {
   e.set_corrects_event_id(args.Get("corrects"));
   e.set_reason(args.Get("reason"));
   e.set_waste_code(args.Get("waste-code"));
+  absl::StatusOr<std::string> deployment = ServedDeployment(args);
+  if (!deployment.ok()) return deployment.status();
+  e.set_deployment(*deployment);
 
   absl::StatusOr<v1::SignedEnvelope> envelope =
       envelope::Sign(api::kEventContext, e.SerializeAsString(), *key);

@@ -439,6 +439,9 @@ absl::Status Issue(const cli::Args& args) {
   absl::StatusOr<uint64_t> render_limit = args.Uint("render-limit", *count);
   if (!render_limit.ok()) return render_limit.status();
 
+  absl::StatusOr<std::string> deployment = ServedDeployment(args);
+  if (!deployment.ok()) return deployment.status();
+  r.set_deployment(*deployment);
   absl::StatusOr<v1::SignedEnvelope> envelope =
       envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), *key);
   if (!envelope.ok()) return envelope.status();

@@ -41,6 +41,9 @@ absl::Status Send(const cli::Args& args, v1::WaybillRequest request, absl::strin
   absl::StatusOr<crypto::SigningKey> key = cli::SigningKeyArg(args, "key");
   if (!key.ok()) return key.status();
   request.set_request_id(RequestId(args));
+  absl::StatusOr<std::string> deployment = ServedDeployment(args);
+  if (!deployment.ok()) return deployment.status();
+  request.set_deployment(*deployment);
   absl::StatusOr<v1::SignedEnvelope> envelope =
       envelope::Sign(api::kWaybillContext, request.SerializeAsString(), *key);
   if (!envelope.ok()) return envelope.status();

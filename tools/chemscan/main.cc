@@ -276,6 +276,7 @@ absl::StatusOr<std::vector<uint64_t>> RecordEvents(
     e.mutable_location()->set_enterprise_uscc(enterprise);
     e.mutable_location()->set_site(site);
     fill(&e);
+    e.set_deployment(session.origin());
     absl::StatusOr<v1::SignedEnvelope> envelope =
         envelope::Sign(api::kEventContext, e.SerializeAsString(), session.key());
     if (!envelope.ok()) return envelope.status();
@@ -892,6 +893,7 @@ int Gate(const std::vector<std::string>& argv) {
   g->set_gate_id(args->Get("gate"));
   g->set_direction(args->Bool("in") ? v1::GatePassage::ENTRY : v1::GatePassage::EXIT);
   g->mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  r.set_deployment(session->origin());
   absl::StatusOr<v1::SignedEnvelope> envelope =
       envelope::Sign(api::kWaybillContext, r.SerializeAsString(), session->key());
   if (!envelope.ok()) {

@@ -763,6 +763,8 @@ async function queueEvents(step, codes, at, shipping, what, from = null) {
         .message(6, new ProtoWriter().string(1, app.actor.enterprise_uscc)
                                      .string(2, from ? from.held.site : app.site));
     fill(event);
+    // The deployment it is for (field 30): no other deployment takes it.
+    if (app.origin) event.string(30, app.origin);
     const payload = event.done();
     const signature = await sign(EVENT_CONTEXT, payload);
     const envelope = new ProtoWriter()

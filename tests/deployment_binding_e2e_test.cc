@@ -1,0 +1,169 @@
+// A signed write names the deployment it is for, over gRPC: every write
+// service (registry, label issuance, lifecycle events, e-waybills, unary and
+// streamed) takes a request that names this deployment or none, and refuses
+// one signed for another deployment (UNAUTHENTICATED, naming both) without
+// writing or recording anything. The request such a replay would bring is
+// made here by signing for another name with a key this deployment knows:
+// the same as a key registered in two deployments.
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "api/wire.h"
+#include "chemledger/v1/label.pb.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "chemledger/v1/ledger_service.grpc.pb.h"
+#include "chemledger/v1/registry.pb.h"
+#include "chemledger/v1/waybill.pb.h"
+#include "chemledger/v1/waybill_service.grpc.pb.h"
+#include "crypto/keys.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "services/common/envelope.h"
+#include "services/registry/registry_testing.h"
+#include "services/waybill/waybill_testing.h"
+#include "tests/e2e_server.h"
+
+namespace chemledger {
+namespace {
+
+constexpr char kElsewhere[] = "chemledger.staging";
+
+class DeploymentBindingE2eTest : public testing::ChemledgerdE2eTest {
+ protected:
+  // The refusal every service gives a request signed for kElsewhere.
+  static void ExpectOtherDeployment(const grpc::Status& status, const std::string& what) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+        << what << ": " << status.error_message();
+    EXPECT_NE(status.error_message().find(
+                  absl::StrCat("deployment: the request was signed for deployment \"", kElsewhere,
+                               "\", not this one (\"", kDeployment, "\")")),
+              std::string::npos)
+        << what << ": " << status.error_message();
+  }
+};
+
+TEST_F(DeploymentBindingE2eTest, EveryWriteServiceTakesItsOwnAndRefusesAnothers) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  const std::string carrier = registry::testing::ExampleUscc("310115");
+  const crypto::SigningKey carrier_key = RegisterCarrier(carrier, "dispatcher");
+  ASSERT_NO_FATAL_FAILURE(AuthorizeCarrier(*acme_admin_, carrier));
+
+  // Label issuance.
+  const auto issuance = [&](const std::string& batch, const std::string& deployment) {
+    v1::IssueLabelsRequest r;
+    r.set_request_id("issue-" + batch);
+    r.set_enterprise_uscc(kAcme);
+    r.set_product_number("M01");
+    r.set_batch(batch);
+    *r.mutable_production_date() = Today();
+    r.set_package_count(4);
+    r.set_net_quantity("25");
+    r.set_unit("KGM");
+    r.set_deployment(deployment);
+    return *envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), *acme_admin_);
+  };
+  Issued issued = Issue(issuance("B1", kDeployment), acme_admin_.get());
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  ASSERT_EQ(issued.labels.size(), 4u);
+  const auto code = [&](int serial) { return issued.labels[serial - 1].code(); };
+
+  // Lifecycle events.
+  int next = 0;
+  const auto event = [&](v1::BusinessStep step, std::vector<std::string> codes,
+                         const std::string& deployment) {
+    v1::Event e;
+    e.set_event_id(absl::StrCat("bound-", ++next));
+    e.set_step(step);
+    for (const std::string& c : codes) e.add_codes(c);
+    e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 60 + next);
+    e.set_event_time_offset_minutes(480);
+    e.mutable_location()->set_enterprise_uscc(kAcme);
+    e.mutable_location()->set_site("warehouse 1");
+    e.set_deployment(deployment);
+    return e;
+  };
+  ASSERT_TRUE(AppendEvent(*acme_operator_,
+                          event(v1::COMMISSIONING, {code(1), code(2), code(3)}, kDeployment))
+                  .ok());
+  ASSERT_TRUE(AppendEvent(*acme_operator_, event(v1::STORING, {code(1)}, "")).ok());
+
+  // Registry changes.
+  const crypto::SigningKey clerk = crypto::SigningKey::Generate();
+  v1::RegistryRequest add_clerk = Actor("clerk", v1::ENTERPRISE_OPERATOR, kAcme, clerk);
+  add_clerk.set_deployment(kDeployment);
+  SubmitOk(*acme_admin_, add_clerk);
+
+  // E-waybills on a stream: this deployment's, another's, one naming none.
+  const auto waybill = [&](const std::string& number, const std::vector<std::string>& codes,
+                           const std::string& deployment) {
+    v1::WaybillRequest r;
+    r.set_request_id("req-" + number);
+    *r.mutable_submit() =
+        waybill::testing::ExampleWaybill(number, carrier, kAcme, kOther, codes, 25000, "KGM");
+    r.set_deployment(deployment);
+    return *envelope::Sign(api::kWaybillContext, r.SerializeAsString(), carrier_key);
+  };
+  const uint64_t before_stream = LogSize();
+  const std::vector<v1::WaybillResult> streamed =
+      StreamWaybills(carrier_key, {waybill("WB-BOUND-1", {code(1)}, kDeployment),
+                                   waybill("WB-BOUND-2", {code(2)}, kElsewhere),
+                                   waybill("WB-BOUND-3", {code(3)}, "")});
+  ASSERT_EQ(streamed.size(), 3u);
+  EXPECT_EQ(streamed[0].code(), 0) << streamed[0].message();
+  EXPECT_EQ(streamed[1].code(), grpc::StatusCode::UNAUTHENTICATED) << streamed[1].message();
+  EXPECT_NE(streamed[1].message().find("signed for deployment \"chemledger.staging\""),
+            std::string::npos)
+      << streamed[1].message();
+  EXPECT_EQ(streamed[2].code(), 0) << streamed[2].message();
+  EXPECT_EQ(LogSize(), before_stream + 2);
+
+  // Each service refuses a request signed for another deployment, and
+  // nothing reaches the log, not even as a refusal: a rule's refusal sent
+  // after them is the one entry recorded.
+  const uint64_t raw_before = RawLogSize();
+  {
+    Issued elsewhere = Issue(issuance("B2", kElsewhere), acme_admin_.get());
+    ExpectOtherDeployment(elsewhere.status, "IssueLabels");
+    EXPECT_TRUE(elsewhere.labels.empty());
+  }
+  ExpectOtherDeployment(AppendEvent(*acme_operator_, event(v1::STORING, {code(2)}, kElsewhere)),
+                        "Append");
+  {
+    v1::RegistryRequest r =
+        Actor("intruder", v1::ENTERPRISE_OPERATOR, kAcme, crypto::SigningKey::Generate());
+    r.set_deployment(kElsewhere);
+    v1::SubmitResponse response;
+    ExpectOtherDeployment(Submit(Signed(*acme_admin_, r), &response), "RegistryService.Submit");
+  }
+  {
+    grpc::ClientContext context;
+    v1::WaybillResult result;
+    ExpectOtherDeployment(
+        waybills_->Submit(&context, waybill("WB-BOUND-4", {code(2)}, kElsewhere), &result),
+        "WaybillService.Submit");
+  }
+  // The same bytes of the refused issuance, named for this deployment, are
+  // a new request and are taken.
+  Issued here = Issue(issuance("B2", kDeployment), acme_admin_.get());
+  EXPECT_TRUE(here.status.ok()) << here.status.error_message();
+  // A rule's refusal (a code never issued), recorded by the refusal thread
+  // after anything queued before it.
+  EXPECT_EQ(AppendEvent(*acme_operator_,
+                        event(v1::STORING, {std::string(kAcme) + ".M01.B9.1"}, kDeployment))
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (RawLogSize() < raw_before + 2 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  absl::SleepFor(absl::Milliseconds(300));
+  // The issuance of B2 and the recorded refusal: nothing else.
+  EXPECT_EQ(RawLogSize(), raw_before + 2);
+}
+
+}  // namespace
+}  // namespace chemledger
