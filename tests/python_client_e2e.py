@@ -31,11 +31,13 @@ def main():
     origin = cl.deployment_origin(channel, registry_service_pb2, registry_service_pb2_grpc)
     now = int(time.time()) - 60
 
-    def event(event_id, step, seconds):
+    def event(event_id, step, seconds, deployment=origin):
+        # Named for this deployment (field 30): no other deployment takes it.
         return ledger_pb2.Event(
             event_id=event_id, step=step, codes=codes, event_time={"seconds": seconds},
             event_time_offset_minutes=480,
-            location=ledger_pb2.Location(enterprise_uscc=enterprise, site="python line"))
+            location=ledger_pb2.Location(enterprise_uscc=enterprise, site="python line"),
+            deployment=deployment)
 
     receipts = []
     for i, step in enumerate([ledger_pb2.COMMISSIONING, ledger_pb2.STORING]):
@@ -58,6 +60,16 @@ def main():
         check(False, "a tampered event was accepted")
     except grpc.RpcError as err:
         check(err.code() == grpc.StatusCode.UNAUTHENTICATED, f"tampered: {err.code()}")
+
+    # An event signed for another deployment is refused, naming both.
+    e = event("py-3", ledger_pb2.STORING, now + 3, deployment="chemledger.elsewhere")
+    try:
+        stub.Append(cl.sign_envelope(log_pb2, cl.EVENT_CONTEXT, e.SerializeToString(), key))
+        check(False, "an event for another deployment was accepted")
+    except grpc.RpcError as err:
+        check(err.code() == grpc.StatusCode.UNAUTHENTICATED
+              and 'signed for deployment "chemledger.elsewhere"' in err.details(),
+              f"another deployment's: {err.code()} {err.details()}")
 
     # Reads: refused without credentials, answered with them.
     request = ledger_service_pb2.GetHistoryRequest(code=codes[0])

@@ -987,11 +987,13 @@ TEST(EventSigningTest, WorkedExampleFromTheDocs) {
   e.set_event_time_offset_minutes(480);
   e.mutable_location()->set_enterprise_uscc("91350100M000100Y43");
   e.mutable_location()->set_site("tank farm, bay 2");
+  e.set_deployment("chemledger.example");
   const std::string payload = e.SerializeAsString();
   EXPECT_EQ(absl::BytesToHexString(payload),
             "0a1265762d323032362d31312d32332d3030303110021a2239313335303130304d303030313030593433"
             "2e4d30312e4232303236313132332e3122060890a08ed80628e00332260a1239313335303130304d3030"
-            "30313030593433121074616e6b206661726d2c206261792032");
+            "30313030593433121074616e6b206661726d2c206261792032f201126368656d6c65646765722e6578"
+            "616d706c65");
   EXPECT_EQ(key.verifying_key().ToBase64(), "iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w=");
   EXPECT_EQ(key.key_id().ToString(), "beca62982f5d94c3");
   absl::StatusOr<v1::SignedEnvelope> signed_event =
@@ -999,7 +1001,7 @@ TEST(EventSigningTest, WorkedExampleFromTheDocs) {
   ASSERT_TRUE(signed_event.ok()) << signed_event.status();
   EXPECT_EQ(signed_event->payload_type(), "application/vnd.chemledger.event.v1+protobuf");
   EXPECT_EQ(absl::Base64Escape(signed_event->signatures(0).sig()),
-            "VZfkE70yyVIi282FShSTKW2EvePEybTFkUaSu752PbBlPqBIpGxJadp9ou0c3nRlNz7XlSG4EzvVSKuFqyBCAg==");
+            "u68PsteT1n+o37rKrW0bw1RPS4IaMcl6/t4WdygpSmFK9GTu5l14zUI8Ko/MyxkXfH3EQ1Xyh+/6xZKJnv3BDA==");
   EXPECT_EQ(signed_event->signatures(0).key_id(), "beca62982f5d94c3");
 }
 

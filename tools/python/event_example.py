@@ -22,6 +22,7 @@ event = ledger_pb2.Event(
     event_time={"seconds": 1795395600},  # 2026-11-23T09:00:00+08:00
     event_time_offset_minutes=480,
     location=ledger_pb2.Location(enterprise_uscc="91350100M000100Y43", site="tank farm, bay 2"),
+    deployment="chemledger.example",  # Deployment.checkpoint_origin, from GetDeployment
 )
 payload = event.SerializeToString()
 envelope = cl.sign_envelope(log_pb2, cl.EVENT_CONTEXT, payload, key)

@@ -47,8 +47,10 @@ def waybill(number, carrier, consignor, consignee, codes):
         emergency_phone="0591-87654321")
 
 
-def signed(key, request_id, w):
-    request = waybill_pb2.WaybillRequest(request_id=request_id, submit=w)
+def signed(key, request_id, w, origin):
+    # Named for the deployment it is sent to (Deployment.checkpoint_origin):
+    # no other deployment where the key is registered takes it.
+    request = waybill_pb2.WaybillRequest(request_id=request_id, submit=w, deployment=origin)
     return cl.sign_envelope(log_pb2, WAYBILL_CONTEXT, request.SerializeToString(), key)
 
 
@@ -61,9 +63,9 @@ def main():
     bad_plate = waybill("PY-WB-2", carrier, consignor, consignee, codes[-1:])
     bad_plate.vehicle.plate = "FJ-12345"
     requests = [
-        signed(key, "py-wb-1", waybill("PY-WB-1", carrier, consignor, consignee, codes[:-1])),
-        signed(key, "py-wb-2", bad_plate),
-        signed(key, "py-wb-3", waybill("PY-WB-3", carrier, consignor, consignee, codes[:1])),
+        signed(key, "py-wb-1", waybill("PY-WB-1", carrier, consignor, consignee, codes[:-1]), origin),
+        signed(key, "py-wb-2", bad_plate, origin),
+        signed(key, "py-wb-3", waybill("PY-WB-3", carrier, consignor, consignee, codes[:1]), origin),
     ]
     for attempt in ("first", "again"):
         # A stream opens with the carrier's credentials for SubmitStream.
