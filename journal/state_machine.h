@@ -114,7 +114,10 @@ namespace chemledger::journal {
 //  14: every label an observation carries is one a label key of the ledger
 //      signed, what the observer holds included (checked with the event's
 //      signature, before it is sequenced).
-inline constexpr uint32_t kCurrentRulesEpoch = 14;
+//  15: a signed request is not recorded after the expiry it names
+//      (expires_unix_seconds); rebuilding the state, a logged request names
+//      no other deployment than this one (services/registry/request_binding.h).
+inline constexpr uint32_t kCurrentRulesEpoch = 15;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {

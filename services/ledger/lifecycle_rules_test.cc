@@ -1504,6 +1504,69 @@ TEST_F(LifecycleRulesTest, CheckReadsLoggedObservationsLabelsAgain) {
       << report.status();
 }
 
+// A request names the last second it may be recorded in (rules epoch 15,
+// services/registry/request_binding.h): later, a new request is refused; a
+// retry of one recorded in time gets its receipt, however late; `check`
+// holds logged entries to it; entries of epoch 14 did not know the field.
+TEST_F(LifecycleRulesTest, ARequestIsNotRecordedAfterItsExpiry) {
+  Commission({1, 2, 3});
+  absl::Time now = absl::Now();
+  testing::TestLedgerOptions options;
+  options.clock = [&now] { return now; };
+  t_->Reopen(options);
+
+  v1::Event store = Event(v1::STORING, kProducer, {Code(1)});
+  store.set_expires_unix_seconds(absl::ToUnixSeconds(now) + 60);
+  const v1::SignedEnvelope in_time = Signed(producer_, store);
+  absl::StatusOr<EventReceipt> first = t_->ledger().Append(in_time);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->replayed);
+
+  now += absl::Minutes(5);
+  absl::StatusOr<EventReceipt> retried = t_->ledger().Append(in_time);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_TRUE(retried->replayed);
+  EXPECT_EQ(retried->log_index, first->log_index);
+
+  v1::Event late = Event(v1::STORING, kProducer, {Code(2)});
+  late.set_expires_unix_seconds(absl::ToUnixSeconds(now) - 1);
+  Refused(producer_, late, absl::StatusCode::kFailedPrecondition,
+          "expires_unix_seconds: the request expired at");
+  // Its last second is still in time.
+  late.set_expires_unix_seconds(absl::ToUnixSeconds(now));
+  Ok(producer_, late);
+  ExpectCheckPasses();
+
+  // Epoch 14 took the field as any unknown one: recorded whatever it says.
+  options.rules_epoch = 14;
+  t_->Reopen(options);
+  v1::Event old = Event(v1::STORING, kProducer, {Code(3)});
+  old.set_expires_unix_seconds(1);
+  Ok(producer_, old);
+  ExpectCheckPasses();
+}
+
+// A logged request names no other deployment (rules epoch 15): checked
+// before it is sequenced, beside its signature, and again by `check`, which
+// finds one submitted around that check.
+TEST_F(LifecycleRulesTest, CheckFindsARequestOfAnotherDeploymentInTheLog) {
+  Commission({1});
+  v1::Event e = Event(v1::STORING, kProducer, {Code(1)});
+  e.set_deployment("chemledger.elsewhere");
+  Refused(producer_, e, absl::StatusCode::kUnauthenticated,
+          "deployment: the request was signed for deployment \"chemledger.elsewhere\"");
+  ExpectCheckPasses();
+  std::vector<journal::Request> around_the_ledger(1);
+  around_the_ledger[0].envelope = Signed(producer_, e);
+  ASSERT_TRUE(t_->client().Submit(std::move(around_the_ledger))[0].ok());
+  absl::StatusOr<journal::CheckReport> report = t_->Check();
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss) << report.status();
+  EXPECT_NE(report.status().message().find("signed for deployment \"chemledger.elsewhere\""),
+            std::string::npos)
+      << report.status();
+}
+
 TEST_F(LifecycleRulesTest, TheStockIndexFollowsCustodySiteAndStatus) {
   const auto stock = [&](const std::string& uscc, const std::string& site) {
     bool more = false;

@@ -14,6 +14,7 @@
 #include "services/registry/product_flags.h"
 #include "services/registry/reference_tables.h"
 #include "services/registry/registry_keys.h"
+#include "services/registry/request_binding.h"
 #include "services/registry/validation.h"
 
 namespace chemledger::registry {
@@ -823,6 +824,20 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
 absl::StatusOr<v1::Actor> CheckSigner(const journal::EntryContext& entry,
                                       const storage::StateReader& state,
                                       const crypto::SignatureContext& context) {
+  if (entry.rules_epoch >= kRequestBindingRulesEpoch) {
+    // What the request binds itself to (request_binding.h): its expiry, and
+    // when the log is rebuilt its deployment (checked before it was
+    // sequenced, beside its signature).
+    const RequestBinding binding = ReadRequestBinding(entry.envelope->payload());
+    if (absl::Status s = CheckNotExpired(binding, entry.record_time); !s.ok()) return s;
+    if (entry.mode == journal::ApplyMode::kRebuild && !binding.deployment.empty()) {
+      absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(state);
+      if (!deployment.ok()) return deployment.status();
+      if (absl::Status s = CheckNamedDeployment(binding, deployment->deployment()); !s.ok()) {
+        return s;
+      }
+    }
+  }
   if (entry.mode == journal::ApplyMode::kRebuild) {
     return VerifySigner(state, *entry.envelope, context);
   }

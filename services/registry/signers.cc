@@ -12,8 +12,8 @@
 
 #include "services/common/refusal.h"
 #include "services/common/worker_pool.h"
-#include "services/registry/deployment_binding.h"
 #include "services/registry/registry_state.h"
+#include "services/registry/request_binding.h"
 
 namespace chemledger::registry {
 namespace {
@@ -81,7 +81,7 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
     signers.push_back(VerifiedSigner{std::move(r->actor), resolved[i]->key_id});
   }
   // This deployment's name, for the requests that name theirs
-  // (deployment_binding.h): read once a batch.
+  // (request_binding.h): read once a batch.
   absl::StatusOr<std::string> origin = absl::UnknownError("not read");
   if (n > 0) {
     absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(state);
@@ -92,11 +92,9 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
     }
   }
   const auto check_binding = [&origin](const v1::SignedEnvelope& e) -> absl::Status {
-    if (!origin.ok()) {
-      if (NamedDeployment(e.payload()).empty()) return absl::OkStatus();
-      return origin.status();
-    }
-    return CheckNamedDeployment(e.payload(), *origin);
+    const RequestBinding binding = ReadRequestBinding(e.payload());
+    if (!origin.ok()) return binding.deployment.empty() ? absl::OkStatus() : origin.status();
+    return CheckNamedDeployment(binding, *origin);
   };
   const auto check_range = [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {

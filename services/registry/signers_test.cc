@@ -114,7 +114,7 @@ TEST_F(VerifyActorSignaturesTest, EachEnvelopeGetsItsOwnVerdict) {
       << results[0].status();
 }
 
-// A request names the deployment it was signed for (deployment_binding.h):
+// A request names the deployment it was signed for (request_binding.h):
 // another deployment's is refused before its signer's standing is told,
 // on every thread, and is never a rule's refusal to record.
 TEST_F(VerifyActorSignaturesTest, ARequestSignedForAnotherDeploymentIsRefused) {

@@ -1,0 +1,66 @@
+#include "services/registry/request_binding.h"
+
+#include <cstdint>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
+
+namespace chemledger::registry {
+
+using google::protobuf::internal::WireFormatLite;
+
+RequestBinding ReadRequestBinding(absl::string_view payload) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(payload.data()),
+                                            static_cast<int>(payload.size()));
+  RequestBinding binding;
+  while (true) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) break;  // the end, or bytes that are not a message
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    const WireFormatLite::WireType type = WireFormatLite::GetTagWireType(tag);
+    // A field given twice: the last counts, as the parser takes it.
+    if (field == kDeploymentFieldNumber && type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      uint32_t length = 0;
+      if (!in.ReadVarint32(&length) ||
+          !in.ReadString(&binding.deployment, static_cast<int>(length))) {
+        return {};
+      }
+      continue;
+    }
+    if (field == kExpiresFieldNumber && type == WireFormatLite::WIRETYPE_VARINT) {
+      uint64_t value = 0;
+      if (!in.ReadVarint64(&value)) return {};
+      binding.expires_unix_seconds = static_cast<int64_t>(value);  // int64: two's complement
+      continue;
+    }
+    if (!WireFormatLite::SkipField(&in, tag)) return {};
+  }
+  if (!in.ConsumedEntireMessage()) return {};
+  return binding;
+}
+
+absl::Status CheckNamedDeployment(const RequestBinding& binding, absl::string_view origin) {
+  if (binding.deployment.empty() || binding.deployment == origin) return absl::OkStatus();
+  return absl::UnauthenticatedError(absl::StrFormat(
+      "deployment: the request was signed for deployment \"%s\", not this one (\"%s\"); a "
+      "request is taken only by the deployment it names",
+      absl::CHexEscape(binding.deployment.substr(0, 128)), absl::CHexEscape(origin)));
+}
+
+absl::Status CheckNotExpired(const RequestBinding& binding, absl::Time record_time) {
+  if (binding.expires_unix_seconds == 0 ||
+      absl::ToUnixSeconds(record_time) <= binding.expires_unix_seconds) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrFormat(
+      "expires_unix_seconds: the request expired at %d (%s) and was not recorded (the server's "
+      "time is %s); to record it, sign a new request with a new id",
+      binding.expires_unix_seconds,
+      absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(binding.expires_unix_seconds),
+                       absl::UTCTimeZone()),
+      absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", record_time, absl::UTCTimeZone())));
+}
+
+}  // namespace chemledger::registry

@@ -1,0 +1,76 @@
+// What a signed write request binds itself to, besides its signer and its
+// purpose (the signature context): the deployment it is for, and the time by
+// which it must be recorded.
+//
+// Every signed write request message (Event, WaybillRequest,
+// IssueLabelsRequest, RegistryRequest) has the same two fields:
+//  - 30, `deployment`: the deployment's checkpoint origin
+//    (Deployment.checkpoint_origin), or empty. Signed with the rest of the
+//    request, it keeps a request signed for one deployment from being taken
+//    by another where the same key is registered (a carrier's waybill to one
+//    province's deployment replayed to the next province's, a request made on
+//    staging replayed to production). A deployment refuses a request that
+//    names another one before its rules see it: Unauthenticated, as a read
+//    credential for another origin is, and not recorded as a rule's refusal
+//    (the request was never this deployment's). From rules epoch 15
+//    `chemledgerd check` holds every logged request to it too.
+//  - 31, `expires_unix_seconds`: the last second (Unix time) in which the
+//    request may be recorded, or 0 for none. From rules epoch 15 the rules
+//    refuse a request whose entry would be recorded later
+//    (FailedPrecondition, recorded like any rule's refusal: a request
+//    arriving after its expiry is worth a regulator's look), so that a signed
+//    request held back (in a queue, by a proxy, by a thief) cannot be
+//    recorded long after its signer meant it to be. It is checked after the
+//    request id: a retry of a request recorded in time gets its receipt,
+//    however late.
+// A request that sets neither is taken as before.
+//
+// The fields are read from the payload's wire form, without parsing the
+// request (the deployment is checked beside the signature check of every
+// write), with the parser's rule for a field given twice: the last counts.
+//
+// Thread-safety: stateless functions.
+
+#ifndef CHEMLEDGER_SERVICES_REGISTRY_REQUEST_BINDING_H_
+#define CHEMLEDGER_SERVICES_REGISTRY_REQUEST_BINDING_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace chemledger::registry {
+
+// The field numbers every signed write request message gives them.
+inline constexpr int kDeploymentFieldNumber = 30;
+inline constexpr int kExpiresFieldNumber = 31;
+
+// The rules epoch from which the rules hold a request to its expiry, and
+// `chemledgerd check` a logged request to its deployment.
+inline constexpr uint32_t kRequestBindingRulesEpoch = 15;
+
+struct RequestBinding {
+  std::string deployment;            // "" when it names none
+  int64_t expires_unix_seconds = 0;  // 0 when it sets none
+};
+
+// What `payload` (a serialized write request) binds itself to; nothing
+// (both unset) when `payload` is not a well-formed message, which its
+// parser refuses later, naming what is wrong.
+RequestBinding ReadRequestBinding(absl::string_view payload);
+
+// OK when `binding` names no deployment or names `origin` (this
+// deployment's checkpoint origin); Unauthenticated, naming both, when it
+// names another.
+absl::Status CheckNamedDeployment(const RequestBinding& binding, absl::string_view origin);
+
+// OK when `binding` sets no expiry or `record_time` (the entry's record
+// time) falls in or before its second; FailedPrecondition, naming both
+// times, when the request expired.
+absl::Status CheckNotExpired(const RequestBinding& binding, absl::Time record_time);
+
+}  // namespace chemledger::registry
+
+#endif  // CHEMLEDGER_SERVICES_REGISTRY_REQUEST_BINDING_H_

@@ -1,0 +1,146 @@
+#include "services/registry/request_binding.h"
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "chemledger/v1/label.pb.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "chemledger/v1/registry.pb.h"
+#include "chemledger/v1/waybill.pb.h"
+#include "gtest/gtest.h"
+
+namespace chemledger::registry {
+namespace {
+
+// The field numbers every signed write request gives them.
+static_assert(v1::Event::kDeploymentFieldNumber == kDeploymentFieldNumber);
+static_assert(v1::WaybillRequest::kDeploymentFieldNumber == kDeploymentFieldNumber);
+static_assert(v1::IssueLabelsRequest::kDeploymentFieldNumber == kDeploymentFieldNumber);
+static_assert(v1::RegistryRequest::kDeploymentFieldNumber == kDeploymentFieldNumber);
+static_assert(v1::Event::kExpiresUnixSecondsFieldNumber == kExpiresFieldNumber);
+static_assert(v1::WaybillRequest::kExpiresUnixSecondsFieldNumber == kExpiresFieldNumber);
+static_assert(v1::IssueLabelsRequest::kExpiresUnixSecondsFieldNumber == kExpiresFieldNumber);
+static_assert(v1::RegistryRequest::kExpiresUnixSecondsFieldNumber == kExpiresFieldNumber);
+
+TEST(ReadRequestBindingTest, ReadsBothFieldsOfEveryWriteRequest) {
+  v1::Event event;
+  event.set_event_id("e-1");
+  event.add_codes("91310000MA1K4XXXXX.P1.B1.1");
+  event.set_deployment("chemledger.example");
+  event.set_expires_unix_seconds(1796284800);
+  event.add_label_urls("");
+  RequestBinding b = ReadRequestBinding(event.SerializeAsString());
+  EXPECT_EQ(b.deployment, "chemledger.example");
+  EXPECT_EQ(b.expires_unix_seconds, 1796284800);
+
+  v1::WaybillRequest waybill;
+  waybill.set_request_id("w-1");
+  waybill.mutable_cancel();
+  waybill.set_deployment("sh.chemledger.example");
+  b = ReadRequestBinding(waybill.SerializeAsString());
+  EXPECT_EQ(b.deployment, "sh.chemledger.example");
+  EXPECT_EQ(b.expires_unix_seconds, 0);
+
+  v1::IssueLabelsRequest labels;
+  labels.set_request_id("l-1");
+  labels.set_package_count(3);
+  labels.set_expires_unix_seconds(-5);  // negative: long expired
+  b = ReadRequestBinding(labels.SerializeAsString());
+  EXPECT_EQ(b.deployment, "");
+  EXPECT_EQ(b.expires_unix_seconds, -5);
+
+  v1::RegistryRequest registry;
+  registry.set_request_id("r-1");
+  registry.mutable_add_actor()->set_name("x");
+  registry.set_deployment("b");
+  registry.set_expires_unix_seconds(7);
+  b = ReadRequestBinding(registry.SerializeAsString());
+  EXPECT_EQ(b.deployment, "b");
+  EXPECT_EQ(b.expires_unix_seconds, 7);
+}
+
+TEST(ReadRequestBindingTest, NothingWhenUnsetOrMalformed) {
+  v1::Event event;
+  event.set_event_id("e-1");
+  EXPECT_EQ(ReadRequestBinding(event.SerializeAsString()).deployment, "");
+  EXPECT_EQ(ReadRequestBinding("").deployment, "");
+  event.set_deployment("chemledger.example");
+  event.set_expires_unix_seconds(100);
+  const std::string bytes = event.SerializeAsString();
+  // Cut inside the last value: not a message.
+  RequestBinding cut = ReadRequestBinding(bytes.substr(0, bytes.size() - 1));
+  EXPECT_EQ(cut.deployment, "");
+  EXPECT_EQ(cut.expires_unix_seconds, 0);
+  // A zero tag after it: not a message either.
+  EXPECT_EQ(ReadRequestBinding(bytes + std::string(1, '\0') + "x").deployment, "");
+}
+
+TEST(ReadRequestBindingTest, TheLastOfTwoCountsAsTheParserTakesIt) {
+  v1::Event first;
+  first.set_deployment("one");
+  first.set_expires_unix_seconds(1);
+  v1::Event second;
+  second.set_event_id("e-2");
+  second.set_deployment("two");
+  second.set_expires_unix_seconds(2);
+  const std::string both = first.SerializeAsString() + second.SerializeAsString();
+  v1::Event parsed;
+  ASSERT_TRUE(parsed.ParseFromString(both));
+  const RequestBinding b = ReadRequestBinding(both);
+  EXPECT_EQ(b.deployment, parsed.deployment());
+  EXPECT_EQ(b.expires_unix_seconds, parsed.expires_unix_seconds());
+  EXPECT_EQ(b.deployment, "two");
+}
+
+TEST(ReadRequestBindingTest, AnotherWireTypeIsNotTheFieldForEitherReader) {
+  // Field 30 as a varint and field 31 as bytes: the parser keeps both as
+  // unknown fields, and neither names anything here.
+  std::string bytes;
+  bytes += "\xF0\x01\x07";  // (30 << 3) | 0, varint 7
+  bytes +=
+      "\xFA\x01\x01"
+      "x";  // (31 << 3) | 2, one byte
+  v1::Event parsed;
+  ASSERT_TRUE(parsed.ParseFromString(bytes));
+  EXPECT_EQ(parsed.deployment(), "");
+  EXPECT_EQ(parsed.expires_unix_seconds(), 0);
+  const RequestBinding b = ReadRequestBinding(bytes);
+  EXPECT_EQ(b.deployment, "");
+  EXPECT_EQ(b.expires_unix_seconds, 0);
+}
+
+TEST(CheckNamedDeploymentTest, TakesItsOwnAndUnnamedRefusesAnothers) {
+  RequestBinding b;
+  EXPECT_TRUE(CheckNamedDeployment(b, "gd.chemledger").ok());
+  b.deployment = "gd.chemledger";
+  EXPECT_TRUE(CheckNamedDeployment(b, "gd.chemledger").ok());
+  absl::Status other = CheckNamedDeployment(b, "gx.chemledger");
+  EXPECT_EQ(other.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(other.message().find("deployment: the request was signed for deployment "
+                                 "\"gd.chemledger\", not this one (\"gx.chemledger\")"),
+            absl::string_view::npos)
+      << other;
+  // Compared byte for byte.
+  b.deployment = "GD.chemledger";
+  EXPECT_FALSE(CheckNamedDeployment(b, "gd.chemledger").ok());
+}
+
+TEST(CheckNotExpiredTest, RecordedUpToTheSecondItNames) {
+  RequestBinding b;
+  const absl::Time t = absl::FromUnixSeconds(1796284800);
+  EXPECT_TRUE(CheckNotExpired(b, t).ok());  // no expiry
+  b.expires_unix_seconds = 1796284800;
+  EXPECT_TRUE(CheckNotExpired(b, t).ok());
+  EXPECT_TRUE(CheckNotExpired(b, t + absl::Milliseconds(999)).ok());
+  absl::Status late = CheckNotExpired(b, t + absl::Seconds(1));
+  EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(late.message().find("expires_unix_seconds: the request expired at 1796284800 "
+                                "(2026-12-03 08:00:00 UTC) and was not recorded"),
+            absl::string_view::npos)
+      << late;
+  b.expires_unix_seconds = -1;
+  EXPECT_FALSE(CheckNotExpired(b, t).ok());
+}
+
+}  // namespace
+}  // namespace chemledger::registry
