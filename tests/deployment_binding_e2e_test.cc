@@ -165,5 +165,45 @@ TEST_F(DeploymentBindingE2eTest, EveryWriteServiceTakesItsOwnAndRefusesAnothers)
   EXPECT_EQ(RawLogSize(), raw_before + 2);
 }
 
+// A request names the last second it may be recorded in (rules epoch 15):
+// over gRPC, a new one that comes later is refused and recorded as a
+// refusal; a retry of one recorded in time gets its receipt.
+TEST_F(DeploymentBindingE2eTest, AnExpiredRequestIsRefusedAndItsRetryAnswered) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  const auto add = [&](const std::string& name, int64_t expires) {
+    v1::RegistryRequest r = Actor(name, v1::ENTERPRISE_OPERATOR, kAcme,
+                                  crypto::SigningKey::Generate());
+    r.set_deployment(kDeployment);
+    r.set_expires_unix_seconds(expires);
+    return Signed(*acme_admin_, r);
+  };
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  const v1::SignedEnvelope in_time = add("clerk 1", now + 2);
+  v1::SubmitResponse first;
+  ASSERT_TRUE(Submit(in_time, &first).ok());
+  EXPECT_FALSE(first.replayed());
+
+  const uint64_t raw_before = RawLogSize();
+  v1::SubmitResponse response;
+  grpc::Status late = Submit(add("clerk 2", now - 1), &response);
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << late.error_message();
+  EXPECT_NE(late.error_message().find("expires_unix_seconds: the request expired at"),
+            std::string::npos)
+      << late.error_message();
+  // Recorded as a refusal, by the refusal thread.
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (RawLogSize() < raw_before + 1 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(RawLogSize(), raw_before + 1);
+
+  // Past its expiry, the request recorded in time is answered as a retry.
+  while (absl::ToUnixSeconds(absl::Now()) <= now + 2) absl::SleepFor(absl::Milliseconds(100));
+  v1::SubmitResponse again;
+  ASSERT_TRUE(Submit(in_time, &again).ok());
+  EXPECT_TRUE(again.replayed());
+  EXPECT_EQ(again.log_index(), first.log_index());
+}
+
 }  // namespace
 }  // namespace chemledger
