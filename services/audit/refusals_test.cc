@@ -4,6 +4,7 @@
 #include "services/audit/refusals.h"
 
 #include <memory>
+#include <set>
 
 #include "crypto/label.h"
 #include "crypto/merkle.h"
@@ -143,6 +144,50 @@ TEST_F(RefusalsTest, TheEvidenceIsTheLoggedEntry) {
   request.set_page_size(101);
   page = ListAnomalies(*t_->snapshot(), ActorOf(regulator_), request, absl::Now());
   EXPECT_EQ(page.status().code(), absl::StatusCode::kInvalidArgument) << page.status();
+}
+
+// A page of evidence holds under kMaxAnomalyEvidenceBytes of entries: it is
+// cut after a whole entry and the rest come on the next pages, every anomaly
+// once and each with its entry.
+TEST_F(RefusalsTest, APageOfEvidenceStaysUnderItsBudget) {
+  Commission({1});
+  // A field CONSUMING does not use, accepted: each refusal's entry about
+  // 200 KiB, twelve of them over 2 MiB.
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
+  use.set_reason(std::string(200 * 1024, 'x'));
+  constexpr int kRefusals = 12;
+  for (int i = 0; i < kRefusals; ++i) {
+    use.set_event_id(absl::StrCat("large-", i));
+    use.set_quantity_milli(99000000 + i);
+    ASSERT_EQ(Attempt(producer_, use).code(), absl::StatusCode::kFailedPrecondition);
+  }
+  recorder_->Flush();
+  ASSERT_EQ(recorder_->counters().recorded, static_cast<uint64_t>(kRefusals));
+
+  v1::ListAnomaliesRequest request;
+  request.set_with_evidence(true);
+  std::set<uint64_t> seen;
+  int pages = 0;
+  for (; pages < 20; ++pages) {
+    absl::StatusOr<v1::Anomalies> page =
+        ListAnomalies(*t_->snapshot(), ActorOf(regulator_), request, absl::Now());
+    ASSERT_TRUE(page.ok()) << page.status();
+    ASSERT_GT(page->anomalies_size(), 0);
+    ASSERT_EQ(page->evidence_size(), page->anomalies_size());
+    size_t bytes = 0;
+    for (int i = 0; i < page->anomalies_size(); ++i) {
+      const v1::AnomalyEvidence& e = page->evidence(i);
+      EXPECT_EQ(e.log_index(), page->anomalies(i).log_index());
+      EXPECT_TRUE(seen.insert(e.log_index()).second) << "listed twice: " << e.log_index();
+      EXPECT_GT(e.entry().size(), 200u * 1024);
+      bytes += e.entry().size();
+    }
+    EXPECT_LE(bytes, kMaxAnomalyEvidenceBytes);
+    if (page->next_after_log_index() == 0) break;
+    request.set_after_log_index(page->next_after_log_index());
+  }
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kRefusals));
+  EXPECT_GE(pages + 1, 2) << "2.4 MiB of entries fit one page";
 }
 
 // An observation recorded by an enterprise outside a regional regulator's
