@@ -2,9 +2,11 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "services/audit/reconciliation_check.h"
 #include "services/ledger/lifecycle_testing.h"
 #include "services/waybill/waybill_testing.h"
 
@@ -389,6 +391,62 @@ TEST_F(ReconciliationTest, HazardousWasteIsDeclaredShippedUnderAManifestAndDispo
   ExpectBalanced(*disposer);
   ASSERT_EQ(r.totals_size(), 1);
   EXPECT_DOUBLE_EQ(r.totals(0).figures().waste_disposal_rate(), 0.5);
+  ExpectCheckPasses();
+}
+
+// A period in which an earlier period's disposal of declared waste is
+// declared an error adds up to less than no waste disposed: the column
+// reads 0, and the disposal rate is taken from the figures as they read
+// (0 disposed of what was declared, not a negative rate), as a reader
+// recomputes it (chemaudit verify: CheckReconciliationAddsUp).
+TEST_F(ReconciliationTest, AWasteColumnBelowZeroReadsZeroAndTheRateFollowsIt) {
+  Commission({1, 2});
+  v1::Event declare = Event(v1::WASTE_DECLARING, kProducer, {Code(2)});
+  declare.set_waste_code("900-041-49");
+  Ok(producer_, declare);
+  v1::WaybillRequest submit;
+  *submit.mutable_submit() = waybill::testing::ExampleWaybill("WB-NEG", kCarrier, kProducer,
+                                                              kDisposer, {Code(2)}, 25000, "KGM");
+  submit.mutable_submit()->set_waste_manifest("3501002026000999");
+  submit.mutable_submit()->set_waste_code("900-041-49");
+  ASSERT_TRUE(ApplyWaybill(submit).ok());
+  v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(2)});
+  ship.set_consignee_uscc(kDisposer);
+  ship.set_waybill_id("WB-NEG");
+  Ok(producer_, ship);
+  Ok(disposer_, Event(v1::RECEIVING, kDisposer, {Code(2)}));
+  v1::Event destroy = Event(v1::DESTROYING, kDisposer, {Code(2)});
+  destroy.set_manifest_id("3501002026000999");
+  Ok(disposer_, destroy);
+  Move(producer_, kProducer, disposer_, kDisposer, {Code(1)});
+  // Event times are whole seconds, a second apart: the period begins here.
+  const absl::Time period_start =
+      absl::FromUnixSeconds(absl::ToUnixSeconds(clock_)) + absl::Milliseconds(500);
+  v1::Event undo = Event(v1::ERROR_DECLARATION, kDisposer, {});
+  undo.set_corrects_event_id(destroy.event_id());
+  undo.set_reason("destroyed the wrong drum on paper");
+  Ok(disposer_, undo);
+  // The disposer declares waste of its own in the period: its row has waste
+  // declared and less than none disposed.
+  v1::Event more = Event(v1::WASTE_DECLARING, kDisposer, {Code(1)});
+  more.set_waste_code("900-041-49");
+  Ok(disposer_, more);
+
+  v1::ReconcileRequest request;
+  request.mutable_from()->set_seconds(absl::ToUnixSeconds(period_start));
+  request.mutable_from()->set_nanos(500000000);
+  const v1::Reconciliation r = Run(Regulator(), request);
+  const v1::ReconciliationRow* disposer = Row(r, kDisposer);
+  ASSERT_NE(disposer, nullptr);
+  EXPECT_EQ(disposer->figures().waste_disposed_milli(), 0u) << "-25 kg in the period reads 0";
+  EXPECT_EQ(disposer->figures().waste_declared_milli(), 25000u);
+  EXPECT_EQ(disposer->figures().waste_disposal_rate(), 0.0) << "not -25 / 25";
+  ASSERT_EQ(r.totals_size(), 1);
+  EXPECT_EQ(r.totals(0).figures().waste_declared_milli(), 25000u);
+  EXPECT_EQ(r.totals(0).figures().waste_disposed_milli(), 0u);
+  EXPECT_EQ(r.totals(0).figures().waste_disposal_rate(), 0.0) << "not -25 / 25";
+  const absl::Status adds_up = CheckReconciliationAddsUp("reconciliation", r);
+  EXPECT_TRUE(adds_up.ok()) << adds_up;
   ExpectCheckPasses();
 }
 
