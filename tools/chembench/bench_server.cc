@@ -383,4 +383,20 @@ v1::SignedEnvelope BenchEventSigner::Sign(v1::BusinessStep step, const std::stri
   return *envelope::Sign(api::kEventContext, e.SerializeAsString(), *producer_);
 }
 
+v1::SignedEnvelope BenchEventSigner::SignObservation(const std::string& batch, int first,
+                                                     const std::vector<std::string>& labels) {
+  v1::Event e;
+  e.set_event_id(absl::StrCat(id_prefix_, ++next_id_));
+  e.set_step(v1::OBSERVING);
+  for (size_t i = 0; i < labels.size(); ++i) {
+    e.add_codes(BenchCode(batch, first + static_cast<int>(i)));
+    e.add_label_urls(labels[i]);
+  }
+  e.mutable_event_time()->set_seconds(event_seconds_);
+  e.set_event_time_offset_minutes(480);
+  e.mutable_location()->set_enterprise_uscc(kBenchUscc);
+  e.mutable_location()->set_site("bench");
+  return *envelope::Sign(api::kEventContext, e.SerializeAsString(), *producer_);
+}
+
 }  // namespace chemledger::chembench

@@ -149,6 +149,10 @@ class BenchEventSigner {
   // at `site` ("" for the free-text site "bench").
   v1::SignedEnvelope Sign(v1::BusinessStep step, const std::string& batch, int first, int count,
                           const std::string& site = "");
+  // An OBSERVING event of packages `first` to first + labels.size() - 1 of
+  // `batch`, carrying `labels` (their label URLs, in order).
+  v1::SignedEnvelope SignObservation(const std::string& batch, int first,
+                                     const std::vector<std::string>& labels);
 
  private:
   const crypto::SigningKey* const producer_;

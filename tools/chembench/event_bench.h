@@ -35,6 +35,12 @@ struct EventBenchOptions {
   // The same two registered sites without the thresholds table: what the
   // registered sites cost without the identification.
   bool registered_sites = false;
+  // When above 0, every observe_every-th streamed or batched event is an
+  // OBSERVING event of labels_per_observation packages carrying their
+  // labels (each label's signature checked beside the event's, before it
+  // is sequenced: rules epoch 14), the rest STORING as before.
+  int observe_every = 0;
+  int labels_per_observation = 100;
 };
 
 // Prints a Markdown table to stdout; returns a process exit status.

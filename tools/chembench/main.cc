@@ -60,7 +60,8 @@ constexpr char kUsage[] =
     "signing on all cores.\n\n"
     "chembench events --chemledgerd PATH [--dir DIR] [--clients N] [--streams N]\n"
     "  [--unary-events N] [--stream-events N] [--codes N] [--window N]\n"
-    "  [--major-hazard-sites | --registered-sites]: starts\n"
+    "  [--major-hazard-sites | --registered-sites]\n"
+    "  [--observe-every N [--labels-per-observation N]]: starts\n"
     "chemledgerd (a\n"
     "separate process) on a scratch deployment and pushes signed events over gRPC,\n"
     "unary and streaming: durable events/s and p50/p99 latency, next to one core's\n"
@@ -71,7 +72,10 @@ constexpr char kUsage[] =
     "(tools/chembench/diy_table_bench.h): a per-code hash chain, one event per\n"
     "transaction, from the same clients. With --ledgerd PATH too: GetHistory reads/s\n"
     "at a read replica of the PostgreSQL store (ledgerd --read-replica), alone and\n"
-    "beside the writer.\n\n"
+    "beside the writer. --observe-every N: every Nth streamed event is an observation\n"
+    "of --labels-per-observation packages (default 100, at most 100) carrying their\n"
+    "labels, each label's signature checked too; the Ed25519 checks per second are\n"
+    "then printed as well.\n\n"
     "chembench waybills --chemledgerd PATH [--dir DIR] [--waybills N]\n"
     "  [--codes-per-waybill N] [--rounds N] [--streams N] [--window N]: starts\n"
     "chemledgerd (a separate process) on a scratch deployment, registers a carrier,\n"
@@ -174,6 +178,18 @@ int Events(const Args& flags) {
   }
   if (options.batch > 1000) {
     std::cerr << "chembench events: --batch must be at most 1000\n";
+    return 2;
+  }
+  if ((flags.Has("observe-every") &&
+       !ReadCounts(flags, "events", {{"observe-every", &options.observe_every}})) ||
+      (flags.Has("labels-per-observation") &&
+       !ReadCounts(flags, "events",
+                   {{"labels-per-observation", &options.labels_per_observation}}))) {
+    return 2;
+  }
+  if (options.labels_per_observation > 100) {
+    std::cerr << "chembench events: --labels-per-observation must be at most 100 (an "
+                 "observation's labels, rules epoch 14)\n";
     return 2;
   }
   if (options.codes > 100000) {
@@ -356,7 +372,8 @@ const Benchmark kBenchmarks[] = {
     {"labels", {{"seconds", "threads"}, {}}, Labels},
     {"events",
      {{"chemledgerd", "dir", "clients", "streams", "unary-events", "stream-events", "codes",
-       "window", "batch", "postgres", "read-seconds", "ledgerd"},
+       "window", "batch", "postgres", "read-seconds", "ledgerd", "observe-every",
+       "labels-per-observation"},
       {"major-hazard-sites", "registered-sites"}},
      Events},
     {"waybills",
