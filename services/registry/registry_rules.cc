@@ -826,14 +826,16 @@ absl::StatusOr<v1::Actor> CheckSigner(const journal::EntryContext& entry,
                                       const crypto::SignatureContext& context) {
   if (entry.rules_epoch >= kRequestBindingRulesEpoch) {
     // What the request binds itself to (request_binding.h): its expiry, and
-    // when the log is rebuilt its deployment (checked before it was
-    // sequenced, beside its signature).
-    const RequestBinding binding = ReadRequestBinding(entry.envelope->payload());
-    if (absl::Status s = CheckNotExpired(binding, entry.record_time); !s.ok()) return s;
-    if (entry.mode == journal::ApplyMode::kRebuild && !binding.deployment.empty()) {
+    // its deployment (checked before it was sequenced too, beside its
+    // signature; again here, so that no path around that check logs
+    // another deployment's request).
+    absl::StatusOr<RequestBinding> binding = ReadRequestBinding(entry.envelope->payload());
+    if (!binding.ok()) return binding.status();
+    if (absl::Status s = CheckNotExpired(*binding, entry.record_time); !s.ok()) return s;
+    if (!binding->deployment.empty()) {
       absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(state);
       if (!deployment.ok()) return deployment.status();
-      if (absl::Status s = CheckNamedDeployment(binding, deployment->deployment()); !s.ok()) {
+      if (absl::Status s = CheckNamedDeployment(*binding, deployment->deployment()); !s.ok()) {
         return s;
       }
     }

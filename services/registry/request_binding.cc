@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
@@ -11,7 +12,16 @@ namespace chemledger::registry {
 
 using google::protobuf::internal::WireFormatLite;
 
-RequestBinding ReadRequestBinding(absl::string_view payload) {
+namespace {
+
+absl::Status Malformed(const google::protobuf::io::CodedInputStream& in) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "envelope.payload: not a well-formed protobuf message (at byte ", in.CurrentPosition(), ")"));
+}
+
+}  // namespace
+
+absl::StatusOr<RequestBinding> ReadRequestBinding(absl::string_view payload) {
   google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(payload.data()),
                                             static_cast<int>(payload.size()));
   RequestBinding binding;
@@ -25,19 +35,19 @@ RequestBinding ReadRequestBinding(absl::string_view payload) {
       uint32_t length = 0;
       if (!in.ReadVarint32(&length) ||
           !in.ReadString(&binding.deployment, static_cast<int>(length))) {
-        return {};
+        return Malformed(in);
       }
       continue;
     }
     if (field == kExpiresFieldNumber && type == WireFormatLite::WIRETYPE_VARINT) {
       uint64_t value = 0;
-      if (!in.ReadVarint64(&value)) return {};
+      if (!in.ReadVarint64(&value)) return Malformed(in);
       binding.expires_unix_seconds = static_cast<int64_t>(value);  // int64: two's complement
       continue;
     }
-    if (!WireFormatLite::SkipField(&in, tag)) return {};
+    if (!WireFormatLite::SkipField(&in, tag)) return Malformed(in);
   }
-  if (!in.ConsumedEntireMessage()) return {};
+  if (!in.ConsumedEntireMessage()) return Malformed(in);
   return binding;
 }
 

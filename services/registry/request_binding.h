@@ -12,8 +12,10 @@
 //    staging replayed to production). A deployment refuses a request that
 //    names another one before its rules see it: Unauthenticated, as a read
 //    credential for another origin is, and not recorded as a rule's refusal
-//    (the request was never this deployment's). From rules epoch 15
-//    `chemledgerd check` holds every logged request to it too.
+//    (the request was never this deployment's). From rules epoch 15 the
+//    rules (CheckSigner) check it again as they order a request, so that no
+//    path around the first check logs another deployment's request, and
+//    `chemledgerd check` holds the log to it.
 //  - 31, `expires_unix_seconds`: the last second (Unix time) in which the
 //    request may be recorded, or 0 for none. From rules epoch 15 the rules
 //    refuse a request whose entry would be recorded later
@@ -28,6 +30,8 @@
 // The fields are read from the payload's wire form, without parsing the
 // request (the deployment is checked beside the signature check of every
 // write), with the parser's rule for a field given twice: the last counts.
+// A payload that is not a well-formed message is refused (InvalidArgument)
+// rather than taken as naming nothing.
 //
 // Thread-safety: stateless functions.
 
@@ -38,6 +42,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
@@ -47,8 +52,8 @@ namespace chemledger::registry {
 inline constexpr int kDeploymentFieldNumber = 30;
 inline constexpr int kExpiresFieldNumber = 31;
 
-// The rules epoch from which the rules hold a request to its expiry, and
-// `chemledgerd check` a logged request to its deployment.
+// The rules epoch from which the rules hold a request to its expiry and
+// (again) to its deployment.
 inline constexpr uint32_t kRequestBindingRulesEpoch = 15;
 
 struct RequestBinding {
@@ -56,10 +61,11 @@ struct RequestBinding {
   int64_t expires_unix_seconds = 0;  // 0 when it sets none
 };
 
-// What `payload` (a serialized write request) binds itself to; nothing
-// (both unset) when `payload` is not a well-formed message, which its
-// parser refuses later, naming what is wrong.
-RequestBinding ReadRequestBinding(absl::string_view payload);
+// What `payload` (a serialized write request) binds itself to;
+// InvalidArgument when `payload` is not a well-formed protobuf message (what
+// it binds itself to cannot be told, so it is refused, never taken as
+// binding to nothing).
+absl::StatusOr<RequestBinding> ReadRequestBinding(absl::string_view payload);
 
 // OK when `binding` names no deployment or names `origin` (this
 // deployment's checkpoint origin); Unauthenticated, naming both, when it

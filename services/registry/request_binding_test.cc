@@ -29,7 +29,7 @@ TEST(ReadRequestBindingTest, ReadsBothFieldsOfEveryWriteRequest) {
   event.set_deployment("chemledger.example");
   event.set_expires_unix_seconds(1796284800);
   event.add_label_urls("");
-  RequestBinding b = ReadRequestBinding(event.SerializeAsString());
+  RequestBinding b = *ReadRequestBinding(event.SerializeAsString());
   EXPECT_EQ(b.deployment, "chemledger.example");
   EXPECT_EQ(b.expires_unix_seconds, 1796284800);
 
@@ -37,7 +37,7 @@ TEST(ReadRequestBindingTest, ReadsBothFieldsOfEveryWriteRequest) {
   waybill.set_request_id("w-1");
   waybill.mutable_cancel();
   waybill.set_deployment("sh.chemledger.example");
-  b = ReadRequestBinding(waybill.SerializeAsString());
+  b = *ReadRequestBinding(waybill.SerializeAsString());
   EXPECT_EQ(b.deployment, "sh.chemledger.example");
   EXPECT_EQ(b.expires_unix_seconds, 0);
 
@@ -45,7 +45,7 @@ TEST(ReadRequestBindingTest, ReadsBothFieldsOfEveryWriteRequest) {
   labels.set_request_id("l-1");
   labels.set_package_count(3);
   labels.set_expires_unix_seconds(-5);  // negative: long expired
-  b = ReadRequestBinding(labels.SerializeAsString());
+  b = *ReadRequestBinding(labels.SerializeAsString());
   EXPECT_EQ(b.deployment, "");
   EXPECT_EQ(b.expires_unix_seconds, -5);
 
@@ -54,25 +54,37 @@ TEST(ReadRequestBindingTest, ReadsBothFieldsOfEveryWriteRequest) {
   registry.mutable_add_actor()->set_name("x");
   registry.set_deployment("b");
   registry.set_expires_unix_seconds(7);
-  b = ReadRequestBinding(registry.SerializeAsString());
+  b = *ReadRequestBinding(registry.SerializeAsString());
   EXPECT_EQ(b.deployment, "b");
   EXPECT_EQ(b.expires_unix_seconds, 7);
 }
 
-TEST(ReadRequestBindingTest, NothingWhenUnsetOrMalformed) {
+TEST(ReadRequestBindingTest, NothingWhenUnsetRefusedWhenMalformed) {
   v1::Event event;
   event.set_event_id("e-1");
-  EXPECT_EQ(ReadRequestBinding(event.SerializeAsString()).deployment, "");
-  EXPECT_EQ(ReadRequestBinding("").deployment, "");
+  ASSERT_TRUE(ReadRequestBinding(event.SerializeAsString()).ok());
+  EXPECT_EQ(ReadRequestBinding(event.SerializeAsString())->deployment, "");
+  EXPECT_EQ(ReadRequestBinding(event.SerializeAsString())->expires_unix_seconds, 0);
+  ASSERT_TRUE(ReadRequestBinding("").ok());
+  EXPECT_EQ(ReadRequestBinding("")->deployment, "");
   event.set_deployment("chemledger.example");
   event.set_expires_unix_seconds(100);
   const std::string bytes = event.SerializeAsString();
-  // Cut inside the last value: not a message.
-  RequestBinding cut = ReadRequestBinding(bytes.substr(0, bytes.size() - 1));
-  EXPECT_EQ(cut.deployment, "");
-  EXPECT_EQ(cut.expires_unix_seconds, 0);
-  // A zero tag after it: not a message either.
-  EXPECT_EQ(ReadRequestBinding(bytes + std::string(1, '\0') + "x").deployment, "");
+  // What a malformed payload binds itself to cannot be told: refused, never
+  // taken as binding to nothing. Cut inside the last value:
+  absl::StatusOr<RequestBinding> cut = ReadRequestBinding(bytes.substr(0, bytes.size() - 1));
+  EXPECT_EQ(cut.status().code(), absl::StatusCode::kInvalidArgument) << cut.status();
+  EXPECT_NE(cut.status().message().find("envelope.payload: not a well-formed protobuf message"),
+            std::string::npos)
+      << cut.status();
+  // Trailing bytes after a message that names another deployment:
+  EXPECT_FALSE(ReadRequestBinding(bytes + "\x0a").ok());
+  // A zero tag:
+  EXPECT_FALSE(ReadRequestBinding(bytes + std::string(1, '\0') + "x").ok());
+  // The parser refuses each of them too.
+  v1::Event parsed;
+  EXPECT_FALSE(parsed.ParseFromString(bytes.substr(0, bytes.size() - 1)));
+  EXPECT_FALSE(parsed.ParseFromString(bytes + "\x0a"));
 }
 
 TEST(ReadRequestBindingTest, TheLastOfTwoCountsAsTheParserTakesIt) {
@@ -86,7 +98,7 @@ TEST(ReadRequestBindingTest, TheLastOfTwoCountsAsTheParserTakesIt) {
   const std::string both = first.SerializeAsString() + second.SerializeAsString();
   v1::Event parsed;
   ASSERT_TRUE(parsed.ParseFromString(both));
-  const RequestBinding b = ReadRequestBinding(both);
+  const RequestBinding b = *ReadRequestBinding(both);
   EXPECT_EQ(b.deployment, parsed.deployment());
   EXPECT_EQ(b.expires_unix_seconds, parsed.expires_unix_seconds());
   EXPECT_EQ(b.deployment, "two");
@@ -104,7 +116,7 @@ TEST(ReadRequestBindingTest, AnotherWireTypeIsNotTheFieldForEitherReader) {
   ASSERT_TRUE(parsed.ParseFromString(bytes));
   EXPECT_EQ(parsed.deployment(), "");
   EXPECT_EQ(parsed.expires_unix_seconds(), 0);
-  const RequestBinding b = ReadRequestBinding(bytes);
+  const RequestBinding b = *ReadRequestBinding(bytes);
   EXPECT_EQ(b.deployment, "");
   EXPECT_EQ(b.expires_unix_seconds, 0);
 }

@@ -190,6 +190,21 @@ TEST_F(VerifyActorSignaturesTest, ARequestSignedForAnotherDeploymentIsRefused) {
   }
   EXPECT_TRUE(recorded.refusals.empty());
   EXPECT_EQ(ledger_->snapshot()->size(), size_before);
+
+  // A payload that is not a message: what it names cannot be told, so it
+  // is refused there, and not recorded either.
+  const v1::SignedEnvelope malformed =
+      *envelope::Sign(api::kEventContext, std::string("\x0a\x05ab", 4), operator_);
+  const auto unreadable =
+      SubmitSigned(ledger_->client(), {&malformed}, api::kEventContext, options);
+  ASSERT_EQ(unreadable.size(), 1u);
+  EXPECT_EQ(unreadable[0].status().code(), absl::StatusCode::kInvalidArgument)
+      << unreadable[0].status();
+  EXPECT_NE(unreadable[0].status().message().find("not a well-formed protobuf message"),
+            std::string::npos)
+      << unreadable[0].status();
+  EXPECT_TRUE(recorded.refusals.empty());
+  EXPECT_EQ(ledger_->snapshot()->size(), size_before);
 }
 
 }  // namespace
