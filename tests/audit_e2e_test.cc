@@ -14,6 +14,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/wire.h"
@@ -22,6 +23,7 @@
 #include "chemledger/v1/ledger_service.pb.h"
 #include "crypto/checkpoint.h"
 #include "crypto/key_files.h"
+#include "crypto/sha256.h"
 #include "gtest/gtest.h"
 #include "journal/state_machine.h"
 #include "tests/e2e_server.h"
@@ -352,6 +354,42 @@ TEST_F(AuditE2eTest, AnomaliesListARefusedAttempt) {
   ASSERT_EQ(status, 0) << out;
   EXPECT_NE(out.find("OVER_CONSUMPTION"), std::string::npos) << out;
   EXPECT_NE(out.find("proved 1 entries in the log of"), std::string::npos) << out;
+  // --kept: proved in a log that extends a checkpoint the regulator kept.
+  const std::string kept = dir_ + "/anomalies.checkpoint";
+  std::tie(status, out) = Chemaudit(absl::StrCat(
+      "checkpoint ", Server("chemledger.v1.LedgerService"), " --note-key ", vkey, " --out ", kept));
+  ASSERT_EQ(status, 0) << out;
+  std::tie(status, out) = Chemaudit(absl::StrCat(
+      "anomalies ", Server(), " --key ", dir_, "/regulator.key --kind REFUSED_REQUEST --prove ",
+      "--note-key ", vkey, " --kept ", kept, " ", ledger));
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("extending the kept one of size"), std::string::npos) << out;
+  // A checkpoint of another log under the same key (a fork its operator
+  // signed, shown to someone else): the log now does not extend it.
+  {
+    std::ifstream kept_in(kept);
+    std::string line, size_line;
+    std::getline(kept_in, line);
+    std::getline(kept_in, size_line);
+    absl::StatusOr<crypto::SigningKey> note_key =
+        crypto::LoadSigningKey(dir_ + "/data/keys/note.key", absl::nullopt);
+    ASSERT_TRUE(note_key.ok()) << note_key.status();
+    absl::StatusOr<crypto::NoteSigner> signer =
+        crypto::NoteSigner::Create(kDeployment, *std::move(note_key));
+    ASSERT_TRUE(signer.ok()) << signer.status();
+    crypto::Checkpoint forked;
+    forked.origin = kDeployment;
+    ASSERT_TRUE(absl::SimpleAtoi(size_line, &forked.size)) << size_line;
+    forked.root_hash = crypto::Sha256("another log");
+    absl::StatusOr<std::string> note = signer->SignCheckpoint(forked);
+    ASSERT_TRUE(note.ok()) << note.status();
+    std::ofstream(dir_ + "/forked.checkpoint") << *note;
+  }
+  std::tie(status, out) = Chemaudit(absl::StrCat(
+      "anomalies ", Server(), " --key ", dir_, "/regulator.key --kind REFUSED_REQUEST --prove ",
+      "--note-key ", vkey, " --kept ", dir_, "/forked.checkpoint ", ledger));
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("--kept: the log forked"), std::string::npos) << out;
   // Against another note key, nothing is proved.
   const std::string other_vkey = dir_ + "/other.vkey";
   absl::StatusOr<crypto::NoteSigner> other =

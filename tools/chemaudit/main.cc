@@ -118,7 +118,7 @@ constexpr char kUsage[] =
     "  anomalies --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
     "            [--kind K[,K...]] [--enterprise USCC | --region PREFIX | --park ID]\n"
     "            [--after LOG_INDEX] [--grace-minutes N] [--json] [--follow]\n"
-    "            [--prove --note-key VKEY [--ledger-server HOST:PORT]]\n"
+    "            [--prove --note-key VKEY [--kept CHECKPOINT] [--ledger-server HOST:PORT]]\n"
     "      the anomaly list (AuditService.ListAnomalies): first the shipments\n"
     "      overdue now (not received N minutes, default 120, after their planned\n"
     "      arrival), then in log order refused requests recorded in the log (with\n"
@@ -130,7 +130,7 @@ constexpr char kUsage[] =
     "      regulator's of 应急管理 or 园区管委会) and proves it in a checkpoint\n"
     "      signed by the pinned note key, failing if any does not prove (from\n"
     "      LedgerService at --server, or at --ledger-server: ledgerd in a cluster\n"
-    "      without a proxy)\n"
+    "      without a proxy); with --kept, in a log that extends the kept checkpoint\n"
     "  stock --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
     "        [goods as for query] [--enterprise USCC | --region PREFIX | --park ID]\n"
     "        [--site SITE] [--codes] [--csv | --json]\n"
@@ -502,6 +502,45 @@ int Epcis(const std::vector<std::string>& argv) {
   return 0;
 }
 
+// Whether the log `now` signs extends the log `kept` signed (both verified
+// with the pinned key): FailedPrecondition naming how when it does not (it
+// shrank, or forked), by the server's consistency proof.
+absl::Status CheckExtends(v1::LedgerService::Stub& ledger, const crypto::Checkpoint& kept,
+                          const crypto::Checkpoint& now) {
+  if (now.size < kept.size) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the log shrank: size ", now.size, " after ", kept.size, " was signed"));
+  }
+  if (now.size == kept.size) {
+    if (now.root_hash != kept.root_hash) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the log forked: two roots signed for size ", now.size));
+    }
+    return absl::OkStatus();
+  }
+  v1::GetConsistencyProofRequest ask;
+  ask.set_first_size(kept.size);
+  ask.set_second_size(now.size);
+  v1::ConsistencyProof proof;
+  if (grpc::Status s = ledger.GetConsistencyProof(chemctl::Context().get(), ask, &proof); !s.ok()) {
+    return chemctl::ServerError(s);
+  }
+  std::vector<crypto::Sha256Digest> hashes;
+  for (const std::string& h : proof.hashes()) {
+    absl::StatusOr<crypto::Sha256Digest> d = crypto::Sha256Digest::FromBytes(h);
+    if (!d.ok()) return absl::FailedPreconditionError("the consistency proof is malformed");
+    hashes.push_back(*d);
+  }
+  if (absl::Status s =
+          crypto::VerifyConsistency(kept.size, now.size, kept.root_hash, now.root_hash, hashes);
+      !s.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("the log forked: size ", now.size,
+                                                      " does not extend the kept size ", kept.size,
+                                                      ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
 // One round of the witness: what it found, or the alarm (FailedPrecondition)
 // when the log is not an extension of the kept checkpoint.
 absl::StatusOr<std::string> WatchOnce(v1::LedgerService::Stub& ledger,
@@ -532,38 +571,8 @@ absl::StatusOr<std::string> WatchOnce(v1::LedgerService::Stub& ledger,
     kept = *std::move(opened);
   }
   if (kept) {
-    if (now->size < kept->size) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the log shrank: size ", now->size, " after ", kept->size, " was signed"));
-    }
-    if (now->size == kept->size) {
-      if (now->root_hash != kept->root_hash) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("the log forked: two roots signed for size ", now->size));
-      }
-      return absl::StrCat("unchanged at size ", now->size);
-    }
-    v1::GetConsistencyProofRequest ask;
-    ask.set_first_size(kept->size);
-    ask.set_second_size(now->size);
-    v1::ConsistencyProof proof;
-    if (grpc::Status s = ledger.GetConsistencyProof(chemctl::Context().get(), ask, &proof);
-        !s.ok()) {
-      return chemctl::ServerError(s);
-    }
-    std::vector<crypto::Sha256Digest> hashes;
-    for (const std::string& h : proof.hashes()) {
-      absl::StatusOr<crypto::Sha256Digest> d = crypto::Sha256Digest::FromBytes(h);
-      if (!d.ok()) return absl::FailedPreconditionError("the consistency proof is malformed");
-      hashes.push_back(*d);
-    }
-    if (absl::Status s = crypto::VerifyConsistency(kept->size, now->size, kept->root_hash,
-                                                   now->root_hash, hashes);
-        !s.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the log forked: size ", now->size, " does not extend the kept size ",
-                       kept->size, ": ", s.message()));
-    }
+    if (absl::Status s = CheckExtends(ledger, *kept, *now); !s.ok()) return s;
+    if (now->size == kept->size) return absl::StrCat("unchanged at size ", now->size);
   }
   std::string note = fetched.signed_note();
   if (witness != nullptr) {
@@ -891,12 +900,15 @@ int Query(const std::vector<std::string>& argv) {
 }
 
 // Proves the entries whose leaf hashes `leaves` holds (by log index) in the
-// log: a checkpoint signed by `key` at or past every one, and an inclusion
-// proof of each in it. Says what was proved; DataLoss naming the first
-// entry that does not prove, Unavailable when the server's checkpoint is
-// behind an entry (a read replica behind: try again).
+// log: a checkpoint signed by `key` at or past every one (and, given
+// `kept`, a log that extends the kept checkpoint's), and an inclusion proof
+// of each in it. Says what was proved; DataLoss naming the first entry that
+// does not prove, FailedPrecondition when the log does not extend the kept
+// one, Unavailable when the server's checkpoint is behind an entry (a read
+// replica behind: try again).
 absl::StatusOr<std::string> ProveEntries(v1::LedgerService::Stub& ledger,
                                          const crypto::NoteVerifier& key,
+                                         const std::optional<crypto::Checkpoint>& kept,
                                          const std::map<uint64_t, crypto::Sha256Digest>& leaves) {
   v1::Checkpoint fetched;
   if (grpc::Status s =
@@ -910,6 +922,11 @@ absl::StatusOr<std::string> ProveEntries(v1::LedgerService::Stub& ledger,
     return absl::DataLossError(
         absl::StrCat("the server's checkpoint does not verify with the pinned key: ",
                      checkpoint.status().message()));
+  }
+  if (kept) {
+    if (absl::Status s = CheckExtends(ledger, *kept, *checkpoint); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("--kept: ", s.message()));
+    }
   }
   for (const auto& [index, leaf] : leaves) {
     const std::string which = absl::StrCat("the entry at log index ", index);
@@ -939,13 +956,15 @@ absl::StatusOr<std::string> ProveEntries(v1::LedgerService::Stub& ledger,
     }
   }
   return absl::StrCat("proved ", leaves.size(), " entries in the log of ", key.name(), " at size ",
-                      checkpoint->size, " (its checkpoint signed by the pinned key)");
+                      checkpoint->size, " (its checkpoint signed by the pinned key",
+                      kept ? absl::StrCat(", extending the kept one of size ", kept->size) : "",
+                      ")");
 }
 
 int Anomalies(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"server", "tls-ca", "key", "passphrase-file", "kind", "enterprise", "region", "park",
-              "after", "grace-minutes", "note-key", "ledger-server"},
+              "after", "grace-minutes", "note-key", "ledger-server", "kept"},
              {"json", "follow", "prove"}});
   if (!args.ok()) return Fail("anomalies", args.status());
   const bool prove = args->Bool("prove");
@@ -957,6 +976,22 @@ int Anomalies(const std::vector<std::string>& argv) {
     absl::StatusOr<crypto::NoteVerifier> key = NoteKey(*args);
     if (!key.ok()) return Fail("anomalies", key.status());
     note_key = *std::move(key);
+  }
+  // A checkpoint kept earlier (chemaudit checkpoint): the log the entries
+  // are proved in must extend it.
+  std::optional<crypto::Checkpoint> kept;
+  if (args->Has("kept")) {
+    if (!prove) return Fail("anomalies", absl::InvalidArgumentError("--kept: only with --prove"));
+    absl::StatusOr<std::string> note = cli::ReadFileOrStdin(args->Get("kept"));
+    if (!note.ok()) return Fail("anomalies", note.status());
+    absl::StatusOr<crypto::Checkpoint> opened =
+        crypto::OpenCheckpoint(*note, note_key->name(), *note_key);
+    if (!opened.ok()) {
+      return Fail("anomalies", absl::InvalidArgumentError(absl::StrCat(
+                                   "--kept: not a checkpoint signed by the pinned key: ",
+                                   opened.status().message())));
+    }
+    kept = *std::move(opened);
   }
   if (args->help()) {
     std::cout << kUsage;
@@ -1091,7 +1126,7 @@ int Anomalies(const std::vector<std::string>& argv) {
       channel = *std::move(ledger_channel);
     }
     auto ledger = v1::LedgerService::NewStub(channel);
-    absl::StatusOr<std::string> proved = ProveEntries(*ledger, *note_key, leaves);
+    absl::StatusOr<std::string> proved = ProveEntries(*ledger, *note_key, kept, leaves);
     if (!proved.ok()) return Fail("anomalies", proved.status());
     std::cerr << "chemaudit anomalies: " << *proved << "\n";
     if (!without_entry.empty()) {
