@@ -353,7 +353,12 @@ TEST_F(AuditE2eTest, AnomaliesListARefusedAttempt) {
                    "/regulator.key --kind REFUSED_REQUEST --prove --note-key ", vkey, " ", ledger));
   ASSERT_EQ(status, 0) << out;
   EXPECT_NE(out.find("OVER_CONSUMPTION"), std::string::npos) << out;
-  EXPECT_NE(out.find("proved 1 entries in the log of"), std::string::npos) << out;
+  // The refusal's entry, and the entry that registered its signer's key.
+  EXPECT_NE(out.find("proved 2 entries in the log of"), std::string::npos) << out;
+  EXPECT_NE(out.find("the signatures of 1 refused requests verify with the keys the log "
+                     "registered"),
+            std::string::npos)
+      << out;
   // --kept: proved in a log that extends a checkpoint the regulator kept.
   const std::string kept = dir_ + "/anomalies.checkpoint";
   std::tie(status, out) = Chemaudit(absl::StrCat(

@@ -10,8 +10,11 @@
 #include "chemledger/v1/major_hazard.pb.h"
 #include "chemledger/v1/public_scan.pb.h"
 #include "chemledger/v1/refusal.pb.h"
+#include "chemledger/v1/registry.pb.h"
+#include "crypto/keys.h"
 #include "crypto/label.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "services/common/envelope.h"
 
 namespace chemledger::chemaudit {
 
@@ -62,6 +65,69 @@ absl::Status EvidenceIsOf(const v1::Anomaly& a, const std::string& bytes) {
   if (!matches) {
     return absl::DataLossError(absl::StrCat(which, " is not the ", v1::AnomalyKind_Name(a.kind()),
                                             " the anomaly list says it is"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RefusedRequestIsSignedBy(const std::string& refusal_entry, uint64_t refused_at,
+                                      const std::string& registration_entry,
+                                      uint64_t registered_at) {
+  const std::string which = absl::StrCat("the refused request at log index ", refused_at);
+  v1::LogEntry refusal;
+  v1::RefusedRequest refused;
+  if (!refusal.ParseFromString(refusal_entry) ||
+      refusal.envelope().payload_type() != api::kRefusalPayloadType ||
+      !refused.ParseFromString(refusal.envelope().payload())) {
+    return absl::DataLossError(absl::StrCat(which, ": not a refusal entry"));
+  }
+  const crypto::SignatureContext* context =
+      api::SignedRequestContext(refused.request().payload_type());
+  if (context == nullptr) {
+    return absl::DataLossError(absl::StrCat(which, ": of a payload type no one signs ('",
+                                            refused.request().payload_type().substr(0, 100), "')"));
+  }
+  if (registered_at >= refused_at) {
+    return absl::DataLossError(absl::StrCat(which,
+                                            ": its signer's key was registered at log index ",
+                                            registered_at, ", not before it"));
+  }
+  // The key, as the log registered it.
+  v1::LogEntry registration;
+  if (!registration.ParseFromString(registration_entry)) {
+    return absl::DataLossError(
+        absl::StrCat("the entry at log index ", registered_at, " is not a LogEntry"));
+  }
+  const std::string& type = registration.envelope().payload_type();
+  std::string public_key;
+  if (type == api::kRegistryContext.payload_type()) {
+    v1::RegistryRequest r;
+    if (r.ParseFromString(registration.envelope().payload()) && r.has_add_actor()) {
+      public_key = r.add_actor().public_key();
+    }
+  } else if (type == api::kGenesisContext.payload_type()) {
+    v1::Genesis g;
+    if (g.ParseFromString(registration.envelope().payload())) {
+      public_key = g.first_admin().public_key();
+    }
+  }
+  absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(public_key);
+  if (!key.ok()) {
+    return absl::DataLossError(absl::StrCat("the entry at log index ", registered_at,
+                                            " registers no actor key (", key.status().message(),
+                                            ")"));
+  }
+  absl::StatusOr<crypto::KeyId> named = envelope::SignerKeyId(refused.request(), *context);
+  if (!named.ok()) return absl::DataLossError(absl::StrCat(which, ": ", named.status().message()));
+  if (*named != key->key_id()) {
+    return absl::DataLossError(absl::StrCat(which, ": signed by key ", named->ToString(),
+                                            ", which is not the key of the entry at log index ",
+                                            registered_at, " (", key->key_id().ToString(), ")"));
+  }
+  absl::StatusOr<crypto::KeyId> signer = envelope::Verify(
+      refused.request(), *context,
+      [&](const crypto::KeyId&) -> absl::StatusOr<crypto::VerifyingKey> { return *key; });
+  if (!signer.ok()) {
+    return absl::DataLossError(absl::StrCat(which, ": ", signer.status().message()));
   }
   return absl::OkStatus();
 }

@@ -7,6 +7,7 @@
 #ifndef CHEMLEDGER_TOOLS_CHEMAUDIT_ANOMALY_EVIDENCE_H_
 #define CHEMLEDGER_TOOLS_CHEMAUDIT_ANOMALY_EVIDENCE_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -21,6 +22,18 @@ namespace chemledger::chemaudit {
 // (LOSS_REPORT) of its code; its major hazard alert. DataLoss saying which
 // entry differs otherwise (overdue shipments have no entry: DataLoss).
 absl::Status EvidenceIsOf(const v1::Anomaly& a, const std::string& entry);
+
+// OK when the request inside `refusal_entry` (a refusal's log entry, at log
+// index `refused_at`) carries a signature that verifies with the key the
+// log entry `registration_entry` (at `registered_at`, before it) registered
+// for its signer: a registry request adding the actor (add_actor), or the
+// genesis entry for the first administrator. The key is read from the log's
+// own entry (proved by the caller with the rest), not from the server's
+// word, so a refusal proves who asked for what. DataLoss saying what does
+// not hold otherwise.
+absl::Status RefusedRequestIsSignedBy(const std::string& refusal_entry, uint64_t refused_at,
+                                      const std::string& registration_entry,
+                                      uint64_t registered_at);
 
 }  // namespace chemledger::chemaudit
 

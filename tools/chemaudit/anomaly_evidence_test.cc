@@ -12,10 +12,12 @@
 #include "chemledger/v1/major_hazard.pb.h"
 #include "chemledger/v1/public_scan.pb.h"
 #include "chemledger/v1/refusal.pb.h"
+#include "chemledger/v1/registry.pb.h"
 #include "crypto/keys.h"
 #include "crypto/label.h"
 #include "crypto/label_testing.h"
 #include "gtest/gtest.h"
+#include "services/common/envelope.h"
 
 namespace chemledger::chemaudit {
 namespace {
@@ -105,6 +107,65 @@ TEST(AnomalyEvidenceTest, ALossIsTheLossReportAndAnAlertItsAlert) {
   v1::Anomaly overdue;
   overdue.set_kind(v1::OVERDUE_SHIPMENT);
   EXPECT_FALSE(EvidenceIsOf(overdue, entry).ok());
+}
+
+// A refused request proves who asked once its signature verifies with the
+// key the log registered for its signer, before the refusal.
+TEST(AnomalyEvidenceTest, ARefusedRequestIsSignedByTheKeyItsRegistrationHolds) {
+  const crypto::SigningKey signer = crypto::SigningKey::Generate();
+  const crypto::SigningKey other = crypto::SigningKey::Generate();
+  v1::Event e;
+  e.set_event_id("over");
+  e.set_step(v1::CONSUMING);
+  absl::StatusOr<v1::SignedEnvelope> request =
+      envelope::Sign(api::kEventContext, e.SerializeAsString(), signer);
+  ASSERT_TRUE(request.ok());
+  const auto refusal_of = [](const v1::SignedEnvelope& r) {
+    v1::RefusedRequest refused;
+    *refused.mutable_request() = r;
+    refused.set_code(9);
+    return EntryOf(api::kRefusalPayloadType, refused.SerializeAsString());
+  };
+  const auto registration_of = [](const crypto::SigningKey& key) {
+    v1::RegistryRequest add;
+    add.mutable_add_actor()->set_name("operator");
+    add.mutable_add_actor()->set_public_key(key.verifying_key().ToBytes());
+    return EntryOf(api::kRegistryContext.payload_type(), add.SerializeAsString());
+  };
+  const std::string refusal = refusal_of(*request);
+  EXPECT_TRUE(RefusedRequestIsSignedBy(refusal, 40, registration_of(signer), 12).ok());
+  // The first administrator's key is in the genesis entry.
+  v1::Genesis genesis;
+  genesis.mutable_first_admin()->set_public_key(signer.verifying_key().ToBytes());
+  EXPECT_TRUE(
+      RefusedRequestIsSignedBy(
+          refusal, 40, EntryOf(api::kGenesisContext.payload_type(), genesis.SerializeAsString()), 0)
+          .ok());
+
+  const auto refused_with = [](const absl::Status& s, absl::string_view says) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_NE(s.message().find(says), absl::string_view::npos) << s;
+  };
+  // Another key's registration; a registration after the refusal.
+  refused_with(RefusedRequestIsSignedBy(refusal, 40, registration_of(other), 12),
+               "which is not the key of the entry at log index 12");
+  refused_with(RefusedRequestIsSignedBy(refusal, 40, registration_of(signer), 40), "not before it");
+  // A request changed after it was signed.
+  v1::SignedEnvelope changed = *request;
+  changed.set_payload(changed.payload() + "x");
+  refused_with(RefusedRequestIsSignedBy(refusal_of(changed), 40, registration_of(signer), 12),
+               "the refused request at log index 40");
+  // An entry that registers no key; one that is not a refusal.
+  v1::RegistryRequest blacklist;
+  blacklist.mutable_blacklist()->set_enterprise_uscc("91350100M000100Y43");
+  refused_with(
+      RefusedRequestIsSignedBy(
+          refusal, 40, EntryOf(api::kRegistryContext.payload_type(), blacklist.SerializeAsString()),
+          12),
+      "registers no actor key");
+  refused_with(
+      RefusedRequestIsSignedBy(EventEntry(v1::OBSERVING, "x"), 40, registration_of(signer), 12),
+      "not a refusal entry");
 }
 
 }  // namespace

@@ -46,6 +46,7 @@
 #include "chemledger/v1/audit_service.grpc.pb.h"
 #include "chemledger/v1/audit_service.pb.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
+#include "chemledger/v1/registry_service.pb.h"
 #include "crypto/checkpoint.h"
 #include "crypto/merkle.h"
 #include "google/protobuf/util/json_util.h"
@@ -130,7 +131,9 @@ constexpr char kUsage[] =
     "      regulator's of 应急管理 or 园区管委会) and proves it in a checkpoint\n"
     "      signed by the pinned note key, failing if any does not prove (from\n"
     "      LedgerService at --server, or at --ledger-server: ledgerd in a cluster\n"
-    "      without a proxy); with --kept, in a log that extends the kept checkpoint\n"
+    "      without a proxy); with --kept, in a log that extends the kept checkpoint;\n"
+    "      a refused request's signature is checked with the key its registration\n"
+    "      entry (GetActorKey, proved too) holds\n"
     "  stock --server HOST:PORT [--tls-ca F] --key FILE [--passphrase-file F]\n"
     "        [goods as for query] [--enterprise USCC | --region PREFIX | --park ID]\n"
     "        [--site SITE] [--codes] [--csv | --json]\n"
@@ -1073,6 +1076,10 @@ int Anomalies(const std::vector<std::string>& argv) {
   // comes, its leaf hash kept for the proofs; those that came without one.
   std::map<uint64_t, crypto::Sha256Digest> leaves;
   std::vector<uint64_t> without_entry;
+  // The refused requests' signers' keys as the log registered them
+  // (GetActorKey), by key id; how many refused requests' signatures held.
+  std::map<std::string, v1::ActorKeyRecord> signer_keys;
+  int signatures_checked = 0;
   for (bool first = true;; first = false) {
     v1::Anomalies page;
     if (absl::Status s = session->Call(api::kListAnomaliesMethod, request, &page); !s.ok()) {
@@ -1094,6 +1101,32 @@ int Anomalies(const std::vector<std::string>& argv) {
           return Fail("anomalies", s);
         }
         leaves.emplace(a.log_index(), crypto::HashLeaf(*found->second));
+        // A refusal proves who asked for what once its request's signature
+        // verifies with the key the log registered (that entry proved too).
+        if (a.kind() == v1::REFUSED_REQUEST) {
+          auto known = signer_keys.find(a.signer_key_id());
+          if (known == signer_keys.end()) {
+            v1::GetActorRequest ask;
+            ask.set_key_id(a.signer_key_id());
+            v1::ActorKeyRecord record;
+            if (absl::Status s = session->Call(api::kGetActorKeyMethod, ask, &record); !s.ok()) {
+              return Fail("anomalies",
+                          absl::Status(s.code(), absl::StrCat("the key of the refused request at "
+                                                              "log index ",
+                                                              a.log_index(), ": ", s.message())));
+            }
+            known = signer_keys.emplace(a.signer_key_id(), std::move(record)).first;
+          }
+          if (absl::Status s = RefusedRequestIsSignedBy(*found->second, a.log_index(),
+                                                        known->second.registration_entry(),
+                                                        known->second.added_at());
+              !s.ok()) {
+            return Fail("anomalies", s);
+          }
+          leaves.emplace(known->second.added_at(),
+                         crypto::HashLeaf(known->second.registration_entry()));
+          ++signatures_checked;
+        }
       }
     }
     // The shipments overdue now come with every page: shown once.
@@ -1128,7 +1161,13 @@ int Anomalies(const std::vector<std::string>& argv) {
     auto ledger = v1::LedgerService::NewStub(channel);
     absl::StatusOr<std::string> proved = ProveEntries(*ledger, *note_key, kept, leaves);
     if (!proved.ok()) return Fail("anomalies", proved.status());
-    std::cerr << "chemaudit anomalies: " << *proved << "\n";
+    std::cerr << "chemaudit anomalies: " << *proved;
+    if (signatures_checked > 0) {
+      std::cerr << "; the signatures of " << signatures_checked
+                << " refused requests verify with the keys the log registered (those "
+                   "registrations proved with the rest)";
+    }
+    std::cerr << "\n";
     if (!without_entry.empty()) {
       return Fail("anomalies",
                   absl::FailedPreconditionError(absl::StrCat(
