@@ -505,6 +505,19 @@ int Epcis(const std::vector<std::string>& argv) {
   return 0;
 }
 
+// A proof's hashes as the server sent them; none when one is not a hash.
+std::optional<std::vector<crypto::Sha256Digest>> ProofHashes(
+    const google::protobuf::RepeatedPtrField<std::string>& sent) {
+  std::vector<crypto::Sha256Digest> hashes;
+  hashes.reserve(sent.size());
+  for (const std::string& h : sent) {
+    absl::StatusOr<crypto::Sha256Digest> d = crypto::Sha256Digest::FromBytes(h);
+    if (!d.ok()) return std::nullopt;
+    hashes.push_back(*d);
+  }
+  return hashes;
+}
+
 // Whether the log `now` signs extends the log `kept` signed (both verified
 // with the pinned key): FailedPrecondition naming how when it does not (it
 // shrank, or forked), by the server's consistency proof.
@@ -528,14 +541,10 @@ absl::Status CheckExtends(v1::LedgerService::Stub& ledger, const crypto::Checkpo
   if (grpc::Status s = ledger.GetConsistencyProof(chemctl::Context().get(), ask, &proof); !s.ok()) {
     return chemctl::ServerError(s);
   }
-  std::vector<crypto::Sha256Digest> hashes;
-  for (const std::string& h : proof.hashes()) {
-    absl::StatusOr<crypto::Sha256Digest> d = crypto::Sha256Digest::FromBytes(h);
-    if (!d.ok()) return absl::FailedPreconditionError("the consistency proof is malformed");
-    hashes.push_back(*d);
-  }
+  std::optional<std::vector<crypto::Sha256Digest>> hashes = ProofHashes(proof.hashes());
+  if (!hashes) return absl::FailedPreconditionError("the consistency proof is malformed");
   if (absl::Status s =
-          crypto::VerifyConsistency(kept.size, now.size, kept.root_hash, now.root_hash, hashes);
+          crypto::VerifyConsistency(kept.size, now.size, kept.root_hash, now.root_hash, *hashes);
       !s.ok()) {
     return absl::FailedPreconditionError(absl::StrCat("the log forked: size ", now.size,
                                                       " does not extend the kept size ", kept.size,
@@ -945,14 +954,10 @@ absl::StatusOr<std::string> ProveEntries(v1::LedgerService::Stub& ledger,
     if (grpc::Status s = ledger.GetInclusionProof(chemctl::Context().get(), ask, &proof); !s.ok()) {
       return chemctl::ServerError(s);
     }
-    std::vector<crypto::Sha256Digest> hashes;
-    for (const std::string& h : proof.hashes()) {
-      absl::StatusOr<crypto::Sha256Digest> d = crypto::Sha256Digest::FromBytes(h);
-      if (!d.ok()) return absl::DataLossError(absl::StrCat(which, ": a malformed proof"));
-      hashes.push_back(*d);
-    }
+    std::optional<std::vector<crypto::Sha256Digest>> hashes = ProofHashes(proof.hashes());
+    if (!hashes) return absl::DataLossError(absl::StrCat(which, ": a malformed proof"));
     if (absl::Status s =
-            crypto::VerifyInclusion(index, checkpoint->size, leaf, hashes, checkpoint->root_hash);
+            crypto::VerifyInclusion(index, checkpoint->size, leaf, *hashes, checkpoint->root_hash);
         !s.ok()) {
       return absl::DataLossError(
           absl::StrCat(which, " is not in the log the checkpoint signs: ", s.message()));

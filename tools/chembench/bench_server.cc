@@ -380,6 +380,7 @@ v1::SignedEnvelope BenchEventSigner::Sign(v1::BusinessStep step, const std::stri
   e.set_event_time_offset_minutes(480);
   e.mutable_location()->set_enterprise_uscc(kBenchUscc);
   e.mutable_location()->set_site(site.empty() ? "bench" : site);
+  e.set_deployment(BenchServer::kDeployment);  // as clients name it (request_binding.h)
   return *envelope::Sign(api::kEventContext, e.SerializeAsString(), *producer_);
 }
 
@@ -396,6 +397,7 @@ v1::SignedEnvelope BenchEventSigner::SignObservation(const std::string& batch, i
   e.set_event_time_offset_minutes(480);
   e.mutable_location()->set_enterprise_uscc(kBenchUscc);
   e.mutable_location()->set_site("bench");
+  e.set_deployment(BenchServer::kDeployment);
   return *envelope::Sign(api::kEventContext, e.SerializeAsString(), *producer_);
 }
 

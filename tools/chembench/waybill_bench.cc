@@ -161,6 +161,7 @@ int RunWaybillBench(const WaybillBenchOptions& o) {
       r.set_request_id(absl::StrCat("bench-waybill-", round + 1, "-", i + 1));
       *r.mutable_submit() =
           BenchWaybill(product, absl::StrCat("BENCH-", round + 1, "-", i + 1), codes);
+      r.set_deployment(BenchServer::kDeployment);  // as clients name it (request_binding.h)
       requests.push_back(*envelope::Sign(api::kWaybillContext, r.SerializeAsString(), carrier));
     }
     return requests;
