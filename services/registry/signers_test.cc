@@ -194,7 +194,7 @@ TEST_F(VerifyActorSignaturesTest, ARequestSignedForAnotherDeploymentIsRefused) {
   // A payload that is not a message: what it names cannot be told, so it
   // is refused there, and not recorded either.
   const v1::SignedEnvelope malformed =
-      *envelope::Sign(api::kEventContext, std::string("\x0a\x05ab", 4), operator_);
+      *envelope::Sign(api::kEventContext, std::string("\x0a\x05" "ab", 4), operator_);
   const auto unreadable =
       SubmitSigned(ledger_->client(), {&malformed}, api::kEventContext, options);
   ASSERT_EQ(unreadable.size(), 1u);
