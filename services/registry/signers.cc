@@ -31,10 +31,6 @@ WorkerPool& VerifyPool() {
   return *pool;
 }
 
-}  // namespace
-
-namespace {
-
 // Whether requests of `context` carry request_binding.h's fields.
 bool IsBoundWriteRequest(const crypto::SignatureContext& context) {
   for (const crypto::SignatureContext* c : {&api::kEventContext, &api::kWaybillContext,

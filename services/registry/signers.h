@@ -2,7 +2,8 @@
 // issuances, registry changes) from a personality to the journal:
 //   1. each signer is found in the registry at a snapshot (registered,
 //      unrevoked, enterprise not blacklisted), and the Ed25519 signatures,
-//      the expensive part, are checked on several threads, outside any lock;
+//      the expensive part, are checked on several threads, outside any lock,
+//      each with the deployment its request names (request_binding.h);
 //   2. the verified requests go to the journal in one submission, where
 //      each owner's rules check them in order (its signer again, as of that
 //      entry: a key may have been revoked in between), idempotent request ids
@@ -49,8 +50,10 @@ using ContentCheck = std::function<absl::Status(const storage::StateReader& stat
 // For each of `envelopes`, its signer, checked to be a registered, unrevoked
 // actor whose enterprise is not blacklisted (in `state`) and whose signature
 // verifies over the envelope for `context`; or why not, with the errors of
-// VerifySigner (an unknown key and a revoked one told apart), or
-// `content_check`'s refusal (if given). Uses up to `threads` threads (small
+// VerifySigner (an unknown key and a revoked one told apart), a write
+// request's binding (request_binding.h: Unauthenticated for another
+// deployment's, InvalidArgument for a payload that is not a message, both
+// before the signer's standing), or `content_check`'s refusal (if given). Uses up to `threads` threads (small
 // batches use one).
 std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
     const storage::StateReader& state, absl::Span<const v1::SignedEnvelope* const> envelopes,
