@@ -13,8 +13,10 @@
 #include "chemledger/v1/registry.pb.h"
 #include "crypto/keys.h"
 #include "crypto/label.h"
+#include "crypto/merkle.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "services/common/envelope.h"
+#include "services/registry/request_binding.h"
 
 namespace chemledger::chemaudit {
 
@@ -70,8 +72,8 @@ absl::Status EvidenceIsOf(const v1::Anomaly& a, const std::string& bytes) {
 }
 
 absl::Status RefusedRequestIsSignedBy(const std::string& refusal_entry, uint64_t refused_at,
-                                      const std::string& registration_entry,
-                                      uint64_t registered_at) {
+                                      const std::string& registration_entry, uint64_t registered_at,
+                                      absl::string_view enterprise, absl::string_view deployment) {
   const std::string which = absl::StrCat("the refused request at log index ", refused_at);
   v1::LogEntry refusal;
   v1::RefusedRequest refused;
@@ -99,12 +101,14 @@ absl::Status RefusedRequestIsSignedBy(const std::string& refusal_entry, uint64_t
   }
   const std::string& type = registration.envelope().payload_type();
   std::string public_key;
+  std::string registered_enterprise;
   if (type == api::kRegistryContext.payload_type()) {
     v1::RegistryRequest r;
     if (r.ParseFromString(registration.envelope().payload()) && r.has_add_actor()) {
       public_key = r.add_actor().public_key();
+      registered_enterprise = r.add_actor().enterprise_uscc();
     }
-  } else if (type == api::kGenesisContext.payload_type()) {
+  } else if (type == api::kGenesisContext.payload_type() && registered_at == 0) {
     v1::Genesis g;
     if (g.ParseFromString(registration.envelope().payload())) {
       public_key = g.first_admin().public_key();
@@ -115,6 +119,20 @@ absl::Status RefusedRequestIsSignedBy(const std::string& refusal_entry, uint64_t
     return absl::DataLossError(absl::StrCat("the entry at log index ", registered_at,
                                             " registers no actor key (", key.status().message(),
                                             ")"));
+  }
+  if (registered_enterprise != enterprise) {
+    return absl::DataLossError(absl::StrCat(
+        which, ": the anomaly names enterprise '", enterprise, "' but the entry at log index ",
+        registered_at, " registered the key for '", registered_enterprise, "'"));
+  }
+  // A request bound to another deployment is never this deployment's to
+  // refuse (a payload that is not a message names none that can be told).
+  if (absl::StatusOr<registry::RequestBinding> binding =
+          registry::ReadRequestBinding(refused.request().payload());
+      binding.ok()) {
+    if (absl::Status s = registry::CheckNamedDeployment(*binding, deployment); !s.ok()) {
+      return absl::DataLossError(absl::StrCat(which, ": ", s.message()));
+    }
   }
   absl::StatusOr<crypto::KeyId> named = envelope::SignerKeyId(refused.request(), *context);
   if (!named.ok()) return absl::DataLossError(absl::StrCat(which, ": ", named.status().message()));
@@ -128,6 +146,17 @@ absl::Status RefusedRequestIsSignedBy(const std::string& refusal_entry, uint64_t
       [&](const crypto::KeyId&) -> absl::StatusOr<crypto::VerifyingKey> { return *key; });
   if (!signer.ok()) {
     return absl::DataLossError(absl::StrCat(which, ": ", signer.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AddLeaf(uint64_t index, const std::string& entry,
+                     std::map<uint64_t, crypto::Sha256Digest>* leaves) {
+  const crypto::Sha256Digest leaf = crypto::HashLeaf(entry);
+  auto [at, added] = leaves->emplace(index, leaf);
+  if (!added && at->second != leaf) {
+    return absl::DataLossError(
+        absl::StrCat("the server gave two different entries for log index ", index));
   }
   return absl::OkStatus();
 }

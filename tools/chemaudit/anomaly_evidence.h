@@ -8,10 +8,12 @@
 #define CHEMLEDGER_TOOLS_CHEMAUDIT_ANOMALY_EVIDENCE_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "absl/status/status.h"
 #include "chemledger/v1/audit_service.pb.h"
+#include "crypto/sha256.h"
 
 namespace chemledger::chemaudit {
 
@@ -26,14 +28,24 @@ absl::Status EvidenceIsOf(const v1::Anomaly& a, const std::string& entry);
 // OK when the request inside `refusal_entry` (a refusal's log entry, at log
 // index `refused_at`) carries a signature that verifies with the key the
 // log entry `registration_entry` (at `registered_at`, before it) registered
-// for its signer: a registry request adding the actor (add_actor), or the
-// genesis entry for the first administrator. The key is read from the log's
-// own entry (proved by the caller with the rest), not from the server's
-// word, so a refusal proves who asked for what. DataLoss saying what does
-// not hold otherwise.
+// for its signer: a registry request adding the actor (add_actor) of
+// `enterprise` ("" for an actor of none: a platform administrator, a
+// regulator, a responder, a park gate), or the genesis entry (log index 0)
+// for the first administrator; and when the request names no deployment
+// other than `deployment` (request_binding.h: another deployment's request
+// is never this one's to record). The key is read from the log's own entry
+// (proved by the caller with the rest), not from the server's word, so a
+// refusal proves who asked for what. DataLoss saying what does not hold
+// otherwise.
 absl::Status RefusedRequestIsSignedBy(const std::string& refusal_entry, uint64_t refused_at,
-                                      const std::string& registration_entry,
-                                      uint64_t registered_at);
+                                      const std::string& registration_entry, uint64_t registered_at,
+                                      absl::string_view enterprise, absl::string_view deployment);
+
+// Adds the leaf hash of `entry`, at log index `index`, to the entries to
+// prove; DataLoss when another entry was given for that index (an honest
+// log has one entry an index: of two given, one would go unproved).
+absl::Status AddLeaf(uint64_t index, const std::string& entry,
+                     std::map<uint64_t, crypto::Sha256Digest>* leaves);
 
 }  // namespace chemledger::chemaudit
 

@@ -4,6 +4,7 @@
 
 #include "tools/chemaudit/anomaly_evidence.h"
 
+#include <map>
 #include <string>
 
 #include "api/wire.h"
@@ -16,6 +17,7 @@
 #include "crypto/keys.h"
 #include "crypto/label.h"
 #include "crypto/label_testing.h"
+#include "crypto/merkle.h"
 #include "gtest/gtest.h"
 #include "services/common/envelope.h"
 
@@ -133,39 +135,74 @@ TEST(AnomalyEvidenceTest, ARefusedRequestIsSignedByTheKeyItsRegistrationHolds) {
     return EntryOf(api::kRegistryContext.payload_type(), add.SerializeAsString());
   };
   const std::string refusal = refusal_of(*request);
-  EXPECT_TRUE(RefusedRequestIsSignedBy(refusal, 40, registration_of(signer), 12).ok());
-  // The first administrator's key is in the genesis entry.
+  constexpr char kHere[] = "chemledger.test";
+  EXPECT_TRUE(RefusedRequestIsSignedBy(refusal, 40, registration_of(signer), 12, "", kHere).ok());
+  // The first administrator's key is in the genesis entry, and only entry 0
+  // is the genesis entry.
   v1::Genesis genesis;
   genesis.mutable_first_admin()->set_public_key(signer.verifying_key().ToBytes());
-  EXPECT_TRUE(
-      RefusedRequestIsSignedBy(
-          refusal, 40, EntryOf(api::kGenesisContext.payload_type(), genesis.SerializeAsString()), 0)
-          .ok());
+  const std::string genesis_entry =
+      EntryOf(api::kGenesisContext.payload_type(), genesis.SerializeAsString());
+  EXPECT_TRUE(RefusedRequestIsSignedBy(refusal, 40, genesis_entry, 0, "", kHere).ok());
+  EXPECT_EQ(RefusedRequestIsSignedBy(refusal, 40, genesis_entry, 5, "", kHere).code(),
+            absl::StatusCode::kDataLoss);
 
   const auto refused_with = [](const absl::Status& s, absl::string_view says) {
     EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
     EXPECT_NE(s.message().find(says), absl::string_view::npos) << s;
   };
   // Another key's registration; a registration after the refusal.
-  refused_with(RefusedRequestIsSignedBy(refusal, 40, registration_of(other), 12),
+  refused_with(RefusedRequestIsSignedBy(refusal, 40, registration_of(other), 12, "", kHere),
                "which is not the key of the entry at log index 12");
-  refused_with(RefusedRequestIsSignedBy(refusal, 40, registration_of(signer), 40), "not before it");
+  refused_with(RefusedRequestIsSignedBy(refusal, 40, registration_of(signer), 40, "", kHere),
+               "not before it");
+  // The enterprise the anomaly shows is the one the log registered the key
+  // for.
+  refused_with(RefusedRequestIsSignedBy(refusal, 40, registration_of(signer), 12,
+                                        "91350100M000100Y43", kHere),
+               "registered the key for ''");
+  // A request signed for another deployment is never this one's refusal;
+  // one signed for this one is.
+  e.set_deployment("chemledger.elsewhere");
+  refused_with(RefusedRequestIsSignedBy(
+                   refusal_of(*envelope::Sign(api::kEventContext, e.SerializeAsString(), signer)),
+                   40, registration_of(signer), 12, "", kHere),
+               "signed for deployment \"chemledger.elsewhere\"");
+  e.set_deployment(kHere);
+  EXPECT_TRUE(RefusedRequestIsSignedBy(
+                  refusal_of(*envelope::Sign(api::kEventContext, e.SerializeAsString(), signer)),
+                  40, registration_of(signer), 12, "", kHere)
+                  .ok());
   // A request changed after it was signed.
   v1::SignedEnvelope changed = *request;
   changed.set_payload(changed.payload() + "x");
-  refused_with(RefusedRequestIsSignedBy(refusal_of(changed), 40, registration_of(signer), 12),
-               "the refused request at log index 40");
+  refused_with(
+      RefusedRequestIsSignedBy(refusal_of(changed), 40, registration_of(signer), 12, "", kHere),
+      "signature");
   // An entry that registers no key; one that is not a refusal.
   v1::RegistryRequest blacklist;
   blacklist.mutable_blacklist()->set_enterprise_uscc("91350100M000100Y43");
   refused_with(
       RefusedRequestIsSignedBy(
           refusal, 40, EntryOf(api::kRegistryContext.payload_type(), blacklist.SerializeAsString()),
-          12),
+          12, "", kHere),
       "registers no actor key");
-  refused_with(
-      RefusedRequestIsSignedBy(EventEntry(v1::OBSERVING, "x"), 40, registration_of(signer), 12),
-      "not a refusal entry");
+  refused_with(RefusedRequestIsSignedBy(EventEntry(v1::OBSERVING, "x"), 40, registration_of(signer),
+                                        12, "", kHere),
+               "not a refusal entry");
+}
+
+// One entry a log index: a server that gave two for one index would have
+// one of them go unproved.
+TEST(AnomalyEvidenceTest, TwoEntriesForOneLogIndexAreRefused) {
+  std::map<uint64_t, crypto::Sha256Digest> leaves;
+  EXPECT_TRUE(AddLeaf(12, "registration", &leaves).ok());
+  EXPECT_TRUE(AddLeaf(12, "registration", &leaves).ok());  // the same again
+  const absl::Status two = AddLeaf(12, "a made-up registration", &leaves);
+  EXPECT_EQ(two.code(), absl::StatusCode::kDataLoss) << two;
+  EXPECT_NE(two.message().find("two different entries for log index 12"), std::string::npos);
+  EXPECT_EQ(leaves.size(), 1u);
+  EXPECT_EQ(leaves[12], crypto::HashLeaf("registration"));
 }
 
 }  // namespace

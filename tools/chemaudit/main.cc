@@ -26,6 +26,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -936,6 +937,13 @@ absl::StatusOr<std::string> ProveEntries(v1::LedgerService::Stub& ledger,
                      checkpoint.status().message()));
   }
   if (kept) {
+    if (checkpoint->size < kept->size) {
+      return absl::UnavailableError(
+          absl::StrCat("--kept: the ledger server's checkpoint (size ", checkpoint->size,
+                       ") is behind the kept one (size ", kept->size,
+                       "): try again, or ask the writer "
+                       "(`chemaudit checkpoint` tells a log that shrank)"));
+    }
     if (absl::Status s = CheckExtends(ledger, *kept, *checkpoint); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("--kept: ", s.message()));
     }
@@ -1085,6 +1093,7 @@ int Anomalies(const std::vector<std::string>& argv) {
   // (GetActorKey), by key id; how many refused requests' signatures held.
   std::map<std::string, v1::ActorKeyRecord> signer_keys;
   int signatures_checked = 0;
+  std::set<std::string> revoked_signers;  // key ids revoked before a refusal they signed
   for (bool first = true;; first = false) {
     v1::Anomalies page;
     if (absl::Status s = session->Call(api::kListAnomaliesMethod, request, &page); !s.ok()) {
@@ -1105,7 +1114,9 @@ int Anomalies(const std::vector<std::string>& argv) {
         if (absl::Status s = EvidenceIsOf(a, *found->second); !s.ok()) {
           return Fail("anomalies", s);
         }
-        leaves.emplace(a.log_index(), crypto::HashLeaf(*found->second));
+        if (absl::Status s = AddLeaf(a.log_index(), *found->second, &leaves); !s.ok()) {
+          return Fail("anomalies", s);
+        }
         // A refusal proves who asked for what once its request's signature
         // verifies with the key the log registered (that entry proved too).
         if (a.kind() == v1::REFUSED_REQUEST) {
@@ -1122,14 +1133,26 @@ int Anomalies(const std::vector<std::string>& argv) {
             }
             known = signer_keys.emplace(a.signer_key_id(), std::move(record)).first;
           }
-          if (absl::Status s = RefusedRequestIsSignedBy(*found->second, a.log_index(),
-                                                        known->second.registration_entry(),
-                                                        known->second.added_at());
+          const v1::ActorKeyRecord& key = known->second;
+          if (absl::Status s =
+                  RefusedRequestIsSignedBy(*found->second, a.log_index(), key.registration_entry(),
+                                           key.added_at(), a.enterprise_uscc(), note_key->name());
               !s.ok()) {
             return Fail("anomalies", s);
           }
-          leaves.emplace(known->second.added_at(),
-                         crypto::HashLeaf(known->second.registration_entry()));
+          if (absl::Status s = AddLeaf(key.added_at(), key.registration_entry(), &leaves);
+              !s.ok()) {
+            return Fail("anomalies", s);
+          }
+          // A key revoked before the refusal: its revocation is proved too,
+          // and said (a revoked key may be in other hands).
+          if (key.revoked() && key.revoked_at() < a.log_index()) {
+            if (absl::Status s = AddLeaf(key.revoked_at(), key.revocation_entry(), &leaves);
+                !s.ok()) {
+              return Fail("anomalies", s);
+            }
+            revoked_signers.insert(a.signer_key_id());
+          }
           ++signatures_checked;
         }
       }
@@ -1171,6 +1194,10 @@ int Anomalies(const std::vector<std::string>& argv) {
       std::cerr << "; the signatures of " << signatures_checked
                 << " refused requests verify with the keys the log registered (those "
                    "registrations proved with the rest)";
+    }
+    if (!revoked_signers.empty()) {
+      std::cerr << "; signed after the key's revocation (proved too), by key "
+                << absl::StrJoin(revoked_signers, ", ");
     }
     std::cerr << "\n";
     if (!without_entry.empty()) {

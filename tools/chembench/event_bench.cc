@@ -196,11 +196,11 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
     return fail(absl::StrCat("the issuance gave ", label_urls.size(), " label URLs for ", codes,
                              " packages"));
   }
-  const auto presign = [&](int n) {
+  const auto presign = [&](int n, bool observations) {
     std::vector<v1::SignedEnvelope> signed_events;
     signed_events.reserve(n);
     for (int i = 0; i < n; ++i) {
-      if (o.observe_every > 0 && (i + 1) % o.observe_every == 0) {
+      if (observations && o.observe_every > 0 && (i + 1) % o.observe_every == 0) {
         // Packages `first` on, with their labels.
         const int first = 1 + (i / o.observe_every * labels) % (codes - labels + 1);
         signed_events.push_back(events.SignObservation(
@@ -219,7 +219,7 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
   };
 
   // Unary: `clients` threads, one call at a time each.
-  std::vector<v1::SignedEnvelope> unary_events = presign(o.unary_events);
+  std::vector<v1::SignedEnvelope> unary_events = presign(o.unary_events, false);
   std::atomic<int> unary_errors{0};
   const RateFigures unary = TimeUnaryCalls(
       o.clients, unary_events.size(),
@@ -247,7 +247,7 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
       &floor_errors);
 
   // Streaming: `streams` streams, at most `window` events in flight each.
-  std::vector<v1::SignedEnvelope> stream_events = presign(o.stream_events);
+  std::vector<v1::SignedEnvelope> stream_events = presign(o.stream_events, true);
   std::vector<std::vector<double>> stream_latency(o.streams);
   std::atomic<int> stream_errors{0};
   absl::Time start = absl::Now();
@@ -278,7 +278,7 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
 
   // Batches: `streams` streams of EventBatch messages of `batch` events, at
   // most window / batch messages in flight each; latency per batch.
-  std::vector<v1::SignedEnvelope> batch_events = presign(o.stream_events);
+  std::vector<v1::SignedEnvelope> batch_events = presign(o.stream_events, true);
   std::vector<std::vector<double>> batch_latency(o.streams);
   std::atomic<int> batch_errors{0};
   start = absl::Now();

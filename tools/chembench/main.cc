@@ -187,6 +187,10 @@ int Events(const Args& flags) {
                    {{"labels-per-observation", &options.labels_per_observation}}))) {
     return 2;
   }
+  if (flags.Has("labels-per-observation") && !flags.Has("observe-every")) {
+    std::cerr << "chembench events: --labels-per-observation needs --observe-every\n";
+    return 2;
+  }
   if (options.labels_per_observation > 100) {
     std::cerr << "chembench events: --labels-per-observation must be at most 100 (an "
                  "observation's labels, rules epoch 14)\n";
