@@ -472,16 +472,8 @@ absl::Status Issue(const cli::Args& args) {
   std::unique_ptr<grpc::ClientContext> context = Context(600);
   // Read credentials of the same key: a request the server recorded before
   // (this one sent again after a failure) gets its labels only with them.
-  {
-    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ServerChannel(args);
-    if (!channel.ok()) return channel.status();
-    v1::Deployment deployment;
-    grpc::Status found = v1::RegistryService::NewStub(*channel)->GetDeployment(
-        Context().get(), v1::GetDeploymentRequest(), &deployment);
-    if (!found.ok()) return ServerError(found);
-    read_auth::AttachStreamCredentials(context.get(), api::kIssueLabelsMethod,
-                                       read_auth::ReadSigner{*key, deployment.checkpoint_origin()});
-  }
+  read_auth::AttachStreamCredentials(context.get(), api::kIssueLabelsMethod,
+                                     read_auth::ReadSigner{*key, *deployment});
   std::unique_ptr<grpc::ClientReader<v1::IssueLabelsResponse>> reader =
       (*stub)->IssueLabels(context.get(), *envelope);
   v1::IssueLabelsResponse message;
