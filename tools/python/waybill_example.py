@@ -49,8 +49,11 @@ def waybill(number, carrier, consignor, consignee, codes):
 
 def signed(key, request_id, w, origin):
     # Named for the deployment it is sent to (Deployment.checkpoint_origin):
-    # no other deployment where the key is registered takes it.
-    request = waybill_pb2.WaybillRequest(request_id=request_id, submit=w, deployment=origin)
+    # no other deployment where the key is registered takes it. Not recorded
+    # after ten minutes from now (rules epoch 15); a retry of one recorded in
+    # time is still answered with its receipt.
+    request = waybill_pb2.WaybillRequest(request_id=request_id, submit=w, deployment=origin,
+                                         expires_unix_seconds=int(time.time()) + 600)
     return cl.sign_envelope(log_pb2, WAYBILL_CONTEXT, request.SerializeToString(), key)
 
 
