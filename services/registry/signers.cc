@@ -90,10 +90,12 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
     standing[i] = std::move(r->standing);
     signers.push_back(VerifiedSigner{std::move(r->actor), resolved[i]->key_id});
   }
+  // Only the write requests carry the fields (a test's context may not).
+  const bool bound = IsBoundWriteRequest(context);
   // This deployment's name, for the requests that name theirs
-  // (request_binding.h): read once a batch.
+  // (request_binding.h): read once a batch of them.
   absl::StatusOr<std::string> origin = absl::UnknownError("not read");
-  if (n > 0) {
+  if (bound && n > 0) {
     absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(state);
     if (deployment.ok()) {
       origin = deployment->deployment();
@@ -101,8 +103,6 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
       origin = deployment.status();
     }
   }
-  // Only the write requests carry the fields (a test's context may not).
-  const bool bound = IsBoundWriteRequest(context);
   const auto check_binding = [&origin, bound](const v1::SignedEnvelope& e) -> absl::Status {
     if (!bound) return absl::OkStatus();
     absl::StatusOr<RequestBinding> binding = ReadRequestBinding(e.payload());
