@@ -370,8 +370,8 @@ BenchEventSigner::BenchEventSigner(const crypto::SigningKey* producer, std::stri
       id_prefix_(std::move(id_prefix)),
       event_seconds_(absl::ToUnixSeconds(absl::Now()) - 60) {}
 
-v1::SignedEnvelope BenchEventSigner::Sign(v1::BusinessStep step, const std::string& batch,
-                                          int first, int count, const std::string& site) {
+v1::Event BenchEventSigner::NewEvent(v1::BusinessStep step, const std::string& batch, int first,
+                                     int count, const std::string& site) {
   v1::Event e;
   e.set_event_id(absl::StrCat(id_prefix_, ++next_id_));
   e.set_step(step);
@@ -381,23 +381,19 @@ v1::SignedEnvelope BenchEventSigner::Sign(v1::BusinessStep step, const std::stri
   e.mutable_location()->set_enterprise_uscc(kBenchUscc);
   e.mutable_location()->set_site(site.empty() ? "bench" : site);
   e.set_deployment(BenchServer::kDeployment);  // as clients name it (request_binding.h)
-  return *envelope::Sign(api::kEventContext, e.SerializeAsString(), *producer_);
+  return e;
+}
+
+v1::SignedEnvelope BenchEventSigner::Sign(v1::BusinessStep step, const std::string& batch,
+                                          int first, int count, const std::string& site) {
+  return *envelope::Sign(api::kEventContext,
+                         NewEvent(step, batch, first, count, site).SerializeAsString(), *producer_);
 }
 
 v1::SignedEnvelope BenchEventSigner::SignObservation(const std::string& batch, int first,
                                                      const std::vector<std::string>& labels) {
-  v1::Event e;
-  e.set_event_id(absl::StrCat(id_prefix_, ++next_id_));
-  e.set_step(v1::OBSERVING);
-  for (size_t i = 0; i < labels.size(); ++i) {
-    e.add_codes(BenchCode(batch, first + static_cast<int>(i)));
-    e.add_label_urls(labels[i]);
-  }
-  e.mutable_event_time()->set_seconds(event_seconds_);
-  e.set_event_time_offset_minutes(480);
-  e.mutable_location()->set_enterprise_uscc(kBenchUscc);
-  e.mutable_location()->set_site("bench");
-  e.set_deployment(BenchServer::kDeployment);
+  v1::Event e = NewEvent(v1::OBSERVING, batch, first, static_cast<int>(labels.size()), "");
+  for (const std::string& label : labels) e.add_label_urls(label);
   return *envelope::Sign(api::kEventContext, e.SerializeAsString(), *producer_);
 }
 

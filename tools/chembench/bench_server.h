@@ -155,6 +155,10 @@ class BenchEventSigner {
                                      const std::vector<std::string>& labels);
 
  private:
+  // The event Sign signs (before signing).
+  v1::Event NewEvent(v1::BusinessStep step, const std::string& batch, int first, int count,
+                     const std::string& site);
+
   const crypto::SigningKey* const producer_;
   const std::string id_prefix_;
   const int64_t event_seconds_;
