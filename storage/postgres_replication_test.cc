@@ -147,5 +147,125 @@ TEST(PostgresReplicationTest, ACommitWhoseStandbyWaitWasCancelledIsNotAcknowledg
   EXPECT_EQ(read_only, 1);
 }
 
+// A read replica (a following read-only store) on `server`.
+std::unique_ptr<Store> OpenReplicaOn(const testing::PostgresServer& server) {
+  PostgresStoreOptions options;
+  options.connection = server.Connection("ledger");
+  options.read_only = true;
+  options.follow_head_every = absl::Milliseconds(10);
+  absl::StatusOr<std::unique_ptr<Store>> replica = OpenPostgresStore(options);
+  EXPECT_TRUE(replica.ok()) << replica.status();
+  return replica.ok() ? *std::move(replica) : nullptr;
+}
+
+// Waits up to 20 s for `store` to publish log size `size`.
+bool ReachesSize(const Store& store, uint64_t size) {
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(20); absl::Now() < deadline;) {
+    if (store.GetSnapshot()->size() >= size) return store.GetSnapshot()->size() == size;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return false;
+}
+
+// Waits up to 20 s for the head row on `server` to say log size `size`.
+bool HeadRowReaches(testing::PostgresServer& server, uint64_t size) {
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(20); absl::Now() < deadline;) {
+    absl::StatusOr<std::string> at = server.QueryValue("ledger", "SELECT size FROM store_head");
+    if (at.ok() && *at == absl::StrCat(size)) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return false;
+}
+
+// An asynchronous standby replays a commit before the synchronous one has
+// it, while the writer still waits for the latter. A read replica on the
+// asynchronous standby does not publish that commit (were the primary lost
+// now and the synchronous standby promoted, it would never have existed),
+// and publishes it once the writer has acknowledged it.
+TEST(PostgresReplicationTest, AReplicaOnAnAsynchronousStandbyPublishesOnlyAcknowledgedCommits) {
+  Pair pair = StartPair("ledger");
+  ASSERT_NE(pair.standby, nullptr);
+  absl::StatusOr<std::unique_ptr<testing::PostgresServer>> asynchronous =
+      pair.primary->StartStandby("standby2", /*synchronous=*/false);
+  ASSERT_TRUE(asynchronous.ok()) << asynchronous.status();
+  PostgresStoreOptions options;
+  options.connection = pair.primary->Connection("ledger");
+  options.require_synchronous_standby = true;
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  StateWrites w;
+  w.Put("k", "0");
+  ASSERT_TRUE((*store)->Commit({"e0"}, w).ok());
+  std::unique_ptr<Store> replica = OpenReplicaOn(**asynchronous);
+  ASSERT_NE(replica, nullptr);
+  ASSERT_TRUE(ReachesSize(*replica, 1));
+
+  ASSERT_TRUE(pair.standby->Stop().ok());
+  absl::Notification done;
+  absl::StatusOr<uint64_t> result = absl::UnknownError("not yet");
+  std::thread committer([&] {
+    StateWrites next;
+    next.Put("k", "1");
+    result = (*store)->Commit({"e1"}, next);
+    done.Notify();
+  });
+  // The asynchronous standby has the commit the writer still waits on.
+  ASSERT_TRUE(HeadRowReaches(**asynchronous, 2));
+  absl::SleepFor(absl::Milliseconds(300));  // thirty turns of the replica's
+  EXPECT_FALSE(done.HasBeenNotified()) << result.status();
+  EXPECT_EQ(replica->GetSnapshot()->size(), 1u);
+  EXPECT_EQ(*replica->GetSnapshot()->Get("k"), "0");
+
+  ASSERT_TRUE(pair.standby->Restart().ok());
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  committer.join();
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_TRUE(ReachesSize(*replica, 2));
+  EXPECT_EQ(replica->GetSnapshot()->root(), (*store)->GetSnapshot()->root());
+  EXPECT_EQ(*replica->GetSnapshot()->Get("k"), "1");
+}
+
+// On the primary, a commit whose wait for the synchronous standby was
+// cancelled shows, unacknowledged: a replica there does not publish it. A
+// writer that takes the lease after it (the standby back) acknowledges the
+// head it finds, and the replica then publishes it.
+TEST(PostgresReplicationTest, AReplicaDoesNotPublishACommitWhoseStandbyWaitWasCancelled) {
+  Pair pair = StartPair("ledger");
+  ASSERT_NE(pair.standby, nullptr);
+  PostgresStoreOptions options;
+  options.connection = pair.primary->Connection("ledger");
+  options.require_synchronous_standby = true;
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->Commit({"e0"}, StateWrites()).ok());
+  std::unique_ptr<Store> replica = OpenReplicaOn(*pair.primary);
+  ASSERT_NE(replica, nullptr);
+  ASSERT_TRUE(ReachesSize(*replica, 1));
+
+  ASSERT_TRUE(pair.standby->Stop().ok());
+  absl::Notification done;
+  absl::StatusOr<uint64_t> result = absl::UnknownError("not yet");
+  std::thread committer([&] {
+    result = (*store)->Commit({"e1"}, StateWrites());
+    done.Notify();
+  });
+  ASSERT_FALSE(done.WaitForNotificationWithTimeout(absl::Seconds(1)));
+  ASSERT_TRUE(
+      pair.primary->Execute("ledger", "SELECT pg_cancel_backend(writer_pid) FROM store_head").ok());
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  committer.join();
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kUnavailable) << result.status();
+  ASSERT_TRUE(HeadRowReaches(*pair.primary, 2));  // committed there, unacknowledged
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(replica->GetSnapshot()->size(), 1u);
+  store->reset();
+
+  ASSERT_TRUE(pair.standby->Restart().ok());
+  absl::StatusOr<std::unique_ptr<Store>> next = OpenPostgresStore(options);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ((*next)->Size(), 2u);
+  ASSERT_TRUE(ReachesSize(*replica, 2));
+}
+
 }  // namespace
 }  // namespace chemledger::storage

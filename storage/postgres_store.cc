@@ -48,6 +48,12 @@ const char* const kMigrations[] = {
     // the database's clock) say who holds it and until when.
     "ALTER TABLE store_head ADD COLUMN writer_epoch bigint NOT NULL DEFAULT 0,"
     "  ADD COLUMN writer text, ADD COLUMN writer_pid int, ADD COLUMN lease_expires timestamptz;",
+    // 3: how far the writer has acknowledged: the newest commit whose state
+    // is complete that PostgreSQL confirmed to the writer (with a
+    // synchronous standby: that the standby has it, and so every commit
+    // before it). Read replicas publish no further. NULL: none recorded.
+    "ALTER TABLE store_head ADD COLUMN acknowledged_version bigint,"
+    "  ADD COLUMN acknowledged_size bigint, ADD COLUMN acknowledged_root bytea;",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kPostgresSchemaVersion);
 
@@ -278,10 +284,18 @@ constexpr char kReadStates[] =
 // ($4), under the lease epoch it holds ($13), to the new one, and the entries, tree nodes and state
 // versions inserted only when it was (arrays, one element per row). One statement, so one
 // transaction and one round trip; its one row counts the head rows updated (0: another writer took
-// the lease or moved the head, and nothing was written).
+// the lease or moved the head, and nothing was written). It also records the newest commit
+// acknowledged before it ($14 to $16; version -1: none), unless one as new is recorded.
 constexpr char kCommit[] =
     "WITH head AS (UPDATE store_head SET version = $1::int8, size = $2::int8, root = $3, "
-    "    applied_size = $5::int8 WHERE version = $4::int8 AND writer_epoch = $13::int8 "
+    "    applied_size = $5::int8, "
+    "    acknowledged_size = CASE WHEN coalesce(acknowledged_version, -1) < $14::int8 "
+    "      THEN $15::int8 ELSE acknowledged_size END, "
+    "    acknowledged_root = CASE WHEN coalesce(acknowledged_version, -1) < $14::int8 "
+    "      THEN $16 ELSE acknowledged_root END, "
+    "    acknowledged_version = CASE WHEN coalesce(acknowledged_version, -1) < $14::int8 "
+    "      THEN $14::int8 ELSE acknowledged_version END "
+    "    WHERE version = $4::int8 AND writer_epoch = $13::int8 "
     "    RETURNING 1), "
     "  e AS (INSERT INTO entries (idx, data) "
     "    SELECT * FROM unnest($6::int8[], $7::bytea[]) WHERE EXISTS (SELECT FROM head)), "
@@ -304,6 +318,20 @@ constexpr char kTakeLease[] =
     "WHERE writer IS NULL OR lease_expires < clock_timestamp() "
     "  OR NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = store_head.writer_pid) "
     "RETURNING writer_epoch, version, size, root, applied_size";
+// Records an acknowledged commit ($2 to $4) under the lease epoch $1,
+// unless one as new is recorded, and without waiting: while a commit holds
+// the head row, it records nothing (that commit records it).
+constexpr char kRecordAcknowledged[] =
+    "WITH free AS (SELECT one FROM store_head WHERE writer_epoch = $1::int8 "
+    "    AND coalesce(acknowledged_version, -1) < $2::int8 FOR UPDATE SKIP LOCKED) "
+    "UPDATE store_head SET acknowledged_version = $2::int8, acknowledged_size = $3::int8, "
+    "  acknowledged_root = $4 FROM free WHERE store_head.one = free.one RETURNING 1";
+// The commit the writer acknowledged last as a head's columns (version,
+// size, root, applied size), for read replicas; before any is recorded, the
+// empty log ($1: its root).
+constexpr char kAcknowledgedHead[] =
+    "coalesce(acknowledged_version, 0), coalesce(acknowledged_size, 0), "
+    "coalesce(acknowledged_root, $1), coalesce(acknowledged_size, 0)";
 constexpr char kRenewLease[] =
     "UPDATE store_head SET lease_expires = clock_timestamp() + $2::int8 * interval '1 millisecond' "
     "WHERE writer_epoch = $1::int8 RETURNING 1";
@@ -320,7 +348,7 @@ const char* PreparedName(const char* sql) {
       {kReadNode, "read_node"},        {kReadEntry, "read_entry"},    {kReadState, "read_state"},
       {kScanFrom, "scan_from"},        {kScanFromTo, "scan_from_to"}, {kScanAfter, "scan_after"},
       {kScanAfterTo, "scan_after_to"}, {kCommit, "commit"},           {kReadStates, "read_states"},
-      {kRenewLease, "renew_lease"}};
+      {kRenewLease, "renew_lease"},    {kRecordAcknowledged, "record_acknowledged"}};
   for (const auto& [statement, name] : kPrepared) {
     if (statement == sql) return name;
   }
@@ -790,6 +818,11 @@ class PostgresStore final : public Store {
     if (epoch_ > 0 && write_error_.ok()) {
       // Not held up by a synchronous standby that is down (see RenewLease).
       (void)Exec(writer_.get(), "SET synchronous_commit = local");
+      // What it acknowledged last, for the read replicas (true whether or
+      // not this write reaches a standby).
+      if (std::optional<AcknowledgedHead> last = UnrecordedAcknowledged()) {
+        (void)Query(writer_.get(), kRecordAcknowledged, RecordAcknowledgedParams(*last));
+      }
       (void)Query(writer_.get(), kReleaseLease, Params().Int8(epoch_));
     }
   }
@@ -807,6 +840,7 @@ class PostgresStore final : public Store {
     PQsetNoticeReceiver(c, &CountWriterWarning, &writer_warnings_);
     // The one writer: the lease, taken when no live writer holds it.
     absl::StatusOr<Result> head = absl::UnknownError("no lease");
+    writer_warnings_ = WriterWarnings();
     const std::string writer =
         options_.writer_name.empty() ? DefaultWriterName() : options_.writer_name;
     for (const absl::Time deadline = absl::Now() + options_.lease_wait;;) {
@@ -831,6 +865,7 @@ class PostgresStore final : public Store {
     }
     epoch_ = Int8At(head->get(), 0, 0);
     if (absl::Status s = LoadHead(c, head->get(), 1); !s.ok()) return s;
+    if (absl::Status s = AcknowledgeHeadTakenOver(c); !s.ok()) return s;
     renewer_ = std::thread([this, epoch = epoch_] { RenewLease(epoch); });
     return absl::OkStatus();
   }
@@ -850,8 +885,13 @@ class PostgresStore final : public Store {
                        ", this server reads version ", kPostgresSchemaVersion,
                        " (a writer of this version migrates it)"));
     }
+    // A follower (a read replica) starts at what the writer acknowledged;
+    // any other reader at the head.
     absl::StatusOr<Result> head =
-        Query(c, "SELECT version, size, root, applied_size FROM store_head", Params());
+        options_.follow_head_every > absl::ZeroDuration()
+            ? Query(c, absl::StrCat("SELECT ", kAcknowledgedHead, " FROM store_head").c_str(),
+                    Params().Bytes(crypto::EmptyTreeRoot().ToBytes()))
+            : Query(c, "SELECT version, size, root, applied_size FROM store_head", Params());
     if (!head.ok()) return head.status();
     if (PQntuples(head->get()) != 1) return absl::DataLossError("postgres: store_head is empty");
     if (absl::Status s = LoadHead(c, head->get(), 0); !s.ok()) return s;
@@ -968,11 +1008,15 @@ class PostgresStore final : public Store {
       if (!made.ok()) return made.status();
       c = *std::move(made);
     }
-    absl::StatusOr<Result> row =
-        Query(c.get(),
-              "SELECT version, size, root, applied_size, "
-              "extract(epoch FROM clock_timestamp() - lease_expires)::float8 FROM store_head",
-              Params());
+    // The commit the writer acknowledged last (columns 0 to 3, as a head),
+    // and the head's own size and applied size.
+    absl::StatusOr<Result> row = Query(
+        c.get(),
+        absl::StrCat("SELECT ", kAcknowledgedHead,
+                     ", extract(epoch FROM clock_timestamp() - lease_expires)::float8, size, "
+                     "applied_size FROM store_head")
+            .c_str(),
+        Params().Bytes(crypto::EmptyTreeRoot().ToBytes()));
     if (!row.ok()) return row.status();
     if (PQntuples(row->get()) != 1) return absl::DataLossError("postgres: store_head is empty");
     *lease_lapsed =
@@ -980,6 +1024,15 @@ class PostgresStore final : public Store {
             ? absl::InfiniteDuration()
             : std::max(absl::ZeroDuration(),
                        absl::Seconds(std::strtod(PQgetvalue(row->get(), 0, 4), nullptr)));
+    const int64_t head_size = Int8At(row->get(), 0, 5);
+    if (PQgetisnull(row->get(), 0, 6) || Int8At(row->get(), 0, 6) != head_size) {
+      absl::MutexLock lock(&mu_);
+      return absl::UnavailableError(absl::StrCat(
+          "postgres: the writer is building the state (it reflects ",
+          PQgetisnull(row->get(), 0, 6) ? std::string("none")
+                                        : absl::StrCat(Int8At(row->get(), 0, 6)),
+          " of ", head_size, " entries); still serving log size ", range_.size()));
+    }
     absl::MutexLock lock(&mu_);
     const uint64_t served = range_.size();
     const int64_t version = Int8At(row->get(), 0, 0);
@@ -1009,12 +1062,6 @@ class PostgresStore final : public Store {
       return Diverged(absl::StrCat("the log of size ", size, " is not an extension (",
                                    s.message(), ")"),
                       served);
-    }
-    if (next->applied != size) {
-      return absl::UnavailableError(absl::StrCat(
-          "postgres: the writer is building the state (it reflects ",
-          next->applied ? absl::StrCat(*next->applied) : std::string("none"), " of ", size,
-          " entries); still serving log size ", served));
     }
     if (options_.follow_check) {
       // What the cache knows may be older than the candidate: it forgets it
@@ -1123,19 +1170,42 @@ class PostgresStore final : public Store {
   void RenewLease(int64_t epoch) {
     Connection c;
     const absl::Duration every = options_.lease / 3;
+    absl::Time renew_at = absl::Now() + every;
+    absl::Time record_not_before = absl::InfinitePast();
     for (;;) {
       bool commit_failed = false;
+      std::optional<AcknowledgedHead> to_record;
       {
         absl::MutexLock lock(&lease_mu_);
-        (void)lease_mu_.AwaitWithTimeout(
-            absl::Condition(
-                +[](PostgresStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->lease_mu_) {
-                  return s->stopping_ || s->commit_failed_;
-                },
-                this),
-            every);
-        if (stopping_) return;
+        for (;;) {
+          if (stopping_) return;
+          if (commit_failed_) break;
+          const absl::Time now = absl::Now();
+          // An acknowledged commit that no commit has recorded since it was
+          // acknowledged kRecordAcknowledgedAfter ago (the writer is quiet)
+          // is recorded by this thread.
+          absl::Time wake = renew_at;
+          if (acknowledged_ && acknowledged_->version > acknowledged_recorded_) {
+            wake = std::min(wake, std::max(acknowledged_at_ + kRecordAcknowledgedAfter,
+                                           record_not_before));
+          }
+          if (now >= wake) break;
+          acknowledged_moved_ = false;
+          (void)lease_mu_.AwaitWithDeadline(
+              absl::Condition(
+                  +[](PostgresStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->lease_mu_) {
+                    return s->stopping_ || s->commit_failed_ || s->acknowledged_moved_;
+                  },
+                  this),
+              wake);
+        }
         commit_failed = commit_failed_;
+        const absl::Time now = absl::Now();
+        if (!commit_failed && acknowledged_ && acknowledged_->version > acknowledged_recorded_ &&
+            now >= acknowledged_at_ + kRecordAcknowledgedAfter && now >= record_not_before) {
+          to_record = acknowledged_;
+          record_not_before = now + kRecordAcknowledgedAfter;
+        }
       }
       if (c == nullptr || PQstatus(c.get()) != CONNECTION_OK) {
         absl::StatusOr<Connection> made = Connect(options_.connection);
@@ -1155,9 +1225,31 @@ class PostgresStore final : public Store {
         if (made.ok()) {
           c = *std::move(made);
         } else if (!commit_failed) {
+          renew_at = absl::Now() + every;
+          record_not_before = renew_at;
           continue;  // again at the next turn; fencing keeps writes safe meanwhile
         }
       }
+      if (to_record) {
+        // Written without waiting for a standby, and false never: the
+        // commit it names was confirmed. Not while a commit holds the head
+        // row (that commit records it); tried again otherwise.
+        if (c != nullptr) {
+          absl::StatusOr<Result> recorded =
+              Query(c.get(), kRecordAcknowledged,
+                    Params()
+                        .Int8(epoch)
+                        .Int8(to_record->version)
+                        .Int8(static_cast<int64_t>(to_record->size))
+                        .Bytes(to_record->root.ToBytes()));
+          if (recorded.ok() && PQntuples(recorded->get()) == 1) {
+            absl::MutexLock lock(&lease_mu_);
+            acknowledged_recorded_ = std::max(acknowledged_recorded_, to_record->version);
+          }
+        }
+        if (absl::Now() < renew_at) continue;
+      }
+      renew_at = absl::Now() + every;
       absl::StatusOr<Result> renewed =
           c == nullptr
               ? absl::StatusOr<Result>(absl::UnavailableError("no connection"))
@@ -1531,6 +1623,11 @@ class PostgresStore final : public Store {
     params.Bytes(node_level.Encode()).Bytes(node_index.Encode()).Bytes(node_hash.Encode());
     params.Bytes(state_key.Encode()).Bytes(state_value.Encode());
     params.Int8(epoch_);
+    // The newest commit acknowledged before this one (none: version -1).
+    const std::optional<AcknowledgedHead> acknowledged = LatestAcknowledged();
+    params.Int8(acknowledged ? acknowledged->version : -1)
+        .Int8(acknowledged ? static_cast<int64_t>(acknowledged->size) : 0)
+        .Bytes(acknowledged ? acknowledged->root.ToBytes() : std::string());
     writer_warnings_ = WriterWarnings();
     absl::StatusOr<Result> committed = Query(c, kCommit, params);
     absl::Status s = committed.status();
@@ -1555,7 +1652,72 @@ class PostgresStore final : public Store {
     cache_.Committed(version, state);
     leaves_.Committed(first, leaf_hashes);
     Publish();
+    Acknowledged(acknowledged ? acknowledged->version : -1);
     return first;
+  }
+
+  // How long an acknowledged commit may go unrecorded in the head row before
+  // the renewer records it (a busy writer's next commit records it first).
+  static constexpr absl::Duration kRecordAcknowledgedAfter = absl::Milliseconds(50);
+
+  // The newest commit this writer has acknowledged whose state is complete,
+  // as read replicas may publish it (store_head.acknowledged_*).
+  struct AcknowledgedHead {
+    int64_t version = 0;
+    uint64_t size = 0;
+    Sha256Digest root;
+  };
+
+  std::optional<AcknowledgedHead> LatestAcknowledged() const {
+    absl::MutexLock lock(&lease_mu_);
+    return acknowledged_;
+  }
+
+  // The latest acknowledged commit when the head row does not record it yet.
+  std::optional<AcknowledgedHead> UnrecordedAcknowledged() const {
+    absl::MutexLock lock(&lease_mu_);
+    if (!acknowledged_ || acknowledged_->version <= acknowledged_recorded_) return std::nullopt;
+    return acknowledged_;
+  }
+
+  Params RecordAcknowledgedParams(const AcknowledgedHead& head) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return Params()
+        .Int8(epoch_)
+        .Int8(head.version)
+        .Int8(static_cast<int64_t>(head.size))
+        .Bytes(head.root.ToBytes());
+  }
+
+  // The head (mu_ held) has just been confirmed by PostgreSQL to this
+  // writer, and the head row now records the acknowledged commit of version
+  // `recorded` (-1: none). A head whose state is complete becomes the
+  // newest acknowledged; the renewer records it when no commit does soon.
+  void Acknowledged(int64_t recorded) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    absl::MutexLock lock(&lease_mu_);
+    acknowledged_recorded_ = std::max(acknowledged_recorded_, recorded);
+    if (applied_ != range_.size()) return;
+    acknowledged_ = AcknowledgedHead{version_, range_.size(), range_.Root()};
+    acknowledged_at_ = absl::Now();
+    acknowledged_moved_ = true;
+  }
+
+  // The head a writer found as it took the lease may not have been
+  // acknowledged by the writer before it. Taking the lease is a commit of
+  // this writer's own after it: once PostgreSQL has confirmed that commit
+  // without a warning, a synchronous standby has it, and so the head too.
+  // The head is then recorded as acknowledged (when its state is complete),
+  // so that read replicas catch up with it before the next write.
+  absl::Status AcknowledgeHeadTakenOver(PGconn* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!OutcomeUnknownIfWarned("").ok()) return absl::OkStatus();  // not confirmed
+    if (applied_ != range_.size()) return absl::OkStatus();
+    const AcknowledgedHead head{version_, range_.size(), range_.Root()};
+    absl::StatusOr<Result> recorded = Query(c, kRecordAcknowledged, RecordAcknowledgedParams(head));
+    if (!recorded.ok()) return recorded.status();
+    absl::MutexLock lock(&lease_mu_);
+    acknowledged_ = head;
+    acknowledged_recorded_ = head.version;
+    return absl::OkStatus();
   }
 
   void Publish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -1580,9 +1742,16 @@ class PostgresStore final : public Store {
   absl::Status write_error_ ABSL_GUARDED_BY(mu_);
   mutable absl::Mutex publish_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::shared_ptr<const Snapshot> published_ ABSL_GUARDED_BY(publish_mu_);
-  absl::Mutex lease_mu_;
+  mutable absl::Mutex lease_mu_;
   bool stopping_ ABSL_GUARDED_BY(lease_mu_) = false;
   bool commit_failed_ ABSL_GUARDED_BY(lease_mu_) = false;
+  // What this writer acknowledged (see Acknowledged), when, the newest
+  // version the head row is known to record, and whether the renewer has
+  // yet to look at it.
+  std::optional<AcknowledgedHead> acknowledged_ ABSL_GUARDED_BY(lease_mu_);
+  absl::Time acknowledged_at_ ABSL_GUARDED_BY(lease_mu_);
+  int64_t acknowledged_recorded_ ABSL_GUARDED_BY(lease_mu_) = -1;
+  bool acknowledged_moved_ ABSL_GUARDED_BY(lease_mu_) = false;
   std::thread renewer_;
   // A following read-only store's (follow_head_every).
   mutable absl::Mutex follow_mu_ ABSL_ACQUIRED_AFTER(publish_mu_);

@@ -13,7 +13,9 @@
 //                                       by the commit that wrote it (value
 //                                       NULL: deleted)
 //   store_head                          one row: the latest commit's version,
-//                                       log size, root and applied size
+//                                       log size, root and applied size; the
+//                                       writer's lease; and the newest commit
+//                                       the writer acknowledged (below)
 // A Commit is one transaction: its entries, nodes, state versions and the
 // head row. A Snapshot is a commit's version and log size: its reads ask for
 // the newest version of a key at or below its own, so they never wait for a
@@ -32,7 +34,19 @@
 // one to the lease's epoch; the store renews it every third of its length.
 // Every commit names its epoch and writes nothing once another server has
 // taken the lease (fencing: a writer that was paused past its lease and
-// resumes cannot append), and the store is then read-only. Not done yet:
+// resumes cannot append), and the store is then read-only.
+//
+// What the writer acknowledged: a commit can show in the database before
+// the writer acknowledges it (on an asynchronous standby that replayed it
+// before the synchronous standby confirmed it; on the primary after the
+// wait for the standby was cancelled), and such a commit is lost if the
+// synchronous standby is then promoted. So the writer records in the head
+// row the newest commit PostgreSQL confirmed to it whose state is complete:
+// each commit records the one acknowledged before it, and when no commit
+// follows within 50 ms the lease renewer records it; a writer taking the
+// lease records the head it found (its own confirmed lease commit follows
+// it). A following read-only store (a read replica) publishes that commit,
+// never one beyond it. Not done yet:
 // the versions no snapshot can read any more are kept (nothing prunes
 // them), and Backup is left to PostgreSQL's own tools.
 //
@@ -92,11 +106,14 @@ struct PostgresStoreOptions {
   // server's is refused) and nothing written (every write is
   // FailedPrecondition); the snapshot is the head as of Open.
   bool read_only = false;
-  // With read_only: reads the head again this often and publishes each new
-  // commit's snapshot, so that reads follow the writer (a read replica,
-  // which may connect to a standby: its snapshots are the commits the
-  // standby has replayed). Zero: the head as of Open, for good. A new head
-  // is published only when its log extends the one published (checked
+  // With read_only: reads the head row again this often and publishes the
+  // snapshot of each newer commit the writer acknowledged (above), so that
+  // reads follow the writer (a read replica, which may connect to a
+  // standby: its snapshots are acknowledged commits the standby has
+  // replayed); it also starts at the acknowledged commit rather than the
+  // head (before the writer recorded any: the empty log). Zero: the head as
+  // of Open, for good. A new commit is published only when its log extends
+  // the one published (checked
   // with a consistency proof from the database's own nodes), its state
   // reflects its whole log (not while the writer rebuilds the state), and
   // `follow_check` (when set) accepts its snapshot. A database whose log
@@ -135,7 +152,7 @@ std::optional<FollowStatus> PostgresFollowStatus(const Store& store);
 absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const PostgresStoreOptions& options);
 
 // The schema version this server creates and reads.
-inline constexpr int kPostgresSchemaVersion = 2;
+inline constexpr int kPostgresSchemaVersion = 3;
 
 }  // namespace chemledger::storage
 

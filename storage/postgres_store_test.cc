@@ -401,6 +401,9 @@ TEST(PostgresStoreTest, AFollowingReadOnlyStoreServesEachCommitOfTheWriterAndNoS
   ASSERT_TRUE(writer->Commit({"e0"}, first).ok());
   std::unique_ptr<Store> follower = OpenFollowerIn("following");
   ASSERT_NE(follower, nullptr);
+  // Published once the writer has recorded it acknowledged (the writer is
+  // quiet: its lease renewer records it).
+  ASSERT_TRUE(ReachesSize(*follower, 1));
   std::shared_ptr<const Snapshot> at1 = follower->GetSnapshot();
   ASSERT_EQ(at1->size(), 1u);
   // Read (and so cached) at the follower's latest snapshot.
@@ -453,6 +456,7 @@ TEST(PostgresStoreTest, AFollowerRefusesADatabaseWhoseLogDoesNotExtendTheOneItSe
   ASSERT_TRUE(writer->Commit({"a0", "a1"}, StateWrites()).ok());
   std::unique_ptr<Store> follower = OpenFollowerIn("forked");
   ASSERT_NE(follower, nullptr);
+  ASSERT_TRUE(ReachesSize(*follower, 2));
   const Sha256Digest served = follower->GetSnapshot()->root();
   writer.reset();
   // Another log in its place (a different database behind the same
@@ -495,6 +499,7 @@ TEST(PostgresStoreTest, AFollowerPublishesNoHeadWhoseStateIsNotBuiltYet) {
   ASSERT_TRUE(writer->Commit({"e0"}, w).ok());
   std::unique_ptr<Store> follower = OpenFollowerIn("unbuilt");
   ASSERT_NE(follower, nullptr);
+  ASSERT_TRUE(ReachesSize(*follower, 1));
   // Entries without their state (as a writer rebuilding the state has).
   ASSERT_TRUE(writer->Append({"e1", "e2"}).ok());
   absl::Status last;
@@ -510,6 +515,43 @@ TEST(PostgresStoreTest, AFollowerPublishesNoHeadWhoseStateIsNotBuiltYet) {
   ASSERT_TRUE(writer->ApplyState(3, built).ok());
   ASSERT_TRUE(ReachesSize(*follower, 3));
   EXPECT_EQ(*follower->GetSnapshot()->Get("k"), "3");
+}
+
+// A database of schema 2 (before the writer recorded what it acknowledged):
+// a replica of this version refuses it; the writer migrates it and, as it
+// takes the lease, records the head it finds as acknowledged, so that a
+// replica publishes it without waiting for a write.
+TEST(PostgresStoreTest, ASchemaTwoDatabaseIsMigratedAndItsHeadAcknowledged) {
+  ASSERT_TRUE(Server().CreateDatabase("schema_two").ok());
+  {
+    std::unique_ptr<Store> writer = OpenIn("schema_two");
+    ASSERT_NE(writer, nullptr);
+    StateWrites w;
+    w.Put("k", "v");
+    ASSERT_TRUE(writer->Commit({"e0", "e1"}, w).ok());
+  }
+  ASSERT_TRUE(Server()
+                  .Execute("schema_two",
+                           "ALTER TABLE store_head DROP COLUMN acknowledged_version, "
+                           "DROP COLUMN acknowledged_size, DROP COLUMN acknowledged_root; "
+                           "DELETE FROM chemledger_migrations WHERE version = 3")
+                  .ok());
+  PostgresStoreOptions replica_options;
+  replica_options.connection = Server().Connection("schema_two");
+  replica_options.read_only = true;
+  replica_options.follow_head_every = absl::Milliseconds(10);
+  absl::StatusOr<std::unique_ptr<Store>> refused = OpenPostgresStore(replica_options);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+
+  std::unique_ptr<Store> writer = OpenIn("schema_two");
+  ASSERT_NE(writer, nullptr);
+  EXPECT_EQ(writer->Size(), 2u);
+  EXPECT_EQ(*Server().QueryValue("schema_two", "SELECT acknowledged_size FROM store_head"), "2");
+  absl::StatusOr<std::unique_ptr<Store>> replica = OpenPostgresStore(replica_options);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  EXPECT_EQ((*replica)->Size(), 2u);
+  EXPECT_EQ((*replica)->GetSnapshot()->root(), writer->GetSnapshot()->root());
+  EXPECT_EQ(*(*replica)->GetSnapshot()->Get("k"), "v");
 }
 
 TEST(PostgresStoreTest, WithoutASynchronousStandbyARequiringStoreRefusesToOpen) {
