@@ -56,6 +56,9 @@ const char* const kMigrations[] = {
     "  ADD COLUMN acknowledged_size bigint, ADD COLUMN acknowledged_root bytea;",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kPostgresSchemaVersion);
+// The schema whose head row holds the writer's lease: a server migrates up
+// to it before it takes the lease, and further only once it holds it.
+constexpr int64_t kLeaseSchemaVersion = 2;
 
 struct ConnDeleter {
   void operator()(PGconn* c) const { PQfinish(c); }
@@ -834,7 +837,10 @@ class PostgresStore final : public Store {
     PGconn* c = writer_.get();
     if (options_.read_only) return StartReadOnly(c);
     if (absl::Status s = CheckSettings(c); !s.ok()) return s;
-    if (absl::Status s = Migrate(c); !s.ok()) return s;
+    // Up to the schema that holds the lease (migrations 1 and 2) now; the
+    // rest under the lease, so that a server of a newer version waiting
+    // for it (a standby) changes nothing under a live writer of an older one.
+    if (absl::Status s = Migrate(c, kLeaseSchemaVersion); !s.ok()) return s;
     // A warning on this connection during a commit makes its outcome unknown
     // (Commit); other notices are ignored, as on every connection.
     PQsetNoticeReceiver(c, &CountWriterWarning, &writer_warnings_);
@@ -865,9 +871,9 @@ class PostgresStore final : public Store {
     }
     epoch_ = Int8At(head->get(), 0, 0);
     if (absl::Status s = LoadHead(c, head->get(), 1); !s.ok()) return s;
-    if (absl::Status s = AcknowledgeHeadTakenOver(c); !s.ok()) return s;
     renewer_ = std::thread([this, epoch = epoch_] { RenewLease(epoch); });
-    return absl::OkStatus();
+    if (absl::Status s = Migrate(c, kPostgresSchemaVersion); !s.ok()) return s;
+    return AcknowledgeHeadTakenOver(c);
   }
 
  private:
@@ -1303,21 +1309,21 @@ class PostgresStore final : public Store {
     commit_failed_ = true;
   }
 
-  // Creates the schema or brings it up to this server's version, one
-  // migration per transaction, under a session lock (servers starting
-  // together migrate one after another).
-  absl::Status Migrate(PGconn* c) {
+  // Creates the schema or brings it up to version `up_to`, one migration
+  // per transaction, under a session lock (servers starting together
+  // migrate one after another).
+  absl::Status Migrate(PGconn* c, int64_t up_to) {
     absl::StatusOr<Result> locked =
         Query(c, "SELECT pg_advisory_lock($1)", Params().Int8(kMigrationLock));
     if (!locked.ok()) return locked.status();
-    absl::Status migrated = MigrateLocked(c);
+    absl::Status migrated = MigrateLocked(c, up_to);
     absl::StatusOr<Result> unlocked =
         Query(c, "SELECT pg_advisory_unlock($1)", Params().Int8(kMigrationLock));
     if (migrated.ok() && !unlocked.ok()) return unlocked.status();
     return migrated;
   }
 
-  absl::Status MigrateLocked(PGconn* c) {
+  absl::Status MigrateLocked(PGconn* c, int64_t up_to) {
     if (absl::Status s = Exec(c,
                               "CREATE TABLE IF NOT EXISTS chemledger_migrations ("
                               "version int PRIMARY KEY, applied_at timestamptz NOT NULL "
@@ -1334,7 +1340,7 @@ class PostgresStore final : public Store {
           "postgres: the database's schema is version ", version, ", newer than this server's (",
           kPostgresSchemaVersion, "): run a newer server"));
     }
-    for (int64_t v = version + 1; v <= kPostgresSchemaVersion; ++v) {
+    for (int64_t v = version + 1; v <= up_to; ++v) {
       // Each migration in a transaction of its own, recorded in it.
       if (absl::Status s = Exec(c, "BEGIN"); !s.ok()) return s;
       absl::Status s = Exec(c, kMigrations[v - 1]);

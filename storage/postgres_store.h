@@ -142,8 +142,10 @@ struct FollowStatus {
 // nullopt for any other store.
 std::optional<FollowStatus> PostgresFollowStatus(const Store& store);
 
-// Connects, checks the server's settings, creates or migrates the schema,
-// takes the writer's lease and reads the head. Unavailable when the
+// Connects, checks the server's settings, creates the schema (up to the
+// lease's), takes the writer's lease, reads the head and migrates the schema
+// the rest of the way (under the lease: a server waiting for it changes
+// nothing under a live writer of an older version). Unavailable when the
 // database cannot be reached; FailedPrecondition for a schema newer than
 // this server's, for a server that lets PostgreSQL acknowledge a commit
 // before it is on disk (fsync or synchronous_commit off; with

@@ -554,6 +554,53 @@ TEST(PostgresStoreTest, ASchemaTwoDatabaseIsMigratedAndItsHeadAcknowledged) {
   EXPECT_EQ(*(*replica)->GetSnapshot()->Get("k"), "v");
 }
 
+// A server of this version waiting for the lease that a live writer of an
+// older one holds (on a database of schema 2) migrates nothing until it
+// holds the lease.
+TEST(PostgresStoreTest, AServerWaitingForTheLeaseMigratesNothingUnderALiveWriter) {
+  ASSERT_TRUE(Server().CreateDatabase("old_writer").ok());
+  {
+    std::unique_ptr<Store> writer = OpenIn("old_writer");
+    ASSERT_NE(writer, nullptr);
+    ASSERT_TRUE(writer->Commit({"e0"}, StateWrites()).ok());
+  }
+  // Schema 2, its lease held by a live backend (the checkpointer's stands
+  // for the older writer's connection).
+  ASSERT_TRUE(
+      Server()
+          .Execute("old_writer",
+                   "ALTER TABLE store_head DROP COLUMN acknowledged_version, "
+                   "DROP COLUMN acknowledged_size, DROP COLUMN acknowledged_root; "
+                   "DELETE FROM chemledger_migrations WHERE version = 3; "
+                   "UPDATE store_head SET writer = 'older', writer_epoch = writer_epoch + 1, "
+                   "  lease_expires = clock_timestamp() + interval '1 hour', "
+                   "  writer_pid = (SELECT pid FROM pg_stat_activity "
+                   "                WHERE backend_type = 'checkpointer')")
+          .ok());
+  PostgresStoreOptions options;
+  options.connection = Server().Connection("old_writer");
+  options.lease_wait = absl::Milliseconds(500);
+  absl::StatusOr<std::unique_ptr<Store>> waited = OpenPostgresStore(options);
+  EXPECT_EQ(waited.status().code(), absl::StatusCode::kFailedPrecondition) << waited.status();
+  EXPECT_NE(waited.status().message().find("'older' holds the writer's lease"), std::string::npos)
+      << waited.status();
+  EXPECT_EQ(*Server().QueryValue("old_writer", "SELECT max(version) FROM chemledger_migrations"),
+            "2");
+  // The older writer lets the lease go: the next server takes it and
+  // migrates.
+  ASSERT_TRUE(Server()
+                  .Execute("old_writer",
+                           "UPDATE store_head SET writer = NULL, writer_pid = NULL, "
+                           "lease_expires = NULL")
+                  .ok());
+  absl::StatusOr<std::unique_ptr<Store>> writer = OpenPostgresStore(options);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  EXPECT_EQ(*Server().QueryValue("old_writer", "SELECT max(version) FROM chemledger_migrations"),
+            absl::StrCat(kPostgresSchemaVersion));
+  EXPECT_EQ(*Server().QueryValue("old_writer", "SELECT acknowledged_size FROM store_head"), "1");
+  EXPECT_TRUE((*writer)->Commit({"e1"}, StateWrites()).ok());
+}
+
 TEST(PostgresStoreTest, WithoutASynchronousStandbyARequiringStoreRefusesToOpen) {
   ASSERT_TRUE(Server().CreateDatabase("needs_standby").ok());
   PostgresStoreOptions options;
