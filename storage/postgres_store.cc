@@ -348,10 +348,17 @@ constexpr char kLeaseHolder[] =
 
 const char* PreparedName(const char* sql) {
   static constexpr std::pair<const char*, const char*> kPrepared[] = {
-      {kReadNode, "read_node"},        {kReadEntry, "read_entry"},    {kReadState, "read_state"},
-      {kScanFrom, "scan_from"},        {kScanFromTo, "scan_from_to"}, {kScanAfter, "scan_after"},
-      {kScanAfterTo, "scan_after_to"}, {kCommit, "commit"},           {kReadStates, "read_states"},
-      {kRenewLease, "renew_lease"},    {kRecordAcknowledged, "record_acknowledged"}};
+      {kReadNode, "read_node"},
+      {kReadEntry, "read_entry"},
+      {kReadState, "read_state"},
+      {kScanFrom, "scan_from"},
+      {kScanFromTo, "scan_from_to"},
+      {kScanAfter, "scan_after"},
+      {kScanAfterTo, "scan_after_to"},
+      {kCommit, "commit"},
+      {kReadStates, "read_states"},
+      {kRenewLease, "renew_lease"},
+      {kRecordAcknowledged, "record_acknowledged"}};
   for (const auto& [statement, name] : kPrepared) {
     if (statement == sql) return name;
   }
@@ -1016,13 +1023,13 @@ class PostgresStore final : public Store {
     }
     // The commit the writer acknowledged last (columns 0 to 3, as a head),
     // and the head's own size and applied size.
-    absl::StatusOr<Result> row = Query(
-        c.get(),
-        absl::StrCat("SELECT ", kAcknowledgedHead,
-                     ", extract(epoch FROM clock_timestamp() - lease_expires)::float8, size, "
-                     "applied_size FROM store_head")
-            .c_str(),
-        Params().Bytes(crypto::EmptyTreeRoot().ToBytes()));
+    absl::StatusOr<Result> row =
+        Query(c.get(),
+              absl::StrCat("SELECT ", kAcknowledgedHead,
+                           ", extract(epoch FROM clock_timestamp() - lease_expires)::float8, size, "
+                           "applied_size FROM store_head")
+                  .c_str(),
+              Params().Bytes(crypto::EmptyTreeRoot().ToBytes()));
     if (!row.ok()) return row.status();
     if (PQntuples(row->get()) != 1) return absl::DataLossError("postgres: store_head is empty");
     *lease_lapsed =
@@ -1033,11 +1040,11 @@ class PostgresStore final : public Store {
     const int64_t head_size = Int8At(row->get(), 0, 5);
     if (PQgetisnull(row->get(), 0, 6) || Int8At(row->get(), 0, 6) != head_size) {
       absl::MutexLock lock(&mu_);
-      return absl::UnavailableError(absl::StrCat(
-          "postgres: the writer is building the state (it reflects ",
-          PQgetisnull(row->get(), 0, 6) ? std::string("none")
-                                        : absl::StrCat(Int8At(row->get(), 0, 6)),
-          " of ", head_size, " entries); still serving log size ", range_.size()));
+      return absl::UnavailableError(
+          absl::StrCat("postgres: the writer is building the state (it reflects ",
+                       PQgetisnull(row->get(), 0, 6) ? std::string("none")
+                                                     : absl::StrCat(Int8At(row->get(), 0, 6)),
+                       " of ", head_size, " entries); still serving log size ", range_.size()));
     }
     absl::MutexLock lock(&mu_);
     const uint64_t served = range_.size();
@@ -1192,8 +1199,8 @@ class PostgresStore final : public Store {
           // is recorded by this thread.
           absl::Time wake = renew_at;
           if (acknowledged_ && acknowledged_->version > acknowledged_recorded_) {
-            wake = std::min(wake, std::max(acknowledged_at_ + kRecordAcknowledgedAfter,
-                                           record_not_before));
+            wake = std::min(
+                wake, std::max(acknowledged_at_ + kRecordAcknowledgedAfter, record_not_before));
           }
           if (now >= wake) break;
           acknowledged_moved_ = false;
@@ -1241,13 +1248,12 @@ class PostgresStore final : public Store {
         // commit it names was confirmed. Not while a commit holds the head
         // row (that commit records it); tried again otherwise.
         if (c != nullptr) {
-          absl::StatusOr<Result> recorded =
-              Query(c.get(), kRecordAcknowledged,
-                    Params()
-                        .Int8(epoch)
-                        .Int8(to_record->version)
-                        .Int8(static_cast<int64_t>(to_record->size))
-                        .Bytes(to_record->root.ToBytes()));
+          absl::StatusOr<Result> recorded = Query(c.get(), kRecordAcknowledged,
+                                                  Params()
+                                                      .Int8(epoch)
+                                                      .Int8(to_record->version)
+                                                      .Int8(static_cast<int64_t>(to_record->size))
+                                                      .Bytes(to_record->root.ToBytes()));
           if (recorded.ok() && PQntuples(recorded->get()) == 1) {
             absl::MutexLock lock(&lease_mu_);
             acknowledged_recorded_ = std::max(acknowledged_recorded_, to_record->version);
