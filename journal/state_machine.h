@@ -117,7 +117,9 @@ namespace chemledger::journal {
 //  15: a signed request is not recorded after the expiry it names
 //      (expires_unix_seconds); rebuilding the state, a logged request names
 //      no other deployment than this one (services/registry/request_binding.h).
-inline constexpr uint32_t kCurrentRulesEpoch = 15;
+//  16: an event sets no field that its step does not read (a STORING event
+//      with a waybill_id, say: services/ledger/lifecycle_rules.h).
+inline constexpr uint32_t kCurrentRulesEpoch = 16;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {

@@ -151,10 +151,12 @@ TEST_F(RefusalsTest, TheEvidenceIsTheLoggedEntry) {
 // once and each with its entry.
 TEST_F(RefusalsTest, APageOfEvidenceStaysUnderItsBudget) {
   Commission({1});
-  // A field CONSUMING does not use, accepted: each refusal's entry about
-  // 200 KiB, twelve of them over 2 MiB.
+  // A field this server does not know (a newer client's), kept in the
+  // signed bytes: each refusal's entry about 200 KiB, twelve of them over
+  // 2 MiB.
   v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
-  use.set_reason(std::string(200 * 1024, 'x'));
+  use.GetReflection()->MutableUnknownFields(&use)->AddLengthDelimited(1000,
+                                                                      std::string(200 * 1024, 'x'));
   constexpr int kRefusals = 12;
   for (int i = 0; i < kRefusals; ++i) {
     use.set_event_id(absl::StrCat("large-", i));

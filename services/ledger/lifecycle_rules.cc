@@ -1,11 +1,13 @@
 #include "services/ledger/lifecycle_rules.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <map>
 #include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "chemledger/state/state.pb.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "crypto/label.h"
@@ -504,9 +506,20 @@ absl::Status Receiving(Step& s) {
                                                    s.who)),
           "WRONG_CONSIGNEE");
     }
-    if (s.receipt_waybill.empty()) {
+    // From rules epoch 16 a receipt may name the waybill its goods came on:
+    // the one each code travels on.
+    const bool names_waybill =
+        s.entry.rules_epoch >= kStepFieldsRulesEpoch && !e.waybill_id().empty();
+    if (s.receipt_waybill.empty() || names_waybill) {
       CL_ASSIGN_OR_RETURN(std::optional<std::string> ref, waybill::OpenWaybillOf(s.state, c->code));
-      if (ref) s.receipt_waybill = *std::move(ref);
+      if (names_waybill && (!ref || waybill::NumberOfRef(*ref) != e.waybill_id())) {
+        return Precondition(
+            "waybill_id",
+            absl::StrCat("'", e.waybill_id(), "' is not the waybill ", c->code,
+                         ref ? absl::StrCat(" travels on ('", waybill::NumberOfRef(*ref), "')")
+                             : std::string(" travels on (none is open for it)")));
+      }
+      if (ref && s.receipt_waybill.empty()) s.receipt_waybill = *std::move(ref);
     }
     std::vector<CodeState*> moved = {c};
     CL_RETURN_IF_ERROR(s.Descendants(c->code, &moved));
@@ -1131,12 +1144,64 @@ bool PutsGoodsAtSite(v1::BusinessStep step) {
   }
 }
 
+// The fields of an event that only some steps read, and which.
+struct StepSpecificField {
+  const char* name;
+  bool (*given)(const v1::Event&);
+  std::initializer_list<v1::BusinessStep> steps;
+};
+const StepSpecificField kStepSpecificFields[] = {
+    {"quantity_milli",
+     [](const v1::Event& e) { return e.quantity_milli() != 0; },
+     {v1::CONSUMING, v1::REPACKAGING}},
+    {"outputs", [](const v1::Event& e) { return e.outputs_size() > 0; }, {v1::REPACKAGING}},
+    {"declared_loss_milli",
+     [](const v1::Event& e) { return e.declared_loss_milli() != 0; },
+     {v1::REPACKAGING}},
+    {"parent_code",
+     [](const v1::Event& e) { return !e.parent_code().empty(); },
+     {v1::PACKING, v1::UNPACKING}},
+    {"consignee_uscc",
+     [](const v1::Event& e) { return !e.consignee_uscc().empty(); },
+     {v1::SHIPPING}},
+    {"waybill_id",
+     [](const v1::Event& e) { return !e.waybill_id().empty(); },
+     {v1::SHIPPING, v1::RECEIVING}},
+    {"manifest_id", [](const v1::Event& e) { return !e.manifest_id().empty(); }, {v1::DESTROYING}},
+    {"corrects_event_id",
+     [](const v1::Event& e) { return !e.corrects_event_id().empty(); },
+     {v1::ERROR_DECLARATION}},
+    {"reason",
+     [](const v1::Event& e) { return !e.reason().empty(); },
+     {v1::LOSS_REPORT, v1::FOUND, v1::VOIDING, v1::ERROR_DECLARATION, v1::HOLDING, v1::RELEASING,
+      v1::RECALLING}},
+    {"waste_code",
+     [](const v1::Event& e) { return !e.waste_code().empty(); },
+     {v1::WASTE_DECLARING}},
+};
+
+// From rules epoch 16 an event carries no field that its step does not
+// read: logged, such a field would look as if it meant something.
+absl::Status CheckOnlyItsStepsFields(const v1::Event& e) {
+  for (const StepSpecificField& field : kStepSpecificFields) {
+    if (!field.given(e)) continue;
+    if (std::find(field.steps.begin(), field.steps.end(), e.step()) != field.steps.end()) continue;
+    std::vector<std::string> steps;
+    for (v1::BusinessStep step : field.steps) steps.push_back(v1::BusinessStep_Name(step));
+    return Invalid(field.name, absl::StrCat("is not read by a ", v1::BusinessStep_Name(e.step()),
+                                            " event (only by ", absl::StrJoin(steps, ", "),
+                                            "): leave it unset"));
+  }
+  return absl::OkStatus();
+}
+
 // The general rules of an event, before its step's.
 absl::Status CheckEvent(Step& s) {
   const v1::Event& e = s.e;
   if (e.step() == v1::BUSINESS_STEP_UNSPECIFIED || !v1::BusinessStep_IsValid(e.step())) {
     return Invalid("step", "is not a known business step");
   }
+  if (s.entry.rules_epoch >= kStepFieldsRulesEpoch) CL_RETURN_IF_ERROR(CheckOnlyItsStepsFields(e));
   const std::string step = v1::BusinessStep_Name(e.step());
   CL_RETURN_IF_ERROR(ids::ValidateUscc("event.location.enterprise_uscc", s.who));
   // From epoch 8 counted in characters; before, in bytes.

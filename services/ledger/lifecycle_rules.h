@@ -50,6 +50,14 @@
 //  - a repackaging's outputs are codes issued to the enterprise recording it
 //    (a producer or importer); nothing is shipped to a blacklisted consignee
 //    or to one that only carries (rules epoch 2);
+//  - from rules epoch 16 an event sets no field that its step does not read
+//    (quantity_milli: CONSUMING, REPACKAGING; outputs and
+//    declared_loss_milli: REPACKAGING; parent_code: PACKING, UNPACKING;
+//    consignee_uscc: SHIPPING; waybill_id: SHIPPING and RECEIVING, where it
+//    names the open waybill each code travels on; manifest_id: DESTROYING;
+//    corrects_event_id: ERROR_DECLARATION; reason: LOSS_REPORT, FOUND,
+//    VOIDING, ERROR_DECLARATION, HOLDING, RELEASING, RECALLING; waste_code:
+//    WASTE_DECLARING; label_urls: OBSERVING, from epoch 13);
 //  - a refusal about a code the enterprise may not know about (never held,
 //    not sent to it, not its own) says the same whether the code exists or
 //    not and names no other party; the full reason rides along as a payload
@@ -76,6 +84,10 @@ namespace chemledger::ledger {
 
 // How far in the future of its record time an event time may be.
 inline constexpr absl::Duration kClockSkew = absl::Minutes(5);
+
+// The rules epoch from which an event carrying a field its step does not
+// read is refused.
+inline constexpr uint32_t kStepFieldsRulesEpoch = 16;
 
 class LifecycleRules final : public journal::StateMachine {
  public:
