@@ -322,13 +322,18 @@ constexpr char kTakeLease[] =
     "  OR NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = store_head.writer_pid) "
     "RETURNING writer_epoch, version, size, root, applied_size";
 // Records an acknowledged commit ($2 to $4) under the lease epoch $1,
-// unless one as new is recorded, and without waiting: while a commit holds
-// the head row, it records nothing (that commit records it).
+// unless one as new is recorded, and without waiting: while another
+// transaction holds the head row (a commit, a renewal, a server taking the
+// lease) it records nothing. Its one row is 1 when it looked at the head
+// row (so that it records this commit or a newer one now), 0 when it did
+// not (held by another, or the lease is another's): try again.
 constexpr char kRecordAcknowledged[] =
     "WITH free AS (SELECT one FROM store_head WHERE writer_epoch = $1::int8 "
-    "    AND coalesce(acknowledged_version, -1) < $2::int8 FOR UPDATE SKIP LOCKED) "
-    "UPDATE store_head SET acknowledged_version = $2::int8, acknowledged_size = $3::int8, "
-    "  acknowledged_root = $4 FROM free WHERE store_head.one = free.one RETURNING 1";
+    "    FOR UPDATE SKIP LOCKED), "
+    "  recorded AS (UPDATE store_head SET acknowledged_version = $2::int8, "
+    "    acknowledged_size = $3::int8, acknowledged_root = $4 FROM free "
+    "    WHERE store_head.one = free.one AND coalesce(acknowledged_version, -1) < $2::int8) "
+    "SELECT count(*)::int8 FROM free";
 // The commit the writer acknowledged last as a head's columns (version,
 // size, root, applied size), for read replicas; before any is recorded, the
 // empty log ($1: its root).
@@ -831,7 +836,7 @@ class PostgresStore final : public Store {
       // What it acknowledged last, for the read replicas (true whether or
       // not this write reaches a standby).
       if (std::optional<AcknowledgedHead> last = UnrecordedAcknowledged()) {
-        (void)Query(writer_.get(), kRecordAcknowledged, RecordAcknowledgedParams(*last));
+        (void)Query(writer_.get(), kRecordAcknowledged, RecordAcknowledgedParams(epoch_, *last));
       }
       (void)Query(writer_.get(), kReleaseLease, Params().Int8(epoch_));
     }
@@ -1026,8 +1031,8 @@ class PostgresStore final : public Store {
     absl::StatusOr<Result> row =
         Query(c.get(),
               absl::StrCat("SELECT ", kAcknowledgedHead,
-                           ", extract(epoch FROM clock_timestamp() - lease_expires)::float8, size, "
-                           "applied_size FROM store_head")
+                           ", extract(epoch FROM clock_timestamp() - lease_expires)::float8::text, "
+                           "size, applied_size, root FROM store_head")
                   .c_str(),
               Params().Bytes(crypto::EmptyTreeRoot().ToBytes()));
     if (!row.ok()) return row.status();
@@ -1057,6 +1062,24 @@ class PostgresStore final : public Store {
       return absl::OkStatus();
     }
     if (version < version_) {
+      // After a failover the record of the last acknowledged commit may not
+      // have reached the promoted standby, though the commit did (it was
+      // confirmed): while the database's log still extends the one served,
+      // the writer records it again soon. Only a log that does not is
+      // another one.
+      const uint64_t head_size = static_cast<uint64_t>(Int8At(row->get(), 0, 5));
+      absl::StatusOr<Sha256Digest> head_root = Sha256Digest::FromBytes(BytesAt(row->get(), 0, 7));
+      if (head_root.ok() && head_size >= served) {
+        absl::StatusOr<std::vector<Sha256Digest>> proof = ConsistencyProofAt(
+            served, head_size, [&c](NodeId id) { return ReadNode(c.get(), id); });
+        if (!proof.ok()) return proof.status();
+        if (crypto::VerifyConsistency(served, head_size, range_.Root(), *head_root, *proof).ok()) {
+          return absl::UnavailableError(absl::StrCat(
+              "postgres: the commit the writer last recorded as acknowledged (", version,
+              ") is behind the one served (", version_,
+              "; after a failover?), and the log extends it: still serving log size ", served));
+        }
+      }
       return Diverged(absl::StrCat("the head went back from commit ", version_, " to ", version),
                       served);
     }
@@ -1245,16 +1268,12 @@ class PostgresStore final : public Store {
       }
       if (to_record) {
         // Written without waiting for a standby, and false never: the
-        // commit it names was confirmed. Not while a commit holds the head
-        // row (that commit records it); tried again otherwise.
+        // commit it names was confirmed. Not while another transaction
+        // holds the head row; tried again kRecordAcknowledgedAfter later.
         if (c != nullptr) {
-          absl::StatusOr<Result> recorded = Query(c.get(), kRecordAcknowledged,
-                                                  Params()
-                                                      .Int8(epoch)
-                                                      .Int8(to_record->version)
-                                                      .Int8(static_cast<int64_t>(to_record->size))
-                                                      .Bytes(to_record->root.ToBytes()));
-          if (recorded.ok() && PQntuples(recorded->get()) == 1) {
+          absl::StatusOr<Result> recorded =
+              Query(c.get(), kRecordAcknowledged, RecordAcknowledgedParams(epoch, *to_record));
+          if (RecordedIt(recorded)) {
             absl::MutexLock lock(&lease_mu_);
             acknowledged_recorded_ = std::max(acknowledged_recorded_, to_record->version);
           }
@@ -1284,7 +1303,13 @@ class PostgresStore final : public Store {
       // of reach): read-only until reopened. Renewing the lease would keep
       // every standby out; released, one takes over at once (a lease that
       // cannot be released here lapses).
-      if (renewed.ok()) (void)Query(c.get(), kReleaseLease, Params().Int8(epoch));
+      if (renewed.ok()) {
+        // What it acknowledged before the failure, for the read replicas.
+        if (std::optional<AcknowledgedHead> last = UnrecordedAcknowledged()) {
+          (void)Query(c.get(), kRecordAcknowledged, RecordAcknowledgedParams(epoch, *last));
+        }
+        (void)Query(c.get(), kReleaseLease, Params().Int8(epoch));
+      }
       absl::Status why;
       {
         absl::MutexLock lock(&mu_);
@@ -1680,22 +1705,21 @@ class PostgresStore final : public Store {
     Sha256Digest root;
   };
 
-  std::optional<AcknowledgedHead> LatestAcknowledged() const {
+  std::optional<AcknowledgedHead> LatestAcknowledged() const ABSL_LOCKS_EXCLUDED(lease_mu_) {
     absl::MutexLock lock(&lease_mu_);
     return acknowledged_;
   }
 
   // The latest acknowledged commit when the head row does not record it yet.
-  std::optional<AcknowledgedHead> UnrecordedAcknowledged() const {
+  std::optional<AcknowledgedHead> UnrecordedAcknowledged() const ABSL_LOCKS_EXCLUDED(lease_mu_) {
     absl::MutexLock lock(&lease_mu_);
     if (!acknowledged_ || acknowledged_->version <= acknowledged_recorded_) return std::nullopt;
     return acknowledged_;
   }
 
-  Params RecordAcknowledgedParams(const AcknowledgedHead& head) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  static Params RecordAcknowledgedParams(int64_t epoch, const AcknowledgedHead& head) {
     return Params()
-        .Int8(epoch_)
+        .Int8(epoch)
         .Int8(head.version)
         .Int8(static_cast<int64_t>(head.size))
         .Bytes(head.root.ToBytes());
@@ -1724,12 +1748,22 @@ class PostgresStore final : public Store {
     if (!OutcomeUnknownIfWarned("").ok()) return absl::OkStatus();  // not confirmed
     if (applied_ != range_.size()) return absl::OkStatus();
     const AcknowledgedHead head{version_, range_.size(), range_.Root()};
-    absl::StatusOr<Result> recorded = Query(c, kRecordAcknowledged, RecordAcknowledgedParams(head));
-    if (!recorded.ok()) return recorded.status();
+    // Not recorded now (a renewal or another server's try for the lease
+    // holds the head row, or the query failed): the renewer records it.
+    absl::StatusOr<Result> recorded =
+        Query(c, kRecordAcknowledged, RecordAcknowledgedParams(epoch_, head));
     absl::MutexLock lock(&lease_mu_);
     acknowledged_ = head;
-    acknowledged_recorded_ = head.version;
+    acknowledged_at_ = absl::InfinitePast();
+    acknowledged_moved_ = true;
+    if (RecordedIt(recorded)) acknowledged_recorded_ = head.version;
     return absl::OkStatus();
+  }
+
+  // Whether a kRecordAcknowledged query recorded its commit (or a newer one
+  // was recorded already).
+  static bool RecordedIt(const absl::StatusOr<Result>& recorded) {
+    return recorded.ok() && PQntuples(recorded->get()) == 1 && Int8At(recorded->get(), 0, 0) == 1;
   }
 
   void Publish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -1754,7 +1788,7 @@ class PostgresStore final : public Store {
   absl::Status write_error_ ABSL_GUARDED_BY(mu_);
   mutable absl::Mutex publish_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::shared_ptr<const Snapshot> published_ ABSL_GUARDED_BY(publish_mu_);
-  mutable absl::Mutex lease_mu_;
+  mutable absl::Mutex lease_mu_ ABSL_ACQUIRED_AFTER(mu_);
   bool stopping_ ABSL_GUARDED_BY(lease_mu_) = false;
   bool commit_failed_ ABSL_GUARDED_BY(lease_mu_) = false;
   // What this writer acknowledged (see Acknowledged), when, the newest

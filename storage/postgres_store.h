@@ -46,7 +46,10 @@
 // follows within 50 ms the lease renewer records it; a writer taking the
 // lease records the head it found (its own confirmed lease commit follows
 // it). A following read-only store (a read replica) publishes that commit,
-// never one beyond it. Not done yet:
+// never one beyond it. "Confirmed" means what PostgreSQL's settings make
+// it: on a synchronous standby only with one configured
+// (synchronous_standby_names, synchronous_commit on or remote_apply; see
+// require_synchronous_standby). Not done yet:
 // the versions no snapshot can read any more are kept (nothing prunes
 // them), and Backup is left to PostgreSQL's own tools.
 //
@@ -104,7 +107,8 @@ struct PostgresStoreOptions {
   // Opens without the lease, beside the writer (for `chemledgerd check` and
   // other readers): nothing is migrated (a schema older than this
   // server's is refused) and nothing written (every write is
-  // FailedPrecondition); the snapshot is the head as of Open.
+  // FailedPrecondition); without follow_head_every the snapshot is the head
+  // as of Open.
   bool read_only = false;
   // With read_only: reads the head row again this often and publishes the
   // snapshot of each newer commit the writer acknowledged (above), so that

@@ -490,6 +490,50 @@ TEST(PostgresStoreTest, AFollowerRefusesADatabaseWhoseLogDoesNotExtendTheOneItSe
   EXPECT_EQ(PostgresFollowStatus(*follower)->last_read.code(), absl::StatusCode::kDataLoss);
 }
 
+// After a failover the promoted standby may hold the last acknowledged
+// commit but not its record (written without waiting for the standby): the
+// record goes back while the log still extends the one served. The
+// follower waits for the writer to record it again, rather than taking the
+// database for another one. It also tells how long ago the writer's lease
+// lapsed.
+TEST(PostgresStoreTest, AFollowerWaitsOutAnAcknowledgementThatWentBack) {
+  ASSERT_TRUE(Server().CreateDatabase("ack_back").ok());
+  PostgresStoreOptions options;
+  options.connection = Server().Connection("ack_back");
+  options.lease = absl::Seconds(60);  // renewed every 20 s: not during the test's look
+  absl::StatusOr<std::unique_ptr<Store>> writer = OpenPostgresStore(options);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE((*writer)->Commit({"e0"}, StateWrites()).ok());
+  ASSERT_TRUE((*writer)->Commit({"e1"}, StateWrites()).ok());
+  std::unique_ptr<Store> follower = OpenFollowerIn("ack_back");
+  ASSERT_NE(follower, nullptr);
+  ASSERT_TRUE(ReachesSize(*follower, 2));
+  ASSERT_TRUE(Server()
+                  .Execute("ack_back",
+                           "UPDATE store_head SET acknowledged_version = NULL, "
+                           "acknowledged_size = NULL, acknowledged_root = NULL, "
+                           "lease_expires = clock_timestamp() - interval '30 seconds'")
+                  .ok());
+  absl::Status last;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(10); absl::Now() < deadline;) {
+    last = PostgresFollowStatus(*follower)->last_read;
+    if (!last.ok()) break;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(last.code(), absl::StatusCode::kUnavailable) << last;
+  EXPECT_NE(last.message().find("behind the one served"), std::string::npos) << last;
+  EXPECT_EQ(follower->GetSnapshot()->size(), 2u);
+  EXPECT_EQ(*follower->GetSnapshot()->Entry(1), "e1");  // reads still served
+  // The writer's next commit records the one before it; the renewer, its own.
+  ASSERT_TRUE((*writer)->Commit({"e2"}, StateWrites()).ok());
+  ASSERT_TRUE(ReachesSize(*follower, 3));
+  absl::SleepFor(absl::Milliseconds(50));
+  std::optional<FollowStatus> status = PostgresFollowStatus(*follower);
+  EXPECT_TRUE(status->last_read.ok()) << status->last_read;
+  EXPECT_GE(status->lease_lapsed, absl::Seconds(29));
+  EXPECT_LT(status->lease_lapsed, absl::Seconds(60));
+}
+
 TEST(PostgresStoreTest, AFollowerPublishesNoHeadWhoseStateIsNotBuiltYet) {
   ASSERT_TRUE(Server().CreateDatabase("unbuilt").ok());
   std::unique_ptr<Store> writer = OpenIn("unbuilt");

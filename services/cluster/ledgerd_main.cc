@@ -184,7 +184,15 @@ absl::Status Run(ServiceProcess& process) {
   replica_options.read_replica = true;
   absl::StatusOr<std::unique_ptr<server::Deployment>> replica =
       server::Deployment::Open(*data, replica_options);
-  if (!replica.ok()) return replica.status();
+  if (!replica.ok()) {
+    return absl::Status(
+        replica.status().code(),
+        absl::StrCat("a standby serves reads as a read replica while it waits for the writer's "
+                     "lease, and cannot: ",
+                     replica.status().message(),
+                     " (a writer of this version migrates the database and records what it "
+                     "acknowledged: start one first; docs/postgres.md)"));
+  }
   std::atomic<bool> give_up{false};
   open_options.postgres.give_up_waiting = [&give_up] { return give_up.load(); };
   absl::Notification lease_taken;
