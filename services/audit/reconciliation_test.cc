@@ -93,6 +93,29 @@ class ReconciliationTest : public ledger::lifecycle_testing::LifecycleFixture {
     Ok(producer_, loss);
     return after_commissioning;
   }
+
+  // Ships declared waste `code` from the producer to the disposer under
+  // waybill `number`, which names 危险废物转移联单 `manifest`; the disposer
+  // receives and destroys it. Returns the destruction.
+  v1::Event DisposeOfWaste(const std::string& code, const std::string& number,
+                           const std::string& manifest) {
+    v1::WaybillRequest submit;
+    *submit.mutable_submit() = waybill::testing::ExampleWaybill(number, kCarrier, kProducer,
+                                                                kDisposer, {code}, 25000, "KGM");
+    submit.mutable_submit()->set_waste_manifest(manifest);
+    submit.mutable_submit()->set_waste_code("900-041-49");
+    absl::StatusOr<waybill::WaybillReceipt> opened = ApplyWaybill(submit);
+    EXPECT_TRUE(opened.ok()) << opened.status();
+    v1::Event ship = Event(v1::SHIPPING, kProducer, {code});
+    ship.set_consignee_uscc(kDisposer);
+    ship.set_waybill_id(number);
+    Ok(producer_, ship);
+    Ok(disposer_, Event(v1::RECEIVING, kDisposer, {code}));
+    v1::Event destroy = Event(v1::DESTROYING, kDisposer, {code});
+    destroy.set_manifest_id(manifest);
+    Ok(disposer_, destroy);
+    return destroy;
+  }
 };
 
 TEST_F(ReconciliationTest, EveryColumnOfAPackagesLife) {
@@ -363,20 +386,8 @@ TEST_F(ReconciliationTest, HazardousWasteIsDeclaredShippedUnderAManifestAndDispo
   ASSERT_TRUE(ApplyWaybill(cancel).ok());
 
   // Under a manifest, to the disposer, destroyed there.
-  v1::WaybillRequest submit;
-  *submit.mutable_submit() = waybill::testing::ExampleWaybill("WB-W3", kCarrier, kProducer,
-                                                              kDisposer, {Code(1)}, 25000, "KGM");
-  submit.mutable_submit()->set_waste_manifest("3501002026000777");
-  submit.mutable_submit()->set_waste_code("900-041-49");
-  absl::StatusOr<waybill::WaybillReceipt> opened = ApplyWaybill(submit);
-  ASSERT_TRUE(opened.ok()) << opened.status();
-  ship.set_waybill_id("WB-W3");
-  ship.set_event_id("ship-waste");
-  Ok(producer_, ship);
-  Ok(disposer_, Event(v1::RECEIVING, kDisposer, {Code(1)}));
-  v1::Event destroy = Event(v1::DESTROYING, kDisposer, {Code(1)});
-  destroy.set_manifest_id("3501002026000777");
-  Ok(disposer_, destroy);
+  DisposeOfWaste(Code(1), "WB-W3", "3501002026000777");
+  ASSERT_FALSE(HasFatalFailure());
 
   const v1::Reconciliation r = Run(Regulator(), v1::ReconcileRequest());
   const v1::ReconciliationRow* producer = Row(r, kProducer);
@@ -404,20 +415,8 @@ TEST_F(ReconciliationTest, AWasteColumnBelowZeroReadsZeroAndTheRateFollowsIt) {
   v1::Event declare = Event(v1::WASTE_DECLARING, kProducer, {Code(2)});
   declare.set_waste_code("900-041-49");
   Ok(producer_, declare);
-  v1::WaybillRequest submit;
-  *submit.mutable_submit() = waybill::testing::ExampleWaybill("WB-NEG", kCarrier, kProducer,
-                                                              kDisposer, {Code(2)}, 25000, "KGM");
-  submit.mutable_submit()->set_waste_manifest("3501002026000999");
-  submit.mutable_submit()->set_waste_code("900-041-49");
-  ASSERT_TRUE(ApplyWaybill(submit).ok());
-  v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(2)});
-  ship.set_consignee_uscc(kDisposer);
-  ship.set_waybill_id("WB-NEG");
-  Ok(producer_, ship);
-  Ok(disposer_, Event(v1::RECEIVING, kDisposer, {Code(2)}));
-  v1::Event destroy = Event(v1::DESTROYING, kDisposer, {Code(2)});
-  destroy.set_manifest_id("3501002026000999");
-  Ok(disposer_, destroy);
+  const v1::Event destroy = DisposeOfWaste(Code(2), "WB-NEG", "3501002026000999");
+  ASSERT_FALSE(HasFatalFailure());
   Move(producer_, kProducer, disposer_, kDisposer, {Code(1)});
   // Event times are whole seconds, a second apart: the period begins here.
   const absl::Time period_start =
