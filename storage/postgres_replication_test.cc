@@ -39,12 +39,39 @@ Pair StartPair(const std::string& database) {
   return pair;
 }
 
-TEST(PostgresReplicationTest, EveryAcknowledgedCommitSurvivesLosingThePrimary) {
-  Pair pair = StartPair("ledger");
-  ASSERT_NE(pair.standby, nullptr);
+// A writer's on the pair's primary, which refuses to acknowledge a commit
+// before the synchronous standby has it.
+PostgresStoreOptions WriterOptions(const Pair& pair) {
   PostgresStoreOptions options;
   options.connection = pair.primary->Connection("ledger");
   options.require_synchronous_standby = true;
+  return options;
+}
+
+// Stops the synchronous standby, commits `entry` (which then waits for the
+// standby) and cancels that wait, as an operator's pg_cancel_backend does:
+// what the commit returned.
+absl::StatusOr<uint64_t> CommitWithItsStandbyWaitCancelled(Pair& pair, Store& store,
+                                                           const std::string& entry) {
+  EXPECT_TRUE(pair.standby->Stop().ok());
+  absl::Notification done;
+  absl::StatusOr<uint64_t> result = absl::UnknownError("not yet");
+  std::thread committer([&] {
+    result = store.Commit({entry}, StateWrites());
+    done.Notify();
+  });
+  EXPECT_FALSE(done.WaitForNotificationWithTimeout(absl::Seconds(1)))
+      << "acknowledged without the standby";
+  EXPECT_TRUE(
+      pair.primary->Execute("ledger", "SELECT pg_cancel_backend(writer_pid) FROM store_head").ok());
+  committer.join();
+  return result;
+}
+
+TEST(PostgresReplicationTest, EveryAcknowledgedCommitSurvivesLosingThePrimary) {
+  Pair pair = StartPair("ledger");
+  ASSERT_NE(pair.standby, nullptr);
+  PostgresStoreOptions options = WriterOptions(pair);
   absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(options);
   ASSERT_TRUE(store.ok()) << store.status();
   // Writers commit until the primary is killed under them; what was
@@ -120,25 +147,12 @@ TEST(PostgresReplicationTest, ACommitWhoseStandbyWaitWasCancelledIsNotAcknowledg
   Pair pair = StartPair("ledger");
   ASSERT_NE(pair.standby, nullptr);
   std::atomic<int> read_only{0};
-  PostgresStoreOptions options;
-  options.connection = pair.primary->Connection("ledger");
-  options.require_synchronous_standby = true;
+  PostgresStoreOptions options = WriterOptions(pair);
   options.on_read_only = [&](const absl::Status&) { ++read_only; };
   absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(options);
   ASSERT_TRUE(store.ok()) << store.status();
   ASSERT_TRUE((*store)->Commit({"e0"}, StateWrites()).ok());
-  ASSERT_TRUE(pair.standby->Stop().ok());
-  absl::Notification done;
-  absl::StatusOr<uint64_t> result = absl::UnknownError("not yet");
-  std::thread committer([&] {
-    result = (*store)->Commit({"e1"}, StateWrites());
-    done.Notify();
-  });
-  ASSERT_FALSE(done.WaitForNotificationWithTimeout(absl::Seconds(1)));
-  ASSERT_TRUE(
-      pair.primary->Execute("ledger", "SELECT pg_cancel_backend(writer_pid) FROM store_head").ok());
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  committer.join();
+  absl::StatusOr<uint64_t> result = CommitWithItsStandbyWaitCancelled(pair, **store, "e1");
   EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable) << result.status();
   EXPECT_NE(result.status().message().find("outcome is unknown"), std::string::npos)
       << result.status();
@@ -188,9 +202,7 @@ TEST(PostgresReplicationTest, AReplicaOnAnAsynchronousStandbyPublishesOnlyAcknow
   absl::StatusOr<std::unique_ptr<testing::PostgresServer>> asynchronous =
       pair.primary->StartStandby("standby2", /*synchronous=*/false);
   ASSERT_TRUE(asynchronous.ok()) << asynchronous.status();
-  PostgresStoreOptions options;
-  options.connection = pair.primary->Connection("ledger");
-  options.require_synchronous_standby = true;
+  PostgresStoreOptions options = WriterOptions(pair);
   absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(options);
   ASSERT_TRUE(store.ok()) << store.status();
   StateWrites w;
@@ -232,9 +244,7 @@ TEST(PostgresReplicationTest, AReplicaOnAnAsynchronousStandbyPublishesOnlyAcknow
 TEST(PostgresReplicationTest, AReplicaDoesNotPublishACommitWhoseStandbyWaitWasCancelled) {
   Pair pair = StartPair("ledger");
   ASSERT_NE(pair.standby, nullptr);
-  PostgresStoreOptions options;
-  options.connection = pair.primary->Connection("ledger");
-  options.require_synchronous_standby = true;
+  PostgresStoreOptions options = WriterOptions(pair);
   absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(options);
   ASSERT_TRUE(store.ok()) << store.status();
   ASSERT_TRUE((*store)->Commit({"e0"}, StateWrites()).ok());
@@ -242,18 +252,7 @@ TEST(PostgresReplicationTest, AReplicaDoesNotPublishACommitWhoseStandbyWaitWasCa
   ASSERT_NE(replica, nullptr);
   ASSERT_TRUE(ReachesSize(*replica, 1));
 
-  ASSERT_TRUE(pair.standby->Stop().ok());
-  absl::Notification done;
-  absl::StatusOr<uint64_t> result = absl::UnknownError("not yet");
-  std::thread committer([&] {
-    result = (*store)->Commit({"e1"}, StateWrites());
-    done.Notify();
-  });
-  ASSERT_FALSE(done.WaitForNotificationWithTimeout(absl::Seconds(1)));
-  ASSERT_TRUE(
-      pair.primary->Execute("ledger", "SELECT pg_cancel_backend(writer_pid) FROM store_head").ok());
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  committer.join();
+  absl::StatusOr<uint64_t> result = CommitWithItsStandbyWaitCancelled(pair, **store, "e1");
   ASSERT_EQ(result.status().code(), absl::StatusCode::kUnavailable) << result.status();
   ASSERT_TRUE(HeadRowReaches(*pair.primary, 2));  // committed there, unacknowledged
   absl::SleepFor(absl::Milliseconds(300));

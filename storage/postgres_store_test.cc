@@ -391,6 +391,18 @@ bool ReachesSize(const Store& store, uint64_t size) {
   return false;
 }
 
+// Waits up to 10 s for `follower` to fail to follow the head: why (OK when
+// it did not).
+absl::Status FirstFollowFailure(const Store& follower) {
+  absl::Status last;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(10); absl::Now() < deadline;) {
+    last = PostgresFollowStatus(follower)->last_read;
+    if (!last.ok()) break;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return last;
+}
+
 TEST(PostgresStoreTest, AFollowingReadOnlyStoreServesEachCommitOfTheWriterAndNoStaleValue) {
   ASSERT_TRUE(Server().CreateDatabase("following").ok());
   std::unique_ptr<Store> writer = OpenIn("following");
@@ -514,12 +526,7 @@ TEST(PostgresStoreTest, AFollowerWaitsOutAnAcknowledgementThatWentBack) {
                            "acknowledged_size = NULL, acknowledged_root = NULL, "
                            "lease_expires = clock_timestamp() - interval '30 seconds'")
                   .ok());
-  absl::Status last;
-  for (const absl::Time deadline = absl::Now() + absl::Seconds(10); absl::Now() < deadline;) {
-    last = PostgresFollowStatus(*follower)->last_read;
-    if (!last.ok()) break;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  const absl::Status last = FirstFollowFailure(*follower);
   EXPECT_EQ(last.code(), absl::StatusCode::kUnavailable) << last;
   EXPECT_NE(last.message().find("behind the one served"), std::string::npos) << last;
   EXPECT_EQ(follower->GetSnapshot()->size(), 2u);
@@ -546,12 +553,7 @@ TEST(PostgresStoreTest, AFollowerPublishesNoHeadWhoseStateIsNotBuiltYet) {
   ASSERT_TRUE(ReachesSize(*follower, 1));
   // Entries without their state (as a writer rebuilding the state has).
   ASSERT_TRUE(writer->Append({"e1", "e2"}).ok());
-  absl::Status last;
-  for (const absl::Time deadline = absl::Now() + absl::Seconds(10); absl::Now() < deadline;) {
-    last = PostgresFollowStatus(*follower)->last_read;
-    if (!last.ok()) break;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  const absl::Status last = FirstFollowFailure(*follower);
   EXPECT_EQ(last.code(), absl::StatusCode::kUnavailable) << last;
   EXPECT_EQ(follower->GetSnapshot()->size(), 1u);
   StateWrites built;
