@@ -118,7 +118,9 @@ namespace chemledger::journal {
 //      (expires_unix_seconds); rebuilding the state, a logged request names
 //      no other deployment than this one (services/registry/request_binding.h).
 //  16: an event sets no field that its step does not read (a STORING event
-//      with a waybill_id, say: services/ledger/lifecycle_rules.h).
+//      with a waybill_id, say: services/ledger/lifecycle_rules.h); a
+//      receipt may name the waybill its goods came on, which must be the
+//      one they travel on (or that shipped them, cancelled on the way).
 inline constexpr uint32_t kCurrentRulesEpoch = 16;
 
 // Why the journal is calling Apply.

@@ -485,6 +485,31 @@ absl::Status StoringOrShipping(Step& s) {
   return absl::OkStatus();
 }
 
+// From rules epoch 16 a receipt may name the waybill its goods came on: the
+// open waybill each code travels on (one waybill for them all: numbers are
+// the carrier's), or the one that shipped it and was cancelled on the way.
+// `open` is the open waybill of `c`, if any.
+absl::Status CheckReceiptWaybill(Step& s, const CodeState& c,
+                                 const std::optional<std::string>& open) {
+  const std::string& number = s.e.waybill_id();
+  if (open && waybill::NumberOfRef(*open) == number) {
+    if (s.receipt_waybill.empty() || *open == s.receipt_waybill) return absl::OkStatus();
+    return Precondition("codes", absl::StrCat("the codes are on different carriers' waybills "
+                                              "numbered '",
+                                              number, "': receive them apart"));
+  }
+  if (!open) {
+    // Shipped by its custodian (custody changes on receipt).
+    CL_ASSIGN_OR_RETURN(std::optional<waybill::WaybillState> shipped,
+                        waybill::ShipmentWaybill(s.state, number, c.custodian, c.code));
+    if (shipped) return absl::OkStatus();
+  }
+  return Precondition("waybill_id",
+                      absl::StrCat("'", number, "' is not the waybill ", c.code, " came on",
+                                   open ? absl::StrCat(" ('", waybill::NumberOfRef(*open), "')")
+                                        : std::string(" (none is open for it)")));
+}
+
 absl::Status Receiving(Step& s) {
   const v1::Event& e = s.e;
   if (e.codes_size() == 0) return Invalid("codes", "at least one code is required");
@@ -506,19 +531,11 @@ absl::Status Receiving(Step& s) {
                                                    s.who)),
           "WRONG_CONSIGNEE");
     }
-    // From rules epoch 16 a receipt may name the waybill its goods came on:
-    // the one each code travels on.
     const bool names_waybill =
         s.entry.rules_epoch >= kStepFieldsRulesEpoch && !e.waybill_id().empty();
     if (s.receipt_waybill.empty() || names_waybill) {
       CL_ASSIGN_OR_RETURN(std::optional<std::string> ref, waybill::OpenWaybillOf(s.state, c->code));
-      if (names_waybill && (!ref || waybill::NumberOfRef(*ref) != e.waybill_id())) {
-        return Precondition(
-            "waybill_id",
-            absl::StrCat("'", e.waybill_id(), "' is not the waybill ", c->code,
-                         ref ? absl::StrCat(" travels on ('", waybill::NumberOfRef(*ref), "')")
-                             : std::string(" travels on (none is open for it)")));
-      }
+      if (names_waybill) CL_RETURN_IF_ERROR(CheckReceiptWaybill(s, *c, ref));
       if (ref && s.receipt_waybill.empty()) s.receipt_waybill = *std::move(ref);
     }
     std::vector<CodeState*> moved = {c};
@@ -1178,6 +1195,7 @@ const StepSpecificField kStepSpecificFields[] = {
     {"waste_code",
      [](const v1::Event& e) { return !e.waste_code().empty(); },
      {v1::WASTE_DECLARING}},
+    {"label_urls", [](const v1::Event& e) { return e.label_urls_size() > 0; }, {v1::OBSERVING}},
 };
 
 // From rules epoch 16 an event carries no field that its step does not

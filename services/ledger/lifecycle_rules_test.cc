@@ -85,11 +85,24 @@ TEST_F(LifecycleRulesTest, AnEventSetsNoFieldItsStepDoesNotRead) {
   Ship(producer_, kProducer, kWarehouse, {Code(3)}, "WB-FIELDS");
   v1::Event received = Event(v1::RECEIVING, kWarehouse, {Code(3)});
   received.set_waybill_id("WB-OTHER");
-  Refused(
-      warehouse_, received, absl::StatusCode::kFailedPrecondition,
-      "event.waybill_id: 'WB-OTHER' is not the waybill " + Code(3) + " travels on ('WB-FIELDS')");
+  Refused(warehouse_, received, absl::StatusCode::kFailedPrecondition,
+          "event.waybill_id: 'WB-OTHER' is not the waybill " + Code(3) + " came on ('WB-FIELDS')");
   received.set_waybill_id("WB-FIELDS");
   Ok(warehouse_, received);
+  // Or the one that shipped them and was cancelled on the way.
+  Commission({4, 5});
+  Ship(producer_, kProducer, kWarehouse, {Code(4)}, "WB-GONE");
+  v1::WaybillRequest cancel;
+  cancel.mutable_cancel()->set_waybill_number("WB-GONE");
+  cancel.mutable_cancel()->set_reason("the truck broke down; the goods come by van");
+  ASSERT_TRUE(ApplyWaybill(cancel).ok());
+  v1::Event came_anyway = Event(v1::RECEIVING, kWarehouse, {Code(4)});
+  came_anyway.set_waybill_id("WB-OTHER");
+  Refused(warehouse_, came_anyway, absl::StatusCode::kFailedPrecondition,
+          "event.waybill_id: 'WB-OTHER' is not the waybill " + Code(4) +
+              " came on (none is open for it)");
+  came_anyway.set_waybill_id("WB-GONE");
+  Ok(warehouse_, came_anyway);
   // Under rules epoch 15 such a field went unread.
   testing::TestLedgerOptions epoch15;
   epoch15.rules_epoch = 15;
@@ -98,8 +111,13 @@ TEST_F(LifecycleRulesTest, AnEventSetsNoFieldItsStepDoesNotRead) {
   v1::Event stored_then = Event(v1::STORING, kProducer, {Code(1)});
   stored_then.set_waybill_id("WB-1");
   Ok(producer_, stored_then);
+  Ship(producer_, kProducer, kWarehouse, {Code(5)}, "WB-EPOCH15");
+  v1::Event received_then = Event(v1::RECEIVING, kWarehouse, {Code(5)});
+  received_then.set_waybill_id("WB-NOT-READ");
+  Ok(warehouse_, received_then);
   t_->Reopen(testing::TestLedgerOptions());
   ASSERT_FALSE(HasFatalFailure());
+  ExpectCheckPasses();
 }
 
 TEST_F(LifecycleRulesTest, APackageLivesItsWholeLife) {
@@ -1449,7 +1467,7 @@ TEST_F(LifecycleRulesTest, AnObservationChangesNothingAndKeepsUnexplainedScansAs
     v1::Event stored = Event(v1::STORING, kProducer, {Code(4)});
     stored.add_label_urls(LabelUrl(Code(4)));
     Refused(producer_, stored, absl::StatusCode::kInvalidArgument,
-            "event.label_urls: only an observation (OBSERVING) carries labels");
+            "event.label_urls: is not read by a STORING event (only by OBSERVING)");
     // The carrier of the open waybill a package travels on knows what it
     // carries: its roadside scan needs no label. Anyone else's does.
     Commission({4});
