@@ -1253,7 +1253,16 @@ TEST_F(WaybillRulesTest, WaybillNumbersAreUniquePerCarrier) {
   ASSERT_TRUE(Submit(carrier2_key, Depart("WB-N1")).ok());
   EXPECT_EQ(Find("WB-N1", carrier2)->status, v1::DEPARTED);
   EXPECT_EQ(Find("WB-N1")->status, v1::OPEN);
-  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(2)}).ok());
+  // A receipt that names the number is of one waybill (rules epoch 16):
+  // codes on two carriers' waybills of that number are received apart.
+  ASSERT_TRUE(Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-N1", kUser).ok());
+  const absl::Status both = Event(user_, v1::RECEIVING, kUser, {Code(2), Code(1)}, "WB-N1");
+  EXPECT_EQ(both.code(), absl::StatusCode::kFailedPrecondition) << both;
+  EXPECT_NE(both.message().find(
+                "event.codes: the codes are on different carriers' waybills numbered 'WB-N1'"),
+            std::string::npos)
+      << both;
+  ASSERT_TRUE(Event(user_, v1::RECEIVING, kUser, {Code(2)}, "WB-N1").ok());
   EXPECT_EQ(Find("WB-N1", carrier2)->status, v1::CLOSED);
   EXPECT_EQ(OpenWaybill(Code(1)), "WB-N1");
   ExpectStateRebuildsFromTheLog();
