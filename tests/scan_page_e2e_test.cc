@@ -658,6 +658,17 @@ TEST_F(ScanPageE2eTest, ChemscanShipsReceivesAndTakesStockByScan) {
   record = shipped();
   EXPECT_EQ(std::vector<std::string>(record.received().begin(), record.received().end()),
             (std::vector<std::string>{codes[0], codes[2]}));
+  {
+    // The receipt names the waybill (rules epoch 16: checked by the ledger).
+    v1::History history;
+    ASSERT_TRUE(GetHistory(*regulator_, codes[0], &history).ok());
+    ASSERT_GE(history.events_size(), 1);
+    v1::Event received;
+    ASSERT_TRUE(received.ParseFromString(
+        history.events(history.events_size() - 1).entry().envelope().payload()));
+    EXPECT_EQ(received.step(), v1::RECEIVING);
+    EXPECT_EQ(received.waybill_id(), record.waybill().waybill_number());
+  }
 
   // A stock-take at the consignee's dock: 1 and 3 are there; 4 is scanned
   // but is not (it is still at the producer's); 3 is not scanned at first.

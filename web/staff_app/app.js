@@ -738,10 +738,17 @@ function isServersDecision(e) {
           e.status === 501);
 }
 
-// The SHIPPING event's consignee and waybill (fields 11 and 12).
+// The SHIPPING event's consignee and waybill (fields 11 and 12); a
+// RECEIVING event's waybill when it is known (from rules epoch 16 the
+// ledger checks that the goods came on it).
 function fillFor(step, shipping) {
-  return step === STEP.SHIPPING
-      ? (e) => e.string(11, shipping.consignee).string(12, shipping.waybill) : () => {};
+  if (step === STEP.SHIPPING) {
+    return (e) => e.string(11, shipping.consignee).string(12, shipping.waybill);
+  }
+  if (step === STEP.RECEIVING && shipping && shipping.waybill) {
+    return (e) => e.string(12, shipping.waybill);
+  }
+  return () => {};
 }
 
 // One event per 1000 codes, signed now and queued. `from` (a held record)
@@ -956,7 +963,8 @@ async function submitScans() {
   const what = app.task === 'store' ? `入库 ${app.site}`
       : app.task === 'receive' ? `收货 运单 ${number || '（未加载）'}` : `发货 运单 ${number}`;
   const shipping = app.task === 'ship'
-      ? { consignee: record_.waybill.consignee.uscc, waybill: record_.waybill.waybill_number } : null;
+      ? { consignee: record_.waybill.consignee.uscc, waybill: record_.waybill.waybill_number }
+      : app.task === 'receive' && record_ ? { waybill: record_.waybill.waybill_number } : null;
   if (held.length) {
     hold(step, held.map((c) => ({ code: c, url: scanOf(c).url })), at, shipping, what,
          app.task === 'store' ? '' : number);
