@@ -105,7 +105,7 @@ struct PostgresStoreOptions {
   // synchronous_commit be on or remote_apply.
   bool require_synchronous_standby = false;
   // Opens without the lease, beside the writer (for `chemledgerd check` and
-  // other readers): nothing is migrated (a schema older than this
+  // other readers): nothing is migrated (a schema other than this
   // server's is refused) and nothing written (every write is
   // FailedPrecondition); without follow_head_every the snapshot is the head
   // as of Open.

@@ -315,7 +315,9 @@ absl::Status ReplicaReadsStateOf(const storage::Snapshot& snapshot) {
       "the store's state is ", format->has_value() ? absl::StrCat("of format '", **format, "'")
                                                    : std::string("of no recorded format"),
       " and this read replica reads format ", mine,
-      ": the writer is building it, or it runs another version (run the writer's)"));
+      ": the writer is building it, or has recorded no acknowledged commit yet (a writer of "
+      "this version records one as it takes the lease), or it runs another version (run the "
+      "writer's)"));
 }
 
 bool StoreIsOnPostgres(const std::string& data_dir) {
