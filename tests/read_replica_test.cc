@@ -263,7 +263,24 @@ TEST_F(ReadReplicaTest, AStandbyServesReadsThenTakesOverFromAKilledWriterLosingN
   Issued issued = IssueM01(kAcme, *acme_admin_, "S1", 400);
   ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
 
-  // The standby ledgerd, on the writer's database, with a 2 s lease.
+  // The standby ledgerd, on the writer's database, with a 2 s lease. No
+  // acknowledged commit is recorded yet (as on a database a writer is
+  // migrating): the standby waits to serve reads, asking again each second,
+  // and serves them once the writer's next commit records one.
+  ASSERT_TRUE(primary_
+                  ->Execute("ledger",
+                            "UPDATE store_head SET acknowledged_version = NULL, "
+                            "acknowledged_size = NULL, acknowledged_root = NULL")
+                  .ok());
+  grpc::Status later_write = grpc::Status(grpc::StatusCode::UNKNOWN, "not sent");
+  const absl::Time started = absl::Now();
+  std::thread write_later([this, &later_write] {
+    absl::SleepFor(absl::Seconds(3));
+    grpc::ClientContext context;
+    v1::SubmitResponse response;
+    later_write =
+        registry_->Submit(&context, Signed(*admin_, Enterprise("91440100M000100Y4M")), &response);
+  });
   const std::string data = CopyDeployment("standby", primary_->Connection("ledger"));
   const std::string port_file = dir_ + "/ledgerd.port";
   std::unique_ptr<Subprocess> standby;
@@ -271,7 +288,10 @@ TEST_F(ReadReplicaTest, AStandbyServesReadsThenTakesOverFromAKilledWriterLosingN
                                      {"--data", data, "--lease-wait", "forever", "--lease", "2",
                                       "--internal-listen", "127.0.0.1:0"},
                                      &standby);
+  write_later.join();
+  ASSERT_TRUE(later_write.ok()) << later_write.error_message();
   ASSERT_NE(read_port, 0) << "the standby serves no reads while it waits";
+  EXPECT_GE(absl::Now() - started, absl::Seconds(3)) << "served before any acknowledgement";
   std::filesystem::remove(port_file);
   auto standby_channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", read_port),
                                              grpc::InsecureChannelCredentials());

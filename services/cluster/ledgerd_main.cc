@@ -132,6 +132,28 @@ absl::Status ServeDeployment(ServiceProcess& process, server::Deployment& d,
   return process.Serve(serving);
 }
 
+// Opens the deployment as a read replica, asking again each second while it
+// cannot serve yet (its database out of reach, or no acknowledged commit
+// recorded there yet: a writer of this version records one as it takes the
+// lease); Cancelled once told to stop meanwhile. `who` names it in what it
+// prints.
+absl::StatusOr<std::unique_ptr<server::Deployment>> OpenReplicaWhenItCanServe(
+    ServiceProcess& process, const std::string& data, const server::OpenOptions& options,
+    absl::string_view who) {
+  for (;;) {
+    absl::StatusOr<std::unique_ptr<server::Deployment>> replica =
+        server::Deployment::Open(data, options);
+    if (replica.ok() || replica.status().code() != absl::StatusCode::kUnavailable) {
+      return replica;
+    }
+    std::cout << "ledgerd: " << who << ": cannot serve reads yet (" << replica.status().message()
+              << "); trying again" << std::endl;
+    if (process.StopSignalWithin(absl::Seconds(1))) {
+      return absl::CancelledError("stopped before serving");
+    }
+  }
+}
+
 absl::Status Run(ServiceProcess& process) {
   const cli::Args& args = process.args();
   absl::StatusOr<std::string> data = args.Required("data");
@@ -171,7 +193,10 @@ absl::Status Run(ServiceProcess& process) {
   const bool standby = args.Get("lease-wait") == "forever";
   if (!standby || !server::StoreIsOnPostgres(*data)) {
     absl::StatusOr<std::unique_ptr<server::Deployment>> deployment =
-        server::Deployment::Open(*data, open_options);
+        open_options.read_replica
+            ? OpenReplicaWhenItCanServe(process, *data, open_options, "a read replica")
+            : server::Deployment::Open(*data, open_options);
+    if (deployment.status().code() == absl::StatusCode::kCancelled) return absl::OkStatus();
     if (!deployment.ok()) return deployment.status();
     return ServeDeployment(process, **deployment, nullptr);
   }
@@ -183,7 +208,8 @@ absl::Status Run(ServiceProcess& process) {
   server::OpenOptions replica_options = open_options;
   replica_options.read_replica = true;
   absl::StatusOr<std::unique_ptr<server::Deployment>> replica =
-      server::Deployment::Open(*data, replica_options);
+      OpenReplicaWhenItCanServe(process, *data, replica_options, "a standby");
+  if (replica.status().code() == absl::StatusCode::kCancelled) return absl::OkStatus();
   if (!replica.ok()) {
     return absl::Status(
         replica.status().code(),

@@ -33,6 +33,16 @@
 namespace chemledger::cluster {
 namespace {
 
+// SIGINT and SIGTERM, which stop a service (blocked in every thread, and
+// waited for).
+sigset_t StopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  return signals;
+}
+
 // The flags every service takes.
 const std::set<std::string>& CommonFlags() {
   static const std::set<std::string>* const flags = new std::set<std::string>{
@@ -156,6 +166,17 @@ absl::StatusOr<std::unique_ptr<ledgerd::RemoteLedger>> ServiceProcess::ConnectLe
   return ledger;
 }
 
+bool ServiceProcess::StopSignalWithin(absl::Duration timeout) {
+  const sigset_t stop_signals = StopSignals();
+  const timespec wait = absl::ToTimespec(timeout);
+  const int got = sigtimedwait(&stop_signals, nullptr, &wait);
+  if (got <= 0) return false;
+  stop_signal_ = got;
+  std::cout << spec_.name << ": " << (got == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping"
+            << std::endl;
+  return true;
+}
+
 absl::Status ServiceProcess::Serve(const Serving& serving) {
   absl::StatusOr<uint64_t> max_threads = args_.Uint("max-threads", 1024);
   if (!max_threads.ok()) return max_threads.status();
@@ -269,10 +290,7 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
   if (internal) std::cout << "; internal port " << internal_port;
   std::cout << (plaintext_ ? " (plaintext, loopback)" : " (TLS)") << std::endl;
 
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
+  sigset_t stop_signals = StopSignals();
   if (serving.until == nullptr) {
     sigwait(&stop_signals, &stop_signal_);
   } else {
@@ -344,10 +362,7 @@ int RunService(const ServiceSpec& spec, int argc, char** argv,
     return 0;
   }
   // Block the stop signals in every thread; Serve waits for them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
+  const sigset_t stop_signals = StopSignals();
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   // A hang-up does not stop a service (as chemledgerd: nothing to reload).
   signal(SIGHUP, SIG_IGN);

@@ -85,6 +85,9 @@ class ServiceProcess {
   absl::Status Serve(const Serving& serving);
   // Whether SIGTERM or SIGINT came: the process is to stop.
   bool stop_requested() const { return stop_signal_ != 0; }
+  // Waits up to `timeout` for SIGTERM or SIGINT, for a process that is not
+  // serving yet (and retries something); true, having said so, if one came.
+  bool StopSignalWithin(absl::Duration timeout);
 
  private:
   friend int RunService(const ServiceSpec&, int, char**,
