@@ -196,7 +196,10 @@ absl::Status History(const cli::Args& args) {
               << "  " << v1::BusinessStep_Name(event.step()) << "  at "
               << event.location().enterprise_uscc() << " (" << event.location().site() << ")";
     if (!event.waybill_id().empty()) {
-      std::cout << "  waybill " << event.waybill_id() << " to " << event.consignee_uscc();
+      // A shipment names its consignee; a receipt (rules epoch 16) only the
+      // waybill its goods came on.
+      std::cout << "  waybill " << event.waybill_id();
+      if (!event.consignee_uscc().empty()) std::cout << " to " << event.consignee_uscc();
     }
     if (!args.Bool("verify")) {
       std::cout << "\n";
