@@ -1042,8 +1042,9 @@ class PostgresStore final : public Store {
             ? absl::InfiniteDuration()
             : std::max(absl::ZeroDuration(),
                        absl::Seconds(std::strtod(PQgetvalue(row->get(), 0, 4), nullptr)));
-    const int64_t head_size = Int8At(row->get(), 0, 5);
-    if (PQgetisnull(row->get(), 0, 6) || Int8At(row->get(), 0, 6) != head_size) {
+    const uint64_t head_size = static_cast<uint64_t>(Int8At(row->get(), 0, 5));
+    if (PQgetisnull(row->get(), 0, 6) ||
+        static_cast<uint64_t>(Int8At(row->get(), 0, 6)) != head_size) {
       absl::MutexLock lock(&mu_);
       return absl::UnavailableError(
           absl::StrCat("postgres: the writer is building the state (it reflects ",
@@ -1067,7 +1068,6 @@ class PostgresStore final : public Store {
       // confirmed): while the database's log still extends the one served,
       // the writer records it again soon. Only a log that does not is
       // another one.
-      const uint64_t head_size = static_cast<uint64_t>(Int8At(row->get(), 0, 5));
       absl::StatusOr<Sha256Digest> head_root = Sha256Digest::FromBytes(BytesAt(row->get(), 0, 7));
       if (head_root.ok() && head_size >= served) {
         absl::StatusOr<std::vector<Sha256Digest>> proof = ConsistencyProofAt(
@@ -1220,11 +1220,7 @@ class PostgresStore final : public Store {
           // An acknowledged commit that no commit has recorded since it was
           // acknowledged kRecordAcknowledgedAfter ago (the writer is quiet)
           // is recorded by this thread.
-          absl::Time wake = renew_at;
-          if (acknowledged_ && acknowledged_->version > acknowledged_recorded_) {
-            wake = std::min(
-                wake, std::max(acknowledged_at_ + kRecordAcknowledgedAfter, record_not_before));
-          }
+          const absl::Time wake = std::min(renew_at, RecordingDue(record_not_before));
           if (now >= wake) break;
           acknowledged_moved_ = false;
           (void)lease_mu_.AwaitWithDeadline(
@@ -1237,8 +1233,7 @@ class PostgresStore final : public Store {
         }
         commit_failed = commit_failed_;
         const absl::Time now = absl::Now();
-        if (!commit_failed && acknowledged_ && acknowledged_->version > acknowledged_recorded_ &&
-            now >= acknowledged_at_ + kRecordAcknowledgedAfter && now >= record_not_before) {
+        if (!commit_failed && now >= RecordingDue(record_not_before)) {
           to_record = acknowledged_;
           record_not_before = now + kRecordAcknowledgedAfter;
         }
@@ -1710,11 +1705,32 @@ class PostgresStore final : public Store {
     return acknowledged_;
   }
 
+  // Whether the head row is not known to record the latest acknowledged
+  // commit.
+  bool AcknowledgementUnrecorded() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(lease_mu_) {
+    return acknowledged_ && acknowledged_->version > acknowledged_recorded_;
+  }
+
+  // When the renewer is to record the latest acknowledged commit: once no
+  // commit has recorded it kRecordAcknowledgedAfter after it was
+  // acknowledged, and not before `not_before`; never when it is recorded.
+  absl::Time RecordingDue(absl::Time not_before) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(lease_mu_) {
+    if (!AcknowledgementUnrecorded()) return absl::InfiniteFuture();
+    return std::max(acknowledged_at_ + kRecordAcknowledgedAfter, not_before);
+  }
+
   // The latest acknowledged commit when the head row does not record it yet.
   std::optional<AcknowledgedHead> UnrecordedAcknowledged() const ABSL_LOCKS_EXCLUDED(lease_mu_) {
     absl::MutexLock lock(&lease_mu_);
-    if (!acknowledged_ || acknowledged_->version <= acknowledged_recorded_) return std::nullopt;
+    if (!AcknowledgementUnrecorded()) return std::nullopt;
     return acknowledged_;
+  }
+
+  // The head (mu_ held) as an acknowledgement may name it: when its state is
+  // complete.
+  std::optional<AcknowledgedHead> CompleteHead() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (applied_ != range_.size()) return std::nullopt;
+    return AcknowledgedHead{version_, range_.size(), range_.Root()};
   }
 
   static Params RecordAcknowledgedParams(int64_t epoch, const AcknowledgedHead& head) {
@@ -1732,8 +1748,9 @@ class PostgresStore final : public Store {
   void Acknowledged(int64_t recorded) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     absl::MutexLock lock(&lease_mu_);
     acknowledged_recorded_ = std::max(acknowledged_recorded_, recorded);
-    if (applied_ != range_.size()) return;
-    acknowledged_ = AcknowledgedHead{version_, range_.size(), range_.Root()};
+    std::optional<AcknowledgedHead> head = CompleteHead();
+    if (!head) return;
+    acknowledged_ = *std::move(head);
     acknowledged_at_ = absl::Now();
     acknowledged_moved_ = true;
   }
@@ -1746,8 +1763,9 @@ class PostgresStore final : public Store {
   // so that read replicas catch up with it before the next write.
   absl::Status AcknowledgeHeadTakenOver(PGconn* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!OutcomeUnknownIfWarned("").ok()) return absl::OkStatus();  // not confirmed
-    if (applied_ != range_.size()) return absl::OkStatus();
-    const AcknowledgedHead head{version_, range_.size(), range_.Root()};
+    const std::optional<AcknowledgedHead> complete = CompleteHead();
+    if (!complete) return absl::OkStatus();
+    const AcknowledgedHead& head = *complete;
     // Not recorded now (a renewal or another server's try for the lease
     // holds the head row, or the query failed): the renewer records it.
     absl::StatusOr<Result> recorded =
