@@ -474,6 +474,42 @@ TEST_F(AuditE2eTest, ASubscriptionDeliversAnomaliesAsTheyAreWritten) {
   const grpc::Status bad_kind = bad->Finish();
   EXPECT_EQ(bad_kind.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad_kind.error_message();
   EXPECT_NE(bad_kind.error_message().find("kinds:"), std::string::npos) << bad_kind.error_message();
+  // A filter this server does not know (a newer client's) is refused, not
+  // ignored: the feed would be wider than asked.
+  grpc::ClientContext newer;
+  newer.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  AttachStreamCredentials(&newer, api::kSubscribeAnomaliesMethod, *regulator_);
+  v1::ListAnomaliesRequest newer_filter;
+  newer_filter.GetReflection()->MutableUnknownFields(&newer_filter)->AddLengthDelimited(60, "x");
+  auto unknown = audit->SubscribeAnomalies(&newer, newer_filter);
+  EXPECT_FALSE(unknown->Read(&none));
+  const grpc::Status refused_filter = unknown->Finish();
+  EXPECT_EQ(refused_filter.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << refused_filter.error_message();
+  EXPECT_NE(refused_filter.error_message().find(
+                "request: field number 60 (sent as length-delimited bytes) is not a field of "
+                "chemledger.v1.ListAnomaliesRequest"),
+            std::string::npos)
+      << refused_filter.error_message();
+  // The same for an export.
+  grpc::ClientContext export_context;
+  export_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  AttachStreamCredentials(&export_context, api::kExportEventsMethod, *regulator_);
+  v1::ExportEventsRequest newer_export;
+  newer_export.mutable_query()
+      ->GetReflection()
+      ->MutableUnknownFields(newer_export.mutable_query())
+      ->AddVarint(70, 1);
+  auto exported = audit->ExportEvents(&export_context, newer_export);
+  v1::QueryBundlePart part;
+  EXPECT_FALSE(exported->Read(&part));
+  const grpc::Status refused_export = exported->Finish();
+  EXPECT_EQ(refused_export.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << refused_export.error_message();
+  EXPECT_NE(
+      refused_export.error_message().find("request.query: field number 70 (sent as a varint)"),
+      std::string::npos)
+      << refused_export.error_message();
 }
 
 // A regulator reads, and holds goods, within its jurisdiction only: 福建

@@ -205,5 +205,117 @@ TEST_F(DeploymentBindingE2eTest, AnExpiredRequestIsRefusedAndItsRetryAnswered) {
   EXPECT_EQ(again.log_index(), first.log_index());
 }
 
+// A field this server does not know (a newer client's) is never taken
+// unread: every write service refuses a request carrying one, at the top or
+// nested, INVALID_ARGUMENT naming its path and number, without writing or
+// recording anything; an authenticated read refuses one too (its answer
+// would be to another question). The same requests without the field are
+// taken.
+TEST_F(DeploymentBindingE2eTest, AFieldThisServerDoesNotKnowIsRefusedEverywhere) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  const std::string carrier = registry::testing::ExampleUscc("310115");
+  const crypto::SigningKey carrier_key = RegisterCarrier(carrier, "dispatcher");
+  ASSERT_NO_FATAL_FAILURE(AuthorizeCarrier(*acme_admin_, carrier));
+  const auto expect_unknown = [](const grpc::Status& status, const std::string& what,
+                                 const std::string& said) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << what << ": " << status.error_message();
+    EXPECT_NE(status.error_message().find(said), std::string::npos)
+        << what << ": " << status.error_message();
+  };
+  const auto add_unknown = [](google::protobuf::Message* m, int number) {
+    m->GetReflection()->MutableUnknownFields(m)->AddLengthDelimited(number, "newer");
+  };
+
+  v1::IssueLabelsRequest issuance;
+  issuance.set_request_id("issue-unknown");
+  issuance.set_enterprise_uscc(kAcme);
+  issuance.set_product_number("M01");
+  issuance.set_batch("B1");
+  *issuance.mutable_production_date() = Today();
+  issuance.set_package_count(2);
+  issuance.set_net_quantity("25");
+  issuance.set_unit("KGM");
+  v1::Event event;
+  event.set_event_id("unknown-1");
+  event.set_step(v1::COMMISSIONING);
+  event.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 60);
+  event.set_event_time_offset_minutes(480);
+  event.mutable_location()->set_enterprise_uscc(kAcme);
+  event.mutable_location()->set_site("warehouse 1");
+  const crypto::SigningKey clerk = crypto::SigningKey::Generate();
+  const v1::RegistryRequest add_clerk = Actor("clerk", v1::ENTERPRISE_OPERATOR, kAcme, clerk);
+
+  const uint64_t raw_before = RawLogSize();
+  {
+    v1::IssueLabelsRequest r = issuance;
+    add_unknown(r.mutable_production_date(), 9);
+    Issued refused =
+        Issue(*envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), *acme_admin_),
+              acme_admin_.get());
+    expect_unknown(refused.status, "IssueLabels", "request.production_date: field number 9 ");
+    EXPECT_TRUE(refused.labels.empty());
+  }
+  Issued issued =
+      Issue(*envelope::Sign(api::kIssueLabelsContext, issuance.SerializeAsString(), *acme_admin_),
+            acme_admin_.get());
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  ASSERT_EQ(issued.labels.size(), 2u);
+  for (const auto& label : issued.labels) event.add_codes(label.code());
+  {
+    v1::Event e = event;
+    add_unknown(&e, 40);
+    expect_unknown(AppendEvent(*acme_operator_, e), "Append",
+                   "event: field number 40 (sent as length-delimited bytes) is not a field of "
+                   "chemledger.v1.Event in this server's schema");
+    e = event;
+    add_unknown(e.mutable_location(), 12);
+    expect_unknown(AppendEvent(*acme_operator_, e), "Append", "event.location: field number 12 ");
+  }
+  {
+    v1::RegistryRequest r = add_clerk;
+    add_unknown(r.mutable_add_actor(), 77);
+    v1::SubmitResponse response;
+    expect_unknown(Submit(Signed(*acme_admin_, r), &response), "RegistryService.Submit",
+                   "request.add_actor: field number 77 ");
+  }
+  const auto waybill = [&](const std::string& number, bool with_unknown) {
+    v1::WaybillRequest r;
+    r.set_request_id("req-" + number);
+    *r.mutable_submit() = waybill::testing::ExampleWaybill(number, carrier, kAcme, kOther,
+                                                           {issued.labels[1].code()}, 25000, "KGM");
+    if (with_unknown) add_unknown(r.mutable_submit()->mutable_goods(0), 50);
+    return *envelope::Sign(api::kWaybillContext, r.SerializeAsString(), carrier_key);
+  };
+  const std::vector<v1::WaybillResult> streamed =
+      StreamWaybills(carrier_key, {waybill("WB-NEW-1", true)});
+  ASSERT_EQ(streamed.size(), 1u);
+  EXPECT_EQ(streamed[0].code(), grpc::StatusCode::INVALID_ARGUMENT) << streamed[0].message();
+  EXPECT_NE(streamed[0].message().find("request.submit.goods[0]: field number 50 "),
+            std::string::npos)
+      << streamed[0].message();
+  // Nothing was written, and nothing recorded as a refusal.
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(RawLogSize(), raw_before + 1);  // the issuance taken
+
+  // The requests without the field are taken.
+  EXPECT_TRUE(AppendEvent(*acme_operator_, event).ok());
+  SubmitOk(*acme_admin_, add_clerk);
+  const std::vector<v1::WaybillResult> taken =
+      StreamWaybills(carrier_key, {waybill("WB-NEW-1", false)});
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].code(), 0) << taken[0].message();
+
+  // An authenticated read with a field this server does not know.
+  v1::GetHistoryRequest read;
+  read.set_code(issued.labels[0].code());
+  v1::History history;
+  ASSERT_TRUE(Read(*acme_operator_, api::kGetHistoryMethod, read, &history).ok());
+  add_unknown(&read, 20);
+  expect_unknown(Read(*acme_operator_, api::kGetHistoryMethod, read, &history), "GetHistory",
+                 "request: field number 20 (sent as length-delimited bytes) is not a field of "
+                 "chemledger.v1.GetHistoryRequest");
+}
+
 }  // namespace
 }  // namespace chemledger

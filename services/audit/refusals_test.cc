@@ -151,17 +151,16 @@ TEST_F(RefusalsTest, TheEvidenceIsTheLoggedEntry) {
 // once and each with its entry.
 TEST_F(RefusalsTest, APageOfEvidenceStaysUnderItsBudget) {
   Commission({1});
-  // A field this server does not know (a newer client's), kept in the
-  // signed bytes: each refusal's entry about 200 KiB, twelve of them over
+  // A field its step does not read, refused by the rules and recorded with
+  // the request: each refusal's entry about 200 KiB, twelve of them over
   // 2 MiB.
   v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
-  use.GetReflection()->MutableUnknownFields(&use)->AddLengthDelimited(1000,
-                                                                      std::string(200 * 1024, 'x'));
+  use.set_reason(std::string(200 * 1024, 'x'));
   constexpr int kRefusals = 12;
   for (int i = 0; i < kRefusals; ++i) {
     use.set_event_id(absl::StrCat("large-", i));
     use.set_quantity_milli(99000000 + i);
-    ASSERT_EQ(Attempt(producer_, use).code(), absl::StatusCode::kFailedPrecondition);
+    ASSERT_EQ(Attempt(producer_, use).code(), absl::StatusCode::kInvalidArgument);
   }
   recorder_->Flush();
   ASSERT_EQ(recorder_->counters().recorded, static_cast<uint64_t>(kRefusals));

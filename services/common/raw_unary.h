@@ -22,6 +22,7 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "services/common/call_executor.h"
 #include "services/common/incoming_call.h"
+#include "services/common/known_fields.h"
 
 namespace chemledger {
 
@@ -50,6 +51,11 @@ grpc::Status ServeRaw(const grpc::ByteBuffer& raw_request, grpc::ByteBuffer* raw
                         absl::StrCat("request: not a serialized ",
                                      Request::descriptor()->full_name()));
   }
+  // A field this server does not know would go unread: a filter never
+  // applied, a question other than the one asked (known_fields.h).
+  if (absl::Status s = CheckEveryFieldKnown(bytes, *Request::descriptor(), "request"); !s.ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(s.message()));
+  }
   Response response;
   if (grpc::Status s = handler(&request, absl::string_view(bytes), &response); !s.ok()) return s;
   std::string out;
@@ -68,8 +74,9 @@ grpc::Status ServeRaw(const grpc::ByteBuffer& raw_request, grpc::ByteBuffer* raw
 // (which returns a grpc::Status; it runs on an executor thread after this
 // returns, so it must capture by value what it uses) and finishes the call
 // with the serialized response or the handler's status. A request that does
-// not parse is INVALID_ARGUMENT naming its type; a call the executor has no
-// room for is RESOURCE_EXHAUSTED.
+// not parse is INVALID_ARGUMENT naming its type, and one with a field this
+// server does not know (known_fields.h) INVALID_ARGUMENT naming the field; a call the executor has
+// no room for is RESOURCE_EXHAUSTED.
 template <typename Request, typename Response, typename Handler>
 grpc::ServerUnaryReactor* ServeRawUnary(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* raw_request,

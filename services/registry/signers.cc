@@ -11,6 +11,11 @@
 #include <utility>
 
 #include "api/wire.h"
+#include "proto/chemledger/v1/label.pb.h"
+#include "proto/chemledger/v1/ledger.pb.h"
+#include "proto/chemledger/v1/registry.pb.h"
+#include "proto/chemledger/v1/waybill.pb.h"
+#include "services/common/known_fields.h"
 #include "services/common/refusal.h"
 #include "services/common/worker_pool.h"
 #include "services/registry/registry_state.h"
@@ -31,13 +36,26 @@ WorkerPool& VerifyPool() {
   return *pool;
 }
 
-// Whether requests of `context` carry request_binding.h's fields.
-bool IsBoundWriteRequest(const crypto::SignatureContext& context) {
-  for (const crypto::SignatureContext* c : {&api::kEventContext, &api::kWaybillContext,
-                                            &api::kIssueLabelsContext, &api::kRegistryContext}) {
-    if (c->payload_type() == context.payload_type()) return true;
+// The signed write requests (those that carry request_binding.h's fields):
+// each one's message type, and the name its refusals give it.
+struct WriteRequestType {
+  const google::protobuf::Descriptor* type;  // null: not a write request
+  absl::string_view name;
+};
+
+WriteRequestType WriteRequestTypeOf(const crypto::SignatureContext& context) {
+  const absl::string_view payload_type = context.payload_type();
+  if (payload_type == api::kEventContext.payload_type()) return {v1::Event::descriptor(), "event"};
+  if (payload_type == api::kWaybillContext.payload_type()) {
+    return {v1::WaybillRequest::descriptor(), "request"};
   }
-  return false;
+  if (payload_type == api::kIssueLabelsContext.payload_type()) {
+    return {v1::IssueLabelsRequest::descriptor(), "request"};
+  }
+  if (payload_type == api::kRegistryContext.payload_type()) {
+    return {v1::RegistryRequest::descriptor(), "request"};
+  }
+  return {nullptr, ""};
 }
 
 }  // namespace
@@ -91,7 +109,8 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
     signers.push_back(VerifiedSigner{std::move(r->actor), resolved[i]->key_id});
   }
   // Only the write requests carry the fields (a test's context may not).
-  const bool bound = IsBoundWriteRequest(context);
+  const WriteRequestType write_request = WriteRequestTypeOf(context);
+  const bool bound = write_request.type != nullptr;
   // This deployment's name, for the requests that name theirs
   // (request_binding.h): read once a batch of them.
   absl::StatusOr<std::string> origin = absl::UnknownError("not read");
@@ -103,13 +122,19 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
       origin = deployment.status();
     }
   }
-  const auto check_binding = [&origin, bound](const v1::SignedEnvelope& e) -> absl::Status {
-    if (!bound) return absl::OkStatus();
+  // A write request names this deployment or none, and consists of fields
+  // this server knows (known_fields.h: none of its signer's assertions goes
+  // unread).
+  const auto check_binding = [&origin,
+                              &write_request](const v1::SignedEnvelope& e) -> absl::Status {
+    if (write_request.type == nullptr) return absl::OkStatus();
     absl::StatusOr<RequestBinding> binding = ReadRequestBinding(e.payload());
     if (!binding.ok()) return binding.status();
-    if (binding->deployment.empty()) return absl::OkStatus();
-    if (!origin.ok()) return origin.status();
-    return CheckNamedDeployment(*binding, *origin);
+    if (!binding->deployment.empty()) {
+      if (!origin.ok()) return origin.status();
+      if (absl::Status s = CheckNamedDeployment(*binding, *origin); !s.ok()) return s;
+    }
+    return CheckEveryFieldKnown(e.payload(), *write_request.type, write_request.name);
   };
   const auto check_range = [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
@@ -117,7 +142,8 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
       if (absl::Status s = envelope::CheckSignature(*envelopes[i], context, *resolved[i]); !s.ok()) {
         signers[i] = s;
       } else if (absl::Status bound = check_binding(*envelopes[i]); !bound.ok()) {
-        // Another deployment's request: not this one's to refuse by its rules.
+        // Another deployment's request, or one with a field this server
+        // does not know: not this one's to refuse by its rules.
         signers[i] = bound;
       } else if (!standing[i].ok()) {
         signers[i] = standing[i];
