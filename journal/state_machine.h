@@ -121,7 +121,10 @@ namespace chemledger::journal {
 //      with a waybill_id, say: services/ledger/lifecycle_rules.h); a
 //      receipt may name the waybill its goods came on, which must be the
 //      one they travel on (or that shipped them, cancelled on the way).
-inline constexpr uint32_t kCurrentRulesEpoch = 16;
+//  17: a platform administrator may require every signed write request to
+//      name the deployment (RegistryRequest.set_deployment_policy); then
+//      one that names none is refused (services/registry/request_binding.h).
+inline constexpr uint32_t kCurrentRulesEpoch = 17;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {

@@ -22,6 +22,7 @@
 #include "crypto/keys.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "journal/state_machine.h"
 #include "services/common/envelope.h"
 #include "services/registry/registry_testing.h"
 #include "services/waybill/waybill_testing.h"
@@ -203,6 +204,72 @@ TEST_F(DeploymentBindingE2eTest, AnExpiredRequestIsRefusedAndItsRetryAnswered) {
   ASSERT_TRUE(Submit(in_time, &again).ok());
   EXPECT_TRUE(again.replayed());
   EXPECT_EQ(again.log_index(), first.log_index());
+}
+
+// A platform administrator requires every request to name the deployment
+// (rules epoch 17): GetDeployment says so; over gRPC an event and a
+// registry request that name none are refused (UNAUTHENTICATED, naming the
+// policy's entry and the name to set), nothing recorded; named, they are
+// taken; lifted, unnamed ones are taken again.
+TEST_F(DeploymentBindingE2eTest, APolicyRequiresEveryWriteToNameTheDeployment) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Issued issued = IssueM01(kAcme, *acme_admin_, "P1", 2);
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  const auto deployment = [&] {
+    grpc::ClientContext context;
+    v1::Deployment d;
+    EXPECT_TRUE(registry_->GetDeployment(&context, {}, &d).ok());
+    return d;
+  };
+  EXPECT_FALSE(deployment().require_named_requests());
+  EXPECT_EQ(deployment().policy_log_index(), 0u);
+
+  v1::RegistryRequest strict;
+  strict.mutable_set_deployment_policy()->set_require_named_requests(true);
+  v1::SubmitResponse set;
+  ASSERT_TRUE(Submit(Signed(*admin_, strict), &set).ok());
+  const v1::Deployment now = deployment();
+  EXPECT_TRUE(now.require_named_requests());
+  EXPECT_EQ(now.policy_log_index(), set.log_index());
+  EXPECT_EQ(now.latest_rules_epoch(), journal::kCurrentRulesEpoch);
+
+  const std::string refusal = absl::StrCat(
+      "deployment: this deployment takes only requests that name it (a platform administrator's "
+      "policy, log index ",
+      set.log_index(), "): set field 30 to \"", kDeployment, "\"");
+  v1::Event e;
+  e.set_event_id("policy-1");
+  e.set_step(v1::COMMISSIONING);
+  for (const auto& label : issued.labels) e.add_codes(label.code());
+  e.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 60);
+  e.set_event_time_offset_minutes(480);
+  e.mutable_location()->set_enterprise_uscc(kAcme);
+  e.mutable_location()->set_site("warehouse 1");
+  const uint64_t raw_before = RawLogSize();
+  const grpc::Status unnamed = AppendEvent(*acme_operator_, e);
+  EXPECT_EQ(unnamed.error_code(), grpc::StatusCode::UNAUTHENTICATED) << unnamed.error_message();
+  EXPECT_NE(unnamed.error_message().find(refusal), std::string::npos) << unnamed.error_message();
+  v1::RegistryRequest clerk =
+      Actor("clerk", v1::ENTERPRISE_OPERATOR, kAcme, crypto::SigningKey::Generate());
+  v1::SubmitResponse response;
+  const grpc::Status unnamed_registry = Submit(Signed(*acme_admin_, clerk), &response);
+  EXPECT_EQ(unnamed_registry.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << unnamed_registry.error_message();
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(RawLogSize(), raw_before);  // nothing written, nothing recorded
+
+  e.set_deployment(kDeployment);
+  EXPECT_TRUE(AppendEvent(*acme_operator_, e).ok());
+  clerk.set_deployment(kDeployment);
+  SubmitOk(*acme_admin_, clerk);
+
+  v1::RegistryRequest lax;
+  lax.mutable_set_deployment_policy()->set_require_named_requests(false);
+  lax.set_deployment(kDeployment);
+  SubmitOk(*admin_, lax);
+  EXPECT_FALSE(deployment().require_named_requests());
+  SubmitOk(*acme_admin_,
+           Actor("clerk 2", v1::ENTERPRISE_OPERATOR, kAcme, crypto::SigningKey::Generate()));
 }
 
 // A field this server does not know (a newer client's) is never taken

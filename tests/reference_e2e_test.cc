@@ -81,6 +81,36 @@ class ReferenceE2eTest : public testing::ChemledgerdE2eTest {
   }
 };
 
+// The deployment's policy with chemctl (rules epoch 17, beside the
+// reference tables as a platform administrator's registry change): once
+// every request must name the deployment, chemctl's own writes still go
+// through (it names the deployment on every write), a request that names
+// none does not, and --off lifts it.
+TEST_F(ReferenceE2eTest, ChemctlRequiresRequestsToNameTheDeploymentAndLiftsIt) {
+  ASSERT_TRUE(crypto::SaveSigningKey(*admin_, dir_ + "/admin-cli.key", {}).ok());
+  const auto policy = [&] {
+    grpc::ClientContext context;
+    v1::Deployment d;
+    EXPECT_TRUE(registry_->GetDeployment(&context, {}, &d).ok());
+    return d.require_named_requests();
+  };
+  auto [code, out] =
+      Chemctl(absl::StrCat("registry require-named-requests --key '", dir_, "/admin-cli.key'"));
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_TRUE(policy());
+  v1::RegistryRequest unnamed;
+  unnamed.mutable_register_enterprise()->CopyFrom(
+      registry::testing::ExampleProducer(registry::testing::ExampleUscc("330100")));
+  v1::SubmitResponse response;
+  const grpc::Status refused = Submit(Signed(*admin_, unnamed), &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAUTHENTICATED) << refused.error_message();
+  std::tie(code, out) = Chemctl(
+      absl::StrCat("registry require-named-requests --off --key '", dir_, "/admin-cli.key'"));
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_FALSE(policy());
+  EXPECT_TRUE(Submit(Signed(*admin_, unnamed), &response).ok());
+}
+
 TEST_F(ReferenceE2eTest, ImportedCataloguesGovernRegistrationsFromTheirEntryOn) {
   ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
   ASSERT_TRUE(crypto::SaveSigningKey(*admin_, dir_ + "/admin-cli.key", {}).ok());

@@ -428,6 +428,23 @@ absl::Status MayLiftBlacklisting(const storage::StateReader& state, const v1::Ac
   return absl::OkStatus();
 }
 
+// A platform administrator's policy for the deployment (rules epoch 17),
+// stated whole by each request.
+absl::Status SetDeploymentPolicy(const journal::EntryContext& entry,
+                                 const v1::DeploymentPolicy& policy,
+                                 const storage::StateReader& state, storage::StateWrites* changes) {
+  if (entry.rules_epoch < kDeploymentPolicyRulesEpoch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("set_deployment_policy: a deployment's policy is set from rules epoch ",
+                     kDeploymentPolicyRulesEpoch, "; this entry is of epoch ", entry.rules_epoch));
+  }
+  CL_ASSIGN_OR_RETURN(state::DeploymentRecord deployment, ReadDeployment(state));
+  deployment.set_require_named_requests(policy.require_named_requests());
+  deployment.set_policy_log_index(entry.index);
+  changes->Put(keys::Genesis(), deployment.SerializeAsString());
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
@@ -815,6 +832,10 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
     }
     case v1::RegistryRequest::kDecideProductFlags:
       return DecideProductFlags(entry, request.decide_product_flags(), actor, state, changes);
+    case v1::RegistryRequest::kSetDeploymentPolicy:
+      if (!platform_admin)
+        return denied("set the deployment's policy: platform administrators only");
+      return SetDeploymentPolicy(entry, request.set_deployment_policy(), state, changes);
     case v1::RegistryRequest::CHANGE_NOT_SET:
       break;
   }
@@ -832,12 +853,12 @@ absl::StatusOr<v1::Actor> CheckSigner(const journal::EntryContext& entry,
     absl::StatusOr<RequestBinding> binding = ReadRequestBinding(entry.envelope->payload());
     if (!binding.ok()) return binding.status();
     if (absl::Status s = CheckNotExpired(*binding, entry.record_time); !s.ok()) return s;
-    if (!binding->deployment.empty()) {
-      absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(state);
-      if (!deployment.ok()) return deployment.status();
-      if (absl::Status s = CheckNamedDeployment(*binding, deployment->deployment()); !s.ok()) {
-        return s;
-      }
+    // (A request that names none passes unless a policy of epoch 17 or
+    // later requires one: none is in force in a log before it.)
+    absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(state);
+    if (!deployment.ok()) return deployment.status();
+    if (absl::Status s = CheckNamedDeployment(*binding, ThisDeploymentOf(*deployment)); !s.ok()) {
+      return s;
     }
   }
   if (entry.mode == journal::ApplyMode::kRebuild) {

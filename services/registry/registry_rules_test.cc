@@ -758,6 +758,82 @@ TEST_F(RegistryRulesTest, ARegulatorLiftsOnlyWhatItsDepartmentListedWithinItsJur
   ExpectCheckPasses();
 }
 
+// A platform administrator may require every request to name the
+// deployment (rules epoch 17): from its entry on, one that names none is
+// refused beside its signature check and, verified before the policy came,
+// again by the rules; a request naming it is taken; the policy can be lifted;
+// `check` rebuilds it; an entry of epoch 16 may not set it.
+TEST_F(RegistryRulesTest, APolicyRequiresEveryRequestToNameTheDeployment) {
+  absl::StatusOr<state::DeploymentRecord> before = ReadDeployment(*ledger_->snapshot());
+  ASSERT_TRUE(before.ok()) << before.status();
+  const std::string here = before->deployment();
+  EXPECT_FALSE(before->require_named_requests());
+  const auto policy = [&](bool required) {
+    v1::RegistryRequest r = Request();
+    r.mutable_set_deployment_policy()->set_require_named_requests(required);
+    return r;
+  };
+  const auto named = [&](v1::RegistryRequest r) {
+    r.set_deployment(here);
+    return r;
+  };
+  Refused(acme_admin_, policy(true), absl::StatusCode::kPermissionDenied,
+          "may not set the deployment's policy: platform administrators only");
+  Refused(regulator_, policy(true), absl::StatusCode::kPermissionDenied,
+          "may not set the deployment's policy");
+
+  const std::shared_ptr<const storage::Snapshot> without_policy = ledger_->snapshot();
+  const uint64_t policy_index = without_policy->size();
+  Ok(admin_, policy(true));
+  absl::StatusOr<state::DeploymentRecord> strict = ReadDeployment(*ledger_->snapshot());
+  ASSERT_TRUE(strict.ok()) << strict.status();
+  EXPECT_TRUE(strict->require_named_requests());
+  EXPECT_EQ(strict->policy_log_index(), policy_index);
+
+  const std::string refusal = absl::StrCat(
+      "deployment: this deployment takes only requests that name it (a platform administrator's "
+      "policy, log index ",
+      policy_index, "): set field 30 to \"", here, "\"");
+  Refused(admin_, Enterprise(testing::ExampleUscc("320100")), absl::StatusCode::kUnauthenticated,
+          refusal);
+  Ok(admin_, named(Enterprise(testing::ExampleUscc("320100"))));
+  {
+    v1::RegistryRequest other = Enterprise(testing::ExampleUscc("320200"));
+    other.set_deployment(here + "-staging");
+    Refused(admin_, other, absl::StatusCode::kUnauthenticated, "signed for deployment");
+  }
+
+  // Verified at a snapshot before the policy, ordered after it: the rules
+  // refuse it.
+  const v1::SignedEnvelope late = Signed(admin_, Enterprise(testing::ExampleUscc("320300")));
+  const v1::SignedEnvelope* one[] = {&late};
+  const VerifiedBatch verified = VerifySigned(without_policy, one, kRegistryContext);
+  ASSERT_TRUE(verified.signers[0].ok()) << verified.signers[0].status();
+  const uint64_t size = ledger_->snapshot()->size();
+  const auto receipts = SubmitVerified(ledger_->client(), verified, kRegistryContext);
+  ASSERT_EQ(receipts.size(), 1u);
+  EXPECT_EQ(receipts[0].status().code(), absl::StatusCode::kUnauthenticated)
+      << receipts[0].status();
+  EXPECT_NE(receipts[0].status().message().find(refusal), std::string::npos)
+      << receipts[0].status();
+  EXPECT_EQ(ledger_->snapshot()->size(), size);
+
+  // Lifted (by a request that names the deployment, as it must now).
+  Refused(admin_, policy(false), absl::StatusCode::kUnauthenticated, refusal);
+  Ok(admin_, named(policy(false)));
+  Ok(admin_, Enterprise(testing::ExampleUscc("320300")));
+  ExpectCheckPasses();
+
+  // An entry of epoch 16 may not set it.
+  TestLedgerOptions epoch16;
+  epoch16.rules_epoch = 16;
+  ledger_->Reopen(epoch16);
+  ASSERT_FALSE(HasFatalFailure());
+  Refused(admin_, policy(true), absl::StatusCode::kInvalidArgument,
+          "set_deployment_policy: a deployment's policy is set from rules epoch 17; this entry is "
+          "of epoch 16");
+}
+
 TEST_F(RegistryRulesTest, RevokedKeysAndBlacklistedEnterprisesWriteNothing) {
   Ok(admin_, Revoke(acme_admin_.key_id().ToString(), "laptop lost"));
   Refused(acme_admin_, Product(Methanol(kAcme, "ME05")), absl::StatusCode::kPermissionDenied,

@@ -49,6 +49,8 @@ grpc::Status RegistryServiceImpl::GetDeployment(grpc::ServerContext* context,
   // The note key is named after the deployment (chemledgerd init).
   response->set_checkpoint_origin(deployment->deployment());
   response->set_test_deployment(deployment->test_deployment());
+  response->set_require_named_requests(deployment->require_named_requests());
+  response->set_policy_log_index(deployment->policy_log_index());
   if (snapshot->size() > 0) {
     absl::StatusOr<std::string> latest = snapshot->Entry(snapshot->size() - 1);
     v1::LogEntry entry;

@@ -36,6 +36,11 @@ absl::StatusOr<state::DeploymentRecord> ReadDeployment(const storage::StateReade
   return **r;
 }
 
+ThisDeployment ThisDeploymentOf(const state::DeploymentRecord& deployment) {
+  return ThisDeployment{deployment.deployment(), deployment.require_named_requests(),
+                        deployment.policy_log_index()};
+}
+
 absl::StatusOr<std::optional<EnterpriseRecord>> FindEnterprise(const storage::StateReader& state,
                                                                 absl::string_view uscc) {
   if (uscc.empty()) return std::nullopt;

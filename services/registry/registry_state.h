@@ -16,17 +16,18 @@
 #include <string>
 #include <vector>
 
-#include "api/china_time.h"
-#include "api/wire.h"
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "api/china_time.h"
+#include "api/wire.h"
 #include "chemledger/state/state.pb.h"
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/registry.pb.h"
 #include "chemledger/v1/registry_service.pb.h"
 #include "crypto/keys.h"
 #include "services/common/envelope.h"
+#include "services/registry/request_binding.h"
 #include "storage/store.h"
 
 namespace chemledger::registry {
@@ -53,6 +54,10 @@ struct EnterpriseRecord {
 // The deployment's name and label resolver host, from the genesis entry.
 // NotFound before the genesis entry.
 absl::StatusOr<state::DeploymentRecord> ReadDeployment(const storage::StateReader& state);
+
+// What a request's binding is held to (request_binding.h): the deployment's
+// name and its policy for requests that name none.
+ThisDeployment ThisDeploymentOf(const state::DeploymentRecord& deployment);
 
 absl::StatusOr<std::optional<EnterpriseRecord>> FindEnterprise(const storage::StateReader& state,
                                                                 absl::string_view uscc);

@@ -51,12 +51,19 @@ absl::StatusOr<RequestBinding> ReadRequestBinding(absl::string_view payload) {
   return binding;
 }
 
-absl::Status CheckNamedDeployment(const RequestBinding& binding, absl::string_view origin) {
-  if (binding.deployment.empty() || binding.deployment == origin) return absl::OkStatus();
+absl::Status CheckNamedDeployment(const RequestBinding& binding, const ThisDeployment& here) {
+  if (binding.deployment.empty()) {
+    if (!here.require_named_requests) return absl::OkStatus();
+    return absl::UnauthenticatedError(absl::StrFormat(
+        "deployment: this deployment takes only requests that name it (a platform "
+        "administrator's policy, log index %d): set field 30 to \"%s\" and sign again",
+        here.policy_log_index, absl::CHexEscape(here.origin)));
+  }
+  if (binding.deployment == here.origin) return absl::OkStatus();
   return absl::UnauthenticatedError(absl::StrFormat(
       "deployment: the request was signed for deployment \"%s\", not this one (\"%s\"); a "
       "request is taken only by the deployment it names",
-      absl::CHexEscape(binding.deployment.substr(0, 128)), absl::CHexEscape(origin)));
+      absl::CHexEscape(binding.deployment.substr(0, 128)), absl::CHexEscape(here.origin)));
 }
 
 absl::Status CheckNotExpired(const RequestBinding& binding, absl::Time record_time) {

@@ -25,7 +25,11 @@
 //    recorded long after its signer meant it to be. It is checked after the
 //    request id: a retry of a request recorded in time gets its receipt,
 //    however late.
-// A request that sets neither is taken as before.
+// A request that sets neither is taken as before, unless a platform
+// administrator's DeploymentPolicy (rules epoch 17) requires every request
+// to name the deployment: then one that names none is refused as one naming
+// another is (Unauthenticated, not recorded), beside its signature check and
+// again by the rules as they order it.
 //
 // The fields are read from the payload's wire form, without parsing the
 // request (the deployment is checked beside the signature check of every
@@ -56,6 +60,10 @@ inline constexpr int kExpiresFieldNumber = 31;
 // (again) to its deployment.
 inline constexpr uint32_t kRequestBindingRulesEpoch = 15;
 
+// The rules epoch from which a platform administrator may require every
+// request to name the deployment (RegistryRequest.set_deployment_policy).
+inline constexpr uint32_t kDeploymentPolicyRulesEpoch = 17;
+
 struct RequestBinding {
   std::string deployment;            // "" when it names none
   int64_t expires_unix_seconds = 0;  // 0 when it sets none
@@ -67,10 +75,19 @@ struct RequestBinding {
 // binding to nothing).
 absl::StatusOr<RequestBinding> ReadRequestBinding(absl::string_view payload);
 
-// OK when `binding` names no deployment or names `origin` (this
-// deployment's checkpoint origin); Unauthenticated, naming both, when it
-// names another.
-absl::Status CheckNamedDeployment(const RequestBinding& binding, absl::string_view origin);
+// This deployment, as a request's binding is held to it (its state's
+// DeploymentRecord).
+struct ThisDeployment {
+  std::string origin;                   // its checkpoint origin
+  bool require_named_requests = false;  // DeploymentPolicy, from rules epoch 17
+  uint64_t policy_log_index = 0;        // the entry that set the policy (0: none)
+};
+
+// OK when `binding` names `here`, or names none and `here` takes requests
+// that name none; Unauthenticated when it names another deployment (naming
+// both), or names none where `here` requires it (naming the origin to set
+// and the policy's entry).
+absl::Status CheckNamedDeployment(const RequestBinding& binding, const ThisDeployment& here);
 
 // OK when `binding` sets no expiry or `record_time` (the entry's record
 // time) falls in or before its second; FailedPrecondition, naming both

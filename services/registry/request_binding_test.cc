@@ -121,12 +121,14 @@ TEST(ReadRequestBindingTest, AnotherWireTypeIsNotTheFieldForEitherReader) {
   EXPECT_EQ(b.expires_unix_seconds, 0);
 }
 
+ThisDeployment Here(const std::string& origin) { return ThisDeployment{origin}; }
+
 TEST(CheckNamedDeploymentTest, TakesItsOwnAndUnnamedRefusesAnothers) {
   RequestBinding b;
-  EXPECT_TRUE(CheckNamedDeployment(b, "gd.chemledger").ok());
+  EXPECT_TRUE(CheckNamedDeployment(b, Here("gd.chemledger")).ok());
   b.deployment = "gd.chemledger";
-  EXPECT_TRUE(CheckNamedDeployment(b, "gd.chemledger").ok());
-  absl::Status other = CheckNamedDeployment(b, "gx.chemledger");
+  EXPECT_TRUE(CheckNamedDeployment(b, Here("gd.chemledger")).ok());
+  absl::Status other = CheckNamedDeployment(b, Here("gx.chemledger"));
   EXPECT_EQ(other.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_NE(other.message().find("deployment: the request was signed for deployment "
                                  "\"gd.chemledger\", not this one (\"gx.chemledger\")"),
@@ -134,7 +136,26 @@ TEST(CheckNamedDeploymentTest, TakesItsOwnAndUnnamedRefusesAnothers) {
       << other;
   // Compared byte for byte.
   b.deployment = "GD.chemledger";
-  EXPECT_FALSE(CheckNamedDeployment(b, "gd.chemledger").ok());
+  EXPECT_FALSE(CheckNamedDeployment(b, Here("gd.chemledger")).ok());
+}
+
+// Under a policy that requires it (rules epoch 17), a request that names no
+// deployment is refused as one naming another is; its own is taken.
+TEST(CheckNamedDeploymentTest, WhereRequiredAnUnnamedRequestIsRefused) {
+  const ThisDeployment strict{"gd.chemledger", true, 42};
+  RequestBinding b;
+  const absl::Status unnamed = CheckNamedDeployment(b, strict);
+  EXPECT_EQ(unnamed.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(unnamed.message().find("deployment: this deployment takes only requests that name it "
+                                   "(a platform administrator's policy, log index 42): set field "
+                                   "30 to \"gd.chemledger\""),
+            absl::string_view::npos)
+      << unnamed;
+  b.deployment = "gd.chemledger";
+  EXPECT_TRUE(CheckNamedDeployment(b, strict).ok());
+  b.deployment = "gx.chemledger";
+  EXPECT_NE(CheckNamedDeployment(b, strict).message().find("signed for deployment"),
+            absl::string_view::npos);
 }
 
 TEST(CheckNotExpiredTest, RecordedUpToTheSecondItNames) {

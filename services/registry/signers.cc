@@ -111,28 +111,28 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
   // Only the write requests carry the fields (a test's context may not).
   const WriteRequestType write_request = WriteRequestTypeOf(context);
   const bool bound = write_request.type != nullptr;
-  // This deployment's name, for the requests that name theirs
-  // (request_binding.h): read once a batch of them.
-  absl::StatusOr<std::string> origin = absl::UnknownError("not read");
+  // This deployment's name and policy, for the requests' bindings
+  // (request_binding.h): read once a batch.
+  absl::StatusOr<ThisDeployment> here = absl::UnknownError("not read");
   if (bound && n > 0) {
     absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(state);
     if (deployment.ok()) {
-      origin = deployment->deployment();
+      here = ThisDeploymentOf(*deployment);
     } else {
-      origin = deployment.status();
+      here = deployment.status();
     }
   }
   // A write request names this deployment or none, and consists of fields
   // this server knows (known_fields.h: none of its signer's assertions goes
   // unread).
-  const auto check_binding = [&origin,
-                              &write_request](const v1::SignedEnvelope& e) -> absl::Status {
+  const auto check_binding = [&here, &write_request](const v1::SignedEnvelope& e) -> absl::Status {
     if (write_request.type == nullptr) return absl::OkStatus();
     absl::StatusOr<RequestBinding> binding = ReadRequestBinding(e.payload());
     if (!binding.ok()) return binding.status();
-    if (!binding->deployment.empty()) {
-      if (!origin.ok()) return origin.status();
-      if (absl::Status s = CheckNamedDeployment(*binding, *origin); !s.ok()) return s;
+    if (here.ok()) {
+      if (absl::Status s = CheckNamedDeployment(*binding, *here); !s.ok()) return s;
+    } else if (!binding->deployment.empty()) {
+      return here.status();  // (the rules, reading it again, judge one that names none)
     }
     return CheckEveryFieldKnown(e.payload(), *write_request.type, write_request.name);
   };

@@ -130,7 +130,11 @@ absl::Status RefusedRequestIsSignedBy(const std::string& refusal_entry, uint64_t
   if (absl::StatusOr<registry::RequestBinding> binding =
           registry::ReadRequestBinding(refused.request().payload());
       binding.ok()) {
-    if (absl::Status s = registry::CheckNamedDeployment(*binding, deployment); !s.ok()) {
+    // (Against the name alone: a request refused for naming none is never
+    // recorded either.)
+    if (absl::Status s = registry::CheckNamedDeployment(
+            *binding, registry::ThisDeployment{std::string(deployment)});
+        !s.ok()) {
       return absl::DataLossError(absl::StrCat(which, ": ", s.message()));
     }
   }

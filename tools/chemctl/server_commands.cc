@@ -193,6 +193,12 @@ absl::Status AssignRegulator(const cli::Args& args) {
   return Submit(args, std::move(r));
 }
 
+absl::Status RequireNamedRequests(const cli::Args& args) {
+  v1::RegistryRequest r;
+  r.mutable_set_deployment_policy()->set_require_named_requests(!args.Bool("off"));
+  return Submit(args, std::move(r));
+}
+
 absl::Status RevokeKey(const cli::Args& args) {
   v1::RegistryRequest r;
   absl::StatusOr<std::string> id = args.Required("key-id");
@@ -714,6 +720,15 @@ std::vector<Command> ServerCommands() {
        "By a platform administrator; D and J as for registry actor add.\n\n" +
            write_help,
        WriteFlags({"key-id", "department", "jurisdiction"}), AssignRegulator},
+      {"registry require-named-requests",
+       "require every signed write request to name this deployment, or --off",
+       "usage: chemctl registry require-named-requests [--off] --key FILE [options]\n\n"
+       "By a platform administrator (rules epoch 17). From then on a signed write\n"
+       "request that names no deployment (field 30) is refused, as one naming another\n"
+       "is; --off takes such requests again. Set it once every client of the\n"
+       "deployment names it; docs/signatures.md.\n\n" +
+           write_help,
+       WriteFlags({}, {"off"}), RequireNamedRequests},
       {"registry revoke-key", "revoke an actor key or a label key",
        "usage: chemctl registry revoke-key --key-id ID --reason TEXT --key FILE [options]\n\n" +
            write_help,
