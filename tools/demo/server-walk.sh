@@ -99,6 +99,10 @@ print("  pictograms:", " ".join(re.findall(r'src="(/static/[^"]+)"', page)) or "
 print("  %d bytes of HTML: %s" % (len(page.encode()), sys.argv[2]))
 PY
 }
+# Every client here names the deployment on its writes, so the deployment
+# can require it: a request signed without the name (replayable from
+# another deployment where its key is registered) is refused from now on.
+run "$BIN/chemctl" registry require-named-requests "${REGISTRY[@]}" --key "$OUT/keys/admin.key"
 run "$BIN/chemctl" registry deployment "${REGISTRY[@]}"
 
 step "4. Register the producer (一企), its administrator, and its product (一品)"

@@ -16,6 +16,8 @@ OUT="$TEST_TMPDIR/walk"
 bash tools/demo/server-walk.sh "$BIN" "$OUT" --walk-only $SHAPE >"$TEST_TMPDIR/stdout" 2>"$TEST_TMPDIR/stderr" || {
   cat "$TEST_TMPDIR/stdout" "$TEST_TMPDIR/stderr"; echo "FAIL: the walk failed"; exit 1; }
 fail() { cat "$TEST_TMPDIR/stdout" "$TEST_TMPDIR/stderr"; echo "FAIL: $*"; exit 1; }
+grep -q '"require_named_requests": true' "$TEST_TMPDIR/stdout" \
+  || fail "the deployment does not require requests to name it"
 grep -q '1000 authentic' "$TEST_TMPDIR/stdout" || fail "not all 1000 labels verified offline"
 [[ "$(wc -l <"$OUT/labels/urls.txt")" == 1000 ]] || fail "urls.txt does not hold 1000 URLs"
 [[ "$(ls "$OUT"/labels/*.png | wc -l)" == 5 ]] || fail "expected 5 label PNGs"
