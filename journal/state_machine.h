@@ -122,8 +122,11 @@ namespace chemledger::journal {
 //      receipt may name the waybill its goods came on, which must be the
 //      one they travel on (or that shipped them, cancelled on the way).
 //  17: a platform administrator may require every signed write request to
-//      name the deployment (RegistryRequest.set_deployment_policy); then
-//      one that names none is refused (services/registry/request_binding.h).
+//      name the deployment (RegistryRequest.set_deployment_policy, itself
+//      named); then one that names none is refused; a signed request with
+//      a field this server does not know is refused, not recorded
+//      (services/registry/request_binding.h); entries of earlier epochs are
+//      read without the fields added since (ParseLoggedRegistryRequest).
 inline constexpr uint32_t kCurrentRulesEpoch = 17;
 
 // Why the journal is calling Apply.

@@ -227,6 +227,9 @@ TEST_F(DeploymentBindingE2eTest, APolicyRequiresEveryWriteToNameTheDeployment) {
   v1::RegistryRequest strict;
   strict.mutable_set_deployment_policy()->set_require_named_requests(true);
   v1::SubmitResponse set;
+  // Unnamed, a policy request is refused: it would be replayable elsewhere.
+  EXPECT_EQ(Submit(Signed(*admin_, strict), &set).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  strict.set_deployment(kDeployment);
   ASSERT_TRUE(Submit(Signed(*admin_, strict), &set).ok());
   const v1::Deployment now = deployment();
   EXPECT_TRUE(now.require_named_requests());

@@ -68,7 +68,8 @@ absl::Status AddRegistration(const std::string& field, const v1::LogEntry& entry
                                        "' registers no key"));
   }
   v1::RegistryRequest request;
-  if (!request.ParseFromString(envelope.payload()) || !request.has_add_actor()) {
+  if (!registry::ParseLoggedRegistryRequest(envelope.payload(), entry.rules_epoch(), &request) ||
+      !request.has_add_actor()) {
     return Invalid(field, "a registry entry that adds no actor");
   }
   actor = request.add_actor();

@@ -83,7 +83,7 @@ absl::Status AddOverseen(const storage::StateReader& state, const v1::Actor& rea
 absl::Status MayReadRegistryEntry(const storage::StateReader& state, const v1::Actor& reader,
                                   const v1::LogEntry& entry) {
   v1::RegistryRequest request;
-  if (!request.ParseFromString(entry.envelope().payload())) {
+  if (!ParseLoggedRegistryRequest(entry.envelope().payload(), entry.rules_epoch(), &request)) {
     return absl::DataLossError("is not a RegistryRequest");
   }
   if (request.has_register_site()) {

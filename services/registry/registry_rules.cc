@@ -433,10 +433,15 @@ absl::Status MayLiftBlacklisting(const storage::StateReader& state, const v1::Ac
 absl::Status SetDeploymentPolicy(const journal::EntryContext& entry,
                                  const v1::DeploymentPolicy& policy,
                                  const storage::StateReader& state, storage::StateWrites* changes) {
-  if (entry.rules_epoch < kDeploymentPolicyRulesEpoch) {
+  // (Not before rules epoch 17, whose requests are read without the field:
+  // ParseLoggedRegistryRequest.)
+  // A policy is this deployment's alone: never one replayed from another
+  // deployment where the administrator's key is registered too.
+  CL_ASSIGN_OR_RETURN(RequestBinding binding, ReadRequestBinding(entry.envelope->payload()));
+  if (binding.deployment.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("set_deployment_policy: a deployment's policy is set from rules epoch ",
-                     kDeploymentPolicyRulesEpoch, "; this entry is of epoch ", entry.rules_epoch));
+        "deployment: a set_deployment_policy request must name the deployment it is for (field "
+        "30, Deployment.checkpoint_origin)");
   }
   CL_ASSIGN_OR_RETURN(state::DeploymentRecord deployment, ReadDeployment(state));
   deployment.set_require_named_requests(policy.require_named_requests());
@@ -453,7 +458,7 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
   absl::StatusOr<v1::Actor> signer = CheckSigner(entry, state, kRegistryContext);
   if (!signer.ok()) return signer.status();
   v1::RegistryRequest request;
-  if (!request.ParseFromString(entry.envelope->payload())) {
+  if (!ParseLoggedRegistryRequest(entry.envelope->payload(), entry.rules_epoch, &request)) {
     return absl::InvalidArgumentError("envelope.payload: not a RegistryRequest");
   }
   // From epoch 10 a registration is bounded as events and waybills are: a
@@ -845,6 +850,12 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
 absl::StatusOr<v1::Actor> CheckSigner(const journal::EntryContext& entry,
                                       const storage::StateReader& state,
                                       const crypto::SignatureContext& context) {
+  // Taken whole or not at all: no field this server does not know (after
+  // the journal answered a retry of a recorded request, so that one taken
+  // before this rule still gets its receipt).
+  if (entry.rules_epoch >= kKnownFieldsRulesEpoch) {
+    if (absl::Status s = CheckFieldsKnown(context, entry.envelope->payload()); !s.ok()) return s;
+  }
   if (entry.rules_epoch >= kRequestBindingRulesEpoch) {
     // What the request binds itself to (request_binding.h): its expiry, and
     // its deployment (checked before it was sequenced too, beside its

@@ -777,14 +777,22 @@ TEST_F(RegistryRulesTest, APolicyRequiresEveryRequestToNameTheDeployment) {
     r.set_deployment(here);
     return r;
   };
-  Refused(acme_admin_, policy(true), absl::StatusCode::kPermissionDenied,
+  Refused(acme_admin_, named(policy(true)), absl::StatusCode::kPermissionDenied,
           "may not set the deployment's policy: platform administrators only");
-  Refused(regulator_, policy(true), absl::StatusCode::kPermissionDenied,
+  Refused(regulator_, named(policy(true)), absl::StatusCode::kPermissionDenied,
           "may not set the deployment's policy");
+  // A policy request names the deployment: never one replayed from another.
+  Refused(admin_, policy(true), absl::StatusCode::kInvalidArgument,
+          "deployment: a set_deployment_policy request must name the deployment it is for");
+  // Recorded before the policy, unnamed: its retry after it gets its receipt.
+  const v1::SignedEnvelope before_policy =
+      Signed(admin_, Enterprise(testing::ExampleUscc("320400")));
+  absl::StatusOr<journal::Receipt> first = Submit(before_policy);
+  ASSERT_TRUE(first.ok()) << first.status();
 
   const std::shared_ptr<const storage::Snapshot> without_policy = ledger_->snapshot();
   const uint64_t policy_index = without_policy->size();
-  Ok(admin_, policy(true));
+  Ok(admin_, named(policy(true)));
   absl::StatusOr<state::DeploymentRecord> strict = ReadDeployment(*ledger_->snapshot());
   ASSERT_TRUE(strict.ok()) << strict.status();
   EXPECT_TRUE(strict->require_named_requests());
@@ -797,6 +805,10 @@ TEST_F(RegistryRulesTest, APolicyRequiresEveryRequestToNameTheDeployment) {
   Refused(admin_, Enterprise(testing::ExampleUscc("320100")), absl::StatusCode::kUnauthenticated,
           refusal);
   Ok(admin_, named(Enterprise(testing::ExampleUscc("320100"))));
+  absl::StatusOr<journal::Receipt> retry = Submit(before_policy);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_TRUE(retry->replayed);
+  EXPECT_EQ(retry->index, first->index);
   {
     v1::RegistryRequest other = Enterprise(testing::ExampleUscc("320200"));
     other.set_deployment(here + "-staging");
@@ -824,14 +836,61 @@ TEST_F(RegistryRulesTest, APolicyRequiresEveryRequestToNameTheDeployment) {
   Ok(admin_, Enterprise(testing::ExampleUscc("320300")));
   ExpectCheckPasses();
 
-  // An entry of epoch 16 may not set it.
+  // Under epoch 16 the field is one its rules do not read: the request
+  // makes no change.
   TestLedgerOptions epoch16;
   epoch16.rules_epoch = 16;
   ledger_->Reopen(epoch16);
   ASSERT_FALSE(HasFatalFailure());
-  Refused(admin_, policy(true), absl::StatusCode::kInvalidArgument,
-          "set_deployment_policy: a deployment's policy is set from rules epoch 17; this entry is "
-          "of epoch 16");
+  Refused(admin_, named(policy(true)), absl::StatusCode::kInvalidArgument,
+          "request.change: no change given");
+}
+
+// Before rules epoch 17 a server took a field it did not know and ignored
+// it. A registration of then that carried field 22 (set_deployment_policy
+// now) is still the registration it was, when its rules run and when the
+// state is rebuilt; from epoch 17 a field this server does not know is
+// refused, by the rules, after a retry of a recorded request is answered,
+// and never recorded.
+TEST_F(RegistryRulesTest, FieldsAreReadAsTheEpochOfTheirEntryReadThem) {
+  v1::DeploymentPolicy strict;
+  strict.set_require_named_requests(true);
+  const auto with_field_22 = [&](const std::string& uscc) {
+    v1::RegistryRequest r = Enterprise(uscc);
+    r.GetReflection()->MutableUnknownFields(&r)->AddLengthDelimited(22, strict.SerializeAsString());
+    return r;
+  };
+  TestLedgerOptions epoch16;
+  epoch16.rules_epoch = 16;
+  ledger_->Reopen(epoch16);
+  ASSERT_FALSE(HasFatalFailure());
+  const v1::SignedEnvelope old = Signed(admin_, with_field_22(testing::ExampleUscc("340100")));
+  absl::StatusOr<journal::Receipt> taken = Submit(old);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_TRUE(FindEnterpriseNow(testing::ExampleUscc("340100")).has_value());
+  absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(*ledger_->snapshot());
+  ASSERT_TRUE(deployment.ok()) << deployment.status();
+  EXPECT_FALSE(deployment->require_named_requests());
+  ExpectCheckPasses();
+
+  // Epoch 17: a field this server does not know is refused, not recorded;
+  // the old request's retry gets its receipt.
+  TestLedgerOptions current;
+  current.rules_epoch = journal::kCurrentRulesEpoch;
+  ledger_->Reopen(current);
+  ASSERT_FALSE(HasFatalFailure());
+  v1::RegistryRequest newer = Enterprise(testing::ExampleUscc("340200"));
+  newer.mutable_register_enterprise()
+      ->GetReflection()
+      ->MutableUnknownFields(newer.mutable_register_enterprise())
+      ->AddVarint(99, 1);
+  Refused(admin_, newer, absl::StatusCode::kInvalidArgument,
+          "request.register_enterprise: field number 99 (sent as a varint) is not a field of "
+          "chemledger.v1.Enterprise in this server's schema");
+  absl::StatusOr<journal::Receipt> retry = Submit(old);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_TRUE(retry->replayed);
+  ExpectCheckPasses();
 }
 
 TEST_F(RegistryRulesTest, RevokedKeysAndBlacklistedEnterprisesWriteNothing) {

@@ -5,8 +5,15 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "api/wire.h"
+#include "chemledger/v1/label.pb.h"
+#include "chemledger/v1/ledger.pb.h"
+#include "chemledger/v1/registry.pb.h"
+#include "chemledger/v1/waybill.pb.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
+#include "services/common/known_fields.h"
+#include "services/common/refusal.h"
 
 namespace chemledger::registry {
 
@@ -19,7 +26,41 @@ absl::Status Malformed(const google::protobuf::io::CodedInputStream& in) {
       "envelope.payload: not a well-formed protobuf message (at byte ", in.CurrentPosition(), ")"));
 }
 
+// A signed write request's message type, and the name its refusals give
+// it; a null type for any other context.
+struct WriteRequestType {
+  const google::protobuf::Descriptor* type;
+  absl::string_view name;
+};
+
+WriteRequestType WriteRequestTypeOf(const crypto::SignatureContext& context) {
+  const absl::string_view payload_type = context.payload_type();
+  if (payload_type == api::kEventContext.payload_type()) return {v1::Event::descriptor(), "event"};
+  if (payload_type == api::kWaybillContext.payload_type()) {
+    return {v1::WaybillRequest::descriptor(), "request"};
+  }
+  if (payload_type == api::kIssueLabelsContext.payload_type()) {
+    return {v1::IssueLabelsRequest::descriptor(), "request"};
+  }
+  if (payload_type == api::kRegistryContext.payload_type()) {
+    return {v1::RegistryRequest::descriptor(), "request"};
+  }
+  return {nullptr, ""};
+}
+
 }  // namespace
+
+bool IsSignedWriteRequest(const crypto::SignatureContext& context) {
+  return WriteRequestTypeOf(context).type != nullptr;
+}
+
+absl::Status CheckFieldsKnown(const crypto::SignatureContext& context, absl::string_view payload) {
+  const WriteRequestType request = WriteRequestTypeOf(context);
+  if (request.type == nullptr) return absl::OkStatus();
+  absl::Status known = CheckEveryFieldKnown(payload, *request.type, request.name);
+  if (known.ok()) return known;
+  return NotRecorded(std::move(known));
+}
 
 absl::StatusOr<RequestBinding> ReadRequestBinding(absl::string_view payload) {
   google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(payload.data()),

@@ -28,8 +28,8 @@
 // A request that sets neither is taken as before, unless a platform
 // administrator's DeploymentPolicy (rules epoch 17) requires every request
 // to name the deployment: then one that names none is refused as one naming
-// another is (Unauthenticated, not recorded), beside its signature check and
-// again by the rules as they order it.
+// another is (Unauthenticated, not recorded), by the rules as they order it
+// (after a retry of a recorded request is answered with its receipt).
 //
 // The fields are read from the payload's wire form, without parsing the
 // request (the deployment is checked beside the signature check of every
@@ -49,6 +49,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "crypto/keys.h"
 
 namespace chemledger::registry {
 
@@ -61,8 +62,26 @@ inline constexpr int kExpiresFieldNumber = 31;
 inline constexpr uint32_t kRequestBindingRulesEpoch = 15;
 
 // The rules epoch from which a platform administrator may require every
-// request to name the deployment (RegistryRequest.set_deployment_policy).
+// request to name the deployment (RegistryRequest.set_deployment_policy),
+// and from which a request with a field this server does not know is
+// refused (CheckFieldsKnown).
 inline constexpr uint32_t kDeploymentPolicyRulesEpoch = 17;
+inline constexpr uint32_t kKnownFieldsRulesEpoch = 17;
+
+// Whether requests of `context` are signed write requests (Event,
+// WaybillRequest, IssueLabelsRequest, RegistryRequest): those that carry
+// the fields above.
+bool IsSignedWriteRequest(const crypto::SignatureContext& context);
+
+// OK when `payload`, a request of `context`, consists only of fields this
+// server's schema has (services/common/known_fields.h), or when `context`
+// is not a signed write request's; otherwise InvalidArgument naming the
+// field's path from "event" (an Event) or "request" (the others), marked
+// NotRecorded (services/common/refusal.h): such a request may be sound, for
+// a server of a newer version, and is no anomaly. The rules check it from
+// rules epoch kKnownFieldsRulesEpoch, after a retry of a recorded request
+// has been answered with its receipt.
+absl::Status CheckFieldsKnown(const crypto::SignatureContext& context, absl::string_view payload);
 
 struct RequestBinding {
   std::string deployment;            // "" when it names none

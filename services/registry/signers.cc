@@ -11,11 +11,6 @@
 #include <utility>
 
 #include "api/wire.h"
-#include "proto/chemledger/v1/label.pb.h"
-#include "proto/chemledger/v1/ledger.pb.h"
-#include "proto/chemledger/v1/registry.pb.h"
-#include "proto/chemledger/v1/waybill.pb.h"
-#include "services/common/known_fields.h"
 #include "services/common/refusal.h"
 #include "services/common/worker_pool.h"
 #include "services/registry/registry_state.h"
@@ -34,28 +29,6 @@ WorkerPool& VerifyPool() {
       static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), kBatchWorkerNice,
       "verify-batch");
   return *pool;
-}
-
-// The signed write requests (those that carry request_binding.h's fields):
-// each one's message type, and the name its refusals give it.
-struct WriteRequestType {
-  const google::protobuf::Descriptor* type;  // null: not a write request
-  absl::string_view name;
-};
-
-WriteRequestType WriteRequestTypeOf(const crypto::SignatureContext& context) {
-  const absl::string_view payload_type = context.payload_type();
-  if (payload_type == api::kEventContext.payload_type()) return {v1::Event::descriptor(), "event"};
-  if (payload_type == api::kWaybillContext.payload_type()) {
-    return {v1::WaybillRequest::descriptor(), "request"};
-  }
-  if (payload_type == api::kIssueLabelsContext.payload_type()) {
-    return {v1::IssueLabelsRequest::descriptor(), "request"};
-  }
-  if (payload_type == api::kRegistryContext.payload_type()) {
-    return {v1::RegistryRequest::descriptor(), "request"};
-  }
-  return {nullptr, ""};
 }
 
 }  // namespace
@@ -109,32 +82,30 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
     signers.push_back(VerifiedSigner{std::move(r->actor), resolved[i]->key_id});
   }
   // Only the write requests carry the fields (a test's context may not).
-  const WriteRequestType write_request = WriteRequestTypeOf(context);
-  const bool bound = write_request.type != nullptr;
-  // This deployment's name and policy, for the requests' bindings
-  // (request_binding.h): read once a batch.
-  absl::StatusOr<ThisDeployment> here = absl::UnknownError("not read");
+  const bool bound = IsSignedWriteRequest(context);
+  // This deployment's name, for the requests that name theirs
+  // (request_binding.h): read once a batch of them.
+  absl::StatusOr<std::string> origin = absl::UnknownError("not read");
   if (bound && n > 0) {
     absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(state);
     if (deployment.ok()) {
-      here = ThisDeploymentOf(*deployment);
+      origin = deployment->deployment();
     } else {
-      here = deployment.status();
+      origin = deployment.status();
     }
   }
-  // A write request names this deployment or none, and consists of fields
-  // this server knows (known_fields.h: none of its signer's assertions goes
-  // unread).
-  const auto check_binding = [&here, &write_request](const v1::SignedEnvelope& e) -> absl::Status {
-    if (write_request.type == nullptr) return absl::OkStatus();
+  // Another deployment's request is refused here. The rules, after a retry
+  // of a recorded request is answered, refuse what else a request's
+  // binding or form forbids (one that names no deployment where the policy
+  // requires it; a field this server does not know), so that a retry still
+  // gets its receipt.
+  const auto check_binding = [&origin, bound](const v1::SignedEnvelope& e) -> absl::Status {
+    if (!bound) return absl::OkStatus();
     absl::StatusOr<RequestBinding> binding = ReadRequestBinding(e.payload());
     if (!binding.ok()) return binding.status();
-    if (here.ok()) {
-      if (absl::Status s = CheckNamedDeployment(*binding, *here); !s.ok()) return s;
-    } else if (!binding->deployment.empty()) {
-      return here.status();  // (the rules, reading it again, judge one that names none)
-    }
-    return CheckEveryFieldKnown(e.payload(), *write_request.type, write_request.name);
+    if (binding->deployment.empty()) return absl::OkStatus();
+    if (!origin.ok()) return origin.status();
+    return CheckNamedDeployment(*binding, ThisDeployment{*origin});
   };
   const auto check_range = [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
@@ -142,8 +113,7 @@ std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
       if (absl::Status s = envelope::CheckSignature(*envelopes[i], context, *resolved[i]); !s.ok()) {
         signers[i] = s;
       } else if (absl::Status bound = check_binding(*envelopes[i]); !bound.ok()) {
-        // Another deployment's request, or one with a field this server
-        // does not know: not this one's to refuse by its rules.
+        // Another deployment's request: not this one's to refuse by its rules.
         signers[i] = bound;
       } else if (!standing[i].ok()) {
         signers[i] = standing[i];
@@ -240,6 +210,7 @@ std::vector<absl::StatusOr<journal::Receipt>> SubmitVerified(
 }
 
 bool IsRuleRefusal(const absl::Status& refusal) {
+  if (IsNotRecorded(refusal)) return false;
   switch (refusal.code()) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kFailedPrecondition:
