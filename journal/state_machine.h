@@ -127,6 +127,11 @@ namespace chemledger::journal {
 //      a field this server does not know is refused, not recorded
 //      (services/registry/request_binding.h); entries of earlier epochs are
 //      read without the fields added since (ParseLoggedRegistryRequest).
+// A field added to a signed request message (Event, WaybillRequest,
+// IssueLabelsRequest, RegistryRequest, or any message they carry) comes
+// with a new epoch: an older entry may carry its number as an unknown field,
+// and an older build's `check` would refuse entries that set it.
+// request_binding_test pins the schema to the epoch.
 inline constexpr uint32_t kCurrentRulesEpoch = 17;
 
 // Why the journal is calling Apply.

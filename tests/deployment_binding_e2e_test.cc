@@ -341,6 +341,15 @@ TEST_F(DeploymentBindingE2eTest, AFieldThisServerDoesNotKnowIsRefusedEverywhere)
     e = event;
     add_unknown(e.mutable_location(), 12);
     expect_unknown(AppendEvent(*acme_operator_, e), "Append", "event.location: field number 12 ");
+    // Its id in the wrong wire type (event_id, a string, as a varint): the
+    // id cannot be read, and the answer is the same kind.
+    e = event;
+    e.clear_event_id();
+    v1::Event wrong_type;
+    ASSERT_TRUE(wrong_type.ParseFromString(e.SerializeAsString() + std::string("\x08\x05", 2)));
+    expect_unknown(AppendEvent(*acme_operator_, wrong_type), "Append",
+                   "event.event_id: sent as a varint, which this server's parser does not read as "
+                   "this field");
   }
   {
     v1::RegistryRequest r = add_clerk;

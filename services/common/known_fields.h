@@ -9,8 +9,10 @@
 // filter the server never applied). So a signed write request's payload, and
 // an authenticated read's request, must consist of fields this server's
 // schema has, each in a wire type its parser reads as that field; anything
-// else is refused (InvalidArgument naming the field's path and number),
-// before any rule sees the request.
+// else is refused (InvalidArgument naming the field's path and number):
+// by the rules, from rules epoch 17, for a signed write
+// (services/registry/request_binding.h, CheckFieldsKnown), and before its
+// handler for a read.
 //
 // The check reads the wire form against the message's descriptor, without
 // parsing into a message: it allocates nothing for a request that passes.

@@ -64,9 +64,16 @@ absl::StatusOr<std::optional<journal::RequestId>> IssuanceRules::RequestKey(
     const v1::SignedEnvelope& envelope) const {
   v1::IssueLabelsRequest request;
   if (!request.ParseFromString(envelope.payload())) {
-    return absl::InvalidArgumentError("envelope.payload: not an IssueLabelsRequest");
+    return registry::UnreadableRequest(
+        kIssueLabelsContext, envelope.payload(),
+        absl::InvalidArgumentError("envelope.payload: not an IssueLabelsRequest"));
   }
-  return journal::MakeRequestId("label", "request.request_id", request.request_id());
+  absl::StatusOr<journal::RequestId> id =
+      journal::MakeRequestId("label", "request.request_id", request.request_id());
+  if (!id.ok()) {
+    return registry::UnreadableRequest(kIssueLabelsContext, envelope.payload(), id.status());
+  }
+  return *std::move(id);
 }
 
 absl::StatusOr<std::string> IssuanceRules::RequestScope(const v1::SignedEnvelope& envelope,

@@ -1449,9 +1449,14 @@ absl::StatusOr<std::optional<journal::RequestId>> LifecycleRules::RequestKey(
     const v1::SignedEnvelope& envelope) const {
   v1::Event event;
   if (!event.ParseFromString(envelope.payload())) {
-    return absl::InvalidArgumentError("envelope.payload: not an Event");
+    return registry::UnreadableRequest(
+        kEventContext, envelope.payload(),
+        absl::InvalidArgumentError("envelope.payload: not an Event"));
   }
-  return journal::MakeRequestId("event", "event.event_id", event.event_id(), "event");
+  absl::StatusOr<journal::RequestId> id =
+      journal::MakeRequestId("event", "event.event_id", event.event_id(), "event");
+  if (!id.ok()) return registry::UnreadableRequest(kEventContext, envelope.payload(), id.status());
+  return *std::move(id);
 }
 
 absl::StatusOr<std::string> LifecycleRules::RequestScope(const v1::SignedEnvelope& envelope,

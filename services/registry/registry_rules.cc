@@ -72,11 +72,17 @@ std::vector<std::string> RegistryRules::CachedPrefixes() const {
 absl::StatusOr<std::optional<journal::RequestId>> RegistryRules::RequestKey(
     const v1::SignedEnvelope& envelope) const {
   if (envelope.payload_type() != kRegistryContext.payload_type()) return std::nullopt;
+  // Only the id is read: every field added since the first epoch left out
+  // (an old entry's unknown field 22 need not parse as today's).
   v1::RegistryRequest request;
-  if (!request.ParseFromString(envelope.payload())) {
-    return absl::InvalidArgumentError("envelope.payload: not a RegistryRequest");
+  if (!ParseLoggedRegistryRequest(envelope.payload(), 0, &request)) {
+    return UnreadableRequest(kRegistryContext, envelope.payload(),
+                             absl::InvalidArgumentError("envelope.payload: not a RegistryRequest"));
   }
-  return journal::MakeRequestId("registry", "request.request_id", request.request_id());
+  absl::StatusOr<journal::RequestId> id =
+      journal::MakeRequestId("registry", "request.request_id", request.request_id());
+  if (!id.ok()) return UnreadableRequest(kRegistryContext, envelope.payload(), id.status());
+  return *std::move(id);
 }
 
 absl::Status RegistryRules::Apply(const journal::EntryContext& entry,

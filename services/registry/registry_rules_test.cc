@@ -871,6 +871,12 @@ TEST_F(RegistryRulesTest, FieldsAreReadAsTheEpochOfTheirEntryReadThem) {
   absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(*ledger_->snapshot());
   ASSERT_TRUE(deployment.ok()) << deployment.status();
   EXPECT_FALSE(deployment->require_named_requests());
+  // Field 22 whose bytes are no DeploymentPolicy at all: as unread.
+  v1::RegistryRequest garbled = Enterprise(testing::ExampleUscc("340300"));
+  garbled.GetReflection()->MutableUnknownFields(&garbled)->AddLengthDelimited(22, "abc");
+  const v1::SignedEnvelope old_garbled = Signed(admin_, garbled);
+  ASSERT_TRUE(Submit(old_garbled).ok());
+  EXPECT_TRUE(FindEnterpriseNow(testing::ExampleUscc("340300")).has_value());
   ExpectCheckPasses();
 
   // Epoch 17: a field this server does not know is refused, not recorded;
@@ -890,6 +896,17 @@ TEST_F(RegistryRulesTest, FieldsAreReadAsTheEpochOfTheirEntryReadThem) {
   absl::StatusOr<journal::Receipt> retry = Submit(old);
   ASSERT_TRUE(retry.ok()) << retry.status();
   EXPECT_TRUE(retry->replayed);
+  absl::StatusOr<journal::Receipt> garbled_retry = Submit(old_garbled);
+  ASSERT_TRUE(garbled_retry.ok()) << garbled_retry.status();
+  EXPECT_TRUE(garbled_retry->replayed);
+  // A request whose id cannot be read because of a field in the wrong wire
+  // type (request_id, a string, sent as a varint): the same refusal.
+  v1::RegistryRequest no_id = Enterprise(testing::ExampleUscc("340400"));
+  no_id.clear_request_id();
+  const std::string wire = no_id.SerializeAsString() + std::string("\x08\x05", 2);
+  Refused(*envelope::Sign(kRegistryContext, wire, admin_), absl::StatusCode::kInvalidArgument,
+          "request.request_id: sent as a varint, which this server's parser does not read as this "
+          "field");
   ExpectCheckPasses();
 }
 

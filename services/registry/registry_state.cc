@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/unknown_field_set.h"
 #include "services/common/refusal.h"
 #include "services/registry/registry_keys.h"
 #include "services/registry/state_record.h"
@@ -41,38 +40,6 @@ absl::StatusOr<state::DeploymentRecord> ReadDeployment(const storage::StateReade
 ThisDeployment ThisDeploymentOf(const state::DeploymentRecord& deployment) {
   return ThisDeployment{deployment.deployment(), deployment.require_named_requests(),
                         deployment.policy_log_index()};
-}
-
-bool ParseLoggedRegistryRequest(absl::string_view payload, uint32_t rules_epoch,
-                                v1::RegistryRequest* out) {
-  // The fields RegistryRequest gained after rules epoch 16, with the epoch
-  // from which its rules read them.
-  static constexpr struct {
-    int number;
-    uint32_t read_from;
-  } kAddedFields[] = {
-      {v1::RegistryRequest::kSetDeploymentPolicyFieldNumber, kDeploymentPolicyRulesEpoch}};
-  google::protobuf::UnknownFieldSet fields;
-  bool unread = false;
-  for (const auto& added : kAddedFields) unread = unread || rules_epoch < added.read_from;
-  if (!unread) return out->ParseFromArray(payload.data(), static_cast<int>(payload.size()));
-  if (payload.size() > static_cast<size_t>(INT32_MAX) ||
-      !fields.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-    return false;
-  }
-  bool dropped = false;
-  for (int i = fields.field_count() - 1; i >= 0; --i) {
-    for (const auto& added : kAddedFields) {
-      if (fields.field(i).number() == added.number && rules_epoch < added.read_from) {
-        fields.DeleteSubrange(i, 1);
-        dropped = true;
-        break;
-      }
-    }
-  }
-  if (!dropped) return out->ParseFromArray(payload.data(), static_cast<int>(payload.size()));
-  std::string as_read;
-  return fields.SerializeToString(&as_read) && out->ParseFromString(as_read);
 }
 
 absl::StatusOr<std::optional<EnterpriseRecord>> FindEnterprise(const storage::StateReader& state,

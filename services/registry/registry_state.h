@@ -59,16 +59,6 @@ absl::StatusOr<state::DeploymentRecord> ReadDeployment(const storage::StateReade
 // name and its policy for requests that name none.
 ThisDeployment ThisDeploymentOf(const state::DeploymentRecord& deployment);
 
-// Parses a logged RegistryRequest as the server that recorded it read it
-// (`rules_epoch`: LogEntry.rules_epoch). A field added to the message in a
-// later epoch (set_deployment_policy, 22, in epoch 17) was to that server an
-// unknown field, kept in the signed bytes and ignored (a newer client's;
-// taken until rules epoch 17 refused such requests), so it is left out here
-// too: parsed, it would replace the change the entry made. False when
-// `payload` does not parse.
-bool ParseLoggedRegistryRequest(absl::string_view payload, uint32_t rules_epoch,
-                                v1::RegistryRequest* out);
-
 absl::StatusOr<std::optional<EnterpriseRecord>> FindEnterprise(const storage::StateReader& state,
                                                                 absl::string_view uscc);
 absl::StatusOr<std::optional<v1::Product>> FindProduct(const storage::StateReader& state,

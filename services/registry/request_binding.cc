@@ -11,6 +11,7 @@
 #include "chemledger/v1/registry.pb.h"
 #include "chemledger/v1/waybill.pb.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "services/common/known_fields.h"
 #include "services/common/refusal.h"
@@ -60,6 +61,44 @@ absl::Status CheckFieldsKnown(const crypto::SignatureContext& context, absl::str
   absl::Status known = CheckEveryFieldKnown(payload, *request.type, request.name);
   if (known.ok()) return known;
   return NotRecorded(std::move(known));
+}
+
+absl::Status UnreadableRequest(const crypto::SignatureContext& context, absl::string_view payload,
+                               absl::Status refusal) {
+  if (absl::Status known = CheckFieldsKnown(context, payload); !known.ok()) return known;
+  return refusal;
+}
+
+bool ParseLoggedRegistryRequest(absl::string_view payload, uint32_t rules_epoch,
+                                v1::RegistryRequest* out) {
+  // The fields RegistryRequest gained after rules epoch 16, with the epoch
+  // from which its rules read them.
+  static constexpr struct {
+    int number;
+    uint32_t read_from;
+  } kAddedFields[] = {
+      {v1::RegistryRequest::kSetDeploymentPolicyFieldNumber, kDeploymentPolicyRulesEpoch}};
+  google::protobuf::UnknownFieldSet fields;
+  bool unread = false;
+  for (const auto& added : kAddedFields) unread = unread || rules_epoch < added.read_from;
+  if (!unread) return out->ParseFromArray(payload.data(), static_cast<int>(payload.size()));
+  if (payload.size() > static_cast<size_t>(INT32_MAX) ||
+      !fields.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return false;
+  }
+  bool dropped = false;
+  for (int i = fields.field_count() - 1; i >= 0; --i) {
+    for (const auto& added : kAddedFields) {
+      if (fields.field(i).number() == added.number && rules_epoch < added.read_from) {
+        fields.DeleteSubrange(i, 1);
+        dropped = true;
+        break;
+      }
+    }
+  }
+  if (!dropped) return out->ParseFromArray(payload.data(), static_cast<int>(payload.size()));
+  std::string as_read;
+  return fields.SerializeToString(&as_read) && out->ParseFromString(as_read);
 }
 
 absl::StatusOr<RequestBinding> ReadRequestBinding(absl::string_view payload) {

@@ -49,6 +49,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "chemledger/v1/registry.pb.h"
 #include "crypto/keys.h"
 
 namespace chemledger::registry {
@@ -82,6 +83,27 @@ bool IsSignedWriteRequest(const crypto::SignatureContext& context);
 // rules epoch kKnownFieldsRulesEpoch, after a retry of a recorded request
 // has been answered with its receipt.
 absl::Status CheckFieldsKnown(const crypto::SignatureContext& context, absl::string_view payload);
+
+// `refusal` of a request whose id or form could not be read (the journal
+// reads a request's id before its rules run), or CheckFieldsKnown's refusal
+// instead when `payload` carries a field this server does not know (a known
+// field in another wire type, a malformed nested message): the same answer,
+// never recorded, however the request breaks.
+absl::Status UnreadableRequest(const crypto::SignatureContext& context, absl::string_view payload,
+                               absl::Status refusal);
+
+// Parses a logged RegistryRequest as the server that recorded it read it
+// (`rules_epoch`: LogEntry.rules_epoch; 0 to leave out every field added
+// since the first epoch). A field added to the message in a later epoch
+// (set_deployment_policy, 22, in epoch 17) was to that server an unknown
+// field, kept in the signed bytes and ignored (a newer client's; taken until
+// rules epoch 17 refused such requests), so it is left out here too: parsed,
+// it would replace the change the entry made, or fail to parse. False when
+// `payload` does not parse. Every field added to a signed request message
+// comes with a new rules epoch (journal/state_machine.h) and, for
+// RegistryRequest's top level, an entry in this function's table.
+bool ParseLoggedRegistryRequest(absl::string_view payload, uint32_t rules_epoch,
+                                v1::RegistryRequest* out);
 
 struct RequestBinding {
   std::string deployment;            // "" when it names none

@@ -1,13 +1,19 @@
 #include "services/registry/request_binding.h"
 
+#include <map>
+#include <set>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "chemledger/v1/label.pb.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/registry.pb.h"
 #include "chemledger/v1/waybill.pb.h"
+#include "crypto/sha256.h"
 #include "gtest/gtest.h"
+#include "journal/state_machine.h"
 
 namespace chemledger::registry {
 namespace {
@@ -173,6 +179,38 @@ TEST(CheckNotExpiredTest, RecordedUpToTheSecondItNames) {
       << late;
   b.expires_unix_seconds = -1;
   EXPECT_FALSE(CheckNotExpired(b, t).ok());
+}
+
+// The schema of the signed write requests, pinned to the rules epoch: a
+// field added to any message they carry changes what an older entry's
+// unknown field now reads as, and what `check` of an older build refuses.
+// So it comes with a new rules epoch (journal/state_machine.h), with its
+// field in ParseLoggedRegistryRequest's table if it is RegistryRequest's, and
+// then this pin is updated. (Comments do not count: descriptors built into
+// the binary carry none.)
+TEST(SignedRequestSchemaTest, IsPinnedToTheRulesEpoch) {
+  std::set<std::string> seen;
+  std::vector<const google::protobuf::Descriptor*> todo = {
+      v1::Event::descriptor(), v1::WaybillRequest::descriptor(),
+      v1::IssueLabelsRequest::descriptor(), v1::RegistryRequest::descriptor()};
+  std::map<std::string, std::string> printed;
+  while (!todo.empty()) {
+    const google::protobuf::Descriptor* d = todo.back();
+    todo.pop_back();
+    if (!seen.insert(d->full_name()).second) continue;
+    printed[d->full_name()] = d->DebugString();
+    for (int i = 0; i < d->field_count(); ++i) {
+      if (d->field(i)->message_type() != nullptr) todo.push_back(d->field(i)->message_type());
+    }
+  }
+  std::string all;
+  for (const auto& [name, text] : printed) absl::StrAppend(&all, name, "\n", text);
+  EXPECT_EQ(journal::kCurrentRulesEpoch, 17u)
+      << "a new rules epoch: check the pin below against the schema it reads";
+  EXPECT_EQ(crypto::Sha256(all).ToHex(),
+            "1ec840c56bd06f1d708461987e5e25d13987f5427f619beeb43fef48d9ddc6f7")
+      << "the signed requests' schema changed (" << printed.size()
+      << " messages): a new field needs a new rules epoch; then pin this value";
 }
 
 }  // namespace

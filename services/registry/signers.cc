@@ -203,6 +203,10 @@ std::vector<absl::StatusOr<journal::Receipt>> SubmitVerified(
                                !CheckSignatureOfRegistered(*snapshot, *envelopes[i], context).ok())) {
         continue;
       }
+      // A request with a field this server does not know is never
+      // recorded, whichever check refused it first (a revoked key's, a
+      // forged label's): it may be sound, for a newer server.
+      if (!CheckFieldsKnown(context, envelopes[i]->payload()).ok()) continue;
       options.refusals->Refused(*envelopes[i], refusal);
     }
   }

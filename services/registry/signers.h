@@ -52,9 +52,8 @@ using ContentCheck = std::function<absl::Status(const storage::StateReader& stat
 // verifies over the envelope for `context`; or why not, with the errors of
 // VerifySigner (an unknown key and a revoked one told apart), a write
 // request's binding (request_binding.h: Unauthenticated for another
-// deployment's, InvalidArgument for a payload that is not a message) or a
-// field in it that this server does not know (known_fields.h:
-// InvalidArgument naming it), all before the signer's standing, or `content_check`'s refusal (if
+// deployment's, InvalidArgument for a payload that is not a message), before
+// the signer's standing, or `content_check`'s refusal (if
 // given). Uses up to `threads` threads (small batches use one).
 std::vector<absl::StatusOr<VerifiedSigner>> VerifyActorSignatures(
     const storage::StateReader& state, absl::Span<const v1::SignedEnvelope* const> envelopes,

@@ -1087,9 +1087,15 @@ absl::StatusOr<std::optional<journal::RequestId>> WaybillRules::RequestKey(
     const v1::SignedEnvelope& envelope) const {
   v1::WaybillRequest request;
   if (!request.ParseFromString(envelope.payload())) {
-    return absl::InvalidArgumentError("envelope.payload: not a WaybillRequest");
+    return registry::UnreadableRequest(
+        kWaybillContext, envelope.payload(),
+        absl::InvalidArgumentError("envelope.payload: not a WaybillRequest"));
   }
-  return journal::MakeRequestId("waybill", "request.request_id", request.request_id());
+  absl::StatusOr<journal::RequestId> id =
+      journal::MakeRequestId("waybill", "request.request_id", request.request_id());
+  if (!id.ok())
+    return registry::UnreadableRequest(kWaybillContext, envelope.payload(), id.status());
+  return *std::move(id);
 }
 
 absl::StatusOr<std::string> WaybillRules::RequestScope(const v1::SignedEnvelope& envelope,

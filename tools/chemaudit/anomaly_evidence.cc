@@ -104,7 +104,9 @@ absl::Status RefusedRequestIsSignedBy(const std::string& refusal_entry, uint64_t
   std::string registered_enterprise;
   if (type == api::kRegistryContext.payload_type()) {
     v1::RegistryRequest r;
-    if (r.ParseFromString(registration.envelope().payload()) && r.has_add_actor()) {
+    if (registry::ParseLoggedRegistryRequest(registration.envelope().payload(),
+                                             registration.rules_epoch(), &r) &&
+        r.has_add_actor()) {
       public_key = r.add_actor().public_key();
       registered_enterprise = r.add_actor().enterprise_uscc();
     }

@@ -39,6 +39,7 @@
 #include "services/common/envelope.h"
 #include "services/common/grpc_read_auth.h"
 #include "services/common/grpc_status.h"
+#include "services/registry/request_binding.h"
 #include "tools/chemctl/command.h"
 #include "tools/chemctl/common.h"
 
@@ -313,7 +314,8 @@ absl::Status ShowRegistryEntry(const cli::Args& args) {
   v1::LogEntry entry;
   v1::RegistryRequest change;
   if (!entry.ParseFromString(response.entry()) ||
-      !change.ParseFromString(entry.envelope().payload())) {
+      !registry::ParseLoggedRegistryRequest(entry.envelope().payload(), entry.rules_epoch(),
+                                            &change)) {
     return absl::DataLossError(absl::StrCat("entry ", index, ": not a registry entry"));
   }
   if (args.Has("content-out") && !change.has_import_reference_table()) {
