@@ -207,5 +207,34 @@ TEST_F(VerifyActorSignaturesTest, ARequestSignedForAnotherDeploymentIsRefused) {
   EXPECT_EQ(ledger_->snapshot()->size(), size_before);
 }
 
+// A revoked key's request is recorded as a refusal (an anomaly); one that
+// also carries a field this server does not know is refused the same way
+// (the revocation is checked first) but never recorded: it may be sound,
+// for a newer server.
+TEST_F(VerifyActorSignaturesTest, ARequestWithAnUnknownFieldIsNeverRecorded) {
+  struct Recorded : RefusalSink {
+    void Refused(const v1::SignedEnvelope&, const absl::Status& refusal) override {
+      refusals.push_back(refusal);
+    }
+    std::vector<absl::Status> refusals;
+  } recorded;
+  SignedBatchOptions options;
+  options.refusals = &recorded;
+  v1::Event event;
+  event.set_event_id("by-a-revoked-key");
+  const v1::SignedEnvelope plain =
+      *envelope::Sign(api::kEventContext, event.SerializeAsString(), revoked_);
+  event.GetReflection()->MutableUnknownFields(&event)->AddVarint(40, 1);
+  const v1::SignedEnvelope newer =
+      *envelope::Sign(api::kEventContext, event.SerializeAsString(), revoked_);
+  for (const v1::SignedEnvelope* e : {&newer, &plain}) {
+    const auto receipts = SubmitSigned(ledger_->client(), {e}, api::kEventContext, options);
+    ASSERT_EQ(receipts.size(), 1u);
+    EXPECT_EQ(receipts[0].status().code(), absl::StatusCode::kPermissionDenied)
+        << receipts[0].status();
+  }
+  ASSERT_EQ(recorded.refusals.size(), 1u);  // the plain one's
+}
+
 }  // namespace
 }  // namespace chemledger::registry
