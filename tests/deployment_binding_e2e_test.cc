@@ -377,6 +377,17 @@ TEST_F(DeploymentBindingE2eTest, AFieldThisServerDoesNotKnowIsRefusedEverywhere)
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_EQ(RawLogSize(), raw_before + 1);  // the issuance taken
 
+  // An open read too (GetDeployment, as anyone may call it).
+  {
+    v1::GetDeploymentRequest newer;
+    add_unknown(&newer, 5);
+    grpc::ClientContext context;
+    v1::Deployment deployment;
+    expect_unknown(registry_->GetDeployment(&context, newer, &deployment), "GetDeployment",
+                   "request: field number 5 (sent as length-delimited bytes) is not a field of "
+                   "chemledger.v1.GetDeploymentRequest");
+  }
+
   // The requests without the field are taken.
   EXPECT_TRUE(AppendEvent(*acme_operator_, event).ok());
   SubmitOk(*acme_admin_, add_clerk);

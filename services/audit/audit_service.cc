@@ -9,7 +9,6 @@
 #include "services/audit/anomalies.h"
 #include "services/common/grpc_status.h"
 #include "services/common/incoming_call.h"
-#include "services/common/known_fields.h"
 #include "services/common/raw_unary.h"
 #include "services/common/snapshot_metadata.h"
 #include "services/registry/registry_state.h"
@@ -151,9 +150,7 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
       *core_->ledger()->Latest(), *context, api::kSubscribeAnomaliesMethod, "");
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   // A filter this server does not know would widen the feed unasked.
-  if (absl::Status known = CheckEveryFieldKnown(*request, "request"); !known.ok()) {
-    return ToGrpcStatus(known);
-  }
+  if (grpc::Status known = CheckRequestFieldsKnown(*request); !known.ok()) return known;
   // (The rest of the request is checked by its first round, below.)
   if (absl::Status kinds = CheckAnomalyKinds(*request); !kinds.ok()) return ToGrpcStatus(kinds);
   if (request->with_evidence()) {
@@ -259,9 +256,7 @@ grpc::Status AuditServiceImpl::ExportEvents(grpc::ServerContext* context,
       reads_->Authenticate(*snapshot, *context, api::kExportEventsMethod, "");
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   // A filter this server does not know would widen the export unasked.
-  if (absl::Status known = CheckEveryFieldKnown(*request, "request"); !known.ok()) {
-    return ToGrpcStatus(known);
-  }
+  if (grpc::Status known = CheckRequestFieldsKnown(*request); !known.ok()) return known;
   {
     absl::MutexLock lock(&subscriptions_mu_);
     if (exports_ >= kMaxExports) {

@@ -5,12 +5,14 @@
 #include "absl/strings/str_cat.h"
 #include "api/wire.h"
 #include "services/common/grpc_status.h"
+#include "services/common/raw_unary.h"
 
 namespace chemledger::server {
 
 grpc::Status AdminServiceImpl::Backup(grpc::ServerContext* context,
                                       const v1::BackupRequest* request,
                                       v1::BackupResponse* response) {
+  if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
   std::shared_ptr<const storage::Snapshot> snapshot = deployment_->ledger_client()->Latest();
   absl::StatusOr<v1::Actor> reader = reads_->Authenticate(*snapshot, *context, api::kBackupMethod,
                                                           request->SerializeAsString());

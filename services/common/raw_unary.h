@@ -38,6 +38,16 @@ inline grpc::Status BytesOf(const grpc::ByteBuffer& buffer, std::string* out) {
   return grpc::Status::OK;
 }
 
+// For a call gRPC parsed itself (not served raw): INVALID_ARGUMENT naming a
+// field of `request` this server does not know (known_fields.h: what its
+// parser kept aside), else OK.
+inline grpc::Status CheckRequestFieldsKnown(const google::protobuf::Message& request) {
+  if (absl::Status s = CheckEveryFieldKnown(request, "request"); !s.ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(s.message()));
+  }
+  return grpc::Status::OK;
+}
+
 namespace internal {
 
 template <typename Request, typename Response, typename Handler>

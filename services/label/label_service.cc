@@ -154,9 +154,10 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
 }
 
 grpc::Status LabelServiceImpl::GetTrustList(grpc::ServerContext* context,
-                                            const v1::GetTrustListRequest*,
+                                            const v1::GetTrustListRequest* request,
                                             v1::TrustListResponse* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
+  if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellServedAt(context, *snapshot);
   response->set_verifier_key(notary_->verifier().VerifierKeyString());

@@ -200,6 +200,7 @@ grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
                                               const v1::GetCheckpointRequest* request,
                                               v1::Checkpoint* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
+  if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
   if (client_->ReadsOnly()) {
     // A replica whose database no longer extends the log it served signs
     // nothing more of it.
@@ -242,6 +243,7 @@ grpc::Status LedgerServiceImpl::GetInclusionProof(grpc::ServerContext* context,
                                                   const v1::GetInclusionProofRequest* request,
                                                   v1::InclusionProof* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
+  if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
   std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
   TellServedAt(context, *snapshot);
   absl::StatusOr<v1::InclusionProof> proof = InclusionProofOf(*snapshot, *request);
@@ -254,6 +256,7 @@ grpc::Status LedgerServiceImpl::GetConsistencyProof(grpc::ServerContext* context
                                                     const v1::GetConsistencyProofRequest* request,
                                                     v1::ConsistencyProof* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
+  if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
   std::shared_ptr<const storage::Snapshot> snapshot = client_->Latest();
   TellServedAt(context, *snapshot);
   absl::StatusOr<v1::ConsistencyProof> proof = ConsistencyProofOf(*snapshot, *request);

@@ -36,9 +36,10 @@ grpc::Status RegistryServiceImpl::Submit(grpc::ServerContext* context,
 }
 
 grpc::Status RegistryServiceImpl::GetDeployment(grpc::ServerContext* context,
-                                                const v1::GetDeploymentRequest*,
+                                                const v1::GetDeploymentRequest* request,
                                                 v1::Deployment* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
+  if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellServedAt(context, *snapshot);
   absl::StatusOr<state::DeploymentRecord> deployment = ReadDeployment(*snapshot);
@@ -80,6 +81,7 @@ grpc::Status RegistryServiceImpl::ListBlacklist(grpc::ServerContext* context,
                                                 const v1::ListBlacklistRequest* request,
                                                 v1::ListBlacklistResponse* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
+  if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellServedAt(context, *snapshot);
   return Answer(reads_core_.ListBlacklist(*snapshot, *request), response);
@@ -89,6 +91,7 @@ grpc::Status RegistryServiceImpl::GetPark(grpc::ServerContext* context,
                                           const v1::GetParkRequest* request,
                                           v1::Park* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
+  if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellServedAt(context, *snapshot);
   return Answer(reads_core_.GetPark(*snapshot, *request), response);
@@ -98,6 +101,7 @@ grpc::Status RegistryServiceImpl::ListReferenceTables(grpc::ServerContext* conte
                                                       const v1::ListReferenceTablesRequest* request,
                                                       v1::ListReferenceTablesResponse* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
+  if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellServedAt(context, *snapshot);
   return Answer(reads_core_.ListReferenceTables(*snapshot, *request), response);
@@ -107,6 +111,7 @@ grpc::Status RegistryServiceImpl::FindCatalogueEntries(
     grpc::ServerContext* context, const v1::FindCatalogueEntriesRequest* request,
     v1::FindCatalogueEntriesResponse* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
+  if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellServedAt(context, *snapshot);
   return Answer(reads_core_.FindCatalogueEntries(*snapshot, *request), response);

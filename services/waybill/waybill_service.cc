@@ -71,6 +71,7 @@ grpc::Status WaybillServiceImpl::ResolveWaybillCode(grpc::ServerContext* context
                                                     const v1::ResolveWaybillCodeRequest* request,
                                                     v1::ResolveWaybillCodeResponse* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
+  if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
   // Open to anyone, as a label scan is, and limited alike.
   if (!anonymous_->Take(ClientAddress(context->peer()), 1, absl::Now())) {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
