@@ -51,8 +51,9 @@ TEST(LabelServiceTest, TheTrustListIsSignedAgainOnlyWhenItChanges) {
 
   const auto get = [&] {
     grpc::ServerContext context;
+    const v1::GetTrustListRequest request;
     v1::TrustListResponse response;
-    const grpc::Status status = service.GetTrustList(&context, nullptr, &response);
+    const grpc::Status status = service.GetTrustList(&context, &request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     absl::StatusOr<crypto::TrustList> list =
         crypto::OpenTrustList(response.signed_note(), notary.verifier());
