@@ -57,23 +57,6 @@ inline absl::Status WithFullReason(absl::Status told, const absl::Status& full) 
   return told;
 }
 
-// The payload type URL that marks a refusal as none of the rules' to record
-// in the log although its code is one the rules give (a request with a
-// field the server does not know: it may be sound, for a newer server).
-inline constexpr absl::string_view kNotRecordedPayload =
-    "type.chemledger.cn/chemledger.NotRecorded";
-
-// `refusal`, marked never to be recorded as a rule's refusal.
-inline absl::Status NotRecorded(absl::Status refusal) {
-  refusal.SetPayload(kNotRecordedPayload, absl::Cord());
-  return refusal;
-}
-
-// Whether `refusal` was marked NotRecorded.
-inline bool IsNotRecorded(const absl::Status& refusal) {
-  return refusal.GetPayload(kNotRecordedPayload).has_value();
-}
-
 // The full reason of a refusal told less than it: nullopt for one that told
 // everything.
 inline std::optional<std::string> FullReason(const absl::Status& refusal) {

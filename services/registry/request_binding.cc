@@ -14,7 +14,6 @@
 #include "google/protobuf/unknown_field_set.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "services/common/known_fields.h"
-#include "services/common/refusal.h"
 
 namespace chemledger::registry {
 
@@ -58,9 +57,7 @@ bool IsSignedWriteRequest(const crypto::SignatureContext& context) {
 absl::Status CheckFieldsKnown(const crypto::SignatureContext& context, absl::string_view payload) {
   const WriteRequestType request = WriteRequestTypeOf(context);
   if (request.type == nullptr) return absl::OkStatus();
-  absl::Status known = CheckEveryFieldKnown(payload, *request.type, request.name);
-  if (known.ok()) return known;
-  return NotRecorded(std::move(known));
+  return CheckEveryFieldKnown(payload, *request.type, request.name);
 }
 
 absl::Status UnreadableRequest(const crypto::SignatureContext& context, absl::string_view payload,

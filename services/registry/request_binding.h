@@ -77,9 +77,9 @@ bool IsSignedWriteRequest(const crypto::SignatureContext& context);
 // OK when `payload`, a request of `context`, consists only of fields this
 // server's schema has (services/common/known_fields.h), or when `context`
 // is not a signed write request's; otherwise InvalidArgument naming the
-// field's path from "event" (an Event) or "request" (the others), marked
-// NotRecorded (services/common/refusal.h): such a request may be sound, for
-// a server of a newer version, and is no anomaly. The rules check it from
+// field's path from "event" (an Event) or "request" (the others). Such a
+// request may be sound, for a server of a newer version, and is no anomaly:
+// SubmitSigned never records a refusal of one (signers.h). The rules check it from
 // rules epoch kKnownFieldsRulesEpoch, after a retry of a recorded request
 // has been answered with its receipt.
 absl::Status CheckFieldsKnown(const crypto::SignatureContext& context, absl::string_view payload);

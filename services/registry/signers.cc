@@ -214,7 +214,6 @@ std::vector<absl::StatusOr<journal::Receipt>> SubmitVerified(
 }
 
 bool IsRuleRefusal(const absl::Status& refusal) {
-  if (IsNotRecorded(refusal)) return false;
   switch (refusal.code()) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kFailedPrecondition:

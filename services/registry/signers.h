@@ -81,7 +81,8 @@ struct SignedBatchOptions {
   size_t verify_threads = 2;
   // Told of each request refused for breaking a rule (null: nobody): those
   // the rules refused, and those whose signer's key is revoked or whose
-  // enterprise is blacklisted.
+  // enterprise is blacklisted; never one carrying a field this server does
+  // not know (request_binding.h, CheckFieldsKnown), whatever refused it.
   RefusalSink* refusals = nullptr;
   // What to propose for request i (journal::Request::proposal), if anything.
   std::function<std::string(size_t i)> proposal;

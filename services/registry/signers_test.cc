@@ -21,6 +21,14 @@ using chemledger::testing::TestLedger;
 constexpr crypto::SignatureContext kTestContext("application/vnd.chemledger.test.v1");
 constexpr char kAcme[] = "91350100M000100Y43";
 
+// The refusals SubmitSigned records, kept.
+struct RecordedRefusals : RefusalSink {
+  void Refused(const v1::SignedEnvelope&, const absl::Status& refusal) override {
+    refusals.push_back(refusal);
+  }
+  std::vector<absl::Status> refusals;
+};
+
 class VerifyActorSignaturesTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -172,12 +180,7 @@ TEST_F(VerifyActorSignaturesTest, ARequestSignedForAnotherDeploymentIsRefused) {
   }
 
   // Submitted: refused, nothing written, nothing recorded as a refusal.
-  struct Recorded : RefusalSink {
-    void Refused(const v1::SignedEnvelope&, const absl::Status& refusal) override {
-      refusals.push_back(refusal);
-    }
-    std::vector<absl::Status> refusals;
-  } recorded;
+  RecordedRefusals recorded;
   SignedBatchOptions options;
   options.refusals = &recorded;
   const std::vector<const v1::SignedEnvelope*> foreign = {&envelopes[2], &envelopes[3],
@@ -212,12 +215,7 @@ TEST_F(VerifyActorSignaturesTest, ARequestSignedForAnotherDeploymentIsRefused) {
 // (the revocation is checked first) but never recorded: it may be sound,
 // for a newer server.
 TEST_F(VerifyActorSignaturesTest, ARequestWithAnUnknownFieldIsNeverRecorded) {
-  struct Recorded : RefusalSink {
-    void Refused(const v1::SignedEnvelope&, const absl::Status& refusal) override {
-      refusals.push_back(refusal);
-    }
-    std::vector<absl::Status> refusals;
-  } recorded;
+  RecordedRefusals recorded;
   SignedBatchOptions options;
   options.refusals = &recorded;
   v1::Event event;
