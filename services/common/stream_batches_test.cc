@@ -1,13 +1,18 @@
 #include "services/common/stream_batches.h"
 
 #include <atomic>
+#include <memory>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "chemledger/v1/ledger_service.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 
 namespace chemledger {
@@ -62,6 +67,65 @@ TEST(CheckedHandoffTest, StopReleasesAWaitingPutAndEndsTake) {
   EXPECT_FALSE(second_put.load());
   EXPECT_FALSE(handoff.Take().has_value());
   EXPECT_FALSE(handoff.Put(3));
+}
+
+// A stream answering each request with three results, through
+// AnswerInBatches, on loopback gRPC.
+class ThreeAnswersEach final : public v1::LedgerService::Service {
+ public:
+  grpc::Status AppendStream(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::AppendResult, v1::SignedEnvelope>* stream) override {
+    StreamBatchLimits limits;
+    return AnswerInBatches<v1::SignedEnvelope, std::vector<v1::SignedEnvelope>, v1::AppendResult>(
+        context, stream, limits, [](std::vector<v1::SignedEnvelope> batch) { return batch; },
+        [](std::vector<v1::SignedEnvelope>& batch) {
+          std::vector<v1::AppendResult> results;
+          for (const v1::SignedEnvelope& request : batch) {
+            for (int i = 0; i < 3; ++i) {
+              results.emplace_back().set_message(absl::StrCat(request.payload(), "/", i));
+            }
+          }
+          return results;
+        });
+  }
+};
+
+// A client that sends a request and then waits, neither sending more nor
+// closing its side, gets every answer at once. gRPC's synchronous API does
+// not complete a write carrying the buffer hint until some later frame goes
+// out on the connection (grpc/grpc#12975): answers written with it waited
+// until the client sent more, or until the watchdog ended the stream.
+TEST(AnswerInBatchesTest, AClientThatWaitsGetsEveryAnswer) {
+  ThreeAnswersEach service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<v1::LedgerService::Stub> stub = v1::LedgerService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  for (const std::string payload : {"first", "second"}) {
+    SCOPED_TRACE(payload);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    auto stream = stub->AppendStream(&context);
+    v1::SignedEnvelope request;
+    request.set_payload(payload);
+    ASSERT_TRUE(stream->Write(request));
+    for (int i = 0; i < 3; ++i) {
+      v1::AppendResult answer;
+      ASSERT_TRUE(stream->Read(&answer)) << "answer " << i << " did not come";
+      EXPECT_EQ(answer.message(), absl::StrCat(payload, "/", i));
+    }
+    stream->WritesDone();
+    v1::AppendResult more;
+    EXPECT_FALSE(stream->Read(&more));
+    grpc::Status status = stream->Finish();
+    EXPECT_TRUE(status.ok()) << status.error_message();
+  }
+  server->Shutdown();
 }
 
 }  // namespace

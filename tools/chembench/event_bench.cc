@@ -19,11 +19,14 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "api/wire.h"
 #include "chemledger/v1/ledger_service.grpc.pb.h"
@@ -250,6 +253,13 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
   std::vector<v1::SignedEnvelope> stream_events = presign(o.stream_events, true);
   std::vector<std::vector<double>> stream_latency(o.streams);
   std::atomic<int> stream_errors{0};
+  // The first refusal or broken stream, said when the run fails.
+  absl::Mutex first_error_mu;
+  std::string first_error;
+  const auto note_error = [&](absl::string_view what) {
+    absl::MutexLock lock(&first_error_mu);
+    if (first_error.empty()) first_error = std::string(what);
+  };
   absl::Time start = absl::Now();
   {
     std::vector<std::thread> threads;
@@ -262,12 +272,20 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
         grpc::ClientContext context;
         read_auth::AttachStreamCredentials(&context, api::kAppendStreamMethod,
                                            BenchServer::Signer((*openers)[t]));
-        StreamOutcome outcome =
-            PushWithWindow(ledgers[t]->AppendStream(&context).get(), mine, o.window,
-                           [&](size_t, const v1::AppendResult& result) {
-                             if (result.code() != 0) ++stream_errors;
-                           });
-        if (!outcome.status.ok() || outcome.answers != mine.size()) ++stream_errors;
+        StreamOutcome outcome = PushWithWindow(
+            ledgers[t]->AppendStream(&context).get(), mine, o.window,
+            [&](size_t k, const v1::AppendResult& result) {
+              if (result.code() == 0) return;
+              ++stream_errors;
+              note_error(absl::StrCat("streamed event ", mine[k]->payload().size(), " bytes: code ",
+                                      result.code(), ": ", result.message()));
+            });
+        if (!outcome.status.ok() || outcome.answers != mine.size()) {
+          ++stream_errors;
+          note_error(absl::StrCat("stream ", t, " ended after ", outcome.answers, " of ",
+                                  mine.size(), " answers: ", outcome.status.error_code(), " ",
+                                  outcome.status.error_message()));
+        }
         stream_latency[t] = std::move(outcome.latencies_ms);
       });
     }
@@ -300,10 +318,17 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
             ledgers[t]->AppendBatches(&context).get(), mine, std::max(1, o.window / o.batch),
             [&](size_t, const v1::EventBatchResult& result) {
               for (const v1::AppendResult& r : result.results()) {
-                if (r.code() != 0) ++batch_errors;
+                if (r.code() == 0) continue;
+                ++batch_errors;
+                note_error(absl::StrCat("batched event: code ", r.code(), ": ", r.message()));
               }
             });
-        if (!outcome.status.ok() || outcome.answers != mine.size()) ++batch_errors;
+        if (!outcome.status.ok() || outcome.answers != mine.size()) {
+          ++batch_errors;
+          note_error(absl::StrCat("batch stream ", t, " ended after ", outcome.answers, " of ",
+                                  mine.size(), " answers: ", outcome.status.error_code(), " ",
+                                  outcome.status.error_message()));
+        }
         batch_latency[t] = std::move(outcome.latencies_ms);
       });
     }
@@ -336,7 +361,8 @@ absl::StatusOr<StoreFigures> MeasureStore(const EventBenchOptions& o, bool repli
   if (unary_errors > 0 || stream_errors > 0 || batch_errors > 0 || read_errors > 0) {
     return fail(absl::StrCat(unary_errors.load(), " unary, ", stream_errors.load(),
                              " streamed and ", batch_errors.load(),
-                             " batched events were refused; ", read_errors, " reads failed"));
+                             " batched events were refused; ", read_errors, " reads failed",
+                             first_error.empty() ? "" : "; first: ", first_error));
   }
   return figures;
 }
