@@ -195,7 +195,8 @@ bool HeadRowReaches(testing::PostgresServer& server, uint64_t size) {
 // it, while the writer still waits for the latter. A read replica on the
 // asynchronous standby does not publish that commit (were the primary lost
 // now and the synchronous standby promoted, it would never have existed),
-// and publishes it once the writer has acknowledged it.
+// and publishes it once the writer has acknowledged it. It tells how far
+// the standby's replay is behind.
 TEST(PostgresReplicationTest, AReplicaOnAnAsynchronousStandbyPublishesOnlyAcknowledgedCommits) {
   Pair pair = StartPair("ledger");
   ASSERT_NE(pair.standby, nullptr);
@@ -235,6 +236,37 @@ TEST(PostgresReplicationTest, AReplicaOnAnAsynchronousStandbyPublishesOnlyAcknow
   ASSERT_TRUE(ReachesSize(*replica, 2));
   EXPECT_EQ(replica->GetSnapshot()->root(), (*store)->GetSnapshot()->root());
   EXPECT_EQ(*replica->GetSnapshot()->Get("k"), "1");
+
+  // How far the standby's replay is behind: small while it keeps up (the
+  // writer renews its lease, a commit, every third of it), growing while
+  // its replay is paused, and no lag at all for a replica on the primary.
+  const auto replay_lag = [&replica] {
+    std::optional<FollowStatus> follow = PostgresFollowStatus(*replica);
+    EXPECT_TRUE(follow.has_value());
+    EXPECT_TRUE(follow && follow->at_standby);
+    return follow && follow->replay_lag ? *follow->replay_lag : absl::InfiniteDuration();
+  };
+  EXPECT_LT(replay_lag(), absl::Seconds(10));
+  ASSERT_TRUE((*asynchronous)->Execute("postgres", "SELECT pg_wal_replay_pause()").ok());
+  absl::SleepFor(absl::Seconds(6));  // nearly two lease renewals not replayed
+  const absl::Duration paused = replay_lag();
+  EXPECT_GE(paused, absl::Seconds(5));
+  EXPECT_LT(paused, absl::Seconds(60));
+  ASSERT_TRUE((*asynchronous)->Execute("postgres", "SELECT pg_wal_replay_resume()").ok());
+  absl::Duration resumed = paused;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(20);
+       absl::Now() < deadline && resumed >= absl::Seconds(5);
+       absl::SleepFor(absl::Milliseconds(100))) {
+    resumed = replay_lag();
+  }
+  EXPECT_LT(resumed, absl::Seconds(5));
+  std::unique_ptr<Store> on_primary = OpenReplicaOn(*pair.primary);
+  ASSERT_NE(on_primary, nullptr);
+  ASSERT_TRUE(ReachesSize(*on_primary, 2));
+  std::optional<FollowStatus> at_primary = PostgresFollowStatus(*on_primary);
+  ASSERT_TRUE(at_primary.has_value());
+  EXPECT_FALSE(at_primary->at_standby);
+  EXPECT_FALSE(at_primary->replay_lag.has_value());
 }
 
 // On the primary, a commit whose wait for the synchronous standby was

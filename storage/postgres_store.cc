@@ -989,15 +989,17 @@ class PostgresStore final : public Store {
           return;
         }
       }
-      absl::Duration lease_lapsed = absl::ZeroDuration();
-      absl::Status read = FollowOnce(c, &lease_lapsed);
+      FollowStatus seen;
+      absl::Status read = FollowOnce(c, &seen);
       const uint64_t size = GetSnapshot()->size();
       absl::MutexLock lock(&follow_mu_);
       follow_->last_read = read;
       follow_->size = size;
       if (read.ok()) {
         follow_->last_success = absl::Now();
-        follow_->lease_lapsed = lease_lapsed;
+        follow_->lease_lapsed = seen.lease_lapsed;
+        follow_->at_standby = seen.at_standby;
+        follow_->replay_lag = seen.replay_lag;
       }
       if (read.code() == absl::StatusCode::kDataLoss) return;  // for good
     }
@@ -1017,10 +1019,11 @@ class PostgresStore final : public Store {
   }
 
   // Publishes the head the database has now, if it moved and may be
-  // published (see follow_head_every); `lease_lapsed` gets how long ago the
-  // writer's lease lapsed. A read that fails is Unavailable (tried again at
-  // the next turn); a log that does not extend the published one DataLoss.
-  absl::Status FollowOnce(Connection& c, absl::Duration* lease_lapsed) {
+  // published (see follow_head_every); `seen` gets how long ago the writer's
+  // lease lapsed and, at a standby, how far its replay is behind. A read
+  // that fails is Unavailable (tried again at the next turn); a log that
+  // does not extend the published one DataLoss.
+  absl::Status FollowOnce(Connection& c, FollowStatus* seen) {
     if (c == nullptr || PQstatus(c.get()) != CONNECTION_OK) {
       absl::StatusOr<Connection> made = Connect(options_.connection);
       if (!made.ok()) return made.status();
@@ -1032,16 +1035,24 @@ class PostgresStore final : public Store {
         Query(c.get(),
               absl::StrCat("SELECT ", kAcknowledgedHead,
                            ", extract(epoch FROM clock_timestamp() - lease_expires)::float8::text, "
-                           "size, applied_size, root FROM store_head")
+                           "size, applied_size, root, pg_is_in_recovery()::text, "
+                           "extract(epoch FROM clock_timestamp() - "
+                           "pg_last_xact_replay_timestamp())::float8::text FROM store_head")
                   .c_str(),
               Params().Bytes(crypto::EmptyTreeRoot().ToBytes()));
     if (!row.ok()) return row.status();
     if (PQntuples(row->get()) != 1) return absl::DataLossError("postgres: store_head is empty");
-    *lease_lapsed =
+    seen->lease_lapsed =
         PQgetisnull(row->get(), 0, 4)
             ? absl::InfiniteDuration()
             : std::max(absl::ZeroDuration(),
                        absl::Seconds(std::strtod(PQgetvalue(row->get(), 0, 4), nullptr)));
+    seen->at_standby = absl::string_view(PQgetvalue(row->get(), 0, 8)) == "true";
+    seen->replay_lag.reset();
+    if (seen->at_standby && !PQgetisnull(row->get(), 0, 9)) {
+      seen->replay_lag = std::max(
+          absl::ZeroDuration(), absl::Seconds(std::strtod(PQgetvalue(row->get(), 0, 9), nullptr)));
+    }
     const uint64_t head_size = static_cast<uint64_t>(Int8At(row->get(), 0, 5));
     if (PQgetisnull(row->get(), 0, 6) ||
         static_cast<uint64_t>(Int8At(row->get(), 0, 6)) != head_size) {

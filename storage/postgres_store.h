@@ -141,6 +141,14 @@ struct FollowStatus {
   // when none was ever taken or it was released). At a standby that stopped
   // replicating, it grows although the writer lives.
   absl::Duration lease_lapsed = absl::ZeroDuration();
+  // Whether the database read is a standby (in recovery), and there how
+  // long ago the primary committed the newest transaction it has replayed
+  // (pg_last_xact_replay_timestamp, against the standby's clock; nullopt
+  // until it replays one after it starts). The writer commits at least a
+  // lease renewal every third of its lease, so a standby that keeps up
+  // shows up to that much even when no writes come.
+  bool at_standby = false;
+  std::optional<absl::Duration> replay_lag;
 };
 // The status of `store` when it is a following read-only PostgreSQL store;
 // nullopt for any other store.

@@ -22,18 +22,23 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "crypto/merkle.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "testing/postgres_server.h"
 #include "tests/e2e_server.h"
 #include "tests/grpc_health.h"
@@ -85,16 +90,34 @@ class ReadReplicaTest : public ChemledgerdE2eTest {
   void StartReplica() {
     const std::string data = CopyDeployment("replica", standby_->Connection("ledger"));
     const std::string internal_file = dir_ + "/replica.internal-port";
-    replica_port_ = StartService("ledgerd",
-                                 {"--read-replica", "--data", data, "--internal-listen",
-                                  "127.0.0.1:0", "--internal-port-file", internal_file},
-                                 &replica_);
+    replica_port_ =
+        StartService("ledgerd",
+                     {"--read-replica", "--data", data, "--internal-listen", "127.0.0.1:0",
+                      "--internal-port-file", internal_file, "--metrics-listen", "127.0.0.1:0",
+                      "--metrics-port-file", dir_ + "/replica.metrics-port"},
+                     &replica_);
     ASSERT_NE(replica_port_, 0) << "the read replica did not start serving";
     replica_internal_ = WaitForPortFile(internal_file, absl::Now() + absl::Seconds(10));
     ASSERT_NE(replica_internal_, 0);
     replica_channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", replica_port_),
                                            grpc::InsecureChannelCredentials());
     replica_registry_ = v1::RegistryService::NewStub(replica_channel_);
+  }
+
+  // The value of metric `name` at the replica; nullopt when it has none.
+  std::optional<double> ReplicaMetric(const std::string& name) {
+    const int port =
+        WaitForPortFile(dir_ + "/replica.metrics-port", absl::Now() + absl::Seconds(10));
+    EXPECT_NE(port, 0);
+    httplib::Client client("127.0.0.1", port);
+    httplib::Result r = client.Get("/metrics");
+    if (!r || r->status != 200) return std::nullopt;
+    for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
+      if (!absl::ConsumePrefix(&line, name + " ")) continue;
+      double value = 0;
+      if (absl::SimpleAtod(line, &value)) return value;
+    }
+    return std::nullopt;
   }
 
   // The replica's GetDeployment, with the tree head its answer names.
@@ -210,6 +233,15 @@ TEST_F(ReadReplicaTest, AReplicaOnAStandbyServesTheWritersTreeHeadsAndTakesNoWri
   ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, Enterprise("91110000600037341L")));
   served = ReplicaAt(written->size + 1);
   EXPECT_EQ(served.log_size, written->size + 1);
+  // Its metrics say how far behind it is: it read the writer's head just
+  // now, and its standby replays what the primary commits.
+  std::optional<double> head_read_age = ReplicaMetric("chemledger_replica_head_read_age_seconds");
+  ASSERT_TRUE(head_read_age.has_value());
+  EXPECT_LT(*head_read_age, 2);
+  std::optional<double> replay_lag = ReplicaMetric("chemledger_replica_replay_lag_seconds");
+  ASSERT_TRUE(replay_lag.has_value());
+  EXPECT_GE(*replay_lag, 0);
+  EXPECT_LT(*replay_lag, 10);
   absl::StatusOr<crypto::Checkpoint> later = VerifiedCheckpoint();
   ASSERT_TRUE(later.ok());
   EXPECT_EQ(served.root_header, absl::BytesToHexString(later->root_hash.ToBytes()));
@@ -255,6 +287,9 @@ TEST_F(ReadReplicaTest, AReplicaOnAStandbyServesTheWritersTreeHeadsAndTakesNoWri
     health = CheckHealth(replica_channel_);
   }
   EXPECT_EQ(health, kNotServing);
+  head_read_age = ReplicaMetric("chemledger_replica_head_read_age_seconds");
+  ASSERT_TRUE(head_read_age.has_value());
+  EXPECT_GT(*head_read_age, 4);
 }
 
 TEST_F(ReadReplicaTest, AStandbyServesReadsThenTakesOverFromAKilledWriterLosingNoWrite) {

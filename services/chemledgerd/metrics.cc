@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <thread>
 #include <utility>
@@ -144,7 +145,7 @@ struct ServerMetrics::Impl {
           .Name("chemledger_slots")
           .Help("The bound of each resource of chemledger_slots_in_use")
           .Register(*registry);
-  std::vector<std::pair<prometheus::Gauge*, std::function<int()>>> watched_gauges
+  std::vector<std::pair<prometheus::Gauge*, std::function<double()>>> watched_gauges
       ABSL_GUARDED_BY(caches_mu);
   struct WatchedOutcomes {
     prometheus::Family<prometheus::Counter>* family;
@@ -241,6 +242,35 @@ void ServerMetrics::WatchPublicScanRecords(OutcomeCounts counts) {
                 "What became of anonymous scans of lost, used-up, disposed-of or voided "
                 "packages (recorded in the log, or why not)",
                 std::move(counts));
+}
+
+void ServerMetrics::WatchReplica(std::function<ReplicaLag()> lag) {
+  prometheus::Gauge& head_read_age =
+      prometheus::BuildGauge()
+          .Name("chemledger_replica_head_read_age_seconds")
+          .Help("A read replica: seconds since it last read the writer's head in its database")
+          .Register(*impl_->registry)
+          .Add({});
+  prometheus::Gauge& replay_lag =
+      prometheus::BuildGauge()
+          .Name("chemledger_replica_replay_lag_seconds")
+          .Help(
+              "A read replica on a PostgreSQL standby: seconds since the primary committed the "
+              "newest transaction the standby has replayed (0 on the primary, +Inf before the "
+              "standby replays one); the writer commits a lease renewal every third of its "
+              "lease, so a standby that keeps up stays under that")
+          .Register(*impl_->registry)
+          .Add({});
+  auto shared = std::make_shared<std::function<ReplicaLag()>>(std::move(lag));
+  absl::MutexLock lock(&impl_->caches_mu);
+  impl_->watched_gauges.emplace_back(
+      &head_read_age, [shared] { return absl::ToDoubleSeconds((*shared)().since_head_read); });
+  impl_->watched_gauges.emplace_back(&replay_lag, [shared] {
+    const ReplicaLag now = (*shared)();
+    if (!now.at_standby) return 0.0;
+    return now.replay_lag ? absl::ToDoubleSeconds(*now.replay_lag)
+                          : std::numeric_limits<double>::infinity();
+  });
 }
 
 void ServerMetrics::WatchCache(std::string cache,

@@ -33,6 +33,13 @@
 //                                                       (ledger/public_scan_recorder.h):
 //                                                       recorded, repeated, rate_limited,
 //                                                       dropped, refused, failed
+//   chemledger_replica_head_read_age_seconds            a read replica: since it last read
+//                                                       the writer's head in its database
+//   chemledger_replica_replay_lag_seconds               a read replica on a PostgreSQL
+//                                                       standby: how long ago the primary
+//                                                       committed what the standby replayed
+//                                                       last (0 on the primary; +Inf until
+//                                                       the standby replays one)
 //
 // The gRPC figures come from a server interceptor (every service, the
 // in-process calls of the staff app's bridge included); the HTTP figures from
@@ -47,6 +54,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -95,6 +103,17 @@ class ServerMetrics {
   void WatchMajorHazardAlerts(OutcomeCounts counts, std::function<int()> waiting);
   // The public scan recorder's (chemledger_public_scan_records_total).
   void WatchPublicScanRecords(OutcomeCounts counts);
+  // A read replica's view of the writer, which `lag` tells when scraped
+  // (chemledger_replica_head_read_age_seconds and
+  // chemledger_replica_replay_lag_seconds).
+  struct ReplicaLag {
+    absl::Duration since_head_read;  // since the replica last read the writer's head
+    bool at_standby = false;         // its database is a standby
+    // At a standby: how long ago the primary committed the newest
+    // transaction the standby has replayed; nullopt before it replays one.
+    std::optional<absl::Duration> replay_lag;
+  };
+  void WatchReplica(std::function<ReplicaLag()> lag);
 
   // Everything, in Prometheus text exposition format.
   std::string Scrape() const;

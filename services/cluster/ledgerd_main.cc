@@ -11,6 +11,7 @@
 #include <atomic>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -28,6 +29,7 @@
 #include "services/ledgerd/peer_allow_list.h"
 #include "services/registry/registry_service.h"
 #include "services/registry/registry_state.h"
+#include "storage/postgres_store.h"
 
 namespace chemledger::cluster {
 namespace {
@@ -117,6 +119,18 @@ absl::Status ServeDeployment(ServiceProcess& process, server::Deployment& d,
       process.metrics()->WatchMajorHazardAlerts(
           [&d] { return d.major_hazard_alerts()->counters().ByOutcome(); },
           [&d] { return static_cast<int>(d.major_hazard_alerts()->waiting()); });
+    }
+    // A read replica: how far behind the writer it is.
+    if (storage::PostgresFollowStatus(*d.store())) {
+      process.metrics()->WatchReplica([&d] {
+        server::ServerMetrics::ReplicaLag lag;
+        std::optional<storage::FollowStatus> follow = storage::PostgresFollowStatus(*d.store());
+        if (!follow) return lag;
+        lag.since_head_read = absl::Now() - follow->last_success;
+        lag.at_standby = follow->at_standby;
+        lag.replay_lag = follow->replay_lag;
+        return lag;
+      });
     }
   }
   ServiceProcess::Serving serving;
