@@ -137,7 +137,11 @@ grpc::Status AnswerInBatches(grpc::ServerContext* context,
       for (;;) {
         std::vector<Request> batch = queue.TakeBatch(limits.max_batch);
         if (batch.empty()) break;
-        if (!checked.Put(check(std::move(batch)))) break;
+        // Until it is answered the client waits on the server, not idle.
+        watchdog.WorkStarted();
+        const bool handed_over = checked.Put(check(std::move(batch)));
+        watchdog.WorkDone();
+        if (!handed_over) break;
       }
       checked.Close();
     });
@@ -169,7 +173,9 @@ grpc::Status AnswerInBatches(grpc::ServerContext* context,
   while (!client_gone) {
     std::optional<Checked> batch = checked.Take();
     if (!batch) break;
+    watchdog.WorkStarted();
     const std::vector<Result> results = answer(*batch);
+    watchdog.WorkDone();
     for (size_t i = 0; i < results.size(); ++i) {
       // Each answer goes out as it is written. No buffer hint: gRPC's
       // synchronous API may not complete a write that carries one until a

@@ -1,7 +1,9 @@
 // Ends a stream whose client has stopped: one that sends nothing and is sent
-// nothing for `timeouts.idle`, or does not take a message the server writes
-// within `timeouts.write` (a slow reader holds the server's thread and its
-// stream slot). It calls `end_stream` once (a gRPC handler passes
+// nothing for `timeouts.idle` while the server has no work of it in hand
+// (WorkStarted: a client waiting for answers the server is still working
+// out is not idle), or does not take a message the server writes within
+// `timeouts.write` (a slow reader holds the server's thread and its stream
+// slot). It calls `end_stream` once (a gRPC handler passes
 // `[context] { context->TryCancel(); }`: the handler's Read and Write then
 // fail and the handler returns), so no client can hold a slot forever.
 //
@@ -66,6 +68,18 @@ class StreamWatchdog {
     writing_ = false;
     last_activity_ = absl::Now();
   }
+  // The server works on what the client sent (checks or answers a batch):
+  // until the matching WorkDone the stream is not idle, however long that
+  // takes. Calls may nest and come from several threads.
+  void WorkStarted() {
+    absl::MutexLock lock(&mu_);
+    ++working_;
+  }
+  void WorkDone() {
+    absl::MutexLock lock(&mu_);
+    --working_;
+    last_activity_ = absl::Now();
+  }
   // Whether the watchdog ended the stream.
   bool fired() const {
     absl::MutexLock lock(&mu_);
@@ -82,7 +96,7 @@ class StreamWatchdog {
         if (stopping_) return;
         const absl::Time now = absl::Now();
         if ((writing_ && now - write_started_ > timeouts_.write) ||
-            (!writing_ && now - last_activity_ > timeouts_.idle)) {
+            (!writing_ && working_ == 0 && now - last_activity_ > timeouts_.idle)) {
           fired_ = true;
           break;
         }
@@ -97,6 +111,7 @@ class StreamWatchdog {
   absl::Time last_activity_ ABSL_GUARDED_BY(mu_);
   absl::Time write_started_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  int working_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool fired_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

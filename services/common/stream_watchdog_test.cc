@@ -41,6 +41,25 @@ TEST(StreamWatchdogTest, AStreamKeptActiveIsNotEnded) {
   EXPECT_EQ(ended.load(), 0);
 }
 
+// A client waiting for answers the server is still working out is not
+// idle, however long the work takes; once it is done the idle time counts
+// from then.
+TEST(StreamWatchdogTest, AStreamTheServerWorksOnIsNotIdle) {
+  std::atomic<int> ended{0};
+  StreamWatchdog watchdog([&] { ended.fetch_add(1); },
+                          StreamTimeouts{absl::Milliseconds(100), absl::Seconds(60)});
+  watchdog.WorkStarted();
+  watchdog.WorkStarted();  // the checker and the handler both at work
+  absl::SleepFor(absl::Milliseconds(500));
+  watchdog.WorkDone();
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(ended.load(), 0);
+  EXPECT_FALSE(watchdog.fired());
+  watchdog.WorkDone();
+  ASSERT_TRUE(EndsWithin(ended, absl::Seconds(30)));
+  EXPECT_TRUE(watchdog.fired());
+}
+
 TEST(StreamWatchdogTest, AWriteTheClientDoesNotTakeEndsTheStream) {
   std::atomic<int> ended{0};
   StreamWatchdog watchdog([&] { ended.fetch_add(1); },
