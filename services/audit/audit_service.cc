@@ -11,6 +11,7 @@
 #include "services/common/incoming_call.h"
 #include "services/common/raw_unary.h"
 #include "services/common/snapshot_metadata.h"
+#include "services/common/stream_watchdog.h"
 #include "services/registry/registry_state.h"
 
 namespace chemledger::audit {
@@ -207,6 +208,9 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
   // told a round (100 pages) at a time.
   AnomalyFeed feed(std::move(entries), snapshot->size());
   std::set<std::string> overdue_told;
+  // A subscriber that stops taking anomalies is dropped after 30 s, and its
+  // subscription slot freed; a quiet one stays.
+  StreamWatchdog watchdog([context] { context->TryCancel(); }, kWriteOnlyTimeouts);
   absl::Time checked_reader = absl::Now();
   absl::Time overdue_checked = absl::InfinitePast();
   while (!context->IsCancelled()) {
@@ -229,7 +233,7 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
           [&](const v1::ListAnomaliesRequest& r) {
             return core_->ListAnomalies(*snapshot, *reader, r);
           },
-          [&](const v1::Anomaly& a) { return writer->Write(a); });
+          [&](const v1::Anomaly& a) { return WatchedWrite(watchdog, *writer, a); });
       if (!listening.ok()) return ToGrpcStatus(listening.status());
       if (!*listening) return grpc::Status::OK;
     }
@@ -239,7 +243,7 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
       if (!now.ok()) return ToGrpcStatus(now.status());
       for (const v1::Anomaly& a : now->overdue_shipments()) {
         if (!overdue_told.insert(a.waybill()).second) continue;
-        if (!writer->Write(a)) return grpc::Status::OK;
+        if (!WatchedWrite(watchdog, *writer, a)) return grpc::Status::OK;
       }
     }
     absl::SleepFor(absl::Milliseconds(200));
@@ -274,9 +278,12 @@ grpc::Status AuditServiceImpl::ExportEvents(grpc::ServerContext* context,
     }
   } release{this};
   TellServedAt(context, *snapshot);
-  return ToGrpcStatus(core_->ExportEvents(
-      *snapshot, *reader, *request, [&](const v1::QueryBundlePart& part) {
-        return !context->IsCancelled() && writer->Write(part);
+  // A receiver that stops taking parts is dropped after 30 s, and its
+  // export slot freed.
+  StreamWatchdog watchdog([context] { context->TryCancel(); }, kWriteOnlyTimeouts);
+  return ToGrpcStatus(
+      core_->ExportEvents(*snapshot, *reader, *request, [&](const v1::QueryBundlePart& part) {
+        return !context->IsCancelled() && WatchedWrite(watchdog, *writer, part);
       }));
 }
 

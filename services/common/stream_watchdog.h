@@ -117,6 +117,25 @@ class StreamWatchdog {
   std::thread thread_;
 };
 
+// Writes `message` on a server stream (anything with Write(message), as
+// grpc::ServerWriter) timed by `watchdog`, so that a client that stops
+// taking messages ends the stream after its write timeout instead of
+// holding the handler's thread, and whatever slot it holds, for good.
+// False when the message was not written (the client went away, or the
+// watchdog ended the stream).
+template <typename Writer, typename Message>
+bool WatchedWrite(StreamWatchdog& watchdog, Writer& writer, const Message& message) {
+  watchdog.WriteStarted();
+  const bool written = writer.Write(message);
+  watchdog.WriteDone();
+  return written;
+}
+
+// Timeouts for a server stream that may be quiet for as long as its client
+// likes (a subscription, an export the server works out): only a write the
+// client does not take within 30 s ends it.
+inline constexpr StreamTimeouts kWriteOnlyTimeouts{absl::InfiniteDuration(), absl::Seconds(30)};
+
 }  // namespace chemledger
 
 #endif  // CHEMLEDGER_SERVICES_COMMON_STREAM_WATCHDOG_H_

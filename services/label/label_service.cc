@@ -121,7 +121,7 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
   });
   // A client that does not take a message for 30 s is dropped, and its
   // issuance slot freed (it sends the same request again for the labels).
-  StreamWatchdog watchdog([context] { context->TryCancel(); }, StreamTimeouts{absl::Hours(24), absl::Seconds(30)});
+  StreamWatchdog watchdog([context] { context->TryCancel(); }, kWriteOnlyTimeouts);
   sign_ahead();
   for (uint32_t offset = 0; !ahead.empty(); offset += kLabelsPerMessage) {
     wait(ahead.front());
@@ -139,10 +139,7 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
         out->set_url(std::move(label.url));
       }
     }
-    watchdog.WriteStarted();
-    const bool written = !context->IsCancelled() && writer->Write(message);
-    watchdog.WriteDone();
-    if (!written) {
+    if (context->IsCancelled() || !WatchedWrite(watchdog, *writer, message)) {
       return grpc::Status(grpc::StatusCode::CANCELLED,
                           absl::StrCat("the client went away after ", offset,
                                        " labels; the issuance is recorded at log index ",
