@@ -52,6 +52,7 @@
 #include "services/chemledgerd/serving_status.h"
 #include "services/chemledgerd/test_clock.h"
 #include "services/common/ephemeral_store.h"
+#include "services/common/keepalive.h"
 #include "services/common/listen_address.h"
 #include "services/common/rate_limiter.h"
 #include "services/common/server_threads.h"
@@ -511,6 +512,9 @@ absl::Status Serve(const cli::Args& args) {
   // high enough that hundreds of concurrent calls are served rather than
   // refused. Threads that finish a call stay for the next (server_threads.h).
   BoundCallThreads("chemledgerd", static_cast<int>(*max_threads), &builder);
+  // A client that vanished without closing its connection is found within
+  // about a minute, and its calls end (keepalive.h).
+  KeepConnectionsAlive(&builder);
   int port = 0;
   builder.AddListeningPort(listen, credentials, &port);
   builder.RegisterService(&registry_service);

@@ -25,6 +25,7 @@
 #include "services/chemledgerd/serve_config.h"
 #include "services/chemledgerd/serving_status.h"
 #include "services/chemledgerd/test_clock.h"
+#include "services/common/keepalive.h"
 #include "services/common/listen_address.h"
 #include "services/common/server_threads.h"
 #include "services/common/tls_credentials.h"
@@ -206,6 +207,7 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
     grpc::ServerBuilder builder;
     BoundCallThreads(absl::StrCat(spec_.name, internal ? "-internal" : ""),
                      static_cast<int>(*max_threads), &builder);
+    KeepConnectionsAlive(&builder);
     builder.AddListeningPort(listen, credentials, port);
     if (internal) {
       builder.SetMaxReceiveMessageSize(ledgerd::kMaxMessageBytes);

@@ -17,6 +17,7 @@
 #include "services/common/envelope.h"
 #include "services/common/grpc_read_auth.h"
 #include "services/common/grpc_status.h"
+#include "services/common/keepalive.h"
 #include "tools/cli/plaintext_target.h"
 
 namespace chemledger::chemctl {
@@ -57,6 +58,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> ServerChannel(const cli::Args& ar
   }
   grpc::ChannelArguments channel_args;
   channel_args.SetMaxReceiveMessageSize(64 << 20);
+  // A server that vanished fails the call (a --follow stream, which has no
+  // deadline, included) instead of leaving it waiting for good.
+  KeepChannelAlive(&channel_args);
   return grpc::CreateCustomChannel(target, credentials, channel_args);
 }
 
