@@ -84,7 +84,9 @@ def read_metadata(origin: str, method: str, request_bytes: bytes, key: nacl.sign
 def deployment_origin(channel, registry_service_pb2, registry_service_pb2_grpc) -> str:
     """The origin read credentials are bound to, as the server names it."""
     stub = registry_service_pb2_grpc.RegistryServiceStub(channel)
-    return stub.GetDeployment(registry_service_pb2.GetDeploymentRequest()).checkpoint_origin
+    # Every call has a deadline: a server that does not answer fails it.
+    return stub.GetDeployment(registry_service_pb2.GetDeploymentRequest(),
+                              timeout=10).checkpoint_origin
 
 
 def signed_read(channel, origin: str, method: str, request, response_class,
@@ -94,4 +96,5 @@ def signed_read(channel, origin: str, method: str, request, response_class,
     request_bytes = request.SerializeToString()
     call = channel.unary_unary(method, request_serializer=None,
                                response_deserializer=response_class.FromString)
-    return call(request_bytes, metadata=read_metadata(origin, method, request_bytes, key))
+    return call(request_bytes, metadata=read_metadata(origin, method, request_bytes, key),
+                timeout=10)

@@ -75,7 +75,7 @@ def main():
         metadata = cl.read_metadata(origin, "/chemledger.v1.WaybillService/SubmitStream", b"", key)
         # Read the stream to its end (its status), so it is closed before the
         # next opens: an actor holds one waybill stream at a time.
-        results = list(stub.SubmitStream(iter(requests), metadata=metadata))
+        results = list(stub.SubmitStream(iter(requests), metadata=metadata, timeout=60))
         for request, result in zip(requests, results):
             number = waybill_pb2.WaybillRequest.FromString(request.payload).submit.waybill_number
             if result.code == 0:
