@@ -990,7 +990,8 @@ class PostgresStore final : public Store {
         }
       }
       FollowStatus seen;
-      absl::Status read = FollowOnce(c, &seen);
+      bool row_read = false;
+      absl::Status read = FollowOnce(c, &seen, &row_read);
       const uint64_t size = GetSnapshot()->size();
       absl::MutexLock lock(&follow_mu_);
       follow_->last_read = read;
@@ -998,6 +999,10 @@ class PostgresStore final : public Store {
       if (read.ok()) {
         follow_->last_success = absl::Now();
         follow_->lease_lapsed = seen.lease_lapsed;
+      }
+      // Where the database stands is known whenever its head row was read,
+      // also while the head cannot be published.
+      if (row_read) {
         follow_->at_standby = seen.at_standby;
         follow_->replay_lag = seen.replay_lag;
       }
@@ -1020,10 +1025,11 @@ class PostgresStore final : public Store {
 
   // Publishes the head the database has now, if it moved and may be
   // published (see follow_head_every); `seen` gets how long ago the writer's
-  // lease lapsed and, at a standby, how far its replay is behind. A read
-  // that fails is Unavailable (tried again at the next turn); a log that
-  // does not extend the published one DataLoss.
-  absl::Status FollowOnce(Connection& c, FollowStatus* seen) {
+  // lease lapsed and, at a standby, how far its replay is behind, and
+  // *row_read whether the head row was read. A read that fails is
+  // Unavailable (tried again at the next turn); a log that does not extend
+  // the published one DataLoss.
+  absl::Status FollowOnce(Connection& c, FollowStatus* seen, bool* row_read) {
     if (c == nullptr || PQstatus(c.get()) != CONNECTION_OK) {
       absl::StatusOr<Connection> made = Connect(options_.connection);
       if (!made.ok()) return made.status();
@@ -1053,6 +1059,7 @@ class PostgresStore final : public Store {
       seen->replay_lag = std::max(
           absl::ZeroDuration(), absl::Seconds(std::strtod(PQgetvalue(row->get(), 0, 9), nullptr)));
     }
+    *row_read = true;
     const uint64_t head_size = static_cast<uint64_t>(Int8At(row->get(), 0, 5));
     if (PQgetisnull(row->get(), 0, 6) ||
         static_cast<uint64_t>(Int8At(row->get(), 0, 6)) != head_size) {

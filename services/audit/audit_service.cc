@@ -278,9 +278,12 @@ grpc::Status AuditServiceImpl::ExportEvents(grpc::ServerContext* context,
     }
   } release{this};
   TellServedAt(context, *snapshot);
-  // A receiver that stops taking parts is dropped after 30 s, and its
-  // export slot freed.
-  StreamWatchdog watchdog([context] { context->TryCancel(); }, kWriteOnlyTimeouts);
+  // A receiver that stops taking parts is dropped, and its export slot
+  // freed. A part is up to 4 MiB of events (more for a large history), so
+  // its write is given 5 minutes: a receiver on a slow link (over about
+  // 15 KB/s) still finishes.
+  StreamWatchdog watchdog([context] { context->TryCancel(); },
+                          StreamTimeouts{absl::InfiniteDuration(), absl::Minutes(5)});
   return ToGrpcStatus(
       core_->ExportEvents(*snapshot, *reader, *request, [&](const v1::QueryBundlePart& part) {
         return !context->IsCancelled() && WatchedWrite(watchdog, *writer, part);

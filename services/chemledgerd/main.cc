@@ -513,7 +513,7 @@ absl::Status Serve(const cli::Args& args) {
   // refused. Threads that finish a call stay for the next (server_threads.h).
   BoundCallThreads("chemledgerd", static_cast<int>(*max_threads), &builder);
   // A client that vanished without closing its connection is found within
-  // about a minute, and its calls end (keepalive.h).
+  // a minute and a half, and its calls end (keepalive.h).
   KeepConnectionsAlive(&builder);
   int port = 0;
   builder.AddListeningPort(listen, credentials, &port);

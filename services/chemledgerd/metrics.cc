@@ -261,15 +261,22 @@ void ServerMetrics::WatchReplica(std::function<ReplicaLag()> lag) {
               "lease, so a standby that keeps up stays under that")
           .Register(*impl_->registry)
           .Add({});
-  auto shared = std::make_shared<std::function<ReplicaLag()>>(std::move(lag));
+  // One read of `lag` per scrape serves both gauges: the first reads it,
+  // the second (set just after, under the same lock) uses that read.
+  struct Read {
+    std::function<ReplicaLag()> lag;
+    ReplicaLag last;
+  };
+  auto read = std::make_shared<Read>(Read{std::move(lag), {}});
   absl::MutexLock lock(&impl_->caches_mu);
-  impl_->watched_gauges.emplace_back(
-      &head_read_age, [shared] { return absl::ToDoubleSeconds((*shared)().since_head_read); });
-  impl_->watched_gauges.emplace_back(&replay_lag, [shared] {
-    const ReplicaLag now = (*shared)();
-    if (!now.at_standby) return 0.0;
-    return now.replay_lag ? absl::ToDoubleSeconds(*now.replay_lag)
-                          : std::numeric_limits<double>::infinity();
+  impl_->watched_gauges.emplace_back(&head_read_age, [read] {
+    read->last = read->lag();
+    return absl::ToDoubleSeconds(read->last.since_head_read);
+  });
+  impl_->watched_gauges.emplace_back(&replay_lag, [read] {
+    if (!read->last.at_standby) return 0.0;
+    return read->last.replay_lag ? absl::ToDoubleSeconds(*read->last.replay_lag)
+                                 : std::numeric_limits<double>::infinity();
   });
 }
 

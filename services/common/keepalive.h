@@ -1,6 +1,7 @@
 // Keepalive pings on gRPC connections, so that a peer that vanished without
 // closing its connection (a host that died, a firewall or NAT that dropped
-// the flow, a laptop that went to sleep) is found within about a minute, not
+// the flow, a laptop that went to sleep) is found within a minute and a half
+// (a server's pings) or half a minute (a client's), not
 // after the hours TCP takes on an idle connection or the quarter of an hour
 // of retransmissions on a busy one. A server then ends the vanished client's
 // calls (a quiet SubscribeAnomalies stream would otherwise hold its thread

@@ -7,9 +7,9 @@
 // `[context] { context->TryCancel(); }`: the handler's Read and Write then
 // fail and the handler returns), so no client can hold a slot forever.
 //
-// Thread-safety: Active, WriteStarted, WriteDone and fired may be called from
-// any thread; the watchdog owns one thread, which calls `end_stream` and is
-// joined by the destructor.
+// Thread-safety: Active, WriteStarted, WriteDone, WorkStarted, WorkDone and
+// fired may be called from any thread; the watchdog owns one thread, which calls `end_stream` and
+// is joined by the destructor.
 
 #ifndef CHEMLEDGER_SERVICES_COMMON_STREAM_WATCHDOG_H_
 #define CHEMLEDGER_SERVICES_COMMON_STREAM_WATCHDOG_H_

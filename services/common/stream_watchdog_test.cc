@@ -53,12 +53,12 @@ TEST(StreamWatchdogTest, AStreamKeptActiveIsNotEnded) {
 TEST(StreamWatchdogTest, AStreamTheServerWorksOnIsNotIdle) {
   std::atomic<int> ended{0};
   StreamWatchdog watchdog([&] { ended.fetch_add(1); },
-                          StreamTimeouts{absl::Milliseconds(100), absl::Seconds(60)});
+                          StreamTimeouts{absl::Seconds(1), absl::Seconds(60)});
   watchdog.WorkStarted();
   watchdog.WorkStarted();  // the checker and the handler both at work
-  absl::SleepFor(absl::Milliseconds(500));
+  absl::SleepFor(absl::Seconds(3));
   watchdog.WorkDone();
-  absl::SleepFor(absl::Milliseconds(300));
+  absl::SleepFor(absl::Seconds(2));
   EXPECT_EQ(ended.load(), 0);
   EXPECT_FALSE(watchdog.fired());
   watchdog.WorkDone();
@@ -89,14 +89,14 @@ TEST(StreamWatchdogTest, WritesThatFinishKeepTheStreamAlive) {
 }
 
 // A stream that writes until its client stops taking messages, each write
-// timed by a watchdog (WatchedWrite) with a write timeout of 300 ms.
+// timed by a watchdog (WatchedWrite) with a write timeout of 2 s.
 class WritesUntilRefused final : public v1::LedgerService::Service {
  public:
   grpc::Status AppendStream(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::AppendResult, v1::SignedEnvelope>* stream) override {
     StreamWatchdog watchdog([context] { context->TryCancel(); },
-                            StreamTimeouts{absl::InfiniteDuration(), absl::Milliseconds(300)});
+                            StreamTimeouts{absl::InfiniteDuration(), absl::Seconds(2)});
     v1::AppendResult big;
     big.set_message(std::string(64 << 10, 'x'));
     while (WatchedWrite(watchdog, *stream, big)) ++written;
@@ -126,7 +126,7 @@ TEST(WatchedWriteTest, AClientThatStopsReadingEndsTheStream) {
   auto stream = stub->AppendStream(&context);
   v1::AppendResult first;
   ASSERT_TRUE(stream->Read(&first));  // then it reads no more
-  EXPECT_TRUE(service.ended.WaitForNotificationWithTimeout(absl::Seconds(20)))
+  EXPECT_TRUE(service.ended.WaitForNotificationWithTimeout(absl::Seconds(30)))
       << "the handler still writes after " << service.written.load() << " messages";
   EXPECT_TRUE(service.fired.load());
   EXPECT_GT(service.written.load(), 1);
