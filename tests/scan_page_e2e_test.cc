@@ -406,6 +406,44 @@ TEST_F(ScanPageE2eTest, AnonymousScansAreLimitedPerClientAddress) {
   EXPECT_EQ(client.Get("/static/ghs/GHS01.png")->status, 200);
 }
 
+// With --trusted-proxy naming no proxy on this machine, no loopback peer's
+// X-Forwarded-For is taken: a client naming another address in it spends
+// its own allowance. A value that is no address stops the server, naming
+// the flag.
+class ScanPageTrustedProxyTest : public ScanPageE2eTest {
+ protected:
+  bool RunsAsCluster() override { return false; }
+  std::vector<std::string> ServeFlags() override {
+    return {"--trusted-proxy", "192.0.2.1, 2001:db8::1"};
+  }
+};
+
+TEST_F(ScanPageTrustedProxyTest, OnlyTheNamedProxiesNameTheClient) {
+  httplib::Client client("127.0.0.1", http_port_);
+  client.set_keep_alive(true);
+  int limited = 0;
+  for (int i = 0; i < 1200 && limited == 0; ++i) {
+    httplib::Result r = client.Get("/NOT-A-LABEL/X/Y");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    limited += r->status == 429;
+  }
+  ASSERT_EQ(limited, 1);
+  int refused = 0;
+  for (int i = 0; i < 40; ++i) {
+    refused += client.Get("/NOT-A-LABEL/X/Y", {{"X-Forwarded-For", "203.0.113.7"}})->status == 429;
+  }
+  EXPECT_GE(refused, 35);
+
+  ASSERT_NO_FATAL_FAILURE(KillServer());
+  auto [code, out] = RunChemledgerd({"serve", "--data", dir_ + "/data", "--listen",
+                                     "127.0.0.1:0", "--plaintext", "--http-listen", "127.0.0.1:0",
+                                     "--trusted-proxy", "10.0.0.1,proxy.example"});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("--trusted-proxy: 'proxy.example' is not an IPv4 or IPv6 address"),
+            std::string::npos)
+      << out;
+}
+
 // Beyond loopback the pages need TLS, as the gRPC port does; without TLS
 // chemledgerd serves only when asked to (--plaintext).
 TEST_F(ScanPageE2eTest, PlainHttpOnlyOnLoopback) {

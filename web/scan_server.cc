@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "api/china_time.h"
@@ -130,12 +131,37 @@ bool IsLoopbackAddress(absl::string_view address) {
          absl::StartsWith(address, "::ffff:127.");
 }
 
+// An address's bytes: 4 for IPv4 (an IPv4-mapped IPv6 address too, as a
+// dual-stack listener reports an IPv4 peer), 16 for IPv6; empty when it is
+// no address.
+std::string AddressBytes(const std::string& text) {
+  unsigned char bytes[16];
+  if (inet_pton(AF_INET, text.c_str(), bytes) == 1) {
+    return std::string(reinterpret_cast<char*>(bytes), 4);
+  }
+  if (inet_pton(AF_INET6, text.c_str(), bytes) != 1) return "";
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::equal(kMapped, kMapped + 12, bytes)) {
+    return std::string(reinterpret_cast<char*>(bytes) + 12, 4);
+  }
+  return std::string(reinterpret_cast<char*>(bytes), 16);
+}
+
+// Whether `peer` is a proxy whose X-Forwarded-For names the client:
+// any loopback peer without a list (a proxy on this machine), else one
+// of the list's addresses (their bytes).
+bool IsTrustedProxy(const std::string& peer,
+                    const std::optional<std::vector<std::string>>& trusted) {
+  if (!trusted) return IsLoopbackAddress(peer);
+  const std::string bytes = AddressBytes(peer);
+  return !bytes.empty() && std::find(trusted->begin(), trusted->end(), bytes) != trusted->end();
+}
+
 // The client's address as the rate limiter counts it (the form gRPC peers
 // take, so that an allowance shared with the gRPC scans counts one address
-// once). Behind a TLS terminator on this machine (a loopback peer), the
-// client is the address that proxy appended last to X-Forwarded-For;
-// anything earlier in that header is the client's own say and is not
-// trusted.
+// once). Behind a trusted proxy (IsTrustedProxy), the client is the address
+// that proxy appended last to X-Forwarded-For; anything earlier in that
+// header is the client's own say and is not trusted.
 // The address a proxy wrote in X-Forwarded-For (IPv4, IPv6, either with a
 // port as some proxies write it: "192.0.2.7:51234", "[2001:db8::7]:51234");
 // empty when it is not an address, so that made-up text never becomes a
@@ -157,9 +183,10 @@ std::string ForwardedAddress(absl::string_view text) {
   return "";
 }
 
-std::string ClientOf(const httplib::Request& req) {
+std::string ClientOf(const httplib::Request& req,
+                     const std::optional<std::vector<std::string>>& trusted_proxies) {
   std::string address = req.remote_addr;
-  if (IsLoopbackAddress(address) && req.has_header("X-Forwarded-For")) {
+  if (IsTrustedProxy(address, trusted_proxies) && req.has_header("X-Forwarded-For")) {
     // The last header line, as the proxy's is (a proxy may add a line of
     // its own after the client's).
     const std::string forwarded = req.get_header_value(
@@ -198,6 +225,8 @@ struct ScanServer::Impl {
   // (Options::anonymous_scans), else the pages' own.
   RateLimiter own_anonymous{kAnonymousScansPerSecond, kAnonymousScanBurst};
   RateLimiter* anonymous = &own_anonymous;
+  // Options::trusted_proxies, as AddressBytes (nullopt: any loopback peer).
+  std::optional<std::vector<std::string>> trusted_proxies;
   std::unique_ptr<ApiBridge> bridge;  // null: no staff app
   const audit::AuditReads* audit = nullptr;  // null: no console
   std::vector<std::string> console_addresses;
@@ -234,7 +263,7 @@ void ScanServer::Impl::Fail(const httplib::Request& req, httplib::Response& res,
 void ScanServer::Impl::ServeScan(const httplib::Request& req, httplib::Response& res) {
   const PageRequest page = PageRequestOf(req);
   const bool zh = page.language == Language::kChinese;
-  if (!anonymous->Take(ClientOf(req), 1, absl::Now())) {
+  if (!anonymous->Take(ClientOf(req, trusted_proxies), 1, absl::Now())) {
     res.set_header("Retry-After", "5");
     SendHtml(res, 429,
              MessagePage(zh ? "请稍候" : "Please wait",
@@ -278,7 +307,8 @@ void ScanServer::Impl::ServeScan(const httplib::Request& req, httplib::Response&
   std::string html = LabelPage(*scan, logged, page);
   timing(resolved);
   SendHtml(res, 200, std::move(html));
-  if (public_scans != nullptr) public_scans->Scanned(url, *scan, ClientOf(req), "scan-page");
+  if (public_scans != nullptr)
+    public_scans->Scanned(url, *scan, ClientOf(req, trusted_proxies), "scan-page");
 }
 
 void ScanServer::Impl::ServeBlacklist(const httplib::Request& req, httplib::Response& res) {
@@ -308,7 +338,7 @@ void ScanServer::Impl::ServeDecode(const httplib::Request& req, httplib::Respons
                     ErrorJson(grpc::StatusCode::INVALID_ARGUMENT,
                               "body: not a PNG or JPEG photo of at most 16 megapixels"));
   }
-  if (!anonymous->Take(ClientOf(req), kDecodeCost, absl::Now())) {
+  if (!anonymous->Take(ClientOf(req, trusted_proxies), kDecodeCost, absl::Now())) {
     res.set_header("Retry-After", "5");
     return SendJson(res, 429, ErrorJson(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                         "too many photos from this network address; wait a few seconds"));
@@ -399,7 +429,9 @@ void ScanServer::Impl::Route() {
     console.audit = audit;
     console.sessions = console_sessions.get();
     console.sign_in_limiter = &console_sign_ins;
-    console.client_of = ClientOf;
+    console.client_of = [trusted = trusted_proxies](const httplib::Request& req) {
+      return ClientOf(req, trusted);
+    };
     console.addresses = console_addresses;
     RouteConsole(console, http.get());
   } else {
@@ -481,6 +513,17 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   }
   auto impl = std::make_unique<Impl>();
   impl->ledger = ledger;
+  if (options.trusted_proxies) {
+    impl->trusted_proxies.emplace();
+    for (const std::string& proxy : *options.trusted_proxies) {
+      const std::string bytes = AddressBytes(proxy);
+      if (bytes.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("trusted proxy '", proxy, "': not an IPv4 or IPv6 address"));
+      }
+      impl->trusted_proxies->push_back(bytes);
+    }
+  }
   impl->tables = options.tables;
   impl->public_scans = options.public_scans;
   if (options.anonymous_scans != nullptr) impl->anonymous = options.anonymous_scans;
@@ -527,15 +570,15 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   // the request's thread once it is answered).
   static thread_local absl::Time request_start;
   if (options.observe) {
-    impl->http->set_logger([observe = options.observe](const httplib::Request& req,
-                                                       const httplib::Response& res) {
+    impl->http->set_logger([observe = options.observe, trusted = impl->trusted_proxies](
+                               const httplib::Request& req, const httplib::Response& res) {
       const std::string& p = req.path;
       const char* route = absl::StartsWith(p, "/console")  ? "console"
                           : absl::StartsWith(p, "/app")    ? "app"
                           : absl::StartsWith(p, "/static") ? "static"
                           : p == "/" || p == "/favicon.ico" || p == "/robots.txt" ? "other"
                                                                                   : "scan";
-      const std::string client = ClientOf(req);
+      const std::string client = ClientOf(req, trusted);
       HttpObservation seen;
       seen.route = route;
       seen.method = req.method;
@@ -649,6 +692,22 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   // server not yet running) always ends it.
   while (!http->is_running()) absl::SleepFor(absl::Milliseconds(1));
   return std::unique_ptr<ScanServer>(new ScanServer(std::move(impl)));
+}
+
+absl::StatusOr<std::vector<std::string>> ParseTrustedProxies(absl::string_view flag_value) {
+  std::vector<std::string> proxies;
+  if (flag_value == "none") return proxies;
+  for (absl::string_view part : absl::StrSplit(flag_value, ',')) {
+    const std::string address(absl::StripAsciiWhitespace(part));
+    if (AddressBytes(address).empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--trusted-proxy: '", address,
+                       "' is not an IPv4 or IPv6 address (addresses separated by commas, or "
+                       "none)"));
+    }
+    proxies.push_back(address);
+  }
+  return proxies;
 }
 
 }  // namespace chemledger::web

@@ -23,8 +23,9 @@
 // (kAnonymousScansPerSecond, per server process: several processes behind
 // one address each keep their own), on the allowance it shares with the
 // gRPC scans when Options::anonymous_scans is given; beyond it the
-// answer is 429 with a page saying to wait. A request from loopback (a TLS
-// terminator on this machine) counts against the last address in its
+// answer is 429 with a page saying to wait. A request from a trusted proxy
+// (Options::trusted_proxies; by default any loopback peer: a TLS terminator
+// on this machine) counts against the last address in its
 // X-Forwarded-For, which that proxy appends.
 //
 // The server is cpp-httplib's (docs/scan-page.md says why), with its own
@@ -39,6 +40,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -106,6 +108,11 @@ class ScanServer {
     // process's other anonymous entry points (rate_limiter.h); not owned,
     // must outlive the server. Null: the pages keep their own.
     RateLimiter* anonymous_scans = nullptr;
+    // The peers whose X-Forwarded-For names the client (a TLS terminator or
+    // load balancer in front), IPv4 or IPv6 addresses: nullopt, any loopback
+    // peer (a proxy on this machine); else exactly these (empty: none, every
+    // client is its connection's peer). Start refuses one that is no address.
+    std::optional<std::vector<std::string>> trusted_proxies;
   };
 
   // Listens and serves until destroyed. `ledger` is not owned and must
@@ -126,6 +133,11 @@ class ScanServer {
   explicit ScanServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Options::trusted_proxies from the value of --trusted-proxy: "none", or
+// IPv4 and IPv6 addresses separated by commas. InvalidArgument naming the
+// flag for anything else.
+absl::StatusOr<std::vector<std::string>> ParseTrustedProxies(absl::string_view flag_value);
 
 }  // namespace chemledger::web
 

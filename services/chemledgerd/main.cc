@@ -116,6 +116,7 @@ constexpr char kServeUsage[] =
     "                         [--http-listen HOST:PORT|none] [--http-port-file FILE]\n"
     "                         [--staff-app on|off] [--console on|off]\n"
     "                         [--console-address HOST[:PORT][,...]]\n"
+    "                         [--trusted-proxy ADDRESS[,...]|none]\n"
     "                         [--metrics-listen HOST:PORT [--metrics-port-file FILE]]\n"
     "                         [--access-log FILE|-]\n"
     "                         (--tls-cert FILE --tls-key FILE | --plaintext)\n"
@@ -140,6 +141,10 @@ constexpr char kServeUsage[] =
     "--console-address HOST[:PORT][,...] the console's addresses as regulators\n"
     "call it (the Host a browser sends): a sign-in is good only for one of them;\n"
     "without it, sign-ins only at a loopback address.\n"
+    "--trusted-proxy ADDRESS[,...]|none the proxies (TLS terminators, load\n"
+    "balancers) whose X-Forwarded-For names a page's client, for the per-address\n"
+    "limit and the public-scan records; by default any loopback peer (a proxy on\n"
+    "this machine); none: no proxy (docs/scan-page.md).\n"
     "--metrics-listen serves metrics in Prometheus text format at /metrics on a\n"
     "port of its own (plain HTTP, so on a loopback address only;\n"
     "docs/deployment.md); none by default.\n"
@@ -586,6 +591,12 @@ absl::Status Serve(const cli::Args& args) {
           absl::StrCat("--console: '", console, "' must be on or off"));
     }
     if (console == "on") http_options.audit = &audit_reads;
+    if (args.Has("trusted-proxy")) {
+      absl::StatusOr<std::vector<std::string>> proxies =
+          web::ParseTrustedProxies(args.Get("trusted-proxy"));
+      if (!proxies.ok()) return proxies.status();
+      http_options.trusted_proxies = *std::move(proxies);
+    }
     if (args.Has("console-address")) {
       absl::StatusOr<std::vector<std::string>> addresses =
           web::ParseConsoleAddresses(args.Get("console-address"));
@@ -703,6 +714,7 @@ int Main(int argc, char** argv) {
          "staff-app",
          "console",
          "console-address",
+         "trusted-proxy",
          "metrics-listen",
          "metrics-port-file",
          "access-log",

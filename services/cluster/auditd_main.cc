@@ -29,7 +29,9 @@ constexpr char kUsage[] =
     "                           on a loopback address only (behind a TLS proxy)\n"
     "  --console-address HOST[:PORT][,...]  the console's addresses as regulators call\n"
     "                           it: a sign-in is good only for one of them (without it,\n"
-    "                           only at a loopback address)\n";
+    "                           only at a loopback address)\n"
+    "  --trusted-proxy ADDRESS[,...]|none  the proxies whose X-Forwarded-For names a\n"
+    "                           client (default: any loopback peer)\n";
 
 absl::Status Run(ServiceProcess& process) {
   absl::StatusOr<Personality> p = ConnectPersonality(process);

@@ -24,6 +24,12 @@ absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
   options.console_records = console_records;
   options.public_scans = public_scans;
   options.anonymous_scans = anonymous_scans;
+  if (args.Has("trusted-proxy")) {
+    absl::StatusOr<std::vector<std::string>> proxies =
+        web::ParseTrustedProxies(args.Get("trusted-proxy"));
+    if (!proxies.ok()) return proxies.status();
+    options.trusted_proxies = *std::move(proxies);
+  }
   if (args.Has("console-address")) {
     absl::StatusOr<std::vector<std::string>> addresses =
         web::ParseConsoleAddresses(args.Get("console-address"));

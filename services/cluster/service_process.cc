@@ -351,7 +351,10 @@ int RunService(const ServiceSpec& spec, int argc, char** argv,
   flags.with_value.insert(spec.flags.begin(), spec.flags.end());
   flags.boolean = {"plaintext"};
   flags.boolean.insert(spec.switches.begin(), spec.switches.end());
-  if (spec.flags.count("http-listen")) flags.boolean.insert("http-plaintext");
+  if (spec.flags.count("http-listen")) {
+    flags.boolean.insert("http-plaintext");
+    flags.with_value.insert("trusted-proxy");
+  }
   absl::StatusOr<cli::Args> args = cli::Args::Parse(*configured, flags);
   if (!args.ok()) {
     std::cerr << spec.name << ": " << OneLine(args.status().message()) << " (see --help)\n";

@@ -23,7 +23,9 @@ constexpr char kUsage[] =
     "  --http-listen HOST:PORT  the scan pages (default 127.0.0.1:7480), with TLS\n"
     "                           (--http-tls-cert and --http-tls-key: the public's\n"
     "                           certificate); --http-plaintext serves them without TLS,\n"
-    "                           on a loopback address only (behind a TLS proxy)\n";
+    "                           on a loopback address only (behind a TLS proxy)\n"
+    "  --trusted-proxy ADDRESS[,...]|none  the proxies whose X-Forwarded-For names a\n"
+    "                           page's client (default: any loopback peer)\n";
 
 absl::Status Run(ServiceProcess& process) {
   absl::StatusOr<Personality> p = ConnectPersonality(process);
