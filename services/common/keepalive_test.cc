@@ -20,6 +20,7 @@
 #include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "testing/loopback_server.h"
 
 namespace chemledger {
 namespace {
@@ -128,23 +129,15 @@ class QuietStream final : public v1::LedgerService::Service {
   absl::Notification started, ended;
 };
 
-std::unique_ptr<grpc::Server> Serve(grpc::ServerBuilder& builder, QuietStream* service,
-                                    int* port) {
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
-  builder.RegisterService(service);
-  return builder.BuildAndStart();
-}
-
 // A client that vanished without closing its connection: the server's
 // pings go unanswered and it ends the client's quiet call.
 TEST(KeepaliveTest, AServerEndsTheCallsOfAClientThatVanished) {
   QuietStream service;
   grpc::ServerBuilder builder;
   KeepConnectionsAlive(&builder, KeepaliveTimes{absl::Seconds(1), absl::Seconds(1)});
-  int port = 0;
-  std::unique_ptr<grpc::Server> server = Serve(builder, &service, &port);
-  ASSERT_NE(server, nullptr);
-  FreezableRelay relay(port);
+  testing::LoopbackServer served = testing::ServeOnLoopback({&service}, &builder);
+  ASSERT_NE(served.server, nullptr);
+  FreezableRelay relay(served.port);
   auto stub = v1::LedgerService::NewStub(grpc::CreateChannel(
       absl::StrCat("127.0.0.1:", relay.port()), grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
@@ -155,7 +148,7 @@ TEST(KeepaliveTest, AServerEndsTheCallsOfAClientThatVanished) {
   EXPECT_TRUE(service.ended.WaitForNotificationWithTimeout(absl::Seconds(15)))
       << "the server still holds the vanished client's call";
   context.TryCancel();
-  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  served.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
 }
 
 // A server that vanished: the client's pings go unanswered and its call
@@ -166,10 +159,9 @@ TEST(KeepaliveTest, AClientFindsItsServerVanished) {
   // This server takes pings as often as they come.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 100);
-  int port = 0;
-  std::unique_ptr<grpc::Server> server = Serve(builder, &service, &port);
-  ASSERT_NE(server, nullptr);
-  FreezableRelay relay(port);
+  testing::LoopbackServer served = testing::ServeOnLoopback({&service}, &builder);
+  ASSERT_NE(served.server, nullptr);
+  FreezableRelay relay(served.port);
   grpc::ChannelArguments args;
   KeepChannelAlive(&args, KeepaliveTimes{absl::Seconds(1), absl::Seconds(1)});
   auto stub = v1::LedgerService::NewStub(grpc::CreateCustomChannel(
@@ -186,7 +178,7 @@ TEST(KeepaliveTest, AClientFindsItsServerVanished) {
   EXPECT_LT(absl::Now() - frozen, absl::Seconds(15));
   grpc::Status status = stream->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
-  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  served.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
 }
 
 // What our servers accept and what our clients send agree.

@@ -14,6 +14,7 @@
 #include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "testing/loopback_server.h"
 
 namespace chemledger {
 namespace {
@@ -98,14 +99,9 @@ class ThreeAnswersEach final : public v1::LedgerService::Service {
 // until the client sent more, or until the watchdog ended the stream.
 TEST(AnswerInBatchesTest, AClientThatWaitsGetsEveryAnswer) {
   ThreeAnswersEach service;
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_NE(server, nullptr);
-  std::unique_ptr<v1::LedgerService::Stub> stub = v1::LedgerService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  testing::LoopbackServer served = testing::ServeOnLoopback({&service});
+  ASSERT_NE(served.server, nullptr);
+  std::unique_ptr<v1::LedgerService::Stub> stub = v1::LedgerService::NewStub(served.channel);
   for (const std::string payload : {"first", "second"}) {
     SCOPED_TRACE(payload);
     grpc::ClientContext context;
@@ -125,7 +121,7 @@ TEST(AnswerInBatchesTest, AClientThatWaitsGetsEveryAnswer) {
     grpc::Status status = stream->Finish();
     EXPECT_TRUE(status.ok()) << status.error_message();
   }
-  server->Shutdown();
+  served.server->Shutdown();
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "chemledger/v1/ledger_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "testing/loopback_server.h"
 
 namespace chemledger {
 namespace {
@@ -114,14 +115,9 @@ class WritesUntilRefused final : public v1::LedgerService::Service {
 // after the write timeout.
 TEST(WatchedWriteTest, AClientThatStopsReadingEndsTheStream) {
   WritesUntilRefused service;
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_NE(server, nullptr);
-  std::unique_ptr<v1::LedgerService::Stub> stub = v1::LedgerService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  testing::LoopbackServer served = testing::ServeOnLoopback({&service});
+  ASSERT_NE(served.server, nullptr);
+  std::unique_ptr<v1::LedgerService::Stub> stub = v1::LedgerService::NewStub(served.channel);
   grpc::ClientContext context;
   auto stream = stub->AppendStream(&context);
   v1::AppendResult first;
@@ -132,7 +128,7 @@ TEST(WatchedWriteTest, AClientThatStopsReadingEndsTheStream) {
   EXPECT_GT(service.written.load(), 1);
   context.TryCancel();
   stream->Finish();
-  server->Shutdown();
+  served.server->Shutdown();
 }
 
 }  // namespace
