@@ -177,12 +177,16 @@ void ChemledgerdE2eTest::StartCluster(const std::vector<std::string>& flags) {
   service_channels_.clear();
   service_ports_.clear();
   std::vector<std::string> shared;  // flags every service takes
+  std::vector<std::string> http_shared;  // flags the services with HTTP pages take
   // Flags every service takes with a file of its own: FILE.<service>.
   std::vector<std::pair<std::string, std::string>> per_service_files;
   for (size_t i = 0; i < flags.size(); ++i) {
     if ((flags[i] == "--test-clock" || flags[i] == "--metrics-listen") && i + 1 < flags.size()) {
       shared.push_back(flags[i]);
       shared.push_back(flags[++i]);
+    } else if (flags[i] == "--trusted-proxy" && i + 1 < flags.size()) {
+      http_shared.push_back(flags[i]);
+      http_shared.push_back(flags[++i]);
     } else if ((flags[i] == "--metrics-port-file" || flags[i] == "--access-log") &&
                i + 1 < flags.size()) {
       per_service_files.emplace_back(flags[i], flags[i + 1]);
@@ -247,8 +251,15 @@ void ChemledgerdE2eTest::StartCluster(const std::vector<std::string>& flags) {
   start("waybilld", {"--ledger", ledger, "--label-keys", label_keys});
   for (const std::string name : {"verifyd", "auditd"}) {
     std::filesystem::remove(dir_ + "/" + name + ".http-port");
-    start(name, {"--ledger", ledger, "--http-plaintext", "--http-listen", "127.0.0.1:0", "--http-port-file",
-                 dir_ + "/" + name + ".http-port"});
+    std::vector<std::string> argv = {"--ledger",
+                                     ledger,
+                                     "--http-plaintext",
+                                     "--http-listen",
+                                     "127.0.0.1:0",
+                                     "--http-port-file",
+                                     dir_ + "/" + name + ".http-port"};
+    argv.insert(argv.end(), http_shared.begin(), http_shared.end());
+    start(name, std::move(argv));
   }
   grpc::SslCredentialsOptions ssl;
   std::ifstream ca_file(ca + "/ca.pem");
