@@ -125,6 +125,7 @@ inline constexpr char kGetTrustListMethod[] = "/chemledger.v1.LabelService/GetTr
 inline constexpr char kAppendStreamMethod[] = "/chemledger.v1.LedgerService/AppendStream";
 inline constexpr char kAppendBatchesMethod[] = "/chemledger.v1.LedgerService/AppendBatches";
 inline constexpr char kSubmitStreamMethod[] = "/chemledger.v1.WaybillService/SubmitStream";
+inline constexpr char kSubmitBatchesMethod[] = "/chemledger.v1.WaybillService/SubmitBatches";
 
 // ---- Limits.
 
@@ -166,6 +167,8 @@ inline constexpr size_t kMaxEventEntryBytes = 1 << 20;
 inline constexpr size_t kMaxWaybillEntryBytes = 1 << 20;
 // Most events one EventBatch (LedgerService.AppendBatches) may carry.
 inline constexpr int kMaxEventsPerBatchMessage = 1000;
+// Most requests one WaybillBatch (WaybillService.SubmitBatches) may carry.
+inline constexpr int kMaxWaybillsPerBatchMessage = 256;
 
 }  // namespace chemledger::api
 

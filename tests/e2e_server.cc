@@ -632,6 +632,33 @@ std::vector<v1::WaybillResult> ChemledgerdE2eTest::StreamWaybills(
   return results;
 }
 
+std::vector<v1::WaybillResult> ChemledgerdE2eTest::BatchWaybills(
+    const crypto::SigningKey& opener, const std::vector<v1::SignedEnvelope>& requests, int batch,
+    grpc::Status* status) {
+  grpc::ClientContext context;
+  AttachStreamCredentials(&context, api::kSubmitBatchesMethod, opener);
+  auto stream = waybills_->SubmitBatches(&context);
+  std::thread writer([&] {
+    v1::WaybillBatch message;
+    for (size_t i = 0; i < requests.size(); ++i) {
+      *message.add_requests() = requests[i];
+      if (message.requests_size() == batch || i + 1 == requests.size()) {
+        if (!stream->Write(message)) break;
+        message.Clear();
+      }
+    }
+    stream->WritesDone();
+  });
+  std::vector<v1::WaybillResult> results;
+  v1::WaybillBatchResult answer;
+  while (stream->Read(&answer)) {
+    for (const v1::WaybillResult& r : answer.results()) results.push_back(r);
+  }
+  writer.join();
+  *status = stream->Finish();
+  return results;
+}
+
 absl::StatusOr<crypto::Checkpoint> ChemledgerdE2eTest::VerifiedCheckpoint() {
   grpc::ClientContext context;
   v1::Checkpoint checkpoint;

@@ -225,6 +225,11 @@ class ChemledgerdE2eTest : public ::testing::Test {
   // (an actor of the enterprise whose requests they are).
   std::vector<v1::WaybillResult> StreamWaybills(const crypto::SigningKey& opener,
                                                 const std::vector<v1::SignedEnvelope>& requests);
+  // The same on one SubmitBatches, in WaybillBatch messages of `batch`
+  // requests; the results of every batch in order, and the call's status.
+  std::vector<v1::WaybillResult> BatchWaybills(const crypto::SigningKey& opener,
+                                               const std::vector<v1::SignedEnvelope>& requests,
+                                               int batch, grpc::Status* status);
 
   // The log's current checkpoint, verified with the key pinned at init (not
   // one the server sends).

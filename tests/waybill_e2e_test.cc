@@ -195,6 +195,84 @@ TEST_F(WaybillE2eTest, PackagesMoveBetweenEnterprisesOnAWaybill) {
 // entry, in stream order. The whole stream sent again gets the same results
 // (the accepted ones replayed, at their log indexes) and writes nothing; so
 // does it after the server is killed with SIGKILL and restarted.
+// SubmitBatches: one answer per batch the client made, a result per request
+// in order; a request sent again in a later batch is a replay; a batch over
+// the limit ends the call with nothing of it done.
+TEST_F(WaybillE2eTest, BatchesOfTheClientsAreAnsweredABatchAtATime) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  const std::string carrier = registry::testing::ExampleUscc("110105");
+  const crypto::SigningKey carrier_key = RegisterCarrier(carrier, "dispatcher");
+  ASSERT_NO_FATAL_FAILURE(AuthorizeCarrier(*acme_admin_, carrier));
+  v1::IssueLabelsRequest issue;
+  issue.set_request_id("wbb-issue");
+  issue.set_enterprise_uscc(kAcme);
+  issue.set_product_number("M01");
+  issue.set_batch("WBB1");
+  *issue.mutable_production_date() = Today();
+  issue.set_package_count(2);
+  issue.set_net_quantity("25");
+  issue.set_unit("KGM");
+  Issued issued =
+      Issue(*envelope::Sign(api::kIssueLabelsContext, issue.SerializeAsString(), *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  v1::Event commission;
+  commission.set_event_id("wbb-ev-1");
+  commission.set_step(v1::COMMISSIONING);
+  for (const v1::IssuedLabel& label : issued.labels) commission.add_codes(label.code());
+  commission.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 60);
+  commission.set_event_time_offset_minutes(480);
+  commission.mutable_location()->set_enterprise_uscc(kAcme);
+  commission.mutable_location()->set_site("dock");
+  {
+    grpc::ClientContext context;
+    v1::AppendResponse response;
+    grpc::Status s = ledger_->Append(
+        &context,
+        *envelope::Sign(api::kEventContext, commission.SerializeAsString(), *acme_operator_),
+        &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  const auto waybill = [&](const std::string& number, const std::string& code,
+                           const std::string& plate) {
+    v1::Waybill w =
+        waybill::testing::ExampleWaybill(number, carrier, kAcme, kOther, {code}, 25000, "KGM");
+    if (!plate.empty()) w.mutable_vehicle()->set_plate(plate);
+    v1::WaybillRequest r;
+    r.set_request_id("req-" + number);
+    *r.mutable_submit() = w;
+    return *envelope::Sign(api::kWaybillContext, r.SerializeAsString(), carrier_key);
+  };
+  const v1::SignedEnvelope first = waybill("WB-BATCH-1", issued.labels[0].code(), "");
+  const v1::SignedEnvelope bad_plate = waybill("WB-BATCH-2", issued.labels[1].code(), "BAD");
+  const uint64_t before = LogSize();
+  grpc::Status status;
+  // Two batches: [first, bad_plate] and [first] again.
+  std::vector<v1::WaybillResult> results =
+      BatchWaybills(carrier_key, {first, bad_plate, first}, 2, &status);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].code(), 0) << results[0].message();
+  EXPECT_FALSE(results[0].replayed());
+  EXPECT_FALSE(results[0].waybill_code().empty());
+  EXPECT_EQ(results[1].code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_NE(results[1].message().find("waybill.vehicle.plate"), std::string::npos)
+      << results[1].message();
+  EXPECT_EQ(results[2].code(), 0) << results[2].message();
+  EXPECT_TRUE(results[2].replayed());
+  EXPECT_EQ(results[2].log_index(), results[0].log_index());
+  EXPECT_EQ(LogSize(), before + 1);
+
+  // A batch of 257: INVALID_ARGUMENT, nothing of it answered or written.
+  std::vector<v1::SignedEnvelope> too_many(api::kMaxWaybillsPerBatchMessage + 1,
+                                           waybill("WB-BATCH-3", issued.labels[1].code(), ""));
+  results = BatchWaybills(carrier_key, too_many, api::kMaxWaybillsPerBatchMessage + 1, &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("at most 256"), std::string::npos)
+      << status.error_message();
+  EXPECT_TRUE(results.empty());
+  EXPECT_EQ(LogSize(), before + 1);
+}
+
 TEST_F(WaybillE2eTest, AStreamOf10000WaybillsGetsOneResultEachAndReplaysWhole) {
   using grpc::StatusCode;
   ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
@@ -474,6 +552,11 @@ TEST_F(WaybillE2eTest, AStreamOf10000WaybillsGetsOneResultEachAndReplaysWhole) {
   EXPECT_EQ(LogSize(), before + valid) << "acknowledged waybills lost to SIGKILL";
   same_as_first(StreamWaybills(carrier_key, requests), "after SIGKILL");
   EXPECT_EQ(LogSize(), before + valid) << "the retry after SIGKILL wrote to the log";
+  // Sent again in batches of the client's (SubmitBatches): the same results.
+  grpc::Status batched;
+  same_as_first(BatchWaybills(carrier_key, requests, 256, &batched), "in batches");
+  EXPECT_TRUE(batched.ok()) << batched.error_message();
+  EXPECT_EQ(LogSize(), before + valid) << "the batched retry wrote to the log";
   RecordProperty("first_stream_ms", static_cast<int>(absl::ToInt64Milliseconds(first_took)));
   RecordProperty("retry_stream_ms", static_cast<int>(absl::ToInt64Milliseconds(retry_took)));
   RecordProperty("restart_ms", static_cast<int>(absl::ToInt64Milliseconds(restart_took)));

@@ -28,6 +28,8 @@ namespace chemledger::waybill {
 inline constexpr size_t kMaxBatchWaybills = 256;
 inline constexpr size_t kMaxQueuedWaybills = 2048;
 inline constexpr size_t kMaxQueuedBytes = 16 << 20;
+// SubmitBatches reads at most this many messages ahead of their answers.
+inline constexpr size_t kMaxQueuedWaybillBatches = 8;
 // Submit streams: how many may be open at once, in all and per enterprise
 // (more are refused with RESOURCE_EXHAUSTED), and when an idle or unread
 // stream is dropped.
@@ -39,9 +41,11 @@ struct SubmitStreamOptions {
 };
 
 using api::kGetWaybillMethod;
-using api::kSubmitStreamMethod;
 using api::kListVehiclesInParkMethod;
 using api::kListWaybillsMethod;
+using api::kMaxWaybillsPerBatchMessage;
+using api::kSubmitBatchesMethod;
+using api::kSubmitStreamMethod;
 
 // GetWaybill, ListWaybills and ListVehiclesInPark are raw methods: their
 // read credentials are checked over the request's bytes as received
@@ -73,6 +77,9 @@ class WaybillServiceImpl final : public WaybillServiceBase {
   grpc::Status SubmitStream(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::WaybillResult, v1::SignedEnvelope>* stream) override;
+  grpc::Status SubmitBatches(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::WaybillBatchResult, v1::WaybillBatch>* stream) override;
   grpc::ServerUnaryReactor* GetWaybill(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
                                        grpc::ByteBuffer* response) override;

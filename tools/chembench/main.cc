@@ -25,6 +25,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
+#include "api/wire.h"
 #include "tools/chembench/bench_server.h"
 #include "tools/chembench/event_bench.h"
 #include "tools/chembench/issuance_bench.h"
@@ -77,12 +79,13 @@ constexpr char kUsage[] =
     "labels, each label's signature checked too; the Ed25519 checks per second are\n"
     "then printed as well.\n\n"
     "chembench waybills --chemledgerd PATH [--dir DIR] [--waybills N]\n"
-    "  [--codes-per-waybill N] [--rounds N] [--streams N] [--window N]: starts\n"
-    "chemledgerd (a separate process) on a scratch deployment, registers a carrier,\n"
-    "commissions packages and pushes signed e-waybills over SubmitStream, N per round\n"
-    "(default 20000, each listing packages of its own; --window, default 1024, in\n"
-    "flight on each of --streams, default 4): durable waybills/s and p50/p99 latency\n"
-    "per round, next to one core's Ed25519 verify rate.\n"
+    "  [--codes-per-waybill N] [--rounds N] [--streams N] [--window N] [--batch N]:\n"
+    "starts chemledgerd (a separate process) on a scratch deployment, registers a\n"
+    "carrier, commissions packages and pushes signed e-waybills over SubmitStream, N\n"
+    "per round (default 20000, each listing packages of its own; --window, default\n"
+    "1024, in flight on each of --streams, default 4), or with --batch N over\n"
+    "SubmitBatches, N a message: durable waybills/s and p50/p99 latency per round\n"
+    "(per message with --batch), next to one core's Ed25519 verify rate.\n"
     "chembench reads --chemledgerd PATH [--dir DIR] [--write-rate N] [--read-rate N]\n"
     "  [--seconds N] [--sync-delay-ms N] [--codes N] [--rounds N]: GetHistory latency\n"
     "at a fixed read rate (default 500/s), idle and while events stream in at a fixed\n"
@@ -212,6 +215,16 @@ int Waybills(const Args& flags) {
                    {"rounds", &options.rounds}, {"streams", &options.streams},
                    {"window", &options.window}})) {
     return 2;
+  }
+  if (flags.Has("batch")) {
+    int64_t batch = 0;
+    if (!absl::SimpleAtoi(flags.Get("batch"), &batch) || batch < 1 ||
+        batch > chemledger::api::kMaxWaybillsPerBatchMessage) {
+      std::cerr << "chembench waybills: --batch must be 1 to "
+                << chemledger::api::kMaxWaybillsPerBatchMessage << "\n";
+      return 2;
+    }
+    options.batch = static_cast<int>(batch);
   }
   // Every package is issued and commissioned before the first round.
   if (static_cast<uint64_t>(options.waybills) * options.codes_per_waybill * options.rounds >
@@ -381,7 +394,9 @@ const Benchmark kBenchmarks[] = {
       {"major-hazard-sites", "registered-sites"}},
      Events},
     {"waybills",
-     {{"chemledgerd", "dir", "waybills", "codes-per-waybill", "rounds", "streams", "window"}, {}},
+     {{"chemledgerd", "dir", "waybills", "codes-per-waybill", "rounds", "streams", "window",
+       "batch"},
+      {}},
      Waybills},
     {"issuance", {{"dir", "rounds"}, {}}, Issuance},
     {"reads",

@@ -17,6 +17,9 @@ struct WaybillBenchOptions {
   // Waybills in flight per stream: four of the server's batches of 256, so
   // that it can check the next batch while one commits.
   int window = 1024;
+  // 0: SubmitStream, one request a message; N: SubmitBatches, N requests a
+  // message (window ÷ N messages in flight; latency per message).
+  int batch = 0;
 };
 
 // Prints a Markdown table to stdout; returns a process exit status.
