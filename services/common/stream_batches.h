@@ -1,17 +1,15 @@
 // Serving a bidirectional stream of signed writes a batch at a time, for the
 // services whose core takes batches (LedgerService::AppendStream and
-// AppendBatches, WaybillService::SubmitStream): a reader thread queues what the client
-// sends; a checker thread takes what has queued up as one batch and checks
-// what does not depend on the batches before it (the signatures, the
-// expensive part); the handler's thread hands each checked batch, in order,
-// to the core (one durable write), writes one answer per request in order,
-// and goes on. So a batch is checked while the one before it commits, and a
-// single stream keeps the write path busy. A client that sends ahead gets
-// large batches; one that waits for each answer gets batches of one.
-// Reading ahead stops at a bound (StreamBatchLimits: max_queued requests,
-// max_queued_bytes), and besides the queue a stream holds at most three
-// batches (one being checked, one checked and waiting, one being
-// answered), so a fast client cannot fill the server's memory.
+// AppendBatches, WaybillService::SubmitStream and SubmitBatches): a reader thread queues what the
+// client sends; a checker thread takes what has queued up as one batch and checks what does not
+// depend on the batches before it (the signatures, the expensive part); the handler's thread hands
+// each checked batch, in order, to the core (one durable write), writes one answer per request in
+// order, and goes on. So a batch is checked while the one before it commits, and a single stream
+// keeps the write path busy. A client that sends ahead gets large batches; one that waits for each
+// answer gets batches of one. Reading ahead stops at a bound (StreamBatchLimits: max_queued
+// requests, max_queued_bytes), and besides the queue a stream holds at most three batches (one
+// being checked, one checked and waiting, one being answered), so a fast client cannot fill the
+// server's memory.
 //
 // A client that stops sending and reading is dropped (stream_watchdog.h).
 // Who may open such a stream, and how many may be open, is

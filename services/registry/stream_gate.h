@@ -1,5 +1,6 @@
 // Who may hold a stream of writes open, and how many (LedgerService.
-// AppendStream and AppendBatches, WaybillService.SubmitStream). A stream is
+// AppendStream and AppendBatches, WaybillService.SubmitStream and
+// SubmitBatches). A stream is
 // opened with read credentials for its method in its metadata
 // (services/common/read_auth.h), signed by an admin or operator of an
 // enterprise; they are checked before the stream takes a slot, so a client
