@@ -635,28 +635,38 @@ std::vector<v1::WaybillResult> ChemledgerdE2eTest::StreamWaybills(
 std::vector<v1::WaybillResult> ChemledgerdE2eTest::BatchWaybills(
     const crypto::SigningKey& opener, const std::vector<v1::SignedEnvelope>& requests, int batch,
     grpc::Status* status) {
+  std::vector<std::vector<v1::SignedEnvelope>> batches;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (i % batch == 0) batches.emplace_back();
+    batches.back().push_back(requests[i]);
+  }
+  std::vector<v1::WaybillResult> results;
+  for (const v1::WaybillBatchResult& answer : BatchWaybills(opener, batches, status)) {
+    results.insert(results.end(), answer.results().begin(), answer.results().end());
+  }
+  return results;
+}
+
+std::vector<v1::WaybillBatchResult> ChemledgerdE2eTest::BatchWaybills(
+    const crypto::SigningKey& opener, const std::vector<std::vector<v1::SignedEnvelope>>& batches,
+    grpc::Status* status) {
   grpc::ClientContext context;
   AttachStreamCredentials(&context, api::kSubmitBatchesMethod, opener);
   auto stream = waybills_->SubmitBatches(&context);
   std::thread writer([&] {
-    v1::WaybillBatch message;
-    for (size_t i = 0; i < requests.size(); ++i) {
-      *message.add_requests() = requests[i];
-      if (message.requests_size() == batch || i + 1 == requests.size()) {
-        if (!stream->Write(message)) break;
-        message.Clear();
-      }
+    for (const std::vector<v1::SignedEnvelope>& batch : batches) {
+      v1::WaybillBatch message;
+      for (const v1::SignedEnvelope& r : batch) *message.add_requests() = r;
+      if (!stream->Write(message)) break;
     }
     stream->WritesDone();
   });
-  std::vector<v1::WaybillResult> results;
+  std::vector<v1::WaybillBatchResult> answers;
   v1::WaybillBatchResult answer;
-  while (stream->Read(&answer)) {
-    for (const v1::WaybillResult& r : answer.results()) results.push_back(r);
-  }
+  while (stream->Read(&answer)) answers.push_back(answer);
   writer.join();
   *status = stream->Finish();
-  return results;
+  return answers;
 }
 
 absl::StatusOr<crypto::Checkpoint> ChemledgerdE2eTest::VerifiedCheckpoint() {

@@ -230,6 +230,10 @@ class ChemledgerdE2eTest : public ::testing::Test {
   std::vector<v1::WaybillResult> BatchWaybills(const crypto::SigningKey& opener,
                                                const std::vector<v1::SignedEnvelope>& requests,
                                                int batch, grpc::Status* status);
+  // The same with the batches given, one message each; the answers as sent.
+  std::vector<v1::WaybillBatchResult> BatchWaybills(
+      const crypto::SigningKey& opener, const std::vector<std::vector<v1::SignedEnvelope>>& batches,
+      grpc::Status* status);
 
   // The log's current checkpoint, verified with the key pinned at init (not
   // one the server sends).

@@ -444,6 +444,30 @@ TEST_F(ScanPageTrustedProxyTest, OnlyTheNamedProxiesNameTheClient) {
       << out;
 }
 
+// A named proxy's X-Forwarded-For names the client: here the loopback
+// address, named in its IPv4-mapped IPv6 form, which matches the peer's
+// IPv4 address.
+class ScanPageNamedProxyTest : public ScanPageE2eTest {
+ protected:
+  std::vector<std::string> ServeFlags() override {
+    return {"--trusted-proxy", "192.0.2.1, [::ffff:127.0.0.1]"};
+  }
+};
+
+TEST_F(ScanPageNamedProxyTest, TheNamedProxysHeaderNamesTheClient) {
+  httplib::Client client("127.0.0.1", http_port_);
+  client.set_keep_alive(true);
+  int limited = 0;
+  for (int i = 0; i < 1200 && limited == 0; ++i) {
+    httplib::Result r = client.Get("/NOT-A-LABEL/X/Y");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    limited += r->status == 429;
+  }
+  ASSERT_EQ(limited, 1);
+  // Another phone behind the proxy has an allowance of its own.
+  EXPECT_EQ(client.Get("/NOT-A-LABEL/X/Y", {{"X-Forwarded-For", "203.0.113.7"}})->status, 200);
+}
+
 // Beyond loopback the pages need TLS, as the gRPC port does; without TLS
 // chemledgerd serves only when asked to (--plaintext).
 TEST_F(ScanPageE2eTest, PlainHttpOnlyOnLoopback) {

@@ -262,14 +262,21 @@ TEST_F(WaybillE2eTest, BatchesOfTheClientsAreAnsweredABatchAtATime) {
   EXPECT_EQ(results[2].log_index(), results[0].log_index());
   EXPECT_EQ(LogSize(), before + 1);
 
-  // A batch of 257: INVALID_ARGUMENT, nothing of it answered or written.
-  std::vector<v1::SignedEnvelope> too_many(api::kMaxWaybillsPerBatchMessage + 1,
-                                           waybill("WB-BATCH-3", issued.labels[1].code(), ""));
-  results = BatchWaybills(carrier_key, too_many, api::kMaxWaybillsPerBatchMessage + 1, &status);
+  // A batch of 257 after one that is answered: INVALID_ARGUMENT once the
+  // first is, nothing of it answered or written, nothing after it read.
+  const v1::SignedEnvelope third = waybill("WB-BATCH-3", issued.labels[1].code(), "");
+  std::vector<v1::WaybillBatchResult> answers =
+      BatchWaybills(carrier_key,
+                    {{first},
+                     std::vector<v1::SignedEnvelope>(api::kMaxWaybillsPerBatchMessage + 1, third),
+                     {third}},
+                    &status);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(status.error_message().find("at most 256"), std::string::npos)
       << status.error_message();
-  EXPECT_TRUE(results.empty());
+  ASSERT_EQ(answers.size(), 1u);
+  ASSERT_EQ(answers[0].results_size(), 1);
+  EXPECT_TRUE(answers[0].results(0).replayed());
   EXPECT_EQ(LogSize(), before + 1);
 }
 

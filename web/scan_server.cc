@@ -696,9 +696,15 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
 
 absl::StatusOr<std::vector<std::string>> ParseTrustedProxies(absl::string_view flag_value) {
   std::vector<std::string> proxies;
+  flag_value = absl::StripAsciiWhitespace(flag_value);
   if (flag_value == "none") return proxies;
-  for (absl::string_view part : absl::StrSplit(flag_value, ',')) {
-    const std::string address(absl::StripAsciiWhitespace(part));
+  for (absl::string_view part : absl::StrSplit(flag_value, ',', absl::SkipWhitespace())) {
+    absl::string_view text = absl::StripAsciiWhitespace(part);
+    // An IPv6 address may come in brackets, as in a URL.
+    if (absl::StartsWith(text, "[") && absl::EndsWith(text, "]")) {
+      text = text.substr(1, text.size() - 2);
+    }
+    const std::string address(text);
     if (AddressBytes(address).empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--trusted-proxy: '", address,

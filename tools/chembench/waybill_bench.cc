@@ -1,5 +1,6 @@
 // chembench waybills: e-waybills per second that a carrier pushes over
-// WaybillService.SubmitStream into a real chemledgerd running as a separate
+// WaybillService.SubmitStream (or SubmitBatches, --batch) into a real
+// chemledgerd running as a separate
 // process (started here on a scratch data directory), with p50/p99 latency;
 // next to the Ed25519 verify rate of one core, measured in the same run.
 //
@@ -93,20 +94,22 @@ absl::StatusOr<RateFigures> PushRound(v1::WaybillService::Stub* waybills,
           for (const v1::WaybillBatch& m : messages) sent.push_back(&m);
           read_auth::AttachStreamCredentials(&context, api::kSubmitBatchesMethod,
                                              BenchServer::Signer(openers[t]));
+          size_t results = 0;
           outcome = PushWithWindow(waybills->SubmitBatches(&context).get(), sent,
                                    std::max(1, window / batch),
                                    [&](size_t m, const v1::WaybillBatchResult& answer) {
+                                     results += answer.results_size();
                                      for (int i = 0; i < answer.results_size(); ++i) {
                                        take(m * batch + i, answer.results(i));
                                      }
                                    });
-          // One answer per message: counted in requests from here on.
-          if (outcome.answers == sent.size()) outcome.answers = mine.size();
+          // One answer per message: counted in results from here on.
+          outcome.answers = results;
         }
         if (!outcome.status.ok()) {
           failure[t] = absl::StrCat("stream ", t + 1, " failed: ", outcome.status.error_message());
         } else if (outcome.answers != mine.size() && failure[t].empty()) {
-          failure[t] = absl::StrCat("stream ", t + 1, " got ", outcome.answers, " answers to ",
+          failure[t] = absl::StrCat("stream ", t + 1, " got ", outcome.answers, " results for ",
                                     mine.size(), " waybills");
         }
         latency[t] = std::move(outcome.latencies_ms);
