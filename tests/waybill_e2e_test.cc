@@ -278,6 +278,40 @@ TEST_F(WaybillE2eTest, BatchesOfTheClientsAreAnsweredABatchAtATime) {
   ASSERT_EQ(answers[0].results_size(), 1);
   EXPECT_TRUE(answers[0].results(0).replayed());
   EXPECT_EQ(LogSize(), before + 1);
+
+  // Credentials for SubmitStream do not open SubmitBatches.
+  {
+    grpc::ClientContext context;
+    AttachStreamCredentials(&context, api::kSubmitStreamMethod, carrier_key);
+    auto stream = waybills_->SubmitBatches(&context);
+    stream->WritesDone();
+    v1::WaybillBatchResult answer;
+    EXPECT_FALSE(stream->Read(&answer));
+    const grpc::Status s = stream->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  }
+  // One stream per actor, of either kind: with a SubmitStream open, the
+  // same key's SubmitBatches is refused.
+  {
+    grpc::ClientContext held_context;
+    AttachStreamCredentials(&held_context, api::kSubmitStreamMethod, carrier_key);
+    auto held = waybills_->SubmitStream(&held_context);
+    ASSERT_TRUE(held->Write(first));  // answered: the stream is open
+    v1::WaybillResult replayed;
+    ASSERT_TRUE(held->Read(&replayed));
+    EXPECT_TRUE(replayed.replayed());
+    grpc::ClientContext context;
+    AttachStreamCredentials(&context, api::kSubmitBatchesMethod, carrier_key);
+    auto stream = waybills_->SubmitBatches(&context);
+    stream->WritesDone();
+    v1::WaybillBatchResult answer;
+    EXPECT_FALSE(stream->Read(&answer));
+    const grpc::Status s = stream->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+    held->WritesDone();
+    EXPECT_FALSE(held->Read(&replayed));
+    EXPECT_TRUE(held->Finish().ok());
+  }
 }
 
 TEST_F(WaybillE2eTest, AStreamOf10000WaybillsGetsOneResultEachAndReplaysWhole) {
