@@ -88,42 +88,20 @@ grpc::Status LedgerServiceImpl::AppendBatches(
   registry::StreamGate::Ticket ticket =
       streams_.Enter(*client_->Latest(), *context, kAppendBatchesMethod);
   if (!ticket.ok()) return ToGrpcStatus(ticket.status());
-  // Each message is a batch of its own (one durable write), checked while
-  // the one before it commits.
   StreamBatchLimits limits{1, kMaxQueuedEventBatches, kMaxQueuedBytes};
   limits.timeouts = stream_options_.timeouts;
-  return AnswerInBatches<v1::EventBatch, registry::CheckedStreamBatch, v1::EventBatchResult>(
-      context, stream, limits,
-      [](const v1::EventBatch& batch) {
-        if (batch.events_size() <= kMaxEventsPerBatchMessage) return grpc::Status::OK;
-        return grpc::Status(
-            grpc::StatusCode::INVALID_ARGUMENT,
-            absl::StrCat("events: ", batch.events_size(), " events in one batch; at most ",
-                         kMaxEventsPerBatchMessage));
+  return registry::AnswerSignedBatches<v1::EventBatch, v1::EventBatchResult, v1::AppendResult>(
+      context, stream, limits, ticket, *client_,
+      {"events", kMaxEventsPerBatchMessage, &v1::EventBatch::events,
+       &v1::EventBatch::mutable_events},
+      [&](std::shared_ptr<const storage::Snapshot> at,
+          absl::Span<const v1::SignedEnvelope* const> admitted) {
+        return ledger_->VerifyBatch(std::move(at), admitted);
       },
-      [&](std::vector<v1::EventBatch> batches) {
-        std::vector<v1::SignedEnvelope> events;
-        for (v1::EventBatch& b : batches) {
-          for (v1::SignedEnvelope& e : *b.mutable_events()) events.push_back(std::move(e));
-        }
-        return registry::CheckStreamBatch(
-            ticket, client_->Latest(), std::move(events),
-            [&](std::shared_ptr<const storage::Snapshot> at,
-                absl::Span<const v1::SignedEnvelope* const> admitted) {
-              return ledger_->VerifyBatch(std::move(at), admitted);
-            });
+      [&](const registry::VerifiedBatch& admitted) {
+        return ResultsOf(ledger_->AppendVerified(admitted));
       },
-      [&](registry::CheckedStreamBatch& batch) {
-        v1::EventBatchResult out;
-        for (v1::AppendResult& result : registry::AnswerCheckedStreamBatch<v1::AppendResult>(
-                 batch, [](const absl::Status& refused) { return ResultOf(refused); },
-                 [&](const registry::VerifiedBatch& admitted) {
-                   return ResultsOf(ledger_->AppendVerified(admitted));
-                 })) {
-          *out.add_results() = std::move(result);
-        }
-        return std::vector<v1::EventBatchResult>{std::move(out)};
-      });
+      [](const absl::Status& refused) { return ResultOf(refused); });
 }
 
 template <typename Request, typename Response>

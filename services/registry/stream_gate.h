@@ -30,10 +30,12 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/registry.pb.h"
+#include "google/protobuf/repeated_ptr_field.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/sync_stream.h"
 #include "journal/ledger_client.h"
@@ -195,6 +197,58 @@ grpc::Status AnswerSignedStream(grpc::ServerContext* context,
       },
       [&](CheckedStreamBatch& batch) {
         return AnswerCheckedStreamBatch<Result>(batch, refused, apply);
+      });
+}
+
+// The signed writes a batch message carries (EventBatch.events,
+// WaybillBatch.requests): the field's name, as refusals name it; the most
+// one message may carry; its accessors.
+template <typename Batch>
+struct BatchRequests {
+  const char* field;
+  int max;
+  const google::protobuf::RepeatedPtrField<v1::SignedEnvelope>& (Batch::*get)() const;
+  google::protobuf::RepeatedPtrField<v1::SignedEnvelope>* (Batch::*take)();
+};
+
+// Answers a stream of batch messages of signed writes (AppendBatches,
+// SubmitBatches) opened with `ticket`: each message is a batch of its own
+// (one durable write), checked while the one before it commits, and
+// answered with one `BatchResult` holding a result per request, in order
+// (as AnswerSignedStream answers each). A message carrying more than
+// `requests.max` ends the stream with INVALID_ARGUMENT naming the field,
+// once the messages before it are answered.
+template <typename Batch, typename BatchResult, typename Result>
+grpc::Status AnswerSignedBatches(grpc::ServerContext* context,
+                                 grpc::ServerReaderWriter<BatchResult, Batch>* stream,
+                                 StreamBatchLimits limits, StreamGate::Ticket& ticket,
+                                 journal::LedgerClient& ledger,
+                                 const BatchRequests<Batch>& requests, StreamBatchVerifier verify,
+                                 absl::FunctionRef<std::vector<Result>(const VerifiedBatch&)> apply,
+                                 absl::FunctionRef<Result(const absl::Status&)> refused) {
+  limits.max_batch = 1;  // a message is a batch
+  return AnswerInBatches<Batch, CheckedStreamBatch, BatchResult>(
+      context, stream, limits,
+      [&](const Batch& batch) {
+        const int n = (batch.*requests.get)().size();
+        if (n <= requests.max) return grpc::Status::OK;
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            absl::StrCat(requests.field, ": ", n, " ", requests.field,
+                                         " in one batch; at most ", requests.max));
+      },
+      [&](std::vector<Batch> batches) {
+        std::vector<v1::SignedEnvelope> envelopes;
+        for (Batch& b : batches) {
+          for (v1::SignedEnvelope& e : *(b.*requests.take)()) envelopes.push_back(std::move(e));
+        }
+        return CheckStreamBatch(ticket, ledger.Latest(), std::move(envelopes), verify);
+      },
+      [&](CheckedStreamBatch& batch) {
+        BatchResult out;
+        for (Result& result : AnswerCheckedStreamBatch<Result>(batch, refused, apply)) {
+          *out.add_results() = std::move(result);
+        }
+        return std::vector<BatchResult>{std::move(out)};
       });
 }
 

@@ -29,6 +29,15 @@ v1::WaybillResult ResultOf(const absl::StatusOr<WaybillReceipt>& receipt) {
   return result;
 }
 
+std::vector<v1::WaybillResult> ResultsOf(
+    const std::vector<absl::StatusOr<WaybillReceipt>>& receipts) {
+  std::vector<v1::WaybillResult> results;
+  results.reserve(receipts.size());
+  for (const absl::StatusOr<WaybillReceipt>& receipt : receipts)
+    results.push_back(ResultOf(receipt));
+  return results;
+}
+
 }  // namespace
 
 grpc::Status WaybillServiceImpl::Submit(grpc::ServerContext* context,
@@ -57,12 +66,7 @@ grpc::Status WaybillServiceImpl::SubmitStream(
         return book_->VerifyBatch(std::move(at), admitted);
       },
       [&](const registry::VerifiedBatch& admitted) {
-        std::vector<v1::WaybillResult> results;
-        results.reserve(admitted.envelopes.size());
-        for (const auto& receipt : book_->ApplyVerified(admitted)) {
-          results.push_back(ResultOf(receipt));
-        }
-        return results;
+        return ResultsOf(book_->ApplyVerified(admitted));
       },
       [](const absl::Status& refused) { return ResultOf(refused); });
 }
@@ -74,47 +78,20 @@ grpc::Status WaybillServiceImpl::SubmitBatches(
   registry::StreamGate::Ticket ticket =
       streams_.Enter(*ledger_->Latest(), *context, kSubmitBatchesMethod);
   if (!ticket.ok()) return ToGrpcStatus(ticket.status());
-  // Each message is a batch of its own (one durable write), checked while
-  // the one before it commits.
   StreamBatchLimits limits{1, kMaxQueuedWaybillBatches, kMaxQueuedBytes};
   limits.timeouts = stream_options_.timeouts;
-  return AnswerInBatches<v1::WaybillBatch, registry::CheckedStreamBatch, v1::WaybillBatchResult>(
-      context, stream, limits,
-      [](const v1::WaybillBatch& batch) {
-        if (batch.requests_size() <= kMaxWaybillsPerBatchMessage) return grpc::Status::OK;
-        return grpc::Status(
-            grpc::StatusCode::INVALID_ARGUMENT,
-            absl::StrCat("requests: ", batch.requests_size(), " requests in one batch; at most ",
-                         kMaxWaybillsPerBatchMessage));
+  return registry::AnswerSignedBatches<v1::WaybillBatch, v1::WaybillBatchResult, v1::WaybillResult>(
+      context, stream, limits, ticket, *ledger_,
+      {"requests", kMaxWaybillsPerBatchMessage, &v1::WaybillBatch::requests,
+       &v1::WaybillBatch::mutable_requests},
+      [&](std::shared_ptr<const storage::Snapshot> at,
+          absl::Span<const v1::SignedEnvelope* const> admitted) {
+        return book_->VerifyBatch(std::move(at), admitted);
       },
-      [&](std::vector<v1::WaybillBatch> batches) {
-        std::vector<v1::SignedEnvelope> requests;
-        for (v1::WaybillBatch& b : batches) {
-          for (v1::SignedEnvelope& r : *b.mutable_requests()) requests.push_back(std::move(r));
-        }
-        return registry::CheckStreamBatch(
-            ticket, ledger_->Latest(), std::move(requests),
-            [&](std::shared_ptr<const storage::Snapshot> at,
-                absl::Span<const v1::SignedEnvelope* const> admitted) {
-              return book_->VerifyBatch(std::move(at), admitted);
-            });
+      [&](const registry::VerifiedBatch& admitted) {
+        return ResultsOf(book_->ApplyVerified(admitted));
       },
-      [&](registry::CheckedStreamBatch& batch) {
-        v1::WaybillBatchResult out;
-        for (v1::WaybillResult& result : registry::AnswerCheckedStreamBatch<v1::WaybillResult>(
-                 batch, [](const absl::Status& refused) { return ResultOf(refused); },
-                 [&](const registry::VerifiedBatch& admitted) {
-                   std::vector<v1::WaybillResult> results;
-                   results.reserve(admitted.envelopes.size());
-                   for (const auto& receipt : book_->ApplyVerified(admitted)) {
-                     results.push_back(ResultOf(receipt));
-                   }
-                   return results;
-                 })) {
-          *out.add_results() = std::move(result);
-        }
-        return std::vector<v1::WaybillBatchResult>{std::move(out)};
-      });
+      [](const absl::Status& refused) { return ResultOf(refused); });
 }
 
 grpc::Status WaybillServiceImpl::ResolveWaybillCode(grpc::ServerContext* context,
