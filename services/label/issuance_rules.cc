@@ -63,17 +63,11 @@ std::vector<std::string> IssuanceRules::OwnedPayloadTypes() const {
 absl::StatusOr<std::optional<journal::RequestId>> IssuanceRules::RequestKey(
     const v1::SignedEnvelope& envelope) const {
   v1::IssueLabelsRequest request;
-  if (!request.ParseFromString(envelope.payload())) {
-    return registry::UnreadableRequest(
-        kIssueLabelsContext, envelope.payload(),
-        absl::InvalidArgumentError("envelope.payload: not an IssueLabelsRequest"));
-  }
-  absl::StatusOr<journal::RequestId> id =
-      journal::MakeRequestId("label", "request.request_id", request.request_id());
-  if (!id.ok()) {
-    return registry::UnreadableRequest(kIssueLabelsContext, envelope.payload(), id.status());
-  }
-  return *std::move(id);
+  return registry::ReadableRequestId(
+      kIssueLabelsContext, envelope.payload(),
+      request.ParseFromString(envelope.payload())
+          ? journal::MakeRequestId("label", "request.request_id", request.request_id())
+          : absl::InvalidArgumentError("envelope.payload: not an IssueLabelsRequest"));
 }
 
 absl::StatusOr<std::string> IssuanceRules::RequestScope(const v1::SignedEnvelope& envelope,

@@ -1448,15 +1448,11 @@ std::vector<std::string> LifecycleRules::OwnedPayloadTypes() const {
 absl::StatusOr<std::optional<journal::RequestId>> LifecycleRules::RequestKey(
     const v1::SignedEnvelope& envelope) const {
   v1::Event event;
-  if (!event.ParseFromString(envelope.payload())) {
-    return registry::UnreadableRequest(
-        kEventContext, envelope.payload(),
-        absl::InvalidArgumentError("envelope.payload: not an Event"));
-  }
-  absl::StatusOr<journal::RequestId> id =
-      journal::MakeRequestId("event", "event.event_id", event.event_id(), "event");
-  if (!id.ok()) return registry::UnreadableRequest(kEventContext, envelope.payload(), id.status());
-  return *std::move(id);
+  return registry::ReadableRequestId(
+      kEventContext, envelope.payload(),
+      event.ParseFromString(envelope.payload())
+          ? journal::MakeRequestId("event", "event.event_id", event.event_id(), "event")
+          : absl::InvalidArgumentError("envelope.payload: not an Event"));
 }
 
 absl::StatusOr<std::string> LifecycleRules::RequestScope(const v1::SignedEnvelope& envelope,

@@ -75,14 +75,11 @@ absl::StatusOr<std::optional<journal::RequestId>> RegistryRules::RequestKey(
   // Only the id is read: every field added since the first epoch left out
   // (an old entry's unknown field 22 need not parse as today's).
   v1::RegistryRequest request;
-  if (!ParseLoggedRegistryRequest(envelope.payload(), 0, &request)) {
-    return UnreadableRequest(kRegistryContext, envelope.payload(),
-                             absl::InvalidArgumentError("envelope.payload: not a RegistryRequest"));
-  }
-  absl::StatusOr<journal::RequestId> id =
-      journal::MakeRequestId("registry", "request.request_id", request.request_id());
-  if (!id.ok()) return UnreadableRequest(kRegistryContext, envelope.payload(), id.status());
-  return *std::move(id);
+  return ReadableRequestId(
+      kRegistryContext, envelope.payload(),
+      ParseLoggedRegistryRequest(envelope.payload(), 0, &request)
+          ? journal::MakeRequestId("registry", "request.request_id", request.request_id())
+          : absl::InvalidArgumentError("envelope.payload: not a RegistryRequest"));
 }
 
 absl::Status RegistryRules::Apply(const journal::EntryContext& entry,

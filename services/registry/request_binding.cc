@@ -60,10 +60,12 @@ absl::Status CheckFieldsKnown(const crypto::SignatureContext& context, absl::str
   return CheckEveryFieldKnown(payload, *request.type, request.name);
 }
 
-absl::Status UnreadableRequest(const crypto::SignatureContext& context, absl::string_view payload,
-                               absl::Status refusal) {
+absl::StatusOr<journal::RequestId> ReadableRequestId(const crypto::SignatureContext& context,
+                                                     absl::string_view payload,
+                                                     absl::StatusOr<journal::RequestId> id) {
+  if (id.ok()) return id;
   if (absl::Status known = CheckFieldsKnown(context, payload); !known.ok()) return known;
-  return refusal;
+  return id;
 }
 
 bool ParseLoggedRegistryRequest(absl::string_view payload, uint32_t rules_epoch,

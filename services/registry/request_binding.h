@@ -51,6 +51,7 @@
 #include "absl/time/time.h"
 #include "chemledger/v1/registry.pb.h"
 #include "crypto/keys.h"
+#include "journal/state_machine.h"
 
 namespace chemledger::registry {
 
@@ -84,13 +85,16 @@ bool IsSignedWriteRequest(const crypto::SignatureContext& context);
 // has been answered with its receipt.
 absl::Status CheckFieldsKnown(const crypto::SignatureContext& context, absl::string_view payload);
 
-// `refusal` of a request whose id or form could not be read (the journal
-// reads a request's id before its rules run), or CheckFieldsKnown's refusal
-// instead when `payload` carries a field this server does not know (a known
-// field in another wire type, a malformed nested message): the same answer,
-// never recorded, however the request breaks.
-absl::Status UnreadableRequest(const crypto::SignatureContext& context, absl::string_view payload,
-                               absl::Status refusal);
+// A signed write's request id as its state machine's RequestKey read it
+// from `payload` (the journal reads it before the rules run): `id` itself,
+// or when it is an error (the payload did not parse, the id is not one),
+// that error, or CheckFieldsKnown's refusal instead when `payload` carries
+// a field this server does not know (a known field in another wire type, a
+// malformed nested message): the same answer, never recorded, however the
+// request breaks.
+absl::StatusOr<journal::RequestId> ReadableRequestId(const crypto::SignatureContext& context,
+                                                     absl::string_view payload,
+                                                     absl::StatusOr<journal::RequestId> id);
 
 // Parses a logged RegistryRequest as the server that recorded it read it
 // (`rules_epoch`: LogEntry.rules_epoch; 0 to leave out every field added

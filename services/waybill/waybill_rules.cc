@@ -1086,16 +1086,11 @@ std::vector<std::string> WaybillRules::OwnedPayloadTypes() const {
 absl::StatusOr<std::optional<journal::RequestId>> WaybillRules::RequestKey(
     const v1::SignedEnvelope& envelope) const {
   v1::WaybillRequest request;
-  if (!request.ParseFromString(envelope.payload())) {
-    return registry::UnreadableRequest(
-        kWaybillContext, envelope.payload(),
-        absl::InvalidArgumentError("envelope.payload: not a WaybillRequest"));
-  }
-  absl::StatusOr<journal::RequestId> id =
-      journal::MakeRequestId("waybill", "request.request_id", request.request_id());
-  if (!id.ok())
-    return registry::UnreadableRequest(kWaybillContext, envelope.payload(), id.status());
-  return *std::move(id);
+  return registry::ReadableRequestId(
+      kWaybillContext, envelope.payload(),
+      request.ParseFromString(envelope.payload())
+          ? journal::MakeRequestId("waybill", "request.request_id", request.request_id())
+          : absl::InvalidArgumentError("envelope.payload: not a WaybillRequest"));
 }
 
 absl::StatusOr<std::string> WaybillRules::RequestScope(const v1::SignedEnvelope& envelope,
