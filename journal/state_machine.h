@@ -127,12 +127,16 @@ namespace chemledger::journal {
 //      a field this server does not know is refused, not recorded
 //      (services/registry/request_binding.h); entries of earlier epochs are
 //      read without the fields added since (ParseLoggedRegistryRequest).
+//  18: a signed request that sends a field holding one value twice, or two
+//      members of one oneof, is refused, not recorded: a parser keeps the
+//      last, another reader may take the first (services/common/
+//      known_fields.h).
 // A field added to a signed request message (Event, WaybillRequest,
 // IssueLabelsRequest, RegistryRequest, or any message they carry) comes
 // with a new epoch: an older entry may carry its number as an unknown field,
 // and an older build's `check` would refuse entries that set it.
 // request_binding_test pins the schema to the epoch.
-inline constexpr uint32_t kCurrentRulesEpoch = 17;
+inline constexpr uint32_t kCurrentRulesEpoch = 18;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {

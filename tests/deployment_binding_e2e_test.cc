@@ -405,6 +405,28 @@ TEST_F(DeploymentBindingE2eTest, AFieldThisServerDoesNotKnowIsRefusedEverywhere)
   expect_unknown(Read(*acme_operator_, api::kGetHistoryMethod, read, &history), "GetHistory",
                  "request: field number 20 (sent as length-delimited bytes) is not a field of "
                  "chemledger.v1.GetHistoryRequest");
+
+  // A field that holds one value, sent twice (rules epoch 18): the parser
+  // would take the second location, a reader of the first the other site.
+  // Refused by a write and a read alike, naming it, and nothing written.
+  const uint64_t raw_before_twice = RawLogSize();
+  v1::Event twice = event;
+  twice.set_event_id("twice-1");
+  v1::Location elsewhere = twice.location();
+  elsewhere.set_site("warehouse 2");
+  twice.GetReflection()->MutableUnknownFields(&twice)->AddLengthDelimited(
+      v1::Event::kLocationFieldNumber, elsewhere.SerializeAsString());
+  expect_unknown(AppendEvent(*acme_operator_, twice), "Append",
+                 "event.location: sent twice; it holds one value (a message)");
+  v1::GetHistoryRequest read_twice;
+  read_twice.set_code(issued.labels[0].code());
+  read_twice.GetReflection()
+      ->MutableUnknownFields(&read_twice)
+      ->AddLengthDelimited(v1::GetHistoryRequest::kCodeFieldNumber, issued.labels[1].code());
+  expect_unknown(Read(*acme_operator_, api::kGetHistoryMethod, read_twice, &history), "GetHistory",
+                 "request.code: sent twice");
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(RawLogSize(), raw_before_twice);
 }
 
 }  // namespace

@@ -75,14 +75,45 @@ absl::Status Malformed(const Frame& at, const Descriptor& type) {
       absl::StrCat(PathOf(at), ": not a well-formed ", type.full_name()));
 }
 
+constexpr char kMeansOneThing[] =
+    "a signed request must mean one thing to every reader, and a parser keeps the last of such "
+    "fields (merging messages) where another reader may take the first; send it once";
+
+// Refused when `field` holds one value and was sent before in this message,
+// or is of a oneof another member of which was; else noted as sent.
+absl::Status CheckSentOnce(const FieldDescriptor& field, const Frame& at,
+                           absl::InlinedVector<const FieldDescriptor*, 16>& sent) {
+  if (field.is_repeated()) return absl::OkStatus();
+  const google::protobuf::OneofDescriptor* oneof = field.real_containing_oneof();
+  for (const FieldDescriptor* before : sent) {
+    if (before == &field) {
+      const Frame here{&at, field.name(), -1};
+      return absl::InvalidArgumentError(absl::StrCat(PathOf(here),
+                                                     ": sent twice; it holds one value (a ",
+                                                     field.type_name(), "): ", kMeansOneThing));
+    }
+    if (oneof != nullptr && before->real_containing_oneof() == oneof) {
+      const Frame here{&at, field.name(), -1};
+      return absl::InvalidArgumentError(
+          absl::StrCat(PathOf(here), ": sent with ", before->name(), ", another member of oneof ",
+                       oneof->name(), ", which holds one of them: ", kMeansOneThing));
+    }
+  }
+  sent.push_back(&field);
+  return absl::OkStatus();
+}
+
 // Walks the fields up to the stream's current limit.
-absl::Status Walk(CodedInputStream& in, const Descriptor& type, const Frame& at, int depth) {
+absl::Status Walk(CodedInputStream& in, const Descriptor& type, const Frame& at, int depth,
+                  SingularFields singular) {
   if (depth > kMaxDepth) {
     return absl::InvalidArgumentError(
         absl::StrCat(PathOf(at), ": nests more than ", kMaxDepth, " messages deep"));
   }
   // Occurrences so far of each repeated message field, for the path's index.
   absl::InlinedVector<std::pair<int, int>, 4> occurrences;
+  // The singular fields sent so far (kOnce).
+  absl::InlinedVector<const FieldDescriptor*, 16> sent;
   while (in.BytesUntilLimit() > 0) {
     const uint32_t tag = in.ReadTag();
     if (tag == 0) return Malformed(at, type);
@@ -100,6 +131,9 @@ absl::Status Walk(CodedInputStream& in, const Descriptor& type, const Frame& at,
           PathOf(here), ": sent as ", WireTypeName(wire_type), ", which this server's parser does not "
           "read as this field (a ", field->type_name(), ", sent as ", WireTypeName(WireTypeOf(*field)),
           "): ", kTakenWhole));
+    }
+    if (singular == SingularFields::kOnce) {
+      if (absl::Status s = CheckSentOnce(*field, at, sent); !s.ok()) return s;
     }
     if (field->type() != FieldDescriptor::TYPE_MESSAGE) {
       if (!WireFormatLite::SkipField(&in, tag)) return Malformed(at, type);
@@ -121,7 +155,9 @@ absl::Status Walk(CodedInputStream& in, const Descriptor& type, const Frame& at,
       return Malformed(inside, *field->message_type());
     }
     const CodedInputStream::Limit limit = in.PushLimit(static_cast<int>(length));
-    if (absl::Status s = Walk(in, *field->message_type(), inside, depth + 1); !s.ok()) return s;
+    if (absl::Status s = Walk(in, *field->message_type(), inside, depth + 1, singular); !s.ok()) {
+      return s;
+    }
     in.PopLimit(limit);
   }
   return absl::OkStatus();
@@ -130,12 +166,12 @@ absl::Status Walk(CodedInputStream& in, const Descriptor& type, const Frame& at,
 }  // namespace
 
 absl::Status CheckEveryFieldKnown(absl::string_view wire, const Descriptor& type,
-                                  absl::string_view root) {
+                                  absl::string_view root, SingularFields singular) {
   const Frame top{nullptr, root, -1};
   if (wire.size() > static_cast<size_t>(INT32_MAX)) return Malformed(top, type);
   CodedInputStream in(reinterpret_cast<const uint8_t*>(wire.data()), static_cast<int>(wire.size()));
   in.PushLimit(static_cast<int>(wire.size()));
-  return Walk(in, type, top, 0);
+  return Walk(in, type, top, 0, singular);
 }
 
 absl::Status CheckEveryFieldKnown(const google::protobuf::Message& parsed, absl::string_view root) {

@@ -118,6 +118,65 @@ TEST(KnownFieldsTest, MapEntriesAreWalkedLikeAnyMessage) {
   EXPECT_TRUE(absl::StrContains(refused.message(), "google.protobuf.Value")) << refused;
 }
 
+// A field that holds one value sent twice: the parser keeps the last (a
+// message's are merged), a reader that takes the first reads another
+// request. Refused (kOnce), with its path; taken as parsed (kAsParsed).
+TEST(KnownFieldsTest, AFieldThatHoldsOneValueSentTwiceIsRefused) {
+  const v1::Event event = AnEvent();
+  v1::Event other_id;
+  other_id.set_event_id("e-2");
+  const std::string id_twice = event.SerializeAsString() + other_id.SerializeAsString();
+  v1::Event parsed;
+  ASSERT_TRUE(parsed.ParseFromString(id_twice));
+  ASSERT_EQ(parsed.event_id(), "e-2");  // what the parser takes
+  ExpectRefused(CheckEveryFieldKnown(id_twice, *v1::Event::descriptor(), "event"),
+                "event.event_id: sent twice; it holds one value (a string)");
+  EXPECT_TRUE(
+      CheckEveryFieldKnown(id_twice, *v1::Event::descriptor(), "event", SingularFields::kAsParsed)
+          .ok());
+
+  // A message field: merged by the parser.
+  v1::Event later_time;
+  later_time.mutable_event_time()->set_nanos(5);
+  ExpectRefused(CheckEveryFieldKnown(event.SerializeAsString() + later_time.SerializeAsString(),
+                                     *v1::Event::descriptor(), "event"),
+                "event.event_time: sent twice; it holds one value (a message)");
+
+  // Inside a repeated message, each element on its own: outputs[1].code twice.
+  v1::Event nested = event;
+  v1::RepackagingOutput* second = nested.mutable_outputs(1);
+  second->GetReflection()->MutableUnknownFields(second)->AddLengthDelimited(
+      v1::RepackagingOutput::kCodeFieldNumber, "91110000100000000A.P1.0009");
+  ExpectRefused(Check(nested), "event.outputs[1].code: sent twice");
+
+  // Repeated fields (codes, outputs) any number of times, as in AnEvent.
+  EXPECT_TRUE(Check(event).ok());
+}
+
+TEST(KnownFieldsTest, TwoMembersOfAOneofAreRefused) {
+  google::protobuf::Value number;
+  number.set_number_value(1);
+  google::protobuf::Value text;
+  text.set_string_value("x");
+  const std::string both = number.SerializeAsString() + text.SerializeAsString();
+  google::protobuf::Value parsed;
+  ASSERT_TRUE(parsed.ParseFromString(both));
+  ASSERT_EQ(parsed.kind_case(), google::protobuf::Value::kStringValue);  // the last member
+  ExpectRefused(CheckEveryFieldKnown(both, *parsed.GetDescriptor(), "value"),
+                "value.string_value: sent with number_value, another member of oneof kind");
+  EXPECT_TRUE(
+      CheckEveryFieldKnown(both, *parsed.GetDescriptor(), "value", SingularFields::kAsParsed).ok());
+  // The same member twice is a field sent twice.
+  ExpectRefused(CheckEveryFieldKnown(text.SerializeAsString() + text.SerializeAsString(),
+                                     *parsed.GetDescriptor(), "value"),
+                "value.string_value: sent twice");
+  // One member each, in two messages of a map: no repeat.
+  google::protobuf::Struct s;
+  (*s.mutable_fields())["a"] = number;
+  (*s.mutable_fields())["b"] = text;
+  EXPECT_TRUE(Check(s, "struct").ok()) << Check(s, "struct");
+}
+
 TEST(KnownFieldsTest, MalformedBytesAreRefused) {
   const std::string wire = AnEvent().SerializeAsString();
   // Cut inside the last field.

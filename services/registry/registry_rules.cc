@@ -853,11 +853,15 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
 absl::StatusOr<v1::Actor> CheckSigner(const journal::EntryContext& entry,
                                       const storage::StateReader& state,
                                       const crypto::SignatureContext& context) {
-  // Taken whole or not at all: no field this server does not know (after
+  // Taken whole or not at all: no field this server does not know, and
+  // from rules epoch 18 none that holds one value sent twice (after
   // the journal answered a retry of a recorded request, so that one taken
   // before this rule still gets its receipt).
   if (entry.rules_epoch >= kKnownFieldsRulesEpoch) {
-    if (absl::Status s = CheckFieldsKnown(context, entry.envelope->payload()); !s.ok()) return s;
+    if (absl::Status s = CheckFieldsKnown(context, entry.envelope->payload(), entry.rules_epoch);
+        !s.ok()) {
+      return s;
+    }
   }
   if (entry.rules_epoch >= kRequestBindingRulesEpoch) {
     // What the request binds itself to (request_binding.h): its expiry, and

@@ -910,6 +910,69 @@ TEST_F(RegistryRulesTest, FieldsAreReadAsTheEpochOfTheirEntryReadThem) {
   ExpectCheckPasses();
 }
 
+// Before rules epoch 18 a request that sent a field holding one value twice
+// was taken as the parser reads it (a message sent twice, merged; the last
+// value of a scalar), and is still that request when the state is rebuilt.
+// From epoch 18 it is refused, as are two members of one oneof, and the old
+// request's retry gets its receipt.
+TEST_F(RegistryRulesTest, AFieldSentTwiceIsTakenAsParsedBeforeEpoch18AndRefusedFrom) {
+  const std::string uscc = testing::ExampleUscc("340500");
+  // register_enterprise sent twice: the second's name is the one parsed.
+  const auto twice = [&](const std::string& id) {
+    v1::RegistryRequest first = Enterprise(uscc);
+    first.set_request_id(id);
+    v1::RegistryRequest second;
+    second.mutable_register_enterprise()->set_name("第二个名称");
+    return first.SerializeAsString() + second.SerializeAsString();
+  };
+  TestLedgerOptions epoch17;
+  epoch17.rules_epoch = 17;
+  ledger_->Reopen(epoch17);
+  ASSERT_FALSE(HasFatalFailure());
+  const v1::SignedEnvelope old = *envelope::Sign(kRegistryContext, twice("twice-1"), admin_);
+  absl::StatusOr<journal::Receipt> taken = Submit(old);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  std::optional<EnterpriseRecord> registered = FindEnterpriseNow(uscc);
+  ASSERT_TRUE(registered.has_value());
+  EXPECT_EQ(registered->enterprise.name(), "第二个名称");
+  ExpectCheckPasses();
+
+  TestLedgerOptions current;
+  current.rules_epoch = journal::kCurrentRulesEpoch;
+  ledger_->Reopen(current);
+  ASSERT_FALSE(HasFatalFailure());
+  Refused(*envelope::Sign(kRegistryContext, twice("twice-2"), admin_),
+          absl::StatusCode::kInvalidArgument,
+          "request.register_enterprise: sent twice; it holds one value (a message)");
+  // A scalar inside a message sent twice (the message's bytes written as
+  // they are, as field 10).
+  v1::Enterprise again;
+  again.set_name("又一个");
+  v1::RegistryRequest name_twice;
+  name_twice.set_request_id("twice-3");
+  name_twice.GetReflection()
+      ->MutableUnknownFields(&name_twice)
+      ->AddLengthDelimited(
+          v1::RegistryRequest::kRegisterEnterpriseFieldNumber,
+          testing::ExampleProducer(testing::ExampleUscc("340600")).SerializeAsString() +
+              again.SerializeAsString());
+  Refused(Signed(admin_, name_twice), absl::StatusCode::kInvalidArgument,
+          "request.register_enterprise.name: sent twice; it holds one value (a string)");
+  // Two members of the oneof `change`.
+  v1::RegistryRequest two = Enterprise(testing::ExampleUscc("340700"));
+  two.set_request_id("twice-4");
+  v1::RegistryRequest other_member = Blacklist(kOther, true, "x");
+  other_member.clear_request_id();
+  Refused(*envelope::Sign(kRegistryContext,
+                          two.SerializeAsString() + other_member.SerializeAsString(), admin_),
+          absl::StatusCode::kInvalidArgument,
+          "request.blacklist: sent with register_enterprise, another member of oneof change");
+  absl::StatusOr<journal::Receipt> retry = Submit(old);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_TRUE(retry->replayed);
+  ExpectCheckPasses();
+}
+
 TEST_F(RegistryRulesTest, RevokedKeysAndBlacklistedEnterprisesWriteNothing) {
   Ok(admin_, Revoke(acme_admin_.key_id().ToString(), "laptop lost"));
   Refused(acme_admin_, Product(Methanol(kAcme, "ME05")), absl::StatusCode::kPermissionDenied,

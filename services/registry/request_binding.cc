@@ -54,10 +54,14 @@ bool IsSignedWriteRequest(const crypto::SignatureContext& context) {
   return WriteRequestTypeOf(context).type != nullptr;
 }
 
-absl::Status CheckFieldsKnown(const crypto::SignatureContext& context, absl::string_view payload) {
+absl::Status CheckFieldsKnown(const crypto::SignatureContext& context, absl::string_view payload,
+                              uint32_t rules_epoch) {
   const WriteRequestType request = WriteRequestTypeOf(context);
   if (request.type == nullptr) return absl::OkStatus();
-  return CheckEveryFieldKnown(payload, *request.type, request.name);
+  return CheckEveryFieldKnown(payload, *request.type, request.name,
+                              rules_epoch >= kSingularFieldsOnceRulesEpoch
+                                  ? SingularFields::kOnce
+                                  : SingularFields::kAsParsed);
 }
 
 absl::StatusOr<journal::RequestId> ReadableRequestId(const crypto::SignatureContext& context,

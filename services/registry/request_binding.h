@@ -33,7 +33,9 @@
 //
 // The fields are read from the payload's wire form, without parsing the
 // request (the deployment is checked beside the signature check of every
-// write), with the parser's rule for a field given twice: the last counts.
+// write), with the parser's rule for a field given twice: the last counts
+// (from rules epoch 18 the rules refuse a request that gives one twice:
+// CheckFieldsKnown).
 // A payload that is not a well-formed message is refused (InvalidArgument)
 // rather than taken as naming nothing.
 //
@@ -70,20 +72,28 @@ inline constexpr uint32_t kRequestBindingRulesEpoch = 15;
 inline constexpr uint32_t kDeploymentPolicyRulesEpoch = 17;
 inline constexpr uint32_t kKnownFieldsRulesEpoch = 17;
 
+// The rules epoch from which a request that sends a field holding one value
+// twice, or two members of a oneof, is refused (CheckFieldsKnown).
+inline constexpr uint32_t kSingularFieldsOnceRulesEpoch = 18;
+
 // Whether requests of `context` are signed write requests (Event,
 // WaybillRequest, IssueLabelsRequest, RegistryRequest): those that carry
 // the fields above.
 bool IsSignedWriteRequest(const crypto::SignatureContext& context);
 
 // OK when `payload`, a request of `context`, consists only of fields this
-// server's schema has (services/common/known_fields.h), or when `context`
-// is not a signed write request's; otherwise InvalidArgument naming the
+// server's schema has (services/common/known_fields.h) and, under the rules
+// of `rules_epoch` kSingularFieldsOnceRulesEpoch or later, sends no field
+// that holds one value twice nor two members of a oneof; or when `context`
+// is not a signed write request's. Otherwise InvalidArgument naming the
 // field's path from "event" (an Event) or "request" (the others). Such a
-// request may be sound, for a server of a newer version, and is no anomaly:
-// SubmitSigned never records a refusal of one (signers.h). The rules check it from
-// rules epoch kKnownFieldsRulesEpoch, after a retry of a recorded request
-// has been answered with its receipt.
-absl::Status CheckFieldsKnown(const crypto::SignatureContext& context, absl::string_view payload);
+// request may be sound, for a server of a newer version, or one a reader
+// would take otherwise than the parser, and is no anomaly: SubmitSigned
+// never records a refusal of one (signers.h). The rules check it from rules
+// epoch kKnownFieldsRulesEpoch, after a retry of a recorded request has been
+// answered with its receipt.
+absl::Status CheckFieldsKnown(const crypto::SignatureContext& context, absl::string_view payload,
+                              uint32_t rules_epoch = journal::kCurrentRulesEpoch);
 
 // A signed write's request id as its state machine's RequestKey read it
 // from `payload` (the journal reads it before the rules run): `id` itself,
