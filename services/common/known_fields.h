@@ -27,7 +27,7 @@
 //
 // The check reads the wire form against the message's descriptor, without
 // parsing into a message: it allocates nothing for a request that passes
-// (unless a message sets more than a few dozen singular fields).
+// (unless a message sets more than 16 singular fields).
 //
 // Thread-safety: stateless functions.
 

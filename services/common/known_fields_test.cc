@@ -9,6 +9,7 @@
 #include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
 #include "proto/chemledger/v1/ledger.pb.h"
+#include "proto/chemledger/v1/waybill.pb.h"
 
 namespace chemledger {
 namespace {
@@ -170,6 +171,15 @@ TEST(KnownFieldsTest, TwoMembersOfAOneofAreRefused) {
   ExpectRefused(CheckEveryFieldKnown(text.SerializeAsString() + text.SerializeAsString(),
                                      *parsed.GetDescriptor(), "value"),
                 "value.string_value: sent twice");
+  // A signed write's oneof: WaybillRequest.change.
+  v1::WaybillRequest submit;
+  submit.set_request_id("r-1");
+  submit.mutable_submit()->set_waybill_number("WB-1");
+  v1::WaybillRequest cancel;
+  cancel.mutable_cancel()->set_waybill_number("WB-1");
+  ExpectRefused(CheckEveryFieldKnown(submit.SerializeAsString() + cancel.SerializeAsString(),
+                                     *v1::WaybillRequest::descriptor(), "request"),
+                "request.cancel: sent with submit, another member of oneof change");
   // One member each, in two messages of a map: no repeat.
   google::protobuf::Struct s;
   (*s.mutable_fields())["a"] = number;

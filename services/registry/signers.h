@@ -82,7 +82,9 @@ struct SignedBatchOptions {
   // Told of each request refused for breaking a rule (null: nobody): those
   // the rules refused, and those whose signer's key is revoked or whose
   // enterprise is blacklisted; never one carrying a field this server does
-  // not know (request_binding.h, CheckFieldsKnown), whatever refused it.
+  // not know, or one that holds one value sent twice (request_binding.h,
+  // CheckFieldsKnown, as this build reads requests, whatever rules epoch
+  // the deployment runs), whatever refused it.
   RefusalSink* refusals = nullptr;
   // What to propose for request i (journal::Request::proposal), if anything.
   std::function<std::string(size_t i)> proposal;
