@@ -101,6 +101,45 @@ TEST_F(LeaseTakeoverTest, APausedWriterIsTakenOverAndWritesNothingWhenItResumes)
   std::filesystem::remove_all(first_dir, ignored);
 }
 
+// A standby waiting in start-up for the writer's lease, with nothing to stop
+// it but a signal, stops at once on SIGTERM, as a service manager's stop
+// expects (it has served nothing); the writer goes on.
+TEST_F(LeaseTakeoverTest, AStandbyWaitingForTheLeaseStopsOnSigterm) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  const std::string standby_dir = dir_ + "-waiting";
+  ASSERT_EQ(RunShell(absl::StrCat("cp -a ", dir_, " ", standby_dir, " && rm -rf ", standby_dir,
+                                  "/data/ephemeral"))
+                .first,
+            0);
+  Subprocess standby;
+  ASSERT_TRUE(standby
+                  .Start({Binary(), "serve", "--data", standby_dir + "/data", "--listen",
+                          "127.0.0.1:0", "--plaintext", "--http-listen", "127.0.0.1:0", "--lease",
+                          "2", "--lease-wait", "forever"})
+                  .ok());
+  // Well into its wait: the writer renews its lease every 0.7 s.
+  bool eof = false;
+  std::vector<std::string> lines = standby.ReadLines(absl::Now() + absl::Seconds(3), &eof);
+  ASSERT_FALSE(eof) << "the standby ended while the writer held the lease";
+  for (const std::string& line : lines) {
+    ASSERT_EQ(line.find("serving"), std::string::npos) << line;
+  }
+  ASSERT_TRUE(standby.Kill(SIGTERM).ok());
+  const absl::Time sent = absl::Now();
+  lines = standby.ReadLines(sent + absl::Seconds(10), &eof);
+  ASSERT_TRUE(eof) << "the standby still runs 10 s after SIGTERM";
+  EXPECT_LT(absl::Now() - sent, absl::Seconds(3));
+  absl::StatusOr<int> status = standby.Wait();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGTERM) << "wait status " << *status;
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back(), "chemledgerd: SIGTERM while starting, stopped");
+  // The writer was never disturbed.
+  ASSERT_NO_FATAL_FAILURE(SubmitOk(*admin_, Enterprise("91440300708461136T")));
+  std::error_code ignored;
+  std::filesystem::remove_all(standby_dir, ignored);
+}
+
 // The failover drill: chemledgerd on a primary PostgreSQL with a
 // synchronous standby, its connection string naming both
 // (target_session_attrs=read-write). Mixed load (issuances, lifecycle

@@ -56,6 +56,7 @@
 #include "services/common/listen_address.h"
 #include "services/common/rate_limiter.h"
 #include "services/common/server_threads.h"
+#include "services/common/stop_signals.h"
 #include "services/common/tls_credentials.h"
 #include "services/label/label_service.h"
 #include "services/ledger/ledger_service.h"
@@ -351,6 +352,11 @@ absl::Status NewLabelKey(const cli::Args& args) {
 }
 
 absl::Status Serve(const cli::Args& args) {
+  // Block the stop signals before any other thread starts (gRPC starts its
+  // own as credentials are made), so that every thread has them blocked: one
+  // that comes while the store opens ends the process at once, and once it
+  // serves this thread waits for them (stop_signals.h).
+  BlockStopSignalsWhileStarting("chemledgerd");
   absl::StatusOr<std::string> data = args.Required("data");
   if (!data.ok()) return data.status();
   const std::string listen = args.Get("listen", "127.0.0.1:7443");
@@ -384,12 +390,6 @@ absl::Status Serve(const cli::Args& args) {
     credentials = grpc::InsecureServerCredentials();
   }
 
-  // Block the stop signals in every thread; this one waits for them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   // A hang-up does not stop the server (a closed terminal, `systemctl
   // reload`, a log rotation's postrotate): there is nothing to reload, and
   // the access log is rotated with copytruncate (docs/deployment.md).
@@ -670,6 +670,8 @@ absl::Status Serve(const cli::Args& args) {
               << std::endl;
   }
 
+  EndStartup();
+  const sigset_t stop_signals = StopSignalSet();
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   std::cout << "chemledgerd: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")

@@ -28,6 +28,7 @@
 #include "services/common/keepalive.h"
 #include "services/common/listen_address.h"
 #include "services/common/server_threads.h"
+#include "services/common/stop_signals.h"
 #include "services/common/tls_credentials.h"
 #include "services/ledgerd/ledger_store_service.h"
 
@@ -36,14 +37,6 @@ namespace {
 
 // SIGINT and SIGTERM, which stop a service (blocked in every thread, and
 // waited for).
-sigset_t StopSignals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  return signals;
-}
-
 // The flags every service takes.
 const std::set<std::string>& CommonFlags() {
   static const std::set<std::string>* const flags = new std::set<std::string>{
@@ -168,7 +161,8 @@ absl::StatusOr<std::unique_ptr<ledgerd::RemoteLedger>> ServiceProcess::ConnectLe
 }
 
 bool ServiceProcess::StopSignalWithin(absl::Duration timeout) {
-  const sigset_t stop_signals = StopSignals();
+  EndStartup();  // this caller takes them now
+  const sigset_t stop_signals = StopSignalSet();
   const timespec wait = absl::ToTimespec(timeout);
   const int got = sigtimedwait(&stop_signals, nullptr, &wait);
   if (got <= 0) return false;
@@ -292,7 +286,8 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
   if (internal) std::cout << "; internal port " << internal_port;
   std::cout << (plaintext_ ? " (plaintext, loopback)" : " (TLS)") << std::endl;
 
-  sigset_t stop_signals = StopSignals();
+  EndStartup();
+  sigset_t stop_signals = StopSignalSet();
   if (serving.until == nullptr) {
     sigwait(&stop_signals, &stop_signal_);
   } else {
@@ -366,9 +361,10 @@ int RunService(const ServiceSpec& spec, int argc, char** argv,
               << server::ConfigFileHelp(*config::ServiceConfig::descriptor());
     return 0;
   }
-  // Block the stop signals in every thread; Serve waits for them.
-  const sigset_t stop_signals = StopSignals();
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Block the stop signals in every thread: one that comes while the
+  // process starts ends it at once; Serve (or a standby's wait) takes them
+  // from then on (stop_signals.h).
+  BlockStopSignalsWhileStarting(spec.name);
   // A hang-up does not stop a service (as chemledgerd: nothing to reload).
   signal(SIGHUP, SIG_IGN);
   ServiceProcess process(spec, *std::move(args));

@@ -101,7 +101,9 @@ TEST_F(EventViewTest, AnEventOfManyCodesCarriesItsLoggedLeafHash) {
 TEST_F(EventViewTest, WhereAnEventWasRecordedIsReadAsTheParserReadsIt) {
   // Whole or not is decided from the event's location without parsing its
   // codes; a location given twice merges, the later enterprise winning, as
-  // the rules read it. Here the rules saw the producer (its own event).
+  // the rules of epoch 17 and before read it (from 18 they refuse it:
+  // services/common/known_fields.h). Here the rules saw the producer (its
+  // own event).
   Commission({3});
   v1::Event first = Event(v1::STORING, kWarehouse, {Code(3)});
   v1::Event second;
@@ -109,6 +111,11 @@ TEST_F(EventViewTest, WhereAnEventWasRecordedIsReadAsTheParserReadsIt) {
   const std::string payload = first.SerializeAsString() + second.SerializeAsString();
   absl::StatusOr<v1::SignedEnvelope> env = envelope::Sign(api::kEventContext, payload, producer_);
   ASSERT_TRUE(env.ok()) << env.status();
+  absl::StatusOr<EventReceipt> refused = t_->ledger().Append(*env);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  testing::TestLedgerOptions epoch17;
+  epoch17.rules_epoch = 17;
+  t_->Reopen(epoch17);
   absl::StatusOr<EventReceipt> stored = t_->ledger().Append(*env);
   ASSERT_TRUE(stored.ok()) << stored.status();
 
