@@ -566,6 +566,9 @@ absl::Status Serve(const cli::Args& args) {
     if (access_log) creators.push_back(access_log->InterceptorFactory());
     if (!creators.empty()) builder.experimental().SetInterceptorCreators(std::move(creators));
   }
+  // From here the server takes calls: a stop signal waits for the graceful
+  // stop below (stop_signals.h).
+  EndStartup();
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
@@ -670,7 +673,6 @@ absl::Status Serve(const cli::Args& args) {
               << std::endl;
   }
 
-  EndStartup();
   const sigset_t stop_signals = StopSignalSet();
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

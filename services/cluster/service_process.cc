@@ -35,8 +35,6 @@
 namespace chemledger::cluster {
 namespace {
 
-// SIGINT and SIGTERM, which stop a service (blocked in every thread, and
-// waited for).
 // The flags every service takes.
 const std::set<std::string>& CommonFlags() {
   static const std::set<std::string>* const flags = new std::set<std::string>{
@@ -161,7 +159,9 @@ absl::StatusOr<std::unique_ptr<ledgerd::RemoteLedger>> ServiceProcess::ConnectLe
 }
 
 bool ServiceProcess::StopSignalWithin(absl::Duration timeout) {
-  EndStartup();  // this caller takes them now
+  // This caller takes them from now on (a standby serving reads while it
+  // waits, a read replica between its attempts to open).
+  EndStartup();
   const sigset_t stop_signals = StopSignalSet();
   const timespec wait = absl::ToTimespec(timeout);
   const int got = sigtimedwait(&stop_signals, nullptr, &wait);
@@ -225,6 +225,9 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
   const std::string listen = again(args_.Get("listen", spec_.default_listen), served_port_);
   int port = 0;
   std::unique_ptr<grpc::Server> server;
+  // From here the service takes calls: a stop signal waits for the graceful
+  // stop below (stop_signals.h).
+  EndStartup();
   if (!serving.services.empty()) {
     server = build(listen, public_credentials, serving.services, false, &port);
     if (server == nullptr || port == 0) {
@@ -286,7 +289,6 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
   if (internal) std::cout << "; internal port " << internal_port;
   std::cout << (plaintext_ ? " (plaintext, loopback)" : " (TLS)") << std::endl;
 
-  EndStartup();
   sigset_t stop_signals = StopSignalSet();
   if (serving.until == nullptr) {
     sigwait(&stop_signals, &stop_signal_);

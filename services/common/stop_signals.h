@@ -10,9 +10,9 @@
 // sent SIGKILL. So a thread of this module takes them while the process
 // starts and ends the process at once: it says so on standard output and
 // dies of the signal, as a process without handlers does. That is safe at
-// any point of a start: the process has acknowledged nothing new yet, and the
-// store survives SIGKILL anywhere (an interrupted rebuild goes on where it
-// stopped at the next start).
+// any point of a start: the process takes no calls yet (EndStartup comes
+// before its servers start), and the store survives SIGKILL anywhere (an
+// interrupted rebuild goes on where it stopped at the next start).
 //
 // Thread-safety: BlockStopSignalsWhileStarting once, from the main thread
 // before any other thread starts; EndStartup from any thread, any number of
