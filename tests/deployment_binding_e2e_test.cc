@@ -228,7 +228,16 @@ TEST_F(DeploymentBindingE2eTest, APolicyRequiresEveryWriteToNameTheDeployment) {
   strict.mutable_set_deployment_policy()->set_require_named_requests(true);
   v1::SubmitResponse set;
   // Unnamed, a policy request is refused: it would be replayable elsewhere.
+  // (A rule's refusal of a registered key's request: recorded, by a thread
+  // of its own, maybe after the answer; waited for, so that it is not
+  // counted below among what the policy's refusals write.)
+  const uint64_t before_refusal = RawLogSize();
   EXPECT_EQ(Submit(Signed(*admin_, strict), &set).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  for (const absl::Time until = absl::Now() + absl::Seconds(10);
+       RawLogSize() == before_refusal && absl::Now() < until;) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_EQ(RawLogSize(), before_refusal + 1) << "the refusal was not recorded";
   strict.set_deployment(kDeployment);
   ASSERT_TRUE(Submit(Signed(*admin_, strict), &set).ok());
   const v1::Deployment now = deployment();
