@@ -3,6 +3,8 @@
 # or file: no TLS files without --plaintext, --plaintext beyond loopback, a
 # configuration file's unknown field, and (ledgerd) a label key left in the
 # data directory. --help lists the flags and the configuration file's fields.
+# A stop signal while a service starts (a personality waiting for ledgerd)
+# ends it at once, saying so.
 set -uo pipefail
 BIN=services/cluster
 fail() { echo "FAIL: $*"; exit 1; }
@@ -41,4 +43,17 @@ ls "$TEST_TMPDIR/label-keys"/label-*.key >/dev/null || fail "no key file in the 
 chmod 755 "$TEST_TMPDIR/label-keys"
 expect 1 "--keys: " services/chemledgerd/chemledgerd label-key new --keys "$TEST_TMPDIR/label-keys"
 expect 1 "--data or --keys" services/chemledgerd/chemledgerd label-key new
+# A personality waiting for a ledgerd that is not there (up to a minute)
+# stops at once on SIGTERM, and dies of it.
+"$BIN/verifyd" --plaintext --listen 127.0.0.1:0 --ledger 127.0.0.1:1 >"$TEST_TMPDIR/verifyd.out" 2>&1 &
+PID=$!
+sleep 1
+kill -0 "$PID" 2>/dev/null || fail "verifyd ended before the signal: $(cat "$TEST_TMPDIR/verifyd.out")"
+kill -TERM "$PID"
+for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$PID" 2>/dev/null && { kill -KILL "$PID"; fail "verifyd still starting 5 s after SIGTERM"; }
+wait "$PID"; CODE=$?
+[[ $CODE == 143 ]] || fail "verifyd exited $CODE, not by SIGTERM (143): $(cat "$TEST_TMPDIR/verifyd.out")"
+grep -qx "verifyd: SIGTERM while starting, stopped" "$TEST_TMPDIR/verifyd.out" ||
+  fail "verifyd did not say it stopped: $(cat "$TEST_TMPDIR/verifyd.out")"
 echo PASS
