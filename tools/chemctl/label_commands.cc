@@ -107,8 +107,7 @@ absl::Status TrustListCommand(const cli::Args& args) {
   crypto::TrustList list;
   list.resolver = *resolver;
   absl::StatusOr<absl::CivilDay> issued =
-      DayArg("--issued", args.Get("issued", absl::FormatCivilTime(absl::ToCivilDay(
-                                                absl::Now(), absl::UTCTimeZone()))));
+      DayArg("--issued", args.Get("issued", absl::FormatCivilTime(api::TodayInChina())));
   if (!issued.ok()) return issued.status();
   list.issued = *issued;
   absl::StatusOr<absl::CivilDay> expires = DayArg(
@@ -147,28 +146,33 @@ absl::Status TrustListCommand(const cli::Args& args) {
 
 std::vector<Command> LabelCommands() {
   return {
-      {"label make", "sign one package label URL",
+      {"label make",
+       "sign one package label URL",
        "usage: chemctl label make --key FILE --resolver HOST --enterprise USCC --product P\n"
        "           --batch B --serial N --date YYYY-MM-DD --quantity Q --unit UNIT --un NNNN\n"
        "           [--cas CAS] [--flags 剧毒,易制爆,易制毒,重点监管,高危] [--passphrase-file F]\n\n"
        "Prints the signed label URL (docs/label-format.md). --quantity is the net\n"
        "quantity per package in UNIT (UNECE Rec 20, e.g. KGM, LTR), up to 3 decimals.\n",
-       {{"key", "resolver", "enterprise", "product", "batch", "serial", "date", "quantity",
-         "unit", "un", "cas", "flags", "passphrase-file"},
+       {{"key", "resolver", "enterprise", "product", "batch", "serial", "date", "quantity", "unit",
+         "un", "cas", "flags", "passphrase-file"},
         {}},
        Make},
-      {"label render", "write a label URL's QR code as PNG and/or SVG",
+      {"label render",
+       "write a label URL's QR code as PNG and/or SVG",
        "usage: chemctl label render URL [--png FILE] [--svg FILE] [--module-px N]\n\n"
        "Encodes the label URL as a QR code (error correction M, alphanumeric mode)\n"
        "with a 4-module quiet zone, N pixels per module (default 4).\n",
-       {{"png", "svg", "module-px"}, {}}, Render},
-      {"label trust-list", "sign a label trust list for offline verifiers",
+       {{"png", "svg", "module-px"}, {}},
+       Render},
+      {"label trust-list",
+       "sign a label trust list for offline verifiers",
        "usage: chemctl label trust-list --root-key FILE --resolver HOST [--root-name NAME]\n"
        "           [--issued YYYY-MM-DD] [--expires YYYY-MM-DD] [--passphrase-file F]\n"
        "           KEYSPEC...\n\n"
        "KEYSPEC is PUBLIC_KEY_FILE:FROM:UNTIL[:REVOKED] (dates YYYY-MM-DD), one per\n"
-       "label key. The list expires a week after it is issued unless --expires says\n"
-       "otherwise. Prints the signed trust list; prints on stderr the trust-root\n"
+       "label key. --issued defaults to today in China time (UTC+8), as the\n"
+       "server's lists; the list expires a week after it is issued unless\n"
+       "--expires says otherwise. Prints the signed trust list; prints on stderr the trust-root\n"
        "verifier key that chemscan verify --trust-root needs (NAME defaults to\n"
        "HOST/label-trust).\n",
        {{"root-key", "resolver", "root-name", "issued", "expires", "passphrase-file"}, {}},
