@@ -163,6 +163,17 @@ AccessLog::Value AccessLog::Number(double d) { return Value{absl::StrFormat("%.3
 
 AccessLog::Value AccessLog::Integer(int64_t i) { return Value{absl::StrCat(i)}; }
 
+AccessLog::AccessLog(std::ostream* out, size_t max_queued_bytes)
+    : out_(out), max_queued_bytes_(max_queued_bytes), writer_([this] { WriteQueued(); }) {}
+
+AccessLog::~AccessLog() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  writer_.join();
+}
+
 void AccessLog::Write(const std::vector<std::pair<std::string, Value>>& fields) {
   std::string line = absl::StrCat(
       "{\"time\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
@@ -172,7 +183,54 @@ void AccessLog::Write(const std::vector<std::pair<std::string, Value>>& fields) 
   }
   line += "}\n";
   absl::MutexLock lock(&mu_);
-  *out_ << line << std::flush;
+  if (queued_bytes_ + line.size() > max_queued_bytes_) {
+    ++dropped_;
+    return;
+  }
+  queued_bytes_ += line.size();
+  queue_.push_back(std::move(line));
+}
+
+void AccessLog::WriteQueued() {
+  std::deque<std::string> lines;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](AccessLog* log) ABSL_EXCLUSIVE_LOCKS_REQUIRED(log->mu_) {
+            return !log->queue_.empty() || log->stopping_;
+          },
+          this));
+      if (queue_.empty()) return;  // stopping, and everything written
+      lines.swap(queue_);
+    }
+    // Written and flushed without the lock: a slow stream holds up no call.
+    size_t bytes = 0;
+    for (const std::string& line : lines) {
+      *out_ << line;
+      bytes += line.size();
+    }
+    *out_ << std::flush;
+    absl::MutexLock lock(&mu_);
+    queued_bytes_ -= bytes;
+    written_ += lines.size();
+    lines.clear();
+  }
+}
+
+uint64_t AccessLog::lines_written() const {
+  absl::MutexLock lock(&mu_);
+  return written_;
+}
+
+uint64_t AccessLog::lines_dropped() const {
+  absl::MutexLock lock(&mu_);
+  return dropped_;
+}
+
+std::vector<std::pair<std::string, uint64_t>> AccessLog::LinesByOutcome() const {
+  absl::MutexLock lock(&mu_);
+  return {{"written", written_}, {"dropped", dropped_}};
 }
 
 }  // namespace chemledger::server

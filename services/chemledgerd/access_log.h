@@ -20,14 +20,26 @@
 // logged: signatures, credentials, payloads, cookies, query strings (a
 // console ticket travels in one).
 //
-// Thread-safety: thread-safe; lines are written whole.
+// Lines are written by a thread of the log's own, so that no call waits for
+// the disk or for whoever reads standard error: a call puts its line on a
+// bounded queue (kMaxQueuedBytes) and goes on. When the writer falls that far
+// behind (a stalled disk, a log collector that stopped reading a pipe), new
+// lines are dropped and counted (lines_dropped(), the metric
+// chemledger_access_log_lines_total{outcome="dropped"}) rather than held.
+//
+// Thread-safety: thread-safe; lines are written whole, in the order Write
+// was called. The destructor writes what is queued, then returns.
 
 #ifndef CHEMLEDGER_SERVICES_CHEMLEDGERD_ACCESS_LOG_H_
 #define CHEMLEDGER_SERVICES_CHEMLEDGERD_ACCESS_LOG_H_
 
+#include <cstddef>
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <ostream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -40,8 +52,14 @@ namespace chemledger::server {
 
 class AccessLog {
  public:
+  // What may wait to be written before lines are dropped.
+  static constexpr size_t kMaxQueuedBytes = 8 << 20;
+
   // Writes to `out` (not owned; must outlive the log and the servers).
-  explicit AccessLog(std::ostream* out) : out_(out) {}
+  explicit AccessLog(std::ostream* out, size_t max_queued_bytes = kMaxQueuedBytes);
+  ~AccessLog();
+  AccessLog(const AccessLog&) = delete;
+  AccessLog& operator=(const AccessLog&) = delete;
 
   // For grpc::ServerBuilder::experimental().SetInterceptorCreators.
   std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> InterceptorFactory();
@@ -54,12 +72,29 @@ class AccessLog {
   static Value Number(double d);  // three decimals
   static Value Integer(int64_t i);
 
-  // One line: "time", then `fields` in order.
+  // One line: "time", then `fields` in order. Queued, or dropped when the
+  // queue is full; never waits for the writer.
   void Write(const std::vector<std::pair<std::string, Value>>& fields);
 
+  // Lines handed to the stream so far, and dropped because the queue was
+  // full (for the metrics).
+  uint64_t lines_written() const;
+  uint64_t lines_dropped() const;
+  // Both, as {"written", n} and {"dropped", n} (ServerMetrics::WatchAccessLog).
+  std::vector<std::pair<std::string, uint64_t>> LinesByOutcome() const;
+
  private:
-  absl::Mutex mu_;
-  std::ostream* const out_ ABSL_PT_GUARDED_BY(mu_);
+  void WriteQueued();
+
+  std::ostream* const out_;  // used by the writer thread only
+  const size_t max_queued_bytes_;
+  mutable absl::Mutex mu_;
+  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread writer_;
 };
 
 }  // namespace chemledger::server

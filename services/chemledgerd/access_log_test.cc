@@ -1,5 +1,14 @@
 #include "services/chemledgerd/access_log.h"
 
+#include <sstream>
+#include <streambuf>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 
 namespace chemledger::server {
@@ -17,6 +26,75 @@ TEST(AccessLogTest, StringsAreJsonWhateverTheirBytes) {
   EXPECT_EQ(AccessLog::String("\xed\xa0\x80").json, "\"\\ufffd\\ufffd\\ufffd\"");  // surrogate
   EXPECT_EQ(AccessLog::String("\xf4\x90\x80\x80").json,
             "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");  // beyond U+10FFFF
+}
+
+// A stream whose every write waits until it is released: a stalled disk, or
+// a log collector that stopped reading a pipe.
+class StalledBuffer : public std::streambuf {
+ public:
+  void Release() { released_.Notify(); }
+  std::string Text() {
+    absl::MutexLock lock(&mu_);
+    return text_;
+  }
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    released_.WaitForNotification();
+    absl::MutexLock lock(&mu_);
+    text_.append(s, static_cast<size_t>(n));
+    return n;
+  }
+  int_type overflow(int_type c) override {
+    if (c == traits_type::eof()) return traits_type::not_eof(c);
+    const char one = traits_type::to_char_type(c);
+    xsputn(&one, 1);
+    return c;
+  }
+
+ private:
+  absl::Notification released_;
+  absl::Mutex mu_;
+  std::string text_ ABSL_GUARDED_BY(mu_);
+};
+
+// A stream that stops taking lines holds up no call: Write returns while
+// the writer waits, what does not fit in the queue is dropped and counted,
+// and what was queued is written, in order, once the stream moves again.
+TEST(AccessLogTest, AStalledStreamHoldsUpNoCallAndDropsWhatDoesNotFit) {
+  StalledBuffer buffer;
+  std::ostream stream(&buffer);
+  uint64_t dropped = 0;
+  {
+    AccessLog log(&stream, /*max_queued_bytes=*/1000);
+    for (int i = 0; i < 200; ++i) log.Write({{"n", AccessLog::Integer(i)}});  // ~40 bytes each
+    dropped = log.lines_dropped();
+    EXPECT_EQ(log.lines_written(), 0u);
+    EXPECT_GT(dropped, 150u);
+    EXPECT_LT(dropped, 200u);
+    buffer.Release();
+  }  // writes what is queued
+  const std::vector<std::string> lines = absl::StrSplit(buffer.Text(), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 200 - dropped);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const size_t at = lines[i].find("\"n\":");
+    ASSERT_NE(at, std::string::npos) << lines[i];
+    int n = -1;
+    ASSERT_TRUE(absl::SimpleAtoi(lines[i].substr(at + 4, lines[i].size() - at - 5), &n))
+        << lines[i];
+    EXPECT_EQ(n, static_cast<int>(i)) << "lines are written in the order they came";
+  }
+}
+
+TEST(AccessLogTest, EveryLineIsWrittenByTheTimeTheLogIsGone) {
+  std::ostringstream out;
+  {
+    AccessLog log(&out);
+    for (int i = 0; i < 1000; ++i) log.Write({{"n", AccessLog::Integer(i)}});
+  }
+  const std::vector<std::string> lines = absl::StrSplit(out.str(), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 1000u);
+  EXPECT_NE(lines.back().find("\"n\":999}"), std::string::npos) << lines.back();
 }
 
 }  // namespace

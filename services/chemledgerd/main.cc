@@ -546,6 +546,9 @@ absl::Status Serve(const cli::Args& args) {
       if (d.public_scans() != nullptr) {
         metrics->WatchPublicScanRecords([&d] { return d.public_scans()->counters().ByOutcome(); });
       }
+      if (access_log) {
+        metrics->WatchAccessLog([log = access_log.get()] { return log->LinesByOutcome(); });
+      }
       metrics->WatchSlots(
           "issuance", [&label_service] { return label_service.issuances_in_progress(); },
           label::kMaxConcurrentIssuances);

@@ -153,9 +153,15 @@ struct ServerMetrics::Impl {
     // Per outcome: its counter and the count it was last brought to.
     std::map<std::string, std::pair<prometheus::Counter*, uint64_t>> seen;
   };
-  std::vector<WatchedOutcomes> outcomes ABSL_GUARDED_BY(caches_mu);
+  // What the Watch functions registered (caches_mu), and what each was
+  // brought to so far (the entries' counts, only under scrape_mu). A scrape
+  // copies the lists and calls the modules' functions holding scrape_mu
+  // alone, which nothing else takes: no module's lock is ever taken under
+  // caches_mu, so none is ordered after the metrics' registrations.
+  std::vector<std::shared_ptr<WatchedOutcomes>> outcomes ABSL_GUARDED_BY(caches_mu);
   absl::Mutex caches_mu;
-  std::vector<WatchedCache> caches ABSL_GUARDED_BY(caches_mu);
+  std::vector<std::shared_ptr<WatchedCache>> caches ABSL_GUARDED_BY(caches_mu);
+  absl::Mutex scrape_mu;
   std::unique_ptr<httplib::Server> http;
   std::thread thread;
 };
@@ -209,10 +215,10 @@ void ServerMetrics::WatchSlots(std::string slot, std::function<int()> in_use, in
 void ServerMetrics::WatchOutcomes(const std::string& family, const std::string& help,
                                   OutcomeCounts counts) {
   absl::MutexLock lock(&impl_->caches_mu);
-  impl_->outcomes.push_back(
-      {&prometheus::BuildCounter().Name(family).Help(help).Register(*impl_->registry),
-       std::move(counts),
-       {}});
+  impl_->outcomes.push_back(std::make_shared<Impl::WatchedOutcomes>(Impl::WatchedOutcomes{
+      &prometheus::BuildCounter().Name(family).Help(help).Register(*impl_->registry),
+      std::move(counts),
+      {}}));
 }
 
 void ServerMetrics::WatchRefusalRecords(OutcomeCounts counts) {
@@ -241,6 +247,13 @@ void ServerMetrics::WatchPublicScanRecords(OutcomeCounts counts) {
   WatchOutcomes("chemledger_public_scan_records_total",
                 "What became of anonymous scans of lost, used-up, disposed-of or voided "
                 "packages (recorded in the log, or why not)",
+                std::move(counts));
+}
+
+void ServerMetrics::WatchAccessLog(OutcomeCounts counts) {
+  WatchOutcomes("chemledger_access_log_lines_total",
+                "Access log lines handed to the log's stream (written), and dropped because "
+                "its writer fell too far behind (dropped)",
                 std::move(counts));
 }
 
@@ -283,10 +296,10 @@ void ServerMetrics::WatchReplica(std::function<ReplicaLag()> lag) {
 void ServerMetrics::WatchCache(std::string cache,
                               std::function<std::pair<uint64_t, uint64_t>()> counts) {
   absl::MutexLock lock(&impl_->caches_mu);
-  Impl::WatchedCache watched;
-  watched.counts = std::move(counts);
-  watched.hits = &impl_->cache_lookups.Add({{"cache", cache}, {"result", "hit"}});
-  watched.misses = &impl_->cache_lookups.Add({{"cache", cache}, {"result", "miss"}});
+  auto watched = std::make_shared<Impl::WatchedCache>();
+  watched->counts = std::move(counts);
+  watched->hits = &impl_->cache_lookups.Add({{"cache", cache}, {"result", "hit"}});
+  watched->misses = &impl_->cache_lookups.Add({{"cache", cache}, {"result", "miss"}});
   impl_->caches.push_back(std::move(watched));
 }
 
@@ -295,16 +308,27 @@ std::string ServerMetrics::Scrape() const {
     impl_->log_entries.Set(static_cast<double>(impl_->ledger->Latest()->size()));
   }
   {
-    absl::MutexLock lock(&impl_->caches_mu);
-    for (auto& [gauge, in_use] : impl_->watched_gauges) gauge->Set(in_use());
-    for (Impl::WatchedCache& c : impl_->caches) {
+    absl::MutexLock scraping(&impl_->scrape_mu);
+    std::vector<std::pair<prometheus::Gauge*, std::function<double()>>> gauges;
+    std::vector<std::shared_ptr<Impl::WatchedCache>> caches;
+    std::vector<std::shared_ptr<Impl::WatchedOutcomes>> outcomes;
+    {
+      absl::MutexLock lock(&impl_->caches_mu);
+      gauges = impl_->watched_gauges;
+      caches = impl_->caches;
+      outcomes = impl_->outcomes;
+    }
+    for (auto& [gauge, in_use] : gauges) gauge->Set(in_use());
+    for (const std::shared_ptr<Impl::WatchedCache>& watched : caches) {
+      Impl::WatchedCache& c = *watched;
       const auto [hits, misses] = c.counts();
       if (hits > c.hits_seen) c.hits->Increment(static_cast<double>(hits - c.hits_seen));
       if (misses > c.misses_seen) c.misses->Increment(static_cast<double>(misses - c.misses_seen));
       c.hits_seen = std::max(c.hits_seen, hits);
       c.misses_seen = std::max(c.misses_seen, misses);
     }
-    for (Impl::WatchedOutcomes& w : impl_->outcomes) {
+    for (const std::shared_ptr<Impl::WatchedOutcomes>& watched : outcomes) {
+      Impl::WatchedOutcomes& w = *watched;
       for (const auto& [outcome, count] : w.counts()) {
         auto it = w.seen.find(outcome);
         if (it == w.seen.end()) {

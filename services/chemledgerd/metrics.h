@@ -103,6 +103,8 @@ class ServerMetrics {
   void WatchMajorHazardAlerts(OutcomeCounts counts, std::function<int()> waiting);
   // The public scan recorder's (chemledger_public_scan_records_total).
   void WatchPublicScanRecords(OutcomeCounts counts);
+  // The access log's lines, written or dropped (chemledger_access_log_lines_total).
+  void WatchAccessLog(OutcomeCounts counts);
   // A read replica's view of the writer, which `lag` tells when scraped
   // (chemledger_replica_head_read_age_seconds and
   // chemledger_replica_replay_lag_seconds).

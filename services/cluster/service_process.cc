@@ -119,6 +119,9 @@ absl::Status ServiceProcess::Prepare() {
   if (args_.Has("metrics-listen")) {
     metrics_ = std::make_unique<server::ServerMetrics>(
         args_.Has("data") ? absl::StrCat(args_.Get("data"), "/log") : "");
+    if (access_log_) {
+      metrics_->WatchAccessLog([log = access_log_.get()] { return log->LinesByOutcome(); });
+    }
   }
   return absl::OkStatus();
 }

@@ -104,9 +104,11 @@ class ServiceProcess {
   int served_internal_port_ = 0;
   int served_metrics_port_ = 0;
   std::function<absl::Time()> clock_;
-  std::unique_ptr<server::ServerMetrics> metrics_;
+  // (In this order: the access log writes its last lines into its file, and
+  // the metrics, which read the access log's counts, go first.)
   std::unique_ptr<std::ofstream> access_file_;
   std::unique_ptr<server::AccessLog> access_log_;
+  std::unique_ptr<server::ServerMetrics> metrics_;
 };
 
 // Parses the command line (and --config), answers --help, prepares TLS,
