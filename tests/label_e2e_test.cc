@@ -27,6 +27,7 @@
 #include "httplib.h"
 #include "render/printable_label.h"
 #include "render/qr.h"
+#include "services/common/envelope.h"
 #include "services/common/grpc_read_auth.h"
 #include "tests/e2e_server.h"
 #include "tests/subprocess.h"
@@ -229,6 +230,85 @@ TEST_F(LabelE2eTest, AnIssuanceKilledMidStreamIsRedeliveredWhole) {
   Issued more = Issue(IssueRequest("MIDKILL", 1, *acme_operator_));
   ASSERT_TRUE(more.status.ok());
   EXPECT_EQ(more.labels[0].serial(), 100001u);
+}
+
+// An issuance takes a place among the few that stream at once only after
+// its caller has shown it is an actor of the enterprise; one enterprise
+// holds at most 2 of the 4. Issuances whose clients stopped reading (after
+// the first message) hold their places here.
+TEST_F(LabelE2eTest, AnIssuanceTakesItsPlaceOnceItsCallerIsKnownAndOneEnterpriseHoldsTwo) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  const std::string second_uscc = "91440300708461136T";
+  const crypto::SigningKey second = RegisterProducer(second_uscc, "second admin");
+  const auto request_of = [&](const std::string& uscc, const crypto::SigningKey& key,
+                              const std::string& id, uint32_t count) {
+    v1::IssueLabelsRequest r;
+    r.set_request_id(id);
+    r.set_enterprise_uscc(uscc);
+    r.set_product_number("M01");
+    r.set_batch("SLOTS");
+    *r.mutable_production_date() = Today();
+    r.set_package_count(count);
+    r.set_net_quantity("25");
+    r.set_unit("KGM");
+    return *envelope::Sign(api::kIssueLabelsContext, r.SerializeAsString(), key);
+  };
+  struct Held {
+    std::unique_ptr<grpc::ClientContext> context = std::make_unique<grpc::ClientContext>();
+    std::unique_ptr<grpc::ClientReader<v1::IssueLabelsResponse>> reader;
+  };
+  std::vector<Held> held;
+  const auto hold = [&](const v1::SignedEnvelope& request, const crypto::SigningKey& key) {
+    Held h;
+    AttachStreamCredentials(h.context.get(), api::kIssueLabelsMethod, key);
+    h.reader = labels_->IssueLabels(h.context.get(), request);
+    v1::IssueLabelsResponse first;
+    ASSERT_TRUE(h.reader->Read(&first)) << h.reader->Finish().error_message();
+    held.push_back(std::move(h));
+  };
+  const auto refused = [&](const v1::SignedEnvelope& request, const crypto::SigningKey* key) {
+    grpc::ClientContext context;
+    if (key != nullptr) AttachStreamCredentials(&context, api::kIssueLabelsMethod, *key);
+    auto reader = labels_->IssueLabels(&context, request);
+    v1::IssueLabelsResponse message;
+    EXPECT_FALSE(reader->Read(&message));
+    return reader->Finish();
+  };
+  ASSERT_NO_FATAL_FAILURE(
+      hold(request_of(kAcme, *acme_operator_, "slot-a1", 100000), *acme_operator_));
+  ASSERT_NO_FATAL_FAILURE(
+      hold(request_of(kAcme, *acme_operator_, "slot-a2", 100000), *acme_operator_));
+  grpc::Status third =
+      refused(request_of(kAcme, *acme_operator_, "slot-a3", 10), acme_operator_.get());
+  EXPECT_EQ(third.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << third.error_message();
+  EXPECT_NE(third.error_message().find(absl::StrCat("2 issuances of ", kAcme, " are streaming")),
+            std::string::npos)
+      << third.error_message();
+  // Another enterprise still gets its places.
+  ASSERT_NO_FATAL_FAILURE(hold(request_of(second_uscc, second, "slot-b1", 100000), second));
+  ASSERT_NO_FATAL_FAILURE(hold(request_of(second_uscc, second, "slot-b2", 100000), second));
+  // All four taken: a caller without credentials is told so, not that the
+  // places are full (it would have taken none); one with them, that they are.
+  grpc::Status anonymous = refused(request_of(second_uscc, second, "slot-b3", 10), nullptr);
+  EXPECT_EQ(anonymous.error_code(), grpc::StatusCode::UNAUTHENTICATED) << anonymous.error_message();
+  grpc::Status full = refused(request_of(second_uscc, second, "slot-b3", 10), &second);
+  EXPECT_EQ(full.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << full.error_message();
+  EXPECT_NE(full.error_message().find("4 issuances are streaming"), std::string::npos)
+      << full.error_message();
+  // Their clients go: the places are free again.
+  for (Held& h : held) h.context->TryCancel();
+  held.clear();
+  for (int attempt = 0;; ++attempt) {
+    Issued again = Issue(request_of(kAcme, *acme_operator_, "slot-a3", 10));
+    if (again.status.ok()) {
+      EXPECT_EQ(again.labels.size(), 10u);
+      break;
+    }
+    ASSERT_EQ(again.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << again.status.error_message();
+    ASSERT_LT(attempt, 100) << "the places were never freed";
+    absl::SleepFor(absl::Milliseconds(50));
+  }
 }
 
 }  // namespace

@@ -26,28 +26,13 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
                                            const v1::SignedEnvelope* request,
                                            grpc::ServerWriter<v1::IssueLabelsResponse>* writer) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
-  {
-    absl::MutexLock lock(&mu_);
-    if (issuing_ >= kMaxConcurrentIssuances) {
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          absl::StrCat(kMaxConcurrentIssuances,
-                                       " issuances are streaming; send the request again shortly"));
-    }
-    ++issuing_;
-  }
-  struct Release {
-    LabelServiceImpl* service;
-    ~Release() {
-      absl::MutexLock lock(&service->mu_);
-      --service->issuing_;
-    }
-  } release{this};
   // Labels go only to an actor of the enterprise they are for, who says
   // so with read credentials: the signed request may be in the log (as a
   // refusal recorded, or accepted before), where more than its signer may
-  // read it, and be accepted when sent again.
+  // read it, and be accepted when sent again. Checked before the call takes
+  // a place, so that one who cannot show it takes none.
+  v1::IssueLabelsRequest asked;
   {
-    v1::IssueLabelsRequest asked;
     if (!asked.ParseFromString(request->payload())) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "envelope.payload: not an IssueLabelsRequest");
@@ -68,6 +53,28 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
                           absl::StrCat(whose, "; actor '", reader->name(), "' is not one"));
     }
   }
+  const std::string& enterprise = asked.enterprise_uscc();
+  {
+    absl::MutexLock lock(&mu_);
+    if (issuing_ >= kMaxConcurrentIssuances) {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat(kMaxConcurrentIssuances,
+                                       " issuances are streaming; send the request again shortly"));
+    }
+    if (issuing_by_enterprise_[enterprise] >= kMaxConcurrentIssuancesPerEnterprise) {
+      return grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat(kMaxConcurrentIssuancesPerEnterprise, " issuances of ", enterprise,
+                       " are streaming; send the request again shortly"));
+    }
+    ++issuing_;
+    ++issuing_by_enterprise_[enterprise];
+  }
+  const auto release = absl::MakeCleanup([this, &enterprise] {
+    absl::MutexLock lock(&mu_);
+    --issuing_;
+    if (--issuing_by_enterprise_[enterprise] == 0) issuing_by_enterprise_.erase(enterprise);
+  });
   absl::StatusOr<Issuance> issuance = issuer_->Issue(*request);
   if (!issuance.ok()) return ToGrpcStatus(issuance.status());
   v1::IssueLabelsResponse header;

@@ -19,6 +19,7 @@
 #define CHEMLEDGER_SERVICES_LABEL_LABEL_SERVICE_H_
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -42,10 +43,13 @@ namespace chemledger::label {
 
 using api::kLabelsPerMessage;
 using api::kResolveLabelMethod;
-// IssueLabels calls streaming at once; more are refused with
-// RESOURCE_EXHAUSTED (the client retries the same signed request later).
+// IssueLabels calls streaming at once, in all and for one enterprise (so
+// that one cannot take every place); more are refused with
+// RESOURCE_EXHAUSTED (the client retries the same signed request later). A
+// call takes its place once its credentials are checked: a caller that
+// cannot show it is an actor of the enterprise takes none.
 inline constexpr int kMaxConcurrentIssuances = 4;
-
+inline constexpr int kMaxConcurrentIssuancesPerEnterprise = 2;
 
 // ResolveLabel is a raw method: read credentials, when it carries them, are
 // checked over the request's bytes as received (raw_unary.h).
@@ -109,6 +113,7 @@ class LabelServiceImpl final : public LabelServiceBase {
   RateLimiter* const signed_;
   absl::Mutex mu_;
   int issuing_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, int> issuing_by_enterprise_ ABSL_GUARDED_BY(mu_);
   // The last trust list signed, and its note (GetTrustList).
   struct SignedTrustList {
     crypto::TrustList list;
