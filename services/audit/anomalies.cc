@@ -507,4 +507,16 @@ absl::StatusOr<bool> AnomalyFeed::Round(uint64_t size, Lister list,
   return true;
 }
 
+bool OverdueShipmentFeed::Look(const v1::Anomalies& look,
+                               absl::FunctionRef<bool(const v1::Anomaly&)> tell) {
+  std::set<std::string> overdue_now;
+  for (const v1::Anomaly& a : look.overdue_shipments()) {
+    overdue_now.insert(a.waybill());
+    if (!told_.insert(a.waybill()).second) continue;
+    if (!tell(a)) return false;
+  }
+  if (!look.overdue_truncated()) told_ = std::move(overdue_now);
+  return true;
+}
+
 }  // namespace chemledger::audit

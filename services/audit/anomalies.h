@@ -31,6 +31,8 @@
 #define CHEMLEDGER_SERVICES_AUDIT_ANOMALIES_H_
 
 #include <cstdint>
+#include <set>
+#include <string>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
@@ -101,6 +103,29 @@ class AnomalyFeed {
   v1::ListAnomaliesRequest request_;
   const int pages_per_round_;
   uint64_t told_size_ = 0;  // every anomaly of a log of this size is told
+};
+
+// A subscription's overdue shipments (a state, not entries): each is told
+// when a look finds it overdue, once while it stays overdue. What it keeps
+// is the size of the last look's list: a shipment no longer in it
+// (received, cancelled, its arrival put off) is forgotten, and told again if
+// it becomes overdue again; while a look's list is cut short
+// (overdue_truncated), nothing is forgotten, since one told may be overdue
+// still, beyond the cut.
+//
+// Thread-compatible: one subscription's thread uses it.
+class OverdueShipmentFeed {
+ public:
+  // `tell` gets each shipment of `look` (a ListAnomalies answer for
+  // OVERDUE_SHIPMENT) not told since it became overdue, in the list's order.
+  // False when `tell` returned false (the listener left).
+  bool Look(const v1::Anomalies& look, absl::FunctionRef<bool(const v1::Anomaly&)> tell);
+
+  // The shipments it keeps as told.
+  size_t told() const { return told_.size(); }
+
+ private:
+  std::set<std::string> told_;  // by waybill
 };
 
 }  // namespace chemledger::audit

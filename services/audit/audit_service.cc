@@ -207,7 +207,7 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
   // From now on, unless the caller names where it left off; a backlog is
   // told a round (100 pages) at a time.
   AnomalyFeed feed(std::move(entries), snapshot->size());
-  std::set<std::string> overdue_told;
+  OverdueShipmentFeed overdue_feed;
   // A subscriber that stops taking anomalies is dropped after 30 s, and its
   // subscription slot freed; a quiet one stays.
   StreamWatchdog watchdog([context] { context->TryCancel(); }, kWriteOnlyTimeouts);
@@ -241,9 +241,9 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
       overdue_checked = absl::Now();
       absl::StatusOr<v1::Anomalies> now = core_->ListAnomalies(*snapshot, *reader, overdue);
       if (!now.ok()) return ToGrpcStatus(now.status());
-      for (const v1::Anomaly& a : now->overdue_shipments()) {
-        if (!overdue_told.insert(a.waybill()).second) continue;
-        if (!WatchedWrite(watchdog, *writer, a)) return grpc::Status::OK;
+      if (!overdue_feed.Look(
+              *now, [&](const v1::Anomaly& a) { return WatchedWrite(watchdog, *writer, a); })) {
+        return grpc::Status::OK;
       }
     }
     absl::SleepFor(absl::Milliseconds(200));
