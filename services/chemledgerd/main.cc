@@ -351,6 +351,49 @@ absl::Status NewLabelKey(const cli::Args& args) {
   return absl::OkStatus();
 }
 
+// The scan pages' flags, read before anything starts, so that a mistake in
+// one stops the server before it opens the store or takes a call.
+struct HttpFlags {
+  std::string listen;  // "none": no pages
+  bool staff_app = true;
+  bool console = true;
+  std::optional<std::vector<std::string>> trusted_proxies;
+  std::optional<std::vector<std::string>> console_addresses;
+};
+
+absl::StatusOr<HttpFlags> ReadHttpFlags(const cli::Args& args) {
+  HttpFlags flags;
+  flags.listen = args.Get("http-listen", "127.0.0.1:7480");
+  for (const auto& [name, value] :
+       {std::make_pair("staff-app", &flags.staff_app), std::make_pair("console", &flags.console)}) {
+    const std::string given = args.Get(name, "on");
+    if (given != "on" && given != "off") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, ": '", given, "' must be on or off"));
+    }
+    *value = given == "on";
+  }
+  if (args.Has("trusted-proxy")) {
+    absl::StatusOr<std::vector<std::string>> proxies =
+        web::ParseTrustedProxies(args.Get("trusted-proxy"));
+    if (!proxies.ok()) return proxies.status();
+    flags.trusted_proxies = *std::move(proxies);
+  }
+  if (args.Has("console-address")) {
+    absl::StatusOr<std::vector<std::string>> addresses =
+        web::ParseConsoleAddresses(args.Get("console-address"));
+    if (!addresses.ok()) return addresses.status();
+    flags.console_addresses = *std::move(addresses);
+  }
+  if (flags.listen != "none" && !args.Has("tls-cert") && !IsLoopback(flags.listen)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--plaintext: --http-listen ", flags.listen,
+                     " is not a loopback address; serving "
+                     "beyond this machine needs --tls-cert and --tls-key (or --http-listen none)"));
+  }
+  return flags;
+}
+
 absl::Status Serve(const cli::Args& args) {
   // Block the stop signals before any other thread starts (gRPC starts its
   // own as credentials are made), so that every thread has them blocked: one
@@ -389,6 +432,8 @@ absl::Status Serve(const cli::Args& args) {
     }
     credentials = grpc::InsecureServerCredentials();
   }
+  const absl::StatusOr<HttpFlags> http_flags = ReadHttpFlags(args);
+  if (!http_flags.ok()) return http_flags.status();
 
   // A hang-up does not stop the server (a closed terminal, `systemctl
   // reload`, a log rotation's postrotate): there is nothing to reload, and
@@ -578,37 +623,18 @@ absl::Status Serve(const cli::Args& args) {
   }
   // The public scan pages, over HTTP(S).
   std::unique_ptr<web::ScanServer> scan_server;
-  const std::string http_listen = args.Get("http-listen", "127.0.0.1:7480");
-  if (http_listen != "none") {
+  if (http_flags->listen != "none") {
     web::ScanServer::Options http_options;
-    http_options.listen = http_listen;
+    http_options.listen = http_flags->listen;
     // The staff app's calls reach the services in-process, through the
     // same handlers (and checks) as calls over the network.
-    const std::string staff_app = args.Get("staff-app", "on");
-    if (staff_app != "on" && staff_app != "off") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--staff-app: '", staff_app, "' must be on or off"));
-    }
-    if (staff_app == "on") {
+    if (http_flags->staff_app) {
       http_options.api_channel = server->InProcessChannel(grpc::ChannelArguments());
     }
-    const std::string console = args.Get("console", "on");
-    if (console != "on" && console != "off") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--console: '", console, "' must be on or off"));
-    }
-    if (console == "on") http_options.audit = &audit_reads;
-    if (args.Has("trusted-proxy")) {
-      absl::StatusOr<std::vector<std::string>> proxies =
-          web::ParseTrustedProxies(args.Get("trusted-proxy"));
-      if (!proxies.ok()) return proxies.status();
-      http_options.trusted_proxies = *std::move(proxies);
-    }
-    if (args.Has("console-address")) {
-      absl::StatusOr<std::vector<std::string>> addresses =
-          web::ParseConsoleAddresses(args.Get("console-address"));
-      if (!addresses.ok()) return addresses.status();
-      http_options.console_addresses = *std::move(addresses);
+    if (http_flags->console) http_options.audit = &audit_reads;
+    http_options.trusted_proxies = http_flags->trusted_proxies;
+    if (http_flags->console_addresses) {
+      http_options.console_addresses = *http_flags->console_addresses;
     }
     http_options.console_records = (*ephemera)->records();
     http_options.observe = HttpObserver(metrics.get(), access_log.get());
@@ -617,10 +643,6 @@ absl::Status Serve(const cli::Args& args) {
     if (args.Has("tls-cert")) {
       http_options.tls_cert_file = args.Get("tls-cert");
       http_options.tls_key_file = args.Get("tls-key");
-    } else if (!IsLoopback(http_listen)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--plaintext: --http-listen ", http_listen, " is not a loopback address; serving "
-          "beyond this machine needs --tls-cert and --tls-key (or --http-listen none)"));
     }
     absl::StatusOr<std::unique_ptr<web::ScanServer>> started =
         web::ScanServer::Start(d.ledger_client(), http_options);
