@@ -144,6 +144,9 @@ absl::Status WritePrivateFile(const std::string& path, const std::string& text) 
 
 }  // namespace
 
+// The order matters: each machine reads what those before it wrote for the
+// same entry, and a rebuild applies them in it. deployment_test pins it to
+// the state format (journal.h, kStateFormat).
 StateMachines::StateMachines(const registry::Catalogue* catalogue) {
   machines_.push_back(std::make_unique<registry::RegistryRules>(catalogue));
   machines_.push_back(std::make_unique<label::IssuanceRules>());
