@@ -155,6 +155,12 @@ TEST_F(MetricsE2eTest, CallsBatchesAndSizesAreCounted) {
   EXPECT_EQ(Sample(audit, "chemledger_http_requests_total", {"route=\"console\"", "status=\"200\""}),
             1)
       << audit;
+  // The access log's lines (written by a thread of its own): every call so
+  // far had one, none dropped.
+  EXPECT_GT(Sample(ledger, "chemledger_access_log_lines_total", {"outcome=\"written\""}), 0)
+      << ledger;
+  EXPECT_EQ(Sample(ledger, "chemledger_access_log_lines_total", {"outcome=\"dropped\""}), 0)
+      << ledger;
   if (ClusterShape()) {
     // A personality's caches of ledgerd's reads are counted (the row is
     // there, whatever its count so far).
