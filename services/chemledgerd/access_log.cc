@@ -1,5 +1,7 @@
 #include "services/chemledgerd/access_log.h"
 
+#include <fstream>
+#include <iostream>
 #include <set>
 
 #include "absl/status/status.h"
@@ -163,15 +165,100 @@ AccessLog::Value AccessLog::Number(double d) { return Value{absl::StrFormat("%.3
 
 AccessLog::Value AccessLog::Integer(int64_t i) { return Value{absl::StrCat(i)}; }
 
+struct AccessLog::State {
+  std::unique_ptr<std::ostream> owned;  // the file, for a log of Open
+  std::ostream* out;                    // used by the writer thread only
+  size_t max_queued_bytes;
+  absl::Mutex mu;
+  std::deque<std::string> queue ABSL_GUARDED_BY(mu);
+  size_t queued_bytes ABSL_GUARDED_BY(mu) = 0;
+  bool stopping ABSL_GUARDED_BY(mu) = false;
+  bool done ABSL_GUARDED_BY(mu) = false;  // the writer has written all and ended
+  uint64_t written ABSL_GUARDED_BY(mu) = 0;
+  uint64_t failed ABSL_GUARDED_BY(mu) = 0;
+  uint64_t dropped ABSL_GUARDED_BY(mu) = 0;
+};
+
+// The writer thread: takes what is queued a batch at a time and writes it
+// without the lock, so that a slow stream holds up no call.
+void AccessLog::WriteQueued(const std::shared_ptr<State>& state) {
+  std::deque<std::string> lines;
+  while (true) {
+    {
+      absl::MutexLock lock(&state->mu);
+      state->mu.Await(absl::Condition(
+          +[](State* s)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) { return !s->queue.empty() || s->stopping; },
+          state.get()));
+      if (state->queue.empty()) {  // stopping, and everything written
+        state->done = true;
+        return;
+      }
+      lines.swap(state->queue);
+    }
+    size_t bytes = 0;
+    for (const std::string& line : lines) {
+      *state->out << line;
+      bytes += line.size();
+    }
+    *state->out << std::flush;
+    const bool taken = state->out->good();
+    // A stream that failed (a full disk) is tried again with the next batch.
+    if (!taken) state->out->clear();
+    absl::MutexLock lock(&state->mu);
+    state->queued_bytes -= bytes;
+    (taken ? state->written : state->failed) += lines.size();
+    lines.clear();
+  }
+}
+
+absl::StatusOr<std::unique_ptr<AccessLog>> AccessLog::Open(const std::string& where) {
+  auto state = std::make_shared<State>();
+  state->max_queued_bytes = kMaxQueuedBytes;
+  if (where == "-") {
+    state->out = &std::cerr;
+  } else {
+    state->owned = std::make_unique<std::ofstream>(where, std::ios::app);
+    if (!*state->owned) {
+      return absl::InvalidArgumentError(absl::StrCat("--access-log: cannot append to ", where));
+    }
+    state->out = state->owned.get();
+  }
+  return std::unique_ptr<AccessLog>(new AccessLog(std::move(state), /*may_leave_behind=*/true));
+}
+
 AccessLog::AccessLog(std::ostream* out, size_t max_queued_bytes)
-    : out_(out), max_queued_bytes_(max_queued_bytes), writer_([this] { WriteQueued(); }) {}
+    : AccessLog(
+          [&] {
+            auto state = std::make_shared<State>();
+            state->out = out;
+            state->max_queued_bytes = max_queued_bytes;
+            return state;
+          }(),
+          /*may_leave_behind=*/false) {}
+
+AccessLog::AccessLog(std::shared_ptr<State> state, bool may_leave_behind)
+    : state_(std::move(state)),
+      may_leave_behind_(may_leave_behind),
+      writer_([state = state_] { WriteQueued(state); }) {}
 
 AccessLog::~AccessLog() {
+  bool done = true;
   {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
+    absl::MutexLock lock(&state_->mu);
+    state_->stopping = true;
+    if (may_leave_behind_) {
+      done = state_->mu.AwaitWithTimeout(
+          absl::Condition(
+              +[](State* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) { return s->done; }, state_.get()),
+          kDrainTimeout);
+    }
   }
-  writer_.join();
+  if (done) {
+    writer_.join();
+  } else {
+    writer_.detach();  // it holds the state, and the stream, until it ends
+  }
 }
 
 void AccessLog::Write(const std::vector<std::pair<std::string, Value>>& fields) {
@@ -182,55 +269,18 @@ void AccessLog::Write(const std::vector<std::pair<std::string, Value>>& fields) 
     absl::StrAppend(&line, ",", String(name).json, ":", value.json);
   }
   line += "}\n";
-  absl::MutexLock lock(&mu_);
-  if (queued_bytes_ + line.size() > max_queued_bytes_) {
-    ++dropped_;
+  absl::MutexLock lock(&state_->mu);
+  if (state_->queued_bytes + line.size() > state_->max_queued_bytes) {
+    ++state_->dropped;
     return;
   }
-  queued_bytes_ += line.size();
-  queue_.push_back(std::move(line));
-}
-
-void AccessLog::WriteQueued() {
-  std::deque<std::string> lines;
-  while (true) {
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](AccessLog* log) ABSL_EXCLUSIVE_LOCKS_REQUIRED(log->mu_) {
-            return !log->queue_.empty() || log->stopping_;
-          },
-          this));
-      if (queue_.empty()) return;  // stopping, and everything written
-      lines.swap(queue_);
-    }
-    // Written and flushed without the lock: a slow stream holds up no call.
-    size_t bytes = 0;
-    for (const std::string& line : lines) {
-      *out_ << line;
-      bytes += line.size();
-    }
-    *out_ << std::flush;
-    absl::MutexLock lock(&mu_);
-    queued_bytes_ -= bytes;
-    written_ += lines.size();
-    lines.clear();
-  }
-}
-
-uint64_t AccessLog::lines_written() const {
-  absl::MutexLock lock(&mu_);
-  return written_;
-}
-
-uint64_t AccessLog::lines_dropped() const {
-  absl::MutexLock lock(&mu_);
-  return dropped_;
+  state_->queued_bytes += line.size();
+  state_->queue.push_back(std::move(line));
 }
 
 std::vector<std::pair<std::string, uint64_t>> AccessLog::LinesByOutcome() const {
-  absl::MutexLock lock(&mu_);
-  return {{"written", written_}, {"dropped", dropped_}};
+  absl::MutexLock lock(&state_->mu);
+  return {{"written", state_->written}, {"failed", state_->failed}, {"dropped", state_->dropped}};
 }
 
 }  // namespace chemledger::server

@@ -24,8 +24,10 @@
 // the disk or for whoever reads standard error: a call puts its line on a
 // bounded queue (kMaxQueuedBytes) and goes on. When the writer falls that far
 // behind (a stalled disk, a log collector that stopped reading a pipe), new
-// lines are dropped and counted (lines_dropped(), the metric
+// lines are dropped and counted (LinesByOutcome(), the metric
 // chemledger_access_log_lines_total{outcome="dropped"}) rather than held.
+// Lines still queued when the process ends without stopping (a crash,
+// SIGKILL, the immediate exit of a writer that lost its lease) are lost.
 //
 // Thread-safety: thread-safe; lines are written whole, in the order Write
 // was called. The destructor writes what is queued, then returns.
@@ -44,6 +46,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/support/server_interceptor.h"
@@ -54,9 +57,21 @@ class AccessLog {
  public:
   // What may wait to be written before lines are dropped.
   static constexpr size_t kMaxQueuedBytes = 8 << 20;
+  // How long the destructor waits for a stalled stream of a log of Open
+  // before it gives up on what is still queued.
+  static constexpr absl::Duration kDrainTimeout = absl::Seconds(5);
 
-  // Writes to `out` (not owned; must outlive the log and the servers).
+  // Appends to the file `where`, or to standard error for "-" (the flag
+  // --access-log). InvalidArgument naming the flag when the file cannot be
+  // opened for appending.
+  static absl::StatusOr<std::unique_ptr<AccessLog>> Open(const std::string& where);
+
+  // Writes to `out` (not owned; must outlive the log). Its destructor waits
+  // for every queued line, however long the stream takes (for tests).
   explicit AccessLog(std::ostream* out, size_t max_queued_bytes = kMaxQueuedBytes);
+  // Writes what is queued. A log of Open waits at most kDrainTimeout for
+  // it: a stream stalled beyond that keeps the rest (and the writer thread,
+  // which holds the stream) to itself, so that the process can still stop.
   ~AccessLog();
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
@@ -76,24 +91,19 @@ class AccessLog {
   // queue is full; never waits for the writer.
   void Write(const std::vector<std::pair<std::string, Value>>& fields);
 
-  // Lines handed to the stream so far, and dropped because the queue was
-  // full (for the metrics).
-  uint64_t lines_written() const;
-  uint64_t lines_dropped() const;
-  // Both, as {"written", n} and {"dropped", n} (ServerMetrics::WatchAccessLog).
+  // Lines so far by what became of them, for the metrics
+  // (ServerMetrics::WatchAccessLog): "written" (the stream took them),
+  // "failed" (the stream refused them: a full disk, a closed pipe) and
+  // "dropped" (the queue was full).
   std::vector<std::pair<std::string, uint64_t>> LinesByOutcome() const;
 
  private:
-  void WriteQueued();
+  struct State;
+  AccessLog(std::shared_ptr<State> state, bool may_leave_behind);
+  static void WriteQueued(const std::shared_ptr<State>& state);
 
-  std::ostream* const out_;  // used by the writer thread only
-  const size_t max_queued_bytes_;
-  mutable absl::Mutex mu_;
-  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
-  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  const std::shared_ptr<State> state_;  // shared with the writer thread
+  const bool may_leave_behind_;         // whether the stream outlives any wait
   std::thread writer_;
 };
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace chemledger::server {
@@ -68,8 +69,11 @@ TEST(AccessLogTest, AStalledStreamHoldsUpNoCallAndDropsWhatDoesNotFit) {
   {
     AccessLog log(&stream, /*max_queued_bytes=*/1000);
     for (int i = 0; i < 200; ++i) log.Write({{"n", AccessLog::Integer(i)}});  // ~40 bytes each
-    dropped = log.lines_dropped();
-    EXPECT_EQ(log.lines_written(), 0u);
+    const auto outcomes = log.LinesByOutcome();
+    ASSERT_EQ(outcomes.size(), 3u);
+    EXPECT_EQ(outcomes[0], std::make_pair(std::string("written"), uint64_t{0}));
+    EXPECT_EQ(outcomes[2].first, "dropped");
+    dropped = outcomes[2].second;
     EXPECT_GT(dropped, 150u);
     EXPECT_LT(dropped, 200u);
     buffer.Release();
@@ -84,6 +88,29 @@ TEST(AccessLogTest, AStalledStreamHoldsUpNoCallAndDropsWhatDoesNotFit) {
         << lines[i];
     EXPECT_EQ(n, static_cast<int>(i)) << "lines are written in the order they came";
   }
+}
+
+// A stream that refuses what it is given (a full disk): the lines are
+// counted as failed, not written, and the next batch is tried again.
+class RefusingBuffer : public std::streambuf {
+ protected:
+  std::streamsize xsputn(const char*, std::streamsize) override { return 0; }
+  int_type overflow(int_type) override { return traits_type::eof(); }
+};
+
+TEST(AccessLogTest, LinesTheStreamRefusesAreCountedAsFailed) {
+  RefusingBuffer buffer;
+  std::ostream stream(&buffer);
+  AccessLog log(&stream);
+  for (int i = 0; i < 3; ++i) log.Write({{"n", AccessLog::Integer(i)}});
+  std::vector<std::pair<std::string, uint64_t>> outcomes;
+  for (int tries = 0; tries < 500; ++tries) {
+    outcomes = log.LinesByOutcome();
+    if (outcomes[1].second == 3) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(outcomes, (std::vector<std::pair<std::string, uint64_t>>{
+                          {"written", 0}, {"failed", 3}, {"dropped", 0}}));
 }
 
 TEST(AccessLogTest, EveryLineIsWrittenByTheTimeTheLogIsGone) {

@@ -21,7 +21,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -485,20 +484,11 @@ absl::Status Serve(const cli::Args& args) {
               << done << " of " << total << " entries" << std::endl;
   };
   // The access log, when asked for: one JSON object a line (access_log.h).
-  std::ofstream access_log_file;
   std::unique_ptr<AccessLog> access_log;
   if (args.Has("access-log")) {
-    const std::string where = args.Get("access-log");
-    if (where == "-") {
-      access_log = std::make_unique<AccessLog>(&std::cerr);
-    } else {
-      access_log_file.open(where, std::ios::app);
-      if (!access_log_file) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--access-log: cannot append to ", where));
-      }
-      access_log = std::make_unique<AccessLog>(&access_log_file);
-    }
+    absl::StatusOr<std::unique_ptr<AccessLog>> opened = AccessLog::Open(args.Get("access-log"));
+    if (!opened.ok()) return opened.status();
+    access_log = *std::move(opened);
   }
   // Metrics, when asked for: counted from the first commit on.
   std::unique_ptr<ServerMetrics> metrics;

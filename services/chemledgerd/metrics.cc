@@ -252,8 +252,9 @@ void ServerMetrics::WatchPublicScanRecords(OutcomeCounts counts) {
 
 void ServerMetrics::WatchAccessLog(OutcomeCounts counts) {
   WatchOutcomes("chemledger_access_log_lines_total",
-                "Access log lines handed to the log's stream (written), and dropped because "
-                "its writer fell too far behind (dropped)",
+                "Access log lines the log's file or standard error took (written), refused "
+                "(failed: a full disk, a closed pipe), and dropped because its writer fell too "
+                "far behind (dropped)",
                 std::move(counts));
 }
 

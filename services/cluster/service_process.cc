@@ -105,16 +105,10 @@ absl::Status ServiceProcess::Prepare() {
     clock_ = *std::move(clock);
   }
   if (args_.Has("access-log")) {
-    const std::string where = args_.Get("access-log");
-    if (where == "-") {
-      access_log_ = std::make_unique<server::AccessLog>(&std::cerr);
-    } else {
-      access_file_ = std::make_unique<std::ofstream>(where, std::ios::app);
-      if (!*access_file_) {
-        return absl::InvalidArgumentError(absl::StrCat("--access-log: cannot append to ", where));
-      }
-      access_log_ = std::make_unique<server::AccessLog>(access_file_.get());
-    }
+    absl::StatusOr<std::unique_ptr<server::AccessLog>> opened =
+        server::AccessLog::Open(args_.Get("access-log"));
+    if (!opened.ok()) return opened.status();
+    access_log_ = *std::move(opened);
   }
   if (args_.Has("metrics-listen")) {
     metrics_ = std::make_unique<server::ServerMetrics>(

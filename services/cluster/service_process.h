@@ -16,7 +16,6 @@
 #ifndef CHEMLEDGER_SERVICES_CLUSTER_SERVICE_PROCESS_H_
 #define CHEMLEDGER_SERVICES_CLUSTER_SERVICE_PROCESS_H_
 
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <set>
@@ -104,9 +103,8 @@ class ServiceProcess {
   int served_internal_port_ = 0;
   int served_metrics_port_ = 0;
   std::function<absl::Time()> clock_;
-  // (In this order: the access log writes its last lines into its file, and
-  // the metrics, which read the access log's counts, go first.)
-  std::unique_ptr<std::ofstream> access_file_;
+  // (In this order: the metrics, which read the access log's counts, go
+  // first.)
   std::unique_ptr<server::AccessLog> access_log_;
   std::unique_ptr<server::ServerMetrics> metrics_;
 };
