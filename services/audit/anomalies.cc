@@ -515,7 +515,7 @@ bool OverdueShipmentFeed::Look(const v1::Anomalies& look,
     if (!told_.insert(a.waybill()).second) continue;
     if (!tell(a)) return false;
   }
-  if (!look.overdue_truncated()) told_ = std::move(overdue_now);
+  if (!look.overdue_truncated() || told_.size() > kMaxToldOverdue) told_ = std::move(overdue_now);
   return true;
 }
 

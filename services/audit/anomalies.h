@@ -107,15 +107,19 @@ class AnomalyFeed {
 
 // A subscription's overdue shipments (a state, not entries): each is told
 // when a look finds it overdue, once while it stays overdue. What it keeps
-// is the size of the last look's list: a shipment no longer in it
-// (received, cancelled, its arrival put off) is forgotten, and told again if
-// it becomes overdue again; while a look's list is cut short
-// (overdue_truncated), nothing is forgotten, since one told may be overdue
-// still, beyond the cut.
+// is the last look's list: a shipment no longer in it (received, cancelled,
+// its arrival put off, or out of the reader's scope now) is forgotten, and
+// told again if it is in a later look's list. While a look's list is cut
+// short (overdue_truncated), a shipment told may be overdue still, beyond
+// the cut, so those are kept too, up to kMaxToldOverdue in all; past that
+// only the last list is kept, and a shipment pushed beyond the cut and back
+// may be told again.
 //
 // Thread-compatible: one subscription's thread uses it.
 class OverdueShipmentFeed {
  public:
+  static constexpr size_t kMaxToldOverdue = 4 * kMaxOverdueShipments;
+
   // `tell` gets each shipment of `look` (a ListAnomalies answer for
   // OVERDUE_SHIPMENT) not told since it became overdue, in the list's order.
   // False when `tell` returned false (the listener left).

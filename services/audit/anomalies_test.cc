@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace chemledger::audit {
@@ -48,6 +49,16 @@ TEST(OverdueShipmentFeedTest, NothingIsForgottenWhileTheListIsCutShort) {
   // B pushed beyond the cut by an older one: still overdue, not told again.
   EXPECT_EQ(Told(feed, Look({"Z", "A"}, /*truncated=*/true)), std::vector<std::string>{"Z"});
   EXPECT_EQ(Told(feed, Look({"Z", "A", "B"})), std::vector<std::string>{});
+}
+
+TEST(OverdueShipmentFeedTest, WhatItKeepsIsBoundedWhileTheListIsCutShort) {
+  OverdueShipmentFeed feed;
+  for (int look = 0; look < 10; ++look) {
+    std::vector<std::string> list;
+    for (int i = 0; i < 1000; ++i) list.push_back(absl::StrCat("W", look, "-", i));
+    EXPECT_EQ(Told(feed, Look(list, /*truncated=*/true)).size(), 1000u);
+    EXPECT_LE(feed.told(), OverdueShipmentFeed::kMaxToldOverdue + 1000);
+  }
 }
 
 TEST(OverdueShipmentFeedTest, AListenerThatLeavesEndsTheLook) {

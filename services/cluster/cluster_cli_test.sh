@@ -47,7 +47,7 @@ expect 1 "--data or --keys" services/chemledgerd/chemledgerd label-key new
 # stops at once on SIGTERM, and dies of it.
 "$BIN/verifyd" --plaintext --listen 127.0.0.1:0 --ledger 127.0.0.1:1 >"$TEST_TMPDIR/verifyd.out" 2>&1 &
 PID=$!
-sleep 1
+sleep 3  # well past its start (flags read, signals blocked) on a loaded machine
 kill -0 "$PID" 2>/dev/null || fail "verifyd ended before the signal: $(cat "$TEST_TMPDIR/verifyd.out")"
 kill -TERM "$PID"
 for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
