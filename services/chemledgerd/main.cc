@@ -225,12 +225,6 @@ absl::StatusOr<bool> DeprecatedFlag(const cli::Args& args, absl::string_view nam
   return true;
 }
 
-std::string OneLine(absl::string_view s) {
-  std::string out(s);
-  std::replace(out.begin(), out.end(), '\n', ' ');
-  return out;
-}
-
 absl::Status Init(const cli::Args& args) {
   absl::StatusOr<std::string> data = args.Required("data");
   if (!data.ok()) return data.status();
@@ -694,7 +688,8 @@ absl::Status Serve(const cli::Args& args) {
   std::cout << "chemledgerd: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
             << ", stopping" << std::endl;
   scan_server.reset();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  // Calls in progress finish, for up to 10 s (as a cluster service's).
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
   server->Wait();
   return absl::OkStatus();  // (stop_metrics runs first)
 }
@@ -770,14 +765,14 @@ int Main(int argc, char** argv) {
       // The configuration file's fields, as flags the command line overrides.
       absl::StatusOr<std::vector<std::string>> configured = WithServeConfig(command_args);
       if (!configured.ok()) {
-        std::cerr << "chemledgerd serve: " << OneLine(configured.status().message()) << "\n";
+        std::cerr << "chemledgerd serve: " << cli::OneLine(configured.status().message()) << "\n";
         return 2;
       }
       command_args = *std::move(configured);
     }
     absl::StatusOr<cli::Args> parsed = cli::Args::Parse(command_args, c.flags);
     if (!parsed.ok()) {
-      std::cerr << "chemledgerd " << name << ": " << OneLine(parsed.status().message())
+      std::cerr << "chemledgerd " << name << ": " << cli::OneLine(parsed.status().message())
                 << " (see --help)\n";
       return 2;
     }
@@ -786,12 +781,13 @@ int Main(int argc, char** argv) {
       return 0;
     }
     if (absl::Status s = c.run(*parsed); !s.ok()) {
-      std::cerr << "chemledgerd " << name << ": " << OneLine(s.message()) << "\n";
+      std::cerr << "chemledgerd " << name << ": " << cli::OneLine(s.message()) << "\n";
       return 1;
     }
     return 0;
   }
-  std::cerr << "chemledgerd: unknown command '" << OneLine(args[0]) << "' (see chemledgerd --help)\n";
+  std::cerr << "chemledgerd: unknown command '" << cli::OneLine(args[0])
+            << "' (see chemledgerd --help)\n";
   return 2;
 }
 

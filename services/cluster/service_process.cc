@@ -60,12 +60,6 @@ constexpr char kCommonUsage[] =
     "  --test-clock FILE       test deployments only\n"
     "  --config FILE           the flags from a chemledger.config.ServiceConfig (text format)\n";
 
-std::string OneLine(absl::string_view s) {
-  std::string out(s);
-  std::replace(out.begin(), out.end(), '\n', ' ');
-  return out;
-}
-
 }  // namespace
 
 absl::Status ServiceProcess::Prepare() {
@@ -265,7 +259,8 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
           serving.ledger, s->GetHealthCheckService(), absl::Milliseconds(250),
           [name = spec_.name](const absl::Status& writable) {
             if (!writable.ok()) {
-              std::cerr << name << ": NOT_SERVING: " << OneLine(writable.message()) << std::endl;
+              std::cerr << name << ": NOT_SERVING: " << cli::OneLine(writable.message())
+                        << std::endl;
             }
           },
           serving.holds_store ? server::WriterHealth::kReported
@@ -337,7 +332,7 @@ int RunService(const ServiceSpec& spec, int argc, char** argv,
   absl::StatusOr<std::vector<std::string>> configured =
       server::WithConfigFile(argv_list, config::ServiceConfig::default_instance());
   if (!configured.ok()) {
-    std::cerr << spec.name << ": " << OneLine(configured.status().message()) << "\n";
+    std::cerr << spec.name << ": " << cli::OneLine(configured.status().message()) << "\n";
     return 2;
   }
   cli::FlagSpec flags;
@@ -351,7 +346,7 @@ int RunService(const ServiceSpec& spec, int argc, char** argv,
   }
   absl::StatusOr<cli::Args> args = cli::Args::Parse(*configured, flags);
   if (!args.ok()) {
-    std::cerr << spec.name << ": " << OneLine(args.status().message()) << " (see --help)\n";
+    std::cerr << spec.name << ": " << cli::OneLine(args.status().message()) << " (see --help)\n";
     return 2;
   }
   if (args->help()) {
@@ -370,7 +365,7 @@ int RunService(const ServiceSpec& spec, int argc, char** argv,
   absl::Status status = process.Prepare();
   if (status.ok()) status = run(process);
   if (!status.ok()) {
-    std::cerr << spec.name << ": " << OneLine(status.message()) << "\n";
+    std::cerr << spec.name << ": " << cli::OneLine(status.message()) << "\n";
     return 1;
   }
   return 0;

@@ -35,13 +35,6 @@ void PrintOverview(std::ostream& out, const std::vector<Command>& commands,
   out << "\nRun 'chemctl <command> --help' for a command's options.\n";
 }
 
-// Arguments and messages may hold newlines; the error stays on one line.
-std::string OneLine(absl::string_view s) {
-  std::string out(s);
-  std::replace(out.begin(), out.end(), '\n', ' ');
-  return out;
-}
-
 int Main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   const std::vector<Command> commands = AllCommands();
@@ -69,18 +62,20 @@ int Main(int argc, char** argv) {
           PrintOverview(help ? std::cout : std::cerr, commands, args[0]);
           return help ? kExitOk : kExitUsage;
         }
-        std::cerr << "chemctl: unknown command '" << OneLine(args[0]) << " " << OneLine(args[1])
-                  << "' (see chemctl " << OneLine(args[0]) << " --help)\n";
+        std::cerr << "chemctl: unknown command '" << cli::OneLine(args[0]) << " "
+                  << cli::OneLine(args[1]) << "' (see chemctl " << cli::OneLine(args[0])
+                  << " --help)\n";
         return kExitUsage;
       }
     }
-    std::cerr << "chemctl: unknown command '" << OneLine(args[0]) << "' (see chemctl --help)\n";
+    std::cerr << "chemctl: unknown command '" << cli::OneLine(args[0])
+              << "' (see chemctl --help)\n";
     return kExitUsage;
   }
   absl::StatusOr<cli::Args> parsed = cli::Args::Parse(
       std::vector<std::string>(args.begin() + words, args.end()), match->flags);
   if (!parsed.ok()) {
-    std::cerr << "chemctl " << match->path << ": " << OneLine(parsed.status().message())
+    std::cerr << "chemctl " << match->path << ": " << cli::OneLine(parsed.status().message())
               << " (see --help)\n";
     return kExitUsage;
   }
@@ -90,7 +85,7 @@ int Main(int argc, char** argv) {
   }
   absl::Status status = match->run(*parsed);
   if (!status.ok()) {
-    std::cerr << "chemctl " << match->path << ": " << OneLine(status.message()) << "\n";
+    std::cerr << "chemctl " << match->path << ": " << cli::OneLine(status.message()) << "\n";
     return kExitFailure;
   }
   return kExitOk;

@@ -1,5 +1,6 @@
 #include "tools/cli/args.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -115,6 +116,12 @@ absl::StatusOr<std::string> ReadFileOrStdin(const std::string& path, size_t max_
     }
   }
   if (in->bad()) return absl::DataLossError(absl::StrCat("error reading ", path));
+  return out;
+}
+
+std::string OneLine(absl::string_view message) {
+  std::string out(message);
+  std::replace(out.begin(), out.end(), '\n', ' ');
   return out;
 }
 

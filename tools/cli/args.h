@@ -59,6 +59,10 @@ class Args {
 absl::StatusOr<std::string> ReadFileOrStdin(const std::string& path,
                                             size_t max_bytes = 16 << 20);
 
+// `message` on one line, for a command's error ("<program>: <message>"):
+// arguments and messages may hold newlines.
+std::string OneLine(absl::string_view message);
+
 }  // namespace chemledger::cli
 
 #endif  // CHEMLEDGER_TOOLS_CLI_ARGS_H_
