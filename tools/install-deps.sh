@@ -86,7 +86,7 @@ fi
 if [[ ! -f "$GHSYSTEM_DIR/language/ghsystem_english.def" ]]; then
   echo "install-deps: taking ghsystem's pictures from texlive-science into $GHSYSTEM_DIR"
   work=$(mktemp -d)
-  chmod 755 "$work"  # apt's download user must be able to write here
+  chmod 755 "$work"  # readable by apt's sandbox user (else apt downloads as root, and says so)
   (cd "$work" && $SUDO apt-get download -qq texlive-science >/dev/null 2>&1 || \
      { echo "install-deps: apt-get download texlive-science failed" >&2; exit 1; })
   dpkg-deb -x "$work"/texlive-science_*.deb "$work/x"
