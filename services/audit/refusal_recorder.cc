@@ -14,16 +14,15 @@ namespace chemledger::audit {
 namespace {
 
 constexpr double kTokensPerSecond = kRefusalsPerKeyPerHour / 3600.0;
-// Time for an empty bucket to fill.
-const absl::Duration kRefill = absl::Seconds(kRefusalBurstPerKey / kTokensPerSecond);
 
 }  // namespace
 
-RefusalRecorder::RefusalRecorder(journal::LedgerClient* ledger,
-                                 std::function<absl::Time()> clock, AcceptedCheck accepted)
+RefusalRecorder::RefusalRecorder(journal::LedgerClient* ledger, std::function<absl::Time()> clock,
+                                 AcceptedCheck accepted)
     : ledger_(ledger),
       clock_(clock ? std::move(clock) : [] { return absl::Now(); }),
       accepted_(std::move(accepted)),
+      budget_(kTokensPerSecond, kRefusalBurstPerKey, /*max_clients=*/100000),
       thread_([this] { Run(); }) {}
 
 RefusalRecorder::~RefusalRecorder() {
@@ -60,25 +59,6 @@ void RefusalRecorder::Flush() {
     uint64_t target;
   } until{&handled_, queued_};
   mu_.Await(absl::Condition(+[](Until* u) { return *u->handled >= u->target; }, &until));
-}
-
-bool RefusalRecorder::TakeToken(const std::string& key_id, absl::Time now) {
-  if (now - last_sweep_ > absl::Minutes(1)) {
-    last_sweep_ = now;
-    absl::erase_if(buckets_, [&](const auto& entry) {
-      return now - entry.second.updated >= kRefill;  // full again: nothing to remember
-    });
-  }
-  // (Keys are registered actors; the table is bounded all the same.)
-  if (!buckets_.contains(key_id) && buckets_.size() >= 100000) return false;
-  auto [it, added] = buckets_.try_emplace(key_id, Bucket{kRefusalBurstPerKey, now});
-  Bucket& b = it->second;
-  b.tokens = std::min(kRefusalBurstPerKey,
-                      b.tokens + absl::ToDoubleSeconds(now - b.updated) * kTokensPerSecond);
-  b.updated = now;
-  if (b.tokens < 1) return false;
-  b.tokens -= 1;
-  return true;
 }
 
 void RefusalRecorder::Run() {
@@ -127,12 +107,10 @@ void RefusalRecorder::Record(const Pending& p) {
   }
   // Only a request its signer can be shown to have signed is recorded.
   if (!SignerOfRefused(*snapshot, p.request).ok()) return count(&Counters::unverified);
-  {
+  if (!budget_.Take(p.request.signatures(0).key_id(), 1, absl::Now())) {
     absl::MutexLock lock(&mu_);
-    if (!TakeToken(p.request.signatures(0).key_id(), absl::Now())) {
-      ++counters_.rate_limited;
-      return;
-    }
+    ++counters_.rate_limited;
+    return;
   }
   v1::RefusedRequest refused;
   *refused.mutable_request() = p.request;

@@ -34,11 +34,11 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "chemledger/v1/log.pb.h"
 #include "journal/ledger_client.h"
+#include "services/common/rate_limiter.h"
 #include "services/registry/signers.h"
 #include "storage/store.h"
 
@@ -94,8 +94,6 @@ class RefusalRecorder final : public registry::RefusalSink {
   };
   void Run();
   void Record(const Pending& p);
-  // Takes a token of `key_id`'s bucket at `now`.
-  bool TakeToken(const std::string& key_id, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   journal::LedgerClient* const ledger_;
   const std::function<absl::Time()> clock_;
@@ -107,14 +105,9 @@ class RefusalRecorder final : public registry::RefusalSink {
   uint64_t queued_ ABSL_GUARDED_BY(mu_) = 0;   // ever queued
   uint64_t handled_ ABSL_GUARDED_BY(mu_) = 0;  // ever handled
   Counters counters_ ABSL_GUARDED_BY(mu_);
-  // Per key: tokens and when they were counted. A bucket is forgotten only
-  // once it would be full again, so waiting never buys a fresh burst.
-  struct Bucket {
-    double tokens = 0;
-    absl::Time updated;
-  };
-  absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
-  absl::Time last_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // A bucket per signer's key id (a key forgotten only once its bucket
+  // would be full again, so waiting never buys a fresh burst).
+  RateLimiter budget_;
   std::thread thread_;
 };
 
