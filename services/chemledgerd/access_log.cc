@@ -1,7 +1,11 @@
 #include "services/chemledgerd/access_log.h"
 
-#include <fstream>
-#include <iostream>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ostream>
 #include <set>
 
 #include "absl/status/status.h"
@@ -166,8 +170,15 @@ AccessLog::Value AccessLog::Number(double d) { return Value{absl::StrFormat("%.3
 AccessLog::Value AccessLog::Integer(int64_t i) { return Value{absl::StrCat(i)}; }
 
 struct AccessLog::State {
-  std::unique_ptr<std::ostream> owned;  // the file, for a log of Open
-  std::ostream* out;                    // used by the writer thread only
+  // A log of Open writes to a file descriptor of its own (the file, or a
+  // duplicate of standard error) with write(2): no C++ stream or stdio
+  // lock is shared with the rest of the process, so a writer stalled in a
+  // write holds up nothing else, and a process that left it behind exits.
+  int fd = -1;
+  std::ostream* out = nullptr;  // otherwise (tests); used by the writer thread only
+  ~State() {
+    if (fd >= 0) ::close(fd);
+  }
   size_t max_queued_bytes;
   absl::Mutex mu;
   std::deque<std::string> queue ABSL_GUARDED_BY(mu);
@@ -178,6 +189,40 @@ struct AccessLog::State {
   uint64_t failed ABSL_GUARDED_BY(mu) = 0;
   uint64_t dropped ABSL_GUARDED_BY(mu) = 0;
 };
+
+namespace {
+
+// Writes `lines` in one go where it can; returns how many were written whole
+// (a descriptor that fails, a full disk, takes no more of the batch; the
+// next batch tries again).
+size_t WriteLines(int fd, const std::deque<std::string>& lines) {
+  std::string batch;
+  for (const std::string& line : lines) batch += line;
+  size_t done = 0;
+  while (done < batch.size()) {
+    const ssize_t n = ::write(fd, batch.data() + done, batch.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  size_t whole = 0, end = 0;
+  for (const std::string& line : lines) {
+    end += line.size();
+    if (end > done) break;
+    ++whole;
+  }
+  return whole;
+}
+
+size_t WriteLines(std::ostream& out, const std::deque<std::string>& lines) {
+  for (const std::string& line : lines) out << line;
+  out << std::flush;
+  const bool taken = out.good();
+  out.clear();
+  return taken ? lines.size() : 0;
+}
+
+}  // namespace
 
 // The writer thread: takes what is queued a batch at a time and writes it
 // without the lock, so that a slow stream holds up no call.
@@ -197,17 +242,13 @@ void AccessLog::WriteQueued(const std::shared_ptr<State>& state) {
       lines.swap(state->queue);
     }
     size_t bytes = 0;
-    for (const std::string& line : lines) {
-      *state->out << line;
-      bytes += line.size();
-    }
-    *state->out << std::flush;
-    const bool taken = state->out->good();
-    // A stream that failed (a full disk) is tried again with the next batch.
-    if (!taken) state->out->clear();
+    for (const std::string& line : lines) bytes += line.size();
+    const size_t taken =
+        state->fd >= 0 ? WriteLines(state->fd, lines) : WriteLines(*state->out, lines);
     absl::MutexLock lock(&state->mu);
     state->queued_bytes -= bytes;
-    (taken ? state->written : state->failed) += lines.size();
+    state->written += taken;
+    state->failed += lines.size() - taken;
     lines.clear();
   }
 }
@@ -216,13 +257,17 @@ absl::StatusOr<std::unique_ptr<AccessLog>> AccessLog::Open(const std::string& wh
   auto state = std::make_shared<State>();
   state->max_queued_bytes = kMaxQueuedBytes;
   if (where == "-") {
-    state->out = &std::cerr;
-  } else {
-    state->owned = std::make_unique<std::ofstream>(where, std::ios::app);
-    if (!*state->owned) {
-      return absl::InvalidArgumentError(absl::StrCat("--access-log: cannot append to ", where));
+    state->fd = ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
+    if (state->fd < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--access-log -: standard error: ", std::strerror(errno)));
     }
-    state->out = state->owned.get();
+  } else {
+    state->fd = ::open(where.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (state->fd < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--access-log: cannot append to ", where, ": ", std::strerror(errno)));
+    }
   }
   return std::unique_ptr<AccessLog>(new AccessLog(std::move(state), /*may_leave_behind=*/true));
 }

@@ -29,8 +29,10 @@
 // Lines still queued when the process ends without stopping (a crash,
 // SIGKILL, the immediate exit of a writer that lost its lease) are lost.
 //
-// Thread-safety: thread-safe; lines are written whole, in the order Write
-// was called. The destructor writes what is queued, then returns.
+// Thread-safety: thread-safe; lines go out in the order Write was called,
+// each batch in one write where the file takes it (a full disk may leave a
+// line cut short, counted as failed). The destructor writes what is queued
+// (for a log of Open, waiting at most kDrainTimeout), then returns.
 
 #ifndef CHEMLEDGER_SERVICES_CHEMLEDGERD_ACCESS_LOG_H_
 #define CHEMLEDGER_SERVICES_CHEMLEDGERD_ACCESS_LOG_H_

@@ -1,5 +1,9 @@
 #include "services/chemledgerd/access_log.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
 #include <sstream>
 #include <streambuf>
 #include <string>
@@ -22,8 +26,8 @@ TEST(AccessLogTest, StringsAreJsonWhateverTheirBytes) {
   EXPECT_EQ(AccessLog::String("甲醇 ✓ 😀").json, "\"甲醇 ✓ 😀\"");
   // Anything else becomes U+FFFD, a byte at a time.
   EXPECT_EQ(AccessLog::String("\xff").json, "\"\\ufffd\"");
-  EXPECT_EQ(AccessLog::String("a\xe7\x94").json, "\"a\\ufffd\\ufffd\"");    // cut short
-  EXPECT_EQ(AccessLog::String("\xc0\xaf").json, "\"\\ufffd\\ufffd\"");      // overlong
+  EXPECT_EQ(AccessLog::String("a\xe7\x94").json, "\"a\\ufffd\\ufffd\"");           // cut short
+  EXPECT_EQ(AccessLog::String("\xc0\xaf").json, "\"\\ufffd\\ufffd\"");             // overlong
   EXPECT_EQ(AccessLog::String("\xed\xa0\x80").json, "\"\\ufffd\\ufffd\\ufffd\"");  // surrogate
   EXPECT_EQ(AccessLog::String("\xf4\x90\x80\x80").json,
             "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");  // beyond U+10FFFF
@@ -111,6 +115,32 @@ TEST(AccessLogTest, LinesTheStreamRefusesAreCountedAsFailed) {
   }
   EXPECT_EQ(outcomes, (std::vector<std::pair<std::string, uint64_t>>{
                           {"written", 0}, {"failed", 3}, {"dropped", 0}}));
+}
+
+// --access-log FILE appends to the file, across restarts; a file that
+// cannot be opened is refused, naming the flag.
+TEST(AccessLogTest, OpenAppendsToItsFile) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string path = std::string(tmp != nullptr ? tmp : "/tmp") + "/access-open.log";
+  std::remove(path.c_str());
+  for (int run = 0; run < 2; ++run) {
+    absl::StatusOr<std::unique_ptr<AccessLog>> log = AccessLog::Open(path);
+    ASSERT_TRUE(log.ok()) << log.status();
+    for (int i = 0; i < 3; ++i) (*log)->Write({{"run", AccessLog::Integer(run)}});
+  }
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::vector<std::string> lines = absl::StrSplit(text.str(), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 6u) << text.str();
+  EXPECT_NE(lines[0].find("\"run\":0"), std::string::npos);
+  EXPECT_NE(lines[5].find("\"run\":1"), std::string::npos);
+  absl::StatusOr<std::unique_ptr<AccessLog>> refused = AccessLog::Open("/nonexistent/dir/x.log");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(
+      refused.status().message().find("--access-log: cannot append to /nonexistent/dir/x.log"),
+      std::string::npos)
+      << refused.status();
 }
 
 TEST(AccessLogTest, EveryLineIsWrittenByTheTimeTheLogIsGone) {

@@ -47,7 +47,14 @@ expect 1 "--data or --keys" services/chemledgerd/chemledgerd label-key new
 # stops at once on SIGTERM, and dies of it.
 "$BIN/verifyd" --plaintext --listen 127.0.0.1:0 --ledger 127.0.0.1:1 >"$TEST_TMPDIR/verifyd.out" 2>&1 &
 PID=$!
-sleep 3  # well past its start (flags read, signals blocked) on a loaded machine
+# Once its signals are blocked (SigBlk has SIGTERM's bit, 1 << 14), it is
+# starting: its flags read, waiting for ledgerd.
+for _ in $(seq 100); do
+  blocked=$(awk '/^SigBlk:/ {print $2}' "/proc/$PID/status" 2>/dev/null)
+  [[ -n "$blocked" ]] && (( 16#$blocked & 0x4000 )) && break
+  sleep 0.1
+done
+sleep 0.5
 kill -0 "$PID" 2>/dev/null || fail "verifyd ended before the signal: $(cat "$TEST_TMPDIR/verifyd.out")"
 kill -TERM "$PID"
 for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
