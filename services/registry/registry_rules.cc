@@ -138,6 +138,20 @@ absl::Status RegistryRules::ApplyGenesis(const journal::EntryContext& entry,
 
 namespace {
 
+// The refusal of a request its signer's role does not allow.
+absl::Status MayNot(const v1::Actor& actor, absl::string_view what) {
+  return absl::PermissionDeniedError(
+      absl::StrCat("envelope.signatures[0].key_id: actor '", actor.name(), "' (",
+                   v1::ActorRole_Name(actor.role()), ") may not ", what));
+}
+
+// Whether `actor` administers enterprise `uscc`: its own administrator, or
+// a platform administrator (who administers every one).
+bool AdministersEnterprise(const v1::Actor& actor, absl::string_view uscc) {
+  return actor.role() == v1::PLATFORM_ADMIN ||
+         (actor.role() == v1::ENTERPRISE_ADMIN && actor.enterprise_uscc() == uscc);
+}
+
 // A site of an enterprise, registered or changed by an admin of the
 // enterprise (or a platform administrator); its park, when named, must be
 // registered.
@@ -190,12 +204,8 @@ absl::Status RegisterSite(const journal::EntryContext& entry, const v1::Site& si
                           const v1::Actor& actor, const storage::StateReader& state,
                           storage::StateWrites* changes) {
   if (absl::Status s = ValidateSite(site); !s.ok()) return s;
-  if (actor.role() != v1::PLATFORM_ADMIN &&
-      !(actor.role() == v1::ENTERPRISE_ADMIN && actor.enterprise_uscc() == site.enterprise_uscc())) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "envelope.signatures[0].key_id: actor '", actor.name(), "' (",
-        v1::ActorRole_Name(actor.role()), ") may not register sites of enterprise ",
-        site.enterprise_uscc()));
+  if (!AdministersEnterprise(actor, site.enterprise_uscc())) {
+    return MayNot(actor, absl::StrCat("register sites of enterprise ", site.enterprise_uscc()));
   }
   absl::StatusOr<std::optional<EnterpriseRecord>> e = FindEnterprise(state, site.enterprise_uscc());
   if (!e.ok()) return e.status();
@@ -234,11 +244,7 @@ absl::Status RegisterSite(const journal::EntryContext& entry, const v1::Site& si
 absl::Status RegisterPark(const v1::Park& park, const v1::Actor& actor,
                           storage::StateWrites* changes) {
   if (absl::Status s = ValidatePark(park); !s.ok()) return s;
-  if (actor.role() != v1::PLATFORM_ADMIN) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "envelope.signatures[0].key_id: actor '", actor.name(), "' (",
-        v1::ActorRole_Name(actor.role()), ") may not register parks"));
-  }
+  if (actor.role() != v1::PLATFORM_ADMIN) return MayNot(actor, "register parks");
   changes->Put(keys::Park(park.park_id()), park.SerializeAsString());
   return absl::OkStatus();
 }
@@ -248,11 +254,7 @@ absl::Status RegisterPark(const v1::Park& park, const v1::Actor& actor,
 absl::Status BreakGlass(const journal::EntryContext& entry, const v1::BreakGlass& glass,
                         const v1::Actor& actor, const storage::StateReader& state,
                         storage::StateWrites* changes) {
-  if (actor.role() != v1::RESPONDER) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "envelope.signatures[0].key_id: actor '", actor.name(), "' (",
-        v1::ActorRole_Name(actor.role()), ") may not break glass: responders only"));
-  }
+  if (actor.role() != v1::RESPONDER) return MayNot(actor, "break glass: responders only");
   if (glass.reason().empty() || glass.reason().size() > 512) {
     return absl::InvalidArgumentError("break_glass.reason: is required, at most 512 bytes");
   }
@@ -453,7 +455,361 @@ absl::Status SetDeploymentPolicy(const journal::EntryContext& entry,
   return absl::OkStatus();
 }
 
+// A platform administrator registers an enterprise, once.
+absl::Status RegisterEnterprise(const journal::EntryContext& entry, const v1::Enterprise& e,
+                                const v1::Actor& actor, const storage::StateReader& state,
+                                storage::StateWrites* changes) {
+  const bool platform_admin = actor.role() == v1::PLATFORM_ADMIN;
+  if (!platform_admin) return MayNot(actor, "register enterprises");
+  if (absl::Status s = ValidateEnterprise(e); !s.ok()) return s;
+  absl::StatusOr<std::optional<EnterpriseRecord>> known = FindEnterprise(state, e.uscc());
+  if (!known.ok()) return known.status();
+  if (*known) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("enterprise.uscc: ", e.uscc(), " is already registered"));
+  }
+  state::EnterpriseRecord record;
+  *record.mutable_enterprise() = e;
+  record.set_registered_at(entry.index);
+  changes->Put(keys::Enterprise(e.uscc()), record.SerializeAsString());
+  return absl::OkStatus();
+}
+
+// An enterprise's administrator adds its actors; a platform administrator
+// anyone's (platform administrators, regulators and park gates too).
+absl::Status AddActor(const journal::EntryContext& entry, const v1::Actor& a,
+                      const v1::Actor& actor, const storage::StateReader& state,
+                      storage::StateWrites* changes) {
+  const bool platform_admin = actor.role() == v1::PLATFORM_ADMIN;
+  if (a.name().empty()) return absl::InvalidArgumentError("actor.name: is required");
+  if (a.role() == v1::ACTOR_ROLE_UNSPECIFIED || !v1::ActorRole_IsValid(a.role())) {
+    return absl::InvalidArgumentError("actor.role: is not a known role");
+  }
+  absl::StatusOr<crypto::VerifyingKey> key = ActorKey(a, "actor");
+  if (!key.ok()) return key.status();
+  absl::StatusOr<bool> taken = KeyTaken(state, key->key_id());
+  if (!taken.ok()) return taken.status();
+  if (*taken) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("actor.public_key: key ", key->key_id().ToString(), " is already registered"));
+  }
+  if (IsEnterpriseRole(a.role())) {
+    absl::StatusOr<std::optional<EnterpriseRecord>> e = FindEnterprise(state, a.enterprise_uscc());
+    if (!e.ok()) return e.status();
+    if (!*e) {
+      return absl::NotFoundError(absl::StrCat("actor.enterprise_uscc: enterprise '",
+                                              a.enterprise_uscc(), "' is not registered"));
+    }
+    if ((*e)->blacklist_reason) {
+      return absl::PermissionDeniedError(absl::StrCat("actor.enterprise_uscc: enterprise ",
+                                                      a.enterprise_uscc(), " is blacklisted"));
+    }
+    if (!AdministersEnterprise(actor, a.enterprise_uscc())) {
+      return MayNot(actor, absl::StrCat("add actors to enterprise ", a.enterprise_uscc()));
+    }
+  } else {
+    if (!a.enterprise_uscc().empty()) {
+      return absl::InvalidArgumentError(
+          "actor.enterprise_uscc: must be empty for platform administrators, regulators and "
+          "park gates");
+    }
+    if (!platform_admin)
+      return MayNot(actor, "add platform administrators, regulators or park gates");
+  }
+  // A park gate works the gates of one registered park; no one else has a park.
+  if (a.role() == v1::PARK_GATE) {
+    absl::StatusOr<std::optional<v1::Park>> park = FindPark(state, a.park_id());
+    if (!park.ok()) return park.status();
+    if (!*park) {
+      return absl::NotFoundError(
+          absl::StrCat("actor.park_id: park '", a.park_id(), "' is not registered"));
+    }
+  } else if (!a.park_id().empty()) {
+    return absl::InvalidArgumentError("actor.park_id: only a PARK_GATE actor has a park");
+  }
+  // From epoch 4 a regulator comes with its department and
+  // jurisdiction, and no one else has them.
+  if (entry.rules_epoch >= 4) {
+    if (a.role() == v1::REGULATOR) {
+      if (absl::Status s = CheckRegulatorScope("actor", a.department(), a.jurisdiction(), state);
+          !s.ok()) {
+        return s;
+      }
+    } else if (a.department() != v1::DEPARTMENT_UNSPECIFIED || a.has_jurisdiction()) {
+      return absl::InvalidArgumentError(
+          "actor.department, actor.jurisdiction: only a REGULATOR has them");
+    }
+  }
+  state::ActorRecord record;
+  *record.mutable_actor() = a;
+  if (entry.rules_epoch < 4) {
+    // Not fields before epoch 4, so never checked: not kept either.
+    record.mutable_actor()->clear_department();
+    record.mutable_actor()->clear_jurisdiction();
+  }
+  record.set_added_at(entry.index);
+  changes->Put(keys::Actor(key->key_id()), record.SerializeAsString());
+  return absl::OkStatus();
+}
+
+// A key revoked: a label key by a platform administrator, an actor's by
+// its enterprise's administrator or a platform administrator.
+absl::Status RevokeKey(const journal::EntryContext& entry, const v1::KeyRevocation& revocation,
+                       const v1::Actor& actor, const storage::StateReader& state,
+                       storage::StateWrites* changes) {
+  const bool platform_admin = actor.role() == v1::PLATFORM_ADMIN;
+  absl::StatusOr<crypto::KeyId> id = crypto::KeyId::Parse(revocation.key_id());
+  if (!id.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("revoke_key.key_id: ", id.status().message()));
+  }
+  if (revocation.reason().empty()) {
+    return absl::InvalidArgumentError("revoke_key.reason: is required");
+  }
+  absl::StatusOr<std::optional<std::string>> label_bytes = state.Get(keys::LabelKey(*id));
+  if (!label_bytes.ok()) return label_bytes.status();
+  if (*label_bytes) {
+    if (!platform_admin) return MayNot(actor, "revoke label keys");
+    state::LabelKeyRecord label;
+    if (!label.ParseFromString(**label_bytes)) {
+      return absl::DataLossError("a label key record is malformed");
+    }
+    if (label.revoked()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("revoke_key.key_id: label key ", id->ToString(), " is already revoked"));
+    }
+    label.set_revoked(true);
+    *label.mutable_revoked_on() = ToProtoDate(ChinaDay(entry.record_time));
+    label.set_revoked_at(entry.index);
+    changes->Put(keys::LabelKey(*id), label.SerializeAsString());
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<state::ActorRecord>> target = FindActor(state, *id);
+  if (!target.ok()) return target.status();
+  if (!*target) {
+    return absl::NotFoundError(
+        absl::StrCat("revoke_key.key_id: key ", id->ToString(), " is not registered"));
+  }
+  if ((*target)->revoked()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("revoke_key.key_id: key ", id->ToString(), " is already revoked"));
+  }
+  const v1::Actor& t = (*target)->actor();
+  if (!(platform_admin ||
+        (IsEnterpriseRole(t.role()) && AdministersEnterprise(actor, t.enterprise_uscc())))) {
+    return MayNot(actor, absl::StrCat("revoke key ", id->ToString()));
+  }
+  state::ActorRecord revoked = **target;
+  revoked.set_revoked(true);
+  revoked.set_revoked_reason(revocation.reason());
+  revoked.set_revoked_at(entry.index);
+  changes->Put(keys::Actor(*id), revoked.SerializeAsString());
+  return absl::OkStatus();
+}
+
+// An enterprise listed on (or lifted from) the blacklist, by a platform
+// administrator or a regulator within its jurisdiction.
+absl::Status ChangeBlacklist(const journal::EntryContext& entry, const v1::BlacklistChange& b,
+                             const v1::Actor& actor, const storage::StateReader& state,
+                             storage::StateWrites* changes) {
+  const bool platform_admin = actor.role() == v1::PLATFORM_ADMIN;
+  if (!(platform_admin || actor.role() == v1::REGULATOR))
+    return MayNot(actor, "change the blacklist");
+  const std::string key = keys::Enterprise(b.enterprise_uscc());
+  absl::StatusOr<std::optional<std::string>> bytes = state.Get(key);
+  if (!bytes.ok()) return bytes.status();
+  if (b.enterprise_uscc().empty() || !*bytes) {
+    return absl::NotFoundError(absl::StrCat("blacklist.enterprise_uscc: enterprise '",
+                                            b.enterprise_uscc(), "' is not registered"));
+  }
+  // From epoch 4 a regulator lists (and lifts) within its jurisdiction.
+  if (entry.rules_epoch >= 4 && actor.role() == v1::REGULATOR) {
+    absl::StatusOr<bool> oversees = OverseesEnterprise(state, actor, b.enterprise_uscc());
+    if (!oversees.ok()) return oversees.status();
+    if (!*oversees) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "blacklist.enterprise_uscc: ", b.enterprise_uscc(), " is outside the jurisdiction (",
+          JurisdictionText(actor), ") of regulator '", actor.name(), "'"));
+    }
+  }
+  if (b.reason().empty()) return absl::InvalidArgumentError("blacklist.reason: is required");
+  // From epoch 10 the public list's date holds: the day of the listing
+  // decision, not after the day it is recorded nor over a year before
+  // it; none given, the day it is recorded (China time).
+  v1::Date listed_on = b.date();
+  if (entry.rules_epoch >= 10 && b.blacklisted()) {
+    const absl::CivilDay recorded = ChinaDay(entry.record_time);
+    if (!b.has_date() || (b.date().year() == 0 && b.date().month() == 0 && b.date().day() == 0)) {
+      listed_on = ToProtoDate(recorded);
+    } else if (!ValidDate(b.date()) || FromProtoDate(b.date()) > recorded ||
+               FromProtoDate(b.date()) < recorded - 366) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("blacklist.date: must be a date from a year before the day it is recorded (",
+                       absl::FormatCivilTime(recorded), ", China time) to that day"));
+    }
+  }
+  state::EnterpriseRecord record;
+  if (!record.ParseFromString(**bytes)) {
+    return absl::DataLossError(absl::StrCat("state record '", key, "' is malformed"));
+  }
+  if (entry.rules_epoch >= 13) {
+    // A listing stands until lifted: listing it again would put a new
+    // lister (and with it who may lift it) over the first.
+    if (b.blacklisted() && record.blacklisted()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("blacklist.enterprise_uscc: ", b.enterprise_uscc(),
+                       " is already blacklisted: it is lifted before it is listed again"));
+    }
+    if (!b.blacklisted() && record.blacklisted() && actor.role() == v1::REGULATOR) {
+      if (absl::Status s = MayLiftBlacklisting(state, actor, b.enterprise_uscc()); !s.ok()) {
+        return s;
+      }
+    }
+  }
+  record.set_blacklisted(b.blacklisted());
+  if (b.blacklisted()) {
+    record.set_blacklist_reason(b.reason());
+    // The public list (黑名单): who listed it, when and why.
+    state::BlacklistRecord listed;
+    listed.set_reason(b.reason());
+    *listed.mutable_date() = listed_on;
+    // By function, not by name: the list is public.
+    listed.set_listed_by(actor.role() == v1::REGULATOR ? "regulator" : "platform administrator");
+    if (entry.rules_epoch >= 13 && actor.role() == v1::REGULATOR) {
+      listed.set_lister_recorded(true);
+      listed.set_lister_department(actor.department());
+      if (actor.has_jurisdiction()) {
+        *listed.mutable_lister_jurisdiction() = actor.jurisdiction();
+      }
+    }
+    listed.set_log_index(entry.index);
+    changes->Put(keys::Blacklisted(b.enterprise_uscc()), listed.SerializeAsString());
+  } else {
+    record.clear_blacklist_reason();
+    changes->Delete(keys::Blacklisted(b.enterprise_uscc()));
+  }
+  changes->Put(key, record.SerializeAsString());
+  return absl::OkStatus();
+}
+
+// A label key the platform signs labels with, by a platform administrator.
+absl::Status AddLabelKey(const journal::EntryContext& entry, const v1::LabelKey& k,
+                         const v1::Actor& actor, const storage::StateReader& state,
+                         storage::StateWrites* changes) {
+  const bool platform_admin = actor.role() == v1::PLATFORM_ADMIN;
+  if (!platform_admin) return MayNot(actor, "add label keys");
+  absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(k.public_key());
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("add_label_key.public_key: ", key.status().message()));
+  }
+  absl::StatusOr<absl::CivilDay> from = ToCivilDay(k.valid_from(), "add_label_key.valid_from");
+  if (!from.ok()) return from.status();
+  absl::StatusOr<absl::CivilDay> until = ToCivilDay(k.valid_until(), "add_label_key.valid_until");
+  if (!until.ok()) return until.status();
+  if (*until < *from) {
+    return absl::InvalidArgumentError("add_label_key.valid_until: must not be before valid_from");
+  }
+  absl::StatusOr<bool> taken = KeyTaken(state, key->key_id());
+  if (!taken.ok()) return taken.status();
+  if (*taken) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "add_label_key.public_key: key ", key->key_id().ToString(), " is already registered"));
+  }
+  state::LabelKeyRecord record;
+  record.set_public_key(k.public_key());
+  *record.mutable_valid_from() = k.valid_from();
+  *record.mutable_valid_until() = k.valid_until();
+  record.set_added_at(entry.index);
+  changes->Put(keys::LabelKey(key->key_id()), record.SerializeAsString());
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+// A product of an enterprise, by its administrator (or a platform
+// administrator), checked against the catalogue in force and the control
+// lists.
+absl::Status RegistryRules::RegisterProduct(const journal::EntryContext& entry,
+                                            const v1::Product& p, const v1::Actor& actor,
+                                            const storage::StateReader& state,
+                                            storage::StateWrites* changes) const {
+  if (entry.rules_epoch >= kReferenceTablesRulesEpoch && p.flags_provisional()) {
+    return absl::InvalidArgumentError(
+        "product.flags_provisional: is the server's to set (a product in no catalogue in "
+        "force), not the registrant's");
+  }
+  absl::StatusOr<v1::RegistryAssignment> assignment = CatalogueCheckOf(entry, p, state);
+  if (!assignment.ok()) return assignment.status();
+  std::vector<CatalogueEntry> rows;
+  if (assignment->has_checked_against()) rows.push_back(FromRow(assignment->checked_against()));
+  if (entry.rules_epoch >= 10) {
+    for (int i = 0; i < p.hazard_statements_size(); ++i) {
+      if (!ids::IsHazardStatementCode(p.hazard_statements(i))) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "product.hazard_statements[", i, "]: '", p.hazard_statements(i),
+            "' must be a GHS hazard statement code: H, three digits, at most four letters "
+            "(H225, H350i)"));
+      }
+    }
+  }
+  if (absl::Status s = ValidateProduct(p, Catalogue::FromEntries(std::move(rows))); !s.ok()) {
+    return s;
+  }
+  // The control lists in force that name its CAS number set their
+  // flags too (read from the state before this entry, in both modes).
+  absl::StatusOr<ControlListFlags> listed = entry.rules_epoch >= kControlListsRulesEpoch
+                                                ? ControlListFlagsFor(state, p.cas())
+                                                : ControlListFlags();
+  if (!listed.ok()) return listed.status();
+  assignment->clear_control_lists();
+  for (const std::string& list : listed->lists) assignment->add_control_lists(list);
+  if (listed->flags != 0) {
+    absl::StatusOr<uint8_t> declared = ParseControlFlags(absl::StrJoin(p.control_flags(), ","));
+    if (!declared.ok()) return declared.status();
+    if ((*declared & listed->flags) != listed->flags) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("product.control_flags: must include ", ControlFlagsText(listed->flags),
+                       ", which the control lists in force (", absl::StrJoin(listed->lists, ", "),
+                       ") give CAS ", p.cas()));
+    }
+  }
+  absl::StatusOr<std::optional<EnterpriseRecord>> e = FindEnterprise(state, p.enterprise_uscc());
+  if (!e.ok()) return e.status();
+  if (!*e) {
+    return absl::NotFoundError(absl::StrCat("product.enterprise_uscc: enterprise ",
+                                            p.enterprise_uscc(), " is not registered"));
+  }
+  if ((*e)->blacklist_reason) {
+    return absl::PermissionDeniedError(absl::StrCat("product.enterprise_uscc: enterprise ",
+                                                    p.enterprise_uscc(), " is blacklisted (",
+                                                    *(*e)->blacklist_reason, ")"));
+  }
+  if (!AdministersEnterprise(actor, p.enterprise_uscc())) {
+    return MayNot(actor, absl::StrCat("register products of enterprise ", p.enterprise_uscc()));
+  }
+  if (!HasRole((*e)->enterprise, v1::PRODUCER) && !HasRole((*e)->enterprise, v1::IMPORTER)) {
+    return absl::FailedPreconditionError(absl::StrCat("product.enterprise_uscc: enterprise ",
+                                                      p.enterprise_uscc(),
+                                                      " is neither a producer nor an importer"));
+  }
+  absl::StatusOr<std::optional<v1::Product>> known =
+      FindProduct(state, p.enterprise_uscc(), p.product_number());
+  if (!known.ok()) return known.status();
+  if (*known) {
+    return absl::AlreadyExistsError(absl::StrCat("product.product_number: ", p.product_number(),
+                                                 " is already registered for ",
+                                                 p.enterprise_uscc()));
+  }
+  if (entry.rules_epoch >= 1) *entry.assignment = assignment->SerializeAsString();
+  // In no imported catalogue in force: its declared flags are
+  // provisional until a regulator decides them.
+  if (!assignment->catalogue_version().empty() && !assignment->has_checked_against()) {
+    PutProvisionalProduct(entry.index, p, assignment->catalogue_version(), changes);
+    return absl::OkStatus();
+  }
+  changes->Put(keys::Product(p.enterprise_uscc(), p.product_number()), p.SerializeAsString());
+  return absl::OkStatus();
+}
 
 absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
                                          const storage::StateReader& state,
@@ -482,342 +838,20 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
   }
   const v1::Actor& actor = *signer;
   const bool platform_admin = actor.role() == v1::PLATFORM_ADMIN;
-  const auto admin_of = [&](const std::string& uscc) {
-    return platform_admin ||
-           (actor.role() == v1::ENTERPRISE_ADMIN && actor.enterprise_uscc() == uscc);
-  };
-  const auto denied = [&](absl::string_view what) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("envelope.signatures[0].key_id: actor '", actor.name(), "' (",
-                     v1::ActorRole_Name(actor.role()), ") may not ", what));
-  };
 
   switch (request.change_case()) {
-    case v1::RegistryRequest::kRegisterEnterprise: {
-      const v1::Enterprise& e = request.register_enterprise();
-      if (!platform_admin) return denied("register enterprises");
-      if (absl::Status s = ValidateEnterprise(e); !s.ok()) return s;
-      absl::StatusOr<std::optional<EnterpriseRecord>> known = FindEnterprise(state, e.uscc());
-      if (!known.ok()) return known.status();
-      if (*known) {
-        return absl::AlreadyExistsError(
-            absl::StrCat("enterprise.uscc: ", e.uscc(), " is already registered"));
-      }
-      state::EnterpriseRecord record;
-      *record.mutable_enterprise() = e;
-      record.set_registered_at(entry.index);
-      changes->Put(keys::Enterprise(e.uscc()), record.SerializeAsString());
-      return absl::OkStatus();
-    }
-    case v1::RegistryRequest::kRegisterProduct: {
-      const v1::Product& p = request.register_product();
-      if (entry.rules_epoch >= kReferenceTablesRulesEpoch && p.flags_provisional()) {
-        return absl::InvalidArgumentError(
-            "product.flags_provisional: is the server's to set (a product in no catalogue in "
-            "force), not the registrant's");
-      }
-      absl::StatusOr<v1::RegistryAssignment> assignment = CatalogueCheckOf(entry, p, state);
-      if (!assignment.ok()) return assignment.status();
-      std::vector<CatalogueEntry> rows;
-      if (assignment->has_checked_against()) rows.push_back(FromRow(assignment->checked_against()));
-      if (entry.rules_epoch >= 10) {
-        for (int i = 0; i < p.hazard_statements_size(); ++i) {
-          if (!ids::IsHazardStatementCode(p.hazard_statements(i))) {
-            return absl::InvalidArgumentError(absl::StrCat(
-                "product.hazard_statements[", i, "]: '", p.hazard_statements(i),
-                "' must be a GHS hazard statement code: H, three digits, at most four letters "
-                "(H225, H350i)"));
-          }
-        }
-      }
-      if (absl::Status s = ValidateProduct(p, Catalogue::FromEntries(std::move(rows))); !s.ok()) {
-        return s;
-      }
-      // The control lists in force that name its CAS number set their
-      // flags too (read from the state before this entry, in both modes).
-      absl::StatusOr<ControlListFlags> listed = entry.rules_epoch >= kControlListsRulesEpoch
-                                                    ? ControlListFlagsFor(state, p.cas())
-                                                    : ControlListFlags();
-      if (!listed.ok()) return listed.status();
-      assignment->clear_control_lists();
-      for (const std::string& list : listed->lists) assignment->add_control_lists(list);
-      if (listed->flags != 0) {
-        absl::StatusOr<uint8_t> declared = ParseControlFlags(absl::StrJoin(p.control_flags(), ","));
-        if (!declared.ok()) return declared.status();
-        if ((*declared & listed->flags) != listed->flags) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("product.control_flags: must include ", ControlFlagsText(listed->flags),
-                           ", which the control lists in force (",
-                           absl::StrJoin(listed->lists, ", "), ") give CAS ", p.cas()));
-        }
-      }
-      absl::StatusOr<std::optional<EnterpriseRecord>> e = FindEnterprise(state, p.enterprise_uscc());
-      if (!e.ok()) return e.status();
-      if (!*e) {
-        return absl::NotFoundError(absl::StrCat("product.enterprise_uscc: enterprise ",
-                                                p.enterprise_uscc(), " is not registered"));
-      }
-      if ((*e)->blacklist_reason) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            "product.enterprise_uscc: enterprise ", p.enterprise_uscc(), " is blacklisted (",
-            *(*e)->blacklist_reason, ")"));
-      }
-      if (!admin_of(p.enterprise_uscc())) {
-        return denied(absl::StrCat("register products of enterprise ", p.enterprise_uscc()));
-      }
-      if (!HasRole((*e)->enterprise, v1::PRODUCER) && !HasRole((*e)->enterprise, v1::IMPORTER)) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "product.enterprise_uscc: enterprise ", p.enterprise_uscc(),
-            " is neither a producer nor an importer"));
-      }
-      absl::StatusOr<std::optional<v1::Product>> known =
-          FindProduct(state, p.enterprise_uscc(), p.product_number());
-      if (!known.ok()) return known.status();
-      if (*known) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "product.product_number: ", p.product_number(), " is already registered for ",
-            p.enterprise_uscc()));
-      }
-      if (entry.rules_epoch >= 1) *entry.assignment = assignment->SerializeAsString();
-      // In no imported catalogue in force: its declared flags are
-      // provisional until a regulator decides them.
-      if (!assignment->catalogue_version().empty() && !assignment->has_checked_against()) {
-        PutProvisionalProduct(entry.index, p, assignment->catalogue_version(), changes);
-        return absl::OkStatus();
-      }
-      changes->Put(keys::Product(p.enterprise_uscc(), p.product_number()), p.SerializeAsString());
-      return absl::OkStatus();
-    }
-    case v1::RegistryRequest::kAddActor: {
-      const v1::Actor& a = request.add_actor();
-      if (a.name().empty()) return absl::InvalidArgumentError("actor.name: is required");
-      if (a.role() == v1::ACTOR_ROLE_UNSPECIFIED || !v1::ActorRole_IsValid(a.role())) {
-        return absl::InvalidArgumentError("actor.role: is not a known role");
-      }
-      absl::StatusOr<crypto::VerifyingKey> key = ActorKey(a, "actor");
-      if (!key.ok()) return key.status();
-      absl::StatusOr<bool> taken = KeyTaken(state, key->key_id());
-      if (!taken.ok()) return taken.status();
-      if (*taken) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "actor.public_key: key ", key->key_id().ToString(), " is already registered"));
-      }
-      if (IsEnterpriseRole(a.role())) {
-        absl::StatusOr<std::optional<EnterpriseRecord>> e = FindEnterprise(state, a.enterprise_uscc());
-        if (!e.ok()) return e.status();
-        if (!*e) {
-          return absl::NotFoundError(absl::StrCat("actor.enterprise_uscc: enterprise '",
-                                                  a.enterprise_uscc(), "' is not registered"));
-        }
-        if ((*e)->blacklist_reason) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "actor.enterprise_uscc: enterprise ", a.enterprise_uscc(), " is blacklisted"));
-        }
-        if (!admin_of(a.enterprise_uscc())) {
-          return denied(absl::StrCat("add actors to enterprise ", a.enterprise_uscc()));
-        }
-      } else {
-        if (!a.enterprise_uscc().empty()) {
-          return absl::InvalidArgumentError(
-              "actor.enterprise_uscc: must be empty for platform administrators, regulators and "
-              "park gates");
-        }
-        if (!platform_admin) return denied("add platform administrators, regulators or park gates");
-      }
-      // A park gate works the gates of one registered park; no one else has a park.
-      if (a.role() == v1::PARK_GATE) {
-        absl::StatusOr<std::optional<v1::Park>> park = FindPark(state, a.park_id());
-        if (!park.ok()) return park.status();
-        if (!*park) {
-          return absl::NotFoundError(absl::StrCat("actor.park_id: park '", a.park_id(),
-                                                  "' is not registered"));
-        }
-      } else if (!a.park_id().empty()) {
-        return absl::InvalidArgumentError("actor.park_id: only a PARK_GATE actor has a park");
-      }
-      // From epoch 4 a regulator comes with its department and
-      // jurisdiction, and no one else has them.
-      if (entry.rules_epoch >= 4) {
-        if (a.role() == v1::REGULATOR) {
-          if (absl::Status s = CheckRegulatorScope("actor", a.department(), a.jurisdiction(), state);
-              !s.ok()) {
-            return s;
-          }
-        } else if (a.department() != v1::DEPARTMENT_UNSPECIFIED || a.has_jurisdiction()) {
-          return absl::InvalidArgumentError(
-              "actor.department, actor.jurisdiction: only a REGULATOR has them");
-        }
-      }
-      state::ActorRecord record;
-      *record.mutable_actor() = a;
-      if (entry.rules_epoch < 4) {
-        // Not fields before epoch 4, so never checked: not kept either.
-        record.mutable_actor()->clear_department();
-        record.mutable_actor()->clear_jurisdiction();
-      }
-      record.set_added_at(entry.index);
-      changes->Put(keys::Actor(key->key_id()), record.SerializeAsString());
-      return absl::OkStatus();
-    }
-    case v1::RegistryRequest::kRevokeKey: {
-      absl::StatusOr<crypto::KeyId> id = crypto::KeyId::Parse(request.revoke_key().key_id());
-      if (!id.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("revoke_key.key_id: ", id.status().message()));
-      }
-      if (request.revoke_key().reason().empty()) {
-        return absl::InvalidArgumentError("revoke_key.reason: is required");
-      }
-      absl::StatusOr<std::optional<std::string>> label_bytes = state.Get(keys::LabelKey(*id));
-      if (!label_bytes.ok()) return label_bytes.status();
-      if (*label_bytes) {
-        if (!platform_admin) return denied("revoke label keys");
-        state::LabelKeyRecord label;
-        if (!label.ParseFromString(**label_bytes)) {
-          return absl::DataLossError("a label key record is malformed");
-        }
-        if (label.revoked()) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("revoke_key.key_id: label key ", id->ToString(), " is already revoked"));
-        }
-        label.set_revoked(true);
-        *label.mutable_revoked_on() = ToProtoDate(ChinaDay(entry.record_time));
-        label.set_revoked_at(entry.index);
-        changes->Put(keys::LabelKey(*id), label.SerializeAsString());
-        return absl::OkStatus();
-      }
-      absl::StatusOr<std::optional<state::ActorRecord>> target = FindActor(state, *id);
-      if (!target.ok()) return target.status();
-      if (!*target) {
-        return absl::NotFoundError(absl::StrCat("revoke_key.key_id: key ", id->ToString(),
-                                                " is not registered"));
-      }
-      if ((*target)->revoked()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("revoke_key.key_id: key ", id->ToString(), " is already revoked"));
-      }
-      const v1::Actor& t = (*target)->actor();
-      if (!(platform_admin || (IsEnterpriseRole(t.role()) && admin_of(t.enterprise_uscc())))) {
-        return denied(absl::StrCat("revoke key ", id->ToString()));
-      }
-      state::ActorRecord revoked = **target;
-      revoked.set_revoked(true);
-      revoked.set_revoked_reason(request.revoke_key().reason());
-      revoked.set_revoked_at(entry.index);
-      changes->Put(keys::Actor(*id), revoked.SerializeAsString());
-      return absl::OkStatus();
-    }
-    case v1::RegistryRequest::kBlacklist: {
-      const v1::BlacklistChange& b = request.blacklist();
-      if (!(platform_admin || actor.role() == v1::REGULATOR)) return denied("change the blacklist");
-      const std::string key = keys::Enterprise(b.enterprise_uscc());
-      absl::StatusOr<std::optional<std::string>> bytes = state.Get(key);
-      if (!bytes.ok()) return bytes.status();
-      if (b.enterprise_uscc().empty() || !*bytes) {
-        return absl::NotFoundError(absl::StrCat("blacklist.enterprise_uscc: enterprise '",
-                                                b.enterprise_uscc(), "' is not registered"));
-      }
-      // From epoch 4 a regulator lists (and lifts) within its jurisdiction.
-      if (entry.rules_epoch >= 4 && actor.role() == v1::REGULATOR) {
-        absl::StatusOr<bool> oversees = OverseesEnterprise(state, actor, b.enterprise_uscc());
-        if (!oversees.ok()) return oversees.status();
-        if (!*oversees) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "blacklist.enterprise_uscc: ", b.enterprise_uscc(), " is outside the jurisdiction (",
-              JurisdictionText(actor), ") of regulator '", actor.name(), "'"));
-        }
-      }
-      if (b.reason().empty()) return absl::InvalidArgumentError("blacklist.reason: is required");
-      // From epoch 10 the public list's date holds: the day of the listing
-      // decision, not after the day it is recorded nor over a year before
-      // it; none given, the day it is recorded (China time).
-      v1::Date listed_on = b.date();
-      if (entry.rules_epoch >= 10 && b.blacklisted()) {
-        const absl::CivilDay recorded = ChinaDay(entry.record_time);
-        if (!b.has_date() ||
-            (b.date().year() == 0 && b.date().month() == 0 && b.date().day() == 0)) {
-          listed_on = ToProtoDate(recorded);
-        } else if (!ValidDate(b.date()) || FromProtoDate(b.date()) > recorded ||
-                   FromProtoDate(b.date()) < recorded - 366) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "blacklist.date: must be a date from a year before the day it is recorded (",
-              absl::FormatCivilTime(recorded), ", China time) to that day"));
-        }
-      }
-      state::EnterpriseRecord record;
-      if (!record.ParseFromString(**bytes)) {
-        return absl::DataLossError(absl::StrCat("state record '", key, "' is malformed"));
-      }
-      if (entry.rules_epoch >= 13) {
-        // A listing stands until lifted: listing it again would put a new
-        // lister (and with it who may lift it) over the first.
-        if (b.blacklisted() && record.blacklisted()) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("blacklist.enterprise_uscc: ", b.enterprise_uscc(),
-                           " is already blacklisted: it is lifted before it is listed again"));
-        }
-        if (!b.blacklisted() && record.blacklisted() && actor.role() == v1::REGULATOR) {
-          if (absl::Status s = MayLiftBlacklisting(state, actor, b.enterprise_uscc()); !s.ok()) {
-            return s;
-          }
-        }
-      }
-      record.set_blacklisted(b.blacklisted());
-      if (b.blacklisted()) {
-        record.set_blacklist_reason(b.reason());
-        // The public list (黑名单): who listed it, when and why.
-        state::BlacklistRecord listed;
-        listed.set_reason(b.reason());
-        *listed.mutable_date() = listed_on;
-        // By function, not by name: the list is public.
-        listed.set_listed_by(actor.role() == v1::REGULATOR ? "regulator"
-                                                           : "platform administrator");
-        if (entry.rules_epoch >= 13 && actor.role() == v1::REGULATOR) {
-          listed.set_lister_recorded(true);
-          listed.set_lister_department(actor.department());
-          if (actor.has_jurisdiction()) {
-            *listed.mutable_lister_jurisdiction() = actor.jurisdiction();
-          }
-        }
-        listed.set_log_index(entry.index);
-        changes->Put(keys::Blacklisted(b.enterprise_uscc()), listed.SerializeAsString());
-      } else {
-        record.clear_blacklist_reason();
-        changes->Delete(keys::Blacklisted(b.enterprise_uscc()));
-      }
-      changes->Put(key, record.SerializeAsString());
-      return absl::OkStatus();
-    }
-    case v1::RegistryRequest::kAddLabelKey: {
-      const v1::LabelKey& k = request.add_label_key();
-      if (!platform_admin) return denied("add label keys");
-      absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(k.public_key());
-      if (!key.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("add_label_key.public_key: ", key.status().message()));
-      }
-      absl::StatusOr<absl::CivilDay> from = ToCivilDay(k.valid_from(), "add_label_key.valid_from");
-      if (!from.ok()) return from.status();
-      absl::StatusOr<absl::CivilDay> until = ToCivilDay(k.valid_until(), "add_label_key.valid_until");
-      if (!until.ok()) return until.status();
-      if (*until < *from) {
-        return absl::InvalidArgumentError(
-            "add_label_key.valid_until: must not be before valid_from");
-      }
-      absl::StatusOr<bool> taken = KeyTaken(state, key->key_id());
-      if (!taken.ok()) return taken.status();
-      if (*taken) {
-        return absl::AlreadyExistsError(absl::StrCat("add_label_key.public_key: key ",
-                                                     key->key_id().ToString(),
-                                                     " is already registered"));
-      }
-      state::LabelKeyRecord record;
-      record.set_public_key(k.public_key());
-      *record.mutable_valid_from() = k.valid_from();
-      *record.mutable_valid_until() = k.valid_until();
-      record.set_added_at(entry.index);
-      changes->Put(keys::LabelKey(key->key_id()), record.SerializeAsString());
-      return absl::OkStatus();
-    }
+    case v1::RegistryRequest::kRegisterEnterprise:
+      return RegisterEnterprise(entry, request.register_enterprise(), actor, state, changes);
+    case v1::RegistryRequest::kRegisterProduct:
+      return RegisterProduct(entry, request.register_product(), actor, state, changes);
+    case v1::RegistryRequest::kAddActor:
+      return AddActor(entry, request.add_actor(), actor, state, changes);
+    case v1::RegistryRequest::kRevokeKey:
+      return RevokeKey(entry, request.revoke_key(), actor, state, changes);
+    case v1::RegistryRequest::kBlacklist:
+      return ChangeBlacklist(entry, request.blacklist(), actor, state, changes);
+    case v1::RegistryRequest::kAddLabelKey:
+      return AddLabelKey(entry, request.add_label_key(), actor, state, changes);
     case v1::RegistryRequest::kRegisterSite:
       return RegisterSite(entry, request.register_site(), actor, state, changes);
     case v1::RegistryRequest::kRegisterPark:
@@ -825,7 +859,7 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
     case v1::RegistryRequest::kBreakGlass:
       return BreakGlass(entry, request.break_glass(), actor, state, changes);
     case v1::RegistryRequest::kAssignRegulator:
-      if (!platform_admin) return denied("assign regulators");
+      if (!platform_admin) return MayNot(actor, "assign regulators");
       return AssignRegulator(request.assign_regulator(), state, changes);
     case v1::RegistryRequest::kImportReferenceTable: {
       absl::StatusOr<ImportedTable> imported =
@@ -842,7 +876,7 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
       return DecideProductFlags(entry, request.decide_product_flags(), actor, state, changes);
     case v1::RegistryRequest::kSetDeploymentPolicy:
       if (!platform_admin)
-        return denied("set the deployment's policy: platform administrators only");
+        return MayNot(actor, "set the deployment's policy: platform administrators only");
       return SetDeploymentPolicy(entry, request.set_deployment_policy(), state, changes);
     case v1::RegistryRequest::CHANGE_NOT_SET:
       break;

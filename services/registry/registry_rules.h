@@ -89,6 +89,11 @@ class RegistryRules final : public journal::StateMachine {
   absl::StatusOr<v1::RegistryAssignment> CatalogueCheckOf(const journal::EntryContext& entry,
                                                           const v1::Product& p,
                                                           const storage::StateReader& state) const;
+  // RegistryRequest.register_product by `actor` (the rules that need the
+  // catalogue; each other change has a function of its own in the .cc).
+  absl::Status RegisterProduct(const journal::EntryContext& entry, const v1::Product& p,
+                               const v1::Actor& actor, const storage::StateReader& state,
+                               storage::StateWrites* changes) const;
 
   const Catalogue* const catalogue_;
 };
