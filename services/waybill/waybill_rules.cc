@@ -655,6 +655,162 @@ absl::Status RegulatorMayRecordArrival(const storage::StateReader& state,
   return absl::OkStatus();
 }
 
+// What each step of a waybill request (ApplyRequest) is applied with.
+struct WaybillStep {
+  const journal::EntryContext& entry;
+  const storage::StateReader& state;
+  const v1::WaybillRequest& request;
+  const std::string& number;
+  const std::string& ref;  // the waybill's carrier and number
+  const std::string& carrier;
+  const std::optional<WaybillState>& existing;  // on record; none for a new submission
+  const v1::Waybill* content;                   // the submission's or amendment's; else null
+  bool carrier_actor;                           // signed by an actor of the carrier
+  bool regulator_arrival;                       // a regulator's arrival (rules epoch 12)
+  storage::StateWrites* changes;
+};
+
+// A submission or an amendment: the waybill's content, open at once if its
+// consignor has consented (by a standing authorization of the carrier).
+absl::Status ApplyContent(const WaybillStep& step, WaybillState& next) {
+  // From rules epoch 3 the consignor consents: by a standing
+  // authorization of this carrier, or later, to this waybill.
+  bool consented = step.entry.rules_epoch < 3;
+  if (!consented) {
+    absl::StatusOr<bool> authorized =
+        CarrierAuthorized(step.state, step.content->consignor().uscc(), step.carrier,
+                          registry::ChinaDay(step.entry.record_time));
+    if (!authorized.ok()) return authorized.status();
+    consented = *authorized;
+  }
+  if (absl::Status s = CheckContent(step.entry, step.state, step.request,
+                                    step.existing ? &*step.existing : nullptr, consented);
+      !s.ok()) {
+    return s;
+  }
+  // An amendment's old codes leave the waybill; the new ones join it
+  // once the consignor has consented.
+  if (next.status == v1::OPEN) {
+    for (const std::string& code : CodesOf(next.waybill)) {
+      step.changes->Delete(internal::OpenKey(code));
+    }
+  }
+  next.waybill = *step.content;
+  next.status = consented ? v1::OPEN : v1::PENDING;
+  next.content_log_index = step.entry.index;
+  if (consented) {
+    for (const std::string& code : CodesOf(*step.content)) {
+      step.changes->Put(internal::OpenKey(code), step.ref);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The consignor's consent to the revision it names, everything a
+// submission is checked for checked again now.
+absl::Status ApplyConsent(const WaybillStep& step, WaybillState& next) {
+  const v1::WaybillConsent& c = step.request.consent();
+  if (next.status != v1::PENDING) {
+    return Precondition("consent.waybill_number",
+                        absl::StrCat("'", step.number, "' is ", v1::WaybillStatus_Name(next.status),
+                                     ": only a pending waybill is consented to"));
+  }
+  if (c.carrier_uscc() != step.carrier) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("consent.carrier_uscc: the carrier of '", step.number, "' is ", step.carrier));
+  }
+  if (c.revision() != next.content_log_index) {
+    return Precondition("consent.revision",
+                        absl::StrCat("'", step.number, "' is at revision ", next.content_log_index,
+                                     " now, not ", c.revision(), ": read it again"));
+  }
+  // Everything a submission is checked for, checked again now: the
+  // waybill may have waited while a licence lapsed or a party was
+  // blacklisted, and the platform signs its code from now on.
+  v1::WaybillRequest as_amended;
+  *as_amended.mutable_amend() = next.waybill;
+  if (absl::Status s = ValidateWaybill(next.waybill, step.entry.record_time); !s.ok()) return s;
+  if (absl::Status s = CheckContent(step.entry, step.state, as_amended, &next, /*consented=*/true);
+      !s.ok()) {
+    return s;
+  }
+  next.status = v1::OPEN;
+  for (const std::string& code : CodesOf(next.waybill)) {
+    step.changes->Put(internal::OpenKey(code), step.ref);
+  }
+  return absl::OkStatus();
+}
+
+// Cancelled by its carrier, or by its consignor before anything shipped.
+absl::Status ApplyCancel(const WaybillStep& step, WaybillState& next) {
+  const bool cancellable =
+      step.carrier_actor
+          ? next.status == v1::OPEN || next.status == v1::DEPARTED || next.status == v1::PENDING
+          : (next.status == v1::OPEN || next.status == v1::PENDING) && next.shipped.empty();
+  if (!cancellable) {
+    return Precondition(
+        "cancel.waybill_number",
+        absl::StrCat("'", step.number, "' is ", v1::WaybillStatus_Name(next.status),
+                     step.carrier_actor
+                         ? ": its carrier cancels a PENDING, OPEN or DEPARTED waybill only"
+                         : ": its consignor cancels it only while PENDING or OPEN and "
+                           "before anything on it has shipped"));
+  }
+  if (!next.received.empty()) {
+    return Precondition(
+        "cancel.waybill_number",
+        absl::StrCat("'", step.number, "' has receipts; it closes when the rest is received"));
+  }
+  if (step.request.cancel().reason().empty()) {
+    return absl::InvalidArgumentError("cancel.reason: is required");
+  }
+  if (next.status != v1::PENDING) {
+    for (const std::string& code : CodesOf(next.waybill)) {
+      step.changes->Delete(internal::OpenKey(code));
+    }
+  }
+  next.status = v1::CANCELLED;
+  return absl::OkStatus();
+}
+
+// The vehicle left: an OPEN waybill departs.
+absl::Status ApplyDeparture(const WaybillStep& step, WaybillState& next) {
+  if (next.status != v1::OPEN) {
+    return Precondition("depart.waybill_number",
+                        absl::StrCat("'", step.number, "' is ", v1::WaybillStatus_Name(next.status),
+                                     ": only an OPEN waybill departs (a PENDING one waits for its "
+                                     "consignor's consent)"));
+  }
+  CL_RETURN_IF_ERROR(
+      CheckNotAheadOfRecordTime(step.entry, "depart.time", step.request.depart().time()));
+  next.status = v1::DEPARTED;
+  return absl::OkStatus();
+}
+
+// The vehicle arrived: a DEPARTED waybill (or, by a regulator, an OPEN one
+// with goods shipped) arrives, and what never shipped is released.
+absl::Status ApplyArrival(const WaybillStep& step, WaybillState& next) {
+  // A regulator arrives an OPEN one too, once goods are loaded on a
+  // vehicle whose departure its blacklisted carrier could not sign (with
+  // nothing shipped, the consignor cancels it).
+  if (next.status != v1::DEPARTED &&
+      !(step.regulator_arrival && next.status == v1::OPEN && !next.shipped.empty())) {
+    const char* rule = !step.regulator_arrival ? ": only a DEPARTED waybill arrives"
+                       : next.status == v1::OPEN
+                           ? " with nothing shipped: its consignor cancels it"
+                           : ": a regulator arrives a DEPARTED waybill, or an OPEN one with "
+                             "goods shipped";
+    return Precondition(
+        "arrive.waybill_number",
+        absl::StrCat("'", step.number, "' is ", v1::WaybillStatus_Name(next.status), rule));
+  }
+  CL_RETURN_IF_ERROR(
+      CheckNotAheadOfRecordTime(step.entry, "arrive.time", step.request.arrive().time()));
+  next.status = v1::ARRIVED;
+  CL_RETURN_IF_ERROR(SettleArrived(step.entry, step.state, step.ref, next, step.changes));
+  return absl::OkStatus();
+}
+
 absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::StateReader& state,
                           storage::StateWrites* changes) {
   absl::StatusOr<v1::Actor> actor = registry::CheckSigner(entry, state, kWaybillContext);
@@ -752,125 +908,24 @@ absl::Status ApplyRequest(const journal::EntryContext& entry, const storage::Sta
 
   WaybillState next = *existing ? **existing : WaybillState();
   next.log_index = entry.index;
+  const WaybillStep step{entry,   state,         request,           number, ref, carrier, *existing,
+                         content, carrier_actor, regulator_arrival, changes};
   switch (request.change_case()) {
     case v1::WaybillRequest::kSubmit:
-    case v1::WaybillRequest::kAmend: {
-      // From rules epoch 3 the consignor consents: by a standing
-      // authorization of this carrier, or later, to this waybill.
-      bool consented = entry.rules_epoch < 3;
-      if (!consented) {
-        absl::StatusOr<bool> authorized = CarrierAuthorized(
-            state, content->consignor().uscc(), carrier, registry::ChinaDay(entry.record_time));
-        if (!authorized.ok()) return authorized.status();
-        consented = *authorized;
-      }
-      if (absl::Status s = CheckContent(entry, state, request,
-                                        existing->has_value() ? &**existing : nullptr, consented);
-          !s.ok()) {
-        return s;
-      }
-      // An amendment's old codes leave the waybill; the new ones join it
-      // once the consignor has consented.
-      if (next.status == v1::OPEN) {
-        for (const std::string& code : CodesOf(next.waybill)) changes->Delete(internal::OpenKey(code));
-      }
-      next.waybill = *content;
-      next.status = consented ? v1::OPEN : v1::PENDING;
-      next.content_log_index = entry.index;
-      if (consented) {
-        for (const std::string& code : CodesOf(*content)) changes->Put(internal::OpenKey(code), ref);
-      }
+    case v1::WaybillRequest::kAmend:
+      CL_RETURN_IF_ERROR(ApplyContent(step, next));
       break;
-    }
-    case v1::WaybillRequest::kConsent: {
-      const v1::WaybillConsent& c = request.consent();
-      if (next.status != v1::PENDING) {
-        return Precondition("consent.waybill_number",
-                            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status),
-                                         ": only a pending waybill is consented to"));
-      }
-      if (c.carrier_uscc() != carrier) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("consent.carrier_uscc: the carrier of '", number, "' is ", carrier));
-      }
-      if (c.revision() != next.content_log_index) {
-        return Precondition("consent.revision",
-                            absl::StrCat("'", number, "' is at revision ", next.content_log_index,
-                                         " now, not ", c.revision(), ": read it again"));
-      }
-      // Everything a submission is checked for, checked again now: the
-      // waybill may have waited while a licence lapsed or a party was
-      // blacklisted, and the platform signs its code from now on.
-      v1::WaybillRequest as_amended;
-      *as_amended.mutable_amend() = next.waybill;
-      if (absl::Status s = ValidateWaybill(next.waybill, entry.record_time); !s.ok()) return s;
-      if (absl::Status s = CheckContent(entry, state, as_amended, &next, /*consented=*/true);
-          !s.ok()) {
-        return s;
-      }
-      next.status = v1::OPEN;
-      for (const std::string& code : CodesOf(next.waybill)) changes->Put(internal::OpenKey(code), ref);
+    case v1::WaybillRequest::kConsent:
+      CL_RETURN_IF_ERROR(ApplyConsent(step, next));
       break;
-    }
-    case v1::WaybillRequest::kCancel: {
-      const bool cancellable = carrier_actor ? next.status == v1::OPEN ||
-                                                   next.status == v1::DEPARTED ||
-                                                   next.status == v1::PENDING
-                                             : (next.status == v1::OPEN ||
-                                                next.status == v1::PENDING) &&
-                                                   next.shipped.empty();
-      if (!cancellable) {
-        return Precondition(
-            "cancel.waybill_number",
-            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status),
-                         carrier_actor
-                             ? ": its carrier cancels a PENDING, OPEN or DEPARTED waybill only"
-                             : ": its consignor cancels it only while PENDING or OPEN and "
-                               "before anything on it has shipped"));
-      }
-      if (!next.received.empty()) {
-        return Precondition("cancel.waybill_number",
-                            absl::StrCat("'", number,
-                                         "' has receipts; it closes when the rest is received"));
-      }
-      if (request.cancel().reason().empty()) {
-        return absl::InvalidArgumentError("cancel.reason: is required");
-      }
-      if (next.status != v1::PENDING) {
-        for (const std::string& code : CodesOf(next.waybill)) changes->Delete(internal::OpenKey(code));
-      }
-      next.status = v1::CANCELLED;
+    case v1::WaybillRequest::kCancel:
+      CL_RETURN_IF_ERROR(ApplyCancel(step, next));
       break;
-    }
     case v1::WaybillRequest::kDepart:
-      if (next.status != v1::OPEN) {
-        return Precondition(
-            "depart.waybill_number",
-            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status),
-                         ": only an OPEN waybill departs (a PENDING one waits for its "
-                         "consignor's consent)"));
-      }
-      CL_RETURN_IF_ERROR(CheckNotAheadOfRecordTime(entry, "depart.time", request.depart().time()));
-      next.status = v1::DEPARTED;
+      CL_RETURN_IF_ERROR(ApplyDeparture(step, next));
       break;
     case v1::WaybillRequest::kArrive:
-      // A regulator arrives an OPEN one too, once goods are loaded on a
-      // vehicle whose departure its blacklisted carrier could not sign (with
-      // nothing shipped, the consignor cancels it).
-      if (next.status != v1::DEPARTED &&
-          !(regulator_arrival && next.status == v1::OPEN && !next.shipped.empty())) {
-        const char* rule = !regulator_arrival ? ": only a DEPARTED waybill arrives"
-                           : next.status == v1::OPEN
-                               ? " with nothing shipped: its consignor cancels it"
-                               : ": a regulator arrives a DEPARTED waybill, or an OPEN one with "
-                                 "goods shipped";
-        return Precondition(
-            "arrive.waybill_number",
-            absl::StrCat("'", number, "' is ", v1::WaybillStatus_Name(next.status), rule));
-      }
-      CL_RETURN_IF_ERROR(CheckNotAheadOfRecordTime(entry, "arrive.time", request.arrive().time()));
-      next.status = v1::ARRIVED;
-      CL_RETURN_IF_ERROR(SettleArrived(entry, state, ref, next, changes));
+      CL_RETURN_IF_ERROR(ApplyArrival(step, next));
       break;
     case v1::WaybillRequest::kAuthorizeCarrier:
     case v1::WaybillRequest::kGate:
