@@ -513,8 +513,9 @@ absl::Status AddActor(const journal::EntryContext& entry, const v1::Actor& a,
           "actor.enterprise_uscc: must be empty for platform administrators, regulators and "
           "park gates");
     }
-    if (!platform_admin)
+    if (!platform_admin) {
       return MayNot(actor, "add platform administrators, regulators or park gates");
+    }
   }
   // A park gate works the gates of one registered park; no one else has a park.
   if (a.role() == v1::PARK_GATE) {
@@ -612,8 +613,9 @@ absl::Status ChangeBlacklist(const journal::EntryContext& entry, const v1::Black
                              const v1::Actor& actor, const storage::StateReader& state,
                              storage::StateWrites* changes) {
   const bool platform_admin = actor.role() == v1::PLATFORM_ADMIN;
-  if (!(platform_admin || actor.role() == v1::REGULATOR))
+  if (!(platform_admin || actor.role() == v1::REGULATOR)) {
     return MayNot(actor, "change the blacklist");
+  }
   const std::string key = keys::Enterprise(b.enterprise_uscc());
   absl::StatusOr<std::optional<std::string>> bytes = state.Get(key);
   if (!bytes.ok()) return bytes.status();
@@ -875,8 +877,9 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
     case v1::RegistryRequest::kDecideProductFlags:
       return DecideProductFlags(entry, request.decide_product_flags(), actor, state, changes);
     case v1::RegistryRequest::kSetDeploymentPolicy:
-      if (!platform_admin)
+      if (!platform_admin) {
         return MayNot(actor, "set the deployment's policy: platform administrators only");
+      }
       return SetDeploymentPolicy(entry, request.set_deployment_policy(), state, changes);
     case v1::RegistryRequest::CHANGE_NOT_SET:
       break;
