@@ -1,6 +1,8 @@
 #include "services/chemledgerd/access_log.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -227,6 +229,12 @@ size_t WriteLines(std::ostream& out, const std::deque<std::string>& lines) {
 // The writer thread: takes what is queued a batch at a time and writes it
 // without the lock, so that a slow stream holds up no call.
 void AccessLog::WriteQueued(const std::shared_ptr<State>& state) {
+  // A pipe whose reader went away (a log collector that died) fails the
+  // write with EPIPE rather than ending the process with SIGPIPE.
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
   std::deque<std::string> lines;
   while (true) {
     {

@@ -1,7 +1,13 @@
 #include "services/chemledgerd/access_log.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -141,6 +147,37 @@ TEST(AccessLogTest, OpenAppendsToItsFile) {
       refused.status().message().find("--access-log: cannot append to /nonexistent/dir/x.log"),
       std::string::npos)
       << refused.status();
+}
+
+// A log of Open whose file stalls (here a pipe nobody reads) does not hold
+// up its destructor, and so a stop, beyond kDrainTimeout: the writer is left
+// behind with what it could not write.
+TEST(AccessLogTest, AStalledFileDoesNotHoldUpAStopForLong) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string fifo = std::string(tmp != nullptr ? tmp : "/tmp") + "/access-stalled.fifo";
+  std::remove(fifo.c_str());
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  // A reader that opens the pipe and never reads from it.
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(reader, 0) << std::strerror(errno);
+  absl::Time stopped;
+  {
+    absl::StatusOr<std::unique_ptr<AccessLog>> log = AccessLog::Open(fifo);
+    ASSERT_TRUE(log.ok()) << log.status();
+    // Well past the pipe's buffer (64 KiB), within the queue's bound.
+    const std::string padding(900, 'x');
+    for (int i = 0; i < 1000; ++i) {
+      (*log)->Write({{"n", AccessLog::Integer(i)}, {"pad", AccessLog::String(padding)}});
+    }
+    stopped = absl::Now();
+  }  // the destructor
+  const absl::Duration took = absl::Now() - stopped;
+  EXPECT_GE(took, AccessLog::kDrainTimeout - absl::Milliseconds(100));
+  EXPECT_LT(took, AccessLog::kDrainTimeout + absl::Seconds(20));
+  // The reader goes away: the writer left behind fails with EPIPE (not a
+  // SIGPIPE that would end this process), and ends.
+  ::close(reader);
+  absl::SleepFor(absl::Milliseconds(200));
 }
 
 TEST(AccessLogTest, EveryLineIsWrittenByTheTimeTheLogIsGone) {
