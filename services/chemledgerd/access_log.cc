@@ -230,7 +230,8 @@ size_t WriteLines(std::ostream& out, const std::deque<std::string>& lines) {
 // without the lock, so that a slow stream holds up no call.
 void AccessLog::WriteQueued(const std::shared_ptr<State>& state) {
   // A pipe whose reader went away (a log collector that died) fails the
-  // write with EPIPE rather than ending the process with SIGPIPE.
+  // write with EPIPE rather than ending the process with SIGPIPE (the
+  // servers ignore SIGPIPE anyway; the log does not count on it).
   sigset_t pipe_signal;
   sigemptyset(&pipe_signal);
   sigaddset(&pipe_signal, SIGPIPE);
