@@ -176,11 +176,10 @@ struct AccessLog::State {
   // duplicate of standard error) with write(2): no C++ stream or stdio
   // lock is shared with the rest of the process, so a writer stalled in a
   // write holds up nothing else, and a process that left it behind exits.
+  // Only such a writer, which holds its descriptor, may be left behind by
+  // a destructor that stops waiting for it.
   int fd = -1;
   std::ostream* out = nullptr;  // otherwise (tests); used by the writer thread only
-  ~State() {
-    if (fd >= 0) ::close(fd);
-  }
   size_t max_queued_bytes;
   absl::Mutex mu;
   std::deque<std::string> queue ABSL_GUARDED_BY(mu);
@@ -190,6 +189,10 @@ struct AccessLog::State {
   uint64_t written ABSL_GUARDED_BY(mu) = 0;
   uint64_t failed ABSL_GUARDED_BY(mu) = 0;
   uint64_t dropped ABSL_GUARDED_BY(mu) = 0;
+
+  ~State() {
+    if (fd >= 0) ::close(fd);
+  }
 };
 
 namespace {
@@ -278,30 +281,26 @@ absl::StatusOr<std::unique_ptr<AccessLog>> AccessLog::Open(const std::string& wh
           absl::StrCat("--access-log: cannot append to ", where, ": ", std::strerror(errno)));
     }
   }
-  return std::unique_ptr<AccessLog>(new AccessLog(std::move(state), /*may_leave_behind=*/true));
+  return std::unique_ptr<AccessLog>(new AccessLog(std::move(state)));
 }
 
 AccessLog::AccessLog(std::ostream* out, size_t max_queued_bytes)
-    : AccessLog(
-          [&] {
-            auto state = std::make_shared<State>();
-            state->out = out;
-            state->max_queued_bytes = max_queued_bytes;
-            return state;
-          }(),
-          /*may_leave_behind=*/false) {}
+    : AccessLog([&] {
+        auto state = std::make_shared<State>();
+        state->out = out;
+        state->max_queued_bytes = max_queued_bytes;
+        return state;
+      }()) {}
 
-AccessLog::AccessLog(std::shared_ptr<State> state, bool may_leave_behind)
-    : state_(std::move(state)),
-      may_leave_behind_(may_leave_behind),
-      writer_([state = state_] { WriteQueued(state); }) {}
+AccessLog::AccessLog(std::shared_ptr<State> state)
+    : state_(std::move(state)), writer_([state = state_] { WriteQueued(state); }) {}
 
 AccessLog::~AccessLog() {
   bool done = true;
   {
     absl::MutexLock lock(&state_->mu);
     state_->stopping = true;
-    if (may_leave_behind_) {
+    if (state_->fd >= 0) {  // a log of Open
       done = state_->mu.AwaitWithTimeout(
           absl::Condition(
               +[](State* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) { return s->done; }, state_.get()),

@@ -101,11 +101,10 @@ class AccessLog {
 
  private:
   struct State;
-  AccessLog(std::shared_ptr<State> state, bool may_leave_behind);
+  explicit AccessLog(std::shared_ptr<State> state);
   static void WriteQueued(const std::shared_ptr<State>& state);
 
   const std::shared_ptr<State> state_;  // shared with the writer thread
-  const bool may_leave_behind_;         // whether the stream outlives any wait
   std::thread writer_;
 };
 
