@@ -557,7 +557,7 @@ void Journal::Impl::SequencerLoop() {
 
     auto batch = std::make_shared<Batch>();
     batch->layer.first_index = next_index_;
-    PrefixCachedReader base(committed.get(), &cache_);
+    BatchSnapshotReader base(committed.get(), &cache_);
     std::vector<const Layer*> layers;
     for (const auto& b : layers_held) layers.push_back(&b->layer);
     layers.push_back(&batch->layer);  // the batch's own writes, read last-but-one

@@ -555,17 +555,27 @@ Request AccountRequest(const std::string& id, const std::string& who, const std:
   return r;
 }
 
-// A store whose snapshots say that reads are round trips (as PostgreSQL's
-// do), so that the sequencer looks up each batch's request records first.
-class PrefetchingSnapshot final : public storage::Snapshot {
+// What a test watches of the reads of an ObservedStore's snapshots: how
+// often `key` was read.
+struct ReadsOfKey {
+  std::string key;
+  std::atomic<int> gets{0};
+};
+
+// A store as another one, but whose snapshots may say that reads are round
+// trips (as PostgreSQL's do), so that the sequencer looks up each batch's
+// request records first, and count the reads of one key.
+class ObservedSnapshot final : public storage::Snapshot {
  public:
-  explicit PrefetchingSnapshot(std::shared_ptr<const storage::Snapshot> s) : s_(std::move(s)) {}
+  ObservedSnapshot(std::shared_ptr<const storage::Snapshot> s, bool prefetches, ReadsOfKey* reads)
+      : s_(std::move(s)), prefetches_(prefetches), reads_(reads) {}
   uint64_t size() const override { return s_->size(); }
   absl::StatusOr<std::string> Entry(uint64_t i) const override { return s_->Entry(i); }
   absl::StatusOr<storage::Sha256Digest> LeafHash(uint64_t i) const override {
     return s_->LeafHash(i);
   }
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const override {
+    if (reads_ != nullptr && key == reads_->key) reads_->gets.fetch_add(1);
     return s_->Get(key);
   }
   absl::Status Scan(absl::string_view begin, absl::string_view end,
@@ -582,15 +592,19 @@ class PrefetchingSnapshot final : public storage::Snapshot {
                                                                       uint64_t n) const override {
     return s_->ConsistencyProof(m, n);
   }
-  bool Prefetches() const override { return true; }
+  bool Prefetches() const override { return prefetches_; }
 
  private:
   std::shared_ptr<const storage::Snapshot> s_;
+  const bool prefetches_;
+  ReadsOfKey* const reads_;
 };
 
-class PrefetchingStore final : public storage::Store {
+class ObservedStore final : public storage::Store {
  public:
-  explicit PrefetchingStore(storage::Store* s) : s_(s) {}
+  // `reads` (may be null) must outlive the store and its snapshots.
+  ObservedStore(storage::Store* s, bool prefetches, ReadsOfKey* reads = nullptr)
+      : s_(s), prefetches_(prefetches), reads_(reads) {}
   absl::StatusOr<uint64_t> Append(absl::Span<const std::string> entries) override {
     return s_->Append(entries);
   }
@@ -622,7 +636,7 @@ class PrefetchingStore final : public storage::Store {
   }
   absl::Status ClearState() override { return s_->ClearState(); }
   std::shared_ptr<const storage::Snapshot> GetSnapshot() const override {
-    return std::make_shared<PrefetchingSnapshot>(s_->GetSnapshot());
+    return std::make_shared<ObservedSnapshot>(s_->GetSnapshot(), prefetches_, reads_);
   }
   absl::StatusOr<BackupInfo> Backup(const std::string& directory) const override {
     return s_->Backup(directory);
@@ -630,7 +644,54 @@ class PrefetchingStore final : public storage::Store {
 
  private:
   storage::Store* s_;
+  const bool prefetches_;
+  ReadsOfKey* const reads_;
 };
+
+// Reads an account's balance twice before the bank changes it, as a
+// waybill's rules read each listed code's record twice.
+class TwiceReader final : public StateMachine {
+ public:
+  absl::string_view name() const override { return "twice reader"; }
+  absl::StatusOr<std::string> RequestScope(const v1::SignedEnvelope&,
+                                           const storage::StateReader&) const override {
+    return std::string();
+  }
+  absl::Status Apply(const EntryContext& entry, const storage::StateReader& state,
+                     storage::StateWrites*) const override {
+    if (entry.envelope->payload_type() != kTransfer) return absl::OkStatus();
+    std::vector<std::string> parts = absl::StrSplit(entry.envelope->payload(), '|');
+    absl::StatusOr<std::optional<std::string>> first = state.Get("bank/" + parts[1]);
+    absl::StatusOr<std::optional<std::string>> second = state.Get("bank/" + parts[1]);
+    if (!first.ok() || !second.ok() || *first != *second) {
+      return absl::InternalError("twice reader: the two reads differ");
+    }
+    return absl::OkStatus();
+  }
+};
+
+// A record read more than once while a batch is checked is read from the
+// store once (it comes from the batch's snapshot, which does not change);
+// the next batch reads it again and sees what the one before it wrote.
+TEST_F(JournalTest, ARecordReadAgainInABatchIsReadFromTheStoreOnce) {
+  ReadsOfKey reads;
+  reads.key = "bank/alice";
+  ObservedStore store(store_.get(), /*prefetches=*/false, &reads);
+  TwiceReader twice;
+  absl::StatusOr<std::unique_ptr<Journal>> opened =
+      Journal::Open(&store, {&twice, &bank_, &counter_}, JournalOptions{});
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::unique_ptr<Journal> journal = *std::move(opened);
+  // Three reads of alice's balance from the committed state (the reader's
+  // two and the bank's), one from the store.
+  ASSERT_TRUE(journal->Submit(Transfer("a", "alice", 70)).ok());
+  EXPECT_EQ(reads.gets.load(), 1);
+  absl::StatusOr<Receipt> second = journal->Submit(Transfer("b", "alice", 50));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->index, 1u);
+  EXPECT_EQ(reads.gets.load(), 2);
+  EXPECT_EQ(Balance(*journal->Snapshot(), "alice"), "120");
+}
 
 // A key the sequencer caches, changed by a batch still committing: the
 // batches checked meanwhile see the change, and so does every later one,
@@ -639,7 +700,7 @@ class PrefetchingStore final : public storage::Store {
 // round trips) missed it.
 TEST_F(JournalTest, ACachedKeyChangedByABatchStillCommittingStaysChanged) {
   Accounts accounts;
-  PrefetchingStore store(store_.get());
+  ObservedStore store(store_.get(), /*prefetches=*/true);
   JournalOptions options;
   options.cached_prefix_keys = 2;
   absl::StatusOr<std::unique_ptr<Journal>> opened =

@@ -21,6 +21,10 @@
 // leaf hash never changes once the sequencer has given the index out, so
 // any hash held here stays true.
 //
+// BatchSnapshotReader, the sequencer's reader of the committed snapshot for
+// one batch, reads through this cache and keeps the other keys it read for
+// the batch's length.
+//
 // Thread-safety: used by the sequencer thread only, except counts(), which
 // any thread may read (for the metrics).
 
@@ -117,11 +121,22 @@ class PrefixCache {
   std::atomic<uint64_t> misses_{0};
 };
 
-// A StateReader over a committed snapshot that answers covered keys from
-// `cache` (reading and caching them on a miss).
-class PrefixCachedReader final : public storage::StateReader {
+// The sequencer's reader of the committed snapshot while it checks one
+// batch: covered keys come from `cache` (read and cached on a miss); any
+// other key is read from the snapshot once and kept for the reader's
+// lifetime, up to kMaxBatchKeys keys. That is coherent because the snapshot
+// never changes, and the batch's own writes and those of the batches not yet
+// committed are layers a LayeredReader reads first. It pays because one
+// entry's rules read some records more than once (a waybill's codes, by the
+// listing and by the quantity check) and the entries of a batch share
+// others (an enterprise's sites).
+class BatchSnapshotReader final : public storage::StateReader {
  public:
-  PrefixCachedReader(const storage::Snapshot* snapshot, PrefixCache* cache)
+  // The most keys outside the cache's prefixes kept for one batch; beyond,
+  // what is kept is let go and reading starts again.
+  static constexpr size_t kMaxBatchKeys = 16384;
+
+  BatchSnapshotReader(const storage::Snapshot* snapshot, PrefixCache* cache)
       : snapshot_(snapshot), cache_(cache) {}
 
   uint64_t size() const override { return snapshot_->size(); }
@@ -135,7 +150,15 @@ class PrefixCachedReader final : public storage::StateReader {
     return hash;
   }
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) const override {
-    if (!cache_->Covers(key)) return snapshot_->Get(key);
+    if (!cache_->Covers(key)) {
+      if (auto it = read_.find(key); it != read_.end()) return it->second;
+      absl::StatusOr<std::optional<std::string>> value = snapshot_->Get(key);
+      if (value.ok()) {
+        if (read_.size() >= kMaxBatchKeys) read_.clear();
+        read_.emplace(key, *value);
+      }
+      return value;
+    }
     if (const std::optional<std::string>* cached = cache_->Find(key)) return *cached;
     absl::StatusOr<std::optional<std::string>> value = snapshot_->Get(key);
     if (value.ok()) cache_->Put(key, *value);
@@ -149,6 +172,7 @@ class PrefixCachedReader final : public storage::StateReader {
  private:
   const storage::Snapshot* const snapshot_;
   PrefixCache* const cache_;
+  mutable absl::flat_hash_map<std::string, std::optional<std::string>> read_;
 };
 
 }  // namespace chemledger::journal
