@@ -60,6 +60,17 @@ grpc::Status LedgerServiceImpl::Append(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+registry::SignedWriteSteps<v1::AppendResult> LedgerServiceImpl::WriteSteps() {
+  return {[this](std::shared_ptr<const storage::Snapshot> at,
+                 absl::Span<const v1::SignedEnvelope* const> admitted) {
+            return ledger_->VerifyBatch(std::move(at), admitted);
+          },
+          [this](const registry::VerifiedBatch& admitted) {
+            return ResultsOf(ledger_->AppendVerified(admitted));
+          },
+          [](const absl::Status& refused) { return ResultOf(refused); }};
+}
+
 grpc::Status LedgerServiceImpl::AppendStream(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::AppendResult, v1::SignedEnvelope>* stream) {
@@ -69,16 +80,8 @@ grpc::Status LedgerServiceImpl::AppendStream(
   if (!ticket.ok()) return ToGrpcStatus(ticket.status());
   StreamBatchLimits limits{kMaxBatchEvents, kMaxQueuedEvents, kMaxQueuedBytes};
   limits.timeouts = stream_options_.timeouts;
-  return registry::AnswerSignedStream<v1::AppendResult>(
-      context, stream, limits, ticket, *client_,
-      [&](std::shared_ptr<const storage::Snapshot> at,
-          absl::Span<const v1::SignedEnvelope* const> admitted) {
-        return ledger_->VerifyBatch(std::move(at), admitted);
-      },
-      [&](const registry::VerifiedBatch& admitted) {
-        return ResultsOf(ledger_->AppendVerified(admitted));
-      },
-      [](const absl::Status& refused) { return ResultOf(refused); });
+  return registry::AnswerSignedStream<v1::AppendResult>(context, stream, limits, ticket, *client_,
+                                                        WriteSteps());
 }
 
 grpc::Status LedgerServiceImpl::AppendBatches(
@@ -94,14 +97,7 @@ grpc::Status LedgerServiceImpl::AppendBatches(
       context, stream, limits, ticket, *client_,
       {"events", kMaxEventsPerBatchMessage, &v1::EventBatch::events,
        &v1::EventBatch::mutable_events},
-      [&](std::shared_ptr<const storage::Snapshot> at,
-          absl::Span<const v1::SignedEnvelope* const> admitted) {
-        return ledger_->VerifyBatch(std::move(at), admitted);
-      },
-      [&](const registry::VerifiedBatch& admitted) {
-        return ResultsOf(ledger_->AppendVerified(admitted));
-      },
-      [](const absl::Status& refused) { return ResultOf(refused); });
+      WriteSteps());
 }
 
 template <typename Request, typename Response>

@@ -137,6 +137,8 @@ class LedgerServiceImpl final : public LedgerServiceBase {
   const registry::StreamGate& streams() const { return streams_; }
 
  private:
+  // What both event streams do with the signed events they carry.
+  registry::SignedWriteSteps<v1::AppendResult> WriteSteps();
   // Serves a raw read: checks the call's read credentials for `method`
   // over the request's bytes as received, tells the caller the log size,
   // and answers with `read` (one of LedgerReads's) at that snapshot.

@@ -21,7 +21,9 @@
 #ifndef CHEMLEDGER_SERVICES_REGISTRY_STREAM_GATE_H_
 #define CHEMLEDGER_SERVICES_REGISTRY_STREAM_GATE_H_
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -177,26 +179,40 @@ std::vector<Result> AnswerCheckedStreamBatch(
   return results;
 }
 
+// What a personality does with the signed writes its streams carry, the
+// same for both of its streams (a stream of requests, one answer each, and
+// a stream of batch messages): Ledger's for events, WaybillBook's for
+// waybills.
+template <typename Result>
+struct SignedWriteSteps {
+  // Checks the signers of the envelopes a stream admits, at `snapshot`
+  // (the personality's VerifyBatch).
+  std::function<VerifiedBatch(std::shared_ptr<const storage::Snapshot> snapshot,
+                              absl::Span<const v1::SignedEnvelope* const> admitted)>
+      verify;
+  // Submits the admitted envelopes together; one result each, in order.
+  std::function<std::vector<Result>(const VerifiedBatch& admitted)> apply;
+  // The answer to an envelope the stream refuses, saying why.
+  std::function<Result(const absl::Status& why)> refused;
+};
+
 // Answers a stream of signed writes opened with `ticket` (AppendStream,
 // SubmitStream) a batch at a time, each batch's gate and signers checked
 // while the one before it commits (services/common/stream_batches.h), at
-// `ledger`'s latest snapshot: `verify` checks the signers of what the
-// stream admits, `apply` submits them and returns one result each, in
-// order, and `refused(why)` answers what the stream refuses.
+// `ledger`'s latest snapshot, with the personality's `steps`.
 template <typename Result>
 grpc::Status AnswerSignedStream(grpc::ServerContext* context,
                                 grpc::ServerReaderWriter<Result, v1::SignedEnvelope>* stream,
                                 const StreamBatchLimits& limits, StreamGate::Ticket& ticket,
-                                journal::LedgerClient& ledger, StreamBatchVerifier verify,
-                                absl::FunctionRef<std::vector<Result>(const VerifiedBatch&)> apply,
-                                absl::FunctionRef<Result(const absl::Status&)> refused) {
+                                journal::LedgerClient& ledger,
+                                const SignedWriteSteps<Result>& steps) {
   return AnswerInBatches<v1::SignedEnvelope, CheckedStreamBatch, Result>(
       context, stream, limits,
       [&](std::vector<v1::SignedEnvelope> batch) {
-        return CheckStreamBatch(ticket, ledger.Latest(), std::move(batch), verify);
+        return CheckStreamBatch(ticket, ledger.Latest(), std::move(batch), steps.verify);
       },
       [&](CheckedStreamBatch& batch) {
-        return AnswerCheckedStreamBatch<Result>(batch, refused, apply);
+        return AnswerCheckedStreamBatch<Result>(batch, steps.refused, steps.apply);
       });
 }
 
@@ -215,17 +231,16 @@ struct BatchRequests {
 // SubmitBatches) opened with `ticket`: each message is a batch of its own
 // (one durable write), checked while the one before it commits, and
 // answered with one `BatchResult` holding a result per request, in order
-// (as AnswerSignedStream answers each). A message carrying more than
-// `requests.max` ends the stream with INVALID_ARGUMENT naming the field,
-// once the messages before it are answered.
+// (as AnswerSignedStream answers each), with the personality's `steps`. A message carrying more
+// than `requests.max` ends the stream with INVALID_ARGUMENT naming the field, once the messages
+// before it are answered.
 template <typename Batch, typename BatchResult, typename Result>
 grpc::Status AnswerSignedBatches(grpc::ServerContext* context,
                                  grpc::ServerReaderWriter<BatchResult, Batch>* stream,
                                  StreamBatchLimits limits, StreamGate::Ticket& ticket,
                                  journal::LedgerClient& ledger,
-                                 const BatchRequests<Batch>& requests, StreamBatchVerifier verify,
-                                 absl::FunctionRef<std::vector<Result>(const VerifiedBatch&)> apply,
-                                 absl::FunctionRef<Result(const absl::Status&)> refused) {
+                                 const BatchRequests<Batch>& requests,
+                                 const SignedWriteSteps<Result>& steps) {
   limits.max_batch = 1;  // a message is a batch
   return AnswerInBatches<Batch, CheckedStreamBatch, BatchResult>(
       context, stream, limits,
@@ -241,11 +256,11 @@ grpc::Status AnswerSignedBatches(grpc::ServerContext* context,
         for (Batch& b : batches) {
           for (v1::SignedEnvelope& e : *(b.*requests.take)()) envelopes.push_back(std::move(e));
         }
-        return CheckStreamBatch(ticket, ledger.Latest(), std::move(envelopes), verify);
+        return CheckStreamBatch(ticket, ledger.Latest(), std::move(envelopes), steps.verify);
       },
       [&](CheckedStreamBatch& batch) {
         BatchResult out;
-        for (Result& result : AnswerCheckedStreamBatch<Result>(batch, refused, apply)) {
+        for (Result& result : AnswerCheckedStreamBatch<Result>(batch, steps.refused, steps.apply)) {
           *out.add_results() = std::move(result);
         }
         return std::vector<BatchResult>{std::move(out)};

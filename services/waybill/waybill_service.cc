@@ -50,6 +50,17 @@ grpc::Status WaybillServiceImpl::Submit(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+registry::SignedWriteSteps<v1::WaybillResult> WaybillServiceImpl::WriteSteps() {
+  return {[this](std::shared_ptr<const storage::Snapshot> at,
+                 absl::Span<const v1::SignedEnvelope* const> admitted) {
+            return book_->VerifyBatch(std::move(at), admitted);
+          },
+          [this](const registry::VerifiedBatch& admitted) {
+            return ResultsOf(book_->ApplyVerified(admitted));
+          },
+          [](const absl::Status& refused) { return ResultOf(refused); }};
+}
+
 grpc::Status WaybillServiceImpl::SubmitStream(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::WaybillResult, v1::SignedEnvelope>* stream) {
@@ -59,16 +70,8 @@ grpc::Status WaybillServiceImpl::SubmitStream(
   if (!ticket.ok()) return ToGrpcStatus(ticket.status());
   StreamBatchLimits limits{kMaxBatchWaybills, kMaxQueuedWaybills, kMaxQueuedBytes};
   limits.timeouts = stream_options_.timeouts;
-  return registry::AnswerSignedStream<v1::WaybillResult>(
-      context, stream, limits, ticket, *ledger_,
-      [&](std::shared_ptr<const storage::Snapshot> at,
-          absl::Span<const v1::SignedEnvelope* const> admitted) {
-        return book_->VerifyBatch(std::move(at), admitted);
-      },
-      [&](const registry::VerifiedBatch& admitted) {
-        return ResultsOf(book_->ApplyVerified(admitted));
-      },
-      [](const absl::Status& refused) { return ResultOf(refused); });
+  return registry::AnswerSignedStream<v1::WaybillResult>(context, stream, limits, ticket, *ledger_,
+                                                         WriteSteps());
 }
 
 grpc::Status WaybillServiceImpl::SubmitBatches(
@@ -84,14 +87,7 @@ grpc::Status WaybillServiceImpl::SubmitBatches(
       context, stream, limits, ticket, *ledger_,
       {"requests", kMaxWaybillsPerBatchMessage, &v1::WaybillBatch::requests,
        &v1::WaybillBatch::mutable_requests},
-      [&](std::shared_ptr<const storage::Snapshot> at,
-          absl::Span<const v1::SignedEnvelope* const> admitted) {
-        return book_->VerifyBatch(std::move(at), admitted);
-      },
-      [&](const registry::VerifiedBatch& admitted) {
-        return ResultsOf(book_->ApplyVerified(admitted));
-      },
-      [](const absl::Status& refused) { return ResultOf(refused); });
+      WriteSteps());
 }
 
 grpc::Status WaybillServiceImpl::ResolveWaybillCode(grpc::ServerContext* context,

@@ -98,6 +98,8 @@ class WaybillServiceImpl final : public WaybillServiceBase {
   const registry::StreamGate& streams() const { return streams_; }
 
  private:
+  // What both waybill streams do with the signed requests they carry.
+  registry::SignedWriteSteps<v1::WaybillResult> WriteSteps();
   grpc::Status ServeListWaybills(grpc::ServerContextBase* context,
                                  const v1::ListWaybillsRequest* request,
                                  absl::string_view request_bytes,
