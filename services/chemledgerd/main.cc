@@ -66,7 +66,7 @@
 #include "storage/slow_sync_env.h"
 #include "tools/cli/args.h"
 #include "tools/cli/key_args.h"
-#include "web/console.h"
+#include "web/page_flags.h"
 #include "web/scan_server.h"
 
 namespace chemledger::server {
@@ -347,16 +347,18 @@ absl::Status NewLabelKey(const cli::Args& args) {
 // The scan pages' flags, read before anything starts, so that a mistake in
 // one stops the server before it opens the store or takes a call.
 struct HttpFlags {
-  std::string listen;  // "none": no pages
+  // The pages' address flags (web/page_flags.h); nullopt: no pages.
+  std::optional<web::ScanServer::Options> pages;
   bool staff_app = true;
   bool console = true;
-  std::optional<std::vector<std::string>> trusted_proxies;
-  std::optional<std::vector<std::string>> console_addresses;
 };
 
 absl::StatusOr<HttpFlags> ReadHttpFlags(const cli::Args& args) {
   HttpFlags flags;
-  flags.listen = args.Get("http-listen", "127.0.0.1:7480");
+  absl::StatusOr<std::optional<web::ScanServer::Options>> pages =
+      web::ReadPageFlags(args, "127.0.0.1:7480");
+  if (!pages.ok()) return pages.status();
+  flags.pages = *std::move(pages);
   for (const auto& [name, value] :
        {std::make_pair("staff-app", &flags.staff_app), std::make_pair("console", &flags.console)}) {
     const std::string given = args.Get(name, "on");
@@ -366,21 +368,9 @@ absl::StatusOr<HttpFlags> ReadHttpFlags(const cli::Args& args) {
     }
     *value = given == "on";
   }
-  if (args.Has("trusted-proxy")) {
-    absl::StatusOr<std::vector<std::string>> proxies =
-        web::ParseTrustedProxies(args.Get("trusted-proxy"));
-    if (!proxies.ok()) return proxies.status();
-    flags.trusted_proxies = *std::move(proxies);
-  }
-  if (args.Has("console-address")) {
-    absl::StatusOr<std::vector<std::string>> addresses =
-        web::ParseConsoleAddresses(args.Get("console-address"));
-    if (!addresses.ok()) return addresses.status();
-    flags.console_addresses = *std::move(addresses);
-  }
-  if (flags.listen != "none" && !args.Has("tls-cert") && !IsLoopback(flags.listen)) {
+  if (flags.pages && !args.Has("tls-cert") && !IsLoopback(flags.pages->listen)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--plaintext: --http-listen ", flags.listen,
+        absl::StrCat("--plaintext: --http-listen ", flags.pages->listen,
                      " is not a loopback address; serving "
                      "beyond this machine needs --tls-cert and --tls-key (or --http-listen none)"));
   }
@@ -607,19 +597,14 @@ absl::Status Serve(const cli::Args& args) {
   }
   // The public scan pages, over HTTP(S).
   std::unique_ptr<web::ScanServer> scan_server;
-  if (http_flags->listen != "none") {
-    web::ScanServer::Options http_options;
-    http_options.listen = http_flags->listen;
+  if (http_flags->pages) {
+    web::ScanServer::Options http_options = *http_flags->pages;
     // The staff app's calls reach the services in-process, through the
     // same handlers (and checks) as calls over the network.
     if (http_flags->staff_app) {
       http_options.api_channel = server->InProcessChannel(grpc::ChannelArguments());
     }
     if (http_flags->console) http_options.audit = &audit_reads;
-    http_options.trusted_proxies = http_flags->trusted_proxies;
-    if (http_flags->console_addresses) {
-      http_options.console_addresses = *http_flags->console_addresses;
-    }
     http_options.console_records = (*ephemera)->records();
     http_options.observe = HttpObserver(metrics.get(), access_log.get());
     http_options.public_scans = d.public_scans();

@@ -34,6 +34,9 @@ constexpr char kUsage[] =
     "                           client (default: any loopback peer)\n";
 
 absl::Status Run(ServiceProcess& process) {
+  absl::StatusOr<std::optional<web::ScanServer::Options>> page_flags =
+      ReadHttpPages(process, "127.0.0.1:7481");
+  if (!page_flags.ok()) return page_flags.status();
   absl::StatusOr<Personality> p = ConnectPersonality(process);
   if (!p.ok()) return p.status();
   journal::LedgerClient* ledger = p->ledger->client();
@@ -48,8 +51,8 @@ absl::Status Run(ServiceProcess& process) {
         audit::AuditServiceImpl::kMaxExports);
   }
   absl::StatusOr<std::unique_ptr<web::ScanServer>> pages =
-      StartHttpPages(process, ledger, &audit_reads, p->ledger->records(), p->public_scans.get(),
-                     nullptr, "127.0.0.1:7481");
+      StartHttpPages(process, *std::move(page_flags), ledger, &audit_reads, p->ledger->records(),
+                     p->public_scans.get(), nullptr);
   if (!pages.ok()) return pages.status();
   absl::Status served = ServePersonality(process, *p, &service,
                                          absl::StrCat("auditing ", p->deployment.deployment()),

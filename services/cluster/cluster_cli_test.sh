@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The cluster's binaries refuse what they must, with one line naming the flag
 # or file: no TLS files without --plaintext, --plaintext beyond loopback, a
-# configuration file's unknown field, and (ledgerd) a label key left in the
-# data directory. --help lists the flags and the configuration file's fields.
+# configuration file's unknown field, a page flag that does not parse (before
+# waiting for ledgerd), and (ledgerd) a label key left in the data directory. --help lists the flags and the configuration file's fields.
 # A stop signal while a service starts (a personality waiting for ledgerd)
 # ends it at once, saying so.
 set -uo pipefail
@@ -22,6 +22,14 @@ done
 # Metrics are plain HTTP: loopback only.
 expect 1 "--metrics-listen: 0.0.0.0:0 is not a loopback address" "$BIN/verifyd" --plaintext \
   --listen 127.0.0.1:0 --ledger 127.0.0.1:1 --metrics-listen 0.0.0.0:0
+# The pages' flags are read before a service waits for ledgerd (here at a
+# port nobody listens on): a mistake in one ends it at once.
+expect 1 "--trusted-proxy: 'proxy.example' is not an IPv4 or IPv6 address" timeout 10 \
+  "$BIN/verifyd" --plaintext --listen 127.0.0.1:0 --ledger 127.0.0.1:1 --trusted-proxy proxy.example
+expect 1 "--console-address" timeout 10 "$BIN/auditd" --plaintext --listen 127.0.0.1:0 \
+  --ledger 127.0.0.1:1 --console-address https://console.example
+expect 1 "--http-listen 0.0.0.0:7480 is not a loopback address" timeout 10 \
+  "$BIN/verifyd" --plaintext --listen 127.0.0.1:0 --ledger 127.0.0.1:1 --http-listen 0.0.0.0:7480
 printf 'listen: "127.0.0.1:0"\nno_such_field: 1\n' >"$TEST_TMPDIR/bad.textproto"
 expect 2 "line 2" "$BIN/labeld" --config "$TEST_TMPDIR/bad.textproto"
 # A field another service takes is refused as an unknown flag.

@@ -7,36 +7,17 @@
 #include "crypto/key_files.h"
 #include "services/chemledgerd/http_observer.h"
 #include "services/common/listen_address.h"
-#include "web/console.h"
+#include "web/page_flags.h"
 
 namespace chemledger::cluster {
 
-absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
-    ServiceProcess& process, journal::LedgerClient* ledger, const audit::AuditReads* audit,
-    std::shared_ptr<EphemeralRecords> console_records, label::PublicScanSink* public_scans,
-    RateLimiter* anonymous_scans, const char* default_listen) {
+absl::StatusOr<std::optional<web::ScanServer::Options>> ReadHttpPages(const ServiceProcess& process,
+                                                                      const char* default_listen) {
   const cli::Args& args = process.args();
-  const std::string listen = args.Get("http-listen", default_listen);
-  if (listen == "none") return nullptr;
-  web::ScanServer::Options options;
-  options.listen = listen;
-  options.audit = audit;
-  options.console_records = console_records;
-  options.public_scans = public_scans;
-  options.anonymous_scans = anonymous_scans;
-  if (args.Has("trusted-proxy")) {
-    absl::StatusOr<std::vector<std::string>> proxies =
-        web::ParseTrustedProxies(args.Get("trusted-proxy"));
-    if (!proxies.ok()) return proxies.status();
-    options.trusted_proxies = *std::move(proxies);
-  }
-  if (args.Has("console-address")) {
-    absl::StatusOr<std::vector<std::string>> addresses =
-        web::ParseConsoleAddresses(args.Get("console-address"));
-    if (!addresses.ok()) return addresses.status();
-    options.console_addresses = *std::move(addresses);
-  }
-  options.observe = server::HttpObserver(process.metrics(), process.access_log());
+  absl::StatusOr<std::optional<web::ScanServer::Options>> read =
+      web::ReadPageFlags(args, default_listen);
+  if (!read.ok() || !read->has_value()) return read;
+  web::ScanServer::Options& options = **read;
   // --plaintext turns TLS off on every port, these pages' too.
   const bool plaintext = args.Bool("http-plaintext") || process.plaintext();
   if (plaintext && (args.Has("http-tls-cert") || args.Has("http-tls-key"))) {
@@ -60,16 +41,33 @@ absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
         "--http-tls-cert and --http-tls-key: needed for the HTTP pages; or --http-plaintext to "
         "serve them without TLS on a loopback address only (behind a TLS proxy on this "
         "machine), or --http-listen none");
-  } else if (!IsLoopback(listen)) {
+  } else if (!IsLoopback(options.listen)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--http-plaintext: --http-listen ", listen, " is not a loopback address; serving beyond "
-        "this machine needs --http-tls-cert and --http-tls-key (or --http-listen none)"));
+        "--http-plaintext: --http-listen ", options.listen,
+        " is not a loopback address; serving "
+        "beyond this machine needs --http-tls-cert and --http-tls-key (or --http-listen none)"));
   }
+  return read;
+}
+
+absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
+    ServiceProcess& process, std::optional<web::ScanServer::Options> pages,
+    journal::LedgerClient* ledger, const audit::AuditReads* audit,
+    std::shared_ptr<EphemeralRecords> console_records, label::PublicScanSink* public_scans,
+    RateLimiter* anonymous_scans) {
+  if (!pages) return nullptr;
+  web::ScanServer::Options& options = *pages;
+  options.audit = audit;
+  options.console_records = console_records;
+  options.public_scans = public_scans;
+  options.anonymous_scans = anonymous_scans;
+  options.observe = server::HttpObserver(process.metrics(), process.access_log());
   absl::StatusOr<std::unique_ptr<web::ScanServer>> started = web::ScanServer::Start(ledger, options);
   if (!started.ok()) {
     return absl::Status(started.status().code(),
                         absl::StrCat("--http-listen: ", started.status().message()));
   }
+  const cli::Args& args = process.args();
   if (args.Has("http-port-file")) {
     if (absl::Status s = WritePortFile(args.Get("http-port-file"), (*started)->port()); !s.ok()) {
       return s;

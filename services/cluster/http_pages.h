@@ -10,6 +10,7 @@
 #define CHEMLEDGER_SERVICES_CLUSTER_HTTP_PAGES_H_
 
 #include <memory>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "services/audit/audit_reads.h"
@@ -18,15 +19,23 @@
 
 namespace chemledger::cluster {
 
-// Starts the pages over `ledger` (with the console when `audit` is given,
-// its sign-in records kept in `console_records`; label pages told to
-// `public_scans`, which may be null; anonymous scans charged to
-// `anonymous_scans`, the process's shared allowance, or to the pages' own
-// when null); null when --http-listen is "none".
+// The pages' flags (web/page_flags.h, and --http-tls-cert, --http-tls-key
+// or --http-plaintext), read before the service connects to ledgerd, so
+// that a mistake in one stops it at once: nullopt when --http-listen is
+// "none"; InvalidArgument naming the flag.
+absl::StatusOr<std::optional<web::ScanServer::Options>> ReadHttpPages(const ServiceProcess& process,
+                                                                      const char* default_listen);
+
+// Starts the `pages` ReadHttpPages read (none when nullopt) over `ledger`
+// (with the console when `audit` is given, its sign-in records kept in
+// `console_records`; label pages told to `public_scans`, which may be
+// null; anonymous scans charged to `anonymous_scans`, the process's shared
+// allowance, or to the pages' own when null).
 absl::StatusOr<std::unique_ptr<web::ScanServer>> StartHttpPages(
-    ServiceProcess& process, journal::LedgerClient* ledger, const audit::AuditReads* audit,
+    ServiceProcess& process, std::optional<web::ScanServer::Options> pages,
+    journal::LedgerClient* ledger, const audit::AuditReads* audit,
     std::shared_ptr<EphemeralRecords> console_records, label::PublicScanSink* public_scans,
-    RateLimiter* anonymous_scans, const char* default_listen);
+    RateLimiter* anonymous_scans);
 
 }  // namespace chemledger::cluster
 

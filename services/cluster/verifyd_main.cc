@@ -28,6 +28,9 @@ constexpr char kUsage[] =
     "                           page's client (default: any loopback peer)\n";
 
 absl::Status Run(ServiceProcess& process) {
+  absl::StatusOr<std::optional<web::ScanServer::Options>> page_flags =
+      ReadHttpPages(process, "127.0.0.1:7480");
+  if (!page_flags.ok()) return page_flags.status();
   absl::StatusOr<Personality> p = ConnectPersonality(process);
   if (!p.ok()) return p.status();
   journal::LedgerClient* ledger = p->ledger->client();
@@ -37,8 +40,9 @@ absl::Status Run(ServiceProcess& process) {
   options.public_scans = p->public_scans.get();
   options.anonymous_scans = &anonymous_scans;
   verify::VerifyServiceImpl service(ledger, p->reads.get(), options);
-  absl::StatusOr<std::unique_ptr<web::ScanServer>> pages = StartHttpPages(
-      process, ledger, nullptr, nullptr, p->public_scans.get(), &anonymous_scans, "127.0.0.1:7480");
+  absl::StatusOr<std::unique_ptr<web::ScanServer>> pages =
+      StartHttpPages(process, *std::move(page_flags), ledger, nullptr, nullptr,
+                     p->public_scans.get(), &anonymous_scans);
   if (!pages.ok()) return pages.status();
   absl::Status served = ServePersonality(process, *p, &service,
                                          absl::StrCat("verifying for ", p->deployment.deployment()),
