@@ -1439,41 +1439,19 @@ absl::Status Redact(Step& s, const absl::Status& refused) {
   return refused;
 }
 
-}  // namespace
+// Who records an event: an admin or operator of the event's enterprise,
+// or for a hold, release or recall a regulator within its jurisdiction.
+struct Recorder {
+  bool by_regulator = false;
+  // A regulator's reading of packages (none for an enterprise's actor).
+  registry::Reads regulator_reads = registry::Reads::kNone;
+  // The regulator holds and recalls only what it supervises.
+  bool supervised_only = false;
+};
 
-std::vector<std::string> LifecycleRules::OwnedPayloadTypes() const {
-  return {std::string(kEventContext.payload_type())};
-}
-
-absl::StatusOr<std::optional<journal::RequestId>> LifecycleRules::RequestKey(
-    const v1::SignedEnvelope& envelope) const {
-  v1::Event event;
-  return registry::ReadableRequestId(
-      kEventContext, envelope.payload(),
-      event.ParseFromString(envelope.payload())
-          ? journal::MakeRequestId("event", "event.event_id", event.event_id(), "event")
-          : absl::InvalidArgumentError("envelope.payload: not an Event"));
-}
-
-absl::StatusOr<std::string> LifecycleRules::RequestScope(const v1::SignedEnvelope& envelope,
-                                                   const storage::StateReader& state) const {
-  return registry::SignerRequestScope(envelope, state, kEventContext);
-}
-
-absl::Status LifecycleRules::CheckRetry(const v1::SignedEnvelope& envelope,
-                               const storage::StateReader& state) const {
-  return registry::CheckRetrySigner(envelope, state, kEventContext);
-}
-
-absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
-                                   const storage::StateReader& state,
-                                   storage::StateWrites* changes) const {
-  if (entry.envelope->payload_type() != kEventContext.payload_type()) return absl::OkStatus();
-  CL_ASSIGN_OR_RETURN(v1::Actor actor, registry::CheckSigner(entry, state, kEventContext));
-  v1::Event event;
-  if (!event.ParseFromString(entry.envelope->payload())) {
-    return absl::InvalidArgumentError("envelope.payload: not an Event");
-  }
+absl::StatusOr<Recorder> MayRecord(const journal::EntryContext& entry,
+                                   const storage::StateReader& state, const v1::Actor& actor,
+                                   const v1::Event& event) {
   const v1::Location& where = event.location();
   const bool hold_or_recall = event.step() == v1::HOLDING || event.step() == v1::RELEASING ||
                               event.step() == v1::RECALLING;
@@ -1515,54 +1493,43 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
           registry::JurisdictionText(actor), ")"));
     }
   }
-  Step s(entry, state, event);
-  s.by_regulator = by_regulator;
-  s.regulator_reads_everything =
-      by_regulator && registry::OverseesEverything(actor) &&
-      registry::DepartmentReads(actor, registry::RecordKind::kPackages) == registry::Reads::kAll;
-  CL_RETURN_IF_ERROR(CheckEvent(s));
-  if (absl::Status refused = ApplyStep(s); !refused.ok()) return Redact(s, refused);
-  // From epoch 8, 公安 holds and recalls controlled goods only: each code
-  // the event names is one, or a pallet carrying one (the refusal names
-  // only the codes the event names, never what else is on a pallet).
-  if (supervised_only && regulator_reads == registry::Reads::kControlledGoods) {
-    std::set<std::string> carrying;  // controlled packages and the aggregates they are on
-    for (const auto& [code, c] : s.touched) {
-      if (c.aggregate) continue;
-      CL_ASSIGN_OR_RETURN(std::optional<v1::Product> product,
-                          registry::FindProduct(state, c.enterprise, c.product));
-      if (!product || !registry::IsControlledGood(*product)) continue;
-      carrying.insert(code);
-      std::string parent = c.parent;
-      for (int depth = 0; depth <= kMaxNesting && !parent.empty(); ++depth) {
-        if (!carrying.insert(parent).second) break;
-        auto up = s.touched.find(parent);
-        parent = up == s.touched.end() ? "" : up->second.parent;
-      }
-    }
-    for (int i = 0; i < event.codes_size(); ++i) {
-      if (!carrying.count(event.codes(i))) {
-        return absl::PermissionDeniedError(
-            absl::StrCat("event.", Field(i), ": ", event.codes(i),
-                         " is not a controlled good, nor an aggregate carrying one: ",
-                         registry::DepartmentText(actor),
-                         " holds and recalls controlled goods only (剧毒, 易制爆, 易制毒)"));
-      }
+  return Recorder{by_regulator, regulator_reads, supervised_only};
+}
+
+// From epoch 8, 公安 holds and recalls controlled goods only: each code
+// the event names is one, or a pallet carrying one (the refusal names
+// only the codes the event names, never what else is on a pallet).
+absl::Status OnlyControlledGoods(Step& s, const v1::Actor& actor) {
+  std::set<std::string> carrying;  // controlled packages and the aggregates they are on
+  for (const auto& [code, c] : s.touched) {
+    if (c.aggregate) continue;
+    CL_ASSIGN_OR_RETURN(std::optional<v1::Product> product,
+                        registry::FindProduct(s.state, c.enterprise, c.product));
+    if (!product || !registry::IsControlledGood(*product)) continue;
+    carrying.insert(code);
+    std::string parent = c.parent;
+    for (int depth = 0; depth <= kMaxNesting && !parent.empty(); ++depth) {
+      if (!carrying.insert(parent).second) break;
+      auto up = s.touched.find(parent);
+      parent = up == s.touched.end() ? "" : up->second.parent;
     }
   }
-  // Where the custodian's goods are: the site of the events that put them
-  // somewhere.
-  if (PutsGoodsAtSite(event.step())) {
-    for (auto& [code, c] : s.touched) {
-      if (c.custodian == where.enterprise_uscc()) c.site = where.site();
+  for (int i = 0; i < s.e.codes_size(); ++i) {
+    if (!carrying.count(s.e.codes(i))) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("event.", Field(i), ": ", s.e.codes(i),
+                       " is not a controlled good, nor an aggregate carrying one: ",
+                       registry::DepartmentText(actor),
+                       " holds and recalls controlled goods only (剧毒, 易制爆, 易制毒)"));
     }
   }
-  if (s.touched.size() > static_cast<size_t>(kMaxTouchedCodes)) {
-    return Invalid("codes", absl::StrCat("the event would touch ", s.touched.size(),
-                                         " codes (aggregates' contents included); at most ",
-                                         kMaxTouchedCodes));
-  }
-  // Time order and chain links for every code the event touches.
+  return absl::OkStatus();
+}
+
+// Time order and chain links for every code the event touches.
+absl::StatusOr<v1::EventLinks> LinkTouchedCodes(Step& s) {
+  const v1::Event& event = s.e;
+  const storage::StateReader& state = s.state;
   const absl::TimeZone local = absl::FixedTimeZone(event.event_time_offset_minutes() * 60);
   v1::EventLinks links;
   for (const auto& [code, c] : s.touched) {
@@ -1581,20 +1548,16 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
       link->set_previous_event_hash(previous.ToBytes());
     }
   }
-  // (An entry written before rules epoch 1 was held to its exact size then.)
-  const size_t entry_bytes = entry.envelope->ByteSizeLong() + links.ByteSizeLong() + 64;
-  const bool legacy_rebuild =
-      entry.mode == journal::ApplyMode::kRebuild && entry.rules_epoch == 0;
-  if (entry_bytes > kMaxEventEntryBytes && !legacy_rebuild) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "envelope.payload: the event's log entry would be about ", entry_bytes,
-        " bytes; at most ", kMaxEventEntryBytes));
-  }
-  *entry.assignment = links.SerializeAsString();
+  return links;
+}
 
-  // What the event leaves: each touched code's state (with the state before
-  // it, for an error declaration), its history and who has held it; and
-  // what its sites hold per hazard class (site_load.h).
+// What the event leaves: each touched code's state (with the state before
+// it, for an error declaration), its history and who has held it; and
+// what its sites hold per hazard class (site_load.h).
+absl::Status WriteTouchedCodes(Step& s, storage::StateWrites* changes) {
+  const journal::EntryContext& entry = s.entry;
+  const storage::StateReader& state = s.state;
+  const v1::Event& event = s.e;
   SiteLoadChanges site_loads;
   QuantityFlowChanges flows;
   for (auto& [code, c] : s.touched) {
@@ -1643,6 +1606,17 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
   }
   CL_RETURN_IF_ERROR(site_loads.Write(state, entry.index, s.when, entry.rules_epoch, changes));
   flows.Write(event, entry.index, s.when, s.shipment_waybill, changes);
+  return absl::OkStatus();
+}
+
+// The event in the audit's lists and the records its step leaves beside
+// the codes' (a controlled loss, an observation's signals and sightings),
+// and the event's own record under its id.
+absl::Status WriteEventRecords(Step& s, storage::StateWrites* changes) {
+  const journal::EntryContext& entry = s.entry;
+  const storage::StateReader& state = s.state;
+  const v1::Event& event = s.e;
+  const v1::Location& where = event.location();
   // The event in the audit's lists (event_index.h).
   state::EventIndexRecord indexed;
   indexed.set_log_index(entry.index);
@@ -1685,6 +1659,83 @@ absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
                                   event.event_id()),
                record.SerializeAsString());
   return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<std::string> LifecycleRules::OwnedPayloadTypes() const {
+  return {std::string(kEventContext.payload_type())};
+}
+
+absl::StatusOr<std::optional<journal::RequestId>> LifecycleRules::RequestKey(
+    const v1::SignedEnvelope& envelope) const {
+  v1::Event event;
+  return registry::ReadableRequestId(
+      kEventContext, envelope.payload(),
+      event.ParseFromString(envelope.payload())
+          ? journal::MakeRequestId("event", "event.event_id", event.event_id(), "event")
+          : absl::InvalidArgumentError("envelope.payload: not an Event"));
+}
+
+absl::StatusOr<std::string> LifecycleRules::RequestScope(const v1::SignedEnvelope& envelope,
+                                                         const storage::StateReader& state) const {
+  return registry::SignerRequestScope(envelope, state, kEventContext);
+}
+
+absl::Status LifecycleRules::CheckRetry(const v1::SignedEnvelope& envelope,
+                                        const storage::StateReader& state) const {
+  return registry::CheckRetrySigner(envelope, state, kEventContext);
+}
+
+absl::Status LifecycleRules::Apply(const journal::EntryContext& entry,
+                                   const storage::StateReader& state,
+                                   storage::StateWrites* changes) const {
+  if (entry.envelope->payload_type() != kEventContext.payload_type()) return absl::OkStatus();
+  CL_ASSIGN_OR_RETURN(v1::Actor actor, registry::CheckSigner(entry, state, kEventContext));
+  v1::Event event;
+  if (!event.ParseFromString(entry.envelope->payload())) {
+    return absl::InvalidArgumentError("envelope.payload: not an Event");
+  }
+  CL_ASSIGN_OR_RETURN(const Recorder recorder, MayRecord(entry, state, actor, event));
+  const v1::Location& where = event.location();
+  Step s(entry, state, event);
+  s.by_regulator = recorder.by_regulator;
+  s.regulator_reads_everything =
+      recorder.by_regulator && registry::OverseesEverything(actor) &&
+      registry::DepartmentReads(actor, registry::RecordKind::kPackages) == registry::Reads::kAll;
+  CL_RETURN_IF_ERROR(CheckEvent(s));
+  if (absl::Status refused = ApplyStep(s); !refused.ok()) return Redact(s, refused);
+  // From epoch 8, 公安 holds and recalls controlled goods only: each code
+  // the event names is one, or a pallet carrying one (the refusal names
+  // only the codes the event names, never what else is on a pallet).
+  if (recorder.supervised_only && recorder.regulator_reads == registry::Reads::kControlledGoods) {
+    CL_RETURN_IF_ERROR(OnlyControlledGoods(s, actor));
+  }
+  // Where the custodian's goods are: the site of the events that put them
+  // somewhere.
+  if (PutsGoodsAtSite(event.step())) {
+    for (auto& [code, c] : s.touched) {
+      if (c.custodian == where.enterprise_uscc()) c.site = where.site();
+    }
+  }
+  if (s.touched.size() > static_cast<size_t>(kMaxTouchedCodes)) {
+    return Invalid("codes", absl::StrCat("the event would touch ", s.touched.size(),
+                                         " codes (aggregates' contents included); at most ",
+                                         kMaxTouchedCodes));
+  }
+  CL_ASSIGN_OR_RETURN(v1::EventLinks links, LinkTouchedCodes(s));
+  // (An entry written before rules epoch 1 was held to its exact size then.)
+  const size_t entry_bytes = entry.envelope->ByteSizeLong() + links.ByteSizeLong() + 64;
+  const bool legacy_rebuild = entry.mode == journal::ApplyMode::kRebuild && entry.rules_epoch == 0;
+  if (entry_bytes > kMaxEventEntryBytes && !legacy_rebuild) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("envelope.payload: the event's log entry would be about ", entry_bytes,
+                     " bytes; at most ", kMaxEventEntryBytes));
+  }
+  *entry.assignment = links.SerializeAsString();
+
+  CL_RETURN_IF_ERROR(WriteTouchedCodes(s, changes));
+  return WriteEventRecords(s, changes);
 }
 
 }  // namespace chemledger::ledger
