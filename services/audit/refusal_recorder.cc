@@ -23,28 +23,20 @@ RefusalRecorder::RefusalRecorder(journal::LedgerClient* ledger, std::function<ab
       clock_(clock ? std::move(clock) : [] { return absl::Now(); }),
       accepted_(std::move(accepted)),
       budget_(kTokensPerSecond, kRefusalBurstPerKey, /*max_clients=*/100000),
-      thread_([this] { Run(); }) {}
+      queue_("refusals", {kRefusalQueueLimit, kRefusalQueueBytes, /*drain=*/absl::Seconds(1)},
+             [this](uint64_t dropped) {
+               absl::MutexLock lock(&mu_);
+               counters_.dropped += dropped;
+             }) {}
 
-RefusalRecorder::~RefusalRecorder() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  thread_.join();
-}
+RefusalRecorder::~RefusalRecorder() = default;
 
 void RefusalRecorder::Refused(const v1::SignedEnvelope& request, const absl::Status& refusal) {
-  const absl::Time now = clock_();
   const size_t bytes = request.ByteSizeLong();
-  absl::MutexLock lock(&mu_);
-  if (stopping_ || queue_.size() >= kRefusalQueueLimit ||
-      queued_bytes_ + bytes > kRefusalQueueBytes) {
+  if (!queue_.Push([this, p = Pending{request, refusal, clock_(), bytes}] { Record(p); }, bytes)) {
+    absl::MutexLock lock(&mu_);
     ++counters_.dropped;
-    return;
   }
-  queue_.push_back(Pending{request, refusal, now, bytes});
-  queued_bytes_ += bytes;
-  ++queued_;
 }
 
 RefusalRecorder::Counters RefusalRecorder::counters() const {
@@ -52,46 +44,7 @@ RefusalRecorder::Counters RefusalRecorder::counters() const {
   return counters_;
 }
 
-void RefusalRecorder::Flush() {
-  absl::MutexLock lock(&mu_);
-  struct Until {
-    const uint64_t* handled;
-    uint64_t target;
-  } until{&handled_, queued_};
-  mu_.Await(absl::Condition(+[](Until* u) { return *u->handled >= u->target; }, &until));
-}
-
-void RefusalRecorder::Run() {
-  absl::Time stop_by = absl::InfiniteFuture();
-  for (;;) {
-    Pending next;
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.AwaitWithTimeout(absl::Condition(
-                               +[](RefusalRecorder* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
-                                 return !r->queue_.empty() || r->stopping_;
-                               },
-                               this),
-                           absl::Milliseconds(100));
-      if (stopping_ && stop_by == absl::InfiniteFuture()) stop_by = absl::Now() + absl::Seconds(1);
-      if (stopping_ && (queue_.empty() || absl::Now() > stop_by)) {
-        // What is left is dropped, and counted.
-        counters_.dropped += queue_.size();
-        handled_ += queue_.size();
-        queue_.clear();
-        queued_bytes_ = 0;
-        return;
-      }
-      if (queue_.empty()) continue;
-      next = std::move(queue_.front());
-      queue_.pop_front();
-      queued_bytes_ -= next.bytes;
-    }
-    Record(next);
-    absl::MutexLock lock(&mu_);
-    ++handled_;
-  }
-}
+void RefusalRecorder::Flush() { queue_.Flush(absl::InfiniteDuration()); }
 
 void RefusalRecorder::Record(const Pending& p) {
   auto count = [this](uint64_t Counters::*field) {

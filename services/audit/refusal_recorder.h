@@ -26,10 +26,8 @@
 #define CHEMLEDGER_SERVICES_AUDIT_REFUSAL_RECORDER_H_
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -38,6 +36,7 @@
 #include "absl/time/time.h"
 #include "chemledger/v1/log.pb.h"
 #include "journal/ledger_client.h"
+#include "services/common/background_queue.h"
 #include "services/common/rate_limiter.h"
 #include "services/registry/signers.h"
 #include "storage/store.h"
@@ -92,23 +91,19 @@ class RefusalRecorder final : public registry::RefusalSink {
     absl::Time refused_at;
     size_t bytes = 0;
   };
-  void Run();
   void Record(const Pending& p);
 
   journal::LedgerClient* const ledger_;
   const std::function<absl::Time()> clock_;
   const AcceptedCheck accepted_;
   mutable absl::Mutex mu_;
-  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
-  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t queued_ ABSL_GUARDED_BY(mu_) = 0;   // ever queued
-  uint64_t handled_ ABSL_GUARDED_BY(mu_) = 0;  // ever handled
   Counters counters_ ABSL_GUARDED_BY(mu_);
   // A bucket per signer's key id (a key forgotten only once its bucket
   // would be full again, so waiting never buys a fresh burst).
   RateLimiter budget_;
-  std::thread thread_;
+  // The refusals waiting to be recorded, and the thread recording them
+  // (last: it stops before the members its tasks use are gone).
+  BackgroundQueue queue_;
 };
 
 }  // namespace chemledger::audit

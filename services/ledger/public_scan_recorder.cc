@@ -28,16 +28,13 @@ PublicScanRecorder::PublicScanRecorder(journal::LedgerClient* ledger,
       clock_(clock ? std::move(clock) : [] { return absl::Now(); }),
       per_network_(limits.per_network_per_minute / 60, limits.burst_per_network),
       all_(limits.all_per_minute / 60, limits.burst_all),
-      thread_([this] { Run(); }) {}
+      queue_("public-scans", {kMaxQueued, BackgroundQueue::Limits().max_bytes, absl::Seconds(1)},
+             [this](uint64_t dropped) {
+               absl::MutexLock lock(&mu_);
+               counters_.dropped += dropped;
+             }) {}
 
-PublicScanRecorder::~PublicScanRecorder() {
-  Flush(absl::Seconds(1));
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  thread_.join();
-}
+PublicScanRecorder::~PublicScanRecorder() = default;
 
 void PublicScanRecorder::Scanned(absl::string_view label_url,
                                  const v1::ResolveLabelResponse& answer,
@@ -45,50 +42,17 @@ void PublicScanRecorder::Scanned(absl::string_view label_url,
   if (!CallsForPublicRecord(answer)) return;
   Pending p{std::string(label_url), answer.code(), ClientNetwork(client_address),
             std::string(channel), clock_()};
-  absl::MutexLock lock(&mu_);
-  if (stopping_ || queue_.size() >= kMaxQueued) {
+  if (!queue_.Push([this, p = std::move(p)] { Record(p); })) {
+    absl::MutexLock lock(&mu_);
     ++counters_.dropped;
-    return;
   }
-  queue_.push_back(std::move(p));
-  ++queued_;
 }
 
-bool PublicScanRecorder::Flush(absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
-  const uint64_t target = queued_;
-  const auto done = [this, target]()
-                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return handled_ >= target; };
-  return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
-}
+bool PublicScanRecorder::Flush(absl::Duration timeout) { return queue_.Flush(timeout); }
 
 PublicScanRecorder::Counters PublicScanRecorder::counters() const {
   absl::MutexLock lock(&mu_);
   return counters_;
-}
-
-void PublicScanRecorder::Run() {
-  for (;;) {
-    Pending next;
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](PublicScanRecorder* r)
-               ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) { return r->stopping_ || !r->queue_.empty(); },
-          this));
-      if (stopping_) {
-        counters_.dropped += queue_.size();
-        handled_ += queue_.size();
-        queue_.clear();
-        return;
-      }
-      next = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    Record(next);
-    absl::MutexLock lock(&mu_);
-    ++handled_;
-  }
 }
 
 void PublicScanRecorder::Record(const Pending& p) {

@@ -27,10 +27,8 @@
 #define CHEMLEDGER_SERVICES_LEDGER_PUBLIC_SCAN_RECORDER_H_
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -39,6 +37,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "journal/ledger_client.h"
+#include "services/common/background_queue.h"
 #include "services/common/rate_limiter.h"
 #include "services/label/public_scan_sink.h"
 
@@ -106,7 +105,6 @@ class PublicScanRecorder final : public label::PublicScanSink {
     std::string channel;
     absl::Time scanned_at;
   };
-  void Run();
   void Record(const Pending& p);
 
   journal::LedgerClient* const ledger_;
@@ -114,16 +112,14 @@ class PublicScanRecorder final : public label::PublicScanSink {
   RateLimiter per_network_;
   RateLimiter all_;
   mutable absl::Mutex mu_;
-  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
-  uint64_t queued_ ABSL_GUARDED_BY(mu_) = 0;   // ever queued
-  uint64_t handled_ ABSL_GUARDED_BY(mu_) = 0;  // ever handled (recorded or not)
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   Counters counters_ ABSL_GUARDED_BY(mu_);
-  // Touched by the thread only: this hour's recorded scans, by code: the
-  // networks they came from.
+  // Touched by the queue's thread only: this hour's recorded scans, by
+  // code: the networks they came from.
   std::string hour_;
   absl::flat_hash_map<std::string, std::vector<std::string>> recorded_this_hour_;
-  std::thread thread_;
+  // The scans waiting to be recorded, and the thread recording them (last:
+  // it stops before the members its tasks use are gone).
+  BackgroundQueue queue_;
 };
 
 }  // namespace chemledger::ledger
