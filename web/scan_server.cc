@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <atomic>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -29,6 +28,7 @@
 #include "httplib.h"
 #include "render/pictograms.h"
 #include "render/qr.h"
+#include "services/common/bounded_slots.h"
 #include "services/common/listen_address.h"
 #include "services/common/rate_limiter.h"
 #include "services/common/read_auth.h"
@@ -81,23 +81,6 @@ constexpr int kMaxConcurrentBridgeCalls = 6;
 // The largest body of anything but a photo: an Append's envelope is at most
 // about 1 MiB (the ledger's entry limit).
 constexpr size_t kMaxCallBodyBytes = 2 << 20;
-
-// Counts a slot taken for as long as it lives; `taken` says whether it got
-// one (at most `limit` at once).
-class Slot {
- public:
-  Slot(std::atomic<int>* in_use, int limit) : in_use_(in_use) {
-    taken_ = in_use_->fetch_add(1) < limit;
-  }
-  ~Slot() { in_use_->fetch_sub(1); }
-  Slot(const Slot&) = delete;
-  Slot& operator=(const Slot&) = delete;
-  bool taken() const { return taken_; }
-
- private:
-  std::atomic<int>* in_use_;
-  bool taken_ = false;
-};
 
 PageRequest PageRequestOf(const httplib::Request& req) {
   PageRequest page;
@@ -232,8 +215,8 @@ struct ScanServer::Impl {
   std::vector<std::string> console_addresses;
   std::unique_ptr<ConsoleSessions> console_sessions;
   RateLimiter console_sign_ins{kSignInsPerSecond, kSignInBurst};
-  std::atomic<int> decoding{0};
-  std::atomic<int> bridging{0};
+  BoundedSlots decoding{kMaxConcurrentDecodes};
+  BoundedSlots bridging{kMaxConcurrentBridgeCalls};
   int port = 0;
   std::thread thread;
 
@@ -345,7 +328,7 @@ void ScanServer::Impl::ServeDecode(const httplib::Request& req, httplib::Respons
   }
   absl::StatusOr<std::vector<std::string>> texts;
   {
-    const Slot slot(&decoding, kMaxConcurrentDecodes);
+    const BoundedSlots::Slot slot = decoding.Take();
     if (!slot.taken()) {
       res.set_header("Retry-After", "2");
       return SendJson(res, 503, ErrorJson(grpc::StatusCode::UNAVAILABLE,
@@ -409,7 +392,7 @@ void ScanServer::Impl::RouteStaffApp() {
     credentials.time = req.get_header_value(read_auth::kTimeHeader);
     credentials.nonce = req.get_header_value(read_auth::kNonceHeader);
     credentials.signature_base64 = req.get_header_value("chemledger-signature");
-    const Slot slot(&bridging, kMaxConcurrentBridgeCalls);
+    const BoundedSlots::Slot slot = bridging.Take();
     if (!slot.taken()) {
       res.set_header("Retry-After", "1");
       return SendJson(res, 503, ErrorJson(grpc::StatusCode::UNAVAILABLE,

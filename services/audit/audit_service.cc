@@ -159,28 +159,13 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
                         "with_evidence: read the entries with ListAnomalies");
   }
   const std::string key = reader->public_key();
-  {
-    absl::MutexLock lock(&subscriptions_mu_);
-    auto held = subscriptions_by_key_.find(key);
-    if (subscriptions_ >= kMaxSubscriptions ||
-        (held != subscriptions_by_key_.end() && held->second >= kMaxSubscriptionsPerActor)) {
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          absl::StrCat("at most ", kMaxSubscriptionsPerActor,
-                                       " subscriptions per actor and ", kMaxSubscriptions,
-                                       " in all are open at once"));
-    }
-    ++subscriptions_;
-    ++subscriptions_by_key_[key];
+  const BoundedSlots::Slot subscription = subscriptions_.Take({key});
+  if (!subscription.taken()) {
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("at most ", kMaxSubscriptionsPerActor, " subscriptions per actor and ",
+                     kMaxSubscriptions, " in all are open at once"));
   }
-  struct Release {
-    AuditServiceImpl* s;
-    std::string key;
-    ~Release() {
-      absl::MutexLock lock(&s->subscriptions_mu_);
-      --s->subscriptions_;
-      if (--s->subscriptions_by_key_[key] == 0) s->subscriptions_by_key_.erase(key);
-    }
-  } release{this, key};
 
   // The entries' anomalies (in log order) and the overdue shipments (a
   // state, looked at every 10 s) are read apart.
@@ -261,22 +246,12 @@ grpc::Status AuditServiceImpl::ExportEvents(grpc::ServerContext* context,
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   // A filter this server does not know would widen the export unasked.
   if (grpc::Status known = CheckRequestFieldsKnown(*request); !known.ok()) return known;
-  {
-    absl::MutexLock lock(&subscriptions_mu_);
-    if (exports_ >= kMaxExports) {
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          absl::StrCat("at most ", kMaxExports,
-                                       " exports run at once: try again shortly"));
-    }
-    ++exports_;
+  const BoundedSlots::Slot export_slot = exports_.Take();
+  if (!export_slot.taken()) {
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("at most ", kMaxExports, " exports run at once: try again shortly"));
   }
-  struct Release {
-    AuditServiceImpl* s;
-    ~Release() {
-      absl::MutexLock lock(&s->subscriptions_mu_);
-      --s->exports_;
-    }
-  } release{this};
   TellServedAt(context, *snapshot);
   // A receiver that stops taking parts is dropped, and its export slot
   // freed. A part is up to 4 MiB of events (more for a large history), so

@@ -12,17 +12,16 @@
 #define CHEMLEDGER_SERVICES_AUDIT_AUDIT_SERVICE_H_
 
 #include <functional>
-#include <map>
 #include <string>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "services/audit/audit_reads.h"
-#include "services/common/grpc_status.h"
 #include "chemledger/v1/audit_service.grpc.pb.h"
 #include "crypto/checkpoint.h"
 #include "journal/ledger_client.h"
+#include "services/audit/audit_reads.h"
+#include "services/common/bounded_slots.h"
 #include "services/common/call_executor.h"
+#include "services/common/grpc_status.h"
 #include "services/registry/read_access.h"
 
 namespace chemledger::audit {
@@ -79,14 +78,8 @@ class AuditServiceImpl final : public AuditServiceBase {
   static constexpr int kMaxSubscriptionsPerActor = 4;
 
   // How many are open now (for the metrics' slot gauges).
-  int subscriptions_open() {
-    absl::MutexLock lock(&subscriptions_mu_);
-    return subscriptions_;
-  }
-  int exports_open() {
-    absl::MutexLock lock(&subscriptions_mu_);
-    return exports_;
-  }
+  int subscriptions_open() const { return subscriptions_.held(); }
+  int exports_open() const { return exports_.held(); }
 
  private:
   grpc::Status ServeGetHistoryBundle(grpc::ServerContextBase* context,
@@ -111,10 +104,9 @@ class AuditServiceImpl final : public AuditServiceBase {
 
   const AuditReads* const core_;
   registry::ReadAuthenticator* const reads_;
-  absl::Mutex subscriptions_mu_;
-  int subscriptions_ ABSL_GUARDED_BY(subscriptions_mu_) = 0;
-  int exports_ ABSL_GUARDED_BY(subscriptions_mu_) = 0;
-  std::map<std::string, int> subscriptions_by_key_ ABSL_GUARDED_BY(subscriptions_mu_);
+  // The subscriptions open (in all and per actor key) and exports running.
+  BoundedSlots subscriptions_{kMaxSubscriptions, {kMaxSubscriptionsPerActor}};
+  BoundedSlots exports_{kMaxExports};
   // Runs the handlers (raw_unary.h): a long history is many proofs.
   CallExecutor executor_{2, 64, "audit"};
 };

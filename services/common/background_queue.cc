@@ -49,9 +49,8 @@ bool BackgroundQueue::Push(std::function<void()> task, size_t bytes) {
 bool BackgroundQueue::Flush(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   const uint64_t target = pushed_;
-  const auto done = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return handled_ >= target;
-  };
+  const auto done = [this, target]()
+                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return handled_ >= target; };
   return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
 }
 
@@ -66,9 +65,8 @@ void BackgroundQueue::Run() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](BackgroundQueue* q) ABSL_EXCLUSIVE_LOCKS_REQUIRED(q->mu_) {
-            return !q->queue_.empty() || q->stopping_;
-          },
+          +[](BackgroundQueue* q)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(q->mu_) { return !q->queue_.empty() || q->stopping_; },
           this));
       // Empty here means stopping (Push takes nothing more): done. After
       // the drain, what is left is dropped (and told, by the destructor).

@@ -74,9 +74,9 @@ class BackgroundQueue {
   mutable absl::Mutex mu_;
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t pushed_ ABSL_GUARDED_BY(mu_) = 0;   // ever queued
-  uint64_t handled_ ABSL_GUARDED_BY(mu_) = 0;  // ever run or dropped
-  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;  // dropped by the stop
+  uint64_t pushed_ ABSL_GUARDED_BY(mu_) = 0;    // ever queued
+  uint64_t handled_ ABSL_GUARDED_BY(mu_) = 0;   // ever run or dropped
+  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;   // dropped by the stop
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // Push refuses
   bool abandon_ ABSL_GUARDED_BY(mu_) = false;   // the drain is over
   std::thread thread_;

@@ -54,27 +54,16 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
     }
   }
   const std::string& enterprise = asked.enterprise_uscc();
-  {
-    absl::MutexLock lock(&mu_);
-    if (issuing_ >= kMaxConcurrentIssuances) {
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          absl::StrCat(kMaxConcurrentIssuances,
-                                       " issuances are streaming; send the request again shortly"));
-    }
-    if (issuing_by_enterprise_[enterprise] >= kMaxConcurrentIssuancesPerEnterprise) {
-      return grpc::Status(
-          grpc::StatusCode::RESOURCE_EXHAUSTED,
-          absl::StrCat(kMaxConcurrentIssuancesPerEnterprise, " issuances of ", enterprise,
-                       " are streaming; send the request again shortly"));
-    }
-    ++issuing_;
-    ++issuing_by_enterprise_[enterprise];
+  const BoundedSlots::Slot place = issuances_.Take({enterprise});
+  if (!place.taken()) {
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        place.full() == BoundedSlots::kTotal
+            ? absl::StrCat(kMaxConcurrentIssuances,
+                           " issuances are streaming; send the request again shortly")
+            : absl::StrCat(kMaxConcurrentIssuancesPerEnterprise, " issuances of ", enterprise,
+                           " are streaming; send the request again shortly"));
   }
-  const auto release = absl::MakeCleanup([this, &enterprise] {
-    absl::MutexLock lock(&mu_);
-    --issuing_;
-    if (--issuing_by_enterprise_[enterprise] == 0) issuing_by_enterprise_.erase(enterprise);
-  });
   absl::StatusOr<Issuance> issuance = issuer_->Issue(*request);
   if (!issuance.ok()) return ToGrpcStatus(issuance.status());
   v1::IssueLabelsResponse header;

@@ -19,7 +19,6 @@
 #define CHEMLEDGER_SERVICES_LABEL_LABEL_SERVICE_H_
 
 #include <algorithm>
-#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -31,6 +30,7 @@
 #include "crypto/checkpoint.h"
 #include "crypto/trust_list.h"
 #include "journal/ledger_client.h"
+#include "services/common/bounded_slots.h"
 #include "services/common/call_executor.h"
 #include "services/common/rate_limiter.h"
 #include "services/common/worker_pool.h"
@@ -87,10 +87,7 @@ class LabelServiceImpl final : public LabelServiceBase {
 
   // Issuances streaming now (at most kMaxConcurrentIssuances), for the
   // metrics.
-  int issuances_in_progress() {
-    absl::MutexLock lock(&mu_);
-    return issuing_;
-  }
+  int issuances_in_progress() const { return issuances_.held(); }
 
  private:
   grpc::Status ServeResolveLabel(grpc::ServerContextBase* context,
@@ -111,9 +108,8 @@ class LabelServiceImpl final : public LabelServiceBase {
   // Signed ResolveLabel calls, per actor key.
   RateLimiter own_signed_{kSignedScansPerSecond, kSignedScanBurst};
   RateLimiter* const signed_;
-  absl::Mutex mu_;
-  int issuing_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<std::string, int> issuing_by_enterprise_ ABSL_GUARDED_BY(mu_);
+  // The issuances streaming, in all and per enterprise.
+  BoundedSlots issuances_{kMaxConcurrentIssuances, {kMaxConcurrentIssuancesPerEnterprise}};
   // The last trust list signed, and its note (GetTrustList).
   struct SignedTrustList {
     crypto::TrustList list;

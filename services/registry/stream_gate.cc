@@ -9,19 +9,6 @@
 
 namespace chemledger::registry {
 
-StreamGate::Ticket::Ticket(Ticket&& other) noexcept
-    : gate_(other.gate_),
-      status_(std::move(other.status_)),
-      enterprise_(std::move(other.enterprise_)),
-      actor_(std::move(other.actor_)),
-      own_signers_(std::move(other.own_signers_)) {
-  other.gate_ = nullptr;
-}
-
-StreamGate::Ticket::~Ticket() {
-  if (gate_ != nullptr) gate_->Leave(enterprise_, actor_);
-}
-
 absl::Status StreamGate::Ticket::SignedByStreamEnterprise(const storage::StateReader& state,
                                                           const v1::SignedEnvelope& envelope) {
   const auto refuse = [&] {
@@ -53,57 +40,41 @@ StreamGate::Ticket StreamGate::Enter(const storage::StateReader& state,
                                      absl::string_view method) {
   absl::StatusOr<v1::Actor> actor = reads_->Authenticate(state, context, method, "");
   if (!actor.ok()) {
-    return Ticket(nullptr,
+    return Ticket(BoundedSlots::Slot::None(),
                   absl::Status(actor.status().code(),
                                absl::StrCat("a stream opens with credentials for ", method,
                                             " in its metadata: ", actor.status().message())),
-                  "", "");
+                  "");
   }
   if ((actor->role() != v1::ENTERPRISE_ADMIN && actor->role() != v1::ENTERPRISE_OPERATOR) ||
       actor->enterprise_uscc().empty()) {
-    return Ticket(nullptr,
+    return Ticket(BoundedSlots::Slot::None(),
                   absl::PermissionDeniedError(absl::StrCat(
                       "stream credentials: actor '", actor->name(),
                       "' is no enterprise's admin or operator; streams write for an enterprise")),
-                  "", "");
+                  "");
   }
   const std::string& enterprise = actor->enterprise_uscc();
-  absl::MutexLock lock(&mu_);
-  if (open_ >= max_open_) {
-    return Ticket(nullptr,
-                  absl::ResourceExhaustedError(absl::StrCat(
-                      max_open_, " streams are open on this server; use unary calls or retry later")),
-                  enterprise, "");
+  BoundedSlots::Slot slot = slots_.Take({enterprise, actor->public_key()});
+  if (slot.taken()) return Ticket(std::move(slot), absl::OkStatus(), enterprise);
+  std::string why;
+  switch (slot.full()) {
+    case BoundedSlots::kTotal:
+      why = absl::StrCat(slots_.max_total(),
+                         " streams are open on this server; use unary calls or retry later");
+      break;
+    case 0:
+      why = absl::StrCat(enterprise, " has ", slots_.max_per_key(0),
+                         " streams open on this server, its most; ",
+                         "send more on those, or close one");
+      break;
+    default:
+      why = absl::StrCat("actor '", actor->name(), "' has ", slots_.max_per_key(1),
+                         " streams open on this server, its most; send more on those, close one, "
+                         "or open it as another of ",
+                         enterprise, "'s actors");
   }
-  int& mine = per_enterprise_[enterprise];
-  if (mine >= max_per_enterprise_) {
-    return Ticket(nullptr,
-                  absl::ResourceExhaustedError(absl::StrCat(
-                      enterprise, " has ", mine, " streams open on this server, its most; ",
-                      "send more on those, or close one")),
-                  enterprise, "");
-  }
-  int& actors = per_actor_[actor->public_key()];
-  if (actors >= max_per_actor_) {
-    if (mine == 0) per_enterprise_.erase(enterprise);
-    return Ticket(nullptr,
-                  absl::ResourceExhaustedError(absl::StrCat(
-                      "actor '", actor->name(), "' has ", actors,
-                      " streams open on this server, its most; send more on those, close one, "
-                      "or open it as another of ", enterprise, "'s actors")),
-                  enterprise, "");
-  }
-  ++actors;
-  ++mine;
-  ++open_;
-  return Ticket(this, absl::OkStatus(), enterprise, actor->public_key());
-}
-
-void StreamGate::Leave(const std::string& enterprise, const std::string& actor) {
-  absl::MutexLock lock(&mu_);
-  --open_;
-  if (--per_enterprise_[enterprise] == 0) per_enterprise_.erase(enterprise);
-  if (--per_actor_[actor] == 0) per_actor_.erase(actor);
+  return Ticket(std::move(slot), absl::ResourceExhaustedError(why), enterprise);
 }
 
 CheckedStreamBatch CheckStreamBatch(StreamGate::Ticket& ticket,

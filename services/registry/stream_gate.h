@@ -16,24 +16,21 @@
 // stream with them over services/common/stream_batches.h).
 //
 // Thread-safety: StreamGate is thread-safe; a Ticket is used by one thread at
-// a time (its stream's checker).
+// a time (its stream's checker). The gate must outlive its tickets.
 
 #ifndef CHEMLEDGER_SERVICES_REGISTRY_STREAM_GATE_H_
 #define CHEMLEDGER_SERVICES_REGISTRY_STREAM_GATE_H_
 
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/registry.pb.h"
@@ -41,6 +38,7 @@
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/sync_stream.h"
 #include "journal/ledger_client.h"
+#include "services/common/bounded_slots.h"
 #include "services/common/stream_batches.h"
 #include "services/registry/read_access.h"
 #include "services/registry/signers.h"
@@ -53,25 +51,18 @@ class StreamGate {
   // `reads` checks the credentials a stream opens with; it must outlive the
   // gate.
   StreamGate(ReadAuthenticator* reads, int max_open, int max_per_enterprise, int max_per_actor)
-      : reads_(reads),
-        max_open_(max_open),
-        max_per_enterprise_(max_per_enterprise),
-        max_per_actor_(max_per_actor) {}
+      : reads_(reads), slots_(max_open, {max_per_enterprise, max_per_actor}) {}
   StreamGate(const StreamGate&) = delete;
   StreamGate& operator=(const StreamGate&) = delete;
 
   // Streams open now, and the most that may be (metrics).
-  int open() const {
-    absl::MutexLock lock(&mu_);
-    return open_;
-  }
-  int max_open() const { return max_open_; }
+  int open() const { return slots_.held(); }
+  int max_open() const { return slots_.max_total(); }
 
   // One open stream, for its life: its enterprise's slot, if entered.
   class Ticket {
    public:
-    Ticket(Ticket&& other) noexcept;
-    ~Ticket();
+    Ticket(Ticket&& other) noexcept = default;
     Ticket(const Ticket&) = delete;
     Ticket& operator=(const Ticket&) = delete;
 
@@ -93,15 +84,11 @@ class StreamGate {
 
    private:
     friend class StreamGate;
-    Ticket(StreamGate* gate, absl::Status status, std::string enterprise, std::string actor)
-        : gate_(gate),
-          status_(std::move(status)),
-          enterprise_(std::move(enterprise)),
-          actor_(std::move(actor)) {}
-    StreamGate* gate_;  // null when it holds no slot
+    Ticket(BoundedSlots::Slot slot, absl::Status status, std::string enterprise)
+        : slot_(std::move(slot)), status_(std::move(status)), enterprise_(std::move(enterprise)) {}
+    BoundedSlots::Slot slot_;  // taken when the stream is open
     absl::Status status_;
     std::string enterprise_;
-    std::string actor_;  // the opener's public key
     absl::flat_hash_set<std::string> own_signers_;  // key ids of the enterprise's actors
   };
 
@@ -112,16 +99,9 @@ class StreamGate {
                absl::string_view method);
 
  private:
-  void Leave(const std::string& enterprise, const std::string& actor);
-
   ReadAuthenticator* const reads_;
-  const int max_open_;
-  const int max_per_enterprise_;
-  const int max_per_actor_;
-  mutable absl::Mutex mu_;
-  int open_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<std::string, int> per_enterprise_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, int> per_actor_ ABSL_GUARDED_BY(mu_);  // by public key
+  // The streams open: in all, per enterprise, per actor (its public key).
+  BoundedSlots slots_;
 };
 
 // A stream's batch checked ahead of its answer (CheckStreamBatch), while the
