@@ -1,9 +1,12 @@
 #include "services/label/issuance.h"
 
 #include <algorithm>
+#include <deque>
 #include <iostream>
+#include <memory>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "chemledger/v1/label.pb.h"
@@ -105,6 +108,68 @@ absl::StatusOr<crypto::TrustList> MakeTrustList(const storage::StateReader& stat
         k.revoked_on ? absl::optional<absl::CivilDay>(*k.revoked_on) : absl::nullopt});
   }
   return list;
+}
+
+absl::StatusOr<uint32_t> StreamLabels(const LabelIssuer& issuer, const Issuance& issuance,
+                                      WorkerPool& pool, uint32_t per_message,
+                                      absl::FunctionRef<bool(std::vector<IssuedLabel>)> write) {
+  // With a message signed in two halves and only the next one ahead, the
+  // workers stood idle while the slower half finished and while the writer
+  // wrote (issuance reached 0.57-0.79 of the machine's signing rate).
+  static constexpr uint32_t kLabelsPerChunk = 125;
+  static constexpr size_t kMessagesSignedAhead = 3;
+  per_message = std::max<uint32_t>(per_message, 1);
+  struct Chunk {
+    std::shared_ptr<WorkerPool::Task> task;
+    absl::StatusOr<std::vector<IssuedLabel>> labels = absl::UnknownError("not signed");
+  };
+  using Message = std::vector<std::shared_ptr<Chunk>>;
+  std::deque<Message> ahead;
+  uint32_t next_offset = 0;
+  const auto sign_ahead = [&] {
+    for (; ahead.size() < kMessagesSignedAhead && next_offset < issuance.count;
+         next_offset += per_message) {
+      Message message;
+      for (uint32_t c = 0; c < per_message && next_offset + c < issuance.count;
+           c += kLabelsPerChunk) {
+        auto chunk = std::make_shared<Chunk>();
+        const uint32_t offset = next_offset + c;
+        const uint32_t n = std::min(kLabelsPerChunk, per_message - c);
+        // The chunk is owned by `message` and the task alike; `issuance`
+        // outlives every task (each is waited for before this returns).
+        chunk->task = pool.Run([&issuer, &issuance, offset, n, chunk = chunk.get()] {
+          chunk->labels = issuer.SignLabels(issuance, offset, n);
+        });
+        message.push_back(std::move(chunk));
+      }
+      ahead.push_back(std::move(message));
+    }
+  };
+  const auto wait = [](const Message& message) {
+    for (const auto& chunk : message) chunk->task->Wait();
+  };
+  // Whatever way this returns, no signing task is left running.
+  const auto wait_for_all = absl::MakeCleanup([&] {
+    for (const Message& message : ahead) wait(message);
+  });
+  uint32_t written = 0;
+  sign_ahead();
+  while (!ahead.empty()) {
+    wait(ahead.front());
+    const Message chunks = std::move(ahead.front());
+    ahead.pop_front();
+    sign_ahead();
+    std::vector<IssuedLabel> labels;
+    labels.reserve(per_message);
+    for (const auto& chunk : chunks) {
+      if (!chunk->labels.ok()) return chunk->labels.status();
+      for (IssuedLabel& label : *chunk->labels) labels.push_back(std::move(label));
+    }
+    const uint32_t n = static_cast<uint32_t>(labels.size());
+    if (!write(std::move(labels))) return written;
+    written += n;
+  }
+  return written;
 }
 
 }  // namespace chemledger::label

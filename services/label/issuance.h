@@ -24,18 +24,20 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
+#include "api/net_quantity.h"
 #include "chemledger/v1/log.pb.h"
 #include "crypto/keys.h"
 #include "crypto/label.h"
 #include "crypto/trust_list.h"
 #include "journal/ledger_client.h"
+#include "services/common/worker_pool.h"
 #include "services/label/issuance_state.h"
 #include "services/label/label_keyring.h"
 #include "services/registry/signers.h"
-#include "api/net_quantity.h"
 #include "storage/store.h"
 
 namespace chemledger::label {
@@ -94,6 +96,18 @@ class LabelIssuer {
   const std::function<absl::Time()> clock_;
   registry::RefusalSink* const refusals_;
 };
+
+// Hands the labels of `issuance` to `write` in order, at most `per_message`
+// at a time, signed by `issuer` on `pool` in chunks a few messages ahead of
+// the one `write` is given, so that neither the signing workers nor the
+// writer waits for the other (BENCHMARKS.md, "Label issuance signed ahead
+// in chunks"). Returns how many labels `write` took: issuance.count, or
+// fewer when it returned false (the client went away); or the first
+// signing failure, before `write` is given anything of that message. Every
+// signing task has finished when it returns.
+absl::StatusOr<uint32_t> StreamLabels(const LabelIssuer& issuer, const Issuance& issuance,
+                                      WorkerPool& pool, uint32_t per_message,
+                                      absl::FunctionRef<bool(std::vector<IssuedLabel>)> write);
 
 // How long a trust list the server signs may be relied on: offline verifiers
 // fetch a new one at least this often, so a revocation reaches them.

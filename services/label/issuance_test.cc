@@ -284,6 +284,59 @@ TEST_F(IssuanceTest, SignLabelsClipsToTheIssuance) {
   EXPECT_TRUE(past->empty());
 }
 
+// The labels go to the writer in order, a message at a time, signed on the
+// pool ahead of it: the same labels as SignLabels gives, whatever the
+// message size and however many workers (none: the caller signs).
+TEST_F(IssuanceTest, StreamLabelsHandsEveryLabelOverInOrder) {
+  const Issuance issuance = IssueOk(acme_operator_, Batch("B1", 1000));
+  const std::vector<IssuedLabel> expected = Labels(issuance, 0, 1000);
+  ASSERT_EQ(expected.size(), 1000u);
+  for (int workers : {0, 2}) {
+    WorkerPool pool(workers, 0, "test-sign");
+    for (uint32_t per_message : {1000u, 300u, 7u}) {
+      std::vector<IssuedLabel> got;
+      size_t messages = 0;
+      absl::StatusOr<uint32_t> written = StreamLabels(
+          ledger_->issuer(), issuance, pool, per_message, [&](std::vector<IssuedLabel> labels) {
+            EXPECT_LE(labels.size(), per_message);
+            EXPECT_FALSE(labels.empty());
+            ++messages;
+            for (IssuedLabel& l : labels) got.push_back(std::move(l));
+            return true;
+          });
+      ASSERT_TRUE(written.ok()) << written.status();
+      EXPECT_EQ(*written, 1000u);
+      EXPECT_EQ(messages, (1000 + per_message - 1) / per_message) << per_message;
+      ASSERT_EQ(got.size(), expected.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].serial, expected[i].serial) << i;
+        EXPECT_EQ(got[i].url, expected[i].url) << i;
+      }
+    }
+  }
+}
+
+TEST_F(IssuanceTest, StreamLabelsStopsWhenTheWriterDoesOrASignatureFails) {
+  const Issuance issuance = IssueOk(acme_operator_, Batch("B1", 1000));
+  WorkerPool pool(2, 0, "test-sign");
+  // The client goes away at the third message: two were taken.
+  int messages = 0;
+  absl::StatusOr<uint32_t> written =
+      StreamLabels(ledger_->issuer(), issuance, pool, 300,
+                   [&](std::vector<IssuedLabel>) { return ++messages < 3; });
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(*written, 600u);
+  EXPECT_EQ(messages, 3);
+  // A label key the issuer does not hold: the failure, and nothing written.
+  Issuance unsigned_issuance = issuance;
+  unsigned_issuance.label_key_id = TestKey(9).key_id();
+  messages = 0;
+  written = StreamLabels(ledger_->issuer(), unsigned_issuance, pool, 300,
+                         [&](std::vector<IssuedLabel>) { return ++messages > 0; });
+  EXPECT_FALSE(written.ok());
+  EXPECT_EQ(messages, 0);
+}
+
 TEST_F(IssuanceTest, RefusesBadRequestsNamingTheFieldAndWritesNothing) {
   using absl::StatusCode;
   v1::IssueLabelsRequest r = Batch("B1", 0);

@@ -1,11 +1,9 @@
 #include "services/label/label_service.h"
 
-#include <deque>
 #include <memory>
 #include <utility>
 #include <vector>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/china_time.h"
@@ -73,75 +71,28 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
   header.mutable_assignment()->set_count(issuance->count);
   header.mutable_assignment()->set_label_key_id(issuance->label_key_id.ToString());
 
-  // The labels are signed in chunks on the service's fixed signing workers
-  // (no thread is made per call), up to kMessagesSignedAhead messages ahead
-  // of the one being written, so that neither the workers nor the writer
-  // waits for the other: with a message signed in two halves and only the
-  // next one ahead, the workers stood idle while the slower half finished
-  // and while the writer wrote (issuance reached 0.57-0.79 of the
-  // machine's signing rate; BENCHMARKS.md, "Label issuance signed ahead in
-  // chunks").
-  static constexpr uint32_t kLabelsPerChunk = 125;
-  static constexpr size_t kMessagesSignedAhead = 3;
-  struct Chunk {
-    std::shared_ptr<WorkerPool::Task> task;
-    absl::StatusOr<std::vector<IssuedLabel>> labels = absl::UnknownError("not signed");
-  };
-  using Message = std::vector<std::shared_ptr<Chunk>>;
-  std::deque<Message> ahead;
-  uint32_t next_offset = 0;
-  const auto sign_ahead = [&] {
-    for (; ahead.size() < kMessagesSignedAhead && next_offset < issuance->count;
-         next_offset += kLabelsPerMessage) {
-      Message message;
-      for (uint32_t c = 0; c < kLabelsPerMessage && next_offset + c < issuance->count;
-           c += kLabelsPerChunk) {
-        auto chunk = std::make_shared<Chunk>();
-        const uint32_t offset = next_offset + c;
-        // The chunk is owned by `message` and the task alike; `issuance`
-        // outlives every task (each is waited for before this returns).
-        chunk->task = signing_pool_.Run([this, &issuance, offset, chunk = chunk.get()] {
-          chunk->labels = issuer_->SignLabels(*issuance, offset, kLabelsPerChunk);
-        });
-        message.push_back(std::move(chunk));
-      }
-      ahead.push_back(std::move(message));
-    }
-  };
-  const auto wait = [](const Message& message) {
-    for (const auto& chunk : message) chunk->task->Wait();
-  };
-  // Whatever way this returns, no signing task is left running.
-  const auto wait_for_all = absl::MakeCleanup([&] {
-    for (const Message& message : ahead) wait(message);
-  });
   // A client that does not take a message for 30 s is dropped, and its
   // issuance slot freed (it sends the same request again for the labels).
   StreamWatchdog watchdog([context] { context->TryCancel(); }, kWriteOnlyTimeouts);
-  sign_ahead();
-  for (uint32_t offset = 0; !ahead.empty(); offset += kLabelsPerMessage) {
-    wait(ahead.front());
-    const Message chunks = std::move(ahead.front());
-    ahead.pop_front();
-    sign_ahead();
-    v1::IssueLabelsResponse message = header;
-    message.mutable_labels()->Reserve(static_cast<int>(kLabelsPerMessage));
-    for (const auto& chunk : chunks) {
-      if (!chunk->labels.ok()) return ToGrpcStatus(chunk->labels.status());
-      for (IssuedLabel& label : *chunk->labels) {
-        v1::IssuedLabel* out = message.add_labels();
-        out->set_serial(label.serial);
-        out->set_code(std::move(label.code));
-        out->set_url(std::move(label.url));
-      }
-    }
-    if (context->IsCancelled() || !WatchedWrite(watchdog, *writer, message)) {
-      return grpc::Status(grpc::StatusCode::CANCELLED,
-                          absl::StrCat("the client went away after ", offset,
-                                       " labels; the issuance is recorded at log index ",
-                                       issuance->log_index,
-                                       ": send the same signed request again to get them all"));
-    }
+  absl::StatusOr<uint32_t> written = StreamLabels(
+      *issuer_, *issuance, signing_pool_, kLabelsPerMessage, [&](std::vector<IssuedLabel> labels) {
+        v1::IssueLabelsResponse message = header;
+        message.mutable_labels()->Reserve(static_cast<int>(labels.size()));
+        for (IssuedLabel& label : labels) {
+          v1::IssuedLabel* out = message.add_labels();
+          out->set_serial(label.serial);
+          out->set_code(std::move(label.code));
+          out->set_url(std::move(label.url));
+        }
+        return !context->IsCancelled() && WatchedWrite(watchdog, *writer, message);
+      });
+  if (!written.ok()) return ToGrpcStatus(written.status());
+  if (*written < issuance->count) {
+    return grpc::Status(
+        grpc::StatusCode::CANCELLED,
+        absl::StrCat("the client went away after ", *written,
+                     " labels; the issuance is recorded at log index ", issuance->log_index,
+                     ": send the same signed request again to get them all"));
   }
   return grpc::Status::OK;
 }
