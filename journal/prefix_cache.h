@@ -132,9 +132,11 @@ class PrefixCache {
 // others (an enterprise's sites).
 class BatchSnapshotReader final : public storage::StateReader {
  public:
-  // The most keys outside the cache's prefixes kept for one batch; beyond,
-  // what is kept is let go and reading starts again.
+  // The most keys, and bytes of keys and values, outside the cache's
+  // prefixes kept for one batch; beyond either, what is kept is let go and
+  // reading starts again.
   static constexpr size_t kMaxBatchKeys = 16384;
+  static constexpr size_t kMaxBatchBytes = 64 << 20;
 
   BatchSnapshotReader(const storage::Snapshot* snapshot, PrefixCache* cache)
       : snapshot_(snapshot), cache_(cache) {}
@@ -154,8 +156,13 @@ class BatchSnapshotReader final : public storage::StateReader {
       if (auto it = read_.find(key); it != read_.end()) return it->second;
       absl::StatusOr<std::optional<std::string>> value = snapshot_->Get(key);
       if (value.ok()) {
-        if (read_.size() >= kMaxBatchKeys) read_.clear();
+        const size_t bytes = key.size() + (*value ? (*value)->size() : 0);
+        if (read_.size() >= kMaxBatchKeys || read_bytes_ + bytes > kMaxBatchBytes) {
+          read_.clear();
+          read_bytes_ = 0;
+        }
         read_.emplace(key, *value);
+        read_bytes_ += bytes;
       }
       return value;
     }
@@ -173,6 +180,7 @@ class BatchSnapshotReader final : public storage::StateReader {
   const storage::Snapshot* const snapshot_;
   PrefixCache* const cache_;
   mutable absl::flat_hash_map<std::string, std::optional<std::string>> read_;
+  mutable size_t read_bytes_ = 0;
 };
 
 }  // namespace chemledger::journal

@@ -28,8 +28,8 @@ expect 1 "--trusted-proxy: 'proxy.example' is not an IPv4 or IPv6 address" timeo
   "$BIN/verifyd" --plaintext --listen 127.0.0.1:0 --ledger 127.0.0.1:1 --trusted-proxy proxy.example
 expect 1 "--console-address" timeout 10 "$BIN/auditd" --plaintext --listen 127.0.0.1:0 \
   --ledger 127.0.0.1:1 --console-address https://console.example
-expect 1 "--http-listen 0.0.0.0:7480 is not a loopback address" timeout 10 \
-  "$BIN/verifyd" --plaintext --listen 127.0.0.1:0 --ledger 127.0.0.1:1 --http-listen 0.0.0.0:7480
+expect 1 "--http-plaintext: not with --http-tls-cert or --http-tls-key" timeout 10 \
+  "$BIN/verifyd" --plaintext --listen 127.0.0.1:0 --ledger 127.0.0.1:1 --http-tls-cert x.pem
 printf 'listen: "127.0.0.1:0"\nno_such_field: 1\n' >"$TEST_TMPDIR/bad.textproto"
 expect 2 "line 2" "$BIN/labeld" --config "$TEST_TMPDIR/bad.textproto"
 # A field another service takes is refused as an unknown flag.

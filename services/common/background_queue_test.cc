@@ -77,6 +77,7 @@ TEST(BackgroundQueueTest, AStopRunsWhatIsQueuedWithinTheDrain) {
 TEST(BackgroundQueueTest, AStopDropsWhatTheDrainLeavesAndSaysHowMany) {
   std::atomic<int> ran{0};
   uint64_t dropped = 0;
+  absl::Notification first_started;
   BackgroundQueue::Limits limits;
   limits.drain = absl::Milliseconds(100);
   const absl::Time start = absl::Now();
@@ -84,16 +85,18 @@ TEST(BackgroundQueueTest, AStopDropsWhatTheDrainLeavesAndSaysHowMany) {
     BackgroundQueue queue("test-queue", limits, [&](uint64_t n) { dropped = n; });
     for (int i = 0; i < 20; ++i) {
       ASSERT_TRUE(queue.Push([&] {
-        absl::SleepFor(absl::Milliseconds(30));
+        if (!first_started.HasBeenNotified()) first_started.Notify();
+        absl::SleepFor(absl::Milliseconds(200));
         ++ran;
       }));
     }
+    first_started.WaitForNotification();
   }
   const absl::Duration took = absl::Now() - start;
   EXPECT_GT(ran.load(), 0);
   EXPECT_LT(ran.load(), 20);
   EXPECT_EQ(dropped + ran.load(), 20u);
-  EXPECT_LT(took, absl::Seconds(2));  // not the 600 ms the tasks would take
+  EXPECT_LT(took, absl::Seconds(3));  // not the 4 s the tasks would take
 }
 
 TEST(BackgroundQueueTest, AStoppingQueueTakesNothingMore) {
@@ -104,7 +107,7 @@ TEST(BackgroundQueueTest, AStoppingQueueTakesNothingMore) {
   // A task that tries to queue another while the queue stops.
   ASSERT_TRUE(queue->Push([&] {
     started.Notify();
-    absl::SleepFor(absl::Milliseconds(200));
+    absl::SleepFor(absl::Seconds(1));  // the queue is stopping by then
     pushed_late = q->Push([] {});
   }));
   started.WaitForNotification();
