@@ -11,6 +11,7 @@
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/refusal.pb.h"
+#include "crypto/keys.h"
 #include "services/audit/audit_scope.h"
 #include "services/audit/refusals.h"
 #include "services/common/status_macros.h"
@@ -516,6 +517,67 @@ bool OverdueShipmentFeed::Look(const v1::Anomalies& look,
     if (!tell(a)) return false;
   }
   if (!look.overdue_truncated() || told_.size() > kMaxToldOverdue) told_ = std::move(overdue_now);
+  return true;
+}
+
+absl::StatusOr<AnomalySubscription> AnomalySubscription::Start(
+    v1::Actor reader, const v1::ListAnomaliesRequest& request, uint64_t size, absl::Time now) {
+  CL_RETURN_IF_ERROR(CheckAnomalyKinds(request));
+  if (request.with_evidence()) {
+    return absl::InvalidArgumentError("with_evidence: read the entries with ListAnomalies");
+  }
+  const auto wants = [&](v1::AnomalyKind kind) {
+    return request.kinds().empty() ||
+           std::find(request.kinds().begin(), request.kinds().end(), kind) != request.kinds().end();
+  };
+  v1::ListAnomaliesRequest entries = request;
+  entries.clear_kinds();
+  for (v1::AnomalyKind kind :
+       {v1::REFUSED_REQUEST, v1::CLONE_SIGNAL, v1::CONTROLLED_GOODS_LOST, v1::MAJOR_HAZARD_ALERT}) {
+    if (wants(kind)) entries.add_kinds(kind);
+  }
+  const bool want_entries = entries.kinds_size() > 0;
+  v1::ListAnomaliesRequest overdue = request;
+  overdue.clear_kinds();
+  overdue.add_kinds(v1::OVERDUE_SHIPMENT);
+  overdue.set_after_log_index(0);
+  overdue.set_page_size(1);
+  return AnomalySubscription(std::move(reader), std::move(entries), std::move(overdue),
+                             want_entries, wants(v1::OVERDUE_SHIPMENT), size, now);
+}
+
+AnomalySubscription::AnomalySubscription(v1::Actor reader, v1::ListAnomaliesRequest entries,
+                                         v1::ListAnomaliesRequest overdue, bool want_entries,
+                                         bool want_overdue, uint64_t size, absl::Time now)
+    : reader_(std::move(reader)),
+      feed_(std::move(entries), size),
+      overdue_(std::move(overdue)),
+      want_entries_(want_entries),
+      want_overdue_(want_overdue),
+      reader_looked_at_(now) {}
+
+absl::StatusOr<bool> AnomalySubscription::Round(const storage::Snapshot& snapshot, absl::Time now,
+                                                Lister list,
+                                                absl::FunctionRef<bool(const v1::Anomaly&)> tell) {
+  if (now - reader_looked_at_ > kReaderLookEvery) {
+    reader_looked_at_ = now;
+    CL_ASSIGN_OR_RETURN(crypto::VerifyingKey key,
+                        crypto::VerifyingKey::FromBytes(reader_.public_key()));
+    CL_ASSIGN_OR_RETURN(reader_, registry::ActiveSigner(snapshot, key.key_id()));
+  }
+  if (want_entries_) {
+    CL_ASSIGN_OR_RETURN(
+        bool listening,
+        feed_.Round(
+            snapshot.size(),
+            [&](const v1::ListAnomaliesRequest& r) { return list(snapshot, reader_, r); }, tell));
+    if (!listening) return false;
+  }
+  if (want_overdue_ && now - overdue_looked_at_ > kOverdueLookEvery) {
+    overdue_looked_at_ = now;
+    CL_ASSIGN_OR_RETURN(v1::Anomalies look, list(snapshot, reader_, overdue_));
+    if (!overdue_feed_.Look(look, tell)) return false;
+  }
   return true;
 }
 

@@ -132,6 +132,60 @@ class OverdueShipmentFeed {
   std::set<std::string> told_;  // by waybill
 };
 
+// One subscription to the anomaly list (AuditService.SubscribeAnomalies):
+// what it asked for, split into the entries' anomalies (an AnomalyFeed,
+// told as they are written) and the overdue shipments (an
+// OverdueShipmentFeed, looked at every kOverdueLookEvery); and its reader,
+// whose registration is read again every kReaderLookEvery: a key revoked
+// or an enterprise blacklisted meanwhile ends the subscription, and a
+// regulator reassigned to another department or jurisdiction reads what
+// the new one covers from then on.
+//
+// Thread-compatible: one subscription's thread uses it.
+class AnomalySubscription {
+ public:
+  static constexpr absl::Duration kOverdueLookEvery = absl::Seconds(10);
+  static constexpr absl::Duration kReaderLookEvery = absl::Minutes(1);
+
+  // Lists a page as ListAnomalies would, at `snapshot`, for `reader`.
+  using Lister = absl::FunctionRef<absl::StatusOr<v1::Anomalies>(
+      const storage::Snapshot& snapshot, const v1::Actor& reader,
+      const v1::ListAnomaliesRequest& request)>;
+
+  // A subscription of `reader` to `request`'s anomalies from a log of
+  // `size` on (or from its after_log_index), started at `now`.
+  // InvalidArgument for a request a subscription does not take: a kind that
+  // is not one, or with_evidence (the entries are read with ListAnomalies).
+  static absl::StatusOr<AnomalySubscription> Start(v1::Actor reader,
+                                                   const v1::ListAnomaliesRequest& request,
+                                                   uint64_t size, absl::Time now);
+
+  // One round at `snapshot`, at `now`: `tell` gets what is new, the
+  // entries' anomalies in log order and then the overdue shipments if a
+  // look is due. False when `tell` returned false (the subscriber left);
+  // the reader's refusal (its key revoked, its enterprise blacklisted) when
+  // its registration is looked at and it may no longer read; a read error.
+  absl::StatusOr<bool> Round(const storage::Snapshot& snapshot, absl::Time now, Lister list,
+                             absl::FunctionRef<bool(const v1::Anomaly&)> tell);
+
+  // The reader as the registry had it at the last look.
+  const v1::Actor& reader() const { return reader_; }
+
+ private:
+  AnomalySubscription(v1::Actor reader, v1::ListAnomaliesRequest entries,
+                      v1::ListAnomaliesRequest overdue, bool want_entries, bool want_overdue,
+                      uint64_t size, absl::Time now);
+
+  v1::Actor reader_;
+  AnomalyFeed feed_;
+  OverdueShipmentFeed overdue_feed_;
+  v1::ListAnomaliesRequest overdue_;
+  bool want_entries_;
+  bool want_overdue_;
+  absl::Time reader_looked_at_;
+  absl::Time overdue_looked_at_ = absl::InfinitePast();
+};
+
 }  // namespace chemledger::audit
 
 #endif  // CHEMLEDGER_SERVICES_AUDIT_ANOMALIES_H_

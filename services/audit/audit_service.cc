@@ -152,85 +152,30 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   // A filter this server does not know would widen the feed unasked.
   if (grpc::Status known = CheckRequestFieldsKnown(*request); !known.ok()) return known;
+  std::shared_ptr<const storage::Snapshot> snapshot = core_->ledger()->Latest();
   // (The rest of the request is checked by its first round, below.)
-  if (absl::Status kinds = CheckAnomalyKinds(*request); !kinds.ok()) return ToGrpcStatus(kinds);
-  if (request->with_evidence()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "with_evidence: read the entries with ListAnomalies");
-  }
-  const std::string key = reader->public_key();
-  const BoundedSlots::Slot subscription = subscriptions_.Take({key});
-  if (!subscription.taken()) {
+  absl::StatusOr<AnomalySubscription> subscription =
+      AnomalySubscription::Start(*reader, *request, snapshot->size(), absl::Now());
+  if (!subscription.ok()) return ToGrpcStatus(subscription.status());
+  const BoundedSlots::Slot slot = subscriptions_.Take({reader->public_key()});
+  if (!slot.taken()) {
     return grpc::Status(
         grpc::StatusCode::RESOURCE_EXHAUSTED,
         absl::StrCat("at most ", kMaxSubscriptionsPerActor, " subscriptions per actor and ",
                      kMaxSubscriptions, " in all are open at once"));
   }
-
-  // The entries' anomalies (in log order) and the overdue shipments (a
-  // state, looked at every 10 s) are read apart.
-  const auto wants = [&](v1::AnomalyKind kind) {
-    return request->kinds().empty() ||
-           std::find(request->kinds().begin(), request->kinds().end(), kind) !=
-               request->kinds().end();
-  };
-  v1::ListAnomaliesRequest entries = *request;
-  entries.clear_kinds();
-  for (v1::AnomalyKind kind :
-       {v1::REFUSED_REQUEST, v1::CLONE_SIGNAL, v1::CONTROLLED_GOODS_LOST, v1::MAJOR_HAZARD_ALERT}) {
-    if (wants(kind)) entries.add_kinds(kind);
-  }
-  const bool want_entries = entries.kinds_size() > 0;
-  const bool want_overdue = wants(v1::OVERDUE_SHIPMENT);
-  v1::ListAnomaliesRequest overdue = *request;
-  overdue.clear_kinds();
-  overdue.add_kinds(v1::OVERDUE_SHIPMENT);
-  overdue.set_after_log_index(0);
-  overdue.set_page_size(1);
-
-  std::shared_ptr<const storage::Snapshot> snapshot = core_->ledger()->Latest();
-  // From now on, unless the caller names where it left off; a backlog is
-  // told a round (100 pages) at a time.
-  AnomalyFeed feed(std::move(entries), snapshot->size());
-  OverdueShipmentFeed overdue_feed;
   // A subscriber that stops taking anomalies is dropped after 30 s, and its
   // subscription slot freed; a quiet one stays.
   StreamWatchdog watchdog([context] { context->TryCancel(); }, kWriteOnlyTimeouts);
-  absl::Time checked_reader = absl::Now();
-  absl::Time overdue_checked = absl::InfinitePast();
   while (!context->IsCancelled()) {
     snapshot = core_->ledger()->Latest();
-    // The reader's key may have been revoked (or its enterprise
-    // blacklisted) meanwhile: looked at once a minute.
-    if (absl::Now() - checked_reader > absl::Minutes(1)) {
-      checked_reader = absl::Now();
-      absl::StatusOr<crypto::VerifyingKey> k = crypto::VerifyingKey::FromBytes(key);
-      absl::StatusOr<v1::Actor> still =
-          k.ok() ? registry::ActiveSigner(*snapshot, k->key_id()) : k.status();
-      if (!still.ok()) return ToGrpcStatus(still.status());
-      // Read as the registry has it now: a regulator reassigned to another
-      // department or jurisdiction reads what the new one covers from here.
-      *reader = *std::move(still);
-    }
-    if (want_entries) {
-      absl::StatusOr<bool> listening = feed.Round(
-          snapshot->size(),
-          [&](const v1::ListAnomaliesRequest& r) {
-            return core_->ListAnomalies(*snapshot, *reader, r);
-          },
-          [&](const v1::Anomaly& a) { return WatchedWrite(watchdog, *writer, a); });
-      if (!listening.ok()) return ToGrpcStatus(listening.status());
-      if (!*listening) return grpc::Status::OK;
-    }
-    if (want_overdue && absl::Now() - overdue_checked > absl::Seconds(10)) {
-      overdue_checked = absl::Now();
-      absl::StatusOr<v1::Anomalies> now = core_->ListAnomalies(*snapshot, *reader, overdue);
-      if (!now.ok()) return ToGrpcStatus(now.status());
-      if (!overdue_feed.Look(
-              *now, [&](const v1::Anomaly& a) { return WatchedWrite(watchdog, *writer, a); })) {
-        return grpc::Status::OK;
-      }
-    }
+    absl::StatusOr<bool> listening = subscription->Round(
+        *snapshot, absl::Now(),
+        [this](const storage::Snapshot& at, const v1::Actor& reader,
+               const v1::ListAnomaliesRequest& r) { return core_->ListAnomalies(at, reader, r); },
+        [&](const v1::Anomaly& a) { return WatchedWrite(watchdog, *writer, a); });
+    if (!listening.ok()) return ToGrpcStatus(listening.status());
+    if (!*listening) return grpc::Status::OK;
     absl::SleepFor(absl::Milliseconds(200));
   }
   return grpc::Status::OK;

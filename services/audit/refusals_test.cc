@@ -71,6 +71,7 @@ class RefusalsTest : public ledger::lifecycle_testing::LifecycleFixture {
   }
 
   ledger::LifecycleRules lifecycle_rules_;
+  std::optional<AnomalySubscription> subscription_;
   std::unique_ptr<RefusalRecorder> recorder_;
   std::unique_ptr<ledger::Ledger> recording_;
 };
@@ -448,6 +449,96 @@ TEST_F(RefusalsTest, AShipmentNotReceivedByItsPlannedArrivalIsOverdue) {
   Ok(warehouse_, Event(v1::RECEIVING, kWarehouse, {Code(1)}));
   EXPECT_EQ(overdue_at(planned + absl::Hours(3)), 0);
   ExpectCheckPasses();
+}
+
+// A subscription, rounds driven by hand (the service runs one every 200 ms):
+// from the moment it starts, each anomaly entry once as it is written; an
+// overdue shipment once while it stays overdue, looked at every 10 s; and
+// it ends when its reader's key is revoked, at the next look at the reader.
+TEST_F(RefusalsTest, ASubscriptionTellsWhatIsNewOnceAndEndsWithItsReadersKey) {
+  Commission({1, 2});
+  SubmitWaybill("WB-LATE", kProducer, kWarehouse, {Code(2)});
+  v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(2)});
+  ship.set_consignee_uscc(kWarehouse);
+  ship.set_waybill_id("WB-LATE");
+  Ok(producer_, ship);
+  std::optional<waybill::WaybillState> w = FindWaybill("WB-LATE");
+  ASSERT_TRUE(w.has_value());
+  // The rules' time: the shipment is overdue.
+  const absl::Time late =
+      absl::FromUnixSeconds(w->waybill.planned_arrival().seconds()) + absl::Hours(3);
+  const auto list = [&](const storage::Snapshot& at, const v1::Actor& reader,
+                        const v1::ListAnomaliesRequest& r) {
+    return ListAnomalies(at, reader, r, late);
+  };
+  std::vector<std::string> told;
+  const auto tell = [&](const v1::Anomaly& a) {
+    told.push_back(a.kind() == v1::OVERDUE_SHIPMENT ? "overdue " + a.waybill()
+                                                    : absl::StrCat("entry ", a.log_index()));
+    return true;
+  };
+  const auto round = [&](absl::Time now) -> absl::StatusOr<bool> {
+    told.clear();
+    return subscription_->Round(*t_->snapshot(), now, list, tell);
+  };
+
+  // A subscription that asks for the entries' evidence is refused.
+  v1::ListAnomaliesRequest with_evidence;
+  with_evidence.set_with_evidence(true);
+  EXPECT_EQ(AnomalySubscription::Start(ActorOf(regulator_), with_evidence, t_->snapshot()->size(),
+                                       absl::UnixEpoch())
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+
+  const absl::Time t0 = absl::UnixEpoch() + absl::Hours(1);  // the subscription's own clock
+  absl::StatusOr<AnomalySubscription> started = AnomalySubscription::Start(
+      ActorOf(regulator_), v1::ListAnomaliesRequest(), t_->snapshot()->size(), t0);
+  ASSERT_TRUE(started.ok()) << started.status();
+  subscription_.emplace(*std::move(started));
+  // The first round: the overdue shipment; no entry yet (from now on).
+  ASSERT_TRUE(*round(t0));
+  EXPECT_EQ(told, std::vector<std::string>{absl::StrCat("overdue ", kCarrier, "/WB-LATE")});
+  // Three refused consumptions, recorded: told in the next round, once.
+  v1::Event use = Event(v1::CONSUMING, kProducer, {Code(1)});
+  for (int i = 0; i < 3; ++i) {
+    use.set_event_id(absl::StrCat("subscribed-", i));
+    use.set_quantity_milli(99000000 + i);
+    ASSERT_FALSE(Attempt(producer_, use).ok());
+  }
+  recorder_->Flush();
+  ASSERT_TRUE(*round(t0 + absl::Seconds(1)));
+  ASSERT_EQ(told.size(), 3u);
+  for (const std::string& t : told) EXPECT_EQ(t.rfind("entry ", 0), 0u) << t;
+  ASSERT_TRUE(*round(t0 + absl::Seconds(2)));
+  EXPECT_TRUE(told.empty());
+  // The next look at the overdue shipments, 10 s on: still overdue, not
+  // told again.
+  ASSERT_TRUE(*round(t0 + absl::Seconds(12)));
+  EXPECT_TRUE(told.empty());
+  // The regulator's key revoked: within the minute the subscription goes
+  // on; at the next look at its reader it ends, saying why.
+  v1::RegistryRequest revoke;
+  revoke.set_request_id("revoke-regulator");
+  revoke.mutable_revoke_key()->set_key_id(regulator_.key_id().ToString());
+  revoke.mutable_revoke_key()->set_reason("left the department");
+  absl::StatusOr<v1::SignedEnvelope> env =
+      envelope::Sign(api::kRegistryContext, revoke.SerializeAsString(), admin_);
+  ASSERT_TRUE(env.ok());
+  const v1::SignedEnvelope* one[] = {&*env};
+  ASSERT_TRUE(registry::SubmitSigned(t_->client(), one, api::kRegistryContext)[0].ok());
+  ASSERT_TRUE(round(t0 + absl::Seconds(30)).ok());
+  absl::StatusOr<bool> ended = round(t0 + absl::Seconds(62));
+  ASSERT_FALSE(ended.ok());
+  EXPECT_EQ(ended.status().code(), absl::StatusCode::kPermissionDenied) << ended.status();
+  // A subscriber that leaves ends the round.
+  absl::StatusOr<AnomalySubscription> again =
+      AnomalySubscription::Start(ActorOf(producer_), v1::ListAnomaliesRequest(), /*size=*/1, t0);
+  ASSERT_TRUE(again.ok());
+  absl::StatusOr<bool> left =
+      again->Round(*t_->snapshot(), t0, list, [](const v1::Anomaly&) { return false; });
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_FALSE(*left);
 }
 
 }  // namespace
