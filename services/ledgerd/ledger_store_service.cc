@@ -18,6 +18,7 @@
 #include "services/common/grpc_status.h"
 #include "services/label/issuance.h"
 #include "services/ledger/observation_labels.h"
+#include "services/ledgerd/submission_check.h"
 #include "services/ledgerd/wire_status.h"
 #include "services/registry/signers.h"
 
@@ -89,48 +90,17 @@ grpc::Status LedgerStoreServiceImpl::Submit(grpc::ServerContext* context,
   if (n > kMaxRequestsPerSubmit) {
     return Invalid("requests", absl::StrCat("at most ", kMaxRequestsPerSubmit, " per call"));
   }
-  std::vector<std::optional<absl::Status>> refused(n);
-  // The signatures again, per payload type, at the latest snapshot, with
-  // what the personalities check besides (an observation's labels).
-  std::map<const crypto::SignatureContext*, std::vector<size_t>> by_context;
-  for (size_t i = 0; i < n; ++i) {
-    const v1::SignedEnvelope& envelope = request->requests(i).envelope();
-    if (absl::Status may = allowed_.CheckSubmit(context->auth_context().get(),
-                                                envelope.payload_type());
-        !may.ok()) {
-      refused[i] = absl::Status(may.code(), absl::StrCat("requests[", i, "]: ", may.message()));
-      continue;
-    }
-    // The server's own entries: unsigned; their state machines check what
-    // is in them (a refused request's signature, a scanned label's).
-    if (envelope.payload_type() == api::kRefusalPayloadType ||
-        envelope.payload_type() == api::kPublicScanPayloadType) {
-      continue;
-    }
-    const crypto::SignatureContext* context = api::SignedRequestContext(envelope.payload_type());
-    if (context == nullptr) {
-      refused[i] = absl::PermissionDeniedError(absl::StrCat(
-          "requests[", i, "].envelope.payload_type: '", envelope.payload_type().substr(0, 100),
-          "' is not submitted through ledgerd's internal service"));
-      continue;
-    }
-    by_context[context].push_back(i);
+  std::vector<const v1::SignedEnvelope*> envelopes;
+  envelopes.reserve(n);
+  for (const internal::SubmittedRequest& r : request->requests()) {
+    envelopes.push_back(&r.envelope());
   }
-  if (!by_context.empty()) {
-    std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-    for (const auto& [context, indexes] : by_context) {
-      std::vector<const v1::SignedEnvelope*> envelopes;
-      envelopes.reserve(indexes.size());
-      for (size_t i : indexes) envelopes.push_back(&request->requests(i).envelope());
-      std::vector<absl::StatusOr<registry::VerifiedSigner>> verified =
-          registry::VerifyActorSignatures(
-              *snapshot, envelopes, *context, verify_threads_,
-              context == &api::kEventContext ? event_content_check_ : nullptr);
-      for (size_t k = 0; k < indexes.size(); ++k) {
-        if (!verified[k].ok()) refused[indexes[k]] = verified[k].status();
-      }
-    }
-  }
+  const std::vector<std::optional<absl::Status>> refused = CheckSubmission(
+      *ledger_->Latest(), envelopes,
+      [&](absl::string_view payload_type) {
+        return allowed_.CheckSubmit(context->auth_context().get(), payload_type);
+      },
+      verify_threads_, event_content_check_);
   std::vector<journal::Request> submitted;
   std::vector<size_t> submitted_index;
   for (size_t i = 0; i < n; ++i) {
