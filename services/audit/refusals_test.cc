@@ -57,6 +57,19 @@ class RefusalsTest : public ledger::lifecycle_testing::LifecycleFixture {
     }
     recorder_->Flush();
   }
+  // Ships code `n` (commissioned) to the warehouse on waybill WB-LATE;
+  // `planned` is its planned arrival.
+  void ShipLate(int n, absl::Time* planned) {
+    SubmitWaybill("WB-LATE", kProducer, kWarehouse, {Code(n)});
+    v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(n)});
+    ship.set_consignee_uscc(kWarehouse);
+    ship.set_waybill_id("WB-LATE");
+    Ok(producer_, ship);
+    std::optional<waybill::WaybillState> w = FindWaybill("WB-LATE");
+    ASSERT_TRUE(w.has_value());
+    ASSERT_TRUE(w->waybill.has_planned_arrival());
+    *planned = absl::FromUnixSeconds(w->waybill.planned_arrival().seconds());
+  }
   std::vector<v1::Anomaly> Anomalies(const v1::Actor& reader, v1::ListAnomaliesRequest r = {}) {
     std::vector<v1::Anomaly> out;
     for (int pages = 0; pages < 1000; ++pages) {
@@ -414,15 +427,8 @@ TEST_F(RefusalsTest, CloneSignalsAndControlledLosses) {
 
 TEST_F(RefusalsTest, AShipmentNotReceivedByItsPlannedArrivalIsOverdue) {
   Commission({1, 2});
-  SubmitWaybill("WB-LATE", kProducer, kWarehouse, {Code(1)});
-  v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(1)});
-  ship.set_consignee_uscc(kWarehouse);
-  ship.set_waybill_id("WB-LATE");
-  Ok(producer_, ship);
-  std::optional<waybill::WaybillState> w = FindWaybill("WB-LATE");
-  ASSERT_TRUE(w.has_value());
-  ASSERT_TRUE(w->waybill.has_planned_arrival());
-  const absl::Time planned = absl::FromUnixSeconds(w->waybill.planned_arrival().seconds());
+  absl::Time planned;
+  ASSERT_NO_FATAL_FAILURE(ShipLate(1, &planned));
   const v1::Actor regulator = ActorOf(regulator_);
   auto overdue_at = [&](absl::Time now, uint32_t grace_minutes = 0) {
     v1::ListAnomaliesRequest r;
@@ -457,16 +463,9 @@ TEST_F(RefusalsTest, AShipmentNotReceivedByItsPlannedArrivalIsOverdue) {
 // it ends when its reader's key is revoked, at the next look at the reader.
 TEST_F(RefusalsTest, ASubscriptionTellsWhatIsNewOnceAndEndsWithItsReadersKey) {
   Commission({1, 2});
-  SubmitWaybill("WB-LATE", kProducer, kWarehouse, {Code(2)});
-  v1::Event ship = Event(v1::SHIPPING, kProducer, {Code(2)});
-  ship.set_consignee_uscc(kWarehouse);
-  ship.set_waybill_id("WB-LATE");
-  Ok(producer_, ship);
-  std::optional<waybill::WaybillState> w = FindWaybill("WB-LATE");
-  ASSERT_TRUE(w.has_value());
-  // The rules' time: the shipment is overdue.
-  const absl::Time late =
-      absl::FromUnixSeconds(w->waybill.planned_arrival().seconds()) + absl::Hours(3);
+  absl::Time planned;
+  ASSERT_NO_FATAL_FAILURE(ShipLate(2, &planned));
+  const absl::Time late = planned + absl::Hours(3);  // the rules' time: overdue
   const auto list = [&](const storage::Snapshot& at, const v1::Actor& reader,
                         const v1::ListAnomaliesRequest& r) {
     return ListAnomalies(at, reader, r, late);
