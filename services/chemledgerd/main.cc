@@ -37,7 +37,6 @@
 #include "absl/synchronization/mutex.h"
 #include "api/china_time.h"
 #include "crypto/key_files.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "services/audit/audit_service.h"
@@ -51,10 +50,9 @@
 #include "services/chemledgerd/serving_status.h"
 #include "services/chemledgerd/test_clock.h"
 #include "services/common/ephemeral_store.h"
-#include "services/common/keepalive.h"
+#include "services/common/grpc_server.h"
 #include "services/common/listen_address.h"
 #include "services/common/rate_limiter.h"
-#include "services/common/server_threads.h"
 #include "services/common/stop_signals.h"
 #include "services/common/tls_credentials.h"
 #include "services/label/label_service.h"
@@ -423,11 +421,8 @@ absl::Status Serve(const cli::Args& args) {
   // the access log is rotated with copytruncate (docs/deployment.md).
   signal(SIGHUP, SIG_IGN);
 
-  absl::StatusOr<uint64_t> max_threads = args.Uint("max-threads", 1024);
+  absl::StatusOr<int> max_threads = ReadMaxThreads(args);
   if (!max_threads.ok()) return max_threads.status();
-  if (*max_threads < 8 || *max_threads > 10000) {
-    return absl::InvalidArgumentError("--max-threads: must be 8 to 10000");
-  }
 
   absl::StatusOr<uint64_t> cache_mb = args.Uint("cache-mb", 64);
   if (!cache_mb.ok()) return cache_mb.status();
@@ -529,28 +524,14 @@ absl::Status Serve(const cli::Args& args) {
   audit::AuditServiceImpl audit_service(&audit_reads, &reads);
   AdminServiceImpl admin_service(&d, &reads);
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  // Bound the threads gRPC may start for calls (each call in progress holds
-  // one), so a flood of requests cannot exhaust the machine; the bound is
-  // high enough that hundreds of concurrent calls are served rather than
-  // refused. Threads that finish a call stay for the next (server_threads.h).
-  BoundCallThreads("chemledgerd", static_cast<int>(*max_threads), &builder);
-  // A client that vanished without closing its connection is found within
-  // a minute and a half, and its calls end (keepalive.h).
-  KeepConnectionsAlive(&builder);
-  int port = 0;
-  builder.AddListeningPort(listen, credentials, &port);
-  builder.RegisterService(&registry_service);
-  builder.RegisterService(&label_service);
-  builder.RegisterService(&ledger_service);
-  builder.RegisterService(&waybill_service);
-  builder.RegisterService(&verify_service);
-  builder.RegisterService(&audit_service);
-  builder.RegisterService(&admin_service);
+  GrpcServerOptions grpc_options;
+  grpc_options.name = "chemledgerd";
+  grpc_options.max_threads = *max_threads;
+  grpc_options.listen = listen;
+  grpc_options.credentials = credentials;
+  grpc_options.services = {&registry_service, &label_service, &ledger_service, &waybill_service,
+                           &verify_service,   &audit_service, &admin_service};
   {
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
     if (metrics) {
       metrics->WatchLog(d.ledger_client());
       metrics->WatchCache("sequencer_state", [&d] { return d.journal()->StateCacheCounts(); });
@@ -583,18 +564,18 @@ absl::Status Serve(const cli::Args& args) {
       metrics->WatchSlots(
           "exports", [&audit_service] { return audit_service.exports_open(); },
           audit::AuditServiceImpl::kMaxExports);
-      creators.push_back(metrics->InterceptorFactory());
+      grpc_options.interceptors.push_back(metrics->InterceptorFactory());
     }
-    if (access_log) creators.push_back(access_log->InterceptorFactory());
-    if (!creators.empty()) builder.experimental().SetInterceptorCreators(std::move(creators));
+    if (access_log) grpc_options.interceptors.push_back(access_log->InterceptorFactory());
   }
   // From here the server takes calls: a stop signal waits for the graceful
   // stop below (stop_signals.h).
   EndStartup();
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
-  }
+  absl::StatusOr<StartedGrpcServer> started_grpc =
+      StartGrpcServer(std::move(grpc_options), "--listen");
+  if (!started_grpc.ok()) return started_grpc.status();
+  std::unique_ptr<grpc::Server> server = std::move(started_grpc->server);
+  const int port = started_grpc->port;
   // The public scan pages, over HTTP(S).
   std::unique_ptr<web::ScanServer> scan_server;
   if (http_flags->pages) {

@@ -16,18 +16,15 @@
 #include "absl/synchronization/mutex.h"
 #include "chemledger/config/config.pb.h"
 #include "grpcpp/create_channel.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
-#include "grpcpp/server_builder.h"
 #include "services/chemledgerd/serve_config.h"
 #include "services/chemledgerd/serving_status.h"
 #include "services/chemledgerd/test_clock.h"
-#include "services/common/keepalive.h"
+#include "services/common/grpc_server.h"
 #include "services/common/listen_address.h"
-#include "services/common/server_threads.h"
 #include "services/common/stop_signals.h"
 #include "services/common/tls_credentials.h"
 #include "services/ledgerd/ledger_store_service.h"
@@ -164,11 +161,8 @@ bool ServiceProcess::StopSignalWithin(absl::Duration timeout) {
 }
 
 absl::Status ServiceProcess::Serve(const Serving& serving) {
-  absl::StatusOr<uint64_t> max_threads = args_.Uint("max-threads", 1024);
+  absl::StatusOr<int> max_threads = ReadMaxThreads(args_);
   if (!max_threads.ok()) return max_threads.status();
-  if (*max_threads < 8 || *max_threads > 10000) {
-    return absl::InvalidArgumentError("--max-threads: must be 8 to 10000");
-  }
   std::shared_ptr<grpc::ServerCredentials> public_credentials;
   std::shared_ptr<grpc::ServerCredentials> internal_credentials;
   if (plaintext_) {
@@ -183,27 +177,20 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
     if (!mutual.ok()) return mutual.status();
     internal_credentials = *std::move(mutual);
   }
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  const auto build = [&](const std::string& listen,
+  const auto start = [&](const std::string& listen,
                          const std::shared_ptr<grpc::ServerCredentials>& credentials,
-                         const std::vector<grpc::Service*>& services, bool internal,
-                         int* port) -> std::unique_ptr<grpc::Server> {
-    grpc::ServerBuilder builder;
-    BoundCallThreads(absl::StrCat(spec_.name, internal ? "-internal" : ""),
-                     static_cast<int>(*max_threads), &builder);
-    KeepConnectionsAlive(&builder);
-    builder.AddListeningPort(listen, credentials, port);
-    if (internal) {
-      builder.SetMaxReceiveMessageSize(ledgerd::kMaxMessageBytes);
-      builder.SetMaxSendMessageSize(ledgerd::kMaxMessageBytes);
-    }
-    for (grpc::Service* service : services) builder.RegisterService(service);
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
-    if (metrics_) creators.push_back(metrics_->InterceptorFactory());
-    if (access_log_ && !internal) creators.push_back(access_log_->InterceptorFactory());
-    if (!creators.empty()) builder.experimental().SetInterceptorCreators(std::move(creators));
-    return builder.BuildAndStart();
+                         const std::vector<grpc::Service*>& services,
+                         bool internal) -> absl::StatusOr<StartedGrpcServer> {
+    GrpcServerOptions options;
+    options.name = absl::StrCat(spec_.name, internal ? "-internal" : "");
+    options.max_threads = *max_threads;
+    options.listen = listen;
+    options.credentials = credentials;
+    options.services = services;
+    if (internal) options.max_message_bytes = ledgerd::kMaxMessageBytes;
+    if (metrics_) options.interceptors.push_back(metrics_->InterceptorFactory());
+    if (access_log_ && !internal) options.interceptors.push_back(access_log_->InterceptorFactory());
+    return StartGrpcServer(std::move(options), internal ? "--internal-listen" : "--listen");
   };
   // Serving again in this process (a standby that took the lease): the
   // same ports, also where the flags asked for any free one.
@@ -220,22 +207,22 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
   // stop below (stop_signals.h).
   EndStartup();
   if (!serving.services.empty()) {
-    server = build(listen, public_credentials, serving.services, false, &port);
-    if (server == nullptr || port == 0) {
-      return absl::UnavailableError(absl::StrCat("--listen: cannot listen on ", listen));
-    }
+    absl::StatusOr<StartedGrpcServer> started =
+        start(listen, public_credentials, serving.services, false);
+    if (!started.ok()) return started.status();
+    server = std::move(started->server);
+    port = started->port;
   }
   int internal_port = 0;
   std::unique_ptr<grpc::Server> internal;
   if (!serving.internal_services.empty()) {
     const std::string internal_listen =
         again(args_.Get("internal-listen", "127.0.0.1:7453"), served_internal_port_);
-    internal = build(internal_listen, internal_credentials, serving.internal_services, true,
-                     &internal_port);
-    if (internal == nullptr || internal_port == 0) {
-      return absl::UnavailableError(
-          absl::StrCat("--internal-listen: cannot listen on ", internal_listen));
-    }
+    absl::StatusOr<StartedGrpcServer> started =
+        start(internal_listen, internal_credentials, serving.internal_services, true);
+    if (!started.ok()) return started.status();
+    internal = std::move(started->server);
+    internal_port = started->port;
   }
   if (metrics_) {
     if (serving.ledger != nullptr) metrics_->WatchLog(serving.ledger);

@@ -1,0 +1,58 @@
+#include "services/common/grpc_server.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpc/grpc.h"
+#include "grpcpp/server_builder.h"
+#include "services/common/keepalive.h"
+#include "services/common/server_threads.h"
+
+namespace chemledger {
+
+absl::StatusOr<int> ReadMaxThreads(const cli::Args& args) {
+  absl::StatusOr<uint64_t> max_threads = args.Uint("max-threads", 1024);
+  if (!max_threads.ok()) return max_threads.status();
+  if (*max_threads < 8 || *max_threads > 10000) {
+    return absl::InvalidArgumentError("--max-threads: must be 8 to 10000");
+  }
+  return static_cast<int>(*max_threads);
+}
+
+absl::StatusOr<StartedGrpcServer> StartGrpcServer(GrpcServerOptions options,
+                                                  absl::string_view flag) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  // Bound the threads gRPC may start for calls (each call in progress holds
+  // one), so a flood of requests cannot exhaust the machine; the bound is
+  // high enough that hundreds of concurrent calls are served rather than
+  // refused. Threads that finish a call stay for the next (server_threads.h).
+  BoundCallThreads(options.name, options.max_threads, &builder);
+  // A client that vanished without closing its connection is found within
+  // a minute and a half, and its calls end (keepalive.h).
+  KeepConnectionsAlive(&builder);
+  // A port another process listens on is refused, not shared: gRPC's
+  // default (SO_REUSEPORT) would let a second server on the same port take
+  // half of the first one's connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  StartedGrpcServer started;
+  builder.AddListeningPort(options.listen, options.credentials, &started.port);
+  if (options.max_message_bytes > 0) {
+    builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+    builder.SetMaxSendMessageSize(options.max_message_bytes);
+  }
+  for (grpc::Service* service : options.services) builder.RegisterService(service);
+  if (!options.interceptors.empty()) {
+    builder.experimental().SetInterceptorCreators(std::move(options.interceptors));
+  }
+  started.server = builder.BuildAndStart();
+  if (started.server == nullptr || started.port == 0) {
+    return absl::UnavailableError(absl::StrCat(flag, ": cannot listen on ", options.listen));
+  }
+  return started;
+}
+
+}  // namespace chemledger
