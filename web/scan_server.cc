@@ -1,7 +1,6 @@
 #include "web/scan_server.h"
 
 #include <arpa/inet.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <iostream>
@@ -544,13 +543,8 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   // Without it a response written in two parts waits for the client's
   // delayed ACK (40 ms on Linux) before its second part goes out.
   impl->http->set_tcp_nodelay(true);
-  // A port another process listens on is refused, not shared: httplib's
-  // default (SO_REUSEPORT) would let a second server on the same port take
-  // half of the first one's connections.
-  impl->http->set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
+  // A port another process listens on is refused, not shared.
+  impl->http->set_socket_options(SetListenSocketOptions);
   impl->http->set_keep_alive_timeout(10);
   // A client that sends its request slowly holds one of the threads: keep
   // that short (public deployments put a proxy in front: docs/scan-page.md).

@@ -375,6 +375,8 @@ absl::StatusOr<int> ServerMetrics::Serve(const std::string& listen) {
   const auto& [host, port] = *address;
   impl_->http = std::make_unique<httplib::Server>();
   impl_->http->new_task_queue = [] { return new httplib::ThreadPool(2); };
+  // A port another process listens on is refused, not shared.
+  impl_->http->set_socket_options(SetListenSocketOptions);
   impl_->http->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(Scrape(), "text/plain; version=0.0.4; charset=utf-8");
   });
@@ -384,6 +386,10 @@ absl::StatusOr<int> ServerMetrics::Serve(const std::string& listen) {
   }
   httplib::Server* http = impl_->http.get();
   impl_->thread = std::thread([http] { http->listen_after_bind(); });
+  // Serving before this returns: a stop that came before the thread had
+  // begun listening would find nothing to stop, and wait for the thread
+  // for ever.
+  while (!http->is_running()) absl::SleepFor(absl::Milliseconds(1));
   return bound;
 }
 

@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 
@@ -47,6 +48,20 @@ TEST(ServerMetricsTest, AScrapeReadsWhatTheModulesTell) {
   text = metrics.Scrape();
   EXPECT_EQ(Sample(text, "chemledger_slots_in_use{slot=\"issuance\"}"), 1);
   EXPECT_EQ(Sample(text, "chemledger_refusal_records_total{outcome=\"recorded\"}"), 9);
+}
+
+// The metrics port of a server still running is not shared with a second
+// one: refused, naming the flag.
+TEST(ServerMetricsTest, APortInUseIsRefusedNotShared) {
+  ServerMetrics first("");
+  absl::StatusOr<int> port = first.Serve("127.0.0.1:0");
+  ASSERT_TRUE(port.ok()) << port.status();
+  ServerMetrics second("");
+  const std::string listen = absl::StrCat("127.0.0.1:", *port);
+  absl::StatusOr<int> refused = second.Serve(listen);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(), "--metrics-listen: cannot listen on " + listen);
+  first.StopServing();
 }
 
 // A module's function runs without the metrics' registration lock held:

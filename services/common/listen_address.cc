@@ -1,14 +1,16 @@
 #include "services/common/listen_address.h"
 
+#include <sys/socket.h>
+
 #include <cstdio>
 #include <fstream>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace chemledger {
 
@@ -53,6 +55,11 @@ absl::Status WritePortFile(const std::string& path, int port) {
     return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
   }
   return absl::OkStatus();
+}
+
+void SetListenSocketOptions(int socket) {
+  int yes = 1;
+  setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
 }
 
 }  // namespace chemledger
