@@ -38,6 +38,7 @@
 #include "services/waybill/waybill_code_resolution.h"
 #include "web/api_bridge.h"
 #include "web/console.h"
+#include "web/http_port.h"
 #include "web/renewing_certificate.h"
 #include "web/scan_pages.h"
 #include "web/staff_app_files.h"
@@ -543,8 +544,6 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   // Without it a response written in two parts waits for the client's
   // delayed ACK (40 ms on Linux) before its second part goes out.
   impl->http->set_tcp_nodelay(true);
-  // A port another process listens on is refused, not shared.
-  impl->http->set_socket_options(SetListenSocketOptions);
   impl->http->set_keep_alive_timeout(10);
   // A client that sends its request slowly holds one of the threads: keep
   // that short (public deployments put a proxy in front: docs/scan-page.md).
@@ -667,10 +666,9 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   }
   impl->Route();
   const auto& [host, port] = *listen;
-  impl->port = port == 0 ? impl->http->bind_to_any_port(host) : port;
-  if (impl->port <= 0 || (port != 0 && !impl->http->bind_to_port(host, port))) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
-  }
+  absl::StatusOr<int> bound = BindHttpPort(impl->http.get(), host, port);
+  if (!bound.ok()) return bound.status();
+  impl->port = *bound;
   httplib::Server* http = impl->http.get();
   impl->thread = std::thread([http] { http->listen_after_bind(); });
   // Serving before Start returns, so that stop() (which does nothing to a

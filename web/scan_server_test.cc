@@ -31,7 +31,9 @@ TEST(ScanServerTest, APortInUseIsRefusedNotShared) {
   absl::StatusOr<std::unique_ptr<ScanServer>> second = ScanServer::Start(&t->client(), options);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(second.status().message(), absl::StrCat("cannot listen on 127.0.0.1:", port));
+  EXPECT_EQ(second.status().message(),
+            absl::StrCat("cannot listen on 127.0.0.1:", port,
+                         ": another server listens there (stop it, or choose another port)"));
   httplib::Client client("127.0.0.1", port);
   for (int i = 0; i < 8; ++i) {
     httplib::Result got = client.Get("/robots.txt");

@@ -20,6 +20,7 @@
 #include "prometheus/text_serializer.h"
 #include "services/common/grpc_status.h"
 #include "services/common/listen_address.h"
+#include "web/http_port.h"
 
 namespace chemledger::server {
 namespace {
@@ -375,14 +376,12 @@ absl::StatusOr<int> ServerMetrics::Serve(const std::string& listen) {
   const auto& [host, port] = *address;
   impl_->http = std::make_unique<httplib::Server>();
   impl_->http->new_task_queue = [] { return new httplib::ThreadPool(2); };
-  // A port another process listens on is refused, not shared.
-  impl_->http->set_socket_options(SetListenSocketOptions);
   impl_->http->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(Scrape(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  const int bound = port == 0 ? impl_->http->bind_to_any_port(host) : port;
-  if (bound <= 0 || (port != 0 && !impl_->http->bind_to_port(host, port))) {
-    return absl::UnavailableError(absl::StrCat("--metrics-listen: cannot listen on ", listen));
+  absl::StatusOr<int> bound = web::BindHttpPort(impl_->http.get(), host, port);
+  if (!bound.ok()) {
+    return absl::UnavailableError(absl::StrCat("--metrics-listen: ", bound.status().message()));
   }
   httplib::Server* http = impl_->http.get();
   impl_->thread = std::thread([http] { http->listen_after_bind(); });
@@ -390,7 +389,7 @@ absl::StatusOr<int> ServerMetrics::Serve(const std::string& listen) {
   // begun listening would find nothing to stop, and wait for the thread
   // for ever.
   while (!http->is_running()) absl::SleepFor(absl::Milliseconds(1));
-  return bound;
+  return *bound;
 }
 
 }  // namespace chemledger::server

@@ -60,7 +60,9 @@ TEST(ServerMetricsTest, APortInUseIsRefusedNotShared) {
   const std::string listen = absl::StrCat("127.0.0.1:", *port);
   absl::StatusOr<int> refused = second.Serve(listen);
   ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.status().message(), "--metrics-listen: cannot listen on " + listen);
+  EXPECT_EQ(refused.status().message(),
+            "--metrics-listen: cannot listen on " + listen +
+                ": another server listens there (stop it, or choose another port)");
   first.StopServing();
 }
 

@@ -1,7 +1,5 @@
 #include "services/common/listen_address.h"
 
-#include <sys/socket.h>
-
 #include <cstdio>
 #include <fstream>
 #include <vector>
@@ -55,11 +53,6 @@ absl::Status WritePortFile(const std::string& path, int port) {
     return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
   }
   return absl::OkStatus();
-}
-
-void SetListenSocketOptions(int socket) {
-  int yes = 1;
-  setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
 }
 
 }  // namespace chemledger

@@ -25,13 +25,6 @@ absl::StatusOr<std::pair<std::string, int>> SplitListenAddress(absl::string_view
 // localhost, or a Unix socket.
 bool IsLoopback(absl::string_view listen);
 
-// The options of a listening socket of the HTTP servers (for httplib's
-// set_socket_options): SO_REUSEADDR, so that a restarted server binds its
-// port at once, and not httplib's SO_REUSEPORT, which lets a second server
-// on the same port (a stale process, a copied configuration) take half of
-// the first one's connections: the second is refused instead.
-void SetListenSocketOptions(int socket);
-
 // Writes `port` to `path`, whole or not at all (written aside, then
 // renamed), so that a reader never sees half of it.
 absl::Status WritePortFile(const std::string& path, int port);
