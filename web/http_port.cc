@@ -4,8 +4,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -77,6 +79,16 @@ absl::StatusOr<int> BindHttpPort(httplib::Server* http, const std::string& host,
     }
     absl::SleepFor(absl::Seconds(1));
   }
+}
+
+std::thread ServeInBackground(httplib::Server* http) {
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  std::thread serving([http, ended] {
+    http->listen_after_bind();
+    ended->store(true);
+  });
+  while (!http->is_running() && !ended->load()) absl::SleepFor(absl::Milliseconds(1));
+  return serving;
 }
 
 }  // namespace chemledger::web

@@ -16,6 +16,7 @@
 #define CHEMLEDGER_WEB_HTTP_PORT_H_
 
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -28,6 +29,12 @@ namespace chemledger::web {
 // listens there) when it cannot.
 absl::StatusOr<int> BindHttpPort(httplib::Server* http, const std::string& host, int port,
                                  absl::Duration wait = absl::Seconds(90));
+
+// Serves `http` (bound) on a thread of its own, returned, once it listens
+// (or its listening has already ended): a stop that came before the thread
+// began listening would find nothing to stop (httplib's stop() does nothing
+// to a server not yet running), and its thread would never end.
+std::thread ServeInBackground(httplib::Server* http);
 
 }  // namespace chemledger::web
 

@@ -36,8 +36,8 @@ TEST(HttpPortTest, APortAnotherServerListensOnIsRefusedAtOnce) {
   httplib::Server first;
   absl::StatusOr<int> port = BindHttpPort(&first, "127.0.0.1", 0);
   ASSERT_TRUE(port.ok()) << port.status();
-  std::thread serving([&] { first.listen_after_bind(); });
-  while (!first.is_running()) absl::SleepFor(absl::Milliseconds(1));
+  std::thread serving = ServeInBackground(&first);
+  ASSERT_TRUE(first.is_running());
   httplib::Server second;
   const absl::Time start = absl::Now();
   absl::StatusOr<int> refused = BindHttpPort(&second, "127.0.0.1", *port, absl::Seconds(60));

@@ -669,11 +669,7 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
   absl::StatusOr<int> bound = BindHttpPort(impl->http.get(), host, port);
   if (!bound.ok()) return bound.status();
   impl->port = *bound;
-  httplib::Server* http = impl->http.get();
-  impl->thread = std::thread([http] { http->listen_after_bind(); });
-  // Serving before Start returns, so that stop() (which does nothing to a
-  // server not yet running) always ends it.
-  while (!http->is_running()) absl::SleepFor(absl::Milliseconds(1));
+  impl->thread = ServeInBackground(impl->http.get());
   return std::unique_ptr<ScanServer>(new ScanServer(std::move(impl)));
 }
 

@@ -153,7 +153,8 @@ grpc::Status AuditServiceImpl::SubscribeAnomalies(grpc::ServerContext* context,
   // A filter this server does not know would widen the feed unasked.
   if (grpc::Status known = CheckRequestFieldsKnown(*request); !known.ok()) return known;
   std::shared_ptr<const storage::Snapshot> snapshot = core_->ledger()->Latest();
-  // (The rest of the request is checked by its first round, below.)
+  // (Start checks the kinds and with_evidence; the rest of the request is
+  // checked by the first round, below.)
   absl::StatusOr<AnomalySubscription> subscription =
       AnomalySubscription::Start(*reader, *request, snapshot->size(), absl::Now());
   if (!subscription.ok()) return ToGrpcStatus(subscription.status());

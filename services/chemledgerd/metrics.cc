@@ -383,12 +383,7 @@ absl::StatusOr<int> ServerMetrics::Serve(const std::string& listen) {
   if (!bound.ok()) {
     return absl::UnavailableError(absl::StrCat("--metrics-listen: ", bound.status().message()));
   }
-  httplib::Server* http = impl_->http.get();
-  impl_->thread = std::thread([http] { http->listen_after_bind(); });
-  // Serving before this returns: a stop that came before the thread had
-  // begun listening would find nothing to stop, and wait for the thread
-  // for ever.
-  while (!http->is_running()) absl::SleepFor(absl::Milliseconds(1));
+  impl_->thread = web::ServeInBackground(impl_->http.get());
   return *bound;
 }
 
