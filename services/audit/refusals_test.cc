@@ -57,6 +57,17 @@ class RefusalsTest : public ledger::lifecycle_testing::LifecycleFixture {
     }
     recorder_->Flush();
   }
+  // The platform administrator's revocation of `key`, signed.
+  v1::SignedEnvelope RevocationOf(const crypto::SigningKey& key, const std::string& reason) {
+    v1::RegistryRequest revoke;
+    revoke.set_request_id("revoke-" + key.key_id().ToString());
+    revoke.mutable_revoke_key()->set_key_id(key.key_id().ToString());
+    revoke.mutable_revoke_key()->set_reason(reason);
+    absl::StatusOr<v1::SignedEnvelope> env =
+        envelope::Sign(api::kRegistryContext, revoke.SerializeAsString(), admin_);
+    EXPECT_TRUE(env.ok()) << env.status();
+    return env.ok() ? *std::move(env) : v1::SignedEnvelope();
+  }
   // Ships code `n` (commissioned) to the warehouse on waybill WB-LATE;
   // `planned` is its planned arrival.
   void ShipLate(int n, absl::Time* planned) {
@@ -289,14 +300,8 @@ TEST_F(RefusalsTest, EachKindOfRuleIsNamed) {
 
 TEST_F(RefusalsTest, ARevokedKeysAttemptIsRecordedButAForgeryIsNot) {
   Commission({1});
-  v1::RegistryRequest revoke;
-  revoke.set_request_id("revoke-user");
-  revoke.mutable_revoke_key()->set_key_id(user_.key_id().ToString());
-  revoke.mutable_revoke_key()->set_reason("lost phone");
-  absl::StatusOr<v1::SignedEnvelope> env =
-      envelope::Sign(api::kRegistryContext, revoke.SerializeAsString(), admin_);
-  ASSERT_TRUE(env.ok());
-  const v1::SignedEnvelope* one[] = {&*env};
+  const v1::SignedEnvelope revoke = RevocationOf(user_, "lost phone");
+  const v1::SignedEnvelope* one[] = {&revoke};
   // The user's scan, accepted before its key is revoked.
   const v1::Event scanned = Event(v1::OBSERVING, kUser, {Code(1)});
   ASSERT_TRUE(Attempt(user_, scanned).ok());
@@ -517,14 +522,8 @@ TEST_F(RefusalsTest, ASubscriptionTellsWhatIsNewOnceAndEndsWithItsReadersKey) {
   EXPECT_TRUE(told.empty());
   // The regulator's key revoked: within the minute the subscription goes
   // on; at the next look at its reader it ends, saying why.
-  v1::RegistryRequest revoke;
-  revoke.set_request_id("revoke-regulator");
-  revoke.mutable_revoke_key()->set_key_id(regulator_.key_id().ToString());
-  revoke.mutable_revoke_key()->set_reason("left the department");
-  absl::StatusOr<v1::SignedEnvelope> env =
-      envelope::Sign(api::kRegistryContext, revoke.SerializeAsString(), admin_);
-  ASSERT_TRUE(env.ok());
-  const v1::SignedEnvelope* one[] = {&*env};
+  const v1::SignedEnvelope revoke = RevocationOf(regulator_, "left the department");
+  const v1::SignedEnvelope* one[] = {&revoke};
   ASSERT_TRUE(registry::SubmitSigned(t_->client(), one, api::kRegistryContext)[0].ok());
   ASSERT_TRUE(round(t0 + absl::Seconds(30)).ok());
   absl::StatusOr<bool> ended = round(t0 + absl::Seconds(62));
