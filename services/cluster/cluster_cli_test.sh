@@ -30,6 +30,13 @@ expect 1 "--console-address" timeout 10 "$BIN/auditd" --plaintext --listen 127.0
   --ledger 127.0.0.1:1 --console-address https://console.example
 expect 1 "--http-plaintext: not with --http-tls-cert or --http-tls-key" timeout 10 \
   "$BIN/verifyd" --plaintext --listen 127.0.0.1:0 --ledger 127.0.0.1:1 --http-tls-cert x.pem
+# With TLS on the gRPC ports (a development CA), the pages' certificate is
+# read before the wait for ledgerd too: a missing one ends verifyd at once.
+tools/cluster/make-dev-ca.sh "$TEST_TMPDIR/ca" verifyd >/dev/null || fail "make-dev-ca"
+expect 1 "--http-tls-cert, --http-tls-key: " timeout 10 "$BIN/verifyd" --listen 127.0.0.1:0 \
+  --ledger 127.0.0.1:1 --tls-ca "$TEST_TMPDIR/ca/ca.pem" --tls-cert "$TEST_TMPDIR/ca/verifyd.pem" \
+  --tls-key "$TEST_TMPDIR/ca/verifyd.key" --http-tls-cert "$TEST_TMPDIR/ca/missing.pem" \
+  --http-tls-key "$TEST_TMPDIR/ca/verifyd.key"
 printf 'listen: "127.0.0.1:0"\nno_such_field: 1\n' >"$TEST_TMPDIR/bad.textproto"
 expect 2 "line 2" "$BIN/labeld" --config "$TEST_TMPDIR/bad.textproto"
 # A field another service takes is refused as an unknown flag.

@@ -8,6 +8,7 @@
 #include "services/chemledgerd/http_observer.h"
 #include "services/common/listen_address.h"
 #include "web/page_flags.h"
+#include "web/renewing_certificate.h"
 
 namespace chemledger::cluster {
 
@@ -33,6 +34,15 @@ absl::StatusOr<std::optional<web::ScanServer::Options>> ReadHttpPages(const Serv
     if (absl::StatusOr<std::string> private_key = crypto::ReadPrivateFile(*key, "--http-tls-key");
         !private_key.ok()) {
       return private_key.status();
+    }
+    // The certificate and key as the pages will serve them, read now: a
+    // missing file or a key that is not the certificate's ends the service
+    // here, not once ledgerd answers.
+    if (absl::StatusOr<std::unique_ptr<web::RenewingCertificate>> served =
+            web::RenewingCertificate::Open(*cert, *key, absl::Minutes(1));
+        !served.ok()) {
+      return absl::Status(served.status().code(), absl::StrCat("--http-tls-cert, --http-tls-key: ",
+                                                               served.status().message()));
     }
     options.tls_cert_file = *cert;
     options.tls_key_file = *key;
