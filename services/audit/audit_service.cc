@@ -1,7 +1,5 @@
 #include "services/audit/audit_service.h"
 
-#include <algorithm>
-#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,7 +10,6 @@
 #include "services/common/raw_unary.h"
 #include "services/common/snapshot_metadata.h"
 #include "services/common/stream_watchdog.h"
-#include "services/registry/registry_state.h"
 
 namespace chemledger::audit {
 grpc::ServerUnaryReactor* AuditServiceImpl::GetHistoryBundle(grpc::CallbackServerContext* context,

@@ -1,7 +1,6 @@
 #include "services/ledgerd/ledger_store_service.h"
 
 #include <algorithm>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,7 +19,6 @@
 #include "services/ledger/observation_labels.h"
 #include "services/ledgerd/submission_check.h"
 #include "services/ledgerd/wire_status.h"
-#include "services/registry/signers.h"
 
 namespace chemledger::ledgerd {
 

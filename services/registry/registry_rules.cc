@@ -459,8 +459,7 @@ absl::Status SetDeploymentPolicy(const journal::EntryContext& entry,
 absl::Status RegisterEnterprise(const journal::EntryContext& entry, const v1::Enterprise& e,
                                 const v1::Actor& actor, const storage::StateReader& state,
                                 storage::StateWrites* changes) {
-  const bool platform_admin = actor.role() == v1::PLATFORM_ADMIN;
-  if (!platform_admin) return MayNot(actor, "register enterprises");
+  if (actor.role() != v1::PLATFORM_ADMIN) return MayNot(actor, "register enterprises");
   if (absl::Status s = ValidateEnterprise(e); !s.ok()) return s;
   absl::StatusOr<std::optional<EnterpriseRecord>> known = FindEnterprise(state, e.uscc());
   if (!known.ok()) return known.status();
@@ -697,8 +696,7 @@ absl::Status ChangeBlacklist(const journal::EntryContext& entry, const v1::Black
 absl::Status AddLabelKey(const journal::EntryContext& entry, const v1::LabelKey& k,
                          const v1::Actor& actor, const storage::StateReader& state,
                          storage::StateWrites* changes) {
-  const bool platform_admin = actor.role() == v1::PLATFORM_ADMIN;
-  if (!platform_admin) return MayNot(actor, "add label keys");
+  if (actor.role() != v1::PLATFORM_ADMIN) return MayNot(actor, "add label keys");
   absl::StatusOr<crypto::VerifyingKey> key = crypto::VerifyingKey::FromBytes(k.public_key());
   if (!key.ok()) {
     return absl::InvalidArgumentError(
