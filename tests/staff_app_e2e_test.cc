@@ -11,11 +11,15 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -72,15 +76,16 @@ class StaffAppE2eTest : public ChemledgerdE2eTest {
   }
 
   // Sends `request` as it is on a fresh connection; the answer's first line.
-  std::string RawStatusLine(const std::string& request) {
-    const std::string answer = RawAnswer(request, /*whole=*/false);
+  std::string RawStatusLine(const std::string& request, int wait_seconds = 10) {
+    const std::string answer = RawAnswer(request, /*whole=*/false, wait_seconds);
     return answer.substr(0, answer.find("\r\n"));
   }
   // The raw answer to `request`: its status line, or (whole) all the server
-  // sends until it closes the connection.
-  std::string RawAnswer(const std::string& request, bool whole = true) {
+  // sends until it closes the connection; nothing when the server is silent
+  // for `wait_seconds`.
+  std::string RawAnswer(const std::string& request, bool whole = true, int wait_seconds = 10) {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    timeval timeout{10, 0};
+    timeval timeout{wait_seconds, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     sockaddr_in to{};
     to.sin_family = AF_INET;
@@ -207,13 +212,20 @@ TEST_F(StaffAppE2eTest, TheBridgeCarriesSignedCallsAndRefusesTheRest) {
     EXPECT_EQ(a.status, 401) << name << ": " << a.body;
     EXPECT_NE(Field(Json(a.body), "message").find(name), std::string::npos) << a.body;
   }
-  // A body larger than any call's is refused before it is read: the answer
-  // comes to the headers alone.
-  EXPECT_EQ(RawStatusLine(absl::StrCat(
-                "POST /app/rpc/chemledger.v1.LedgerService/Append HTTP/1.1\r\nHost: x\r\n"
-                "Content-Type: application/x-protobuf\r\nContent-Length: ",
-                3 << 20, "\r\n\r\n")),
-            "HTTP/1.1 413 Payload Too Large");
+  // A body larger than any call's, or a photo larger than the decoder
+  // takes, is refused before it is read: the answer comes to the headers
+  // alone, well before the server would give up waiting for the body (5 s).
+  for (const auto& [path, bytes] : std::vector<std::pair<std::string, int>>{
+           {"/app/rpc/chemledger.v1.LedgerService/Append", 3 << 20},
+           {"/app/api/decode", 5 << 20}}) {
+    EXPECT_EQ(RawStatusLine(absl::StrCat("POST ", path,
+                                         " HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                                         "application/octet-stream\r\nContent-Length: ",
+                                         bytes, "\r\n\r\n"),
+                            /*wait_seconds=*/3),
+              "HTTP/1.1 413 Payload Too Large")
+        << path;
+  }
   // Both limits answer as the server answers (JSON with a code), so the app
   // marks the record refused instead of taking it for a proxy's page and
   // sending it again forever: a call's, and the photo decoder's.
@@ -341,6 +353,65 @@ TEST_F(StaffAppE2eTest, TheBridgeCarriesSignedCallsAndRefusesTheRest) {
   a = Http("POST", "/app/api/decode", "not an image", {}, "image/png");
   EXPECT_EQ(a.status, 400) << a.body;
   EXPECT_EQ(Field(Json(a.body), "code"), "INVALID_ARGUMENT");
+}
+
+// A photo that takes the decoder a while (16 megapixels of blocky noise, no
+// code in it) holds its address's one decoding slot: a second photo from
+// that address is turned away at once, without paying for it, and a photo
+// from another address is read meanwhile.
+TEST_F(StaffAppE2eTest, OneAddressHasOnePhotoReadAtATime) {
+  const std::string big_jpeg = absl::StrCat(::testing::TempDir(), "/noise.jpg");
+  ASSERT_EQ(std::system(absl::StrCat("/usr/bin/convert -size 4000x4000 xc:gray +noise Random "
+                                     "-colorspace Gray -scale 12.5% -scale 800% -quality 30 ",
+                                     big_jpeg)
+                            .c_str()),
+            0)
+      << "/usr/bin/convert: run tools/install-deps.sh (it installs imagemagick)";
+  std::string big;
+  {
+    std::ifstream in(big_jpeg, std::ios::binary);
+    big.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ASSERT_GT(big.size(), 1000u);
+  const std::string small = *render::QrToPng(*render::EncodeQr("HTTPS://EXAMPLE.COM/A-PHOTO"));
+  const httplib::Headers first_address = {{"X-Forwarded-For", "198.51.100.1"}};
+  const httplib::Headers second_address = {{"X-Forwarded-For", "198.51.100.2"}};
+
+  std::atomic<bool> big_read{false};
+  Answer big_answer;
+  const absl::Time started = absl::Now();
+  std::thread reading_big([&] {
+    big_answer = Http("POST", "/app/api/decode", big, first_address, "image/jpeg");
+    big_read = true;
+  });
+  // The big photo is in the decoder once a photo from its address is
+  // turned away; before that, the small ones are read.
+  Answer same;
+  bool turned_away_while_big = false;
+  for (int i = 0; i < 50 && !big_read; ++i) {
+    same = Http("POST", "/app/api/decode", small, first_address, "image/png");
+    if (same.status == 503) {
+      turned_away_while_big = !big_read;
+      break;
+    }
+  }
+  const Answer other = Http("POST", "/app/api/decode", small, second_address, "image/png");
+  const bool other_while_big = !big_read;
+  reading_big.join();
+  const absl::Duration big_took = absl::Now() - started;
+
+  EXPECT_EQ(big_answer.status, 200) << big_answer.body;
+  ASSERT_EQ(same.status, 503) << "no photo of the first address was turned away while the "
+                              << "big one was read (it took " << big_took << "): " << same.body;
+  EXPECT_TRUE(turned_away_while_big);
+  EXPECT_EQ(Field(Json(same.body), "code"), "UNAVAILABLE");
+  EXPECT_NE(Field(Json(same.body), "message").find("this network address"), std::string::npos)
+      << same.body;
+  EXPECT_EQ(same.headers["Retry-After"], "2");
+  EXPECT_EQ(other.status, 200) << other.body;
+  EXPECT_TRUE(other_while_big) << "the big photo took " << big_took
+                               << ": too short to tell whether the other address waited";
+  std::cerr << "the big photo took " << big_took << "\n";
 }
 
 // The app in Chromium on a phone: two devices enrol (their keys made in the

@@ -307,6 +307,7 @@ absl::StatusOr<ConsoleSessions::Reader> ConsoleSessions::ReaderOf(
 }
 
 void ConsoleSessions::End(absl::string_view token) {
+  if (token.empty()) return;  // no cookie: no session to end
   records_->Delete(kSessions, TokenKey(token)).IgnoreError();
 }
 

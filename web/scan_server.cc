@@ -70,9 +70,11 @@ constexpr size_t kBlacklistPageSize = 100;
 // The largest request body: a photo for the staff app's decoder (the app
 // scales photos to 2000 pixels before it sends them, some 1 MB).
 constexpr size_t kMaxBodyBytes = 4 << 20;
-// Photos decoded at once (each takes a core for up to a second); beyond
-// that the answer is 503 and the app says to try again.
+// Photos decoded at once (each takes a core for up to a second), and per
+// client address, so that one address cannot keep the decoder from everyone
+// else; beyond either the answer is 503 and the app says to try again.
 constexpr int kMaxConcurrentDecodes = 2;
+constexpr int kMaxDecodesPerClient = 1;
 // What a photo costs against the anonymous limit, in scans.
 constexpr double kDecodeCost = api::kVerifyImageCost;  // as in Verify
 // Bridge calls in progress at once (each holds one of the server's threads
@@ -216,7 +218,7 @@ struct ScanServer::Impl {
   std::vector<std::string> console_addresses;
   std::unique_ptr<ConsoleSessions> console_sessions;
   RateLimiter console_sign_ins{kSignInsPerSecond, kSignInBurst};
-  BoundedSlots decoding{kMaxConcurrentDecodes};
+  BoundedSlots decoding{kMaxConcurrentDecodes, {kMaxDecodesPerClient}};
   BoundedSlots bridging{kMaxConcurrentBridgeCalls};
   int port = 0;
   std::thread thread;
@@ -297,6 +299,18 @@ void ScanServer::Impl::ServeScan(const httplib::Request& req, httplib::Response&
 
 void ScanServer::Impl::ServeBlacklist(const httplib::Request& req, httplib::Response& res) {
   const PageRequest page = PageRequestOf(req);
+  const bool zh = page.language == Language::kChinese;
+  // A page of the blacklist reads up to 100 enterprises: it costs a scan.
+  if (!anonymous->Take(ClientOf(req, trusted_proxies), 1, absl::Now())) {
+    res.set_header("Retry-After", "5");
+    SendHtml(res, 429,
+             MessagePage(zh ? "请稍候" : "Please wait",
+                         zh ? "来自此网络地址的请求过多，请几秒钟后再试。"
+                            : "Too many requests from this network address: try again in a few "
+                              "seconds.",
+                         page));
+    return;
+  }
   std::shared_ptr<const storage::Snapshot> snapshot = ledger->Latest();
   bool more = false;
   const std::string after = req.get_param_value("after");
@@ -322,18 +336,26 @@ void ScanServer::Impl::ServeDecode(const httplib::Request& req, httplib::Respons
                     ErrorJson(grpc::StatusCode::INVALID_ARGUMENT,
                               "body: not a PNG or JPEG photo of at most 16 megapixels"));
   }
-  if (!anonymous->Take(ClientOf(req, trusted_proxies), kDecodeCost, absl::Now())) {
-    res.set_header("Retry-After", "5");
-    return SendJson(res, 429, ErrorJson(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                        "too many photos from this network address; wait a few seconds"));
-  }
+  const std::string client = ClientOf(req, trusted_proxies);
   absl::StatusOr<std::vector<std::string>> texts;
   {
-    const BoundedSlots::Slot slot = decoding.Take();
+    // The slot first: a photo turned away for want of one costs nothing.
+    const BoundedSlots::Slot slot = decoding.Take({client});
     if (!slot.taken()) {
       res.set_header("Retry-After", "2");
-      return SendJson(res, 503, ErrorJson(grpc::StatusCode::UNAVAILABLE,
-                                          "the server is reading other photos; try again"));
+      return SendJson(res, 503,
+                      ErrorJson(grpc::StatusCode::UNAVAILABLE,
+                                slot.full() == BoundedSlots::kTotal
+                                    ? "the server is reading other photos; try again"
+                                    : "a photo from this network address is being read; send "
+                                      "the next when it is done"));
+    }
+    if (!anonymous->Take(client, kDecodeCost, absl::Now())) {
+      res.set_header("Retry-After", "5");
+      return SendJson(res, 429,
+                      ErrorJson(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                "too many photos from this network address; wait a "
+                                "few seconds"));
     }
     texts = render::ReadQrCodes(req.body);
   }
@@ -634,14 +656,19 @@ absl::StatusOr<std::unique_ptr<ScanServer>> ScanServer::Start(journal::LedgerCli
       return refuse(400, grpc::StatusCode::INVALID_ARGUMENT,
                     absl::StrCat(req.method, ": a request without a body"));
     }
-    if (req.path != "/app/api/decode" &&
-        req.get_header_value<uint64_t>("Content-Length") > kMaxCallBodyBytes) {
+    // Refused here, before a byte of the body is read (the library would
+    // read and throw away a body over its own limit first).
+    const bool photo = req.path == "/app/api/decode";
+    if (req.get_header_value<uint64_t>("Content-Length") >
+        (photo ? kMaxBodyBytes : kMaxCallBodyBytes)) {
       res.status = 413;
       res.set_header("Connection", "close");
       res.set_content(
           ErrorJson(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                    absl::StrCat("request body: at most ", kMaxCallBodyBytes,
-                                 " bytes (a photo to /app/api/decode: ", kMaxBodyBytes, ")")),
+                    photo
+                        ? absl::StrCat("request body: a photo of at most ", kMaxBodyBytes, " bytes")
+                        : absl::StrCat("request body: at most ", kMaxCallBodyBytes,
+                                       " bytes (a photo to /app/api/decode: ", kMaxBodyBytes, ")")),
           "application/json");
       return httplib::Server::HandlerResponse::Handled;
     }

@@ -9,13 +9,22 @@
 
 namespace chemledger::server {
 
-grpc::Status AdminServiceImpl::Backup(grpc::ServerContext* context,
-                                      const v1::BackupRequest* request,
-                                      v1::BackupResponse* response) {
-  if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
+grpc::ServerUnaryReactor* AdminServiceImpl::Backup(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::BackupRequest, v1::BackupResponse>(
+      context, request, response, executor_,
+      [this, context](const v1::BackupRequest*, absl::string_view bytes, v1::BackupResponse* out) {
+        return ServeBackup(*context, bytes, out);
+      });
+}
+
+grpc::Status AdminServiceImpl::ServeBackup(const grpc::ServerContextBase& context,
+                                           absl::string_view request_bytes,
+                                           v1::BackupResponse* response) {
   std::shared_ptr<const storage::Snapshot> snapshot = deployment_->ledger_client()->Latest();
-  absl::StatusOr<v1::Actor> reader = reads_->Authenticate(*snapshot, *context, api::kBackupMethod,
-                                                          request->SerializeAsString());
+  absl::StatusOr<v1::Actor> reader =
+      reads_->Authenticate(*snapshot, context, api::kBackupMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   if (reader->role() != v1::PLATFORM_ADMIN) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,

@@ -61,7 +61,8 @@ class EphemeralRecords {
                                                          absl::string_view key, bool take,
                                                          absl::Time now) = 0;
 
-  // Removes the record, if any.
+  // Removes the record, if any (durably where the records are on disk; a
+  // key that holds nothing writes nothing).
   virtual absl::Status Delete(absl::string_view kind, absl::string_view key) = 0;
 };
 

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -207,6 +208,38 @@ TEST_F(EphemeralStoreTest, RecordsSurviveARestartAndATakeIsForGood) {
   session = records.Get("session", "s1", false, t0_ + absl::Minutes(31));
   ASSERT_TRUE(session.ok());
   EXPECT_FALSE(session->has_value());
+}
+
+// Deleting a record syncs (an ended session must stay ended), but deleting
+// a key that holds nothing writes nothing: a sign-out without a session,
+// which anyone can send, must not cost the disk a sync.
+TEST_F(EphemeralStoreTest, DeletingNothingDoesNotSync) {
+  storage::FaultInjectionEnv env;
+  std::unique_ptr<EphemeralStore> store = Open(t0_, &env);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->records()
+                  ->Put("session", "s1", "alice", "alice", t0_ + absl::Minutes(30), {100, 0}, t0_)
+                  .ok());
+  env.HoldSyncs();
+  absl::Status absent = absl::UnknownError("not run");
+  std::thread deleting_nothing([&] { absent = store->records()->Delete("session", "none"); });
+  const bool synced_for_nothing = env.WaitForHeldSync(absl::Milliseconds(500));
+  env.ReleaseSyncs();
+  deleting_nothing.join();
+  EXPECT_FALSE(synced_for_nothing) << "deleting an absent key waited for a sync";
+  EXPECT_TRUE(absent.ok()) << absent;
+
+  env.HoldSyncs();
+  absl::Status present = absl::UnknownError("not run");
+  std::thread deleting([&] { present = store->records()->Delete("session", "s1"); });
+  EXPECT_TRUE(env.WaitForHeldSync(absl::Seconds(10))) << "a deleted session was not synced";
+  env.ReleaseSyncs();
+  deleting.join();
+  EXPECT_TRUE(present.ok()) << present;
+  absl::StatusOr<std::optional<std::string>> gone =
+      store->records()->Get("session", "s1", false, t0_);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value());
 }
 
 TEST_F(EphemeralStoreTest, RecordBoundsHoldAndTheOwnersOldestGoesForGood) {
