@@ -22,7 +22,7 @@ protoc -I"$ROOT/tests/protos" --python_out="$W/stubs" --grpc_python_out="$W/stub
 "$CHEMCTL" keygen --unsealed --out "$W/producer.key" >/dev/null
 "$CHEMLEDGERD" init --data "$W/data" --deployment py.test --resolver CL.EXAMPLE.CN \
   --admin-key "$W/admin.key" >/dev/null
-"$CHEMLEDGERD" serve --data "$W/data" --listen 127.0.0.1:0 --plaintext --port-file "$W/port" --http-listen none >/dev/null &
+"$CHEMLEDGERD" serve --data "$W/data" --listen 127.0.0.1:0 --plaintext --port-file "$W/port" --http-listen none --grpc-reflection on >/dev/null &
 SERVER_PID=$!
 trap 'kill $SERVER_PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do [[ -s "$W/port" ]] && break; sleep 0.1; done

@@ -118,7 +118,7 @@ constexpr char kServeUsage[] =
     "                         [--metrics-listen HOST:PORT [--metrics-port-file FILE]]\n"
     "                         [--access-log FILE|-]\n"
     "                         (--tls-cert FILE --tls-key FILE | --plaintext)\n"
-    "                         [--max-threads N]\n"
+    "                         [--max-threads N] [--grpc-reflection on|off]\n"
     "                         [--cache-mb N] [--waybill-consent=off]\n"
     "                         [--lease S] [--lease-wait S|forever]\n"
     "                         [--synchronous-standby required|optional]\n"
@@ -155,6 +155,9 @@ constexpr char kServeUsage[] =
     "SIGTERM stop it gracefully; every acknowledged write is already durable.\n"
     "--max-threads bounds the threads that serve calls (default 1024): one per\n"
     "call in progress, so that many calls may wait at once.\n"
+    "--grpc-reflection on serves gRPC server reflection (grpcurl without the\n"
+    "protos); off by default: each open reflection stream holds a call thread and\n"
+    "needs no credentials, so turn it on only where the port is not public.\n"
     "--cache-mb bounds the store's block cache (default 64; the store also holds\n"
     "two 32 MB write buffers).\n"
     "--lease, --lease-wait, --synchronous-standby: for a store on PostgreSQL (below).\n"
@@ -423,6 +426,8 @@ absl::Status Serve(const cli::Args& args) {
 
   absl::StatusOr<int> max_threads = ReadMaxThreads(args);
   if (!max_threads.ok()) return max_threads.status();
+  absl::StatusOr<bool> reflection = ReadGrpcReflection(args);
+  if (!reflection.ok()) return reflection.status();
 
   absl::StatusOr<uint64_t> cache_mb = args.Uint("cache-mb", 64);
   if (!cache_mb.ok()) return cache_mb.status();
@@ -527,6 +532,7 @@ absl::Status Serve(const cli::Args& args) {
   GrpcServerOptions grpc_options;
   grpc_options.name = "chemledgerd";
   grpc_options.max_threads = *max_threads;
+  grpc_options.reflection = *reflection;
   grpc_options.listen = listen;
   grpc_options.credentials = credentials;
   grpc_options.services = {&registry_service, &label_service, &ledger_service, &waybill_service,
@@ -702,6 +708,7 @@ int Main(int argc, char** argv) {
          "tls-cert",
          "tls-key",
          "max-threads",
+         "grpc-reflection",
          "cache-mb",
          "lease",
          "lease-wait",

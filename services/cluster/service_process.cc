@@ -35,8 +35,9 @@ namespace {
 // The flags every service takes.
 const std::set<std::string>& CommonFlags() {
   static const std::set<std::string>* const flags = new std::set<std::string>{
-      "listen",         "port-file",         "tls-ca",     "tls-cert",  "tls-key",
-      "metrics-listen", "metrics-port-file", "access-log", "max-threads", "test-clock"};
+      "listen",         "port-file",         "tls-ca",     "tls-cert",    "tls-key",
+      "metrics-listen", "metrics-port-file", "access-log", "max-threads", "grpc-reflection",
+      "test-clock"};
   return *flags;
 }
 
@@ -54,6 +55,9 @@ constexpr char kCommonUsage[] =
     "                          only)\n"
     "  --access-log FILE|-     one JSON object per call (request id, method, code, actor key)\n"
     "  --max-threads N         threads gRPC may start for calls (default 1024)\n"
+    "  --grpc-reflection on|off\n"
+    "                          serve gRPC server reflection (default off: each open\n"
+    "                          reflection stream holds a call thread, without credentials)\n"
     "  --test-clock FILE       test deployments only\n"
     "  --config FILE           the flags from a chemledger.config.ServiceConfig (text format)\n";
 
@@ -163,6 +167,8 @@ bool ServiceProcess::StopSignalWithin(absl::Duration timeout) {
 absl::Status ServiceProcess::Serve(const Serving& serving) {
   absl::StatusOr<int> max_threads = ReadMaxThreads(args_);
   if (!max_threads.ok()) return max_threads.status();
+  absl::StatusOr<bool> reflection = ReadGrpcReflection(args_);
+  if (!reflection.ok()) return reflection.status();
   std::shared_ptr<grpc::ServerCredentials> public_credentials;
   std::shared_ptr<grpc::ServerCredentials> internal_credentials;
   if (plaintext_) {
@@ -184,6 +190,7 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
     GrpcServerOptions options;
     options.name = absl::StrCat(spec_.name, internal ? "-internal" : "");
     options.max_threads = *max_threads;
+    options.reflection = *reflection;
     options.listen = listen;
     options.credentials = credentials;
     options.services = services;

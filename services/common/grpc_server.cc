@@ -1,11 +1,16 @@
 #include "services/common/grpc_server.h"
 
+#include <algorithm>
+#include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "grpc/grpc.h"
+#include "grpcpp/impl/server_builder_option.h"
+#include "grpcpp/impl/server_builder_plugin.h"
 #include "grpcpp/server_builder.h"
 #include "services/common/keepalive.h"
 #include "services/common/server_threads.h"
@@ -21,11 +26,43 @@ absl::StatusOr<int> ReadMaxThreads(const cli::Args& args) {
   return static_cast<int>(*max_threads);
 }
 
+absl::StatusOr<bool> ReadGrpcReflection(const cli::Args& args) {
+  const std::string value = args.Get("grpc-reflection", "off");
+  if (value != "on" && value != "off") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--grpc-reflection: on or off, not '", value, "'"));
+  }
+  return value == "on";
+}
+
+namespace {
+
+// Takes gRPC's reflection plugin out of one server's build. The plugin is
+// registered for every server of the process once registered at all
+// (InitProtoReflectionServerBuilderPlugin), so a server without reflection
+// removes it here.
+class WithoutReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->erase(
+        std::remove_if(plugins->begin(), plugins->end(),
+                       [](const std::unique_ptr<grpc::ServerBuilderPlugin>& p) {
+                         return dynamic_cast<grpc::reflection::ProtoServerReflectionPlugin*>(
+                                    p.get()) != nullptr;
+                       }),
+        plugins->end());
+  }
+};
+
+}  // namespace
+
 absl::StatusOr<StartedGrpcServer> StartGrpcServer(GrpcServerOptions options,
                                                   absl::string_view flag) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  if (!options.reflection) builder.SetOption(std::make_unique<WithoutReflection>());
   // Bound the threads gRPC may start for calls (each call in progress holds
   // one), so a flood of requests cannot exhaust the machine; the bound is
   // high enough that hundreds of concurrent calls are served rather than

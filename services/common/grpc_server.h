@@ -1,9 +1,10 @@
 // How a ChemLedger process builds a gRPC server, the same in chemledgerd
 // and in every cluster service: the call threads bounded by --max-threads
 // and kept for the next call (server_threads.h), vanished clients found by
-// keepalive (keepalive.h), the health service and reflection on, the
-// process's interceptors (metrics, access log), one listening port that no
-// other process shares (no SO_REUSEPORT).
+// keepalive (keepalive.h), the health service on, server reflection on
+// request only (--grpc-reflection on), the process's interceptors (metrics,
+// access log), one listening port that no other process shares (no
+// SO_REUSEPORT).
 //
 // Thread-safety: StartGrpcServer from the thread that starts the process's
 // servers.
@@ -27,6 +28,14 @@ namespace chemledger {
 // calls. InvalidArgument naming the flag outside 8 to 10000.
 absl::StatusOr<int> ReadMaxThreads(const cli::Args& args);
 
+// --grpc-reflection on|off (default off): whether the server answers gRPC
+// server reflection (grpcurl and grpc_cli without the protos). Off by
+// default because gRPC's reflection service is synchronous: each open
+// reflection stream holds one of the --max-threads call threads, and it
+// needs no credentials, so anyone reaching the port could hold them all.
+// InvalidArgument naming the flag for another value.
+absl::StatusOr<bool> ReadGrpcReflection(const cli::Args& args);
+
 struct GrpcServerOptions {
   // The call threads' resource quota (as metrics and gRPC's logs name it).
   std::string name;
@@ -38,6 +47,8 @@ struct GrpcServerOptions {
   std::vector<grpc::Service*> services;
   // The largest message either way; 0: gRPC's defaults.
   int max_message_bytes = 0;
+  // Serve gRPC server reflection (ReadGrpcReflection).
+  bool reflection = false;
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
 };
 

@@ -4,16 +4,24 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "chemledger/testing/slow_echo.grpc.pb.h"
+#include "grpcpp/completion_queue.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "gtest/gtest.h"
 #include "tests/grpc_health.h"
 
 namespace chemledger {
 namespace {
 
+// A service with a method, as every server here has (gRPC refuses to start
+// a synchronous server without one).
+class EchoService final : public testing::SlowEcho::Service {};
+
 cli::Args Parse(const std::vector<std::string>& argv) {
-  absl::StatusOr<cli::Args> args = cli::Args::Parse(argv, {{"max-threads"}, {}});
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(argv, {{"max-threads", "grpc-reflection"}, {}});
   EXPECT_TRUE(args.ok()) << args.status();
   return args.ok() ? *std::move(args) : cli::Args();
 }
@@ -34,6 +42,8 @@ TEST(GrpcServerTest, StartsOnAFreePortAndNamesTheFlagWhenItCannotListen) {
   options.name = "test";
   options.listen = "127.0.0.1:0";
   options.credentials = grpc::InsecureServerCredentials();
+  EchoService echo;
+  options.services = {&echo};
   absl::StatusOr<StartedGrpcServer> started = StartGrpcServer(std::move(options), "--listen");
   ASSERT_TRUE(started.ok()) << started.status();
   ASSERT_GT(started->port, 0);
@@ -46,12 +56,100 @@ TEST(GrpcServerTest, StartsOnAFreePortAndNamesTheFlagWhenItCannotListen) {
   again.name = "test";
   again.listen = absl::StrCat("127.0.0.1:", started->port);
   again.credentials = grpc::InsecureServerCredentials();
+  EchoService echo_again;
+  again.services = {&echo_again};
   absl::StatusOr<StartedGrpcServer> refused = StartGrpcServer(std::move(again), "--internal-listen");
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(refused.status().message(),
             absl::StrCat("--internal-listen: cannot listen on 127.0.0.1:", started->port));
   started->server->Shutdown();
+}
+
+TEST(GrpcServerTest, ReflectionIsOnOrOffAndOffByDefault) {
+  EXPECT_FALSE(*ReadGrpcReflection(Parse({})));
+  EXPECT_FALSE(*ReadGrpcReflection(Parse({"--grpc-reflection", "off"})));
+  EXPECT_TRUE(*ReadGrpcReflection(Parse({"--grpc-reflection", "on"})));
+  absl::StatusOr<bool> bad = ReadGrpcReflection(Parse({"--grpc-reflection", "yes"}));
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("--grpc-reflection"), std::string::npos) << bad.status();
+}
+
+// What a reflection client (grpcurl) asks first, "which services?", over a
+// generic stream (no generated reflection stubs: gRPC's reflection library
+// registers those messages already): the answer's bytes, or the status.
+struct ReflectionAnswer {
+  grpc::Status status;
+  std::string bytes;
+};
+ReflectionAnswer ListServices(int port) {
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue queue;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call = stub.PrepareCall(
+      &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &queue);
+  const auto wait = [&queue] {
+    void* tag;
+    bool ok = false;
+    EXPECT_TRUE(queue.Next(&tag, &ok));
+    return ok;
+  };
+  ReflectionAnswer answer;
+  call->StartCall(nullptr);
+  wait();
+  const std::string list_services("\x3a\x00", 2);  // ServerReflectionRequest.list_services = ""
+  grpc::Slice slice(list_services);
+  grpc::ByteBuffer request(&slice, 1);
+  call->Write(request, nullptr);
+  wait();
+  call->WritesDone(nullptr);
+  wait();
+  grpc::ByteBuffer response;
+  call->Read(&response, nullptr);
+  if (wait()) {
+    std::vector<grpc::Slice> slices;
+    EXPECT_TRUE(response.Dump(&slices).ok());
+    for (const grpc::Slice& s : slices) {
+      answer.bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+  }
+  call->Finish(&answer.status, nullptr);
+  wait();
+  queue.Shutdown();
+  void* tag;
+  bool ok;
+  while (queue.Next(&tag, &ok)) {
+  }
+  return answer;
+}
+
+// Off, reflection is not there at all (each open stream would hold a call
+// thread, without credentials); on, it lists the services.
+TEST(GrpcServerTest, ReflectionAnswersOnlyWhenAskedFor) {
+  for (const bool reflection : {false, true}) {
+    GrpcServerOptions options;
+    options.name = "test";
+    options.listen = "127.0.0.1:0";
+    options.credentials = grpc::InsecureServerCredentials();
+    EchoService echo;
+    options.services = {&echo};
+    options.reflection = reflection;
+    absl::StatusOr<StartedGrpcServer> started = StartGrpcServer(std::move(options), "--listen");
+    ASSERT_TRUE(started.ok()) << started.status();
+    const ReflectionAnswer answer = ListServices(started->port);
+    if (reflection) {
+      EXPECT_TRUE(answer.status.ok()) << answer.status.error_message();
+      EXPECT_NE(answer.bytes.find("grpc.health.v1.Health"), std::string::npos) << answer.bytes;
+    } else {
+      EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::UNIMPLEMENTED)
+          << answer.status.error_message();
+      EXPECT_TRUE(answer.bytes.empty());
+    }
+    started->server->Shutdown();
+  }
 }
 
 }  // namespace

@@ -790,7 +790,7 @@ TEST_F(RegistryRulesTest, APolicyRequiresEveryRequestToNameTheDeployment) {
   absl::StatusOr<journal::Receipt> first = Submit(before_policy);
   ASSERT_TRUE(first.ok()) << first.status();
 
-  const std::shared_ptr<const storage::Snapshot> without_policy = ledger_->snapshot();
+  std::shared_ptr<const storage::Snapshot> without_policy = ledger_->snapshot();
   const uint64_t policy_index = without_policy->size();
   Ok(admin_, named(policy(true)));
   absl::StatusOr<state::DeploymentRecord> strict = ReadDeployment(*ledger_->snapshot());
@@ -840,6 +840,7 @@ TEST_F(RegistryRulesTest, APolicyRequiresEveryRequestToNameTheDeployment) {
   // makes no change.
   TestLedgerOptions epoch16;
   epoch16.rules_epoch = 16;
+  without_policy.reset();  // a snapshot must not outlive its store
   ledger_->Reopen(epoch16);
   ASSERT_FALSE(HasFatalFailure());
   Refused(admin_, named(policy(true)), absl::StatusCode::kInvalidArgument,
