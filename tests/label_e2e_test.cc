@@ -27,6 +27,7 @@
 #include "httplib.h"
 #include "render/printable_label.h"
 #include "render/qr.h"
+#include "render/qr_testing.h"
 #include "services/common/envelope.h"
 #include "services/common/grpc_read_auth.h"
 #include "tests/e2e_server.h"
@@ -422,6 +423,38 @@ TEST_F(VerifyE2eTest, UrlsAndPhotosGetAVerdictEachAndAnonymousCallsAreLimited) {
     EXPECT_NE(status.error_message().find("urls: 1001"), std::string::npos)
         << status.error_message();
   }
+}
+
+// A photo made to be slow to read (ZXing's finder-pattern search is cubic:
+// this one would take it about a minute) is read in a worker process that
+// is killed when the call's time is up (1 s and 1 s a photo): the caller is
+// told, and the server goes on reading photos.
+TEST_F(VerifyE2eTest, APhotoMadeToBeSlowToReadIsCutOffAndTheServerGoesOn) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Issued issued = Issue(IssueRequest("V3", 1, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  auto verify = v1::VerifyService::NewStub(ChannelFor("chemledger.v1.VerifyService"));
+  v1::VerifyRequest slow;
+  slow.add_images(render::testing::PhotoSlowToRead(1024));
+  const absl::Time start = absl::Now();
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    v1::VerifyResponse ignored;
+    const grpc::Status status = verify->Verify(&context, slow, &ignored);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+    EXPECT_NE(status.error_message().find("images: not read within 2s"), std::string::npos)
+        << status.error_message();
+  }
+  EXPECT_LT(absl::Now() - start, absl::Seconds(15));
+  v1::VerifyRequest sharp;
+  sharp.add_images(*render::QrToPng(*render::EncodeQr(issued.labels[0].url())));
+  grpc::ClientContext context;
+  v1::VerifyResponse response;
+  const grpc::Status status = verify->Verify(&context, sharp, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.verifications_size(), 1);
+  EXPECT_EQ(response.verifications(0).label().code(), issued.labels[0].code());
 }
 
 // A process's anonymous entry points share one allowance per client

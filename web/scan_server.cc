@@ -28,6 +28,7 @@
 #include "httplib.h"
 #include "render/pictograms.h"
 #include "render/qr.h"
+#include "render/qr_photos.h"
 #include "services/common/bounded_slots.h"
 #include "services/common/listen_address.h"
 #include "services/common/rate_limiter.h"
@@ -357,7 +358,29 @@ void ScanServer::Impl::ServeDecode(const httplib::Request& req, httplib::Respons
                                 "too many photos from this network address; wait a "
                                 "few seconds"));
     }
-    texts = render::ReadQrCodes(req.body);
+    // In a worker process with a time limit (render/qr_photos.h): a photo
+    // made to be slow to read holds no core for long.
+    absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> read =
+        render::ReadQrPhotos({req.body});
+    if (absl::IsResourceExhausted(read.status())) {
+      res.set_header("Retry-After", "2");
+      return SendJson(res, 503,
+                      ErrorJson(grpc::StatusCode::UNAVAILABLE,
+                                "the server is reading other photos; try again"));
+    }
+    if (absl::IsDeadlineExceeded(read.status())) {
+      return SendJson(res, 400,
+                      ErrorJson(grpc::StatusCode::INVALID_ARGUMENT,
+                                absl::StrCat("body: the photo was not read within ",
+                                             absl::FormatDuration(render::kQrPhotoTimePerCall +
+                                                                  render::kQrPhotoTimePerPhoto),
+                                             ": take a sharper photo of the codes")));
+    }
+    if (!read.ok()) {
+      return SendJson(res, 500,
+                      ErrorJson(grpc::StatusCode::INTERNAL, std::string(read.status().message())));
+    }
+    texts = std::move(read->front());
   }
   if (!texts.ok()) {
     // ReadQrCodes' messages name no input of anyone else; still, a fixed text.

@@ -39,6 +39,7 @@
 #include "crypto/key_files.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "render/qr_photos.h"
 #include "services/audit/audit_service.h"
 #include "services/chemledgerd/access_log.h"
 #include "services/chemledgerd/admin_service.h"
@@ -768,6 +769,9 @@ int Main(int argc, char** argv) {
 }  // namespace chemledger::server
 
 int main(int argc, char** argv) {
+  // Photos that anyone may send are read in worker processes, this binary
+  // started again (render/qr_photos.h): first, before any thread starts.
+  chemledger::render::ServeQrPhotoWorkerIfAsked(argc, argv);
   // A client that goes away while the HTTP server writes to it (a phone
   // leaving a page half loaded) must cost that write only: cpp-httplib
   // writes without MSG_NOSIGNAL, and SIGPIPE would end the process.

@@ -3,6 +3,7 @@
 // nothing: it reads the ledger through ledgerd's internal port.
 
 #include "absl/strings/str_cat.h"
+#include "render/qr_photos.h"
 #include "services/cluster/http_pages.h"
 #include "services/cluster/personality.h"
 #include "services/cluster/service_process.h"
@@ -55,6 +56,9 @@ absl::Status Run(ServiceProcess& process) {
 }  // namespace chemledger::cluster
 
 int main(int argc, char** argv) {
+  // Photos sent to Verify are read in worker processes, this binary started
+  // again (render/qr_photos.h): first, before any thread starts.
+  chemledger::render::ServeQrPhotoWorkerIfAsked(argc, argv);
   return chemledger::cluster::RunService(
       {"verifyd", chemledger::cluster::kUsage,
        {"ledger", "http-listen", "http-port-file", "http-tls-cert", "http-tls-key"},

@@ -1,0 +1,84 @@
+// Photos read in worker processes: the test binary is its own worker (its
+// main calls ServeQrPhotoWorkerIfAsked first, as the servers' do).
+
+#include "render/qr_photos.h"
+
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "render/qr.h"
+#include "render/qr_testing.h"
+
+namespace chemledger::render {
+namespace {
+
+std::string QrPng(const std::string& text) { return *QrToPng(*EncodeQr(text)); }
+
+TEST(QrPhotosTest, AWorkerReadsWhatReadQrCodesReads) {
+  const std::string first = QrPng("HTTPS://EXAMPLE.COM/ONE");
+  const std::string second = QrPng("HTTPS://EXAMPLE.COM/TWO");
+  const std::string not_a_photo = "not a photo";
+  absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> read =
+      ReadQrPhotos({first, not_a_photo, second});
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), 3u);
+  ASSERT_TRUE((*read)[0].ok()) << (*read)[0].status();
+  EXPECT_EQ(*(*read)[0], std::vector<std::string>{"HTTPS://EXAMPLE.COM/ONE"});
+  EXPECT_EQ((*read)[1].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*read)[1].status().message(), ReadQrCodes(not_a_photo).status().message());
+  ASSERT_TRUE((*read)[2].ok()) << (*read)[2].status();
+  EXPECT_EQ(*(*read)[2], std::vector<std::string>{"HTTPS://EXAMPLE.COM/TWO"});
+  // No photo at all: nothing to read.
+  read = ReadQrPhotos({});
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_TRUE(read->empty());
+}
+
+TEST(QrPhotosTest, APhotoMadeToBeSlowIsCutOffAtItsTime) {
+  const std::string slow = testing::PhotoSlowToRead(1024);
+  ASSERT_LT(slow.size(), 100000u);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> read =
+      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ONE"), slow}, absl::Seconds(1));
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kDeadlineExceeded) << read.status();
+  EXPECT_NE(read.status().message().find("not read within 1s"), std::string::npos)
+      << read.status();
+  // Cut off at its time (and the worker reaped), not when ZXing is done.
+  EXPECT_LT(took, absl::Seconds(10)) << took;
+  // Another call is served as before.
+  read = ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/TWO")});
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_TRUE((*read)[0].ok());
+  EXPECT_EQ(*(*read)[0], std::vector<std::string>{"HTTPS://EXAMPLE.COM/TWO"});
+}
+
+TEST(QrPhotosTest, AtMostSoManyWorkersAtOnce) {
+  const std::string slow = testing::PhotoSlowToRead(1024);
+  std::vector<std::thread> busy;
+  for (int i = 0; i < kMaxQrPhotoWorkers; ++i) {
+    busy.emplace_back([&] { ReadQrPhotos({slow}, absl::Seconds(3)).status().IgnoreError(); });
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> refused =
+      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ONE")});
+  for (std::thread& t : busy) t.join();
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
+  absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> served =
+      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ONE")});
+  EXPECT_TRUE(served.ok()) << served.status();
+}
+
+}  // namespace
+}  // namespace chemledger::render
+
+int main(int argc, char** argv) {
+  chemledger::render::ServeQrPhotoWorkerIfAsked(argc, argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
