@@ -816,19 +816,22 @@ TEST_F(RegistryRulesTest, APolicyRequiresEveryRequestToNameTheDeployment) {
   }
 
   // Verified at a snapshot before the policy, ordered after it: the rules
-  // refuse it.
-  const v1::SignedEnvelope late = Signed(admin_, Enterprise(testing::ExampleUscc("320300")));
-  const v1::SignedEnvelope* one[] = {&late};
-  const VerifiedBatch verified = VerifySigned(without_policy, one, kRegistryContext);
-  ASSERT_TRUE(verified.signers[0].ok()) << verified.signers[0].status();
-  const uint64_t size = ledger_->snapshot()->size();
-  const auto receipts = SubmitVerified(ledger_->client(), verified, kRegistryContext);
-  ASSERT_EQ(receipts.size(), 1u);
-  EXPECT_EQ(receipts[0].status().code(), absl::StatusCode::kUnauthenticated)
-      << receipts[0].status();
-  EXPECT_NE(receipts[0].status().message().find(refusal), std::string::npos)
-      << receipts[0].status();
-  EXPECT_EQ(ledger_->snapshot()->size(), size);
+  // refuse it. (In a block: the verified batch holds that snapshot, which
+  // must not outlive the store the reopen below closes.)
+  {
+    const v1::SignedEnvelope late = Signed(admin_, Enterprise(testing::ExampleUscc("320300")));
+    const v1::SignedEnvelope* one[] = {&late};
+    const VerifiedBatch verified = VerifySigned(without_policy, one, kRegistryContext);
+    ASSERT_TRUE(verified.signers[0].ok()) << verified.signers[0].status();
+    const uint64_t size = ledger_->snapshot()->size();
+    const auto receipts = SubmitVerified(ledger_->client(), verified, kRegistryContext);
+    ASSERT_EQ(receipts.size(), 1u);
+    EXPECT_EQ(receipts[0].status().code(), absl::StatusCode::kUnauthenticated)
+        << receipts[0].status();
+    EXPECT_NE(receipts[0].status().message().find(refusal), std::string::npos)
+        << receipts[0].status();
+    EXPECT_EQ(ledger_->snapshot()->size(), size);
+  }
 
   // Lifted (by a request that names the deployment, as it must now).
   Refused(admin_, policy(false), absl::StatusCode::kUnauthenticated, refusal);
