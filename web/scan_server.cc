@@ -210,7 +210,8 @@ struct ScanServer::Impl {
   std::unique_ptr<httplib::Server> http;
   // Anonymous scans per client address: the process's shared allowance
   // (Options::anonymous_scans), else the pages' own.
-  RateLimiter own_anonymous{kAnonymousScansPerSecond, kAnonymousScanBurst};
+  RateLimiter own_anonymous{kAnonymousScansPerSecond, kAnonymousScanBurst, 100000,
+                            kAnonymousScansPerNetwork};
   RateLimiter* anonymous = &own_anonymous;
   // Options::trusted_proxies, as AddressBytes (nullopt: any loopback peer).
   std::optional<std::vector<std::string>> trusted_proxies;

@@ -513,7 +513,8 @@ absl::Status Serve(const cli::Args& args) {
   // One allowance per client address for every anonymous entry point: the
   // scan pages, ResolveLabel, ResolveWaybillCode and Verify together
   // (services/common/rate_limiter.h).
-  RateLimiter anonymous_scans(kAnonymousScansPerSecond, kAnonymousScanBurst);
+  RateLimiter anonymous_scans(kAnonymousScansPerSecond, kAnonymousScanBurst, 100000,
+                              kAnonymousScansPerNetwork);
   label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), d.notary(), &reads,
                                         d.public_scans(), &anonymous_scans);
   ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer(),

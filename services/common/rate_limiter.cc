@@ -89,6 +89,39 @@ void RateLimiter::ForgetIdle(absl::Time now) {
       ++it;
     }
   }
+  const absl::Duration network_idle =
+      std::max(absl::Minutes(1), per_network_.rate > 0
+                                     ? absl::Seconds(per_network_.burst / per_network_.rate)
+                                     : absl::Minutes(1));
+  for (auto it = networks_.begin(); it != networks_.end();) {
+    if (now - it->second.updated > network_idle) {
+      networks_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
+bool RateLimiter::Bucket::Holds(double cost, double rate, double burst, absl::Time now) {
+  const double elapsed = std::max(0.0, absl::ToDoubleSeconds(now - updated));
+  tokens = std::min(burst, tokens + elapsed * rate);
+  updated = std::max(updated, now);
+  return tokens >= cost;
+}
+
+RateLimiter::Bucket* RateLimiter::NetworkBucket(absl::string_view client, absl::Time now) {
+  if (per_network_.burst <= 0) return nullptr;
+  std::string network = ClientNetwork(client);
+  if (network.empty()) return nullptr;
+  auto it = networks_.find(network);
+  if (it == networks_.end()) {
+    if (networks_.size() >= max_clients_ / 4) network = kOverflow;
+    it = networks_.find(network);
+    if (it == networks_.end()) {
+      it = networks_.emplace(network, Bucket{per_network_.burst, now}).first;
+    }
+  }
+  return &it->second;
 }
 
 bool RateLimiter::Take(absl::string_view client, double cost, absl::Time now) {
@@ -113,11 +146,13 @@ bool RateLimiter::Take(absl::string_view client, double cost, absl::Time now) {
     if (it == buckets_.end()) it = buckets_.emplace(key, Bucket{burst_, now}).first;
   }
   Bucket& b = it->second;
-  const double elapsed = std::max(0.0, absl::ToDoubleSeconds(now - b.updated));
-  b.tokens = std::min(burst_, b.tokens + elapsed * rate_);
-  b.updated = std::max(b.updated, now);
-  if (b.tokens < cost) return false;
+  if (!b.Holds(cost, rate_, burst_, now)) return false;
+  Bucket* network = NetworkBucket(client, now);
+  if (network != nullptr && !network->Holds(cost, per_network_.rate, per_network_.burst, now)) {
+    return false;
+  }
   b.tokens -= cost;
+  if (network != nullptr) network->tokens -= cost;
   return true;
 }
 

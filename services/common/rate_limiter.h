@@ -7,7 +7,10 @@
 // a bucket per network (ClientNetwork: an IPv4 /24, an IPv6 /48), for at most max_clients / 4
 // networks, and then one bucket, until some are forgotten (memory stays bounded, the clients
 // already known keep theirs, and one network's flood does not spend the allowance of new clients
-// elsewhere). A call that costs nothing takes nothing.
+// elsewhere). With a NetworkAllowance, each network (ClientNetwork) has a bucket of its own as
+// well, which every call from its addresses also takes from: the addresses of one IPv6 /48
+// (65,536 /64s, each a client) or IPv4 /24 share that much. A call that costs nothing takes
+// nothing.
 //
 // Thread-safety: thread-safe.
 
@@ -52,8 +55,16 @@ inline constexpr double kSignedScanBurst = 20000;
 
 class RateLimiter {
  public:
-  RateLimiter(double rate, double burst, size_t max_clients = 100000)
-      : rate_(rate), burst_(burst), max_clients_(max_clients) {}
+  // What all the addresses of one network may take together; {} (zeros):
+  // no bound.
+  struct NetworkAllowance {
+    double rate;
+    double burst;
+  };
+
+  RateLimiter(double rate, double burst, size_t max_clients = 100000,
+              NetworkAllowance per_network = {})
+      : rate_(rate), burst_(burst), max_clients_(max_clients), per_network_(per_network) {}
 
   // Takes `cost` tokens from `client`'s bucket at `now`; false (and takes
   // nothing) when it holds fewer.
@@ -68,17 +79,33 @@ class RateLimiter {
   struct Bucket {
     double tokens;
     absl::Time updated;
+    // Refills at `rate` up to `burst` by `now`; whether it holds `cost`.
+    bool Holds(double cost, double rate, double burst, absl::Time now);
   };
   void ForgetIdle(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The bucket of `client`'s network (ClientNetwork), or null without a
+  // network allowance or a network.
+  Bucket* NetworkBucket(absl::string_view client, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static constexpr char kOverflow[] = "(new clients beyond the table)";
 
   const double rate_;
   const double burst_;
   const size_t max_clients_;
+  const NetworkAllowance per_network_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+  // Per network, with a NetworkAllowance (at most max_clients_ / 4, then
+  // one shared).
+  absl::flat_hash_map<std::string, Bucket> networks_ ABSL_GUARDED_BY(mu_);
   absl::Time last_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
+
+// What all the addresses of one network (an IPv4 /24, an IPv6 /48) may ask
+// of the public scan together, per server process: 16 addresses' worth.
+// Without it the /64s of one /48 would be 65,536 clients of their own.
+inline constexpr RateLimiter::NetworkAllowance kAnonymousScansPerNetwork{
+    16 * kAnonymousScansPerSecond, 16 * kAnonymousScanBurst};
 
 }  // namespace chemledger
 

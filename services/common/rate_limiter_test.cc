@@ -64,6 +64,34 @@ TEST(RateLimiterTest, AFullTableSharesBucketsPerNetworkNotOneForAll) {
   EXPECT_FALSE(limiter.Take("unix:/tmp/other", 1, kT0));
 }
 
+// With a network allowance the addresses of one network share it too: the
+// /64s of one IPv6 /48 (or the addresses of an IPv4 /24) are not each a
+// full allowance; another network's are untouched, and the network's
+// bucket fills again at its own rate.
+TEST(RateLimiterTest, TheAddressesOfOneNetworkShareItsAllowance) {
+  const absl::Time t0 = absl::FromUnixSeconds(1700000000);
+  RateLimiter limiter(1, 10, /*max_clients=*/1000, {2, 30});
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(limiter.Take(absl::StrCat("ipv6:2001:db8:1:", i, "::/64"), 10, t0)) << i;
+  }
+  EXPECT_FALSE(limiter.Take("ipv6:2001:db8:1:3::/64", 1, t0)) << "the /48's 30 are spent";
+  EXPECT_TRUE(limiter.Take("ipv6:2001:db8:2:0::/64", 10, t0)) << "another /48";
+  // A refusal by the network takes nothing from the address.
+  EXPECT_TRUE(limiter.Take("ipv6:2001:db8:1:3::/64", 4, t0 + absl::Seconds(2)));
+  EXPECT_FALSE(limiter.Take("ipv6:2001:db8:1:3::/64", 1, t0 + absl::Seconds(2)));
+  // IPv4 by /24.
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_TRUE(limiter.Take(absl::StrCat("ipv4:198.51.100.", i), 10, t0)) << i;
+  }
+  EXPECT_FALSE(limiter.Take("ipv4:198.51.100.4", 1, t0));
+  EXPECT_TRUE(limiter.Take("ipv4:198.51.101.4", 10, t0));
+  // Without an allowance per network, each address has its own.
+  RateLimiter per_address(1, 10, 1000);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_TRUE(per_address.Take(absl::StrCat("ipv6:2001:db8:1:", i, "::/64"), 10, t0)) << i;
+  }
+}
+
 TEST(RateLimiterTest, ClientAddressesDropThePortAndGroupIpv6By64) {
   EXPECT_EQ(ClientAddress("ipv4:10.0.0.7:51234"), "ipv4:10.0.0.7");
   EXPECT_EQ(ClientAddress("ipv6:[2001:db8:1:2:3:4:5:6]:443"), "ipv6:2001:db8:1:2::/64");
