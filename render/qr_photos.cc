@@ -15,10 +15,14 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "render/qr.h"
 
 extern char** environ;
@@ -27,12 +31,13 @@ namespace chemledger::render {
 namespace {
 
 std::atomic<bool> workers_enabled{false};
-std::atomic<int> workers_running{0};
 
-// Between a server and its worker, over a socket pair: the photos (u32
-// count, then each photo's u64 length and bytes, little-endian), and back,
-// for each photo, 1, a u32 count of codes and each code's u32 length and
-// bytes, or 0 and a u32 length and the message of why it was not read.
+// Between a server and its worker, over a socket pair, one call after
+// another, each a u64 length and then (little-endian) the call's CPU
+// seconds (u32), the photos (u32 count, then each photo's u64 length and
+// bytes); and back a u64 length and, for each photo, 1, a u32 count of
+// codes and each code's u32 length and bytes, or 0 and a u32 length and the
+// message of why it was not read.
 void PutInt(std::string* out, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
 }
@@ -58,57 +63,83 @@ std::vector<absl::StatusOr<std::vector<std::string>>> ReadHere(
   return read;
 }
 
-[[noreturn]] void ServeWorker(int argc, char** argv) {
-  // The server kills the worker when the call's time is up; this bound
-  // holds should the server be gone.
-  const long cpu_seconds = argc > 2 ? std::strtol(argv[2], nullptr, 10) : 0;
-  if (cpu_seconds > 0) {
-    const rlimit cpu{static_cast<rlim_t>(cpu_seconds), static_cast<rlim_t>(cpu_seconds + 1)};
-    setrlimit(RLIMIT_CPU, &cpu);
-  }
-  std::string input;
-  char buffer[65536];
-  for (;;) {
-    const ssize_t n = read(STDIN_FILENO, buffer, sizeof buffer);
-    if (n > 0) {
-      input.append(buffer, static_cast<size_t>(n));
-    } else if (n == 0) {
-      break;
-    } else if (errno != EINTR) {
-      _exit(2);
+// Reads exactly `n` bytes from `fd` (blocking); false at end of file or on
+// an error.
+bool ReadExactly(int fd, char* out, size_t n) {
+  while (n > 0) {
+    const ssize_t got = read(fd, out, n);
+    if (got > 0) {
+      out += got;
+      n -= static_cast<size_t>(got);
+    } else if (got == 0 || errno != EINTR) {
+      return false;
     }
   }
-  absl::string_view in = input;
-  uint64_t count = 0;
-  if (!GetInt(&in, 4, &count)) _exit(2);
-  std::string out;
+  return true;
+}
+
+// Decodes one call's request (u32 CPU seconds, u32 count, each photo's u64
+// length and bytes) into its answer; false when it is malformed.
+bool Answer(absl::string_view in, std::string* out) {
+  uint64_t cpu_seconds = 0, count = 0;
+  if (!GetInt(&in, 4, &cpu_seconds) || !GetInt(&in, 4, &count)) return false;
+  // The server kills the worker when the call's time is up; this bound
+  // holds should it not: this call's CPU on top of what the worker used.
+  rusage used{};
+  getrusage(RUSAGE_SELF, &used);
+  const rlimit cpu{static_cast<rlim_t>(used.ru_utime.tv_sec + used.ru_stime.tv_sec + 1 +
+                                       static_cast<int64_t>(cpu_seconds)),
+                   RLIM_INFINITY};
+  setrlimit(RLIMIT_CPU, &cpu);
   for (uint64_t i = 0; i < count; ++i) {
     uint64_t length = 0;
     absl::string_view photo;
-    if (!GetInt(&in, 8, &length) || !GetBytes(&in, length, &photo)) _exit(2);
+    if (!GetInt(&in, 8, &length) || !GetBytes(&in, length, &photo)) return false;
     const absl::StatusOr<std::vector<std::string>> codes = ReadQrCodes(photo);
     if (codes.ok()) {
-      out.push_back(1);
-      PutInt(&out, codes->size(), 4);
+      out->push_back(1);
+      PutInt(out, codes->size(), 4);
       for (const std::string& code : *codes) {
-        PutInt(&out, code.size(), 4);
-        out.append(code);
+        PutInt(out, code.size(), 4);
+        out->append(code);
       }
     } else {
-      out.push_back(0);
-      PutInt(&out, codes.status().message().size(), 4);
-      out.append(codes.status().message().data(), codes.status().message().size());
+      out->push_back(0);
+      PutInt(out, codes.status().message().size(), 4);
+      out->append(codes.status().message().data(), codes.status().message().size());
     }
   }
-  for (absl::string_view left = out; !left.empty();) {
-    const ssize_t n = write(STDOUT_FILENO, left.data(), left.size());
-    if (n > 0) {
-      left.remove_prefix(static_cast<size_t>(n));
-    } else if (n < 0 && errno != EINTR) {
-      _exit(2);
+  return true;
+}
+
+// The worker: one call after another, each a u64 length and the request,
+// answered by a u64 length and the answer, until the server closes the
+// socket (or goes).
+[[noreturn]] void ServeWorker() {
+  for (;;) {
+    char header[8];
+    if (!ReadExactly(STDIN_FILENO, header, sizeof header)) _exit(0);
+    absl::string_view h(header, sizeof header);
+    uint64_t length = 0;
+    GetInt(&h, 8, &length);
+    if (length > (64u << 20)) _exit(2);
+    std::string request(length, '\0');
+    if (!ReadExactly(STDIN_FILENO, request.data(), length)) _exit(2);
+    std::string answer;
+    PutInt(&answer, 0, 8);  // its length, below
+    if (!Answer(request, &answer)) _exit(2);
+    std::string framed_length;
+    PutInt(&framed_length, answer.size() - 8, 8);
+    answer.replace(0, 8, framed_length);
+    for (absl::string_view left = answer; !left.empty();) {
+      const ssize_t n = write(STDOUT_FILENO, left.data(), left.size());
+      if (n > 0) {
+        left.remove_prefix(static_cast<size_t>(n));
+      } else if (n < 0 && errno != EINTR) {
+        _exit(2);
+      }
     }
   }
-  _exit(0);
 }
 
 absl::Status TooLong(absl::Duration time_allowed) {
@@ -118,18 +149,27 @@ absl::Status TooLong(absl::Duration time_allowed) {
       " a photo): send fewer photos, or sharper ones of the codes alone"));
 }
 
-// Reads `photos` in a worker process, killed at `time_allowed`.
-absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadInWorker(
-    const std::vector<absl::string_view>& photos, absl::Duration time_allowed) {
-  const absl::Time deadline = absl::Now() + time_allowed;
+// A worker process and the server's end of its socket (non-blocking).
+struct Worker {
+  pid_t pid = 0;
+  int fd = -1;
+};
+
+// Ends `worker`: kills it (if it still runs) and reaps it.
+void End(Worker& worker) {
+  if (worker.fd >= 0) close(worker.fd);
+  kill(worker.pid, SIGKILL);
+  int status = 0;
+  while (waitpid(worker.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  worker.fd = -1;
+}
+
+absl::StatusOr<Worker> Spawn() {
   int sockets[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) {
     return absl::InternalError(absl::StrCat("photos: no socket for a worker: ", strerror(errno)));
   }
-  struct Close {
-    int fd;
-    ~Close() { close(fd); }
-  } ours{sockets[0]};
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, sockets[1], STDIN_FILENO);
@@ -146,97 +186,94 @@ absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadInWork
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   std::string executable = "/proc/self/exe";
   std::string argument = kQrPhotoWorkerArgument;
-  std::string cpu_seconds =
-      absl::StrCat(static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(time_allowed))) + 1);
-  char* argv[] = {executable.data(), argument.data(), cpu_seconds.data(), nullptr};
-  pid_t pid = 0;
+  char* argv[] = {executable.data(), argument.data(), nullptr};
+  Worker worker;
   const int spawned =
-      posix_spawn(&pid, executable.c_str(), &actions, &attributes, argv, environ);
+      posix_spawn(&worker.pid, executable.c_str(), &actions, &attributes, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   close(sockets[1]);
   if (spawned != 0) {
+    close(sockets[0]);
     return absl::InternalError(
         absl::StrCat("photos: a worker could not be started: ", strerror(spawned)));
   }
-  // However this returns, the worker is gone after it (killed if need be)
-  // and reaped.
-  struct Reap {
-    pid_t pid;
-    bool exited = false;
-    int status = 0;
-    ~Reap() {
-      if (!exited) {
-        kill(pid, SIGKILL);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
-      }
-    }
-  } worker{pid};
-  fcntl(ours.fd, F_SETFL, fcntl(ours.fd, F_GETFL) | O_NONBLOCK);
+  worker.fd = sockets[0];
+  fcntl(worker.fd, F_SETFL, fcntl(worker.fd, F_GETFL) | O_NONBLOCK);
+  return worker;
+}
 
-  std::string request;
-  PutInt(&request, photos.size(), 4);
-  for (absl::string_view photo : photos) {
-    PutInt(&request, photo.size(), 8);
-    request.append(photo.data(), photo.size());
-  }
+// Sends `request` to `worker` and reads its answer, by `deadline`.
+// DeadlineExceeded (as TooLong) or Internal; the worker is then of no more
+// use.
+absl::StatusOr<std::string> Exchange(const Worker& worker, const std::string& request,
+                                     absl::Time deadline, absl::Duration time_allowed) {
   size_t written = 0;
   std::string answer;
+  uint64_t answer_length = 0;
+  bool length_known = false;
   char buffer[65536];
-  for (bool ended = false; !ended;) {
+  for (;;) {
+    if (length_known && answer.size() == answer_length) return answer;
     const int64_t wait_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
     if (wait_ms <= 0) return TooLong(time_allowed);
     const bool writing = written < request.size();
-    pollfd p{ours.fd, static_cast<short>(writing ? POLLOUT : POLLIN), 0};
+    pollfd p{worker.fd, static_cast<short>(writing ? POLLOUT : POLLIN), 0};
     const int ready = poll(&p, 1, static_cast<int>(std::min<int64_t>(wait_ms, 1 << 30)));
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) return absl::InternalError(absl::StrCat("photos: ", strerror(errno)));
     if (ready == 0) return TooLong(time_allowed);
     if (writing) {
       const ssize_t n =
-          send(ours.fd, request.data() + written, request.size() - written, MSG_NOSIGNAL);
+          send(worker.fd, request.data() + written, request.size() - written, MSG_NOSIGNAL);
       if (n > 0) {
         written += static_cast<size_t>(n);
-        if (written == request.size()) shutdown(ours.fd, SHUT_WR);
       } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
         return absl::InternalError("photos: the worker broke off");
       }
       continue;
     }
-    const ssize_t n = recv(ours.fd, buffer, sizeof buffer, 0);
+    const ssize_t n = recv(worker.fd, buffer, sizeof buffer, 0);
     if (n > 0) {
       answer.append(buffer, static_cast<size_t>(n));
     } else if (n == 0) {
-      ended = true;
+      // The worker ended: a CPU limit it reached is the call's time. (Looked
+      // at without reaping it: End reaps it, and a pid reaped here could
+      // be another process's by the time End kills it.)
+      siginfo_t ended{};
+      if (waitid(P_PID, static_cast<id_t>(worker.pid), &ended, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+          ended.si_pid == worker.pid && ended.si_code == CLD_KILLED && ended.si_status == SIGXCPU) {
+        return TooLong(time_allowed);
+      }
+      return absl::InternalError("photos: the worker broke off");
     } else if (errno != EAGAIN && errno != EINTR) {
       return absl::InternalError("photos: the worker broke off");
     }
+    if (!length_known && answer.size() >= 8) {
+      absl::string_view head = answer;
+      GetInt(&head, 8, &answer_length);
+      answer.erase(0, 8);
+      length_known = true;
+    }
   }
-  while (waitpid(pid, &worker.status, 0) < 0 && errno == EINTR) {
-  }
-  worker.exited = true;
-  if (WIFSIGNALED(worker.status) && WTERMSIG(worker.status) == SIGXCPU) {
-    return TooLong(time_allowed);
-  }
-  if (!WIFEXITED(worker.status) || WEXITSTATUS(worker.status) != 0) {
-    return absl::InternalError(absl::StrFormat(
-        "photos: the worker ended (%s %d)", WIFSIGNALED(worker.status) ? "signal" : "status",
-        WIFSIGNALED(worker.status) ? WTERMSIG(worker.status) : WEXITSTATUS(worker.status)));
-  }
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> Decode(
+    absl::string_view answer, size_t photos) {
+  const auto cut_short = [] {
+    return absl::InternalError("photos: the worker's answer is cut short");
+  };
   std::vector<absl::StatusOr<std::vector<std::string>>> read;
   absl::string_view in = answer;
-  for (size_t i = 0; i < photos.size(); ++i) {
-    const bool ok = !in.empty() && in[0] == 1;
-    if (in.empty()) return absl::InternalError("photos: the worker's answer is cut short");
+  for (size_t i = 0; i < photos; ++i) {
+    if (in.empty()) return cut_short();
+    const bool ok = in[0] == 1;
     in.remove_prefix(1);
     uint64_t n = 0;
-    if (!GetInt(&in, 4, &n)) return absl::InternalError("photos: the worker's answer is cut short");
+    if (!GetInt(&in, 4, &n)) return cut_short();
     if (!ok) {
       absl::string_view message;
-      if (!GetBytes(&in, n, &message)) {
-        return absl::InternalError("photos: the worker's answer is cut short");
-      }
+      if (!GetBytes(&in, n, &message)) return cut_short();
       read.push_back(absl::InvalidArgumentError(message));
       continue;
     }
@@ -244,9 +281,7 @@ absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadInWork
     for (uint64_t c = 0; c < n; ++c) {
       uint64_t length = 0;
       absl::string_view code;
-      if (!GetInt(&in, 4, &length) || !GetBytes(&in, length, &code)) {
-        return absl::InternalError("photos: the worker's answer is cut short");
-      }
+      if (!GetInt(&in, 4, &length) || !GetBytes(&in, length, &code)) return cut_short();
       codes.emplace_back(code);
     }
     read.push_back(std::move(codes));
@@ -254,28 +289,99 @@ absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadInWork
   return read;
 }
 
+// The workers: at most kMaxQrPhotoWorkers processes, busy or kept idle for
+// the next call.
+struct Workers {
+  absl::Mutex mu;
+  int busy ABSL_GUARDED_BY(mu) = 0;
+  std::vector<Worker> idle ABSL_GUARDED_BY(mu);
+};
+Workers& TheWorkers() {
+  static Workers* const workers = new Workers;
+  return *workers;
+}
+
 }  // namespace
 
 void ServeQrPhotoWorkerIfAsked(int argc, char** argv) {
-  if (argc > 1 && std::strcmp(argv[1], kQrPhotoWorkerArgument) == 0) ServeWorker(argc, argv);
+  if (argc > 1 && std::strcmp(argv[1], kQrPhotoWorkerArgument) == 0) ServeWorker();
   workers_enabled = true;
 }
 
 absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadQrPhotos(
     const std::vector<absl::string_view>& photos, absl::Duration time_allowed) {
   if (!workers_enabled) return ReadHere(photos);
-  if (workers_running.fetch_add(1) >= kMaxQrPhotoWorkers) {
-    workers_running.fetch_sub(1);
-    return absl::ResourceExhaustedError(
-        "photos: the server is reading other photos; try again shortly");
-  }
-  struct Leave {
-    ~Leave() { workers_running.fetch_sub(1); }
-  } leave;
   if (time_allowed <= absl::ZeroDuration()) {
     time_allowed = kQrPhotoTimePerCall + kQrPhotoTimePerPhoto * static_cast<int64_t>(photos.size());
   }
-  return ReadInWorker(photos, time_allowed);
+  const absl::Time deadline = absl::Now() + time_allowed;
+  std::string request;
+  PutInt(&request, 0, 8);  // its length, below
+  PutInt(&request, static_cast<uint64_t>(std::ceil(absl::ToDoubleSeconds(time_allowed))), 4);
+  PutInt(&request, photos.size(), 4);
+  for (absl::string_view photo : photos) {
+    PutInt(&request, photo.size(), 8);
+    request.append(photo.data(), photo.size());
+  }
+  std::string framed_length;
+  PutInt(&framed_length, request.size() - 8, 8);
+  request.replace(0, 8, framed_length);
+
+  // A call waits for a worker at most as long as its photos may take.
+  Workers& workers = TheWorkers();
+  std::optional<Worker> kept;  // an idle worker, reused
+  {
+    absl::MutexLock lock(&workers.mu);
+    const auto free = [&workers]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(workers.mu) {
+      return workers.busy < kMaxQrPhotoWorkers;
+    };
+    if (!workers.mu.AwaitWithDeadline(absl::Condition(&free), deadline)) {
+      return absl::ResourceExhaustedError(
+          "photos: the server is reading other photos; try again shortly");
+    }
+    ++workers.busy;
+    if (!workers.idle.empty()) {
+      kept = workers.idle.back();
+      workers.idle.pop_back();
+    }
+  }
+  struct Leave {
+    Workers& workers;
+    std::optional<Worker> worker;  // kept for the next call when set
+    ~Leave() {
+      absl::MutexLock lock(&workers.mu);
+      --workers.busy;
+      if (worker) workers.idle.push_back(*worker);
+    }
+  } leave{workers, std::nullopt};
+  // A kept worker may have gone meanwhile (killed from outside): then once
+  // more with a new one.
+  for (;;) {
+    const bool reused = kept.has_value();
+    Worker worker;
+    if (reused) {
+      worker = *kept;
+      kept.reset();
+    } else {
+      absl::StatusOr<Worker> spawned = Spawn();
+      if (!spawned.ok()) return spawned.status();
+      worker = *spawned;
+    }
+    absl::StatusOr<std::string> answer = Exchange(worker, request, deadline, time_allowed);
+    if (!answer.ok()) {
+      End(worker);
+      if (absl::IsInternal(answer.status()) && reused) continue;
+      return answer.status();
+    }
+    absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> read =
+        Decode(*answer, photos.size());
+    if (!read.ok()) {
+      End(worker);
+      return read.status();
+    }
+    leave.worker = worker;
+    return read;
+  }
 }
 
 }  // namespace chemledger::render

@@ -6,7 +6,8 @@
 // outside. So a server reads such photos in a worker process of its own:
 // its own executable started again with kQrPhotoWorkerArgument, killed when
 // the call's time is up. At most kMaxQrPhotoWorkers such processes run at
-// once per server process.
+// once per server process; a call waits for one at most as long as its
+// photos may take.
 //
 // A binary that serves such photos calls ServeQrPhotoWorkerIfAsked first in
 // main(); that also marks the process as able to start workers. In a binary
@@ -49,8 +50,8 @@ void ServeQrPhotoWorkerIfAsked(int argc, char** argv);
 // not be read (as ReadQrCodes says). For the call as a whole:
 // DeadlineExceeded when the photos were not read within kQrPhotoTimePerCall
 // plus kQrPhotoTimePerPhoto each (`time_allowed`, when given, instead; for
-// tests), ResourceExhausted when kMaxQrPhotoWorkers are busy, Internal when
-// a worker could not be started or broke off.
+// tests), ResourceExhausted when kMaxQrPhotoWorkers stayed busy for that
+// long, Internal when a worker could not be started or broke off.
 absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadQrPhotos(
     const std::vector<absl::string_view>& photos,
     absl::Duration time_allowed = absl::ZeroDuration());

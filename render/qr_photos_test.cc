@@ -3,11 +3,18 @@
 
 #include "render/qr_photos.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -58,20 +65,67 @@ TEST(QrPhotosTest, APhotoMadeToBeSlowIsCutOffAtItsTime) {
   EXPECT_EQ(*(*read)[0], std::vector<std::string>{"HTTPS://EXAMPLE.COM/TWO"});
 }
 
-TEST(QrPhotosTest, AtMostSoManyWorkersAtOnce) {
+// Beyond kMaxQrPhotoWorkers a call waits for a worker, as long as its own
+// photos may take: refused when none is free by then, read when one is.
+TEST(QrPhotosTest, AtMostSoManyWorkersAtOnceAndACallWaitsItsTimeForOne) {
   const std::string slow = testing::PhotoSlowToRead(1024);
   std::vector<std::thread> busy;
   for (int i = 0; i < kMaxQrPhotoWorkers; ++i) {
     busy.emplace_back([&] { ReadQrPhotos({slow}, absl::Seconds(3)).status().IgnoreError(); });
   }
   absl::SleepFor(absl::Milliseconds(500));
+  const absl::Time asked = absl::Now();
   absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> refused =
-      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ONE")});
+      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ONE")}, absl::Seconds(1));
+  const absl::Duration waited = absl::Now() - asked;
+  absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> waited_for_one =
+      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/TWO")}, absl::Seconds(10));
   for (std::thread& t : busy) t.join();
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
-  absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> served =
-      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ONE")});
-  EXPECT_TRUE(served.ok()) << served.status();
+  EXPECT_GE(waited, absl::Milliseconds(900));
+  ASSERT_TRUE(waited_for_one.ok()) << waited_for_one.status();
+  ASSERT_TRUE((*waited_for_one)[0].ok()) << (*waited_for_one)[0].status();
+  EXPECT_EQ(*(*waited_for_one)[0], std::vector<std::string>{"HTTPS://EXAMPLE.COM/TWO"});
+}
+
+// This process's children (its photo workers), from /proc.
+std::vector<pid_t> Children() {
+  std::vector<pid_t> children;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid)) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const size_t end_of_name = line.rfind(')');
+    if (end_of_name == std::string::npos) continue;
+    std::istringstream rest(line.substr(end_of_name + 2));
+    std::string state;
+    pid_t parent = 0;
+    rest >> state >> parent;
+    if (parent == getpid()) children.push_back(pid);
+  }
+  return children;
+}
+
+// A worker is kept for the next call (no process started per call); one
+// that went meanwhile (killed from outside) is replaced, and the call is
+// read as if nothing happened.
+TEST(QrPhotosTest, WorkersAreKeptAndOneThatWentIsReplaced) {
+  const std::string photo = QrPng("HTTPS://EXAMPLE.COM/ONE");
+  ASSERT_TRUE(ReadQrPhotos({photo}).ok());
+  const std::vector<pid_t> kept = Children();
+  ASSERT_FALSE(kept.empty());
+  ASSERT_LE(kept.size(), static_cast<size_t>(kMaxQrPhotoWorkers));
+  ASSERT_TRUE(ReadQrPhotos({photo}).ok());
+  EXPECT_EQ(Children(), kept) << "a worker was started for the second call";
+  for (pid_t pid : kept) kill(pid, SIGKILL);
+  absl::SleepFor(absl::Milliseconds(100));
+  absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> read =
+      ReadQrPhotos({photo});
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_TRUE((*read)[0].ok()) << (*read)[0].status();
+  EXPECT_EQ(*(*read)[0], std::vector<std::string>{"HTTPS://EXAMPLE.COM/ONE"});
 }
 
 }  // namespace
