@@ -174,6 +174,10 @@ absl::StatusOr<Worker> Spawn() {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, sockets[1], STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&actions, sockets[1], STDOUT_FILENO);
+  // Nothing else of the server's goes with it: a descriptor opened without
+  // close-on-exec (a client's connection, a listening port) that a kept
+  // worker held would stay open after the server closed it.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
   // The worker starts with no signal blocked and every signal as by
   // default, whatever the server's thread set up.
   posix_spawnattr_t attributes;

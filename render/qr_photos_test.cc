@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -126,6 +127,29 @@ TEST(QrPhotosTest, WorkersAreKeptAndOneThatWentIsReplaced) {
   ASSERT_TRUE(read.ok()) << read.status();
   ASSERT_TRUE((*read)[0].ok()) << (*read)[0].status();
   EXPECT_EQ(*(*read)[0], std::vector<std::string>{"HTTPS://EXAMPLE.COM/ONE"});
+}
+
+// A worker holds its socket (as standard input and output) and standard
+// error, nothing else of the server's: not a descriptor the server opened
+// without close-on-exec (a client's connection it will close).
+TEST(QrPhotosTest, AWorkerHoldsNoneOfTheServersDescriptors) {
+  int leaky[2];
+  ASSERT_EQ(pipe(leaky), 0);  // no O_CLOEXEC
+  for (pid_t pid : Children()) kill(pid, SIGKILL);
+  const std::string photo = QrPng("HTTPS://EXAMPLE.COM/ONE");
+  for (int i = 0; i < kMaxQrPhotoWorkers + 1; ++i) ASSERT_TRUE(ReadQrPhotos({photo}).ok());
+  const std::vector<pid_t> workers = Children();
+  ASSERT_FALSE(workers.empty());
+  for (pid_t pid : workers) {
+    std::vector<std::string> fds;
+    for (const auto& fd : std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/fd"))) {
+      fds.push_back(fd.path().filename().string());
+    }
+    std::sort(fds.begin(), fds.end());
+    EXPECT_EQ(fds, (std::vector<std::string>{"0", "1", "2"})) << "worker " << pid;
+  }
+  close(leaky[0]);
+  close(leaky[1]);
 }
 
 }  // namespace
