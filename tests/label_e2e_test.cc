@@ -527,6 +527,18 @@ TEST_F(VerifyE2eTest, EveryAnonymousEntryPointOfAProcessSharesOneAllowance) {
     }
   }
   EXPECT_GT(waybill_codes_refused, 0) << "ResolveWaybillCode kept an allowance of its own";
+  ASSERT_NO_FATAL_FAILURE(drain(100));
+  ASSERT_NO_FATAL_FAILURE(drain(10));
+  int blacklist_pages_refused = 0;
+  for (int probe = 0; probe < kProbes; ++probe) {
+    grpc::ClientContext context;
+    v1::ListBlacklistResponse listed;
+    if (registry_->ListBlacklist(&context, v1::ListBlacklistRequest(), &listed).error_code() ==
+        grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++blacklist_pages_refused;
+    }
+  }
+  EXPECT_GT(blacklist_pages_refused, 0) << "ListBlacklist kept an allowance of its own";
 }
 
 }  // namespace

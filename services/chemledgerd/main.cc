@@ -509,12 +509,14 @@ absl::Status Serve(const cli::Args& args) {
   if (!ephemera.ok()) return ephemera.status();
   read_options.memory = (*ephemera)->nonces();
   registry::ReadAuthenticator reads(std::move(read_options));
-  registry::RegistryServiceImpl registry_service(d.ledger_client(), &reads, d.refusals());
   // One allowance per client address for every anonymous entry point: the
-  // scan pages, ResolveLabel, ResolveWaybillCode and Verify together
-  // (services/common/rate_limiter.h).
+  // scan pages, ResolveLabel, ResolveWaybillCode, Verify and ListBlacklist
+  // together (services/common/rate_limiter.h).
   RateLimiter anonymous_scans(kAnonymousScansPerSecond, kAnonymousScanBurst, 100000,
                               kAnonymousScansPerNetwork);
+  registry::RegistryServiceImpl registry_service(d.ledger_client(), &reads, d.refusals(),
+                                                 registry::RegistryServiceImpl::Answers::kAll,
+                                                 &anonymous_scans);
   label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), d.notary(), &reads,
                                         d.public_scans(), &anonymous_scans);
   ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer(),

@@ -82,6 +82,13 @@ grpc::Status RegistryServiceImpl::ListBlacklist(grpc::ServerContext* context,
                                                 v1::ListBlacklistResponse* response) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
   if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
+  // A page costs a scan, as the blacklist page does (docs/scan-page.md).
+  if (!anonymous_->Take(ClientAddress(context->peer()), 1, absl::Now())) {
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("the public reads of this address are limited (", anonymous_->rate(),
+                     " a second, bursts of ", anonymous_->burst(), "): retry in a few seconds"));
+  }
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellServedAt(context, *snapshot);
   return Answer(reads_core_.ListBlacklist(*snapshot, *request), response);

@@ -14,6 +14,7 @@
 #include "chemledger/v1/registry_service.grpc.pb.h"
 #include "journal/ledger_client.h"
 #include "services/common/call_executor.h"
+#include "services/common/rate_limiter.h"
 #include "services/registry/read_access.h"
 #include "services/registry/registry_reads.h"
 #include "services/registry/signers.h"
@@ -54,10 +55,18 @@ class RegistryServiceImpl final : public RegistryServiceBase {
   enum class Answers { kAll, kReadsOnly };
 
   // `reads` checks read credentials; `refusals` (may be null) records
-  // requests refused for breaking a rule. All must outlive the service.
+  // requests refused for breaking a rule; ListBlacklist (public, up to 1000
+  // enterprises a page) charges a page to `anonymous_scans`, the process's
+  // allowance per client address (rate_limiter.h; null: the service keeps
+  // its own). All must outlive the service.
   RegistryServiceImpl(journal::LedgerClient* ledger, ReadAuthenticator* reads,
-                      RefusalSink* refusals = nullptr, Answers answers = Answers::kAll)
-      : ledger_(ledger), reads_(reads), refusals_(refusals), answers_(answers) {}
+                      RefusalSink* refusals = nullptr, Answers answers = Answers::kAll,
+                      RateLimiter* anonymous_scans = nullptr)
+      : ledger_(ledger),
+        reads_(reads),
+        refusals_(refusals),
+        answers_(answers),
+        anonymous_(anonymous_scans != nullptr ? anonymous_scans : &own_anonymous_) {}
 
   grpc::Status Submit(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                       v1::SubmitResponse* response) override;
@@ -117,6 +126,9 @@ class RegistryServiceImpl final : public RegistryServiceBase {
   ReadAuthenticator* const reads_;
   RefusalSink* const refusals_;
   const Answers answers_;
+  RateLimiter own_anonymous_{kAnonymousScansPerSecond, kAnonymousScanBurst, 100000,
+                             kAnonymousScansPerNetwork};
+  RateLimiter* const anonymous_;
   const RegistryReads reads_core_{};
   // Runs the raw reads' handlers (raw_unary.h).
   CallExecutor read_executor_{8, 1024, "registry-read"};
