@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -87,9 +88,11 @@ bool Answer(absl::string_view in, std::string* out) {
   // holds should it not: this call's CPU on top of what the worker used.
   rusage used{};
   getrusage(RUSAGE_SELF, &used);
-  const rlimit cpu{static_cast<rlim_t>(used.ru_utime.tv_sec + used.ru_stime.tv_sec + 1 +
-                                       static_cast<int64_t>(cpu_seconds)),
-                   RLIM_INFINITY};
+  rlimit cpu{};
+  getrlimit(RLIMIT_CPU, &cpu);  // the hard limit stays as the server had it
+  cpu.rlim_cur = std::min<rlim_t>(
+      cpu.rlim_max, static_cast<rlim_t>(used.ru_utime.tv_sec + used.ru_stime.tv_sec + 1 +
+                                        static_cast<int64_t>(cpu_seconds)));
   setrlimit(RLIMIT_CPU, &cpu);
   for (uint64_t i = 0; i < count; ++i) {
     uint64_t length = 0;
@@ -116,6 +119,8 @@ bool Answer(absl::string_view in, std::string* out) {
 // answered by a u64 length and the answer, until the server closes the
 // socket (or goes).
 [[noreturn]] void ServeWorker() {
+  const rlimit no_core{0, 0};  // a worker stopped by its CPU limit leaves no core file
+  setrlimit(RLIMIT_CORE, &no_core);
   for (;;) {
     char header[8];
     if (!ReadExactly(STDIN_FILENO, header, sizeof header)) _exit(0);
@@ -241,14 +246,6 @@ absl::StatusOr<std::string> Exchange(const Worker& worker, const std::string& re
     if (n > 0) {
       answer.append(buffer, static_cast<size_t>(n));
     } else if (n == 0) {
-      // The worker ended: a CPU limit it reached is the call's time. (Looked
-      // at without reaping it: End reaps it, and a pid reaped here could
-      // be another process's by the time End kills it.)
-      siginfo_t ended{};
-      if (waitid(P_PID, static_cast<id_t>(worker.pid), &ended, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-          ended.si_pid == worker.pid && ended.si_code == CLD_KILLED && ended.si_status == SIGXCPU) {
-        return TooLong(time_allowed);
-      }
       return absl::InternalError("photos: the worker broke off");
     } else if (errno != EAGAIN && errno != EINTR) {
       return absl::InternalError("photos: the worker broke off");
@@ -299,6 +296,8 @@ struct Workers {
   absl::Mutex mu;
   int busy ABSL_GUARDED_BY(mu) = 0;
   std::vector<Worker> idle ABSL_GUARDED_BY(mu);
+  // The callers whose photos are being read (or wait for a worker).
+  absl::flat_hash_set<std::string> callers ABSL_GUARDED_BY(mu);
 };
 Workers& TheWorkers() {
   static Workers* const workers = new Workers;
@@ -313,12 +312,12 @@ void ServeQrPhotoWorkerIfAsked(int argc, char** argv) {
 }
 
 absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadQrPhotos(
-    const std::vector<absl::string_view>& photos, absl::Duration time_allowed) {
-  if (!workers_enabled) return ReadHere(photos);
+    const std::vector<absl::string_view>& photos, absl::string_view caller,
+    absl::Duration time_allowed) {
+  if (!workers_enabled || photos.empty()) return ReadHere(photos);
   if (time_allowed <= absl::ZeroDuration()) {
     time_allowed = kQrPhotoTimePerCall + kQrPhotoTimePerPhoto * static_cast<int64_t>(photos.size());
   }
-  const absl::Time deadline = absl::Now() + time_allowed;
   std::string request;
   PutInt(&request, 0, 8);  // its length, below
   PutInt(&request, static_cast<uint64_t>(std::ceil(absl::ToDoubleSeconds(time_allowed))), 4);
@@ -331,33 +330,42 @@ absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadQrPhot
   PutInt(&framed_length, request.size() - 8, 8);
   request.replace(0, 8, framed_length);
 
-  // A call waits for a worker at most as long as its photos may take.
+  // A caller has one call's photos read at a time; a call waits for a
+  // worker at most as long as its photos may take, and then has that long.
   Workers& workers = TheWorkers();
   std::optional<Worker> kept;  // an idle worker, reused
   {
     absl::MutexLock lock(&workers.mu);
+    if (!caller.empty() && !workers.callers.insert(std::string(caller)).second) {
+      return absl::ResourceExhaustedError(
+          "photos: a call of this caller's is being read; send the next when it is done");
+    }
     const auto free = [&workers]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(workers.mu) {
       return workers.busy < kMaxQrPhotoWorkers;
     };
-    if (!workers.mu.AwaitWithDeadline(absl::Condition(&free), deadline)) {
+    if (!workers.mu.AwaitWithTimeout(absl::Condition(&free), time_allowed)) {
+      if (!caller.empty()) workers.callers.erase(std::string(caller));
       return absl::ResourceExhaustedError(
           "photos: the server is reading other photos; try again shortly");
     }
     ++workers.busy;
-    if (!workers.idle.empty()) {
-      kept = workers.idle.back();
-      workers.idle.pop_back();
+    if (!workers.idle.empty()) {  // the longest idle first: a dead one is found and reaped
+      kept = workers.idle.front();
+      workers.idle.erase(workers.idle.begin());
     }
   }
   struct Leave {
     Workers& workers;
+    absl::string_view caller;
     std::optional<Worker> worker;  // kept for the next call when set
     ~Leave() {
       absl::MutexLock lock(&workers.mu);
       --workers.busy;
+      if (!caller.empty()) workers.callers.erase(std::string(caller));
       if (worker) workers.idle.push_back(*worker);
     }
-  } leave{workers, std::nullopt};
+  } leave{workers, caller, std::nullopt};
+  const absl::Time deadline = absl::Now() + time_allowed;
   // A kept worker may have gone meanwhile (killed from outside): then once
   // more with a new one.
   for (;;) {

@@ -6,8 +6,9 @@
 // outside. So a server reads such photos in a worker process of its own:
 // its own executable started again with kQrPhotoWorkerArgument, killed when
 // the call's time is up. At most kMaxQrPhotoWorkers such processes run at
-// once per server process; a call waits for one at most as long as its
-// photos may take.
+// once per server process, kept for the next call; a call waits for one at
+// most as long as its photos may take, and a caller has one call read at a
+// time.
 //
 // A binary that serves such photos calls ServeQrPhotoWorkerIfAsked first in
 // main(); that also marks the process as able to start workers. In a binary
@@ -47,13 +48,18 @@ inline constexpr absl::Duration kQrPhotoTimePerPhoto = absl::Seconds(1);
 void ServeQrPhotoWorkerIfAsked(int argc, char** argv);
 
 // For each of `photos`, the codes ReadQrCodes reads in it, or why it could
-// not be read (as ReadQrCodes says). For the call as a whole:
-// DeadlineExceeded when the photos were not read within kQrPhotoTimePerCall
-// plus kQrPhotoTimePerPhoto each (`time_allowed`, when given, instead; for
-// tests), ResourceExhausted when kMaxQrPhotoWorkers stayed busy for that
-// long, Internal when a worker could not be started or broke off.
+// not be read (as ReadQrCodes says). `caller` (a client address as
+// ClientAddress gives it, or an actor's key; empty: not counted) has one
+// call's photos read at a time, whichever entry point it comes through.
+// The time a call may take is kQrPhotoTimePerCall plus kQrPhotoTimePerPhoto
+// each (`time_allowed`, when given, instead; for tests): it waits for a
+// worker at most that long, then has that long to be read. For the call as
+// a whole: DeadlineExceeded when the photos were not read in their time,
+// ResourceExhausted when the caller has a call being read or no worker
+// came free, Internal when a worker could not be started or broke off. No
+// photos: nothing is started.
 absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadQrPhotos(
-    const std::vector<absl::string_view>& photos,
+    const std::vector<absl::string_view>& photos, absl::string_view caller = "",
     absl::Duration time_allowed = absl::ZeroDuration());
 
 }  // namespace chemledger::render

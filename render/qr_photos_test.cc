@@ -52,7 +52,7 @@ TEST(QrPhotosTest, APhotoMadeToBeSlowIsCutOffAtItsTime) {
   ASSERT_LT(slow.size(), 100000u);
   const absl::Time start = absl::Now();
   absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> read =
-      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ONE"), slow}, absl::Seconds(1));
+      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ONE"), slow}, "", absl::Seconds(1));
   const absl::Duration took = absl::Now() - start;
   EXPECT_EQ(read.status().code(), absl::StatusCode::kDeadlineExceeded) << read.status();
   EXPECT_NE(read.status().message().find("not read within 1s"), std::string::npos)
@@ -72,21 +72,41 @@ TEST(QrPhotosTest, AtMostSoManyWorkersAtOnceAndACallWaitsItsTimeForOne) {
   const std::string slow = testing::PhotoSlowToRead(1024);
   std::vector<std::thread> busy;
   for (int i = 0; i < kMaxQrPhotoWorkers; ++i) {
-    busy.emplace_back([&] { ReadQrPhotos({slow}, absl::Seconds(3)).status().IgnoreError(); });
+    busy.emplace_back([&] { ReadQrPhotos({slow}, "", absl::Seconds(3)).status().IgnoreError(); });
   }
   absl::SleepFor(absl::Milliseconds(500));
   const absl::Time asked = absl::Now();
   absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> refused =
-      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ONE")}, absl::Seconds(1));
+      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ONE")}, "", absl::Seconds(1));
   const absl::Duration waited = absl::Now() - asked;
   absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> waited_for_one =
-      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/TWO")}, absl::Seconds(10));
+      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/TWO")}, "", absl::Seconds(10));
   for (std::thread& t : busy) t.join();
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
   EXPECT_GE(waited, absl::Milliseconds(900));
   ASSERT_TRUE(waited_for_one.ok()) << waited_for_one.status();
   ASSERT_TRUE((*waited_for_one)[0].ok()) << (*waited_for_one)[0].status();
   EXPECT_EQ(*(*waited_for_one)[0], std::vector<std::string>{"HTTPS://EXAMPLE.COM/TWO"});
+}
+
+// A caller (an address, an actor's key) has one call's photos read at a
+// time: a second is turned away at once, another caller is served, and the
+// caller is served again once its call is done.
+TEST(QrPhotosTest, ACallerHasOneCallReadAtATime) {
+  const std::string slow = testing::PhotoSlowToRead(1024);
+  const std::string photo = QrPng("HTTPS://EXAMPLE.COM/ONE");
+  std::thread reading(
+      [&] { ReadQrPhotos({slow}, "ipv4:198.51.100.1", absl::Seconds(2)).status().IgnoreError(); });
+  absl::SleepFor(absl::Milliseconds(300));
+  absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> same =
+      ReadQrPhotos({photo}, "ipv4:198.51.100.1");
+  absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> other =
+      ReadQrPhotos({photo}, "ipv4:198.51.100.2");
+  reading.join();
+  EXPECT_EQ(same.status().code(), absl::StatusCode::kResourceExhausted) << same.status();
+  EXPECT_NE(same.status().message().find("this caller"), std::string::npos) << same.status();
+  EXPECT_TRUE(other.ok()) << other.status();
+  EXPECT_TRUE(ReadQrPhotos({photo}, "ipv4:198.51.100.1").ok());
 }
 
 // This process's children (its photo workers), from /proc.

@@ -362,12 +362,16 @@ void ScanServer::Impl::ServeDecode(const httplib::Request& req, httplib::Respons
     // In a worker process with a time limit (render/qr_photos.h): a photo
     // made to be slow to read holds no core for long.
     absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> read =
-        render::ReadQrPhotos({req.body});
+        render::ReadQrPhotos({req.body}, client);
     if (absl::IsResourceExhausted(read.status())) {
+      // Workers busy, or this address has photos being read through Verify.
       res.set_header("Retry-After", "2");
       return SendJson(res, 503,
                       ErrorJson(grpc::StatusCode::UNAVAILABLE,
-                                "the server is reading other photos; try again"));
+                                absl::StrContains(read.status().message(), "this caller")
+                                    ? "a photo from this network address is being read; send "
+                                      "the next when it is done"
+                                    : "the server is reading other photos; try again"));
     }
     if (absl::IsDeadlineExceeded(read.status())) {
       return SendJson(res, 400,

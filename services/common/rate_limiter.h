@@ -9,8 +9,9 @@
 // already known keep theirs, and one network's flood does not spend the allowance of new clients
 // elsewhere). With a NetworkAllowance, each network (ClientNetwork) has a bucket of its own as
 // well, which every call from its addresses also takes from: the addresses of one IPv6 /48
-// (65,536 /64s, each a client) or IPv4 /24 share that much. A call that costs nothing takes
-// nothing.
+// (65,536 /64s, each a client) or IPv4 /24 share that much; at most max_clients / 4 networks
+// are remembered, and beyond them new networks share one such bucket until some are forgotten.
+// A call that costs nothing takes nothing.
 //
 // Thread-safety: thread-safe.
 

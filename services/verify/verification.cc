@@ -75,7 +75,8 @@ size_t CostOfCodesRead(size_t images, size_t codes_read) {
 absl::StatusOr<v1::VerifyResponse> Verify(const storage::StateReader& state,
                                           const v1::VerifyRequest& request, absl::CivilDay today,
                                           const label::Scanner& scanner,
-                                          absl::FunctionRef<absl::Status(size_t extra)> charge) {
+                                          absl::FunctionRef<absl::Status(size_t extra)> charge,
+                                          absl::string_view photo_caller) {
   if (absl::Status s = CheckBounds(request); !s.ok()) return s;
   // The images read first: what they hold is charged before anything is
   // verified (a photo of a hundred waybill codes is a hundred resolutions).
@@ -83,7 +84,7 @@ absl::StatusOr<v1::VerifyResponse> Verify(const storage::StateReader& state,
   // image made to be slow to read holds no core for long.
   std::vector<std::vector<std::string>> read(request.images_size());
   absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> photos =
-      render::ReadQrPhotos({request.images().begin(), request.images().end()});
+      render::ReadQrPhotos({request.images().begin(), request.images().end()}, photo_caller);
   if (!photos.ok()) {
     const absl::string_view why = absl::StripPrefix(photos.status().message(), "photos: ");
     // Not read in time: the same images would not be read in time again.

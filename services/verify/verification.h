@@ -53,11 +53,17 @@ size_t CostOfCodesRead(size_t images, size_t codes_read);
 // CostOfCodesRead (0 included); a status it returns other than OK ends the
 // call with that status. INVALID_ARGUMENT naming the field when the request
 // is over the bounds above (CheckBounds) or an image holds more than
-// kMaxCodesPerImage codes; otherwise errors only when `state` cannot be read.
+// kMaxCodesPerImage codes. The images are read by render::ReadQrPhotos for
+// `photo_caller` (the caller's address or key: one call's images read at a
+// time): INVALID_ARGUMENT "images: not read within …" when they took longer
+// than their time, RESOURCE_EXHAUSTED "images: …" when the caller has a call
+// being read or no worker came free. Otherwise errors only when `state`
+// cannot be read.
 absl::StatusOr<v1::VerifyResponse> Verify(
     const storage::StateReader& state, const v1::VerifyRequest& request, absl::CivilDay today,
     const label::Scanner& scanner,
-    absl::FunctionRef<absl::Status(size_t extra)> charge = [](size_t) { return absl::OkStatus(); });
+    absl::FunctionRef<absl::Status(size_t extra)> charge = [](size_t) { return absl::OkStatus(); },
+    absl::string_view photo_caller = "");
 
 }  // namespace chemledger::verify
 

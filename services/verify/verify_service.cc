@@ -85,8 +85,12 @@ grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,
                      "; each code more costs 1), over this caller's limit: nothing was verified; "
                      "retry in a few seconds, or send fewer images at once"));
   };
+  // One call's images read at a time per caller (its key, or its address).
+  const std::string photo_caller = scanner.registered()
+                                       ? absl::StrCat("key:", scanner.actor()->public_key())
+                                       : ClientAddress(context->peer());
   absl::StatusOr<v1::VerifyResponse> verified =
-      verify::Verify(*snapshot, *request, api::TodayInChina(), scanner, charge);
+      verify::Verify(*snapshot, *request, api::TodayInChina(), scanner, charge, photo_caller);
   if (!verified.ok()) return ToGrpcStatus(verified.status());
   *response = *std::move(verified);
   if (!scanner.registered() && public_scans_ != nullptr) {
