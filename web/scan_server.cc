@@ -226,6 +226,9 @@ struct ScanServer::Impl {
   std::thread thread;
 
   void Route();
+  // Charges a page to the client's anonymous allowance; false, with the
+  // 429 page sent, when it has no more.
+  bool TakeAPage(const httplib::Request& req, const PageRequest& page, httplib::Response& res);
   void ServeScan(const httplib::Request& req, httplib::Response& res);
   void ServeBlacklist(const httplib::Request& req, httplib::Response& res);
   void RouteStaffApp();
@@ -248,19 +251,23 @@ void ScanServer::Impl::Fail(const httplib::Request& req, httplib::Response& res,
                        page));
 }
 
+bool ScanServer::Impl::TakeAPage(const httplib::Request& req, const PageRequest& page,
+                                 httplib::Response& res) {
+  if (anonymous->Take(ClientOf(req, trusted_proxies), 1, absl::Now())) return true;
+  const bool zh = page.language == Language::kChinese;
+  res.set_header("Retry-After", "5");
+  SendHtml(res, 429,
+           MessagePage(zh ? "请稍候" : "Please wait",
+                       zh ? "来自此网络地址的扫描过多，请几秒钟后再试。"
+                          : "Too many scans from this network address: try again in a few "
+                            "seconds.",
+                       page));
+  return false;
+}
+
 void ScanServer::Impl::ServeScan(const httplib::Request& req, httplib::Response& res) {
   const PageRequest page = PageRequestOf(req);
-  const bool zh = page.language == Language::kChinese;
-  if (!anonymous->Take(ClientOf(req, trusted_proxies), 1, absl::Now())) {
-    res.set_header("Retry-After", "5");
-    SendHtml(res, 429,
-             MessagePage(zh ? "请稍候" : "Please wait",
-                         zh ? "来自此网络地址的扫描过多，请几秒钟后再试。"
-                            : "Too many scans from this network address: try again in a few "
-                              "seconds.",
-                         page));
-    return;
-  }
+  if (!TakeAPage(req, page, res)) return;
   const std::string url = absl::StrCat("HTTPS://", resolver_host, req.path);
   // How long each stage took, for the Server-Timing header (what a browser's
   // developer tools and chembench read; durations only, nothing else).
@@ -301,18 +308,8 @@ void ScanServer::Impl::ServeScan(const httplib::Request& req, httplib::Response&
 
 void ScanServer::Impl::ServeBlacklist(const httplib::Request& req, httplib::Response& res) {
   const PageRequest page = PageRequestOf(req);
-  const bool zh = page.language == Language::kChinese;
   // A page of the blacklist reads up to 100 enterprises: it costs a scan.
-  if (!anonymous->Take(ClientOf(req, trusted_proxies), 1, absl::Now())) {
-    res.set_header("Retry-After", "5");
-    SendHtml(res, 429,
-             MessagePage(zh ? "请稍候" : "Please wait",
-                         zh ? "来自此网络地址的请求过多，请几秒钟后再试。"
-                            : "Too many requests from this network address: try again in a few "
-                              "seconds.",
-                         page));
-    return;
-  }
+  if (!TakeAPage(req, page, res)) return;
   std::shared_ptr<const storage::Snapshot> snapshot = ledger->Latest();
   bool more = false;
   const std::string after = req.get_param_value("after");

@@ -20,6 +20,16 @@ namespace {
 // a synchronous server without one).
 class EchoService final : public testing::SlowEcho::Service {};
 
+// Options for a test server on `listen` serving `echo`.
+GrpcServerOptions TestOptions(const std::string& listen, EchoService* echo) {
+  GrpcServerOptions options;
+  options.name = "test";
+  options.listen = listen;
+  options.credentials = grpc::InsecureServerCredentials();
+  options.services = {echo};
+  return options;
+}
+
 cli::Args Parse(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(argv, {{"max-threads", "grpc-reflection"}, {}});
   EXPECT_TRUE(args.ok()) << args.status();
@@ -38,12 +48,8 @@ TEST(GrpcServerTest, MaxThreadsIsEightToTenThousand) {
 }
 
 TEST(GrpcServerTest, StartsOnAFreePortAndNamesTheFlagWhenItCannotListen) {
-  GrpcServerOptions options;
-  options.name = "test";
-  options.listen = "127.0.0.1:0";
-  options.credentials = grpc::InsecureServerCredentials();
   EchoService echo;
-  options.services = {&echo};
+  GrpcServerOptions options = TestOptions("127.0.0.1:0", &echo);
   absl::StatusOr<StartedGrpcServer> started = StartGrpcServer(std::move(options), "--listen");
   ASSERT_TRUE(started.ok()) << started.status();
   ASSERT_GT(started->port, 0);
@@ -52,12 +58,8 @@ TEST(GrpcServerTest, StartsOnAFreePortAndNamesTheFlagWhenItCannotListen) {
                                      grpc::InsecureChannelCredentials());
   EXPECT_EQ(testing::CheckHealth(channel), testing::kServing);
   // The same port again: taken.
-  GrpcServerOptions again;
-  again.name = "test";
-  again.listen = absl::StrCat("127.0.0.1:", started->port);
-  again.credentials = grpc::InsecureServerCredentials();
   EchoService echo_again;
-  again.services = {&echo_again};
+  GrpcServerOptions again = TestOptions(absl::StrCat("127.0.0.1:", started->port), &echo_again);
   absl::StatusOr<StartedGrpcServer> refused = StartGrpcServer(std::move(again), "--internal-listen");
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
@@ -130,12 +132,8 @@ ReflectionAnswer ListServices(int port) {
 // thread, without credentials); on, it lists the services.
 TEST(GrpcServerTest, ReflectionAnswersOnlyWhenAskedFor) {
   for (const bool reflection : {false, true}) {
-    GrpcServerOptions options;
-    options.name = "test";
-    options.listen = "127.0.0.1:0";
-    options.credentials = grpc::InsecureServerCredentials();
     EchoService echo;
-    options.services = {&echo};
+    GrpcServerOptions options = TestOptions("127.0.0.1:0", &echo);
     options.reflection = reflection;
     absl::StatusOr<StartedGrpcServer> started = StartGrpcServer(std::move(options), "--listen");
     ASSERT_TRUE(started.ok()) << started.status();
