@@ -49,6 +49,14 @@ bool GetInt(absl::string_view* in, int bytes, uint64_t* v) {
   in->remove_prefix(bytes);
   return true;
 }
+// `body` after its u64 length: one message of the protocol.
+std::string Framed(absl::string_view body) {
+  std::string framed;
+  framed.reserve(8 + body.size());
+  PutInt(&framed, body.size(), 8);
+  framed.append(body.data(), body.size());
+  return framed;
+}
 bool GetBytes(absl::string_view* in, uint64_t n, absl::string_view* out) {
   if (in->size() < n) return false;
   *out = in->substr(0, n);
@@ -131,12 +139,9 @@ bool Answer(absl::string_view in, std::string* out) {
     std::string request(length, '\0');
     if (!ReadExactly(STDIN_FILENO, request.data(), length)) _exit(2);
     std::string answer;
-    PutInt(&answer, 0, 8);  // its length, below
     if (!Answer(request, &answer)) _exit(2);
-    std::string framed_length;
-    PutInt(&framed_length, answer.size() - 8, 8);
-    answer.replace(0, 8, framed_length);
-    for (absl::string_view left = answer; !left.empty();) {
+    const std::string framed = Framed(answer);
+    for (absl::string_view left = framed; !left.empty();) {
       const ssize_t n = write(STDOUT_FILENO, left.data(), left.size());
       if (n > 0) {
         left.remove_prefix(static_cast<size_t>(n));
@@ -245,9 +250,7 @@ absl::StatusOr<std::string> Exchange(const Worker& worker, const std::string& re
     const ssize_t n = recv(worker.fd, buffer, sizeof buffer, 0);
     if (n > 0) {
       answer.append(buffer, static_cast<size_t>(n));
-    } else if (n == 0) {
-      return absl::InternalError("photos: the worker broke off");
-    } else if (errno != EAGAIN && errno != EINTR) {
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {  // it ended, or the socket broke
       return absl::InternalError("photos: the worker broke off");
     }
     if (!length_known && answer.size() >= 8) {
@@ -318,17 +321,14 @@ absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadQrPhot
   if (time_allowed <= absl::ZeroDuration()) {
     time_allowed = kQrPhotoTimePerCall + kQrPhotoTimePerPhoto * static_cast<int64_t>(photos.size());
   }
-  std::string request;
-  PutInt(&request, 0, 8);  // its length, below
-  PutInt(&request, static_cast<uint64_t>(std::ceil(absl::ToDoubleSeconds(time_allowed))), 4);
-  PutInt(&request, photos.size(), 4);
+  std::string body;
+  PutInt(&body, static_cast<uint64_t>(std::ceil(absl::ToDoubleSeconds(time_allowed))), 4);
+  PutInt(&body, photos.size(), 4);
   for (absl::string_view photo : photos) {
-    PutInt(&request, photo.size(), 8);
-    request.append(photo.data(), photo.size());
+    PutInt(&body, photo.size(), 8);
+    body.append(photo.data(), photo.size());
   }
-  std::string framed_length;
-  PutInt(&framed_length, request.size() - 8, 8);
-  request.replace(0, 8, framed_length);
+  const std::string request = Framed(body);
 
   // A caller has one call's photos read at a time; a call waits for a
   // worker at most as long as its photos may take, and then has that long.
@@ -338,7 +338,7 @@ absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadQrPhot
     absl::MutexLock lock(&workers.mu);
     if (!caller.empty() && !workers.callers.insert(std::string(caller)).second) {
       return absl::ResourceExhaustedError(
-          "photos: a call of this caller's is being read; send the next when it is done");
+          absl::StrCat("photos: ", kQrPhotoCallerBusy, "; send the next when it is done"));
     }
     const auto free = [&workers]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(workers.mu) {
       return workers.busy < kMaxQrPhotoWorkers;

@@ -32,6 +32,10 @@ namespace chemledger::render {
 // The argument that makes a server's executable a photo worker.
 inline constexpr char kQrPhotoWorkerArgument[] = "--chemledger-qr-photo-worker";
 
+// In the message of ReadQrPhotos' ResourceExhausted when the caller has a
+// call being read (not when no worker came free).
+inline constexpr char kQrPhotoCallerBusy[] = "a call of this caller's is being read";
+
 // Worker processes reading photos at once, per server process.
 inline constexpr int kMaxQrPhotoWorkers = 2;
 

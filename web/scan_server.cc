@@ -210,8 +210,7 @@ struct ScanServer::Impl {
   std::unique_ptr<httplib::Server> http;
   // Anonymous scans per client address: the process's shared allowance
   // (Options::anonymous_scans), else the pages' own.
-  RateLimiter own_anonymous{kAnonymousScansPerSecond, kAnonymousScanBurst, 100000,
-                            kAnonymousScansPerNetwork};
+  RateLimiter own_anonymous = AnonymousScanAllowance();
   RateLimiter* anonymous = &own_anonymous;
   // Options::trusted_proxies, as AddressBytes (nullopt: any loopback peer).
   std::optional<std::vector<std::string>> trusted_proxies;
@@ -363,12 +362,13 @@ void ScanServer::Impl::ServeDecode(const httplib::Request& req, httplib::Respons
     if (absl::IsResourceExhausted(read.status())) {
       // Workers busy, or this address has photos being read through Verify.
       res.set_header("Retry-After", "2");
-      return SendJson(res, 503,
-                      ErrorJson(grpc::StatusCode::UNAVAILABLE,
-                                absl::StrContains(read.status().message(), "this caller")
-                                    ? "a photo from this network address is being read; send "
-                                      "the next when it is done"
-                                    : "the server is reading other photos; try again"));
+      return SendJson(
+          res, 503,
+          ErrorJson(grpc::StatusCode::UNAVAILABLE,
+                    absl::StrContains(read.status().message(), render::kQrPhotoCallerBusy)
+                        ? "a photo from this network address is being read; send "
+                          "the next when it is done"
+                        : "the server is reading other photos; try again"));
     }
     if (absl::IsDeadlineExceeded(read.status())) {
       return SendJson(res, 400,

@@ -512,8 +512,7 @@ absl::Status Serve(const cli::Args& args) {
   // One allowance per client address for every anonymous entry point: the
   // scan pages, ResolveLabel, ResolveWaybillCode, Verify and ListBlacklist
   // together (services/common/rate_limiter.h).
-  RateLimiter anonymous_scans(kAnonymousScansPerSecond, kAnonymousScanBurst, 100000,
-                              kAnonymousScansPerNetwork);
+  RateLimiter anonymous_scans = AnonymousScanAllowance();
   registry::RegistryServiceImpl registry_service(d.ledger_client(), &reads, d.refusals(),
                                                  registry::RegistryServiceImpl::Answers::kAll,
                                                  &anonymous_scans);

@@ -36,8 +36,7 @@ absl::Status Run(ServiceProcess& process) {
   if (!p.ok()) return p.status();
   journal::LedgerClient* ledger = p->ledger->client();
   // One allowance per client address for Verify and the pages together.
-  RateLimiter anonymous_scans(kAnonymousScansPerSecond, kAnonymousScanBurst, 100000,
-                              kAnonymousScansPerNetwork);
+  RateLimiter anonymous_scans = AnonymousScanAllowance();
   verify::VerifyOptions options;
   options.public_scans = p->public_scans.get();
   options.anonymous_scans = &anonymous_scans;

@@ -63,7 +63,9 @@ class RateLimiter {
     double burst;
   };
 
-  RateLimiter(double rate, double burst, size_t max_clients = 100000,
+  static constexpr size_t kDefaultMaxClients = 100000;
+
+  RateLimiter(double rate, double burst, size_t max_clients = kDefaultMaxClients,
               NetworkAllowance per_network = {})
       : rate_(rate), burst_(burst), max_clients_(max_clients), per_network_(per_network) {}
 
@@ -102,11 +104,17 @@ class RateLimiter {
   absl::Time last_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
-// What all the addresses of one network (an IPv4 /24, an IPv6 /48) may ask
-// of the public scan together, per server process: 16 addresses' worth.
-// Without it the /64s of one /48 would be 65,536 clients of their own.
-inline constexpr RateLimiter::NetworkAllowance kAnonymousScansPerNetwork{
-    16 * kAnonymousScansPerSecond, 16 * kAnonymousScanBurst};
+// The allowance of the public scan without credentials, per server process:
+// `rate` a second and bursts of `burst` per client address, and
+// kAnonymousAddressesPerNetwork addresses' worth for all the addresses of one
+// network (an IPv4 /24, an IPv6 /48) together; without that, the /64s of one
+// /48 would be 65,536 clients of their own.
+inline constexpr int kAnonymousAddressesPerNetwork = 16;
+inline RateLimiter AnonymousScanAllowance(double rate = kAnonymousScansPerSecond,
+                                          double burst = kAnonymousScanBurst) {
+  return RateLimiter(rate, burst, RateLimiter::kDefaultMaxClients,
+                     {kAnonymousAddressesPerNetwork * rate, kAnonymousAddressesPerNetwork * burst});
+}
 
 }  // namespace chemledger
 

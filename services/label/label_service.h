@@ -103,8 +103,7 @@ class LabelServiceImpl final : public LabelServiceBase {
   // Anonymous ResolveLabel calls, per client address: the process's
   // allowance shared with its other anonymous entry points when one was
   // given, else its own.
-  RateLimiter own_anonymous_{kAnonymousScansPerSecond, kAnonymousScanBurst, 100000,
-                             kAnonymousScansPerNetwork};
+  RateLimiter own_anonymous_ = AnonymousScanAllowance();
   RateLimiter* const anonymous_;
   // Signed ResolveLabel calls, per actor key.
   RateLimiter own_signed_{kSignedScansPerSecond, kSignedScanBurst};

@@ -126,8 +126,7 @@ class RegistryServiceImpl final : public RegistryServiceBase {
   ReadAuthenticator* const reads_;
   RefusalSink* const refusals_;
   const Answers answers_;
-  RateLimiter own_anonymous_{kAnonymousScansPerSecond, kAnonymousScanBurst, 100000,
-                             kAnonymousScansPerNetwork};
+  RateLimiter own_anonymous_ = AnonymousScanAllowance();
   RateLimiter* const anonymous_;
   const RegistryReads reads_core_{};
   // Runs the raw reads' handlers (raw_unary.h).

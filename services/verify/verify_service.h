@@ -49,8 +49,7 @@ class VerifyServiceImpl final : public VerifyServiceBase {
         reads_(reads),
         signed_rate_(options.signed_rate),
         signed_burst_(options.signed_burst),
-        own_anonymous_(options.anonymous_rate, options.anonymous_burst, 100000,
-                       {16 * options.anonymous_rate, 16 * options.anonymous_burst}),
+        own_anonymous_(AnonymousScanAllowance(options.anonymous_rate, options.anonymous_burst)),
         anonymous_(options.anonymous_scans != nullptr ? options.anonymous_scans : &own_anonymous_),
         signed_(options.signed_rate, options.signed_burst),
         public_scans_(options.public_scans) {}

@@ -112,8 +112,7 @@ class WaybillServiceImpl final : public WaybillServiceBase {
   const SubmitStreamOptions stream_options_;
   registry::StreamGate streams_;
   // Anonymous resolutions of waybill codes, per client address.
-  RateLimiter own_anonymous_{kAnonymousScansPerSecond, kAnonymousScanBurst, 100000,
-                             kAnonymousScansPerNetwork};
+  RateLimiter own_anonymous_ = AnonymousScanAllowance();
   RateLimiter* const anonymous_;
   // Runs the raw reads' handlers (raw_unary.h).
   CallExecutor read_executor_{8, 1024, "waybill-read"};
