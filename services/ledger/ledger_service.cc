@@ -188,21 +188,8 @@ grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
       CheckpointFor(*snapshot, signer_->name(), *cosignatures_, *request);
   if (!to_sign.ok()) return ToGrpcStatus(to_sign.status());
   const crypto::Checkpoint& checkpoint = to_sign->checkpoint;
-  std::optional<std::string> note;
-  {
-    absl::MutexLock lock(&checkpoint_mu_);
-    if (signed_checkpoint_ && signed_checkpoint_->size == checkpoint.size &&
-        signed_checkpoint_->root == checkpoint.root_hash) {
-      note = signed_checkpoint_->note;
-    }
-  }
-  if (!note) {
-    absl::StatusOr<std::string> signed_note = signer_->SignCheckpoint(checkpoint);
-    if (!signed_note.ok()) return ToGrpcStatus(signed_note.status());
-    note = *signed_note;
-    absl::MutexLock lock(&checkpoint_mu_);
-    signed_checkpoint_ = SignedCheckpoint{checkpoint.size, checkpoint.root_hash, *signed_note};
-  }
+  absl::StatusOr<std::string> note = checkpoint_notes_.NoteFor(checkpoint);
+  if (!note.ok()) return ToGrpcStatus(note.status());
   // Ed25519 signs the same text the same way: the witnesses' lines were made
   // over exactly this note.
   absl::StrAppend(&*note, to_sign->witness_lines);

@@ -25,6 +25,7 @@
 #include "services/ledger/witness_cosignatures.h"
 #include "services/ledger/ledger.h"
 #include "services/ledger/ledger_reads.h"
+#include "services/ledger/log_proofs.h"
 
 namespace chemledger::ledger {
 
@@ -93,7 +94,8 @@ class LedgerServiceImpl final : public LedgerServiceBase {
         cosignatures_(cosignatures ? cosignatures : own_cosignatures_.get()),
         stream_options_(stream_options),
         streams_(reads, stream_options.max_open, stream_options.max_per_enterprise,
-                 stream_options.max_per_actor) {}
+                 stream_options.max_per_actor),
+        checkpoint_notes_(checkpoint_signer) {}
 
   grpc::Status Append(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                       v1::AppendResponse* response) override;
@@ -165,15 +167,8 @@ class LedgerServiceImpl final : public LedgerServiceBase {
   registry::StreamGate streams_;
   // Runs the raw reads' handlers (raw_unary.h).
   CallExecutor read_executor_{8, 1024, "ledger-read"};
-  // The last checkpoint note signed (GetCheckpoint): anyone may ask as often
-  // as they like, and it is signed again only for another size or root.
-  absl::Mutex checkpoint_mu_;
-  struct SignedCheckpoint {
-    uint64_t size = 0;
-    crypto::Sha256Digest root;
-    std::string note;
-  };
-  std::optional<SignedCheckpoint> signed_checkpoint_ ABSL_GUARDED_BY(checkpoint_mu_);
+  // The checkpoint notes GetCheckpoint signed last.
+  SignedCheckpointNotes checkpoint_notes_;
 };
 
 }  // namespace chemledger::ledger

@@ -85,6 +85,40 @@ absl::StatusOr<CheckpointToSign> CheckpointFor(const storage::Snapshot& snapshot
   return out;
 }
 
+absl::StatusOr<std::string> SignedCheckpointNotes::NoteFor(const crypto::Checkpoint& checkpoint) {
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+      if (it->size == checkpoint.size && it->root == checkpoint.root_hash) {
+        std::string note = it->note;
+        // The one asked for again moves to the front: the newest checkpoint
+        // and a co-signed one asked for in turn both stay kept.
+        if (it != kept_.begin()) {
+          Signed again = std::move(*it);
+          kept_.erase(it);
+          kept_.push_front(std::move(again));
+        }
+        return note;
+      }
+    }
+  }
+  // Signed outside the lock: two callers asking for a new size at once may
+  // both sign it (the same note; Ed25519 is deterministic), and nobody waits
+  // behind a signature.
+  absl::StatusOr<std::string> note = signer_->SignCheckpoint(checkpoint);
+  if (!note.ok()) return note.status();
+  absl::MutexLock lock(&mu_);
+  ++signatures_made_;
+  kept_.push_front(Signed{checkpoint.size, checkpoint.root_hash, *note});
+  if (kept_.size() > static_cast<size_t>(kKept)) kept_.pop_back();
+  return note;
+}
+
+int64_t SignedCheckpointNotes::signatures_made() const {
+  absl::MutexLock lock(&mu_);
+  return signatures_made_;
+}
+
 absl::StatusOr<v1::AddCheckpointCosignatureResponse> AddCosignature(
     const storage::Snapshot& snapshot, const v1::Actor& witness, const crypto::NoteVerifier& log,
     const v1::AddCheckpointCosignatureRequest& request, WitnessCosignatures& cosignatures) {

@@ -9,15 +9,19 @@
 // PermissionDenied); none is the server's fault but a store that cannot be
 // read, or a co-signatures' file that cannot be written.
 //
-// Thread-safety: functions of their arguments; WitnessCosignatures is
-// thread-safe.
+// Thread-safety: functions of their arguments; WitnessCosignatures and
+// SignedCheckpointNotes are thread-safe.
 
 #ifndef CHEMLEDGER_SERVICES_LEDGER_LOG_PROOFS_H_
 #define CHEMLEDGER_SERVICES_LEDGER_LOG_PROOFS_H_
 
+#include <cstdint>
+#include <deque>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/string_view.h"
 #include "chemledger/v1/ledger.pb.h"
 #include "chemledger/v1/ledger_service.pb.h"
@@ -52,6 +56,38 @@ absl::StatusOr<CheckpointToSign> CheckpointFor(const storage::Snapshot& snapshot
                                                absl::string_view origin,
                                                const WitnessCosignatures& cosignatures,
                                                const v1::GetCheckpointRequest& request);
+
+// The checkpoint notes signed last, so that GetCheckpoint, which anyone may
+// call as often as they like, signs only a size and root it has not signed
+// lately: the newest checkpoint once per size the log reaches, and each
+// co-signed one once, however a caller alternates between them (with and
+// without with_cosignatures, or min_cosignatures and witness_key_ids that
+// pick different checkpoints). Keeps the last kKept notes.
+class SignedCheckpointNotes {
+ public:
+  static constexpr int kKept = 8;
+
+  // `signer` is not owned and must outlive this.
+  explicit SignedCheckpointNotes(const crypto::NoteSigner* signer) : signer_(signer) {}
+
+  // The note `signer` signs for `checkpoint`: kept, or signed now and kept.
+  absl::StatusOr<std::string> NoteFor(const crypto::Checkpoint& checkpoint)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // How many notes this has signed.
+  int64_t signatures_made() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Signed {
+    uint64_t size = 0;
+    crypto::Sha256Digest root;
+    std::string note;
+  };
+  const crypto::NoteSigner* const signer_;
+  mutable absl::Mutex mu_;
+  std::deque<Signed> kept_ ABSL_GUARDED_BY(mu_);  // newest first
+  int64_t signatures_made_ ABSL_GUARDED_BY(mu_) = 0;
+};
 
 // Keeps `witness`'s co-signature of one of this log's checkpoints: the
 // request's note must be a checkpoint signed by `log` (origin and key), of

@@ -5,6 +5,7 @@
 
 #include "crypto/checkpoint.h"
 #include "crypto/merkle.h"
+#include "crypto/sha256.h"
 #include "gtest/gtest.h"
 #include "services/ledger/witness_cosignatures.h"
 #include "services/registry/registry_testing.h"
@@ -198,6 +199,36 @@ TEST_F(LogProofsTest, CosignaturesThatAreNotThisLogsOrTheWitnesssAreRefused) {
                      Request(*witness_signer.Cosign(*log_.SignCheckpoint(beyond))), *cosignatures_),
       absl::StatusCode::kInvalidArgument, "a size beyond this log's");
   EXPECT_FALSE(cosignatures_->Newest().has_value()) << "a refused co-signature was kept";
+}
+
+// A caller alternating the newest checkpoint and a co-signed older one (or
+// several co-signed ones) costs one signature per checkpoint, not per call;
+// a new size is signed once; the least recently asked for is let go past
+// kKept.
+TEST_F(LogProofsTest, SignedCheckpointNotesSignEachCheckpointOnce) {
+  SignedCheckpointNotes notes(&log_);
+  const crypto::Checkpoint newest{log_.name(), snapshot_->size(), snapshot_->root()};
+  const crypto::Checkpoint older{log_.name(), 2, *snapshot_->Root(2)};
+  for (int i = 0; i < 10; ++i) {
+    absl::StatusOr<std::string> a = notes.NoteFor(newest);
+    ASSERT_TRUE(a.ok()) << a.status();
+    EXPECT_EQ(*a, *log_.SignCheckpoint(newest));
+    absl::StatusOr<std::string> b = notes.NoteFor(older);
+    ASSERT_TRUE(b.ok()) << b.status();
+    EXPECT_EQ(*b, *log_.SignCheckpoint(older));
+  }
+  EXPECT_EQ(notes.signatures_made(), 2);
+
+  // Sizes 1..kKept signed once each push the two out in turn, but the one
+  // asked for again between them stays.
+  for (uint64_t size = 1; size <= SignedCheckpointNotes::kKept; ++size) {
+    const crypto::Checkpoint c{log_.name(), size, crypto::Sha256(std::to_string(size))};
+    ASSERT_TRUE(notes.NoteFor(c).ok());
+    ASSERT_TRUE(notes.NoteFor(newest).ok());
+  }
+  EXPECT_EQ(notes.signatures_made(), 2 + SignedCheckpointNotes::kKept);
+  ASSERT_TRUE(notes.NoteFor(older).ok());  // let go: signed again
+  EXPECT_EQ(notes.signatures_made(), 3 + SignedCheckpointNotes::kKept);
 }
 
 }  // namespace
