@@ -26,16 +26,7 @@ grpc::Status AdminServiceImpl::ServeBackup(const grpc::ServerContextBase& contex
   absl::StatusOr<v1::Actor> reader =
       reads_->Authenticate(*snapshot, context, api::kBackupMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
-  if (reader->role() != v1::PLATFORM_ADMIN) {
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        "backups are for platform administrators");
-  }
-  if (!backing_up_.TryLock()) {
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        "a backup is running: one at a time");
-  }
-  absl::StatusOr<BackupResult> backup = BackupDeployment(*deployment_);
-  backing_up_.Unlock();
+  absl::StatusOr<BackupResult> backup = BackupDeployment(*deployment_, *reader);
   if (!backup.ok()) return ToGrpcStatus(backup.status());
   std::cout << "backup of log size " << backup->size << " in " << backup->directory << " ("
             << backup->records << " records, " << absl::FormatDuration(backup->took) << ")"

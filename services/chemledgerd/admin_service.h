@@ -1,6 +1,7 @@
 // AdminService (proto/chemledger/v1/admin_service.proto) over a deployment:
 // online backups, for platform administrators (read credentials). A thin
-// adapter over BackupDeployment (deployment.h); one backup at a time.
+// adapter over BackupDeployment (deployment.h), which allows one backup at a
+// time.
 // Backup is served raw (raw_unary.h): its read credentials are checked over
 // the request's bytes as received.
 //
@@ -11,7 +12,6 @@
 #define CHEMLEDGER_SERVICES_CHEMLEDGERD_ADMIN_SERVICE_H_
 
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "chemledger/v1/admin_service.grpc.pb.h"
 #include "services/chemledgerd/deployment.h"
 #include "services/common/call_executor.h"
@@ -35,9 +35,8 @@ class AdminServiceImpl final
 
   const Deployment* const deployment_;
   registry::ReadAuthenticator* const reads_;
-  absl::Mutex backing_up_;
   // Runs Backup's handler: a second backup asked for while one runs is
-  // refused by `backing_up_`, not queued behind it. Last, so that it stops
+  // refused by BackupDeployment, not queued behind it. Last, so that it stops
   // before the members its calls use go.
   CallExecutor executor_{2, 4, "admin-backup"};
 };

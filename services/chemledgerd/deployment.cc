@@ -12,6 +12,7 @@
 #include <system_error>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -446,7 +447,15 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
   return d;
 }
 
-absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment) {
+absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment,
+                                              const v1::Actor& caller) {
+  if (caller.role() != v1::PLATFORM_ADMIN) {
+    return absl::PermissionDeniedError("backups are for platform administrators");
+  }
+  if (!deployment.backing_up_.TryLock()) {
+    return absl::ResourceExhaustedError("a backup is running: one at a time");
+  }
+  const absl::Cleanup done_backing_up = [&deployment] { deployment.backing_up_.Unlock(); };
   const absl::Time started = absl::Now();
   const std::string backups = deployment.data_dir() + "/backups";
   std::error_code ec;

@@ -31,6 +31,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "chemledger/v1/registry.pb.h"
 #include "crypto/checkpoint.h"
 #include "crypto/keys.h"
 #include "journal/journal.h"
@@ -159,6 +161,8 @@ struct OpenOptions {
   absl::Duration replica_lag_limit = absl::Seconds(5);
 };
 
+struct BackupResult;
+
 class Deployment {
  public:
   // Opens an initialised data directory. Replays nothing: the store's state
@@ -199,8 +203,13 @@ class Deployment {
   uint32_t rules_epoch() const { return rules_epoch_; }
 
  private:
+  friend absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment,
+                                                       const v1::Actor& caller);
   Deployment() = default;
 
+  // Held by the backup running (BackupDeployment): one at a time, so that
+  // none removes what another is writing as left over from a crash.
+  mutable absl::Mutex backing_up_;
   std::string data_dir_;
   uint32_t rules_epoch_ = journal::kCurrentRulesEpoch;
   // Destruction runs bottom-up: the personalities, the refusal recorder
@@ -229,7 +238,9 @@ class Deployment {
 // copy's checkpoint signed by the note key, and the witnesses' co-signatures.
 // The directory appears whole or not at all (written as .partial-<name>,
 // then renamed and synced; what a crash left of one is removed by the next
-// backup). Keys are not copied.
+// backup). Keys are not copied. For platform administrators only (`caller`,
+// authenticated by the caller of this; else PermissionDenied), one at a time
+// per deployment (a second asked for while one runs: ResourceExhausted).
 struct BackupResult {
   std::string directory;
   uint64_t size = 0;
@@ -238,7 +249,8 @@ struct BackupResult {
   uint64_t records = 0;
   absl::Duration took;
 };
-absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment);
+absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment,
+                                              const v1::Actor& caller);
 
 // Makes a data directory `data_dir` (which must not exist) of the backup in
 // `backup_dir` and the key directory `keys_dir` (the deployment's
