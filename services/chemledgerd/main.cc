@@ -513,11 +513,13 @@ absl::Status Serve(const cli::Args& args) {
   // scan pages, ResolveLabel, ResolveWaybillCode, Verify and ListBlacklist
   // together (services/common/rate_limiter.h).
   RateLimiter anonymous_scans = AnonymousScanAllowance();
+  // And one per actor key for the signed scans of ResolveLabel and Verify.
+  RateLimiter signed_scans(kSignedScansPerSecond, kSignedScanBurst);
   registry::RegistryServiceImpl registry_service(d.ledger_client(), &reads, d.refusals(),
                                                  registry::RegistryServiceImpl::Answers::kAll,
                                                  &anonymous_scans);
   label::LabelServiceImpl label_service(d.issuer(), d.ledger_client(), d.notary(), &reads,
-                                        d.public_scans(), &anonymous_scans);
+                                        d.public_scans(), &anonymous_scans, &signed_scans);
   ledger::LedgerServiceImpl ledger_service(d.ledger(), d.ledger_client(), &d.note_signer(),
                                            &reads, ledger::AppendStreamOptions(),
                                            &reference::ShippedReferenceTables(), d.cosignatures());
@@ -526,6 +528,7 @@ absl::Status Serve(const cli::Args& args) {
   verify::VerifyOptions verify_options;
   verify_options.public_scans = d.public_scans();
   verify_options.anonymous_scans = &anonymous_scans;
+  verify_options.signed_scans = &signed_scans;
   verify::VerifyServiceImpl verify_service(d.ledger_client(), &reads, verify_options);
   // The audit's answers, to AuditService's callers and to the console's.
   const audit::AuditReads audit_reads(d.ledger_client(), d.notary(), open_options.clock);

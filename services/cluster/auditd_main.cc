@@ -52,7 +52,7 @@ absl::Status Run(ServiceProcess& process) {
   }
   absl::StatusOr<std::unique_ptr<web::ScanServer>> pages =
       StartHttpPages(process, *std::move(page_flags), ledger, &audit_reads, p->ledger->records(),
-                     p->public_scans.get(), nullptr);
+                     p->public_scans.get(), p->anonymous_scans.get());
   if (!pages.ok()) return pages.status();
   absl::Status served = ServePersonality(process, *p, &service,
                                          absl::StrCat("auditing ", p->deployment.deployment()),

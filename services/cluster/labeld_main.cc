@@ -30,7 +30,7 @@ absl::Status Run(ServiceProcess& process) {
   journal::LedgerClient* ledger = p->ledger->client();
   label::LabelIssuer issuer(ledger, p->label_keys.get(), process.clock(), p->refusals.get());
   label::LabelServiceImpl service(&issuer, ledger, p->ledger->notary(), p->reads.get(),
-                                  p->public_scans.get());
+                                  p->public_scans.get(), p->anonymous_scans.get());
   if (process.metrics() != nullptr) {
     if (p->refusals != nullptr) {
       process.metrics()->WatchRefusalRecords(

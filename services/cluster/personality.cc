@@ -45,9 +45,10 @@ absl::StatusOr<Personality> ConnectPersonality(ServiceProcess& process, Needs ne
   // Used credentials are remembered by ledgerd, for every instance.
   read_options.memory = p.ledger->nonce_memory();
   p.reads = std::make_unique<registry::ReadAuthenticator>(std::move(read_options));
+  p.anonymous_scans.reset(new RateLimiter(AnonymousScanAllowance()));
   p.registry_reads = std::make_unique<registry::RegistryServiceImpl>(
       p.ledger->client(), p.reads.get(), nullptr,
-      registry::RegistryServiceImpl::Answers::kReadsOnly);
+      registry::RegistryServiceImpl::Answers::kReadsOnly, p.anonymous_scans.get());
   p.public_scans =
       std::make_unique<ledger::PublicScanRecorder>(p.ledger->client(), process.clock());
   if (process.metrics() != nullptr) {

@@ -24,6 +24,7 @@
 #include "services/audit/refusal_recorder.h"
 #include "services/chemledgerd/deployment.h"
 #include "services/cluster/service_process.h"
+#include "services/common/rate_limiter.h"
 #include "services/label/label_keyring.h"
 #include "services/ledger/public_scan_recorder.h"
 #include "services/ledgerd/remote_ledger.h"
@@ -36,6 +37,11 @@ struct Personality {
   std::unique_ptr<ledgerd::RemoteLedger> ledger;
   state::DeploymentRecord deployment;
   std::unique_ptr<registry::ReadAuthenticator> reads;
+  // The process's one allowance of anonymous scans per client address
+  // (rate_limiter.h): RegistryService.ListBlacklist here, and the service's
+  // own anonymous entry points (ResolveLabel, ResolveWaybillCode, Verify, the
+  // scan pages) draw on it together.
+  std::unique_ptr<RateLimiter> anonymous_scans;
   std::unique_ptr<registry::RegistryServiceImpl> registry_reads;
   // With Needs::signs (labeld, waybilld): the label keys (--label-keys) and
   // the recorder of refused requests (with the state machines it asks

@@ -35,15 +35,15 @@ absl::Status Run(ServiceProcess& process) {
   absl::StatusOr<Personality> p = ConnectPersonality(process);
   if (!p.ok()) return p.status();
   journal::LedgerClient* ledger = p->ledger->client();
-  // One allowance per client address for Verify and the pages together.
-  RateLimiter anonymous_scans = AnonymousScanAllowance();
+  // One allowance per client address for Verify, the pages and the
+  // blacklist together.
   verify::VerifyOptions options;
   options.public_scans = p->public_scans.get();
-  options.anonymous_scans = &anonymous_scans;
+  options.anonymous_scans = p->anonymous_scans.get();
   verify::VerifyServiceImpl service(ledger, p->reads.get(), options);
   absl::StatusOr<std::unique_ptr<web::ScanServer>> pages =
       StartHttpPages(process, *std::move(page_flags), ledger, nullptr, nullptr,
-                     p->public_scans.get(), &anonymous_scans);
+                     p->public_scans.get(), p->anonymous_scans.get());
   if (!pages.ok()) return pages.status();
   absl::Status served = ServePersonality(process, *p, &service,
                                          absl::StrCat("verifying for ", p->deployment.deployment()),

@@ -27,7 +27,8 @@ absl::Status Run(ServiceProcess& process) {
   if (!p.ok()) return p.status();
   journal::LedgerClient* ledger = p->ledger->client();
   waybill::WaybillBook book(ledger, p->label_keys.get(), process.clock(), p->refusals.get());
-  waybill::WaybillServiceImpl service(&book, ledger, p->reads.get());
+  waybill::WaybillServiceImpl service(&book, ledger, p->reads.get(), waybill::SubmitStreamOptions(),
+                                      p->anonymous_scans.get());
   if (process.metrics() != nullptr) {
     if (p->refusals != nullptr) {
       process.metrics()->WatchRefusalRecords(

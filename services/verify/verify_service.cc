@@ -27,7 +27,7 @@ grpc::ServerUnaryReactor* VerifyServiceImpl::Verify(grpc::CallbackServerContext*
 bool VerifyServiceImpl::TakeAllowance(const label::Scanner& scanner,
                                       const grpc::ServerContextBase& context, size_t cost) {
   return scanner.registered()
-             ? signed_.Take(scanner.actor()->public_key(), static_cast<double>(cost), absl::Now())
+             ? signed_->Take(scanner.actor()->public_key(), static_cast<double>(cost), absl::Now())
              : anonymous_->Take(ClientAddress(context.peer()), static_cast<double>(cost),
                                 absl::Now());
 }
@@ -52,7 +52,7 @@ grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,
     scanner = label::Scanner::Actor(*std::move(actor));
   }
   const size_t cost = CostOf(*request);
-  const double burst = scanner.registered() ? signed_burst_ : anonymous_->burst();
+  const double burst = scanner.registered() ? signed_->burst() : anonymous_->burst();
   if (static_cast<double>(cost) > burst) {
     // More than the burst: no wait would let it through.
     return grpc::Status(
@@ -67,8 +67,8 @@ grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,
     return grpc::Status(
         grpc::StatusCode::RESOURCE_EXHAUSTED,
         absl::StrCat(scanner.registered()
-                         ? absl::StrCat("this actor's verifications are limited (", signed_rate_,
-                                        " codes a second, bursts of ", signed_burst_, ")")
+                         ? absl::StrCat("this actor's verifications are limited (", signed_->rate(),
+                                        " codes a second, bursts of ", signed_->burst(), ")")
                          : "anonymous verification is limited per client address",
                      ": retry in a few seconds, ask for fewer codes at once",
                      scanner.registered() ? ""

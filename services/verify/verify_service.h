@@ -37,6 +37,10 @@ struct VerifyOptions {
   // own rate and burst apply, and anonymous_rate and anonymous_burst are
   // not used. Null: the service keeps its own, of those.
   RateLimiter* anonymous_scans = nullptr;
+  // The same for signed calls, per actor key, shared with the process's
+  // other signed scans (ResolveLabel); signed_rate and signed_burst then
+  // not used. Null: the service keeps its own, of those.
+  RateLimiter* signed_scans = nullptr;
 };
 
 using VerifyServiceBase = v1::VerifyService::WithRawCallbackMethod_Verify<v1::VerifyService::Service>;
@@ -47,11 +51,10 @@ class VerifyServiceImpl final : public VerifyServiceBase {
                     VerifyOptions options = {})
       : ledger_(ledger),
         reads_(reads),
-        signed_rate_(options.signed_rate),
-        signed_burst_(options.signed_burst),
         own_anonymous_(AnonymousScanAllowance(options.anonymous_rate, options.anonymous_burst)),
         anonymous_(options.anonymous_scans != nullptr ? options.anonymous_scans : &own_anonymous_),
-        signed_(options.signed_rate, options.signed_burst),
+        own_signed_(options.signed_rate, options.signed_burst),
+        signed_(options.signed_scans != nullptr ? options.signed_scans : &own_signed_),
         public_scans_(options.public_scans) {}
 
   grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext* context,
@@ -68,11 +71,10 @@ class VerifyServiceImpl final : public VerifyServiceBase {
 
   journal::LedgerClient* const ledger_;
   registry::ReadAuthenticator* const reads_;
-  const double signed_rate_;
-  const double signed_burst_;
   RateLimiter own_anonymous_;
   RateLimiter* const anonymous_;  // by client address
-  RateLimiter signed_;            // by actor key
+  RateLimiter own_signed_;
+  RateLimiter* const signed_;  // by actor key
   label::PublicScanSink* const public_scans_;
   // Runs the handlers (raw_unary.h): reading photos takes CPU.
   CallExecutor executor_{4, 256, "verify"};
