@@ -1091,11 +1091,48 @@ absl::StatusOr<std::string> KeepDamagedLogs(const std::string& directory) {
 
 }  // namespace
 
+namespace {
+
+// Beside a store whose repair has not yet checked whole: a repair rewrites
+// the directory before the check, so a start that stopped there (the check
+// failed, or a crash) must not find the store opening cleanly next time and
+// serve it unchecked. While it exists every open checks the whole log.
+std::string UncheckedRepairMarker(const std::string& directory) {
+  return directory + ".repair-unchecked";
+}
+
+absl::Status RemoveUncheckedRepairMarker(const std::string& directory) {
+  std::error_code ec;
+  std::filesystem::remove(UncheckedRepairMarker(directory), ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("remove ", UncheckedRepairMarker(directory), ": ", ec.message()));
+  }
+  return SyncDirectory(std::filesystem::path(directory).parent_path().string());
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& directory,
                                                          const LevelDbLogOptions& options) {
   bool corrupt = false;
   absl::StatusOr<std::unique_ptr<Store>> store =
       OpenLevelDbStoreOnce(directory, options, /*paranoid=*/true, &corrupt);
+  std::error_code ec;
+  if (store.ok() && std::filesystem::exists(UncheckedRepairMarker(directory), ec)) {
+    absl::StatusOr<IntegrityReport> integrity = (*store)->CheckIntegrity();
+    if (!integrity.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("a repair of ", directory, " after damage to its write-ahead log (",
+                       UncheckedRepairMarker(directory),
+                       ") left a log that does not check: ", integrity.status().message(),
+                       ". Restore the data directory from a backup (then run chemledgerd check)."));
+    }
+    if (options.recover_torn_tail) {
+      if (absl::Status s = RemoveUncheckedRepairMarker(directory); !s.ok()) return s;
+    }
+    return store;
+  }
   if (store.ok() || !corrupt) return store;
   const absl::Status first = store.status();
   if (!options.recover_torn_tail) {
@@ -1120,6 +1157,19 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& direc
         "): free space beside the data directory and start again, or copy the directory "
         "elsewhere yourself first"));
   }
+  // Durably, before the repair changes anything: until the log checks whole,
+  // no later open serves it unchecked.
+  if (absl::Status s = ReplaceFileDurably(
+          UncheckedRepairMarker(directory),
+          absl::StrCat("LevelDB repaired ", directory,
+                       " after damage to its write-ahead log; until the whole log checks, "
+                       "every open checks it (storage/leveldb_log.cc). The damaged files: ",
+                       *kept, "\n"),
+          0644);
+      !s.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        first.message(), "; not repaired: writing the repair's marker failed (", s.message(), ")"));
+  }
   {
     absl::StatusOr<std::unique_ptr<Store>> recovered =
         OpenLevelDbStoreOnce(directory, options, /*paranoid=*/false, nullptr);
@@ -1136,6 +1186,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& direc
         integrity.status().message(),
         ". Restore the data directory from a backup (then run chemledgerd check)."));
   }
+  if (absl::Status s = RemoveUncheckedRepairMarker(directory); !s.ok()) return s;
   std::cerr << first.message()
             << "; recovered: LevelDB dropped the damaged tail of its write-ahead log "
                "(a write torn by a crash, never acknowledged):"

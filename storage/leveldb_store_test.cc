@@ -211,6 +211,44 @@ TEST(LevelDbStoreTest, AWriteTornIntoJunkAtTheLogsTailIsDroppedOnOpen) {
   EXPECT_TRUE(store->Commit({"entry 20"}, w).ok());
 }
 
+// Damage inside the write-ahead log (synced records, not a torn tail): the
+// repair drops records the log had acknowledged, and the check after it
+// fails. The repair has rewritten the directory by then, so the next open
+// would find nothing wrong with LevelDB's files: it must still refuse the
+// store, as every open does until the log checks whole.
+TEST(LevelDbStoreTest, ARepairThatDidNotCheckIsRefusedAtEveryOpen) {
+  const std::string dir = testing::FreshTempDir("store_damaged_inside");
+  {
+    std::unique_ptr<Store> store = Open(dir);
+    ASSERT_NE(store, nullptr);
+    for (int i = 0; i < 1000; ++i) {
+      StateWrites w;
+      w.Put("last", absl::StrCat(i));
+      ASSERT_TRUE(store->Commit({absl::StrCat("entry ", i)}, w).ok());
+    }
+  }
+  std::string newest;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    if (f.path().extension() == ".log" && f.path().string() > newest) newest = f.path().string();
+  }
+  ASSERT_FALSE(newest.empty());
+  const uintmax_t size = std::filesystem::file_size(newest);
+  ASSERT_GT(size, 20000u);
+  {
+    // Junk over a stretch in the middle of the file, records before and
+    // after it intact.
+    std::fstream out(newest, std::ios::in | std::ios::out | std::ios::binary);
+    out.seekp(2000);
+    out << std::string(64, '\x5a');
+  }
+  for (int open = 0; open < 2; ++open) {
+    SCOPED_TRACE(open);
+    absl::StatusOr<std::unique_ptr<Store>> store = OpenLevelDbStore(dir, LevelDbLogOptions());
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir + ".repair-unchecked"));
+}
+
 TEST(LevelDbStoreTest, ABackupIsOneCommitsStoreWhileCommitsGoOn) {
   const std::string dir = testing::FreshTempDir("store_backup");
   std::unique_ptr<Store> store = Open(dir + "/live");
