@@ -702,6 +702,18 @@ TEST_F(AuditE2eTest, TheWitnessCatchesAForkedLog) {
   EXPECT_EQ(status, 3) << out;
   EXPECT_NE(out.find("ALARM: the log forked"), std::string::npos) << out;
   EXPECT_EQ(RunShell("test -s '" + state + "/ALARM'").first, 0);
+
+  // A kept checkpoint that does not verify (torn, or changed) is an alarm
+  // too: the witness does not start again from the server's word.
+  ASSERT_EQ(
+      RunShell("rm '" + state + "/ALARM' && head -c 40 '" + state + "/latest.checkpoint' > '" +
+               state + "/torn' && mv '" + state + "/torn' '" + state + "/latest.checkpoint'")
+          .first,
+      0);
+  std::tie(status, out) = watch();
+  EXPECT_EQ(status, 3) << out;
+  EXPECT_NE(out.find("ALARM: the kept checkpoint"), std::string::npos) << out;
+  EXPECT_EQ(RunShell("test -s '" + state + "/ALARM'").first, 0);
 }
 
 // A test deployment on a test clock: time moves when the test says, so an

@@ -56,6 +56,7 @@
 #include "services/audit/query_bundle.h"
 #include "services/common/grpc_read_auth.h"
 #include "services/ledger/major_hazard.h"
+#include "storage/durable_file.h"
 #include "tools/chemaudit/anomaly_evidence.h"
 #include "tools/chemaudit/console_login.h"
 #include "tools/chemaudit/report_format.h"
@@ -579,7 +580,12 @@ absl::StatusOr<std::string> WatchOnce(v1::LedgerService::Stub& ledger,
     if (!note.ok()) return note.status();
     absl::StatusOr<crypto::Checkpoint> opened = crypto::OpenCheckpoint(*note, key.name(), key);
     if (!opened.ok()) {
-      return absl::DataLossError(absl::StrCat(kept_file, ": ", opened.status().message()));
+      // Without what it kept, a witness cannot tell a fork from a log that
+      // grew; it must not start again from whatever the server says now.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the kept checkpoint ", kept_file, " does not verify (", opened.status().message(),
+          "): the witness stops; put back the checkpoint it kept last (or, knowingly, "
+          "remove the file to start again from the server's)"));
     }
     kept = *std::move(opened);
   }
@@ -593,7 +599,10 @@ absl::StatusOr<std::string> WatchOnce(v1::LedgerService::Stub& ledger,
     if (!cosigned.ok()) return cosigned.status();
     note = *std::move(cosigned);
   }
-  if (absl::Status s = chemctl::WriteFile(kept_file, note); !s.ok()) return s;
+  // Replaced whole and synced before the co-signature is handed in: after a
+  // power cut the witness finds what it co-signed last, never an older
+  // checkpoint (from which it would co-sign a fork) or a torn file.
+  if (absl::Status s = storage::ReplaceFileDurably(kept_file, note, 0644); !s.ok()) return s;
   std::string handed_in;
   if (session != nullptr) {
     v1::AddCheckpointCosignatureRequest cosignature;
