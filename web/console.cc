@@ -304,7 +304,13 @@ void RouteConsole(const ConsoleContext& c, httplib::Server* http) {
   });
   http->Post("/console/logout", [c](const httplib::Request& req, httplib::Response& res) {
     if (absl::Status s = SameOriginJson(req); !s.ok()) return SendError(res, s);
-    c.sessions->End(SessionToken(req));
+    if (absl::Status ended = c.sessions->End(SessionToken(req)); !ended.ok()) {
+      // The session stays good: say so, and leave the browser its cookie to
+      // sign out with again.
+      return SendError(res, absl::UnavailableError(absl::StrCat(
+                                "sign-out failed, the session is still good until it expires: ",
+                                ended.message(), "; sign out again")));
+    }
     res.set_header("Set-Cookie", SessionCookie("", 0));
     SendMessage(res, v1::ConsoleSession());
   });

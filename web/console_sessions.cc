@@ -295,7 +295,9 @@ absl::StatusOr<ConsoleSessions::Reader> ConsoleSessions::ReaderOf(
   if (!key_id.ok()) return key_id.status();
   absl::StatusOr<v1::Actor> actor = registry::ActiveSigner(state, *key_id);
   if (!actor.ok() || !registry::HasOversightRole(*actor)) {
-    End(token);
+    // Refused now whether or not its record goes: every read checks the
+    // actor again.
+    End(token).IgnoreError();
     if (!actor.ok()) {
       return absl::Status(actor.status().code(),
                           absl::StrCat("session ended: ", actor.status().message()));
@@ -306,9 +308,9 @@ absl::StatusOr<ConsoleSessions::Reader> ConsoleSessions::ReaderOf(
   return reader;
 }
 
-void ConsoleSessions::End(absl::string_view token) {
-  if (token.empty()) return;  // no cookie: no session to end
-  records_->Delete(kSessions, TokenKey(token)).IgnoreError();
+absl::Status ConsoleSessions::End(absl::string_view token) {
+  if (token.empty()) return absl::OkStatus();  // no cookie: no session to end
+  return records_->Delete(kSessions, TokenKey(token));
 }
 
 }  // namespace chemledger::web

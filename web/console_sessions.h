@@ -103,8 +103,10 @@ class ConsoleSessions {
   absl::StatusOr<Reader> ReaderOf(const storage::StateReader& state, absl::string_view token,
                                   absl::Time now);
 
-  // Ends the session (nothing if there is none).
-  void End(absl::string_view token);
+  // Ends the session (nothing if there is none). An error when its record
+  // could not be deleted (the store unavailable, a cluster's ledgerd
+  // restarting): then the session is still good until it expires.
+  absl::Status End(absl::string_view token);
 
  private:
   // The challenge key of day `day` (Unix seconds / 86400), read from the

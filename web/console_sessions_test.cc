@@ -156,12 +156,12 @@ TEST_F(ConsoleSessionsTest, AskingForChallengesFillsNothingAndTheyHoldOnlyAsGive
   EXPECT_EQ(t.status().code(), absl::StatusCode::kUnauthenticated) << "used at the other instance";
 }
 
-// Records judged by a clock `ahead` of the caller's: in a cluster the
-// store (ledgerd) judges records by its own clock, an instance's
-// challenges by the instance's.
-class RecordsWithClockAhead : public EphemeralRecords {
+// Records judged by a clock `ahead` of the caller's (in a cluster the
+// store, ledgerd, judges records by its own clock, an instance's
+// challenges by the instance's), whose deletes fail when asked to.
+class TestRecords : public EphemeralRecords {
  public:
-  explicit RecordsWithClockAhead(absl::Duration ahead)
+  explicit TestRecords(absl::Duration ahead)
       : records_(NewLocalEphemeralRecords()), ahead_(ahead) {}
   absl::Status Put(absl::string_view kind, absl::string_view key, absl::string_view value,
                    absl::string_view owner, absl::Time expires, const Limits& limits,
@@ -173,20 +173,44 @@ class RecordsWithClockAhead : public EphemeralRecords {
     return records_->Get(kind, key, take, now + ahead_);
   }
   absl::Status Delete(absl::string_view kind, absl::string_view key) override {
+    if (deletes_fail) return absl::UnavailableError("ledgerd is restarting");
     return records_->Delete(kind, key);
   }
+  bool deletes_fail = false;
 
  private:
   std::unique_ptr<EphemeralRecords> records_;
   const absl::Duration ahead_;
 };
 
+// A sign-out whose record could not be deleted says so: the session is
+// still good, and a sign-out that worked ends it.
+TEST_F(ConsoleSessionsTest, ASignOutThatCouldNotDeleteTheSessionSaysSo) {
+  auto records = std::make_shared<TestRecords>(absl::ZeroDuration());
+  ConsoleSessions instance(origin_, records);
+  absl::StatusOr<v1::ConsoleChallenge> c = instance.Challenge(now_);
+  ASSERT_TRUE(c.ok()) << c.status();
+  absl::StatusOr<v1::ConsoleTicket> ticket =
+      instance.Login(*t_->snapshot(), LoginFor(*c, regulator_, regulator_), kHost, now_);
+  ASSERT_TRUE(ticket.ok()) << ticket.status();
+  absl::StatusOr<ConsoleSessions::Opened> opened =
+      instance.Enter(TicketOf(ticket->enter_path()), now_);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  records->deletes_fail = true;
+  EXPECT_EQ(instance.End(opened->token).code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(instance.ReaderOf(*t_->snapshot(), opened->token, now_).ok());
+  records->deletes_fail = false;
+  EXPECT_TRUE(instance.End(opened->token).ok());
+  EXPECT_FALSE(instance.ReaderOf(*t_->snapshot(), opened->token, now_).ok());
+  EXPECT_TRUE(instance.End("").ok());  // no cookie: nothing to end
+}
+
 // A used challenge stays used to its end by the instance's clock though the
 // store's runs a minute ahead (the most allowed): its mark outlives the
 // challenge by a margin, so the store does not drop it while an instance
 // still takes the challenge.
 TEST_F(ConsoleSessionsTest, AUsedChallengeStaysUsedWhenTheStoresClockRunsAhead) {
-  ConsoleSessions instance(origin_, std::make_shared<RecordsWithClockAhead>(absl::Minutes(1)));
+  ConsoleSessions instance(origin_, std::make_shared<TestRecords>(absl::Minutes(1)));
   absl::StatusOr<v1::ConsoleChallenge> c = instance.Challenge(now_);
   ASSERT_TRUE(c.ok()) << c.status();
   const v1::ConsoleLoginRequest login = LoginFor(*c, regulator_, regulator_);
@@ -307,7 +331,7 @@ TEST_F(ConsoleSessionsTest, ARevokedKeyEndsItsSessionsAndOldSessionsMakeRoom) {
   for (size_t i = 1; i < tokens.size(); ++i) {
     EXPECT_TRUE(sessions_->ReaderOf(*t_->snapshot(), tokens[i], now_ + absl::Minutes(1)).ok());
   }
-  sessions_->End(tokens[1]);
+  ASSERT_TRUE(sessions_->End(tokens[1]).ok());
   EXPECT_FALSE(sessions_->ReaderOf(*t_->snapshot(), tokens[1], now_ + absl::Minutes(1)).ok());
 
   v1::RegistryRequest revoke;
