@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -33,8 +35,17 @@ std::string DirectoryOf(const std::string& path) {
 
 absl::Status ReplaceFileDurably(const std::string& path, absl::string_view contents,
                                 mode_t mode) {
-  const std::string tmp = absl::StrCat(path, ".tmp-", getpid());
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  // A name of this call's own, made new (never a file or link someone left
+  // there): calls for one path at once, in one process or several, do not
+  // write into each other's.
+  static std::atomic<uint64_t> calls{0};
+  std::string tmp;
+  int fd = -1;
+  for (int tries = 0; fd < 0 && tries < 100; ++tries) {
+    tmp = absl::StrCat(path, ".tmp-", getpid(), "-", calls.fetch_add(1));
+    fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0 && errno != EEXIST) break;
+  }
   if (fd < 0) return Failed("create", tmp);
   bool ok = fchmod(fd, mode) == 0;
   for (absl::string_view left = contents; ok && !left.empty();) {

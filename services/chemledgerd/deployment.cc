@@ -226,6 +226,13 @@ absl::StatusOr<InitResult> InitDeployment(const std::string& data_dir, const Ini
   for (const std::string& dir : {data_dir, KeyDir(data_dir)}) {
     if (absl::Status s = MakeDir(dir); !s.ok()) return s;
   }
+  // The data directory's own name durable in its parent, and the key
+  // directory's in it: a power cut after "initialised" must not lose them.
+  std::filesystem::path normal = std::filesystem::absolute(data_dir).lexically_normal();
+  if (!normal.has_filename()) normal = normal.parent_path();  // "DATA/"
+  for (const std::string& dir : {normal.parent_path().string(), data_dir}) {
+    if (absl::Status s = storage::SyncDirectory(dir); !s.ok()) return s;
+  }
   if (absl::Status s =
           crypto::SaveSigningKey(note_key, NoteKeyPath(data_dir), crypto::KeyFileOptions());
       !s.ok()) {

@@ -128,7 +128,7 @@ class StoredNonceMemory final : public read_auth::NonceMemory {
     if (!written.ok()) {
       return absl::UnavailableError(absl::StrCat(
           "the memory of used read credentials could not be written (", written.ToString(),
-          "); retry shortly"));
+          "); this credential now counts as used: sign a new one and retry shortly"));
     }
     DropExpired(now);
     return absl::OkStatus();

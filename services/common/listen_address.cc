@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "storage/durable_file.h"
 
 namespace chemledger {
 
@@ -43,16 +44,7 @@ bool IsLoopback(absl::string_view listen) {
 }
 
 absl::Status WritePortFile(const std::string& path, int port) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << port << "\n";
-    if (!out.flush()) return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
-  }
-  return absl::OkStatus();
+  return storage::ReplaceFileDurably(path, absl::StrCat(port, "\n"), 0644);
 }
 
 }  // namespace chemledger

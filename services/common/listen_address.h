@@ -25,8 +25,9 @@ absl::StatusOr<std::pair<std::string, int>> SplitListenAddress(absl::string_view
 // localhost, or a Unix socket.
 bool IsLoopback(absl::string_view listen);
 
-// Writes `port` to `path`, whole or not at all (written aside, then
-// renamed), so that a reader never sees half of it.
+// Writes `port` to `path`, whole or not at all (written aside under a name
+// of its own, synced, then renamed: storage/durable_file.h), so that a
+// reader never sees half of it.
 absl::Status WritePortFile(const std::string& path, int port);
 
 }  // namespace chemledger
