@@ -81,8 +81,8 @@ absl::Status ServiceProcess::Prepare() {
             " is not a loopback address; beyond this machine every port needs TLS"));
       }
     }
-    if (args_.Has("tls-cert") || args_.Has("tls-ca")) {
-      return absl::InvalidArgumentError("--plaintext: not with --tls-ca or --tls-cert");
+    if (args_.Has("tls-cert") || args_.Has("tls-ca") || args_.Has("tls-key")) {
+      return absl::InvalidArgumentError("--plaintext: not with --tls-ca, --tls-cert or --tls-key");
     }
   } else {
     for (const char* flag : {"tls-ca", "tls-cert", "tls-key"}) {
