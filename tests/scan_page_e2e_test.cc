@@ -496,6 +496,15 @@ TEST_F(ScanPageE2eTest, PlainHttpOnlyOnLoopback) {
   EXPECT_NE(out.find("--plaintext: --listen 0.0.0.0:0 is not a loopback address"),
             std::string::npos)
       << out;
+  // A cluster's service refuses --plaintext with any of the TLS flags, the
+  // key too (it would be ignored).
+  std::tie(code, out) = RunShell(absl::StrCat(
+      "exec '", RunfilePath("services/cluster/labeld"),
+      "' --ledger 127.0.0.1:1 --label-keys /nonexistent --plaintext --tls-key /nonexistent"));
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("--plaintext: not with --tls-ca, --tls-cert or --tls-key"),
+            std::string::npos)
+      << out;
 }
 
 // With --tls-cert and --tls-key both ports speak TLS with that certificate:
