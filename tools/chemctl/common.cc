@@ -130,7 +130,7 @@ absl::StatusOr<v1::SubmitResponse> SubmitRegistryRequest(const cli::Args& args,
   v1::SubmitResponse response;
   grpc::Status status =
       v1::RegistryService::NewStub(*channel)->Submit(Context().get(), *envelope, &response);
-  if (!status.ok()) return ServerError(status);
+  if (!status.ok()) return WriteError(status, absl::StrCat("--request-id ", request.request_id()));
   std::cout << (response.replayed() ? "already recorded" : "recorded") << " at log index "
             << response.log_index() << " (request " << request.request_id() << ")\n";
   return response;
@@ -180,6 +180,25 @@ absl::Status ReadSession::Call(const char* method, const google::protobuf::Messa
 absl::Status ServerError(const grpc::Status& status) {
   absl::Status s = FromGrpcStatus(status);
   return absl::Status(s.code(), absl::StrCat("server: ", s.message()));
+}
+
+absl::Status WriteError(const grpc::Status& status, absl::string_view resend) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::CANCELLED:
+    case grpc::StatusCode::UNKNOWN:
+    case grpc::StatusCode::INTERNAL:
+      break;
+    default:
+      return ServerError(status);
+  }
+  absl::Status s = FromGrpcStatus(status);
+  return absl::Status(
+      s.code(), absl::StrCat("server: ", s.message(),
+                             "; the outcome is unknown: it may have been recorded. Send the same "
+                             "request again with ",
+                             resend, " (recorded once; a new request would be recorded twice)"));
 }
 
 }  // namespace chemledger::chemctl

@@ -118,6 +118,15 @@ class ReadSession {
 // A server's refusal, as "server: <its message>" with its code.
 absl::Status ServerError(const grpc::Status& status);
 
+// A write that failed: ServerError for a refusal; but when the call ended
+// without the server's answer (the connection lost, the deadline passed, the
+// call cancelled or broken), the write may have been recorded all the same,
+// and the error says so and how to send the very same request again
+// (`resend`: the flags that make it the same, e.g. "--request-id X"), which
+// the server records once and answers as already recorded. A new request
+// (a new id) would be recorded a second time.
+absl::Status WriteError(const grpc::Status& status, absl::string_view resend);
+
 }  // namespace chemledger::chemctl
 
 #endif  // CHEMLEDGER_TOOLS_CHEMCTL_COMMON_H_

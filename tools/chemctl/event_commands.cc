@@ -135,7 +135,12 @@ absl::Status Record(const cli::Args& args) {
   if (!stub.ok()) return stub.status();
   v1::AppendResponse response;
   grpc::Status status = (*stub)->Append(Context().get(), *envelope, &response);
-  if (!status.ok()) return ServerError(status);
+  if (!status.ok()) {
+    return WriteError(status,
+                      absl::StrCat("--event-id ", e.event_id(), " --time ",
+                                   absl::FormatTime(absl::RFC3339_sec, when,
+                                                    absl::FixedTimeZone(offset_minutes * 60))));
+  }
   std::cout << (response.replayed() ? "already recorded" : "recorded") << " "
             << v1::BusinessStep_Name(e.step()) << " " << e.event_id() << " at log index "
             << response.log_index() << "\n";

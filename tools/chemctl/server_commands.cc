@@ -526,7 +526,7 @@ absl::Status Issue(const cli::Args& args) {
     }
   }
   grpc::Status status = reader->Finish();
-  if (!status.ok()) return ServerError(status);
+  if (!status.ok()) return WriteError(status, absl::StrCat("--request-id ", r.request_id()));
   if (received != r.package_count()) {
     return absl::DataLossError(absl::StrCat("the server sent ", received, " labels, not ",
                                             r.package_count(), "; resend with --request-id ",

@@ -51,7 +51,22 @@ absl::Status Send(const cli::Args& args, v1::WaybillRequest request, absl::strin
   if (!stub.ok()) return stub.status();
   v1::WaybillResult result;
   grpc::Status status = (*stub)->Submit(Context().get(), *envelope, &result);
-  if (!status.ok()) return ServerError(status);
+  if (!status.ok()) {
+    // A departure's or arrival's time is signed with it: the same one again.
+    const v1::WaybillMovement* movement = request.has_depart()   ? &request.depart()
+                                          : request.has_arrive() ? &request.arrive()
+                                                                 : nullptr;
+    return WriteError(
+        status,
+        absl::StrCat(
+            "--request-id ", request.request_id(),
+            movement == nullptr
+                ? ""
+                : absl::StrCat(" --time ",
+                               absl::FormatTime(absl::RFC3339_sec,
+                                                absl::FromUnixSeconds(movement->time().seconds()),
+                                                absl::UTCTimeZone()))));
+  }
   std::cout << (result.replayed() ? "already " : "") << what << " at log index "
             << result.log_index() << " (request " << request.request_id() << ")\n";
   if (args.Has("qr") && result.waybill_code().empty()) {
