@@ -30,12 +30,15 @@ absl::StatusOr<std::unique_ptr<LabelKeyring>> LabelKeyring::Open(const std::stri
     return absl::NotFoundError(absl::StrCat("label key directory ", dir, " does not exist"));
   }
   std::unique_ptr<LabelKeyring> keyring(new LabelKeyring(dir));
-  absl::MutexLock lock(&keyring->mu_);
+  absl::MutexLock scanning(&keyring->scan_mu_);
   if (absl::Status s = keyring->Scan(); !s.ok()) return s;
   return keyring;
 }
 
 absl::Status LabelKeyring::Scan() {
+  struct stat st;
+  if (stat(dir_.c_str(), &st) == 0) scanned_mtime_ = st.st_mtim;  // before listing it
+  scanned_at_ = absl::Now();
   DIR* d = opendir(dir_.c_str());
   if (d == nullptr) return absl::NotFoundError(absl::StrCat("cannot read ", dir_));
   std::vector<std::string> names;
@@ -46,25 +49,37 @@ absl::Status LabelKeyring::Scan() {
     }
   }
   closedir(d);
+  // Read without mu_: a caller whose key is loaded does not wait for files.
+  std::map<crypto::KeyId, std::unique_ptr<crypto::SigningKey>> loaded;
+  std::map<crypto::KeyId, absl::Status> broken;
   for (const std::string& name : names) {
     absl::string_view hex = absl::StripSuffix(absl::StripPrefix(name, "label-"), ".key");
     absl::StatusOr<crypto::KeyId> id = crypto::KeyId::Parse(hex);
-    if (!id.ok() || keys_.count(*id)) continue;
+    if (!id.ok()) continue;
+    {
+      absl::MutexLock lock(&mu_);
+      if (keys_.count(*id)) continue;
+    }
     const std::string path = absl::StrCat(dir_, "/", name);
     // One bad file must not hide the others: it is remembered, and only that
     // key is unusable.
     absl::StatusOr<crypto::SigningKey> key = crypto::LoadSigningKey(path, absl::nullopt);
     if (!key.ok()) {
-      broken_[*id] = key.status();
+      broken[*id] = key.status();
       continue;
     }
     if (key->key_id() != *id) {
-      broken_[*id] = absl::DataLossError(absl::StrCat(
-          path, " holds key ", key->key_id().ToString(), ", not the key its name says"));
+      broken[*id] = absl::DataLossError(absl::StrCat(path, " holds key ", key->key_id().ToString(),
+                                                     ", not the key its name says"));
       continue;
     }
-    broken_.erase(*id);
-    keys_.emplace(*id, std::make_unique<crypto::SigningKey>(*std::move(key)));
+    loaded.emplace(*id, std::make_unique<crypto::SigningKey>(*std::move(key)));
+  }
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, status] : broken) broken_[id] = std::move(status);
+  for (auto& [id, key] : loaded) {
+    broken_.erase(id);
+    keys_.emplace(id, std::move(key));
   }
   return absl::OkStatus();
 }
@@ -79,12 +94,22 @@ absl::StatusOr<crypto::VerifyingKey> LabelKeyring::CreateKey(const std::string& 
 }
 
 absl::StatusOr<const crypto::SigningKey*> LabelKeyring::Find(const crypto::KeyId& id) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = keys_.find(id); it != keys_.end()) return it->second.get();
+  }
+  {
+    absl::MutexLock scanning(&scan_mu_);
+    struct stat st;
+    const bool changed = stat(dir_.c_str(), &st) != 0 ||
+                         st.st_mtim.tv_sec != scanned_mtime_.tv_sec ||
+                         st.st_mtim.tv_nsec != scanned_mtime_.tv_nsec;
+    if (changed || absl::Now() - scanned_at_ > kRescanInterval) {
+      if (absl::Status s = Scan(); !s.ok()) return s;
+    }
+  }
   absl::MutexLock lock(&mu_);
   auto it = keys_.find(id);
-  if (it == keys_.end()) {
-    if (absl::Status s = Scan(); !s.ok()) return s;
-    it = keys_.find(id);
-  }
   if (it == keys_.end()) {
     if (auto broken = broken_.find(id); broken != broken_.end()) {
       return absl::FailedPreconditionError(absl::StrCat(

@@ -10,6 +10,8 @@
 #ifndef CHEMLEDGER_SERVICES_LABEL_LABEL_KEYRING_H_
 #define CHEMLEDGER_SERVICES_LABEL_LABEL_KEYRING_H_
 
+#include <sys/stat.h>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -18,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "crypto/keys.h"
 #include "storage/store.h"
 
@@ -37,15 +40,28 @@ class LabelKeyring {
   static absl::StatusOr<crypto::VerifyingKey> CreateKey(const std::string& dir);
 
   // The private key `id`, looking in the directory again if it is not loaded
-  // yet (a key made by `chemledgerd label-key new` while the server runs).
-  // NotFound if there is no file for it.
-  absl::StatusOr<const crypto::SigningKey*> Find(const crypto::KeyId& id);
+  // yet (a key made by `chemledgerd label-key new` while the server runs):
+  // when the directory changed since it was last looked at, or that was
+  // more than kRescanInterval ago (a key file whose mode was put right).
+  // NotFound if there is no file for it. The key is the keyring's, valid
+  // for as long as the keyring (a loaded key is never dropped). A key
+  // already loaded is found without waiting for a look at the directory,
+  // which reads files and is done by one caller at a time.
+  absl::StatusOr<const crypto::SigningKey*> Find(const crypto::KeyId& id)
+      ABSL_LOCKS_EXCLUDED(mu_, scan_mu_);
+
+  static constexpr absl::Duration kRescanInterval = absl::Seconds(10);
 
  private:
   explicit LabelKeyring(std::string dir) : dir_(std::move(dir)) {}
-  absl::Status Scan() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Loads the key files not loaded yet, reading them without holding mu_.
+  absl::Status Scan() ABSL_EXCLUSIVE_LOCKS_REQUIRED(scan_mu_) ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string dir_;
+  // Held by the caller looking at the directory (before mu_, never inside).
+  absl::Mutex scan_mu_;
+  struct timespec scanned_mtime_ ABSL_GUARDED_BY(scan_mu_) = {};
+  absl::Time scanned_at_ ABSL_GUARDED_BY(scan_mu_) = absl::InfinitePast();
   absl::Mutex mu_;
   // Never erased, so returned pointers stay valid for the keyring's life.
   std::map<crypto::KeyId, std::unique_ptr<crypto::SigningKey>> keys_ ABSL_GUARDED_BY(mu_);
