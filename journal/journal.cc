@@ -295,6 +295,10 @@ class Journal::Impl {
         cache_(CachedPrefixesOf(machines_), options_.cached_prefix_keys,
                options_.cached_leaf_hashes) {
     options_.max_batches_in_flight = std::max(1, options_.max_batches_in_flight);
+    {
+      absl::MutexLock lock(&mu_);
+      committed_ = store_->GetSnapshot();
+    }
     sequencer_ = std::thread([this] { SequencerLoop(); });
     committer_ = std::thread([this] { CommitterLoop(); });
   }
@@ -369,6 +373,10 @@ class Journal::Impl {
   // Batches checked and not yet durable, oldest first: the layers the next
   // batch is checked on, and the committer's queue.
   std::deque<std::shared_ptr<Batch>> in_flight_ ABSL_GUARDED_BY(mu_);
+  // The store as the batches that left in_flight_ left it, taken from the
+  // store by the committer, without mu_, before they leave: so the two are
+  // read together under mu_, and the store is never called under it.
+  std::shared_ptr<const storage::Snapshot> committed_ ABSL_GUARDED_BY(mu_);
   size_t committing_ ABSL_GUARDED_BY(mu_) = 0;  // in_flight_ entries handed to the committer
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -540,8 +548,8 @@ void Journal::Impl::SequencerLoop() {
       if (queue_.empty()) return;  // stopping, and nothing left
       failed = failed_;
       // The committed snapshot and the batches on top of it, taken together:
-      // a batch leaves in_flight_ only after the store has published it.
-      committed = store_->GetSnapshot();
+      // a batch leaves in_flight_ only once committed_ holds it.
+      committed = committed_;
       layers_held.assign(in_flight_.begin(), in_flight_.end());
       size_t taken = 0;
       size_t bytes = 0;
@@ -687,9 +695,14 @@ void Journal::Impl::CommitterLoop() {
                                                   " (was it written by someone else?)"));
       }
     }
+    // The store publishes a commit's snapshot before Commit returns (store.h),
+    // and only this thread commits: this one holds these batches and no more.
+    std::shared_ptr<const storage::Snapshot> published;
+    if (status.ok() && has_writes) published = store_->GetSnapshot();
     {
       absl::MutexLock lock(&mu_);
       if (!status.ok() && failed_.ok()) failed_ = status;
+      if (published != nullptr) committed_ = std::move(published);
       for (size_t i = 0; i < batches.size(); ++i) in_flight_.pop_front();
       committing_ -= batches.size();
     }

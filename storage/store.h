@@ -223,6 +223,9 @@ class Store : public Log {
   virtual absl::Status ClearState() = 0;
 
   // The latest committed state and log. Never waits for a Commit in progress.
+  // A Commit's snapshot is published before the Commit returns: taken after
+  // it returns, by the only writer, it holds that commit and no later one
+  // (the journal relies on it).
   virtual std::shared_ptr<const Snapshot> GetSnapshot() const = 0;
 
   // Writes a copy of the store as one Commit left it (the latest snapshot:
