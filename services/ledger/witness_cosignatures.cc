@@ -44,22 +44,32 @@ absl::StatusOr<std::unique_ptr<WitnessCosignatures>> WitnessCosignatures::Open(s
   return kept;
 }
 
+int WitnessCosignatures::WitnessesOf(const ByWitness& by_witness, uint64_t size) {
+  return static_cast<int>(
+      std::count_if(by_witness.begin(), by_witness.end(),
+                    [size](const auto& w) { return w.second.count(size) > 0; }));
+}
+
 absl::StatusOr<int> WitnessCosignatures::Add(const std::string& key_id, uint64_t size,
                                              const crypto::Sha256Digest& root,
                                              const std::string& line) {
-  absl::MutexLock lock(&mu_);
-  const auto count = [this, size]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return static_cast<int>(
-        std::count_if(by_witness_.begin(), by_witness_.end(),
-                      [size](const auto& w) { return w.second.count(size) > 0; }));
-  };
-  auto& mine = by_witness_[key_id];
-  if (auto same = mine.find(size);
-      same != mine.end() && same->second.root == root && same->second.line == line) {
-    return count();  // already kept: nothing to write
+  absl::MutexLock adding(&adding_);
+  ByWitness next;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto mine = by_witness_.find(key_id); mine != by_witness_.end()) {
+      if (auto same = mine->second.find(size);
+          same != mine->second.end() && same->second.root == root && same->second.line == line) {
+        return WitnessesOf(by_witness_, size);  // already kept: nothing to write
+      }
+      if (mine->second.size() >= kKeptPerWitness && size < mine->second.begin()->first) {
+        return WitnessesOf(by_witness_, size);
+      }
+    }
+    next = by_witness_;
   }
-  if (mine.size() >= kKeptPerWitness && size < mine.begin()->first) return count();
-  std::map<std::string, std::map<uint64_t, Cosignature>> next = by_witness_;
+  // Only Adds change by_witness_, one at a time: `next` stays its successor
+  // while the file is written without mu_.
   std::map<uint64_t, Cosignature>& kept = next[key_id];
   kept[size] = Cosignature{root, line};
   while (kept.size() > kKeptPerWitness) kept.erase(kept.begin());
@@ -71,13 +81,11 @@ absl::StatusOr<int> WitnessCosignatures::Add(const std::string& key_id, uint64_t
         if (c.line.empty() || c.line.back() != '\n') text.push_back('\n');
       }
     }
-    if (absl::Status s = storage::ReplaceFileDurably(file_, text, 0644); !s.ok()) {
-      if (mine.empty()) by_witness_.erase(key_id);
-      return s;
-    }
+    if (absl::Status s = storage::ReplaceFileDurably(file_, text, 0644); !s.ok()) return s;
   }
+  absl::MutexLock lock(&mu_);
   by_witness_ = std::move(next);
-  return count();
+  return WitnessesOf(by_witness_, size);
 }
 
 std::optional<WitnessCosignatures::Cosigned> WitnessCosignatures::Newest(

@@ -47,8 +47,10 @@ class WitnessCosignatures {
   // kKeptPerWitness newest (one older than all of them is not kept);
   // durable when OK, and the file rewritten only when something changed.
   // Returns how many witnesses co-signed the checkpoint of `size`.
+  // Adds one at a time; Newest does not wait for an Add's write to disk.
   absl::StatusOr<int> Add(const std::string& key_id, uint64_t size,
-                          const crypto::Sha256Digest& root, const std::string& line);
+                          const crypto::Sha256Digest& root, const std::string& line)
+      ABSL_LOCKS_EXCLUDED(adding_, mu_);
 
   // The newest checkpoint that at least `min_witnesses` (at least 1)
   // witnesses co-signed, with every witness's line for it; nullopt when
@@ -68,12 +70,18 @@ class WitnessCosignatures {
     crypto::Sha256Digest root;
     std::string line;
   };
+  using ByWitness = std::map<std::string, std::map<uint64_t, Cosignature>>;
   explicit WitnessCosignatures(std::string file) : file_(std::move(file)) {}
+  // How many witnesses co-signed the checkpoint of `size`.
+  static int WitnessesOf(const ByWitness& by_witness, uint64_t size);
 
   const std::string file_;
+  // Held by the Add in progress, before mu_: Adds change by_witness_ one at
+  // a time, writing the file without mu_.
+  absl::Mutex adding_;
   mutable absl::Mutex mu_;
   // By witness key id, then size.
-  std::map<std::string, std::map<uint64_t, Cosignature>> by_witness_ ABSL_GUARDED_BY(mu_);
+  ByWitness by_witness_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace chemledger::ledger
