@@ -83,6 +83,8 @@ inline constexpr char kListProductFlagChangesMethod[] =
 // Open to anyone (no read credentials): reference tables are public.
 inline constexpr char kListReferenceTablesMethod[] =
     "/chemledger.v1.RegistryService/ListReferenceTables";
+inline constexpr char kGetStatementTextsMethod[] =
+    "/chemledger.v1.RegistryService/GetStatementTexts";
 inline constexpr char kFindCatalogueEntriesMethod[] =
     "/chemledger.v1.RegistryService/FindCatalogueEntries";
 inline constexpr char kResolveLabelMethod[] = "/chemledger.v1.LabelService/ResolveLabel";

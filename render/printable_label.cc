@@ -482,17 +482,19 @@ struct StatementList {
 };
 
 // The product's hazard statements (Chinese texts) and precautionary
-// statements (Chinese texts where the reference tables have them, else the
-// English: no Chinese P texts are shipped, see reference/reference_tables.h;
+// statements (Chinese texts where `tables` have them, else the English: no
+// Chinese P texts are shipped, see reference/reference_tables.h;
 // `precaution_texts` false prints their codes alone, on one wrapped line).
-std::vector<StatementList> StatementLists(const v1::Product& p, bool precaution_texts) {
+std::vector<StatementList> StatementLists(const v1::Product& p,
+                                          const reference::ReferenceTables& tables,
+                                          bool precaution_texts) {
   std::vector<StatementList> lists;
   if (!p.hazard_statements().empty()) {
     StatementList& h = lists.emplace_back();
     h.title = "危险性说明";
     for (const std::string& code : p.hazard_statements()) {
-      std::optional<HazardStatementText> text = FindHazardStatement(code);
-      h.items.emplace_back(code, text ? text->zh : "");
+      h.items.emplace_back(code,
+                           tables.StatementText(code, reference::Language::kChinese).value_or(""));
     }
   }
   if (!p.precautionary_statements().empty()) {
@@ -501,7 +503,6 @@ std::vector<StatementList> StatementLists(const v1::Product& p, bool precaution_
     if (!precaution_texts) {
       list.items.emplace_back(absl::StrJoin(p.precautionary_statements(), " "), "");
     } else {
-      const reference::ReferenceTables& tables = reference::ShippedReferenceTables();
       for (const std::string& code : p.precautionary_statements()) {
         std::optional<std::string> text =
             tables.StatementText(code, reference::Language::kChinese);
@@ -706,7 +707,9 @@ absl::StatusOr<Page> Layout(const PrintableLabel& l, double qr_module) {
   // The precautionary statements with their texts if they fit at any size,
   // else their codes alone.
   for (bool precaution_texts : {true, false}) {
-    const std::vector<StatementList> lists = StatementLists(p, precaution_texts);
+    const std::vector<StatementList> lists = StatementLists(
+        p, l.statement_texts != nullptr ? *l.statement_texts : reference::ShippedReferenceTables(),
+        precaution_texts);
     for (const Try& t : tries) {
       Page page = base;
       double ty = PictogramsAndSignalWord(&page, p, identity_bottom, t.pictogram);

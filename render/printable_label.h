@@ -17,7 +17,9 @@
 // Two renderings of the same layout: SVG (self-contained text; the viewer's
 // fonts draw the text) and PNG (rasterised here with FreeType and a CJK font
 // from a Debian package, fonts-wqy-microhei by default). Statement texts
-// come from reference/reference_tables.h, compiled into the binary.
+// come from the tables the label names (the texts in force on the server,
+// as its scan pages show them), or from reference/reference_tables.h,
+// compiled into the binary.
 //
 // Thread-safety: pure functions; safe from any thread (each thread keeps its
 // own FreeType instance for PNG rendering).
@@ -51,6 +53,9 @@ struct PrintableLabel {
   std::string batch;  // required
   absl::CivilDay production_date;
   std::string quantity;  // net quantity as printed, e.g. "25 kg" or "200 L"; required
+  // Where the hazard and precautionary statements' texts come from (not
+  // owned; null: the tables compiled in, ShippedReferenceTables()).
+  const reference::ReferenceTables* statement_texts = nullptr;
 };
 
 // Page size in millimetres.

@@ -9,6 +9,7 @@
 // tables are this test's own, not the 目录's.
 
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -495,6 +496,18 @@ TEST_F(ReferenceE2eTest, ScanPagesReadTheStatementTextsInForce) {
   };
   const std::string test_text = "测试文本：本测试自拟的H225文本";
   EXPECT_EQ(page().find(test_text), std::string::npos);
+  // The printed label (chemctl label print) says what the page says.
+  const auto printed = [&]() {
+    const std::string svg = absl::StrCat(dir_, "/label.svg");
+    auto [code, out] = Chemctl(absl::StrCat("label print '", url, "' --svg '", svg, "' --key '",
+                                            dir_, "/admin-cli.key'"));
+    EXPECT_EQ(code, 0) << out;
+    std::ifstream in(svg);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  EXPECT_EQ(printed().find("测试文本"), std::string::npos);
   auto [code, out] = Import(
       "s1",
       WriteCsv("statements.csv", absl::StrCat("code,text_zh,text_en\nH225,", test_text, ",\n")),
@@ -502,6 +515,8 @@ TEST_F(ReferenceE2eTest, ScanPagesReadTheStatementTextsInForce) {
   ASSERT_EQ(code, 0) << out;
   const std::string body = page();
   EXPECT_NE(body.find(test_text), std::string::npos) << body;
+  const std::string label = printed();
+  EXPECT_NE(label.find("测试文本"), std::string::npos) << label;
   // H301 is not in it: the compiled-in text, or the page says it has none.
   EXPECT_NE(body.find("<b>H301</b>"), std::string::npos) << body;
 }

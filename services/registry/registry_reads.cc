@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "api/wire.h"
@@ -12,6 +13,7 @@
 #include "services/common/identifiers.h"
 #include "services/common/page_size.h"
 #include "services/common/status_macros.h"
+#include "services/registry/logged_reference_tables.h"
 #include "services/registry/oversight.h"
 #include "services/registry/product_flags.h"
 #include "services/registry/reference_tables.h"
@@ -200,6 +202,37 @@ absl::StatusOr<v1::FindCatalogueEntriesResponse> RegistryReads::FindCatalogueEnt
   CL_ASSIGN_OR_RETURN(std::vector<v1::CatalogueRow> rows,
                       FindCatalogueRows(snapshot, in_force->version(), request.cas()));
   for (v1::CatalogueRow& row : rows) *response.add_rows() = std::move(row);
+  return response;
+}
+
+absl::StatusOr<v1::GetStatementTextsResponse> RegistryReads::GetStatementTexts(
+    const storage::Snapshot& snapshot, const v1::GetStatementTextsRequest& request) const {
+  if (request.codes_size() > kMaxStatementCodesAsked) {
+    return absl::InvalidArgumentError(absl::StrCat("codes: ", request.codes_size(),
+                                                   " asked for; at most ", kMaxStatementCodesAsked,
+                                                   " a call"));
+  }
+  for (int i = 0; i < request.codes_size(); ++i) {
+    const std::string& code = request.codes(i);
+    if (!ids::IsHazardStatementCode(code) && !ids::IsPrecautionaryStatementCode(code)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("codes[", i, "]: '", absl::CHexEscape(code.substr(0, 32)),
+                       "' is not a GHS statement code such as H225, P210 or P301+P310"));
+    }
+  }
+  v1::GetStatementTextsResponse response;
+  response.set_log_size(snapshot.size());
+  CL_ASSIGN_OR_RETURN(std::optional<v1::ReferenceTableVersion> in_force,
+                      ReferenceTableInForce(snapshot, v1::STATEMENT_TEXTS));
+  if (in_force) response.set_statements_version(in_force->version());
+  // As the scan pages read them.
+  const LoggedReferenceTables tables(snapshot, reference::ShippedReferenceTables());
+  for (const std::string& code : request.codes()) {
+    v1::StatementText* text = response.add_texts();
+    text->set_code(code);
+    text->set_text_zh(tables.StatementText(code, reference::Language::kChinese).value_or(""));
+    text->set_text_en(tables.StatementText(code, reference::Language::kEnglish).value_or(""));
+  }
   return response;
 }
 

@@ -24,6 +24,8 @@ namespace chemledger::registry {
 
 // The most sites ListSites answers (ListSitesResponse.truncated beyond).
 inline constexpr size_t kMaxSitesListed = 10000;
+// The most codes one GetStatementTexts call asks for.
+inline constexpr int kMaxStatementCodesAsked = 100;
 
 class RegistryReads {
  public:
@@ -36,6 +38,8 @@ class RegistryReads {
       const storage::Snapshot& snapshot, const v1::ListReferenceTablesRequest& request) const;
   absl::StatusOr<v1::FindCatalogueEntriesResponse> FindCatalogueEntries(
       const storage::Snapshot& snapshot, const v1::FindCatalogueEntriesRequest& request) const;
+  absl::StatusOr<v1::GetStatementTextsResponse> GetStatementTexts(
+      const storage::Snapshot& snapshot, const v1::GetStatementTextsRequest& request) const;
 
   // For `reader`, a registered actor whose read credentials were checked.
   absl::StatusOr<v1::EnterpriseRecord> GetEnterprise(const storage::Snapshot& snapshot,

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/wire.h"
 #include "gtest/gtest.h"
+#include "reference/reference_tables.h"
 #include "services/common/envelope.h"
 #include "services/registry/registry_state.h"
 #include "services/registry/registry_testing.h"
@@ -216,6 +217,31 @@ TEST_F(RegistryReadsTest, RegistryEntriesOnlyAndOpenReadsCheckTheirFields) {
       reads_.FindCatalogueEntries(*snapshot_, catalogue);
   ASSERT_TRUE(methanol.ok()) << methanol.status();
   EXPECT_EQ(methanol->rows_size(), 1);
+
+  // Statement texts: the compiled-in ones here (no version imported; the
+  // imported ones in reference_e2e_test).
+  v1::GetStatementTextsRequest statements;
+  statements.add_codes("H225");
+  statements.add_codes("P301+P310");
+  absl::StatusOr<v1::GetStatementTextsResponse> texts =
+      reads_.GetStatementTexts(*snapshot_, statements);
+  ASSERT_TRUE(texts.ok()) << texts.status();
+  ASSERT_EQ(texts->texts_size(), 2);
+  EXPECT_EQ(texts->texts(0).code(), "H225");
+  EXPECT_EQ(texts->texts(0).text_zh(),
+            *reference::ShippedReferenceTables().StatementText("H225",
+                                                               reference::Language::kChinese));
+  EXPECT_FALSE(texts->texts(0).text_en().empty());
+  EXPECT_FALSE(texts->texts(1).text_en().empty());  // its parts' texts joined
+  EXPECT_TRUE(texts->statements_version().empty());
+  EXPECT_EQ(texts->log_size(), snapshot_->size());
+  statements.add_codes("X225");
+  ExpectRefused(reads_.GetStatementTexts(*snapshot_, statements),
+                absl::StatusCode::kInvalidArgument, "codes[2]: 'X225' is not a GHS statement code");
+  statements.clear_codes();
+  for (int i = 0; i <= kMaxStatementCodesAsked; ++i) statements.add_codes("P210");
+  ExpectRefused(reads_.GetStatementTexts(*snapshot_, statements),
+                absl::StatusCode::kInvalidArgument, "codes: 101 asked for; at most 100");
 
   v1::GetParkRequest park;
   park.set_park_id("nowhere");

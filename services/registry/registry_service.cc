@@ -124,6 +124,16 @@ grpc::Status RegistryServiceImpl::FindCatalogueEntries(
   return Answer(reads_core_.FindCatalogueEntries(*snapshot, *request), response);
 }
 
+grpc::Status RegistryServiceImpl::GetStatementTexts(grpc::ServerContext* context,
+                                                    const v1::GetStatementTextsRequest* request,
+                                                    v1::GetStatementTextsResponse* response) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
+  if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
+  TellServedAt(context, *snapshot);
+  return Answer(reads_core_.GetStatementTexts(*snapshot, *request), response);
+}
+
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* RegistryServiceImpl::ServeRead(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,

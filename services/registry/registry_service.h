@@ -84,6 +84,9 @@ class RegistryServiceImpl final : public RegistryServiceBase {
   grpc::Status FindCatalogueEntries(grpc::ServerContext* context,
                                     const v1::FindCatalogueEntriesRequest* request,
                                     v1::FindCatalogueEntriesResponse* response) override;
+  grpc::Status GetStatementTexts(grpc::ServerContext* context,
+                                 const v1::GetStatementTextsRequest* request,
+                                 v1::GetStatementTextsResponse* response) override;
   grpc::ServerUnaryReactor* ListSites(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;

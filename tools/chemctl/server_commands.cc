@@ -6,7 +6,10 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +37,7 @@
 #include "crypto/trust_list.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
+#include "reference/reference_tables.h"
 #include "render/printable_label.h"
 #include "render/qr.h"
 #include "services/common/envelope.h"
@@ -353,15 +357,50 @@ absl::Status ShowRegistryEntry(const cli::Args& args) {
 
 // ---------------------------------------------------------------- labels
 
+// The statement texts in force on the server (GetStatementTexts): what its
+// scan pages show, printed on the label too.
+class ServedStatementTexts final : public reference::ReferenceTables {
+ public:
+  void Keep(const v1::GetStatementTextsResponse& served) {
+    for (const v1::StatementText& t : served.texts()) {
+      if (!t.text_zh().empty()) zh_[t.code()] = t.text_zh();
+      if (!t.text_en().empty()) en_[t.code()] = t.text_en();
+    }
+    version_ = served.statements_version();
+  }
+  std::optional<std::string> StatementText(absl::string_view code,
+                                           reference::Language language) const override {
+    const std::map<std::string, std::string, std::less<>>& texts =
+        language == reference::Language::kChinese ? zh_ : en_;
+    if (auto it = texts.find(code); it != texts.end()) return it->second;
+    return std::nullopt;
+  }
+  std::vector<reference::TableSource> Sources() const override {
+    return {
+        {"statement texts", version_.empty() ? "the server's compiled-in texts" : version_, false}};
+  }
+
+ private:
+  std::map<std::string, std::string, std::less<>> zh_, en_;
+  std::string version_;
+};
+
+// What a printable label of a product prints besides its URL.
+struct LabelContent {
+  v1::Product product;
+  v1::Enterprise supplier;
+  ServedStatementTexts statement_texts;
+};
+
 // The printable label (SVG and PNG at 200 dpi) of one label URL.
-absl::Status WritePrintable(const std::string& url, const v1::Product& product,
-                            const v1::Enterprise& supplier, const std::string& png_path,
-                            const std::string& svg_path) {
+absl::Status WritePrintable(const std::string& url, const LabelContent& content,
+                            const std::string& png_path, const std::string& svg_path) {
   absl::StatusOr<crypto::ParsedLabel> parsed = crypto::ParseLabelUrl(url);
   if (!parsed.ok()) return parsed.status();
   render::PrintableLabel printable;
-  printable.product = product;
-  printable.supplier = supplier;
+  printable.product = content.product;
+  printable.supplier = content.supplier;
+  printable.statement_texts = &content.statement_texts;
   printable.url = url;
   printable.code = parsed->claims.Code();
   printable.batch = parsed->claims.batch;
@@ -380,21 +419,34 @@ absl::Status WritePrintable(const std::string& url, const v1::Product& product,
   return absl::OkStatus();
 }
 
-// The registered product and enterprise a label's URL names.
-absl::Status FetchProductAndSupplier(const cli::Args& args, const std::string& uscc,
-                                     const std::string& product_number, v1::Product* product,
-                                     v1::Enterprise* supplier) {
+// The registered product and enterprise a label's URL names, and the texts
+// in force of the product's statements.
+absl::Status FetchLabelContent(const cli::Args& args, const std::string& uscc,
+                               const std::string& product_number, LabelContent* content) {
   absl::StatusOr<ReadSession> reads = ReadSession::Open(args);
   if (!reads.ok()) return reads.status();
   v1::GetProductRequest p;
   p.set_enterprise_uscc(uscc);
   p.set_product_number(product_number);
-  if (absl::Status s = reads->Call(api::kGetProductMethod, p, product); !s.ok()) return s;
+  if (absl::Status s = reads->Call(api::kGetProductMethod, p, &content->product); !s.ok()) {
+    return s;
+  }
   v1::GetEnterpriseRequest e;
   e.set_uscc(uscc);
   v1::EnterpriseRecord record;
   if (absl::Status s = reads->Call(api::kGetEnterpriseMethod, e, &record); !s.ok()) return s;
-  *supplier = record.enterprise();
+  content->supplier = record.enterprise();
+  v1::GetStatementTextsRequest codes;
+  for (const std::string& code : content->product.hazard_statements()) codes.add_codes(code);
+  for (const std::string& code : content->product.precautionary_statements()) {
+    codes.add_codes(code);
+  }
+  // A product has at most a few dozen (registration bounds them).
+  v1::GetStatementTextsResponse texts;
+  grpc::Status status = v1::RegistryService::NewStub(reads->channel())
+                            ->GetStatementTexts(Context().get(), codes, &texts);
+  if (!status.ok()) return ServerError(status);
+  content->statement_texts.Keep(texts);
   return absl::OkStatus();
 }
 
@@ -406,14 +458,13 @@ absl::Status Print(const cli::Args& args) {
   const std::string& url = args.positional()[0];
   absl::StatusOr<crypto::ParsedLabel> parsed = crypto::ParseLabelUrl(url);
   if (!parsed.ok()) return parsed.status();
-  v1::Product product;
-  v1::Enterprise supplier;
-  if (absl::Status s = FetchProductAndSupplier(args, parsed->claims.enterprise,
-                                               parsed->claims.product, &product, &supplier);
+  LabelContent content;
+  if (absl::Status s =
+          FetchLabelContent(args, parsed->claims.enterprise, parsed->claims.product, &content);
       !s.ok()) {
     return s;
   }
-  return WritePrintable(url, product, supplier, args.Get("png"), args.Get("svg"));
+  return WritePrintable(url, content, args.Get("png"), args.Get("svg"));
 }
 
 absl::Status Issue(const cli::Args& args) {
@@ -468,11 +519,9 @@ absl::Status Issue(const cli::Args& args) {
       return absl::PermissionDeniedError(absl::StrCat("cannot create ", dir));
     }
   }
-  v1::Product product;
-  v1::Enterprise supplier;
+  LabelContent content;
   if (!print_dir.empty()) {
-    if (absl::Status s = FetchProductAndSupplier(args, r.enterprise_uscc(), r.product_number(),
-                                                 &product, &supplier);
+    if (absl::Status s = FetchLabelContent(args, r.enterprise_uscc(), r.product_number(), &content);
         !s.ok()) {
       return s;
     }
@@ -513,8 +562,7 @@ absl::Status Issue(const cli::Args& args) {
       }
       if (!print_dir.empty() && printed < *render_limit) {
         const std::string base = absl::StrCat(print_dir, "/", label.code());
-        if (absl::Status s = WritePrintable(label.url(), product, supplier, base + ".png",
-                                            base + ".svg");
+        if (absl::Status s = WritePrintable(label.url(), content, base + ".png", base + ".svg");
             !s.ok()) {
           return s;
         }
