@@ -262,6 +262,7 @@ enum RegistryMethod : uint8_t {
   kGetActor,
   kGetActorKey,
   kGetRegistryEntry,
+  kGetStatementTexts,
   kRegistryReads
 };
 
@@ -306,6 +307,9 @@ int ReadRegistry(const storage::Snapshot& snapshot, const v1::Actor& reader, uin
     case kFindCatalogueEntries:
       return OpenRegistryRead(snapshot, bytes, &RegistryReads::FindCatalogueEntries,
                               "FindCatalogueEntries");
+    case kGetStatementTexts:
+      return OpenRegistryRead(snapshot, bytes, &RegistryReads::GetStatementTexts,
+                              "GetStatementTexts");
     case kGetEnterprise:
       return CoreRead(registry_reads, snapshot, reader, bytes, &RegistryReads::GetEnterprise,
                       "GetEnterprise");
@@ -464,6 +468,9 @@ std::vector<std::string> FuzzSeeds() {
   v1::GetParkRequest park;
   park.set_park_id("P1");
   v1::ListReferenceTablesRequest reference_tables;
+  v1::GetStatementTextsRequest statement_texts;
+  statement_texts.add_codes("H225");
+  statement_texts.add_codes("P301+P310");
   v1::GetProductRequest product;
   product.set_enterprise_uscc(kProducer);
   product.set_product_number("M01");
@@ -512,6 +519,7 @@ std::vector<std::string> FuzzSeeds() {
           RegistryInput(kListBlacklist, 0, blacklist),
           RegistryInput(kGetPark, 0, park),
           RegistryInput(kListReferenceTables, 0, reference_tables),
+          RegistryInput(kGetStatementTexts, 0, statement_texts),
           RegistryInput(kGetProduct, 1, product),
           RegistryInput(kListProducts, 0, products),
           RegistryInput(kListProductFlagChanges, 0, flag_changes),
