@@ -11,6 +11,7 @@
 #include "crypto/checkpoint.h"
 #include "crypto/key_files.h"
 #include "crypto/keys.h"
+#include "storage/durable_file.h"
 #include "storage/leveldb_log.h"
 #include "tools/chemctl/command.h"
 #include "tools/cli/key_args.h"
@@ -51,20 +52,42 @@ absl::Status Keygen(const cli::Args& args) {
   options.overwrite = args.Bool("force");
   options.passphrase = *std::move(passphrase);
   const std::string pub = *out + ".pub";
-  // Both files or neither: check the public path first, and take the private
-  // key back if the public one cannot be written.
-  if (!options.overwrite && std::filesystem::exists(pub)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("refusing to overwrite existing key file ", pub, " (use --force)"));
+  if (!options.overwrite) {
+    for (const std::string& path : {*out, pub}) {
+      if (std::filesystem::exists(path)) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("refusing to overwrite existing key file ", path, " (use --force)"));
+      }
+    }
   }
-  if (absl::Status s = crypto::SaveSigningKey(key, *out, options); !s.ok()) return s;
-  crypto::KeyFileOptions pub_options;
-  pub_options.overwrite = args.Bool("force");
-  if (absl::Status s = crypto::SaveVerifyingKey(key.verifying_key(), pub, pub_options);
-      !s.ok()) {
-    std::filesystem::remove(*out);
+  // Both files written aside first: a failure leaves the pair that was there
+  // (with --force, the old key) as it was. Then the public file, then the
+  // private one, each by a rename: a crash between them leaves the old
+  // private key beside the new public file, never no private key.
+  const std::string new_private = *out + ".new", new_pub = pub + ".new";
+  options.overwrite = true;  // what a crash left aside is not a key anyone has
+  if (absl::Status s = crypto::SaveSigningKey(key, new_private, options); !s.ok()) return s;
+  crypto::KeyFileOptions pub_aside;
+  pub_aside.overwrite = true;
+  if (absl::Status s = crypto::SaveVerifyingKey(key.verifying_key(), new_pub, pub_aside); !s.ok()) {
+    std::filesystem::remove(new_private);
     return s;
   }
+  std::error_code ec;
+  std::filesystem::rename(new_pub, pub, ec);
+  if (ec) {
+    std::filesystem::remove(new_private);
+    std::filesystem::remove(new_pub);
+    return absl::PermissionDeniedError(absl::StrCat("cannot write ", pub, ": ", ec.message()));
+  }
+  std::filesystem::rename(new_private, *out, ec);
+  if (ec) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot write ", *out, ": ", ec.message(), "; ",
+                                                    pub, " is the new key's, ", new_private,
+                                                    " its private key"));
+  }
+  const std::string dir = std::filesystem::path(*out).parent_path().string();
+  if (absl::Status s = storage::SyncDirectory(dir.empty() ? "." : dir); !s.ok()) return s;
   std::cout << "wrote " << *out << " (private, mode 0600"
             << (options.passphrase ? ", sealed with the passphrase" : "") << ") and " << pub
             << "\n";
