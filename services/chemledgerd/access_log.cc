@@ -199,9 +199,12 @@ namespace {
 
 // Writes `lines` in one go where it can; returns how many were written whole
 // (a descriptor that fails, a full disk, takes no more of the batch; the
-// next batch tries again).
-size_t WriteLines(int fd, const std::deque<std::string>& lines) {
-  std::string batch;
+// next batch tries again). `cut` says whether the last write ended inside
+// a line: the next begins on a line of its own, so that only the cut line
+// is not JSON.
+size_t WriteLines(int fd, const std::deque<std::string>& lines, bool* cut) {
+  std::string batch = *cut ? "\n" : "";
+  const size_t prefix = batch.size();
   for (const std::string& line : lines) batch += line;
   size_t done = 0;
   while (done < batch.size()) {
@@ -210,10 +213,15 @@ size_t WriteLines(int fd, const std::deque<std::string>& lines) {
     if (n <= 0) break;
     done += static_cast<size_t>(n);
   }
-  size_t whole = 0, end = 0;
+  if (done < prefix) return 0;  // not even the newline went: still cut
+  *cut = false;
+  size_t whole = 0, end = prefix;
   for (const std::string& line : lines) {
     end += line.size();
-    if (end > done) break;
+    if (end > done) {
+      *cut = done > end - line.size();  // part of this line went
+      break;
+    }
     ++whole;
   }
   return whole;
@@ -240,6 +248,7 @@ void AccessLog::WriteQueued(const std::shared_ptr<State>& state) {
   sigaddset(&pipe_signal, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
   std::deque<std::string> lines;
+  bool cut = false;  // the last write ended inside a line
   while (true) {
     {
       absl::MutexLock lock(&state->mu);
@@ -256,7 +265,7 @@ void AccessLog::WriteQueued(const std::shared_ptr<State>& state) {
     size_t bytes = 0;
     for (const std::string& line : lines) bytes += line.size();
     const size_t taken =
-        state->fd >= 0 ? WriteLines(state->fd, lines) : WriteLines(*state->out, lines);
+        state->fd >= 0 ? WriteLines(state->fd, lines, &cut) : WriteLines(*state->out, lines);
     absl::MutexLock lock(&state->mu);
     state->queued_bytes -= bytes;
     state->written += taken;

@@ -31,7 +31,8 @@
 //
 // Thread-safety: thread-safe; lines go out in the order Write was called,
 // each batch in one write where the file takes it (a full disk may leave a
-// line cut short, counted as failed). The destructor writes what is queued
+// line cut short, counted as failed; the next line starts on a line of its
+// own). Lines are not synced. The destructor writes what is queued
 // (for a log of Open, waiting at most kDrainTimeout), then returns.
 
 #ifndef CHEMLEDGER_SERVICES_CHEMLEDGERD_ACCESS_LOG_H_

@@ -1,14 +1,17 @@
 #include "services/chemledgerd/access_log.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <streambuf>
@@ -147,6 +150,60 @@ TEST(AccessLogTest, OpenAppendsToItsFile) {
       refused.status().message().find("--access-log: cannot append to /nonexistent/dir/x.log"),
       std::string::npos)
       << refused.status();
+}
+
+// The lines by outcome of `log`, once `want` of them have one.
+std::map<std::string, uint64_t> OutcomesOnce(const AccessLog& log, uint64_t want) {
+  std::map<std::string, uint64_t> by;
+  for (int i = 0; i < 1000; ++i) {
+    by.clear();
+    uint64_t total = 0;
+    for (const auto& [outcome, n] : log.LinesByOutcome()) {
+      by[outcome] = n;
+      total += n;
+    }
+    if (total >= want) break;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return by;
+}
+
+// A write the file takes only part of (here the file size limit, as a full
+// disk would) cuts a line short; the next line starts on a line of its own,
+// so that only the cut one is not JSON.
+TEST(AccessLogTest, ALineCutShortDoesNotSpoilTheNext) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string path = std::string(tmp != nullptr ? tmp : "/tmp") + "/access-cut.log";
+  std::remove(path.c_str());
+  absl::StatusOr<std::unique_ptr<AccessLog>> log = AccessLog::Open(path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  const std::string filler(40, 'x');
+  (*log)->Write({{"n", AccessLog::Integer(1)}, {"f", AccessLog::String(filler)}});
+  EXPECT_EQ(OutcomesOnce(**log, 1)["written"], 1u);
+  const off_t first_line = static_cast<off_t>(std::ifstream(path, std::ios::ate).tellg());
+  // The file may grow by 10 bytes more: the next line is cut there.
+  signal(SIGXFSZ, SIG_IGN);
+  struct rlimit was;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &was), 0);
+  struct rlimit limit = was;
+  limit.rlim_cur = static_cast<rlim_t>(first_line + 10);
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
+  (*log)->Write({{"n", AccessLog::Integer(2)}, {"f", AccessLog::String(filler)}});
+  const uint64_t failed = OutcomesOnce(**log, 2)["failed"];
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &was), 0);
+  EXPECT_EQ(failed, 1u);
+  (*log)->Write({{"n", AccessLog::Integer(3)}, {"f", AccessLog::String(filler)}});
+  log->reset();  // writes what is queued
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::vector<std::string> lines = absl::StrSplit(text.str(), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u) << text.str();
+  EXPECT_NE(lines[0].find("\"n\":1,"), std::string::npos) << lines[0];
+  EXPECT_EQ(lines[1].size(), 10u) << lines[1];  // the cut line
+  EXPECT_NE(lines[2].find("\"n\":3,"), std::string::npos) << lines[2];
+  EXPECT_EQ(lines[2].front(), '{') << lines[2];
+  EXPECT_EQ(lines[2].back(), '}') << lines[2];
 }
 
 // A log of Open whose file stalls (here a pipe nobody reads) does not hold
