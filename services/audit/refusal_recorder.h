@@ -1,6 +1,9 @@
 // The refusal recorder: writes each request the ledger refused for breaking
 // a rule into the log as a refusal entry of its own (refusals.h), so that
-// the regulators' anomaly list is complete and provable. It sits behind
+// the regulators' anomaly list holds them, provably. Best effort, not
+// complete: the queue is in memory (a kill of the process loses what is
+// still queued, in chemledgerd, ledgerd, labeld and waybilld alike), and
+// the limits below count rather than record. It sits behind
 // registry::RefusalSink, which the personalities' write path tells of each
 // refusal (registry/signers.h).
 //
