@@ -110,6 +110,8 @@ TEST_F(BackupE2eTest, ABackupTakenWhileServingRestoresChecksAndGoesOn) {
                                         dir_ + "/keys-backup", "--data", dir_ + "/data"});
   ASSERT_EQ(code, 0) << out;
   EXPECT_NE(out.find(absl::StrCat("log size ", checkpoint->size)), std::string::npos) << out;
+  // Made aside and renamed whole: nothing is left beside it.
+  EXPECT_EQ(RunShell("ls -d '" + dir_ + "'/data.restoring-* 2>/dev/null | wc -l").second, "0\n");
   // A scratch directory left by a check that was killed (its process gone)
   // is removed by the next check.
   const std::string left = dir_ + "/data/check-scratch-999999999";

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "chemledger/v1/registry.pb.h"
@@ -587,23 +588,28 @@ absl::StatusOr<RestoreResult> RestoreDeployment(const std::string& backup_dir,
     return absl::FailedPreconditionError(
         "--keys: its note.key is not the key the backup's note.vkey names");
   }
-  std::filesystem::create_directory(data_dir, ec);
-  if (ec) return absl::PermissionDeniedError(absl::StrCat("--data: cannot make ", data_dir));
-  std::filesystem::permissions(data_dir, std::filesystem::perms::owner_all, ec);
+  // Made beside it under a name of its own, and named `data_dir` only once
+  // whole and durable: a crash midway leaves no data directory a server
+  // would open.
+  const std::string target(absl::StripSuffix(data_dir, "/"));
+  const std::string staging = absl::StrCat(target, ".restoring-", getpid());
+  std::filesystem::remove_all(staging, ec);
+  std::filesystem::create_directory(staging, ec);
+  if (ec) return absl::PermissionDeniedError(absl::StrCat("--data: cannot make ", staging));
+  std::filesystem::permissions(staging, std::filesystem::perms::owner_all, ec);
   const auto fail = [&](const absl::Status& s) {
-    std::filesystem::remove_all(data_dir, ec);
+    std::filesystem::remove_all(staging, ec);
     return s;
   };
-  std::filesystem::copy(backup_dir + "/log", LogDir(data_dir),
+  std::filesystem::copy(backup_dir + "/log", LogDir(staging),
                         std::filesystem::copy_options::recursive, ec);
   if (ec) return fail(absl::InternalError(absl::StrCat("cannot copy the store: ", ec.message())));
-  std::filesystem::copy(keys_dir, KeyDir(data_dir), std::filesystem::copy_options::recursive, ec);
+  std::filesystem::copy(keys_dir, KeyDir(staging), std::filesystem::copy_options::recursive, ec);
   if (ec) return fail(absl::InternalError(absl::StrCat("cannot copy the keys: ", ec.message())));
-  std::filesystem::copy_file(backup_dir + "/note.vkey", NoteVerifierPath(data_dir), ec);
+  std::filesystem::copy_file(backup_dir + "/note.vkey", NoteVerifierPath(staging), ec);
   if (ec) return fail(absl::InternalError(absl::StrCat("cannot copy note.vkey: ", ec.message())));
   if (std::filesystem::exists(backup_dir + "/witness-cosignatures", ec)) {
-    std::filesystem::copy_file(backup_dir + "/witness-cosignatures", CosignaturesPath(data_dir),
-                               ec);
+    std::filesystem::copy_file(backup_dir + "/witness-cosignatures", CosignaturesPath(staging), ec);
     if (ec) {
       return fail(absl::InternalError(
           absl::StrCat("cannot copy witness-cosignatures: ", ec.message())));
@@ -612,7 +618,7 @@ absl::StatusOr<RestoreResult> RestoreDeployment(const std::string& backup_dir,
   storage::LevelDbLogOptions store_options;
   store_options.create_if_missing = false;
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      storage::OpenLevelDbStore(LogDir(data_dir), store_options);
+      storage::OpenLevelDbStore(LogDir(staging), store_options);
   if (!store.ok()) return fail(store.status());
   std::shared_ptr<const storage::Snapshot> snapshot = (*store)->GetSnapshot();
   if (snapshot->size() != checkpoint->size || snapshot->root() != checkpoint->root_hash) {
@@ -625,12 +631,21 @@ absl::StatusOr<RestoreResult> RestoreDeployment(const std::string& backup_dir,
   }
   snapshot.reset();  // before its store
   store->reset();
-  // What was copied (with no syncs) durable, and the data directory's own
-  // name, before a server writes on top of it.
-  if (absl::Status s = storage::SyncTreeDurably(data_dir); !s.ok()) return fail(s);
-  const std::string parent = std::filesystem::path(data_dir).parent_path().string();
+  // What was copied (with no syncs) durable, then named the data directory,
+  // and that name durable, before a server writes on top of it.
+  if (absl::Status s = storage::SyncTreeDurably(staging); !s.ok()) return fail(s);
+  if (std::filesystem::exists(target, ec)) {
+    return fail(absl::AlreadyExistsError(
+        absl::StrCat("--data: ", data_dir, " appeared while restoring; nothing changed")));
+  }
+  std::filesystem::rename(staging, target, ec);
+  if (ec) {
+    return fail(absl::PermissionDeniedError(
+        absl::StrCat("--data: cannot rename ", staging, " to ", target, ": ", ec.message())));
+  }
+  const std::string parent = std::filesystem::path(target).parent_path().string();
   if (absl::Status s = storage::SyncDirectory(parent.empty() ? "." : parent); !s.ok()) {
-    return fail(s);
+    return s;
   }
   return RestoreResult{checkpoint->size, checkpoint->root_hash};
 }
