@@ -15,6 +15,17 @@
 
 namespace chemledger::label {
 
+absl::Status MayReceiveLabels(const v1::Actor& reader, const v1::IssueLabelsRequest& asked) {
+  if (asked.enterprise_uscc().empty() || reader.enterprise_uscc() != asked.enterprise_uscc()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("labels go only to an actor of ", asked.enterprise_uscc(),
+                     " with read credentials for IssueLabels in the call's metadata "
+                     "(docs/deployment.md, \"Label issuance\"); actor '",
+                     reader.name(), "' is not one"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Issuance> LabelIssuer::Issue(const v1::SignedEnvelope& envelope) {
   // The key to sign with: chosen here, where the private keys are; the
   // rules check that it is registered, unrevoked and valid on the day.

@@ -29,7 +29,9 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "api/net_quantity.h"
+#include "chemledger/v1/label.pb.h"
 #include "chemledger/v1/log.pb.h"
+#include "chemledger/v1/registry.pb.h"
 #include "crypto/keys.h"
 #include "crypto/label.h"
 #include "crypto/trust_list.h"
@@ -59,6 +61,15 @@ struct IssuedLabel {
   std::string code;  // LabelClaims::Code()
   std::string url;   // the signed label URL
 };
+
+// Whether `reader` (an actor whose read credentials were checked) may
+// receive the labels of `asked`: only an actor of the enterprise they are
+// for. The signed request may be in the log (a refusal recorded, or an
+// issuance accepted before), where more than its signer may read it, and be
+// accepted when sent again; the labels go only to one who shows, with
+// credentials of their own, that they are the enterprise's.
+// PermissionDenied naming the actor otherwise.
+absl::Status MayReceiveLabels(const v1::Actor& reader, const v1::IssueLabelsRequest& asked);
 
 class LabelIssuer {
  public:

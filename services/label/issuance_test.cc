@@ -273,6 +273,30 @@ TEST_F(IssuanceTest, RetryReturnsTheSameLabelsAndWritesNothing) {
   ExpectCheckPasses();
 }
 
+// Labels go only to an actor of the enterprise they are for (the read
+// credentials' actor, checked before the call takes a place).
+TEST(MayReceiveLabelsTest, OnlyAnActorOfTheEnterpriseReceivesItsLabels) {
+  v1::Actor reader;
+  reader.set_name("acme operator");
+  reader.set_enterprise_uscc("91350100M000100Y43");
+  v1::IssueLabelsRequest asked;
+  asked.set_enterprise_uscc("91350100M000100Y43");
+  EXPECT_TRUE(MayReceiveLabels(reader, asked).ok());
+  asked.set_enterprise_uscc("91110000600037341L");
+  absl::Status other = MayReceiveLabels(reader, asked);
+  EXPECT_EQ(other.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(other.message().find("labels go only to an actor of 91110000600037341L"),
+            std::string::npos)
+      << other;
+  EXPECT_NE(other.message().find("actor 'acme operator' is not one"), std::string::npos) << other;
+  // A regulator (no enterprise) receives none, nor does anyone for a
+  // request that names no enterprise.
+  reader.clear_enterprise_uscc();
+  EXPECT_EQ(MayReceiveLabels(reader, asked).code(), absl::StatusCode::kPermissionDenied);
+  asked.clear_enterprise_uscc();
+  EXPECT_EQ(MayReceiveLabels(reader, asked).code(), absl::StatusCode::kPermissionDenied);
+}
+
 TEST_F(IssuanceTest, SignLabelsClipsToTheIssuance) {
   Issuance issuance = IssueOk(acme_operator_, Batch("B1", 10));
   const std::vector<IssuedLabel> tail = Labels(issuance, 8, 5);

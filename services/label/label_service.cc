@@ -24,10 +24,8 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
                                            const v1::SignedEnvelope* request,
                                            grpc::ServerWriter<v1::IssueLabelsResponse>* writer) {
   IncomingCall serving(context);  // what this asks of ledgerd ends with the call
-  // Labels go only to an actor of the enterprise they are for, who says
-  // so with read credentials: the signed request may be in the log (as a
-  // refusal recorded, or accepted before), where more than its signer may
-  // read it, and be accepted when sent again. Checked before the call takes
+  // Labels go only to an actor of the enterprise they are for, who says so
+  // with read credentials (MayReceiveLabels). Checked before the call takes
   // a place, so that one who cannot show it takes none.
   v1::IssueLabelsRequest asked;
   {
@@ -46,9 +44,8 @@ grpc::Status LabelServiceImpl::IssueLabels(grpc::ServerContext* context,
       return grpc::Status(static_cast<grpc::StatusCode>(reader.status().code()),
                           absl::StrCat(whose, ": ", reader.status().message()));
     }
-    if (asked.enterprise_uscc().empty() || reader->enterprise_uscc() != asked.enterprise_uscc()) {
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                          absl::StrCat(whose, "; actor '", reader->name(), "' is not one"));
+    if (absl::Status may = MayReceiveLabels(*reader, asked); !may.ok()) {
+      return ToGrpcStatus(may);
     }
   }
   const std::string& enterprise = asked.enterprise_uscc();
