@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "crypto/base32.h"
 #include "crypto/internal/code_fields.h"
+#include "crypto/package_code_fields.h"
 
 namespace chemledger::crypto {
 namespace {
@@ -22,7 +23,6 @@ using internal::GetBigEndian;
 using internal::IsUpperAlnum;
 using internal::PutBigEndian;
 const absl::CivilDay kEpoch = internal::kCodeEpoch;
-constexpr uint64_t kMaxSerial = 999999999;
 constexpr uint64_t kMaxCasDigits = 9999999999;  // 10 digits fit in 40 bits
 
 absl::Status Invalid(absl::string_view field, absl::string_view rule) {
@@ -74,11 +74,13 @@ absl::Status CheckClaims(const LabelClaims& c) {
     return Invalid("enterprise", absl::StrCat("'", c.enterprise,
                                               "' must be an 18-character 统一社会信用代码"));
   }
-  if (c.product.empty() || c.product.size() > 16 || !IsUpperAlnum(c.product)) {
-    return Invalid("product", absl::StrCat("'", c.product, "' must be 1 to 16 of A-Z, 0-9"));
+  if (!IsProductNumber(c.product)) {
+    return Invalid("product", absl::StrCat("'", c.product, "' must be 1 to ",
+                                           kMaxProductNumberLength, " of A-Z, 0-9"));
   }
-  if (c.batch.empty() || c.batch.size() > 20 || !IsUpperAlnum(c.batch)) {
-    return Invalid("batch", absl::StrCat("'", c.batch, "' must be 1 to 20 of A-Z, 0-9"));
+  if (!IsBatch(c.batch)) {
+    return Invalid("batch",
+                   absl::StrCat("'", c.batch, "' must be 1 to ", kMaxBatchLength, " of A-Z, 0-9"));
   }
   if (c.serial < 1 || c.serial > kMaxSerial) {
     return Invalid("serial", absl::StrCat(c.serial, " must be 1 to ", kMaxSerial));

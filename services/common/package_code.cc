@@ -9,19 +9,6 @@
 #include "services/common/identifiers.h"
 
 namespace chemledger::ids {
-namespace {
-
-bool IsUpperAlnum(absl::string_view s, size_t max) {
-  if (s.empty() || s.size() > max) return false;
-  for (char c : s) {
-    if (!(c >= 'A' && c <= 'Z') && !absl::ascii_isdigit(static_cast<unsigned char>(c))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 std::string PackageCode::ToString() const {
   return absl::StrCat(uscc, ".", product, ".", batch, ".", serial);
@@ -30,9 +17,10 @@ std::string PackageCode::ToString() const {
 std::optional<PackageCode> PackageCode::Parse(absl::string_view code) {
   std::vector<absl::string_view> parts = absl::StrSplit(code, '.');
   PackageCode p;
-  if (parts.size() != 4 || !ValidateUscc("code", parts[0]).ok() || !IsUpperAlnum(parts[1], 16) ||
-      !IsUpperAlnum(parts[2], 20) || !absl::SimpleAtoi(parts[3], &p.serial) || p.serial == 0 ||
-      p.serial > kMaxSerial || absl::StrCat(p.serial) != parts[3]) {
+  if (parts.size() != 4 || !ValidateUscc("code", parts[0]).ok() ||
+      !crypto::IsProductNumber(parts[1]) || !crypto::IsBatch(parts[2]) ||
+      !absl::SimpleAtoi(parts[3], &p.serial) || p.serial == 0 || p.serial > kMaxSerial ||
+      absl::StrCat(p.serial) != parts[3]) {
     return std::nullopt;
   }
   p.uscc = std::string(parts[0]);
@@ -44,7 +32,7 @@ std::optional<PackageCode> PackageCode::Parse(absl::string_view code) {
 bool IsAggregateCode(absl::string_view code) {
   std::vector<absl::string_view> parts = absl::StrSplit(code, '.');
   return parts.size() == 3 && ValidateUscc("code", parts[0]).ok() && parts[1] == "LU" &&
-         IsUpperAlnum(parts[2], 32);
+         crypto::IsCodeField(parts[2], 32);
 }
 
 std::string EnterpriseOfCode(absl::string_view code) {

@@ -16,11 +16,12 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "crypto/package_code_fields.h"
 
 namespace chemledger::ids {
 
-// The largest serial a batch reaches.
-inline constexpr uint64_t kMaxSerial = 999999999;
+// The largest serial a batch reaches (crypto/package_code_fields.h).
+inline constexpr uint64_t kMaxSerial = crypto::kMaxSerial;
 
 struct PackageCode {
   std::string uscc;

@@ -3,26 +3,18 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "api/net_quantity.h"
 #include "chemledger/v1/label.pb.h"
+#include "crypto/package_code_fields.h"
 #include "services/common/identifiers.h"
 #include "services/common/package_code.h"
 #include "services/label/issuance_state.h"
-#include "api/net_quantity.h"
 #include "services/registry/catalogue.h"
 #include "services/registry/registry_rules.h"
 #include "services/registry/registry_state.h"
 
 namespace chemledger::label {
 namespace {
-
-bool IsUpperAlnum(absl::string_view s) {
-  for (char c : s) {
-    if (!(c >= 'A' && c <= 'Z') && !absl::ascii_isdigit(static_cast<unsigned char>(c))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 absl::Status Invalid(absl::string_view field, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat("request.", field, ": ", rule));
@@ -124,8 +116,9 @@ absl::Status IssuanceRules::Apply(const journal::EntryContext& entry,
                                             "' is not a registered product of ",
                                             r.enterprise_uscc()));
   }
-  if (r.batch().empty() || r.batch().size() > 20 || !IsUpperAlnum(r.batch())) {
-    return Invalid("batch", absl::StrCat("'", r.batch(), "' must be 1 to 20 of A-Z, 0-9"));
+  if (!crypto::IsBatch(r.batch())) {
+    return Invalid("batch", absl::StrCat("'", r.batch(), "' must be 1 to ", crypto::kMaxBatchLength,
+                                         " of A-Z, 0-9"));
   }
   const v1::Date& d = r.production_date();
   const absl::CivilDay production(d.year(), d.month(), d.day());

@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
+#include "crypto/package_code_fields.h"
 #include "services/common/identifiers.h"
 
 namespace chemledger::registry {
@@ -19,15 +20,6 @@ namespace {
 
 absl::Status Invalid(absl::string_view field, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", rule));
-}
-
-bool IsUpperAlnum(absl::string_view s) {
-  for (char c : s) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c)) && !(c >= 'A' && c <= 'Z')) {
-      return false;
-    }
-  }
-  return true;
 }
 
 absl::CivilDay ToDay(const v1::Date& d) { return absl::CivilDay(d.year(), d.month(), d.day()); }
@@ -286,10 +278,10 @@ absl::Status ValidateProduct(const v1::Product& p, const Catalogue& catalogue) {
   if (absl::Status s = ids::ValidateUscc("product.enterprise_uscc", p.enterprise_uscc()); !s.ok()) {
     return s;
   }
-  if (p.product_number().empty() || p.product_number().size() > 16 ||
-      !IsUpperAlnum(p.product_number())) {
+  if (!crypto::IsProductNumber(p.product_number())) {
     return Invalid("product.product_number",
-                   absl::StrCat("'", p.product_number(), "' must be 1 to 16 of A-Z, 0-9"));
+                   absl::StrCat("'", p.product_number(), "' must be 1 to ",
+                                crypto::kMaxProductNumberLength, " of A-Z, 0-9"));
   }
   if (p.name_zh().empty()) return Invalid("product.name_zh", "is required");
   if (p.name_en().empty()) return Invalid("product.name_en", "is required");
