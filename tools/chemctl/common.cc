@@ -182,17 +182,21 @@ absl::Status ServerError(const grpc::Status& status) {
   return absl::Status(s.code(), absl::StrCat("server: ", s.message()));
 }
 
-absl::Status WriteError(const grpc::Status& status, absl::string_view resend) {
+bool OutcomeUnknown(const grpc::Status& status) {
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
     case grpc::StatusCode::CANCELLED:
     case grpc::StatusCode::UNKNOWN:
     case grpc::StatusCode::INTERNAL:
-      break;
+      return true;
     default:
-      return ServerError(status);
+      return false;
   }
+}
+
+absl::Status WriteError(const grpc::Status& status, absl::string_view resend) {
+  if (!OutcomeUnknown(status)) return ServerError(status);
   absl::Status s = FromGrpcStatus(status);
   return absl::Status(
       s.code(), absl::StrCat("server: ", s.message(),

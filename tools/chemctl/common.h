@@ -127,6 +127,11 @@ absl::Status ServerError(const grpc::Status& status);
 // (a new id) would be recorded a second time.
 absl::Status WriteError(const grpc::Status& status, absl::string_view resend);
 
+// Whether a write that ended with `status` may have been recorded all the
+// same: it ended without the server's answer (UNAVAILABLE,
+// DEADLINE_EXCEEDED, CANCELLED, UNKNOWN, INTERNAL), not with a refusal.
+bool OutcomeUnknown(const grpc::Status& status);
+
 }  // namespace chemledger::chemctl
 
 #endif  // CHEMLEDGER_TOOLS_CHEMCTL_COMMON_H_

@@ -17,9 +17,12 @@ TEST(WriteErrorTest, SaysHowToResendOnlyWhenTheOutcomeIsUnknown) {
                  "--request-id r1");
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(refused.message(), "server: codes[0]: not issued");
+  EXPECT_FALSE(OutcomeUnknown(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "")));
+  EXPECT_FALSE(OutcomeUnknown(grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "")));
   for (grpc::StatusCode unknown :
        {grpc::StatusCode::UNAVAILABLE, grpc::StatusCode::DEADLINE_EXCEEDED,
         grpc::StatusCode::CANCELLED, grpc::StatusCode::UNKNOWN, grpc::StatusCode::INTERNAL}) {
+    EXPECT_TRUE(OutcomeUnknown(grpc::Status(unknown, "")));
     const absl::Status s = WriteError(grpc::Status(unknown, "Socket closed"), "--request-id r1");
     EXPECT_EQ(static_cast<int>(s.code()), static_cast<int>(unknown));
     const std::string message(s.message());

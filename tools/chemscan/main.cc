@@ -37,6 +37,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "api/china_time.h"
@@ -283,10 +284,23 @@ absl::StatusOr<std::vector<uint64_t>> RecordEvents(
     v1::AppendResponse response;
     grpc::Status status = ledger->Append(chemctl::Context().get(), *envelope, &response);
     if (!status.ok()) {
-      return absl::Status(chemctl::ServerError(status).code(),
-                          absl::StrCat("recording ", e.codes_size(), " codes (",
-                                       v1::BusinessStep_Name(step), ") was refused: ",
-                                       chemctl::ServerError(status).message()));
+      // What went before is recorded: said, so that a rerun leaves it out.
+      std::string before;
+      if (!indexes.empty()) {
+        before = absl::StrCat(" (the ", first, " codes before them were recorded, at log index",
+                              indexes.size() > 1 ? "es " : " ", absl::StrJoin(indexes, ", "), ")");
+      }
+      return absl::Status(
+          chemctl::ServerError(status).code(),
+          chemctl::OutcomeUnknown(status)
+              ? absl::StrCat("recording ", e.codes_size(), " codes (", v1::BusinessStep_Name(step),
+                             ", event ", e.event_id(),
+                             ") ended without an answer: ", chemctl::ServerError(status).message(),
+                             "; it may have been recorded: look at the codes' history "
+                             "before scanning them again",
+                             before)
+              : absl::StrCat("recording ", e.codes_size(), " codes (", v1::BusinessStep_Name(step),
+                             ") was refused: ", chemctl::ServerError(status).message(), before));
     }
     indexes.push_back(response.log_index());
   }
@@ -909,8 +923,12 @@ int Gate(const std::vector<std::string>& argv) {
     status = grpc::Status(static_cast<grpc::StatusCode>(result.code()), result.message());
   }
   if (!status.ok()) {
-    std::cout << what << " refused: waybill " << waybill->waybill_number() << " of "
-              << waybill->carrier_uscc() << ": " << chemctl::ServerError(status).message() << "\n";
+    std::cout << what
+              << (chemctl::OutcomeUnknown(status) ? " not answered (it may have been recorded: "
+                                                    "look at the waybill before scanning again)"
+                                                  : " refused")
+              << ": waybill " << waybill->waybill_number() << " of " << waybill->carrier_uscc()
+              << ": " << chemctl::ServerError(status).message() << "\n";
     return 1;
   }
   const v1::PublicWaybillView& view = waybill->public_view();
