@@ -1,9 +1,16 @@
 #include "services/ledger/witness_cosignatures.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -12,15 +19,10 @@
 
 namespace chemledger::ledger {
 
-absl::StatusOr<std::unique_ptr<WitnessCosignatures>> WitnessCosignatures::Open(std::string file) {
-  std::unique_ptr<WitnessCosignatures> kept(new WitnessCosignatures(file));
-  if (file.empty()) return kept;
-  absl::StatusOr<std::string> text = storage::ReadWholeFile(file);
-  if (absl::IsNotFound(text.status())) return kept;
-  if (!text.ok()) return text.status();
+absl::Status WitnessCosignatures::Parse(absl::string_view text, const std::string& file,
+                                        ByWitness* out) {
   int number = 0;
-  absl::MutexLock lock(&kept->mu_);
-  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
     ++number;
     std::vector<std::string> parts = absl::StrSplit(line, absl::MaxSplits(' ', 3));
     Cosignature c;
@@ -37,10 +39,21 @@ absl::StatusOr<std::unique_ptr<WitnessCosignatures>> WitnessCosignatures::Open(s
     }
     c.root = *root;
     c.line = absl::StrCat(parts[3], "\n");
-    std::map<uint64_t, Cosignature>& kept_by_size = kept->by_witness_[parts[0]];
+    std::map<uint64_t, Cosignature>& kept_by_size = (*out)[parts[0]];
     kept_by_size[size] = std::move(c);
     while (kept_by_size.size() > kKeptPerWitness) kept_by_size.erase(kept_by_size.begin());
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<WitnessCosignatures>> WitnessCosignatures::Open(std::string file) {
+  std::unique_ptr<WitnessCosignatures> kept(new WitnessCosignatures(file));
+  if (file.empty()) return kept;
+  absl::StatusOr<std::string> text = storage::ReadWholeFile(file);
+  if (absl::IsNotFound(text.status())) return kept;
+  if (!text.ok()) return text.status();
+  absl::MutexLock lock(&kept->mu_);
+  if (absl::Status s = Parse(*text, file, &kept->by_witness_); !s.ok()) return s;
   return kept;
 }
 
@@ -70,6 +83,30 @@ absl::StatusOr<int> WitnessCosignatures::Add(const std::string& key_id, uint64_t
   }
   // Only Adds change by_witness_, one at a time: `next` stays its successor
   // while the file is written without mu_.
+  int lock_fd = -1;
+  const absl::Cleanup unlock = [&lock_fd] {
+    if (lock_fd >= 0) close(lock_fd);  // releases the flock
+  };
+  if (!file_.empty()) {
+    // What another object keeping this file wrote since this one read it.
+    const std::string lock_path = file_ + ".lock";
+    lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX) != 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot lock ", lock_path, ": ", std::strerror(errno)));
+    }
+    absl::StatusOr<std::string> text = storage::ReadWholeFile(file_);
+    if (!text.ok() && !absl::IsNotFound(text.status())) return text.status();
+    ByWitness on_disk;
+    if (text.ok()) {
+      if (absl::Status s = Parse(*text, file_, &on_disk); !s.ok()) return s;
+    }
+    for (auto& [id, by_size] : on_disk) {
+      std::map<uint64_t, Cosignature>& mine = next[id];
+      for (auto& [at, c] : by_size) mine.emplace(at, std::move(c));  // this one's own win
+      while (mine.size() > kKeptPerWitness) mine.erase(mine.begin());
+    }
+  }
   std::map<uint64_t, Cosignature>& kept = next[key_id];
   kept[size] = Cosignature{root, line};
   while (kept.size() > kKeptPerWitness) kept.erase(kept.begin());

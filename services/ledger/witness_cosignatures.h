@@ -13,7 +13,10 @@
 // checkpoint the server signs again at that size).
 //
 // One line per co-signature kept: "<key id> <size> <root, hex> <signature
-// line>".
+// line>". Several objects may keep one file (a ledgerd read replica taking
+// over as the writer opens it again while the replica still answers): each
+// Add reads the file again under a lock on "<file>.lock" and keeps what
+// another wrote since, so that none drops another's acknowledged line.
 //
 // Thread-safety: thread-safe.
 
@@ -74,6 +77,9 @@ class WitnessCosignatures {
   explicit WitnessCosignatures(std::string file) : file_(std::move(file)) {}
   // How many witnesses co-signed the checkpoint of `size`.
   static int WitnessesOf(const ByWitness& by_witness, uint64_t size);
+  // The co-signatures `text` (the file's form) holds, into `out`, each
+  // witness's newest kKeptPerWitness; InvalidArgument naming the line.
+  static absl::Status Parse(absl::string_view text, const std::string& file, ByWitness* out);
 
   const std::string file_;
   // Held by the Add in progress, before mu_: Adds change by_witness_ one at

@@ -1,6 +1,7 @@
 #include "services/ledger/witness_cosignatures.h"
 
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -39,6 +40,30 @@ TEST(WitnessCosignaturesTest, TheNewestCosignedCheckpointSurvivesReopening) {
   // The other witness catches up.
   EXPECT_EQ(*(*reopened)->Add("bbbb", 9, root9, "\u2014 witness/bbbb DDD=\n"), 2);
   EXPECT_EQ((*reopened)->Newest()->lines, "\u2014 witness/aaaa CCC=\n\u2014 witness/bbbb DDD=\n");
+}
+
+// Two objects keeping one file (a read replica still answering while the
+// writer that takes over opens the file again): a line the one kept after
+// the other read the file is not dropped by the other's next write.
+TEST(WitnessCosignaturesTest, TwoKeepingOneFileDropNeithersLines) {
+  const std::string file = TempFile("cosignatures-shared");
+  std::remove(file.c_str());
+  const crypto::Sha256Digest root5 = crypto::Sha256("five"), root9 = crypto::Sha256("nine");
+  auto replica = WitnessCosignatures::Open(file);
+  auto writer = WitnessCosignatures::Open(file);
+  ASSERT_TRUE(replica.ok() && writer.ok());
+  EXPECT_EQ(*(*replica)->Add("aaaa", 5, root5, "\u2014 witness/aaaa AAA=\n"), 1);
+  // The writer read the file before that line; its own Add keeps both.
+  EXPECT_EQ(*(*writer)->Add("bbbb", 9, root9, "\u2014 witness/bbbb BBB=\n"), 1);
+  auto reopened = WitnessCosignatures::Open(file);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  ASSERT_TRUE((*reopened)->Newest().has_value());
+  EXPECT_EQ((*reopened)->Newest()->size, 9u);
+  std::set<std::string> only_a = {"aaaa"};
+  ASSERT_TRUE((*reopened)->Newest(1, only_a).has_value()) << "the replica's line was dropped";
+  EXPECT_EQ((*reopened)->Newest(1, only_a)->size, 5u);
+  // And the writer serves it too from then on.
+  ASSERT_TRUE((*writer)->Newest(1, only_a).has_value());
 }
 
 // A witness that co-signs every new size does not hide the others': each
