@@ -1108,7 +1108,8 @@ absl::Status RemoveUncheckedRepairMarker(const std::string& directory) {
     return absl::InternalError(
         absl::StrCat("remove ", UncheckedRepairMarker(directory), ": ", ec.message()));
   }
-  return SyncDirectory(std::filesystem::path(directory).parent_path().string());
+  const std::string parent = std::filesystem::path(directory).parent_path().string();
+  return SyncDirectory(parent.empty() ? "." : parent);
 }
 
 }  // namespace
@@ -1129,6 +1130,14 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& direc
                        ". Restore the data directory from a backup (then run chemledgerd check)."));
     }
     if (options.recover_torn_tail) {
+      // The notice the repair's start would have given, had it got there.
+      absl::StatusOr<std::string> marker = ReadWholeFile(UncheckedRepairMarker(directory));
+      std::cerr << (marker.ok() ? *marker : std::string("a repair of ") + directory + "\n")
+                << "the log now checked whole (" << (*store)->Size()
+                << " entries, every one against the tree). If a client holds a receipt for a log "
+                   "index at or beyond "
+                << (*store)->Size()
+                << ", an acknowledged write was lost: restore from a backup instead." << std::endl;
       if (absl::Status s = RemoveUncheckedRepairMarker(directory); !s.ok()) return s;
     }
     return store;

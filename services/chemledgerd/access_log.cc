@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -189,6 +190,7 @@ struct AccessLog::State {
   uint64_t written ABSL_GUARDED_BY(mu) = 0;
   uint64_t failed ABSL_GUARDED_BY(mu) = 0;
   uint64_t dropped ABSL_GUARDED_BY(mu) = 0;
+  bool starts_cut = false;  // set before the writer starts: the file ends inside a line
 
   ~State() {
     if (fd >= 0) ::close(fd);
@@ -248,7 +250,7 @@ void AccessLog::WriteQueued(const std::shared_ptr<State>& state) {
   sigaddset(&pipe_signal, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
   std::deque<std::string> lines;
-  bool cut = false;  // the last write ended inside a line
+  bool cut = state->starts_cut;  // the last write ended inside a line
   while (true) {
     {
       absl::MutexLock lock(&state->mu);
@@ -289,6 +291,16 @@ absl::StatusOr<std::unique_ptr<AccessLog>> AccessLog::Open(const std::string& wh
       return absl::InvalidArgumentError(
           absl::StrCat("--access-log: cannot append to ", where, ": ", std::strerror(errno)));
     }
+    // A file a crash left with a line cut short: this process's first line
+    // starts on a line of its own.
+    const int read_fd = ::open(where.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    char last = '\n';
+    if (read_fd >= 0 && ::fstat(read_fd, &st) == 0 && st.st_size > 0 &&
+        ::pread(read_fd, &last, 1, st.st_size - 1) == 1 && last != '\n') {
+      state->starts_cut = true;
+    }
+    if (read_fd >= 0) ::close(read_fd);
   }
   return std::unique_ptr<AccessLog>(new AccessLog(std::move(state)));
 }

@@ -204,6 +204,20 @@ TEST(AccessLogTest, ALineCutShortDoesNotSpoilTheNext) {
   EXPECT_NE(lines[2].find("\"n\":3,"), std::string::npos) << lines[2];
   EXPECT_EQ(lines[2].front(), '{') << lines[2];
   EXPECT_EQ(lines[2].back(), '}') << lines[2];
+
+  // A process after a crash that cut a line: its first line is whole too.
+  { std::ofstream(path, std::ios::app) << "{\"n\":4,\"f\":\"cut by a cra"; }
+  log = AccessLog::Open(path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  (*log)->Write({{"n", AccessLog::Integer(5)}});
+  log->reset();
+  std::ifstream again(path);
+  std::stringstream all;
+  all << again.rdbuf();
+  const std::vector<std::string> now = absl::StrSplit(all.str(), '\n', absl::SkipEmpty());
+  ASSERT_EQ(now.size(), 5u) << all.str();
+  EXPECT_EQ(now[4].front(), '{') << now[4];
+  EXPECT_NE(now[4].find("\"n\":5"), std::string::npos) << now[4];
 }
 
 // A log of Open whose file stalls (here a pipe nobody reads) does not hold

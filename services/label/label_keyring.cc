@@ -104,7 +104,10 @@ absl::StatusOr<const crypto::SigningKey*> LabelKeyring::Find(const crypto::KeyId
     const bool changed = stat(dir_.c_str(), &st) != 0 ||
                          st.st_mtim.tv_sec != scanned_mtime_.tv_sec ||
                          st.st_mtim.tv_nsec != scanned_mtime_.tv_nsec;
-    if (changed || absl::Now() - scanned_at_ > kRescanInterval) {
+    // A directory changed within a second of the last look may change again
+    // within the same tick of its clock, its time unchanged: not trusted.
+    const bool racy = absl::TimeFromTimespec(scanned_mtime_) >= scanned_at_ - absl::Seconds(1);
+    if (changed || racy || absl::Now() - scanned_at_ > kRescanInterval) {
       if (absl::Status s = Scan(); !s.ok()) return s;
     }
   }

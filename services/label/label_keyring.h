@@ -41,8 +41,9 @@ class LabelKeyring {
 
   // The private key `id`, looking in the directory again if it is not loaded
   // yet (a key made by `chemledgerd label-key new` while the server runs):
-  // when the directory changed since it was last looked at, or that was
-  // more than kRescanInterval ago (a key file whose mode was put right).
+  // when the directory changed since it was last looked at (or had changed
+  // within a second before it, which its clock's tick may hide), or that
+  // was more than kRescanInterval ago (a key file whose mode was put right).
   // NotFound if there is no file for it. The key is the keyring's, valid
   // for as long as the keyring (a loaded key is never dropped). A key
   // already loaded is found without waiting for a look at the directory,

@@ -109,6 +109,10 @@ absl::StatusOr<std::string> SignedCheckpointNotes::NoteFor(const crypto::Checkpo
   if (!note.ok()) return note.status();
   absl::MutexLock lock(&mu_);
   ++signatures_made_;
+  for (const Signed& s : kept_) {
+    // Another caller signed it meanwhile: kept once.
+    if (s.size == checkpoint.size && s.root == checkpoint.root_hash) return note;
+  }
   kept_.push_front(Signed{checkpoint.size, checkpoint.root_hash, *note});
   if (kept_.size() > static_cast<size_t>(kKept)) kept_.pop_back();
   return note;

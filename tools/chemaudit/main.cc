@@ -20,6 +20,9 @@
 // verifier key (pinned: from `chemledgerd init`, DIR/note.vkey) and, to show
 // that the log was only ever extended, a checkpoint kept earlier.
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -575,9 +578,17 @@ absl::StatusOr<std::string> WatchOnce(v1::LedgerService::Stub& ledger,
   }
   const std::string kept_file = state + "/latest.checkpoint";
   std::optional<crypto::Checkpoint> kept;
-  if (std::ifstream(kept_file).good()) {
-    absl::StatusOr<std::string> note = cli::ReadFileOrStdin(kept_file);
-    if (!note.ok()) return note.status();
+  // Only a file that is not there is a first round: one that cannot be read
+  // stops the witness, as one that does not verify does.
+  struct stat st;
+  const bool first_round = stat(kept_file.c_str(), &st) != 0 && errno == ENOENT;
+  if (!first_round) {
+    absl::StatusOr<std::string> note = storage::ReadWholeFile(kept_file);
+    if (!note.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the kept checkpoint ", kept_file, " cannot be read (",
+                       note.status().message(), "): the witness stops; make it readable"));
+    }
     absl::StatusOr<crypto::Checkpoint> opened = crypto::OpenCheckpoint(*note, key.name(), key);
     if (!opened.ok()) {
       // Without what it kept, a witness cannot tell a fork from a log that

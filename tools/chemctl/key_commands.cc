@@ -1,6 +1,12 @@
 // chemctl keygen / key show, and signed checkpoints: chemctl log checkpoint,
 // chemctl checkpoint verify.
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -64,8 +70,9 @@ absl::Status Keygen(const cli::Args& args) {
   // (with --force, the old key) as it was. Then the public file, then the
   // private one, each by a rename: a crash between them leaves the old
   // private key beside the new public file, never no private key.
-  const std::string new_private = *out + ".new", new_pub = pub + ".new";
-  options.overwrite = true;  // what a crash left aside is not a key anyone has
+  const std::string aside_suffix = absl::StrCat(".new-", getpid());
+  const std::string new_private = *out + aside_suffix, new_pub = pub + aside_suffix;
+  options.overwrite = true;  // a name of this run's
   if (absl::Status s = crypto::SaveSigningKey(key, new_private, options); !s.ok()) return s;
   crypto::KeyFileOptions pub_aside;
   pub_aside.overwrite = true;
@@ -73,17 +80,24 @@ absl::Status Keygen(const cli::Args& args) {
     std::filesystem::remove(new_private);
     return s;
   }
-  std::error_code ec;
-  std::filesystem::rename(new_pub, pub, ec);
-  if (ec) {
+  // Without --force a name someone took meanwhile is not replaced either.
+  const unsigned int no_replace = args.Bool("force") ? 0 : RENAME_NOREPLACE;
+  if (renameat2(AT_FDCWD, new_pub.c_str(), AT_FDCWD, pub.c_str(), no_replace) != 0) {
+    const std::string why = std::strerror(errno);
     std::filesystem::remove(new_private);
     std::filesystem::remove(new_pub);
-    return absl::PermissionDeniedError(absl::StrCat("cannot write ", pub, ": ", ec.message()));
+    return absl::PermissionDeniedError(absl::StrCat("cannot write ", pub, ": ", why));
   }
-  std::filesystem::rename(new_private, *out, ec);
-  if (ec) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot write ", *out, ": ", ec.message(), "; ",
-                                                    pub, " is the new key's, ", new_private,
+  if (renameat2(AT_FDCWD, new_private.c_str(), AT_FDCWD, out->c_str(), no_replace) != 0) {
+    const std::string why = std::strerror(errno);
+    if (no_replace != 0) {
+      // The public file just placed is this run's: taken back.
+      std::filesystem::remove(pub);
+      std::filesystem::remove(new_private);
+      return absl::PermissionDeniedError(absl::StrCat("cannot write ", *out, ": ", why));
+    }
+    return absl::PermissionDeniedError(absl::StrCat("cannot write ", *out, ": ", why, "; ", pub,
+                                                    " is the new key's, ", new_private,
                                                     " its private key"));
   }
   const std::string dir = std::filesystem::path(*out).parent_path().string();

@@ -24,12 +24,12 @@ mv "$W/k.pub" "$W/k.pub.saved" && mkdir "$W/k.pub" && touch "$W/k.pub/x"
 if "$CHEMCTL" keygen --unsealed --force --out "$W/k" >"$W/out" 2>&1; then fail "wrote past a failure"; fi
 [ -e "$W/k" ] || fail "the old private key was removed: $(cat "$W/out")"
 cmp -s "$W/k" "$W/k.old" || fail "the old private key was replaced: $(cat "$W/out")"
-[ ! -e "$W/k.new" ] && [ ! -e "$W/k.pub.new" ] || fail "left the new key aside"
+[ -z "$(ls "$W" | grep '\.new-')" ] || fail "left the new key aside: $(ls "$W")"
 rm -r "$W/k.pub" && mv "$W/k.pub.saved" "$W/k.pub"
 
 # With --force and nothing in the way: a new pair, nothing left aside.
 "$CHEMCTL" keygen --unsealed --force --out "$W/k" >/dev/null
 cmp -s "$W/k" "$W/k.old" && fail "--force kept the old key"
 cmp -s "$W/k.pub" "$W/k.pub.old" && fail "--force kept the old public key"
-[ ! -e "$W/k.new" ] && [ ! -e "$W/k.pub.new" ] || fail "left files aside"
+[ -z "$(ls "$W" | grep '\.new-')" ] || fail "left files aside: $(ls "$W")"
 echo PASS

@@ -5,11 +5,13 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,6 +45,7 @@
 #include "services/common/envelope.h"
 #include "services/common/grpc_read_auth.h"
 #include "services/common/grpc_status.h"
+#include "services/common/identifiers.h"
 #include "services/registry/request_binding.h"
 #include "tools/chemctl/command.h"
 #include "tools/chemctl/common.h"
@@ -359,10 +362,13 @@ absl::Status ShowRegistryEntry(const cli::Args& args) {
 
 // The statement texts in force on the server (GetStatementTexts): what its
 // scan pages show, printed on the label too.
+// A code the server was not asked about (one it would not take) has the
+// texts compiled into chemctl.
 class ServedStatementTexts final : public reference::ReferenceTables {
  public:
   void Keep(const v1::GetStatementTextsResponse& served) {
     for (const v1::StatementText& t : served.texts()) {
+      asked_.insert(t.code());
       if (!t.text_zh().empty()) zh_[t.code()] = t.text_zh();
       if (!t.text_en().empty()) en_[t.code()] = t.text_en();
     }
@@ -370,6 +376,9 @@ class ServedStatementTexts final : public reference::ReferenceTables {
   }
   std::optional<std::string> StatementText(absl::string_view code,
                                            reference::Language language) const override {
+    if (asked_.find(code) == asked_.end()) {
+      return reference::ShippedReferenceTables().StatementText(code, language);
+    }
     const std::map<std::string, std::string, std::less<>>& texts =
         language == reference::Language::kChinese ? zh_ : en_;
     if (auto it = texts.find(code); it != texts.end()) return it->second;
@@ -381,6 +390,7 @@ class ServedStatementTexts final : public reference::ReferenceTables {
   }
 
  private:
+  std::set<std::string, std::less<>> asked_;
   std::map<std::string, std::string, std::less<>> zh_, en_;
   std::string version_;
 };
@@ -390,6 +400,7 @@ struct LabelContent {
   v1::Product product;
   v1::Enterprise supplier;
   ServedStatementTexts statement_texts;
+  bool texts_served = false;  // else the texts compiled into chemctl
 };
 
 // The printable label (SVG and PNG at 200 dpi) of one label URL.
@@ -400,7 +411,7 @@ absl::Status WritePrintable(const std::string& url, const LabelContent& content,
   render::PrintableLabel printable;
   printable.product = content.product;
   printable.supplier = content.supplier;
-  printable.statement_texts = &content.statement_texts;
+  printable.statement_texts = content.texts_served ? &content.statement_texts : nullptr;
   printable.url = url;
   printable.code = parsed->claims.Code();
   printable.batch = parsed->claims.batch;
@@ -436,17 +447,33 @@ absl::Status FetchLabelContent(const cli::Args& args, const std::string& uscc,
   v1::EnterpriseRecord record;
   if (absl::Status s = reads->Call(api::kGetEnterpriseMethod, e, &record); !s.ok()) return s;
   content->supplier = record.enterprise();
-  v1::GetStatementTextsRequest codes;
-  for (const std::string& code : content->product.hazard_statements()) codes.add_codes(code);
-  for (const std::string& code : content->product.precautionary_statements()) {
-    codes.add_codes(code);
+  // The texts in force, asked 100 codes at a time (codes of the form the
+  // server takes; any other keeps the compiled-in text). A server that
+  // cannot say (one without GetStatementTexts) leaves the compiled-in texts,
+  // as it is told on standard error.
+  std::vector<std::string> codes;
+  for (const std::string& code : content->product.hazard_statements()) {
+    if (ids::IsHazardStatementCode(code)) codes.push_back(code);
   }
-  // A product has at most a few dozen (registration bounds them).
-  v1::GetStatementTextsResponse texts;
-  grpc::Status status = v1::RegistryService::NewStub(reads->channel())
-                            ->GetStatementTexts(Context().get(), codes, &texts);
-  if (!status.ok()) return ServerError(status);
-  content->statement_texts.Keep(texts);
+  for (const std::string& code : content->product.precautionary_statements()) {
+    if (ids::IsPrecautionaryStatementCode(code)) codes.push_back(code);
+  }
+  auto registry = v1::RegistryService::NewStub(reads->channel());
+  content->texts_served = true;
+  for (size_t first = 0; first < codes.size(); first += 100) {
+    v1::GetStatementTextsRequest ask;
+    for (size_t i = first; i < std::min(codes.size(), first + 100); ++i) ask.add_codes(codes[i]);
+    v1::GetStatementTextsResponse texts;
+    grpc::Status status = registry->GetStatementTexts(Context().get(), ask, &texts);
+    if (!status.ok()) {
+      std::cerr << "chemctl: the statement texts in force could not be read ("
+                << ServerError(status).message()
+                << "); the label has the texts compiled into chemctl\n";
+      content->texts_served = false;
+      break;
+    }
+    content->statement_texts.Keep(texts);
+  }
   return absl::OkStatus();
 }
 

@@ -649,7 +649,14 @@ async function start() {
   $('transit-form').addEventListener('submit', transit);
   $('hazards-form').addEventListener('submit', hazards);
   $('logout').addEventListener('click', async () => {
-    await fetch('/console/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    const response = await fetch('/console/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })
+      .catch((error) => ({ ok: false, json: async () => ({ message: String(error) }) }));
+    if (!response.ok) {
+      // The session is still good: say so, and leave the button to try again.
+      const body = await response.json().catch(() => ({ message: `HTTP ${response.status}` }));
+      window.alert(`退出失败，会话仍然有效 Sign-out failed, the session is still good: ${body.message}`);
+      return;
+    }
     signedOut();
   });
   document.body.dataset.ready = 'true';
