@@ -75,6 +75,20 @@ grpc::Status Answer(absl::StatusOr<Response> answer, Response* response) {
   return grpc::Status::OK;
 }
 
+// An open read (no credentials, no charge): its request's fields checked,
+// `read` at the latest snapshot (the size said in the answer's metadata).
+template <typename Request, typename Response>
+grpc::Status OpenRead(grpc::ServerContext* context, journal::LedgerClient* ledger,
+                      const RegistryReads& reads, const Request& request, Response* response,
+                      absl::StatusOr<Response> (RegistryReads::*read)(const storage::Snapshot&,
+                                                                      const Request&) const) {
+  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
+  if (grpc::Status s = CheckRequestFieldsKnown(request); !s.ok()) return s;
+  std::shared_ptr<const storage::Snapshot> snapshot = ledger->Latest();
+  TellServedAt(context, *snapshot);
+  return Answer((reads.*read)(*snapshot, request), response);
+}
+
 }  // namespace
 
 grpc::Status RegistryServiceImpl::ListBlacklist(grpc::ServerContext* context,
@@ -95,43 +109,29 @@ grpc::Status RegistryServiceImpl::ListBlacklist(grpc::ServerContext* context,
 }
 
 grpc::Status RegistryServiceImpl::GetPark(grpc::ServerContext* context,
-                                          const v1::GetParkRequest* request,
-                                          v1::Park* response) {
-  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
-  if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
-  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  TellServedAt(context, *snapshot);
-  return Answer(reads_core_.GetPark(*snapshot, *request), response);
+                                          const v1::GetParkRequest* request, v1::Park* response) {
+  return OpenRead(context, ledger_, reads_core_, *request, response, &RegistryReads::GetPark);
 }
 
 grpc::Status RegistryServiceImpl::ListReferenceTables(grpc::ServerContext* context,
                                                       const v1::ListReferenceTablesRequest* request,
                                                       v1::ListReferenceTablesResponse* response) {
-  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
-  if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
-  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  TellServedAt(context, *snapshot);
-  return Answer(reads_core_.ListReferenceTables(*snapshot, *request), response);
+  return OpenRead(context, ledger_, reads_core_, *request, response,
+                  &RegistryReads::ListReferenceTables);
 }
 
 grpc::Status RegistryServiceImpl::FindCatalogueEntries(
     grpc::ServerContext* context, const v1::FindCatalogueEntriesRequest* request,
     v1::FindCatalogueEntriesResponse* response) {
-  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
-  if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
-  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  TellServedAt(context, *snapshot);
-  return Answer(reads_core_.FindCatalogueEntries(*snapshot, *request), response);
+  return OpenRead(context, ledger_, reads_core_, *request, response,
+                  &RegistryReads::FindCatalogueEntries);
 }
 
 grpc::Status RegistryServiceImpl::GetStatementTexts(grpc::ServerContext* context,
                                                     const v1::GetStatementTextsRequest* request,
                                                     v1::GetStatementTextsResponse* response) {
-  IncomingCall serving(context);  // what this asks of ledgerd ends with the call
-  if (grpc::Status s = CheckRequestFieldsKnown(*request); !s.ok()) return s;
-  std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
-  TellServedAt(context, *snapshot);
-  return Answer(reads_core_.GetStatementTexts(*snapshot, *request), response);
+  return OpenRead(context, ledger_, reads_core_, *request, response,
+                  &RegistryReads::GetStatementTexts);
 }
 
 template <typename Request, typename Response>
