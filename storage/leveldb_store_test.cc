@@ -150,26 +150,36 @@ TEST(LevelDbStoreTest, PowerCutKeepsEveryAcknowledgedCommitWithItsState) {
   }
 }
 
+// Commits entries "entry 0" to "entry <n-1>" to the store in `dir`, each
+// with state "last" = its number, and closes it.
+void CommitEntries(const std::string& dir, int n) {
+  std::unique_ptr<Store> store = Open(dir);
+  ASSERT_NE(store, nullptr);
+  for (int i = 0; i < n; ++i) {
+    StateWrites w;
+    w.Put("last", absl::StrCat(i));
+    ASSERT_TRUE(store->Commit({absl::StrCat("entry ", i)}, w).ok());
+  }
+}
+
+// The newest of LevelDB's write-ahead logs (*.log) in `dir`; "" for none.
+std::string NewestWriteAheadLog(const std::string& dir) {
+  std::string newest;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    if (f.path().extension() == ".log" && f.path().string() > newest) newest = f.path().string();
+  }
+  return newest;
+}
+
 // A power cut can leave the tail of the write-ahead log holding junk (a
 // half-written record whose sectors held other data), not just cut short.
 // Those bytes were never synced, so never acknowledged: the store opens
 // without them and keeps every commit before them.
 TEST(LevelDbStoreTest, AWriteTornIntoJunkAtTheLogsTailIsDroppedOnOpen) {
   const std::string dir = testing::FreshTempDir("store_torn");
-  {
-    std::unique_ptr<Store> store = Open(dir);
-    ASSERT_NE(store, nullptr);
-    for (int i = 0; i < 20; ++i) {
-      StateWrites w;
-      w.Put("last", absl::StrCat(i));
-      ASSERT_TRUE(store->Commit({absl::StrCat("entry ", i)}, w).ok());
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(CommitEntries(dir, 20));
   // The newest .log file gets a record-sized tail of junk.
-  std::string newest;
-  for (const auto& f : std::filesystem::directory_iterator(dir)) {
-    if (f.path().extension() == ".log" && f.path().string() > newest) newest = f.path().string();
-  }
+  const std::string newest = NewestWriteAheadLog(dir);
   ASSERT_FALSE(newest.empty());
   {
     std::ofstream out(newest, std::ios::app | std::ios::binary);
@@ -218,19 +228,8 @@ TEST(LevelDbStoreTest, AWriteTornIntoJunkAtTheLogsTailIsDroppedOnOpen) {
 // store, as every open does until the log checks whole.
 TEST(LevelDbStoreTest, ARepairThatDidNotCheckIsRefusedAtEveryOpen) {
   const std::string dir = testing::FreshTempDir("store_damaged_inside");
-  {
-    std::unique_ptr<Store> store = Open(dir);
-    ASSERT_NE(store, nullptr);
-    for (int i = 0; i < 1000; ++i) {
-      StateWrites w;
-      w.Put("last", absl::StrCat(i));
-      ASSERT_TRUE(store->Commit({absl::StrCat("entry ", i)}, w).ok());
-    }
-  }
-  std::string newest;
-  for (const auto& f : std::filesystem::directory_iterator(dir)) {
-    if (f.path().extension() == ".log" && f.path().string() > newest) newest = f.path().string();
-  }
+  ASSERT_NO_FATAL_FAILURE(CommitEntries(dir, 1000));
+  const std::string newest = NewestWriteAheadLog(dir);
   ASSERT_FALSE(newest.empty());
   const uintmax_t size = std::filesystem::file_size(newest);
   ASSERT_GT(size, 20000u);
