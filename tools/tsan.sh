@@ -27,7 +27,7 @@ if [[ ${#targets[@]} -eq 0 ]]; then
   targets=(
     //journal:journal_test //journal:ledger_client_test
     //storage:leveldb_log_test //storage:leveldb_log_fault_test //storage:leveldb_store_test
-    //storage:store_test //storage:merkle_tree_test
+    //storage:store_test //storage:merkle_tree_test //storage:durable_file_test
     //services/common:read_ahead_queue_test //services/common:stream_watchdog_test
     //services/common:worker_pool_test //services/common:rate_limiter_test
     //services/common:read_auth_test //services/common:bounded_slots_test
@@ -35,7 +35,9 @@ if [[ ${#targets[@]} -eq 0 ]]; then
     //web:http_port_test //web:call_slots_test
     //services/audit:refusals_test
     //services/ledger:witness_cosignatures_test //services/ledger:lifecycle_rules_test
-    //services/label:issuance_test //services/waybill:waybill_rules_test
+    //services/ledger:log_proofs_test
+    //services/label:issuance_test //services/label:label_keyring_test
+    //services/waybill:waybill_rules_test //tests:backup_deployment_test
     //services/registry:registry_rules_test
   )
 fi
