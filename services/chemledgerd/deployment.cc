@@ -447,7 +447,11 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
       crypto::NoteSigner::Create(record->deployment(), *std::move(note_key));
   if (!signer.ok()) return signer.status();
   d->note_signer_ = std::make_unique<crypto::NoteSigner>(*std::move(signer));
-  d->notary_ = notary::NewLocalNotary(d->note_signer_.get());
+  // It signs a trust list only while it is true: of today, and of the keys'
+  // standing as it is now.
+  d->notary_ = notary::NewLocalNotary(
+      d->note_signer_.get(), [client = d->client_.get()] { return client->Latest(); },
+      options.clock ? options.clock : [] { return absl::Now(); });
   absl::StatusOr<std::unique_ptr<ledger::WitnessCosignatures>> cosignatures =
       ledger::WitnessCosignatures::Open(CosignaturesPath(data_dir));
   if (!cosignatures.ok()) return cosignatures.status();

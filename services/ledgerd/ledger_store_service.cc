@@ -336,25 +336,15 @@ grpc::Status LedgerStoreServiceImpl::SignTrustList(grpc::ServerContext* context,
   if (!absl::ParseCivilTime(request->day(), &day)) {
     return Invalid("day", "must be a day as YYYY-MM-DD");
   }
-  // Only a list that is true now: for about today (clocks differ by hours
-  // at most), and of keys whose standing has not changed since the
-  // snapshot (a later revocation would make it false).
-  const absl::CivilDay today = api::ChinaDay(clock_());
-  if (day < today - 1 || day > today + 1) {
-    return Invalid("day", absl::StrCat("must be within a day of ledgerd's today, ",
-                                       absl::FormatCivilTime(today)));
-  }
   absl::StatusOr<std::shared_ptr<const storage::Snapshot>> snapshot =
       SnapshotAt(request->size());
   if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
-  absl::StatusOr<crypto::TrustList> asked = label::MakeTrustList(**snapshot, day);
-  absl::StatusOr<crypto::TrustList> latest = label::MakeTrustList(*ledger_->Latest(), day);
-  if (!asked.ok()) return ToGrpcStatus(asked.status());
-  if (!latest.ok()) return ToGrpcStatus(latest.status());
-  if (!crypto::SameTrustList(*asked, *latest)) {
-    // ABORTED, not UNAVAILABLE: the client's transport retries the latter.
-    return grpc::Status(grpc::StatusCode::ABORTED,
-                        "the label keys' standing changed since this snapshot: read again");
+  // Only a list that is true now (notary::CheckTrustListIsCurrent), as the
+  // notary checks it for any caller.
+  if (absl::Status current = notary::CheckTrustListIsCurrent(**snapshot, *ledger_->Latest(), day,
+                                                             api::ChinaDay(clock_()));
+      !current.ok()) {
+    return ToGrpcStatus(current);
   }
   absl::StatusOr<std::string> note = notary_->SignTrustList(**snapshot, day);
   if (!note.ok()) return ToGrpcStatus(note.status());

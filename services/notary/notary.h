@@ -14,11 +14,14 @@
 #ifndef CHEMLEDGER_SERVICES_NOTARY_NOTARY_H_
 #define CHEMLEDGER_SERVICES_NOTARY_NOTARY_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "crypto/checkpoint.h"
 #include "storage/store.h"
 
@@ -41,8 +44,23 @@ class LedgerNotary {
                                                     absl::CivilDay today) const = 0;
 };
 
+// Whether the trust list of the label keys at `asked` may be signed as of
+// `day`: only a list that is true now, for about today (`day` within a day
+// of `today`: clocks differ by hours at most) and of keys whose standing is
+// the same at `latest` (a revocation since `asked` would make it false).
+// InvalidArgument naming "day", or Aborted ("read again").
+absl::Status CheckTrustListIsCurrent(const storage::Snapshot& asked,
+                                     const storage::Snapshot& latest, absl::CivilDay day,
+                                     absl::CivilDay today);
+
 // A notary with the note key in this process. `signer` must outlive it.
-std::unique_ptr<LedgerNotary> NewLocalNotary(const crypto::NoteSigner* signer);
+// With `latest` (the ledger's latest snapshot) and `clock`, it signs a trust
+// list only as CheckTrustListIsCurrent allows, with `today` the day in China
+// by `clock`; without them (tests), any.
+std::unique_ptr<LedgerNotary> NewLocalNotary(
+    const crypto::NoteSigner* signer,
+    std::function<std::shared_ptr<const storage::Snapshot>()> latest = nullptr,
+    std::function<absl::Time()> clock = nullptr);
 
 }  // namespace chemledger::notary
 
