@@ -8,10 +8,13 @@
 #include "services/label/issuance.h"
 
 namespace chemledger::notary {
+namespace {
 
-absl::Status CheckTrustListIsCurrent(const storage::Snapshot& asked,
-                                     const storage::Snapshot& latest, absl::CivilDay day,
-                                     absl::CivilDay today) {
+// The trust list of `asked` for `day`, if CheckTrustListIsCurrent allows
+// signing it: what the notary then signs, made once.
+absl::StatusOr<crypto::TrustList> CurrentTrustList(const storage::Snapshot& asked,
+                                                   const storage::Snapshot& latest,
+                                                   absl::CivilDay day, absl::CivilDay today) {
   if (day < today - 1 || day > today + 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "day: must be within a day of the notary's today, ", absl::FormatCivilTime(today)));
@@ -24,10 +27,8 @@ absl::Status CheckTrustListIsCurrent(const storage::Snapshot& asked,
     // ABORTED, not UNAVAILABLE: gRPC clients' transports retry the latter.
     return absl::AbortedError("the label keys' standing changed since this snapshot: read again");
   }
-  return absl::OkStatus();
+  return at_asked;
 }
-
-namespace {
 
 class LocalNotary final : public LedgerNotary {
  public:
@@ -48,14 +49,9 @@ class LocalNotary final : public LedgerNotary {
 
   absl::StatusOr<std::string> SignTrustList(const storage::Snapshot& snapshot,
                                             absl::CivilDay today) const override {
-    if (latest_ && clock_) {
-      if (absl::Status s =
-              CheckTrustListIsCurrent(snapshot, *latest_(), today, api::ChinaDay(clock_()));
-          !s.ok()) {
-        return s;
-      }
-    }
-    absl::StatusOr<crypto::TrustList> trust = label::MakeTrustList(snapshot, today);
+    absl::StatusOr<crypto::TrustList> trust =
+        latest_ && clock_ ? CurrentTrustList(snapshot, *latest_(), today, api::ChinaDay(clock_()))
+                          : label::MakeTrustList(snapshot, today);
     if (!trust.ok()) return trust.status();
     return crypto::SignTrustList(*trust, *signer_);
   }
@@ -67,6 +63,12 @@ class LocalNotary final : public LedgerNotary {
 };
 
 }  // namespace
+
+absl::Status CheckTrustListIsCurrent(const storage::Snapshot& asked,
+                                     const storage::Snapshot& latest, absl::CivilDay day,
+                                     absl::CivilDay today) {
+  return CurrentTrustList(asked, latest, day, today).status();
+}
 
 std::unique_ptr<LedgerNotary> NewLocalNotary(
     const crypto::NoteSigner* signer,
