@@ -98,10 +98,17 @@ absl::StatusOr<v1::EventRecord> ViewEvent(const storage::StateReader& state,
   // Take out what this reader may not read.
   v1::Event shown = event;
   shown.clear_codes();
-  for (const std::string& code : event.codes()) {
-    absl::StatusOr<bool> k = readable(code);
+  // An observation's labels go with their codes (one per code, in order):
+  // a label is its package's whole signed claims, and with it a reader
+  // could resolve, or claim to have scanned, a package it may not read.
+  shown.clear_label_urls();
+  const bool labels_by_code = event.label_urls_size() == event.codes_size();
+  for (int i = 0; i < event.codes_size(); ++i) {
+    absl::StatusOr<bool> k = readable(event.codes(i));
     if (!k.ok()) return k.status();
-    if (*k) shown.add_codes(code);
+    if (!*k) continue;
+    shown.add_codes(event.codes(i));
+    if (labels_by_code) shown.add_label_urls(event.label_urls(i));
   }
   if (!event.parent_code().empty()) {
     absl::StatusOr<bool> k = readable(event.parent_code());

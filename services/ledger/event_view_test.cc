@@ -77,6 +77,33 @@ TEST_F(EventViewTest, APastCustodianSeesOnlyTheCodesOfAnEventItMayRead) {
   ExpectWhole(View(warehouse_, history[2]));
 }
 
+// An observation carries the label of each code it scanned: a reader shown
+// some of its codes is shown their labels only, never another package's
+// (with which it could resolve that package, or claim to have scanned it).
+TEST_F(EventViewTest, AnObservationShowsOnlyTheLabelsOfTheCodesShown) {
+  Commission({1, 2});
+  Move(producer_, kProducer, warehouse_, kWarehouse, {Code(1)});
+  // The user scans both drums, one at the warehouse's, one at the
+  // producer's: with their labels, as chemscan sends them.
+  const v1::Event observation = Event(v1::OBSERVING, kUser, {Code(1), Code(2)});
+  ASSERT_EQ(observation.label_urls_size(), 2);
+  ASSERT_FALSE(observation.label_urls(1).empty());
+  const uint64_t index = Ok(user_, observation).log_index;
+
+  const v1::EventRecord seen = View(warehouse_, index);
+  EXPECT_TRUE(seen.redacted());
+  v1::Event shown;
+  ASSERT_TRUE(shown.ParseFromString(seen.entry().envelope().payload()));
+  EXPECT_EQ(std::vector<std::string>(shown.codes().begin(), shown.codes().end()),
+            std::vector<std::string>{Code(1)});
+  EXPECT_EQ(std::vector<std::string>(shown.label_urls().begin(), shown.label_urls().end()),
+            std::vector<std::string>{observation.label_urls(0)});
+  EXPECT_EQ(seen.entry().envelope().payload().find(observation.label_urls(1)), std::string::npos)
+      << "the other package's label was shown";
+  // The observer sees its own event whole, labels and all.
+  ExpectWhole(View(user_, index));
+}
+
 TEST_F(EventViewTest, AnEventOfManyCodesCarriesItsLoggedLeafHash) {
   // Entries this large take the leaf hash from the store's tree instead of
   // hashing their bytes: it must be the same hash, whole or redacted.
