@@ -97,7 +97,7 @@ absl::Status ServeDeployment(ServiceProcess& process, server::Deployment& d,
       d.ledger_client(), d.notary(), nonces.get(), records.get(),
       process.plaintext() ? ledgerd::PeerAllowList::Anyone()
                           : ledgerd::PeerAllowList::ClusterDefault(),
-      process.clock(), /*verify_threads=*/2, d.rules_epoch());
+      /*verify_threads=*/2, d.rules_epoch());
   server::AdminServiceImpl admin_service(&d, &reads);
   std::shared_ptr<const storage::Snapshot> snapshot = d.ledger_client()->Latest();
   absl::StatusOr<state::DeploymentRecord> record = registry::ReadDeployment(*snapshot);

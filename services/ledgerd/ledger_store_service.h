@@ -63,18 +63,19 @@ inline constexpr absl::Duration kRequestSnapshotKeep = absl::Seconds(30);
 
 class LedgerStoreServiceImpl final : public internal::LedgerStore::Service {
  public:
+  // `notary` signs checkpoints and trust lists for the services, and keeps
+  // its rule of which trust lists it signs (a deployment's notary does:
+  // notary::NewLocalNotary with the ledger's latest snapshot and a clock).
   // `nonces` is the memory of used read credentials that every service
   // shares (the one ledgerd's own services check with).
   // `records` keeps the console's sign-in records for every auditd.
-  // `clock` says what day it is for SignTrustList (empty: the real clock).
   // `rules_epoch` is the one the journal writes entries under: what Submit
   // checks of a request besides its signature follows it (an observation's
   // labels from epoch 14, ledger/observation_labels.h), as the
   // personalities' own submissions do.
   LedgerStoreServiceImpl(journal::LedgerClient* ledger, const notary::LedgerNotary* notary,
                          read_auth::NonceMemory* nonces, EphemeralRecords* records,
-                         PeerAllowList allowed, std::function<absl::Time()> clock = nullptr,
-                         size_t verify_threads = 2,
+                         PeerAllowList allowed, size_t verify_threads = 2,
                          uint32_t rules_epoch = journal::kCurrentRulesEpoch);
 
   grpc::Status Submit(grpc::ServerContext* context, const internal::SubmitRequest* request,
@@ -139,7 +140,6 @@ class LedgerStoreServiceImpl final : public internal::LedgerStore::Service {
   read_auth::NonceMemory* const nonces_;
   EphemeralRecords* const records_;
   const PeerAllowList allowed_;
-  const std::function<absl::Time()> clock_;
   const size_t verify_threads_;
   const registry::ContentCheck event_content_check_;
   const std::string instance_;  // random, for SnapshotInfo.instance

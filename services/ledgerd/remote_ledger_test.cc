@@ -15,6 +15,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "api/wire.h"
 #include "crypto/checkpoint.h"
 #include "crypto/label.h"
@@ -79,7 +80,9 @@ class RemoteLedgerTest : public ::testing::Test {
   const crypto::SigningKey admin_ = TestKey(1);
   const crypto::NoteSigner note_signer_ =
       *crypto::NoteSigner::Create("remote.test/log", crypto::SigningKey::Generate());
-  const std::unique_ptr<notary::LedgerNotary> local_notary_ = notary::NewLocalNotary(&note_signer_);
+  // As a deployment's: signing only a trust list that is true now.
+  const std::unique_ptr<notary::LedgerNotary> local_notary_ = notary::NewLocalNotary(
+      &note_signer_, [this] { return t_->client().Latest(); }, [] { return absl::Now(); });
   const absl::Time nonces_began_ = absl::Now();
   const std::unique_ptr<read_auth::NonceMemory> nonces_ =
       read_auth::NewLocalNonceMemory({1000, 100, nonces_began_});
