@@ -1,11 +1,17 @@
 #include "render/qr_photos.h"
 
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -123,12 +129,100 @@ bool Answer(absl::string_view in, std::string* out) {
   return true;
 }
 
+#if defined(__x86_64__)
+constexpr uint32_t kSeccompArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+constexpr uint32_t kSeccompArch = AUDIT_ARCH_AARCH64;
+#else
+constexpr uint32_t kSeccompArch = 0;  // no filter known: none installed
+#endif
+
+// The system calls reading a photo needs once the worker is running:
+// reading and writing its socket, memory, time, its own limits, leaving.
+// Nothing opens a file, a socket or a process, or signals another.
+// clang-format off
+constexpr long kWorkerSyscalls[] = {
+    // The socket (standard input and output) and standard error.
+    __NR_read, __NR_write, __NR_close,
+    // Leaving.
+    __NR_exit, __NR_exit_group,
+    // Memory (the allocator's, the decoders').
+    __NR_brk, __NR_mmap, __NR_munmap, __NR_mremap, __NR_mprotect, __NR_madvise, __NR_futex,
+    // Signals of its own, time, its own use and limits (prlimit64 below).
+    __NR_rt_sigreturn, __NR_rt_sigprocmask, __NR_getrusage, __NR_getrlimit, __NR_setrlimit,
+    __NR_clock_gettime, __NR_clock_getres, __NR_gettimeofday, __NR_nanosleep,
+    __NR_clock_nanosleep, __NR_getpid, __NR_gettid, __NR_sched_yield, __NR_restart_syscall,
+    __NR_getrandom, __NR_sched_getaffinity,
+};
+// clang-format on
+
+// Confines a worker before it reads anything anyone sent: a photo made to
+// exploit a flaw in a decoder (ZXing, libpng, libjpeg-turbo) then runs in a
+// process that can open no file (the server's keys are the same user's),
+// connect nowhere, start nothing and signal no one: a seccomp filter lets
+// only kWorkerSyscalls through (prlimit64 for itself alone) and answers
+// every other call EPERM, with no new privileges to gain, and its address
+// space bounded. False, having said on standard error which step failed,
+// when it could not be confined.
+bool ConfineWorker() {
+  if (!QrPhotoWorkersConfined()) return true;
+  const auto failed = [](const char* step) {
+    const int error = errno;
+    char line[200];
+    const int n =
+        snprintf(line, sizeof line, "chemledger photo worker: could not confine itself: %s: %s\n",
+                 step, strerror(error));
+    if (n > 0) (void)!write(STDERR_FILENO, line, std::min<size_t>(n, sizeof line - 1));
+    return false;
+  };
+  const rlimit address_space{rlim_t{2} << 30, rlim_t{2} << 30};  // 2 GiB
+  if (setrlimit(RLIMIT_AS, &address_space) != 0) return failed("setrlimit(RLIMIT_AS)");
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return failed("prctl(PR_SET_NO_NEW_PRIVS)");
+  constexpr uint32_t kAllow = SECCOMP_RET_ALLOW;
+  constexpr uint32_t kRefuse = SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA);
+  std::vector<sock_filter> filter = {
+      // Another architecture's calls (their numbers mean other calls): end.
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kSeccompArch, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+  };
+#if defined(__x86_64__)
+  // The x32 calls (numbers from 0x40000000): refused.
+  filter.push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 0, 1));
+  filter.push_back(BPF_STMT(BPF_RET | BPF_K, kRefuse));
+#endif
+  // prlimit64 (which glibc's getrlimit and setrlimit call) for pid 0, this
+  // process, only: both halves of its first argument zero.
+  const sock_filter prlimit[] = {
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_prlimit64, 0, 6),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0]) + 4),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, kRefuse),
+      BPF_STMT(BPF_RET | BPF_K, kAllow),
+  };
+  filter.insert(filter.end(), std::begin(prlimit), std::end(prlimit));
+  for (long call : kWorkerSyscalls) {
+    filter.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(call), 0, 1));
+    filter.push_back(BPF_STMT(BPF_RET | BPF_K, kAllow));
+  }
+  filter.push_back(BPF_STMT(BPF_RET | BPF_K, kRefuse));
+  const sock_fprog program{static_cast<unsigned short>(filter.size()), filter.data()};
+  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) {
+    return failed("prctl(PR_SET_SECCOMP)");
+  }
+  return true;
+}
+
 // The worker: one call after another, each a u64 length and the request,
 // answered by a u64 length and the answer, until the server closes the
 // socket (or goes).
 [[noreturn]] void ServeWorker() {
   const rlimit no_core{0, 0};  // a worker stopped by its CPU limit leaves no core file
   setrlimit(RLIMIT_CORE, &no_core);
+  if (!ConfineWorker()) _exit(3);
   for (;;) {
     char header[8];
     if (!ReadExactly(STDIN_FILENO, header, sizeof header)) _exit(0);
@@ -201,9 +295,11 @@ absl::StatusOr<Worker> Spawn() {
   std::string executable = "/proc/self/exe";
   std::string argument = kQrPhotoWorkerArgument;
   char* argv[] = {executable.data(), argument.data(), nullptr};
+  // Nor the server's environment (a confined worker needs none).
+  char* no_environment[] = {nullptr};
   Worker worker;
-  const int spawned =
-      posix_spawn(&worker.pid, executable.c_str(), &actions, &attributes, argv, environ);
+  const int spawned = posix_spawn(&worker.pid, executable.c_str(), &actions, &attributes, argv,
+                                  QrPhotoWorkersConfined() ? no_environment : environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   close(sockets[1]);
@@ -298,9 +394,43 @@ absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> Decode(
 struct Workers {
   absl::Mutex mu;
   int busy ABSL_GUARDED_BY(mu) = 0;
+  int busy_for_anyone ABSL_GUARDED_BY(mu) = 0;  // of `busy`, anyone's calls
   std::vector<Worker> idle ABSL_GUARDED_BY(mu);
-  // The callers whose photos are being read (or wait for a worker).
+  // The callers, and anyone's networks, whose photos are being read (or
+  // wait for a worker).
   absl::flat_hash_set<std::string> callers ABSL_GUARDED_BY(mu);
+  absl::flat_hash_set<std::string> networks ABSL_GUARDED_BY(mu);
+};
+
+// A caller's place among the callers being read: taken whole or not at all,
+// given back when it goes.
+class CallerPlace {
+ public:
+  // Takes `caller`'s name and (anyone's) network; when either is being
+  // read already, takes nothing and says which ("caller NAME", "network
+  // NETWORK").
+  std::optional<std::string> Take(Workers& workers, const QrPhotoCaller& caller)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(workers.mu) {
+    if (!caller.name.empty() && workers.callers.contains(caller.name)) {
+      return absl::StrCat("caller ", caller.name);
+    }
+    const bool by_network = !caller.registered && !caller.network.empty();
+    if (by_network && workers.networks.contains(caller.network)) {
+      return absl::StrCat("network ", caller.network);
+    }
+    if (!caller.name.empty()) name_ = *workers.callers.insert(caller.name).first;
+    if (by_network) network_ = *workers.networks.insert(caller.network).first;
+    return std::nullopt;
+  }
+  void GiveBack(Workers& workers) ABSL_EXCLUSIVE_LOCKS_REQUIRED(workers.mu) {
+    if (name_) workers.callers.erase(*name_);
+    if (network_) workers.networks.erase(*network_);
+    name_.reset();
+    network_.reset();
+  }
+
+ private:
+  std::optional<std::string> name_, network_;
 };
 Workers& TheWorkers() {
   static Workers* const workers = new Workers;
@@ -309,13 +439,28 @@ Workers& TheWorkers() {
 
 }  // namespace
 
+bool QrPhotoWorkersConfined() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+  return false;
+#else
+  return kSeccompArch != 0;
+#endif
+#else
+  return kSeccompArch != 0;
+#endif
+}
+
 void ServeQrPhotoWorkerIfAsked(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], kQrPhotoWorkerArgument) == 0) ServeWorker();
   workers_enabled = true;
 }
 
 absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadQrPhotos(
-    const std::vector<absl::string_view>& photos, absl::string_view caller,
+    const std::vector<absl::string_view>& photos, const QrPhotoCaller& caller,
     absl::Duration time_allowed) {
   if (!workers_enabled || photos.empty()) return ReadHere(photos);
   if (time_allowed <= absl::ZeroDuration()) {
@@ -334,21 +479,31 @@ absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadQrPhot
   // worker at most as long as its photos may take, and then has that long.
   Workers& workers = TheWorkers();
   std::optional<Worker> kept;  // an idle worker, reused
+  CallerPlace place;
+  const bool anyone = !caller.registered;
   {
     absl::MutexLock lock(&workers.mu);
-    if (!caller.empty() && !workers.callers.insert(std::string(caller)).second) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("photos: ", kQrPhotoCallerBusy, "; send the next when it is done"));
+    if (const std::optional<std::string> busy = place.Take(workers, caller); busy) {
+      return absl::ResourceExhaustedError(absl::StrCat("photos: ", kQrPhotoCallerBusy, " (", *busy,
+                                                       "); send the next when it is done"));
     }
-    const auto free = [&workers]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(workers.mu) {
-      return workers.busy < kMaxQrPhotoWorkers;
+    const auto free = [&workers, anyone]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(workers.mu) {
+      return workers.busy < kMaxQrPhotoWorkers &&
+             (!anyone || workers.busy_for_anyone < kMaxQrPhotoWorkers - kQrPhotoWorkersForActors);
     };
     if (!workers.mu.AwaitWithTimeout(absl::Condition(&free), time_allowed)) {
-      if (!caller.empty()) workers.callers.erase(std::string(caller));
+      place.GiveBack(workers);
       return absl::ResourceExhaustedError(
-          "photos: the server is reading other photos; try again shortly");
+          anyone && workers.busy < kMaxQrPhotoWorkers
+              ? absl::StrCat("photos: the server is reading other photos; anyone's calls have ",
+                             kMaxQrPhotoWorkers - kQrPhotoWorkersForActors, " of its ",
+                             kMaxQrPhotoWorkers,
+                             " photo readers: try again shortly, or sign the call as a "
+                             "registered actor")
+              : "photos: the server is reading other photos; try again shortly");
     }
     ++workers.busy;
+    if (anyone) ++workers.busy_for_anyone;
     if (!workers.idle.empty()) {  // the longest idle first: a dead one is found and reaped
       kept = workers.idle.front();
       workers.idle.erase(workers.idle.begin());
@@ -356,15 +511,17 @@ absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadQrPhot
   }
   struct Leave {
     Workers& workers;
-    absl::string_view caller;
+    CallerPlace& place;
+    bool anyone;
     std::optional<Worker> worker;  // kept for the next call when set
     ~Leave() {
       absl::MutexLock lock(&workers.mu);
       --workers.busy;
-      if (!caller.empty()) workers.callers.erase(std::string(caller));
+      if (anyone) --workers.busy_for_anyone;
+      place.GiveBack(workers);
       if (worker) workers.idle.push_back(*worker);
     }
-  } leave{workers, caller, std::nullopt};
+  } leave{workers, place, anyone, std::nullopt};
   const absl::Time deadline = absl::Now() + time_allowed;
   // A kept worker may have gone meanwhile (killed from outside): then once
   // more with a new one.

@@ -7,8 +7,19 @@
 // its own executable started again with kQrPhotoWorkerArgument, killed when
 // the call's time is up. At most kMaxQrPhotoWorkers such processes run at
 // once per server process, kept for the next call; a call waits for one at
-// most as long as its photos may take, and a caller has one call read at a
-// time.
+// most as long as its photos may take. A caller has one call read at a
+// time, anyone's calls one per network as well, and anyone's calls
+// together leave kQrPhotoWorkersForActors to registered actors' calls: the
+// addresses of two networks cannot keep every worker busy for everyone.
+//
+// A worker is confined before it reads anything (QrPhotoWorkersConfined):
+// a seccomp filter lets through only the system calls reading a photo needs
+// (no file, socket or process can be opened, no other process signalled),
+// with no new privileges, no environment, and at most 2 GiB of address
+// space; so a photo made to exploit a flaw in a decoder cannot read the
+// server's keys. A worker that cannot confine itself (a kernel without
+// seccomp filters, a sandbox that forbids installing one) says so on
+// standard error and ends: photos are then not read at all.
 //
 // A binary that serves such photos calls ServeQrPhotoWorkerIfAsked first in
 // main(); that also marks the process as able to start workers. In a binary
@@ -32,18 +43,38 @@ namespace chemledger::render {
 // The argument that makes a server's executable a photo worker.
 inline constexpr char kQrPhotoWorkerArgument[] = "--chemledger-qr-photo-worker";
 
-// In the message of ReadQrPhotos' ResourceExhausted when the caller has a
-// call being read (not when no worker came free).
+// In the message of ReadQrPhotos' ResourceExhausted when the caller, or
+// its network, has a call being read (not when no worker came free).
 inline constexpr char kQrPhotoCallerBusy[] = "a call of this caller's is being read";
 
-// Worker processes reading photos at once, per server process.
-inline constexpr int kMaxQrPhotoWorkers = 2;
+// Worker processes reading photos at once, per server process, and how
+// many of them anyone's calls leave to registered actors' calls.
+inline constexpr int kMaxQrPhotoWorkers = 3;
+inline constexpr int kQrPhotoWorkersForActors = 1;
+
+// Who a call's photos are read for.
+struct QrPhotoCaller {
+  // One call's photos are read at a time per name: a client address as
+  // ClientAddress gives it, or "key:" and an actor's key. Empty: not
+  // counted.
+  std::string name;
+  // For anyone's calls, one at a time per network as well (ClientNetwork:
+  // an IPv4 /24, an IPv6 /48). Empty: not counted.
+  std::string network;
+  // A registered actor's call: it may take the workers anyone's calls
+  // leave.
+  bool registered = false;
+};
 
 // The time a call's photos get: this much for the call and as much again
 // for each photo (a sharp 16-megapixel photo of a pallet takes a few hundred
 // milliseconds).
 inline constexpr absl::Duration kQrPhotoTimePerCall = absl::Seconds(1);
 inline constexpr absl::Duration kQrPhotoTimePerPhoto = absl::Seconds(1);
+
+// Whether workers are confined: on x86-64 and arm64, except in sanitizer
+// builds (whose runtimes open files and map memory as they need).
+bool QrPhotoWorkersConfined();
 
 // When argv[1] is kQrPhotoWorkerArgument, serves as a worker (reads photos
 // on standard input, writes their codes on standard output) and exits the
@@ -52,18 +83,17 @@ inline constexpr absl::Duration kQrPhotoTimePerPhoto = absl::Seconds(1);
 void ServeQrPhotoWorkerIfAsked(int argc, char** argv);
 
 // For each of `photos`, the codes ReadQrCodes reads in it, or why it could
-// not be read (as ReadQrCodes says). `caller` (a client address as
-// ClientAddress gives it, or an actor's key; empty: not counted) has one
-// call's photos read at a time, whichever entry point it comes through.
+// not be read (as ReadQrCodes says), for `caller` (one call read at a time
+// whichever entry point it comes through: QrPhotoCaller).
 // The time a call may take is kQrPhotoTimePerCall plus kQrPhotoTimePerPhoto
 // each (`time_allowed`, when given, instead; for tests): it waits for a
 // worker at most that long, then has that long to be read. For the call as
 // a whole: DeadlineExceeded when the photos were not read in their time,
-// ResourceExhausted when the caller has a call being read or no worker
-// came free, Internal when a worker could not be started or broke off. No
-// photos: nothing is started.
+// ResourceExhausted when the caller (or, for anyone's calls, its network)
+// has a call being read, or no worker it may take came free, Internal when a worker could not be
+// started or broke off. No photos: nothing is started.
 absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadQrPhotos(
-    const std::vector<absl::string_view>& photos, absl::string_view caller = "",
+    const std::vector<absl::string_view>& photos, const QrPhotoCaller& caller = {},
     absl::Duration time_allowed = absl::ZeroDuration());
 
 }  // namespace chemledger::render

@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "render/qr.h"
 #include "render/qr_testing.h"
+#include "turbojpeg.h"
 
 namespace chemledger::render {
 namespace {
@@ -52,7 +53,7 @@ TEST(QrPhotosTest, APhotoMadeToBeSlowIsCutOffAtItsTime) {
   ASSERT_LT(slow.size(), 100000u);
   const absl::Time start = absl::Now();
   absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> read =
-      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ONE"), slow}, "", absl::Seconds(1));
+      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ONE"), slow}, {}, absl::Seconds(1));
   const absl::Duration took = absl::Now() - start;
   EXPECT_EQ(read.status().code(), absl::StatusCode::kDeadlineExceeded) << read.status();
   EXPECT_NE(read.status().message().find("not read within 1s"), std::string::npos)
@@ -68,19 +69,28 @@ TEST(QrPhotosTest, APhotoMadeToBeSlowIsCutOffAtItsTime) {
 
 // Beyond kMaxQrPhotoWorkers a call waits for a worker, as long as its own
 // photos may take: refused when none is free by then, read when one is.
+// Anyone's calls hold at most kMaxQrPhotoWorkers - kQrPhotoWorkersForActors
+// workers: one more waits its time for one and is turned away, while a
+// registered actor's call is read at once by a worker anyone's left.
 TEST(QrPhotosTest, AtMostSoManyWorkersAtOnceAndACallWaitsItsTimeForOne) {
   const std::string slow = testing::PhotoSlowToRead(1024);
   std::vector<std::thread> busy;
-  for (int i = 0; i < kMaxQrPhotoWorkers; ++i) {
-    busy.emplace_back([&] { ReadQrPhotos({slow}, "", absl::Seconds(3)).status().IgnoreError(); });
+  for (int i = 0; i < kMaxQrPhotoWorkers - kQrPhotoWorkersForActors; ++i) {
+    busy.emplace_back([&] { ReadQrPhotos({slow}, {}, absl::Seconds(3)).status().IgnoreError(); });
   }
   absl::SleepFor(absl::Milliseconds(500));
+  const QrPhotoCaller actor{"key:actor", "", /*registered=*/true};
+  absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> actors =
+      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ACTOR")}, actor, absl::Seconds(1));
+  ASSERT_TRUE(actors.ok()) << actors.status();
+  ASSERT_TRUE((*actors)[0].ok()) << (*actors)[0].status();
+  EXPECT_EQ(*(*actors)[0], std::vector<std::string>{"HTTPS://EXAMPLE.COM/ACTOR"});
   const absl::Time asked = absl::Now();
   absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> refused =
-      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ONE")}, "", absl::Seconds(1));
+      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ONE")}, {}, absl::Seconds(1));
   const absl::Duration waited = absl::Now() - asked;
   absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> waited_for_one =
-      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/TWO")}, "", absl::Seconds(10));
+      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/TWO")}, {}, absl::Seconds(10));
   for (std::thread& t : busy) t.join();
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
   EXPECT_GE(waited, absl::Milliseconds(900));
@@ -95,20 +105,47 @@ TEST(QrPhotosTest, AtMostSoManyWorkersAtOnceAndACallWaitsItsTimeForOne) {
 TEST(QrPhotosTest, ACallerHasOneCallReadAtATime) {
   const std::string slow = testing::PhotoSlowToRead(1024);
   const std::string photo = QrPng("HTTPS://EXAMPLE.COM/ONE");
-  std::thread reading(
-      [&] { ReadQrPhotos({slow}, "ipv4:198.51.100.1", absl::Seconds(2)).status().IgnoreError(); });
+  std::thread reading([&] {
+    ReadQrPhotos({slow}, {"ipv4:198.51.100.1"}, absl::Seconds(2)).status().IgnoreError();
+  });
   absl::SleepFor(absl::Milliseconds(300));
   absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> same =
-      ReadQrPhotos({photo}, "ipv4:198.51.100.1");
+      ReadQrPhotos({photo}, {"ipv4:198.51.100.1"});
   absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> other =
-      ReadQrPhotos({photo}, "ipv4:198.51.100.2");
+      ReadQrPhotos({photo}, {"ipv4:198.51.100.2"});
   reading.join();
   EXPECT_EQ(same.status().code(), absl::StatusCode::kResourceExhausted) << same.status();
   EXPECT_NE(same.status().message().find("a call of this caller's is being read"),
             std::string::npos)
       << same.status();
   EXPECT_TRUE(other.ok()) << other.status();
-  EXPECT_TRUE(ReadQrPhotos({photo}, "ipv4:198.51.100.1").ok());
+  EXPECT_TRUE(ReadQrPhotos({photo}, {"ipv4:198.51.100.1"}).ok());
+}
+
+// Anyone's calls are one at a time per network as well: another address of
+// the network being read is turned away, another network is served; a
+// registered actor is counted by its key alone.
+TEST(QrPhotosTest, AnyonesCallsAreOneAtATimePerNetwork) {
+  const std::string slow = testing::PhotoSlowToRead(1024);
+  const std::string photo = QrPng("HTTPS://EXAMPLE.COM/ONE");
+  const std::string network = "ipv4:198.51.100.0/24";
+  std::thread reading([&] {
+    ReadQrPhotos({slow}, {"ipv4:198.51.100.1", network}, absl::Seconds(2)).status().IgnoreError();
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> neighbour =
+      ReadQrPhotos({photo}, {"ipv4:198.51.100.2", network});
+  absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> elsewhere =
+      ReadQrPhotos({photo}, {"ipv4:203.0.113.9", "ipv4:203.0.113.0/24"});
+  absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> actor =
+      ReadQrPhotos({photo}, {"key:actor", network, /*registered=*/true});
+  reading.join();
+  EXPECT_EQ(neighbour.status().code(), absl::StatusCode::kResourceExhausted) << neighbour.status();
+  EXPECT_NE(neighbour.status().message().find(kQrPhotoCallerBusy), std::string::npos)
+      << neighbour.status();
+  EXPECT_TRUE(elsewhere.ok()) << elsewhere.status();
+  EXPECT_TRUE(actor.ok()) << actor.status();
+  EXPECT_TRUE(ReadQrPhotos({photo}, {"ipv4:198.51.100.2", network}).ok());
 }
 
 // This process's children (its photo workers), from /proc.
@@ -172,6 +209,63 @@ TEST(QrPhotosTest, AWorkerHoldsNoneOfTheServersDescriptors) {
   }
   close(leaky[0]);
   close(leaky[1]);
+}
+
+// What a file of /proc/<pid>/ holds.
+std::string ProcFile(pid_t pid, const char* name) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/", name), std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A QR code drawn into a JPEG (libjpeg-turbo), 4 pixels a module.
+std::string QrJpeg(const std::string& text) {
+  const QrSymbol qr = *EncodeQr(text);
+  const int scale = 4, quiet = 4, side = (qr.size + 2 * quiet) * scale;
+  std::vector<unsigned char> gray(static_cast<size_t>(side) * side, 255);
+  for (int y = 0; y < qr.size; ++y) {
+    for (int x = 0; x < qr.size; ++x) {
+      if (!qr.dark(x, y)) continue;
+      for (int dy = 0; dy < scale; ++dy) {
+        for (int dx = 0; dx < scale; ++dx) {
+          gray[static_cast<size_t>((y + quiet) * scale + dy) * side + (x + quiet) * scale + dx] = 0;
+        }
+      }
+    }
+  }
+  tjhandle compressor = tjInitCompress();
+  unsigned char* jpeg = nullptr;
+  unsigned long size = 0;
+  const int failed = tjCompress2(compressor, gray.data(), side, 0, side, TJPF_GRAY, &jpeg, &size,
+                                 TJSAMP_GRAY, 90, 0);
+  std::string out = failed == 0 ? std::string(reinterpret_cast<char*>(jpeg), size) : "";
+  tjFree(jpeg);
+  tjDestroy(compressor);
+  return out;
+}
+
+// A worker reads photos under a seccomp filter, with no new privileges to
+// gain and no environment: a PNG and a JPEG are read through it (the other
+// tests read PNGs; the servers' allocator, tcmalloc, is linked as theirs).
+TEST(QrPhotosTest, AWorkerIsConfined) {
+  if (!QrPhotoWorkersConfined()) GTEST_SKIP() << "workers are not confined in this build";
+  const std::string jpeg = QrJpeg("HTTPS://EXAMPLE.COM/JPEG");
+  ASSERT_FALSE(jpeg.empty());
+  absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> read =
+      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ONE"), jpeg});
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_TRUE((*read)[0].ok()) << (*read)[0].status();
+  ASSERT_TRUE((*read)[1].ok()) << (*read)[1].status();
+  EXPECT_EQ(*(*read)[1], std::vector<std::string>{"HTTPS://EXAMPLE.COM/JPEG"});
+  const std::vector<pid_t> workers = Children();
+  ASSERT_FALSE(workers.empty());
+  for (pid_t pid : workers) {
+    const std::string status = ProcFile(pid, "status");
+    EXPECT_NE(status.find("\nSeccomp:\t2\n"), std::string::npos) << status;
+    EXPECT_NE(status.find("\nNoNewPrivs:\t1\n"), std::string::npos) << status;
+    EXPECT_EQ(ProcFile(pid, "environ"), "") << "worker " << pid;
+  }
 }
 
 }  // namespace

@@ -355,15 +355,17 @@ TEST_F(StaffAppE2eTest, TheBridgeCarriesSignedCallsAndRefusesTheRest) {
 }
 
 // A photo made to be slow to read (ZXing's finder-pattern search is cubic)
-// holds its address's one decoding slot until its time is up (2 s; the
-// worker reading it is then killed and the app told): a second photo from
-// that address is turned away at once, without paying for it, and a photo
-// from another address is read meanwhile.
+// holds its address's one decoding slot, and its network's, until its time
+// is up (2 s; the worker reading it is then killed and the app told): a
+// second photo from that address, or from another address of its /24, is
+// turned away at once, without paying for it, and a photo from another
+// network is read meanwhile.
 TEST_F(StaffAppE2eTest, OneAddressHasOnePhotoReadAtATime) {
   const std::string big = render::testing::PhotoSlowToRead(1024);
   const std::string small = *render::QrToPng(*render::EncodeQr("HTTPS://EXAMPLE.COM/A-PHOTO"));
   const httplib::Headers first_address = {{"X-Forwarded-For", "198.51.100.1"}};
-  const httplib::Headers second_address = {{"X-Forwarded-For", "198.51.100.2"}};
+  const httplib::Headers neighbour_address = {{"X-Forwarded-For", "198.51.100.2"}};
+  const httplib::Headers second_address = {{"X-Forwarded-For", "203.0.113.2"}};
 
   std::atomic<bool> big_read{false};
   Answer big_answer;
@@ -384,6 +386,8 @@ TEST_F(StaffAppE2eTest, OneAddressHasOnePhotoReadAtATime) {
       break;
     }
   }
+  const Answer neighbour = Http("POST", "/app/api/decode", small, neighbour_address, "image/png");
+  const bool neighbour_while_big = !big_read;
   const Answer other = Http("POST", "/app/api/decode", small, second_address, "image/png");
   const bool other_while_big = !big_read;
   reading_big.join();
@@ -400,6 +404,12 @@ TEST_F(StaffAppE2eTest, OneAddressHasOnePhotoReadAtATime) {
   EXPECT_NE(Field(Json(same.body), "message").find("this network address"), std::string::npos)
       << same.body;
   EXPECT_EQ(same.headers["Retry-After"], "2");
+  if (neighbour_while_big) {
+    EXPECT_EQ(neighbour.status, 503) << neighbour.body;
+    EXPECT_NE(Field(Json(neighbour.body), "message").find("ipv4:198.51.100.0/24"),
+              std::string::npos)
+        << neighbour.body;
+  }
   EXPECT_EQ(other.status, 200) << other.body;
   EXPECT_TRUE(other_while_big) << "the big photo took " << big_took
                                << ": too short to tell whether the other address waited";

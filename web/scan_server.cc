@@ -72,10 +72,13 @@ constexpr size_t kBlacklistPageSize = 100;
 // scales photos to 2000 pixels before it sends them, some 1 MB).
 constexpr size_t kMaxBodyBytes = 4 << 20;
 // Photos decoded at once (each takes a core for up to a second), and per
-// client address, so that one address cannot keep the decoder from everyone
-// else; beyond either the answer is 503 and the app says to try again.
-constexpr int kMaxConcurrentDecodes = 2;
+// client address and per network (an IPv4 /24, an IPv6 /48), so that one
+// address or network cannot keep the decoder from everyone else; beyond
+// any of them the answer is 503 and the app says to try again. (As many as
+// render/qr_photos.h lets anyone's calls have.)
+constexpr int kMaxConcurrentDecodes = render::kMaxQrPhotoWorkers - render::kQrPhotoWorkersForActors;
 constexpr int kMaxDecodesPerClient = 1;
+constexpr int kMaxDecodesPerNetwork = 1;
 // What a photo costs against the anonymous limit, in scans.
 constexpr double kDecodeCost = api::kVerifyImageCost;  // as in Verify
 // Bridge calls in progress at once (each holds one of the server's threads
@@ -219,7 +222,7 @@ struct ScanServer::Impl {
   std::vector<std::string> console_addresses;
   std::unique_ptr<ConsoleSessions> console_sessions;
   RateLimiter console_sign_ins{kSignInsPerSecond, kSignInBurst};
-  BoundedSlots decoding{kMaxConcurrentDecodes, {kMaxDecodesPerClient}};
+  BoundedSlots decoding{kMaxConcurrentDecodes, {kMaxDecodesPerClient, kMaxDecodesPerNetwork}};
   BoundedSlots bridging{kMaxConcurrentBridgeCalls};
   int port = 0;
   std::thread thread;
@@ -338,15 +341,20 @@ void ScanServer::Impl::ServeDecode(const httplib::Request& req, httplib::Respons
   absl::StatusOr<std::vector<std::string>> texts;
   {
     // The slot first: a photo turned away for want of one costs nothing.
-    const BoundedSlots::Slot slot = decoding.Take({client});
+    const std::string network = ClientNetwork(client);
+    const BoundedSlots::Slot slot = decoding.Take({client, network.empty() ? client : network});
     if (!slot.taken()) {
       res.set_header("Retry-After", "2");
-      return SendJson(res, 503,
-                      ErrorJson(grpc::StatusCode::UNAVAILABLE,
-                                slot.full() == BoundedSlots::kTotal
-                                    ? "the server is reading other photos; try again"
-                                    : "a photo from this network address is being read; send "
-                                      "the next when it is done"));
+      return SendJson(
+          res, 503,
+          ErrorJson(grpc::StatusCode::UNAVAILABLE,
+                    slot.full() == BoundedSlots::kTotal
+                        ? "the server is reading other photos; try again"
+                    : slot.full() == 0
+                        ? "a photo from this network address is being read; send the next when "
+                          "it is done"
+                        : absl::StrCat("a photo from this network address's network (", network,
+                                       ") is being read; send the next when it is done")));
     }
     if (!anonymous->Take(client, kDecodeCost, absl::Now())) {
       res.set_header("Retry-After", "5");
@@ -358,16 +366,17 @@ void ScanServer::Impl::ServeDecode(const httplib::Request& req, httplib::Respons
     // In a worker process with a time limit (render/qr_photos.h): a photo
     // made to be slow to read holds no core for long.
     absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> read =
-        render::ReadQrPhotos({req.body}, client);
+        render::ReadQrPhotos({req.body}, {client, ClientNetwork(client), /*registered=*/false});
     if (absl::IsResourceExhausted(read.status())) {
-      // Workers busy, or this address has photos being read through Verify.
+      // Workers busy, or this address (or its network) has photos being
+      // read through Verify.
       res.set_header("Retry-After", "2");
       return SendJson(
           res, 503,
           ErrorJson(grpc::StatusCode::UNAVAILABLE,
                     absl::StrContains(read.status().message(), render::kQrPhotoCallerBusy)
-                        ? "a photo from this network address is being read; send "
-                          "the next when it is done"
+                        ? "a photo from this network address, or its network, is being read; "
+                          "send the next when it is done"
                         : "the server is reading other photos; try again"));
     }
     if (absl::IsDeadlineExceeded(read.status())) {

@@ -143,30 +143,19 @@ grpc::Status LabelServiceImpl::ServeResolveLabel(grpc::ServerContextBase* contex
   // Anyone holding a package may scan it; registered actors see more.
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellServedAt(context, *snapshot);
-  Scanner scanner = Scanner::Anyone();
-  if (context->client_metadata().count(read_auth::kKeyIdHeader) > 0) {
-    absl::StatusOr<v1::Actor> actor =
-        reads_->Authenticate(*snapshot, *context, kResolveLabelMethod, request_bytes);
-    if (actor.ok()) scanner = Scanner::Actor(*std::move(actor));
-  }
-  if (!scanner.registered() && !anonymous_->Take(ClientAddress(context->peer()), 1, absl::Now())) {
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        "anonymous scans are limited per client address: retry in a few seconds, "
-                        "or sign the call as a registered actor");
-  }
-  if (scanner.registered() && !signed_->Take(scanner.actor()->public_key(), 1, absl::Now())) {
-    return grpc::Status(
-        grpc::StatusCode::RESOURCE_EXHAUSTED,
-        absl::StrCat("this actor's scans are limited (", signed_->rate(), " a second, bursts of ",
-                     signed_->burst(), "): retry in a few seconds"));
+  const ScanCaller caller = ScanCallerOf(*context);
+  absl::StatusOr<Scanner> scanner =
+      admission_.Identify(*snapshot, caller, kResolveLabelMethod, request_bytes, absl::Now());
+  if (!scanner.ok()) return ToGrpcStatus(scanner.status());
+  if (absl::Status charged = admission_.Charge(*scanner, caller, 1, absl::Now()); !charged.ok()) {
+    return ToGrpcStatus(charged);
   }
   absl::StatusOr<v1::ResolveLabelResponse> resolved =
-      label::ResolveLabel(*snapshot, request->url(), api::TodayInChina(), scanner);
+      label::ResolveLabel(*snapshot, request->url(), api::TodayInChina(), *scanner);
   if (!resolved.ok()) return ToGrpcStatus(resolved.status());
   *response = *std::move(resolved);
-  if (!scanner.registered() && public_scans_ != nullptr) {
-    public_scans_->Scanned(request->url(), *response, ClientAddress(context->peer()),
-                           "resolve-label");
+  if (!scanner->registered() && public_scans_ != nullptr) {
+    public_scans_->Scanned(request->url(), *response, caller.address, "resolve-label");
   }
   return grpc::Status::OK;
 }

@@ -36,6 +36,7 @@
 #include "services/common/worker_pool.h"
 #include "services/label/issuance.h"
 #include "services/label/public_scan_sink.h"
+#include "services/label/scan_admission.h"
 #include "services/notary/notary.h"
 #include "services/registry/read_access.h"
 
@@ -108,6 +109,8 @@ class LabelServiceImpl final : public LabelServiceBase {
   // Signed ResolveLabel calls, per actor key.
   RateLimiter own_signed_{kSignedScansPerSecond, kSignedScanBurst};
   RateLimiter* const signed_;
+  // Who a ResolveLabel call is from, and whether its allowance holds it.
+  const ScanAdmission admission_{reads_, anonymous_, signed_};
   // The issuances streaming, in all and per enterprise.
   BoundedSlots issuances_{kMaxConcurrentIssuances, {kMaxConcurrentIssuancesPerEnterprise}};
   // The last trust list signed, and its note (GetTrustList).

@@ -14,10 +14,11 @@
 //     opened it, which name it by its log size: 30 s after its last read,
 //     the kRequestSnapshots most recent. KeepSnapshot keeps one for paged
 //     reads through the ledger client (LedgerClient::Keep: two minutes).
-//   - SignTrustList signs the trust list of a snapshot only when it is the
-//     latest one's (the keys' standing has not changed since), for a day
-//     within one of ledgerd's own: never a list a later revocation makes
-//     false.
+//   - SignTrustList signs a snapshot's trust list through the notary it is
+//     given, which signs one only when it is the latest one's (the keys'
+//     standing has not changed since), for a day within one of ledgerd's
+//     own: never a list a later revocation makes false (the rule is the
+//     notary's, notary::CheckTrustListIsCurrent).
 //   - Answers are bounded (keys, entries and bytes per call); the client
 //     asks again for the rest.
 // Who may call it: ledgerd serves it on its internal port over mutual TLS,

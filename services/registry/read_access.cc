@@ -26,9 +26,15 @@ absl::StatusOr<v1::Actor> ReadAuthenticator::Authenticate(const storage::StateRe
                                                           const grpc::ServerContextBase& context,
                                                           absl::string_view method,
                                                           absl::string_view request_bytes) {
+  return Authenticate(state, read_auth::ReadCredentialsOf(context), method, request_bytes);
+}
+
+absl::StatusOr<v1::Actor> ReadAuthenticator::Authenticate(
+    const storage::StateReader& state, const read_auth::ReadCredentials& credentials,
+    absl::string_view method, absl::string_view request_bytes) {
   std::optional<v1::Actor> reader;
   absl::Status checked = checker_.Check(
-      read_auth::ReadCredentialsOf(context), method, request_bytes, absl::Now(),
+      credentials, method, request_bytes, absl::Now(),
       [&](const v1::SignedEnvelope& envelope, const crypto::SignatureContext& signature_context) {
         absl::StatusOr<v1::Actor> actor = VerifySigner(state, envelope, signature_context);
         if (!actor.ok()) {

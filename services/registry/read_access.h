@@ -36,6 +36,11 @@ class ReadAuthenticator {
                                          const grpc::ServerContextBase& context,
                                          absl::string_view method,
                                          absl::string_view request_bytes);
+  // The same for `credentials` taken from the call already (a core that is
+  // given them without the call, as scan_admission.h is).
+  absl::StatusOr<v1::Actor> Authenticate(const storage::StateReader& state,
+                                         const read_auth::ReadCredentials& credentials,
+                                         absl::string_view method, absl::string_view request_bytes);
 
   // A read's start: the latest committed state of `ledger` and who reads it
   // (Authenticate against that state), the log size told to the caller

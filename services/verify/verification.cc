@@ -76,7 +76,7 @@ absl::StatusOr<v1::VerifyResponse> Verify(const storage::StateReader& state,
                                           const v1::VerifyRequest& request, absl::CivilDay today,
                                           const label::Scanner& scanner,
                                           absl::FunctionRef<absl::Status(size_t extra)> charge,
-                                          absl::string_view photo_caller) {
+                                          const render::QrPhotoCaller& photo_caller) {
   if (absl::Status s = CheckBounds(request); !s.ok()) return s;
   // The images read first: what they hold is charged before anything is
   // verified (a photo of a hundred waybill codes is a hundred resolutions).

@@ -18,6 +18,7 @@
 #include "absl/time/civil_time.h"
 #include "api/wire.h"
 #include "chemledger/v1/verify_service.pb.h"
+#include "render/qr_photos.h"
 #include "services/label/label_resolution.h"
 #include "storage/store.h"
 
@@ -54,16 +55,17 @@ size_t CostOfCodesRead(size_t images, size_t codes_read);
 // call with that status. INVALID_ARGUMENT naming the field when the request
 // is over the bounds above (CheckBounds) or an image holds more than
 // kMaxCodesPerImage codes. The images are read by render::ReadQrPhotos for
-// `photo_caller` (the caller's address or key: one call's images read at a
-// time): INVALID_ARGUMENT "images: not read within …" when they took longer
-// than their time, RESOURCE_EXHAUSTED "images: …" when the caller has a call
-// being read or no worker came free. Otherwise errors only when `state`
+// `photo_caller` (one call's images read at a time per caller, and per
+// network for anyone's calls): INVALID_ARGUMENT "images: not read within
+// …" when they took longer than their time, RESOURCE_EXHAUSTED "images: …"
+// when the caller (or its network) has a call being read or no worker it
+// may take came free. Otherwise errors only when `state`
 // cannot be read.
 absl::StatusOr<v1::VerifyResponse> Verify(
     const storage::StateReader& state, const v1::VerifyRequest& request, absl::CivilDay today,
     const label::Scanner& scanner,
     absl::FunctionRef<absl::Status(size_t extra)> charge = [](size_t) { return absl::OkStatus(); },
-    absl::string_view photo_caller = "");
+    const render::QrPhotoCaller& photo_caller = {});
 
 }  // namespace chemledger::verify
 

@@ -17,6 +17,7 @@
 #include "services/common/rate_limiter.h"
 #include "services/label/label_resolution.h"
 #include "services/label/public_scan_sink.h"
+#include "services/label/scan_admission.h"
 #include "services/registry/read_access.h"
 
 namespace chemledger::verify {
@@ -64,10 +65,6 @@ class VerifyServiceImpl final : public VerifyServiceBase {
  private:
   grpc::Status ServeVerify(grpc::ServerContextBase* context, const v1::VerifyRequest* request,
                            absl::string_view request_bytes, v1::VerifyResponse* response);
-  // Takes `cost` codes from the caller's allowance: a registered scanner's
-  // own (by key), anyone else's by client address. False: over it.
-  bool TakeAllowance(const label::Scanner& scanner, const grpc::ServerContextBase& context,
-                     size_t cost);
 
   journal::LedgerClient* const ledger_;
   registry::ReadAuthenticator* const reads_;
@@ -75,6 +72,8 @@ class VerifyServiceImpl final : public VerifyServiceBase {
   RateLimiter* const anonymous_;  // by client address
   RateLimiter own_signed_;
   RateLimiter* const signed_;  // by actor key
+  // Who a call is from, and whether its allowance holds it.
+  const label::ScanAdmission admission_{reads_, anonymous_, signed_};
   label::PublicScanSink* const public_scans_;
   // Runs the handlers (raw_unary.h): reading photos takes CPU.
   CallExecutor executor_{4, 256, "verify"};
