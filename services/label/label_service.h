@@ -75,8 +75,8 @@ class LabelServiceImpl final : public LabelServiceBase {
         notary_(notary),
         reads_(reads),
         public_scans_(public_scans),
-        anonymous_(anonymous_scans != nullptr ? anonymous_scans : &own_anonymous_),
-        signed_(signed_scans != nullptr ? signed_scans : &own_signed_) {}
+        admission_(reads, anonymous_scans != nullptr ? anonymous_scans : &own_anonymous_,
+                   signed_scans != nullptr ? signed_scans : &own_signed_) {}
 
   grpc::Status IssueLabels(grpc::ServerContext* context, const v1::SignedEnvelope* request,
                            grpc::ServerWriter<v1::IssueLabelsResponse>* writer) override;
@@ -105,12 +105,10 @@ class LabelServiceImpl final : public LabelServiceBase {
   // allowance shared with its other anonymous entry points when one was
   // given, else its own.
   RateLimiter own_anonymous_ = AnonymousScanAllowance();
-  RateLimiter* const anonymous_;
   // Signed ResolveLabel calls, per actor key.
   RateLimiter own_signed_{kSignedScansPerSecond, kSignedScanBurst};
-  RateLimiter* const signed_;
   // Who a ResolveLabel call is from, and whether its allowance holds it.
-  const ScanAdmission admission_{reads_, anonymous_, signed_};
+  const ScanAdmission admission_;
   // The issuances streaming, in all and per enterprise.
   BoundedSlots issuances_{kMaxConcurrentIssuances, {kMaxConcurrentIssuancesPerEnterprise}};
   // The last trust list signed, and its note (GetTrustList).

@@ -51,11 +51,11 @@ class VerifyServiceImpl final : public VerifyServiceBase {
   VerifyServiceImpl(journal::LedgerClient* ledger, registry::ReadAuthenticator* reads,
                     VerifyOptions options = {})
       : ledger_(ledger),
-        reads_(reads),
         own_anonymous_(AnonymousScanAllowance(options.anonymous_rate, options.anonymous_burst)),
-        anonymous_(options.anonymous_scans != nullptr ? options.anonymous_scans : &own_anonymous_),
         own_signed_(options.signed_rate, options.signed_burst),
-        signed_(options.signed_scans != nullptr ? options.signed_scans : &own_signed_),
+        admission_(reads,
+                   options.anonymous_scans != nullptr ? options.anonymous_scans : &own_anonymous_,
+                   options.signed_scans != nullptr ? options.signed_scans : &own_signed_),
         public_scans_(options.public_scans) {}
 
   grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext* context,
@@ -67,13 +67,10 @@ class VerifyServiceImpl final : public VerifyServiceBase {
                            absl::string_view request_bytes, v1::VerifyResponse* response);
 
   journal::LedgerClient* const ledger_;
-  registry::ReadAuthenticator* const reads_;
   RateLimiter own_anonymous_;
-  RateLimiter* const anonymous_;  // by client address
   RateLimiter own_signed_;
-  RateLimiter* const signed_;  // by actor key
   // Who a call is from, and whether its allowance holds it.
-  const label::ScanAdmission admission_{reads_, anonymous_, signed_};
+  const label::ScanAdmission admission_;
   label::PublicScanSink* const public_scans_;
   // Runs the handlers (raw_unary.h): reading photos takes CPU.
   CallExecutor executor_{4, 256, "verify"};
