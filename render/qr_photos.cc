@@ -475,8 +475,12 @@ absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadQrPhot
   }
   const std::string request = Framed(body);
 
-  // A caller has one call's photos read at a time; a call waits for a
-  // worker at most as long as its photos may take, and then has that long.
+  // A caller has one call's photos read at a time; a registered actor's
+  // call waits for a worker at most as long as its photos may take, and
+  // then has that long. Anyone's call does not wait: it would hold one of
+  // its service's threads while it waited, and enough of them, from enough
+  // networks, would keep registered actors' calls (whose worker is kept)
+  // from a thread to run on.
   Workers& workers = TheWorkers();
   std::optional<Worker> kept;  // an idle worker, reused
   CallerPlace place;
@@ -491,7 +495,7 @@ absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadQrPhot
       return workers.busy < kMaxQrPhotoWorkers &&
              (!anyone || workers.busy_for_anyone < kMaxQrPhotoWorkers - kQrPhotoWorkersForActors);
     };
-    if (!workers.mu.AwaitWithTimeout(absl::Condition(&free), time_allowed)) {
+    if (anyone ? !free() : !workers.mu.AwaitWithTimeout(absl::Condition(&free), time_allowed)) {
       place.GiveBack(workers);
       return absl::ResourceExhaustedError(
           anyone && workers.busy < kMaxQrPhotoWorkers

@@ -6,11 +6,13 @@
 // outside. So a server reads such photos in a worker process of its own:
 // its own executable started again with kQrPhotoWorkerArgument, killed when
 // the call's time is up. At most kMaxQrPhotoWorkers such processes run at
-// once per server process, kept for the next call; a call waits for one at
-// most as long as its photos may take. A caller has one call read at a
-// time, anyone's calls one per network as well, and anyone's calls
-// together leave kQrPhotoWorkersForActors to registered actors' calls: the
-// addresses of two networks cannot keep every worker busy for everyone.
+// once per server process, kept for the next call; a registered actor's call
+// waits for one at most as long as its photos may take, anyone's call not
+// at all (waiting, it would hold a thread of the service it came through).
+// A caller has one call read at a time, anyone's calls one per network as
+// well, and anyone's calls together leave kQrPhotoWorkersForActors to
+// registered actors' calls: the addresses of two networks cannot keep every
+// worker busy for everyone.
 //
 // A worker is confined before it reads anything (QrPhotoWorkersConfined):
 // a seccomp filter lets through only the system calls reading a photo needs
@@ -55,7 +57,7 @@ inline constexpr int kQrPhotoWorkersForActors = 1;
 // Who a call's photos are read for.
 struct QrPhotoCaller {
   // One call's photos are read at a time per name: a client address as
-  // ClientAddress gives it, or "key:" and an actor's key. Empty: not
+  // ClientAddress gives it, or "key " and an actor's key id. Empty: not
   // counted.
   std::string name;
   // For anyone's calls, one at a time per network as well (ClientNetwork:
@@ -86,12 +88,14 @@ void ServeQrPhotoWorkerIfAsked(int argc, char** argv);
 // not be read (as ReadQrCodes says), for `caller` (one call read at a time
 // whichever entry point it comes through: QrPhotoCaller).
 // The time a call may take is kQrPhotoTimePerCall plus kQrPhotoTimePerPhoto
-// each (`time_allowed`, when given, instead; for tests): it waits for a
-// worker at most that long, then has that long to be read. For the call as
-// a whole: DeadlineExceeded when the photos were not read in their time,
+// each (`time_allowed`, when given, instead; for tests): a registered
+// actor's call waits for a worker at most that long, anyone's call not at
+// all, then has that long to be read. For the call as a whole:
+// DeadlineExceeded when the photos were not read in their time,
 // ResourceExhausted when the caller (or, for anyone's calls, its network)
-// has a call being read, or no worker it may take came free, Internal when a worker could not be
-// started or broke off. No photos: nothing is started.
+// has a call being read, or no worker it may take is free (anyone's) or came
+// free in its time (a registered actor's), Internal when a worker could not
+// be started or broke off. No photos: nothing is started.
 absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadQrPhotos(
     const std::vector<absl::string_view>& photos, const QrPhotoCaller& caller = {},
     absl::Duration time_allowed = absl::ZeroDuration());

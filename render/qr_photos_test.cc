@@ -67,12 +67,12 @@ TEST(QrPhotosTest, APhotoMadeToBeSlowIsCutOffAtItsTime) {
   EXPECT_EQ(*(*read)[0], std::vector<std::string>{"HTTPS://EXAMPLE.COM/TWO"});
 }
 
-// Beyond kMaxQrPhotoWorkers a call waits for a worker, as long as its own
-// photos may take: refused when none is free by then, read when one is.
 // Anyone's calls hold at most kMaxQrPhotoWorkers - kQrPhotoWorkersForActors
-// workers: one more waits its time for one and is turned away, while a
-// registered actor's call is read at once by a worker anyone's left.
-TEST(QrPhotosTest, AtMostSoManyWorkersAtOnceAndACallWaitsItsTimeForOne) {
+// workers, and one more is turned away at once (it does not wait, holding a
+// thread), while a registered actor's call is read by a worker anyone's
+// left. Beyond kMaxQrPhotoWorkers a registered actor's call waits for a
+// worker, as long as its own photos may take, and is read when one is free.
+TEST(QrPhotosTest, AtMostSoManyWorkersAtOnceAndOnlyActorsWaitForOne) {
   const std::string slow = testing::PhotoSlowToRead(1024);
   std::vector<std::thread> busy;
   for (int i = 0; i < kMaxQrPhotoWorkers - kQrPhotoWorkersForActors; ++i) {
@@ -85,18 +85,33 @@ TEST(QrPhotosTest, AtMostSoManyWorkersAtOnceAndACallWaitsItsTimeForOne) {
   ASSERT_TRUE(actors.ok()) << actors.status();
   ASSERT_TRUE((*actors)[0].ok()) << (*actors)[0].status();
   EXPECT_EQ(*(*actors)[0], std::vector<std::string>{"HTTPS://EXAMPLE.COM/ACTOR"});
-  const absl::Time asked = absl::Now();
+  absl::Time asked = absl::Now();
   absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> refused =
-      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ONE")}, {}, absl::Seconds(1));
-  const absl::Duration waited = absl::Now() - asked;
-  absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> waited_for_one =
-      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/TWO")}, {}, absl::Seconds(10));
-  for (std::thread& t : busy) t.join();
+      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/ONE")}, {}, absl::Seconds(10));
+  const absl::Duration anyone_waited = absl::Now() - asked;
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
-  EXPECT_GE(waited, absl::Milliseconds(900));
+  EXPECT_NE(refused.status().message().find("sign the call as a registered actor"),
+            std::string::npos)
+      << refused.status();
+  EXPECT_LT(anyone_waited, absl::Milliseconds(500));
+  // Every worker busy: a registered actor's call waits its time for one.
+  for (int i = 0; i < kQrPhotoWorkersForActors; ++i) {
+    busy.emplace_back([&, i] {
+      ReadQrPhotos({slow}, {absl::StrCat("key:busy", i), "", /*registered=*/true}, absl::Seconds(3))
+          .status()
+          .IgnoreError();
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(300));
+  asked = absl::Now();
+  absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> waited_for_one =
+      ReadQrPhotos({QrPng("HTTPS://EXAMPLE.COM/TWO")}, actor, absl::Seconds(10));
+  const absl::Duration actor_waited = absl::Now() - asked;
+  for (std::thread& t : busy) t.join();
   ASSERT_TRUE(waited_for_one.ok()) << waited_for_one.status();
   ASSERT_TRUE((*waited_for_one)[0].ok()) << (*waited_for_one)[0].status();
   EXPECT_EQ(*(*waited_for_one)[0], std::vector<std::string>{"HTTPS://EXAMPLE.COM/TWO"});
+  EXPECT_GE(actor_waited, absl::Milliseconds(900));  // the first anyone's call ends at 3 s
 }
 
 // A caller (an address, an actor's key) has one call's photos read at a

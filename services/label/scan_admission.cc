@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/grpc_read_auth.h"
 
@@ -64,8 +65,12 @@ absl::Status ScanAdmission::Charge(const Scanner& scanner, const ScanCaller& cal
 }
 
 std::string ScanAdmission::AllowanceHolder(const Scanner& scanner, const ScanCaller& caller) {
-  return scanner.registered() ? absl::StrCat("key:", scanner.actor()->public_key())
-                              : caller.address;
+  if (!scanner.registered()) return caller.address;
+  // The key id its credentials named (printable, as a refusal shows it);
+  // a scanner made otherwise (a test's) by its whole key, in hex.
+  return absl::StrCat("key ", caller.credentials
+                                  ? caller.credentials->key_id
+                                  : absl::BytesToHexString(scanner.actor()->public_key()));
 }
 
 }  // namespace chemledger::label

@@ -77,9 +77,10 @@ class ScanAdmission {
   absl::Status Charge(const Scanner& scanner, const ScanCaller& caller, double cost,
                       absl::Time now) const;
 
-  // Whose allowance a scan of `scanner` from `caller` is charged to: "key:"
-  // and the actor's public key, or the client address. (A name for what
-  // else is kept per caller, such as one call's photos read at a time.)
+  // Whose allowance a scan of `scanner` from `caller` is charged to: "key "
+  // and the key id its credentials named (16 hex digits), or the client
+  // address. Printable: a refusal may name it. (A name for what else is
+  // kept per caller, such as one call's photos read at a time.)
   static std::string AllowanceHolder(const Scanner& scanner, const ScanCaller& caller);
 
  private:

@@ -68,7 +68,7 @@ TEST_F(ScanAdmissionTest, CredentialsThatHoldNameTheActor) {
   ASSERT_TRUE(scanner->registered());
   EXPECT_EQ(scanner->actor()->enterprise_uscc(), kAcme);
   EXPECT_EQ(ScanAdmission::AllowanceHolder(*scanner, caller),
-            "key:" + scanner->actor()->public_key());
+            "key " + operator_.key_id().ToString());
 }
 
 TEST_F(ScanAdmissionTest, CredentialsThatFailAreRefusedNotAnsweredAsAnyone) {

@@ -72,6 +72,20 @@ size_t CostOfCodesRead(size_t images, size_t codes_read) {
   return codes_read > paid ? codes_read - paid : 0;
 }
 
+absl::Status RefusalOfCodesRead(size_t extra, const absl::Status& charged) {
+  const std::string what =
+      absl::StrCat("images: they hold ", extra, " codes more than their cost paid for (an image ",
+                   "pays for ", kImageCost, "; each code more costs 1): ");
+  if (absl::IsInvalidArgument(charged)) {  // more than the allowance ever holds
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, charged.message(), "; nothing was verified: send fewer images at once"));
+  }
+  return absl::ResourceExhaustedError(absl::StrCat(
+      what,
+      "over this caller's limit: nothing was verified; retry in a few seconds, or send "
+      "fewer images at once"));
+}
+
 absl::StatusOr<v1::VerifyResponse> Verify(const storage::StateReader& state,
                                           const v1::VerifyRequest& request, absl::CivilDay today,
                                           const label::Scanner& scanner,

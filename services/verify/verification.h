@@ -48,6 +48,13 @@ size_t CostOf(const v1::VerifyRequest& request);
 // for its first kImageCost codes.
 size_t CostOfCodesRead(size_t images, size_t codes_read);
 
+// What a call is told when its caller's allowance refused `extra`
+// (CostOfCodesRead) with `charged` (as label::ScanAdmission::Charge says
+// it): INVALID_ARGUMENT when no wait would let it through (more than the
+// allowance's burst: send fewer images), RESOURCE_EXHAUSTED otherwise
+// (retry shortly). Either way nothing was verified.
+absl::Status RefusalOfCodesRead(size_t extra, const absl::Status& charged);
+
 // Verifies every URL of `request`, then every code read from its images,
 // against `state` as of `today` (China day), as `scanner`. Once the images
 // are read, and before anything is verified, `charge(extra)` is called with

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "api/china_time.h"
 #include "gtest/gtest.h"
 #include "render/qr.h"
@@ -94,6 +95,25 @@ TEST(VerifyTest, CodesReadFromImagesBeyondTheirCostAreChargedFirst) {
   verified = Verify(*ledger->snapshot(), request, api::TodayInChina(), label::Scanner::Anyone(),
                     [](size_t) { return absl::ResourceExhaustedError("over the limit"); });
   EXPECT_EQ(verified.status().code(), absl::StatusCode::kResourceExhausted) << verified.status();
+}
+
+// Codes that the allowance could never take (more than its burst) are
+// refused as a request to change, not one to send again; over the rate
+// only, as one to send again shortly.
+TEST(RefusalOfCodesReadTest, MoreThanTheBurstIsNotToBeRetried) {
+  const absl::Status never = RefusalOfCodesRead(
+      630,
+      absl::InvalidArgumentError("this call costs 630 codes, more than an anonymous call "
+                                 "may ever cost (60 codes a second, bursts of 600): split it"));
+  EXPECT_EQ(never.code(), absl::StatusCode::kInvalidArgument) << never;
+  EXPECT_TRUE(absl::StrContains(never.message(), "they hold 630 codes more")) << never;
+  EXPECT_TRUE(absl::StrContains(never.message(), "bursts of 600")) << never;
+  EXPECT_TRUE(absl::StrContains(never.message(), "send fewer images")) << never;
+  EXPECT_FALSE(absl::StrContains(never.message(), "retry")) << never;
+  const absl::Status later =
+      RefusalOfCodesRead(5, absl::ResourceExhaustedError("anonymous scans are limited"));
+  EXPECT_EQ(later.code(), absl::StatusCode::kResourceExhausted) << later;
+  EXPECT_TRUE(absl::StrContains(later.message(), "retry in a few seconds")) << later;
 }
 
 }  // namespace

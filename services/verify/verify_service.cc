@@ -57,11 +57,7 @@ grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,
     absl::Status charged =
         admission_.Charge(*scanner, caller, static_cast<double>(extra), absl::Now());
     if (charged.ok()) return charged;
-    return absl::ResourceExhaustedError(
-        absl::StrCat("images: they hold ", extra,
-                     " codes more than their cost paid for (an image pays for ", kImageCost,
-                     "; each code more costs 1), over this caller's limit: nothing was verified; "
-                     "retry in a few seconds, or send fewer images at once"));
+    return verify::RefusalOfCodesRead(extra, charged);
   };
   // One call's images read at a time per caller (its key, or its address
   // and network).
