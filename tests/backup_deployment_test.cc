@@ -1,4 +1,4 @@
-// BackupDeployment in process, without the network: who may back up, and
+// Deployment::Backup in process, without the network: who may back up, and
 // that backups asked for at once never spoil one another (each is whole or
 // refused as busy; none removes another's directory as left over from a
 // crash). tests/backup_e2e_test.cc drives AdminService.Backup and restores.
@@ -52,11 +52,11 @@ TEST_F(BackupDeploymentTest, OnlyAPlatformAdministratorBacksUp) {
     const v1::Actor other = registry::testing::ExampleActor(
         "other", role, role == v1::ENTERPRISE_ADMIN ? "91110000600037341L" : "",
         CrashKey(5).verifying_key());
-    absl::StatusOr<server::BackupResult> refused = server::BackupDeployment(*deployment_, other);
+    absl::StatusOr<server::BackupResult> refused = deployment_->Backup(other);
     EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied) << refused.status();
   }
   EXPECT_TRUE(BackupDirectories().empty());
-  absl::StatusOr<server::BackupResult> backup = server::BackupDeployment(*deployment_, admin_);
+  absl::StatusOr<server::BackupResult> backup = deployment_->Backup(admin_);
   ASSERT_TRUE(backup.ok()) << backup.status();
   EXPECT_TRUE(std::filesystem::exists(backup->directory + "/checkpoint"));
 }
@@ -73,7 +73,7 @@ TEST_F(BackupDeploymentTest, BackupsAskedForAtOnceAreWholeOrRefusedAsBusy) {
         ++ready;
         while (ready.load() < 2) {
         }
-        results[i] = server::BackupDeployment(*deployment_, admin_);
+        results[i] = deployment_->Backup(admin_);
       });
     }
     for (std::thread& t : threads) t.join();

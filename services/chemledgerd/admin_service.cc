@@ -26,7 +26,7 @@ grpc::Status AdminServiceImpl::ServeBackup(const grpc::ServerContextBase& contex
   absl::StatusOr<v1::Actor> reader =
       reads_->Authenticate(*snapshot, context, api::kBackupMethod, request_bytes);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
-  absl::StatusOr<BackupResult> backup = BackupDeployment(*deployment_, *reader);
+  absl::StatusOr<BackupResult> backup = deployment_->Backup(*reader);
   if (!backup.ok()) return ToGrpcStatus(backup.status());
   std::cout << "backup of log size " << backup->size << " in " << backup->directory << " ("
             << backup->records << " records, " << absl::FormatDuration(backup->took) << ")"

@@ -1,6 +1,6 @@
 // AdminService (proto/chemledger/v1/admin_service.proto) over a deployment:
 // online backups, for platform administrators (read credentials). A thin
-// adapter over BackupDeployment (deployment.h), which allows one backup at a
+// adapter over Deployment::Backup (deployment.h), which allows one backup at a
 // time.
 // Backup is served raw (raw_unary.h): its read credentials are checked over
 // the request's bytes as received.
@@ -36,7 +36,7 @@ class AdminServiceImpl final
   const Deployment* const deployment_;
   registry::ReadAuthenticator* const reads_;
   // Runs Backup's handler: a second backup asked for while one runs is
-  // refused by BackupDeployment, not queued behind it. Last, so that it stops
+  // refused by Deployment::Backup, not queued behind it. Last, so that it stops
   // before the members its calls use go.
   CallExecutor executor_{2, 4, "admin-backup"};
 };

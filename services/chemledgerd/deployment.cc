@@ -459,17 +459,16 @@ absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Open(const std::string& 
   return d;
 }
 
-absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment,
-                                              const v1::Actor& caller) {
+absl::StatusOr<BackupResult> Deployment::Backup(const v1::Actor& caller) const {
   if (caller.role() != v1::PLATFORM_ADMIN) {
     return absl::PermissionDeniedError("backups are for platform administrators");
   }
-  if (!deployment.backing_up_.TryLock()) {
+  if (backing_up_.exchange(true)) {
     return absl::ResourceExhaustedError("a backup is running: one at a time");
   }
-  const absl::Cleanup done_backing_up = [&deployment] { deployment.backing_up_.Unlock(); };
+  const absl::Cleanup done_backing_up = [this] { backing_up_.store(false); };
   const absl::Time started = absl::Now();
-  const std::string backups = deployment.data_dir() + "/backups";
+  const std::string backups = data_dir() + "/backups";
   std::error_code ec;
   if (!std::filesystem::exists(backups, ec)) {
     std::filesystem::create_directory(backups, ec);
@@ -477,7 +476,7 @@ absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment,
       return absl::PermissionDeniedError(
           absl::StrCat("backup: cannot make ", backups, ": ", ec.message()));
     }
-    if (absl::Status s = storage::SyncDirectory(deployment.data_dir()); !s.ok()) return s;
+    if (absl::Status s = storage::SyncDirectory(data_dir()); !s.ok()) return s;
   }
   // What a backup cut short by a crash left.
   for (const auto& entry : std::filesystem::directory_iterator(backups, ec)) {
@@ -501,18 +500,17 @@ absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment,
     std::filesystem::remove_all(partial, ec);
     return s;
   };
-  absl::StatusOr<storage::Store::BackupInfo> copied = deployment.store()->Backup(partial + "/log");
+  absl::StatusOr<storage::Store::BackupInfo> copied = store()->Backup(partial + "/log");
   if (!copied.ok()) return fail(copied.status());
   crypto::Checkpoint checkpoint;
-  checkpoint.origin = deployment.note_signer().name();
+  checkpoint.origin = note_signer().name();
   checkpoint.size = copied->size;
   checkpoint.root_hash = copied->root;
-  absl::StatusOr<std::string> note = deployment.note_signer().SignCheckpoint(checkpoint);
+  absl::StatusOr<std::string> note = note_signer().SignCheckpoint(checkpoint);
   if (!note.ok()) return fail(note.status());
   // The witnesses' co-signatures, as they are now (they go with the log: a
   // restored server serves them again).
-  absl::StatusOr<std::string> cosignatures =
-      storage::ReadWholeFile(CosignaturesPath(deployment.data_dir()));
+  absl::StatusOr<std::string> cosignatures = storage::ReadWholeFile(CosignaturesPath(data_dir()));
   if (cosignatures.ok()) {
     if (absl::Status s = storage::ReplaceFileDurably(partial + "/witness-cosignatures",
                                                      *cosignatures, 0600);
@@ -520,7 +518,7 @@ absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment,
       return fail(s);
     }
   }
-  const std::string vkey = deployment.note_signer().verifier().VerifierKeyString() + "\n";
+  const std::string vkey = note_signer().verifier().VerifierKeyString() + "\n";
   for (const auto& [file, text] : {std::pair<std::string, std::string>{"note.vkey", vkey},
                                    std::pair<std::string, std::string>{"checkpoint", *note}}) {
     if (absl::Status s = storage::ReplaceFileDurably(partial + "/" + file, text, 0644); !s.ok()) {

@@ -25,13 +25,13 @@
 #ifndef CHEMLEDGER_SERVICES_CHEMLEDGERD_DEPLOYMENT_H_
 #define CHEMLEDGER_SERVICES_CHEMLEDGERD_DEPLOYMENT_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "chemledger/v1/registry.pb.h"
 #include "crypto/checkpoint.h"
 #include "crypto/keys.h"
@@ -161,7 +161,15 @@ struct OpenOptions {
   absl::Duration replica_lag_limit = absl::Seconds(5);
 };
 
-struct BackupResult;
+// What an online backup (Deployment::Backup) wrote.
+struct BackupResult {
+  std::string directory;
+  uint64_t size = 0;
+  crypto::Sha256Digest root;
+  std::string checkpoint_note;  // the copy's signed checkpoint
+  uint64_t records = 0;
+  absl::Duration took;
+};
 
 class Deployment {
  public:
@@ -202,14 +210,23 @@ class Deployment {
   // The rules epoch its journal writes entries under (OpenOptions).
   uint32_t rules_epoch() const { return rules_epoch_; }
 
+  // An online backup (AdminService.Backup; docs/deployment.md, "Backup and
+  // restore"): the store as one commit left it, copied while the deployment
+  // serves, into DATA/backups/<UTC time>/ with the note verifier key, the
+  // copy's checkpoint signed by the note key, and the witnesses' co-signatures.
+  // The directory appears whole or not at all (written as .partial-<name>,
+  // then renamed and synced; what a crash left of one is removed by the next
+  // backup). Keys are not copied. For platform administrators only (`caller`,
+  // authenticated by the caller of this; else PermissionDenied), one at a time
+  // per deployment (a second asked for while one runs: ResourceExhausted).
+  absl::StatusOr<BackupResult> Backup(const v1::Actor& caller) const;
+
  private:
-  friend absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment,
-                                                       const v1::Actor& caller);
   Deployment() = default;
 
-  // Held by the backup running (BackupDeployment): one at a time, so that
-  // none removes what another is writing as left over from a crash.
-  mutable absl::Mutex backing_up_;
+  // Set while a backup runs (Backup): one at a time, so that none removes
+  // what another is writing as left over from a crash.
+  mutable std::atomic<bool> backing_up_{false};
   std::string data_dir_;
   uint32_t rules_epoch_ = journal::kCurrentRulesEpoch;
   // Destruction runs bottom-up: the personalities, the refusal recorder
@@ -231,26 +248,6 @@ class Deployment {
   std::unique_ptr<notary::LedgerNotary> notary_;
   std::unique_ptr<ledger::WitnessCosignatures> cosignatures_;
 };
-
-// An online backup (AdminService.Backup; docs/deployment.md, "Backup and
-// restore"): the store as one commit left it, copied while the deployment
-// serves, into DATA/backups/<UTC time>/ with the note verifier key, the
-// copy's checkpoint signed by the note key, and the witnesses' co-signatures.
-// The directory appears whole or not at all (written as .partial-<name>,
-// then renamed and synced; what a crash left of one is removed by the next
-// backup). Keys are not copied. For platform administrators only (`caller`,
-// authenticated by the caller of this; else PermissionDenied), one at a time
-// per deployment (a second asked for while one runs: ResourceExhausted).
-struct BackupResult {
-  std::string directory;
-  uint64_t size = 0;
-  crypto::Sha256Digest root;
-  std::string checkpoint_note;  // the copy's signed checkpoint
-  uint64_t records = 0;
-  absl::Duration took;
-};
-absl::StatusOr<BackupResult> BackupDeployment(const Deployment& deployment,
-                                              const v1::Actor& caller);
 
 // Makes a data directory `data_dir` (which must not exist) of the backup in
 // `backup_dir` and the key directory `keys_dir` (the deployment's
