@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/wire.h"
+#include "crypto/merkle.h"
 #include "google/protobuf/reflection.h"
 #include "services/common/envelope.h"
 #include "services/registry/registry_state.h"
@@ -35,6 +36,59 @@ bool HasUnknownFields(const google::protobuf::Message& m) {
   return false;
 }
 
+absl::StatusOr<std::vector<crypto::Sha256Digest>> ProofHashes(
+    absl::string_view field, const google::protobuf::RepeatedPtrField<std::string>& nodes) {
+  std::vector<crypto::Sha256Digest> hashes;
+  hashes.reserve(nodes.size());
+  for (int i = 0; i < nodes.size(); ++i) {
+    absl::StatusOr<crypto::Sha256Digest> h = crypto::Sha256Digest::FromBytes(nodes.Get(i));
+    if (!h.ok()) return Invalid(absl::StrCat(field, "[", i, "]"), "not 32 bytes");
+    hashes.push_back(*h);
+  }
+  return hashes;
+}
+
+absl::StatusOr<crypto::Checkpoint> OpenBundleCheckpoint(absl::string_view field,
+                                                        const v1::Checkpoint& carried,
+                                                        const crypto::NoteVerifier& note_key) {
+  absl::StatusOr<crypto::Checkpoint> opened =
+      crypto::OpenCheckpoint(carried.signed_note(), note_key.name(), note_key);
+  if (!opened.ok()) return Invalid(absl::StrCat(field, ".signed_note"), opened.status().message());
+  if (carried.origin() != opened->origin || carried.tree_size() != opened->size ||
+      carried.root_hash() != opened->root_hash.ToBytes()) {
+    return Invalid(field, "origin, tree_size or root_hash differs from the signed note");
+  }
+  return opened;
+}
+
+absl::StatusOr<bool> CheckExtendsKept(
+    absl::string_view prefix, const std::optional<crypto::Checkpoint>& kept,
+    const crypto::Checkpoint& checkpoint, uint64_t from_size,
+    const google::protobuf::RepeatedPtrField<std::string>& proof) {
+  if (!kept) {
+    if (from_size > 0 || !proof.empty()) {
+      return Invalid(absl::StrCat(prefix, "consistency_proof"),
+                     "the bundle proves consistency with a kept checkpoint; give that checkpoint");
+    }
+    return false;
+  }
+  if (from_size != kept->size) {
+    return Invalid(absl::StrCat(prefix, "consistency_from_size"),
+                   absl::StrCat("the bundle proves from size ", from_size,
+                                ", the kept checkpoint is at ", kept->size));
+  }
+  absl::StatusOr<std::vector<crypto::Sha256Digest>> hashes =
+      ProofHashes(absl::StrCat(prefix, "consistency_proof"), proof);
+  if (!hashes.ok()) return hashes.status();
+  if (absl::Status s = crypto::VerifyConsistency(kept->size, checkpoint.size, kept->root_hash,
+                                                 checkpoint.root_hash, *hashes);
+      !s.ok()) {
+    return Invalid(
+        absl::StrCat(prefix, "consistency_proof"),
+        absl::StrCat("the log is not an extension of the kept checkpoint: ", s.message()));
+  }
+  return true;
+}
 
 // Checks registration entry `entry` at `index` and adds the key it
 // registers to `keys`: the genesis entry (index 0 only), signed by the first

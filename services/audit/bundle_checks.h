@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -21,9 +22,11 @@
 #include "chemledger/v1/log.pb.h"
 #include "chemledger/v1/registry.pb.h"
 #include "crypto/checkpoint.h"
-#include "services/notary/notary.h"
 #include "crypto/keys.h"
+#include "crypto/sha256.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/repeated_ptr_field.h"
+#include "services/notary/notary.h"
 #include "storage/store.h"
 
 namespace chemledger::audit::internal {
@@ -35,6 +38,31 @@ absl::Status Invalid(absl::string_view field, absl::string_view why);
 // verifier that skipped them would accept a bundle with an entry hidden in
 // one).
 bool HasUnknownFields(const google::protobuf::Message& m);
+
+// The hashes of a proof as a bundle carries them (`nodes`, 32 bytes each);
+// InvalidArgument "<field>[i]: not 32 bytes".
+absl::StatusOr<std::vector<crypto::Sha256Digest>> ProofHashes(
+    absl::string_view field, const google::protobuf::RepeatedPtrField<std::string>& nodes);
+
+// The bundle's checkpoint `carried` (at `field`: "checkpoint",
+// "messages[0].header.checkpoint"), opened: its signed note verifies under
+// `note_key`, whose name is the log's origin, and the copies beside the note
+// (origin, tree_size, root_hash) agree with it.
+absl::StatusOr<crypto::Checkpoint> OpenBundleCheckpoint(absl::string_view field,
+                                                        const v1::Checkpoint& carried,
+                                                        const crypto::NoteVerifier& note_key);
+
+// Whether the log of `checkpoint` was shown to extend `kept`, the
+// checkpoint the verifier kept from before, by the bundle's consistency
+// proof (`proof` from `from_size`; their fields named with `prefix`, "" or
+// "messages[0].header."): true when it was, false when no checkpoint was
+// kept and the bundle proves none; InvalidArgument when the bundle proves
+// consistency with no kept checkpoint given, from another size than the
+// kept one's, or the proof does not hold.
+absl::StatusOr<bool> CheckExtendsKept(absl::string_view prefix,
+                                      const std::optional<crypto::Checkpoint>& kept,
+                                      const crypto::Checkpoint& checkpoint, uint64_t from_size,
+                                      const google::protobuf::RepeatedPtrField<std::string>& proof);
 
 struct KnownKey {
   crypto::VerifyingKey key;

@@ -23,10 +23,13 @@ namespace chemledger::audit {
 namespace {
 
 using internal::AddRegistration;
+using internal::CheckExtendsKept;
 using internal::CheckSignedEvent;
 using internal::HasUnknownFields;
 using internal::Invalid;
 using internal::KnownKeys;
+using internal::OpenBundleCheckpoint;
+using internal::ProofHashes;
 using internal::SignerRegistrations;
 
 absl::StatusOr<v1::ProvenEntry> Prove(const storage::Snapshot& snapshot, uint64_t index) {
@@ -51,15 +54,12 @@ absl::StatusOr<crypto::Sha256Digest> CheckIncluded(const std::string& field,
                    absl::StrCat(e.log_index(), " is not in the checkpoint's tree of ",
                                 checkpoint.size));
   }
-  std::vector<crypto::Sha256Digest> proof;
-  for (int i = 0; i < e.inclusion_proof_size(); ++i) {
-    absl::StatusOr<crypto::Sha256Digest> h = crypto::Sha256Digest::FromBytes(e.inclusion_proof(i));
-    if (!h.ok()) return Invalid(absl::StrCat(field, ".inclusion_proof[", i, "]"), "not 32 bytes");
-    proof.push_back(*h);
-  }
+  absl::StatusOr<std::vector<crypto::Sha256Digest>> proof =
+      ProofHashes(absl::StrCat(field, ".inclusion_proof"), e.inclusion_proof());
+  if (!proof.ok()) return proof.status();
   const crypto::Sha256Digest leaf = crypto::HashLeaf(e.entry_bytes());
-  if (absl::Status s =
-          crypto::VerifyInclusion(e.log_index(), checkpoint.size, leaf, proof, checkpoint.root_hash);
+  if (absl::Status s = crypto::VerifyInclusion(e.log_index(), checkpoint.size, leaf, *proof,
+                                               checkpoint.root_hash);
       !s.ok()) {
     return Invalid(absl::StrCat(field, ".inclusion_proof"),
                    absl::StrCat("does not prove entry ", e.log_index(),
@@ -148,15 +148,8 @@ absl::StatusOr<VerifiedHistory> VerifyHistoryBundle(const v1::HistoryBundle& bun
   }
   // The checkpoint: signed by the pinned key; the copies agree with it.
   absl::StatusOr<crypto::Checkpoint> checkpoint =
-      crypto::OpenCheckpoint(bundle.checkpoint().signed_note(), note_key.name(), note_key);
-  if (!checkpoint.ok()) {
-    return Invalid("checkpoint.signed_note", checkpoint.status().message());
-  }
-  if (bundle.checkpoint().origin() != checkpoint->origin ||
-      bundle.checkpoint().tree_size() != checkpoint->size ||
-      bundle.checkpoint().root_hash() != checkpoint->root_hash.ToBytes()) {
-    return Invalid("checkpoint", "origin, tree_size or root_hash differs from the signed note");
-  }
+      OpenBundleCheckpoint("checkpoint", bundle.checkpoint(), note_key);
+  if (!checkpoint.ok()) return checkpoint.status();
   if (bundle.code().empty()) return Invalid("code", "is empty");
   if (bundle.events_size() == 0) return Invalid("events", "a history of no events proves nothing");
 
@@ -235,34 +228,10 @@ absl::StatusOr<VerifiedHistory> VerifyHistoryBundle(const v1::HistoryBundle& bun
 
   // A kept checkpoint: this log extends it.
   VerifiedHistory verified;
-  if (bundle.consistency_from_size() > 0 || bundle.consistency_proof_size() > 0) {
-    if (!kept) {
-      return Invalid("consistency_proof",
-                     "the bundle proves consistency with a kept checkpoint; give that checkpoint");
-    }
-  }
-  if (kept) {
-    if (bundle.consistency_from_size() != kept->size) {
-      return Invalid("consistency_from_size",
-                     absl::StrCat("the bundle proves from size ", bundle.consistency_from_size(),
-                                  ", the kept checkpoint is at ", kept->size));
-    }
-    std::vector<crypto::Sha256Digest> proof;
-    for (int i = 0; i < bundle.consistency_proof_size(); ++i) {
-      absl::StatusOr<crypto::Sha256Digest> h =
-          crypto::Sha256Digest::FromBytes(bundle.consistency_proof(i));
-      if (!h.ok()) return Invalid(absl::StrCat("consistency_proof[", i, "]"), "not 32 bytes");
-      proof.push_back(*h);
-    }
-    if (absl::Status s = crypto::VerifyConsistency(kept->size, checkpoint->size, kept->root_hash,
-                                                   checkpoint->root_hash, proof);
-        !s.ok()) {
-      return Invalid("consistency_proof",
-                     absl::StrCat("the log is not an extension of the kept checkpoint: ",
-                                  s.message()));
-    }
-    verified.consistent_with_kept = true;
-  }
+  absl::StatusOr<bool> extends_kept = CheckExtendsKept(
+      "", kept, *checkpoint, bundle.consistency_from_size(), bundle.consistency_proof());
+  if (!extends_kept.ok()) return extends_kept.status();
+  verified.consistent_with_kept = *extends_kept;
   verified.code = bundle.code();
   verified.tree_size = checkpoint->size;
   verified.events = static_cast<size_t>(bundle.events_size());

@@ -25,7 +25,10 @@
 namespace chemledger::audit {
 namespace {
 
+using internal::CheckExtendsKept;
 using internal::Invalid;
+using internal::OpenBundleCheckpoint;
+using internal::ProofHashes;
 
 constexpr uint64_t kMaxPartBytes = 64 << 20;
 // Entry bytes in an events part, about (one event may go past it).
@@ -313,43 +316,14 @@ absl::Status QueryBundleVerifier::State::Header(const std::string& field,
                    absl::StrCat("'", h.format(), "', expected '", kQueryBundleFormat, "'"));
   }
   absl::StatusOr<crypto::Checkpoint> opened =
-      crypto::OpenCheckpoint(h.checkpoint().signed_note(), note_key.name(), note_key);
-  if (!opened.ok()) {
-    return Invalid(absl::StrCat(field, ".checkpoint.signed_note"), opened.status().message());
-  }
-  if (h.checkpoint().origin() != opened->origin || h.checkpoint().tree_size() != opened->size ||
-      h.checkpoint().root_hash() != opened->root_hash.ToBytes()) {
-    return Invalid(absl::StrCat(field, ".checkpoint"),
-                   "origin, tree_size or root_hash differs from the signed note");
-  }
+      OpenBundleCheckpoint(absl::StrCat(field, ".checkpoint"), h.checkpoint(), note_key);
+  if (!opened.ok()) return opened.status();
   checkpoint = *opened;
-  if (h.consistency_from_size() > 0 || h.consistency_proof_size() > 0) {
-    if (!kept) {
-      return Invalid(absl::StrCat(field, ".consistency_proof"),
-                     "the bundle proves consistency with a kept checkpoint; give that checkpoint");
-    }
-  }
-  if (kept) {
-    if (h.consistency_from_size() != kept->size) {
-      return Invalid(absl::StrCat(field, ".consistency_from_size"),
-                     absl::StrCat("the bundle proves from size ", h.consistency_from_size(),
-                                  ", the kept checkpoint is at ", kept->size));
-    }
-    std::vector<crypto::Sha256Digest> proof;
-    for (int i = 0; i < h.consistency_proof_size(); ++i) {
-      absl::StatusOr<crypto::Sha256Digest> d = crypto::Sha256Digest::FromBytes(h.consistency_proof(i));
-      if (!d.ok()) return Invalid(absl::StrCat(field, ".consistency_proof[", i, "]"), "not 32 bytes");
-      proof.push_back(*d);
-    }
-    if (absl::Status s = crypto::VerifyConsistency(kept->size, checkpoint->size, kept->root_hash,
-                                                   checkpoint->root_hash, proof);
-        !s.ok()) {
-      return Invalid(absl::StrCat(field, ".consistency_proof"),
-                     absl::StrCat("the log is not an extension of the kept checkpoint: ",
-                                  s.message()));
-    }
-    verified.consistent_with_kept = true;
-  }
+  absl::StatusOr<bool> extends_kept =
+      CheckExtendsKept(absl::StrCat(field, "."), kept, *checkpoint, h.consistency_from_size(),
+                       h.consistency_proof());
+  if (!extends_kept.ok()) return extends_kept.status();
+  verified.consistent_with_kept = *extends_kept;
   absl::StatusOr<crypto::TrustList> trust = crypto::OpenTrustList(h.trust_list(), note_key);
   if (!trust.ok()) return Invalid(absl::StrCat(field, ".trust_list"), trust.status().message());
   query = h.query();
@@ -372,12 +346,10 @@ absl::Status QueryBundleVerifier::State::Header(const std::string& field,
 absl::StatusOr<std::vector<v1::LogEntry>> QueryBundleVerifier::State::Prove(
     const std::string& field, const google::protobuf::RepeatedPtrField<std::string>& nodes,
     const google::protobuf::RepeatedPtrField<v1::CompactProvenEntry>& entries) {
-  std::vector<crypto::Sha256Digest> table;
-  for (int i = 0; i < nodes.size(); ++i) {
-    absl::StatusOr<crypto::Sha256Digest> d = crypto::Sha256Digest::FromBytes(nodes.Get(i));
-    if (!d.ok()) return Invalid(absl::StrCat(field, ".nodes[", i, "]"), "not 32 bytes");
-    table.push_back(*d);
-  }
+  absl::StatusOr<std::vector<crypto::Sha256Digest>> hashes =
+      ProofHashes(absl::StrCat(field, ".nodes"), nodes);
+  if (!hashes.ok()) return hashes.status();
+  const std::vector<crypto::Sha256Digest>& table = *hashes;
   if (entries.empty()) return Invalid(absl::StrCat(field, ".entries"), "none");
   std::vector<v1::LogEntry> out;
   for (int i = 0; i < entries.size(); ++i) {
