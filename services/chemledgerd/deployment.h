@@ -39,6 +39,7 @@
 #include "journal/ledger_client.h"
 #include "journal/state_machine.h"
 #include "services/audit/refusal_recorder.h"
+#include "services/chemledgerd/state_machines.h"
 #include "services/label/issuance.h"
 #include "services/label/label_keyring.h"
 #include "services/ledger/ledger.h"
@@ -94,30 +95,6 @@ absl::StatusOr<crypto::VerifyingKey> CreateLabelKey(const std::string& data_dir)
 // The same in `key_dir` itself, a cluster's label key directory (labeld's
 // and waybilld's --label-keys), which must exist and be private (0700).
 absl::StatusOr<crypto::VerifyingKey> CreateLabelKeyIn(const std::string& key_dir);
-
-// The ledger's state machines, in the order the journal applies them.
-class StateMachines {
- public:
-  // `catalogue` must outlive the machines.
-  explicit StateMachines(const registry::Catalogue* catalogue);
-  ~StateMachines();
-  std::vector<const journal::StateMachine*> all() const;
-  // The machine that owns `payload_type`; null for none.
-  const journal::StateMachine* OwnerOf(absl::string_view payload_type) const;
-
- private:
-  std::vector<std::unique_ptr<journal::StateMachine>> machines_;
-};
-
-// Records refused requests in the log through `ledger` (audit/
-// refusal_recorder.h), leaving out the retries of requests the log has
-// accepted, which `machines` tell. Both must outlive it.
-std::unique_ptr<audit::RefusalRecorder> NewRefusalRecorder(journal::LedgerClient* ledger,
-                                                           const StateMachines* machines,
-                                                           std::function<absl::Time()> clock);
-
-// The catalogue compiled into this build (services/registry/data/catalogue.tsv).
-absl::StatusOr<std::unique_ptr<registry::Catalogue>> ShippedCatalogue();
 
 // Whether the deployment in `data_dir` keeps its store on PostgreSQL
 // (DATA/store.postgres) rather than in LevelDB.

@@ -4,7 +4,6 @@
 // ledgerd's note key sign the trust list it exports.
 
 #include "absl/strings/str_cat.h"
-#include "services/chemledgerd/deployment.h"
 #include "services/cluster/personality.h"
 #include "services/cluster/service_process.h"
 #include "services/label/issuance.h"

@@ -22,7 +22,7 @@
 #include "absl/status/statusor.h"
 #include "chemledger/state/state.pb.h"
 #include "services/audit/refusal_recorder.h"
-#include "services/chemledgerd/deployment.h"
+#include "services/chemledgerd/state_machines.h"
 #include "services/cluster/service_process.h"
 #include "services/common/rate_limiter.h"
 #include "services/label/label_keyring.h"

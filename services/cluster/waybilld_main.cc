@@ -3,7 +3,6 @@
 // waybill codes; it reaches the ledger through ledgerd's internal port.
 
 #include "absl/strings/str_cat.h"
-#include "services/chemledgerd/deployment.h"
 #include "services/cluster/personality.h"
 #include "services/cluster/service_process.h"
 #include "services/label/label_keyring.h"
