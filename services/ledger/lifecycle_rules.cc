@@ -1213,14 +1213,15 @@ absl::Status CheckOnlyItsStepsFields(const v1::Event& e) {
   return absl::OkStatus();
 }
 
-// The general rules of an event, before its step's.
-absl::Status CheckEvent(Step& s) {
+// An event's form, read from it alone: a known step and only its fields,
+// the enterprise and site it is recorded at, its time (not in the future:
+// sets s.when), and its codes, each named once.
+absl::Status CheckEventForm(Step& s) {
   const v1::Event& e = s.e;
   if (e.step() == v1::BUSINESS_STEP_UNSPECIFIED || !v1::BusinessStep_IsValid(e.step())) {
     return Invalid("step", "is not a known business step");
   }
   if (s.entry.rules_epoch >= kStepFieldsRulesEpoch) CL_RETURN_IF_ERROR(CheckOnlyItsStepsFields(e));
-  const std::string step = v1::BusinessStep_Name(e.step());
   CL_RETURN_IF_ERROR(ids::ValidateUscc("event.location.enterprise_uscc", s.who));
   // From epoch 8 counted in characters; before, in bytes.
   if (s.entry.rules_epoch >= 8 ? !HasOneToCharacters(e.location().site(), 64)
@@ -1248,6 +1249,13 @@ absl::Status CheckEvent(Step& s) {
       return Invalid(Field(i), absl::StrCat("'", e.codes(i), "' is named twice"));
     }
   }
+  return absl::OkStatus();
+}
+
+// The labels an observation carries (rules epoch 13 on), and which of its
+// codes they must prove (sets s.needs_label).
+absl::Status CheckObservationLabels(Step& s) {
+  const v1::Event& e = s.e;
   // Labels (rules epoch 13): only an observation carries them, one per code
   // or none, each the label of its code (read whole only where it must
   // prove the scan: LabelProvesTheScan).
@@ -1311,6 +1319,16 @@ absl::Status CheckEvent(Step& s) {
       }
     }
   }
+  return absl::OkStatus();
+}
+
+// Whether the enterprise the event is recorded at may record it: it is
+// registered (sets s.enterprise), puts goods at a site of its own where it
+// registered sites, and its roles and licences allow the step (a
+// regulator's hold or recall is addressed to it, whatever its roles).
+absl::Status CheckEnterpriseMayRecord(Step& s) {
+  const v1::Event& e = s.e;
+  const std::string step = v1::BusinessStep_Name(e.step());
   // The enterprise's roles bound what it may record.
   CL_ASSIGN_OR_RETURN(s.enterprise, registry::FindEnterprise(s.state, s.who));
   if (!s.enterprise) {
@@ -1370,6 +1388,13 @@ absl::Status CheckEvent(Step& s) {
     }
   }
   return absl::OkStatus();
+}
+
+// The general rules of an event, before its step's, in this order.
+absl::Status CheckEvent(Step& s) {
+  CL_RETURN_IF_ERROR(CheckEventForm(s));
+  CL_RETURN_IF_ERROR(CheckObservationLabels(s));
+  return CheckEnterpriseMayRecord(s);
 }
 
 absl::Status ApplyStep(Step& s) {
