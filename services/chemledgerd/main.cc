@@ -44,6 +44,7 @@
 #include "services/chemledgerd/access_log.h"
 #include "services/chemledgerd/admin_service.h"
 #include "services/chemledgerd/deployment.h"
+#include "services/chemledgerd/deployment_metrics.h"
 #include "services/chemledgerd/http_observer.h"
 #include "services/chemledgerd/metrics.h"
 #include "services/chemledgerd/postgres_flags.h"
@@ -546,15 +547,7 @@ absl::Status Serve(const cli::Args& args) {
   {
     if (metrics) {
       metrics->WatchLog(d.ledger_client());
-      metrics->WatchCache("sequencer_state", [&d] { return d.journal()->StateCacheCounts(); });
-      if (d.refusals() != nullptr) {
-        metrics->WatchRefusalRecords([&d] { return d.refusals()->counters().ByOutcome(); });
-      }
-      if (d.major_hazard_alerts() != nullptr) {
-        metrics->WatchMajorHazardAlerts(
-            [&d] { return d.major_hazard_alerts()->counters().ByOutcome(); },
-            [&d] { return static_cast<int>(d.major_hazard_alerts()->waiting()); });
-      }
+      WatchDeployment(*metrics, d);
       if (d.public_scans() != nullptr) {
         metrics->WatchPublicScanRecords([&d] { return d.public_scans()->counters().ByOutcome(); });
       }
@@ -639,12 +632,12 @@ absl::Status Serve(const cli::Args& args) {
     if (absl::Status s = WritePortFile(args.Get("port-file"), port); !s.ok()) return s;
   }
   // NOT_SERVING once a write has failed and the ledger is read-only.
-  ServingStatusReporter serving_status(
+  auto serving_status = std::make_unique<ServingStatusReporter>(
       d.ledger_client(), server->GetHealthCheckService(), absl::Milliseconds(250),
       [](const absl::Status& writable) {
         if (!writable.ok()) {
           std::cerr << "chemledgerd: NOT_SERVING (read-only until restarted): "
-                    << writable.message() << std::endl;
+                    << cli::OneLine(writable.message()) << std::endl;
         }
       });
   {
@@ -665,6 +658,7 @@ absl::Status Serve(const cli::Args& args) {
   sigwait(&stop_signals, &signal_number);
   std::cout << "chemledgerd: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
             << ", stopping" << std::endl;
+  serving_status.reset();  // before the server stops, as a cluster service's
   scan_server.reset();
   // Calls in progress finish, for up to 10 s (as a cluster service's).
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));

@@ -21,6 +21,7 @@
 #include "reference/reference_tables.h"
 #include "services/chemledgerd/admin_service.h"
 #include "services/chemledgerd/deployment.h"
+#include "services/chemledgerd/deployment_metrics.h"
 #include "services/chemledgerd/postgres_flags.h"
 #include "services/cluster/service_process.h"
 #include "services/common/ephemeral_store.h"
@@ -29,7 +30,6 @@
 #include "services/ledgerd/peer_allow_list.h"
 #include "services/registry/registry_service.h"
 #include "services/registry/registry_state.h"
-#include "storage/postgres_store.h"
 
 namespace chemledger::cluster {
 namespace {
@@ -108,30 +108,7 @@ absl::Status ServeDeployment(ServiceProcess& process, server::Deployment& d,
     process.metrics()->WatchSlots(
         "ledger_streams", [&ledger_service] { return ledger_service.streams().open(); },
         ledger_service.streams().max_open());
-    if (d.journal() != nullptr) {
-      process.metrics()->WatchCache("sequencer_state",
-                                    [&d] { return d.journal()->StateCacheCounts(); });
-    }
-    if (d.refusals() != nullptr) {
-      process.metrics()->WatchRefusalRecords([&d] { return d.refusals()->counters().ByOutcome(); });
-    }
-    if (d.major_hazard_alerts() != nullptr) {
-      process.metrics()->WatchMajorHazardAlerts(
-          [&d] { return d.major_hazard_alerts()->counters().ByOutcome(); },
-          [&d] { return static_cast<int>(d.major_hazard_alerts()->waiting()); });
-    }
-    // A read replica: how far behind the writer it is.
-    if (storage::PostgresFollowStatus(*d.store())) {
-      process.metrics()->WatchReplica([&d] {
-        server::ServerMetrics::ReplicaLag lag;
-        std::optional<storage::FollowStatus> follow = storage::PostgresFollowStatus(*d.store());
-        if (!follow) return lag;
-        lag.since_head_read = absl::Now() - follow->last_success;
-        lag.at_standby = follow->at_standby;
-        lag.replay_lag = follow->replay_lag;
-        return lag;
-      });
-    }
+    server::WatchDeployment(*process.metrics(), d);
   }
   ServiceProcess::Serving serving;
   serving.services = {&registry_service, &ledger_service, &admin_service};
