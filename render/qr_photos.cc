@@ -37,7 +37,12 @@ extern char** environ;
 namespace chemledger::render {
 namespace {
 
-std::atomic<bool> workers_enabled{false};
+// How this process reads photos: as yet not at all (a server that started
+// no workers must not read anyone's photos on its own threads), in workers
+// (ServeQrPhotoWorkerIfAsked), or in the calling thread
+// (ReadQrPhotosInCallingThread).
+enum class PhotoReading { kNone, kWorkers, kCallingThread };
+std::atomic<PhotoReading> photo_reading{PhotoReading::kNone};
 
 // Between a server and its worker, over a socket pair, one call after
 // another, each a u64 length and then (little-endian) the call's CPU
@@ -456,13 +461,25 @@ bool QrPhotoWorkersConfined() {
 
 void ServeQrPhotoWorkerIfAsked(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], kQrPhotoWorkerArgument) == 0) ServeWorker();
-  workers_enabled = true;
+  photo_reading = PhotoReading::kWorkers;
 }
+
+void ReadQrPhotosInCallingThread() { photo_reading = PhotoReading::kCallingThread; }
 
 absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadQrPhotos(
     const std::vector<absl::string_view>& photos, const QrPhotoCaller& caller,
     absl::Duration time_allowed) {
-  if (!workers_enabled || photos.empty()) return ReadHere(photos);
+  if (photos.empty()) return ReadHere(photos);
+  switch (photo_reading.load()) {
+    case PhotoReading::kNone:
+      return absl::InternalError(
+          "photos: this process reads none (it called neither ServeQrPhotoWorkerIfAsked nor "
+          "ReadQrPhotosInCallingThread)");
+    case PhotoReading::kCallingThread:
+      return ReadHere(photos);
+    case PhotoReading::kWorkers:
+      break;
+  }
   if (time_allowed <= absl::ZeroDuration()) {
     time_allowed = kQrPhotoTimePerCall + kQrPhotoTimePerPhoto * static_cast<int64_t>(photos.size());
   }

@@ -24,9 +24,12 @@
 // standard error and ends: photos are then not read at all.
 //
 // A binary that serves such photos calls ServeQrPhotoWorkerIfAsked first in
-// main(); that also marks the process as able to start workers. In a binary
-// that did not (tests, chemscan reading the user's own files), photos are
-// read in the calling thread, without a time limit.
+// main(); that also marks the process as able to start workers. A binary
+// that reads photos in the calling thread on purpose, without a time limit
+// or confinement (a test, a fuzzer), says so: ReadQrPhotosInCallingThread.
+// In one that did neither, ReadQrPhotos reads nothing (Internal): a server
+// that forgot to start workers fails closed, never reading anyone's photos
+// on its own threads.
 //
 // Thread-safety: ReadQrPhotos may be called from any thread.
 
@@ -84,6 +87,10 @@ bool QrPhotoWorkersConfined();
 // returns. Call it first in main(), before any thread is started.
 void ServeQrPhotoWorkerIfAsked(int argc, char** argv);
 
+// Marks the process as reading photos in the thread that asks, without a
+// time limit or confinement: for tests and fuzzers, never for a server.
+void ReadQrPhotosInCallingThread();
+
 // For each of `photos`, the codes ReadQrCodes reads in it, or why it could
 // not be read (as ReadQrCodes says), for `caller` (one call read at a time
 // whichever entry point it comes through: QrPhotoCaller).
@@ -95,7 +102,8 @@ void ServeQrPhotoWorkerIfAsked(int argc, char** argv);
 // ResourceExhausted when the caller (or, for anyone's calls, its network)
 // has a call being read, or no worker it may take is free (anyone's) or came
 // free in its time (a registered actor's), Internal when a worker could not
-// be started or broke off. No photos: nothing is started.
+// be started or broke off, or the process reads no photos (above). No
+// photos: nothing is started.
 absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadQrPhotos(
     const std::vector<absl::string_view>& photos, const QrPhotoCaller& caller = {},
     absl::Duration time_allowed = absl::ZeroDuration());

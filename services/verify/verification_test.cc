@@ -10,6 +10,7 @@
 #include "api/china_time.h"
 #include "gtest/gtest.h"
 #include "render/qr.h"
+#include "render/qr_photos.h"
 #include "services/label/issuance.h"
 #include "services/label/label_resolution.h"
 #include "services/registry/registry_testing.h"
@@ -56,6 +57,7 @@ TEST(CostOfCodesReadTest, AnImagePaysForItsFirstTenCodes) {
 // A photo holding more codes than its cost paid for is charged for them
 // once read, before anything is verified; a refused charge verifies nothing.
 TEST(VerifyTest, CodesReadFromImagesBeyondTheirCostAreChargedFirst) {
+  render::ReadQrPhotosInCallingThread();  // a test: no worker processes
   const crypto::SigningKey admin = crypto::SigningKey::Generate();
   const crypto::SigningKey acme_admin = crypto::SigningKey::Generate();
   std::unique_ptr<TestLedger> ledger = TestLedger::Create("verify-charge", admin);

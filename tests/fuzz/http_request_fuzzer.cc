@@ -17,9 +17,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <csignal>
 #include <cstdio>
-#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -40,16 +40,17 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "render/qr.h"
+#include "render/qr_photos.h"
+#include "services/audit/audit_reads.h"
 #include "services/common/envelope.h"
 #include "services/common/read_auth.h"
 #include "services/ledger/ledger_service.h"
+#include "services/notary/notary.h"
 #include "services/registry/read_access.h"
 #include "services/registry/registry_service.h"
+#include "services/registry/registry_testing.h"
 #include "services/verify/verify_service.h"
 #include "services/waybill/waybill_service.h"
-#include "services/audit/audit_reads.h"
-#include "services/notary/notary.h"
-#include "services/registry/registry_testing.h"
 #include "testing/test_ledger.h"
 #include "tests/fuzz/fuzz_ledger.h"
 #include "tests/fuzz/fuzz_target.h"
@@ -78,6 +79,7 @@ struct Site {
 Site& TheSite() {
   static Site* site = [] {
     google::protobuf::SetLogHandler(nullptr);
+    render::ReadQrPhotosInCallingThread();  // the decoder's photos, in-process
     signal(SIGPIPE, SIG_IGN);
     auto* s = new Site();
     LabelledLedger labelled =
