@@ -102,27 +102,8 @@ grpc::Status LabelServiceImpl::GetTrustList(grpc::ServerContext* context,
   std::shared_ptr<const storage::Snapshot> snapshot = ledger_->Latest();
   TellServedAt(context, *snapshot);
   response->set_verifier_key(notary_->verifier().VerifierKeyString());
-  // Anyone may ask, as often as they like: the note is signed again (by
-  // the writer, in a cluster) only when the list it says changes.
-  const absl::CivilDay today = api::TodayInChina();
-  absl::StatusOr<crypto::TrustList> list = MakeTrustList(*snapshot, today);
-  if (!list.ok()) return ToGrpcStatus(list.status());
-  {
-    absl::MutexLock lock(&trust_list_mu_);
-    if (signed_trust_list_ && crypto::SameTrustList(signed_trust_list_->list, *list)) {
-      response->set_signed_note(signed_trust_list_->note);
-      return grpc::Status::OK;
-    }
-  }
-  absl::StatusOr<std::string> note = notary_->SignTrustList(*snapshot, today);
+  absl::StatusOr<std::string> note = trust_list_.SignedNote(*snapshot, api::TodayInChina());
   if (!note.ok()) return ToGrpcStatus(note.status());
-  // Kept only as the list it was signed for (read back from the note).
-  if (absl::StatusOr<crypto::TrustList> signed_list =
-          crypto::OpenTrustList(*note, notary_->verifier());
-      signed_list.ok() && crypto::SameTrustList(*signed_list, *list)) {
-    absl::MutexLock lock(&trust_list_mu_);
-    signed_trust_list_ = SignedTrustList{*std::move(signed_list), *note};
-  }
   response->set_signed_note(*std::move(note));
   return grpc::Status::OK;
 }

@@ -37,6 +37,7 @@
 #include "services/label/issuance.h"
 #include "services/label/public_scan_sink.h"
 #include "services/label/scan_admission.h"
+#include "services/label/trust_list_publisher.h"
 #include "services/notary/notary.h"
 #include "services/registry/read_access.h"
 
@@ -111,13 +112,8 @@ class LabelServiceImpl final : public LabelServiceBase {
   const ScanAdmission admission_;
   // The issuances streaming, in all and per enterprise.
   BoundedSlots issuances_{kMaxConcurrentIssuances, {kMaxConcurrentIssuancesPerEnterprise}};
-  // The last trust list signed, and its note (GetTrustList).
-  struct SignedTrustList {
-    crypto::TrustList list;
-    std::string note;
-  };
-  absl::Mutex trust_list_mu_;
-  std::optional<SignedTrustList> signed_trust_list_ ABSL_GUARDED_BY(trust_list_mu_);
+  // The trust list GetTrustList serves, signed again only when it changes.
+  TrustListPublisher trust_list_{notary_};
   // Signs the labels in chunks, a few messages ahead of the one written.
   WorkerPool signing_pool_{
       static_cast<int>(std::max(2u, std::thread::hardware_concurrency())), 0, "label-sign"};
