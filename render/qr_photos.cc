@@ -515,13 +515,12 @@ absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ReadQrPhot
     if (anyone ? !free() : !workers.mu.AwaitWithTimeout(absl::Condition(&free), time_allowed)) {
       place.GiveBack(workers);
       return absl::ResourceExhaustedError(
-          anyone && workers.busy < kMaxQrPhotoWorkers
-              ? absl::StrCat("photos: the server is reading other photos; anyone's calls have ",
-                             kMaxQrPhotoWorkers - kQrPhotoWorkersForActors, " of its ",
-                             kMaxQrPhotoWorkers,
-                             " photo readers: try again shortly, or sign the call as a "
-                             "registered actor")
-              : "photos: the server is reading other photos; try again shortly");
+          anyone ? absl::StrCat("photos: the server is reading other photos; anyone's calls have ",
+                                kMaxQrPhotoWorkers - kQrPhotoWorkersForActors, " of its ",
+                                kMaxQrPhotoWorkers,
+                                " photo readers: try again shortly, or sign the call as a "
+                                "registered actor")
+                 : "photos: the server is reading other photos; try again shortly");
     }
     ++workers.busy;
     if (anyone) ++workers.busy_for_anyone;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <string>
@@ -29,13 +30,15 @@ void RequestTheServerClosesFirst(int port) {
   address.sin_port = htons(static_cast<uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0);
+  const timeval patience{10, 0};  // a server that never closes fails the test, not hangs it
+  ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof(patience)), 0);
   const std::string request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   ASSERT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
   std::string response;
   char buffer[512];
   ssize_t got;
   while ((got = read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, got);
-  EXPECT_EQ(got, 0) << "the server did not close its side";
+  EXPECT_EQ(got, 0) << "the server did not close its side within 10 s";
   EXPECT_TRUE(absl::StartsWith(response, "HTTP/1.1 200")) << response;
   close(fd);
 }

@@ -38,8 +38,7 @@ bool HasUnknownFields(const google::protobuf::Message& m) {
 
 absl::StatusOr<std::vector<crypto::Sha256Digest>> ProofHashes(
     absl::string_view field, const google::protobuf::RepeatedPtrField<std::string>& nodes) {
-  std::vector<crypto::Sha256Digest> hashes;
-  hashes.reserve(nodes.size());
+  std::vector<crypto::Sha256Digest> hashes;  // grown as they check (a bundle may lie)
   for (int i = 0; i < nodes.size(); ++i) {
     absl::StatusOr<crypto::Sha256Digest> h = crypto::Sha256Digest::FromBytes(nodes.Get(i));
     if (!h.ok()) return Invalid(absl::StrCat(field, "[", i, "]"), "not 32 bytes");

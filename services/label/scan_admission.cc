@@ -43,17 +43,29 @@ absl::StatusOr<Scanner> ScanAdmission::Identify(const storage::StateReader& stat
   return Scanner::Actor(*std::move(actor));
 }
 
+namespace {
+
+std::string LimitsOf(const RateLimiter& allowance) {
+  return absl::StrCat(allowance.rate(), " codes a second, bursts of ", allowance.burst());
+}
+
+}  // namespace
+
+absl::Status ScanAdmission::CheckWithinBurst(const Scanner& scanner, double cost) const {
+  const RateLimiter& allowance = scanner.registered() ? *signed_ : *anonymous_;
+  if (cost <= allowance.burst()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("this call costs ", cost, " codes, more than ",
+                   scanner.registered() ? "a signed call" : "an anonymous call", " may ever cost (",
+                   LimitsOf(allowance), "): split it",
+                   scanner.registered() ? "" : ", or sign the call as a registered actor"));
+}
+
 absl::Status ScanAdmission::Charge(const Scanner& scanner, const ScanCaller& caller, double cost,
                                    absl::Time now) const {
   RateLimiter& allowance = scanner.registered() ? *signed_ : *anonymous_;
-  const std::string limits =
-      absl::StrCat(allowance.rate(), " codes a second, bursts of ", allowance.burst());
-  if (cost > allowance.burst()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "this call costs ", cost, " codes, more than ",
-        scanner.registered() ? "a signed call" : "an anonymous call", " may ever cost (", limits,
-        "): split it", scanner.registered() ? "" : ", or sign the call as a registered actor"));
-  }
+  const std::string limits = LimitsOf(allowance);
+  if (absl::Status within = CheckWithinBurst(scanner, cost); !within.ok()) return within;
   if (!allowance.Take(AllowanceHolder(scanner, caller), cost, now)) {
     return absl::ResourceExhaustedError(
         absl::StrCat(scanner.registered() ? "this actor's scans are limited ("

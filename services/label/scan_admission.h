@@ -72,6 +72,11 @@ class ScanAdmission {
                                    absl::string_view method, absl::string_view request_bytes,
                                    absl::Time now) const;
 
+  // InvalidArgument (as above) when `cost` is more than the allowance of
+  // `scanner` can ever hold (its burst); takes nothing. For a call charged
+  // in parts: the whole of what it costs.
+  absl::Status CheckWithinBurst(const Scanner& scanner, double cost) const;
+
   // Takes `cost` codes from the allowance of `scanner` (its key's when
   // registered, `caller`'s address's otherwise) at `now`.
   absl::Status Charge(const Scanner& scanner, const ScanCaller& caller, double cost,

@@ -144,5 +144,24 @@ TEST_F(ScanAdmissionTest, EachScannerIsChargedToItsOwnAllowance) {
   EXPECT_TRUE(admission.Charge(*actor, signed_caller, 1, now + absl::Seconds(2)).ok());
 }
 
+// What a call charged in parts costs in all is held against the burst
+// alone, whatever its allowance holds now: anyone's burst is 3 here, an
+// actor's 5.
+TEST_F(ScanAdmissionTest, AWholeCostIsCheckedAgainstTheBurstAlone) {
+  const ScanAdmission admission(reads_.get(), &anonymous_, &signed_);
+  const ScanCaller phone{std::nullopt, "ipv4:192.0.2.7"};
+  EXPECT_TRUE(admission.Charge(Scanner::Anyone(), phone, 3, absl::Now()).ok());  // spent
+  EXPECT_TRUE(admission.CheckWithinBurst(Scanner::Anyone(), 3).ok());
+  absl::Status whole = admission.CheckWithinBurst(Scanner::Anyone(), 4);
+  EXPECT_EQ(whole.code(), absl::StatusCode::kInvalidArgument) << whole;
+  EXPECT_NE(whole.message().find("this call costs 4 codes"), std::string::npos) << whole;
+  const ScanCaller signed_caller = Signed(operator_, "request");
+  absl::StatusOr<Scanner> actor =
+      admission.Identify(*ledger_->snapshot(), signed_caller, kMethod, "request", absl::Now());
+  ASSERT_TRUE(actor.ok()) << actor.status();
+  EXPECT_TRUE(admission.CheckWithinBurst(*actor, 5).ok());
+  EXPECT_EQ(admission.CheckWithinBurst(*actor, 6).code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace chemledger::label

@@ -38,8 +38,8 @@ class CountingNotary : public notary::LedgerNotary {
 };
 
 // A trust list is signed once and given again while the list is the same;
-// a new label key, or another day, signs it again; a refusal of the
-// notary's (a key's standing changed since the asked snapshot) is returned.
+// a new label key signs it again; a refusal of the notary's (a key's
+// standing changed since the asked snapshot) is returned.
 TEST(TrustListPublisherTest, SignsAgainOnlyWhenTheListChanges) {
   const crypto::SigningKey admin = TestKey(1);
   std::unique_ptr<TestLedger> ledger = TestLedger::Create("trust_list_publisher_test", admin);

@@ -54,6 +54,13 @@ grpc::Status VerifyServiceImpl::ServeVerify(grpc::ServerContextBase* context,
   // the same allowance once they are read.
   const auto charge = [&](size_t extra) {
     if (extra == 0) return absl::OkStatus();
+    // A call whose images with their codes cost more than the allowance
+    // ever holds is refused as such, though each part was within it.
+    if (absl::Status whole =
+            admission_.CheckWithinBurst(*scanner, static_cast<double>(cost + extra));
+        !whole.ok()) {
+      return verify::RefusalOfCodesRead(extra, whole);
+    }
     absl::Status charged =
         admission_.Charge(*scanner, caller, static_cast<double>(extra), absl::Now());
     if (charged.ok()) return charged;

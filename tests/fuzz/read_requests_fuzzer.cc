@@ -32,6 +32,8 @@
 #include "crypto/checkpoint.h"
 #include "crypto/label_testing.h"
 #include "google/protobuf/stubs/logging.h"
+#include "render/qr.h"
+#include "render/qr_photos.h"
 #include "services/audit/anomalies.h"
 #include "services/audit/audit_reads.h"
 #include "services/common/envelope.h"
@@ -163,6 +165,7 @@ void AddWaybillWorld(World& w, const std::string& code) {
 World& TheWorld() {
   static World* world = [] {
     google::protobuf::SetLogHandler(nullptr);
+    render::ReadQrPhotosInCallingThread();  // Verify's images, in-process
     auto* w = new World();
     LabelledLedger labelled =
         NewLabelledLedger("read_requests_fuzzer", w->admin, w->producer_admin, "READ", 3, 3);
@@ -417,6 +420,9 @@ std::vector<std::string> FuzzSeeds() {
   v1::VerifyRequest verify;
   for (const std::string& url : w.urls) verify.add_urls(url);
   verify.add_urls("HTTPS://CL.EXAMPLE.CN/W/ABC");
+  // A photo of a label too: its images are read in this process.
+  v1::VerifyRequest photo;
+  photo.add_images(*render::QrToPng(*render::EncodeQr(w.urls.front())));
   v1::StockQuery stock;
   stock.set_enterprise_uscc(kProducer);
   v1::EventQuery events;
@@ -498,6 +504,7 @@ std::vector<std::string> FuzzSeeds() {
   subscribe.set_after_log_index(1);
   return {Input(kVerify, 0, verify),
           Input(kVerify, 2, verify),
+          Input(kVerify, 2, photo),
           Input(kStock, 1, stock),
           Input(kEvents, 1, events),
           Input(kReconcile, 0, reconcile),
