@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "api/wire.h"
@@ -164,6 +165,60 @@ absl::Status AddLeaf(uint64_t index, const std::string& entry,
     return absl::DataLossError(
         absl::StrCat("the server gave two different entries for log index ", index));
   }
+  return absl::OkStatus();
+}
+
+absl::Status AnomalyEvidenceChecker::AddPage(const v1::Anomalies& page) {
+  std::map<uint64_t, const std::string*> entries;
+  for (const v1::AnomalyEvidence& e : page.evidence()) entries[e.log_index()] = &e.entry();
+  for (const v1::Anomaly& a : page.anomalies()) {
+    auto found = entries.find(a.log_index());
+    if (found == entries.end()) {
+      if (without_entry_.empty() || without_entry_.back() != a.log_index()) {
+        without_entry_.push_back(a.log_index());
+      }
+      continue;
+    }
+    if (absl::Status s = EvidenceIsOf(a, *found->second); !s.ok()) return s;
+    if (absl::Status s = AddLeaf(a.log_index(), *found->second, &leaves_); !s.ok()) return s;
+    if (a.kind() == v1::REFUSED_REQUEST) {
+      if (absl::Status s = CheckRefusal(a, *found->second); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A refusal proves who asked for what once its request's signature
+// verifies with the key the log registered (that entry proved too).
+absl::Status AnomalyEvidenceChecker::CheckRefusal(const v1::Anomaly& a, const std::string& entry) {
+  auto known = signer_keys_.find(a.signer_key_id());
+  if (known == signer_keys_.end()) {
+    absl::StatusOr<v1::ActorKeyRecord> record = key_of_(a.signer_key_id());
+    if (!record.ok()) {
+      return absl::Status(record.status().code(),
+                          absl::StrCat("the key of the refused request at log index ",
+                                       a.log_index(), ": ", record.status().message()));
+    }
+    known = signer_keys_.emplace(a.signer_key_id(), *std::move(record)).first;
+  }
+  const v1::ActorKeyRecord& key = known->second;
+  if (absl::Status s = RefusedRequestIsSignedBy(entry, a.log_index(), key.registration_entry(),
+                                                key.added_at(), a.enterprise_uscc(), deployment_);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = AddLeaf(key.added_at(), key.registration_entry(), &leaves_); !s.ok()) {
+    return s;
+  }
+  // A key revoked before the refusal: its revocation is proved too, and
+  // said (a revoked key may be in other hands).
+  if (key.revoked() && key.revoked_at() < a.log_index()) {
+    if (absl::Status s = AddLeaf(key.revoked_at(), key.revocation_entry(), &leaves_); !s.ok()) {
+      return s;
+    }
+    revoked_signers_.insert(a.signer_key_id());
+  }
+  ++signatures_checked_;
   return absl::OkStatus();
 }
 

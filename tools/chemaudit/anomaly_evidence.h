@@ -1,18 +1,27 @@
 // What `chemaudit anomalies --prove` checks of each anomaly's evidence
 // before proving it in the log: that the entry the server gave is the entry
-// the anomaly says it is (docs/audit.md, "Proving an anomaly").
+// the anomaly says it is (docs/audit.md, "Proving an anomaly"), and, for a
+// refused request, that its signature verifies with the key the log
+// registered; AnomalyEvidenceChecker does so page by page and keeps the
+// entries to prove.
 //
-// Pure functions; thread-safe.
+// The functions are pure and thread-safe; an AnomalyEvidenceChecker is used
+// from one thread.
 
 #ifndef CHEMLEDGER_TOOLS_CHEMAUDIT_ANOMALY_EVIDENCE_H_
 #define CHEMLEDGER_TOOLS_CHEMAUDIT_ANOMALY_EVIDENCE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "chemledger/v1/audit_service.pb.h"
+#include "chemledger/v1/registry_service.pb.h"
 #include "crypto/sha256.h"
 
 namespace chemledger::chemaudit {
@@ -46,6 +55,49 @@ absl::Status RefusedRequestIsSignedBy(const std::string& refusal_entry, uint64_t
 // log has one entry an index: of two given, one would go unproved).
 absl::Status AddLeaf(uint64_t index, const std::string& entry,
                      std::map<uint64_t, crypto::Sha256Digest>* leaves);
+
+// The pages of a listing with evidence (ListAnomalies, with_evidence),
+// checked as they come: each anomaly's entry is what it says (EvidenceIsOf)
+// and its leaf hash is kept to prove; a refused request's signature
+// verifies with the key its signer's registration entry holds
+// (RefusedRequestIsSignedBy), and that entry is kept to prove too, with the
+// key's revocation when it came before the refusal (said: a revoked key may
+// be in other hands). An anomaly that came without its entry (an
+// enterprise's beyond what the reader oversees) is noted, not proved.
+class AnomalyEvidenceChecker {
+ public:
+  // The log record of a signer's key by key id (GetActorKey).
+  using KeyLookup = std::function<absl::StatusOr<v1::ActorKeyRecord>(const std::string& key_id)>;
+
+  // `deployment`: the log's origin, which refused requests must not name
+  // another than. `key_of` is asked once per key.
+  AnomalyEvidenceChecker(std::string deployment, KeyLookup key_of)
+      : deployment_(std::move(deployment)), key_of_(std::move(key_of)) {}
+
+  // Checks `page`'s evidence; the first failure (DataLoss naming the entry,
+  // or the key lookup's error naming the refusal's log index).
+  absl::Status AddPage(const v1::Anomalies& page);
+
+  // The entries to prove, by log index.
+  const std::map<uint64_t, crypto::Sha256Digest>& leaves() const { return leaves_; }
+  // The log indexes of anomalies that came without their entry, in order.
+  const std::vector<uint64_t>& without_entry() const { return without_entry_; }
+  // How many refused requests' signatures verified.
+  int signatures_checked() const { return signatures_checked_; }
+  // The key ids that signed a refused request after their revocation.
+  const std::set<std::string>& revoked_signers() const { return revoked_signers_; }
+
+ private:
+  absl::Status CheckRefusal(const v1::Anomaly& a, const std::string& entry);
+
+  const std::string deployment_;
+  const KeyLookup key_of_;
+  std::map<std::string, v1::ActorKeyRecord> signer_keys_;  // by key id
+  std::map<uint64_t, crypto::Sha256Digest> leaves_;
+  std::vector<uint64_t> without_entry_;
+  int signatures_checked_ = 0;
+  std::set<std::string> revoked_signers_;
+};
 
 }  // namespace chemledger::chemaudit
 

@@ -5,7 +5,9 @@
 #include "tools/chemaudit/anomaly_evidence.h"
 
 #include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "api/wire.h"
 #include "chemledger/v1/ledger.pb.h"
@@ -203,6 +205,101 @@ TEST(AnomalyEvidenceTest, TwoEntriesForOneLogIndexAreRefused) {
   EXPECT_NE(two.message().find("two different entries for log index 12"), std::string::npos);
   EXPECT_EQ(leaves.size(), 1u);
   EXPECT_EQ(leaves[12], crypto::HashLeaf("registration"));
+}
+
+// The pages of a listing, checked as they come: entries kept to prove (a
+// refusal's with its signer's registration, and its key's revocation when
+// it came before), each key looked up once, anomalies without an entry
+// noted once each, and the first entry that is not what it says refused.
+TEST(AnomalyEvidenceCheckerTest, PagesAreCheckedAndTheirEntriesKeptToProve) {
+  constexpr char kHere[] = "chemledger.test";
+  const crypto::SigningKey signer = crypto::SigningKey::Generate();
+  const std::string key_id = signer.key_id().ToString();
+  const auto refusal_at = [&](uint64_t index, const std::string& event_id, v1::Anomaly* a) {
+    v1::Event e;
+    e.set_event_id(event_id);
+    e.set_step(v1::CONSUMING);
+    v1::RefusedRequest refused;
+    *refused.mutable_request() = *envelope::Sign(api::kEventContext, e.SerializeAsString(), signer);
+    refused.set_code(9);
+    a->set_kind(v1::REFUSED_REQUEST);
+    a->set_log_index(index);
+    a->set_signer_key_id(key_id);
+    a->set_refusal_code(9);
+    return EntryOf(api::kRefusalPayloadType, refused.SerializeAsString());
+  };
+  v1::RegistryRequest add;
+  add.mutable_add_actor()->set_name("operator");
+  add.mutable_add_actor()->set_public_key(signer.verifying_key().ToBytes());
+  v1::ActorKeyRecord record;
+  record.set_key_id(key_id);
+  record.set_added_at(12);
+  record.set_registration_entry(
+      EntryOf(api::kRegistryContext.payload_type(), add.SerializeAsString()));
+  record.set_revoked(true);
+  record.set_revoked_at(30);
+  record.set_revocation_entry("the revocation");
+  int lookups = 0;
+  AnomalyEvidenceChecker checker(kHere, [&](const std::string& id) {
+    ++lookups;
+    EXPECT_EQ(id, key_id);
+    return absl::StatusOr<v1::ActorKeyRecord>(record);
+  });
+
+  const std::string code = "91350100M000100Y43.M01.B1.7";
+  v1::Anomalies page;
+  v1::Anomaly* clone = page.add_anomalies();
+  clone->set_kind(v1::CLONE_SIGNAL);
+  clone->set_log_index(20);
+  clone->set_code(code);
+  v1::AnomalyEvidence* clone_entry = page.add_evidence();
+  clone_entry->set_log_index(20);
+  clone_entry->set_entry(EventEntry(v1::OBSERVING, code));
+  for (int i = 0; i < 2; ++i) {  // two anomalies of one entry the reader may not see
+    v1::Anomaly* unseen = page.add_anomalies();
+    unseen->set_kind(v1::CLONE_SIGNAL);
+    unseen->set_log_index(21);
+  }
+  v1::AnomalyEvidence* refusal_entry = page.add_evidence();
+  refusal_entry->set_log_index(40);
+  refusal_entry->set_entry(refusal_at(40, "over", page.add_anomalies()));
+  const absl::Status first = checker.AddPage(page);
+  ASSERT_TRUE(first.ok()) << first;
+
+  v1::Anomalies next;
+  v1::AnomalyEvidence* second = next.add_evidence();
+  second->set_log_index(41);
+  second->set_entry(refusal_at(41, "over again", next.add_anomalies()));
+  const absl::Status then = checker.AddPage(next);
+  ASSERT_TRUE(then.ok()) << then;
+
+  EXPECT_EQ(lookups, 1);
+  EXPECT_EQ(checker.signatures_checked(), 2);  // 40 and 41
+  std::vector<uint64_t> kept;
+  for (const auto& [index, leaf] : checker.leaves()) kept.push_back(index);
+  EXPECT_EQ(kept, (std::vector<uint64_t>{12, 20, 30, 40, 41}));
+  EXPECT_EQ(checker.leaves().at(20), crypto::HashLeaf(EventEntry(v1::OBSERVING, code)));
+  EXPECT_EQ(checker.without_entry(), std::vector<uint64_t>{21});
+  EXPECT_EQ(checker.revoked_signers(), std::set<std::string>{key_id});
+
+  // An entry that is not what its anomaly says.
+  v1::Anomalies wrong;
+  v1::Anomaly* lost = wrong.add_anomalies();
+  lost->set_kind(v1::CLONE_SIGNAL);
+  lost->set_log_index(50);
+  lost->set_code(code);
+  v1::AnomalyEvidence* lost_entry = wrong.add_evidence();
+  lost_entry->set_log_index(50);
+  lost_entry->set_entry(EventEntry(v1::STORING, code));
+  EXPECT_EQ(checker.AddPage(wrong).code(), absl::StatusCode::kDataLoss);
+
+  // A key the server would not give: its error, naming the refusal.
+  AnomalyEvidenceChecker unknown(kHere, [](const std::string&) {
+    return absl::StatusOr<v1::ActorKeyRecord>(absl::NotFoundError("no such key"));
+  });
+  const absl::Status refused = unknown.AddPage(page);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kNotFound) << refused;
+  EXPECT_EQ(refused.message(), "the key of the refused request at log index 40: no such key");
 }
 
 }  // namespace

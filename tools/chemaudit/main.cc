@@ -1106,76 +1106,29 @@ int Anomalies(const std::vector<std::string>& argv) {
   }
   uint64_t listed = 0, last = *after, log_size = 0;
   // --prove: each anomaly's entry checked to be what it says as its page
-  // comes, its leaf hash kept for the proofs; those that came without one.
-  std::map<uint64_t, crypto::Sha256Digest> leaves;
-  std::vector<uint64_t> without_entry;
-  // The refused requests' signers' keys as the log registered them
-  // (GetActorKey), by key id; how many refused requests' signatures held.
-  std::map<std::string, v1::ActorKeyRecord> signer_keys;
-  int signatures_checked = 0;
-  std::set<std::string> revoked_signers;  // key ids revoked before a refusal they signed
+  // comes, its leaf hash kept for the proofs (anomaly_evidence.h); the
+  // refused requests' signers' keys as the log registered them
+  // (GetActorKey).
+  std::optional<AnomalyEvidenceChecker> evidence;
+  if (prove) {
+    evidence.emplace(note_key->name(), [&session](const std::string& key_id) {
+      v1::GetActorRequest ask;
+      ask.set_key_id(key_id);
+      v1::ActorKeyRecord record;
+      if (absl::Status s = session->Call(api::kGetActorKeyMethod, ask, &record); !s.ok()) {
+        return absl::StatusOr<v1::ActorKeyRecord>(s);
+      }
+      return absl::StatusOr<v1::ActorKeyRecord>(std::move(record));
+    });
+  }
   for (bool first = true;; first = false) {
     v1::Anomalies page;
     if (absl::Status s = session->Call(api::kListAnomaliesMethod, request, &page); !s.ok()) {
       return Fail("anomalies", s);
     }
     log_size = page.log_size();
-    if (prove) {
-      std::map<uint64_t, const std::string*> entries;
-      for (const v1::AnomalyEvidence& e : page.evidence()) entries[e.log_index()] = &e.entry();
-      for (const v1::Anomaly& a : page.anomalies()) {
-        auto found = entries.find(a.log_index());
-        if (found == entries.end()) {
-          if (without_entry.empty() || without_entry.back() != a.log_index()) {
-            without_entry.push_back(a.log_index());
-          }
-          continue;
-        }
-        if (absl::Status s = EvidenceIsOf(a, *found->second); !s.ok()) {
-          return Fail("anomalies", s);
-        }
-        if (absl::Status s = AddLeaf(a.log_index(), *found->second, &leaves); !s.ok()) {
-          return Fail("anomalies", s);
-        }
-        // A refusal proves who asked for what once its request's signature
-        // verifies with the key the log registered (that entry proved too).
-        if (a.kind() == v1::REFUSED_REQUEST) {
-          auto known = signer_keys.find(a.signer_key_id());
-          if (known == signer_keys.end()) {
-            v1::GetActorRequest ask;
-            ask.set_key_id(a.signer_key_id());
-            v1::ActorKeyRecord record;
-            if (absl::Status s = session->Call(api::kGetActorKeyMethod, ask, &record); !s.ok()) {
-              return Fail("anomalies",
-                          absl::Status(s.code(), absl::StrCat("the key of the refused request at "
-                                                              "log index ",
-                                                              a.log_index(), ": ", s.message())));
-            }
-            known = signer_keys.emplace(a.signer_key_id(), std::move(record)).first;
-          }
-          const v1::ActorKeyRecord& key = known->second;
-          if (absl::Status s =
-                  RefusedRequestIsSignedBy(*found->second, a.log_index(), key.registration_entry(),
-                                           key.added_at(), a.enterprise_uscc(), note_key->name());
-              !s.ok()) {
-            return Fail("anomalies", s);
-          }
-          if (absl::Status s = AddLeaf(key.added_at(), key.registration_entry(), &leaves);
-              !s.ok()) {
-            return Fail("anomalies", s);
-          }
-          // A key revoked before the refusal: its revocation is proved too,
-          // and said (a revoked key may be in other hands).
-          if (key.revoked() && key.revoked_at() < a.log_index()) {
-            if (absl::Status s = AddLeaf(key.revoked_at(), key.revocation_entry(), &leaves);
-                !s.ok()) {
-              return Fail("anomalies", s);
-            }
-            revoked_signers.insert(a.signer_key_id());
-          }
-          ++signatures_checked;
-        }
-      }
+    if (evidence) {
+      if (absl::Status s = evidence->AddPage(page); !s.ok()) return Fail("anomalies", s);
     }
     // The shipments overdue now come with every page: shown once.
     std::vector<v1::Anomaly> shown(page.anomalies().begin(), page.anomalies().end());
@@ -1207,11 +1160,13 @@ int Anomalies(const std::vector<std::string>& argv) {
       channel = *std::move(ledger_channel);
     }
     auto ledger = v1::LedgerService::NewStub(channel);
-    absl::StatusOr<std::string> proved = ProveEntries(*ledger, *note_key, kept, leaves);
+    absl::StatusOr<std::string> proved = ProveEntries(*ledger, *note_key, kept, evidence->leaves());
     if (!proved.ok()) return Fail("anomalies", proved.status());
     std::cerr << "chemaudit anomalies: " << *proved;
-    if (signatures_checked > 0) {
-      std::cerr << "; the signatures of " << signatures_checked
+    const std::vector<uint64_t>& without_entry = evidence->without_entry();
+    const std::set<std::string>& revoked_signers = evidence->revoked_signers();
+    if (evidence->signatures_checked() > 0) {
+      std::cerr << "; the signatures of " << evidence->signatures_checked()
                 << " refused requests verify with the keys the log registered (those "
                    "registrations proved with the rest)";
     }
