@@ -64,13 +64,12 @@ absl::Status ScanAdmission::CheckWithinBurst(const Scanner& scanner, double cost
 absl::Status ScanAdmission::Charge(const Scanner& scanner, const ScanCaller& caller, double cost,
                                    absl::Time now) const {
   RateLimiter& allowance = scanner.registered() ? *signed_ : *anonymous_;
-  const std::string limits = LimitsOf(allowance);
   if (absl::Status within = CheckWithinBurst(scanner, cost); !within.ok()) return within;
   if (!allowance.Take(AllowanceHolder(scanner, caller), cost, now)) {
     return absl::ResourceExhaustedError(
         absl::StrCat(scanner.registered() ? "this actor's scans are limited ("
                                           : "anonymous scans are limited per client address (",
-                     limits, "): retry in a few seconds",
+                     LimitsOf(allowance), "): retry in a few seconds",
                      scanner.registered() ? "" : ", or sign the call as a registered actor"));
   }
   return absl::OkStatus();
