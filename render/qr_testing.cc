@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "render/png.h"
+#include "render/qr.h"
 
 namespace chemledger::render::testing {
 
@@ -25,6 +26,26 @@ std::string PhotoSlowToRead(int width) {
     }
   }
   return *internal::WritePng(width, width, internal::PngPixels::kGrey8, std::move(rows));
+}
+
+std::string PhotoOfCodes(const std::vector<std::string>& texts) {
+  std::vector<QrSymbol> symbols;
+  for (const std::string& text : texts) symbols.push_back(*EncodeQr(text));
+  const int cell = symbols[0].size + 24;
+  const int columns = 4, rows = (static_cast<int>(symbols.size()) + columns - 1) / columns;
+  QrSymbol sheet;
+  sheet.size = cell * std::max(columns, rows);
+  sheet.modules.assign(static_cast<size_t>(sheet.size) * sheet.size, false);
+  for (size_t i = 0; i < symbols.size(); ++i) {
+    const int column = static_cast<int>(i % columns), row = static_cast<int>(i / columns);
+    const int left = column * cell + 5 + (row * 7) % 13, top = row * cell + 5 + (column * 5) % 11;
+    for (int y = 0; y < symbols[i].size; ++y) {
+      for (int x = 0; x < symbols[i].size; ++x) {
+        sheet.modules[static_cast<size_t>(top + y) * sheet.size + left + x] = symbols[i].dark(x, y);
+      }
+    }
+  }
+  return *QrToPng(sheet, 3, 4);
 }
 
 }  // namespace chemledger::render::testing

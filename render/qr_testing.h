@@ -4,6 +4,7 @@
 #define CHEMLEDGER_RENDER_QR_TESTING_H_
 
 #include <string>
+#include <vector>
 
 namespace chemledger::render::testing {
 
@@ -12,6 +13,12 @@ namespace chemledger::render::testing {
 // patterns is cubic in their number, so ReadQrCodes takes about a minute
 // over one of 1024 pixels (render/qr_photos.h).
 std::string PhotoSlowToRead(int width);
+
+// `texts` as QR symbols in rows of four, in one PNG (3 pixels a module),
+// each a little off the grid (symbols exactly in line make finder patterns
+// of different symbols line up, and a reader pairs them wrongly), as on a
+// real pallet. A reader finds most of them, not always all.
+std::string PhotoOfCodes(const std::vector<std::string>& texts);
 
 }  // namespace chemledger::render::testing
 

@@ -443,6 +443,42 @@ TEST_F(VerifyE2eTest, UrlsAndPhotosGetAVerdictEachAndAnonymousCallsAreLimited) {
   }
 }
 
+// A call whose URLs and images are within an anonymous burst (600), but
+// whose images hold more codes than they paid for, so that the whole can
+// never pass, is refused as oversized once the images are read: no retry
+// could pass it, so it is not told to retry.
+TEST_F(VerifyE2eTest, ACallWhoseImagesHoldMoreCodesThanTheBurstLeavesIsRefusedAsOversized) {
+  ASSERT_NO_FATAL_FAILURE(RegisterExampleEnterprises());
+  Issued issued = Issue(IssueRequest("V1", 12, *acme_operator_));
+  ASSERT_TRUE(issued.status.ok()) << issued.status.error_message();
+  std::vector<std::string> urls;
+  for (const v1::IssuedLabel& label : issued.labels) urls.push_back(label.url());
+  const std::string photo = render::testing::PhotoOfCodes(urls);
+  // How many the reader finds (most: it is a photo): more than the ten an
+  // image pays for.
+  absl::StatusOr<std::vector<std::string>> read = render::ReadQrCodes(photo);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_GT(read->size(), 10u);
+  const size_t extra = read->size() - 10;
+  // URLs and the image cost 600 - extra + 1 together: within the burst,
+  // and the codes read beyond the image's ten take the whole over it.
+  v1::VerifyRequest request;
+  for (size_t i = 0; i < 600 - 10 - extra + 1; ++i) request.add_urls(urls[i % urls.size()]);
+  request.add_images(photo);
+  auto verify = v1::VerifyService::NewStub(ChannelFor("chemledger.v1.VerifyService"));
+  grpc::ClientContext context;
+  v1::VerifyResponse response;
+  grpc::Status status = verify->Verify(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_NE(status.error_message().find(absl::StrCat("they hold ", extra, " codes more")),
+            std::string::npos)
+      << status.error_message();
+  EXPECT_NE(status.error_message().find("send fewer images at once"), std::string::npos)
+      << status.error_message();
+  EXPECT_EQ(status.error_message().find("retry"), std::string::npos) << status.error_message();
+  EXPECT_EQ(response.verifications_size(), 0);
+}
+
 // A photo made to be slow to read (ZXing's finder-pattern search is cubic:
 // this one would take it about a minute) is read in a worker process that
 // is killed when the call's time is up (1 s and 1 s a photo): the caller is

@@ -1,6 +1,5 @@
 #include "services/verify/verification.h"
 
-#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "render/qr.h"
 #include "render/qr_photos.h"
+#include "render/qr_testing.h"
 #include "services/label/issuance.h"
 #include "services/label/label_resolution.h"
 #include "services/registry/registry_testing.h"
@@ -22,29 +22,6 @@ namespace {
 using chemledger::testing::TestLedger;
 
 const std::string kAcme = registry::testing::ExampleUscc("350100");
-
-// `urls` as QR symbols in rows of four, in one PNG, each a little off the
-// grid (symbols exactly in line make finder patterns of different symbols
-// line up, and a reader pairs them wrongly), as on a real pallet.
-std::string PhotoOf(const std::vector<std::string>& urls) {
-  std::vector<render::QrSymbol> symbols;
-  for (const std::string& url : urls) symbols.push_back(*render::EncodeQr(url));
-  const int cell = symbols[0].size + 24;
-  const int columns = 4, rows = (static_cast<int>(symbols.size()) + columns - 1) / columns;
-  render::QrSymbol sheet;
-  sheet.size = cell * std::max(columns, rows);
-  sheet.modules.assign(static_cast<size_t>(sheet.size) * sheet.size, false);
-  for (size_t i = 0; i < symbols.size(); ++i) {
-    const int column = static_cast<int>(i % columns), row = static_cast<int>(i / columns);
-    const int left = column * cell + 5 + (row * 7) % 13, top = row * cell + 5 + (column * 5) % 11;
-    for (int y = 0; y < symbols[i].size; ++y) {
-      for (int x = 0; x < symbols[i].size; ++x) {
-        sheet.modules[static_cast<size_t>(top + y) * sheet.size + left + x] = symbols[i].dark(x, y);
-      }
-    }
-  }
-  return *render::QrToPng(sheet, 3, 4);
-}
 
 TEST(CostOfCodesReadTest, AnImagePaysForItsFirstTenCodes) {
   EXPECT_EQ(CostOfCodesRead(1, 0), 0u);
@@ -76,7 +53,7 @@ TEST(VerifyTest, CodesReadFromImagesBeyondTheirCostAreChargedFirst) {
   ASSERT_EQ(urls.size(), 12u);
 
   v1::VerifyRequest request;
-  request.add_images(PhotoOf(urls));
+  request.add_images(render::testing::PhotoOfCodes(urls));
   // How many of the twelve the reader finds in the photo (most: it is a
   // photo): more than the ten an image pays for.
   absl::StatusOr<std::vector<std::string>> read = render::ReadQrCodes(request.images(0));
