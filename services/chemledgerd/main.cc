@@ -653,16 +653,11 @@ absl::Status Serve(const cli::Args& args) {
               << std::endl;
   }
 
-  const sigset_t stop_signals = StopSignalSet();
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-  std::cout << "chemledgerd: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
-            << ", stopping" << std::endl;
+  std::cout << "chemledgerd: " << StopSignalName(WaitForStopSignal()) << ", stopping" << std::endl;
   serving_status.reset();  // before the server stops, as a cluster service's
   scan_server.reset();
   // Calls in progress finish, for up to 10 s (as a cluster service's).
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  server->Wait();
+  StopGrpcServers({server.get()});
   return absl::OkStatus();  // (stop_metrics runs first)
 }
 

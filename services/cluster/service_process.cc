@@ -4,10 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <chrono>
 #include <iostream>
-#include <system_error>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -159,8 +156,7 @@ bool ServiceProcess::StopSignalWithin(absl::Duration timeout) {
   const int got = sigtimedwait(&stop_signals, nullptr, &wait);
   if (got <= 0) return false;
   stop_signal_ = got;
-  std::cout << spec_.name << ": " << (got == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping"
-            << std::endl;
+  std::cout << spec_.name << ": " << StopSignalName(got) << ", stopping" << std::endl;
   return true;
 }
 
@@ -275,21 +271,9 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
   if (internal) std::cout << "; internal port " << internal_port;
   std::cout << (plaintext_ ? " (plaintext, loopback)" : " (TLS)") << std::endl;
 
-  sigset_t stop_signals = StopSignalSet();
-  if (serving.until == nullptr) {
-    sigwait(&stop_signals, &stop_signal_);
-  } else {
-    const timespec tick = {0, 100 * 1000 * 1000};
-    while (!serving.until->HasBeenNotified()) {
-      const int got = sigtimedwait(&stop_signals, nullptr, &tick);
-      if (got > 0) {
-        stop_signal_ = got;
-        break;
-      }
-    }
-  }
+  stop_signal_ = WaitForStopSignal(serving.until);
   if (stop_signal_ != 0) {
-    std::cout << spec_.name << ": " << (stop_signal_ == SIGINT ? "SIGINT" : "SIGTERM")
+    std::cout << spec_.name << ": " << StopSignalName(stop_signal_)
               << ", stopping: calls in progress finish, new ones are refused" << std::endl;
   }
   health.clear();
@@ -298,19 +282,7 @@ absl::Status ServiceProcess::Serve(const Serving& serving) {
   // either finish (or are cancelled at the deadline). ledgerd's public calls
   // need nothing of its internal port; the internal port's in-flight calls
   // are other processes' writes, which finish too.
-  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(10);
-  std::thread internal_stop;
-  if (internal) {
-    try {
-      internal_stop = std::thread([&] { internal->Shutdown(deadline); });
-    } catch (const std::system_error&) {
-      internal->Shutdown(deadline);  // no thread to be had: one port after the other
-    }
-  }
-  if (server) server->Shutdown(deadline);
-  if (internal_stop.joinable()) internal_stop.join();
-  if (server) server->Wait();
-  if (internal) internal->Wait();
+  StopGrpcServers({server.get(), internal.get()});
   // The metrics read the services, which go when the caller returns.
   if (metrics_) metrics_->StopServing();
   return absl::OkStatus();

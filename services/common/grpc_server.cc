@@ -1,7 +1,10 @@
 #include "services/common/grpc_server.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
+#include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -90,6 +93,28 @@ absl::StatusOr<StartedGrpcServer> StartGrpcServer(GrpcServerOptions options,
     return absl::UnavailableError(absl::StrCat(flag, ": cannot listen on ", options.listen));
   }
   return started;
+}
+
+void StopGrpcServers(const std::vector<grpc::Server*>& servers, absl::Duration grace) {
+  const auto deadline = std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace);
+  std::vector<grpc::Server*> live;
+  for (grpc::Server* server : servers) {
+    if (server != nullptr) live.push_back(server);
+  }
+  // Shutdown returns once the server's calls have finished (or been
+  // cancelled at the deadline): all but the last are shut down on threads
+  // of their own, so that every server refuses new calls at once.
+  std::vector<std::thread> stopping;
+  for (size_t i = 0; i + 1 < live.size(); ++i) {
+    try {
+      stopping.emplace_back([server = live[i], deadline] { server->Shutdown(deadline); });
+    } catch (const std::system_error&) {
+      live[i]->Shutdown(deadline);  // no thread to be had: one after the other
+    }
+  }
+  if (!live.empty()) live.back()->Shutdown(deadline);
+  for (std::thread& t : stopping) t.join();
+  for (grpc::Server* server : live) server->Wait();
 }
 
 }  // namespace chemledger

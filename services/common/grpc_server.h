@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/support/server_interceptor.h"
@@ -61,6 +62,20 @@ struct StartedGrpcServer {
 // gave the address, e.g. "--listen") when it cannot listen there.
 absl::StatusOr<StartedGrpcServer> StartGrpcServer(GrpcServerOptions options,
                                                   absl::string_view flag);
+
+// How long a stopping process lets the calls in progress finish before it
+// cancels them.
+inline constexpr absl::Duration kGracefulStopTime = absl::Seconds(10);
+
+// Stops `servers` (null ones are skipped) together, as a process does on
+// SIGTERM: each refuses new calls at once, and the calls in progress on any
+// of them finish until `grace` has passed, when those left are cancelled.
+// Returns once every server has stopped. Stopped together, not one after
+// the other, so that a call on one that waits for a call on another (a
+// personality's write through ledgerd's internal port) is not cut off
+// early.
+void StopGrpcServers(const std::vector<grpc::Server*>& servers,
+                     absl::Duration grace = kGracefulStopTime);
 
 }  // namespace chemledger
 

@@ -1,9 +1,14 @@
 #include "services/common/grpc_server.h"
 
+#include <atomic>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "chemledger/testing/slow_echo.grpc.pb.h"
 #include "grpcpp/completion_queue.h"
 #include "grpcpp/create_channel.h"
@@ -148,6 +153,93 @@ TEST(GrpcServerTest, ReflectionAnswersOnlyWhenAskedFor) {
     }
     started->server->Shutdown();
   }
+}
+
+// Holds each call for its hold_micros, or until the call is cancelled.
+class HoldingEchoService final : public testing::SlowEcho::Service {
+ public:
+  grpc::Status Echo(grpc::ServerContext* context, const testing::EchoRequest* request,
+                    testing::EchoResponse*) override {
+    held_.fetch_add(1);
+    const absl::Time until = absl::Now() + absl::Microseconds(request->hold_micros());
+    while (absl::Now() < until) {
+      if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return grpc::Status::OK;
+  }
+  int held() const { return held_.load(); }
+
+ private:
+  std::atomic<int> held_{0};
+};
+
+// One Echo call to `port` holding `hold`, on a thread of its own.
+std::thread CallEcho(int port, absl::Duration hold, grpc::Status* status) {
+  return std::thread([port, hold, status] {
+    auto stub = testing::SlowEcho::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    testing::EchoRequest request;
+    request.set_hold_micros(static_cast<uint32_t>(absl::ToInt64Microseconds(hold)));
+    testing::EchoResponse response;
+    grpc::ClientContext context;
+    context.set_wait_for_ready(true);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    *status = stub->Echo(&context, request, &response);
+  });
+}
+
+// Servers stopped together let the calls in progress on each finish
+// within the grace, and are gone afterwards; a null server is skipped.
+TEST(GrpcServerTest, ServersStoppedTogetherFinishTheirCallsInProgress) {
+  HoldingEchoService echo_a, echo_b;
+  std::vector<StartedGrpcServer> servers;
+  for (HoldingEchoService* echo : {&echo_a, &echo_b}) {
+    GrpcServerOptions options;
+    options.name = "test";
+    options.listen = "127.0.0.1:0";
+    options.credentials = grpc::InsecureServerCredentials();
+    options.services = {echo};
+    absl::StatusOr<StartedGrpcServer> started = StartGrpcServer(std::move(options), "--listen");
+    ASSERT_TRUE(started.ok()) << started.status();
+    servers.push_back(*std::move(started));
+  }
+  grpc::Status a, b;
+  std::thread call_a = CallEcho(servers[0].port, absl::Milliseconds(500), &a);
+  std::thread call_b = CallEcho(servers[1].port, absl::Milliseconds(500), &b);
+  while (echo_a.held() < 1 || echo_b.held() < 1) absl::SleepFor(absl::Milliseconds(5));
+  StopGrpcServers({servers[0].server.get(), nullptr, servers[1].server.get()});
+  call_a.join();
+  call_b.join();
+  EXPECT_TRUE(a.ok()) << a.error_message();
+  EXPECT_TRUE(b.ok()) << b.error_message();
+  // Stopped: a new call finds no server.
+  auto stub = testing::SlowEcho::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", servers[0].port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  testing::EchoRequest request;
+  testing::EchoResponse response;
+  EXPECT_FALSE(stub->Echo(&context, request, &response).ok());
+}
+
+// A call still running when the grace ends is cancelled, and the stop
+// returns.
+TEST(GrpcServerTest, ACallPastTheGraceIsCancelled) {
+  HoldingEchoService echo;
+  GrpcServerOptions options;
+  options.name = "test";
+  options.listen = "127.0.0.1:0";
+  options.credentials = grpc::InsecureServerCredentials();
+  options.services = {&echo};
+  absl::StatusOr<StartedGrpcServer> started = StartGrpcServer(std::move(options), "--listen");
+  ASSERT_TRUE(started.ok()) << started.status();
+  grpc::Status status;
+  std::thread call = CallEcho(started->port, absl::Seconds(50), &status);
+  while (echo.held() < 1) absl::SleepFor(absl::Milliseconds(5));
+  StopGrpcServers({started->server.get()}, absl::Milliseconds(100));
+  call.join();
+  EXPECT_FALSE(status.ok());
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/base/const_init.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
 namespace chemledger {
@@ -43,8 +44,7 @@ void WatchWhileStarting(const std::string& name) {
       kill(getpid(), got);
       return;
     }
-    std::cout << name << ": " << (got == SIGINT ? "SIGINT" : "SIGTERM")
-              << " while starting, stopped" << std::endl;
+    std::cout << name << ": " << StopSignalName(got) << " while starting, stopped" << std::endl;
     DieOf(got);
   }
 }
@@ -74,6 +74,32 @@ void EndStartup() {
   watcher->join();
   delete watcher;
   watcher = nullptr;
+}
+
+int WaitForStopSignal(const absl::Notification* until) {
+  const sigset_t stop_signals = StopSignalSet();
+  if (until == nullptr) {
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    return signal_number;
+  }
+  const timespec tick = {0, 100 * 1000 * 1000};
+  while (!until->HasBeenNotified()) {
+    const int got = sigtimedwait(&stop_signals, nullptr, &tick);
+    if (got > 0) return got;
+  }
+  return 0;
+}
+
+std::string StopSignalName(int signal_number) {
+  switch (signal_number) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    default:
+      return absl::StrCat("signal ", signal_number);
+  }
 }
 
 }  // namespace chemledger

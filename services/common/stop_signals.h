@@ -25,6 +25,8 @@
 
 #include <string>
 
+#include "absl/synchronization/notification.h"
+
 namespace chemledger {
 
 // SIGINT and SIGTERM.
@@ -40,6 +42,13 @@ void BlockStopSignalsWhileStarting(const std::string& name);
 // once the starting thread is gone. Does nothing if it has ended already,
 // or was never started.
 void EndStartup();
+
+// Once serving: waits for a stop signal and returns its number. With
+// `until`, also returns 0 once `until` is notified (looked at every 100 ms).
+int WaitForStopSignal(const absl::Notification* until = nullptr);
+
+// "SIGINT" or "SIGTERM" (another signal: "signal N").
+std::string StopSignalName(int signal_number);
 
 }  // namespace chemledger
 

@@ -8,8 +8,10 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -102,9 +104,7 @@ TEST(StopSignalsTest, AfterTheStartTheSignalIsTheProcesssToTake) {
         EndStartup();
         EndStartup();  // again: nothing
         std::cout << "serving" << std::endl;
-        const sigset_t stop = StopSignalSet();
-        int got = 0;
-        sigwait(&stop, &got);
+        const int got = WaitForStopSignal();
         _exit(got == SIGTERM ? 7 : 8);
       },
       &output);
@@ -117,6 +117,44 @@ TEST(StopSignalsTest, AfterTheStartTheSignalIsTheProcesssToTake) {
   ASSERT_NE(status, -1);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 7) << "wait status " << status;
   EXPECT_EQ(ReadAll(output), "");
+}
+
+// A process that serves until told otherwise (a standby that took the
+// lease) stops waiting when told, or takes a stop signal that comes first.
+TEST(StopSignalsTest, AWaitUntilNotifiedEndsWithTheNotificationOrASignal) {
+  for (const bool signalled : {false, true}) {
+    int output = -1;
+    const pid_t pid = Fork(
+        [signalled] {
+          BlockStopSignalsWhileStarting("stop_signals_test");
+          EndStartup();
+          absl::Notification until;
+          std::thread notifier([&until, signalled] {
+            absl::SleepFor(absl::Milliseconds(signalled ? 20000 : 200));
+            until.Notify();
+          });
+          notifier.detach();
+          std::cout << "serving" << std::endl;
+          const int got = WaitForStopSignal(&until);
+          _exit(got == 0 ? 6 : got == SIGINT ? 7 : 8);
+        },
+        &output);
+    ASSERT_GT(pid, 0);
+    char first[8] = {};
+    ASSERT_EQ(read(output, first, 8), 8);
+    if (signalled) ASSERT_EQ(kill(pid, SIGINT), 0);
+    const int status = WaitFor(pid, absl::Seconds(5));
+    ASSERT_NE(status, -1) << (signalled ? "signalled" : "notified");
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == (signalled ? 7 : 6))
+        << "wait status " << status;
+    close(output);
+  }
+}
+
+TEST(StopSignalsTest, StopSignalsAreNamed) {
+  EXPECT_EQ(StopSignalName(SIGINT), "SIGINT");
+  EXPECT_EQ(StopSignalName(SIGTERM), "SIGTERM");
+  EXPECT_EQ(StopSignalName(SIGHUP), absl::StrCat("signal ", SIGHUP));
 }
 
 }  // namespace
