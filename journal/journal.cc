@@ -223,16 +223,22 @@ absl::Status RebuildRange(
     const std::function<std::shared_ptr<const storage::StateReader>()>& state_base,
     const std::function<absl::Status(uint64_t applied, const storage::StateWrites&)>& write,
     const std::function<void(uint64_t, uint64_t)>& progress) {
+  // A chunk is one write of the store: bounded by its bytes as a commit is
+  // (entries whose states are large, such as reference-table imports, would
+  // otherwise make one write of gigabytes, which PostgreSQL refuses, and the
+  // rebuild would fail at the same chunk at every start), and by count.
   constexpr uint64_t kChunkEntries = 1024;
   constexpr size_t kChunkWrites = 64 << 10;
+  constexpr size_t kChunkBytes = kMaxCommitBytes;
   uint64_t index = from;
   while (index < to) {
     std::shared_ptr<const storage::StateReader> base = state_base();
     Layer chunk;
     chunk.first_index = index;
+    size_t chunk_bytes = 0;  // of the writes merged, counting overwritten ones
     // Entries are read from `log`; the chunk layer carries only state.
     while (index < to && index - chunk.first_index < kChunkEntries &&
-           chunk.writes.size() < kChunkWrites) {
+           chunk.writes.size() < kChunkWrites && chunk_bytes < kChunkBytes) {
       absl::StatusOr<std::string> bytes = log.Entry(index);
       if (!bytes.ok()) return bytes.status();
       const Layer* layers[] = {&chunk};
@@ -241,6 +247,9 @@ absl::Status RebuildRange(
       if (absl::Status s = RebuildEntry(index, *bytes, machines, owners, view, &changes);
           !s.ok()) {
         return s;
+      }
+      for (const auto& [key, value] : changes.writes()) {
+        chunk_bytes += key.size() + (value ? value->size() : 0);
       }
       chunk.writes.Merge(std::move(changes));
       ++index;

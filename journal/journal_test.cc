@@ -92,6 +92,28 @@ class Counter final : public StateMachine {
   }
 };
 
+// Keeps a large record (1 MiB) for each transfer to the account "ballast",
+// as a reference-table import keeps its table.
+class Ballast final : public StateMachine {
+ public:
+  static constexpr size_t kRecordBytes = 1 << 20;
+  absl::string_view name() const override { return "ballast"; }
+  absl::StatusOr<std::string> RequestScope(const v1::SignedEnvelope&,
+                                           const storage::StateReader&) const override {
+    return std::string();
+  }
+  absl::Status Apply(const EntryContext& entry, const storage::StateReader&,
+                     storage::StateWrites* changes) const override {
+    if (entry.envelope->payload_type() != kTransfer) return absl::OkStatus();
+    std::vector<std::string> parts = absl::StrSplit(entry.envelope->payload(), '|');
+    if (parts.size() == 3 && parts[1] == "ballast") {
+      changes->Put(absl::StrCat("ballast/", entry.index),
+                   std::string(kRecordBytes, static_cast<char>('a' + entry.index % 26)));
+    }
+    return absl::OkStatus();
+  }
+};
+
 Request Transfer(const std::string& id, const std::string& account, int64_t delta) {
   Request r;
   r.envelope.set_payload_type(kTransfer);
@@ -407,6 +429,35 @@ TEST_F(JournalTest, ARebuildCutShortGoesOnAtTheNextOpen) {
   EXPECT_EQ(*s->Get(Journal::kStateFormatKey), absl::StrCat(Journal::kStateFormat));
   EXPECT_EQ(Balance(*s, "ida"), "100");
   EXPECT_EQ(store_->StateAppliedSize(), size);
+}
+
+// A rebuild writes the state in chunks of bounded bytes, as commits are
+// bounded, not only of bounded counts: 40 entries of 1 MiB of state each are
+// more than one chunk.
+TEST_F(JournalTest, ARebuildWritesLargeStatesInChunksOfBoundedBytes) {
+  Ballast ballast;
+  const std::vector<const StateMachine*> machines = {&bank_, &counter_, &ballast};
+  {
+    absl::StatusOr<std::unique_ptr<Journal>> journal = Journal::Open(store_.get(), machines);
+    ASSERT_TRUE(journal.ok()) << journal.status();
+    for (int i = 0; i < 40; ++i) ASSERT_TRUE((*journal)->Submit(Transfer("", "ballast", 1)).ok());
+  }
+  const uint64_t size = store_->Size();
+  storage::StateWrites older;
+  older.Put(std::string(Journal::kStateFormatKey), "1");
+  ASSERT_TRUE(store_->ApplyState(size, older).ok());
+  std::vector<uint64_t> chunks_done;
+  absl::StatusOr<std::unique_ptr<Journal>> journal = Journal::Open(
+      store_.get(), machines, {}, [&](uint64_t done, uint64_t) { chunks_done.push_back(done); });
+  ASSERT_TRUE(journal.ok()) << journal.status();
+  ASSERT_GE(chunks_done.size(), 2u) << "one write of 40 MiB";
+  EXPECT_LT(chunks_done[0], 40u);
+  EXPECT_EQ(chunks_done.back(), size);
+  std::shared_ptr<const storage::Snapshot> s = (*journal)->Snapshot();
+  EXPECT_EQ(Balance(*s, "ballast"), "40");
+  absl::StatusOr<std::optional<std::string>> last = s->Get(absl::StrCat("ballast/", size - 1));
+  ASSERT_TRUE(last.ok() && last->has_value());
+  EXPECT_EQ((*last)->size(), Ballast::kRecordBytes);
 }
 
 // A state written by a newer build is left alone: no downgrade.
