@@ -10,18 +10,19 @@
 #include <vector>
 
 #define ZX_USE_UTF8 1
-#include <png.h>
-#include <turbojpeg.h>
 #include <ZXing/BarcodeFormat.h>
 #include <ZXing/BitMatrix.h>
 #include <ZXing/DecodeHints.h>
 #include <ZXing/MultiFormatWriter.h>
 #include <ZXing/ReadBarcode.h>
+#include <png.h>
+#include <turbojpeg.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "render/png.h"
+#include "zlib.h"
 
 namespace chemledger::render {
 namespace {
@@ -178,17 +179,60 @@ struct PngImage {
   ~PngImage() { png_image_free(&image); }
 };
 
+uint32_t BigEndian32(absl::string_view bytes, size_t at) {
+  uint32_t v = 0;
+  for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(bytes[at + i]);
+  return v;
+}
+
+// The most chunks of a PNG that libpng inflates or keeps while it reads the
+// header: each zTXt, iTXt or iCCP chunk may inflate to 8 MB, and libpng
+// bounds only their number (to 1000). A phone's or camera's PNG has a
+// colour profile and a few text chunks.
+constexpr int kMaxPngChunksInflated = 8;
+
+// A PNG's width and height, read from its header (IHDR, which must come
+// first, with its checksum) by hand, without libpng: libpng reads every
+// chunk before the pixels as it reads the header, inflating compressed text
+// (a few kilobytes that inflate to gigabytes), which the server's own
+// process must not do with a stranger's bytes. The chunks are walked by
+// their lengths alone (nothing inflated) and refused when more than
+// kMaxPngChunksInflated would be inflated; the rest is for the reader, in a
+// worker process with bounded memory and time (qr_photos.h).
+absl::Status PngSize(absl::string_view bytes, int* width, int* height) {
+  constexpr size_t kSignature = 8, kHeaderEnd = kSignature + 4 + 4 + 13 + 4;
+  if (bytes.size() < kHeaderEnd || BigEndian32(bytes, kSignature) != 13 ||
+      bytes.substr(kSignature + 4, 4) != "IHDR") {
+    return Unreadable("its first chunk is not a 13-byte IHDR");
+  }
+  const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(bytes.data() + kSignature + 4), 17);
+  if (static_cast<uint32_t>(crc) != BigEndian32(bytes, kSignature + 4 + 4 + 13)) {
+    return Unreadable("IHDR: CRC error");
+  }
+  const uint32_t w = BigEndian32(bytes, 16), h = BigEndian32(bytes, 20);
+  // (PNG allows up to 2^31 - 1; anything over 2^30 is refused as too big.)
+  *width = static_cast<int>(std::min<uint32_t>(w, 1u << 30));
+  *height = static_cast<int>(std::min<uint32_t>(h, 1u << 30));
+  int inflated = 0;
+  for (size_t at = kSignature; bytes.size() - at >= 12;) {
+    const uint64_t length = BigEndian32(bytes, at);
+    const absl::string_view type = bytes.substr(at + 4, 4);
+    if (type == "IEND") break;
+    if ((type == "zTXt" || type == "iTXt" || type == "iCCP") &&
+        ++inflated > kMaxPngChunksInflated) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("image: a PNG of more than ", kMaxPngChunksInflated,
+                       " text or colour-profile chunks (zTXt, iTXt, iCCP) is not read"));
+    }
+    if (length > bytes.size() - at - 12) break;  // cut short: the reader says so
+    at += 12 + length;
+  }
+  return absl::OkStatus();
+}
+
 // The width and height from the image's header.
 absl::Status ImageSize(absl::string_view bytes, bool png, int* width, int* height) {
-  if (png) {
-    PngImage p;
-    if (!png_image_begin_read_from_memory(&p.image, bytes.data(), bytes.size())) {
-      return Unreadable(p.image.message);
-    }
-    *width = static_cast<int>(std::min<png_uint_32>(p.image.width, 1u << 30));
-    *height = static_cast<int>(std::min<png_uint_32>(p.image.height, 1u << 30));
-    return absl::OkStatus();
-  }
+  if (png) return PngSize(bytes, width, height);
   TurboJpeg j;
   if (j.handle == nullptr) return absl::InternalError("image: libjpeg-turbo did not start");
   int subsampling = 0, colourspace = 0;

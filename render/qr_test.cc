@@ -10,7 +10,9 @@
 #include "crypto/label_testing.h"
 #include "crypto/sha256.h"
 #include "gtest/gtest.h"
+#include "render/qr_testing.h"
 #include "tests/subprocess.h"
+#include "zlib.h"
 
 namespace chemledger::render {
 namespace {
@@ -51,7 +53,7 @@ TEST(QrTest, PngDecodesWithZbar) {
   ASSERT_EQ(std::system("command -v zbarimg >/dev/null 2>&1"), 0)
       << "zbarimg not installed: run tools/install-deps.sh (it installs zbar-tools)";
   const std::string url = LabelUrl(5);
-  const std::string path = testing::FreshTempDir("qr_zbar") + "/label.png";
+  const std::string path = chemledger::testing::FreshTempDir("qr_zbar") + "/label.png";
   {
     std::ofstream out(path, std::ios::binary);
     out << *QrToPng(*EncodeQr(url));
@@ -106,16 +108,6 @@ TEST(QrTest, NotAnImage) {
 
 namespace {
 
-// PNG's CRC-32 (ISO 3309), over a chunk's type and data.
-uint32_t Crc32(const std::string& bytes) {
-  uint32_t crc = 0xffffffffu;
-  for (unsigned char b : bytes) {
-    crc ^= b;
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
-  }
-  return crc ^ 0xffffffffu;
-}
-
 std::string Segment(int marker, const std::string& payload) {
   const size_t length = payload.size() + 2;
   return std::string{'\xff', static_cast<char>(marker), static_cast<char>(length >> 8),
@@ -164,17 +156,8 @@ TEST(QrReadTest, OnlyPngAndJpegOfBoundedSizeAreRead) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ReadQrCodes("BM\x00\x00\x00\x00").status().code(),
             absl::StatusCode::kInvalidArgument);
-  // A PNG signature and an IHDR of 5000 x 5000 pixels (25 megapixels).
-  std::string huge("\x89PNG\r\n\x1a\n", 8);
-  huge += std::string("\x00\x00\x00\x0dIHDR", 8);
-  const std::string ihdr("IHDR\x00\x00\x13\x88\x00\x00\x13\x88\x08\x00\x00\x00\x00", 17);
-  huge += ihdr.substr(4);
-  const uint32_t crc = Crc32(ihdr);
-  for (int shift = 24; shift >= 0; shift -= 8) huge += static_cast<char>((crc >> shift) & 0xff);
-  // The header is read up to the first image data.
-  huge += std::string("\x00\x00\x00\x00IDAT", 8);
-  const uint32_t idat_crc = Crc32("IDAT");
-  for (int shift = 24; shift >= 0; shift -= 8) huge += static_cast<char>((idat_crc >> shift) & 0xff);
+  // A PNG whose header says 5000 x 5000 pixels (25 megapixels).
+  const std::string huge = testing::PngHeaderOfSize(5000, 5000);
   absl::StatusOr<std::vector<std::string>> refused = ReadQrCodes(huge);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
   EXPECT_NE(refused.status().message().find("pixels"), std::string::npos) << refused.status();
@@ -184,6 +167,66 @@ TEST(QrReadTest, OnlyPngAndJpegOfBoundedSizeAreRead) {
   refused = ReadQrCodes(scans);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
   EXPECT_NE(refused.status().message().find("scans"), std::string::npos) << refused.status();
+}
+
+std::string Deflated(const std::string& bytes) {
+  uLongf size = compressBound(static_cast<uLong>(bytes.size()));
+  std::string out(size, '\0');
+  EXPECT_EQ(
+      compress(reinterpret_cast<Bytef*>(&out[0]), &size,
+               reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uLong>(bytes.size())),
+      Z_OK);
+  out.resize(size);
+  return out;
+}
+
+// A PNG's header is read by hand, not by libpng, which would inflate every
+// compressed text chunk before the pixels as it read the header (a few
+// kilobytes that inflate to gigabytes, in the server's own process): a PNG
+// of more than eight such chunks is refused without inflating any, one with
+// a few is read, and a header that is not first or whose checksum is wrong
+// is refused.
+TEST(QrReadTest, APngsHeaderIsReadWithoutInflatingItsTextChunks) {
+  const std::string url = "HTTPS://CL.EXAMPLE.CN/L/TEXT-CHUNKS";
+  const std::string png = *QrToPng(*EncodeQr(url));
+  // A text chunk that inflates to 1 MB: keyword, a zero byte, the method (0).
+  const std::string text = testing::PngChunk(
+      "zTXt", std::string("Comment\0\0", 9) + Deflated(std::string(1 << 20, 'A')));
+  ASSERT_LT(text.size(), 2000u);
+  const std::string few = testing::WithChunksAfterHeader(png, text + text + text);
+  absl::StatusOr<std::vector<std::string>> read = ReadQrCodes(few);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, std::vector<std::string>{url});
+
+  std::string bomb;
+  for (int i = 0; i < 600; ++i) bomb += text;
+  EXPECT_TRUE(
+      CheckQrImage(testing::WithChunksAfterHeader(png, bomb.substr(0, 8 * text.size()))).ok());
+  for (const std::string& chunks : {bomb, bomb.substr(0, 9 * text.size())}) {
+    const absl::Status refused = CheckQrImage(testing::WithChunksAfterHeader(png, chunks));
+    EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+    EXPECT_NE(refused.message().find("more than 8 text or colour-profile chunks"),
+              std::string::npos)
+        << refused;
+  }
+  // iCCP and iTXt count as well.
+  std::string profiles;
+  for (int i = 0; i < 5; ++i) {
+    profiles += testing::PngChunk("iCCP", std::string("icc\0\0", 5) + Deflated("profile"));
+    profiles += testing::PngChunk("iTXt", std::string("XML\0\1\0\0\0", 8) + Deflated("<x/>"));
+  }
+  EXPECT_EQ(CheckQrImage(testing::WithChunksAfterHeader(png, profiles)).code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // The header must come first.
+  const std::string text_first = std::string("\x89PNG\r\n\x1a\n", 8) + text + png.substr(8);
+  EXPECT_EQ(CheckQrImage(text_first).code(), absl::StatusCode::kInvalidArgument);
+  // And its checksum must hold.
+  std::string bad_crc = png;
+  bad_crc[29] = static_cast<char>(bad_crc[29] ^ 1);
+  const absl::Status crc = CheckQrImage(bad_crc);
+  EXPECT_EQ(crc.code(), absl::StatusCode::kInvalidArgument) << crc;
+  EXPECT_NE(crc.message().find("CRC"), std::string::npos) << crc;
 }
 
 }  // namespace chemledger::render

@@ -6,6 +6,7 @@
 
 #include "render/png.h"
 #include "render/qr.h"
+#include "zlib.h"
 
 namespace chemledger::render::testing {
 
@@ -46,6 +47,36 @@ std::string PhotoOfCodes(const std::vector<std::string>& texts) {
     }
   }
   return *QrToPng(sheet, 3, 4);
+}
+
+namespace {
+
+std::string BigEndian32(uint32_t v) {
+  std::string out;
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+  return out;
+}
+
+}  // namespace
+
+std::string PngChunk(const std::string& type, const std::string& data) {
+  const std::string typed = type + data;
+  const uLong crc =
+      crc32(0, reinterpret_cast<const Bytef*>(typed.data()), static_cast<uInt>(typed.size()));
+  return BigEndian32(static_cast<uint32_t>(data.size())) + typed +
+         BigEndian32(static_cast<uint32_t>(crc));
+}
+
+std::string PngHeaderOfSize(uint32_t width, uint32_t height) {
+  return std::string("\x89PNG\r\n\x1a\n", 8) +
+         PngChunk("IHDR", BigEndian32(width) + BigEndian32(height) +
+                              std::string("\x08\x00\x00\x00\x00", 5)) +
+         PngChunk("IDAT", "") + PngChunk("IEND", "");
+}
+
+std::string WithChunksAfterHeader(const std::string& png, const std::string& chunks) {
+  constexpr size_t kHeaderEnd = 8 + 4 + 4 + 13 + 4;  // signature and IHDR
+  return png.substr(0, kHeaderEnd) + chunks + png.substr(kHeaderEnd);
 }
 
 }  // namespace chemledger::render::testing

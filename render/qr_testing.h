@@ -3,6 +3,7 @@
 #ifndef CHEMLEDGER_RENDER_QR_TESTING_H_
 #define CHEMLEDGER_RENDER_QR_TESTING_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,16 @@ std::string PhotoSlowToRead(int width);
 // of different symbols line up, and a reader pairs them wrongly), as on a
 // real pallet. A reader finds most of them, not always all.
 std::string PhotoOfCodes(const std::vector<std::string>& texts);
+
+// A PNG chunk: its length, `type`, `data` and CRC.
+std::string PngChunk(const std::string& type, const std::string& data);
+
+// A PNG of `width` x `height` pixels (8-bit grey) in its header, and no
+// pixels: an empty IDAT, then IEND.
+std::string PngHeaderOfSize(uint32_t width, uint32_t height);
+
+// `png` (a PNG file) with `chunks` (PngChunk's) put in after its header.
+std::string WithChunksAfterHeader(const std::string& png, const std::string& chunks);
 
 }  // namespace chemledger::render::testing
 
