@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -585,6 +586,19 @@ TEST_F(StaffAppE2eTest, InChromiumWarehouseStaffWorkByScanOfflineToo) {
       << text(by_photo, "scanned");
   EXPECT_NE(text(by_photo, "message").find("照片中识别到 1 个二维码"), std::string::npos)
       << text(by_photo, "message");
+  // Signed in, the page sends its photo to Verify, signed (read by the
+  // reader kept for registered actors), not to the anonymous decoder.
+  std::vector<std::string> photo_requests;
+  for (const google::protobuf::Value& v : by_photo.fields().at("requests").list_value().values()) {
+    photo_requests.push_back(v.string_value());
+  }
+  EXPECT_NE(std::find(photo_requests.begin(), photo_requests.end(),
+                      "/app/rpc/chemledger.v1.VerifyService/Verify"),
+            photo_requests.end())
+      << absl::StrJoin(photo_requests, " ");
+  EXPECT_EQ(std::find(photo_requests.begin(), photo_requests.end(), "/app/api/decode"),
+            photo_requests.end())
+      << absl::StrJoin(photo_requests, " ");
   ASSERT_TRUE(GetHistory(consignee_admin, codes[0], &history).ok());
   EXPECT_EQ(events_of(history).back().step(), v1::STORING);
 

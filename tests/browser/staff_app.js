@@ -159,11 +159,15 @@ async function main() {
 
     // Store-in at the site: label 1, by a photo the server decodes.
     await tab.selectOption('#task', 'store');
+    const photoRequests = [];  // the paths the page asked for while it read the photo
+    const onRequest = (r) => photoRequests.push(new URL(r.url()).pathname);
+    tab.on('request', onRequest);
     await tab.setInputFiles('#photo', spec.photo);
     await tab.waitForFunction(() => document.querySelectorAll('#scanned li').length === 1,
                               null, { timeout: 20000 });
+    tab.off('request', onRequest);
     const photo = { message: await tab.locator('#message').textContent(),
-                    scanned: await texts(tab, '#scanned li') };
+                    scanned: await texts(tab, '#scanned li'), requests: photoRequests };
     await tab.click('#submit');
     await waitRecorded(tab, 2);
     report('stored', { photo, queue: await texts(tab, '#queue li') });
