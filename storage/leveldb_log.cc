@@ -1112,6 +1112,22 @@ absl::Status RemoveUncheckedRepairMarker(const std::string& directory) {
   return SyncDirectory(parent.empty() ? "." : parent);
 }
 
+// After a repair whose log checked whole, the state is cleared, so that the
+// journal rebuilds it from the checked log when it opens the store
+// (journal.h). The check covers the entries and the tree, not the state:
+// the repair may also have dropped a write of state alone (a chunk of an
+// earlier rebuild, a clearing), which no check of the log would find. Done
+// before the marker is removed: a crash in between clears it again at the
+// next open.
+absl::Status ClearStateAfterRepair(Store& store) {
+  if (absl::Status s = store.ClearState(); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("after the repair, clearing the state (to be "
+                                               "rebuilt from the checked log) failed: ",
+                                               s.message()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& directory,
@@ -1130,6 +1146,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& direc
                        ". Restore the data directory from a backup (then run chemledgerd check)."));
     }
     if (options.recover_torn_tail) {
+      if (absl::Status s = ClearStateAfterRepair(**store); !s.ok()) return s;
       // The notice the repair's start would have given, had it got there.
       absl::StatusOr<std::string> marker = ReadWholeFile(UncheckedRepairMarker(directory));
       std::cerr << (marker.ok() ? *marker : std::string("a repair of ") + directory + "\n")
@@ -1137,7 +1154,9 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& direc
                 << " entries, every one against the tree). If a client holds a receipt for a log "
                    "index at or beyond "
                 << (*store)->Size()
-                << ", an acknowledged write was lost: restore from a backup instead." << std::endl;
+                << ", an acknowledged write was lost: restore from a backup instead. The state "
+                   "is rebuilt from the log."
+                << std::endl;
       if (absl::Status s = RemoveUncheckedRepairMarker(directory); !s.ok()) return s;
     }
     return store;
@@ -1195,6 +1214,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& direc
         integrity.status().message(),
         ". Restore the data directory from a backup (then run chemledgerd check)."));
   }
+  if (absl::Status s = ClearStateAfterRepair(**store); !s.ok()) return s;
   if (absl::Status s = RemoveUncheckedRepairMarker(directory); !s.ok()) return s;
   std::cerr << first.message()
             << "; recovered: LevelDB dropped the damaged tail of its write-ahead log "
@@ -1203,8 +1223,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const std::string& direc
             << " entries, every one against the tree). If a client holds a receipt for a log "
                "index at or beyond "
             << (*store)->Size()
-            << ", an acknowledged write was lost: restore from a backup instead. The damaged "
-               "files as they were: "
+            << ", an acknowledged write was lost: restore from a backup instead. The state is "
+               "rebuilt from the log. The damaged files as they were: "
             << *kept << std::endl;
   return store;
 }
