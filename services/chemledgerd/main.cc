@@ -466,7 +466,7 @@ absl::Status Serve(const cli::Args& args) {
   read_options.accept_v1 = *read_v1;
   open_options.migration_progress = [](uint64_t done, uint64_t total) {
     std::cout << "chemledgerd: building the state from the log (a store written before it kept "
-                 "state, or whose state layout changed): "
+                 "state, whose state layout changed, or repaired after a torn write): "
               << done << " of " << total << " entries" << std::endl;
   };
   // The access log, when asked for: one JSON object a line (access_log.h).
