@@ -131,12 +131,17 @@ namespace chemledger::journal {
 //      members of one oneof, is refused, not recorded: a parser keeps the
 //      last, another reader may take the first (services/common/
 //      known_fields.h).
+//  19: a waybill's goods line that lists a pallet (or container) is checked
+//      against every package packed on it, as against a package listed
+//      itself: their products' UN number, class and packing group, and
+//      their control flags ask for the 剧毒 and 易制毒 permits (before, a
+//      pallet carried anything under any line, without permits).
 // A field added to a signed request message (Event, WaybillRequest,
 // IssueLabelsRequest, RegistryRequest, or any message they carry) comes
 // with a new epoch: an older entry may carry its number as an unknown field,
 // and an older build's `check` would refuse entries that set it.
 // request_binding_test pins the schema to the epoch.
-inline constexpr uint32_t kCurrentRulesEpoch = 18;
+inline constexpr uint32_t kCurrentRulesEpoch = 19;
 
 // Why the journal is calling Apply.
 enum class ApplyMode {

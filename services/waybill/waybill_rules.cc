@@ -267,6 +267,24 @@ absl::Status AddContents(const storage::StateReader& state, const std::string& c
   return absl::OkStatus();
 }
 
+// The package codes packed on aggregate `code` (nested aggregates walked;
+// nesting is bounded by the ledger), in code order; nothing for a code that
+// is not an aggregate or not known (CheckListable refuses it).
+absl::Status PackagesUnder(const storage::StateReader& state, const std::string& code, int depth,
+                           std::vector<std::string>* packages) {
+  absl::StatusOr<std::optional<ledger::CodeState>> s = ledger::FindCode(state, code);
+  if (!s.ok()) return s.status();
+  if (!*s || !(*s)->aggregate || depth > ledger::kMaxNesting) return absl::OkStatus();
+  for (const std::string& child : (*s)->children) {
+    if (ids::PackageCode::Parse(child)) {
+      packages->push_back(child);
+    } else if (absl::Status st = PackagesUnder(state, child, depth + 1, packages); !st.ok()) {
+      return st;
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Each goods line states exactly what its codes hold, in their labels' unit.
 absl::Status CheckQuantities(const storage::StateReader& state, const v1::Waybill& w) {
   for (int l = 0; l < w.goods_size(); ++l) {
@@ -394,32 +412,57 @@ absl::Status CheckContent(const journal::EntryContext& entry, const storage::Sta
   std::set<std::string> seen;
   for (int l = 0; l < w.goods_size(); ++l) {
     const v1::GoodsLine& g = w.goods(l);
+    // A package code names its product: the line must match it, and the
+    // product's control flags ask for their permits. `package` is a package
+    // code; `listed` the code the line lists (the package, or the pallet it
+    // is packed on).
+    const auto check_package = [&](const std::string& field, const std::string& listed,
+                                   const std::string& package) -> absl::Status {
+      std::optional<ids::PackageCode> p = ids::PackageCode::Parse(package);
+      if (!p) return absl::OkStatus();
+      const std::string what =
+          package == listed ? package : absl::StrCat(package, " (packed on ", listed, ")");
+      absl::StatusOr<std::optional<v1::Product>> product =
+          registry::FindProduct(state, p->uscc, p->product);
+      if (!product.ok()) return product.status();
+      if (!*product) {
+        return absl::NotFoundError(absl::StrCat(field, ": ", what, " names no registered product"));
+      }
+      const v1::Product& pr = **product;
+      if (pr.un_number() != g.un_number() || pr.hazard_class() != g.hazard_class() ||
+          pr.packing_group() != g.packing_group()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "waybill.goods[", l, "]: UN ", g.un_number(), " class ", g.hazard_class(), " PG '",
+            g.packing_group(), "' does not match ", what, " (UN ", pr.un_number(), " class ",
+            pr.hazard_class(), " PG '", pr.packing_group(), "')"));
+      }
+      for (const std::string& flag : pr.control_flags()) {
+        toxic |= flag == "剧毒";
+        precursor |= flag == "易制毒";
+      }
+      return absl::OkStatus();
+    };
     for (int c = 0; c < g.codes_size(); ++c) {
       const std::string field = absl::StrCat("waybill.goods[", l, "].codes[", c, "]");
       const std::string& code = g.codes(c);
       if (!seen.insert(code).second) {
         return absl::InvalidArgumentError(absl::StrCat(field, ": ", code, " is listed twice"));
       }
-      // A package code names its product: the line must match it.
-      if (std::optional<ids::PackageCode> p = ids::PackageCode::Parse(code)) {
-        absl::StatusOr<std::optional<v1::Product>> product =
-            registry::FindProduct(state, p->uscc, p->product);
-        if (!product.ok()) return product.status();
-        if (!*product) {
-          return absl::NotFoundError(absl::StrCat(field, ": ", code, " names no registered product"));
-        }
-        const v1::Product& pr = **product;
-        if (pr.un_number() != g.un_number() || pr.hazard_class() != g.hazard_class() ||
-            pr.packing_group() != g.packing_group()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "waybill.goods[", l, "]: UN ", g.un_number(), " class ", g.hazard_class(), " PG '",
-              g.packing_group(), "' does not match ", code, " (UN ", pr.un_number(), " class ",
-              pr.hazard_class(), " PG '", pr.packing_group(), "')"));
-        }
-        for (const std::string& flag : pr.control_flags()) {
-          toxic |= flag == "剧毒";
-          precursor |= flag == "易制毒";
-        }
+      if (ids::PackageCode::Parse(code)) {
+        if (absl::Status s = check_package(field, code, code); !s.ok()) return s;
+        continue;
+      }
+      // A pallet's (or container's) packages are what travels (rules epoch
+      // 19): each must match the line, and their flags ask for permits, as
+      // if listed themselves. Before, a pallet carried anything under any
+      // line.
+      // Told only once the consignor has consented, as the other checks of
+      // its goods are (at the consent, everything is checked again).
+      if (entry.rules_epoch < 19 || !consented) continue;
+      std::vector<std::string> packages;
+      if (absl::Status s = PackagesUnder(state, code, 0, &packages); !s.ok()) return s;
+      for (const std::string& package : packages) {
+        if (absl::Status s = check_package(field, code, package); !s.ok()) return s;
       }
     }
   }

@@ -1167,6 +1167,76 @@ TEST_F(WaybillRulesTest, ToxicAndPrecursorGoodsNeedTheirPermits) {
   ExpectStateRebuildsFromTheLog();
 }
 
+// A line that lists a pallet is checked against every package packed on
+// it (rules epoch 19): their products' UN number, class and packing group,
+// and their 剧毒 flag asks for the permit; before, a pallet carried
+// anything under any line, and its rebuild keeps what it accepted then.
+TEST_F(WaybillRulesTest, APalletsPackagesAreCheckedAsIfListedThemselves) {
+  v1::Product cyanide = registry::testing::ExampleMethanol(kProducer, "C01");
+  cyanide.set_name_zh("氰化钠");
+  cyanide.set_name_en("Sodium cyanide");
+  cyanide.set_cas("143-33-9");
+  cyanide.set_un_number("1689");
+  cyanide.set_hazard_class("6.1");
+  cyanide.set_packing_group("I");
+  cyanide.set_catalogue_number(1688);
+  cyanide.clear_ghs_pictograms();
+  cyanide.add_ghs_pictograms("GHS06");
+  cyanide.add_ghs_pictograms("GHS09");
+  cyanide.clear_hazard_statements();
+  cyanide.add_hazard_statements("H300");
+  cyanide.add_hazard_statements("H410");
+  cyanide.clear_control_flags();
+  cyanide.add_control_flags("剧毒");
+  cyanide.add_control_flags("重点监管");
+  cyanide.add_control_flags("高危");
+  ASSERT_TRUE(t_->RegisterProduct(producer_, cyanide).ok());
+  ASSERT_TRUE(t_->IssueBatch(producer_, kProducer, "C01", "B1", 2, "50", "KGM").ok());
+  const std::string drum = absl::StrCat(kProducer, ".C01.B1.1");
+  const std::string drum_before = absl::StrCat(kProducer, ".C01.B1.2");
+  const std::string pallet = kProducer + ".LU.PAL1";
+  const std::string pallet_before = kProducer + ".LU.PAL0";
+  ASSERT_TRUE(Event(producer_, v1::COMMISSIONING, kProducer, {drum, drum_before}).ok());
+  for (const auto& [code, on] :
+       {std::make_pair(drum, pallet), std::make_pair(drum_before, pallet_before)}) {
+    absl::Status packed = EventWith(producer_, v1::PACKING, kProducer, {code},
+                                    [on = on](v1::Event* e) { e->set_parent_code(on); });
+    ASSERT_TRUE(packed.ok()) << packed;
+  }
+  // A line that says the pallet holds methanol (UN 1230, class 3).
+  const auto waybill_of = [&](const std::string& number, const std::string& code) {
+    v1::Waybill w = Waybill(number, {code});
+    v1::GoodsLine* g = w.mutable_goods(0);
+    g->set_quantity_milli(50000);
+    g->set_unit("KGM");
+    return w;
+  };
+  Refused(carrier_, waybill_of("WB-PAL", pallet), absl::StatusCode::kInvalidArgument,
+          absl::StrCat("waybill.goods[0]: UN 1230 class 3 PG 'II' does not match ", drum,
+                       " (packed on ", pallet, ") (UN 1689 class 6.1 PG 'I')"));
+  v1::Waybill toxic = waybill_of("WB-PAL", pallet);
+  v1::GoodsLine* g = toxic.mutable_goods(0);
+  g->set_un_number("1689");
+  g->set_proper_shipping_name("氰化钠 SODIUM CYANIDE, SOLID");
+  g->set_hazard_class("6.1");
+  g->set_packing_group("I");
+  Refused(carrier_, toxic, absl::StatusCode::kInvalidArgument,
+          "waybill.toxic_permit: 剧毒 goods need their 剧毒化学品道路运输通行证 number");
+  toxic.set_toxic_permit("闽公剧通字2026000002号");
+  absl::StatusOr<WaybillReceipt> opened = Submit(carrier_, toxic);
+  EXPECT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(OpenWaybill(pallet), "WB-PAL");
+
+  // Under epoch 18 the same wrong line was taken, and it rebuilds so.
+  chemledger::testing::TestLedgerOptions epoch18;
+  epoch18.rules_epoch = 18;
+  t_->Reopen(epoch18);
+  opened = Submit(carrier_, waybill_of("WB-PAL0", pallet_before));
+  EXPECT_TRUE(opened.ok()) << opened.status();
+  t_->Reopen(chemledger::testing::TestLedgerOptions());
+  ExpectStateRebuildsFromTheLog();
+}
+
 // Amend while open and nothing has shipped, never to another carrier; cancel
 // while open or departed and nothing received, with a reason; depart when
 // open; arrive when departed.
