@@ -135,7 +135,10 @@ namespace chemledger::journal {
 //      against every package packed on it, as against a package listed
 //      itself: their products' UN number, class and packing group, and
 //      their control flags ask for the 剧毒 and 易制毒 permits (before, a
-//      pallet carried anything under any line, without permits).
+//      pallet carried anything under any line, without permits). A
+//      platform administrator changes an enterprise's licences
+//      (RegistryRequest.change_licence): adds one issued or renewed, or
+//      ends one revoked or cancelled, from a day on.
 // A field added to a signed request message (Event, WaybillRequest,
 // IssueLabelsRequest, RegistryRequest, or any message they carry) comes
 // with a new epoch: an older entry may carry its number as an unknown field,

@@ -474,6 +474,77 @@ absl::Status RegisterEnterprise(const journal::EntryContext& entry, const v1::En
   return absl::OkStatus();
 }
 
+// A platform administrator adds a registered enterprise's licence (issued,
+// or renewed: one of the same type and number is replaced) or ends one
+// (revoked or cancelled) from a day on (rules epoch 19).
+absl::Status ChangeLicence(const journal::EntryContext& entry, const v1::LicenceChange& c,
+                           const v1::Actor& actor, const storage::StateReader& state,
+                           storage::StateWrites* changes) {
+  if (actor.role() != v1::PLATFORM_ADMIN) return MayNot(actor, "change enterprises' licences");
+  if (c.reason().empty()) {
+    return absl::InvalidArgumentError(
+        "change_licence.reason: is required (the authority's decision)");
+  }
+  absl::StatusOr<std::optional<EnterpriseRecord>> known =
+      FindEnterprise(state, c.enterprise_uscc());
+  if (!known.ok()) return known.status();
+  if (!*known) {
+    return absl::NotFoundError(absl::StrCat("change_licence.enterprise_uscc: '",
+                                            c.enterprise_uscc(), "' is not registered"));
+  }
+  const std::string key = keys::Enterprise(c.enterprise_uscc());
+  absl::StatusOr<std::optional<std::string>> bytes = state.Get(key);
+  if (!bytes.ok()) return bytes.status();
+  state::EnterpriseRecord record;
+  if (!*bytes || !record.ParseFromString(**bytes)) {
+    return absl::DataLossError(absl::StrCat("state record '", key, "' is malformed"));
+  }
+  v1::Enterprise& e = *record.mutable_enterprise();
+  const auto same = [](const v1::Licence& l, v1::LicenceType type, const std::string& number) {
+    return l.type() == type && l.number() == number;
+  };
+  switch (c.change_case()) {
+    case v1::LicenceChange::kAdd: {
+      if (absl::Status s = ValidateLicence(c.add(), "change_licence.add"); !s.ok()) return s;
+      v1::Licence* replaced = nullptr;
+      for (v1::Licence& l : *e.mutable_licences()) {
+        if (same(l, c.add().type(), c.add().number())) replaced = &l;
+      }
+      *(replaced != nullptr ? replaced : e.add_licences()) = c.add();
+      break;
+    }
+    case v1::LicenceChange::kEnd: {
+      const v1::LicenceEnding& end = c.end();
+      const absl::CivilDay recorded = ChinaDay(entry.record_time);
+      if (!ValidDate(end.ended_on()) || FromProtoDate(end.ended_on()) < recorded - 366 ||
+          FromProtoDate(end.ended_on()) > recorded + 30) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "change_licence.end.ended_on: must be a date from a year before the day it is "
+            "recorded (",
+            absl::FormatCivilTime(recorded), ", China time) to 30 days after"));
+      }
+      v1::Licence* ended = nullptr;
+      for (v1::Licence& l : *e.mutable_licences()) {
+        if (same(l, end.type(), end.number())) ended = &l;
+      }
+      if (ended == nullptr) {
+        return absl::NotFoundError(absl::StrCat("change_licence.end: ", c.enterprise_uscc(),
+                                                " holds no ", v1::LicenceType_Name(end.type()),
+                                                " licence numbered '", end.number(), "'"));
+      }
+      const absl::CivilDay last_valid = FromProtoDate(end.ended_on()) - 1;
+      if (last_valid < FromProtoDate(ended->valid_until())) {
+        *ended->mutable_valid_until() = ToProtoDate(last_valid);
+      }
+      break;
+    }
+    case v1::LicenceChange::CHANGE_NOT_SET:
+      return absl::InvalidArgumentError("change_licence: give add or end");
+  }
+  changes->Put(key, record.SerializeAsString());
+  return absl::OkStatus();
+}
+
 // An enterprise's administrator adds its actors; a platform administrator
 // anyone's (platform administrators, regulators and park gates too).
 absl::Status AddActor(const journal::EntryContext& entry, const v1::Actor& a,
@@ -879,6 +950,8 @@ absl::Status RegistryRules::ApplyRequest(const journal::EntryContext& entry,
         return MayNot(actor, "set the deployment's policy: platform administrators only");
       }
       return SetDeploymentPolicy(entry, request.set_deployment_policy(), state, changes);
+    case v1::RegistryRequest::kChangeLicence:
+      return ChangeLicence(entry, request.change_licence(), actor, state, changes);
     case v1::RegistryRequest::CHANGE_NOT_SET:
       break;
   }

@@ -391,6 +391,88 @@ TEST_F(RegistryRulesTest, ABlacklistingIsDatedWithinTheYearBeforeItIsRecorded) {
   ExpectCheckPasses();
 }
 
+// A platform administrator adds an enterprise's renewed or new licence, or
+// ends one the authority revoked, from a day on (rules epoch 19); nobody
+// else may, and each change is checked as a registration's licence is.
+TEST_F(RegistryRulesTest, LicencesAreRenewedAndEndedByAPlatformAdministrator) {
+  const auto change = [&](const std::function<void(v1::LicenceChange*)>& fill) {
+    v1::RegistryRequest r = Request();
+    v1::LicenceChange* c = r.mutable_change_licence();
+    c->set_enterprise_uscc(kAcme);
+    c->set_reason("换证");
+    fill(c);
+    return r;
+  };
+  const v1::Licence registered = testing::ExampleProducer(kAcme).licences(0);
+  const absl::CivilDay today = api::TodayInChina();
+  v1::Licence renewed = registered;
+  *renewed.mutable_valid_from() = api::ToProtoDate(today);
+  *renewed.mutable_valid_until() = api::ToProtoDate(today + 5 * 365);
+  const auto add = [&](const v1::Licence& l) {
+    return change([&](v1::LicenceChange* c) { *c->mutable_add() = l; });
+  };
+  Refused(acme_admin_, add(renewed), absl::StatusCode::kPermissionDenied,
+          "may not change enterprises' licences");
+  Refused(admin_, change([&](v1::LicenceChange* c) {
+            *c->mutable_add() = renewed;
+            c->clear_reason();
+          }),
+          absl::StatusCode::kInvalidArgument, "change_licence.reason: is required");
+  Refused(admin_, change([&](v1::LicenceChange* c) {
+            *c->mutable_add() = renewed;
+            c->set_enterprise_uscc(testing::ExampleUscc("350199"));
+          }),
+          absl::StatusCode::kNotFound, "is not registered");
+  v1::Licence backwards = renewed;
+  *backwards.mutable_valid_until() = api::ToProtoDate(today - 1);
+  Refused(admin_, add(backwards), absl::StatusCode::kInvalidArgument,
+          "change_licence.add.valid_until: is before valid_from");
+  Refused(admin_, change([](v1::LicenceChange*) {}), absl::StatusCode::kInvalidArgument,
+          "change_licence: give add or end");
+
+  // Renewed under the same number: replaced.
+  Ok(admin_, add(renewed));
+  std::optional<EnterpriseRecord> acme = FindEnterpriseNow(kAcme);
+  ASSERT_TRUE(acme.has_value());
+  ASSERT_EQ(acme->enterprise.licences_size(), 1);
+  EXPECT_EQ(api::FromProtoDate(acme->enterprise.licences(0).valid_until()), today + 5 * 365);
+  // A licence of another type: added beside it.
+  v1::Licence trade;
+  trade.set_type(v1::HAZARDOUS_CHEMICALS_TRADE);
+  trade.set_number("闽榕应急经字[2026]000123");
+  *trade.mutable_valid_from() = api::ToProtoDate(today);
+  *trade.mutable_valid_until() = api::ToProtoDate(today + 3 * 365);
+  Ok(admin_, add(trade));
+  ASSERT_EQ(FindEnterpriseNow(kAcme)->enterprise.licences_size(), 2);
+
+  // Revoked from today: valid until yesterday.
+  const auto end = [&](const v1::Licence& l, absl::CivilDay on) {
+    return change([&, on](v1::LicenceChange* c) {
+      c->set_reason("吊销：闽应急罚〔2026〕12号");
+      c->mutable_end()->set_type(l.type());
+      c->mutable_end()->set_number(l.number());
+      *c->mutable_end()->mutable_ended_on() = api::ToProtoDate(on);
+    });
+  };
+  Refused(admin_, end(trade, today + 31), absl::StatusCode::kInvalidArgument,
+          "change_licence.end.ended_on: must be a date from a year before");
+  v1::Licence unknown = trade;
+  unknown.set_number("闽榕应急经字[2026]999999");
+  Refused(admin_, end(unknown, today), absl::StatusCode::kNotFound,
+          "holds no HAZARDOUS_CHEMICALS_TRADE licence numbered");
+  Ok(admin_, end(trade, today));
+  acme = FindEnterpriseNow(kAcme);
+  ASSERT_EQ(acme->enterprise.licences_size(), 2);
+  EXPECT_EQ(api::FromProtoDate(acme->enterprise.licences(1).valid_until()), today - 1);
+  ExpectCheckPasses();
+
+  // Before epoch 19 a request knew no such change.
+  TestLedgerOptions epoch18;
+  epoch18.rules_epoch = 18;
+  ledger_->Reopen(epoch18);
+  Refused(admin_, add(renewed), absl::StatusCode::kInvalidArgument, "no change given");
+}
+
 TEST_F(RegistryRulesTest, EnterpriseAdminRegistersProductsAndStateSurvivesReopen) {
   Ok(acme_admin_, Product(Methanol(kAcme, "ME01")));
   std::optional<v1::Product> product = FindProductNow(kAcme, "ME01");

@@ -80,7 +80,8 @@ bool ParseLoggedRegistryRequest(absl::string_view payload, uint32_t rules_epoch,
     int number;
     uint32_t read_from;
   } kAddedFields[] = {
-      {v1::RegistryRequest::kSetDeploymentPolicyFieldNumber, kDeploymentPolicyRulesEpoch}};
+      {v1::RegistryRequest::kSetDeploymentPolicyFieldNumber, kDeploymentPolicyRulesEpoch},
+      {v1::RegistryRequest::kChangeLicenceFieldNumber, kLicenceChangesRulesEpoch}};
   google::protobuf::UnknownFieldSet fields;
   bool unread = false;
   for (const auto& added : kAddedFields) unread = unread || rules_epoch < added.read_from;

@@ -76,6 +76,10 @@ inline constexpr uint32_t kKnownFieldsRulesEpoch = 17;
 // twice, or two members of a oneof, is refused (CheckFieldsKnown).
 inline constexpr uint32_t kSingularFieldsOnceRulesEpoch = 18;
 
+// The rules epoch from which a platform administrator changes an
+// enterprise's licences (RegistryRequest.change_licence).
+inline constexpr uint32_t kLicenceChangesRulesEpoch = 19;
+
 // Whether requests of `context` are signed write requests (Event,
 // WaybillRequest, IssueLabelsRequest, RegistryRequest): those that carry
 // the fields above.

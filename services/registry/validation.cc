@@ -226,6 +226,23 @@ absl::Status CheckTextFieldBytes(const google::protobuf::Message& message, absl:
   return absl::OkStatus();
 }
 
+absl::Status ValidateLicence(const v1::Licence& l, absl::string_view field) {
+  if (l.type() == v1::LICENCE_TYPE_UNSPECIFIED || !v1::LicenceType_IsValid(l.type())) {
+    return Invalid(absl::StrCat(field, ".type"), "is not a known licence type");
+  }
+  if (l.number().empty()) return Invalid(absl::StrCat(field, ".number"), "is required");
+  if (!ValidDate(l.valid_from())) {
+    return Invalid(absl::StrCat(field, ".valid_from"), "is not a valid date");
+  }
+  if (!ValidDate(l.valid_until())) {
+    return Invalid(absl::StrCat(field, ".valid_until"), "is not a valid date");
+  }
+  if (ToDay(l.valid_until()) < ToDay(l.valid_from())) {
+    return Invalid(absl::StrCat(field, ".valid_until"), "is before valid_from");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateEnterprise(const v1::Enterprise& e) {
   if (absl::Status s = ids::ValidateUscc("enterprise.uscc", e.uscc()); !s.ok()) return s;
   if (e.name().empty()) return Invalid("enterprise.name", "is required");
@@ -247,19 +264,9 @@ absl::Status ValidateEnterprise(const v1::Enterprise& e) {
   std::set<int> licences;
   for (int i = 0; i < e.licences_size(); ++i) {
     const v1::Licence& l = e.licences(i);
-    const std::string field = absl::StrCat("enterprise.licences[", i, "]");
-    if (l.type() == v1::LICENCE_TYPE_UNSPECIFIED || !v1::LicenceType_IsValid(l.type())) {
-      return Invalid(absl::StrCat(field, ".type"), "is not a known licence type");
-    }
-    if (l.number().empty()) return Invalid(absl::StrCat(field, ".number"), "is required");
-    if (!ValidDate(l.valid_from())) {
-      return Invalid(absl::StrCat(field, ".valid_from"), "is not a valid date");
-    }
-    if (!ValidDate(l.valid_until())) {
-      return Invalid(absl::StrCat(field, ".valid_until"), "is not a valid date");
-    }
-    if (ToDay(l.valid_until()) < ToDay(l.valid_from())) {
-      return Invalid(absl::StrCat(field, ".valid_until"), "is before valid_from");
+    if (absl::Status s = ValidateLicence(l, absl::StrCat("enterprise.licences[", i, "]"));
+        !s.ok()) {
+      return s;
     }
     licences.insert(l.type());
   }

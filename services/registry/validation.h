@@ -22,6 +22,10 @@ namespace chemledger::registry {
 // 危险废物经营许可证), each with a number and a valid date range.
 absl::Status ValidateEnterprise(const v1::Enterprise& enterprise);
 
+// A licence's type, number and validity (valid_from <= valid_until), its
+// fields named under `field` ("enterprise.licences[0]").
+absl::Status ValidateLicence(const v1::Licence& licence, absl::string_view field);
+
 // The most bytes each of a product's first aid, fire fighting and spill
 // response texts may have.
 inline constexpr size_t kMaxSafetyTextBytes = 1000;

@@ -235,6 +235,54 @@ absl::Status Blacklist(const cli::Args& args) {
   return Submit(args, std::move(r));
 }
 
+// registry licence: a licence added (issued or renewed) or ended.
+absl::Status ChangeLicence(const cli::Args& args) {
+  v1::RegistryRequest r;
+  v1::LicenceChange* c = r.mutable_change_licence();
+  for (auto [flag, out] : {std::make_pair("enterprise", c->mutable_enterprise_uscc()),
+                           std::make_pair("reason", c->mutable_reason())}) {
+    absl::StatusOr<std::string> text = args.Required(flag);
+    if (!text.ok()) return text.status();
+    *out = *text;
+  }
+  absl::StatusOr<std::string> type_name = args.Required("type");
+  if (!type_name.ok()) return type_name.status();
+  v1::LicenceType type = v1::LICENCE_TYPE_UNSPECIFIED;
+  if (!v1::LicenceType_Parse(*type_name, &type) || type == v1::LICENCE_TYPE_UNSPECIFIED) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--type: '", *type_name,
+                     "' is not SAFETY_PRODUCTION, HAZARDOUS_CHEMICALS_TRADE, ROAD_TRANSPORT or "
+                     "HAZARDOUS_WASTE"));
+  }
+  absl::StatusOr<std::string> number = args.Required("number");
+  if (!number.ok()) return number.status();
+  if (args.Has("ended-on") == (args.Has("valid-from") || args.Has("valid-until"))) {
+    return absl::InvalidArgumentError(
+        "give --valid-from and --valid-until (a licence issued or renewed) or --ended-on (one "
+        "revoked or cancelled)");
+  }
+  if (args.Has("ended-on")) {
+    absl::StatusOr<absl::CivilDay> day = DayArg("--ended-on", args.Get("ended-on"));
+    if (!day.ok()) return day.status();
+    c->mutable_end()->set_type(type);
+    c->mutable_end()->set_number(*number);
+    *c->mutable_end()->mutable_ended_on() = api::ToProtoDate(*day);
+    return Submit(args, std::move(r));
+  }
+  v1::Licence* l = c->mutable_add();
+  l->set_type(type);
+  l->set_number(*number);
+  for (auto [flag, date] : {std::make_pair("valid-from", l->mutable_valid_from()),
+                            std::make_pair("valid-until", l->mutable_valid_until())}) {
+    absl::StatusOr<std::string> text = args.Required(flag);
+    if (!text.ok()) return text.status();
+    absl::StatusOr<absl::CivilDay> day = DayArg(absl::StrCat("--", flag), *text);
+    if (!day.ok()) return day.status();
+    *date = api::ToProtoDate(*day);
+  }
+  return Submit(args, std::move(r));
+}
+
 absl::Status AddLabelKey(const cli::Args& args) {
   v1::RegistryRequest r;
   absl::StatusOr<crypto::VerifyingKey> key = PublicKeyArg(args);
@@ -815,6 +863,22 @@ std::vector<Command> ServerCommands() {
        "                                  [--lift] --key FILE [options]\n\n" +
            write_help,
        WriteFlags({"enterprise", "reason", "date"}, {"lift"}), Blacklist},
+      {"registry licence", "add an enterprise's licence (issued or renewed) or end one",
+       "usage: chemctl registry licence --enterprise USCC --type TYPE --number NUMBER\n"
+       "                                (--valid-from YYYY-MM-DD --valid-until YYYY-MM-DD |\n"
+       "                                 --ended-on YYYY-MM-DD) --reason TEXT --key FILE "
+       "[options]\n\n"
+       "By a platform administrator (rules epoch 19), from the authority's decision.\n"
+       "TYPE: SAFETY_PRODUCTION, HAZARDOUS_CHEMICALS_TRADE, ROAD_TRANSPORT or\n"
+       "HAZARDOUS_WASTE. With --valid-from and --valid-until the licence is added, or\n"
+       "replaces the enterprise's licence of the same type and number (a renewal that\n"
+       "kept its number). With --ended-on (revoked, cancelled) that licence is valid no\n"
+       "longer from that day on (a year back to 30 days ahead). --reason: the decision,\n"
+       "e.g. 换证 or 吊销：闽应急罚〔2026〕12号.\n\n" +
+           write_help,
+       WriteFlags(
+           {"enterprise", "type", "number", "valid-from", "valid-until", "ended-on", "reason"}),
+       ChangeLicence},
       {"registry add-label-key", "register a label key made by chemledgerd label-key new",
        "usage: chemctl registry add-label-key (--public-key BASE64 | --public-key-file FILE)\n"
        "                                      --valid-from YYYY-MM-DD --valid-until YYYY-MM-DD\n"

@@ -189,6 +189,11 @@ for who in carrier consignee; do
   run "$BIN/chemctl" registry enterprise add "${REGISTRY[@]}" --key "$OUT/keys/admin.key" \
     --json "$OUT/$who.json"
 done
+# The carrier's 道路运输经营许可证 renewed under its number (rules epoch 19):
+# a licence is changed by a signed entry, as the registration was.
+run "$BIN/chemctl" registry licence "${REGISTRY[@]}" --key "$OUT/keys/admin.key" \
+  --enterprise "$CARRIER" --type ROAD_TRANSPORT --number "京交运管许可京字110105000001号" \
+  --valid-from "$YEAR-01-01" --valid-until "$((YEAR + 5))-12-31" --reason "换证（续期）"
 run "$BIN/chemctl" registry actor add "${REGISTRY[@]}" --key "$OUT/keys/admin.key" \
   --name "carrier dispatcher" --role enterprise_admin --enterprise "$CARRIER" \
   --public-key-file "$OUT/keys/carrier-dispatcher.key.pub"
