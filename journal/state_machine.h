@@ -138,7 +138,9 @@ namespace chemledger::journal {
 //      pallet carried anything under any line, without permits). A
 //      platform administrator changes an enterprise's licences
 //      (RegistryRequest.change_licence): adds one issued or renewed, or
-//      ends one revoked or cancelled, from a day on.
+//      ends one revoked or cancelled, from a day on. A carrier's
+//      道路运输经营许可证 is checked again, on the day recorded, when goods
+//      ship on its waybill and when the vehicle departs.
 // A field added to a signed request message (Event, WaybillRequest,
 // IssueLabelsRequest, RegistryRequest, or any message they carry) comes
 // with a new epoch: an older entry may carry its number as an unknown field,

@@ -407,6 +407,19 @@ absl::Status CheckWaybill(Step& s, const std::string& code) {
           "event.waybill_id: waybill '", e.waybill_id(), "' is carried by ",
           w->waybill.carrier_uscc(), ", which is blacklisted: no goods are handed to it"));
     }
+    // From epoch 19 its licence is checked again at loading, on the day the
+    // shipment is recorded: a waybill may open months before it leaves, and
+    // a licence may expire or be revoked (RegistryRequest.change_licence)
+    // meanwhile.
+    if (s.entry.rules_epoch >= 19 && carrier &&
+        !registry::HoldsLicence(carrier->enterprise, v1::ROAD_TRANSPORT,
+                                registry::ChinaDay(s.entry.record_time))) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "event.waybill_id: waybill '", e.waybill_id(), "' is carried by ",
+          w->waybill.carrier_uscc(),
+          ", which holds no 道路运输经营许可证 (ROAD_TRANSPORT) valid today: no goods are "
+          "handed to it"));
+    }
   }
   return absl::OkStatus();
 }

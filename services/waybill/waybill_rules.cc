@@ -826,6 +826,19 @@ absl::Status ApplyDeparture(const WaybillStep& step, WaybillState& next) {
   }
   CL_RETURN_IF_ERROR(
       CheckNotAheadOfRecordTime(step.entry, "depart.time", step.request.depart().time()));
+  // From epoch 19 the carrier's licence is checked again as the vehicle
+  // leaves (the waybill may have opened months before).
+  if (step.entry.rules_epoch >= 19) {
+    absl::StatusOr<std::optional<registry::EnterpriseRecord>> carrier =
+        registry::FindEnterprise(step.state, step.carrier);
+    if (!carrier.ok()) return carrier.status();
+    if (*carrier && !registry::HoldsLicence((*carrier)->enterprise, v1::ROAD_TRANSPORT,
+                                            registry::ChinaDay(step.entry.record_time))) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("depart.waybill_number: its carrier ", step.carrier,
+                       " holds no 道路运输经营许可证 (ROAD_TRANSPORT) valid today"));
+    }
+  }
   next.status = v1::DEPARTED;
   return absl::OkStatus();
 }

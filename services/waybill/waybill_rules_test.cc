@@ -1167,6 +1167,45 @@ TEST_F(WaybillRulesTest, ToxicAndPrecursorGoodsNeedTheirPermits) {
   ExpectStateRebuildsFromTheLog();
 }
 
+// The carrier's licence is checked again as goods are loaded and as the
+// vehicle leaves (rules epoch 19), on the day each is recorded: a licence
+// revoked since the waybill opened takes no goods and does not depart;
+// renewed, it does.
+TEST_F(WaybillRulesTest, ACarrierWhoseLicenceWasRevokedTakesNoGoodsAndDoesNotDepart) {
+  ASSERT_TRUE(Submit(carrier_, Waybill("WB-LIC", {Code(1)})).ok());
+  const absl::CivilDay today = api::TodayInChina();
+  v1::RegistryRequest revoke;
+  revoke.set_request_id("revoke-licence");
+  v1::LicenceChange* c = revoke.mutable_change_licence();
+  c->set_enterprise_uscc(kCarrier);
+  c->set_reason("吊销：京交运罚〔2026〕3号");
+  c->mutable_end()->set_type(v1::ROAD_TRANSPORT);
+  c->mutable_end()->set_number(registry::examples::ExampleLicenceNumber(kCarrier));
+  *c->mutable_end()->mutable_ended_on() = api::ToProtoDate(today);
+  ASSERT_TRUE(t_->Registry(admin_, revoke).ok());
+  RefusedEvent(
+      Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-LIC", kUser),
+      absl::StatusCode::kPermissionDenied,
+      "holds no 道路运输经营许可证 (ROAD_TRANSPORT) valid today: no goods are handed to it");
+  Refused(carrier_, Depart("WB-LIC"), absl::StatusCode::kPermissionDenied,
+          "depart.waybill_number: its carrier " + kCarrier + " holds no 道路运输经营许可证");
+  v1::RegistryRequest renew;
+  renew.set_request_id("renew-licence");
+  c = renew.mutable_change_licence();
+  c->set_enterprise_uscc(kCarrier);
+  c->set_reason("重新核发");
+  c->mutable_add()->set_type(v1::ROAD_TRANSPORT);
+  c->mutable_add()->set_number("京交运管许可京字110105000099号");
+  *c->mutable_add()->mutable_valid_from() = api::ToProtoDate(today);
+  *c->mutable_add()->mutable_valid_until() = api::ToProtoDate(today + 365);
+  ASSERT_TRUE(t_->Registry(admin_, renew).ok());
+  absl::Status shipped = Event(producer_, v1::SHIPPING, kProducer, {Code(1)}, "WB-LIC", kUser);
+  EXPECT_TRUE(shipped.ok()) << shipped;
+  absl::StatusOr<WaybillReceipt> departed = Submit(carrier_, Depart("WB-LIC"));
+  EXPECT_TRUE(departed.ok()) << departed.status();
+  ExpectStateRebuildsFromTheLog();
+}
+
 // A line that lists a pallet is checked against every package packed on
 // it (rules epoch 19): their products' UN number, class and packing group,
 // and their 剧毒 flag asks for the permit; before, a pallet carried
