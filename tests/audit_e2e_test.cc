@@ -683,6 +683,13 @@ TEST_F(AuditE2eTest, TheWitnessCatchesAForkedLog) {
   EXPECT_NE(out.find("no checkpoint kept is co-signed by 2 of the witnesses asked for"),
             std::string::npos)
       << out;
+  // One witness listed twice does not count twice.
+  std::ofstream(dir_ + "/twice") << witness_vkey << "\n" << witness_vkey << "\n";
+  std::tie(status, out) = Chemaudit(
+      absl::StrCat("checkpoint ", Server("chemledger.v1.LedgerService"), " --note-key ", vkey,
+                   " --out ", dir_, "/twice.checkpoint --witnesses ", dir_, "/twice --require 2"));
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("is listed twice"), std::string::npos) << out;
 
   // An acknowledged co-signature survives the server's kill -9.
   ASSERT_NO_FATAL_FAILURE(KillServer());
@@ -693,11 +700,31 @@ TEST_F(AuditE2eTest, TheWitnessCatchesAForkedLog) {
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("co-signed by 1 of 2 witnesses"), std::string::npos) << out;
 
+  // A regulator's kept checkpoint (chemaudit checkpoint), before the fork.
+  const std::string plain = dir_ + "/plain.checkpoint";
+  std::tie(status, out) =
+      Chemaudit(absl::StrCat("checkpoint ", Server("chemledger.v1.LedgerService"), " --note-key ",
+                             vkey, " --out ", plain));
+  ASSERT_EQ(status, 0) << out;
+  std::stringstream before_fork;
+  before_fork << std::ifstream(plain).rdbuf();
+
   ASSERT_NO_FATAL_FAILURE(KillServer());
   ASSERT_EQ(RunShell("mv '" + dir_ + "/data' '" + dir_ + "/data-a' && mv '" + dir_ + "/fork' '" +
                      dir_ + "/data'").first, 0);
   ASSERT_NO_FATAL_FAILURE(StartServer());
   ASSERT_NO_FATAL_FAILURE(Append(v1::COMMISSIONING, issued.labels[1].code(), 3));
+  // The kept checkpoint is not replaced by the forked log's: the command
+  // fails and the file stays, the evidence.
+  std::tie(status, out) =
+      Chemaudit(absl::StrCat("checkpoint ", Server("chemledger.v1.LedgerService"), " --note-key ",
+                             vkey, " --out ", plain));
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("the log forked"), std::string::npos) << out;
+  EXPECT_NE(out.find("not overwritten"), std::string::npos) << out;
+  std::stringstream after_fork;
+  after_fork << std::ifstream(plain).rdbuf();
+  EXPECT_EQ(after_fork.str(), before_fork.str());
   std::tie(status, out) = watch();
   EXPECT_EQ(status, 3) << out;
   EXPECT_NE(out.find("ALARM: the log forked"), std::string::npos) << out;

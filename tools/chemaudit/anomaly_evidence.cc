@@ -157,6 +157,31 @@ absl::Status RefusedRequestIsSignedBy(const std::string& refusal_entry, uint64_t
   return absl::OkStatus();
 }
 
+absl::Status RevocationIsOf(const std::string& revocation_entry, uint64_t revoked_at,
+                            absl::string_view key_id, uint64_t registered_at) {
+  const std::string which = absl::StrCat("the entry at log index ", revoked_at);
+  if (revoked_at <= registered_at) {
+    return absl::DataLossError(absl::StrCat(which, ": said to revoke key ", key_id,
+                                            ", which was registered at log index ", registered_at,
+                                            ", not before it"));
+  }
+  v1::LogEntry entry;
+  v1::RegistryRequest r;
+  if (!entry.ParseFromString(revocation_entry) ||
+      entry.envelope().payload_type() != api::kRegistryContext.payload_type() ||
+      !registry::ParseLoggedRegistryRequest(entry.envelope().payload(), entry.rules_epoch(), &r) ||
+      !r.has_revoke_key()) {
+    return absl::DataLossError(
+        absl::StrCat(which, ": said to revoke key ", key_id, ", but it revokes no key"));
+  }
+  if (r.revoke_key().key_id() != key_id) {
+    return absl::DataLossError(absl::StrCat(which, ": said to revoke key ", key_id,
+                                            ", but it revokes key ",
+                                            r.revoke_key().key_id().substr(0, 64)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status AddLeaf(uint64_t index, const std::string& entry,
                      std::map<uint64_t, crypto::Sha256Digest>* leaves) {
   const crypto::Sha256Digest leaf = crypto::HashLeaf(entry);
@@ -213,6 +238,11 @@ absl::Status AnomalyEvidenceChecker::CheckRefusal(const v1::Anomaly& a, const st
   // A key revoked before the refusal: its revocation is proved too, and
   // said (a revoked key may be in other hands).
   if (key.revoked() && key.revoked_at() < a.log_index()) {
+    if (absl::Status s = RevocationIsOf(key.revocation_entry(), key.revoked_at(), a.signer_key_id(),
+                                        key.added_at());
+        !s.ok()) {
+      return s;
+    }
     if (absl::Status s = AddLeaf(key.revoked_at(), key.revocation_entry(), &leaves_); !s.ok()) {
       return s;
     }

@@ -50,6 +50,14 @@ absl::Status RefusedRequestIsSignedBy(const std::string& refusal_entry, uint64_t
                                       const std::string& registration_entry, uint64_t registered_at,
                                       absl::string_view enterprise, absl::string_view deployment);
 
+// Whether `revocation_entry` (the log's entry at `revoked_at`) revokes the
+// key `key_id` (16 hex digits), registered at `registered_at`: a registry
+// request revoking it (revoke_key) after its registration. The server's
+// record of a revocation is its word; this makes it the log's. DataLoss
+// saying what does not hold otherwise.
+absl::Status RevocationIsOf(const std::string& revocation_entry, uint64_t revoked_at,
+                            absl::string_view key_id, uint64_t registered_at);
+
 // Adds the leaf hash of `entry`, at log index `index`, to the entries to
 // prove; DataLoss when another entry was given for that index (an honest
 // log has one entry an index: of two given, one would go unproved).

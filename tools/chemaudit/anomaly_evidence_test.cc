@@ -194,6 +194,27 @@ TEST(AnomalyEvidenceTest, ARefusedRequestIsSignedByTheKeyItsRegistrationHolds) {
                "not a refusal entry");
 }
 
+// A key's revocation is the log's entry revoking that key after its
+// registration, not any entry the server names.
+TEST(AnomalyEvidenceTest, ARevocationIsAnEntryRevokingThatKey) {
+  const auto revocation_of = [](const std::string& key_id) {
+    v1::RegistryRequest revoke;
+    revoke.mutable_revoke_key()->set_key_id(key_id);
+    revoke.mutable_revoke_key()->set_reason("lost");
+    return EntryOf(api::kRegistryContext.payload_type(), revoke.SerializeAsString());
+  };
+  constexpr char kKey[] = "0123456789abcdef";
+  EXPECT_TRUE(RevocationIsOf(revocation_of(kKey), 42, kKey, 12).ok());
+  const auto refused_with = [](const absl::Status& s, absl::string_view says) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_NE(s.message().find(says), absl::string_view::npos) << s;
+  };
+  refused_with(RevocationIsOf(revocation_of("fedcba9876543210"), 42, kKey, 12),
+               "but it revokes key fedcba9876543210");
+  refused_with(RevocationIsOf(EventEntry(v1::OBSERVING, "x"), 42, kKey, 12), "revokes no key");
+  refused_with(RevocationIsOf(revocation_of(kKey), 12, kKey, 12), "not before it");
+}
+
 // One entry a log index: a server that gave two for one index would have
 // one of them go unproved.
 TEST(AnomalyEvidenceTest, TwoEntriesForOneLogIndexAreRefused) {
@@ -238,7 +259,11 @@ TEST(AnomalyEvidenceCheckerTest, PagesAreCheckedAndTheirEntriesKeptToProve) {
       EntryOf(api::kRegistryContext.payload_type(), add.SerializeAsString()));
   record.set_revoked(true);
   record.set_revoked_at(30);
-  record.set_revocation_entry("the revocation");
+  v1::RegistryRequest revoke;
+  revoke.mutable_revoke_key()->set_key_id(key_id);
+  revoke.mutable_revoke_key()->set_reason("lost");
+  record.set_revocation_entry(
+      EntryOf(api::kRegistryContext.payload_type(), revoke.SerializeAsString()));
   int lookups = 0;
   AnomalyEvidenceChecker checker(kHere, [&](const std::string& id) {
     ++lookups;

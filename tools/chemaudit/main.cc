@@ -25,6 +25,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -75,7 +76,9 @@ constexpr char kUsage[] =
     "  checkpoint --server HOST:PORT [--tls-ca F] --note-key VKEY --out FILE\n"
     "             [--witnesses FILE --require K]\n"
     "      fetch the log's signed checkpoint, check it against the pinned note\n"
-    "      key, and keep it (a signed note) for later consistency checks; with\n"
+    "      key, and keep it (a signed note) for later consistency checks (a\n"
+    "      checkpoint already in FILE is replaced only by one of a log that\n"
+    "      extends it, proved); with\n"
     "      --witnesses (one witness verifier key per line, as chemaudit watch\n"
     "      prints it), the newest checkpoint witnesses co-signed, required to\n"
     "      carry valid co-signatures of at least K of them\n"
@@ -201,6 +204,9 @@ int Fail(absl::string_view command, const absl::Status& s) {
   return 1;
 }
 
+absl::Status CheckExtends(v1::LedgerService::Stub& ledger, const crypto::Checkpoint& kept,
+                          const crypto::Checkpoint& now);
+
 int Checkpoint(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args =
       cli::Args::Parse(argv, {{"server", "tls-ca", "note-key", "out", "witnesses", "require"}, {}});
@@ -231,6 +237,15 @@ int Checkpoint(const std::vector<std::string>& argv) {
       if (!w.ok()) {
         return Fail("checkpoint", absl::InvalidArgumentError(absl::StrCat(
                                       "--witnesses: ", line, ": ", w.status().message())));
+      }
+      // One witness counts once, however often it is listed or named.
+      for (const crypto::NoteVerifier& listed : witnesses) {
+        if (listed.key().ToBytes() == w->key().ToBytes() ||
+            (listed.name() == w->name() && listed.key_hash() == w->key_hash())) {
+          return Fail("checkpoint", absl::InvalidArgumentError(absl::StrCat(
+                                        "--witnesses: ", w->name(), " is listed twice (as ",
+                                        listed.name(), "): each witness counts once")));
+        }
       }
       witnesses.push_back(*std::move(w));
     }
@@ -267,6 +282,36 @@ int Checkpoint(const std::vector<std::string>& argv) {
                                   "the checkpoint at size ", opened->size, " carries ", cosigned,
                                   " valid co-signatures of the witnesses given; ", required,
                                   " required")));
+  }
+  // The checkpoint kept before is replaced only by one of a log that
+  // extends it (a consistency proof), never by one of a log that shrank or
+  // forked; a file that holds no checkpoint of this log is not overwritten.
+  std::error_code exists_error;
+  if (std::filesystem::exists(*out, exists_error)) {
+    absl::StatusOr<std::string> before = cli::ReadFileOrStdin(*out);
+    if (!before.ok()) return Fail("checkpoint", before.status());
+    absl::StatusOr<crypto::Checkpoint> kept = crypto::OpenCheckpoint(*before, key->name(), *key);
+    if (!kept.ok()) {
+      return Fail("checkpoint",
+                  absl::FailedPreconditionError(absl::StrCat(
+                      "--out: ", *out, " holds no checkpoint the pinned key signed (",
+                      kept.status().message(), "): not overwritten; name another file")));
+    }
+    if (opened->size < kept->size) {
+      return Fail("checkpoint",
+                  absl::FailedPreconditionError(absl::StrCat(
+                      "the server's checkpoint (size ", opened->size,
+                      ") is smaller than the one "
+                      "kept in ",
+                      *out, " (size ", kept->size,
+                      "): not overwritten. A read replica may lag: try again; if it stays "
+                      "smaller, the log shrank, which its signed checkpoint proves")));
+    }
+    if (absl::Status s = CheckExtends(*ledger, *kept, *opened); !s.ok()) {
+      return Fail("checkpoint", absl::Status(s.code(), absl::StrCat(s.message(), ": ", *out,
+                                                                    " not overwritten (it is "
+                                                                    "the evidence)")));
+    }
   }
   if (absl::Status s = chemctl::WriteFile(*out, checkpoint.signed_note()); !s.ok()) {
     return Fail("checkpoint", s);
@@ -456,7 +501,8 @@ int Verify(const std::vector<std::string>& argv) {
                                     : "no jurisdiction assigned: reads everything");
       }
       std::cout << "exported by " << by.name() << " (" << v1::ActorRole_Name(by.role())
-                << "): the query's events within what it oversees (" << oversees << ")\n";
+                << "): the query's events within what it oversees (" << oversees
+                << ") (the exporter's word, as the query is: not signed)\n";
     }
     if (q.reconciled) {
       // Row by row, as `chemaudit reconcile` counts them: differences of
@@ -961,8 +1007,8 @@ absl::StatusOr<std::string> ProveEntries(v1::LedgerService::Stub& ledger,
       return absl::UnavailableError(
           absl::StrCat("--kept: the ledger server's checkpoint (size ", checkpoint->size,
                        ") is behind the kept one (size ", kept->size,
-                       "): try again, or ask the writer "
-                       "(`chemaudit checkpoint` tells a log that shrank)"));
+                       "): try again (a read replica may lag); `chemaudit checkpoint --out` "
+                       "over the kept file says whether the log shrank"));
     }
     if (absl::Status s = CheckExtends(ledger, *kept, *checkpoint); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("--kept: ", s.message()));
