@@ -20,6 +20,7 @@
 #include "services/ledger/major_hazard.h"
 #include "services/registry/oversight.h"
 #include "services/registry/registry_state.h"
+#include "services/waybill/controlled_goods.h"
 #include "services/waybill/waybill_state.h"
 
 namespace chemledger::audit {
@@ -197,11 +198,12 @@ class Lister {
             out->set_overdue_truncated(true);
             return false;
           }
-          if ((reads == registry::Reads::kControlledGoods &&
-               !registry::CarriesControlledGoods(w.waybill)) ||
-              (reads == registry::Reads::kWaste && !registry::CarriesWaste(w.waybill))) {
-            return true;
+          if (reads == registry::Reads::kControlledGoods) {
+            absl::StatusOr<bool> controlled = waybill::CarriesControlledGoods(state_, w.waybill);
+            if (!controlled.ok()) return controlled.status();
+            if (!*controlled) return true;
           }
+          if (reads == registry::Reads::kWaste && !registry::CarriesWaste(w.waybill)) return true;
           std::vector<std::string> missing;
           for (const std::string& code : w.shipped) {
             if (!w.received.count(code)) missing.push_back(code);

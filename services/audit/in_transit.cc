@@ -9,6 +9,7 @@
 #include "services/common/status_macros.h"
 #include "services/registry/oversight.h"
 #include "services/registry/registry_state.h"
+#include "services/waybill/controlled_goods.h"
 #include "services/waybill/waybill_state.h"
 
 namespace chemledger::audit {
@@ -42,7 +43,7 @@ absl::StatusOr<v1::InTransitReport> QueryInTransit(const storage::StateReader& s
           return false;
         }
         const v1::Waybill& b = w.waybill;
-        const bool controlled = registry::CarriesControlledGoods(b);
+        CL_ASSIGN_OR_RETURN(const bool controlled, waybill::CarriesControlledGoods(state, b));
         const bool waste = registry::CarriesWaste(b);
         if ((reads == registry::Reads::kControlledGoods && !controlled) ||
             (reads == registry::Reads::kWaste && !waste) || reads == registry::Reads::kNone) {

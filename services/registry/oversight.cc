@@ -51,10 +51,6 @@ bool IsControlledGood(const v1::Product& product) {
   return false;
 }
 
-bool CarriesControlledGoods(const v1::Waybill& waybill) {
-  return !waybill.toxic_permit().empty() || !waybill.precursor_permit().empty();
-}
-
 bool CarriesWaste(const v1::Waybill& waybill) { return !waybill.waste_manifest().empty(); }
 
 std::string DepartmentText(const v1::Actor& reader) {

@@ -70,9 +70,9 @@ enum class Reads {
 Reads DepartmentReads(const v1::Actor& reader, RecordKind kind);
 // Whether `product` is one 公安 supervises: 剧毒, 易制爆 or 易制毒.
 bool IsControlledGood(const v1::Product& product);
-// Whether a waybill carries such goods (a toxic or precursor permit) or
-// waste (a transfer manifest), as the waybill states it.
-bool CarriesControlledGoods(const v1::Waybill& waybill);
+// Whether a waybill carries waste (a transfer manifest), as the waybill
+// states it. (Controlled goods: waybill/controlled_goods.h, which reads the
+// products of what it lists: 易制爆 goods need no permit.)
 bool CarriesWaste(const v1::Waybill& waybill);
 // The department's name for refusals ("交通运输 (TRANSPORT)").
 std::string DepartmentText(const v1::Actor& reader);
@@ -104,6 +104,7 @@ class OversightMemo {
   OversightMemo(const storage::StateReader& state, const v1::Actor& reader)
       : state_(state), reader_(reader) {}
   absl::StatusOr<bool> Enterprise(const std::string& uscc);
+  const storage::StateReader& state() const { return state_; }
 
  private:
   const storage::StateReader& state_;

@@ -12,6 +12,7 @@
 #include "services/common/page_size.h"
 #include "services/registry/oversight.h"
 #include "services/registry/registry_state.h"
+#include "services/waybill/controlled_goods.h"
 #include "services/waybill/waybill_state.h"
 
 namespace chemledger::waybill {
@@ -34,9 +35,12 @@ absl::StatusOr<bool> Oversees(registry::OversightMemo& memo, const v1::Actor& re
       return false;
     case registry::Reads::kAll:
       break;
-    case registry::Reads::kControlledGoods:
-      if (!registry::CarriesControlledGoods(w)) return false;
+    case registry::Reads::kControlledGoods: {
+      absl::StatusOr<bool> controlled = CarriesControlledGoods(memo.state(), w);
+      if (!controlled.ok()) return controlled.status();
+      if (!*controlled) return false;
       break;
+    }
     case registry::Reads::kWaste:
       if (!registry::CarriesWaste(w)) return false;
       break;

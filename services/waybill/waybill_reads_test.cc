@@ -64,10 +64,22 @@ class WaybillReadsTest : public ::testing::Test {
         t_->RegisterProduct(admin_, registry::testing::ExampleMethanol(kProducer, "M01")).ok());
     ASSERT_TRUE(t_->AddLabelKey(admin_).ok());
     ASSERT_TRUE(t_->IssueBatch(producer_, kProducer, "M01", "B1", 10, "200", "LTR").ok());
+    std::vector<std::string> codes;
+    for (int i = 1; i <= 10; ++i) codes.push_back(Code(i));
+    ASSERT_NO_FATAL_FAILURE(Commission("commission", codes));
+    ASSERT_TRUE(t_->AuthorizeCarrier(producer_, kCarrier).ok());
+    ASSERT_TRUE(t_->AuthorizeCarrier(producer_, kOtherCarrier).ok());
+    reads_ = std::make_unique<WaybillReads>(&t_->waybills());
+  }
+
+  static std::string Code(int serial) { return absl::StrCat(kProducer, ".M01.B1.", serial); }
+
+  // The producer commissions `codes` at its site "main", now.
+  void Commission(const std::string& event_id, const std::vector<std::string>& codes) {
     v1::Event commissioning;
-    commissioning.set_event_id("commission");
+    commissioning.set_event_id(event_id);
     commissioning.set_step(v1::COMMISSIONING);
-    for (int i = 1; i <= 10; ++i) commissioning.add_codes(Code(i));
+    for (const std::string& code : codes) commissioning.add_codes(code);
     commissioning.mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
     commissioning.set_event_time_offset_minutes(480);
     commissioning.mutable_location()->set_enterprise_uscc(kProducer);
@@ -77,12 +89,7 @@ class WaybillReadsTest : public ::testing::Test {
     ASSERT_TRUE(signed_event.ok());
     absl::Status committed = t_->ledger().Append(*signed_event).status();
     ASSERT_TRUE(committed.ok()) << committed;
-    ASSERT_TRUE(t_->AuthorizeCarrier(producer_, kCarrier).ok());
-    ASSERT_TRUE(t_->AuthorizeCarrier(producer_, kOtherCarrier).ok());
-    reads_ = std::make_unique<WaybillReads>(&t_->waybills());
   }
-
-  static std::string Code(int serial) { return absl::StrCat(kProducer, ".M01.B1.", serial); }
 
   absl::StatusOr<WaybillReceipt> Submit(const crypto::SigningKey& key, v1::WaybillRequest r) {
     r.set_request_id(absl::StrCat("wb-", ++next_id_));
@@ -238,6 +245,49 @@ TEST_F(WaybillReadsTest, ARegulatorReadsItsDepartmentsWaybillsWithAPartyInItsJur
   EXPECT_EQ(ListAll(zhejiang, all, 100), std::vector<std::string>{"YD-1"});
   EXPECT_TRUE(ListAll(guangdong, all, 100).empty());
   EXPECT_TRUE(ListAll(ecology, all, 100).empty());
+}
+
+// 公安 reads the waybills of controlled goods, told from the products they
+// list: 易制爆 goods (sulphur) need no permit, so a waybill of them names
+// none, and 公安 reads it all the same; a waybill of methanol it does not.
+TEST_F(WaybillReadsTest, PublicSecurityReadsWaybillsOfGoodsThatNeedNoPermit) {
+  ASSERT_NO_FATAL_FAILURE(SubmitWaybill("YD-M", 1));
+  v1::Product sulphur = registry::testing::ExampleMethanol(kProducer, "S01");
+  sulphur.set_name_zh("硫磺");
+  sulphur.set_name_en("Sulphur");
+  sulphur.set_cas("7704-34-9");
+  sulphur.set_un_number("1350");
+  sulphur.set_hazard_class("4.1");
+  sulphur.set_packing_group("III");
+  sulphur.set_catalogue_number(1290);
+  sulphur.clear_ghs_pictograms();
+  sulphur.add_ghs_pictograms("GHS02");
+  sulphur.clear_hazard_statements();
+  sulphur.add_hazard_statements("H228");
+  sulphur.clear_control_flags();
+  sulphur.add_control_flags("易制爆");
+  absl::Status registered = t_->RegisterProduct(admin_, sulphur);
+  ASSERT_TRUE(registered.ok()) << registered;
+  ASSERT_TRUE(t_->IssueBatch(producer_, kProducer, "S01", "B1", 1, "25", "KGM").ok());
+  const std::string bag = absl::StrCat(kProducer, ".S01.B1.1");
+  ASSERT_NO_FATAL_FAILURE(Commission("commission-sulphur", {bag}));
+  v1::WaybillRequest r;
+  *r.mutable_submit() =
+      testing::ExampleWaybill("YD-S", kCarrier, kProducer, kUser, {bag}, 25000, "KGM");
+  v1::GoodsLine* g = r.mutable_submit()->mutable_goods(0);
+  g->set_un_number("1350");
+  g->set_proper_shipping_name("硫磺 SULPHUR");
+  g->set_hazard_class("4.1");
+  g->set_packing_group("III");
+  absl::StatusOr<WaybillReceipt> submitted = Submit(carrier_, std::move(r));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+
+  const crypto::SigningKey police = TestKey(24);
+  ASSERT_NO_FATAL_FAILURE(AddRegulator(police, v1::PUBLIC_SECURITY, ""));
+  EXPECT_TRUE(Get(police, "YD-S", kCarrier).ok());
+  EXPECT_TRUE(absl::IsPermissionDenied(Get(police, "YD-M", kCarrier).status()))
+      << "methanol is not a controlled good";
+  EXPECT_EQ(ListAll(police, v1::ListWaybillsRequest(), 100), std::vector<std::string>{"YD-S"});
 }
 
 TEST_F(WaybillReadsTest, ANumberTwoCarriersUseNeedsTheCarrierWhenBothAreReadable) {

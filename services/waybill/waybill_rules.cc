@@ -16,6 +16,7 @@
 #include "services/registry/oversight.h"
 #include "services/registry/registry_rules.h"
 #include "services/registry/registry_state.h"
+#include "services/waybill/controlled_goods.h"
 #include "services/waybill/validation.h"
 #include "services/waybill/waybill_state.h"
 
@@ -267,24 +268,6 @@ absl::Status AddContents(const storage::StateReader& state, const std::string& c
   return absl::OkStatus();
 }
 
-// The package codes packed on aggregate `code` (nested aggregates walked;
-// nesting is bounded by the ledger), in code order; nothing for a code that
-// is not an aggregate or not known (CheckListable refuses it).
-absl::Status PackagesUnder(const storage::StateReader& state, const std::string& code, int depth,
-                           std::vector<std::string>* packages) {
-  absl::StatusOr<std::optional<ledger::CodeState>> s = ledger::FindCode(state, code);
-  if (!s.ok()) return s.status();
-  if (!*s || !(*s)->aggregate || depth > ledger::kMaxNesting) return absl::OkStatus();
-  for (const std::string& child : (*s)->children) {
-    if (ids::PackageCode::Parse(child)) {
-      packages->push_back(child);
-    } else if (absl::Status st = PackagesUnder(state, child, depth + 1, packages); !st.ok()) {
-      return st;
-    }
-  }
-  return absl::OkStatus();
-}
-
 // Each goods line states exactly what its codes hold, in their labels' unit.
 absl::Status CheckQuantities(const storage::StateReader& state, const v1::Waybill& w) {
   for (int l = 0; l < w.goods_size(); ++l) {
@@ -460,7 +443,7 @@ absl::Status CheckContent(const journal::EntryContext& entry, const storage::Sta
       // its goods are (at the consent, everything is checked again).
       if (entry.rules_epoch < 19 || !consented) continue;
       std::vector<std::string> packages;
-      if (absl::Status s = PackagesUnder(state, code, 0, &packages); !s.ok()) return s;
+      if (absl::Status s = AppendPackagesPackedOn(state, code, &packages); !s.ok()) return s;
       for (const std::string& package : packages) {
         if (absl::Status s = check_package(field, code, package); !s.ok()) return s;
       }
