@@ -1,5 +1,6 @@
 #include "services/audit/in_transit.h"
 
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -43,10 +44,15 @@ absl::StatusOr<v1::InTransitReport> QueryInTransit(const storage::StateReader& s
           return false;
         }
         const v1::Waybill& b = w.waybill;
-        CL_ASSIGN_OR_RETURN(const bool controlled, waybill::CarriesControlledGoods(state, b));
+        // Told from the products listed (reads), so only for a reader that
+        // reads controlled goods alone, and otherwise for the rows listed.
+        std::optional<bool> controlled;
+        if (reads == registry::Reads::kControlledGoods) {
+          CL_ASSIGN_OR_RETURN(controlled, waybill::CarriesControlledGoods(state, b));
+          if (!*controlled) return true;
+        }
         const bool waste = registry::CarriesWaste(b);
-        if ((reads == registry::Reads::kControlledGoods && !controlled) ||
-            (reads == registry::Reads::kWaste && !waste) || reads == registry::Reads::kNone) {
+        if ((reads == registry::Reads::kWaste && !waste) || reads == registry::Reads::kNone) {
           return true;
         }
         bool covered = false;
@@ -78,7 +84,10 @@ absl::StatusOr<v1::InTransitReport> QueryInTransit(const storage::StateReader& s
         s->set_packages_received(static_cast<uint32_t>(received));
         s->set_overdue(absl::FromUnixSeconds(b.planned_arrival().seconds()) < now);
         s->set_log_index(w.log_index);
-        s->set_controlled_goods(controlled);
+        if (!controlled) {
+          CL_ASSIGN_OR_RETURN(controlled, waybill::CarriesControlledGoods(state, b));
+        }
+        s->set_controlled_goods(*controlled);
         s->set_waste(waste);
         return true;
       }));

@@ -189,8 +189,10 @@ std::thread CallEcho(int port, absl::Duration hold, grpc::Status* status) {
   });
 }
 
-// Servers stopped together let the calls in progress on each finish
-// within the grace, and are gone afterwards; a null server is skipped.
+// Servers stopped together each refuse new calls at once, also while
+// another still finishes a call in progress (stopped one after the other,
+// the second would take calls until the first was done); the calls in
+// progress on each finish within the grace; a null server is skipped.
 TEST(GrpcServerTest, ServersStoppedTogetherFinishTheirCallsInProgress) {
   HoldingEchoService echo_a, echo_b;
   std::vector<StartedGrpcServer> servers;
@@ -205,10 +207,28 @@ TEST(GrpcServerTest, ServersStoppedTogetherFinishTheirCallsInProgress) {
     servers.push_back(*std::move(started));
   }
   grpc::Status a, b;
-  std::thread call_a = CallEcho(servers[0].port, absl::Milliseconds(500), &a);
-  std::thread call_b = CallEcho(servers[1].port, absl::Milliseconds(500), &b);
+  std::thread call_a = CallEcho(servers[0].port, absl::Seconds(3), &a);
+  std::thread call_b = CallEcho(servers[1].port, absl::Milliseconds(200), &b);
   while (echo_a.held() < 1 || echo_b.held() < 1) absl::SleepFor(absl::Milliseconds(5));
-  StopGrpcServers({servers[0].server.get(), nullptr, servers[1].server.get()});
+  std::atomic<bool> stopped{false};
+  std::thread stopping([&] {
+    StopGrpcServers({servers[0].server.get(), nullptr, servers[1].server.get()});
+    stopped.store(true);
+  });
+  // While A's call still runs, B takes no new call.
+  absl::SleepFor(absl::Milliseconds(500));
+  {
+    auto stub = testing::SlowEcho::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", servers[1].port), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    testing::EchoRequest request;
+    testing::EchoResponse response;
+    EXPECT_FALSE(stub->Echo(&context, request, &response).ok());
+    EXPECT_EQ(echo_b.held(), 1) << "B took a call after the stop began";
+  }
+  EXPECT_FALSE(stopped.load()) << "the stop did not wait for A's call";
+  stopping.join();
   call_a.join();
   call_b.join();
   EXPECT_TRUE(a.ok()) << a.error_message();

@@ -62,7 +62,8 @@ enum class RecordKind {
 enum class Reads {
   kNone,
   kAll,
-  kControlledGoods,  // packages of 剧毒, 易制爆 or 易制毒 products; waybills with such permits
+  kControlledGoods,  // packages of 剧毒, 易制爆 or 易制毒 products; waybills of them
+                     // (a permit, or the products listed: waybill/controlled_goods.h)
   kWaste,            // packages disposed of; waybills with a waste manifest
 };
 // What `reader` reads of `kind` by its role and department (kNone for

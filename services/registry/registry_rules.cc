@@ -506,11 +506,14 @@ absl::Status ChangeLicence(const journal::EntryContext& entry, const v1::Licence
   switch (c.change_case()) {
     case v1::LicenceChange::kAdd: {
       if (absl::Status s = ValidateLicence(c.add(), "change_licence.add"); !s.ok()) return s;
-      v1::Licence* replaced = nullptr;
-      for (v1::Licence& l : *e.mutable_licences()) {
-        if (same(l, c.add().type(), c.add().number())) replaced = &l;
+      // Every licence of that type and number gives way to it (a
+      // registration could list one twice): none is left beside it.
+      google::protobuf::RepeatedPtrField<v1::Licence> kept;
+      for (const v1::Licence& l : e.licences()) {
+        if (!same(l, c.add().type(), c.add().number())) *kept.Add() = l;
       }
-      *(replaced != nullptr ? replaced : e.add_licences()) = c.add();
+      *kept.Add() = c.add();
+      e.mutable_licences()->Swap(&kept);
       break;
     }
     case v1::LicenceChange::kEnd: {
@@ -523,18 +526,21 @@ absl::Status ChangeLicence(const journal::EntryContext& entry, const v1::Licence
             "recorded (",
             absl::FormatCivilTime(recorded), ", China time) to 30 days after"));
       }
-      v1::Licence* ended = nullptr;
+      // Every licence of that type and number ends (a registration could
+      // list one twice).
+      const absl::CivilDay last_valid = FromProtoDate(end.ended_on()) - 1;
+      bool found = false;
       for (v1::Licence& l : *e.mutable_licences()) {
-        if (same(l, end.type(), end.number())) ended = &l;
+        if (!same(l, end.type(), end.number())) continue;
+        found = true;
+        if (last_valid < FromProtoDate(l.valid_until())) {
+          *l.mutable_valid_until() = ToProtoDate(last_valid);
+        }
       }
-      if (ended == nullptr) {
+      if (!found) {
         return absl::NotFoundError(absl::StrCat("change_licence.end: ", c.enterprise_uscc(),
                                                 " holds no ", v1::LicenceType_Name(end.type()),
                                                 " licence numbered '", end.number(), "'"));
-      }
-      const absl::CivilDay last_valid = FromProtoDate(end.ended_on()) - 1;
-      if (last_valid < FromProtoDate(ended->valid_until())) {
-        *ended->mutable_valid_until() = ToProtoDate(last_valid);
       }
       break;
     }

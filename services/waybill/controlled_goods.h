@@ -3,7 +3,9 @@
 // (公安: registry/oversight.h). Told from the waybill's permits and from the
 // products of what it lists: its package codes, and the packages packed on
 // the pallets (or containers) it lists. 易制爆 goods need no permit, so a
-// waybill of ammonium nitrate names none: the products say it.
+// waybill of ammonium nitrate names none: the products say it. A pallet is
+// read as it is packed now: one unpacked at its destination no longer tells
+// what it carried (its waybill's permits and package codes still do).
 //
 // Thread-safety: a pure function of the state it is given.
 
