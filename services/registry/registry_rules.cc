@@ -485,18 +485,16 @@ absl::Status ChangeLicence(const journal::EntryContext& entry, const v1::Licence
     return absl::InvalidArgumentError(
         "change_licence.reason: is required (the authority's decision)");
   }
-  absl::StatusOr<std::optional<EnterpriseRecord>> known =
-      FindEnterprise(state, c.enterprise_uscc());
-  if (!known.ok()) return known.status();
-  if (!*known) {
-    return absl::NotFoundError(absl::StrCat("change_licence.enterprise_uscc: '",
-                                            c.enterprise_uscc(), "' is not registered"));
-  }
+  // The stored record, read once and written back whole.
   const std::string key = keys::Enterprise(c.enterprise_uscc());
   absl::StatusOr<std::optional<std::string>> bytes = state.Get(key);
   if (!bytes.ok()) return bytes.status();
+  if (!*bytes) {
+    return absl::NotFoundError(absl::StrCat("change_licence.enterprise_uscc: '",
+                                            c.enterprise_uscc(), "' is not registered"));
+  }
   state::EnterpriseRecord record;
-  if (!*bytes || !record.ParseFromString(**bytes)) {
+  if (!record.ParseFromString(**bytes)) {
     return absl::DataLossError(absl::StrCat("state record '", key, "' is malformed"));
   }
   v1::Enterprise& e = *record.mutable_enterprise();
