@@ -26,7 +26,7 @@ namespace {
 class EchoService final : public testing::SlowEcho::Service {};
 
 // Options for a test server on `listen` serving `echo`.
-GrpcServerOptions TestOptions(const std::string& listen, EchoService* echo) {
+GrpcServerOptions TestOptions(const std::string& listen, grpc::Service* echo) {
   GrpcServerOptions options;
   options.name = "test";
   options.listen = listen;
@@ -189,6 +189,18 @@ std::thread CallEcho(int port, absl::Duration hold, grpc::Status* status) {
   });
 }
 
+// Whether a new Echo call to `port` (holding nothing) is answered within
+// `deadline`.
+bool AnswersANewCall(int port, absl::Duration deadline) {
+  auto stub = testing::SlowEcho::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline));
+  testing::EchoRequest request;
+  testing::EchoResponse response;
+  return stub->Echo(&context, request, &response).ok();
+}
+
 // Servers stopped together each refuse new calls at once, also while
 // another still finishes a call in progress (stopped one after the other,
 // the second would take calls until the first was done); the calls in
@@ -197,12 +209,8 @@ TEST(GrpcServerTest, ServersStoppedTogetherFinishTheirCallsInProgress) {
   HoldingEchoService echo_a, echo_b;
   std::vector<StartedGrpcServer> servers;
   for (HoldingEchoService* echo : {&echo_a, &echo_b}) {
-    GrpcServerOptions options;
-    options.name = "test";
-    options.listen = "127.0.0.1:0";
-    options.credentials = grpc::InsecureServerCredentials();
-    options.services = {echo};
-    absl::StatusOr<StartedGrpcServer> started = StartGrpcServer(std::move(options), "--listen");
+    absl::StatusOr<StartedGrpcServer> started =
+        StartGrpcServer(TestOptions("127.0.0.1:0", echo), "--listen");
     ASSERT_TRUE(started.ok()) << started.status();
     servers.push_back(*std::move(started));
   }
@@ -217,16 +225,8 @@ TEST(GrpcServerTest, ServersStoppedTogetherFinishTheirCallsInProgress) {
   });
   // While A's call still runs, B takes no new call.
   absl::SleepFor(absl::Milliseconds(500));
-  {
-    auto stub = testing::SlowEcho::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", servers[1].port), grpc::InsecureChannelCredentials()));
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
-    testing::EchoRequest request;
-    testing::EchoResponse response;
-    EXPECT_FALSE(stub->Echo(&context, request, &response).ok());
-    EXPECT_EQ(echo_b.held(), 1) << "B took a call after the stop began";
-  }
+  EXPECT_FALSE(AnswersANewCall(servers[1].port, absl::Seconds(1)));
+  EXPECT_EQ(echo_b.held(), 1) << "B took a call after the stop began";
   EXPECT_FALSE(stopped.load()) << "the stop did not wait for A's call";
   stopping.join();
   call_a.join();
@@ -234,25 +234,15 @@ TEST(GrpcServerTest, ServersStoppedTogetherFinishTheirCallsInProgress) {
   EXPECT_TRUE(a.ok()) << a.error_message();
   EXPECT_TRUE(b.ok()) << b.error_message();
   // Stopped: a new call finds no server.
-  auto stub = testing::SlowEcho::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", servers[0].port), grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  testing::EchoRequest request;
-  testing::EchoResponse response;
-  EXPECT_FALSE(stub->Echo(&context, request, &response).ok());
+  EXPECT_FALSE(AnswersANewCall(servers[0].port, absl::Seconds(2)));
 }
 
 // A call still running when the grace ends is cancelled, and the stop
 // returns.
 TEST(GrpcServerTest, ACallPastTheGraceIsCancelled) {
   HoldingEchoService echo;
-  GrpcServerOptions options;
-  options.name = "test";
-  options.listen = "127.0.0.1:0";
-  options.credentials = grpc::InsecureServerCredentials();
-  options.services = {&echo};
-  absl::StatusOr<StartedGrpcServer> started = StartGrpcServer(std::move(options), "--listen");
+  absl::StatusOr<StartedGrpcServer> started =
+      StartGrpcServer(TestOptions("127.0.0.1:0", &echo), "--listen");
   ASSERT_TRUE(started.ok()) << started.status();
   grpc::Status status;
   std::thread call = CallEcho(started->port, absl::Seconds(50), &status);

@@ -147,6 +147,29 @@ inline v1::Product ExampleMethanol(const std::string& uscc, const std::string& n
   return p;
 }
 
+// Sodium cyanide (UN 1689, class 6.1, PG I; catalogue 1688): a 剧毒
+// product, whose waybills need a 剧毒化学品道路运输通行证. Product `number` of
+// `uscc`, its other fields as ExampleMethanol's.
+inline v1::Product ExampleSodiumCyanide(const std::string& uscc, const std::string& number) {
+  v1::Product p = ExampleMethanol(uscc, number);
+  p.set_name_zh("氰化钠");
+  p.set_name_en("Sodium cyanide");
+  p.set_cas("143-33-9");
+  p.set_un_number("1689");
+  p.set_hazard_class("6.1");
+  p.set_packing_group("I");
+  p.set_catalogue_number(1688);
+  p.clear_ghs_pictograms();
+  p.add_ghs_pictograms("GHS06");
+  p.add_ghs_pictograms("GHS09");
+  p.clear_hazard_statements();
+  p.add_hazard_statements("H300");
+  p.add_hazard_statements("H410");
+  p.clear_control_flags();
+  for (const char* flag : {"剧毒", "重点监管", "高危"}) p.add_control_flags(flag);
+  return p;
+}
+
 // Park `park_id` in Fuzhou with one gate, "G1".
 inline v1::Park ExamplePark(const std::string& park_id) {
   v1::Park p;

@@ -1090,24 +1090,7 @@ TEST_F(WaybillRulesTest, WithoutTheConsentRulesAWaybillOpensAtOnce) {
 }
 
 TEST_F(WaybillRulesTest, ToxicAndPrecursorGoodsNeedTheirPermits) {
-  v1::Product cyanide = registry::testing::ExampleMethanol(kProducer, "C01");
-  cyanide.set_name_zh("氰化钠");
-  cyanide.set_name_en("Sodium cyanide");
-  cyanide.set_cas("143-33-9");
-  cyanide.set_un_number("1689");
-  cyanide.set_hazard_class("6.1");
-  cyanide.set_packing_group("I");
-  cyanide.set_catalogue_number(1688);
-  cyanide.clear_ghs_pictograms();
-  cyanide.add_ghs_pictograms("GHS06");
-  cyanide.add_ghs_pictograms("GHS09");
-  cyanide.clear_hazard_statements();
-  cyanide.add_hazard_statements("H300");
-  cyanide.add_hazard_statements("H410");
-  cyanide.clear_control_flags();
-  cyanide.add_control_flags("剧毒");
-  cyanide.add_control_flags("重点监管");
-  cyanide.add_control_flags("高危");
+  const v1::Product cyanide = registry::testing::ExampleSodiumCyanide(kProducer, "C01");
   v1::Product acetone = registry::testing::ExampleMethanol(kProducer, "A01");
   acetone.set_name_zh("丙酮");
   acetone.set_name_en("Acetone");
@@ -1211,24 +1194,7 @@ TEST_F(WaybillRulesTest, ACarrierWhoseLicenceWasRevokedTakesNoGoodsAndDoesNotDep
 // and their 剧毒 flag asks for the permit; before, a pallet carried
 // anything under any line, and its rebuild keeps what it accepted then.
 TEST_F(WaybillRulesTest, APalletsPackagesAreCheckedAsIfListedThemselves) {
-  v1::Product cyanide = registry::testing::ExampleMethanol(kProducer, "C01");
-  cyanide.set_name_zh("氰化钠");
-  cyanide.set_name_en("Sodium cyanide");
-  cyanide.set_cas("143-33-9");
-  cyanide.set_un_number("1689");
-  cyanide.set_hazard_class("6.1");
-  cyanide.set_packing_group("I");
-  cyanide.set_catalogue_number(1688);
-  cyanide.clear_ghs_pictograms();
-  cyanide.add_ghs_pictograms("GHS06");
-  cyanide.add_ghs_pictograms("GHS09");
-  cyanide.clear_hazard_statements();
-  cyanide.add_hazard_statements("H300");
-  cyanide.add_hazard_statements("H410");
-  cyanide.clear_control_flags();
-  cyanide.add_control_flags("剧毒");
-  cyanide.add_control_flags("重点监管");
-  cyanide.add_control_flags("高危");
+  const v1::Product cyanide = registry::testing::ExampleSodiumCyanide(kProducer, "C01");
   ASSERT_TRUE(t_->RegisterProduct(producer_, cyanide).ok());
   ASSERT_TRUE(t_->IssueBatch(producer_, kProducer, "C01", "B1", 2, "50", "KGM").ok());
   const std::string drum = absl::StrCat(kProducer, ".C01.B1.1");
